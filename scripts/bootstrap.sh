@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine: uv, Python deps (one lockfile), system packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --user "uv==0.13.9" 2>/dev/null || python3 -m pip install --quiet "uv==0.13.9"
+fi
+uv sync --frozen --quiet
+# PostgreSQL server binaries for the target's postgres delivery tests (the client alone is not enough).
+if [ "${XLR8_NEED_POSTGRES:-0}" = "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+      || echo "bootstrap: could not install postgresql; postgres tests will fail" >&2
+  fi
+fi

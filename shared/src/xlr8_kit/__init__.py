@@ -1,0 +1,1 @@
+"""Common kit for the xlr8 taps."""

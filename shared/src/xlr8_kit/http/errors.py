@@ -1,0 +1,62 @@
+"""Error taxonomy shared by every tap: what stops a run, what is retried, what means 're-authorise'.
+
+Every message is redacted before it is built (see ``xlr8_kit.redaction``) and names the path (never the query
+string), the status and a truncated body.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+class KitHTTPError(FatalAPIError):
+    """A request that failed for good after the retry policy gave up (or that must not be retried)."""
+
+    def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+
+class ClientRequestError(KitHTTPError):
+    """400/404/422 and friends: not retried, the request itself is wrong."""
+
+
+class ServerUnavailableError(KitHTTPError):
+    """5xx, resets, truncated bodies or timeouts beyond the retry budget."""
+
+
+class RateLimitedError(KitHTTPError):
+    """The vendor asked us to wait longer than the configured cap ("rate limited until ...")."""
+
+    def __init__(self, message: str, *, until: str | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.until = until
+
+
+class QuotaExhaustedError(KitHTTPError):
+    """A vendor quota signal that is not a 429 (Salesforce REQUEST_LIMIT_EXCEEDED, the proactive guard)."""
+
+
+class AuthenticationError(KitHTTPError):
+    """Credentials rejected; the message tells the user what to do (for example re-authorise)."""
+
+
+class ReauthorizationRequiredError(AuthenticationError):
+    """invalid_grant or a second 401 after a forced refresh: a human must re-authorise."""
+
+
+class TLSVerificationError(KitHTTPError):
+    """Certificate or hostname verification failed: never retried, never disabled."""
+
+
+class InsecureTransportError(KitHTTPError):
+    """http:// outside loopback, or a redirect to another host or to http://."""
+
+
+class CircuitOpenError(KitHTTPError):
+    """The host's circuit breaker is open: failing fast without touching the network."""
+
+
+class ErrorBodyError(KitHTTPError):
+    """A 200 OK whose body is an error (SOAP fault, {"status":"ERROR"}, an HTML login page)."""

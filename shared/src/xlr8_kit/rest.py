@@ -1,0 +1,187 @@
+"""The base classes every product tap builds on: ``KitTap`` (settings shared by all taps, one runtime per tap
+instance) and ``KitRESTStream`` (requests go through the kit's resilient session, errors are classified and
+redacted, schemas carry the ``x-xlr8`` annotation the truths target reads).
+
+A product's ``client.py`` subclasses ``KitRESTStream`` once; its ``tap.py`` subclasses ``KitTap`` and implements
+``build_authenticator``. Streams only declare.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from functools import cached_property
+from http import HTTPStatus
+from urllib.parse import urlparse
+
+import requests
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.streams import RESTStream
+
+from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.http.session import HttpPolicy, ResilientSession
+from xlr8_kit.redaction import Redactor
+
+MAX_ERROR_BODY = 500
+
+#: Settings every tap accepts besides its product's own (credential store, HTTP policy, audit, filters).
+KIT_SETTINGS = th.PropertiesList(
+    th.Property(
+        "credential_id",
+        th.StringType,
+        description="Id of a credential in the xlr8 credential store; its secrets are resolved at run time so no "
+        "plaintext secret passes through Meltano's config files.",
+    ),
+    th.Property(
+        "credential_store",
+        th.StringType,
+        description="Credential store location (SQLite path, or vault:// / aws-sm:// URL). "
+        "Default: .xlr8/credentials.db.",
+    ),
+    th.Property(
+        "http",
+        th.ObjectType(
+            th.Property("connect_timeout", th.NumberType, description="Seconds to establish a connection."),
+            th.Property("read_timeout", th.NumberType, description="Seconds to wait for response bytes."),
+            th.Property("max_attempts", th.IntegerType, description="Attempts per request, retries included."),
+            th.Property("max_retry_after", th.NumberType, description="Longest Retry-After honoured (s)."),
+            th.Property("requests_per_second", th.NumberType, description="Client-side rate limit."),
+        ),
+        description="Resilient HTTP policy overrides.",
+    ),
+    th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+    th.Property(
+        "filters",
+        th.StringType,
+        description="Universal filter (xlr8 query language), pushed down to the product's API where possible.",
+    ),
+)
+
+
+@dataclass
+class KitRuntime:
+    """What one tap instance (one credential) shares across its streams: never shared across taps."""
+
+    session: ResilientSession
+    authenticator: requests.auth.AuthBase | None
+    redactor: Redactor
+    policy: HttpPolicy
+
+
+class KitTap(Tap):
+    """Base tap: resolves credentials once, builds one runtime (session + authenticator) per instance."""
+
+    #: Registry product id (see ``xlr8_kit.vocabulary``), e.g. ``salesforce``.
+    product_id: t.ClassVar[str] = ""
+
+    @cached_property
+    def resolved_config(self) -> dict[str, t.Any]:
+        """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
+        from xlr8_kit.credentials.resolve import resolve_config
+
+        return resolve_config(dict(self.config), product_id=self.product_id)
+
+    @cached_property
+    def kit(self) -> KitRuntime:
+        config = self.resolved_config
+        redactor = Redactor.default()
+        for key, value in _secret_values(config, self.config_jsonschema):
+            del key
+            redactor.add(value)
+        http_cfg = config.get("http") or {}
+        policy = HttpPolicy(
+            **{k: v for k, v in http_cfg.items() if k in HttpPolicy.__dataclass_fields__},
+            audit_path=config.get("audit_log_path"),
+        )
+        session = ResilientSession(
+            policy, product=self.product_id, credential_id=config.get("credential_id"), redactor=redactor
+        )
+        runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
+        runtime.authenticator = self.build_authenticator(runtime)
+        return runtime
+
+    def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
+        """Return this tap's authenticator (one per tap instance, i.e. per credential)."""
+        raise NotImplementedError
+
+
+def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iterator[tuple[str, str]]:
+    """Yield (name, value) for every config value the schema marks secret (nested objects included)."""
+    props = schema.get("properties", {})
+    for name, value in config.items():
+        spec = props.get(name, {})
+        if isinstance(value, dict):
+            yield from _secret_values(value, spec)
+        elif isinstance(value, str) and (spec.get("secret") or spec.get("writeOnly")):
+            yield name, value
+
+
+class KitRESTStream(RESTStream):
+    """Base for every product's REST stream. Subclasses declare; this class does."""
+
+    #: Canonical entity (``xlr8_kit.vocabulary``), e.g. ``employee``; None means the stream's own name.
+    xlr8_entity: t.ClassVar[str | None] = None
+    #: ``reality`` (data) or ``configuration`` (code tables, org structures).
+    xlr8_truth_type: t.ClassVar[str] = "reality"
+    #: Columns that reference a configuration entity: ``{"JobCode": "job"}`` (spokes of that hub).
+    xlr8_references: t.ClassVar[dict[str, str]] = {}
+
+    @property
+    def _kit_tap(self) -> KitTap:
+        return t.cast("KitTap", self._tap)
+
+    @property
+    def requests_session(self) -> requests.Session:
+        return self._kit_tap.kit.session
+
+    @property
+    def authenticator(self) -> t.Any:
+        auth = self._kit_tap.kit.authenticator
+        return auth if auth is not None else super().authenticator
+
+    def backoff_max_tries(self) -> int:
+        """The kit's session retries; the SDK must not multiply attempts (RELIABILITY A14)."""
+        return 1
+
+    @property
+    def timeout(self) -> int:
+        return int(self._kit_tap.kit.policy.read_timeout)
+
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR or response.status_code == 429:
+            raise ServerUnavailableError(
+                self.response_error_message(response), status=response.status_code, path=self.path
+            )
+        if HTTPStatus.BAD_REQUEST <= response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise ClientRequestError(self.response_error_message(response), status=response.status_code, path=self.path)
+
+    def response_error_message(self, response: requests.Response) -> str:
+        path = urlparse(response.url).path or self.path
+        body = response.text[:MAX_ERROR_BODY] if response.content else ""
+        msg = f"{self._kit_tap.product_id} {self.name}: HTTP {response.status_code} for path {path}"
+        if body:
+            msg += f": {body}"
+        return self._kit_tap.kit.redactor.redact(msg)
+
+    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
+        """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""
+        from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
+
+        for message in super()._generate_schema_messages():
+            message.schema = {**message.schema, ANNOTATION_KEY: self.xlr8_annotation}
+            yield message
+
+    @property
+    def xlr8_annotation(self) -> dict[str, t.Any]:
+        from xlr8_kit.vocabulary.annotations import build_annotation
+
+        return build_annotation(
+            product=self._kit_tap.product_id,
+            stream=self.name,
+            entity=self.xlr8_entity,
+            truth_type=self.xlr8_truth_type,
+            key_columns=list(self.primary_keys or []),
+            references=dict(self.xlr8_references),
+            columns=list(self.schema.get("properties", {})),
+        )

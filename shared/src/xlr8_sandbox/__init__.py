@@ -1,0 +1,1 @@
+"""Vendor emulators: the local sandbox every tap is tested against."""

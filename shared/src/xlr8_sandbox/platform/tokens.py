@@ -1,0 +1,61 @@
+"""A small token store the emulators' auth endpoints share: issue, expire, revoke, check."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class IssuedToken:
+    token: str
+    product: str
+    subject: str
+    expires_at: float | None
+    revoked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenStore:
+    def __init__(self) -> None:
+        self._tokens: dict[str, IssuedToken] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, product: str, subject: str, ttl: float | None = 3600.0, **extra: Any) -> IssuedToken:
+        token = IssuedToken(
+            token=secrets.token_urlsafe(24),
+            product=product,
+            subject=subject,
+            expires_at=None if ttl is None else time.time() + ttl,
+            extra=dict(extra),
+        )
+        with self._lock:
+            self._tokens[token.token] = token
+        return token
+
+    def check(self, product: str, token: str | None) -> IssuedToken | None:
+        """The live token, or None when unknown, for another product, expired or revoked."""
+        if not token:
+            return None
+        with self._lock:
+            found = self._tokens.get(token)
+        if found is None or found.product != product or found.revoked:
+            return None
+        if found.expires_at is not None and found.expires_at <= time.time():
+            return None
+        return found
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            if token in self._tokens:
+                self._tokens[token].revoked = True
+
+    def revoke_all(self, product: str) -> int:
+        with self._lock:
+            hits = [t for t in self._tokens.values() if t.product == product and not t.revoked]
+            for t in hits:
+                t.revoked = True
+        return len(hits)

@@ -1,0 +1,3 @@
+"""Product emulators, by registry product id: ``module:Class`` so that importing one does not import all."""
+
+EMULATORS: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""target-xlr8-truths."""
