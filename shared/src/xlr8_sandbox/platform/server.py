@@ -1,0 +1,104 @@
+"""Serve product emulators on 127.0.0.1, one port per product (its instance URL), in background threads.
+
+``run_sandbox(["salesforce"], seed=42, scale=100)`` is how tests, the demo and the bench start emulators:
+ephemeral ports by default (tests never clash), fixed ``DEFAULT_PORTS`` for the ``sandbox`` Meltano environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
+
+#: Fixed ports used by meltano.yml's ``sandbox`` environment and ``xlr8-sandbox``.
+DEFAULT_PORTS: dict[str, int] = {
+    "salesforce": 18101,
+    "successfactors": 18102,
+    "workday": 18103,
+    "ukg_pro": 18104,
+    "ukg_wfm_dimensions": 18105,
+    "ukg_ready": 18106,
+    "s4hana": 18107,
+    "oracle_hcm": 18108,
+    "oracle_erp": 18109,
+    "common": 18110,
+}
+
+
+def load_emulator(product_id: str) -> type[ProductEmulator]:
+    from xlr8_sandbox.products import EMULATORS
+
+    if product_id not in EMULATORS:
+        raise KeyError(f"no emulator for product {product_id!r}; available: {', '.join(sorted(EMULATORS))}")
+    module, _, cls = EMULATORS[product_id].partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+@dataclass
+class RunningProduct:
+    emulator: ProductEmulator
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@dataclass
+class Sandbox:
+    ctx: SandboxContext
+    products: dict[str, RunningProduct] = field(default_factory=dict)
+
+    def url(self, product_id: str) -> str:
+        return self.products[product_id].url
+
+    def emulator(self, product_id: str) -> ProductEmulator:
+        return self.products[product_id].emulator
+
+
+def build_app(emulator: ProductEmulator) -> Starlette:
+    return Starlette(routes=emulator.routes())
+
+
+@contextlib.contextmanager
+def run_sandbox(
+    products: list[str],
+    *,
+    seed: int = 42,
+    scale: int = 100,
+    fixed_ports: bool = False,
+    ctx: SandboxContext | None = None,
+) -> Iterator[Sandbox]:
+    """Start the given products' emulators; stop them on exit."""
+    context = ctx or SandboxContext(company=Company(seed=seed, scale=scale))
+    sandbox = Sandbox(ctx=context)
+    try:
+        for product_id in products:
+            emulator = load_emulator(product_id)(context)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", DEFAULT_PORTS.get(product_id, 0) if fixed_ports else 0))
+            port = sock.getsockname()[1]
+            config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False, lifespan="off")
+            server = uvicorn.Server(config)
+            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+            thread.start()
+            sandbox.products[product_id] = RunningProduct(emulator, f"http://127.0.0.1:{port}", server, thread)
+        for running in sandbox.products.values():
+            while not running.server.started:
+                if not running.thread.is_alive():
+                    raise RuntimeError(f"emulator {running.emulator.product_id} failed to start")
+                threading.Event().wait(0.01)
+        yield sandbox
+    finally:
+        for running in sandbox.products.values():
+            running.server.should_exit = True
+        for running in sandbox.products.values():
+            running.thread.join(timeout=10)
