@@ -40,7 +40,7 @@ def load_emulator(product_id: str) -> type[ProductEmulator]:
     if product_id not in EMULATORS:
         raise KeyError(f"no emulator for product {product_id!r}; available: {', '.join(sorted(EMULATORS))}")
     module, _, cls = EMULATORS[product_id].partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), cls)
 
 
 @dataclass
