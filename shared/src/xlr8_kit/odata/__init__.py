@@ -1,1 +1,53 @@
-"""odata."""
+"""OData v2 machinery shared by the SuccessFactors and S/4HANA taps: EDMX parsing, Edm -> JSON Schema, value
+decoding, ``$filter`` literals and server-driven paging."""
+
+from xlr8_kit.odata.edmx import (
+    EdmProperty,
+    EdmxError,
+    EntitySet,
+    EntityType,
+    NavigationProperty,
+    ServiceMetadata,
+    parse_edmx,
+)
+from xlr8_kit.odata.filters import Filter, FilterError, all_of, compare, literal, quote_string
+from xlr8_kit.odata.paging import ODataNextLinkPaginator, ODataResponseError, next_link, odata_error, page_rows
+from xlr8_kit.odata.types import (
+    ODataValueError,
+    decode_entry,
+    decode_value,
+    edm_to_jsonschema,
+    entity_jsonschema,
+    format_odata_datetime,
+    parse_edm_time,
+    parse_odata_datetime,
+)
+
+__all__ = [
+    "EdmProperty",
+    "EdmxError",
+    "EntitySet",
+    "EntityType",
+    "Filter",
+    "FilterError",
+    "NavigationProperty",
+    "ODataNextLinkPaginator",
+    "ODataResponseError",
+    "ODataValueError",
+    "ServiceMetadata",
+    "all_of",
+    "compare",
+    "decode_entry",
+    "decode_value",
+    "edm_to_jsonschema",
+    "entity_jsonschema",
+    "format_odata_datetime",
+    "literal",
+    "next_link",
+    "odata_error",
+    "page_rows",
+    "parse_edm_time",
+    "parse_edmx",
+    "parse_odata_datetime",
+    "quote_string",
+]

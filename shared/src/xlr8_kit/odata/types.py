@@ -1,0 +1,156 @@
+"""Edm types to JSON Schema, and OData v2 JSON values to exact Python values.
+
+OData v2 JSON sends Edm.Decimal and Edm.Int64 as strings (JavaScript numbers would lose digits), dates as
+``/Date(ms)/`` or ``/Date(ms+0000)/`` and Edm.Time as an ISO 8601 duration (``PT09H30M00S``). Records leave here
+with decimals as ``Decimal`` (written exactly by the Singer serializer), 64-bit integers as ``int``, instants as
+ISO 8601 UTC strings and times of day as ``HH:MM:SS``. Edm.Binary is left out of schemas and records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from xlr8_kit.odata.edmx import EdmProperty, EntityType
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATE_RE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{2})(\d{2})|([+-]\d+))?\)/$")
+_DURATION_RE = re.compile(r"^-?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+_INTEGER_TYPES = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"})
+_FLOAT_TYPES = frozenset({"Edm.Double", "Edm.Single"})
+_DATETIME_TYPES = frozenset({"Edm.DateTime", "Edm.DateTimeOffset"})
+#: Types not carried into catalogs or records.
+OMITTED_TYPES = frozenset({"Edm.Binary", "Edm.Stream"})
+
+
+class ODataValueError(ValueError):
+    """A value that does not match its declared Edm type."""
+
+
+def edm_to_jsonschema(prop: EdmProperty) -> dict[str, Any] | None:
+    """The JSON Schema for one property, or None for types that are left out (Edm.Binary)."""
+    edm = prop.edm_type
+    if edm in OMITTED_TYPES:
+        return None
+    schema: dict[str, Any]
+    if edm in _INTEGER_TYPES:
+        schema = {"type": ["integer", "null"]}
+    elif edm in _FLOAT_TYPES:
+        schema = {"type": ["number", "null"]}
+    elif edm == "Edm.Decimal":
+        schema = {"type": ["number", "null"]}
+        if prop.scale is not None and prop.scale > 0:
+            schema["multipleOf"] = float(Decimal(1).scaleb(-prop.scale))
+    elif edm == "Edm.Boolean":
+        schema = {"type": ["boolean", "null"]}
+    elif edm in _DATETIME_TYPES:
+        schema = {"type": ["string", "null"], "format": "date-time"}
+    elif edm == "Edm.Time":
+        schema = {"type": ["string", "null"], "format": "time"}
+    elif edm == "Edm.Guid":
+        schema = {"type": ["string", "null"], "format": "uuid"}
+    elif edm.startswith("Edm."):
+        schema = {"type": ["string", "null"]}
+        if prop.max_length:
+            schema["maxLength"] = prop.max_length
+    else:
+        # Complex types: kept as an object rather than guessed.
+        schema = {"type": ["object", "null"]}
+    if prop.label:
+        schema["description"] = prop.label
+    return schema
+
+
+def entity_jsonschema(entity: EntityType) -> dict[str, Any]:
+    """A stream schema for an entity type: every property except the omitted types; keys are required."""
+    properties = {}
+    for name, prop in entity.properties.items():
+        schema = edm_to_jsonschema(prop)
+        if schema is not None:
+            properties[name] = schema
+    return {"type": "object", "properties": properties, "required": list(entity.keys)}
+
+
+def parse_odata_datetime(value: str) -> datetime:
+    """``/Date(ms)/`` or ``/Date(ms+0000)/`` (ms are UTC; the suffix is the original offset) or ISO 8601."""
+    match = _DATE_RE.match(value)
+    if match:
+        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ODataValueError(f"not an OData date: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_odata_datetime(moment: datetime, *, with_offset: bool = False) -> str:
+    """The wire form the SuccessFactors and S/4 JSON formats use (for emulators and tests)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    ms = int((aware - _EPOCH) / timedelta(milliseconds=1))
+    return f"/Date({ms}+0000)/" if with_offset else f"/Date({ms})/"
+
+
+def parse_edm_time(value: str) -> str:
+    """``PT09H30M05S`` -> ``09:30:05``."""
+    match = _DURATION_RE.match(value)
+    if not match or value.startswith("-"):
+        raise ODataValueError(f"not an Edm.Time duration: {value!r}")
+    days, hours, minutes, seconds = match.groups()
+    total = int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes or 0) * 60
+    sec = Decimal(seconds or 0)
+    whole = int(sec)
+    frac = sec - whole
+    total += whole
+    text = f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    if frac:
+        text += str(frac)[1:]
+    return text
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def decode_value(prop: EdmProperty, value: Any) -> Any:
+    """One OData JSON value to its exact Python value (see module docstring)."""
+    if value is None:
+        return None
+    edm = prop.edm_type
+    try:
+        if edm in _INTEGER_TYPES:
+            if isinstance(value, bool):
+                raise ODataValueError(f"{prop.name}: boolean where {edm} expected")
+            return int(value)
+        if edm == "Edm.Decimal":
+            return Decimal(str(value))
+        if edm in _FLOAT_TYPES:
+            return float(value) if not isinstance(value, str) else float(Decimal(value))
+        if edm in _DATETIME_TYPES:
+            return isoformat(parse_odata_datetime(str(value)))
+        if edm == "Edm.Time":
+            return parse_edm_time(str(value))
+        if edm == "Edm.Boolean" and isinstance(value, str):
+            return value.strip().lower() == "true"
+    except (ValueError, InvalidOperation, ArithmeticError) as exc:
+        raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
+    return value
+
+
+def decode_entry(entity: EntityType, entry: Mapping[str, Any], *, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """A record from one OData entry: declared properties decoded, ``__metadata``, deferred navigation links and
+    omitted types dropped. ``keep`` names extra keys (e.g. expanded navigation properties) to pass through."""
+    out: dict[str, Any] = {}
+    for name, value in entry.items():
+        prop = entity.properties.get(name)
+        if prop is None:
+            if name in keep:
+                out[name] = value
+            continue
+        if prop.edm_type in OMITTED_TYPES:
+            continue
+        out[name] = decode_value(prop, value)
+    return out
