@@ -5,21 +5,42 @@ CONTRACT (the target and every tap rely on this shape)::
     "x-xlr8": {
       "version": 1,
       "product": "salesforce",             # registry product id
-      "stream": "accounts",
-      "entity": "crm_account",             # canonical entity
+      "stream": "Contact",
+      "entity": "contact",                 # canonical entity
       "truth_type": "reality",             # or "configuration"
       "key_columns": ["Id"],
-      "hub": {"column": "Id", "semantic_type": "crm_account_code"} | null,   # configuration streams
+      "hub": {"column": "Id", "semantic_type": "contact_code"} | null,   # configuration streams
       "references": {"AccountId": {"entity": "crm_account", "semantic_type": "crm_account_code"}},
-      "canonical_fields": {"Id": "account_id", "LastModifiedDate": "last_modified"}
+      "canonical_fields": {"Id": "contact_id", "SystemModstamp": "last_modified"}
     }
+
+``canonical_fields`` and ``references`` come from the vocabulary's mapping of the product's stream (only for
+columns the schema really has); references a stream declares itself are added on top. An entity the vocabulary
+does not know is refused here, when the tap builds its SCHEMA message, not discovered later in the target.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from xlr8_kit.vocabulary import (
+    UnknownEntityError,
+    VocabularyError,
+    all_entities,
+    find_canonical_field,
+    find_entity,
+    mapping_for_stream,
+    resolve_entity,
+    resolve_product,
+)
+
 ANNOTATION_KEY = "x-xlr8"
+TRUTH_TYPES = ("reality", "configuration")
+
+
+def semantic_type(entity: str) -> str:
+    """The semantic type shared by a configuration hub and every column referencing it."""
+    return f"{entity}_code"
 
 
 def build_annotation(
@@ -32,19 +53,62 @@ def build_annotation(
     references: dict[str, str],
     columns: list[str],
 ) -> dict[str, Any]:
-    """Minimal builder; the vocabulary fills canonical field names and validates entities."""
-    entity_name = entity or stream
+    """The ``x-xlr8`` block for one stream; raises ``VocabularyError`` for unknown products or entities."""
+    product_id = resolve_product(product).id
+    if truth_type not in TRUTH_TYPES:
+        raise VocabularyError(
+            f"{product_id} stream {stream!r}: truth_type must be one of {TRUTH_TYPES}, not {truth_type!r}"
+        )
+    mapping = mapping_for_stream(product_id, stream)
+    entity_name = _stream_entity(product_id, stream, entity, mapping.entity if mapping else None)
+    present = set(columns)
+
+    canonical_fields: dict[str, str] = {}
+    refs: dict[str, dict[str, str]] = {}
+    hub_column = key_columns[0] if key_columns else None
+    if mapping is not None and mapping.entity == entity_name:
+        for canonical, spec in mapping.fields.items():
+            if spec.column in present:
+                canonical_fields[spec.column] = canonical
+        own_code = resolve_entity(entity_name).code_field
+        own_column = mapping.column(own_code) if own_code else None
+        if truth_type == "configuration" and own_column in present:
+            hub_column = own_column
+        for column, canonical in canonical_fields.items():
+            spec_field = find_canonical_field(canonical)
+            target = spec_field.references if spec_field else None
+            if target and not (target == entity_name and column in (own_column, *key_columns)):
+                refs[column] = {"entity": target, "semantic_type": semantic_type(target)}
+    for column, target in references.items():
+        target_name = resolve_entity(target).name
+        refs[column] = {"entity": target_name, "semantic_type": semantic_type(target_name)}
+
     hub = None
-    if truth_type == "configuration" and key_columns:
-        hub = {"column": key_columns[0], "semantic_type": f"{entity_name}_code"}
+    if truth_type == "configuration" and hub_column:
+        hub = {"column": hub_column, "semantic_type": semantic_type(entity_name)}
     return {
         "version": 1,
-        "product": product,
+        "product": product_id,
         "stream": stream,
         "entity": entity_name,
         "truth_type": truth_type,
-        "key_columns": key_columns,
+        "key_columns": list(key_columns),
         "hub": hub,
-        "references": {c: {"entity": e, "semantic_type": f"{e}_code"} for c, e in references.items()},
-        "canonical_fields": {},
+        "references": refs,
+        "canonical_fields": canonical_fields,
     }
+
+
+def _stream_entity(product_id: str, stream: str, declared: str | None, mapped: str | None) -> str:
+    if declared:
+        return resolve_entity(declared).name
+    if mapped:
+        return mapped
+    found = find_entity(stream)
+    if found is None:
+        known = ", ".join(sorted(e.name for e in all_entities()))
+        raise UnknownEntityError(
+            f"{product_id} stream {stream!r} has no canonical entity: set xlr8_entity on the stream class "
+            f"(canonical entities: {known}) or add the stream to xlr8_kit/vocabulary/data.py"
+        )
+    return found.name
