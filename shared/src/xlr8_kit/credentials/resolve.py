@@ -1,11 +1,120 @@
-"""Resolve a tap's config: when ``credential_id`` is set, merge the credential's secrets in at run time."""
+"""Resolve a tap's config: when ``credential_id`` is set, merge the credential's secrets in at run time.
+
+This is how no plaintext secret passes through Meltano's generated config files: meltano.yml carries only
+``credential_id`` (and optionally ``credential_store``); the tap process reads the encrypted store itself.
+Store locations: a SQLite path (default ``.xlr8/credentials.db``), ``vault://host:port/<kv mount>/<prefix>`` or
+``aws-sm://<region>/<prefix>``.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
+
+from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
+from xlr8_kit.credentials.errors import CredentialValidationError
+from xlr8_kit.credentials.manager import CredentialManager
+from xlr8_kit.credentials.store import DEFAULT_STORE_PATH, SQLiteCredentialStore
+from xlr8_kit.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+STORE_ENV = "XLR8_CREDENTIALS_STORE"
+
+
+def default_store_location(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(STORE_ENV) or str(DEFAULT_STORE_PATH)
+
+
+def open_manager(
+    location: str | None = None, *, environ: Mapping[str, str] | None = None, key_file: str | None = None
+) -> CredentialManager:
+    """The manager for a store location; the key (or backend token) is read only when first needed."""
+    env = dict(os.environ if environ is None else environ)
+    where = location or default_store_location(env)
+    scheme = urlsplit(where).scheme
+    if scheme == "vault":
+        from xlr8_kit.credentials.backends.vault import open_vault_manager
+
+        return open_vault_manager(where, environ=env)
+    if scheme == "aws-sm":
+        from xlr8_kit.credentials.backends.aws import open_aws_manager
+
+        return open_aws_manager(where, environ=env)
+    if scheme and len(scheme) > 1:
+        raise CredentialValidationError(
+            f"credential_store {where!r}: unknown scheme {scheme!r} (use a file path, vault:// or aws-sm://)"
+        )
+    return CredentialManager(
+        SQLiteCredentialStore(where), lambda: EnvelopeCipher(Keyring.from_environment(env, key_file=key_file))
+    )
 
 
 def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]:
-    """Return the config with stored secrets merged in. Placeholder until the credential store lands."""
-    del product_id
-    return dict(config)
+    """Return the config with the credential's secret fields (and instance_url, if unset) merged in.
+
+    Fails with a ``CredentialError`` (``xlr8_kit.credentials.errors``) naming the credential id when it is
+    missing, revoked, expired, for another product, or undecryptable.
+    Every merged secret is registered with the process ``Redactor`` first.
+    """
+    credential_id = config.get("credential_id")
+    if not credential_id:
+        return dict(config)
+    manager = open_manager(config.get("credential_store"))
+    try:
+        credential = manager.get_for_run(str(credential_id))
+    finally:
+        manager.close()
+    if product_id and credential.product_id != product_id:
+        raise CredentialValidationError(
+            f"credential {credential_id!r} belongs to product {credential.product_id!r}, not {product_id!r}"
+        )
+    redactor = Redactor.default()
+    for value in credential.credentials.values():
+        redactor.add(value)
+    merged = dict(config)
+    overridden = sorted(k for k in credential.credentials if config.get(k) not in (None, ""))
+    if overridden:
+        log.info("credential %s overrides plain settings %s", credential_id, ", ".join(overridden))
+    merged.update(credential.credentials)
+    if credential.instance_url and not merged.get("instance_url"):
+        merged["instance_url"] = credential.instance_url
+    return merged
+
+
+def secret_persister(config: Mapping[str, Any]) -> Callable[[str, str], None] | None:
+    """For an authenticator's ``on_rotate(field, value)``: persist a rotated secret (CAS) before it is relied on.
+
+    None when the config has no ``credential_id`` (plain settings: nothing to persist to). Create it when the run
+    starts: it remembers the credential version it saw and raises ``CredentialConflictError`` if another worker
+    rotated the credential in between (exactly one winner; re-read the store and use theirs).
+    """
+    credential_id = config.get("credential_id")
+    if not credential_id:
+        return None
+    cid = str(credential_id)
+    location = config.get("credential_store")
+    manager = open_manager(location)
+    try:
+        seen_version = manager.get(cid).version
+    finally:
+        manager.close()
+    lock = threading.Lock()
+    state = {"version": seen_version}
+
+    def persist(field_name: str, value: str) -> None:
+        Redactor.default().add(value)
+        with lock:
+            writer = open_manager(location)
+            try:
+                updated = writer.update_secret(cid, {field_name: value}, expected_version=state["version"])
+            finally:
+                writer.close()
+            state["version"] = updated.version
+
+    return persist

@@ -1,0 +1,300 @@
+"""``CredentialManager``: the one place that seals, unseals, swaps and rotates credentials, over any backend."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import cast
+
+from xlr8_kit.credentials import crypto
+from xlr8_kit.credentials.backends import Cipher, CredentialBackend, SealedCredential
+from xlr8_kit.credentials.errors import (
+    CredentialConflictError,
+    CredentialError,
+    CredentialNotFoundError,
+    CredentialUnusableError,
+    KeyUsageExceededError,
+)
+from xlr8_kit.credentials.model import CredentialStatus, ProductCredential, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Attempts of a read-modify-write (revoke) racing other writers before giving up.
+MAX_CAS_ATTEMPTS = 5
+
+
+@dataclass
+class RotationReport:
+    rewrapped: list[str] = field(default_factory=list)
+    already_current: list[str] = field(default_factory=list)
+    #: (credential id, key id, reason) of rows that could not be re-encrypted: they fail loudly, never silently.
+    failed: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+
+class CredentialManager:
+    """Store, read, refresh, revoke and rotate credentials; secrets leave this class only as plaintext in memory."""
+
+    def __init__(
+        self,
+        backend: CredentialBackend,
+        cipher: Cipher | Callable[[], Cipher],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        warn_at: int = crypto.WARN_AT,
+        nonce_limit: int = crypto.NONCE_LIMIT,
+    ) -> None:
+        self.backend = backend
+        self._cipher: Cipher | None = None
+        self._cipher_factory: Callable[[], Cipher] | None = None
+        if hasattr(cipher, "encrypt"):
+            self._cipher = cast("Cipher", cipher)
+        else:
+            self._cipher_factory = cast("Callable[[], Cipher]", cipher)
+        self._clock = clock
+        self._warn_at = warn_at
+        self._nonce_limit = nonce_limit
+
+    @property
+    def cipher(self) -> Cipher:
+        """Built on first use, so listing redacted metadata needs no key."""
+        if self._cipher is None:
+            assert self._cipher_factory is not None
+            self._cipher = self._cipher_factory()
+        return self._cipher
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def get(self, credential_id: str, *, mark_used: bool = False) -> ProductCredential:
+        credential = self._unseal(self._load(credential_id))
+        if mark_used:
+            now = self._clock()
+            self.backend.touch(credential_id, now)
+            credential = replace(credential, last_used=now)
+        return credential
+
+    def get_for_run(self, credential_id: str) -> ProductCredential:
+        """What a run uses: refuses revoked or expired credentials, records ``last_used``."""
+        sealed = self._load(credential_id)
+        status = self._metadata(sealed).effective_status(self._clock())
+        if status is not CredentialStatus.ACTIVE:
+            raise CredentialUnusableError(credential_id, status.value)
+        if sealed.refresh_started_at is not None:
+            log.warning(
+                "credential %s: a token refresh started at %s never persisted its result; if the provider rotates "
+                "refresh tokens and this run fails with invalid_grant, re-authorise the credential",
+                credential_id,
+                sealed.refresh_started_at.isoformat(),
+            )
+        return self.get(credential_id, mark_used=True)
+
+    def list_by_project(self, project_id: str) -> list[ProductCredential]:
+        return [self._unseal(s) for s in self.backend.list(project_id)]
+
+    def describe(self, project_id: str | None = None) -> list[dict[str, object]]:
+        """Redacted metadata of every credential; needs no key and never decrypts."""
+        return [self._metadata(s).redacted() for s in self.backend.list(project_id)]
+
+    def describe_one(self, credential_id: str) -> dict[str, object]:
+        return self._metadata(self._load(credential_id)).redacted()
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def store(self, credential: ProductCredential) -> ProductCredential:
+        sealed = self._seal(replace(credential, version=1))
+        self.backend.insert(sealed, encryptions=self._counts())
+        log.info(
+            "credential %s stored (product=%s, project=%s)",
+            credential.credential_id,
+            credential.product_id,
+            credential.project_id,
+        )
+        return replace(credential, version=1)
+
+    def update_secret(
+        self, credential_id: str, updates: Mapping[str, str], *, expected_version: int
+    ) -> ProductCredential:
+        """Compare-and-swap: persists iff nobody wrote since ``expected_version``; else ``CredentialConflictError``."""
+        current = self._unseal(self._load(credential_id))
+        if current.version != expected_version:
+            raise CredentialConflictError(credential_id, expected_version, current.version)
+        updated = replace(current.with_secrets(dict(updates)), version=expected_version + 1, refresh_started_at=None)
+        self.backend.swap(self._seal(updated), expected_version=expected_version, encryptions=self._counts())
+        log.info(
+            "credential %s: secret fields %s updated (version %d)", credential_id, sorted(updates), updated.version
+        )
+        return updated
+
+    def refresh_token(
+        self, credential_id: str, refresher: Callable[[ProductCredential], Mapping[str, str]]
+    ) -> ProductCredential:
+        """Run ``refresher`` (which talks to the provider) and persist what it returns before anyone relies on it.
+
+        Two workers racing: exactly one CAS wins; the loser re-reads and returns the winner's credential, also
+        when its own provider call failed because the winner had already spent the single-use refresh token.
+        """
+        current = self.get(credential_id)
+        if current.effective_status(self._clock()) is CredentialStatus.REVOKED:
+            raise CredentialUnusableError(credential_id, "revoked")
+        marked = self._mark_refresh_started(current)
+        if marked is None:
+            log.info("credential %s: another worker wrote it while we prepared a refresh; re-reading", credential_id)
+            return self.get(credential_id)
+        try:
+            new_fields = refresher(marked)
+        except Exception:
+            latest = self.get(credential_id)
+            if latest.version > marked.version and latest.refresh_started_at is None:
+                log.info("credential %s: refresh failed but another worker refreshed it; using theirs", credential_id)
+                return latest
+            raise
+        try:
+            return self.update_secret(credential_id, new_fields, expected_version=marked.version)
+        except CredentialConflictError:
+            log.info("credential %s: another worker persisted a refresh first; re-reading", credential_id)
+            return self.get(credential_id)
+
+    def revoke(self, credential_id: str) -> dict[str, object]:
+        """Needs no key (an emergency stop must work even when the key is lost); returns the redacted row."""
+        return self._set_status(credential_id, CredentialStatus.REVOKED)
+
+    def rotate_key(self, *, on_progress: Callable[[str], None] | None = None) -> RotationReport:
+        """Re-encrypt every row not yet under the primary key id; one transaction per credential.
+
+        Idempotent (current rows are skipped) and resumable: a run killed at any point leaves each row wholly
+        old or wholly new, and the next run continues with what is left.
+        """
+        report = RotationReport()
+        primary = self.cipher.primary_kid
+        for sealed in self.backend.list():
+            for _attempt in range(MAX_CAS_ATTEMPTS):
+                try:
+                    if self._rotate_one(sealed, primary):
+                        report.rewrapped.append(sealed.credential_id)
+                    else:
+                        report.already_current.append(sealed.credential_id)
+                    break
+                except CredentialConflictError:
+                    latest = self.backend.load(sealed.credential_id)
+                    if latest is None:
+                        break
+                    sealed = latest
+                except CredentialError as exc:
+                    report.failed.append((sealed.credential_id, getattr(exc, "kid", None), str(exc)))
+                    break
+            if on_progress is not None:
+                on_progress(sealed.credential_id)
+        return report
+
+    def key_usage(self) -> dict[str, int]:
+        return self.backend.key_usage()
+
+    # -- internals ----------------------------------------------------------------------------------------------
+    def _rotate_one(self, sealed: SealedCredential, primary: str) -> bool:
+        stale = {f: b for f, b in sealed.blobs.items() if self.cipher.kid_of(b, sealed.context(f)) != primary}
+        if not stale:
+            return False
+        self._check_usage()
+        blobs = dict(sealed.blobs)
+        for field_name, blob in stale.items():
+            blobs[field_name] = self.cipher.rewrap(blob, sealed.context(field_name))
+        rotated = replace(sealed, blobs=blobs, version=sealed.version + 1)
+        self.backend.swap(rotated, expected_version=sealed.version, encryptions=self._counts())
+        return True
+
+    def _mark_refresh_started(self, current: ProductCredential) -> ProductCredential | None:
+        """Record that a refresh is in flight (without bumping ``version``); None if someone wrote meanwhile."""
+        sealed = self._load(current.credential_id)
+        if sealed.version != current.version:
+            return None
+        marked = replace(sealed, refresh_started_at=self._clock())
+        try:
+            self.backend.swap(marked, expected_version=sealed.version, encryptions={})
+        except CredentialConflictError:
+            return None
+        return replace(current, refresh_started_at=marked.refresh_started_at)
+
+    def _set_status(self, credential_id: str, status: CredentialStatus) -> dict[str, object]:
+        for _attempt in range(MAX_CAS_ATTEMPTS):
+            sealed = self._load(credential_id)
+            try:
+                self.backend.swap(
+                    replace(sealed, status=status.value, version=sealed.version + 1),
+                    expected_version=sealed.version,
+                    encryptions={},
+                )
+            except CredentialConflictError:
+                continue
+            log.info("credential %s is now %s", credential_id, status.value)
+            return replace(self._metadata(sealed), status=status, version=sealed.version + 1).redacted()
+        raise CredentialError(f"credential {credential_id!r}: gave up setting status after concurrent updates")
+
+    def _load(self, credential_id: str) -> SealedCredential:
+        sealed = self.backend.load(credential_id)
+        if sealed is None:
+            raise CredentialNotFoundError(credential_id, self.backend.location)
+        return sealed
+
+    def _seal(self, credential: ProductCredential) -> SealedCredential:
+        self._check_usage()
+        blobs = {
+            name: self.cipher.encrypt(value, crypto.AadContext(credential.project_id, credential.credential_id, name))
+            for name, value in credential.credentials.items()
+        }
+        return SealedCredential(
+            credential_id=credential.credential_id,
+            project_id=credential.project_id,
+            product_id=credential.product_id,
+            auth_type=credential.auth_type.value,
+            instance_url=credential.instance_url,
+            created_at=credential.created_at,
+            expires_at=credential.expires_at,
+            last_used=credential.last_used,
+            status=credential.status.value,
+            version=credential.version,
+            refresh_started_at=credential.refresh_started_at,
+            blobs=blobs,
+        )
+
+    def _unseal(self, sealed: SealedCredential) -> ProductCredential:
+        secrets = {name: self.cipher.decrypt(blob, sealed.context(name)) for name, blob in sealed.blobs.items()}
+        return replace(self._metadata(sealed), credentials=secrets)
+
+    @staticmethod
+    def _metadata(sealed: SealedCredential) -> ProductCredential:
+        """The row as a credential whose secret values are still sealed (for status checks and redacted views)."""
+        return ProductCredential(
+            credential_id=sealed.credential_id,
+            project_id=sealed.project_id,
+            product_id=sealed.product_id,
+            auth_type=sealed.auth_type,  # type: ignore[arg-type]  # validated into AuthType by __post_init__
+            credentials=dict(sealed.blobs) or {"_": "sealed"},
+            instance_url=sealed.instance_url,
+            created_at=sealed.created_at,
+            expires_at=sealed.expires_at,
+            last_used=sealed.last_used,
+            status=sealed.status,  # type: ignore[arg-type]
+            version=sealed.version,
+            refresh_started_at=sealed.refresh_started_at,
+        )
+
+    def _check_usage(self) -> None:
+        kid = self.cipher.primary_kid
+        used = self.backend.key_usage().get(kid, 0)
+        if used >= self._nonce_limit:
+            raise KeyUsageExceededError(
+                f"key kid={kid} has sealed {used} secrets, the AES-GCM random-nonce limit; add a new primary key "
+                "and run `xlr8-credentials rotate-key`"
+            )
+        if used >= self._warn_at:
+            log.warning(
+                "key kid=%s has sealed %d secrets (limit %d); add a new primary key and run rotate-key soon",
+                kid,
+                used,
+                self._nonce_limit,
+            )
+
+    def _counts(self) -> dict[str, int]:
+        return self.cipher.take_encryption_counts()
