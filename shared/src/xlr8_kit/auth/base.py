@@ -1,0 +1,393 @@
+"""What every token-based authenticator shares: the token value object, refresh before expiry, one refresh per
+expiry across threads, the 401 "refresh once and retry once" hook, and the token-endpoint call with its error
+classification.
+
+Lifecycle (RELIABILITY B1-B4):
+- A token is refreshed when ``now >= expires_at - margin`` where ``margin = min(margin_s, margin_ratio * lifetime)``
+  (60 s or 10 %, whichever is smaller, so a 60 s token is renewed 6 s early, a one-hour token 60 s early).
+- A token response without ``expires_in`` (Salesforce) is given ``assumed_lifetime_s`` and relies on the 401 hook.
+- ``current_token()`` holds a lock while refreshing: parallel threads wait for the one refresh, then share it.
+- Every request the authenticator signs gets a response hook. When ``is_auth_failure(response)`` (default: HTTP
+  401; products pass a predicate for "invalid session" bodies) the hook forces one refresh (unless another thread
+  already replaced the token that request carried), re-signs a copy of the request and resends it once through
+  the session given at construction. A second failure raises ``ReauthorizationRequiredError``: no refresh loop.
+- Token endpoint: 400/401/403 with ``invalid_grant`` raise ``ReauthorizationRequiredError`` at once (re-authorise);
+  other 4xx raise ``AuthenticationError`` at once; 429/5xx/timeouts/resets are retried within ``TokenRetryBudget``
+  then raise ``ServerUnavailableError``. When the session is the kit's ``ResilientSession`` it already retries, so
+  the default budget here is a single attempt (no multiplied retries, RELIABILITY A14).
+- Every token received is registered with the redactor before anything else touches it; client secrets and
+  refresh tokens are registered at construction. Messages never carry them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from requests.auth import AuthBase
+
+from xlr8_kit.http.errors import (
+    AuthenticationError,
+    KitHTTPError,
+    ReauthorizationRequiredError,
+    ServerUnavailableError,
+    TLSVerificationError,
+)
+from xlr8_kit.redaction import Redactor
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+AuthFailurePredicate = Callable[[requests.Response], bool]
+
+#: Token-response fields that are credentials: registered with the redactor, never kept in ``Token.extra``.
+SECRET_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+MAX_ERROR_DESCRIPTION = 300
+RETRIABLE_TOKEN_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def is_http_401(response: requests.Response) -> bool:
+    return response.status_code == 401
+
+
+class NoAuth(AuthBase):
+    """Explicit "no auth" for token calls so a session-level ``auth`` (the SDK sets one) is never applied to them."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+@dataclass(frozen=True)
+class Token:
+    """One access token. ``expires_at`` and ``obtained_at`` are in the authenticator's clock (seconds)."""
+
+    access_token: str = field(repr=False)
+    obtained_at: float
+    expires_at: float
+    token_type: str = "Bearer"
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str | None = None
+    lifetime_assumed: bool = False
+    #: Non-secret fields of the token response, e.g. Salesforce's ``instance_url``.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def lifetime(self) -> float:
+        return self.expires_at - self.obtained_at
+
+    @classmethod
+    def from_response(cls, payload: Mapping[str, Any], *, now: float, assumed_lifetime_s: float) -> Token:
+        expires_in = payload.get("expires_in")
+        try:
+            lifetime = float(expires_in) if expires_in not in (None, "") else None
+        except (TypeError, ValueError):
+            lifetime = None
+        assumed = lifetime is None or lifetime <= 0
+        token_type = str(payload.get("token_type") or "Bearer")
+        return cls(
+            access_token=str(payload["access_token"]),
+            obtained_at=now,
+            expires_at=now + (assumed_lifetime_s if assumed or lifetime is None else lifetime),
+            token_type="Bearer" if token_type.lower() == "bearer" else token_type,
+            refresh_token=payload.get("refresh_token") or None,
+            scope=payload.get("scope"),
+            lifetime_assumed=assumed,
+            extra={k: v for k, v in payload.items() if k not in SECRET_TOKEN_FIELDS},
+        )
+
+
+@dataclass(frozen=True)
+class TokenRetryBudget:
+    """Attempts at the token endpoint for 429/5xx/timeouts/resets (RELIABILITY B3)."""
+
+    max_attempts: int = 4
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_elapsed_s: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff for the wait after ``attempt`` (1-based), jitter added on top."""
+        base = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return base + random.uniform(0, self.backoff_base_s / 2)
+
+
+def default_retry_budget(session: requests.Session) -> TokenRetryBudget:
+    """One attempt when the session already retries (the kit's ResilientSession), else our own small budget."""
+    from xlr8_kit.http.session import ResilientSession
+
+    return TokenRetryBudget(max_attempts=1) if isinstance(session, ResilientSession) else TokenRetryBudget()
+
+
+class TokenAuthenticator(AuthBase, ABC):
+    """Base for every flow that obtains an expiring token. Subclasses implement ``fetch_token``.
+
+    One instance per credential: never a singleton, never shared between tenants.
+    """
+
+    #: Human name of the flow, used in error messages.
+    flow_name = "token"
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session,
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        margin_s: float = 60.0,
+        margin_ratio: float = 0.1,
+        assumed_lifetime_s: float = 1800.0,
+        is_auth_failure: AuthFailurePredicate = is_http_401,
+        retry_budget: TokenRetryBudget | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        if margin_s < 0 or not 0 <= margin_ratio < 1:
+            raise ValueError("margin_s must be >= 0 and margin_ratio in [0, 1)")
+        if assumed_lifetime_s <= 0:
+            raise ValueError("assumed_lifetime_s must be > 0")
+        self.session = session
+        self.clock = clock
+        self.sleep = sleep
+        self.margin_s = margin_s
+        self.margin_ratio = margin_ratio
+        self.assumed_lifetime_s = assumed_lifetime_s
+        self.is_auth_failure = is_auth_failure
+        self.retry_budget = retry_budget or default_retry_budget(session)
+        self.redactor = redactor or Redactor.default()
+        self._token: Token | None = None
+        self._lock = threading.Lock()
+        self._sent_with: weakref.WeakKeyDictionary[requests.PreparedRequest, Token] = weakref.WeakKeyDictionary()
+        self._sent_lock = threading.Lock()
+        #: Token-endpoint round trips made (observability and tests).
+        self.refresh_count = 0
+
+    # -- what subclasses provide -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def fetch_token(self) -> Token:
+        """Obtain a new token from the vendor. Called with the refresh lock held."""
+
+    def apply_token(self, request: requests.PreparedRequest, token: Token) -> None:
+        """Put the token on the request; vendors with other carriers (headers, SOAP bodies) override."""
+        request.headers["Authorization"] = f"{token.token_type} {token.access_token}"
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def margin_for(self, token: Token) -> float:
+        return min(self.margin_s, self.margin_ratio * max(token.lifetime, 0.0))
+
+    def needs_refresh(self, token: Token | None) -> bool:
+        return token is None or self.clock() >= token.expires_at - self.margin_for(token)
+
+    @property
+    def token(self) -> Token | None:
+        """The token currently held (possibly stale); ``current_token()`` returns a usable one."""
+        return self._token
+
+    def current_token(self) -> Token:
+        """A token valid beyond the safety margin; exactly one refresh per expiry across threads."""
+        token = self._token
+        if not self.needs_refresh(token):
+            assert token is not None
+            return token
+        with self._lock:
+            token = self._token
+            if token is None or self.needs_refresh(token):
+                token = self._refresh_locked()
+            return token
+
+    def force_refresh(self, stale: Token | None = None) -> Token:
+        """Replace ``stale`` (the token a rejected request carried). If another thread already replaced it, reuse
+        that newer token instead of refreshing again."""
+        with self._lock:
+            token = self._token
+            if token is not None and stale is not None and token is not stale and not self.needs_refresh(token):
+                return token
+            return self._refresh_locked()
+
+    def invalidate(self) -> None:
+        """Drop the held token so the next request refreshes (e.g. after a vendor-side logout)."""
+        with self._lock:
+            self._token = None
+
+    def _refresh_locked(self) -> Token:
+        self.refresh_count += 1
+        token = self.fetch_token()
+        self.redactor.add(token.access_token)
+        self.redactor.add(token.refresh_token)
+        self._token = token
+        return token
+
+    # -- requests integration ----------------------------------------------------------------------------------
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.current_token()
+        self.apply_token(r, token)
+        with self._sent_lock:
+            self._sent_with[r] = token
+        if self._on_response not in r.hooks["response"]:
+            r.register_hook("response", self._on_response)
+        return r
+
+    def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
+        if not self.is_auth_failure(response):
+            return response
+        request = response.request
+        if not isinstance(request.body, str | bytes | type(None)):
+            raise ReauthorizationRequiredError(
+                self._message(f"{self.flow_name}: session rejected and the streamed request cannot be resent"),
+                status=response.status_code,
+                path=_path(request.url),
+            )
+        with self._sent_lock:
+            stale = self._sent_with.get(request)
+        token = self.force_refresh(stale)
+        response.content  # noqa: B018 - drain so the connection goes back to the pool
+        response.close()
+        retry = request.copy()
+        retry.hooks = {
+            "response": [h for h in request.hooks["response"] if h != self._on_response] + [self._on_retry_response]
+        }
+        self.apply_token(retry, token)
+        with self._sent_lock:
+            self._sent_with[retry] = token
+        resent = self.session.send(retry, **send_kwargs)
+        resent.history.insert(0, response)
+        return resent
+
+    def _on_retry_response(self, response: requests.Response, **_: Any) -> requests.Response:
+        if self.is_auth_failure(response):
+            raise ReauthorizationRequiredError(
+                self._message(
+                    f"{self.flow_name}: HTTP {response.status_code} for path {_path(response.url)} again after a "
+                    "fresh token; re-authentication required (check the credential's permissions, or re-authorise "
+                    "the connection)"
+                ),
+                status=response.status_code,
+                path=_path(response.url),
+            )
+        return response
+
+    # -- token endpoint ----------------------------------------------------------------------------------------
+
+    def post_token_request(
+        self,
+        url: str,
+        data: Mapping[str, str],
+        *,
+        auth: AuthBase | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST a form to a token endpoint; return the JSON body (secrets already registered) or raise."""
+        budget = self.retry_budget
+        started = self.clock()
+        path = _path(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            failure: str
+            retry_after: float | None = None
+            try:
+                response = self.session.post(
+                    url,
+                    data=dict(data),
+                    auth=auth or NoAuth(),
+                    headers={"Accept": "application/json", **(headers or {})},
+                    allow_redirects=False,
+                )
+            except KitHTTPError:
+                raise
+            except requests.exceptions.SSLError:
+                raise TLSVerificationError(
+                    self._message(f"{self.flow_name}: TLS verification failed for token endpoint {path}"), path=path
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                failure = type(exc).__name__
+            else:
+                payload = self._json_or_none(response)
+                if 200 <= response.status_code < 300 and payload is not None and payload.get("access_token"):
+                    return payload
+                if response.status_code in RETRIABLE_TOKEN_STATUSES or (
+                    200 <= response.status_code < 300 and payload is None
+                ):
+                    failure = f"HTTP {response.status_code}"
+                    retry_after = _retry_after_seconds(response)
+                else:
+                    self._raise_rejected(response, payload, path)
+            elapsed = self.clock() - started
+            wait = max(budget.delay(attempt), retry_after or 0.0)
+            if attempt >= budget.max_attempts or elapsed + wait > budget.max_elapsed_s:
+                raise ServerUnavailableError(
+                    self._message(
+                        f"{self.flow_name}: token endpoint {path} unavailable after {attempt} attempt(s) "
+                        f"({failure}); try again later"
+                    ),
+                    path=path,
+                )
+            self.sleep(wait)
+
+    def _json_or_none(self, response: requests.Response) -> dict[str, Any] | None:
+        try:
+            payload = response.json()
+        except (ValueError, json.JSONDecodeError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        for name in SECRET_TOKEN_FIELDS:
+            value = payload.get(name)
+            if isinstance(value, str):
+                self.redactor.add(value)
+        return payload
+
+    def _raise_rejected(self, response: requests.Response, payload: dict[str, Any] | None, path: str) -> None:
+        body = payload or {}
+        error = str(body.get("error") or "")
+        description = str(body.get("error_description") or body.get("errorMessage") or "").strip()
+        detail = f"HTTP {response.status_code}" + (f" {error}" if error else "")
+        if description:
+            detail += f": {description[:MAX_ERROR_DESCRIPTION]}"
+        if 200 <= response.status_code < 300:
+            raise AuthenticationError(
+                self._message(f"{self.flow_name}: token endpoint {path} answered without an access_token ({detail})"),
+                status=response.status_code,
+                path=path,
+            )
+        if error == "invalid_grant":
+            raise ReauthorizationRequiredError(
+                self._message(
+                    f"{self.flow_name}: the grant was rejected by {path} ({detail}); re-authorise the connection "
+                    "(the refresh token, assertion user or consent is no longer valid)"
+                ),
+                status=response.status_code,
+                path=path,
+            )
+        raise AuthenticationError(
+            self._message(f"{self.flow_name}: token endpoint {path} rejected the credentials ({detail})"),
+            status=response.status_code,
+            path=path,
+        )
+
+    def _message(self, text: str) -> str:
+        return self.redactor.redact(text)
+
+
+def _path(url: str | None) -> str:
+    return urlparse(url or "").path or "/"
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,31 @@
+"""Vendor session logins (UKG Pro RaaS ``LogOn``, UKG WFM appkey + access token, UKG Ready login).
+
+A product tap subclasses ``SessionLogin`` and implements ``login(session) -> Token`` (and ``apply_token`` when the
+token does not travel as ``Authorization: Bearer``). Expiry margins, one login per expiry across threads, and
+"on 401 (or the vendor's invalid-session signal) log in again once and retry once" come from the base.
+
+``login`` must register nothing itself: the returned token is added to the redactor before use. It should raise
+``xlr8_kit.http.errors.AuthenticationError`` (wrong password) or ``ReauthorizationRequiredError`` (locked
+account) with a message naming the setting to fix, and may use ``post_token_request`` for JSON login endpoints.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import requests
+
+from xlr8_kit.auth.base import Token, TokenAuthenticator
+
+
+class SessionLogin(TokenAuthenticator):
+    """Base for username/password (or key) logins that yield a session token."""
+
+    flow_name = "session login"
+
+    @abstractmethod
+    def login(self, session: requests.Session) -> Token:
+        """Log in through ``session`` and return the session token (use ``self.clock()`` for its times)."""
+
+    def fetch_token(self) -> Token:
+        return self.login(self.session)
