@@ -1,3 +1,5 @@
 """Product emulators, by registry product id: ``module:Class`` so that importing one does not import all."""
 
-EMULATORS: dict[str, str] = {}
+EMULATORS: dict[str, str] = {
+    "salesforce": "xlr8_sandbox.products.salesforce:SalesforceEmulator",
+}

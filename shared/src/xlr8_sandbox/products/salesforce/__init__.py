@@ -1,0 +1,568 @@
+"""Salesforce emulator: OAuth token endpoint, describe, REST query/queryAll, Bulk API 2.0 query jobs, limits.
+
+Behaves like a real org where taps usually break: no ``expires_in`` in token responses, 401 INVALID_SESSION_ID on
+revoked sessions, 403 REQUEST_LIMIT_EXCEEDED when the daily quota runs out, QUERY_TIMEOUT on queries that scan too
+many rows, ``Sforce-Limit-Info`` on every data response, deleted rows only through queryAll.
+
+Test switches live on the emulator object: ``api_limit``, ``api_used``, ``query_timeout_rows``, ``touch()``,
+``delete()``, ``register_jwt_key()``, and ``ctx.tokens.revoke_all("salesforce")``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import heapq
+import io
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
+from xlr8_sandbox.products.salesforce import soql
+from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
+
+PRODUCT = "salesforce"
+CLIENT_ID = "xlr8-sandbox-connected-app"
+CLIENT_SECRET = "sandbox-client-secret-7f3a"
+USERNAME = "integration@acme.example"
+PASSWORD = "sandbox-password-91"
+SECURITY_TOKEN = "SBXTOKEN42"
+REFRESH_TOKEN = "sandbox-refresh-token-5d2e"
+DEFAULT_BATCH = 2000
+JWT_AUDIENCES = {"https://login.salesforce.com", "https://test.salesforce.com"}
+COMPOUND_TYPES = ("address", "location")
+
+
+def _sf_error(status: int, code: str, message: str, fields: list[str] | None = None) -> JSONResponse:
+    return JSONResponse([{"message": message, "errorCode": code, "fields": fields or []}], status_code=status)
+
+
+class SalesforceError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _jsonable(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+@dataclass
+class _Position:
+    base: int  # next base row index
+    overlay: int  # next row of the overlay snapshot
+    delivered: int = 0
+
+
+@dataclass
+class _Plan:
+    """A parsed query bound to one object, with the overlay snapshot its cursor walks."""
+
+    query: soql.Query
+    sobject: SObject
+    include_deleted: bool
+    overlay: list[dict[str, Any]]
+    overlaid: frozenset[int]
+    start: int
+    stop: int
+
+
+@dataclass
+class _BulkJob:
+    id: str
+    plan: _Plan
+    operation: str
+    created: str
+    polls: int = 0
+    state: str = "UploadComplete"
+    processed: int = 0
+    locators: dict[str, _Position] = field(default_factory=dict)
+
+
+class SalesforceEmulator(ProductEmulator):
+    product_id = PRODUCT
+    title = "Salesforce (REST, Bulk API 2.0, OAuth)"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        options = ctx.options.get(PRODUCT, {})
+        self.objects = build_objects(ctx.company, options.get("counts"))
+        self.api_limit: int = options.get("api_limit", 1_000_000)
+        self.api_used: int = 0
+        self.query_timeout_rows: int | None = options.get("query_timeout_rows")
+        self.bulk_polls_before_complete = 1
+        self.session_ttl: float | None = 7200.0
+        self.rotate_refresh_tokens = False
+        self._lock = threading.Lock()
+        self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
+        self._cursors: dict[str, tuple[_Plan, int]] = {}
+        self._cursor_positions: dict[tuple[str, int], _Position] = {}
+        self._jobs: dict[str, _BulkJob] = {}
+        self._refresh_tokens = {REFRESH_TOKEN}
+        self.request_log: list[tuple[str, str]] = []
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.jwt_private_key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self._jwt_public_keys = [key.public_key()]
+
+    # --- test switches -------------------------------------------------------------------------------------
+    def test_credentials(self) -> dict[str, str]:
+        return {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "username": USERNAME,
+            "password": PASSWORD,
+            "security_token": SECURITY_TOKEN,
+            "refresh_token": REFRESH_TOKEN,
+            "private_key": self.jwt_private_key_pem,
+        }
+
+    def register_jwt_key(self, public_key_pem: str) -> None:
+        """Register a connected app certificate's public key (JWT bearer flow)."""
+        self._jwt_public_keys.append(serialization.load_pem_public_key(public_key_pem.encode()))
+
+    def touch(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
+        """Modify a row now: SystemModstamp and LastModifiedDate move to the sandbox clock."""
+        obj = self.objects[sobject]
+        with self._lock:
+            record = dict(self._overlays[sobject].get(index) or obj.base_record(index))
+            stamp = sf_datetime(self.ctx.clock.now())
+            record.update(changes, SystemModstamp=stamp, LastModifiedDate=stamp)
+            self._overlays[sobject][index] = record
+        return record
+
+    def delete(self, sobject: str, index: int) -> dict[str, Any]:
+        """Delete a row (to the recycle bin): only queryAll sees it afterwards, with IsDeleted = true."""
+        return self.touch(sobject, index, IsDeleted=True)
+
+    # --- routing ---------------------------------------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        data = "/services/data/v{version}"
+        return [
+            Route("/services/oauth2/token", self.token, methods=["POST"]),
+            Route("/services/data", self.versions, methods=["GET"]),
+            Route(data + "/sobjects", self._api(self.global_describe), methods=["GET"]),
+            Route(data + "/sobjects/{name}/describe", self._api(self.describe), methods=["GET"]),
+            Route(data + "/composite/batch", self._api(self.composite_batch), methods=["POST"]),
+            Route(data + "/limits", self._api(self.limits), methods=["GET"]),
+            Route(data + "/query", self._api(self.query), methods=["GET"]),
+            Route(data + "/queryAll", self._api(self.query), methods=["GET"]),
+            Route(data + "/query/{locator}", self._api(self.query_more), methods=["GET"]),
+            Route(data + "/queryAll/{locator}", self._api(self.query_more), methods=["GET"]),
+            Route(data + "/jobs/query", self._api(self.create_job), methods=["POST"]),
+            Route(data + "/jobs/query/{job_id}", self._api(self.get_job), methods=["GET"]),
+            Route(data + "/jobs/query/{job_id}/results", self._api(self.job_results), methods=["GET"]),
+        ]
+
+    def _limit_header(self) -> dict[str, str]:
+        return {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_limit}"}
+
+    def _api(self, handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            self.request_log.append((request.method, request.url.path))
+            auth = request.headers.get("authorization", "")
+            token = auth[7:] if auth.lower().startswith("bearer ") else None
+            if self.ctx.tokens.check(PRODUCT, token) is None:
+                return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            with self._lock:
+                if self.api_used >= self.api_limit:
+                    response: Response = _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+                    response.headers.update(self._limit_header())
+                    return response
+                self.api_used += 1
+            try:
+                response = await handler(request)
+            except SalesforceError as exc:
+                response = _sf_error(exc.status, exc.code, exc.message)
+            except soql.SoqlError as exc:
+                response = _sf_error(400, "MALFORMED_QUERY", str(exc))
+            response.headers.update(self._limit_header())
+            return response
+
+        return endpoint
+
+    # --- OAuth -----------------------------------------------------------------------------------------------
+    async def token(self, request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
+        grant = str(form.get("grant_type", ""))
+        base = str(request.base_url).rstrip("/")
+
+        def fail(error: str, description: str) -> JSONResponse:
+            return JSONResponse({"error": error, "error_description": description}, status_code=400)
+
+        refresh_token: str | None = None
+        if grant == "password":
+            if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+                return fail("invalid_client", "invalid client credentials")
+            if form.get("username") != USERNAME or form.get("password") != PASSWORD + SECURITY_TOKEN:
+                return fail("invalid_grant", "authentication failure")
+        elif grant == "client_credentials":
+            if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+                return fail("invalid_client", "invalid client credentials")
+        elif grant == "refresh_token":
+            if form.get("client_id") != CLIENT_ID:
+                return fail("invalid_client", "invalid client credentials")
+            if form.get("client_secret") not in (None, CLIENT_SECRET):
+                return fail("invalid_client", "invalid client credentials")
+            if form.get("refresh_token") not in self._refresh_tokens:
+                return fail("invalid_grant", "expired access/refresh token")
+            if self.rotate_refresh_tokens:
+                self._refresh_tokens.discard(str(form.get("refresh_token")))
+                refresh_token = secrets.token_urlsafe(32)
+                self._refresh_tokens.add(refresh_token)
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            error = self._verify_assertion(str(form.get("assertion", "")), base)
+            if error:
+                return fail("invalid_grant", error)
+        else:
+            return fail("unsupported_grant_type", "grant type not supported")
+        issued = self.ctx.tokens.issue(PRODUCT, USERNAME, ttl=self.session_ttl)
+        body = {
+            "access_token": issued.token,
+            "instance_url": base,
+            "id": f"{base}/id/00D000000000001AAA/005000000000000AAA",
+            "token_type": "Bearer",
+            "issued_at": str(int(time.time() * 1000)),
+            "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        if refresh_token:
+            body["refresh_token"] = refresh_token
+        return JSONResponse(body)
+
+    def _verify_assertion(self, assertion: str, base: str) -> str | None:
+        for key in self._jwt_public_keys:
+            try:
+                claims = jwt.decode(
+                    assertion,
+                    key=key,  # type: ignore[arg-type]
+                    algorithms=["RS256"],
+                    audience=[*JWT_AUDIENCES, base],
+                    options={"require": ["iss", "sub", "aud", "exp"]},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.PyJWTError as exc:
+                return f"invalid assertion: {exc}"
+            if claims["iss"] != CLIENT_ID:
+                return "invalid client identifier"
+            if claims["sub"] != USERNAME:
+                return "user hasn't approved this consumer"
+            return None
+        return "invalid assertion signature"
+
+    # --- metadata --------------------------------------------------------------------------------------------
+    async def versions(self, request: Request) -> Response:
+        del request
+        return JSONResponse([{"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"}])
+
+    async def global_describe(self, request: Request) -> Response:
+        version = request.path_params["version"]
+        sobjects = []
+        for obj in self.objects.values():
+            entry = {k: v for k, v in obj.describe().items() if k not in ("fields", "childRelationships")}
+            entry["urls"] = obj.urls(version)
+            sobjects.append(entry)
+        sobjects.append(
+            {
+                "name": "AccountHistory",
+                "label": "Account History",
+                "custom": False,
+                "keyPrefix": "017",
+                "queryable": True,
+                "replicateable": False,
+                "retrieveable": True,
+                "urls": {},
+            }
+        )
+        return JSONResponse({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
+
+    def _object(self, name: str) -> SObject:
+        obj = self.objects.get(name)
+        if obj is None:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        return obj
+
+    async def describe(self, request: Request) -> Response:
+        obj = self._object(request.path_params["name"])
+        return JSONResponse(obj.describe())
+
+    async def composite_batch(self, request: Request) -> Response:
+        body = await request.json()
+        subrequests = body.get("batchRequests", [])
+        if len(subrequests) > 25:
+            raise SalesforceError(400, "INVALID_BATCH_REQUEST", "A batch can contain at most 25 subrequests")
+        results: list[dict[str, Any]] = []
+        for sub in subrequests:
+            url = str(sub.get("url", ""))
+            parts = url.strip("/").split("/")
+            if sub.get("method") == "GET" and len(parts) == 4 and parts[1] == "sobjects" and parts[3] == "describe":
+                obj = self.objects.get(parts[2])
+                if obj is not None:
+                    results.append({"statusCode": 200, "result": obj.describe()})
+                    continue
+            results.append(
+                {"statusCode": 404, "result": [{"errorCode": "NOT_FOUND", "message": "The requested resource does "
+                                                "not exist", "fields": []}]}
+            )
+        return JSONResponse({"hasErrors": any(r["statusCode"] >= 400 for r in results), "results": results})
+
+    async def limits(self, request: Request) -> Response:
+        del request
+        return JSONResponse(
+            {
+                "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(self.api_limit - self.api_used, 0)},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - len(self._jobs)},
+            }
+        )
+
+    # --- query engine ----------------------------------------------------------------------------------------
+    def _full_record(self, obj: SObject, record: dict[str, Any]) -> dict[str, Any]:
+        """Add compound and formula values, which the real API computes at read time."""
+        full = dict(record)
+        today = self.ctx.clock.now().date()
+        for name, formula in obj.formulas.items():
+            full[name] = formula(full, today)
+        for f in obj.fields:
+            if f["type"] == "address":
+                prefix = f["name"][: -len("Address")]
+                full[f["name"]] = {
+                    "street": record.get(prefix + "Street"),
+                    "city": record.get(prefix + "City"),
+                    "state": record.get(prefix + "State"),
+                    "postalCode": record.get(prefix + "PostalCode"),
+                    "country": record.get(prefix + "Country"),
+                    "latitude": record.get(prefix + "Latitude"),
+                    "longitude": record.get(prefix + "Longitude"),
+                    "geocodeAccuracy": record.get(prefix + "GeocodeAccuracy"),
+                }
+            elif f["type"] == "location":
+                stem = f["name"][: -len("__c")]
+                lat, lon = record.get(stem + "__Latitude__s"), record.get(stem + "__Longitude__s")
+                full[f["name"]] = None if lat is None else {"latitude": lat, "longitude": lon}
+        return full
+
+    def _plan(self, text: str, include_deleted: bool) -> _Plan:
+        query = soql.parse(text)
+        obj = self.objects.get(query.sobject)
+        if obj is None:
+            raise SalesforceError(
+                400, "INVALID_TYPE", f"sObject type '{query.sobject}' is not supported."
+            )
+        known = set(obj.field_names)
+        for name in query.fields + [c for c, _ in query.order_by]:
+            if name not in known:
+                raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'.")
+        for column, descending in query.order_by:
+            if descending or column not in ("SystemModstamp", "LastModifiedDate", "Id", "CreatedDate"):
+                raise SalesforceError(400, "MALFORMED_QUERY", f"emulator supports ascending ORDER BY on "
+                                      f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}")
+        with self._lock:
+            overlay_map = dict(self._overlays[obj.name])
+        overlay = sorted(overlay_map.values(), key=lambda r: (r["SystemModstamp"], r["Id"]))
+        lower, upper = soql.bounds(query.where, "SystemModstamp")
+        start = 0 if lower is None else obj.first_index_at_or_after(lower)
+        stop = obj.count if upper is None else min(obj.count, obj.first_index_at_or_after(upper) + 3)
+        plan = _Plan(query, obj, include_deleted, overlay, frozenset(overlay_map), start, max(start, stop))
+        scanned = plan.stop - plan.start + len(overlay)
+        if self.query_timeout_rows is not None and scanned > self.query_timeout_rows:
+            raise SalesforceError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
+        return plan
+
+    def _rows(self, plan: _Plan, position: _Position) -> Iterator[tuple[dict[str, Any], _Position]]:
+        """Matching rows from ``position`` in (SystemModstamp, Id) order, each with the position after it."""
+        obj = plan.sobject
+
+        def base() -> Iterator[tuple[tuple[str, str], int, dict[str, Any]]]:
+            for i in range(position.base, plan.stop):
+                if i in plan.overlaid:
+                    continue
+                record = obj.base_record(i)
+                yield (record["SystemModstamp"], record["Id"]), i, record
+
+        def overlay() -> Iterator[tuple[tuple[str, str], int, dict[str, Any]]]:
+            for j in range(position.overlay, len(plan.overlay)):
+                record = plan.overlay[j]
+                yield (record["SystemModstamp"], record["Id"]), -1 - j, record
+
+        base_next, overlay_next = position.base, position.overlay
+        delivered = position.delivered
+        for _key, slot, record in heapq.merge(base(), overlay(), key=lambda item: item[0]):
+            if slot >= 0:
+                base_next = slot + 1
+            else:
+                overlay_next = -slot
+            if record.get("IsDeleted") and not plan.include_deleted:
+                continue
+            full = self._full_record(obj, record)
+            if not soql.matches(plan.query.where, full):
+                continue
+            if plan.query.limit is not None and delivered >= plan.query.limit:
+                return
+            delivered += 1
+            yield full, _Position(base_next, overlay_next, delivered)
+
+    def _project(self, plan: _Plan, record: dict[str, Any], version: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": plan.sobject.name,
+                "url": f"/services/data/v{version}/sobjects/{plan.sobject.name}/{record['Id']}",
+            }
+        }
+        for name in plan.query.fields:
+            value = record.get(name)
+            if isinstance(value, dict):
+                value = {k: _jsonable(v) for k, v in value.items()}
+            out[name] = _jsonable(value)
+        return out
+
+    def _count(self, plan: _Plan) -> int:
+        return sum(1 for _ in self._rows(plan, _Position(plan.start, 0)))
+
+    def _batch_size(self, request: Request) -> int:
+        options = request.headers.get("sforce-query-options", "")
+        for part in options.split(","):
+            key, _, value = part.strip().partition("=")
+            if key.strip() == "batchSize" and value.strip().isdigit():
+                return max(200, min(DEFAULT_BATCH, int(value)))
+        return DEFAULT_BATCH
+
+    async def query(self, request: Request) -> Response:
+        text = request.query_params.get("q")
+        if not text:
+            raise SalesforceError(400, "MALFORMED_QUERY", "query parameter q is required")
+        include_deleted = request.url.path.endswith("/queryAll")
+        plan = self._plan(text, include_deleted)
+        if plan.query.count_only:
+            return JSONResponse({"totalSize": self._count(plan), "done": True, "records": []})
+        locator = "01g" + secrets.token_hex(8)
+        self._cursors[locator] = (plan, self._batch_size(request))
+        return self._page(request, locator, 0, _Position(plan.start, 0))
+
+    async def query_more(self, request: Request) -> Response:
+        locator, _, offset = request.path_params["locator"].rpartition("-")
+        position = self._cursor_positions.pop((locator, int(offset or 0)), None) if offset.isdigit() else None
+        if position is None or locator not in self._cursors:
+            raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(request, locator, int(offset), position)
+
+    def _page(self, request: Request, locator: str, offset: int, position: _Position) -> Response:
+        plan, batch = self._cursors[locator]
+        version = request.path_params["version"]
+        records: list[dict[str, Any]] = []
+        last = position
+        rows = self._rows(plan, position)
+        for record, after in itertools.islice(rows, batch):
+            records.append(self._project(plan, record, version))
+            last = after
+        more = len(records) == batch and next(rows, None) is not None
+        body: dict[str, Any] = {"totalSize": offset + len(records) + (1 if more else 0), "done": not more}
+        if more:
+            next_offset = offset + len(records)
+            self._cursor_positions[(locator, next_offset)] = last
+            endpoint = "queryAll" if plan.include_deleted else "query"
+            body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{next_offset}"
+        else:
+            self._cursors.pop(locator, None)
+        body["records"] = records
+        return JSONResponse(body)
+
+    # --- Bulk API 2.0 ----------------------------------------------------------------------------------------
+    def _job_info(self, job: _BulkJob) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "operation": job.operation,
+            "object": job.plan.sobject.name,
+            "createdById": "005000000000000AAA",
+            "createdDate": job.created,
+            "state": job.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": 60.0,
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+            "numberRecordsProcessed": job.processed,
+        }
+
+    async def create_job(self, request: Request) -> Response:
+        body = await request.json()
+        operation = body.get("operation")
+        if operation not in ("query", "queryAll"):
+            raise SalesforceError(400, "INVALIDJOB", "operation must be query or queryAll")
+        plan = self._plan(str(body.get("query", "")), include_deleted=operation == "queryAll")
+        compound = [f["name"] for f in plan.sobject.fields if f["type"] in COMPOUND_TYPES]
+        if any(name in compound for name in plan.query.fields):
+            raise SalesforceError(400, "API_ERROR", "Selecting compound data not supported in Bulk Query")
+        job = _BulkJob("750" + secrets.token_hex(7)[:15], plan, operation, sf_datetime(datetime.now(UTC)))
+        self._jobs[job.id] = job
+        return JSONResponse(self._job_info(job))
+
+    def _job(self, job_id: str) -> _BulkJob:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        return job
+
+    async def get_job(self, request: Request) -> Response:
+        job = self._job(request.path_params["job_id"])
+        job.polls += 1
+        job.state = "JobComplete" if job.polls > self.bulk_polls_before_complete else "InProgress"
+        return JSONResponse(self._job_info(job))
+
+    async def job_results(self, request: Request) -> Response:
+        job = self._job(request.path_params["job_id"])
+        if job.state != "JobComplete":
+            raise SalesforceError(400, "INVALIDJOBSTATE", f"job {job.id} is {job.state}, results not ready")
+        locator = request.query_params.get("locator")
+        if locator:
+            position = job.locators.pop(locator, None)
+            if position is None:
+                raise SalesforceError(400, "INVALID_LOCATOR", "invalid locator")
+        else:
+            position = _Position(job.plan.start, 0)
+        max_records = int(request.query_params.get("maxRecords") or 50_000)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(job.plan.query.fields)
+        count = 0
+        rows = self._rows(job.plan, position)
+        last = position
+        for record, after in itertools.islice(rows, max_records):
+            writer.writerow([_csv_value(record.get(name)) for name in job.plan.query.fields])
+            count += 1
+            last = after
+        more = count == max_records and next(rows, None) is not None
+        job.processed += count
+        next_locator = "null"
+        if more:
+            next_locator = base64.urlsafe_b64encode(json.dumps([job.id, last.delivered]).encode()).decode()
+            job.locators[next_locator] = last
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=UTF-8",
+            headers={"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)},
+        )
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
