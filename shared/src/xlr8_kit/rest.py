@@ -8,6 +8,7 @@ A product's ``client.py`` subclasses ``KitRESTStream`` once; its ``tap.py`` subc
 
 from __future__ import annotations
 
+import os
 import typing as t
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,11 +20,15 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.streams import RESTStream
 
-from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 
 MAX_ERROR_BODY = 500
+
+#: Non-secret config values that pair with a secret in an HTTP Basic header (base64 of ``user:secret``).
+_BASIC_USER_KEYS = ("username", "user", "user_name", "login", "client_id", "api_user", "company_id")
 
 #: Settings every tap accepts besides its product's own (credential store, HTTP policy, audit, filters).
 KIT_SETTINGS = th.PropertiesList(
@@ -86,16 +91,23 @@ class KitTap(Tap):
     def kit(self) -> KitRuntime:
         config = self.resolved_config
         redactor = Redactor.default()
-        for key, value in _secret_values(config, self.config_jsonschema):
-            del key
+        redactor.install_logging_filter()
+        users = [str(v) for k, v in _flatten(config) if k in _BASIC_USER_KEYS and isinstance(v, str)]
+        for _name, value in _secret_values(config, self.config_jsonschema):
             redactor.add(value)
+            for user in users:
+                redactor.add_pair(user, value)
         http_cfg = config.get("http") or {}
-        policy = HttpPolicy(
-            **{k: v for k, v in http_cfg.items() if k in HttpPolicy.__dataclass_fields__},
-            audit_path=config.get("audit_log_path"),
-        )
+        unknown = sorted(set(http_cfg) - set(HttpPolicy.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
+        policy = HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))
         session = ResilientSession(
-            policy, product=self.product_id, credential_id=config.get("credential_id"), redactor=redactor
+            policy,
+            product=self.product_id,
+            credential_id=config.get("credential_id"),
+            redactor=redactor,
+            run_id=os.environ.get("XLR8_RUN_ID") or os.environ.get("MELTANO_RUN_ID"),
         )
         runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
         runtime.authenticator = self.build_authenticator(runtime)
@@ -104,6 +116,14 @@ class KitTap(Tap):
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         """Return this tap's authenticator (one per tap instance, i.e. per credential)."""
         raise NotImplementedError
+
+
+def _flatten(config: dict[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:
+    for name, value in config.items():
+        if isinstance(value, dict):
+            yield from _flatten(value)
+        else:
+            yield name, value
 
 
 def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iterator[tuple[str, str]]:
@@ -118,7 +138,12 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
 
 
 class KitRESTStream(RESTStream):
-    """Base for every product's REST stream. Subclasses declare; this class does."""
+    """Base for every product's REST stream. Subclasses declare; this class does.
+
+    Hooks a product base may override: ``response_classifier`` / ``classify_response`` (quota signals that are
+    not 429, statuses used unconventionally), ``response_error_in_body`` (errors inside a 200, RELIABILITY A8)
+    and ``error_body_verdict`` (retry or stop when that happens).
+    """
 
     #: Canonical entity (``xlr8_kit.vocabulary``), e.g. ``employee``; None means the stream's own name.
     xlr8_entity: t.ClassVar[str | None] = None
@@ -126,6 +151,10 @@ class KitRESTStream(RESTStream):
     xlr8_truth_type: t.ClassVar[str] = "reality"
     #: Columns that reference a configuration entity: ``{"JobCode": "job"}`` (spokes of that hub).
     xlr8_references: t.ClassVar[dict[str, str]] = {}
+    #: Status and body rules; a product base sets its own subclass for vendor quirks.
+    response_classifier: t.ClassVar[ResponseClassifier] = DEFAULT_CLASSIFIER
+    #: What a 2xx whose body is an error means: "fatal" (default) or "retry" (transient vendor hiccup).
+    error_body_verdict: t.ClassVar[Verdict] = "fatal"
 
     @property
     def _kit_tap(self) -> KitTap:
@@ -148,17 +177,61 @@ class KitRESTStream(RESTStream):
     def timeout(self) -> int:
         return int(self._kit_tap.kit.policy.read_timeout)
 
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
+        """Prepared without auth: the session applies the authenticator afresh on every attempt instead
+        (and never to token calls sharing the same session)."""
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: t.Any) -> requests.Response:
+        """One logical request: every attempt, wait and redirect happens inside the kit's session."""
+        session = self._kit_tap.kit.session
+        response = session.send(
+            prepared_request,
+            classify=self.classify_response,
+            authenticate=self.authenticator,
+            allow_redirects=self.allow_redirects,
+        )
+        self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
+        self.validate_response(response)
+        return response
+
+    def classify_response(self, response: requests.Response) -> Verdict:
+        """The verdict that drives the session's retry loop (see ``xlr8_kit.http.classify``)."""
+        status = response.status_code
+        if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES and response.content:
+            if self.response_classifier.body_truncated(response):
+                return "retry"
+            if self.response_error_in_body(response) is not None:
+                return self.error_body_verdict
+            return "ok"
+        return self.response_classifier.classify(response)
+
+    def response_error_in_body(self, response: requests.Response) -> str | None:
+        """A short reason when a 2xx body is really an error, else None."""
+        return self.response_classifier.error_in_body(response)
+
     def validate_response(self, response: requests.Response) -> None:
-        if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR or response.status_code == 429:
-            raise ServerUnavailableError(
-                self.response_error_message(response), status=response.status_code, path=self.path
+        """Statuses the session handed back without raising: non-retriable, so they stop the stream."""
+        status = response.status_code
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise ServerUnavailableError(self.response_error_message(response), status=status, path=self.path)
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise AuthenticationError(
+                self.response_error_message(response) + " (credentials rejected; check or re-authorise them)",
+                status=status,
+                path=self.path,
             )
-        if HTTPStatus.BAD_REQUEST <= response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise ClientRequestError(self.response_error_message(response), status=response.status_code, path=self.path)
+        if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise ClientRequestError(self.response_error_message(response), status=status, path=self.path)
 
     def response_error_message(self, response: requests.Response) -> str:
+        """Path and status, a truncated and redacted body; never the query string (keys and filters hide there)."""
         path = urlparse(response.url).path or self.path
-        body = response.text[:MAX_ERROR_BODY] if response.content else ""
+        body = " ".join(response.text.split()) if response.content else ""
+        if len(body) > MAX_ERROR_BODY:
+            body = body[:MAX_ERROR_BODY] + f"... [{len(body) - MAX_ERROR_BODY} more chars]"
         msg = f"{self._kit_tap.product_id} {self.name}: HTTP {response.status_code} for path {path}"
         if body:
             msg += f": {body}"

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from singer_sdk.exceptions import FatalAPIError
 
+from xlr8_kit.redaction import Redactor
+
 
 class KitHTTPError(FatalAPIError):
-    """A request that failed for good after the retry policy gave up (or that must not be retried)."""
+    """A request that failed for good after the retry policy gave up (or that must not be retried).
+
+    The message is masked again with the process-wide redactor: a caller that forgot cannot leak a token.
+    """
 
     def __init__(self, message: str, *, status: int | None = None, path: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(Redactor.default().redact(message))
         self.status = status
         self.path = path
 
@@ -29,8 +34,10 @@ class ServerUnavailableError(KitHTTPError):
 class RateLimitedError(KitHTTPError):
     """The vendor asked us to wait longer than the configured cap ("rate limited until ...")."""
 
-    def __init__(self, message: str, *, until: str | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, until: str | None = None, status: int | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, path=path)
         self.until = until
 
 
@@ -60,3 +67,7 @@ class CircuitOpenError(KitHTTPError):
 
 class ErrorBodyError(KitHTTPError):
     """A 200 OK whose body is an error (SOAP fault, {"status":"ERROR"}, an HTML login page)."""
+
+
+class AuditLogError(KitHTTPError):
+    """The audit log (setting ``audit_log_path``) cannot be written: we fail closed rather than call unaudited."""

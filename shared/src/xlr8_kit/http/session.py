@@ -2,25 +2,72 @@
 breaking, rate limiting, redirect and TLS safety, explicit timeouts and the audit log.
 
 Taps never retry on their own: ``KitRESTStream`` turns the SDK's backoff off (one try) so the total number of
-attempts per request is bounded by ``HttpPolicy.max_attempts`` alone (RELIABILITY A14).
+attempts per request is bounded by the kit alone (RELIABILITY A14):
+
+    HTTP requests per logical request  <=  max_attempts * (1 + max_redirects)
+
+``max_attempts`` counts every attempt (the first one, backoff retries and the single retry after a forced token
+refresh); each attempt may follow at most ``max_redirects`` same-origin redirects. Wall time per request is bounded
+by ``max_elapsed`` (waits included; the last attempt's timeouts shrink to the budget left). Nothing else retries:
+the session mounts adapters without urllib3 retries.
 
 CONTRACT (helpers build against this; keep the names):
 - ``HttpPolicy``: frozen dataclass of the knobs, built once from the tap's ``http`` config block.
 - ``ResilientSession(policy, *, product, credential_id, redactor, audit, clock, sleep)``: ``send()`` applies the
   whole policy and returns the final response (2xx/3xx, or a non-retriable 4xx for the stream to classify), or
   raises one of ``xlr8_kit.http.errors``.
+- ``send(request, *, classify=None, authenticate=None, kind="api")``: ``classify(response) -> Verdict`` overrides
+  the session's classifier for this call; ``authenticate(prepared) -> prepared`` is applied to a fresh copy before
+  every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
+  triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
+  labels the audit line (``api``, ``token``, ``secrets``).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
+from xlr8_kit.http.audit import AuditLog
+from xlr8_kit.http.breaker import BreakerRegistry
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
+from xlr8_kit.http.errors import (
+    CircuitOpenError,
+    ErrorBodyError,
+    InsecureTransportError,
+    KitHTTPError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ReauthorizationRequiredError,
+    ServerUnavailableError,
+    TLSVerificationError,
+)
+from xlr8_kit.http.ratelimit import TokenBucket
+from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after
 from xlr8_kit.redaction import Redactor
+
+logger = logging.getLogger("xlr8_kit.http")
+
+MAX_ERROR_BODY = 500
+
+#: Transport failures worth another attempt. ``SSLError`` subclasses ``ConnectionError`` and is caught first.
+RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+)
 
 
 @dataclass(frozen=True)
@@ -35,14 +82,103 @@ class HttpPolicy:
     max_retry_after: float = 600.0
     max_elapsed: float = 1800.0
     requests_per_second: float | None = None
+    rate_burst: float | None = None
     breaker_fail_max: int = 5
     breaker_reset_timeout: float = 30.0
+    breaker_success_threshold: int = 1
+    breaker_state_path: str | None = None
     allow_loopback_http: bool = True
     audit_path: str | None = None
+    max_redirects: int = 5
+    #: Stop before the vendor's daily quota share is used up (``Sforce-Limit-Info: api-usage=used/limit``).
+    max_quota_share: float | None = 0.9
+    #: Extra CA bundle for private PKI; adds trust, never removes verification.
+    ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "connect_timeout": self.connect_timeout > 0,
+            "read_timeout": self.read_timeout > 0,
+            "max_attempts": self.max_attempts >= 1,
+            "backoff_base": self.backoff_base >= 0,
+            "backoff_max": self.backoff_max >= 0,
+            "max_retry_after": self.max_retry_after >= 0,
+            "max_elapsed": self.max_elapsed > 0,
+            "requests_per_second": self.requests_per_second is None or self.requests_per_second > 0,
+            "breaker_fail_max": self.breaker_fail_max >= 1,
+            "breaker_reset_timeout": self.breaker_reset_timeout >= 0,
+            "max_redirects": self.max_redirects >= 0,
+            "max_quota_share": self.max_quota_share is None or 0 < self.max_quota_share <= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = ", ".join(f"http.{name}={getattr(self, name)!r}" for name in bad)
+            raise ValueError(f"invalid HTTP policy: {values}")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` with the default port made explicit: two URLs share credentials only if equal."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def path_of(url: str) -> str:
+    """The path alone: query strings carry keys and filters, so they never reach logs, errors or the audit."""
+    return urlsplit(url).path or "/"
+
+
+_SSL_REASON = re.compile(r"\[SSL(?:: [A-Z_]+)?\] ([^(\]]+)")
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A short, URL-free reason: requests' own messages embed the full URL, query string included."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        found = _SSL_REASON.search(text)
+        return f"TLS verification failed: {found.group(1).strip() if found else 'certificate rejected'}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
+        return "read timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "body truncated mid-transfer"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "body could not be decoded"
+    if "reset by peer" in text or isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    if "Failed to resolve" in text or "Name or service not known" in text or "NameResolutionError" in text:
+        return "DNS resolution failed"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "connection closed without a response"
+    return f"connection error ({type(exc).__name__})"
+
+
+class _Attempt:
+    """What one attempt produced: a response, or a transport failure."""
+
+    __slots__ = ("error", "response")
+
+    def __init__(self, response: requests.Response | None = None, error: BaseException | None = None) -> None:
+        self.response = response
+        self.error = error
 
 
 class ResilientSession(requests.Session):
-    """See module docstring. Minimal pass-through until the resilient layer lands."""
+    """See module docstring."""
 
     def __init__(
         self,
@@ -51,17 +187,421 @@ class ResilientSession(requests.Session):
         product: str = "unknown",
         credential_id: str | None = None,
         redactor: Redactor | None = None,
+        audit: AuditLog | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
+        rng: Callable[[], float] | None = None,
+        run_id: str | None = None,
+        classifier: ResponseClassifier | None = None,
+        breakers: BreakerRegistry | None = None,
+        rate_limiter: TokenBucket | None = None,
     ) -> None:
         super().__init__()
         self.policy = policy or HttpPolicy()
         self.product = product
         self.credential_id = credential_id
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor or Redactor.default()
         self.clock = clock
         self.sleep = sleep
+        self.wall = wall
+        self.run_id = run_id or uuid.uuid4().hex
+        self.classifier = classifier or DEFAULT_CLASSIFIER
+        self.backoff = Backoff(base=self.policy.backoff_base, maximum=self.policy.backoff_max)
+        if rng is not None:
+            self.backoff.rng = rng
+        self.breakers = breakers or BreakerRegistry(
+            fail_max=self.policy.breaker_fail_max,
+            reset_timeout=self.policy.breaker_reset_timeout,
+            success_threshold=self.policy.breaker_success_threshold,
+            clock=clock,
+            wall=wall,
+            state_path=self.policy.breaker_state_path,
+            scope=f"{product}:{credential_id or ''}",
+        )
+        if rate_limiter is None and self.policy.requests_per_second:
+            rate_limiter = TokenBucket(
+                self.policy.requests_per_second, burst=self.policy.rate_burst, clock=clock, sleep=sleep
+            )
+        self.rate_limiter = rate_limiter
+        if audit is None and self.policy.audit_path:
+            audit = AuditLog(
+                self.policy.audit_path,
+                run_id=self.run_id,
+                product=product,
+                credential_id=credential_id,
+                redactor=self.redactor,
+                wall=wall,
+            )
+        self.audit = audit
+        self.quota_usage: tuple[int, int] | None = None
+        self._paused_until = 0.0
+        # No urllib3-level retries: every attempt is ours, counted and audited (A14).
+        adapter = HTTPAdapter(max_retries=0)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+        self.max_redirects = self.policy.max_redirects
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", (self.policy.connect_timeout, self.policy.read_timeout))
-        return super().send(request, **kwargs)
+    # -- guards ---------------------------------------------------------------------------------------------
+
+    def check_url(self, url: str) -> None:
+        """https only; plain http only for loopback hosts (the sandbox)."""
+        parts = urlsplit(url)
+        if parts.scheme == "https":
+            return
+        if parts.scheme == "http" and self.policy.allow_loopback_http and is_loopback(parts.hostname):
+            return
+        raise InsecureTransportError(
+            f"{self.product}: refusing {parts.scheme or '(no scheme)'}:// URL for host {parts.hostname!r}: "
+            "only https:// is allowed (plain http only on loopback hosts); check the tap's base/instance URL",
+            path=parts.path,
+        )
+
+    def _verify_setting(self, requested: Any) -> bool | str:
+        """TLS verification is always on; a CA bundle path may add trust, ``False`` is refused."""
+        for value in (requested, self.verify):
+            if value is False:
+                raise InsecureTransportError(
+                    f"{self.product}: TLS certificate verification cannot be disabled (verify=False refused); "
+                    "to trust a private CA set http.ca_bundle to its PEM file"
+                )
+        if isinstance(requested, str) and requested:
+            return requested
+        if self.policy.ca_bundle:
+            return self.policy.ca_bundle
+        if isinstance(self.verify, str) and self.verify:
+            return self.verify
+        return True
+
+    def _check_quota_guard(self, path: str) -> None:
+        share = self.policy.max_quota_share
+        if share is None or self.quota_usage is None:
+            return
+        used, limit = self.quota_usage
+        if limit > 0 and used >= share * limit:
+            raise QuotaExhaustedError(
+                f"{self.product}: API usage {used}/{limit} reached the configured share {share:g} of the daily "
+                "limit (http.max_quota_share); stopping before the customer's quota runs out",
+                path=path,
+            )
+
+    def _note_headers(self, response: requests.Response) -> None:
+        parsed = self.classifier.quota_usage(response)
+        if parsed is not None:
+            self.quota_usage = parsed
+        pause = window_reset_in(response, now=self.wall())
+        if pause is not None:
+            self._paused_until = max(self._paused_until, self.clock() + pause)
+            if self.rate_limiter is not None:
+                self.rate_limiter.pause_until(self._paused_until)
+
+    def _wait_for_window(self, path: str) -> None:
+        wait = self._paused_until - self.clock()
+        if wait <= 0 or self.rate_limiter is not None:  # the limiter applies the pause itself
+            return
+        if wait > self.policy.max_retry_after:
+            until = format_until(self.wall(), wait)
+            raise RateLimitedError(
+                f"{self.product}: rate limited until {until} (rate-limit window reset in {wait:.0f} s exceeds "
+                f"http.max_retry_after={self.policy.max_retry_after:g} s)",
+                until=until,
+                path=path,
+            )
+        self.sleep(wait)
+
+    # -- the request loop -----------------------------------------------------------------------------------
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        *,
+        classify: Callable[[requests.Response], Verdict] | None = None,
+        authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
+        kind: str = "api",
+        **kwargs: Any,
+    ) -> requests.Response:
+        url = request.url or ""
+        path = path_of(url)
+        method = request.method or "GET"
+        label = f"{self.product} {method} {path}"
+        self.check_url(url)
+        allow_redirects = bool(kwargs.pop("allow_redirects", True))
+        kwargs["verify"] = self._verify_setting(kwargs.get("verify"))
+        kwargs.setdefault("cert", self.cert)
+        kwargs.setdefault("proxies", self.proxies)
+        kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
+        classify = classify or self.classifier.classify
+        policy = self.policy
+        breaker = self.breakers.get(origin_of(url))
+        started = self.clock()
+        refreshed = False
+        last_problem = ""
+        attempt = 0
+        while True:
+            attempt += 1
+            self._check_quota_guard(path)
+            self._wait_for_window(path)
+            if not breaker.allow():
+                raise CircuitOpenError(
+                    f"{label}: circuit open for {origin_of(url)} after {breaker.fail_max} consecutive failures; "
+                    f"failing fast for another {breaker.retry_in():.0f} s",
+                    path=path,
+                )
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire()
+            remaining = policy.max_elapsed - (self.clock() - started)
+            timeout = (
+                max(0.001, min(policy.connect_timeout, remaining)),
+                max(0.001, min(policy.read_timeout, remaining)),
+            )
+            prepared = request.copy()
+            if authenticate is not None:
+                prepared = authenticate(prepared)
+            outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
+
+            response = outcome.response
+            retry_after: float | None = None
+            if response is None:
+                assert outcome.error is not None
+                breaker.record_failure()
+                last_problem = describe_exception(outcome.error)
+                verdict: str = "retry"
+            else:
+                self._note_headers(response)
+                verdict = classify(response)
+                if verdict not in VERDICTS:
+                    raise ValueError(f"classify_response returned {verdict!r}; expected one of {sorted(VERDICTS)}")
+                status = response.status_code
+                if verdict == "ok":
+                    breaker.record_success()
+                    return response
+                if verdict == "retry":
+                    if status >= 500 or status < 400:
+                        breaker.record_failure()
+                    last_problem = self._describe_response(response)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
+                    if retry_after is not None and retry_after > policy.max_retry_after:
+                        until = format_until(self.wall(), retry_after)
+                        response.close()
+                        raise RateLimitedError(
+                            f"{label}: rate limited until {until} (Retry-After {retry_after:.0f} s exceeds "
+                            f"http.max_retry_after={policy.max_retry_after:g} s); stopping with state safe",
+                            until=until,
+                            status=status,
+                            path=path,
+                        )
+                elif verdict == "quota":
+                    breaker.record_success()
+                    raise QuotaExhaustedError(
+                        f"{label}: vendor quota exhausted ({self._describe_response(response)}); not retrying, "
+                        "re-run after the quota resets",
+                        status=status,
+                        path=path,
+                    )
+                elif verdict == "auth":
+                    breaker.record_success()
+                    refresh = getattr(authenticate, "force_refresh", None)
+                    if refreshed:
+                        raise ReauthorizationRequiredError(
+                            f"{label}: credentials rejected again after a forced token refresh "
+                            f"({self._describe_response(response)}); re-authentication required",
+                            status=status,
+                            path=path,
+                        )
+                    if callable(refresh) and attempt < policy.max_attempts:
+                        logger.warning("%s: HTTP %s; forcing one token refresh and retrying once", label, status)
+                        response.close()
+                        refresh()
+                        refreshed = True
+                        continue
+                    return response
+                else:  # fatal
+                    breaker.record_success()
+                    if status < 400:
+                        reason = self.classifier.error_in_body(response) or "error body"
+                        raise ErrorBodyError(
+                            f"{label}: HTTP {status} but the body is an error ({reason}): "
+                            f"{self._body_excerpt(response)}",
+                            status=status,
+                            path=path,
+                        )
+                    return response
+
+            # verdict == "retry"
+            elapsed = self.clock() - started
+            if attempt >= policy.max_attempts:
+                self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
+            wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
+            if wait is None:
+                wait = self.backoff.delay(attempt)
+            if elapsed + wait >= policy.max_elapsed:
+                self._give_up(
+                    label,
+                    path,
+                    response,
+                    f"gave up after {attempt} attempts: waiting {wait:.1f} s more would exceed "
+                    f"http.max_elapsed={policy.max_elapsed:g} s: {last_problem}",
+                )
+            logger.warning(
+                "%s: %s on attempt %d/%d; retrying in %.1f s", label, last_problem, attempt, policy.max_attempts, wait
+            )
+            if response is not None:
+                response.close()
+            self.sleep(wait)
+
+    def _give_up(self, label: str, path: str, response: requests.Response | None, reason: str) -> NoReturn:
+        status = response.status_code if response is not None else None
+        if response is not None:
+            response.close()
+        if status == 429:
+            raise RateLimitedError(f"{label}: still rate limited; {reason}", status=status, path=path)
+        raise ServerUnavailableError(f"{label}: {reason}", status=status, path=path)
+
+    def _attempt(
+        self,
+        prepared: requests.PreparedRequest,
+        attempt: int,
+        timeout: tuple[float, float],
+        allow_redirects: bool,
+        kind: str,
+        kwargs: dict[str, Any],
+    ) -> _Attempt:
+        """One attempt: the request plus at most ``max_redirects`` same-origin hops, each audited."""
+        current = prepared
+        hops = 0
+        while True:
+            try:
+                response = self._send_once(current, attempt, timeout, kind, kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise TLSVerificationError(
+                    f"{self.product} {current.method} {path_of(current.url or '')}: {describe_exception(exc)}; "
+                    "not retried (verification cannot be disabled; set http.ca_bundle for a private CA)",
+                    path=path_of(current.url or ""),
+                ) from None
+            except RETRIABLE_EXCEPTIONS as exc:
+                return _Attempt(error=exc)
+            if not (allow_redirects and response.is_redirect):
+                return _Attempt(response=response)
+            hops += 1
+            target = urljoin(current.url or "", self.get_redirect_target(response) or "")
+            if origin_of(target) != origin_of(current.url or ""):
+                response.close()
+                raise InsecureTransportError(
+                    f"{self.product} {current.method} {path_of(current.url or '')}: refusing redirect "
+                    f"(HTTP {response.status_code}) from {origin_of(current.url or '')} to "
+                    f"{origin_of(target)}{path_of(target)}: credentials never follow a redirect to another host "
+                    "or to plain http",
+                    status=response.status_code,
+                    path=path_of(current.url or ""),
+                )
+            if hops > self.policy.max_redirects:
+                response.close()
+                raise KitHTTPError(
+                    f"{self.product} {current.method} {path_of(prepared.url or '')}: more than "
+                    f"{self.policy.max_redirects} redirects (http.max_redirects)",
+                    status=response.status_code,
+                    path=path_of(prepared.url or ""),
+                )
+            self.check_url(target)
+            follow = current.copy()
+            follow.url = target
+            if response.status_code == 303 or (response.status_code in (301, 302) and current.method == "POST"):
+                follow.method = "GET" if current.method != "HEAD" else "HEAD"
+                follow.body = None
+                for header in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+                    follow.headers.pop(header, None)
+            response.close()
+            current = follow
+
+    def _send_once(
+        self,
+        prepared: requests.PreparedRequest,
+        attempt: int,
+        timeout: tuple[float, float],
+        kind: str,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        url = prepared.url or ""
+        parts = urlsplit(url)
+        began = time.perf_counter()
+        try:
+            response = super().send(prepared, allow_redirects=False, timeout=timeout, **kwargs)
+            body_size = None if kwargs.get("stream") else len(response.content)
+        except BaseException as exc:
+            self._audit(prepared, parts, None, attempt, began, None, None, describe_exception(exc), kind)
+            raise
+        self._audit(prepared, parts, response.status_code, attempt, began, body_size, response.headers, None, kind)
+        return response
+
+    def _audit(
+        self,
+        prepared: requests.PreparedRequest,
+        parts: Any,
+        status: int | None,
+        attempt: int,
+        began: float,
+        body_size: int | None,
+        headers: Any,
+        error: str | None,
+        kind: str,
+    ) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(
+            method=prepared.method or "GET",
+            path=parts.path or "/",
+            host=parts.hostname,
+            status=status,
+            attempt=attempt,
+            duration_ms=(time.perf_counter() - began) * 1000,
+            bytes_received=body_size,
+            headers=headers,
+            error=error,
+            kind=kind,
+        )
+
+    # -- messages -------------------------------------------------------------------------------------------
+
+    def _body_excerpt(self, response: requests.Response) -> str:
+        try:
+            text = response.text if response.content else ""
+        except (requests.exceptions.RequestException, RuntimeError):
+            text = ""
+        text = " ".join(text.split())
+        if len(text) > MAX_ERROR_BODY:
+            text = text[:MAX_ERROR_BODY] + f"... [{len(text) - MAX_ERROR_BODY} more chars]"
+        return self.redactor.redact(text)
+
+    def _describe_response(self, response: requests.Response) -> str:
+        excerpt = self._body_excerpt(response)
+        return f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else "")
+
+    def close(self) -> None:
+        try:
+            self.breakers.save()
+        finally:
+            if self.audit is not None:
+                self.audit.close()
+            super().close()
+
+
+def window_reset_in(response: requests.Response, *, now: float) -> float | None:
+    """Seconds until a spent rate-limit window resets, when a 2xx says ``remaining: 0`` (adaptive limiting)."""
+    if response.status_code >= 400:
+        return None  # 429 and friends go through Retry-After
+    headers = response.headers
+    for prefix in ("X-RateLimit-", "RateLimit-", "X-Rate-Limit-"):
+        remaining = headers.get(prefix + "Remaining")
+        reset = headers.get(prefix + "Reset")
+        if remaining is None or reset is None:
+            continue
+        try:
+            if float(remaining) > 0:
+                return None
+            value = float(reset)
+        except ValueError:
+            return None
+        if value > 1_000_000_000:  # an epoch timestamp rather than a delta
+            value -= now
+        return max(0.0, value)
+    return None

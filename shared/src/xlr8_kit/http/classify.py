@@ -1,0 +1,103 @@
+"""What a response means for the retry loop. Product bases override ``ResponseClassifier`` (or
+``KitRESTStream.classify_response``) for vendor quirks: quota signals that are not 429, errors inside 200 bodies.
+
+Verdicts:
+- ``ok``: hand the response to the caller.
+- ``retry``: transient (429, 5xx, a truncated or unparsable body); back off and try again within the budget.
+- ``quota``: the vendor's quota is spent (e.g. Salesforce 403 ``REQUEST_LIMIT_EXCEEDED``); stop now, no retry.
+- ``auth``: credentials rejected (401); one forced token refresh and one retry, then the caller decides.
+- ``fatal``: the request is wrong (400/404/422) or a 200 carries an error; never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+import requests
+
+Verdict = Literal["ok", "retry", "quota", "auth", "fatal"]
+VERDICTS: frozenset[str] = frozenset({"ok", "retry", "quota", "auth", "fatal"})
+
+_SOAP_FAULT = re.compile(rb"<(?:[A-Za-z0-9_-]+:)?Fault[\s>]")
+_HTML = re.compile(rb"^\s*(?:<!doctype html|<html)", re.IGNORECASE)
+_SFORCE_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_ERROR_STATUSES = {"error", "failure", "failed", "fault"}
+
+
+def _content_type(response: requests.Response) -> str:
+    return (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def _is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _expected_html(response: requests.Response) -> bool:
+    accept = (response.request.headers.get("Accept") if response.request is not None else None) or ""
+    return "html" in accept.lower()
+
+
+class ResponseClassifier:
+    """Status and body rules every product starts from."""
+
+    retry_statuses: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+    def classify(self, response: requests.Response) -> Verdict:
+        status = response.status_code
+        if status == 429 or status in self.retry_statuses or status >= 500:
+            return "retry"
+        if status == 401:
+            return "auth"
+        if status >= 400:
+            return "fatal"
+        if status < 300 and response.content:
+            if self.body_truncated(response):
+                return "retry"
+            if self.error_in_body(response) is not None:
+                return "fatal"
+        return "ok"
+
+    def body_truncated(self, response: requests.Response) -> bool:
+        """A JSON body that does not parse was cut mid-way (the connection closed early): worth a retry."""
+        if not _is_json_type(_content_type(response)):
+            return False
+        try:
+            json.loads(response.content)
+        except ValueError:
+            return True
+        return False
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        """A short reason when a 2xx body is really an error (RELIABILITY A8), else None."""
+        body = response.content
+        content_type = _content_type(response)
+        if _is_json_type(content_type):
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return None
+            if isinstance(data, dict):
+                status = data.get("status")
+                if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
+                    return f"body status {status!r}"
+            return None
+        if "xml" in content_type or body.lstrip().startswith(b"<?xml") or b"Envelope" in body[:400]:
+            if _SOAP_FAULT.search(body):
+                return "SOAP fault"
+            return None
+        if (content_type == "text/html" or _HTML.match(body)) and not _expected_html(response):
+            return "HTML page instead of API data (login page or proxy error)"
+        return None
+
+    def quota_usage(self, response: requests.Response) -> tuple[int, int] | None:
+        """(used, limit) of a daily quota the vendor reports on every response, for the proactive guard (A7).
+
+        Salesforce's ``Sforce-Limit-Info: api-usage=used/limit`` is understood out of the box.
+        """
+        found = _SFORCE_USAGE.search(response.headers.get("Sforce-Limit-Info") or "")
+        return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+DEFAULT_CLASSIFIER = ResponseClassifier()

@@ -1,0 +1,68 @@
+"""Backoff schedule and Retry-After parsing: pure functions of their inputs, so tests control time and chance."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP-date), relative to wall time ``now``.
+
+    Returns None when the header is absent, malformed or negative: the caller falls back to exponential backoff.
+    A date in the past means "retry now" (0).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative or infinite
+            return None
+        return seconds
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def format_until(now: float, wait: float) -> str:
+    """ISO-8601 UTC moment ``wait`` seconds after wall time ``now`` (for "rate limited until ..." errors)."""
+    return datetime.fromtimestamp(now + wait, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with equal jitter: the n-th wait lies in ``[cap_n / 2, cap_n]`` where
+    ``cap_n = min(maximum, base * 2**(n-1))``. The random half keeps parallel streams from retrying in lockstep;
+    the fixed half guarantees the server a real pause.
+    """
+
+    base: float = 1.0
+    maximum: float = 60.0
+    rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)
+
+    def ceiling(self, retry_number: int) -> float:
+        return min(self.maximum, self.base * (2 ** max(0, retry_number - 1)))
+
+    def delay(self, retry_number: int) -> float:
+        """Wait before retry ``retry_number`` (1 for the first retry)."""
+        cap = self.ceiling(retry_number)
+        return cap / 2 + self.rng() * cap / 2
+
+    def after_retry_after(self, seconds: float) -> float:
+        """Honour the server's wait in full; jitter only goes on top (at most one ``base``)."""
+        return seconds + self.rng() * min(self.base, self.maximum)
