@@ -160,7 +160,7 @@ class TokenAuthenticator(AuthBase, ABC):
         self.assumed_lifetime_s = assumed_lifetime_s
         self.is_auth_failure = is_auth_failure
         self.retry_budget = retry_budget or default_retry_budget(session)
-        self.redactor = redactor or Redactor.default()
+        self.redactor = redactor if redactor is not None else Redactor.default()
         self._token: Token | None = None
         self._lock = threading.Lock()
         self._sent_with: weakref.WeakKeyDictionary[requests.PreparedRequest, Token] = weakref.WeakKeyDictionary()

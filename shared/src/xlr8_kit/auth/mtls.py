@@ -49,7 +49,7 @@ class MutualTLS(AuthBase):
         *,
         redactor: Redactor | None = None,
     ) -> None:
-        (redactor or Redactor.default()).add(passphrase)
+        (redactor if redactor is not None else Redactor.default()).add(passphrase)
         cert_pem = _read(cert_file, "cert_file")
         key_setting = "key_file" if key_file else "cert_file"
         key_pem = _read(key_file, "key_file") if key_file else cert_pem

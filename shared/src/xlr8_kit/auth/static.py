@@ -23,7 +23,7 @@ class Basic(AuthBase):
             raise ValueError("basic auth: user is required")
         if not password:
             raise ValueError("basic auth: password is required")
-        (redactor or Redactor.default()).add_pair(user, password)
+        (redactor if redactor is not None else Redactor.default()).add_pair(user, password)
         self._basic = HTTPBasicAuth(user, password)
         self.user = user
 
@@ -45,7 +45,7 @@ class ApiKeyHeaders(AuthBase):
                 raise ValueError(f"api key headers: header {name!r} needs a non-empty string value")
             if "\r" in value or "\n" in value:
                 raise ValueError(f"api key headers: header {name!r} contains a line break")
-        target = redactor or Redactor.default()
+        target = redactor if redactor is not None else Redactor.default()
         for value in headers.values():
             target.add(value)
         self._headers = dict(headers)
