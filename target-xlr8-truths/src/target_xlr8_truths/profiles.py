@@ -1,0 +1,120 @@
+"""Column profiles and hub/spoke coverage, measured in SQL on the landed table (portable DuckDB/PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from target_xlr8_truths.columns import parse_sql_type
+from target_xlr8_truths.naming import quote
+
+if t.TYPE_CHECKING:
+    from target_xlr8_truths.store import Store
+
+CATEGORICAL_LIMIT = 100
+SAMPLE_SIZE = 5
+DOUBLE = "DOUBLE PRECISION"
+
+#: filter_category by column-name words, in the engine's priority order.
+FILTER_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("status", ("status", "active", "state_code")),
+    ("company", ("company", "legal_entity", "employer")),
+    ("organization", ("organization", "org", "department", "division", "cost_center", "business_unit")),
+    ("location", ("location", "site", "work_location", "country", "city", "region")),
+    ("pay_type", ("pay_type", "pay_group", "pay_frequency", "flsa", "salary_type", "pay_class")),
+    ("employee_type", ("employee_type", "worker_type", "employment_type", "emp_type", "employee_class")),
+    ("job", ("job", "position", "title", "occupation")),
+]
+
+
+def filter_category(column: str) -> tuple[str | None, int | None]:
+    words = column.lower()
+    for priority, (category, needles) in enumerate(FILTER_CATEGORIES, start=1):
+        if any(needle == words or needle in words.split("_") or words.startswith(needle) for needle in needles):
+            return category, priority
+    return None, None
+
+
+def _inferred(kind: str, distinct: int) -> str:
+    if kind in {"integer", "decimal"}:
+        return "numeric"
+    if kind in {"date", "timestamp"}:
+        return "date"
+    if kind == "boolean":
+        return "boolean"
+    return "categorical" if distinct <= CATEGORICAL_LIMIT else "text"
+
+
+def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list[t.Any]]:
+    if not columns:
+        return []
+    qt = quote(table)
+    selects = ["COUNT(*)"]
+    for name, data_type in columns.items():
+        kind, _ = parse_sql_type(data_type)
+        q = quote(name)
+        selects += [f"COUNT({q})", f"COUNT(DISTINCT {q})"]
+        if kind in {"integer", "decimal"}:
+            selects += [f"CAST(MIN({q}) AS {DOUBLE})", f"CAST(MAX({q}) AS {DOUBLE})", f"CAST(AVG({q}) AS {DOUBLE})"]
+        elif kind in {"date", "timestamp"}:
+            selects += [f"CAST(MIN({q}) AS VARCHAR)", f"CAST(MAX({q}) AS VARCHAR)", "NULL"]
+        else:
+            selects += ["NULL", "NULL", "NULL"]
+    row = store.fetchone(f"SELECT {', '.join(selects)} FROM {qt}")
+    assert row is not None
+    total = int(row[0])
+    out: list[list[t.Any]] = []
+    for index, (name, data_type) in enumerate(columns.items()):
+        kind, _ = parse_sql_type(data_type)
+        non_null, distinct, low, high, mean = row[1 + index * 5 : 6 + index * 5]
+        non_null, distinct = int(non_null), int(distinct)
+        q = quote(name)
+        distribution = store.fetchall(
+            f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {CATEGORICAL_LIMIT}"
+        )
+        categorical = distinct <= CATEGORICAL_LIMIT
+        distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None
+        category, priority = filter_category(name) if categorical else (None, None)
+        numeric = kind in {"integer", "decimal"}
+        dated = kind in {"date", "timestamp"}
+        out.append(
+            [
+                name,
+                _inferred(kind, distinct),
+                data_type,
+                total,
+                total - non_null,
+                distinct,
+                float(low) if numeric and low is not None else None,
+                float(high) if numeric and high is not None else None,
+                float(mean) if numeric and mean is not None else None,
+                json.dumps(distinct_values) if distinct_values is not None else None,
+                json.dumps({str(v): int(n) for v, n in distribution}),
+                low if dated else None,
+                high if dated else None,
+                json.dumps([str(v) for v, _ in distribution[:SAMPLE_SIZE]]),
+                total > 0 and distinct > 10 and distinct / total > 0.95,
+                categorical,
+                category,
+                priority,
+            ]
+        )
+    return out
+
+
+def spoke_coverage(
+    store: Store, table: str, column: str, hub_table: str | None, hub_column: str | None
+) -> tuple[int, int, int]:
+    """(distinct spoke values, distinct hub values, spoke values found in the hub), compared as text."""
+    q = quote(column)
+    spoke = int((store.fetchone(f"SELECT COUNT(DISTINCT {q}) FROM {quote(table)}") or (0,))[0])
+    if not hub_table or not hub_column or hub_column not in store.table_columns(hub_table):
+        return spoke, 0, 0
+    hq = quote(hub_column)
+    hub = int((store.fetchone(f"SELECT COUNT(DISTINCT {hq}) FROM {quote(hub_table)}") or (0,))[0])
+    matched_row = store.fetchone(
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT CAST({q} AS VARCHAR) AS v FROM {quote(table)} WHERE {q} IS NOT NULL) s "
+        f"WHERE s.v IN (SELECT CAST({hq} AS VARCHAR) FROM {quote(hub_table)} WHERE {hq} IS NOT NULL)"
+    )
+    return spoke, hub, int((matched_row or (0,))[0])

@@ -1,0 +1,173 @@
+"""Record values to storable values, and the reasons a record is dead-lettered instead.
+
+Conversion never loses data silently: a value that a column cannot hold exactly (an integer beyond int64, a
+decimal with more places than the column's scale, NaN) rejects the record with a reason naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from xlr8_kit.redaction import MASK, Redactor
+
+from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_JSON_DEPTH = 64
+MAX_FIELD_BYTES = 8 * 1024 * 1024
+PAYLOAD_STRING_LIMIT = 256
+SENSITIVE_NAME = re.compile(r"pass(word)?|secret|token|api_?key|ssn|social_?security|private|credential", re.I)
+
+
+class Rejected(ValueError):
+    """A value the target must not load; ``path`` is the JSON path of the offending field."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{reason} at {path}")
+        self.path = path
+        self.reason = reason
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _check_text(path: str, text: str) -> str:
+    if "\x00" in text:
+        raise Rejected(path, "NUL byte in string (PostgreSQL text cannot store it)")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise Rejected(path, "invalid UTF-8 (lone surrogate)") from exc
+    if size > MAX_FIELD_BYTES:
+        raise Rejected(path, f"string of {size} bytes exceeds the {MAX_FIELD_BYTES}-byte field limit")
+    return text
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("non-finite number")
+        return float(value) if value == value.to_integral_value() and abs(value) < 2**53 else str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _to_json_text(path: str, value: Any) -> str:
+    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise Rejected(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        text = json.dumps(value, default=_json_default, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError) as exc:
+        raise Rejected(path, "value cannot be stored as JSON (NaN, Infinity or unknown type)") from exc
+    return _check_text(path, text)
+
+
+def convert_value(column: Column, value: Any) -> Any:
+    """A JSON-serialisable, exact representation of ``value`` for ``column`` (decimals as strings)."""
+    if value is None:
+        return None
+    path = f"$.{column.source}"
+    kind = column.kind
+    if kind == "text":
+        if isinstance(value, str):
+            return _check_text(path, value)
+        if isinstance(value, dict | list):
+            return _to_json_text(path, value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Rejected(path, "NaN or Infinity is not a value")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise Rejected(path, "NaN or Infinity is not a value")
+        if isinstance(value, dt.datetime | dt.date | dt.time):
+            return value.isoformat()
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+    if kind == "json":
+        return _to_json_text(path, value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise Rejected(path, "expected a boolean")
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+            raise Rejected(path, "expected an integer")
+        if isinstance(value, float | Decimal) and (not math.isfinite(value) or value != int(value)):
+            raise Rejected(path, "expected an integer")
+        number = int(value)
+        if not INT64_MIN <= number <= INT64_MAX:
+            raise Rejected(path, "integer outside the 64-bit range")
+        return number
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+            raise Rejected(path, "expected a number")
+        try:
+            number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+        except InvalidOperation as exc:
+            raise Rejected(path, "expected a number") from exc
+        if not number.is_finite():
+            raise Rejected(path, "NaN or Infinity is not a value")
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > column.scale:
+            raise Rejected(path, f"more than {column.scale} decimal places would be truncated")
+        integer_digits = len(str(abs(int(number)))) if number != 0 else 0
+        if integer_digits > DECIMAL_PRECISION - column.scale:
+            raise Rejected(path, f"number too large for DECIMAL({DECIMAL_PRECISION},{column.scale})")
+        return format(number, "f")
+    if kind in {"timestamp", "date", "time"}:
+        if isinstance(value, dt.datetime):
+            if kind == "timestamp" and value.tzinfo is None:
+                value = value.replace(tzinfo=dt.timezone.utc)
+            return value.isoformat()
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        if isinstance(value, str):
+            return _check_text(path, value)
+        raise Rejected(path, f"expected a {kind}")
+    raise Rejected(path, f"unsupported column type {kind}")
+
+
+def redact_payload(record: dict[str, Any], redactor: Redactor) -> str:
+    """The dead-lettered record as JSON: secrets masked, sensitive-named fields masked, long strings cut."""
+
+    def clean(value: Any, key: str = "", depth: int = 0) -> Any:
+        if key and SENSITIVE_NAME.search(key):
+            return MASK
+        if depth > 8:
+            return "…(nested)"
+        if isinstance(value, dict):
+            return {str(k): clean(v, str(k), depth + 1) for k, v in list(value.items())[:200]}
+        if isinstance(value, list):
+            return [clean(v, "", depth + 1) for v in value[:50]]
+        if isinstance(value, str):
+            safe = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\0")
+            if len(safe) > PAYLOAD_STRING_LIMIT:
+                safe = f"{safe[:PAYLOAD_STRING_LIMIT]}…({len(safe)} chars)"
+            return redactor.redact(safe)
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dt.datetime | dt.date | dt.time):
+            return value.isoformat()
+        return value
+
+    visible = {k: v for k, v in record.items() if not str(k).startswith("_sdc_")}
+    return redactor.redact(json.dumps(clean(visible), ensure_ascii=False, default=str))

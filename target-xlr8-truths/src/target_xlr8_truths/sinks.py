@@ -1,0 +1,228 @@
+"""One sink per stream: converts records (or dead-letters them), hands whole batches to the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import shutil
+import tempfile
+import typing as t
+from urllib.parse import urlparse
+
+import jsonschema
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import BatchSink
+
+from target_xlr8_truths.columns import Column, decimal_scale, logical_type
+from target_xlr8_truths.naming import column_names, snake_case, table_name
+from target_xlr8_truths.records import Rejected, convert_value, redact_payload
+from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
+from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
+
+    from target_xlr8_truths.target import TargetXlr8Truths
+
+#: Record metadata kept whatever ``add_record_metadata`` says: deletes and full-table versions depend on them.
+ALWAYS_KEPT_SDC = ("_sdc_deleted_at", "_sdc_table_version", "_sdc_extracted_at")
+SDC_PREFIX = "_sdc_"
+
+
+class DeadLetterCeilingError(RuntimeError):
+    """More records were dead-lettered in this run than ``dead_letter_ceiling`` allows."""
+
+
+def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]) -> StreamInfo:
+    """Stream metadata from the ``x-xlr8`` annotation; without one the stream is Reality named after itself."""
+    note = schema.get(ANNOTATION_KEY) or {}
+    props = list(schema.get("properties", {}))
+    names = column_names(props)
+    product = str(note.get("product") or "singer")
+    entity = str(note.get("entity") or snake_case(stream))
+    truth_type = str(note.get("truth_type") or "reality").lower()
+    if truth_type not in {"reality", "configuration"}:
+        truth_type = "reality"
+    hub = note.get("hub") or {}
+    references = {
+        names.get(col, snake_case(col)): str(ref.get("semantic_type") or f"{ref.get('entity')}_code")
+        for col, ref in (note.get("references") or {}).items()
+        if isinstance(ref, dict)
+    }
+    return StreamInfo(
+        stream=stream,
+        product=product,
+        entity=entity,
+        truth_type=truth_type,
+        table_name=table_name(project_id, product, str(note.get("stream") or stream)),
+        file_name=f"{product}:{note.get('stream') or stream}",
+        display_name=f"{product} {entity}".replace("_", " "),
+        key_columns=key_columns,
+        hub_column=names.get(hub["column"], snake_case(hub["column"])) if hub.get("column") else None,
+        hub_semantic_type=str(hub.get("semantic_type")) if hub.get("semantic_type") else None,
+        references=references,
+        domain=note.get("domain"),
+    )
+
+
+class TruthsSink(BatchSink):
+    """Rows and dead letters of one schema version of one stream."""
+
+    target: TargetXlr8Truths
+
+    def __init__(self, target: TargetXlr8Truths, stream_name: str, schema: dict, key_properties: t.Any) -> None:
+        super().__init__(target=target, stream_name=stream_name, schema=schema, key_properties=key_properties)
+        self.target = target
+        self._rejection: Rejected | None = None
+        keep_all = bool(self.config.get("add_record_metadata", False))
+        properties = [
+            p
+            for p in self.schema["properties"]
+            if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
+        ]
+        names = column_names(properties)
+        self.columns = [
+            Column(names[p], p, logical_type(self.schema["properties"][p]), decimal_scale(self.schema["properties"][p]))
+            for p in properties
+        ]
+        note = self.schema.get(ANNOTATION_KEY) or {}
+        keys = list(self.key_properties) or [str(k) for k in note.get("key_columns") or []]
+        self.key_sources = [k for k in keys if k in names]
+        self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
+        self.target.register_stream(self.info)
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        return True
+
+    @property
+    def max_size(self) -> int:
+        return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
+
+    # -- per record ----------------------------------------------------------------------------------------------
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Like the SDK's, but an invalid record is set aside for the dead-letter table instead of failing the run."""
+        self._rejection = None
+        try:
+            if self._validator is not None:
+                self._validator.validate(record)
+            self._parse_timestamps_in_record(record=record, schema=self.schema, treatment=self.datetime_error_treatment)
+        except InvalidRecord as exc:
+            cause = exc.__cause__
+            if isinstance(cause, jsonschema.ValidationError):
+                self._rejection = Rejected(cause.json_path, f"schema violation ({cause.validator})")
+            else:
+                self._rejection = Rejected("$", "schema violation")
+        except (ValueError, TypeError, OverflowError) as exc:
+            self._rejection = Rejected("$", f"unparseable value ({type(exc).__name__})")
+        return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        if self._rejection is not None:
+            return
+        for key in self.key_properties:
+            if record.get(key) is None:
+                self._rejection = Rejected(f"$.{key}", "missing key property")
+                return
+
+    def process_record(self, record: dict, context: dict) -> None:
+        rows: list[dict[str, t.Any]] = context.setdefault("rows", [])
+        dead: list[DeadLetter] = context.setdefault("dead", [])
+        context["received"] = context.get("received", 0) + 1
+        self.target.received[self.stream_name] += 1
+        rejection = self._rejection
+        row: dict[str, t.Any] = {}
+        if rejection is None:
+            try:
+                for column in self.columns:
+                    row[column.name] = convert_value(column, record.get(column.source))
+            except Rejected as exc:
+                rejection = exc
+        if rejection is not None:
+            key = [record.get(k) for k in self.key_properties] if self.key_properties else None
+            dead.append(
+                DeadLetter(key, rejection.reason, rejection.path, redact_payload(record, self.target.redactor))
+            )
+            self.target.count_dead_letter(self.stream_name)
+            return
+        extracted = record.get("_sdc_extracted_at")
+        if isinstance(extracted, dt.datetime):
+            low, high = context.get("window", (extracted, extracted))
+            context["window"] = (min(low, extracted), max(high, extracted))
+        row[SEQ] = context["received"]
+        rows.append(row)
+
+    # -- per batch -----------------------------------------------------------------------------------------------
+    def process_batch(self, context: dict) -> None:
+        batch = Batch(
+            info=self.info,
+            columns=self.columns,
+            rows=context.get("rows", []),
+            dead_letters=context.get("dead", []),
+            received=context.get("received", 0),
+            window=context.get("window", (None, None)),
+            hard_delete=bool(self.config.get("hard_delete", False)),
+            files=context.get("files", []),
+        )
+        loaded = self.target.store.write_batch(batch)
+        if batch.files:
+            self.target.received[self.stream_name] += loaded
+        self.target.loaded[self.stream_name] += loaded
+
+    def activate_version(self, new_version: int) -> None:
+        """Drain what is pending first, so the version switch never races the rows of the new version."""
+        self.target.drain_one(self)
+        self.target.store.activate_version(self.info, new_version, bool(self.config.get("hard_delete", False)))
+
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
+        """JSONL batch files are read by DuckDB directly; anything it cannot load exactly takes the record path."""
+        self.target.drain_one(self)
+        for url in files:
+            path = urlparse(url).path if url.startswith("file://") else url
+            local = self._decompressed(path, encoding.compression)
+            try:
+                if encoding.format == "jsonl" and self.target.store.dialect == "duckdb" and self._fast_path_ok(local):
+                    try:
+                        self.process_batch({"files": [local]})
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - any reader failure falls back to exact record path
+                        self.logger.info("BATCH file needs record-level handling (%s)", type(exc).__name__)
+                self._load_file_as_records(local)
+            finally:
+                if local != path:
+                    os.unlink(local)
+            os.unlink(path)
+
+    def _decompressed(self, path: str, compression: str | None) -> str:
+        if compression != "gzip" and not path.endswith(".gz"):
+            return path
+        fd, plain = tempfile.mkstemp(suffix=".jsonl", prefix="xlr8-batch-")
+        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        return plain
+
+    def _fast_path_ok(self, path: str) -> bool:
+        """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
+        store = self.target.store
+        if any(c.kind == "decimal" for c in self.columns) and not store.numbers_are_exact(path):
+            return False
+        return not self.key_sources or store.keys_present(path, self.key_sources)
+
+    def _load_file_as_records(self, path: str) -> None:
+        from singer_sdk.singerlib.json import deserialize_json
+
+        context: dict[str, t.Any] = {}
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = deserialize_json(line)
+                self._validate_and_parse(record)
+                self._singer_validate_message(record)
+                self.process_record(record, context)
+                if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
+                    self.process_batch(context)
+                    context = {}
+        if context:
+            self.process_batch(context)

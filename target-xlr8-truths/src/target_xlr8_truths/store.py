@@ -1,0 +1,426 @@
+"""SQL shared by the DuckDB and PostgreSQL deliveries: table evolution, batch upsert, metadata, ledger,
+dead letters, profiles and hub/spoke mappings. Every ``write_batch`` is one transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import json
+import time
+import typing as t
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from target_xlr8_truths.columns import Column, parse_sql_type, widen
+from target_xlr8_truths.layout import (
+    DEAD_LETTER_TABLE,
+    ENGINE_TABLES,
+    LEDGER_TABLE,
+    UPLOADED_BY,
+    LayoutError,
+    ddl,
+    required_columns,
+)
+from target_xlr8_truths.naming import quote
+from target_xlr8_truths.profiles import profile_rows, spoke_coverage
+
+SEQ = "__xlr8_seq"
+
+
+@dataclass
+class StreamInfo:
+    """What the annotations (or their absence) say about one stream."""
+
+    stream: str
+    product: str
+    entity: str
+    truth_type: str
+    table_name: str
+    file_name: str
+    display_name: str
+    key_columns: list[str]  # column names
+    hub_column: str | None = None
+    hub_semantic_type: str | None = None
+    references: dict[str, str] = field(default_factory=dict)  # column -> semantic type
+    domain: str | None = None
+
+
+@dataclass
+class DeadLetter:
+    key: list[t.Any] | None
+    error: str
+    path: str | None
+    payload: str
+
+
+@dataclass
+class RunContext:
+    project: str
+    project_id: str
+    run_id: str
+    instance: str | None
+    started_at: dt.datetime
+
+
+@dataclass
+class Batch:
+    info: StreamInfo
+    columns: list[Column]
+    rows: list[dict[str, t.Any]]  # column name -> converted value, plus SEQ
+    dead_letters: list[DeadLetter]
+    received: int
+    window: tuple[dt.datetime | None, dt.datetime | None]
+    hard_delete: bool
+    files: list[str] = field(default_factory=list)  # JSONL files loaded directly (DuckDB BATCH messages)
+
+
+class Store(abc.ABC):
+    dialect: t.ClassVar[str]
+
+    def __init__(self, run: RunContext, profile_interval_seconds: float = 300.0) -> None:
+        self.run = run
+        self.profile_interval_seconds = profile_interval_seconds
+        self._versioned_tables: set[str] = set()
+        self._last_profiled: dict[str, float] = {}
+        self._clock: t.Callable[[], float] = time.monotonic
+        self._stage_counter = 0
+
+    # -- dialect hooks -------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]: ...
+
+    @abc.abstractmethod
+    @contextmanager
+    def transaction(self) -> t.Iterator[None]: ...
+
+    @abc.abstractmethod
+    def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
+        """Create temp table ``name`` (columns + SEQ) holding the batch's rows."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def alter_type_sql(self, table: str, column: Column) -> str:
+        return f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type(self.dialect)}"
+
+    # -- layout ------------------------------------------------------------------------------------------------
+    def fetchone(self, sql: str, params: t.Sequence[t.Any] | None = None) -> tuple[t.Any, ...] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def table_columns(self, table: str) -> dict[str, str]:
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = current_schema() ORDER BY ordinal_position",
+            [table],
+        )
+        return {str(name): str(kind) for name, kind in rows}
+
+    def ensure_layout(self) -> None:
+        """Create the metadata tables when absent; refuse a layout this target does not know."""
+        required = required_columns()
+        with self.transaction():
+            for table in (*ENGINE_TABLES, LEDGER_TABLE, DEAD_LETTER_TABLE):
+                present = self.table_columns(table)
+                if present:
+                    missing = [c for c in required[table] if c not in present]
+                    if missing:
+                        raise LayoutError(
+                            f"table {table} exists with an unknown layout (missing columns: {', '.join(missing)}); "
+                            "this target writes the XLR8 engine layout only and will not alter it"
+                        )
+            for statement in ddl(self.dialect):
+                self.execute(statement)
+
+    # -- data tables -------------------------------------------------------------------------------------------
+    def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
+        """Create or evolve ``table`` to hold ``columns``: add new ones, widen types. Returns the columns as stored."""
+        existing = self.table_columns(table)
+        if not existing:
+            body = ", ".join(f"{quote(c.name)} {c.sql_type(self.dialect)}" for c in columns)
+            self.execute(f"CREATE TABLE {quote(table)} ({body})")
+            return list(columns)
+        stored: list[Column] = []
+        for column in columns:
+            if column.name not in existing:
+                self.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column.sql_type(self.dialect)}")
+                stored.append(column)
+                continue
+            kind, scale = parse_sql_type(existing[column.name])
+            wider = widen(kind, column.kind)
+            new_scale = max(scale, column.scale) if wider == "decimal" else scale
+            if wider != kind or new_scale != scale:
+                target = Column(column.name, column.source, wider, new_scale)
+                self.execute(self.alter_type_sql(table, target))
+                stored.append(target)
+            else:
+                stored.append(Column(column.name, column.source, kind, scale))
+        return stored
+
+    def write_batch(self, batch: Batch) -> int:
+        """Upsert the batch, record dead letters, metadata and ledger: all or nothing. Returns records loaded."""
+        info = batch.info
+        table = info.table_name
+        self._stage_counter += 1
+        stage = f"__xlr8_stage_{self._stage_counter}"
+        with self.transaction():
+            stored = self.evolve_table(table, batch.columns)
+            loaded = 0
+            if batch.rows or batch.files:
+                self.stage(stage, batch.columns, batch)
+                loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
+            self._insert_dead_letters(info, batch.dead_letters)
+            self._write_metadata(info, stored)
+            received = batch.received if not batch.files else loaded + len(batch.dead_letters)
+            self._write_ledger(info, received, loaded, batch)
+            if self._profile_due(table):
+                self.refresh_profiles(info)
+            self.before_commit()
+        self._versioned_tables.add(table)
+        return loaded
+
+    def before_commit(self) -> None:
+        """Test seam (E2): a fault injector may stop the process here, inside the open transaction."""
+        from target_xlr8_truths.faults import hold_before_commit
+
+        hold_before_commit()
+
+    def _merge(self, table: str, stage: str, columns: list[Column], keys: list[str], hard_delete: bool) -> int:
+        qt, qs = quote(table), quote(stage)
+        received = int((self.fetchone(f"SELECT COUNT(*) FROM {qs}") or (0,))[0])
+        names = [c.name for c in columns]
+        source = qs
+        if keys:
+            partition = ", ".join(quote(k) for k in keys)
+            source = (
+                f"(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {quote(SEQ)} DESC) "
+                f"AS __xlr8_rn FROM {qs}) AS ranked WHERE __xlr8_rn = 1)"
+            )
+            match = " AND ".join(f"{qt}.{quote(k)} = {qs}.{quote(k)}" for k in keys)
+            self.execute(f"DELETE FROM {qt} WHERE EXISTS (SELECT 1 FROM {qs} WHERE {match})")
+        where = ""
+        if hard_delete and "_sdc_deleted_at" in names:
+            where = f" WHERE {quote('_sdc_deleted_at')} IS NULL"
+        select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type(self.dialect)})" for c in columns)
+        column_list = ", ".join(quote(n) for n in names)
+        self.execute(f"INSERT INTO {qt} ({column_list}) SELECT {select} FROM {source} AS src{where}")
+        self.execute(f"DROP TABLE {qs}")
+        return received
+
+    def activate_version(self, info: StreamInfo, version: int, hard_delete: bool) -> None:
+        """Rows from earlier versions of a full-table sync are gone (or soft-deleted) once the new one is active."""
+        table = quote(info.table_name)
+        if not self.table_columns(info.table_name) or "_sdc_table_version" not in self.table_columns(info.table_name):
+            return
+        stale = f"({quote('_sdc_table_version')} IS NULL OR {quote('_sdc_table_version')} < ?)"
+        with self.transaction():
+            if hard_delete:
+                self.execute(f"DELETE FROM {table} WHERE {stale}", [version])
+            else:
+                self.execute(
+                    f"UPDATE {table} SET {quote('_sdc_deleted_at')} = ? WHERE {stale} AND "
+                    f"{quote('_sdc_deleted_at')} IS NULL",
+                    [dt.datetime.now(dt.timezone.utc), version],
+                )
+            self._write_metadata(info, None)
+
+    # -- metadata ------------------------------------------------------------------------------------------------
+    def _write_metadata(self, info: StreamInfo, stored: list[Column] | None) -> None:
+        table = info.table_name
+        live = self.table_columns(table)
+        columns = [{"name": name, "type": kind} for name, kind in live.items()]
+        row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])
+        project = self.run.project
+        if table not in self._versioned_tables:
+            previous = self.fetchone(
+                "SELECT COALESCE(MAX(version), 0) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
+                [project, table],
+            )
+            version = int(previous[0] if previous else 0) + 1
+            self.execute(
+                "UPDATE _schema_metadata SET is_current = FALSE WHERE LOWER(project) = ? AND table_name = ? "
+                "AND is_current = TRUE",
+                [project, table],
+            )
+            self.execute(
+                "INSERT INTO _schema_metadata (id, project, project_id, file_name, sheet_name, table_name, "
+                "display_name, entity_type, category, columns, column_count, row_count, likely_keys, "
+                "encrypted_columns, truth_type, uploaded_by, version, is_current, created_at, domain) "
+                "VALUES (nextval('schema_metadata_seq'), ?, ?, ?, 'data', ?, ?, ?, 'api', ?, ?, ?, ?, '[]', ?, ?, ?, "
+                "TRUE, now(), ?)",
+                [
+                    project,
+                    self.run.project_id,
+                    info.file_name,
+                    table,
+                    info.display_name,
+                    info.entity,
+                    json.dumps(columns),
+                    len(columns),
+                    row_count,
+                    json.dumps(info.key_columns),
+                    info.truth_type,
+                    UPLOADED_BY,
+                    version,
+                    info.domain,
+                ],
+            )
+        else:
+            self.execute(
+                "UPDATE _schema_metadata SET columns = ?, column_count = ?, row_count = ?, likely_keys = ? "
+                "WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
+                [json.dumps(columns), len(columns), row_count, json.dumps(info.key_columns), project, table],
+            )
+
+    def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        dead = len(batch.dead_letters)
+        start, end = batch.window
+        self.execute(
+            f"INSERT INTO {LEDGER_TABLE} (project, run_id, product, instance, stream, table_name, entity_type, "
+            "truth_type, rows_received, rows_loaded, rows_dead_lettered, window_start, window_end, started_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (project, run_id, stream) DO UPDATE SET "
+            f"rows_received = {LEDGER_TABLE}.rows_received + EXCLUDED.rows_received, "
+            f"rows_loaded = {LEDGER_TABLE}.rows_loaded + EXCLUDED.rows_loaded, "
+            f"rows_dead_lettered = {LEDGER_TABLE}.rows_dead_lettered + EXCLUDED.rows_dead_lettered, "
+            f"window_start = LEAST({LEDGER_TABLE}.window_start, EXCLUDED.window_start), "
+            f"window_end = GREATEST({LEDGER_TABLE}.window_end, EXCLUDED.window_end), "
+            "updated_at = EXCLUDED.updated_at",
+            [
+                self.run.project,
+                self.run.run_id,
+                info.product,
+                self.run.instance,
+                info.stream,
+                info.table_name,
+                info.entity,
+                info.truth_type,
+                received,
+                loaded,
+                dead,
+                start,
+                end,
+                self.run.started_at,
+                now,
+            ],
+        )
+
+    def _insert_dead_letters(self, info: StreamInfo, letters: list[DeadLetter]) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        for letter in letters:
+            self.execute(
+                f"INSERT INTO {DEAD_LETTER_TABLE} (project, run_id, stream, table_name, record_key, error, "
+                "error_path, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.run.project,
+                    self.run.run_id,
+                    info.stream,
+                    info.table_name,
+                    json.dumps(letter.key, default=str) if letter.key is not None else None,
+                    letter.error,
+                    letter.path,
+                    letter.payload,
+                    now,
+                ],
+            )
+
+    # -- profiles and mappings -----------------------------------------------------------------------------------
+    def _profile_due(self, table: str) -> bool:
+        last = self._last_profiled.setdefault(table, self._clock())
+        return self._clock() - last >= self.profile_interval_seconds
+
+    def refresh_profiles(self, info: StreamInfo) -> None:
+        """One ``_column_profiles`` row per column, measured on the whole table."""
+        table = info.table_name
+        rows = profile_rows(self, table, self.table_columns(table))
+        self.execute("DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table])
+        next_id = int((self.fetchone("SELECT COALESCE(MAX(id), 0) FROM _column_profiles") or (0,))[0])
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        for offset, profile in enumerate(rows, start=1):
+            self.execute(
+                "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "
+                "original_dtype, total_count, null_count, distinct_count, min_value, max_value, mean_value, "
+                "distinct_values, value_distribution, min_date, max_date, sample_values, is_likely_key, "
+                "is_categorical, filter_category, filter_priority, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [next_id + offset, self.run.project, self.run.project_id, table, *profile, now],
+            )
+        self._last_profiled[table] = self._clock()
+
+    def refresh_mappings(self, info: StreamInfo) -> None:
+        """Hub row for a configuration stream's key; spoke rows (with measured coverage) for its references."""
+        project, table = self.run.project, info.table_name
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.execute(
+            "DELETE FROM _column_mappings WHERE LOWER(project) = ? AND table_name = ? AND is_discovered = FALSE",
+            [project, table],
+        )
+        next_id = int((self.fetchone("SELECT COALESCE(MAX(id), 0) FROM _column_mappings") or (0,))[0])
+        insert = (
+            "INSERT INTO _column_mappings (id, project, file_name, table_name, original_column, semantic_type, "
+            "confidence, is_override, needs_review, is_hub, hub_table, hub_column, hub_cardinality, "
+            "spoke_cardinality, coverage_pct, is_subset, created_at, updated_at, is_discovered, join_priority) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1.0, FALSE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?)"
+        )
+        live = self.table_columns(table)
+        if info.hub_column and info.hub_semantic_type and info.hub_column in live:
+            cardinality = spoke_coverage(self, table, info.hub_column, None, None)[0]
+            next_id += 1
+            self.execute(
+                insert,
+                [next_id, project, info.file_name, table, info.hub_column, info.hub_semantic_type, False, True,
+                 table, info.hub_column, cardinality, None, None, None, now, now, 10],
+            )  # fmt: skip
+            self._refresh_spokes_of(info.hub_semantic_type, table, info.hub_column, now)
+        for column, semantic_type in info.references.items():
+            if column not in live:
+                continue
+            hub = self.fetchone(
+                "SELECT hub_table, hub_column FROM _column_mappings WHERE LOWER(project) = ? AND semantic_type = ? "
+                "AND is_hub = TRUE ORDER BY updated_at DESC LIMIT 1",
+                [project, semantic_type],
+            )
+            hub_table, hub_column = (hub[0], hub[1]) if hub else (None, None)
+            spoke_card, hub_card, matched = spoke_coverage(self, table, column, hub_table, hub_column)
+            coverage = (100.0 * matched / spoke_card) if hub and spoke_card else None
+            next_id += 1
+            self.execute(
+                insert,
+                [next_id, project, info.file_name, table, column, semantic_type,
+                 coverage is None or coverage < 95.0, False, hub_table, hub_column, hub_card if hub else None,
+                 spoke_card, coverage, (matched == spoke_card) if hub else None, now, now, 50],
+            )  # fmt: skip
+
+    def _refresh_spokes_of(self, semantic_type: str, hub_table: str, hub_column: str, now: dt.datetime) -> None:
+        """Spokes landed before their hub get their hub and coverage once the hub lands."""
+        spokes = self.fetchall(
+            "SELECT id, table_name, original_column FROM _column_mappings WHERE LOWER(project) = ? "
+            "AND semantic_type = ? AND is_hub = FALSE",
+            [self.run.project, semantic_type],
+        )
+        for mapping_id, table, column in spokes:
+            if column not in self.table_columns(table):
+                continue
+            spoke_card, hub_card, matched = spoke_coverage(self, table, column, hub_table, hub_column)
+            coverage = (100.0 * matched / spoke_card) if spoke_card else None
+            self.execute(
+                "UPDATE _column_mappings SET hub_table = ?, hub_column = ?, hub_cardinality = ?, "
+                "spoke_cardinality = ?, coverage_pct = ?, is_subset = ?, needs_review = ?, updated_at = ? WHERE id = ?",
+                [hub_table, hub_column, hub_card, spoke_card, coverage, matched == spoke_card,
+                 coverage is None or coverage < 95.0, now, mapping_id],
+            )  # fmt: skip
+
+    def finalize(self, infos: list[StreamInfo]) -> None:
+        """End of run: profiles and mappings of every table this run touched, configuration (hubs) first."""
+        ordered = sorted(infos, key=lambda i: 0 if i.truth_type == "configuration" else 1)
+        for info in ordered:
+            if not self.table_columns(info.table_name):
+                continue
+            with self.transaction():
+                self.refresh_profiles(info)
+                self.refresh_mappings(info)

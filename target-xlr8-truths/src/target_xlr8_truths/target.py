@@ -1,0 +1,227 @@
+"""target-xlr8-truths: lands Singer streams as Reality and Configuration truths in the XLR8 engine's store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+import typing as t
+import uuid
+from collections import Counter
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
+from singer_sdk.singerlib.json import deserialize_json
+from singer_sdk.target_base import Target
+
+from target_xlr8_truths.naming import ProjectIdError, normalise_project
+from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
+from target_xlr8_truths.store import RunContext, Store, StreamInfo
+from xlr8_kit.redaction import Redactor
+
+DELIVERIES = ("duckdb", "postgres", "upload")
+
+
+class RedactingSingerReader(SimpleSingerReader):
+    """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII)."""
+
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            return deserialize_json(line)
+        except json.JSONDecodeError as exc:
+            digest = hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
+            raise InvalidInputLine(
+                f"input line is not valid JSON ({len(line)} chars, sha256 {digest}, error at column {exc.colno})"
+            ) from None
+
+    @staticmethod
+    def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
+        missing = sorted(requires - set(line_dict))
+        if missing:
+            kind = line_dict.get("type", "unknown")
+            raise InvalidInputLine(f"{kind} message is missing required key(s): {', '.join(missing)}")
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        raise InvalidInputLine(f"unknown Singer message type {str(message_dict.get('type'))[:40]!r}")
+
+
+class TargetXlr8Truths(Target):
+    name = "target-xlr8-truths"
+    default_sink_class = TruthsSink
+    message_reader_class = RedactingSingerReader
+
+    capabilities: t.ClassVar[list] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.BATCH,
+        PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.VALIDATE_RECORDS,
+        TargetCapabilities.HARD_DELETE,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "project_id",
+            th.StringType,
+            required=True,
+            description="UUID of the engine project the truths belong to; tables are prefixed with its first 8 hex "
+            "characters.",
+        ),
+        th.Property(
+            "delivery",
+            th.StringType,
+            default="duckdb",
+            allowed_values=list(DELIVERIES),
+            description="duckdb (embedded file), postgres (schema on a PostgreSQL server) or upload (a running "
+            "engine's /api/upload).",
+        ),
+        th.Property("duckdb_path", th.StringType, default=".xlr8/truths.duckdb", description="DuckDB store file."),
+        th.Property(
+            "postgres_dsn",
+            th.StringType,
+            secret=True,
+            description="PostgreSQL connection string (delivery=postgres).",
+        ),
+        th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
+        th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
+        th.Property("upload_api_key", th.StringType, secret=True, description="API key for the engine's upload API."),
+        th.Property(
+            "upload_staging_path",
+            th.StringType,
+            default=".xlr8/upload-staging.duckdb",
+            description="Local DuckDB file where streams are assembled before upload.",
+        ),
+        th.Property("upload_timeout", th.NumberType, default=600, description="Seconds to wait for an upload job."),
+        th.Property("upload_poll_interval", th.NumberType, default=2, description="Seconds between status polls."),
+        th.Property(
+            "dead_letter_ceiling",
+            th.IntegerType,
+            default=100,
+            description="Most records a run may dead-letter before it fails (0 = fail on the first).",
+        ),
+        th.Property(
+            "source_instance",
+            th.StringType,
+            description="Which tenant/instance of the product the data came from (recorded in the ledger).",
+        ),
+        th.Property(
+            "profile_interval_seconds",
+            th.NumberType,
+            default=300,
+            description="Refresh column profiles inside batch transactions at most this often (always at run end).",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # one connection, one transaction at a time
+        self.redactor = Redactor.default()
+        for secret in ("postgres_dsn", "upload_api_key"):
+            self.redactor.add(self.config.get(secret))
+        try:
+            self.project = normalise_project(str(self.config.get("project_id", "")))
+        except ProjectIdError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        self.project_id = self.project
+        delivery = self.config.get("delivery", "duckdb")
+        if delivery == "postgres" and not self.config.get("postgres_dsn"):
+            raise ConfigValidationError("setting 'postgres_dsn' is required when delivery is 'postgres'")
+        if delivery == "upload" and not self.config.get("upload_url"):
+            raise ConfigValidationError("setting 'upload_url' is required when delivery is 'upload'")
+        self.run = RunContext(
+            project=self.project,
+            project_id=self.project,
+            run_id=str(uuid.uuid4()),
+            instance=self.config.get("source_instance"),
+            started_at=dt.datetime.now(dt.timezone.utc),
+        )
+        self._store: Store | None = None
+        self._streams: dict[str, StreamInfo] = {}
+        self.received: Counter[str] = Counter()
+        self.loaded: Counter[str] = Counter()
+        self.dead_lettered: Counter[str] = Counter()
+        self._held_state: dict | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = self._open_store()
+            self._store.ensure_layout()
+        return self._store
+
+    def _open_store(self) -> Store:
+        delivery = self.config.get("delivery", "duckdb")
+        interval = float(self.config.get("profile_interval_seconds", 300))
+        if delivery == "postgres":
+            from target_xlr8_truths.postgres_store import PostgresStore
+
+            return PostgresStore(
+                self.config["postgres_dsn"], self.config.get("postgres_schema", "xlr8"), self.run, interval
+            )
+        from target_xlr8_truths.duckdb_store import DuckDBStore
+
+        path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
+        if delivery == "upload":
+            path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
+        return DuckDBStore(path, self.run, interval)
+
+    # -- bookkeeping used by sinks -------------------------------------------------------------------------------
+    def register_stream(self, info: StreamInfo) -> None:
+        self._streams[info.stream] = info
+
+    def count_dead_letter(self, stream: str) -> None:
+        self.dead_lettered[stream] += 1
+        ceiling = int(self.config.get("dead_letter_ceiling", 100))
+        total = sum(self.dead_lettered.values())
+        if total > ceiling:
+            raise DeadLetterCeilingError(
+                f"{total} records were dead-lettered in this run, above setting 'dead_letter_ceiling' ({ceiling}); "
+                "the run stops so a systematic problem does not load silently. Fix the source data or raise the "
+                "ceiling; earlier batches stay committed and the last STATE emitted is safe to resume from."
+            )
+
+    # -- state and end of run ------------------------------------------------------------------------------------
+    def _write_state_message(self, state: dict) -> None:
+        """In upload mode nothing is committed until the engine has the files: hold STATE until then."""
+        if self.config.get("delivery") == "upload":
+            self._held_state = state
+            return
+        super()._write_state_message(state)
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        if self._streams:
+            self.store.finalize(list(self._streams.values()))
+        if self.config.get("delivery") == "upload":
+            from target_xlr8_truths.upload import upload_streams
+
+            upload_streams(self, list(self._streams.values()))
+            if self._held_state is not None:
+                super()._write_state_message(self._held_state)
+        self.report()
+        if self._store is not None:
+            self._store.close()
+
+    def report(self) -> None:
+        """received = loaded + dead-lettered, per stream, on stderr as one JSON line."""
+        streams = sorted(set(self.received) | set(self.dead_lettered) | set(self._streams))
+        summary = {
+            "run_id": self.run.run_id,
+            "streams": {
+                s: {
+                    "received": self.received[s],
+                    "loaded": self.loaded[s],
+                    "dead_lettered": self.dead_lettered[s],
+                }
+                for s in streams
+            },
+        }
+        self.logger.info("target-xlr8-truths run summary: %s", json.dumps(summary))
+        print(f"XLR8_TRUTHS_SUMMARY {json.dumps(summary)}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    TargetXlr8Truths.cli()
