@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -44,6 +46,9 @@ class CredentialManager:
         clock: Callable[[], datetime] = utcnow,
         warn_at: int = crypto.WARN_AT,
         nonce_limit: int = crypto.NONCE_LIMIT,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.backend = backend
         self._cipher: Cipher | None = None
@@ -55,6 +60,10 @@ class CredentialManager:
         self._clock = clock
         self._warn_at = warn_at
         self._nonce_limit = nonce_limit
+        self._lease_seconds = lease_seconds
+        self._poll_interval = poll_interval
+        self._max_polls = max(1, int(lease_seconds / poll_interval))
+        self._sleep = sleep
 
     @property
     def cipher(self) -> Cipher:
@@ -132,29 +141,51 @@ class CredentialManager:
     ) -> ProductCredential:
         """Run ``refresher`` (which talks to the provider) and persist what it returns before anyone relies on it.
 
-        Two workers racing: exactly one CAS wins; the loser re-reads and returns the winner's credential, also
-        when its own provider call failed because the winner had already spent the single-use refresh token.
+        A lease (``refresh_started_at``, taken by compare-and-swap) lets exactly one worker spend a single-use
+        refresh token; a worker that finds a live lease waits for the holder to persist and returns that result.
+        A lease older than ``lease_seconds`` (its holder died) is taken over with a warning (B5/B6).
         """
-        current = self.get(credential_id)
-        if current.effective_status(self._clock()) is CredentialStatus.REVOKED:
-            raise CredentialUnusableError(credential_id, "revoked")
-        marked = self._mark_refresh_started(current)
-        if marked is None:
-            log.info("credential %s: another worker wrote it while we prepared a refresh; re-reading", credential_id)
-            return self.get(credential_id)
+        polls = 0
+        while True:
+            sealed = self._load(credential_id)
+            if sealed.status == CredentialStatus.REVOKED.value:
+                raise CredentialUnusableError(credential_id, "revoked")
+            started = sealed.refresh_started_at
+            if started is not None:
+                fresh = (self._clock() - started).total_seconds() < self._lease_seconds
+                if fresh and polls < self._max_polls:
+                    polls += 1
+                    self._sleep(self._poll_interval)
+                    continue
+                log.warning(
+                    "credential %s: taking over a refresh started at %s that never persisted; if the provider "
+                    "rotates refresh tokens this may need re-authorisation",
+                    credential_id,
+                    started.isoformat(),
+                )
+            elif polls:
+                log.info("credential %s: another worker refreshed it; using theirs", credential_id)
+                return self._unseal(sealed)
+            leased = replace(sealed, refresh_started_at=self._clock(), version=sealed.version + 1)
+            try:
+                self.backend.swap(leased, expected_version=sealed.version, encryptions={})
+            except CredentialConflictError:
+                polls += 1
+                continue
+            break
+        current = self._unseal(leased)
         try:
-            new_fields = refresher(marked)
+            new_fields = refresher(current)
         except Exception:
-            latest = self.get(credential_id)
-            if latest.version > marked.version and latest.refresh_started_at is None:
-                log.info("credential %s: refresh failed but another worker refreshed it; using theirs", credential_id)
-                return latest
+            # The provider call failed, so nothing was rotated: release the lease for the next attempt.
+            with contextlib.suppress(CredentialConflictError):
+                self.backend.swap(
+                    replace(leased, refresh_started_at=None, version=leased.version + 1),
+                    expected_version=leased.version,
+                    encryptions={},
+                )
             raise
-        try:
-            return self.update_secret(credential_id, new_fields, expected_version=marked.version)
-        except CredentialConflictError:
-            log.info("credential %s: another worker persisted a refresh first; re-reading", credential_id)
-            return self.get(credential_id)
+        return self.update_secret(credential_id, new_fields, expected_version=leased.version)
 
     def revoke(self, credential_id: str) -> dict[str, object]:
         """Needs no key (an emergency stop must work even when the key is lost); returns the redacted row."""
@@ -203,18 +234,6 @@ class CredentialManager:
         rotated = replace(sealed, blobs=blobs, version=sealed.version + 1)
         self.backend.swap(rotated, expected_version=sealed.version, encryptions=self._counts())
         return True
-
-    def _mark_refresh_started(self, current: ProductCredential) -> ProductCredential | None:
-        """Record that a refresh is in flight (without bumping ``version``); None if someone wrote meanwhile."""
-        sealed = self._load(current.credential_id)
-        if sealed.version != current.version:
-            return None
-        marked = replace(sealed, refresh_started_at=self._clock())
-        try:
-            self.backend.swap(marked, expected_version=sealed.version, encryptions={})
-        except CredentialConflictError:
-            return None
-        return replace(current, refresh_started_at=marked.refresh_started_at)
 
     def _set_status(self, credential_id: str, status: CredentialStatus) -> dict[str, object]:
         for _attempt in range(MAX_CAS_ATTEMPTS):

@@ -74,7 +74,8 @@ class SQLiteCredentialStore:
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute("PRAGMA foreign_keys=ON")
             with self._write():
-                self._conn.executescript(_SCHEMA.replace("\n\n", "\n"))
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._conn.execute(statement)
                 self._conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )

@@ -1,0 +1,375 @@
+"""CredentialManager over the SQLite store: lifecycle, CAS for rotated refresh tokens (B5/B6), key rotation (C3),
+key usage (C5), tampering in the database file (C1/C2) and key problems at read time (B9)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from xlr8_kit.credentials.crypto import Keyring
+from xlr8_kit.credentials.errors import (
+    CredentialAlreadyExistsError,
+    CredentialConflictError,
+    CredentialNotFoundError,
+    CredentialUndecryptableError,
+    CredentialUnusableError,
+    CredentialValidationError,
+    KeyUsageExceededError,
+)
+from xlr8_kit.credentials.manager import CredentialManager
+from xlr8_kit.credentials.model import AuthType, CredentialStatus, ProductCredential
+
+Make = Callable[..., CredentialManager]
+
+
+def ring(*kids: str, keys: dict[str, str] | None = None) -> Keyring:
+    keys = keys if keys is not None else {}
+    for kid in kids:
+        keys.setdefault(kid, base64.b64encode(os.urandom(32)).decode())
+    return Keyring.parse(",".join(f"{k}:{keys[k]}" for k in kids), source="test")
+
+
+def db_rows(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_store_get_list_by_project(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential]
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    manager.store(make_credential("wd-prod", project_id="acme", api_key="wd-key-1234"))
+    manager.store(make_credential("sf-other", project_id="globex", password="globex-pw-1"))
+    got = manager.get("sf-prod")
+    assert got.credentials["client_secret"].startswith("CANARY-")
+    assert got.auth_type is AuthType.OAUTH2_REFRESH_TOKEN
+    assert got.instance_url == "https://acme.my.salesforce.com"
+    assert got.version == 1
+    assert [c.credential_id for c in manager.list_by_project("acme")] == ["sf-prod", "wd-prod"]
+    assert manager.list_by_project("acme")[1].credentials == {"api_key": "wd-key-1234"}
+    assert [c.credential_id for c in manager.list_by_project("globex")] == ["sf-other"]
+    with pytest.raises(CredentialAlreadyExistsError, match="'sf-prod' already exists"):
+        manager.store(make_credential("sf-prod"))
+    with pytest.raises(CredentialNotFoundError, match="'nope' not found"):
+        manager.get("nope")
+
+
+def test_rows_hold_only_ciphertext(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    blobs = db_rows(db_path, "SELECT field, blob FROM secret_fields WHERE credential_id = 'sf-prod'")
+    assert {f for f, _ in blobs} == {"client_id", "client_secret", "refresh_token"}
+    for _field, blob in blobs:
+        assert "CANARY" not in str(blob) and "rt-0001" not in str(blob) and "client-abc" not in str(blob)
+    assert db_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_last_used_bookkeeping_and_status(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], clock: object
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    assert manager.get("sf-prod").last_used is None
+    used = manager.get_for_run("sf-prod")
+    assert used.last_used == clock()  # type: ignore[operator]
+    assert manager.get("sf-prod").last_used == clock()  # type: ignore[operator]
+    assert manager.get("sf-prod").version == 1  # bookkeeping never invalidates a CAS
+    row = manager.revoke("sf-prod")
+    assert row["status"] == "revoked"
+    assert "CANARY" not in repr(row)
+    with pytest.raises(CredentialUnusableError, match="'sf-prod' is revoked"):
+        manager.get_for_run("sf-prod")
+
+
+def test_expired_credential_is_refused(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], clock: object
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    now = clock()  # type: ignore[operator]
+    manager.store(replace(make_credential("cert-1"), expires_at=now + timedelta(hours=1)))
+    assert manager.get_for_run("cert-1").status is CredentialStatus.ACTIVE
+    clock.advance(hours=2)  # type: ignore[attr-defined]
+    with pytest.raises(CredentialUnusableError, match="'cert-1' is expired"):
+        manager.get_for_run("cert-1")
+    assert manager.describe_one("cert-1")["status"] == "expired"
+
+
+def test_validation_names_the_field() -> None:
+    with pytest.raises(CredentialValidationError, match="auth_type 'oauth3'"):
+        ProductCredential("x", "p", "salesforce", "oauth3", {"a": "b"})  # type: ignore[arg-type]
+    with pytest.raises(CredentialValidationError, match="field 'password' must be a non-empty string"):
+        ProductCredential("x", "p", "salesforce", AuthType.BASIC, {"password": ""})
+    with pytest.raises(CredentialValidationError, match="credential_id must be"):
+        ProductCredential("../etc", "p", "salesforce", AuthType.BASIC, {"password": "x"})
+    with pytest.raises(CredentialValidationError, match="instance_url"):
+        ProductCredential("x", "p", "salesforce", AuthType.BASIC, {"password": "x"}, instance_url="ftp://h")
+    assert "secret" not in repr(ProductCredential("x", "p", "s", AuthType.BASIC, {"password": "secret"}))
+
+
+def test_b5_update_secret_is_compare_and_swap(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential]
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    updated = manager.update_secret("sf-prod", {"refresh_token": "rt-0002"}, expected_version=1)
+    assert updated.version == 2
+    assert manager.get("sf-prod").credentials["refresh_token"] == "rt-0002"
+    assert manager.get("sf-prod").credentials["client_secret"].startswith("CANARY-")
+    with pytest.raises(CredentialConflictError, match="expected version 1, store has 2"):
+        manager.update_secret("sf-prod", {"refresh_token": "rt-stale"}, expected_version=1)
+    assert manager.get("sf-prod").credentials["refresh_token"] == "rt-0002"
+
+
+def test_b5_refresh_persists_rotated_token_before_returning(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential]
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    seen: list[str] = []
+
+    def refresher(current: ProductCredential) -> dict[str, str]:
+        seen.append(current.credentials["refresh_token"])
+        assert current.refresh_interrupted  # the in-flight marker is durable before the provider is called
+        return {"refresh_token": "rt-0002"}
+
+    result = manager.refresh_token("sf-prod", refresher)
+    assert seen == ["rt-0001-initial"]
+    assert result.credentials["refresh_token"] == "rt-0002"
+    stored = manager.get("sf-prod")
+    assert stored.credentials["refresh_token"] == "rt-0002" and not stored.refresh_interrupted
+
+
+def test_b5_crash_between_receipt_and_persist_is_detectable(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], caplog: pytest.LogCaptureFixture
+) -> None:
+    manager.store(make_credential("sf-prod"))
+
+    class Crash(BaseException):
+        pass
+
+    def refresher(current: ProductCredential) -> dict[str, str]:
+        raise Crash  # the process "dies" after the provider rotated, before persisting
+
+    with pytest.raises(Crash):
+        manager.refresh_token("sf-prod", refresher)
+    assert manager.get("sf-prod").refresh_interrupted
+    with caplog.at_level(logging.WARNING):
+        manager.get_for_run("sf-prod")
+    assert "sf-prod: a token refresh started at" in caplog.text
+    assert "re-authorise" in caplog.text
+
+
+def test_b6_two_workers_refresh_concurrently_exactly_one_winner(
+    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
+) -> None:
+    make_manager(keyring).store(make_credential("sf-prod"))
+    loser_waiting = threading.Event()
+
+    def waiting_sleep(seconds: float) -> None:
+        loser_waiting.set()
+        time.sleep(min(seconds, 0.01))
+
+    workers = [make_manager(keyring, sleep=waiting_sleep) for _ in range(2)]
+    provider_calls: list[str] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        provider_calls.append(current.credentials["refresh_token"])
+        # Hold the lease until the other worker has found it, so the two refreshes really overlap.
+        assert loser_waiting.wait(timeout=10)
+        return {"refresh_token": "rt-0002-rotated"}
+
+    start = threading.Barrier(2)
+    results: dict[int, ProductCredential] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        start.wait(timeout=10)
+        try:
+            results[i] = workers[i].refresh_token("sf-prod", provider)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert provider_calls == ["rt-0001-initial"]  # the single-use token was spent exactly once
+    final = make_manager(keyring).get("sf-prod")
+    assert final.credentials["refresh_token"] == "rt-0002-rotated"
+    assert not final.refresh_interrupted
+    assert final.version == 3  # lease + one persisted refresh, nothing else
+    assert [results[i].credentials["refresh_token"] for i in range(2)] == ["rt-0002-rotated"] * 2
+
+
+def test_b6_failed_provider_call_releases_the_lease(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential]
+) -> None:
+    manager.store(make_credential("sf-prod"))
+
+    def failing(current: ProductCredential) -> dict[str, str]:
+        raise ConnectionError("token endpoint unreachable")
+
+    with pytest.raises(ConnectionError):
+        manager.refresh_token("sf-prod", failing)
+    after = manager.get("sf-prod")
+    assert not after.refresh_interrupted
+    assert after.credentials["refresh_token"] == "rt-0001-initial"
+    assert manager.refresh_token("sf-prod", lambda c: {"refresh_token": "rt-2"}).credentials["refresh_token"] == "rt-2"
+
+
+def test_b5_stale_lease_of_a_dead_worker_is_taken_over(
+    manager: CredentialManager,
+    make_credential: Callable[..., ProductCredential],
+    clock: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager.store(make_credential("sf-prod"))
+
+    class Killed(BaseException):
+        pass
+
+    def dies(current: ProductCredential) -> dict[str, str]:
+        raise Killed
+
+    with pytest.raises(Killed):
+        manager.refresh_token("sf-prod", dies)
+    clock.advance(seconds=120)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING):
+        result = manager.refresh_token("sf-prod", lambda c: {"refresh_token": "rt-after-takeover"})
+    assert result.credentials["refresh_token"] == "rt-after-takeover"
+    assert "taking over a refresh started at" in caplog.text
+
+
+def test_b6_update_race_across_connections_has_one_winner(
+    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
+) -> None:
+    make_manager(keyring).store(make_credential("sf-prod"))
+    workers = [make_manager(keyring) for _ in range(8)]
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def work(i: int) -> None:
+        start.wait(timeout=10)
+        try:
+            workers[i].update_secret("sf-prod", {"refresh_token": f"rt-{i}"}, expected_version=1)
+            outcomes.append(f"won:{i}")
+        except CredentialConflictError:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    winners = [o for o in outcomes if o.startswith("won")]
+    assert len(winners) == 1 and outcomes.count("lost") == 7
+    final = make_manager(keyring).get("sf-prod")
+    assert final.version == 2
+    assert final.credentials["refresh_token"] == f"rt-{winners[0].split(':')[1]}"
+
+
+def test_c1_tampered_row_in_database_is_refused(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    manager.store(make_credential("sf-prod"))
+    (blob,) = db_rows(db_path, "SELECT blob FROM secret_fields WHERE field = 'client_secret'")[0]
+    data = bytearray(base64.b64decode(str(blob)))
+    data[-5] ^= 0x80
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE secret_fields SET blob = ? WHERE field = 'client_secret'", (base64.b64encode(data).decode(),)
+        )
+    with pytest.raises(CredentialUndecryptableError) as err:
+        manager.get("sf-prod")
+    assert str(err.value).startswith("credential 'sf-prod' undecryptable (kid=k1)")
+    assert "CANARY" not in str(err.value)
+
+
+def test_c2_blob_swapped_between_rows_in_database_is_refused(
+    manager: CredentialManager, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    manager.store(make_credential("sf-a", password="password-of-a"))
+    manager.store(make_credential("sf-b", password="password-of-b"))
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE secret_fields SET blob = (SELECT blob FROM secret_fields WHERE credential_id = 'sf-a') "
+            "WHERE credential_id = 'sf-b'"
+        )
+    assert manager.get("sf-a").credentials["password"] == "password-of-a"
+    with pytest.raises(CredentialUndecryptableError, match=r"'sf-b' undecryptable \(kid=k1\)"):
+        manager.get("sf-b")
+
+
+def test_b9_wrong_key_refuses_every_read(make_manager: Make, make_credential: Callable[..., ProductCredential]) -> None:
+    make_manager(ring("k1")).store(make_credential("sf-prod"))
+    with pytest.raises(CredentialUndecryptableError, match=r"'sf-prod' undecryptable \(kid=k1\).*wrong key"):
+        make_manager(ring("k1")).get("sf-prod")
+
+
+def test_c3_rotation_new_writes_old_reads_idempotent_and_retirement(
+    make_manager: Make, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    keys: dict[str, str] = {}
+    old = make_manager(ring("k1", keys=keys))
+    for i in range(5):
+        old.store(make_credential(f"c{i}", secret=f"value-{i}"))
+    rotated = make_manager(ring("k2", "k1", keys=keys))
+    rotated.store(make_credential("new-row", secret="value-new"))  # new writes use the new primary
+    assert rotated.cipher.kid_of(_blob(db_path, "new-row"), _ctx("new-row")) == "k2"
+    assert rotated.get("c3").credentials["secret"] == "value-3"  # old rows still decrypt
+    report = rotated.rotate_key()
+    assert sorted(report.rewrapped) == [f"c{i}" for i in range(5)]
+    assert report.already_current == ["new-row"] and report.failed == []
+    assert rotated.rotate_key().rewrapped == []  # idempotent
+    retired = make_manager(ring("k2", keys=keys))  # k1 removed from the keyring
+    assert [retired.get(f"c{i}").credentials["secret"] for i in range(5)] == [f"value-{i}" for i in range(5)]
+    assert rotated.key_usage() == {"k1": 5, "k2": 6}
+
+
+def test_c3_leftover_old_kid_row_fails_loudly_after_retirement(
+    make_manager: Make, make_credential: Callable[..., ProductCredential]
+) -> None:
+    keys: dict[str, str] = {}
+    make_manager(ring("k1", keys=keys)).store(make_credential("left-behind", secret="value"))
+    retired = make_manager(ring("k2", keys=keys))
+    with pytest.raises(CredentialUndecryptableError, match=r"'left-behind' undecryptable \(kid=k1\): key id not in"):
+        retired.get("left-behind")
+    report = retired.rotate_key()
+    assert report.rewrapped == []
+    assert report.failed[0][:2] == ("left-behind", "k1")
+
+
+def test_c5_usage_counted_warned_and_capped(
+    make_manager: Make, make_credential: Callable[..., ProductCredential], caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = make_manager(ring("k1"), warn_at=6, nonce_limit=9)
+    manager.store(make_credential("a"))  # 3 fields: 3 encryptions
+    manager.store(make_credential("b"))
+    assert manager.key_usage() == {"k1": 6}
+    with caplog.at_level(logging.WARNING):
+        manager.store(make_credential("c"))
+    assert "key kid=k1 has sealed 6 secrets" in caplog.text
+    with pytest.raises(KeyUsageExceededError, match="kid=k1 .*rotate-key"):
+        manager.store(make_credential("d"))
+    with pytest.raises(CredentialNotFoundError):
+        manager.get("d")
+
+
+def _blob(db_path: Path, credential_id: str) -> str:
+    return str(db_rows(db_path, "SELECT blob FROM secret_fields WHERE credential_id = ?", (credential_id,))[0][0])
+
+
+def _ctx(credential_id: str) -> object:
+    from xlr8_kit.credentials.crypto import AadContext
+
+    return AadContext("acme", credential_id, "secret")
