@@ -47,7 +47,8 @@ def test_round_trip_and_layout(keyring: Keyring) -> None:
     header_end = 6 + data[5]
     nonce = bytes(data[header_end : header_end + NONCE_BYTES])
     key = keyring.key("k1")
-    assert key is not None and len(key) == 32
+    assert key is not None
+    assert len(key) == 32
     aad = bytes(data[:header_end]) + CTX.encode()
     assert AESGCM(key).decrypt(nonce, bytes(data[header_end + NONCE_BYTES :]), aad) == SECRET.encode()
 
@@ -152,7 +153,7 @@ def test_c5_nonces_unique_over_100k_encryptions_and_counted(keyring: Keyring) ->
 
 
 def test_b9_missing_key_names_both_settings() -> None:
-    with pytest.raises(KeyringError, match="XLR8_CREDENTIALS_KEY.*XLR8_CREDENTIALS_KEY_FILE"):
+    with pytest.raises(KeyringError, match=r"XLR8_CREDENTIALS_KEY.*XLR8_CREDENTIALS_KEY_FILE"):
         Keyring.from_environment({})
 
 
@@ -174,7 +175,8 @@ def test_b9_key_not_base64_is_refused_without_echoing_it() -> None:
 def test_keyring_order_sets_primary_and_env_var_wins_over_file(tmp_path: Path) -> None:
     a, b = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
     ring = Keyring.from_environment({"XLR8_CREDENTIALS_KEY": f"new:{a}, old:{b}"})
-    assert ring.primary == "new" and ring.kids == ["new", "old"]
+    assert ring.primary == "new"
+    assert ring.kids == ["new", "old"]
     assert Keyring.from_environment({"XLR8_CREDENTIALS_KEY": a}).kids == ["default"]
     with pytest.raises(KeyringError, match="listed twice"):
         Keyring.parse(f"x:{a},x:{b}", source="t")
@@ -186,7 +188,8 @@ def test_key_file_created_0600_and_loose_permissions_refused(tmp_path: Path) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ring.kids == ["k1"]
     ring2 = write_key_file(path, "k2", add=True)
-    assert ring2.primary == "k2" and ring2.kids == ["k2", "k1"]
+    assert ring2.primary == "k2"
+    assert ring2.kids == ["k2", "k1"]
     assert ring2.key("k1") == ring.key("k1")
     with pytest.raises(KeyringError, match="already exists"):
         write_key_file(path, "k3")

@@ -69,7 +69,9 @@ def test_rows_hold_only_ciphertext(
     blobs = db_rows(db_path, "SELECT field, blob FROM secret_fields WHERE credential_id = 'sf-prod'")
     assert {f for f, _ in blobs} == {"client_id", "client_secret", "refresh_token"}
     for _field, blob in blobs:
-        assert "CANARY" not in str(blob) and "rt-0001" not in str(blob) and "client-abc" not in str(blob)
+        assert "CANARY" not in str(blob)
+        assert "rt-0001" not in str(blob)
+        assert "client-abc" not in str(blob)
     assert db_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -144,7 +146,8 @@ def test_b5_refresh_persists_rotated_token_before_returning(
     assert seen == ["rt-0001-initial"]
     assert result.credentials["refresh_token"] == "rt-0002"
     stored = manager.get("sf-prod")
-    assert stored.credentials["refresh_token"] == "rt-0002" and not stored.refresh_interrupted
+    assert stored.credentials["refresh_token"] == "rt-0002"
+    assert not stored.refresh_interrupted
 
 
 def test_b5_crash_between_receipt_and_persist_is_detectable(
@@ -272,7 +275,8 @@ def test_b6_update_race_across_connections_has_one_winner(
     for t in threads:
         t.join(timeout=30)
     winners = [o for o in outcomes if o.startswith("won")]
-    assert len(winners) == 1 and outcomes.count("lost") == 7
+    assert len(winners) == 1
+    assert outcomes.count("lost") == 7
     final = make_manager(keyring).get("sf-prod")
     assert final.version == 2
     assert final.credentials["refresh_token"] == f"rt-{winners[0].split(':')[1]}"
@@ -329,7 +333,8 @@ def test_c3_rotation_new_writes_old_reads_idempotent_and_retirement(
     assert rotated.get("c3").credentials["secret"] == "value-3"  # old rows still decrypt
     report = rotated.rotate_key()
     assert sorted(report.rewrapped) == [f"c{i}" for i in range(5)]
-    assert report.already_current == ["new-row"] and report.failed == []
+    assert report.already_current == ["new-row"]
+    assert report.failed == []
     assert rotated.rotate_key().rewrapped == []  # idempotent
     retired = make_manager(ring("k2", keys=keys))  # k1 removed from the keyring
     assert [retired.get(f"c{i}").credentials["secret"] for i in range(5)] == [f"value-{i}" for i in range(5)]
@@ -359,7 +364,7 @@ def test_c5_usage_counted_warned_and_capped(
     with caplog.at_level(logging.WARNING):
         manager.store(make_credential("c"))
     assert "key kid=k1 has sealed 6 secrets" in caplog.text
-    with pytest.raises(KeyUsageExceededError, match="kid=k1 .*rotate-key"):
+    with pytest.raises(KeyUsageExceededError, match=r"kid=k1 .*rotate-key"):
         manager.store(make_credential("d"))
     with pytest.raises(CredentialNotFoundError):
         manager.get("d")
