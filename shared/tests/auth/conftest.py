@@ -152,9 +152,16 @@ class AuthServer:
         return 200, {"ok": True, "token": token}, {}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # eight threads connecting at once must not hit the default backlog of 5
+
+
 def _make_handler(server: AuthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        wbufsize = 1 << 16  # headers and body leave in one write (no delayed-ACK stall per request)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -207,10 +214,9 @@ def sleeper(clock: FakeClock) -> RecordingSleep:
 @pytest.fixture
 def auth_server(clock: FakeClock) -> Iterator[AuthServer]:
     state = AuthServer(clock=clock)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
-    httpd.daemon_threads = True
+    httpd = _Server(("127.0.0.1", 0), _make_handler(state))
     state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield state
