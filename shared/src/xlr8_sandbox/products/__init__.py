@@ -2,4 +2,5 @@
 
 EMULATORS: dict[str, str] = {
     "salesforce": "xlr8_sandbox.products.salesforce:SalesforceEmulator",
+    "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
 }
