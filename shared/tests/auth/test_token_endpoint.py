@@ -9,7 +9,7 @@ import pytest
 
 from xlr8_kit.auth import OAuth2ClientCredentials, OAuth2RefreshToken, TokenRetryBudget
 from xlr8_kit.http.errors import AuthenticationError, ReauthorizationRequiredError, ServerUnavailableError
-from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 
 SECRET = "client-secret-b3b4-xyz"
@@ -93,12 +93,14 @@ def test_b3_connection_refused_retried_then_fatal(session, clock, sleeper):
 def test_b3_resilient_session_owns_the_retries(auth_server, clock, sleeper):
     """With the kit's session the authenticator does not add its own retry layer on top (RELIABILITY A14)."""
     auth_server.token_handler = lambda call: (503, {"error": "down"}, {})
-    with ResilientSession() as resilient:
+    session_waits: list[float] = []
+    with ResilientSession(HttpPolicy(max_attempts=3), clock=clock, sleep=session_waits.append) as resilient:
         auth = _cc(auth_server, resilient, clock, sleeper)
         assert auth.retry_budget.max_attempts == 1
         with pytest.raises(ServerUnavailableError):
             auth.current_token()
-    assert sleeper.waits == []
+    assert sleeper.waits == []  # the authenticator did not retry on its own
+    assert len(auth_server.token_calls) == 3  # the session's bound, not multiplied
 
 
 def test_b4_invalid_grant_is_fatal_at_once_and_says_reauthorise(auth_server, session, clock, sleeper):
@@ -182,3 +184,28 @@ def test_bad_settings_name_the_setting(session, kwargs, setting):
     args = {"token_url": "https://login.example.com/token", "client_id": "c", "client_secret": "s3cr3t!", **kwargs}
     with pytest.raises(ValueError, match=setting):
         OAuth2ClientCredentials(session=session, **args)
+
+
+def test_b4_invalid_grant_through_the_resilient_session(auth_server, clock, sleeper):
+    auth_server.token_handler = lambda call: (400, {"error": "invalid_grant"}, {})
+    session_waits: list[float] = []
+    with ResilientSession(HttpPolicy(max_attempts=3), clock=clock, sleep=session_waits.append) as resilient:
+        auth = OAuth2RefreshToken(
+            auth_server.token_url, "client-b4", SECRET, REFRESH, session=resilient, clock=clock, redactor=Redactor()
+        )
+        with pytest.raises(ReauthorizationRequiredError, match="re-authorise"):
+            resilient.get(auth_server.api_url, auth=auth)
+    assert len(auth_server.token_calls) == 1
+    assert session_waits == []
+
+
+def test_b2_retry_goes_through_the_resilient_session(auth_server, clock):
+    with ResilientSession(HttpPolicy(max_attempts=3), clock=clock, sleep=lambda s: None) as resilient:
+        auth = _cc(auth_server, resilient, clock, lambda s: None)
+        assert resilient.get(auth_server.api_url, auth=auth).status_code == 200
+        auth_server.revoked.add(auth.token.access_token)  # type: ignore[union-attr]
+        response = resilient.get(auth_server.api_url, auth=auth)
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401]
+    assert len(auth_server.api_calls) == 3
+    assert len(auth_server.token_calls) == 2
