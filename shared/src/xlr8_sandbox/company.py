@@ -1,23 +1,43 @@
 """One consistent fictional company shared by every emulator, deterministic for a seed, generated lazily.
 
-Record ``i`` of any entity is a pure function of (seed, i): emulators page through millions of rows with flat
-memory, and the same person has the same keys in UKG, Workday, SuccessFactors and Oracle.
+Record ``i`` of any entity is a pure function of (seed, i) (and, for what changes, of sandbox time): emulators page
+through millions of rows with flat memory, and the same person has the same keys in UKG, Workday, SuccessFactors
+and Oracle (``employee_id`` "E000042", ``person_id`` "P000042").
 
 CONTRACT (emulators rely on these names; extend, do not rename):
-- ``Company(seed=42, scale=100)``; ``scale`` = number of employees; other entities scale from it.
-- ``company.employee(i) -> Employee`` and ``company.employees(as_of=None) -> Iterator[Employee]``.
-- ``company.departments / jobs / locations / legal_entities / cost_centers / pay_groups`` -> lists of ``Code``.
-- ``company.crm_account(i)`` / ``crm_accounts()`` / ``contacts()`` for CRM products.
+- ``Company(seed=42, scale=100)``; ``scale`` = number of employees at sandbox start; other entities scale from it.
+- ``company.employee(i, as_of=None) -> Employee``; ``company.employees(start=0, stop=None, *, as_of=None)``;
+  ``company.employee_count(as_of=None)`` (the initial ``scale`` plus everyone hired since).
+- ``company.departments / jobs / locations / legal_entities / cost_centers / pay_groups / earning_codes /
+  deduction_codes / accrual_plans / gl_accounts`` -> small lists.
+- Payroll and time: ``pay_periods(as_of)``, ``pay_statement(employee_index, period)``, ``pay_statements()``,
+  ``timecards()``, ``schedule(i)``, ``accrual_balances(i)``.
+- Finance: ``journal(i)`` / ``journals()``, ``supplier(i)`` / ``suppliers()``, ``invoice(i)`` / ``invoices()``,
+  ``purchase_order(i)`` / ``purchase_orders()`` with ``*_count`` properties.
+- CRM: ``crm_account(i)`` / ``crm_accounts()``, ``contact(i)`` / ``contacts()``, ``opportunity(i)`` /
+  ``opportunities()``, ``lead(i)`` / ``leads()``; deleted records carry ``is_deleted=True``.
+
+Change over sandbox time (``as_of`` defaults to ``company.clock.now()``, i.e. the sandbox clock; nothing has
+changed at the clock's start): every employee and CRM record gets an update event every ``UPDATE_PERIOD_DAYS``
+days at a seeded phase (``last_modified`` moves, salaries and revenues change); some employees are terminated and
+some CRM records deleted at one of those events; new hires arrive at a steady rate (``hires_per_day``).
+``changes_between(t0, t1)`` lists what changed, so incremental syncs and deletes can be checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import threading
+import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from xlr8_sandbox.platform.clock import SandboxClock
 
 FIRST_NAMES = [
     "Ava",
@@ -115,6 +135,7 @@ class CrmAccount:
     billing_country: str
     created: datetime
     last_modified: datetime
+    is_deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,181 @@ class CrmContact:
     title: str
     created: datetime
     last_modified: datetime
+    is_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    index: int
+    opportunity_id: str
+    account_id: str
+    name: str
+    stage: str
+    amount: Decimal
+    probability: int
+    close_date: date
+    owner_employee_id: str
+    created: datetime
+    last_modified: datetime
+    is_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Lead:
+    index: int
+    lead_id: str
+    first_name: str
+    last_name: str
+    company: str
+    email: str
+    status: str
+    source: str
+    created: datetime
+    last_modified: datetime
+    is_deleted: bool = False
+
+
+@dataclass(frozen=True)
+class PayPeriod:
+    number: int
+    start: date
+    end: date
+    pay_date: date
+
+
+@dataclass(frozen=True)
+class PayLine:
+    code: str  # an earning or deduction code
+    hours: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PayStatement:
+    statement_id: str
+    employee_id: str
+    period: PayPeriod
+    gross: Decimal
+    deductions_total: Decimal
+    net: Decimal
+    currency: str
+    earnings: tuple[PayLine, ...]
+    deductions: tuple[PayLine, ...]
+
+
+@dataclass(frozen=True)
+class Timecard:
+    timecard_id: str
+    employee_id: str
+    work_date: date
+    hours: Decimal
+    pay_code: str
+    approved: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    schedule_id: str
+    employee_id: str
+    effective_date: date
+    shift_start: time
+    shift_end: time
+    work_days: str  # e.g. "Mon,Tue,Wed,Thu,Fri"
+    weekly_hours: Decimal
+
+
+@dataclass(frozen=True)
+class AccrualBalance:
+    employee_id: str
+    plan_code: str
+    balance_hours: Decimal
+    accrued_ytd: Decimal
+    taken_ytd: Decimal
+    as_of: date
+
+
+@dataclass(frozen=True)
+class GLAccount:
+    number: str
+    name: str
+    account_type: str  # Asset | Liability | Equity | Revenue | Expense
+    normal_balance: str  # Debit | Credit
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    line_number: int
+    account_number: str
+    debit: Decimal
+    credit: Decimal
+    cost_center: str
+    description: str
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    index: int
+    journal_id: str
+    ledger: str
+    legal_entity: str
+    posted_date: date
+    description: str
+    currency: str
+    status: str
+    lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True)
+class Supplier:
+    index: int
+    supplier_id: str
+    name: str
+    country: str
+    currency: str
+    payment_terms: str
+    active: bool
+    created: datetime
+
+
+@dataclass(frozen=True)
+class PurchaseOrder:
+    index: int
+    po_id: str
+    supplier_id: str
+    buyer_employee_id: str
+    order_date: date
+    status: str
+    currency: str
+    amount: Decimal
+    line_count: int
+
+
+@dataclass(frozen=True)
+class Invoice:
+    index: int
+    invoice_id: str
+    supplier_id: str
+    po_id: str | None
+    invoice_number: str
+    invoice_date: date
+    due_date: date
+    amount: Decimal
+    currency: str
+    status: str
+
+
+ChangeKind = Literal["insert", "update", "terminate", "delete"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change in sandbox time: what an incremental sync (or a deletes feed) should pick up."""
+
+    entity: str  # "employee" | "crm_account" | "contact" | "opportunity" | "lead"
+    index: int
+    key: str
+    kind: ChangeKind
+    at: datetime
 
 
 _DEPARTMENTS = ["Finance", "Human Resources", "Engineering", "Sales", "Operations", "Customer Support", "Legal"]
@@ -142,12 +338,56 @@ _LOCATIONS = [
 ]
 _INDUSTRIES = ["Manufacturing", "Healthcare", "Retail", "Technology", "Finance", "Energy"]
 _BASE = datetime(2018, 1, 1, tzinfo=UTC)
+#: Sandbox time zero (same as ``xlr8_sandbox.platform.clock.EPOCH``): every record is as generated until then.
+EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+#: Every employee and CRM record is touched once per this many days (a prime, so phases spread evenly).
+UPDATE_PERIOD_DAYS = 31
+_DAY = timedelta(days=1)
+_CENT = Decimal("0.01")
+#: First biweekly pay period start; periods whose pay date has passed are visible.
+_PAY_ORIGIN = date(2025, 6, 2)
+_STAGES = [
+    ("Prospecting", 10),
+    ("Qualification", 20),
+    ("Needs Analysis", 40),
+    ("Proposal/Price Quote", 60),
+    ("Negotiation/Review", 80),
+    ("Closed Won", 100),
+    ("Closed Lost", 0),
+]
+_GL_ACCOUNTS = [
+    ("1000", "Cash", "Asset"),
+    ("1100", "Accounts Receivable", "Asset"),
+    ("1200", "Inventory", "Asset"),
+    ("1500", "Fixed Assets", "Asset"),
+    ("2000", "Accounts Payable", "Liability"),
+    ("2100", "Accrued Payroll", "Liability"),
+    ("2200", "Payroll Tax Payable", "Liability"),
+    ("2300", "Benefits Payable", "Liability"),
+    ("3000", "Retained Earnings", "Equity"),
+    ("4000", "Product Revenue", "Revenue"),
+    ("4100", "Service Revenue", "Revenue"),
+    ("5000", "Cost of Goods Sold", "Expense"),
+    ("6000", "Salaries and Wages", "Expense"),
+    ("6100", "Payroll Taxes", "Expense"),
+    ("6200", "Employee Benefits", "Expense"),
+    ("6300", "Travel", "Expense"),
+    ("6400", "Software", "Expense"),
+    ("6500", "Rent", "Expense"),
+    ("6600", "Professional Services", "Expense"),
+]
 
 
 class Company:
-    def __init__(self, seed: int = 42, scale: int = 100) -> None:
+    def __init__(self, seed: int = 42, scale: int = 100, clock: SandboxClock | None = None) -> None:
+        if scale < 1:
+            raise ValueError(f"company scale must be >= 1, got {scale}")
         self.seed = seed
         self.scale = scale
+        #: Sandbox time the views follow when no ``as_of`` is given (set by ``SandboxContext``).
+        self.clock = clock
+        self._inserted: list[tuple[datetime, int]] = []
+        self._lock = threading.Lock()
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -156,13 +396,162 @@ class Company:
             Code(f"CC{i + 1:02d}", f"{d.name} cost center", d.code) for i, d in enumerate(self.departments)
         ]
         self.pay_groups = [Code("BW", "Biweekly"), Code("MO", "Monthly"), Code("WK", "Weekly")]
+        self.earning_codes = [
+            Code("REG", "Regular"),
+            Code("OT", "Overtime"),
+            Code("HOL", "Holiday"),
+            Code("VAC", "Vacation"),
+            Code("SICK", "Sick"),
+            Code("BON", "Bonus"),
+        ]
+        self.deduction_codes = [
+            Code("FIT", "Federal income tax", "tax"),
+            Code("SS", "Social security", "tax"),
+            Code("MED", "Medicare", "tax"),
+            Code("401K", "401(k) contribution", "pre-tax"),
+            Code("MEDPLAN", "Medical plan", "pre-tax"),
+            Code("DENTAL", "Dental plan", "pre-tax"),
+        ]
+        self.accrual_plans = [Code("PTO", "Paid time off"), Code("SICK", "Sick leave")]
+        self.gl_accounts = [
+            GLAccount(n, name, kind, "Debit" if kind in ("Asset", "Expense") else "Credit")
+            for n, name, kind in _GL_ACCOUNTS
+        ]
+        # Update-event phases: index i is touched on days d with d % P == (a * i + b) % P.
+        r = self._rng("phases", 0)
+        self._phase_a = r.randrange(1, UPDATE_PERIOD_DAYS)
+        self._phase_a_inv = pow(self._phase_a, -1, UPDATE_PERIOD_DAYS)
+        self._phase_b = {
+            e: r.randrange(UPDATE_PERIOD_DAYS) for e in ("employee", "crm_account", "contact", "opportunity", "lead")
+        }
 
     def _rng(self, kind: str, i: int) -> random.Random:
         digest = hashlib.blake2b(f"{self.seed}:{kind}:{i}".encode(), digest_size=8).digest()
         return random.Random(int.from_bytes(digest, "big"))
 
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else EPOCH
+
+    def _as_of(self, as_of: datetime | None) -> datetime:
+        return self._now() if as_of is None else as_of
+
+    # --- change schedule ------------------------------------------------------------------------------------
+    def _phase(self, entity: str, i: int) -> int:
+        return (self._phase_a * i + self._phase_b[entity]) % UPDATE_PERIOD_DAYS
+
+    def _event_time(self, entity: str, i: int, k: int) -> datetime:
+        """When record ``i`` of ``entity`` is touched for the ``k``-th time (k >= 0) after sandbox start."""
+        day = self._phase(entity, i) + k * UPDATE_PERIOD_DAYS
+        offset = int.from_bytes(hashlib.blake2b(f"{self.seed}:{entity}:{i}:{day}".encode(), digest_size=4).digest())
+        return EPOCH + day * _DAY + timedelta(seconds=1 + offset % 86_000)
+
+    def _event_count(self, entity: str, i: int, as_of: datetime) -> int:
+        """How many update events record ``i`` has had by ``as_of``."""
+        if as_of <= EPOCH:
+            return 0
+        days = (as_of - EPOCH) // _DAY
+        phase = self._phase(entity, i)
+        if days < phase:
+            return 0
+        k = (days - phase) // UPDATE_PERIOD_DAYS
+        return k + 1 if self._event_time(entity, i, k) <= as_of else k
+
+    def _final_event(self, entity: str, i: int, rate: float) -> int | None:
+        """The event at which a record ends (employee terminated, CRM record deleted), or None."""
+        r = self._rng(f"{entity}:end", i)
+        return r.randrange(0, 6) if r.random() < rate else None
+
+    def _events_visible(self, entity: str, i: int, as_of: datetime, rate: float) -> tuple[int, int | None]:
+        """(events so far, capped at the ending event; index of the ending event if it happened)."""
+        n = self._event_count(entity, i, as_of)
+        end = self._final_event(entity, i, rate)
+        if end is not None and n > end:
+            return end + 1, end
+        return n, None
+
     # --- HR -------------------------------------------------------------------------------------------------
-    def employee(self, i: int) -> Employee:
+    @property
+    def hires_per_day(self) -> int:
+        return max(1, self.scale // 200)
+
+    @property
+    def _hire_interval(self) -> timedelta:
+        return timedelta(seconds=86_400 // self.hires_per_day)
+
+    def _scheduled_hires(self, t: datetime) -> int:
+        return 0 if t <= EPOCH else (t - EPOCH) // self._hire_interval
+
+    def _scheduled_hire_time(self, m: int) -> datetime:
+        return EPOCH + (m + 1) * self._hire_interval
+
+    def employee_count(self, as_of: datetime | None = None) -> int:
+        """Everyone employed at any point up to ``as_of`` (terminated people stay, as in every HR system)."""
+        t = self._as_of(as_of)
+        with self._lock:
+            inserted = sum(n for at, n in self._inserted if at <= t)
+        return self.scale + self._scheduled_hires(t) + inserted
+
+    def hire_time(self, i: int) -> datetime | None:
+        """When employee ``i`` was hired in sandbox time; None for the initial population."""
+        if i < self.scale:
+            return None
+        j = i - self.scale
+        with self._lock:
+            events = list(self._inserted)
+        inserted = 0
+        for at, n in events:
+            m = j - inserted
+            if self._scheduled_hire_time(m) < at:
+                return self._scheduled_hire_time(m)
+            inserted += n
+            if self._scheduled_hires(at) + inserted > j:
+                return at
+        return self._scheduled_hire_time(j - inserted)
+
+    def insert_employees(self, count: int) -> None:
+        """Hire ``count`` people now (as another user would while a client pages)."""
+        with self._lock:
+            self._inserted.append((self._now(), count))
+
+    def reset_changes(self) -> None:
+        with self._lock:
+            self._inserted.clear()
+
+    def employee(self, i: int, as_of: datetime | None = None) -> Employee:
+        t = self._as_of(as_of)
+        hired_at = self.hire_time(i)
+        if hired_at is not None and hired_at > t:
+            raise IndexError(f"employee index {i} is not hired yet as of {t.isoformat()}")
+        base = self._employee_base(i)
+        if hired_at is not None:
+            base = replace(
+                base, hire_date=hired_at.date(), termination_date=None, status="active", last_modified=hired_at
+            )
+        if t <= EPOCH:
+            return base
+        events, ended = self._events_visible("employee", i, t, 0.3)
+        salary, job, modified = base.annual_salary, base.job_code, base.last_modified
+        for k in range(events):
+            at = self._event_time("employee", i, k)
+            if hired_at is not None and at <= hired_at:
+                continue
+            modified = at
+            if k == ended and base.status != "terminated":
+                return replace(
+                    base,
+                    status="terminated",
+                    termination_date=at.date(),
+                    annual_salary=salary,
+                    job_code=job,
+                    last_modified=at,
+                )
+            r = self._rng(f"employee:update:{k}", i)
+            salary = (salary * Decimal(1 + r.randrange(1, 6) / 100)).quantize(_CENT)
+            if r.random() < 0.2:
+                job = self.jobs[r.randrange(len(self.jobs))].code
+        return replace(base, annual_salary=salary, job_code=job, last_modified=modified)
+
+    def _employee_base(self, i: int) -> Employee:
         r = self._rng("employee", i)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         hire = date(2015, 1, 1) + timedelta(days=r.randrange(0, 4000))
@@ -196,64 +585,449 @@ class Company:
             last_modified=modified,
         )
 
-    def employees(self, start: int = 0, stop: int | None = None) -> Iterator[Employee]:
-        for i in range(start, self.scale if stop is None else min(stop, self.scale)):
-            yield self.employee(i)
+    def employees(
+        self, start: int = 0, stop: int | None = None, *, as_of: datetime | None = None
+    ) -> Iterator[Employee]:
+        t = self._as_of(as_of)
+        count = self.employee_count(t)
+        for i in range(start, count if stop is None else min(stop, count)):
+            yield self.employee(i, t)
+
+    def _employed_during(self, e: Employee, first: date, last: date) -> bool:
+        return e.hire_date <= last and (e.termination_date is None or e.termination_date >= first)
+
+    # --- payroll and time -----------------------------------------------------------------------------------
+    def pay_periods(self, as_of: datetime | None = None) -> list[PayPeriod]:
+        """Biweekly periods whose pay date has passed by ``as_of`` (a few dozen: a list is fine)."""
+        today = self._as_of(as_of).date()
+        periods: list[PayPeriod] = []
+        n = 0
+        while True:
+            start = _PAY_ORIGIN + timedelta(days=14 * n)
+            period = PayPeriod(n + 1, start, start + timedelta(days=13), start + timedelta(days=18))
+            if period.pay_date > today:
+                return periods
+            periods.append(period)
+            n += 1
+
+    def pay_statement(
+        self, employee_index: int, period: PayPeriod, as_of: datetime | None = None
+    ) -> PayStatement | None:
+        """The employee's statement for a period, or None when they were not employed during it."""
+        e = self.employee(employee_index, as_of)
+        if not self._employed_during(e, period.start, period.end):
+            return None
+        r = self._rng(f"pay:{period.number}", employee_index)
+        rate = (e.annual_salary / 2080).quantize(_CENT)
+        earnings = [PayLine("REG", Decimal(80), (rate * 80).quantize(_CENT))]
+        if r.random() < 0.3:
+            hours = Decimal(r.randrange(1, 12))
+            earnings.append(PayLine("OT", hours, (rate * Decimal("1.5") * hours).quantize(_CENT)))
+        if r.random() < 0.05:
+            earnings.append(PayLine("BON", None, Decimal(r.randrange(100, 2000))))
+        gross = sum((line.amount for line in earnings), Decimal(0))
+        shares: dict[str, Decimal] = {
+            "FIT": Decimal(r.randrange(10, 23)),
+            "SS": Decimal("6.2"),
+            "MED": Decimal("1.45"),
+            "401K": Decimal(r.randrange(0, 7)),
+        }
+        deductions = [PayLine(c, None, (gross * p / 100).quantize(_CENT)) for c, p in shares.items() if p]
+        if e.full_time:
+            deductions.append(PayLine("MEDPLAN", None, Decimal("142.50")))
+        total = sum((line.amount for line in deductions), Decimal(0))
+        return PayStatement(
+            statement_id=f"PS-{e.employee_id}-{period.number:04d}",
+            employee_id=e.employee_id,
+            period=period,
+            gross=gross,
+            deductions_total=total,
+            net=gross - total,
+            currency=e.currency,
+            earnings=tuple(earnings),
+            deductions=tuple(deductions),
+        )
+
+    def pay_statements(
+        self, start: int = 0, stop: int | None = None, *, as_of: datetime | None = None
+    ) -> Iterator[PayStatement]:
+        """Statements of employees ``start..stop``, employee by employee, period by period."""
+        t = self._as_of(as_of)
+        periods = self.pay_periods(t)
+        count = self.employee_count(t)
+        for i in range(start, count if stop is None else min(stop, count)):
+            for period in periods:
+                statement = self.pay_statement(i, period, t)
+                if statement is not None:
+                    yield statement
+
+    def timecards(
+        self, start: int = 0, stop: int | None = None, *, days: int = 14, as_of: datetime | None = None
+    ) -> Iterator[Timecard]:
+        """One timecard per employee per worked weekday in the ``days`` before ``as_of``."""
+        t = self._as_of(as_of)
+        today = t.date()
+        count = self.employee_count(t)
+        for i in range(start, count if stop is None else min(stop, count)):
+            e = self.employee(i, t)
+            for back in range(days, 0, -1):
+                day = today - timedelta(days=back)
+                if day.weekday() >= 5 or not self._employed_during(e, day, day):
+                    continue
+                r = self._rng(f"timecard:{day.isoformat()}", i)
+                if r.random() < 0.05:
+                    continue  # absent
+                yield Timecard(
+                    timecard_id=f"TC-{e.employee_id}-{day:%Y%m%d}",
+                    employee_id=e.employee_id,
+                    work_date=day,
+                    hours=Decimal(r.randrange(30, 40)) / 4,
+                    pay_code="REG" if r.random() > 0.1 else "OT",
+                    approved=back > 2,
+                )
+
+    def schedule(self, i: int, as_of: datetime | None = None) -> Schedule:
+        e = self.employee(i, as_of)
+        r = self._rng("schedule", i)
+        start_hour = r.choice([6, 7, 8, 9, 14, 22])
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        hours_per_day = 8
+        return Schedule(
+            schedule_id=f"SCH-{e.employee_id}",
+            employee_id=e.employee_id,
+            effective_date=e.hire_date,
+            shift_start=time(start_hour, 0),
+            shift_end=time((start_hour + hours_per_day + 1) % 24, 0),
+            work_days=days,
+            weekly_hours=Decimal(hours_per_day * len(days.split(","))),
+        )
+
+    def accrual_balances(self, i: int, as_of: datetime | None = None) -> list[AccrualBalance]:
+        t = self._as_of(as_of)
+        e = self.employee(i, t)
+        balances = []
+        for plan in self.accrual_plans:
+            r = self._rng(f"accrual:{plan.code}", i)
+            accrued = Decimal(r.randrange(0, 16000)) / 100
+            taken = min(accrued, Decimal(r.randrange(0, 12000)) / 100)
+            carried = Decimal(r.randrange(0, 8000)) / 100
+            balances.append(
+                AccrualBalance(e.employee_id, plan.code, carried + accrued - taken, accrued, taken, t.date())
+            )
+        return balances
+
+    # --- finance --------------------------------------------------------------------------------------------
+    @property
+    def journal_count(self) -> int:
+        return max(10, self.scale // 2)
+
+    def journal(self, i: int) -> JournalEntry:
+        r = self._rng("journal", i)
+        entity = self.legal_entities[r.randrange(len(self.legal_entities))]
+        currency = "CAD" if entity.code == "C200" else "USD"
+        expense = self.gl_accounts[r.randrange(11, len(self.gl_accounts))]
+        offset = self.gl_accounts[r.choice([0, 4, 5, 6])]
+        cost_center = self.cost_centers[r.randrange(len(self.cost_centers))].code
+        amounts = [Decimal(r.randrange(1_000, 5_000_000)) / 100 for _ in range(r.randrange(1, 4))]
+        lines = [
+            JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
+            for n, amount in enumerate(amounts)
+        ]
+        total = sum(amounts, Decimal(0))
+        lines.append(JournalLine(len(lines) + 1, offset.number, Decimal(0), total, cost_center, offset.name))
+        return JournalEntry(
+            index=i,
+            journal_id=f"JE{i + 1:08d}",
+            ledger=f"{entity.name} Primary",
+            legal_entity=entity.code,
+            posted_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
+            description=f"{expense.name} {r.choice(['accrual', 'reclass', 'payment', 'adjustment'])}",
+            currency=currency,
+            status="Posted",
+            lines=tuple(lines),
+        )
+
+    def journals(self, start: int = 0, stop: int | None = None) -> Iterator[JournalEntry]:
+        for i in range(start, self.journal_count if stop is None else min(stop, self.journal_count)):
+            yield self.journal(i)
+
+    @property
+    def supplier_count(self) -> int:
+        return max(10, self.scale // 10)
+
+    def supplier(self, i: int) -> Supplier:
+        r = self._rng("supplier", i)
+        loc = self.locations[r.randrange(len(self.locations))]
+        return Supplier(
+            index=i,
+            supplier_id=f"S{i + 1:07d}",
+            name=f"{r.choice(LAST_NAMES)} {r.choice(['Supply', 'Logistics', 'Services', 'Components', 'Consulting'])}"
+            f" {i + 1}",
+            country=loc.parent or "US",
+            currency="CAD" if loc.parent == "CA" else "USD",
+            payment_terms=r.choice(["NET30", "NET45", "NET60", "2/10 NET30"]),
+            active=r.random() > 0.05,
+            created=_BASE + timedelta(seconds=r.randrange(0, 7 * 365 * 86400)),
+        )
+
+    def suppliers(self) -> Iterator[Supplier]:
+        for i in range(self.supplier_count):
+            yield self.supplier(i)
+
+    @property
+    def purchase_order_count(self) -> int:
+        return max(10, self.scale // 2)
+
+    def purchase_order(self, i: int) -> PurchaseOrder:
+        r = self._rng("purchase_order", i)
+        supplier = self.supplier(r.randrange(self.supplier_count))
+        return PurchaseOrder(
+            index=i,
+            po_id=f"PO{i + 1:08d}",
+            supplier_id=supplier.supplier_id,
+            buyer_employee_id=f"E{r.randrange(self.scale) + 1:06d}",
+            order_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
+            status=r.choice(["Open", "Approved", "Received", "Closed", "Cancelled"]),
+            currency=supplier.currency,
+            amount=Decimal(r.randrange(10_000, 10_000_000)) / 100,
+            line_count=r.randrange(1, 8),
+        )
+
+    def purchase_orders(self) -> Iterator[PurchaseOrder]:
+        for i in range(self.purchase_order_count):
+            yield self.purchase_order(i)
+
+    @property
+    def invoice_count(self) -> int:
+        return max(10, self.scale)
+
+    def invoice(self, i: int) -> Invoice:
+        r = self._rng("invoice", i)
+        po = self.purchase_order(r.randrange(self.purchase_order_count)) if r.random() < 0.7 else None
+        supplier = self.supplier(r.randrange(self.supplier_count)) if po is None else None
+        supplier_id = po.supplier_id if po is not None else supplier.supplier_id  # type: ignore[union-attr]
+        invoice_date = EPOCH.date() - timedelta(days=r.randrange(1, 700))
+        return Invoice(
+            index=i,
+            invoice_id=f"INV{i + 1:08d}",
+            supplier_id=supplier_id,
+            po_id=po.po_id if po is not None else None,
+            invoice_number=f"{r.randrange(10_000, 99_999)}-{i + 1}",
+            invoice_date=invoice_date,
+            due_date=invoice_date + timedelta(days=r.choice([30, 45, 60])),
+            amount=po.amount if po is not None else Decimal(r.randrange(5_000, 2_000_000)) / 100,
+            currency=po.currency if po is not None else supplier.currency,  # type: ignore[union-attr]
+            status=r.choice(["Open", "Approved", "Paid", "Paid", "Paid", "On Hold"]),
+        )
+
+    def invoices(self) -> Iterator[Invoice]:
+        for i in range(self.invoice_count):
+            yield self.invoice(i)
 
     # --- CRM ------------------------------------------------------------------------------------------------
     @property
     def crm_account_count(self) -> int:
         return max(10, self.scale // 2)
 
-    def crm_account(self, i: int) -> CrmAccount:
+    def _crm_changes(
+        self, entity: str, i: int, modified: datetime, as_of: datetime | None
+    ) -> tuple[datetime, bool, int]:
+        """(last_modified, is_deleted, events applied) for a CRM record as of ``as_of``."""
+        t = self._as_of(as_of)
+        if t <= EPOCH:
+            return modified, False, 0
+        events, ended = self._events_visible(entity, i, t, 0.1)
+        if events:
+            modified = self._event_time(entity, i, events - 1)
+        return modified, ended is not None, events
+
+    def crm_account(self, i: int, as_of: datetime | None = None) -> CrmAccount:
         r = self._rng("crm_account", i)
         created = _BASE + timedelta(seconds=r.randrange(0, 6 * 365 * 86400))
         loc = self.locations[r.randrange(len(self.locations))]
+        name = f"{r.choice(LAST_NAMES)} {r.choice(['Industries', 'Group', 'Labs', 'Partners', 'Co.'])} {i + 1}"
+        industry = r.choice(_INDUSTRIES)
+        revenue = Decimal(r.randrange(100_000, 900_000_000)) / 100
+        modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
+        modified, deleted, events = self._crm_changes("crm_account", i, modified, as_of)
+        if events:
+            revenue = (revenue * Decimal(100 + 2 * events) / 100).quantize(_CENT)
         return CrmAccount(
             index=i,
             account_id=_sf_id("001", i),
-            name=f"{r.choice(LAST_NAMES)} {r.choice(['Industries', 'Group', 'Labs', 'Partners', 'Co.'])} {i + 1}",
-            industry=r.choice(_INDUSTRIES),
-            annual_revenue=Decimal(r.randrange(100_000, 900_000_000)) / 100,
+            name=name,
+            industry=industry,
+            annual_revenue=revenue,
             billing_city=loc.name,
             billing_country=loc.parent or "US",
             created=created,
-            last_modified=created + timedelta(seconds=r.randrange(0, 365 * 86400)),
+            last_modified=modified,
+            is_deleted=deleted,
         )
 
-    def crm_accounts(self) -> Iterator[CrmAccount]:
+    def crm_accounts(self, *, as_of: datetime | None = None, include_deleted: bool = False) -> Iterator[CrmAccount]:
         for i in range(self.crm_account_count):
-            yield self.crm_account(i)
+            account = self.crm_account(i, as_of)
+            if include_deleted or not account.is_deleted:
+                yield account
 
     @property
     def contact_count(self) -> int:
         return self.crm_account_count * 2
 
-    def contact(self, i: int) -> CrmContact:
+    def contact(self, i: int, as_of: datetime | None = None) -> CrmContact:
         r = self._rng("contact", i)
         account = i // 2
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         created = _BASE + timedelta(seconds=r.randrange(0, 6 * 365 * 86400))
+        email = f"{_ascii(first)}.{_ascii(last)}.c{i + 1}@customer.example".lower()
+        title = r.choice(["CFO", "HR Director", "Buyer", "CTO", "Payroll Manager"])
+        modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
+        modified, deleted, _ = self._crm_changes("contact", i, modified, as_of)
         return CrmContact(
             index=i,
             contact_id=_sf_id("003", i),
             account_id=_sf_id("001", account),
             first_name=first,
             last_name=last,
-            email=f"{_ascii(first)}.{_ascii(last)}.c{i + 1}@customer.example".lower(),
-            title=r.choice(["CFO", "HR Director", "Buyer", "CTO", "Payroll Manager"]),
+            email=email,
+            title=title,
             created=created,
-            last_modified=created + timedelta(seconds=r.randrange(0, 365 * 86400)),
+            last_modified=modified,
+            is_deleted=deleted,
         )
 
-    def contacts(self) -> Iterator[CrmContact]:
+    def contacts(self, *, as_of: datetime | None = None, include_deleted: bool = False) -> Iterator[CrmContact]:
         for i in range(self.contact_count):
-            yield self.contact(i)
+            contact = self.contact(i, as_of)
+            if include_deleted or not contact.is_deleted:
+                yield contact
+
+    @property
+    def opportunity_count(self) -> int:
+        return self.crm_account_count
+
+    def opportunity(self, i: int, as_of: datetime | None = None) -> Opportunity:
+        r = self._rng("opportunity", i)
+        account = r.randrange(self.crm_account_count)
+        created = _BASE + timedelta(seconds=r.randrange(0, 7 * 365 * 86400))
+        stage, probability = r.choice(_STAGES)
+        amount = Decimal(r.randrange(500_000, 500_000_000)) / 100
+        modified = created + timedelta(seconds=r.randrange(0, 180 * 86400))
+        modified, deleted, _ = self._crm_changes("opportunity", i, modified, as_of)
+        return Opportunity(
+            index=i,
+            opportunity_id=_sf_id("006", i),
+            account_id=_sf_id("001", account),
+            name=f"{r.choice(['Payroll', 'HCM', 'Analytics', 'Renewal', 'Expansion'])} deal {i + 1}",
+            stage=stage,
+            amount=amount,
+            probability=probability,
+            close_date=(created + timedelta(days=r.randrange(14, 240))).date(),
+            owner_employee_id=f"E{r.randrange(self.scale) + 1:06d}",
+            created=created,
+            last_modified=modified,
+            is_deleted=deleted,
+        )
+
+    def opportunities(self, *, as_of: datetime | None = None, include_deleted: bool = False) -> Iterator[Opportunity]:
+        for i in range(self.opportunity_count):
+            opportunity = self.opportunity(i, as_of)
+            if include_deleted or not opportunity.is_deleted:
+                yield opportunity
+
+    @property
+    def lead_count(self) -> int:
+        return self.crm_account_count
+
+    def lead(self, i: int, as_of: datetime | None = None) -> Lead:
+        r = self._rng("lead", i)
+        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+        created = _BASE + timedelta(seconds=r.randrange(0, 7 * 365 * 86400))
+        modified = created + timedelta(seconds=r.randrange(0, 90 * 86400))
+        company = f"{r.choice(LAST_NAMES)} {r.choice(['Holdings', 'Foods', 'Health', 'Motors'])}"
+        status = r.choice(
+            ["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"]
+        )
+        source = r.choice(["Web", "Partner Referral", "Trade Show", "Phone Inquiry"])
+        modified, deleted, _ = self._crm_changes("lead", i, modified, as_of)
+        return Lead(
+            index=i,
+            lead_id=_sf_id("00Q", i),
+            first_name=first,
+            last_name=last,
+            company=company,
+            email=f"{_ascii(first)}.{_ascii(last)}.l{i + 1}@prospect.example".lower(),
+            status=status,
+            source=source,
+            created=created,
+            last_modified=modified,
+            is_deleted=deleted,
+        )
+
+    def leads(self, *, as_of: datetime | None = None, include_deleted: bool = False) -> Iterator[Lead]:
+        for i in range(self.lead_count):
+            lead = self.lead(i, as_of)
+            if include_deleted or not lead.is_deleted:
+                yield lead
+
+    # --- changes over time ----------------------------------------------------------------------------------
+    def changes_between(self, t0: datetime, t1: datetime) -> Iterator[Change]:
+        """What changed in ``(t0, t1]``: hires, updates, terminations, CRM updates and deletions.
+
+        Grouped by entity, then by day; lazy, and O(changed records + days) rather than O(company).
+        """
+        if t1 <= t0:
+            return
+        first, last = self.employee_count(t0), self.employee_count(t1)
+        for i in range(first, last):
+            yield Change("employee", i, f"E{i + 1:06d}", "insert", self.hire_time(i) or EPOCH)
+        counts = {
+            "employee": last,
+            "crm_account": self.crm_account_count,
+            "contact": self.contact_count,
+            "opportunity": self.opportunity_count,
+            "lead": self.lead_count,
+        }
+        for entity, count in counts.items():
+            yield from self._updates_between(entity, count, t0, t1)
+
+    def _updates_between(self, entity: str, count: int, t0: datetime, t1: datetime) -> Iterator[Change]:
+        rate = 0.3 if entity == "employee" else 0.1
+        first_day = max(0, (max(t0, EPOCH) - EPOCH) // _DAY)
+        last_day = (t1 - EPOCH) // _DAY
+        for day in range(first_day, last_day + 1):
+            phase = day % UPDATE_PERIOD_DAYS
+            k = day // UPDATE_PERIOD_DAYS
+            first_index = (self._phase_a_inv * (phase - self._phase_b[entity])) % UPDATE_PERIOD_DAYS
+            for i in range(first_index, count, UPDATE_PERIOD_DAYS):
+                at = self._event_time(entity, i, k)
+                if not t0 < at <= t1:
+                    continue
+                end = self._final_event(entity, i, rate)
+                if end is not None and k > end:
+                    continue  # already gone
+                if entity == "employee" and i >= self.scale and at <= (self.hire_time(i) or EPOCH):
+                    continue  # the event predates this new hire
+                yield self._change(entity, i, k, end, at)
+
+    def _change(self, entity: str, i: int, k: int, end: int | None, at: datetime) -> Change:
+        key = {
+            "employee": f"E{i + 1:06d}",
+            "crm_account": _sf_id("001", i),
+            "contact": _sf_id("003", i),
+            "opportunity": _sf_id("006", i),
+            "lead": _sf_id("00Q", i),
+        }[entity]
+        if k != end:
+            return Change(entity, i, key, "update", at)
+        if entity != "employee":
+            return Change(entity, i, key, "delete", at)
+        e = self.employee(i, at)
+        return Change(entity, i, key, "terminate" if e.termination_date == at.date() else "update", at)
 
 
 def _ascii(name: str) -> str:
-    import unicodedata
-
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace("'", "")
 
 

@@ -2,6 +2,13 @@
 
 ``run_sandbox(["salesforce"], seed=42, scale=100)`` is how tests, the demo and the bench start emulators:
 ephemeral ports by default (tests never clash), fixed ``DEFAULT_PORTS`` for the ``sandbox`` Meltano environment.
+Every product app is wrapped by ``SandboxMiddleware`` (request log, latency, faults) and serves the admin API
+under ``/__sandbox/`` (see ``xlr8_sandbox.platform.admin``). In Python::
+
+    with run_sandbox(["salesforce"], scale=100, latency_ms=0, faults="flaky") as sandbox:
+        sandbox.faults.add("salesforce", "/services/data/*/query*", FaultSpec("status", status=503, times=2))
+        sandbox.ctx.clock.advance(timedelta(days=1))
+        sandbox.requests("salesforce")   # what the product was asked
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ import uvicorn
 from starlette.applications import Starlette
 
 from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.admin import build_admin_app, reset_sandbox
 from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.faults import FaultRegistry
+from xlr8_sandbox.platform.middleware import SandboxMiddleware
+from xlr8_sandbox.platform.requestlog import LoggedRequest
 
 #: Fixed ports used by meltano.yml's ``sandbox`` environment and ``xlr8-sandbox``.
 DEFAULT_PORTS: dict[str, int] = {
@@ -62,9 +73,24 @@ class Sandbox:
     def emulator(self, product_id: str) -> ProductEmulator:
         return self.products[product_id].emulator
 
+    @property
+    def faults(self) -> FaultRegistry:
+        return self.ctx.faults
 
-def build_app(emulator: ProductEmulator) -> Starlette:
-    return Starlette(routes=emulator.routes())
+    def requests(self, product_id: str | None = None, path_prefix: str = "") -> list[LoggedRequest]:
+        """Requests the products answered (bounded log), oldest first."""
+        return self.ctx.requests.entries(product_id, path_prefix)
+
+    def reset(self) -> None:
+        """No faults or latency, empty request log, no inserted records, clock at its start."""
+        for running in self.products.values():
+            reset_sandbox(running.emulator)
+            return
+
+
+def build_app(emulator: ProductEmulator) -> SandboxMiddleware:
+    """The product's routes behind the platform layer (logging, latency, faults, admin API)."""
+    return SandboxMiddleware(Starlette(routes=emulator.routes()), emulator=emulator, admin=build_admin_app(emulator))
 
 
 @contextlib.contextmanager
@@ -75,18 +101,43 @@ def run_sandbox(
     scale: int = 100,
     fixed_ports: bool = False,
     ctx: SandboxContext | None = None,
+    latency_ms: float = 0.0,
+    faults: str | None = None,
+    ports: dict[str, int] | None = None,
 ) -> Iterator[Sandbox]:
-    """Start the given products' emulators; stop them on exit."""
+    """Start the given products' emulators; stop them on exit.
+
+    ``latency_ms`` delays every request of every product; ``faults`` names a profile from
+    ``xlr8_sandbox.platform.faults.PROFILES``; ``ports`` overrides ports per product (0 = ephemeral).
+    """
     context = ctx or SandboxContext(company=Company(seed=seed, scale=scale))
+    if faults:
+        context.faults.apply_profile(faults)
+    if latency_ms:
+        context.faults.set_latency("*", latency_ms)
     sandbox = Sandbox(ctx=context)
     try:
         for product_id in products:
             emulator = load_emulator(product_id)(context)
+            port = (ports or {}).get(product_id, DEFAULT_PORTS.get(product_id, 0) if fixed_ports else 0)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", DEFAULT_PORTS.get(product_id, 0) if fixed_ports else 0))
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                sock.close()
+                raise OSError(
+                    f"cannot serve {product_id} on 127.0.0.1:{port} ({exc.strerror}); is another sandbox running?"
+                ) from exc
             port = sock.getsockname()[1]
-            config = uvicorn.Config(build_app(emulator), log_level="warning", access_log=False, lifespan="off")
+            config = uvicorn.Config(
+                build_app(emulator),
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                log_config=None,
+                timeout_graceful_shutdown=2,
+            )
             server = uvicorn.Server(config)
             thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
             thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,16 +21,19 @@ class IssuedToken:
 
 
 class TokenStore:
-    def __init__(self) -> None:
+    """``now`` is injectable so expiry can follow a test's clock instead of the wall clock."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
         self._tokens: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
+        self._now = now
 
     def issue(self, product: str, subject: str, ttl: float | None = 3600.0, **extra: Any) -> IssuedToken:
         token = IssuedToken(
             token=secrets.token_urlsafe(24),
             product=product,
             subject=subject,
-            expires_at=None if ttl is None else time.time() + ttl,
+            expires_at=None if ttl is None else self._now() + ttl,
             extra=dict(extra),
         )
         with self._lock:
@@ -44,7 +48,7 @@ class TokenStore:
             found = self._tokens.get(token)
         if found is None or found.product != product or found.revoked:
             return None
-        if found.expires_at is not None and found.expires_at <= time.time():
+        if found.expires_at is not None and found.expires_at <= self._now():
             return None
         return found
 
@@ -58,4 +62,13 @@ class TokenStore:
             hits = [t for t in self._tokens.values() if t.product == product and not t.revoked]
             for t in hits:
                 t.revoked = True
+        return len(hits)
+
+    def expire_all(self, product: str) -> int:
+        """Make every live token of a product expired now (as if its TTL had run out mid-run)."""
+        now = self._now()
+        with self._lock:
+            hits = [t for t in self._tokens.values() if t.product == product and not t.revoked]
+            for t in hits:
+                t.expires_at = now - 1
         return len(hits)

@@ -1,0 +1,216 @@
+"""Every fault kind and the latency knob, observed over real HTTP against the toy emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import pytest
+import requests
+
+from xlr8_sandbox.platform.faults import PROFILES, FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+
+EMPLOYEES = "/api/v1/employees"
+
+
+def token(sandbox: Sandbox) -> str:
+    response = requests.post(
+        f"{sandbox.url('toy')}/oauth/token", data={"client_id": "toy-client", "client_secret": "toy-secret"}, timeout=5
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def get_page(sandbox: Sandbox, access: str, offset: int = 0, **kw: object) -> requests.Response:
+    return requests.get(
+        f"{sandbox.url('toy')}{EMPLOYEES}",
+        params={"offset": offset, "limit": 10},
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=kw.pop("timeout", 5),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_no_fault_serves_the_company(sandbox: Sandbox) -> None:
+    page = get_page(sandbox, token(sandbox)).json()
+    assert page["total"] == 100
+    assert [row["id"] for row in page["items"]] == [f"E{i:06d}" for i in range(1, 11)]
+
+
+def test_a1_rate_limit_retry_after_seconds_then_ok(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", f"{EMPLOYEES}*", FaultSpec("rate_limit", retry_after=30, times=1))
+    first = get_page(sandbox, access)
+    assert first.status_code == 429
+    assert first.headers["Retry-After"] == "30"
+    second = get_page(sandbox, access)
+    assert second.status_code == 200
+    assert len(second.json()["items"]) == 10
+
+
+def test_a2_rate_limit_retry_after_http_date_and_malformed(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    dated_spec = FaultSpec("rate_limit", retry_after=120, retry_after_format="http-date", times=1)
+    sandbox.faults.add("toy", EMPLOYEES, dated_spec)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("rate_limit", retry_after="abc", times=1))
+    dated = get_page(sandbox, access)
+    assert dated.status_code == 429
+    when = parsedate_to_datetime(dated.headers["Retry-After"])
+    assert 60 < (when - datetime.now(UTC)).total_seconds() <= 121
+    malformed = get_page(sandbox, access)
+    assert (malformed.status_code, malformed.headers["Retry-After"]) == (429, "abc")
+    assert get_page(sandbox, access).status_code == 200
+
+
+def test_a3_5xx_burst_then_ok(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    rule = sandbox.faults.add("toy", EMPLOYEES, FaultSpec("status", status=502, times=2))
+    statuses = [get_page(sandbox, access).status_code for _ in range(4)]
+    assert statuses == [502, 502, 200, 200]
+    assert (rule.seen, rule.fired) == (4, 2)
+    assert [e.status for e in sandbox.requests("toy", EMPLOYEES)] == statuses
+
+
+def test_fault_on_the_nth_request_and_every_kth(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("status", status=503, after=2, every=3))
+    statuses = [get_page(sandbox, access).status_code for _ in range(9)]
+    assert statuses == [200, 200, 503, 200, 200, 503, 200, 200, 503]
+
+
+def test_fault_only_on_its_path_and_method(sandbox: Sandbox) -> None:
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("status", status=500, method="GET"))
+    access = token(sandbox)  # POST /oauth/token is not matched
+    assert get_page(sandbox, access).status_code == 500
+
+
+def test_a9_connection_reset(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("reset", times=1))
+    with pytest.raises(requests.ConnectionError):
+        get_page(sandbox, access)
+    assert get_page(sandbox, access).status_code == 200
+    assert [e.status for e in sandbox.requests("toy", EMPLOYEES)] == [0, 200]
+
+
+def test_a9_truncated_body(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    full = get_page(sandbox, access).content
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("truncate", times=1))
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        get_page(sandbox, access)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("truncate", times=1))
+    head, body = raw_get(sandbox, f"{EMPLOYEES}?offset=0&limit=10", access)
+    assert f"content-length: {len(full)}" in head.lower()
+    assert body == full[: len(full) // 2]
+    assert get_page(sandbox, access).content == full
+
+
+def raw_get(sandbox: Sandbox, target: str, access: str) -> tuple[str, bytes]:
+    """Everything the server sent until it closed the socket."""
+    host, port = sandbox.url("toy").removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {access}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode(), body
+
+
+def test_a10_stalled_response_trips_a_read_timeout(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("stall", seconds=1.0, times=1))
+    with pytest.raises(requests.ReadTimeout):
+        get_page(sandbox, access, timeout=(5, 0.2))
+
+
+@pytest.mark.parametrize("kind", ["revoke_tokens", "expire_tokens"])
+def test_b2_tokens_revoked_or_expired_mid_run(sandbox: Sandbox, kind: str) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec(kind, after=1, times=1))  # type: ignore[arg-type]
+    assert get_page(sandbox, access).status_code == 200
+    second = get_page(sandbox, access)
+    assert second.status_code == 401
+    assert second.json() == {"error": "invalid_token"}
+    assert sandbox.ctx.tokens.check("toy", access) is None
+    assert get_page(sandbox, token(sandbox)).status_code == 200
+
+
+def test_a8_200_with_an_error_body(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("error_body", times=1))
+    response = get_page(sandbox, access)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ERROR"
+
+
+def test_a6_vendor_quota_error_in_the_emulators_shape(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("quota", times=1))
+    response = get_page(sandbox, access)
+    assert response.status_code == 403
+    assert response.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_e7_records_inserted_while_paging(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("insert_records", count=3, after=1, times=1))
+    first = get_page(sandbox, access, 0).json()
+    second = get_page(sandbox, access, 10).json()
+    assert (first["total"], second["total"]) == (100, 103)
+    last = get_page(sandbox, access, 100).json()
+    assert [row["id"] for row in last["items"]] == ["E000101", "E000102", "E000103"]
+
+
+def test_latency_applies_per_endpoint(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    sandbox.faults.set_latency("toy", 80, EMPLOYEES)
+    get_page(sandbox, access)
+    token(sandbox)
+    page, auth = sandbox.requests("toy", EMPLOYEES)[-1], sandbox.requests("toy", "/oauth")[-1]
+    assert page.ms >= 80  # a lower bound the sleep guarantees, not a speed assertion
+    assert auth.ms < 80 or auth.fault is None
+    sandbox.faults.set_latency("toy", 0, EMPLOYEES)
+    assert sandbox.faults.latency_ms("toy", EMPLOYEES) == 0
+
+
+def test_flaky_profile_is_deterministic(sandbox: Sandbox) -> None:
+    access = token(sandbox)  # request 1
+    sandbox.faults.apply_profile("flaky", "toy")
+    outcomes = []
+    for _ in range(2, 19):
+        try:
+            outcomes.append(get_page(sandbox, access).status_code)
+        except requests.RequestException as exc:
+            outcomes.append(type(exc).__name__)
+    # Counted from the profile's first request: 7th and 14th 503, 11th 429, 13th reset, 17th truncated.
+    expected: list[object] = [200] * 17
+    expected[6] = expected[13] = 503
+    expected[10] = 429
+    expected[12] = "ConnectionError"
+    expected[16] = "ChunkedEncodingError"
+    assert outcomes == expected
+    assert set(PROFILES) >= {"none", "flaky", "rate-limited", "expiring-tokens", "wan", "hostile"}
+
+
+def test_request_log_has_path_status_and_no_query_or_token(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="xlr8_sandbox.requests"):
+        access = token(sandbox)
+        get_page(sandbox, access, 20)
+    lines = [r.getMessage() for r in caplog.records if r.name == "xlr8_sandbox.requests"]
+    assert any(line.startswith(f"toy GET {EMPLOYEES} 200 ") for line in lines)
+    assert any(line.startswith("toy POST /oauth/token 200 ") for line in lines)
+    assert not any("offset" in line or access in line or "toy-secret" in line for line in lines)
+
+
+def test_bad_fault_spec_names_the_field() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        FaultSpec("explode")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="every"):
+        FaultSpec("status", every=0)
+    with pytest.raises(ValueError, match="bogus"):
+        FaultSpec.from_dict({"kind": "status", "bogus": 1})
