@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,3 +90,81 @@ def sample_credential(credential_id: str = "sf-prod", *, project_id: str = "acme
 @pytest.fixture
 def make_credential() -> Callable[..., ProductCredential]:
     return sample_credential
+
+
+def derived_forms(secret: str) -> dict[str, bytes]:
+    """The secret as it could leak: plain, base64 at every alignment (core only), URL- and JSON-escaped."""
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = {
+        "plain": secret.encode(),
+        "url": quote(secret, safe="").encode(),
+        "url_plus": quote_plus(secret).encode(),
+        "json": json.dumps(secret).encode()[1:-1],
+        "utf16": secret.encode("utf-16-le"),
+    }
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + secret.encode())
+        # Drop the characters that depend on what precedes or follows the secret.
+        forms[f"base64_{pad}"] = encoded[4 if pad else 0 :][: -4 if len(encoded) > 8 else None]
+    return forms
+
+
+def scan_for(secret: str, blobs: dict[str, bytes]) -> list[str]:
+    """Names of ``where:form`` pairs in which the secret (in some derived form) was found."""
+    return [
+        f"{where}:{form}"
+        for where, data in blobs.items()
+        for form, needle in derived_forms(secret).items()
+        if needle in data
+    ]
+
+
+def store_files(db_path: Path) -> dict[str, bytes]:
+    found = {}
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        candidate = db_path.with_name(db_path.name + suffix)
+        if candidate.exists():
+            found[candidate.name] = candidate.read_bytes()
+    return found
+
+
+@pytest.fixture
+def residue() -> object:
+    class Residue:
+        forms = staticmethod(derived_forms)
+        scan = staticmethod(scan_for)
+        files = staticmethod(store_files)
+
+    return Residue()
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., CliResult]:
+    """Run the installed ``xlr8-credentials`` console script in ``tmp_path`` with a clean key environment."""
+    script = Path(sys.executable).parent / "xlr8-credentials"
+    assert script.exists(), f"console script missing: {script} (run uv sync)"
+
+    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> CliResult:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("XLR8_CREDENTIALS")}
+        proc = subprocess.run(
+            [str(script), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**base, **(env or {})},
+            timeout=60,
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run

@@ -21,6 +21,7 @@ from xlr8_kit.credentials.errors import CredentialError, CredentialValidationErr
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential, parse_datetime
 from xlr8_kit.credentials.resolve import STORE_ENV, open_manager
+from xlr8_kit.redaction import Redactor
 
 #: Fields prompted for when ``add`` gets neither --field, --stdin nor --file.
 PROMPTED_FIELDS: dict[AuthType, tuple[str, ...]] = {
@@ -38,16 +39,25 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    store_help = f"SQLite path, vault:// or aws-sm:// URL (default ${STORE_ENV} or .xlr8/credentials.db)"
+    key_help = f"mode-600 key file (default $XLR8_CREDENTIALS_KEY, then ${KEY_FILE_ENV})"
     parser = argparse.ArgumentParser(prog="xlr8-credentials", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help=f"SQLite path, vault:// or aws-sm:// URL (default ${STORE_ENV} or .xlr8/)")
-    parser.add_argument("--key-file", help=f"mode-600 key file (default $XLR8_CREDENTIALS_KEY, then ${KEY_FILE_ENV})")
+    parser.add_argument("--store", help=store_help)
+    parser.add_argument("--key-file", help=key_help)
+    # The same options after the command name (``xlr8-credentials add --store ...``) too.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
+    common.add_argument("--key-file", default=argparse.SUPPRESS, help=key_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate-key", help="create a key file (mode 600), or add a new primary key to it")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help_text)
+
+    gen = command("generate-key", "create a key file (mode 600), or add a new primary key to it")
     gen.add_argument("--kid", default="k1", help="key id written into every blob's header")
     gen.add_argument("--add", action="store_true", help="prepend a new primary key to an existing key file")
 
-    add = sub.add_parser("add", help="encrypt and store a credential")
+    add = command("add", "encrypt and store a credential")
     add.add_argument("--id", required=True, dest="credential_id")
     add.add_argument("--project", required=True, dest="project_id")
     add.add_argument("--product", required=True, dest="product_id")
@@ -59,22 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", help="read a JSON object of secret fields from this file")
     source.add_argument("--field", action="append", help="prompt for this secret field (repeatable)")
 
-    lst = sub.add_parser("list", help="list credentials (redacted)")
+    lst = command("list", "list credentials (redacted)")
     lst.add_argument("--project")
     lst.add_argument("--json", action="store_true")
 
-    show = sub.add_parser("show", help="show one credential; secret values are always redacted")
+    show = command("show", "show one credential; secret values are always redacted")
     show.add_argument("credential_id")
     show.add_argument("--redacted", action="store_true", default=True, help="the only mode: secrets never print")
 
-    test = sub.add_parser("test", help="connect to the product with the credential")
+    test = command("test", "connect to the product with the credential")
     test.add_argument("credential_id")
 
-    revoke = sub.add_parser("revoke", help="mark a credential revoked; runs refuse it from then on")
+    revoke = command("revoke", "mark a credential revoked; runs refuse it from then on")
     revoke.add_argument("credential_id")
 
-    sub.add_parser("rotate-key", help="re-encrypt every credential under the primary key (resumable)")
-    sub.add_parser("key-usage", help="encryptions performed per key id (AES-GCM nonce budget)")
+    command("rotate-key", "re-encrypt every credential under the primary key (resumable)")
+    command("key-usage", "encryptions performed per key id (AES-GCM nonce budget)")
     return parser
 
 
@@ -177,6 +187,9 @@ def _read_secrets(args: argparse.Namespace) -> dict[str, str]:
 
 def _test(manager: CredentialManager, credential_id: str) -> int:
     credential = manager.get_for_run(credential_id)
+    redactor = Redactor.default()
+    for value in credential.credentials.values():
+        redactor.add(value)
     try:
         connectors: Any = importlib.import_module("xlr8_kit.connectors")
         factory = connectors.ConnectorFactory
@@ -189,17 +202,21 @@ def _test(manager: CredentialManager, credential_id: str) -> int:
         return EXIT_FAILED
     try:
         connector = factory.create(credential.product_id, credential)
-    except (LookupError, ImportError):
+    except Exception as exc:  # noqa: BLE001  # any connector failure becomes a redacted, non-zero result
         print(
             f"xlr8-credentials: error: no connector installed for product {credential.product_id!r} "
-            f"(credential {credential_id!r})",
+            f"(credential {credential_id!r}): {redactor.redact(str(exc))}",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    result = connector.test_connection()
+    try:
+        result = connector.test_connection()
+    except Exception as exc:  # noqa: BLE001  # any connector failure becomes a redacted, non-zero result
+        print(f"test {credential_id}: FAILED: {type(exc).__name__}: {redactor.redact(str(exc))}")
+        return EXIT_FAILED
     ok = bool(getattr(result, "ok", result))
-    detail = getattr(result, "message", "") or ""
-    print(f"test {credential_id}: {'ok' if ok else 'FAILED'}{': ' + str(detail) if detail else ''}")
+    detail = redactor.redact(str(getattr(result, "message", "") or ""))
+    print(f"test {credential_id}: {'ok' if ok else 'FAILED'}{': ' + detail if detail else ''}")
     return EXIT_OK if ok else EXIT_FAILED
 
 

@@ -1,0 +1,150 @@
+"""``xlr8-credentials`` through the real console script: round trip with a key rotation, refusals with clear
+messages and non-zero exits, and a C6 residue scan of the database files and everything the CLI printed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xlr8_kit.credentials.crypto import AadContext, EnvelopeCipher, Keyring
+
+CANARY = "CANARY-cli-7Zq!p@ss/wörd+=&-41ab"
+CANARY_2 = "CANARY-file-secret-5c9e2f71d3"
+CANARY_RT = "CANARY-refresh-token-0a8d6b"
+
+
+def test_cli_round_trip_with_key_rotation_and_residue_scan(
+    tmp_path: Path, run_cli: Callable[..., Any], residue: Any
+) -> None:
+    key_file = tmp_path / "secrets" / "credentials.key"
+    env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+    outputs: list[str] = []
+
+    def cli(*args: str, stdin: str = "", expect: int = 0) -> Any:
+        result = run_cli(*args, stdin=stdin, env=env)
+        outputs.extend([result.stdout, result.stderr])
+        assert result.code == expect, (args, result.stdout, result.stderr)
+        return result
+
+    cli("generate-key", "--key-file", str(key_file), "--kid", "k1")
+    assert (key_file.stat().st_mode & 0o777) == 0o600
+    secrets_in = {"client_id": "3MVG9-client", "client_secret": CANARY, "refresh_token": CANARY_RT}
+    added = cli(
+        "add", "--id", "sf-prod", "--project", "acme", "--product", "salesforce",
+        "--auth-type", "oauth2_refresh_token", "--instance-url", "https://acme.my.salesforce.com", "--stdin",
+        stdin=json.dumps(secrets_in),
+    )  # fmt: skip
+    assert "stored credential sf-prod" in added.stdout
+    secret_file = tmp_path / "wd.json"
+    secret_file.write_text(json.dumps({"username": "ISU_xlr8", "password": CANARY_2}))
+    cli("add", "--id", "wd-prod", "--project", "acme", "--product", "workday", "--auth-type", "raas",
+        "--file", str(secret_file))  # fmt: skip
+    secret_file.unlink()
+
+    listed = cli("list", "--json")
+    rows = {row["credential_id"]: row for row in json.loads(listed.stdout)}
+    assert set(rows) == {"sf-prod", "wd-prod"}
+    assert rows["sf-prod"]["credentials"] == {"client_id": "***", "client_secret": "***", "refresh_token": "***"}
+    assert rows["wd-prod"]["auth_type"] == "raas"
+    shown = json.loads(cli("show", "sf-prod", "--redacted").stdout)
+    assert shown["instance_url"] == "https://acme.my.salesforce.com"
+    assert shown["status"] == "active"
+    assert set(shown["credentials"].values()) == {"***"}
+
+    cli("generate-key", "--key-file", str(key_file), "--kid", "k2", "--add")
+    rotated = cli("rotate-key")
+    assert "primary kid=k2; re-encrypted 2, already current 0, failed 0" in rotated.stdout
+    again = cli("rotate-key")
+    assert "re-encrypted 0, already current 2, failed 0" in again.stdout
+    usage = json.loads(cli("key-usage").stdout)
+    assert usage == {"k1": 5, "k2": 5}
+
+    # The secrets come back intact, now sealed under k2 only.
+    db = tmp_path / ".xlr8" / "credentials.db"
+    cipher = EnvelopeCipher(Keyring.from_file(key_file))
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT credential_id, field, blob FROM secret_fields ORDER BY 1, 2").fetchall()
+    plain = {(cid, f): cipher.decrypt(b, AadContext("acme", cid, f)) for cid, f, b in stored}
+    assert plain[("sf-prod", "client_secret")] == CANARY
+    assert plain[("sf-prod", "refresh_token")] == CANARY_RT
+    assert plain[("wd-prod", "password")] == CANARY_2
+    assert {cipher.kid_of(b, AadContext("acme", cid, f)) for cid, f, b in stored} == {"k2"}
+
+    revoked = json.loads(cli("revoke", "wd-prod").stdout)
+    assert revoked["status"] == "revoked"
+    refused = cli("test", "wd-prod", expect=1)
+    assert "credential 'wd-prod' is revoked" in refused.stderr
+
+    # C6: no canary in any form in the store files or in anything the CLI printed; the ids are there.
+    files = residue.files(db)
+    assert "credentials.db" in files
+    everything = {**files, "cli-output": "\n".join(outputs).encode()}
+    for secret in (CANARY, CANARY_2, CANARY_RT):
+        assert residue.scan(secret, everything) == []
+    assert any(b"sf-prod" in data for name, data in files.items())
+    assert any(b"wd-prod" in data for name, data in files.items())
+    assert "sf-prod" in "\n".join(outputs)
+
+
+def test_cli_refusals_are_clear_and_non_zero(tmp_path: Path, run_cli: Callable[..., Any], residue: Any) -> None:
+    no_key = run_cli("add", "--id", "x1", "--project", "p", "--product", "salesforce", "--auth-type", "basic",
+                     "--stdin", stdin=json.dumps({"password": CANARY}))  # fmt: skip
+    assert no_key.code == 1
+    assert "XLR8_CREDENTIALS_KEY" in no_key.stderr
+    assert CANARY not in no_key.stderr + no_key.stdout
+
+    key_file = tmp_path / "k.key"
+    assert run_cli("generate-key", "--key-file", str(key_file)).code == 0
+    env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+
+    bad_json = run_cli("add", "--id", "x1", "--project", "p", "--product", "salesforce", "--auth-type", "basic",
+                       "--stdin", stdin='{"password": "' + CANARY + '", oops}', env=env)  # fmt: skip
+    assert bad_json.code == 2
+    assert "stdin: not valid JSON (line 1" in bad_json.stderr
+    assert residue.scan(CANARY, {"out": (bad_json.stderr + bad_json.stdout).encode()}) == []
+
+    empty_field = run_cli("add", "--id", "x1", "--project", "p", "--product", "salesforce", "--auth-type", "basic",
+                          "--stdin", stdin='{"password": ""}', env=env)  # fmt: skip
+    assert empty_field.code == 2
+    assert "field 'password' must be a non-empty string" in empty_field.stderr
+
+    bad_auth = run_cli("add", "--id", "x1", "--project", "p", "--product", "s", "--auth-type", "magic", "--stdin",
+                       env=env)  # fmt: skip
+    assert bad_auth.code == 2
+    assert "--auth-type" in bad_auth.stderr
+
+    missing = run_cli("show", "nope", env=env)
+    assert missing.code == 1
+    assert "credential 'nope' not found" in missing.stderr
+
+    wrong_key = tmp_path / "wrong.key"
+    assert run_cli("add", "--id", "x2", "--project", "p", "--product", "salesforce", "--auth-type", "basic",
+                   "--stdin", stdin=json.dumps({"password": CANARY}), env=env).code == 0  # fmt: skip
+    run_cli("generate-key", "--key-file", str(wrong_key))
+    undecryptable = run_cli("test", "x2", env={"XLR8_CREDENTIALS_KEY_FILE": str(wrong_key)})
+    assert undecryptable.code == 1
+    assert "credential 'x2' undecryptable (kid=k1)" in undecryptable.stderr
+    # Listing needs no key: metadata only.
+    assert "x2\tp\tsalesforce\tbasic\tactive\tfields=password" in run_cli("list").stdout
+
+    key_file.chmod(0o644)
+    loose = run_cli("show", "x2", env=env)
+    assert loose.code == 0  # show never decrypts, so it never needs the key
+    loose_test = run_cli("test", "x2", env=env)
+    assert loose_test.code == 1
+    assert "readable by others" in loose_test.stderr
+
+
+def test_cli_test_without_connector_for_product_is_a_clear_error(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    key_file = tmp_path / "k.key"
+    run_cli("generate-key", "--key-file", str(key_file))
+    env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+    assert run_cli("add", "--id", "odd-1", "--project", "p", "--product", "no-such-product", "--auth-type",
+                   "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env).code == 0  # fmt: skip
+    result = run_cli("test", "odd-1", env=env)
+    assert result.code == 1
+    assert "no-such-product" in result.stderr or "ConnectorFactory" in result.stderr
+    assert CANARY not in result.stdout + result.stderr
