@@ -1,0 +1,431 @@
+"""``translate`` and ``translate_filters``: a universal query in, a product's own request out, with an honest
+account of what the product filters (pushed down) and what the caller must filter after fetching.
+
+Steps: find the target stream from the vocabulary; resolve each field (canonical, the source product's column,
+or the target's own column) to the target column; type every literal by the field's type and map enumeration
+values (``active`` -> ``A``); fold constants (an empty ``in`` list matches nothing); split the top-level ``and``
+into the part the dialect can express and the rest; render the pushed part with escaped literals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from xlr8_kit.query.ast import (
+    And,
+    Between,
+    Compare,
+    Const,
+    Contains,
+    Filter,
+    In,
+    Or,
+    Query,
+    QueryError,
+    QueryRefused,
+    Value,
+    all_of,
+    conjuncts,
+    field_names,
+    simplify,
+)
+from xlr8_kit.query.dialects import DIALECTS, Dialect, NamedParams, _NotExpressible
+from xlr8_kit.query.evaluate import matches
+from xlr8_kit.query.parser import format_filter, parse_datetime, parse_filter, parse_query
+from xlr8_kit.vocabulary import (
+    FieldMap,
+    FieldType,
+    StreamMapping,
+    UnknownEntityError,
+    UnknownFieldError,
+    VocabularyError,
+    field_type,
+    find_canonical_field,
+    find_entity,
+    mapping_for_stream,
+    product_mapping,
+    resolve_product,
+    stream_mappings,
+)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A query compiled for one product stream."""
+
+    product: str
+    dialect: str
+    entity: str
+    stream: str
+    #: The whole filter over the product's columns and values (None: no filter).
+    filter: Filter | None
+    #: The part the product's API applies.
+    pushed: Filter | None
+    #: What must be checked on fetched records (``matches``); may overlap ``pushed`` where re-checked.
+    residual: Filter | None
+    #: Native filter text only (SOQL WHERE clause, OData ``$filter``, Oracle ``q``); None when nothing pushed.
+    where: str | None
+    #: Request parameters to send (``q``, ``$filter``/``$select``/``$top``, prompts ...).
+    params: dict[str, str]
+    #: The native query as a person would write it, for logs and provenance.
+    query: str
+    #: Product columns to request (requested fields plus what the post-fetch filter reads); empty = all.
+    select: tuple[str, ...]
+    limit: int | None
+    limit_pushed: bool
+    #: True when the filter can never match (``x in ()``): no request needs to be sent.
+    empty: bool = False
+    source_product: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fully_pushed(self) -> bool:
+        return self.residual is None
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """The post-fetch part of the filter for one record as the tap emits it."""
+        return not self.empty and matches(record, self.residual)
+
+    def apply(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """Yield the records satisfying the whole query (post-fetch filter and limit), lazily."""
+        if self.empty or self.limit == 0:
+            return
+        kept = 0
+        for record in records:
+            if matches(record, self.residual):
+                yield record
+                kept += 1
+                if self.limit is not None and kept >= self.limit:
+                    return
+
+
+def translate(
+    universal_query: str | Query,
+    source_product: str | None,
+    target_product: str,
+    *,
+    allow_post_filter: bool = True,
+) -> Translation:
+    """Compile a universal query for the target product.
+
+    Names in the query may be canonical or the source product's own (``User where hireDate >= ...`` with
+    source ``successfactors``). With ``allow_post_filter=False`` anything the target cannot push down is
+    refused with ``QueryRefused`` instead of being left to post-fetch filtering.
+    """
+    query = parse_query(universal_query) if isinstance(universal_query, str) else universal_query
+    if not query.entity:
+        raise QueryError("the query must start with an entity (for example 'employee where ...')")
+    target = resolve_product(target_product).id
+    source = resolve_product(source_product).id if source_product else None
+    needed = [*field_names(query.where), *query.fields]
+    mapping = _target_mapping(query.entity, source, target, needed)
+    return _compile(query, mapping, source, allow_post_filter)
+
+
+def translate_filters(
+    filters: str | Filter | None,
+    target_product: str,
+    *,
+    entity: str | None = None,
+    stream: str | None = None,
+    fields: Iterable[str] = (),
+    limit: int | None = None,
+    source_product: str | None = None,
+    allow_post_filter: bool = True,
+) -> Translation:
+    """Compile a filter (text or parsed) for one target stream, named directly or via a canonical entity."""
+    target = resolve_product(target_product).id
+    source = resolve_product(source_product).id if source_product else None
+    mapping: StreamMapping | None = None
+    if stream is not None:
+        mapping = mapping_for_stream(target, stream)
+        if mapping is None:
+            raise VocabularyError(
+                f"{target} stream {stream!r} is not in the vocabulary; add it to xlr8_kit/vocabulary/data.py "
+                "(or register_mapping) so its columns can be filtered"
+            )
+    where = parse_filter(filters) if isinstance(filters, str) else filters
+    fields = tuple(fields)
+    if stream is None and entity is not None:
+        mapping = _target_mapping(entity, source, target, [*field_names(where), *fields])
+    if mapping is None:
+        raise QueryError("translate_filters needs the entity or the stream the filter applies to")
+    query = Query(mapping.entity, where, fields, limit)
+    return _compile(query, mapping, source, allow_post_filter)
+
+
+def filter_for_stream(filters: str | None, product: str, stream: str) -> Translation | None:
+    """For a tap's ``filters`` setting: this stream's translation, or None when the filter is not for it.
+
+    ``employee where ...`` applies to the streams carrying employees; a bare expression applies to every stream
+    carrying all the fields it names. Streams unknown to the vocabulary are never filtered.
+    """
+    if not filters or not filters.strip():
+        return None
+    query = parse_query(filters)
+    mapping = mapping_for_stream(product, stream)
+    if mapping is None:
+        return None
+    if query.entity:
+        entity = find_entity(query.entity)
+        if query.entity != stream and (entity is None or entity.name != mapping.entity):
+            return None
+    elif not all(_carries(mapping, name) for name in field_names(query.where)):
+        return None
+    return _compile(Query(mapping.entity, query.where, query.fields, query.limit), mapping, None, True)
+
+
+def plan_filters(filters: str | None, product: str, streams: Iterable[str]) -> dict[str, Translation]:
+    """``filter_for_stream`` for every selected stream; refuses a filter that applies to none of them."""
+    if not filters or not filters.strip():
+        return {}
+    names = list(streams)
+    plans = {s: t for s in names if (t := filter_for_stream(filters, product, s)) is not None}
+    if not plans:
+        raise QueryError(
+            f"setting 'filters' ({filters!r}) applies to none of the selected {product} streams "
+            f"({', '.join(names) or 'none'}): name an entity they carry or fields they have"
+        )
+    return plans
+
+
+# --- internals ----------------------------------------------------------------------------------------------
+
+
+def _carries(mapping: StreamMapping, name: str) -> bool:
+    return name in mapping.fields or mapping.canonical_of(name) is not None
+
+
+def _target_mapping(word: str, source: str | None, target: str, needed: list[str] | None = None) -> StreamMapping:
+    own = mapping_for_stream(target, word)
+    if own is not None:
+        return own
+    source_stream = mapping_for_stream(source, word) if source is not None else None
+    entity = find_entity(source_stream.entity) if source_stream is not None else find_entity(word)
+    if entity is not None:
+        return _stream_carrying(target, entity.name, source, needed or [])
+    raise UnknownEntityError(
+        f"unknown entity {word!r}: not a canonical entity, nor a stream of "
+        f"{' or '.join(p for p in (source, target) if p)}"
+    )
+
+
+def _stream_carrying(target: str, entity: str, source: str | None, needed: list[str]) -> StreamMapping:
+    """The target's first stream for the entity (primary first) that carries every field the query names."""
+    candidates = stream_mappings(target, entity)
+    if not candidates:
+        product_mapping(target, entity)  # raises the vocabulary's clear error
+    sources = stream_mappings(source, entity) if source is not None and source != target else []
+    for candidate in candidates:
+        resolver = _Resolver(candidate, sources)
+        if all(resolver.resolves(name) for name in needed):
+            return candidate
+    carried = "; ".join(f"{c.stream}: {', '.join(c.fields)}" for c in candidates)
+    raise UnknownFieldError(
+        f"no single {target} stream for {entity} carries all of {', '.join(dict.fromkeys(needed))} "
+        f"(streams and their fields: {carried})"
+    )
+
+
+@dataclass
+class _Resolver:
+    mapping: StreamMapping
+    sources: list[StreamMapping]
+
+    def resolves(self, name: str) -> bool:
+        try:
+            self.canonical(name)
+        except UnknownFieldError:
+            return False
+        return True
+
+    def canonical(self, name: str) -> str:
+        if name in self.mapping.fields:
+            return name
+        for candidate in (*self.sources, self.mapping):
+            if (canonical := candidate.canonical_of(name)) is not None:
+                if canonical in self.mapping.fields:
+                    return canonical
+                raise UnknownFieldError(
+                    f"field {name!r} ({canonical}) has no counterpart in {self.mapping.product} stream "
+                    f"{self.mapping.stream!r}; it carries: {', '.join(self.mapping.fields)}"
+                )
+        what = "canonical field" if find_canonical_field(name) else "field"
+        raise UnknownFieldError(
+            f"{what} {name!r} is not carried by {self.mapping.product} stream {self.mapping.stream!r} "
+            f"(entity {self.mapping.entity}); it carries: {', '.join(self.mapping.fields)}"
+        )
+
+
+def _compile(query: Query, mapping: StreamMapping, source: str | None, allow_post_filter: bool) -> Translation:
+    sources = stream_mappings(source, mapping.entity) if source is not None and source != mapping.product else []
+    resolver = _Resolver(mapping, sources)
+    types = {spec.column: field_type(mapping, canonical) for canonical, spec in mapping.fields.items()}
+    physical = simplify(_typed(query.where, resolver)) if query.where is not None else None
+    empty = isinstance(physical, Const) and not physical.value
+    if isinstance(physical, Const):
+        physical = None
+
+    dialect: Dialect = DIALECTS[resolve_product(mapping.product).dialect](mapping, types)
+    pushed: list[Filter] = []
+    residual: list[Filter] = []
+    for part in conjuncts(physical):
+        if dialect.pushable(part) and _fits(dialect, pushed, part):
+            pushed.append(part)
+            if dialect.recheck(part):
+                residual.append(part)
+        else:
+            residual.append(part)
+    residual_filter = all_of(residual)
+    if residual_filter is not None and not allow_post_filter:
+        not_pushed = [p for p in residual if p not in pushed]
+        if not_pushed or isinstance(dialect, NamedParams):
+            text = "; ".join(format_filter(p) for p in (not_pushed or residual))
+            raise QueryRefused(
+                f"{mapping.product} ({dialect.name}) cannot apply on stream {mapping.stream!r}: {text}; "
+                "allow post-fetch filtering or simplify the filter"
+            )
+
+    select = tuple(mapping.fields[resolver.canonical(name)].column for name in query.fields)
+    if select:
+        select = tuple(dict.fromkeys((*select, *field_names(residual_filter))))
+    limit_pushed = query.limit is not None and dialect.supports_limit and residual_filter is None
+    pushed_filter = all_of(pushed)
+    where = dialect.compile(pushed_filter) if pushed_filter is not None else None
+    params, text = dialect.request(where, pushed, select, query.limit if limit_pushed else None)
+    notes = []
+    if empty:
+        notes.append("the filter can never match (empty 'in' list): nothing to fetch")
+    if pushed_filter is not None:
+        notes.append(f"pushed down: {format_filter(pushed_filter)}")
+    if residual_filter is not None:
+        notes.append(f"filtered after fetching: {format_filter(residual_filter)}")
+    if query.limit is not None and not limit_pushed:
+        notes.append(f"limit {query.limit} applied after fetching")
+    return Translation(
+        product=mapping.product,
+        dialect=dialect.name,
+        entity=mapping.entity,
+        stream=mapping.stream,
+        filter=physical,
+        pushed=pushed_filter,
+        residual=residual_filter,
+        where=where,
+        params=params,
+        query=text,
+        select=select,
+        limit=query.limit,
+        limit_pushed=limit_pushed,
+        empty=empty,
+        source_product=source,
+        notes=tuple(notes),
+    )
+
+
+def _fits(dialect: Dialect, pushed: list[Filter], part: Filter) -> bool:
+    """Named parameters hold one value each: a second conjunct wanting the same parameter stays post-fetch."""
+    if not isinstance(dialect, NamedParams):
+        return True
+    try:
+        dialect.request(None, [*pushed, part], (), None)
+    except _NotExpressible:
+        return False
+    return True
+
+
+def _typed(node: Filter, resolver: _Resolver) -> Filter:
+    if isinstance(node, And):
+        return And(tuple(_typed(i, resolver) for i in node.items))
+    if isinstance(node, Or):
+        return Or(tuple(_typed(i, resolver) for i in node.items))
+    if isinstance(node, Const):
+        return node
+    canonical = resolver.canonical(node.field)
+    spec = resolver.mapping.fields[canonical]
+    ftype = field_type(resolver.mapping, canonical)
+
+    def value(raw: Value, op: str) -> Value:
+        return _coerce(raw, ftype, spec, canonical, op)
+
+    if isinstance(node, Compare):
+        return Compare(spec.column, node.op, value(node.value, node.op))
+    if isinstance(node, In):
+        return In(spec.column, tuple(value(v, "in") for v in node.values if v is not None))
+    if isinstance(node, Between):
+        if node.low is None or node.high is None:
+            raise QueryError(f"{canonical}: between needs two values, not null")
+        return Between(spec.column, value(node.low, "between"), value(node.high, "between"))
+    if ftype != "string":
+        raise QueryError(f"{canonical} is a {ftype} field: 'contains' only applies to text fields")
+    return Contains(spec.column, node.value)
+
+
+def _coerce(raw: Value, ftype: FieldType, spec: FieldMap, name: str, op: str) -> Value:
+    """The literal in the field's type; a literal that cannot be one is refused, naming the field."""
+    if raw is None:
+        if op not in {"=", "!="}:
+            raise QueryError(f"{name}: only = and != compare with null")
+        return None
+
+    def refuse(expected: str) -> QueryError:
+        return QueryError(f"{name} is a {ftype} field: {raw!r} is not {expected}")
+
+    if ftype == "date":
+        if isinstance(raw, datetime):
+            raise refuse("a date (write 2024-01-31, not a date-time)")
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise refuse("a date like 2024-01-31") from None
+        raise refuse("a date like 2024-01-31")
+    if ftype == "datetime":
+        if isinstance(raw, datetime):
+            return raw
+        if isinstance(raw, date):
+            return datetime(raw.year, raw.month, raw.day, tzinfo=UTC)
+        if isinstance(raw, str):
+            try:
+                return parse_datetime(raw)
+            except ValueError:
+                raise refuse("a date-time like 2024-01-31T09:00:00Z") from None
+        raise refuse("a date-time")
+    if ftype in {"number", "integer"}:
+        if isinstance(raw, bool | date):
+            raise refuse("a number")
+        try:
+            number = Decimal(str(raw))
+        except InvalidOperation:
+            raise refuse("a number") from None
+        if ftype == "integer":
+            if number != number.to_integral_value():
+                raise refuse("a whole number")
+            return int(number)
+        return number
+    if ftype == "boolean":
+        if op not in {"=", "!=", "in"}:
+            raise QueryError(f"{name} is a boolean field: only =, != and in apply")
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in {"true", "false"}:
+            return raw.lower() == "true"
+        raise refuse("true or false")
+    if isinstance(raw, bool):
+        text = "true" if raw else "false"
+    elif isinstance(raw, datetime | date):
+        text = raw.isoformat()
+    elif isinstance(raw, Decimal):
+        text = format(raw, "f")
+    else:
+        text = str(raw)
+    mapped = spec.product_value(text)
+    return str(mapped)
+
+
+__all__ = ["Translation", "filter_for_stream", "plan_filters", "translate", "translate_filters"]
