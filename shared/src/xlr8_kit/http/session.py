@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -236,6 +237,7 @@ class ResilientSession(requests.Session):
         self.audit = audit
         self.quota_usage: tuple[int, int] | None = None
         self._paused_until = 0.0
+        self._call_options = threading.local()
         # No urllib3-level retries: every attempt is ours, counted and audited (A14).
         adapter = HTTPAdapter(max_retries=0)
         self.mount("https://", adapter)
@@ -265,10 +267,10 @@ class ResilientSession(requests.Session):
                     f"{self.product}: TLS certificate verification cannot be disabled (verify=False refused); "
                     "to trust a private CA set http.ca_bundle to its PEM file"
                 )
+        if self.policy.ca_bundle:  # the tap's own setting wins over REQUESTS_CA_BUNDLE from the environment
+            return self.policy.ca_bundle
         if isinstance(requested, str) and requested:
             return requested
-        if self.policy.ca_bundle:
-            return self.policy.ca_bundle
         if isinstance(self.verify, str) and self.verify:
             return self.verify
         return True
@@ -311,6 +313,23 @@ class ResilientSession(requests.Session):
 
     # -- the request loop -----------------------------------------------------------------------------------
 
+    def request(
+        self,
+        method: str | bytes,
+        url: str | bytes,
+        *args: Any,
+        classify: Callable[[requests.Response], Verdict] | None = None,
+        authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
+        kind: str = "api",
+        **kwargs: Any,
+    ) -> requests.Response:
+        """``session.get(url, classify=..., authenticate=..., kind=...)`` works like ``send``'s options."""
+        self._call_options.value = (classify, authenticate, kind)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            self._call_options.value = None
+
     def send(
         self,
         request: requests.PreparedRequest,
@@ -320,6 +339,10 @@ class ResilientSession(requests.Session):
         kind: str = "api",
         **kwargs: Any,
     ) -> requests.Response:
+        pending = getattr(self._call_options, "value", None)
+        if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
+            self._call_options.value = None
+            classify, authenticate, kind = classify or pending[0], authenticate or pending[1], pending[2]
         url = request.url or ""
         path = path_of(url)
         method = request.method or "GET"

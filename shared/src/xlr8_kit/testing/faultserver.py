@@ -84,8 +84,9 @@ class _Server(ThreadingHTTPServer):
 class FaultServer:
     """Start with ``with FaultServer() as s`` (or ``start()``/``stop()``); ``s.url`` is the base URL."""
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
+        self._port = port
         self.tls = tls
         self.default = Reply(404, body={"error": "no scripted reply"})
         self.requests: list[RecordedRequest] = []
@@ -154,7 +155,7 @@ class FaultServer:
         return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> FaultServer:
-        self._server = _Server((self.host, 0), _make_handler(self))
+        self._server = _Server((self.host, self._port), _make_handler(self))
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
