@@ -1,0 +1,156 @@
+"""Salesforce's OAuth flows on the kit's authenticators, plus the one quirk the kit does not cover: the
+username-password grant (password and security token sent together).
+
+Every flow answers with ``instance_url`` (the org's own host, where all data calls go) and no ``expires_in``:
+the kit gives such tokens an assumed lifetime and relies on its 401 hook (one forced refresh, one retry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from xlr8_kit.auth import JWTBearer, OAuth2ClientCredentials, OAuth2RefreshToken, Token, TokenAuthenticator
+from xlr8_kit.redaction import Redactor
+
+TOKEN_PATH = "/services/oauth2/token"
+#: Salesforce sessions last two hours by default; renew a little earlier than the kit's generic assumption.
+ASSUMED_SESSION_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """One of the four flows; which fields are required depends on ``type``."""
+
+    type: str
+    client_id: str
+    client_secret: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    refresh_token: str | None = None
+    private_key: str | None = None
+    private_key_passphrase: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AuthSettings(type={self.type!r}, client_id={self.client_id!r}, username={self.username!r})"
+
+
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "jwt_bearer": ("client_id", "username", "private_key"),
+    "refresh_token": ("client_id", "refresh_token"),
+    "client_credentials": ("client_id", "client_secret"),
+    "password": ("client_id", "client_secret", "username", "password"),
+}
+
+
+def parse_auth_settings(raw: dict[str, Any] | None) -> AuthSettings:
+    """Validate the ``auth`` setting; errors name the exact field to fix."""
+    if not isinstance(raw, dict):
+        raise ValueError("setting 'auth' is required: an object with 'type' (one of " + ", ".join(REQUIRED_FIELDS) + ")")
+    flow = raw.get("type")
+    if flow not in REQUIRED_FIELDS:
+        raise ValueError(f"setting 'auth.type' must be one of {', '.join(REQUIRED_FIELDS)}; got {flow!r}")
+    missing = [name for name in REQUIRED_FIELDS[flow] if not raw.get(name)]
+    if missing:
+        raise ValueError(f"auth type {flow!r} needs setting(s): " + ", ".join(f"'auth.{m}'" for m in missing))
+    known = {k: raw.get(k) for k in AuthSettings.__dataclass_fields__}
+    return AuthSettings(**known)
+
+
+class SalesforcePassword(TokenAuthenticator):
+    """OAuth username-password flow (legacy, still common for integration users)."""
+
+    flow_name = "salesforce username-password"
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        username: str,
+        password: str,
+        security_token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.username = username
+        self._password = password + (security_token or "")
+        self.redactor.add_pair(client_id, client_secret)
+        self.redactor.add_pair(username, password)
+        self.redactor.add(security_token)
+        self.redactor.add(self._password)
+
+    def fetch_token(self) -> Token:
+        payload = self.post_token_request(
+            self.token_url,
+            {
+                "grant_type": "password",
+                "client_id": self.client_id,
+                "client_secret": self._client_secret,
+                "username": self.username,
+                "password": self._password,
+            },
+        )
+        return Token.from_response(payload, now=self.clock(), assumed_lifetime_s=self.assumed_lifetime_s)
+
+    def __repr__(self) -> str:
+        return f"SalesforcePassword(token_url={self.token_url!r}, username={self.username!r})"
+
+
+def build_authenticator(
+    settings: AuthSettings, *, login_url: str, session: requests.Session, redactor: Redactor
+) -> TokenAuthenticator:
+    """The authenticator for the configured flow, talking to ``login_url`` (login, test or My Domain host)."""
+    token_url = login_url.rstrip("/") + TOKEN_PATH
+    common: dict[str, Any] = {"session": session, "redactor": redactor, "assumed_lifetime_s": ASSUMED_SESSION_SECONDS}
+    if settings.type == "jwt_bearer":
+        redactor.add(settings.private_key)
+        return JWTBearer(
+            token_url,
+            settings.client_id,
+            settings.username or "",
+            settings.private_key or "",
+            audience=_jwt_audience(login_url),
+            passphrase=settings.private_key_passphrase,
+            **common,
+        )
+    if settings.type == "refresh_token":
+        return OAuth2RefreshToken(
+            token_url, settings.client_id, settings.client_secret, settings.refresh_token or "", **common
+        )
+    if settings.type == "client_credentials":
+        return OAuth2ClientCredentials(token_url, settings.client_id, settings.client_secret or "", **common)
+    return SalesforcePassword(
+        token_url,
+        settings.client_id,
+        settings.client_secret or "",
+        settings.username or "",
+        settings.password or "",
+        settings.security_token,
+        **common,
+    )
+
+
+def _jwt_audience(login_url: str) -> str:
+    """Salesforce wants the generic login host as ``aud`` (test.salesforce.com for sandboxes), not My Domain."""
+    host = login_url.rstrip("/")
+    if ".sandbox.my.salesforce.com" in host or host.endswith("test.salesforce.com"):
+        return "https://test.salesforce.com"
+    if host.endswith(".salesforce.com"):
+        return "https://login.salesforce.com"
+    return host
+
+
+def instance_url(authenticator: TokenAuthenticator) -> str:
+    """The org's data host from the current token (fetching one if needed)."""
+    token = authenticator.current_token()
+    url = token.extra.get("instance_url")
+    if not url:
+        raise ValueError("the token response has no instance_url; check 'login_url' points at a Salesforce login host")
+    return str(url).rstrip("/")

@@ -1,0 +1,486 @@
+"""Salesforce HTTP client (one implementation of each call, shared by the tap's streams and the connector) and the
+product's base stream.
+
+``SalesforceClient`` sends everything through the kit's ``ResilientSession`` (retries, quota guard, audit) with the
+kit's authenticator (401 INVALID_SESSION_ID -> one refresh, one retry). ``SalesforceStream`` plans each read: REST
+``query``/``queryAll`` pages or a Bulk API 2.0 job, ordered by (replication key, Id), windows split in half on
+QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emitted with ``_sdc_deleted_at``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+import typing as t
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import requests
+
+from xlr8_kit.auth import TokenAuthenticator
+from xlr8_kit.http.classify import ResponseClassifier, Verdict
+from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.rest import KitRESTStream
+from xlr8_tap_salesforce import discovery
+from xlr8_tap_salesforce.auth import instance_url
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_tap_salesforce.tap import SalesforceSettings, TapSalesforce
+
+logger = logging.getLogger("xlr8_tap_salesforce")
+
+#: Composite batch takes at most 25 subrequests.
+COMPOSITE_BATCH_LIMIT = 25
+MAX_MESSAGE = 300
+#: Lower bound for date windows when there is no bookmark and no start_date (Salesforce started in 1999).
+EPOCH_FLOOR = datetime(1999, 1, 1, tzinfo=UTC)
+#: More Ids than this at one timestamp and the boundary is kept as "at least once" instead of de-duplicated.
+MAX_BOUNDARY_IDS = 20_000
+BOUNDARY_KEY = "xlr8_boundary"
+
+
+class SalesforceAPIError(ClientRequestError):
+    """A Salesforce error body ``[{"message","errorCode","fields"}]``; ``error_code`` is the vendor's code."""
+
+    def __init__(self, message: str, *, error_code: str, status: int | None = None, path: str | None = None) -> None:
+        super().__init__(message, status=status, path=path)
+        self.error_code = error_code
+
+
+class QueryTimeoutError(SalesforceAPIError):
+    """QUERY_TIMEOUT: the query scanned too much; the stream retries with a smaller date window."""
+
+
+class SalesforceClassifier(ResponseClassifier):
+    """403 REQUEST_LIMIT_EXCEEDED is the daily quota (not an auth failure, never retried)."""
+
+    def classify(self, response: requests.Response) -> Verdict:
+        if response.status_code == 403 and error_code_of(response) == "REQUEST_LIMIT_EXCEEDED":
+            return "quota"
+        return super().classify(response)
+
+
+def error_code_of(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return str(body[0].get("errorCode") or "") or None
+    if isinstance(body, dict):
+        return str(body.get("errorCode") or body.get("error") or "") or None
+    return None
+
+
+def soql_datetime(moment: datetime) -> str:
+    """SOQL dateTime literal (whole seconds, UTC): a floor, so ``>=`` never skips a record."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_sf_datetime(value: str) -> datetime:
+    text = value.replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class SalesforceClient:
+    """Describe, query, Bulk API 2.0 and limits calls for one org (one credential)."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        authenticator: TokenAuthenticator,
+        *,
+        api_version: str,
+        redactor: Redactor,
+        batch_size: int = 2000,
+        bulk_max_records: int = 50_000,
+        bulk_poll_interval: float = 5.0,
+        bulk_max_wait: float = 3600.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.session = session
+        self.authenticator = authenticator
+        self.api_version = api_version.lstrip("v")
+        self.redactor = redactor
+        self.batch_size = batch_size
+        self.bulk_max_records = bulk_max_records
+        self.bulk_poll_interval = bulk_poll_interval
+        self.bulk_max_wait = bulk_max_wait
+        self.sleep = sleep
+        self.classifier = SalesforceClassifier()
+        self._describe_cache: dict[str, dict[str, t.Any]] = {}
+        self._global_describe: dict[str, t.Any] | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    @property
+    def instance_url(self) -> str:
+        return instance_url(self.authenticator)
+
+    def data_url(self, suffix: str) -> str:
+        return f"{self.instance_url}/services/data/v{self.api_version}/{suffix.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, t.Any] | None = None,
+        json_body: t.Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """One logical call: the session retries and guards; Salesforce error bodies become typed errors."""
+        prepared = self.session.prepare_request(
+            requests.Request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers={"Accept": "application/json", **(headers or {})},
+                auth=self.authenticator,
+            )
+        )
+        send = t.cast("t.Any", self.session.send)
+        response: requests.Response = send(prepared, classify=self.classifier.classify)
+        if response.status_code >= 400:
+            self._raise_error(method, response)
+        return response
+
+    def _raise_error(self, method: str, response: requests.Response) -> t.NoReturn:
+        path = urlsplit(response.url).path
+        code = error_code_of(response) or "UNKNOWN"
+        try:
+            body = response.json()
+            detail = body[0].get("message", "") if isinstance(body, list) and body else str(body)
+        except ValueError:
+            detail = response.text
+        message = self.redactor.redact(
+            f"salesforce {method} {path}: HTTP {response.status_code} {code}: {str(detail)[:MAX_MESSAGE]}"
+        )
+        error_type = QueryTimeoutError if code == "QUERY_TIMEOUT" else SalesforceAPIError
+        raise error_type(message, error_code=code, status=response.status_code, path=path)
+
+    def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
+        response = self.request("GET", url, **kwargs)
+        return json.loads(response.content, parse_float=Decimal)
+
+    # -- metadata ---------------------------------------------------------------------------------------------
+
+    def global_describe(self) -> dict[str, t.Any]:
+        if self._global_describe is None:
+            self._global_describe = self.get_json(self.data_url("sobjects"))
+        return self._global_describe
+
+    def describe_many(self, names: list[str]) -> dict[str, dict[str, t.Any]]:
+        """Describes for ``names``, 25 per composite batch call, cached for the life of the client."""
+        missing = [n for n in names if n not in self._describe_cache]
+        for start in range(0, len(missing), COMPOSITE_BATCH_LIMIT):
+            chunk = missing[start : start + COMPOSITE_BATCH_LIMIT]
+            body = {
+                "batchRequests": [
+                    {"method": "GET", "url": f"v{self.api_version}/sobjects/{name}/describe"} for name in chunk
+                ]
+            }
+            response = self.request("POST", self.data_url("composite/batch"), json_body=body)
+            results = response.json().get("results", [])
+            for name, result in zip(chunk, results, strict=False):
+                if result.get("statusCode") != 200:
+                    raise SalesforceAPIError(
+                        f"salesforce describe of {name}: HTTP {result.get('statusCode')} "
+                        f"{str(result.get('result'))[:MAX_MESSAGE]} (check setting 'objects')",
+                        error_code="DESCRIBE_FAILED",
+                        status=result.get("statusCode"),
+                    )
+                self._describe_cache[name] = result["result"]
+        return {name: self._describe_cache[name] for name in names}
+
+    def limits(self) -> dict[str, t.Any]:
+        return t.cast("dict[str, t.Any]", self.get_json(self.data_url("limits")))
+
+    # -- REST query -------------------------------------------------------------------------------------------
+
+    def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages of records (``attributes`` removed), following ``nextRecordsUrl`` until ``done``."""
+        url = self.data_url("queryAll" if include_deleted else "query")
+        params: dict[str, t.Any] | None = {"q": soql}
+        headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+        while True:
+            body = self.get_json(url, params=params, headers=headers)
+            records = body.get("records", [])
+            for record in records:
+                record.pop("attributes", None)
+            yield records
+            next_url = body.get("nextRecordsUrl")
+            if body.get("done", True) or not next_url:
+                return
+            url, params = self.instance_url + next_url, None
+
+    def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
+        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
+        url = self.data_url("queryAll" if include_deleted else "query")
+        return int(self.get_json(url, params={"q": soql})["totalSize"])
+
+    # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
+
+    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, str]]]:
+        """Run a Bulk API 2.0 query job and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
+        job = self.request(
+            "POST",
+            self.data_url("jobs/query"),
+            json_body={
+                "operation": "queryAll" if include_deleted else "query",
+                "query": soql,
+                "contentType": "CSV",
+                "columnDelimiter": "COMMA",
+                "lineEnding": "LF",
+            },
+        ).json()
+        job_url = self.data_url(f"jobs/query/{job['id']}")
+        waited = 0.0
+        while True:
+            info = self.get_json(job_url)
+            state = info.get("state")
+            if state == "JobComplete":
+                break
+            if state in ("Failed", "Aborted"):
+                message = str(info.get("errorMessage") or state)
+                error_type = QueryTimeoutError if "QUERY_TIMEOUT" in message else SalesforceAPIError
+                raise error_type(
+                    f"salesforce bulk query job {job['id']} {state}: {message[:MAX_MESSAGE]}",
+                    error_code="QUERY_TIMEOUT" if error_type is QueryTimeoutError else "BULK_JOB_FAILED",
+                )
+            if waited >= self.bulk_max_wait:
+                raise ServerUnavailableError(
+                    f"salesforce bulk query job {job['id']} still {state} after {waited:.0f} s (bulk_max_wait)"
+                )
+            self.sleep(self.bulk_poll_interval)
+            waited += self.bulk_poll_interval
+        locator: str | None = None
+        while True:
+            params: dict[str, t.Any] = {"maxRecords": self.bulk_max_records}
+            if locator:
+                params["locator"] = locator
+            response = self.request("GET", job_url + "/results", params=params, headers={"Accept": "text/csv"})
+            yield list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+            locator = response.headers.get("Sforce-Locator")
+            if not locator or locator == "null":
+                return
+
+
+def _csv_value(raw: str, prop: dict[str, t.Any]) -> t.Any:
+    """A Bulk CSV cell in the type the schema declares (CSV has no null: an empty cell is null)."""
+    if raw == "":
+        return None
+    sf_type = prop.get("x-sf-type")
+    if sf_type == "boolean":
+        return raw.lower() == "true"
+    if sf_type in ("int", "long"):
+        return int(Decimal(raw))
+    if sf_type in ("double", "currency", "percent"):
+        return Decimal(raw)
+    return raw
+
+
+class SalesforceStream(KitRESTStream):
+    """Base of every sObject stream. Subclasses (built in ``streams.py``) only declare annotations."""
+
+    primary_keys: t.ClassVar[list[str]] = ["Id"]  # type: ignore[misc]
+    is_sorted = True
+    path = "/query"
+
+    def __init__(self, tap: TapSalesforce, *, name: str, schema: dict[str, t.Any]) -> None:
+        super().__init__(tap, name=name, schema=schema)
+        self.replication_key = discovery.replication_key(schema)  # type: ignore[misc]
+        self._api_choice: str | None = None
+
+    @property
+    def _sf_tap(self) -> TapSalesforce:
+        return t.cast("TapSalesforce", self._tap)
+
+    @property
+    def client(self) -> SalesforceClient:
+        return self._sf_tap.client
+
+    @property
+    def settings(self) -> SalesforceSettings:
+        return self._sf_tap.settings
+
+    @property
+    def url_base(self) -> str:
+        return self.client.data_url("")
+
+    # -- field lists ------------------------------------------------------------------------------------------
+
+    def selected_fields(self) -> list[str]:
+        """Selected fields (plus Id, the replication key and IsDeleted, which the sync itself needs)."""
+        properties = self.schema["properties"]
+        always = {"Id", self.replication_key, "IsDeleted"}
+        names = []
+        for name in properties:
+            if name == discovery.DELETED_AT:
+                continue
+            if name in always or self.mask.get(("properties", name), True):
+                names.append(name)
+        return names
+
+    @property
+    def tracks_deletes(self) -> bool:
+        return self.settings.include_deleted and "IsDeleted" in self.schema["properties"]
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        if self._sf_tap.quota_stopped:
+            self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
+            return
+        start_value = self._start_value(context)
+        lower = parse_sf_datetime(start_value) if start_value else None
+        boundary = self._boundary_ids(context, start_value)
+        rk = self.replication_key
+        try:
+            for record in self._read_window(lower, None):
+                if boundary and rk and record.get(rk) == start_value and record["Id"] in boundary:
+                    continue  # already delivered before the checkpoint (same timestamp, same Id)
+                yield record
+        except QuotaExhaustedError as exc:
+            self._sf_tap.quota_stopped = True
+            self.logger.warning(
+                "%s: stopping with state safe: %s. The bookmark covers every record emitted; re-run after the "
+                "daily quota resets.",
+                self.name,
+                exc,
+            )
+
+    def _start_value(self, context: Context | None) -> str | None:
+        if not self.replication_key:
+            return None
+        if self.settings.reread_formula_fields and discovery.formula_fields(self.schema):
+            self.logger.info("%s: re-reading all rows so formula fields are current (reread_formula_fields)", self.name)
+            return None
+        value = self.get_starting_replication_key_value(context)
+        if value is None and self.settings.start_date:
+            return self.settings.start_date
+        return t.cast("str | None", value)
+
+    def _boundary_ids(self, context: Context | None, start_value: str | None) -> set[str]:
+        boundary = self.get_context_state(context).get(BOUNDARY_KEY) or {}
+        if start_value is None or boundary.get("value") != start_value:
+            return set()
+        return set(boundary.get("ids") or [])
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+        """Besides the SDK's bookmark, remember the Ids delivered at the bookmark's exact timestamp, so a resume
+        with ``>=`` skips them and loses nothing that shares the timestamp (RELIABILITY E6)."""
+        super()._increment_stream_state(latest_record, context=context)
+        rk = self.replication_key
+        if not rk or latest_record.get(rk) is None:
+            return
+        state = self.get_context_state(context)
+        if state.get("replication_key_value") != latest_record[rk]:
+            return
+        boundary = state.get(BOUNDARY_KEY)
+        if not boundary or boundary.get("value") != latest_record[rk]:
+            state[BOUNDARY_KEY] = {"value": latest_record[rk], "ids": [latest_record["Id"]]}
+        elif len(boundary["ids"]) < MAX_BOUNDARY_IDS:
+            boundary["ids"].append(latest_record["Id"])
+        else:
+            state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
+
+    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
+        rk = self.replication_key
+        clauses = []
+        if rk and lower is not None:
+            clauses.append(f"{rk} >= {soql_datetime(lower)}")
+        if rk and upper is not None:
+            clauses.append(f"{rk} < {soql_datetime(upper)}")
+        soql = f"SELECT {', '.join(fields)} FROM {self.name}"
+        if clauses:
+            soql += " WHERE " + " AND ".join(clauses)
+        soql += f" ORDER BY {rk} ASC, Id ASC" if rk else " ORDER BY Id ASC"
+        return soql
+
+    def choose_api(self, lower: datetime | None) -> str:
+        """``rest`` or ``bulk``: the per-object override, the global setting, else by row count."""
+        if self._api_choice is None:
+            choice = self.settings.api_type_overrides.get(self.name) or self.settings.api_type
+            if choice == "auto":
+                where = f"{self.replication_key} >= {soql_datetime(lower)}" if lower and self.replication_key else None
+                rows = self.client.count(self.name, where, include_deleted=self.tracks_deletes)
+                choice = "bulk" if rows >= self.settings.bulk_threshold else "rest"
+                self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
+            self._api_choice = choice
+        return self._api_choice
+
+    def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+        yielded = False
+        try:
+            for record in self._fetch(lower, upper):
+                yielded = True
+                yield record
+        except QueryTimeoutError:
+            if yielded or not self.replication_key:
+                raise
+            low = lower or EPOCH_FLOOR
+            high = upper or datetime.now(UTC) + timedelta(days=1)
+            span = high - low
+            if span.total_seconds() <= self.settings.min_window_seconds:
+                raise
+            middle = (low + span / 2).replace(microsecond=0)
+            self.logger.info(
+                "%s: QUERY_TIMEOUT for %s .. %s; splitting the window at %s",
+                self.name,
+                soql_datetime(low),
+                soql_datetime(high) if upper else "now",
+                soql_datetime(middle),
+            )
+            yield from self._read_window(lower, middle)
+            yield from self._read_window(middle, upper)
+
+    def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+        fields = self.selected_fields()
+        if self.choose_api(lower) == "bulk":
+            compounds = discovery.compound_fields(self.schema)
+            bulk_fields = [f for f in fields if f not in compounds]
+            for name in compounds:
+                if name in fields:
+                    bulk_fields += [c for c in compounds[name] if c not in bulk_fields]
+            soql = self._soql(bulk_fields, lower, upper)
+            for rows in self.client.bulk_query(soql, include_deleted=self.tracks_deletes):
+                for row in rows:
+                    yield self._finish(self._from_csv(row, fields, compounds))
+        else:
+            soql = self._soql(fields, lower, upper)
+            for page in self.client.query_pages(soql, include_deleted=self.tracks_deletes):
+                for record in page:
+                    yield self._finish(record)
+
+    def _from_csv(
+        self, row: dict[str, str], fields: list[str], compounds: dict[str, list[str]]
+    ) -> dict[str, t.Any]:
+        properties = self.schema["properties"]
+        record = {name: _csv_value(raw, properties.get(name, {})) for name, raw in row.items()}
+        for compound, parts in compounds.items():
+            if compound not in fields:
+                continue
+            sf_type = properties[compound].get("x-sf-type", "address")
+            value = {discovery.compound_key(compound, sf_type, part): record.get(part) for part in parts}
+            record[compound] = value if any(v is not None for v in value.values()) else None
+        return {name: record.get(name) for name in fields}
+
+    def _finish(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        if "IsDeleted" in self.schema["properties"]:
+            deleted = record.get("IsDeleted")
+            stamp = record.get(self.replication_key or "SystemModstamp")
+            record[discovery.DELETED_AT] = stamp if deleted else None
+        return record

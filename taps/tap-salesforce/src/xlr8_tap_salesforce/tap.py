@@ -1,0 +1,229 @@
+"""tap-salesforce: every queryable sObject, discovered from describe, read through REST or Bulk API 2.0."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import requests
+from singer_sdk import typing as th
+
+from xlr8_kit.auth import TokenAuthenticator
+from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
+from xlr8_tap_salesforce import discovery
+from xlr8_tap_salesforce.auth import AuthSettings, build_authenticator, parse_auth_settings
+from xlr8_tap_salesforce.client import SalesforceClient, SalesforceStream
+from xlr8_tap_salesforce.streams import stream_class
+
+API_TYPES = ("auto", "rest", "bulk")
+
+
+def _auth_option(*fields: th.Property) -> th.ObjectType:
+    return th.ObjectType(th.Property("client_id", th.StringType, required=True), *fields)
+
+
+AUTH_SCHEMA = th.DiscriminatedUnion(
+    "type",
+    jwt_bearer=_auth_option(
+        th.Property("username", th.StringType, required=True),
+        th.Property("private_key", th.StringType, required=True, secret=True, description="PEM RSA private key."),
+        th.Property("private_key_passphrase", th.StringType, secret=True),
+    ),
+    refresh_token=_auth_option(
+        th.Property("client_secret", th.StringType, secret=True),
+        th.Property("refresh_token", th.StringType, required=True, secret=True),
+    ),
+    client_credentials=_auth_option(
+        th.Property("client_secret", th.StringType, required=True, secret=True),
+    ),
+    password=_auth_option(
+        th.Property("client_secret", th.StringType, required=True, secret=True),
+        th.Property("username", th.StringType, required=True),
+        th.Property("password", th.StringType, required=True, secret=True),
+        th.Property("security_token", th.StringType, secret=True),
+    ),
+)
+
+PRODUCT_SETTINGS = th.PropertiesList(
+    th.Property(
+        "login_url",
+        th.StringType,
+        default="https://login.salesforce.com",
+        description="Login host: https://login.salesforce.com, https://test.salesforce.com for sandboxes, or the "
+        "org's My Domain URL. Data calls go to the instance_url the token response names.",
+    ),
+    th.Property("api_version", th.StringType, default="60.0", description="REST API version, e.g. 60.0."),
+    th.Property("auth", AUTH_SCHEMA, required=True, description="OAuth flow and its credentials (by 'type')."),
+    th.Property(
+        "objects",
+        th.ArrayType(th.StringType),
+        description="sObject API names to replicate; default: every queryable, replicateable object.",
+    ),
+    th.Property("start_date", th.DateTimeType, description="Earliest SystemModstamp to read on a first sync."),
+    th.Property(
+        "include_deleted",
+        th.BooleanType,
+        default=True,
+        description="Read through queryAll and emit deleted rows with _sdc_deleted_at.",
+    ),
+    th.Property(
+        "api_type",
+        th.StringType,
+        default="auto",
+        allowed_values=list(API_TYPES),
+        description="rest, bulk (Bulk API 2.0) or auto (bulk from bulk_threshold rows).",
+    ),
+    th.Property(
+        "api_type_overrides",
+        th.ObjectType(additional_properties=th.StringType),
+        description='Per-object API choice, e.g. {"Account": "bulk"}.',
+    ),
+    th.Property("bulk_threshold", th.IntegerType, default=200_000, description="Rows from which auto uses Bulk."),
+    th.Property("batch_size", th.IntegerType, default=2000, description="REST page size (200-2000)."),
+    th.Property("bulk_max_records", th.IntegerType, default=50_000, description="Rows per Bulk result page."),
+    th.Property("bulk_poll_interval", th.NumberType, default=5.0, description="Seconds between Bulk job polls."),
+    th.Property("bulk_max_wait", th.NumberType, default=3600.0, description="Longest wait for a Bulk job (s)."),
+    th.Property(
+        "reread_formula_fields",
+        th.BooleanType,
+        default=False,
+        description="Objects with formula fields are re-read in full each run: formulas change without "
+        "touching SystemModstamp.",
+    ),
+    th.Property(
+        "api_quota_share",
+        th.NumberType,
+        description="Stop (state safe) once this share of the daily API limit is used, e.g. 0.8 "
+        "(read from Sforce-Limit-Info). Default: the kit's http.max_quota_share (0.9).",
+    ),
+    th.Property(
+        "min_window_seconds",
+        th.NumberType,
+        default=60.0,
+        description="Smallest date window when QUERY_TIMEOUT splits a query; below it the error is fatal.",
+    ),
+)
+
+
+def _schema() -> dict[str, t.Any]:
+    schema = PRODUCT_SETTINGS.to_dict()
+    schema["properties"].update(KIT_SETTINGS.to_dict()["properties"])
+    return schema
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    """The tap's settings, validated once."""
+
+    login_url: str
+    api_version: str
+    auth: AuthSettings
+    objects: tuple[str, ...] | None
+    start_date: str | None
+    include_deleted: bool
+    api_type: str
+    api_type_overrides: dict[str, str] = field(default_factory=dict)
+    bulk_threshold: int = 200_000
+    batch_size: int = 2000
+    bulk_max_records: int = 50_000
+    bulk_poll_interval: float = 5.0
+    bulk_max_wait: float = 3600.0
+    reread_formula_fields: bool = False
+    min_window_seconds: float = 60.0
+
+    @classmethod
+    def parse(cls, config: t.Mapping[str, t.Any]) -> SalesforceSettings:
+        api_type = config.get("api_type") or "auto"
+        overrides = dict(config.get("api_type_overrides") or {})
+        for name, value in {"api_type": api_type, **{f"api_type_overrides.{k}": v for k, v in overrides.items()}}.items():
+            if value not in API_TYPES:
+                raise ValueError(f"setting '{name}' must be one of {', '.join(API_TYPES)}; got {value!r}")
+        batch_size = int(config.get("batch_size") or 2000)
+        if not 200 <= batch_size <= 2000:
+            raise ValueError(f"setting 'batch_size' must be between 200 and 2000; got {batch_size}")
+        share = config.get("api_quota_share")
+        if share is not None and not 0 < float(share) <= 1:
+            raise ValueError(f"setting 'api_quota_share' must be in (0, 1]; got {share}")
+        objects = config.get("objects")
+        return cls(
+            login_url=str(config.get("login_url") or "https://login.salesforce.com"),
+            api_version=str(config.get("api_version") or "60.0"),
+            auth=parse_auth_settings(config.get("auth")),
+            objects=tuple(objects) if objects else None,
+            start_date=config.get("start_date"),
+            include_deleted=bool(config.get("include_deleted", True)),
+            api_type=api_type,
+            api_type_overrides=overrides,
+            bulk_threshold=int(config.get("bulk_threshold") or 200_000),
+            batch_size=batch_size,
+            bulk_max_records=int(config.get("bulk_max_records") or 50_000),
+            bulk_poll_interval=float(config.get("bulk_poll_interval", 5.0)),
+            bulk_max_wait=float(config.get("bulk_max_wait") or 3600.0),
+            reread_formula_fields=bool(config.get("reread_formula_fields", False)),
+            min_window_seconds=float(config.get("min_window_seconds") or 60.0),
+        )
+
+
+class TapSalesforce(KitTap):
+    """Salesforce tap: discovery from describe, incremental with deletes, REST or Bulk API 2.0, quota-aware."""
+
+    name = "tap-salesforce"
+    product_id = "salesforce"
+    config_jsonschema = _schema()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: Set when the quota guard or REQUEST_LIMIT_EXCEEDED stopped a stream; later streams are skipped.
+        self.quota_stopped = False
+        super().__init__(*args, **kwargs)
+
+    @cached_property
+    def settings(self) -> SalesforceSettings:
+        return SalesforceSettings.parse(self.resolved_config)
+
+    @cached_property
+    def resolved_config(self) -> dict[str, t.Any]:
+        """The kit's resolved config, with ``api_quota_share`` handed to the session's quota guard."""
+        config = dict(super().resolved_config)
+        share = config.get("api_quota_share")
+        if share is not None:
+            config["http"] = {**(config.get("http") or {}), "max_quota_share": float(share)}
+        return config
+
+    def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
+        settings = self.settings
+        return build_authenticator(
+            settings.auth, login_url=settings.login_url, session=runtime.session, redactor=runtime.redactor
+        )
+
+    @cached_property
+    def client(self) -> SalesforceClient:
+        settings = self.settings
+        return SalesforceClient(
+            self.kit.session,
+            t.cast("TokenAuthenticator", self.kit.authenticator),
+            api_version=settings.api_version,
+            redactor=self.kit.redactor,
+            batch_size=settings.batch_size,
+            bulk_max_records=settings.bulk_max_records,
+            bulk_poll_interval=settings.bulk_poll_interval,
+            bulk_max_wait=settings.bulk_max_wait,
+        )
+
+    def discover_streams(self) -> list[SalesforceStream]:
+        catalog = self.input_catalog
+        if catalog is not None:
+            # A saved catalog already holds every describe fact the streams need: no metadata calls.
+            return [
+                stream_class(entry.tap_stream_id)(self, name=entry.tap_stream_id, schema=entry.schema.to_dict())
+                for entry in catalog.values()
+            ]
+        names = list(self.settings.objects or discovery.replicable_objects(self.client.global_describe()))
+        describes = self.client.describe_many(names)
+        return [
+            stream_class(name)(self, name=name, schema=discovery.object_schema(describes[name])) for name in names
+        ]
+
+
+if __name__ == "__main__":
+    TapSalesforce.cli()
