@@ -35,14 +35,14 @@ def filter_category(column: str) -> tuple[str | None, int | None]:
     return None, None
 
 
-def _inferred(kind: str, distinct: int) -> str:
+def _inferred(kind: str, distinct: int, likely_key: bool) -> str:
     if kind in {"integer", "decimal"}:
         return "numeric"
     if kind in {"date", "timestamp"}:
         return "date"
     if kind == "boolean":
         return "boolean"
-    return "categorical" if distinct <= CATEGORICAL_LIMIT else "text"
+    return "categorical" if distinct <= CATEGORICAL_LIMIT and not likely_key else "text"
 
 
 def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list[t.Any]]:
@@ -78,10 +78,11 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
         category, priority = filter_category(name) if categorical else (None, None)
         numeric = kind in {"integer", "decimal"}
         dated = kind in {"date", "timestamp"}
+        likely_key = total > 0 and distinct > 10 and distinct / total > 0.95
         out.append(
             [
                 name,
-                _inferred(kind, distinct),
+                _inferred(kind, distinct, likely_key),
                 data_type,
                 total,
                 total - non_null,
@@ -94,7 +95,7 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
                 low if dated else None,
                 high if dated else None,
                 json.dumps([str(v) for v, _ in distribution[:SAMPLE_SIZE]]),
-                total > 0 and distinct > 10 and distinct / total > 0.95,
+                likely_key,
                 categorical,
                 category,
                 priority,
