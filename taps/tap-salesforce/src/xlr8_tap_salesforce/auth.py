@@ -49,14 +49,16 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 def parse_auth_settings(raw: dict[str, Any] | None) -> AuthSettings:
     """Validate the ``auth`` setting; errors name the exact field to fix."""
     if not isinstance(raw, dict):
-        raise ValueError("setting 'auth' is required: an object with 'type' (one of " + ", ".join(REQUIRED_FIELDS) + ")")
+        raise ValueError(
+            "setting 'auth' is required: an object with 'type' (one of " + ", ".join(REQUIRED_FIELDS) + ")"
+        )
     flow = raw.get("type")
     if flow not in REQUIRED_FIELDS:
         raise ValueError(f"setting 'auth.type' must be one of {', '.join(REQUIRED_FIELDS)}; got {flow!r}")
     missing = [name for name in REQUIRED_FIELDS[flow] if not raw.get(name)]
     if missing:
         raise ValueError(f"auth type {flow!r} needs setting(s): " + ", ".join(f"'auth.{m}'" for m in missing))
-    known = {k: raw.get(k) for k in AuthSettings.__dataclass_fields__}
+    known: dict[str, Any] = {k: raw.get(k) for k in AuthSettings.__dataclass_fields__}
     return AuthSettings(**known)
 
 

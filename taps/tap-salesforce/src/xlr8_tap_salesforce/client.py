@@ -227,7 +227,7 @@ class SalesforceClient:
             url, params = self.instance_url + next_url, None
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
-        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
+        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
         url = self.data_url("queryAll" if include_deleted else "query")
         return int(self.get_json(url, params={"q": soql})["totalSize"])
 
@@ -295,13 +295,13 @@ def _csv_value(raw: str, prop: dict[str, t.Any]) -> t.Any:
 class SalesforceStream(KitRESTStream):
     """Base of every sObject stream. Subclasses (built in ``streams.py``) only declare annotations."""
 
-    primary_keys: t.ClassVar[list[str]] = ["Id"]  # type: ignore[misc]
+    primary_keys: t.ClassVar[list[str]] = ["Id"]
     is_sorted = True
     path = "/query"
 
     def __init__(self, tap: TapSalesforce, *, name: str, schema: dict[str, t.Any]) -> None:
         super().__init__(tap, name=name, schema=schema)
-        self.replication_key = discovery.replication_key(schema)  # type: ignore[misc]
+        self.replication_key = discovery.replication_key(schema)
         self._api_choice: str | None = None
 
     @property
@@ -404,7 +404,7 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"{rk} >= {soql_datetime(lower)}")
         if rk and upper is not None:
             clauses.append(f"{rk} < {soql_datetime(upper)}")
-        soql = f"SELECT {', '.join(fields)} FROM {self.name}"
+        soql = f"SELECT {', '.join(fields)} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
         if clauses:
             soql += " WHERE " + " AND ".join(clauses)
         soql += f" ORDER BY {rk} ASC, Id ASC" if rk else " ORDER BY Id ASC"
@@ -465,9 +465,7 @@ class SalesforceStream(KitRESTStream):
                 for record in page:
                     yield self._finish(record)
 
-    def _from_csv(
-        self, row: dict[str, str], fields: list[str], compounds: dict[str, list[str]]
-    ) -> dict[str, t.Any]:
+    def _from_csv(self, row: dict[str, str], fields: list[str], compounds: dict[str, list[str]]) -> dict[str, t.Any]:
         properties = self.schema["properties"]
         record = {name: _csv_value(raw, properties.get(name, {})) for name, raw in row.items()}
         for compound, parts in compounds.items():

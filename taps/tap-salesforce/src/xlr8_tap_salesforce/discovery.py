@@ -137,7 +137,9 @@ def formula_fields(schema: dict[str, Any]) -> list[str]:
 
 def compound_fields(schema: dict[str, Any]) -> dict[str, list[str]]:
     """Compound field -> its component fields (Bulk API 2.0 cannot select compounds, only their parts)."""
-    compounds = {n: [] for n, p in schema.get("properties", {}).items() if p.get("x-sf-type") in ("address", "location")}
+    compounds: dict[str, list[str]] = {
+        n: [] for n, p in schema.get("properties", {}).items() if p.get("x-sf-type") in ("address", "location")
+    }
     for name, prop in schema.get("properties", {}).items():
         parent = prop.get("x-sf-compound")
         if parent in compounds:

@@ -136,7 +136,10 @@ class SalesforceSettings:
     def parse(cls, config: t.Mapping[str, t.Any]) -> SalesforceSettings:
         api_type = config.get("api_type") or "auto"
         overrides = dict(config.get("api_type_overrides") or {})
-        for name, value in {"api_type": api_type, **{f"api_type_overrides.{k}": v for k, v in overrides.items()}}.items():
+        for name, value in {
+            "api_type": api_type,
+            **{f"api_type_overrides.{k}": v for k, v in overrides.items()},
+        }.items():
             if value not in API_TYPES:
                 raise ValueError(f"setting '{name}' must be one of {', '.join(API_TYPES)}; got {value!r}")
         batch_size = int(config.get("batch_size") or 2000)
@@ -220,9 +223,7 @@ class TapSalesforce(KitTap):
             ]
         names = list(self.settings.objects or discovery.replicable_objects(self.client.global_describe()))
         describes = self.client.describe_many(names)
-        return [
-            stream_class(name)(self, name=name, schema=discovery.object_schema(describes[name])) for name in names
-        ]
+        return [stream_class(name)(self, name=name, schema=discovery.object_schema(describes[name])) for name in names]
 
 
 if __name__ == "__main__":

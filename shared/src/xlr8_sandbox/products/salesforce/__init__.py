@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -109,6 +109,9 @@ class SalesforceEmulator(ProductEmulator):
         self.bulk_polls_before_complete = 1
         self.session_ttl: float | None = 7200.0
         self.rotate_refresh_tokens = False
+        #: Revoke every session when the n-th data request arrives (token revocation mid-run).
+        self.revoke_sessions_at_request: int | None = None
+        self.data_requests = 0
         self._lock = threading.Lock()
         self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
         self._cursors: dict[str, tuple[_Plan, int]] = {}
@@ -136,7 +139,10 @@ class SalesforceEmulator(ProductEmulator):
 
     def register_jwt_key(self, public_key_pem: str) -> None:
         """Register a connected app certificate's public key (JWT bearer flow)."""
-        self._jwt_public_keys.append(serialization.load_pem_public_key(public_key_pem.encode()))
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError("the JWT bearer flow needs an RSA public key")
+        self._jwt_public_keys.append(key)
 
     def touch(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
         """Modify a row now: SystemModstamp and LastModifiedDate move to the sandbox clock."""
@@ -177,6 +183,10 @@ class SalesforceEmulator(ProductEmulator):
     def _api(self, handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
             self.request_log.append((request.method, request.url.path))
+            with self._lock:
+                self.data_requests += 1
+                if self.revoke_sessions_at_request == self.data_requests:
+                    self.ctx.tokens.revoke_all(PRODUCT)
             auth = request.headers.get("authorization", "")
             token = auth[7:] if auth.lower().startswith("bearer ") else None
             if self.ctx.tokens.check(PRODUCT, token) is None:
@@ -251,7 +261,7 @@ class SalesforceEmulator(ProductEmulator):
             try:
                 claims = jwt.decode(
                     assertion,
-                    key=key,  # type: ignore[arg-type]
+                    key=key,
                     algorithms=["RS256"],
                     audience=[*JWT_AUDIENCES, base],
                     options={"require": ["iss", "sub", "aud", "exp"]},
@@ -318,8 +328,12 @@ class SalesforceEmulator(ProductEmulator):
                     results.append({"statusCode": 200, "result": obj.describe()})
                     continue
             results.append(
-                {"statusCode": 404, "result": [{"errorCode": "NOT_FOUND", "message": "The requested resource does "
-                                                "not exist", "fields": []}]}
+                {
+                    "statusCode": 404,
+                    "result": [
+                        {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist", "fields": []}
+                    ],
+                }
             )
         return JSONResponse({"hasErrors": any(r["statusCode"] >= 400 for r in results), "results": results})
 
@@ -362,17 +376,19 @@ class SalesforceEmulator(ProductEmulator):
         query = soql.parse(text)
         obj = self.objects.get(query.sobject)
         if obj is None:
-            raise SalesforceError(
-                400, "INVALID_TYPE", f"sObject type '{query.sobject}' is not supported."
-            )
+            raise SalesforceError(400, "INVALID_TYPE", f"sObject type '{query.sobject}' is not supported.")
         known = set(obj.field_names)
         for name in query.fields + [c for c, _ in query.order_by]:
             if name not in known:
                 raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'.")
         for column, descending in query.order_by:
             if descending or column not in ("SystemModstamp", "LastModifiedDate", "Id", "CreatedDate"):
-                raise SalesforceError(400, "MALFORMED_QUERY", f"emulator supports ascending ORDER BY on "
-                                      f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}")
+                raise SalesforceError(
+                    400,
+                    "MALFORMED_QUERY",
+                    f"emulator supports ascending ORDER BY on "
+                    f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}",
+                )
         with self._lock:
             overlay_map = dict(self._overlays[obj.name])
         overlay = sorted(overlay_map.values(), key=lambda r: (r["SystemModstamp"], r["Id"]))
@@ -433,6 +449,31 @@ class SalesforceEmulator(ProductEmulator):
         return out
 
     def _count(self, plan: _Plan) -> int:
+        """COUNT(): a seek when the filter is only SystemModstamp bounds (large orgs), else a scan."""
+        where = plan.query.where
+        parts = where.parts if isinstance(where, soql.BoolOp) and where.op == "AND" else (where,) if where else ()
+        if all(
+            isinstance(p, soql.Comparison)
+            and p.field == "SystemModstamp"
+            and p.op in ("<", "<=", ">", ">=")
+            and isinstance(p.value, datetime)
+            for p in parts
+        ):
+            obj, lo, hi = plan.sobject, 0, plan.sobject.count
+            tick = timedelta(microseconds=1)
+            for p in parts:
+                assert isinstance(p, soql.Comparison)
+                if p.op in (">", ">="):
+                    lo = max(lo, obj.first_index_at_or_after(p.value + (tick if p.op == ">" else timedelta(0))))
+                else:
+                    hi = min(hi, obj.first_index_at_or_after(p.value + (tick if p.op == "<=" else timedelta(0))))
+            base = max(hi - lo, 0) - sum(1 for i in plan.overlaid if lo <= i < hi)
+            overlay = sum(
+                1
+                for r in plan.overlay
+                if (plan.include_deleted or not r.get("IsDeleted")) and soql.matches(where, self._full_record(obj, r))
+            )
+            return base + overlay
         return sum(1 for _ in self._rows(plan, _Position(plan.start, 0)))
 
     def _batch_size(self, request: Request) -> int:

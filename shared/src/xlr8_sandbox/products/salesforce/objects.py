@@ -397,7 +397,7 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
             "IsClosed": closed,
             "ClosedDate": sf_datetime(SObject.modstamp_at(i)) if closed else None,
             "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
-            "Description": "Customer reports: \"export\" stops at line 42,\nsee attachment.",
+            "Description": 'Customer reports: "export" stops at line 42,\nsee attachment.',
         }
 
     def project_row(i: int) -> dict[str, Any]:
@@ -439,7 +439,7 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
                 *_system_fields(),
                 describe_field("Name", "string"),
                 picklist("Type", "picklist", values=["Customer - Direct", "Customer - Channel", "Prospect", "Partner"]),
-                picklist("Industry", "picklist", values=sorted({"Manufacturing", "Healthcare", "Retail", "Technology"})),
+                picklist("Industry", "picklist", values=["Healthcare", "Manufacturing", "Retail", "Technology"]),
                 describe_field("AnnualRevenue", "currency", precision=18, scale=2),
                 describe_field("NumberOfEmployees", "int", digits=8),
                 describe_field("Phone", "phone"),
@@ -496,9 +496,7 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
                 describe_field("IsWon", "boolean"),
                 describe_field("OwnerId", "reference", referenceTo=["User"], nillable=False),
                 describe_field("Project__c", "reference", referenceTo=["Project__c"]),
-                _formula(
-                    "Expected_Revenue__c", "currency", "Amount * Probability / 100", precision=18, scale=2
-                ),
+                _formula("Expected_Revenue__c", "currency", "Amount * Probability / 100", precision=18, scale=2),
             ],
             opportunity_row,
             counts.get("Opportunity", accounts * 2),
