@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_xlr8_truths.columns import Column, decimal_scale, logical_type
@@ -89,6 +90,9 @@ class TruthsSink(BatchSink):
         note = self.schema.get(ANNOTATION_KEY) or {}
         keys = list(self.key_properties) or [str(k) for k in note.get("key_columns") or []]
         self.key_sources = [k for k in keys if k in names]
+        self._datelike = {
+            p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
+        }
         self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
         self.target.register_stream(self.info)
 
@@ -107,16 +111,31 @@ class TruthsSink(BatchSink):
         try:
             if self._validator is not None:
                 self._validator.validate(record)
-            self._parse_timestamps_in_record(record=record, schema=self.schema, treatment=self.datetime_error_treatment)
+            self._parse_datelike(record)
         except InvalidRecord as exc:
             cause = exc.__cause__
             if isinstance(cause, jsonschema.ValidationError):
                 self._rejection = Rejected(cause.json_path, f"schema violation ({cause.validator})")
             else:
                 self._rejection = Rejected("$", "schema violation")
-        except (ValueError, TypeError, OverflowError) as exc:
-            self._rejection = Rejected("$", f"unparseable value ({type(exc).__name__})")
+        except Rejected as exc:
+            self._rejection = exc
         return record
+
+    def _parse_datelike(self, record: dict) -> None:
+        """The SDK's timestamp parsing, one field at a time so a rejection names its field."""
+        for key, prop in self._datelike.items():
+            value = record.get(key)
+            if value is None:
+                continue
+            single = {key: value}
+            try:
+                self._parse_timestamps_in_record(
+                    record=single, schema={"properties": {key: prop}}, treatment=self.datetime_error_treatment
+                )
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise Rejected(f"$.{key}", f"unparseable {prop.get('format', 'date')} value") from exc
+            record[key] = single[key]
 
     def _singer_validate_message(self, record: dict) -> None:
         if self._rejection is not None:
