@@ -1,0 +1,65 @@
+"""Streams from the service's own ``$metadata``: every entity set the tenant has (custom MDF objects included),
+keys as primary keys, Edm types mapped by the kit, incremental where a filterable change timestamp exists and
+effective dating where the key carries a start date. Fetched once per tap instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xlr8_kit.odata import EntitySet, ServiceMetadata, entity_jsonschema
+
+#: Change timestamps, most specific first (SuccessFactors entities, MDF objects, then S/4-style names).
+REPLICATION_KEYS = ("lastModifiedDateTime", "lastModifiedOn", "lastModified", "lastModifiedDate")
+#: Key properties that make an entity effective dated (EmpJob, PerPersonal, FO objects; MDF objects).
+EFFECTIVE_START_KEYS = ("startDate", "effectiveStartDate")
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    entity_set: EntitySet
+    schema: dict[str, Any]
+    primary_keys: tuple[str, ...]
+    replication_key: str | None
+    replication_key_type: str | None
+    effective_dated: bool
+
+    @property
+    def name(self) -> str:
+        return self.entity_set.name
+
+
+def plan_stream(entity_set: EntitySet) -> StreamPlan:
+    entity = entity_set.entity_type
+    schema = entity_jsonschema(entity)
+    replication_key = next(
+        (
+            name
+            for name in REPLICATION_KEYS
+            if name in entity.properties
+            and entity.properties[name].filterable
+            and entity.properties[name].edm_type in ("Edm.DateTimeOffset", "Edm.DateTime")
+        ),
+        None,
+    )
+    return StreamPlan(
+        entity_set=entity_set,
+        schema=schema,
+        primary_keys=entity.keys,
+        replication_key=replication_key,
+        replication_key_type=entity.properties[replication_key].edm_type if replication_key else None,
+        effective_dated=any(k in entity.keys for k in EFFECTIVE_START_KEYS),
+    )
+
+
+def select_entity_sets(metadata: ServiceMetadata, wanted: tuple[str, ...]) -> list[EntitySet]:
+    """The configured entity sets in the configured order; ``*`` means every set in the metadata."""
+    if "*" in wanted:
+        return [metadata.entity_sets[name] for name in sorted(metadata.entity_sets)]
+    missing = [name for name in wanted if name not in metadata.entity_sets]
+    if missing:
+        raise ValueError(
+            f"setting 'entity_sets' names {', '.join(missing)}, not in this tenant's $metadata "
+            f"(available: {', '.join(sorted(metadata.entity_sets))})"
+        )
+    return [metadata.entity_sets[name] for name in wanted]
