@@ -18,6 +18,7 @@ import typing as t
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from urllib.parse import urlsplit
 
 import requests
@@ -476,7 +477,15 @@ class SalesforceStream(KitRESTStream):
             record[compound] = value if any(v is not None for v in value.values()) else None
         return {name: record.get(name) for name in fields}
 
+    @cached_property
+    def _datetime_fields(self) -> list[str]:
+        return [n for n, p in self.schema["properties"].items() if p.get("x-sf-type") == "datetime"]
+
     def _finish(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        for name in self._datetime_fields:
+            value = record.get(name)
+            if isinstance(value, str) and value.endswith("+0000"):
+                record[name] = value[:-5] + "Z"  # Salesforce's +0000 is not RFC 3339; Z is
         if "IsDeleted" in self.schema["properties"]:
             deleted = record.get("IsDeleted")
             stamp = record.get(self.replication_key or "SystemModstamp")
