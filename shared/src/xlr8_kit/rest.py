@@ -102,16 +102,20 @@ class KitTap(Tap):
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
         policy = HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))
-        session = ResilientSession(
+        session = self.make_session(policy, config=config, redactor=redactor)
+        runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
+        runtime.authenticator = self.build_authenticator(runtime)
+        return runtime
+
+    def make_session(self, policy: HttpPolicy, *, config: dict[str, t.Any], redactor: Redactor) -> ResilientSession:
+        """One session per tap instance (per credential); tests override this to inject clock and sleep."""
+        return ResilientSession(
             policy,
             product=self.product_id,
             credential_id=config.get("credential_id"),
             redactor=redactor,
             run_id=os.environ.get("XLR8_RUN_ID") or os.environ.get("MELTANO_RUN_ID"),
         )
-        runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
-        runtime.authenticator = self.build_authenticator(runtime)
-        return runtime
 
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         """Return this tap's authenticator (one per tap instance, i.e. per credential)."""

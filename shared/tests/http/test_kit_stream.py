@@ -1,0 +1,213 @@
+"""KitTap / KitRESTStream over real HTTP: the SDK's request loop with the kit's session underneath."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xlr8_kit.http.errors import (
+    AuthenticationError,
+    ClientRequestError,
+    ErrorBodyError,
+    ReauthorizationRequiredError,
+    ServerUnavailableError,
+)
+from xlr8_kit.http.session import HttpPolicy, ResilientSession
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
+
+HERE = Path(__file__).parent
+JSON = "application/json"
+
+
+def _load_demo_tap() -> Any:
+    name = "xlr8_http_tests_demo_tap"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / "demo_tap.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+demo = _load_demo_tap()
+
+
+class PagedApi:
+    """Per-page reply queues behind one path, plus an OAuth token endpoint counting its calls."""
+
+    def __init__(self, server: FaultServer, pages: dict[str, list[Reply]], tokens: list[str] | None = None) -> None:
+        self.pages = {page: deque(replies) for page, replies in pages.items()}
+        self.tokens = deque(tokens or ["tok-0001-abcdef"])
+        self.last_token = self.tokens[0]
+        server.route("/items", self.items)
+        server.route("/oauth/token", self.token)
+
+    def items(self, request: RecordedRequest) -> Reply:
+        page = request.query.get("page", ["1"])[0]
+        queue = self.pages[page]
+        return queue.popleft() if len(queue) > 1 else queue[0]
+
+    def token(self, request: RecordedRequest) -> Reply:
+        if self.tokens:
+            self.last_token = self.tokens.popleft()
+        return Reply(200, body={"access_token": self.last_token, "token_type": "bearer", "expires_in": 3600})
+
+
+def make_tap(server: FaultServer, fake_time: Any, **extra: Any) -> Any:
+    class FakeTimeTap(demo.DemoTap):
+        def make_session(self, policy: HttpPolicy, *, config: dict[str, Any], redactor: Redactor) -> ResilientSession:
+            return ResilientSession(
+                policy,
+                product=self.product_id,
+                credential_id=config.get("credential_id"),
+                redactor=redactor,
+                clock=fake_time.clock,
+                sleep=fake_time.sleep,
+                wall=fake_time.wall,
+            )
+
+    config = {
+        "base_url": server.url,
+        "client_id": "demo-client",
+        "client_secret": "client-secret-value-123",
+        "api_key": "api-key-value-456",
+        **extra,
+    }
+    return FakeTimeTap(config=config, parse_env_config=False)
+
+
+def page(ids: list[int], next_page: str | None) -> Reply:
+    return Reply(200, body={"items": [{"id": i, "name": f"n{i}"} for i in ids], "next_page": next_page})
+
+
+def test_a1_stream_retries_the_same_page_without_duplicates(server, fake_time):
+    PagedApi(
+        server,
+        {
+            "1": [page([1, 2], "2")],
+            "2": [Reply(429, headers={"Retry-After": "30"}), page([3, 4], "3")],
+            "3": [page([5], None)],
+        },
+    )
+    tap = make_tap(server, fake_time)
+    records = list(tap.streams["items"].get_records(None))
+    assert [r["id"] for r in records] == [1, 2, 3, 4, 5]
+    assert [s for s in fake_time.sleeps if s >= 30] == fake_time.sleeps
+    assert len(fake_time.sleeps) == 1
+    assert [r.query.get("page", ["1"])[0] for r in server.requests_to("/items")] == ["1", "2", "2", "3"]
+    assert server.count("/oauth/token") == 1
+
+
+def test_a5_client_error_message_has_path_status_truncated_redacted_body(server, fake_time):
+    long_body = "bad request: api_key api-key-value-456 rejected; " + "x" * 3000
+    PagedApi(server, {"1": [Reply(422, body=long_body)]})
+    tap = make_tap(server, fake_time)
+    with pytest.raises(ClientRequestError) as caught:
+        list(tap.streams["items"].get_records(None))
+    message = str(caught.value)
+    assert "HTTP 422" in message
+    assert "path /items" in message
+    assert "api-key-value-456" not in message
+    assert "***" in message
+    assert "more chars]" in message
+    assert len(message) < 700
+    assert "?" not in message  # no query string
+    assert server.count("/items") == 1
+
+
+def test_a5_unauthorized_without_refresh_hook_names_the_fix(server, fake_time):
+    PagedApi(server, {"1": [Reply(401, body={"error": "invalid_token"})]})
+    tap = make_tap(server, fake_time)
+    tap.kit.authenticator.force_refresh = None  # an authenticator without the hook
+    with pytest.raises(AuthenticationError, match="re-authorise"):
+        list(tap.streams["items"].get_records(None))
+
+
+def test_a8_error_body_emits_no_records(server, fake_time):
+    PagedApi(server, {"1": [Reply(200, body={"status": "ERROR", "items": [{"id": 9}]})]})
+    tap = make_tap(server, fake_time)
+    emitted = []
+    with pytest.raises(ErrorBodyError):
+        emitted.extend(tap.streams["items"].get_records(None))
+    assert emitted == []
+
+
+def test_a9_truncated_page_is_refetched_and_emitted_once(server, fake_time):
+    PagedApi(
+        server,
+        {
+            "1": [
+                Reply(200, body=b'{"items": [{"id": 1, "name": "n1"}, {"id"', headers={"Content-Type": JSON}),
+                page([1, 2], None),
+            ]
+        },
+    )
+    tap = make_tap(server, fake_time)
+    assert [r["id"] for r in tap.streams["items"].get_records(None)] == [1, 2]
+    assert server.count("/items") == 2
+
+
+def test_a14_sdk_backoff_does_not_multiply_attempts(server, fake_time):
+    PagedApi(server, {"1": [Reply(503)]})
+    tap = make_tap(server, fake_time, http={"max_attempts": 3})
+    with pytest.raises(ServerUnavailableError, match="gave up after 3 attempts"):
+        list(tap.streams["items"].get_records(None))
+    assert server.count("/items") == 3  # not 3 x the SDK's 5 tries
+    assert server.count("/oauth/token") == 1
+
+
+def test_a10_policy_timeouts_reach_the_socket(server, fake_time):
+    PagedApi(server, {"1": [Reply(200, delay=30), page([1], None)]})
+    tap = make_tap(server, fake_time, http={"read_timeout": 0.3, "connect_timeout": 1})
+    assert [r["id"] for r in tap.streams["items"].get_records(None)] == [1]
+    assert server.count("/items") == 2
+
+
+def test_b2_one_forced_refresh_then_retry(server, fake_time):
+    api = PagedApi(
+        server,
+        {"1": [Reply(401, body={"error": "INVALID_SESSION_ID"}), page([1], None)]},
+        tokens=["tok-first-1111", "tok-second-2222"],
+    )
+    tap = make_tap(server, fake_time)
+    assert [r["id"] for r in tap.streams["items"].get_records(None)] == [1]
+    sent = [r.headers["Authorization"] for r in server.requests_to("/items")]
+    assert sent == ["Bearer tok-first-1111", "Bearer tok-second-2222"]
+    assert server.count("/oauth/token") == 2
+    assert api.last_token == "tok-second-2222"
+
+
+def test_b2_second_401_is_fatal_reauthentication_required(server, fake_time):
+    PagedApi(server, {"1": [Reply(401, body={"error": "INVALID_SESSION_ID"})]}, tokens=["tok-a-1111", "tok-b-2222"])
+    tap = make_tap(server, fake_time)
+    with pytest.raises(ReauthorizationRequiredError, match="re-authentication required"):
+        list(tap.streams["items"].get_records(None))
+    assert server.count("/items") == 2
+    assert server.count("/oauth/token") == 2
+
+
+def test_d2_runtime_tokens_are_masked_from_receipt(server, fake_time, caplog):
+    PagedApi(server, {"1": [page([1], None)]}, tokens=["tok-runtime-canary-9c1e"])
+    tap = make_tap(server, fake_time)
+    list(tap.streams["items"].get_records(None))
+    import logging
+
+    logging.getLogger("some.library").warning("leaking Bearer %s", "tok-runtime-canary-9c1e")
+    assert "tok-runtime-canary-9c1e" not in caplog.text
+    assert "leaking Bearer ***" in caplog.text
+
+
+def test_invalid_http_settings_name_the_setting(server, fake_time):
+    PagedApi(server, {"1": [page([1], None)]})
+    with pytest.raises(ValueError, match=r"http\.max_attempts=0"):
+        _ = make_tap(server, fake_time, http={"max_attempts": 0}).kit
+    with pytest.raises(ValueError, match=r"http\.retries"):
+        _ = make_tap(server, fake_time, http={"retries": 3}).kit
