@@ -294,4 +294,3 @@ def other_keys() -> KeyPair:
 @pytest.fixture(scope="session")
 def key_factory() -> Callable[..., KeyPair]:
     return make_key_pair
-

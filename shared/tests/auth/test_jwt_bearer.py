@@ -67,7 +67,7 @@ def test_jwt_claims_and_signature_verified_with_public_key(auth_server, salesfor
     auth = _jwt(auth_server, session, clock, customer_keys, assumed_lifetime_s=1200)
     assert session.get(auth_server.api_url, auth=auth).status_code == 200
 
-    (header, claims), = salesforce_like
+    ((header, claims),) = salesforce_like
     assert header["alg"] == "RS256"
     assert header["typ"] == "JWT"
     assert claims["iss"] == "3MVG9consumerkey"
@@ -78,7 +78,8 @@ def test_jwt_claims_and_signature_verified_with_public_key(auth_server, salesfor
     assert len(claims["jti"]) == 32
     token = auth.token
     assert token is not None
-    assert token.lifetime_assumed and token.lifetime == 1200
+    assert token.lifetime_assumed
+    assert token.lifetime == 1200
     assert token.extra["instance_url"] == "https://acme.my.salesforce.com"
     assert "access_token" not in token.extra
 
@@ -125,9 +126,15 @@ def test_jwt_oracle_style_headers_and_client_auth(auth_server, session, clock, c
     thumbprint = base64.urlsafe_b64encode(hashlib.sha1(cert.public_bytes(Encoding.DER)).digest()).rstrip(b"=")
     assert header["kid"] == "xlr8-cert-alias"
     assert header["x5t"] == thumbprint.decode()
-    claims = jwt.decode(call.form["assertion"], customer_keys.public_pem, algorithms=["RS256"], audience=oracle_aud,
-                        options={"verify_exp": False, "verify_iat": False})
-    assert claims["iss"] == "oracle-client-id" and claims["sub"] == "hcm.integration"
+    claims = jwt.decode(
+        call.form["assertion"],
+        customer_keys.public_pem,
+        algorithms=["RS256"],
+        audience=oracle_aud,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims["iss"] == "oracle-client-id"
+    assert claims["sub"] == "hcm.integration"
 
 
 def test_jwt_encrypted_key_with_passphrase(auth_server, salesforce_like, session, clock, customer_keys):

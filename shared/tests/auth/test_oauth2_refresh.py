@@ -94,7 +94,8 @@ def test_b5_failed_persist_stops_before_use_and_is_detected_next_run(auth_server
     message = str(caught.value)
     assert "refresh-0002-rotated" not in message
     assert "database is locked" in message
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
 
     # The crash window: the store still holds the spent R1, and the next run says so clearly.
     with pytest.raises(ReauthorizationRequiredError, match="re-authorise the connection"):

@@ -145,14 +145,16 @@ def test_saml2_bearer_token_exchange(auth_server, successfactors_like, session, 
     issued = datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert signed.get("IssueInstant") == issued
     token = auth.token
-    assert token is not None and token.lifetime == 86399
+    assert token is not None
+    assert token.lifetime == 86399
     clock.advance(86399 - 60)  # margin min(60 s, 10 %): a new assertion before the day is over
     assert session.get(auth_server.api_url, auth=auth).status_code == 200
     assert len(successfactors_like) == 2
 
 
-def test_saml2_bearer_rejected_signature_is_an_auth_error(auth_server, successfactors_like, session, clock,
-                                                          customer_keys, other_keys):
+def test_saml2_bearer_rejected_signature_is_an_auth_error(
+    auth_server, successfactors_like, session, clock, customer_keys, other_keys
+):
     auth = _saml(auth_server, session, clock, other_keys)
     with pytest.raises(AuthenticationError, match="Unable to verify the SAML assertion signature"):
         auth.current_token()
@@ -160,8 +162,14 @@ def test_saml2_bearer_rejected_signature_is_an_auth_error(auth_server, successfa
 
 
 def test_saml2_bearer_encrypted_key(auth_server, successfactors_like, session, clock, customer_keys):
-    auth = _saml(auth_server, session, clock, customer_keys,
-                 private_key_pem=customer_keys.encrypted_key_pem("sf-key-pass"), passphrase="sf-key-pass")
+    auth = _saml(
+        auth_server,
+        session,
+        clock,
+        customer_keys,
+        private_key_pem=customer_keys.encrypted_key_pem("sf-key-pass"),
+        passphrase="sf-key-pass",
+    )
     auth.current_token()
     assert len(successfactors_like) == 1
 
@@ -170,5 +178,6 @@ def test_saml2_bearer_encrypted_key(auth_server, successfactors_like, session, c
 def test_saml2_bearer_missing_setting_is_named(session, customer_keys, missing):
     args = {"token_url": TOKEN_URL, "client_id": "k", "user_id": "u", "company_id": "c", missing: ""}
     with pytest.raises(ValueError, match=missing):
-        SAML2Bearer(**args, private_key_pem=customer_keys.key_pem, certificate_pem=customer_keys.cert_pem,
-                    session=session)
+        SAML2Bearer(
+            **args, private_key_pem=customer_keys.key_pem, certificate_pem=customer_keys.cert_pem, session=session
+        )

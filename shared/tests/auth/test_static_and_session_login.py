@@ -106,7 +106,8 @@ def test_session_login_shares_expiry_and_401_machinery(login_server, session, cl
 
     login_server.revoked.add(auth.token.access_token)  # type: ignore[union-attr]  # vendor ended the session
     response = session.get(login_server.api_url, auth=auth)
-    assert response.status_code == 200 and [r.status_code for r in response.history] == [401]
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401]
     assert len(login_server.token_calls) == 3
 
 

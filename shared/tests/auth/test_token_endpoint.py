@@ -45,7 +45,8 @@ def test_b3_429_honours_retry_after(auth_server, session, clock, sleeper):
     auth_server.token_script = [(429, {"error": "slow down"}, {"Retry-After": "7"})]
     auth = _cc(auth_server, session, clock, sleeper)
     auth.current_token()
-    assert sleeper.waits and sleeper.waits[0] >= 7
+    assert sleeper.waits
+    assert sleeper.waits[0] >= 7
     assert len(auth_server.token_calls) == 2
 
 

@@ -1,0 +1,145 @@
+"""Mutual TLS against a local HTTPS server that requires a client certificate from its own test CA."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from xlr8_kit.auth import MutualTLS
+from xlr8_kit.redaction import Redactor
+
+PASSPHRASE = "client-key-passphrase"
+
+
+class _PeerHandler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        peer = self.connection.getpeercert()
+        subject = dict(item[0] for item in peer["subject"]) if peer else {}
+        body = json.dumps({"client_cn": subject.get("commonName")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory, key_factory):
+    folder = tmp_path_factory.mktemp("pki")
+    ca = key_factory("xlr8 test CA", ca=True)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    ca_name = x509.load_pem_x509_certificate(ca.cert_pem).subject
+    server = key_factory("127.0.0.1", issuer=(ca_key, ca_name), san_ip="127.0.0.1")
+    client = key_factory("acme-integration-client", issuer=(ca_key, ca_name))
+    files = {
+        "ca": ca.cert_pem,
+        "server_cert": server.cert_pem,
+        "server_key": server.key_pem,
+        "client_cert": client.cert_pem,
+        "client_key": client.key_pem,
+        "client_key_encrypted": client.encrypted_key_pem(PASSPHRASE),
+        "other_key": key_factory("other").key_pem,
+    }
+    paths = {}
+    for name, data in files.items():
+        path = folder / f"{name}.pem"
+        path.write_bytes(data)
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.fixture
+def mtls_url(pki):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["server_cert"], pki["server_key"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(pki["ca"])
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _PeerHandler)
+    httpd.daemon_threads = True
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/whoami"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_mtls_encrypted_key_decrypted_to_private_tempfile_and_removed(pki, mtls_url):
+    with requests.Session() as session:
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
+        session.verify = pki["ca"]
+        with MutualTLS(pki["client_cert"], pki["client_key_encrypted"], PASSPHRASE, redactor=Redactor()) as mtls:
+            mtls.apply_to(session)
+            key_path = Path(mtls.key_file)
+            assert key_path != Path(pki["client_key_encrypted"])
+            assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
+            assert b"ENCRYPTED" not in key_path.read_bytes()
+            response = session.get(mtls_url, auth=mtls)
+            assert response.json() == {"client_cn": "acme-integration-client"}
+        assert not key_path.exists()
+        assert not key_path.parent.exists()
+        with pytest.raises(ValueError, match="closed"):
+            mtls.apply_to(session)
+
+
+def test_mtls_unencrypted_key_used_in_place(pki, mtls_url):
+    mtls = MutualTLS(pki["client_cert"], pki["client_key"])
+    assert mtls.cert == (pki["client_cert"], pki["client_key"])
+    with requests.Session() as session:
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
+        session.verify = pki["ca"]
+        mtls.apply_to(session)
+        assert session.get(mtls_url).json() == {"client_cn": "acme-integration-client"}
+    mtls.close()
+    assert os.path.exists(pki["client_key"])  # the customer's own file is never removed
+
+
+def test_mtls_server_really_requires_a_client_cert(pki, mtls_url):
+    """Positive control: without the certificate the handshake fails."""
+    with requests.Session() as session:
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
+        session.verify = pki["ca"]
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(mtls_url)
+
+
+def test_mtls_errors_name_the_setting(pki, tmp_path):
+    with pytest.raises(ValueError, match="wrong passphrase") as caught:
+        MutualTLS(pki["client_cert"], pki["client_key_encrypted"], "not-the-passphrase")
+    assert "not-the-passphrase" not in str(caught.value)
+    with pytest.raises(ValueError, match="key_file is encrypted; set the passphrase"):
+        MutualTLS(pki["client_cert"], pki["client_key_encrypted"])
+    with pytest.raises(ValueError, match=r"key_file .* does not exist"):
+        MutualTLS(pki["client_cert"], str(tmp_path / "missing.pem"))
+    with pytest.raises(ValueError, match="cert_file could not be parsed"):
+        MutualTLS(pki["client_key"], pki["client_key"])
+    with pytest.raises(ValueError, match="key_file does not belong to the certificate in cert_file"):
+        MutualTLS(pki["client_cert"], pki["other_key"])
+
+
+def test_mtls_combined_pem_file(pki, tmp_path, mtls_url):
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(Path(pki["client_cert"]).read_bytes() + Path(pki["client_key"]).read_bytes())
+    mtls = MutualTLS(str(combined))
+    with requests.Session() as session:
+        session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
+        session.verify = pki["ca"]
+        mtls.apply_to(session)
+        assert session.get(mtls_url).json() == {"client_cn": "acme-integration-client"}
