@@ -58,17 +58,24 @@ class TokenStore:
                 self._tokens[token].revoked = True
 
     def revoke_all(self, product: str) -> int:
-        with self._lock:
-            hits = [t for t in self._tokens.values() if t.product == product and not t.revoked]
-            for t in hits:
-                t.revoked = True
-        return len(hits)
+        """Revoke every token of a product; returns how many were still live."""
+        return len(self._end_all(product, revoke=True))
 
     def expire_all(self, product: str) -> int:
         """Make every live token of a product expired now (as if its TTL had run out mid-run)."""
+        return len(self._end_all(product, revoke=False))
+
+    def _end_all(self, product: str, *, revoke: bool) -> list[IssuedToken]:
         now = self._now()
         with self._lock:
-            hits = [t for t in self._tokens.values() if t.product == product and not t.revoked]
-            for t in hits:
-                t.expires_at = now - 1
-        return len(hits)
+            live = [
+                t
+                for t in self._tokens.values()
+                if t.product == product and not t.revoked and (t.expires_at is None or t.expires_at > now)
+            ]
+            for t in live:
+                if revoke:
+                    t.revoked = True
+                else:
+                    t.expires_at = now - 1
+        return live
