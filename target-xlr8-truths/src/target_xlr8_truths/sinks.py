@@ -199,19 +199,24 @@ class TruthsSink(BatchSink):
         self.target.drain_one(self)
         for url in files:
             path = urlparse(url).path if url.startswith("file://") else url
+            if encoding.format != "jsonl":
+                raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
             local = self._decompressed(path, encoding.compression)
             try:
-                if encoding.format == "jsonl" and self.target.store.dialect == "duckdb" and self._fast_path_ok(local):
-                    try:
-                        self.process_batch({"files": [local]})
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - any reader failure falls back to exact record path
-                        self.logger.info("BATCH file needs record-level handling (%s)", type(exc).__name__)
-                self._load_file_as_records(local)
+                self._load_file(local)
             finally:
                 if local != path:
                     os.unlink(local)
-            os.unlink(path)
+            os.unlink(path)  # loaded and committed: the file has served its purpose
+
+    def _load_file(self, path: str) -> None:
+        if self.target.store.dialect == "duckdb" and self._fast_path_ok(path):
+            try:
+                self.process_batch({"files": [path]})
+                return
+            except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
+                self.logger.info("BATCH file needs record-level handling (%s)", type(exc).__name__)
+        self._load_file_as_records(path)
 
     def _decompressed(self, path: str, compression: str | None) -> str:
         if compression != "gzip" and not path.endswith(".gz"):

@@ -1,0 +1,139 @@
+"""F4 schema evolution, ACTIVATE_VERSION, `_sdc_deleted_at` deletes and BATCH messages (JSONL, gzip or not)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from truths_testkit import P8, query, record_msg, run_target, schema_msg, state_msg
+
+TABLE = f"{P8}_singer_items"
+
+
+def columns(store: Path, table: str = TABLE) -> dict[str, str]:
+    rows = query(store, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table])
+    return dict(rows)
+
+
+def test_f4_schema_evolution_adds_and_widens_never_truncates(tmp_path: Path, config: dict[str, Any],
+                                                              store: Path) -> None:  # fmt: skip
+    v1 = {"id": {"type": "integer"}, "qty": {"type": ["null", "integer"]}, "day": {"type": ["null", "string"], "format": "date"}}
+    v2 = {**v1, "qty": {"type": ["null", "number"]}, "note": {"type": ["null", "string"]},
+          "day": {"type": ["null", "string"], "format": "date-time"}}  # fmt: skip
+    v3 = {**v2, "qty": {"type": ["null", "string"]}}
+    messages = [
+        schema_msg("items", v1, ["id"]),
+        record_msg("items", {"id": 1, "qty": 5, "day": "2024-01-31"}),
+        state_msg({"step": 1}),
+        schema_msg("items", v2, ["id"]),
+        record_msg("items", {"id": 2, "qty": 2.125, "note": "new column", "day": "2024-02-01T10:00:00Z"}),
+        state_msg({"step": 2}),
+        schema_msg("items", v3, ["id"]),
+        record_msg("items", {"id": 3, "qty": "a dozen"}),
+        state_msg({"step": 3}),
+    ]
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [s["step"] for s in run.states] == [3]
+    types = columns(store)
+    assert types["qty"] == "VARCHAR" and types["note"] == "VARCHAR" and types["day"] == "TIMESTAMP WITH TIME ZONE"
+    rows = query(store, f'SELECT id, qty, note, CAST(day AS DATE) FROM "{TABLE}" ORDER BY id')
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, "5.000000000", None), (2, "2.125000000", "new column"),
+                                                  (3, "a dozen", None)]  # fmt: skip
+    assert str(rows[0][3]) == "2024-01-31"
+    meta = query(store, "SELECT columns, version FROM _schema_metadata WHERE is_current")
+    assert {"name": "note", "type": "VARCHAR"} in json.loads(meta[0][0]) and meta[0][1] == 1
+
+
+def test_f4_primary_key_change_drains_old_sink_first(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    props = {"id": {"type": "integer"}, "region": {"type": "string"}, "v": {"type": "integer"}}
+    messages = [
+        schema_msg("items", props, ["id"]),
+        record_msg("items", {"id": 1, "region": "eu", "v": 1}),
+        schema_msg("items", props, ["id", "region"]),
+        record_msg("items", {"id": 1, "region": "us", "v": 2}),
+        record_msg("items", {"id": 1, "region": "us", "v": 3}),
+    ]
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert query(store, f'SELECT id, region, v FROM "{TABLE}" ORDER BY region') == [(1, "eu", 1), (1, "us", 3)]
+
+
+def _versioned(version: int, ids: list[int]) -> list[dict[str, Any]]:
+    return [
+        {"type": "ACTIVATE_VERSION", "stream": "items", "version": version},
+        *[record_msg("items", {"id": i, "v": version}, version=version) for i in ids],
+        {"type": "ACTIVATE_VERSION", "stream": "items", "version": version},
+    ]
+
+
+def test_activate_version_removes_rows_missing_from_the_new_full_sync(tmp_path: Path, config: dict[str, Any],
+                                                                      store: Path) -> None:  # fmt: skip
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "integer"}}, ["id"])
+    first = run_target({**config, "hard_delete": True}, [schema, *_versioned(100, [1, 2, 3])], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_target({**config, "hard_delete": True}, [schema, *_versioned(200, [2, 3, 4])], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert query(store, f'SELECT id, v FROM "{TABLE}" ORDER BY id') == [(2, 200), (3, 200), (4, 200)]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(3,)]
+
+
+def test_activate_version_soft_deletes_by_default(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "integer"}}, ["id"])
+    assert run_target(config, [schema, *_versioned(100, [1, 2])], tmp_path).returncode == 0
+    assert run_target(config, [schema, *_versioned(200, [2])], tmp_path).returncode == 0
+    rows = query(store, f'SELECT id, _sdc_deleted_at IS NOT NULL FROM "{TABLE}" ORDER BY id')
+    assert rows == [(1, True), (2, False)]
+
+
+def test_sdc_deleted_at_soft_and_hard_deletes(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    props = {"id": {"type": "integer"}, "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"}}
+    base = [schema_msg("items", props, ["id"]), record_msg("items", {"id": 1}), record_msg("items", {"id": 2})]
+    delete = [record_msg("items", {"id": 2, "_sdc_deleted_at": "2024-05-01T00:00:00Z"})]
+    assert run_target(config, base, tmp_path).returncode == 0
+    assert run_target(config, delete, tmp_path).returncode != 0  # no SCHEMA: fatal, nothing changed
+    assert run_target(config, [base[0], *delete], tmp_path).returncode == 0
+    rows = query(store, f'SELECT id, CAST(_sdc_deleted_at AS VARCHAR) FROM "{TABLE}" ORDER BY id')
+    assert rows[0] == (1, None) and rows[1][0] == 2 and rows[1][1].startswith("2024-05-01")
+    assert run_target({**config, "hard_delete": True}, [base[0], *delete], tmp_path).returncode == 0
+    assert query(store, f'SELECT id FROM "{TABLE}"') == [(1,)]
+
+
+def _batch_message(files: list[Path], compression: str) -> dict[str, Any]:
+    return {
+        "type": "BATCH",
+        "stream": "items",
+        "encoding": {"format": "jsonl", "compression": compression},
+        "manifest": [f"file://{f}" for f in files],
+    }
+
+
+def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    props = {"id": {"type": "integer"}, "price": {"type": ["null", "number"]}, "tags": {"type": ["null", "array"]},
+             "at": {"type": ["null", "string"], "format": "date-time"}}  # fmt: skip
+    plain = tmp_path / "part-1.jsonl"
+    plain.write_text("".join(json.dumps({"id": i, "price": i + 0.5, "tags": ["x"], "at": "2024-01-01T00:00:00Z"}) + "\n"
+                             for i in range(1000)))  # fmt: skip
+    zipped = tmp_path / "part-2.jsonl.gz"
+    with gzip.open(zipped, "wt") as handle:
+        for i in range(1000, 1500):
+            handle.write(json.dumps({"id": i, "price": None}) + "\n")
+        handle.write(json.dumps({"id": 5, "price": 99.25}) + "\n")  # upsert of a row from the first file
+    # a number DuckDB's reader would round (18 significant digits) takes the exact record path
+    exact = tmp_path / "part-3.jsonl"
+    exact.write_text('{"id": 2000, "price": 12345678901234567.5}\n{"id": 2001, "price": "bad"}\n')
+    messages = [schema_msg("items", props, ["id"]), _batch_message([plain], "none"),
+                _batch_message([zipped], "gzip"), _batch_message([exact], "none"), state_msg({"batches": 3})]  # fmt: skip
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.states == [{"batches": 3}]
+    assert not plain.exists() and not zipped.exists() and not exact.exists()
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(1501,)]
+    assert query(store, f'SELECT price FROM "{TABLE}" WHERE id = 5') == [(Decimal("99.25"),)]
+    assert query(store, f'SELECT price FROM "{TABLE}" WHERE id = 2000') == [(Decimal("12345678901234567.5"),)]
+    assert query(store, f'SELECT tags FROM "{TABLE}" WHERE id = 7') == [('["x"]',)]
+    assert query(store, "SELECT error_path FROM _dead_letters") == [("$.price",)]
+    assert run.summary["streams"]["items"] == {"received": 1503, "loaded": 1502, "dead_lettered": 1}
