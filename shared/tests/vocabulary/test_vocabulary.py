@@ -99,7 +99,8 @@ def test_unknown_entity_is_refused_listing_canonical_entities() -> None:
     [
         ("salesforce", "crm_account", "Account", ("account_id", "Id")),
         ("salesforce", "contact", "Contact", ("account_id", "AccountId")),
-        ("sap_sf", "employee", "EmpJob", ("job_code", "jobCode")),
+        ("sap_sf", "employee", "User", ("hire_date", "hireDate")),
+        ("sap_sf", "EmpJob", "EmpJob", ("job_code", "jobCode")),
         ("successfactors", "department", "FODepartment", ("department_code", "externalCode")),
         ("workday_hcm", "people", "workers", ("hire_date", "Hire_Date")),
         ("workday_fins", "journal_entry", "journals", ("amount", "Amount")),
@@ -131,8 +132,8 @@ def test_truth_types_reality_vs_configuration() -> None:
 
 def test_primary_stream_first_when_several_carry_an_entity() -> None:
     streams = [m.stream for m in stream_mappings("successfactors", "employee")]
-    assert streams[0] == "EmpJob"
-    assert {"User", "PerPerson", "EmpEmployment"} <= set(streams)
+    assert streams[0] == "User"
+    assert {"EmpJob", "PerPerson", "EmpEmployment"} <= set(streams)
 
 
 def test_product_without_the_entity_is_refused_clearly() -> None:
@@ -163,6 +164,13 @@ def test_field_type_product_override() -> None:
 def test_products_for_entity() -> None:
     assert {"ukg_pro", "workday_hcm", "successfactors", "oracle_hcm"} <= set(products_for_entity("people"))
     assert products_for_entity("opportunity") == ["salesforce"]
+
+
+def test_common_product_speaks_canonical_names() -> None:
+    mapping = product_mapping("common", "people")
+    assert mapping.stream == "employee"
+    assert mapping.column("hire_date") == "hire_date"
+    assert field_type(mapping, "hire_date") == "date"
 
 
 def test_register_mapping_adds_a_raas_report_and_rejects_unknown_fields() -> None:

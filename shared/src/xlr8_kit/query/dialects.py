@@ -157,6 +157,17 @@ class SOQL(_InfixDialect):
     def null_test(self, field: str, is_null: bool) -> str:
         return f"{field} {'=' if is_null else '!='} null"
 
+    def compare(self, field: str, op: str, value: Value) -> str:
+        """Text compares case-insensitively in SOQL: only ``=`` (implied by the exact test) may be pushed."""
+        if value is not None and op != "=" and self.types.get(field, "string") == "string":
+            raise _NotExpressible
+        return super().compare(field, op, value)
+
+    def between(self, field: str, low: Value, high: Value) -> str:
+        if self.types.get(field, "string") == "string":
+            raise _NotExpressible
+        return super().between(field, low, high)
+
     def in_list(self, field: str, values: tuple[Value, ...]) -> str:
         return f"{column(field)} IN ({', '.join(self.literal(v, field) for v in values)})"
 
@@ -311,7 +322,8 @@ class NamedParams(Dialect):
         raise _NotExpressible
 
     def compile(self, node: Filter) -> str:
-        return "&".join(f"{k}={v}" for k, v in self.assignments(node))
+        parts = node.items if isinstance(node, And) else (node,)
+        return "&".join(f"{k}={v}" for part in parts for k, v in self.assignments(part))
 
     def recheck(self, node: Filter) -> bool:
         del node

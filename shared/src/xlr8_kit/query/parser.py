@@ -266,7 +266,7 @@ def format_value(value: Value) -> str:
         return str(value) if not isinstance(value, date) else value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")
-    return "'" + value.replace("'", "''") + "'"
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def format_filter(node: Filter) -> str:

@@ -224,6 +224,9 @@ def _stream_carrying(target: str, entity: str, source: str | None, needed: list[
         resolver = _Resolver(candidate, sources)
         if all(resolver.resolves(name) for name in needed):
             return candidate
+    for name in needed:
+        if not any(_Resolver(c, sources).resolves(name) for c in candidates):
+            _Resolver(candidates[0], sources).canonical(name)  # raises naming the field and what is carried
     carried = "; ".join(f"{c.stream}: {', '.join(c.fields)}" for c in candidates)
     raise UnknownFieldError(
         f"no single {target} stream for {entity} carries all of {', '.join(dict.fromkeys(needed))} "

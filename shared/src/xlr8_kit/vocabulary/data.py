@@ -800,7 +800,7 @@ def build_mappings() -> list[StreamMapping]:
                 "created": _f("CreationDate", "date"),
             },
         ),
-    ] + [  # fmt: skip
+    ] + [
         # --- common: the canonical form itself (one stream per entity, columns named as canonical fields) ------
         StreamMapping("common", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS})
         for entity in ENTITIES
