@@ -101,6 +101,12 @@ class TruthsSink(BatchSink):
         return True
 
     @property
+    def is_full(self) -> bool:
+        """Never asks the SDK for a lone ``drain_one`` (which emits no STATE): a full sink drains everything and
+        relays the latest STATE, so checkpoints keep pace with commits (E15)."""
+        return False
+
+    @property
     def max_size(self) -> int:
         return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
 
@@ -164,6 +170,7 @@ class TruthsSink(BatchSink):
                 DeadLetter(key, rejection.reason, rejection.path, redact_payload(record, self.target.redactor))
             )
             self.target.count_dead_letter(self.stream_name)
+            self._drain_when_full()
             return
         extracted = record.get("_sdc_extracted_at")
         if isinstance(extracted, dt.datetime):
@@ -171,6 +178,11 @@ class TruthsSink(BatchSink):
             context["window"] = (min(low, extracted), max(high, extracted))
         row[SEQ] = context["received"]
         rows.append(row)
+        self._drain_when_full()
+
+    def _drain_when_full(self) -> None:
+        if self.current_size >= self.max_size:
+            self.target.drain_all()
 
     # -- per batch -----------------------------------------------------------------------------------------------
     def process_batch(self, context: dict) -> None:

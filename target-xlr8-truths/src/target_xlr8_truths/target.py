@@ -127,10 +127,10 @@ class TargetXlr8Truths(Target):
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.project_id = self.project
         delivery = self.config.get("delivery", "duckdb")
-        if delivery == "postgres" and not self.config.get("postgres_dsn"):
-            raise ConfigValidationError("setting 'postgres_dsn' is required when delivery is 'postgres'")
-        if delivery == "upload" and not self.config.get("upload_url"):
-            raise ConfigValidationError("setting 'upload_url' is required when delivery is 'upload'")
+        for needed, mode in (("postgres_dsn", "postgres"), ("upload_url", "upload")):
+            if delivery == mode and not self.config.get(needed):
+                message = f"setting '{needed}' is required when delivery is '{mode}'"
+                raise ConfigValidationError(message, errors=[message])
         self.run = RunContext(
             project=self.project,
             project_id=self.project,

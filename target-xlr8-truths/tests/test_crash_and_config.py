@@ -1,0 +1,128 @@
+"""E2 (SIGKILL inside the batch transaction), the DuckDB single-writer lock, unknown layouts, bad settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from truths_testkit import P8, TARGET_EXE, lines_of, query, record_msg, run_target, schema_msg, state_msg
+
+TABLE = f"{P8}_singer_items"
+BATCH = 100
+
+
+def stream(ids: range) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])]
+    for i in ids:
+        messages.append(record_msg("items", {"id": i, "v": f"value-{i}"}))
+        if i % BATCH == BATCH - 1:
+            messages.append(state_msg({"bookmarks": {"items": {"id": i}}}))
+    return messages
+
+
+def test_e2_sigkill_inside_batch_transaction_then_resume(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    marker = tmp_path / "holding"
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**config, "batch_size_rows": BATCH}))
+    proc = subprocess.Popen(
+        [TARGET_EXE, "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:3"},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(lines_of(stream(range(1000))))
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "target never reached the third commit"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    emitted = [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
+    proc.stdout.close()
+
+    # the third batch (ids 200-299) was inside its transaction: nothing of it is visible, no STATE covers it
+    ids = [r[0] for r in query(store, f'SELECT id FROM "{TABLE}" ORDER BY id')]
+    assert ids == list(range(200))
+    # STATE relayed only once the batches before it committed; {id: 199} arrived after the second batch drained
+    last = emitted[-1]["bookmarks"]["items"]["id"] if emitted else -1
+    assert [s["bookmarks"]["items"]["id"] for s in emitted] == [99]
+    assert query(store, "SELECT rows_loaded FROM _truths_ledger") == [(200,)]
+
+    # re-run from the last STATE the target emitted: the tap resends everything after it (100-199 again: upserted)
+    rerun = run_target(config, stream(range(last + 1, 1000)), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [(1000, 1000, 0, 999)]
+    assert query(store, f"SELECT v FROM \"{TABLE}\" WHERE id = 250") == [("value-250",)]
+
+
+def test_duckdb_locked_by_another_process_names_the_other_modes(tmp_path: Path, config: dict[str, Any],
+                                                                store: Path) -> None:  # fmt: skip
+    store.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(store)!r}); print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        run = run_target(config, stream(range(5)), tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert run.returncode != 0
+    assert "locked by another process" in run.stderr
+    assert "'postgres'" in run.stderr and "'upload'" in run.stderr
+    assert run.states == []
+
+
+def test_unknown_metadata_layout_is_refused(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    store.parent.mkdir(parents=True)
+    con = duckdb.connect(str(store))
+    con.execute("CREATE TABLE _schema_metadata (id INTEGER, project VARCHAR, name VARCHAR)")
+    con.close()
+    run = run_target(config, stream(range(5)), tmp_path)
+    assert run.returncode != 0
+    assert "_schema_metadata exists with an unknown layout" in run.stderr and "file_name" in run.stderr
+    assert query(store, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]) == [(0,)]
+
+
+def test_existing_engine_store_is_reused(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    from target_xlr8_truths.layout import ddl
+
+    store.parent.mkdir(parents=True)
+    con = duckdb.connect(str(store))
+    for statement in ddl("duckdb"):
+        con.execute(statement)
+    con.execute("SELECT nextval('schema_metadata_seq')")  # the engine registered something already
+    con.close()
+    run = run_target(config, stream(range(5)), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert query(store, "SELECT id, table_name FROM _schema_metadata") == [(2, TABLE)]
+
+
+def test_bad_settings_name_the_setting(tmp_path: Path, config: dict[str, Any]) -> None:
+    cases = [
+        ({**config, "project_id": "not-a-uuid"}, "project_id"),
+        ({**config, "delivery": "ftp"}, "delivery"),
+        ({**config, "delivery": "postgres"}, "postgres_dsn"),
+        ({**config, "delivery": "upload"}, "upload_url"),
+        ({k: v for k, v in config.items() if k != "project_id"}, "project_id"),
+    ]
+    for settings, name in cases:
+        run = run_target(settings, stream(range(2)), tmp_path)
+        assert run.returncode != 0, settings
+        assert name in run.stderr, (name, run.stderr[-2000:])
+        assert run.states == []
