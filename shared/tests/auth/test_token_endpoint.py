@@ -198,15 +198,3 @@ def test_b4_invalid_grant_through_the_resilient_session(auth_server, clock, slee
             resilient.get(auth_server.api_url, auth=auth)
     assert len(auth_server.token_calls) == 1
     assert session_waits == []
-
-
-def test_b2_retry_goes_through_the_resilient_session(auth_server, clock):
-    with ResilientSession(HttpPolicy(max_attempts=3), clock=clock, sleep=lambda s: None) as resilient:
-        auth = _cc(auth_server, resilient, clock, lambda s: None)
-        assert resilient.get(auth_server.api_url, auth=auth).status_code == 200
-        auth_server.revoked.add(auth.token.access_token)  # type: ignore[union-attr]
-        response = resilient.get(auth_server.api_url, auth=auth)
-    assert response.status_code == 200
-    assert [r.status_code for r in response.history] == [401]
-    assert len(auth_server.api_calls) == 3
-    assert len(auth_server.token_calls) == 2

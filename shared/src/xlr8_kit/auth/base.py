@@ -7,10 +7,17 @@ Lifecycle (RELIABILITY B1-B4):
   (60 s or 10 %, whichever is smaller, so a 60 s token is renewed 6 s early, a one-hour token 60 s early).
 - A token response without ``expires_in`` (Salesforce) is given ``assumed_lifetime_s`` and relies on the 401 hook.
 - ``current_token()`` holds a lock while refreshing: parallel threads wait for the one refresh, then share it.
-- Every request the authenticator signs gets a response hook. When ``is_auth_failure(response)`` (default: HTTP
-  401; products pass a predicate for "invalid session" bodies) the hook forces one refresh (unless another thread
-  already replaced the token that request carried), re-signs a copy of the request and resends it once through
-  the session given at construction. A second failure raises ``ReauthorizationRequiredError``: no refresh loop.
+- 401 handling, two paths with the same outcome (one forced refresh, one retry, a second 401 raises
+  ``ReauthorizationRequiredError``, never a loop):
+  * kit session (``ResilientSession``, what ``KitRESTStream`` uses): the session calls the authenticator on every
+    attempt (``send(..., authenticate=auth)``) and calls ``auth.force_refresh()`` on a 401; the retry counts
+    against the session's attempt bound. The authenticator registers no hook then.
+  * plain ``requests.Session``: every request the authenticator signs gets a response hook. When
+    ``is_auth_failure(response)`` (default: HTTP 401; products pass a predicate for "invalid session" bodies) it
+    forces one refresh, re-signs a copy of the request and resends it once through the session given at
+    construction.
+  ``force_refresh()`` refreshes only if the token this thread last sent is still the current one, so parallel
+  threads rejected together share one refresh.
 - Token endpoint: 400/401/403 with ``invalid_grant`` raise ``ReauthorizationRequiredError`` at once (re-authorise);
   other 4xx raise ``AuthenticationError`` at once; 429/5xx/timeouts/resets are retried within ``TokenRetryBudget``
   then raise ``ServerUnavailableError``. When the session is the kit's ``ResilientSession`` it already retries, so
@@ -119,11 +126,15 @@ class TokenRetryBudget:
         return base + random.uniform(0, self.backoff_base_s / 2)
 
 
-def default_retry_budget(session: requests.Session) -> TokenRetryBudget:
-    """One attempt when the session already retries (the kit's ResilientSession), else our own small budget."""
+def _is_kit_session(session: requests.Session) -> bool:
     from xlr8_kit.http.session import ResilientSession
 
-    return TokenRetryBudget(max_attempts=1) if isinstance(session, ResilientSession) else TokenRetryBudget()
+    return isinstance(session, ResilientSession)
+
+
+def default_retry_budget(session: requests.Session) -> TokenRetryBudget:
+    """One attempt when the session already retries (the kit's ResilientSession), else our own small budget."""
+    return TokenRetryBudget(max_attempts=1) if _is_kit_session(session) else TokenRetryBudget()
 
 
 class TokenAuthenticator(AuthBase, ABC):
@@ -147,6 +158,7 @@ class TokenAuthenticator(AuthBase, ABC):
         is_auth_failure: AuthFailurePredicate = is_http_401,
         retry_budget: TokenRetryBudget | None = None,
         redactor: Redactor | None = None,
+        retry_hook: bool | None = None,
     ) -> None:
         if margin_s < 0 or not 0 <= margin_ratio < 1:
             raise ValueError("margin_s must be >= 0 and margin_ratio in [0, 1)")
@@ -160,6 +172,10 @@ class TokenAuthenticator(AuthBase, ABC):
         self.assumed_lifetime_s = assumed_lifetime_s
         self.is_auth_failure = is_auth_failure
         self.retry_budget = retry_budget or default_retry_budget(session)
+        self._session_is_kit = _is_kit_session(session)
+        #: Whether signed requests get the 401 response hook (default: only when the session does not own it).
+        self.retry_hook = (not self._session_is_kit) if retry_hook is None else retry_hook
+        self._applied = threading.local()
         self.redactor = redactor if redactor is not None else Redactor.default()
         self._token: Token | None = None
         self._lock = threading.Lock()
@@ -204,8 +220,10 @@ class TokenAuthenticator(AuthBase, ABC):
             return token
 
     def force_refresh(self, stale: Token | None = None) -> Token:
-        """Replace ``stale`` (the token a rejected request carried). If another thread already replaced it, reuse
-        that newer token instead of refreshing again."""
+        """Replace ``stale`` (the token a rejected request carried; default: the one this thread last sent). If
+        another thread already replaced it, reuse that newer token instead of refreshing again."""
+        if stale is None:
+            stale = getattr(self._applied, "token", None)
         with self._lock:
             token = self._token
             if token is not None and stale is not None and token is not stale and not self.needs_refresh(token):
@@ -230,10 +248,12 @@ class TokenAuthenticator(AuthBase, ABC):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         token = self.current_token()
         self.apply_token(r, token)
-        with self._sent_lock:
-            self._sent_with[r] = token
-        if self._on_response not in r.hooks["response"]:
-            r.register_hook("response", self._on_response)
+        self._applied.token = token
+        if self.retry_hook:
+            with self._sent_lock:
+                self._sent_with[r] = token
+            if self._on_response not in r.hooks["response"]:
+                r.register_hook("response", self._on_response)
         return r
 
     def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
@@ -289,18 +309,21 @@ class TokenAuthenticator(AuthBase, ABC):
         budget = self.retry_budget
         started = self.clock()
         path = _path(url)
+        kit_options: dict[str, Any] = {"kind": "token"} if self._session_is_kit else {}  # labels the audit line
         attempt = 0
         while True:
             attempt += 1
             failure: str
             retry_after: float | None = None
             try:
-                response = self.session.post(
+                response = self.session.request(
+                    "POST",
                     url,
                     data=dict(data),
                     auth=auth or NoAuth(),
                     headers={"Accept": "application/json", **(headers or {})},
                     allow_redirects=False,
+                    **kit_options,
                 )
             except KitHTTPError:
                 raise
