@@ -161,6 +161,14 @@ class SuccessFactorsEmulator(ProductEmulator):
     def _headcount(self) -> int:
         return self.company.employee_count(self.ctx.clock.now())
 
+    def reset(self) -> None:
+        """Forget rows inserted at run time and open snapshots."""
+        with self._lock:
+            for entity in self.entities.values():
+                entity.extra.clear()
+            self._inserted = 0
+        self.snapshots = SnapshotStore()
+
     def insert(self, entity_set: str, row: dict[str, Any]) -> None:
         """Add one row (exact Python values) ahead of the generated rows."""
         with self._lock:
