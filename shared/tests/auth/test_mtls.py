@@ -143,3 +143,24 @@ def test_mtls_combined_pem_file(pki, tmp_path, mtls_url):
         session.verify = pki["ca"]
         mtls.apply_to(session)
         assert session.get(mtls_url).json() == {"client_cn": "acme-integration-client"}
+
+
+def test_a11_token_endpoint_tls_failure_is_not_retried(mtls_url):
+    """An untrusted certificate at the token endpoint stops at once: no backoff, no second attempt."""
+    from xlr8_kit.auth import OAuth2ClientCredentials
+    from xlr8_kit.http.errors import TLSVerificationError
+
+    waits: list[float] = []
+    with requests.Session() as session:
+        session.trust_env = False  # system CAs only: the test CA is not trusted
+        auth = OAuth2ClientCredentials(
+            mtls_url.replace("/whoami", "/oauth/token"),
+            "client-tls",
+            "tls-client-secret",
+            session=session,
+            sleep=waits.append,
+            redactor=Redactor(),
+        )
+        with pytest.raises(TLSVerificationError, match="TLS verification failed for token endpoint /oauth/token"):
+            auth.current_token()
+    assert waits == []

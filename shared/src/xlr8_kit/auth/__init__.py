@@ -1,7 +1,13 @@
 """Authenticators: one standalone ``requests.auth.AuthBase`` per credential (never a per-class singleton).
 
-Token flows share ``TokenAuthenticator`` (refresh margin, one refresh per expiry, 401 hook, token-endpoint errors);
-see ``xlr8_kit.auth.base``.
+Token flows share ``TokenAuthenticator`` (refresh margin, one refresh per expiry, 401 handling, token-endpoint
+errors); see ``xlr8_kit.auth.base``. In a tap, build it once per tap instance on the runtime's session so token
+calls get the kit's retries, TLS rules and audit::
+
+    def build_authenticator(self, runtime):
+        cfg = self.resolved_config
+        return OAuth2ClientCredentials(cfg["token_url"], cfg["client_id"], cfg["client_secret"],
+                                       session=runtime.session, redactor=runtime.redactor)
 """
 
 from xlr8_kit.auth.base import Token, TokenAuthenticator, TokenRetryBudget, is_http_401
