@@ -34,6 +34,8 @@ def derived_forms(secret: str) -> set[str]:
         quote_plus(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(json.dumps(secret)[1:-1])[1:-1],  # a JSON document echoed inside another one
+        repr(secret)[1:-1],  # tracebacks and %r
         base64.b64encode(raw).decode(),
         base64.urlsafe_b64encode(raw).decode(),
     }

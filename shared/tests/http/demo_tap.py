@@ -52,6 +52,7 @@ class DemoTokenAuth(requests.auth.AuthBase):
 class ItemsStream(KitRESTStream):
     name = "items"
     path = "/items"
+    xlr8_entity = "employee"
     primary_keys: t.ClassVar[list[str]] = ["id"]
     records_jsonpath = "$.items[*]"
     schema = th.PropertiesList(
@@ -75,7 +76,7 @@ class ItemsStream(KitRESTStream):
 
 class DemoTap(KitTap):
     name = "tap-kitdemo"
-    product_id = "kitdemo"
+    product_id = "common"
     config_jsonschema = th.PropertiesList(
         th.Property("base_url", th.StringType, required=True),
         th.Property("client_id", th.StringType),

@@ -11,6 +11,7 @@ its audit trail is silently lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -59,6 +60,7 @@ class AuditLog:
         self.wall = wall
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
+        self._failure: str | None = None
         self._open()
 
     def _open(self) -> None:
@@ -103,21 +105,37 @@ class AuditLog:
         }
         text = json.dumps(self.redactor.redact_value(line), sort_keys=True) + "\n"
         with self._lock:
-            if self._file is None:
-                raise AuditLogError(f"audit_log_path {str(self.path)!r} is closed; no further HTTP calls allowed")
+            self._check_locked()
+            assert self._file is not None
             try:
                 self._file.write(text)
                 self._file.flush()
             except (OSError, ValueError) as exc:
+                self._failure = str(exc)
+                with contextlib.suppress(OSError, ValueError):
+                    self._file.close()
+                self._file = None
                 raise AuditLogError(
                     f"audit_log_path {str(self.path)!r} could not be written ({exc}); "
                     "stopping before making unaudited calls"
                 ) from None
 
+    def check(self) -> None:
+        """Raise before a call goes out if the trail is already broken or closed (fail closed)."""
+        with self._lock:
+            self._check_locked()
+
+    def _check_locked(self) -> None:
+        if self._failure is not None:
+            raise AuditLogError(
+                f"audit_log_path {str(self.path)!r} failed earlier ({self._failure}); no further HTTP calls allowed"
+            )
+        if self._file is None:
+            raise AuditLogError(f"audit_log_path {str(self.path)!r} is closed; no further HTTP calls allowed")
+
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                try:
+                with contextlib.suppress(OSError, ValueError):  # a failed flush was already reported
                     self._file.close()
-                finally:
-                    self._file = None
+                self._file = None

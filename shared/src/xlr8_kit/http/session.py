@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
@@ -97,6 +98,14 @@ class HttpPolicy:
     ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
+        # Singer config arrives with JSON numbers as Decimal; the arithmetic here needs float/int.
+        for name, kind in _NUMERIC_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or value is None:
+                continue
+            if not isinstance(value, int | float | Decimal):
+                raise ValueError(f"invalid HTTP policy: http.{name} must be a number, not {value!r}")
+            object.__setattr__(self, name, kind(value))
         checks = {
             "connect_timeout": self.connect_timeout > 0,
             "read_timeout": self.read_timeout > 0,
@@ -115,6 +124,24 @@ class HttpPolicy:
         if bad:
             values = ", ".join(f"http.{name}={getattr(self, name)!r}" for name in bad)
             raise ValueError(f"invalid HTTP policy: {values}")
+
+
+_NUMERIC_FIELDS: dict[str, type] = {
+    "connect_timeout": float,
+    "read_timeout": float,
+    "max_attempts": int,
+    "backoff_base": float,
+    "backoff_max": float,
+    "max_retry_after": float,
+    "max_elapsed": float,
+    "requests_per_second": float,
+    "rate_burst": float,
+    "breaker_fail_max": int,
+    "breaker_reset_timeout": float,
+    "breaker_success_threshold": int,
+    "max_redirects": int,
+    "max_quota_share": float,
+}
 
 
 def is_loopback(host: str | None) -> bool:
@@ -370,6 +397,8 @@ class ResilientSession(requests.Session):
                     f"failing fast for another {breaker.retry_in():.0f} s",
                     path=path,
                 )
+            if self.audit is not None:
+                self.audit.check()
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             remaining = policy.max_elapsed - (self.clock() - started)
