@@ -181,7 +181,7 @@ class TokenAuthenticator(AuthBase, ABC):
         self._lock = threading.Lock()
         self._sent_with: weakref.WeakKeyDictionary[requests.PreparedRequest, Token] = weakref.WeakKeyDictionary()
         self._sent_lock = threading.Lock()
-        #: Token-endpoint round trips made (observability and tests).
+        #: Refreshes started (observability and tests); token-endpoint retries inside one refresh count once.
         self.refresh_count = 0
 
     # -- what subclasses provide -------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class TokenAuthenticator(AuthBase, ABC):
             return response
         request = response.request
         if not isinstance(request.body, str | bytes | type(None)):
-            raise ReauthorizationRequiredError(
+            raise AuthenticationError(
                 self._message(f"{self.flow_name}: session rejected and the streamed request cannot be resent"),
                 status=response.status_code,
                 path=_path(request.url),
