@@ -180,6 +180,7 @@ def _b64(value: Any, name: str) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read state, not logs
         return
@@ -320,7 +321,9 @@ class VaultStandIn:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         self._server.mounts = {(kv_mount, "kv"), (transit_mount, "transit")}
-        self._thread = threading.Thread(target=self._server.serve_forever, name="vault-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="vault-standin", daemon=True
+        )
 
     @property
     def url(self) -> str:
