@@ -137,7 +137,7 @@ def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
         return
     try:
         message = record.getMessage()
-    except (TypeError, ValueError):  # a broken format string must not make the secret escape via the raw args
+    except Exception:  # noqa: BLE001 - a logging call must never raise, and the raw args must not escape unmasked
         message = f"{record.msg!s} {record.args!r}"
     record.msg = redactor.redact(message)
     record.args = None

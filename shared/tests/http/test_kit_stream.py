@@ -211,3 +211,24 @@ def test_invalid_http_settings_name_the_setting(server, fake_time):
         _ = make_tap(server, fake_time, http={"max_attempts": 0}).kit
     with pytest.raises(ValueError, match=r"http\.retries"):
         _ = make_tap(server, fake_time, http={"retries": 3}).kit
+
+
+def test_a8_product_hook_for_error_bodies(server, fake_time):
+    """A product base overrides ``response_error_in_body`` and chooses whether such a body is retried."""
+
+    class StrictItems(demo.ItemsStream):
+        error_body_verdict = "retry"
+
+        def response_error_in_body(self, response: Any) -> str | None:
+            body = response.json()
+            return None if body.get("success", True) else f"vendor said {body.get('reason')}"
+
+    PagedApi(server, {"1": [Reply(200, body={"success": False, "reason": "busy"}), page([7], None)]})
+    tap = make_tap(server, fake_time)
+    assert [r["id"] for r in StrictItems(tap).get_records(None)] == [7]
+    assert server.count("/items") == 2
+
+    StrictItems.error_body_verdict = "fatal"
+    PagedApi(server, {"1": [Reply(200, body={"success": False, "reason": "locked"})]})
+    with pytest.raises(ErrorBodyError, match="vendor said locked"):
+        list(StrictItems(make_tap(server, fake_time)).get_records(None))

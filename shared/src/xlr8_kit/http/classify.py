@@ -39,6 +39,21 @@ def _expected_html(response: requests.Response) -> bool:
     return "html" in accept.lower()
 
 
+_UNPARSABLE = object()
+
+
+def parsed_json(response: requests.Response) -> object:
+    """The body parsed once per response (classification asks several questions of it); ``_UNPARSABLE`` if not."""
+    cached = response.__dict__.get("_xlr8_json", None)
+    if cached is None:
+        try:
+            cached = json.loads(response.content)
+        except ValueError:
+            cached = _UNPARSABLE
+        response.__dict__["_xlr8_json"] = cached
+    return cached
+
+
 class ResponseClassifier:
     """Status and body rules every product starts from."""
 
@@ -63,21 +78,14 @@ class ResponseClassifier:
         """A JSON body that does not parse was cut mid-way (the connection closed early): worth a retry."""
         if not _is_json_type(_content_type(response)):
             return False
-        try:
-            json.loads(response.content)
-        except ValueError:
-            return True
-        return False
+        return parsed_json(response) is _UNPARSABLE
 
     def error_in_body(self, response: requests.Response) -> str | None:
         """A short reason when a 2xx body is really an error (RELIABILITY A8), else None."""
         body = response.content
         content_type = _content_type(response)
         if _is_json_type(content_type):
-            try:
-                data = json.loads(body)
-            except ValueError:
-                return None
+            data = parsed_json(response)
             if isinstance(data, dict):
                 status = data.get("status")
                 if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:

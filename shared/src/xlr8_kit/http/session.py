@@ -470,7 +470,9 @@ class ResilientSession(requests.Session):
                 else:  # fatal
                     breaker.record_success()
                     if status < 400:
-                        reason = self.classifier.error_in_body(response) or "error body"
+                        owner = getattr(classify, "__self__", None)
+                        explain = getattr(owner, "response_error_in_body", None) or self.classifier.error_in_body
+                        reason = explain(response) or "classified as an error"
                         raise ErrorBodyError(
                             f"{label}: HTTP {status} but the body is an error ({reason}): "
                             f"{self._body_excerpt(response)}",
