@@ -71,7 +71,8 @@ def print_banner(sandbox: Sandbox, args: argparse.Namespace) -> None:
         print(f"\n  {info['title']} ({product_id})")
         print(f"    url:   {info['url']}")
         for key, value in dict(info["credentials"]).items():  # type: ignore[call-overload]
-            print(f"    {key}: {value}")
+            shown = value if "\n" not in str(value) else f"<{len(str(value))} characters, multi-line: see --json>"
+            print(f"    {key}: {shown}")
     print("\nAdmin API on each port: /__sandbox/faults, /latency, /clock/advance, /tokens/revoke, /reset")
     print("Stop with Ctrl-C (or SIGTERM).", flush=True)
 
