@@ -149,11 +149,12 @@ class SalesforceClient:
                 params=params,
                 json=json_body,
                 headers={"Accept": "application/json", **(headers or {})},
-                auth=self.authenticator,
             )
         )
+        # The session signs each attempt itself (a retry after a wait carries a fresh token) and turns a 401
+        # INVALID_SESSION_ID into one forced refresh and one retry.
         send = t.cast("t.Any", self.session.send)
-        response: requests.Response = send(prepared, classify=self.classifier.classify)
+        response: requests.Response = send(prepared, classify=self.classifier.classify, authenticate=self.authenticator)
         if response.status_code >= 400:
             self._raise_error(method, response)
         return response
@@ -279,11 +280,10 @@ class SalesforceClient:
                 return
 
 
-def _csv_value(raw: str, prop: dict[str, t.Any]) -> t.Any:
-    """A Bulk CSV cell in the type the schema declares (CSV has no null: an empty cell is null)."""
+def _csv_value(raw: str, sf_type: str | None) -> t.Any:
+    """A Bulk CSV cell in its Salesforce type (CSV has no null: an empty cell is null)."""
     if raw == "":
         return None
-    sf_type = prop.get("x-sf-type")
     if sf_type == "boolean":
         return raw.lower() == "true"
     if sf_type in ("int", "long"):
@@ -300,9 +300,10 @@ class SalesforceStream(KitRESTStream):
     is_sorted = True
     path = "/query"
 
-    def __init__(self, tap: TapSalesforce, *, name: str, schema: dict[str, t.Any]) -> None:
-        super().__init__(tap, name=name, schema=schema)
-        self.replication_key = discovery.replication_key(schema)
+    def __init__(self, tap: TapSalesforce, *, info: discovery.ObjectInfo, schema: dict[str, t.Any]) -> None:
+        super().__init__(tap, name=info.name, schema=schema)
+        self.info = info
+        self.replication_key = info.replication_key if info.replication_key in schema["properties"] else None
         self._api_choice: str | None = None
 
     @property
@@ -329,15 +330,15 @@ class SalesforceStream(KitRESTStream):
         always = {"Id", self.replication_key, "IsDeleted"}
         names = []
         for name in properties:
-            if name == discovery.DELETED_AT:
-                continue
+            if name not in self.info.field_types:
+                continue  # _sdc_deleted_at, or a field deleted in the org since the catalog was saved
             if name in always or self.mask.get(("properties", name), True):
                 names.append(name)
         return names
 
     @property
     def tracks_deletes(self) -> bool:
-        return self.settings.include_deleted and "IsDeleted" in self.schema["properties"]
+        return self.settings.include_deleted and self.info.has_is_deleted
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -366,8 +367,12 @@ class SalesforceStream(KitRESTStream):
     def _start_value(self, context: Context | None) -> str | None:
         if not self.replication_key:
             return None
-        if self.settings.reread_formula_fields and discovery.formula_fields(self.schema):
+        if self.settings.reread_formula_fields and self.info.formula_fields:
             self.logger.info("%s: re-reading all rows so formula fields are current (reread_formula_fields)", self.name)
+            # The bookmark restarts from the first row; if this run stops early the next one re-reads more, never less.
+            state = self.get_context_state(context)
+            state.pop("replication_key_value", None)
+            state.pop(BOUNDARY_KEY, None)
             return None
         value = self.get_starting_replication_key_value(context)
         if value is None and self.settings.start_date:
@@ -451,42 +456,41 @@ class SalesforceStream(KitRESTStream):
     def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
         fields = self.selected_fields()
         if self.choose_api(lower) == "bulk":
-            compounds = discovery.compound_fields(self.schema)
+            compounds = self.info.compounds
             bulk_fields = [f for f in fields if f not in compounds]
-            for name in compounds:
+            for name, (_kind, parts) in compounds.items():
                 if name in fields:
-                    bulk_fields += [c for c in compounds[name] if c not in bulk_fields]
+                    bulk_fields += [c for c in parts if c not in bulk_fields]
             soql = self._soql(bulk_fields, lower, upper)
             for rows in self.client.bulk_query(soql, include_deleted=self.tracks_deletes):
                 for row in rows:
-                    yield self._finish(self._from_csv(row, fields, compounds))
+                    yield self._finish(self._from_csv(row, fields))
         else:
             soql = self._soql(fields, lower, upper)
             for page in self.client.query_pages(soql, include_deleted=self.tracks_deletes):
                 for record in page:
                     yield self._finish(record)
 
-    def _from_csv(self, row: dict[str, str], fields: list[str], compounds: dict[str, list[str]]) -> dict[str, t.Any]:
-        properties = self.schema["properties"]
-        record = {name: _csv_value(raw, properties.get(name, {})) for name, raw in row.items()}
-        for compound, parts in compounds.items():
+    def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
+        types = self.info.field_types
+        record = {name: _csv_value(raw, types.get(name)) for name, raw in row.items()}
+        for compound, (kind, parts) in self.info.compounds.items():
             if compound not in fields:
                 continue
-            sf_type = properties[compound].get("x-sf-type", "address")
-            value = {discovery.compound_key(compound, sf_type, part): record.get(part) for part in parts}
+            value = {discovery.compound_key(compound, kind, part): record.get(part) for part in parts}
             record[compound] = value if any(v is not None for v in value.values()) else None
         return {name: record.get(name) for name in fields}
 
     @cached_property
     def _datetime_fields(self) -> list[str]:
-        return [n for n, p in self.schema["properties"].items() if p.get("x-sf-type") == "datetime"]
+        return [n for n, sf_type in self.info.field_types.items() if sf_type == "datetime"]
 
     def _finish(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         for name in self._datetime_fields:
             value = record.get(name)
             if isinstance(value, str) and value.endswith("+0000"):
                 record[name] = value[:-5] + "Z"  # Salesforce's +0000 is not RFC 3339; Z is
-        if "IsDeleted" in self.schema["properties"]:
+        if self.info.has_is_deleted:
             deleted = record.get("IsDeleted")
             stamp = record.get(self.replication_key or "SystemModstamp")
             record[discovery.DELETED_AT] = stamp if deleted else None

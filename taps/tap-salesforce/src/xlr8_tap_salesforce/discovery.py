@@ -2,16 +2,15 @@
 
 Exactness: currency, double and percent become ``number``. The SDK parses JSON numbers as ``Decimal`` and writes
 them back unchanged, so 12345.67 stays 12345.67 end to end. ``multipleOf`` is deliberately not emitted: jsonschema
-cannot check a ``Decimal`` against a float ``multipleOf`` (it raises TypeError), so precision and scale travel as
-``x-sf-precision`` / ``x-sf-scale`` annotations instead, which validators ignore and the target may read.
-
-Every property carries ``x-sf-type``; formula fields carry ``x-sf-calculated``; the parts of a compound field carry
-``x-sf-compound`` (the compound's name). Streams rebuilt from a saved catalog therefore know everything they need
-(formula re-read, Bulk API column lists) without another describe call.
+cannot check a ``Decimal`` against a float ``multipleOf`` (it raises TypeError, so every record would fail
+validation). Custom ``x-`` keys are not used either: the SDK's catalog model drops unknown schema keys. What the
+reader needs beyond the schema (Salesforce types, formula fields, compound parts) is kept in ``ObjectInfo``, built
+from the describe (one composite call per 25 objects, also when a catalog is given).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 REPLICATION_KEY_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
@@ -73,8 +72,6 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any]:
         schema = {"type": _nullable("integer", nullable)}
     elif sf_type in _NUMBER_TYPES:
         schema = {"type": _nullable("number", nullable)}
-        schema["x-sf-precision"] = field.get("precision", 0)
-        schema["x-sf-scale"] = field.get("scale", 0)
     elif sf_type in _FORMATS:
         schema = {"type": _nullable("string", nullable), "format": _FORMATS[sf_type]}
     elif sf_type == "address":
@@ -92,13 +89,8 @@ def field_schema(field: dict[str, Any]) -> dict[str, Any]:
         schema = {"type": _nullable("string", nullable)}
         if sf_type in ("string", "textarea", "phone", "url", "email", "picklist") and field.get("length"):
             schema["maxLength"] = field["length"]
-    schema["x-sf-type"] = sf_type
-    if field.get("calculated"):
-        schema["x-sf-calculated"] = True
-    if field.get("compoundFieldName"):
-        schema["x-sf-compound"] = field["compoundFieldName"]
-    if field.get("referenceTo"):
-        schema["x-sf-reference-to"] = list(field["referenceTo"])
+    if field.get("label"):
+        schema["title"] = field["label"]
     return schema
 
 
@@ -110,13 +102,38 @@ def object_schema(describe: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
-def replication_key(schema: dict[str, Any]) -> str | None:
-    """SystemModstamp, else LastModifiedDate, else CreatedDate; None means full-table."""
-    properties = schema.get("properties", {})
-    for name in REPLICATION_KEY_CANDIDATES:
-        if properties.get(name, {}).get("x-sf-type") == "datetime":
-            return name
-    return None
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What reading an sObject needs from its describe, besides the JSON schema."""
+
+    name: str
+    field_types: dict[str, str]
+    formula_fields: tuple[str, ...]
+    #: compound field -> (address | location, its component fields)
+    compounds: dict[str, tuple[str, tuple[str, ...]]]
+    replication_key: str | None
+
+    @classmethod
+    def from_describe(cls, describe: dict[str, Any]) -> ObjectInfo:
+        fields = describe["fields"]
+        types = {f["name"]: f["type"] for f in fields}
+        compounds = {
+            f["name"]: (f["type"], tuple(c["name"] for c in fields if c.get("compoundFieldName") == f["name"]))
+            for f in fields
+            if f["type"] in ("address", "location")
+        }
+        key = next((n for n in REPLICATION_KEY_CANDIDATES if types.get(n) == "datetime"), None)
+        return cls(
+            name=describe["name"],
+            field_types=types,
+            formula_fields=tuple(f["name"] for f in fields if f.get("calculated")),
+            compounds=compounds,
+            replication_key=key,
+        )
+
+    @property
+    def has_is_deleted(self) -> bool:
+        return "IsDeleted" in self.field_types
 
 
 def replicable_objects(global_describe: dict[str, Any]) -> list[str]:
@@ -129,22 +146,6 @@ def replicable_objects(global_describe: dict[str, Any]) -> list[str]:
             continue
         names.append(entry["name"])
     return names
-
-
-def formula_fields(schema: dict[str, Any]) -> list[str]:
-    return [n for n, p in schema.get("properties", {}).items() if p.get("x-sf-calculated")]
-
-
-def compound_fields(schema: dict[str, Any]) -> dict[str, list[str]]:
-    """Compound field -> its component fields (Bulk API 2.0 cannot select compounds, only their parts)."""
-    compounds: dict[str, list[str]] = {
-        n: [] for n, p in schema.get("properties", {}).items() if p.get("x-sf-type") in ("address", "location")
-    }
-    for name, prop in schema.get("properties", {}).items():
-        parent = prop.get("x-sf-compound")
-        if parent in compounds:
-            compounds[parent].append(name)
-    return compounds
 
 
 def compound_key(compound: str, compound_type: str, component: str) -> str:

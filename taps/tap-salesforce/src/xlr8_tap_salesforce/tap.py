@@ -214,16 +214,23 @@ class TapSalesforce(KitTap):
         )
 
     def discover_streams(self) -> list[SalesforceStream]:
+        """One stream per object: the catalog's objects and schemas when given, else the configured (or all
+        replicable) objects. Describes are fetched either way (25 per call): they carry the field types, formula
+        and compound facts the reader needs and the SDK's catalog model does not keep."""
         catalog = self.input_catalog
+        schemas: dict[str, dict[str, t.Any]] = {}
         if catalog is not None:
-            # A saved catalog already holds every describe fact the streams need: no metadata calls.
-            return [
-                stream_class(entry.tap_stream_id)(self, name=entry.tap_stream_id, schema=entry.schema.to_dict())
-                for entry in catalog.values()
-            ]
-        names = list(self.settings.objects or discovery.replicable_objects(self.client.global_describe()))
+            schemas = {entry.tap_stream_id: entry.schema.to_dict() for entry in catalog.values()}
+            names = list(schemas)
+        else:
+            names = list(self.settings.objects or discovery.replicable_objects(self.client.global_describe()))
         describes = self.client.describe_many(names)
-        return [stream_class(name)(self, name=name, schema=discovery.object_schema(describes[name])) for name in names]
+        streams: list[SalesforceStream] = []
+        for name in names:
+            schema = schemas.get(name) or discovery.object_schema(describes[name])
+            info = discovery.ObjectInfo.from_describe(describes[name])
+            streams.append(stream_class(name)(self, info=info, schema=schema))
+        return streams
 
 
 if __name__ == "__main__":

@@ -1,0 +1,229 @@
+"""Scenario tests: the real tap against the emulator over HTTP on 127.0.0.1, asserting on what was emitted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from xlr8_kit.http.errors import ReauthorizationRequiredError
+
+ACCOUNTS = 1000
+
+
+def _ids(records: list[dict[str, Any]]) -> list[str]:
+    return [r["Id"] for r in records]
+
+
+def _account_config(sf: Any, sandbox: Any, **extra: Any) -> dict[str, Any]:
+    return sf.password_config(sandbox, **{"objects": ["Account"], "api_type": "rest", **extra})
+
+
+def test_rest_paging_follows_next_records_url(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
+        run = sf.run_tap(_account_config(sf, sandbox, batch_size=200))
+        log = sf.emulator(sandbox).request_log
+    ids = _ids(run.records("Account"))
+    assert len(ids) == ACCOUNTS
+    assert len(set(ids)) == ACCOUNTS
+    assert ids == sorted(ids)  # (SystemModstamp, Id) order is the index order here
+    follow_ups = [p for _, p in log if "/queryAll/01g" in p]  # deletes are read too, so queryAll
+    assert len(follow_ups) == ACCOUNTS // 200 - 1
+
+
+def test_exact_decimals_survive_to_the_record_line(sf: Any, sandbox: Any) -> None:
+    run = sf.run_tap(_account_config(sf, sandbox))
+    record = run.records("Account")[0]
+    account = sf.emulator(sandbox).objects["Account"].base_record(0)
+    assert Decimal(str(record["AnnualRevenue"])) == account["AnnualRevenue"]
+    line = next(line for line in run.lines if '"RECORD"' in line)
+    assert f'"AnnualRevenue": {account["AnnualRevenue"]}' in line.replace('":', '": ').replace('":  ', '": ')
+    assert run.schema("Account")["properties"]["AnnualRevenue"]["type"] == ["number", "null"]
+
+
+def test_bulk_locators_give_the_same_records_as_rest(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 450}) as sandbox:
+        rest = sf.run_tap(_account_config(sf, sandbox))
+        bulk = sf.run_tap(_account_config(sf, sandbox, api_type="bulk", bulk_max_records=100))
+        log = sf.emulator(sandbox).request_log
+    result_pages = [p for _, p in log if p.endswith("/results")]
+    assert len(result_pages) == 5  # 450 rows, 100 per page: four locators then "null"
+    rest_records, bulk_records = rest.records("Account"), bulk.records("Account")
+    assert len(bulk_records) == 450
+    assert bulk_records == rest_records  # types, compound address/location and nulls rebuilt from CSV
+    assert isinstance(bulk_records[0]["NumberOfEmployees"], int)
+    assert isinstance(bulk_records[0]["IsDeleted"], bool)
+    assert bulk_records[0]["BillingAddress"]["city"] == rest_records[0]["BillingCity"]
+
+
+def test_auto_api_choice_uses_bulk_above_threshold(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 300}) as sandbox:
+        config = sf.password_config(sandbox, objects=["Account", "Project__c"], bulk_threshold=250)
+        run = sf.run_tap(config)
+        log = sf.emulator(sandbox).request_log
+    jobs = [p for m, p in log if m == "POST" and p.endswith("/jobs/query")]
+    assert len(jobs) == 1  # Account (300 rows) went Bulk, Project__c (10 rows) REST
+    assert len(run.records("Account")) == 300
+    assert len(run.records("Project__c")) == 10
+
+
+def test_deletes_are_emitted_with_sdc_deleted_at(sf: Any, sandbox: Any) -> None:
+    config = _account_config(sf, sandbox)
+    first = sf.run_tap(config)
+    em = sf.emulator(sandbox)
+    em.ctx.clock.advance(timedelta(days=1))
+    em.delete("Account", 7)
+    em.touch("Account", 8, Name="Renamed Account")
+    second = sf.run_tap(config, state=first.state)
+    by_id = {r["Id"]: r for r in second.records("Account")}
+    deleted = by_id[em.objects["Account"].record_id(7)]
+    assert deleted["IsDeleted"] is True
+    assert deleted["_sdc_deleted_at"] == deleted["SystemModstamp"]
+    assert by_id[em.objects["Account"].record_id(8)]["Name"] == "Renamed Account"
+    assert by_id[em.objects["Account"].record_id(8)]["_sdc_deleted_at"] is None
+    without = sf.run_tap({**config, "include_deleted": False}, state=first.state)
+    assert _ids(without.records("Account")) == [em.objects["Account"].record_id(8)]
+
+
+def test_a6_request_limit_exceeded_stops_with_state_safe(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
+        em = sf.emulator(sandbox)
+        config = _account_config(sf, sandbox, batch_size=200)
+        config["http"] = {"max_quota_share": 1.0}
+        em.api_limit = 4  # describe batch, global describe is skipped (objects set), then 3 query pages
+        stopped = sf.run_tap(config)
+        first_ids = _ids(stopped.records("Account"))
+        assert 0 < len(first_ids) < ACCOUNTS
+        assert stopped.tap.quota_stopped
+        em.api_limit = 10_000
+        resumed = sf.run_tap(config, state=stopped.state)
+    second_ids = _ids(resumed.records("Account"))
+    assert set(first_ids) | set(second_ids) == {em.objects["Account"].record_id(i) for i in range(ACCOUNTS)}
+    assert not set(first_ids) & set(second_ids)  # boundary Ids de-duplicated
+
+
+def test_a7_quota_guard_stops_before_the_limit(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.api_limit = 10
+        run = sf.run_tap(_account_config(sf, sandbox, batch_size=200, api_quota_share=0.5))
+        assert em.api_used == 5  # the guard stopped at 50 % of 10: the org's quota is never exhausted
+    assert run.tap.quota_stopped
+    assert 0 < len(run.records("Account")) < ACCOUNTS
+    bookmark = run.state["bookmarks"]["Account"]["replication_key_value"]
+    assert bookmark == run.records("Account")[-1]["SystemModstamp"]
+
+
+def test_e6_equal_timestamps_across_a_checkpoint_lose_nothing(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 600}) as sandbox:
+        em = sf.emulator(sandbox)
+        config = _account_config(sf, sandbox, batch_size=200)
+        config["http"] = {"max_quota_share": 1.0}
+        em.api_limit = 2  # describe + one page of 200: the page ends inside a group of three equal timestamps
+        first = sf.run_tap(config)
+        em.api_limit = 10_000
+        second = sf.run_tap(config, state=first.state)
+    first_records, second_records = first.records("Account"), second.records("Account")
+    assert len(first_records) == 200
+    last = first_records[-1]
+    straddler = second_records[0]
+    assert straddler["SystemModstamp"] == last["SystemModstamp"]  # the next record shares the checkpoint time
+    assert straddler["Id"] == em.objects["Account"].record_id(200)
+    assert len(first_records) + len(second_records) == 600
+    assert set(_ids(first_records)).isdisjoint(_ids(second_records))
+
+
+def test_b2_session_revoked_mid_run_refreshes_once_and_continues(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.revoke_sessions_at_request = 3
+        run = sf.run_tap(_account_config(sf, sandbox, batch_size=200))
+    assert len(set(_ids(run.records("Account")))) == ACCOUNTS
+    assert run.tap.kit.authenticator.refresh_count == 2
+
+
+def test_b2_second_invalid_session_is_fatal(sf: Any, sandbox: Any) -> None:
+    em = sf.emulator(sandbox)
+    em.session_ttl = 0  # every session is dead on arrival: the forced refresh cannot help
+    creds = em.test_credentials()
+    with pytest.raises(ReauthorizationRequiredError, match="re-authentication required") as caught:
+        sf.run_tap(_account_config(sf, sandbox))
+    for secret in (creds["client_secret"], creds["password"], creds["security_token"]):
+        assert secret not in str(caught.value)
+
+
+def test_query_timeout_splits_the_date_window(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}, query_timeout_rows=300) as sandbox:
+        run = sf.run_tap(_account_config(sf, sandbox, min_window_seconds=1))
+        log = sf.emulator(sandbox).request_log
+    ids = _ids(run.records("Account"))
+    assert ids == [sf.emulator(sandbox).objects["Account"].record_id(i) for i in range(ACCOUNTS)]
+    assert len([p for _, p in log if p.endswith("/queryAll")]) > 4  # timed-out queries, then smaller windows
+
+
+def test_query_timeout_below_the_smallest_window_is_fatal(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 50}, query_timeout_rows=0) as sandbox:
+        from xlr8_tap_salesforce.client import QueryTimeoutError
+
+        with pytest.raises(QueryTimeoutError, match="QUERY_TIMEOUT"):
+            sf.run_tap(_account_config(sf, sandbox, min_window_seconds=86_400 * 365))
+
+
+def test_formula_fields_reread_when_asked(sf: Any, sandbox: Any) -> None:
+    config = _account_config(sf, sandbox)
+    first = sf.run_tap(config)
+    em = sf.emulator(sandbox)
+    em.ctx.clock.advance(timedelta(days=10))
+    plain = sf.run_tap(config, state=first.state)
+    reread = sf.run_tap({**config, "reread_formula_fields": True}, state=first.state)
+    assert plain.records("Account") == []  # nothing touched SystemModstamp
+    before = {r["Id"]: r["Days_Since_Review__c"] for r in first.records("Account")}
+    after = {r["Id"]: r["Days_Since_Review__c"] for r in reread.records("Account")}
+    assert after.keys() == before.keys()
+    assert all(after[k] == before[k] + 10 for k in before)
+
+
+@pytest.mark.parametrize("flow", ["jwt_bearer", "refresh_token", "client_credentials", "password"])
+def test_every_auth_flow_reads_data(sf: Any, sandbox: Any, flow: str) -> None:
+    creds = sf.emulator(sandbox).test_credentials()
+    fields = {
+        "jwt_bearer": ("client_id", "username", "private_key"),
+        "refresh_token": ("client_id", "client_secret", "refresh_token"),
+        "client_credentials": ("client_id", "client_secret"),
+        "password": ("client_id", "client_secret", "username", "password", "security_token"),
+    }[flow]
+    config = {
+        "login_url": sandbox.url("salesforce"),
+        "auth": {"type": flow, **{k: creds[k] for k in fields}},
+        "objects": ["Project__c"],
+    }
+    run = sf.run_tap(config)
+    assert len(run.records("Project__c")) == 10
+
+
+def test_b4_wrong_password_is_a_clear_error_without_secrets(sf: Any, sandbox: Any) -> None:
+    from xlr8_kit.http.errors import AuthenticationError
+
+    config = _account_config(sf, sandbox)
+    config["auth"]["password"] = "wrong-password-123"
+    with pytest.raises(AuthenticationError) as caught:
+        sf.run_tap(config)
+    assert "wrong-password-123" not in str(caught.value)
+    assert "invalid_grant" in str(caught.value) or "re-author" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("auth", "needle"),
+    [
+        ({"type": "saml"}, "auth.type"),
+        ({"type": "jwt_bearer", "client_id": "x", "username": "u"}, "auth.private_key"),
+        (None, "auth"),
+    ],
+)
+def test_bad_auth_settings_name_the_field(auth: Any, needle: str) -> None:
+    from xlr8_tap_salesforce.tap import SalesforceSettings
+
+    with pytest.raises(ValueError, match=needle.replace(".", r"\.")):
+        SalesforceSettings.parse({"auth": auth})
