@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -587,8 +588,8 @@ class SuccessFactorsEmulator(ProductEmulator):
     # --- OAuth 2.0 SAML bearer --------------------------------------------------------------------------------
 
     async def _token(self, request: Request) -> Response:
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items()}
+        # application/x-www-form-urlencoded, parsed here (no multipart dependency needed)
+        fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
         try:
             subject = self._verify_assertion(fields)
         except ODataRequestError as exc:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import parse_qsl, urlsplit
 
 from xlr8_kit.http.errors import KitHTTPError
 from xlr8_kit.odata import all_of, compare, decode_entry
 from xlr8_kit.odata.edmx import EntitySet
 from xlr8_kit.odata.filters import Filter
+from xlr8_kit.redaction import Redactor
 from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
 
 
@@ -28,7 +30,12 @@ class SuccessFactorsConnector:
     product_id = "successfactors"
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
-        self.tap = TapSapSuccessFactors(config=dict(config), parse_env_config=False, validate_config=True)
+        self._config = dict(config)
+
+    @cached_property
+    def tap(self) -> TapSapSuccessFactors:
+        """Built on first use: the SDK reads the tenant's $metadata while constructing a tap."""
+        return TapSapSuccessFactors(config=self._config, parse_env_config=False, validate_config=True)
 
     @property
     def client(self) -> t.Any:
@@ -93,5 +100,5 @@ class SuccessFactorsConnector:
         try:
             count = len(self.client.metadata.entity_sets)
         except (KitHTTPError, OSError, ValueError) as exc:
-            return ConnectionCheck(False, self.tap.kit.redactor.redact(str(exc)))
+            return ConnectionCheck(False, Redactor.default().redact(str(exc)))
         return ConnectionCheck(True, f"connected to company {self.tap.settings.company_id}", count)

@@ -1,0 +1,192 @@
+"""OAuth 2.0 SAML bearer against the emulator (assertions signed locally, verified with signxml there) and the
+connector surface the gatherer uses."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from xlr8_kit.auth.saml_bearer import SAML2_BEARER_GRANT, build_signed_saml_assertion
+from xlr8_kit.http.errors import AuthenticationError
+from xlr8_sandbox.products.successfactors import (
+    API_USER,
+    CLIENT_ID,
+    COMPANY_ID,
+    SuccessFactorsEmulator,
+    _self_signed_pair,
+)
+from xlr8_tap_sap_successfactors.connector import SuccessFactorsConnector
+
+from .conftest import SCALE, basic_config, run_tap
+
+
+def saml_config(url: str, emulator: SuccessFactorsEmulator, **auth: str) -> dict:
+    creds = emulator.test_credentials()
+    return {
+        "api_url": url,
+        "company_id": COMPANY_ID,
+        "entity_sets": ["User"],
+        "auth": {
+            "type": "saml_bearer",
+            "client_id": creds["client_id"],
+            "user_id": API_USER,
+            "private_key": creds["private_key"],
+            "certificate": creds["certificate"],
+            **auth,
+        },
+    }
+
+
+def post_assertion(url: str, assertion: bytes, *, company_id: str = COMPANY_ID) -> requests.Response:
+    return requests.post(
+        f"{url}/oauth/token",
+        data={
+            "company_id": company_id,
+            "client_id": CLIENT_ID,
+            "grant_type": SAML2_BEARER_GRANT,
+            "assertion": base64.b64encode(assertion).decode(),
+        },
+        timeout=10,
+    )
+
+
+def sign(url: str, emulator: SuccessFactorsEmulator, **kw: object) -> bytes:
+    creds = emulator.test_credentials()
+    return build_signed_saml_assertion(
+        client_id=CLIENT_ID,
+        user_id=API_USER,
+        recipient=f"{url}/oauth/token",
+        private_key_pem=creds["private_key"],
+        certificate_pem=creds["certificate"],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_saml_bearer_sync(url: str, emulator: SuccessFactorsEmulator) -> None:
+    result = run_tap(saml_config(url, emulator))
+    assert len(result.records("User")) == SCALE
+
+
+def test_saml_token_endpoint_accepts_a_valid_assertion(url: str, emulator: SuccessFactorsEmulator) -> None:
+    response = post_assertion(url, sign(url, emulator))
+    assert response.status_code == 200
+    token = response.json()
+    assert token["token_type"] == "Bearer"
+    assert token["expires_in"] > 3600
+    rows = requests.get(
+        f"{url}/odata/v2/User",
+        params={"$top": "1"},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
+    )
+    assert rows.json()["d"]["results"][0]["userId"] == "E000001"
+
+
+def _error(response: requests.Response) -> tuple[str, str]:
+    body = response.json()["error"]
+    assert set(body["message"]) == {"lang", "value"}
+    return body["code"], body["message"]["value"]
+
+
+def test_saml_wrong_signature(url: str, emulator: SuccessFactorsEmulator) -> None:
+    other_key, other_cert = _self_signed_pair()
+    forged = build_signed_saml_assertion(
+        client_id=CLIENT_ID,
+        user_id=API_USER,
+        recipient=f"{url}/oauth/token",
+        private_key_pem=other_key,
+        certificate_pem=other_cert,
+    )
+    response = post_assertion(url, forged)
+    assert response.status_code == 401
+    code, message = _error(response)
+    assert code == "invalid_grant"
+    assert message.startswith("Unable to verify the signature of the SAML assertion")
+    # Through the tap: a clear authentication error, and the private key never appears in it.
+    with pytest.raises(AuthenticationError) as caught:
+        run_tap(saml_config(url, emulator, private_key=other_key, certificate=other_cert))
+    assert "Unable to verify the signature" in str(caught.value) or "401" in str(caught.value)
+    assert "PRIVATE KEY" not in str(caught.value)
+
+
+def test_saml_tampered_assertion(url: str, emulator: SuccessFactorsEmulator) -> None:
+    signed = sign(url, emulator).replace(API_USER.encode(), b"admin", 1)
+    response = post_assertion(url, signed)
+    assert response.status_code == 401
+    assert _error(response)[1].startswith("Unable to verify the signature")
+
+
+def test_saml_expired_assertion(url: str, emulator: SuccessFactorsEmulator) -> None:
+    stale = sign(url, emulator, now=datetime.now(UTC) - timedelta(hours=2), lifetime_s=600)
+    response = post_assertion(url, stale)
+    assert response.status_code == 401
+    code, message = _error(response)
+    assert code == "invalid_grant"
+    assert "expired" in message
+
+
+def test_saml_wrong_company(url: str, emulator: SuccessFactorsEmulator) -> None:
+    response = post_assertion(url, sign(url, emulator), company_id="OTHERCO")
+    assert response.status_code == 401
+    assert _error(response)[0] == "invalid_company"
+    config = saml_config(url, emulator)
+    config["company_id"] = "OTHERCO"
+    with pytest.raises(AuthenticationError):
+        run_tap(config)
+
+
+def test_saml_missing_settings_named(url: str, emulator: SuccessFactorsEmulator) -> None:
+    from singer_sdk.exceptions import ConfigValidationError
+
+    config = saml_config(url, emulator)
+    del config["auth"]["certificate"]
+    with pytest.raises(ConfigValidationError) as caught:
+        run_tap(config)
+    assert any("'auth.certificate'" in e for e in caught.value.errors)
+
+
+# --- connector -------------------------------------------------------------------------------------------------
+
+
+def test_connector_get_entity(url: str, emulator: SuccessFactorsEmulator) -> None:
+    connector = SuccessFactorsConnector(basic_config(url))
+    current = connector.get_entity("EmpJob", {"userId": "E000001"})
+    history = connector.get_entity("EmpJob", {"userId": "E000001"}, history=True)
+    assert len(current) == 1
+    assert len(history) == 2
+    assert current[0] in history
+    assert current[0]["seqNumber"] == 1
+    by_canonical = connector.get_entity("employee", {"userId": "E000002"})  # canonical entity -> User
+    assert [r["userId"] for r in by_canonical] == ["E000002"]
+    quoted = connector.get_entity("User", "lastName eq 'O''Brien'")
+    assert quoted
+    assert all(r["lastName"] == "O'Brien" for r in quoted)
+    with pytest.raises(KeyError, match="noSuchProperty"):
+        connector.get_entity("User", {"noSuchProperty": 1})
+
+
+def test_connector_execute_query_follows_next(url: str, emulator: SuccessFactorsEmulator) -> None:
+    connector = SuccessFactorsConnector(basic_config(url))
+    rows = connector.execute_query("User?$select=userId&customPageSize=9")
+    assert len(rows) == SCALE
+    assert {r["userId"] for r in rows} == {f"E{i + 1:06d}" for i in range(SCALE)}
+    expanded = connector.execute_query(
+        "EmpEmployment?$filter=userId eq 'E000003'&$expand=jobInfoNav&fromDate=1900-01-01"
+    )
+    assert len(expanded) == 1
+    assert len(expanded[0]["jobInfoNav"]["results"]) == 2
+
+
+def test_connector_test_connection(url: str, emulator: SuccessFactorsEmulator) -> None:
+    good = SuccessFactorsConnector(basic_config(url)).test_connection()
+    assert good.ok
+    assert good.entity_sets == 12
+    config = basic_config(url)
+    config["auth"]["password"] = "wrong-password-123"
+    bad = SuccessFactorsConnector(config).test_connection()
+    assert not bad.ok
+    assert "LGN0011" in bad.message
+    assert "wrong-password-123" not in bad.message
