@@ -29,7 +29,6 @@ def _cc(server, session, clock):
 
 def test_b2_forced_refresh_and_retry_through_the_kit_session(auth_server, kit_session, clock):
     auth = _cc(auth_server, kit_session, clock)
-    assert not auth.retry_hook  # the session owns the retry
     assert kit_session.get(auth_server.api_url, authenticate=auth).status_code == 200
     first = auth.token
     assert first is not None
@@ -38,6 +37,7 @@ def test_b2_forced_refresh_and_retry_through_the_kit_session(auth_server, kit_se
     response = kit_session.get(auth_server.api_url, authenticate=auth)
 
     assert response.status_code == 200
+    assert response.history == []  # retried by the session's loop (counted attempt), not by the auth hook
     assert len(auth_server.api_calls) == 3
     assert len(auth_server.token_calls) == 2
     assert auth_server.api_calls[1].headers["authorization"] == f"Bearer {first.access_token}"
@@ -79,3 +79,19 @@ def test_b1_kit_session_retry_after_a_wait_carries_a_fresh_token(auth_server, cl
     assert response.status_code == 200
     assert auth_server.expired_uses == 0
     assert len(auth_server.token_calls) == 2
+
+
+def test_b2_plain_auth_on_the_kit_session_uses_the_hook(auth_server, kit_session, clock):
+    """``auth=`` (signed once at prepare time) still gets one refresh + one retry, via the response hook."""
+    auth = _cc(auth_server, kit_session, clock)
+    assert kit_session.get(auth_server.api_url, auth=auth).status_code == 200
+    auth_server.revoked.add(auth.token.access_token)  # type: ignore[union-attr]
+    response = kit_session.get(auth_server.api_url, auth=auth)
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [401]
+    assert len(auth_server.token_calls) == 2
+
+    auth_server.api_guard = lambda call: (401, {"error": "INVALID_SESSION_ID"}, {})
+    with pytest.raises(ReauthorizationRequiredError):
+        kit_session.get(auth_server.api_url, auth=auth)
+    assert len(auth_server.token_calls) == 3

@@ -7,17 +7,17 @@ Lifecycle (RELIABILITY B1-B4):
   (60 s or 10 %, whichever is smaller, so a 60 s token is renewed 6 s early, a one-hour token 60 s early).
 - A token response without ``expires_in`` (Salesforce) is given ``assumed_lifetime_s`` and relies on the 401 hook.
 - ``current_token()`` holds a lock while refreshing: parallel threads wait for the one refresh, then share it.
-- 401 handling, two paths with the same outcome (one forced refresh, one retry, a second 401 raises
+- 401 handling, one outcome whichever way the request is sent (one forced refresh, one retry, a second 401 raises
   ``ReauthorizationRequiredError``, never a loop):
-  * kit session (``ResilientSession``, what ``KitRESTStream`` uses): the session calls the authenticator on every
-    attempt (``send(..., authenticate=auth)``) and calls ``auth.force_refresh()`` on a 401; the retry counts
-    against the session's attempt bound. The authenticator registers no hook then.
-  * plain ``requests.Session``: every request the authenticator signs gets a response hook. When
-    ``is_auth_failure(response)`` (default: HTTP 401; products pass a predicate for "invalid session" bodies) it
-    forces one refresh, re-signs a copy of the request and resends it once through the session given at
-    construction.
-  ``force_refresh()`` refreshes only if the token this thread last sent is still the current one, so parallel
-  threads rejected together share one refresh.
+  * ``ResilientSession.send(..., authenticate=auth)`` (``KitRESTStream``; preferred): the session signs a fresh copy
+    on every attempt and calls ``auth.force_refresh()`` on a 401, so the retry counts against its attempt bound.
+    The hook recognises such a request (signed by this authenticator right before it was sent through the kit
+    session) and leaves the 401 to the session.
+  * anything else (``auth=auth`` on a plain or kit session): a response hook registered when the request is signed
+    checks ``is_auth_failure(response)`` (default HTTP 401; products pass a predicate for "invalid session"
+    bodies), forces one refresh, re-signs a copy and resends it once through the session given at construction.
+  ``force_refresh()`` refreshes only if the token the rejected request carried (default: the one this thread last
+  sent) is still current, so parallel threads rejected together share one refresh.
 - Token endpoint: 400/401/403 with ``invalid_grant`` raise ``ReauthorizationRequiredError`` at once (re-authorise);
   other 4xx raise ``AuthenticationError`` at once; 429/5xx/timeouts/resets are retried within ``TokenRetryBudget``
   then raise ``ServerUnavailableError``. When the session is the kit's ``ResilientSession`` it already retries, so
@@ -158,7 +158,7 @@ class TokenAuthenticator(AuthBase, ABC):
         is_auth_failure: AuthFailurePredicate = is_http_401,
         retry_budget: TokenRetryBudget | None = None,
         redactor: Redactor | None = None,
-        retry_hook: bool | None = None,
+        retry_hook: bool = True,
     ) -> None:
         if margin_s < 0 or not 0 <= margin_ratio < 1:
             raise ValueError("margin_s must be >= 0 and margin_ratio in [0, 1)")
@@ -173,8 +173,8 @@ class TokenAuthenticator(AuthBase, ABC):
         self.is_auth_failure = is_auth_failure
         self.retry_budget = retry_budget or default_retry_budget(session)
         self._session_is_kit = _is_kit_session(session)
-        #: Whether signed requests get the 401 response hook (default: only when the session does not own it).
-        self.retry_hook = (not self._session_is_kit) if retry_hook is None else retry_hook
+        #: Whether signed requests get the 401 response hook (see module docstring).
+        self.retry_hook = retry_hook
         self._applied = threading.local()
         self.redactor = redactor if redactor is not None else Redactor.default()
         self._token: Token | None = None
@@ -249,25 +249,27 @@ class TokenAuthenticator(AuthBase, ABC):
         token = self.current_token()
         self.apply_token(r, token)
         self._applied.token = token
-        if self.retry_hook:
-            with self._sent_lock:
-                self._sent_with[r] = token
-            if self._on_response not in r.hooks["response"]:
-                r.register_hook("response", self._on_response)
+        with self._sent_lock:
+            self._sent_with[r] = token
+        if self.retry_hook and self._on_response not in r.hooks["response"]:
+            r.register_hook("response", self._on_response)
         return r
 
     def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
         if not self.is_auth_failure(response):
             return response
         request = response.request
+        with self._sent_lock:
+            signed_for_this_send = request in self._sent_with
+            stale = self._sent_with.get(request)
+        if self._session_is_kit and signed_for_this_send:
+            return response  # ResilientSession(authenticate=...) re-signs per attempt and owns refresh + retry
         if not isinstance(request.body, str | bytes | type(None)):
             raise AuthenticationError(
                 self._message(f"{self.flow_name}: session rejected and the streamed request cannot be resent"),
                 status=response.status_code,
                 path=_path(request.url),
             )
-        with self._sent_lock:
-            stale = self._sent_with.get(request)
         token = self.force_refresh(stale)
         response.content  # noqa: B018 - drain so the connection goes back to the pool
         response.close()
