@@ -52,6 +52,20 @@ KIT_SETTINGS = th.PropertiesList(
             th.Property("max_attempts", th.IntegerType, description="Attempts per request, retries included."),
             th.Property("max_retry_after", th.NumberType, description="Longest Retry-After honoured (s)."),
             th.Property("requests_per_second", th.NumberType, description="Client-side rate limit."),
+            th.Property("rate_burst", th.NumberType, description="Requests allowed back to back (token bucket)."),
+            th.Property("backoff_base", th.NumberType, description="First backoff step (s); doubles per retry."),
+            th.Property("backoff_max", th.NumberType, description="Longest single backoff step (s)."),
+            th.Property("max_elapsed", th.NumberType, description="Wall-clock budget per request, waits included."),
+            th.Property("breaker_fail_max", th.IntegerType, description="Consecutive failures that open a circuit."),
+            th.Property("breaker_reset_timeout", th.NumberType, description="Seconds a circuit stays open."),
+            th.Property("breaker_state_path", th.StringType, description="JSON file keeping breakers across runs."),
+            th.Property("max_redirects", th.IntegerType, description="Same-origin redirects followed per attempt."),
+            th.Property(
+                "max_quota_share",
+                th.NumberType,
+                description="Stop once the vendor reports this share of the daily API quota used (0-1).",
+            ),
+            th.Property("ca_bundle", th.StringType, description="Extra CA bundle (PEM) for a private PKI."),
         ),
         description="Resilient HTTP policy overrides.",
     ),
@@ -80,6 +94,10 @@ class KitTap(Tap):
     #: Registry product id (see ``xlr8_kit.vocabulary``), e.g. ``salesforce``.
     product_id: t.ClassVar[str] = ""
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
+
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
         """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
@@ -97,11 +115,7 @@ class KitTap(Tap):
             redactor.add(value)
             for user in users:
                 redactor.add_pair(user, value)
-        http_cfg = config.get("http") or {}
-        unknown = sorted(set(http_cfg) - set(HttpPolicy.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
-        policy = HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))
+        policy = http_policy_from_config(config)
         session = self.make_session(policy, config=config, redactor=redactor)
         runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
         runtime.authenticator = self.build_authenticator(runtime)
@@ -120,6 +134,17 @@ class KitTap(Tap):
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         """Return this tap's authenticator (one per tap instance, i.e. per credential)."""
         raise NotImplementedError
+
+
+def http_policy_from_config(config: dict[str, t.Any]) -> HttpPolicy:
+    """The tap's ``http`` block and ``audit_log_path`` as a validated policy; errors name the setting."""
+    http_cfg = config.get("http") or {}
+    if not isinstance(http_cfg, dict):
+        raise ValueError(f"setting 'http' must be an object, not {type(http_cfg).__name__}")
+    unknown = sorted(set(http_cfg) - (set(HttpPolicy.__dataclass_fields__) - {"audit_path"}))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
+    return HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))
 
 
 def _flatten(config: dict[str, t.Any]) -> t.Iterator[tuple[str, t.Any]]:

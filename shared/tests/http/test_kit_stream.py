@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import (
     AuthenticationError,
@@ -208,9 +209,15 @@ def test_d2_runtime_tokens_are_masked_from_receipt(server, fake_time, caplog):
 def test_invalid_http_settings_name_the_setting(server, fake_time):
     PagedApi(server, {"1": [page([1], None)]})
     with pytest.raises(ValueError, match=r"http\.max_attempts=0"):
-        _ = make_tap(server, fake_time, http={"max_attempts": 0}).kit
+        make_tap(server, fake_time, http={"max_attempts": 0})
     with pytest.raises(ValueError, match=r"http\.retries"):
-        _ = make_tap(server, fake_time, http={"retries": 3}).kit
+        make_tap(server, fake_time, http={"retries": 3})
+    with pytest.raises(ConfigValidationError) as caught:  # the SDK's schema check names it first
+        make_tap(server, fake_time, http={"read_timeout": "soon"})
+    assert "read_timeout" in str(caught.value.errors)
+    with pytest.raises(ValueError, match=r"http\.read_timeout must be a number"):
+        HttpPolicy(read_timeout="soon")  # type: ignore[arg-type]
+    assert server.count() == 0
 
 
 def test_a8_product_hook_for_error_bodies(server, fake_time):
