@@ -1,0 +1,69 @@
+"""The tap as users run it: the console script in a subprocess, against the emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+TAP = str(Path(sys.executable).parent / "tap-salesforce")
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TAP, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+
+
+def _write(path: Path, value: Any) -> str:
+    path.write_text(json.dumps(value))
+    return str(path)
+
+
+def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    config = sf.password_config(sandbox)
+    config_file = _write(tmp_path / "config.json", config)
+    discovered = _run(["--config", config_file, "--discover"], tmp_path)
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = json.loads(discovered.stdout)
+    streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert set(streams) == {"Account", "Contact", "Opportunity", "Lead", "User", "Case", "Project__c"}
+    account = streams["Account"]
+    assert account["schema"]["properties"]["AnnualRevenue"]["type"] == ["number", "null"]
+    assert account["replication_key"] == "SystemModstamp"
+    assert account["key_properties"] == ["Id"]
+
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] == "Project__c"
+    catalog_file = _write(tmp_path / "catalog.json", catalog)
+    synced = _run(["--config", config_file, "--catalog", catalog_file], tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {"Project__c"}
+    assert len(records) == 10
+    assert isinstance(records[0]["Budget__c"], float | int)
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+    state_file = _write(tmp_path / "state.json", state)
+    sf.emulator(sandbox).touch("Project__c", 3, Status__c="Done")
+    again = _run(["--config", config_file, "--catalog", catalog_file, "--state", state_file], tmp_path)
+    assert again.returncode == 0, again.stderr
+    changed = [json.loads(line)["record"] for line in again.stdout.splitlines() if '"RECORD"' in line]
+    assert [r["Id"] for r in changed] == ["a01000000000003AAA"]
+    assert changed[0]["Status__c"] == "Done"
+    secrets = sf.emulator(sandbox).test_credentials()
+    for output in (discovered, synced, again):
+        for name in ("client_secret", "password", "security_token"):
+            assert secrets[name] not in output.stdout + output.stderr
+
+
+def test_bad_config_exits_non_zero_naming_the_setting(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    config = sf.password_config(sandbox)
+    config["auth"] = {"type": "password", "client_id": "x", "client_secret": "s3cr3t-value", "username": "u"}
+    result = _run(["--config", _write(tmp_path / "config.json", config), "--discover"], tmp_path)
+    assert result.returncode != 0
+    assert "auth.password" in result.stderr or "'password' is a required property" in result.stderr
+    assert "s3cr3t-value" not in result.stderr
