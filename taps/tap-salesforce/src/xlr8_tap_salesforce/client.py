@@ -280,7 +280,7 @@ class SalesforceClient:
                 return
 
 
-def _csv_value(raw: str, sf_type: str | None) -> t.Any:
+def csv_value(raw: str, sf_type: str | None) -> t.Any:
     """A Bulk CSV cell in its Salesforce type (CSV has no null: an empty cell is null)."""
     if raw == "":
         return None
@@ -473,7 +473,7 @@ class SalesforceStream(KitRESTStream):
 
     def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
         types = self.info.field_types
-        record = {name: _csv_value(raw, types.get(name)) for name, raw in row.items()}
+        record = {name: csv_value(raw, types.get(name)) for name, raw in row.items()}
         for compound, (kind, parts) in self.info.compounds.items():
             if compound not in fields:
                 continue
