@@ -230,14 +230,22 @@ def test_a8_retriable_error_body_rule(server, make_session):
         Reply(reset=True),
         Reply(200, body=json.dumps(ITEMS).encode(), headers={"Content-Type": "application/json"}, truncate_to=10),
         Reply(200, body=b'{"items": [{"id": 1}, {"i', headers={"Content-Type": JSON}, close_delimited=True),
+        Reply(200, body=json.dumps(ITEMS).encode(), headers={"Content-Type": JSON}, chunked=True, truncate_to=20),
     ],
-    ids=["connection-reset", "content-length-short", "truncated-json"],
+    ids=["connection-reset", "content-length-short", "truncated-json", "broken-chunk"],
 )
 def test_a9_reset_or_truncated_body_is_retried(server, make_session, fault):
     server.script("/items", fault, Reply(200, body=ITEMS))
     response = make_session().get(server.url + "/items")
     assert response.json() == ITEMS
     assert server.count("/items") == 2
+
+
+def test_a9_chunked_body_is_read_whole(server, make_session):
+    """Positive control for the broken-chunk case: the same chunked reply, complete, is accepted at once."""
+    server.script("/items", Reply(200, body=ITEMS, chunked=True))
+    assert make_session().get(server.url + "/items").json() == ITEMS
+    assert server.count("/items") == 1
 
 
 def test_a9_still_truncated_after_retries_is_fatal(server, make_session):

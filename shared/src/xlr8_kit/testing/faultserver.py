@@ -46,6 +46,8 @@ class Reply:
     truncate_to: int | None = None
     #: Send the body without Content-Length and close the connection (truncated JSON goes unnoticed by HTTP).
     close_delimited: bool = False
+    #: Send the body with ``Transfer-Encoding: chunked``; with ``truncate_to`` the stream dies mid-chunk.
+    chunked: bool = False
 
     def encoded(self) -> tuple[bytes, str | None]:
         if isinstance(self.body, dict | list):
@@ -214,12 +216,17 @@ def _make_handler(owner: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", content_type)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            if reply.close_delimited:
+            if reply.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            elif reply.close_delimited:
                 self.send_header("Connection", "close")
                 self.close_connection = True
             elif "content-length" not in headers:
                 self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if reply.chunked:
+                self._write_chunked(payload, reply.truncate_to)
+                return
             if reply.truncate_to is not None:
                 self.wfile.write(payload[: reply.truncate_to])
                 self.wfile.flush()
@@ -227,6 +234,19 @@ def _make_handler(owner: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             if self.command != "HEAD":
                 self.wfile.write(payload)
+
+        def _write_chunked(self, payload: bytes, truncate_to: int | None) -> None:
+            step = 16
+            for start in range(0, len(payload), step):
+                chunk = payload[start : start + step]
+                if truncate_to is not None and start + len(chunk) > truncate_to:
+                    # announce the whole chunk, deliver part of it, hang up: the client sees a broken chunk
+                    self.wfile.write(b"%x\r\n" % len(chunk) + chunk[: max(0, truncate_to - start)])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
