@@ -142,7 +142,9 @@ class SuccessFactorsSettings:
                 errors.append(f"setting {name!r} must be a date (YYYY-MM-DD), not {value!r}")
         entity_sets = tuple(config.get("entity_sets") or DEFAULT_ENTITY_SETS)
         if errors or auth is None:
-            raise ConfigValidationError("tap-sap-successfactors: invalid configuration", errors=errors)
+            raise ConfigValidationError(
+                "tap-sap-successfactors: invalid configuration: " + "; ".join(errors), errors=errors
+            )
         return cls(
             api_url=api_url,
             company_id=company_id,
