@@ -1,0 +1,315 @@
+"""Benchmark harness: a tap alone, tap -> target, or ``meltano run`` against the sandbox, beside a ceiling reader.
+
+    uv run python bench/run.py --product salesforce --stream accounts --scale 1000000 --latency-ms 0 --mode tap
+
+Prints records/s, wall time and peak memory (RSS summed over the process tree, sampled) for the run and for the
+product's minimal hand-written reader of the same endpoint (``bench/ceilings/<product>.py``), measured in the same
+sandbox, and appends one JSON line per run to ``bench/results/results.jsonl``. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results" / "results.jsonl"
+TARGET = "target-xlr8-truths"
+MODES = ("tap", "tap-target", "meltano")
+
+sys.path.insert(0, str(BENCH))
+import ceilings  # noqa: E402 - needs bench/ on sys.path first
+
+
+@dataclass
+class Measurement:
+    what: str
+    records: int
+    wall_s: float
+    peak_rss_mb: float
+    ok: bool = True
+    error: str | None = None
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class TreeMemory:
+    """Peak RSS of processes and all their descendants, sampled every 50 ms."""
+
+    def __init__(self, *pids: int) -> None:
+        self.roots = [psutil.Process(pid) for pid in pids]
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for root in self.roots:
+                try:
+                    procs = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for proc in procs:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+
+def bin_path(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def write_catalog(tap: str, config_path: Path, stream: str, workdir: Path) -> Path:
+    """Discover, then select only ``stream`` (every property of it)."""
+    found = subprocess.run(
+        [bin_path(tap), "--config", str(config_path), "--discover"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        check=False,
+    )
+    if found.returncode != 0:
+        raise SystemExit(f"{tap} --discover failed:\n{found.stderr[-2000:]}")
+    catalog = json.loads(found.stdout)
+    ids = [s["tap_stream_id"] for s in catalog["streams"]]
+    match = next((i for i in ids if i == stream), None) or next((i for i in ids if i.lower() == stream.lower()), None)
+    if match is None:
+        raise SystemExit(f"stream {stream!r} not in {tap}'s catalog; streams: {', '.join(sorted(ids))}")
+    for entry in catalog["streams"]:
+        chosen = entry["tap_stream_id"] == match
+        for md in entry.get("metadata", []):
+            md.setdefault("metadata", {})["selected"] = chosen
+    path = workdir / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def measure_tap(tap: str, config: Path, catalog: Path) -> Measurement:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_env(),
+    )
+    assert proc.stdout is not None
+    records = 0
+    with TreeMemory(proc.pid) as memory:
+        for line in proc.stdout:
+            if line.startswith(b'{"type":"RECORD"') or line.startswith(b'{"type": "RECORD"'):
+                records += 1
+        code = proc.wait()
+    wall = time.perf_counter() - started
+    return Measurement("tap", records, wall, memory.peak / 2**20, code == 0, None if code == 0 else f"exit {code}")
+
+
+def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> Measurement:
+    store = workdir / "truths.duckdb"
+    project = str(uuid.uuid4())
+    target_config = workdir / "target.json"
+    target_config.write_text(json.dumps({"project_id": project, "duckdb_path": str(store)}))
+    started = time.perf_counter()
+    tap_proc = subprocess.Popen(
+        [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_env(),
+    )
+    target_proc = subprocess.Popen(
+        [bin_path(TARGET), "--config", str(target_config)],
+        stdin=tap_proc.stdout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    assert tap_proc.stdout is not None
+    tap_proc.stdout.close()
+    with TreeMemory(tap_proc.pid, target_proc.pid) as memory:
+        _, err = target_proc.communicate()
+        tap_code = tap_proc.wait()
+    wall = time.perf_counter() - started
+    ok = tap_code == 0 and target_proc.returncode == 0
+    records = rows_in_store(store, project) if store.exists() else 0
+    error = None if ok else f"tap exit {tap_code}, target exit {target_proc.returncode}: {err.decode()[-500:]}"
+    return Measurement("tap-target", records, wall, memory.peak / 2**20, ok, error)
+
+
+def rows_in_store(store: Path, project: str) -> int:
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(row_count), 0) FROM _schema_metadata WHERE is_current AND LOWER(project) = ?",
+            [project],
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def measure_meltano(tap: str, stream: str) -> Measurement:
+    from xlr8_sandbox.demo import record_counts
+
+    env = child_env()
+    env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
+    command = [bin_path("meltano"), "--environment=sandbox", "run", "--full-refresh", tap, TARGET]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    records = 0
+    tail: list[str] = []
+    with TreeMemory(proc.pid) as memory:
+        for line in proc.stdout:
+            tail = [*tail[-19:], line.rstrip()]
+            records += sum(n for _, n in record_counts(line, tap))
+        code = proc.wait()
+    wall = time.perf_counter() - started
+    error = None if code == 0 else "\n".join(tail)
+    return Measurement("meltano", records, wall, memory.peak / 2**20, code == 0, error)
+
+
+def measure_ceiling(product: str, url: str, credentials: dict[str, str], stream: str) -> Measurement:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--ceiling-child", product, url, json.dumps(credentials), stream],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with TreeMemory(proc.pid) as memory:
+        out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    ok = proc.returncode == 0
+    records = int(out.strip() or 0) if ok else 0
+    return Measurement("ceiling", records, wall, memory.peak / 2**20, ok, None if ok else err[-1000:])
+
+
+def ceiling_child(product: str, url: str, credentials: str, stream: str) -> int:
+    module = ceilings.load(product)
+    count = sum(1 for _ in module.read(url, json.loads(credentials), stream))
+    print(count)
+    return 0
+
+
+def git_sha() -> str | None:
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return found.stdout.strip() or None
+
+
+def print_table(args: argparse.Namespace, run: Measurement, ceiling: Measurement | None) -> None:
+    print(f"\n{args.product} / {args.stream}: scale {args.scale:,}, latency {args.latency_ms:g} ms, mode {args.mode}")
+    header = f"  {'what':<11} {'records':>10} {'wall s':>9} {'records/s':>11} {'peak MB':>9}  status"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for m in [run, *([ceiling] if ceiling else [])]:
+        status = "ok" if m.ok else "FAILED"
+        figures = f"{m.records:>10,} {m.wall_s:>9.2f} {m.records_per_s:>11,.0f} {m.peak_rss_mb:>9.1f}"
+        print(f"  {m.what:<11} {figures}  {status}")
+    if ceiling and ceiling.ok and ceiling.records_per_s:
+        print(f"  {args.mode} runs at {run.records_per_s / ceiling.records_per_s:.0%} of the ceiling's records/s")
+    for m in [run, *([ceiling] if ceiling else [])]:
+        if m.error:
+            print(f"\n  {m.what} error:\n{m.error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--ceiling-child"]:
+        return ceiling_child(*argv[1:5])
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--product", required=True, help="emulator registry id, e.g. salesforce")
+    parser.add_argument("--stream", required=True, help="the tap's stream id (or a ceiling alias such as accounts)")
+    parser.add_argument("--scale", type=int, default=100_000, help="employees in the fictional company")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
+    parser.add_argument("--mode", choices=MODES, default="tap")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling reader")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
+    args = parser.parse_args(argv)
+    if args.scale < 1 or args.latency_ms < 0:
+        parser.error("--scale must be >= 1 and --latency-ms >= 0")
+
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    module = ceilings.load(args.product)
+    stream = ceilings.resolve_stream(module, args.stream)
+    with (
+        tempfile.TemporaryDirectory(prefix="xlr8-bench-") as tmp,
+        run_sandbox(
+            [args.product],
+            seed=args.seed,
+            scale=args.scale,
+            latency_ms=args.latency_ms,
+            fixed_ports=args.mode == "meltano",
+        ) as sandbox,
+    ):
+        workdir = Path(tmp)
+        url = sandbox.url(args.product)
+        credentials = sandbox.emulator(args.product).test_credentials()
+        if args.mode == "meltano":
+            run = measure_meltano(module.TAP, stream)
+        else:
+            config = workdir / "tap.json"
+            config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
+            catalog = write_catalog(module.TAP, config, stream, workdir)
+            if args.mode == "tap":
+                run = measure_tap(module.TAP, config, catalog)
+            else:
+                run = measure_tap_target(module.TAP, config, catalog, workdir)
+        ceiling = None if args.no_ceiling else measure_ceiling(args.product, url, credentials, stream)
+
+    print_table(args, run, ceiling)
+    result: dict[str, Any] = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git": git_sha(),
+        "product": args.product,
+        "stream": stream,
+        "scale": args.scale,
+        "latency_ms": args.latency_ms,
+        "mode": args.mode,
+        "seed": args.seed,
+        "run": {**asdict(run), "records_per_s": round(run.records_per_s, 1)},
+        "ceiling": None if ceiling is None else {**asdict(ceiling), "records_per_s": round(ceiling.records_per_s, 1)},
+        "ratio_to_ceiling": None
+        if not ceiling or not ceiling.records_per_s
+        else round(run.records_per_s / ceiling.records_per_s, 4),
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with args.results.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(result) + "\n")
+    print(f"\n  appended to {args.results}")
+    return 0 if run.ok and (ceiling is None or ceiling.ok) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
