@@ -210,8 +210,8 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
             for line in proc.stdout:
                 log.write(line)
                 tail = [*tail[-29:], line.rstrip()]
-                for value, stream in _METRIC.findall(line.replace('\\"', '"')):
-                    records[stream] += int(value)
+                for stream, value in record_counts(line, extractor.name):
+                    records[stream] += value
             code = proc.wait()
         finally:
             ticker.stop()
@@ -233,6 +233,13 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
         for line in tail[-12:]:
             print(f"           {line}", file=out)
     return run
+
+
+def record_counts(line: str, tap_name: str) -> list[tuple[str, int]]:
+    """(stream, records) from a tap's SDK ``record_count`` metric in meltano's log (the target's are skipped)."""
+    if f"{tap_name} METRIC" not in line and f"name={tap_name}" not in line:
+        return []
+    return [(stream, int(value)) for value, stream in _METRIC.findall(line.replace('\\"', '"'))]
 
 
 class _Ticker:
