@@ -15,7 +15,10 @@ import base64
 import json
 import logging
 import re
+import sys
 import threading
+import traceback
+from types import TracebackType
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -109,6 +112,7 @@ class Redactor:
         """Mask every log record of the process: record factory, root logger, SDK loggers and their handlers."""
         flt = RedactingFilter(self)
         _install_record_factory(self)
+        _install_excepthook(self)
         targets: list[logging.Logger] = [logging.getLogger(), *(logging.getLogger(n) for n in SDK_LOGGER_NAMES)]
         for logger in targets:
             if not any(isinstance(f, RedactingFilter) and f.redactor is self for f in logger.filters):
@@ -168,3 +172,25 @@ def _install_record_factory(redactor: Redactor) -> None:
             return record
 
         logging.setLogRecordFactory(factory)
+
+
+_hook_redactors: list[Redactor] = []
+
+
+def _install_excepthook(redactor: Redactor) -> None:
+    """An uncaught exception is printed by ``sys.excepthook``, outside logging: mask that traceback too."""
+    with _factory_lock:
+        if any(r is redactor for r in _hook_redactors):
+            return
+        _hook_redactors.append(redactor)
+        previous = sys.excepthook
+
+        def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+            text = "".join(traceback.format_exception(kind, value, tb))
+            try:
+                sys.stderr.write(redactor.redact(text))
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                previous(kind, value, tb)
+
+        sys.excepthook = hook

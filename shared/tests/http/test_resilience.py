@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from xlr8_kit.http.breaker import CLOSED, HALF_OPEN, OPEN, BreakerRegistry, CircuitBreaker
-from xlr8_kit.http.errors import CircuitOpenError, ServerUnavailableError
+from xlr8_kit.http.errors import CircuitOpenError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.http.ratelimit import TokenBucket
 from xlr8_kit.http.retry import Backoff
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
@@ -48,6 +48,18 @@ def test_g1_half_open_failure_reopens(fake_time):
     breaker.record_failure()
     assert breaker.state == OPEN
     assert breaker.retry_in() == pytest.approx(10)
+
+
+def test_g1_half_open_probe_answered_429_does_not_wedge_the_breaker(server, make_session, fake_time):
+    server.script("/x", Reply(500), Reply(429, headers={"Retry-After": "1"}), Reply(200, body={"ok": True}))
+    session = make_session(max_attempts=1, breaker_fail_max=1, breaker_reset_timeout=10)
+    with pytest.raises(ServerUnavailableError):
+        session.get(server.url + "/x")
+    fake_time.advance(10)
+    with pytest.raises(KitHTTPError):
+        session.get(server.url + "/x")  # the probe is rate limited: neither healthy nor failed
+    assert session.get(server.url + "/x").json() == {"ok": True}  # a new probe is allowed and closes it
+    assert session.breakers.get(f"http://127.0.0.1:{server.port}").state == CLOSED
 
 
 def test_g1_client_errors_do_not_open_the_circuit(server, make_session):

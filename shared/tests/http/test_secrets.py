@@ -304,3 +304,19 @@ def test_d5_audit_record_redacts_every_field(tmp_path):
     line = json.loads((tmp_path / "a.jsonl").read_text())
     assert line["path"] == f"/users/{MASK}"
     assert line["rate_limit"] == {"retry-after": "5"}
+
+
+def test_d1_uncaught_exception_traceback_is_masked(tmp_path):
+    """A non-kit exception carrying a secret escapes to the interpreter: its printed traceback is masked."""
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "from xlr8_kit.redaction import Redactor\n"
+        "r = Redactor.default()\n"
+        f"r.add({API_KEY!r})\n"
+        "r.install_logging_filter()\n"
+        f"raise RuntimeError('upstream said: key=' + {quote_plus(API_KEY)!r} + ' raw=' + {API_KEY!r})\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "RuntimeError: upstream said: key=*** raw=***" in result.stderr  # positive control: it was printed
+    assert find_canaries(result.stderr) == []

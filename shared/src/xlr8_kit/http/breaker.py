@@ -93,6 +93,11 @@ class CircuitBreaker:
             elif self._state == OPEN:  # a call let through before the breaker opened came back fine
                 pass
 
+    def release(self) -> None:
+        """The call ended without saying anything about the host (429, a refused redirect): free the probe slot."""
+        with self._lock:
+            self._probe_in_flight = False
+
     def record_failure(self) -> None:
         with self._lock:
             self._probe_in_flight = False

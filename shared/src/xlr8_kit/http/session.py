@@ -409,7 +409,11 @@ class ResilientSession(requests.Session):
             prepared = request.copy()
             if authenticate is not None:
                 prepared = authenticate(prepared)
-            outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
+            try:
+                outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
+            except BaseException:
+                breaker.release()  # TLS, redirect or audit refusals say nothing about the host's health
+                raise
 
             response = outcome.response
             retry_after: float | None = None
@@ -430,6 +434,8 @@ class ResilientSession(requests.Session):
                 if verdict == "retry":
                     if status >= 500 or status < 400:
                         breaker.record_failure()
+                    else:
+                        breaker.release()
                     last_problem = self._describe_response(response)
                     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
                     if retry_after is not None and retry_after > policy.max_retry_after:
