@@ -57,7 +57,7 @@ def _table(con: duckdb.DuckDBPyConnection, stream: str) -> str:
 def _rows(path: Path, stream: str, columns: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(f'SELECT {columns} FROM "{_table(con, stream)}" ORDER BY id').fetchall()  # noqa: S608
+        return con.execute(f'SELECT {columns} FROM "{_table(con, stream)}" ORDER BY id').fetchall()
     finally:
         con.close()
 
