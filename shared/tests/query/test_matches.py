@@ -22,6 +22,7 @@ RECORD: dict[str, Any] = {
     "empty": None,
     "nested": {"a": 1},
     "garbage_date": "not a date",
+    "late_offset": "2024-03-01T22:00:00-05:00",
 }
 
 
@@ -43,6 +44,9 @@ RECORD: dict[str, Any] = {
         ("changed_offset = 2024-03-01T08:00:00Z", True),
         ("changed_offset > 2024-03-01T07:59:59Z", True),
         ("changed < 2024-03-01T08:00:00Z", False),
+        ("changed_offset = 2024-03-01", True),
+        ("late_offset = 2024-03-02", True),
+        ("late_offset = 2024-03-01", False),
         ("salary > 52000", True),
         ("salary = 52000.5", True),
         ("salary between 1 and 52000.49", False),

@@ -103,6 +103,17 @@ TABLE = [
         "SystemModstamp > 2024-03-01T10:00:00.500000+00:00",
         False,
     ),
+    (
+        "salesforce",
+        "contact where last_modified = 2024-01-31 or created <= '2023-12-31' fields contact_id",
+        "Contact",
+        {
+            "q": "SELECT Id FROM Contact WHERE (SystemModstamp >= 2024-01-31T00:00:00Z AND SystemModstamp < "
+            "2024-02-01T00:00:00Z) OR CreatedDate < 2024-01-01T00:00:00Z"
+        },
+        None,
+        False,
+    ),
     # --- OData v2: quotes doubled, datetime'' for dates, datetimeoffset'' in UTC, in -> or-chain, $top ---
     (
         "successfactors",
@@ -153,6 +164,18 @@ TABLE = [
         {"$filter": "SupplierName eq 'Müller & Söhne' and CreationDate le datetime'2023-12-31T00:00:00'", "$top": "0"},
         None,
         True,
+    ),
+    (
+        "successfactors",
+        "employee where last_modified != 2024-02-29 fields employee_id",
+        "User",
+        {
+            "$filter": "lastModifiedDateTime lt datetimeoffset'2024-02-29T00:00:00Z' or lastModifiedDateTime ge "
+            "datetimeoffset'2024-03-01T00:00:00Z' or lastModifiedDateTime eq null",
+            "$select": "userId",
+        },
+        None,
+        False,
     ),
     # --- Oracle REST q=: rowmatch, quotes doubled, between/in/is null, contains left to post-fetch ---
     (

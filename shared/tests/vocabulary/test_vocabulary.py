@@ -18,6 +18,7 @@ from xlr8_kit.vocabulary import (
     resolve_entity,
     resolve_product,
     stream_mappings,
+    unregister_mapping,
 )
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY, build_annotation
 from xlr8_kit.vocabulary.model import FieldMap, StreamMapping
@@ -185,6 +186,8 @@ def test_register_mapping_adds_a_raas_report_and_rejects_unknown_fields() -> Non
     )
     register_mapping(report)
     assert mapping_for_stream("workday", "INT001_Headcount") == report
+    unregister_mapping("workday", "INT001_Headcount")
+    assert mapping_for_stream("workday_hcm", "INT001_Headcount") is None
     bad = StreamMapping("workday_hcm", "INT002", "employee", "reality", {"shoe_size": FieldMap("Shoe")})
     with pytest.raises(VocabularyError, match="shoe_size"):
         register_mapping(bad)

@@ -42,16 +42,15 @@ def as_instant(raw: Any) -> datetime:
 
 
 def as_date(raw: Any) -> date:
+    """A date; an instant is read as its UTC day (the day a date literal means for a date-time field)."""
     if isinstance(raw, datetime):
-        return raw.date()
+        return as_instant(raw).astimezone(UTC).date()
     if isinstance(raw, date):
         return raw
     if isinstance(raw, str):
         text = raw.strip()
-        if _ODATA_DATE.match(text):
-            return as_instant(text).date()
         try:
-            return date.fromisoformat(text[:10]) if len(text) == 10 else as_instant(text).date()
+            return date.fromisoformat(text) if len(text) == 10 else as_instant(text).astimezone(UTC).date()
         except ValueError:
             raise _Unreadable from None
     raise _Unreadable

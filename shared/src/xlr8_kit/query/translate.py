@@ -9,9 +9,9 @@ into the part the dialect can express and the rest; render the pushed part with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -354,6 +354,8 @@ def _typed(node: Filter, resolver: _Resolver) -> Filter:
     def value(raw: Value, op: str) -> Value:
         return _coerce(raw, ftype, spec, canonical, op)
 
+    if ftype == "datetime" and _has_day(node):
+        return _day_semantics(node, spec.column, lambda raw: value(raw, "="))
     if isinstance(node, Compare):
         return Compare(spec.column, node.op, value(node.value, node.op))
     if isinstance(node, In):
@@ -365,6 +367,65 @@ def _typed(node: Filter, resolver: _Resolver) -> Filter:
     if ftype != "string":
         raise QueryError(f"{canonical} is a {ftype} field: 'contains' only applies to text fields")
     return Contains(spec.column, node.value)
+
+
+def _day(raw: Value) -> date | None:
+    """A date (not a date-time) literal, also when written as a quoted '2024-01-31'."""
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str) and len(raw) == 10:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _has_day(node: Filter) -> bool:
+    if isinstance(node, Compare):
+        return _day(node.value) is not None
+    if isinstance(node, In):
+        return any(_day(v) is not None for v in node.values)
+    if isinstance(node, Between):
+        return _day(node.low) is not None or _day(node.high) is not None
+    return False
+
+
+def _day_semantics(node: Filter, column: str, instant: Callable[[Value], Value]) -> Filter:
+    """A date compared with a date-time field means the whole UTC day: ``= 2024-01-31`` is that day's instants."""
+
+    def bounds(raw: Value) -> tuple[datetime, datetime]:
+        day = _day(raw)
+        assert day is not None
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return start, start + timedelta(days=1)
+
+    def on(raw: Value) -> Filter:
+        if _day(raw) is None:
+            return Compare(column, "=", instant(raw))
+        start, end = bounds(raw)
+        return And((Compare(column, ">=", start), Compare(column, "<", end)))
+
+    if isinstance(node, Compare):
+        start, end = bounds(node.value)
+        if node.op == "=":
+            return on(node.value)
+        if node.op == "!=":
+            return Or((Compare(column, "<", start), Compare(column, ">=", end), Compare(column, "=", None)))
+        return {
+            "<": Compare(column, "<", start),
+            "<=": Compare(column, "<", end),
+            ">": Compare(column, ">=", end),
+            ">=": Compare(column, ">=", start),
+        }[node.op]
+    if isinstance(node, In):
+        return Or(tuple(on(v) for v in node.values if v is not None)) if node.values else In(column, ())
+    assert isinstance(node, Between)
+    if node.low is None or node.high is None:
+        raise QueryError(f"{column}: between needs two values, not null")
+    low = Compare(column, ">=", bounds(node.low)[0] if _day(node.low) else instant(node.low))
+    high = Compare(column, "<", bounds(node.high)[1]) if _day(node.high) else Compare(column, "<=", instant(node.high))
+    return And((low, high))
 
 
 def _coerce(raw: Value, ftype: FieldType, spec: FieldMap, name: str, op: str) -> Value:

@@ -116,6 +116,11 @@ def register_mapping(mapping: StreamMapping) -> None:
     _all_mappings()[(mapping.product, mapping.stream)] = mapping
 
 
+def unregister_mapping(product: str, stream: str) -> None:
+    """Remove a stream registered with ``register_mapping`` (tests, a report that was deleted)."""
+    _all_mappings().pop((resolve_product(product).id, stream), None)
+
+
 def stream_mappings(product: str, entity: str | None = None) -> list[StreamMapping]:
     """A product's stream mappings (for one canonical entity when given), primary stream first."""
     product_id = resolve_product(product).id
@@ -188,4 +193,5 @@ __all__ = [
     "resolve_entity",
     "resolve_product",
     "stream_mappings",
+    "unregister_mapping",
 ]
