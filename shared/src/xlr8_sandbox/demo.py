@@ -29,6 +29,7 @@ TARGET = "target-xlr8-truths"
 TARGET_DEFAULT_STORE = ".xlr8/truths.duckdb"
 LEDGER_TABLE = "_truths_ledger"
 _METRIC = re.compile(r'"metric":\s*"record_count",\s*"value":\s*(\d+),\s*"tags":\s*\{[^}]*?"stream":\s*"([^"]+)"')
+_STREAM_START = re.compile(r"Beginning (?:\w+ )?sync of '([^']+)'")
 _LOOPBACK_PORT = re.compile(r"//(?:127\.0\.0\.1|localhost):(\d+)")
 
 
@@ -190,6 +191,7 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.setdefault("NO_COLOR", "1")
     records: dict[str, int] = defaultdict(int)
+    started_streams: list[str] = []
     tail: list[str] = []
     started = time.perf_counter()
     interactive = out.isatty()
@@ -204,7 +206,7 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
             errors="replace",
         )
         assert proc.stdout is not None
-        ticker = _Ticker(out, extractor, records, started, interactive)
+        ticker = _Ticker(out, extractor, records, started_streams, started, interactive)
         ticker.start()
         try:
             for line in proc.stdout:
@@ -212,6 +214,8 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
                 tail = [*tail[-29:], line.rstrip()]
                 for stream, value in record_counts(line, extractor.name):
                     records[stream] += value
+                if extractor.name in line:
+                    started_streams.extend(s for s in _STREAM_START.findall(line) if s not in started_streams)
             code = proc.wait()
         finally:
             ticker.stop()
@@ -246,15 +250,16 @@ class _Ticker:
     """Progress while a tap runs: a live line on a terminal, a line every 10 s otherwise."""
 
     def __init__(
-        self, out: TextIO, extractor: Extractor, records: dict[str, int], started: float, interactive: bool
+        self,
+        out: TextIO,
+        extractor: Extractor,
+        records: dict[str, int],
+        streams: list[str],
+        started: float,
+        interactive: bool,
     ) -> None:
-        self.out, self.extractor, self.records, self.started, self.interactive = (
-            out,
-            extractor,
-            records,
-            started,
-            interactive,
-        )
+        self.out, self.extractor, self.records, self.streams = out, extractor, records, streams
+        self.started, self.interactive = started, interactive
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -273,9 +278,11 @@ class _Ticker:
             n += 1
             elapsed = time.perf_counter() - self.started
             counts = dict(self.records)
+            streams = list(self.streams)
+            current = f", syncing {streams[-1]}" if streams else ", starting"
             line = (
                 f"  [{spinner[n % 4] if self.interactive else '..'}] {self.extractor.name}: {elapsed:5.0f}s, "
-                f"{len(counts)} streams, {sum(counts.values()):,} records"
+                f"{len(streams)} streams begun, {sum(counts.values()):,} records so far{current}"
             )
             if self.interactive:
                 print(f"\r\033[K{line}", end="", file=self.out, flush=True)
