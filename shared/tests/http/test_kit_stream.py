@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import socket
 import sys
 from collections import deque
 from pathlib import Path
@@ -13,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import (
     AuthenticationError,
+    CircuitOpenError,
     ClientRequestError,
     ErrorBodyError,
     ReauthorizationRequiredError,
@@ -239,3 +242,30 @@ def test_a8_product_hook_for_error_bodies(server, fake_time):
     PagedApi(server, {"1": [Reply(200, body={"success": False, "reason": "locked"})]})
     with pytest.raises(ErrorBodyError, match="vendor said locked"):
         list(StrictItems(make_tap(server, fake_time)).get_records(None))
+
+
+def test_g1_tap_run_persists_breaker_state_for_the_next_run(tmp_path, fake_time):
+    dead = f"http://127.0.0.1:{_free_port()}"
+    state = tmp_path / "breakers.json"
+    http = {"breaker_state_path": str(state), "breaker_fail_max": 2, "max_attempts": 2, "breaker_reset_timeout": 600}
+    tap = make_tap(FaultServerStub(dead), fake_time, http=http)
+    with pytest.raises(ServerUnavailableError, match="connection refused"):
+        tap.sync_all()
+    saved = json.loads(state.read_text())
+    assert saved[f"common:|{dead}"]["state"] == "open"  # scope product:credential, then the origin
+    next_run = make_tap(FaultServerStub(dead), fake_time, http=http)
+    with pytest.raises(CircuitOpenError):
+        next_run.sync_all()  # fails fast: no connection attempted while the circuit is open
+
+
+class FaultServerStub:
+    """Just a URL: the point is that nothing listens there."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

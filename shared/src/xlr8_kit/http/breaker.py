@@ -8,12 +8,15 @@ State can be persisted to a small JSON file so a new run does not hammer a host 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger("xlr8_kit.http")
 
 CLOSED = "closed"
 OPEN = "open"
@@ -37,6 +40,7 @@ class CircuitBreaker:
         reset_timeout: float = 30.0,
         success_threshold: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         if fail_max < 1:
             raise ValueError("http.breaker_fail_max must be at least 1")
@@ -44,6 +48,7 @@ class CircuitBreaker:
         self.reset_timeout = reset_timeout
         self.success_threshold = max(1, success_threshold)
         self.clock = clock
+        self.on_change = on_change
         self._lock = threading.Lock()
         self._state = CLOSED
         self._failures = 0
@@ -83,6 +88,7 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self._lock:
+            before = self._state
             self._failures = 0
             if self._state == HALF_OPEN:
                 self._probe_in_flight = False
@@ -90,8 +96,7 @@ class CircuitBreaker:
                 if self._successes >= self.success_threshold:
                     self._state = CLOSED
                     self._opened_at = None
-            elif self._state == OPEN:  # a call let through before the breaker opened came back fine
-                pass
+        self._changed(before)
 
     def release(self) -> None:
         """The call ended without saying anything about the host (429, a refused redirect): free the probe slot."""
@@ -100,13 +105,17 @@ class CircuitBreaker:
 
     def record_failure(self) -> None:
         with self._lock:
+            before = self._state
             self._probe_in_flight = False
-            if self._state == HALF_OPEN:
-                self._trip()
-                return
             self._failures += 1
-            if self._failures >= self.fail_max:
+            if self._state == HALF_OPEN or self._failures >= self.fail_max:
                 self._trip()
+        self._changed(before)
+
+    def _changed(self, before: str) -> None:
+        """Persist transitions as they happen, so a crashed run still tells the next one the host was down."""
+        if self.on_change is not None and self._state != before:
+            self.on_change()
 
     def _trip(self) -> None:
         self._state = OPEN
@@ -170,7 +179,11 @@ class BreakerRegistry:
         with self._lock:
             breaker = self._breakers.get(host)
             if breaker is None:
-                breaker = CircuitBreaker(clock=self.clock, **self._kwargs)  # type: ignore[arg-type]
+                breaker = CircuitBreaker(
+                    clock=self.clock,
+                    on_change=self.save if self.state_path is not None else None,
+                    **self._kwargs,  # type: ignore[arg-type]
+                )
                 saved = self._loaded.get(self._key(host))
                 if isinstance(saved, dict):
                     opened_wall = saved.get("opened_at_wall")
@@ -190,6 +203,9 @@ class BreakerRegistry:
                 snap = breaker.snapshot()
                 opened_wall = None if snap.opened_at is None else now_wall - (now_mono - snap.opened_at)
                 data[self._key(host)] = {"state": snap.state, "failures": snap.failures, "opened_at_wall": opened_wall}
-            tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
-            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.state_path)
+            tmp = self.state_path.with_suffix(f"{self.state_path.suffix}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+                os.replace(tmp, self.state_path)
+            except OSError as exc:  # losing breaker memory costs a few probes; failing the run would cost more
+                logger.warning("http.breaker_state_path %s could not be written: %s", self.state_path, exc)
