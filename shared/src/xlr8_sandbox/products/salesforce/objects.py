@@ -9,6 +9,7 @@ a lower bound on SystemModstamp is a seek, not a scan: a million rows page with 
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,12 @@ _SOAP_TYPES = {
 
 def sf_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+@functools.lru_cache(maxsize=4096)
+def _stamp(step: int, hours: int) -> str:
+    """The wire form of a row's CreatedDate (hours=0) or SystemModstamp (hours=1); rows share steps, so cached."""
+    return sf_datetime(BASE_TIME + timedelta(seconds=step * SECONDS_PER_STEP, hours=hours))
 
 
 def describe_field(name: str, sf_type: str, **overrides: Any) -> dict[str, Any]:
@@ -215,11 +222,11 @@ class SObject:
     def base_record(self, i: int) -> dict[str, Any]:
         record: dict[str, Any] = {
             "Id": self.record_id(i),
-            "CreatedDate": sf_datetime(self.created_at(i)),
+            "CreatedDate": _stamp(i // ROWS_PER_TIMESTAMP, 0),
             "CreatedById": "005000000000000AAA",
-            "LastModifiedDate": sf_datetime(self.modstamp_at(i)),
+            "LastModifiedDate": _stamp(i // ROWS_PER_TIMESTAMP, 1),
             "LastModifiedById": "005000000000000AAA",
-            "SystemModstamp": sf_datetime(self.modstamp_at(i)),
+            "SystemModstamp": _stamp(i // ROWS_PER_TIMESTAMP, 1),
         }
         if self.has_is_deleted:
             record["IsDeleted"] = False
