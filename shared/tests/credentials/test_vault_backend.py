@@ -5,7 +5,6 @@ failures (B8: bounded, no fallback), and resolve_config / the CLI with a vault:/
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,18 +30,8 @@ CANARY = "CANARY-vault-2b7e151628aed2a6"
 @pytest.fixture
 def vault() -> Iterator[VaultStandIn]:
     with VaultStandIn() as server:
-        server.state.transit[("transit", "xlr8-credentials")] = _derived_key()
+        server.create_transit_key("xlr8-credentials", derived=True)
         yield server
-
-
-def _derived_key() -> Any:
-    from xlr8_kit.testing.vault_standin import _TransitKey
-
-    return _TransitKey(derived=True, keys={1: os.urandom(32)})
-
-
-def kv_dump(vault: VaultStandIn) -> str:
-    return json.dumps({"/".join(k): v.versions for k, v in vault.state.kv.items()}, default=str)
 
 
 def store_url(vault: VaultStandIn) -> str:
@@ -68,8 +57,7 @@ def open_vault(vault: VaultStandIn) -> Iterator[Callable[..., CredentialManager]
 
 
 def kv_document(vault: VaultStandIn, credential_id: str) -> dict[str, Any]:
-    entry = vault.state.kv[("secret", f"xlr8/credentials/{credential_id}")]
-    return entry.versions[entry.current]
+    return vault.kv_latest(f"xlr8/credentials/{credential_id}")
 
 
 def test_vault_round_trip_stores_only_transit_ciphertext(
@@ -84,7 +72,7 @@ def test_vault_round_trip_stores_only_transit_ciphertext(
     assert [c.credential_id for c in manager.list_by_project("acme")] == ["sf-prod"]
     document = kv_document(vault, "sf-prod")
     assert all(blob.startswith("vault:v1:") for blob in document["blobs"].values())
-    assert CANARY not in kv_dump(vault)
+    assert CANARY not in vault.kv_dump()
     with pytest.raises(CredentialAlreadyExistsError, match="'sf-prod' already exists"):
         manager.store(make_credential("sf-prod"))
     used = manager.get_for_run("sf-prod")
@@ -128,22 +116,18 @@ def test_c3_vault_transit_rotation_rewraps_and_retires(
     manager = open_vault()
     for i in range(3):
         manager.store(make_credential(f"c{i}", secret=f"value-{i}"))
-    key = vault.state.transit[("transit", "xlr8-credentials")]
-    key.keys[2] = os.urandom(32)  # `vault write -f transit/keys/xlr8-credentials/rotate`
+    assert vault.rotate_transit_key("xlr8-credentials") == 2
     manager.store(make_credential("c-new", secret="value-new"))
     assert kv_document(vault, "c-new")["blobs"]["secret"].startswith("vault:v2:")
     report = manager.rotate_key()
     assert sorted(report.rewrapped) == ["c0", "c1", "c2"]
     assert report.already_current == ["c-new"]
     assert manager.rotate_key().rewrapped == []
-    key.min_decryption_version = 2
+    vault.set_min_decryption_version("xlr8-credentials", 2)
     assert [manager.get(f"c{i}").credentials["secret"] for i in range(3)] == ["value-0", "value-1", "value-2"]
+    # A row the rewrap missed (restored from an old backup, say) fails loudly once v1 is retired.
     manager.store(make_credential("late", secret="x-late"))
-    entry = vault.state.kv[("secret", "xlr8/credentials/late")]
-    key.min_decryption_version = 1
-    old = manager.cipher.encrypt("x-late", manager.backend.load("late").context("secret"))  # type: ignore[union-attr]
-    key.min_decryption_version = 2
-    entry.versions[entry.current]["blobs"]["secret"] = old.replace("vault:v2:", "vault:v1:")
+    kv_document(vault, "late")["blobs"]["secret"] = kv_document(vault, "c0")["blobs"]["secret"].replace("v2", "v1", 1)
     with pytest.raises(CredentialUndecryptableError, match=r"'late' undecryptable \(kid=v1\).*too old"):
         manager.get("late")
 
@@ -192,6 +176,17 @@ def test_b8_vault_unreachable_fails_fast(make_credential: Callable[..., ProductC
     assert len(sleeps) == 2
 
 
+def test_vault_missing_transit_key_is_a_clear_error(
+    vault: VaultStandIn, make_credential: Callable[..., ProductCredential]
+) -> None:
+    url = store_url(vault).replace("?scheme=http", "?scheme=http&transit_key=absent")
+    manager = open_vault_manager(url, environ={"VAULT_TOKEN": vault.token})
+    expected = r"transit key 'absent' .* `vault write transit/keys/absent derived=true`"
+    with pytest.raises(CredentialValidationError, match=expected):
+        manager.store(make_credential("sf-prod"))
+    manager.close()
+
+
 def test_vault_url_validation() -> None:
     with pytest.raises(CredentialValidationError, match="only allowed for loopback"):
         open_vault_manager("vault://vault.example.com:8200/secret/x?scheme=http", environ={"VAULT_TOKEN": "t"})
@@ -215,14 +210,14 @@ def test_resolve_and_cli_with_vault_store(
     assert added.code == 0, added.stderr
     shown = run_cli("--store", store_url(vault), "show", "sf-v", env=env)
     assert json.loads(shown.stdout)["credentials"] == {"client_id": "***", "client_secret": "***"}
-    vault.state.transit[("transit", "xlr8-credentials")].keys[2] = os.urandom(32)
+    vault.rotate_transit_key("xlr8-credentials")
     rotated = run_cli("--store", store_url(vault), "rotate-key", env=env)
     assert "primary kid=v2; re-encrypted 1" in rotated.stdout
     monkeypatch.setenv("VAULT_TOKEN", vault.token)
     resolved = resolve_config({"credential_id": "sf-v", "credential_store": store_url(vault)}, product_id="salesforce")
     assert resolved["client_secret"] == CANARY
     outputs = (added.stdout + added.stderr + shown.stdout + rotated.stdout + rotated.stderr).encode()
-    assert residue.scan(CANARY, {"cli": outputs, "kv": kv_dump(vault).encode()}) == []
+    assert residue.scan(CANARY, {"cli": outputs, "kv": vault.kv_dump().encode()}) == []
     denied = run_cli("--store", store_url(vault), "show", "sf-v", env={"VAULT_TOKEN": "bad"})
     assert denied.code == 1
     assert "denied" in denied.stderr

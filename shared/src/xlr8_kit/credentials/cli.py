@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "generate-key":
             return _generate_key(args)
-        manager = open_manager(args.store, key_file=args.key_file)
+        manager = open_manager(args.store, key_file=args.key_file, create=args.command == "add")
         try:
             return _run(manager, args)
         finally:

@@ -32,9 +32,14 @@ def default_store_location(environ: Mapping[str, str] | None = None) -> str:
 
 
 def open_manager(
-    location: str | None = None, *, environ: Mapping[str, str] | None = None, key_file: str | None = None
+    location: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    key_file: str | None = None,
+    create: bool = True,
 ) -> CredentialManager:
-    """The manager for a store location; the key (or backend token) is read only when first needed."""
+    """The manager for a store location; the key is read only when first needed. ``create=False`` refuses a
+    missing SQLite file (a run must not silently start from an empty store)."""
     env = dict(os.environ if environ is None else environ)
     where = location or default_store_location(env)
     scheme = urlsplit(where).scheme
@@ -51,7 +56,8 @@ def open_manager(
             f"credential_store {where!r}: unknown scheme {scheme!r} (use a file path, vault:// or aws-sm://)"
         )
     return CredentialManager(
-        SQLiteCredentialStore(where), lambda: EnvelopeCipher(Keyring.from_environment(env, key_file=key_file))
+        SQLiteCredentialStore(where, create=create),
+        lambda: EnvelopeCipher(Keyring.from_environment(env, key_file=key_file)),
     )
 
 
@@ -65,7 +71,7 @@ def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]
     credential_id = config.get("credential_id")
     if not credential_id:
         return dict(config)
-    manager = open_manager(config.get("credential_store"))
+    manager = open_manager(config.get("credential_store"), create=False)
     try:
         credential = manager.get_for_run(str(credential_id))
     finally:
@@ -99,7 +105,7 @@ def secret_persister(config: Mapping[str, Any]) -> Callable[[str, str], None] | 
         return None
     cid = str(credential_id)
     location = config.get("credential_store")
-    manager = open_manager(location)
+    manager = open_manager(location, create=False)
     try:
         seen_version = manager.get(cid).version
     finally:
@@ -110,7 +116,7 @@ def secret_persister(config: Mapping[str, Any]) -> Callable[[str, str], None] | 
     def persist(field_name: str, value: str) -> None:
         Redactor.default().add(value)
         with lock:
-            writer = open_manager(location)
+            writer = open_manager(location, create=False)
             try:
                 updated = writer.update_secret(cid, {field_name: value}, expected_version=state["version"])
             finally:

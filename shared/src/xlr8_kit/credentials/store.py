@@ -60,10 +60,16 @@ _SELECT_META = f"SELECT {_META_COLUMNS} FROM credentials"  # noqa: S608
 
 
 class SQLiteCredentialStore:
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_PATH) -> None:
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_PATH, *, create: bool = True) -> None:
+        """``create=False`` (how runs open it) refuses a missing file instead of creating an empty store."""
         self._lock = threading.RLock()
         self.path = Path(path)
         self.location = str(self.path)
+        if not create and not self.path.exists():
+            raise CredentialError(
+                f"credential store {self.path} does not exist; add credentials with `xlr8-credentials add` "
+                "or set credential_store"
+            )
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))

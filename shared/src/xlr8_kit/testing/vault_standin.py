@@ -334,6 +334,32 @@ class VaultStandIn:
     def requests(self) -> list[tuple[str, str]]:
         return list(self.state.requests)
 
+    def create_transit_key(self, name: str, *, derived: bool = True, mount: str = "transit") -> None:
+        """What ``vault write transit/keys/<name> derived=true`` does."""
+        with self.state.lock:
+            self.state.transit[(mount, name)] = _TransitKey(derived=derived, keys={1: os.urandom(32)})
+
+    def rotate_transit_key(self, name: str, *, mount: str = "transit") -> int:
+        """What ``vault write -f transit/keys/<name>/rotate`` does; returns the new latest version."""
+        with self.state.lock:
+            key = self.state.transit_key(mount, name)
+            key.keys[key.latest + 1] = os.urandom(32)
+            return key.latest
+
+    def set_min_decryption_version(self, name: str, version: int, *, mount: str = "transit") -> None:
+        with self.state.lock:
+            self.state.transit_key(mount, name).min_decryption_version = version
+
+    def kv_latest(self, path: str, *, mount: str = "secret") -> dict[str, Any]:
+        """The newest KV v2 data at ``path`` as stored (mutable: tests tamper with it)."""
+        entry = self.state.kv[(mount, path)]
+        return entry.versions[entry.current]
+
+    def kv_dump(self) -> str:
+        """Everything the KV mounts hold, as text, for residue scans."""
+        with self.state.lock:
+            return json.dumps({"/".join(k): v.versions for k, v in self.state.kv.items()}, default=str)
+
     def fail_next(self, status: int, error: str, times: int = 1) -> None:
         with self.state.lock:
             self.state.injected.extend([(status, error)] * times)

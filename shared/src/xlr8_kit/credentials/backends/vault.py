@@ -90,23 +90,35 @@ class VaultTransitCipher:
 
     @property
     def primary_kid(self) -> str:
-        key = self._call(
-            f"reading transit key {self.key_name}",
-            lambda: self._client.secrets.transit.read_key(self.key_name, mount_point=self.mount),
-        )
+        try:
+            key = self._call(
+                f"reading transit key {self.key_name}",
+                lambda: self._client.secrets.transit.read_key(self.key_name, mount_point=self.mount),
+            )
+        except (hvac_errors.InvalidPath, hvac_errors.InvalidRequest):
+            raise self._missing_key() from None
         return f"v{key['data']['latest_version']}"
 
     def encrypt(self, plaintext: str, context: AadContext) -> str:
-        result = self._call(
-            f"encrypting {context.credential_id}",
-            lambda: self._client.secrets.transit.encrypt_data(
+        def call() -> Any:
+            return self._client.secrets.transit.encrypt_data(
                 self.key_name,
                 plaintext=_b64(plaintext.encode()),
                 context=_b64(context.encode()),
                 mount_point=self.mount,
-            ),
-        )
+            )
+
+        try:
+            result = self._call(f"encrypting {context.credential_id}", call)
+        except (hvac_errors.InvalidPath, hvac_errors.InvalidRequest):
+            raise self._missing_key() from None
         return str(result["data"]["ciphertext"])
+
+    def _missing_key(self) -> CredentialValidationError:
+        return CredentialValidationError(
+            f"vault transit key {self.key_name!r} (mount {self.mount!r}) is missing or unusable; create it with "
+            f"`vault write {self.mount}/keys/{self.key_name} derived=true`"
+        )
 
     def decrypt(self, blob: str, context: AadContext) -> str:
         kid = self.kid_of(blob, context)
