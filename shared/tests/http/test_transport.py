@@ -424,3 +424,26 @@ def test_a14_attempts_per_request_are_bounded(server, make_session):
         make_session(max_attempts=3, max_redirects=2).get(server.url + "/loop")
     assert server.count("/loop") == 3  # the request plus 2 hops, not retried
     assert server.count() <= 3 * (1 + 2) + 3
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://api.example.com/x", True),
+        ("http://127.0.0.1:8080/x", True),
+        ("http://127.9.9.9/x", True),
+        ("http://localhost:18101/x", True),
+        ("http://[::1]:18101/x", True),
+        ("http://10.0.0.1/x", False),
+        ("http://localhost.example.com/x", False),
+        ("ftp://127.0.0.1/x", False),
+        ("127.0.0.1/x", False),
+    ],
+)
+def test_a12_transport_rule_per_url(make_session, url, allowed):
+    session = make_session()
+    if allowed:
+        session.check_url(url)
+    else:
+        with pytest.raises(InsecureTransportError, match="only https:// is allowed"):
+            session.check_url(url)
