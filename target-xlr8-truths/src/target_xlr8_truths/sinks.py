@@ -10,10 +10,12 @@ import tempfile
 import typing as t
 from urllib.parse import urlparse
 
+import fastjsonschema
 import jsonschema
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_xlr8_truths.columns import Column, decimal_scale, logical_type
 from target_xlr8_truths.naming import column_names, snake_case, table_name
@@ -33,6 +35,34 @@ SDC_PREFIX = "_sdc_"
 
 class DeadLetterCeilingError(RuntimeError):
     """More records were dead-lettered in this run than ``dead_letter_ceiling`` allows."""
+
+
+def _without_formats(node: t.Any) -> t.Any:
+    """Formats are not validated (as in the SDK); timestamps are checked when parsed, with the field named."""
+    if isinstance(node, dict):
+        return {k: _without_formats(v) for k, v in node.items() if k != "format"}
+    if isinstance(node, list):
+        return [_without_formats(v) for v in node]
+    return node
+
+
+class FastValidator(BaseJSONSchemaValidator):
+    """Compiled validation (fastjsonschema) for the common case; the SDK's jsonschema validator only explains a
+    failure, and has the last word, so both agree on what is valid."""
+
+    def __init__(self, schema: dict[str, t.Any]) -> None:
+        super().__init__(schema)
+        self._explain = JSONSchemaValidator(schema)
+        try:
+            self._check = fastjsonschema.compile(_without_formats(schema), use_default=False)
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
+
+    def validate(self, record: dict[str, t.Any]) -> None:
+        try:
+            self._check(record)
+        except fastjsonschema.JsonSchemaValueException:
+            self._explain.validate(record)
 
 
 def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]) -> StreamInfo:
@@ -99,6 +129,11 @@ class TruthsSink(BatchSink):
     @property
     def include_sdc_metadata_properties(self) -> bool:
         return True
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        if not self.validate_schema:
+            return None
+        return FastValidator(self.schema)
 
     @property
     def is_full(self) -> bool:

@@ -1,0 +1,171 @@
+"""target-xlr8-truths ingest figures: 1M narrow and 1M wide (60 columns) records through RECORD messages and
+BATCH messages (JSONL), beside a raw DuckDB bulk load of the same data in the same run.
+
+Usage: uv run python bench/target_truths_bench.py [--rows 1000000] [--only narrow|wide] [--skip-record]
+Prints one line per case: records/s, wall seconds, peak RSS of the target process, and BATCH as % of raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+TARGET = str(Path(sys.executable).with_name("target-xlr8-truths"))
+PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
+FILES = 10
+
+
+def narrow_schema() -> dict:
+    return {
+        "id": {"type": "integer"},
+        "name": {"type": ["null", "string"]},
+        "amount": {"type": ["null", "number"]},
+        "updated_at": {"type": ["null", "string"], "format": "date-time"},
+        "active": {"type": ["null", "boolean"]},
+    }
+
+
+def wide_schema() -> dict:
+    props: dict = {"id": {"type": "integer"}}
+    for i in range(59):
+        kind = i % 4
+        if kind == 0:
+            props[f"text_{i}"] = {"type": ["null", "string"]}
+        elif kind == 1:
+            props[f"int_{i}"] = {"type": ["null", "integer"]}
+        elif kind == 2:
+            props[f"num_{i}"] = {"type": ["null", "number"]}
+        else:
+            props[f"ts_{i}"] = {"type": ["null", "string"], "format": "date-time"}
+    return props
+
+
+def make_record(i: int, props: dict) -> dict:
+    record: dict = {}
+    for name, prop in props.items():
+        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        if name == "id":
+            record[name] = i
+        elif prop.get("format") == "date-time":
+            record[name] = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00Z"
+        elif "integer" in types:
+            record[name] = i * 7 % 100_000
+        elif "number" in types:
+            record[name] = round((i % 10_000) * 1.25, 2)
+        elif "boolean" in types:
+            record[name] = i % 2 == 0
+        else:
+            record[name] = f"value-{i % 5000}-{name}"
+    return record
+
+
+def write_data(work: Path, props: dict, rows: int) -> tuple[Path, list[Path]]:
+    """One Singer RECORD-message file and FILES raw JSONL files holding the same records."""
+    singer = work / "records.singer"
+    parts = [work / f"part-{n}.jsonl" for n in range(FILES)]
+    per_file = (rows + FILES - 1) // FILES
+    schema = {"type": "SCHEMA", "stream": "bench", "schema": {"type": "object", "properties": props},
+              "key_properties": ["id"]}  # fmt: skip
+    with singer.open("w") as out:
+        out.write(json.dumps(schema) + "\n")
+        handles = [p.open("w") for p in parts]
+        for i in range(rows):
+            record = make_record(i, props)
+            line = json.dumps(record)
+            out.write('{"type":"RECORD","stream":"bench","record":' + line + "}\n")
+            handles[min(i // per_file, FILES - 1)].write(line + "\n")
+            if i % 100_000 == 99_999:
+                out.write(json.dumps({"type": "STATE", "value": {"n": i}}) + "\n")
+        for handle in handles:
+            handle.close()
+    return singer, parts
+
+
+def raw_load(parts: list[Path], props: dict, work: Path) -> float:
+    from target_xlr8_truths.columns import logical_type, sql_type
+
+    spec = "{" + ", ".join(f"'{k}': '{sql_type(logical_type(v), 'duckdb')}'" for k, v in props.items()) + "}"
+    files = ", ".join(f"'{p}'" for p in parts)
+    con = duckdb.connect(str(work / "raw.duckdb"))
+    start = time.perf_counter()
+    con.execute(f"CREATE TABLE bench AS SELECT * FROM read_json([{files}], format='newline_delimited', columns={spec})")
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def run_target(work: Path, stdin_path: Path, label: str) -> tuple[float, int]:
+    store = work / f"{label}.duckdb"
+    cfg = work / f"{label}.json"
+    cfg.write_text(json.dumps({"project_id": PROJECT, "duckdb_path": str(store), "batch_size_rows": 100_000}))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    with stdin_path.open() as stdin:
+        proc = subprocess.run([TARGET, "--config", str(cfg)], stdin=stdin, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
+    con = duckdb.connect(str(store), read_only=True)
+    count = con.execute('SELECT COUNT(*) FROM "6f1c2a9e_singer_bench"').fetchone()
+    con.close()
+    assert count is not None
+    return elapsed, max(peak_kb, before) // 1024 if peak_kb > before else peak_kb // 1024
+
+
+def bench(shape: str, rows: int, skip_record: bool) -> None:
+    props = narrow_schema() if shape == "narrow" else wide_schema()
+    work = Path(tempfile.mkdtemp(prefix=f"xlr8-bench-{shape}-"))
+    try:
+        singer, parts = write_data(work, props, rows)
+        raw = raw_load(parts, props, work)
+        print(f"{shape:6s} raw duckdb read_json : {rows / raw:12,.0f} rec/s  {raw:7.2f} s", flush=True)
+        # BATCH messages: the target deletes the files it loaded, so hand it copies
+        copies = []
+        for p in parts:
+            copy = work / f"batch-{p.name}"
+            shutil.copyfile(p, copy)
+            copies.append(copy)
+        batch_input = work / "batch.singer"
+        schema_line = singer.open().readline()
+        with batch_input.open("w") as out:
+            out.write(schema_line)
+            for copy in copies:
+                out.write(json.dumps({"type": "BATCH", "stream": "bench", "encoding": {"format": "jsonl",
+                                      "compression": "none"}, "manifest": [f"file://{copy}"]}) + "\n")  # fmt: skip
+            out.write(json.dumps({"type": "STATE", "value": {"done": True}}) + "\n")
+        elapsed, peak = run_target(work, batch_input, f"batch-{shape}")
+        print(f"{shape:6s} target BATCH         : {rows / elapsed:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB"
+              f"  ({100 * raw / elapsed:.0f}% of raw)", flush=True)  # fmt: skip
+        if not skip_record:
+            elapsed, peak = run_target(work, singer, f"record-{shape}")
+            print(f"{shape:6s} target RECORD        : {rows / elapsed:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB",
+                  flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["narrow", "wide"])
+    parser.add_argument("--skip-record", action="store_true")
+    args = parser.parse_args()
+    print(f"target-xlr8-truths bench: {args.rows:,} records per shape, {os.cpu_count()} CPUs", flush=True)
+    for shape in ("narrow", "wide"):
+        if args.only in (None, shape):
+            bench(shape, args.rows, args.skip_record)
+
+
+if __name__ == "__main__":
+    main()
