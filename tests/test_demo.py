@@ -98,3 +98,27 @@ def test_demo_lands_the_fictional_companys_crm_records(demo_run: tuple[Path, sub
     with duckdb.connect(str(plan.store_path), read_only=True) as conn:
         names = {r[0] for r in conn.execute(f'SELECT "name" FROM "{rows["salesforce", "Account"][2]}"').fetchall()}
     assert company.crm_account(0).name in names
+
+
+def test_a_failing_tap_is_reported_and_the_demo_exits_non_zero(tmp_path: Path) -> None:
+    """Wrong sandbox credentials: the tap fails, the demo says which and where its log is, and exits 1."""
+    import yaml
+
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
+    extractors = sandbox["config"]["plugins"]["extractors"]
+    salesforce = next(e for e in extractors if e["name"] == "tap-salesforce")
+    salesforce["config"]["auth"] = {**salesforce["config"]["auth"], "client_secret": "wrong-secret"}
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    result = subprocess.run(
+        [demo_script(), "--project-dir", str(tmp_path), "--scale", str(SCALE), "--only", "salesforce"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert "[FAILED] tap-salesforce -> target-xlr8-truths" in result.stdout
+    assert "tap(s) failed: tap-salesforce" in result.stderr
+    log = tmp_path / ".xlr8" / "demo-logs" / "tap-salesforce.log"
+    assert log.is_file()
+    assert "wrong-secret" not in result.stdout + result.stderr + log.read_text()
