@@ -1,0 +1,241 @@
+"""``TapConnector``: a product's connector built on its own ``KitTap``, so ``get_entity`` sends the requests a sync
+sends (same authenticator, resilient session, retries, paging) and returns the rows a sync emits (the stream's
+``post_process``, property selection and type conformance).
+
+A tap's connector is usually four lines::
+
+    class SuccessFactorsConnector(TapConnector):
+        product_id = "successfactors"
+        tap_class = TapSapSuccessFactors
+
+Filters: the universal filter is translated for the chosen stream. A stream that pushes filters down exposes
+``universal_filter`` (a ``cached_property`` returning ``xlr8_kit.query.Translation | None``, as its ``filters``
+setting produces); the connector sets it for the call and re-applies the post-fetch part. A stream without that
+hook is filtered entirely after fetching. Either way the rows are those of the filter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import requests
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.streams import Stream
+
+from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError
+from xlr8_kit.http.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    InsecureTransportError,
+    KitHTTPError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ServerUnavailableError,
+    TLSVerificationError,
+)
+from xlr8_kit.query import Filter, Translation, parse_query, translate_filters
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.rest import KitTap, _secret_values
+from xlr8_kit.vocabulary import UnknownFieldError, VocabularyError, find_entity, stream_mappings
+
+log = logging.getLogger(__name__)
+
+
+def sync_records(stream: Stream) -> Iterator[dict[str, Any]]:
+    """The records a sync of ``stream`` emits, lazily, without writing messages or touching state."""
+    contexts: list[Any] = list(stream.partitions or ())
+    if not contexts:
+        contexts = [None]
+    for context in contexts:
+        for raw in stream.get_records(context):
+            record = raw[0] if isinstance(raw, tuple) else raw
+            processed = stream.post_process(record, context)
+            if processed is None:
+                continue
+            pop_deselected_record_properties(processed, stream.schema, stream.mask)
+            yield conform_record_data_types(
+                stream_name=stream.name,
+                record=processed,
+                schema=stream.effective_schema,
+                level=stream.TYPE_CONFORMANCE_LEVEL,
+                logger=stream.logger,
+            )
+
+
+def _supports_pushdown(stream: Stream) -> bool:
+    return hasattr(type(stream), "universal_filter")
+
+
+class TapConnector(BaseConnector):
+    """Generic connector over a ``KitTap`` subclass. Not thread-safe: one iteration per stream at a time."""
+
+    tap_class: ClassVar[type[KitTap]]
+    #: Stream ``test_connection`` reads one record of; default: the first top-level stream of the tap.
+    probe_stream: ClassVar[str | None] = None
+
+    def __init__(self, config: dict[str, Any] | Any) -> None:
+        super().__init__(config)
+        self._tap: KitTap | None = None
+        self.redactor = Redactor.default()
+        for _name, value in _secret_values(self.config, self.tap_class.config_jsonschema):
+            self.redactor.add(value)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self._tap is None:
+            self._tap = self.tap_class(config=self.config, parse_env_config=False, validate_config=True)
+
+    def disconnect(self) -> None:
+        tap, self._tap = self._tap, None
+        if tap is not None and "kit" in tap.__dict__:
+            tap.kit.session.close()
+
+    @property
+    def tap(self) -> KitTap:
+        self.connect()
+        assert self._tap is not None
+        return self._tap
+
+    # -- streams and filters -------------------------------------------------------------------------------------
+
+    def resolve_stream(
+        self,
+        entity: str,
+        filters: str | Filter | None = None,
+        *,
+        fields: Iterable[str] = (),
+        limit: int | None = None,
+    ) -> tuple[Stream, Translation | None]:
+        """The tap stream for a stream name or canonical entity (the first that carries the filter's fields)."""
+        streams = self.tap.streams
+        fields = tuple(fields)
+        if entity in streams:
+            names = [entity]
+        else:
+            canonical = find_entity(entity)
+            if canonical is None:
+                raise ConnectorError(
+                    f"{self.product_id}: {entity!r} is neither a stream of this tap ({', '.join(streams)}) "
+                    "nor a canonical entity"
+                )
+            names = [m.stream for m in stream_mappings(self.product_id, canonical.name) if m.stream in streams]
+            if not names:
+                raise ConnectorError(
+                    f"{self.product_id}: no stream of this tap carries {canonical.name!r}; "
+                    f"streams: {', '.join(streams)}"
+                )
+        if not filters and not fields and limit is None:
+            return streams[names[0]], None
+        last_error: VocabularyError | None = None
+        for name in names:
+            try:
+                return streams[name], translate_filters(
+                    filters or None, self.product_id, stream=name, fields=fields, limit=limit
+                )
+            except UnknownFieldError as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    def get_entity(self, entity: str, filters: str | None = None) -> Iterator[dict[str, Any]]:
+        stream, translation = self.resolve_stream(entity, filters)
+        return self._rows(stream, translation)
+
+    def _rows(self, stream: Stream, translation: Translation | None) -> Iterator[dict[str, Any]]:
+        if translation is None:
+            yield from sync_records(stream)
+            return
+        if translation.empty:
+            return
+        if _supports_pushdown(stream):
+            stream.__dict__["universal_filter"] = translation
+            post = translation
+        else:
+            post = dataclasses.replace(translation, residual=translation.filter, limit_pushed=False)
+        try:
+            yield from post.apply(sync_records(stream))  # type: ignore[misc]
+        finally:
+            if _supports_pushdown(stream):
+                stream.__dict__.pop("universal_filter", None)
+
+    def get_entity_schema(self, entity: str) -> dict[str, Any]:
+        stream, _ = self.resolve_stream(entity)
+        message = next(iter(stream._generate_schema_messages()))
+        return dict(message.schema)
+
+    def execute_query(self, query: str) -> Iterator[dict[str, Any]]:
+        """A universal query (``employee where ... fields ... limit n``); products override for their dialect."""
+        parsed = parse_query(query)
+        if not parsed.entity:
+            raise ConnectorError(f"{self.product_id}: the query must name an entity or stream first: {query!r}")
+        stream, translation = self.resolve_stream(parsed.entity, parsed.where, fields=parsed.fields, limit=parsed.limit)
+        rows = self._rows(stream, translation)
+        if not parsed.fields:
+            return rows
+        columns = translate_filters(None, self.product_id, stream=stream.name, fields=parsed.fields).select
+        return ({c: row.get(c) for c in columns} for row in rows)
+
+    # -- connection test -----------------------------------------------------------------------------------------
+
+    def api_version(self) -> str | None:
+        """The API version the product reports (override where it says); None when it does not."""
+        return None
+
+    def probe(self) -> None:
+        """Cheapest authenticated read: one record (or none) of the probe stream. Raises what the read raises."""
+        streams = self.tap.streams
+        name = self.probe_stream or next(
+            (n for n, s in streams.items() if s.parent_stream_type is None), next(iter(streams))
+        )
+        next(iter(sync_records(streams[name])), None)
+
+    def test_connection(self) -> ConnectionStatus:
+        checks: list[Check] = []
+        pending = ["configuration", "reachability", "authentication", "permissions"]
+
+        def finish(failed: str, exc: BaseException) -> ConnectionStatus:
+            error = self.redactor.redact(f"{type(exc).__name__}: {exc}")
+            index = pending.index(failed)
+            checks.extend(Check(name, True) for name in pending[:index])
+            checks.append(Check(failed, False, error))
+            checks.extend(Check(name, None) for name in pending[index + 1 :])
+            checks.append(Check("api_version", None))
+            return ConnectionStatus(False, self.product_id, tuple(checks), error=error)
+
+        try:
+            self.connect()
+            self.tap.kit  # noqa: B018 - resolves the credential and builds the authenticator
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a redacted status, never a traceback
+            return finish("configuration", exc)
+        try:
+            self.probe()
+        except AuthenticationError as exc:
+            return finish("authentication", exc)
+        except (QuotaExhaustedError, RateLimitedError) as exc:
+            return finish("permissions", exc)
+        except (TLSVerificationError, InsecureTransportError, ServerUnavailableError, CircuitOpenError) as exc:
+            return finish("reachability", exc)
+        except KitHTTPError as exc:
+            if exc.status == 401:
+                return finish("authentication", exc)
+            if exc.status is not None and 400 <= exc.status < 500:
+                return finish("permissions", exc)
+            return finish("reachability", exc)
+        except (requests.RequestException, OSError) as exc:
+            return finish("reachability", exc)
+        except Exception as exc:  # noqa: BLE001
+            return finish("permissions", exc)
+        checks.extend(Check(name, True) for name in pending)
+        try:
+            version = self.api_version()
+        except Exception as exc:  # noqa: BLE001
+            error = self.redactor.redact(f"{type(exc).__name__}: {exc}")
+            checks.append(Check("api_version", False, error))
+            return ConnectionStatus(False, self.product_id, tuple(checks), error=error)
+        checks.append(Check("api_version", True if version else None, version or "not reported by the product"))
+        return ConnectionStatus(True, self.product_id, tuple(checks), api_version=version)
