@@ -148,3 +148,59 @@ def test_cli_test_without_connector_for_product_is_a_clear_error(tmp_path: Path,
     assert result.code == 1
     assert "no-such-product" in result.stderr or "ConnectorFactory" in result.stderr
     assert CANARY not in result.stdout + result.stderr
+
+
+def test_cli_add_prompts_without_echo_on_a_terminal(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """The interactive path: getpass on a real pseudo-terminal; the typed secret is never echoed back."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    key_file = tmp_path / "k.key"
+    assert run_cli("generate-key", "--key-file", str(key_file)).code == 0
+    script = Path(sys.executable).parent / "xlr8-credentials"
+    # Make the pty the child's controlling terminal (getpass opens /dev/tty), then exec the console script.
+    launcher = (
+        "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    master, slave = pty.openpty()
+    args = ["add", "--id", "typed-1", "--project", "p", "--product", "ukg_pro", "--auth-type", "basic"]
+    env = {**os.environ, "XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, str(script), *args],
+        stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+
+    read_until(b"username: ")
+    os.write(master, b"isu-typed\n")
+    read_until(b"password: ")
+    os.write(master, CANARY.encode() + b"\n")
+    read_until(b"(fields: password, username)")
+    assert proc.wait(timeout=30) == 0, seen
+    os.close(master)
+    assert b"stored credential typed-1 (fields: password, username)" in seen
+    assert CANARY.encode() not in seen  # echo was off while typing
+    assert b"isu-typed" not in seen
+    shown = json.loads(run_cli("show", "typed-1", env={"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}).stdout)
+    assert shown["credentials"] == {"password": "***", "username": "***"}
+    manager_keyring = Keyring.from_file(key_file)
+    with sqlite3.connect(tmp_path / ".xlr8" / "credentials.db") as conn:
+        (blob,) = conn.execute("SELECT blob FROM secret_fields WHERE field = 'password'").fetchone()
+    assert EnvelopeCipher(manager_keyring).decrypt(blob, AadContext("p", "typed-1", "password")) == CANARY

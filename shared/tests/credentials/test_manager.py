@@ -7,6 +7,7 @@ import base64
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -73,6 +74,11 @@ def test_rows_hold_only_ciphertext(
         assert "rt-0001" not in str(blob)
         assert "client-abc" not in str(blob)
     assert db_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert wal.exists()
+    assert stat.S_IMODE(wal.stat().st_mode) == 0o600
 
 
 def test_last_used_bookkeeping_and_status(

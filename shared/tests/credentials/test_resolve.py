@@ -14,6 +14,7 @@ import pytest
 from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import (
     CredentialConflictError,
+    CredentialError,
     CredentialNotFoundError,
     CredentialUndecryptableError,
     CredentialUnusableError,
@@ -95,6 +96,10 @@ def test_resolve_refusals_name_the_credential(
     monkeypatch.delenv("XLR8_CREDENTIALS_KEY")
     with pytest.raises(KeyringError, match="XLR8_CREDENTIALS_KEY"):
         resolve_config({**base, "credential_id": "sf-2"}, product_id="salesforce")
+    missing_store = tmp_path / "nowhere" / "credentials.db"
+    with pytest.raises(CredentialError, match=r"credential store .*nowhere/credentials.db does not exist"):
+        resolve_config({"credential_store": str(missing_store), "credential_id": "sf-2"}, product_id="salesforce")
+    assert not missing_store.exists()  # a run never creates an empty store
     with pytest.raises(CredentialValidationError, match="unknown scheme 'ftp'"):
         resolve_config({"credential_store": "ftp://x/y", "credential_id": "sf-2"}, product_id="salesforce")
 
