@@ -105,7 +105,6 @@ class CarelessApi:
         return Reply(401, body=_echo(request), headers={"Content-Type": "application/json"})
 
 
-@pytest.mark.slow
 def test_d1_full_sync_at_debug_leaks_no_secret(tmp_path):
     audit_path = tmp_path / "audit.jsonl"
     with FaultServer() as server:
