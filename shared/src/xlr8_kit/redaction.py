@@ -34,6 +34,7 @@ def derived_forms(secret: str) -> set[str]:
     forms = {
         secret,
         quote(secret, safe=""),
+        quote(secret),  # as a path segment ("/" kept)
         quote_plus(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
