@@ -217,3 +217,24 @@ def test_wrong_password_is_an_authentication_error(url: str) -> None:
         run_tap(config)
     assert "LGN0011" in str(caught.value)
     assert "not-the-password-42" not in str(caught.value)
+
+
+def test_universal_filters_pushed_down_as_odata(url: str, sandbox: Sandbox, emulator: SuccessFactorsEmulator) -> None:
+    everyone = run_tap(basic_config(url, entity_sets=["User"])).records("User")
+    before = len(sandbox.requests("successfactors", "/odata/v2/User"))
+    result = run_tap(
+        basic_config(url, entity_sets=["User", "FODepartment"], filters='employee where department_code = "D001"')
+    )
+    users = result.records("User")
+    assert {u["userId"] for u in users} == {u["userId"] for u in everyone if u["department"] == "D001"}
+    assert users
+    assert len(result.records("FODepartment")) == 7  # the filter is about employees, not departments
+    assert len(sandbox.requests("successfactors", "/odata/v2/User")) > before
+    from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
+
+    tap = TapSapSuccessFactors(
+        config=basic_config(url, entity_sets=["User"], filters='employee where department_code = "D001"'),
+        parse_env_config=False,
+    )
+    params = tap.streams["User"].get_url_params(None, None)
+    assert params["$filter"] == "(department eq 'D001')"  # pushed down, not filtered after fetching
