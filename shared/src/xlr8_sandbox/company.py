@@ -26,6 +26,7 @@ some CRM records deleted at one of those events; new hires arrive at a steady ra
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -558,7 +559,8 @@ class Company:
         roll = r.random()
         status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"
         term = hire + timedelta(days=r.randrange(30, 1500)) if status == "terminated" else None
-        dept = self.departments[r.randrange(len(self.departments))]
+        dept_index = r.randrange(len(self.departments))
+        dept = self.departments[dept_index]
         loc = self.locations[r.randrange(len(self.locations))]
         modified = _BASE + timedelta(seconds=r.randrange(0, 8 * 365 * 86400))
         return Employee(
@@ -576,7 +578,7 @@ class Company:
             department_code=dept.code,
             location_code=loc.code,
             company_code="C200" if loc.parent == "CA" else "C100",
-            cost_center=f"CC{self.departments.index(dept) + 1:02d}",
+            cost_center=f"CC{dept_index + 1:02d}",
             pay_group=self.pay_groups[r.randrange(len(self.pay_groups))].code,
             manager_id=None if i < 5 else f"E{r.randrange(0, min(i, 50)) + 1:06d}",
             annual_salary=Decimal(r.randrange(4_000_000, 25_000_000)) / 100,
@@ -1027,6 +1029,7 @@ class Company:
         return Change(entity, i, key, "terminate" if e.termination_date == at.date() else "update", at)
 
 
+@functools.lru_cache(maxsize=256)
 def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace("'", "")
 
