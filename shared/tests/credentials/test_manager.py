@@ -220,6 +220,35 @@ def test_b6_two_workers_refresh_concurrently_exactly_one_winner(
     assert [results[i].credentials["refresh_token"] for i in range(2)] == ["rt-0002-rotated"] * 2
 
 
+def test_b6_worker_arriving_during_a_refresh_waits_for_it(
+    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
+) -> None:
+    make_manager(keyring).store(make_credential("sf-prod"))
+    in_provider, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        calls.append(current.credentials["refresh_token"])
+        in_provider.set()
+        assert release.wait(timeout=10)
+        return {"refresh_token": "rt-0002-rotated"}
+
+    def late_sleep(seconds: float) -> None:
+        release.set()  # the late worker is now waiting on the lease: let the holder finish
+        time.sleep(min(seconds, 0.01))
+
+    holder, late = make_manager(keyring), make_manager(keyring, sleep=late_sleep)
+    results: list[ProductCredential] = []
+    thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", provider)))
+    thread.start()
+    assert in_provider.wait(timeout=10)  # the lease is durable before the provider is called
+    from_late = late.refresh_token("sf-prod", provider)
+    thread.join(timeout=30)
+    assert calls == ["rt-0001-initial"]
+    assert from_late.credentials["refresh_token"] == "rt-0002-rotated"
+    assert results[0].credentials["refresh_token"] == "rt-0002-rotated"
+
+
 def test_b6_failed_provider_call_releases_the_lease(
     manager: CredentialManager, make_credential: Callable[..., ProductCredential]
 ) -> None:

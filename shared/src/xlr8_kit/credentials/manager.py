@@ -146,10 +146,13 @@ class CredentialManager:
         A lease older than ``lease_seconds`` (its holder died) is taken over with a warning (B5/B6).
         """
         polls = 0
+        before: dict[str, str] | None = None
         while True:
             sealed = self._load(credential_id)
             if sealed.status == CredentialStatus.REVOKED.value:
                 raise CredentialUnusableError(credential_id, "revoked")
+            if before is None:
+                before = self._unseal(sealed).credentials
             started = sealed.refresh_started_at
             if started is not None:
                 fresh = (self._clock() - started).total_seconds() < self._lease_seconds
@@ -164,13 +167,17 @@ class CredentialManager:
                     started.isoformat(),
                 )
             elif polls:
-                log.info("credential %s: another worker refreshed it; using theirs", credential_id)
-                return self._unseal(sealed)
+                latest = self._unseal(sealed)
+                if latest.credentials != before:
+                    log.info("credential %s: another worker refreshed it; using theirs", credential_id)
+                    return latest
             leased = replace(sealed, refresh_started_at=self._clock(), version=sealed.version + 1)
             try:
                 self.backend.swap(leased, expected_version=sealed.version, encryptions={})
             except CredentialConflictError:
                 polls += 1
+                if polls > self._max_polls:
+                    raise
                 continue
             break
         current = self._unseal(leased)
