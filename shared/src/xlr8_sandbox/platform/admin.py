@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from xlr8_sandbox.platform.emulator import ProductEmulator
+from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 
 ADMIN_PREFIX = "/__sandbox"
@@ -119,7 +119,7 @@ def build_admin_app(emulator: ProductEmulator) -> Starlette:
         return JSONResponse({"inserted": count})
 
     async def reset(request: Request) -> JSONResponse:
-        reset_sandbox(emulator)
+        reset_sandbox(ctx)
         return JSONResponse({"now": ctx.clock.now().isoformat()})
 
     async def bad_request(request: Request, exc: Exception) -> JSONResponse:
@@ -146,9 +146,8 @@ def build_admin_app(emulator: ProductEmulator) -> Starlette:
     )
 
 
-def reset_sandbox(emulator: ProductEmulator) -> None:
+def reset_sandbox(ctx: SandboxContext) -> None:
     """Back to a fresh sandbox: no faults or latency, empty request log, no inserted records, clock at start."""
-    ctx = emulator.ctx
     ctx.faults.clear()
     ctx.requests.clear()
     ctx.clock.reset()

@@ -83,9 +83,7 @@ class Sandbox:
 
     def reset(self) -> None:
         """No faults or latency, empty request log, no inserted records, clock at its start."""
-        for running in self.products.values():
-            reset_sandbox(running.emulator)
-            return
+        reset_sandbox(self.ctx)
 
 
 def build_app(emulator: ProductEmulator) -> SandboxMiddleware:
