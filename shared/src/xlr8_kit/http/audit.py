@@ -56,7 +56,7 @@ class AuditLog:
         self.run_id = run_id
         self.product = product
         self.credential_id = credential_id
-        self.redactor = redactor or Redactor.default()
+        self.redactor = redactor if redactor is not None else Redactor.default()
         self.wall = wall
         self._lock = threading.Lock()
         self._file: IO[str] | None = None

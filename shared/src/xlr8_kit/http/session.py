@@ -229,7 +229,7 @@ class ResilientSession(requests.Session):
         self.policy = policy or HttpPolicy()
         self.product = product
         self.credential_id = credential_id
-        self.redactor = redactor or Redactor.default()
+        self.redactor = redactor if redactor is not None else Redactor.default()
         self.clock = clock
         self.sleep = sleep
         self.wall = wall
