@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from xlr8_sandbox.platform.faults import PROFILES
 from xlr8_sandbox.platform.server import DEFAULT_PORTS, run_sandbox
 
 TARGET = "target-xlr8-truths"
@@ -411,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", metavar="PRODUCT_OR_TAP", help="run only these products or extractors")
     parser.add_argument("--seed", type=int, default=42, help="fictional company seed")
     parser.add_argument("--scale", type=int, default=1000, help="employees in the fictional company (default 1000)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every sandbox request")
+    parser.add_argument("--faults", choices=sorted(PROFILES), default=None, help="sandbox fault profile to rehearse")
     parser.add_argument("--incremental", action="store_true", help="resume from saved state instead of a full refresh")
     return parser
 
@@ -418,8 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    if args.scale < 1:
-        print("xlr8-demo: --scale must be >= 1", file=sys.stderr)
+    if args.scale < 1 or args.latency_ms < 0:
+        print("xlr8-demo: --scale must be >= 1 and --latency-ms >= 0", file=sys.stderr)
         return 2
     try:
         root = find_project_root((args.project_dir or Path.cwd()).resolve())
@@ -434,14 +437,23 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print("xlr8-demo: no extractor in meltano.yml has a sandbox emulator yet; nothing to run", file=sys.stderr)
         return 1
     products = sorted({e.product for e in plan.extractors})
+    extras = f", {args.latency_ms:g} ms latency" if args.latency_ms else ""
+    extras += f", fault profile {args.faults}" if args.faults else ""
     print(
-        f"Starting the vendor sandbox ({', '.join(products)}; seed {args.seed}, {args.scale:,} employees)",
+        f"Starting the vendor sandbox ({', '.join(products)}; seed {args.seed}, {args.scale:,} employees{extras})",
         file=out,
         flush=True,
     )
     runs: list[TapRun] = []
     try:
-        with run_sandbox(products, seed=args.seed, scale=args.scale, fixed_ports=True) as sandbox:
+        with run_sandbox(
+            products,
+            seed=args.seed,
+            scale=args.scale,
+            fixed_ports=True,
+            latency_ms=args.latency_ms,
+            faults=args.faults,
+        ) as sandbox:
             for product in products:
                 print(f"  {product}: {sandbox.url(product)}", file=out)
             print(f"Running {len(plan.extractors)} tap(s) into {TARGET} (environment {plan.environment})", file=out)
