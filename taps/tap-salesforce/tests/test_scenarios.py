@@ -227,3 +227,29 @@ def test_bad_auth_settings_name_the_field(auth: Any, needle: str) -> None:
 
     with pytest.raises(ValueError, match=needle.replace(".", r"\.")):
         SalesforceSettings.parse({"auth": auth})
+
+
+def test_universal_filters_are_pushed_into_soql(sf: Any, sandbox: Any) -> None:
+    config = sf.password_config(
+        sandbox, objects=["Account", "Contact"], filters="crm_account where industry = 'Retail'"
+    )
+    run = sf.run_tap(config)
+    accounts = run.records("Account")
+    expected = [
+        r["Id"]
+        for r in (sf.emulator(sandbox).objects["Account"].base_record(i) for i in range(50))
+        if r["Industry"] == "Retail"
+    ]
+    assert expected
+    assert [a["Id"] for a in accounts] == expected
+    assert len(run.records("Contact")) == 100  # the filter names accounts only
+    stream = run.tap.streams["Account"]
+    assert "Industry = 'Retail'" in stream._soql(stream.selected_fields(), None, None)
+    assert run.tap.streams["Contact"].filter_plan is None
+
+
+def test_filters_that_fit_no_stream_are_refused(sf: Any, sandbox: Any) -> None:
+    from xlr8_kit.query import QueryError
+
+    with pytest.raises(QueryError, match="filters"):
+        sf.run_tap(sf.password_config(sandbox, objects=["Contact"], filters="crm_account where industry = 'Retail'"))

@@ -35,6 +35,7 @@ from xlr8_tap_salesforce.auth import instance_url
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from xlr8_kit.query import Translation
     from xlr8_tap_salesforce.tap import SalesforceSettings, TapSalesforce
 
 logger = logging.getLogger("xlr8_tap_salesforce")
@@ -340,6 +341,13 @@ class SalesforceStream(KitRESTStream):
                 names.append(name)
         return names
 
+    @cached_property
+    def filter_plan(self) -> Translation | None:
+        """This stream's share of the universal ``filters`` setting (pushed into SOQL, the rest checked here)."""
+        from xlr8_kit.query import filter_for_stream
+
+        return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+
     @property
     def tracks_deletes(self) -> bool:
         return self.settings.include_deleted and self.info.has_is_deleted
@@ -350,6 +358,9 @@ class SalesforceStream(KitRESTStream):
         if self._sf_tap.quota_stopped:
             self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
             return
+        plan = self.filter_plan
+        if plan is not None and plan.empty:
+            return
         start_value = self._start_value(context)
         lower = parse_sf_datetime(start_value) if start_value else None
         boundary = self._boundary_ids(context, start_value)
@@ -358,6 +369,8 @@ class SalesforceStream(KitRESTStream):
             for record in self._read_window(lower, None):
                 if boundary and rk and record.get(rk) == start_value and record["Id"] in boundary:
                     continue  # already delivered before the checkpoint (same timestamp, same Id)
+                if plan is not None and not plan.matches(record):
+                    continue  # the part of the universal filter SOQL cannot apply exactly
                 yield record
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
@@ -414,6 +427,8 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"{rk} >= {soql_datetime(lower)}")
         if rk and upper is not None:
             clauses.append(f"{rk} < {soql_datetime(upper)}")
+        if self.filter_plan is not None and self.filter_plan.where:
+            clauses.append(f"({self.filter_plan.where})")
         soql = f"SELECT {', '.join(fields)} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
         if clauses:
             soql += " WHERE " + " AND ".join(clauses)

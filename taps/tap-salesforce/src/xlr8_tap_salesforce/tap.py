@@ -131,6 +131,7 @@ class SalesforceSettings:
     bulk_max_wait: float = 3600.0
     reread_formula_fields: bool = False
     min_window_seconds: float = 60.0
+    filters: str | None = None
 
     @classmethod
     def parse(cls, config: t.Mapping[str, t.Any]) -> SalesforceSettings:
@@ -165,6 +166,7 @@ class SalesforceSettings:
             bulk_max_wait=float(config.get("bulk_max_wait") or 3600.0),
             reread_formula_fields=bool(config.get("reread_formula_fields", False)),
             min_window_seconds=float(config.get("min_window_seconds") or 60.0),
+            filters=config.get("filters") or None,
         )
 
 
@@ -224,6 +226,10 @@ class TapSalesforce(KitTap):
             names = list(schemas)
         else:
             names = list(self.settings.objects or discovery.replicable_objects(self.client.global_describe()))
+        if self.settings.filters:
+            from xlr8_kit.query import plan_filters
+
+            plan_filters(self.settings.filters, self.product_id, names)  # refuses a filter no stream can apply
         describes = self.client.describe_many(names)
         streams: list[SalesforceStream] = []
         for name in names:
