@@ -190,3 +190,17 @@ def test_connector_test_connection(url: str, emulator: SuccessFactorsEmulator) -
     assert not bad.ok
     assert "LGN0011" in bad.message
     assert "wrong-password-123" not in bad.message
+
+
+def test_b2_token_revoked_mid_run_is_refreshed_once(url: str, sandbox, emulator: SuccessFactorsEmulator) -> None:  # type: ignore[no-untyped-def]
+    """The access token stops working on the third page: one new assertion, one retry, nothing lost."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    sandbox.faults.add("successfactors", "/odata/v2/User", FaultSpec("revoke_tokens", after=2, times=1))
+    before = len(sandbox.requests("successfactors", "/oauth/token"))
+    config = saml_config(url, emulator)
+    config.update(page_size=10, snapshot_paging_threshold=0)
+    result = run_tap(config)
+    ids = [u["userId"] for u in result.records("User")]
+    assert len(ids) == len(set(ids)) == SCALE
+    assert len(sandbox.requests("successfactors", "/oauth/token")) - before == 2  # first token + one refresh
