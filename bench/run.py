@@ -116,14 +116,20 @@ def write_catalog(tap: str, config_path: Path, stream: str, workdir: Path) -> Pa
     return path
 
 
+def tail_of(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
 def measure_tap(tap: str, config: Path, catalog: Path) -> Measurement:
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=child_env(),
-    )
+    stderr_path = config.parent / "tap.stderr"
+    with stderr_path.open("wb") as stderr_file:
+        proc = subprocess.Popen(
+            [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=child_env(),
+        )
     assert proc.stdout is not None
     records = 0
     with TreeMemory(proc.pid) as memory:
@@ -132,7 +138,8 @@ def measure_tap(tap: str, config: Path, catalog: Path) -> Measurement:
                 records += 1
         code = proc.wait()
     wall = time.perf_counter() - started
-    return Measurement("tap", records, wall, memory.peak / 2**20, code == 0, None if code == 0 else f"exit {code}")
+    error = None if code == 0 else f"exit {code}:\n{tail_of(stderr_path)}"
+    return Measurement("tap", records, wall, memory.peak / 2**20, code == 0, error)
 
 
 def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> Measurement:
@@ -141,12 +148,14 @@ def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> 
     target_config = workdir / "target.json"
     target_config.write_text(json.dumps({"project_id": project, "duckdb_path": str(store)}))
     started = time.perf_counter()
-    tap_proc = subprocess.Popen(
-        [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=child_env(),
-    )
+    stderr_path = workdir / "tap.stderr"
+    with stderr_path.open("wb") as stderr_file:
+        tap_proc = subprocess.Popen(
+            [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=child_env(),
+        )
     target_proc = subprocess.Popen(
         [bin_path(TARGET), "--config", str(target_config)],
         stdin=tap_proc.stdout,
@@ -162,7 +171,14 @@ def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> 
     wall = time.perf_counter() - started
     ok = tap_code == 0 and target_proc.returncode == 0
     records = rows_in_store(store, project) if store.exists() else 0
-    error = None if ok else f"tap exit {tap_code}, target exit {target_proc.returncode}: {err.decode()[-500:]}"
+    error = (
+        None
+        if ok
+        else (
+            f"tap exit {tap_code}, target exit {target_proc.returncode}\ntap: {tail_of(stderr_path)}\n"
+            f"target: {err.decode()[-1500:]}"
+        )
+    )
     return Measurement("tap-target", records, wall, memory.peak / 2**20, ok, error)
 
 
