@@ -91,6 +91,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         super().__init__(ctx)
         self.company = ctx.company
         self._employee_at = functools.lru_cache(maxsize=16384)(self.company.employee)
+        self._jobs_at = functools.lru_cache(maxsize=4096)(self._jobs_of_index)
         self._lock = threading.Lock()
         self._inserted = 0
         self.snapshots = SnapshotStore()
@@ -333,8 +334,12 @@ class SuccessFactorsEmulator(ProductEmulator):
 
     def _job_row(self, k: int) -> dict[str, Any] | None:
         """EmpJob row ``k``: two slots per employee; the second is empty for people hired too recently."""
-        rows = self._jobs(self._employee(k // 2))
+        rows = self._jobs_at(k // 2, self.ctx.clock.now())
         return rows[k % 2] if k % 2 < len(rows) else None
+
+    def _jobs_of_index(self, i: int, _now: datetime) -> list[dict[str, Any]]:
+        """Both rows of employee ``i`` at one clock reading (rows 2i and 2i+1 are read one after the other)."""
+        return self._jobs(self._employee(i))
 
     def _jobs(self, e: Employee) -> list[dict[str, Any]]:
         """The hire row, then (for everyone hired before the sandbox epoch) a job change or termination."""
