@@ -253,3 +253,14 @@ def test_filters_that_fit_no_stream_are_refused(sf: Any, sandbox: Any) -> None:
 
     with pytest.raises(QueryError, match="filters"):
         sf.run_tap(sf.password_config(sandbox, objects=["Contact"], filters="crm_account where industry = 'Retail'"))
+
+
+def test_e8_expired_query_locator_reissues_from_the_last_record(sf: Any) -> None:
+    with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.expire_cursors_at_request = 3  # describe, first page, then the second page's locator is gone
+        run = sf.run_tap(_account_config(sf, sandbox, batch_size=200))
+        log = em.request_log
+    ids = _ids(run.records("Account"))
+    assert ids == [em.objects["Account"].record_id(i) for i in range(ACCOUNTS)]  # nothing lost, nothing twice
+    assert len([p for _, p in log if p.endswith("/queryAll")]) == 2  # the query was re-issued once

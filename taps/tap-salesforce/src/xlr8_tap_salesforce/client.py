@@ -48,6 +48,8 @@ EPOCH_FLOOR = datetime(1999, 1, 1, tzinfo=UTC)
 #: More Ids than this at one timestamp and the boundary is kept as "at least once" instead of de-duplicated.
 MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
+#: Re-issues of one stream's query after expired cursors before giving up.
+MAX_QUERY_RESTARTS = 3
 
 
 class SalesforceAPIError(ClientRequestError):
@@ -362,13 +364,8 @@ class SalesforceStream(KitRESTStream):
         if plan is not None and plan.empty:
             return
         start_value = self._start_value(context)
-        lower = parse_sf_datetime(start_value) if start_value else None
-        boundary = self._boundary_ids(context, start_value)
-        rk = self.replication_key
         try:
-            for record in self._read_window(lower, None):
-                if boundary and rk and record.get(rk) == start_value and record["Id"] in boundary:
-                    continue  # already delivered before the checkpoint (same timestamp, same Id)
+            for record in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
                 if plan is not None and not plan.matches(record):
                     continue  # the part of the universal filter SOQL cannot apply exactly
                 yield record
@@ -380,6 +377,36 @@ class SalesforceStream(KitRESTStream):
                 self.name,
                 exc,
             )
+
+    def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[dict[str, t.Any]]:
+        """Read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
+        checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
+        the query to be re-issued from the last record emitted. Server cursors are never persisted."""
+        rk = self.replication_key
+        last_value, last_ids = start_value, set(boundary)
+        restarts = 0
+        while True:
+            lower = parse_sf_datetime(last_value) if last_value else None
+            try:
+                for record in self._read_window(lower, None):
+                    value = record.get(rk) if rk else None
+                    if value is not None and value == last_value and record["Id"] in last_ids:
+                        continue  # delivered already (same timestamp, same Id)
+                    if value != last_value:
+                        last_value, last_ids = value, set()
+                    last_ids.add(record["Id"])
+                    yield record
+                return
+            except SalesforceAPIError as exc:
+                if exc.error_code != "INVALID_QUERY_LOCATOR" or not rk or restarts >= MAX_QUERY_RESTARTS:
+                    raise
+                restarts += 1
+                self.logger.warning(
+                    "%s: query cursor expired (INVALID_QUERY_LOCATOR); re-issuing the query from %s = %s",
+                    self.name,
+                    rk,
+                    last_value,
+                )
 
     def _start_value(self, context: Context | None) -> str | None:
         if not self.replication_key:

@@ -120,6 +120,8 @@ class SalesforceEmulator(ProductEmulator):
         self.rotate_refresh_tokens = False
         #: Revoke every session when the n-th data request arrives (token revocation mid-run).
         self.revoke_sessions_at_request: int | None = None
+        #: Forget every open query cursor when the n-th data request arrives (INVALID_QUERY_LOCATOR mid-run).
+        self.expire_cursors_at_request: int | None = None
         self.data_requests = 0
         self._lock = threading.Lock()
         self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
@@ -196,6 +198,9 @@ class SalesforceEmulator(ProductEmulator):
                 self.data_requests += 1
                 if self.revoke_sessions_at_request == self.data_requests:
                     self.ctx.tokens.revoke_all(PRODUCT)
+                if self.expire_cursors_at_request == self.data_requests:
+                    self._cursors.clear()
+                    self._cursor_positions.clear()
             auth = request.headers.get("authorization", "")
             token = auth[7:] if auth.lower().startswith("bearer ") else None
             if self.ctx.tokens.check(PRODUCT, token) is None:
