@@ -12,6 +12,7 @@ from functools import cached_property
 
 import requests
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.auth.static import ApiKeyHeaders
@@ -134,18 +135,19 @@ class TapFakeReady(KitTap):
         "properties": {
             **th.PropertiesList(
                 th.Property("base_url", th.StringType, required=True),
-                th.Property("api_token", th.StringType, required=True, secret=True),
+                th.Property("api_token", th.StringType, secret=True, description="Or from credential_id."),
                 th.Property("page_size", th.IntegerType, default=10),
             ).to_dict()["properties"],
             **KIT_SETTINGS.to_dict()["properties"],
         },
-        "required": ["base_url", "api_token"],
+        "required": ["base_url"],
     }
 
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase:
-        return ApiKeyHeaders(
-            {"Authorization": f"Bearer {self.resolved_config['api_token']}"}, redactor=runtime.redactor
-        )
+        token = self.resolved_config.get("api_token")
+        if not token:
+            raise ConfigValidationError("setting 'api_token' is required (directly or through credential_id)")
+        return ApiKeyHeaders({"Authorization": f"Bearer {token}"}, redactor=runtime.redactor)
 
     def discover_streams(self) -> list[EmployeesStream]:
         return [EmployeesStream(self)]
