@@ -107,7 +107,7 @@ def raw_load(parts: list[Path], props: dict, work: Path) -> float:
 def run_target(work: Path, stdin_path: Path, label: str) -> tuple[float, int]:
     store = work / f"{label}.duckdb"
     cfg = work / f"{label}.json"
-    cfg.write_text(json.dumps({"project_id": PROJECT, "duckdb_path": str(store), "batch_size_rows": 100_000}))
+    cfg.write_text(json.dumps({"project_id": PROJECT, "duckdb_path": str(store)}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     with stdin_path.open() as stdin:
@@ -149,8 +149,11 @@ def bench(shape: str, rows: int, skip_record: bool) -> None:
               f"  ({100 * raw / elapsed:.0f}% of raw)", flush=True)  # fmt: skip
         if not skip_record:
             elapsed, peak = run_target(work, singer, f"record-{shape}")
-            print(f"{shape:6s} target RECORD        : {rows / elapsed:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB",
-                  flush=True)  # fmt: skip
+            rate = rows / elapsed
+            print(
+                f"{shape:6s} target RECORD        : {rate:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from truths_testkit import config, postgres_dsn, store  # noqa: E402
+from truths_testkit import config, postgres_dsn, store
 
 __all__ = ["config", "postgres_dsn", "store"]

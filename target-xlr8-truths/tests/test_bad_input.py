@@ -59,19 +59,24 @@ def test_f1_invalid_records_go_to_dead_letters_and_run_continues(tmp_path: Path,
     letters = query(store, "SELECT record_key, error, error_path, payload, stream, run_id FROM _dead_letters")
     assert len(letters) == 10
     by_key = {json.loads(r[0])[0] if r[0] else None: r for r in letters}
-    assert by_key["seven"][2] == "$.id" and "schema violation" in by_key["seven"][1]
+    assert by_key["seven"][2] == "$.id"
+    assert "schema violation" in by_key["seven"][1]
     assert by_key[8][2] == "$.seen_at"
     assert by_key[2**70][1].startswith("integer outside")
     assert "NUL byte" in by_key[12][1]
     assert "surrogate" in by_key[13][1]
     assert "nested deeper" in by_key[14][1]
-    assert "field limit" in by_key[15][1] and len(by_key[15][3]) < 2000  # payload cut, not 9 MB
-    assert "decimal places" in by_key[16][1] and by_key[16][2] == "$.amount"
-    assert {r[4] for r in letters} == {"people"} and {r[5] for r in letters} == {run.summary["run_id"]}
+    assert "field limit" in by_key[15][1]
+    assert len(by_key[15][3]) < 2000
+    assert "decimal places" in by_key[16][1]
+    assert by_key[16][2] == "$.amount"
+    assert {r[4] for r in letters} == {"people"}
+    assert {r[5] for r in letters} == {run.summary["run_id"]}
     for letter in letters:
         assert CANARY not in letter[3]
     assert json.loads(by_key["seven"][3])["password"] == "***"
-    assert CANARY not in run.stderr and CANARY not in run.stdout
+    assert CANARY not in run.stderr
+    assert CANARY not in run.stdout
     ledger = query(store, "SELECT rows_received, rows_loaded, rows_dead_lettered FROM _truths_ledger")
     assert ledger == [(15, 5, 10)]
 
@@ -93,19 +98,26 @@ def test_f1_dead_letter_ceiling_fails_the_run_without_state(tmp_path: Path, conf
 
 def test_f2_record_missing_key_is_dead_lettered_never_loaded(tmp_path: Path, config: dict[str, Any],
                                                               store: Path) -> None:  # fmt: skip
-    messages = [people_schema(), record_msg("people", {"name": "no key"}), record_msg("people", {"id": None}),
-                record_msg("people", {"id": 1, "name": "ok"})]  # fmt: skip
+    messages = [
+        people_schema(),
+        record_msg("people", {"name": "no key"}),
+        record_msg("people", {"id": None}),
+        record_msg("people", {"id": 1, "name": "ok"}),
+    ]
     run = run_target(config, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert query(store, f'SELECT id, name FROM "{TABLE}"') == [(1, "ok")]
     errors = query(store, "SELECT error, error_path FROM _dead_letters ORDER BY error_path")
-    assert len(errors) == 2 and all(path == "$.id" for _, path in errors)
+    assert len(errors) == 2
+    assert all(path == "$.id" for _, path in errors)
     assert run.summary["streams"]["people"] == {"received": 3, "loaded": 1, "dead_lettered": 2}
 
 
 def _fatal_case(tmp_path: Path, config: dict[str, Any], bad_line: str) -> Any:
-    before = "".join(json.dumps(m) + "\n" for m in [
-        people_schema(), record_msg("people", {"id": 1}), state_msg({"bookmarks": {"people": {"id": 1}}})])  # fmt: skip
+    before = "".join(
+        json.dumps(m) + "\n"
+        for m in [people_schema(), record_msg("people", {"id": 1}), state_msg({"bookmarks": {"people": {"id": 1}}})]
+    )
     after = json.dumps(record_msg("people", {"id": 2})) + "\n" + json.dumps(state_msg({"after": True})) + "\n"
     return run_target(config, before + bad_line + "\n" + after, tmp_path)
 
@@ -113,7 +125,8 @@ def _fatal_case(tmp_path: Path, config: dict[str, Any], bad_line: str) -> Any:
 def test_f3_malformed_json_line_is_fatal_and_not_echoed(tmp_path: Path, config: dict[str, Any]) -> None:
     run = _fatal_case(tmp_path, config, '{"type":"RECORD","stream":"people","record":{"id":3,"password":"' + CANARY)
     assert run.returncode != 0
-    assert "not valid JSON" in run.stderr and CANARY not in run.stderr
+    assert "not valid JSON" in run.stderr
+    assert CANARY not in run.stderr
     assert {"after": True} not in run.states
 
 
@@ -140,15 +153,19 @@ def test_e10_states_relayed_in_order_after_commit_duplicates_dropped(tmp_path: P
     run = run_target({**config, "batch_size_rows": 2}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     values = [s["n"] for s in run.states]
-    assert values == sorted(values) and values[-1] == 6
+    assert values == sorted(values)
+    assert values[-1] == 6
     assert len(values) == len(set(values))  # a duplicate STATE is never re-emitted
     # every STATE emitted covers only committed rows: each n has its rows in the table
     assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(6,)]
 
 
 def test_e12_idempotent_rerun_keeps_counts(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
-    messages = [people_schema(), *[record_msg("people", {"id": i, "name": f"v{i}"}) for i in range(50)],
-                record_msg("people", {"id": 3, "name": "v3-updated"})]  # fmt: skip
+    messages = [
+        people_schema(),
+        *[record_msg("people", {"id": i, "name": f"v{i}"}) for i in range(50)],
+        record_msg("people", {"id": 3, "name": "v3-updated"}),
+    ]
     for _ in range(2):
         run = run_target(config, messages, tmp_path)
         assert run.returncode == 0, run.stderr[-3000:]
@@ -157,7 +174,12 @@ def test_e12_idempotent_rerun_keeps_counts(tmp_path: Path, config: dict[str, Any
 
 
 def test_e13_composite_keys_whose_concatenations_collide(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
-    props = {"a": {"type": "string"}, "b": {"type": "string"}, "n": {"type": "integer"}, "m": {"type": ["integer", "string"]}}
+    props = {
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "n": {"type": "integer"},
+        "m": {"type": ["integer", "string"]},
+    }
     messages = [
         schema_msg("pairs", props, ["a", "b"]),
         record_msg("pairs", {"a": "AB", "b": "C", "n": 1}),

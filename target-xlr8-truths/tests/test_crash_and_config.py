@@ -39,12 +39,14 @@ def test_e2_sigkill_inside_batch_transaction_then_resume(tmp_path: Path, config:
         text=True,
         env={**os.environ, "XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:3"},
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(lines_of(stream(range(1000))))
     proc.stdin.close()
     deadline = time.monotonic() + 60
     while not marker.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "target never reached the third commit"
+        assert proc.poll() is None, "target exited before the third commit"
+        assert time.monotonic() < deadline, "target never reached the third commit"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -62,20 +64,27 @@ def test_e2_sigkill_inside_batch_transaction_then_resume(tmp_path: Path, config:
     # re-run from the last STATE the target emitted: the tap resends everything after it (100-199 again: upserted)
     rerun = run_target(config, stream(range(last + 1, 1000)), tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [(1000, 1000, 0, 999)]
-    assert query(store, f"SELECT v FROM \"{TABLE}\" WHERE id = 250") == [("value-250",)]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
+        (1000, 1000, 0, 999)
+    ]
+    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 250') == [("value-250",)]
 
 
 def test_duckdb_locked_by_another_process_names_the_other_modes(tmp_path: Path, config: dict[str, Any],
                                                                 store: Path) -> None:  # fmt: skip
     store.parent.mkdir(parents=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, sys, time; c = duckdb.connect({str(store)!r}); print('ready', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(store)!r}); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
         run = run_target(config, stream(range(5)), tmp_path)
     finally:
         holder.kill()
@@ -84,7 +93,8 @@ def test_duckdb_locked_by_another_process_names_the_other_modes(tmp_path: Path, 
         holder.stdout.close()
     assert run.returncode != 0
     assert "locked by another process" in run.stderr
-    assert "'postgres'" in run.stderr and "'upload'" in run.stderr
+    assert "'postgres'" in run.stderr
+    assert "'upload'" in run.stderr
     assert run.states == []
 
 
@@ -95,7 +105,8 @@ def test_unknown_metadata_layout_is_refused(tmp_path: Path, config: dict[str, An
     con.close()
     run = run_target(config, stream(range(5)), tmp_path)
     assert run.returncode != 0
-    assert "_schema_metadata exists with an unknown layout" in run.stderr and "file_name" in run.stderr
+    assert "_schema_metadata exists with an unknown layout" in run.stderr
+    assert "file_name" in run.stderr
     assert query(store, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]) == [(0,)]
 
 

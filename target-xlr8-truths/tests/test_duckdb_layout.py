@@ -26,13 +26,27 @@ EMP_PROPS = {
 
 def hr_messages() -> list[dict[str, Any]]:
     messages = [
-        schema_msg("departments", DEPT_PROPS, ["Code"],
-                   annotation("workday", "departments", "department", "configuration", ["Code"], hub="Code")),
+        schema_msg(
+            "departments",
+            DEPT_PROPS,
+            ["Code"],
+            annotation("workday", "departments", "department", "configuration", ["Code"], hub="Code"),
+        ),
         *[record_msg("departments", {"Code": c, "Name": f"Dept {c}", "Status": "active"}) for c in ("D1", "D2", "D3")],
-        schema_msg("employees", EMP_PROPS, ["EmployeeId"],
-                   annotation("workday", "employees", "employee", "reality", ["EmployeeId"],
-                              references={"DepartmentCode": "department"})),
-    ]  # fmt: skip
+        schema_msg(
+            "employees",
+            EMP_PROPS,
+            ["EmployeeId"],
+            annotation(
+                "workday",
+                "employees",
+                "employee",
+                "reality",
+                ["EmployeeId"],
+                references={"DepartmentCode": "department"},
+            ),
+        ),
+    ]
     for i in range(20):
         messages.append(
             record_msg(
@@ -81,7 +95,9 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
     assert rows[0][2].isoformat() == "2024-03-01T07:30:00+00:00"  # timestamptz, normalised to UTC
     assert json.loads(rows[0][3]) == {"city": "Lyon"}
     assert json.loads(rows[0][4]) == ["a", "b"]
-    types = dict(query(store, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [emp]))
+    types = dict(
+        query(store, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [emp])
+    )
     assert types["salary"] == "DECIMAL(38,9)"
     assert types["hired_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["address"] == "JSON"
@@ -93,13 +109,17 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
     )
     assert [m[2] for m in meta] == ["workday:departments", "workday:employees"]
     dept, emp_meta = meta
-    assert dept[1] == PROJECT_LOWER and emp_meta[1] == PROJECT_LOWER
-    assert dept[4] == "department" and emp_meta[4] == "employee"
+    assert dept[1] == PROJECT_LOWER
+    assert emp_meta[1] == PROJECT_LOWER
+    assert dept[4] == "department"
+    assert emp_meta[4] == "employee"
     assert (dept[3], dept[5], dept[10], dept[11]) == ("data", "api", "configuration", "target-xlr8-truths")
     assert emp_meta[10] == "reality"
-    assert emp_meta[8] == 20 and dept[8] == 3
+    assert emp_meta[8] == 20
+    assert dept[8] == 3
     columns = json.loads(emp_meta[6])
-    assert {"name": "salary", "type": "DECIMAL(38,9)"} in columns and emp_meta[7] == len(columns)
+    assert {"name": "salary", "type": "DECIMAL(38,9)"} in columns
+    assert emp_meta[7] == len(columns)
     assert json.loads(emp_meta[9]) == ["employee_id"]
     assert (emp_meta[12], emp_meta[13]) == (1, True)
     assert query(store, "SELECT currval('schema_metadata_seq')")[0][0] == max(m[0] for m in meta)
@@ -108,7 +128,9 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
     rerun = run_target(config, _dump(hr_messages()), tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     versions = query(
-        store, "SELECT version, is_current, row_count FROM _schema_metadata WHERE table_name = ? ORDER BY version", [emp]
+        store,
+        "SELECT version, is_current, row_count FROM _schema_metadata WHERE table_name = ? ORDER BY version",
+        [emp],
     )
     assert versions == [(1, False, 20), (2, True, 20)]
 
@@ -130,13 +152,18 @@ def test_profiles_and_hub_spoke_mappings(tmp_path: Path, config: dict[str, Any],
     assert profiles["employee_id"][0] == "text"
     assert profiles["employee_id"][1:4] == (20, 0, 20)
     assert profiles["employee_id"][9] is True  # 100% unique and more than 10 distinct
-    assert profiles["salary"][0] == "numeric" and profiles["salary"][5] == float(Decimal("12345678901234567.123456789"))
+    assert profiles["salary"][0] == "numeric"
+    assert profiles["salary"][5] == float(Decimal("12345678901234567.123456789"))
     dept = profiles["department_code"]
-    assert dept[0] == "categorical" and json.loads(dept[6]) == ["D1", "D2", "D9"]
+    assert dept[0] == "categorical"
+    assert json.loads(dept[6]) == ["D1", "D2", "D9"]
     assert json.loads(dept[7]) == {"D1": 10, "D2": 9, "D9": 1}
-    assert dept[10] is True and dept[11] == "organization" and dept[9] is False
+    assert dept[10] is True
+    assert dept[11] == "organization"
+    assert dept[9] is False
     assert len(json.loads(profiles["first_name"][8])) == 5
-    assert profiles["hired_at"][0] == "date" and profiles["active"][0] == "boolean"
+    assert profiles["hired_at"][0] == "date"
+    assert profiles["active"][0] == "boolean"
     assert profiles["first_name"][13] == PROJECT_LOWER
     assert query(store, "SELECT filter_category FROM _column_profiles WHERE column_name = 'status'") == [("status",)]
 
@@ -146,12 +173,20 @@ def test_profiles_and_hub_spoke_mappings(tmp_path: Path, config: dict[str, Any],
         "spoke_cardinality, coverage_pct, is_subset, needs_review FROM _column_mappings ORDER BY is_hub DESC",
     )
     hub, spoke = mappings
-    assert hub[:7] == (f"{P8}_workday_departments", "code", "department_code", True,
-                       f"{P8}_workday_departments", "code", 3)  # fmt: skip
+    assert hub[:7] == (
+        f"{P8}_workday_departments",
+        "code",
+        "department_code",
+        True,
+        f"{P8}_workday_departments",
+        "code",
+        3,
+    )
     assert spoke[:6] == (emp, "department_code", "department_code", False, f"{P8}_workday_departments", "code")
     assert spoke[6:8] == (3, 3)
     assert abs(spoke[8] - 200 / 3) < 0.01  # D1 and D2 are departments, D9 is not
-    assert spoke[9] is False and spoke[10] is True
+    assert spoke[9] is False
+    assert spoke[10] is True
 
 
 def test_ledger_and_read_truths(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
@@ -173,10 +208,13 @@ def test_ledger_and_read_truths(tmp_path: Path, config: dict[str, Any], store: P
     truths = read_truths(PROJECT.lower(), duckdb_path=str(store))
     assert [t.source_name for t in truths] == ["workday:departments", "workday:employees"]
     employees = truths[1]
-    assert employees.source_type == "reality" and employees.confidence == 1.0
+    assert employees.source_type == "reality"
+    assert employees.confidence == 1.0
     assert employees.location.endswith(f"#{P8}_workday_employees")
-    assert len(employees.content) == 20 and {r["employee_id"] for r in employees.content} >= {"E000", "E019"}
-    assert employees.metadata["entity_type"] == "employee" and employees.metadata["rows_loaded"] == 20
+    assert len(employees.content) == 20
+    assert {r["employee_id"] for r in employees.content} >= {"E000", "E019"}
+    assert employees.metadata["entity_type"] == "employee"
+    assert employees.metadata["rows_loaded"] == 20
     only_config = read_truths(PROJECT, duckdb_path=str(store), truth_type="configuration")
     assert [t.source_name for t in only_config] == ["workday:departments"]
     assert read_truths("00000000-0000-0000-0000-000000000000", duckdb_path=str(store)) == []

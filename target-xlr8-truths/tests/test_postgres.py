@@ -36,15 +36,33 @@ def messages() -> list[dict[str, Any]]:
         "Extra": {"type": ["null", "object"]},
     }
     out = [
-        schema_msg("departments", dept, ["Code"], annotation("ukg_pro", "departments", "department", "configuration",
-                                                             ["Code"], hub="Code")),  # fmt: skip
+        schema_msg(
+            "departments",
+            dept,
+            ["Code"],
+            annotation("ukg_pro", "departments", "department", "configuration", ["Code"], hub="Code"),
+        ),
         record_msg("departments", {"Code": "D1", "Name": "One"}),
-        schema_msg("employees", emp, ["Id"], annotation("ukg_pro", "employees", "employee", "reality", ["Id"],
-                                                        references={"DeptCode": "department"})),  # fmt: skip
+        schema_msg(
+            "employees",
+            emp,
+            ["Id"],
+            annotation("ukg_pro", "employees", "employee", "reality", ["Id"], references={"DeptCode": "department"}),
+        ),
     ]
     for i in range(12):
-        out.append(record_msg("employees", {"Id": f"E{i}", "DeptCode": "D1" if i < 9 else "D7", "Pay": 1000.5 + i,
-                                            "Start": "2024-06-01T08:00:00-05:00", "Extra": {"k": [i]}}))  # fmt: skip
+        out.append(
+            record_msg(
+                "employees",
+                {
+                    "Id": f"E{i}",
+                    "DeptCode": "D1" if i < 9 else "D7",
+                    "Pay": 1000.5 + i,
+                    "Start": "2024-06-01T08:00:00-05:00",
+                    "Extra": {"k": [i]},
+                },
+            )
+        )
     out.append(record_msg("employees", {"Id": "E0", "DeptCode": "D1", "Pay": 1.125}))  # upsert
     out.append(record_msg("employees", {"Id": "bad", "Pay": "x", "Extra": {"password": "hunter22secret"}}))
     out.append(record_msg("employees", {"Id": "nul", "DeptCode": "a\u0000b"}))
@@ -60,14 +78,23 @@ def test_postgres_delivery_layout_rows_and_metadata(pg_config: dict[str, Any], t
     emp = f"{P8}_ukg_pro_employees"
     rows = pg(dsn, schema, f'SELECT id, pay, start, extra FROM "{emp}" ORDER BY id')
     assert len(rows) == 12
-    assert rows[0][1] == Decimal("1.125") and rows[1][1] == Decimal("1001.5")
+    assert rows[0][1] == Decimal("1.125")
+    assert rows[1][1] == Decimal("1001.5")
     assert rows[1][2].isoformat() == "2024-06-01T13:00:00+00:00"
     assert rows[1][3] == {"k": [1]}
-    types = dict(pg(dsn, schema, f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{emp}'"))
-    assert types["pay"] == "numeric" and types["start"] == "timestamp with time zone" and types["extra"] == "jsonb"
+    types = dict(
+        pg(dsn, schema, f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{emp}'")
+    )
+    assert types["pay"] == "numeric"
+    assert types["start"] == "timestamp with time zone"
+    assert types["extra"] == "jsonb"
 
-    meta = pg(dsn, schema, "SELECT project, file_name, entity_type, truth_type, row_count, version, is_current, "
-                           "columns FROM _schema_metadata ORDER BY file_name")  # fmt: skip
+    meta = pg(
+        dsn,
+        schema,
+        "SELECT project, file_name, entity_type, truth_type, row_count, version, is_current, "
+        "columns FROM _schema_metadata ORDER BY file_name",
+    )
     assert [(m[0], m[1], m[2], m[3], m[4], m[5], m[6]) for m in meta] == [
         (PROJECT_LOWER, "ukg_pro:departments", "department", "configuration", 1, 1, True),
         (PROJECT_LOWER, "ukg_pro:employees", "employee", "reality", 12, 1, True),
@@ -79,29 +106,44 @@ def test_postgres_delivery_layout_rows_and_metadata(pg_config: dict[str, Any], t
     assert "hunter22secret" not in json.dumps(letters[1][3])
     assert run.summary["streams"]["employees"] == {"received": 15, "loaded": 13, "dead_lettered": 2}
 
-    spoke = pg(dsn, schema, "SELECT hub_table, coverage_pct, spoke_cardinality, hub_cardinality FROM _column_mappings "
-                            "WHERE is_hub = FALSE")  # fmt: skip
+    spoke = pg(
+        dsn,
+        schema,
+        "SELECT hub_table, coverage_pct, spoke_cardinality, hub_cardinality FROM _column_mappings WHERE is_hub = FALSE",
+    )
     assert spoke == [(f"{P8}_ukg_pro_departments", 50.0, 2, 1)]
-    profile = pg(dsn, schema, f"SELECT inferred_type, distinct_count, is_likely_key FROM _column_profiles "
-                              f"WHERE table_name = '{emp}' AND column_name = 'id'")  # fmt: skip
+    profile = pg(
+        dsn,
+        schema,
+        f"SELECT inferred_type, distinct_count, is_likely_key FROM _column_profiles "
+        f"WHERE table_name = '{emp}' AND column_name = 'id'",
+    )
     assert profile == [("text", 12, True)]
 
     truths = read_truths(PROJECT, postgres_dsn=dsn, postgres_schema=schema, entity="employee")
-    assert len(truths) == 1 and len(truths[0].content) == 12 and truths[0].source_type == "reality"
+    assert len(truths) == 1
+    assert len(truths[0].content) == 12
+    assert truths[0].source_type == "reality"
 
     # second load: schema evolution (new column, widening) and a version bump
     evolved = [
-        schema_msg("employees", {"Id": {"type": "string"}, "Pay": {"type": ["null", "string"]},
-                                 "Grade": {"type": ["null", "integer"]}}, ["Id"],
-                   annotation("ukg_pro", "employees", "employee", "reality", ["Id"])),  # fmt: skip
+        schema_msg(
+            "employees",
+            {"Id": {"type": "string"}, "Pay": {"type": ["null", "string"]}, "Grade": {"type": ["null", "integer"]}},
+            ["Id"],
+            annotation("ukg_pro", "employees", "employee", "reality", ["Id"]),
+        ),
         record_msg("employees", {"Id": "E1", "Pay": "hourly", "Grade": 3}),
     ]
     again = run_target(pg_config, evolved, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert pg(dsn, schema, f"SELECT pay, grade FROM \"{emp}\" WHERE id = 'E1'") == [("hourly", 3)]
     assert pg(dsn, schema, f"SELECT pay FROM \"{emp}\" WHERE id = 'E2'") == [("1002.500000000",)]
-    assert pg(dsn, schema, "SELECT version, is_current FROM _schema_metadata WHERE file_name = 'ukg_pro:employees' "
-                           "ORDER BY version") == [(1, False), (2, True)]  # fmt: skip
+    assert pg(
+        dsn,
+        schema,
+        "SELECT version, is_current FROM _schema_metadata WHERE file_name = 'ukg_pro:employees' ORDER BY version",
+    ) == [(1, False), (2, True)]
 
 
 def test_postgres_bad_dsn_is_redacted(pg_config: dict[str, Any], tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ CURATED = SingerTestSuite(
         TargetDuplicateRecords,
         TargetEncodedStringData,
         TargetInvalidSchemaTest,
-            TargetNoPrimaryKeys,
+        TargetNoPrimaryKeys,
         TargetOptionalAttributes,
         TargetPrimaryKeyUpdates,
         TargetRecordBeforeSchemaTest,

@@ -20,9 +20,17 @@ def columns(store: Path, table: str = TABLE) -> dict[str, str]:
 
 def test_f4_schema_evolution_adds_and_widens_never_truncates(tmp_path: Path, config: dict[str, Any],
                                                               store: Path) -> None:  # fmt: skip
-    v1 = {"id": {"type": "integer"}, "qty": {"type": ["null", "integer"]}, "day": {"type": ["null", "string"], "format": "date"}}
-    v2 = {**v1, "qty": {"type": ["null", "number"]}, "note": {"type": ["null", "string"]},
-          "day": {"type": ["null", "string"], "format": "date-time"}}  # fmt: skip
+    v1 = {
+        "id": {"type": "integer"},
+        "qty": {"type": ["null", "integer"]},
+        "day": {"type": ["null", "string"], "format": "date"},
+    }
+    v2 = {
+        **v1,
+        "qty": {"type": ["null", "number"]},
+        "note": {"type": ["null", "string"]},
+        "day": {"type": ["null", "string"], "format": "date-time"},
+    }
     v3 = {**v2, "qty": {"type": ["null", "string"]}}
     messages = [
         schema_msg("items", v1, ["id"]),
@@ -39,13 +47,19 @@ def test_f4_schema_evolution_adds_and_widens_never_truncates(tmp_path: Path, con
     assert run.returncode == 0, run.stderr[-3000:]
     assert [s["step"] for s in run.states] == [3]
     types = columns(store)
-    assert types["qty"] == "VARCHAR" and types["note"] == "VARCHAR" and types["day"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["qty"] == "VARCHAR"
+    assert types["note"] == "VARCHAR"
+    assert types["day"] == "TIMESTAMP WITH TIME ZONE"
     rows = query(store, f'SELECT id, qty, note, CAST(day AS DATE) FROM "{TABLE}" ORDER BY id')
-    assert [(r[0], r[1], r[2]) for r in rows] == [(1, "5.000000000", None), (2, "2.125000000", "new column"),
-                                                  (3, "a dozen", None)]  # fmt: skip
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (1, "5.000000000", None),
+        (2, "2.125000000", "new column"),
+        (3, "a dozen", None),
+    ]
     assert str(rows[0][3]) == "2024-01-31"
     meta = query(store, "SELECT columns, version FROM _schema_metadata WHERE is_current")
-    assert {"name": "note", "type": "VARCHAR"} in json.loads(meta[0][0]) and meta[0][1] == 1
+    assert {"name": "note", "type": "VARCHAR"} in json.loads(meta[0][0])
+    assert meta[0][1] == 1
 
 
 def test_f4_primary_key_change_drains_old_sink_first(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
@@ -97,7 +111,9 @@ def test_sdc_deleted_at_soft_and_hard_deletes(tmp_path: Path, config: dict[str, 
     assert run_target(config, delete, tmp_path).returncode != 0  # no SCHEMA: fatal, nothing changed
     assert run_target(config, [base[0], *delete], tmp_path).returncode == 0
     rows = query(store, f'SELECT id, CAST(_sdc_deleted_at AS VARCHAR) FROM "{TABLE}" ORDER BY id')
-    assert rows[0] == (1, None) and rows[1][0] == 2 and rows[1][1].startswith("2024-05-01")
+    assert rows[0] == (1, None)
+    assert rows[1][0] == 2
+    assert rows[1][1].startswith("2024-05-01")
     assert run_target({**config, "hard_delete": True}, [base[0], *delete], tmp_path).returncode == 0
     assert query(store, f'SELECT id FROM "{TABLE}"') == [(1,)]
 
@@ -112,11 +128,19 @@ def _batch_message(files: list[Path], compression: str) -> dict[str, Any]:
 
 
 def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
-    props = {"id": {"type": "integer"}, "price": {"type": ["null", "number"]}, "tags": {"type": ["null", "array"]},
-             "at": {"type": ["null", "string"], "format": "date-time"}}  # fmt: skip
+    props = {
+        "id": {"type": "integer"},
+        "price": {"type": ["null", "number"]},
+        "tags": {"type": ["null", "array"]},
+        "at": {"type": ["null", "string"], "format": "date-time"},
+    }
     plain = tmp_path / "part-1.jsonl"
-    plain.write_text("".join(json.dumps({"id": i, "price": i + 0.5, "tags": ["x"], "at": "2024-01-01T00:00:00Z"}) + "\n"
-                             for i in range(1000)))  # fmt: skip
+    plain.write_text(
+        "".join(
+            json.dumps({"id": i, "price": i + 0.5, "tags": ["x"], "at": "2024-01-01T00:00:00Z"}) + "\n"
+            for i in range(1000)
+        )
+    )
     zipped = tmp_path / "part-2.jsonl.gz"
     with gzip.open(zipped, "wt") as handle:
         for i in range(1000, 1500):
@@ -125,15 +149,29 @@ def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config
     # a number DuckDB's reader would round (18 significant digits) takes the exact record path
     exact = tmp_path / "part-3.jsonl"
     exact.write_text('{"id": 2000, "price": 12345678901234567.5}\n{"id": 2001, "price": "bad"}\n')
-    messages = [schema_msg("items", props, ["id"]), _batch_message([plain], "none"),
-                _batch_message([zipped], "gzip"), _batch_message([exact], "none"), state_msg({"batches": 3})]  # fmt: skip
+    keyless = tmp_path / "part-4.jsonl"
+    keyless.write_text('{"id": 3000, "price": 1}\n{"price": 2}\n')
+    messages = [
+        schema_msg("items", props, ["id"]),
+        _batch_message([plain], "none"),
+        _batch_message([zipped], "gzip"),
+        _batch_message([exact], "none"),
+        _batch_message([keyless], "none"),
+        state_msg({"batches": 3}),
+    ]
     run = run_target(config, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"batches": 3}]
-    assert not plain.exists() and not zipped.exists() and not exact.exists()
-    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(1501,)]
+    assert run.stderr.count("BATCH file loaded by DuckDB directly") == 2
+    assert run.stderr.count("BATCH file loaded record by record (stream items: numbers DuckDB would round)") == 1
+    assert run.stderr.count("BATCH file loaded record by record (stream items: FastPathRefused)") == 1
+    assert not plain.exists()
+    assert not zipped.exists()
+    assert not exact.exists()
+    assert not keyless.exists()
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(1502,)]
     assert query(store, f'SELECT price FROM "{TABLE}" WHERE id = 5') == [(Decimal("99.25"),)]
     assert query(store, f'SELECT price FROM "{TABLE}" WHERE id = 2000') == [(Decimal("12345678901234567.5"),)]
     assert query(store, f'SELECT tags FROM "{TABLE}" WHERE id = 7') == [('["x"]',)]
-    assert query(store, "SELECT error_path FROM _dead_letters") == [("$.price",)]
-    assert run.summary["streams"]["items"] == {"received": 1503, "loaded": 1502, "dead_lettered": 1}
+    assert query(store, "SELECT error_path FROM _dead_letters ORDER BY 1") == [("$.id",), ("$.price",)]
+    assert run.summary["streams"]["items"] == {"received": 1505, "loaded": 1503, "dead_lettered": 2}

@@ -23,23 +23,37 @@ def standin() -> Iterator[UploadStandIn]:
 
 
 def upload_config(config: dict[str, Any], standin: UploadStandIn, tmp_path: Path) -> dict[str, Any]:
-    return {**config, "delivery": "upload", "upload_url": standin.url, "upload_api_key": API_KEY,
-            "upload_poll_interval": 0.01, "upload_staging_path": str(tmp_path / "staging.duckdb")}  # fmt: skip
+    return {
+        **config,
+        "delivery": "upload",
+        "upload_url": standin.url,
+        "upload_api_key": API_KEY,
+        "upload_poll_interval": 0.01,
+        "upload_staging_path": str(tmp_path / "staging.duckdb"),
+    }
 
 
 def messages() -> list[dict[str, Any]]:
     return [
-        schema_msg("jobs", {"JobCode": {"type": "string"}, "Title": {"type": "string"}}, ["JobCode"],
-                   annotation("sap_successfactors", "jobs", "job", "configuration", ["JobCode"], hub="JobCode")),
+        schema_msg(
+            "jobs",
+            {"JobCode": {"type": "string"}, "Title": {"type": "string"}},
+            ["JobCode"],
+            annotation("sap_successfactors", "jobs", "job", "configuration", ["JobCode"], hub="JobCode"),
+        ),
         record_msg("jobs", {"JobCode": "J1", "Title": "Engineer"}),
         record_msg("jobs", {"JobCode": "J2", "Title": "Analyst"}),
         record_msg("jobs", {"JobCode": "J1", "Title": "Senior Engineer"}),
         state_msg({"jobs": 3}),
-        schema_msg("workers", {"Id": {"type": "integer"}, "JobCode": {"type": "string"}}, ["Id"],
-                   annotation("sap_successfactors", "workers", "employee", "reality", ["Id"])),
+        schema_msg(
+            "workers",
+            {"Id": {"type": "integer"}, "JobCode": {"type": "string"}},
+            ["Id"],
+            annotation("sap_successfactors", "workers", "employee", "reality", ["Id"]),
+        ),
         record_msg("workers", {"Id": 1, "JobCode": "J1"}),
         state_msg({"jobs": 3, "workers": 1}),
-    ]  # fmt: skip
+    ]
 
 
 def test_upload_sends_each_stream_as_csv_and_waits_for_the_job(tmp_path: Path, config: dict[str, Any],
@@ -47,8 +61,10 @@ def test_upload_sends_each_stream_as_csv_and_waits_for_the_job(tmp_path: Path, c
     run = run_target(upload_config(config, standin, tmp_path), messages(), tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"jobs": 3, "workers": 1}]  # held until the engine finished both jobs
-    assert [u.filename for u in standin.uploads] == ["sap_successfactors_job_jobs.csv",
-                                                     "sap_successfactors_employee_workers.csv"]  # fmt: skip
+    assert [u.filename for u in standin.uploads] == [
+        "sap_successfactors_job_jobs.csv",
+        "sap_successfactors_employee_workers.csv",
+    ]
     jobs, workers = standin.uploads
     assert jobs.fields == {"project": PROJECT_LOWER, "truth_type": "configuration", "processing_type": "structured"}
     assert workers.fields["truth_type"] == "reality"

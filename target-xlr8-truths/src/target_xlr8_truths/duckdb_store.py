@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -20,6 +21,10 @@ from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
 MAX_OBJECT = 134_217_728
 #: A digit run this long (or an exponent, or >9 decimals) may not survive DuckDB's double-based number parsing.
 INEXACT_NUMBER = r"[0-9]{16,}|[0-9][eE][-+]?[0-9]|\.[0-9]{10,}"
+
+
+class FastPathRefused(ValueError):
+    """A BATCH file needs record-level handling (missing keys, inexact numbers); the transaction rolls back."""
 
 
 class StoreLockedError(RuntimeError):
@@ -83,9 +88,16 @@ class DuckDBStore(Store):
             spec = _read_json_columns(columns, with_seq=False, by_source=True)
             select = ", ".join(f"{quote(c.source)} AS {quote(c.name)}" for c in columns)
             self.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS {SEQ} "
-                f"FROM read_json([{files}], format='newline_delimited', columns={spec}, maximum_object_size={MAX_OBJECT})"
+                f"CREATE TEMP TABLE {name} AS SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS {SEQ} "  # noqa: S608
+                f"FROM read_json([{files}], format='newline_delimited', columns={spec}, "
+                f"maximum_object_size={MAX_OBJECT})"
             )
+            keys = batch.info.key_columns
+            if keys:
+                missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
+                row = self.fetchone(f"SELECT COUNT(*) FROM {name} WHERE {missing}")  # noqa: S608
+                if row and int(row[0]):
+                    raise FastPathRefused(f"{row[0]} rows lack a key: they go through the record path")
             return
         spec = _read_json_columns(columns)
         path = os.path.join(self.spool_dir, f"{name}.jsonl")
@@ -94,7 +106,7 @@ class DuckDBStore(Store):
             spool.writelines(dumps(row) + "\n" for row in batch.rows)
         try:
             self.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(path)}, format='newline_delimited', "
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(path)}, format='newline_delimited', "  # noqa: S608
                 f"columns={spec}, maximum_object_size={MAX_OBJECT})"
             )
         finally:
@@ -102,25 +114,14 @@ class DuckDBStore(Store):
 
     def numbers_are_exact(self, path: str) -> bool:
         row = self.fetchone(
-            f"SELECT COUNT(*) FROM read_csv({_literal(path)}, columns={{'line': 'VARCHAR'}}, delim='{chr(1)}', quote='', "
-            f"escape='', header=false, max_line_size={MAX_OBJECT}) WHERE regexp_matches(line, ?)",
+            f"SELECT COUNT(*) FROM read_csv({_literal(path)}, columns={{'line': 'VARCHAR'}}, "  # noqa: S608
+            f"delim='{chr(1)}', quote='', escape='', header=false, max_line_size={MAX_OBJECT}) "
+            "WHERE regexp_matches(line, ?)",
             [INEXACT_NUMBER],
-        )
-        return row is not None and int(row[0]) == 0
-
-    def keys_present(self, path: str, keys: list[str]) -> bool:
-        spec = "{" + ", ".join(f"{_literal(k)}: 'VARCHAR'" for k in keys) + "}"
-        missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-        row = self.fetchone(
-            f"SELECT COUNT(*) FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
-            f"maximum_object_size={MAX_OBJECT}) WHERE {missing}"
         )
         return row is not None and int(row[0]) == 0
 
     def close(self) -> None:
         self.con.close()
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(self.spool_dir)
-        except OSError:
-            pass
-

@@ -54,7 +54,7 @@ def read_truths(
     mark = "%s" if postgres_dsn else "?"
     try:
         sql = (
-            "SELECT m.table_name, m.file_name, m.entity_type, m.truth_type, m.row_count, m.version, m.columns, "
+            "SELECT m.table_name, m.file_name, m.entity_type, m.truth_type, m.row_count, m.version, m.columns, "  # noqa: S608
             "l.product, l.instance, l.stream, l.run_id, l.rows_loaded, l.rows_dead_lettered, l.window_start, "
             "l.window_end, l.updated_at "
             f"FROM _schema_metadata m JOIN {LEDGER_TABLE} l ON l.table_name = m.table_name "
@@ -74,7 +74,7 @@ def read_truths(
         for row in rows:
             (table, file_name, entity_type, kind, row_count, version, columns, prod, instance, stream, run_id,
              loaded, dead, window_start, window_end, updated_at) = row  # fmt: skip
-            cursor = conn.execute(f"SELECT * FROM {quote(table)} LIMIT {int(max_rows)}")
+            cursor = conn.execute(f"SELECT * FROM {quote(table)} LIMIT {int(max_rows)}")  # noqa: S608
             names = [d[0] for d in cursor.description]
             content = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
             store = f"postgres:{postgres_schema}" if postgres_dsn else f"duckdb:{duckdb_path}"

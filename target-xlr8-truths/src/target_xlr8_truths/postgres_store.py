@@ -70,7 +70,8 @@ class PostgresStore(Store):
 
     def alter_type_sql(self, table: str, column: Column) -> str:
         kind = column.sql_type("postgres")
-        return f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column.name)} TYPE {kind} USING {quote(column.name)}::{kind}"
+        name = quote(column.name)
+        return f"ALTER TABLE {quote(table)} ALTER COLUMN {name} TYPE {kind} USING {name}::{kind}"
 
     def close(self) -> None:
         self.conn.close()

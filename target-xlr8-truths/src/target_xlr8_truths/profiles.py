@@ -60,7 +60,7 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
             selects += [f"CAST(MIN({q}) AS VARCHAR)", f"CAST(MAX({q}) AS VARCHAR)", "NULL"]
         else:
             selects += ["NULL", "NULL", "NULL"]
-    row = store.fetchone(f"SELECT {', '.join(selects)} FROM {qt}")
+    row = store.fetchone(f"SELECT {', '.join(selects)} FROM {qt}")  # noqa: S608
     assert row is not None
     total = int(row[0])
     out: list[list[t.Any]] = []
@@ -70,7 +70,7 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
         non_null, distinct = int(non_null), int(distinct)
         q = quote(name)
         distribution = store.fetchall(
-            f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "
+            f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
             f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {CATEGORICAL_LIMIT}"
         )
         categorical = distinct <= CATEGORICAL_LIMIT
@@ -109,13 +109,13 @@ def spoke_coverage(
 ) -> tuple[int, int, int]:
     """(distinct spoke values, distinct hub values, spoke values found in the hub), compared as text."""
     q = quote(column)
-    spoke = int((store.fetchone(f"SELECT COUNT(DISTINCT {q}) FROM {quote(table)}") or (0,))[0])
+    spoke = int((store.fetchone(f"SELECT COUNT(DISTINCT {q}) FROM {quote(table)}") or (0,))[0])  # noqa: S608
     if not hub_table or not hub_column or hub_column not in store.table_columns(hub_table):
         return spoke, 0, 0
     hq = quote(hub_column)
-    hub = int((store.fetchone(f"SELECT COUNT(DISTINCT {hq}) FROM {quote(hub_table)}") or (0,))[0])
+    hub = int((store.fetchone(f"SELECT COUNT(DISTINCT {hq}) FROM {quote(hub_table)}") or (0,))[0])  # noqa: S608
     matched_row = store.fetchone(
-        f"SELECT COUNT(*) FROM (SELECT DISTINCT CAST({q} AS VARCHAR) AS v FROM {quote(table)} WHERE {q} IS NOT NULL) s "
+        f"SELECT COUNT(*) FROM (SELECT DISTINCT CAST({q} AS VARCHAR) AS v FROM {quote(table)} WHERE {q} IS NOT NULL) s "  # noqa: S608
         f"WHERE s.v IN (SELECT CAST({hq} AS VARCHAR) FROM {quote(hub_table)} WHERE {hq} IS NOT NULL)"
     )
     return spoke, hub, int((matched_row or (0,))[0])

@@ -13,9 +13,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from xlr8_kit.redaction import MASK, Redactor
-
 from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
+from xlr8_kit.redaction import MASK, Redactor
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_JSON_DEPTH = 64
@@ -119,22 +118,22 @@ def convert_value(column: Column, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
             raise Rejected(path, "expected a number")
         try:
-            number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+            exact = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
         except InvalidOperation as exc:
             raise Rejected(path, "expected a number") from exc
-        if not number.is_finite():
+        if not exact.is_finite():
             raise Rejected(path, "NaN or Infinity is not a value")
-        exponent = number.normalize().as_tuple().exponent
+        exponent = exact.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > column.scale:
             raise Rejected(path, f"more than {column.scale} decimal places would be truncated")
-        integer_digits = len(str(abs(int(number)))) if number != 0 else 0
+        integer_digits = len(str(abs(int(exact)))) if exact != 0 else 0
         if integer_digits > DECIMAL_PRECISION - column.scale:
             raise Rejected(path, f"number too large for DECIMAL({DECIMAL_PRECISION},{column.scale})")
-        return format(number, "f")
+        return format(exact, "f")
     if kind in {"timestamp", "date", "time"}:
         if isinstance(value, dt.datetime):
             if kind == "timestamp" and value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone.utc)
+                value = value.replace(tzinfo=dt.UTC)
             return value.isoformat()
         if isinstance(value, dt.date | dt.time):
             return value.isoformat()

@@ -26,6 +26,7 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
 
+    from target_xlr8_truths.duckdb_store import DuckDBStore
     from target_xlr8_truths.target import TargetXlr8Truths
 
 #: Record metadata kept whatever ``add_record_metadata`` says: deletes and full-table versions depend on them.
@@ -108,9 +109,7 @@ class TruthsSink(BatchSink):
         self._rejection: Rejected | None = None
         keep_all = bool(self.config.get("add_record_metadata", False))
         properties = [
-            p
-            for p in self.schema["properties"]
-            if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
+            p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
         names = column_names(properties)
         self.columns = [
@@ -201,9 +200,7 @@ class TruthsSink(BatchSink):
                 rejection = exc
         if rejection is not None:
             key = [record.get(k) for k in self.key_properties] if self.key_properties else None
-            dead.append(
-                DeadLetter(key, rejection.reason, rejection.path, redact_payload(record, self.target.redactor))
-            )
+            dead.append(DeadLetter(key, rejection.reason, rejection.path, redact_payload(record, self.target.redactor)))
             self.target.count_dead_letter(self.stream_name)
             self._drain_when_full()
             return
@@ -257,12 +254,20 @@ class TruthsSink(BatchSink):
             os.unlink(path)  # loaded and committed: the file has served its purpose
 
     def _load_file(self, path: str) -> None:
-        if self.target.store.dialect == "duckdb" and self._fast_path_ok(path):
-            try:
-                self.process_batch({"files": [path]})
-                return
-            except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
-                self.logger.info("BATCH file needs record-level handling (%s)", type(exc).__name__)
+        from target_xlr8_truths.duckdb_store import DuckDBStore
+
+        store = self.target.store
+        reason = "not a DuckDB store"
+        if isinstance(store, DuckDBStore):
+            reason = "numbers DuckDB would round"
+            if self._fast_path_ok(store, path):
+                try:
+                    self.process_batch({"files": [path]})
+                    self.logger.info("BATCH file loaded by DuckDB directly (stream %s)", self.stream_name)
+                    return
+                except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
+                    reason = type(exc).__name__
+        self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path)
 
     def _decompressed(self, path: str, compression: str | None) -> str:
@@ -273,12 +278,9 @@ class TruthsSink(BatchSink):
             shutil.copyfileobj(src, out, 1 << 20)
         return plain
 
-    def _fast_path_ok(self, path: str) -> bool:
+    def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
-        store = self.target.store
-        if any(c.kind == "decimal" for c in self.columns) and not store.numbers_are_exact(path):
-            return False
-        return not self.key_sources or store.keys_present(path, self.key_sources)
+        return not any(c.kind == "decimal" for c in self.columns) or store.numbers_are_exact(path)
 
     def _load_file_as_records(self, path: str) -> None:
         from singer_sdk.singerlib.json import deserialize_json

@@ -147,7 +147,9 @@ class Store(abc.ABC):
         stored: list[Column] = []
         for column in columns:
             if column.name not in existing:
-                self.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column.sql_type(self.dialect)}")
+                self.execute(
+                    f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column.sql_type(self.dialect)}"
+                )
                 stored.append(column)
                 continue
             kind, scale = parse_sql_type(existing[column.name])
@@ -191,23 +193,24 @@ class Store(abc.ABC):
 
     def _merge(self, table: str, stage: str, columns: list[Column], keys: list[str], hard_delete: bool) -> int:
         qt, qs = quote(table), quote(stage)
-        received = int((self.fetchone(f"SELECT COUNT(*) FROM {qs}") or (0,))[0])
+        received = int((self.fetchone(f"SELECT COUNT(*) FROM {qs}") or (0,))[0])  # noqa: S608
         names = [c.name for c in columns]
         source = qs
         if keys:
             partition = ", ".join(quote(k) for k in keys)
             source = (
-                f"(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {quote(SEQ)} DESC) "
+                f"(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {quote(SEQ)} DESC) "  # noqa: S608
                 f"AS __xlr8_rn FROM {qs}) AS ranked WHERE __xlr8_rn = 1)"
             )
             match = " AND ".join(f"{qt}.{quote(k)} = {qs}.{quote(k)}" for k in keys)
-            self.execute(f"DELETE FROM {qt} WHERE EXISTS (SELECT 1 FROM {qs} WHERE {match})")
+            if self.fetchone(f"SELECT 1 FROM {qt} LIMIT 1"):  # noqa: S608 - nothing to replace in an empty table
+                self.execute(f"DELETE FROM {qt} WHERE EXISTS (SELECT 1 FROM {qs} WHERE {match})")  # noqa: S608
         where = ""
         if hard_delete and "_sdc_deleted_at" in names:
             where = f" WHERE {quote('_sdc_deleted_at')} IS NULL"
         select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type(self.dialect)})" for c in columns)
         column_list = ", ".join(quote(n) for n in names)
-        self.execute(f"INSERT INTO {qt} ({column_list}) SELECT {select} FROM {source} AS src{where}")
+        self.execute(f"INSERT INTO {qt} ({column_list}) SELECT {select} FROM {source} AS src{where}")  # noqa: S608
         self.execute(f"DROP TABLE {qs}")
         return received
 
@@ -219,12 +222,12 @@ class Store(abc.ABC):
         stale = f"({quote('_sdc_table_version')} IS NULL OR {quote('_sdc_table_version')} < ?)"
         with self.transaction():
             if hard_delete:
-                self.execute(f"DELETE FROM {table} WHERE {stale}", [version])
+                self.execute(f"DELETE FROM {table} WHERE {stale}", [version])  # noqa: S608
             else:
                 self.execute(
-                    f"UPDATE {table} SET {quote('_sdc_deleted_at')} = ? WHERE {stale} AND "
+                    f"UPDATE {table} SET {quote('_sdc_deleted_at')} = ? WHERE {stale} AND "  # noqa: S608
                     f"{quote('_sdc_deleted_at')} IS NULL",
-                    [dt.datetime.now(dt.timezone.utc), version],
+                    [dt.datetime.now(dt.UTC), version],
                 )
             self._write_metadata(info, None)
 
@@ -233,7 +236,7 @@ class Store(abc.ABC):
         table = info.table_name
         live = self.table_columns(table)
         columns = [{"name": name, "type": kind} for name, kind in live.items()]
-        row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])
+        row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
         project = self.run.project
         if table not in self._versioned_tables:
             previous = self.fetchone(
@@ -277,11 +280,11 @@ class Store(abc.ABC):
             )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         dead = len(batch.dead_letters)
         start, end = batch.window
         self.execute(
-            f"INSERT INTO {LEDGER_TABLE} (project, run_id, product, instance, stream, table_name, entity_type, "
+            f"INSERT INTO {LEDGER_TABLE} (project, run_id, product, instance, stream, table_name, entity_type, "  # noqa: S608
             "truth_type, rows_received, rows_loaded, rows_dead_lettered, window_start, window_end, started_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (project, run_id, stream) DO UPDATE SET "
@@ -311,10 +314,10 @@ class Store(abc.ABC):
         )
 
     def _insert_dead_letters(self, info: StreamInfo, letters: list[DeadLetter]) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for letter in letters:
             self.execute(
-                f"INSERT INTO {DEAD_LETTER_TABLE} (project, run_id, stream, table_name, record_key, error, "
+                f"INSERT INTO {DEAD_LETTER_TABLE} (project, run_id, stream, table_name, record_key, error, "  # noqa: S608
                 "error_path, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     self.run.project,
@@ -338,9 +341,11 @@ class Store(abc.ABC):
         """One ``_column_profiles`` row per column, measured on the whole table."""
         table = info.table_name
         rows = profile_rows(self, table, self.table_columns(table))
-        self.execute("DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table])
+        self.execute(
+            "DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table]
+        )
         next_id = int((self.fetchone("SELECT COALESCE(MAX(id), 0) FROM _column_profiles") or (0,))[0])
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         for offset, profile in enumerate(rows, start=1):
             self.execute(
                 "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "
@@ -355,7 +360,7 @@ class Store(abc.ABC):
     def refresh_mappings(self, info: StreamInfo) -> None:
         """Hub row for a configuration stream's key; spoke rows (with measured coverage) for its references."""
         project, table = self.run.project, info.table_name
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.execute(
             "DELETE FROM _column_mappings WHERE LOWER(project) = ? AND table_name = ? AND is_discovered = FALSE",
             [project, table],

@@ -136,7 +136,7 @@ class TargetXlr8Truths(Target):
             project_id=self.project,
             run_id=str(uuid.uuid4()),
             instance=self.config.get("source_instance"),
-            started_at=dt.datetime.now(dt.timezone.utc),
+            started_at=dt.datetime.now(dt.UTC),
         )
         self._store: Store | None = None
         self._streams: dict[str, StreamInfo] = {}

@@ -54,12 +54,16 @@ def upload_streams(
             fd, path = tempfile.mkstemp(suffix=".csv", prefix="xlr8-upload-")
             os.close(fd)
             try:
-                store.execute(f"COPY (SELECT * FROM {quote(info.table_name)}) TO '{path}' (HEADER, DELIMITER ',')")
+                store.execute(f"COPY (SELECT * FROM {quote(info.table_name)}) TO '{path}' (HEADER, DELIMITER ',')")  # noqa: S608
                 with open(path, "rb") as csv_file:
                     response = session.post(
                         f"{base}/api/upload",
                         files={"file": (upload_file_name(info), csv_file, "text/csv")},
-                        data={"project": target.project, "truth_type": info.truth_type, "processing_type": "structured"},
+                        data={
+                            "project": target.project,
+                            "truth_type": info.truth_type,
+                            "processing_type": "structured",
+                        },
                         headers=headers,
                         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     )
