@@ -204,3 +204,35 @@ def test_cli_add_prompts_without_echo_on_a_terminal(tmp_path: Path, run_cli: Cal
     with sqlite3.connect(tmp_path / ".xlr8" / "credentials.db") as conn:
         (blob,) = conn.execute("SELECT blob FROM secret_fields WHERE field = 'password'").fetchone()
     assert EnvelopeCipher(manager_keyring).decrypt(blob, AadContext("p", "typed-1", "password")) == CANARY
+
+
+def test_cli_test_connects_through_the_product_connector(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """``xlr8-credentials test`` against the Salesforce emulator on 127.0.0.1, through the tap's connector; nested
+    tap settings are stored as dotted field names (``auth.client_secret``)."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    assert "salesforce" in ConnectorFactory.installed()
+    key_file = tmp_path / "k.key"
+    env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+    run_cli("generate-key", "--key-file", str(key_file))
+    add = ["add", "--project", "acme", "--product", "salesforce", "--auth-type", "oauth2_client_credentials", "--stdin"]
+    with run_sandbox(["salesforce"]) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()  # type: ignore[attr-defined]
+        fields = {"login_url": sandbox.url("salesforce"), "auth.type": "password"}
+        fields |= {f"auth.{k}": creds[k] for k in ("client_id", "client_secret", "username", "password")}
+        fields["auth.security_token"] = creds["security_token"]
+        assert run_cli(*add, "--id", "sf-good", stdin=json.dumps(fields), env=env).code == 0
+        wrong = {**fields, "auth.password": "not-the-password-9f3"}
+        assert run_cli(*add, "--id", "sf-bad", stdin=json.dumps(wrong), env=env).code == 0
+        good = run_cli("test", "sf-good", env=env)
+        bad = run_cli("test", "sf-bad", env=env)
+    assert good.code == 0, good.stdout + good.stderr
+    assert good.stdout.startswith("test sf-good: ok")
+    assert bad.code == 1
+    assert "test sf-bad: FAILED" in bad.stdout
+    for output in (good, bad):
+        text = output.stdout + output.stderr
+        assert creds["client_secret"] not in text
+        assert creds["password"] not in text
+        assert "not-the-password-9f3" not in text

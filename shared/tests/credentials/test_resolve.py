@@ -23,7 +23,7 @@ from xlr8_kit.credentials.errors import (
 )
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import ProductCredential, utcnow
-from xlr8_kit.credentials.resolve import open_manager, resolve_config, secret_persister
+from xlr8_kit.credentials.resolve import merge_secret_fields, open_manager, resolve_config, secret_persister
 from xlr8_kit.credentials.store import SQLiteCredentialStore
 from xlr8_kit.redaction import Redactor
 
@@ -136,3 +136,19 @@ def test_open_manager_lists_without_a_key(
     with pytest.raises(KeyringError):
         manager.get("sf-prod")
     manager.close()
+
+
+def test_dotted_fields_merge_into_nested_settings(
+    tmp_path: Path, key_env: str, make_credential: Callable[..., ProductCredential]
+) -> None:
+    db = tmp_path / "store.db"
+    seeded(db, key_env, make_credential("sf-nested", **{"auth.client_secret": "nested-secret", "auth.type": "jwt"}))
+    config = {"credential_id": "sf-nested", "credential_store": str(db), "auth": {"client_id": "cid", "type": "x"}}
+    resolved = resolve_config(config, product_id="salesforce")
+    assert resolved["auth"] == {"client_id": "cid", "client_secret": "nested-secret", "type": "jwt"}
+    assert config["auth"] == {"client_id": "cid", "type": "x"}  # the caller's nested dict is untouched
+    assert merge_secret_fields({}, {"a.b.c": "v"}) == {"a": {"b": {"c": "v"}}}
+    with pytest.raises(
+        CredentialValidationError, match=r"field 'auth\.client_secret': setting 'auth' is not an object"
+    ):
+        merge_secret_fields({"auth": "flat"}, {"auth.client_secret": "x"})

@@ -11,6 +11,7 @@ import argparse
 import getpass
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from xlr8_kit.credentials.crypto import KEY_FILE_ENV, write_key_file
 from xlr8_kit.credentials.errors import CredentialError, CredentialValidationError
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential, parse_datetime
-from xlr8_kit.credentials.resolve import STORE_ENV, open_manager
+from xlr8_kit.credentials.resolve import STORE_ENV, default_store_location, merge_secret_fields, open_manager
 from xlr8_kit.redaction import Redactor
 
 #: Fields prompted for when ``add`` gets neither --field, --stdin nor --file.
@@ -139,7 +140,7 @@ def _run(manager: CredentialManager, args: argparse.Namespace) -> int:
         _print_json(manager.key_usage())
         return EXIT_OK
     if args.command == "test":
-        return _test(manager, args.credential_id)
+        return _test(manager, args)
     raise AssertionError(args.command)  # argparse rejects unknown commands before this
 
 
@@ -185,8 +186,13 @@ def _read_secrets(args: argparse.Namespace) -> dict[str, str]:
     return secrets
 
 
-def _test(manager: CredentialManager, credential_id: str) -> int:
+def _test(manager: CredentialManager, args: argparse.Namespace) -> int:
+    """Connect through the product's connector, which reads the store itself (so a rotated refresh token is
+    persisted, never lost to a test)."""
+    credential_id = args.credential_id
     credential = manager.get_for_run(credential_id)
+    if args.key_file:
+        os.environ[KEY_FILE_ENV] = args.key_file  # the connector's tap resolves the credential in this process
     redactor = Redactor.default()
     for value in credential.credentials.values():
         redactor.add(value)
@@ -201,7 +207,15 @@ def _test(manager: CredentialManager, credential_id: str) -> int:
         )
         return EXIT_FAILED
     try:
-        connector = factory.create(credential.product_id, credential)
+        # Secrets as plain (nested) settings so the tap validates, plus the credential id and store so the tap
+        # re-resolves from the store and persists a rotated refresh token there.
+        settings = merge_secret_fields(
+            {"credential_id": credential_id, "credential_store": args.store or default_store_location()},
+            credential.credentials,
+        )
+        if credential.instance_url and not settings.get("instance_url"):
+            settings["instance_url"] = credential.instance_url
+        connector = factory.create(credential.product_id, settings)
     except Exception as exc:  # noqa: BLE001  # any connector failure becomes a redacted, non-zero result
         print(
             f"xlr8-credentials: error: no connector installed for product {credential.product_id!r} "

@@ -83,13 +83,30 @@ def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]
     redactor = Redactor.default()
     for value in credential.credentials.values():
         redactor.add(value)
-    merged = dict(config)
-    overridden = sorted(k for k in credential.credentials if config.get(k) not in (None, ""))
-    if overridden:
-        log.info("credential %s overrides plain settings %s", credential_id, ", ".join(overridden))
-    merged.update(credential.credentials)
+    merged = merge_secret_fields(config, credential.credentials)
     if credential.instance_url and not merged.get("instance_url"):
         merged["instance_url"] = credential.instance_url
+    return merged
+
+
+def merge_secret_fields(config: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+    """Field names are setting paths: ``client_secret`` is top level, ``auth.client_secret`` goes into the
+    ``auth`` object (created if absent). Nested objects are copied, never mutated in the caller's config."""
+    merged: dict[str, Any] = dict(config)
+    for name, value in fields.items():
+        *parents, leaf = name.split(".")
+        target = merged
+        for i, part in enumerate(parents):
+            child = target.get(part)
+            if child is not None and not isinstance(child, dict):
+                raise CredentialValidationError(
+                    f"credential field {name!r}: setting {'.'.join(parents[: i + 1])!r} is not an object"
+                )
+            target[part] = dict(child or {})
+            target = target[part]
+        if target.get(leaf) not in (None, ""):
+            log.info("credential field %s overrides a plain setting", name)
+        target[leaf] = value
     return merged
 
 
