@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from truths_testkit import P8, annotation, query, record_msg, run_target, schema_msg, state_msg
 
 CANARY = "canary-Secr3t-Value-77"
@@ -189,3 +190,32 @@ def test_e13_composite_keys_whose_concatenations_collide(tmp_path: Path, config:
     run = run_target(config, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert query(store, f'SELECT a, b, n FROM "{P8}_singer_pairs" ORDER BY a') == [("A", "BC", 3), ("AB", "C", 1)]
+
+
+def test_f5_dead_letter_write_failure_rolls_the_whole_batch_back(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    from target_xlr8_truths.layout import ddl
+
+    store.parent.mkdir(parents=True)
+    con = duckdb.connect(str(store))
+    for statement in ddl("duckdb"):
+        if "_dead_letters" in statement:  # a dead-letter table that refuses this kind of row
+            statement = statement.replace(
+                "created_at TIMESTAMPTZ", "created_at TIMESTAMPTZ, CHECK (error_path <> '$.id')"
+            )
+        con.execute(statement)
+    con.close()
+    messages = [
+        people_schema(),
+        record_msg("people", {"id": 1}),
+        state_msg({"n": 1}),
+        record_msg("people", {"id": 2}),
+        record_msg("people", {"name": "no key"}),
+        state_msg({"n": 3}),
+    ]
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode != 0
+    assert run.states == []  # nothing committed, so no STATE at all
+    assert query(store, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]) == [(0,)]
+    assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(0,)]

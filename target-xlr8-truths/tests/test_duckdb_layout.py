@@ -231,3 +231,20 @@ def test_unannotated_stream_lands_as_reality(tmp_path: Path, config: dict[str, A
         (f"{P8}_singer_payroll_runs", "payroll_runs", "reality", "singer:PayrollRuns")
     ]
     assert query(store, f'SELECT run_id, amount FROM "{P8}_singer_payroll_runs"') == [(1, Decimal("10.5"))]
+
+
+def test_spoke_landed_before_its_hub_gets_coverage_when_the_hub_lands(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    messages = hr_messages()
+    hub_part, spoke_part = messages[:4], messages[4:]
+    assert run_target(config, _dump(spoke_part), tmp_path).returncode == 0
+    before = query(store, "SELECT hub_table, coverage_pct FROM _column_mappings WHERE is_hub = FALSE")
+    assert before == [(None, None)]
+    assert run_target(config, _dump(hub_part), tmp_path).returncode == 0
+    after = query(
+        store,
+        "SELECT hub_table, hub_cardinality, spoke_cardinality, coverage_pct FROM _column_mappings WHERE is_hub = FALSE",
+    )
+    assert after[0][:3] == (f"{P8}_workday_departments", 3, 3)
+    assert abs(after[0][3] - 200 / 3) < 0.01
