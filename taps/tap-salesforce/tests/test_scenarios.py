@@ -264,3 +264,11 @@ def test_e8_expired_query_locator_reissues_from_the_last_record(sf: Any) -> None
     ids = _ids(run.records("Account"))
     assert ids == [em.objects["Account"].record_id(i) for i in range(ACCOUNTS)]  # nothing lost, nothing twice
     assert len([p for _, p in log if p.endswith("/queryAll")]) == 2  # the query was re-issued once
+
+
+def test_count_that_times_out_means_bulk(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 400}, query_timeout_rows=300) as sandbox:
+        run = sf.run_tap(sf.password_config(sandbox, objects=["Account"], bulk_threshold=100_000, min_window_seconds=1))
+        log = sf.emulator(sandbox).request_log
+    assert len([p for m, p in log if m == "POST" and p.endswith("/jobs/query")]) >= 1
+    assert len({r["Id"] for r in run.records("Account")}) == 400

@@ -468,7 +468,10 @@ class SalesforceStream(KitRESTStream):
             choice = self.settings.api_type_overrides.get(self.name) or self.settings.api_type
             if choice == "auto":
                 where = f"{self.replication_key} >= {soql_datetime(lower)}" if lower and self.replication_key else None
-                rows = self.client.count(self.name, where, include_deleted=self.tracks_deletes)
+                try:
+                    rows = self.client.count(self.name, where, include_deleted=self.tracks_deletes)
+                except QueryTimeoutError:
+                    rows = self.settings.bulk_threshold  # too big to count in time: big enough for Bulk
                 choice = "bulk" if rows >= self.settings.bulk_threshold else "rest"
                 self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
             self._api_choice = choice
