@@ -210,13 +210,14 @@ class UkgProEmulator(ProductEmulator):
         now = self.ctx.clock.now()
         try:
             start = _parse_instant(query["startDate"])
-            end = min(_parse_instant(query["endDate"]), now) if query.get("endDate") else now
+            end = _parse_instant(query["endDate"]) if query.get("endDate") else now
         except KeyError:
             return JSONResponse({"message": "The startDate query parameter is required."}, status_code=400)
         except ValueError:
             return JSONResponse({"message": "startDate and endDate must be ISO 8601 date-times."}, status_code=400)
         if end < start:
             return JSONResponse({"message": "endDate must not be before startDate."}, status_code=400)
+        end = min(end, now)  # nothing has changed after sandbox now; a window in the future is simply empty
         changed = sorted({c.index for c in self.company.changes_between(start, end) if c.entity == "employee"})
         window = changed[(page - 1) * per_page : page * per_page]
         return JSONResponse([rest.employee_change(self.company, self._employee(i, now)) for i in window])

@@ -1,0 +1,200 @@
+"""The UKG Pro base streams: REST (page/per_Page over bare JSON arrays) and RaaS reports (SOAP, see ``raas.py``).
+
+REST pages are requested with ``per_Page`` (at most 10,000) until a page comes back shorter than asked; a 200 whose
+body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no more rows" (RELIABILITY A8).
+Dates arrive as ``YYYY-MM-DDT00:00:00`` and are emitted as ISO dates; change stamps as RFC 3339 date-times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property
+
+import requests
+from singer_sdk.pagination import BasePageNumberPaginator
+
+from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.rest import KitRESTStream
+from xlr8_tap_ukg_pro import discovery
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_tap_ukg_pro.raas import RaasClient
+    from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
+
+MAX_PER_PAGE = 10_000
+_NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
+
+#: Compact column types used by the stream declarations.
+TYPE_CODES: dict[str, dict[str, t.Any]] = {
+    "s": {"type": ["string", "null"]},
+    "i": {"type": ["integer", "null"]},
+    "n": {"type": ["number", "null"]},
+    "b": {"type": ["boolean", "null"]},
+    "d": {"type": ["string", "null"], "format": "date"},
+    "dt": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+def schema_of(columns: dict[str, str]) -> dict[str, t.Any]:
+    """``{"employeeID": "s", "originalHireDate": "d"}`` as a JSON schema."""
+    return {"type": "object", "properties": {name: dict(TYPE_CODES[code]) for name, code in columns.items()}}
+
+
+class UkgClassifier(ResponseClassifier):
+    """A 200 whose JSON is an object with a ``message`` (UKG's error shape) is an error, not an empty page."""
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        found = super().error_in_body(response)
+        if found is not None:
+            return found
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and ("message" in data or "errors" in data):
+            return f"error object instead of rows: {str(data.get('message') or data.get('errors'))[:200]}"
+        return None
+
+
+CLASSIFIER = UkgClassifier()
+
+
+class PerPagePaginator(BasePageNumberPaginator):
+    """UKG's ``page`` (1-based): another page only when this one was full."""
+
+    def __init__(self, per_page: int) -> None:
+        super().__init__(1)
+        self.per_page = per_page
+
+    def has_more(self, response: requests.Response) -> bool:
+        rows = response.json()
+        return isinstance(rows, list) and len(rows) >= self.per_page
+
+
+class UkgRestStream(KitRESTStream):
+    """One REST resource. Subclasses declare ``name``, ``path``, ``columns``, keys and xlr8 annotations."""
+
+    response_classifier = CLASSIFIER
+    #: Column name -> type code (see ``TYPE_CODES``).
+    columns: t.ClassVar[dict[str, str]] = {}
+    #: Query parameters this resource always gets.
+    extra_params: t.ClassVar[dict[str, str]] = {}
+    #: False for resources with no canonical entity (a tenant's code tables, shift codes): no ``x-xlr8``.
+    annotate: t.ClassVar[bool] = True
+
+    def __init__(self, tap: TapUkgPro, **kwargs: t.Any) -> None:
+        kwargs.setdefault("schema", schema_of(self.columns))
+        super().__init__(tap=tap, **kwargs)
+
+    @property
+    def settings(self) -> UkgProSettings:
+        return t.cast("TapUkgPro", self._tap).settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
+        if self.annotate:
+            yield from super()._generate_schema_messages()
+        else:
+            yield from super(KitRESTStream, self)._generate_schema_messages()
+
+    def get_new_paginator(self) -> PerPagePaginator:
+        return PerPagePaginator(self.settings.per_page)
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        return {**self.extra_params, "page": next_page_token or 1, "per_Page": self.settings.per_page}
+
+    def get_http_request(self, *, page: t.Any) -> t.Any:
+        request = super().get_http_request(page=page)
+        request.headers = {**request.headers, "Accept": "application/json"}
+        return request
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        rows = json.loads(response.content, parse_float=Decimal)
+        if not isinstance(rows, list):
+            raise ClientRequestError(
+                f"ukg_pro {self.name}: expected a JSON array from {self.path}, got {type(rows).__name__}",
+                status=response.status_code,
+                path=self.path,
+            )
+        yield from rows
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract)."""
+        out: dict[str, t.Any] = {}
+        for name, spec in self.schema["properties"].items():
+            value = row.get(name)
+            fmt = spec.get("format")
+            if isinstance(value, str) and fmt == "date":
+                value = value[:10] if value else None
+            elif isinstance(value, str) and fmt == "date-time" and _NAIVE_DATETIME.match(value):
+                value += "+00:00"
+            elif isinstance(value, float) and "number" in spec.get("type", []):
+                value = Decimal(str(value))
+            out[name] = value
+        return out
+
+
+class EmployeeFilterMixin:
+    """The ``employee_status_codes`` and ``terminated_since`` settings, verified on every row even when pushed."""
+
+    status_column: t.ClassVar[str] = "employeeStatusCode"
+    termination_column: t.ClassVar[str] = "dateOfTermination"
+
+    settings: UkgProSettings
+
+    def keep(self, row: dict[str, t.Any]) -> bool:
+        statuses = self.settings.employee_status_codes
+        if statuses and row.get(self.status_column) not in statuses:
+            return False
+        since = self.settings.terminated_since
+        ended = row.get(self.termination_column)
+        return not (since and ended and str(ended)[:10] < since.isoformat())
+
+
+class RaasReportStream(KitRESTStream):
+    """One RaaS report: run it (execute, poll, download), decode it, emit typed rows. Made per report."""
+
+    report_path: t.ClassVar[str] = ""
+    report_parameters: t.ClassVar[dict[str, t.Any]] = {}
+    column_types: t.ClassVar[dict[str, discovery.ColumnType]] = {}
+    path = "/services/BIDataService"
+
+    @property
+    def settings(self) -> UkgProSettings:
+        return t.cast("TapUkgPro", self._tap).settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    @cached_property
+    def raas(self) -> RaasClient:
+        return t.cast("TapUkgPro", self._tap).raas
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        try:
+            content = self.raas.run_report(self.report_path, dict(self.report_parameters))
+        finally:
+            t.cast("TapUkgPro", self._tap).log_off_raas()
+        table = discovery.parse_report(content, encoding=self.settings.raas_csv_encoding)
+        missing = [c for c in self.column_types if c not in table.columns]
+        if missing:
+            raise discovery.ReportDataError(
+                f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
+            )
+        for row in table.rows:
+            yield {name: discovery.coerce(row.get(name), kind, name) for name, kind in self.column_types.items()}
+
+
+def as_iso(value: date | datetime) -> str:
+    return value.isoformat()

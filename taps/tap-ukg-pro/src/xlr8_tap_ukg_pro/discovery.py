@@ -1,0 +1,219 @@
+"""RaaS report documents: decoding (CSV in Windows-1252, Cognos dataset XML), column typing and value coercion.
+
+A RaaS report has no schema endpoint; its columns are known once it has run. XML output carries typed metadata
+(``<item name=... type="xs:decimal"/>``), which is authoritative. CSV carries names only, so types are inferred
+from every value seen, conservatively: a column is a number/date/boolean only if every non-empty value parses
+as one, and identifier-like columns (``...ID``, ``...Code``, ``...Number``) stay strings so "00042" keeps its zeros
+and a later "10A" cannot break the schema. A value that no longer fits its column at sync time stops the stream
+with the column's name rather than landing as something else.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import typing as t
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from xlr8_kit.soap import children, local_name, parse_xml
+
+COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+ColumnType = t.Literal["string", "integer", "number", "boolean", "date", "date-time"]
+
+_XS_TYPES: dict[str, ColumnType] = {
+    "string": "string", "decimal": "number", "double": "number", "float": "number", "int": "integer",
+    "integer": "integer", "long": "integer", "short": "integer", "byte": "integer", "boolean": "boolean",
+    "date": "date", "dateTime": "date-time",
+}  # fmt: skip
+_IDENTIFIER = re.compile(r"(?:ID|Id|Code|Number|Num|No|Key|SSN|Zip|ZipCode|Phone|Account)$")
+_MEASURE = re.compile(r"(?:Amount|Amt|Salary|Rate|Hours|Hrs|Pay|Total|Balance|Percent|Pct)$", re.IGNORECASE)
+_INTEGER = re.compile(r"^-?(?:0|[1-9]\d{0,17})$")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
+_BOOLEANS = {"true": True, "false": False}
+
+
+class ReportDataError(ValueError):
+    """The report document cannot be read as the stream's schema says."""
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """A decoded report: column names, their types, rows as dicts of raw strings (None for empty)."""
+
+    columns: tuple[str, ...]
+    types: dict[str, ColumnType]
+    rows: list[dict[str, str | None]]
+    typed_by_vendor: bool
+
+
+def read_csv(content: bytes, *, encoding: str = "cp1252") -> tuple[list[str], Iterator[list[str]]]:
+    """Header and data rows of a RaaS CSV (a UTF-8 BOM wins over the configured encoding)."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        text = content[3:].decode("utf-8")
+    else:
+        try:
+            text = content.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ReportDataError(
+                f"report CSV is not valid {encoding} at byte {exc.start}; set 'raas_csv_encoding' to the "
+                "tenant's export encoding"
+            ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return [], iter(())
+    return [h.strip() for h in header], reader
+
+
+def parse_report(content: bytes, *, encoding: str = "cp1252") -> ReportTable:
+    """Either document form; the first non-blank byte tells which."""
+    if content.lstrip()[:1] == b"<":
+        return _parse_xml(content)
+    header, reader = read_csv(content, encoding=encoding)
+    _check_header(header)
+    rows = []
+    for number, values in enumerate(reader, start=2):
+        if not values:
+            continue
+        if len(values) != len(header):
+            raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
+        rows.append({h: (v if v != "" else None) for h, v in zip(header, values, strict=True)})
+    return ReportTable(tuple(header), infer_types(header, rows), rows, typed_by_vendor=False)
+
+
+def _check_header(header: list[str]) -> None:
+    if not header or any(not h for h in header):
+        raise ReportDataError("report has an empty column name in its header")
+    seen = {h for h in header if header.count(h) > 1}
+    if seen:
+        raise ReportDataError(f"report has duplicate column name(s): {', '.join(sorted(seen))}")
+
+
+def _parse_xml(content: bytes) -> ReportTable:
+    root = parse_xml(content, huge=True)
+    if local_name(root) != "dataset":
+        raise ReportDataError(f"report XML root is {local_name(root)!r}, not a Cognos dataset")
+    metadata = next(iter(children(root, "metadata")), None)
+    items = children(metadata, "item")
+    header = [item.get("name") or "" for item in items]
+    _check_header(header)
+    types: dict[str, ColumnType] = {}
+    for name, item in zip(header, items, strict=True):
+        xs_type = (item.get("type") or "xs:string").split(":")[-1]
+        types[name] = _XS_TYPES.get(xs_type, "string")
+    rows = []
+    for row in children(next(iter(children(root, "data")), None), "row"):
+        values = children(row, "value")
+        if len(values) != len(header):
+            raise ReportDataError(f"report XML row has {len(values)} values, the metadata {len(header)} items")
+        rows.append(
+            {h: (None if v.get(XSI_NIL) == "true" else (v.text or "")) for h, v in zip(header, values, strict=True)}
+        )
+    return ReportTable(tuple(header), types, rows, typed_by_vendor=True)
+
+
+def _kind(value: str) -> set[ColumnType]:
+    """Every type this one value could be."""
+    kinds: set[ColumnType] = {"string"}
+    lowered = value.strip().lower()
+    if lowered in _BOOLEANS:
+        kinds.add("boolean")
+    if _INTEGER.match(value):
+        kinds.update(("integer", "number"))
+    elif _NUMBER.match(value) and not re.match(r"^-?0\d", value):
+        kinds.add("number")
+    if _ISO_DATE.match(value) or _US_DATE.match(value):
+        kinds.add("date")
+    if _ISO_DATETIME.match(value):
+        kinds.add("date-time")
+    return kinds
+
+
+def infer_types(header: Iterable[str], rows: list[dict[str, str | None]]) -> dict[str, ColumnType]:
+    """The narrowest type every non-empty value of a column satisfies (identifier-like columns stay strings)."""
+    order: tuple[ColumnType, ...] = ("boolean", "integer", "number", "date", "date-time")
+    types: dict[str, ColumnType] = {}
+    for name in header:
+        if _IDENTIFIER.search(name):
+            types[name] = "string"
+            continue
+        possible: set[ColumnType] | None = None
+        for row in rows:
+            value = row.get(name)
+            if value is None or value == "":
+                continue
+            kinds = _kind(value)
+            possible = kinds if possible is None else possible & kinds
+            if possible == {"string"}:
+                break
+        chosen: ColumnType = "string"
+        if possible:
+            chosen = next((k for k in order if k in possible), "string")
+        if chosen == "integer" and _MEASURE.search(name):
+            chosen = "number"  # money and hours that happen to be whole in this run are still decimals
+        types[name] = chosen
+    return types
+
+
+def json_schema_for(column_type: ColumnType) -> dict[str, t.Any]:
+    if column_type in ("date", "date-time"):
+        return {"type": ["string", "null"], "format": column_type}
+    return {"type": [column_type, "null"]}
+
+
+def coerce(value: str | None, column_type: ColumnType, column: str) -> t.Any:
+    """A report cell as its column's JSON value; a misfit names the column instead of landing as a string."""
+    if value is None or (value == "" and column_type != "string"):
+        return None
+    try:
+        if column_type == "string":
+            return value
+        if column_type == "integer":
+            return int(value)
+        if column_type == "number":
+            return Decimal(value)
+        if column_type == "boolean":
+            return _BOOLEANS[value.strip().lower()]
+        if column_type == "date":
+            found = _US_DATE.match(value)
+            if found:
+                return date(int(found.group(3)), int(found.group(1)), int(found.group(2))).isoformat()
+            return date.fromisoformat(value[:10]).isoformat()
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.isoformat()
+    except (ValueError, KeyError, InvalidOperation):
+        raise ReportDataError(
+            f"report column {column!r} has a value that is not a {column_type} (discovered type); run discovery "
+            "again or set the report's column types"
+        ) from None
+
+
+def pick_primary_keys(table: ReportTable) -> list[str]:
+    """The first column whose values are all present and distinct, identifier-like names first; else none."""
+    ranked = sorted(table.columns, key=lambda c: (0 if _IDENTIFIER.search(c) else 1, table.columns.index(c)))
+    for column in ranked:
+        values = [row.get(column) for row in table.rows]
+        if values and all(v not in (None, "") for v in values) and len(set(values)) == len(values):
+            return [column]
+    return []
+
+
+def stream_name_for(report_name: str) -> str:
+    """``XLR8 Employees`` -> ``raas_xlr8_employees``."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", report_name).strip("_").lower()
+    return f"raas_{slug or 'report'}"
+
+
+def report_name_from_path(path: str) -> str:
+    """The report's own name from a Cognos search path (``.../report[@name='X']``)."""
+    found = re.findall(r"\[@name='([^']*)'\]", path)
+    return found[-1] if found else path.rsplit("/", 1)[-1]

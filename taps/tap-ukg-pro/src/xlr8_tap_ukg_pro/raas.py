@@ -1,0 +1,354 @@
+"""UKG Pro RaaS over SOAP 1.2 with WS-Addressing: the calls, their classification, and patient report polling.
+
+The data service (``/services/BIDataService``) answers business failures as HTTP 200 with ``Status`` ``Failed``
+(RELIABILITY A8): a rejected or expired session token becomes the ``auth`` verdict, so the kit's session logs on
+again once (``RaasLogOn.force_refresh``) and retries; any other failure is fatal with the vendor's StatusMessage.
+Protocol faults from a 1.2 ``Receiver`` are retried, ``Sender`` faults are not. ``RetrieveReport`` answers
+``Working`` until the report is ready: it is polled every ``poll_interval`` seconds (the session's injectable
+sleep and clock) until ``timeout``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import requests
+from lxml import etree
+
+from xlr8_kit.http.classify import Verdict
+from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.soap import (
+    SOAP12,
+    SoapMessage,
+    SoapParseError,
+    build_envelope,
+    child_text,
+    children,
+    element,
+    nil,
+    parse_envelope,
+    request_headers,
+)
+
+if t.TYPE_CHECKING:
+    from xlr8_kit.http.session import ResilientSession
+    from xlr8_kit.redaction import Redactor
+
+BIDATA_NS = "http://www.ultipro.com/dataservices/bidata/2"
+BISTREAM_NS = "http://www.ultipro.com/dataservices/bistream/2"
+DATA_PATH = "/services/BIDataService"
+STREAM_PATH = "/services/BIStreamingService"
+RETRIEVE_ACTION = f"{BISTREAM_NS}/IBIStreamService/RetrieveReport"
+#: StatusMessages that mean "log on again" (expired or unknown token), as opposed to a failed request.
+_SESSION_EXPIRED = re.compile(r"token|log ?on again|session|not logged on|authenticat", re.IGNORECASE)
+MAX_MESSAGE = 300
+
+
+def data_action(operation: str) -> str:
+    return f"{BIDATA_NS}/IBIDataService/{operation}"
+
+
+def q(name: str, namespace: str = BIDATA_NS) -> str:
+    return f"{{{namespace}}}{name}"
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ReportParameterInfo:
+    name: str
+    data_type: str
+    required: bool
+    multi_valued: bool
+    default: str | None = None
+
+
+@dataclass
+class RaasOutcome:
+    """What one data-service answer said: the payload's result element, its Status and StatusMessage."""
+
+    result: etree._Element | None
+    status: str | None
+    message: str | None
+    fault: str | None = None
+    client_fault: bool = False
+    unreadable: str | None = None
+
+
+def read_outcome(response: requests.Response) -> RaasOutcome:
+    """Parse a response once (cached on it): the classifier, the error text and the caller all ask."""
+    cached = response.__dict__.get("_xlr8_raas")
+    if isinstance(cached, RaasOutcome):
+        return cached
+    outcome: RaasOutcome
+    try:
+        message: SoapMessage = parse_envelope(response.content, huge=True)
+    except SoapParseError as exc:
+        outcome = RaasOutcome(None, None, None, unreadable=str(exc))
+    else:
+        if message.fault is not None:
+            outcome = RaasOutcome(
+                None, None, None, fault=message.fault.describe(), client_fault=message.fault.is_client_fault
+            )
+        else:
+            result = next((c for c in (message.body if message.body is not None else []) if isinstance(c.tag, str)),
+                          None)  # fmt: skip
+            holder = result if result is not None else message.body
+            status = child_text(holder, "Status")
+            status_message = child_text(holder, "StatusMessage")
+            stream_status = message.header_text(q("Status", BISTREAM_NS))
+            if stream_status is not None:
+                status = stream_status
+                status_message = message.header_text(q("StatusMessage", BISTREAM_NS)) or status_message
+            outcome = RaasOutcome(result, status, status_message or None)
+            response.__dict__["_xlr8_raas_body"] = message.body
+    response.__dict__["_xlr8_raas"] = outcome
+    return outcome
+
+
+class RaasClassifier:
+    """Verdicts for RaaS answers (see module docstring); bound methods give the session its error text."""
+
+    def classify(self, response: requests.Response) -> Verdict:
+        status = response.status_code
+        if status == 429:
+            return "retry"
+        if status == 401:
+            return "auth"
+        outcome = read_outcome(response) if response.content else None
+        if outcome is not None and outcome.fault is not None:
+            return "fatal" if outcome.client_fault else "retry"
+        if status >= 500:
+            return "retry"
+        if status >= 400:
+            return "fatal"
+        if outcome is None or outcome.unreadable is not None:
+            truncated = outcome is not None and "well-formed" in (outcome.unreadable or "")
+            return "retry" if truncated else "fatal"
+        if (outcome.status or "").lower() == "failed":
+            return "auth" if _SESSION_EXPIRED.search(outcome.message or "") else "fatal"
+        return "ok"
+
+    def response_error_in_body(self, response: requests.Response) -> str | None:
+        outcome = read_outcome(response)
+        if outcome.fault is not None:
+            return f"SOAP fault {outcome.fault}"
+        if outcome.unreadable is not None:
+            return outcome.unreadable
+        if (outcome.status or "").lower() == "failed":
+            return f"Status Failed: {(outcome.message or 'no StatusMessage')[:MAX_MESSAGE]}"
+        return None
+
+
+CLASSIFIER = RaasClassifier()
+
+
+def raise_for_outcome(response: requests.Response, operation: str, redactor: Redactor) -> RaasOutcome:
+    """The session handed back a non-retriable answer: turn it into the kit's error with the vendor's words."""
+    path = urlparse(response.url).path
+    if response.status_code >= 400 or CLASSIFIER.classify(response) != "ok":
+        reason = CLASSIFIER.response_error_in_body(response) if response.content else None
+        if reason is None:
+            reason = " ".join(response.text.split())[:MAX_MESSAGE] if response.content else "empty body"
+        raise ClientRequestError(
+            redactor.redact(f"ukg_pro RaaS {operation}: HTTP {response.status_code} for path {path}: {reason}"),
+            status=response.status_code,
+            path=path,
+        )
+    return read_outcome(response)
+
+
+def context_element(token: str | None, client_access_key: str) -> etree._Element:
+    """The DataContext every call after LogOn carries (the token is filled in per attempt by ``RaasLogOn``)."""
+    return element(
+        q("context"),
+        nil(q("ServiceId")),
+        element(q("ClientAccessKey"), client_access_key),
+        element(q("Token"), token) if token else nil(q("Token")),
+        element(q("Status"), "Ok"),
+        nil(q("StatusMessage")),
+        nil(q("InstanceKey")),
+    )
+
+
+def set_context_token(body: bytes, token: str) -> bytes:
+    """The same envelope with the context's Token replaced (a fresh token on every attempt)."""
+    root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    node = root.find(f".//{q('context')}/{q('Token')}")
+    if node is None:
+        return body
+    node.attrib.pop("{http://www.w3.org/2001/XMLSchema-instance}nil", None)
+    node.text = token
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def soap_request(url: str, operation_action: str, body: etree._Element, *, headers: t.Iterable[etree._Element] = (),
+                 http_headers: dict[str, str] | None = None) -> requests.Request:  # fmt: skip
+    payload = build_envelope(body, version=SOAP12, action=operation_action, to=url, headers=headers)
+    return requests.Request(
+        "POST", url, data=payload, headers={**request_headers(SOAP12, operation_action), **(http_headers or {})}
+    )
+
+
+def log_on_request(
+    url: str, user: str, password: str, client_access_key: str, user_access_key: str
+) -> requests.Request:
+    fields = {"UserName": user, "Password": password, "ClientAccessKey": client_access_key,
+              "UserAccessKey": user_access_key}  # fmt: skip
+    body = element(q("LogOn"), element(q("logOnRequest"), *[element(q(k), v) for k, v in fields.items()]))
+    return soap_request(url, data_action("LogOn"), body)
+
+
+class RaasClient:
+    """The RaaS calls of one tenant, through the kit's session; ``authenticator`` is the tap's ``RaasLogOn``."""
+
+    def __init__(
+        self,
+        session: ResilientSession,
+        authenticator: t.Any,
+        *,
+        base_url: str,
+        client_access_key: str,
+        redactor: Redactor,
+        poll_interval: float = 5.0,
+        timeout: float = 1800.0,
+        csv_delimiter: str | None = ",",
+    ) -> None:
+        self.session = session
+        self.authenticator = authenticator
+        self.base_url = base_url.rstrip("/")
+        self.client_access_key = client_access_key
+        self.redactor = redactor
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.csv_delimiter = csv_delimiter
+
+    @property
+    def data_url(self) -> str:
+        return self.base_url + DATA_PATH
+
+    @property
+    def stream_url(self) -> str:
+        return self.base_url + STREAM_PATH
+
+    def _delimiter_headers(self) -> dict[str, str]:
+        return {"US-DELIMITER": self.csv_delimiter} if self.csv_delimiter else {}
+
+    def call(self, operation: str, *payload: etree._Element, http_headers: dict[str, str] | None = None) -> RaasOutcome:
+        """One authenticated data-service call (the context goes last, as the contract orders it)."""
+        body = element(q(operation), *payload, context_element(None, self.client_access_key))
+        request = soap_request(self.data_url, data_action(operation), body, http_headers=http_headers)
+        prepared = self.session.prepare_request(request)
+        response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator)
+        return raise_for_outcome(response, operation, self.redactor)
+
+    def list_reports(self) -> list[ReportInfo]:
+        outcome = self.call("GetReportList")
+        reports = children(child_text_node(outcome.result, "Reports"), "Report")
+        return [
+            ReportInfo(child_text(r, "ReportName") or "", child_text(r, "ReportPath") or "")
+            for r in reports
+            if child_text(r, "ReportPath")
+        ]
+
+    def report_parameters(self, path: str) -> list[ReportParameterInfo]:
+        outcome = self.call("GetReportParameters", element(q("reportPath"), path))
+        found = children(child_text_node(outcome.result, "ReportParameters"), "ReportParameter")
+        return [
+            ReportParameterInfo(
+                child_text(p, "Name") or "",
+                child_text(p, "DataType") or "String",
+                (child_text(p, "Required") or "").lower() == "true",
+                (child_text(p, "MultiValued") or "").lower() == "true",
+                child_text(p, "Value"),
+            )
+            for p in found
+        ]
+
+    def execute_report(self, path: str, parameters: dict[str, t.Any] | None = None) -> str:
+        """Start the report; returns its ReportKey."""
+        nodes = []
+        for name, value in (parameters or {}).items():
+            for one in value if isinstance(value, list | tuple) else [value]:
+                nodes.append(element(q("ReportParameter"), element(q("Name"), str(name)),
+                                     element(q("Value"), str(one))))  # fmt: skip
+        request = element(q("request"), element(q("ReportPath"), path), element(q("ReportParameters"), *nodes))
+        outcome = self.call("ExecuteReport", request, http_headers=self._delimiter_headers())
+        key = child_text(outcome.result, "ReportKey")
+        if not key:
+            raise ClientRequestError(f"ukg_pro RaaS ExecuteReport: no ReportKey for report {path!r}", path=DATA_PATH)
+        return key
+
+    def retrieve_report(self, key: str, *, report: str = "") -> bytes:
+        """Poll RetrieveReport until Completed (or Failed, or ``timeout``); the decoded report document."""
+        started = self.session.clock()
+        polls = 0
+        while True:
+            polls += 1
+            request = soap_request(
+                self.stream_url,
+                RETRIEVE_ACTION,
+                element(q("RetrieveReportRequest", BISTREAM_NS)),
+                headers=[element(q("ReportKey", BISTREAM_NS), key)],
+                http_headers=self._delimiter_headers(),
+            )
+            response = self.session.send(self.session.prepare_request(request), classify=CLASSIFIER.classify)
+            outcome = raise_for_outcome(response, "RetrieveReport", self.redactor)
+            status = (outcome.status or "").lower()
+            if status == "completed":
+                return _report_stream(response)
+            if status != "working":
+                raise ClientRequestError(
+                    f"ukg_pro RaaS RetrieveReport {report!r}: unexpected Status {outcome.status!r}", path=STREAM_PATH
+                )
+            waited = self.session.clock() - started
+            if waited + self.poll_interval > self.timeout:
+                raise ServerUnavailableError(
+                    f"ukg_pro RaaS report {report!r} still Working after {waited:.0f} s and {polls} polls "
+                    f"(setting 'raas_timeout' = {self.timeout:g} s); try again later or raise the timeout",
+                    path=STREAM_PATH,
+                )
+            self.session.sleep(self.poll_interval)
+
+    def run_report(self, path: str, parameters: dict[str, t.Any] | None = None) -> bytes:
+        return self.retrieve_report(self.execute_report(path, parameters), report=path)
+
+    def log_off(self) -> None:
+        """End the RaaS session (best effort: a failed LogOff loses nothing)."""
+        token = getattr(self.authenticator, "token", None)
+        if token is None:
+            return
+        body = element(q("LogOff"), context_element(token.access_token, self.client_access_key))
+        request = soap_request(self.data_url, data_action("LogOff"), body)
+        response = self.session.send(self.session.prepare_request(request), classify=CLASSIFIER.classify)
+        response.close()
+        invalidate = getattr(self.authenticator, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
+
+
+def child_text_node(node: etree._Element | None, name: str) -> etree._Element | None:
+    return next(iter(children(node, name)), None)
+
+
+def _report_stream(response: requests.Response) -> bytes:
+    body = response.__dict__.get("_xlr8_raas_body")
+    holder = child_text_node(body, "ReportStream") if body is not None else None
+    if holder is None and body is not None and etree.QName(body).localname == "ReportStream":
+        holder = body
+    text = "".join(holder.itertext()) if holder is not None else ""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except binascii.Error:
+        raise ClientRequestError(
+            "ukg_pro RaaS RetrieveReport: ReportStream is not valid base64", path=STREAM_PATH
+        ) from None

@@ -1,0 +1,290 @@
+"""UKG Pro REST streams: pure declarations (resource, keys, columns as the real API names them, annotations).
+
+Personnel resources are Reality, code tables and configuration resources are Configuration. ``employee_changes``
+is the incremental feed: it reads ``/personnel/v1/employee-changes`` in ``startDate``/``endDate`` windows from the
+bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import UTC, datetime, timedelta
+
+from xlr8_tap_ukg_pro.client import EmployeeFilterMixin, UkgRestStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+_EMPLOYEE_REFS = {"companyID": "company"}
+
+
+class PersonDetailsStream(UkgRestStream):
+    name = "person_details"
+    path = "/personnel/v1/person-details"
+    primary_keys = ("employeeID",)
+    xlr8_entity = "employee"
+    xlr8_references = _EMPLOYEE_REFS
+    columns = {"employeeID": "s", "companyID": "s", "personID": "s", "firstName": "s", "lastName": "s",
+               "middleName": "s", "preferredName": "s", "emailAddress": "s", "dateOfBirth": "d",
+               "addressCountry": "s", "dateTimeChanged": "dt"}  # fmt: skip
+
+
+class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
+    name = "employment_details"
+    path = "/personnel/v1/employment-details"
+    primary_keys = ("employeeID",)
+    xlr8_entity = "employee"
+    xlr8_references = {**_EMPLOYEE_REFS, "primaryJobCode": "job", "orgLevel1Code": "department",
+                       "primaryWorkLocationCode": "location", "orgLevel2Code": "cost_center"}  # fmt: skip
+    columns = {"employeeID": "s", "companyID": "s", "companyCode": "s", "employeeNumber": "s",
+               "employeeStatusCode": "s", "primaryJobCode": "s", "jobTitle": "s", "orgLevel1Code": "s",
+               "orgLevel2Code": "s", "primaryWorkLocationCode": "s", "payGroupCode": "s",
+               "fullTimeOrPartTimeCode": "s", "originalHireDate": "d", "lastHireDate": "d", "dateOfTermination": "d",
+               "supervisorID": "s", "dateTimeChanged": "dt"}  # fmt: skip
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        if self.settings.employee_status_codes:
+            params["employeeStatusCode"] = ",".join(self.settings.employee_status_codes)
+        return params
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        return super().post_process(row, context) if self.keep(row) else None
+
+
+class CompensationDetailsStream(UkgRestStream):
+    name = "compensation_details"
+    path = "/personnel/v1/compensation-details"
+    primary_keys = ("employeeID",)
+    xlr8_entity = "compensation"
+    xlr8_references = {**_EMPLOYEE_REFS, "employeeID": "employee", "primaryJobCode": "job"}
+    columns = {"employeeID": "s", "companyID": "s", "annualSalary": "n", "hourlyPayRate": "n",
+               "payPeriodPayRate": "n", "currencyCode": "s", "payGroupCode": "s", "salaryOrHourlyCode": "s",
+               "fullTimeOrPartTimeCode": "s", "primaryJobCode": "s", "jobTitle": "s",
+               "dateOfLastPayRateChange": "d", "dateTimeChanged": "dt"}  # fmt: skip
+
+
+class JobHistoryStream(UkgRestStream):
+    name = "employee_job_history"
+    path = "/personnel/v1/employee-job-history-details"
+    primary_keys = ("systemID",)
+    xlr8_entity = "employee"
+    xlr8_references = {**_EMPLOYEE_REFS, "jobCode": "job", "orgLevel1Code": "department"}
+    columns = {"systemID": "s", "employeeID": "s", "companyID": "s", "jobEffectiveDate": "d", "jobCode": "s",
+               "jobTitle": "s", "orgLevel1Code": "s", "reasonCode": "s", "isRateChange": "b",
+               "annualSalary": "n"}  # fmt: skip
+
+
+class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
+    name = "employee_changes"
+    path = "/personnel/v1/employee-changes"
+    primary_keys = ("employeeId", "changeWindowEnd")
+    replication_key = "changeWindowEnd"
+    is_sorted = True
+    status_column = "employeeStatus"
+    termination_column = "terminationDate"
+    xlr8_entity = "employee"
+    xlr8_references = {"companyId": "company", "jobCode": "job", "orgLevel1Code": "department",
+                       "workLocation": "location", "orgLevel2Code": "cost_center"}  # fmt: skip
+    columns = {"employeeId": "s", "personId": "s", "companyId": "s", "employeeNumber": "s", "firstName": "s",
+               "lastName": "s", "emailAddress": "s", "employeeStatus": "s", "isActive": "b", "jobCode": "s",
+               "orgLevel1Code": "s", "orgLevel2Code": "s", "workLocation": "s", "supervisorId": "s",
+               "fullTimeOrPartTime": "s", "hireDate": "d", "terminationDate": "d", "dateTimeChanged": "dt",
+               "changeWindowEnd": "dt"}  # fmt: skip
+
+    _window: tuple[datetime, datetime] | None = None
+
+    def windows(self, context: Context | None) -> list[tuple[datetime, datetime]]:
+        """``[start, end)`` windows of ``employee_changes_window_days`` from the bookmark to ``end_date``."""
+        settings = self.settings
+        end = settings.end_date or datetime.now(UTC)
+        start = self.get_starting_timestamp(context) or end - timedelta(days=settings.employee_changes_window_days)
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        step = timedelta(days=settings.employee_changes_window_days)
+        spans = []
+        while start < end:
+            spans.append((start, min(start + step, end)))
+            start += step
+        return spans
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        if self._window is None:
+            raise RuntimeError("employee_changes: a window must be chosen before requesting a page")
+        params["startDate"] = _stamp(self._window[0])
+        params["endDate"] = _stamp(self._window[1])
+        return params
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        for window in self.windows(context):
+            self._window = window
+            for row in self.request_records(context):
+                kept = self.post_process(row, context) if self.keep(row) else None
+                if kept is not None:
+                    kept["changeWindowEnd"] = window[1].isoformat()
+                    yield kept
+        self._window = None
+
+
+class DemographicsStream(UkgRestStream):
+    name = "employee_demographics"
+    path = "/personnel/v1/employee-demographic-details"
+    primary_keys = ("employeeID",)
+    xlr8_entity = "employee"
+    columns = {"employeeID": "s", "companyID": "s", "gender": "s", "maritalStatusCode": "s", "dateOfBirth": "d",
+               "isDisabled": "b", "isVeteran": "b"}  # fmt: skip
+
+
+class EducationStream(UkgRestStream):
+    name = "employee_education"
+    path = "/personnel/v1/employee-education"
+    primary_keys = ("educationID",)
+    xlr8_entity = "employee"
+    columns = {"educationID": "s", "employeeID": "s", "companyID": "s", "schoolCode": "s", "schoolName": "s",
+               "degreeCode": "s", "degreeDescription": "s", "graduationDate": "d"}  # fmt: skip
+
+
+class ContactsStream(UkgRestStream):
+    name = "employee_contacts"
+    path = "/personnel/v1/contacts"
+    primary_keys = ("contactId",)
+    xlr8_entity = "employee"
+    columns = {"contactId": "s", "employeeId": "s", "companyId": "s", "firstName": "s", "lastName": "s",
+               "relationship": "s", "isEmergencyContact": "b", "homePhone": "s"}  # fmt: skip
+
+
+class PtoPlansStream(UkgRestStream):
+    name = "pto_plans"
+    path = "/personnel/v1/pto-plans"
+    primary_keys = ("employeeID", "ptoPlan")
+    xlr8_entity = "accrual"
+    columns = {"employeeID": "s", "companyID": "s", "ptoPlan": "s", "ptoPlanDescription": "s", "earned": "n",
+               "taken": "n", "available": "n", "asOfDate": "d"}  # fmt: skip
+
+
+# --- Configuration ---------------------------------------------------------------------------------------------
+
+
+class ConfigurationStream(UkgRestStream):
+    xlr8_truth_type = "configuration"
+
+
+class CodeTablesStream(ConfigurationStream):
+    """The tenant's code tables; each one's values come from the child stream."""
+
+    name = "code_tables"
+    path = "/configuration/v1/code-tables"
+    primary_keys = ("codeTable",)
+    columns = {"codeTable": "s", "description": "s"}
+
+    def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
+        return {"codeTable": record["codeTable"]}
+
+    annotate = False  # a tenant's code tables are not one canonical entity
+
+
+class CodeTableValuesStream(ConfigurationStream):
+    name = "code_table_values"
+    path = "/configuration/v1/code-tables/{codeTable}"
+    parent_stream_type = CodeTablesStream
+    primary_keys = ("codeTable", "code")
+    columns = {"codeTable": "s", "code": "s", "description": "s", "isActive": "b"}
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        return super().post_process({**row, "codeTable": (context or {}).get("codeTable")}, context)
+
+    annotate = False  # a tenant's code tables are not one canonical entity
+
+
+class JobsStream(ConfigurationStream):
+    name = "jobs"
+    path = "/configuration/v1/jobs"
+    primary_keys = ("jobCode",)
+    xlr8_entity = "job"
+    columns = {"jobCode": "s", "description": "s", "jobFamilyCode": "s", "flsaType": "s", "isActive": "b"}
+
+
+class OrgLevelsStream(ConfigurationStream):
+    name = "org_levels"
+    path = "/configuration/v1/org-levels"
+    primary_keys = ("level", "code")
+    xlr8_entity = "department"
+    columns = {"level": "i", "code": "s", "description": "s", "isActive": "b"}
+
+
+class LocationsStream(ConfigurationStream):
+    name = "locations"
+    path = "/configuration/v1/locations"
+    primary_keys = ("locationCode",)
+    xlr8_entity = "location"
+    columns = {"locationCode": "s", "description": "s", "countryCode": "s", "isActive": "b"}
+
+
+class CompaniesStream(ConfigurationStream):
+    name = "companies"
+    path = "/configuration/v1/company-details"
+    primary_keys = ("companyID",)
+    xlr8_entity = "company"
+    columns = {"companyID": "s", "companyCode": "s", "companyName": "s", "countryCode": "s"}
+
+
+class PayGroupPeriodsStream(ConfigurationStream):
+    name = "pay_group_pay_periods"
+    path = "/configuration/v1/pay-group-pay-period"
+    primary_keys = ("payGroupCode", "periodControl")
+    xlr8_entity = "pay_group"
+    columns = {"payGroupCode": "s", "periodControl": "s", "payPeriodStartDate": "d", "payPeriodEndDate": "d",
+               "payDate": "d"}  # fmt: skip
+
+
+class EarningsStream(ConfigurationStream):
+    name = "earnings"
+    path = "/configuration/v1/earnings"
+    primary_keys = ("earningCode",)
+    xlr8_entity = "earning"
+    columns = {"earningCode": "s", "description": "s", "earningType": "s", "isActive": "b"}
+
+
+class DeductionsStream(ConfigurationStream):
+    name = "deductions"
+    path = "/configuration/v1/deductions"
+    primary_keys = ("deductionCode",)
+    xlr8_entity = "deduction"
+    columns = {"deductionCode": "s", "description": "s", "deductionType": "s", "isActive": "b"}
+
+
+class PositionsStream(ConfigurationStream):
+    name = "positions"
+    path = "/configuration/v1/positions"
+    primary_keys = ("positionCode",)
+    xlr8_entity = "position"
+    xlr8_references = {"jobCode": "job", "orgLevel1Code": "department"}
+    columns = {"positionCode": "s", "description": "s", "jobCode": "s", "orgLevel1Code": "s", "isActive": "b"}
+
+
+class ShiftCodesStream(ConfigurationStream):
+    name = "shift_codes"
+    path = "/configuration/v1/shift-codes"
+    primary_keys = ("shiftCode",)
+    annotate = False
+    columns = {"shiftCode": "s", "description": "s", "startTime": "s", "endTime": "s"}
+
+
+class TaxGroupsStream(ConfigurationStream):
+    name = "tax_groups"
+    path = "/configuration/v1/tax-groups"
+    primary_keys = ("taxGroupCode",)
+    annotate = False
+    columns = {"taxGroupCode": "s", "description": "s", "countryCode": "s"}
+
+
+REST_STREAMS: tuple[type[UkgRestStream], ...] = (
+    PersonDetailsStream, EmploymentDetailsStream, CompensationDetailsStream, JobHistoryStream, EmployeeChangesStream,
+    DemographicsStream, EducationStream, ContactsStream, PtoPlansStream, CodeTablesStream, CodeTableValuesStream,
+    JobsStream, OrgLevelsStream, LocationsStream, CompaniesStream, PayGroupPeriodsStream, EarningsStream,
+    DeductionsStream, PositionsStream, ShiftCodesStream, TaxGroupsStream,
+)  # fmt: skip
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
