@@ -1,0 +1,116 @@
+"""``xlr8``: the universal query language for humans.
+
+    xlr8 translate --to salesforce,sap_sf "employee where hire_date >= 2024-01-01 limit 10"
+    xlr8 translate --from successfactors --to ukg_pro "User where hireDate >= 2024-01-01"
+    xlr8 gather --project P "How many active employees were hired in 2024?"
+
+Exit codes: 0 done, 1 the work failed (a product refused, a connection failed), 2 bad input (the message names
+the product, entity, field or setting at fault).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from xlr8_kit.query import QueryError, Translation, format_filter, translate
+from xlr8_kit.vocabulary import VocabularyError, all_products
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    products = ", ".join(p.id for p in all_products())
+    parser = argparse.ArgumentParser(prog="xlr8", description="Ask every product the same question.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tr = commands.add_parser(
+        "translate",
+        help="show what a universal query becomes in each product's own dialect",
+        description=f"Products: {products} (aliases such as sap_sf, ukg_wfm, tap names accepted).",
+    )
+    tr.add_argument("query", help='e.g. "employee where hire_date >= 2024-01-01 fields employee_id limit 10"')
+    tr.add_argument("--to", required=True, help="target product id(s), comma-separated")
+    tr.add_argument("--from", dest="source", help="product whose own entity/field names the query uses")
+    tr.add_argument("--strict", action="store_true", help="refuse instead of filtering after fetching")
+    tr.add_argument("--json", action="store_true", help="one JSON object per target product")
+
+    ga = commands.add_parser(
+        "gather",
+        help="answer a question with live data from the project's products, landed as truths",
+        description="Finds the entities and products the question is about (rule-based), reads each product with "
+        "the project's credentials, lands the rows through target-xlr8-truths and prints the truths per product.",
+    )
+    ga.add_argument("question")
+    ga.add_argument("--project", required=True, help="engine project id (UUID) the truths belong to")
+    ga.add_argument("--products", help="only these product ids (comma-separated)")
+    ga.add_argument("--store", help="credential store location (default: $XLR8_CREDENTIALS_STORE or .xlr8/...)")
+    ga.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="truths store file (default %(default)s)")
+    ga.add_argument("--sandbox", action="store_true", help="use the running xlr8-sandbox (fixed ports) instead")
+    ga.add_argument("--json", action="store_true", help="print the truths as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "translate":
+            return _translate(args, out)
+        from xlr8_kit.connectors.gather import run_gather_cli
+
+        return run_gather_cli(args, out, err)
+    except (QueryError, VocabularyError) as exc:
+        print(f"xlr8: error: {exc}", file=err)
+        return EXIT_USAGE
+
+
+def describe(result: Translation) -> dict[str, Any]:
+    return {
+        "product": result.product,
+        "dialect": result.dialect,
+        "entity": result.entity,
+        "stream": result.stream,
+        "params": result.params,
+        "query": result.query,
+        "pushed_down": format_filter(result.pushed) if result.pushed is not None else None,
+        "post_fetch": format_filter(result.residual) if result.residual is not None else None,
+        "select": list(result.select),
+        "limit": result.limit,
+        "limit_pushed": result.limit_pushed,
+        "nothing_to_fetch": result.empty,
+        "notes": list(result.notes),
+    }
+
+
+def _translate(args: argparse.Namespace, out: TextIO) -> int:
+    targets = [t.strip() for t in args.to.split(",") if t.strip()]
+    if not targets:
+        raise VocabularyError("--to needs at least one product id")
+    results = [translate(args.query, args.source, target, allow_post_filter=not args.strict) for target in targets]
+    for result in results:
+        info = describe(result)
+        if args.json:
+            print(json.dumps(info, sort_keys=True), file=out)
+            continue
+        print(f"{result.product} ({result.dialect}) stream {result.stream}:", file=out)
+        if result.empty:
+            print("  nothing to fetch: the filter can never match", file=out)
+        if result.query:
+            print(f"  request: {result.query}", file=out)
+        for key, value in result.params.items():
+            print(f"    {key} = {value}", file=out)
+        print(f"  pushed down: {info['pushed_down'] or 'nothing'}", file=out)
+        print(f"  after fetching: {info['post_fetch'] or 'nothing'}", file=out)
+        if result.limit is not None:
+            where = "by the product" if result.limit_pushed else "after fetching"
+            print(f"  limit {result.limit} applied {where}", file=out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
