@@ -4,4 +4,5 @@ EMULATORS: dict[str, str] = {
     "salesforce": "xlr8_sandbox.products.salesforce:SalesforceEmulator",
     "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",
+    "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
 }
