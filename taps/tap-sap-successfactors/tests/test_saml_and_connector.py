@@ -152,44 +152,57 @@ def test_saml_missing_settings_named(url: str, emulator: SuccessFactorsEmulator)
 
 
 def test_connector_get_entity(url: str, emulator: SuccessFactorsEmulator) -> None:
-    connector = SuccessFactorsConnector(basic_config(url))
-    current = connector.get_entity("EmpJob", {"userId": "E000001"})
-    history = connector.get_entity("EmpJob", {"userId": "E000001"}, history=True)
-    assert len(current) == 1
-    assert len(history) == 2
-    assert current[0] in history
-    assert current[0]["seqNumber"] == 1
-    by_canonical = connector.get_entity("employee", {"userId": "E000002"})  # canonical entity -> User
-    assert [r["userId"] for r in by_canonical] == ["E000002"]
-    quoted = connector.get_entity("User", "lastName eq 'O''Brien'")
-    assert quoted
-    assert all(r["lastName"] == "O'Brien" for r in quoted)
-    with pytest.raises(KeyError, match="noSuchProperty"):
-        connector.get_entity("User", {"noSuchProperty": 1})
+    with SuccessFactorsConnector(basic_config(url)) as connector:
+        current = list(connector.get_entity("EmpJob", 'employee_id = "E000001"'))
+        assert len(current) == 1
+        assert current[0]["seqNumber"] == 1
+        canonical = list(connector.get_entity("employee", 'employee_id = "E000002"'))
+        assert canonical
+        assert {r["userId"] for r in canonical} == {"E000002"}
+        quoted = list(connector.get_entity("User", 'last_name = "O\'Brien"'))
+        assert quoted
+        assert all(r["lastName"] == "O'Brien" for r in quoted)
+        schema = connector.get_entity_schema("EmpJob")
+        assert schema["x-xlr8"]["entity"] == "employee"
+    with SuccessFactorsConnector(basic_config(url, effective_dated_history=True)) as history:
+        rows = list(history.get_entity("EmpJob", 'employee_id = "E000001"'))
+        assert len(rows) == 2
+        assert current[0] in rows
 
 
-def test_connector_execute_query_follows_next(url: str, emulator: SuccessFactorsEmulator) -> None:
-    connector = SuccessFactorsConnector(basic_config(url))
-    rows = connector.execute_query("User?$select=userId&customPageSize=9")
-    assert len(rows) == SCALE
-    assert {r["userId"] for r in rows} == {f"E{i + 1:06d}" for i in range(SCALE)}
-    expanded = connector.execute_query(
-        "EmpEmployment?$filter=userId eq 'E000003'&$expand=jobInfoNav&fromDate=1900-01-01"
-    )
-    assert len(expanded) == 1
-    assert len(expanded[0]["jobInfoNav"]["results"]) == 2
+def test_connector_execute_query_odata_paths(url: str, emulator: SuccessFactorsEmulator) -> None:
+    with SuccessFactorsConnector(basic_config(url)) as connector:
+        rows = list(connector.execute_query("User?$select=userId&customPageSize=9"))
+        assert len(rows) == SCALE
+        assert {r["userId"] for r in rows} == {f"E{i + 1:06d}" for i in range(SCALE)}
+        expanded = list(
+            connector.execute_query(
+                "/odata/v2/EmpEmployment?$filter=userId eq 'E000003'&$expand=jobInfoNav&fromDate=1900-01-01"
+            )
+        )
+        assert len(expanded) == 1
+        assert len(expanded[0]["jobInfoNav"]["results"]) == 2
+        universal = list(connector.execute_query('employee where department_code = "D001" limit 3'))
+        assert len(universal) == 3
 
 
 def test_connector_test_connection(url: str, emulator: SuccessFactorsEmulator) -> None:
     good = SuccessFactorsConnector(basic_config(url)).test_connection()
-    assert good.ok
-    assert good.entity_sets == 12
+    assert good.ok, good.message
     config = basic_config(url)
     config["auth"]["password"] = "wrong-password-123"
     bad = SuccessFactorsConnector(config).test_connection()
     assert not bad.ok
-    assert "LGN0011" in bad.message
+    assert bad.error is not None
+    assert "LGN0011" in bad.error
     assert "wrong-password-123" not in bad.message
+
+
+def test_connector_found_by_the_factory(url: str, emulator: SuccessFactorsEmulator) -> None:
+    from xlr8_kit.connectors import ConnectorFactory
+
+    connector = ConnectorFactory.create("successfactors", basic_config(url))
+    assert isinstance(connector, SuccessFactorsConnector)
 
 
 def test_b2_token_revoked_mid_run_is_refreshed_once(url: str, sandbox, emulator: SuccessFactorsEmulator) -> None:  # type: ignore[no-untyped-def]
