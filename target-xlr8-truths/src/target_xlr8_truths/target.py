@@ -103,6 +103,12 @@ class TargetXlr8Truths(Target):
             description="Most records a run may dead-letter before it fails (0 = fail on the first).",
         ),
         th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=False,
+            description="Remove deleted and superseded rows instead of setting _sdc_deleted_at on them.",
+        ),
+        th.Property(
             "source_instance",
             th.StringType,
             description="Which tenant/instance of the product the data came from (recorded in the ledger).",
