@@ -193,12 +193,22 @@ def rows_in_store(store: Path, project: str) -> int:
     return int(row[0]) if row else 0
 
 
-def measure_meltano(tap: str, stream: str) -> Measurement:
+def measure_meltano(tap: str, stream: str, workdir: Path) -> Measurement:
+    """``meltano run`` in the project's sandbox environment, writing to a scratch store and its own state id."""
     from xlr8_sandbox.demo import record_counts
 
     env = child_env()
     env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
-    command = [bin_path("meltano"), "--environment=sandbox", "run", "--full-refresh", tap, TARGET]
+    env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(workdir / "truths.duckdb")
+    command = [
+        bin_path("meltano"),
+        "--environment=sandbox",
+        "run",
+        "--full-refresh",
+        "--state-id-suffix=bench",
+        tap,
+        TARGET,
+    ]
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
@@ -293,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         url = sandbox.url(args.product)
         credentials = sandbox.emulator(args.product).test_credentials()
         if args.mode == "meltano":
-            run = measure_meltano(module.TAP, stream)
+            run = measure_meltano(module.TAP, stream, workdir)
         else:
             config = workdir / "tap.json"
             config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
