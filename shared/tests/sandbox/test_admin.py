@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from xlr8_sandbox.company import EPOCH
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 
 EMPLOYEES = "/api/v1/employees"
@@ -121,3 +122,35 @@ def test_run_sandbox_options_profile_latency_and_port_clash(toy_registered: None
             pass
     with pytest.raises(KeyError, match="no emulator for product 'nope'"), run_sandbox(["nope"]):
         pass
+
+
+def test_b1_tokens_can_expire_on_sandbox_time(toy_registered: None) -> None:
+    """Expiry tests need no real waiting: a token store on the sandbox clock expires when the clock moves."""
+    from xlr8_sandbox.company import Company
+    from xlr8_sandbox.platform.clock import SandboxClock
+    from xlr8_sandbox.platform.emulator import SandboxContext
+    from xlr8_sandbox.platform.tokens import TokenStore
+
+    clock = SandboxClock()
+    ctx = SandboxContext(company=Company(scale=100), clock=clock, tokens=TokenStore(now=clock.timestamp))
+    with run_sandbox(["toy"], ctx=ctx) as sandbox:
+        token = access_token(sandbox)
+        assert page(sandbox, token).status_code == 200
+        clock.advance(timedelta(seconds=3599))
+        assert page(sandbox, token).status_code == 200
+        clock.advance(timedelta(seconds=2))
+        assert page(sandbox, token).status_code == 401
+        assert ctx.company.clock is clock
+
+
+def test_python_reset_clears_faults_clock_and_inserted_records(sandbox: Sandbox) -> None:
+    sandbox.faults.add("toy", "*", FaultSpec("status"))
+    sandbox.faults.set_latency("*", 5)
+    sandbox.ctx.clock.advance(timedelta(days=2))
+    sandbox.ctx.company.insert_employees(3)
+    sandbox.reset()
+    assert sandbox.faults.rules() == []
+    assert sandbox.faults.latency_ms("toy", EMPLOYEES) == 0
+    assert sandbox.ctx.clock.now() == EPOCH
+    assert sandbox.ctx.company.employee_count() == 100
+    assert page(sandbox, access_token(sandbox)).status_code == 200
