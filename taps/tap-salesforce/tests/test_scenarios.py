@@ -272,3 +272,14 @@ def test_count_that_times_out_means_bulk(sf: Any) -> None:
         log = sf.emulator(sandbox).request_log
     assert len([p for m, p in log if m == "POST" and p.endswith("/jobs/query")]) >= 1
     assert len({r["Id"] for r in run.records("Account")}) == 400
+
+
+def test_bulk_jobs_of_independent_objects_start_together(sf: Any, sandbox: Any) -> None:
+    config = sf.password_config(sandbox, objects=["Account", "Contact", "Project__c"], api_type="bulk")
+    run = sf.run_tap(config)
+    log = sf.emulator(sandbox).request_log
+    creates = [i for i, (m, p) in enumerate(log) if m == "POST" and p.endswith("/jobs/query")]
+    first_results = next(i for i, (_, p) in enumerate(log) if p.endswith("/results"))
+    assert len(creates) == 3  # one job per object, none created twice
+    assert max(creates) < first_results  # all running server-side before the first result page is read
+    assert (len(run.records("Account")), len(run.records("Contact")), len(run.records("Project__c"))) == (50, 100, 10)

@@ -13,7 +13,7 @@ from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import AuthSettings, build_authenticator, parse_auth_settings
-from xlr8_tap_salesforce.client import SalesforceClient, SalesforceStream
+from xlr8_tap_salesforce.client import SalesforceAPIError, SalesforceClient, SalesforceStream
 from xlr8_tap_salesforce.streams import stream_class
 
 API_TYPES = ("auto", "rest", "bulk")
@@ -106,7 +106,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
 )
 
 
-def _schema() -> dict[str, t.Any]:
+def settings_schema() -> dict[str, t.Any]:
     schema = PRODUCT_SETTINGS.to_dict()
     schema["properties"].update(KIT_SETTINGS.to_dict()["properties"])
     return schema
@@ -175,11 +175,12 @@ class TapSalesforce(KitTap):
 
     name = "tap-salesforce"
     product_id = "salesforce"
-    config_jsonschema = _schema()
+    config_jsonschema = settings_schema()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         #: Set when the quota guard or REQUEST_LIMIT_EXCEEDED stopped a stream; later streams are skipped.
         self.quota_stopped = False
+        self._bulk_jobs_started = False
         super().__init__(*args, **kwargs)
 
     @cached_property
@@ -214,6 +215,20 @@ class TapSalesforce(KitTap):
             bulk_poll_interval=settings.bulk_poll_interval,
             bulk_max_wait=settings.bulk_max_wait,
         )
+
+    def start_bulk_jobs_ahead(self) -> None:
+        """Once per run, when the first stream starts: start the Bulk jobs of every other selected Bulk stream,
+        so Salesforce prepares independent objects in parallel (their results wait server-side)."""
+        if self._bulk_jobs_started:
+            return
+        self._bulk_jobs_started = True
+        for stream in self.streams.values():
+            if not isinstance(stream, SalesforceStream):
+                continue
+            try:
+                stream.start_bulk_ahead()
+            except SalesforceAPIError as exc:  # the stream will try again, and report, on its own turn
+                self.logger.warning("%s: could not start its Bulk job ahead: %s", stream.name, exc)
 
     def discover_streams(self) -> list[SalesforceStream]:
         """One stream per object: the catalog's objects and schemas when given, else the configured (or all
