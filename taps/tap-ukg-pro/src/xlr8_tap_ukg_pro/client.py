@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cached_property
 
 import requests
-from singer_sdk.pagination import BasePageNumberPaginator
+from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
@@ -66,7 +66,7 @@ class UkgClassifier(ResponseClassifier):
 CLASSIFIER = UkgClassifier()
 
 
-class PerPagePaginator(BasePageNumberPaginator):
+class PerPagePaginator(PageNumberPaginator):
     """UKG's ``page`` (1-based): another page only when this one was full."""
 
     def __init__(self, per_page: int) -> None:

@@ -78,6 +78,8 @@ class UkgProEmulator(ProductEmulator):
         self.working_polls = 1
         self.fail_next_report: str | None = None
         self._reports: dict[str, PendingReport] = {}
+        #: ``(startDate, endDate)`` of every employee-changes request, as asked (scenario tests read it).
+        self.change_windows: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._employee = functools.lru_cache(maxsize=4096)(self._employee_now)
 
@@ -123,6 +125,14 @@ class UkgProEmulator(ProductEmulator):
             ),
         )
         return FaultResponse(200, doc.decode(), content_type=SOAP_CONTENT_TYPE)
+
+    def reset(self) -> None:
+        """Scenario switches back to their defaults, pending reports and the window log dropped."""
+        with self._lock:
+            self.working_polls = 1
+            self.fail_next_report = None
+            self._reports.clear()
+            self.change_windows.clear()
 
     def report_paths(self) -> list[str]:
         return [r.path for r in raas.REPORTS]
@@ -208,6 +218,8 @@ class UkgProEmulator(ProductEmulator):
     def _employee_changes(self, request: Request, page: int, per_page: int) -> Response:
         query = request.query_params
         now = self.ctx.clock.now()
+        if page == 1:
+            self.change_windows.append((query.get("startDate", ""), query.get("endDate")))
         try:
             start = _parse_instant(query["startDate"])
             end = _parse_instant(query["endDate"]) if query.get("endDate") else now
