@@ -81,7 +81,7 @@ def test_report_still_working_at_the_timeout_stops_with_the_setting_named(
     fake = FakeTime()
     tap = _tap(url, fake, raas_timeout=10, raas_poll_interval=3)
     before = len(sandbox.requests("ukg_pro", "/services/BIStreamingService"))
-    with pytest.raises(ServerUnavailableError, match="still Working after 9 s and 4 polls.*'raas_timeout'"):
+    with pytest.raises(ServerUnavailableError, match=r"still Working after 9 s and 4 polls.*'raas_timeout'"):
         tap.raas.run_report(EMPLOYEES)
     assert fake.sleeps == [3, 3, 3]
     assert len(sandbox.requests("ukg_pro", "/services/BIStreamingService")) - before == 4
