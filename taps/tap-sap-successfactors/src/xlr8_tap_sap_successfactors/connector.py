@@ -9,17 +9,49 @@ import typing as t
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
+import requests
+
 from xlr8_kit.connectors import ConnectorError, TapConnector
+from xlr8_kit.http.errors import KitHTTPError
 from xlr8_kit.odata import decode_entry
 from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
 
 ODATA_PREFIX = "/odata/v2/"
 
 
+class ConnectorTap(TapSapSuccessFactors):
+    """The tap as the connector builds it: streams come from $metadata while the SDK constructs the tap, so a
+    refused or unreachable tenant is remembered here and raised by the first operation (``test_connection``
+    then reports it under the right check instead of failing to connect)."""
+
+    deferred_error: BaseException | None = None
+
+    def discover_streams(self) -> list[t.Any]:
+        try:
+            return super().discover_streams()
+        except (KitHTTPError, requests.RequestException, OSError) as exc:
+            self.deferred_error = exc
+            return []
+
+
 class SuccessFactorsConnector(TapConnector):
     product_id = "successfactors"
-    tap_class = TapSapSuccessFactors
+    tap_class = ConnectorTap
     probe_stream = "User"
+
+    def raise_deferred(self) -> None:
+        tap = self.tap
+        if isinstance(tap, ConnectorTap) and tap.deferred_error is not None:
+            raise tap.deferred_error
+
+    def probe(self) -> None:
+        """$metadata first (authentication and reachability), then one record of ``User``."""
+        self.raise_deferred()
+        super().probe()
+
+    def resolve_stream(self, entity: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        self.raise_deferred()
+        return super().resolve_stream(entity, *args, **kwargs)
 
     @property
     def sf_tap(self) -> TapSapSuccessFactors:
@@ -27,6 +59,7 @@ class SuccessFactorsConnector(TapConnector):
 
     def is_odata_path(self, query: str) -> bool:
         """An OData path names an entity set before any ``?``; a universal query has words (``employee where``)."""
+        self.raise_deferred()
         text = query.strip()
         if text.startswith((ODATA_PREFIX, ODATA_PREFIX.lstrip("/"))):
             return True
