@@ -1,0 +1,437 @@
+"""The live-data gatherer: answer a question with live rows from the products it is about, landed as truths.
+
+Rule-based and deterministic (no model): ``analyse`` finds entities and products in the question through the
+vocabulary and turns a few phrasings into universal filters ("active", "on leave", "terminated", "hired in
+2024", "hired since 2023-06-01", "in department D001", "at location BOS"). ``gather`` reads each product with
+the project's credentials through its connector (the tap's own streams, filters pushed down where the API can),
+lands the rows through target-xlr8-truths, and returns ``Truth`` objects with provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import typing as t
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from xlr8_kit.connectors.base import ConnectorError
+from xlr8_kit.connectors.factory import ConnectorFactory
+from xlr8_kit.connectors.tap import TapConnector
+from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, format_filter
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.rest import KitTap
+from xlr8_kit.vocabulary import (
+    UnknownProductError,
+    VocabularyError,
+    find_entity,
+    products_for_entity,
+    resolve_entity,
+    resolve_product,
+)
+
+if t.TYPE_CHECKING:
+    from target_xlr8_truths.ledger import Truth
+
+#: Words that name an entity only in a narrower sense than everyday speech ("the company", "my account").
+_GENERIC_WORDS = {"company", "org", "organization", "account", "hire", "po", "bp", "partner", "login", "emp"}
+#: Product aliases too short or too common to count as a mention.
+_NOT_PRODUCT_MENTIONS = {"common", "universal", "canonical", "sf", "s4", "sfdc"}
+_YEAR_OR_DAY = r"(\d{4}-\d{2}-\d{2}|\d{4})"
+_QUALIFIER = r"\b(?:in|at|for|from) (?:the )?(?:department|dept|location|site|office) [a-z0-9_-]+\b"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a question is about: entities (in order of mention), a universal filter per entity, products named."""
+
+    question: str
+    entities: tuple[str, ...]
+    filters: dict[str, Filter | None]
+    products: tuple[str, ...] = ()
+    intent: t.Literal["count", "list"] = "list"
+
+    def universal_query(self, entity: str) -> str:
+        where = self.filters.get(entity)
+        return entity + (f" where {format_filter(where)}" if where is not None else "")
+
+
+def _grams(words: list[str]) -> Iterator[tuple[int, int, str]]:
+    for size in (3, 2, 1):
+        for start in range(len(words) - size + 1):
+            yield start, size, "_".join(words[start : start + size])
+
+
+def _bound(text: str, *, end: bool) -> date:
+    if len(text) == 4:
+        return date(int(text), 12, 31) if end else date(int(text), 1, 1)
+    return date.fromisoformat(text)
+
+
+def _employee_filters(text: str) -> list[Filter]:
+    found: list[Filter] = []
+    statuses = []
+    if re.search(r"\bactive\b", text) and not re.search(r"\binactive\b", text):
+        statuses.append("active")
+    if re.search(r"\bon leave\b|\bleave of absence\b", text):
+        statuses.append("leave")
+    if re.search(r"\b(terminated|former|inactive|termed)\b", text) and not re.search(r"\bterminated (in|since)", text):
+        statuses.append("terminated")
+    if len(statuses) == 1:
+        found.append(Compare("employment_status", "=", statuses[0]))
+    elif statuses:
+        found.append(In("employment_status", tuple(statuses)))
+    for verb, column in (("hired", "hire_date"), ("terminated", "termination_date")):
+        if match := re.search(rf"\b{verb} (?:in|during) (\d{{4}})\b", text):
+            year = match.group(1)
+            found.append(Between(column, _bound(year, end=False), _bound(year, end=True)))
+        if match := re.search(rf"\b{verb} (since|from|after) {_YEAR_OR_DAY}\b", text):
+            word, when = match.groups()
+            if word == "after":
+                found.append(Compare(column, ">", _bound(when, end=True)))
+            else:
+                found.append(Compare(column, ">=", _bound(when, end=False)))
+        if match := re.search(rf"\b{verb} before {_YEAR_OR_DAY}\b", text):
+            found.append(Compare(column, "<", _bound(match.group(1), end=False)))
+    if match := re.search(r"\b(?:in|for|from) (?:the )?(?:department|dept) ([a-z0-9_-]+)\b", text):
+        found.append(Compare("department_code", "=", match.group(1).upper()))
+    if match := re.search(r"\b(?:in|at|from) (?:the )?(?:location|site|office) ([a-z0-9_-]+)\b", text):
+        found.append(Compare("location_code", "=", match.group(1).upper()))
+    return found
+
+
+def analyse(question: str) -> Analysis:
+    """Entities, filters and products a question is about; deterministic for the same text."""
+    text = " ".join(question.lower().split())
+    # "in department D003" is a filter on employees, not a question about departments
+    scan = re.sub(_QUALIFIER, " ", text)
+    words = re.findall(r"[a-z0-9][a-z0-9_/-]*", scan)
+    used: set[int] = set()
+    entities: list[str] = []
+    products: list[str] = []
+    for start, size, gram in _grams(words):
+        span = set(range(start, start + size))
+        if span & used:
+            continue
+        if gram not in _NOT_PRODUCT_MENTIONS:
+            try:
+                product = resolve_product(gram)
+            except UnknownProductError:
+                product = None
+            if product is not None and product.domain != "common":
+                used |= span
+                if product.id not in products:
+                    products.append(product.id)
+                continue
+        entity = find_entity(gram) if gram not in _GENERIC_WORDS else None
+        if entity is not None:
+            used |= span
+            if entity.name not in entities:
+                entities.append(entity.name)
+    filters: dict[str, Filter | None] = {}
+    for name in entities:
+        parts = _employee_filters(text) if name == "employee" else []
+        filters[name] = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
+    intent: t.Literal["count", "list"] = (
+        "count" if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b", text) else "list"
+    )
+    return Analysis(question, tuple(entities), filters, tuple(products), intent)
+
+
+# --- connectors for gathering ------------------------------------------------------------------------------------
+
+
+def tap_connector(product_id: str, config: Mapping[str, t.Any]) -> TapConnector:
+    """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
+    connector_class = ConnectorFactory.connector_class(product_id)
+    if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
+        return connector_class(dict(config))
+    tap_class = getattr(connector_class, "tap_class", None)
+    if tap_class is None:
+        tap_attr = getattr(connector_class, "tap", None)
+        getter = getattr(tap_attr, "func", None) or getattr(tap_attr, "fget", None)
+        hints = t.get_type_hints(getter) if getter is not None else {}
+        tap_class = hints.get("return")
+    if not (isinstance(tap_class, type) and issubclass(tap_class, KitTap)):
+        raise ConnectorError(
+            f"{product_id}: connector {connector_class.__name__} exposes no KitTap; make it a TapConnector subclass"
+        )
+    generic = type(
+        f"{tap_class.__name__}Connector", (TapConnector,), {"product_id": product_id, "tap_class": tap_class}
+    )
+    return t.cast("TapConnector", generic(dict(config)))
+
+
+def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.Any]]:
+    """product id -> tap settings naming the project's active credential for it (the tap reads the store)."""
+    from xlr8_kit.credentials.resolve import open_manager
+
+    manager = open_manager(store, create=False)
+    try:
+        credentials = manager.list_by_project(project)
+    finally:
+        manager.close()
+    sources: dict[str, dict[str, t.Any]] = {}
+    for credential in sorted(credentials, key=lambda c: c.credential_id):
+        if str(getattr(credential.status, "value", credential.status)) != "active":
+            continue
+        try:
+            product = resolve_product(credential.product_id).id
+        except UnknownProductError:
+            continue
+        config: dict[str, t.Any] = {"credential_id": credential.credential_id}
+        if store:
+            config["credential_store"] = store
+        sources.setdefault(product, config)
+    return sources
+
+
+# --- landing through target-xlr8-truths --------------------------------------------------------------------------
+
+
+class _Lines:
+    """A read-only text stream over generated Singer lines, so the target pulls rows as the tap yields them."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def readline(self) -> str:
+        return next(self._lines, "")
+
+
+def _json(value: t.Any) -> t.Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def land(
+    *,
+    project: str,
+    product: str,
+    stream: str,
+    schema: dict[str, t.Any],
+    key_properties: list[str],
+    rows: Iterable[dict[str, t.Any]],
+    duckdb_path: str,
+    instance: str | None = None,
+) -> None:
+    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end)."""
+    try:
+        from target_xlr8_truths.target import TargetXlr8Truths
+    except ImportError as exc:  # pragma: no cover - the workspace installs it
+        raise ConnectorError("gathering needs target-xlr8-truths (pip install xlr8-target-truths)") from exc
+    extracted = datetime.now(UTC).isoformat()
+
+    def lines() -> Iterator[str]:
+        yield (
+            json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": key_properties}) + "\n"
+        )
+        for row in rows:
+            message = {"type": "RECORD", "stream": stream, "record": row, "time_extracted": extracted}
+            yield json.dumps(message, default=_json) + "\n"
+
+    config = {"project_id": project, "delivery": "duckdb", "duckdb_path": duckdb_path, "source_instance": instance}
+    target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
+    del product
+
+
+@dataclass
+class GatherReport:
+    """What happened per product, including the ones skipped and why (for the CLI and for callers)."""
+
+    truths: list[Truth] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product, entity, reason)
+
+
+def gather(
+    question: str,
+    analysis: Analysis | None = None,
+    *,
+    project: str,
+    sources: Mapping[str, Mapping[str, t.Any]] | None = None,
+    store: str | None = None,
+    duckdb_path: str = ".xlr8/truths.duckdb",
+    products: Iterable[str] | None = None,
+    progress: Progress | None = None,
+    report: GatherReport | None = None,
+) -> list[Truth]:
+    """Truths answering ``question``: one per (product, entity) read, Reality or Configuration by stream.
+
+    ``sources`` maps product ids to tap settings (tests, the sandbox); by default the project's credentials in
+    ``store`` are used. Products named in the question win over ``products``, which win over every product
+    with a credential.
+    """
+    from target_xlr8_truths.ledger import Truth, read_truths
+    from target_xlr8_truths.naming import normalise_project
+
+    say = progress or (lambda _message: None)
+    report = report if report is not None else GatherReport()
+    plan = analysis or analyse(question)
+    if not plan.entities:
+        raise QueryError(f"no entity recognised in {question!r}; name one such as employees, jobs or invoices")
+    project_id = normalise_project(project)
+    available = {resolve_product(p).id: dict(c) for p, c in (sources or project_sources(project, store)).items()}
+    wanted = list(plan.products) or [resolve_product(p).id for p in (products or [])] or sorted(available)
+    redactor = Redactor.default()
+    for entity in plan.entities:
+        truth_type = resolve_entity(entity).truth_type
+        carriers = set(products_for_entity(entity))
+        for product in wanted:
+            if product not in carriers:
+                report.skipped.append((product, entity, f"{product} has no {entity} data"))
+                continue
+            if product not in available:
+                report.skipped.append((product, entity, f"the project has no credential for {product}"))
+                continue
+            query = plan.universal_query(entity)
+            say(f"{product}: reading {entity} ({query})")
+            try:
+                connector = tap_connector(product, available[product])
+                with connector:
+                    stream, translation = connector.resolve_stream(entity, plan.filters.get(entity))
+                    schema = connector.get_entity_schema(stream.name)
+                    landed: list[dict[str, t.Any]] = []
+
+                    def keep(rows: Iterable[dict[str, t.Any]], sink: list[dict[str, t.Any]] = landed) -> Iterator:
+                        for row in rows:
+                            sink.append(row)
+                            yield row
+
+                    land(
+                        project=project_id,
+                        product=product,
+                        stream=stream.name,
+                        schema=schema,
+                        key_properties=list(stream.primary_keys or []),
+                        rows=keep(connector.read(stream, translation)),
+                        duckdb_path=duckdb_path,
+                        instance=str(available[product].get("credential_id") or "sandbox"),
+                    )
+            except (ConnectorError, VocabularyError, QueryError) as exc:
+                report.skipped.append((product, entity, redactor.redact(str(exc))))
+                say(f"{product}: skipped: {redactor.redact(str(exc))}")
+                continue
+            stored = [
+                tr
+                for tr in read_truths(project_id, duckdb_path=duckdb_path, product=product, max_rows=0)
+                if tr.metadata.get("stream") == stream.name
+            ]
+            location = stored[0].location if stored else f"duckdb:{duckdb_path}"
+            annotation = schema.get("x-xlr8", {})
+            truth = Truth(
+                source_type=str(annotation.get("truth_type") or truth_type),
+                source_name=stored[0].source_name if stored else f"{product}:{stream.name}",
+                content=landed,
+                confidence=1.0,
+                location=location,
+                metadata={
+                    "product": product,
+                    "entity": entity,
+                    "stream": stream.name,
+                    "credential_id": available[product].get("credential_id"),
+                    "universal_query": query,
+                    "query": translation.query if translation is not None else None,
+                    "params": dict(translation.params) if translation is not None else {},
+                    "pushed_down": format_filter(translation.pushed) if translation and translation.pushed else None,
+                    "post_fetch": format_filter(translation.residual) if translation and translation.residual else None,
+                    "rows": len(landed),
+                    "canonical_fields": annotation.get("canonical_fields", {}),
+                    "table": stored[0].metadata.get("table_name") if stored else None,
+                    "run_id": stored[0].metadata.get("run_id") if stored else None,
+                    "question": question,
+                    "gather_id": str(uuid.uuid4()),
+                },
+            )
+            report.truths.append(truth)
+            say(f"{product}: {len(landed)} {entity} row(s) landed at {location}")
+    return report.truths
+
+
+def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
+    """``xlr8 gather``: progress on stderr, a table of truths per product on stdout."""
+    sources = sandbox_sources() if args.sandbox else None
+    products = [p.strip() for p in (args.products or "").split(",") if p.strip()]
+    report = GatherReport()
+    try:
+        gather(
+            args.question,
+            project=args.project,
+            sources=sources,
+            store=args.store,
+            duckdb_path=args.duckdb,
+            products=products or None,
+            progress=lambda message: print(message, file=err, flush=True),
+            report=report,
+        )
+    except (ConnectorError, ValueError) as exc:
+        print(f"xlr8: error: {Redactor.default().redact(str(exc))}", file=err)
+        return 2
+    if args.json:
+        print(json.dumps([_truth_json(tr) for tr in report.truths], default=str, indent=2), file=out)
+    else:
+        print(_table(report), file=out)
+    return 0 if report.truths else 1
+
+
+def _truth_json(truth: Truth) -> dict[str, t.Any]:
+    return {
+        "source_type": truth.source_type,
+        "source_name": truth.source_name,
+        "confidence": truth.confidence,
+        "location": truth.location,
+        "metadata": truth.metadata,
+        "content": truth.content,
+    }
+
+
+def _table(report: GatherReport) -> str:
+    header = ("product", "entity", "type", "rows", "query as sent", "location")
+    rows = [
+        (
+            str(tr.metadata["product"]),
+            str(tr.metadata["entity"]),
+            tr.source_type,
+            str(tr.metadata["rows"]),
+            str(tr.metadata.get("query") or tr.metadata["stream"]),
+            tr.location,
+        )
+        for tr in report.truths
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for product, entity, reason in report.skipped:
+        lines.append(f"skipped {product} {entity}: {reason}")
+    return "\n".join(lines)
+
+
+def sandbox_sources(meltano_yml: str = "meltano.yml") -> dict[str, dict[str, t.Any]]:
+    """Tap settings of meltano.yml's ``sandbox`` environment, by product (the running ``xlr8-sandbox``)."""
+    import yaml  # meltano's own dependency, present wherever meltano.yml is used
+
+    with open(meltano_yml, encoding="utf-8") as handle:
+        project = yaml.safe_load(handle)
+    env = next((e for e in project.get("environments", []) if e.get("name") == "sandbox"), None)
+    if env is None:
+        raise ConnectorError(f"{meltano_yml} has no 'sandbox' environment")
+    sources: dict[str, dict[str, t.Any]] = {}
+    for extractor in env.get("config", {}).get("plugins", {}).get("extractors", []):
+        try:
+            product = resolve_product(extractor["name"]).id
+        except (UnknownProductError, KeyError):
+            continue
+        sources[product] = dict(extractor.get("config") or {})
+    return sources

@@ -1,0 +1,164 @@
+"""The gatherer: rule-based analysis of questions, and live gathering from a product into truths (DuckDB)."""
+
+from __future__ import annotations
+
+import io
+import typing as t
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from xlr8_kit.cli import main
+from xlr8_kit.connectors import ConnectorFactory
+from xlr8_kit.connectors.gather import GatherReport, analyse, gather
+from xlr8_kit.query import And, Between, Compare, In, QueryError
+from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
+from xlr8_kit.vocabulary import mapping_for_stream, register_mapping
+
+PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
+
+
+@pytest.mark.parametrize(
+    ("question", "entities", "filters", "products", "intent"),
+    [
+        (
+            "How many active employees were hired in 2024?",
+            ("employee",),
+            And(
+                (
+                    Compare("employment_status", "=", "active"),
+                    Between("hire_date", date(2024, 1, 1), date(2024, 12, 31)),
+                )
+            ),
+            (),
+            "count",
+        ),
+        (
+            "List the people on leave in UKG Pro",
+            ("employee",),
+            Compare("employment_status", "=", "leave"),
+            ("ukg_pro",),
+            "list",
+        ),
+        (
+            "Which workers in department d003 were hired since 2023-06-01 in Workday and SAP_SF?",
+            ("employee",),
+            And((Compare("hire_date", ">=", date(2023, 6, 1)), Compare("department_code", "=", "D003"))),
+            ("workday_hcm", "successfactors"),
+            "list",
+        ),
+        (
+            "Show active and terminated staff hired before 2019",
+            ("employee",),
+            And((In("employment_status", ("active", "terminated")), Compare("hire_date", "<", date(2019, 1, 1)))),
+            (),
+            "list",
+        ),
+        ("What job codes and cost centers do we have?", ("job", "cost_center"), None, (), "list"),
+        (
+            "Open opportunities for accounts in Salesforce",
+            ("opportunity", "crm_account"),
+            None,
+            ("salesforce",),
+            "list",
+        ),
+    ],
+)
+def test_analyse_is_rule_based_and_deterministic(
+    question: str, entities: tuple[str, ...], filters: object, products: tuple[str, ...], intent: str
+) -> None:
+    first = analyse(question)
+    assert first == analyse(question)
+    assert first.entities == entities
+    assert first.filters[entities[0]] == filters
+    assert first.products == products
+    assert first.intent == intent
+
+
+@pytest.fixture
+def fake_product() -> t.Iterator[FakeReadyServer]:
+    original = mapping_for_stream("ukg_ready", "employees")
+    register_mapping(MAPPING)
+    ConnectorFactory.register("ukg_ready", FakeReadyConnector)
+    try:
+        with FakeReadyServer(scale=40) as server:
+            yield server
+    finally:
+        ConnectorFactory.unregister("ukg_ready")
+        assert original is not None
+        register_mapping(original)
+
+
+def test_gather_lands_the_answer_as_reality_truths(fake_product: FakeReadyServer, tmp_path: Path) -> None:
+    duckdb_path = str(tmp_path / "truths.duckdb")
+    messages: list[str] = []
+    sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN, "page_size": 7}}
+    truths = gather(
+        "How many active employees were hired since 2018?",
+        project=PROJECT,
+        sources=sources,
+        duckdb_path=duckdb_path,
+        progress=messages.append,
+    )
+    expected = [r for r in fake_product.rows if r["status"] == "Active" and r["hired_date"] >= "2018-01-01"]
+    assert expected
+    assert len(truths) == 1
+    truth = truths[0]
+    assert truth.source_type == "reality"
+    assert [r["employee_id"] for r in truth.content] == [r["employee_id"] for r in expected]
+    assert truth.metadata["rows"] == len(expected)
+    assert truth.metadata["product"] == "ukg_ready"
+    assert truth.metadata["params"] == {"status": "Active", "hired_from": "2018-01-01"}
+    assert truth.metadata["canonical_fields"]["hired_date"] == "hire_date"
+    assert truth.location.startswith(f"duckdb:{duckdb_path}#")
+    assert all(req.query["status"] == ["Active"] for req in fake_product.requests_to("/api/v1/employees"))
+    assert any("landed" in m for m in messages)
+
+    import duckdb
+
+    with duckdb.connect(duckdb_path, read_only=True) as conn:
+        table = truth.metadata["table"]
+        landed = conn.execute(f'SELECT employee_id FROM "{table}" ORDER BY employee_id').fetchall()
+    assert [row[0] for row in landed] == sorted(r["employee_id"] for r in expected)
+
+
+def test_gather_skips_products_without_the_entity_or_credentials(fake_product: FakeReadyServer, tmp_path: Path) -> None:
+    report = GatherReport()
+    truths = gather(
+        "opportunities and employees in salesforce and ukg ready",
+        project=PROJECT,
+        sources={"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}},
+        duckdb_path=str(tmp_path / "t.duckdb"),
+        report=report,
+    )
+    assert [(tr.metadata["product"], tr.metadata["entity"]) for tr in truths] == [("ukg_ready", "employee")]
+    assert ("ukg_ready", "opportunity", "ukg_ready has no opportunity data") in report.skipped
+    assert ("salesforce", "opportunity", "the project has no credential for salesforce") in report.skipped
+
+
+def test_gather_refuses_a_question_without_entities(tmp_path: Path) -> None:
+    with pytest.raises(QueryError, match="no entity recognised"):
+        gather("what is the weather?", project=PROJECT, sources={}, duckdb_path=str(tmp_path / "t.duckdb"))
+
+
+def test_cli_gather_prints_a_table(
+    fake_product: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xlr8_kit.connectors.gather as gather_module
+
+    sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}}
+    monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["gather", "--project", PROJECT, "--duckdb", str(tmp_path / "t.duckdb"), "How many employees are on leave?"],
+        out=out,
+        err=err,
+    )
+    assert code == 0, err.getvalue()
+    on_leave = sum(1 for r in fake_product.rows if r["status"] == "On Leave")
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["product", "entity", "type", "rows", "query", "as", "sent", "location"]
+    assert lines[2].split()[:4] == ["ukg_ready", "employee", "reality", str(on_leave)]
+    assert "ukg_ready: reading employee (employee where employment_status = 'leave')" in err.getvalue()
+    assert GOOD_TOKEN not in out.getvalue() + err.getvalue()
