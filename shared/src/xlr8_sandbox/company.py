@@ -477,7 +477,7 @@ class Company:
 
     @property
     def _hire_interval(self) -> timedelta:
-        return timedelta(seconds=86_400 // self.hires_per_day)
+        return timedelta(microseconds=86_400_000_000 // self.hires_per_day)
 
     def _scheduled_hires(self, t: datetime) -> int:
         return 0 if t <= EPOCH else (t - EPOCH) // self._hire_interval
@@ -528,8 +528,8 @@ class Company:
             base = replace(
                 base, hire_date=hired_at.date(), termination_date=None, status="active", last_modified=hired_at
             )
-        if t <= EPOCH:
-            return base
+        if t <= EPOCH or base.status == "terminated":
+            return base  # people who left before sandbox time do not change any more
         events, ended = self._events_visible("employee", i, t, 0.3)
         salary, job, modified = base.annual_salary, base.job_code, base.last_modified
         for k in range(events):
@@ -537,7 +537,7 @@ class Company:
             if hired_at is not None and at <= hired_at:
                 continue
             modified = at
-            if k == ended and base.status != "terminated":
+            if k == ended:
                 return replace(
                     base,
                     status="terminated",
@@ -1011,6 +1011,8 @@ class Company:
                     continue  # already gone
                 if entity == "employee" and i >= self.scale and at <= (self.hire_time(i) or EPOCH):
                     continue  # the event predates this new hire
+                if entity == "employee" and i < self.scale and self._employee_base(i).status == "terminated":
+                    continue  # left before sandbox time
                 yield self._change(entity, i, k, end, at)
 
     def _change(self, entity: str, i: int, k: int, end: int | None, at: datetime) -> Change:

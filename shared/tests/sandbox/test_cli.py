@@ -21,7 +21,8 @@ def sandbox_command() -> list[str]:
     return [script]
 
 
-def test_cli_serves_every_registered_product_and_stops_on_sigterm() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_cli_serves_every_registered_product_and_stops_cleanly(stop_signal: signal.Signals) -> None:
     assert EMULATORS, "no emulator registered: nothing for the CLI to serve"
     proc = subprocess.Popen(
         [*sandbox_command(), "--ephemeral", "--json", "--seed", "7", "--scale", "100", "--faults", "flaky"],
@@ -42,7 +43,7 @@ def test_cli_serves_every_registered_product_and_stops_on_sigterm() -> None:
             assert clock.status_code == 200
             faults = requests.get(f"{info['url']}/__sandbox/faults", timeout=5).json()["faults"]
             assert len(faults) == 4  # the flaky profile
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:

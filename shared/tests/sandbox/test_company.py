@@ -156,3 +156,31 @@ def test_inserted_employees_keep_their_identity_as_the_clock_moves() -> None:
 def test_bad_scale_is_rejected() -> None:
     with pytest.raises(ValueError, match="scale"):
         Company(scale=0)
+
+
+def test_a_million_employees_cost_nothing_until_read() -> None:
+    company = Company(seed=42, scale=1_000_000)
+    last = company.employee(999_999)
+    assert last.employee_id == "E1000000"
+    day = EPOCH + timedelta(days=1)
+    assert company.employee_count(day) == 1_000_000 + company.hires_per_day
+    tracemalloc.start()
+    try:
+        changes = company.changes_between(EPOCH, day)
+        first = [next(changes) for _ in range(2_000)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert {c.kind for c in first} == {"insert"}
+    assert peak < 5_000_000
+
+
+def test_people_who_left_before_sandbox_time_never_change() -> None:
+    clock = SandboxClock()
+    company = Company(seed=11, scale=200, clock=clock)
+    gone = [e for e in company.employees() if e.status == "terminated"]
+    assert gone
+    clock.advance(timedelta(days=120))
+    assert [company.employee(e.index) for e in gone] == gone
+    keys = {e.employee_id for e in gone}
+    assert not [c for c in company.changes_between(EPOCH, clock.now()) if c.key in keys]
