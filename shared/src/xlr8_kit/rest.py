@@ -86,6 +86,15 @@ class KitRuntime:
     authenticator: requests.auth.AuthBase | None
     redactor: Redactor
     policy: HttpPolicy
+    #: Persists a rotated secret field (CAS) in the credential store; None for plain settings.
+    persist_secret: t.Callable[[str, str], None] | None = None
+
+    def rotation_hook(self, field_name: str) -> t.Callable[[str], None] | None:
+        """An authenticator's ``on_rotate(new_value)`` that saves ``field_name`` before the token is relied on."""
+        persist = self.persist_secret
+        if persist is None:
+            return None
+        return lambda value: persist(field_name, value)
 
 
 class KitTap(Tap):
@@ -97,6 +106,17 @@ class KitTap(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """With ``credential_id``, validate the config as resolved from the store (secrets stay in memory)."""
+        if not self._config.get("credential_id"):
+            return super()._validate_config(raise_errors=raise_errors)
+        unresolved = self._config
+        self._config = self.resolved_config
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        finally:
+            self._config = unresolved
 
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
@@ -117,7 +137,15 @@ class KitTap(Tap):
                 redactor.add_pair(user, value)
         policy = http_policy_from_config(config)
         session = self.make_session(policy, config=config, redactor=redactor)
-        runtime = KitRuntime(session=session, authenticator=None, redactor=redactor, policy=policy)
+        from xlr8_kit.credentials.resolve import secret_persister
+
+        runtime = KitRuntime(
+            session=session,
+            authenticator=None,
+            redactor=redactor,
+            policy=policy,
+            persist_secret=secret_persister(self.config),
+        )
         runtime.authenticator = self.build_authenticator(runtime)
         return runtime
 
