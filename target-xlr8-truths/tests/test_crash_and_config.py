@@ -137,3 +137,34 @@ def test_bad_settings_name_the_setting(tmp_path: Path, config: dict[str, Any]) -
         assert run.returncode != 0, settings
         assert name in run.stderr, (name, run.stderr[-2000:])
         assert run.states == []
+
+
+def test_e3_sigterm_drains_relays_final_state_and_exits_clean(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**config, "batch_size_rows": BATCH}))
+    proc = subprocess.Popen(
+        [TARGET_EXE, "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    messages = stream(range(250))  # STATE after ids 99 and 199; the last 50 records are pending when the signal comes
+    proc.stdin.write(lines_of(messages))
+    proc.stdin.flush()  # stdin stays open: the target is waiting for more input when it is told to stop
+    first = json.loads(proc.stdout.readline())
+    assert first == {"bookmarks": {"items": {"id": 99}}}
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    proc.stdin.close()
+    assert proc.returncode == 0, err[-3000:]
+    states = [first, *(json.loads(line) for line in out.splitlines() if line.strip())]
+    last = states[-1]["bookmarks"]["items"]["id"]
+    assert last in {99, 199}
+    ids = [r[0] for r in query(store, f'SELECT id FROM "{TABLE}" ORDER BY id')]
+    assert ids[: last + 1] == list(range(last + 1))  # every record the final STATE covers is committed
+    assert "XLR8_TRUTHS_SUMMARY" in err

@@ -186,6 +186,7 @@ class TruthsSink(BatchSink):
                 return
 
     def process_record(self, record: dict, context: dict) -> None:
+        self.target.check_stop()
         rows: list[dict[str, t.Any]] = context.setdefault("rows", [])
         dead: list[DeadLetter] = context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
@@ -228,7 +229,11 @@ class TruthsSink(BatchSink):
             hard_delete=bool(self.config.get("hard_delete", False)),
             files=context.get("files", []),
         )
-        loaded = self.target.store.write_batch(batch)
+        self.target.busy = True
+        try:
+            loaded = self.target.store.write_batch(batch)
+        finally:
+            self.target.busy = False
         if batch.files:
             self.target.received[self.stream_name] += loaded
         self.target.loaded[self.stream_name] += loaded

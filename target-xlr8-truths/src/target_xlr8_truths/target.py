@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import signal
 import sys
 import typing as t
 import uuid
@@ -150,6 +151,9 @@ class TargetXlr8Truths(Target):
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
         self._held_state: dict | None = None
+        self.busy = False  # inside a batch transaction
+        self._stop_requested = False
+        self._ending = False
 
     @property
     def store(self) -> Store:
@@ -197,7 +201,32 @@ class TargetXlr8Truths(Target):
             return
         super()._write_state_message(state)
 
+    # -- termination (E3) ----------------------------------------------------------------------------------------
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        """Drain, relay the final STATE and exit 0; a signal inside a batch transaction waits for its commit, and a
+        second signal is ignored."""
+        if self._stop_requested or self._ending:
+            return
+        self._stop_requested = True
+        if self.busy:
+            self.logger.info("Termination signal %d: finishing the open batch transaction first", signum)
+            return
+        self._shut_down(signum)
+
+    def check_stop(self) -> None:
+        """Called between records: honours a termination signal that arrived during a transaction."""
+        if self._stop_requested and not self.busy and not self._ending:
+            self._shut_down(signal.SIGTERM)
+
+    def _shut_down(self, signum: int) -> None:
+        self.logger.info("Termination signal %d: draining all sinks, then exiting", signum)
+        self.process_endofpipe()
+        sys.exit(0)
+
     def process_endofpipe(self) -> None:
+        if self._ending:
+            return
+        self._ending = True
         super().process_endofpipe()
         if self._streams:
             self.store.finalize(list(self._streams.values()))
