@@ -134,10 +134,10 @@ class UkgProSettings:
         for name in ("username", "password", "customer_api_key"):
             if not config.get(name):
                 errors.append(f"setting {name!r} is required")
-        per_page = int(config.get("per_page") or 1000)
+        per_page = int(_or_default(config.get("per_page"), 1000))
         if not 1 <= per_page <= MAX_PER_PAGE:
             errors.append(f"setting 'per_page' must be between 1 and {MAX_PER_PAGE}, not {per_page}")
-        window = int(config.get("employee_changes_window_days") or 7)
+        window = int(_or_default(config.get("employee_changes_window_days"), 7))
         if not 1 <= window <= 366:
             errors.append(f"setting 'employee_changes_window_days' must be between 1 and 366, not {window}")
         start_date = _instant(config, "start_date", errors)
@@ -169,7 +169,7 @@ class UkgProSettings:
             errors.append(f"setting 'raas_csv_encoding' names an unknown encoding {encoding!r}")
         raw_poll = config.get("raas_poll_interval")
         poll = float(raw_poll) if raw_poll is not None else 5.0
-        timeout = float(config.get("raas_timeout") or 1800)
+        timeout = float(_or_default(config.get("raas_timeout"), 1800))
         if poll < 0 or timeout <= 0:
             errors.append("settings 'raas_poll_interval' (>= 0) and 'raas_timeout' (> 0) must be positive")
         if errors:
@@ -182,6 +182,11 @@ class UkgProSettings:
             all_reports=all_reports, raas_output=output, raas_csv_encoding=encoding, raas_poll_interval=poll,
             raas_timeout=timeout,
         )  # fmt: skip
+
+
+def _or_default(value: t.Any, default: t.Any) -> t.Any:
+    """Only a missing setting takes the default: 0 is a value (and usually an error to report)."""
+    return default if value is None else value
 
 
 def _url(config: dict[str, t.Any], name: str, errors: list[str], *, required: bool) -> str:
