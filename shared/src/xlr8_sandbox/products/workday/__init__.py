@@ -156,7 +156,7 @@ class WorkdayEmulator(ProductEmulator):
             {"code": c.code, "name": c.name, "type": "Company", "superior": None} for c in self.company.legal_entities
         ]
         for row in rows:
-            row["wid"] = wid("organization", row["code"])
+            row["wid"] = wid("organization", str(row["code"]))
         return rows
 
     # --- authentication ---------------------------------------------------------------------------------------
