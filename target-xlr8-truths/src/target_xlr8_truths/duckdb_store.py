@@ -49,12 +49,15 @@ def _read_json_columns(columns: list[Column], *, with_seq: bool = True, by_sourc
 class DuckDBStore(Store):
     dialect = "duckdb"
 
-    def __init__(self, path: str, run: RunContext, profile_interval_seconds: float = 300.0) -> None:
+    def __init__(
+        self, path: str, run: RunContext, profile_interval_seconds: float = 300.0, memory_limit: str = "256MB"
+    ) -> None:
         super().__init__(run, profile_interval_seconds)
         self.path = path
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(Path(path).expanduser()))
+            # a bounded buffer pool: large batches spill to disk instead of growing the process
+            self.con = duckdb.connect(str(Path(path).expanduser()), config={"memory_limit": memory_limit})
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(

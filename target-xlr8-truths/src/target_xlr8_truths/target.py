@@ -86,6 +86,12 @@ class TargetXlr8Truths(Target):
             secret=True,
             description="PostgreSQL connection string (delivery=postgres).",
         ),
+        th.Property(
+            "duckdb_memory_limit",
+            th.StringType,
+            default="256MB",
+            description="DuckDB buffer pool limit; larger batches spill to disk.",
+        ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
         th.Property("upload_api_key", th.StringType, secret=True, description="API key for the engine's upload API."),
@@ -176,7 +182,7 @@ class TargetXlr8Truths(Target):
         path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
-        return DuckDBStore(path, self.run, interval)
+        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", "256MB")))
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
