@@ -55,8 +55,10 @@ class TapRun:
         return states[-1]
 
 
-def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None) -> TapRun:
-    tap = TapSalesforce(config=config, state=state, parse_env_config=False)
+def run_tap(
+    config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict[str, Any] | None = None
+) -> TapRun:
+    tap = TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False)
     tap.client.sleep = lambda _s: None  # Bulk job polls: no real waiting in tests
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):

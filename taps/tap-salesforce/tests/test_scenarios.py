@@ -283,3 +283,51 @@ def test_bulk_jobs_of_independent_objects_start_together(sf: Any, sandbox: Any) 
     assert len(creates) == 3  # one job per object, none created twice
     assert max(creates) < first_results  # all running server-side before the first result page is read
     assert (len(run.records("Account")), len(run.records("Contact")), len(run.records("Project__c"))) == (50, 100, 10)
+
+
+def _catalog_without(sf: Any, config: dict[str, Any], drop: set[str], replication_key: str | None) -> dict[str, Any]:
+    """A catalog as a user might save it: fields removed and the replication key chosen (or none)."""
+    from xlr8_tap_salesforce.tap import TapSalesforce
+
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for name in drop:
+            stream["schema"]["properties"].pop(name, None)
+        stream["metadata"] = [m for m in stream["metadata"] if m["breadcrumb"][-1:] not in [[n] for n in drop]]
+        stream["replication_key"] = replication_key
+        stream["replication_method"] = "INCREMENTAL" if replication_key else "FULL_TABLE"
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["replication-key"] = replication_key
+                entry["metadata"]["valid-replication-keys"] = [replication_key] if replication_key else []
+                entry["metadata"]["forced-replication-method"] = stream["replication_method"]
+    return catalog
+
+
+def test_replication_key_falls_back_to_last_modified_date(sf: Any, sandbox: Any) -> None:
+    from xlr8_tap_salesforce import discovery
+    from xlr8_tap_salesforce.streams import stream_class
+    from xlr8_tap_salesforce.tap import TapSalesforce
+
+    config = sf.password_config(sandbox, objects=["Project__c"])
+    tap = TapSalesforce(config=config, parse_env_config=False)
+    describe = tap.client.describe_many(["Project__c"])["Project__c"]
+    schema = discovery.object_schema(describe)
+    del schema["properties"]["SystemModstamp"]
+    stream = stream_class("Project__c")(tap, info=discovery.ObjectInfo.from_describe(describe), schema=schema)
+    assert stream.replication_key == "LastModifiedDate"
+
+    catalog = _catalog_without(sf, config, {"SystemModstamp"}, "LastModifiedDate")
+    run = sf.run_tap(config, catalog=catalog)
+    assert len(run.records("Project__c")) == 10
+    assert run.state["bookmarks"]["Project__c"]["replication_key"] == "LastModifiedDate"
+
+
+def test_object_without_timestamps_is_read_in_full(sf: Any, sandbox: Any) -> None:
+    config = sf.password_config(sandbox, objects=["Project__c"])
+    catalog = _catalog_without(sf, config, {"SystemModstamp", "LastModifiedDate", "CreatedDate"}, None)
+    first = sf.run_tap(config, catalog=catalog)
+    second = sf.run_tap(config, catalog=catalog, state=first.state)
+    assert len(first.records("Project__c")) == 10
+    assert _ids(first.records("Project__c")) == _ids(second.records("Project__c"))
+    assert "replication_key_value" not in first.state["bookmarks"].get("Project__c", {})

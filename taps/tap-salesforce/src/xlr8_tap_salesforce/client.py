@@ -319,7 +319,14 @@ class SalesforceStream(KitRESTStream):
     def __init__(self, tap: TapSalesforce, *, info: discovery.ObjectInfo, schema: dict[str, t.Any]) -> None:
         super().__init__(tap, name=info.name, schema=schema)
         self.info = info
-        self.replication_key = info.replication_key if info.replication_key in schema["properties"] else None
+        self.replication_key = next(
+            (
+                name
+                for name in discovery.REPLICATION_KEY_CANDIDATES
+                if info.field_types.get(name) == "datetime" and name in schema["properties"]
+            ),
+            None,
+        )
         self._api_choice: str | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
@@ -395,13 +402,16 @@ class SalesforceStream(KitRESTStream):
         checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
         the query to be re-issued from the last record emitted. Server cursors are never persisted."""
         rk = self.replication_key
+        if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
+            yield from self._read_window(None, None)
+            return
         last_value, last_ids = start_value, set(boundary)
         restarts = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
             try:
                 for record in self._read_window(lower, None):
-                    value = record.get(rk) if rk else None
+                    value = record.get(rk)
                     if value is not None and value == last_value and record["Id"] in last_ids:
                         continue  # delivered already (same timestamp, same Id)
                     if value != last_value:
@@ -410,7 +420,7 @@ class SalesforceStream(KitRESTStream):
                     yield record
                 return
             except SalesforceAPIError as exc:
-                if exc.error_code != "INVALID_QUERY_LOCATOR" or not rk or restarts >= MAX_QUERY_RESTARTS:
+                if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
                 restarts += 1
                 self.logger.warning(
