@@ -150,7 +150,7 @@ def analyse(question: str) -> Analysis:
 
 def tap_connector(product_id: str, config: Mapping[str, t.Any]) -> TapConnector:
     """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
-    connector_class = ConnectorFactory.connector_class(product_id)
+    connector_class = ConnectorFactory.connector_class(product_id, check=False)
     if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
         return connector_class(dict(config))
     tap_class = getattr(connector_class, "tap_class", None)
@@ -225,8 +225,11 @@ def land(
     rows: Iterable[dict[str, t.Any]],
     duckdb_path: str,
     instance: str | None = None,
+    target_settings: Mapping[str, t.Any] | None = None,
 ) -> None:
-    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end)."""
+    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end).
+
+    ``target_settings`` adds target settings (another delivery, a DuckDB memory limit, ...)."""
     try:
         from target_xlr8_truths.target import TargetXlr8Truths
     except ImportError as exc:  # pragma: no cover - the workspace installs it
@@ -241,7 +244,13 @@ def land(
             message = {"type": "RECORD", "stream": stream, "record": row, "time_extracted": extracted}
             yield json.dumps(message, default=_json) + "\n"
 
-    config = {"project_id": project, "delivery": "duckdb", "duckdb_path": duckdb_path, "source_instance": instance}
+    config = {
+        "project_id": project,
+        "delivery": "duckdb",
+        "duckdb_path": duckdb_path,
+        "source_instance": instance,
+        **(target_settings or {}),
+    }
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
     with contextlib.redirect_stdout(io.StringIO()):
         target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
@@ -267,6 +276,7 @@ def gather(
     products: Iterable[str] | None = None,
     progress: Progress | None = None,
     report: GatherReport | None = None,
+    target_settings: Mapping[str, t.Any] | None = None,
 ) -> list[Truth]:
     """Truths answering ``question``: one per (product, entity) read, Reality or Configuration by stream.
 
@@ -319,6 +329,7 @@ def gather(
                         rows=keep(connector.read(stream, translation)),
                         duckdb_path=duckdb_path,
                         instance=str(available[product].get("credential_id") or "sandbox"),
+                        target_settings=target_settings,
                     )
             except (ConnectorError, VocabularyError, QueryError) as exc:
                 report.skipped.append((product, entity, redactor.redact(str(exc))))
