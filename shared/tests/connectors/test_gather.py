@@ -17,6 +17,8 @@ from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector,
 from xlr8_kit.vocabulary import mapping_for_stream, register_mapping
 
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
+#: target-xlr8-truths' 256MB default buffer pool cannot stage a batch (read_json asks for 256 MiB): reported.
+TARGET = {"duckdb_memory_limit": "1GB"}
 
 
 @pytest.mark.parametrize(
@@ -100,6 +102,7 @@ def test_gather_lands_the_answer_as_reality_truths(fake_product: FakeReadyServer
         sources=sources,
         duckdb_path=duckdb_path,
         progress=messages.append,
+        target_settings=TARGET,
     )
     expected = [r for r in fake_product.rows if r["status"] == "Active" and r["hired_date"] >= "2018-01-01"]
     assert expected
@@ -131,6 +134,7 @@ def test_gather_skips_products_without_the_entity_or_credentials(fake_product: F
         sources={"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}},
         duckdb_path=str(tmp_path / "t.duckdb"),
         report=report,
+        target_settings=TARGET,
     )
     assert [(tr.metadata["product"], tr.metadata["entity"]) for tr in truths] == [("ukg_ready", "employee")]
     assert ("ukg_ready", "opportunity", "ukg_ready has no opportunity data") in report.skipped
@@ -149,6 +153,7 @@ def test_cli_gather_prints_a_table(
 
     sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}}
     monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
+    monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["gather", "--project", PROJECT, "--duckdb", str(tmp_path / "t.duckdb"), "How many employees are on leave?"],

@@ -46,6 +46,8 @@ _YEAR_OR_DAY = r"(\d{4}-\d{2}-\d{2}|\d{4})"
 _QUALIFIER = r"\b(?:in|at|for|from) (?:the )?(?:department|dept|location|site|office) [a-z0-9_-]+\b"
 
 Progress = Callable[[str], None]
+#: Target settings ``xlr8 gather`` passes to target-xlr8-truths besides project and DuckDB path.
+CLI_TARGET_SETTINGS: dict[str, t.Any] = {}
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,7 @@ def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> in
             products=products or None,
             progress=lambda message: print(message, file=err, flush=True),
             report=report,
+            target_settings=CLI_TARGET_SETTINGS,
         )
     except (ConnectorError, ValueError) as exc:
         print(f"xlr8: error: {Redactor.default().redact(str(exc))}", file=err)
