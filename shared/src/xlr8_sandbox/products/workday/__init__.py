@@ -68,6 +68,9 @@ class WorkdayEmulator(ProductEmulator):
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
         self.rotate_refresh_tokens = False
         self._soap_throttle = 0
+        #: What clients asked (prompts, SOAP paging), for tests: the platform's request log has no query strings.
+        self.raas_calls: list[dict[str, Any]] = []
+        self.soap_calls: list[dict[str, Any]] = []
         self.raas = RaasReports(self)
         self.soap = SoapServices(self)
 
@@ -107,6 +110,8 @@ class WorkdayEmulator(ProductEmulator):
             self.refresh_tokens = {REFRESH_TOKEN}
             self.rotate_refresh_tokens = False
             self._soap_throttle = 0
+            self.raas_calls.clear()
+            self.soap_calls.clear()
 
     def throttle_soap(self, times: int) -> None:
         """Refuse the next ``times`` SOAP calls with Workday's throttling fault (HTTP 500)."""

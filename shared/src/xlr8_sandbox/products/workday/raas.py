@@ -104,8 +104,10 @@ class RaasReports:
             return Response(self.xsd(report), media_type="application/xml")
         if query.get("format") != "json":
             return JSONResponse({"error": "This emulator renders format=json only"}, 400)
+        pairs = [(k, v) for k, v in query.multi_items() if k not in ("format",)]
+        emulator.raas_calls.append({"report": report.name, "prompts": pairs})
         try:
-            prompts = self._prompts(report, [(k, v) for k, v in query.multi_items() if k not in ("format",)])
+            prompts = self._prompts(report, pairs)
             entries = [self.render(report.columns, row) for row in report.rows(prompts)]
         except RaasError as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
@@ -389,4 +391,3 @@ class RaasReports:
                     for line in j.lines
                 ],
             }  # fmt: skip
-

@@ -147,6 +147,16 @@ class SoapServices:
             raise SoapFaultReply("SOAP-ENV:Client", f"Invalid SOAP request: {exc}") from None
         if message.version is not SOAP11:
             raise SoapFaultReply("SOAP-ENV:VersionMismatch", "Workday web services speak SOAP 1.1")
+        if message.body is not None:
+            node = next(iter(children(message.body, "Response_Filter")), None)
+            window = message.body.find(f".//{W}Transaction_Date_Range_Data")
+            emulator.soap_calls.append({
+                "operation": local_name(message.body).removesuffix("_Request") if message.body is not None else "",
+                "page": child_text(node, "Page"),
+                "as_of": child_text(node, "As_Of_Entry_DateTime"),
+                "updated_from": child_text(window, "Updated_From"),
+                "updated_through": child_text(window, "Updated_Through"),
+            })  # fmt: skip
         security = message.header("Security")
         token = next(iter(children(security, "UsernameToken")), None)
         user, password = child_text(token, "Username"), child_text(token, "Password")
