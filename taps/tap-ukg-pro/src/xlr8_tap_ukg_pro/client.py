@@ -193,7 +193,10 @@ class RaasReportStream(KitRESTStream):
                 f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
             )
         for row in table.rows:
-            yield {name: discovery.coerce(row.get(name), kind, name) for name, kind in self.column_types.items()}
+            zone = self.settings.raas_timezone
+            yield {
+                name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in self.column_types.items()
+            }
 
 
 def as_iso(value: date | datetime) -> str:

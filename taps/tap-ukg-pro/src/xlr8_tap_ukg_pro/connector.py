@@ -54,7 +54,10 @@ class UkgProConnector:
         table = discovery.parse_report(
             self.tap.raas.run_report(path, dict(params or {})), encoding=self.tap.settings.raas_csv_encoding
         )
-        return [{c: discovery.coerce(row.get(c), table.types[c], c) for c in table.columns} for row in table.rows]
+        zone = self.tap.settings.raas_timezone
+        return [
+            {c: discovery.coerce(row.get(c), table.types[c], c, zone=zone) for c in table.columns} for row in table.rows
+        ]
 
     def get_employees(self, filters: Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
         """Employment details joined with person details by employeeID; ``filters`` is ``{column: value}``

@@ -16,7 +16,7 @@ import re
 import typing as t
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from xlr8_kit.soap import children, local_name, parse_xml
@@ -170,8 +170,10 @@ def json_schema_for(column_type: ColumnType) -> dict[str, t.Any]:
     return {"type": [column_type, "null"]}
 
 
-def coerce(value: str | None, column_type: ColumnType, column: str) -> t.Any:
-    """A report cell as its column's JSON value; a misfit names the column instead of landing as a string."""
+def coerce(value: str | None, column_type: ColumnType, column: str, *, zone: tzinfo = UTC) -> t.Any:
+    """A report cell as its column's JSON value; a misfit names the column instead of landing as a string.
+
+    Date-times without an offset are the tenant's local time (``zone``) and leave with an explicit offset."""
     if value is None or (value == "" and column_type != "string"):
         return None
     try:
@@ -189,7 +191,7 @@ def coerce(value: str | None, column_type: ColumnType, column: str) -> t.Any:
                 return date(int(found.group(3)), int(found.group(1)), int(found.group(2))).isoformat()
             return date.fromisoformat(value[:10]).isoformat()
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return moment.isoformat()
+        return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
     except (ValueError, KeyError, InvalidOperation):
         raise ReportDataError(
             f"report column {column!r} has a value that is not a {column_type} (discovered type); run discovery "

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import typing as t
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from functools import cached_property
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -85,6 +86,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
     ),
     th.Property("raas_output", th.StringType, default="csv", allowed_values=["csv", "xml"], description="Format."),
     th.Property("raas_csv_encoding", th.StringType, default="cp1252", description="Encoding of RaaS CSV output."),
+    th.Property(
+        "raas_timezone",
+        th.StringType,
+        default="UTC",
+        description="IANA time zone of report date-times that carry no offset (the tenant's local time).",
+    ),
     th.Property("raas_poll_interval", th.NumberType, default=5, description="Seconds between RetrieveReport polls."),
     th.Property("raas_timeout", th.NumberType, default=1800, description="Longest wait for a report (s)."),
 )
@@ -118,6 +125,7 @@ class UkgProSettings:
     all_reports: bool
     raas_output: str
     raas_csv_encoding: str
+    raas_timezone: tzinfo
     raas_poll_interval: float
     raas_timeout: float
 
@@ -167,6 +175,14 @@ class UkgProSettings:
             "".encode(encoding)
         except LookupError:
             errors.append(f"setting 'raas_csv_encoding' names an unknown encoding {encoding!r}")
+        zone: tzinfo = UTC
+        zone_name = str(config.get("raas_timezone") or "UTC")
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(
+                f"setting 'raas_timezone' must be an IANA time zone such as America/New_York, not {zone_name!r}"
+            )
         raw_poll = config.get("raas_poll_interval")
         poll = float(raw_poll) if raw_poll is not None else 5.0
         timeout = float(_or_default(config.get("raas_timeout"), 1800))
@@ -179,8 +195,8 @@ class UkgProSettings:
             customer_api_key=config["customer_api_key"], user_access_key=config.get("user_access_key"),
             per_page=per_page, start_date=start_date, end_date=end_date, employee_changes_window_days=window,
             employee_status_codes=statuses, terminated_since=terminated_since, reports=reports,
-            all_reports=all_reports, raas_output=output, raas_csv_encoding=encoding, raas_poll_interval=poll,
-            raas_timeout=timeout,
+            all_reports=all_reports, raas_output=output, raas_csv_encoding=encoding, raas_timezone=zone,
+            raas_poll_interval=poll, raas_timeout=timeout,
         )  # fmt: skip
 
 
