@@ -1,0 +1,71 @@
+"""The kit's connector contract run on real taps against their emulators, through the generic ``TapConnector``
+(the same test code every tap's own connector is meant to run)."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from xlr8_kit.connectors.gather import tap_connector
+from xlr8_kit.connectors.tap import TapConnector
+from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorContractTests
+from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID
+from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME
+
+
+def _connector_class(product: str, config: dict[str, t.Any]) -> type[TapConnector]:
+    return type(tap_connector(product, config))
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> t.Iterator[t.Any]:
+    with run_sandbox(["successfactors", "ukg_pro"], seed=42, scale=30) as running:
+        yield running
+
+
+class TestSuccessFactorsContract(ConnectorContractTests):
+    @pytest.fixture
+    def contract(self, sandbox: t.Any) -> ConnectorContract:
+        good = {
+            "api_url": sandbox.url("successfactors"),
+            "company_id": COMPANY_ID,
+            "auth": {"type": "basic", "username": API_USER, "password": API_PASSWORD},
+            "page_size": 7,
+        }
+        bad = {**good, "auth": {"type": "basic", "username": API_USER, "password": "wrong-password-31"}}
+        return ConnectorContract(
+            connector_class=_connector_class("successfactors", good),
+            good_config=good,
+            bad_config=bad,
+            entity="employee",
+            stream="User",
+            filters="hire_date >= 2020-01-01 and last_name != 'Smith'",
+            secrets=[API_PASSWORD, "wrong-password-31"],
+            request_count=lambda: len(sandbox.requests("successfactors", "/odata/v2/User")),
+        )
+
+
+class TestUkgProContract(ConnectorContractTests):
+    @pytest.fixture
+    def contract(self, sandbox: t.Any) -> ConnectorContract:
+        good = {
+            "base_url": sandbox.url("ukg_pro"),
+            "username": USERNAME,
+            "password": PASSWORD,
+            "customer_api_key": CUSTOMER_API_KEY,
+            "user_access_key": USER_ACCESS_KEY,
+            "per_page": 7,
+        }
+        bad = {**good, "password": "wrong-password-47"}
+        return ConnectorContract(
+            connector_class=_connector_class("ukg_pro", good),
+            good_config=good,
+            bad_config=bad,
+            entity="employee",
+            stream="employment_details",
+            filters="employment_status = active and hire_date >= 2019-01-01",
+            secrets=[PASSWORD, "wrong-password-47"],
+            request_count=lambda: len(sandbox.requests("ukg_pro", "/personnel/v1/employment-details")),
+        )
