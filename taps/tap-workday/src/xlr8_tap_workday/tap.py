@@ -197,7 +197,7 @@ class WorkdaySettings:
         reports = tuple(
             r
             for i, raw in enumerate(config.get("reports") or [])
-            if (r := _report(raw, i, base_url, tenant, errors)) is not None
+            if (r := parse_report_setting(raw, i, base_url, tenant, errors)) is not None
         )
         names = [*streams, *(r.name for r in reports)]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -228,7 +228,7 @@ def _date(value: t.Any, name: str, errors: list[str]) -> date | None:
         return None
 
 
-def _report(raw: t.Any, index: int, base_url: str, tenant: str, errors: list[str]) -> ReportSpec | None:
+def parse_report_setting(raw: t.Any, index: int, base_url: str, tenant: str, errors: list[str]) -> ReportSpec | None:
     where = f"reports[{index}]"
     if not isinstance(raw, dict):
         errors.append(f"setting '{where}' must be an object with name and url")
