@@ -331,3 +331,13 @@ def test_object_without_timestamps_is_read_in_full(sf: Any, sandbox: Any) -> Non
     assert len(first.records("Project__c")) == 10
     assert _ids(first.records("Project__c")) == _ids(second.records("Project__c"))
     assert "replication_key_value" not in first.state["bookmarks"].get("Project__c", {})
+
+
+def test_failed_bulk_job_with_query_timeout_splits_the_window(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 700}, query_timeout_rows=300) as sandbox:
+        run = sf.run_tap(_account_config(sf, sandbox, api_type="bulk", min_window_seconds=1))
+        em = sf.emulator(sandbox)
+        states = [job.state for job in em._jobs.values()]
+    assert "Failed" in states  # the first, whole-range job failed with QUERY_TIMEOUT while processing
+    assert "JobComplete" in states
+    assert _ids(run.records("Account")) == [em.objects["Account"].record_id(i) for i in range(700)]

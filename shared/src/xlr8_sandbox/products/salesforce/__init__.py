@@ -102,6 +102,8 @@ class _BulkJob:
     state: str = "UploadComplete"
     processed: int = 0
     locators: dict[str, _Position] = field(default_factory=dict)
+    #: Set when the job will fail while processing (Bulk jobs fail after creation, not at POST).
+    error: str | None = None
 
 
 class SalesforceEmulator(ProductEmulator):
@@ -386,7 +388,7 @@ class SalesforceEmulator(ProductEmulator):
                 full[f["name"]] = None if lat is None else {"latitude": lat, "longitude": lon}
         return full
 
-    def _plan(self, text: str, include_deleted: bool) -> _Plan:
+    def _plan(self, text: str, include_deleted: bool, *, check_timeout: bool = True) -> _Plan:
         query = soql.parse(text)
         obj = self.objects.get(query.sobject)
         if obj is None:
@@ -410,10 +412,13 @@ class SalesforceEmulator(ProductEmulator):
         start = 0 if lower is None else obj.first_index_at_or_after(lower)
         stop = obj.count if upper is None else min(obj.count, obj.first_index_at_or_after(upper) + 3)
         plan = _Plan(query, obj, include_deleted, overlay, frozenset(overlay_map), start, max(start, stop))
-        scanned = plan.stop - plan.start + len(overlay)
-        if self.query_timeout_rows is not None and scanned > self.query_timeout_rows:
+        if check_timeout and self._too_big(plan):
             raise SalesforceError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         return plan
+
+    def _too_big(self, plan: _Plan) -> bool:
+        scanned = plan.stop - plan.start + len(plan.overlay)
+        return self.query_timeout_rows is not None and scanned > self.query_timeout_rows
 
     def _rows(self, plan: _Plan, position: _Position) -> Iterator[tuple[dict[str, Any], _Position]]:
         """Matching rows from ``position`` in (SystemModstamp, Id) order, each with the position after it."""
@@ -557,11 +562,13 @@ class SalesforceEmulator(ProductEmulator):
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
             raise SalesforceError(400, "INVALIDJOB", "operation must be query or queryAll")
-        plan = self._plan(str(body.get("query", "")), include_deleted=operation == "queryAll")
+        plan = self._plan(str(body.get("query", "")), include_deleted=operation == "queryAll", check_timeout=False)
         compound = [f["name"] for f in plan.sobject.fields if f["type"] in COMPOUND_TYPES]
         if any(name in compound for name in plan.query.fields):
             raise SalesforceError(400, "API_ERROR", "Selecting compound data not supported in Bulk Query")
         job = _BulkJob("750" + secrets.token_hex(7)[:15], plan, operation, sf_datetime(datetime.now(UTC)))
+        if self._too_big(plan):
+            job.error = "QUERY_TIMEOUT: Your query request was running for too long."
         self._jobs[job.id] = job
         return JSONResponse(self._job_info(job))
 
@@ -574,8 +581,14 @@ class SalesforceEmulator(ProductEmulator):
     async def get_job(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"])
         job.polls += 1
-        job.state = "JobComplete" if job.polls > self.bulk_polls_before_complete else "InProgress"
-        return JSONResponse(self._job_info(job))
+        if job.polls > self.bulk_polls_before_complete:
+            job.state = "Failed" if job.error else "JobComplete"
+        else:
+            job.state = "InProgress"
+        info = self._job_info(job)
+        if job.state == "Failed":
+            info["errorMessage"] = job.error
+        return JSONResponse(info)
 
     async def job_results(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"])
