@@ -3,6 +3,7 @@ inserts (E7), effective dating, incremental boundaries (E6, E14), error bodies (
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -238,3 +239,20 @@ def test_universal_filters_pushed_down_as_odata(url: str, sandbox: Sandbox, emul
     )
     params = tap.streams["User"].get_url_params(None, None)
     assert params["$filter"] == "(department eq 'D001')"  # pushed down, not filtered after fetching
+
+
+def test_e8_expired_snapshot_fails_clearly_and_a_rerun_reads_everything(
+    url: str, emulator: SuccessFactorsEmulator
+) -> None:
+    """The server forgets the snapshot between pages: the run stops with the vendor's message (no server cursor is
+    ever kept in state), and the next run re-issues the query from the bookmark."""
+    from xlr8_sandbox.products.successfactors_odata import SnapshotStore
+
+    config = basic_config(url, entity_sets=["User"], page_size=10, snapshot_paging_threshold=0)
+    emulator.snapshots = SnapshotStore(limit=0)  # every snapshot is gone by the time the next page is asked for
+    with pytest.raises(KitHTTPError, match=r"COE0023.*snapshot has expired"):
+        run_tap(config)
+    emulator.snapshots = SnapshotStore()
+    rerun = run_tap(config)
+    assert {u["userId"] for u in rerun.records("User")} == ALL_USERS
+    assert "skiptoken" not in json.dumps(rerun.state)
