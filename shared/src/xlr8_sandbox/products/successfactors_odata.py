@@ -181,9 +181,9 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
         if kind == "word":
             lowered = text_.lower()
             if lowered in ("true", "false"):
-                return lambda _row, v=lowered == "true": v
+                return _constant(lowered == "true")
             if lowered == "null":
-                return lambda _row: None
+                return _constant(None)
             if text_ not in entity.by_name:
                 raise ODataRequestError(
                     400,
@@ -192,9 +192,8 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
                 )
             if not entity.by_name[text_].filterable:
                 raise _bad_filter(f"property {text_} is not filterable")
-            return lambda row, n=text_: row.get(n)
-        value = _literal(kind, text_)
-        return lambda _row, v=value: v
+            return _column(text_)
+        return _constant(_literal(kind, text_))
 
     def comparison() -> Predicate:
         nonlocal pos
@@ -245,6 +244,20 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
     return predicate
 
 
+def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
+    def read(_row: dict[str, Any]) -> Any:
+        return value
+
+    return read
+
+
+def _column(name: str) -> Callable[[dict[str, Any]], Any]:
+    def read(row: dict[str, Any]) -> Any:
+        return row.get(name)
+
+    return read
+
+
 def _comparable(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
@@ -266,7 +279,11 @@ def parse_orderby(text: str, entity: EntityDef) -> list[tuple[str, bool]]:
 def sort_rows(rows: list[dict[str, Any]], order: list[tuple[str, bool]]) -> list[dict[str, Any]]:
     """Stable multi-key sort; nulls first ascending (as SAP does)."""
     for name, desc in reversed(order):
-        rows.sort(key=lambda r, n=name: (r.get(n) is not None, _sort_value(r.get(n))), reverse=desc)
+
+        def key(row: dict[str, Any], column: str = name) -> tuple[bool, Any]:
+            return row.get(column) is not None, _sort_value(row.get(column))
+
+        rows.sort(key=key, reverse=desc)
     return rows
 
 
