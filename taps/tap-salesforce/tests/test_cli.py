@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,28 @@ def test_bad_config_exits_non_zero_naming_the_setting(sf: Any, sandbox: Any, tmp
     assert result.returncode != 0
     assert "auth.password" in result.stderr or "'password' is a required property" in result.stderr
     assert "s3cr3t-value" not in result.stderr
+
+
+def test_d1_debug_logs_carry_no_secret_nor_token(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    em = sf.emulator(sandbox)
+    em.revoke_sessions_at_request = 3  # a 401 and a token refresh happen inside the logged run
+    config = sf.password_config(sandbox, objects=["Account"], batch_size=200)
+    config_file = _write(tmp_path / "config.json", config)
+    result = subprocess.run(
+        [TAP, "--config", config_file],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "LOGLEVEL": "DEBUG"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DEBUG" in result.stderr  # positive control: debug logging really was on
+    issued = [token.token for token in em.ctx.tokens._tokens.values()]
+    assert len(issued) == 2  # the first session and the one after the forced refresh
+    creds = em.test_credentials()
+    canaries = [*issued, creds["client_secret"], creds["password"], creds["security_token"]]
+    for canary in canaries:
+        assert canary not in result.stdout
+        assert canary not in result.stderr
