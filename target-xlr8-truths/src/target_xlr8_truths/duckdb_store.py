@@ -18,7 +18,7 @@ from target_xlr8_truths.columns import Column
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
 
-MAX_OBJECT = 134_217_728
+MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record path (fields cap at 8 MiB)
 #: A digit run this long (or an exponent, or >9 decimals) may not survive DuckDB's double-based number parsing.
 INEXACT_NUMBER = r"[0-9]{16,}|[0-9][eE][-+]?[0-9]|\.[0-9]{10,}"
 
