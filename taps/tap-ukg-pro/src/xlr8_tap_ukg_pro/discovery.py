@@ -22,7 +22,8 @@ from decimal import Decimal, InvalidOperation
 from xlr8_kit.soap import children, local_name, parse_xml
 
 COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
-XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+#: Cognos writes ``xs:nil`` with ``xs`` bound to XML Schema; the standard is the XML Schema instance namespace.
+NIL_ATTRIBUTES = ("{http://www.w3.org/2001/XMLSchema}nil", "{http://www.w3.org/2001/XMLSchema-instance}nil")
 
 ColumnType = t.Literal["string", "integer", "number", "boolean", "date", "date-time"]
 
@@ -115,10 +116,12 @@ def _parse_xml(content: bytes) -> ReportTable:
         values = children(row, "value")
         if len(values) != len(header):
             raise ReportDataError(f"report XML row has {len(values)} values, the metadata {len(header)} items")
-        rows.append(
-            {h: (None if v.get(XSI_NIL) == "true" else (v.text or "")) for h, v in zip(header, values, strict=True)}
-        )
+        rows.append({h: (None if _is_nil(v) else (v.text or "")) for h, v in zip(header, values, strict=True)})
     return ReportTable(tuple(header), types, rows, typed_by_vendor=True)
+
+
+def _is_nil(node: t.Any) -> bool:
+    return any(node.get(name) == "true" for name in NIL_ATTRIBUTES)
 
 
 def _kind(value: str) -> set[ColumnType]:
