@@ -154,3 +154,40 @@ def test_values_decode_exactly() -> None:
     permit = parse_edmx(SF_EMPLOYMENT).entity_set("EmpWorkPermit").entity_type
     exact = decode_entry(permit, {"attachmentFileSize": "12345678901234567890.12", "attachment": "AAEC"})
     assert exact == {"attachmentFileSize": Decimal("12345678901234567890.12")}
+
+
+def test_large_generated_document_streams(tmp_path: Path) -> None:
+    """A tenant-sized document (1,000 entity types, 60 properties each, ~7 MB) parses completely: the streaming
+    parser frees elements as it goes and still resolves sets declared before their types."""
+    types, sets = [], []
+    for i in range(1000):
+        props = "".join(
+            f'<Property Name="p{j}" Type="{"Edm.Int64" if j % 3 else "Edm.String"}" sap:filterable="{j % 2 == 0}"'
+            f' sap:label="Property {j} of type {i}"><Documentation><Summary>{"x" * 40}</Summary></Documentation>'
+            "</Property>"
+            for j in range(60)
+        )
+        types.append(f'<EntityType Name="T{i}"><Key><PropertyRef Name="p0"/></Key>{props}</EntityType>')
+        sets.append(f'<EntitySet Name="cust_S{i}" EntityType="SFOData.T{i}"/>')
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx">'
+        '<edmx:DataServices xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
+        '<Schema Namespace="SFODataSet" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">'
+        f'<EntityContainer Name="EntityContainer">{"".join(sets)}</EntityContainer></Schema>'
+        '<Schema Namespace="SFOData" xmlns="http://schemas.microsoft.com/ado/2008/09/edm" '
+        'xmlns:sap="http://www.successfactors.com/edm/sap">'
+        f"{''.join(types)}</Schema></edmx:DataServices></edmx:Edmx>"
+    )
+    path = tmp_path / "big.edmx"
+    path.write_text(document)
+    assert path.stat().st_size > 5_000_000
+    metadata = parse_edmx(path)
+    assert len(metadata.entity_sets) == 1000
+    last = metadata.entity_set("cust_S999").entity_type
+    assert last.keys == ("p0",)
+    assert len(last.properties) == 60
+    assert last.properties["p1"].edm_type == "Edm.Int64"
+    assert last.properties["p2"].filterable
+    assert not last.properties["p1"].filterable
+    assert last.properties["p59"].label == "Property 59 of type 999"
