@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             scale=args.scale,
             latency_ms=args.latency_ms,
             fixed_ports=args.mode == "meltano",
+            port_wait=600,
         ) as sandbox,
     ):
         workdir = Path(tmp)

@@ -20,6 +20,8 @@ from xlr8_sandbox.demo import make_plan, normalise_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 100
+#: Another demo (a developer's, or a parallel test) may hold the fixed sandbox ports: wait for it.
+WAIT = ("--wait-for-ports", "600")
 ROW = re.compile(r"^  (\S+)\s+(\S+)\s+(reality|configuration)\s+(\S*)\s+([\d,]+)\s+(\S+)\s+(\S+)\s*$")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,7 +38,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     project = tmp_path_factory.mktemp("demo-project")
     shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
     result = subprocess.run(
-        [demo_script(), "--project-dir", str(project), "--scale", str(SCALE)],
+        [demo_script(), "--project-dir", str(project), "--scale", str(SCALE), *WAIT],
         capture_output=True,
         text=True,
         timeout=900,
@@ -111,7 +113,7 @@ def test_a_failing_tap_is_reported_and_the_demo_exits_non_zero(tmp_path: Path) -
     salesforce["config"]["auth"] = {**salesforce["config"]["auth"], "client_secret": "wrong-secret"}
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
     result = subprocess.run(
-        [demo_script(), "--project-dir", str(tmp_path), "--scale", str(SCALE), "--only", "salesforce"],
+        [demo_script(), "--project-dir", str(tmp_path), "--scale", str(SCALE), "--only", "salesforce", *WAIT],
         capture_output=True,
         text=True,
         timeout=600,

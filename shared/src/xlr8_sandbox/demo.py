@@ -414,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=int, default=1000, help="employees in the fictional company (default 1000)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every sandbox request")
     parser.add_argument("--faults", choices=sorted(PROFILES), default=None, help="sandbox fault profile to rehearse")
+    parser.add_argument(
+        "--wait-for-ports", type=float, default=0.0, help="seconds to wait while another sandbox holds the ports"
+    )
     parser.add_argument("--incremental", action="store_true", help="resume from saved state instead of a full refresh")
     return parser
 
@@ -453,6 +456,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             fixed_ports=True,
             latency_ms=args.latency_ms,
             faults=args.faults,
+            port_wait=args.wait_for_ports,
         ) as sandbox:
             for product in products:
                 print(f"  {product}: {sandbox.url(product)}", file=out)

@@ -154,3 +154,16 @@ def test_python_reset_clears_faults_clock_and_inserted_records(sandbox: Sandbox)
     assert sandbox.ctx.clock.now() == EPOCH
     assert sandbox.ctx.company.employee_count() == 100
     assert page(sandbox, access_token(sandbox)).status_code == 200
+
+
+def test_one_sandbox_at_a_time_on_the_fixed_ports(toy_registered: None) -> None:
+    with run_sandbox(["toy"], fixed_ports=True, port_wait=600):
+        with (
+            pytest.raises(OSError, match=r"another sandbox holds the fixed sandbox ports \(pid \d+\)"),
+            run_sandbox(["toy"], fixed_ports=True),
+        ):
+            pass
+        with run_sandbox(["toy"]) as ephemeral:  # ephemeral sandboxes are never blocked
+            assert ephemeral.url("toy").startswith("http://127.0.0.1:")
+    with run_sandbox(["toy"], fixed_ports=True) as again:
+        assert again.products

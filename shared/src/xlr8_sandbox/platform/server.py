@@ -102,12 +102,67 @@ def run_sandbox(
     latency_ms: float = 0.0,
     faults: str | None = None,
     ports: dict[str, int] | None = None,
+    port_wait: float = 0.0,
 ) -> Iterator[Sandbox]:
     """Start the given products' emulators; stop them on exit.
 
     ``latency_ms`` delays every request of every product; ``faults`` names a profile from
     ``xlr8_sandbox.platform.faults.PROFILES``; ``ports`` overrides ports per product (0 = ephemeral).
+    With ``fixed_ports`` one sandbox at a time holds ``DEFAULT_PORTS`` (an inter-process lock): another fails at
+    once, or waits up to ``port_wait`` seconds for it to finish.
     """
+    with contextlib.ExitStack() as stack:
+        if fixed_ports:
+            stack.enter_context(fixed_ports_lock(port_wait))
+        with _serve(products, seed, scale, fixed_ports, ctx, latency_ms, faults, ports) as sandbox:
+            yield sandbox
+
+
+@contextlib.contextmanager
+def fixed_ports_lock(wait: float) -> Iterator[None]:
+    """Serialise sandboxes on the fixed ports across processes (demo, bench, tests)."""
+    import fcntl
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / "xlr8-sandbox-fixed-ports.lock"
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise OSError(
+                        f"another sandbox holds the fixed sandbox ports (pid {holder}); stop it or use ephemeral ports"
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _serve(
+    products: list[str],
+    seed: int,
+    scale: int,
+    fixed_ports: bool,
+    ctx: SandboxContext | None,
+    latency_ms: float,
+    faults: str | None,
+    ports: dict[str, int] | None,
+) -> Iterator[Sandbox]:
     context = ctx or SandboxContext(company=Company(seed=seed, scale=scale))
     if faults:
         context.faults.apply_profile(faults)
