@@ -145,7 +145,7 @@ TABLE = [
         "successfactors",
         "employee where last_name contains \"d'A\" or first_name != 'x'",
         "User",
-        {"$filter": "substringof('d''A',lastName) eq true or (firstName ne 'x' or firstName eq null)"},
+        {},
         "lastName contains 'd''A' or firstName != 'x'",
         False,
     ),

@@ -221,11 +221,9 @@ class ODataV2(_InfixDialect):
         return f"{field} {'eq' if is_null else 'ne'} null"
 
     def contains(self, field: str, needle: str) -> str:
-        return f"substringof({odata_quote(needle)},{field}) eq true"
-
-    def recheck(self, node: Filter) -> bool:
-        """Case handling of substringof differs between OData services: re-check it exactly."""
-        return any(isinstance(p, Contains) for p in predicates(node))
+        """Not pushed: ``substringof`` support and its case handling differ between SAP services (the
+        SuccessFactors emulator refuses it), so ``contains`` is always checked after fetching."""
+        raise _NotExpressible
 
     def request(
         self, where: str | None, pushed: list[Filter], select: tuple[str, ...], limit: int | None
