@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xlr8_kit.cli import main
-from xlr8_kit.connectors import ConnectorFactory
+from xlr8_kit.connectors import ConnectorError, ConnectorFactory
 from xlr8_kit.connectors.gather import GatherReport, analyse, gather
 from xlr8_kit.query import And, Between, Compare, In, QueryError
 from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
@@ -167,3 +167,28 @@ def test_cli_gather_prints_a_table(
     assert lines[2].split()[:4] == ["ukg_ready", "employee", "reality", str(on_leave)]
     assert "ukg_ready: reading employee (employee where employment_status = 'leave')" in err.getvalue()
     assert GOOD_TOKEN not in out.getvalue() + err.getvalue()
+
+
+def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -> None:
+    from xlr8_kit.connectors.gather import sandbox_sources
+
+    meltano_yml = tmp_path / "meltano.yml"
+    meltano_yml.write_text(
+        "environments:\n"
+        "- name: sandbox\n"
+        "  config:\n"
+        "    plugins:\n"
+        "      extractors:\n"
+        "      - name: tap-sap-successfactors\n"
+        "        config: {api_url: 'http://127.0.0.1:18102', company_id: ACMEDEV}\n"
+        "      - name: tap-not-a-product\n"
+        "        config: {x: 1}\n"
+        "- name: prod\n",
+        encoding="utf-8",
+    )
+    assert sandbox_sources(str(meltano_yml)) == {
+        "successfactors": {"api_url": "http://127.0.0.1:18102", "company_id": "ACMEDEV"}
+    }
+    meltano_yml.write_text("environments: []\n", encoding="utf-8")
+    with pytest.raises(ConnectorError, match="has no 'sandbox' environment"):
+        sandbox_sources(str(meltano_yml))
