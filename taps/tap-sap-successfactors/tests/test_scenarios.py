@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +257,18 @@ def test_e8_expired_snapshot_fails_clearly_and_a_rerun_reads_everything(
     rerun = run_tap(config)
     assert {u["userId"] for u in rerun.records("User")} == ALL_USERS
     assert "skiptoken" not in json.dumps(rerun.state)
+
+
+def test_metadata_cached_on_disk_between_runs(
+    url: str, sandbox: Sandbox, emulator: SuccessFactorsEmulator, tmp_path: Path
+) -> None:
+    config = basic_config(url, entity_sets=["FOLocation"], metadata_cache_dir=str(tmp_path / "cache"))
+    before = len(sandbox.requests("successfactors", "/odata/v2/$metadata"))
+    first = run_tap(config)
+    second = run_tap(config)
+    assert len(first.records("FOLocation")) == len(second.records("FOLocation")) == 6
+    assert len(sandbox.requests("successfactors", "/odata/v2/$metadata")) - before == 1  # one download, two runs
+    assert len(list((tmp_path / "cache").glob("*.edmx"))) == 1
+    expired = run_tap({**config, "metadata_cache_ttl": -1})
+    assert len(expired.records("FOLocation")) == 6
+    assert len(sandbox.requests("successfactors", "/odata/v2/$metadata")) - before == 2

@@ -9,10 +9,15 @@ neither lost nor read twice (SAP KBA 2735876).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
 import typing as t
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from urllib.parse import quote, urlencode, urlparse
 
 import requests
@@ -101,6 +106,38 @@ def raise_for_status(response: requests.Response, redactor: Redactor) -> None:
     raise ClientRequestError(message, status=response.status_code, path=path)
 
 
+@dataclass(frozen=True)
+class MetadataCache:
+    """$metadata kept on disk between runs (Meltano discovers, then syncs: two processes, one download).
+
+    One file per tenant (hash of API URL and company id); older than ``ttl_s`` means fetched again. The document
+    holds no secrets, only the tenant's schema."""
+
+    directory: Path
+    company_id: str
+    ttl_s: float = 3600.0
+
+    def path(self, api_url: str) -> Path:
+        digest = hashlib.sha256(f"{api_url}|{self.company_id}".encode()).hexdigest()[:32]
+        return self.directory / f"successfactors-{digest}.edmx"
+
+    def load(self, api_url: str) -> bytes | None:
+        path = self.path(api_url)
+        try:
+            if time.time() - path.stat().st_mtime > self.ttl_s:
+                return None
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def store(self, api_url: str, content: bytes) -> None:
+        path = self.path(api_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(content)
+        partial.replace(path)  # atomic: a concurrent reader sees the old file or the new one, never half
+
+
 class SuccessFactorsClient:
     """$metadata, $count and row paging for one tenant (one credential)."""
 
@@ -111,7 +148,9 @@ class SuccessFactorsClient:
         *,
         api_url: str,
         redactor: Redactor,
+        metadata_cache: MetadataCache | None = None,
     ) -> None:
+        self.metadata_cache = metadata_cache
         self.session = session
         self.authenticator = authenticator
         self.api_url = api_url.rstrip("/")
@@ -132,9 +171,15 @@ class SuccessFactorsClient:
 
     @cached_property
     def metadata(self) -> ServiceMetadata:
-        """The tenant's EDMX, fetched once and parsed by the kit's streaming parser."""
-        response = self.get(f"{self.service_url}/$metadata", accept="application/xml")
-        return parse_edmx(response.content)
+        """The tenant's EDMX, fetched once (or read from the on-disk cache) and parsed by the kit's parser."""
+        cached = self.metadata_cache.load(self.api_url) if self.metadata_cache else None
+        if cached is not None:
+            return parse_edmx(cached)
+        content = self.get(f"{self.service_url}/$metadata", accept="application/xml").content
+        metadata = parse_edmx(content)  # parsed before caching: a broken document is never kept
+        if self.metadata_cache:
+            self.metadata_cache.store(self.api_url, content)
+        return metadata
 
     def count(self, entity_set: str, params: dict[str, t.Any]) -> int:
         response = self.get(f"{self.service_url}/{entity_set}/$count", params, accept="text/plain")

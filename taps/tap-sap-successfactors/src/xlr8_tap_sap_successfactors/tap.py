@@ -6,6 +6,7 @@ import typing as t
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -14,7 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
 from xlr8_tap_sap_successfactors import auth as sf_auth
-from xlr8_tap_sap_successfactors.client import SuccessFactorsClient, stream_class
+from xlr8_tap_sap_successfactors.client import MetadataCache, SuccessFactorsClient, stream_class
 from xlr8_tap_sap_successfactors.discovery import plan_stream, select_entity_sets
 from xlr8_tap_sap_successfactors.streams import DEFAULT_ENTITY_SETS, declaration_for
 
@@ -73,6 +74,17 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "page_size", th.IntegerType, default=MAX_PAGE_SIZE, description="Rows per page (customPageSize, 1-1000)."
     ),
     th.Property(
+        "metadata_cache_dir",
+        th.StringType,
+        description="Directory where $metadata is kept between runs (not set: fetched by every run).",
+    ),
+    th.Property(
+        "metadata_cache_ttl",
+        th.IntegerType,
+        default=3600,
+        description="Seconds a cached $metadata document is used before it is fetched again.",
+    ),
+    th.Property(
         "snapshot_paging_threshold",
         th.IntegerType,
         default=MAX_PAGE_SIZE,
@@ -113,6 +125,8 @@ class SuccessFactorsSettings:
     page_size: int
     snapshot_paging_threshold: int
     filters: str | None
+    metadata_cache_dir: str | None = None
+    metadata_cache_ttl: int = 3600
 
     @classmethod
     def from_config(cls, config: dict[str, t.Any]) -> SuccessFactorsSettings:
@@ -157,6 +171,8 @@ class SuccessFactorsSettings:
             page_size=page_size,
             snapshot_paging_threshold=threshold,
             filters=config.get("filters"),
+            metadata_cache_dir=config.get("metadata_cache_dir") or None,
+            metadata_cache_ttl=int(config.get("metadata_cache_ttl") or 3600),
         )  # fmt: skip
 
     @staticmethod
@@ -200,8 +216,16 @@ class TapSapSuccessFactors(KitTap):
 
     @cached_property
     def client(self) -> SuccessFactorsClient:
+        settings = self.settings
+        cache = None
+        if settings.metadata_cache_dir:
+            cache = MetadataCache(Path(settings.metadata_cache_dir), settings.company_id, settings.metadata_cache_ttl)
         return SuccessFactorsClient(
-            self.kit.session, self.kit.authenticator, api_url=self.settings.api_url, redactor=self.kit.redactor
+            self.kit.session,
+            self.kit.authenticator,
+            api_url=settings.api_url,
+            redactor=self.kit.redactor,
+            metadata_cache=cache,
         )
 
     def discover_streams(self) -> list[Stream]:
