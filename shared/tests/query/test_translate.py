@@ -221,7 +221,7 @@ TABLE = [
         "companyID = 'C100' and companyID = 'C200'",
         False,
     ),
-    ("workday", "employee where hire_date >= 2024-01-01", "workers", {}, "Hire_Date >= 2024-01-01", False),
+    ("workday", "employee where hire_date >= 2024-01-01", "workers", {}, "hireDate >= 2024-01-01", False),
     # --- common: canonical names, nothing pushed ---
     ("common", "people where hire_date >= 2024-01-01 limit 5", "employee", {}, "hire_date >= 2024-01-01", False),
 ]
@@ -254,9 +254,9 @@ def test_apply_filters_and_limits_lazily() -> None:
     def source():  # type: ignore[no-untyped-def]
         for i, day in enumerate(["2023-05-01", "2024-02-01", "2024-03-01", "2024-04-01", "2025-01-01"]):
             pulled.append(i)
-            yield {"Employee_ID": f"E{i}", "Hire_Date": day}
+            yield {"workerId": f"E{i}", "hireDate": day}
 
-    assert [r["Employee_ID"] for r in result.apply(source())] == ["E1", "E2"]
+    assert [r["workerId"] for r in result.apply(source())] == ["E1", "E2"]
     assert pulled == [0, 1, 2]
 
 

@@ -231,7 +231,7 @@ def build_mappings() -> list[StreamMapping]:
     """Every product's streams; called once when the vocabulary is first used."""
     sf_status = _f("emplStatus", active="A", leave="U", terminated="T")
     ukg_status = _f("employeeStatusCode", active="A", leave="L", terminated="T")
-    wd_status = _f("Worker_Status", active="Active", leave="On Leave", terminated="Terminated")
+    wd_status = _f("workerStatus", active="Active", leave="On Leave", terminated="Terminated")
     return [
         # --- Salesforce: streams are sObject API names ---------------------------------------------------------
         _m(
@@ -484,60 +484,66 @@ def build_mappings() -> list[StreamMapping]:
             department_code="department",
             last_modified="lastModifiedDateTime",
         ),
-        # --- Workday HCM: REST resources and RaaS reports ------------------------------------------------------
+        # --- Workday HCM: REST resources, SOAP Get_* operations (RaaS reports are registered at run time) ---
         _m(
             "workday_hcm",
             "workers",
             "employee",
             {
+                "employee_id": "workerId",
+                "email": "primaryWorkEmail",
+                "job_title": "businessTitle",
+                "employment_status": wd_status,
+                "hire_date": _f("hireDate", "date"),
+                "termination_date": _f("terminationDate", "date"),
+                "last_modified": "lastUpdated",
+            },
+        ),
+        _m(
+            "workday_hcm",
+            "soap_workers",
+            "employee",
+            {
                 "employee_id": "Employee_ID",
+                "user_id": "User_ID",
                 "first_name": "First_Name",
                 "last_name": "Last_Name",
                 "email": "Email",
-                "hire_date": "Hire_Date",
-                "termination_date": "Termination_Date",
-                "employment_status": wd_status,
-                "job_code": "Job_Code",
+                "birth_date": _f("Birth_Date", "date"),
                 "job_title": "Business_Title",
-                "department_code": "Department_Code",
+                "job_code": "Job_Profile_ID",
+                "location_code": "Location_ID",
+                "manager_id": "Manager_Employee_ID",
+                "hire_date": _f("Hire_Date", "date"),
+                "termination_date": _f("Termination_Date", "date"),
                 "organization_code": "Supervisory_Organization",
-                "location_code": "Location_Code",
-                "company_code": "Company_Code",
-                "cost_center": "Cost_Center",
-                "manager_id": "Manager_ID",
                 "annual_salary": "Annual_Salary",
                 "currency": "Currency",
-                "last_modified": "Last_Updated",
             },
+            primary=False,
         ),
+        _code_table("workday_hcm", "organizations", "organization", "code", "name"),
         _code_table(
             "workday_hcm",
-            "organizations",
+            "soap_organizations",
             "organization",
-            "Organization_Code",
+            "Organization_Reference_ID",
             "Name",
             parent_code="Superior_Organization",
-            last_modified="Last_Updated",
         ),
-        _code_table("workday_hcm", "jobs", "job", "Job_Code", "Job_Profile_Name", last_modified="Last_Updated"),
-        _code_table("workday_hcm", "locations", "location", "Location_Code", "Name", country="Country"),
-        _code_table("workday_hcm", "companies", "company", "Company_Code", "Name", currency="Currency"),
-        _code_table("workday_hcm", "cost_centers", "cost_center", "Cost_Center_Code", "Name"),
-        # --- Workday Financials --------------------------------------------------------------------------------
+        _code_table("workday_hcm", "jobs", "job", "jobProfileId", "name"),
+        # --- Workday Financials: SOAP Get_Journals, Get_Suppliers ----------------------------------------------
         _m(
             "workday_fins",
             "journals",
             "journal_entry",
             {
                 "journal_id": "Journal_Number",
-                "posting_date": "Accounting_Date",
-                "gl_account": "Ledger_Account",
+                "posting_date": _f("Accounting_Date", "date"),
                 "amount": "Amount",
                 "currency": "Currency",
                 "company_code": "Company_Code",
-                "cost_center": "Cost_Center",
                 "status": "Journal_Status",
-                "last_modified": "Last_Updated",
             },
         ),
         _m(
@@ -549,10 +555,10 @@ def build_mappings() -> list[StreamMapping]:
                 "name": "Supplier_Name",
                 "status": "Supplier_Status",
                 "currency": "Default_Currency",
-                "last_modified": "Last_Updated",
+                "country": "Country",
+                "created": "Created_Moment",
             },
         ),
-        _code_table("workday_fins", "ledger_accounts", "gl_account", "Ledger_Account_ID", "Name"),
         # --- UKG Pro: personnel REST resources -----------------------------------------------------------------
         _m(
             "ukg_pro",
