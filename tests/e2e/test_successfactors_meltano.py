@@ -38,6 +38,7 @@ def _meltano_run(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         "TAP_SAP_SUCCESSFACTORS_API_URL": url,
         "TAP_SAP_SUCCESSFACTORS_ENTITY_SETS": json.dumps(STREAMS),
         "TAP_SAP_SUCCESSFACTORS_PAGE_SIZE": "40",
+        "TAP_SAP_SUCCESSFACTORS_METADATA_CACHE_DIR": str(tmp_path / "metadata-cache"),
         "TARGET_XLR8_TRUTHS_DUCKDB_PATH": str(tmp_path / "truths.duckdb"),
         "TARGET_XLR8_TRUTHS_UPLOAD_STAGING_PATH": str(tmp_path / "staging.duckdb"),
     }
@@ -94,3 +95,4 @@ def test_meltano_run_lands_successfactors_truths(tmp_path: Path) -> None:
     assert [u[0] for u in users[:3]] == ["A000001", "A000002", "A000003"]
     for output in (first, second):
         assert "sandbox-sf-password" not in output.stdout + output.stderr
+    assert len(list((tmp_path / "metadata-cache").glob("*.edmx"))) == 1  # discovery and sync shared one download
