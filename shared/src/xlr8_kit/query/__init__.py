@@ -21,6 +21,7 @@ from xlr8_kit.query.ast import (
 )
 from xlr8_kit.query.evaluate import matches
 from xlr8_kit.query.parser import format_filter, format_query, parse_filter, parse_query
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.query.translate import Translation, filter_for_stream, plan_filters, translate, translate_filters
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "QueryRefused",
     "QuerySyntaxError",
     "Translation",
+    "UniversalFilterMixin",
     "filter_for_stream",
     "format_filter",
     "format_query",

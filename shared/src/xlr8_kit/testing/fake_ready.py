@@ -8,7 +8,6 @@ honours two named filter parameters (``status`` and ``hired_from``) the vocabula
 from __future__ import annotations
 
 import typing as t
-from functools import cached_property
 
 import requests
 from singer_sdk import typing as th
@@ -17,7 +16,7 @@ from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.auth.static import ApiKeyHeaders
 from xlr8_kit.connectors import TapConnector
-from xlr8_kit.query import Translation, filter_for_stream
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KIT_SETTINGS, KitRESTStream, KitRuntime, KitTap
 from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
 from xlr8_kit.vocabulary import FieldMap, StreamMapping
@@ -89,7 +88,7 @@ class _Pages(PageNumberPaginator):
         return self._value + 1 if response.json().get("has_more") else None
 
 
-class EmployeesStream(KitRESTStream):
+class EmployeesStream(UniversalFilterMixin, KitRESTStream):
     name = "employees"
     path = PATH
     primary_keys: t.ClassVar[list[str]] = ["employee_id"]
@@ -108,23 +107,14 @@ class EmployeesStream(KitRESTStream):
     def url_base(self) -> str:
         return str(self.config["base_url"])
 
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        return filter_for_stream(self.config.get("filters"), "ukg_ready", self.name)
-
     def get_new_paginator(self) -> _Pages:
         return _Pages(1)
 
     def get_url_params(self, context: t.Any, next_page_token: t.Any) -> dict[str, t.Any]:
-        params = {"page": next_page_token or 1, "per_page": self.config.get("page_size", 10)}
-        if self.universal_filter is not None:
-            params.update(self.universal_filter.params)
-        return params
+        return {"page": next_page_token or 1, "per_page": self.config.get("page_size", 10), **self.universal_params()}
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        for record in super().parse_response(response):
-            if self.universal_filter is None or self.universal_filter.matches(record):
-                yield record
+        yield from (record for record in super().parse_response(response) if self.keep_record(record))
 
 
 class TapFakeReady(KitTap):
