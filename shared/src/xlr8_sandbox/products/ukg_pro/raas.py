@@ -18,7 +18,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from xlr8_sandbox.company import Company
-from xlr8_sandbox.products.ukg_pro.rest import CODE_TABLES, STATUS_CODES, job_description
+from xlr8_sandbox.products.ukg_pro.rest import STATUS_CODES, job_description
 
 BIDATA_NS = "http://www.ultipro.com/dataservices/bidata/2"
 BISTREAM_NS = "http://www.ultipro.com/dataservices/bistream/2"
@@ -110,10 +110,6 @@ def _earnings_rows(company: Company, params: dict[str, list[str]]) -> Iterator[t
 def _job_code_rows(company: Company, params: dict[str, list[str]]) -> Iterator[tuple[Any, ...]]:
     for j in company.jobs:
         yield (j.code, job_description(company, j.code), "E" if j.code in ("J003", "J004") else "N", True)
-    for table, codes in CODE_TABLES.items():
-        if table == "EMPLOYEESTATUS":
-            for code, description in codes:
-                yield (f"STATUS-{code}", description, None, True)
 
 
 _S, _D, _DT, _N, _B = "xs:string", "xs:date", "xs:dateTime", "xs:decimal", "xs:boolean"
