@@ -36,6 +36,7 @@ PARAMS = {
     ("hire_date", ">="): "from",
     ("hire_date", "<="): "to",
     ("employment_status", "="): "st",
+    ("employment_status", "in"): "sts",
     ("full_time", "="): "ft",
     ("annual_salary", ">"): "minsal",
     ("last_modified", ">="): "since",
@@ -329,6 +330,10 @@ def params_reference(params: dict[str, str]) -> Callable[[dict[str, Any]], bool]
     for key, value in params.items():
         (canonical, op) = next(k for k, v in PARAMS.items() if v == key)
         column, kind = COLUMNS[canonical]
+        if op == "in":
+            options = [server.compare(column, "=", _typed(kind, v)) for v in value.split(",")]
+            tests.append(lambda r, options=options: any(o(r) for o in options))
+            continue
         literal = _typed(kind, value)
         tests.append(server.compare(column, op, literal))
     return lambda r: all(t(r) for t in tests)

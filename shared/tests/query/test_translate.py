@@ -215,6 +215,14 @@ TABLE = [
     ),
     (
         "ukg_pro",
+        "employee where employment_status in (active, leave) and hire_date >= 2020-01-01",
+        "employment_details",
+        {"employeeStatusCode": "A,L"},
+        "employeeStatusCode in ('A', 'L') and originalHireDate >= 2020-01-01",
+        False,
+    ),
+    (
+        "ukg_pro",
         "employee where company_code = C100 and company_code = C200",
         "employment_details",
         {"companyID": "C100"},

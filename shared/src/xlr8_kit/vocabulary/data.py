@@ -580,7 +580,11 @@ def build_mappings() -> list[StreamMapping]:
                 "full_time": _f("fullTimeOrPartTimeCode"),
                 "last_modified": "dateTimeChanged",
             },
-            params={("company_code", "="): "companyID", ("employment_status", "="): "employeeStatusCode"},
+            params={
+                ("company_code", "="): "companyID",
+                ("employment_status", "="): "employeeStatusCode",
+                ("employment_status", "in"): "employeeStatusCode",
+            },
         ),
         _m(
             "ukg_pro",
