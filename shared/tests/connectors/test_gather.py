@@ -192,3 +192,36 @@ def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -
     meltano_yml.write_text("environments: []\n", encoding="utf-8")
     with pytest.raises(ConnectorError, match="has no 'sandbox' environment"):
         sandbox_sources(str(meltano_yml))
+
+
+def test_cli_gather_uses_the_projects_credentials_from_the_store(
+    fake_product: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    import xlr8_kit.connectors.gather as gather_module
+    from xlr8_kit.credentials.model import AuthType, ProductCredential
+    from xlr8_kit.credentials.resolve import open_manager
+
+    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
+    store = str(tmp_path / "credentials.db")
+    manager = open_manager(store)
+    try:
+        for cid, project in (("ready-mine", PROJECT), ("ready-other", "11111111-2222-3333-4444-555555555555")):
+            secrets = {"api_token": GOOD_TOKEN, "base_url": fake_product.url}
+            manager.store(ProductCredential(cid, project, "ukg_ready", AuthType.API_KEY, secrets))
+    finally:
+        manager.close()
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["gather", "--project", PROJECT, "--store", store, "--duckdb", str(tmp_path / "t.duckdb"), "--json"]
+    code = main([*argv, "Which terminated employees are there?"], out=out, err=err)
+    assert code == 0, err.getvalue()
+    import json
+
+    truths = json.loads(out.getvalue())
+    assert [t["metadata"]["credential_id"] for t in truths] == ["ready-mine"]
+    expected = sorted(r["employee_id"] for r in fake_product.rows if r["status"] == "Terminated")
+    assert sorted(r["employee_id"] for r in truths[0]["content"]) == expected
+    assert GOOD_TOKEN not in out.getvalue() + err.getvalue()

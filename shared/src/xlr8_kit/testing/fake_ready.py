@@ -105,7 +105,7 @@ class EmployeesStream(UniversalFilterMixin, KitRESTStream):
 
     @property
     def url_base(self) -> str:
-        return str(self.config["base_url"])
+        return str(t.cast("TapFakeReady", self._tap).resolved_config["base_url"])
 
     def get_new_paginator(self) -> _Pages:
         return _Pages(1)
@@ -124,17 +124,18 @@ class TapFakeReady(KitTap):
         "type": "object",
         "properties": {
             **th.PropertiesList(
-                th.Property("base_url", th.StringType, required=True),
+                th.Property("base_url", th.StringType, description="Or from credential_id."),
                 th.Property("api_token", th.StringType, secret=True, description="Or from credential_id."),
                 th.Property("page_size", th.IntegerType, default=10),
             ).to_dict()["properties"],
             **KIT_SETTINGS.to_dict()["properties"],
         },
-        "required": ["base_url"],
     }
 
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase:
         token = self.resolved_config.get("api_token")
+        if not self.resolved_config.get("base_url"):
+            raise ConfigValidationError("setting 'base_url' is required (directly or through credential_id)")
         if not token:
             raise ConfigValidationError("setting 'api_token' is required (directly or through credential_id)")
         return ApiKeyHeaders({"Authorization": f"Bearer {token}"}, redactor=runtime.redactor)
