@@ -114,7 +114,7 @@ def _parse_date(value: str, xpath: str) -> date:
 class SoapServices:
     def __init__(self, emulator: WorkdayEmulator) -> None:
         self.emulator = emulator
-        self.operations: dict[str, Callable[[etree._Element, datetime], tuple[list[etree._Element], int]]] = {
+        self.operations: dict[str, Callable[[etree._Element, datetime], tuple[Any, int]]] = {
             "Get_Workers": self._workers,
             "Get_Organizations": self._organizations,
             "Get_Journals": self._journals,
@@ -175,7 +175,7 @@ class SoapServices:
         if total and page > pages:
             raise validation_fault(f"Page {page} is past the last page ({pages})", "//wd:Response_Filter/wd:Page")
         start = (page - 1) * count
-        chunk = rows[start : start + count]
+        chunk = rows(start, start + count) if callable(rows) else rows[start : start + count]
         response = E(
             f"{operation}_Response",
             E(
@@ -217,7 +217,7 @@ class SoapServices:
 
     # --- operations: (rows, total) --------------------------------------------------------------------------
 
-    def _workers(self, payload: etree._Element, as_of: datetime) -> tuple[list[Any], int]:
+    def _workers(self, payload: etree._Element, as_of: datetime) -> tuple[Any, int]:
         emulator = self.emulator
         criteria = next(iter(children(payload, "Request_Criteria")), None)
         log = next(iter(children(criteria, "Transaction_Log_Criteria_Data")), None)
@@ -233,9 +233,9 @@ class SoapServices:
                 end = as_of
             indexes = emulator.changed_worker_indexes(start, end) if start < end else []
             people = [emulator.company.employee(i, as_of) for i in indexes]
-        else:
-            people = emulator.workers(as_of)
-        return people, len(people)
+            return people, len(people)
+        moment = emulator.clamp(as_of)
+        return (lambda a, b: list(emulator.company.employees(a, b, as_of=moment))), emulator.worker_count(moment)
 
     def _organizations(self, payload: etree._Element, as_of: datetime) -> tuple[list[Any], int]:
         criteria = next(iter(children(payload, "Request_Criteria")), None)
