@@ -220,7 +220,6 @@ def _json(value: t.Any) -> t.Any:
 def land(
     *,
     project: str,
-    product: str,
     stream: str,
     schema: dict[str, t.Any],
     key_properties: list[str],
@@ -256,7 +255,6 @@ def land(
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
     with contextlib.redirect_stdout(io.StringIO()):
         target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
-    del product
 
 
 @dataclass
@@ -324,7 +322,6 @@ def gather(
 
                     land(
                         project=project_id,
-                        product=product,
                         stream=stream.name,
                         schema=schema,
                         key_properties=list(stream.primary_keys or []),

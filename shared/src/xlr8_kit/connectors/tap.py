@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -86,7 +86,7 @@ class TapConnector(BaseConnector):
     #: Stream ``test_connection`` reads one record of; default: the first top-level stream of the tap.
     probe_stream: ClassVar[str | None] = None
 
-    def __init__(self, config: dict[str, Any] | Any) -> None:
+    def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self._tap: KitTap | None = None
         self.redactor = Redactor.default()
