@@ -242,7 +242,7 @@ def run_tap(plan: DemoPlan, extractor: Extractor, *, full_refresh: bool, out: Te
 
 def record_counts(line: str, tap_name: str) -> list[tuple[str, int]]:
     """(stream, records) from a tap's SDK ``record_count`` metric in meltano's log (the target's are skipped)."""
-    if f"{tap_name} METRIC" not in line and f"name={tap_name}" not in line:
+    if not re.search(rf"(?<![\w-]){re.escape(tap_name)}\s+METRIC", line) and f"name={tap_name}" not in line:
         return []
     return [(stream, int(value)) for value, stream in _METRIC.findall(line.replace('\\"', '"'))]
 

@@ -116,6 +116,9 @@ def test_record_counts_come_from_the_tap_not_the_target() -> None:
     target_line = f"2026-01-01T00:00:00Z [info     ] target-xlr8-truths METRIC: {json.dumps(metric)}"
     assert record_counts(tap_line, "tap-salesforce") == [("Account", 50)]
     assert record_counts(target_line, "tap-salesforce") == []
+    padded = f"2026-01-01T00:00:00Z [info     ] tap-workday  METRIC: {json.dumps(metric)}"
+    assert record_counts(padded, "tap-workday") == [("Account", 50)]
+    assert record_counts(padded, "workday") == []
 
 
 def test_summary_reads_registry_ledger_and_live_rows(tmp_path: Path) -> None:
