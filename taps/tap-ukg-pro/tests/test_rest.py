@@ -170,6 +170,8 @@ def test_bad_credentials_stop_with_a_redacted_error(url: str, emulator: UkgProEm
         ({"employee_changes_window_days": 0}, "employee_changes_window_days"),
         ({"start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "end_date"),
         ({"raas_csv_encoding": "klingon"}, "raas_csv_encoding"),
+        ({"raas_timezone": "Mars/Olympus_Mons"}, "raas_timezone"),
+        ({"filters": "employee where (((("}, "filters"),
     ],
 )
 def test_bad_settings_are_named(override: dict[str, object], named: str) -> None:
@@ -179,3 +181,15 @@ def test_bad_settings_are_named(override: dict[str, object], named: str) -> None
         TapUkgPro(config=config, parse_env_config=False)
     said = " ".join([str(info.value), *map(str, info.value.errors)])
     assert named in said or named.split(".")[-1] in said
+
+
+def test_universal_filter_is_pushed_and_verified(url: str, sandbox: Sandbox, emulator: UkgProEmulator) -> None:
+    config = ukg_config(url, filters="employee where employment_status = 'leave' and hire_date >= '2018-01-01'")
+    result = run_tap(config, streams={"employment_details", "person_details", "jobs"})
+    rows = result.records("employment_details")
+    expected = {e.employee_id for e in COMPANY.employees() if e.status == "leave" and e.hire_date >= date(2018, 1, 1)}
+    assert expected
+    assert {r["employeeID"] for r in rows} == expected
+    # person_details carries no status: it is read unfiltered (with a warning), never silently emptied
+    assert len(result.records("person_details")) == SCALE
+    assert len(result.records("jobs")) == len(COMPANY.jobs)

@@ -25,6 +25,7 @@ from xlr8_tap_ukg_pro import discovery
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from xlr8_kit.query.translate import Translation
     from xlr8_tap_ukg_pro.raas import RaasClient
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
@@ -107,11 +108,31 @@ class UkgRestStream(KitRESTStream):
         else:
             yield from super(KitRESTStream, self)._generate_schema_messages()
 
+    @cached_property
+    def universal_filter(self) -> Translation | None:
+        """The ``filters`` setting compiled for this resource: query parameters pushed, the rest checked per row.
+
+        A filter naming fields this resource does not carry leaves it unfiltered, with a warning saying so."""
+        from xlr8_kit.query.translate import filter_for_stream
+        from xlr8_kit.vocabulary.model import UnknownFieldError
+
+        try:
+            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+        except UnknownFieldError as exc:
+            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
+            return None
+
     def get_new_paginator(self) -> PerPagePaginator:
         return PerPagePaginator(self.settings.per_page)
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
-        return {**self.extra_params, "page": next_page_token or 1, "per_Page": self.settings.per_page}
+        pushed = self.universal_filter.params if self.universal_filter is not None else {}
+        return {**self.extra_params, **pushed, "page": next_page_token or 1, "per_Page": self.settings.per_page}
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        if self.universal_filter is not None and self.universal_filter.empty:
+            return  # the filter can never match: no request needed
+        yield from super().get_records(context)
 
     def get_http_request(self, *, page: t.Any) -> t.Any:
         request = super().get_http_request(page=page)
@@ -141,6 +162,9 @@ class UkgRestStream(KitRESTStream):
             elif isinstance(value, float) and "number" in spec.get("type", []):
                 value = Decimal(str(value))
             out[name] = value
+        universal = self.universal_filter
+        if universal is not None and not universal.matches(out):
+            return None
         return out
 
 

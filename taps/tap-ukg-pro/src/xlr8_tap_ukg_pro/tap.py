@@ -128,6 +128,7 @@ class UkgProSettings:
     raas_timezone: tzinfo
     raas_poll_interval: float
     raas_timeout: float
+    filters: str | None = None
 
     @property
     def raas_enabled(self) -> bool:
@@ -188,6 +189,14 @@ class UkgProSettings:
         timeout = float(_or_default(config.get("raas_timeout"), 1800))
         if poll < 0 or timeout <= 0:
             errors.append("settings 'raas_poll_interval' (>= 0) and 'raas_timeout' (> 0) must be positive")
+        filters = config.get("filters") or None
+        if filters:
+            from xlr8_kit.query.parser import parse_query
+
+            try:
+                parse_query(str(filters))
+            except ValueError as exc:
+                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
         if errors:
             raise ConfigValidationError("tap-ukg-pro: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(
@@ -196,7 +205,7 @@ class UkgProSettings:
             per_page=per_page, start_date=start_date, end_date=end_date, employee_changes_window_days=window,
             employee_status_codes=statuses, terminated_since=terminated_since, reports=reports,
             all_reports=all_reports, raas_output=output, raas_csv_encoding=encoding, raas_timezone=zone,
-            raas_poll_interval=poll, raas_timeout=timeout,
+            raas_poll_interval=poll, raas_timeout=timeout, filters=filters,
         )  # fmt: skip
 
 
