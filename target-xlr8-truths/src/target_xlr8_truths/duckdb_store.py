@@ -50,7 +50,7 @@ class DuckDBStore(Store):
     dialect = "duckdb"
 
     def __init__(
-        self, path: str, run: RunContext, profile_interval_seconds: float = 300.0, memory_limit: str = "256MB"
+        self, path: str, run: RunContext, profile_interval_seconds: float = 300.0, memory_limit: str = "1GB"
     ) -> None:
         super().__init__(run, profile_interval_seconds)
         self.path = path

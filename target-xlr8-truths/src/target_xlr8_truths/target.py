@@ -89,7 +89,7 @@ class TargetXlr8Truths(Target):
         th.Property(
             "duckdb_memory_limit",
             th.StringType,
-            default="256MB",
+            default="1GB",
             description="DuckDB buffer pool limit; larger batches spill to disk.",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
@@ -182,7 +182,7 @@ class TargetXlr8Truths(Target):
         path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
-        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", "256MB")))
+        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", "1GB")))
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
