@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
+from xlr8_kit.auth import RefreshTokenNotPersistedError
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ErrorBodyError
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import WorkdayEmulator, wid
@@ -204,7 +205,7 @@ def test_journals_and_suppliers_are_financials(url: str, emulator: WorkdayEmulat
 
 def test_b5_rotated_refresh_token_without_a_store_stops_the_run(url: str, emulator: WorkdayEmulator) -> None:
     emulator.rotate_refresh_tokens = True
-    with pytest.raises(Exception, match="rotated the refresh token") as caught:
+    with pytest.raises(RefreshTokenNotPersistedError, match="rotated the refresh token") as caught:
         run_tap(base_config(url, streams=only("jobs")))
     assert "sandbox-wd-refresh-token" not in str(caught.value)
 
@@ -225,3 +226,24 @@ def test_rest_limit_over_100_is_refused_by_the_vendor(url: str, emulator: Workda
     tap = RecordingTap(config=base_config(url, streams=only("jobs")), parse_env_config=False)
     with pytest.raises(ClientRequestError, match="limit must be between 1 and 100"):
         list(tap.client.rest_rows("jobs", page_size=101))
+
+
+def test_a8_error_body_on_a_report_is_fatal_and_keeps_the_bookmark(
+    url: str, emulator: WorkdayEmulator, sandbox: Sandbox
+) -> None:
+    sandbox.faults.add("workday", "/ccx/service/customreport2/*", FaultSpec("error_body", after=1, times=1))
+    report = {
+        "name": "worker_report", "url": report_url(url, "XLR8_Workers"), "primary_keys": ["Employee_ID"],
+        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2025-01-01",
+                        "end_date": "2025-12-31", "window_days": 90, "replication_key": "Last_Updated"},
+    }  # fmt: skip
+    with pytest.raises(ErrorBodyError, match="body is an error"):
+        run_tap(base_config(url, streams=[], reports=[report]))
+    assert RecordingTap.sleeps == []  # not retried, never read as "no rows"
+
+
+def test_a9_truncated_rest_page_is_retried(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
+    sandbox.faults.add("workday", "/ccx/api/v1/*/workers", FaultSpec("truncate", after=1, times=1))
+    result = run_tap(base_config(url, streams=only("workers"), rest_page_size=50))
+    assert [w["workerId"] for w in result.records("workers")] == [e.employee_id for e in emulator.company.employees()]
+    assert len(RecordingTap.sleeps) == 1
