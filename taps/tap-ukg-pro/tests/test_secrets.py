@@ -1,0 +1,77 @@
+"""RELIABILITY D1/D5 for UKG Pro: a DEBUG sync of REST and RaaS (with a session expiry and a 429 injected) leaves
+no secret or session token in stdout, stderr, STATE or the audit log, in any encoding; the audit has one line per
+HTTP attempt, LogOn labelled as a token call; the RaaS session is logged off at the end."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME, UkgProEmulator
+from xlr8_sandbox.products.ukg_pro.raas import FOLDER
+
+from .conftest import ukg_config
+
+TAP = str(Path(sys.executable).parent / "tap-ukg-pro")
+JOB_CODES = f"{FOLDER}/report[@name='XLR8 Job Codes']"
+
+
+def _forms(secret: str) -> list[str]:
+    return [secret, base64.b64encode(secret.encode()).decode(), quote(secret, safe=""), json.dumps(secret)[1:-1]]
+
+
+def test_d1_d5_no_secret_anywhere_and_one_audit_line_per_attempt(
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, tmp_path: Path
+) -> None:
+    emulator.working_polls = 1
+    audit = tmp_path / "audit.jsonl"
+    config = ukg_config(url, raas_reports=[{"path": JOB_CODES}], raas_poll_interval=0, audit_log_path=str(audit))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    discovered = subprocess.run([TAP, "--config", "config.json", "--discover"], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=120, check=False)  # fmt: skip
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = json.loads(discovered.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in ("raas_xlr8_job_codes", "jobs")
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    audit.unlink()
+    sandbox.faults.add("ukg_pro", "/configuration/v1/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
+    sandbox.faults.add("ukg_pro", "/services/BIDataService", FaultSpec("revoke_tokens", after=1, times=1))
+    synced = subprocess.run(
+        [TAP, "--config", "config.json", "--catalog", "catalog.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LOGLEVEL": "DEBUG"},
+    )
+    assert synced.returncode == 0, synced.stderr
+    records = [json.loads(line) for line in synced.stdout.splitlines() if '"RECORD"' in line]
+    assert {r["stream"] for r in records} == {"raas_xlr8_job_codes", "jobs"}
+
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    attempts = [(line["kind"], line["method"], line["path"], line["status"]) for line in lines]
+    assert attempts.count(("api", "GET", "/configuration/v1/jobs", 429)) == 1
+    assert attempts.count(("api", "GET", "/configuration/v1/jobs", 200)) == 1
+    logons = [a for a in attempts if a[0] == "token"]
+    assert logons == [("token", "POST", "/services/BIDataService", 200)] * 2  # first LogOn, then after the revoke
+    assert len([a for a in attempts if a[2] == "/services/BIStreamingService"]) == 2  # Working, then Completed
+    assert sandbox.ctx.tokens.revoke_all("ukg_pro") == 0  # LogOff ended the session
+
+    everything = synced.stdout + synced.stderr + discovered.stderr + audit.read_text()
+    session_tokens = list(sandbox.ctx.tokens._tokens)  # every RaaS token the emulator issued in this test (D2)
+    assert len(session_tokens) >= 3
+    secrets = [PASSWORD, CUSTOMER_API_KEY, USER_ACCESS_KEY, f"{USERNAME}:{PASSWORD}", *session_tokens]
+    leaked = [form for secret in secrets for form in _forms(secret) if form in everything]
+    assert leaked == []
+    assert "/configuration/v1/jobs" in everything  # positive control: the scan reads real output
