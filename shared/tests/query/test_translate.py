@@ -351,3 +351,7 @@ def test_tap_filters_setting_applies_per_stream() -> None:
     assert plans["EmpEmployment"].params == {"$filter": "startDate ge datetime'2024-01-01T00:00:00'"}
     with pytest.raises(QueryError, match="setting 'filters'"):
         plan_filters("shoe_size = 9", "successfactors", ["User"])
+    with pytest.raises(UnknownFieldError, match=r"setting 'filters' \('User where shoe_size = 9'\), stream 'User'"):
+        filter_for_stream("User where shoe_size = 9", "successfactors", "User")
+    with pytest.raises(QueryError, match=r"setting 'filters' \('hire_date >='\), stream 'User': expected a value"):
+        filter_for_stream("hire_date >=", "successfactors", "User")

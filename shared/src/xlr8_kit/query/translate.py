@@ -166,17 +166,20 @@ def filter_for_stream(filters: str | None, product: str, stream: str) -> Transla
     """
     if not filters or not filters.strip():
         return None
-    query = parse_query(filters)
-    mapping = mapping_for_stream(product, stream)
-    if mapping is None:
-        return None
-    if query.entity:
-        entity = find_entity(query.entity)
-        if query.entity != stream and (entity is None or entity.name != mapping.entity):
+    try:
+        query = parse_query(filters)
+        mapping = mapping_for_stream(product, stream)
+        if mapping is None:
             return None
-    elif not all(_carries(mapping, name) for name in field_names(query.where)):
-        return None
-    return _compile(Query(mapping.entity, query.where, query.fields, query.limit), mapping, None, True)
+        if query.entity:
+            entity = find_entity(query.entity)
+            if query.entity != stream and (entity is None or entity.name != mapping.entity):
+                return None
+        elif not all(_carries(mapping, name) for name in field_names(query.where)):
+            return None
+        return _compile(Query(mapping.entity, query.where, query.fields, query.limit), mapping, None, True)
+    except (QueryError, VocabularyError) as exc:
+        raise type(exc)(f"setting 'filters' ({filters!r}), stream {stream!r}: {exc}") from None
 
 
 def plan_filters(filters: str | None, product: str, streams: Iterable[str]) -> dict[str, Translation]:
