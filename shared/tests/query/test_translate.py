@@ -332,6 +332,8 @@ def test_translate_filters_by_entity_or_stream() -> None:
     by_stream = translate_filters(parse_filter("employment_status = leave"), "successfactors", stream="EmpJob")
     assert by_stream.params == {"$filter": "emplStatus eq 'U'"}
     assert translate_filters(None, "salesforce", stream="Account").where is None
+    whole = translate_filters("people where hire_date >= 2024-01-01 fields employee_id limit 7", "sap_sf")
+    assert whole.params == by_entity.params
     with pytest.raises(VocabularyError, match="'Widget__c' is not in the vocabulary"):
         translate_filters("a = 1", "salesforce", stream="Widget__c")
     with pytest.raises(QueryError, match="needs the entity or the stream"):

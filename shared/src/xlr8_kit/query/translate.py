@@ -148,8 +148,16 @@ def translate_filters(
                 f"{target} stream {stream!r} is not in the vocabulary; add it to xlr8_kit/vocabulary/data.py "
                 "(or register_mapping) so its columns can be filtered"
             )
-    where = parse_filter(filters) if isinstance(filters, str) else filters
     fields = tuple(fields)
+    where: Filter | None
+    if isinstance(filters, str) and stream is None and entity is None:
+        # a whole query ("employee where ... limit 5") names its own entity
+        parsed = parse_query(filters)
+        entity, where = parsed.entity, parsed.where
+        fields = fields or parsed.fields
+        limit = parsed.limit if limit is None else limit
+    else:
+        where = parse_filter(filters) if isinstance(filters, str) else filters
     if stream is None and entity is not None:
         mapping = _target_mapping(entity, source, target, [*field_names(where), *fields])
     if mapping is None:
