@@ -247,3 +247,13 @@ def test_a9_truncated_rest_page_is_retried(url: str, emulator: WorkdayEmulator, 
     result = run_tap(base_config(url, streams=only("workers"), rest_page_size=50))
     assert [w["workerId"] for w in result.records("workers")] == [e.employee_id for e in emulator.company.employees()]
     assert len(RecordingTap.sleeps) == 1
+
+
+def test_universal_filter_setting_applies_to_the_streams_it_names(url: str, emulator: WorkdayEmulator) -> None:
+    report = {"name": "workers_raas", "url": report_url(url, "XLR8_Workers"), "primary_keys": ["Employee_ID"]}
+    config = base_config(url, streams=only("suppliers"), reports=[report], filters='supplier where currency = "CAD"')
+    result = run_tap(config)
+    expected = [s.supplier_id for s in emulator.company.suppliers() if s.currency == "CAD"]
+    assert [s["Supplier_ID"] for s in result.records("suppliers")] == expected
+    assert expected
+    assert len(result.records("workers_raas")) == 100  # the filter names suppliers only

@@ -8,6 +8,7 @@ the tenant's rate limit) is.
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -44,6 +45,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import PageContext
 
+    from xlr8_kit.query.translate import Translation
     from xlr8_tap_workday.tap import ReportSpec, TapWorkday, WorkdaySettings
 
 BSVC = "urn:com.workday/bsvc"
@@ -327,6 +329,19 @@ class WorkdayStream(KitRESTStream):
     @property
     def url_base(self) -> str:
         return self.settings.base_url
+
+    @cached_property
+    def post_filter(self) -> Translation | None:
+        """The ``filters`` setting for this stream, checked on every fetched record (Workday's APIs take no
+        general filter: RaaS prompts are report-specific, REST and SOAP have none for these resources)."""
+        from xlr8_kit.query.translate import filter_for_stream
+
+        found = filter_for_stream(self.settings.filters, self.xlr8_product, self.name)
+        return None if found is None else dataclasses.replace(found, residual=found.filter, limit_pushed=False)
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        wanted = self.post_filter
+        return row if wanted is None or wanted.matches(row) else None
 
     def classify_response(self, response: requests.Response) -> Verdict:
         if response.status_code >= 500 and soap_fault_of(response) is not None:

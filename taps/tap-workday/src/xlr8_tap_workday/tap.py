@@ -152,6 +152,7 @@ class WorkdaySettings:
     rest_page_size: int
     soap_page_size: int
     journals_start_date: date | None
+    filters: str | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, t.Any]) -> WorkdaySettings:
@@ -215,7 +216,8 @@ class WorkdaySettings:
         journals_start = _date(config.get("journals_start_date"), "journals_start_date", errors)
         if errors:
             raise ConfigValidationError("tap-workday: invalid configuration: " + "; ".join(errors), errors=errors)
-        return cls(base_url, tenant, oauth, isu, streams, reports, version, rest_page, soap_page, journals_start)
+        return cls(base_url, tenant, oauth, isu, streams, reports, version, rest_page, soap_page, journals_start,
+                   config.get("filters"))  # fmt: skip
 
 
 def _date(value: t.Any, name: str, errors: list[str]) -> date | None:
