@@ -11,6 +11,9 @@ from xlr8_kit.connectors.gather import tap_connector
 from xlr8_kit.connectors.tap import TapConnector
 from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorContractTests
 from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.salesforce import CLIENT_ID, CLIENT_SECRET, SECURITY_TOKEN
+from xlr8_sandbox.products.salesforce import PASSWORD as SF_PASSWORD
+from xlr8_sandbox.products.salesforce import USERNAME as SF_USERNAME
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID
 from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME
 
@@ -21,7 +24,7 @@ def _connector_class(product: str, config: dict[str, t.Any]) -> type[TapConnecto
 
 @pytest.fixture(scope="module")
 def sandbox() -> t.Iterator[t.Any]:
-    with run_sandbox(["successfactors", "ukg_pro"], seed=42, scale=30) as running:
+    with run_sandbox(["successfactors", "ukg_pro", "salesforce"], seed=42, scale=30) as running:
         yield running
 
 
@@ -68,4 +71,30 @@ class TestUkgProContract(ConnectorContractTests):
             filters="employment_status = active and hire_date >= 2019-01-01",
             secrets=[PASSWORD, "wrong-password-47"],
             request_count=lambda: len(sandbox.requests("ukg_pro", "/personnel/v1/employment-details")),
+        )
+
+
+class TestSalesforceContract(ConnectorContractTests):
+    """One SOQL page at this scale (batch_size >= 200), so laziness is checked as an iterator only."""
+
+    @pytest.fixture
+    def contract(self, sandbox: t.Any) -> ConnectorContract:
+        auth = {
+            "type": "password",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "username": SF_USERNAME,
+            "password": SF_PASSWORD,
+            "security_token": SECURITY_TOKEN,
+        }
+        good = {"login_url": sandbox.url("salesforce"), "auth": auth, "objects": ["Contact", "Account"]}
+        bad = {**good, "auth": {**auth, "password": "wrong-password-59"}}
+        return ConnectorContract(
+            connector_class=_connector_class("salesforce", good),
+            good_config=good,
+            bad_config=bad,
+            entity="contact",
+            stream="Contact",
+            filters="title = 'CFO' or last_name = \"O'Brien\"",
+            secrets=[SF_PASSWORD, CLIENT_SECRET, "wrong-password-59"],
         )

@@ -222,12 +222,11 @@ class TapConnector(BaseConnector):
             checks.append(Check("api_version", None))
             return ConnectionStatus(False, self.product_id, tuple(checks), error=error)
 
+        stage = "configuration"
         try:
-            self.connect()
+            self.connect()  # some taps read metadata (authenticated) while they are built
             self.tap.kit  # noqa: B018 - resolves the credential and builds the authenticator
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a redacted status, never a traceback
-            return finish("configuration", exc)
-        try:
+            stage = "probe"
             self.probe()
         except AuthenticationError as exc:
             return finish("authentication", exc)
@@ -243,8 +242,8 @@ class TapConnector(BaseConnector):
             return finish("reachability", exc)
         except (requests.RequestException, OSError) as exc:
             return finish("reachability", exc)
-        except Exception as exc:  # noqa: BLE001
-            return finish("permissions", exc)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a redacted status, never a traceback
+            return finish("configuration" if stage == "configuration" else "permissions", exc)
         checks.extend(Check(name, True) for name in pending)
         try:
             version = self.api_version()
