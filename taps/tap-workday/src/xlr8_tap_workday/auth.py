@@ -57,6 +57,7 @@ def build_oauth(settings: WorkdaySettings, runtime: KitRuntime, config: dict[str
         oauth.client_secret,
         oauth.refresh_token,
         on_rotate=rotation_persister(config),
+        client_auth="basic",  # Workday's token endpoint takes the client as HTTP Basic
         session=runtime.session,
         redactor=runtime.redactor,
     )

@@ -27,10 +27,8 @@ from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.soap import (
     SOAP11,
-    SoapFault,
     SoapFaultError,
     SoapMessage,
-    SoapParseError,
     build_envelope,
     child_text,
     children,
@@ -38,6 +36,7 @@ from xlr8_kit.soap import (
     parse_envelope,
     request_headers,
 )
+from xlr8_kit.soap.classify import fault_of, fault_verdict
 from xlr8_tap_workday import auth as wd_auth
 from xlr8_tap_workday.discovery import ReportSchema, converter, parse_report_xsd
 
@@ -59,26 +58,9 @@ def bsvc(name: str, *content: etree._Element | str | None) -> etree._Element:
     return element(B + name, *content)
 
 
-def soap_fault_of(response: requests.Response) -> SoapFault | None:
-    """The SOAP fault in a response body, parsed once per response; None when the body is not a fault."""
-    cached = response.__dict__.get("_wd_fault", False)
-    if cached is False:
-        cached = None
-        if b"Fault" in response.content[:4096]:
-            try:
-                cached = parse_envelope(response.content).fault
-            except SoapParseError:
-                cached = None
-        response.__dict__["_wd_fault"] = cached
-    return t.cast("SoapFault | None", cached)
-
-
 def soap_verdict(response: requests.Response) -> Verdict:
     """SOAP faults arrive as HTTP 500: a Client fault is the request's fault (never retried)."""
-    fault = soap_fault_of(response)
-    if fault is not None:
-        return "fatal" if fault.is_client_fault else "retry"
-    return DEFAULT_CLASSIFIER.classify(response)
+    return fault_verdict(response) or DEFAULT_CLASSIFIER.classify(response)
 
 
 def raise_for_response(response: requests.Response, redactor: Redactor) -> None:
@@ -86,7 +68,7 @@ def raise_for_response(response: requests.Response, redactor: Redactor) -> None:
     JSON ``error``, redacted and short."""
     status = response.status_code
     path = urlsplit(response.url).path
-    fault = soap_fault_of(response)
+    fault = fault_of(response)
     if fault is not None:
         message = redactor.redact(f"workday: SOAP fault {fault.describe(MAX_MESSAGE)} for path {path}")
         if "authentication" in fault.code.lower():
@@ -344,12 +326,12 @@ class WorkdayStream(KitRESTStream):
         return row if wanted is None or wanted.matches(row) else None
 
     def classify_response(self, response: requests.Response) -> Verdict:
-        if response.status_code >= 500 and soap_fault_of(response) is not None:
+        if response.status_code >= 500 and fault_of(response) is not None:
             return soap_verdict(response)
         return super().classify_response(response)
 
     def validate_response(self, response: requests.Response) -> None:
-        if response.status_code < 400 and soap_fault_of(response) is None:
+        if response.status_code < 400 and fault_of(response) is None:
             return
         try:
             raise_for_response(response, self._kit_tap.kit.redactor)
