@@ -299,6 +299,7 @@ def read_landed(plan: DemoPlan, products: Iterable[str]) -> list[LandedStream]:
     if not plan.store_path.exists():
         return []
     project = normalise_project(plan.project_id)
+    aliases = {p: p for p in products} | product_aliases(plan)
     conn = duckdb.connect(str(plan.store_path), read_only=True)
     try:
         tables = {row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -333,11 +334,27 @@ def read_landed(plan: DemoPlan, products: Iterable[str]) -> list[LandedStream]:
             live = " WHERE _sdc_deleted_at IS NULL" if "_sdc_deleted_at" in columns else ""
             quoted = '"' + table.replace('"', '""') + '"'
             rows = int(conn.execute(f"SELECT COUNT(*) FROM {quoted}{live}").fetchone()[0])  # type: ignore[index]  # noqa: S608
-            product, stream, seconds = ledger.get(table) or (*_split_table(table, prefix, products), None)
+            product, stream, seconds = ledger.get(table) or (*_split_table(table, prefix, aliases), None)
+            product = aliases.get(product, product)
             landed.append(LandedStream(product, stream, table, entity or "", truth_type or "", rows, seconds))
         return landed
     finally:
         conn.close()
+
+
+def product_aliases(plan: DemoPlan) -> dict[str, str]:
+    """Product ids a tap may record (its vocabulary id, e.g. ``workday_hcm``) -> the emulator id the demo ran."""
+    from xlr8_kit.vocabulary import resolve_product
+    from xlr8_kit.vocabulary.model import VocabularyError
+
+    aliases = {}
+    for extractor in plan.extractors:
+        aliases[extractor.product] = extractor.product
+        try:
+            aliases[resolve_product(extractor.name).id] = extractor.product
+        except VocabularyError:
+            continue  # the tap records its emulator id, already mapped
+    return aliases
 
 
 def normalise_project(project_id: str) -> str:
@@ -358,8 +375,7 @@ def _split_table(table: str, prefix: str, products: Iterable[str]) -> tuple[str,
 
 
 def render_summary(plan: DemoPlan, runs: list[TapRun], landed: list[LandedStream], out: TextIO) -> None:
-    ran = {r.extractor.product for r in runs}
-    rows = [s for s in landed if s.product in ran] or landed
+    rows = landed  # every current table of the project: what the engine will see
     print("\nWhat landed in the truths store", file=out)
     if not rows:
         print("  nothing yet", file=out)
