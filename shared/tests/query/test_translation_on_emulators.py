@@ -4,7 +4,7 @@ with a reference computed from the fictional company both emulators serve."""
 from __future__ import annotations
 
 import typing as t
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -90,3 +90,60 @@ def test_ukg_person_rows_equal_the_company_reference(sandbox: t.Any, filters: st
     with _ukg(sandbox) as connector:
         rows = list(connector.get_entity("person_details", filters))
     assert sorted(row["employeeID"] for row in rows) == expected
+
+
+def _sf_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+#: References read the emulator's raw rows (fetched unfiltered), independently of the translator.
+CONTACT_CASES: list[tuple[str, t.Callable[[dict[str, t.Any]], bool]]] = [
+    ('last_name = "O\'Brien"', lambda r: r["LastName"] == "O'Brien"),
+    (
+        "last_name contains \"'B\" and title in ('CFO', 'CTO')",
+        lambda r: "'B" in r["LastName"] and r["Title"] in {"CFO", "CTO"},
+    ),
+    (
+        "created >= 2020-01-01T00:00:00-05:00 and (title = 'HR Director' or first_name = 'Zoe')",
+        lambda r: (
+            _sf_time(r["CreatedDate"]) >= datetime(2020, 1, 1, 5, tzinfo=UTC)
+            and (r["Title"] == "HR Director" or r["FirstName"] == "Zoe")
+        ),
+    ),
+    (
+        "last_modified < 2019-06-01 or title != 'Buyer'",
+        lambda r: _sf_time(r["SystemModstamp"]) < datetime(2019, 6, 1, tzinfo=UTC) or r["Title"] != "Buyer",
+    ),
+    ("account_id in ()", lambda r: False),
+]
+
+
+@pytest.fixture(scope="module")
+def salesforce_sandbox() -> t.Iterator[t.Any]:
+    with run_sandbox(["salesforce"], seed=42, scale=200) as running:
+        yield running
+
+
+@pytest.mark.parametrize(("filters", "reference"), CONTACT_CASES)
+def test_soql_on_the_salesforce_emulator_equals_the_reference(
+    salesforce_sandbox: t.Any, filters: str, reference: t.Callable[[dict[str, t.Any]], bool]
+) -> None:
+    from xlr8_kit.query import translate_filters
+    from xlr8_sandbox.products.salesforce import CLIENT_ID, CLIENT_SECRET, SECURITY_TOKEN
+    from xlr8_sandbox.products.salesforce import PASSWORD as SF_PASSWORD
+    from xlr8_sandbox.products.salesforce import USERNAME as SF_USERNAME
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    auth = {"type": "password", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "username": SF_USERNAME,
+            "password": SF_PASSWORD, "security_token": SECURITY_TOKEN}  # fmt: skip
+    connector = SalesforceConnector({"login_url": salesforce_sandbox.url("salesforce"), "auth": auth})
+    everything = connector.execute_soql(
+        "SELECT Id, LastName, FirstName, Title, CreatedDate, SystemModstamp FROM Contact"
+    )
+    expected = sorted(r["Id"] for r in everything if reference(r))
+    assert len(everything) > 0
+    translation = translate_filters(filters, "salesforce", stream="Contact", fields=["contact_id"])
+    rows = [] if translation.empty else connector.execute_soql(translation.query)
+    assert sorted(r["Id"] for r in translation.apply(rows)) == expected
+    if translation.pushed is not None:
+        assert len(rows) < len(everything), "the WHERE clause should have narrowed the rows the org returned"
