@@ -9,7 +9,6 @@ from decimal import Decimal
 from lxml import etree
 from singer_sdk import typing as th
 
-from xlr8_kit.soap import child_text, children
 from xlr8_tap_workday.client import (
     SoapPage,
     WorkdayRaasStream,
@@ -27,19 +26,37 @@ if t.TYPE_CHECKING:
 _REF = th.ObjectType(th.Property("id", th.StringType), th.Property("descriptor", th.StringType))
 
 
-def ref_id(node: etree._Element | None, id_type: str) -> str | None:
-    """The ID of a given type inside a ``*_Reference`` element."""
-    for ident in children(node, "ID"):
-        if ident.get("{urn:com.workday/bsvc}type") == id_type:
-            return (ident.text or "").strip() or None
-    return None
+_B = "{urn:com.workday/bsvc}"
+_TYPE = _B + "type"
+_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def _path(path: tuple[str, ...]) -> str:
+    return "/".join(_B + name for name in path)
 
 
 def first(node: etree._Element | None, *path: str) -> etree._Element | None:
-    current = node
-    for name in path:
-        current = next(iter(children(current, name)), None)
-    return current
+    """A descendant by its bsvc names (Workday answers in one namespace, so Clark paths are exact and fast)."""
+    return None if node is None else node.find(_path(path))
+
+
+def children(node: etree._Element | None, name: str) -> list[etree._Element]:
+    return [] if node is None else node.findall(_B + name)
+
+
+def child_text(node: etree._Element | None, *path: str) -> str | None:
+    found = first(node, *path)
+    if found is None or found.get(_NIL) == "true":
+        return None
+    return found.text or ""
+
+
+def ref_id(node: etree._Element | None, id_type: str) -> str | None:
+    """The ID of a given type inside a ``*_Reference`` element."""
+    for ident in children(node, "ID"):
+        if ident.get(_TYPE) == id_type:
+            return (ident.text or "").strip() or None
+    return None
 
 
 def flag(node: etree._Element | None, *path: str) -> bool | None:
