@@ -230,6 +230,7 @@ class Store(abc.ABC):
                     [dt.datetime.now(dt.UTC), version],
                 )
             self._write_metadata(info, None)
+        self._versioned_tables.add(info.table_name)
 
     # -- metadata ------------------------------------------------------------------------------------------------
     def _write_metadata(self, info: StreamInfo, stored: list[Column] | None) -> None:

@@ -234,7 +234,7 @@ class TargetXlr8Truths(Target):
             return
         self._ending = True
         super().process_endofpipe()
-        if self._streams:
+        if self._streams and self.config.get("delivery") != "upload":  # the engine profiles what it is sent
             self.store.finalize(list(self._streams.values()))
         if self.config.get("delivery") == "upload":
             from target_xlr8_truths.upload import upload_streams
