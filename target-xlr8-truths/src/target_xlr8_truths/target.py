@@ -134,6 +134,7 @@ class TargetXlr8Truths(Target):
         self.redactor = Redactor.default()
         for secret in ("postgres_dsn", "upload_api_key"):
             self.redactor.add(self.config.get(secret))
+        self.redactor.install_logging_filter()  # every log line and traceback of the process is masked
         try:
             self.project = normalise_project(str(self.config.get("project_id", "")))
         except ProjectIdError as exc:
