@@ -239,7 +239,7 @@ class SalesforceClient:
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
-    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, str]]]:
+    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[Iterator[dict[str, str]]]:
         """Run a Bulk API 2.0 query job and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         return self.read_bulk_job(self.start_bulk_job(soql, include_deleted=include_deleted))
 
@@ -258,7 +258,7 @@ class SalesforceClient:
         ).json()
         return str(job["id"])
 
-    def read_bulk_job(self, job_id: str) -> Iterator[list[dict[str, str]]]:
+    def read_bulk_job(self, job_id: str) -> Iterator[Iterator[dict[str, str]]]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
@@ -287,7 +287,8 @@ class SalesforceClient:
             if locator:
                 params["locator"] = locator
             response = self.request("GET", job_url + "/results", params=params, headers={"Accept": "text/csv"})
-            yield list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+            # Rows are parsed lazily, one page at a time: a 50,000-row page never exists as 50,000 dicts at once.
+            yield csv.DictReader(io.StringIO(response.content.decode("utf-8")))
             locator = response.headers.get("Sforce-Locator")
             if not locator or locator == "null":
                 return
