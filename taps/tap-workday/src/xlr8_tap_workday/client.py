@@ -20,7 +20,7 @@ from lxml import etree
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict, parsed_json
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
@@ -270,16 +270,15 @@ class WorkdayClient:
 
 
 def report_entries(response: requests.Response) -> list[dict[str, t.Any]]:
-    try:
-        body = response.json()
-    except ValueError:
+    body = parsed_json(response)  # parsed once: the session's classifier already read it
+    if not isinstance(body, dict):
         raise ClientRequestError(
-            "workday: the report did not answer JSON; check the URL is a RaaS report",
+            "workday: the report did not answer a JSON object; check the URL is a RaaS report",
             path=urlsplit(response.url).path,
-        ) from None
-    entries = body.get("Report_Entry") if isinstance(body, dict) else None
+        )
+    entries = body.get("Report_Entry")
     if entries is None:
-        if isinstance(body, dict) and "Report_Entry" not in body and body:
+        if "Report_Entry" not in body and body:
             raise ClientRequestError(
                 f"workday: unexpected report document (keys {sorted(body)[:5]})", path=urlsplit(response.url).path
             )
