@@ -257,3 +257,12 @@ def test_universal_filter_setting_applies_to_the_streams_it_names(url: str, emul
     assert [s["Supplier_ID"] for s in result.records("suppliers")] == expected
     assert expected
     assert len(result.records("workers_raas")) == 100  # the filter names suppliers only
+
+
+def test_b2_token_expired_mid_run_is_refreshed_once(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
+    sandbox.faults.add("workday", "/ccx/api/v1/*/workers", FaultSpec("expire_tokens", after=2, times=1))
+    result = run_tap(base_config(url, streams=only("workers"), rest_page_size=25))
+    assert [w["workerId"] for w in result.records("workers")] == [e.employee_id for e in emulator.company.employees()]
+    tokens = [r for r in sandbox.requests("workday") if r.path.endswith("/token")]
+    assert len(tokens) == 2  # the first token, then one forced refresh after the 401
+    assert [r.status for r in sandbox.requests("workday") if r.path.endswith("/workers")].count(401) == 1
