@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -66,7 +65,6 @@ class DuckDBStore(Store):
                     "once) or 'upload' (send to the running engine's /api/upload)."
                 ) from None
             raise
-        self.spool_dir = tempfile.mkdtemp(prefix="xlr8-truths-spool-")
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
         self.con.execute(sql, list(params) if params is not None else None)
@@ -103,11 +101,11 @@ class DuckDBStore(Store):
                     raise FastPathRefused(f"{row[0]} rows lack a key: they go through the record path")
             return
         spec = _read_json_columns(columns)
-        path = os.path.join(self.spool_dir, f"{name}.jsonl")
-        with open(path, "w", encoding="utf-8") as spool:
-            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-            spool.writelines(dumps(row) + "\n" for row in batch.rows)
+        fd, path = tempfile.mkstemp(prefix="xlr8-truths-spool-", suffix=".jsonl")
         try:
+            with os.fdopen(fd, "w", encoding="utf-8") as spool:
+                dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+                spool.writelines(dumps(row) + "\n" for row in batch.rows)
             self.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(path)}, format='newline_delimited', "  # noqa: S608
                 f"columns={spec}, maximum_object_size={MAX_OBJECT})"
@@ -126,5 +124,3 @@ class DuckDBStore(Store):
 
     def close(self) -> None:
         self.con.close()
-        with contextlib.suppress(OSError):
-            os.rmdir(self.spool_dir)
