@@ -69,10 +69,16 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
         non_null, distinct, low, high, mean = row[1 + index * 5 : 6 + index * 5]
         non_null, distinct = int(non_null), int(distinct)
         q = quote(name)
-        distribution = store.fetchall(
-            f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
-            f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {CATEGORICAL_LIMIT}"
-        )
+        if distinct == non_null:  # every value once: the top counts are all 1, no grouping needed
+            distribution = store.fetchall(
+                f"SELECT CAST({q} AS VARCHAR) AS v, 1 AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
+                f"ORDER BY 1 LIMIT {CATEGORICAL_LIMIT}"
+            )
+        else:
+            distribution = store.fetchall(
+                f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
+                f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {CATEGORICAL_LIMIT}"
+            )
         categorical = distinct <= CATEGORICAL_LIMIT
         distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None
         category, priority = filter_category(name) if categorical else (None, None)
