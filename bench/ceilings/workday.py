@@ -4,6 +4,7 @@ pages of 999 at the first page's As_Of_Entry_DateTime, or REST workers in pages 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -12,6 +13,9 @@ from lxml import etree
 TAP = "tap-workday"
 STREAMS = {"raas": "worker_report", "report": "worker_report", "soap": "soap_workers", "rest": "workers"}
 REPORT = "XLR8_Workers"
+#: Large reports are read in yearly windows of their Updated_From/Updated_Through prompts (bounded memory).
+WINDOWS: dict[str, Any] = {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2015-01-01",
+           "window_days": 365, "replication_key": "Last_Updated"}  # fmt: skip
 BSVC = "urn:com.workday/bsvc"
 _ENVELOPE = (
     '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -39,6 +43,7 @@ def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, 
                 "name": "worker_report",
                 "url": f"/ccx/service/customreport2/{tenant}/{credentials['username']}/{REPORT}",
                 "primary_keys": ["Employee_ID"],
+                "incremental": dict(WINDOWS),
             }
         ],
         "rest_page_size": 100,
@@ -50,9 +55,14 @@ def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[st
     tenant = credentials["tenant"]
     if stream == "worker_report":
         report = f"{url}/ccx/service/customreport2/{tenant}/{credentials['username']}/{REPORT}"
-        response = requests.get(report, params={"format": "json"}, auth=(credentials["username"],
-                                credentials["password"]), timeout=3600)  # fmt: skip
-        yield from response.json()["Report_Entry"]
+        session = requests.Session()
+        session.auth = (credentials["username"], credentials["password"])
+        start, today = date.fromisoformat(WINDOWS["start_date"]), datetime.now(UTC).date()
+        while start <= today:
+            end = min(today, start + timedelta(days=WINDOWS["window_days"] - 1))
+            params = {"format": "json", "Updated_From": start.isoformat(), "Updated_Through": end.isoformat()}
+            yield from session.get(report, params=params, timeout=3600).json()["Report_Entry"]
+            start = end + timedelta(days=1)
     elif stream == "soap_workers":
         yield from _soap_workers(url, credentials)
     elif stream == "workers":

@@ -68,6 +68,7 @@ class WorkdayEmulator(ProductEmulator):
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
         self.rotate_refresh_tokens = False
         self._soap_throttle = 0
+        self._workers_cache: tuple[tuple[datetime, int], list[Employee]] | None = None
         #: What clients asked (prompts, SOAP paging), for tests: the platform's request log has no query strings.
         self.raas_calls: list[dict[str, Any]] = []
         self.soap_calls: list[dict[str, Any]] = []
@@ -112,6 +113,7 @@ class WorkdayEmulator(ProductEmulator):
             self._soap_throttle = 0
             self.raas_calls.clear()
             self.soap_calls.clear()
+            self._workers_cache = None
 
     def throttle_soap(self, times: int) -> None:
         """Refuse the next ``times`` SOAP calls with Workday's throttling fault (HTTP 500)."""
@@ -136,7 +138,16 @@ class WorkdayEmulator(ProductEmulator):
         return now if moment is None or moment > now else moment
 
     def workers(self, as_of: datetime | None = None) -> list[Employee]:
-        return list(self.company.employees(as_of=self.clamp(as_of)))
+        """Everyone as of a moment; the last list is kept (windowed report runs ask for the same moment again)."""
+        moment = self.clamp(as_of)
+        key = (moment, self.company.employee_count(moment))
+        with self._lock:
+            if self._workers_cache is not None and self._workers_cache[0] == key:
+                return self._workers_cache[1]
+        people = list(self.company.employees(as_of=moment))
+        with self._lock:
+            self._workers_cache = (key, people)
+        return people
 
     def worker_count(self, as_of: datetime | None = None) -> int:
         return self.company.employee_count(self.clamp(as_of))
