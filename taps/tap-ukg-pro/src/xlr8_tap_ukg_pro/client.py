@@ -149,19 +149,26 @@ class UkgRestStream(KitRESTStream):
             )
         yield from rows
 
+    @cached_property
+    def _column_plan(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(every column, date columns, date-time columns), worked out once per stream."""
+        props = self.schema["properties"]
+        dates = tuple(n for n, spec in props.items() if spec.get("format") == "date")
+        stamps = tuple(n for n, spec in props.items() if spec.get("format") == "date-time")
+        return tuple(props), dates, stamps
+
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract)."""
-        out: dict[str, t.Any] = {}
-        for name, spec in self.schema["properties"].items():
-            value = row.get(name)
-            fmt = spec.get("format")
-            if isinstance(value, str) and fmt == "date":
-                value = value[:10] if value else None
-            elif isinstance(value, str) and fmt == "date-time" and _NAIVE_DATETIME.match(value):
-                value += "+00:00"
-            elif isinstance(value, float) and "number" in spec.get("type", []):
-                value = Decimal(str(value))
-            out[name] = value
+        names, dates, stamps = self._column_plan
+        out = {name: row.get(name) for name in names}
+        for name in dates:
+            value = out[name]
+            if isinstance(value, str):
+                out[name] = value[:10] or None
+        for name in stamps:
+            value = out[name]
+            if isinstance(value, str) and _NAIVE_DATETIME.match(value):
+                out[name] = value + "+00:00"
         universal = self.universal_filter
         if universal is not None and not universal.matches(out):
             return None
