@@ -178,6 +178,7 @@ class WorkdayClient:
         self.oauth = oauth
         self.isu = isu
         self.redactor = redactor
+        self._schemas: dict[str, ReportSchema] = {}
 
     @property
     def raas_auth(self) -> requests.auth.AuthBase | None:
@@ -213,18 +214,11 @@ class WorkdayClient:
         return f"{spec.url}?{encode_prompts([('format', 'json'), *params])}"
 
     def report_schema(self, spec: ReportSpec) -> ReportSchema:
-        """The report's XSD as a JSON schema (one request per report per run)."""
-        return self._report_schemas(spec)
-
-    @cached_property
-    def _schema_cache(self) -> dict[str, ReportSchema]:
-        return {}
-
-    def _report_schemas(self, spec: ReportSpec) -> ReportSchema:
-        if spec.url not in self._schema_cache:
+        """The report's XSD as a JSON schema (one request per report per client)."""
+        if spec.url not in self._schemas:
             response = self.send("GET", f"{spec.url}?xsds", auth=self.raas_auth, headers={"Accept": "application/xml"})
-            self._schema_cache[spec.url] = parse_report_xsd(response.content, spec.report)
-        return self._schema_cache[spec.url]
+            self._schemas[spec.url] = parse_report_xsd(response.content, spec.report)
+        return self._schemas[spec.url]
 
     def report_entries(self, spec: ReportSpec, params: list[tuple[str, str]]) -> list[dict[str, t.Any]]:
         """Typed entries of one report run (fixed prompts of the spec first, then ``params``)."""
@@ -236,6 +230,8 @@ class WorkdayClient:
     # --- REST ---------------------------------------------------------------------------------------------------
 
     def rest_rows(self, resource: str, *, page_size: int | None = None) -> Iterator[dict[str, t.Any]]:
+        if self.oauth is None:
+            raise ValueError("Workday REST needs the OAuth settings (client_id, client_secret, refresh_token)")
         limit = page_size or self.settings.rest_page_size
         offset = 0
         while True:
