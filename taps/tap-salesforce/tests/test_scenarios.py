@@ -341,3 +341,12 @@ def test_failed_bulk_job_with_query_timeout_splits_the_window(sf: Any) -> None:
     assert "Failed" in states  # the first, whole-range job failed with QUERY_TIMEOUT while processing
     assert "JobComplete" in states
     assert _ids(run.records("Account")) == [em.objects["Account"].record_id(i) for i in range(700)]
+
+
+def test_bulk_csv_with_quotes_and_newlines_matches_rest(sf: Any, sandbox: Any) -> None:
+    config = sf.password_config(sandbox, objects=["Case"], api_type="rest")
+    rest = sf.run_tap(config).records("Case")
+    bulk = sf.run_tap({**config, "api_type": "bulk", "bulk_max_records": 7}).records("Case")
+    assert '"export"' in rest[0]["Description"]
+    assert "\n" in rest[0]["Description"]
+    assert bulk == rest

@@ -10,7 +10,6 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import time
@@ -287,9 +286,13 @@ class SalesforceClient:
             if locator:
                 params["locator"] = locator
             response = self.request("GET", job_url + "/results", params=params, headers={"Accept": "text/csv"})
-            # Rows are parsed lazily, one page at a time: a 50,000-row page never exists as 50,000 dicts at once.
-            yield csv.DictReader(io.StringIO(response.content.decode("utf-8")))
             locator = response.headers.get("Sforce-Locator")
+            # One page in memory at a time, as lines (io.StringIO would hold it again at 4 bytes a character); rows
+            # are parsed lazily, so a 50,000-row page never exists as 50,000 dicts at once.
+            lines = response.content.decode("utf-8").splitlines(keepends=True)
+            del response
+            yield csv.DictReader(lines)
+            del lines
             if not locator or locator == "null":
                 return
 
