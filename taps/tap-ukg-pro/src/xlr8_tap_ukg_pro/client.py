@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import typing as t
-from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 
@@ -217,18 +216,14 @@ class RaasReportStream(KitRESTStream):
             content = self.raas.run_report(self.report_path, dict(self.report_parameters))
         finally:
             t.cast("TapUkgPro", self._tap).log_off_raas()
-        table = discovery.parse_report(content, encoding=self.settings.raas_csv_encoding)
-        missing = [c for c in self.column_types if c not in table.columns]
+        header, _declared, rows = discovery.iter_report(content, encoding=self.settings.raas_csv_encoding)
+        del content
+        missing = [c for c in self.column_types if c not in header]
         if missing:
             raise discovery.ReportDataError(
                 f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
             )
-        for row in table.rows:
-            zone = self.settings.raas_timezone
-            yield {
-                name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in self.column_types.items()
-            }
-
-
-def as_iso(value: date | datetime) -> str:
-    return value.isoformat()
+        zone = self.settings.raas_timezone
+        kinds = list(self.column_types.items())
+        for row in rows:
+            yield {name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from xlr8_kit.soap import children, local_name, parse_xml
+from lxml import etree
+
+from xlr8_kit.soap import children, local_name
 
 COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
 #: Cognos writes ``xs:nil`` with ``xs`` bound to XML Schema; the standard is the XML Schema instance namespace.
@@ -76,19 +78,34 @@ def read_csv(content: bytes, *, encoding: str = "cp1252") -> tuple[list[str], It
 
 
 def parse_report(content: bytes, *, encoding: str = "cp1252") -> ReportTable:
-    """Either document form; the first non-blank byte tells which."""
+    """The whole report with inferred (CSV) or declared (XML) types: what discovery needs."""
+    header, declared, rows = iter_report(content, encoding=encoding)
+    table_rows = list(rows)
+    types = declared if declared is not None else infer_types(header, table_rows)
+    return ReportTable(tuple(header), types, table_rows, typed_by_vendor=declared is not None)
+
+
+def iter_report(
+    content: bytes, *, encoding: str = "cp1252"
+) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[dict[str, str | None]]]:
+    """Header, the types the document declares (XML) or None (CSV), and the rows lazily: a sync never holds
+    every row of a large report at once. The first non-blank byte tells the form."""
     if content.lstrip()[:1] == b"<":
-        return _parse_xml(content)
+        events = _xml_rows(content)
+        header, types = t.cast("tuple[list[str], dict[str, ColumnType]]", next(events))
+        return header, types, t.cast("Iterator[dict[str, str | None]]", events)
     header, reader = read_csv(content, encoding=encoding)
     _check_header(header)
-    rows = []
-    for number, values in enumerate(reader, start=2):
-        if not values:
-            continue
-        if len(values) != len(header):
-            raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
-        rows.append({h: (v if v != "" else None) for h, v in zip(header, values, strict=True)})
-    return ReportTable(tuple(header), infer_types(header, rows), rows, typed_by_vendor=False)
+
+    def rows() -> Iterator[dict[str, str | None]]:
+        for number, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
+            yield {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+
+    return header, None, rows()
 
 
 def _check_header(header: list[str]) -> None:
@@ -99,25 +116,49 @@ def _check_header(header: list[str]) -> None:
         raise ReportDataError(f"report has duplicate column name(s): {', '.join(sorted(seen))}")
 
 
-def _parse_xml(content: bytes) -> ReportTable:
-    root = parse_xml(content, huge=True)
-    if local_name(root) != "dataset":
-        raise ReportDataError(f"report XML root is {local_name(root)!r}, not a Cognos dataset")
-    metadata = next(iter(children(root, "metadata")), None)
-    items = children(metadata, "item")
-    header = [item.get("name") or "" for item in items]
-    _check_header(header)
-    types: dict[str, ColumnType] = {}
-    for name, item in zip(header, items, strict=True):
-        xs_type = (item.get("type") or "xs:string").split(":")[-1]
-        types[name] = _XS_TYPES.get(xs_type, "string")
-    rows = []
-    for row in children(next(iter(children(root, "data")), None), "row"):
-        values = children(row, "value")
-        if len(values) != len(header):
-            raise ReportDataError(f"report XML row has {len(values)} values, the metadata {len(header)} items")
-        rows.append({h: (None if _is_nil(v) else (v.text or "")) for h, v in zip(header, values, strict=True)})
-    return ReportTable(tuple(header), types, rows, typed_by_vendor=True)
+def _xml_rows(content: bytes) -> Iterator[t.Any]:
+    """Cognos dataset XML, streamed: first ``(header, types)`` from the metadata, then one dict per row (each
+    element freed once read). Parsed with the kit's safe options (no DTD, entities or network)."""
+    head = content[:2048].lower()
+    if b"<!doctype" in head or b"<!entity" in head:
+        raise ReportDataError("refusing a report document with a DOCTYPE/ENTITY declaration")
+    header: list[str] = []
+    items: list[t.Any] = []
+    started = False
+    try:
+        events = etree.iterparse(io.BytesIO(content), events=("start", "end"), resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=True)  # fmt: skip
+        for event, node in events:
+            name = local_name(node)
+            if event == "start":
+                if not started:
+                    started = True
+                    if name != "dataset":
+                        raise ReportDataError(f"report XML root is {name!r}, not a Cognos dataset")
+                continue
+            if name == "item":
+                items.append(node)
+            elif name == "metadata":
+                header = [item.get("name") or "" for item in items]
+                _check_header(header)
+                types: dict[str, ColumnType] = {}
+                for column, item in zip(header, items, strict=True):
+                    xs_type = (item.get("type") or "xs:string").split(":")[-1]
+                    types[column] = _XS_TYPES.get(xs_type, "string")
+                yield header, types
+            elif name == "row":
+                values = children(node, "value")
+                if len(values) != len(header):
+                    raise ReportDataError(f"report XML row has {len(values)} values, the metadata {len(header)} items")
+                row = {h: (None if _is_nil(v) else (v.text or "")) for h, v in zip(header, values, strict=True)}
+                node.clear()
+                while node.getprevious() is not None:
+                    del node.getparent()[0]
+                yield row
+    except etree.XMLSyntaxError as exc:
+        raise ReportDataError(f"report XML is not well-formed ({exc.msg})") from None
+    if not header:
+        raise ReportDataError("report XML has no metadata")
 
 
 def _is_nil(node: t.Any) -> bool:
