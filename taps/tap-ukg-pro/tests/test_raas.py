@@ -193,3 +193,18 @@ def test_report_parameters_from_config_reach_the_report(url: str, emulator: UkgP
     expected = {e.employee_id for e in COMPANY.employees() if e.status == "terminated"}
     assert {r["EmployeeID"] for r in rows} == expected
     assert all(r["TerminationDate"] for r in rows)
+
+
+def test_report_annotation_from_config_and_default(url: str, emulator: UkgProEmulator) -> None:
+    earnings = {"path": EARNINGS, "entity": "pay_statement", "references": {"EarningCode": "earning"},
+                "parameters": {"PayDateFrom": "2026-01-01"}}  # fmt: skip
+    result = run_tap(
+        ukg_config(url, raas_reports=[earnings, {"path": EMPLOYEES}, {"path": JOB_CODES}]),
+        streams={"raas_xlr8_earnings_history", "raas_xlr8_employees", "raas_xlr8_job_codes"},
+    )
+    pay = result.schema("raas_xlr8_earnings_history")["schema"]["x-xlr8"]
+    assert (pay["entity"], pay["truth_type"], pay["key_columns"]) == ("pay_statement", "reality", ["EarningLineID"])
+    assert pay["references"]["EmployeeID"]["entity"] == "employee"  # added because the rows are not employees
+    assert pay["references"]["EarningCode"]["entity"] == "earning"
+    assert result.schema("raas_xlr8_employees")["schema"]["x-xlr8"]["entity"] == "employee"  # keyed by EmployeeID
+    assert "x-xlr8" not in result.schema("raas_xlr8_job_codes")["schema"]  # no entity given: plain Singer schema

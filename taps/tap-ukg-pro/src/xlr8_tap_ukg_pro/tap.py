@@ -74,6 +74,11 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 th.Property("primary_keys", th.ArrayType(th.StringType), description="Key columns."),
                 th.Property("entity", th.StringType, description="Canonical entity of the rows (e.g. employee)."),
                 th.Property("truth_type", th.StringType, allowed_values=list(TRUTH_TYPES)),
+                th.Property(
+                    "references",
+                    th.ObjectType(additional_properties=True),
+                    description='Columns referencing canonical entities, e.g. {"EmployeeID": "employee"}.',
+                ),
             )
         ),
         description="RaaS reports to offer as streams.",
@@ -105,6 +110,7 @@ class ReportSpec:
     primary_keys: tuple[str, ...] | None = None
     entity: str | None = None
     truth_type: str = "reality"
+    references: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,15 @@ def _instant(config: dict[str, t.Any], name: str, errors: list[str]) -> datetime
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _references(raw: t.Any, where: str, errors: list[str]) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
+        errors.append(f"setting '{where}.references' must map column names to canonical entity names")
+        return {}
+    return {str(k): v for k, v in raw.items()}
+
+
 def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
     where = f"raas_reports[{index}]"
     if not isinstance(raw, dict) or not raw.get("path"):
@@ -260,6 +275,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
         primary_keys=tuple(keys) if keys is not None else None,
         entity=raw.get("entity"),
         truth_type=truth,
+        references=_references(raw.get("references"), where, errors),
     )
 
 
@@ -373,7 +389,18 @@ class TapUkgPro(KitTap):
         unknown = [k for k in keys if k not in types]
         if unknown:
             raise ConfigValidationError(f"tap-ukg-pro: report {name!r} has no column(s) {', '.join(unknown)}")
-        entity = spec.entity or ("employee" if "EmployeeID" in types else None)
+        # Rows keyed by EmployeeID are employee facts; other rows name their entity in the config, and an
+        # EmployeeID column among them still references the employee hub.
+        entity = spec.entity or ("employee" if keys == ["EmployeeID"] else None)
+        references = dict(spec.references)
+        if "EmployeeID" in types and entity not in (None, "employee"):
+            references.setdefault("EmployeeID", "employee")
+        if entity is None:
+            logger.warning(
+                "RaaS report %r has no canonical entity (set raas_reports[].entity): its rows carry no x-xlr8 "
+                "annotation",
+                name,
+            )
         attrs: dict[str, t.Any] = {
             "name": name,
             "report_path": spec.path,
@@ -381,6 +408,7 @@ class TapUkgPro(KitTap):
             "column_types": types,
             "primary_keys": tuple(keys),
             "xlr8_entity": entity,
+            "xlr8_references": references,
             "xlr8_truth_type": spec.truth_type,
             "schema": {"type": "object", "properties": {c: discovery.json_schema_for(k) for c, k in types.items()}},
             "__doc__": f"RaaS report {spec.path}",
