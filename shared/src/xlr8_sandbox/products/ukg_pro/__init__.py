@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -449,6 +450,10 @@ class UkgProEmulator(ProductEmulator):
         if failure is not None:
             return _stream_reply("Failed", failure, b"")
         delimiter = request.headers.get("us-delimiter", pending.delimiter)
+        # Large reports take a while to render: off the event loop, so other requests are still served.
+        return await run_in_threadpool(self._render, pending, delimiter)
+
+    def _render(self, pending: PendingReport, delimiter: str | None) -> Response:
         rows = pending.report.rows(self.company, pending.params)
         if delimiter is not None:
             content = raas.render_csv(pending.report, rows, delimiter)
