@@ -208,3 +208,15 @@ def test_report_annotation_from_config_and_default(url: str, emulator: UkgProEmu
     assert pay["references"]["EarningCode"]["entity"] == "earning"
     assert result.schema("raas_xlr8_employees")["schema"]["x-xlr8"]["entity"] == "employee"  # keyed by EmployeeID
     assert "x-xlr8" not in result.schema("raas_xlr8_job_codes")["schema"]  # no entity given: plain Singer schema
+
+
+def test_a3_a9_transient_soap_failures_are_retried(url: str, emulator: UkgProEmulator, sandbox: Sandbox) -> None:
+    """503 twice on ExecuteReport, then the report download cut mid-body: both retried, rows complete."""
+    sandbox.faults.add("ukg_pro", "/services/BIDataService", FaultSpec("status", status=503, after=1, times=2))
+    sandbox.faults.add("ukg_pro", "/services/BIStreamingService", FaultSpec("truncate", after=1, times=1))
+    fake = FakeTime()
+    content = _tap(url, fake).raas.run_report(EMPLOYEES)
+    assert content.count(b"\r\n") == SCALE + 1  # header and every employee, nothing cut
+    logged = [r.status for r in sandbox.requests("ukg_pro", "/services/")]
+    assert logged.count(503) == 2
+    assert len(fake.sleeps) == 4  # two backoffs, one poll interval (Working), one retry after the truncation

@@ -56,6 +56,7 @@ TOKEN_TTL = 3600.0
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 10_000
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+MAX_KEPT_REPORTS = 64
 INVALID_TOKEN = "The security token is invalid or has expired. Log on again."
 _BIDATA = raas.BIDATA_NS
 _BISTREAM = raas.BISTREAM_NS
@@ -443,8 +444,9 @@ class UkgProEmulator(ProductEmulator):
             elif pending is not None and pending.polls_left > 0:
                 pending.polls_left -= 1
                 return _stream_reply("Working", None, b"")
-            elif pending is not None:
-                del self._reports[key]
+            elif pending is not None and len(self._reports) > MAX_KEPT_REPORTS:
+                # A completed report stays retrievable (a client whose download broke asks again), within a bound.
+                del self._reports[next(iter(self._reports))]
         if pending is None:
             return _stream_reply("Failed", "The report key was not found or has expired.", b"")
         if failure is not None:
