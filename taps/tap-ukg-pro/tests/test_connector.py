@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import UkgProEmulator
 from xlr8_sandbox.products.ukg_pro.raas import FOLDER
 from xlr8_tap_ukg_pro.connector import UkgProConnector
@@ -47,18 +48,36 @@ def test_get_earnings_of_one_pay_period(url: str, emulator: UkgProEmulator) -> N
     assert len(rows) == expected
 
 
-def test_test_connection_ok_and_refused(url: str, emulator: UkgProEmulator) -> None:
+def test_get_employees_with_a_universal_filter(url: str, emulator: UkgProEmulator) -> None:
+    rows = _connector(url).get_employees("employment_status = 'terminated'")
+    assert {r["employeeID"] for r in rows} == {e.employee_id for e in COMPANY.employees() if e.status == "terminated"}
+    assert all(r["firstName"] for r in rows)  # joined with person details
+
+
+def test_test_connection_ok_and_refused(url: str, emulator: UkgProEmulator, sandbox: Sandbox) -> None:
     ok = _connector(url).test_connection()
-    assert ok.ok
-    assert ok.rest
-    assert ok.raas is True
+    assert ok.ok, ok.message
+    assert ok.check("authentication").ok
     bad_raas = _connector(url, user_access_key="nope-nope-nope").test_connection()
     assert not bad_raas.ok
-    assert bad_raas.rest
-    assert bad_raas.raas is False
-    assert "LogOn failed" in bad_raas.message
+    assert bad_raas.check("authentication").ok is False
+    assert bad_raas.error is not None
+    assert "LogOn failed" in bad_raas.error
     assert "nope-nope-nope" not in bad_raas.message
     bad_rest = _connector(url, password="wrong-password-123").test_connection()
     assert not bad_rest.ok
-    assert "401" in bad_rest.message
+    assert bad_rest.check("authentication").ok is False
+    assert "401" in (bad_rest.error or "")
     assert "wrong-password-123" not in bad_rest.message
+    assert sandbox.ctx.tokens.revoke_all("ukg_pro") == 0  # the RaaS probe logged off
+
+
+def test_connector_is_found_by_product_id(url: str, emulator: UkgProEmulator) -> None:
+    from xlr8_kit.connectors import ConnectorFactory
+
+    connector = ConnectorFactory.create("ukg_pro", ukg_config(url))
+    assert isinstance(connector, UkgProConnector)
+    jobs = list(connector.get_entity("job"))
+    assert {j["jobCode"] for j in jobs} == {j.code for j in COMPANY.jobs}
+    schema = connector.get_entity_schema("employment_details")
+    assert schema["x-xlr8"]["entity"] == "employee"
