@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorContractTests
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.server import Sandbox
-from xlr8_sandbox.products.ukg_pro import UkgProEmulator
+from xlr8_sandbox.products.ukg_pro import PASSWORD, UkgProEmulator
 from xlr8_sandbox.products.ukg_pro.raas import FOLDER
 from xlr8_tap_ukg_pro.connector import UkgProConnector
 
@@ -81,3 +84,21 @@ def test_connector_is_found_by_product_id(url: str, emulator: UkgProEmulator) ->
     assert {j["jobCode"] for j in jobs} == {j.code for j in COMPANY.jobs}
     schema = connector.get_entity_schema("employment_details")
     assert schema["x-xlr8"]["entity"] == "employee"
+
+
+class TestUkgProConnectorContract(ConnectorContractTests):
+    """The kit's connector contract (test_connection, get_entity == sync rows, schema, filter push-down)."""
+
+    @pytest.fixture
+    def contract(self, url: str, sandbox: Sandbox, emulator: UkgProEmulator) -> ConnectorContract:
+        good = ukg_config(url, per_page=9)
+        return ConnectorContract(
+            connector_class=UkgProConnector,
+            good_config=good,
+            bad_config={**good, "customer_api_key": "WRONGKEY9"},
+            entity="employee",
+            stream="employment_details",
+            filters="employment_status in ('active', 'leave') and hire_date >= 2018-06-01",
+            secrets=[PASSWORD, "WRONGKEY9"],
+            request_count=lambda: len(sandbox.requests("ukg_pro", "/personnel/v1/employment-details")),
+        )
