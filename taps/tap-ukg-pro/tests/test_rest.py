@@ -71,7 +71,8 @@ def test_exact_values_and_annotations(url: str, emulator: UkgProEmulator) -> Non
     assert employment["canonical_fields"]["employeeStatusCode"] == "employment_status"
     job_schema = result.schema("jobs")["schema"]["x-xlr8"]
     assert (job_schema["entity"], job_schema["truth_type"]) == ("job", "configuration")
-    assert "x-xlr8" not in result.schema("code_table_values")["schema"]
+    values_schema = result.schema("code_table_values")["schema"]["x-xlr8"]
+    assert (values_schema["entity"], values_schema["hub"]["column"]) == ("code_value", "code")
 
 
 def test_employee_changes_windows_and_bookmark(url: str, sandbox: Sandbox, emulator: UkgProEmulator) -> None:

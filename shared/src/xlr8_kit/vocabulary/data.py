@@ -73,6 +73,10 @@ FIELDS: tuple[CanonicalField, ...] = (
     CanonicalField("full_time", "boolean"),
     CanonicalField("effective_date", "date"),
     # code tables
+    CanonicalField("code_table", references="code_table"),
+    CanonicalField("code_value"),
+    CanonicalField("shift_code", references="shift_code"),
+    CanonicalField("tax_group", references="tax_group"),
     CanonicalField("name"),
     CanonicalField("description"),
     CanonicalField("parent_code"),
@@ -164,6 +168,28 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("pay_group", "configuration", ("payroll_group", "pay_frequency"), "pay_group"),
     Entity("earning", "configuration", ("earning_code", "pay_code", "pay_codes", "earnings_code"), "earning_code"),
     Entity("deduction", "configuration", ("deduction_code", "deduction_codes"), "deduction_code"),
+    Entity(
+        "code_table",
+        "configuration",
+        ("code_tables", "lookup", "lookups", "lookup_table", "lookup_tables", "code_list", "code_lists"),
+        "code_table",
+        "A tenant's list of allowed codes (gender, marital status, reason codes), named by the table itself.",
+    ),
+    Entity(
+        "code_value",
+        "configuration",
+        ("code_values", "code_table_value", "code_table_values", "lookup_value", "lookup_values"),
+        "code_value",
+        "One allowed code in a code table; the table's name says which list it belongs to.",
+    ),
+    Entity(
+        "shift_code",
+        "configuration",
+        ("shift_codes", "shift_definition", "shift_definitions", "shift_template", "shift_templates"),
+        "shift_code",
+        "A defined shift (its code and hours); a worked or scheduled shift is a schedule.",
+    ),
+    Entity("tax_group", "configuration", ("tax_groups", "tax_group_code", "tax_group_codes"), "tax_group"),
     Entity("compensation", "reality", ("salary", "salaries", "pay_rate", "pay_rates", "wage", "wages")),
     Entity(
         "pay_statement",
@@ -219,12 +245,17 @@ def _m(
     )
 
 
-def _code_table(product: str, stream: str, entity: str, code: str, name: str, **more: str) -> StreamMapping:
-    code_field = {"job": "job_code", "department": "department_code", "location": "location_code",
-                  "company": "company_code", "cost_center": "cost_center", "earning": "earning_code",
-                  "deduction": "deduction_code", "organization": "organization_code", "position": "position_id",
-                  "gl_account": "gl_account", "pay_group": "pay_group"}[entity]  # fmt: skip
-    return _m(product, stream, entity, {code_field: code, "name": name, **more}, truth="configuration")
+_CODE_FIELD: dict[str, str | None] = {entity.name: entity.code_field for entity in ENTITIES}
+
+
+def _code_table(
+    product: str, stream: str, entity: str, code: str, name: str, *, primary: bool = True, **more: str | FieldMap
+) -> StreamMapping:
+    code_field = _CODE_FIELD[entity]
+    if code_field is None:
+        raise ValueError(f"entity {entity!r} has no code field; a code table needs one")
+    fields: dict[str, str | FieldMap] = {code_field: code, "name": name, **more}
+    return _m(product, stream, entity, fields, truth="configuration", primary=primary)
 
 
 def build_mappings() -> list[StreamMapping]:
@@ -630,6 +661,25 @@ def build_mappings() -> list[StreamMapping]:
         _code_table("ukg_pro", "companies", "company", "companyID", "companyName"),
         _code_table("ukg_pro", "earnings", "earning", "earningCode", "description"),
         _code_table("ukg_pro", "deductions", "deduction", "deductionCode", "description"),
+        _code_table("ukg_pro", "code_tables", "code_table", "codeTable", "description"),
+        _code_table(
+            "ukg_pro",
+            "code_table_values",
+            "code_value",
+            "code",
+            "description",
+            code_table="codeTable",
+        ),
+        _code_table(
+            "ukg_pro",
+            "shift_codes",
+            "shift_code",
+            "shiftCode",
+            "description",
+            start_time=_f("startTime", "string"),
+            end_time=_f("endTime", "string"),
+        ),
+        _code_table("ukg_pro", "tax_groups", "tax_group", "taxGroupCode", "description", country="countryCode"),
         # --- UKG WFM (Dimensions) and UKG Ready ----------------------------------------------------------------
         _m(
             "ukg_wfm_dimensions",

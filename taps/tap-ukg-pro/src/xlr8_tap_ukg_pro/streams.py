@@ -175,12 +175,11 @@ class CodeTablesStream(ConfigurationStream):
     name = "code_tables"
     path = "/configuration/v1/code-tables"
     primary_keys = ("codeTable",)
+    xlr8_entity = "code_table"
     columns = {"codeTable": "s", "description": "s"}
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         return {"codeTable": record["codeTable"]}
-
-    annotate = False  # a tenant's code tables are not one canonical entity
 
 
 class CodeTableValuesStream(ConfigurationStream):
@@ -188,12 +187,11 @@ class CodeTableValuesStream(ConfigurationStream):
     path = "/configuration/v1/code-tables/{codeTable}"
     parent_stream_type = CodeTablesStream
     primary_keys = ("codeTable", "code")
+    xlr8_entity = "code_value"
     columns = {"codeTable": "s", "code": "s", "description": "s", "isActive": "b"}
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         return super().post_process({**row, "codeTable": (context or {}).get("codeTable")}, context)
-
-    annotate = False  # a tenant's code tables are not one canonical entity
 
 
 class JobsStream(ConfigurationStream):
@@ -266,7 +264,7 @@ class ShiftCodesStream(ConfigurationStream):
     name = "shift_codes"
     path = "/configuration/v1/shift-codes"
     primary_keys = ("shiftCode",)
-    annotate = False
+    xlr8_entity = "shift_code"
     columns = {"shiftCode": "s", "description": "s", "startTime": "s", "endTime": "s"}
 
 
@@ -274,7 +272,7 @@ class TaxGroupsStream(ConfigurationStream):
     name = "tax_groups"
     path = "/configuration/v1/tax-groups"
     primary_keys = ("taxGroupCode",)
-    annotate = False
+    xlr8_entity = "tax_group"
     columns = {"taxGroupCode": "s", "description": "s", "countryCode": "s"}
 
 
