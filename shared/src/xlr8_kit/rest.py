@@ -78,6 +78,14 @@ KIT_SETTINGS = th.PropertiesList(
 )
 
 
+def kit_config_schema(product_settings: th.PropertiesList) -> dict[str, t.Any]:
+    """A tap's ``config_jsonschema``: its product settings plus ``KIT_SETTINGS``, so every tap accepts the same
+    credential, HTTP, audit and filter settings (the kit's win on a name clash)."""
+    schema = product_settings.to_dict()
+    schema["properties"] = {**schema["properties"], **KIT_SETTINGS.to_dict()["properties"]}
+    return schema
+
+
 @dataclass
 class KitRuntime:
     """What one tap instance (one credential) shares across its streams: never shared across taps."""

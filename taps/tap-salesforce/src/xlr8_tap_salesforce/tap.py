@@ -10,7 +10,7 @@ import requests
 from singer_sdk import typing as th
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
+from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import AuthSettings, build_authenticator, parse_auth_settings
 from xlr8_tap_salesforce.client import SalesforceAPIError, SalesforceClient, SalesforceStream
@@ -107,9 +107,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
 
 
 def settings_schema() -> dict[str, t.Any]:
-    schema = PRODUCT_SETTINGS.to_dict()
-    schema["properties"].update(KIT_SETTINGS.to_dict()["properties"])
-    return schema
+    return kit_config_schema(PRODUCT_SETTINGS)
 
 
 @dataclass(frozen=True)

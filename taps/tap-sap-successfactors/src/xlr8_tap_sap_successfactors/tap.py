@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
+from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_sap_successfactors import auth as sf_auth
 from xlr8_tap_sap_successfactors.client import MetadataCache, SuccessFactorsClient, stream_class
 from xlr8_tap_sap_successfactors.discovery import plan_stream, select_entity_sets
@@ -202,10 +202,7 @@ class TapSapSuccessFactors(KitTap):
 
     name = "tap-sap-successfactors"
     product_id = "successfactors"
-    config_jsonschema = {
-        **PRODUCT_SETTINGS.to_dict(),
-        "properties": {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]},
-    }
+    config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property
     def settings(self) -> SuccessFactorsSettings:

@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import KitHTTPError
-from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
+from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_pro import discovery
 from xlr8_tap_ukg_pro.auth import RaasLogOn, UkgRestAuth
 from xlr8_tap_ukg_pro.client import MAX_PER_PAGE, RaasReportStream
@@ -284,10 +284,7 @@ class TapUkgPro(KitTap):
 
     name = "tap-ukg-pro"
     product_id = "ukg_pro"
-    config_jsonschema = {
-        **PRODUCT_SETTINGS.to_dict(),
-        "properties": {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]},
-    }
+    config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property
     def settings(self) -> UkgProSettings:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.rest import KIT_SETTINGS, KitRuntime, KitTap
+from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_workday import auth as wd_auth
 from xlr8_tap_workday.client import WorkdayClient
 from xlr8_tap_workday.streams import REST_STREAMS, SOAP_STREAMS, raas_stream_class
@@ -289,10 +289,7 @@ class TapWorkday(KitTap):
 
     name = "tap-workday"
     product_id = "workday_hcm"
-    config_jsonschema = {
-        **PRODUCT_SETTINGS.to_dict(),
-        "properties": {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]},
-    }
+    config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property
     def settings(self) -> WorkdaySettings:
