@@ -113,7 +113,7 @@ def sqlite_dump(path: Path) -> bytes:
     uri = f"file:{path}?mode=ro"
     with sqlite3.connect(uri, uri=True) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        lines = [_row_text(table, row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')]
+        lines = [_row_text(table, row) for table in tables for row in conn.execute(_select_all(table))]
     conn.close()
     return "\n".join(lines).encode()
 
@@ -131,10 +131,13 @@ def duckdb_dump(path: Path) -> bytes:
 
     with duckdb.connect(str(path), read_only=True) as conn:
         tables = [row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        lines = [
-            _row_text(table, row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"').fetchall()
-        ]
+        lines = [_row_text(table, row) for table in tables for row in conn.execute(_select_all(table)).fetchall()]
     return "\n".join(lines).encode()
+
+
+def _select_all(table: str) -> str:
+    quoted = table.replace('"', '""')
+    return f'SELECT * FROM "{quoted}"'  # noqa: S608  # a name read from the database's own catalog, quoted
 
 
 def _row_text(table: str, row: Iterable[object]) -> str:
