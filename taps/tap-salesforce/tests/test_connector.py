@@ -1,11 +1,137 @@
-"""The gatherer's Python surface, over real HTTP against the emulator, through the tap's own client."""
+"""The gatherer's Python surface over real HTTP against the emulator: the kit's connector contract, plus
+Salesforce's own calls (SOQL, Bulk) through the tap's client."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from xlr8_tap_salesforce.connector import SalesforceConnector, soql_literal
+import pytest
+
+from xlr8_kit.connectors import ConnectorError, ConnectorFactory, TapConnector
+from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorContractTests
+from xlr8_kit.vocabulary import UnknownFieldError
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.emulator import SandboxContext
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+from xlr8_sandbox.products.salesforce import CLIENT_SECRET, PASSWORD
+from xlr8_tap_salesforce.connector import SalesforceConnectionStatus, SalesforceConnector, soql_literal
+
+QUERY_PATH = "/services/data/v60.0/query"
+
+
+def _sandbox(counts: dict[str, int] | None = None) -> Any:
+    """Module- and class-scoped sandboxes (the conftest's ``sf`` helpers are per test)."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": counts}})
+    return run_sandbox(["salesforce"], ctx=ctx)
+
+
+@pytest.fixture(scope="module")
+def paged_sandbox() -> Iterator[Sandbox]:
+    with _sandbox({"Contact": 450}) as running:
+        yield running
+
+
+class TestSalesforceConnectorContract(ConnectorContractTests):
+    """Contacts over three SOQL pages (450 rows, 200 a page), so laziness is measured in requests."""
+
+    @pytest.fixture
+    def contract(self, sf: Any, paged_sandbox: Sandbox) -> ConnectorContract:
+        good = sf.password_config(paged_sandbox, batch_size=200)
+        bad = {**good, "auth": {**good["auth"], "password": "wrong-password-73"}}
+        return ConnectorContract(
+            connector_class=SalesforceConnector,
+            good_config=good,
+            bad_config=bad,
+            entity="contact",
+            stream="Contact",
+            filters="title = 'CFO' or last_name = \"O'Brien\"",
+            secrets=[PASSWORD, CLIENT_SECRET, "wrong-password-73"],
+            request_count=lambda: len(paged_sandbox.requests("salesforce", QUERY_PATH)),
+            # the suite's reference sync builds the tap itself: name the object so it is discovered
+            settings={"objects": ["Contact"]},
+        )
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[Sandbox]:
+    with _sandbox() as running:
+        yield running
+
+
+def _spy_soql(connector: SalesforceConnector) -> list[str]:
+    """The SOQL texts the connector's client sends (the real client, still over HTTP)."""
+    sent: list[str] = []
+    real = connector.client.query_pages
+
+    def recording(soql: str, *, include_deleted: bool = False) -> Any:
+        sent.append(soql)
+        return real(soql, include_deleted=include_deleted)
+
+    connector.client.query_pages = recording  # type: ignore[method-assign]
+    return sent
+
+
+def test_connector_is_the_kits_tap_connector_and_found_by_product_id(sf: Any, shared_sandbox: Sandbox) -> None:
+    connector = ConnectorFactory.create("salesforce", sf.password_config(shared_sandbox))
+    assert isinstance(connector, SalesforceConnector)
+    assert isinstance(connector, TapConnector)
+
+
+def test_get_entity_is_lazy_and_pushes_the_universal_filter_into_soql(sf: Any, shared_sandbox: Sandbox) -> None:
+    employee = sf.emulator(shared_sandbox).ctx.company.employee(6)
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        sent = _spy_soql(connector)
+        rows = connector.get_entity("user", "employee_id = 'E000007'")
+        assert isinstance(rows, Iterator)
+        assert sent == []  # nothing read until iterated
+        users = list(rows)
+    assert [u["Id"] for u in users] == ["005000000000006AAA"]
+    assert users[0]["LastName"] == employee.last_name
+    assert any("EmployeeNumber = 'E000007'" in soql for soql in sent), sent
+
+
+def test_get_entity_by_sobject_name_with_a_typed_filter(sf: Any, shared_sandbox: Sandbox) -> None:
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        everything = connector.execute_soql("SELECT Id, AnnualRevenue FROM Account", include_deleted=True)
+        revenues = sorted(r["AnnualRevenue"] for r in everything if r["AnnualRevenue"] is not None)
+        median = revenues[len(revenues) // 2]
+        big = list(connector.get_entity("Account", f"annual_revenue >= {median}"))
+    expected = {r["Id"] for r in everything if r["AnnualRevenue"] is not None and r["AnnualRevenue"] >= median}
+    assert 0 < len(expected) < len(everything)
+    assert {a["Id"] for a in big} == expected
+    assert all(isinstance(a["AnnualRevenue"], Decimal) for a in big)
+
+
+def test_only_the_objects_asked_for_are_described(sf: Any, shared_sandbox: Sandbox) -> None:
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        assert connector.tap.streams == {}
+        next(connector.get_entity("crm_account"))
+        assert set(connector.tap.streams) == {"Account"}
+        schema = connector.get_entity_schema("Contact")
+        assert set(connector.tap.streams) == {"Account", "Contact"}
+    assert schema["x-xlr8"]["entity"] == "contact"
+    assert schema["x-xlr8"]["canonical_fields"]["AccountId"] == "account_id"
+    with SalesforceConnector(sf.password_config(shared_sandbox, objects=["Contact"])) as configured:
+        assert configured.get_entity_schema("Contact") == schema  # described on demand = discovered
+
+
+def test_unknown_object_and_unmapped_filter_field_are_refused_by_name(sf: Any, shared_sandbox: Sandbox) -> None:
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        with pytest.raises(ConnectorError, match="'Spaceship__c' is neither an sObject of this org"):
+            connector.get_entity("Spaceship__c")
+        with pytest.raises(UnknownFieldError, match="Customer_Tier__c"):
+            connector.get_entity("Account", "Customer_Tier__c = 'Gold'")
+
+
+def test_execute_query_takes_soql_or_a_universal_query(sf: Any, shared_sandbox: Sandbox) -> None:
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        soql_rows = list(connector.execute_query("SELECT Id, Title FROM Contact WHERE Title = 'CFO'"))
+        universal = list(connector.execute_query("contact where title = 'CFO' fields contact_id, title"))
+    assert soql_rows
+    assert {r["Title"] for r in soql_rows} == {"CFO"}
+    assert sorted(universal, key=lambda r: r["Id"]) == sorted(soql_rows, key=lambda r: r["Id"])
 
 
 def test_execute_soql_pages_and_keeps_decimals(sf: Any) -> None:
@@ -13,25 +139,16 @@ def test_execute_soql_pages_and_keeps_decimals(sf: Any) -> None:
         connector = SalesforceConnector(sf.password_config(sandbox, batch_size=200))
         rows = connector.execute_soql("SELECT Id, AnnualRevenue FROM Account WHERE IsDeleted = false")
         expected = sf.emulator(sandbox).objects["Account"].base_record(0)["AnnualRevenue"]
+        pages = len(sandbox.requests("salesforce", QUERY_PATH))
     assert len(rows) == 450
+    assert pages == 3
     assert "attributes" not in rows[0]
     assert isinstance(rows[0]["AnnualRevenue"], Decimal)
     assert rows[0]["AnnualRevenue"] == expected
 
 
-def test_get_entity_by_canonical_name_and_filters(sf: Any, sandbox: Any) -> None:
-    connector = SalesforceConnector(sf.password_config(sandbox))
-    users = connector.get_entity("user", {"EmployeeNumber": "E000007"})
-    assert [u["Id"] for u in users] == ["005000000000006AAA"]
-    employee = sf.emulator(sandbox).ctx.company.employee(6)
-    assert users[0]["LastName"] == employee.last_name
-    gold = connector.get_entity("Account", "Customer_Tier__c = 'Gold'")
-    assert gold
-    assert all(a["Customer_Tier__c"] == "Gold" for a in gold)
-
-
-def test_bulk_query_rows_are_typed(sf: Any, sandbox: Any) -> None:
-    connector = SalesforceConnector(sf.password_config(sandbox))
+def test_bulk_query_rows_are_typed(sf: Any, shared_sandbox: Sandbox) -> None:
+    connector = SalesforceConnector(sf.password_config(shared_sandbox))
     connector.client.sleep = lambda _s: None
     rows = list(connector.bulk_query("SELECT Id, NumberOfEmployees, IsDeleted, Credit_Limit__c FROM Account"))
     assert len(rows) == 50
@@ -40,16 +157,22 @@ def test_bulk_query_rows_are_typed(sf: Any, sandbox: Any) -> None:
     assert isinstance(rows[0]["Credit_Limit__c"], Decimal)
 
 
-def test_connection_check_reports_usage_and_failures(sf: Any, sandbox: Any) -> None:
-    good = SalesforceConnector(sf.password_config(sandbox)).test_connection()
-    assert good.ok
+def test_connection_reports_objects_usage_and_redacted_failures(sf: Any, shared_sandbox: Sandbox) -> None:
+    good = SalesforceConnector(sf.password_config(shared_sandbox)).test_connection()
+    assert isinstance(good, SalesforceConnectionStatus)
+    assert good.ok, good.message
     assert good.objects == 8
+    assert good.api_version == "60.0"
+    assert good.api_usage is not None
     assert "API usage" in good.message
-    config = sf.password_config(sandbox)
+    config = sf.password_config(shared_sandbox)
     config["auth"]["client_secret"] = "not-the-secret-42"
     bad = SalesforceConnector(config).test_connection()
     assert not bad.ok
+    assert bad.check("authentication").ok is False
+    assert bad.objects == 0
     assert "not-the-secret-42" not in bad.message
+    assert "not-the-secret-42" not in repr(bad)
 
 
 def test_soql_literals_are_typed_and_escaped() -> None:

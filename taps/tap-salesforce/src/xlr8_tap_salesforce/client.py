@@ -366,11 +366,18 @@ class SalesforceStream(KitRESTStream):
         return names
 
     @cached_property
-    def filter_plan(self) -> Translation | None:
-        """This stream's share of the universal ``filters`` setting (pushed into SOQL, the rest checked here)."""
+    def universal_filter(self) -> Translation | None:
+        """This stream's share of the universal ``filters`` setting (pushed into SOQL, the rest checked here).
+
+        Named as the kit's hook, so ``TapConnector`` can set a per-call filter the same way."""
         from xlr8_kit.query import filter_for_stream
 
         return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+
+    @property
+    def filter_plan(self) -> Translation | None:
+        """Former name of ``universal_filter``."""
+        return self.universal_filter
 
     @property
     def tracks_deletes(self) -> bool:
@@ -382,7 +389,7 @@ class SalesforceStream(KitRESTStream):
         if self._sf_tap.quota_stopped:
             self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
             return
-        plan = self.filter_plan
+        plan = self.universal_filter
         if plan is not None and plan.empty:
             return
         start_value = self._start_value(context)
@@ -480,8 +487,8 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"{rk} >= {soql_datetime(lower)}")
         if rk and upper is not None:
             clauses.append(f"{rk} < {soql_datetime(upper)}")
-        if self.filter_plan is not None and self.filter_plan.where:
-            clauses.append(f"({self.filter_plan.where})")
+        if self.universal_filter is not None and self.universal_filter.where:
+            clauses.append(f"({self.universal_filter.where})")
         soql = f"SELECT {', '.join(fields)} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
         if clauses:
             soql += " WHERE " + " AND ".join(clauses)

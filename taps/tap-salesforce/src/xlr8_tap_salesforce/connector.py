@@ -1,31 +1,33 @@
-"""Python surface for the live-data gatherer: SOQL, an entity's rows, Bulk API 2.0 queries and a connection check,
-all through the tap's own client (same authenticator, resilient session, quota guard and error types)."""
+"""Python surface for the gatherer (``xlr8.connectors`` entry point ``salesforce``): the kit's ``TapConnector`` over
+this tap, so ``get_entity`` sends the SOQL a sync sends (REST or Bulk, quota guard, deletes) and returns the rows a
+sync emits, lazily, with universal filters pushed into the WHERE clause. Salesforce's own calls go through the same
+client: ``execute_soql``, ``bulk_query`` and ``execute_query`` with a SOQL ``SELECT``.
+
+Objects are described when first asked for, not all at connect time: an org has hundreds of sObjects.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing as t
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property
 
-from xlr8_kit.http.errors import KitHTTPError
-from xlr8_kit.redaction import Redactor
+from xlr8_kit.connectors import ConnectionStatus, ConnectorError, TapConnector
+from xlr8_kit.query import Filter, Translation
+from xlr8_kit.vocabulary import find_entity, stream_mappings
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.client import SalesforceClient, csv_value, soql_datetime
+from xlr8_tap_salesforce.client import SalesforceClient, SalesforceStream, csv_value, soql_datetime
+from xlr8_tap_salesforce.streams import stream_class
 from xlr8_tap_salesforce.tap import TapSalesforce
 
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
 _FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class ConnectionCheck:
-    ok: bool
-    message: str
-    objects: int = 0
+_SOQL = re.compile(r"^\s*SELECT\s", re.IGNORECASE)
 
 
 def soql_literal(value: t.Any, sf_type: str) -> str:
@@ -44,57 +46,117 @@ def soql_literal(value: t.Any, sf_type: str) -> str:
     return f"'{escaped}'"
 
 
-class SalesforceConnector:
+@dataclasses.dataclass(frozen=True)
+class SalesforceConnectionStatus(ConnectionStatus):
+    """The kit's status plus what the probe learnt about the org."""
+
+    #: Number of sObjects the org's global describe lists.
+    objects: int = 0
+    #: ``used/max`` daily API requests when the probe ran.
+    api_usage: str | None = None
+
+    @property
+    def message(self) -> str:
+        text = super().message
+        if self.ok and self.api_usage is not None:
+            text += f"; {self.objects} sObjects, API usage {self.api_usage} today"
+        return text
+
+
+class ConnectorTap(TapSalesforce):
+    """The tap as the connector builds it: only the configured ``objects`` are described up front (none when
+    unset), others on demand; no Bulk job is started ahead, since a connector reads one object at a time."""
+
+    def discover_streams(self) -> list[SalesforceStream]:
+        if self.input_catalog is None and not self.settings.objects:
+            return []
+        return super().discover_streams()
+
+    def add_object(self, name: str) -> SalesforceStream:
+        """The stream of one more sObject, described now and built as discovery builds it."""
+        describe = self.client.describe_many([name])[name]
+        stream = stream_class(name)(
+            self, info=discovery.ObjectInfo.from_describe(describe), schema=discovery.object_schema(describe)
+        )
+        self.streams[name] = stream
+        self.mapper.register_raw_stream_schema(name, stream.schema, stream.primary_keys)
+        return stream
+
+    def start_bulk_jobs_ahead(self) -> None:
+        """Jobs started for objects nobody asked for would be orphaned."""
+
+
+class SalesforceConnector(TapConnector):
     """One org (one credential). ``config`` takes the tap's settings."""
 
     product_id = "salesforce"
+    tap_class = ConnectorTap
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
-        self._config = {**config, "objects": list(config.get("objects") or ["User"])}
+        super().__init__(config)
+        #: What the last ``probe`` read: the daily API request limits and the number of sObjects.
+        self._limits: dict[str, t.Any] = {}
+        self._objects = 0
 
-    @cached_property
-    def tap(self) -> TapSalesforce:
-        return TapSalesforce(config=self._config, parse_env_config=False, validate_config=True)
+    @property
+    def sf_tap(self) -> ConnectorTap:
+        return t.cast("ConnectorTap", self.tap)
 
     @property
     def client(self) -> SalesforceClient:
-        return self.tap.client
+        return self.sf_tap.client
 
-    def _sobject(self, entity: str) -> str:
-        names = {o["name"] for o in self.client.global_describe().get("sobjects", [])}
+    # -- streams -------------------------------------------------------------------------------------------------
+
+    def org_objects(self) -> set[str]:
+        """Names of the org's queryable sObjects (global describe, cached by the client)."""
+        sobjects = self.client.global_describe().get("sobjects", [])
+        return {o["name"] for o in sobjects if o.get("queryable", True)}
+
+    def resolve_stream(
+        self,
+        entity: str,
+        filters: str | Filter | None = None,
+        *,
+        fields: Iterable[str] = (),
+        limit: int | None = None,
+    ) -> tuple[Stream, Translation | None]:
+        self._ensure_streams(entity)
+        return super().resolve_stream(entity, filters, fields=fields, limit=limit)
+
+    def _ensure_streams(self, entity: str) -> None:
+        tap = self.sf_tap
+        if entity in tap.streams:
+            return
+        names = self.org_objects()
         if entity in names:
-            return entity
-        from xlr8_kit.vocabulary import product_mapping
-        from xlr8_kit.vocabulary.model import VocabularyError
+            tap.add_object(entity)
+            return
+        canonical = find_entity(entity)
+        if canonical is None:
+            raise ConnectorError(
+                f"{self.product_id}: {entity!r} is neither an sObject of this org nor a canonical entity"
+            )
+        for mapping in stream_mappings(self.product_id, canonical.name):
+            if mapping.stream in names and mapping.stream not in tap.streams:
+                tap.add_object(mapping.stream)
 
-        try:
-            return product_mapping(self.product_id, entity).stream
-        except VocabularyError as exc:
-            raise KeyError(f"{entity!r} is neither an sObject of this org nor a canonical entity") from exc
+    # -- Salesforce's own dialect --------------------------------------------------------------------------------
+
+    def execute_query(self, query: str) -> Iterator[dict[str, t.Any]]:
+        """A SOQL ``SELECT`` (rows as the REST API returns them), else a universal query."""
+        if _SOQL.match(query):
+            return self.iter_soql(query)
+        return super().execute_query(query)
+
+    def iter_soql(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, t.Any]]:
+        """Rows of a SOQL query, page by page (``nextRecordsUrl`` followed), numbers as ``Decimal``."""
+        for page in self.client.query_pages(soql, include_deleted=include_deleted):
+            yield from page
 
     def execute_soql(self, soql: str, *, include_deleted: bool = False) -> list[dict[str, t.Any]]:
-        """Every row of a SOQL query (``nextRecordsUrl`` followed), numbers as ``Decimal``."""
-        return [row for page in self.client.query_pages(soql, include_deleted=include_deleted) for row in page]
-
-    def get_entity(self, entity: str, filters: Mapping[str, t.Any] | str | None = None) -> list[dict[str, t.Any]]:
-        """Rows of an sObject (or of the canonical entity's object), every field.
-
-        ``filters``: ``{"Field": value}`` (equality, ANDed, literals typed from describe) or a SOQL WHERE clause.
-        """
-        sobject = self._sobject(entity)
-        describe = self.client.describe_many([sobject])[sobject]
-        types = {f["name"]: f["type"] for f in describe["fields"]}
-        soql = f"SELECT {', '.join(types)} FROM {sobject}"  # noqa: S608 - SOQL from describe names
-        if isinstance(filters, str) and filters.strip():
-            soql += f" WHERE {filters}"
-        elif isinstance(filters, Mapping) and filters:
-            clauses = []
-            for name, value in filters.items():
-                if name not in types or not _NAME.match(name):
-                    raise KeyError(f"{sobject} has no field {name!r}")
-                clauses.append(f"{name} = {soql_literal(value, types[name])}")
-            soql += " WHERE " + " AND ".join(clauses)
-        return self.execute_soql(soql + " ORDER BY Id")
+        """Every row of a SOQL query, as a list."""
+        return list(self.iter_soql(soql, include_deleted=include_deleted))
 
     def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, t.Any]]:
         """Rows of a Bulk API 2.0 query job, typed from the queried object's describe."""
@@ -107,14 +169,22 @@ class SalesforceConnector:
             for row in page:
                 yield {name: csv_value(raw, types.get(name)) for name, raw in row.items()}
 
-    def test_connection(self) -> ConnectionCheck:
-        """Authenticate and read the org's limits; never raises for a reachable-but-refusing org."""
-        try:
-            limits = self.client.limits().get("DailyApiRequests", {})
-            objects = len(self.client.global_describe().get("sobjects", []))
-        except (KitHTTPError, OSError, ValueError) as exc:
-            return ConnectionCheck(False, Redactor.default().redact(str(exc)))
-        used = int(limits.get("Max", 0)) - int(limits.get("Remaining", 0))
-        return ConnectionCheck(
-            True, f"connected to {self.client.instance_url}; API usage {used}/{limits.get('Max')} today", objects
-        )
+    # -- connection test -----------------------------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """The org's limits (authenticated, counts against nothing) and its object list."""
+        self._limits = self.client.limits().get("DailyApiRequests", {})
+        self._objects = len(self.client.global_describe().get("sobjects", []))
+
+    def api_version(self) -> str | None:
+        return self.sf_tap.settings.api_version
+
+    def test_connection(self) -> SalesforceConnectionStatus:
+        self._limits, self._objects = {}, 0
+        status = super().test_connection()
+        usage = None
+        if status.ok and self._limits:
+            used = int(self._limits.get("Max", 0)) - int(self._limits.get("Remaining", 0))
+            usage = f"{used}/{self._limits.get('Max')}"
+        fields = {f.name: getattr(status, f.name) for f in dataclasses.fields(ConnectionStatus)}
+        return SalesforceConnectionStatus(**fields, objects=self._objects, api_usage=usage)
