@@ -17,6 +17,7 @@ from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.credentials.store import SQLiteCredentialStore
+from xlr8_kit.testing.residue import derived_forms, scan_for, store_files
 
 #: A value no other test data contains, so finding it anywhere is a leak.
 CANARY = "CANARY-s3cr3t-9f27c1d4e8b6-xyz"
@@ -90,44 +91,6 @@ def sample_credential(credential_id: str = "sf-prod", *, project_id: str = "acme
 @pytest.fixture
 def make_credential() -> Callable[..., ProductCredential]:
     return sample_credential
-
-
-def derived_forms(secret: str) -> dict[str, bytes]:
-    """The secret as it could leak: plain, base64 at every alignment (core only), URL- and JSON-escaped."""
-    import json
-    from urllib.parse import quote, quote_plus
-
-    forms = {
-        "plain": secret.encode(),
-        "url": quote(secret, safe="").encode(),
-        "url_plus": quote_plus(secret).encode(),
-        "json": json.dumps(secret).encode()[1:-1],
-        "utf16": secret.encode("utf-16-le"),
-    }
-    for pad in range(3):
-        encoded = base64.b64encode(b"\0" * pad + secret.encode())
-        # Drop the characters that depend on what precedes or follows the secret.
-        forms[f"base64_{pad}"] = encoded[4 if pad else 0 :][: -4 if len(encoded) > 8 else None]
-    return forms
-
-
-def scan_for(secret: str, blobs: dict[str, bytes]) -> list[str]:
-    """Names of ``where:form`` pairs in which the secret (in some derived form) was found."""
-    return [
-        f"{where}:{form}"
-        for where, data in blobs.items()
-        for form, needle in derived_forms(secret).items()
-        if needle in data
-    ]
-
-
-def store_files(db_path: Path) -> dict[str, bytes]:
-    found = {}
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        candidate = db_path.with_name(db_path.name + suffix)
-        if candidate.exists():
-            found[candidate.name] = candidate.read_bytes()
-    return found
 
 
 @pytest.fixture
