@@ -18,8 +18,15 @@ from target_xlr8_truths.naming import quote
 from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
 
 MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record path (fields cap at 8 MiB)
-#: A digit run this long (or an exponent, or >9 decimals) may not survive DuckDB's double-based number parsing.
-INEXACT_NUMBER = r"[0-9]{16,}|[0-9][eE][-+]?[0-9]|\.[0-9]{10,}"
+#: DuckDB's JSON reader parses non-integer numbers as doubles, which hold any number of up to 15 significant digits
+#: exactly; ``has_long_number`` finds longer ones with bytes.translate + find (three times faster than a regex in
+#: DuckDB).
+_DIGIT_OR_DOT_AS_ZERO = bytes(0x30 if chr(b) in "0123456789." else b for b in range(256))
+_LONG_NUMBER = b"0" * 16
+_SCAN_CHUNK = 1 << 22
+_LONGEST_RUN = 64  # a longer run of digits and dots is treated as a long number without counting further
+BAD_ROW = "__xlr8_bad"
+_FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 
 
 class FastPathRefused(ValueError):
@@ -34,15 +41,75 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _read_json_columns(columns: list[Column], *, with_seq: bool = True, by_source: bool = False) -> str:
-    # spooled JSON columns hold JSON text (cast to JSON on insert); BATCH files hold the nested value itself
-    spec = {
-        (c.source if by_source else c.name): "VARCHAR" if c.kind == "json" and not by_source else c.sql_type("duckdb")
-        for c in columns
-    }
-    if with_seq:
-        spec[SEQ] = "BIGINT"
+def _read_json_columns(columns: list[Column]) -> str:
+    # spooled JSON columns hold JSON text (cast to JSON on insert)
+    spec = {c.name: "VARCHAR" if c.kind == "json" else c.sql_type("duckdb") for c in columns}
+    spec[SEQ] = "BIGINT"
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
+
+
+def has_long_number(path: str) -> bool:
+    """True when the file may hold a number with more than 15 significant digits: a run of [0-9.] holding 16 or
+    more digits (digits inside strings are counted too; they only cost the slower exact path)."""
+    with open(path, "rb") as handle:
+        carried = b""
+        while block := handle.read(_SCAN_CHUNK):
+            text = carried + block
+            marked = text.translate(_DIGIT_OR_DOT_AS_ZERO)
+            carried = text[-(len(_LONG_NUMBER) - 1) :]
+            start = marked.find(_LONG_NUMBER)
+            while start >= 0:  # the first hit of a run is its start: count its digits (dots do not count)
+                end = start + len(_LONG_NUMBER)
+                while end < len(marked) and marked[end] == 0x30:
+                    end += 1
+                run = text[start:end]
+                if len(run) - run.count(b".") >= len(_LONG_NUMBER) or len(run) > _LONGEST_RUN:
+                    return True
+                if end == len(marked):  # the run may go on in the next block
+                    carried = run
+                    break
+                start = marked.find(_LONG_NUMBER, end)
+    return False
+
+
+def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str], list[str]]:
+    """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
+    expressions, and the conditions marking a row the exact record path must handle instead.
+
+    Integers and numbers are read as doubles, exact once ``has_long_number`` has ruled out 16+ digits. An integer
+    must have no fraction (read as BIGINT, 1.5 would round to 2). A number is cast straight to DECIMAL while
+    value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above
+    that (DuckDB's direct cast invents digits there), and must convert back to the same double: more places than
+    the scale would round, and that is caught here."""
+    spec: dict[str, str] = {}
+    raw: list[str] = []
+    converted: list[str] = []
+    bad: list[str] = []
+    for index, column in enumerate(columns):
+        source, name = quote(column.source), quote(column.name)
+        value = f'"__xlr8_v{index}"'
+        if column.kind == "integer":
+            spec[column.source] = "DOUBLE"
+            raw.append(f"{source} AS {value}")
+            converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
+            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))")
+        elif column.kind == "decimal":
+            spec[column.source] = "DOUBLE"
+            decimal = column.sql_type("duckdb")
+            direct_below = float(2**50) / 10**column.scale
+            raw.append(f"{source} AS {value}")
+            converted += [
+                value,
+                f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
+                f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
+            ]
+            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+        else:
+            spec[column.source] = column.sql_type("duckdb")
+            raw.append(f"{source} AS {name}")
+            converted.append(name)
+    literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
+    return literal, raw, converted, bad
 
 
 class DuckDBStore(Store):
@@ -84,21 +151,7 @@ class DuckDBStore(Store):
 
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         if batch.files:
-            files = ", ".join(_literal(f) for f in batch.files)
-            # BATCH files carry no sequence: file and line order stand in for it
-            spec = _read_json_columns(columns, with_seq=False, by_source=True)
-            select = ", ".join(f"{quote(c.source)} AS {quote(c.name)}" for c in columns)
-            self.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS {SEQ} "  # noqa: S608
-                f"FROM read_json([{files}], format='newline_delimited', columns={spec}, "
-                f"maximum_object_size={MAX_OBJECT})"
-            )
-            keys = batch.info.key_columns
-            if keys:
-                missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-                row = self.fetchone(f"SELECT COUNT(*) FROM {name} WHERE {missing}")  # noqa: S608
-                if row and int(row[0]):
-                    raise FastPathRefused(f"{row[0]} rows lack a key: they go through the record path")
+            self._stage_files(name, columns, batch)
             return
         spec = _read_json_columns(columns)
         fd, path = tempfile.mkstemp(prefix="xlr8-truths-spool-", suffix=".jsonl")
@@ -113,14 +166,33 @@ class DuckDBStore(Store):
         finally:
             os.unlink(path)
 
+    def _stage_files(self, name: str, columns: list[Column], batch: Batch) -> None:
+        """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
+        or non-integral number, a missing key) refuses the whole file before anything is written."""
+        spec, raw, converted, bad = _batch_file_columns(columns)
+        flag = " OR ".join(bad) or "FALSE"
+        names = ", ".join(quote(c.name) for c in columns)
+        for index, path in enumerate(batch.files):
+            # BATCH files carry no sequence: file and line order stand in for it
+            select = (
+                f"SELECT {names}, CAST({index * _FILE_SEQ_STRIDE} + seq AS BIGINT) AS {SEQ}, {flag} AS {BAD_ROW} "  # noqa: S608
+                f"FROM (SELECT {', '.join(converted)}, seq FROM (SELECT {', '.join(raw)}, row_number() OVER () AS seq "
+                f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
+                f"maximum_object_size={MAX_OBJECT})))"
+            )
+            self.execute(f"CREATE TEMP TABLE {name} AS {select}" if index == 0 else f"INSERT INTO {name} {select}")
+        keys = batch.info.key_columns
+        missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys) or "FALSE"
+        row = self.fetchone(f"SELECT COUNT(*) FILTER ({BAD_ROW}), COUNT(*) FILTER ({missing}) FROM {name}")  # noqa: S608
+        inexact, keyless = (int(row[0]), int(row[1])) if row else (0, 0)
+        if keyless:
+            raise FastPathRefused(f"{keyless} rows lack a key: they go through the record path")
+        if inexact:
+            raise FastPathRefused(f"{inexact} rows hold numbers SQL cannot convert exactly: record path")
+
     def numbers_are_exact(self, path: str) -> bool:
-        row = self.fetchone(
-            f"SELECT COUNT(*) FROM read_csv({_literal(path)}, columns={{'line': 'VARCHAR'}}, "  # noqa: S608
-            f"delim='{chr(1)}', quote='', escape='', header=false, max_line_size={MAX_OBJECT}) "
-            "WHERE regexp_matches(line, ?)",
-            [INEXACT_NUMBER],
-        )
-        return row is not None and int(row[0]) == 0
+        """Every number in the file converts exactly through a double (checked again value by value in SQL)."""
+        return not has_long_number(path)
 
     def close(self) -> None:
         self.con.close()

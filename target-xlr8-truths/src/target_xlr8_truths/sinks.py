@@ -285,7 +285,8 @@ class TruthsSink(BatchSink):
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
-        return not any(c.kind == "decimal" for c in self.columns) or store.numbers_are_exact(path)
+        numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
+        return not numeric or store.numbers_are_exact(path)
 
     def _load_file_as_records(self, path: str) -> None:
         from singer_sdk.singerlib.json import deserialize_json
