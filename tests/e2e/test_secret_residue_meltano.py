@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,8 +33,8 @@ from typing import Any
 import duckdb
 import psutil
 import pytest
-import yaml
 
+from xlr8_kit.testing.meltano_e2e import BIN, TARGET, MeltanoProject
 from xlr8_kit.testing.residue import Canary, derived_forms, duckdb_dump, duckdb_tables, scan, sqlite_dump, tree_files
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform import tokens as sandbox_tokens
@@ -47,8 +46,6 @@ from xlr8_sandbox.products import successfactors as successfactors_emulator
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-TARGET = "target-xlr8-truths"
 STATE_IDS = {tap: f"sandbox:{tap}-to-{TARGET}" for tap in ("tap-salesforce", "tap-sap-successfactors")}
 
 # Canaries: values nothing else contains, with characters that URL and JSON encoding change.
@@ -128,20 +125,36 @@ def sandbox(canaries: Canaries) -> Iterator[Sandbox]:
 
 @dataclass
 class Workspace:
-    """One test's directory: project copy, stores, TMPDIR; everything a run writes lands under ``root``."""
+    """One test's directory: a ``MeltanoProject`` copy plus credential store, key, audit log and TMPDIR, so
+    everything a run writes lands under ``root``."""
 
-    root: Path
+    melt: MeltanoProject
     sandbox: Sandbox
     canaries: Canaries
     outputs: dict[str, bytes] = field(default_factory=dict)
 
+    @classmethod
+    def create(cls, root: Path, sandbox: Sandbox, canaries: Canaries) -> Workspace:
+        """The project's meltano.yml with the sandbox's own plaintext credentials removed from the two taps."""
+
+        def strip_auth(data: dict[str, Any]) -> None:
+            env_config = next(e for e in data["environments"] if e["name"] == "sandbox")["config"]["plugins"]
+            for extractor in env_config["extractors"]:
+                if extractor["name"] in STATE_IDS:
+                    extractor["config"].pop("auth", None)
+
+        for directory in ("tmp", "audit"):
+            (root / directory).mkdir(parents=True, exist_ok=True)
+        env = {"TMPDIR": str(root / "tmp"), "XLR8_CREDENTIALS_KEY_FILE": str(root / "keys" / "credentials.key")}
+        return cls(MeltanoProject.copy_of(ROOT / "meltano.yml", root, env=env, edit=strip_auth), sandbox, canaries)
+
     @property
-    def project(self) -> Path:
-        return self.root / "project"
+    def root(self) -> Path:
+        return self.melt.root
 
     @property
     def truths(self) -> Path:
-        return self.root / "store" / "truths.duckdb"
+        return self.melt.truths
 
     @property
     def audit_log(self) -> Path:
@@ -153,25 +166,7 @@ class Workspace:
 
     @property
     def key_file(self) -> Path:
-        return self.root / "keys" / "credentials.key"
-
-    def env(self) -> dict[str, str]:
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("MELTANO_", "TAP_", "TARGET_", "XLR8_CREDENTIALS", "LOGLEVEL"))
-        }
-        for directory in ("tmp", "audit", "store"):
-            (self.root / directory).mkdir(exist_ok=True)
-        return {
-            **inherited,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "TMPDIR": str(self.root / "tmp"),
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "TARGET_XLR8_TRUTHS_DUCKDB_PATH": str(self.truths),
-            "TARGET_XLR8_TRUTHS_UPLOAD_STAGING_PATH": str(self.root / "store" / "staging.duckdb"),
-            "XLR8_CREDENTIALS_KEY_FILE": str(self.key_file),
-        }
+        return Path(self.melt.env["XLR8_CREDENTIALS_KEY_FILE"])
 
     def tap_env(self, tap: str, *, mode: str, http: dict[str, Any] | None = None) -> dict[str, str]:
         """Only the URL, the object list and either the credential id and store or the plain sensitive settings."""
@@ -204,16 +199,9 @@ class Workspace:
         return env
 
     def meltano(self, label: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Meltano at DEBUG (D1); its output is kept for the scan."""
         try:
-            result = subprocess.run(
-                [str(BIN / "meltano"), "--log-level=debug", "--environment=sandbox", *args],
-                cwd=self.project,
-                env={**self.env(), **(env or {})},
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
+            result = self.melt.meltano("--log-level=debug", *args, env=env)
         finally:
             self.canaries.tokens.run += 1
         self.outputs[f"{label} stdout"] = result.stdout.encode()
@@ -226,9 +214,9 @@ class Workspace:
     def start_run(self, tap: str, *, mode: str) -> subprocess.Popen[bytes]:
         """A run in its own process group, so a SIGKILL reaches meltano, the tap and the target at once."""
         return subprocess.Popen(
-            [str(BIN / "meltano"), "--log-level=debug", "--environment=sandbox", "run", tap, TARGET],
-            cwd=self.project,
-            env={**self.env(), **self.tap_env(tap, mode=mode)},
+            [str(BIN / "meltano"), "--log-level=debug", f"--environment={self.melt.environment}", "run", tap, TARGET],
+            cwd=self.melt.project,
+            env={**self.melt.base_env(), **self.melt.env, **self.tap_env(tap, mode=mode)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -242,7 +230,7 @@ class Workspace:
     def everything(self) -> dict[str, bytes]:
         """Every byte the runs left (files, rows, outputs), the key file excepted."""
         blobs = {**self.outputs, **tree_files(self.root, exclude=[self.key_file.parent])}
-        system_db = self.project / ".meltano" / "meltano.db"
+        system_db = self.melt.sys_dir / "meltano.db"
         if system_db.exists():
             blobs["system db rows"] = sqlite_dump(system_db)
         if self.truths.exists():
@@ -253,7 +241,7 @@ class Workspace:
         return scan(self.canaries.all(), self.everything())
 
     def meltano_config_files(self, tap: str) -> list[Path]:
-        return sorted((self.project / ".meltano" / "run" / tap).glob("tap.*.config.json"))
+        return sorted((self.melt.sys_dir / "run" / tap).glob("tap.*.config.json"))
 
 
 def credential_id(tap: str) -> str:
@@ -262,23 +250,13 @@ def credential_id(tap: str) -> str:
 
 @pytest.fixture
 def workspace(tmp_path: Path, sandbox: Sandbox, canaries: Canaries) -> Workspace:
-    """The project's meltano.yml with the sandbox's own plaintext credentials removed from the two taps."""
-    space = Workspace(tmp_path, sandbox, canaries)
-    space.project.mkdir()
-    data = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    env_config = next(e for e in data["environments"] if e["name"] == "sandbox")["config"]["plugins"]
-    for extractor in env_config["extractors"]:
-        if extractor["name"] in STATE_IDS:
-            extractor["config"].pop("auth", None)
-    (space.project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return space
+    return Workspace.create(tmp_path, sandbox, canaries)
 
 
 def store_credentials(space: Workspace) -> None:
     """Generate a key and add both credentials through the real ``xlr8-credentials`` CLI (secrets on stdin)."""
     cli = str(BIN / "xlr8-credentials")
-    env = {k: v for k, v in space.env().items() if k != "XLR8_CREDENTIALS_KEY_FILE"}
-    env["XLR8_CREDENTIALS_KEY_FILE"] = str(space.key_file)
+    env = {**space.melt.base_env(), **space.melt.env}
     credentials = {
         "tap-salesforce": ("salesforce", "session_login", {
             "auth.type": "password", "auth.client_id": SF_CLIENT_ID, "auth.client_secret": SF_CLIENT_SECRET,
@@ -523,9 +501,7 @@ def test_c6_sigkilled_run_credential_id_leaves_no_canary_plain_settings_do(
     assert "auth" not in config
     assert_clean(workspace)
 
-    plain = Workspace(tmp_path / "plain", workspace.sandbox, workspace.canaries)
-    plain.project.mkdir(parents=True)
-    (plain.project / "meltano.yml").write_bytes((workspace.project / "meltano.yml").read_bytes())
+    plain = Workspace.create(tmp_path / "plain", workspace.sandbox, workspace.canaries)
     workspace.sandbox.reset()
     left = sigkill_mid_sync(plain, tap, mode="plain")
     assert left, "SIGKILL left no Meltano config file"
