@@ -53,7 +53,7 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
     for name, data_type in columns.items():
         kind, _ = parse_sql_type(data_type)
         q = quote(name)
-        selects += [f"COUNT({q})", f"COUNT(DISTINCT {q})"]
+        selects.append(f"COUNT({q})")
         if kind in {"integer", "decimal"}:
             selects += [f"CAST(MIN({q}) AS {DOUBLE})", f"CAST(MAX({q}) AS {DOUBLE})", f"CAST(AVG({q}) AS {DOUBLE})"]
         elif kind in {"date", "timestamp"}:
@@ -66,19 +66,9 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
     out: list[list[t.Any]] = []
     for index, (name, data_type) in enumerate(columns.items()):
         kind, _ = parse_sql_type(data_type)
-        non_null, distinct, low, high, mean = row[1 + index * 5 : 6 + index * 5]
-        non_null, distinct = int(non_null), int(distinct)
-        q = quote(name)
-        if distinct == non_null:  # every value once: the top counts are all 1, no grouping needed
-            distribution = store.fetchall(
-                f"SELECT CAST({q} AS VARCHAR) AS v, 1 AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
-                f"ORDER BY 1 LIMIT {CATEGORICAL_LIMIT}"
-            )
-        else:
-            distribution = store.fetchall(
-                f"SELECT CAST({q} AS VARCHAR) AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL "  # noqa: S608
-                f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {CATEGORICAL_LIMIT}"
-            )
+        non_null, low, high, mean = row[1 + index * 4 : 5 + index * 4]
+        non_null = int(non_null)
+        distinct, distribution = _distribution(store, qt, quote(name))
         categorical = distinct <= CATEGORICAL_LIMIT
         distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None
         category, priority = filter_category(name) if categorical else (None, None)
@@ -108,6 +98,17 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
             ]
         )
     return out
+
+
+def _distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, int]]]:
+    """Distinct count and the top value counts from one grouping pass on the column's own values (text only for
+    the groups, not every row; values and their text correspond one to one for every column type written here)."""
+    top = store.fetchall(
+        f"SELECT CAST(v AS VARCHAR), n, groups FROM (SELECT v, n, COUNT(*) OVER () AS groups FROM "  # noqa: S608
+        f"(SELECT {q} AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) AS g) AS c "
+        f"ORDER BY n DESC, CAST(v AS VARCHAR) LIMIT {CATEGORICAL_LIMIT}"
+    )
+    return (int(top[0][2]) if top else 0), [(str(v), int(n)) for v, n, _ in top]
 
 
 def spoke_coverage(
