@@ -24,7 +24,7 @@ def test_every_rest_stream_schema_is_annotated_with_ukg_pro(url: str) -> None:
 
 def test_code_table_streams_are_configuration_hubs_and_spokes(url: str) -> None:
     result = run_tap(ukg_config(url, per_page=200), streams=CODE_TABLE_STREAMS)
-    notes = {name: result.schema(name)["schema"]["x-xlr8"] for name in CODE_TABLE_STREAMS}
+    notes = {name: result.schema(name)["x-xlr8"] for name in CODE_TABLE_STREAMS}
     assert {name: (n["entity"], n["truth_type"]) for name, n in notes.items()} == {
         "code_tables": ("code_table", "configuration"),
         "code_table_values": ("code_value", "configuration"),

@@ -13,13 +13,15 @@ from xlr8_kit.http.errors import (
     ReauthorizationRequiredError,
     ServerUnavailableError,
 )
+from xlr8_kit.testing.fake_time import FakeTime, with_fake_time
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import UkgProEmulator
 from xlr8_sandbox.products.ukg_pro.raas import FOLDER
+from xlr8_tap_ukg_pro.tap import TapUkgPro
 
-from .conftest import SCALE, FakeTime, run_tap, tap_with_time, ukg_config
+from .conftest import SCALE, run_tap, ukg_config
 
 COMPANY = Company(seed=42, scale=SCALE)
 EMPLOYEES = f"{FOLDER}/report[@name='XLR8 Employees']"
@@ -28,8 +30,8 @@ JOB_CODES = f"{FOLDER}/report[@name='XLR8 Job Codes']"
 STATUS = {"active": "A", "leave": "L", "terminated": "T"}
 
 
-def _tap(url: str, fake: FakeTime, **extra: object):  # type: ignore[no-untyped-def]
-    return tap_with_time(fake)(config=ukg_config(url, **extra), parse_env_config=False)
+def _tap(url: str, fake: FakeTime, **extra: object) -> TapUkgPro:
+    return with_fake_time(TapUkgPro, fake)(config=ukg_config(url, **extra), parse_env_config=False)
 
 
 def test_logon_failure_status_failed_names_the_settings(url: str, emulator: UkgProEmulator) -> None:
@@ -64,7 +66,7 @@ def test_report_working_then_completed_is_polled_patiently(url: str, emulator: U
         assert row["HireDate"] == e.hire_date.isoformat()
         assert row["TerminationDate"] == (e.termination_date.isoformat() if e.termination_date else None)
         assert row["FullTime"] is e.full_time
-    schema = result.schema("raas_xlr8_employees")
+    schema = result.schema_message("raas_xlr8_employees")
     assert schema["key_properties"] == ["EmployeeID"]
     props = schema["schema"]["properties"]
     assert props["AnnualSalary"]["type"] == ["number", "null"]
@@ -149,7 +151,7 @@ def test_xml_output_types_from_metadata_match_csv_rows(url: str, emulator: UkgPr
     regular = next(r for r in from_csv if r["EarningCode"] == "REG")
     assert regular["Hours"] == Decimal(80)
     assert isinstance(regular["Amount"], Decimal)
-    xml_schema = xml_rows.schema("raas_xlr8_earnings_history")["schema"]["properties"]
+    xml_schema = xml_rows.schema("raas_xlr8_earnings_history")["properties"]
     assert xml_schema["Amount"]["type"] == ["number", "null"]
     assert xml_schema["PayDate"]["format"] == "date"
 
@@ -202,12 +204,12 @@ def test_report_annotation_from_config_and_default(url: str, emulator: UkgProEmu
         ukg_config(url, raas_reports=[earnings, {"path": EMPLOYEES}, {"path": JOB_CODES}]),
         streams={"raas_xlr8_earnings_history", "raas_xlr8_employees", "raas_xlr8_job_codes"},
     )
-    pay = result.schema("raas_xlr8_earnings_history")["schema"]["x-xlr8"]
+    pay = result.schema("raas_xlr8_earnings_history")["x-xlr8"]
     assert (pay["entity"], pay["truth_type"], pay["key_columns"]) == ("pay_statement", "reality", ["EarningLineID"])
     assert pay["references"]["EmployeeID"]["entity"] == "employee"  # added because the rows are not employees
     assert pay["references"]["EarningCode"]["entity"] == "earning"
-    assert result.schema("raas_xlr8_employees")["schema"]["x-xlr8"]["entity"] == "employee"  # keyed by EmployeeID
-    assert "x-xlr8" not in result.schema("raas_xlr8_job_codes")["schema"]  # no entity given: plain Singer schema
+    assert result.schema("raas_xlr8_employees")["x-xlr8"]["entity"] == "employee"  # keyed by EmployeeID
+    assert "x-xlr8" not in result.schema("raas_xlr8_job_codes")  # no entity given: plain Singer schema
 
 
 def test_a3_a9_transient_soap_failures_are_retried(url: str, emulator: UkgProEmulator, sandbox: Sandbox) -> None:

@@ -11,13 +11,14 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import ErrorBodyError, KitHTTPError
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_sandbox.company import EPOCH, Company
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import UkgProEmulator
 from xlr8_tap_ukg_pro.tap import TapUkgPro
 
-from .conftest import SCALE, FakeTime, run_tap, ukg_config
+from .conftest import SCALE, run_tap, ukg_config
 
 COMPANY = Company(seed=42, scale=SCALE)
 ALL_IDS = {f"E{i + 1:06d}" for i in range(SCALE)}
@@ -65,13 +66,13 @@ def test_exact_values_and_annotations(url: str, emulator: UkgProEmulator) -> Non
     assert {(r["level"], r["code"]) for r in levels} >= {(1, "D001"), (2, "CC01")}
     values = result.records("code_table_values")
     assert {"codeTable": "EMPLOYEESTATUS", "code": "T", "description": "Terminated", "isActive": True} in values
-    employment = result.schema("employment_details")["schema"]["x-xlr8"]
+    employment = result.schema("employment_details")["x-xlr8"]
     assert employment["entity"] == "employee"
     assert employment["truth_type"] == "reality"
     assert employment["canonical_fields"]["employeeStatusCode"] == "employment_status"
-    job_schema = result.schema("jobs")["schema"]["x-xlr8"]
+    job_schema = result.schema("jobs")["x-xlr8"]
     assert (job_schema["entity"], job_schema["truth_type"]) == ("job", "configuration")
-    values_schema = result.schema("code_table_values")["schema"]["x-xlr8"]
+    values_schema = result.schema("code_table_values")["x-xlr8"]
     assert (values_schema["entity"], values_schema["hub"]["column"]) == ("code_value", "code")
 
 

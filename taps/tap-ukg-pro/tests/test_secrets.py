@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME, UkgProEmulator
@@ -19,7 +17,6 @@ from xlr8_sandbox.products.ukg_pro.raas import FOLDER
 
 from .conftest import ukg_config
 
-TAP = str(Path(sys.executable).parent / "tap-ukg-pro")
 JOB_CODES = f"{FOLDER}/report[@name='XLR8 Job Codes']"
 
 
@@ -33,30 +30,19 @@ def test_d1_d5_no_secret_anywhere_and_one_audit_line_per_attempt(
     emulator.working_polls = 1
     audit = tmp_path / "audit.jsonl"
     config = ukg_config(url, raas_reports=[{"path": JOB_CODES}], raas_poll_interval=0, audit_log_path=str(audit))
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    discovered = subprocess.run([TAP, "--config", "config.json", "--discover"], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=120, check=False)  # fmt: skip
+    write_json(tmp_path / "config.json", config)
+    discovered = run_tap_cli("tap-ukg-pro", ["--config", "config.json", "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] in ("raas_xlr8_job_codes", "jobs")
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    write_json(tmp_path / "catalog.json", select_streams(catalog, {"raas_xlr8_job_codes", "jobs"}))
     audit.unlink()
     sandbox.faults.add("ukg_pro", "/configuration/v1/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
     sandbox.faults.add("ukg_pro", "/services/BIDataService", FaultSpec("revoke_tokens", after=1, times=1))
-    synced = subprocess.run(
-        [TAP, "--config", "config.json", "--catalog", "catalog.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "LOGLEVEL": "DEBUG"},
+    synced = run_tap_cli(
+        "tap-ukg-pro", ["--config", "config.json", "--catalog", "catalog.json"], tmp_path, env={"LOGLEVEL": "DEBUG"}
     )
     assert synced.returncode == 0, synced.stderr
-    records = [json.loads(line) for line in synced.stdout.splitlines() if '"RECORD"' in line]
+    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
     assert {r["stream"] for r in records} == {"raas_xlr8_job_codes", "jobs"}
 
     lines = [json.loads(line) for line in audit.read_text().splitlines()]

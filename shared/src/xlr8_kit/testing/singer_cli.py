@@ -1,0 +1,121 @@
+"""Running a tap the two ways tests need: its console script in a subprocess (as users and Meltano run it), or
+``sync_all`` in-process over real HTTP; and reading the Singer messages it wrote.
+
+Shared by every tap's tests so that a catalog is selected, a message stream parsed and a run's output read the
+same way everywhere (and a fix to any of them reaches all taps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+#: The workspace's console scripts sit next to the running interpreter.
+BIN = Path(sys.executable).parent
+
+
+def write_json(path: Path, value: Any) -> str:
+    """Write ``value`` as a JSON file (a config, catalog or state for ``--config`` and friends); returns the path."""
+    path.write_text(json.dumps(value))
+    return str(path)
+
+
+def run_tap_cli(
+    tap: str,
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``<tap> <args>`` through the installed console script; ``env`` is laid over the inherited environment.
+    Output captured as text, the exit code left to the caller to assert."""
+    return subprocess.run(
+        [str(BIN / tap), *args],
+        cwd=cwd,
+        env={**os.environ, **env} if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def parse_singer_messages(text: str, *, exact_decimals: bool = False) -> list[dict[str, Any]]:
+    """One message per non-blank line; ``exact_decimals`` reads numbers with a fraction as ``Decimal``."""
+    parse_float = Decimal if exact_decimals else None
+    return [json.loads(line, parse_float=parse_float) for line in text.splitlines() if line.strip()]
+
+
+def select_streams(catalog: dict[str, Any], wanted: Collection[str]) -> dict[str, Any]:
+    """Select exactly the streams in ``wanted`` (stream-level metadata), in place; a name the catalog does not
+    offer is an error, not a silently empty selection."""
+    offered = {stream["tap_stream_id"] for stream in catalog["streams"]}
+    unknown = set(wanted) - offered
+    assert not unknown, f"no such streams: {sorted(unknown)} (catalog offers {sorted(offered)})"
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in wanted
+    return catalog
+
+
+@dataclass
+class SingerOutput:
+    """What one tap run wrote to stdout."""
+
+    messages: list[dict[str, Any]]
+    lines: list[str] = field(default_factory=list)
+    #: The tap instance of an in-process run (None for a subprocess).
+    tap: Any = None
+
+    @classmethod
+    def parse(cls, text: str, *, exact_decimals: bool = False, tap: Any = None) -> SingerOutput:
+        lines = [line for line in text.splitlines() if line.strip()]
+        return cls(parse_singer_messages(text, exact_decimals=exact_decimals), lines, tap)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        """The records of ``stream`` (of every stream when None), in the order written."""
+        return [m["record"] for m in self.of_type("RECORD") if stream is None or m["stream"] == stream]
+
+    def record_streams(self) -> set[str]:
+        return {m["stream"] for m in self.of_type("RECORD")}
+
+    def schema_message(self, stream: str) -> dict[str, Any]:
+        """The SCHEMA message (``schema``, ``key_properties``, ``bookmark_properties``)."""
+        found = [m for m in self.of_type("SCHEMA") if m["stream"] == stream]
+        assert found, f"the tap wrote no SCHEMA for {stream!r}"
+        return found[0]
+
+    def schema(self, stream: str) -> dict[str, Any]:
+        """The JSON schema of ``stream`` as first announced."""
+        schema: dict[str, Any] = self.schema_message(stream)["schema"]
+        return schema
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The last STATE value: what a runner would store and pass back as ``--state``."""
+        states = [m["value"] for m in self.of_type("STATE")]
+        assert states, "the tap emitted no STATE"
+        return states[-1]
+
+
+def sync_in_process(tap: Any, *, exact_decimals: bool = False) -> SingerOutput:
+    """``tap.sync_all()`` with stdout captured and parsed (over real HTTP, but debuggable and with injected
+    clocks); exceptions propagate as the tap raised them."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    return SingerOutput.parse(buffer.getvalue(), exact_decimals=exact_decimals, tap=tap)
