@@ -17,7 +17,7 @@ Scope: ``faults``, ``latency``, ``requests``, ``tokens`` and ``records`` act on 
 | POST | /__sandbox/tokens/revoke | | revoke this product's tokens |
 | POST | /__sandbox/tokens/expire | | expire this product's tokens |
 | POST | /__sandbox/records/insert | ``{"count": 5}`` | insert records as another user would |
-| POST | /__sandbox/reset | | clear all faults, latency, request log, inserted records; clock back to its start |
+| POST | /__sandbox/reset | | clear faults, latency, request log, inserted rows; clock to start; emulator ``reset()`` |
 """
 
 from __future__ import annotations
@@ -147,8 +147,11 @@ def build_admin_app(emulator: ProductEmulator) -> Starlette:
 
 
 def reset_sandbox(ctx: SandboxContext) -> None:
-    """Back to a fresh sandbox: no faults or latency, empty request log, no inserted records, clock at start."""
+    """Back to a fresh sandbox: no faults or latency, empty request log, no inserted records, clock at start, and
+    every emulator's own state (its ``reset()`` hook) as it started."""
     ctx.faults.clear()
     ctx.requests.clear()
     ctx.clock.reset()
     ctx.company.reset_changes()
+    for emulator in list(ctx.emulators):
+        emulator.reset()

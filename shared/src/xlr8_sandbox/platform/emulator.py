@@ -6,13 +6,15 @@ product on its own 127.0.0.1 port (its "instance URL"), wraps it with request lo
 injection, and hands it a ``SandboxContext``: the shared fictional company, a token store, and a clock.
 
 Optional hooks an emulator overrides to speak its vendor's shape under injected faults: ``quota_error_response``
-(fault kind ``quota``), ``error_body_response`` (``error_body``) and ``insert_records`` (``insert_records``).
+(fault kind ``quota``), ``error_body_response`` (``error_body``) and ``insert_records`` (``insert_records``);
+and ``reset``, which ``Sandbox.reset()`` and ``POST /__sandbox/reset`` call on every emulator of the sandbox.
 """
 
 from __future__ import annotations
 
 import abc
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,8 @@ class SandboxContext:
     options: dict[str, Any] = field(default_factory=dict)
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     requests: RequestLog = field(default_factory=RequestLog)
+    #: The emulators serving this context (each registers itself), so a reset reaches every product's own state.
+    emulators: weakref.WeakSet[ProductEmulator] = field(default_factory=weakref.WeakSet, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The company's data changes with sandbox time: give it this sandbox's clock unless it has one.
@@ -62,6 +66,7 @@ class ProductEmulator(abc.ABC):
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
+        ctx.emulators.add(self)
 
     @abc.abstractmethod
     def routes(self) -> list[BaseRoute]:
@@ -87,3 +92,9 @@ class ProductEmulator(abc.ABC):
         The default hires ``count`` employees at the current sandbox time.
         """
         self.ctx.company.insert_employees(count)
+
+    def reset(self) -> None:  # noqa: B027 - optional hook; emulators without own state keep the default
+        """Forget this emulator's own state (test switches, rows changed at run time, open cursors and jobs).
+
+        Faults, latency, the request log, the clock and the company's inserted employees are the platform's to
+        reset; this runs after them."""

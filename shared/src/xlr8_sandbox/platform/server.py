@@ -82,7 +82,8 @@ class Sandbox:
         return self.ctx.requests.entries(product_id, path_prefix)
 
     def reset(self) -> None:
-        """No faults or latency, empty request log, no inserted records, clock at its start."""
+        """No faults or latency, empty request log, no inserted records, clock at its start, every emulator's own
+        ``reset()`` done."""
         reset_sandbox(self.ctx)
 
 

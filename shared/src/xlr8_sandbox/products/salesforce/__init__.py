@@ -157,6 +157,29 @@ class SalesforceEmulator(ProductEmulator):
             raise ValueError("the JWT bearer flow needs an RSA public key")
         self._jwt_public_keys.append(key)
 
+    def reset(self) -> None:
+        """Test switches back to their start values; touched and deleted rows, open cursors, Bulk jobs, rotated
+        refresh tokens, registered JWT keys, API usage and the request counters forgotten."""
+        options = self.ctx.options.get(PRODUCT, {})
+        with self._lock:
+            self.api_limit = options.get("api_limit", 1_000_000)
+            self.api_used = 0
+            self.query_timeout_rows = options.get("query_timeout_rows")
+            self.bulk_polls_before_complete = 1
+            self.session_ttl = 7200.0
+            self.rotate_refresh_tokens = False
+            self.revoke_sessions_at_request = None
+            self.expire_cursors_at_request = None
+            self.data_requests = 0
+            for overlay in self._overlays.values():
+                overlay.clear()
+            self._cursors.clear()
+            self._cursor_positions.clear()
+            self._jobs.clear()
+            self._refresh_tokens = {REFRESH_TOKEN}
+            self.request_log.clear()
+            del self._jwt_public_keys[1:]  # the emulator's own key stays; registered ones go
+
     def touch(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
         """Modify a row now: SystemModstamp and LastModifiedDate move to the sandbox clock."""
         obj = self.objects[sobject]
