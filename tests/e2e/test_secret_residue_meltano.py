@@ -352,6 +352,7 @@ def test_c6_d1_credential_id_run_leaves_no_canary_anywhere(
     assert lines, "the audit log is empty"
     assert {line["credential_id"] for line in lines} == {credential_id(tap)}
     assert workspace.meltano_config_files(tap) == []
+    assert list((workspace.root / "tmp").iterdir()) == []  # the run's TMPDIR: nothing left behind
 
     everything = workspace.everything()
     assert_clean(workspace)
@@ -378,6 +379,7 @@ def test_c6_plain_sensitive_settings_normal_and_failed_runs(workspace: Workspace
     assert normal.returncode == 0, normal.stderr[-3000:]
     assert landed(workspace, "salesforce") == {"account": 50, "contact": 100}
     assert workspace.meltano_config_files(tap) == []
+    assert list((workspace.root / "tmp").iterdir()) == []
     assert_clean(workspace)
     first_state = workspace.state(tap)
     assert first_state["singer_state"]["bookmarks"]
