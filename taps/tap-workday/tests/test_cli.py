@@ -7,9 +7,7 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +15,7 @@ from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.credentials.store import SQLiteCredentialStore
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import (
     CLIENT_ID,
@@ -29,19 +28,9 @@ from xlr8_sandbox.products.workday import (
 
 from .conftest import base_config, report_url
 
-TAP = str(Path(sys.executable).parent / "tap-workday")
-
 
 def _run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [TAP, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
-def _write(path: Path, value: Any) -> str:
-    path.write_text(json.dumps(value))
-    return str(path)
+    return run_tap_cli("tap-workday", args, tmp_path, env=env)
 
 
 def test_discover_then_sync_selected_report_with_state(url: str, emulator: WorkdayEmulator, tmp_path: Path) -> None:
@@ -50,7 +39,7 @@ def test_discover_then_sync_selected_report_with_state(url: str, emulator: Workd
         "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2025-10-01",
                         "end_date": "2026-01-31", "window_days": 31, "replication_key": "Last_Updated"},
     }  # fmt: skip
-    config_file = _write(tmp_path / "config.json", base_config(url, reports=[report]))
+    config_file = write_json(tmp_path / "config.json", base_config(url, reports=[report]))
     discovered = _run(["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
@@ -59,14 +48,10 @@ def test_discover_then_sync_selected_report_with_state(url: str, emulator: Workd
                             "suppliers", "worker_report"}  # fmt: skip
     assert streams["worker_report"]["replication_key"] == "Last_Updated"
     assert streams["worker_report"]["schema"]["properties"]["Organizations_group"]["type"] == ["array", "null"]
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == "worker_report"
-    catalog_file = _write(tmp_path / "catalog.json", catalog)
+    catalog_file = write_json(tmp_path / "catalog.json", select_streams(catalog, {"worker_report"}))
     synced = _run(["--config", config_file, "--catalog", catalog_file], tmp_path)
     assert synced.returncode == 0, synced.stderr
-    messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    messages = parse_singer_messages(synced.stdout)
     rows = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {"worker_report"}
     assert {r["Employee_ID"] for r in rows} == {
@@ -75,10 +60,10 @@ def test_discover_then_sync_selected_report_with_state(url: str, emulator: Workd
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
     bookmark = state["bookmarks"]["worker_report"]["replication_key_value"]
 
-    again = _run(["--config", config_file, "--catalog", catalog_file, "--state", _write(tmp_path / "s.json", state)],
-                 tmp_path)  # fmt: skip
+    state_file = write_json(tmp_path / "s.json", state)
+    again = _run(["--config", config_file, "--catalog", catalog_file, "--state", state_file], tmp_path)
     assert again.returncode == 0, again.stderr
-    resumed = [json.loads(line)["record"] for line in again.stdout.splitlines() if '"RECORD"' in line]
+    resumed = [m["record"] for m in parse_singer_messages(again.stdout) if m["type"] == "RECORD"]
     assert all(r["Last_Updated"][:10] >= bookmark[:10] for r in resumed)
     assert len(resumed) < len(rows)
     for output in (discovered, synced, again):
@@ -89,7 +74,7 @@ def test_discover_then_sync_selected_report_with_state(url: str, emulator: Workd
 def test_bad_config_exits_non_zero_naming_the_setting(url: str, tmp_path: Path) -> None:
     config = base_config(url, soap_page_size=5000)
     del config["client_secret"]
-    result = _run(["--config", _write(tmp_path / "config.json", config), "--discover"], tmp_path)
+    result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
     assert result.returncode != 0
     assert "'client_secret'" in result.stderr
     assert "soap_page_size" in result.stderr
@@ -132,7 +117,7 @@ def test_b5_rotated_refresh_token_is_persisted_and_used_next_run(
     emulator.rotate_refresh_tokens = True  # single-use refresh tokens
     config = {"base_url": url, "tenant": TENANT, "credential_id": "wd-acme", "credential_store": str(db),
               "streams": ["jobs"]}  # fmt: skip
-    config_file = _write(tmp_path / "config.json", config)
+    config_file = write_json(tmp_path / "config.json", config)
     for _run_number in range(2):
         result = _run(["--config", config_file], tmp_path, env)
         assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import WorkdayEmulator, wid
 from xlr8_tap_workday.client import date_windows
 
-from .conftest import RecordingTap, base_config, report_url, run_tap
+from .conftest import SLEEPS, RecordingTap, base_config, report_url, run_tap
 
 SOAP_HR = "/ccx/service/*/Human_Resources/*"
 
@@ -162,7 +162,7 @@ def test_soap_throttling_fault_is_retried(url: str, emulator: WorkdayEmulator) -
     assert [s["Supplier_ID"] for s in result.records("suppliers")] == [
         s.supplier_id for s in emulator.company.suppliers()
     ]
-    assert len(RecordingTap.sleeps) == 2  # two backoffs, then the page
+    assert len(SLEEPS) == 2  # two backoffs, then the page
     assert len(emulator.soap_calls) == 3
 
 
@@ -175,7 +175,7 @@ def test_soap_client_fault_is_fatal_and_not_retried(url: str, emulator: WorkdayE
     assert "invalid username or password" in text
     assert "wrong-isu-password-123" not in text
     assert len(emulator.soap_calls) == 1
-    assert RecordingTap.sleeps == []
+    assert SLEEPS == []
 
 
 def test_a1_raas_and_rest_429_retried_after_retry_after(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
@@ -188,9 +188,9 @@ def test_a1_raas_and_rest_429_retried_after_retry_after(url: str, emulator: Work
     result = run_tap(config)
     assert len(result.records("journal_lines")) == emulator.company.journal_count
     assert len(result.records("jobs")) == len(emulator.company.jobs)
-    assert sorted(RecordingTap.sleeps)[-1] >= 7  # never less than Retry-After
-    assert len([s for s in RecordingTap.sleeps if s >= 1]) == 2
-    assert result.schema("journal_lines")["schema"]["x-xlr8"]["product"] == "workday_fins"
+    assert sorted(SLEEPS)[-1] >= 7  # never less than Retry-After
+    assert len([s for s in SLEEPS if s >= 1]) == 2
+    assert result.schema("journal_lines")["x-xlr8"]["product"] == "workday_fins"
 
 
 def test_journals_and_suppliers_are_financials(url: str, emulator: WorkdayEmulator) -> None:
@@ -200,7 +200,7 @@ def test_journals_and_suppliers_are_financials(url: str, emulator: WorkdayEmulat
     assert [r["Journal_Number"] for r in rows] == [j.journal_id for j in expected]
     assert rows[0]["Amount"] == sum((line.debit for line in expected[0].lines), Decimal(0))
     assert len(rows[0]["Lines"]) == len(expected[0].lines)
-    assert result.schema("journals")["schema"]["x-xlr8"]["product"] == "workday_fins"
+    assert result.schema("journals")["x-xlr8"]["product"] == "workday_fins"
 
 
 def test_b5_rotated_refresh_token_without_a_store_stops_the_run(url: str, emulator: WorkdayEmulator) -> None:
@@ -239,14 +239,14 @@ def test_a8_error_body_on_a_report_is_fatal_and_keeps_the_bookmark(
     }  # fmt: skip
     with pytest.raises(ErrorBodyError, match="body is an error"):
         run_tap(base_config(url, streams=[], reports=[report]))
-    assert RecordingTap.sleeps == []  # not retried, never read as "no rows"
+    assert SLEEPS == []  # not retried, never read as "no rows"
 
 
 def test_a9_truncated_rest_page_is_retried(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
     sandbox.faults.add("workday", "/ccx/api/v1/*/workers", FaultSpec("truncate", after=1, times=1))
     result = run_tap(base_config(url, streams=only("workers"), rest_page_size=50))
     assert [w["workerId"] for w in result.records("workers")] == [e.employee_id for e in emulator.company.employees()]
-    assert len(RecordingTap.sleeps) == 1
+    assert len(SLEEPS) == 1
 
 
 def test_universal_filter_setting_applies_to_the_streams_it_names(url: str, emulator: WorkdayEmulator) -> None:
