@@ -14,7 +14,6 @@ from xlr8_kit.vocabulary.annotations import build_annotation
     [
         ("code table", "code_table"),
         ("code-tables", "code_table"),
-        ("lookup", "code_table"),
         ("lookup tables", "code_table"),
         ("code table values", "code_value"),
         ("lookup value", "code_value"),
@@ -27,6 +26,14 @@ from xlr8_kit.vocabulary.annotations import build_annotation
 )
 def test_configuration_code_words_resolve(word: str, entity: str) -> None:
     assert resolve_entity(word).name == entity
+
+
+def test_bare_lookup_is_a_verb_not_an_entity() -> None:
+    from xlr8_kit.connectors.gather import analyse
+
+    assert find_entity("lookup") is None
+    assert analyse("lookup active employees in workday").entities == ("employee",)
+    assert analyse("show the lookup tables in ukg pro").entities == ("code_table",)
 
 
 @pytest.mark.parametrize("entity", ["code_table", "code_value", "shift_code", "tax_group"])

@@ -171,7 +171,8 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         "code_table",
         "configuration",
-        ("code_tables", "lookup", "lookups", "lookup_table", "lookup_tables", "code_list", "code_lists"),
+        # not a bare "lookup": in a question it is usually the verb ("lookup active employees")
+        ("code_tables", "lookup_table", "lookup_tables", "code_list", "code_lists"),
         "code_table",
         "A tenant's list of allowed codes (gender, marital status, reason codes), named by the table itself.",
     ),
