@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, SuccessFactorsEmulator
 
 from .conftest import SCALE, basic_config
 
-TAP = str(Path(sys.executable).parent / "tap-sap-successfactors")
-
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TAP, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
-
-
-def _write(path: Path, value: Any) -> str:
-    path.write_text(json.dumps(value))
-    return str(path)
+    return run_tap_cli("tap-sap-successfactors", args, tmp_path)
 
 
 def test_discover_every_entity_set_then_sync_with_state(
     url: str, sandbox: Sandbox, emulator: SuccessFactorsEmulator, tmp_path: Path
 ) -> None:
-    config_file = _write(tmp_path / "config.json", basic_config(url, entity_sets=["*"]))
+    config_file = write_json(tmp_path / "config.json", basic_config(url, entity_sets=["*"]))
     discovered = _run(["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
@@ -41,24 +33,20 @@ def test_discover_every_entity_set_then_sync_with_state(
         "null",
     ]
 
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == "PerPersonal"
-    catalog_file = _write(tmp_path / "catalog.json", catalog)
+    catalog_file = write_json(tmp_path / "catalog.json", select_streams(catalog, {"PerPersonal"}))
     synced = _run(["--config", config_file, "--catalog", catalog_file], tmp_path)
     assert synced.returncode == 0, synced.stderr
-    messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    messages = parse_singer_messages(synced.stdout)
     assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {"PerPersonal"}
     assert sum(1 for m in messages if m["type"] == "RECORD") == SCALE
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
     assert state["bookmarks"]["PerPersonal"]["replication_key"] == "lastModifiedDateTime"
 
     emulator.insert_records(2)  # two hires after the first run
-    state_file = _write(tmp_path / "state.json", state)
+    state_file = write_json(tmp_path / "state.json", state)
     again = _run(["--config", config_file, "--catalog", catalog_file, "--state", state_file], tmp_path)
     assert again.returncode == 0, again.stderr
-    changed = [json.loads(line)["record"] for line in again.stdout.splitlines() if '"RECORD"' in line]
+    changed = [m["record"] for m in parse_singer_messages(again.stdout) if m["type"] == "RECORD"]
     assert {"PA000001", "PA000002"} <= {r["personIdExternal"] for r in changed}
     bookmark = state["bookmarks"]["PerPersonal"]["replication_key_value"]
     assert all(r["lastModifiedDateTime"] >= bookmark for r in changed)
@@ -69,7 +57,7 @@ def test_discover_every_entity_set_then_sync_with_state(
 def test_bad_config_exits_non_zero_naming_the_setting(url: str, tmp_path: Path) -> None:
     config = basic_config(url)
     del config["auth"]["password"]
-    result = _run(["--config", _write(tmp_path / "config.json", config), "--discover"], tmp_path)
+    result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
     assert result.returncode != 0
     assert "auth.password" in result.stderr
 

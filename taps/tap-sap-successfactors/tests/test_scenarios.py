@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
@@ -55,7 +56,7 @@ def test_exact_values_and_types(url: str, emulator: SuccessFactorsEmulator) -> N
     assert job["lastModifiedDateTime"].endswith("Z")  # /Date(ms+0000)/ -> ISO 8601 UTC
     assert "__metadata" not in job
     assert "userNav" not in job  # deferred navigation links are not data
-    schema = result.schema("EmpJob")
+    schema = result.schema_message("EmpJob")
     assert schema["key_properties"] == ["seqNumber", "startDate", "userId"]
     assert schema["bookmark_properties"] == ["lastModifiedDateTime"]
     assert schema["schema"]["properties"]["fte"]["type"] == ["number", "null"]
@@ -159,17 +160,10 @@ def test_select_only_chosen_properties_sent(url: str, sandbox: Sandbox, emulator
             if breadcrumb and breadcrumb[-1] in ("email", "timeZone", "status"):
                 entry["metadata"]["selected"] = False
     before = len(sandbox.requests("successfactors", "/odata/v2/User"))
-    import contextlib
-    import io
-    import json
-
-    buffer = io.StringIO()
     selected_tap = TapSapSuccessFactors(
         config=basic_config(url, entity_sets=["User"]), catalog=catalog, parse_env_config=False
     )
-    with contextlib.redirect_stdout(buffer):
-        selected_tap.sync_all()
-    records = [json.loads(x)["record"] for x in buffer.getvalue().splitlines() if '"RECORD"' in x]
+    records = sync_in_process(selected_tap).records()
     assert len(records) == SCALE
     assert "email" not in records[0]
     assert "firstName" in records[0]
