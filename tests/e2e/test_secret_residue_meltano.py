@@ -20,6 +20,7 @@ key file is the only file left out: it holds the encryption key, itself a canary
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -284,6 +285,7 @@ def store_credentials(space: Workspace) -> None:
     space.outputs["xlr8-credentials"] = "\n".join(outputs).encode()
     key_line = space.key_file.read_text().strip().splitlines()[0]
     space.canaries.encryption_key = key_line.split(":", 1)[1] if ":" in key_line else key_line
+    assert len(base64.b64decode(space.canaries.encryption_key)) == 32  # the AES-256 key itself is a canary
 
 
 # --- what landed ---------------------------------------------------------------------------------------------------
