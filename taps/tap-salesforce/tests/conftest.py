@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from xlr8_kit.testing.singer_cli import SingerOutput, sync_in_process
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
@@ -36,35 +34,12 @@ def emulator(sandbox: Sandbox) -> SalesforceEmulator:
     return em
 
 
-@dataclass
-class TapRun:
-    tap: TapSalesforce
-    lines: list[str]
-    messages: list[dict[str, Any]]
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
-
-    def schema(self, stream: str) -> dict[str, Any]:
-        return next(m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
-
-    @property
-    def state(self) -> dict[str, Any]:
-        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
-        assert states, "the tap emitted no STATE"
-        return states[-1]
-
-
 def run_tap(
     config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict[str, Any] | None = None
-) -> TapRun:
+) -> SingerOutput:
     tap = TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False)
     tap.client.sleep = lambda _s: None  # Bulk job polls: no real waiting in tests
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        tap.sync_all()
-    lines = buffer.getvalue().splitlines()
-    return TapRun(tap, lines, [json.loads(line) for line in lines])
+    return sync_in_process(tap)
 
 
 class Helpers:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-TAP = str(Path(sys.executable).parent / "tap-salesforce")
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 
 
-def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TAP, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
-
-
-def _write(path: Path, value: Any) -> str:
-    path.write_text(json.dumps(value))
-    return str(path)
+def _run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_tap_cli("tap-salesforce", args, tmp_path, env=env)
 
 
 def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tmp_path: Path) -> None:
     config = sf.password_config(sandbox)
-    config_file = _write(tmp_path / "config.json", config)
+    config_file = write_json(tmp_path / "config.json", config)
     discovered = _run(["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
@@ -34,25 +27,21 @@ def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tm
     assert account["replication_key"] == "SystemModstamp"
     assert account["key_properties"] == ["Id"]
 
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == "Project__c"
-    catalog_file = _write(tmp_path / "catalog.json", catalog)
+    catalog_file = write_json(tmp_path / "catalog.json", select_streams(catalog, {"Project__c"}))
     synced = _run(["--config", config_file, "--catalog", catalog_file], tmp_path)
     assert synced.returncode == 0, synced.stderr
-    messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    messages = parse_singer_messages(synced.stdout)
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {"Project__c"}
     assert len(records) == 10
     assert isinstance(records[0]["Budget__c"], float | int)
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
 
-    state_file = _write(tmp_path / "state.json", state)
+    state_file = write_json(tmp_path / "state.json", state)
     sf.emulator(sandbox).touch("Project__c", 3, Status__c="Done")
     again = _run(["--config", config_file, "--catalog", catalog_file, "--state", state_file], tmp_path)
     assert again.returncode == 0, again.stderr
-    changed = [json.loads(line)["record"] for line in again.stdout.splitlines() if '"RECORD"' in line]
+    changed = [m["record"] for m in parse_singer_messages(again.stdout) if m["type"] == "RECORD"]
     assert [r["Id"] for r in changed] == ["a01000000000003AAA"]
     assert changed[0]["Status__c"] == "Done"
     secrets = sf.emulator(sandbox).test_credentials()
@@ -64,7 +53,7 @@ def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tm
 def test_bad_config_exits_non_zero_naming_the_setting(sf: Any, sandbox: Any, tmp_path: Path) -> None:
     config = sf.password_config(sandbox)
     config["auth"] = {"type": "password", "client_id": "x", "client_secret": "s3cr3t-value", "username": "u"}
-    result = _run(["--config", _write(tmp_path / "config.json", config), "--discover"], tmp_path)
+    result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
     assert result.returncode != 0
     assert "auth.password" in result.stderr or "'password' is a required property" in result.stderr
     assert "s3cr3t-value" not in result.stderr
@@ -74,16 +63,8 @@ def test_d1_debug_logs_carry_no_secret_nor_token(sf: Any, sandbox: Any, tmp_path
     em = sf.emulator(sandbox)
     em.revoke_sessions_at_request = 3  # a 401 and a token refresh happen inside the logged run
     config = sf.password_config(sandbox, objects=["Account"], batch_size=200)
-    config_file = _write(tmp_path / "config.json", config)
-    result = subprocess.run(
-        [TAP, "--config", config_file],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, "LOGLEVEL": "DEBUG"},
-        check=False,
-    )
+    config_file = write_json(tmp_path / "config.json", config)
+    result = _run(["--config", config_file], tmp_path, env={"LOGLEVEL": "DEBUG"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "DEBUG" in result.stderr  # positive control: debug logging really was on
     issued = [token.token for token in em.ctx.tokens._tokens.values()]
