@@ -22,7 +22,7 @@ import duckdb
 TARGET = str(Path(sys.executable).with_name("target-xlr8-truths"))
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
 FILES = 10
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT: str | None = None  # None: the target's own default
 
 
 def narrow_schema() -> dict:
@@ -108,7 +108,10 @@ def run_target(work: Path, stdin_path: Path, label: str, expect_rows: bool = Tru
     """Wall seconds and the peak RSS (MB) of this one target process (os.wait4 gives its own rusage)."""
     store = work / f"{label}.duckdb"
     cfg = work / f"{label}.json"
-    cfg.write_text(json.dumps({"project_id": PROJECT, "duckdb_path": str(store), "duckdb_memory_limit": MEMORY_LIMIT}))
+    settings = {"project_id": PROJECT, "duckdb_path": str(store)}
+    if MEMORY_LIMIT:
+        settings["duckdb_memory_limit"] = MEMORY_LIMIT
+    cfg.write_text(json.dumps(settings))
     err_path = work / f"{label}.stderr"
     start = time.perf_counter()
     with stdin_path.open() as stdin, err_path.open("w") as err:
@@ -179,7 +182,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["narrow", "wide"])
     parser.add_argument("--skip-record", action="store_true")
-    parser.add_argument("--duckdb-memory", default=MEMORY_LIMIT, help="the target's duckdb_memory_limit")
+    parser.add_argument("--duckdb-memory", help="the target's duckdb_memory_limit (default: the target's default)")
     args = parser.parse_args()
     globals()["MEMORY_LIMIT"] = args.duckdb_memory
     print(f"target-xlr8-truths bench: {args.rows:,} records per shape, {os.cpu_count()} CPUs", flush=True)

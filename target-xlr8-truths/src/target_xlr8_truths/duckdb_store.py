@@ -17,6 +17,8 @@ from target_xlr8_truths.columns import Column
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
 
+#: DuckDB's buffer pool; the process peaks about 100 MB above it (1M wide records: ~460 MB), larger work spills.
+DEFAULT_MEMORY_LIMIT = "384MB"
 MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record path (fields cap at 8 MiB)
 #: DuckDB's JSON reader parses non-integer numbers as doubles, which hold any number of up to 15 significant digits
 #: exactly; ``has_long_number`` finds longer ones with bytes.translate + find (three times faster than a regex in
@@ -116,7 +118,11 @@ class DuckDBStore(Store):
     dialect = "duckdb"
 
     def __init__(
-        self, path: str, run: RunContext, profile_interval_seconds: float = 300.0, memory_limit: str = "1GB"
+        self,
+        path: str,
+        run: RunContext,
+        profile_interval_seconds: float = 300.0,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         super().__init__(run, profile_interval_seconds)
         self.path = path

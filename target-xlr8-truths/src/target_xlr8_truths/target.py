@@ -89,8 +89,8 @@ class TargetXlr8Truths(Target):
         th.Property(
             "duckdb_memory_limit",
             th.StringType,
-            default="1GB",
-            description="DuckDB buffer pool limit; larger batches spill to disk.",
+            default="384MB",
+            description="DuckDB buffer pool limit; larger batches spill to disk (the process peaks ~100 MB above it).",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
@@ -178,12 +178,12 @@ class TargetXlr8Truths(Target):
             return PostgresStore(
                 self.config["postgres_dsn"], self.config.get("postgres_schema", "xlr8"), self.run, interval
             )
-        from target_xlr8_truths.duckdb_store import DuckDBStore
+        from target_xlr8_truths.duckdb_store import DEFAULT_MEMORY_LIMIT, DuckDBStore
 
         path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
-        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", "1GB")))
+        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT)))
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
