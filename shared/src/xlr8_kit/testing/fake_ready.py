@@ -17,7 +17,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from xlr8_kit.auth.static import ApiKeyHeaders
 from xlr8_kit.connectors import TapConnector
 from xlr8_kit.query.stream import UniversalFilterMixin
-from xlr8_kit.rest import KIT_SETTINGS, KitRESTStream, KitRuntime, KitTap
+from xlr8_kit.rest import KitRESTStream, KitRuntime, KitTap, kit_config_schema
 from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
 from xlr8_kit.vocabulary import FieldMap, StreamMapping
 from xlr8_sandbox.company import Company
@@ -120,17 +120,13 @@ class EmployeesStream(UniversalFilterMixin, KitRESTStream):
 class TapFakeReady(KitTap):
     name = "tap-fake-ready"
     product_id = "ukg_ready"
-    config_jsonschema: t.ClassVar[dict[str, t.Any]] = {
-        "type": "object",
-        "properties": {
-            **th.PropertiesList(
-                th.Property("base_url", th.StringType, description="Or from credential_id."),
-                th.Property("api_token", th.StringType, secret=True, description="Or from credential_id."),
-                th.Property("page_size", th.IntegerType, default=10),
-            ).to_dict()["properties"],
-            **KIT_SETTINGS.to_dict()["properties"],
-        },
-    }
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = kit_config_schema(
+        th.PropertiesList(
+            th.Property("base_url", th.StringType, description="Or from credential_id."),
+            th.Property("api_token", th.StringType, secret=True, description="Or from credential_id."),
+            th.Property("page_size", th.IntegerType, default=10),
+        )
+    )
 
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase:
         token = self.resolved_config.get("api_token")
