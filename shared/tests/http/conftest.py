@@ -9,30 +9,8 @@ import pytest
 
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.faultserver import FaultServer
-
-
-class FakeTime:
-    """Monotonic and wall clocks that only move when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.wall_base = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.wall_base + self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
