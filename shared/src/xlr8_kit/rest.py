@@ -214,6 +214,8 @@ class KitRESTStream(RESTStream):
     xlr8_entity: t.ClassVar[str | None] = None
     #: ``reality`` (data) or ``configuration`` (code tables, org structures).
     xlr8_truth_type: t.ClassVar[str] = "reality"
+    #: Product id for the annotation when a tap serves two registry products (Workday HCM and Financials).
+    xlr8_product: t.ClassVar[str | None] = None
     #: Columns that reference a configuration entity: ``{"JobCode": "job"}`` (spokes of that hub).
     xlr8_references: t.ClassVar[dict[str, str]] = {}
     #: Status and body rules; a product base sets its own subclass for vendor quirks.
@@ -306,16 +308,25 @@ class KitRESTStream(RESTStream):
         """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""
         from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
+        annotation = self.xlr8_annotation
         for message in super()._generate_schema_messages():
-            message.schema = {**message.schema, ANNOTATION_KEY: self.xlr8_annotation}
+            if annotation is not None:
+                message.schema = {**message.schema, ANNOTATION_KEY: annotation}
             yield message
 
     @property
-    def xlr8_annotation(self) -> dict[str, t.Any]:
+    def xlr8_annotation(self) -> dict[str, t.Any] | None:
+        """The stream's ``x-xlr8`` block; None for a stream the vocabulary cannot place (a tenant's custom object
+        with no declared entity), which then lands as Reality under its own name. A declared entity that the
+        vocabulary does not know is a programming error and raises."""
+        from xlr8_kit.vocabulary import find_entity, mapping_for_stream
         from xlr8_kit.vocabulary.annotations import build_annotation
 
+        product = self.xlr8_product or self._kit_tap.product_id
+        if self.xlr8_entity is None and mapping_for_stream(product, self.name) is None and not find_entity(self.name):
+            return None
         return build_annotation(
-            product=self._kit_tap.product_id,
+            product=product,
             stream=self.name,
             entity=self.xlr8_entity,
             truth_type=self.xlr8_truth_type,

@@ -304,15 +304,6 @@ class SuccessFactorsStream(KitRESTStream):
         request.headers = {**request.headers, "Accept": "application/json"}
         return request
 
-    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
-        """Entity sets with no canonical entity (a tenant's own MDF objects) go out without ``x-xlr8``."""
-        from xlr8_kit.vocabulary import mapping_for_stream
-
-        if self.xlr8_entity is None and mapping_for_stream(self._kit_tap.product_id, self.name) is None:
-            yield from super(KitRESTStream, self)._generate_schema_messages()
-            return
-        yield from super()._generate_schema_messages()
-
     def get_new_paginator(self) -> BaseAPIPaginator:
         return ODataNextLinkPaginator()
 

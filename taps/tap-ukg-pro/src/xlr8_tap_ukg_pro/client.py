@@ -86,8 +86,6 @@ class UkgRestStream(KitRESTStream):
     columns: t.ClassVar[dict[str, str]] = {}
     #: Query parameters this resource always gets.
     extra_params: t.ClassVar[dict[str, str]] = {}
-    #: False for resources with no canonical entity (a tenant's code tables, shift codes): no ``x-xlr8``.
-    annotate: t.ClassVar[bool] = True
 
     def __init__(self, tap: TapUkgPro, **kwargs: t.Any) -> None:
         kwargs.setdefault("schema", schema_of(self.columns))
@@ -100,12 +98,6 @@ class UkgRestStream(KitRESTStream):
     @property
     def url_base(self) -> str:
         return self.settings.base_url
-
-    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
-        if self.annotate:
-            yield from super()._generate_schema_messages()
-        else:
-            yield from super(KitRESTStream, self)._generate_schema_messages()
 
     @cached_property
     def universal_filter(self) -> Translation | None:

@@ -334,20 +334,6 @@ class WorkdayStream(KitRESTStream):
             raise
         super().validate_response(response)
 
-    @property
-    def xlr8_annotation(self) -> dict[str, t.Any]:
-        from xlr8_kit.vocabulary.annotations import build_annotation
-
-        return build_annotation(
-            product=self.xlr8_product,
-            stream=self.name,
-            entity=self.xlr8_entity,
-            truth_type=self.xlr8_truth_type,
-            key_columns=list(self.primary_keys or []),
-            references=dict(self.xlr8_references),
-            columns=list(self.schema.get("properties", {})),
-        )
-
 
 class OffsetPaginator(BaseAPIPaginator[int]):
     """``limit``/``offset`` to ``total``: the next offset is what has been read so far."""
@@ -472,19 +458,6 @@ class WorkdayRaasStream(WorkdayStream):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         for entry in report_entries(response):
             yield self._convert(entry)
-
-    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
-        """A report with no canonical entity goes out without ``x-xlr8`` (the target keeps it as plain data)."""
-        from xlr8_kit.vocabulary import find_entity, mapping_for_stream
-
-        if (
-            self.xlr8_entity is None
-            and mapping_for_stream(self.xlr8_product, self.name) is None
-            and find_entity(self.name) is None
-        ):
-            yield from super(KitRESTStream, self)._generate_schema_messages()
-            return
-        yield from super()._generate_schema_messages()
 
 
 class SoapPaginator(BaseAPIPaginator[tuple[int, str | None] | None]):
