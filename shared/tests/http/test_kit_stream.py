@@ -21,8 +21,8 @@ from xlr8_kit.http.errors import (
     ReauthorizationRequiredError,
     ServerUnavailableError,
 )
-from xlr8_kit.http.session import HttpPolicy, ResilientSession
-from xlr8_kit.redaction import Redactor
+from xlr8_kit.http.session import HttpPolicy
+from xlr8_kit.testing.fake_time import with_session_time
 from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
 
 HERE = Path(__file__).parent
@@ -66,18 +66,7 @@ class PagedApi:
 
 
 def make_tap(server: FaultServer, fake_time: Any, **extra: Any) -> Any:
-    class FakeTimeTap(demo.DemoTap):
-        def make_session(self, policy: HttpPolicy, *, config: dict[str, Any], redactor: Redactor) -> ResilientSession:
-            return ResilientSession(
-                policy,
-                product=self.product_id,
-                credential_id=config.get("credential_id"),
-                redactor=redactor,
-                clock=fake_time.clock,
-                sleep=fake_time.sleep,
-                wall=fake_time.wall,
-            )
-
+    fake_time_tap = with_session_time(demo.DemoTap, clock=fake_time.clock, sleep=fake_time.sleep, wall=fake_time.wall)
     config = {
         "base_url": server.url,
         "client_id": "demo-client",
@@ -85,7 +74,7 @@ def make_tap(server: FaultServer, fake_time: Any, **extra: Any) -> Any:
         "api_key": "api-key-value-456",
         **extra,
     }
-    return FakeTimeTap(config=config, parse_env_config=False)
+    return fake_time_tap(config=config, parse_env_config=False)
 
 
 def page(ids: list[int], next_page: str | None) -> Reply:
