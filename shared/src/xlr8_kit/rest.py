@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import typing as t
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from http import HTTPStatus
@@ -155,7 +156,15 @@ class KitTap(Tap):
             persist_secret=secret_persister(self.config),
         )
         runtime.authenticator = self.build_authenticator(runtime)
+        weakref.finalize(self, session.close)
         return runtime
+
+    def close_runtime(self) -> None:
+        """Close the audit log and the session (breaker state saved) now; the same close runs anyway when the tap
+        is collected or the interpreter exits, so no run leaves the audit file open."""
+        runtime = self.__dict__.pop("kit", None)
+        if runtime is not None:
+            runtime.session.close()
 
     def make_session(self, policy: HttpPolicy, *, config: dict[str, t.Any], redactor: Redactor) -> ResilientSession:
         """One session per tap instance (per credential); tests override this to inject clock and sleep."""
