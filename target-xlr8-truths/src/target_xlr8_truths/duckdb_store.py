@@ -174,7 +174,8 @@ class DuckDBStore(Store):
 
     def _stage_files(self, name: str, columns: list[Column], batch: Batch) -> None:
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
-        or non-integral number, a missing key) refuses the whole file before anything is written."""
+        or non-integral number, a missing key) refuses the whole file before anything is written. The caller has
+        ruled out long numbers first (``numbers_are_exact``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(columns)
         flag = " OR ".join(bad) or "FALSE"
         names = ", ".join(quote(c.name) for c in columns)
