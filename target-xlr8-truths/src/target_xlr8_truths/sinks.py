@@ -185,6 +185,11 @@ class TruthsSink(BatchSink):
                 self._rejection = Rejected(f"$.{key}", "missing key property")
                 return
 
+    def _after_process_record(self, context: dict) -> None:
+        """The SDK logs the whole batch context at DEBUG (every row so far): rows may carry personal data, so only
+        the count is logged (RELIABILITY D3)."""
+        self.logger.debug("Processed record %d of the current batch", context.get("received", 0))
+
     def process_record(self, record: dict, context: dict) -> None:
         self.target.check_stop()
         rows: list[dict[str, t.Any]] = context.setdefault("rows", [])
