@@ -105,6 +105,17 @@ class KitRuntime:
             return None
         return lambda value: persist(field_name, value)
 
+    #: Reads a secret field's stored value and makes later saves expect the version read; None for plain settings.
+    reload_secret: t.Callable[[str], str | None] | None = None
+
+    def reload_hook(self, field_name: str) -> t.Callable[[], str | None] | None:
+        """An authenticator's ``reload_refresh_token()``: the stored value after another run of the same credential
+        rotated it; adopting it also lets this run's own next rotation pass the compare-and-swap (B6)."""
+        reload = self.reload_secret
+        if reload is None:
+            return None
+        return lambda: reload(field_name)
+
 
 class KitTap(Tap):
     """Base tap: resolves credentials once, builds one runtime (session + authenticator) per instance."""
@@ -148,12 +159,14 @@ class KitTap(Tap):
         session = self.make_session(policy, config=config, redactor=redactor)
         from xlr8_kit.credentials.resolve import secret_persister
 
+        persister = secret_persister(self.config)
         runtime = KitRuntime(
             session=session,
             authenticator=None,
             redactor=redactor,
             policy=policy,
-            persist_secret=secret_persister(self.config),
+            persist_secret=persister,
+            reload_secret=persister.reload if persister is not None else None,
         )
         runtime.authenticator = self.build_authenticator(runtime)
         weakref.finalize(self, session.close)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,34 +110,60 @@ def merge_secret_fields(config: Mapping[str, Any], fields: Mapping[str, str]) ->
     return merged
 
 
-def secret_persister(config: Mapping[str, Any]) -> Callable[[str, str], None] | None:
+class SecretPersister:
+    """One run's view of its credential row: persists rotated secrets with compare-and-swap against the version it
+    last saw, and re-reads the row (adopting its version) when another run of the same credential rotated first.
+
+    Calling it as ``persist(field, value)`` saves; ``reload(field)`` returns the stored value. A run that adopted
+    another run's rotation through ``reload`` can then persist its own next rotation (RELIABILITY B6 across runs).
+    """
+
+    def __init__(self, credential_id: str, location: str | None) -> None:
+        self.credential_id = credential_id
+        self.location = location
+        self._lock = threading.Lock()
+        manager = open_manager(location, create=False)
+        try:
+            self.expected_version = manager.get(credential_id).version
+        finally:
+            manager.close()
+
+    def __call__(self, field_name: str, value: str) -> None:
+        Redactor.default().add(value)
+        with self._lock:
+            writer = open_manager(self.location, create=False)
+            try:
+                updated = writer.update_secret(
+                    self.credential_id, {field_name: value}, expected_version=self.expected_version
+                )
+            finally:
+                writer.close()
+            self.expected_version = updated.version
+
+    def reload(self, field_name: str) -> str | None:
+        """The stored value of ``field_name`` now; later saves compare against the version it was read at, so the
+        caller must use this value (not the one it held) from here on."""
+        with self._lock:
+            reader = open_manager(self.location, create=False)
+            try:
+                current = reader.get(self.credential_id)
+            finally:
+                reader.close()
+            value = current.credentials.get(field_name)
+            if value:
+                Redactor.default().add(value)
+            self.expected_version = current.version
+            return value
+
+
+def secret_persister(config: Mapping[str, Any]) -> SecretPersister | None:
     """For an authenticator's ``on_rotate(field, value)``: persist a rotated secret (CAS) before it is relied on.
 
     None when the config has no ``credential_id`` (plain settings: nothing to persist to). Create it when the run
     starts: it remembers the credential version it saw and raises ``CredentialConflictError`` if another worker
-    rotated the credential in between (exactly one winner; re-read the store and use theirs).
+    rotated the credential in between, unless the run first adopted that rotation with ``reload``.
     """
     credential_id = config.get("credential_id")
     if not credential_id:
         return None
-    cid = str(credential_id)
-    location = config.get("credential_store")
-    manager = open_manager(location, create=False)
-    try:
-        seen_version = manager.get(cid).version
-    finally:
-        manager.close()
-    lock = threading.Lock()
-    state = {"version": seen_version}
-
-    def persist(field_name: str, value: str) -> None:
-        Redactor.default().add(value)
-        with lock:
-            writer = open_manager(location, create=False)
-            try:
-                updated = writer.update_secret(cid, {field_name: value}, expected_version=state["version"])
-            finally:
-                writer.close()
-            state["version"] = updated.version
-
-    return persist
+    return SecretPersister(str(credential_id), config.get("credential_store"))
