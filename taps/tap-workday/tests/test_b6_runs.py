@@ -1,0 +1,78 @@
+"""RELIABILITY B6 across runs, through the tap: two runs of one credential (same credential_id, same SQLite store)
+against the emulator's single-use rotating refresh tokens. The run started before the other's rotation adopts the
+stored token before refreshing, so it never presents a spent one, and its own rotation is persisted."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
+from xlr8_kit.credentials.manager import CredentialManager
+from xlr8_kit.credentials.model import AuthType, ProductCredential
+from xlr8_kit.credentials.store import SQLiteCredentialStore
+from xlr8_kit.testing.singer_cli import sync_in_process
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator, wid
+
+from .conftest import RecordingTap
+
+CREDENTIAL = "wd-b6-runs"
+TOKEN_PATH = f"/ccx/oauth2/{TENANT}/token"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CredentialManager]:
+    key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", key)
+    monkeypatch.delenv("XLR8_CREDENTIALS_KEY_FILE", raising=False)
+    manager = CredentialManager(
+        SQLiteCredentialStore(tmp_path / "credentials.db"), EnvelopeCipher(Keyring.parse(key, source="test"))
+    )
+    manager.store(
+        ProductCredential(
+            credential_id=CREDENTIAL,
+            project_id="acme",
+            product_id="workday_hcm",
+            auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
+            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
+        )
+    )
+    yield manager
+    manager.close()
+
+
+def test_b6_second_run_adopts_the_first_runs_rotation_and_persists_its_own(
+    url: str, emulator: WorkdayEmulator, sandbox: Sandbox, store: CredentialManager, tmp_path: Path
+) -> None:
+    emulator.rotate_refresh_tokens = True
+    config = {"base_url": url, "tenant": TENANT, "credential_id": CREDENTIAL,
+              "credential_store": str(tmp_path / "credentials.db"), "streams": ["jobs"]}  # fmt: skip
+    run_a = RecordingTap(config=config, parse_env_config=False)
+    run_b = RecordingTap(config=config, parse_env_config=False)
+    assert run_b.kit.authenticator is not None  # B has started: it holds REFRESH_TOKEN and store version 1
+
+    output_a = sync_in_process(run_a)
+    after_a = store.get(CREDENTIAL).credentials["refresh_token"]
+    assert after_a != REFRESH_TOKEN
+    assert emulator.refresh_tokens == {after_a}
+
+    output_b = sync_in_process(run_b)
+    stored = store.get(CREDENTIAL)
+    final = stored.credentials["refresh_token"]
+    assert final not in (REFRESH_TOKEN, after_a)
+    assert emulator.refresh_tokens == {final}  # the store holds the last token issued
+    assert stored.version == 3  # both rotations persisted
+
+    jobs = {wid("job", job.code) for job in emulator.company.jobs}
+    for output in (output_a, output_b):
+        assert {row["id"] for row in output.records("jobs")} == jobs
+        text = "\n".join(str(m) for m in output.messages)
+        assert after_a not in text
+        assert final not in text
+    # Two grants, both with a live token: B never presented the token A had spent.
+    assert [entry.status for entry in sandbox.requests("workday", TOKEN_PATH)] == [200, 200]
