@@ -7,6 +7,7 @@ the kit gives such tokens an assumed lifetime and relies on its 401 hook (one fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +107,19 @@ class SalesforcePassword(TokenAuthenticator):
 
 
 def build_authenticator(
-    settings: AuthSettings, *, login_url: str, session: requests.Session, redactor: Redactor
+    settings: AuthSettings,
+    *,
+    login_url: str,
+    session: requests.Session,
+    redactor: Redactor,
+    on_rotate: Callable[[str], None] | None = None,
+    reload_refresh_token: Callable[[], str | None] | None = None,
 ) -> TokenAuthenticator:
-    """The authenticator for the configured flow, talking to ``login_url`` (login, test or My Domain host)."""
+    """The authenticator for the configured flow, talking to ``login_url`` (login, test or My Domain host).
+
+    With refresh-token rotation switched on in the connected app, each refresh spends the token: ``on_rotate``
+    saves the new one in the credential store before it is used, ``reload_refresh_token`` re-reads it when another
+    run spent ours."""
     token_url = login_url.rstrip("/") + TOKEN_PATH
     common: dict[str, Any] = {"session": session, "redactor": redactor, "assumed_lifetime_s": ASSUMED_SESSION_SECONDS}
     if settings.type == "jwt_bearer":
@@ -124,7 +135,13 @@ def build_authenticator(
         )
     if settings.type == "refresh_token":
         return OAuth2RefreshToken(
-            token_url, settings.client_id, settings.client_secret, settings.refresh_token or "", **common
+            token_url,
+            settings.client_id,
+            settings.client_secret,
+            settings.refresh_token or "",
+            on_rotate=on_rotate,
+            reload_refresh_token=reload_refresh_token,
+            **common,
         )
     if settings.type == "client_credentials":
         return OAuth2ClientCredentials(token_url, settings.client_id, settings.client_secret or "", **common)

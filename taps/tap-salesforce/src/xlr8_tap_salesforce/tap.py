@@ -197,7 +197,12 @@ class TapSalesforce(KitTap):
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         settings = self.settings
         return build_authenticator(
-            settings.auth, login_url=settings.login_url, session=runtime.session, redactor=runtime.redactor
+            settings.auth,
+            login_url=settings.login_url,
+            session=runtime.session,
+            redactor=runtime.redactor,
+            on_rotate=runtime.rotation_hook("auth.refresh_token"),
+            reload_refresh_token=runtime.reload_hook("auth.refresh_token"),
         )
 
     @cached_property
