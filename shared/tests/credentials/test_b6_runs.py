@@ -4,23 +4,20 @@ by the other re-reads the store, refreshes with the stored token and persists it
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from xlr8_kit.auth import OAuth2RefreshToken
-from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import CredentialConflictError
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.credentials.resolve import resolve_config, secret_persister
-from xlr8_kit.credentials.store import SQLiteCredentialStore
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRuntime
+from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_kit.testing.sandbox_fixtures import emulator_fixtures
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator
@@ -33,20 +30,16 @@ TOKEN_PATH = f"/ccx/oauth2/{TENANT}/token"
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CredentialManager]:
-    key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
-    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", key)
-    monkeypatch.delenv("XLR8_CREDENTIALS_KEY_FILE", raising=False)
-    manager = CredentialManager(
-        SQLiteCredentialStore(tmp_path / "credentials.db"), EnvelopeCipher(Keyring.parse(key, source="test"))
-    )
-    manager.store(
+    manager = seeded_credential_store(
+        tmp_path / "credentials.db",
+        monkeypatch,
         ProductCredential(
             credential_id=CREDENTIAL,
             project_id="acme",
             product_id="workday_hcm",
             auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
             credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
-        )
+        ),
     )
     yield manager
     manager.close()

@@ -3,31 +3,24 @@ token in the credential store before using it, so the next run starts from the l
 
 from __future__ import annotations
 
-import base64
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
-from xlr8_kit.credentials.store import SQLiteCredentialStore
+from xlr8_kit.testing.credential_store import seeded_credential_store
 
 CREDENTIAL = "sf-rotating"
 
 
 @pytest.fixture
 def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sf: Any, sandbox: Any) -> Any:
-    key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
-    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", key)
-    monkeypatch.delenv("XLR8_CREDENTIALS_KEY_FILE", raising=False)
     creds = sf.emulator(sandbox).test_credentials()
-    store = CredentialManager(
-        SQLiteCredentialStore(tmp_path / "credentials.db"), EnvelopeCipher(Keyring.parse(key, source="test"))
-    )
-    store.store(
+    store = seeded_credential_store(
+        tmp_path / "credentials.db",
+        monkeypatch,
         ProductCredential(
             credential_id=CREDENTIAL,
             project_id="acme",
@@ -38,7 +31,7 @@ def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sf: Any, sandbox: A
                 "auth.client_secret": creds["client_secret"],
                 "auth.refresh_token": creds["refresh_token"],
             },
-        )
+        ),
     )
     yield store
     store.close()

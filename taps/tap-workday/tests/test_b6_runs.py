@@ -4,17 +4,14 @@ stored token before refreshing, so it never presents a spent one, and its own ro
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
-from xlr8_kit.credentials.store import SQLiteCredentialStore
+from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator, wid
@@ -27,20 +24,16 @@ TOKEN_PATH = f"/ccx/oauth2/{TENANT}/token"
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CredentialManager]:
-    key = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
-    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", key)
-    monkeypatch.delenv("XLR8_CREDENTIALS_KEY_FILE", raising=False)
-    manager = CredentialManager(
-        SQLiteCredentialStore(tmp_path / "credentials.db"), EnvelopeCipher(Keyring.parse(key, source="test"))
-    )
-    manager.store(
+    manager = seeded_credential_store(
+        tmp_path / "credentials.db",
+        monkeypatch,
         ProductCredential(
             credential_id=CREDENTIAL,
             project_id="acme",
             product_id="workday_hcm",
             auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
             credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
-        )
+        ),
     )
     yield manager
     manager.close()
