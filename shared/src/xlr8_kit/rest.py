@@ -169,15 +169,8 @@ class KitTap(Tap):
             reload_secret=persister.reload if persister is not None else None,
         )
         runtime.authenticator = self.build_authenticator(runtime)
-        weakref.finalize(self, session.close)
+        weakref.finalize(self, session.close)  # audit log and breaker state closed when the tap goes away
         return runtime
-
-    def close_runtime(self) -> None:
-        """Close the audit log and the session (breaker state saved) now; the same close runs anyway when the tap
-        is collected or the interpreter exits, so no run leaves the audit file open."""
-        runtime = self.__dict__.pop("kit", None)
-        if runtime is not None:
-            runtime.session.close()
 
     def make_session(self, policy: HttpPolicy, *, config: dict[str, t.Any], redactor: Redactor) -> ResilientSession:
         """One session per tap instance (per credential); tests override this to inject clock and sleep."""

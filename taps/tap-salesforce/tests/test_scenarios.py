@@ -245,7 +245,7 @@ def test_universal_filters_are_pushed_into_soql(sf: Any, sandbox: Any) -> None:
     assert len(run.records("Contact")) == 100  # the filter names accounts only
     stream = run.tap.streams["Account"]
     assert "Industry = 'Retail'" in stream._soql(stream.selected_fields(), None, None)
-    assert run.tap.streams["Contact"].filter_plan is None
+    assert run.tap.streams["Contact"].universal_filter is None
 
 
 def test_filters_that_fit_no_stream_are_refused(sf: Any, sandbox: Any) -> None:

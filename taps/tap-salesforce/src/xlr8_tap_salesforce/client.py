@@ -375,11 +375,6 @@ class SalesforceStream(KitRESTStream):
         return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
 
     @property
-    def filter_plan(self) -> Translation | None:
-        """Former name of ``universal_filter``."""
-        return self.universal_filter
-
-    @property
     def tracks_deletes(self) -> bool:
         return self.settings.include_deleted and self.info.has_is_deleted
 
