@@ -18,9 +18,9 @@ from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRuntime
 from xlr8_kit.testing.credential_store import seeded_credential_store
-from xlr8_kit.testing.sandbox_fixtures import emulator_fixtures
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator
+from xlr8_sandbox.testing import emulator_fixtures
 
 sandbox, emulator, url = emulator_fixtures("workday", scale=10)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typing as t
 
-from xlr8_kit.testing.sandbox_fixtures import emulator_fixtures
 from xlr8_kit.testing.singer_cli import SingerOutput, sync_in_process
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID
+from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
 
 SCALE = 100

@@ -6,9 +6,9 @@ from __future__ import annotations
 import typing as t
 
 from xlr8_kit.testing.fake_time import FakeTime, with_fake_time
-from xlr8_kit.testing.sandbox_fixtures import emulator_fixtures
 from xlr8_kit.testing.singer_cli import SingerOutput, select_streams, sync_in_process
 from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME
+from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_ukg_pro.tap import TapUkgPro
 
 SCALE = 100

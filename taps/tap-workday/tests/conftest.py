@@ -8,7 +8,6 @@ import typing as t
 import pytest
 
 from xlr8_kit.testing.fake_time import with_session_time
-from xlr8_kit.testing.sandbox_fixtures import emulator_fixtures
 from xlr8_kit.testing.singer_cli import SingerOutput, sync_in_process
 from xlr8_sandbox.products.workday import (
     CLIENT_ID,
@@ -19,6 +18,7 @@ from xlr8_sandbox.products.workday import (
     REPORT_OWNER,
     TENANT,
 )
+from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_workday.tap import TapWorkday
 
 SCALE = 100
