@@ -2,8 +2,8 @@
 properties with Edm types, ``sap:`` annotations and navigation properties.
 
 Real documents run to megabytes (S/4 API_BUSINESS_PARTNER is 600 kB, a full SuccessFactors tenant several MB),
-so the parser streams with ``lxml.etree.iterparse`` and frees each element once it has been read; ``Documentation``
-and vocabulary ``Annotations`` blocks are dropped without being kept.
+so the parser streams with the kit's hardened ``xmlsafe.iterparse_xml`` (no DTD, entities or network) and frees
+each element once it has been read; ``Documentation`` and vocabulary ``Annotations`` blocks are dropped unkept.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from lxml import etree
+
+from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
 
 #: SAP publishes its annotation attributes under two namespace URIs (SuccessFactors uses both in one document).
 SAP_NAMESPACES = frozenset(
@@ -156,9 +158,8 @@ def _iter_elements(source: IO[bytes] | str) -> Iterator[tuple[str, etree._Elemen
     namespace = ""
     aliases: dict[str, str] = {}
     depth_skip = 0
-    context = etree.iterparse(source, events=("start", "end"), huge_tree=True, remove_comments=True)
     try:
-        for event, elem in context:
+        for event, elem in iterparse_xml(source, huge=True):
             name = _local(elem.tag)
             if event == "start":
                 if name == "Schema":
@@ -179,8 +180,10 @@ def _iter_elements(source: IO[bytes] | str) -> Iterator[tuple[str, etree._Elemen
                 elem.clear()
                 while elem.getprevious() is not None:
                     del elem.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise EdmxError(f"EDMX is not well-formed XML: {exc}") from exc
+    except UnsafeXMLError as exc:
+        raise EdmxError(f"EDMX refused: {exc}") from None
+    except XMLParseError as exc:
+        raise EdmxError(f"EDMX is {exc}") from None
 
 
 def parse_edmx(source: str | bytes | os.PathLike[str] | IO[bytes]) -> ServiceMetadata:
