@@ -264,6 +264,45 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+_KEY_VALUE = r"datetimeoffset'[^']*'|datetime'[^']*'|guid'[^']*'|'(?:[^']|'')*'|-?\d+(?:\.\d+)?[LlMmDd]?"
+_KEY_PART = re.compile(rf"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>{_KEY_VALUE})\s*(?:,|$)")
+
+
+def parse_key(text: str, entity: EntityDef) -> dict[str, Any]:
+    """The key predicate of an entity address, ``('E1')`` or ``(userId='E1',startDate=datetime'...')``, as
+    property -> value; every key property of the entity type, and only those, must be given."""
+
+    def bad(message: str) -> ODataRequestError:
+        return ODataRequestError(
+            400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]Invalid key predicate for {entity.name}: {message}"
+        )
+
+    values: dict[str, Any] = {}
+    pos = 0
+    while pos < len(text):
+        match = _KEY_PART.match(text, pos)
+        if not match or match.end() == pos:
+            raise bad(f"unexpected text {text[pos : pos + 30]!r}")
+        raw = match.group("value")
+        kind = next(k for k, p in (("dto", "datetimeoffset'"), ("dt", "datetime'"), ("guid", "guid'"),
+                                   ("str", "'")) if raw.startswith(p)) if "'" in raw else "num"  # fmt: skip
+        name = match.group("name")
+        if name is None:
+            if len(entity.keys) != 1 or values:
+                raise bad(f"name each of the key properties {', '.join(entity.keys)}")
+            name = entity.keys[0]
+        if name not in entity.keys:
+            raise bad(f"{name} is not a key property")
+        try:
+            values[name] = _literal(kind, raw)
+        except ODataRequestError:
+            raise bad(f"invalid literal {raw!r}") from None
+        pos = match.end()
+    if set(values) != set(entity.keys):
+        raise bad(f"expected {', '.join(entity.keys)}")
+    return values
+
+
 def parse_orderby(text: str, entity: EntityDef) -> list[tuple[str, bool]]:
     order: list[tuple[str, bool]] = []
     for part in text.split(","):
