@@ -28,6 +28,11 @@ SAP_NAMESPACES = frozenset(
 _M_NAMESPACE = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
 
 
+#: Key properties that make an entity effective dated (see ``EntityType.effective_start_key``).
+EFFECTIVE_START_KEYS = ("startDate", "effectiveStartDate")
+EFFECTIVE_START_SUFFIX = "_effectiveStartDate"
+
+
 class EdmxError(ValueError):
     """The document is not a usable EDMX (not XML, no schema, or a reference that does not resolve)."""
 
@@ -95,6 +100,22 @@ class EntityType:
     @property
     def qualified_name(self) -> str:
         return f"{self.namespace}.{self.name}"
+
+    @property
+    def effective_start_key(self) -> str | None:
+        """The key property that makes this type effective dated, or None.
+
+        SuccessFactors keys effective-dated entities by their start date: ``startDate`` (EmpJob, PerPersonal, FO
+        objects), ``effectiveStartDate`` (MDF objects), and an MDF child object by its parent's record, so its key
+        carries ``<Parent>_effectiveStartDate`` (e.g. ``cust_Vehicle_effectiveStartDate``) and it follows the parent's
+        effective dating.
+        """
+        for name in self.keys:
+            if name in EFFECTIVE_START_KEYS or name.endswith(EFFECTIVE_START_SUFFIX):
+                prop = self.properties.get(name)
+                if prop is None or prop.edm_type in ("Edm.DateTime", "Edm.DateTimeOffset"):
+                    return name
+        return None
 
 
 @dataclass(frozen=True)
