@@ -171,7 +171,7 @@ class RaasReports:
         ns = f"urn:com.workday.report/{report.name}"
 
         def entry(columns: tuple[Column, ...], row: dict[str, Any]) -> str:
-            parts = []
+            parts: list[str] = []
             for column in columns:
                 value = row.get(column.name)
                 if value is None or value == []:
