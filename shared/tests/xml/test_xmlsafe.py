@@ -59,3 +59,28 @@ def test_plain_documents_still_parse() -> None:
     assert [e.tag for _, e in xmlsafe.iterparse_xml(b"<a><b/></a>", events=("end",))] == ["b", "a"]
     with pytest.raises(xmlsafe.XMLParseError, match="not well-formed"):
         xmlsafe.parse_xml(b"<a><b></a>")
+
+
+def test_no_vendor_xml_is_parsed_outside_the_hardened_parser() -> None:
+    """Every XML parse in the kit, the taps and the emulators goes through ``xlr8_kit.xmlsafe``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    direct = re.compile(
+        r"etree\.(fromstring|iterparse|parse|XML|XMLParser|XMLPullParser)\(|xml\.etree|xml\.dom|xml\.sax\.(parse|make_parser)"
+    )
+    sources = [
+        *(root / "shared" / "src").rglob("*.py"),
+        *(root / "sandbox" / "src").rglob("*.py"),
+        *(root / "taps").glob("*/src/**/*.py"),
+    ]
+    assert len(sources) > 50
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sources
+        if path.name != "xmlsafe.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []
