@@ -89,3 +89,12 @@ def test_expand_declared_navigation_properties(client: Any) -> None:
         assert all(job.userId == row.userId for job in row.jobInfoNav)
     user = client.entity_sets.User.get_entity("E000001").expand("empInfo").execute()
     assert user.empInfo.userId == "E000001"
+
+
+def test_multi_level_expand(client: Any) -> None:
+    employment = client.entity_sets.EmpEmployment.get_entities().top(2).expand("jobInfoNav/userNav").execute()
+    assert len(employment) == 2
+    for row in employment:
+        jobs = list(row.jobInfoNav)
+        assert jobs
+        assert all(job.userNav.userId == row.userId for job in jobs)

@@ -42,6 +42,7 @@ from xlr8_sandbox.products.successfactors_odata import (
     END_OF_TIME,
     MAX_PAGE_SIZE,
     EntityDef,
+    ExpandTree,
     Nav,
     ODataRequestError,
     Prop,
@@ -526,7 +527,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             f"[COE0023]Resource not found for the segment '{request.path_params['entity']}'.",
         )
 
-    def _select_expand(self, entity: EntityDef, params: Any) -> tuple[list[str] | None, dict[str, EntityDef]]:
+    def _select_expand(self, entity: EntityDef, params: Any) -> tuple[list[str] | None, ExpandTree]:
         select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
         for name in select or []:
             if name not in entity.by_name and name not in {n.name for n in entity.navs}:
@@ -538,7 +539,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         entity, row = self._addressed(request)
         select, expand = self._select_expand(entity, request.query_params)
         service_url = str(request.base_url).rstrip("/") + "/odata/v2"
-        body = serialize(entity, row, service_url, select, expand, self._effective_window(request))
+        body = serialize(entity, row, service_url, select, _top(expand), self._effective_window(request), expand)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
 
     @_guard
@@ -603,7 +604,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                     rows_after = True
                     break
                 page.append(row)
-        results = [serialize(entity, row, service_url, select, expand, window) for row in page]
+        results = [serialize(entity, row, service_url, select, _top(expand), window, expand) for row in page]
         body: dict[str, Any] = {"results": results}
         if params.get("$inlinecount") == "allpages":
             total = len(identities) if identities is not None else sum(1 for _ in self._matching(entity, request))
@@ -617,18 +618,20 @@ class SuccessFactorsEmulator(ProductEmulator):
             self.snapshots.drop(snapshot)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
 
-    def _expand(self, entity: EntityDef, text: str | None) -> dict[str, EntityDef]:
-        if not text:
-            return {}
-        navs = {n.name: n for n in entity.navs}
-        out: dict[str, EntityDef] = {}
-        for name in (n.strip() for n in text.split(",")):
-            if "/" in name or name not in navs:
-                raise ODataRequestError(
-                    400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property for $expand: {name}"
-                )
-            out[name] = self.entities[navs[name].target]
-        return out
+    def _expand(self, entity: EntityDef, text: str | None) -> ExpandTree:
+        """``$expand`` paths (``jobInfoNav``, ``jobInfoNav/userNav``) as a tree of declared navigation properties."""
+        tree: ExpandTree = {}
+        for path in (p.strip() for p in (text or "").split(",") if p.strip()):
+            level, source = tree, entity
+            for name in path.split("/"):
+                nav = next((n for n in source.navs if n.name == name), None)
+                if nav is None:
+                    raise ODataRequestError(
+                        400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property for $expand: {path}"
+                    )
+                source = self.entities[nav.target]
+                level = level.setdefault(name, (source, {}))[1]
+        return tree
 
     @staticmethod
     def _int(params: Any, name: str) -> int | None:
@@ -701,6 +704,10 @@ class SuccessFactorsEmulator(ProductEmulator):
         if user != API_USER:
             raise ODataRequestError(401, "invalid_grant", "The SAML assertion subject is not a known user.")
         return user
+
+
+def _top(tree: ExpandTree) -> dict[str, EntityDef]:
+    return {name: entity for name, (entity, _) in tree.items()}
 
 
 def _xml_instant(value: str | None) -> datetime | None:

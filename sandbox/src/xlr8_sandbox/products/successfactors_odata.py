@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 from lxml import etree
@@ -87,6 +87,10 @@ class EntityDef:
 
     def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(row.get(k) for k in self.keys)
+
+
+#: ``$expand`` as a tree: navigation property -> (its target entity, what is expanded below it).
+ExpandTree: TypeAlias = dict[str, tuple[EntityDef, "ExpandTree"]]
 
 
 # --- $filter -----------------------------------------------------------------------------------------------------
@@ -425,7 +429,10 @@ def serialize(
     select: list[str] | None,
     expand: dict[str, EntityDef],
     window: tuple[datetime, datetime],
+    deeper: ExpandTree | None = None,
 ) -> dict[str, Any]:
+    """One entry in the JSON verbose format; ``expand`` inlines those navigation properties, ``deeper`` the
+    navigation properties expanded below each of them (``$expand=a/b``)."""
     uri = f"{service_url}/{entity.name}({key_predicate(entity, row)})"
     out: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
     for prop in entity.props:
@@ -434,7 +441,10 @@ def serialize(
     for nav in entity.navs:
         if nav.name in expand:
             target = expand[nav.name]
-            related = [serialize(target, r, service_url, None, {}, window) for r in nav.resolve(row, window)]
+            branch = (deeper or {}).get(nav.name)
+            below: ExpandTree = branch[1] if branch else {}
+            inner = {name: sub_entity for name, (sub_entity, _) in below.items()}
+            related = [serialize(target, r, service_url, None, inner, window, below) for r in nav.resolve(row, window)]
             if nav.multiplicity == "*":
                 out[nav.name] = {"results": related}
             else:
