@@ -44,6 +44,10 @@ class StreamInfo:
     hub_semantic_type: str | None = None
     references: dict[str, str] = field(default_factory=dict)  # column -> semantic type
     domain: str | None = None
+    #: Columns holding ENC256 values (``_schema_metadata.encrypted_columns``, decrypted by the engine).
+    encrypted_columns: list[str] = field(default_factory=list)
+    #: Every PII column stored protected (encrypted or hashed): profiled by counts only.
+    protected_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -262,7 +266,7 @@ class Store(abc.ABC):
                 "INSERT INTO _schema_metadata (id, project, project_id, file_name, sheet_name, table_name, "
                 "display_name, entity_type, category, columns, column_count, row_count, likely_keys, "
                 "encrypted_columns, truth_type, uploaded_by, version, is_current, created_at, domain) "
-                "VALUES (nextval('schema_metadata_seq'), ?, ?, ?, 'data', ?, ?, ?, 'api', ?, ?, ?, ?, '[]', ?, ?, ?, "
+                "VALUES (nextval('schema_metadata_seq'), ?, ?, ?, 'data', ?, ?, ?, 'api', ?, ?, ?, ?, ?, ?, ?, ?, "
                 "TRUE, now(), ?)",
                 [
                     project,
@@ -275,6 +279,7 @@ class Store(abc.ABC):
                     len(columns),
                     row_count,
                     json.dumps(info.key_columns),
+                    json.dumps(info.encrypted_columns),
                     info.truth_type,
                     UPLOADED_BY,
                     version,
@@ -283,9 +288,17 @@ class Store(abc.ABC):
             )
         else:
             self.execute(
-                "UPDATE _schema_metadata SET columns = ?, column_count = ?, row_count = ?, likely_keys = ? "
-                "WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
-                [json.dumps(columns), len(columns), row_count, json.dumps(info.key_columns), project, table],
+                "UPDATE _schema_metadata SET columns = ?, column_count = ?, row_count = ?, likely_keys = ?, "
+                "encrypted_columns = ? WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
+                [
+                    json.dumps(columns),
+                    len(columns),
+                    row_count,
+                    json.dumps(info.key_columns),
+                    json.dumps(info.encrypted_columns),
+                    project,
+                    table,
+                ],
             )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
@@ -349,7 +362,7 @@ class Store(abc.ABC):
     def refresh_profiles(self, info: StreamInfo) -> None:
         """One ``_column_profiles`` row per column, measured on the whole table."""
         table = info.table_name
-        rows = profile_rows(self, table, self.table_columns(table))
+        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns))
         self.execute(
             "DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table]
         )
