@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
-import typing as t
 from typing import Any, Literal
 
 from xlr8_kit.vocabulary import all_canonical_fields
