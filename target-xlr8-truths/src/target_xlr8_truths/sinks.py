@@ -131,6 +131,9 @@ class TruthsSink(BatchSink):
         self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
         self.info.encrypted_columns = [names[s] for s in self.protection.encrypted_sources]
         self.info.protected_columns = [names[s] for s in sorted(self._protected) if s in names]
+        canonical = note.get("canonical_fields") or {}
+        self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
+        self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
         self.target.register_stream(self.info)
 
     @property

@@ -16,6 +16,7 @@ from target_xlr8_truths.columns import Column, parse_sql_type, widen
 from target_xlr8_truths.layout import (
     DEAD_LETTER_TABLE,
     ENGINE_TABLES,
+    FIELDS_TABLE,
     LEDGER_TABLE,
     UPLOADED_BY,
     LayoutError,
@@ -48,6 +49,9 @@ class StreamInfo:
     encrypted_columns: list[str] = field(default_factory=list)
     #: Every PII column stored protected (encrypted or hashed): profiled by counts only.
     protected_columns: list[str] = field(default_factory=list)
+    #: Column -> canonical field (from the annotation) and column -> PII action, kept in ``_truths_fields``.
+    canonical_columns: dict[str, str] = field(default_factory=dict)
+    pii_actions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,6 +256,7 @@ class Store(abc.ABC):
         row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
         project = self.run.project
         if table not in self._versioned_tables:
+            self._write_fields(info, list(live))
             previous = self.fetchone(
                 "SELECT COALESCE(MAX(version), 0) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
                 [project, table],
@@ -299,6 +304,19 @@ class Store(abc.ABC):
                     project,
                     table,
                 ],
+            )
+
+    def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
+        """What each stored column means (canonical field) and how it was protected, for erasure and audits."""
+        now = dt.datetime.now(dt.UTC)
+        for column in columns:
+            canonical, action = info.canonical_columns.get(column), info.pii_actions.get(column)
+            self.execute(
+                f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
+                "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
+                "updated_at = EXCLUDED.updated_at",
+                [self.run.project, info.table_name, column, canonical, action, now],
             )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:

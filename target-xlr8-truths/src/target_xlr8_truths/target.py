@@ -158,6 +158,23 @@ class TargetXlr8Truths(Target):
         ),
         th.Property("pii_policy_file", th.StringType, description="The PII policy as a JSON or YAML file."),
         th.Property(
+            "retention_days",
+            th.IntegerType,
+            description="Keep superseded and soft-deleted rows this many days (xlr8 truths purge, or each run with "
+            "retention_purge_on_run).",
+        ),
+        th.Property(
+            "retention_versions",
+            th.IntegerType,
+            description="Keep superseded rows of the newest N table versions (full-table streams).",
+        ),
+        th.Property(
+            "retention_purge_on_run",
+            th.BooleanType,
+            default=False,
+            description="Purge by retention_days/retention_versions at the end of every run.",
+        ),
+        th.Property(
             "profile_interval_seconds",
             th.NumberType,
             default=300,
@@ -193,6 +210,11 @@ class TargetXlr8Truths(Target):
             self.privacy = PrivacySettings.from_config(self.config)
         except PrivacyError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        if self.config.get("retention_purge_on_run") and not (
+            self.config.get("retention_days") is not None or self.config.get("retention_versions") is not None
+        ):
+            message = "setting 'retention_purge_on_run' needs 'retention_days' and/or 'retention_versions'"
+            raise ConfigValidationError(message, errors=[message])
         self._store: Store | None = None
         self._streams: dict[str, StreamInfo] = {}
         self.received: Counter[str] = Counter()
@@ -278,6 +300,14 @@ class TargetXlr8Truths(Target):
         super().process_endofpipe()
         if self._streams and self.config.get("delivery") != "upload":  # the engine profiles what it is sent
             self.store.finalize(list(self._streams.values()))
+            if self.config.get("retention_purge_on_run"):
+                from target_xlr8_truths.retention import purge
+
+                purge(
+                    self.store,
+                    keep_days=self.config.get("retention_days"),
+                    keep_versions=self.config.get("retention_versions"),
+                )
         if self.config.get("delivery") == "upload":
             from target_xlr8_truths.upload import upload_streams
 
