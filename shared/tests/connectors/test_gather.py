@@ -12,6 +12,7 @@ import pytest
 from xlr8_kit.cli import main
 from xlr8_kit.connectors import ConnectorError, ConnectorFactory
 from xlr8_kit.connectors.gather import GatherReport, analyse, gather
+from xlr8_kit.privacy.cipher import generate_key_file
 from xlr8_kit.query import And, Between, Compare, In, QueryError
 from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
 from xlr8_kit.vocabulary import mapping_for_stream, register_mapping
@@ -154,6 +155,7 @@ def test_cli_gather_prints_a_table(
     sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}}
     monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
     monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
+    monkeypatch.setenv("XLR8_PII_KEY_FILE", str(generate_key_file(tmp_path / "pii.key")))  # salaries are PII
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["gather", "--project", PROJECT, "--duckdb", str(tmp_path / "t.duckdb"), "How many employees are on leave?"],
@@ -206,6 +208,7 @@ def test_cli_gather_uses_the_projects_credentials_from_the_store(
 
     monkeypatch.setenv("XLR8_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
     monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
+    monkeypatch.setenv("XLR8_PII_KEY_FILE", str(generate_key_file(tmp_path / "pii.key")))  # salaries are PII
     store = str(tmp_path / "credentials.db")
     manager = open_manager(store)
     try:
