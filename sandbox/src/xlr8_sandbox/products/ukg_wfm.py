@@ -16,8 +16,9 @@ public hyperfinds). Punches change as sandbox time advances (late punches, manag
 
 Limits, enforced with the vendor's error body (``errorCode``, ``message``, ``details``): at most ``max_persons``
 people per multi_read and ``max_days`` days per timecard or schedule call (HTTP 400); 429 with Retry-After from the
-platform's quota fault. Scenario switches: ``max_persons``, ``max_days``, ``token_ttl``; ``grants`` logs every token
-grant type issued.
+platform's quota fault. Scenario switches: ``max_persons``, ``max_days``, ``token_ttl``, ``accept_refresh``
+(False: every refresh grant is refused as expired); ``grants`` logs every token
+grant type asked for (refused ones too).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class UkgWfmEmulator(ProductEmulator):
         self.max_persons = MAX_PERSONS
         self.max_days = MAX_DAYS
         self.token_ttl = TOKEN_TTL
+        self.accept_refresh = True
         self._employee = functools.lru_cache(maxsize=16384)(self._employee_at)
 
     def routes(self) -> list[BaseRoute]:
@@ -157,6 +159,7 @@ class UkgWfmEmulator(ProductEmulator):
             self.max_persons = MAX_PERSONS
             self.max_days = MAX_DAYS
             self.token_ttl = TOKEN_TTL
+            self.accept_refresh = True
 
     # --- authentication -------------------------------------------------------------------------------------------
 
@@ -174,6 +177,8 @@ class UkgWfmEmulator(ProductEmulator):
         ):
             return JSONResponse({"error": "invalid_client", "error_description": "Client authentication failed"}, 401)
         grant = field.get("grant_type")
+        with self._lock:
+            self.grants.append(str(grant))
         if grant == "password":
             if field.get("auth_chain") != "OAuthLdapService":
                 return JSONResponse({"error": "invalid_request", "error_description": "auth_chain is required"}, 400)
@@ -186,7 +191,7 @@ class UkgWfmEmulator(ProductEmulator):
             refresh = field.get("refresh_token", "")
             with self._lock:
                 expires = self._refresh.pop(refresh, None)  # single use: a new one comes with the new access token
-            if expires is None or expires <= time.time():
+            if expires is None or expires <= time.time() or not self.accept_refresh:
                 return JSONResponse({"error": "invalid_grant", "error_description": "Refresh token is invalid"}, 400)
         else:
             return JSONResponse({"error": "unsupported_grant_type"}, 400)
@@ -194,7 +199,6 @@ class UkgWfmEmulator(ProductEmulator):
         refresh_token = secrets.token_urlsafe(24)
         with self._lock:
             self._refresh[refresh_token] = time.time() + REFRESH_TTL
-            self.grants.append(str(grant))
         return JSONResponse(
             {
                 "access_token": issued.token,
