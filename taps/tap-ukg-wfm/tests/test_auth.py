@@ -40,7 +40,8 @@ def test_appkey_path_reads_time_data(url: str, sandbox: Sandbox, emulator: UkgWf
     assert len({(r["personNumber"], r["applyDate"]) for r in timecards}) == _expected_timecard_days(sandbox)
     assert emulator.grants == ["password"]
     calls = sandbox.requests("ukg_wfm", "/api/v1/timekeeping/timecard/multi_read")
-    assert calls and all(c.status == 200 for c in calls)
+    assert calls
+    assert all(c.status == 200 for c in calls)
 
 
 def test_platform_oauth_path_reads_the_same_rows(url: str, sandbox: Sandbox, emulator: UkgWfmEmulator) -> None:
