@@ -97,8 +97,9 @@ def test_c6_d1_no_canary_after_normal_and_failed_runs(tmp_path: Path, sandbox: S
     assert state.returncode == 0, state.stderr[-2000:]
     assert "punches" in state.stdout  # positive control: the state is there to be scanned
 
-    outputs = {f"{name}.{stream}": getattr(run, stream).encode() for name, run in
-               (("normal", normal), ("failed", failed), ("state", state)) for stream in ("stdout", "stderr")}  # fmt: skip
+    runs = {"normal": normal, "failed": failed, "state": state}
+    outputs = {f"{name}.out": run.stdout.encode() for name, run in runs.items()}
+    outputs.update({f"{name}.err": run.stderr.encode() for name, run in runs.items()})
     blobs = {**outputs, **tree_files(tmp_path)}
     system_db = project.sys_dir / "meltano.db"
     assert system_db.exists()
