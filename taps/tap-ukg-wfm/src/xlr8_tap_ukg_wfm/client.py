@@ -21,7 +21,7 @@ from functools import cached_property
 
 import requests
 
-from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
 
@@ -45,10 +45,7 @@ class WfmClassifier(ResponseClassifier):
         found = super().error_in_body(response)
         if found is not None:
             return found
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            return None
+        data = parsed_json(response)
         if isinstance(data, dict) and ("errorCode" in data or "fault" in data):
             return (
                 f"error object instead of data: {str(data.get('errorCode') or data.get('fault'))[:80]}: "
@@ -132,7 +129,12 @@ class UkgWfmStream(KitRESTStream):
             data=json.dumps(body).encode() if body is not None else None,
         )
         response = self._request(prepared, None)
-        return json.loads(response.content, parse_float=Decimal)
+        # Parsed once, by the classifier (floats: ``number()`` makes exact decimals of their shortest repr).
+        data = parsed_json(response)
+        if not isinstance(data, dict | list):
+            raise ClientRequestError(f"ukg_wfm {self.name}: {path} answered with no JSON document", path=path)
+        response.__dict__.pop("_xlr8_json", None)
+        return data
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         universal = self.universal_filter
