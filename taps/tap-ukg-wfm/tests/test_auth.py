@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.http.errors import AuthenticationError
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
 from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -58,7 +58,7 @@ def test_platform_path_without_the_tenant_header_is_refused(url: str, emulator: 
     platform = {"base_url": url, "auth_type": "platform", **emulator.platform_credentials(url)}
     platform["global_tenant_id"] = "another-tenant"
     config = {k: v for k, v in wfm_config(url).items() if k not in ("appkey", "username", "password")}
-    with pytest.raises(Exception, match="global-tenant-id"):
+    with pytest.raises(ClientRequestError, match="global-tenant-id"):
         run_tap({**config, **platform}, streams={"timecards"})
 
 
