@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from xlr8_tap_ukg_wfm.tap import REQUIRED_BY_AUTH, TapUkgWfm
+from xlr8_kit.rest import kit_config_schema
+from xlr8_tap_ukg_wfm.tap import PRODUCT_SETTINGS, REQUIRED_BY_AUTH
 
 ROOT = Path(__file__).resolve().parents[3]
 KINDS = {"string": {"string", "options"}, "integer": {"integer"}, "number": {"decimal", "integer"},
@@ -26,7 +27,8 @@ def _plugin() -> dict[str, Any]:
 def test_settings_match_the_config_schema() -> None:
     plugin = _plugin()
     settings = {s["name"]: s for s in plugin["settings"]}
-    schema = TapUkgWfm.config_jsonschema["properties"]
+    # built afresh: the SDK adds its own settings (stream_maps, batch_config ...) to the class attribute at run time
+    schema = kit_config_schema(PRODUCT_SETTINGS)["properties"]
     assert list(settings) == list(schema)
     for name, spec in schema.items():
         types = spec.get("type") or ["string"]
