@@ -66,3 +66,14 @@ class TestUkgWfmConnectorContract(ConnectorContractTests):
             secrets=[PASSWORD, "wrong-password-53"],
             request_count=lambda: len(sandbox.requests("ukg_wfm", "/api/v1/commons/persons/multi_read")),
         )
+
+
+def test_execute_query_in_the_universal_language(url: str, sandbox: Sandbox, emulator: UkgWfmEmulator) -> None:
+    rows = list(
+        UkgWfmConnector(wfm_config(url)).execute_query(
+            "timecard where earning_code = 'OT' and work_date >= 2025-12-29 fields employee_id, hours, earning_code"
+        )
+    )
+    assert rows
+    assert all(set(r) == {"personNumber", "hours", "payCode"} for r in rows)
+    assert {r["payCode"] for r in rows} == {"OT"}
