@@ -73,8 +73,9 @@ def test_meltano_run_lands_ukg_wfm_truths(tmp_path: Path) -> None:
     assert {r[2] for r in timecards} == {"REG", "OT"}
     worked = company.worked_day(0, date(2025, 12, 22))
     mine = [r for r in timecards if r[0] == "E000001" and str(r[1])[:10] == "2025-12-22"]
-    if worked is not None and worked.hours is not None:
-        assert sum(Decimal(str(r[3])) for r in mine) == worked.hours
+    assert worked is not None
+    assert worked.hours is not None
+    assert sum(Decimal(str(r[3])) for r in mine) == worked.hours  # REG plus OT of that day
     accruals = project.rows("ukg_wfm", "accruals", ["personNumber", "asOfDate"], "personNumber")
     employed = [
         x
