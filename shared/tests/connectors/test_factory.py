@@ -52,8 +52,8 @@ def test_installed_entry_points_of_the_workspace_resolve_to_registry_ids() -> No
 
 def test_entry_point_aliases_resolve_to_registry_ids(entry_points: list[EntryPoint]) -> None:
     entry_points.append(EntryPoint(name="sap_sf", value=FAKE, group=ENTRY_POINT_GROUP))
-    entry_points.append(EntryPoint(name="ukg_wfm", value=FAKE, group=ENTRY_POINT_GROUP))
-    assert ConnectorFactory.installed() == {"successfactors": FAKE, "ukg_ready": FAKE, "ukg_wfm_dimensions": FAKE}
+    entry_points.append(EntryPoint(name="ukg_wfm_dimensions", value=FAKE, group=ENTRY_POINT_GROUP))
+    assert ConnectorFactory.installed() == {"successfactors": FAKE, "ukg_ready": FAKE, "ukg_wfm": FAKE}
     assert ConnectorFactory.connector_class("sap_sf") is FakeReadyConnector
     assert ConnectorFactory.connector_class("tap-ukg-ready") is FakeReadyConnector
 
