@@ -18,6 +18,7 @@ tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/
 (``{"columns", "rows"}``). ``add_report_column`` changes a report's columns (a tenant editing a saved report).
 
 Switches for scenarios: ``expire_tokens_after`` (expire every live token once after that many authorised calls).
+Observations for tests: ``logins`` (tokens issued), ``employee_queries`` (query parameters of each employees call).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -185,6 +186,8 @@ class UkgReadyEmulator(ProductEmulator):
         self.expire_tokens_after: int | None = None
         self.authorised_calls = 0
         self.logins = 0
+        #: Query parameters of every employees list request, as asked (tests check what was pushed down).
+        self.employee_queries: list[dict[str, str]] = []
 
     def routes(self) -> list[BaseRoute]:
         company = "/ta/rest/v2/companies/{cid}"
@@ -223,6 +226,7 @@ class UkgReadyEmulator(ProductEmulator):
             self.expire_tokens_after = None
             self.authorised_calls = 0
             self.logins = 0
+            self.employee_queries.clear()
 
     def add_report_column(self, kind: str, report_id: int, name: str, type_: str, value: Callable[[Any], Any]) -> None:
         """The tenant adds a column to a report (its metadata and output change from the next call on)."""
@@ -258,7 +262,7 @@ class UkgReadyEmulator(ProductEmulator):
     async def _oauth_token(self, request: Request) -> Response:
         if not self._company_ok(request.path_params["cid"]):
             return _error(404, 4004, f"Company '{request.path_params['cid']}' not found.")
-        form = await request.form()
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         client_id, client_secret = str(form.get("client_id") or ""), str(form.get("client_secret") or "")
@@ -334,6 +338,8 @@ class UkgReadyEmulator(ProductEmulator):
         if denied is not None:
             return denied
         query = request.query_params
+        with self._lock:
+            self.employee_queries.append(dict(query))
         try:
             size = int(query.get("size", DEFAULT_PAGE_SIZE))
             page = int(query.get("page", 0))

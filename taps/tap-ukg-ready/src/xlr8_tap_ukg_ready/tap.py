@@ -10,6 +10,7 @@ from urllib.parse import quote, urlparse
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import Catalog, Metadata, Schema
 
 from xlr8_kit.auth import OAuth2ClientCredentials
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
@@ -20,7 +21,6 @@ from xlr8_tap_ukg_ready.streams import REST_STREAMS
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.singerlib import Catalog
 
 logger = logging.getLogger("tap-ukg-ready")
 
@@ -234,6 +234,15 @@ class TapUkgReady(KitTap):
         streams.extend(cls(self) for cls in self.report_stream_classes())
         return streams
 
+    def setup_mapper(self) -> None:
+        """With an input catalog, report entries take the reports' current columns before the mapper reads them."""
+        catalog = self.input_catalog
+        if catalog is not None and self.settings.reports:
+            for stream in self.streams.values():
+                if isinstance(stream, ReportStream):
+                    _refresh_report_entry(catalog, stream)
+        super().setup_mapper()
+
     def report_stream_classes(self) -> list[type[ReportStream]]:
         classes: list[type[ReportStream]] = []
         seen: set[str] = set()
@@ -261,18 +270,31 @@ class TapUkgReady(KitTap):
                     "type": "object",
                     "properties": {c: reports.json_schema_for(k) for c, k in meta.columns.items()},
                 },
-                "apply_catalog": _keep_live_schema,
                 "__doc__": f"UKG Ready {spec.ref.kind} report {spec.ref.id} ({meta.name})",
             }
             classes.append(type(f"Report_{name}", (ReportStream,), attrs))
         return classes
 
 
-def _keep_live_schema(stream: ReportStream, catalog: Catalog) -> None:
+def _refresh_report_entry(catalog: Catalog, stream: ReportStream) -> None:
     """Selection and keys from the catalog, columns from the report's metadata now: a column the tenant added
-    since discovery is emitted (the schema evolves), one removed is no longer promised."""
-    ReportStream.apply_catalog(stream, catalog)
-    stream._input_schema = None
+    since discovery is emitted (selected when its report is), one removed is no longer promised."""
+    entry = catalog.get_stream(stream.name)
+    if entry is None:
+        return
+    live = stream.schema
+    known = set((entry.schema.to_dict().get("properties") or {}) if entry.schema is not None else ())
+    root = entry.metadata.get(())
+    selected = bool(root.selected) if root is not None and root.selected is not None else None
+    added = [c for c in live["properties"] if c not in known]
+    for column in added:
+        entry.metadata[("properties", column)] = Metadata(inclusion=Metadata.InclusionType.AVAILABLE, selected=selected)
+    if added:
+        logger.info("report stream %r has new column(s) since discovery: %s", stream.name, ", ".join(added))
+    entry.schema = Schema.from_dict(live)
+    stream._metadata = None
+    stream._mask = None
+    stream.apply_catalog(catalog)
 
 
 if __name__ == "__main__":
