@@ -11,6 +11,7 @@ import pytest
 
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_ready import (
     CLIENT_ID,
@@ -70,7 +71,8 @@ def test_missing_login_settings_are_named_before_any_request(
 def test_token_expiry_mid_run_relogs_in_once_and_loses_nothing(
     url: str, sandbox: Sandbox, emulator: UkgReadyEmulator
 ) -> None:
-    emulator.expire_tokens_after = 2  # the token dies after the second page of employees
+    # the token dies after the second page of employees
+    sandbox.faults.add("ukg_ready", "/ta/rest/v2/companies/*/employees", FaultSpec("expire_tokens", after=2, times=1))
     output = run_tap(ready_config(url, page_size=10), streams={"employees"})
     ids = [r["employee_id"] for r in output.records("employees")]
     assert ids == [e.employee_id for e in COMPANY.employees()]  # every employee once, in order

@@ -17,8 +17,8 @@ Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../repor
 tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/csv``, streamed, US dates) or JSON
 (``{"columns", "rows"}``). ``add_report_column`` changes a report's columns (a tenant editing a saved report).
 
-Switches for scenarios: ``expire_tokens_after`` (expire every live token once after that many authorised calls).
-Observations for tests: ``logins`` (tokens issued), ``employee_queries`` (query parameters of each employees call).
+Token expiry mid-run comes from the platform's ``expire_tokens`` fault. Observations for tests: ``logins`` (tokens
+issued), ``authorised_calls``, ``employee_queries`` (query parameters of each employees call).
 """
 
 from __future__ import annotations
@@ -183,7 +183,6 @@ class UkgReadyEmulator(ProductEmulator):
         self.company = ctx.company
         self._lock = threading.Lock()
         self.reports = build_reports()
-        self.expire_tokens_after: int | None = None
         self.authorised_calls = 0
         self.logins = 0
         #: Query parameters of every employees list request, as asked (tests check what was pushed down).
@@ -203,13 +202,12 @@ class UkgReadyEmulator(ProductEmulator):
         ]
 
     def test_credentials(self) -> dict[str, str]:
+        """The v1 login's settings (the OAuth pair is ``CLIENT_ID`` / ``CLIENT_SECRET``)."""
         return {
             "api_key": API_KEY,
             "username": USERNAME,
             "password": PASSWORD,
             "company_short_name": COMPANY_SHORT_NAME,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
         }
 
     def quota_error_response(self) -> FaultResponse:
@@ -223,7 +221,6 @@ class UkgReadyEmulator(ProductEmulator):
     def reset(self) -> None:
         with self._lock:
             self.reports = build_reports()
-            self.expire_tokens_after = None
             self.authorised_calls = 0
             self.logins = 0
             self.employee_queries.clear()
@@ -285,11 +282,6 @@ class UkgReadyEmulator(ProductEmulator):
             return _error(401, 4011, "Authentication token is invalid or has expired.")
         with self._lock:
             self.authorised_calls += 1
-            expire = self.expire_tokens_after is not None and self.authorised_calls >= self.expire_tokens_after
-            if expire:
-                self.expire_tokens_after = None
-        if expire:
-            self.ctx.tokens.expire_all(self.product_id)
         return None
 
     @staticmethod
