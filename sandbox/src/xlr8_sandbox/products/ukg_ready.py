@@ -299,9 +299,6 @@ class UkgReadyEmulator(ProductEmulator):
 
     # --- data ---------------------------------------------------------------------------------------------------
 
-    def _all_employees(self) -> list[Employee]:
-        return list(self.company.employees())
-
     def _employee_row(self, request: Request, e: Employee) -> Row:
         base = str(request.base_url).rstrip("/")
         self_link = f"{base}/ta/rest/v2/companies/{COMPANY_ID}/employees/{self.account_id(e)}"
@@ -339,13 +336,15 @@ class UkgReadyEmulator(ProductEmulator):
             return _error(400, 4000, "size and page must be integers.")
         if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
             return _error(400, 4000, f"size must be between 1 and {MAX_PAGE_SIZE}, page >= 0.")
-        people = self._all_employees()
         status = query.get("status")
         if status:
-            people = [e for e in people if STATUS[e.status] == status]
-        chunk = people[page * size : (page + 1) * size]
+            people = [e for e in self.company.employees() if STATUS[e.status] == status]
+            total, chunk = len(people), people[page * size : (page + 1) * size]
+        else:  # page straight from the index: no need to build everyone for every page
+            total = self.company.employee_count()
+            chunk = list(self.company.employees(page * size, (page + 1) * size))
         links: dict[str, str] = {"self": str(request.url)}
-        if (page + 1) * size < len(people):
+        if (page + 1) * size < total:
             params = {k: v for k, v in query.items() if k != "page"}
             links["next"] = str(request.url.replace(query=urlencode({**params, "page": page + 1})))
         return JSONResponse({"employees": [self._employee_row(request, e) for e in chunk], "_links": links})

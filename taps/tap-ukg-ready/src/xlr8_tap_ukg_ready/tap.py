@@ -35,7 +35,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "company_short_name",
         th.StringType,
-        description="Company short name (logs in; addresses the company as |<short name> without company_id).",
+        description="Company short name (logs in; addresses the company in paths when company_id is not set).",
     ),
     th.Property("company_id", th.StringType, description="Numeric company id (addresses the company when set)."),
     th.Property("api_key", th.StringType, secret=True, description="REST API key (v1 login, Api-Key header)."),
