@@ -17,6 +17,7 @@ import requests
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseHATEOASPaginator
 
+from xlr8_kit.columns import ColumnType, schema_of
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
@@ -26,19 +27,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from xlr8_tap_ukg_ready.tap import TapUkgReady, UkgReadySettings
-
-#: Compact column types used by the stream declarations.
-TYPE_CODES: dict[str, dict[str, t.Any]] = {
-    "s": {"type": ["string", "null"]},
-    "i": {"type": ["integer", "null"]},
-    "n": {"type": ["number", "null"]},
-    "b": {"type": ["boolean", "null"]},
-    "d": {"type": ["string", "null"], "format": "date"},
-}
-
-
-def schema_of(columns: dict[str, str]) -> dict[str, t.Any]:
-    return {"type": "object", "properties": {name: dict(TYPE_CODES[code]) for name, code in columns.items()}}
 
 
 class ReadyClassifier(ResponseClassifier):
@@ -69,10 +57,23 @@ class NextLinkPaginator(BaseHATEOASPaginator):
         return nxt if isinstance(nxt, str) and nxt else None
 
 
-class ReadyStream(UniversalFilterMixin, KitRESTStream):
-    """One v2 company resource. Subclasses declare ``name``, ``resource``, ``columns``, keys and annotations."""
+class ReadyBaseStream(KitRESTStream):
+    """What every UKG Ready stream shares: the tap's parsed settings, the tenant host, the vendor's error bodies."""
 
     response_classifier = CLASSIFIER
+
+    @property
+    def settings(self) -> UkgReadySettings:
+        return t.cast("TapUkgReady", self._tap).settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+
+class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
+    """One v2 company resource. Subclasses declare ``name``, ``resource``, ``columns``, keys and annotations."""
+
     columns: t.ClassVar[dict[str, str]] = {}
     #: Path below ``/ta/rest/v2/companies/{cid}``.
     resource: t.ClassVar[str] = ""
@@ -82,14 +83,6 @@ class ReadyStream(UniversalFilterMixin, KitRESTStream):
     def __init__(self, tap: TapUkgReady, **kwargs: t.Any) -> None:
         kwargs.setdefault("schema", schema_of(self.columns))
         super().__init__(tap=tap, **kwargs)
-
-    @property
-    def settings(self) -> UkgReadySettings:
-        return t.cast("TapUkgReady", self._tap).settings
-
-    @property
-    def url_base(self) -> str:
-        return self.settings.base_url
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -131,19 +124,11 @@ class ReadyStream(UniversalFilterMixin, KitRESTStream):
         return out if self.keep_record(out) else None
 
 
-class ReportStream(KitRESTStream):
+class ReportStream(ReadyBaseStream):
     """One saved or global report: columns from its metadata, rows read as they arrive (CSV) or from JSON."""
 
     report: t.ClassVar[reports.ReportRef]
-    column_types: t.ClassVar[dict[str, reports.ColumnType]] = {}
-
-    @property
-    def settings(self) -> UkgReadySettings:
-        return t.cast("TapUkgReady", self._tap).settings
-
-    @property
-    def url_base(self) -> str:
-        return self.settings.base_url
+    column_types: t.ClassVar[dict[str, ColumnType]] = {}
 
     @property
     def path(self) -> str:  # type: ignore[override]

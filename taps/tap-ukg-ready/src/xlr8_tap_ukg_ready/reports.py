@@ -20,13 +20,13 @@ from decimal import Decimal, InvalidOperation
 
 import requests
 
-from xlr8_kit.http.classify import ResponseClassifier, Verdict
+from xlr8_kit.columns import ColumnType
+from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
 
-ColumnType = t.Literal["string", "integer", "number", "boolean", "date", "date-time"]
 REPORT_KINDS = ("saved", "global")
 
 #: Metadata type names -> column types (anything else is a string).
@@ -62,12 +62,6 @@ class ReportMetadata:
 
 def column_type(vendor_type: t.Any) -> ColumnType:
     return _VENDOR_TYPES.get(str(vendor_type or "").upper(), "string")
-
-
-def json_schema_for(kind: ColumnType) -> dict[str, t.Any]:
-    if kind in ("date", "date-time"):
-        return {"type": ["string", "null"], "format": kind}
-    return {"type": [kind, "null"]}
 
 
 def stream_name_for(report_name: str) -> str:
@@ -106,16 +100,8 @@ def coerce(value: t.Any, kind: ColumnType, column: str) -> t.Any:
         ) from None
 
 
-def _status_only(response: requests.Response) -> Verdict:
-    """Classify a streamed report by status and headers only: reading the body here would hold it whole."""
-    status = response.status_code
-    if status == 429 or status in ResponseClassifier.retry_statuses or status >= 500:
-        return "retry"
-    if status == 401:
-        return "auth"
-    if status >= 400:
-        return "fatal"
-    return "ok"
+#: A streamed report is classified by its status and headers only (see ``classify_status``).
+_STATUS = ResponseClassifier()
 
 
 class ReportClient:
@@ -183,7 +169,7 @@ class ReportClient:
             return
         request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
         response = self.session.send(
-            self.session.prepare_request(request), authenticate=self.auth, classify=_status_only, stream=True
+            self.session.prepare_request(request), authenticate=self.auth, classify=_STATUS.classify_status, stream=True
         )
         with response:
             if response.status_code >= 400:

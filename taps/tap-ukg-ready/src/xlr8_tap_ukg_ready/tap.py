@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog, Metadata, Schema
 
 from xlr8_kit.auth import OAuth2ClientCredentials
+from xlr8_kit.columns import json_schema_for
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_ready import reports
 from xlr8_tap_ukg_ready.auth import ReadyLogin
@@ -268,7 +269,7 @@ class TapUkgReady(KitTap):
                 "xlr8_references": dict(spec.references),
                 "schema": {
                     "type": "object",
-                    "properties": {c: reports.json_schema_for(k) for c, k in meta.columns.items()},
+                    "properties": {c: json_schema_for(k) for c, k in meta.columns.items()},
                 },
                 "__doc__": f"UKG Ready {spec.ref.kind} report {spec.ref.id} ({meta.name})",
             }
