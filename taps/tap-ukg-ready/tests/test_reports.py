@@ -8,8 +8,11 @@ from decimal import Decimal
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.http.errors import ServerUnavailableError
 from xlr8_kit.testing.singer_cli import select_streams, sync_in_process
 from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_ready import UkgReadyEmulator
 from xlr8_tap_ukg_ready.tap import TapUkgReady
 
@@ -75,3 +78,9 @@ def test_report_settings_are_validated(url: str) -> None:
     assert "config['reports'][0]['id']" in text
     assert "config['reports'][1]['kind']" in text
     assert "config['report_format']" in text
+
+
+def test_a9_report_broken_off_mid_body_fails_clearly(url: str, sandbox: Sandbox, emulator: UkgReadyEmulator) -> None:
+    sandbox.faults.add("ukg_ready", "/ta/rest/v1/report/saved/1001", FaultSpec("truncate", times=1))
+    with pytest.raises(ServerUnavailableError, match=r"report saved/1001 broke off after \d+ rows"):
+        run_tap(ready_config(url, reports=REPORTS[:1]), streams={"pay_statements"})

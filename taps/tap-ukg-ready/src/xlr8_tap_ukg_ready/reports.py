@@ -22,7 +22,7 @@ import requests
 
 from xlr8_kit.columns import ColumnType
 from xlr8_kit.http.classify import ResponseClassifier
-from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -135,7 +135,7 @@ class ReportClient:
     def _raise_for(self, response: requests.Response, path: str) -> None:
         if response.status_code < 400:
             return
-        from xlr8_kit.http.errors import AuthenticationError, ServerUnavailableError
+        from xlr8_kit.http.errors import AuthenticationError
 
         body = " ".join(response.text.split())[:300] if response.content else ""
         message = self.redact(f"ukg_ready: HTTP {response.status_code} for path {path}: {body}")
@@ -183,7 +183,20 @@ class ReportClient:
                     status=response.status_code,
                     path=ref.path,
                 )
-            yield from read_csv_stream(response)
+            read = 0
+            try:
+                for row in read_csv_stream(response):
+                    read += 1
+                    yield row
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                raise ServerUnavailableError(
+                    self.redact(
+                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows "
+                        f"({type(exc).__name__}); the rows read so far were emitted, nothing is bookmarked: run "
+                        "again (the target keys rows by the report's primary_keys)"
+                    ),
+                    path=ref.path,
+                ) from None
 
 
 def read_csv_stream(response: requests.Response) -> Iterator[dict[str, str]]:
