@@ -1,6 +1,7 @@
 """``meltano run tap-ukg-ready target-xlr8-truths`` in the sandbox environment, end to end into DuckDB.
 
-Employees (Reality), cost centers and job titles (Configuration) and a saved timesheet report land as truths. Between
+Employees (Reality), cost centers and job titles (Configuration) and a saved timesheet report land as truths, sent
+as BATCH files (the sandbox config sets ``batch_config``). Between
 two runs the tenant adds a column to the report and a week passes: the second run's schema carries the column, the
 target keeps the rows of the first run (now out of the report's window) and lands the new ones with it. After both
 runs nothing the runs wrote (Meltano's output at DEBUG, every file under the test directory, the system db and the
@@ -66,6 +67,10 @@ def test_meltano_run_lands_ukg_ready_truths_and_the_report_evolves(
         session_tokens = list(sandbox.ctx.tokens._tokens)  # every token the emulator issued in this test (D2)
         employees = list(company.employees())
 
+    for run in (first, second):  # the sandbox config sends BATCH messages (Meltano logs them at DEBUG), no RECORDs
+        assert run.stderr.count('"type":"BATCH"') >= len(SELECT)
+        assert '"type":"RECORD"' not in run.stderr
+    assert not list(project.sys_dir.glob("batches/tap-ukg-ready/*.json.gz"))  # the target consumed its files
     landed = project.rows("ukg_ready", "employees", ["employee_id", "status", "job"], "employee_id")
     assert len(landed) == len(employees)  # upserted by key on the second run, not appended
     assert landed[7] == (employees[7].employee_id, ready_emulator.STATUS[employees[7].status], employees[7].job_code)
