@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
+from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_tap_ukg_ready.tap import TapUkgReady
 
@@ -25,4 +26,8 @@ def _stop_sandbox() -> Iterator[None]:
     _SANDBOX.__exit__(None, None, None)
 
 
-TestTapUkgReady = get_tap_test_class(TapUkgReady, config=CONFIG)
+# Every stream selected, the per-employee ones too (they are not selected by default).
+_DISCOVERED = TapUkgReady(config=CONFIG, parse_env_config=False).catalog_dict
+CATALOG = select_streams(_DISCOVERED, {s["tap_stream_id"] for s in _DISCOVERED["streams"]})
+
+TestTapUkgReady = get_tap_test_class(TapUkgReady, config=CONFIG, catalog=CATALOG)

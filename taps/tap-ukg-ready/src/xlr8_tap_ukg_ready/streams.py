@@ -49,8 +49,10 @@ class EmployeesStream(ReadyStream):
 
 
 class EmployeeResourceStream(ReadyStream):
-    """One object per employee account: ``/employees/{account_id}/<resource>``."""
+    """One object per employee account: ``/employees/{account_id}/<resource>``. One call per employee counts
+    against the tenant's rate limit, so these are offered but only synced when the catalog selects them."""
 
+    selected_by_default = False
     parent_stream_type = EmployeesStream
     ignore_parent_replication_keys = True
     state_partitioning_keys: t.ClassVar[list[str]] = []
