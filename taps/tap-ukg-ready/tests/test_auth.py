@@ -99,4 +99,5 @@ def test_wrong_oauth_secret_is_an_authentication_error(url: str, emulator: UkgRe
     result = run_tap_cli("tap-ukg-ready", ["--config", "config.json"], tmp_path, timeout=120)
     assert result.returncode != 0
     assert "invalid_client" in result.stderr
+    assert "check the settings 'client_id', 'client_secret'" in result.stderr
     assert "not-the-secret-5" not in result.stdout + result.stderr

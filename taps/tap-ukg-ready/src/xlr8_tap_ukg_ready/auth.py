@@ -12,7 +12,7 @@ import typing as t
 
 import requests
 
-from xlr8_kit.auth import SessionLogin, Token
+from xlr8_kit.auth import OAuth2ClientCredentials, SessionLogin, Token
 from xlr8_kit.auth.base import NoAuth
 from xlr8_kit.http.errors import AuthenticationError, ReauthorizationRequiredError
 
@@ -127,3 +127,16 @@ def _login_verdict(response: requests.Response) -> t.Any:
     if status == 429 or status >= 500:
         return "retry"
     return "ok"
+
+
+class ReadyClientCredentials(OAuth2ClientCredentials):
+    """The kit's client-credentials grant; a refused grant names the settings to check."""
+
+    flow_name = "ukg_ready oauth2 client credentials"
+
+    def fetch_token(self) -> Token:
+        try:
+            return super().fetch_token()
+        except AuthenticationError as exc:
+            hint = "check the settings 'client_id', 'client_secret' and 'company_id' / 'company_short_name'"
+            raise type(exc)(f"{exc}: {hint}", status=exc.status, path=exc.path) from None

@@ -12,11 +12,10 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog, Metadata, Schema
 
-from xlr8_kit.auth import OAuth2ClientCredentials
 from xlr8_kit.columns import json_schema_for
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_ready import reports
-from xlr8_tap_ukg_ready.auth import ReadyLogin
+from xlr8_tap_ukg_ready.auth import ReadyClientCredentials, ReadyLogin
 from xlr8_tap_ukg_ready.client import ReportStream
 from xlr8_tap_ukg_ready.streams import REST_STREAMS
 
@@ -205,10 +204,10 @@ class TapUkgReady(KitTap):
     def settings(self) -> UkgReadySettings:
         return UkgReadySettings.from_config(self.resolved_config)
 
-    def build_authenticator(self, runtime: KitRuntime) -> ReadyLogin | OAuth2ClientCredentials:
+    def build_authenticator(self, runtime: KitRuntime) -> ReadyLogin | ReadyClientCredentials:
         s = self.settings
         if s.flow == "oauth":
-            return OAuth2ClientCredentials(
+            return ReadyClientCredentials(
                 s.token_url,
                 t.cast("str", s.client_id),
                 t.cast("str", s.client_secret),
