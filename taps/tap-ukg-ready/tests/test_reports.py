@@ -3,6 +3,7 @@ a tenant's column change picked up by the next run, and bad report settings name
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -84,3 +85,31 @@ def test_a9_report_broken_off_mid_body_fails_clearly(url: str, sandbox: Sandbox,
     sandbox.faults.add("ukg_ready", "/ta/rest/v1/report/saved/1001", FaultSpec("truncate", times=1))
     with pytest.raises(ServerUnavailableError, match=r"report saved/1001 broke off after \d+ rows"):
         run_tap(ready_config(url, reports=REPORTS[:1]), streams={"pay_statements"})
+
+
+def test_report_replication_key_emits_only_rows_since_the_bookmark(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator
+) -> None:
+    report = {"id": 1002, "name": "timesheets", "primary_keys": ["TimesheetEntryId"], "replication_key": "WorkDate"}
+    config = ready_config(url, reports=[report])
+    catalog = select_streams(TapUkgReady(config=config, parse_env_config=False).catalog_dict, {"timesheets"})
+    first = sync_in_process(TapUkgReady(config=config, catalog=catalog, parse_env_config=False))
+    first_rows = first.records("timesheets")
+    bookmark = first.state["bookmarks"]["timesheets"]["replication_key_value"]
+    assert bookmark == max(r["WorkDate"] for r in first_rows)
+    sandbox.ctx.clock.advance(timedelta(days=7))
+    state = first.state
+    second = sync_in_process(TapUkgReady(config=config, catalog=catalog, state=state, parse_env_config=False))
+    rows = second.records("timesheets")
+    window = list(sandbox.ctx.company.timecards())
+    assert [r["TimesheetEntryId"] for r in rows] == [
+        tc.timecard_id for tc in window if tc.work_date.isoformat() >= bookmark
+    ]
+    assert 0 < len(rows) < len(window)  # the report still has older days; they are not emitted again
+    assert second.state["bookmarks"]["timesheets"]["replication_key_value"] > bookmark
+
+
+def test_report_replication_key_must_be_a_date_column(url: str, emulator: UkgReadyEmulator) -> None:
+    config = ready_config(url, reports=[{"id": 1002, "replication_key": "Hours"}])
+    with pytest.raises(ConfigValidationError, match=r"replication_key 'Hours'.*not one of its date columns"):
+        _ = TapUkgReady(config=config, parse_env_config=False).streams

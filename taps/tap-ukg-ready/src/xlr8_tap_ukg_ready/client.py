@@ -137,5 +137,10 @@ class ReportStream(ReadyBaseStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         client = t.cast("TapUkgReady", self._tap).client
         kinds = list(self.column_types.items())
+        key = self.replication_key
+        since = self.get_starting_replication_key_value(context) if key else None
         for row in client.report_rows(self.report, self.settings.report_format):
-            yield {name: reports.coerce(row.get(name), kind, name) for name, kind in kinds}
+            record = {name: reports.coerce(row.get(name), kind, name) for name, kind in kinds}
+            if since is not None and key and (record[key] is None or record[key] < since):
+                continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
+            yield record

@@ -59,6 +59,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 ),
                 th.Property("name", th.StringType, description="Stream name (default report_<report name>)."),
                 th.Property("primary_keys", th.ArrayType(th.StringType), description="Key columns."),
+                th.Property(
+                    "replication_key",
+                    th.StringType,
+                    description="A date column: rows before the bookmark are not emitted again (the report is "
+                    "still read whole; its date range is part of its saved definition).",
+                ),
                 th.Property("entity", th.StringType, description="Canonical entity of the rows (e.g. pay_statement)."),
                 th.Property("truth_type", th.StringType, allowed_values=list(TRUTH_TYPES)),
                 th.Property(
@@ -85,6 +91,7 @@ class ReportSpec:
     ref: reports.ReportRef
     name: str | None = None
     primary_keys: tuple[str, ...] = ()
+    replication_key: str | None = None
     entity: str | None = None
     truth_type: str = "reality"
     references: dict[str, str] = field(default_factory=dict)
@@ -187,6 +194,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
         ref=reports.ReportRef(kind, raw["id"]),
         name=raw.get("name") or None,
         primary_keys=tuple(raw.get("primary_keys") or ()),
+        replication_key=raw.get("replication_key") or None,
         entity=raw.get("entity") or None,
         truth_type=truth,
         references={str(k): str(v) for k, v in refs.items()},
@@ -258,11 +266,18 @@ class TapUkgReady(KitTap):
                     f"tap-ukg-ready: setting 'reports' names key column(s) {', '.join(unknown)} that report "
                     f"{spec.ref.kind}/{spec.ref.id} ({meta.name!r}) does not have"
                 )
+            key = spec.replication_key
+            if key is not None and meta.columns.get(key) not in ("date", "date-time"):
+                raise ConfigValidationError(
+                    f"tap-ukg-ready: setting 'reports' gives replication_key {key!r} for report {spec.ref.kind}/"
+                    f"{spec.ref.id} ({meta.name!r}), which is not one of its date columns"
+                )
             attrs: dict[str, t.Any] = {
                 "name": name,
                 "report": spec.ref,
                 "column_types": dict(meta.columns),
                 "primary_keys": list(spec.primary_keys),
+                "replication_key": key,
                 "xlr8_entity": spec.entity,
                 "xlr8_truth_type": spec.truth_type,
                 "xlr8_references": dict(spec.references),
