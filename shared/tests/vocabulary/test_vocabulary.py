@@ -275,7 +275,7 @@ def test_annotation_refuses_unknown_entities_and_truth_types() -> None:
 
 def test_annotation_stream_named_like_an_entity_without_mapping() -> None:
     annotation = build_annotation(
-        product="ukg_ready", stream="cost_centers", entity=None, truth_type="configuration",
+        product="ukg_wfm_dimensions", stream="cost_centers", entity=None, truth_type="configuration",
         key_columns=["code"], references={}, columns=["code", "name"],
     )  # fmt: skip
     assert annotation["entity"] == "cost_center"

@@ -5,5 +5,6 @@ EMULATORS: dict[str, str] = {
     "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",
     "ukg_wfm": "xlr8_sandbox.products.ukg_wfm:UkgWfmEmulator",
+    "ukg_ready": "xlr8_sandbox.products.ukg_ready:UkgReadyEmulator",
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
 }

@@ -808,9 +808,60 @@ def build_mappings() -> list[StreamMapping]:
                 "employment_status": _f("status", active="Active", leave="On Leave", terminated="Terminated"),
                 "job_code": "job",
                 "location_code": "location",
+                "cost_center": "cost_center",
                 "manager_id": "manager_employee_id",
             },
+            params={("employment_status", "="): "status"},
         ),
+        _m(
+            "ukg_ready",
+            "employee_pay_info",
+            "compensation",
+            {
+                "employee_id": "employee_id",
+                "annual_salary": "annual_salary",
+                "currency": "currency",
+                "effective_date": _f("effective_from", "date"),
+            },
+        ),
+        # report streams: the names the sandbox (and the README) give the standard payroll and time reports
+        _m(
+            "ukg_ready",
+            "pay_statements",
+            "pay_statement",
+            {
+                "employee_id": "EmployeeId",
+                "pay_date": _f("PayDate", "date"),
+                "gross_pay": "GrossPay",
+                "net_pay": "NetPay",
+                "currency": "Currency",
+            },
+        ),
+        _m(
+            "ukg_ready",
+            "timesheets",
+            "timecard",
+            {
+                "employee_id": "EmployeeId",
+                "work_date": _f("WorkDate", "date"),
+                "hours": "Hours",
+                "earning_code": "PayCode",
+            },
+        ),
+        _m(
+            "ukg_ready",
+            "accruals",
+            "accrual",
+            {
+                "employee_id": "EmployeeId",
+                "accrual_code": "AccrualCode",
+                "balance": "Balance",
+                "effective_date": _f("AsOf", "date"),
+            },
+        ),
+        _code_table("ukg_ready", "cost_centers", "cost_center", "code", "name", parent_code="parent_code"),
+        _code_table("ukg_ready", "job_titles", "job", "code", "name"),
+        _code_table("ukg_ready", "pay_types", "earning", "code", "name"),
         # --- Oracle HCM and ERP (Fusion REST resources) --------------------------------------------------------
         _m(
             "oracle_hcm",
