@@ -45,6 +45,8 @@ SDK_BUILTINS = frozenset(
         "flattening_max_key_length",
         "flattening_separator",
         "batch_config",
+        "load_method",
+        "process_activate_version_messages",
     }
 )
 BEGIN, END = "<!-- BEGIN GENERATED: {} (scripts/gen_plugin_docs.py) -->", "<!-- END GENERATED: {} -->"

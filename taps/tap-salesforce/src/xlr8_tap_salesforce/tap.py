@@ -8,6 +8,7 @@ from functools import cached_property
 
 import requests
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
@@ -191,6 +192,10 @@ class TapSalesforce(KitTap):
         self.quota_stopped = False
         self._bulk_jobs_started = False
         super().__init__(*args, **kwargs)
+        try:
+            self.settings  # noqa: B018  (parsed once, here: a bad setting is one clear line and exit 1)
+        except ValueError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
 
     @cached_property
     def settings(self) -> SalesforceSettings:
