@@ -6,6 +6,7 @@ For each tap under ``taps/`` and for ``target-xlr8-truths``:
   with ``meltano add <type> <name> --from-ref <file or raw URL>`` (settings, kinds, sensitive flags, capabilities);
 - the plugin's entry under ``plugins:`` in ``meltano.yml`` (pip_url, executable, capabilities, settings; its
   hand-written ``settings_group_validation`` is kept);
+- the plugin's ``LICENSE`` (the root one) and ``py.typed`` in its package;
 - the generated blocks of the plugin's README (install paths, Meltano snippet, capabilities, settings table from
   ``--about --format=markdown``, usage). A README without the markers is reshaped once: its hand-written text is
   kept between the two blocks.
@@ -420,7 +421,15 @@ def generate(plugins: list[Plugin]) -> dict[Path, str]:
         wanted[plugin.definition_path] = dump_definition(definition)
         readme = plugin.readme.read_text() if plugin.readme.exists() else f"# {plugin.name}\n\n{info['description']}\n"
         wanted[plugin.readme] = render_readme(readme, plugin, info, about(plugin, "markdown"))
+        wanted[plugin.directory / "LICENSE"] = (ROOT / "LICENSE").read_text()  # each distribution ships it
+        for package in _wheel_packages(plugin.directory):
+            wanted[plugin.directory / package / "py.typed"] = ""
     return wanted
+
+
+def _wheel_packages(directory: Path) -> list[str]:
+    tool = tomllib.loads((directory / "pyproject.toml").read_text()).get("tool", {})
+    return list(tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {}).get("packages", []))
 
 
 def main(argv: list[str] | None = None) -> int:
