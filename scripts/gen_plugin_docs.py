@@ -116,8 +116,18 @@ def setting_kind(spec: dict[str, t.Any]) -> str:
     first = types[0] if types else "object"
     if first == "string" and spec.get("format") in ("date-time", "date"):
         return "date_iso8601"
+    if first == "number":
+        return "integer" if _whole_default(spec) else "decimal"
     return {"number": "decimal"}.get(first, first) if first in {"string", "integer", "number", "boolean",
                                                                    "array", "object"} else "object"  # fmt: skip
+
+
+def _whole_default(spec: dict[str, t.Any]) -> bool:
+    """A ``number`` whose default is a whole number is declared ``integer``: Meltano 4.4.1 turns a ``decimal`` value
+    given as a string (environment variable, ``.env``, ``meltano config set``) into a ``Decimal`` it cannot write to
+    the plugin's config file (TypeError, the run fails). Fractional values from meltano.yml still pass unchanged."""
+    default = spec.get("default")
+    return isinstance(default, int | float) and not isinstance(default, bool) and float(default).is_integer()
 
 
 def _has_secret(spec: dict[str, t.Any]) -> bool:
@@ -136,7 +146,7 @@ def settings_from_about(info: dict[str, t.Any], *, builtins: bool) -> list[dict[
             return
         setting: dict[str, t.Any] = {"name": name, "kind": setting_kind(spec)}
         if spec.get("default") is not None:
-            setting["value"] = spec["default"]
+            setting["value"] = int(spec["default"]) if setting["kind"] == "integer" else spec["default"]
         if spec.get("secret") or spec.get("writeOnly"):
             setting["sensitive"] = True
         if "enum" in spec:
@@ -334,7 +344,7 @@ plugins:
     executable: {plugin.executable}
 ```
 
-Secrets are `sensitive` settings: `meltano config {plugin.name} set <setting> <value>` stores them in `.env`, never in
+Secrets are `sensitive` settings: `meltano config set {plugin.name} <setting> <value>` stores them in `.env`, never in
 `meltano.yml`. Inside this repository the plugin is already declared (`pip_url: {local_pip_url(plugin)}`), and
 `uv run {plugin.executable}` is the fast path for development."""
 

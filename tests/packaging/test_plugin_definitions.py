@@ -40,6 +40,8 @@ def _expected_kind(spec: dict[str, Any]) -> str:
     first = next(t for t in ([types] if isinstance(types, str) else types) if t != "null")
     if first == "string" and spec.get("format") in ("date-time", "date"):
         return "date_iso8601"
+    if first == "number" and float(spec.get("default") or 0.5).is_integer():
+        return "integer"  # Meltano 4.4.1 cannot write a `decimal` given as a string to the config file
     return KINDS[first]
 
 
