@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from xlr8_kit.testing.meltano_e2e import BIN, WORKSPACE_LINK_MARK, MeltanoProject, honour_default_environment
+from xlr8_kit.testing.meltano_e2e import (
+    BIN,
+    WORKSPACE_LINK_MARK,
+    MeltanoProject,
+    honour_default_environment,
+    link_workspace_venvs,
+)
 from xlr8_sandbox.platform.server import run_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -84,6 +90,31 @@ def test_meltano_install_then_run_from_the_installed_plugin_venvs(tmp_path: Path
     assert len(accounts) == 50
     assert accounts[0] == (expected["Id"], expected["Name"])
     assert len(melt.rows("salesforce", "project_c", ["id"], "id")) == 10
+
+
+def test_meltano_install_replaces_a_workspace_link_and_leaves_the_workspace_venv_alone(tmp_path: Path) -> None:
+    """After the fast-path links (bootstrap), ``meltano install`` still builds a real plugin venv; the venv the link
+    pointed at keeps its files."""
+    workspace = tmp_path / "workspace-venv"
+    (workspace / "bin").mkdir(parents=True)
+    (workspace / "bin" / "keep-me").write_text("x")
+    melt = MeltanoProject(tmp_path / "melt")
+    _copy_sources(melt.project, "shared", "taps/tap-salesforce")
+    assert "tap-salesforce" in link_workspace_venvs(melt.project, melt.sys_dir, venv=workspace)
+    venv = melt.sys_dir / "extractors" / "tap-salesforce" / "venv"
+    assert (venv / "bin").resolve() == (workspace / "bin").resolve()
+    uv = shutil.which("uv")
+    assert uv, "uv is not on PATH"
+    env = {**melt.base_env(), "PATH": os.pathsep.join([str(Path(uv).parent), "/usr/bin", "/bin"]),
+           "MELTANO_VENV_BACKEND": "uv"}  # fmt: skip
+    installed = _meltano(melt.project, "install", "tap-salesforce", env=env)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert not (venv / "bin").is_symlink()
+    assert (venv / "bin" / "tap-salesforce").is_file()
+    assert not (venv / WORKSPACE_LINK_MARK).exists()
+    assert (workspace / "bin" / "keep-me").read_text() == "x"
+    assert "tap-salesforce" not in link_workspace_venvs(melt.project, melt.sys_dir, venv=workspace)  # real: kept
+    assert not (venv / "bin").is_symlink()
 
 
 def test_every_command_honours_the_default_environment(tmp_path: Path) -> None:

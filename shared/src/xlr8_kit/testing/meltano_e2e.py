@@ -118,7 +118,8 @@ def link_workspace_venvs(project_dir: Path, sys_dir: Path | None = None, *, venv
     """The workspace fast path: every plugin of ``project_dir/meltano.yml`` that has a ``pip_url`` gets a Meltano
     plugin venv whose ``bin`` is the workspace venv's, with the install fingerprint Meltano expects, so ``meltano
     run`` finds it installed and neither builds a venv nor auto-installs one. ``meltano install`` still builds real
-    venvs (it always reinstalls), and a real venv left by it is never replaced. Returns the plugins linked."""
+    venvs: the link carries the workspace's ``pyvenv.cfg``, so uv and virtualenv clear it (the link, never what it
+    points at) and create a real one; a real venv is never replaced here. Returns the plugins linked."""
     import shlex
 
     import yaml
@@ -142,6 +143,8 @@ def link_workspace_venvs(project_dir: Path, sys_dir: Path | None = None, *, venv
                 link.unlink()
             link.symlink_to(bin_dir, target_is_directory=True)
             (venv_root / WORKSPACE_LINK_MARK).write_text(str(bin_dir) + "\n")
+            cfg = bin_dir.parent / "pyvenv.cfg"  # marks the directory as a venv that `meltano install` may clear
+            (venv_root / "pyvenv.cfg").write_text(cfg.read_text() if cfg.exists() else "")
             (venv_root / ".meltano_plugin_fingerprint").write_text(fingerprint(shlex.split(pip_url)))
             linked.append(plugin["name"])
     return linked
