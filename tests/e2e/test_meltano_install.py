@@ -135,6 +135,9 @@ def test_every_command_honours_the_default_environment(tmp_path: Path) -> None:
     assert "will be ignored" not in listed.stderr + config.stderr
     assert config.returncode == 0, config.stderr[-3000:]
     assert "integration@acme.example" in config.stdout  # the sandbox environment's username
+    for secret in ("sandbox-client-secret-7f3a", "sandbox-password-91", "SBXTOKEN42"):  # its secrets: redacted
+        assert secret not in config.stdout + config.stderr
+    assert "(redacted)" in config.stdout
 
 
 def _assert_secret_goes_to_dotenv(project: Path, env: dict[str, str], *extra: str) -> None:
