@@ -204,8 +204,10 @@ def rows_in_store(store: Path, project: str) -> int:
 
 def measure_meltano(tap: str, stream: str, workdir: Path) -> Measurement:
     """``meltano run`` in the project's sandbox environment, writing to a scratch store and its own state id."""
+    from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
     from xlr8_sandbox.demo import record_counts
 
+    link_workspace_venvs(ROOT)  # meltano runs the plugins from the workspace venv, no plugin venv is built
     env = child_env()
     env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
     env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(workdir / "truths.duckdb")

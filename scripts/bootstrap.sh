@@ -7,6 +7,10 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user "uv==0.13.9" 2>/dev/null || python3 -m pip install --quiet "uv==0.13.9"
 fi
 uv sync --frozen --quiet
+# The fast path: meltano.yml's plugins (pip_url for `meltano install`) run from this workspace venv, so
+# `uv run meltano run ...` builds no plugin venv. `meltano install` still builds real ones.
+# Every Meltano command uses meltano.yml's default_environment (MELTANO_ENVIRONMENT in the git-ignored .env).
+uv run --frozen --quiet python -c "from pathlib import Path; from xlr8_kit.testing.meltano_e2e import link_workspace_venvs, honour_default_environment; link_workspace_venvs(Path.cwd()); honour_default_environment(Path.cwd())"
 # PostgreSQL server binaries for the target's postgres delivery tests (the client alone is not enough).
 if [ "${XLR8_NEED_POSTGRES:-0}" = "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

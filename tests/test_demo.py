@@ -114,7 +114,7 @@ def test_a_failing_tap_is_reported_and_the_demo_exits_non_zero(tmp_path: Path) -
     sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
     extractors = sandbox["config"]["plugins"]["extractors"]
     salesforce = next(e for e in extractors if e["name"] == "tap-salesforce")
-    salesforce["config"]["auth"] = {**salesforce["config"]["auth"], "client_secret": "wrong-secret"}
+    salesforce["config"]["client_secret"] = "wrong-secret"
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
     result = subprocess.run(
         [demo_script(), "--project-dir", str(tmp_path), "--scale", str(SCALE), "--only", "salesforce", *WAIT],

@@ -33,11 +33,9 @@ def _api_type() -> str:
 def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, Any]:
     return {
         "login_url": url,
-        "auth": {
-            "type": "client_credentials",
-            "client_id": credentials["client_id"],
-            "client_secret": credentials["client_secret"],
-        },
+        "auth_type": "client_credentials",
+        "client_id": credentials["client_id"],
+        "client_secret": credentials["client_secret"],
         "objects": [stream],
         "api_type": _api_type(),
         "bulk_poll_interval": 0.2,

@@ -7,10 +7,10 @@ Two ways to configure a tap are compared:
 
 - ``credential_id``: the secrets are added with the real ``xlr8-credentials`` CLI to an encrypted store and Meltano
   only ever sees the credential id and store path; the tap resolves the secrets itself.
-- plain settings marked ``sensitive``: the secrets reach the tap through Meltano (``TAP_..._AUTH`` variables), so
-  Meltano writes them to ``.meltano/run/<tap>/tap.<uuid>.config.json`` for the run. Its cleanup hook deletes the
-  file after normal and failed runs; a SIGKILLed run leaves it behind with the secrets in it, which is why the
-  credential_id mode exists. The tests pin both facts.
+- plain settings marked ``sensitive``: the secrets reach the tap through Meltano (``TAP_SALESFORCE_PASSWORD`` and
+  similar variables), so Meltano writes them to ``.meltano/run/<tap>/tap.<uuid>.config.json`` for the run. Its
+  cleanup hook deletes the file after normal and failed runs; a SIGKILLed run leaves it behind with the secrets in
+  it, which is why the credential_id mode exists. The tests pin both facts.
 
 Scanned after every run: Meltano's stdout and stderr, every file under the test directory (``.meltano/**`` with
 ``run/`` and the system db, the truths store and its WAL, the audit log, TMPDIR, the credential store), the system
@@ -47,6 +47,8 @@ from xlr8_sandbox.products import successfactors as successfactors_emulator
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+#: tap-salesforce's credential settings (flat, one Meltano setting each).
+SF_AUTH_SETTINGS = ("auth_type", "client_id", "client_secret", "username", "password", "security_token")
 STATE_IDS = {tap: f"sandbox:{tap}-to-{TARGET}" for tap in ("tap-salesforce", "tap-sap-successfactors")}
 
 # Canaries: values nothing else contains, with characters that URL and JSON encoding change.
@@ -142,7 +144,8 @@ class Workspace:
             env_config = next(e for e in data["environments"] if e["name"] == "sandbox")["config"]["plugins"]
             for extractor in env_config["extractors"]:
                 if extractor["name"] in STATE_IDS:
-                    extractor["config"].pop("auth", None)
+                    for name in (*SF_AUTH_SETTINGS, "auth"):
+                        extractor["config"].pop(name, None)
 
         for directory in ("tmp", "audit"):
             (root / directory).mkdir(parents=True, exist_ok=True)
@@ -178,10 +181,11 @@ class Workspace:
                 "TAP_SALESFORCE_AUDIT_LOG_PATH": str(self.audit_log),
             }
             if mode == "plain":
-                env["TAP_SALESFORCE_AUTH"] = json.dumps(
-                    {"type": "password", "client_id": SF_CLIENT_ID, "client_secret": SF_CLIENT_SECRET,
-                     "username": SF_USERNAME, "password": SF_PASSWORD, "security_token": SF_SECURITY_TOKEN}
-                )  # fmt: skip
+                env.update({
+                    "TAP_SALESFORCE_AUTH_TYPE": "password", "TAP_SALESFORCE_CLIENT_ID": SF_CLIENT_ID,
+                    "TAP_SALESFORCE_CLIENT_SECRET": SF_CLIENT_SECRET, "TAP_SALESFORCE_USERNAME": SF_USERNAME,
+                    "TAP_SALESFORCE_PASSWORD": SF_PASSWORD, "TAP_SALESFORCE_SECURITY_TOKEN": SF_SECURITY_TOKEN,
+                })  # fmt: skip
         else:
             env = {
                 "TAP_SAP_SUCCESSFACTORS_API_URL": self.sandbox.url("successfactors"),
@@ -260,8 +264,8 @@ def store_credentials(space: Workspace) -> None:
     env = {**space.melt.base_env(), **space.melt.env}
     credentials = {
         "tap-salesforce": ("salesforce", "session_login", {
-            "auth.type": "password", "auth.client_id": SF_CLIENT_ID, "auth.client_secret": SF_CLIENT_SECRET,
-            "auth.username": SF_USERNAME, "auth.password": SF_PASSWORD, "auth.security_token": SF_SECURITY_TOKEN,
+            "auth_type": "password", "client_id": SF_CLIENT_ID, "client_secret": SF_CLIENT_SECRET,
+            "username": SF_USERNAME, "password": SF_PASSWORD, "security_token": SF_SECURITY_TOKEN,
         }),
         "tap-sap-successfactors": ("successfactors", "basic", {
             "auth.type": "basic", "auth.username": SFSF_USER, "auth.password": SFSF_PASSWORD,
@@ -502,7 +506,7 @@ def test_c6_sigkilled_run_credential_id_leaves_no_canary_plain_settings_do(
     assert left, "SIGKILL left no Meltano config file: the residue this test is about did not occur"
     config = json.loads(left[0].read_text())
     assert config["credential_id"] == credential_id(tap)
-    assert "auth" not in config
+    assert not {"auth", *SF_AUTH_SETTINGS} & set(config)
     assert_clean(workspace)
 
     plain = Workspace.create(tmp_path / "plain", workspace.sandbox, workspace.canaries)

@@ -414,7 +414,13 @@ def render_summary(plan: DemoPlan, runs: list[TapRun], landed: list[LandedStream
         if not run.ok:
             print(f"  {run.extractor.name} FAILED after {run.seconds:.1f}s (log: {run.log_path})", file=out)
     print(f"\nTruths store: {plan.store_path} (DuckDB, project {normalise_project(plan.project_id)})", file=out)
-    print("Open it read-only with: duckdb -readonly " + str(plan.store_path), file=out, flush=True)
+    print(read_only_hint(plan.store_path), file=out, flush=True)
+
+
+def read_only_hint(store_path: Path | str) -> str:
+    """How to look inside the store with what is installed here (the duckdb module; no duckdb CLI is installed)."""
+    query = f"import duckdb; duckdb.connect({str(store_path)!r}, read_only=True).sql('SHOW ALL TABLES').show()"
+    return f'Open it read-only with: {sys.executable} -c "{query}"'
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,6 +469,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         file=out,
         flush=True,
     )
+    from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
+
+    sys_dir = os.environ.get("MELTANO_SYS_DIR_ROOT")
+    link_workspace_venvs(root, Path(sys_dir) if sys_dir else None)  # the plugins run from this environment
     runs: list[TapRun] = []
     try:
         with run_sandbox(

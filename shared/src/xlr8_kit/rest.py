@@ -141,6 +141,13 @@ class KitTap(Tap):
     #: Registry product id (see ``xlr8_kit.vocabulary``), e.g. ``salesforce``.
     product_id: t.ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        """``--about`` reports the tap's version: the distribution is named after the package (``xlr8_tap_x`` is
+        ``xlr8-tap-x``) unless the class sets ``package_name`` itself."""
+        super().__init_subclass__(**kwargs)
+        if "package_name" not in cls.__dict__:
+            cls.package_name = cls.__module__.split(".")[0].replace("_", "-")
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting

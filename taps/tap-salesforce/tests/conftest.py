@@ -23,9 +23,8 @@ def start_sandbox(counts: dict[str, int] | None = None, **options: Any) -> conte
 
 def password_config(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
     creds = sandbox.emulator("salesforce").test_credentials()
-    auth = {"type": "password", **{k: creds[k] for k in ("client_id", "client_secret", "username", "password")}}
-    auth["security_token"] = creds["security_token"]
-    return {"login_url": sandbox.url("salesforce"), "auth": auth, **extra}
+    auth = {k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")}
+    return {"login_url": sandbox.url("salesforce"), "auth_type": "password", **auth, **extra}
 
 
 def emulator(sandbox: Sandbox) -> SalesforceEmulator:

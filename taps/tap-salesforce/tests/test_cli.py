@@ -52,10 +52,11 @@ def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tm
 
 def test_bad_config_exits_non_zero_naming_the_setting(sf: Any, sandbox: Any, tmp_path: Path) -> None:
     config = sf.password_config(sandbox)
-    config["auth"] = {"type": "password", "client_id": "x", "client_secret": "s3cr3t-value", "username": "u"}
+    config.update(client_id="x", client_secret="s3cr3t-value", username="u")
+    del config["password"]
     result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
     assert result.returncode != 0
-    assert "auth.password" in result.stderr or "'password' is a required property" in result.stderr
+    assert "auth_type 'password' needs setting(s): 'password'" in result.stderr
     assert "s3cr3t-value" not in result.stderr
 
 

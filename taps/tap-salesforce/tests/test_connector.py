@@ -39,7 +39,7 @@ class TestSalesforceConnectorContract(ConnectorContractTests):
     @pytest.fixture
     def contract(self, sf: Any, paged_sandbox: Sandbox) -> ConnectorContract:
         good = sf.password_config(paged_sandbox, batch_size=200)
-        bad = {**good, "auth": {**good["auth"], "password": "wrong-password-73"}}
+        bad = {**good, "password": "wrong-password-73"}
         return ConnectorContract(
             connector_class=SalesforceConnector,
             good_config=good,
@@ -166,7 +166,7 @@ def test_connection_reports_objects_usage_and_redacted_failures(sf: Any, shared_
     assert good.api_usage is not None
     assert "API usage" in good.message
     config = sf.password_config(shared_sandbox)
-    config["auth"]["client_secret"] = "not-the-secret-42"
+    config["client_secret"] = "not-the-secret-42"
     bad = SalesforceConnector(config).test_connection()
     assert not bad.ok
     assert bad.check("authentication").ok is False

@@ -1,4 +1,5 @@
-"""meltano.yml describes the tap's settings by hand; this keeps it from drifting from the config schema."""
+"""meltano.yml's sandbox config for the tap; the plugin definition itself is checked against ``--about`` for every tap
+in ``tests/packaging/test_plugin_definitions.py``."""
 
 from __future__ import annotations
 
@@ -6,26 +7,21 @@ from pathlib import Path
 
 import yaml
 
-from xlr8_tap_salesforce.tap import settings_schema
+from xlr8_tap_salesforce.tap import SalesforceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _extractor() -> dict:
+def test_every_credential_field_is_its_own_sensitive_setting() -> None:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    return next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-salesforce")
-
-
-def test_meltano_settings_match_the_config_schema() -> None:
-    plugin = _extractor()
-    assert plugin["executable"] == "tap-salesforce"
-    assert "pip_url" not in plugin
-    assert {"catalog", "discover", "state", "about"} <= set(plugin["capabilities"])
-    declared = {s["name"] for s in plugin["settings"]}
-    assert declared == set(settings_schema()["properties"])  # the SDK's own built-ins (stream_maps ...) aside
-    sensitive = {s["name"] for s in plugin["settings"] if s.get("sensitive")}
-    assert "auth" in sensitive
-    assert all("kind" in s for s in plugin["settings"])
+    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-salesforce")
+    kinds = {s["name"]: (s["kind"], bool(s.get("sensitive"))) for s in plugin["settings"]}
+    assert "auth" not in kinds  # no object-typed auth setting: Meltano would print its secrets and store them in yml
+    for name in ("client_secret", "password", "security_token", "refresh_token", "private_key"):
+        assert kinds[name] == ("string", True), name
+    assert kinds["auth_type"] == ("options", False)
+    groups = plugin["settings_group_validation"]
+    assert ["login_url", "auth_type", "client_id", "client_secret", "username", "password"] in groups
 
 
 def test_sandbox_environment_points_at_the_fixed_emulator_port() -> None:
@@ -36,10 +32,10 @@ def test_sandbox_environment_points_at_the_fixed_emulator_port() -> None:
     sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
     config = next(p for p in sandbox["config"]["plugins"]["extractors"] if p["name"] == "tap-salesforce")["config"]
     assert config["login_url"] == f"http://127.0.0.1:{DEFAULT_PORTS['salesforce']}"
-    auth = config["auth"]
-    assert (auth["client_id"], auth["username"], auth["password"], auth["security_token"]) == (
+    assert (config["client_id"], config["username"], config["password"], config["security_token"]) == (
         CLIENT_ID,
         USERNAME,
         PASSWORD,
         SECURITY_TOKEN,
     )
+    assert SalesforceSettings.parse(config).auth.type == "password"  # the sandbox config is valid as written

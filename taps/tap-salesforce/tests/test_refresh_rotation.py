@@ -27,9 +27,9 @@ def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sf: Any, sandbox: A
             product_id="salesforce",
             auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
             credentials={
-                "auth.client_id": creds["client_id"],
-                "auth.client_secret": creds["client_secret"],
-                "auth.refresh_token": creds["refresh_token"],
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+                "refresh_token": creds["refresh_token"],
             },
         ),
     )
@@ -42,24 +42,24 @@ def test_b5_rotated_refresh_token_is_persisted_and_used_by_the_next_run(
 ) -> None:
     emulator = sf.emulator(sandbox)
     emulator.rotate_refresh_tokens = True
-    original = manager.get(CREDENTIAL).credentials["auth.refresh_token"]
+    original = manager.get(CREDENTIAL).credentials["refresh_token"]
     config = {
         "login_url": sandbox.url("salesforce"),
         "credential_id": CREDENTIAL,
         "credential_store": str(tmp_path / "credentials.db"),
-        "auth": {"type": "refresh_token"},
+        "auth_type": "refresh_token",
         "objects": ["Project__c"],
     }
     first = sf.run_tap(config)
     assert len(first.records("Project__c")) == 10
-    after_first = manager.get(CREDENTIAL).credentials["auth.refresh_token"]
+    after_first = manager.get(CREDENTIAL).credentials["refresh_token"]
     assert after_first != original
     assert emulator._refresh_tokens >= {after_first}
     assert original not in emulator._refresh_tokens  # spent: only the stored token still works
 
     second = sf.run_tap(config)  # would fail with invalid_grant had the rotation stayed in memory
     assert len(second.records("Project__c")) == 10
-    assert manager.get(CREDENTIAL).credentials["auth.refresh_token"] not in (original, after_first)
+    assert manager.get(CREDENTIAL).credentials["refresh_token"] not in (original, after_first)
     assert manager.get(CREDENTIAL).version == 3
     output = "\n".join(str(line) for line in [*first.lines, *second.lines])
     assert original not in output  # tokens never appear in the Singer output

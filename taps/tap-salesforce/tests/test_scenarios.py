@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -196,7 +197,8 @@ def test_every_auth_flow_reads_data(sf: Any, sandbox: Any, flow: str) -> None:
     }[flow]
     config = {
         "login_url": sandbox.url("salesforce"),
-        "auth": {"type": flow, **{k: creds[k] for k in fields}},
+        "auth_type": flow,
+        **{k: creds[k] for k in fields},
         "objects": ["Project__c"],
     }
     run = sf.run_tap(config)
@@ -207,7 +209,7 @@ def test_b4_wrong_password_is_a_clear_error_without_secrets(sf: Any, sandbox: An
     from xlr8_kit.http.errors import AuthenticationError
 
     config = _account_config(sf, sandbox)
-    config["auth"]["password"] = "wrong-password-123"
+    config["password"] = "wrong-password-123"
     with pytest.raises(AuthenticationError) as caught:
         sf.run_tap(config)
     assert "wrong-password-123" not in str(caught.value)
@@ -215,18 +217,29 @@ def test_b4_wrong_password_is_a_clear_error_without_secrets(sf: Any, sandbox: An
 
 
 @pytest.mark.parametrize(
-    ("auth", "needle"),
+    ("config", "needle"),
     [
-        ({"type": "saml"}, "auth.type"),
-        ({"type": "jwt_bearer", "client_id": "x", "username": "u"}, "auth.private_key"),
-        (None, "auth"),
+        ({"auth_type": "saml"}, "setting 'auth_type' must be one of"),
+        ({"auth_type": "jwt_bearer", "client_id": "x", "username": "u"}, "needs setting(s): 'private_key'"),
+        ({}, "setting 'auth_type'"),
+        ({"auth": "flat"}, "setting 'auth' (legacy) must be an object"),
     ],
 )
-def test_bad_auth_settings_name_the_field(auth: Any, needle: str) -> None:
+def test_bad_auth_settings_name_the_field(config: Any, needle: str) -> None:
     from xlr8_tap_salesforce.tap import SalesforceSettings
 
-    with pytest.raises(ValueError, match=needle.replace(".", r"\.")):
-        SalesforceSettings.parse({"auth": auth})
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        SalesforceSettings.parse(config)
+
+
+def test_the_legacy_auth_object_still_reads_data(sf: Any, sandbox: Any) -> None:
+    """Configs written before the flat settings (``auth: {type, client_id, ...}``) keep working, secrets redacted."""
+    creds = sf.emulator(sandbox).test_credentials()
+    auth = {"type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"]}
+    run = sf.run_tap({"login_url": sandbox.url("salesforce"), "auth": auth, "objects": ["Project__c"]})
+    assert len(run.records("Project__c")) == 10
+    assert run.tap.settings.auth.type == "client_credentials"
+    assert creds["client_secret"] not in run.tap.kit.redactor.redact("x " + creds["client_secret"])
 
 
 def test_universal_filters_are_pushed_into_soql(sf: Any, sandbox: Any) -> None:

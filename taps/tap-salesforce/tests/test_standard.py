@@ -17,11 +17,9 @@ _RUNNING = _SANDBOX.__enter__()
 _CREDS = _RUNNING.emulator("salesforce").test_credentials()
 CONFIG = {
     "login_url": _RUNNING.url("salesforce"),
-    "auth": {
-        "type": "client_credentials",
-        "client_id": _CREDS["client_id"],
-        "client_secret": _CREDS["client_secret"],
-    },
+    "auth_type": "client_credentials",
+    "client_id": _CREDS["client_id"],
+    "client_secret": _CREDS["client_secret"],
 }
 
 

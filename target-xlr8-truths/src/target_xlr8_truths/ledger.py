@@ -10,6 +10,7 @@ import json
 import typing as t
 from dataclasses import dataclass, field
 
+from target_xlr8_truths.extras import import_psycopg
 from target_xlr8_truths.layout import LEDGER_TABLE
 from target_xlr8_truths.naming import normalise_project, quote
 
@@ -26,7 +27,7 @@ class Truth:
 
 def _connect(duckdb_path: str | None, postgres_dsn: str | None, postgres_schema: str) -> t.Any:
     if postgres_dsn:
-        import psycopg
+        psycopg = import_psycopg()
         from psycopg import sql as pgsql
 
         conn = psycopg.connect(postgres_dsn, autocommit=True)

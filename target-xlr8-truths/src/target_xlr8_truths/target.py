@@ -18,6 +18,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
+from target_xlr8_truths.extras import MissingExtraError, import_psycopg
 from target_xlr8_truths.naming import ProjectIdError, normalise_project
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
@@ -51,7 +52,10 @@ class RedactingSingerReader(SimpleSingerReader):
 
 
 class TargetXlr8Truths(Target):
+    """Lands Singer streams as Reality and Configuration truths in the XLR8 Intelligence Engine's store."""
+
     name = "target-xlr8-truths"
+    package_name = "xlr8-target-truths"  # --about reports this distribution's version
     default_sink_class = TruthsSink
     message_reader_class = RedactingSingerReader
 
@@ -199,6 +203,11 @@ class TargetXlr8Truths(Target):
             if delivery == mode and not self.config.get(needed):
                 message = f"setting '{needed}' is required when delivery is '{mode}'"
                 raise ConfigValidationError(message, errors=[message])
+        if delivery == "postgres":
+            try:
+                import_psycopg()  # fail at start, before any record is read
+            except MissingExtraError as exc:
+                raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.run = RunContext(
             project=self.project,
             project_id=self.project,

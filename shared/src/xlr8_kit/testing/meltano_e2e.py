@@ -54,6 +54,7 @@ class MeltanoProject:
             data = yaml.safe_load(meltano_yml.read_text())
             edit(data)
             (project.project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+        link_workspace_venvs(project.project, project.sys_dir)
         return project
 
     @property
@@ -119,6 +120,60 @@ class MeltanoProject:
         self, product: str, stream: str, columns: Sequence[str], order_by: str | Sequence[str]
     ) -> list[tuple[Any, ...]]:
         return truths_rows(self.truths, product, stream, columns, order_by)
+
+
+#: Marks a plugin venv that is only a link to the workspace venv (safe to refresh; a real one is never touched).
+WORKSPACE_LINK_MARK = ".xlr8-workspace-venv"
+
+
+def link_workspace_venvs(project_dir: Path, sys_dir: Path | None = None, *, venv: Path | None = None) -> list[str]:
+    """The workspace fast path: every plugin of ``project_dir/meltano.yml`` that has a ``pip_url`` gets a Meltano
+    plugin venv whose ``bin`` is the workspace venv's, with the install fingerprint Meltano expects, so ``meltano
+    run`` finds it installed and neither builds a venv nor auto-installs one. ``meltano install`` still builds real
+    venvs: the link carries the workspace's ``pyvenv.cfg``, so uv and virtualenv clear it (the link, never what it
+    points at) and create a real one; a real venv is never replaced here. Returns the plugins linked."""
+    import shlex
+
+    import yaml
+    from meltano.core.venv_service import fingerprint
+
+    bin_dir = (venv / "bin") if venv is not None else BIN
+    project = yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}
+    root = sys_dir or project_dir / ".meltano"
+    linked = []
+    for plugin_type, plugins in (project.get("plugins") or {}).items():
+        for plugin in plugins or []:
+            pip_url = plugin.get("pip_url")
+            if not pip_url or plugin.get("inherit_from"):
+                continue
+            venv_root = root / plugin_type / plugin["name"] / "venv"
+            if venv_root.exists() and not (venv_root / WORKSPACE_LINK_MARK).exists():
+                continue  # installed by `meltano install`: leave it
+            venv_root.mkdir(parents=True, exist_ok=True)
+            link = venv_root / "bin"
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(bin_dir, target_is_directory=True)
+            (venv_root / WORKSPACE_LINK_MARK).write_text(str(bin_dir) + "\n")
+            cfg = bin_dir.parent / "pyvenv.cfg"  # marks the directory as a venv that `meltano install` may clear
+            (venv_root / "pyvenv.cfg").write_text(cfg.read_text() if cfg.exists() else "")
+            (venv_root / ".meltano_plugin_fingerprint").write_text(fingerprint(shlex.split(pip_url)))
+            linked.append(plugin["name"])
+    return linked
+
+
+def honour_default_environment(project_dir: Path) -> str | None:
+    """Meltano ignores ``default_environment`` for ``config``, ``select``, ``state``, ``job`` and ``schedule``, but
+    takes ``MELTANO_ENVIRONMENT`` from the project's ``.env`` as chosen: written there (once), every command uses
+    the default environment unless ``--environment`` says otherwise. Returns the environment, None if none is set."""
+    import yaml
+
+    default = (yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}).get("default_environment")
+    dotenv = project_dir / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.exists() else []
+    if default and not any(line.startswith("MELTANO_ENVIRONMENT=") for line in lines):
+        dotenv.write_text("\n".join([*lines, f"MELTANO_ENVIRONMENT={default}"]) + "\n")
+    return str(default) if default else None
 
 
 def truths_table(conn: Any, product: str, stream: str) -> str:

@@ -7,7 +7,7 @@ the kit gives such tokens an assumed lifetime and relies on its 401 hook (one fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,20 +47,36 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_auth_settings(raw: dict[str, Any] | None) -> AuthSettings:
-    """Validate the ``auth`` setting; errors name the exact field to fix."""
-    if not isinstance(raw, dict):
-        raise ValueError(
-            "setting 'auth' is required: an object with 'type' (one of " + ", ".join(REQUIRED_FIELDS) + ")"
-        )
-    flow = raw.get("type")
+AUTH_FLOWS = tuple(REQUIRED_FIELDS)
+
+
+def flatten_legacy_auth(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept the former ``auth`` object (``{"type": ..., "client_secret": ...}``, also what credential-store fields
+    named ``auth.x`` resolve to): its fields become the flat settings, a flat setting given too wins."""
+    flat = {k: v for k, v in config.items() if k != "auth"}
+    legacy = config.get("auth")
+    if legacy is None:
+        return flat
+    if not isinstance(legacy, Mapping):
+        raise ValueError("setting 'auth' (legacy) must be an object; use the flat settings auth_type, client_id, ...")
+    for name, value in legacy.items():
+        key = "auth_type" if name == "type" else name
+        if (key in AuthSettings.__dataclass_fields__ or key == "auth_type") and flat.get(key) in (None, ""):
+            flat[key] = value
+    return flat
+
+
+def parse_auth_settings(config: Mapping[str, Any]) -> AuthSettings:
+    """Validate the auth settings (flat: ``auth_type``, ``client_id``, ...); errors name the exact setting."""
+    flat = flatten_legacy_auth(config)
+    flow = flat.get("auth_type")
     if flow not in REQUIRED_FIELDS:
-        raise ValueError(f"setting 'auth.type' must be one of {', '.join(REQUIRED_FIELDS)}; got {flow!r}")
-    missing = [name for name in REQUIRED_FIELDS[flow] if not raw.get(name)]
+        raise ValueError(f"setting 'auth_type' must be one of {', '.join(REQUIRED_FIELDS)}; got {flow!r}")
+    missing = [name for name in REQUIRED_FIELDS[flow] if not flat.get(name)]
     if missing:
-        raise ValueError(f"auth type {flow!r} needs setting(s): " + ", ".join(f"'auth.{m}'" for m in missing))
-    known: dict[str, Any] = {k: raw.get(k) for k in AuthSettings.__dataclass_fields__}
-    return AuthSettings(**known)
+        raise ValueError(f"auth_type {flow!r} needs setting(s): " + ", ".join(f"'{m}'" for m in missing))
+    known: dict[str, Any] = {k: flat.get(k) for k in AuthSettings.__dataclass_fields__ if k != "type"}
+    return AuthSettings(type=flow, **known)
 
 
 class SalesforcePassword(TokenAuthenticator):

@@ -8,41 +8,53 @@ from functools import cached_property
 
 import requests
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.auth import AuthSettings, build_authenticator, parse_auth_settings
+from xlr8_tap_salesforce.auth import (
+    AUTH_FLOWS,
+    AuthSettings,
+    build_authenticator,
+    flatten_legacy_auth,
+    parse_auth_settings,
+)
 from xlr8_tap_salesforce.client import SalesforceAPIError, SalesforceClient, SalesforceStream
 from xlr8_tap_salesforce.streams import stream_class
 
 API_TYPES = ("auto", "rest", "bulk")
 
 
-def _auth_option(*fields: th.Property) -> th.ObjectType:
-    return th.ObjectType(th.Property("client_id", th.StringType, required=True), *fields)
-
-
-AUTH_SCHEMA = th.DiscriminatedUnion(
-    "type",
-    jwt_bearer=_auth_option(
-        th.Property("username", th.StringType, required=True),
-        th.Property("private_key", th.StringType, required=True, secret=True, description="PEM RSA private key."),
-        th.Property("private_key_passphrase", th.StringType, secret=True),
+#: One flat setting per credential field (Meltano keeps each secret in .env, never in meltano.yml); which ones a
+#: flow needs is ``auth.REQUIRED_FIELDS`` (and meltano.yml's ``settings_group_validation``).
+AUTH_SETTINGS = (
+    th.Property(
+        "auth_type",
+        th.StringType,
+        allowed_values=list(AUTH_FLOWS),
+        description="OAuth flow: jwt_bearer (client_id, username, private_key), refresh_token (client_id, "
+        "refresh_token), client_credentials (client_id, client_secret) or password (client_id, client_secret, "
+        "username, password, security_token).",
     ),
-    refresh_token=_auth_option(
-        th.Property("client_secret", th.StringType, secret=True),
-        th.Property("refresh_token", th.StringType, required=True, secret=True),
+    th.Property("client_id", th.StringType, description="Consumer key of the connected app."),
+    th.Property("client_secret", th.StringType, secret=True, description="Consumer secret of the connected app."),
+    th.Property("username", th.StringType, description="jwt_bearer, password: the integration user's username."),
+    th.Property("password", th.StringType, secret=True, description="password: the integration user's password."),
+    th.Property(
+        "security_token",
+        th.StringType,
+        secret=True,
+        description="password: the user's security token (appended to the password; not needed from trusted IPs).",
     ),
-    client_credentials=_auth_option(
-        th.Property("client_secret", th.StringType, required=True, secret=True),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        description="refresh_token: the refresh token (rotations are stored via credential_id).",
     ),
-    password=_auth_option(
-        th.Property("client_secret", th.StringType, required=True, secret=True),
-        th.Property("username", th.StringType, required=True),
-        th.Property("password", th.StringType, required=True, secret=True),
-        th.Property("security_token", th.StringType, secret=True),
-    ),
+    th.Property("private_key", th.StringType, secret=True, description="jwt_bearer: PEM RSA private key."),
+    th.Property("private_key_passphrase", th.StringType, secret=True, description="jwt_bearer: key passphrase."),
 )
 
 PRODUCT_SETTINGS = th.PropertiesList(
@@ -54,7 +66,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "org's My Domain URL. Data calls go to the instance_url the token response names.",
     ),
     th.Property("api_version", th.StringType, default="60.0", description="REST API version, e.g. 60.0."),
-    th.Property("auth", AUTH_SCHEMA, required=True, description="OAuth flow and its credentials (by 'type')."),
+    *AUTH_SETTINGS,
     th.Property(
         "objects",
         th.ArrayType(th.StringType),
@@ -151,7 +163,7 @@ class SalesforceSettings:
         return cls(
             login_url=str(config.get("login_url") or "https://login.salesforce.com"),
             api_version=str(config.get("api_version") or "60.0"),
-            auth=parse_auth_settings(config.get("auth")),
+            auth=parse_auth_settings(config),
             objects=tuple(objects) if objects else None,
             start_date=config.get("start_date"),
             include_deleted=bool(config.get("include_deleted", True)),
@@ -180,6 +192,10 @@ class TapSalesforce(KitTap):
         self.quota_stopped = False
         self._bulk_jobs_started = False
         super().__init__(*args, **kwargs)
+        try:
+            self.settings  # noqa: B018  (parsed once, here: a bad setting is one clear line and exit 1)
+        except ValueError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
 
     @cached_property
     def settings(self) -> SalesforceSettings:
@@ -187,8 +203,9 @@ class TapSalesforce(KitTap):
 
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
-        """The kit's resolved config, with ``api_quota_share`` handed to the session's quota guard."""
-        config = dict(super().resolved_config)
+        """The kit's resolved config (a legacy ``auth`` object flattened into the top-level settings), with
+        ``api_quota_share`` handed to the session's quota guard."""
+        config = flatten_legacy_auth(super().resolved_config)
         share = config.get("api_quota_share")
         if share is not None:
             config["http"] = {**(config.get("http") or {}), "max_quota_share": float(share)}
@@ -201,8 +218,8 @@ class TapSalesforce(KitTap):
             login_url=settings.login_url,
             session=runtime.session,
             redactor=runtime.redactor,
-            on_rotate=runtime.rotation_hook("auth.refresh_token"),
-            reload_refresh_token=runtime.reload_hook("auth.refresh_token"),
+            on_rotate=runtime.rotation_hook("refresh_token"),
+            reload_refresh_token=runtime.reload_hook("refresh_token"),
         )
 
     @cached_property
