@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +23,9 @@ _DURATION_RE = re.compile(r"^-?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\
 _INTEGER_TYPES = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"})
 _FLOAT_TYPES = frozenset({"Edm.Double", "Edm.Single"})
 _DATETIME_TYPES = frozenset({"Edm.DateTime", "Edm.DateTimeOffset"})
+#: OData v4 only: a calendar date (``2026-01-05``) and a time of day (``09:30:00``).
+_V4_DATE = "Edm.Date"
+_V4_TIME = "Edm.TimeOfDay"
 #: Types not carried into catalogs or records.
 OMITTED_TYPES = frozenset({"Edm.Binary", "Edm.Stream"})
 
@@ -42,15 +45,21 @@ def edm_to_jsonschema(prop: EdmProperty) -> dict[str, Any] | None:
     elif edm in _FLOAT_TYPES:
         schema = {"type": ["number", "null"]}
     elif edm == "Edm.Decimal":
+        # No ``multipleOf``: a float step (0.001) makes validators divide Decimal by float and crash the target,
+        # and the values are exact Decimals already. Precision and scale stay in the catalog as annotations.
         schema = {"type": ["number", "null"]}
-        if prop.scale is not None and prop.scale > 0:
-            schema["multipleOf"] = float(Decimal(1).scaleb(-prop.scale))
+        if prop.precision is not None:
+            schema["x-edm-precision"] = prop.precision
+        if prop.scale is not None:
+            schema["x-edm-scale"] = prop.scale
     elif edm == "Edm.Boolean":
         schema = {"type": ["boolean", "null"]}
     elif edm in _DATETIME_TYPES:
         schema = {"type": ["string", "null"], "format": "date-time"}
-    elif edm == "Edm.Time":
+    elif edm in ("Edm.Time", _V4_TIME):
         schema = {"type": ["string", "null"], "format": "time"}
+    elif edm == _V4_DATE:
+        schema = {"type": ["string", "null"], "format": "date"}
     elif edm == "Edm.Guid":
         schema = {"type": ["string", "null"], "format": "uuid"}
     elif edm.startswith("Edm."):
@@ -133,6 +142,10 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
             return isoformat(parse_odata_datetime(str(value)))
         if edm == "Edm.Time":
             return parse_edm_time(str(value))
+        if edm == _V4_DATE:
+            return date.fromisoformat(str(value)[:10]).isoformat()
+        if edm == _V4_TIME:
+            return time.fromisoformat(str(value)).isoformat()
         if edm == "Edm.Boolean" and isinstance(value, str):
             return value.strip().lower() == "true"
     except (ValueError, InvalidOperation, ArithmeticError) as exc:
