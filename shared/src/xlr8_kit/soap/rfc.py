@@ -31,8 +31,7 @@ class BapiError(KitHTTPError):
     def __init__(self, function: str, messages: list[dict[str, str]]) -> None:
         failures = [m for m in messages if m.get("TYPE") in FAILURE_TYPES]
         text = "; ".join(
-            f"{m.get('TYPE')} {m.get('ID', '')}/{m.get('NUMBER', '')}: {m.get('MESSAGE', '')}".strip()
-            for m in failures
+            f"{m.get('TYPE')} {m.get('ID', '')}/{m.get('NUMBER', '')}: {m.get('MESSAGE', '')}".strip() for m in failures
         )
         super().__init__(f"{function} failed: {text}")
         self.function = function

@@ -21,7 +21,7 @@ import json
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -103,7 +103,9 @@ class S4HanaEmulator(ProductEmulator):
         return FaultResponse(429, json.dumps(body.body()), headers={"Retry-After": "1"})
 
     def error_body_response(self) -> FaultResponse:
-        body = S4Error(200, "/IWBEP/CM_MGW_RT/000", "In the context of Data Services an unknown internal error occurred")
+        body = S4Error(
+            200, "/IWBEP/CM_MGW_RT/000", "In the context of Data Services an unknown internal error occurred"
+        )
         return FaultResponse(200, json.dumps(body.body()))
 
     def insert_records(self, count: int) -> None:
@@ -115,8 +117,10 @@ class S4HanaEmulator(ProductEmulator):
                 now = self.ctx.clock.now()
                 self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra.insert(0, {
                     "BusinessPartner": f"N{n:09d}", "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
-                    "BusinessPartnerFullName": f"Inserted partner {n}", "BusinessPartnerName": f"Inserted partner {n}",
-                    "BusinessPartnerGrouping": "BPSU", "Language": "EN", "CreationDate": now, "CreationTime": now.time(),
+                    "BusinessPartnerFullName": f"Inserted partner {n}",
+                    "BusinessPartnerName": f"Inserted partner {n}",
+                    "BusinessPartnerGrouping": "BPSU", "Language": "EN", "CreationDate": now,
+                    "CreationTime": now.time(),
                     "LastChangeDate": now, "LastChangeTime": now.time(), "IsMarkedForArchiving": False,
                     "BusinessPartnerIsBlocked": False,
                 })  # fmt: skip
@@ -128,6 +132,9 @@ class S4HanaEmulator(ProductEmulator):
                     s4set.entity.extra.clear()
             self._inserted = 0
         self.snapshots = SnapshotStore()
+        with self._lock:
+            #: (path, decoded query) of every OData request since the last reset (the platform log omits queries).
+            self.queries: list[tuple[str, str]] = []
         self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
         self.repeat_next_link = False
         self.ignore_skip = False
@@ -182,6 +189,8 @@ class S4HanaEmulator(ProductEmulator):
             if refused is not None:
                 return refused
             v4 = "group" in request.path_params
+            with self._lock:
+                self.queries.append((request.url.path, unquote(request.url.query)))
             try:
                 self._authorised(request)
                 return handler(self, request)

@@ -13,12 +13,11 @@ import bisect
 import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.products.s4hana.odata import S4Nav, S4Prop, S4Set, Service
-from xlr8_sandbox.products.successfactors_odata import EntityDef
+from xlr8_sandbox.products.successfactors_odata import EntityDef, Prop
 
 V2_ROOT = "/sap/opu/odata/sap"
 V4_PURCHASEORDER = "/sap/opu/odata4/sap/api_purchaseorder_2/srvd_a2x/sap/purchaseorder/0001"
@@ -27,7 +26,7 @@ CONTROLLING_AREA = "A000"
 END_OF_VALIDITY = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-def P(name: str, edm: str = "Edm.String", label: str = "", **kw: Any) -> S4Prop:  # noqa: N802 - a declaration
+def P(name: str, edm: str = "Edm.String", label: str = "", **kw: Any) -> S4Prop:
     return S4Prop(name, edm, label or name, **kw)
 
 
@@ -101,7 +100,8 @@ class S4Data:
     def supplier(self, i: int) -> dict[str, Any]:
         s = self.company.supplier(i)
         return {
-            "Supplier": s.supplier_id, "SupplierName": s.name, "SupplierFullName": s.name, "BPAddressCountry": s.country,
+            "Supplier": s.supplier_id, "SupplierName": s.name, "SupplierFullName": s.name,
+            "BPAddressCountry": s.country,
             "SupplierAccountGroup": "SUPL", "CreationDate": day(s.created), "PaymentTerms": s.payment_terms,
             "PostingIsBlocked": not s.active, "PurchasingIsBlocked": not s.active, "Customer": "",
         }  # fmt: skip
@@ -247,7 +247,7 @@ class S4Data:
              P("DeletionIndicator", "Edm.Boolean", "Central Deletion Flag"), P("Supplier", max_length=10)],
             lambda: c.crm_account_count, self.customer,
         ), "A_CustomerType")  # fmt: skip
-        po_props = [
+        po_props: list[Prop] = [
             P("PurchaseOrder", max_length=10, label="Purchasing Document"),
             P("CompanyCode", max_length=4, label="Company Code"),
             P("PurchaseOrderType", max_length=4, label="Purchasing Doc. Type"),
@@ -255,7 +255,8 @@ class S4Data:
             P("CreationDate", "Edm.DateTime", "Created On", day=True),
             P("CreatedByUser", max_length=12, label="Created By"),
             P("LastChangeDateTime", "Edm.DateTimeOffset", "Change Time Stamp", precision=7),
-            P("Supplier", max_length=10, label="Supplier"), P("DocumentCurrency", max_length=5, label="Currency"),
+            P("Supplier", max_length=10, label="Supplier"),
+            P("DocumentCurrency", max_length=5, label="Currency"),
             P("PurchasingOrganization", max_length=4, label="Purch. organization"),
             P("PurchasingGroup", max_length=3, label="Purchasing Group"),
             P("PurchaseOrderDate", "Edm.DateTime", "Document Date", day=True),
@@ -263,10 +264,11 @@ class S4Data:
             P("ReleaseIsNotCompleted", "Edm.Boolean", "Release Not Compl."),
             P("PurchasingDocumentDeletionCode", max_length=1, label="Deletion indicator"),
         ]
-        item_props = [
+        item_props: list[Prop] = [
             P("PurchaseOrder", max_length=10, label="Purchasing Document"),
             P("PurchaseOrderItem", max_length=5, label="Item"),
-            P("PurchaseOrderItemText", max_length=40, label="Short Text"), P("Plant", max_length=4, label="Plant"),
+            P("PurchaseOrderItemText", max_length=40, label="Short Text"),
+            P("Plant", max_length=4, label="Plant"),
             P("MaterialGroup", max_length=9, label="Material Group"),
             P("OrderQuantity", "Edm.Decimal", **amount("Order Quantity", 13, 3)),
             P("PurchaseOrderQuantityUnit", max_length=3, label="Order Unit"),
@@ -274,7 +276,8 @@ class S4Data:
             P("NetAmount", "Edm.Decimal", **amount("Net Order Value", 16, 3)),
             P("DocumentCurrency", max_length=5, label="Currency"),
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
-            P("CostCenter", max_length=10, label="Cost Center"), P("GLAccount", max_length=10, label="G/L Account"),
+            P("CostCenter", max_length=10, label="Cost Center"),
+            P("GLAccount", max_length=10, label="G/L Account"),
         ]
         po = S4Set(EntityDef("A_PurchaseOrder", "Purchase Order", ("PurchaseOrder",), po_props,
                              lambda: c.purchase_order_count, self.purchase_order),
@@ -374,7 +377,10 @@ class S4Data:
             v2("API_JOURNALENTRYITEMBASIC_SRV", journal),
             v2("API_GLACCOUNTINCHARTOFACCOUNTS_SRV", gl, gl_text),
             Service(
-                "purchaseorder", 4, V4_PURCHASEORDER, {"PurchaseOrder": v4_po, "PurchaseOrderItem": v4_item},
+                "purchaseorder",
+                4,
+                V4_PURCHASEORDER,
+                {"PurchaseOrder": v4_po, "PurchaseOrderItem": v4_item},
                 "com.sap.gateway.srvd_a2x.api_purchaseorder_2.v0001",
             ),
         ]

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -82,9 +81,9 @@ class S4Error(ODataRequestError):
                     "transactionid": transaction,
                     "timestamp": datetime.now(UTC).strftime("%Y%m%d%H%M%S.%f")[:21],
                     "Error_Resolution": {
-                        "SAP_Transaction": "For backend administrators: use ADT feed reader \"SAP Gateway Error "
-                        "Log\" or run transaction /IWFND/ERROR_LOG on SAP Gateway hub system and search for entries "
-                        f"with the timestamp above for more details",
+                        "SAP_Transaction": 'For backend administrators: use ADT feed reader "SAP Gateway Error '
+                        'Log" or run transaction /IWFND/ERROR_LOG on SAP Gateway hub system and search for entries '
+                        "with the timestamp above for more details",
                         "SAP_Note": "See SAP Note 1797736 for error analysis (https://service.sap.com/sap/support/notes/"
                         "1797736)",
                     },
