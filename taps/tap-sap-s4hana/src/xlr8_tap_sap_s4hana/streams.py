@@ -37,9 +37,13 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     "A_Supplier": StreamDeclaration("supplier"),
     "A_Customer": StreamDeclaration("customer"),
     "A_PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
-    "A_PurchaseOrderItem": StreamDeclaration(None, references={"CostCenter": "cost_center", "GLAccount": "gl_account"}),
+    "A_PurchaseOrderItem": StreamDeclaration(
+        "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
+    ),
     "PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
-    "PurchaseOrderItem": StreamDeclaration(None, references={"CostCenter": "cost_center", "GLAccount": "gl_account"}),
+    "PurchaseOrderItem": StreamDeclaration(
+        "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
+    ),
     "A_CostCenter": StreamDeclaration("cost_center", "configuration"),
     "A_CostCenterText": StreamDeclaration(None, "configuration"),
     "A_GLAccountInChartOfAccounts": StreamDeclaration("gl_account", "configuration"),
