@@ -66,6 +66,8 @@ def edm_to_jsonschema(prop: EdmProperty) -> dict[str, Any] | None:
         schema = {"type": ["string", "null"]}
         if prop.max_length:
             schema["maxLength"] = prop.max_length
+    elif edm.startswith("Collection("):
+        schema = {"type": ["array", "null"]}  # v4 collections (SAP__Messages and the like), kept as sent
     else:
         # Complex types: kept as an object rather than guessed.
         schema = {"type": ["object", "null"]}
