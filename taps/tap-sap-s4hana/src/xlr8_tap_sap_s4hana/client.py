@@ -252,8 +252,8 @@ class S4Stream(KitRESTStream):
         for batch in batches:
             for record in self.rows(all_of(batch, pushed)):
                 stamp = changed.get(tuple(record.get(c) for c in item_columns))
-                if stamp is None and since is not None:
-                    continue  # the header changed again since it was read: the next run reads it
+                if stamp is None:
+                    continue  # a header created (or changed) after it was read: the next run reads its items
                 record[HEADER_CHANGE_COLUMN] = stamp
                 yield record
 
