@@ -37,13 +37,12 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     "A_Supplier": StreamDeclaration("supplier"),
     "A_Customer": StreamDeclaration("customer"),
     "A_PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
-    "A_PurchaseOrderItem": StreamDeclaration(
+    "A_PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "A_PurOrdAccountAssignment": StreamDeclaration(
         "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
     ),
     "PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
-    "PurchaseOrderItem": StreamDeclaration(
-        "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
-    ),
+    "PurchaseOrderItem": StreamDeclaration("purchase_order"),
     "A_CostCenter": StreamDeclaration("cost_center", "configuration"),
     "A_CostCenterText": StreamDeclaration(None, "configuration"),
     "A_GLAccountInChartOfAccounts": StreamDeclaration("gl_account", "configuration"),
@@ -53,9 +52,26 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     ),
 }
 
+_PO = {"PurchaseOrder": "PurchaseOrder"}
+#: Purchase order sub-sets of API_PURCHASEORDER_PROCESS_SRV (v2) and the v4 purchaseorder service: a change to any
+#: of them stamps the order's ``LastChangeDateTime``.
 HEADER_LINKS: dict[str, HeaderLink] = {
-    "A_PurchaseOrderItem": HeaderLink("A_PurchaseOrder", {"PurchaseOrder": "PurchaseOrder"}),
-    "PurchaseOrderItem": HeaderLink("PurchaseOrder", {"PurchaseOrder": "PurchaseOrder"}),
+    **{
+        name: HeaderLink("A_PurchaseOrder", _PO)
+        for name in (
+            "A_PurchaseOrderItem",
+            "A_PurchaseOrderScheduleLine",
+            "A_PurOrdAccountAssignment",
+            "A_PurOrdPricingElement",
+            "A_PurchaseOrderItemNote",
+            "A_PurchaseOrderNote",
+            "A_POSubcontractingComponent",
+        )
+    },
+    **{
+        name: HeaderLink("PurchaseOrder", _PO)
+        for name in ("PurchaseOrderItem", "PurchaseOrderScheduleLine", "PurOrderAccountAssignment", "PurchaseOrderNote")
+    },
 }
 
 

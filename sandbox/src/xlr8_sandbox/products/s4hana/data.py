@@ -13,6 +13,7 @@ import bisect
 import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from xlr8_sandbox.company import Company
@@ -138,7 +139,17 @@ class S4Data:
             "PurchaseOrderItemText": item.description, "Plant": "1010", "MaterialGroup": "L001",
             "OrderQuantity": item.quantity, "PurchaseOrderQuantityUnit": item.unit, "NetPriceAmount": item.net_price,
             "NetAmount": item.net_amount, "DocumentCurrency": item.currency, "AccountAssignmentCategory": "K",
-            "CostCenter": item.cost_center, "GLAccount": item.gl_account.zfill(8),
+        }  # fmt: skip
+
+    def account_assignment(self, k: int) -> dict[str, Any]:
+        """Item ``k``'s account assignment (category K: one cost center and G/L account per item)."""
+        header, line = self.item_offsets.locate(k)
+        item = self._po_items(header)[line]
+        return {
+            "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
+            "AccountAssignmentNumber": "01", "CostCenter": item.cost_center, "GLAccount": item.gl_account.zfill(8),
+            "ControllingArea": CONTROLLING_AREA, "Quantity": item.quantity, "OrderQuantityUnit": item.unit,
+            "MultipleAcctAssgmtDistrPercent": Decimal("100.0"), "IsDeleted": False,
         }  # fmt: skip
 
     def po_items_of(self, po_id: str) -> list[int]:
@@ -276,15 +287,31 @@ class S4Data:
             P("NetAmount", "Edm.Decimal", **amount("Net Order Value", 16, 3)),
             P("DocumentCurrency", max_length=5, label="Currency"),
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
+        ]
+        assignment_props: list[Prop] = [
+            P("PurchaseOrder", max_length=10, label="Purchasing Document"),
+            P("PurchaseOrderItem", max_length=5, label="Item"),
+            P("AccountAssignmentNumber", max_length=2, label="Seq. No. Acct Assgt"),
             P("CostCenter", max_length=10, label="Cost Center"),
             P("GLAccount", max_length=10, label="G/L Account"),
+            P("ControllingArea", max_length=4, label="Controlling Area"),
+            P("Quantity", "Edm.Decimal", **amount("Quantity", 13, 3)),
+            P("OrderQuantityUnit", max_length=3, label="Order Unit"),
+            P("MultipleAcctAssgmtDistrPercent", "Edm.Decimal", **amount("Distribution (%)", 3, 1)),
+            P("IsDeleted", "Edm.Boolean", "Deletion Indicator"),
         ]
         po = S4Set(EntityDef("A_PurchaseOrder", "Purchase Order", ("PurchaseOrder",), po_props,
                              lambda: c.purchase_order_count, self.purchase_order),
                    "A_PurchaseOrderType", [S4Nav("to_PurchaseOrderItem", "A_PurchaseOrderItem", True)])  # fmt: skip
         po_item = S4Set(EntityDef("A_PurchaseOrderItem", "Purchase Order Item", ("PurchaseOrder", "PurchaseOrderItem"),
                                   item_props, lambda: self.item_offsets.total, self.purchase_order_item),
-                        "A_PurchaseOrderItemType", [S4Nav("to_PurchaseOrder", "A_PurchaseOrder", False)])  # fmt: skip
+                        "A_PurchaseOrderItemType",
+                        [S4Nav("to_PurchaseOrder", "A_PurchaseOrder", False),
+                         S4Nav("to_AccountAssignment", "A_PurOrdAccountAssignment", True)])  # fmt: skip
+        assignment = S4Set(EntityDef("A_PurOrdAccountAssignment", "Account Assignment",
+                                     ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber"),
+                                     assignment_props, lambda: self.item_offsets.total, self.account_assignment),
+                           "A_PurOrdAccountAssignmentType")  # fmt: skip
         cc_keys = ("ControllingArea", "CostCenter", "ValidityEndDate")
         cost_center = S4Set(EntityDef(
             "A_CostCenter", "Cost Center", cc_keys,
@@ -362,8 +389,7 @@ class S4Data:
              P("PurchaseOrderItemText", max_length=40), P("Plant", max_length=4),
              P("OrderQuantity", "Edm.Decimal", precision=13, scale=3), P("PurchaseOrderQuantityUnit", max_length=3),
              P("NetPriceAmount", "Edm.Decimal", precision=16, scale=3),
-             P("NetAmount", "Edm.Decimal", precision=16, scale=3), P("DocumentCurrency", max_length=3),
-             P("CostCenter", max_length=10), P("GLAccount", max_length=10)],
+             P("NetAmount", "Edm.Decimal", precision=16, scale=3), P("DocumentCurrency", max_length=3)],
             lambda: self.item_offsets.total, self.purchase_order_item,
         ), "PurchaseOrderItemType", [S4Nav("_PurchaseOrder", "PurchaseOrder", False)])  # fmt: skip
 
@@ -372,7 +398,7 @@ class S4Data:
 
         return [
             v2("API_BUSINESS_PARTNER", bp, supplier, customer),
-            v2("API_PURCHASEORDER_PROCESS_SRV", po, po_item),
+            v2("API_PURCHASEORDER_PROCESS_SRV", po, po_item, assignment),
             v2("API_COSTCENTER_SRV", cost_center, cost_center_text),
             v2("API_JOURNALENTRYITEMBASIC_SRV", journal),
             v2("API_GLACCOUNTINCHARTOFACCOUNTS_SRV", gl, gl_text),
