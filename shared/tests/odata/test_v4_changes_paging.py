@@ -109,3 +109,14 @@ def test_an_ignored_skip_stops_the_read() -> None:
     with pytest.raises(ODataPagingError, match=r"\$skip=2"):
         list(iter_pages(fetch, "https://s4.example.com/svc/Set", {}, page_size=2))
     assert len(asked) == 2
+
+
+def test_a_server_ignoring_top_is_read_once_through_its_links() -> None:
+    pages = [
+        {"d": {"results": [{"Id": "1"}, {"Id": "2"}, {"Id": "3"}], "__next": "Set?$skiptoken=3"}},
+        {"d": {"results": [{"Id": "4"}, {"Id": "5"}]}},
+    ]
+    asked, fetch = pager(pages)
+    rows = [r["Id"] for page in iter_pages(fetch, "https://s4.example.com/svc/Set", {}, page_size=2) for r in page]
+    assert rows == ["1", "2", "3", "4", "5"]
+    assert len(asked) == 2  # no second window: it would read rows 3-5 again

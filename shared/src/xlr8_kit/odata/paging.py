@@ -143,8 +143,8 @@ def iter_pages(
     """The rows of every page of a collection, whichever side drives the paging.
 
     Client-driven (``page_size`` given): windows of ``$top=page_size`` at ``$skip=0, page_size, ...``, the first
-    asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4); a short window, or reaching the
-    total, ends the read. Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed
+    asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4); a short window, reaching the
+    total, or a window longer than ``$top`` (the server ignored it and paged the whole set by links) ends the read. Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed
     (the server may cap ``$top`` and page inside a window). A next link seen before, or a window that repeats the
     previous one (``$skip`` ignored), raises ``ODataPagingError``; a link to another host is refused.
     """
@@ -186,7 +186,8 @@ def iter_pages(
                 raise ODataPagingError(f"the server sent the same next link twice ({_link_path(link)}); stopping")
             seen.add(link)
             response = fetch(link, None)
-        if not page_size or in_window < page_size:
+        if not page_size or in_window != page_size:
+            # Short: the end. Longer than asked: the server ignored $top and paged the whole set by links.
             return
         if first is not None and first == previous_first:
             raise ODataPagingError(f"$skip={skip} returned the same rows as the window before ($skip ignored)")
