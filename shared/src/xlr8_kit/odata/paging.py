@@ -144,8 +144,9 @@ def iter_pages(
 
     Client-driven (``page_size`` given): windows of ``$top=page_size`` at ``$skip=0, page_size, ...``, the first
     asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4); a short window, reaching the
-    total, or a window longer than ``$top`` (the server ignored it and paged the whole set by links) ends the read. Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed
-    (the server may cap ``$top`` and page inside a window). A next link seen before, or a window that repeats the
+    total, or a window longer than ``$top`` (the server ignored it and paged the whole set by links) ends the read.
+    Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed (the server may cap
+    ``$top`` and page inside a window). A next link seen before, or a window that repeats the
     previous one (``$skip`` ignored), raises ``ODataPagingError``; a link to another host is refused.
     """
     seen: set[str] = set()
