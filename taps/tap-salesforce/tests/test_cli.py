@@ -21,7 +21,7 @@ def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tm
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {"Account", "Contact", "Opportunity", "Lead", "User", "Case", "Project__c"}
+    assert set(streams) == {"Account", "Contact", "Opportunity", "Lead", "User", "Case", "Project__c", "Attachment"}
     account = streams["Account"]
     assert account["schema"]["properties"]["AnnualRevenue"]["type"] == ["number", "null"]
     assert account["replication_key"] == "SystemModstamp"

@@ -350,3 +350,19 @@ def test_bulk_csv_with_quotes_and_newlines_matches_rest(sf: Any, sandbox: Any) -
     assert '"export"' in rest[0]["Description"]
     assert "\n" in rest[0]["Description"]
     assert bulk == rest
+
+
+@pytest.mark.parametrize("api_type", ["rest", "bulk"])
+def test_base64_fields_land_as_the_blob_url_from_rest_and_null_from_bulk(sf: Any, sandbox: Any, api_type: str) -> None:
+    run = sf.run_tap(sf.password_config(sandbox, objects=["Attachment"], api_type=api_type))
+    log = sf.emulator(sandbox).request_log
+    attachments = run.records("Attachment")
+    assert len(attachments) == 10
+    first = min(attachments, key=lambda r: r["Id"])
+    assert first["Name"] == "SOW-00001.txt"
+    if api_type == "rest":
+        assert first["Body"] == f"/services/data/v60.0/sobjects/Attachment/{first['Id']}/Body"
+    else:
+        assert [p for m, p in log if m == "POST" and p.endswith("/jobs/query")]  # Bulk really ran, and succeeded
+        assert first["Body"] is None
+        assert all(r["Body"] is None for r in attachments)

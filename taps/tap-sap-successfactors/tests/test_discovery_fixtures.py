@@ -45,3 +45,23 @@ def test_replication_keys_and_effective_dating() -> None:
 def test_unknown_entity_sets_are_named() -> None:
     with pytest.raises(ValueError, match=r"'entity_sets' names FOCompany"):
         select_entity_sets(parse_edmx(USERS), ("User", "FOCompany"))
+
+
+def test_mdf_child_keyed_by_its_parents_effective_date_is_effective_dated() -> None:
+    from xlr8_kit.odata import EdmProperty, EntitySet, EntityType
+
+    def prop(name: str, edm_type: str) -> EdmProperty:
+        return EdmProperty(name=name, edm_type=edm_type, nullable=False)
+
+    child = EntityType(
+        "SFOData",
+        "cust_VehicleTrip",
+        ("cust_Vehicle_effectiveStartDate", "cust_Vehicle_externalCode", "externalCode"),
+        {
+            "cust_Vehicle_effectiveStartDate": prop("cust_Vehicle_effectiveStartDate", "Edm.DateTime"),
+            "cust_Vehicle_externalCode": prop("cust_Vehicle_externalCode", "Edm.String"),
+            "externalCode": prop("externalCode", "Edm.String"),
+        },
+        {},
+    )
+    assert plan_stream(EntitySet("cust_VehicleTrip", child)).effective_dated is True

@@ -63,6 +63,9 @@ class ProductEmulator(abc.ABC):
     product_id: str = ""
     #: Human title for the sandbox banner.
     title: str = ""
+    #: Seconds an idle keep-alive connection stays open before the server closes it (the vendor's, where known;
+    #: uvicorn's default of 5 s resets pooled connections far sooner than most vendors' load balancers do).
+    keep_alive_seconds: float = 5.0
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx

@@ -191,6 +191,7 @@ def _serve(
                 lifespan="off",
                 log_config=None,
                 timeout_graceful_shutdown=2,
+                timeout_keep_alive=int(emulator.keep_alive_seconds),
             )
             server = uvicorn.Server(config)
             thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

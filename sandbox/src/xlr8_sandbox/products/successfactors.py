@@ -42,6 +42,7 @@ from xlr8_sandbox.products.successfactors_odata import (
     END_OF_TIME,
     MAX_PAGE_SIZE,
     EntityDef,
+    ExpandTree,
     Nav,
     ODataRequestError,
     Prop,
@@ -51,6 +52,7 @@ from xlr8_sandbox.products.successfactors_odata import (
     encode_skiptoken,
     next_url,
     parse_filter,
+    parse_key,
     parse_orderby,
     serialize,
     sort_rows,
@@ -108,6 +110,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             Route("/odata/v2/{entity}/$metadata", self._service_metadata, methods=["GET"]),
             Route("/odata/v2/{entity}/$count", self._count, methods=["GET"]),
             Route("/odata/v2/{entity}", self._collection, methods=["GET"]),
+            Route("/odata/v2/{entity}/{nav}", self._navigation, methods=["GET"]),
         ]
 
     def test_credentials(self) -> dict[str, str]:
@@ -193,6 +196,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                  Prop("managerId", label="Manager"), Prop("empId", label="Employee Id"),
                  Prop("timeZone", label="Time Zone", filterable=False), *_modified()],
                 scale, lambda i: self._user(employee(i)),
+                navs=[Nav("empInfo", "EmpEmployment", "0..1", lambda r, w: self._related("EmpEmployment", r, w))],
             ),
             EntityDef(
                 "PerPerson", "Biographical Information", ("personIdExternal",),
@@ -452,7 +456,9 @@ class SuccessFactorsEmulator(ProductEmulator):
     # --- handlers ---------------------------------------------------------------------------------------------
 
     def _entity(self, request: Request) -> EntityDef:
-        name = request.path_params.get("entity", "")
+        return self._entity_named(request.path_params.get("entity", ""))
+
+    def _entity_named(self, name: str) -> EntityDef:
         entity = self.entities.get(name)
         if entity is None:
             raise ODataRequestError(
@@ -501,17 +507,71 @@ class SuccessFactorsEmulator(ProductEmulator):
         entity = self._entity(request)
         return Response(str(sum(1 for _ in self._matching(entity, request))), media_type="text/plain")
 
-    @_guard
-    def _collection(self, request: Request) -> Response:
-        entity = self._entity(request)
-        params = request.query_params
-        if params.get("$format", "json").lower() != "json":
-            raise ODataRequestError(400, "COE_GENERAL_BAD_REQUEST", "[COE0019]Only $format=json is emulated.")
+    def _addressed(self, request: Request) -> tuple[EntityDef, dict[str, Any]]:
+        """The entity an address with a key predicate names (``User('E1')``, ``EmpJob(seqNumber=1L,...)``)."""
+        name, _, predicate = request.path_params["entity"].partition("(")
+        entity = self._entity_named(name)
+        if not predicate.endswith(")"):
+            raise ODataRequestError(400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]Malformed entity address: {name}(")
+        key = parse_key(predicate[:-1], entity)
+        wanted = entity.key_of(key)
+        # Rows keyed by person or user: the direct index first; anything else (FO objects, MDF) by a scan.
+        join = next((k for k in ("userId", "personIdExternal") if k in key), None)
+        candidates = self._related(entity.name, key, (_BEGINNING, END_OF_TIME)) if join else []
+        for row in candidates or (row for _, row in self._all_rows(entity)):
+            if entity.key_of(row) == wanted:
+                return entity, row
+        raise ODataRequestError(
+            404,
+            "COE_RESOURCE_NOT_FOUND",
+            f"[COE0023]Resource not found for the segment '{request.path_params['entity']}'.",
+        )
+
+    def _select_expand(self, entity: EntityDef, params: Any) -> tuple[list[str] | None, ExpandTree]:
         select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
         for name in select or []:
             if name not in entity.by_name and name not in {n.name for n in entity.navs}:
                 raise ODataRequestError(400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid property names: {name}")
-        expand = self._expand(entity, params.get("$expand"))
+        return select, self._expand(entity, params.get("$expand"))
+
+    def _single(self, request: Request) -> Response:
+        """One entity by its key: every key property given, effective dating by the key (startDate), not today."""
+        entity, row = self._addressed(request)
+        select, expand = self._select_expand(entity, request.query_params)
+        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        body = serialize(entity, row, service_url, select, _top(expand), self._effective_window(request), expand)
+        return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
+
+    @_guard
+    def _navigation(self, request: Request) -> Response:
+        """A navigation property of one entity (the ``__deferred`` URIs the emulator writes point here)."""
+        entity, row = self._addressed(request)
+        nav = next((n for n in entity.navs if n.name == request.path_params["nav"]), None)
+        if nav is None:
+            raise ODataRequestError(
+                404, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property: {request.path_params['nav']}"
+            )
+        target = self.entities[nav.target]
+        window = self._effective_window(request)
+        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        related = [serialize(target, r, service_url, None, {}, window) for r in nav.resolve(row, window)]
+        if nav.multiplicity == "*":
+            body: Any = {"results": related}
+        elif related:
+            body = related[0]
+        else:
+            raise ODataRequestError(404, "COE_RESOURCE_NOT_FOUND", f"[COE0023]No {nav.target} for this {entity.name}.")
+        return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
+
+    @_guard
+    def _collection(self, request: Request) -> Response:
+        if "(" in request.path_params["entity"]:
+            return self._single(request)
+        entity = self._entity(request)
+        params = request.query_params
+        if params.get("$format", "json").lower() != "json":
+            raise ODataRequestError(400, "COE_GENERAL_BAD_REQUEST", "[COE0019]Only $format=json is emulated.")
+        select, expand = self._select_expand(entity, params)
         page_size = self._page_size(params.get("customPageSize"))
         top = self._int(params, "$top")
         skip = self._int(params, "$skip") or 0
@@ -544,7 +604,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                     rows_after = True
                     break
                 page.append(row)
-        results = [serialize(entity, row, service_url, select, expand, window) for row in page]
+        results = [serialize(entity, row, service_url, select, _top(expand), window, expand) for row in page]
         body: dict[str, Any] = {"results": results}
         if params.get("$inlinecount") == "allpages":
             total = len(identities) if identities is not None else sum(1 for _ in self._matching(entity, request))
@@ -558,18 +618,20 @@ class SuccessFactorsEmulator(ProductEmulator):
             self.snapshots.drop(snapshot)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
 
-    def _expand(self, entity: EntityDef, text: str | None) -> dict[str, EntityDef]:
-        if not text:
-            return {}
-        navs = {n.name: n for n in entity.navs}
-        out: dict[str, EntityDef] = {}
-        for name in (n.strip() for n in text.split(",")):
-            if "/" in name or name not in navs:
-                raise ODataRequestError(
-                    400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property for $expand: {name}"
-                )
-            out[name] = self.entities[navs[name].target]
-        return out
+    def _expand(self, entity: EntityDef, text: str | None) -> ExpandTree:
+        """``$expand`` paths (``jobInfoNav``, ``jobInfoNav/userNav``) as a tree of declared navigation properties."""
+        tree: ExpandTree = {}
+        for path in (p.strip() for p in (text or "").split(",") if p.strip()):
+            level, source = tree, entity
+            for name in path.split("/"):
+                nav = next((n for n in source.navs if n.name == name), None)
+                if nav is None:
+                    raise ODataRequestError(
+                        400, "COE_PROPERTY_NOT_FOUND", f"[COE0021]Invalid navigation property for $expand: {path}"
+                    )
+                source = self.entities[nav.target]
+                level = level.setdefault(name, (source, {}))[1]
+        return tree
 
     @staticmethod
     def _int(params: Any, name: str) -> int | None:
@@ -642,6 +704,10 @@ class SuccessFactorsEmulator(ProductEmulator):
         if user != API_USER:
             raise ODataRequestError(401, "invalid_grant", "The SAML assertion subject is not a known user.")
         return user
+
+
+def _top(tree: ExpandTree) -> dict[str, EntityDef]:
+    return {name: entity for name, (entity, _) in tree.items()}
 
 
 def _xml_instant(value: str | None) -> datetime | None:

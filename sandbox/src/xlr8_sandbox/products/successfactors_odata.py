@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 from lxml import etree
@@ -87,6 +87,10 @@ class EntityDef:
 
     def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(row.get(k) for k in self.keys)
+
+
+#: ``$expand`` as a tree: navigation property -> (its target entity, what is expanded below it).
+ExpandTree: TypeAlias = dict[str, tuple[EntityDef, "ExpandTree"]]
 
 
 # --- $filter -----------------------------------------------------------------------------------------------------
@@ -264,6 +268,45 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+_KEY_VALUE = r"datetimeoffset'[^']*'|datetime'[^']*'|guid'[^']*'|'(?:[^']|'')*'|-?\d+(?:\.\d+)?[LlMmDd]?"
+_KEY_PART = re.compile(rf"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?(?P<value>{_KEY_VALUE})\s*(?:,|$)")
+
+
+def parse_key(text: str, entity: EntityDef) -> dict[str, Any]:
+    """The key predicate of an entity address, ``('E1')`` or ``(userId='E1',startDate=datetime'...')``, as
+    property -> value; every key property of the entity type, and only those, must be given."""
+
+    def bad(message: str) -> ODataRequestError:
+        return ODataRequestError(
+            400, "COE_GENERAL_BAD_REQUEST", f"[COE0019]Invalid key predicate for {entity.name}: {message}"
+        )
+
+    values: dict[str, Any] = {}
+    pos = 0
+    while pos < len(text):
+        match = _KEY_PART.match(text, pos)
+        if not match or match.end() == pos:
+            raise bad(f"unexpected text {text[pos : pos + 30]!r}")
+        raw = match.group("value")
+        kind = next(k for k, p in (("dto", "datetimeoffset'"), ("dt", "datetime'"), ("guid", "guid'"),
+                                   ("str", "'")) if raw.startswith(p)) if "'" in raw else "num"  # fmt: skip
+        name = match.group("name")
+        if name is None:
+            if len(entity.keys) != 1 or values:
+                raise bad(f"name each of the key properties {', '.join(entity.keys)}")
+            name = entity.keys[0]
+        if name not in entity.keys:
+            raise bad(f"{name} is not a key property")
+        try:
+            values[name] = _literal(kind, raw)
+        except ODataRequestError:
+            raise bad(f"invalid literal {raw!r}") from None
+        pos = match.end()
+    if set(values) != set(entity.keys):
+        raise bad(f"expected {', '.join(entity.keys)}")
+    return values
+
+
 def parse_orderby(text: str, entity: EntityDef) -> list[tuple[str, bool]]:
     order: list[tuple[str, bool]] = []
     for part in text.split(","):
@@ -386,7 +429,10 @@ def serialize(
     select: list[str] | None,
     expand: dict[str, EntityDef],
     window: tuple[datetime, datetime],
+    deeper: ExpandTree | None = None,
 ) -> dict[str, Any]:
+    """One entry in the JSON verbose format; ``expand`` inlines those navigation properties, ``deeper`` the
+    navigation properties expanded below each of them (``$expand=a/b``)."""
     uri = f"{service_url}/{entity.name}({key_predicate(entity, row)})"
     out: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
     for prop in entity.props:
@@ -395,7 +441,10 @@ def serialize(
     for nav in entity.navs:
         if nav.name in expand:
             target = expand[nav.name]
-            related = [serialize(target, r, service_url, None, {}, window) for r in nav.resolve(row, window)]
+            branch = (deeper or {}).get(nav.name)
+            below: ExpandTree = branch[1] if branch else {}
+            inner = {name: sub_entity for name, (sub_entity, _) in below.items()}
+            related = [serialize(target, r, service_url, None, inner, window, below) for r in nav.resolve(row, window)]
             if nav.multiplicity == "*":
                 out[nav.name] = {"results": related}
             else:

@@ -3,8 +3,8 @@ services): entity sets, their types, keys, properties with Edm types, ``sap:`` a
 (v2 through associations, v4 through the navigation property's own ``Type``).
 
 Real documents run to megabytes (S/4 API_BUSINESS_PARTNER is 600 kB, a full SuccessFactors tenant several MB),
-so the parser streams with ``lxml.etree.iterparse`` and frees each element once it has been read; ``Documentation``
-and vocabulary ``Annotations`` blocks are dropped without being kept.
+so the parser streams with the kit's hardened ``xmlsafe.iterparse_xml`` (no DTD, entities or network) and frees
+each element once it has been read; ``Documentation`` and vocabulary ``Annotations`` blocks are dropped unkept.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import IO
 
 from lxml import etree
 
+from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
+
 #: SAP publishes its annotation attributes under two namespace URIs (SuccessFactors uses both in one document).
 SAP_NAMESPACES = frozenset(
     {
@@ -25,6 +27,11 @@ SAP_NAMESPACES = frozenset(
     }
 )
 _M_NAMESPACE = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
+
+
+#: Key properties that make an entity effective dated (see ``EntityType.effective_start_key``).
+EFFECTIVE_START_KEYS = ("startDate", "effectiveStartDate")
+EFFECTIVE_START_SUFFIX = "_effectiveStartDate"
 
 
 class EdmxError(ValueError):
@@ -94,6 +101,22 @@ class EntityType:
     @property
     def qualified_name(self) -> str:
         return f"{self.namespace}.{self.name}"
+
+    @property
+    def effective_start_key(self) -> str | None:
+        """The key property that makes this type effective dated, or None.
+
+        SuccessFactors keys effective-dated entities by their start date: ``startDate`` (EmpJob, PerPersonal, FO
+        objects), ``effectiveStartDate`` (MDF objects), and an MDF child object by its parent's record, so its key
+        carries ``<Parent>_effectiveStartDate`` (e.g. ``cust_Vehicle_effectiveStartDate``) and it follows the parent's
+        effective dating.
+        """
+        for name in self.keys:
+            if name in EFFECTIVE_START_KEYS or name.endswith(EFFECTIVE_START_SUFFIX):
+                prop = self.properties.get(name)
+                if prop is None or prop.edm_type in ("Edm.DateTime", "Edm.DateTimeOffset"):
+                    return name
+        return None
 
 
 @dataclass(frozen=True)
@@ -167,9 +190,8 @@ def _iter_elements(
     namespace = ""
     aliases: dict[str, str] = {}
     depth_skip = 0
-    context = etree.iterparse(source, events=("start", "end"), huge_tree=True, remove_comments=True)
     try:
-        for event, elem in context:
+        for event, elem in iterparse_xml(source, huge=True):
             name = _local(elem.tag)
             if event == "start":
                 if name == "Edmx" and root_version is not None:
@@ -192,8 +214,10 @@ def _iter_elements(
                 elem.clear()
                 while elem.getprevious() is not None:
                     del elem.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise EdmxError(f"EDMX is not well-formed XML: {exc}") from exc
+    except UnsafeXMLError as exc:
+        raise EdmxError(f"EDMX refused: {exc}") from None
+    except XMLParseError as exc:
+        raise EdmxError(f"EDMX is {exc}") from None
 
 
 def parse_edmx(source: str | bytes | os.PathLike[str] | IO[bytes]) -> ServiceMetadata:

@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from xlr8_kit import xmlsafe
 from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.xmlsafe import safe_parser
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 WSA_NS = "http://www.w3.org/2005/08/addressing"
@@ -223,23 +225,14 @@ def request_headers(version: SoapVersion, action: str | None) -> dict[str, str]:
     return {"Content-Type": content_type, "Accept": "application/soap+xml, text/xml"}
 
 
-_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
-
-
-def safe_parser(*, huge: bool = False) -> etree.XMLParser:
-    """No entities, no network, no DTD. ``huge`` lifts lxml's text-node limit (multi-MB base64 reports)."""
-    return etree.XMLParser(**{**_PARSER_OPTIONS, "huge_tree": huge})
-
-
 def parse_xml(content: bytes, *, huge: bool = False) -> etree._Element:
-    """Parse a vendor document safely; a DOCTYPE is refused outright."""
-    head = content[:2048].lower()
-    if b"<!doctype" in head or b"<!entity" in head:
-        raise SoapParseError("refusing an XML document with a DOCTYPE/ENTITY declaration")
+    """Parse a vendor document with the kit's hardened parser (``xlr8_kit.xmlsafe``); a DOCTYPE is refused."""
     try:
-        return etree.fromstring(content, parser=safe_parser(huge=huge))
-    except etree.XMLSyntaxError as exc:
-        raise SoapParseError(f"response is not well-formed XML ({exc.msg})") from None
+        return xmlsafe.parse_xml(content, huge=huge)
+    except xmlsafe.UnsafeXMLError as exc:
+        raise SoapParseError(str(exc)) from None
+    except xmlsafe.XMLParseError as exc:
+        raise SoapParseError(f"response is {exc}") from None
 
 
 def parse_envelope(content: bytes, *, huge: bool = False) -> SoapMessage:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 REPLICATION_KEY_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+#: Blob fields: a REST query returns the record's blob URL (``/services/data/vXX.X/sobjects/<Object>/<Id>/<Field>``),
+#: not the content; Bulk queries cannot select them at all.
+BINARY_TYPES = frozenset({"base64"})
 DELETED_AT = "_sdc_deleted_at"
 
 _STRING_TYPES = frozenset(

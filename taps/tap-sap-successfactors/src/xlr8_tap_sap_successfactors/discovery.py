@@ -1,6 +1,7 @@
 """Streams from the service's own ``$metadata``: every entity set the tenant has (custom MDF objects included),
 keys as primary keys, Edm types mapped by the kit, incremental where a filterable change timestamp exists and
-effective dating where the key carries a start date. Fetched once per tap instance."""
+effective dating where the key carries a start date (the kit's ``EntityType.effective_start_key``). Fetched once
+per tap instance."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from xlr8_kit.odata import SUCCESSFACTORS_CHANGE_KEYS, EntitySet, ServiceMetadat
 
 #: Change timestamps, most specific first (SuccessFactors entities, then MDF objects).
 REPLICATION_KEYS = SUCCESSFACTORS_CHANGE_KEYS
-#: Key properties that make an entity effective dated (EmpJob, PerPersonal, FO objects; MDF objects).
-EFFECTIVE_START_KEYS = ("startDate", "effectiveStartDate")
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def plan_stream(entity_set: EntitySet) -> StreamPlan:
         primary_keys=entity.keys,
         replication_key=key.name if key else None,
         replication_key_type=key.edm_type if key else None,
-        effective_dated=any(k in entity.keys for k in EFFECTIVE_START_KEYS),
+        effective_dated=entity.effective_start_key is not None,
     )
 
 

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from lxml import etree
-
 from xlr8_kit.soap import children, local_name
+from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
 
 COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
 #: Cognos writes ``xs:nil`` with ``xs`` bound to XML Schema; the standard is the XML Schema instance namespace.
@@ -118,17 +117,12 @@ def _check_header(header: list[str]) -> None:
 
 def _xml_rows(content: bytes) -> Iterator[t.Any]:
     """Cognos dataset XML, streamed: first ``(header, types)`` from the metadata, then one dict per row (each
-    element freed once read). Parsed with the kit's safe options (no DTD, entities or network)."""
-    head = content[:2048].lower()
-    if b"<!doctype" in head or b"<!entity" in head:
-        raise ReportDataError("refusing a report document with a DOCTYPE/ENTITY declaration")
+    element freed once read). Parsed with the kit's hardened parser (no DTD, entities or network)."""
     header: list[str] = []
     items: list[t.Any] = []
     started = False
     try:
-        events = etree.iterparse(io.BytesIO(content), events=("start", "end"), resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=True)  # fmt: skip
-        for event, node in events:
+        for event, node in iterparse_xml(content, huge=True, remove_comments=False):
             name = local_name(node)
             if event == "start":
                 if not started:
@@ -155,8 +149,10 @@ def _xml_rows(content: bytes) -> Iterator[t.Any]:
                 while node.getprevious() is not None:
                     del node.getparent()[0]
                 yield row
-    except etree.XMLSyntaxError as exc:
-        raise ReportDataError(f"report XML is not well-formed ({exc.msg})") from None
+    except UnsafeXMLError:
+        raise ReportDataError("refusing a report document with a DOCTYPE/ENTITY declaration") from None
+    except XMLParseError as exc:
+        raise ReportDataError(f"report XML is {exc}") from None
     if not header:
         raise ReportDataError("report XML has no metadata")
 

@@ -32,6 +32,7 @@ from xlr8_kit.soap import (
     element,
     nil,
     parse_envelope,
+    parse_xml,
     request_headers,
 )
 
@@ -182,7 +183,7 @@ def context_element(token: str | None, client_access_key: str) -> etree._Element
 
 def set_context_token(body: bytes, token: str) -> bytes:
     """The same envelope with the context's Token replaced (a fresh token on every attempt)."""
-    root = etree.fromstring(body, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    root = parse_xml(body)
     node = root.find(f".//{q('context')}/{q('Token')}")
     if node is None:
         return body

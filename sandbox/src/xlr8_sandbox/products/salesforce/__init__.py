@@ -47,6 +47,77 @@ REFRESH_TOKEN = "sandbox-refresh-token-5d2e"
 DEFAULT_BATCH = 2000
 JWT_AUDIENCES = {"https://login.salesforce.com", "https://test.salesforce.com"}
 COMPOUND_TYPES = ("address", "location")
+#: Field types no Bulk query may select (real orgs refuse the job); REST returns the blob's URL instead of its content.
+BINARY_TYPES = ("base64",)
+#: Every API version this emulator serves, oldest first; ``GET /services/data`` lists exactly these.
+API_VERSIONS = tuple(f"{major}.0" for major in range(31, 65))
+#: How long an idle keep-alive connection stays open: real orgs reset a pooled connection idle for about a minute.
+KEEP_ALIVE_SECONDS = 60
+
+
+def release_label(version: str) -> str:
+    """Salesforce's release name for an API version (three releases a year: Winter, Spring, Summer)."""
+    major = int(float(version))
+    if major < 32:
+        return "Summer '14"
+    step = major - 32
+    return f"{('Winter', 'Spring', 'Summer')[step % 3]} '{15 + step // 3}"
+
+
+def _limit(maximum: int, remaining: int | None = None) -> dict[str, int]:
+    return {"Max": maximum, "Remaining": maximum if remaining is None else max(remaining, 0)}
+
+
+#: The rest of an Enterprise org's ``/limits`` keys (the ones the emulator counts are filled in per request).
+_STATIC_LIMITS: dict[str, int] = {
+    "ActiveScratchOrgs": 3,
+    "AnalyticsExternalDataSizeMB": 40960,
+    "ConcurrentAsyncGetReportInstances": 200,
+    "ConcurrentEinsteinDataInsightsStoryCreation": 5,
+    "ConcurrentEinsteinDiscoveryStoryCreation": 2,
+    "ConcurrentSyncReportRuns": 20,
+    "DailyAnalyticsDataflowJobExecutions": 60,
+    "DailyAnalyticsUploadedFilesSizeMB": 51200,
+    "DailyAsyncApexExecutions": 250000,
+    "DailyAsyncApexTests": 500,
+    "DailyDeliveredPlatformEvents": 50000,
+    "DailyDurableGenericStreamingApiEvents": 10000,
+    "DailyDurableStreamingApiEvents": 10000,
+    "DailyEinsteinDataInsightsStoryCreation": 1000,
+    "DailyEinsteinDiscoveryPredictAPICalls": 50000,
+    "DailyEinsteinDiscoveryPredictionsByCDC": 500000,
+    "DailyEinsteinDiscoveryStoryCreation": 100,
+    "DailyFunctionsApiCallLimit": 235000,
+    "DailyGenericStreamingApiEvents": 10000,
+    "DailyScratchOrgs": 6,
+    "DailyStandardVolumePlatformEvents": 10000,
+    "DailyStreamingApiEvents": 10000,
+    "DailyWorkflowEmails": 2000,
+    "DataStorageMB": 5,
+    "DurableStreamingApiConcurrentClients": 20,
+    "FileStorageMB": 20,
+    "HourlyAsyncReportRuns": 1200,
+    "HourlyDashboardRefreshes": 200,
+    "HourlyDashboardResults": 5000,
+    "HourlyDashboardStatuses": 999999999,
+    "HourlyLongTermIdMapping": 100000,
+    "HourlyManagedContentPublicRequests": 50000,
+    "HourlyODataCallout": 10000,
+    "HourlyPublishedPlatformEvents": 50000,
+    "HourlyPublishedStandardVolumePlatformEvents": 1000,
+    "HourlyShortTermIdMapping": 100000,
+    "HourlySyncReportRuns": 500,
+    "HourlyTimeBasedWorkflow": 50,
+    "MassEmail": 10,
+    "MonthlyEinsteinDiscoveryStoryCreation": 500,
+    "Package2VersionCreates": 6,
+    "Package2VersionCreatesWithoutValidation": 500,
+    "PermissionSetsCreated": 1000,
+    "PrivateConnectOutboundCalloutHourlyLimitMB": 0,
+    "PublishCallbackUsageInApex": 5242880,
+    "SingleEmail": 15,
+    "StreamingApiConcurrentClients": 20,
+}
 
 
 def _sf_error(status: int, code: str, message: str, fields: list[str] | None = None) -> JSONResponse:
@@ -108,10 +179,16 @@ class _BulkJob:
 
 class SalesforceEmulator(ProductEmulator):
     product_id = PRODUCT
-    title = "Salesforce (REST, Bulk API 2.0, OAuth)"
+    title = "Salesforce (REST, Bulk API 1.0 and 2.0, OAuth)"
+    keep_alive_seconds = KEEP_ALIVE_SECONDS
 
     def __init__(self, ctx: SandboxContext) -> None:
+        from xlr8_sandbox.products.salesforce.bulk1 import BulkV1  # imports this package: loaded once it is complete
+
         super().__init__(ctx)
+        self.bulk1 = BulkV1(self)
+        #: Bulk API 1.0 batches created today (the ``DailyBulkApiBatches`` limit).
+        self.bulk1_batches = 0
         options = ctx.options.get(PRODUCT, {})
         self.objects = build_objects(ctx.company, options.get("counts"))
         self.api_limit: int = options.get("api_limit", 1_000_000)
@@ -176,6 +253,8 @@ class SalesforceEmulator(ProductEmulator):
             self._cursors.clear()
             self._cursor_positions.clear()
             self._jobs.clear()
+            self.bulk1.reset()
+            self.bulk1_batches = 0
             self._refresh_tokens = {REFRESH_TOKEN}
             self.request_log.clear()
             del self._jwt_public_keys[1:]  # the emulator's own key stays; registered ones go
@@ -202,6 +281,7 @@ class SalesforceEmulator(ProductEmulator):
             Route("/services/data", self.versions, methods=["GET"]),
             Route(data + "/sobjects", self._api(self.global_describe), methods=["GET"]),
             Route(data + "/sobjects/{name}/describe", self._api(self.describe), methods=["GET"]),
+            Route(data + "/sobjects/{name}/{record_id}/{field}", self._api(self.blob), methods=["GET"]),
             Route(data + "/composite/batch", self._api(self.composite_batch), methods=["POST"]),
             Route(data + "/limits", self._api(self.limits), methods=["GET"]),
             Route(data + "/query", self._api(self.query), methods=["GET"]),
@@ -211,6 +291,7 @@ class SalesforceEmulator(ProductEmulator):
             Route(data + "/jobs/query", self._api(self.create_job), methods=["POST"]),
             Route(data + "/jobs/query/{job_id}", self._api(self.get_job), methods=["GET"]),
             Route(data + "/jobs/query/{job_id}/results", self._api(self.job_results), methods=["GET"]),
+            *self.bulk1.routes(),
         ]
 
     def _limit_header(self) -> dict[str, str]:
@@ -230,6 +311,8 @@ class SalesforceEmulator(ProductEmulator):
             token = auth[7:] if auth.lower().startswith("bearer ") else None
             if self.ctx.tokens.check(PRODUCT, token) is None:
                 return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            if request.path_params.get("version") not in API_VERSIONS:
+                return _sf_error(404, "NOT_FOUND", "The requested resource does not exist")
             with self._lock:
                 if self.api_used >= self.api_limit:
                     response: Response = _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -319,27 +402,16 @@ class SalesforceEmulator(ProductEmulator):
     # --- metadata --------------------------------------------------------------------------------------------
     async def versions(self, request: Request) -> Response:
         del request
-        return JSONResponse([{"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"}])
+        return JSONResponse(
+            [{"label": release_label(v), "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS]
+        )
 
     async def global_describe(self, request: Request) -> Response:
         version = request.path_params["version"]
         sobjects = []
         for obj in self.objects.values():
-            entry = {k: v for k, v in obj.describe().items() if k not in ("fields", "childRelationships")}
-            entry["urls"] = obj.urls(version)
+            entry = {k: v for k, v in obj.describe(version).items() if k not in ("fields", "childRelationships")}
             sobjects.append(entry)
-        sobjects.append(
-            {
-                "name": "AccountHistory",
-                "label": "Account History",
-                "custom": False,
-                "keyPrefix": "017",
-                "queryable": True,
-                "replicateable": False,
-                "retrieveable": True,
-                "urls": {},
-            }
-        )
         return JSONResponse({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
 
     def _object(self, name: str) -> SObject:
@@ -350,7 +422,22 @@ class SalesforceEmulator(ProductEmulator):
 
     async def describe(self, request: Request) -> Response:
         obj = self._object(request.path_params["name"])
-        return JSONResponse(obj.describe())
+        return JSONResponse(obj.describe(request.path_params["version"]))
+
+    async def blob(self, request: Request) -> Response:
+        """sObject Blob Get: a base64 field's content as binary (what the URL a query returns points to)."""
+        obj = self._object(request.path_params["name"])
+        field_name = request.path_params["field"]
+        if obj.field_types.get(field_name) not in BINARY_TYPES:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        try:
+            index = obj.index_of(request.path_params["record_id"])
+        except ValueError:
+            index = -1
+        if not 0 <= index < obj.count or obj.record_id(index) != request.path_params["record_id"][:18]:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        record = self._overlays[obj.name].get(index) or obj.base_record(index)
+        return Response(base64.b64decode(record[field_name]), media_type="application/octetstream")
 
     async def composite_batch(self, request: Request) -> Response:
         body = await request.json()
@@ -359,12 +446,16 @@ class SalesforceEmulator(ProductEmulator):
             raise SalesforceError(400, "INVALID_BATCH_REQUEST", "A batch can contain at most 25 subrequests")
         results: list[dict[str, Any]] = []
         for sub in subrequests:
-            url = str(sub.get("url", ""))
-            parts = url.strip("/").split("/")
-            if sub.get("method") == "GET" and len(parts) == 4 and parts[1] == "sobjects" and parts[3] == "describe":
-                obj = self.objects.get(parts[2])
-                if obj is not None:
-                    results.append({"statusCode": 200, "result": obj.describe()})
+            # Sub-request URLs come relative (``v60.0/sobjects/X/describe``) or absolute (``/services/data/v60.0/..``).
+            url = str(sub.get("url", "")).split("?", 1)[0].strip("/").removeprefix("services/data/")
+            parts = url.split("/")
+            version = parts[0][1:] if parts[0].startswith("v") else ""
+            if sub.get("method") == "GET" and version in API_VERSIONS:
+                if len(parts) == 4 and parts[1] == "sobjects" and parts[3] == "describe" and parts[2] in self.objects:
+                    results.append({"statusCode": 200, "result": self.objects[parts[2]].describe(version)})
+                    continue
+                if parts[1:] == ["limits"]:
+                    results.append({"statusCode": 200, "result": self._limits()})
                     continue
             results.append(
                 {
@@ -378,12 +469,18 @@ class SalesforceEmulator(ProductEmulator):
 
     async def limits(self, request: Request) -> Response:
         del request
-        return JSONResponse(
-            {
-                "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(self.api_limit - self.api_used, 0)},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - len(self._jobs)},
-            }
-        )
+        return JSONResponse(self._limits())
+
+    def _limits(self) -> dict[str, Any]:
+        """Every key a real org's ``/limits`` returns, each with Max and Remaining, sorted as the API sorts them."""
+        counted = {
+            "DailyApiRequests": _limit(self.api_limit, self.api_limit - self.api_used),
+            "DailyBulkApiBatches": _limit(15000, 15000 - self.bulk1_batches),
+            "DailyBulkV2QueryJobs": _limit(10000, 10000 - len(self._jobs)),
+            "DailyBulkV2QueryFileStorageMB": _limit(976562),
+        }
+        static = {name: _limit(maximum) for name, maximum in _STATIC_LIMITS.items()}
+        return dict(sorted({**static, **counted}.items()))
 
     # --- query engine ----------------------------------------------------------------------------------------
     def _full_record(self, obj: SObject, record: dict[str, Any]) -> dict[str, Any]:
@@ -483,8 +580,13 @@ class SalesforceEmulator(ProductEmulator):
                 "url": f"/services/data/v{version}/sobjects/{plan.sobject.name}/{record['Id']}",
             }
         }
+        types = plan.sobject.field_types
         for name in plan.query.fields:
-            out[name] = record.get(name)
+            if types.get(name) in BINARY_TYPES:
+                # REST never inlines a blob: it returns the sObject Blob Get URL for the record's field.
+                out[name] = f"/services/data/v{version}/sobjects/{plan.sobject.name}/{record['Id']}/{name}"
+            else:
+                out[name] = record.get(name)
         return out
 
     def _count(self, plan: _Plan) -> int:
@@ -586,9 +688,9 @@ class SalesforceEmulator(ProductEmulator):
         if operation not in ("query", "queryAll"):
             raise SalesforceError(400, "INVALIDJOB", "operation must be query or queryAll")
         plan = self._plan(str(body.get("query", "")), include_deleted=operation == "queryAll", check_timeout=False)
-        compound = [f["name"] for f in plan.sobject.fields if f["type"] in COMPOUND_TYPES]
-        if any(name in compound for name in plan.query.fields):
-            raise SalesforceError(400, "API_ERROR", "Selecting compound data not supported in Bulk Query")
+        refusal = bulk_refusal(plan.sobject, plan.query.fields)
+        if refusal:
+            raise SalesforceError(400, "API_ERROR", refusal)
         job = _BulkJob("750" + secrets.token_hex(7)[:15], plan, operation, sf_datetime(datetime.now(UTC)))
         if self._too_big(plan):
             job.error = "QUERY_TIMEOUT: Your query request was running for too long."
@@ -646,6 +748,17 @@ class SalesforceEmulator(ProductEmulator):
             media_type="text/csv; charset=UTF-8",
             headers={"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)},
         )
+
+
+def bulk_refusal(sobject: SObject, fields: list[str]) -> str | None:
+    """Why a Bulk query (1.0 or 2.0) cannot select these fields, or None: no compound, no base64 fields."""
+    types = sobject.field_types
+    if any(types.get(name) in COMPOUND_TYPES for name in fields):
+        return "Selecting compound data not supported in Bulk Query"
+    binary = [name for name in fields if types.get(name) in BINARY_TYPES]
+    if binary:
+        return f"Binary field not supported in Bulk Query: {', '.join(binary)}"
+    return None
 
 
 def _csv_value(value: Any) -> str:

@@ -8,6 +8,7 @@ a lower bound on SystemModstamp is a seek, not a scan: a million rows page with 
 
 from __future__ import annotations
 
+import base64
 import bisect
 import functools
 from collections.abc import Callable
@@ -199,6 +200,7 @@ class SObject:
 
     def __post_init__(self) -> None:
         self.field_names = [f["name"] for f in self.fields]
+        self.field_types = {f["name"]: f["type"] for f in self.fields}
         self.has_is_deleted = "IsDeleted" in self.field_names
 
     def record_id(self, i: int) -> str:
@@ -233,7 +235,7 @@ class SObject:
         record.update(self.row(i))
         return record
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, version: str = "60.0") -> dict[str, Any]:
         return {
             "actionOverrides": [],
             "activateable": False,
@@ -263,7 +265,7 @@ class SObject:
             "triggerable": True,
             "undeletable": True,
             "updateable": True,
-            "urls": self.urls("60.0"),
+            "urls": self.urls(version),
         }
 
     def urls(self, version: str) -> dict[str, str]:
@@ -422,6 +424,20 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
             "Is_Billable__c": r.random() < 0.8,
             "Lead_Consultant__c": f"005{r.randrange(0, max(users, 1)):012d}AAA",
             "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
+        }
+
+    def attachment_row(i: int) -> dict[str, Any]:
+        r = company._rng("sf_attachment", i)
+        body = f"Signed statement of work {i + 1} for account {i % max(accounts, 1) + 1}.\n".encode()
+        return {
+            "ParentId": f"001{i % max(accounts, 1):012d}AAA",
+            "Name": f"SOW-{i + 1:05d}.txt",
+            "IsPrivate": r.random() < 0.1,
+            "ContentType": "text/plain",
+            "BodyLength": len(body),
+            "Body": base64.b64encode(body).decode(),
+            "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
+            "Description": None,
         }
 
     def days_since_review(record: dict[str, Any], today: date) -> Any:
@@ -596,6 +612,24 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
             counts.get("Project__c", max(company.scale // 10, 5)),
             custom=True,
             formulas={"Duration_Days__c": duration_days},
+        ),
+        SObject(
+            "Attachment",
+            "00P",
+            "Attachment",
+            [
+                *_system_fields(),
+                describe_field("ParentId", "reference", referenceTo=["Account", "Case"], nillable=False),
+                describe_field("Name", "string", nillable=False),
+                describe_field("IsPrivate", "boolean"),
+                describe_field("ContentType", "string", length=120),
+                describe_field("BodyLength", "int", digits=9, createable=False, updateable=False),
+                describe_field("Body", "base64", nillable=False, filterable=False, sortable=False, groupable=False),
+                describe_field("OwnerId", "reference", referenceTo=["User"], nillable=False),
+                describe_field("Description", "textarea", length=500),
+            ],
+            attachment_row,
+            counts.get("Attachment", max(company.scale // 10, 5)),
         ),
     ]
     return {o.name: o for o in objects}

@@ -46,7 +46,7 @@ from xlr8_kit.soap import (
 )
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
-from xlr8_sandbox.products.ukg_pro import raas, rest
+from xlr8_sandbox.products.ukg_pro import raas, rest, wsdl
 
 USERNAME = "xlr8-raas-service"
 PASSWORD = "sandbox-ukg-password"  # emulator test credential, not a real secret
@@ -265,10 +265,10 @@ class UkgProEmulator(ProductEmulator):
     # --- RaaS ---------------------------------------------------------------------------------------------------
 
     async def _data_service_wsdl(self, request: Request) -> Response:
-        return Response(raas.data_service_wsdl(str(request.url.replace(query=""))), media_type="text/xml")
+        return _metadata(wsdl.data_service_document(str(request.url.replace(query="")), request.url.query))
 
     async def _streaming_service_wsdl(self, request: Request) -> Response:
-        return Response(raas.streaming_service_wsdl(str(request.url.replace(query=""))), media_type="text/xml")
+        return _metadata(wsdl.streaming_service_document(str(request.url.replace(query="")), request.url.query))
 
     async def _soap_request(self, request: Request, contract: str, namespace: str) -> tuple[str, Any] | Response:
         content_type = request.headers.get("content-type", "")
@@ -284,6 +284,8 @@ class UkgProEmulator(ProductEmulator):
         except SoapParseError as exc:
             return _fault("Sender", "a:InvalidMessage", str(exc))
         action = message.action or ""
+        if action == wsdl.PING_ACTION and contract == wsdl.DATA_CONTRACT:
+            return "Ping", message
         prefix = f"{namespace}/{contract}/"
         if not action.startswith(prefix):
             return _fault(
@@ -301,7 +303,11 @@ class UkgProEmulator(ProductEmulator):
         body = message.body
         if operation == "LogOn":
             return self._log_on(body)
-        if operation not in raas.DATA_OPERATIONS:
+        if operation == "Ping":
+            return self._ping(request)
+        if operation == "LogOnWithToken":
+            return self._log_on_with_token(body)
+        if operation not in wsdl.DATA_OPERATIONS:
             return _fault("Sender", "a:ActionNotSupported", f"Unknown operation {operation!r}.")
         context = next(iter(children(body, "context")), None)
         token = child_text(context, "Token")
@@ -365,6 +371,32 @@ class UkgProEmulator(ProductEmulator):
         token = self.ctx.tokens.issue(self.product_id, USERNAME, ttl=TOKEN_TTL)
         result = element(f"{{{_BIDATA}}}LogOnResult", *_context(token.token, "Ok", None))
         return _data_reply("LogOn", result)
+
+    def _log_on_with_token(self, body: etree._Element | None) -> Response:
+        """A context for a token issued earlier (by LogOn or the platform's token service), with the client key."""
+        req = next(iter(children(body, "logOnRequest")), None)
+        token, client_key = child_text(req, "Token") or "", child_text(req, "ClientAccessKey") or ""
+        if self.ctx.tokens.check(self.product_id, token) is None or not secrets.compare_digest(
+            client_key, CUSTOMER_API_KEY
+        ):
+            result = element(f"{{{_BIDATA}}}LogOnWithTokenResult", *_context(None, "Failed", INVALID_TOKEN))
+        else:
+            result = element(f"{{{_BIDATA}}}LogOnWithTokenResult", *_context(token, "Ok", None))
+        return _data_reply("LogOnWithToken", result)
+
+    def _ping(self, request: Request) -> Response:
+        """Ping answers without a session: who served the call (the real service names its WCF host)."""
+        tns, base = wsdl.TEMPURI_NS, wsdl.WCF_BASE_NS
+        result = element(
+            f"{{{tns}}}PingResult",
+            element(f"{{{base}}}AppDomainName", "/LM/W3SVC/1/ROOT/services"),
+            element(f"{{{base}}}CallerIPAddress", request.client.host if request.client else "127.0.0.1"),
+            element(f"{{{base}}}ListenerUri", str(request.url.replace(query=""))),
+            element(f"{{{base}}}MachineName", "XLR8-SANDBOX"),
+            element(f"{{{base}}}ProcessName", "w3wp"),
+        )
+        body = element(f"{{{tns}}}PingResponse", result, nsmap={None: tns})
+        return _soap_response(build_envelope(body, action=wsdl.PING_RESPONSE_ACTION))
 
     def _failed(self, operation: str, message: str) -> Response:
         if operation == "ExecuteReport":
@@ -462,6 +494,12 @@ class UkgProEmulator(ProductEmulator):
         else:
             content = raas.render_xml(pending.report, rows)
         return _stream_reply("Completed", None, content)
+
+
+def _metadata(document: str | None) -> Response:
+    if document is None:
+        return Response("The requested metadata document does not exist.", status_code=404, media_type="text/plain")
+    return Response(document, media_type="text/xml; charset=UTF-8")
 
 
 def _parse_instant(value: str) -> datetime:

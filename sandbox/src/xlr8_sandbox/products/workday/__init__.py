@@ -1,5 +1,5 @@
-"""Workday emulator: OAuth 2.0 refresh-token grant, REST (``/ccx/api/v1``), RaaS custom reports (JSON and XSD) and
-the SOAP web services (Human_Resources, Financial_Management, Resource_Management), all for one tenant.
+"""Workday emulator: OAuth 2.0 refresh-token grant, REST (``/ccx/api/v1``), RaaS custom reports (JSON, Workday XML
+and XSD) and the SOAP web services (Human_Resources, Financial_Management, Resource_Management), all for one tenant.
 
 The same people as every other HR emulator: ``Employee_ID`` is the company's ``employee_id``. Credentials:
 an API client (client id, secret, refresh token) for REST and OAuth bearer calls; an integration system user

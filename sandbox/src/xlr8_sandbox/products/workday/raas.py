@@ -2,9 +2,31 @@
 
 ``?format=json`` gives ``{"Report_Entry": [...]}`` the way Workday renders it: every value a string (booleans
 ``"1"``/``"0"``), references as their descriptor, empty fields left out, multi-instance subgroups as lists under
-``<Name>_group``. ``?xsds`` gives the report's XSD (``urn:com.workday.report/<report>``), the only place the
-column types live. Prompts are query parameters: dates as ``2024-03-01`` or ``2024-03-01-08:00``, references as
-``Organization!WID=<wid>`` or ``Organization!Organization_Reference_ID=<id>``.
+``<Name>_group``. Without ``format`` the report comes as Workday XML (``wd:Report_Data``), where a reference is an
+element with a ``wd:Descriptor`` attribute and ``wd:ID`` children. ``?xsds`` gives the report's XSD
+(``urn:com.workday.report/<report>``), the only place the column types live. Prompts are query parameters: dates as
+``2024-03-01`` or ``2024-03-01-08:00``, references as ``Organization!WID=<wid>`` or
+``Organization!Organization_Reference_ID=<id>``.
+
+How the XSD and a JSON report agree (the evidence, since Workday's own RaaS guide sits behind its community login):
+
+- ``?xsds`` describes the report's XML rendering: one complex ``Report_EntryType`` whose sequence holds a simple
+  ``xsd:`` element per scalar column and, per subgroup, an element of a ``<Name>_groupType`` with
+  ``maxOccurs="unbounded"`` (seen in a real tenant's XSD kept as a test fixture by singer-io/tap-workday-raas,
+  ``tests/unittests/test_discovery.py``: ``Candidate_Details_groupType``, ``xsd:decimal``/``xsd:string`` leaves,
+  ``elementFormDefault``/``attributeFormDefault="qualified"``).
+- A reference column is a complex type whose sequence is ``ID`` elements (``maxOccurs="unbounded"``; each a
+  ``simpleContent`` extension of ``xsd:string`` carrying the ID ``type``) plus the ``Descriptor`` attribute, the
+  shape Airbyte's source-workday walks in ``ReportXMLSchemaHelper`` (it follows ``ID`` sequences and
+  ``simpleContent/extension`` bases down to a string).
+- The JSON rendering of the same report flattens each reference to its descriptor string: Airbyte adds a
+  transformation because "workday returns string for fields that declared as unbounded" reference types, and
+  singer's tap (which reads ``format=json``) types such columns as strings.
+
+So a client must read a reference-typed XSD element as the descriptor string in JSON, which is what
+``tap-workday``'s discovery does; the emulator serves both renderings from the same rows, and the conformance test
+``sandbox/tests/conformance/test_workday_raas_xsd.py`` validates the XML against the XSD and checks that every JSON
+value is the XML element's text or, for a reference, its ``wd:Descriptor``.
 """
 
 from __future__ import annotations
@@ -16,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -102,16 +125,19 @@ class RaasReports:
         query = request.query_params
         if "xsds" in query or "xsd" in query:
             return Response(self.xsd(report), media_type="application/xml")
-        if query.get("format") != "json":
-            return JSONResponse({"error": "This emulator renders format=json only"}, 400)
+        output = query.get("format", "workdayxml")
+        if output not in ("json", "workdayxml"):
+            return JSONResponse({"error": "This emulator renders format=json and Workday XML (no format) only"}, 400)
         pairs = [(k, v) for k, v in query.multi_items() if k not in ("format",)]
         emulator.raas_calls.append({"report": report.name, "prompts": pairs})
         try:
             prompts = self._prompts(report, pairs)
-            entries = [self.render(report.columns, row) for row in report.rows(prompts)]
+            rows = list(report.rows(prompts))
         except RaasError as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
-        return JSONResponse({"Report_Entry": entries})
+        if output == "workdayxml":
+            return Response(self.render_xml(report, rows), media_type="application/xml")
+        return JSONResponse({"Report_Entry": [self.render(report.columns, row) for row in rows]})
 
     def _prompts(self, report: Report, pairs: list[tuple[str, str]]) -> dict[str, Any]:
         known = {p.name: p for p in report.prompts}
@@ -136,15 +162,47 @@ class RaasReports:
                 out[column.name] = [self.render(column.children, item) for item in value]
             elif column.xsd_type.startswith("ref:"):
                 out[column.name] = value[1]  # (wid, descriptor): JSON shows the descriptor
-            elif isinstance(value, bool):
-                out[column.name] = "1" if value else "0"
-            elif isinstance(value, datetime):
-                out[column.name] = wd_datetime(value)
-            elif isinstance(value, date):
-                out[column.name] = value.isoformat()
             else:
-                out[column.name] = str(value)
+                out[column.name] = self._scalar(value)
         return out
+
+    def render_xml(self, report: Report, rows: list[dict[str, Any]]) -> bytes:
+        """The Workday XML rendering the XSD describes: references keep their descriptor and IDs."""
+        ns = f"urn:com.workday.report/{report.name}"
+
+        def entry(columns: tuple[Column, ...], row: dict[str, Any]) -> str:
+            parts: list[str] = []
+            for column in columns:
+                value = row.get(column.name)
+                if value is None or value == []:
+                    continue
+                tag = f"wd:{column.name}"
+                if column.xsd_type == "group":
+                    parts.extend(f"<{tag}>{entry(column.children, item)}</{tag}>" for item in value)
+                elif column.xsd_type.startswith("ref:"):
+                    ref_wid, descriptor = value
+                    parts.append(
+                        f"<{tag} wd:Descriptor={quoteattr(descriptor)}>"
+                        f'<wd:ID wd:type="WID">{escape(ref_wid)}</wd:ID></{tag}>'
+                    )
+                else:
+                    parts.append(f"<{tag}>{escape(self._scalar(value))}</{tag}>")
+            return "".join(parts)
+
+        body = "".join(f"<wd:Report_Entry>{entry(report.columns, row)}</wd:Report_Entry>" for row in rows)
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<wd:Report_Data xmlns:wd="{ns}">{body}</wd:Report_Data>'.encode()
+        )
+
+    @staticmethod
+    def _scalar(value: Any) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, datetime):
+            return wd_datetime(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
 
     def xsd(self, report: Report) -> bytes:
         ns = f"urn:com.workday.report/{report.name}"
