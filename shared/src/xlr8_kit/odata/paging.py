@@ -8,6 +8,7 @@ like ``{"value": [...], "@odata.nextLink": "..."}``. Errors look like
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,8 @@ from urllib.parse import ParseResult, urljoin, urlparse
 
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
+
+logger = logging.getLogger(__name__)
 
 
 class ODataResponseError(ValueError):
@@ -143,15 +146,15 @@ def iter_pages(
     """The rows of every page of a collection, whichever side drives the paging.
 
     Client-driven (``page_size`` given): windows of ``$top=page_size`` at ``$skip=0, page_size, ...``, the first
-    asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4); a short window, reaching the
-    total, or a window longer than ``$top`` (the server ignored it and paged the whole set by links) ends the read.
+    asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4; logged, never an end mark: rows
+    created while paging move the end); a short window, or a window longer than ``$top`` (the server ignored it
+    and paged the whole set by links) ends the read.
     Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed (the server may cap
     ``$top`` and page inside a window). A next link seen before, or a window that repeats the
     previous one (``$skip`` ignored), raises ``ODataPagingError``; a link to another host is refused.
     """
     seen: set[str] = set()
     skip = 0
-    total: int | None = None
     previous_first: str | None = None
     while True:
         query = dict(params)
@@ -166,6 +169,8 @@ def iter_pages(
         response = fetch(url, query)
         if page_size and not skip:
             total = total_count(response)
+            if total is not None:
+                logger.info("%s: %d rows when the read started", _link_path(url), total)
         in_window = 0
         first: str | None = None
         while True:
@@ -194,5 +199,4 @@ def iter_pages(
             raise ODataPagingError(f"$skip={skip} returned the same rows as the window before ($skip ignored)")
         previous_first = first
         skip += page_size
-        if total is not None and skip >= total:
-            return
+        # The total of the first window is not an end mark: rows created while paging move the end further.
