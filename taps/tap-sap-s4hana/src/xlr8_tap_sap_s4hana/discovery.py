@@ -30,7 +30,9 @@ class ServiceRef:
 
     @property
     def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1] if not self.path.endswith("/0001") else self.path.split("/")[-2]
+        """``API_BUSINESS_PARTNER``; for v4 paths the service name before the version (``.../purchaseorder/0001``)."""
+        segments = self.path.split("/")
+        return segments[-2] if segments[-1].isdigit() and len(segments) > 1 else segments[-1]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
@@ -133,8 +134,9 @@ class S4HanaEmulator(ProductEmulator):
             self._inserted = 0
         self.snapshots = SnapshotStore()
         with self._lock:
-            #: (path, decoded query) of every OData request since the last reset (the platform log omits queries).
-            self.queries: list[tuple[str, str]] = []
+            #: (path, decoded query) of the latest OData requests since the last reset (the platform log omits
+            #: queries; bounded so a long-running sandbox does not grow).
+            self.queries: deque[tuple[str, str]] = deque(maxlen=10_000)
         self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
         self.repeat_next_link = False
         self.ignore_skip = False
