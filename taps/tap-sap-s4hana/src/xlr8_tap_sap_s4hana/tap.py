@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 5000
-AUTH_TYPES = ("basic", "oauth_client_credentials")
+AUTH_TYPES = ("basic", "oauth_client_credentials", "client_certificate")
 
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
@@ -40,7 +40,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
         th.StringType,
         default="basic",
         allowed_values=list(AUTH_TYPES),
-        description="basic (communication user) or oauth_client_credentials.",
+        description="basic (communication user), oauth_client_credentials, or client_certificate (X.509 logon).",
     ),
     th.Property("username", th.StringType, description="basic: communication user."),
     th.Property("password", th.StringType, secret=True, description="basic: the communication user's password."),
@@ -52,6 +52,19 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="oauth_client_credentials: token endpoint (default <base_url>/sap/bc/sec/oauth2/token).",
     ),
     th.Property("oauth_scope", th.StringType, description="oauth_client_credentials: scope to request."),
+    th.Property(
+        "client_certificate_file",
+        th.StringType,
+        description="client_certificate: PEM file of the X.509 certificate mapped to the communication user.",
+    ),
+    th.Property(
+        "client_key_file",
+        th.StringType,
+        description="client_certificate: PEM file of its private key (default: in client_certificate_file).",
+    ),
+    th.Property(
+        "client_key_passphrase", th.StringType, secret=True, description="client_certificate: passphrase of the key."
+    ),
     th.Property(
         "services",
         th.ArrayType(th.StringType),
@@ -85,6 +98,9 @@ class S4Settings:
     client_secret: str | None
     token_url: str
     oauth_scope: str | None
+    client_certificate_file: str | None
+    client_key_file: str | None
+    client_key_passphrase: str | None
     services: tuple[ServiceRef, ...]
     entity_sets: tuple[str, ...]
     page_size: int
@@ -104,7 +120,11 @@ class S4Settings:
         elif "/sap/opu" in parsed.path:
             errors.append("setting 'base_url' must be the host only, without /sap/opu/...")
         auth_type = str(config.get("auth_type") or "basic")
-        required = {"basic": ("username", "password"), "oauth_client_credentials": ("client_id", "client_secret")}
+        required = {
+            "basic": ("username", "password"),
+            "oauth_client_credentials": ("client_id", "client_secret"),
+            "client_certificate": ("client_certificate_file",),
+        }
         if auth_type not in required:
             errors.append(f"setting 'auth_type' must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}")
         else:
@@ -134,6 +154,9 @@ class S4Settings:
             client_secret=config.get("client_secret"),
             token_url=str(config.get("token_url") or f"{base_url}/sap/bc/sec/oauth2/token"),
             oauth_scope=config.get("oauth_scope"),
+            client_certificate_file=config.get("client_certificate_file"),
+            client_key_file=config.get("client_key_file"),
+            client_key_passphrase=config.get("client_key_passphrase"),
             services=services,
             entity_sets=tuple(config.get("entity_sets") or ()),
             page_size=page_size,
