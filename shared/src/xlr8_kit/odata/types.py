@@ -9,6 +9,7 @@ ISO 8601 UTC strings and times of day as ``HH:MM:SS``. Edm.Binary is left out of
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -155,17 +156,41 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
     return value
 
 
+#: Types whose JSON value is the record value as is (no call per value on the hot path).
+_AS_IS = frozenset({"Edm.String", "Edm.Guid"})
+_OMIT = object()
+_PLANS: dict[int, tuple[weakref.ref[EntityType], dict[str, Any]]] = {}
+
+
+def _decode_plan(entity: EntityType) -> dict[str, Any]:
+    """Per property of ``entity``: None (as is), ``_OMIT``, or the property to decode; built once per type."""
+    key = id(entity)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0]() is entity:
+        return cached[1]
+    plan: dict[str, Any] = {}
+    for name, prop in entity.properties.items():
+        if prop.edm_type in OMITTED_TYPES:
+            plan[name] = _OMIT
+        else:
+            plan[name] = None if prop.edm_type in _AS_IS else prop
+
+    def forget(_gone: weakref.ref[EntityType]) -> None:
+        _PLANS.pop(key, None)
+
+    _PLANS[key] = (weakref.ref(entity, forget), plan)
+    return plan
+
+
 def decode_entry(entity: EntityType, entry: Mapping[str, Any], *, keep: Iterable[str] = ()) -> dict[str, Any]:
     """A record from one OData entry: declared properties decoded, ``__metadata``, deferred navigation links and
     omitted types dropped. ``keep`` names extra keys (e.g. expanded navigation properties) to pass through."""
+    plan = _decode_plan(entity)
     out: dict[str, Any] = {}
     for name, value in entry.items():
-        prop = entity.properties.get(name)
-        if prop is None:
-            if name in keep:
-                out[name] = value
-            continue
-        if prop.edm_type in OMITTED_TYPES:
-            continue
-        out[name] = decode_value(prop, value)
+        step = plan.get(name, _OMIT if name not in keep else None)
+        if step is None:
+            out[name] = value
+        elif step is not _OMIT:
+            out[name] = decode_value(step, value)
     return out
