@@ -146,7 +146,16 @@ def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> 
     store = workdir / "truths.duckdb"
     project = str(uuid.uuid4())
     target_config = workdir / "target.json"
-    target_config.write_text(json.dumps({"project_id": project, "duckdb_path": str(store)}))
+    target_config.write_text(
+        json.dumps(
+            {
+                "project_id": project,
+                "duckdb_path": str(store),
+                "pii_key_file": str(workdir / "pii.key"),
+                "pii_key_create": True,
+            }
+        )
+    )
     started = time.perf_counter()
     stderr_path = workdir / "tap.stderr"
     with stderr_path.open("wb") as stderr_file:

@@ -184,3 +184,37 @@ def test_people_who_left_before_sandbox_time_never_change() -> None:
     assert [company.employee(e.index) for e in gone] == gone
     keys = {e.employee_id for e in gone}
     assert not [c for c in company.changes_between(EPOCH, clock.now()) if c.key in keys]
+
+
+def test_worked_days_follow_the_timecards_and_change_after_the_fact() -> None:
+    """Punches: the same days and (unedited) hours as ``timecards()``; late out punches and manager edits appear
+    only as sandbox time passes, and a day read again later can differ."""
+    from datetime import date
+
+    company = Company(seed=42, scale=50)
+    start = EPOCH + timedelta(days=14)
+    cards = {(c.employee_id, c.work_date): c for c in company.timecards(0, 50, as_of=start)}
+    days = [start.date() - timedelta(days=n) for n in range(14, 0, -1)]
+    later = start + timedelta(days=10)
+    worked = {}
+    for i in range(50):
+        for day in days:
+            final = company.worked_day(i, day, later)
+            if final is not None:
+                worked[(final.employee_id, day)] = final
+    assert set(worked) == set(cards)
+    unedited = [w for w in worked.values() if not any(p.edited for p in w.punches)]
+    assert all(w.hours == cards[(w.employee_id, w.work_date)].hours for w in unedited)
+    assert any(any(p.edited for p in w.punches) for w in worked.values())
+    changed = 0
+    for (employee_id, day), final in worked.items():
+        early = company.worked_day(int(employee_id[1:]) - 1, day, datetime_at(day) + timedelta(hours=23))
+        changed += early is None or early.punches != final.punches
+    assert changed > 0
+    assert company.worked_day(0, date(2026, 1, 10)) is None  # a Saturday
+
+
+def datetime_at(day: object) -> object:
+    from datetime import UTC, datetime, time
+
+    return datetime.combine(day, time(0), tzinfo=UTC)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ EMP_PROPS = {
     "EmployeeId": {"type": "string"},
     "FirstName": {"type": ["null", "string"]},
     "DepartmentCode": {"type": ["null", "string"]},
-    "Salary": {"type": ["null", "number"]},
+    "Bonus": {"type": ["null", "number"]},
     "HiredAt": {"type": ["null", "string"], "format": "date-time"},
     "Address": {"type": ["null", "object"], "properties": {"city": {"type": ["null", "string"]}}},
     "Tags": {"type": ["null", "array"], "items": {"type": "string"}},
@@ -55,7 +55,7 @@ def hr_messages() -> list[dict[str, Any]]:
                     "EmployeeId": f"E{i:03d}",
                     "FirstName": f"Name{i}",
                     "DepartmentCode": "D9" if i == 19 else ["D1", "D2"][i % 2],
-                    "Salary": Decimal("12345678901234567.123456789") if i == 0 else Decimal(f"{50000 + i}.25"),
+                    "Bonus": Decimal("12345678901234567.123456789") if i == 0 else Decimal(f"{50000 + i}.25"),
                     "HiredAt": "2024-03-01T09:30:00+02:00",
                     "Address": {"city": "Lyon"},
                     "Tags": ["a", "b"],
@@ -88,7 +88,7 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
             "_column_mappings", "_truths_ledger", "_dead_letters"} <= tables  # fmt: skip
 
     emp = f"{P8}_workday_employees"
-    rows = query(store, f'SELECT employee_id, salary, hired_at, address, tags, active FROM "{emp}" ORDER BY 1')
+    rows = query(store, f'SELECT employee_id, bonus, hired_at, address, tags, active FROM "{emp}" ORDER BY 1')
     assert len(rows) == 20
     assert rows[0][1] == Decimal("12345678901234567.123456789")  # exact, never a float
     assert rows[1][1] == Decimal("50001.25")
@@ -98,7 +98,7 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
     types = dict(
         query(store, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [emp])
     )
-    assert types["salary"] == "DECIMAL(38,9)"
+    assert types["bonus"] == "DECIMAL(38,9)"
     assert types["hired_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["address"] == "JSON"
 
@@ -118,7 +118,7 @@ def test_engine_layout_rows_and_metadata(tmp_path: Path, config: dict[str, Any],
     assert emp_meta[8] == 20
     assert dept[8] == 3
     columns = json.loads(emp_meta[6])
-    assert {"name": "salary", "type": "DECIMAL(38,9)"} in columns
+    assert {"name": "bonus", "type": "DECIMAL(38,9)"} in columns
     assert emp_meta[7] == len(columns)
     assert json.loads(emp_meta[9]) == ["employee_id"]
     assert (emp_meta[12], emp_meta[13]) == (1, True)
@@ -152,8 +152,8 @@ def test_profiles_and_hub_spoke_mappings(tmp_path: Path, config: dict[str, Any],
     assert profiles["employee_id"][0] == "text"
     assert profiles["employee_id"][1:4] == (20, 0, 20)
     assert profiles["employee_id"][9] is True  # 100% unique and more than 10 distinct
-    assert profiles["salary"][0] == "numeric"
-    assert profiles["salary"][5] == float(Decimal("12345678901234567.123456789"))
+    assert profiles["bonus"][0] == "numeric"
+    assert profiles["bonus"][5] == float(Decimal("12345678901234567.123456789"))
     dept = profiles["department_code"]
     assert dept[0] == "categorical"
     assert json.loads(dept[6]) == ["D1", "D2", "D9"]

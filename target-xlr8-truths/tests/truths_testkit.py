@@ -109,7 +109,13 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(store: Path) -> dict[str, Any]:
-    return {"project_id": PROJECT, "duckdb_path": str(store), "dead_letter_ceiling": 50}
+    return {
+        "project_id": PROJECT,
+        "duckdb_path": str(store),
+        "dead_letter_ceiling": 50,
+        "pii_key_file": str(store.parent / "pii.key"),
+        "pii_key_create": True,
+    }
 
 
 def _free_port() -> int:

@@ -34,7 +34,8 @@ def test_meltano_run_lands_workday_truths(tmp_path: Path) -> None:
         soap_columns = ["employee_id", "first_name", "annual_salary"]
         soap = project.rows("workday_hcm", "soap_workers", soap_columns, "employee_id")
         assert soap[0][:2] == (people[0].employee_id, people[0].first_name)
-        assert Decimal(str(soap[0][2])) == people[0].annual_salary
+        assert str(soap[0][2]).startswith("ENC256:")  # PII: encrypted with the engine key
+        assert Decimal(project.decrypt(soap[0][2])) == people[0].annual_salary
         report = project.rows("workday_hcm", "worker_report", ["employee_id", "worker_status"], "employee_id")
         assert len(report) == 100
         journals = project.rows("workday_fins", "journals", ["journal_number"], "journal_number")

@@ -11,7 +11,8 @@ CONTRACT (emulators rely on these names; extend, do not rename):
 - ``company.departments / jobs / locations / legal_entities / cost_centers / pay_groups / earning_codes /
   deduction_codes / accrual_plans / gl_accounts`` -> small lists.
 - Payroll and time: ``pay_periods(as_of)``, ``pay_statement(employee_index, period)``, ``pay_statements()``,
-  ``timecards()``, ``schedule(i)``, ``accrual_balances(i)``.
+  ``timecards()``, ``schedule(i)``, ``accrual_balances(i)``; clock punches ``worked_day(i, day)`` (late punches and
+  manager edits appear as sandbox time passes) and scheduled ``shift(i, day)``, wall times in ``time_zone``.
 - Finance: ``journal(i)`` / ``journals()``, ``supplier(i)`` / ``suppliers()``, ``invoice(i)`` / ``invoices()``,
   ``purchase_order(i)`` / ``purchase_orders()`` with ``*_count`` properties.
 - CRM: ``crm_account(i)`` / ``crm_accounts()``, ``contact(i)`` / ``contacts()``, ``opportunity(i)`` /
@@ -33,7 +34,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
@@ -234,6 +235,52 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Punch:
+    """One clock punch. ``at`` is the tenant's wall time (naive, in ``Company.time_zone``); the other times UTC."""
+
+    punch_id: str
+    employee_id: str
+    work_date: date
+    kind: Literal["In", "Out"]
+    at: datetime
+    entered_at: datetime  # when it reached the time system (a forgotten punch is added late)
+    updated_at: datetime  # last change: entered_at, or a manager's edit
+    edited: bool
+
+
+@dataclass(frozen=True)
+class WorkedDay:
+    """What the time system knows about one employee's day as of some moment (punches may still be missing)."""
+
+    employee_id: str
+    work_date: date
+    punches: tuple[Punch, ...]
+    approved: bool
+    updated_at: datetime
+
+    @property
+    def hours(self) -> Decimal | None:
+        """Worked hours of the in/out pair, None while the out punch is missing."""
+        if len(self.punches) < 2:
+            return None
+        seconds = (self.punches[1].at - self.punches[0].at).total_seconds()
+        return (Decimal(int(seconds)) / 3600).quantize(_CENT)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One scheduled shift; times are the tenant's wall time (naive, in ``Company.time_zone``)."""
+
+    shift_id: str
+    employee_id: str
+    work_date: date
+    start: datetime
+    end: datetime
+    location_code: str
+    job_code: str
+
+
+@dataclass(frozen=True)
 class AccrualBalance:
     employee_id: str
     plan_code: str
@@ -430,6 +477,8 @@ class Company:
             Code("DENTAL", "Dental plan", "pre-tax"),
         ]
         self.accrual_plans = [Code("PTO", "Paid time off"), Code("SICK", "Sick leave")]
+        #: The time-keeping tenant's zone: punch and shift wall times are local to it.
+        self.time_zone = "America/New_York"
         self.gl_accounts = [
             GLAccount(n, name, kind, "Debit" if kind in ("Asset", "Expense") else "Credit")
             for n, name, kind in _GL_ACCOUNTS
@@ -721,6 +770,74 @@ class Company:
             work_days=days,
             weekly_hours=Decimal(hours_per_day * len(days.split(","))),
         )
+
+    def worked_day(
+        self, i: int, day: date, as_of: datetime | None = None, *, employee: Employee | None = None
+    ) -> WorkedDay | None:
+        """Employee ``i``'s punches for ``day`` as the time system shows them at ``as_of`` (None: no work that day).
+
+        The same days and hours as ``timecards()``; the in punch is at the scheduled start give or take a few
+        minutes. Some out punches are entered late (forgotten, added by a manager hours later) and some are edited
+        one to three days after the fact, so a day read early can look different when read again."""
+        t = self._as_of(as_of)
+        e = employee or self.employee(i, t)
+        if day.weekday() >= 5 or not self._employed_during(e, day, day):
+            return None
+        r = self._rng(f"timecard:{day.isoformat()}", i)
+        if r.random() < 0.05:
+            return None  # absent, as in timecards()
+        hours = Decimal(r.randrange(30, 40)) / 4
+        zone = _zone(self.time_zone)
+        p = self._rng(f"punch:{day.isoformat()}", i)
+        start = self.schedule_start_hour(i)
+        punched_in = datetime.combine(day, time(start)) + timedelta(minutes=p.randrange(-12, 16))
+        punched_out = punched_in + timedelta(minutes=int(hours * 60))
+        in_utc = punched_in.replace(tzinfo=zone).astimezone(UTC)
+        out_utc = punched_out.replace(tzinfo=zone).astimezone(UTC)
+        in_entered = in_utc + timedelta(seconds=p.randrange(1, 90))
+        late = p.random() < 0.1
+        out_entered = out_utc + (timedelta(hours=p.randrange(2, 40)) if late else timedelta(seconds=p.randrange(1, 90)))
+        edit_at = out_entered + timedelta(minutes=p.randrange(6 * 60, 72 * 60)) if p.random() < 0.08 else None
+        edit_minutes = p.choice([-45, -30, -15, 15, 30, 45])
+        key = f"{e.employee_id}-{day:%Y%m%d}"
+        punches: list[Punch] = []
+        if in_entered <= t:
+            punches.append(Punch(f"PI-{key}", e.employee_id, day, "In", punched_in, in_entered, in_entered, False))
+        if punches and out_entered <= t:
+            if edit_at is not None and edit_at <= t:
+                punched_out += timedelta(minutes=edit_minutes)
+                punches.append(Punch(f"PO-{key}", e.employee_id, day, "Out", punched_out, out_entered, edit_at, True))
+            else:
+                punches.append(
+                    Punch(f"PO-{key}", e.employee_id, day, "Out", punched_out, out_entered, out_entered, False)
+                )
+        if not punches:
+            return None
+        approved_at = datetime.combine(day + timedelta(days=3), time(12), tzinfo=UTC)
+        approved = approved_at <= t and len(punches) == 2
+        updated = max(p.updated_at for p in punches)
+        if approved:
+            updated = max(updated, approved_at)
+        return WorkedDay(e.employee_id, day, tuple(punches), approved, updated)
+
+    def schedule_start_hour(self, i: int) -> int:
+        return self._rng("schedule", i).choice([6, 7, 8, 9, 14, 22])
+
+    def shift(
+        self, i: int, day: date, as_of: datetime | None = None, *, employee: Employee | None = None
+    ) -> Shift | None:
+        """Employee ``i``'s scheduled shift on ``day`` (their ``schedule``'s days and start hour), if any."""
+        e = employee or self.employee(i, as_of)
+        if not self._employed_during(e, day, day):
+            return None
+        r = self._rng("schedule", i)
+        start_hour = r.choice([6, 7, 8, 9, 14, 22])
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        if _WEEKDAYS[day.weekday()] not in days.split(","):
+            return None
+        start = datetime.combine(day, time(start_hour))
+        return Shift(f"SH-{e.employee_id}-{day:%Y%m%d}", e.employee_id, day, start, start + timedelta(hours=9),
+                     e.location_code, e.job_code)  # fmt: skip
 
     def accrual_balances(self, i: int, as_of: datetime | None = None) -> list[AccrualBalance]:
         t = self._as_of(as_of)
@@ -1097,6 +1214,16 @@ class Company:
             return Change(entity, i, key, "delete", at)
         e = self.employee(i, at)
         return Change(entity, i, key, "terminate" if e.termination_date == at.date() else "update", at)
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@functools.cache
+def _zone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 @functools.lru_cache(maxsize=256)

@@ -51,7 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     ga.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="truths store file (default %(default)s)")
     ga.add_argument("--sandbox", action="store_true", help="use the running xlr8-sandbox (fixed ports) instead")
     ga.add_argument("--json", action="store_true", help="print the truths as JSON")
+    _add_plugin_commands(commands)
     return parser
+
+
+def _add_plugin_commands(commands: Any) -> None:
+    """Commands other installed packages add (``xlr8.commands`` entry points), e.g. ``truths`` from the target,
+    so the kit never imports the packages built on it."""
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group="xlr8.commands"), key=lambda e: e.name):
+        entry.load()(commands)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -61,6 +71,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         if args.command == "translate":
             return _translate(args, out)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args, out, err))
         from xlr8_kit.connectors.gather import run_gather_cli
 
         return run_gather_cli(args, out, err)

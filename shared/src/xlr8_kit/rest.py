@@ -23,13 +23,23 @@ from singer_sdk.streams import RESTStream
 
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
+from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 
 MAX_ERROR_BODY = 500
 
 #: Non-secret config values that pair with a secret in an HTTP Basic header (base64 of ``user:secret``).
-_BASIC_USER_KEYS = ("username", "user", "user_name", "login", "client_id", "api_user", "company_id")
+_BASIC_USER_KEYS = (
+    "username",
+    "user",
+    "user_name",
+    "login",
+    "client_id",
+    "api_user",
+    "company_id",
+    "proxy_username",
+)
 
 #: Settings every tap accepts besides its product's own (credential store, HTTP policy, audit, filters).
 KIT_SETTINGS = th.PropertiesList(
@@ -71,6 +81,14 @@ KIT_SETTINGS = th.PropertiesList(
         description="Resilient HTTP policy overrides.",
     ),
     th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+    th.Property(
+        "proxy_url",
+        th.StringType,
+        description="HTTPS proxy every request goes through (static egress for IP allowlists), e.g. "
+        "http://proxy.example:3128; TLS to the vendor stays end to end (CONNECT).",
+    ),
+    th.Property("proxy_username", th.StringType, description="Proxy user (with proxy_password)."),
+    th.Property("proxy_password", th.StringType, secret=True, description="Proxy password."),
     th.Property(
         "filters",
         th.StringType,
@@ -126,6 +144,8 @@ class KitTap(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
+        if not self.config.get("credential_id"):
+            proxy_map(self.config)  # a bad proxy setting fails here too (with a credential: once resolved)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """With ``credential_id``, validate the config as resolved from the store (secrets stay in memory)."""
@@ -157,6 +177,9 @@ class KitTap(Tap):
                 redactor.add_pair(user, value)
         policy = http_policy_from_config(config)
         session = self.make_session(policy, config=config, redactor=redactor)
+        proxies = proxy_map(config)
+        if proxies:
+            session.proxies.update(proxies)
         from xlr8_kit.credentials.resolve import secret_persister
 
         persister = secret_persister(self.config)

@@ -16,6 +16,10 @@ from xlr8_sandbox.products.salesforce import PASSWORD as SF_PASSWORD
 from xlr8_sandbox.products.salesforce import USERNAME as SF_USERNAME
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID
 from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME
+from xlr8_sandbox.products.ukg_ready import API_KEY as READY_API_KEY
+from xlr8_sandbox.products.ukg_ready import COMPANY_SHORT_NAME as READY_COMPANY
+from xlr8_sandbox.products.ukg_ready import PASSWORD as READY_PASSWORD
+from xlr8_sandbox.products.ukg_ready import USERNAME as READY_USERNAME
 
 
 def _connector_class(product: str, config: dict[str, t.Any]) -> type[TapConnector]:
@@ -24,7 +28,7 @@ def _connector_class(product: str, config: dict[str, t.Any]) -> type[TapConnecto
 
 @pytest.fixture(scope="module")
 def sandbox() -> t.Iterator[t.Any]:
-    with run_sandbox(["successfactors", "ukg_pro", "salesforce"], seed=42, scale=30) as running:
+    with run_sandbox(["successfactors", "ukg_pro", "salesforce", "ukg_ready"], seed=42, scale=30) as running:
         yield running
 
 
@@ -97,4 +101,29 @@ class TestSalesforceContract(ConnectorContractTests):
             stream="Contact",
             filters="title = 'CFO' or last_name = \"O'Brien\"",
             secrets=[SF_PASSWORD, CLIENT_SECRET, "wrong-password-59"],
+        )
+
+
+class TestUkgReadyContract(ConnectorContractTests):
+    @pytest.fixture
+    def contract(self, sandbox: t.Any) -> ConnectorContract:
+        good = {
+            "base_url": sandbox.url("ukg_ready"),
+            "api_key": READY_API_KEY,
+            "username": READY_USERNAME,
+            "password": READY_PASSWORD,
+            "company_short_name": READY_COMPANY,
+            "page_size": 7,
+        }
+        bad = {**good, "password": "wrong-password-61"}
+        path = f"/ta/rest/v2/companies/|{READY_COMPANY}/employees"
+        return ConnectorContract(
+            connector_class=_connector_class("ukg_ready", good),
+            good_config=good,
+            bad_config=bad,
+            entity="employee",
+            stream="employees",
+            filters="employment_status = active and hire_date >= 2019-01-01",
+            secrets=[READY_PASSWORD, READY_API_KEY, "wrong-password-61"],
+            request_count=lambda: [r.path for r in sandbox.requests("ukg_ready", path)].count(path),
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import typing as t
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -15,32 +14,34 @@ from xlr8_kit.connectors import ENTRY_POINT_GROUP, ConnectorError, ConnectorFact
 from xlr8_kit.credentials import cli
 from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.credentials.resolve import open_manager
-from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
-from xlr8_kit.vocabulary import mapping_for_stream, register_mapping, resolve_product
+from xlr8_kit.vocabulary import resolve_product
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.ukg_ready import API_KEY, UkgReadyEmulator
+from xlr8_sandbox.testing import emulator_fixtures
+from xlr8_tap_ukg_ready.connector import UkgReadyConnector
 
-FAKE = "xlr8_kit.testing.fake_ready:FakeReadyConnector"
-
-
-@pytest.fixture(autouse=True)
-def fake_mapping() -> t.Iterator[None]:
-    original = mapping_for_stream("ukg_ready", "employees")
-    register_mapping(MAPPING)
-    yield
-    assert original is not None
-    register_mapping(original)
+#: A real product's connector (tap-ukg-ready) over its emulator; entry points are replaced per test.
+CONNECTOR = "xlr8_tap_ukg_ready.connector:UkgReadyConnector"
+sandbox, emulator, url = emulator_fixtures("ukg_ready", scale=23)
 
 
 @pytest.fixture
 def entry_points(monkeypatch: pytest.MonkeyPatch) -> list[EntryPoint]:
-    found = [EntryPoint(name="ukg_ready", value=FAKE, group=ENTRY_POINT_GROUP)]
+    found = [EntryPoint(name="ukg_ready", value=CONNECTOR, group=ENTRY_POINT_GROUP)]
     monkeypatch.setattr(ConnectorFactory, "_entry_points", classmethod(lambda cls: list(found)))
     return found
 
 
+class Server:
+    def __init__(self, sandbox: Sandbox, emulator: UkgReadyEmulator, url: str) -> None:
+        self.url = url
+        self.rows = list(sandbox.ctx.company.employees())
+        self.login = emulator.test_credentials()
+
+
 @pytest.fixture
-def server() -> t.Iterator[FakeReadyServer]:
-    with FakeReadyServer() as running:
-        yield running
+def server(sandbox: Sandbox, emulator: UkgReadyEmulator, url: str) -> Server:
+    return Server(sandbox, emulator, url)
 
 
 def test_installed_entry_points_of_the_workspace_resolve_to_registry_ids() -> None:
@@ -51,11 +52,15 @@ def test_installed_entry_points_of_the_workspace_resolve_to_registry_ids() -> No
 
 
 def test_entry_point_aliases_resolve_to_registry_ids(entry_points: list[EntryPoint]) -> None:
-    entry_points.append(EntryPoint(name="sap_sf", value=FAKE, group=ENTRY_POINT_GROUP))
-    entry_points.append(EntryPoint(name="ukg_wfm", value=FAKE, group=ENTRY_POINT_GROUP))
-    assert ConnectorFactory.installed() == {"successfactors": FAKE, "ukg_ready": FAKE, "ukg_wfm_dimensions": FAKE}
-    assert ConnectorFactory.connector_class("sap_sf") is FakeReadyConnector
-    assert ConnectorFactory.connector_class("tap-ukg-ready") is FakeReadyConnector
+    entry_points.append(EntryPoint(name="sap_sf", value=CONNECTOR, group=ENTRY_POINT_GROUP))
+    entry_points.append(EntryPoint(name="ukg_wfm_dimensions", value=CONNECTOR, group=ENTRY_POINT_GROUP))
+    assert ConnectorFactory.installed() == {
+        "successfactors": CONNECTOR,
+        "ukg_ready": CONNECTOR,
+        "ukg_wfm": CONNECTOR,
+    }
+    assert ConnectorFactory.connector_class("sap_sf") is UkgReadyConnector
+    assert ConnectorFactory.connector_class("tap-ukg-ready") is UkgReadyConnector
 
 
 def test_unknown_product_lists_the_installed_connectors(entry_points: list[EntryPoint]) -> None:
@@ -83,17 +88,17 @@ def test_broken_entry_point_is_reported(entry_points: list[EntryPoint]) -> None:
         ConnectorFactory.connector_class("ukg_ready")
 
 
-def test_create_from_a_product_credential(entry_points: list[EntryPoint], server: FakeReadyServer) -> None:
+def test_create_from_a_product_credential(entry_points: list[EntryPoint], server: Server) -> None:
     credential = ProductCredential(
         credential_id="ready-1",
         project_id="acme",
         product_id="ukg_ready",
-        auth_type=AuthType.API_KEY,
-        credentials={"api_token": GOOD_TOKEN},
+        auth_type=AuthType.SESSION_LOGIN,
+        credentials=server.login,
         instance_url=server.url,
     )
     connector = ConnectorFactory.create("ukg_ready", credential, settings={"base_url": server.url, "page_size": 50})
-    assert isinstance(connector, FakeReadyConnector)
+    assert isinstance(connector, UkgReadyConnector)
     with connector:
         assert connector.test_connection().ok
         assert len(list(connector.get_entity("employee"))) == len(server.rows)
@@ -102,7 +107,7 @@ def test_create_from_a_product_credential(entry_points: list[EntryPoint], server
         ConnectorFactory.create("ukg_ready", other)
 
 
-def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeReadyServer, token: str) -> str:
+def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server, api_key: str) -> str:
     monkeypatch.setenv("XLR8_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
     location = str(tmp_path / "credentials.db")
     manager = open_manager(location)
@@ -112,8 +117,8 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeReadySer
                 credential_id="ready-2",
                 project_id="acme",
                 product_id="ukg_ready",
-                auth_type=AuthType.API_KEY,
-                credentials={"api_token": token, "base_url": server.url},
+                auth_type=AuthType.SESSION_LOGIN,
+                credentials={**server.login, "api_key": api_key, "base_url": server.url},
             )
         )
     finally:
@@ -122,9 +127,9 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeReadySer
 
 
 def test_create_from_a_stored_credential_id(
-    entry_points: list[EntryPoint], server: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    entry_points: list[EntryPoint], server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    location = _store(tmp_path, monkeypatch, server, GOOD_TOKEN)
+    location = _store(tmp_path, monkeypatch, server, API_KEY)
     connector = ConnectorFactory.create("ukg_ready", "ready-2", store=location, settings={"base_url": server.url})
     assert connector.config == {"base_url": server.url, "credential_id": "ready-2", "credential_store": location}
     with connector:
@@ -132,9 +137,9 @@ def test_create_from_a_stored_credential_id(
     assert status.ok, status.message
 
 
-@pytest.mark.parametrize(("token", "exit_code", "word"), [(GOOD_TOKEN, 0, "ok"), ("revoked-token-123", 1, "FAILED")])
+@pytest.mark.parametrize(("token", "exit_code", "word"), [(API_KEY, 0, "ok"), ("revoked-api-key-123", 1, "FAILED")])
 def test_xlr8_credentials_test_uses_test_connection(
-    server: FakeReadyServer,
+    server: Server,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -143,7 +148,7 @@ def test_xlr8_credentials_test_uses_test_connection(
     word: str,
 ) -> None:
     location = _store(tmp_path, monkeypatch, server, token)
-    ConnectorFactory.register("ukg_ready", FakeReadyConnector)
+    ConnectorFactory.register("ukg_ready", UkgReadyConnector)
     try:
         code = cli.main(["--store", location, "test", "ready-2"])
     finally:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import io
-import typing as t
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from xlr8_kit.cli import main
-from xlr8_kit.connectors import ConnectorError, ConnectorFactory
+from xlr8_kit.connectors import ConnectorError
 from xlr8_kit.connectors.gather import GatherReport, analyse, gather
+from xlr8_kit.privacy.cipher import generate_key_file
 from xlr8_kit.query import And, Between, Compare, In, QueryError
-from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
-from xlr8_kit.vocabulary import mapping_for_stream, register_mapping
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.ukg_ready import API_KEY, PASSWORD, STATUS, UkgReadyEmulator
+from xlr8_sandbox.testing import emulator_fixtures
 
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
 #: target-xlr8-truths' 256MB default buffer pool cannot stage a batch (read_json asks for 256 MiB): reported.
@@ -78,24 +79,30 @@ def test_analyse_is_rule_based_and_deterministic(
     assert first.intent == intent
 
 
+sandbox, emulator, url = emulator_fixtures("ukg_ready", scale=40)
+
+
+class Product:
+    """A real product to gather from: tap-ukg-ready's installed connector over its emulator."""
+
+    def __init__(self, sandbox: Sandbox, emulator: UkgReadyEmulator, url: str) -> None:
+        self.url, self.emulator = url, emulator
+        self.source = {"base_url": url, **emulator.test_credentials()}
+        self.rows = [
+            {"employee_id": e.employee_id, "hired_date": e.hire_date.isoformat(), "status": STATUS[e.status]}
+            for e in sandbox.ctx.company.employees()
+        ]
+
+
 @pytest.fixture
-def fake_product() -> t.Iterator[FakeReadyServer]:
-    original = mapping_for_stream("ukg_ready", "employees")
-    register_mapping(MAPPING)
-    ConnectorFactory.register("ukg_ready", FakeReadyConnector)
-    try:
-        with FakeReadyServer(scale=40) as server:
-            yield server
-    finally:
-        ConnectorFactory.unregister("ukg_ready")
-        assert original is not None
-        register_mapping(original)
+def fake_product(sandbox: Sandbox, emulator: UkgReadyEmulator, url: str) -> Product:
+    return Product(sandbox, emulator, url)
 
 
-def test_gather_lands_the_answer_as_reality_truths(fake_product: FakeReadyServer, tmp_path: Path) -> None:
+def test_gather_lands_the_answer_as_reality_truths(fake_product: Product, tmp_path: Path) -> None:
     duckdb_path = str(tmp_path / "truths.duckdb")
     messages: list[str] = []
-    sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN, "page_size": 7}}
+    sources = {"ukg_ready": {**fake_product.source, "page_size": 7}}
     truths = gather(
         "How many active employees were hired since 2018?",
         project=PROJECT,
@@ -112,10 +119,10 @@ def test_gather_lands_the_answer_as_reality_truths(fake_product: FakeReadyServer
     assert [r["employee_id"] for r in truth.content] == [r["employee_id"] for r in expected]
     assert truth.metadata["rows"] == len(expected)
     assert truth.metadata["product"] == "ukg_ready"
-    assert truth.metadata["params"] == {"status": "Active", "hired_from": "2018-01-01"}
+    assert truth.metadata["params"] == {"status": "Active"}
     assert truth.metadata["canonical_fields"]["hired_date"] == "hire_date"
     assert truth.location.startswith(f"duckdb:{duckdb_path}#")
-    assert all(req.query["status"] == ["Active"] for req in fake_product.requests_to("/api/v1/employees"))
+    assert all(q["status"] == "Active" for q in fake_product.emulator.employee_queries)
     assert any("landed" in m for m in messages)
 
     import duckdb
@@ -126,12 +133,12 @@ def test_gather_lands_the_answer_as_reality_truths(fake_product: FakeReadyServer
     assert [row[0] for row in landed] == sorted(r["employee_id"] for r in expected)
 
 
-def test_gather_skips_products_without_the_entity_or_credentials(fake_product: FakeReadyServer, tmp_path: Path) -> None:
+def test_gather_skips_products_without_the_entity_or_credentials(fake_product: Product, tmp_path: Path) -> None:
     report = GatherReport()
     truths = gather(
         "opportunities and employees in salesforce and ukg ready",
         project=PROJECT,
-        sources={"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}},
+        sources={"ukg_ready": fake_product.source},
         duckdb_path=str(tmp_path / "t.duckdb"),
         report=report,
         target_settings=TARGET,
@@ -146,14 +153,13 @@ def test_gather_refuses_a_question_without_entities(tmp_path: Path) -> None:
         gather("what is the weather?", project=PROJECT, sources={}, duckdb_path=str(tmp_path / "t.duckdb"))
 
 
-def test_cli_gather_prints_a_table(
-    fake_product: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_gather_prints_a_table(fake_product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import xlr8_kit.connectors.gather as gather_module
 
-    sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}}
+    sources = {"ukg_ready": fake_product.source}
     monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
     monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
+    monkeypatch.setenv("XLR8_PII_KEY_FILE", str(generate_key_file(tmp_path / "pii.key")))  # salaries are PII
     out, err = io.StringIO(), io.StringIO()
     code = main(
         ["gather", "--project", PROJECT, "--duckdb", str(tmp_path / "t.duckdb"), "How many employees are on leave?"],
@@ -166,7 +172,8 @@ def test_cli_gather_prints_a_table(
     assert lines[0].split() == ["product", "entity", "type", "rows", "query", "as", "sent", "location"]
     assert lines[2].split()[:4] == ["ukg_ready", "employee", "reality", str(on_leave)]
     assert "ukg_ready: reading employee (employee where employment_status = 'leave')" in err.getvalue()
-    assert GOOD_TOKEN not in out.getvalue() + err.getvalue()
+    assert API_KEY not in out.getvalue() + err.getvalue()
+    assert PASSWORD not in out.getvalue() + err.getvalue()
 
 
 def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -> None:
@@ -195,7 +202,7 @@ def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -
 
 
 def test_cli_gather_uses_the_projects_credentials_from_the_store(
-    fake_product: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import base64
     import os
@@ -206,12 +213,13 @@ def test_cli_gather_uses_the_projects_credentials_from_the_store(
 
     monkeypatch.setenv("XLR8_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
     monkeypatch.setattr(gather_module, "CLI_TARGET_SETTINGS", TARGET)
+    monkeypatch.setenv("XLR8_PII_KEY_FILE", str(generate_key_file(tmp_path / "pii.key")))  # salaries are PII
     store = str(tmp_path / "credentials.db")
     manager = open_manager(store)
     try:
         for cid, project in (("ready-mine", PROJECT), ("ready-other", "11111111-2222-3333-4444-555555555555")):
-            secrets = {"api_token": GOOD_TOKEN, "base_url": fake_product.url}
-            manager.store(ProductCredential(cid, project, "ukg_ready", AuthType.API_KEY, secrets))
+            secrets = fake_product.source
+            manager.store(ProductCredential(cid, project, "ukg_ready", AuthType.SESSION_LOGIN, secrets))
     finally:
         manager.close()
     out, err = io.StringIO(), io.StringIO()
@@ -224,4 +232,5 @@ def test_cli_gather_uses_the_projects_credentials_from_the_store(
     assert [t["metadata"]["credential_id"] for t in truths] == ["ready-mine"]
     expected = sorted(r["employee_id"] for r in fake_product.rows if r["status"] == "Terminated")
     assert sorted(r["employee_id"] for r in truths[0]["content"]) == expected
-    assert GOOD_TOKEN not in out.getvalue() + err.getvalue()
+    assert API_KEY not in out.getvalue() + err.getvalue()
+    assert PASSWORD not in out.getvalue() + err.getvalue()

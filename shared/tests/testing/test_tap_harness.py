@@ -14,9 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from xlr8_kit.testing.fake_ready import GOOD_TOKEN, PATH, FakeReadyServer, TapFakeReady
 from xlr8_kit.testing.fake_time import FakeTime, with_fake_time, with_session_time
-from xlr8_kit.testing.faultserver import Reply
 from xlr8_kit.testing.meltano_e2e import MeltanoProject, truths_rows
 from xlr8_kit.testing.singer_cli import (
     SingerOutput,
@@ -26,33 +24,41 @@ from xlr8_kit.testing.singer_cli import (
     sync_in_process,
     write_json,
 )
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+from xlr8_tap_ukg_ready.tap import TapUkgReady
+
+#: A real product's employees resource (tap-ukg-ready over its emulator), as the request log records it.
+PATH = "/ta/rest/v2/companies/|ACMEREADY/employees"
 
 
-def _config(server: FakeReadyServer, **extra: Any) -> dict[str, Any]:
-    return {"base_url": server.url, "api_token": GOOD_TOKEN, **extra}
+def _config(server: Sandbox, **extra: Any) -> dict[str, Any]:
+    product = server.emulator("ukg_ready")
+    return {"base_url": server.url("ukg_ready"), **product.test_credentials(), "page_size": 10, **extra}
 
 
 def test_a1_fake_time_waits_the_retry_after_without_sleeping() -> None:
     fake = FakeTime()
-    server = FakeReadyServer(scale=23)
-    with server:
-        server.script(PATH, Reply(429, body={"error": "slow down"}, headers={"Retry-After": "30"}))
-        tap = with_fake_time(TapFakeReady, fake)(config=_config(server), parse_env_config=False)
+    with run_sandbox(["ukg_ready"], scale=23) as server:
+        server.faults.add("ukg_ready", PATH, FaultSpec("rate_limit", retry_after=30, times=1))
+        tap = with_fake_time(TapUkgReady, fake)(config=_config(server), parse_env_config=False)
         output = sync_in_process(tap)
-        assert server.count(PATH) == 4  # the 429, then pages 1-3 (10 rows each, 23 rows)
+        assert [r.path for r in server.requests("ukg_ready", PATH)].count(
+            PATH
+        ) == 4  # the 429, then pages 1-3 (10 rows each, 23 rows)
+        expected = [e.employee_id for e in server.ctx.company.employees()]
     assert fake.sleeps == [30.0]  # exactly the Retry-After: no jitter, nothing slept for real
     assert fake.clock() == 1030.0
-    assert [r["employee_id"] for r in output.records("employees")] == [r["employee_id"] for r in server.rows]
-    assert isinstance(output.tap, TapFakeReady)
+    assert [r["employee_id"] for r in output.records("employees")] == expected
+    assert isinstance(output.tap, TapUkgReady)
 
 
 def test_with_session_time_replaces_only_what_it_is_given() -> None:
     waits: list[float] = []
-    timed = with_session_time(TapFakeReady, sleep=waits.append)
-    assert issubclass(timed, TapFakeReady)
-    server = FakeReadyServer(scale=5)
-    with server:
-        server.script(PATH, Reply(503), Reply(503))
+    timed = with_session_time(TapUkgReady, sleep=waits.append)
+    assert issubclass(timed, TapUkgReady)
+    with run_sandbox(["ukg_ready"], scale=5) as server:
+        server.faults.add("ukg_ready", PATH, FaultSpec("status", status=503, times=2))
         tap = timed(config=_config(server, http={"backoff_base": 2, "backoff_max": 2}), parse_env_config=False)
         output = sync_in_process(tap)
         session = tap.kit.session

@@ -24,7 +24,7 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY, build_annotation
 from xlr8_kit.vocabulary.model import FieldMap, StreamMapping
 
 REGISTRY_IDS = [
-    "ukg_pro", "ukg_wfm_dimensions", "ukg_ready", "workday_hcm", "workday_fins", "successfactors",
+    "ukg_pro", "ukg_wfm", "ukg_ready", "workday_hcm", "workday_fins", "successfactors",
     "s4hana", "salesforce", "oracle_hcm", "oracle_erp", "common",
 ]  # fmt: skip
 
@@ -33,7 +33,8 @@ REGISTRY_IDS = [
     ("name", "expected"),
     [
         *[(i, i) for i in REGISTRY_IDS],
-        ("ukg_wfm", "ukg_wfm_dimensions"),
+        ("ukg_wfm_dimensions", "ukg_wfm"),
+        ("kronos", "ukg_wfm"),
         ("sap_sf", "successfactors"),
         ("sap_s4", "s4hana"),
         ("tap-salesforce", "salesforce"),
@@ -274,7 +275,7 @@ def test_annotation_refuses_unknown_entities_and_truth_types() -> None:
 
 def test_annotation_stream_named_like_an_entity_without_mapping() -> None:
     annotation = build_annotation(
-        product="ukg_ready", stream="cost_centers", entity=None, truth_type="configuration",
+        product="ukg_wfm_dimensions", stream="cost_centers", entity=None, truth_type="configuration",
         key_columns=["code"], references={}, columns=["code", "name"],
     )  # fmt: skip
     assert annotation["entity"] == "cost_center"

@@ -7,6 +7,8 @@ from __future__ import annotations
 ENGINE_TABLES = ("_schema_metadata", "_column_profiles", "_column_mappings")
 LEDGER_TABLE = "_truths_ledger"
 DEAD_LETTER_TABLE = "_dead_letters"
+#: Per table column: the canonical field it carries and the PII action applied (erasure and audits read it).
+FIELDS_TABLE = "_truths_fields"
 UPLOADED_BY = "target-xlr8-truths"
 
 
@@ -132,6 +134,19 @@ CREATE TABLE IF NOT EXISTS {DEAD_LETTER_TABLE} (
 )"""
 
 
+def _fields(ts: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {FIELDS_TABLE} (
+    project VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    column_name VARCHAR NOT NULL,
+    canonical_field VARCHAR,
+    pii_action VARCHAR,
+    updated_at {ts},
+    PRIMARY KEY (project, table_name, column_name)
+)"""
+
+
 def ddl(dialect: str) -> list[str]:
     json_type = "JSONB" if dialect == "postgres" else "JSON"
     double = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
@@ -143,6 +158,7 @@ def ddl(dialect: str) -> list[str]:
         _COLUMN_MAPPINGS,
         _ledger(ts),
         _dead_letters(json_type, ts),
+        _fields(ts),
     ]
 
 

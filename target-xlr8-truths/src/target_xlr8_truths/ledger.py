@@ -59,9 +59,9 @@ def read_truths(
             "l.window_end, l.updated_at "
             f"FROM _schema_metadata m JOIN {LEDGER_TABLE} l ON l.table_name = m.table_name "
             "AND LOWER(l.project) = LOWER(m.project) "
-            f"WHERE m.is_current = TRUE AND LOWER(m.project) = {mark} "
+            f"WHERE m.is_current = TRUE AND LOWER(m.project) = {mark} AND LEFT(l.stream, 5) <> 'xlr8:' "
             f"AND l.updated_at = (SELECT MAX(updated_at) FROM {LEDGER_TABLE} x WHERE x.table_name = m.table_name "
-            "AND LOWER(x.project) = LOWER(m.project))"
+            "AND LOWER(x.project) = LOWER(m.project) AND LEFT(x.stream, 5) <> 'xlr8:')"
         )
         params: list[t.Any] = [project_key]
         for column, value in (("l.product", product), ("m.truth_type", truth_type), ("m.entity_type", entity)):

@@ -45,7 +45,10 @@ def _inferred(kind: str, distinct: int, likely_key: bool) -> str:
     return "categorical" if distinct <= CATEGORICAL_LIMIT and not likely_key else "text"
 
 
-def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list[t.Any]]:
+def profile_rows(
+    store: Store, table: str, columns: dict[str, str], protected: t.Collection[str] = ()
+) -> list[list[t.Any]]:
+    """One profile per column; PII columns (encrypted, hashed) get counts only: no values, samples or ranges."""
     if not columns:
         return []
     qt = quote(table)
@@ -54,7 +57,9 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
         kind, _ = parse_sql_type(data_type)
         q = quote(name)
         selects.append(f"COUNT({q})")
-        if kind in {"integer", "decimal"}:
+        if name in protected:
+            selects += ["NULL", "NULL", "NULL"]
+        elif kind in {"integer", "decimal"}:
             selects += [f"CAST(MIN({q}) AS {DOUBLE})", f"CAST(MAX({q}) AS {DOUBLE})", f"CAST(AVG({q}) AS {DOUBLE})"]
         elif kind in {"date", "timestamp"}:
             selects += [f"CAST(MIN({q}) AS VARCHAR)", f"CAST(MAX({q}) AS VARCHAR)", "NULL"]
@@ -68,6 +73,9 @@ def profile_rows(store: Store, table: str, columns: dict[str, str]) -> list[list
         kind, _ = parse_sql_type(data_type)
         non_null, low, high, mean = row[1 + index * 4 : 5 + index * 4]
         non_null = int(non_null)
+        if name in protected:
+            out.append([name, "pii", data_type, total, total - non_null, None, *[None] * 8, False, False, None, None])
+            continue
         distinct, distribution = _distribution(store, qt, quote(name))
         categorical = distinct <= CATEGORICAL_LIMIT
         distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None

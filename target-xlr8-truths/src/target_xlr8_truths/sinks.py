@@ -19,6 +19,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_xlr8_truths.columns import Column, decimal_scale, logical_type
 from target_xlr8_truths.naming import column_names, snake_case, table_name
+from target_xlr8_truths.privacy import StreamProtection
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
@@ -112,17 +113,27 @@ class TruthsSink(BatchSink):
             p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
         names = column_names(properties)
-        self.columns = [
+        columns = [
             Column(names[p], p, logical_type(self.schema["properties"][p]), decimal_scale(self.schema["properties"][p]))
             for p in properties
         ]
         note = self.schema.get(ANNOTATION_KEY) or {}
         keys = list(self.key_properties) or [str(k) for k in note.get("key_columns") or []]
         self.key_sources = [k for k in keys if k in names]
+        self.protection = StreamProtection.build(
+            stream_name, columns, note.get("canonical_fields") or {}, self.key_sources, self.target.privacy
+        )
+        self.columns = self.protection.stored_columns(columns)
+        self._protected = self.protection.protected_sources
         self._datelike = {
             p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
         }
         self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
+        self.info.encrypted_columns = [names[s] for s in self.protection.encrypted_sources]
+        self.info.protected_columns = [names[s] for s in sorted(self._protected) if s in names]
+        canonical = note.get("canonical_fields") or {}
+        self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
+        self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
         self.target.register_stream(self.info)
 
     @property
@@ -200,13 +211,24 @@ class TruthsSink(BatchSink):
         row: dict[str, t.Any] = {}
         if rejection is None:
             try:
+                protected = self._protected
                 for column in self.columns:
-                    row[column.name] = convert_value(column, record.get(column.source))
+                    value = record.get(column.source)
+                    if protected and column.source in protected:
+                        value = self.protection.protect(column.source, value)
+                    row[column.name] = convert_value(column, value)
             except Rejected as exc:
                 rejection = exc
         if rejection is not None:
             key = [record.get(k) for k in self.key_properties] if self.key_properties else None
-            dead.append(DeadLetter(key, rejection.reason, rejection.path, redact_payload(record, self.target.redactor)))
+            dead.append(
+                DeadLetter(
+                    key,
+                    rejection.reason,
+                    rejection.path,
+                    redact_payload(self.protection.protect_record(record), self.target.redactor),
+                )
+            )
             self.target.count_dead_letter(self.stream_name)
             self._drain_when_full()
             return
@@ -290,6 +312,8 @@ class TruthsSink(BatchSink):
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
+        if self._protected:
+            return False  # PII is protected value by value in Python; DuckDB would land the file's plaintext
         numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
         return not numeric or store.numbers_are_exact(path)
 

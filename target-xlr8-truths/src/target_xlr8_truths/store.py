@@ -16,6 +16,7 @@ from target_xlr8_truths.columns import Column, parse_sql_type, widen
 from target_xlr8_truths.layout import (
     DEAD_LETTER_TABLE,
     ENGINE_TABLES,
+    FIELDS_TABLE,
     LEDGER_TABLE,
     UPLOADED_BY,
     LayoutError,
@@ -44,6 +45,13 @@ class StreamInfo:
     hub_semantic_type: str | None = None
     references: dict[str, str] = field(default_factory=dict)  # column -> semantic type
     domain: str | None = None
+    #: Columns holding ENC256 values (``_schema_metadata.encrypted_columns``, decrypted by the engine).
+    encrypted_columns: list[str] = field(default_factory=list)
+    #: Every PII column stored protected (encrypted or hashed): profiled by counts only.
+    protected_columns: list[str] = field(default_factory=list)
+    #: Column -> canonical field (from the annotation) and column -> PII action, kept in ``_truths_fields``.
+    canonical_columns: dict[str, str] = field(default_factory=dict)
+    pii_actions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -248,6 +256,7 @@ class Store(abc.ABC):
         row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
         project = self.run.project
         if table not in self._versioned_tables:
+            self._write_fields(info, list(live))
             previous = self.fetchone(
                 "SELECT COALESCE(MAX(version), 0) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
                 [project, table],
@@ -262,7 +271,7 @@ class Store(abc.ABC):
                 "INSERT INTO _schema_metadata (id, project, project_id, file_name, sheet_name, table_name, "
                 "display_name, entity_type, category, columns, column_count, row_count, likely_keys, "
                 "encrypted_columns, truth_type, uploaded_by, version, is_current, created_at, domain) "
-                "VALUES (nextval('schema_metadata_seq'), ?, ?, ?, 'data', ?, ?, ?, 'api', ?, ?, ?, ?, '[]', ?, ?, ?, "
+                "VALUES (nextval('schema_metadata_seq'), ?, ?, ?, 'data', ?, ?, ?, 'api', ?, ?, ?, ?, ?, ?, ?, ?, "
                 "TRUE, now(), ?)",
                 [
                     project,
@@ -275,6 +284,7 @@ class Store(abc.ABC):
                     len(columns),
                     row_count,
                     json.dumps(info.key_columns),
+                    json.dumps(info.encrypted_columns),
                     info.truth_type,
                     UPLOADED_BY,
                     version,
@@ -283,9 +293,30 @@ class Store(abc.ABC):
             )
         else:
             self.execute(
-                "UPDATE _schema_metadata SET columns = ?, column_count = ?, row_count = ?, likely_keys = ? "
-                "WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
-                [json.dumps(columns), len(columns), row_count, json.dumps(info.key_columns), project, table],
+                "UPDATE _schema_metadata SET columns = ?, column_count = ?, row_count = ?, likely_keys = ?, "
+                "encrypted_columns = ? WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
+                [
+                    json.dumps(columns),
+                    len(columns),
+                    row_count,
+                    json.dumps(info.key_columns),
+                    json.dumps(info.encrypted_columns),
+                    project,
+                    table,
+                ],
+            )
+
+    def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
+        """What each stored column means (canonical field) and how it was protected, for erasure and audits."""
+        now = dt.datetime.now(dt.UTC)
+        for column in columns:
+            canonical, action = info.canonical_columns.get(column), info.pii_actions.get(column)
+            self.execute(
+                f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
+                "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
+                "updated_at = EXCLUDED.updated_at",
+                [self.run.project, info.table_name, column, canonical, action, now],
             )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
@@ -349,7 +380,7 @@ class Store(abc.ABC):
     def refresh_profiles(self, info: StreamInfo) -> None:
         """One ``_column_profiles`` row per column, measured on the whole table."""
         table = info.table_name
-        rows = profile_rows(self, table, self.table_columns(table))
+        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns))
         self.execute(
             "DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table]
         )

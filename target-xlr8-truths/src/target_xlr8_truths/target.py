@@ -19,6 +19,7 @@ from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.naming import ProjectIdError, normalise_project
+from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 from xlr8_kit.redaction import Redactor
@@ -121,6 +122,59 @@ class TargetXlr8Truths(Target):
             description="Which tenant/instance of the product the data came from (recorded in the ledger).",
         ),
         th.Property(
+            "pii_key_file",
+            th.StringType,
+            description="The engine's AES-256 key file (its default is /data/.encryption_key_v2): PII columns are "
+            "encrypted with it in the engine's ENC256 format. Without a key, PII columns stop the run unless "
+            "pii_policy says hash/drop/keep.",
+        ),
+        th.Property(
+            "pii_key_create",
+            th.BooleanType,
+            default=False,
+            description="Create pii_key_file (random key, mode 0600) when it does not exist: for sandboxes and "
+            "demos only; production points pii_key_file at the engine's key.",
+        ),
+        th.Property(
+            "pii_key_credential_id",
+            th.StringType,
+            description="Instead of pii_key_file: a credential in the xlr8 credential store whose field 'pii_key' "
+            "holds the key (credential_store names the store).",
+        ),
+        th.Property(
+            "credential_store",
+            th.StringType,
+            description="Credential store location for pii_key_credential_id (default .xlr8/credentials.db).",
+        ),
+        th.Property(
+            "pii_policy",
+            th.ObjectType(
+                th.Property("default", th.StringType, allowed_values=["encrypt", "hash", "drop", "keep"]),
+                th.Property("fields", th.ObjectType(additional_properties=th.StringType)),
+                th.Property("columns", th.ObjectType(additional_properties=th.StringType)),
+            ),
+            description="Per-project PII policy: default action and per canonical field / column regex actions "
+            "(encrypt, hash, drop, keep).",
+        ),
+        th.Property("pii_policy_file", th.StringType, description="The PII policy as a JSON or YAML file."),
+        th.Property(
+            "retention_days",
+            th.IntegerType,
+            description="Keep superseded and soft-deleted rows this many days (xlr8 truths purge, or each run with "
+            "retention_purge_on_run).",
+        ),
+        th.Property(
+            "retention_versions",
+            th.IntegerType,
+            description="Keep superseded rows of the newest N table versions (full-table streams).",
+        ),
+        th.Property(
+            "retention_purge_on_run",
+            th.BooleanType,
+            default=False,
+            description="Purge by retention_days/retention_versions at the end of every run.",
+        ),
+        th.Property(
             "profile_interval_seconds",
             th.NumberType,
             default=300,
@@ -152,6 +206,15 @@ class TargetXlr8Truths(Target):
             instance=self.config.get("source_instance"),
             started_at=dt.datetime.now(dt.UTC),
         )
+        try:
+            self.privacy = PrivacySettings.from_config(self.config)
+        except PrivacyError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        if self.config.get("retention_purge_on_run") and not (
+            self.config.get("retention_days") is not None or self.config.get("retention_versions") is not None
+        ):
+            message = "setting 'retention_purge_on_run' needs 'retention_days' and/or 'retention_versions'"
+            raise ConfigValidationError(message, errors=[message])
         self._store: Store | None = None
         self._streams: dict[str, StreamInfo] = {}
         self.received: Counter[str] = Counter()
@@ -237,6 +300,14 @@ class TargetXlr8Truths(Target):
         super().process_endofpipe()
         if self._streams and self.config.get("delivery") != "upload":  # the engine profiles what it is sent
             self.store.finalize(list(self._streams.values()))
+            if self.config.get("retention_purge_on_run"):
+                from target_xlr8_truths.retention import purge
+
+                purge(
+                    self.store,
+                    keep_days=self.config.get("retention_days"),
+                    keep_versions=self.config.get("retention_versions"),
+                )
         if self.config.get("delivery") == "upload":
             from target_xlr8_truths.upload import upload_streams
 

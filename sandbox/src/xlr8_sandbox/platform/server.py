@@ -36,7 +36,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "successfactors": 18102,
     "workday": 18103,
     "ukg_pro": 18104,
-    "ukg_wfm_dimensions": 18105,
+    "ukg_wfm": 18105,
     "ukg_ready": 18106,
     "s4hana": 18107,
     "oracle_hcm": 18108,

@@ -5,5 +5,7 @@ EMULATORS: dict[str, str] = {
     "salesforce": "xlr8_sandbox.products.salesforce:SalesforceEmulator",
     "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",
+    "ukg_wfm": "xlr8_sandbox.products.ukg_wfm:UkgWfmEmulator",
+    "ukg_ready": "xlr8_sandbox.products.ukg_ready:UkgReadyEmulator",
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
 }

@@ -13,12 +13,14 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from xlr8_kit.connectors.base import ConnectorError
 from xlr8_kit.connectors.factory import ConnectorFactory
@@ -293,6 +295,7 @@ def gather(
     if not plan.entities:
         raise QueryError(f"no entity recognised in {question!r}; name one such as employees, jobs or invoices")
     project_id = normalise_project(project)
+    target_settings = _with_pii_key(target_settings, duckdb_path, sandbox=sources is not None)
     available = {resolve_product(p).id: dict(c) for p, c in (sources or project_sources(project, store)).items()}
     wanted = list(plan.products) or [resolve_product(p).id for p in (products or [])] or sorted(available)
     redactor = Redactor.default()
@@ -368,6 +371,19 @@ def gather(
             report.truths.append(truth)
             say(f"{product}: {len(landed)} {entity} row(s) landed at {location}")
     return report.truths
+
+
+def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, sandbox: bool) -> dict[str, t.Any]:
+    """The engine key for PII columns: ``$XLR8_PII_KEY_FILE``; sandbox sources get their own key beside the store."""
+    out = dict(settings or {})
+    if out.get("pii_key_file") or out.get("pii_key_credential_id"):
+        return out
+    if os.environ.get("XLR8_PII_KEY_FILE"):
+        out["pii_key_file"] = os.environ["XLR8_PII_KEY_FILE"]
+    elif sandbox:
+        out["pii_key_file"] = str(Path(duckdb_path).expanduser().parent / "pii.key")
+        out["pii_key_create"] = True
+    return out
 
 
 def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:

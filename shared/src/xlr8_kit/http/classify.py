@@ -61,17 +61,25 @@ class ResponseClassifier:
 
     def classify(self, response: requests.Response) -> Verdict:
         status = response.status_code
+        if status >= 400:
+            return self.classify_status(response)
+        if status < 300 and response.content:
+            if self.body_truncated(response):
+                return "retry"
+            if self.error_in_body(response) is not None:
+                return "fatal"
+        return "ok"
+
+    def classify_status(self, response: requests.Response) -> Verdict:
+        """The verdict from the status alone, the body unread: what a streamed response (a large report read row
+        by row) is classified by, since reading its body here would hold it whole."""
+        status = response.status_code
         if status == 429 or status in self.retry_statuses or status >= 500:
             return "retry"
         if status == 401:
             return "auth"
         if status >= 400:
             return "fatal"
-        if status < 300 and response.content:
-            if self.body_truncated(response):
-                return "retry"
-            if self.error_in_body(response) is not None:
-                return "fatal"
         return "ok"
 
     def body_truncated(self, response: requests.Response) -> bool:

@@ -54,6 +54,7 @@ from xlr8_kit.http.errors import (
     ServerUnavailableError,
     TLSVerificationError,
 )
+from xlr8_kit.http.proxy import proxy_refused
 from xlr8_kit.http.ratelimit import TokenBucket
 from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after
 from xlr8_kit.redaction import Redactor
@@ -517,6 +518,10 @@ class ResilientSession(requests.Session):
             raise RateLimitedError(f"{label}: still rate limited; {reason}", status=status, path=path)
         raise ServerUnavailableError(f"{label}: {reason}", status=status, path=path)
 
+    def _proxy_for(self, request: requests.PreparedRequest) -> str:
+        scheme = urlsplit(request.url or "").scheme
+        return str((self.proxies or {}).get(scheme) or "")
+
     def _attempt(
         self,
         prepared: requests.PreparedRequest,
@@ -532,6 +537,10 @@ class ResilientSession(requests.Session):
         while True:
             try:
                 response = self._send_once(current, attempt, timeout, kind, kwargs)
+            except requests.exceptions.ProxyError as exc:
+                if "407" in str(exc):
+                    raise proxy_refused(self._proxy_for(current), "407 Proxy Authentication Required") from None
+                return _Attempt(error=exc)  # proxy unreachable: retried like any connection failure
             except requests.exceptions.SSLError as exc:
                 raise TLSVerificationError(
                     f"{self.product} {current.method} {path_of(current.url or '')}: {describe_exception(exc)}; "
@@ -540,6 +549,9 @@ class ResilientSession(requests.Session):
                 ) from None
             except RETRIABLE_EXCEPTIONS as exc:
                 return _Attempt(error=exc)
+            if response.status_code == 407 and self._proxy_for(current):
+                response.close()
+                raise proxy_refused(self._proxy_for(current), "HTTP 407")
             if not (allow_redirects and response.is_redirect):
                 return _Attempt(response=response)
             hops += 1

@@ -81,7 +81,19 @@ class MeltanoProject:
             "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
             "TARGET_XLR8_TRUTHS_DUCKDB_PATH": str(self.truths),
             "TARGET_XLR8_TRUTHS_UPLOAD_STAGING_PATH": str(self.truths.with_name("staging.duckdb")),
+            "TARGET_XLR8_TRUTHS_PII_KEY_FILE": str(self.pii_key),
         }
+
+    @property
+    def pii_key(self) -> Path:
+        """The engine key the sandbox environment's target creates (``pii_key_create``) for PII columns."""
+        return self.root / "store" / "pii.key"
+
+    def decrypt(self, value: str) -> str:
+        """A landed ``ENC256:`` value in clear, with this project's key (what the engine does on display)."""
+        from xlr8_kit.privacy import FieldCipher, load_key
+
+        return FieldCipher(load_key(key_file=str(self.pii_key))).decrypt(value)
 
     def meltano(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300

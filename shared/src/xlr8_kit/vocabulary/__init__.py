@@ -91,6 +91,10 @@ def canonical_field(name: str) -> CanonicalField:
     return found
 
 
+def all_canonical_fields() -> tuple[CanonicalField, ...]:
+    return FIELDS
+
+
 def find_canonical_field(name: str) -> CanonicalField | None:
     return _FIELD_BY_NAME.get(_normalise(name or ""))
 
@@ -180,6 +184,7 @@ __all__ = [
     "UnknownFieldError",
     "UnknownProductError",
     "VocabularyError",
+    "all_canonical_fields",
     "all_entities",
     "all_products",
     "canonical_field",

@@ -50,6 +50,9 @@ class CanonicalField:
     references: str | None = None
     #: Canonical values for enumerations (``employment_status``): products map theirs to these.
     values: tuple[str, ...] = ()
+    #: Personal-data category (``national_id``, ``birth_date``, ``bank``, ``pay``, ``home_address``,
+    #: ``personal_contact``): the target protects such columns by the project's PII policy.
+    pii: str | None = None
 
 
 @dataclass(frozen=True)

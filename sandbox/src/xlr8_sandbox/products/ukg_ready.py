@@ -1,0 +1,485 @@
+"""UKG Ready (Kronos Workforce Ready) emulator: the ``/ta/rest`` API on the shared company.
+
+Auth, both paths the real tenants offer:
+- v1 login: ``POST /ta/rest/v1/login`` with header ``Api-Key`` and body ``{"credentials": {"username", "password",
+  "company"}}`` (company short name) answers ``{"token", "ttl"}`` (ttl in milliseconds); calls then carry
+  ``Authentication: Bearer <token>``. A wrong key, unknown company, bad password or locked user each get their own
+  vendor error (``{"errors": [{"code", "message"}]}``).
+- OAuth client credentials for v2: ``POST /ta/rest/v2/companies/{cid}/oauth2/token`` (form) answers
+  ``{"access_token", "token_type", "expires_in"}``; calls carry ``Authorization: Bearer <token>``.
+Either token is accepted on every resource; an expired or unknown one gets 401 with an ``errors`` body.
+
+Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREADY``). Resources (v2):
+``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``), per employee
+``demographics`` and ``pay-info``, and ``config/cost-centers``, ``config/pay-types``, ``config/job-titles``.
+
+Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../report/{kind}/{id}/metadata`` gives the
+tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/csv``, streamed, US dates) or JSON
+(``{"columns", "rows"}``). ``add_report_column`` changes a report's columns (a tenant editing a saved report).
+
+Token expiry mid-run comes from the platform's ``expire_tokens`` fault. Observations for tests: ``logins`` (tokens
+issued), ``authorised_calls``, ``employee_queries`` (query parameters of each employees call).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from xlr8_sandbox.company import Company, Employee
+from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+
+API_KEY = "sbx-ready-api-key-41d7"  # emulator test credential, not a real secret
+USERNAME = "xlr8-ready-api"
+PASSWORD = "sandbox-ready-password"
+LOCKED_USERNAME = "locked-ready-user"
+COMPANY_SHORT_NAME = "ACMEREADY"
+COMPANY_ID = "33560858"
+CLIENT_ID = "xlr8-ready-client"
+CLIENT_SECRET = "sandbox-ready-client-secret"
+TOKEN_TTL_S = 3600.0
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+ACCOUNT_ID_BASE = 100_000
+STATUS = {"active": "Active", "leave": "On Leave", "terminated": "Terminated"}
+PAY_GROUPS = {"BW": "Biweekly", "MO": "Monthly", "WK": "Weekly"}
+
+Row = dict[str, Any]
+
+
+def _error(status: int, code: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status, headers=headers)
+
+
+def _us_date(day: date | None) -> str:
+    return day.strftime("%m/%d/%Y") if day is not None else ""
+
+
+@dataclass
+class ReportColumn:
+    name: str
+    type: str  # STRING | DATE | DECIMAL | INTEGER | BOOLEAN
+    value: Callable[[Any], Any]
+
+
+@dataclass
+class Report:
+    id: int
+    kind: str  # saved | global
+    name: str
+    columns: list[ReportColumn]
+    rows: Callable[[Company], Iterator[Any]]
+    extra: list[ReportColumn] = field(default_factory=list)
+
+    @property
+    def all_columns(self) -> list[ReportColumn]:
+        return [*self.columns, *self.extra]
+
+
+def _pay_statement_rows(company: Company) -> Iterator[Any]:
+    yield from company.pay_statements()
+
+
+def _timecard_rows(company: Company) -> Iterator[Any]:
+    yield from company.timecards()
+
+
+def _accrual_rows(company: Company) -> Iterator[Any]:
+    for i in range(company.employee_count()):
+        yield from company.accrual_balances(i)
+
+
+def _roster_rows(company: Company) -> Iterator[Any]:
+    yield from company.employees()
+
+
+def build_reports() -> dict[tuple[str, int], Report]:
+    """The tenant's saved reports (payroll and time) and one global report, with their columns."""
+    c = ReportColumn
+    reports = [
+        Report(
+            1001,
+            "saved",
+            "XLR8 Pay Statements",
+            [
+                c("PayStatementId", "STRING", lambda s: s.statement_id),
+                c("EmployeeId", "STRING", lambda s: s.employee_id),
+                c("PeriodStart", "DATE", lambda s: s.period.start),
+                c("PeriodEnd", "DATE", lambda s: s.period.end),
+                c("PayDate", "DATE", lambda s: s.period.pay_date),
+                c("GrossPay", "DECIMAL", lambda s: s.gross),
+                c("Deductions", "DECIMAL", lambda s: s.deductions_total),
+                c("NetPay", "DECIMAL", lambda s: s.net),
+                c("Currency", "STRING", lambda s: s.currency),
+            ],
+            _pay_statement_rows,
+        ),
+        Report(
+            1002,
+            "saved",
+            "XLR8 Timesheets",
+            [
+                c("TimesheetEntryId", "STRING", lambda tc: tc.timecard_id),
+                c("EmployeeId", "STRING", lambda tc: tc.employee_id),
+                c("WorkDate", "DATE", lambda tc: tc.work_date),
+                c("Hours", "DECIMAL", lambda tc: tc.hours),
+                c("PayCode", "STRING", lambda tc: tc.pay_code),
+                c("Approved", "BOOLEAN", lambda tc: tc.approved),
+            ],
+            _timecard_rows,
+        ),
+        Report(
+            1003,
+            "saved",
+            "XLR8 Accrual Balances",
+            [
+                c("EmployeeId", "STRING", lambda a: a.employee_id),
+                c("AccrualCode", "STRING", lambda a: a.plan_code),
+                c("Balance", "DECIMAL", lambda a: a.balance_hours),
+                c("AccruedYtd", "DECIMAL", lambda a: a.accrued_ytd),
+                c("TakenYtd", "DECIMAL", lambda a: a.taken_ytd),
+                c("AsOf", "DATE", lambda a: a.as_of),
+            ],
+            _accrual_rows,
+        ),
+        Report(
+            2001,
+            "global",
+            "Employee Roster",
+            [
+                c("EmployeeId", "STRING", lambda e: e.employee_id),
+                c("FirstName", "STRING", lambda e: e.first_name),
+                c("LastName", "STRING", lambda e: e.last_name),
+                c("Status", "STRING", lambda e: STATUS[e.status]),
+                c("HireDate", "DATE", lambda e: e.hire_date),
+                c("AnnualSalary", "DECIMAL", lambda e: e.annual_salary),
+                c("FullTime", "BOOLEAN", lambda e: e.full_time),
+            ],
+            _roster_rows,
+        ),
+    ]
+    return {(r.kind, r.id): r for r in reports}
+
+
+class UkgReadyEmulator(ProductEmulator):
+    product_id = "ukg_ready"
+    title = "UKG Ready (REST v1/v2, saved and global reports)"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.company = ctx.company
+        self._lock = threading.Lock()
+        self.reports = build_reports()
+        self.authorised_calls = 0
+        self.logins = 0
+        #: Query parameters of every employees list request, as asked (tests check what was pushed down).
+        self.employee_queries: list[dict[str, str]] = []
+
+    def routes(self) -> list[BaseRoute]:
+        company = "/ta/rest/v2/companies/{cid}"
+        return [
+            Route("/ta/rest/v1/login", self._login, methods=["POST"]),
+            Route(company + "/oauth2/token", self._oauth_token, methods=["POST"]),
+            Route(company + "/employees", self._employees, methods=["GET"]),
+            Route(company + "/employees/{aid:int}/{resource}", self._employee_resource, methods=["GET"]),
+            Route(company + "/config/{resource}", self._config, methods=["GET"]),
+            Route("/ta/rest/v1/reports/{kind}", self._report_list, methods=["GET"]),
+            Route("/ta/rest/v1/report/{kind}/{rid:int}/metadata", self._report_metadata, methods=["GET"]),
+            Route("/ta/rest/v1/report/{kind}/{rid:int}", self._report, methods=["GET"]),
+        ]
+
+    def test_credentials(self) -> dict[str, str]:
+        """The v1 login's settings (the OAuth pair is ``CLIENT_ID`` / ``CLIENT_SECRET``)."""
+        return {
+            "api_key": API_KEY,
+            "username": USERNAME,
+            "password": PASSWORD,
+            "company_short_name": COMPANY_SHORT_NAME,
+        }
+
+    def quota_error_response(self) -> FaultResponse:
+        body = {"errors": [{"code": 429, "message": "Too many requests. Request limit exceeded, try again later."}]}
+        return FaultResponse(429, json.dumps(body), headers={"Retry-After": "1"})
+
+    def error_body_response(self) -> FaultResponse:
+        body = {"errors": [{"code": 500, "message": "An unexpected error occurred while processing the request."}]}
+        return FaultResponse(200, json.dumps(body))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.reports = build_reports()
+            self.authorised_calls = 0
+            self.logins = 0
+            self.employee_queries.clear()
+
+    def add_report_column(self, kind: str, report_id: int, name: str, type_: str, value: Callable[[Any], Any]) -> None:
+        """The tenant adds a column to a report (its metadata and output change from the next call on)."""
+        self.reports[(kind, report_id)].extra.append(ReportColumn(name, type_, value))
+
+    @staticmethod
+    def account_id(e: Employee) -> int:
+        return ACCOUNT_ID_BASE + e.index
+
+    # --- auth ---------------------------------------------------------------------------------------------------
+
+    async def _login(self, request: Request) -> Response:
+        if not secrets.compare_digest(request.headers.get("api-key", ""), API_KEY):
+            return _error(401, 4002, "Invalid or missing Api-Key header.")
+        try:
+            body = json.loads(await request.body() or b"{}")
+            credentials = body["credentials"]
+            username, password = str(credentials["username"]), str(credentials["password"])
+            company = str(credentials["company"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, 4000, 'Request body must be {"credentials": {"username", "password", "company"}}.')
+        if company.upper() != COMPANY_SHORT_NAME:
+            return _error(404, 4004, f"Company '{company}' not found.")
+        if username == LOCKED_USERNAME:
+            return _error(403, 4031, "User account is locked. Contact your administrator.")
+        if not (secrets.compare_digest(username, USERNAME) and secrets.compare_digest(password, PASSWORD)):
+            return _error(401, 4001, "Invalid username or password.")
+        issued = self.ctx.tokens.issue(self.product_id, username, ttl=TOKEN_TTL_S)
+        with self._lock:
+            self.logins += 1
+        return JSONResponse({"token": issued.token, "ttl": int(TOKEN_TTL_S * 1000)})
+
+    async def _oauth_token(self, request: Request) -> Response:
+        if not self._company_ok(request.path_params["cid"]):
+            return _error(404, 4004, f"Company '{request.path_params['cid']}' not found.")
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        client_id, client_secret = str(form.get("client_id") or ""), str(form.get("client_secret") or "")
+        if not (secrets.compare_digest(client_id, CLIENT_ID) and secrets.compare_digest(client_secret, CLIENT_SECRET)):
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "Client authentication failed."}, status_code=401
+            )
+        issued = self.ctx.tokens.issue(self.product_id, client_id, ttl=TOKEN_TTL_S)
+        with self._lock:
+            self.logins += 1
+        return JSONResponse({"access_token": issued.token, "token_type": "Bearer", "expires_in": int(TOKEN_TTL_S)})
+
+    def _denied(self, request: Request) -> Response | None:
+        """401 unless a live token comes in ``Authentication`` (v1 login) or ``Authorization`` (OAuth)."""
+        header = request.headers.get("authentication") or request.headers.get("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _error(401, 4010, "Authentication token is missing.")
+        if self.ctx.tokens.check(self.product_id, token.strip()) is None:
+            return _error(401, 4011, "Authentication token is invalid or has expired.")
+        with self._lock:
+            self.authorised_calls += 1
+        return None
+
+    @staticmethod
+    def _company_ok(cid: str) -> bool:
+        return cid == COMPANY_ID or cid.upper() == "|" + COMPANY_SHORT_NAME
+
+    def _company_denied(self, request: Request) -> Response | None:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        cid = request.path_params["cid"]
+        if not self._company_ok(cid):
+            return _error(404, 4004, f"Company '{cid}' not found.")
+        return None
+
+    # --- data ---------------------------------------------------------------------------------------------------
+
+    def _employee_row(self, request: Request, e: Employee) -> Row:
+        base = str(request.base_url).rstrip("/")
+        self_link = f"{base}/ta/rest/v2/companies/{COMPANY_ID}/employees/{self.account_id(e)}"
+        return {
+            "id": self.account_id(e),
+            "employee_id": e.employee_id,
+            "first_name": e.first_name,
+            "last_name": e.last_name,
+            "primary_email": e.email,
+            "status": STATUS[e.status],
+            "hired_date": e.hire_date.isoformat(),
+            "terminated_date": e.termination_date.isoformat() if e.termination_date else None,
+            "job": e.job_code,
+            "location": e.location_code,
+            "cost_center": e.cost_center,
+            "manager_employee_id": e.manager_id,
+            "_links": {
+                "self": self_link,
+                "demographics": self_link + "/demographics",
+                "pay_info": self_link + "/pay-info",
+            },
+        }
+
+    async def _employees(self, request: Request) -> Response:
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        query = request.query_params
+        with self._lock:
+            self.employee_queries.append(dict(query))
+        try:
+            size = int(query.get("size", DEFAULT_PAGE_SIZE))
+            page = int(query.get("page", 0))
+        except ValueError:
+            return _error(400, 4000, "size and page must be integers.")
+        if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
+            return _error(400, 4000, f"size must be between 1 and {MAX_PAGE_SIZE}, page >= 0.")
+        status = query.get("status")
+        if status:
+            people = [e for e in self.company.employees() if STATUS[e.status] == status]
+            total, chunk = len(people), people[page * size : (page + 1) * size]
+        else:  # page straight from the index: no need to build everyone for every page
+            total = self.company.employee_count()
+            chunk = list(self.company.employees(page * size, (page + 1) * size))
+        links: dict[str, str] = {"self": str(request.url)}
+        if (page + 1) * size < total:
+            params = {k: v for k, v in query.items() if k != "page"}
+            links["next"] = str(request.url.replace(query=urlencode({**params, "page": page + 1})))
+        return JSONResponse({"employees": [self._employee_row(request, e) for e in chunk], "_links": links})
+
+    def _employee_by_account(self, aid: int) -> Employee | None:
+        index = aid - ACCOUNT_ID_BASE
+        if not 0 <= index < self.company.employee_count():
+            return None
+        return self.company.employee(index)
+
+    async def _employee_resource(self, request: Request) -> Response:
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        e = self._employee_by_account(request.path_params["aid"])
+        if e is None:
+            return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
+        resource = request.path_params["resource"]
+        if resource == "demographics":
+            location = next((loc for loc in self.company.locations if loc.code == e.location_code), None)
+            return JSONResponse(
+                {
+                    "employee_id": e.employee_id,
+                    "birth_date": e.birth_date.isoformat(),
+                    "gender": "M" if e.index % 2 else "F",
+                    "address": {
+                        "city": location.name if location else None,
+                        "country": location.parent if location else None,
+                    },
+                }
+            )
+        if resource == "pay-info":
+            return JSONResponse(
+                {
+                    "employee_id": e.employee_id,
+                    "pay_type": "SALARY" if e.full_time else "HOURLY",
+                    "annual_salary": float(e.annual_salary),
+                    "hourly_rate": float((e.annual_salary / 2080).quantize(Decimal("0.01"))),
+                    "currency": e.currency,
+                    "pay_period": PAY_GROUPS.get(e.pay_group, e.pay_group),
+                    "effective_from": e.hire_date.isoformat(),
+                }
+            )
+        return _error(404, 4040, f"Resource '{resource}' not found.")
+
+    async def _config(self, request: Request) -> Response:
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        resource = request.path_params["resource"]
+        c = self.company
+        if resource == "cost-centers":
+            rows = [
+                {"id": 500 + i, "code": cc.code, "name": cc.name, "parent_code": cc.parent}
+                for i, cc in enumerate(c.cost_centers)
+            ]
+            return JSONResponse({"cost_centers": rows})
+        if resource == "pay-types":
+            rows = [
+                {"id": 700 + i, "code": code.code, "name": code.name, "type": "EARNING"}
+                for i, code in enumerate(c.earning_codes)
+            ]
+            return JSONResponse({"pay_types": rows})
+        if resource == "job-titles":
+            rows = [{"id": 900 + i, "code": j.code, "name": j.name} for i, j in enumerate(c.jobs)]
+            return JSONResponse({"job_titles": rows})
+        return _error(404, 4040, f"Configuration resource '{resource}' not found.")
+
+    # --- reports ------------------------------------------------------------------------------------------------
+
+    async def _report_list(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        kind = request.path_params["kind"]
+        found = [{"id": r.id, "name": r.name, "type": r.kind} for r in self.reports.values() if r.kind == kind]
+        return JSONResponse({"reports": found})
+
+    def _find_report(self, request: Request) -> Report | Response:
+        kind, rid = request.path_params["kind"], request.path_params["rid"]
+        report = self.reports.get((kind, rid))
+        if report is None:
+            return _error(404, 4042, f"Report {kind}/{rid} not found.")
+        return report
+
+    async def _report_metadata(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        report = self._find_report(request)
+        if isinstance(report, Response):
+            return report
+        columns = [{"name": col.name, "label": col.name, "type": col.type} for col in report.all_columns]
+        return JSONResponse({"id": report.id, "name": report.name, "type": report.kind, "columns": columns})
+
+    async def _report(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        report = self._find_report(request)
+        if isinstance(report, Response):
+            return report
+        columns = list(report.all_columns)
+        accept = request.headers.get("accept", "")
+        if "text/csv" in accept:
+            return StreamingResponse(self._csv(report, columns), media_type="text/csv; charset=utf-8")
+        rows = [[_json_value(col.value(item)) for col in columns] for item in report.rows(self.company)]
+        return JSONResponse({"columns": [{"name": col.name, "type": col.type} for col in columns], "rows": rows})
+
+    def _csv(self, report: Report, columns: list[ReportColumn]) -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow([col.name for col in columns])
+        for n, item in enumerate(report.rows(self.company), start=1):
+            writer.writerow([_csv_value(col.value(item)) for col in columns])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return _us_date(value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,30 @@
+"""Compact column declarations for streams whose vendor objects are fixed (UKG Pro, UKG Ready): ``{"hired": "d"}``
+instead of a JSON schema per column, and the JSON schema of a report column by its type."""
+
+from __future__ import annotations
+
+import typing as t
+
+#: Type codes used by stream declarations; every column may be null.
+TYPE_CODES: dict[str, dict[str, t.Any]] = {
+    "s": {"type": ["string", "null"]},
+    "i": {"type": ["integer", "null"]},
+    "n": {"type": ["number", "null"]},
+    "b": {"type": ["boolean", "null"]},
+    "d": {"type": ["string", "null"], "format": "date"},
+    "dt": {"type": ["string", "null"], "format": "date-time"},
+}
+
+ColumnType = t.Literal["string", "integer", "number", "boolean", "date", "date-time"]
+
+
+def schema_of(columns: dict[str, str]) -> dict[str, t.Any]:
+    """``{"employeeID": "s", "originalHireDate": "d"}`` as a JSON schema."""
+    return {"type": "object", "properties": {name: dict(TYPE_CODES[code]) for name, code in columns.items()}}
+
+
+def json_schema_for(column_type: ColumnType) -> dict[str, t.Any]:
+    """The nullable JSON schema of one typed column (dates as formatted strings)."""
+    if column_type in ("date", "date-time"):
+        return {"type": ["string", "null"], "format": column_type}
+    return {"type": [column_type, "null"]}

@@ -1,0 +1,146 @@
+"""The UKG Ready base stream (v2 company resources, HATEOAS paging) and the report stream base.
+
+Company resources live under ``/ta/rest/v2/companies/{cid}`` where ``cid`` is the numeric company id or
+``|<short name>``. Lists page with ``size`` and follow the response's ``_links.next`` (never a page number the tap
+works out itself). A 200 whose body is an ``errors[]`` object is an error, never "no rows" (RELIABILITY A8).
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from decimal import Decimal
+from functools import cached_property
+from urllib.parse import parse_qsl, quote
+
+import requests
+from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.pagination import BaseHATEOASPaginator
+
+from xlr8_kit.columns import ColumnType, schema_of
+from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+from xlr8_kit.query.stream import UniversalFilterMixin
+from xlr8_kit.rest import KitRESTStream
+from xlr8_tap_ukg_ready import reports
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_tap_ukg_ready.tap import TapUkgReady, UkgReadySettings
+
+
+class ReadyClassifier(ResponseClassifier):
+    """UKG Ready's ``{"errors": [...]}`` in a 200 is an error."""
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        found = super().error_in_body(response)
+        if found is not None:
+            return found
+        data = parsed_json(response)
+        if isinstance(data, dict) and data.get("errors"):
+            return f"errors instead of data: {str(data['errors'])[:200]}"
+        return None
+
+
+CLASSIFIER = ReadyClassifier()
+
+
+class NextLinkPaginator(BaseHATEOASPaginator):
+    """Follows ``_links.next`` of each page."""
+
+    def get_next_url(self, response: requests.Response) -> str | None:
+        data = parsed_json(response)
+        links = data.get("_links") if isinstance(data, dict) else None
+        nxt = links.get("next") if isinstance(links, dict) else None
+        if isinstance(nxt, dict):
+            nxt = nxt.get("href")
+        return nxt if isinstance(nxt, str) and nxt else None
+
+
+class ReadyBaseStream(KitRESTStream):
+    """What every UKG Ready stream shares: the tap's parsed settings, the tenant host, the vendor's error bodies."""
+
+    response_classifier = CLASSIFIER
+
+    @property
+    def settings(self) -> UkgReadySettings:
+        return t.cast("TapUkgReady", self._tap).settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+
+class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
+    """One v2 company resource. Subclasses declare ``name``, ``resource``, ``columns``, keys and annotations."""
+
+    columns: t.ClassVar[dict[str, str]] = {}
+    #: Path below ``/ta/rest/v2/companies/{cid}``.
+    resource: t.ClassVar[str] = ""
+    #: Whether the resource pages (``size`` + ``_links.next``).
+    paged: t.ClassVar[bool] = False
+
+    def __init__(self, tap: TapUkgReady, **kwargs: t.Any) -> None:
+        kwargs.setdefault("schema", schema_of(self.columns))
+        super().__init__(tap=tap, **kwargs)
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return f"/ta/rest/v2/companies/{quote(self.settings.company_ref, safe='')}{self.resource}"
+
+    def get_new_paginator(self) -> t.Any:
+        if self.paged:
+            return NextLinkPaginator()
+        return super().get_new_paginator()
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        if next_page_token is not None:  # the server's next link carries every parameter
+            return dict(parse_qsl(next_page_token.query))
+        params: dict[str, t.Any] = dict(self.universal_params())
+        if self.paged:
+            params["size"] = self.settings.page_size
+        return params
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        if self.universal_filter is not None and self.universal_filter.empty:
+            return  # the filter can never match: no request needed
+        yield from super().get_records(context)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        data = json.loads(response.content, parse_float=Decimal)
+        yield from extract_jsonpath(self.records_jsonpath, data)
+
+    @cached_property
+    def _dates(self) -> tuple[str, ...]:
+        return tuple(n for n, spec in self.schema["properties"].items() if spec.get("format") == "date")
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
+        out = {name: row.get(name) for name in self.schema["properties"]}
+        for name in self._dates:
+            value = out[name]
+            if isinstance(value, str):
+                out[name] = value[:10] or None
+        return out if self.keep_record(out) else None
+
+
+class ReportStream(ReadyBaseStream):
+    """One saved or global report: columns from its metadata, rows read as they arrive (CSV) or from JSON."""
+
+    report: t.ClassVar[reports.ReportRef]
+    column_types: t.ClassVar[dict[str, ColumnType]] = {}
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return self.report.path
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        client = t.cast("TapUkgReady", self._tap).client
+        kinds = list(self.column_types.items())
+        key = self.replication_key
+        since = self.get_starting_replication_key_value(context) if key else None
+        for row in client.report_rows(self.report, self.settings.report_format):
+            record = {name: reports.coerce(row.get(name), kind, name) for name, kind in kinds}
+            if since is not None and key and (record[key] is None or record[key] < since):
+                continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
+            yield record

@@ -1,0 +1,225 @@
+"""Saved and global reports: their columns from the report's metadata (tenant-defined, so never a fixed list),
+the HTTP client that runs them, and cell coercion.
+
+``GET /ta/rest/v1/report/{saved|global}/{id}/metadata`` lists the columns with a type; ``GET .../{id}`` runs the
+report as CSV (``Accept: text/csv``, read row by row off the socket, never held whole) or JSON
+(``{"columns": [...], "rows": [[...], ...]}``). CSV dates come as ``MM/DD/YYYY``; JSON dates as ISO.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+import typing as t
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+import requests
+
+from xlr8_kit.columns import ColumnType
+from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+
+if t.TYPE_CHECKING:
+    from xlr8_kit.http.session import ResilientSession
+
+REPORT_KINDS = ("saved", "global")
+
+#: Metadata type names -> column types (anything else is a string).
+_VENDOR_TYPES: dict[str, ColumnType] = {
+    "STRING": "string", "TEXT": "string", "INTEGER": "integer", "INT": "integer", "LONG": "integer",
+    "DECIMAL": "number", "NUMBER": "number", "DOUBLE": "number", "MONEY": "number", "CURRENCY": "number",
+    "BOOLEAN": "boolean", "DATE": "date", "DATETIME": "date-time", "TIMESTAMP": "date-time",
+}  # fmt: skip
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_US_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
+class ReportDataError(ValueError):
+    """A report cannot be read as its metadata says."""
+
+
+@dataclass(frozen=True)
+class ReportRef:
+    kind: str  # saved | global
+    id: int
+
+    @property
+    def path(self) -> str:
+        return f"/ta/rest/v1/report/{self.kind}/{self.id}"
+
+
+@dataclass(frozen=True)
+class ReportMetadata:
+    name: str
+    columns: dict[str, ColumnType]
+
+
+def column_type(vendor_type: t.Any) -> ColumnType:
+    return _VENDOR_TYPES.get(str(vendor_type or "").upper(), "string")
+
+
+def stream_name_for(report_name: str) -> str:
+    """``XLR8 Pay Statements`` -> ``report_xlr8_pay_statements``."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", report_name).strip("_").lower()
+    return f"report_{slug or 'unnamed'}"
+
+
+def coerce(value: t.Any, kind: ColumnType, column: str) -> t.Any:
+    """A report cell as its column's JSON value; a misfit names the column instead of landing as something else."""
+    if value is None or (value == "" and kind != "string"):
+        return None
+    try:
+        if kind == "string":
+            return str(value)
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return Decimal(str(value))
+        if kind == "boolean":
+            return value if isinstance(value, bool) else _BOOLEANS[str(value).strip().lower()]
+        text = str(value).strip()
+        if kind == "date":
+            found = _US_DATE.match(text)
+            if found:
+                return date(int(found.group(3)), int(found.group(1)), int(found.group(2))).isoformat()
+            return date.fromisoformat(text[:10]).isoformat()
+        found = _US_DATETIME.match(text)
+        if found:
+            m, d, y, hh, mm, ss = found.groups()
+            return datetime(int(y), int(m), int(d), int(hh), int(mm), int(ss or 0)).isoformat()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except (ValueError, KeyError, InvalidOperation, TypeError):
+        raise ReportDataError(
+            f"report column {column!r} has a value that is not a {kind} (as the report's metadata says)"
+        ) from None
+
+
+#: A streamed report is classified by its status and headers only (see ``classify_status``).
+_STATUS = ResponseClassifier()
+
+
+class ReportClient:
+    """Report calls through the tap's session and authenticator (shared by the streams and the connector)."""
+
+    def __init__(self, session: ResilientSession, auth: t.Any, base_url: str, redact: t.Callable[[str], str]) -> None:
+        self.session = session
+        self.auth = auth
+        self.base_url = base_url.rstrip("/")
+        self.redact = redact
+
+    def get_json(self, path: str, params: dict[str, t.Any] | None = None) -> t.Any:
+        """An authenticated GET of a ``/ta/rest`` path answered with JSON (errors raised, vendor body redacted)."""
+        request = requests.Request("GET", self.base_url + path, params=params, headers={"Accept": "application/json"})
+        response = self.session.send(self.session.prepare_request(request), authenticate=self.auth)
+        self._raise_for(response, path)
+        try:
+            data = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise ClientRequestError(
+                f"ukg_ready: {path} did not answer JSON", status=response.status_code, path=path
+            ) from None
+        if isinstance(data, dict) and data.get("errors"):
+            raise ClientRequestError(
+                self.redact(f"ukg_ready: {path} answered errors: {str(data['errors'])[:300]}"),
+                status=response.status_code,
+                path=path,
+            )
+        return data
+
+    def _raise_for(self, response: requests.Response, path: str) -> None:
+        if response.status_code < 400:
+            return
+        from xlr8_kit.http.errors import AuthenticationError
+
+        body = " ".join(response.text.split())[:300] if response.content else ""
+        message = self.redact(f"ukg_ready: HTTP {response.status_code} for path {path}: {body}")
+        if response.status_code == 401:
+            raise AuthenticationError(message, status=401, path=path)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ServerUnavailableError(message, status=response.status_code, path=path)
+        raise ClientRequestError(message, status=response.status_code, path=path)
+
+    def list_reports(self, kind: str) -> list[dict[str, t.Any]]:
+        data = self.get_json(f"/ta/rest/v1/reports/{kind}")
+        found = data.get("reports") if isinstance(data, dict) else data
+        return [r for r in found or [] if isinstance(r, dict)]
+
+    def metadata(self, ref: ReportRef) -> ReportMetadata:
+        data = self.get_json(ref.path + "/metadata")
+        columns = data.get("columns") if isinstance(data, dict) else None
+        if not isinstance(columns, list) or not columns:
+            raise ReportDataError(f"ukg_ready report {ref.kind}/{ref.id}: its metadata lists no columns")
+        typed = {str(c.get("name")): column_type(c.get("type")) for c in columns if isinstance(c, dict)}
+        return ReportMetadata(name=str(data.get("name") or f"{ref.kind} {ref.id}"), columns=typed)
+
+    def report_rows(self, ref: ReportRef, fmt: str) -> Iterator[dict[str, t.Any]]:
+        """The report's rows as ``{column: raw value}``; CSV read as it arrives."""
+        if fmt == "json":
+            data = self.get_json(ref.path)
+            names = [str(c.get("name")) for c in data.get("columns") or []]
+            for row in data.get("rows") or []:
+                cells = row.get("cols") if isinstance(row, dict) else row
+                yield dict(zip(names, cells or (), strict=False))
+            return
+        request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
+        response = self.session.send(
+            self.session.prepare_request(request), authenticate=self.auth, classify=_STATUS.classify_status, stream=True
+        )
+        with response:
+            if response.status_code >= 400:
+                response.content  # noqa: B018 - read the (small) error body for the message
+                self._raise_for(response, ref.path)
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if kind != "text/csv":
+                body = response.content[:300].decode("utf-8", "replace")
+                raise ClientRequestError(
+                    self.redact(f"ukg_ready: {ref.path} answered {kind or 'no content type'} instead of CSV: {body}"),
+                    status=response.status_code,
+                    path=ref.path,
+                )
+            read = 0
+            try:
+                for row in read_csv_stream(response):
+                    read += 1
+                    yield row
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+                raise ServerUnavailableError(
+                    self.redact(
+                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows "
+                        f"({type(exc).__name__}); the rows read so far were emitted, nothing is bookmarked: run "
+                        "again (the target keys rows by the report's primary_keys)"
+                    ),
+                    path=ref.path,
+                ) from None
+
+
+def read_csv_stream(response: requests.Response) -> Iterator[dict[str, str]]:
+    """Rows of a CSV response decoded incrementally (a UTF-8 BOM dropped); quoted newlines kept."""
+    found = re.search(r"charset=([\w.-]+)", response.headers.get("Content-Type") or "", re.IGNORECASE)
+    decoder = codecs.getincrementaldecoder(found.group(1) if found else "utf-8")(errors="strict")
+
+    def lines() -> Iterator[str]:
+        pending = ""
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            pending += decoder.decode(chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                yield line + "\n"
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
+
+    reader = csv.reader(lines())
+    header = next(reader, None)
+    if header is None:
+        return
+    names = [h.lstrip("\ufeff").strip() for h in header]
+    for cells in reader:
+        if cells:
+            yield dict(zip(names, cells, strict=False))

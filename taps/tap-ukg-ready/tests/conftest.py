@@ -1,0 +1,43 @@
+"""Shared fixtures: one UKG Ready emulator per test module (ephemeral port) and an in-process tap runner."""
+
+from __future__ import annotations
+
+import typing as t
+
+from xlr8_kit.testing.singer_cli import SingerOutput, select_streams, sync_in_process
+from xlr8_sandbox.products.ukg_ready import API_KEY, COMPANY_SHORT_NAME, PASSWORD, USERNAME
+from xlr8_sandbox.testing import emulator_fixtures
+from xlr8_tap_ukg_ready.tap import TapUkgReady
+
+SCALE = 60
+
+sandbox, emulator, url = emulator_fixtures("ukg_ready", scale=SCALE)
+
+#: The payroll, time and accrual reports the emulator's tenant has saved, and its global roster report.
+REPORTS: list[dict[str, t.Any]] = [
+    {"id": 1001, "name": "pay_statements", "primary_keys": ["PayStatementId"]},
+    {"id": 1002, "name": "timesheets", "primary_keys": ["TimesheetEntryId"]},
+    {"id": 1003, "name": "accruals", "primary_keys": ["EmployeeId", "AccrualCode"]},
+    {"id": 2001, "kind": "global", "primary_keys": ["EmployeeId"], "entity": "employee"},
+]
+
+
+def ready_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
+    return {
+        "base_url": url,
+        "api_key": API_KEY,
+        "username": USERNAME,
+        "password": PASSWORD,
+        "company_short_name": COMPANY_SHORT_NAME,
+        "page_size": 25,
+        **extra,
+    }
+
+
+def run_tap(config: dict[str, t.Any], *, streams: set[str] | None = None) -> SingerOutput:
+    """A sync in-process over real HTTP (only ``streams`` selected when given); parsed stdout."""
+    catalog = None
+    if streams is not None:
+        catalog = select_streams(TapUkgReady(config=config, parse_env_config=False).catalog_dict, streams)
+    tap = TapUkgReady(config=config, catalog=catalog, parse_env_config=False)
+    return sync_in_process(tap, exact_decimals=True)

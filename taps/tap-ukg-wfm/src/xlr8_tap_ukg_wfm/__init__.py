@@ -1,0 +1,1 @@
+"""tap-ukg-wfm: UKG Pro Workforce Management (Dimensions) as Singer streams."""

@@ -1,0 +1,220 @@
+"""The UKG WFM base streams: JSON over POST (multi_read) and GET (setup lists), read by population and window.
+
+Population first: ``POST /api/v1/commons/hyperfind/execute`` names the people of a date window (cached per window
+for the run); multi_read calls then name at most ``persons_per_request`` of them and span at most ``window_days``
+days, below the API's caps (500 people, 31 days), so no call is refused for its size. Each call's response is one
+bounded batch: memory follows the batch, never the tenant.
+
+Time data is read in windows from the bookmark minus ``lookback_days`` (timecards are edited and approved after the
+fact), so an edited punch lands again under the same key on a later run. Tenant-local date-times (no offset) are
+emitted in UTC using the ``timezone`` setting. A 200 whose body is an error object is an error, never "no rows".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing as t
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+import requests
+
+from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.rest import KitRESTStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_kit.query.translate import Translation
+    from xlr8_tap_ukg_wfm.tap import TapUkgWfm, UkgWfmSettings
+
+#: The API's caps: people per multi_read, days per timecard or schedule call, rows per data multi_read page.
+MAX_PERSONS_PER_CALL = 500
+MAX_DAYS_PER_CALL = 31
+MAX_DATA_COUNT = 5000
+HYPERFIND_PATH = "/api/v1/commons/hyperfind/execute"
+
+
+class WfmClassifier(ResponseClassifier):
+    """A 200 whose JSON is an error object (``errorCode``, or the gateway's ``fault``) is an error, not data."""
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        found = super().error_in_body(response)
+        if found is not None:
+            return found
+        data = parsed_json(response)
+        if isinstance(data, dict) and ("errorCode" in data or "fault" in data):
+            return (
+                f"error object instead of data: {str(data.get('errorCode') or data.get('fault'))[:80]}: "
+                + str(data.get("message") or "")[:200]
+            )
+        return None
+
+
+CLASSIFIER = WfmClassifier()
+
+
+class Population:
+    """Person numbers per (window, hyperfind), asked once per run and shared by every stream."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[date, date, int], list[str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, stream: UkgWfmStream, first: date, last: date) -> list[str]:
+        key = (first, last, stream.settings.hyperfind_id)
+        with self._lock:
+            found = self._cache.get(key)
+        if found is not None:
+            return found
+        body = {
+            "hyperfind": {"id": stream.settings.hyperfind_id},
+            "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
+            "includeTerminatedInRange": True,
+        }
+        answer = stream.call("POST", HYPERFIND_PATH, body)
+        refs = ((answer or {}).get("result") or {}).get("refs") if isinstance(answer, dict) else None
+        if not isinstance(refs, list):
+            raise ClientRequestError(f"ukg_wfm: {HYPERFIND_PATH} answered without result.refs", path=HYPERFIND_PATH)
+        numbers = [str(ref["qualifier"]) for ref in refs if ref.get("qualifier")]
+        with self._lock:
+            self._cache[key] = numbers
+        return numbers
+
+
+def batches(items: list[str], size: int) -> t.Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def windows(first: date, last: date, days: int) -> t.Iterator[tuple[date, date]]:
+    """[first, last] cut into spans of at most ``days`` days, in order."""
+    while first <= last:
+        end = min(last, first + timedelta(days=days - 1))
+        yield first, end
+        first = end + timedelta(days=1)
+
+
+def ref(value: t.Any) -> t.Any:
+    """``{"id": .., "qualifier": "REG"}`` -> ``"REG"`` (UKG's object references)."""
+    return value.get("qualifier") if isinstance(value, dict) else value
+
+
+class UkgWfmStream(KitRESTStream):
+    """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``read``."""
+
+    response_classifier = CLASSIFIER
+    path = "/api"
+
+    @property
+    def settings(self) -> UkgWfmSettings:
+        return t.cast("TapUkgWfm", self._tap).settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    def call(self, method: str, path: str, body: dict[str, t.Any] | None = None) -> t.Any:
+        """One API call through the kit's session (retries, Retry-After, token refresh); the JSON answer."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        prepared = self.build_prepared_request(
+            method=method,
+            url=self.url_base + path,
+            headers=headers,
+            data=json.dumps(body).encode() if body is not None else None,
+        )
+        response = self._request(prepared, None)
+        # Parsed once, by the classifier (floats: ``number()`` makes exact decimals of their shortest repr).
+        data = parsed_json(response)
+        if not isinstance(data, dict | list):
+            raise ClientRequestError(f"ukg_wfm {self.name}: {path} answered with no JSON document", path=path)
+        response.__dict__.pop("_xlr8_json", None)
+        return data
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        universal = self.universal_filter
+        if universal is not None and universal.empty:
+            return
+        yield from self.read(context)
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        raise NotImplementedError
+
+    @cached_property
+    def universal_filter(self) -> Translation | None:
+        """The ``filters`` setting for this stream (applied to each row; the API takes no row filters)."""
+        from xlr8_kit.query.translate import filter_for_stream
+        from xlr8_kit.vocabulary.model import UnknownFieldError
+
+        try:
+            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+        except UnknownFieldError as exc:
+            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
+            return None
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        universal = self.universal_filter
+        if universal is not None and not universal.matches(row):
+            return None
+        return row
+
+    def utc(self, local: t.Any) -> str | None:
+        """A tenant-local date-time (``2026-01-05T08:02:00``) as UTC RFC 3339; offsets given are kept."""
+        if not local:
+            return None
+        moment = datetime.fromisoformat(str(local))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.settings.zone)
+        return moment.astimezone(UTC).isoformat()
+
+    def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
+        people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)
+        yield from batches(people, self.settings.persons_per_request)
+
+
+class WindowedStream(UkgWfmStream):
+    """Time data by date window: from the bookmark minus ``lookback_days`` (or ``start_date``) to ``end_date``."""
+
+    is_sorted = False
+    #: Days after ``end_date`` also read (schedules are published ahead).
+    reads_ahead = False
+
+    def window_span(self, context: Context | None) -> tuple[date, date]:
+        s = self.settings
+        bookmark = self.get_starting_replication_key_value(context)
+        first = s.start_date
+        if bookmark:
+            # a bookmark ahead of end_date (a shift published for next week) never skips days not read yet
+            first = max(
+                s.start_date, min(date.fromisoformat(str(bookmark)[:10]), s.end_date) - timedelta(days=s.lookback_days)
+            )
+        last = s.end_date + timedelta(days=s.schedule_days_ahead if self.reads_ahead else 0)
+        return first, last
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        first, last = self.window_span(context)
+        for start, end in windows(first, last, self.settings.window_days):
+            for people in self.person_batches(start, end):
+                yield from self.read_window(people, start, end)
+
+    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
+        raise NotImplementedError
+
+
+def employees_where(people: list[str]) -> dict[str, t.Any]:
+    return {"key": "personnumber", "values": people}
+
+
+def as_date(value: t.Any) -> str | None:
+    return str(value)[:10] if value else None
+
+
+def number(value: t.Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -1,0 +1,436 @@
+"""UKG WFM streams: declarations (names, keys, columns, annotations) and each response's flattening.
+
+Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals by pay code), ``punches``,
+``schedules`` (shifts) and ``accruals`` (balances as of a date). Configuration: ``pay_codes`` (earnings),
+``accrual_codes``, ``work_rules``, ``locations`` (business structure nodes), ``labor_categories``, ``hyperfinds``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import date, datetime
+
+from singer_sdk import typing as th
+
+from xlr8_tap_ukg_wfm.client import (
+    UkgWfmStream,
+    WindowedStream,
+    as_date,
+    employees_where,
+    number,
+    ref,
+)
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+S, INT, N, B = th.StringType, th.IntegerType, th.NumberType, th.BooleanType
+D, DT = th.DateType, th.DateTimeType
+
+
+def _schema(*columns: tuple[str, t.Any]) -> dict[str, t.Any]:
+    return th.PropertiesList(*(th.Property(name, kind) for name, kind in columns)).to_dict()
+
+
+def _path_part(path: str | None, level: int) -> str | None:
+    """The ``level``-th node of ``./Acme/US/ATL/D003/J004`` (1 is the root), None when the path is shorter."""
+    parts = [p for p in (path or "").split("/") if p and p != "."]
+    return parts[level - 1] if 0 < level <= len(parts) else None
+
+
+class PersonsStream(UkgWfmStream):
+    """People of the hyperfind over [start_date, end_date], read by persons multi_read in capped batches."""
+
+    name = "persons"
+    primary_keys = ("personNumber",)
+    xlr8_entity = "employee"
+    xlr8_references = {
+        "primaryJob": "job",
+        "primaryLocation": "location",
+        "primaryDepartment": "department",
+        "supervisorPersonNumber": "employee",
+        "workRule": "work_rule",
+    }
+    schema = _schema(
+        ("personNumber", S),
+        ("personKey", INT),
+        ("firstName", S),
+        ("lastName", S),
+        ("fullName", S),
+        ("email", S),
+        ("hireDate", D),
+        ("employmentStatus", S),
+        ("employmentStatusDate", D),
+        ("terminationDate", D),
+        ("primaryOrgPath", S),
+        ("primaryLocation", S),
+        ("primaryDepartment", S),
+        ("primaryJob", S),
+        ("workerType", S),
+        ("fullTime", B),
+        ("supervisorPersonNumber", S),
+        ("workRule", S),
+        ("timeZone", S),
+    )
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        s = self.settings
+        for people in self.person_batches(s.start_date, s.end_date):
+            rows = self.call(
+                "POST", "/api/v1/commons/persons/multi_read", {"where": {"employees": employees_where(people)}}
+            )
+            for row in rows:
+                yield self.flatten(row)
+
+    def flatten(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        info = row.get("personInformation") or {}
+        person = info.get("person") or {}
+        statuses = sorted(info.get("employmentStatusList") or [], key=lambda x: str(x.get("effectiveDate")))
+        today = self.settings.end_date.isoformat()
+        current = next(
+            (x for x in reversed(statuses) if str(x.get("effectiveDate"))[:10] <= today),
+            statuses[0] if statuses else {},
+        )
+        ended = next((x for x in statuses if x.get("employmentStatusName") == "Terminated"), None)
+        job = row.get("jobAssignment") or {}
+        details = job.get("jobAssignmentDetails") or {}
+        accounts = job.get("primaryLaborAccounts") or []
+        path = accounts[-1].get("organizationPath") if accounts else None
+        emails = info.get("emailAddresses") or []
+        worker = details.get("workerTypeName")
+        s = self.settings
+        return {
+            "personNumber": person.get("personNumber"),
+            "personKey": person.get("personKey"),
+            "firstName": person.get("firstName"),
+            "lastName": person.get("lastName"),
+            "fullName": person.get("fullName"),
+            "email": emails[0].get("address") if emails else None,
+            "hireDate": as_date(person.get("hireDate")),
+            "employmentStatus": current.get("employmentStatusName"),
+            "employmentStatusDate": as_date(current.get("effectiveDate")),
+            "terminationDate": as_date(ended.get("effectiveDate")) if ended else None,
+            "primaryOrgPath": path,
+            "primaryLocation": _path_part(path, s.location_level),
+            "primaryDepartment": _path_part(path, s.department_level),
+            "primaryJob": _path_part(path, len([p for p in (path or "").split("/") if p and p != "."])),
+            "workerType": worker,
+            "fullTime": worker == "Full Time" if worker else None,
+            "supervisorPersonNumber": details.get("supervisorPersonNumber"),
+            "workRule": details.get("payRuleName"),
+            "timeZone": details.get("timeZoneName"),
+        }
+
+
+TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
+
+
+class TimecardsStream(WindowedStream):
+    """Daily totals by pay code (one row per person, day and pay code), from timecard multi_read TOTALS."""
+
+    name = "timecards"
+    primary_keys = ("personNumber", "applyDate", "payCode")
+    replication_key = "applyDate"
+    xlr8_entity = "timecard"
+    xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}
+    schema = _schema(
+        ("personNumber", S),
+        ("applyDate", D),
+        ("payCode", S),
+        ("amountType", S),
+        ("hours", N),
+        ("startDateTime", DT),
+        ("endDateTime", DT),
+        ("location", S),
+        ("orgJobPath", S),
+        ("job", S),
+        ("approved", B),
+        ("updatedOn", DT),
+    )
+
+    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
+        body = {
+            "select": ["TOTALS"],
+            "where": {
+                "employees": employees_where(people),
+                "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
+            },
+        }
+        for card in self.call("POST", TIMECARD_PATH, body):
+            person = ref(card.get("employee"))
+            for total in card.get("dailyTotals") or []:
+                path = ref(total.get("orgJob"))
+                yield {
+                    "personNumber": person,
+                    "applyDate": as_date(total.get("applyDate")),
+                    "payCode": ref(total.get("payCode")),
+                    "amountType": total.get("amountType"),
+                    "hours": number(total.get("amount")),
+                    "startDateTime": self.utc(total.get("startDateTime")),
+                    "endDateTime": self.utc(total.get("endDateTime")),
+                    "location": ref(total.get("location")),
+                    "orgJobPath": path,
+                    "job": str(path).rsplit("/", 1)[-1] if path else None,
+                    "approved": total.get("approved"),
+                    "updatedOn": self.utc(total.get("updatedOnDtm")),
+                }
+
+
+class PunchesStream(WindowedStream):
+    """Every clock punch (in and out), as recorded or later edited, from timecard multi_read PUNCHES."""
+
+    name = "punches"
+    primary_keys = ("punchId",)
+    replication_key = "applyDate"
+    xlr8_entity = "punch"
+    schema = _schema(
+        ("punchId", S),
+        ("personNumber", S),
+        ("applyDate", D),
+        ("punchType", S),
+        ("punchDateTime", DT),
+        ("enteredOn", DT),
+        ("updatedOn", DT),
+        ("editedByManager", B),
+    )
+
+    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
+        body = {
+            "select": ["PUNCHES"],
+            "where": {
+                "employees": employees_where(people),
+                "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
+            },
+        }
+        for card in self.call("POST", TIMECARD_PATH, body):
+            person = ref(card.get("employee"))
+            for punch in card.get("punches") or []:
+                yield {
+                    "punchId": str(punch.get("id")),
+                    "personNumber": person,
+                    "applyDate": as_date(punch.get("applyDate")),
+                    "punchType": ref(punch.get("typeOverride")),
+                    "punchDateTime": self.utc(punch.get("punchDtm")),
+                    "enteredOn": self.utc(punch.get("enteredOnDtm")),
+                    "updatedOn": self.utc(punch.get("updatedOnDtm")),
+                    "editedByManager": punch.get("editedByManager"),
+                }
+
+
+class SchedulesStream(WindowedStream):
+    """Scheduled shifts from schedule multi_read, through ``schedule_days_ahead`` days after ``end_date``."""
+
+    name = "schedules"
+    primary_keys = ("shiftId",)
+    replication_key = "date"
+    reads_ahead = True
+    xlr8_entity = "schedule"
+    xlr8_references = {"location": "location", "job": "job"}
+    schema = _schema(
+        ("shiftId", S),
+        ("personNumber", S),
+        ("date", D),
+        ("startDateTime", DT),
+        ("endDateTime", DT),
+        ("hours", N),
+        ("label", S),
+        ("orgJobPath", S),
+        ("location", S),
+        ("job", S),
+    )
+
+    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
+        body = {
+            "select": ["SHIFTS"],
+            "where": {
+                "employees": employees_where(people),
+                "startDate": first.isoformat(),
+                "endDate": last.isoformat(),
+            },
+        }
+        answer = self.call("POST", "/api/v1/scheduling/schedule/multi_read", body)
+        s = self.settings
+        for shift in answer.get("shifts") or []:
+            segments = shift.get("segments") or []
+            path = ref(segments[0].get("orgJobRef")) if segments else None
+            start, end = self.utc(shift.get("startDateTime")), self.utc(shift.get("endDateTime"))
+            hours = None
+            if start and end:
+                seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+                hours = number(round(seconds / 3600, 2))
+            yield {
+                "shiftId": str(shift.get("id")),
+                "personNumber": ref(shift.get("employee")),
+                "date": as_date(shift.get("startDateTime")),
+                "startDateTime": start,
+                "endDateTime": end,
+                "hours": hours,
+                "label": shift.get("label"),
+                "orgJobPath": path,
+                "location": _path_part(path, s.location_level),
+                "job": str(path).rsplit("/", 1)[-1] if path else None,
+            }
+
+
+ACCRUAL_KEYS = {
+    "PEOPLE_PERSON_NUMBER": "personNumber",
+    "TK_ACCRUAL_CODE": "accrualCode",
+    "TK_ACCRUAL_BALANCE": "balance",
+    "TK_ACCRUAL_EARNED_YTD": "earnedYtd",
+    "TK_ACCRUAL_TAKEN_YTD": "takenYtd",
+}
+
+
+class AccrualsStream(UkgWfmStream):
+    """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read (one paged call for everyone,
+    not one call per person), pages of ``data_page_size`` rows."""
+
+    name = "accruals"
+    primary_keys = ("personNumber", "accrualCode", "asOfDate")
+    xlr8_entity = "accrual"
+    xlr8_references = {"accrualCode": "accrual"}
+    schema = _schema(
+        ("personNumber", S), ("accrualCode", S), ("asOfDate", D), ("balance", N), ("earnedYtd", N), ("takenYtd", N)
+    )
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        s = self.settings
+        day = s.accruals_as_of.isoformat()
+        index = 0
+        while True:
+            body = {
+                "select": [{"key": k} for k in ACCRUAL_KEYS],
+                "from": {
+                    "view": "EMP",
+                    "employeeSet": {
+                        "hyperfind": {"id": s.hyperfind_id},
+                        "dateRange": {"startDate": day, "endDate": day},
+                    },
+                },
+                "index": index,
+                "count": s.data_page_size,
+            }
+            answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
+            children = (answer.get("data") or {}).get("children") or []
+            for child in children:
+                values = {a.get("key"): a.get("rawValue") for a in child.get("attributes") or []}
+                yield {
+                    "personNumber": values.get("PEOPLE_PERSON_NUMBER"),
+                    "accrualCode": values.get("TK_ACCRUAL_CODE"),
+                    "asOfDate": day,
+                    "balance": number(values.get("TK_ACCRUAL_BALANCE")),
+                    "earnedYtd": number(values.get("TK_ACCRUAL_EARNED_YTD")),
+                    "takenYtd": number(values.get("TK_ACCRUAL_TAKEN_YTD")),
+                }
+            total = int((answer.get("metadata") or {}).get("totalElements") or 0)
+            index += len(children)
+            if not children or index >= total:
+                return
+
+
+class SetupStream(UkgWfmStream):
+    """A setup list (GET): every row, flattened by ``columns``."""
+
+    xlr8_truth_type = "configuration"
+    resource = ""
+    #: Key of the list inside an object answer (``hyperfindQueries``); None when the answer is the list.
+    list_key: t.ClassVar[str | None] = None
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        answer = self.call("GET", self.resource)
+        rows = answer.get(self.list_key) if self.list_key and isinstance(answer, dict) else answer
+        for row in rows or []:
+            yield self.flatten(row)
+
+    def flatten(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        return {name: row.get(name) for name in self.schema["properties"]}
+
+
+_NAMED = (("id", INT), ("name", S), ("description", S))
+
+
+class PayCodesStream(SetupStream):
+    name = "pay_codes"
+    resource = "/api/v1/timekeeping/setup/pay_codes"
+    primary_keys = ("name",)
+    xlr8_entity = "earning"
+    schema = _schema(*_NAMED, ("type", S), ("isVisibleInTimecard", B), ("isExcusedAbsence", B))
+
+
+class AccrualCodesStream(SetupStream):
+    name = "accrual_codes"
+    resource = "/api/v1/timekeeping/setup/accrual_codes"
+    primary_keys = ("name",)
+    xlr8_entity = "accrual"
+    schema = _schema(*_NAMED, ("unit", S))
+
+
+class WorkRulesStream(SetupStream):
+    name = "work_rules"
+    resource = "/api/v1/timekeeping/setup/work_rules"
+    primary_keys = ("name",)
+    xlr8_entity = "work_rule"
+    schema = _schema(*_NAMED)
+
+
+class LaborCategoriesStream(SetupStream):
+    name = "labor_categories"
+    resource = "/api/v1/commons/labor_categories"
+    primary_keys = ("name",)
+    xlr8_entity = "labor_category"
+    schema = _schema(*_NAMED)
+
+
+class HyperfindsStream(SetupStream):
+    name = "hyperfinds"
+    resource = "/api/v1/commons/hyperfind/public"
+    list_key = "hyperfindQueries"
+    primary_keys = ("id",)
+    xlr8_entity = "hyperfind"
+    schema = _schema(*_NAMED, ("visibility", S))
+
+
+class LocationsStream(SetupStream):
+    """The business structure's nodes (company, country, location, department, job), one row per path."""
+
+    name = "locations"
+    resource = "/api/v1/commons/locations"
+    primary_keys = ("path",)
+    xlr8_entity = "organization"
+    schema = _schema(
+        ("nodeId", INT),
+        ("name", S),
+        ("description", S),
+        ("nodeType", S),
+        ("parentName", S),
+        ("path", S),
+        ("effectiveDate", D),
+        ("expirationDate", D),
+    )
+
+    def flatten(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        return {
+            "nodeId": row.get("nodeId"),
+            "name": row.get("name"),
+            "description": row.get("description"),
+            "nodeType": ref(row.get("orgNodeTypeRef")),
+            "parentName": ref(row.get("parentNodeRef")),
+            "path": row.get("path"),
+            "effectiveDate": as_date(row.get("effectiveDate")),
+            "expirationDate": as_date(row.get("expirationDate")),
+        }
+
+
+STREAMS: tuple[type[UkgWfmStream], ...] = (
+    PersonsStream,
+    TimecardsStream,
+    PunchesStream,
+    SchedulesStream,
+    AccrualsStream,
+    PayCodesStream,
+    AccrualCodesStream,
+    WorkRulesStream,
+    LocationsStream,
+    LaborCategoriesStream,
+    HyperfindsStream,
+)

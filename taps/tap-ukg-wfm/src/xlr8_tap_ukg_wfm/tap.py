@@ -1,0 +1,289 @@
+"""tap-ukg-wfm: UKG Pro Workforce Management (Dimensions): people, time, schedules, accruals and setup."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cached_property
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
+from xlr8_tap_ukg_wfm.auth import AppKeyLogin, PlatformClientCredentials
+from xlr8_tap_ukg_wfm.client import MAX_DATA_COUNT, MAX_DAYS_PER_CALL, MAX_PERSONS_PER_CALL, Population
+from xlr8_tap_ukg_wfm.streams import STREAMS
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+AUTH_TYPES = ("appkey", "platform")
+#: Settings each auth path needs (also meltano.yml's settings_group_validation).
+REQUIRED_BY_AUTH = {
+    "appkey": ("appkey", "username", "password", "client_id", "client_secret"),
+    "platform": ("token_url", "client_id", "client_secret", "global_tenant_id"),
+}
+
+PRODUCT_SETTINGS = th.PropertiesList(
+    th.Property(
+        "base_url",
+        th.StringType,
+        required=True,
+        description="The tenant's API host, e.g. https://acme.prd.mykronos.com (calls go to <base_url>/api/...).",
+    ),
+    th.Property(
+        "auth_type",
+        th.StringType,
+        default="appkey",
+        allowed_values=list(AUTH_TYPES),
+        description="appkey: classic access_token login (appkey + user + client); platform: UKG platform "
+        "OAuth client credentials with global-tenant-id.",
+    ),
+    th.Property("appkey", th.StringType, secret=True, description="Application key (appkey header), auth_type appkey."),
+    th.Property("username", th.StringType, description="API user name, auth_type appkey."),
+    th.Property("password", th.StringType, secret=True, description="API user password, auth_type appkey."),
+    th.Property("client_id", th.StringType, description="OAuth client id (both auth types)."),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth client secret (both auth types)."),
+    th.Property("token_url", th.StringType, description="Platform OAuth token URL, auth_type platform."),
+    th.Property("audience", th.StringType, description="Platform OAuth audience, auth_type platform."),
+    th.Property("global_tenant_id", th.StringType, description="global-tenant-id header value, auth_type platform."),
+    th.Property(
+        "timezone",
+        th.StringType,
+        default="UTC",
+        description="IANA time zone of the tenant: its date-times carry no offset and are emitted in UTC.",
+    ),
+    th.Property("start_date", th.DateType, description="First day of time data on a first run (default: 30 days ago)."),
+    th.Property("end_date", th.DateType, description="Last day of time data (default: today in the tenant's zone)."),
+    th.Property(
+        "lookback_days",
+        th.IntegerType,
+        default=7,
+        description="Days before the bookmark read again on every run (timecards are edited and approved "
+        "after the fact).",
+    ),
+    th.Property(
+        "window_days",
+        th.IntegerType,
+        default=14,
+        description=f"Days per timecard or schedule call (1-{MAX_DAYS_PER_CALL}, the API's date-span cap).",
+    ),
+    th.Property(
+        "schedule_days_ahead",
+        th.IntegerType,
+        default=14,
+        description="Days after end_date whose scheduled shifts are read too.",
+    ),
+    th.Property(
+        "persons_per_request",
+        th.IntegerType,
+        default=MAX_PERSONS_PER_CALL,
+        description=f"People per multi_read call (1-{MAX_PERSONS_PER_CALL}, the API's person cap).",
+    ),
+    th.Property(
+        "hyperfind_id", th.IntegerType, default=1, description="Hyperfind query naming the population (1 is All Home)."
+    ),
+    th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
+    th.Property(
+        "data_page_size",
+        th.IntegerType,
+        default=1000,
+        description=f"Rows per aggregated data multi_read page (1-{MAX_DATA_COUNT}).",
+    ),
+    th.Property(
+        "location_level",
+        th.IntegerType,
+        default=3,
+        description="Position of the location in the business structure path (./Company/Country/Location/...).",
+    ),
+    th.Property(
+        "department_level",
+        th.IntegerType,
+        default=4,
+        description="Position of the department in the business structure path.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class UkgWfmSettings:
+    base_url: str
+    auth_type: str
+    appkey: str | None = field(repr=False)
+    username: str | None
+    password: str | None = field(repr=False)
+    client_id: str
+    client_secret: str = field(repr=False)
+    token_url: str | None
+    audience: str | None
+    global_tenant_id: str | None
+    zone: tzinfo
+    start_date: date
+    end_date: date
+    lookback_days: int
+    window_days: int
+    schedule_days_ahead: int
+    persons_per_request: int
+    hyperfind_id: int
+    accruals_as_of: date
+    data_page_size: int
+    location_level: int
+    department_level: int
+    filters: str | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, t.Any], *, today: date | None = None) -> UkgWfmSettings:
+        """Validate once; every error names the setting."""
+        errors: list[str] = []
+        base_url = _url(config, "base_url", errors, required=True)
+        auth_type = str(config.get("auth_type") or "appkey")
+        if auth_type not in AUTH_TYPES:
+            errors.append(f"setting 'auth_type' must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}")
+            auth_type = "appkey"
+        for name in REQUIRED_BY_AUTH[auth_type]:
+            if not config.get(name):
+                errors.append(f"setting {name!r} is required with auth_type {auth_type!r}")
+        token_url = _url(config, "token_url", errors, required=False, path_allowed=True) or None
+        zone: tzinfo = UTC
+        zone_name = str(config.get("timezone") or "UTC")
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(f"setting 'timezone' must be an IANA time zone such as America/New_York, not {zone_name!r}")
+        now_local = today or datetime.now(zone).date()
+        end_date = _date(config, "end_date", errors) or now_local
+        start_date = _date(config, "start_date", errors) or end_date - timedelta(days=30)
+        if start_date > end_date:
+            errors.append("setting 'start_date' must not be after 'end_date'")
+        numbers = {
+            "lookback_days": (7, 0, 366),
+            "window_days": (14, 1, MAX_DAYS_PER_CALL),
+            "schedule_days_ahead": (14, 0, 366),
+            "persons_per_request": (MAX_PERSONS_PER_CALL, 1, MAX_PERSONS_PER_CALL),
+            "hyperfind_id": (1, 1, 2**31),
+            "data_page_size": (1000, 1, MAX_DATA_COUNT),
+            "location_level": (3, 1, 32),
+            "department_level": (4, 1, 32),
+        }
+        values: dict[str, int] = {}
+        for name, (default, low, high) in numbers.items():
+            raw = config.get(name)
+            try:
+                value = int(default if raw is None else raw)
+            except (TypeError, ValueError):
+                errors.append(f"setting {name!r} must be an integer, not {raw!r}")
+                continue
+            if not low <= value <= high:
+                errors.append(f"setting {name!r} must be between {low} and {high}, not {value}")
+            values[name] = value
+        accruals_as_of = _date(config, "accruals_as_of", errors) or end_date
+        filters = config.get("filters") or None
+        if filters:
+            from xlr8_kit.query.parser import parse_query
+
+            try:
+                parse_query(str(filters))
+            except ValueError as exc:
+                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+        if errors:
+            raise ConfigValidationError("tap-ukg-wfm: invalid configuration: " + "; ".join(errors), errors=errors)
+        return cls(
+            base_url=base_url,
+            auth_type=auth_type,
+            appkey=config.get("appkey"),
+            username=config.get("username"),
+            password=config.get("password"),
+            client_id=str(config["client_id"]),
+            client_secret=str(config["client_secret"]),
+            token_url=token_url,
+            audience=config.get("audience"),
+            global_tenant_id=config.get("global_tenant_id"),
+            zone=zone,
+            start_date=start_date,
+            end_date=end_date,
+            accruals_as_of=accruals_as_of,
+            filters=filters,
+            **values,
+        )
+
+
+def _url(config: dict[str, t.Any], name: str, errors: list[str], *, required: bool, path_allowed: bool = False) -> str:
+    value = str(config.get(name) or "").rstrip("/")
+    if not value:
+        if required:
+            errors.append(f"setting {name!r} is required (e.g. https://acme.prd.mykronos.com)")
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("https", "http") or not parsed.netloc:
+        errors.append(f"setting {name!r} must be an https:// URL, not {value!r}")
+    elif not path_allowed and parsed.path not in ("", "/"):
+        errors.append(f"setting {name!r} must be the host only, without a path ({parsed.path!r}); calls add /api/...")
+    return value
+
+
+def _date(config: dict[str, t.Any], name: str, errors: list[str]) -> date | None:
+    raw = config.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        errors.append(f"setting {name!r} must be a date (YYYY-MM-DD), not {raw!r}")
+        return None
+
+
+class TapUkgWfm(KitTap):
+    """UKG Pro WFM: people, timecards, punches, shifts, accrual balances (Reality) and time-keeping setup
+    (Configuration), read by population (hyperfind) and date window within the API's caps."""
+
+    name = "tap-ukg-wfm"
+    product_id = "ukg_wfm"
+    config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
+
+    @cached_property
+    def settings(self) -> UkgWfmSettings:
+        return UkgWfmSettings.from_config(self.resolved_config)
+
+    @cached_property
+    def population(self) -> Population:
+        """Hyperfind results per date window, shared by the streams of one run."""
+        return Population()
+
+    def build_authenticator(self, runtime: KitRuntime) -> AppKeyLogin | PlatformClientCredentials:
+        s = self.settings
+        common: dict[str, t.Any] = {
+            "session": runtime.session,
+            "redactor": runtime.redactor,
+            "clock": runtime.session.clock,
+            "sleep": runtime.session.sleep,
+        }
+        if s.auth_type == "platform":
+            return PlatformClientCredentials(
+                token_url=str(s.token_url),
+                client_id=s.client_id,
+                client_secret=s.client_secret,
+                audience=s.audience,
+                global_tenant_id=str(s.global_tenant_id),
+                **common,
+            )
+        # from_config made sure the appkey path has all three
+        return AppKeyLogin(
+            base_url=s.base_url,
+            appkey=str(s.appkey),
+            username=str(s.username),
+            password=str(s.password),
+            client_id=s.client_id,
+            client_secret=s.client_secret,
+            **common,
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        self.settings  # noqa: B018 - bad settings fail before any stream is built, naming the setting
+        return [stream(tap=self) for stream in STREAMS]
+
+
+if __name__ == "__main__":
+    TapUkgWfm.cli()

@@ -1,0 +1,235 @@
+"""Retention and erasure on a project's truths: ``xlr8 truths purge`` and ``xlr8 truths erase --person``.
+
+Purge removes superseded and soft-deleted rows (``_sdc_deleted_at`` set) older than ``keep_days`` or from table
+versions older than the newest ``keep_versions``. Erasure removes one person's rows from every table of the project
+(columns the tap mapped to the vocabulary's person keys, ``employee_id``/``person_id``), clears references to them
+(``manager_id``), drops their dead letters and re-profiles the touched tables so no sample keeps them. Each action
+writes one ledger row per table (stream ``xlr8:purge:<table>`` / ``xlr8:erase:<table>``): counts only, never the
+person's id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import typing as t
+import uuid
+from dataclasses import dataclass
+
+from target_xlr8_truths.layout import DEAD_LETTER_TABLE, FIELDS_TABLE, LEDGER_TABLE
+from target_xlr8_truths.naming import normalise_project, quote
+from target_xlr8_truths.store import RunContext, Store, StreamInfo
+
+PERSON_KEYS = ("employee_id", "person_id")
+PERSON_REFERENCES = ("manager_id",)
+
+
+@dataclass(frozen=True)
+class TableChange:
+    table: str
+    removed: int
+    cleared: int = 0
+
+
+def _tables(store: Store) -> list[str]:
+    rows = store.fetchall(
+        "SELECT DISTINCT table_name FROM _schema_metadata WHERE LOWER(project) = ? AND is_current = TRUE "
+        "ORDER BY table_name",
+        [store.run.project],
+    )
+    return [str(r[0]) for r in rows if store.table_columns(str(r[0]))]
+
+
+def _count(store: Store, table: str, where: str = "TRUE", params: t.Sequence[t.Any] = ()) -> int:
+    row = store.fetchone(f"SELECT COUNT(*) FROM {quote(table)} WHERE {where}", list(params))  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+def _record(store: Store, action: str, table: str, change: TableChange) -> None:
+    now = dt.datetime.now(dt.UTC)
+    store.execute(
+        f"INSERT INTO {LEDGER_TABLE} (project, run_id, product, instance, stream, table_name, entity_type, "  # noqa: S608
+        "truth_type, rows_received, rows_loaded, rows_dead_lettered, window_start, window_end, started_at, "
+        "updated_at) VALUES (?, ?, 'xlr8', NULL, ?, ?, NULL, NULL, ?, ?, 0, NULL, NULL, ?, ?)",
+        [store.run.project, store.run.run_id, f"xlr8:{action}:{table}", table, change.removed, change.cleared,
+         store.run.started_at, now],
+    )  # fmt: skip
+    store.execute(
+        "UPDATE _schema_metadata SET row_count = ? WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
+        [_count(store, table), store.run.project, table],
+    )
+
+
+def _fields(store: Store, table: str) -> dict[str, tuple[str | None, str | None]]:
+    rows = store.fetchall(
+        f"SELECT column_name, canonical_field, pii_action FROM {FIELDS_TABLE} "  # noqa: S608
+        "WHERE project = ? AND table_name = ?",
+        [store.run.project, table],
+    )
+    return {str(c): (f, a) for c, f, a in rows}
+
+
+def _reprofile(store: Store, table: str, fields: dict[str, tuple[str | None, str | None]]) -> None:
+    protected = [c for c, (_, action) in fields.items() if action in {"encrypt", "hash"}]
+    info = StreamInfo(table, "xlr8", "", "reality", table, table, table, [], protected_columns=protected)
+    store.refresh_profiles(info)
+
+
+def purge(store: Store, *, keep_days: int | None = None, keep_versions: int | None = None) -> list[TableChange]:
+    """Remove superseded/soft-deleted rows beyond the retention; live rows are never touched."""
+    if keep_days is None and keep_versions is None:
+        raise ValueError("give keep_days and/or keep_versions (setting 'retention_days' / 'retention_versions')")
+    changes = []
+    deleted_at, version = quote("_sdc_deleted_at"), quote("_sdc_table_version")
+    with store.transaction():
+        for table in _tables(store):
+            columns = store.table_columns(table)
+            if "_sdc_deleted_at" not in columns:
+                continue
+            clauses, params = [], []
+            if keep_days is not None:
+                clauses.append(f"{deleted_at} < ?")
+                params.append(dt.datetime.now(dt.UTC) - dt.timedelta(days=keep_days))
+            if keep_versions is not None and "_sdc_table_version" in columns:
+                versions = store.fetchall(
+                    f"SELECT DISTINCT {version} FROM {quote(table)} WHERE {version} IS NOT NULL "  # noqa: S608
+                    f"ORDER BY 1 DESC LIMIT {int(keep_versions)}"
+                )
+                if len(versions) == keep_versions:
+                    clauses.append(f"({version} IS NULL OR {version} < ?)")
+                    params.append(versions[-1][0])
+            if not clauses:
+                continue
+            where = f"{deleted_at} IS NOT NULL AND ({' OR '.join(clauses)})"
+            removed = _count(store, table, where, params)
+            if removed:
+                store.execute(f"DELETE FROM {quote(table)} WHERE {where}", params)  # noqa: S608
+                change = TableChange(table, removed)
+                _record(store, "purge", table, change)
+                changes.append(change)
+                _reprofile(store, table, _fields(store, table))
+    return changes
+
+
+def erase_person(
+    store: Store, person_id: str, *, hash_value: t.Callable[[str], str] | None = None
+) -> list[TableChange]:
+    """Remove one person from every table of the project (all in one transaction)."""
+    changes = []
+    with store.transaction():
+        for table in _tables(store):
+            fields = _fields(store, table)
+            removed = cleared = 0
+            for column, (canonical, action) in fields.items():
+                value: str = person_id
+                if action == "hash" and canonical in PERSON_KEYS + PERSON_REFERENCES:
+                    if hash_value is None:
+                        raise ValueError(
+                            f"{table}.{column} is hashed: erasure needs the PII key (setting 'pii_key_file')"
+                        )
+                    value = hash_value(person_id)
+                if canonical not in PERSON_KEYS + PERSON_REFERENCES:
+                    continue
+                qt, match = quote(table), f"CAST({quote(column)} AS VARCHAR) = ?"
+                n = _count(store, table, match, [value])
+                if not n:
+                    continue
+                if canonical in PERSON_KEYS:
+                    store.execute(f"DELETE FROM {qt} WHERE {match}", [value])  # noqa: S608
+                    removed += n
+                else:
+                    store.execute(f"UPDATE {qt} SET {quote(column)} = NULL WHERE {match}", [value])  # noqa: S608
+                    cleared += n
+            letters = store.fetchall(
+                f"SELECT COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
+                "AND CAST(record_key AS VARCHAR) = ?",
+                [store.run.project, table, json.dumps([person_id])],
+            )
+            if letters and int(letters[0][0]):
+                store.execute(
+                    f"DELETE FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
+                    "AND CAST(record_key AS VARCHAR) = ?",
+                    [store.run.project, table, json.dumps([person_id])],
+                )
+                removed += int(letters[0][0])
+            if removed or cleared:
+                change = TableChange(table, removed, cleared)
+                _record(store, "erase", table, change)
+                changes.append(change)
+                _reprofile(store, table, fields)
+    return changes
+
+
+# -- ``xlr8 truths`` ------------------------------------------------------------------------------------------------
+def register(commands: t.Any) -> None:
+    """Adds ``xlr8 truths purge|erase`` to the kit's ``xlr8`` command (entry point group ``xlr8.commands``)."""
+    truths = commands.add_parser("truths", help="retention and erasure on a project's landed truths")
+    actions = truths.add_subparsers(dest="truths_command", required=True, metavar="ACTION")
+    for name, text in (("purge", "remove superseded and soft-deleted rows beyond the retention"),
+                       ("erase", "remove one person from every table of the project")):  # fmt: skip
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("--project", required=True, help="engine project id (UUID)")
+        sub.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="DuckDB store (default %(default)s)")
+        sub.add_argument("--postgres-dsn", help="PostgreSQL store instead of DuckDB (or $XLR8_POSTGRES_DSN)")
+        sub.add_argument("--postgres-schema", default="xlr8")
+        if name == "purge":
+            sub.add_argument("--keep-days", type=int, help="keep superseded/deleted rows this many days")
+            sub.add_argument("--keep-versions", type=int, help="keep superseded rows of the newest N table versions")
+        else:
+            sub.add_argument("--person", required=True, help="the person's id (employee or person id)")
+            sub.add_argument("--pii-key-file", help="engine key, needed when a person key column is hashed")
+        sub.set_defaults(handler=_run_cli)
+
+
+def open_store(args: argparse.Namespace, action: str) -> Store:
+    import os
+
+    run = RunContext(
+        project=normalise_project(args.project),
+        project_id=normalise_project(args.project),
+        run_id=f"{action}-{uuid.uuid4()}",
+        instance=None,
+        started_at=dt.datetime.now(dt.UTC),
+    )
+    dsn = args.postgres_dsn or os.environ.get("XLR8_POSTGRES_DSN")
+    if dsn:
+        from target_xlr8_truths.postgres_store import PostgresStore
+
+        store: Store = PostgresStore(dsn, args.postgres_schema, run, 0.0)
+    else:
+        from target_xlr8_truths.duckdb_store import DuckDBStore
+
+        store = DuckDBStore(args.duckdb, run, 0.0)
+    store.ensure_layout()
+    return store
+
+
+def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
+    action = args.truths_command
+    try:
+        store = open_store(args, action)
+    except Exception as exc:  # noqa: BLE001 - one clear line for the user
+        print(f"xlr8 truths {action}: error: cannot open the store: {exc}", file=err)
+        return 1
+    try:
+        if action == "purge":
+            changes = purge(store, keep_days=args.keep_days, keep_versions=args.keep_versions)
+        else:
+            hasher = None
+            if args.pii_key_file:
+                from xlr8_kit.privacy import FieldCipher, load_key
+
+                hasher = FieldCipher(load_key(key_file=args.pii_key_file, setting="--pii-key-file")).hash
+            changes = erase_person(store, args.person, hash_value=hasher)
+    except ValueError as exc:
+        print(f"xlr8 truths {action}: error: {exc}", file=err)
+        return 2
+    finally:
+        store.close()
+    for change in changes:
+        extra = f", {change.cleared} reference(s) cleared" if change.cleared else ""
+        print(f"{change.table}: {change.removed} row(s) removed{extra}", file=out)
+    total = sum(c.removed for c in changes)
+    print(f"{action}: {total} row(s) removed from {len(changes)} table(s); recorded in {LEDGER_TABLE}", file=out)
+    return 0

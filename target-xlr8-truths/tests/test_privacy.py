@@ -1,0 +1,203 @@
+"""PII lands the way the engine expects: ENC256 values only the engine key opens, listed in encrypted_columns, and
+no plaintext anywhere the target writes (store file, profiles, dead letters, ledger, logs, spool)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from truths_testkit import PROJECT, annotation, query, record_msg, run_target, schema_msg
+
+CANARY_SSN = "987-65-4329"
+CANARY_NID = "NID-CANARY-5521"
+STREAM = "people"
+PROPS: dict[str, Any] = {
+    "EmployeeId": {"type": "string"},
+    "SSN": {"type": ["null", "string"]},
+    "NationalId": {"type": ["null", "string"]},
+    "BirthDate": {"type": ["null", "string"], "format": "date"},
+    "AnnualRate": {"type": ["null", "string"], "format": "x-singer.decimal"},
+    "Headcount": {"type": ["null", "integer"]},
+    "City": {"type": ["null", "string"]},
+}
+
+
+def note() -> dict[str, Any]:
+    ann = annotation("ukg_pro", STREAM, "employee", keys=["EmployeeId"])
+    # NationalId and AnnualRate match no engine pattern: only the vocabulary's canonical fields catch them.
+    ann["canonical_fields"] = {"EmployeeId": "employee_id", "NationalId": "national_id", "AnnualRate": "pay_rate"}
+    return ann
+
+
+def people(n: int = 3, *, bad_last: bool = False) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [schema_msg(STREAM, PROPS, ["EmployeeId"], note())]
+    for i in range(n):
+        messages.append(
+            record_msg(
+                STREAM,
+                {
+                    "EmployeeId": f"E{i:03d}",
+                    "SSN": CANARY_SSN if i == 0 else f"111-22-{3000 + i}",
+                    "NationalId": CANARY_NID if i == 0 else f"NID-{i}",
+                    "BirthDate": "1980-02-29",
+                    "AnnualRate": "81234.50",
+                    "Headcount": i,
+                    "City": "Springfield",
+                },
+            )
+        )
+    if bad_last:  # dead-lettered (Headcount is not an integer): its payload must not keep the SSN in clear
+        messages.append(
+            record_msg(STREAM, {"EmployeeId": "E999", "SSN": CANARY_SSN, "NationalId": CANARY_NID, "Headcount": 1.5})
+        )
+    return messages
+
+
+def engine_decrypt(token: str, key: bytes) -> str:
+    """The engine's format read with the primitive GCM mode, independent of the target's own cipher code."""
+    assert token.startswith("ENC256:")
+    blob = base64.b64decode(token[len("ENC256:") :])
+    nonce, body, tag = blob[:12], blob[12:-16], blob[-16:]
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(nonce, tag)).decryptor()
+    return (decryptor.update(body) + decryptor.finalize()).decode()
+
+
+def key_of(config: dict[str, Any]) -> bytes:
+    return base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
+
+
+def table_of(store: Path) -> str:
+    rows = query(
+        store, "SELECT table_name FROM _schema_metadata WHERE file_name = ? AND is_current", [f"ukg_pro:{STREAM}"]
+    )
+    return str(rows[0][0])
+
+
+def rows_of(store: Path) -> dict[str, dict[str, Any]]:
+    table = table_of(store)
+    con_rows = query(store, f'SELECT * FROM "{table}"')
+    names = [r[0] for r in query(store, f'DESCRIBE "{table}"')]
+    return {row[names.index("employee_id")]: dict(zip(names, row, strict=True)) for row in con_rows}
+
+
+def test_pii_columns_are_encrypted_in_the_engine_format_and_listed(config: dict[str, Any], store: Path,
+                                                                    tmp_path: Path) -> None:  # fmt: skip
+    run = run_target(config, people(), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    key = key_of(config)
+    assert len(key) == 32
+    assert os.stat(config["pii_key_file"]).st_mode & 0o777 == 0o600
+    rows = rows_of(store)
+    e0 = rows["E000"]
+    for column, plain in (("ssn", CANARY_SSN), ("national_id", CANARY_NID), ("birth_date", "1980-02-29"),
+                          ("annual_rate", "81234.50")):  # fmt: skip
+        assert str(e0[column]).startswith("ENC256:"), column
+        assert engine_decrypt(e0[column], key) == plain
+    assert e0["headcount"] == 0
+    assert e0["city"] == "Springfield"
+    # Random nonce per value: the same plaintext never gives the same ciphertext.
+    assert rows["E001"]["birth_date"] != rows["E002"]["birth_date"]
+    with pytest.raises(InvalidTag):
+        engine_decrypt(e0["ssn"], bytes(32))  # only the right key opens it
+    listed = query(store, "SELECT encrypted_columns FROM _schema_metadata WHERE table_name = ? AND is_current",
+                   [table_of(store)])  # fmt: skip
+    assert sorted(json.loads(listed[0][0])) == ["annual_rate", "birth_date", "national_id", "ssn"]
+
+
+def test_canary_ssn_appears_nowhere_in_plaintext(config: dict[str, Any], store: Path, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    config = {**config, "dead_letter_ceiling": 10}
+    run = run_target(config, people(50, bad_last=True), tmp_path, env={"TMPDIR": str(spool), "LOGLEVEL": "DEBUG"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    letters = query(store, "SELECT payload FROM _dead_letters")
+    assert letters, "the bad record must be dead-lettered"
+    profiles = query(
+        store,
+        "SELECT column_name, distinct_values, value_distribution, sample_values, min_value "
+        "FROM _column_profiles WHERE column_name IN ('ssn', 'national_id', 'birth_date')",
+    )
+    assert len(profiles) == 3
+    assert all(v is None for row in profiles for v in row[1:])
+    haystacks = {"stderr": run.stderr.encode(), "stdout": run.stdout.encode()}
+    for folder in (store.parent, spool, tmp_path):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix != ".json":  # the test's own input config files
+                haystacks[str(path)] = path.read_bytes()
+    assert any(str(p).endswith(".duckdb") for p in haystacks)
+    for where, data in haystacks.items():
+        for canary in (CANARY_SSN, CANARY_NID):
+            assert canary.encode() not in data, f"{canary} in plaintext in {where}"
+
+
+def test_no_key_stops_before_the_first_write_naming_columns_and_setting(store: Path, tmp_path: Path) -> None:
+    config = {"project_id": PROJECT, "duckdb_path": str(store)}
+    run = run_target(config, people(), tmp_path)
+    assert run.returncode != 0
+    assert "pii_key_file" in run.stderr
+    assert "SSN" in run.stderr
+    assert "NationalId" in run.stderr
+    assert CANARY_SSN not in run.stderr
+    if store.exists():
+        tables = {r[0] for r in query(store, "SELECT table_name FROM information_schema.tables")}
+        assert not any(t.endswith(STREAM) for t in tables)
+
+
+def test_policy_actions_per_column(config: dict[str, Any], store: Path, tmp_path: Path) -> None:
+    policy = {
+        "default": "encrypt",
+        "fields": {"national_id": "drop", "pay_rate": "keep"},
+        "columns": {"(?i)ssn": "hash"},
+    }
+    run = run_target({**config, "pii_policy": policy}, people(), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = rows_of(store)
+    e0 = rows["E000"]
+    assert "national_id" not in e0  # dropped
+    assert e0["annual_rate"] is not None
+    assert "ENC256" not in str(e0["annual_rate"])
+    assert "lands in clear" in run.stderr
+    assert "AnnualRate" in run.stderr
+    assert str(e0["ssn"]).startswith("HMAC256:")
+    assert str(e0["birth_date"]).startswith("ENC256:")  # the default for the rest
+    listed = query(store, "SELECT encrypted_columns FROM _schema_metadata WHERE table_name = ? AND is_current",
+                   [table_of(store)])  # fmt: skip
+    assert json.loads(listed[0][0]) == ["birth_date"]
+    # Hashes are stable across runs (same key): joins on a hashed column still work.
+    second = tmp_path / "second.duckdb"
+    run2 = run_target({**config, "duckdb_path": str(second), "pii_policy": policy}, people(), tmp_path)
+    assert run2.returncode == 0
+    assert rows_of(second)["E000"]["ssn"] == e0["ssn"]
+
+
+def test_pii_key_column_is_hashed_so_upserts_stay_stable(config: dict[str, Any], store: Path, tmp_path: Path) -> None:
+    props = {"SSN": {"type": "string"}, "City": {"type": ["null", "string"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+    messages = [schema_msg("by_ssn", props, ["SSN"], ann), record_msg("by_ssn", {"SSN": CANARY_SSN, "City": "A"})]
+    assert run_target(config, messages, tmp_path).returncode == 0
+    messages[1]["record"]["City"] = "B"
+    assert run_target(config, messages, tmp_path).returncode == 0
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    rows = query(store, f'SELECT ssn, city FROM "{table}"')
+    assert len(rows) == 1
+    assert rows[0][1] == "B"
+    assert rows[0][0].startswith("HMAC256:")
+
+
+def test_bad_policy_and_bad_key_name_the_setting(config: dict[str, Any], tmp_path: Path) -> None:
+    run = run_target({**config, "pii_policy": {"default": "shred"}}, people(), tmp_path)
+    assert run.returncode != 0
+    assert "pii_policy" in run.stderr
+    assert "shred" in run.stderr
+    short = tmp_path / "short.key"
+    short.write_bytes(b"too short")
+    run = run_target({**config, "pii_key_file": str(short), "pii_key_create": False}, people(), tmp_path)
+    assert run.returncode != 0
+    assert "pii_key_file" in run.stderr
+    assert "32-byte" in run.stderr

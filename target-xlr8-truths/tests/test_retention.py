@@ -1,0 +1,118 @@
+"""Retention (``xlr8 truths purge``) and erasure of one person (``xlr8 truths erase --person``) on landed truths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from truths_testkit import PROJECT, annotation, query, record_msg, run_target, schema_msg
+
+XLR8 = str(Path(sys.executable).with_name("xlr8"))
+
+
+def _note(stream: str, entity: str, canonical: dict[str, str], keys: list[str]) -> dict[str, Any]:
+    ann = annotation("workday_hcm", stream, entity, keys=keys)
+    ann["canonical_fields"] = canonical
+    return ann
+
+
+WORKERS = schema_msg(
+    "workers",
+    {"Id": {"type": "string"}, "Manager": {"type": ["null", "string"]}, "Name": {"type": ["null", "string"]}},
+    ["Id"],
+    _note("workers", "employee", {"Id": "employee_id", "Manager": "manager_id"}, ["Id"]),
+)
+TIMECARDS = schema_msg(
+    "timecards",
+    {"Line": {"type": "string"}, "Worker": {"type": "string"}, "Hours": {"type": ["null", "integer"]}},
+    ["Line"],
+    _note("timecards", "timecard", {"Worker": "employee_id"}, ["Line"]),
+)
+
+
+def land_people(config: dict[str, Any], tmp: Path) -> None:
+    messages = [WORKERS, TIMECARDS]
+    people = [("E001", None, "Ada Erased"), ("E002", "E001", "Bo Kept"), ("E003", "E002", "Cy Kept")]
+    for pid, manager, name in people:
+        messages.append(record_msg("workers", {"Id": pid, "Manager": manager, "Name": name}))
+        for day in range(3):
+            messages.append(record_msg("timecards", {"Line": f"{pid}-{day}", "Worker": pid, "Hours": 8}))
+    run = run_target(config, messages, tmp)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def table(store: Path, stream: str) -> str:
+    rows = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = ? AND is_current",
+                 [f"workday_hcm:{stream}"])  # fmt: skip
+    return str(rows[0][0])
+
+
+def xlr8(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([XLR8, *args], capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_erase_person_removes_their_rows_everywhere_and_nothing_else(config: dict[str, Any], store: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    land_people(config, tmp_path)
+    workers, timecards = table(store, "workers"), table(store, "timecards")
+    assert query(store, f'SELECT COUNT(*) FROM "{timecards}"')[0][0] == 9
+    done = xlr8("truths", "erase", "--project", PROJECT, "--duckdb", str(store), "--person", "E001")
+    assert done.returncode == 0, done.stderr
+    assert "row(s) removed" in done.stdout
+    assert query(store, f'SELECT "id", manager, name FROM "{workers}" ORDER BY 1') == [
+        ("E002", None, "Bo Kept"),  # the erased manager's reference is cleared, the row kept
+        ("E003", "E002", "Cy Kept"),
+    ]
+    assert query(store, f'SELECT DISTINCT worker FROM "{timecards}" ORDER BY 1') == [("E002",), ("E003",)]
+    assert query(store, f'SELECT COUNT(*) FROM "{timecards}"')[0][0] == 6
+    counts = dict(query(store, "SELECT table_name, row_count FROM _schema_metadata WHERE is_current"))
+    assert counts[workers] == 2
+    assert counts[timecards] == 6
+    ledger = query(
+        store,
+        "SELECT stream, rows_received, rows_loaded FROM _truths_ledger WHERE stream LIKE 'xlr8:erase:%' ORDER BY 1",
+    )
+    assert ledger == [(f"xlr8:erase:{timecards}", 3, 0), (f"xlr8:erase:{workers}", 1, 1)]
+    # Nowhere in the metadata the engine reads (ledger, profiles) does the erased person's id or name remain.
+    for sql in ("SELECT * FROM _truths_ledger", "SELECT * FROM _column_profiles"):
+        text = repr(query(store, sql))
+        assert "E001" not in text
+        assert "Ada Erased" not in text
+
+
+def test_purge_keeps_live_rows_and_the_newest_versions(config: dict[str, Any], store: Path, tmp_path: Path) -> None:
+    schema = schema_msg("jobs", {"Code": {"type": "string"}}, ["Code"], annotation("workday_hcm", "jobs", "job"))
+
+    def full_sync(version: int, codes: list[str]) -> None:
+        messages = [schema, {"type": "ACTIVATE_VERSION", "stream": "jobs", "version": version}]
+        messages += [record_msg("jobs", {"Code": c}, version=version) for c in codes]
+        messages.append({"type": "ACTIVATE_VERSION", "stream": "jobs", "version": version})
+        assert run_target(config, messages, tmp_path).returncode == 0
+
+    full_sync(1, ["A", "B", "C"])
+    full_sync(2, ["A", "B"])  # C superseded (soft-deleted)
+    full_sync(3, ["A"])  # B superseded
+    jobs = table(store, "jobs")
+    assert query(store, f'SELECT COUNT(*) FROM "{jobs}" WHERE _sdc_deleted_at IS NOT NULL')[0][0] == 2
+    kept = xlr8("truths", "purge", "--project", PROJECT, "--duckdb", str(store), "--keep-versions", "2")
+    assert kept.returncode == 0, kept.stderr
+    # C (last seen in version 1) goes; B (version 2, among the newest two) stays; A is live.
+    assert query(store, f'SELECT code FROM "{jobs}" ORDER BY 1') == [("A",), ("B",)]
+    assert dict(query(store, "SELECT table_name, row_count FROM _schema_metadata WHERE is_current"))[jobs] == 2
+    again = run_target({**config, "retention_days": 0, "retention_purge_on_run": True}, [schema], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert query(store, f'SELECT code FROM "{jobs}"') == [("A",)]  # purged at the end of the run
+    purges = query(store, "SELECT rows_received FROM _truths_ledger WHERE stream LIKE 'xlr8:purge:%'")
+    assert sorted(r[0] for r in purges) == [1, 1]
+
+
+def test_purge_without_a_retention_is_refused(config: dict[str, Any], store: Path, tmp_path: Path) -> None:
+    land_people(config, tmp_path)
+    refused = xlr8("truths", "purge", "--project", PROJECT, "--duckdb", str(store))
+    assert refused.returncode == 2
+    assert "retention_days" in refused.stderr
+    bad = run_target({**config, "retention_purge_on_run": True}, [WORKERS], tmp_path)
+    assert bad.returncode != 0
+    assert "retention_purge_on_run" in bad.stderr
