@@ -42,5 +42,10 @@ def test_about_lists_the_settings(tmp_path: Path) -> None:
     result = run_tap_cli("tap-ukg-ready", ["--about", "--format=json"], tmp_path)
     assert result.returncode == 0, result.stderr
     settings = json.loads(result.stdout)["settings"]["properties"]
-    assert {k for k, v in settings.items() if v.get("secret")} == {"api_key", "password", "client_secret", "proxy_password"}
+    assert {k for k, v in settings.items() if v.get("secret")} == {
+        "api_key",
+        "password",
+        "client_secret",
+        "proxy_password",
+    }
     assert {"base_url", "company_short_name", "company_id", "reports", "report_format", "filters"} <= set(settings)
