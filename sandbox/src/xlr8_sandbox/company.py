@@ -347,6 +347,22 @@ class PurchaseOrder:
 
 
 @dataclass(frozen=True)
+class PurchaseOrderItem:
+    """One line of a purchase order; the lines' net amounts add up to the order's ``amount``."""
+
+    po_id: str
+    item_number: int  # 10, 20, 30 ... as ERP systems number them
+    description: str
+    quantity: Decimal  # three decimals
+    unit: str
+    net_price: Decimal  # per unit, two decimals (rounded; net_amount is the exact line total)
+    net_amount: Decimal
+    currency: str
+    gl_account: str
+    cost_center: str
+
+
+@dataclass(frozen=True)
 class Invoice:
     index: int
     invoice_id: str
@@ -474,6 +490,8 @@ class Company:
         self._phase_b = {
             e: r.randrange(UPDATE_PERIOD_DAYS) for e in ("employee", "crm_account", "contact", "opportunity", "lead")
         }
+        # Purchase orders are touched on their own schedule (own generator: the phases above stay as they were).
+        self._phase_b["purchase_order"] = self._rng("phases", 1).randrange(UPDATE_PERIOD_DAYS)
 
     def _rng(self, kind: str, i: int) -> random.Random:
         digest = hashlib.blake2b(f"{self.seed}:{kind}:{i}".encode(), digest_size=8).digest()
@@ -915,6 +933,56 @@ class Company:
     def purchase_orders(self) -> Iterator[PurchaseOrder]:
         for i in range(self.purchase_order_count):
             yield self.purchase_order(i)
+
+    def purchase_order_created(self, i: int) -> datetime:
+        """When purchase order ``i`` was entered: its order date, during office hours."""
+        po = self.purchase_order(i)
+        seconds = self._rng("purchase_order:created", i).randrange(8 * 3600, 17 * 3600)
+        return datetime(po.order_date.year, po.order_date.month, po.order_date.day, tzinfo=UTC) + timedelta(
+            seconds=seconds
+        )
+
+    def purchase_order_changed(self, i: int, as_of: datetime | None = None) -> datetime:
+        """When purchase order ``i`` (header or items) last changed as of ``as_of`` (default: sandbox now).
+
+        Before sandbox time zero, the later of creation and a follow-up edit (approval, goods receipt); after it,
+        every order is touched once per ``UPDATE_PERIOD_DAYS`` like employees and CRM records."""
+        events = self._event_count("purchase_order", i, self._as_of(as_of))
+        if events:
+            return self._event_time("purchase_order", i, events - 1)
+        created = self.purchase_order_created(i)
+        edited = created + timedelta(hours=self._rng("purchase_order:edit", i).randrange(0, 24 * 30))
+        return min(edited, EPOCH - timedelta(hours=1))
+
+    def purchase_order_items(self, i: int) -> tuple[PurchaseOrderItem, ...]:
+        """The ``line_count`` lines of purchase order ``i``, numbered 10, 20, ...; amounts add up exactly."""
+        po = self.purchase_order(i)
+        r = self._rng("purchase_order_items", i)
+        cents = int(po.amount * 100)
+        weights = [r.randrange(1, 10) for _ in range(po.line_count)]
+        shares = [cents * w // sum(weights) for w in weights]
+        shares[-1] += cents - sum(shares)
+        expense = [a for a in self.gl_accounts if a.account_type == "Expense"]
+        items = []
+        for n, share in enumerate(shares):
+            quantity = Decimal(r.randrange(1, 500_000)) / 1000
+            amount = (Decimal(share) / 100).quantize(_CENT)
+            account = expense[r.randrange(len(expense))]
+            items.append(
+                PurchaseOrderItem(
+                    po_id=po.po_id,
+                    item_number=10 * (n + 1),
+                    description=f"{account.name} {r.choice(['goods', 'services', 'materials', 'licences'])}",
+                    quantity=quantity,
+                    unit=r.choice(["EA", "PC", "H", "KG"]),
+                    net_price=(amount / quantity).quantize(_CENT),
+                    net_amount=amount,
+                    currency=po.currency,
+                    gl_account=account.number,
+                    cost_center=self.cost_centers[r.randrange(len(self.cost_centers))].code,
+                )
+            )
+        return tuple(items)
 
     @property
     def invoice_count(self) -> int:

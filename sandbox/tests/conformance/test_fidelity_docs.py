@@ -12,7 +12,13 @@ PRODUCTS = Path(__file__).resolve().parents[2] / "src" / "xlr8_sandbox" / "produ
 
 @pytest.mark.parametrize(
     "document",
-    ["salesforce/FIDELITY.md", "ukg_pro/FIDELITY.md", "workday/FIDELITY.md", "successfactors.FIDELITY.md"],
+    [
+        "salesforce/FIDELITY.md",
+        "ukg_pro/FIDELITY.md",
+        "workday/FIDELITY.md",
+        "successfactors.FIDELITY.md",
+        "s4hana/FIDELITY.md",
+    ],
 )
 def test_fidelity_document_names_what_it_follows_and_what_it_leaves_out(document: str) -> None:
     text = (PRODUCTS / document).read_text(encoding="utf-8")

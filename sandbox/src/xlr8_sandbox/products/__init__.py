@@ -1,6 +1,7 @@
 """Product emulators, by registry product id: ``module:Class`` so that importing one does not import all."""
 
 EMULATORS: dict[str, str] = {
+    "s4hana": "xlr8_sandbox.products.s4hana:S4HanaEmulator",
     "salesforce": "xlr8_sandbox.products.salesforce:SalesforceEmulator",
     "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",

@@ -1,6 +1,7 @@
-"""OData v2 machinery shared by the SuccessFactors and S/4HANA taps: EDMX parsing, Edm -> JSON Schema, value
+"""OData v2 and v4 machinery shared by the SuccessFactors and S/4HANA taps: EDMX parsing, Edm -> JSON Schema, value
 decoding, ``$filter`` literals and server-driven paging."""
 
+from xlr8_kit.odata.changes import S4_CHANGE_KEYS, SUCCESSFACTORS_CHANGE_KEYS, ChangeKey, change_key
 from xlr8_kit.odata.edmx import (
     EdmProperty,
     EdmxError,
@@ -11,7 +12,16 @@ from xlr8_kit.odata.edmx import (
     parse_edmx,
 )
 from xlr8_kit.odata.filters import Filter, FilterError, all_of, compare, literal, quote_string
-from xlr8_kit.odata.paging import ODataNextLinkPaginator, ODataResponseError, next_link, odata_error, page_rows
+from xlr8_kit.odata.paging import (
+    ODataNextLinkPaginator,
+    ODataPagingError,
+    ODataResponseError,
+    iter_pages,
+    next_link,
+    odata_error,
+    page_rows,
+    total_count,
+)
 from xlr8_kit.odata.types import (
     ODataValueError,
     decode_entry,
@@ -24,6 +34,9 @@ from xlr8_kit.odata.types import (
 )
 
 __all__ = [
+    "S4_CHANGE_KEYS",
+    "SUCCESSFACTORS_CHANGE_KEYS",
+    "ChangeKey",
     "EdmProperty",
     "EdmxError",
     "EntitySet",
@@ -32,16 +45,19 @@ __all__ = [
     "FilterError",
     "NavigationProperty",
     "ODataNextLinkPaginator",
+    "ODataPagingError",
     "ODataResponseError",
     "ODataValueError",
     "ServiceMetadata",
     "all_of",
+    "change_key",
     "compare",
     "decode_entry",
     "decode_value",
     "edm_to_jsonschema",
     "entity_jsonschema",
     "format_odata_datetime",
+    "iter_pages",
     "literal",
     "next_link",
     "odata_error",
@@ -50,4 +66,5 @@ __all__ = [
     "parse_edmx",
     "parse_odata_datetime",
     "quote_string",
+    "total_count",
 ]

@@ -1,5 +1,6 @@
-"""EDMX ($metadata) parsing for OData v2 services (SuccessFactors, S/4HANA): entity sets, their types, keys,
-properties with Edm types, ``sap:`` annotations and navigation properties.
+"""EDMX ($metadata) parsing for OData v2 services (SuccessFactors, S/4HANA) and OData v4 CSDL (S/4HANA RAP
+services): entity sets, their types, keys, properties with Edm types, ``sap:`` annotations and navigation properties
+(v2 through associations, v4 through the navigation property's own ``Type``).
 
 Real documents run to megabytes (S/4 API_BUSINESS_PARTNER is 600 kB, a full SuccessFactors tenant several MB),
 so the parser streams with the kit's hardened ``xmlsafe.iterparse_xml`` (no DTD, entities or network) and frees
@@ -137,6 +138,13 @@ class EntitySet:
 class ServiceMetadata:
     entity_sets: dict[str, EntitySet]
     entity_types: dict[str, EntityType]
+    #: The ``Version`` of the ``edmx:Edmx`` root: ``1.0`` for OData v2 services, ``4.0`` (or ``4.01``) for v4.
+    edmx_version: str = "1.0"
+
+    @property
+    def odata_version(self) -> int:
+        """2 or 4: which JSON format, literals and paging options the service speaks."""
+        return 4 if self.edmx_version.startswith("4") else 2
 
     def entity_set(self, name: str) -> EntitySet:
         try:
@@ -174,8 +182,11 @@ def _source(source: str | bytes | os.PathLike[str] | IO[bytes]) -> IO[bytes] | s
     return source
 
 
-def _iter_elements(source: IO[bytes] | str) -> Iterator[tuple[str, etree._Element, str, dict[str, str]]]:
-    """Yield (kind, element, schema namespace, schema aliases) for each top-level EDM element, then free it."""
+def _iter_elements(
+    source: IO[bytes] | str, root_version: list[str] | None = None
+) -> Iterator[tuple[str, etree._Element, str, dict[str, str]]]:
+    """Yield (kind, element, schema namespace, schema aliases) for each top-level EDM element, then free it.
+    The root's ``Version`` is appended to ``root_version`` when given."""
     namespace = ""
     aliases: dict[str, str] = {}
     depth_skip = 0
@@ -183,6 +194,8 @@ def _iter_elements(source: IO[bytes] | str) -> Iterator[tuple[str, etree._Elemen
         for event, elem in iterparse_xml(source, huge=True):
             name = _local(elem.tag)
             if event == "start":
+                if name == "Edmx" and root_version is not None:
+                    root_version.append(elem.get("Version", "1.0"))
                 if name == "Schema":
                     namespace = elem.get("Namespace", "")
                     if elem.get("Alias"):
@@ -213,7 +226,8 @@ def parse_edmx(source: str | bytes | os.PathLike[str] | IO[bytes]) -> ServiceMet
     raw_sets: list[tuple[str, str, dict[str, str]]] = []
     associations: dict[str, dict[str, tuple[str, str]]] = {}
     all_aliases: dict[str, str] = {}
-    for kind, elem, namespace, aliases in _iter_elements(_source(source)):
+    version: list[str] = []
+    for kind, elem, namespace, aliases in _iter_elements(_source(source), version):
         all_aliases.update(aliases)
         if kind == "EntityType":
             entity = _entity_type(elem, namespace)
@@ -238,6 +252,11 @@ def parse_edmx(source: str | bytes | os.PathLike[str] | IO[bytes]) -> ServiceMet
     for qualified, entity in raw_types.items():
         navigation = {}
         for nav in entity.navigation.values():
+            if nav.target_type is not None:  # v4: the type is on the navigation property itself
+                navigation[nav.name] = NavigationProperty(
+                    nav.name, "", "", "", resolve(nav.target_type), nav.multiplicity, nav.sap
+                )
+                continue
             target = associations.get(resolve(nav.relationship), {}).get(nav.to_role)
             navigation[nav.name] = NavigationProperty(
                 name=nav.name,
@@ -257,7 +276,7 @@ def parse_edmx(source: str | bytes | os.PathLike[str] | IO[bytes]) -> ServiceMet
         if entity_type is None:
             raise EdmxError(f"entity set {name!r} refers to unknown entity type {type_name!r}")
         sets[name] = EntitySet(name=name, entity_type=entity_type, sap=sap)
-    return ServiceMetadata(entity_sets=sets, entity_types=types)
+    return ServiceMetadata(entity_sets=sets, entity_types=types, edmx_version=version[0] if version else "1.0")
 
 
 def _entity_type(elem: etree._Element, namespace: str) -> EntityType:
@@ -277,6 +296,19 @@ def _entity_type(elem: etree._Element, namespace: str) -> EntityType:
                 max_length=_int(child.get("MaxLength")),
                 precision=_int(child.get("Precision")),
                 scale=_int(child.get("Scale")),
+                sap=_sap_attrs(child),
+            )
+        elif kind == "NavigationProperty" and child.get("Type"):
+            name = child.get("Name", "")
+            declared = child.get("Type", "")
+            many = declared.startswith("Collection(")
+            navigation[name] = NavigationProperty(
+                name=name,
+                relationship="",
+                from_role="",
+                to_role="",
+                target_type=declared[len("Collection(") : -1] if many else declared,
+                multiplicity="*" if many else ("0..1" if child.get("Nullable", "true").lower() != "false" else "1"),
                 sap=_sap_attrs(child),
             )
         elif kind == "NavigationProperty":

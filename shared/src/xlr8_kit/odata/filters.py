@@ -1,8 +1,9 @@
-"""``$filter`` expressions for OData v2 with correctly typed literals.
+"""``$filter`` expressions for OData v2 and v4 with correctly typed literals.
 
-Strings are single-quoted with embedded quotes doubled (``O'Brien`` -> ``'O''Brien'``); instants become
-``datetimeoffset'2026-01-05T09:00:00Z'`` and local date-times ``datetime'2026-01-05T09:00:00'``. Field names are
-checked so a value can never be smuggled in as syntax.
+Strings are single-quoted with embedded quotes doubled (``O'Brien`` -> ``'O''Brien'``). In v2, instants become
+``datetimeoffset'2026-01-05T09:00:00Z'`` and local date-times ``datetime'2026-01-05T09:00:00'``; v4 drops the
+prefixes and suffixes (``2026-01-05T09:00:00Z``, ``Edm.Date`` as ``2026-01-05``, ``12.50`` rather than ``12.50M``).
+Field names are checked so a value can never be smuggled in as syntax.
 """
 
 from __future__ import annotations
@@ -40,8 +41,34 @@ def datetime_literal(moment: datetime | date) -> str:
     return f"datetime'{moment.isoformat(timespec='seconds')}'"
 
 
-def literal(value: Any, edm_type: str | None = None) -> str:
-    """The OData v2 literal for a Python value; ``edm_type`` picks ``datetime`` vs ``datetimeoffset``."""
+def _v4_literal(value: Any, edm_type: str | None) -> str:
+    if isinstance(value, str) and edm_type in ("Edm.DateTimeOffset", "Edm.Date"):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise FilterError(f"not an ISO 8601 date for {edm_type}: {value!r}") from None
+    if isinstance(value, datetime):
+        if edm_type == "Edm.Date":
+            return value.date().isoformat() if value.tzinfo is None else value.astimezone(UTC).date().isoformat()
+        return datetimeoffset_literal(value)[len("datetimeoffset'") : -1]
+    if isinstance(value, date):
+        if edm_type == "Edm.DateTimeOffset":
+            return f"{value.isoformat()}T00:00:00Z"
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return literal(value, None if edm_type == "Edm.Int64" else edm_type, version=2)
+    raise FilterError(f"no OData literal for {type(value).__name__}")
+
+
+def literal(value: Any, edm_type: str | None = None, *, version: int = 2) -> str:
+    """The OData literal for a Python value; ``edm_type`` picks ``datetime`` vs ``datetimeoffset`` (v2) or a date
+    vs an instant (v4)."""
+    if version >= 4:
+        return _v4_literal(value, edm_type)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -85,12 +112,12 @@ class Filter:
         return self.text
 
 
-def compare(field: str, op: str, value: Any, edm_type: str | None = None) -> Filter:
+def compare(field: str, op: str, value: Any, edm_type: str | None = None, *, version: int = 2) -> Filter:
     if not _FIELD_RE.match(field):
         raise FilterError(f"invalid field name in $filter: {field!r}")
     if op not in COMPARISONS:
         raise FilterError(f"unsupported $filter operator {op!r}; use one of {', '.join(sorted(COMPARISONS))}")
-    return Filter(f"{field} {op} {literal(value, edm_type)}")
+    return Filter(f"{field} {op} {literal(value, edm_type, version=version)}")
 
 
 def all_of(*parts: Filter | None) -> Filter | None:

@@ -7,20 +7,33 @@ like ``{"value": [...], "@odata.nextLink": "..."}``. Errors look like
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import ParseResult, urljoin, urlparse
 
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
+logger = logging.getLogger(__name__)
+
 
 class ODataResponseError(ValueError):
     """A body that is not an OData payload (HTML login page, truncated JSON, an error with status 200)."""
 
 
+class ODataPagingError(ODataResponseError):
+    """The server's paging went wrong: a next link (skip token) seen before, or ``$skip`` ignored. Following it
+    would loop for ever, so the read stops instead."""
+
+
 def _payload(response: requests.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
+        # for IEEE754Compatible strings, and a float would lose digits.
+        body = json.loads(response.content, parse_float=Decimal)
     except ValueError:
         kind = response.headers.get("Content-Type", "unknown content type")
         raise ODataResponseError(f"response is not OData JSON ({kind}, {len(response.content)} bytes)") from None
@@ -76,10 +89,19 @@ def next_link(response: requests.Response) -> str | None:
 class ODataNextLinkPaginator(BaseHATEOASPaginator):
     """Follows ``__next`` / ``@odata.nextLink`` to the end. The stream sends the next request to
     ``current_value.geturl()`` as is: the server's link already carries every query option (and the
-    server-side snapshot token), so nothing may be re-added."""
+    server-side snapshot token), so nothing may be re-added. A link seen before is an error, not a loop."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seen: set[str] = set()
 
     def get_next_url(self, response: requests.Response) -> str | None:
-        return next_link(response)
+        link = next_link(response)
+        if link is not None:
+            if link in self._seen:
+                raise ODataPagingError(f"the server sent the same next link twice ({_link_path(link)}); stopping")
+            self._seen.add(link)
+        return link
 
     def has_more(self, response: requests.Response) -> bool:
         return next_link(response) is not None
@@ -89,3 +111,92 @@ def same_origin(link: ParseResult, base_url: str) -> bool:
     """Whether a next link stays on the service host (credentials must never follow a link elsewhere)."""
     base = urlparse(base_url)
     return (link.scheme, link.netloc) == (base.scheme, base.netloc)
+
+
+def _link_path(link: str) -> str:
+    """A next link for messages: its path only (query strings carry filters and tokens)."""
+    return urlparse(link).path
+
+
+def total_count(response: requests.Response) -> int | None:
+    """``d.__count`` (v2 ``$inlinecount=allpages``) or ``@odata.count`` (v4 ``$count=true``), if sent."""
+    body = _payload(response)
+    data = body.get("d")
+    value = data.get("__count") if isinstance(data, dict) else None
+    value = value if value is not None else body.get("@odata.count", body.get("odata.count"))
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+#: Fetches one page: (absolute URL, query options or None for a server link used as is) -> response.
+PageFetcher = Callable[[str, Mapping[str, Any] | None], requests.Response]
+
+
+def iter_pages(
+    fetch: PageFetcher,
+    url: str,
+    params: Mapping[str, Any],
+    *,
+    page_size: int | None,
+    version: int = 2,
+    base_url: str | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of every page of a collection, whichever side drives the paging.
+
+    Client-driven (``page_size`` given): windows of ``$top=page_size`` at ``$skip=0, page_size, ...``, the first
+    asking for the total (``$inlinecount=allpages`` in v2, ``$count=true`` in v4; logged, never an end mark: rows
+    created while paging move the end); a short window, or a window longer than ``$top`` (the server ignored it
+    and paged the whole set by links) ends the read.
+    Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed (the server may cap
+    ``$top`` and page inside a window). A next link seen before, or a window that repeats the
+    previous one (``$skip`` ignored), raises ``ODataPagingError``; a link to another host is refused.
+    """
+    seen: set[str] = set()
+    skip = 0
+    previous_first: str | None = None
+    while True:
+        query = dict(params)
+        if page_size:
+            query["$top"] = str(page_size)
+            if skip:
+                query["$skip"] = str(skip)
+            elif version >= 4:
+                query["$count"] = "true"
+            else:
+                query["$inlinecount"] = "allpages"
+        response = fetch(url, query)
+        if page_size and not skip:
+            total = total_count(response)
+            if total is not None:
+                logger.info("%s: %d rows when the read started", _link_path(url), total)
+        in_window = 0
+        first: str | None = None
+        while True:
+            rows = page_rows(response)
+            if first is None and rows:
+                first = json.dumps(rows[0], sort_keys=True, default=str)
+            in_window += len(rows)
+            yield rows
+            link = next_link(response)
+            if link is None:
+                break
+            if base_url is not None and not same_origin(urlparse(link), base_url):
+                from xlr8_kit.http.errors import InsecureTransportError
+
+                raise InsecureTransportError(
+                    "next link points to another host; refusing to send credentials there", path=_link_path(link)
+                )
+            if link in seen:
+                raise ODataPagingError(f"the server sent the same next link twice ({_link_path(link)}); stopping")
+            seen.add(link)
+            response = fetch(link, None)
+        if not page_size or in_window != page_size:
+            # Short: the end. Longer than asked: the server ignored $top and paged the whole set by links.
+            return
+        if first is not None and first == previous_first:
+            raise ODataPagingError(f"$skip={skip} returned the same rows as the window before ($skip ignored)")
+        previous_first = first
+        skip += page_size
+        # The total of the first window is not an end mark: rows created while paging move the end further.

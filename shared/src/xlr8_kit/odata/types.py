@@ -9,8 +9,9 @@ ISO 8601 UTC strings and times of day as ``HH:MM:SS``. Edm.Binary is left out of
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +24,9 @@ _DURATION_RE = re.compile(r"^-?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\
 _INTEGER_TYPES = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"})
 _FLOAT_TYPES = frozenset({"Edm.Double", "Edm.Single"})
 _DATETIME_TYPES = frozenset({"Edm.DateTime", "Edm.DateTimeOffset"})
+#: OData v4 only: a calendar date (``2026-01-05``) and a time of day (``09:30:00``).
+_V4_DATE = "Edm.Date"
+_V4_TIME = "Edm.TimeOfDay"
 #: Types not carried into catalogs or records.
 OMITTED_TYPES = frozenset({"Edm.Binary", "Edm.Stream"})
 
@@ -42,21 +46,29 @@ def edm_to_jsonschema(prop: EdmProperty) -> dict[str, Any] | None:
     elif edm in _FLOAT_TYPES:
         schema = {"type": ["number", "null"]}
     elif edm == "Edm.Decimal":
+        # No ``multipleOf``: a float step (0.001) makes validators divide Decimal by float and crash the target,
+        # and the values are exact Decimals already. Precision and scale stay in the catalog as annotations.
         schema = {"type": ["number", "null"]}
-        if prop.scale is not None and prop.scale > 0:
-            schema["multipleOf"] = float(Decimal(1).scaleb(-prop.scale))
+        if prop.precision is not None:
+            schema["x-edm-precision"] = prop.precision
+        if prop.scale is not None:
+            schema["x-edm-scale"] = prop.scale
     elif edm == "Edm.Boolean":
         schema = {"type": ["boolean", "null"]}
     elif edm in _DATETIME_TYPES:
         schema = {"type": ["string", "null"], "format": "date-time"}
-    elif edm == "Edm.Time":
+    elif edm in ("Edm.Time", _V4_TIME):
         schema = {"type": ["string", "null"], "format": "time"}
+    elif edm == _V4_DATE:
+        schema = {"type": ["string", "null"], "format": "date"}
     elif edm == "Edm.Guid":
         schema = {"type": ["string", "null"], "format": "uuid"}
     elif edm.startswith("Edm."):
         schema = {"type": ["string", "null"]}
         if prop.max_length:
             schema["maxLength"] = prop.max_length
+    elif edm.startswith("Collection("):
+        schema = {"type": ["array", "null"]}  # v4 collections (SAP__Messages and the like), kept as sent
     else:
         # Complex types: kept as an object rather than guessed.
         schema = {"type": ["object", "null"]}
@@ -133,6 +145,10 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
             return isoformat(parse_odata_datetime(str(value)))
         if edm == "Edm.Time":
             return parse_edm_time(str(value))
+        if edm == _V4_DATE:
+            return date.fromisoformat(str(value)[:10]).isoformat()
+        if edm == _V4_TIME:
+            return time.fromisoformat(str(value)).isoformat()
         if edm == "Edm.Boolean" and isinstance(value, str):
             return value.strip().lower() == "true"
     except (ValueError, InvalidOperation, ArithmeticError) as exc:
@@ -140,17 +156,41 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
     return value
 
 
+#: Types whose JSON value is the record value as is (no call per value on the hot path).
+_AS_IS = frozenset({"Edm.String", "Edm.Guid"})
+_OMIT = object()
+_PLANS: dict[int, tuple[weakref.ref[EntityType], dict[str, Any]]] = {}
+
+
+def _decode_plan(entity: EntityType) -> dict[str, Any]:
+    """Per property of ``entity``: None (as is), ``_OMIT``, or the property to decode; built once per type."""
+    key = id(entity)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0]() is entity:
+        return cached[1]
+    plan: dict[str, Any] = {}
+    for name, prop in entity.properties.items():
+        if prop.edm_type in OMITTED_TYPES:
+            plan[name] = _OMIT
+        else:
+            plan[name] = None if prop.edm_type in _AS_IS else prop
+
+    def forget(_gone: weakref.ref[EntityType]) -> None:
+        _PLANS.pop(key, None)
+
+    _PLANS[key] = (weakref.ref(entity, forget), plan)
+    return plan
+
+
 def decode_entry(entity: EntityType, entry: Mapping[str, Any], *, keep: Iterable[str] = ()) -> dict[str, Any]:
     """A record from one OData entry: declared properties decoded, ``__metadata``, deferred navigation links and
     omitted types dropped. ``keep`` names extra keys (e.g. expanded navigation properties) to pass through."""
+    plan = _decode_plan(entity)
     out: dict[str, Any] = {}
     for name, value in entry.items():
-        prop = entity.properties.get(name)
-        if prop is None:
-            if name in keep:
-                out[name] = value
-            continue
-        if prop.edm_type in OMITTED_TYPES:
-            continue
-        out[name] = decode_value(prop, value)
+        step = plan.get(name, _OMIT if name not in keep else None)
+        if step is None:
+            out[name] = value
+        elif step is not _OMIT:
+            out[name] = decode_value(step, value)
     return out

@@ -10,7 +10,6 @@ neither lost nor read twice (SAP KBA 2735876).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 import typing as t
@@ -23,8 +22,7 @@ from urllib.parse import quote, urlencode, urlparse
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
-from xlr8_kit.http.classify import ResponseClassifier
-from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, InsecureTransportError, KitHTTPError
+from xlr8_kit.http.errors import ClientRequestError, InsecureTransportError, KitHTTPError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import (
     ODataNextLinkPaginator,
@@ -33,11 +31,12 @@ from xlr8_kit.odata import (
     compare,
     decode_entry,
     next_link,
-    odata_error,
     page_rows,
     parse_edmx,
 )
 from xlr8_kit.odata.filters import Filter
+from xlr8_kit.odata.http import ODataClassifier
+from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
@@ -62,21 +61,8 @@ def encode_query(params: dict[str, t.Any]) -> str:
     return urlencode(pairs, safe=ODATA_SAFE, quote_via=quote)
 
 
-class SuccessFactorsClassifier(ResponseClassifier):
+class SuccessFactorsClassifier(ODataClassifier):
     """An OData error document inside a 2xx body is an error, never "zero rows" (RELIABILITY A8)."""
-
-    def error_in_body(self, response: requests.Response) -> str | None:
-        found = super().error_in_body(response)
-        if found is not None:
-            return found
-        if "json" in (response.headers.get("Content-Type") or ""):
-            try:
-                error = odata_error(json.loads(response.content))
-            except ValueError:
-                return None
-            if error is not None:
-                return f"OData error {error[0]}"
-        return None
 
 
 CLASSIFIER = SuccessFactorsClassifier()
@@ -84,26 +70,7 @@ CLASSIFIER = SuccessFactorsClassifier()
 
 def raise_for_status(response: requests.Response, redactor: Redactor) -> None:
     """Turn a final non-2xx answer into the kit's error with the vendor's code and message (redacted, short)."""
-    if response.status_code < 400:
-        return
-    path = urlparse(response.url).path
-    detail = ""
-    try:
-        error = odata_error(response.json())
-    except ValueError:
-        error = None
-    if error is not None:
-        detail = f": {error[0]} {error[1]}"
-    elif response.content:
-        detail = f": {response.text[:MAX_MESSAGE]}"
-    message = redactor.redact(f"successfactors: HTTP {response.status_code} for path {path}{detail}"[:1000])
-    if response.status_code in (401, 403):
-        raise AuthenticationError(
-            message + " (check the configured credentials and the API user's permissions)",
-            status=response.status_code,
-            path=path,
-        )
-    raise ClientRequestError(message, status=response.status_code, path=path)
+    odata_raise_for_status(response, redactor, "successfactors")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xlr8_kit.odata import EntitySet, ServiceMetadata, entity_jsonschema
+from xlr8_kit.odata import SUCCESSFACTORS_CHANGE_KEYS, EntitySet, ServiceMetadata, change_key, entity_jsonschema
 
-#: Change timestamps, most specific first (SuccessFactors entities, MDF objects, then S/4-style names).
-REPLICATION_KEYS = ("lastModifiedDateTime", "lastModifiedOn", "lastModified", "lastModifiedDate")
+#: Change timestamps, most specific first (SuccessFactors entities, then MDF objects).
+REPLICATION_KEYS = SUCCESSFACTORS_CHANGE_KEYS
 
 
 @dataclass(frozen=True)
@@ -31,22 +31,13 @@ class StreamPlan:
 def plan_stream(entity_set: EntitySet) -> StreamPlan:
     entity = entity_set.entity_type
     schema = entity_jsonschema(entity)
-    replication_key = next(
-        (
-            name
-            for name in REPLICATION_KEYS
-            if name in entity.properties
-            and entity.properties[name].filterable
-            and entity.properties[name].edm_type in ("Edm.DateTimeOffset", "Edm.DateTime")
-        ),
-        None,
-    )
+    key = change_key(entity, REPLICATION_KEYS)
     return StreamPlan(
         entity_set=entity_set,
         schema=schema,
         primary_keys=entity.keys,
-        replication_key=replication_key,
-        replication_key_type=entity.properties[replication_key].edm_type if replication_key else None,
+        replication_key=key.name if key else None,
+        replication_key_type=key.edm_type if key else None,
         effective_dated=entity.effective_start_key is not None,
     )
 

@@ -1,0 +1,447 @@
+"""SAP S/4HANA emulator: OData v2 services under ``/sap/opu/odata/sap/<SERVICE>``, an OData v4 (RAP) service under
+``/sap/opu/odata4/sap/api_purchaseorder_2/srvd_a2x/sap/purchaseorder/0001``, the SOAP-RFC handler
+``/sap/bc/soap/rfc`` for read-only BAPIs, and the OAuth 2.0 token endpoint ``/sap/bc/sec/oauth2/token``.
+
+Protocol as SAP documents it: ``sap-client`` on every call (this system is client 100; another client is refused
+before authentication, as the ICF logon does), Basic for the communication user or a bearer token from the
+client-credentials grant, ``$format=json`` for v2 (JSON verbose ``d.results``, ``__count``, ``__next``) and JSON
+for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal as a number unless the client sends
+``IEEE754Compatible=true``). Paging is client-driven (``$top``/``$skip``) and server-driven: no page is longer than
+``server_page_size`` and a longer window continues through ``$skiptoken``. Errors are Gateway's JSON bodies.
+
+Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server) and
+``ignore_skip`` (``$skip`` is ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from xlr8_kit.soap import SOAP11, build_envelope, element, parse_envelope
+from xlr8_kit.soap import local_name as soap_local_name
+from xlr8_kit.soap.rfc import RFC_NS, decode, encode
+from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.products.s4hana.data import V2_ROOT, S4Data
+from xlr8_sandbox.products.s4hana.odata import (
+    S4Error,
+    S4Set,
+    Service,
+    dumps_v4,
+    from_filter_error,
+    serialize_v2,
+    serialize_v4,
+    v4_filter_to_v2,
+)
+from xlr8_sandbox.products.successfactors_odata import (
+    ODataRequestError,
+    SnapshotStore,
+    decode_skiptoken,
+    encode_skiptoken,
+    parse_filter,
+    parse_orderby,
+    sort_rows,
+)
+
+SAP_CLIENT = "100"
+COMM_USER = "XLR8_COMM_USER"
+COMM_PASSWORD = "sandbox-s4-Password1"  # emulator test credential, not a real secret
+OAUTH_CLIENT_ID = "XLR8_OAUTH_CLIENT"
+OAUTH_CLIENT_SECRET = "sandbox-s4-client-secret"  # emulator test credential, not a real secret
+TOKEN_PATH = "/sap/bc/sec/oauth2/token"
+TOKEN_TTL = 3600.0
+DEFAULT_SERVER_PAGE_SIZE = 1000
+
+
+class S4HanaEmulator(ProductEmulator):
+    product_id = "s4hana"
+    title = "SAP S/4HANA (OData v2/v4, SOAP-RFC)"
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.data = S4Data(ctx.company)
+        self.services = {s.path: s for s in self.data.services()}
+        self._metadata = {s.path: s.metadata() for s in self.services.values()}
+        self.snapshots = SnapshotStore()
+        self._lock = threading.Lock()
+        self.reset()
+
+    # --- platform hooks ---------------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        v4 = "/sap/opu/odata4/sap/{group}/srvd_a2x/sap/{name}/{version}"
+        return [
+            Route(TOKEN_PATH, self._token, methods=["POST"]),
+            Route("/sap/bc/soap/rfc", self._rfc, methods=["POST"]),
+            Route(V2_ROOT + "/{service}/{entity}/$count", self._count, methods=["GET"]),
+            Route(V2_ROOT + "/{service}/{entity}", self._collection, methods=["GET"]),
+            Route(V2_ROOT + "/{service}/", self._service_document, methods=["GET"]),
+            Route(v4 + "/{entity}/$count", self._count, methods=["GET"]),
+            Route(v4 + "/{entity}", self._collection, methods=["GET"]),
+        ]
+
+    def test_credentials(self) -> dict[str, str]:
+        return {
+            "sap_client": SAP_CLIENT,
+            "username": COMM_USER,
+            "password": COMM_PASSWORD,
+            "client_id": OAUTH_CLIENT_ID,
+            "client_secret": OAUTH_CLIENT_SECRET,
+        }
+
+    def quota_error_response(self) -> FaultResponse:
+        body = S4Error(429, "/IWFND/CM_BEC/026", "Too many requests; the service is throttled. Retry later.")
+        return FaultResponse(429, json.dumps(body.body()), headers={"Retry-After": "1"})
+
+    def error_body_response(self) -> FaultResponse:
+        body = S4Error(
+            200, "/IWBEP/CM_MGW_RT/000", "In the context of Data Services an unknown internal error occurred"
+        )
+        return FaultResponse(200, json.dumps(body.body()))
+
+    def insert_records(self, count: int) -> None:
+        """Suppliers created in S/4 by someone else while a client pages: business partners ahead of the rest."""
+        with self._lock:
+            for _ in range(count):
+                self._inserted += 1
+                n = self._inserted
+                now = self.ctx.clock.now()
+                self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra.insert(0, {
+                    "BusinessPartner": f"N{n:09d}", "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
+                    "BusinessPartnerFullName": f"Inserted partner {n}",
+                    "BusinessPartnerName": f"Inserted partner {n}",
+                    "BusinessPartnerGrouping": "BPSU", "Language": "EN", "CreationDate": now,
+                    "CreationTime": now.time(),
+                    "LastChangeDate": now, "LastChangeTime": now.time(), "IsMarkedForArchiving": False,
+                    "BusinessPartnerIsBlocked": False,
+                })  # fmt: skip
+
+    def reset(self) -> None:
+        with self._lock:
+            for service in self.services.values():
+                for s4set in service.sets.values():
+                    s4set.entity.extra.clear()
+            self._inserted = 0
+        self.snapshots = SnapshotStore()
+        with self._lock:
+            #: (path, decoded query) of the latest OData requests since the last reset (the platform log omits
+            #: queries; bounded so a long-running sandbox does not grow).
+            self.queries: deque[tuple[str, str]] = deque(maxlen=10_000)
+        self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
+        self.repeat_next_link = False
+        self.ignore_skip = False
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services.values() if s.name == name)
+
+    # --- request plumbing ---------------------------------------------------------------------------------------
+
+    def _service_of(self, request: Request) -> Service:
+        params = request.path_params
+        if "service" in params:
+            path = f"{V2_ROOT}/{params['service']}"
+        else:
+            path = f"/sap/opu/odata4/sap/{params['group']}/srvd_a2x/sap/{params['name']}/{params['version']}"
+        service = self.services.get(path)
+        if service is None:
+            raise S4Error(
+                404, "/IWFND/MED/170", f"No service found for namespace '/SAP/', name '{path.rsplit('/', 1)[-1]}'"
+            )
+        return service
+
+    def _check_client(self, request: Request) -> Response | None:
+        """The ICF refuses an unknown client before anyone logs on (HTML, not OData)."""
+        client = request.query_params.get("sap-client")
+        if client is not None and client != SAP_CLIENT:
+            page = f"<html><head><title>Logon Error Message</title></head><body><p>Client {client} is not available in this system</p></body></html>"  # noqa: E501
+            return Response(page, status_code=401, media_type="text/html")
+        return None
+
+    def _authorised(self, request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, password = "", ""
+            if user.upper() == COMM_USER and password == COMM_PASSWORD:
+                return COMM_USER
+        elif scheme.lower() == "bearer":
+            token = self.ctx.tokens.check(self.product_id, value)
+            if token is not None:
+                return token.subject
+        raise S4Error(401, "/IWFND/CM_CONSUMER/401", "Logon failed: user or password incorrect, or token expired")
+
+    def _guard(handler: Callable[..., Response]) -> Callable[..., Any]:  # type: ignore[misc]
+        """sap-client, authentication, then Gateway-shaped errors for anything the request got wrong."""
+
+        async def wrapped(self: S4HanaEmulator, request: Request) -> Response:
+            refused = self._check_client(request)
+            if refused is not None:
+                return refused
+            v4 = "group" in request.path_params
+            with self._lock:
+                self.queries.append((request.url.path, unquote(request.url.query)))
+            try:
+                self._authorised(request)
+                return handler(self, request)
+            except ODataRequestError as exc:
+                error = exc if isinstance(exc, S4Error) else from_filter_error(exc)
+                body = error.body_v4() if v4 else error.body()
+                return JSONResponse(body, status_code=error.status)
+
+        return wrapped
+
+    @staticmethod
+    def _set_of(service: Service, request: Request) -> S4Set:
+        name = request.path_params.get("entity", "")
+        if "(" in name:
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/021", "Reads by key are not emulated; use $filter on the keys")
+        s4set = service.sets.get(name)
+        if s4set is None:
+            raise S4Error(404, "/IWBEP/CM_MGW_RT/021", f"Resource not found for segment '{name}'")
+        return s4set
+
+    # --- handlers -----------------------------------------------------------------------------------------------
+
+    @_guard
+    def _service_document(self, request: Request) -> Response:
+        service = self._service_of(request)
+        return JSONResponse({"d": {"EntitySets": list(service.sets)}})
+
+    @_guard
+    def _count(self, request: Request) -> Response:
+        service = self._service_of(request)
+        s4set = self._set_of(service, request)
+        return Response(str(len(self._matching(service, s4set, request))), media_type="text/plain")
+
+    @_guard
+    def _collection(self, request: Request) -> Response:
+        service = self._service_of(request)
+        if request.path_params.get("entity") == "$metadata":
+            return Response(self._metadata[service.path], media_type="application/xml")
+        s4set = self._set_of(service, request)
+        entity = s4set.entity
+        params = request.query_params
+        if service.version == 2 and params.get("$format", "json").lower() != "json":
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "Only $format=json is emulated")
+        if params.get("$expand"):
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "$expand is not emulated")
+        select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
+        for name in select or []:
+            if name not in entity.by_name:
+                raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Property '{name}' is invalid")
+        top = self._int(params.get("$top"), "$top")
+        skip = 0 if self.ignore_skip else (self._int(params.get("$skip"), "$skip") or 0)
+        token = params.get("$skiptoken")
+        offset, snapshot = self._decode_token(token) if token else (skip, None)
+        end = None if top is None else skip + top
+        page_size = self.server_page_size
+        prefer = request.headers.get("prefer", "")
+        if service.version >= 4 and "odata.maxpagesize=" in prefer:
+            asked = prefer.split("odata.maxpagesize=", 1)[1].split(",")[0].strip()
+            if asked.isdigit() and int(asked) > 0:
+                page_size = min(page_size, int(asked))
+
+        identities: list[int | dict[str, Any]] | None = None
+        filtered = bool(params.get("$filter") or params.get("$orderby"))
+        if snapshot:
+            identities = self.snapshots.get(snapshot)
+        elif filtered:
+            identities = self._matching(service, s4set, request)
+        total = len(identities) if identities is not None else self._natural_count(s4set)
+        stop = min(total, end if end is not None else total, offset + page_size)
+        rows = [r for i in range(offset, max(offset, stop)) if (r := self._resolve(s4set, identities, i)) is not None]
+        more = stop < (min(total, end) if end is not None else total)
+        next_token = None
+        if more:
+            if identities is not None and snapshot is None and filtered:
+                snapshot = self.snapshots.create(identities)
+            next_token = self._encode_token(skip if self.repeat_next_link else stop, snapshot)
+        elif snapshot:
+            self.snapshots.drop(snapshot)
+        link_params = [(k, v) for k, v in params.multi_items() if k != "$skiptoken"]
+        if next_token:
+            link_params.append(("$skiptoken", next_token))
+        query = urlencode(link_params, safe="$/,():'", quote_via=quote)
+        if service.version == 2:
+            service_url = str(request.base_url).rstrip("/") + service.path
+            results = [serialize_v2(service, s4set, row, service_url) for row in rows]
+            if select is not None:
+                results = [{k: v for k, v in r.items() if k in select or k == "__metadata"} for r in results]
+            body: dict[str, Any] = {"results": results}
+            if params.get("$inlinecount") == "allpages":
+                body["__count"] = str(total)
+            if next_token:
+                body["__next"] = f"{service_url}/{entity.name}?{query}"
+            return JSONResponse({"d": body})
+        ieee = "ieee754compatible=true" in request.headers.get("accept", "").lower().replace(" ", "")
+        values = [serialize_v4(s4set, row, ieee754_compatible=ieee) for row in rows]
+        if select is not None:
+            values = [{k: v for k, v in r.items() if k in select} for r in values]
+        v4_body: dict[str, Any] = {"@odata.context": f"$metadata#{entity.name}", "@odata.metadataEtag": 'W/"20260105"'}
+        if params.get("$count") == "true":
+            v4_body["@odata.count"] = total
+        v4_body["value"] = values
+        if next_token:
+            v4_body["@odata.nextLink"] = f"{entity.name}?{query}"
+        media = "application/json;odata.metadata=minimal" + (";IEEE754Compatible=true" if ieee else "")
+        return Response(dumps_v4(v4_body), media_type=media)
+
+    def _natural_count(self, s4set: S4Set) -> int:
+        return len(s4set.entity.extra) + s4set.entity.count()
+
+    def _resolve(self, s4set: S4Set, identities: list[Any] | None, i: int) -> dict[str, Any] | None:
+        ident = identities[i] if identities is not None else i
+        if isinstance(ident, dict):
+            return ident
+        extra = s4set.entity.extra
+        if ident < len(extra):
+            return extra[ident]
+        return s4set.entity.row(ident - len(extra))
+
+    def _matching(self, service: Service, s4set: S4Set, request: Request) -> list[Any]:
+        """Identities (row indexes) of the rows the request's $filter keeps, in $orderby order if given."""
+        params = request.query_params
+        text = params.get("$filter")
+        try:
+            if text and service.version >= 4:
+                text = v4_filter_to_v2(text)
+            predicate = parse_filter(text, s4set.entity) if text else None
+            order = parse_orderby(params["$orderby"], s4set.entity) if params.get("$orderby") else None
+        except ODataRequestError as exc:
+            raise from_filter_error(exc) from None
+        matched: list[tuple[int, dict[str, Any]]] = []
+        for i in range(self._natural_count(s4set)):
+            row = self._resolve(s4set, None, i)
+            if row is not None and (predicate is None or predicate(row)):
+                matched.append((i, row))
+        if order:
+            positions = {id(row): i for i, row in matched}
+            return [positions[id(row)] for row in sort_rows([row for _, row in matched], order)]
+        return [i for i, _ in matched]
+
+    @staticmethod
+    def _int(value: str | None, name: str) -> int | None:
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Invalid system query option value {name}={value}")
+        return int(value)
+
+    @staticmethod
+    def _encode_token(offset: int, snapshot: str | None) -> str:
+        return encode_skiptoken(offset, snapshot)
+
+    @staticmethod
+    def _decode_token(token: str) -> tuple[int, str | None]:
+        try:
+            return decode_skiptoken(token)
+        except ODataRequestError:
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/022", "Invalid $skiptoken") from None
+
+    # --- OAuth 2.0 client credentials ---------------------------------------------------------------------------
+
+    async def _token(self, request: Request) -> Response:
+        fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        client_id, secret = fields.get("client_id"), fields.get("client_secret")
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                client_id, secret = None, None
+        if fields.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if client_id != OAUTH_CLIENT_ID or secret != OAUTH_CLIENT_SECRET:
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "Client authentication failed"}, status_code=401
+            )
+        token = self.ctx.tokens.issue(self.product_id, COMM_USER, ttl=TOKEN_TTL)
+        return JSONResponse(
+            {"access_token": token.token, "token_type": "Bearer", "expires_in": int(TOKEN_TTL), "scope": "ZAPI"}
+        )
+
+    # --- SOAP-RFC -------------------------------------------------------------------------------------------------
+
+    async def _rfc(self, request: Request) -> Response:
+        refused = self._check_client(request)
+        if refused is not None:
+            return refused
+        try:
+            self._authorised(request)
+        except S4Error:
+            return Response("Logon failed", status_code=401, media_type="text/plain")
+        try:
+            message = parse_envelope(await request.body())
+        except Exception:  # noqa: BLE001 - any unreadable request is the client's fault
+            return self._rfc_fault("Client", "The request is not a SOAP envelope")
+        payload = message.body
+        if payload is None or payload.tag.split("}")[0].lstrip("{") != RFC_NS:
+            return self._rfc_fault("Client", f"Payload must be an RFC function in namespace {RFC_NS}")
+        function = soap_local_name(payload)
+        handler = _BAPIS.get(function)
+        if handler is None:
+            return self._rfc_fault("Client", f"Function module {function} not found")
+        result = handler(self, decode(payload))
+        response = element(f"{{{RFC_NS}}}{function}.Response", *(encode(k, v) for k, v in result.items()),
+                           nsmap={"urn": RFC_NS})  # fmt: skip
+        return Response(build_envelope(response, version=SOAP11), media_type="text/xml; charset=utf-8")
+
+    @staticmethod
+    def _rfc_fault(code: str, text: str) -> Response:
+        soap = SOAP11.namespace
+        fault = element(f"{{{soap}}}Fault", element("faultcode", f"soap-env:{code}"), element("faultstring", text))
+        return Response(build_envelope(fault, version=SOAP11), status_code=500, media_type="text/xml; charset=utf-8")
+
+    def _po_getdetail(self, params: dict[str, Any]) -> dict[str, Any]:
+        number = str(params.get("PURCHASEORDER") or "").strip()
+        items = self.data.po_items_of(number)
+        if not items:
+            message = {"TYPE": "E", "ID": "06", "NUMBER": "019", "MESSAGE": f"Purchase order {number} does not exist",
+                       "LOG_NO": "", "LOG_MSG_NO": "000000", "MESSAGE_V1": number, "PARAMETER": "PURCHASEORDER",
+                       "ROW": "0", "FIELD": "", "SYSTEM": "S4HCLNT100"}  # fmt: skip
+            return {"POHEADER": {}, "POITEM": [], "RETURN": [message]}
+        header = self.data.purchase_order(int(number[2:]) - 1)
+        rows = [self.data.purchase_order_item(k) for k in items]
+        return {
+            "POHEADER": {
+                "PO_NUMBER": number, "COMP_CODE": header["CompanyCode"], "DOC_TYPE": "NB", "VENDOR": header["Supplier"],
+                "CURRENCY": header["DocumentCurrency"], "DOC_DATE": header["PurchaseOrderDate"].date().isoformat(),
+                "PURCH_ORG": "1010", "PUR_GROUP": "001", "CREATED_BY": header["CreatedByUser"],
+            },
+            "POITEM": [
+                {"PO_ITEM": r["PurchaseOrderItem"], "SHORT_TEXT": r["PurchaseOrderItemText"], "PLANT": "1010",
+                 "QUANTITY": str(r["OrderQuantity"]), "PO_UNIT": r["PurchaseOrderQuantityUnit"],
+                 "NET_PRICE": str(r["NetPriceAmount"]), "ACCTASSCAT": "K"}
+                for r in rows
+            ],
+            "RETURN": [],
+        }  # fmt: skip
+
+    def _companycode_getlist(self, params: dict[str, Any]) -> dict[str, Any]:
+        entities = self.ctx.company.legal_entities
+        return {
+            "COMPANYCODE_LIST": [{"COMP_CODE": e.code, "COMP_NAME": e.name} for e in entities],
+            "RETURN": {"TYPE": "", "CODE": "", "MESSAGE": "", "LOG_NO": "", "LOG_MSG_NO": "000000"},
+        }
+
+
+_BAPIS: dict[str, Callable[[S4HanaEmulator, dict[str, Any]], dict[str, Any]]] = {
+    "BAPI_PO_GETDETAIL1": S4HanaEmulator._po_getdetail,
+    "BAPI_COMPANYCODE_GETLIST": S4HanaEmulator._companycode_getlist,
+}
+
+
+__all__ = ["COMM_PASSWORD", "COMM_USER", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SAP_CLIENT", "S4HanaEmulator"]

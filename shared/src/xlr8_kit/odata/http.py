@@ -1,0 +1,60 @@
+"""HTTP answers of OData services (SuccessFactors, S/4HANA): an error document inside a 2xx is an error, and a
+final non-2xx becomes the kit's error carrying the vendor's code and message (redacted, short)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+import requests
+
+from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
+from xlr8_kit.odata.paging import odata_error
+from xlr8_kit.redaction import Redactor
+
+MAX_MESSAGE = 300
+
+
+class ODataClassifier(ResponseClassifier):
+    """An OData error document inside a 2xx body is an error, never "zero rows" (RELIABILITY A8)."""
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        found = super().error_in_body(response)
+        if found is not None:
+            return found
+        if "json" in (response.headers.get("Content-Type") or ""):
+            try:
+                error = odata_error(json.loads(response.content))
+            except ValueError:
+                return None
+            if error is not None:
+                return f"OData error {error[0]}"
+        return None
+
+
+ODATA_CLASSIFIER = ODataClassifier()
+
+
+def raise_for_status(response: requests.Response, redactor: Redactor, product: str) -> None:
+    """Turn a final non-2xx answer into ``AuthenticationError`` (401/403) or ``ClientRequestError``."""
+    if response.status_code < 400:
+        return
+    path = urlparse(response.url).path
+    detail = ""
+    try:
+        error = odata_error(response.json())
+    except ValueError:
+        error = None
+    if error is not None:
+        detail = f": {error[0]} {error[1]}"
+    elif response.content:
+        detail = f": {' '.join(response.text[:MAX_MESSAGE].split())}"
+    message = redactor.redact(f"{product}: HTTP {response.status_code} for path {path}{detail}"[:1000])
+    if response.status_code in (401, 403):
+        raise AuthenticationError(
+            message + " (check the configured credentials and the API user's permissions)",
+            status=response.status_code,
+            path=path,
+        )
+    raise ClientRequestError(message, status=response.status_code, path=path)

@@ -1,0 +1,292 @@
+"""S/4HANA HTTP client (shared by the streams and the connector) and the product's base stream.
+
+Every call goes through the kit's ``ResilientSession`` with the tap's authenticator, carries ``sap-client`` (when
+configured, next links included) and ``Accept-Language``, and asks v2 services for ``$format=json`` and v4 services
+for ``IEEE754Compatible=true`` (decimals as strings, so amounts stay exact). Paging is the kit's ``iter_pages``:
+``$top``/``$skip`` windows, server ``__next`` / ``@odata.nextLink`` links inside them, and an error instead of a
+loop when a link repeats. Incremental reads filter ``ge`` on the change timestamp (rows at the bookmark are read
+again, never skipped); item sets without a timestamp are read through their header (``HeaderLink``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from urllib.parse import parse_qsl, quote, urlencode, urlparse
+
+import requests
+
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
+from xlr8_kit.odata.filters import Filter
+from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
+from xlr8_kit.soap.rfc import Value, decode, raise_for_return, request_envelope, response_payload
+from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN, ServiceRef, StreamPlan
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_kit.query.translate import Translation
+    from xlr8_tap_sap_s4hana.tap import S4Settings, TapSapS4Hana
+
+PRODUCT = "s4hana"
+#: Characters left readable in OData query strings; spaces are always ``%20``, never ``+``.
+ODATA_SAFE = "$,'():/*"
+#: Headers whose items are read per request when reading items of changed headers (keeps URLs short).
+HEADER_BATCH = 40
+RFC_PATH = "/sap/bc/soap/rfc"
+
+
+def encode_query(params: Mapping[str, t.Any]) -> str:
+    pairs = [(k, v) for k, v in params.items() if v is not None]
+    return urlencode(pairs, safe=ODATA_SAFE, quote_via=quote)
+
+
+class S4Client:
+    """One S/4HANA system: ``$metadata`` per service (fetched once), rows of any collection, BAPIs over SOAP-RFC."""
+
+    def __init__(
+        self,
+        session: ResilientSession,
+        authenticator: requests.auth.AuthBase | None,
+        *,
+        base_url: str,
+        sap_client: str | None,
+        language: str,
+        redactor: Redactor,
+    ) -> None:
+        self.session = session
+        self.authenticator = authenticator
+        self.base_url = base_url.rstrip("/")
+        self.sap_client = sap_client
+        self.language = language
+        self.redactor = redactor
+        self._metadata: dict[str, ServiceMetadata] = {}
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _with_client(self, url: str) -> str:
+        """``sap-client`` on a URL that lacks it (server next links usually keep it; some do not)."""
+        if not self.sap_client:
+            return url
+        query = urlparse(url).query
+        if any(k == "sap-client" for k, _ in parse_qsl(query, keep_blank_values=True)):
+            return url
+        return f"{url}{'&' if query else '?'}sap-client={quote(self.sap_client)}"
+
+    def get(
+        self, url: str, params: Mapping[str, t.Any] | None = None, *, accept: str = "application/json"
+    ) -> requests.Response:
+        full = f"{url}?{encode_query(params)}" if params else url
+        headers = {"Accept": accept, "Accept-Language": self.language}
+        prepared = self.session.prepare_request(requests.Request("GET", self._with_client(full), headers=headers))
+        response = self.session.send(prepared, classify=ODATA_CLASSIFIER.classify, authenticate=self.authenticator)
+        raise_for_status(response, self.redactor, PRODUCT)
+        return response
+
+    def metadata(self, service: ServiceRef) -> ServiceMetadata:
+        """The service's EDMX or CSDL, fetched once and parsed by the kit's parser."""
+        if service.path not in self._metadata:
+            content = self.get(self.url(f"{service.path}/$metadata"), accept="application/xml").content
+            self._metadata[service.path] = parse_edmx(content)
+        return self._metadata[service.path]
+
+    def iter_rows(
+        self, url: str, params: Mapping[str, t.Any], *, version: int, page_size: int | None
+    ) -> Iterator[dict[str, t.Any]]:
+        """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON."""
+        query = dict(params)
+        if version < 4:
+            query.setdefault("$format", "json")
+        accept = "application/json;IEEE754Compatible=true" if version >= 4 else "application/json"
+
+        def fetch(link: str, options: Mapping[str, t.Any] | None) -> requests.Response:
+            return self.get(link, options, accept=accept)
+
+        for rows in iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url):
+            yield from rows
+
+    # -- BAPIs ---------------------------------------------------------------------------------------------------
+
+    def execute_bapi(self, function: str, params: Mapping[str, t.Any]) -> dict[str, Value]:
+        """Call an RFC-enabled function module over SOAP-RFC; RETURN type E/A raises ``BapiError``."""
+        url = self._with_client(self.url(RFC_PATH))
+        headers = request_headers(SOAP11, f"urn:sap-com:document:sap:rfc:functions:{function}")
+        headers["Accept-Language"] = self.language
+        prepared = self.session.prepare_request(
+            requests.Request("POST", url, data=request_envelope(function, params), headers=headers)
+        )
+        response = self.session.send(prepared, classify=_soap_classify, authenticate=self.authenticator)
+        content_type = response.headers.get("Content-Type") or ""
+        if response.status_code >= 400 and "xml" not in content_type:
+            raise_for_status(response, self.redactor, PRODUCT)
+        message = parse_envelope(response.content)
+        message.raise_for_fault(status=response.status_code, path=RFC_PATH)
+        tables = frozenset(k for k, v in params.items() if isinstance(v, list | tuple))
+        result = decode(response_payload(message.body, function), tables)
+        raise_for_return(function, result)
+        return result
+
+
+def _soap_classify(response: requests.Response) -> Verdict:
+    """A SOAP fault comes back as HTTP 500 with an XML body: an answer to read, not an outage to retry."""
+    if response.status_code == 500 and "xml" in (response.headers.get("Content-Type") or ""):
+        return "fatal"
+    return DEFAULT_CLASSIFIER.classify(response)
+
+
+class S4Stream(KitRESTStream):
+    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
+
+    response_classifier = ODATA_CLASSIFIER
+    plan: t.ClassVar[StreamPlan]
+    is_sorted = False
+
+    def __init__(self, tap: TapSapS4Hana) -> None:
+        super().__init__(tap=tap, name=self.plan.name, schema=self.plan.schema, path=self.plan.service.path)
+        self.primary_keys = list(self.plan.primary_keys)
+        self.replication_key = self.plan.replication_key
+        # Said in the catalog: which sets are incremental and which are read in full every run.
+        self.forced_replication_method = "INCREMENTAL" if self.replication_key else "FULL_TABLE"
+
+    @property
+    def settings(self) -> S4Settings:
+        return t.cast("TapSapS4Hana", self._tap).settings
+
+    @property
+    def client(self) -> S4Client:
+        return t.cast("TapSapS4Hana", self._tap).client
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def collection_url(self) -> str:
+        return self.client.url(f"{self.plan.service.path}/{self.plan.entity_set.name}")
+
+    @cached_property
+    def universal_filter(self) -> Translation | None:
+        from xlr8_kit.query.translate import filter_for_stream
+
+        return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+
+    def selected_properties(self) -> list[str] | None:
+        """$select of the chosen properties (keys and the replication key always), None when all are chosen."""
+        names = [n for n in self.schema.get("properties", {}) if n != HEADER_CHANGE_COLUMN]
+        chosen = [n for n in names if self.mask.get(("properties", n), True)]
+        if len(chosen) == len(names):
+            return None
+        must = [*self.primary_keys, *([self.plan.change.name] if self.plan.change else [])]
+        return [n for n in names if n in chosen or n in must]
+
+    def pushed_filter(self) -> Filter | None:
+        """The universal filter's OData part (v2 dialect: pushed to v2 services only, checked after fetching)."""
+        universal = self.universal_filter
+        if universal is None or not universal.where or self.plan.version >= 4:
+            return None
+        return Filter(f"({universal.where})")
+
+    def query(self, where: Filter | None) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {}
+        if where is not None:
+            params["$filter"] = str(where)
+        select = self.selected_properties()
+        if select is not None:
+            params["$select"] = ",".join(select)
+        return params
+
+    def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
+        entity = self.plan.entity_set.entity_type
+        raw = self.client.iter_rows(
+            self.collection_url, self.query(where), version=self.plan.version, page_size=self.settings.page_size
+        )
+        for entry in raw:
+            yield decode_entry(entity, entry)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        if self.plan.header is not None:
+            yield from self.header_driven_records(context)
+            return
+        incremental = None
+        start = self.get_starting_timestamp(context) if self.plan.change else None
+        if self.plan.change is not None and start is not None:
+            incremental = self.plan.change.since(start, version=self.plan.version)
+        yield from self.rows(all_of(incremental, self.pushed_filter()))
+
+    def header_driven_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Items of every header changed since the bookmark (all items on a first run), each stamped with its
+        header's change timestamp (``HeaderLastChangeDateTime``, the replication key)."""
+        header, link = self.plan.header_entity, self.plan.header
+        change = self.plan.header_change
+        if header is None or link is None or change is None:
+            raise RuntimeError(f"{self.name}: header-driven stream planned without its header")
+        start = self.get_starting_timestamp(context)
+        since = change.since(start, version=self.plan.version) if start is not None else None
+        header_columns = list(dict.fromkeys([*link.join.values(), change.name]))
+        header_url = self.client.url(f"{self.plan.service.path}/{header.name}")
+        changed: dict[tuple[t.Any, ...], t.Any] = {}
+        for entry in self.client.iter_rows(
+            header_url,
+            {**({"$filter": str(since)} if since is not None else {}), "$select": ",".join(header_columns)},
+            version=self.plan.version,
+            page_size=self.settings.page_size,
+        ):
+            row = decode_entry(header.entity_type, entry)
+            changed[tuple(row.get(c) for c in link.join.values())] = row.get(change.name)
+        pushed = self.pushed_filter()
+        item_columns = list(link.join)
+        if since is None:
+            batches: list[Filter | None] = [None]
+        else:
+            keys = list(changed)
+            batches = [
+                self._keys_filter(item_columns, keys[i : i + HEADER_BATCH]) for i in range(0, len(keys), HEADER_BATCH)
+            ]
+        for batch in batches:
+            for record in self.rows(all_of(batch, pushed)):
+                stamp = changed.get(tuple(record.get(c) for c in item_columns))
+                if stamp is None:
+                    continue  # a header created (or changed) after it was read: the next run reads its items
+                record[HEADER_CHANGE_COLUMN] = stamp
+                yield record
+
+    def _keys_filter(self, columns: list[str], keys: list[tuple[t.Any, ...]]) -> Filter:
+        entity = self.plan.entity_set.entity_type
+        parts: list[Filter] = []
+        for key in keys:
+            terms = [
+                compare(c, "eq", v, entity.properties[c].edm_type, version=self.plan.version)
+                for c, v in zip(columns, key, strict=True)
+            ]
+            combined = all_of(*terms)
+            if combined is not None:
+                parts.append(combined)
+        result = parts[0]
+        for part in parts[1:]:
+            result = result | part
+        return result
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        universal = self.universal_filter
+        if universal is not None and not universal.matches(row):
+            return None
+        return row
+
+
+def stream_class(plan: StreamPlan, entity: str | None, truth_type: str, references: dict[str, str]) -> type:
+    """A declared stream class for one entity set (the SDK keys some behaviour on the class)."""
+    attrs = {
+        "plan": plan,
+        "xlr8_entity": entity,
+        "xlr8_truth_type": truth_type,
+        "xlr8_references": dict(references),
+        "__doc__": f"S/4HANA entity set {plan.entity_set.name} of {plan.service.path}.",
+    }
+    return type(f"{plan.name}Stream", (S4Stream,), attrs)

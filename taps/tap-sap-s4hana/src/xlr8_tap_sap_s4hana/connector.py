@@ -1,0 +1,116 @@
+"""Python surface for the gatherer (``xlr8.connectors`` entry point ``s4hana``): the kit's ``TapConnector`` over
+this tap, so ``get_entity`` sends the requests a sync sends and returns the rows a sync emits. ``execute_query``
+also takes S/4's own dialect, an OData path relative to a configured service (``A_PurchaseOrder?$filter=Supplier eq
+'S0000001'``, or ``API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrder?...``), and ``execute_bapi`` calls a read-only BAPI
+over SOAP-RFC."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from collections.abc import Iterator, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from xlr8_kit.connectors import ConnectorError, TapConnector
+from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.odata import decode_entry
+from xlr8_kit.soap.rfc import Value
+from xlr8_tap_sap_s4hana.discovery import ServiceRef
+from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
+
+#: BAPIs that change data: refused (the connector reads; a write would also need BAPI_TRANSACTION_COMMIT).
+WRITE_BAPI = re.compile(
+    r"(?:^|_)(?:CREATE|CHANGE|DELETE|POST|SAVE|COMMIT|ROLLBACK|RELEASE|CANCEL|UPDATE|INSERT|MODIFY|SET)\d*(?:$|_)"
+)
+
+
+class ConnectorTap(TapSapS4Hana):
+    """The tap as the connector builds it: a refused or unreachable system is remembered while the SDK constructs
+    the tap and raised by the first operation (``test_connection`` then reports it under the right check)."""
+
+    deferred_error: BaseException | None = None
+
+    def discover_streams(self) -> list[t.Any]:
+        try:
+            return super().discover_streams()
+        except (KitHTTPError, requests.RequestException, OSError) as exc:
+            self.deferred_error = exc
+            return []
+
+
+class SapS4HanaConnector(TapConnector):
+    product_id = "s4hana"
+    tap_class = ConnectorTap
+    probe_stream = None
+
+    def raise_deferred(self) -> None:
+        tap = self.tap
+        if isinstance(tap, ConnectorTap) and tap.deferred_error is not None:
+            raise tap.deferred_error
+
+    def probe(self) -> None:
+        """$metadata of every service first (authentication and reachability), then one record."""
+        self.raise_deferred()
+        super().probe()
+
+    def resolve_stream(self, entity: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        self.raise_deferred()
+        return super().resolve_stream(entity, *args, **kwargs)
+
+    @property
+    def s4_tap(self) -> TapSapS4Hana:
+        return t.cast("TapSapS4Hana", self.tap)
+
+    def _locate(self, head: str) -> tuple[ServiceRef, str] | None:
+        """(service, entity set) for ``Set`` or ``SERVICE/Set`` among the configured services."""
+        client = self.s4_tap.client
+        service_name, _, set_name = head.rpartition("/")
+        for service in self.s4_tap.settings.services:
+            if service_name and service_name not in (service.name, service.path, service.configured):
+                continue
+            if set_name in client.metadata(service).entity_sets:
+                return service, set_name
+        return None
+
+    def execute_query(self, query: str) -> Iterator[dict[str, t.Any]]:
+        self.raise_deferred()
+        text = query.strip()
+        head = text.split("?", 1)[0].strip("/")
+        if head and " " not in head and self._locate(head) is not None:
+            return self.execute_odata(text)
+        return super().execute_query(query)
+
+    def execute_odata(self, odata_path: str) -> Iterator[dict[str, t.Any]]:
+        """Rows of ``[SERVICE/]EntitySet?<query options>``, every page; decoded like the tap's records."""
+        parts = urlsplit(odata_path.strip().lstrip("/"))
+        if parts.scheme or parts.netloc:
+            raise ConnectorError(f"{self.product_id}: give a path relative to a configured service, not a URL")
+        found = self._locate(parts.path.strip("/"))
+        if found is None:
+            raise ConnectorError(f"{self.product_id}: {parts.path!r} is no entity set of the configured services")
+        service, set_name = found
+        client = self.s4_tap.client
+        metadata = client.metadata(service)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        has_paging = "$top" in params or "$skip" in params
+        rows = client.iter_rows(
+            client.url(f"{service.path}/{set_name}"),
+            params,
+            version=metadata.odata_version,
+            page_size=None if has_paging else self.s4_tap.settings.page_size,
+        )
+        entity = metadata.entity_sets[set_name].entity_type
+        return (decode_entry(entity, row) for row in rows)
+
+    def execute_bapi(self, bapi_name: str, params: Mapping[str, t.Any] | None = None) -> dict[str, Value]:
+        """A read-only BAPI over SOAP-RFC: scalars, structures (dicts) and tables (lists of row dicts). Pass the
+        tables you want back as empty lists. A RETURN message of type E or A raises ``BapiError``."""
+        name = bapi_name.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9_/]+", name):
+            raise ConnectorError(f"{self.product_id}: {bapi_name!r} is not a function module name")
+        if WRITE_BAPI.search(name):
+            raise ConnectorError(f"{self.product_id}: {name} changes data; only read-only BAPIs are called")
+        self.raise_deferred()
+        return self.s4_tap.client.execute_bapi(name, dict(params or {}))

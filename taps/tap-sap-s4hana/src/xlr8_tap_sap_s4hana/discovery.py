@@ -1,0 +1,107 @@
+"""Streams from each service's own ``$metadata`` (v2 EDMX or v4 CSDL): one stream per entity set, keys from the
+EDMX, navigation properties left out (item sets are streams of their own), Edm types mapped by the kit, and the
+replication key the kit recognises (``LastChangeDateTime``, ``LastChangeDate``, ``ChangedOn``, ``CreationDate``).
+Item sets without a timestamp of their own but with a header (``HEADER_LINKS``) are incremental through the
+header's timestamp, carried on each item as ``HeaderLastChangeDateTime``; everything else is full-table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xlr8_kit.odata import ChangeKey, EntitySet, ServiceMetadata, change_key, entity_jsonschema
+from xlr8_tap_sap_s4hana.streams import HEADER_LINKS, HeaderLink
+
+#: The column an item set carries its header's change timestamp in (its replication key).
+HEADER_CHANGE_COLUMN = "HeaderLastChangeDateTime"
+V2_ROOT = "/sap/opu/odata/sap"
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A configured service: a v2 name (``API_BUSINESS_PARTNER``) or the path of any service (v4 included)."""
+
+    configured: str
+
+    @property
+    def path(self) -> str:
+        text = self.configured.strip().rstrip("/")
+        return text if text.startswith("/") else f"{V2_ROOT}/{text}"
+
+    @property
+    def name(self) -> str:
+        """``API_BUSINESS_PARTNER``; for v4 paths the service name before the version (``.../purchaseorder/0001``)."""
+        segments = self.path.split("/")
+        return segments[-2] if segments[-1].isdigit() and len(segments) > 1 else segments[-1]
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    service: ServiceRef
+    version: int
+    name: str
+    entity_set: EntitySet
+    schema: dict[str, Any]
+    primary_keys: tuple[str, ...]
+    change: ChangeKey | None
+    #: Item sets read through their header (see ``HeaderLink``), with the header's change key.
+    header: HeaderLink | None = None
+    header_entity: EntitySet | None = None
+    header_change: ChangeKey | None = None
+
+    @property
+    def replication_key(self) -> str | None:
+        if self.change is not None:
+            return self.change.name
+        return HEADER_CHANGE_COLUMN if self.header_change is not None else None
+
+
+def plan_streams(service: ServiceRef, metadata: ServiceMetadata, taken: set[str]) -> list[StreamPlan]:
+    """Plans for every entity set of one service; a name another service already uses gets the service prefix."""
+    plans = []
+    for name in sorted(metadata.entity_sets):
+        entity_set = metadata.entity_sets[name]
+        entity = entity_set.entity_type
+        schema = entity_jsonschema(entity)
+        change = change_key(entity)
+        header = HEADER_LINKS.get(name) if change is None else None
+        header_entity = metadata.entity_sets.get(header.header_set) if header else None
+        header_change = change_key(header_entity.entity_type) if header_entity is not None else None
+        if header_change is not None:
+            schema["properties"][HEADER_CHANGE_COLUMN] = {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": f"{header_entity.name if header_entity else ''}.{header_change.name} of this item's "
+                "header (the item's replication key)",
+            }
+        stream_name = name if name not in taken else f"{service.name}_{name}"
+        taken.add(stream_name)
+        plans.append(
+            StreamPlan(
+                service=service,
+                version=metadata.odata_version,
+                name=stream_name,
+                entity_set=entity_set,
+                schema=schema,
+                primary_keys=entity.keys,
+                change=change,
+                header=header if header_change is not None else None,
+                header_entity=header_entity if header_change is not None else None,
+                header_change=header_change,
+            )
+        )
+    return plans
+
+
+def select_plans(plans: list[StreamPlan], wanted: tuple[str, ...]) -> list[StreamPlan]:
+    """Only the configured entity sets (stream names), in discovery order; none configured means all."""
+    if not wanted:
+        return plans
+    known = {p.name for p in plans}
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        raise ValueError(
+            f"setting 'entity_sets' names {', '.join(missing)}, not in the configured services' $metadata "
+            f"(available: {', '.join(sorted(known))})"
+        )
+    return [p for p in plans if p.name in wanted]

@@ -1,0 +1,79 @@
+"""What each S/4HANA entity set is for the Intelligence Engine, and which sets are read through their header.
+Streams themselves come from each service's ``$metadata`` (see ``discovery.py``); this module only declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StreamDeclaration:
+    entity: str | None
+    truth_type: str = "reality"
+    references: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HeaderLink:
+    """An item set without a change timestamp of its own, read through its header set: every item of a header
+    that changed since the bookmark is read again (S/4 stamps the header when an item changes)."""
+
+    header_set: str
+    #: Item column -> header column joining the two (the header's key).
+    join: dict[str, str]
+
+
+#: Services read when the ``services`` setting is not given (OData v2 names under /sap/opu/odata/sap/).
+DEFAULT_SERVICES: tuple[str, ...] = (
+    "API_BUSINESS_PARTNER",
+    "API_PURCHASEORDER_PROCESS_SRV",
+    "API_COSTCENTER_SRV",
+    "API_JOURNALENTRYITEMBASIC_SRV",
+    "API_GLACCOUNTINCHARTOFACCOUNTS_SRV",
+)
+
+DECLARATIONS: dict[str, StreamDeclaration] = {
+    "A_BusinessPartner": StreamDeclaration("business_partner"),
+    "A_Supplier": StreamDeclaration("supplier"),
+    "A_Customer": StreamDeclaration("customer"),
+    "A_PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
+    "A_PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "A_PurOrdAccountAssignment": StreamDeclaration(
+        "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
+    ),
+    "PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
+    "PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "A_CostCenter": StreamDeclaration("cost_center", "configuration"),
+    "A_CostCenterText": StreamDeclaration(None, "configuration"),
+    "A_GLAccountInChartOfAccounts": StreamDeclaration("gl_account", "configuration"),
+    "A_GLAccountText": StreamDeclaration(None, "configuration"),
+    "A_JournalEntryItemBasic": StreamDeclaration(
+        "journal_entry", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
+    ),
+}
+
+_PO = {"PurchaseOrder": "PurchaseOrder"}
+#: Purchase order sub-sets of API_PURCHASEORDER_PROCESS_SRV (v2) and the v4 purchaseorder service: a change to any
+#: of them stamps the order's ``LastChangeDateTime``.
+HEADER_LINKS: dict[str, HeaderLink] = {
+    **{
+        name: HeaderLink("A_PurchaseOrder", _PO)
+        for name in (
+            "A_PurchaseOrderItem",
+            "A_PurchaseOrderScheduleLine",
+            "A_PurOrdAccountAssignment",
+            "A_PurOrdPricingElement",
+            "A_PurchaseOrderItemNote",
+            "A_PurchaseOrderNote",
+            "A_POSubcontractingComponent",
+        )
+    },
+    **{
+        name: HeaderLink("PurchaseOrder", _PO)
+        for name in ("PurchaseOrderItem", "PurchaseOrderScheduleLine", "PurOrderAccountAssignment", "PurchaseOrderNote")
+    },
+}
+
+
+def declaration_for(entity_set: str) -> StreamDeclaration | None:
+    return DECLARATIONS.get(entity_set)

@@ -1,0 +1,139 @@
+"""Discovery and syncs through the tap against the S/4HANA emulator over real HTTP: what lands, exactly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from xlr8_kit.odata import ODataPagingError
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
+
+from .conftest import V4_SERVICE, basic_config, run_tap
+
+
+def test_discovery_covers_every_default_service(url: str) -> None:
+    tap = TapSapS4Hana(config=basic_config(url), parse_env_config=False)
+    catalog = {s.tap_stream_id: s for s in tap.catalog.streams}
+    for name in ("A_BusinessPartner", "A_Supplier", "A_Customer", "A_PurchaseOrder", "A_PurchaseOrderItem",
+                 "A_CostCenter", "A_JournalEntryItemBasic", "A_GLAccountInChartOfAccounts"):  # fmt: skip
+        assert name in catalog
+    assert catalog["A_PurchaseOrder"].replication_key == "LastChangeDateTime"
+    assert catalog["A_BusinessPartner"].replication_key == "LastChangeDate"
+    assert catalog["A_Supplier"].replication_key == "CreationDate"
+    assert catalog["A_PurchaseOrderItem"].replication_key == HEADER_CHANGE_COLUMN
+    assert catalog["A_CostCenter"].replication_key is None
+    assert catalog["A_JournalEntryItemBasic"].key_properties == [
+        "SourceLedger", "CompanyCode", "FiscalYear", "AccountingDocument", "LedgerGLLineItem", "Ledger"
+    ]  # fmt: skip
+    methods = {
+        name: next(m for m in stream.metadata.root.to_dict().items() if m[0] == "forced-replication-method")[1]
+        for name, stream in catalog.items()
+        if "forced-replication-method" in stream.metadata.root.to_dict()
+    }
+    assert methods["A_PurchaseOrder"] == "INCREMENTAL"
+    assert methods["A_CostCenter"] == "FULL_TABLE"
+    schema = catalog["A_PurchaseOrder"].schema.to_dict()["properties"]
+    assert "to_PurchaseOrderItem" not in schema  # navigation properties are not expanded
+    assert "multipleOf" not in schema["PurchaseOrderNetAmount"]
+
+
+def test_po_items_land_exact_and_sum_to_the_order(url: str, sandbox: Sandbox) -> None:
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=40)
+    output = run_tap(config)
+    orders = output.records("A_PurchaseOrder")
+    items = output.records("A_PurchaseOrderItem")
+    company = sandbox.ctx.company
+    assert len(orders) == company.purchase_order_count
+    assert len(items) == sum(company.purchase_order(i).line_count for i in range(company.purchase_order_count))
+    first = company.purchase_order_items(0)
+    landed = [i for i in items if i["PurchaseOrder"] == "PO00000001"]
+    assert [i["NetAmount"] for i in landed] == [line.net_amount for line in first]
+    assert all(isinstance(i["OrderQuantity"], Decimal) for i in landed)
+    assert sum((i["NetAmount"] for i in landed), Decimal(0)) == company.purchase_order(0).amount
+    assert {i[HEADER_CHANGE_COLUMN] for i in landed} == {
+        o["LastChangeDateTime"] for o in orders if o["PurchaseOrder"] == "PO00000001"
+    }
+
+
+def test_server_driven_paging_follows_next_links(url: str, emulator: S4HanaEmulator, sandbox: Sandbox) -> None:
+    emulator.server_page_size = 7
+    output = run_tap(basic_config(url, entity_sets=["A_Supplier"], page_size=0))
+    suppliers = output.records("A_Supplier")
+    assert [s["Supplier"] for s in suppliers] == [s.supplier_id for s in sandbox.ctx.company.suppliers()]
+    asked = [q for p, q in emulator.queries if p.endswith("/A_Supplier")]
+    assert len(asked) == -(-len(suppliers) // 7)
+    assert "$top" not in asked[0]
+    assert all("$skiptoken" in q for q in asked[1:])
+    assert all("sap-client=100" in q for q in asked)
+
+
+def test_client_paging_with_server_cap_inside_windows(url: str, emulator: S4HanaEmulator, sandbox: Sandbox) -> None:
+    emulator.server_page_size = 3
+    output = run_tap(basic_config(url, entity_sets=["A_JournalEntryItemBasic"], page_size=10))
+    lines = output.records("A_JournalEntryItemBasic")
+    company = sandbox.ctx.company
+    assert len(lines) == sum(len(j.lines) for j in company.journals())
+    assert len({tuple(r[k] for k in ("AccountingDocument", "LedgerGLLineItem")) for r in lines}) == len(lines)
+    queries = [q for p, q in emulator.queries if p.endswith("/A_JournalEntryItemBasic")]
+    assert any("$skip=10" in q for q in queries)
+    assert any("$skiptoken" in q for q in queries)
+
+
+def test_repeated_next_link_is_an_error_not_a_loop(url: str, emulator: S4HanaEmulator, sandbox: Sandbox) -> None:
+    emulator.server_page_size = 5
+    emulator.repeat_next_link = True
+    with pytest.raises(ODataPagingError, match="same next link twice"):
+        run_tap(basic_config(url, entity_sets=["A_Supplier"], page_size=0))
+    assert (
+        len([r for r in sandbox.requests("s4hana") if r.path.endswith("/A_Supplier")]) == 2
+    )  # the second page repeats the first link
+
+
+def test_ignored_skip_is_an_error_not_a_loop(url: str, emulator: S4HanaEmulator) -> None:
+    emulator.ignore_skip = True
+    with pytest.raises(ODataPagingError, match=r"\$skip"):
+        run_tap(basic_config(url, entity_sets=["A_Supplier"], page_size=4))
+
+
+def test_changed_po_is_read_again_once_with_its_items(url: str, sandbox: Sandbox, emulator: S4HanaEmulator) -> None:
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"])
+    first = run_tap(config)
+    state = first.state
+    company = sandbox.ctx.company
+    before = {i: company.purchase_order_changed(i) for i in range(company.purchase_order_count)}
+    sandbox.ctx.clock.advance(timedelta(days=2))
+    changed = [i for i in range(company.purchase_order_count) if company.purchase_order_changed(i) != before[i]]
+    assert changed, "two sandbox days touch some purchase orders"
+    second = run_tap(config, state=state)
+    orders = [o["PurchaseOrder"] for o in second.records("A_PurchaseOrder")]
+    bookmark = state["bookmarks"]["A_PurchaseOrder"]["replication_key_value"]
+    at_bookmark = {f"PO{i + 1:08d}" for i, t in before.items() if t.isoformat().replace("+00:00", "Z") == bookmark}
+    expected = {f"PO{i + 1:08d}" for i in changed} | at_bookmark
+    assert sorted(orders) == sorted(expected)  # each once; unchanged orders are not read again
+    items = second.records("A_PurchaseOrderItem")
+    assert {i["PurchaseOrder"] for i in items} == expected
+    assert len(items) == sum(company.purchase_order(int(po[2:]) - 1).line_count for po in expected)
+    assert len({(i["PurchaseOrder"], i["PurchaseOrderItem"]) for i in items}) == len(items)
+
+
+def test_v4_service_decimals_dates_and_count(url: str, sandbox: Sandbox, emulator: S4HanaEmulator) -> None:
+    emulator.server_page_size = 8
+    output = run_tap(basic_config(url, services=[V4_SERVICE], page_size=20))
+    orders = output.records("PurchaseOrder")
+    items = output.records("PurchaseOrderItem")
+    company = sandbox.ctx.company
+    assert len(orders) == company.purchase_order_count
+    po = company.purchase_order(3)
+    landed = next(o for o in orders if o["PurchaseOrder"] == po.po_id)
+    assert landed["PurchaseOrderNetAmount"] == po.amount
+    assert landed["PurchaseOrderDate"] == po.order_date.isoformat()
+    assert [i["NetAmount"] for i in items if i["PurchaseOrder"] == po.po_id] == [
+        line.net_amount for line in company.purchase_order_items(3)
+    ]
+    queries = [q for p, q in emulator.queries if p.endswith("/PurchaseOrder")]
+    assert any("$count=true" in q for q in queries)

@@ -1,0 +1,96 @@
+"""``meltano run tap-sap-s4hana target-xlr8-truths`` in the sandbox environment, end to end into DuckDB, with a
+canary password: procurement and finance truths land exactly (decimals included), a purchase order changed
+between runs is read again with its items, and the password is found nowhere a run writes.
+
+The emulator runs on an ephemeral port and accepts only the canary password; the URL and the secret reach the tap
+through Meltano's environment variables, as an operator would set them, in a temporary copy of the project.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xlr8_kit.testing.meltano_e2e import MeltanoProject
+from xlr8_kit.testing.residue import Canary, duckdb_dump, scan, tree_files
+from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products import s4hana as s4_emulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+STREAMS = ["A_PurchaseOrder", "A_PurchaseOrderItem", "A_Supplier", "A_CostCenter", "A_JournalEntryItemBasic"]
+CANARY = 'CANARY-s4pw/9f2c+Q="k&m 17'
+
+
+def workspace_plugins(data: dict[str, Any]) -> None:
+    """Run the workspace's console scripts: ``pip_url`` paths are relative to the real project, not this copy (a
+    copy would make Meltano try, and fail, to install the plugin into its own venv first)."""
+    for kind in ("extractors", "loaders"):
+        for plugin in data["plugins"].get(kind, []):
+            plugin.pop("pip_url", None)
+
+
+def test_meltano_run_lands_s4hana_truths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s4_emulator, "COMM_PASSWORD", CANARY)
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_plugins)
+
+    def rows(stream: str, columns: list[str], order: str | list[str]) -> list[tuple[Any, ...]]:
+        return project.rows("s4hana", stream, columns, order)
+
+    with run_sandbox(["s4hana"], scale=100) as sandbox:
+        company = sandbox.ctx.company
+        env = {
+            "TAP_SAP_S4HANA_BASE_URL": sandbox.url("s4hana"),
+            "TAP_SAP_S4HANA_PASSWORD": CANARY,
+            "TAP_SAP_S4HANA_ENTITY_SETS": json.dumps(STREAMS),
+            "TAP_SAP_S4HANA_PAGE_SIZE": "25",
+        }
+        first = project.run("tap-sap-s4hana", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        orders = rows("A_PurchaseOrder", ["purchase_order", "supplier", "purchase_order_net_amount"], "purchase_order")
+        assert [(o[0], o[1], Decimal(str(o[2]))) for o in orders] == [
+            (po.po_id, po.supplier_id, po.amount) for po in company.purchase_orders()
+        ]
+        items = rows("A_PurchaseOrderItem", ["purchase_order", "purchase_order_item", "net_amount", "order_quantity"],
+                     ["purchase_order", "purchase_order_item"])  # fmt: skip
+        expected = [line for i in range(company.purchase_order_count) for line in company.purchase_order_items(i)]
+        assert [(r[0], r[1], Decimal(str(r[2])), Decimal(str(r[3]))) for r in items] == [
+            (line.po_id, f"{line.item_number:05d}", line.net_amount, line.quantity) for line in expected
+        ]  # scale 2 and 3 decimals land exact
+        journal = rows("A_JournalEntryItemBasic", ["accounting_document", "amount_in_company_code_currency"],
+                       ["accounting_document", "ledger_gl_line_item"])  # fmt: skip
+        assert sum(Decimal(str(r[1])) for r in journal) == 0  # every entry balances, to the cent
+        assert len(journal) == sum(len(j.lines) for j in company.journals())
+        assert len(rows("A_CostCenter", ["cost_center"], "cost_center")) == len(company.cost_centers)
+
+        before = {i: company.purchase_order_changed(i) for i in range(company.purchase_order_count)}
+        sandbox.ctx.clock.advance(timedelta(days=3))
+        changed = {f"PO{i + 1:08d}" for i in before if company.purchase_order_changed(i) != before[i]}
+        assert changed
+        second = project.run("tap-sap-s4hana", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+    after = rows("A_PurchaseOrder", ["purchase_order", "last_change_date_time"], "purchase_order")
+    assert len(after) == len(orders)  # upserted by key, not appended
+    moved = {
+        po
+        for po, stamp in after
+        if stamp is not None and stamp.replace(tzinfo=None) > max(before.values()).replace(tzinfo=None)
+    }
+    assert moved == changed
+    assert len(rows("A_PurchaseOrderItem", ["purchase_order"], "purchase_order")) == len(items)
+
+    state = project.meltano("state", "get", "sandbox:tap-sap-s4hana-to-target-xlr8-truths")
+    blobs = {
+        **tree_files(tmp_path),
+        "stdout": (first.stdout + second.stdout).encode(),
+        "stderr": (first.stderr + second.stderr).encode(),
+        "state": (state.stdout + state.stderr).encode(),
+        "truths": duckdb_dump(project.truths),
+    }
+    assert scan([Canary("s4 password", CANARY, user="XLR8_COMM_USER")], blobs) == []
