@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -250,7 +251,7 @@ class FusionEmulator(ProductEmulator):
         return False
 
     async def _token(self, request: Request) -> Response:
-        form = await request.form()
+        form = dict(parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True))
 
         def fail(error: str, description: str, status: int = 400) -> Response:
             return JSONResponse({"error": error, "error_description": description}, status_code=status)
