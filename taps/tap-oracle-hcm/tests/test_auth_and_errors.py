@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.oracle import FusionSettings
 from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -41,13 +42,20 @@ def test_oauth_jwt_user_assertion(url: str, emulator: OracleHcmEmulator) -> None
 
 def test_missing_settings_are_named() -> None:
     with pytest.raises(ConfigValidationError, match="'client_secret' is required when auth_type is"):
-        TapOracleHcm(
-            config={"base_url": "https://acme.fa.us2.oraclecloud.com", "auth_type": "oauth_client_credentials",
-                    "client_id": "x", "token_url": "https://idcs.example/oauth2/v1/token"},
-            parse_env_config=False,
-        ).settings  # fmt: skip
+        FusionSettings.from_config(
+            {
+                "base_url": "https://acme.fa.us2.oraclecloud.com",
+                "auth_type": "oauth_client_credentials",
+                "client_id": "x",
+                "token_url": "https://idcs.example/oauth2/v1/token",
+            },
+            tap_name="tap-oracle-hcm",
+            default_resources=(),
+        )
     with pytest.raises(ConfigValidationError, match="'page_size' must be an integer between 1 and 500"):
-        TapOracleHcm(config=hcm_config("https://acme.example", page_size=900), parse_env_config=False).settings
+        FusionSettings.from_config(
+            hcm_config("https://acme.example", page_size=900), tap_name="tap-oracle-hcm", default_resources=()
+        )
 
 
 def test_rejected_password_exits_non_zero_without_the_secret(url: str, tmp_path: Path) -> None:
