@@ -15,7 +15,6 @@ from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.hcm import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME, OracleHcmEmulator
-from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
 from .conftest import hcm_config, run_tap
 
