@@ -6,4 +6,5 @@ EMULATORS: dict[str, str] = {
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
     "oracle_hcm": "xlr8_sandbox.products.oracle_fusion.hcm:OracleHcmEmulator",
+    "oracle_erp": "xlr8_sandbox.products.oracle_fusion.erp:OracleErpEmulator",
 }

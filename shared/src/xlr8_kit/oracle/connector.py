@@ -40,6 +40,8 @@ class FusionConnector(TapConnector):
             raise error
 
     def probe(self) -> None:
+        """Describe ran while the tap was built (reachability, authentication); then one row of the first
+        configured resource."""
         self.raise_deferred()
         super().probe()
 

@@ -18,7 +18,6 @@ class ConnectorTap(DeferredDiscovery, TapOracleHcm):
 class OracleHcmConnector(FusionConnector):
     product_id = "oracle_hcm"
     tap_class = ConnectorTap
-    probe_stream = "workers"
 
     def execute_hcm_extract(
         self, extract_name: str, parameters: Mapping[str, str] | None = None

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -96,6 +97,13 @@ class FusionRequestError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def json_default(value: Any) -> Any:
+    """Decimals as JSON numbers (Fusion sends amounts as numbers), anything else as text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
 
 
 def no_rows(_parent: Row) -> list[Row]:
@@ -367,7 +375,7 @@ class FusionEmulator(ProductEmulator):
             item = self._shape(resource, found, params, self._effective_date(params))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
-        return Response(json.dumps(item, default=str), media_type=ITEM_TYPE)
+        return Response(json.dumps(item, default=json_default), media_type=ITEM_TYPE)
 
     def _effective_date(self, params: Mapping[str, str]) -> date:
         raw = params.get("effectiveDate")
@@ -389,7 +397,7 @@ class FusionEmulator(ProductEmulator):
             body = await run_in_threadpool(self._page, resource, params, self._framework(request), str(request.url))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
-        return Response(json.dumps(body, default=str), media_type=COLLECTION_TYPE)
+        return Response(json.dumps(body, default=json_default), media_type=COLLECTION_TYPE)
 
     def _int_param(self, params: Mapping[str, str], name: str, default: int) -> int:
         raw = params.get(name)
