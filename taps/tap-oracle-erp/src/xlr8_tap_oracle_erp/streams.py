@@ -8,10 +8,18 @@ from xlr8_kit.oracle import ResourceDeclaration
 DEFAULT_RESOURCES: tuple[str, ...] = ("suppliers", "purchaseOrders", "invoices", "journalLines")
 
 DECLARATIONS: dict[str, ResourceDeclaration] = {
-    "suppliers": ResourceDeclaration("supplier", children=("sites",)),
+    "suppliers": ResourceDeclaration("supplier", children=("sites",), child_entities={"sites": "supplier"}),
     "purchaseOrders": ResourceDeclaration(
-        "purchase_order", references={"SupplierNumber": "supplier", "BuyerId": "employee"}, children=("lines",)
+        "purchase_order",
+        references={"SupplierNumber": "supplier"},
+        children=("lines",),
+        child_entities={"lines": "purchase_order"},
     ),
-    "invoices": ResourceDeclaration("invoice", references={"SupplierNumber": "supplier"}, children=("invoiceLines",)),
+    "invoices": ResourceDeclaration(
+        "invoice",
+        references={"SupplierNumber": "supplier"},
+        children=("invoiceLines",),
+        child_entities={"invoiceLines": "invoice"},
+    ),
     "journalLines": ResourceDeclaration("journal_entry"),
 }

@@ -22,6 +22,9 @@ DECLARATIONS: dict[str, ResourceDeclaration] = {
         entity="employee",
         references={"JobCode": "job", "LocationCode": "location", "ManagerPersonNumber": "employee"},
         children=("names", "emails", "workRelationships", "workRelationships.assignments"),
+        child_entities=dict.fromkeys(
+            ("names", "emails", "workRelationships", "workRelationships.assignments"), "employee"
+        ),
         flatten=(
             Flatten(
                 "names",
