@@ -1,7 +1,7 @@
 """``meltano run tap-oracle-hcm target-xlr8-truths`` and ``tap-oracle-erp`` in the sandbox environment, end to end
-into DuckDB: HCM workers (flattened names, emails, assignments), a child stream with its parent key and a code
-table; ERP purchase orders with their lines and suppliers; an incremental re-run; and a canary password that
-appears nowhere a run writes.
+into DuckDB: HCM workers (flattened names, emails, assignments), a child stream with its parent key, a code
+table and an HCM extract (submitted, polled, downloaded); ERP purchase orders with their lines and suppliers; an
+incremental re-run; and a canary password that appears nowhere a run writes.
 
 The emulators run on ephemeral ports; the URLs and the canary are given through Meltano's environment variables,
 as an operator would, in a temporary copy of the project. Assertions are on the rows that landed.
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = 'CANARY-ohcm/5e2f+Q="k&z 19'
-HCM_SELECT = ["workers.*", "workers_emails.*", "jobs.*"]
+HCM_SELECT = ["workers.*", "workers_emails.*", "jobs.*", "extract_workers.*"]
 ERP_SELECT = ["purchaseOrders.*", "purchaseOrders_lines.*", "suppliers.*"]
 STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
 
@@ -75,6 +75,8 @@ def test_meltano_run_lands_oracle_hcm_and_erp_truths(tmp_path: Path) -> None:
     emails = rows("oracle_hcm", "workers_emails", ["PersonId", "EmailAddress"], "PersonId")  # its own table
     assert [email for _, email in emails] == [e.email for e in company.employees()]
     assert dict(rows("oracle_hcm", "jobs", ["JobCode", "Name"], "JobCode")) == {j.code: j.name for j in company.jobs}
+    extract = rows("oracle_hcm", "extract_workers", ["PersonNumber", "LastName", "HireDate"], "PersonNumber")
+    assert extract == [(e.employee_id, e.last_name, e.hire_date.isoformat()) for e in company.employees()]
     orders = rows("oracle_erp", "purchaseOrders", ["OrderNumber", "SupplierNumber", "Ordered"], "OrderNumber")
     assert [(o, s, Decimal(str(a))) for o, s, a in orders] == [
         (po.po_id, po.supplier_id, po.amount) for po in company.purchase_orders()

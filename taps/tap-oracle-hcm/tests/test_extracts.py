@@ -4,14 +4,16 @@ found on the content server and downloaded; the rows are the company's people. A
 from __future__ import annotations
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.oracle import BulkJobError
 from xlr8_kit.oracle.client import poll_until
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.hcm import WORKER_EXTRACT, OracleHcmEmulator
 from xlr8_tap_oracle_hcm.connector import OracleHcmConnector
+from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
-from .conftest import hcm_config
+from .conftest import hcm_config, run_tap
 
 STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
 
@@ -66,3 +68,24 @@ def test_poll_wait_is_bounded() -> None:
             clock=lambda: now[0],
         )
     assert now[0] == 30  # waited up to the timeout, never past it
+
+
+def test_extract_as_a_stream_lands_rows(url: str, emulator: OracleHcmEmulator) -> None:
+    spec = {
+        "name": WORKER_EXTRACT,
+        "stream": "extract_workers",
+        "key_properties": ["PersonNumber"],
+        "columns": ["PersonNumber", "FirstName", "LastName", "HireDate"],
+        "entity": "employee",
+    }
+    out = run_tap(hcm_config(url, resources=["jobs"], hcm_extracts=[spec]), streams={"extract_workers"})
+    rows = out.records("extract_workers")
+    assert sorted(r["PersonNumber"] for r in rows) == sorted(e.employee_id for e in emulator.company.employees())
+    assert set(rows[0]) == {"PersonNumber", "FirstName", "LastName", "HireDate"}
+    assert out.schema_message("extract_workers")["key_properties"] == ["PersonNumber"]
+
+
+def test_extract_stream_settings_are_checked(url: str) -> None:
+    bad = [{"name": "X", "stream": "x", "key_properties": ["Missing"], "columns": ["A"]}]
+    with pytest.raises(ConfigValidationError, match=r"hcm_extracts\[0\].*key_properties Missing"):
+        TapOracleHcm(config=hcm_config(url, hcm_extracts=bad), parse_env_config=False).discover_streams()
