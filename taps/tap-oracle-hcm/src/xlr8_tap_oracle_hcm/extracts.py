@@ -161,7 +161,7 @@ class HcmExtractStream(KitRESTStream):
 
     @property
     def url_base(self) -> str:
-        return str(self._tap.client.resources_url)
+        return t.cast("FusionTap", self._tap).client.resources_url
 
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         tap = t.cast("FusionTap", self._tap)
