@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import requests
 
 from xlr8_sandbox.products.oracle_fusion.hcm import PASSWORD, USERNAME, OracleHcmEmulator
@@ -12,14 +14,59 @@ from .conftest import hcm_config, run_tap
 sandbox, emulator, url = emulator_fixtures("oracle_hcm", scale=1100)
 
 
-def test_pages_of_500_until_has_more_is_false(url: str, emulator: OracleHcmEmulator) -> None:
-    out = run_tap(hcm_config(url, page_size=500, resources=["workers"]), streams={"workers"})
-    rows = out.records("workers")
+def test_offset_pages_of_500_until_has_more_is_false(url: str, emulator: OracleHcmEmulator) -> None:
+    """Framework 1 (no ``or`` in q): offset paging."""
+    config = hcm_config(url, page_size=500, resources=["workers"], rest_framework_version="1")
+    rows = run_tap(config, streams={"workers"}).records("workers")
     assert len(rows) == 1100
     assert len({r["PersonId"] for r in rows}) == 1100
     pages = [q for q in emulator.collection_queries if q.get("limit")]
     assert [(q["offset"], q["limit"]) for q in pages] == [("0", "500"), ("500", "500"), ("1000", "500")]
     assert pages[0]["totalResults"] == "true"
+
+
+def test_keyset_pages_of_500_continue_after_the_last_row(url: str, emulator: OracleHcmEmulator) -> None:
+    rows = run_tap(hcm_config(url, page_size=500, resources=["workers"]), streams={"workers"}).records("workers")
+    assert len(rows) == 1100
+    assert len({r["PersonId"] for r in rows}) == 1100
+    pages = [q for q in emulator.collection_queries if q.get("limit")]
+    assert [(q["offset"], q["limit"]) for q in pages] == [("0", "500")] * 3
+    assert "q" not in pages[0]
+    last = sorted(rows, key=lambda r: (r["LastUpdateDate"], r["PersonId"]))[499]
+    moment = f"'{last['LastUpdateDate']}'"
+    assert pages[1]["q"] == (
+        f"(LastUpdateDate > {moment} or (LastUpdateDate = {moment} and PersonId > {last['PersonId']})"
+        " or LastUpdateDate is null)"
+    )
+
+
+def test_rows_updated_while_paging_are_not_lost(url: str, emulator: OracleHcmEmulator) -> None:
+    """RELIABILITY E7: people updated between pages move to the end of the LastUpdateDate order; keyset paging
+    still reads every person (the updated ones at their new place)."""
+
+    def advance(served: int) -> None:
+        if served == 2:
+            emulator.ctx.clock.advance(timedelta(days=5))
+
+    emulator.before_collection = advance
+    rows = run_tap(hcm_config(url, page_size=500, resources=["workers"]), streams={"workers"}).records("workers")
+    read = {r["PersonNumber"] for r in rows}
+    assert {e.employee_id for e in emulator.company.employees(0, 1100)} <= read  # everyone there at the start
+    moved = [r for r in rows if r["LastUpdateDate"] > "2026-01-05T09:00:00+00:00"]
+    assert moved, "some people were updated between pages"
+
+
+def test_offset_paging_would_lose_rows_in_the_same_scenario(url: str, emulator: OracleHcmEmulator) -> None:
+    """The control: framework 1 pages by offset, and the same updates make it skip people (why keyset exists)."""
+
+    def advance(served: int) -> None:
+        if served == 2:
+            emulator.ctx.clock.advance(timedelta(days=5))
+
+    emulator.before_collection = advance
+    config = hcm_config(url, page_size=500, resources=["workers"], rest_framework_version="1")
+    read = {r["PersonNumber"] for r in run_tap(config, streams={"workers"}).records("workers")}
+    assert not {e.employee_id for e in emulator.company.employees(0, 1100)} <= read
 
 
 def test_server_lowers_a_limit_above_500_and_has_more_drives_the_next_offset(url: str) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
-from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
 
 from xlr8_kit.http.classify import ResponseClassifier
 
@@ -72,6 +72,46 @@ class HasMorePaginator(OffsetPaginator):
     def get_next(self, response: requests.Response) -> int | None:
         items, _ = collection_page(response.json())
         return self.current_value + len(items)
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where the last page ended: its last row's ordering value (as sent) and key."""
+
+    moment: Any
+    key: Any
+
+
+class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
+    """Pages that start after the last row seen (``orderBy=<attr>:asc,<key>:asc``), never at an offset: rows
+    updated while paging move to the end and are read there, and none shifts back across a page boundary
+    (RELIABILITY E7), which offset paging cannot promise."""
+
+    def __init__(self, order_attribute: str, key_attribute: str) -> None:
+        super().__init__(None)
+        self.order_attribute = order_attribute
+        self.key_attribute = key_attribute
+
+    def has_more(self, response: requests.Response) -> bool:
+        items, has_more = collection_page(response.json())
+        return has_more and bool(items)
+
+    def get_next(self, response: requests.Response) -> Keyset | None:
+        items, _ = collection_page(response.json())
+        last = items[-1]
+        return Keyset(last.get(self.order_attribute), last.get(self.key_attribute))
+
+
+def keyset_q(order_attribute: str, key_attribute: str, key_is_number: bool, after: Keyset) -> str:
+    """Rowmatch for "after this row" in ``orderBy=<order>:asc,<key>:asc`` order (nulls sort last)."""
+    key = str(after.key) if key_is_number else q_quote(str(after.key))
+    if after.moment is None:
+        return f"({order_attribute} is null and {key_attribute} > {key})"
+    moment = q_quote(str(after.moment))
+    return (
+        f"({order_attribute} > {moment} or ({order_attribute} = {moment} and {key_attribute} > {key})"
+        f" or {order_attribute} is null)"
+    )
 
 
 def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:

@@ -22,11 +22,14 @@ from xlr8_kit.oracle.protocol import (
     CollectionError,
     FusionClassifier,
     HasMorePaginator,
+    Keyset,
+    KeysetPaginator,
     child_rows,
     collection_page,
     expand_param,
     fields_param,
     join_q,
+    keyset_q,
     order_by_param,
     since_q,
 )
@@ -100,14 +103,32 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             selected.append(plan.replication_key)
         return selected
 
-    def q(self, context: Context | None) -> str | None:
+    @property
+    def keyset_key(self) -> str | None:
+        """The key keyset paging continues after: incremental parent streams with a one-attribute key, on a
+        framework whose ``q`` has ``or`` (2 and later); otherwise pages go by offset."""
+        keys = self.plan.resource.keys
+        if (
+            self.replication_key is None
+            or self.plan.child_path is not None
+            or len(keys) != 1
+            or self.settings.framework_version == SIMPLE_FRAMEWORK
+        ):
+            return None
+        return keys[0]
+
+    def q(self, context: Context | None, after: Keyset | None = None) -> str | None:
         version = self.settings.framework_version
         since = None
         if self.replication_key:
             start = self.get_starting_timestamp(context)
             if start is not None:
                 since = since_q(self.replication_key, start, version)
-        return join_q([since, self.pushed_where], version)
+        keyset = None
+        if after is not None and self.replication_key and self.keyset_key:
+            key_type = self.plan.resource.attributes[self.keyset_key].type
+            keyset = keyset_q(self.replication_key, self.keyset_key, key_type in ("integer", "number"), after)
+        return join_q([since, self.pushed_where, keyset], version)
 
     @cached_property
     def pushed_where(self) -> str | None:
@@ -131,10 +152,11 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         plan = self.plan
+        after = next_page_token if isinstance(next_page_token, Keyset) else None
         params: dict[str, t.Any] = {
             "onlyData": "true",
             "limit": self.settings.page_size,
-            "offset": next_page_token or 0,
+            "offset": 0 if after is not None else next_page_token or 0,
         }
         children = {path: names for path, names in plan.fields.items() if path and names is not None}
         params["fields"] = fields_param(self.top_fields(), children)
@@ -144,7 +166,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
             params["orderBy"] = order_by_param(order)
-        where = self.q(context)
+        where = self.q(context, after)
         if where:
             params["q"] = where
         if plan.effective_dated and self.settings.effective_date is not None:
@@ -154,6 +176,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         return params
 
     def get_new_paginator(self) -> BaseAPIPaginator:
+        if self.replication_key and self.keyset_key:
+            return KeysetPaginator(self.replication_key, self.keyset_key)
         return HasMorePaginator(self.settings.page_size)
 
     # -- response --------------------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ class FusionEmulator(ProductEmulator):
         self.throttle_retry_after = 1
         #: Query strings of collection requests, in order (tests read what the client asked).
         self.collection_queries: list[dict[str, str]] = []
+        #: Called with the number of collection requests so far before one is served (changes while paging).
+        self.before_collection: Callable[[int], None] | None = None
 
     def build_resources(self) -> dict[str, ResourceDef]:
         raise NotImplementedError
@@ -228,6 +230,7 @@ class FusionEmulator(ProductEmulator):
             self._index_cache.clear()
             self.throttle_remaining = 0
             self.collection_queries.clear()
+            self.before_collection = None
 
     # --- switches for scenarios -------------------------------------------------------------------------------
 
@@ -392,6 +395,9 @@ class FusionEmulator(ProductEmulator):
         params = dict(request.query_params)
         with self._lock:
             self.collection_queries.append(params)
+            served = len(self.collection_queries)
+        if self.before_collection is not None:
+            self.before_collection(served)
         try:
             resource = self._resource(request)
             body = await run_in_threadpool(self._page, resource, params, self._framework(request), str(request.url))
