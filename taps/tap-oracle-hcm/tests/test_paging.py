@@ -86,3 +86,35 @@ def test_server_lowers_a_limit_above_500_and_has_more_drives_the_next_offset(url
     ).json()
     assert (first["count"], first["hasMore"]) == (500, True)
     assert "links" not in first
+
+
+def test_emulator_keyset_seek_equals_full_evaluation(url: str) -> None:
+    """The emulator serves keyset pages like an index seek; the rows are those plain evaluation selects."""
+    first = requests.get(
+        f"{url}/hcmRestApi/resources/11.13.18.05/workers",
+        params={"limit": "500", "onlyData": "true", "orderBy": "LastUpdateDate:asc,PersonId:asc"},
+        headers={"REST-Framework-Version": "4"},
+        auth=(USERNAME, PASSWORD),
+        timeout=30,
+    ).json()["items"]
+    last = first[-1]
+    moment = f"'{last['LastUpdateDate']}'"
+    seek = (
+        f"(LastUpdateDate > {moment} or (LastUpdateDate = {moment} and PersonId > {last['PersonId']})"
+        " or LastUpdateDate is null)"
+    )
+
+    def page(q: str) -> list[int]:
+        response = requests.get(
+            f"{url}/hcmRestApi/resources/11.13.18.05/workers",
+            params={"limit": "500", "onlyData": "true", "orderBy": "LastUpdateDate:asc,PersonId:asc", "q": q},
+            headers={"REST-Framework-Version": "4"},
+            auth=(USERNAME, PASSWORD),
+            timeout=30,
+        )
+        return [r["PersonId"] for r in response.json()["items"]]
+
+    plain = f"PersonId > 0 and {seek}"  # not the seek shape: evaluated row by row
+    assert page(seek) == page(plain)
+    assert page(f"(DateOfBirth > '1970-01-01') and ({seek})") == page(f"DateOfBirth > '1970-01-01' and {seek}")
+    assert len(page(seek)) == 500

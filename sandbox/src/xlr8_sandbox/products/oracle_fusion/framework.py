@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -170,7 +172,7 @@ class FusionEmulator(ProductEmulator):
         self.company = ctx.company
         self._lock = threading.Lock()
         self.resources: dict[str, ResourceDef] = self.build_resources()
-        self._index_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._index_cache: OrderedDict[tuple[Any, ...], tuple[list[tuple[Any, ...]], list[int]]] = OrderedDict()
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.jwt_private_key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -437,25 +439,60 @@ class FusionEmulator(ProductEmulator):
     def _indices(
         self, resource: ResourceDef, params: Mapping[str, str], framework: int, effective: date
     ) -> list[int] | None:
-        """Matching row indices in the requested order; None when every row in natural order (the fast path)."""
+        """Matching row indices in the requested order; None when every row in natural order (the fast path).
+
+        A ``q`` ending in "after this row" for the requested ``orderBy`` (keyset paging) is served like an index
+        seek: the rest of the query is matched and sorted once (cached), the page starts after the boundary."""
         attrs = {a.name: AttrInfo(a.type, a.queryable) for a in resource.all_attrs()}
         q, finder, order = params.get("q"), params.get("finder"), params.get("orderBy")
-        predicates: list[Callable[[Any], bool]] = []
-        if q:
-            predicates.append(parse_q(q, attrs, framework))
-        if finder:
-            predicates.append(self._finder(resource, finder, attrs))
         sort_keys = self._order(order, attrs)
         natural = not sort_keys or (
             [k for k, _ in sort_keys] == list(resource.keys[: len(sort_keys)]) and all(asc for _, asc in sort_keys)
         )
-        if not predicates and natural and not resource.effective_dated:
+        if q:
+            parse_q(q, attrs, framework)  # a bad q is a 400 whichever way it is served
+        seek = _KEYSET.match(q) if q and framework >= 2 and not natural else None
+        if seek is not None and sort_keys == [(seek["a"], True), (seek["k"], True)]:
+            base = f"({seek['rest']})" if seek["rest"] else None
+            keys, indices = self._matched(resource, base, finder, order, sort_keys, attrs, framework, effective)
+            a_info, k_info = attrs[seek["a"]], attrs[seek["k"]]
+            boundary = (
+                False,
+                typed(_unquote(seek["m"]), a_info.type, seek["a"]),
+                False,
+                typed(_unquote(seek["kv"]), k_info.type, seek["k"]),
+            )
+            return indices[bisect.bisect_right(keys, boundary) :]
+        if not q and not finder and natural and not resource.effective_dated:
             return None
+        return self._matched(resource, q, finder, order, sort_keys, attrs, framework, effective)[1]
+
+    def _matched(
+        self,
+        resource: ResourceDef,
+        q: str | None,
+        finder: str | None,
+        order: str | None,
+        sort_keys: list[tuple[str, bool]],
+        attrs: Mapping[str, AttrInfo],
+        framework: int,
+        effective: date,
+    ) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """(sort keys, indices) of the rows matching ``q`` and ``finder`` in ``orderBy`` order, cached per query
+        and sandbox time."""
         cache_key = (resource.name, q, finder, order, framework, effective, resource.count(), self.ctx.clock.now())
         with self._lock:
             if cache_key in self._index_cache:
                 self._index_cache.move_to_end(cache_key)
                 return self._index_cache[cache_key]
+        predicates: list[Callable[[Any], bool]] = []
+        if q:
+            predicates.append(parse_q(q, attrs, framework))
+        if finder:
+            predicates.append(self._finder(resource, finder, attrs))
+        natural = not sort_keys or (
+            [k for k, _ in sort_keys] == list(resource.keys[: len(sort_keys)]) and all(asc for _, asc in sort_keys)
+        )
         reorder = bool(sort_keys) and not natural
         matched: list[tuple[tuple[Any, ...], int]] = []
         for i in range(resource.count()):
@@ -466,7 +503,7 @@ class FusionEmulator(ProductEmulator):
                 matched.append((_sort_key(row, sort_keys, attrs) if reorder else (), i))
         if reorder:
             matched.sort()
-        result = [i for _, i in matched]
+        result = ([k for k, _ in matched] if reorder else [], [i for _, i in matched])
         with self._lock:
             self._index_cache[cache_key] = result
             while len(self._index_cache) > 16:
@@ -528,6 +565,19 @@ class FusionEmulator(ProductEmulator):
         if params.get("onlyData") != "true":
             out["links"] = [{"rel": "self", "name": node.name, "kind": "item"}]
         return out
+
+
+#: "After this row" in ``orderBy=A:asc,K:asc`` order, as keyset paging clients send it (optionally after other
+#: conditions): ``(A > 'm' or (A = 'm' and K > k) or A is null)``.
+_KEYSET = re.compile(
+    r"^(?:\((?P<rest>.*)\) and )?\(?\((?P<a>\w+) > (?P<m>'(?:[^']|'')*') or \((?P=a) = (?P=m) and "
+    r"(?P<k>\w+) > (?P<kv>'(?:[^']|'')*'|-?[\d.]+)\) or (?P=a) is null\)\)?$",
+    re.S,
+)
+
+
+def _unquote(literal: str) -> str:
+    return literal[1:-1].replace("''", "'") if literal.startswith("'") else literal
 
 
 class _Desc:
