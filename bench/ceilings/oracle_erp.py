@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import requests
+from ceilings._fusion import pages
+from ceilings._fusion import tap_config as tap_config  # the harness reads it from this module
 
 TAP = "tap-oracle-erp"
 STREAMS = {"invoices": "invoices", "purchase_orders": "purchaseOrders", "journals": "journalLines"}
@@ -16,25 +17,6 @@ _ORDER = {"invoices": "LastUpdateDate:asc,InvoiceId:asc", "purchaseOrders": "Las
           "suppliers": "LastUpdateDate:asc,SupplierId:asc"}  # fmt: skip
 
 
-def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, Any]:
-    return {
-        "base_url": url,
-        "username": credentials["username"],
-        "password": credentials["password"],
-        "resources": [stream],
-        "page_size": 500,
-    }
-
-
 def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[str, Any]]:
-    session = requests.Session()
-    session.auth = (credentials["username"], credentials["password"])
-    session.headers["REST-Framework-Version"] = "4"
-    offset = 0
-    while True:
-        params = {"onlyData": "true", "limit": 500, "offset": offset, "orderBy": _ORDER[stream]}
-        page = session.get(f"{url}{API}/{stream}", params=params, timeout=600).json()
-        yield from page["items"]
-        if not page["hasMore"]:
-            return
-        offset += len(page["items"])
+    for items in pages(f"{url}{API}/{stream}", credentials, {"orderBy": _ORDER[stream]}):
+        yield from items

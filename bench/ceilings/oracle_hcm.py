@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import requests
+from ceilings._fusion import pages
+from ceilings._fusion import tap_config as tap_config  # the harness reads it from this module
 
 TAP = "tap-oracle-hcm"
 STREAMS = {"workers": "workers", "jobs": "jobs", "absences": "absences"}
@@ -20,16 +21,6 @@ _WORKER_FIELDS = (
 )
 _ORDER = {"workers": "LastUpdateDate:asc,PersonId:asc", "jobs": "LastUpdateDate:asc,JobId:asc",
           "absences": "LastUpdateDate:asc,PersonAbsenceEntryId:asc"}  # fmt: skip
-
-
-def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, Any]:
-    return {
-        "base_url": url,
-        "username": credentials["username"],
-        "password": credentials["password"],
-        "resources": [stream],
-        "page_size": 500,
-    }
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,17 +39,8 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[str, Any]]:
-    session = requests.Session()
-    session.auth = (credentials["username"], credentials["password"])
-    session.headers["REST-Framework-Version"] = "4"
-    params: dict[str, Any] = {"onlyData": "true", "limit": 500, "orderBy": _ORDER[stream]}
+    params: dict[str, Any] = {"orderBy": _ORDER[stream]}
     if stream == "workers":
         params.update(fields=_WORKER_FIELDS, expand="names,emails,workRelationships,workRelationships.assignments")
-    offset = 0
-    while True:
-        page = session.get(f"{url}{API}/{stream}", params={**params, "offset": offset}, timeout=600).json()
-        items = page["items"]
+    for items in pages(f"{url}{API}/{stream}", credentials, params):
         yield from (_flatten(item) for item in items) if stream == "workers" else items
-        if not page["hasMore"]:
-            return
-        offset += len(items)

@@ -118,6 +118,33 @@ class FusionClient:
             offset += len(items)
 
 
+def wait_for_job(
+    fetch: Callable[[], Mapping[str, t.Any]],
+    *,
+    status_key: str,
+    message_key: str,
+    done: set[str],
+    failed: set[str],
+    interval: float,
+    timeout: float,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Mapping[str, t.Any]:
+    """Poll a job's status row (``fetch``) until done; a failure carries the vendor's message (``message_key``)."""
+    last: dict[str, t.Any] = {}
+
+    def status() -> str:
+        last.update(fetch())
+        return str(last.get(status_key) or "")
+
+    try:
+        poll_until(status, done=done, failed=failed, interval=interval, timeout=timeout, what=what, sleep=sleep)
+    except BulkJobError as exc:
+        message = last.get(message_key)
+        raise BulkJobError(f"{exc}" + (f": {message}" if message else "")) from None
+    return last
+
+
 def poll_until(
     check: Callable[[], str],
     *,

@@ -14,7 +14,7 @@ import typing as t
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from xlr8_kit.oracle.client import BulkJobError, FusionClient, poll_until
+from xlr8_kit.oracle.client import BulkJobError, FusionClient, wait_for_job
 
 DONE = {"SUCCEEDED"}
 FAILED = {"ERROR", "WARNING", "CANCELLED", "EXPIRED"}
@@ -67,16 +67,15 @@ def run_job(
 ) -> Iterator[dict[str, str]]:
     """Submit, wait (bounded), download: the job's output rows."""
     request_id = submit(client, package, definition, parameters)
-    last: dict[str, t.Any] = {}
-
-    def status() -> str:
-        last.update(_item(client, f"ESSJobStatusRF;requestId={request_id}"))
-        return str(last.get("RequestStatus") or "")
-
-    what = f"{client.product}: ESS job {package}/{definition} (request {request_id})"
-    try:
-        poll_until(status, done=DONE, failed=FAILED, interval=poll_interval, timeout=timeout, what=what, sleep=sleep)
-    except BulkJobError as exc:
-        message = last.get("ErrorMessage")
-        raise BulkJobError(f"{exc}" + (f": {message}" if message else "")) from None
+    wait_for_job(
+        lambda: _item(client, f"ESSJobStatusRF;requestId={request_id}"),
+        status_key="RequestStatus",
+        message_key="ErrorMessage",
+        done=DONE,
+        failed=FAILED,
+        interval=poll_interval,
+        timeout=timeout,
+        what=f"{client.product}: ESS job {package}/{definition} (request {request_id})",
+        sleep=sleep,
+    )
     yield from output_rows(client, request_id)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from xlr8_kit.oracle.client import BulkJobError, FusionClient, poll_until
+from xlr8_kit.oracle.client import BulkJobError, FusionClient, wait_for_job
 from xlr8_kit.oracle.protocol import q_quote
 from xlr8_kit.rest import KitRESTStream
 
@@ -100,18 +100,17 @@ def run_extract(
     """Submit, wait (bounded), download: the extract's rows."""
     instance = f"XLR8_{uuid.uuid4().hex[:12].upper()}"
     submit(client, extract_name, instance, parameters or {})
-    last: dict[str, t.Any] = {}
-
-    def status() -> str:
-        last.update(flow_row(client, instance))
-        return str(last.get("FlowStatus") or "")
-
-    what = f"{client.product}: HCM extract {extract_name!r} (instance {instance})"
-    try:
-        poll_until(status, done=DONE, failed=FAILED, interval=poll_interval, timeout=timeout, what=what, sleep=sleep)
-    except BulkJobError as exc:
-        message = last.get("FlowErrorMessage")
-        raise BulkJobError(f"{exc}" + (f": {message}" if message else "")) from None
+    wait_for_job(
+        lambda: flow_row(client, instance),
+        status_key="FlowStatus",
+        message_key="FlowErrorMessage",
+        done=DONE,
+        failed=FAILED,
+        interval=poll_interval,
+        timeout=timeout,
+        what=f"{client.product}: HCM extract {extract_name!r} (instance {instance})",
+        sleep=sleep,
+    )
     yield from download_rows(client, document_id(client, instance))
 
 

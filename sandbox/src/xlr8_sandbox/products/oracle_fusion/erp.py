@@ -31,7 +31,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.company import JournalEntry, PurchaseOrder, Supplier
-from xlr8_sandbox.products.oracle_fusion.framework import Attr, ChildDef, FusionEmulator, ResourceDef, Row, no_rows
+from xlr8_sandbox.products.oracle_fusion.framework import (
+    Attr,
+    ChildDef,
+    FusionEmulator,
+    PolledJob,
+    ResourceDef,
+    Row,
+    no_rows,
+)
 from xlr8_sandbox.products.oracle_fusion.hcm import person_id
 
 USERNAME = "xlr8.erp.integration@acme.example"
@@ -61,15 +69,12 @@ def split_amount(total: Decimal, parts: int, seed: str) -> list[Decimal]:
     return shares
 
 
-@dataclass
-class EssJob:
+@dataclass(kw_only=True)
+class EssJob(PolledJob):
     request_id: int
     package: str
     definition: str
     parameters: str
-    polls_left: int
-    fail: str | None
-    status: str = "RUNNING"
 
 
 class OracleErpEmulator(FusionEmulator):
@@ -357,11 +362,7 @@ class OracleErpEmulator(FusionEmulator):
                     request, f"The value {values.get('requestId')} of bind variable requestId is not valid."
                 )
             if name == "ESSJobStatusRF":
-                if job.status == "RUNNING":
-                    if job.polls_left > 0:
-                        job.polls_left -= 1
-                    else:
-                        job.status = "ERROR" if job.fail else "SUCCEEDED"
+                job.observe("SUCCEEDED")
                 item: dict[str, Any] = {"ReqstId": str(job.request_id), "RequestStatus": job.status}
                 if job.status == "ERROR":
                     item["ErrorMessage"] = job.fail

@@ -95,6 +95,25 @@ class ResourceDef(ChildDef):
         return row
 
 
+@dataclass(kw_only=True)
+class PolledJob:
+    """A bulk job (HCM extract flow, ESS request) that answers RUNNING for ``polls_left`` status reads, then
+    succeeds, or fails with ``fail`` as its message."""
+
+    polls_left: int
+    fail: str | None
+    status: str = "RUNNING"
+
+    def observe(self, success: str, error: str = "ERROR") -> str:
+        """One status read (the caller holds the emulator's lock)."""
+        if self.status == "RUNNING":
+            if self.polls_left > 0:
+                self.polls_left -= 1
+            else:
+                self.status = error if self.fail else success
+        return self.status
+
+
 class FusionRequestError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

@@ -32,6 +32,7 @@ from xlr8_sandbox.products.oracle_fusion.framework import (
     Attr,
     ChildDef,
     FusionEmulator,
+    PolledJob,
     ResourceDef,
     Row,
     no_rows,
@@ -75,15 +76,12 @@ def _d(s: str, t: str = "string", q: bool = True) -> Attr:
     return Attr(s, t, q)
 
 
-@dataclass
-class ExtractRun:
+@dataclass(kw_only=True)
+class ExtractRun(PolledJob):
     flow_name: str
     instance: str
     submitted: datetime
-    polls_left: int
-    fail: str | None
     doc_id: int
-    status: str = "RUNNING"
 
 
 class OracleHcmEmulator(FusionEmulator):
@@ -459,11 +457,7 @@ class OracleHcmEmulator(FusionEmulator):
             for run in self._runs.values():
                 if not match(self._flow_row(run)):
                     continue
-                if run.status == "RUNNING":
-                    if run.polls_left > 0:
-                        run.polls_left -= 1
-                    else:
-                        run.status = "ERROR" if run.fail else "COMPLETED"
+                run.observe("COMPLETED")
                 items.append(self._flow_row(run))
         return JSONResponse({"items": items, "count": len(items), "hasMore": False, "limit": 25, "offset": 0})
 
