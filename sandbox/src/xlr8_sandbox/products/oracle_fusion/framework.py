@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import json
 import re
 import threading
@@ -164,6 +165,7 @@ def _describe_node(node: ChildDef, base: str) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=64)
 def parse_fields(text: str | None) -> dict[str, list[str]]:
     """``A,B;child:C,D`` -> {"": [A, B], "child": [C, D]}."""
     if not text:
@@ -568,7 +570,7 @@ class FusionEmulator(ProductEmulator):
                 if name not in names:
                     raise FusionRequestError(f"The attribute {name} in the fields parameter is not found.")
         out = {n: row.get(n) for n in (wanted or names)}
-        expand = [p.strip() for p in (params.get("expand") or "").split(",") if p.strip()]
+        expand = _expand_paths(params.get("expand"))
         for child_name, child in node.children.items():
             child_path = f"{path}.{child_name}".lstrip(".")
             if not (
@@ -625,6 +627,11 @@ def _sort_key(row: Row, sort_keys: list[tuple[str, bool]], attrs: Mapping[str, A
         parts.append(value is None)
         parts.append((value if asc else _Desc(value)) if value is not None else 0)
     return tuple(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _expand_paths(text: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
 def _valid_on(row: Row, day: date) -> bool:
