@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from xlr8_kit.oracle import Flatten, ResourceDeclaration, child_rows, fields_param, parse_describe, plan_streams
 from xlr8_kit.oracle.describe import DescribeError
-from xlr8_kit.oracle.protocol import Keyset, collection_page, join_q, keyset_q, since_q
+from xlr8_kit.oracle.protocol import FusionClassifier, Keyset, collection_page, join_q, keyset_q, since_q
 from xlr8_kit.query import And, Compare, In, Or
 from xlr8_kit.query.dialects import OracleREST, OracleRESTSimple
 from xlr8_kit.vocabulary import mapping_for_stream
@@ -151,3 +152,23 @@ def test_collection_page_refuses_what_is_not_a_collection() -> None:
         collection_page({"Resources": {}})
     with pytest.raises(ValueError, match="non-boolean"):
         collection_page({"items": [], "hasMore": "yes"})
+
+
+def _response(body: str, content_type: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body.encode()
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def test_classifier_reads_errors_inside_a_200() -> None:
+    classifier = FusionClassifier()
+    assert classifier.error_in_body(_response('{"items": [], "hasMore": false}', "application/json")) is None
+    assert classifier.error_in_body(_response('{"Resources": {}}', "application/json")) is None
+    item = '{"PersonId": 1, "title": "Dr", "status": "A"}'  # attributes named like error fields, inside items
+    assert classifier.error_in_body(_response(f'{{"items": [{item}]}}', "application/json")) is None
+    html = _response("<html><title>Sign In</title></html>", "text/html")
+    assert classifier.error_in_body(html) is not None
+    error = '{"title": "Bad Request", "status": "400", "o:errorDetails": [{"detail": "x"}]}'
+    assert "Bad Request" in str(classifier.error_in_body(_response(error, "application/vnd.oracle.adf.error+json")))

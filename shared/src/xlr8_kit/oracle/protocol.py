@@ -54,7 +54,7 @@ class FusionClassifier(ResponseClassifier):
             return None  # truncated JSON is the classifier's "retry" (body_truncated), not ours
         if isinstance(payload, Mapping) and ("items" in payload or "Resources" in payload):
             return None
-        if isinstance(payload, Mapping) and ("o:errorDetails" in payload or "title" in payload):
+        if isinstance(payload, Mapping) and ("o:errorDetails" in payload or {"title", "status"} <= payload.keys()):
             return f"Fusion error: {str(payload.get('title') or payload.get('detail'))[:200]}"
         return None
 
