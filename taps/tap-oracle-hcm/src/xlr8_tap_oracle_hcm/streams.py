@@ -59,7 +59,7 @@ DECLARATIONS: dict[str, ResourceDeclaration] = {
     "jobs": ResourceDeclaration("job", "configuration"),
     "locations": ResourceDeclaration("location", "configuration"),
     "departments": ResourceDeclaration("department", "configuration"),
-    "grades": ResourceDeclaration(None, "configuration"),
+    "grades": ResourceDeclaration("code_table", "configuration"),  # a tenant code list (no grade entity yet)
     "positions": ResourceDeclaration("position", "configuration", {"JobCode": "job"}),
-    "absences": ResourceDeclaration(None, references={"PersonNumber": "employee"}),
+    "absences": ResourceDeclaration("employee", references={"PersonNumber": "employee"}),  # a person's facts
 }
