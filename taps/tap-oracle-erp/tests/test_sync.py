@@ -64,3 +64,26 @@ def test_schemas_equal_describe(url: str) -> None:
         assert set(schemas[resource]) == set(expected)
         assert all(schemas[resource][n]["type"][0] == TYPES[k] for n, k in expected.items())
     assert set(schemas["purchaseOrders_lines"]) >= {"POHeaderId", "POLineId", "Amount"}
+
+
+def test_ledger_balances_agree_with_the_journal_lines(url: str) -> None:
+    out = run_tap(erp_config(url, resources=["journalLines", "ledgerBalances"]))
+    balances = out.records("ledgerBalances")
+    assert balances
+    activity = sum((Decimal(str(b["PeriodActivity"])) for b in balances), Decimal(0))
+    assert activity == 0  # balanced journals: debits and credits cancel over all accounts
+    lines = out.records("journalLines")
+    for balance in balances[:20]:
+        expected = sum(
+            (
+                Decimal(str(line["EnteredAmount"]))
+                for line in lines
+                if line["AccountCombination"] == balance["AccountCombination"]
+                and line["LedgerName"] == balance["LedgerName"]
+            ),
+            Decimal(0),
+        )
+        history = [b for b in balances if (b["LedgerName"], b["AccountCombination"]) ==
+                   (balance["LedgerName"], balance["AccountCombination"])]  # fmt: skip
+        assert Decimal(str(history[-1]["EndingBalance"])) == expected
+    assert out.schema_message("ledgerBalances")["key_properties"] == ["LedgerName", "AccountCombination", "PeriodName"]

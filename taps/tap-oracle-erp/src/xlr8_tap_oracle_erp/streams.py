@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xlr8_kit.oracle import ResourceDeclaration
 
-DEFAULT_RESOURCES: tuple[str, ...] = ("suppliers", "purchaseOrders", "invoices", "journalLines")
+DEFAULT_RESOURCES: tuple[str, ...] = ("suppliers", "purchaseOrders", "invoices", "journalLines", "ledgerBalances")
 
 DECLARATIONS: dict[str, ResourceDeclaration] = {
     "suppliers": ResourceDeclaration("supplier", children=("sites",), child_entities={"sites": "supplier"}),
@@ -22,4 +22,5 @@ DECLARATIONS: dict[str, ResourceDeclaration] = {
         child_entities={"invoiceLines": "invoice"},
     ),
     "journalLines": ResourceDeclaration("journal_entry"),
+    "ledgerBalances": ResourceDeclaration("journal_entry"),  # period balances summed from journal entries
 }

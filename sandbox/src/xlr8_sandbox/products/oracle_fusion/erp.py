@@ -1,5 +1,6 @@
 """Oracle ERP Cloud emulator (``/fscmRestApi``): suppliers (sites), purchase orders (lines), payables invoices
-(lines) and journal lines of the one fictional company. Suppliers, PO numbers, amounts and dates are those of
+(lines), journal lines and ledger balances (per ledger, account combination and period, summed from the journal
+lines) of the one fictional company. Suppliers, PO numbers, amounts and dates are those of
 ``company.supplier(i)`` / ``company.purchase_order(i)`` / ``company.invoice(i)`` (the same as S/4HANA's); line
 details are derived here, deterministically, and always add up to the header amount. ``BuyerId`` is the buyer's
 HCM ``PersonId``.
@@ -111,6 +112,34 @@ class OracleErpEmulator(FusionEmulator):
             total += len(self.company.journal(j).lines)
         starts.append(total)
         return starts
+
+    @functools.cached_property
+    def _balances(self) -> list[Row]:
+        """Period balances per ledger and account combination, summed from the journal lines (so they agree)."""
+        activity: dict[tuple[str, str, str, str], Decimal] = {}
+        for journal in self.company.journals():
+            period = journal.posted_date.strftime("%Y-%m")
+            for line in journal.lines:
+                combination = f"{journal.legal_entity}-{line.cost_center}-{line.account_number}"
+                key = (journal.ledger, combination, period, journal.currency)
+                activity[key] = activity.get(key, Decimal(0)) + line.debit - line.credit
+        rows: list[Row] = []
+        running: dict[tuple[str, str], Decimal] = {}
+        for (ledger, combination, period, currency), amount in sorted(activity.items()):
+            beginning = running.get((ledger, combination), Decimal(0))
+            running[(ledger, combination)] = beginning + amount
+            rows.append(
+                {
+                    "LedgerName": ledger,
+                    "AccountCombination": combination,
+                    "PeriodName": datetime.strptime(period, "%Y-%m").strftime("%b-%y"),
+                    "Currency": currency,
+                    "BeginningBalance": beginning,
+                    "PeriodActivity": amount,
+                    "EndingBalance": beginning + amount,
+                }
+            )
+        return rows
 
     def _supplier(self, i: int) -> Row:
         s = self.company.supplier(i)
@@ -297,6 +326,16 @@ class OracleErpEmulator(FusionEmulator):
                         self._invoice_lines,
                     )
                 },
+            ),
+            "ledgerBalances": ResourceDef(
+                name="ledgerBalances",
+                attrs=[s("LedgerName"), s("AccountCombination"), s("PeriodName"), s("Currency"),
+                       Attr("BeginningBalance", "number"), Attr("PeriodActivity", "number"),
+                       Attr("EndingBalance", "number")],
+                keys=("LedgerName", "AccountCombination", "PeriodName"),
+                rows=no_rows,
+                count=lambda: len(self._balances),
+                row=lambda i: dict(self._balances[i]),
             ),
             "journalLines": ResourceDef(
                 name="journalLines",
