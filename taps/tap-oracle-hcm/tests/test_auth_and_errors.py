@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.credentials.model import ProductCredential
 from xlr8_kit.oracle import FusionSettings
+from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -102,3 +104,22 @@ def test_html_sign_in_page_with_200_is_an_error_not_zero_rows(url: str, sandbox:
     with pytest.raises(Exception, match="grades") as caught:
         run_tap(hcm_config(url, resources=["grades"], http={"max_attempts": 2}), fake=FakeTime())
     assert "not JSON" in str(caught.value) or "HTTP 200" in str(caught.value)
+
+
+def test_credential_id_resolves_the_password_from_the_store(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "credentials.db"
+    credential = ProductCredential(
+        credential_id="ohcm-sandbox",
+        project_id="acme",
+        product_id="oracle_hcm",
+        auth_type="basic",
+        credentials={"password": PASSWORD},
+    )
+    seeded_credential_store(store, monkeypatch, credential).close()
+    config = hcm_config(url, resources=["jobs"], credential_id="ohcm-sandbox", credential_store=str(store))
+    del config["password"]
+    out = run_tap(config)
+    assert len(out.records("jobs")) == 8
+    assert PASSWORD not in "\n".join(out.lines)
