@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.http.errors import ErrorBodyError
 from xlr8_kit.oracle import BulkJobError
 from xlr8_kit.oracle.client import poll_until
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.hcm import WORKER_EXTRACT, OracleHcmEmulator
 from xlr8_tap_oracle_hcm.connector import OracleHcmConnector
@@ -89,3 +91,10 @@ def test_extract_stream_settings_are_checked(url: str) -> None:
     bad = [{"name": "X", "stream": "x", "key_properties": ["Missing"], "columns": ["A"]}]
     with pytest.raises(ConfigValidationError, match=r"hcm_extracts\[0\].*key_properties Missing"):
         TapOracleHcm(config=hcm_config(url, hcm_extracts=bad), parse_env_config=False).discover_streams()
+
+
+def test_sign_in_page_instead_of_the_document_is_an_error(url: str, sandbox: Sandbox) -> None:
+    """The download is streamed (its body unread until rows are read), yet an HTML page with 200 is refused."""
+    sandbox.faults.add("oracle_hcm", "/cs/idcplg", FaultSpec("error_body", after=1, times=1))  # the GET_FILE
+    with OracleHcmConnector(hcm_config(url)) as connector, pytest.raises(ErrorBodyError, match="HTTP 200"):
+        list(connector.execute_hcm_extract(WORKER_EXTRACT))

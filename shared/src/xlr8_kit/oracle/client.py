@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.oracle.describe import Resource, parse_describe
 from xlr8_kit.oracle.protocol import MAX_LIMIT, CollectionError, FusionClassifier, collection_page
@@ -27,6 +27,14 @@ CLASSIFIER = FusionClassifier()
 
 class BulkJobError(KitHTTPError):
     """A bulk job (extract, ESS request) that ended in error, was cancelled, or did not finish in time."""
+
+
+def classify_unread(response: requests.Response) -> Verdict:
+    """A streamed download: a 2xx is judged by its headers only (an HTML sign-in page is an error), so the body
+    stays unread until the caller iterates it; anything else is classified as usual (error bodies are small)."""
+    if response.status_code < 300:
+        return "fatal" if "html" in (response.headers.get("Content-Type") or "") else "ok"
+    return DEFAULT_CLASSIFIER.classify(response)
 
 
 def error_detail(response: requests.Response) -> str:
@@ -78,9 +86,13 @@ class FusionClient:
         return {"REST-Framework-Version": self.framework_version, "Accept": "application/json"}
 
     def request(self, method: str, url: str, *, json_body: bool = True, **kwargs: t.Any) -> requests.Response:
-        """One call; ``json_body=False`` for documents that are not Fusion JSON (content server downloads)."""
+        """One call; ``json_body=False`` for documents that are not Fusion JSON (content server downloads), and
+        with ``stream=True`` a 2xx body is never read here (judged by its content type), so it can be streamed."""
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        classify = CLASSIFIER.classify if json_body else DEFAULT_CLASSIFIER.classify
+        if kwargs.get("stream"):
+            classify = classify_unread
+        else:
+            classify = CLASSIFIER.classify if json_body else DEFAULT_CLASSIFIER.classify
         response = self.session.request(
             method, url, headers=headers, classify=classify, authenticate=self.authenticator, **kwargs
         )
