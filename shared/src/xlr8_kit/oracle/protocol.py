@@ -5,7 +5,6 @@ that flatten expanded children into the parent row or turn them into rows of the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -14,7 +13,7 @@ from typing import Any
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
 
-from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 
 #: Fusion's limit cap: a larger ``limit`` is silently lowered to this by the server.
 MAX_LIMIT = 500
@@ -26,6 +25,11 @@ LAST_UPDATE_DATE = "LastUpdateDate"
 
 class CollectionError(ValueError):
     """A 2xx answer that is not a Fusion collection (an HTML sign-in page, a truncated or foreign body)."""
+
+
+def body(response: requests.Response) -> Any:
+    """The JSON body, parsed once per response (classifier, parser and paginator all read it)."""
+    return parsed_json(response)
 
 
 def collection_page(payload: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -48,10 +52,7 @@ class FusionClassifier(ResponseClassifier):
             return found
         if "json" not in (response.headers.get("Content-Type") or ""):
             return "answer is not JSON"
-        try:
-            payload = json.loads(response.content)
-        except ValueError:
-            return None  # truncated JSON is the classifier's "retry" (body_truncated), not ours
+        payload = body(response)  # truncated JSON is the classifier's "retry" (body_truncated), not ours
         if isinstance(payload, Mapping) and ("items" in payload or "Resources" in payload):
             return None
         if isinstance(payload, Mapping) and ("o:errorDetails" in payload or {"title", "status"} <= payload.keys()):
@@ -67,10 +68,10 @@ class HasMorePaginator(OffsetPaginator):
         super().__init__(start_value=0, page_size=page_size)
 
     def has_more(self, response: requests.Response) -> bool:
-        return collection_page(response.json())[1]
+        return collection_page(body(response))[1]
 
     def get_next(self, response: requests.Response) -> int | None:
-        items, _ = collection_page(response.json())
+        items, _ = collection_page(body(response))
         return self.current_value + len(items)
 
 
@@ -93,11 +94,11 @@ class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
         self.key_attribute = key_attribute
 
     def has_more(self, response: requests.Response) -> bool:
-        items, has_more = collection_page(response.json())
+        items, has_more = collection_page(body(response))
         return has_more and bool(items)
 
     def get_next(self, response: requests.Response) -> Keyset | None:
-        items, _ = collection_page(response.json())
+        items, _ = collection_page(body(response))
         last = items[-1]
         return Keyset(last.get(self.order_attribute), last.get(self.key_attribute))
 

@@ -24,6 +24,7 @@ from xlr8_kit.oracle.protocol import (
     HasMorePaginator,
     Keyset,
     KeysetPaginator,
+    body,
     child_rows,
     collection_page,
     expand_param,
@@ -184,7 +185,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         try:
-            items, _ = collection_page(response.json())
+            items, _ = collection_page(body(response))
         except CollectionError as exc:
             raise CollectionError(f"{self._tap.product_id} {self.name}: {exc}") from None
         plan = self.plan
