@@ -1,7 +1,9 @@
 """``FusionStream``: the base stream of every Oracle Fusion tap (HCM, ERP). Streams are generated from describe
 plans (``plan.py``); this class shapes requests and rows.
 
-Request: ``onlyData=true``, ``limit``/``offset`` paging while ``hasMore``, ``fields=`` (the selected attributes and
+Request: ``onlyData=true``, pages while ``hasMore`` (keyset: "after the last row" in ``q`` for incremental
+resources with a one-attribute key on framework 2+, so rows updated while paging are not lost; ``offset``
+otherwise), ``fields=`` (the selected attributes and
 what flatten rules read), ``expand=`` (flattened or embedded children, or the child a child stream reads),
 ``orderBy=LastUpdateDate:asc,<keys>`` and ``q`` with ``LastUpdateDate >= bookmark`` plus the pushed-down part of
 the ``filters`` setting, in the syntax the ``REST-Framework-Version`` header selects, and ``effectiveDate`` for
