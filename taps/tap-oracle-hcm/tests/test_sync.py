@@ -116,3 +116,11 @@ def test_filter_on_a_flattened_column_is_applied_after_fetching(url: str, emulat
     pages = [q for q in emulator.collection_queries if q.get("limit")]
     assert "q" not in pages[0]
     assert all("LocationCode" not in q.get("q", "") for q in pages)  # not a workers attribute: never pushed
+
+
+def test_incremental_in_the_simple_syntax(url: str, emulator: OracleHcmEmulator) -> None:
+    config = hcm_config(url, resources=["workers"], rest_framework_version="1", start_date="2025-06-01T00:00:00Z")
+    rows = run_tap(config, streams={"workers"}).records("workers")
+    expected = {e.employee_id for e in emulator.company.employees() if e.last_modified.isoformat() >= "2025-06-01"}
+    assert {r["PersonNumber"] for r in rows} == expected
+    assert emulator.collection_queries[-1]["q"] == "LastUpdateDate>='2025-06-01T00:00:00+00:00'"
