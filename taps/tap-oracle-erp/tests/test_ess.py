@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from xlr8_kit.oracle import BulkJobError
+from xlr8_kit.soap import SoapFaultError
 from xlr8_sandbox.platform.server import Sandbox
-from xlr8_sandbox.products.oracle_fusion.erp import INVOICE_JOB, OracleErpEmulator
+from xlr8_sandbox.products.oracle_fusion.erp import INVOICE_JOB, INVOICE_REPORT, OracleErpEmulator
 from xlr8_tap_oracle_erp.connector import OracleErpConnector
 
 from .conftest import erp_config
@@ -32,3 +33,21 @@ def test_failed_ess_job_is_a_clear_error(url: str, emulator: OracleErpEmulator) 
         list(connector.execute_ess_job(*INVOICE_JOB))
     assert "ended with status ERROR" in str(caught.value)
     assert "no data found for business unit" in str(caught.value)
+
+
+def test_bi_publisher_run_report(url: str, emulator: OracleErpEmulator) -> None:
+    with OracleErpConnector(erp_config(url)) as connector:
+        rows = list(connector.run_bi_report(INVOICE_REPORT, {"P_FROM_DATE": "2025-01-01", "P_BU": ["US1", "CA1"]}))
+    assert {r["InvoiceNumber"]: Decimal(r["InvoiceAmount"]) for r in rows} == {
+        i.invoice_number: i.amount for i in emulator.company.invoices()
+    }
+
+
+def test_unknown_bi_report_is_a_sender_fault_not_retried(url: str, sandbox: Sandbox) -> None:
+    before = len(sandbox.requests("oracle_erp"))
+    with OracleErpConnector(erp_config(url)) as connector, pytest.raises(SoapFaultError) as caught:
+        list(connector.run_bi_report("/Custom/Nope.xdo"))
+    assert "Sender" in str(caught.value)
+    assert "/Custom/Nope.xdo" in str(caught.value)
+    reports = [r for r in sandbox.requests("oracle_erp")[before:] if r.path.endswith("ExternalReportWSSService")]
+    assert len(reports) == 1

@@ -9,7 +9,9 @@ ESS jobs through the ERP integrations resource: ``POST .../erpintegrations`` wit
 ``submitESSJobRequest`` returns ``ReqstId``; ``GET .../erpintegrations?finder=ESSJobStatusRF;requestId=<id>``
 reports ``RequestStatus`` ``RUNNING`` (``ess_running_polls`` times) then ``SUCCEEDED`` (or ``ERROR`` when
 ``fail_next_job`` is set); ``finder=ESSJobExecutionDetailsRF;requestId=<id>,fileType=out`` returns the output
-as a base64 zip (``DocumentContent``) holding one CSV.
+as a base64 zip (``DocumentContent``) holding one CSV. BI Publisher: ``POST
+/xmlpserver/services/ExternalReportWSSService`` ``runReport`` (SOAP 1.2) for ``INVOICE_REPORT`` answers the same
+CSV base64-encoded in ``reportBytes``; any other report path is a Sender fault.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from xlr8_kit.soap import SOAP12, SoapParseError, build_envelope, child_text, element, local_name, parse_envelope
 from xlr8_sandbox.company import JournalEntry, PurchaseOrder, Supplier
 from xlr8_sandbox.products.oracle_fusion.framework import (
     Attr,
@@ -48,6 +51,8 @@ PASSWORD = "sandbox-oerp-password"  # emulator test credential, not a real secre
 CLIENT_ID = "xlr8-oerp-confidential-app"
 CLIENT_SECRET = "sandbox-oerp-client-secret"  # emulator test credential
 INVOICE_JOB = ("/oracle/apps/ess/custom/xlr8", "XLR8InvoiceExtract")
+INVOICE_REPORT = "/Custom/XLR8/XLR8 Invoices.xdo"
+PUB_NS = "http://xmlns.oracle.com/oxp/service/PublicReportService"
 INVOICE_JOB_COLUMNS = ("InvoiceNumber", "SupplierNumber", "InvoiceAmount", "InvoiceCurrency", "InvoiceDate")
 _ID = 300_000_100_000_000
 _CENT = Decimal("0.01")
@@ -354,7 +359,44 @@ class OracleErpEmulator(FusionEmulator):
 
     def extra_routes(self) -> list[BaseRoute]:
         path = f"/{self.api}/resources/{{version}}/erpintegrations"
-        return [Route(path, self._submit_job, methods=["POST"]), Route(path, self._job_finder, methods=["GET"])]
+        return [
+            Route(path, self._submit_job, methods=["POST"]),
+            Route(path, self._job_finder, methods=["GET"]),
+            Route("/xmlpserver/services/ExternalReportWSSService", self._run_report, methods=["POST"]),
+        ]
+
+    def _soap_fault(self, code: str, reason: str) -> Response:
+        fault = element(
+            f"{{{SOAP12.namespace}}}Fault",
+            element(f"{{{SOAP12.namespace}}}Code", element(f"{{{SOAP12.namespace}}}Value", f"env:{code}")),
+            element(f"{{{SOAP12.namespace}}}Reason", element(f"{{{SOAP12.namespace}}}Text", reason)),
+        )
+        return Response(build_envelope(fault, version=SOAP12), status_code=500, media_type=SOAP12.content_type)
+
+    async def _run_report(self, request: Request) -> Response:
+        """BI Publisher ``runReport``: the invoice report as CSV in ``reportBytes``; unknown paths are a fault."""
+        if not self._authorized(request):
+            return Response(status_code=401)
+        try:
+            message = parse_envelope(await request.body())
+        except SoapParseError as exc:
+            return self._soap_fault("Sender", f"Invalid request: {exc}")
+        if message.body is None or local_name(message.body) != "runReport":
+            return self._soap_fault("Sender", "Unknown operation; expected runReport.")
+        path = child_text(message.body, "reportRequest", "reportAbsolutePath")
+        if path != INVOICE_REPORT:
+            return self._soap_fault("Sender", f"oracle.xdo.webservice.exception.AccessDeniedException: {path}")
+        data = base64.b64encode(self._invoice_report_csv().encode()).decode()
+        answer = element(
+            f"{{{PUB_NS}}}runReportResponse",
+            element(
+                f"{{{PUB_NS}}}runReportReturn",
+                element(f"{{{PUB_NS}}}reportBytes", data),
+                element(f"{{{PUB_NS}}}reportContentType", "text/plain;charset=UTF-8"),
+                element(f"{{{PUB_NS}}}reportFileID"),
+            ),
+        )
+        return Response(build_envelope(answer, version=SOAP12), media_type=SOAP12.content_type)
 
     async def _submit_job(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
@@ -418,14 +460,17 @@ class OracleErpEmulator(FusionEmulator):
                 return JSONResponse({"items": [item], "count": 1, "hasMore": False, "limit": 25, "offset": 0})
         return self._error(request, f"The finder {name} is not found in resource erpintegrations.")
 
-    def _invoice_report_zip(self, request_id: int) -> bytes:
+    def _invoice_report_csv(self) -> str:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(INVOICE_JOB_COLUMNS)
         for i in range(self.company.invoice_count):
             row = self._invoice(i)
             writer.writerow([row[c] for c in INVOICE_JOB_COLUMNS])
+        return text.getvalue()
+
+    def _invoice_report_zip(self, request_id: int) -> bytes:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(f"XLR8InvoiceExtract_{request_id}.csv", text.getvalue())
+            archive.writestr(f"XLR8InvoiceExtract_{request_id}.csv", self._invoice_report_csv())
         return buffer.getvalue()
