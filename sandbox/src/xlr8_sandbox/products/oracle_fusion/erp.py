@@ -42,7 +42,6 @@ from xlr8_sandbox.products.oracle_fusion.framework import (
     PolledJob,
     ResourceDef,
     Row,
-    no_rows,
 )
 from xlr8_sandbox.products.oracle_fusion.hcm import person_id
 
@@ -278,7 +277,6 @@ class OracleErpEmulator(FusionEmulator):
                 attrs=[Attr("SupplierId", "integer"), s("SupplierNumber"), s("Supplier"), s("TaxpayerCountry"),
                        s("Status"), dt("CreationDate"), dt("LastUpdateDate")],
                 keys=("SupplierId",),
-                rows=no_rows,
                 count=lambda: c.supplier_count,
                 row=self._supplier,
                 finders={"findBySupplierNumber": ("SupplierNumber",)},
@@ -298,7 +296,6 @@ class OracleErpEmulator(FusionEmulator):
                        s("SupplierNumber"), Attr("BuyerId", "integer"), s("Buyer"), Attr("Ordered", "number"),
                        s("CurrencyCode"), s("Status"), dt("CreationDate"), dt("LastUpdateDate")],
                 keys=("POHeaderId",),
-                rows=no_rows,
                 count=lambda: c.purchase_order_count,
                 row=self._purchase_order,
                 children={
@@ -319,7 +316,6 @@ class OracleErpEmulator(FusionEmulator):
                        Attr("InvoiceDate", "date"), Attr("TermsDate", "date"), s("ValidationStatus"),
                        s("PaymentStatus"), dt("LastUpdateDate")],
                 keys=("InvoiceId",),
-                rows=no_rows,
                 count=lambda: c.invoice_count,
                 row=self._invoice,
                 children={
@@ -338,7 +334,6 @@ class OracleErpEmulator(FusionEmulator):
                        Attr("BeginningBalance", "number"), Attr("PeriodActivity", "number"),
                        Attr("EndingBalance", "number")],
                 keys=("LedgerName", "AccountCombination", "PeriodName"),
-                rows=no_rows,
                 count=lambda: len(self._balances),
                 row=lambda i: dict(self._balances[i]),
             ),
@@ -349,7 +344,6 @@ class OracleErpEmulator(FusionEmulator):
                        Attr("EnteredDr", "number"), Attr("EnteredCr", "number"), Attr("EnteredAmount", "number"),
                        s("CurrencyCode"), s("Description"), s("Status"), dt("LastUpdateDate")],
                 keys=("JeHeaderId", "JeLineNumber"),
-                rows=no_rows,
                 count=lambda: self._journal_starts[-1],
                 row=self._journal_line,
             ),

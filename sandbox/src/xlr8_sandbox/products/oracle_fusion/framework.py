@@ -21,7 +21,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -60,6 +60,10 @@ class Attr:
     updatable: bool = False
 
 
+def no_rows(_parent: Row) -> list[Row]:
+    return []
+
+
 @dataclass
 class ChildDef:
     """A child resource: its rows come from the parent's source row (keys starting ``__`` are never sent)."""
@@ -67,7 +71,7 @@ class ChildDef:
     name: str
     attrs: list[Attr]
     keys: tuple[str, ...]
-    rows: Callable[[Row], list[Row]]
+    rows: Callable[[Row], list[Row]] = no_rows
     children: dict[str, ChildDef] = field(default_factory=dict)
 
     @property
@@ -126,10 +130,6 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return str(value)
-
-
-def no_rows(_parent: Row) -> list[Row]:
-    return []
 
 
 def _describe_node(node: ChildDef, base: str) -> dict[str, Any]:
@@ -639,8 +639,3 @@ def _valid_on(row: Row, day: date) -> bool:
     start_d = date.fromisoformat(str(start)) if start else date.min
     end_d = date.fromisoformat(str(end)) if end else date.max
     return start_d <= day <= end_d
-
-
-def iter_rows(resource: ResourceDef) -> Iterator[Row]:
-    for i in range(resource.count()):
-        yield resource.source_row(i)

@@ -35,7 +35,6 @@ from xlr8_sandbox.products.oracle_fusion.framework import (
     PolledJob,
     ResourceDef,
     Row,
-    no_rows,
 )
 from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, QueryError, parse_q
 
@@ -237,7 +236,6 @@ class OracleHcmEmulator(FusionEmulator):
                 name=name,
                 attrs=[Attr(key, "integer"), *attrs, *dated, *stamp_attrs],
                 keys=(key,),
-                rows=no_rows,
                 count=lambda: len(rows),
                 row=lambda i: {
                     **rows[i],
@@ -283,7 +281,6 @@ class OracleHcmEmulator(FusionEmulator):
                 Attr("LastUpdateDate", "datetime"),
             ],
             keys=("PersonId",),
-            rows=no_rows,
             count=lambda: c.employee_count(),
             row=self._worker,
             finders={"findByPersonNumber": ("PersonNumber",)},
@@ -387,7 +384,6 @@ class OracleHcmEmulator(FusionEmulator):
                     Attr("LastUpdateDate", "datetime"),
                 ],
                 keys=("PersonAbsenceEntryId",),
-                rows=no_rows,
                 count=lambda: c.employee_count() // 2,
                 row=self._absence,
             ),
