@@ -1,7 +1,7 @@
 """``meltano run tap-oracle-hcm target-xlr8-truths`` and ``tap-oracle-erp`` in the sandbox environment, end to end
 into DuckDB: HCM workers (flattened names, emails, assignments), a child stream with its parent key, a code
-table and an HCM extract (submitted, polled, downloaded); ERP purchase orders with their lines and suppliers; an
-incremental re-run; and a canary password that appears nowhere a run writes.
+table and an HCM extract (submitted, polled, downloaded); ERP purchase orders with their lines, suppliers and a
+BI Publisher report (SOAP runReport); an incremental re-run; and a canary password that appears nowhere a run writes.
 
 The emulators run on ephemeral ports; the URLs and the canary are given through Meltano's environment variables,
 as an operator would, in a temporary copy of the project. Assertions are on the rows that landed.
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = 'CANARY-ohcm/5e2f+Q="k&z 19'
 HCM_SELECT = ["workers.*", "workers_emails.*", "jobs.*", "extract_workers.*"]
-ERP_SELECT = ["purchaseOrders.*", "purchaseOrders_lines.*", "suppliers.*"]
+ERP_SELECT = ["purchaseOrders.*", "purchaseOrders_lines.*", "suppliers.*", "bi_invoices.*"]
 STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
 
 
@@ -84,6 +84,8 @@ def test_meltano_run_lands_oracle_hcm_and_erp_truths(tmp_path: Path) -> None:
     lines = rows("oracle_erp", "purchaseOrders_lines", ["POHeaderId", "Amount"], "POLineId")
     assert len(lines) == sum(po.line_count for po in company.purchase_orders())
     assert len(rows("oracle_erp", "suppliers", ["SupplierNumber"], "SupplierNumber")) == company.supplier_count
+    report = rows("oracle_erp", "bi_invoices", ["InvoiceNumber", "InvoiceAmount"], "InvoiceNumber")
+    assert {n: Decimal(a) for n, a in report} == {i.invoice_number: i.amount for i in company.invoices()}
 
     canary = Canary("oracle_hcm password", CANARY, user=USERNAME)
     blobs = {f"output {i}": (o.stdout + o.stderr).encode() for i, o in enumerate(outputs)}

@@ -13,7 +13,7 @@ from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.erp import INVOICE_JOB, INVOICE_REPORT, OracleErpEmulator
 from xlr8_tap_oracle_erp.connector import OracleErpConnector
 
-from .conftest import erp_config
+from .conftest import erp_config, run_tap
 
 
 def test_ess_job_submitted_polled_downloaded(url: str, sandbox: Sandbox, emulator: OracleErpEmulator) -> None:
@@ -51,3 +51,20 @@ def test_unknown_bi_report_is_a_sender_fault_not_retried(url: str, sandbox: Sand
     assert "/Custom/Nope.xdo" in str(caught.value)
     reports = [r for r in sandbox.requests("oracle_erp")[before:] if r.path.endswith("ExternalReportWSSService")]
     assert len(reports) == 1
+
+
+def test_bi_report_as_a_stream_lands_rows(url: str, emulator: OracleErpEmulator) -> None:
+    spec = {
+        "name": INVOICE_REPORT,
+        "stream": "bi_invoices",
+        "key_properties": ["InvoiceNumber"],
+        "columns": ["InvoiceNumber", "SupplierNumber", "InvoiceAmount"],
+        "entity": "invoice",
+        "parameters": {"P_FROM_DATE": "2025-01-01"},
+    }
+    out = run_tap(erp_config(url, resources=["suppliers"], bi_reports=[spec]), streams={"bi_invoices"})
+    rows = out.records("bi_invoices")
+    assert {r["InvoiceNumber"]: Decimal(r["InvoiceAmount"]) for r in rows} == {
+        i.invoice_number: i.amount for i in emulator.company.invoices()
+    }
+    assert out.schema("bi_invoices")["properties"]["InvoiceAmount"] == {"type": ["string", "null"]}

@@ -1,7 +1,7 @@
 """BI Publisher reports, the synchronous bulk path: ``ExternalReportWSSService`` ``runReport`` (SOAP 1.2) with the
 report's absolute catalog path, its parameters and ``attributeFormat=csv``; the answer carries the output
 base64-encoded in ``reportBytes``, read here as CSV rows. A fault (unknown report, bad parameter) is raised with
-its code and reason; a Sender fault is never retried."""
+its code and reason; a Sender fault is never retried. ``bi_reports`` entries are offered as streams."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import requests
 from lxml import etree
 
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.oracle.bulk import BulkStream
 from xlr8_kit.oracle.client import BulkJobError, FusionClient, raise_for_status
 from xlr8_kit.soap import SOAP12, build_envelope, child_text, element, parse_envelope, request_headers
 from xlr8_kit.soap.classify import fault_verdict
@@ -77,3 +78,10 @@ def run_report(
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise BulkJobError(f"{client.product}: runReport output for {report_path!r} is not CSV: {exc}") from None
     yield from csv.DictReader(io.StringIO(text, newline=""))
+
+
+class BiReportStream(BulkStream):
+    """Rows of one BI Publisher report (``bi_reports`` entry; ``name`` is the report's absolute path)."""
+
+    def bulk_rows(self) -> Iterator[dict[str, str]]:
+        return run_report(self.fusion_tap.client, self.spec.name, self.spec.parameters)

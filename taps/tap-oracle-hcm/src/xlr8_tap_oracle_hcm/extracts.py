@@ -14,14 +14,10 @@ import time
 import typing as t
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 
+from xlr8_kit.oracle.bulk import BulkStream
 from xlr8_kit.oracle.client import BulkJobError, FusionClient, wait_for_job
 from xlr8_kit.oracle.protocol import q_quote
-from xlr8_kit.rest import KitRESTStream
-
-if t.TYPE_CHECKING:
-    from xlr8_kit.oracle.tap import FusionTap
 
 DONE = {"COMPLETED"}
 FAILED = {"ERROR", "CANCELLED", "FAILED"}
@@ -114,67 +110,15 @@ def run_extract(
     yield from download_rows(client, document_id(client, instance))
 
 
-@dataclass(frozen=True)
-class ExtractSpec:
-    """One ``hcm_extracts`` entry: an extract offered as a stream (every column a string, as delivered)."""
-
-    name: str
-    stream: str
-    key_properties: tuple[str, ...]
-    columns: tuple[str, ...]
-    entity: str | None = None
-    parameters: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, raw: t.Any, index: int) -> ExtractSpec:
-        where = f"setting 'hcm_extracts[{index}]'"
-        if not isinstance(raw, Mapping):
-            raise ValueError(f"{where} must be an object with name, stream, key_properties and columns")
-        missing = [k for k in ("name", "stream", "key_properties", "columns") if not raw.get(k)]
-        if missing:
-            raise ValueError(f"{where} needs {', '.join(missing)}")
-        columns = tuple(str(c) for c in raw["columns"])
-        keys = tuple(str(k) for k in raw["key_properties"])
-        unknown = [k for k in keys if k not in columns]
-        if unknown:
-            raise ValueError(f"{where}: key_properties {', '.join(unknown)} not among its columns")
-        return cls(
-            name=str(raw["name"]),
-            stream=str(raw["stream"]),
-            key_properties=keys,
-            columns=columns,
-            entity=raw.get("entity"),
-            parameters={str(k): str(v) for k, v in (raw.get("parameters") or {}).items()},
-        )
-
-
-class HcmExtractStream(KitRESTStream):
+class HcmExtractStream(BulkStream):
     """Rows of one HCM extract: submitted, polled and downloaded once per sync (full table)."""
 
-    spec: t.ClassVar[ExtractSpec]
-
-    def __init__(self, tap: t.Any) -> None:
-        schema = {"type": "object", "properties": {c: {"type": ["string", "null"]} for c in self.spec.columns}}
-        super().__init__(tap, name=self.spec.stream, schema=schema, path="/flowActions")
-        self.primary_keys = list(self.spec.key_properties)
-
-    @property
-    def url_base(self) -> str:
-        return t.cast("FusionTap", self._tap).client.resources_url
-
-    def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        tap = t.cast("FusionTap", self._tap)
-        settings = tap.settings
-        for row in run_extract(
-            tap.client,
+    def bulk_rows(self) -> Iterator[dict[str, str]]:
+        settings = self.fusion_tap.settings
+        return run_extract(
+            self.fusion_tap.client,
             self.spec.name,
             parameters=self.spec.parameters,
             poll_interval=settings.extract_poll_interval,
             timeout=settings.extract_timeout,
-        ):
-            yield {c: row.get(c) for c in self.spec.columns}
-
-
-def extract_stream_class(spec: ExtractSpec) -> type[HcmExtractStream]:
-    attrs = {"spec": spec, "xlr8_entity": spec.entity, "__doc__": f"HCM extract {spec.name}."}
-    return type(f"{spec.stream}Stream", (HcmExtractStream,), attrs)
+        )
