@@ -8,4 +8,6 @@ EMULATORS: dict[str, str] = {
     "ukg_wfm": "xlr8_sandbox.products.ukg_wfm:UkgWfmEmulator",
     "ukg_ready": "xlr8_sandbox.products.ukg_ready:UkgReadyEmulator",
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
+    "oracle_hcm": "xlr8_sandbox.products.oracle_fusion.hcm:OracleHcmEmulator",
+    "oracle_erp": "xlr8_sandbox.products.oracle_fusion.erp:OracleErpEmulator",
 }

@@ -281,6 +281,35 @@ class OracleREST(_InfixDialect):
         return params, f"/{self.mapping.stream}?{text}"
 
 
+class OracleRESTSimple(OracleREST):
+    """Fusion REST ``q`` in the simple syntax of REST framework version 1: ``Attr op value`` conditions joined by
+    ``;`` (and). Or, lists of more than one value and null tests have no form there, so they are filtered after
+    fetching instead."""
+
+    name = "oracle_rest_v1"
+    and_word = ";"
+
+    def compare(self, field: str, op: str, value: Value) -> str:
+        if value is None or op == "!=":
+            raise _NotExpressible  # "differs" includes null in the universal language; v1 cannot say that
+        return f"{column(field)}{self.ops[op]}{self.literal(value, field)}"
+
+    def in_list(self, field: str, values: tuple[Value, ...]) -> str:
+        if len(values) != 1:
+            raise _NotExpressible
+        return self.compare(field, "=", values[0])
+
+    def between(self, field: str, low: Value, high: Value) -> str:
+        return f"{self.compare(field, '>=', low)};{self.compare(field, '<=', high)}"
+
+    def compile(self, node: Filter) -> str:
+        if isinstance(node, Or):
+            raise _NotExpressible
+        if isinstance(node, And):
+            return ";".join(self.compile(item) for item in node.items)
+        return super().compile(node)
+
+
 def param_value(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -356,9 +385,20 @@ DIALECTS: dict[str, Callable[[StreamMapping, dict[str, FieldType]], Dialect]] = 
     "soql": SOQL,
     "odata_v2": ODataV2,
     "oracle_rest": OracleREST,
+    "oracle_rest_v1": OracleRESTSimple,
     "workday": Workday,
     "ukg_rest": UKGRest,
     "none": Dialect,
 }
 
-__all__ = ["DIALECTS", "SOQL", "Dialect", "NamedParams", "ODataV2", "OracleREST", "UKGRest", "Workday"]
+__all__ = [
+    "DIALECTS",
+    "SOQL",
+    "Dialect",
+    "NamedParams",
+    "ODataV2",
+    "OracleREST",
+    "OracleRESTSimple",
+    "UKGRest",
+    "Workday",
+]

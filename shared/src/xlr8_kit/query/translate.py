@@ -166,11 +166,14 @@ def translate_filters(
     return _compile(query, mapping, source, allow_post_filter)
 
 
-def filter_for_stream(filters: str | None, product: str, stream: str) -> Translation | None:
+def filter_for_stream(
+    filters: str | None, product: str, stream: str, *, dialect: str | None = None
+) -> Translation | None:
     """For a tap's ``filters`` setting: this stream's translation, or None when the filter is not for it.
 
     ``employee where ...`` applies to the streams carrying employees; a bare expression applies to every stream
-    carrying all the fields it names. Streams unknown to the vocabulary are never filtered.
+    carrying all the fields it names. Streams unknown to the vocabulary are never filtered. ``dialect`` overrides
+    the product's (a tenant on an older API syntax, such as Oracle's REST framework version 1).
     """
     if not filters or not filters.strip():
         return None
@@ -185,7 +188,9 @@ def filter_for_stream(filters: str | None, product: str, stream: str) -> Transla
                 return None
         elif not all(_carries(mapping, name) for name in field_names(query.where)):
             return None
-        return _compile(Query(mapping.entity, query.where, query.fields, query.limit), mapping, None, True)
+        return _compile(
+            Query(mapping.entity, query.where, query.fields, query.limit), mapping, None, True, dialect_name=dialect
+        )
     except (QueryError, VocabularyError) as exc:
         raise type(exc)(f"setting 'filters' ({filters!r}), stream {stream!r}: {exc}") from None
 
@@ -275,7 +280,14 @@ class _Resolver:
         )
 
 
-def _compile(query: Query, mapping: StreamMapping, source: str | None, allow_post_filter: bool) -> Translation:
+def _compile(
+    query: Query,
+    mapping: StreamMapping,
+    source: str | None,
+    allow_post_filter: bool,
+    *,
+    dialect_name: str | None = None,
+) -> Translation:
     sources = stream_mappings(source, mapping.entity) if source is not None and source != mapping.product else []
     resolver = _Resolver(mapping, sources)
     types = {spec.column: field_type(mapping, canonical) for canonical, spec in mapping.fields.items()}
@@ -284,7 +296,7 @@ def _compile(query: Query, mapping: StreamMapping, source: str | None, allow_pos
     if isinstance(physical, Const):
         physical = None
 
-    dialect: Dialect = DIALECTS[resolve_product(mapping.product).dialect](mapping, types)
+    dialect: Dialect = DIALECTS[dialect_name or resolve_product(mapping.product).dialect](mapping, types)
     pushed: list[Filter] = []
     residual: list[Filter] = []
     for part in conjuncts(physical):

@@ -890,6 +890,15 @@ def build_mappings() -> list[StreamMapping]:
             "oracle_hcm", "departments", "department", "DepartmentCode", "Name", last_modified="LastUpdateDate"
         ),
         _code_table("oracle_hcm", "locations", "location", "LocationCode", "LocationName", country="Country"),
+        _code_table(
+            "oracle_hcm",
+            "positions",
+            "position",
+            "PositionCode",
+            "Name",
+            job_code="JobCode",
+            last_modified="LastUpdateDate",
+        ),
         _m(
             "oracle_erp",
             "invoices",
@@ -936,7 +945,7 @@ def build_mappings() -> list[StreamMapping]:
             "journalLines",
             "journal_entry",
             {
-                "journal_id": "JeHeaderId",
+                "journal_id": "JournalName",
                 "posting_date": _f("AccountingDate", "date"),
                 "gl_account": "AccountCombination",
                 "amount": "EnteredAmount",

@@ -1,0 +1,641 @@
+"""The Fusion REST framework both Oracle emulators serve: resources declared once (attributes, keys, children,
+finders, row generators) and the protocol around them.
+
+``GET /<api>/resources/<version>/<resource>/describe``; ``GET .../<resource>`` with ``limit`` (default 25, larger
+than 500 lowered to 500), ``offset``, ``hasMore``, ``totalResults=true``, ``onlyData=true`` (no ``links``),
+``fields=A,B;child:C``, ``expand=child,child.grandchild|all``, ``orderBy=A:asc,B:desc``, ``q`` (simple syntax
+under ``REST-Framework-Version: 1``, rowmatch expressions from 2), ``finder=Name;Attr=value`` and
+``effectiveDate=YYYY-MM-DD`` (effective-dated rows valid that day; default the sandbox's today); ``GET
+.../<resource>/<id>`` for one item. Errors are 400 naming the bad attribute: plain text under framework 1, an
+``application/vnd.oracle.adf.error+json`` document from 2. Auth: HTTP Basic (integration user) or a bearer token
+from ``/oauth2/v1/token`` (client credentials with client Basic auth, or a JWT user assertion).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import functools
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, QueryError, parse_q, typed
+
+API_VERSIONS = ("11.13.18.05", "latest")
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 500
+END_OF_TIME = date(4712, 12, 31)
+COLLECTION_TYPE = "application/vnd.oracle.adf.resourcecollection+json"
+ITEM_TYPE = "application/vnd.oracle.adf.resourceitem+json"
+ERROR_TYPE = "application/vnd.oracle.adf.error+json"
+JWT_AUDIENCE = "https://identity.oraclecloud.com/"
+TOKEN_TTL = 3600.0
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    type: str = "string"
+    queryable: bool = True
+    updatable: bool = False
+
+
+def no_rows(_parent: Row) -> list[Row]:
+    return []
+
+
+@dataclass
+class ChildDef:
+    """A child resource: its rows come from the parent's source row (keys starting ``__`` are never sent)."""
+
+    name: str
+    attrs: list[Attr]
+    keys: tuple[str, ...]
+    rows: Callable[[Row], list[Row]] = no_rows
+    children: dict[str, ChildDef] = field(default_factory=dict)
+
+    @property
+    def effective_dated(self) -> bool:
+        return any(a.name == "EffectiveStartDate" for a in self.attrs)
+
+
+@dataclass
+class ResourceDef(ChildDef):
+    """A top-level resource: ``count()`` rows, row ``i`` from ``row(i)``, in key order."""
+
+    count: Callable[[], int] = lambda: 0
+    row: Callable[[int], Row] = lambda i: {}
+    #: Named row finders: finder name -> its bind attributes (equality on each).
+    finders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Attributes added at run time (a flexfield configured on the tenant): name -> value of a source row.
+    extra: dict[str, tuple[Attr, Callable[[Row], Any]]] = field(default_factory=dict)
+
+    def all_attrs(self) -> list[Attr]:
+        return [*self.attrs, *(a for a, _ in self.extra.values())]
+
+    def source_row(self, i: int) -> Row:
+        row = self.row(i)
+        for name, (_attr, value) in self.extra.items():
+            row[name] = value(row)
+        return row
+
+
+@dataclass(kw_only=True)
+class PolledJob:
+    """A bulk job (HCM extract flow, ESS request) that answers RUNNING for ``polls_left`` status reads, then
+    succeeds, or fails with ``fail`` as its message."""
+
+    polls_left: int
+    fail: str | None
+    status: str = "RUNNING"
+
+    def observe(self, success: str, error: str = "ERROR") -> str:
+        """One status read (the caller holds the emulator's lock)."""
+        if self.status == "RUNNING":
+            if self.polls_left > 0:
+                self.polls_left -= 1
+            else:
+                self.status = error if self.fail else success
+        return self.status
+
+
+class FusionRequestError(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def json_default(value: Any) -> Any:
+    """Decimals as JSON numbers (Fusion sends amounts as numbers), anything else as text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def _describe_node(node: ChildDef, base: str) -> dict[str, Any]:
+    attrs = node.all_attrs() if isinstance(node, ResourceDef) else node.attrs
+    finders = [{"name": "PrimaryKey", "attributes": [{"name": k} for k in node.keys], "title": "PrimaryKey"}]
+    if isinstance(node, ResourceDef):
+        finders += [
+            {"name": name, "attributes": [{"name": a, "type": "string"} for a in binds], "title": name}
+            for name, binds in node.finders.items()
+        ]
+    return {
+        "discrColumnType": False,
+        "title": node.name,
+        "attributes": [
+            {
+                "name": a.name,
+                "type": a.type,
+                "updatable": a.updatable,
+                "mandatory": a.name in node.keys,
+                "queryable": a.queryable,
+                "allowChanges": "always" if a.updatable else "never",
+                "precision": None,
+                "title": a.name,
+                "properties": {},
+            }
+            for a in attrs
+        ],
+        "collection": {"rangeSize": DEFAULT_LIMIT, "finders": finders, "actions": [{"name": "get", "method": "GET"}]},
+        "item": {"links": [{"rel": "self", "href": f"{base}/{{id}}", "name": "self", "kind": "item"}]},
+        "children": {
+            name: _describe_node(child, f"{base}/{{id}}/child/{name}") for name, child in node.children.items()
+        },
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def parse_fields(text: str | None) -> dict[str, list[str]]:
+    """``A,B;child:C,D`` -> {"": [A, B], "child": [C, D]}."""
+    if not text:
+        return {}
+    spec: dict[str, list[str]] = {}
+    for i, part in enumerate(text.split(";")):
+        path, _, names = part.rpartition(":") if ":" in part else ("", "", part)
+        if i == 0 and ":" in part:
+            spec[""] = []
+        spec[path] = [n.strip() for n in names.split(",") if n.strip()]
+    return spec
+
+
+class FusionEmulator(ProductEmulator):
+    """Shared by the HCM and ERP emulators; a subclass sets ``api``, credentials and ``build_resources()``."""
+
+    api = ""
+    username = ""
+    password = ""
+    client_id = ""
+    client_secret = ""
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        super().__init__(ctx)
+        self.company = ctx.company
+        self._lock = threading.Lock()
+        self.resources: dict[str, ResourceDef] = self.build_resources()
+        self._index_cache: OrderedDict[tuple[Any, ...], tuple[list[tuple[Any, ...]], list[int]]] = OrderedDict()
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.jwt_private_key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self._jwt_public_key = key.public_key()
+        self.throttle_remaining = 0
+        self.throttle_retry_after = 1
+        #: Query strings of collection requests, in order (tests read what the client asked).
+        self.collection_queries: list[dict[str, str]] = []
+        #: Called with the number of collection requests so far before one is served (changes while paging).
+        self.before_collection: Callable[[int], None] | None = None
+
+    def build_resources(self) -> dict[str, ResourceDef]:
+        raise NotImplementedError
+
+    def extra_routes(self) -> list[BaseRoute]:
+        return []
+
+    # --- platform hooks ---------------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        base = f"/{self.api}/resources/{{version}}"
+        return [
+            Route("/oauth2/v1/token", self._token, methods=["POST"]),
+            *self.extra_routes(),
+            Route(f"{base}/{{resource}}/describe", self._describe, methods=["GET"]),
+            Route(f"{base}/{{resource}}", self._collection, methods=["GET"]),
+            Route(f"{base}/{{resource}}/{{item_id}}", self._item, methods=["GET"]),
+        ]
+
+    def test_credentials(self) -> dict[str, str]:
+        return {
+            "username": self.username,
+            "password": self.password,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "private_key": self.jwt_private_key_pem,
+        }
+
+    def quota_error_response(self) -> FaultResponse:
+        return FaultResponse(
+            429,
+            json.dumps({"title": "Too Many Requests", "status": "429", "detail": "Request rate limit exceeded."}),
+            content_type=ERROR_TYPE,
+            headers={"Retry-After": "1"},
+        )
+
+    def error_body_response(self) -> FaultResponse:
+        """Fusion behind a misrouted load balancer: the identity domain's HTML sign-in page with 200."""
+        return FaultResponse(
+            200, "<html><head><title>Sign In</title></head><body>Oracle Cloud</body></html>", "text/html"
+        )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.resources = self.build_resources()
+            self._index_cache.clear()
+            self.throttle_remaining = 0
+            self.collection_queries.clear()
+            self.before_collection = None
+
+    # --- switches for scenarios -------------------------------------------------------------------------------
+
+    def throttle(self, requests: int, retry_after: int = 1) -> None:
+        """The next ``requests`` data requests answer 503 with Retry-After (Fusion's throttling)."""
+        with self._lock:
+            self.throttle_remaining = requests
+            self.throttle_retry_after = retry_after
+
+    def add_attribute(self, resource: str, attr: Attr, value: Callable[[Row], Any]) -> None:
+        """A tenant-defined attribute (a flexfield): in describe and in every row from now on."""
+        with self._lock:
+            self.resources[resource].extra[attr.name] = (attr, value)
+            self._index_cache.clear()
+
+    # --- auth -------------------------------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(value).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            return user == self.username and password == self.password
+        if scheme.lower() == "bearer":
+            return self.ctx.tokens.check(self.product_id, value) is not None
+        return False
+
+    async def _token(self, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True))
+
+        def fail(error: str, description: str, status: int = 400) -> Response:
+            return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                client_id, _, client_secret = base64.b64decode(value).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return fail("invalid_client", "Client authentication failed.", 401)
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            if client_id != self.client_id or client_secret != self.client_secret:
+                return fail("invalid_client", "Client authentication failed.", 401)
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            if client_id is not None and client_id != self.client_id:
+                return fail("invalid_client", "Client authentication failed.", 401)
+            if client_secret is not None and client_secret != self.client_secret:
+                return fail("invalid_client", "Client authentication failed.", 401)
+            try:
+                claims = jwt.decode(
+                    str(form.get("assertion", "")),
+                    key=self._jwt_public_key,
+                    algorithms=["RS256"],
+                    audience=JWT_AUDIENCE,
+                    options={"require": ["iss", "sub", "aud", "exp"]},
+                )
+            except jwt.PyJWTError as exc:
+                return fail("invalid_grant", f"Invalid assertion: {exc}")
+            if claims["iss"] != self.client_id or claims["sub"] != self.username:
+                return fail("invalid_grant", "Invalid assertion: unknown issuer or subject.")
+        else:
+            return fail("unsupported_grant_type", f"Grant type {grant!r} is not supported.")
+        issued = self.ctx.tokens.issue(self.product_id, str(client_id), ttl=TOKEN_TTL)
+        return JSONResponse({"access_token": issued.token, "token_type": "Bearer", "expires_in": int(TOKEN_TTL)})
+
+    # --- protocol ---------------------------------------------------------------------------------------------
+
+    def _framework(self, request: Request) -> int:
+        raw = request.headers.get("rest-framework-version", "1")
+        return int(raw) if raw.isdigit() else 1
+
+    def _error(self, request: Request, message: str, status: int = 400) -> Response:
+        if self._framework(request) < 2:
+            return PlainTextResponse(message, status_code=status)
+        titles = {400: "Bad Request", 404: "Not Found", 401: "Unauthorized"}
+        body = {
+            "type": "http://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html",
+            "title": titles.get(status, "Error"),
+            "status": str(status),
+            "o:errorDetails": [{"detail": message, "o:errorCode": "27502"}],
+        }
+        return Response(json.dumps(body), status_code=status, media_type=ERROR_TYPE)
+
+    def _guard(self, request: Request) -> Response | None:
+        if not self._authorized(request):
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="Oracle"'})
+        if request.path_params.get("version") not in API_VERSIONS:
+            return self._error(request, f"The version {request.path_params.get('version')} is not supported.", 404)
+        with self._lock:
+            if self.throttle_remaining > 0:
+                self.throttle_remaining -= 1
+                return Response(
+                    "Service Unavailable",
+                    status_code=503,
+                    headers={"Retry-After": str(self.throttle_retry_after)},
+                    media_type="text/plain",
+                )
+        return None
+
+    def _resource(self, request: Request) -> ResourceDef:
+        name = request.path_params["resource"]
+        if name not in self.resources:
+            raise FusionRequestError(f"The resource {name} is not found.", 404)
+        return self.resources[name]
+
+    async def _describe(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        try:
+            resource = self._resource(request)
+        except FusionRequestError as exc:
+            return self._error(request, str(exc), exc.status)
+        base = str(request.url).rsplit("/describe", 1)[0]
+        return Response(
+            json.dumps({"Resources": {resource.name: _describe_node(resource, base)}}), media_type=ITEM_TYPE
+        )
+
+    async def _item(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        try:
+            resource = self._resource(request)
+            if len(resource.keys) != 1:
+                raise FusionRequestError(f"The resource {resource.name} has a composite key.", 400)
+            key = resource.keys[0]
+            info = {a.name: a for a in resource.all_attrs()}[key]
+            wanted = typed(request.path_params["item_id"], info.type, key)
+            params = dict(request.query_params)
+            found = await run_in_threadpool(
+                lambda: next(
+                    (
+                        r
+                        for r in (resource.source_row(i) for i in range(resource.count()))
+                        if typed(r.get(key), info.type, key) == wanted
+                    ),
+                    None,
+                )
+            )
+            if found is None:
+                raise FusionRequestError(f"The item {request.path_params['item_id']} is not found.", 404)
+            item = self._shape(resource, found, params, self._effective_date(params))
+        except (FusionRequestError, QueryError) as exc:
+            return self._error(request, str(exc), getattr(exc, "status", 400))
+        return Response(json.dumps(item, default=json_default), media_type=ITEM_TYPE)
+
+    def _effective_date(self, params: Mapping[str, str]) -> date:
+        raw = params.get("effectiveDate")
+        if not raw:
+            return self.ctx.clock.now().date()
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise FusionRequestError(f"The value {raw} of parameter effectiveDate is not a valid date.") from None
+
+    async def _collection(self, request: Request) -> Response:
+        if (refused := self._guard(request)) is not None:
+            return refused
+        params = dict(request.query_params)
+        with self._lock:
+            self.collection_queries.append(params)
+            served = len(self.collection_queries)
+        if self.before_collection is not None:
+            self.before_collection(served)
+        try:
+            resource = self._resource(request)
+            body = await run_in_threadpool(self._page, resource, params, self._framework(request), str(request.url))
+        except (FusionRequestError, QueryError) as exc:
+            return self._error(request, str(exc), getattr(exc, "status", 400))
+        return Response(json.dumps(body, default=json_default), media_type=COLLECTION_TYPE)
+
+    def _int_param(self, params: Mapping[str, str], name: str, default: int) -> int:
+        raw = params.get(name)
+        if raw in (None, ""):
+            return default
+        if not raw.lstrip("-").isdigit() or int(raw) < 0:
+            raise FusionRequestError(f"The value {raw} of parameter {name} is not valid; it must be an integer >= 0.")
+        return int(raw)
+
+    def _page(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> dict[str, Any]:
+        limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+        offset = self._int_param(params, "offset", 0)
+        effective = self._effective_date(params)
+        indices = self._indices(resource, params, framework, effective)
+        total = len(indices) if indices is not None else resource.count()
+        chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
+        items = [self._shape(resource, resource.source_row(i), params, effective) for i in chosen]
+        body: dict[str, Any] = {
+            "items": items,
+            "count": len(items),
+            "hasMore": offset + len(items) < total,
+            "limit": limit,
+            "offset": offset,
+        }
+        if params.get("totalResults") == "true":
+            body["totalResults"] = total
+        if params.get("onlyData") != "true":
+            body["links"] = [{"rel": "self", "href": url, "name": resource.name, "kind": "collection"}]
+        return body
+
+    def _indices(
+        self, resource: ResourceDef, params: Mapping[str, str], framework: int, effective: date
+    ) -> list[int] | None:
+        """Matching row indices in the requested order; None when every row in natural order (the fast path).
+
+        A ``q`` ending in "after this row" for the requested ``orderBy`` (keyset paging) is served like an index
+        seek: the rest of the query is matched and sorted once (cached), the page starts after the boundary."""
+        attrs = {a.name: AttrInfo(a.type, a.queryable) for a in resource.all_attrs()}
+        q, finder, order = params.get("q"), params.get("finder"), params.get("orderBy")
+        sort_keys = self._order(order, attrs)
+        natural = not sort_keys or (
+            [k for k, _ in sort_keys] == list(resource.keys[: len(sort_keys)]) and all(asc for _, asc in sort_keys)
+        )
+        if q:
+            parse_q(q, attrs, framework)  # a bad q is a 400 whichever way it is served
+        seek = _KEYSET.match(q) if q and framework >= 2 and not natural else None
+        if seek is not None and sort_keys == [(seek["a"], True), (seek["k"], True)]:
+            base = f"({seek['rest']})" if seek["rest"] else None
+            keys, indices = self._matched(resource, base, finder, order, sort_keys, attrs, framework, effective)
+            a_info, k_info = attrs[seek["a"]], attrs[seek["k"]]
+            boundary = (
+                False,
+                typed(_unquote(seek["m"]), a_info.type, seek["a"]),
+                False,
+                typed(_unquote(seek["kv"]), k_info.type, seek["k"]),
+            )
+            return indices[bisect.bisect_right(keys, boundary) :]
+        if not q and not finder and natural and not resource.effective_dated:
+            return None
+        return self._matched(resource, q, finder, order, sort_keys, attrs, framework, effective)[1]
+
+    def _matched(
+        self,
+        resource: ResourceDef,
+        q: str | None,
+        finder: str | None,
+        order: str | None,
+        sort_keys: list[tuple[str, bool]],
+        attrs: Mapping[str, AttrInfo],
+        framework: int,
+        effective: date,
+    ) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """(sort keys, indices) of the rows matching ``q`` and ``finder`` in ``orderBy`` order, cached per query
+        and sandbox time."""
+        cache_key = (resource.name, q, finder, order, framework, effective, resource.count(), self.ctx.clock.now())
+        with self._lock:
+            if cache_key in self._index_cache:
+                self._index_cache.move_to_end(cache_key)
+                return self._index_cache[cache_key]
+        predicates: list[Callable[[Any], bool]] = []
+        if q:
+            predicates.append(parse_q(q, attrs, framework))
+        if finder:
+            predicates.append(self._finder(resource, finder, attrs))
+        natural = not sort_keys or (
+            [k for k, _ in sort_keys] == list(resource.keys[: len(sort_keys)]) and all(asc for _, asc in sort_keys)
+        )
+        reorder = bool(sort_keys) and not natural
+        matched: list[tuple[tuple[Any, ...], int]] = []
+        for i in range(resource.count()):
+            row = resource.source_row(i)
+            if resource.effective_dated and not _valid_on(row, effective):
+                continue
+            if all(p(row) for p in predicates):
+                matched.append((_sort_key(row, sort_keys, attrs) if reorder else (), i))
+        if reorder:
+            matched.sort()
+        result = ([k for k, _ in matched] if reorder else [], [i for _, i in matched])
+        with self._lock:
+            self._index_cache[cache_key] = result
+            while len(self._index_cache) > 16:
+                self._index_cache.popitem(last=False)
+        return result
+
+    def _order(self, order: str | None, attrs: Mapping[str, AttrInfo]) -> list[tuple[str, bool]]:
+        keys: list[tuple[str, bool]] = []
+        for part in (order or "").split(","):
+            if not part.strip():
+                continue
+            name, _, direction = part.strip().partition(":")
+            if name not in attrs:
+                raise FusionRequestError(f"The attribute {name} in the orderBy parameter is not found.")
+            if direction not in ("", "asc", "desc"):
+                raise FusionRequestError(f"The sort direction {direction} of attribute {name} is not valid.")
+            keys.append((name, direction != "desc"))
+        return keys
+
+    def _finder(self, resource: ResourceDef, finder: str, attrs: Mapping[str, AttrInfo]) -> Callable[[Row], bool]:
+        name, _, binds = finder.partition(";")
+        allowed = resource.keys if name == "PrimaryKey" else resource.finders.get(name)
+        if allowed is None:
+            raise FusionRequestError(f"The finder {name} is not found in resource {resource.name}.")
+        wanted: dict[str, Any] = {}
+        for pair in binds.split(","):
+            if not pair.strip():
+                continue
+            attr, _, value = pair.partition("=")
+            if attr not in allowed:
+                raise FusionRequestError(f"The bind variable {attr} is not found in finder {name}.")
+            wanted[attr] = typed(value, attrs[attr].type, attr)
+        return lambda r: all(typed(r.get(a), attrs[a].type, a) == v for a, v in wanted.items())
+
+    def _shape(self, node: ChildDef, row: Row, params: Mapping[str, str], effective: date, path: str = "") -> Row:
+        """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``."""
+        fields = parse_fields(params.get("fields"))
+        attrs = node.all_attrs() if isinstance(node, ResourceDef) else node.attrs
+        names = [a.name for a in attrs]
+        wanted = fields.get(path)
+        if wanted:
+            for name in wanted:
+                if name not in names:
+                    raise FusionRequestError(f"The attribute {name} in the fields parameter is not found.")
+        out = {n: row.get(n) for n in (wanted or names)}
+        expand = _expand_paths(params.get("expand"))
+        for child_name, child in node.children.items():
+            child_path = f"{path}.{child_name}".lstrip(".")
+            if not (
+                ("all" in expand and not path) or any(p == child_path or p.startswith(child_path + ".") for p in expand)
+            ):
+                continue
+            rows = [r for r in child.rows(row) if not child.effective_dated or _valid_on(r, effective)]
+            out[child_name] = [self._shape(child, r, params, effective, child_path) for r in rows]
+        for p in expand:
+            head = p.split(".")[0] if not path else None
+            if head and head != "all" and head not in node.children:
+                raise FusionRequestError(f"The child {head} in the expand parameter is not found.")
+        if params.get("onlyData") != "true":
+            out["links"] = [{"rel": "self", "name": node.name, "kind": "item"}]
+        return out
+
+
+#: "After this row" in ``orderBy=A:asc,K:asc`` order, as keyset paging clients send it (optionally after other
+#: conditions): ``(A > 'm' or (A = 'm' and K > k) or A is null)``.
+_KEYSET = re.compile(
+    r"^(?:\((?P<rest>.*)\) and )?\(?\((?P<a>\w+) > (?P<m>'(?:[^']|'')*') or \((?P=a) = (?P=m) and "
+    r"(?P<k>\w+) > (?P<kv>'(?:[^']|'')*'|-?[\d.]+)\) or (?P=a) is null\)\)?$",
+    re.S,
+)
+
+
+def _unquote(literal: str) -> str:
+    return literal[1:-1].replace("''", "'") if literal.startswith("'") else literal
+
+
+class _Desc:
+    """Reverses the order of one sort column."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.value < self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def _sort_key(row: Row, sort_keys: list[tuple[str, bool]], attrs: Mapping[str, AttrInfo]) -> tuple[Any, ...]:
+    """Nulls last, then the typed value (ascending or descending per column)."""
+    parts: list[Any] = []
+    for name, asc in sort_keys:
+        value = typed(row.get(name), attrs[name].type, name)
+        parts.append(value is None)
+        parts.append((value if asc else _Desc(value)) if value is not None else 0)
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _expand_paths(text: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (text or "").split(",") if p.strip())
+
+
+def _valid_on(row: Row, day: date) -> bool:
+    start, end = row.get("EffectiveStartDate"), row.get("EffectiveEndDate")
+    start_d = date.fromisoformat(str(start)) if start else date.min
+    end_d = date.fromisoformat(str(end)) if end else date.max
+    return start_d <= day <= end_d

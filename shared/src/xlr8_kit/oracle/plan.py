@@ -1,0 +1,150 @@
+"""From a describe document and a tap's declarations to stream plans: the parent resource (its attributes, the
+columns its flatten rules add, embedded children) and one stream per declared child (the child's attributes plus
+every ancestor's key), with keys, replication key and the request parameters each needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xlr8_kit.oracle.describe import EFFECTIVE_START, DescribeError, Resource
+from xlr8_kit.oracle.protocol import LAST_UPDATE_DATE, Flatten
+
+
+@dataclass(frozen=True)
+class ResourceDeclaration:
+    """What a tap says about a resource: its canonical entity, the children offered, the flatten rules."""
+
+    entity: str | None = None
+    truth_type: str = "reality"
+    references: dict[str, str] = field(default_factory=dict)
+    #: Child paths offered as streams (``child_mode=streams``) or nested (``embed``).
+    children: tuple[str, ...] = ()
+    #: Children whose rows get canonical entities of their own: ``{"emails": ("employee", {...refs})}``.
+    child_entities: dict[str, str] = field(default_factory=dict)
+    flatten: tuple[Flatten, ...] = ()
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    name: str
+    resource: Resource  # the top-level resource requested
+    child_path: str | None
+    schema: dict[str, Any]
+    primary_keys: tuple[str, ...]
+    replication_key: str | None
+    expand: tuple[str, ...]
+    #: ``fields=`` per child path for the request ("" key: top level); None: every attribute of that level.
+    fields: dict[str, list[str] | None]
+    #: For child streams: ancestor attribute path -> column carried into each child row.
+    parent_keys: dict[str, str]
+    flatten: tuple[Flatten, ...]
+    effective_dated: bool
+    entity: str | None
+    truth_type: str
+    references: dict[str, str]
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource.name
+
+
+def child_stream_name(resource: str, child_path: str) -> str:
+    return f"{resource}_{child_path.replace('.', '_')}"
+
+
+def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, child_mode: str) -> list[StreamPlan]:
+    """The parent stream's plan, then one per declared child when children are streams of their own."""
+    declared = declaration or ResourceDeclaration()
+    for path in declared.children:
+        resource.child(path)  # unknown child: a clear error naming it
+    embed = declared.children if child_mode == "embed" else ()
+    schema = resource.jsonschema(embed=embed)
+    for rule in declared.flatten:
+        child = resource.child(rule.child)
+        for source, target in rule.columns.items():
+            if source not in child.attributes:
+                raise DescribeError(f"{resource.name}: flatten rule reads {rule.child}.{source}, not in describe")
+            schema["properties"].setdefault(target, child.attributes[source].jsonschema())
+    replication_key = (
+        LAST_UPDATE_DATE
+        if LAST_UPDATE_DATE in resource.attributes and resource.attributes[LAST_UPDATE_DATE].queryable
+        else None
+    )
+    fields: dict[str, list[str] | None] = {"": None}
+    for rule in declared.flatten:
+        for path, names in rule.needed_attributes().items():
+            if path in embed:
+                continue
+            fields[path] = list(dict.fromkeys([*(fields.get(path) or []), *names]))
+    for path in embed:  # every attribute of an embedded child
+        fields[path] = None
+    expand = tuple(dict.fromkeys([*(r.child for r in declared.flatten), *embed]))
+    effective = resource.effective_dated or any(resource.child(p).effective_dated for p in expand)
+    plans = [
+        StreamPlan(
+            name=resource.name,
+            resource=resource,
+            child_path=None,
+            schema=schema,
+            primary_keys=_keys(resource),
+            replication_key=replication_key,
+            expand=expand,
+            fields=fields,
+            parent_keys={},
+            flatten=declared.flatten,
+            effective_dated=effective,
+            entity=declared.entity,
+            truth_type=declared.truth_type,
+            references=dict(declared.references),
+        )
+    ]
+    if child_mode == "streams":
+        plans.extend(_child_plan(resource, path, declared) for path in declared.children)
+    return plans
+
+
+def _keys(resource: Resource) -> tuple[str, ...]:
+    keys = resource.keys
+    if resource.effective_dated and EFFECTIVE_START not in keys:
+        keys = (*keys, EFFECTIVE_START)
+    return keys
+
+
+def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) -> StreamPlan:
+    """A child's rows with the keys of every ancestor: one collection query with ``expand``, not one per parent."""
+    child = resource.child(path)
+    parent_keys: dict[str, str] = {}
+    fields: dict[str, list[str] | None] = {"": list(resource.keys)}
+    parts = path.split(".")
+    node = resource
+    for depth, part in enumerate(parts):
+        level = ".".join(parts[:depth])
+        for key in node.keys:
+            column = key if key not in parent_keys.values() else f"{node.name}{key}"
+            parent_keys[f"{level}.{key}".lstrip(".")] = column
+        node = node.children[part]
+        here = ".".join(parts[: depth + 1])
+        fields[here] = None if here == path else list(node.keys)
+    schema = child.jsonschema()
+    for attr_path, column in parent_keys.items():
+        head, _, name = attr_path.rpartition(".")
+        owner = resource.child(head) if head else resource
+        schema["properties"].setdefault(column, owner.attributes[name].jsonschema())
+    keys = tuple(dict.fromkeys([*parent_keys.values(), *_keys(child)]))
+    return StreamPlan(
+        name=child_stream_name(resource.name, path),
+        resource=resource,
+        child_path=path,
+        schema=schema,
+        primary_keys=keys,
+        replication_key=None,  # a child's change does not always move the parent's LastUpdateDate: full table
+        expand=(path,),
+        fields=fields,
+        parent_keys=parent_keys,
+        flatten=(),
+        effective_dated=child.effective_dated,
+        entity=declared.child_entities.get(path),
+        truth_type=declared.truth_type,
+        references={},
+    )

@@ -1,0 +1,227 @@
+"""The Fusion REST collection protocol, without the SDK: paging by ``offset``/``limit`` until ``hasMore`` is false
+(``limit`` caps at 500), ``fields=`` and ``expand=`` parameters, ``q`` literals in both syntaxes, and the rules
+that flatten expanded children into the parent row or turn them into rows of their own carrying the parent key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import requests
+from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
+
+from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+
+#: Fusion's limit cap: a larger ``limit`` is silently lowered to this by the server.
+MAX_LIMIT = 500
+#: ``REST-Framework-Version`` values: 1 is the simple ``q`` syntax, 2 and later the rowmatch expressions.
+ADVANCED_FRAMEWORK = "4"
+SIMPLE_FRAMEWORK = "1"
+LAST_UPDATE_DATE = "LastUpdateDate"
+
+
+class CollectionError(ValueError):
+    """A 2xx answer that is not a Fusion collection (an HTML sign-in page, a truncated or foreign body)."""
+
+
+def body(response: requests.Response) -> Any:
+    """The JSON body, parsed once per response (classifier, parser and paginator all read it)."""
+    return parsed_json(response)
+
+
+def collection_page(payload: Any) -> tuple[list[dict[str, Any]], bool]:
+    """``(items, hasMore)`` of a collection answer; anything else is an error, never "no rows" (RELIABILITY A8)."""
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("items"), list):
+        raise CollectionError("answer is not a Fusion collection (no 'items' list)")
+    has_more = payload.get("hasMore", False)
+    if not isinstance(has_more, bool):
+        raise CollectionError(f"answer has a non-boolean 'hasMore': {has_more!r}")
+    return payload["items"], has_more
+
+
+class FusionClassifier(ResponseClassifier):
+    """Fusion answers 503 with Retry-After when throttling; a 2xx without a collection or describe body is an
+    error inside a success (A8)."""
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        found = super().error_in_body(response)
+        if found is not None:
+            return found
+        if "json" not in (response.headers.get("Content-Type") or ""):
+            return "answer is not JSON"
+        payload = body(response)  # truncated JSON is the classifier's "retry" (body_truncated), not ours
+        if isinstance(payload, Mapping) and ("items" in payload or "Resources" in payload):
+            return None
+        if isinstance(payload, Mapping) and ("o:errorDetails" in payload or {"title", "status"} <= payload.keys()):
+            return f"Fusion error: {str(payload.get('title') or payload.get('detail'))[:200]}"
+        return None
+
+
+class HasMorePaginator(OffsetPaginator):
+    """Next offset = this offset + rows received, while the server says ``hasMore`` (not ``count == limit``:
+    the server may lower ``limit``)."""
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__(start_value=0, page_size=page_size)
+
+    def has_more(self, response: requests.Response) -> bool:
+        return collection_page(body(response))[1]
+
+    def get_next(self, response: requests.Response) -> int | None:
+        items, _ = collection_page(body(response))
+        return self.current_value + len(items)
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where the last page ended: its last row's ordering value (as sent) and key."""
+
+    moment: Any
+    key: Any
+
+
+class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
+    """Pages that start after the last row seen (``orderBy=<attr>:asc,<key>:asc``), never at an offset: rows
+    updated while paging move to the end and are read there, and none shifts back across a page boundary
+    (RELIABILITY E7), which offset paging cannot promise."""
+
+    def __init__(self, order_attribute: str, key_attribute: str) -> None:
+        super().__init__(None)
+        self.order_attribute = order_attribute
+        self.key_attribute = key_attribute
+
+    def has_more(self, response: requests.Response) -> bool:
+        items, has_more = collection_page(body(response))
+        return has_more and bool(items)
+
+    def get_next(self, response: requests.Response) -> Keyset | None:
+        items, _ = collection_page(body(response))
+        last = items[-1]
+        return Keyset(last.get(self.order_attribute), last.get(self.key_attribute))
+
+
+def keyset_q(order_attribute: str, key_attribute: str, key_is_number: bool, after: Keyset) -> str:
+    """Rowmatch for "after this row" in ``orderBy=<order>:asc,<key>:asc`` order (nulls sort last)."""
+    key = str(after.key) if key_is_number else q_quote(str(after.key))
+    if after.moment is None:
+        return f"({order_attribute} is null and {key_attribute} > {key})"
+    moment = q_quote(str(after.moment))
+    return (
+        f"({order_attribute} > {moment} or ({order_attribute} = {moment} and {key_attribute} > {key})"
+        f" or {order_attribute} is null)"
+    )
+
+
+def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:
+    """``fields=A,B;child:C,D;child.grand:E``: the attributes to return per level (children need ``expand``)."""
+    parts = [",".join(top)]
+    parts.extend(f"{path}:{','.join(names)}" for path, names in (children or {}).items() if names)
+    return ";".join(parts)
+
+
+def expand_param(paths: Iterable[str]) -> str:
+    """``expand=names,workRelationships.assignments`` with every ancestor of a nested path implied."""
+    return ",".join(dict.fromkeys(p for p in paths if p))
+
+
+def order_by_param(keys: Sequence[str]) -> str:
+    return ",".join(f"{k}:asc" for k in keys)
+
+
+def q_datetime(moment: datetime) -> str:
+    """A timestamp literal Fusion compares correctly: UTC, whole seconds, ISO 8601."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def q_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def since_q(attribute: str, moment: datetime, framework_version: str) -> str:
+    """``LastUpdateDate >= '...'`` in the framework's syntax (``>=``: rows at the bookmark are re-read, E6)."""
+    literal = q_quote(q_datetime(moment))
+    if framework_version == SIMPLE_FRAMEWORK:
+        return f"{attribute}>={literal}"
+    return f"{attribute} >= {literal}"
+
+
+def join_q(parts: Iterable[str | None], framework_version: str) -> str | None:
+    """Conjunction of ``q`` expressions: ``;`` in the simple syntax, ``and`` of parenthesised parts otherwise."""
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    if framework_version == SIMPLE_FRAMEWORK:
+        return ";".join(present)
+    if len(present) == 1:
+        return present[0]
+    return " and ".join(f"({p})" for p in present)
+
+
+def effective_date_param(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """Copy attributes of one row of an expanded child into the parent row.
+
+    ``child`` is a dotted child path (``workRelationships.assignments``); the row taken at each level is the first
+    whose attributes equal ``where`` (or the first row when ``where`` has nothing for that level), so "the primary
+    work relationship's primary assignment" is ``Flatten("workRelationships.assignments", where={"PrimaryFlag":
+    True})``. ``columns`` maps child attribute -> parent column.
+    """
+
+    child: str
+    columns: Mapping[str, str]
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+    def pick(self, rows: Any) -> dict[str, Any] | None:
+        if not isinstance(rows, list) or not rows:
+            return None
+        level = [r for r in rows if isinstance(r, Mapping)]
+        wanted = [r for r in level if all(k not in r or r[k] == v for k, v in self.where.items())]
+        return dict((wanted or level)[0]) if (wanted or level) else None
+
+    def apply(self, row: dict[str, Any]) -> None:
+        node: dict[str, Any] | None = row
+        for part in self.child.split("."):
+            node = self.pick(node.get(part)) if node is not None else None
+        for source, target in self.columns.items():
+            row[target] = node.get(source) if node is not None else None
+
+    def needed_attributes(self) -> dict[str, list[str]]:
+        """Per child level, the attributes the rule reads (for ``fields=``)."""
+        levels = self.child.split(".")
+        needed: dict[str, list[str]] = {}
+        for depth in range(1, len(levels) + 1):
+            path = ".".join(levels[:depth])
+            needed[path] = list(self.where)
+        needed[self.child] = list(dict.fromkeys([*self.columns, *self.where]))
+        return needed
+
+
+def child_rows(row: Mapping[str, Any], path: str, parent_keys: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """Rows of the (nested) child at ``path`` inside an expanded parent row, each carrying the keys of every
+    ancestor (``parent_keys`` maps ancestor attribute path -> column name, e.g. ``{"PersonId": "PersonId",
+    "workRelationships.PeriodOfServiceId": "PeriodOfServiceId"}``)."""
+
+    def walk(
+        node: Mapping[str, Any], parts: list[str], prefix: str, carried: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        here = dict(carried)
+        for attr_path, column in parent_keys.items():
+            head, _, name = attr_path.rpartition(".")
+            if head == prefix:
+                here[column] = node.get(name)
+        if not parts:
+            yield {**{k: v for k, v in node.items() if not isinstance(v, list)}, **here}
+            return
+        children = node.get(parts[0])
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, Mapping):
+                yield from walk(child, parts[1:], f"{prefix}.{parts[0]}".lstrip("."), here)
+
+    yield from walk(row, path.split("."), "", {})

@@ -1,0 +1,174 @@
+"""The kit's Oracle Fusion pieces on their own: describe -> JSON Schema and keys, flatten rules, child rows with
+their ancestors' keys, ``fields``/``q`` text in both framework syntaxes, keyset boundaries, stream plans."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from xlr8_kit.oracle import Flatten, ResourceDeclaration, child_rows, fields_param, parse_describe, plan_streams
+from xlr8_kit.oracle.describe import DescribeError
+from xlr8_kit.oracle.protocol import FusionClassifier, Keyset, collection_page, join_q, keyset_q, since_q
+from xlr8_kit.query import And, Compare, In, Or
+from xlr8_kit.query.dialects import OracleREST, OracleRESTSimple
+from xlr8_kit.vocabulary import mapping_for_stream
+
+DESCRIBE = {
+    "Resources": {
+        "workers": {
+            "attributes": [
+                {"name": "PersonId", "type": "integer", "queryable": True},
+                {"name": "PersonNumber", "type": "string"},
+                {"name": "LastUpdateDate", "type": "datetime"},
+                {"name": "Flex_c", "type": "someNewType"},
+            ],
+            "collection": {"finders": [{"name": "PrimaryKey", "attributes": [{"name": "PersonId"}]}]},
+            "children": {
+                "emails": {
+                    "attributes": [{"name": "EmailAddressId", "type": "integer"}, {"name": "EmailType"},
+                                   {"name": "EmailAddress"}],
+                    "collection": {"finders": [{"name": "PrimaryKey", "attributes": [{"name": "EmailAddressId"}]}]},
+                },
+                "workRelationships": {
+                    "attributes": [{"name": "PeriodOfServiceId", "type": "integer"}, {"name": "PrimaryFlag",
+                                   "type": "boolean"}],
+                    "collection": {"finders": [{"name": "PrimaryKey", "attributes": [{"name": "PeriodOfServiceId"}]}]},
+                    "children": {
+                        "assignments": {
+                            "attributes": [{"name": "AssignmentId", "type": "integer"}, {"name": "JobCode"},
+                                           {"name": "EffectiveStartDate", "type": "date"},
+                                           {"name": "EffectiveEndDate", "type": "date"},
+                                           {"name": "PrimaryFlag", "type": "boolean"}],
+                            "collection": {"finders": [{"name": "PrimaryKey",
+                                                        "attributes": [{"name": "AssignmentId"}]}]},
+                        }
+                    },
+                },
+            },
+        }
+    }
+}  # fmt: skip
+
+
+def test_describe_to_schema_keys_and_children() -> None:
+    workers = parse_describe(DESCRIBE, "workers")
+    assert workers.keys == ("PersonId",)
+    schema = workers.jsonschema()["properties"]
+    assert schema["PersonId"] == {"type": ["integer", "null"]}
+    assert schema["LastUpdateDate"] == {"type": ["string", "null"], "format": "date-time"}
+    assert schema["Flex_c"] == {"type": ["string", "null"]}  # an unknown type is kept, as text
+    assert workers.child("workRelationships.assignments").effective_dated
+    embedded = workers.jsonschema(embed=("workRelationships", "workRelationships.assignments"))["properties"]
+    relation = embedded["workRelationships"]["items"]["properties"]
+    assert relation["assignments"]["items"]["properties"]["EffectiveStartDate"]["format"] == "date"
+    with pytest.raises(DescribeError, match="no child 'nope'"):
+        workers.child("nope")
+    with pytest.raises(DescribeError, match="does not describe it"):
+        parse_describe(DESCRIBE, "jobs")
+
+
+def test_plans_flatten_columns_and_child_streams_with_ancestor_keys() -> None:
+    workers = parse_describe(DESCRIBE, "workers")
+    declaration = ResourceDeclaration(
+        "employee",
+        children=("emails", "workRelationships.assignments"),
+        flatten=(Flatten("emails", {"EmailAddress": "WorkEmail"}, {"EmailType": "W1"}),),
+    )
+    parent, emails, assignments = plan_streams(workers, declaration, "streams")
+    assert parent.replication_key == "LastUpdateDate"
+    assert parent.schema["properties"]["WorkEmail"] == {"type": ["string", "null"]}
+    assert parent.fields["emails"] == ["EmailAddress", "EmailType"]
+    assert emails.name == "workers_emails"
+    assert emails.primary_keys == ("PersonId", "EmailAddressId")
+    assert assignments.primary_keys == ("PersonId", "PeriodOfServiceId", "AssignmentId", "EffectiveStartDate")
+    assert assignments.fields == {"": ["PersonId"], "workRelationships": ["PeriodOfServiceId"],
+                                  "workRelationships.assignments": None}  # fmt: skip
+    bad = ResourceDeclaration(flatten=(Flatten("emails", {"Nope": "X"}),))
+    with pytest.raises(DescribeError, match=r"emails\.Nope"):
+        plan_streams(workers, bad, "streams")
+
+
+def test_flatten_picks_the_matching_row_at_every_level() -> None:
+    row = {
+        "PersonId": 1,
+        "emails": [{"EmailType": "H1", "EmailAddress": "home@x"}, {"EmailType": "W1", "EmailAddress": "work@x"}],
+        "workRelationships": [
+            {"PrimaryFlag": False, "assignments": [{"JobCode": "J9", "PrimaryFlag": True}]},
+            {"PrimaryFlag": True, "assignments": [{"JobCode": "J1", "PrimaryFlag": False},
+                                                  {"JobCode": "J2", "PrimaryFlag": True}]},
+        ],
+    }  # fmt: skip
+    Flatten("emails", {"EmailAddress": "WorkEmail"}, {"EmailType": "W1"}).apply(row)
+    Flatten("workRelationships.assignments", {"JobCode": "JobCode"}, {"PrimaryFlag": True}).apply(row)
+    Flatten("names", {"FirstName": "FirstName"}).apply(row)  # not expanded / empty: None, not an error
+    assert (row["WorkEmail"], row["JobCode"], row["FirstName"]) == ("work@x", "J2", None)
+
+
+def test_child_rows_carry_every_ancestor_key() -> None:
+    row = {
+        "PersonId": 7,
+        "workRelationships": [{"PeriodOfServiceId": 70, "assignments": [{"AssignmentId": 700}, {"AssignmentId": 701}]}],
+    }
+    keys = {"PersonId": "PersonId", "workRelationships.PeriodOfServiceId": "PeriodOfServiceId"}
+    assert list(child_rows(row, "workRelationships.assignments", keys)) == [
+        {"AssignmentId": 700, "PersonId": 7, "PeriodOfServiceId": 70},
+        {"AssignmentId": 701, "PersonId": 7, "PeriodOfServiceId": 70},
+    ]  # fmt: skip
+
+
+def test_query_text_in_both_syntaxes() -> None:
+    moment = datetime(2024, 5, 1, 8, 30, 15, 123, tzinfo=UTC)
+    assert since_q("LastUpdateDate", moment, "4") == "LastUpdateDate >= '2024-05-01T08:30:15+00:00'"
+    assert since_q("LastUpdateDate", moment, "1") == "LastUpdateDate>='2024-05-01T08:30:15+00:00'"
+    assert join_q(["a = 1", None, "b = 2"], "4") == "(a = 1) and (b = 2)"
+    assert join_q(["a=1", "b=2"], "1") == "a=1;b=2"
+    assert join_q([None], "4") is None
+    assert fields_param(["A", "B"], {"names": ["C"], "x.y": ["D", "E"]}) == "A,B;names:C;x.y:D,E"
+    assert keyset_q("LastUpdateDate", "PersonNumber", False, Keyset("2024-01-01T00:00:00+00:00", "O'B")) == (
+        "(LastUpdateDate > '2024-01-01T00:00:00+00:00' or (LastUpdateDate = '2024-01-01T00:00:00+00:00' and "
+        "PersonNumber > 'O''B') or LastUpdateDate is null)"
+    )
+    assert keyset_q("LastUpdateDate", "PersonId", True, Keyset(None, 5)) == "(LastUpdateDate is null and PersonId > 5)"
+
+
+def test_simple_dialect_pushes_what_v1_can_say() -> None:
+    mapping = mapping_for_stream("oracle_hcm", "workers")
+    assert mapping is not None
+    simple, advanced = OracleRESTSimple(mapping, {}), OracleREST(mapping, {})
+    both = And((Compare("PersonNumber", "=", "O'Brien"), Compare("HireDate", ">=", "2024-01-01")))
+    assert simple.compile(both) == "PersonNumber='O''Brien';HireDate>='2024-01-01'"
+    assert simple.compile(In("PersonNumber", ("E1",))) == "PersonNumber='E1'"
+    for unsayable in (In("PersonNumber", ("E1", "E2")), Or((Compare("A", "=", 1), Compare("B", "=", 2))),
+                      Compare("A", "=", None), Compare("A", "!=", "x")):  # fmt: skip
+        assert not simple.pushable(unsayable)
+        assert advanced.pushable(unsayable)
+
+
+def test_collection_page_refuses_what_is_not_a_collection() -> None:
+    assert collection_page({"items": [], "hasMore": False}) == ([], False)
+    with pytest.raises(ValueError, match="no 'items' list"):
+        collection_page({"Resources": {}})
+    with pytest.raises(ValueError, match="non-boolean"):
+        collection_page({"items": [], "hasMore": "yes"})
+
+
+def _response(body: str, content_type: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body.encode()
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def test_classifier_reads_errors_inside_a_200() -> None:
+    classifier = FusionClassifier()
+    assert classifier.error_in_body(_response('{"items": [], "hasMore": false}', "application/json")) is None
+    assert classifier.error_in_body(_response('{"Resources": {}}', "application/json")) is None
+    item = '{"PersonId": 1, "title": "Dr", "status": "A"}'  # attributes named like error fields, inside items
+    assert classifier.error_in_body(_response(f'{{"items": [{item}]}}', "application/json")) is None
+    html = _response("<html><title>Sign In</title></html>", "text/html")
+    assert classifier.error_in_body(html) is not None
+    error = '{"title": "Bad Request", "status": "400", "o:errorDetails": [{"detail": "x"}]}'
+    assert "Bad Request" in str(classifier.error_in_body(_response(error, "application/vnd.oracle.adf.error+json")))

@@ -1,0 +1,1 @@
+"""tap-oracle-erp: Oracle ERP Cloud on the xlr8 connector kit."""

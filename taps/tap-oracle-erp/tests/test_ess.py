@@ -1,0 +1,70 @@
+"""ESS jobs through the ERP integrations resource: submitted, polled through RUNNING to SUCCEEDED, the zipped CSV
+output downloaded and read; a failed job is a clear error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from xlr8_kit.oracle import BulkJobError
+from xlr8_kit.soap import SoapFaultError
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.oracle_fusion.erp import INVOICE_JOB, INVOICE_REPORT, OracleErpEmulator
+from xlr8_tap_oracle_erp.connector import OracleErpConnector
+
+from .conftest import erp_config, run_tap
+
+
+def test_ess_job_submitted_polled_downloaded(url: str, sandbox: Sandbox, emulator: OracleErpEmulator) -> None:
+    emulator.ess_running_polls = 2
+    with OracleErpConnector(erp_config(url)) as connector:
+        rows = list(connector.execute_ess_job(*INVOICE_JOB, parameters=["2025-01-01"]))
+    assert len(rows) == emulator.company.invoice_count
+    expected = {i.invoice_number: i.amount for i in emulator.company.invoices()}
+    assert {r["InvoiceNumber"]: Decimal(r["InvoiceAmount"]) for r in rows} == expected
+    paths = [r.path for r in sandbox.requests("oracle_erp") if r.path.endswith("/erpintegrations")]
+    assert len(paths) == 1 + 3 + 1  # submit, RUNNING x2 then SUCCEEDED, output
+
+
+def test_failed_ess_job_is_a_clear_error(url: str, emulator: OracleErpEmulator) -> None:
+    emulator.fail_next_job = "ORA-01403: no data found for business unit"
+    with OracleErpConnector(erp_config(url)) as connector, pytest.raises(BulkJobError) as caught:
+        list(connector.execute_ess_job(*INVOICE_JOB))
+    assert "ended with status ERROR" in str(caught.value)
+    assert "no data found for business unit" in str(caught.value)
+
+
+def test_bi_publisher_run_report(url: str, emulator: OracleErpEmulator) -> None:
+    with OracleErpConnector(erp_config(url)) as connector:
+        rows = list(connector.run_bi_report(INVOICE_REPORT, {"P_FROM_DATE": "2025-01-01", "P_BU": ["US1", "CA1"]}))
+    assert {r["InvoiceNumber"]: Decimal(r["InvoiceAmount"]) for r in rows} == {
+        i.invoice_number: i.amount for i in emulator.company.invoices()
+    }
+
+
+def test_unknown_bi_report_is_a_sender_fault_not_retried(url: str, sandbox: Sandbox) -> None:
+    before = len(sandbox.requests("oracle_erp"))
+    with OracleErpConnector(erp_config(url)) as connector, pytest.raises(SoapFaultError) as caught:
+        list(connector.run_bi_report("/Custom/Nope.xdo"))
+    assert "Sender" in str(caught.value)
+    assert "/Custom/Nope.xdo" in str(caught.value)
+    reports = [r for r in sandbox.requests("oracle_erp")[before:] if r.path.endswith("ExternalReportWSSService")]
+    assert len(reports) == 1
+
+
+def test_bi_report_as_a_stream_lands_rows(url: str, emulator: OracleErpEmulator) -> None:
+    spec = {
+        "name": INVOICE_REPORT,
+        "stream": "bi_invoices",
+        "key_properties": ["InvoiceNumber"],
+        "columns": ["InvoiceNumber", "SupplierNumber", "InvoiceAmount"],
+        "entity": "invoice",
+        "parameters": {"P_FROM_DATE": "2025-01-01"},
+    }
+    out = run_tap(erp_config(url, resources=["suppliers"], bi_reports=[spec]), streams={"bi_invoices"})
+    rows = out.records("bi_invoices")
+    assert {r["InvoiceNumber"]: Decimal(r["InvoiceAmount"]) for r in rows} == {
+        i.invoice_number: i.amount for i in emulator.company.invoices()
+    }
+    assert out.schema("bi_invoices")["properties"]["InvoiceAmount"] == {"type": ["string", "null"]}

@@ -1,0 +1,28 @@
+"""The SDK's standard tap tests against the Oracle ERP emulator: every default resource and child stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from singer_sdk.testing import get_tap_test_class
+
+from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_tap_oracle_erp.tap import TapOracleErp
+
+from .conftest import erp_config
+
+# The standard suite needs its config when the class is built, so the sandbox starts at import and stops when
+# this module's tests are done (fixture below).
+_SANDBOX = run_sandbox(["oracle_erp"], scale=60)
+_RUNNING = _SANDBOX.__enter__()
+CONFIG = erp_config(_RUNNING.url("oracle_erp"), page_size=25)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_sandbox() -> Iterator[None]:
+    yield
+    _SANDBOX.__exit__(None, None, None)
+
+
+TestTapOracleErp = get_tap_test_class(TapOracleErp, config=CONFIG)

@@ -1,0 +1,89 @@
+"""ERP syncs against the emulator over real HTTP: suppliers and purchase orders are the company's (the same PO
+numbers, suppliers and amounts as S/4HANA's), lines add up to their headers, journals balance, schemas equal
+describe."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import requests
+
+from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD, USERNAME, OracleErpEmulator
+from xlr8_sandbox.products.oracle_fusion.hcm import person_id
+from xlr8_tap_oracle_erp.tap import TapOracleErp
+
+from .conftest import erp_config, run_tap
+
+TYPES = {"string": "string", "integer": "integer", "number": "number", "date": "string", "datetime": "string"}
+
+
+def test_purchase_orders_match_the_company_and_lines_add_up(url: str, emulator: OracleErpEmulator) -> None:
+    out = run_tap(erp_config(url), streams={"purchaseOrders", "purchaseOrders_lines", "suppliers"})
+    company = emulator.company
+    orders = {r["OrderNumber"]: r for r in out.records("purchaseOrders")}
+    assert len(orders) == company.purchase_order_count
+    for po in company.purchase_orders():
+        row = orders[po.po_id]
+        assert row["SupplierNumber"] == po.supplier_id
+        assert Decimal(str(row["Ordered"])) == po.amount
+        assert row["CurrencyCode"] == po.currency
+        assert row["CreationDate"].startswith(po.order_date.isoformat())
+        assert row["BuyerId"] == person_id(int(po.buyer_employee_id[1:]) - 1)  # the buyer's HCM PersonId
+    totals: dict[int, Decimal] = {}
+    for line in out.records("purchaseOrders_lines"):
+        totals[line["POHeaderId"]] = totals.get(line["POHeaderId"], Decimal(0)) + Decimal(str(line["Amount"]))
+    for row in orders.values():
+        assert totals[row["POHeaderId"]] == Decimal(str(row["Ordered"]))
+    suppliers = {r["SupplierNumber"]: r["Supplier"] for r in out.records("suppliers")}
+    assert suppliers == {s.supplier_id: s.name for s in company.suppliers()}
+
+
+def test_invoices_and_balanced_journals(url: str, emulator: OracleErpEmulator) -> None:
+    out = run_tap(erp_config(url), streams={"invoices", "journalLines"})
+    invoices = out.records("invoices")
+    assert len(invoices) == emulator.company.invoice_count
+    assert {r["InvoiceNumber"] for r in invoices} == {i.invoice_number for i in emulator.company.invoices()}
+    lines = out.records("journalLines")
+    assert len(lines) == sum(len(j.lines) for j in emulator.company.journals())
+    by_journal: dict[int, Decimal] = {}
+    for line in lines:
+        by_journal[line["JeHeaderId"]] = by_journal.get(line["JeHeaderId"], Decimal(0)) + Decimal(
+            str(line["EnteredAmount"])
+        )
+    assert all(total == 0 for total in by_journal.values())  # every journal balances
+
+
+def test_schemas_equal_describe(url: str) -> None:
+    catalog = TapOracleErp(config=erp_config(url), parse_env_config=False).catalog_dict
+    schemas = {e["tap_stream_id"]: e["schema"]["properties"] for e in catalog["streams"]}
+    for resource in ("suppliers", "purchaseOrders", "invoices", "journalLines"):
+        doc = requests.get(
+            f"{url}/fscmRestApi/resources/11.13.18.05/{resource}/describe", auth=(USERNAME, PASSWORD), timeout=10
+        ).json()["Resources"][resource]
+        expected = {a["name"]: a["type"] for a in doc["attributes"]}
+        assert set(schemas[resource]) == set(expected)
+        assert all(schemas[resource][n]["type"][0] == TYPES[k] for n, k in expected.items())
+    assert set(schemas["purchaseOrders_lines"]) >= {"POHeaderId", "POLineId", "Amount"}
+
+
+def test_ledger_balances_agree_with_the_journal_lines(url: str) -> None:
+    out = run_tap(erp_config(url, resources=["journalLines", "ledgerBalances"]))
+    balances = out.records("ledgerBalances")
+    assert balances
+    activity = sum((Decimal(str(b["PeriodActivity"])) for b in balances), Decimal(0))
+    assert activity == 0  # balanced journals: debits and credits cancel over all accounts
+    lines = out.records("journalLines")
+    for balance in balances[:20]:
+        expected = sum(
+            (
+                Decimal(str(line["EnteredAmount"]))
+                for line in lines
+                if line["AccountCombination"] == balance["AccountCombination"]
+                and line["LedgerName"] == balance["LedgerName"]
+            ),
+            Decimal(0),
+        )
+        history = [b for b in balances if (b["LedgerName"], b["AccountCombination"]) ==
+                   (balance["LedgerName"], balance["AccountCombination"])]  # fmt: skip
+        assert Decimal(str(history[-1]["EndingBalance"])) == expected
+    assert out.schema_message("ledgerBalances")["key_properties"] == ["LedgerName", "AccountCombination", "PeriodName"]

@@ -1,0 +1,1 @@
+"""tap-oracle-hcm: Oracle HCM Cloud on the xlr8 connector kit."""

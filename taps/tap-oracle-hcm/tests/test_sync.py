@@ -1,0 +1,126 @@
+"""Syncs against the emulator over real HTTP: rows equal the company's people, children as their own streams
+with the parent key or embedded, flattening, effective dating, incremental by LastUpdateDate, filters pushed down
+in both q syntaxes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator, person_id
+
+from .conftest import hcm_config, run_tap
+
+STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
+
+
+def test_workers_are_the_company_people_with_flattened_children(url: str, emulator: OracleHcmEmulator) -> None:
+    out = run_tap(hcm_config(url), streams={"workers", "workers_emails", "workers_workRelationships_assignments"})
+    workers = {r["PersonNumber"]: r for r in out.records("workers")}
+    assert len(workers) == 100
+    for e in emulator.company.employees():
+        row = workers[e.employee_id]
+        assert (row["FirstName"], row["LastName"], row["WorkEmail"]) == (e.first_name, e.last_name, e.email)
+        assert row["HireDate"] == e.hire_date.isoformat()
+        assert (row["JobCode"], row["LocationCode"]) == (e.job_code, e.location_code)
+        assert row["AssignmentStatusType"] == STATUS[e.status]
+        assert row["ManagerPersonNumber"] == e.manager_id
+        assert "names" not in row  # expanded only to flatten
+        assert "emails" not in row
+    emails = out.records("workers_emails")
+    assert len(emails) == 100
+    assert {(r["PersonId"], r["EmailAddress"]) for r in emails} == {
+        (person_id(e.index), e.email) for e in emulator.company.employees()
+    }
+    assignments = out.records("workers_workRelationships_assignments")
+    assert {r["PersonId"] for r in assignments} == {person_id(i) for i in range(100)}
+    assert all(r["PeriodOfServiceId"] and r["EffectiveStartDate"] for r in assignments)
+    query = next(q for q in emulator.collection_queries if q.get("expand") == "workRelationships.assignments")
+    assert query["fields"] == "PersonId;workRelationships:PeriodOfServiceId"  # one query, not one per parent
+
+
+def test_embed_mode_nests_children_in_the_parent(url: str) -> None:
+    out = run_tap(hcm_config(url, child_mode="embed", resources=["workers"]))
+    assert out.record_streams() == {"workers"}
+    row = out.records("workers")[0]
+    assert row["emails"][0]["EmailType"] == "W1"
+    assert row["workRelationships"][0]["assignments"][0]["JobCode"] == row["JobCode"]
+    schema = out.schema("workers")["properties"]
+    assert schema["workRelationships"]["items"]["properties"]["assignments"]["type"] == ["array", "null"]
+
+
+def test_effective_date_picks_the_rows_valid_that_day(url: str, emulator: OracleHcmEmulator) -> None:
+    emulator.ctx.clock.advance(timedelta(days=200))  # some people change jobs: two assignment rows
+    start = emulator.company.clock.now() - timedelta(days=200)
+    changed = [
+        e
+        for e in emulator.company.employees(0, 100)
+        if emulator.company.employee(e.index, start).job_code != e.job_code and e.last_modified.date() > e.hire_date
+    ]
+    assert changed, "the sandbox should have job changes after 200 days"
+    person = changed[0]
+    before = (person.last_modified - timedelta(days=1)).date().isoformat()
+    today = run_tap(hcm_config(url, resources=["workers"]), streams={"workers"})
+    past = run_tap(hcm_config(url, resources=["workers"], effective_date=before), streams={"workers"})
+    now_job = {r["PersonNumber"]: r["JobCode"] for r in today.records("workers")}[person.employee_id]
+    old_job = {r["PersonNumber"]: r["JobCode"] for r in past.records("workers")}[person.employee_id]
+    assert now_job == person.job_code
+    assert old_job != person.job_code
+    assert any(q.get("effectiveDate") == before for q in emulator.collection_queries)
+
+
+def test_incremental_reads_from_the_bookmark(url: str, emulator: OracleHcmEmulator) -> None:
+    first = run_tap(hcm_config(url, resources=["workers"]), streams={"workers"})
+    state = first.state
+    bookmark = state["bookmarks"]["workers"]["replication_key_value"]
+    assert bookmark == max(r["LastUpdateDate"] for r in first.records("workers"))
+    emulator.ctx.clock.advance(timedelta(days=3))
+    second = run_tap(hcm_config(url, resources=["workers"]), streams={"workers"}, state=state)
+    rows = second.records("workers")
+    assert rows, "people changed in three days"
+    assert all(r["LastUpdateDate"] >= bookmark for r in rows)
+    expected = {e.employee_id for e in emulator.company.employees() if e.last_modified.isoformat() >= bookmark}
+    assert {r["PersonNumber"] for r in rows} == expected
+    q = emulator.collection_queries[-1]["q"]
+    assert q == f"LastUpdateDate >= '{bookmark}'"
+    assert emulator.collection_queries[-1]["orderBy"] == "LastUpdateDate:asc,PersonId:asc"
+
+
+@pytest.mark.parametrize(("framework", "expected_q"), [("4", "PersonNumber in ('E000002', 'E000007')"),
+                                                        ("1", None)])  # fmt: skip
+def test_filters_pushed_down_in_the_tenant_syntax(
+    url: str, emulator: OracleHcmEmulator, framework: str, expected_q: str | None
+) -> None:
+    config = hcm_config(
+        url, resources=["workers"], rest_framework_version=framework, filters='employee_id in ("E000002", "E000007")'
+    )
+    rows = run_tap(config, streams={"workers"}).records("workers")
+    assert sorted(r["PersonNumber"] for r in rows) == ["E000002", "E000007"]
+    sent = emulator.collection_queries[-1].get("q")
+    assert sent == expected_q  # v1 has no 'in': filtered after fetching
+
+
+def test_simple_syntax_pushes_equality(url: str, emulator: OracleHcmEmulator) -> None:
+    config = hcm_config(url, resources=["workers"], rest_framework_version="1", filters='employee_id = "E000042"')
+    rows = run_tap(config, streams={"workers"}).records("workers")
+    assert [r["PersonNumber"] for r in rows] == ["E000042"]
+    assert emulator.collection_queries[-1]["q"] == "PersonNumber='E000042'"
+
+
+def test_filter_on_a_flattened_column_is_applied_after_fetching(url: str, emulator: OracleHcmEmulator) -> None:
+    config = hcm_config(url, resources=["workers"], filters='location_code = "TOR"')
+    rows = run_tap(config, streams={"workers"}).records("workers")
+    expected = {e.employee_id for e in emulator.company.employees() if e.location_code == "TOR"}
+    assert {r["PersonNumber"] for r in rows} == expected
+    pages = [q for q in emulator.collection_queries if q.get("limit")]
+    assert "q" not in pages[0]
+    assert all("LocationCode" not in q.get("q", "") for q in pages)  # not a workers attribute: never pushed
+
+
+def test_incremental_in_the_simple_syntax(url: str, emulator: OracleHcmEmulator) -> None:
+    config = hcm_config(url, resources=["workers"], rest_framework_version="1", start_date="2025-06-01T00:00:00Z")
+    rows = run_tap(config, streams={"workers"}).records("workers")
+    expected = {e.employee_id for e in emulator.company.employees() if e.last_modified.isoformat() >= "2025-06-01"}
+    assert {r["PersonNumber"] for r in rows} == expected
+    assert emulator.collection_queries[-1]["q"] == "LastUpdateDate>='2025-06-01T00:00:00+00:00'"
