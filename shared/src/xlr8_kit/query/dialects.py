@@ -352,13 +352,20 @@ class UKGRest(NamedParams):
     name = "ukg_rest"
 
 
+class CommonRest(NamedParams):
+    """Common's purchase-order list filters (``status``, ``updated_since``, ``buyer_company_id``)."""
+
+    name = "common_rest"
+
+
 DIALECTS: dict[str, Callable[[StreamMapping, dict[str, FieldType]], Dialect]] = {
     "soql": SOQL,
     "odata_v2": ODataV2,
     "oracle_rest": OracleREST,
     "workday": Workday,
     "ukg_rest": UKGRest,
+    "common_rest": CommonRest,
     "none": Dialect,
 }
 
-__all__ = ["DIALECTS", "SOQL", "Dialect", "NamedParams", "ODataV2", "OracleREST", "UKGRest", "Workday"]
+__all__ = ["DIALECTS", "SOQL", "CommonRest", "Dialect", "NamedParams", "ODataV2", "OracleREST", "UKGRest", "Workday"]

@@ -42,7 +42,8 @@ PRODUCTS: tuple[Product, ...] = (
     Product("salesforce", "Salesforce", "soql", ("tap-salesforce", "sfdc"), "crm"),
     Product("oracle_hcm", "Oracle HCM Cloud", "oracle_rest", ("tap-oracle-hcm",), "hr"),
     Product("oracle_erp", "Oracle ERP Cloud", "oracle_rest", ("tap-oracle-erp", "oracle_fins"), "finance"),
-    Product("common", "Common (product-neutral)", "none", ("universal", "canonical"), "common"),
+    Product("universal", "Universal (product-neutral canonical form)", "none", ("canonical",), "universal"),
+    Product("common", "Common purchase-order platform", "common_rest", ("common_po", "tap-common"), "procurement"),
 )
 
 _EMPLOYMENT_STATUS = ("active", "leave", "terminated")
@@ -862,8 +863,10 @@ def build_mappings() -> list[StreamMapping]:
             },
         ),
     ] + [
-        # --- common: the canonical form itself (one stream per entity, columns named as canonical fields) ------
-        StreamMapping("common", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS})
+        # --- universal: the canonical form itself (one stream per entity, columns named as canonical fields) ---
+        StreamMapping(
+            "universal", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS}
+        )
         for entity in ENTITIES
     ]
 
