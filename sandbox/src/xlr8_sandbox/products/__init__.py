@@ -5,4 +5,5 @@ EMULATORS: dict[str, str] = {
     "successfactors": "xlr8_sandbox.products.successfactors:SuccessFactorsEmulator",
     "ukg_pro": "xlr8_sandbox.products.ukg_pro:UkgProEmulator",
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
+    "common": "xlr8_sandbox.products.common:CommonEmulator",
 }
