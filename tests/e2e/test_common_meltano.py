@@ -1,0 +1,60 @@
+"""``meltano run tap-common target-xlr8-truths`` in the sandbox environment, end to end into DuckDB: Common's
+purchase orders land as truths with exact decimals, and the ERP-sync updates the first run delivered are
+acknowledged by the second run (from the state Meltano stored after the target committed), never by the first.
+
+The emulator runs on an ephemeral port; the URL is overridden through Meltano's environment variables, exactly as
+an operator would, in a temporary copy of the project. Assertions are on the rows that landed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xlr8_kit.testing.meltano_e2e import MeltanoProject
+from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.common import PASSWORD, CommonEmulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def workspace_executables(data: dict[str, Any]) -> None:
+    """Run the workspace's installed ``tap-common`` (as the other plugins do) instead of letting Meltano
+    auto-install ``pip_url`` into a plugin venv inside the temporary project copy, where ``./shared`` is absent."""
+    for plugin in data["plugins"]["extractors"]:
+        if plugin["name"] == "tap-common":
+            plugin.pop("pip_url", None)
+
+
+def test_meltano_run_lands_common_purchase_orders_and_acks_after_commit(tmp_path: Path) -> None:
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    with run_sandbox(["common"], scale=100) as sandbox:
+        emulator = sandbox.emulator("common")
+        assert isinstance(emulator, CommonEmulator)
+        env = {"TAP_COMMON_API_BASE_URL": sandbox.url("common")}
+        pending = [u.id for u in emulator.data.pending_updates()]
+        first = project.run("tap-common", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert emulator.data.state.ack_calls == {}  # the run that delivered them acknowledges nothing
+        second = project.run("tap-common", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert dict(emulator.data.state.ack_calls) == dict.fromkeys(pending, 1)
+        company = sandbox.ctx.company
+        expected = {po.po_id: po.amount for po in company.purchase_orders()}
+    rows = project.rows("common", "purchase_orders", ["po_number", "total_amount", "quantity"], "po_number")
+    assert len(rows) == len(expected)  # upserted by id on the second run, not appended
+    for number, amount, quantity in rows:
+        assert Decimal(str(amount)) == expected[number]
+        assert Decimal(str(quantity)) == Decimal(str(quantity)).quantize(Decimal("0.001"))
+    landed = project.rows("common", "erp_sync_pending_updates", ["id"], "id")
+    assert {r[0] for r in landed} == set(pending)
+    assert (
+        len(project.rows("common", "companies", ["id"], "id")) == len(company.legal_entities) + company.supplier_count
+    )
+    for output in (first, second):
+        assert PASSWORD not in output.stdout + output.stderr
