@@ -158,6 +158,11 @@ class CommonEmulator(ProductEmulator):
         self.webhooks = WebhookSender(secret=WEBHOOK_SECRET)
         self._published: set[str] = set()
         self._refresh_tokens: set[str] = set()
+        #: Every refresh token handed out (secret-residue tests look for them).
+        self.issued_refresh_tokens: list[str] = []
+        #: The credentials this tenant accepts (tests set canaries here).
+        self.password = PASSWORD
+        self.client_secret = CLIENT_SECRET
 
     # --- platform hooks -----------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -190,9 +195,9 @@ class CommonEmulator(ProductEmulator):
     def test_credentials(self) -> dict[str, str]:
         return {
             "email": EMAIL,
-            "password": PASSWORD,
+            "password": self.password,
             "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "client_secret": self.client_secret,
             "company_id": self.buyer_company_id,
             "webhook_secret": WEBHOOK_SECRET,
         }
@@ -246,6 +251,9 @@ class CommonEmulator(ProductEmulator):
         self.webhooks.secret = WEBHOOK_SECRET
         self._published.clear()
         self._refresh_tokens.clear()
+        self.issued_refresh_tokens.clear()
+        self.password = PASSWORD
+        self.client_secret = CLIENT_SECRET
 
     # --- auth ---------------------------------------------------------------------------------------------
     def _guarded(self, handler: Handler) -> Handler:
@@ -281,6 +289,7 @@ class CommonEmulator(ProductEmulator):
         if with_refresh and self.variant == "seed":
             refresh = secrets.token_urlsafe(24)
             self._refresh_tokens.add(refresh)
+            self.issued_refresh_tokens.append(refresh)
             answer["refresh_token"] = refresh
         return answer
 
@@ -289,7 +298,7 @@ class CommonEmulator(ProductEmulator):
             body = await self._json(request)
         except CommonApiError as exc:
             return error_response(exc.status, exc.error_code, exc.detail)
-        if body.get("email") != EMAIL or body.get("password") != PASSWORD:
+        if body.get("email") != EMAIL or body.get("password") != self.password:
             return error_response(401, "INVALID_CREDENTIALS", "incorrect email or password")
         return JSONResponse(self._issue(EMAIL, self.buyer_company_id, with_refresh=True))
 
@@ -318,7 +327,7 @@ class CommonEmulator(ProductEmulator):
                 return error_response(401, "INVALID_CLIENT", "malformed Basic authorization")
         if form.get("grant_type") != "client_credentials":
             return error_response(400, "UNSUPPORTED_GRANT_TYPE", "grant_type must be client_credentials")
-        if client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
+        if client_id != CLIENT_ID or client_secret != self.client_secret:
             return error_response(401, "INVALID_CLIENT", "client authentication failed")
         company_id = str(form.get("company_id") or self.buyer_company_id)
         if company_id not in {c["id"] for c in self.data.companies() if c["company_type"] == "buyer"}:
