@@ -12,8 +12,11 @@ filter this stream with a mapper.
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
-from xlr8_tap_common.client import CommonStream, error_summary
+from singer_sdk.streams import Stream
+
+from xlr8_tap_common.client import CommonStream, error_summary, schema_of
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -134,3 +137,25 @@ STREAMS: tuple[type[CommonStream], ...] = (
     BusinessRelationshipsStream,
     ErpSyncPendingUpdatesStream,
 )
+
+
+class WebhookEventsStream(Stream):
+    """Events the ``xlr8-common-webhooks`` receiver stored (``webhook_store_path``), incremental by ``seq``."""
+
+    name = "webhook_events"
+    primary_keys = ("event_id",)
+    replication_key = "seq"
+    is_sorted = True
+    schema = schema_of({"seq": "i", "event_id": "s", "event_type": "s", "signed_at": "i", "received_at": "dt",
+                        "payload": "o"})  # fmt: skip
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        from xlr8_tap_common.webhooks import read_events
+
+        path = self.config.get("webhook_store_path")
+        if not path or not Path(path).exists():
+            raise FileNotFoundError(f"setting 'webhook_store_path': no webhook event store at {path!r}")
+        after = self.get_starting_replication_key_value(context) or 0
+        for event in read_events(path, int(after)):
+            event["received_at"] = event["received_at"].replace("Z", "+00:00")
+            yield event

@@ -8,7 +8,7 @@ from functools import cached_property
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_common.auth import build_authenticator
 from xlr8_tap_common.settings import PRODUCT_SETTINGS, CommonSettings
-from xlr8_tap_common.streams import STREAMS
+from xlr8_tap_common.streams import STREAMS, WebhookEventsStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -30,7 +30,10 @@ class TapCommon(KitTap):
 
     def discover_streams(self) -> list[Stream]:
         self.settings  # noqa: B018 - bad settings fail before any request, naming the setting
-        return [cls(self) for cls in STREAMS]
+        streams: list[Stream] = [cls(self) for cls in STREAMS]
+        if self.settings.webhook_store_path:
+            streams.append(WebhookEventsStream(self))
+        return streams
 
 
 if __name__ == "__main__":
