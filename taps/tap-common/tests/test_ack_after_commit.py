@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import select_streams, write_json
@@ -45,6 +46,8 @@ BIN = Path(sys.executable).parent
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
 STREAM = "erp_sync_pending_updates"
 HOLD = "XLR8_TRUTHS_HOLD_BEFORE_COMMIT"
+
+pytestmark = pytest.mark.slow
 
 
 class Pipeline:
