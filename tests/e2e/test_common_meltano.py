@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def workspace_executables(data: dict[str, Any]) -> None:
     """Run the workspace's installed ``tap-common`` (as the other plugins do) instead of letting Meltano
     auto-install ``pip_url`` into a plugin venv inside the temporary project copy, where ``./shared`` is absent."""
-    for plugin in data["plugins"]["extractors"]:
-        if plugin["name"] == "tap-common":
+    for kind in ("extractors", "mappers", "loaders"):
+        for plugin in data["plugins"].get(kind, []):
             plugin.pop("pip_url", None)
 
 
@@ -58,3 +58,27 @@ def test_meltano_run_lands_common_purchase_orders_and_acks_after_commit(tmp_path
     )
     for output in (first, second):
         assert PASSWORD not in output.stdout + output.stderr
+
+
+def test_meltano_run_through_mapper_common_into_target_common(tmp_path: Path) -> None:
+    """The reverse-direction plumbing in Meltano: tap-common -> common-to-s4hana -> s4hana-to-common ->
+    target-common (S/4 stands in the middle until tap-sap-s4hana lands). Every PO comes back as it left, so
+    target-common, idempotent by po_number, writes nothing; a PO whose status the S/4 template cannot carry is
+    filtered out with the universal filter rather than guessed."""
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    covered = "status in ('draft', 'pending', 'confirmed', 'amendment_pending', 'cancelled')"
+    with run_sandbox(["common"], scale=100) as sandbox:
+        env = {
+            "TAP_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TAP_COMMON_FILTERS": covered,
+            "TAP_COMMON__SELECT": '["purchase_orders.*"]',
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        }
+        result = project.meltano("run", "tap-common", "common-to-s4hana", "s4hana-to-common", "target-common", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        lookups = [r for r in sandbox.requests("common") if r.method == "GET" and r.path == "/api/v1/purchase-orders"]
+        writes = [r for r in sandbox.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path]
+    assert len(lookups) > 10  # one look-up per PO that went round
+    assert writes == []
+    assert not (tmp_path / "dead.jsonl").exists()
