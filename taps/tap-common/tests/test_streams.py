@@ -30,6 +30,7 @@ def test_every_stream_lands_what_common_holds(url: str, emulator: CommonEmulator
     for po in company.purchase_orders():
         row = by_number[po.po_id]
         assert row["total_amount"] == po.amount
+        assert row["supplier_number"] == po.supplier_id  # the same supplier id the ERPs use
         assert isinstance(row["quantity"], Decimal)
         assert row["quantity"] == row["quantity"].quantize(Decimal("0.001"))
         assert row["unit_price"] == row["unit_price"].quantize(Decimal("0.01"))

@@ -898,7 +898,7 @@ def build_mappings() -> list[StreamMapping]:
             {
                 "purchase_order_id": "po_number",
                 "company_code": "buyer_company_id",
-                "supplier_id": "seller_company_id",
+                "supplier_id": "supplier_number",
                 "status": "status",
                 "amount": "total_amount",
                 "currency": "currency",
@@ -912,7 +912,6 @@ def build_mappings() -> list[StreamMapping]:
             params={
                 ("status", "="): "status",
                 ("company_code", "="): "buyer_company_id",
-                ("supplier_id", "="): "seller_company_id",
                 ("order_date", ">="): "order_date_from",
                 ("order_date", "<="): "order_date_to",
                 ("last_modified", ">="): "updated_since",

@@ -12,6 +12,7 @@ filter this stream with a mapper.
 from __future__ import annotations
 
 import typing as t
+from functools import cached_property
 from pathlib import Path
 
 from singer_sdk.streams import Stream
@@ -32,13 +33,28 @@ class PurchaseOrdersStream(CommonStream):
     replication_key = "updated_at"
     is_sorted = True
     xlr8_entity = "purchase_order"
-    xlr8_references = {"buyer_company_id": "company", "seller_company_id": "company"}
+    xlr8_references = {"buyer_company_id": "company", "seller_company_id": "company", "supplier_number": "supplier"}
     columns = {"id": "s", "po_number": "s", "buyer_company_id": "s", "seller_company_id": "s",
                "buyer_contact_employee_id": "s", "product_id": "s", "product_name": "s", "unit": "s",
                "quantity": "n", "unit_price": "n", "total_amount": "n", "currency": "s", "order_date": "d",
                "delivery_date": "d", "delivery_location": "s", "status": "s", "amendment_status": "s",
                "amendment_count": "i", "erp_sync_status": "s", "notes": "s", "seller_confirmed_at": "dt",
-               "created_at": "dt", "updated_at": "dt"}  # fmt: skip
+               "created_at": "dt", "updated_at": "dt", "supplier_number": "s"}  # fmt: skip
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """Adds ``supplier_number``: the seller's ERP supplier id (``erp_supplier_id`` of its Common company), the
+        key ERP purchase orders name suppliers by (mapper-common's templates map it)."""
+        out = super().post_process(row, context)
+        if out is not None:
+            out["supplier_number"] = self.supplier_numbers.get(str(out.get("seller_company_id")))
+        return out
+
+    @cached_property
+    def supplier_numbers(self) -> dict[str, str]:
+        """Common supplier company id -> ERP supplier id, read once per run through the same session."""
+        companies = t.cast("CommonStream", self._tap.streams["companies"])
+        rows = companies.get_records(None)
+        return {str(r["id"]): str(r["erp_supplier_id"]) for r in rows if r.get("erp_supplier_id")}
 
 
 class AmendmentsStream(CommonStream):
