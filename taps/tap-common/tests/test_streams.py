@@ -120,3 +120,19 @@ def test_wrong_password_is_an_authentication_error_without_the_secret(url: str, 
         run_tap(common_config(url, password="wrong-" + PASSWORD), streams={"companies"})
     assert "INVALID_CREDENTIALS" in str(failure.value)
     assert PASSWORD not in str(failure.value)
+
+
+@pytest.mark.parametrize("profile", ["flaky", "expiring-tokens"])
+def test_fault_profiles_change_nothing_that_lands(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, profile: str
+) -> None:
+    """A3/A9/B2 together: 503s, 429s, resets, truncated bodies or revoked tokens mid-run; the same rows, no more."""
+    config = common_config(url, page_size=3, http={"backoff_base": 0.01, "backoff_max": 0.05, "max_attempts": 6})
+    clean = run_tap(config)
+    sandbox.faults.apply_profile(profile)
+    faulted = run_tap(config)
+    fired = sum(rule.fired for rule in sandbox.faults.rules("common"))
+    for stream in ("purchase_orders", "amendments", "companies", "business_relationships", "erp_sync_pending_updates"):
+        assert faulted.records(stream) == clean.records(stream), stream
+    assert faulted.state == clean.state
+    assert fired > 0  # the faults really happened
