@@ -149,3 +149,24 @@ def test_canary_password_appears_nowhere(url: str, sandbox: Sandbox, emulator: C
     tokens = [Canary(f"token{i}", tok) for i, tok in enumerate(sandbox.ctx.tokens._tokens)]
     assert scan([Canary("password", canary, user=EMAIL), *tokens], blobs) == []
     assert b"DL-9" in blobs["dead letters"]  # positive control
+
+
+def test_transient_errors_are_retried_by_the_kit_and_create_once(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    sandbox.faults.add("common", "/api/v1/purchase-orders", FaultSpec("status", status=503, times=2, method="POST"))
+    sandbox.faults.add("common", "/api/v1/purchase-orders", FaultSpec("rate_limit", retry_after=0, times=1))
+    orders = s4_orders(emulator, 2)
+    config = target_config(url, tmp_path, http={"max_attempts": 4, "backoff_base": 0.01, "backoff_max": 0.05})
+    result = pipeline(
+        [("mapper-common", MAPPER), ("target-common", config)], singer("A_PurchaseOrder", orders, []), tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    numbers = [p["po_number"] for p in emulator.data.purchase_orders()]
+    assert all(numbers.count(o["PurchaseOrder"]) == 1 for o in orders)
+    assert [
+        r.status for r in sandbox.requests("common") if r.method == "POST" and r.path == "/api/v1/purchase-orders"
+    ] == [503, 503, 201, 201]
+    assert not (tmp_path / "dead-letters.jsonl").exists()

@@ -91,9 +91,17 @@ class CommonSink(RecordSink):
         body = self._body(record)
         existing = self.client.find_po(str(number))
         if existing is None:
-            self.client.call("POST", "/purchase-orders", {"po_number": number, **body})
-            self.counts["created"] += 1
-            return
+            try:
+                self.client.call("POST", "/purchase-orders", {"po_number": number, **body})
+                self.counts["created"] += 1
+                return
+            except CommonError as exc:
+                # a retried create whose first attempt did land (its answer was lost): carry on as an update
+                if exc.error_code != "DUPLICATE_PO_NUMBER":
+                    raise
+                existing = self.client.find_po(str(number))
+                if existing is None:
+                    raise
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
         if not changed:
             self.counts["unchanged"] += 1
