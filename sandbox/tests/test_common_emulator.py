@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -221,6 +222,24 @@ def test_webhook_sender_signs_and_retries(sandbox: Sandbox, emulator: CommonEmul
         sent = emulator.deliver_webhooks()
         assert sent == len(emulator.data.pending_updates())
         assert {json.loads(body)["type"] for _, body in _Receiver.received} == {"erp_sync.pending_update"}
+        # a write pushes its event on its own, as the platform does
+        _Receiver.received = []
+        supplier = next(
+            c for c in _all(api, sandbox.url("common") + "/api/v1/companies") if c["company_type"] == "supplier"
+        )
+        created = api.post(
+            sandbox.url("common") + "/api/v1/purchase-orders",
+            json={"po_number": "PUSH-1", "seller_company_id": supplier["id"], "quantity": "1.000",
+                  "unit_price": "1.00", "currency": "USD", "order_date": "2026-01-05"},
+            timeout=TIMEOUT,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 30
+        while len(_Receiver.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pushed = sorted((e["type"], e["data"]["po_number"]) for e in (json.loads(b) for _, b in _Receiver.received))
+        # the write's own event, and the ERP-sync update it created
+        assert pushed == [("erp_sync.pending_update", "PUSH-1"), ("purchase_order.created", "PUSH-1")]
     finally:
         server.shutdown()
         server.server_close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -158,6 +159,9 @@ class CommonEmulator(ProductEmulator):
         self.webhooks = WebhookSender(secret=WEBHOOK_SECRET)
         self._published: set[str] = set()
         self._refresh_tokens: set[str] = set()
+        #: Writes push their webhook events in a background thread when an endpoint is configured.
+        self.push_webhooks = True
+        self._push_lock = threading.Lock()
         #: Every refresh token handed out (secret-residue tests look for them).
         self.issued_refresh_tokens: list[str] = []
         #: The credentials this tenant accepts (tests set canaries here).
@@ -249,6 +253,7 @@ class CommonEmulator(ProductEmulator):
         self.variant = "seed"
         self.webhooks.reset()
         self.webhooks.secret = WEBHOOK_SECRET
+        self.push_webhooks = True
         self._published.clear()
         self._refresh_tokens.clear()
         self.issued_refresh_tokens.clear()
@@ -421,7 +426,7 @@ class CommonEmulator(ProductEmulator):
             record.setdefault(name, None)
         record.setdefault("delivery_date", None)
         self.data.save_po(record, created=True, update_type="po_created", changes={})
-        self.webhooks.enqueue("purchase_order.created", {"id": record["id"], "po_number": record["po_number"]}, now)
+        self._event("purchase_order.created", {"id": record["id"], "po_number": record["po_number"]}, now)
         return record
 
     async def _create_po(self, request: Request) -> Response:
@@ -442,9 +447,7 @@ class CommonEmulator(ProductEmulator):
         if not changes:
             return existing
         self.data.save_po(record, created=False, update_type="po_updated", changes=changes)
-        self.webhooks.enqueue(
-            "purchase_order.updated", {"id": po_id, "po_number": record["po_number"]}, iso(self.data.now())
-        )
+        self._event("purchase_order.updated", {"id": po_id, "po_number": record["po_number"]}, iso(self.data.now()))
         return record
 
     async def _update_po(self, request: Request) -> Response:
@@ -500,7 +503,7 @@ class CommonEmulator(ProductEmulator):
         self.data.save_po(
             po, created=False, update_type="amendment_proposed", changes={"amendment_id": amendment["id"]}
         )
-        self.webhooks.enqueue("amendment.proposed", {"id": amendment["id"], "purchase_order_id": po["id"]}, now)
+        self._event("amendment.proposed", {"id": amendment["id"], "purchase_order_id": po["id"]}, now)
         return JSONResponse(amendment, 201)
 
     async def _approve(self, request: Request) -> Response:
@@ -531,7 +534,7 @@ class CommonEmulator(ProductEmulator):
         self.data.save_po(
             po, created=False, update_type=f"amendment_{amendment['status']}", changes={"amendment_id": amendment["id"]}
         )
-        self.webhooks.enqueue(f"amendment.{amendment['status']}", {"id": amendment["id"]}, amendment["decided_at"])
+        self._event(f"amendment.{amendment['status']}", {"id": amendment["id"]}, amendment["decided_at"])
         return JSONResponse(po)
 
     async def _po_amendments(self, request: Request) -> Response:
@@ -667,6 +670,17 @@ class CommonEmulator(ProductEmulator):
             self._published.add(update.id)
             self.webhooks.enqueue("erp_sync.pending_update", update.json(), iso(update.created_at))
         return len(fresh)
+
+    def _event(self, event_type: str, data: dict[str, Any], at: str) -> None:
+        """Queue a webhook event for a write and, with an endpoint configured, push it in the background (as the
+        platform does), one delivery round at a time."""
+        self.webhooks.enqueue(event_type, data, at)
+        if self.webhooks.url and self.push_webhooks:
+            threading.Thread(target=self._push_round, daemon=True).start()
+
+    def _push_round(self) -> None:
+        with self._push_lock:
+            self.deliver_webhooks()
 
     def deliver_webhooks(self) -> int:
         """Publish what is due and deliver the outbox; returns how many events were sent (retries not counted)."""
