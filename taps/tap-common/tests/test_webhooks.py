@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from xlr8_sandbox.products.common import EMAIL, PASSWORD, CommonEmulator
 from xlr8_sandbox.products.common.webhooks import WebhookSender, sign
 from xlr8_tap_common.webhooks import HOLD_ENV, SECRETS_ENV, read_events
 
@@ -189,3 +190,27 @@ def test_tap_reads_webhook_events_incrementally(receiver: Receiver, url: str) ->
     ids = [r["payload"]["data"]["id"] for r in second.records("webhook_events")]
     assert ids[-1] == "am-1"
     assert len(ids) <= 2  # the boundary event (seq >= bookmark) and the new one
+
+
+def test_common_pushes_to_the_receiver_and_the_tap_reads_it(
+    receiver: Receiver, url: str, emulator: CommonEmulator
+) -> None:
+    """The whole path: Common's own sender (configured through its API) -> xlr8-common-webhooks -> webhook_events."""
+    session = requests.Session()
+    token = session.post(url + "/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=10).json()[
+        "access_token"
+    ]
+    session.headers["Authorization"] = f"Bearer {token}"
+    configured = session.post(
+        url + "/api/v1/erp-sync/webhooks", json={"url": receiver.url, "secret": SECRET}, timeout=10
+    )
+    assert configured.status_code == 200
+    tested = session.post(url + "/api/v1/erp-sync/webhook-test", timeout=30).json()
+    assert tested["delivered"] is True
+    emulator.deliver_webhooks()  # the pending ERP-sync updates that exist now
+    events = receiver.events()
+    assert events[0]["event_type"] == "webhook.test"
+    pending = {u.id for u in emulator.data.pending_updates()}
+    assert {e["payload"]["data"]["id"] for e in events if e["event_type"] == "erp_sync.pending_update"} == pending
+    out = run_tap(common_config(url, webhook_store_path=str(receiver.store)), streams={"webhook_events"})
+    assert [r["event_id"] for r in out.records("webhook_events")] == [e["event_id"] for e in events]
