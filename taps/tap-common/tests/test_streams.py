@@ -136,3 +136,11 @@ def test_fault_profiles_change_nothing_that_lands(
         assert faulted.records(stream) == clean.records(stream), stream
     assert faulted.state == clean.state
     assert fired > 0  # the faults really happened
+
+
+def test_supplier_numbers_ignore_a_filter_meant_for_other_fields(url: str, emulator: CommonEmulator) -> None:
+    out = run_tap(common_config(url, filters="country = 'CA'"), streams={"purchase_orders", "companies"})
+    assert {c["country"] for c in out.records("companies")} == {"CA"}  # the filter applies to companies...
+    orders = out.records("purchase_orders")
+    assert orders
+    assert all(o["supplier_number"] for o in orders)  # ...but not to the look-up behind supplier_number

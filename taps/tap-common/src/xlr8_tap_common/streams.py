@@ -52,7 +52,8 @@ class PurchaseOrdersStream(CommonStream):
     @cached_property
     def supplier_numbers(self) -> dict[str, str]:
         """Common supplier company id -> ERP supplier id, read once per run through the same session."""
-        companies = t.cast("CommonStream", self._tap.streams["companies"])
+        companies = CompaniesStream(self._tap)
+        companies.__dict__["universal_filter"] = None  # every supplier, whatever the run's ``filters`` say
         rows = companies.get_records(None)
         return {str(r["id"]): str(r["erp_supplier_id"]) for r in rows if r.get("erp_supplier_id")}
 
