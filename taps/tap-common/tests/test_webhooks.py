@@ -214,3 +214,33 @@ def test_common_pushes_to_the_receiver_and_the_tap_reads_it(
     assert {e["payload"]["data"]["id"] for e in events if e["event_type"] == "erp_sync.pending_update"} == pending
     out = run_tap(common_config(url, webhook_store_path=str(receiver.store)), streams={"webhook_events"})
     assert [r["event_id"] for r in out.records("webhook_events")] == [e["event_id"] for e in events]
+
+
+def test_h7_oversized_body_and_slow_client(tmp_path: Path) -> None:
+    receiver = Receiver(tmp_path)
+    receiver.start()
+    try:
+        huge = requests.post(receiver.url, data=b"x" * 1_000_001, headers={"Common-Event-Id": "e"}, timeout=10)
+        assert huge.status_code == 413
+        receiver.stop()
+        receiver.proc = subprocess.Popen(
+            [str(BIN / "xlr8-common-webhooks"), "--store", str(receiver.store), "--port", str(receiver.port),
+             "--audit-log", str(receiver.audit), "--read-timeout", "0.5"],
+            env={**os.environ, SECRETS_ENV: SECRET}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(receiver.url, timeout=1)
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as sock:
+            sock.sendall(b'POST /hooks/common HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"id":')  # then stall
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert receiver.events() == []
+        assert [line["reason"] for line in receiver.audit_lines()] == ["body not received in time"]
+    finally:
+        receiver.stop()

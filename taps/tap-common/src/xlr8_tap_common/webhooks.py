@@ -6,7 +6,8 @@ Each delivery is checked before anything else happens, on the raw bytes:
 - ``Common-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]``: HMAC-SHA256 of ``"<t>." + body`` with any of the
   configured secrets (several during a rotation), compared in constant time; missing or malformed headers get 400,
   a wrong signature 401;
-- the timestamp within ``tolerance_s`` of now, in the past *and* the future (a replay outside the window: 401).
+- the timestamp within ``tolerance_s`` of now, in the past *and* the future (a replay outside the window: 401);
+- the body within ``read_timeout_s`` (a slow client gets 408).
 
 A rejected delivery writes one audit line (JSON: time, reason, claimed event id, client address; never the body
 or the signature) and nothing else. An accepted one is committed to the SQLite store (WAL, ``synchronous=FULL``)
@@ -22,6 +23,7 @@ Run: ``XLR8_COMMON_WEBHOOK_SECRETS=<secret>[,<previous>] xlr8-common-webhooks --
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -151,6 +153,8 @@ class WebhookReceiver:
     secrets: Sequence[str]
     tolerance_s: float = 300.0
     max_body_bytes: int = 1_000_000
+    #: Seconds a client may take to send its body (a slow client gets 408, RELIABILITY H7).
+    read_timeout_s: float = 10.0
     audit_path: str | None = None
     now: Callable[[], float] = time.time
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -172,8 +176,14 @@ class WebhookReceiver:
             await _answer(send, 413, {"error": "payload too large"})
             return
         body = b""
+        deadline = time.monotonic() + self.read_timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                self.audit("body not received in time", None, client)
+                await _answer(send, 408, {"error": "request body timeout"})
+                return
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
                 await _answer(send, 413, {"error": "payload too large"})
@@ -245,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--tolerance", type=float, default=300.0, help="replay window in seconds (both directions)")
     parser.add_argument("--audit-log", default=None, help="JSON-lines file for rejected deliveries")
+    parser.add_argument("--read-timeout", type=float, default=10.0, help="seconds a client may take to send its body")
     args = parser.parse_args(argv)
     secrets = [s for s in os.environ.get(SECRETS_ENV, "").split(",") if s]
     try:
@@ -252,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - the extra is missing
         parser.error("the server needs uvicorn: pip install 'xlr8-tap-common[webhooks]'")
     try:
-        app = WebhookReceiver(EventStore(args.store), secrets, tolerance_s=args.tolerance, audit_path=args.audit_log)
+        app = WebhookReceiver(
+            EventStore(args.store),
+            secrets,
+            tolerance_s=args.tolerance,
+            read_timeout_s=args.read_timeout,
+            audit_path=args.audit_log,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
