@@ -82,3 +82,46 @@ def test_meltano_run_through_mapper_common_into_target_common(tmp_path: Path) ->
     assert len(lookups) > 10  # one look-up per PO that went round
     assert writes == []
     assert not (tmp_path / "dead.jsonl").exists()
+
+
+def test_c6_d1_no_canary_left_after_meltano_runs_of_the_common_plugins(tmp_path: Path) -> None:
+    """C6/D1 for the three Common plugins through Meltano at DEBUG: after a normal run of tap-common into the truths
+    store and one through mapper-common into target-common, the canary password and
+    every token Common issued are nowhere under the project: Meltano's files and system db, the truths store,
+    stdout and stderr (target-common's dead letters are covered in target-common/tests)."""
+    from xlr8_kit.testing.residue import Canary, duckdb_dump, scan, sqlite_dump, tree_files
+    from xlr8_sandbox.products.common import EMAIL
+
+    canary = 'CANARY-cm-e2e/5b+Q="x&y 7'
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    dead = tmp_path / "dead.jsonl"
+    with run_sandbox(["common"], scale=40) as sandbox:
+        emulator = sandbox.emulator("common")
+        assert isinstance(emulator, CommonEmulator)
+        emulator.password = canary
+        env = {
+            "TAP_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TAP_COMMON_PASSWORD": canary,
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_PASSWORD": canary,
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(dead),
+            "MELTANO_CLI_LOG_LEVEL": "debug",
+        }
+        first = project.run("tap-common", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        second = project.meltano(
+            "run", "tap-common", "common-to-s4hana", "s4hana-to-common", "target-common",
+            env={**env, "TAP_COMMON_FILTERS": "status in ('draft', 'pending', 'confirmed', 'cancelled')",
+                 "TAP_COMMON__SELECT": '["purchase_orders.*"]'},
+        )  # fmt: skip
+        assert second.returncode == 0, second.stderr[-3000:]
+        tokens = [Canary(f"token{i}", t) for i, t in enumerate(sandbox.ctx.tokens._tokens)]
+        refresh = [Canary(f"refresh{i}", t) for i, t in enumerate(emulator.issued_refresh_tokens)]
+    blobs = tree_files(tmp_path)
+    blobs["truths rows"] = duckdb_dump(project.truths)
+    blobs["system db rows"] = sqlite_dump(project.sys_dir / "meltano.db")
+    for n, output in enumerate((first, second)):
+        blobs[f"run {n} output"] = (output.stdout + output.stderr).encode()
+    assert scan([Canary("password", canary, user=EMAIL), *tokens, *refresh], blobs) == []
+    assert tokens  # positive controls: tokens were issued and data landed
+    assert b"PO00000001" in blobs["truths rows"]
