@@ -16,27 +16,13 @@ from singer_sdk.pagination import JSONPathPaginator
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.schema_codes import schema_of
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from xlr8_kit.query.translate import Translation
     from xlr8_tap_common.settings import CommonSettings
-
-#: Compact column types used by the stream declarations.
-TYPE_CODES: dict[str, dict[str, t.Any]] = {
-    "s": {"type": ["string", "null"]},
-    "i": {"type": ["integer", "null"]},
-    "n": {"type": ["number", "null"]},
-    "b": {"type": ["boolean", "null"]},
-    "o": {"type": ["object", "null"], "additionalProperties": True},
-    "d": {"type": ["string", "null"], "format": "date"},
-    "dt": {"type": ["string", "null"], "format": "date-time"},
-}
-
-
-def schema_of(columns: dict[str, str]) -> dict[str, t.Any]:
-    return {"type": "object", "properties": {name: dict(TYPE_CODES[code]) for name, code in columns.items()}}
 
 
 class CommonClassifier(ResponseClassifier):

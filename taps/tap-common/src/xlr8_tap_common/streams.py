@@ -17,7 +17,8 @@ from pathlib import Path
 
 from singer_sdk.streams import Stream
 
-from xlr8_tap_common.client import CommonStream, error_summary, schema_of
+from xlr8_kit.schema_codes import schema_of
+from xlr8_tap_common.client import CommonStream, error_summary
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

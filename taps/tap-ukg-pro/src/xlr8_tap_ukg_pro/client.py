@@ -19,6 +19,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.schema_codes import schema_of
 from xlr8_tap_ukg_pro import discovery
 
 if t.TYPE_CHECKING:
@@ -30,21 +31,6 @@ if t.TYPE_CHECKING:
 
 MAX_PER_PAGE = 10_000
 _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
-
-#: Compact column types used by the stream declarations.
-TYPE_CODES: dict[str, dict[str, t.Any]] = {
-    "s": {"type": ["string", "null"]},
-    "i": {"type": ["integer", "null"]},
-    "n": {"type": ["number", "null"]},
-    "b": {"type": ["boolean", "null"]},
-    "d": {"type": ["string", "null"], "format": "date"},
-    "dt": {"type": ["string", "null"], "format": "date-time"},
-}
-
-
-def schema_of(columns: dict[str, str]) -> dict[str, t.Any]:
-    """``{"employeeID": "s", "originalHireDate": "d"}`` as a JSON schema."""
-    return {"type": "object", "properties": {name: dict(TYPE_CODES[code]) for name, code in columns.items()}}
 
 
 class UkgClassifier(ResponseClassifier):
@@ -82,7 +68,7 @@ class UkgRestStream(KitRESTStream):
     """One REST resource. Subclasses declare ``name``, ``path``, ``columns``, keys and xlr8 annotations."""
 
     response_classifier = CLASSIFIER
-    #: Column name -> type code (see ``TYPE_CODES``).
+    #: Column name -> type code (see ``xlr8_kit.schema_codes``).
     columns: t.ClassVar[dict[str, str]] = {}
     #: Query parameters this resource always gets.
     extra_params: t.ClassVar[dict[str, str]] = {}
