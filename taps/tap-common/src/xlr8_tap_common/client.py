@@ -28,15 +28,8 @@ if t.TYPE_CHECKING:
 class CommonClassifier(ResponseClassifier):
     """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8)."""
 
-    def error_in_body(self, response: requests.Response) -> str | None:
-        found = super().error_in_body(response)
-        if found is not None:
-            return found
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            return None
-        if isinstance(body, dict) and "error_code" in body:
+    def json_error(self, body: dict[str, t.Any]) -> str | None:
+        if "error_code" in body:
             return f"{body.get('error_code')} (request_id {body.get('request_id')}): {str(body.get('detail'))[:200]}"
         return None
 

@@ -101,14 +101,9 @@ class CommonSettings:
                 start = start if start.tzinfo else start.replace(tzinfo=UTC)
             except ValueError:
                 errors.append(f"setting 'start_date' must be an ISO 8601 date-time, not {config['start_date']!r}")
-        filters = config.get("filters") or None
-        if filters:
-            from xlr8_kit.query.parser import parse_query
+        from xlr8_kit.query.parser import filters_setting
 
-            try:
-                parse_query(str(filters))
-            except ValueError as exc:
-                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+        filters = filters_setting(config, errors)
         if errors:
             raise ConfigValidationError("tap-common: invalid configuration: " + "; ".join(errors), errors=errors)
         acknowledge = config.get("acknowledge_updates")
