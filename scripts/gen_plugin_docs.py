@@ -60,7 +60,7 @@ class Plugin:
     directory: Path
     distribution: str
     executable: str
-    plugin_type: str  # extractors | loaders
+    plugin_type: str  # extractors | mappers | loaders
 
     @property
     def name(self) -> str:
@@ -83,15 +83,19 @@ class Plugin:
         return self.directory / "README.md"
 
 
+_KINDS = {"target": "loaders", "mapper": "mappers"}
+_SINGULAR = {"extractors": "extractor", "mappers": "mapper", "loaders": "loader"}
+
+
 def discover_plugins() -> list[Plugin]:
     """Every tap under ``taps/`` (new ones included automatically) and the target."""
     found = []
-    for pyproject in [*sorted(ROOT.glob("taps/*/pyproject.toml")), ROOT / "target-xlr8-truths" / "pyproject.toml"]:
+    for pyproject in [*sorted(ROOT.glob("taps/*/pyproject.toml")), *sorted(ROOT.glob("target-*/pyproject.toml"))]:
         project = tomllib.loads(pyproject.read_text())["project"]
         directory = pyproject.parent
         scripts = project.get("scripts", {})
         executable = directory.name if directory.name in scripts else next(iter(scripts))
-        kind = "loaders" if executable.startswith("target-") else "extractors"
+        kind = _KINDS.get(executable.split("-", 1)[0], "extractors")
         found.append(Plugin(directory, project["name"], executable, kind))
     return found
 
@@ -172,13 +176,31 @@ def git_requirement(distribution: str, subdirectory: str) -> str:
 
 def pip_url_git(plugin: Plugin) -> str:
     """Plain pip from git: the kit named explicitly (it is not on PyPI yet), then the plugin."""
-    reqs = [git_requirement("xlr8-connector-kit", "shared"), git_requirement(plugin.distribution, plugin.subdirectory)]
+    reqs = [
+        git_requirement("xlr8-connector-kit", "shared"),
+        *(git_requirement(name, sub) for name, sub in _workspace_deps(plugin)),
+        git_requirement(plugin.distribution, plugin.subdirectory),
+    ]
     return " ".join(f"'{r}'" for r in reqs)
 
 
 def local_pip_url(plugin: Plugin) -> str:
-    """Editable paths inside this repository (``meltano install`` from the project root)."""
-    return f"-e ./shared -e ./{plugin.subdirectory}"
+    """Editable paths inside this repository (``meltano install`` from the project root): the kit, the workspace
+    packages the plugin depends on (target-common uses tap-common's client), then the plugin."""
+    paths = ["./shared", *(f"./{sub}" for _, sub in _workspace_deps(plugin)), f"./{plugin.subdirectory}"]
+    return " ".join(f"-e {path}" for path in paths)
+
+
+def _workspace_deps(plugin: Plugin) -> list[tuple[str, str]]:
+    """(distribution, subdirectory) of the workspace plugins this one depends on (besides the kit)."""
+    deps = tomllib.loads((plugin.directory / "pyproject.toml").read_text())["project"].get("dependencies", [])
+    names = {re.split(r"[\s\[<>=!~;@]", d, maxsplit=1)[0] for d in deps}
+    found = []
+    for other in sorted(ROOT.glob("taps/*/pyproject.toml")):
+        name = tomllib.loads(other.read_text())["project"]["name"]
+        if name in names:
+            found.append((name, other.parent.relative_to(ROOT).as_posix()))
+    return found
 
 
 def hub_definition(plugin: Plugin, info: dict[str, t.Any], groups: list[list[str]] | None) -> dict[str, t.Any]:
@@ -251,6 +273,8 @@ def update_meltano_yml(text: str, plugins: list[Plugin], infos: dict[str, dict[s
             entry["settings_group_validation"] = current["settings_group_validation"]
         if current is not None and current.get("config"):
             entry["config"] = current["config"]  # this project's own values (defaults live in the tap)
+        if current is not None and current.get("mappings"):
+            entry["mappings"] = current["mappings"]  # a mapper's named mappings are this project's own
         entry["settings"] = CommentedSeq(
             _setting_map(s) for s in settings_from_about(infos[plugin.name], builtins=False)
         )
@@ -282,7 +306,7 @@ def dump_definition(definition: dict[str, t.Any]) -> str:
 
 
 def definition_type(definition: dict[str, t.Any]) -> str:
-    return "loader" if definition["name"].startswith("target-") else "extractor"
+    return _SINGULAR[_KINDS.get(definition["name"].split("-", 1)[0], "extractors")]
 
 
 # --- README -----------------------------------------------------------------------------------------------------
@@ -296,7 +320,7 @@ def settings_table(markdown: str) -> str:
 
 
 def install_block(plugin: Plugin, info: dict[str, t.Any]) -> str:
-    kind = "loader" if plugin.plugin_type == "loaders" else "extractor"
+    kind = _SINGULAR[plugin.plugin_type]
     extra = "[postgres]" if plugin.distribution == "xlr8-target-truths" else ""
     git_kit = git_requirement("xlr8-connector-kit", "shared")
     git_plugin = git_requirement(plugin.distribution, plugin.subdirectory)

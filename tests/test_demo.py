@@ -27,6 +27,18 @@ ROW = re.compile(r"^  (\S+)\s+(\S+)\s+(reality|configuration)\s+(\S*)\s+([\d,]+)
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def copy_with_workspace_executables(source: Path, target: Path) -> None:
+    """Copy meltano.yml without ``pip_url``: its editable paths (``-e ./taps/...``) are relative to the repository,
+    so Meltano's auto-install would fail in a temporary copy; the workspace's installed executables run instead."""
+    import yaml
+
+    data = yaml.safe_load(source.read_text())
+    for kind in ("extractors", "mappers", "loaders"):
+        for plugin in data.get("plugins", {}).get(kind, []):
+            plugin.pop("pip_url", None)
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def demo_script() -> str:
     script = shutil.which("xlr8-demo", path=str(Path(sys.executable).parent)) or shutil.which("xlr8-demo")
     assert script, "the xlr8-demo console script is not installed (uv sync)"
@@ -36,7 +48,7 @@ def demo_script() -> str:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     project = tmp_path_factory.mktemp("demo-project")
-    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
+    copy_with_workspace_executables(ROOT / "meltano.yml", project / "meltano.yml")
     result = subprocess.run(
         [demo_script(), "--project-dir", str(project), "--scale", str(SCALE), *WAIT],
         capture_output=True,

@@ -1,5 +1,9 @@
-"""Compact column declarations for streams whose vendor objects are fixed (UKG Pro, UKG Ready): ``{"hired": "d"}``
-instead of a JSON schema per column, and the JSON schema of a report column by its type."""
+"""Compact column declarations for streams whose vendor objects are fixed (UKG Pro, UKG Ready, Common):
+``{"hired": "d"}`` instead of a JSON schema per column, and the JSON schema of a report column by its type.
+
+Codes: ``s`` string, ``i`` integer, ``n`` number, ``b`` boolean, ``o`` object (any keys), ``d`` ISO date,
+``dt`` ISO date-time; every column is nullable.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ TYPE_CODES: dict[str, dict[str, t.Any]] = {
     "i": {"type": ["integer", "null"]},
     "n": {"type": ["number", "null"]},
     "b": {"type": ["boolean", "null"]},
+    "o": {"type": ["object", "null"], "additionalProperties": True},
     "d": {"type": ["string", "null"], "format": "date"},
     "dt": {"type": ["string", "null"], "format": "date-time"},
 }

@@ -76,7 +76,7 @@ class ItemsStream(KitRESTStream):
 
 class DemoTap(KitTap):
     name = "tap-kitdemo"
-    product_id = "common"
+    product_id = "universal"
     config_jsonschema = th.PropertiesList(
         th.Property("base_url", th.StringType, required=True),
         th.Property("client_id", th.StringType),

@@ -241,7 +241,7 @@ def test_g1_tap_run_persists_breaker_state_for_the_next_run(tmp_path, fake_time)
     with pytest.raises(ServerUnavailableError, match="connection refused"):
         tap.sync_all()
     saved = json.loads(state.read_text())
-    assert saved[f"common:|{dead}"]["state"] == "open"  # scope product:credential, then the origin
+    assert saved[f"universal:|{dead}"]["state"] == "open"  # scope product:credential, then the origin
     next_run = make_tap(FaultServerStub(dead), fake_time, http=http)
     with pytest.raises(CircuitOpenError):
         next_run.sync_all()  # fails fast: no connection attempted while the circuit is open

@@ -41,7 +41,7 @@ PARAMS = {
     ("annual_salary", ">"): "minsal",
     ("last_modified", ">="): "since",
 }
-PRODUCTS = ["salesforce", "successfactors", "oracle_hcm", "ukg_pro", "workday_hcm", "common"]
+PRODUCTS = ["salesforce", "successfactors", "oracle_hcm", "ukg_pro", "workday_hcm", "universal"]
 STREAM = "Xlr8Probe"
 
 

@@ -231,7 +231,7 @@ TABLE = [
     ),
     ("workday", "employee where hire_date >= 2024-01-01", "workers", {}, "hireDate >= 2024-01-01", False),
     # --- common: canonical names, nothing pushed ---
-    ("common", "people where hire_date >= 2024-01-01 limit 5", "employee", {}, "hire_date >= 2024-01-01", False),
+    ("universal", "people where hire_date >= 2024-01-01 limit 5", "employee", {}, "hire_date >= 2024-01-01", False),
 ]
 
 

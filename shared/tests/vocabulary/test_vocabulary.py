@@ -25,7 +25,7 @@ from xlr8_kit.vocabulary.model import FieldMap, StreamMapping
 
 REGISTRY_IDS = [
     "ukg_pro", "ukg_wfm", "ukg_ready", "workday_hcm", "workday_fins", "successfactors",
-    "s4hana", "salesforce", "oracle_hcm", "oracle_erp", "common",
+    "s4hana", "salesforce", "oracle_hcm", "oracle_erp", "universal", "common",
 ]  # fmt: skip
 
 
@@ -169,8 +169,8 @@ def test_products_for_entity() -> None:
     assert products_for_entity("opportunity") == ["salesforce"]
 
 
-def test_common_product_speaks_canonical_names() -> None:
-    mapping = product_mapping("common", "people")
+def test_universal_product_speaks_canonical_names() -> None:
+    mapping = product_mapping("universal", "people")
     assert mapping.stream == "employee"
     assert mapping.column("hire_date") == "hire_date"
     assert field_type(mapping, "hire_date") == "date"

@@ -10,4 +10,5 @@ EMULATORS: dict[str, str] = {
     "workday": "xlr8_sandbox.products.workday:WorkdayEmulator",
     "oracle_hcm": "xlr8_sandbox.products.oracle_fusion.hcm:OracleHcmEmulator",
     "oracle_erp": "xlr8_sandbox.products.oracle_fusion.erp:OracleErpEmulator",
+    "common": "xlr8_sandbox.products.common:CommonEmulator",
 }

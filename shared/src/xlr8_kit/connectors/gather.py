@@ -129,7 +129,7 @@ def analyse(question: str) -> Analysis:
                 product = resolve_product(gram)
             except UnknownProductError:
                 product = None
-            if product is not None and product.domain != "common":
+            if product is not None and product.domain != "universal":
                 used |= span
                 if product.id not in products:
                     products.append(product.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import requests
 
@@ -98,6 +98,7 @@ class ResponseClassifier:
                 status = data.get("status")
                 if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
                     return f"body status {status!r}"
+                return self.json_error(data)
             return None
         if "xml" in content_type or body.lstrip().startswith(b"<?xml") or b"Envelope" in body[:400]:
             if _SOAP_FAULT.search(body):
@@ -105,6 +106,12 @@ class ResponseClassifier:
             return None
         if (content_type == "text/html" or _HTML.match(body)) and not _expected_html(response):
             return "HTML page instead of API data (login page or proxy error)"
+        return None
+
+    def json_error(self, body: dict[str, Any]) -> str | None:
+        """A product's own error object in a 2xx JSON body (UKG's ``message``, Common's ``error_code``): a short
+        reason, else None. Products override this instead of ``error_in_body``."""
+        del body
         return None
 
     def quota_usage(self, response: requests.Response) -> tuple[int, int] | None:

@@ -381,6 +381,12 @@ class UKGRest(NamedParams):
     name = "ukg_rest"
 
 
+class CommonRest(NamedParams):
+    """Common's purchase-order list filters (``status``, ``updated_since``, ``buyer_company_id``)."""
+
+    name = "common_rest"
+
+
 DIALECTS: dict[str, Callable[[StreamMapping, dict[str, FieldType]], Dialect]] = {
     "soql": SOQL,
     "odata_v2": ODataV2,
@@ -388,12 +394,14 @@ DIALECTS: dict[str, Callable[[StreamMapping, dict[str, FieldType]], Dialect]] = 
     "oracle_rest_v1": OracleRESTSimple,
     "workday": Workday,
     "ukg_rest": UKGRest,
+    "common_rest": CommonRest,
     "none": Dialect,
 }
 
 __all__ = [
     "DIALECTS",
     "SOQL",
+    "CommonRest",
     "Dialect",
     "NamedParams",
     "ODataV2",

@@ -243,6 +243,18 @@ def parse_query(text: str) -> Query:
     return _Parser(text).query()
 
 
+def filters_setting(config: dict[str, object], errors: list[str]) -> str | None:
+    """A tap's ``filters`` setting, checked once with its other settings: the text, or None when unset; a query
+    that does not parse adds an error naming the setting."""
+    filters = config.get("filters") or None
+    if filters:
+        try:
+            parse_query(str(filters))
+        except ValueError as exc:
+            errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+    return str(filters) if filters else None
+
+
 def parse_filter(text: str) -> Filter:
     """Parse a bare filter expression (what a tap's ``filters`` setting holds), ``where`` allowed in front."""
     parser = _Parser(text)

@@ -158,9 +158,9 @@ def mapping_for_stream(product: str, stream: str) -> StreamMapping | None:
 
 
 def products_for_entity(entity: str) -> list[str]:
-    """Registry ids of the source products that carry a canonical entity (``common`` is not a source)."""
+    """Registry ids of the source products that carry a canonical entity (``universal`` is not a source)."""
     name = resolve_entity(entity).name
-    return sorted({p for (p, _), m in _all_mappings().items() if m.entity == name and p != "common"})
+    return sorted({p for (p, _), m in _all_mappings().items() if m.entity == name and p != "universal"})
 
 
 def field_type(mapping: StreamMapping, canonical: str) -> FieldType:

@@ -42,7 +42,8 @@ PRODUCTS: tuple[Product, ...] = (
     Product("salesforce", "Salesforce", "soql", ("tap-salesforce", "sfdc"), "crm"),
     Product("oracle_hcm", "Oracle HCM Cloud", "oracle_rest", ("tap-oracle-hcm",), "hr"),
     Product("oracle_erp", "Oracle ERP Cloud", "oracle_rest", ("tap-oracle-erp", "oracle_fins"), "finance"),
-    Product("common", "Common (product-neutral)", "none", ("universal", "canonical"), "common"),
+    Product("universal", "Universal (product-neutral canonical form)", "none", ("canonical",), "universal"),
+    Product("common", "Common purchase-order platform", "common_rest", ("common_po", "tap-common"), "procurement"),
 )
 
 _EMPLOYMENT_STATUS = ("active", "leave", "terminated")
@@ -104,6 +105,12 @@ FIELDS: tuple[CanonicalField, ...] = (
     CanonicalField("due_date", "date"),
     CanonicalField("purchase_order_id"),
     CanonicalField("order_date", "date"),
+    CanonicalField("amendment_id", references="amendment"),
+    CanonicalField("relationship_id", references="business_relationship"),
+    CanonicalField("update_id"),
+    CanonicalField("quantity", "number"),
+    CanonicalField("unit_price", "number"),
+    CanonicalField("delivery_date", "date"),
     # payroll and time
     CanonicalField("pay_date", "date"),
     CanonicalField("gross_pay", "number"),
@@ -240,6 +247,28 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("business_partner", "reality", ("bp", "partner", "partners"), "business_partner_id"),
     Entity("invoice", "reality", ("bill", "bills", "supplier_invoice"), "invoice_id"),
     Entity("purchase_order", "reality", ("po", "pos"), "purchase_order_id"),
+    # --- Common (purchase-order collaboration) ---
+    Entity(
+        "amendment",
+        "reality",
+        ("amendments", "po_amendment", "po_amendments", "change_request", "change_requests"),
+        "amendment_id",
+        "A proposed change to a purchase order (quantity, price, delivery date) and the buyer's decision.",
+    ),
+    Entity(
+        "business_relationship",
+        "reality",
+        ("business_relationships", "trading_partner", "trading_partners", "supplier_relationship"),
+        "relationship_id",
+        "A buyer-supplier link on a procurement network (active, pending invitation, inactive).",
+    ),
+    Entity(
+        "erp_sync_update",
+        "reality",
+        ("erp_sync_updates", "pending_update", "pending_updates", "erp_update", "erp_updates"),
+        "update_id",
+        "A change on a purchase order that the customer's ERP has yet to take over (acknowledged once it landed).",
+    ),
     Entity("crm_account", "reality", ("account", "accounts", "sales_account"), "account_id"),
     Entity("contact", "reality", ("crm_contact",), "contact_id"),
     Entity("opportunity", "reality", ("opportunities", "deal", "deals", "pipeline"), "opportunity_id"),
@@ -1052,9 +1081,79 @@ def build_mappings() -> list[StreamMapping]:
                 "last_modified": _f("LastChangeDate", "date"),
             },
         ),
+        # --- Common: purchase-order collaboration API (tap-common; columns as Common's JSON names them) -----
+        _m(
+            "common",
+            "purchase_orders",
+            "purchase_order",
+            {
+                "purchase_order_id": "po_number",
+                "company_code": "buyer_company_id",
+                "supplier_id": "supplier_number",
+                "status": "status",
+                "amount": "total_amount",
+                "currency": "currency",
+                "quantity": "quantity",
+                "unit_price": "unit_price",
+                "order_date": _f("order_date", "date"),
+                "delivery_date": _f("delivery_date", "date"),
+                "created": "created_at",
+                "last_modified": "updated_at",
+            },
+            params={
+                ("status", "="): "status",
+                ("company_code", "="): "buyer_company_id",
+                ("order_date", ">="): "order_date_from",
+                ("order_date", "<="): "order_date_to",
+                ("last_modified", ">="): "updated_since",
+            },
+        ),
+        _m(
+            "common",
+            "amendments",
+            "amendment",
+            {
+                "amendment_id": "id",
+                "purchase_order_id": "po_number",
+                "status": "status",
+                "quantity": "proposed_quantity",
+                "unit_price": "proposed_unit_price",
+                "delivery_date": _f("proposed_delivery_date", "date"),
+                "last_modified": "updated_at",
+            },
+            params={("status", "="): "status", ("last_modified", ">="): "updated_since"},
+        ),
+        _m(
+            "common",
+            "companies",
+            "company",
+            {"company_code": "id", "name": "name", "country": "country", "currency": "currency"},
+            truth="configuration",
+        ),
+        _m(
+            "common",
+            "business_relationships",
+            "business_relationship",
+            {
+                "relationship_id": "id",
+                "company_code": "buyer_company_id",
+                "supplier_id": "seller_company_id",
+                "status": "status",
+                "created": "created_at",
+                "last_modified": "updated_at",
+            },
+        ),
+        _m(
+            "common",
+            "erp_sync_pending_updates",
+            "erp_sync_update",
+            {"update_id": "id", "purchase_order_id": "po_number", "created": "created_at"},
+        ),
     ] + [
-        # --- common: the canonical form itself (one stream per entity, columns named as canonical fields) ------
-        StreamMapping("common", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS})
+        # --- universal: the canonical form itself (one stream per entity, columns named as canonical fields) ---
+        StreamMapping(
+            "universal", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS}
+        )
         for entity in ENTITIES
     ]
 

@@ -12,7 +12,7 @@ from typing import Literal
 TruthType = Literal["reality", "configuration"]
 FieldType = Literal["string", "date", "datetime", "number", "integer", "boolean"]
 #: Query dialect a product's API speaks; ``params`` means named request parameters (Workday, UKG).
-Dialect = Literal["soql", "odata_v2", "oracle_rest", "workday", "ukg_rest", "none"]
+Dialect = Literal["soql", "odata_v2", "oracle_rest", "workday", "ukg_rest", "common_rest", "none"]
 Operator = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "contains"]
 
 
@@ -39,7 +39,7 @@ class Product:
     dialect: Dialect
     #: Other spellings accepted by ``resolve_product`` (plan aliases, tap names).
     aliases: tuple[str, ...] = ()
-    domain: Literal["hr", "finance", "crm", "workforce", "common"] = "hr"
+    domain: Literal["hr", "finance", "crm", "workforce", "procurement", "universal"] = "hr"
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,9 @@ _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
 class UkgClassifier(ResponseClassifier):
     """A 200 whose JSON is an object with a ``message`` (UKG's error shape) is an error, not an empty page."""
 
-    def error_in_body(self, response: requests.Response) -> str | None:
-        found = super().error_in_body(response)
-        if found is not None:
-            return found
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            return None
-        if isinstance(data, dict) and ("message" in data or "errors" in data):
-            return f"error object instead of rows: {str(data.get('message') or data.get('errors'))[:200]}"
+    def json_error(self, body: dict[str, t.Any]) -> str | None:
+        if "message" in body or "errors" in body:
+            return f"error object instead of rows: {str(body.get('message') or body.get('errors'))[:200]}"
         return None
 
 

@@ -195,14 +195,9 @@ class UkgProSettings:
         timeout = float(_or_default(config.get("raas_timeout"), 1800))
         if poll < 0 or timeout <= 0:
             errors.append("settings 'raas_poll_interval' (>= 0) and 'raas_timeout' (> 0) must be positive")
-        filters = config.get("filters") or None
-        if filters:
-            from xlr8_kit.query.parser import parse_query
+        from xlr8_kit.query.parser import filters_setting
 
-            try:
-                parse_query(str(filters))
-            except ValueError as exc:
-                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+        filters = filters_setting(config, errors)
         if errors:
             raise ConfigValidationError("tap-ukg-pro: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(

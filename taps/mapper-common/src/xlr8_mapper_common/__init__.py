@@ -1,0 +1,1 @@
+"""mapper-common: Common purchase orders <-> ERP purchase orders, from declarative templates."""

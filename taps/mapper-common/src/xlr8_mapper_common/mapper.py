@@ -1,0 +1,110 @@
+"""``mapper-common``: a Singer inline mapper (Meltano ``mappers:``) between Common purchase orders and an ERP's.
+
+``template`` picks the ERP (``s4hana``, ``oracle_erp``, ``workday_fins`` or a YAML file of the same format, see
+``xlr8_mapper_common.templates``); ``direction`` is ``from_erp`` (ERP purchase orders into Common's shape, for
+target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream
+is renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through
+untouched, after the records before it. A record the template cannot carry stops the run with a message naming
+the value, the field and the record's key: an unmapped status is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+
+from singer_sdk import InlineMapper
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import ActivateVersionMessage, Message, RecordMessage, SchemaMessage, StateMessage
+
+from xlr8_mapper_common.templates import Direction, MappingError, Template, load_template
+
+DIRECTIONS = ("from_erp", "to_erp")
+
+
+class CommonMapper(InlineMapper):
+    """Common <-> ERP purchase orders from a declarative template."""
+
+    name = "mapper-common"
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "template",
+            th.StringType,
+            required=True,
+            description="Template name (s4hana, oracle_erp, workday_fins) or path to a template YAML file.",
+        ),
+        th.Property(
+            "direction",
+            th.StringType,
+            required=True,
+            allowed_values=list(DIRECTIONS),
+            description="from_erp: ERP purchase orders into Common's shape; to_erp: Common's into the ERP's.",
+        ),
+        th.Property(
+            "drop_other_streams",
+            th.BooleanType,
+            default=False,
+            description="Drop streams other than the template's source stream (default: pass them through).",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def template(self) -> Template:
+        try:
+            return load_template(str(self.config["template"]))
+        except MappingError as exc:
+            raise ConfigValidationError(f"mapper-common: {exc}") from None
+
+    @property
+    def direction(self) -> Direction:
+        direction = self.config.get("direction")
+        if direction not in DIRECTIONS:
+            raise ConfigValidationError(f"mapper-common: setting 'direction' must be one of {', '.join(DIRECTIONS)}")
+        return t.cast("Direction", direction)
+
+    def _mapped(self, stream: str) -> bool:
+        return stream == self.template.source_stream(self.direction)
+
+    def _passes(self, stream: str) -> bool:
+        return not self.config.get("drop_other_streams")
+
+    def map_schema_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        stream = message_dict["stream"]
+        if self._mapped(stream):
+            direction = self.direction
+            yield SchemaMessage(
+                stream=self.template.target_stream(direction),
+                schema=self.template.target_schema(direction),
+                key_properties=self.template.target_key(direction),
+            )
+        elif self._passes(stream):
+            yield SchemaMessage.from_dict(message_dict)
+
+    def map_record_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        stream = message_dict["stream"]
+        if self._mapped(stream):
+            direction = self.direction
+            try:
+                record = self.template.map_record(message_dict["record"], direction)
+            except MappingError as exc:
+                raise MappingError(f"mapper-common: {exc}") from None
+            yield RecordMessage(stream=self.template.target_stream(direction), record=record)
+        elif self._passes(stream):
+            yield RecordMessage.from_dict(message_dict)
+
+    def map_state_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        yield StateMessage.from_dict(message_dict)
+
+    def map_activate_version_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        stream = message_dict["stream"]
+        if self._mapped(stream):
+            yield ActivateVersionMessage(
+                stream=self.template.target_stream(self.direction), version=message_dict["version"]
+            )
+        elif self._passes(stream):
+            yield ActivateVersionMessage.from_dict(message_dict)
+
+
+if __name__ == "__main__":
+    CommonMapper.cli()

@@ -1,0 +1,299 @@
+"""Mapping templates: one YAML file per ERP, read in both directions (Common -> ERP, ERP -> Common).
+
+Format (see ``templates/s4hana.yaml``)::
+
+    name: s4hana                      # what the mapper's ``template`` setting names (or give a file path)
+    erp: SAP S/4HANA                  # human name
+    common_stream: purchase_orders    # stream name on the Common side
+    erp_stream: A_PurchaseOrder       # stream name on the ERP side
+    common_key: [po_number]           # key properties of each side's SCHEMA
+    erp_key: [PurchaseOrder]
+    single_item_lists: [to_PurchaseOrderItem]   # lists that must hold exactly one element (Common POs have one line)
+    fields:
+      - common: quantity              # a Common field name
+        erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
+        type: decimal                 # string (default) | decimal | date | currency | enum
+        scale: 3                      # decimal: places; a value with more places is an error, never rounded
+      - common: status
+        erp: PurchasingProcessingStatus
+        type: enum
+        values: {draft: "01", ...}    # Common value -> ERP value, one to one; anything else is an error
+
+Rules: decimals keep their exact value at ``scale`` places (``Decimal``; strings and numbers accepted); dates
+are ISO 8601 ``YYYY-MM-DD`` out (ISO dates, date-times and OData ``/Date(ms)/`` in); currencies are ISO 4217
+codes, upper-cased; enum values outside the table fail naming the value, the field and the record key. A
+missing or null source field stays null. OData V2's ``{"results": [...]}`` list wrapper is read as a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Direction = Literal["to_erp", "from_erp"]
+FIELD_TYPES = ("string", "decimal", "date", "currency", "enum")
+_STEP = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+_ODATA_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+
+
+class MappingError(ValueError):
+    """A record (or a template) the mapping cannot carry without guessing; the message says which value."""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    common: str
+    erp: str
+    type: str = "string"
+    scale: int | None = None
+    values: tuple[tuple[str, str], ...] = ()
+
+    def steps(self, side: str) -> list[tuple[str, int | None]]:
+        path = self.common if side == "common" else self.erp
+        out = []
+        for part in path.split("."):
+            match = _STEP.match(part)
+            if not match:
+                raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
+            out.append((match[1], int(match[2]) if match[2] is not None else None))
+        return out
+
+    def json_schema(self) -> dict[str, Any]:
+        if self.type == "decimal":
+            return {"type": ["number", "null"]}
+        if self.type == "date":
+            return {"type": ["string", "null"], "format": "date"}
+        if self.type == "enum":
+            return {"type": ["string", "null"]}
+        return {"type": ["string", "null"]}
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    erp: str
+    common_stream: str
+    erp_stream: str
+    common_key: tuple[str, ...]
+    erp_key: tuple[str, ...]
+    single_item_lists: tuple[str, ...]
+    fields: tuple[FieldRule, ...]
+
+    def source_stream(self, direction: Direction) -> str:
+        return self.common_stream if direction == "to_erp" else self.erp_stream
+
+    def target_stream(self, direction: Direction) -> str:
+        return self.erp_stream if direction == "to_erp" else self.common_stream
+
+    def target_key(self, direction: Direction) -> list[str]:
+        return list(self.erp_key if direction == "to_erp" else self.common_key)
+
+    def target_schema(self, direction: Direction) -> dict[str, Any]:
+        """The JSON schema of mapped records (nested objects and one-element lists for ERP paths)."""
+        root: dict[str, Any] = {"type": "object", "properties": {}}
+        side = "erp" if direction == "to_erp" else "common"
+        for rule in self.fields:
+            node = root
+            steps = rule.steps(side)
+            for name, index in steps[:-1]:
+                props = node["properties"]
+                if index is None:
+                    node = props.setdefault(name, {"type": ["object", "null"], "properties": {}})
+                else:
+                    holder = props.setdefault(
+                        name, {"type": ["array", "null"], "items": {"type": "object", "properties": {}}}
+                    )
+                    node = holder["items"]
+            node["properties"][steps[-1][0]] = rule.json_schema()
+        return root
+
+    def map_record(self, record: dict[str, Any], direction: Direction) -> dict[str, Any]:
+        source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
+        key = self._describe_key(record, direction)
+        if direction == "from_erp":
+            for list_name in self.single_item_lists:
+                items = _as_list(record.get(list_name))
+                if items is not None and len(items) != 1:
+                    raise MappingError(
+                        f"{self.name}: {self.erp_stream} {key}: {list_name} has {len(items)} items; a Common purchase "
+                        "order carries exactly one line"
+                    )
+        out: dict[str, Any] = {}
+        for rule in self.fields:
+            value = _get(record, rule.steps(source_side))
+            converted = self._convert(rule, value, direction, key)
+            _set(out, rule.steps(target_side), converted)
+        return out
+
+    def _describe_key(self, record: dict[str, Any], direction: Direction) -> str:
+        names = self.common_key if direction == "to_erp" else self.erp_key
+        return ", ".join(f"{n}={record.get(n)!r}" for n in names)
+
+    def _convert(self, rule: FieldRule, value: Any, direction: Direction, key: str) -> Any:
+        if value is None or value == "":
+            return None
+        where = f"{self.name}: field {rule.common if direction == 'to_erp' else rule.erp!r} of {key}"
+        if rule.type == "decimal":
+            return exact_decimal(value, rule.scale or 0, where)
+        if rule.type == "date":
+            return iso_date(value, where)
+        if rule.type == "currency":
+            code = str(value).strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise MappingError(f"{where}: {value!r} is not an ISO 4217 currency code")
+            return code
+        if rule.type == "enum":
+            table = dict(rule.values) if direction == "to_erp" else {erp: common for common, erp in rule.values}
+            text = str(value)
+            if text not in table:
+                raise MappingError(
+                    f"{where}: value {text!r} has no mapping in template {self.name!r} "
+                    f"(mapped values: {', '.join(sorted(table))})"
+                )
+            return table[text]
+        return value
+
+
+def exact_decimal(value: Any, scale: int, where: str) -> Decimal:
+    """``value`` at exactly ``scale`` places; more places than that (or not a number) is an error."""
+    if isinstance(value, bool):
+        raise MappingError(f"{where}: {value!r} is not a decimal number")
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise MappingError(f"{where}: {value!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise MappingError(f"{where}: {value!r} is not a finite number")
+    quantized = number.quantize(Decimal(1).scaleb(-scale))
+    if quantized != number:
+        raise MappingError(f"{where}: {value!r} has more than {scale} decimal places; refusing to round")
+    return quantized
+
+
+def iso_date(value: Any, where: str) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date().isoformat() if value.tzinfo else value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    odata = _ODATA_DATE.match(text)
+    if odata:
+        return datetime.fromtimestamp(int(odata[1]) / 1000, tz=UTC).date().isoformat()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MappingError(f"{where}: {value!r} is not an ISO 8601 date") from None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date().isoformat()
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    if isinstance(value, dict) and isinstance(value.get("results"), list):
+        return list(value["results"])
+    return list(value) if isinstance(value, list) else None
+
+
+def _get(record: Any, steps: list[tuple[str, int | None]]) -> Any:
+    node = record
+    for name, index in steps:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+        if index is not None:
+            items = _as_list(node)
+            if items is None or index >= len(items):
+                return None
+            node = items[index]
+    return node
+
+
+def _set(record: dict[str, Any], steps: list[tuple[str, int | None]], value: Any) -> None:
+    node: Any = record
+    for position, (name, index) in enumerate(steps):
+        last = position == len(steps) - 1
+        if index is None:
+            if last:
+                node[name] = value
+                return
+            node = node.setdefault(name, {})
+            continue
+        items = node.setdefault(name, [])
+        while len(items) <= index:
+            items.append({})
+        if last:
+            items[index] = value
+            return
+        node = items[index]
+
+
+def load_template(name_or_path: str) -> Template:
+    """A packaged template by name (``s4hana``, ``oracle_erp``, ``workday_fins``) or a YAML file path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        text = path.read_text()
+    else:
+        packaged = resources.files("xlr8_mapper_common") / "templates" / f"{name_or_path}.yaml"
+        if not packaged.is_file():
+            known = sorted(
+                p.name.removesuffix(".yaml") for p in (resources.files("xlr8_mapper_common") / "templates").iterdir()
+            )
+            raise MappingError(f"setting 'template': unknown template {name_or_path!r} (packaged: {', '.join(known)})")
+        text = packaged.read_text()
+    return parse_template(yaml.safe_load(text), source=name_or_path)
+
+
+def parse_template(data: Any, *, source: str = "template") -> Template:
+    if not isinstance(data, dict):
+        raise MappingError(f"{source}: a template is a mapping")
+    try:
+        fields = tuple(_rule(raw, source) for raw in data["fields"])
+        template = Template(
+            name=str(data["name"]),
+            erp=str(data.get("erp") or data["name"]),
+            common_stream=str(data["common_stream"]),
+            erp_stream=str(data["erp_stream"]),
+            common_key=tuple(data["common_key"]),
+            erp_key=tuple(data["erp_key"]),
+            single_item_lists=tuple(data.get("single_item_lists") or ()),
+            fields=fields,
+        )
+    except KeyError as exc:
+        raise MappingError(f"{source}: missing {exc.args[0]!r}") from None
+    for side in ("common", "erp"):
+        paths = [r.common if side == "common" else r.erp for r in fields]
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise MappingError(f"{source}: {side} path(s) {', '.join(twice)} mapped twice")
+    return template
+
+
+def _rule(raw: Any, source: str) -> FieldRule:
+    if not isinstance(raw, dict) or "common" not in raw or "erp" not in raw:
+        raise MappingError(f"{source}: every field needs 'common' and 'erp' ({raw!r})")
+    kind = str(raw.get("type") or "string")
+    if kind not in FIELD_TYPES:
+        raise MappingError(f"{source}: field {raw['common']!r}: type {kind!r} is not one of {', '.join(FIELD_TYPES)}")
+    values: tuple[tuple[str, str], ...] = ()
+    if kind == "enum":
+        table = raw.get("values")
+        if not isinstance(table, dict) or not table:
+            raise MappingError(f"{source}: enum field {raw['common']!r} needs a 'values' table")
+        values = tuple((str(k), str(v)) for k, v in table.items())
+        erp_values = [v for _, v in values]
+        if len(set(erp_values)) != len(erp_values):
+            raise MappingError(f"{source}: enum field {raw['common']!r} maps two Common values to one ERP value")
+    scale = raw.get("scale")
+    if kind == "decimal" and not isinstance(scale, int):
+        raise MappingError(f"{source}: decimal field {raw['common']!r} needs an integer 'scale'")
+    rule = FieldRule(str(raw["common"]), str(raw["erp"]), kind, scale, values)
+    rule.steps("common")
+    rule.steps("erp")
+    return rule

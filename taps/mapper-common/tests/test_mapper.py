@@ -1,0 +1,139 @@
+"""mapper-common: Common -> ERP -> Common round trips equal on every field a template covers (S/4HANA, Oracle ERP,
+Workday Financials), the 3/2 decimal rules exact, dates and currencies normalised, and an unmapped status (or a
+value that would need rounding, or a second PO line) failing with the value named, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xlr8_kit.testing.singer_cli import parse_singer_messages
+from xlr8_mapper_common.templates import MappingError, load_template, parse_template
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.products.common.data import CommonData
+
+BIN = Path(sys.executable).parent
+TEMPLATES = ["s4hana", "oracle_erp", "workday_fins"]
+
+
+def common_purchase_orders() -> list[dict[str, Any]]:
+    """The Common emulator's purchase orders as tap-common emits them (decimals exact), with supplier numbers."""
+    data = CommonData(Company(seed=42, scale=200))
+    suppliers = {c["id"]: c.get("erp_supplier_id") for c in data.companies()}
+    rows = []
+    for po in data.purchase_orders():
+        row = dict(po)
+        for name in ("quantity", "unit_price", "total_amount"):
+            row[name] = Decimal(row[name])
+        row["supplier_number"] = suppliers[row["seller_company_id"]]
+        rows.append(row)
+    return rows
+
+
+def run_mapper(config: dict[str, Any], messages: list[dict[str, Any]], tmp: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp / "mapper.json"
+    path.write_text(json.dumps(config))
+    text = "\n".join(json.dumps(m, default=str) for m in messages) + "\n"
+    return subprocess.run(
+        [str(BIN / "mapper-common"), "--config", str(path)], input=text, capture_output=True, text=True, check=False
+    )
+
+
+def singer(stream: str, records: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"type": "SCHEMA", "stream": stream, "schema": {"type": "object", "properties": {}}, "key_properties": key},
+        *({"type": "RECORD", "stream": stream, "record": r} for r in records),
+        {"type": "STATE", "value": {"bookmarks": {stream: {"done": True}}}},
+    ]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_round_trip_common_erp_common_equals_the_original(name: str, tmp_path: Path) -> None:
+    template = load_template(name)
+    covered_statuses = {common for common, _ in next(r for r in template.fields if r.common == "status").values}
+    orders = [o for o in common_purchase_orders() if o["status"] in covered_statuses]
+    assert len(orders) >= 20
+    to_erp = run_mapper({"template": name, "direction": "to_erp"}, singer("purchase_orders", orders, ["id"]), tmp_path)
+    assert to_erp.returncode == 0, to_erp.stderr[-2000:]
+    erp_messages = parse_singer_messages(to_erp.stdout, exact_decimals=True)
+    erp_records = [m["record"] for m in erp_messages if m["type"] == "RECORD"]
+    assert {m["stream"] for m in erp_messages if m["type"] == "RECORD"} == {template.erp_stream}
+    assert erp_messages[-1] == {"type": "STATE", "value": {"bookmarks": {"purchase_orders": {"done": True}}}}
+    back = run_mapper(
+        {"template": name, "direction": "from_erp"}, singer(template.erp_stream, erp_records, list(template.erp_key)),
+        tmp_path,
+    )  # fmt: skip
+    assert back.returncode == 0, back.stderr[-2000:]
+    common_again = [
+        m["record"] for m in parse_singer_messages(back.stdout, exact_decimals=True) if m["type"] == "RECORD"
+    ]
+    covered = [r.common for r in template.fields]
+    assert [{f: r[f] for f in covered} for r in common_again] == [{f: o[f] for f in covered} for o in orders]
+    for record in common_again:  # exactly representable, scale kept
+        assert isinstance(record["quantity"], Decimal)
+        assert record["quantity"].as_tuple().exponent == -3
+        assert record["unit_price"].as_tuple().exponent == -2
+
+
+def test_s4_fields_and_decimal_rules_exact() -> None:
+    template = load_template("s4hana")
+    order = {"po_number": "PO1", "supplier_number": "S0000007", "order_date": "2024-02-14", "currency": "usd",
+             "status": "confirmed", "quantity": "12.5", "unit_price": 4.1, "total_amount": "51.25",
+             "delivery_date": "2024-03-01T00:00:00Z"}  # fmt: skip
+    s4 = template.map_record(order, "to_erp")
+    item = s4["to_PurchaseOrderItem"][0]
+    assert (s4["PurchaseOrder"], s4["Supplier"], s4["DocumentCurrency"]) == ("PO1", "S0000007", "USD")
+    assert s4["PurchasingProcessingStatus"] == "05"
+    assert str(item["OrderQuantity"]) == "12.500"
+    assert str(item["NetPriceAmount"]) == "4.10"
+    assert item["ScheduleLineDeliveryDate"] == "2024-03-01"
+    with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
+        template.map_record({**order, "quantity": "1.2345"}, "to_erp")
+    with pytest.raises(MappingError, match="more than 2 decimal places"):
+        template.map_record({**order, "unit_price": "3.999"}, "to_erp")
+    odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
+             "PurchasingProcessingStatus": "01",
+             "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "3.000", "NetPriceAmount": "10.00"}]}}  # fmt: skip
+    common = template.map_record(odata, "from_erp")
+    assert common["order_date"] == "2024-02-14"
+    assert common["status"] == "draft"
+    assert common["quantity"] == Decimal("3.000")
+    two_items = {**odata, "to_PurchaseOrderItem": {"results": [{}, {}]}}
+    with pytest.raises(MappingError, match="to_PurchaseOrderItem has 2 items"):
+        template.map_record(two_items, "from_erp")
+
+
+def test_unknown_status_fails_naming_the_value(tmp_path: Path) -> None:
+    order = {"po_number": "PO9", "status": "in_transit", "currency": "USD"}
+    result = run_mapper(
+        {"template": "s4hana", "direction": "to_erp"}, singer("purchase_orders", [order], ["id"]), tmp_path
+    )
+    assert result.returncode != 0
+    assert "'in_transit' has no mapping in template 's4hana'" in result.stderr
+    assert "po_number='PO9'" in result.stderr
+    s4 = {"PurchaseOrder": "45", "PurchasingProcessingStatus": "99"}
+    back = run_mapper({"template": "s4hana", "direction": "from_erp"}, singer("A_PurchaseOrder", [s4], []), tmp_path)
+    assert back.returncode != 0
+    assert "value '99' has no mapping" in back.stderr
+
+
+def test_templates_are_checked_when_loaded(tmp_path: Path) -> None:
+    base = {"name": "x", "common_stream": "purchase_orders", "erp_stream": "po", "common_key": ["po_number"],
+            "erp_key": ["N"]}  # fmt: skip
+    with pytest.raises(MappingError, match="maps two Common values to one ERP value"):
+        parse_template(
+            {**base, "fields": [{"common": "status", "erp": "S", "type": "enum", "values": {"a": 1, "b": 1}}]}
+        )
+    with pytest.raises(MappingError, match="needs an integer 'scale'"):
+        parse_template({**base, "fields": [{"common": "quantity", "erp": "Q", "type": "decimal"}]})
+    with pytest.raises(MappingError, match="unknown template 'sap_r3'"):
+        load_template("sap_r3")
+    custom = tmp_path / "mine.yaml"
+    custom.write_text(json.dumps({**base, "fields": [{"common": "po_number", "erp": "N"}]}))
+    assert load_template(str(custom)).map_record({"po_number": "A"}, "to_erp") == {"N": "A"}

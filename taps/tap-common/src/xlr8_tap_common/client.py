@@ -1,0 +1,149 @@
+"""The Common base stream: Bearer auth, ``{"data": [...], "has_more", "next_cursor"}`` pages walked by cursor,
+decimal strings as exact numbers, Common's error format (``error_code``, ``detail``, ``request_id``) recognised
+even inside a 200, and the universal ``filters`` pushed down as Common's list parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from decimal import Decimal
+from functools import cached_property
+
+import requests
+from singer_sdk.pagination import JSONPathPaginator
+
+from xlr8_kit.columns import schema_of
+from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.rest import KitRESTStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from xlr8_kit.query.translate import Translation
+    from xlr8_tap_common.settings import CommonSettings
+
+
+class CommonClassifier(ResponseClassifier):
+    """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8)."""
+
+    def json_error(self, body: dict[str, t.Any]) -> str | None:
+        if "error_code" in body:
+            return f"{body.get('error_code')} (request_id {body.get('request_id')}): {str(body.get('detail'))[:200]}"
+        return None
+
+
+CLASSIFIER = CommonClassifier()
+
+
+def error_summary(response: requests.Response) -> str:
+    """``error_code: detail (request_id …)`` from Common's error body, or the HTTP status."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict) or "error_code" not in body:
+        return f"HTTP {response.status_code}"
+    return (
+        f"HTTP {response.status_code} {body['error_code']}: {body.get('detail')} (request_id {body.get('request_id')})"
+    )
+
+
+class CommonStream(KitRESTStream):
+    """One Common list resource. Subclasses declare ``name``, ``path``, ``columns``, keys and annotations."""
+
+    response_classifier = CLASSIFIER
+    records_jsonpath = "$.data[*]"
+    columns: t.ClassVar[dict[str, str]] = {}
+    #: Query parameter that takes the bookmark (incremental streams).
+    since_param: t.ClassVar[str | None] = "updated_since"
+
+    def __init__(self, tap: t.Any, **kwargs: t.Any) -> None:
+        kwargs.setdefault("schema", schema_of(self.columns))
+        super().__init__(tap=tap, **kwargs)
+
+    @property
+    def settings(self) -> CommonSettings:
+        return t.cast("CommonSettings", self._tap.settings)  # type: ignore[attr-defined]
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.api_url
+
+    @cached_property
+    def universal_filter(self) -> Translation | None:
+        from xlr8_kit.query.translate import filter_for_stream
+        from xlr8_kit.vocabulary.model import UnknownFieldError
+
+        try:
+            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
+        except UnknownFieldError as exc:
+            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
+            return None
+
+    def get_new_paginator(self) -> JSONPathPaginator:
+        return JSONPathPaginator("$.next_cursor")
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        pushed = dict(self.universal_filter.params) if self.universal_filter is not None else {}
+        params: dict[str, t.Any] = {**pushed, "limit": self.settings.page_size}
+        if next_page_token:
+            params["cursor"] = next_page_token
+        if self.replication_key and self.since_param:
+            start = self.get_starting_timestamp(context)
+            if start is None and self.settings.start_date is not None:
+                start = self.settings.start_date
+            if start is not None:
+                since = start.isoformat().replace("+00:00", "Z")
+                # a pushed filter bound and the bookmark: the later one wins (both must hold)
+                params[self.since_param] = max(since, str(params.get(self.since_param) or ""))
+        return params
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        if self.universal_filter is not None and self.universal_filter.empty:
+            return
+        yield from super().get_records(context)
+
+    def get_http_request(self, *, page: t.Any) -> t.Any:
+        request = super().get_http_request(page=page)
+        request.headers = {**request.headers, "Accept": "application/json"}
+        return request
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        body = json.loads(response.content, parse_float=Decimal)
+        rows = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise ClientRequestError(
+                f"common {self.name}: expected {{'data': [...]}} from {self.path}, got {type(body).__name__}",
+                status=response.status_code,
+                path=self.path,
+            )
+        yield from rows
+
+    @cached_property
+    def _numeric_columns(self) -> tuple[str, ...]:
+        props = self.schema["properties"]
+        return tuple(n for n, spec in props.items() if "number" in (spec.get("type") or ()))
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """Decimal strings as exact numbers, unknown fields dropped (the schema is the contract)."""
+        out = {name: row.get(name) for name in self.schema["properties"]}
+        for name in self._numeric_columns:
+            value = out[name]
+            if isinstance(value, str):
+                out[name] = Decimal(value)
+        universal = self.universal_filter
+        if universal is not None and not universal.matches(out):
+            return None
+        return out
+
+    def post_json(self, path: str, body: dict[str, t.Any]) -> requests.Response:
+        """A POST through the same session, authenticator, retries and error handling as the reads."""
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=self.url_base + path,
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        return self._request(prepared, None)

@@ -1,0 +1,179 @@
+"""Common's streams: declarations, plus the one behaviour that belongs to a stream, the ERP-sync acknowledgement.
+
+``erp_sync_pending_updates`` never acknowledges what it just emitted. Each id it emits goes into its STATE
+(``delivered_update_ids``) after the record is written, so a STATE naming an id only reaches the state backend
+once the target committed that record. At the start of the next run the ids found in the *incoming* state are
+acknowledged (idempotent on Common's side), then the pending list is read again. A crash before the target's
+commit leaves the old state: nothing new is acknowledged and the updates are read again; a crash after it
+re-acknowledges ids Common already has (a no-op). Stream maps that drop records would acknowledge them too: do not
+filter this stream with a mapper.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+from pathlib import Path
+
+from singer_sdk.streams import Stream
+
+from xlr8_kit.columns import schema_of
+from xlr8_tap_common.client import CommonStream, error_summary
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+ACK_BATCH = 500
+DELIVERED_KEY = "delivered_update_ids"
+
+
+class PurchaseOrdersStream(CommonStream):
+    name = "purchase_orders"
+    path = "/purchase-orders"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    is_sorted = True
+    xlr8_entity = "purchase_order"
+    xlr8_references = {"buyer_company_id": "company", "seller_company_id": "company", "supplier_number": "supplier"}
+    columns = {"id": "s", "po_number": "s", "buyer_company_id": "s", "seller_company_id": "s",
+               "buyer_contact_employee_id": "s", "product_id": "s", "product_name": "s", "unit": "s",
+               "quantity": "n", "unit_price": "n", "total_amount": "n", "currency": "s", "order_date": "d",
+               "delivery_date": "d", "delivery_location": "s", "status": "s", "amendment_status": "s",
+               "amendment_count": "i", "erp_sync_status": "s", "notes": "s", "seller_confirmed_at": "dt",
+               "created_at": "dt", "updated_at": "dt", "supplier_number": "s"}  # fmt: skip
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """Adds ``supplier_number``: the seller's ERP supplier id (``erp_supplier_id`` of its Common company), the
+        key ERP purchase orders name suppliers by (mapper-common's templates map it)."""
+        out = super().post_process(row, context)
+        if out is not None:
+            out["supplier_number"] = self.supplier_numbers.get(str(out.get("seller_company_id")))
+        return out
+
+    @cached_property
+    def supplier_numbers(self) -> dict[str, str]:
+        """Common supplier company id -> ERP supplier id, read once per run through the same session."""
+        companies = CompaniesStream(self._tap)
+        companies.__dict__["universal_filter"] = None  # every supplier, whatever the run's ``filters`` say
+        rows = companies.get_records(None)
+        return {str(r["id"]): str(r["erp_supplier_id"]) for r in rows if r.get("erp_supplier_id")}
+
+
+class AmendmentsStream(CommonStream):
+    name = "amendments"
+    path = "/amendments"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    is_sorted = True
+    xlr8_entity = "amendment"
+    xlr8_references = {"purchase_order_id": "purchase_order"}
+    columns = {"id": "s", "purchase_order_id": "s", "po_number": "s", "status": "s", "proposed_by": "s",
+               "proposed_quantity": "n", "proposed_unit_price": "n", "proposed_delivery_date": "d",
+               "amendment_reason": "s", "decision_notes": "s", "proposed_at": "dt", "decided_at": "dt",
+               "updated_at": "dt"}  # fmt: skip
+
+
+class CompaniesStream(CommonStream):
+    name = "companies"
+    path = "/companies"
+    primary_keys = ("id",)
+    xlr8_entity = "company"
+    xlr8_truth_type = "configuration"
+    columns = {"id": "s", "name": "s", "company_type": "s", "erp_company_code": "s", "erp_supplier_id": "s",
+               "country": "s", "currency": "s", "payment_terms": "s", "is_active": "b", "created_at": "dt",
+               "updated_at": "dt"}  # fmt: skip
+
+
+class BusinessRelationshipsStream(CommonStream):
+    name = "business_relationships"
+    path = "/business-relationships"
+    primary_keys = ("id",)
+    xlr8_entity = "business_relationship"
+    xlr8_references = {"buyer_company_id": "company", "seller_company_id": "company"}
+    columns = {"id": "s", "buyer_company_id": "s", "seller_company_id": "s", "relationship_type": "s",
+               "status": "s", "invited_email": "s", "invited_name": "s", "created_at": "dt",
+               "updated_at": "dt"}  # fmt: skip
+
+
+class ErpSyncPendingUpdatesStream(CommonStream):
+    name = "erp_sync_pending_updates"
+    path = "/erp-sync/pending-updates"
+    primary_keys = ("id",)
+    xlr8_entity = "erp_sync_update"
+    xlr8_references = {"purchase_order_id": "purchase_order"}
+    columns = {"id": "s", "purchase_order_id": "s", "po_number": "s", "update_type": "s", "changes": "o",
+               "created_at": "dt"}  # fmt: skip
+    #: Acknowledgement calls of this run (tests and logs): ids sent, and what Common answered.
+    ack_results: list[dict[str, t.Any]]
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        state = self.stream_state
+        delivered = [str(i) for i in state.get(DELIVERED_KEY) or ()]
+        self.ack_results = []
+        if delivered and self.settings.acknowledge_updates:
+            self.acknowledge(delivered)
+            state[DELIVERED_KEY] = []  # acknowledged: the next state names only what this run delivers
+        elif not self.settings.acknowledge_updates:
+            state[DELIVERED_KEY] = []
+        yield from super().get_records(context)
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        out = super().post_process(row, context)
+        if out is not None:
+            # written to STATE only after the SDK writes this record (the state message follows the record)
+            delivered = self.stream_state.setdefault(DELIVERED_KEY, [])
+            if out["id"] not in delivered:
+                delivered.append(out["id"])
+        return out
+
+    def acknowledge(self, ids: list[str]) -> None:
+        """Tell Common these updates reached the destination (a previous run's state says they did)."""
+        path = "/erp-sync/" + self.settings.ack_route
+        for start in range(0, len(ids), ACK_BATCH):
+            chunk = ids[start : start + ACK_BATCH]
+            response = self.post_json(path, {"update_ids": chunk})
+            answer = response.json() if response.content else {}
+            self.ack_results.append({"sent": chunk, "answer": answer})
+            unknown = answer.get("unknown") or [] if isinstance(answer, dict) else []
+            if unknown:
+                self.logger.warning(
+                    "common: %d delivered update id(s) unknown to Common when acknowledged (%s)",
+                    len(unknown),
+                    error_summary(response),
+                )
+            self.logger.info(
+                "common: acknowledged %d ERP-sync update(s) delivered by the previous run (%d already acknowledged)",
+                len(answer.get("acknowledged") or []) if isinstance(answer, dict) else 0,
+                len(answer.get("already_acknowledged") or []) if isinstance(answer, dict) else 0,
+            )
+
+
+STREAMS: tuple[type[CommonStream], ...] = (
+    PurchaseOrdersStream,
+    AmendmentsStream,
+    CompaniesStream,
+    BusinessRelationshipsStream,
+    ErpSyncPendingUpdatesStream,
+)
+
+
+class WebhookEventsStream(Stream):
+    """Events the ``xlr8-common-webhooks`` receiver stored (``webhook_store_path``), incremental by ``seq``."""
+
+    name = "webhook_events"
+    primary_keys = ("event_id",)
+    replication_key = "seq"
+    is_sorted = True
+    schema = schema_of({"seq": "i", "event_id": "s", "event_type": "s", "signed_at": "i", "received_at": "dt",
+                        "payload": "o"})  # fmt: skip
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        from xlr8_tap_common.webhooks import read_events
+
+        path = self.config.get("webhook_store_path")
+        if not path or not Path(path).exists():
+            raise FileNotFoundError(f"setting 'webhook_store_path': no webhook event store at {path!r}")
+        after = self.get_starting_replication_key_value(context) or 0
+        for event in read_events(path, int(after)):
+            event["received_at"] = event["received_at"].replace("Z", "+00:00")
+            yield event

@@ -1,0 +1,146 @@
+"""tap-common against the Common emulator over real HTTP: every stream lands what Common holds, decimals exact,
+incremental by updated_at, both auth flows, both route variants, Common's errors (also inside a 200), bad settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.common import PASSWORD, CommonEmulator
+from xlr8_tap_common.tap import TapCommon
+
+from .conftest import SCALE, common_config, oauth_config, run_tap
+
+
+def test_every_stream_lands_what_common_holds(url: str, emulator: CommonEmulator) -> None:
+    out = run_tap(common_config(url, page_size=7))
+    company = emulator.ctx.company
+    pos = out.records("purchase_orders")
+    assert len(pos) == company.purchase_order_count == SCALE // 2
+    assert len({p["id"] for p in pos}) == len(pos)
+    by_number = {p["po_number"]: p for p in pos}
+    for po in company.purchase_orders():
+        row = by_number[po.po_id]
+        assert row["total_amount"] == po.amount
+        assert row["supplier_number"] == po.supplier_id  # the same supplier id the ERPs use
+        assert isinstance(row["quantity"], Decimal)
+        assert row["quantity"] == row["quantity"].quantize(Decimal("0.001"))
+        assert row["unit_price"] == row["unit_price"].quantize(Decimal("0.01"))
+    assert len(out.records("companies")) == len(company.legal_entities) + company.supplier_count
+    assert len(out.records("business_relationships")) == company.supplier_count
+    assert {a["id"] for a in out.records("amendments")} == {a["id"] for a in emulator.data.amendments()}
+    pending = out.records("erp_sync_pending_updates")
+    assert [u["id"] for u in pending] == [u.id for u in emulator.data.pending_updates()]
+    assert out.schema_message("purchase_orders")["schema"]["x-xlr8"]["entity"] == "purchase_order"
+    assert out.state["bookmarks"]["erp_sync_pending_updates"]["delivered_update_ids"] == [u["id"] for u in pending]
+    assert emulator.data.state.ack_calls == {}  # nothing acknowledged by the run that emitted it
+
+
+def test_incremental_reads_only_what_changed(url: str, emulator: CommonEmulator, sandbox: Sandbox) -> None:
+    config = common_config(url)
+    first = run_tap(config, streams={"purchase_orders"})
+    sandbox.ctx.clock.advance(timedelta(hours=3))
+    emulator.insert_records(2)
+    second = run_tap(config, streams={"purchase_orders"}, state=first.state)
+    changed = {u.po_id for u in emulator.data.pending_updates() if u.created_at > sandbox.ctx.clock.start}
+    numbers = {r["po_number"] for r in second.records("purchase_orders")}
+    ids = {r["id"] for r in second.records("purchase_orders")}
+    assert {"POX0000001", "POX0000002"} <= numbers
+    assert changed <= ids
+    # re-read only the boundary (updated_since is inclusive) plus what changed
+    assert len(ids) <= len(changed) + 2 + 1 + sum(
+        1
+        for r in first.records("purchase_orders")
+        if r["updated_at"] == first.state["bookmarks"]["purchase_orders"]["replication_key_value"]
+    )
+
+
+def test_client_credentials_and_the_public_route_variant(url: str, emulator: CommonEmulator) -> None:
+    emulator.variant = "public"
+    config = oauth_config(url, emulator.buyer_company_id, ack_route="mark-synced")
+    first = run_tap(config, streams={"erp_sync_pending_updates"})
+    delivered = first.state["bookmarks"]["erp_sync_pending_updates"]["delivered_update_ids"]
+    assert delivered
+    run_tap(config, streams={"erp_sync_pending_updates"}, state=first.state)
+    assert {i: emulator.data.state.ack_calls[i] for i in delivered} == dict.fromkeys(delivered, 1)
+
+
+def test_wrong_ack_route_fails_and_acknowledges_nothing(url: str, emulator: CommonEmulator) -> None:
+    emulator.variant = "public"
+    config = common_config(url)  # ack_route defaults to the seed's "acknowledge"
+    first = run_tap(config, streams={"erp_sync_pending_updates"})
+    with pytest.raises(KitHTTPError, match="404"):
+        run_tap(config, streams={"erp_sync_pending_updates"}, state=first.state)
+    assert emulator.data.state.ack_calls == {}
+
+
+def test_login_relogs_in_when_refresh_is_absent(url: str, emulator: CommonEmulator, sandbox: Sandbox) -> None:
+    for variant, refreshed in (("seed", True), ("public", False)):
+        emulator.variant = variant
+        tap = TapCommon(config=common_config(url), parse_env_config=False)
+        stream = tap.streams["companies"]
+        list(stream.get_records(None))
+        sandbox.ctx.tokens.expire_all("common")
+        list(stream.get_records(None))
+        auth = tap.kit.authenticator
+        assert auth.refreshes == (1 if refreshed else 0)  # type: ignore[union-attr]
+        assert auth.logins == (1 if refreshed else 2)  # type: ignore[union-attr]
+        assert auth.refresh_supported is (True if refreshed else None)  # type: ignore[union-attr]
+
+
+def test_a8_error_object_inside_a_200_is_an_error(url: str, emulator: CommonEmulator, sandbox: Sandbox) -> None:
+    sandbox.faults.add("common", "/api/v1/companies", FaultSpec("error_body", times=10))
+    with pytest.raises(KitHTTPError, match="INTERNAL_ERROR"):
+        run_tap(common_config(url, http={"max_attempts": 1}), streams={"companies"})
+
+
+def test_bad_settings_name_the_setting(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigValidationError, match="'password' is required"):
+        TapCommon(config={"api_base_url": url, "email": "x@y.z"}, parse_env_config=False).discover_streams()
+    with pytest.raises(ConfigValidationError, match="'company_id' is required"):
+        TapCommon(
+            config={"api_base_url": url, "client_id": "c", "client_secret": "s"}, parse_env_config=False
+        ).discover_streams()
+    config = write_json(tmp_path / "c.json", common_config(url, page_size=5000))
+    result = run_tap_cli("tap-common", ["--config", config, "--discover"], tmp_path)
+    assert result.returncode != 0
+    assert "page_size" in result.stderr
+
+
+def test_wrong_password_is_an_authentication_error_without_the_secret(url: str, emulator: CommonEmulator) -> None:
+    with pytest.raises(KitHTTPError) as failure:
+        run_tap(common_config(url, password="wrong-" + PASSWORD), streams={"companies"})
+    assert "INVALID_CREDENTIALS" in str(failure.value)
+    assert PASSWORD not in str(failure.value)
+
+
+@pytest.mark.parametrize("profile", ["flaky", "expiring-tokens"])
+def test_fault_profiles_change_nothing_that_lands(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, profile: str
+) -> None:
+    """A3/A9/B2 together: 503s, 429s, resets, truncated bodies or revoked tokens mid-run; the same rows, no more."""
+    config = common_config(url, page_size=3, http={"backoff_base": 0.01, "backoff_max": 0.05, "max_attempts": 6})
+    clean = run_tap(config)
+    sandbox.faults.apply_profile(profile)
+    faulted = run_tap(config)
+    fired = sum(rule.fired for rule in sandbox.faults.rules("common"))
+    for stream in ("purchase_orders", "amendments", "companies", "business_relationships", "erp_sync_pending_updates"):
+        assert faulted.records(stream) == clean.records(stream), stream
+    assert faulted.state == clean.state
+    assert fired > 0  # the faults really happened
+
+
+def test_supplier_numbers_ignore_a_filter_meant_for_other_fields(url: str, emulator: CommonEmulator) -> None:
+    out = run_tap(common_config(url, filters="country = 'CA'"), streams={"purchase_orders", "companies"})
+    assert {c["country"] for c in out.records("companies")} == {"CA"}  # the filter applies to companies...
+    orders = out.records("purchase_orders")
+    assert orders
+    assert all(o["supplier_number"] for o in orders)  # ...but not to the look-up behind supplier_number

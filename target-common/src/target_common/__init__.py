@@ -1,0 +1,1 @@
+"""target-common: purchase orders and amendments into Common."""

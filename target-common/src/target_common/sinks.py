@@ -1,0 +1,196 @@
+"""Writing one record into Common.
+
+``purchase_orders`` (Common's shape, e.g. from ``mapper-common`` with ``direction: from_erp``): looked up by
+``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
+nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
+it) gets changes to quantity, unit price or delivery date as a *proposal* (``propose-changes``), never
+overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
+supplier company by its ``erp_supplier_id``.
+
+``amendments``: ``status: proposed`` proposes the changes on the PO named by ``po_number`` (unless the same
+proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
+decision: nothing to do).
+
+Common's business answers (4xx in its error format) and records that cannot be sent (unknown supplier) go to the
+dead letters with the error code, detail and ``request_id``; 429/5xx are retried by the kit's session and, when
+the budget is spent, stop the run before any STATE past the record is emitted.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from singer_sdk.sinks import RecordSink
+
+from target_common.client import CommonClient, CommonError
+
+COMMERCIAL = ("quantity", "unit_price", "delivery_date")
+WRITABLE = ("seller_company_id", "product_id", "product_name", "unit", "quantity", "unit_price", "total_amount",
+            "currency", "order_date", "delivery_date", "delivery_location", "status", "notes")  # fmt: skip
+OPEN_STATUSES = ("draft", "pending")
+
+
+class RecordFailed(Exception):
+    """A record that cannot be written without a guess (dead-lettered like Common's own refusals)."""
+
+
+def _same(ours: t.Any, theirs: t.Any) -> bool:
+    if ours is None:
+        return True  # a field the source does not carry is left as Common has it
+    if isinstance(ours, int | float | Decimal) or isinstance(theirs, int | float | Decimal):
+        try:
+            return Decimal(str(ours)) == Decimal(str(theirs))
+        except ArithmeticError:
+            return False
+    return str(ours) == str(theirs)
+
+
+class CommonSink(RecordSink):
+    """One stream of records into Common (purchase orders or amendments)."""
+
+    def __init__(self, target: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.client: CommonClient = target.client
+        self.dead_letters: DeadLetters = target.dead_letters
+        self.counts: Counter[str] = target.counts
+
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
+        try:
+            if self.stream_name == "amendments":
+                self.write_amendment(record)
+            else:
+                self.write_purchase_order(record)
+        except CommonError as exc:
+            self.dead_letters.add(self.stream_name, record, exc.error_code, exc.detail, exc.request_id, exc.status)
+        except RecordFailed as exc:
+            self.dead_letters.add(self.stream_name, record, "UNWRITABLE", str(exc), None, None)
+
+    # --- purchase orders ----------------------------------------------------------------------------------
+    def _body(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        body = {k: record[k] for k in WRITABLE if record.get(k) is not None}
+        supplier = record.get("supplier_number")
+        if "seller_company_id" not in body and supplier:
+            company = self.client.suppliers_by_erp_id.get(str(supplier))
+            if company is None:
+                raise RecordFailed(f"supplier_number {supplier!r} is not a supplier company in Common")
+            body["seller_company_id"] = company
+        for name in ("quantity", "unit_price", "total_amount"):
+            if name in body:
+                body[name] = str(body[name])
+        return body
+
+    def write_purchase_order(self, record: dict[str, t.Any]) -> None:
+        number = record.get("po_number")
+        if not number:
+            raise RecordFailed("record has no po_number")
+        body = self._body(record)
+        existing = self.client.find_po(str(number))
+        if existing is None:
+            try:
+                self.client.call("POST", "/purchase-orders", {"po_number": number, **body})
+                self.counts["created"] += 1
+                return
+            except CommonError as exc:
+                # a retried create whose first attempt did land (its answer was lost): carry on as an update
+                if exc.error_code != "DUPLICATE_PO_NUMBER":
+                    raise
+                existing = self.client.find_po(str(number))
+                if existing is None:
+                    raise
+        changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
+        if not changed:
+            self.counts["unchanged"] += 1
+            return
+        commercial = {k: v for k, v in changed.items() if k in COMMERCIAL}
+        direct = {k: v for k, v in changed.items() if k not in COMMERCIAL and k != "total_amount"}
+        if existing["status"] in OPEN_STATUSES or not commercial:
+            self.client.call("PUT", f"/purchase-orders/{existing['id']}", changed)
+            self.counts["updated"] += 1
+            return
+        if direct:
+            self.client.call("PUT", f"/purchase-orders/{existing['id']}", direct)
+        self._propose(existing, commercial, reason=str(record.get("notes") or "changed in the ERP"))
+
+    def _propose(self, po: dict[str, t.Any], changes: dict[str, t.Any], *, reason: str) -> None:
+        proposal = {f"proposed_{k}": v for k, v in changes.items()}
+        if po.get("amendment_status") == "proposed":
+            open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
+            current = next((a for a in open_ones if a["status"] == "proposed"), None)
+            if current is not None and all(_same(v, current.get(k)) for k, v in proposal.items()):
+                self.counts["unchanged"] += 1
+                return  # the same proposal is already waiting for the supplier: nothing new
+        self.client.call(
+            "POST", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
+        )
+        self.counts["proposed"] += 1
+
+    # --- amendments ---------------------------------------------------------------------------------------
+    def write_amendment(self, record: dict[str, t.Any]) -> None:
+        number = record.get("po_number")
+        po = self.client.find_po(str(number)) if number else None
+        if po is None:
+            raise RecordFailed(f"amendment for unknown purchase order {number!r}")
+        status = record.get("status")
+        if status == "proposed":
+            changes = {k: record.get(f"proposed_{k}") for k in COMMERCIAL if record.get(f"proposed_{k}") is not None}
+            if not changes:
+                raise RecordFailed("a proposed amendment needs proposed_quantity, _unit_price or _delivery_date")
+            self._propose(po, changes, reason=str(record.get("amendment_reason") or "amendment"))
+        elif status in ("approved", "rejected"):
+            if po.get("amendment_status") != "proposed":
+                if po.get("amendment_status") == status:
+                    self.counts["unchanged"] += 1
+                    return
+                raise RecordFailed(f"purchase order {number} has no open proposal to mark {status}")
+            self.client.call(
+                "POST",
+                f"/purchase-orders/{po['id']}/approve-changes",
+                {"approve": status == "approved", "notes": record.get("decision_notes")},
+            )
+            self.counts[status] += 1
+        else:
+            raise RecordFailed(f"amendment status {status!r} is not proposed, approved or rejected")
+
+
+class DeadLetters:
+    """JSON lines: stream, key, error code, detail, request_id, HTTP status, the record; a ceiling fails the run."""
+
+    def __init__(self, path: str, ceiling: int) -> None:
+        self.path = Path(path)
+        self.ceiling = ceiling
+        self.count = 0
+
+    def add(
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        error_code: str,
+        detail: str,
+        request_id: str | None,
+        status: int | None,
+    ) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = {
+            "at": datetime.now(UTC).isoformat(),
+            "stream": stream,
+            "po_number": record.get("po_number"),
+            "error_code": error_code,
+            "detail": detail,
+            "request_id": request_id,
+            "status": status,
+            "record": record,
+        }
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, default=str) + "\n")
+            handle.flush()
+        self.count += 1
+        if self.count > self.ceiling:
+            raise RuntimeError(
+                f"target-common: {self.count} records dead-lettered (setting 'dead_letter_ceiling' is "
+                f"{self.ceiling}); see {self.path}"
+            )

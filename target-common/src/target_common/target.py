@@ -1,0 +1,92 @@
+"""target-common: purchase orders and amendments into Common (see ``target_common.sinks`` for the rules)."""
+
+from __future__ import annotations
+
+import typing as t
+from collections import Counter
+from functools import cached_property
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_common.client import CommonClient
+from target_common.sinks import CommonSink, DeadLetters
+from xlr8_kit.redaction import Redactor
+from xlr8_kit.rest import http_policy_from_config
+from xlr8_tap_common.settings import PRODUCT_SETTINGS, CommonSettings
+
+_AUTH = {"api_base_url", "auth_flow", "email", "password", "client_id", "client_secret", "company_id"}
+
+TARGET_SETTINGS = th.PropertiesList(
+    *(p for p in PRODUCT_SETTINGS.wrapped.values() if p.name in _AUTH),
+    th.Property(
+        "dead_letter_path",
+        th.StringType,
+        default=".xlr8/common-dead-letters.jsonl",
+        description="JSON-lines file for records Common refused (error code, detail, request_id, record).",
+    ),
+    th.Property("dead_letter_ceiling", th.IntegerType, default=100, description="Most dead letters before failing."),
+    th.Property("http", th.ObjectType(additional_properties=True), description="Resilient HTTP policy overrides."),
+    th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+)
+
+
+class TargetCommon(Target):
+    """Writes ``purchase_orders`` and ``amendments`` (Common's shape) into Common."""
+
+    name = "target-common"
+    config_jsonschema = TARGET_SETTINGS.to_dict()
+    default_sink_class = CommonSink
+
+    @cached_property
+    def settings(self) -> CommonSettings:
+        return CommonSettings.from_config(dict(self.config))
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        redactor = Redactor.default()
+        redactor.install_logging_filter()
+        for name in ("password", "client_secret"):
+            if self.config.get(name):
+                redactor.add(str(self.config[name]))
+        return redactor
+
+    @cached_property
+    def client(self) -> CommonClient:
+        try:
+            policy = http_policy_from_config(dict(self.config))
+        except ValueError as exc:
+            raise ConfigValidationError(f"target-common: {exc}") from None
+        return CommonClient(self.settings, policy, self.redactor)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(
+            str(self.config.get("dead_letter_path") or ".xlr8/common-dead-letters.jsonl"),
+            100 if self.config.get("dead_letter_ceiling") is None else int(self.config["dead_letter_ceiling"]),
+        )
+
+    @cached_property
+    def counts(self) -> Counter[str]:
+        return Counter()
+
+    def get_sink_class(self, stream_name: str) -> type[CommonSink]:
+        if stream_name not in ("purchase_orders", "amendments"):
+            raise ConfigValidationError(
+                f"target-common writes purchase_orders and amendments (Common's shape); got stream {stream_name!r} "
+                "(map it with mapper-common first)"
+            )
+        return CommonSink
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self.logger.info("target-common: %s; dead letters: %d", dict(self.counts), self.dead_letters.count)
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        if "client" in self.__dict__:
+            t.cast("CommonClient", self.__dict__["client"]).close()
+
+
+if __name__ == "__main__":
+    TargetCommon.cli()
