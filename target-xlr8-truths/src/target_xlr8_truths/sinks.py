@@ -18,7 +18,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_xlr8_truths.columns import Column, decimal_scale, logical_type
-from target_xlr8_truths.naming import column_names, snake_case, table_name
+from target_xlr8_truths.naming import TableNames, column_names, snake_case, stream_owner
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
@@ -66,12 +66,16 @@ class FastValidator(BaseJSONSchemaValidator):
             self._explain.validate(record)
 
 
-def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]) -> StreamInfo:
-    """Stream metadata from the ``x-xlr8`` annotation; without one the stream is Reality named after itself."""
+def stream_info(
+    tables: TableNames, source: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]
+) -> StreamInfo:
+    """Stream metadata from the ``x-xlr8`` annotation; without one the stream is Reality named after itself, under
+    ``source`` (the tap it came from), so the same stream name from two taps lands in two tables."""
     note = schema.get(ANNOTATION_KEY) or {}
     props = list(schema.get("properties", {}))
     names = column_names(props)
-    product = str(note.get("product") or "singer")
+    product = str(note.get("product") or source)
+    source_stream = str(note.get("stream") or stream)
     entity = str(note.get("entity") or snake_case(stream))
     truth_type = str(note.get("truth_type") or "reality").lower()
     if truth_type not in {"reality", "configuration"}:
@@ -87,8 +91,8 @@ def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_colu
         product=product,
         entity=entity,
         truth_type=truth_type,
-        table_name=table_name(project_id, product, str(note.get("stream") or stream)),
-        file_name=f"{product}:{note.get('stream') or stream}",
+        table_name=tables.table_for(product, source_stream),
+        file_name=stream_owner(product, source_stream),
         display_name=f"{product} {entity}".replace("_", " "),
         key_columns=key_columns,
         hub_column=names.get(hub["column"], snake_case(hub["column"])) if hub.get("column") else None,
@@ -122,7 +126,9 @@ class TruthsSink(BatchSink):
         self._datelike = {
             p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
         }
-        self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
+        self.info = stream_info(
+            self.target.tables, self.target.source, stream_name, self.schema, [names[k] for k in self.key_sources]
+        )
         self.target.register_stream(self.info)
 
     @property

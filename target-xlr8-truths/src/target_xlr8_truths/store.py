@@ -136,6 +136,15 @@ class Store(abc.ABC):
             for statement in ddl(self.dialect):
                 self.execute(statement)
 
+    def table_owner(self, table: str) -> str | None:
+        """The ``{product}:{stream}`` that wrote ``table`` (its latest ``_schema_metadata`` row), if any."""
+        row = self.fetchone(
+            "SELECT file_name FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [self.run.project, table],
+        )
+        return str(row[0]) if row else None
+
     # -- data tables -------------------------------------------------------------------------------------------
     def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
         """Create or evolve ``table`` to hold ``columns``: add new ones, widen types. Returns the columns as stored."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import signal
 import sys
 import typing as t
@@ -18,12 +19,15 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
-from target_xlr8_truths.naming import ProjectIdError, normalise_project
+from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 from xlr8_kit.redaction import Redactor
 
 DELIVERIES = ("duckdb", "postgres", "upload")
+#: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
+MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
+UNNAMED_SOURCE = "singer"
 
 
 class RedactingSingerReader(SimpleSingerReader):
@@ -116,6 +120,13 @@ class TargetXlr8Truths(Target):
             description="Remove deleted and superseded rows instead of setting _sdc_deleted_at on them.",
         ),
         th.Property(
+            "source_name",
+            th.StringType,
+            description="The tap the data comes from (default: $MELTANO_EXTRACTOR_NAME under `meltano run`, else "
+            "'singer'). Streams without an x-xlr8 annotation land as {p8}_{source_name}_{stream}, so the same stream "
+            "name from two taps lands in two tables.",
+        ),
+        th.Property(
             "source_instance",
             th.StringType,
             description="Which tenant/instance of the product the data came from (recorded in the ledger).",
@@ -153,6 +164,8 @@ class TargetXlr8Truths(Target):
             started_at=dt.datetime.now(dt.UTC),
         )
         self._store: Store | None = None
+        self.source = str(self.config.get("source_name") or os.environ.get(MELTANO_EXTRACTOR_ENV) or UNNAMED_SOURCE)
+        self.tables = TableNames(self.project, lambda table: self.store.table_owner(table))
         self._streams: dict[str, StreamInfo] = {}
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()

@@ -1,0 +1,104 @@
+"""Issue 15 (reliability), one test per item, asserting on what landed. New scenarios beside ../shared/RELIABILITY.md:
+cross-stream collisions (next to E13), BATCH file provenance, spool residue after SIGKILL (next to C6/E2), key change
+mid-stream (F4) and the partial-run exit code (A6/A7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from truths_testkit import P8, PROJECT, query, record_msg, run_target, schema_msg, state_msg
+
+from target_xlr8_truths.naming import MAX_IDENTIFIER, TableNames
+
+COLLIDING_STREAMS = [
+    "Acct",
+    "acct",
+    "ACCT",
+    "pay-group",
+    "pay group",
+    "pay_group",
+    "x" * 70 + "first",
+    "x" * 70 + "second",
+    ";",
+    '"',
+    "\uff41\uff42\uff43",  # full-width abc
+    "ä",
+    "ö",
+    "ü",
+]
+
+
+def _one_row_per_stream(streams: list[str]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for number, stream in enumerate(streams):
+        messages.append(schema_msg(stream, {"id": {"type": "integer"}, "value": {"type": "string"}}, ["id"]))
+        messages.append(record_msg(stream, {"id": 1, "value": f"row of stream {number}"}))
+    messages.append(state_msg({"done": True}))
+    return messages
+
+
+def _tables_by_stream(store: Path) -> dict[str, str]:
+    return dict(query(store, "SELECT DISTINCT stream, table_name FROM _truths_ledger"))
+
+
+def test_i15_1_cross_stream_collisions_land_in_distinct_tables(config: dict, store: Path, tmp_path: Path) -> None:
+    """Names that snake-case to the same table (case, separators, truncation at 63, no ASCII letters) each land
+    in their own table; nothing is overwritten, and a second run in the opposite order finds the same tables."""
+    first = run_target(config, _one_row_per_stream(COLLIDING_STREAMS), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    tables = _tables_by_stream(store)
+    assert sorted(tables) == sorted(COLLIDING_STREAMS)
+    assert len(set(tables.values())) == len(COLLIDING_STREAMS)
+    for number, stream in enumerate(COLLIDING_STREAMS):
+        table = tables[stream]
+        assert len(table) <= MAX_IDENTIFIER
+        assert query(store, f'SELECT id, value FROM "{table}"') == [(1, f"row of stream {number}")]
+    # today's readable names stay for the first claimant
+    assert tables["Acct"] == f"{P8}_singer_acct"
+    assert tables["pay-group"] == f"{P8}_singer_pay_group"
+
+    second = run_target(config, _one_row_per_stream(list(reversed(COLLIDING_STREAMS))), tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert _tables_by_stream(store) == tables
+    for table in tables.values():
+        assert query(store, f'SELECT COUNT(*) FROM "{table}"') == [(1,)]
+
+
+def test_i15_13b_unannotated_streams_are_named_per_tap(config: dict, store: Path, tmp_path: Path) -> None:
+    """The same unannotated stream from two taps lands in two tables: source_name, else Meltano's extractor name."""
+    messages = [
+        schema_msg("items", {"id": {"type": "integer"}, "tap": {"type": "string"}}, ["id"]),
+        record_msg("items", {"id": 1, "tap": "a"}),
+    ]
+    assert run_target({**config, "source_name": "tap-a"}, messages, tmp_path).returncode == 0
+    messages[1] = record_msg("items", {"id": 1, "tap": "b"})
+    by_env = run_target(config, messages, tmp_path, env={"MELTANO_EXTRACTOR_NAME": "tap-b"})
+    assert by_env.returncode == 0, by_env.stderr[-2000:]
+    assert query(store, f'SELECT tap FROM "{P8}_tap_a_items"') == [("a",)]
+    assert query(store, f'SELECT tap FROM "{P8}_tap_b_items"') == [("b",)]
+    owners = query(store, "SELECT table_name, file_name FROM _schema_metadata ORDER BY table_name")
+    assert owners == [(f"{P8}_tap_a_items", "tap-a:items"), (f"{P8}_tap_b_items", "tap-b:items")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    streams=st.lists(st.text(min_size=1, max_size=90), min_size=2, max_size=12, unique=True),
+    products=st.lists(st.sampled_from(["singer", "tap-a", "tap_a", "salesforce"]), min_size=12, max_size=12),
+)
+def test_i15_1_property_distinct_streams_distinct_tables_stable_across_runs(
+    streams: list[str], products: list[str]
+) -> None:
+    """Any two distinct (product, stream) pairs map to distinct tables of at most 63 characters; a later run that
+    sees the store's owners (in any order) maps every stream to the same table again."""
+    pairs = list(dict.fromkeys(zip(products, streams, strict=False)))
+    store: dict[str, str] = {}  # table -> owner, as _schema_metadata records it
+    first = TableNames(PROJECT, store.get)
+    mapping = {pair: first.table_for(*pair) for pair in pairs}
+    assert len(set(mapping.values())) == len(pairs)
+    assert all(len(table) <= MAX_IDENTIFIER for table in mapping.values())
+    store.update({table: f"{product}:{stream}" for (product, stream), table in mapping.items()})
+    again = TableNames(PROJECT, store.get)
+    assert {pair: again.table_for(*pair) for pair in reversed(pairs)} == mapping
