@@ -15,7 +15,11 @@ from typing import Any
 from truths_testkit import P8, query, run_target, schema_msg, state_msg
 
 TABLE = f"{P8}_singer_items"
-PROPS = {"id": {"type": "integer"}, "qty": {"type": ["null", "integer"]}, "price": {"type": ["null", "number"]}}
+PROPS = {
+    "id": {"type": "integer"},
+    "qty": {"type": ["null", "integer"]},
+    "price": {"type": ["null", "number"], "multipleOf": 1e-9},
+}  # a declared decimal
 
 
 def _batch(path: Path) -> dict[str, Any]:

@@ -102,3 +102,39 @@ def test_i15_1_property_distinct_streams_distinct_tables_stable_across_runs(
     store.update({table: f"{product}:{stream}" for (product, stream), table in mapping.items()})
     again = TableNames(PROJECT, store.get)
     assert {pair: again.table_for(*pair) for pair in reversed(pairs)} == mapping
+
+
+def test_i15_13a_floats_from_any_tap_land_as_double(config: dict, store: Path, tmp_path: Path) -> None:
+    """500 lat/lon records from a third-party tap (unconstrained ``number``) land as DOUBLE with every value intact,
+    3.3000000000000003 included; numbers the schema declares decimal (multipleOf, x-singer.decimal, an XLR8 tap's
+    annotation) stay DECIMAL."""
+    props = {
+        "id": {"type": "integer"},
+        "lat": {"type": ["number", "null"]},
+        "lon": {"type": ["number", "null"]},
+        "price": {"type": ["number", "null"], "multipleOf": 0.01},
+        "exact": {"type": ["string", "null"], "format": "x-singer.decimal"},
+    }
+    points = [(i, -33.86882 + i * 0.0001, 151.20929 - i / 3, f"{i}.25", f"{i}.123456789") for i in range(500)]
+    points[0] = (0, 3.3000000000000003, 1e-7, "0.10", "12345678901234567890.5")
+    messages = [schema_msg("places", props, ["id"])]
+    messages += [
+        record_msg("places", {"id": i, "lat": la, "lon": lo, "price": float(p), "exact": e})
+        for i, la, lo, p, e in points
+    ]
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["streams"]["places"] == {"received": 500, "loaded": 500, "dead_lettered": 0}
+    table = f"{P8}_singer_places"
+    types = dict(
+        query(store, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table])
+    )
+    assert types["lat"] == types["lon"] == "DOUBLE"
+    assert types["price"].startswith("DECIMAL")
+    assert types["exact"].startswith("DECIMAL")
+    landed = query(
+        store, f'SELECT id, lat, lon, CAST(price AS VARCHAR), CAST(exact AS VARCHAR) FROM "{table}" ORDER BY id'
+    )
+    assert [(i, la, lo) for i, la, lo, _, _ in landed] == [(i, la, lo) for i, la, lo, _, _ in points]
+    assert landed[0][1] == 3.3000000000000003
+    assert landed[0][3:] == ("0.100000000", "12345678901234567890.500000000")

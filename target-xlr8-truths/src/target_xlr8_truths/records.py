@@ -79,6 +79,13 @@ def _to_json_text(path: str, value: Any) -> str:
     return _check_text(path, text)
 
 
+def _decimal_text(path: str, text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise Rejected(path, "expected a decimal number as text") from exc
+
+
 def convert_value(column: Column, value: Any) -> Any:
     """A JSON-serialisable, exact representation of ``value`` for ``column`` (decimals as strings)."""
     if value is None:
@@ -114,7 +121,19 @@ def convert_value(column: Column, value: Any) -> Any:
         if not INT64_MIN <= number <= INT64_MAX:
             raise Rejected(path, "integer outside the 64-bit range")
         return number
+    if kind == "double":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+            raise Rejected(path, "expected a number")
+        try:
+            real = float(value)
+        except OverflowError as exc:
+            raise Rejected(path, "number outside the double range") from exc
+        if not math.isfinite(real):
+            raise Rejected(path, "NaN, Infinity or a number outside the double range")
+        return real
     if kind == "decimal":
+        if isinstance(value, str):  # x-singer.decimal: the number as text
+            value = _decimal_text(path, value)
         if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
             raise Rejected(path, "expected a number")
         try:

@@ -17,7 +17,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_xlr8_truths.columns import Column, decimal_scale, logical_type
+from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, logical_type
 from target_xlr8_truths.naming import TableNames, column_names, snake_case, stream_owner
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
@@ -38,13 +38,23 @@ class DeadLetterCeilingError(RuntimeError):
     """More records were dead-lettered in this run than ``dead_letter_ceiling`` allows."""
 
 
-def _without_formats(node: t.Any) -> t.Any:
-    """Formats are not validated (as in the SDK); timestamps are checked when parsed, with the field named."""
+def _without_keywords(node: t.Any, keywords: frozenset[str]) -> t.Any:
+    """The schema without the given keywords (a property that happens to be called ``format`` stays)."""
     if isinstance(node, dict):
-        return {k: _without_formats(v) for k, v in node.items() if k != "format"}
+        return {
+            k: _without_keywords(v, keywords)
+            for k, v in node.items()
+            if not (k in keywords and not isinstance(v, dict))
+        }
     if isinstance(node, list):
-        return [_without_formats(v) for v in node]
+        return [_without_keywords(v, keywords) for v in node]
     return node
+
+
+#: Not validated by the schema validators: formats (as in the SDK; timestamps are checked when parsed, with the field
+#: named) and ``multipleOf`` (a float divisor cannot check the exact Decimal values the SDK reads, and raises
+#: TypeError; the decimal column's scale, taken from it, rejects values with more places instead).
+UNVALIDATED = frozenset({"format", "multipleOf"})
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -53,9 +63,9 @@ class FastValidator(BaseJSONSchemaValidator):
 
     def __init__(self, schema: dict[str, t.Any]) -> None:
         super().__init__(schema)
-        self._explain = JSONSchemaValidator(schema)
+        self._explain = JSONSchemaValidator(_without_keywords(schema, frozenset({"multipleOf"})))
         try:
-            self._check = fastjsonschema.compile(_without_formats(schema), use_default=False)
+            self._check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
@@ -116,11 +126,17 @@ class TruthsSink(BatchSink):
             p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
         names = column_names(properties)
+        note = self.schema.get(ANNOTATION_KEY) or {}
+        exact = bool(note)  # an XLR8 tap's numbers are decimals; any other tap's unconstrained numbers are doubles
         self.columns = [
-            Column(names[p], p, logical_type(self.schema["properties"][p]), decimal_scale(self.schema["properties"][p]))
+            Column(
+                names[p],
+                p,
+                logical_type(self.schema["properties"][p], exact_numbers=exact),
+                decimal_scale(self.schema["properties"][p]),
+            )
             for p in properties
         ]
-        note = self.schema.get(ANNOTATION_KEY) or {}
         keys = list(self.key_properties) or [str(k) for k in note.get("key_columns") or []]
         self.key_sources = [k for k in keys if k in names]
         self._datelike = {
@@ -296,6 +312,9 @@ class TruthsSink(BatchSink):
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
+        props = self.schema["properties"]
+        if any(c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source]) for c in self.columns):
+            return False  # decimals as text: the record path converts them
         numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
         return not numeric or store.numbers_are_exact(path)
 
