@@ -121,7 +121,7 @@ def run_target(work: Path, stdin_path: Path, label: str, expect_rows: bool = Tru
     """Wall seconds and the peak RSS (MB) of this one target process (os.wait4 gives its own rusage)."""
     store = work / f"{label}.duckdb"
     cfg = work / f"{label}.json"
-    settings = {"project_id": PROJECT, "duckdb_path": str(store)}
+    settings = {"project_id": PROJECT, "duckdb_path": str(store), "batch_locations": [str(work)]}
     if MEMORY_LIMIT:
         settings["duckdb_memory_limit"] = MEMORY_LIMIT
     cfg.write_text(json.dumps(settings))

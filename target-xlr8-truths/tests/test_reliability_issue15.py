@@ -4,6 +4,7 @@ mid-stream (F4) and the partial-run exit code (A6/A7)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,49 @@ def test_i15_13a_floats_from_any_tap_land_as_double(config: dict, store: Path, t
     assert [(i, la, lo) for i, la, lo, _, _ in landed] == [(i, la, lo) for i, la, lo, _, _ in points]
     assert landed[0][1] == 3.3000000000000003
     assert landed[0][3:] == ("0.100000000", "12345678901234567890.500000000")
+
+
+def _batch_msg(stream: str, *paths: Path | str) -> dict[str, Any]:
+    return {
+        "type": "BATCH",
+        "stream": stream,
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [p if isinstance(p, str) else f"file://{p}" for p in paths],
+    }
+
+
+def test_i15_2_batch_files_only_from_batch_locations_and_never_deleted_unless_owned(
+    config: dict, store: Path, tmp_path: Path
+) -> None:
+    """New scenario, BATCH file provenance: a manifest naming a user's file (directly, through a symlink inside the
+    batch directory, or as a non-file URL) is refused with the file and setting named, and the file stays; a file in
+    the batch directory that predates the run is loaded but kept; the tap's fresh file is loaded and removed."""
+    batches, home = tmp_path / "batches", tmp_path / "home"
+    batches.mkdir()
+    home.mkdir()
+    users = home / "contacts.jsonl"
+    users.write_text('{"id": 1, "v": "user data"}\n')
+    (batches / "link.jsonl").symlink_to(users)
+    cfg = {**config, "batch_locations": [str(batches)]}
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])
+    for manifest in (users, batches / "link.jsonl", batches / ".." / "home" / "contacts.jsonl", "s3://bucket/x.jsonl"):
+        run = run_target(cfg, [schema, _batch_msg("items", manifest)], tmp_path)
+        assert run.returncode != 0
+        assert "stream items: BATCH" in run.stderr
+        assert users.read_text() == '{"id": 1, "v": "user data"}\n'
+    assert "outside setting 'batch_locations'" in run_target(cfg, [schema, _batch_msg("items", users)], tmp_path).stderr
+    assert query(store, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE '%items%'") == [(0,)]
+    unset = run_target(config, [schema, _batch_msg("items", users)], tmp_path)
+    assert unset.returncode != 0
+    assert "setting 'batch_locations' is empty" in unset.stderr
+
+    old, fresh = batches / "old.jsonl", batches / "fresh.jsonl"
+    old.write_text('{"id": 2, "v": "written before this run"}\n')
+    two_days_ago = old.stat().st_mtime - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    fresh.write_text('{"id": 3, "v": "written by the tap"}\n')
+    run = run_target(cfg, [schema, _batch_msg("items", old, fresh), state_msg({"b": 1})], tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert query(store, f'SELECT id FROM "{P8}_singer_items" ORDER BY id') == [(2,), (3,)]
+    assert old.exists()
+    assert not fresh.exists()

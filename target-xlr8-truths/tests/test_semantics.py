@@ -159,7 +159,7 @@ def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config
         _batch_message([keyless], "none"),
         state_msg({"batches": 3}),
     ]
-    run = run_target(config, messages, tmp_path)
+    run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"batches": 3}]
     assert run.stderr.count("BATCH file loaded by DuckDB directly") == 2

@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 import typing as t
-from urllib.parse import urlparse
 
 import fastjsonschema
 import jsonschema
@@ -273,17 +272,18 @@ class TruthsSink(BatchSink):
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
         """JSONL batch files are read by DuckDB directly; anything it cannot load exactly takes the record path."""
         self.target.drain_one(self)
-        for url in files:
-            path = urlparse(url).path if url.startswith("file://") else url
-            if encoding.format != "jsonl":
-                raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
-            local = self._decompressed(path, encoding.compression)
+        if encoding.format != "jsonl":
+            raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
+        paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
+        for path in paths:
+            local = self._decompressed(str(path), encoding.compression)
             try:
                 self._load_file(local)
             finally:
-                if local != path:
+                if local != str(path):
                     os.unlink(local)
-            os.unlink(path)  # loaded and committed: the file has served its purpose
+            if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
+                path.unlink()
 
     def _load_file(self, path: str) -> None:
         from target_xlr8_truths.duckdb_store import DuckDBStore

@@ -19,6 +19,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
+from target_xlr8_truths.batch_files import BatchFileRefused, BatchLocations
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
@@ -120,6 +121,12 @@ class TargetXlr8Truths(Target):
             description="Remove deleted and superseded rows instead of setting _sdc_deleted_at on them.",
         ),
         th.Property(
+            "batch_locations",
+            th.ArrayType(th.StringType),
+            description="Directories BATCH messages may name files in (the tap's batch_config storage root); files "
+            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, others are kept.",
+        ),
+        th.Property(
             "source_name",
             th.StringType,
             description="The tap the data comes from (default: $MELTANO_EXTRACTOR_NAME under `meltano run`, else "
@@ -165,6 +172,10 @@ class TargetXlr8Truths(Target):
         )
         self._store: Store | None = None
         self.source = str(self.config.get("source_name") or os.environ.get(MELTANO_EXTRACTOR_ENV) or UNNAMED_SOURCE)
+        try:
+            self.batch_locations = BatchLocations.from_config(self.config)
+        except BatchFileRefused as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.tables = TableNames(self.project, lambda table: self.store.table_owner(table))
         self._streams: dict[str, StreamInfo] = {}
         self.received: Counter[str] = Counter()
