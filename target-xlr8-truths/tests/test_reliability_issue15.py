@@ -4,13 +4,18 @@ mid-stream (F4) and the partial-run exit code (A6/A7)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import stat
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from truths_testkit import P8, PROJECT, query, record_msg, run_target, schema_msg, state_msg
+from truths_testkit import P8, PROJECT, TARGET_EXE, lines_of, query, record_msg, run_target, schema_msg, state_msg
 
 from target_xlr8_truths.naming import MAX_IDENTIFIER, TableNames
 
@@ -185,3 +190,55 @@ def test_i15_2_batch_files_only_from_batch_locations_and_never_deleted_unless_ow
     assert query(store, f'SELECT id FROM "{P8}_singer_items" ORDER BY id') == [(2,), (3,)]
     assert old.exists()
     assert not fresh.exists()
+
+
+def _items(ids: range) -> list[dict[str, Any]]:
+    messages = [schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])]
+    messages += [record_msg("items", {"id": i, "v": f"personal-{i}"}) for i in ids]
+    return [*messages, state_msg({"last": ids[-1]})]
+
+
+def test_i15_3_spool_residue_after_sigkill_is_private_and_removed_at_next_start(
+    config: dict, store: Path, tmp_path: Path
+) -> None:
+    """New scenario beside C6/E2, spool residue after SIGKILL: while a batch is staged its plaintext spool sits in a
+    0700 directory of the target's (never the shared temp dir); after a SIGKILL the next run removes it first, and
+    a normal run leaves no spool behind."""
+    marker, scratch = tmp_path / "in-spool", tmp_path / "tmp"
+    scratch.mkdir()
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**config, "batch_size_rows": 100}))
+    env = {**os.environ, "TMPDIR": str(scratch), "XLR8_TRUTHS_HOLD_IN_SPOOL": f"{marker}:2"}
+    proc = subprocess.Popen(
+        [TARGET_EXE, "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(lines_of(_items(range(300))))
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, "target exited before staging the second batch"
+        assert time.monotonic() < deadline, "target never staged the second batch"
+        time.sleep(0.05)
+    spool_root = store.parent / "truths-spool"
+    spooled = list(spool_root.rglob("*.jsonl"))
+    assert len(spooled) == 1
+    assert "personal-150" in spooled[0].read_text()
+    assert stat.S_IMODE(spool_root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(spooled[0].parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(spooled[0].stat().st_mode) == 0o600
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert spooled[0].exists()  # the residue the next start must clean
+
+    rerun = run_target(config, _items(range(100, 300)), tmp_path, env={"TMPDIR": str(scratch)})
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "Removed 1 spool directories left by killed runs" in rerun.stderr
+    assert list(spool_root.iterdir()) == []
+    assert list(scratch.iterdir()) == []
+    assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_items"') == [(300,)]

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import os
 import shutil
-import tempfile
 import typing as t
 
 import fastjsonschema
@@ -276,12 +275,13 @@ class TruthsSink(BatchSink):
             raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
         for path in paths:
-            local = self._decompressed(str(path), encoding.compression)
-            try:
-                self._load_file(local)
-            finally:
-                if local != str(path):
-                    os.unlink(local)
+            if encoding.compression == "gzip" or path.name.endswith(".gz"):
+                with self.target.spool.file(".jsonl") as (fd, plain):
+                    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    self._load_file(str(plain))
+            else:
+                self._load_file(str(path))
             if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
                 path.unlink()
 
@@ -301,14 +301,6 @@ class TruthsSink(BatchSink):
                     reason = type(exc).__name__
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path)
-
-    def _decompressed(self, path: str, compression: str | None) -> str:
-        if compression != "gzip" and not path.endswith(".gz"):
-            return path
-        fd, plain = tempfile.mkstemp(suffix=".jsonl", prefix="xlr8-batch-")
-        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-        return plain
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""

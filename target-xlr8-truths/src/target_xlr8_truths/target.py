@@ -11,6 +11,7 @@ import sys
 import typing as t
 import uuid
 from collections import Counter
+from pathlib import Path
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
@@ -22,6 +23,7 @@ from singer_sdk.target_base import Target
 from target_xlr8_truths.batch_files import BatchFileRefused, BatchLocations
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
+from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 from xlr8_kit.redaction import Redactor
 
@@ -127,6 +129,12 @@ class TargetXlr8Truths(Target):
             "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, others are kept.",
         ),
         th.Property(
+            "spool_dir",
+            th.StringType,
+            description="Private (0700) directory for the files a batch needs for a moment; default: 'truths-spool' "
+            "beside the DuckDB file (.xlr8/truths-spool for postgres). Leftovers of killed runs are removed at start.",
+        ),
+        th.Property(
             "source_name",
             th.StringType,
             description="The tap the data comes from (default: $MELTANO_EXTRACTOR_NAME under `meltano run`, else "
@@ -176,6 +184,13 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        try:
+            self.spool = Spool(self._spool_root())
+        except (SpoolError, OSError) as exc:
+            message = f"setting 'spool_dir': {exc}"
+            raise ConfigValidationError(message, errors=[message]) from None
+        if self.spool.removed_stale:
+            self.logger.info("Removed %d spool directories left by killed runs", self.spool.removed_stale)
         self.tables = TableNames(self.project, lambda table: self.store.table_owner(table))
         self._streams: dict[str, StreamInfo] = {}
         self.received: Counter[str] = Counter()
@@ -185,6 +200,16 @@ class TargetXlr8Truths(Target):
         self.busy = False  # inside a batch transaction
         self._stop_requested = False
         self._ending = False
+
+    def _spool_root(self) -> Path:
+        if self.config.get("spool_dir"):
+            return Path(str(self.config["spool_dir"]))
+        delivery = self.config.get("delivery", "duckdb")
+        local = {
+            "duckdb": self.config.get("duckdb_path", ".xlr8/truths.duckdb"),
+            "upload": self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb"),
+        }.get(str(delivery), ".xlr8/truths.duckdb")
+        return Path(str(local)).expanduser().parent / "truths-spool"
 
     @property
     def store(self) -> Store:
@@ -207,7 +232,8 @@ class TargetXlr8Truths(Target):
         path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
-        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT)))
+        memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
+        return DuckDBStore(path, self.run, self.spool, interval, memory)
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
@@ -270,6 +296,7 @@ class TargetXlr8Truths(Target):
         self.report()
         if self._store is not None:
             self._store.close()
+        self.spool.close()
 
     def report(self) -> None:
         """received = loaded + dead-lettered, per stream, on stderr as one JSON line."""
