@@ -242,3 +242,43 @@ def test_i15_3_spool_residue_after_sigkill_is_private_and_removed_at_next_start(
     assert list(spool_root.iterdir()) == []
     assert list(scratch.iterdir()) == []
     assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_items"') == [(300,)]
+
+
+def _keyed(keys: list[str], rows: list[tuple[int, str]], state: int) -> list[dict[str, Any]]:
+    props = {"id": {"type": "integer"}, "name": {"type": "string"}}
+    return [
+        schema_msg("people", props, keys),
+        *(record_msg("people", {"id": i, "name": n}) for i, n in rows),
+        state_msg({"run": state}),
+    ]
+
+
+def test_i15_4_key_change_fails_by_default_or_starts_a_new_table_version(
+    config: dict, store: Path, tmp_path: Path
+) -> None:
+    """New scenario beside F4, key properties changed: rows distinct under the old key (two people named Ann) are
+    never deleted by an upsert on the new key. Default: the run fails naming the stream and setting, nothing moves;
+    key_change_policy=new_table_version keeps the old rows in {table}__v1 and loads the new key into a new table."""
+    table = f"{P8}_singer_people"
+    first = run_target(config, _keyed(["id"], [(1, "Ann"), (2, "Ann")], 1), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+
+    mid_stream = [*_keyed(["id"], [(3, "Bob")], 2)[:2], *_keyed(["name"], [(4, "Ann")], 2)]
+    for messages in (_keyed(["name"], [(5, "Ann")], 2), mid_stream):
+        refused = run_target(config, messages, tmp_path)
+        assert refused.returncode != 0
+        assert "stream people: key properties changed from ['id'] to ['name']" in refused.stderr
+        assert "setting 'key_change_policy' is 'fail'" in refused.stderr
+        assert refused.states == []
+        assert query(store, f'SELECT id, name FROM "{table}" ORDER BY id') == [(1, "Ann"), (2, "Ann")]
+
+    cfg = {**config, "key_change_policy": "new_table_version"}
+    switched = run_target(cfg, _keyed(["name"], [(5, "Ann")], 3), tmp_path)
+    assert switched.returncode == 0, switched.stderr[-2000:]
+    assert switched.states == [{"run": 3}]
+    assert query(store, f'SELECT id, name FROM "{table}__v1" ORDER BY id') == [(1, "Ann"), (2, "Ann")]
+    assert query(store, f'SELECT id, name FROM "{table}"') == [(5, "Ann")]
+    assert query(store, "SELECT table_name, likely_keys FROM _schema_metadata ORDER BY table_name") == [
+        (table, '["name"]'),
+        (f"{table}__v1", '["id"]'),
+    ]

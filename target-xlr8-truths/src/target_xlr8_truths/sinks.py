@@ -143,6 +143,7 @@ class TruthsSink(BatchSink):
         self.info = stream_info(
             self.target.tables, self.target.source, stream_name, self.schema, [names[k] for k in self.key_sources]
         )
+        self.target.check_key_change(self.info)
         self.target.register_stream(self.info)
 
     @property

@@ -28,6 +28,7 @@ from target_xlr8_truths.store import RunContext, Store, StreamInfo
 from xlr8_kit.redaction import Redactor
 
 DELIVERIES = ("duckdb", "postgres", "upload")
+KEY_CHANGE_POLICIES = ("fail", "new_table_version")
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
@@ -54,6 +55,10 @@ class RedactingSingerReader(SimpleSingerReader):
 
     def _process_unknown_message(self, message_dict: dict) -> None:
         raise InvalidInputLine(f"unknown Singer message type {str(message_dict.get('type'))[:40]!r}")
+
+
+class KeyChangeError(RuntimeError):
+    """A stream's key properties changed and ``key_change_policy`` is 'fail'."""
 
 
 class TargetXlr8Truths(Target):
@@ -135,6 +140,15 @@ class TargetXlr8Truths(Target):
             "beside the DuckDB file (.xlr8/truths-spool for postgres). Leftovers of killed runs are removed at start.",
         ),
         th.Property(
+            "key_change_policy",
+            th.StringType,
+            default="fail",
+            allowed_values=list(KEY_CHANGE_POLICIES),
+            description="When a stream's key properties differ from those its table was loaded with: 'fail' (stop "
+            "before loading anything under the new key) or 'new_table_version' (rename the table to "
+            "{table}__v{version} and load the stream into a new table under its name).",
+        ),
+        th.Property(
             "source_name",
             th.StringType,
             description="The tap the data comes from (default: $MELTANO_EXTRACTOR_NAME under `meltano run`, else "
@@ -193,6 +207,7 @@ class TargetXlr8Truths(Target):
             self.logger.info("Removed %d spool directories left by killed runs", self.spool.removed_stale)
         self.tables = TableNames(self.project, lambda table: self.store.table_owner(table))
         self._streams: dict[str, StreamInfo] = {}
+        self._keys_by_table: dict[str, list[str]] = {}
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
@@ -238,6 +253,31 @@ class TargetXlr8Truths(Target):
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
         self._streams[info.stream] = info
+
+    def check_key_change(self, info: StreamInfo) -> None:
+        """A new key would re-key the upsert and delete rows that were distinct under the old one: apply
+        ``key_change_policy`` instead of doing that silently (RELIABILITY F4)."""
+        previous = self._keys_by_table.get(info.table_name)
+        self._keys_by_table[info.table_name] = list(info.key_columns)
+        if previous is None:
+            previous = self.store.stored_keys(info.table_name)
+        if previous is None or previous == list(info.key_columns):
+            return
+        policy = self.config.get("key_change_policy", "fail")
+        change = (
+            f"stream {info.stream}: key properties changed from {previous} to {info.key_columns} "
+            f"(table {info.table_name})"
+        )
+        if policy != "new_table_version":
+            raise KeyChangeError(
+                f"{change}; setting 'key_change_policy' is 'fail', so nothing was loaded under the new key. Set it "
+                "to 'new_table_version' to keep the old rows in a renamed table and start a new one."
+            )
+        self.drain_all()  # rows of the old key land under the old key first
+        archived = self.store.archive_table(info.table_name)
+        self.logger.warning(
+            "%s; the old rows are kept in table %s (key_change_policy=new_table_version)", change, archived
+        )
 
     def count_dead_letter(self, stream: str) -> None:
         self.dead_lettered[stream] += 1
