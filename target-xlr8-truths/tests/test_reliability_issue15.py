@@ -256,9 +256,10 @@ def _keyed(keys: list[str], rows: list[tuple[int, str]], state: int) -> list[dic
 def test_i15_4_key_change_fails_by_default_or_starts_a_new_table_version(
     config: dict, store: Path, tmp_path: Path
 ) -> None:
-    """New scenario beside F4, key properties changed: rows distinct under the old key (two people named Ann) are
-    never deleted by an upsert on the new key. Default: the run fails naming the stream and setting, nothing moves;
-    key_change_policy=new_table_version keeps the old rows in {table}__v1 and loads the new key into a new table."""
+    """New scenario beside F4, key properties changed (not merely extended): rows distinct under the old key (two
+    Anns) are never deleted by an upsert on the new key. Default: the run fails naming the stream and setting,
+    nothing moves; key_change_policy=new_table_version keeps the old rows in {table}__v1 and loads the new key into
+    a new table."""
     table = f"{P8}_singer_people"
     first = run_target(config, _keyed(["id"], [(1, "Ann"), (2, "Ann")], 1), tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]

@@ -256,12 +256,19 @@ class TargetXlr8Truths(Target):
 
     def check_key_change(self, info: StreamInfo) -> None:
         """A new key would re-key the upsert and delete rows that were distinct under the old one: apply
-        ``key_change_policy`` instead of doing that silently (RELIABILITY F4)."""
+        ``key_change_policy`` instead of doing that silently (RELIABILITY F4). Only a key extended by more columns
+        (which keeps every old distinction) passes with a warning."""
         previous = self._keys_by_table.get(info.table_name)
         self._keys_by_table[info.table_name] = list(info.key_columns)
         if previous is None:
             previous = self.store.stored_keys(info.table_name)
         if previous is None or previous == list(info.key_columns):
+            return
+        if previous and set(previous) <= set(info.key_columns):
+            # a finer key cannot merge rows that the old one kept apart: allowed, but said
+            self.logger.warning(
+                "stream %s: key properties extended from %s to %s", info.stream, previous, info.key_columns
+            )
             return
         policy = self.config.get("key_change_policy", "fail")
         change = (
