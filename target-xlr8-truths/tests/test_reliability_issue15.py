@@ -283,3 +283,15 @@ def test_i15_4_key_change_fails_by_default_or_starts_a_new_table_version(
         (table, '["name"]'),
         (f"{table}__v1", '["id"]'),
     ]
+
+
+def test_i15_10_state_emitted_only_when_it_changed(config: dict, store: Path, tmp_path: Path) -> None:
+    """RELIABILITY E10: repeated identical STATE messages (each after a committed batch) go out once."""
+    same, later = {"bookmarks": {"items": {"id": 2}}}, {"bookmarks": {"items": {"id": 4}}}
+    messages = [schema_msg("items", {"id": {"type": "integer"}}, ["id"])]
+    for i, state in ((1, same), (2, same), (3, same), (4, later), (5, later)):
+        messages += [record_msg("items", {"id": i}), state_msg(state)]
+    run = run_target({**config, "batch_size_rows": 1}, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.states == [same, later]
+    assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_items"') == [(5,)]

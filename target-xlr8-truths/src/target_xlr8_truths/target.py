@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -212,6 +213,7 @@ class TargetXlr8Truths(Target):
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
         self._held_state: dict | None = None
+        self._last_state: dict | None = None
         self.busy = False  # inside a batch transaction
         self._stop_requested = False
         self._ending = False
@@ -303,7 +305,14 @@ class TargetXlr8Truths(Target):
         if self.config.get("delivery") == "upload":
             self._held_state = state
             return
+        self._emit_state(state)
+
+    def _emit_state(self, state: dict) -> None:
+        """STATE goes out only when it differs from the last one emitted (RELIABILITY E10)."""
+        if state == self._last_state:
+            return
         super()._write_state_message(state)
+        self._last_state = copy.deepcopy(state)
 
     # -- termination (E3) ----------------------------------------------------------------------------------------
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
@@ -339,7 +348,7 @@ class TargetXlr8Truths(Target):
 
             upload_streams(self, list(self._streams.values()))
             if self._held_state is not None:
-                super()._write_state_message(self._held_state)
+                self._emit_state(self._held_state)
         self.report()
         if self._store is not None:
             self._store.close()
