@@ -295,3 +295,39 @@ def test_i15_10_state_emitted_only_when_it_changed(config: dict, store: Path, tm
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.states == [same, later]
     assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_items"') == [(5,)]
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line or line.startswith("ERROR")]
+
+
+def test_i15_8_fatal_errors_are_one_line_with_the_traceback_at_debug(config: dict, store: Path, tmp_path: Path) -> None:
+    """Bad config, ACTIVATE_VERSION for a stream never announced, a 100,000-deep JSON line and a refused BATCH file:
+    each ends the run non-zero with one ERROR line naming the setting, stream or line, and no traceback unless the
+    log level is DEBUG."""
+    deep = "[" * 100_000 + "]" * 100_000
+    cases = [
+        ({**config, "project_id": "not-a-uuid"}, [], "setting 'project_id'"),
+        (
+            config,
+            [{"type": "ACTIVATE_VERSION", "stream": "ghost", "version": 1}],
+            "ACTIVATE_VERSION for stream 'ghost'",
+        ),
+        (config, deep + "\n", "input line is nested too deeply to parse (200001 chars"),
+        (
+            config,
+            [schema_msg("items", {"id": {"type": "integer"}}, ["id"]), _batch_msg("items", "/etc/passwd")],
+            "stream items: BATCH",
+        ),
+    ]
+    for cfg, messages, named in cases:
+        run = run_target(cfg, messages, tmp_path)
+        assert run.returncode == 1, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr
+        errors = _error_lines(run.stderr)
+        assert any(named in line for line in errors), run.stderr[-2000:]
+    debug = run_target(config, [{"type": "ACTIVATE_VERSION", "stream": "ghost", "version": 1}], tmp_path,
+                       env={"TARGET_XLR8_TRUTHS_LOGLEVEL": "debug"})  # fmt: skip
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+    assert list((store.parent / "truths-spool").iterdir()) == []  # failed runs leave no spool directory either

@@ -16,11 +16,13 @@ from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlparse
 
+import click
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.streams import RESTStream
 
+from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
@@ -71,6 +73,13 @@ KIT_SETTINGS = th.PropertiesList(
         description="Resilient HTTP policy overrides.",
     ),
     th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+    th.Property(
+        "allow_partial_run",
+        th.BooleanType,
+        default=False,
+        description="Exit 0 when the tap stops early on purpose (API quota guard) with state safe; by default such "
+        "a run exits 75 so an orchestrator does not record it as complete.",
+    ),
     th.Property(
         "filters",
         th.StringType,
@@ -124,8 +133,23 @@ class KitTap(Tap):
     product_id: t.ClassVar[str] = ""
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.partial_reasons: list[str] = []
         super().__init__(*args, **kwargs)
         http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """Fatal errors as one line (traceback at DEBUG); a partial run exits 75 (``xlr8_kit.exits``)."""
+        return with_one_line_errors(super().get_singer_command(), cls.logger)
+
+    def note_partial_run(self, reason: str) -> None:
+        """A stream stopped early on purpose with state safe (e.g. the quota guard): the CLI run exits 75 after
+        every stream has written its STATE, unless setting ``allow_partial_run`` is true."""
+        self.partial_reasons.append(reason)
+        if self.config.get("allow_partial_run", False):
+            self.logger.warning("partial run accepted (allow_partial_run): %s", reason)
+        else:
+            note_partial_run(reason)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """With ``credential_id``, validate the config as resolved from the store (secrets stay in memory)."""

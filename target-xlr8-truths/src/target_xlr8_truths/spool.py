@@ -8,6 +8,7 @@ subdirectory behind, and the next target to start removes every subdirectory who
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -43,6 +44,7 @@ class Spool:
         self.dir = self.root / str(os.getpid())
         shutil.rmtree(self.dir, ignore_errors=True)  # a dead namesake's leftovers (pid reuse)
         self.dir.mkdir(mode=0o700)
+        atexit.register(self.close)  # a fatal error ends the process without the end-of-pipe cleanup
 
     def _remove_stale(self) -> int:
         removed = 0

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -26,6 +27,7 @@ from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_proj
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
+from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 
 DELIVERIES = ("duckdb", "postgres", "upload")
@@ -35,16 +37,23 @@ MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
 
 
+def _digest(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
+
+
 class RedactingSingerReader(SimpleSingerReader):
     """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII)."""
 
     def deserialize_json(self, line: str) -> dict:
         try:
             return deserialize_json(line)
-        except json.JSONDecodeError as exc:
-            digest = hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
+        except RecursionError:
             raise InvalidInputLine(
-                f"input line is not valid JSON ({len(line)} chars, sha256 {digest}, error at column {exc.colno})"
+                f"input line is nested too deeply to parse ({len(line)} chars, sha256 {_digest(line)})"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInputLine(
+                f"input line is not valid JSON ({len(line)} chars, sha256 {_digest(line)}, error at column {exc.colno})"
             ) from None
 
     @staticmethod
@@ -169,6 +178,11 @@ class TargetXlr8Truths(Target):
         ),
     ).to_dict()
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """Fatal errors as one line naming the setting, stream or file; the traceback at DEBUG."""
+        return with_one_line_errors(super().get_singer_command(), cls.logger)
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # one connection, one transaction at a time
@@ -251,6 +265,12 @@ class TargetXlr8Truths(Target):
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
         memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
         return DuckDBStore(path, self.run, self.spool, interval, memory)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        stream = str(message_dict.get("stream"))
+        if stream not in self.mapper.stream_maps:
+            raise InvalidInputLine(f"ACTIVATE_VERSION for stream {stream[:100]!r} before any SCHEMA message for it")
+        super()._process_activate_version_message(message_dict)
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:

@@ -396,6 +396,7 @@ class SalesforceStream(KitRESTStream):
                 yield record
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
+            self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
             self.logger.warning(
                 "%s: stopping with state safe: %s. The bookmark covers every record emitted; re-run after the "
                 "daily quota resets.",
