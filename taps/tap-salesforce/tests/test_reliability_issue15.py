@@ -4,11 +4,15 @@ beside RELIABILITY A6/A7) and one-line errors."""
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from xlr8_kit.exits import EXIT_PARTIAL_RUN
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, write_json
+from xlr8_sandbox.platform.faults import FaultSpec
 
 
 def _run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,3 +42,58 @@ def test_i15_5_quota_guard_partial_run_exits_75_with_state_safe(sf: Any, tmp_pat
     assert allowed.returncode == 0, allowed.stderr[-2000:]
     assert len([m for m in parse_singer_messages(allowed.stdout) if m["type"] == "RECORD"]) == len(records)
 
+
+def test_i15_11_quota_fault_is_salesforce_403_and_stops_the_run_with_state_safe(sf: Any) -> None:
+    """The sandbox's ``quota`` fault answers as an org does (403 REQUEST_LIMIT_EXCEEDED, Salesforce's error list,
+    Sforce-Limit-Info), so the tap classifies it as quota (A6): it stops with state safe and reports a partial run."""
+    with sf.start_sandbox({"Account": 1000}) as sandbox:
+        sandbox.faults.add("salesforce", "/services/data/*/queryAll/*", FaultSpec("quota", after=1, times=1))
+        config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200)
+        stopped = sf.run_tap(config)
+        resumed = sf.run_tap(config, state=stopped.state)
+        creds = sf.emulator(sandbox).test_credentials()
+        token = requests.post(
+            f"{sandbox.url('salesforce')}/services/oauth2/token",
+            data={"grant_type": "password", **{k: creds[k] for k in ("client_id", "client_secret", "username")},
+                  "password": creds["password"] + creds["security_token"]},
+            timeout=30,
+        ).json()["access_token"]  # fmt: skip
+        sandbox.faults.add("salesforce", "/services/data/*/limits", FaultSpec("quota", times=1))
+        raw = requests.get(
+            f"{sandbox.url('salesforce')}/services/data/v60.0/limits",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    assert raw.status_code == 403
+    assert raw.json() == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED", "fields": []}
+    ]
+    assert raw.headers["Sforce-Limit-Info"].startswith("api-usage=")
+    first = [r["Id"] for r in stopped.records("Account")]
+    assert len(first) == 400  # two pages of 200, then the quota answer
+    assert stopped.tap.partial_reasons
+    assert (
+        stopped.state["bookmarks"]["Account"]["replication_key_value"]
+        == stopped.records("Account")[-1]["SystemModstamp"]
+    )
+    rest = [r["Id"] for r in resumed.records("Account")]
+    assert len(set(first) | set(rest)) == 1000
+    assert not set(first) & set(rest)
+
+
+def test_i15_11_e7_inserts_land_in_the_object_being_paged(sf: Any) -> None:
+    """RELIABILITY E7 for Salesforce: Accounts another user creates while the tap pages Account are Accounts (new
+    Ids, SystemModstamp now), not employees; nothing is lost: the next run from the emitted state reads them."""
+    with sf.start_sandbox({"Account": 600}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.ctx.clock.advance(timedelta(days=1))
+        sandbox.faults.add("salesforce", "/services/data/*/queryAll/*", FaultSpec("insert_records", count=3, times=1))
+        config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200)
+        first = sf.run_tap(config)
+        second = sf.run_tap(config, state=first.state)
+    inserted = {em.objects["Account"].record_id(i) for i in range(600, 603)}
+    first_ids = {r["Id"] for r in first.records("Account")}
+    second_ids = {r["Id"] for r in second.records("Account")}
+    assert len(first_ids) == 600
+    assert second_ids == inserted  # the cursor's snapshot missed them; the bookmark did not
+    assert all(r["Name"] for r in second.records("Account"))

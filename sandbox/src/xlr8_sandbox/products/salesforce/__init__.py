@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.products.salesforce import soql
 from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
 
@@ -127,6 +127,8 @@ class SalesforceEmulator(ProductEmulator):
         self.data_requests = 0
         self._lock = threading.Lock()
         self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
+        self._inserted: dict[str, int] = {}
+        self._last_queried: str | None = None
         self._cursors: dict[str, tuple[_Plan, int]] = {}
         self._cursor_positions: dict[tuple[str, int], _Position] = {}
         self._jobs: dict[str, _BulkJob] = {}
@@ -173,12 +175,45 @@ class SalesforceEmulator(ProductEmulator):
             self.data_requests = 0
             for overlay in self._overlays.values():
                 overlay.clear()
+            self._inserted.clear()
+            self._last_queried = None
             self._cursors.clear()
             self._cursor_positions.clear()
             self._jobs.clear()
             self._refresh_tokens = {REFRESH_TOKEN}
             self.request_log.clear()
             del self._jwt_public_keys[1:]  # the emulator's own key stays; registered ones go
+
+    # --- fault hooks (vendor shapes) -----------------------------------------------------------------------
+    def quota_error_response(self) -> FaultResponse:
+        """What an org answers once its daily API requests are spent: 403 REQUEST_LIMIT_EXCEEDED."""
+        body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED", "fields": []}]
+        with self._lock:
+            headers = {"Sforce-Limit-Info": f"api-usage={max(self.api_used, self.api_limit)}/{self.api_limit}"}
+        return FaultResponse(403, json.dumps(body), headers=headers)
+
+    def error_body_response(self) -> FaultResponse:
+        """A 200 that is not API data: the HTML login page an org serves when a request lands outside the API."""
+        page = (
+            "<!DOCTYPE html><html><head><title>Login | Salesforce</title></head>"
+            '<body><form name="login" action="https://login.salesforce.com/"></form></body></html>'
+        )
+        return FaultResponse(200, page, content_type="text/html;charset=UTF-8")
+
+    def insert_records(self, count: int) -> None:
+        """Rows another user creates now in the object being paged (the latest one queried), with new Ids after
+        the org's own and SystemModstamp at the sandbox clock, so they sort last (RELIABILITY E7)."""
+        with self._lock:
+            name = self._last_queried or "Account"
+        obj = self.objects[name]
+        stamp = sf_datetime(self.ctx.clock.now())
+        with self._lock:
+            for _ in range(count):
+                self._inserted[name] = self._inserted.get(name, 0) + 1
+                index = obj.count + self._inserted[name] - 1
+                record = dict(obj.base_record(index))
+                record.update(CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
+                self._overlays[name][index] = record
 
     def touch(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
         """Modify a row now: SystemModstamp and LastModifiedDate move to the sandbox clock."""
@@ -429,6 +464,7 @@ class SalesforceEmulator(ProductEmulator):
                     f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}",
                 )
         with self._lock:
+            self._last_queried = obj.name
             overlay_map = dict(self._overlays[obj.name])
         overlay = sorted(overlay_map.values(), key=lambda r: (r["SystemModstamp"], r["Id"]))
         lower, upper = soql.bounds(query.where, "SystemModstamp")
