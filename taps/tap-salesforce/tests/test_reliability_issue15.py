@@ -3,6 +3,7 @@ beside RELIABILITY A6/A7) and one-line errors."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -97,3 +98,28 @@ def test_i15_11_e7_inserts_land_in_the_object_being_paged(sf: Any) -> None:
     assert len(first_ids) == 600
     assert second_ids == inserted  # the cursor's snapshot missed them; the bookmark did not
     assert all(r["Name"] for r in second.records("Account"))
+
+
+def _number_texts(lines: list[str]) -> dict[str, dict[str, Any]]:
+    """Each Account RECORD as written, numbers kept as their JSON text."""
+    out: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        message = json.loads(line, parse_float=str, parse_int=str)
+        if message["type"] == "RECORD":
+            out[message["record"]["Id"]] = message["record"]
+    return out
+
+
+def test_i15_6_rest_and_bulk_write_the_same_number_text(sf: Any) -> None:
+    """Bulk API 2.0 pads doubles to the field's scale (-33.868820000000000); the tap writes every number the way
+    REST does (-33.86882), so switching API (auto) changes no row."""
+    with sf.start_sandbox({"Account": 120}) as sandbox:
+        config = sf.password_config(sandbox, objects=["Account"])
+        rest = sf.run_tap({**config, "api_type": "rest"})
+        bulk = sf.run_tap({**config, "api_type": "bulk"})
+    rest_rows, bulk_rows = _number_texts(rest.lines), _number_texts(bulk.lines)
+    assert len(rest_rows) == 120
+    assert bulk_rows == rest_rows
+    sample = next(iter(rest_rows.values()))
+    assert sample["BillingLatitude"] == sample["BillingAddress"]["latitude"]
+    assert not sample["BillingLatitude"].endswith("0")

@@ -667,8 +667,13 @@ class SalesforceEmulator(ProductEmulator):
         count = 0
         rows = self._rows(job.plan, position)
         last = position
+        scales = {
+            f["name"]: int(f.get("scale") or 0)
+            for f in job.plan.sobject.fields
+            if f["type"] in ("double", "currency", "percent")
+        }
         for record, after in itertools.islice(rows, max_records):
-            writer.writerow([_csv_value(record.get(name)) for name in job.plan.query.fields])
+            writer.writerow([_csv_value(record.get(name), scales.get(name)) for name in job.plan.query.fields])
             count += 1
             last = after
         more = count == max_records and next(rows, None) is not None
@@ -684,9 +689,12 @@ class SalesforceEmulator(ProductEmulator):
         )
 
 
-def _csv_value(value: Any) -> str:
+def _csv_value(value: Any, scale: int | None = None) -> str:
+    """A Bulk CSV cell; numbers padded to their field's scale as Bulk API 2.0 writes them (-33.868820000000000)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if scale is not None and isinstance(value, Decimal | int | float):
+        return format(Decimal(str(value)), f".{scale}f")
     return str(value)
