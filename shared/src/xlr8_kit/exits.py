@@ -6,7 +6,7 @@ filter; its traceback is logged at DEBUG (``<PLUGIN>_LOGLEVEL=debug`` or ``LOGLE
 Exit codes:
     0   done (a partial run only when setting ``allow_partial_run`` says so)
     1   failed (bad config, bad input, a source or destination error)
-    2   usage error (unknown option; from click)
+    2   usage error (unknown option, or a --state file that is not valid Singer state; from click)
     75  partial run: the tap stopped early on purpose (the vendor's API quota guard) with its STATE covering exactly
         what was emitted; re-run later to continue. Chosen from sysexits (EX_TEMPFAIL: try again later).
 """

@@ -123,3 +123,44 @@ def test_i15_6_rest_and_bulk_write_the_same_number_text(sf: Any) -> None:
     sample = next(iter(rest_rows.values()))
     assert sample["BillingLatitude"] == sample["BillingAddress"]["latitude"]
     assert not sample["BillingLatitude"].endswith("0")
+
+
+def test_i15_7_settings_validated_before_the_first_message_in_every_mode(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A wrongly typed login_url and start_date "yesterday-ish" stop the tap before it writes anything, in sync
+    and in discovery mode, each error naming its setting; the same checks hold for every kit tap."""
+    config = {**sf.password_config(sandbox), "login_url": 123, "start_date": "yesterday-ish"}
+    config_file = write_json(tmp_path / "config.json", config)
+    for mode in ([], ["--discover"]):
+        result = _run(["--config", config_file, *mode], tmp_path)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert "setting 'login_url' must be of type" in result.stderr
+        assert "setting 'start_date' is not an ISO 8601 date-time" in result.stderr
+        assert "Traceback" not in result.stderr
+    other = run_tap_cli(
+        "tap-sap-successfactors",
+        ["--config", write_json(tmp_path / "sf.json", {"start_date": "yesterday-ish"}), "--discover"],
+        tmp_path,
+    )
+    assert other.returncode == 1
+    assert other.stdout == ""
+    assert "setting 'start_date' is not an ISO 8601 date-time" in other.stderr
+
+
+def test_i15_8_bad_state_files_name_the_file_and_the_stream(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    """E9: a state file that is not JSON, or whose stream entry is malformed, stops the tap before its first
+    message with one error line naming the file (and the stream), exit 2 like any bad option value."""
+    config_file = write_json(tmp_path / "config.json", sf.password_config(sandbox, objects=["Account"]))
+    broken = tmp_path / "broken-state.json"
+    broken.write_text('{"bookmarks": {"Account": ')
+    wrong = write_json(tmp_path / "wrong-state.json", {"bookmarks": {"Account": "2024-01-01"}})
+    cases = [
+        (str(broken), f"state file {broken}: not valid JSON (line 1, column 27)"),
+        (wrong, f"state file {wrong}: stream Account: bookmark must be an object, not str"),
+    ]
+    for state_file, named in cases:
+        result = _run(["--config", config_file, "--state", state_file], tmp_path)
+        assert result.returncode == 2  # a bad --state value: click's usage error (xlr8_kit.exits)
+        assert result.stdout == ""
+        assert named in result.stderr
+        assert "Traceback" not in result.stderr
