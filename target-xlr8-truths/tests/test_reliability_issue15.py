@@ -331,3 +331,24 @@ def test_i15_8_fatal_errors_are_one_line_with_the_traceback_at_debug(config: dic
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
     assert list((store.parent / "truths-spool").iterdir()) == []  # failed runs leave no spool directory either
+
+
+def test_i15_6_the_same_number_lands_the_same_way_whatever_its_spelling(
+    config: dict, store: Path, tmp_path: Path
+) -> None:
+    """REST writes -33.86882, Bulk -33.868820000000000: the same value lands identically in decimal and JSON
+    columns, so switching API changes no row."""
+    props = {
+        "id": {"type": "integer"},
+        "lat": {"type": ["number", "null"], "multipleOf": 1e-15},
+        "where": {"type": ["object", "null"]},
+    }
+    lines = [json.dumps(schema_msg("geo", props, ["id"]))]
+    for i, spelling in ((1, "-33.86882"), (2, "-33.868820000000000"), (3, "-33.8688200")):
+        lines.append(f'{{"type": "RECORD", "stream": "geo", "record": {{"id": {i}, "lat": {spelling}, '
+                     f'"where": {{"latitude": {spelling}, "accuracy": 1.50}}}}}}')  # fmt: skip
+    run = run_target(config, "\n".join(lines) + "\n", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = query(store, f'SELECT CAST(lat AS VARCHAR), CAST("where" AS VARCHAR) FROM "{P8}_singer_geo" ORDER BY id')
+    assert len(set(rows)) == 1, rows
+    assert rows[0][1] == '{"latitude":"-33.86882","accuracy":"1.5"}'

@@ -63,7 +63,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite number")
-        return float(value) if value == value.to_integral_value() and abs(value) < 2**53 else str(value)
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return float(value)
+        text = format(value, "f")  # one spelling per value: 1.50 and 1.5 (REST vs Bulk) land alike
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     raise TypeError(type(value).__name__)
