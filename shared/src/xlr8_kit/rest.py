@@ -188,6 +188,7 @@ class KitTap(Tap):
     def _kit_config_errors(self) -> list[str]:
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
+        self.logger.debug("Validating config using jsonschema: %s", schema)  # as the SDK does
         errors = [
             text for error in Draft7Validator(schema).iter_errors(self._config) for text in _setting_errors(error)
         ]
@@ -485,6 +486,20 @@ class KitRESTStream(RESTStream):
         if body:
             msg += f": {body}"
         return self._kit_tap.kit.redactor.redact(msg)
+
+    def get_starting_replication_key_value(self, context: t.Any) -> t.Any:
+        """The bookmark, checked against the replication key's type: a malformed value names the stream (E9)."""
+        key = self.replication_key
+        prop = self.schema.get("properties", {}).get(key, {}) if key else {}
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if isinstance(bookmark, str) and prop.get("format") in ("date-time", "date"):
+            problem = _format_error(bookmark, str(prop["format"]))
+            if problem:
+                raise StateFileError(
+                    f"state: stream {self.name}: replication_key_value for {key} {problem}; fix or remove the "
+                    "stream's bookmark"
+                )
+        return super().get_starting_replication_key_value(context)
 
     def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
         """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""

@@ -164,3 +164,20 @@ def test_i15_8_bad_state_files_name_the_file_and_the_stream(sf: Any, sandbox: An
         assert result.stdout == ""
         assert named in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_i15_8_malformed_bookmark_value_names_the_stream(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    """E9: a bookmark that is not a date-time stops the stream with one line naming the stream; no record is
+    emitted and no STATE moves past it."""
+    config_file = write_json(tmp_path / "config.json", sf.password_config(sandbox, objects=["Account"]))
+    state = write_json(tmp_path / "state.json", {"bookmarks": {"Account": {"replication_key_value": "yesterday-ish"}}})
+    result = _run(["--config", config_file, "--state", state], tmp_path)
+    assert result.returncode == 1
+    assert (
+        "state: stream Account: replication_key_value for SystemModstamp is not an ISO 8601 date-time" in result.stderr
+    )
+    messages = parse_singer_messages(result.stdout)
+    assert [m for m in messages if m["type"] == "RECORD"] == []
+    assert all(m["value"]["bookmarks"]["Account"]["replication_key_value"] == "yesterday-ish"
+               for m in messages if m["type"] == "STATE")  # fmt: skip
+    assert "Traceback" not in result.stderr
