@@ -124,6 +124,7 @@ def run_target(work: Path, stdin_path: Path, label: str, expect_rows: bool = Tru
     settings = {
         "project_id": PROJECT,
         "duckdb_path": str(store),
+        "batch_locations": [str(work)],
         "pii_key_file": str(work / "pii.key"),
         "pii_key_create": True,
     }

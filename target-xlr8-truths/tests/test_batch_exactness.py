@@ -15,7 +15,11 @@ from typing import Any
 from truths_testkit import P8, query, run_target, schema_msg, state_msg
 
 TABLE = f"{P8}_singer_items"
-PROPS = {"id": {"type": "integer"}, "qty": {"type": ["null", "integer"]}, "price": {"type": ["null", "number"]}}
+PROPS = {
+    "id": {"type": "integer"},
+    "qty": {"type": ["null", "integer"]},
+    "price": {"type": ["null", "number"], "multipleOf": 1e-9},
+}  # a declared decimal
 
 
 def _batch(path: Path) -> dict[str, Any]:
@@ -54,7 +58,7 @@ def test_f1_batch_numbers_land_exactly_or_take_the_record_path(
         *(_batch(p) for p in (exact, fractional_int, too_fine, long_number)),
         state_msg({"done": True}),
     ]
-    run = run_target(config, messages, tmp_path)
+    run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"done": True}]
     assert run.stderr.count("BATCH file loaded by DuckDB directly") == 1

@@ -27,7 +27,7 @@ def test_f4_schema_evolution_adds_and_widens_never_truncates(tmp_path: Path, con
     }
     v2 = {
         **v1,
-        "qty": {"type": ["null", "number"]},
+        "qty": {"type": ["null", "number"], "multipleOf": 1e-9},  # a declared decimal
         "note": {"type": ["null", "string"]},
         "day": {"type": ["null", "string"], "format": "date-time"},
     }
@@ -130,7 +130,7 @@ def _batch_message(files: list[Path], compression: str) -> dict[str, Any]:
 def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     props = {
         "id": {"type": "integer"},
-        "price": {"type": ["null", "number"]},
+        "price": {"type": ["null", "number"], "multipleOf": 1e-9},  # a declared decimal
         "tags": {"type": ["null", "array"]},
         "at": {"type": ["null", "string"], "format": "date-time"},
     }
@@ -159,7 +159,7 @@ def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config
         _batch_message([keyless], "none"),
         state_msg({"batches": 3}),
     ]
-    run = run_target(config, messages, tmp_path)
+    run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [{"batches": 3}]
     assert run.stderr.count("BATCH file loaded by DuckDB directly") == 2

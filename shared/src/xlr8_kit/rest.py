@@ -8,19 +8,29 @@ A product's ``client.py`` subclasses ``KitRESTStream`` once; its ``tap.py`` subc
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import typing as t
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 from http import HTTPStatus
+from pathlib import Path, PurePath
 from urllib.parse import urlparse
 
+import click
 import requests
+from jsonschema import Draft7Validator, ValidationError
+from jsonschema.exceptions import best_match
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.streams import RESTStream
 
+from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
 from xlr8_kit.http.proxy import proxy_map
@@ -90,6 +100,13 @@ KIT_SETTINGS = th.PropertiesList(
     th.Property("proxy_username", th.StringType, description="Proxy user (with proxy_password)."),
     th.Property("proxy_password", th.StringType, secret=True, description="Proxy password."),
     th.Property(
+        "allow_partial_run",
+        th.BooleanType,
+        default=False,
+        description="Exit 0 when the tap stops early on purpose (API quota guard) with state safe; by default such "
+        "a run exits 75 so an orchestrator does not record it as complete.",
+    ),
+    th.Property(
         "filters",
         th.StringType,
         description="Universal filter (xlr8 query language), pushed down to the product's API where possible.",
@@ -149,21 +166,60 @@ class KitTap(Tap):
             cls.package_name = cls.__module__.split(".")[0].replace("_", "-")
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.partial_reasons: list[str] = []
+        if isinstance(kwargs.get("state"), str | PurePath):
+            kwargs["state"] = read_state_file(kwargs["state"])
+        elif isinstance(kwargs.get("state"), dict):
+            check_state(kwargs["state"], "the state given")
         super().__init__(*args, **kwargs)
         http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
         if not self.config.get("credential_id"):
             proxy_map(self.config)  # a bad proxy setting fails here too (with a credential: once resolved)
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """Fatal errors as one line (traceback at DEBUG); a partial run exits 75 (``xlr8_kit.exits``)."""
+        command = with_one_line_errors(super().get_singer_command(), cls.logger)
+        for param in command.params:
+            if param.name == "state":
+                param.type = StateFileParam()
+        return command
+
+    def note_partial_run(self, reason: str) -> None:
+        """A stream stopped early on purpose with state safe (e.g. the quota guard): the CLI run exits 75 after
+        every stream has written its STATE, unless setting ``allow_partial_run`` is true."""
+        self.partial_reasons.append(reason)
+        if self.config.get("allow_partial_run", False):
+            self.logger.warning("partial run accepted (allow_partial_run): %s", reason)
+        else:
+            note_partial_run(reason)
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """With ``credential_id``, validate the config as resolved from the store (secrets stay in memory)."""
-        if not self._config.get("credential_id"):
-            return super()._validate_config(raise_errors=raise_errors)
-        unresolved = self._config
-        self._config = self.resolved_config
-        try:
-            return super()._validate_config(raise_errors=raise_errors)
-        finally:
-            self._config = unresolved
+        """Every setting checked before the first message, in every mode (the SDK skips validation for
+        ``--discover``): JSON types and allowed values, and date, date-time and URI formats, which the SDK's
+        validator does not check. With ``credential_id``, the config as resolved from the store (secrets stay in
+        memory). Errors name the setting, never a string value (it may be a secret)."""
+        if self._config.get("credential_id"):
+            unresolved = self._config
+            self._config = self.resolved_config
+            try:
+                errors = self._kit_config_errors()
+            finally:
+                self._config = unresolved
+        else:
+            errors = self._kit_config_errors()
+        if errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        return errors
+
+    def _kit_config_errors(self) -> list[str]:
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        self.logger.debug("Validating config using jsonschema: %s", schema)  # as the SDK does
+        errors = [
+            text for error in Draft7Validator(schema).iter_errors(self._config) for text in _setting_errors(error)
+        ]
+        return errors + setting_format_errors(self._config, schema)
 
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
@@ -215,6 +271,118 @@ class KitTap(Tap):
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         """Return this tap's authenticator (one per tap instance, i.e. per credential)."""
         raise NotImplementedError
+
+
+def _setting_name(error: ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(config)"
+
+
+def _setting_errors(error: ValidationError) -> list[str]:
+    """A validation error as lines naming the setting, never quoting a value (the SDK's messages quote whole
+    objects, secrets included). For one-of schemas (auth flows), the errors of the branch whose discriminator
+    matched, else the most relevant one."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        branches: dict[t.Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+        matched = [subs for subs in branches.values() if not any(s.validator in ("const", "enum") for s in subs)]
+        chosen = matched[0] if len(matched) == 1 else [best_match(error.context)]
+        return [text for sub in chosen for text in _setting_errors(sub)]
+    where = _setting_name(error)
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        name = f"{where}.{missing}" if error.absolute_path else missing
+        return [f"setting '{name}' is required"]
+    if error.validator == "type":
+        return [f"setting '{where}' must be of type {error.validator_value}"]
+    if error.validator in ("enum", "const"):
+        return [f"setting '{where}' must be one of {error.validator_value}"]
+    if error.validator == "additionalProperties":
+        return [f"setting '{where}': {error.message}"]  # names the unexpected keys only
+    return [f"setting '{where}' does not satisfy {error.validator} {error.validator_value!r}"]
+
+
+class StateFileError(ValueError):
+    """A state file (``--state``) that cannot be resumed from; the message names the file and the stream."""
+
+
+def read_state_file(path: str | PurePath) -> dict[str, t.Any]:
+    """The state file parsed and checked: unreadable, not JSON, or a malformed stream entry is a clear error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot be read ({exc.strerror})") from None
+    try:
+        state = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise StateFileError(f"state file {path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise StateFileError(f"state file {path}: nested too deeply to be a Singer state") from None
+    check_state(state, f"state file {path}")
+    return state
+
+
+class StateFileParam(click.File):
+    """``--state``: read and checked while the command line is parsed, so a bad file is one error line naming
+    the file (and the stream) before the tap writes anything; the tap then reads the checked text."""
+
+    name = "state file"
+
+    def convert(self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None) -> t.Any:
+        try:
+            state = read_state_file(value)
+        except StateFileError as exc:
+            self.fail(str(exc), param, ctx)
+        return io.StringIO(json.dumps(state, default=str))
+
+
+def check_state(state: t.Any, source: str) -> None:
+    """Singer state shape: an object; ``bookmarks`` an object of per-stream objects; a stream's
+    ``replication_key_value`` a string or number."""
+    if not isinstance(state, dict):
+        raise StateFileError(f"{source}: must be a JSON object, not {type(state).__name__}")
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        raise StateFileError(f"{source}: 'bookmarks' must be an object of streams")
+    for stream, entry in bookmarks.items():
+        if not isinstance(entry, dict):
+            raise StateFileError(f"{source}: stream {stream}: bookmark must be an object, not {type(entry).__name__}")
+        value = entry.get("replication_key_value")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float | Decimal)):
+            raise StateFileError(
+                f"{source}: stream {stream}: replication_key_value must be a string or number, "
+                f"not {type(value).__name__}"
+            )
+
+
+def _format_error(value: str, fmt: str) -> str | None:
+    if fmt in ("date-time", "date"):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            example = "2024-01-31T00:00:00Z" if fmt == "date-time" else "2024-01-31"
+            return f"is not an ISO 8601 {fmt} (e.g. {example})"
+        return None
+    if fmt in ("uri", "url"):
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            return "is not an http(s) URL"
+    return None
+
+
+def setting_format_errors(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any], prefix: str = "") -> list[str]:
+    """Date, date-time and URI settings whose string value does not parse, named by setting (value not shown)."""
+    errors: list[str] = []
+    for name, prop in (schema.get("properties") or {}).items():
+        value = config.get(name) if isinstance(config, t.Mapping) else None
+        setting = f"{prefix}{name}"
+        if isinstance(value, str) and isinstance(prop.get("format"), str):
+            problem = _format_error(value, prop["format"])
+            if problem:
+                errors.append(f"setting '{setting}' {problem}")
+        elif isinstance(value, t.Mapping) and isinstance(prop, t.Mapping):
+            errors += setting_format_errors(value, prop, f"{setting}.")
+    return errors
 
 
 def http_policy_from_config(config: dict[str, t.Any]) -> HttpPolicy:
@@ -348,6 +516,20 @@ class KitRESTStream(RESTStream):
         if body:
             msg += f": {body}"
         return self._kit_tap.kit.redactor.redact(msg)
+
+    def get_starting_replication_key_value(self, context: t.Any) -> t.Any:
+        """The bookmark, checked against the replication key's type: a malformed value names the stream (E9)."""
+        key = self.replication_key
+        prop = self.schema.get("properties", {}).get(key, {}) if key else {}
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if isinstance(bookmark, str) and prop.get("format") in ("date-time", "date"):
+            problem = _format_error(bookmark, str(prop["format"]))
+            if problem:
+                raise StateFileError(
+                    f"state: stream {self.name}: replication_key_value for {key} {problem}; fix or remove the "
+                    "stream's bookmark"
+                )
+        return super().get_starting_replication_key_value(context)
 
     def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
         """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""

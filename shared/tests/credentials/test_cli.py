@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xlr8_kit.credentials import open_manager
 from xlr8_kit.credentials.crypto import AadContext, EnvelopeCipher, Keyring
+from xlr8_kit.credentials.model import AuthType, ProductCredential
 
 CANARY = "CANARY-cli-7Zq!p@ss/wörd+=&-41ab"
 CANARY_2 = "CANARY-file-secret-5c9e2f71d3"
@@ -60,7 +62,7 @@ def test_cli_round_trip_with_key_rotation_and_residue_scan(
     again = cli("rotate-key")
     assert "re-encrypted 0, already current 2, failed 0" in again.stdout
     usage = json.loads(cli("key-usage").stdout)
-    assert usage == {"k1": 5, "k2": 5}
+    assert usage == {"k1": 7, "k2": 7}  # 5 fields and 2 metadata seals under each key
 
     # The secrets come back intact, now sealed under k2 only.
     db = tmp_path / ".xlr8" / "credentials.db"
@@ -142,11 +144,17 @@ def test_cli_test_without_connector_for_product_is_a_clear_error(tmp_path: Path,
     key_file = tmp_path / "k.key"
     run_cli("generate-key", "--key-file", str(key_file))
     env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
-    assert run_cli("add", "--id", "odd-1", "--project", "p", "--product", "no-such-product", "--auth-type",
-                   "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env).code == 0  # fmt: skip
+    refused = run_cli("add", "--id", "odd-1", "--project", "p", "--product", "oracle_hcm", "--auth-type",
+                      "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env)  # fmt: skip
+    assert refused.code == 2
+    assert "--product 'oracle_hcm' (oracle_hcm) has no installed connector; installed: salesforce," in refused.stderr
+    # a store written elsewhere (where that connector was installed) still gets a clear error from `test`
+    manager = open_manager(str(tmp_path / ".xlr8" / "credentials.db"), key_file=str(key_file), create=True)
+    manager.store(ProductCredential("odd-1", "p", "oracle_hcm", AuthType.API_KEY, {"api_key": CANARY}))
+    manager.close()
     result = run_cli("test", "odd-1", env=env)
     assert result.code == 1
-    assert "no-such-product" in result.stderr or "ConnectorFactory" in result.stderr
+    assert "oracle_hcm" in result.stderr
     assert CANARY not in result.stdout + result.stderr
 
 
@@ -236,3 +244,21 @@ def test_cli_test_connects_through_the_product_connector(tmp_path: Path, run_cli
         assert creds["client_secret"] not in text
         assert creds["password"] not in text
         assert "not-the-password-9f3" not in text
+
+
+def test_i15_9_add_accepts_only_installed_products_and_stores_the_canonical_id(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """Issue 15 item 9: an alias (tap name) is stored as the canonical product id; unknown ids are refused."""
+    key_file = tmp_path / "k.key"
+    run_cli("generate-key", "--key-file", str(key_file))
+    env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
+    added = run_cli("add", "--id", "sf-1", "--project", "p", "--product", "tap-salesforce", "--auth-type",
+                    "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env)  # fmt: skip
+    assert added.code == 0, added.stderr
+    assert json.loads(run_cli("show", "sf-1", "--redacted", env=env).stdout)["product_id"] == "salesforce"
+    unknown = run_cli("add", "--id", "x-1", "--project", "p", "--product", "salesfarce", "--auth-type",
+                      "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env)  # fmt: skip
+    assert unknown.code == 2
+    assert "--product 'salesfarce' is not a known product" in unknown.stderr
+    assert [row["credential_id"] for row in json.loads(run_cli("list", "--json", env=env).stdout)] == ["sf-1"]

@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.credentials.crypto import Keyring
+from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import (
     CredentialAlreadyExistsError,
     CredentialConflictError,
     CredentialNotFoundError,
+    CredentialTamperedError,
     CredentialUndecryptableError,
     CredentialUnusableError,
     CredentialValidationError,
+    KeyringError,
     KeyUsageExceededError,
 )
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, CredentialStatus, ProductCredential
+from xlr8_kit.credentials.store import SQLiteCredentialStore
 
 Make = Callable[..., CredentialManager]
 
@@ -68,7 +71,7 @@ def test_rows_hold_only_ciphertext(
 ) -> None:
     manager.store(make_credential("sf-prod"))
     blobs = db_rows(db_path, "SELECT field, blob FROM secret_fields WHERE credential_id = 'sf-prod'")
-    assert {f for f, _ in blobs} == {"client_id", "client_secret", "refresh_token"}
+    assert {f for f, _ in blobs} == {"client_id", "client_secret", "refresh_token", "__xlr8_meta"}  # + the seal
     for _field, blob in blobs:
         assert "CANARY" not in str(blob)
         assert "rt-0001" not in str(blob)
@@ -373,7 +376,7 @@ def test_c3_rotation_new_writes_old_reads_idempotent_and_retirement(
     assert rotated.rotate_key().rewrapped == []  # idempotent
     retired = make_manager(ring("k2", keys=keys))  # k1 removed from the keyring
     assert [retired.get(f"c{i}").credentials["secret"] for i in range(5)] == [f"value-{i}" for i in range(5)]
-    assert rotated.key_usage() == {"k1": 5, "k2": 6}
+    assert rotated.key_usage() == {"k1": 10, "k2": 12}  # one field plus the metadata seal per row
 
 
 def test_c3_leftover_old_kid_row_fails_loudly_after_retirement(
@@ -392,13 +395,13 @@ def test_c3_leftover_old_kid_row_fails_loudly_after_retirement(
 def test_c5_usage_counted_warned_and_capped(
     make_manager: Make, make_credential: Callable[..., ProductCredential], caplog: pytest.LogCaptureFixture
 ) -> None:
-    manager = make_manager(ring("k1"), warn_at=6, nonce_limit=9)
-    manager.store(make_credential("a"))  # 3 fields: 3 encryptions
+    manager = make_manager(ring("k1"), warn_at=8, nonce_limit=12)
+    manager.store(make_credential("a"))  # 3 fields and the metadata seal: 4 encryptions
     manager.store(make_credential("b"))
-    assert manager.key_usage() == {"k1": 6}
+    assert manager.key_usage() == {"k1": 8}
     with caplog.at_level(logging.WARNING):
         manager.store(make_credential("c"))
-    assert "key kid=k1 has sealed 6 secrets" in caplog.text
+    assert "key kid=k1 has sealed 8 secrets" in caplog.text
     with pytest.raises(KeyUsageExceededError, match=r"kid=k1 .*rotate-key"):
         manager.store(make_credential("d"))
     with pytest.raises(CredentialNotFoundError):
@@ -406,10 +409,68 @@ def test_c5_usage_counted_warned_and_capped(
 
 
 def _blob(db_path: Path, credential_id: str) -> str:
-    return str(db_rows(db_path, "SELECT blob FROM secret_fields WHERE credential_id = ?", (credential_id,))[0][0])
+    query = "SELECT blob FROM secret_fields WHERE credential_id = ? AND field = 'secret'"
+    return str(db_rows(db_path, query, (credential_id,))[0][0])
 
 
 def _ctx(credential_id: str) -> object:
     from xlr8_kit.credentials.crypto import AadContext
 
     return AadContext("acme", credential_id, "secret")
+
+
+def test_i15_9_store_edits_fail_closed(
+    make_manager: Make, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    """Issue 15 item 9: a revoked credential re-activated by editing the SQLite file, a deleted secret field row,
+    a bumped version or a changed instance URL no longer match the metadata seal: every read fails closed."""
+    keys: dict[str, str] = {}
+    manager = make_manager(ring("k1", keys=keys))
+    for name in ("revoked", "field-gone", "version-bumped", "moved"):
+        manager.store(make_credential(name))
+    manager.revoke("revoked")
+    edits = [
+        "UPDATE credentials SET status = 'active' WHERE credential_id = 'revoked'",
+        "DELETE FROM secret_fields WHERE credential_id = 'field-gone' AND field = 'client_secret'",
+        "UPDATE credentials SET version = version + 1 WHERE credential_id = 'version-bumped'",
+        "UPDATE credentials SET instance_url = 'https://evil.example' WHERE credential_id = 'moved'",
+    ]
+    con = sqlite3.connect(db_path)
+    with con:
+        for statement in edits:
+            con.execute(statement)
+    con.close()
+    fresh = make_manager(ring("k1", keys=keys))
+    for name in ("revoked", "field-gone", "version-bumped", "moved"):
+        with pytest.raises(CredentialTamperedError, match=f"credential '{name}' .*refusing to use it"):
+            fresh.get_for_run(name)
+        with pytest.raises(CredentialTamperedError):
+            fresh.get(name)
+    con = sqlite3.connect(db_path)
+    with con:
+        con.execute("DELETE FROM secret_fields WHERE field = '__xlr8_meta'")
+    con.close()
+    manager.store(make_credential("intact"))
+    con = sqlite3.connect(db_path)
+    with con:
+        con.execute("DELETE FROM secret_fields WHERE credential_id = 'intact' AND field = '__xlr8_meta'")
+    con.close()
+    with pytest.raises(CredentialTamperedError, match="has no metadata seal"):
+        fresh.get_for_run("intact")
+
+
+def test_i15_9_keyless_revoke_still_stops_the_credential(
+    make_manager: Make, make_credential: Callable[..., ProductCredential], db_path: Path
+) -> None:
+    """Revoke needs no key (emergency stop); without the key it cannot re-seal, so the row fails closed."""
+    keys: dict[str, str] = {}
+    make_manager(ring("k1", keys=keys)).store(make_credential("sf-prod"))
+
+    def no_key() -> EnvelopeCipher:
+        raise KeyringError("no key configured")
+
+    keyless = CredentialManager(SQLiteCredentialStore(db_path), no_key)
+    assert keyless.revoke("sf-prod")["status"] == "revoked"
+    keyless.close()
+    with pytest.raises((CredentialUnusableError, CredentialTamperedError)):
+        make_manager(ring("k1", keys=keys)).get_for_run("sf-prod")

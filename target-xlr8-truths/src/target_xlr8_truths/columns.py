@@ -1,7 +1,13 @@
 """JSON-schema properties to column types, type widening, and per-dialect type names.
 
-Logical types: boolean, integer, decimal, date, time, timestamp, json, text. A column only ever widens
-(integer -> decimal -> text, date -> timestamp -> text); a narrower incoming type is cast to the wider column.
+Logical types: boolean, integer, decimal, double, date, time, timestamp, json, text. A column only ever widens
+(integer -> decimal -> text, integer/decimal -> double, date -> timestamp -> text); a narrower incoming type is cast to
+the wider column.
+
+Numbers: a JSON Schema ``number`` is a double unless the schema says it is a decimal: ``multipleOf`` (its scale),
+a string with format ``x-singer.decimal``, or a stream from an XLR8 tap (the ``x-xlr8`` annotation), whose numbers
+are exact decimals by design (money, hours). So floats from any Singer tap land as DOUBLE (``3.3000000000000003``,
+coordinates) and decimals never round.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ DEFAULT_DECIMAL_SCALE = 9
 MAX_DECIMAL_SCALE = 18
 DECIMAL_PRECISION = 38
 
-LOGICAL_TYPES = ("boolean", "integer", "decimal", "date", "time", "timestamp", "json", "text")
+SINGER_DECIMAL_FORMAT = "x-singer.decimal"  # the SDK's string-encoded decimal (``use_singer_decimal``)
+
+LOGICAL_TYPES = ("boolean", "integer", "decimal", "double", "date", "time", "timestamp", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,14 @@ def decimal_scale(prop: dict[str, Any]) -> int:
     return min(max(DEFAULT_DECIMAL_SCALE, digits), MAX_DECIMAL_SCALE)
 
 
-def logical_type(prop: dict[str, Any]) -> str:
+def _declares_scale(prop: dict[str, Any]) -> bool:
+    if "multipleOf" in prop:
+        return True
+    return any(_declares_scale(o) for key in ("anyOf", "oneOf") for o in prop.get(key) or [] if isinstance(o, dict))
+
+
+def logical_type(prop: dict[str, Any], *, exact_numbers: bool = False) -> str:
+    """The column type of one property; ``exact_numbers`` makes every ``number`` a decimal (XLR8 taps)."""
     types, formats = _types_of(prop)
     if not types:
         return "json" if not prop else "text"
@@ -73,8 +88,10 @@ def logical_type(prop: dict[str, Any]) -> str:
     if types == {"integer"}:
         return "integer"
     if types <= {"integer", "number"}:
-        return "decimal"
+        return "decimal" if exact_numbers or _declares_scale(prop) else "double"
     if types == {"string"}:
+        if SINGER_DECIMAL_FORMAT in formats:
+            return "decimal"
         if "date-time" in formats:
             return "timestamp"
         if formats == {"date"}:
@@ -87,6 +104,8 @@ def logical_type(prop: dict[str, Any]) -> str:
 
 _WIDER = {
     frozenset({"integer", "decimal"}): "decimal",
+    frozenset({"integer", "double"}): "double",
+    frozenset({"decimal", "double"}): "double",  # the stream now says its numbers are floats
     frozenset({"date", "timestamp"}): "timestamp",
 }
 
@@ -104,6 +123,7 @@ def sql_type(kind: str, dialect: str, scale: int = DEFAULT_DECIMAL_SCALE) -> str
         "boolean": "BOOLEAN",
         "integer": "BIGINT",
         "decimal": f"{'NUMERIC' if pg else 'DECIMAL'}({DECIMAL_PRECISION},{scale})",
+        "double": "DOUBLE PRECISION" if pg else "DOUBLE",
         "date": "DATE",
         "time": "TIME",
         "timestamp": "TIMESTAMPTZ",
@@ -127,6 +147,8 @@ def parse_sql_type(data_type: str) -> tuple[str, int]:
         return "decimal", int(match.group(2))
     if lowered in {"numeric", "decimal"}:
         return "decimal", DEFAULT_DECIMAL_SCALE
+    if lowered in {"double", "double precision", "float8", "float"}:
+        return "double", DEFAULT_DECIMAL_SCALE
     if lowered == "date":
         return "date", DEFAULT_DECIMAL_SCALE
     if lowered.startswith("time") and "zone" not in lowered and "stamp" not in lowered:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import typing as t
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,9 @@ from pathlib import Path
 import duckdb
 
 from target_xlr8_truths.columns import Column
+from target_xlr8_truths.faults import SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
+from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
 
 #: DuckDB's buffer pool; the process peaks about 100 MB above it (1M wide records: ~460 MB), larger work spills.
@@ -121,11 +122,13 @@ class DuckDBStore(Store):
         self,
         path: str,
         run: RunContext,
+        spool: Spool,
         profile_interval_seconds: float = 300.0,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         super().__init__(run, profile_interval_seconds)
         self.path = path
+        self.spool = spool
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -160,17 +163,15 @@ class DuckDBStore(Store):
             self._stage_files(name, columns, batch)
             return
         spec = _read_json_columns(columns)
-        fd, path = tempfile.mkstemp(prefix="xlr8-truths-spool-", suffix=".jsonl")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as spool:
+        with self.spool.file(".jsonl") as (fd, path):
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-                spool.writelines(dumps(row) + "\n" for row in batch.rows)
+                out.writelines(dumps(row) + "\n" for row in batch.rows)
+            hold(SPOOL_ENV)
             self.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(path)}, format='newline_delimited', "  # noqa: S608
-                f"columns={spec}, maximum_object_size={MAX_OBJECT})"
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608
+                f"format='newline_delimited', columns={spec}, maximum_object_size={MAX_OBJECT})"
             )
-        finally:
-            os.unlink(path)
 
     def _stage_files(self, name: str, columns: list[Column], batch: Batch) -> None:
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact

@@ -1,29 +1,35 @@
-"""Test seam for E2 (SIGKILL inside the batch transaction): off unless the environment variable is set.
+"""Test seams for SIGKILL scenarios: off unless their environment variable is set.
 
 ``XLR8_TRUTHS_HOLD_BEFORE_COMMIT=<marker path>:<n>`` makes the n-th batch transaction create the marker file and
-wait (uncommitted) so a test can kill the process at exactly that point.
+wait (uncommitted) so a test can kill the process at exactly that point (E2). ``XLR8_TRUTHS_HOLD_IN_SPOOL`` does the
+same while the n-th batch's spool file exists (spool residue after SIGKILL).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 ENV = "XLR8_TRUTHS_HOLD_BEFORE_COMMIT"
-_commits = 0
+SPOOL_ENV = "XLR8_TRUTHS_HOLD_IN_SPOOL"
+_reached: Counter[str] = Counter()
 
 
-def hold_before_commit() -> None:
-    global _commits
-    spec = os.environ.get(ENV)
+def hold(env: str) -> None:
+    spec = os.environ.get(env)
     if not spec:
         return
-    _commits += 1
+    _reached[env] += 1
     marker, _, nth = spec.rpartition(":")
-    if _commits != int(nth):
+    if _reached[env] != int(nth):
         return
     Path(marker).write_text(str(os.getpid()))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def hold_before_commit() -> None:
+    hold(ENV)

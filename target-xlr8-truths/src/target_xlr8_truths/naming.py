@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import typing as t
 import uuid
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -43,10 +45,71 @@ def snake_case(name: str) -> str:
     return f"{leading}{snake}"
 
 
-def table_name(project_id: str, product: str, stream: str) -> str:
-    """``{p8}_{product}_{stream}`` in snake case."""
+HASH_CHARS = 10  # 40 bits of sha256: a collision between two lossy names of one project is not a practical risk
+_READABLE_STREAM = re.compile(r"[A-Za-z][A-Za-z0-9_\-. ]*")
+
+
+def stream_owner(product: str, stream: str) -> str:
+    """Who a table belongs to, as recorded in ``_schema_metadata.file_name``: ``{product}:{stream}``."""
+    return f"{product}:{stream}"
+
+
+def readable_table_name(project_id: str, product: str, stream: str) -> str | None:
+    """``{p8}_{product}_{stream}`` in snake case (today's name) when the stream name is readable ASCII and the result
+    fits, else None. Snake case is lossy (``Acct``/``acct``, ``pay-group``/``pay_group``), so this name is only a
+    preference: ``TableNames`` gives it to the first stream that claims it. It never contains ``__``."""
+    if not _READABLE_STREAM.fullmatch(stream):
+        return None
     name = f"{project_prefix(project_id)}_{snake_case(product)}_{snake_case(stream)}"
-    return name[:MAX_IDENTIFIER]
+    return name if len(name) <= MAX_IDENTIFIER else None
+
+
+def hashed_table_name(project_id: str, product: str, stream: str) -> str:
+    """``{p8}_{product}_{slug}__{hash}``: the slug for people, the hash of the exact product and stream names for
+    uniqueness. The double underscore never occurs in a readable name, so the two kinds never meet."""
+    digest = hashlib.sha256(stream_owner(product, stream).encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
+    stem = f"{project_prefix(project_id)}_{snake_case(product)}_{snake_case(stream)}"
+    return f"{stem[: MAX_IDENTIFIER - HASH_CHARS - 2].rstrip('_')}__{digest}"
+
+
+class TableNameCollisionError(RuntimeError):
+    """Two streams would share one table (only possible for a sha256-prefix collision): refused, never merged."""
+
+
+class TableNames:
+    """Stream -> table, injective and stable across runs.
+
+    A stream keeps its readable name unless another stream already owns that table (in this run, or in the store
+    per ``owner_of``, which reads ``_schema_metadata``); then, and whenever the readable name is lossy beyond
+    repair (no ASCII letters, too long), it gets the hashed name. Two streams therefore never write one table.
+    """
+
+    def __init__(self, project_id: str, owner_of: t.Callable[[str], str | None]) -> None:
+        self.project_id = project_id
+        self._owner_of = owner_of
+        self._tables: dict[str, str] = {}  # owner -> table
+        self._owners: dict[str, str] = {}  # table -> owner
+
+    def _holder(self, table: str) -> str | None:
+        return self._owners.get(table) or self._owner_of(table)
+
+    def table_for(self, product: str, stream: str) -> str:
+        owner = stream_owner(product, stream)
+        if owner in self._tables:
+            return self._tables[owner]
+        readable = readable_table_name(self.project_id, product, stream)
+        if readable is not None and self._holder(readable) in (None, owner):
+            table = readable
+        else:
+            table = hashed_table_name(self.project_id, product, stream)
+            holder = self._holder(table)
+            if holder not in (None, owner):
+                raise TableNameCollisionError(
+                    f"stream {stream!r} of {product} and {holder!r} both map to table {table}; refusing to merge them"
+                )
+        self._tables[owner] = table
+        self._owners[table] = owner
+        return table
 
 
 def column_names(properties: list[str]) -> dict[str, str]:

@@ -35,8 +35,11 @@ def filter_category(column: str) -> tuple[str | None, int | None]:
     return None, None
 
 
+NUMERIC_KINDS = frozenset({"integer", "decimal", "double"})
+
+
 def _inferred(kind: str, distinct: int, likely_key: bool) -> str:
-    if kind in {"integer", "decimal"}:
+    if kind in NUMERIC_KINDS:
         return "numeric"
     if kind in {"date", "timestamp"}:
         return "date"
@@ -59,7 +62,7 @@ def profile_rows(
         selects.append(f"COUNT({q})")
         if name in protected:
             selects += ["NULL", "NULL", "NULL"]
-        elif kind in {"integer", "decimal"}:
+        elif kind in NUMERIC_KINDS:
             selects += [f"CAST(MIN({q}) AS {DOUBLE})", f"CAST(MAX({q}) AS {DOUBLE})", f"CAST(AVG({q}) AS {DOUBLE})"]
         elif kind in {"date", "timestamp"}:
             selects += [f"CAST(MIN({q}) AS VARCHAR)", f"CAST(MAX({q}) AS VARCHAR)", "NULL"]
@@ -80,7 +83,7 @@ def profile_rows(
         categorical = distinct <= CATEGORICAL_LIMIT
         distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None
         category, priority = filter_category(name) if categorical else (None, None)
-        numeric = kind in {"integer", "decimal"}
+        numeric = kind in NUMERIC_KINDS
         dated = kind in {"date", "timestamp"}
         likely_key = total > 0 and distinct > 10 and distinct / total > 0.95
         out.append(

@@ -63,7 +63,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite number")
-        return float(value) if value == value.to_integral_value() and abs(value) < 2**53 else str(value)
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return float(value)
+        text = format(value, "f")  # one spelling per value: 1.50 and 1.5 (REST vs Bulk) land alike
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     raise TypeError(type(value).__name__)
@@ -77,6 +80,13 @@ def _to_json_text(path: str, value: Any) -> str:
     except (ValueError, TypeError) as exc:
         raise Rejected(path, "value cannot be stored as JSON (NaN, Infinity or unknown type)") from exc
     return _check_text(path, text)
+
+
+def _decimal_text(path: str, text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise Rejected(path, "expected a decimal number as text") from exc
 
 
 def convert_value(column: Column, value: Any) -> Any:
@@ -114,7 +124,19 @@ def convert_value(column: Column, value: Any) -> Any:
         if not INT64_MIN <= number <= INT64_MAX:
             raise Rejected(path, "integer outside the 64-bit range")
         return number
+    if kind == "double":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+            raise Rejected(path, "expected a number")
+        try:
+            real = float(value)
+        except OverflowError as exc:
+            raise Rejected(path, "number outside the double range") from exc
+        if not math.isfinite(real):
+            raise Rejected(path, "NaN, Infinity or a number outside the double range")
+        return real
     if kind == "decimal":
+        if isinstance(value, str):  # x-singer.decimal: the number as text
+            value = _decimal_text(path, value)
         if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
             raise Rejected(path, "expected a number")
         try:

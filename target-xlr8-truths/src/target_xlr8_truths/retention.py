@@ -198,9 +198,13 @@ def open_store(args: argparse.Namespace, action: str) -> Store:
 
         store: Store = PostgresStore(dsn, args.postgres_schema, run, 0.0)
     else:
-        from target_xlr8_truths.duckdb_store import DuckDBStore
+        from pathlib import Path
 
-        store = DuckDBStore(args.duckdb, run, 0.0)
+        from target_xlr8_truths.duckdb_store import DuckDBStore
+        from target_xlr8_truths.spool import Spool
+
+        spool = Spool(Path(args.duckdb).expanduser().parent / "truths-spool")
+        store = DuckDBStore(args.duckdb, run, spool, 0.0)
     store.ensure_layout()
     return store
 
@@ -227,6 +231,9 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
         return 2
     finally:
         store.close()
+        spool = getattr(store, "spool", None)
+        if spool is not None:
+            spool.close()  # this process's spool directory, empty after the purge/erase
     for change in changes:
         extra = f", {change.cleared} reference(s) cleared" if change.cleared else ""
         print(f"{change.table}: {change.removed} row(s) removed{extra}", file=out)

@@ -6,9 +6,7 @@ import datetime as dt
 import gzip
 import os
 import shutil
-import tempfile
 import typing as t
-from urllib.parse import urlparse
 
 import fastjsonschema
 import jsonschema
@@ -17,8 +15,8 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_xlr8_truths.columns import Column, decimal_scale, logical_type
-from target_xlr8_truths.naming import column_names, snake_case, table_name
+from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, logical_type
+from target_xlr8_truths.naming import TableNames, column_names, snake_case, stream_owner
 from target_xlr8_truths.privacy import StreamProtection
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
@@ -39,13 +37,23 @@ class DeadLetterCeilingError(RuntimeError):
     """More records were dead-lettered in this run than ``dead_letter_ceiling`` allows."""
 
 
-def _without_formats(node: t.Any) -> t.Any:
-    """Formats are not validated (as in the SDK); timestamps are checked when parsed, with the field named."""
+def _without_keywords(node: t.Any, keywords: frozenset[str]) -> t.Any:
+    """The schema without the given keywords (a property that happens to be called ``format`` stays)."""
     if isinstance(node, dict):
-        return {k: _without_formats(v) for k, v in node.items() if k != "format"}
+        return {
+            k: _without_keywords(v, keywords)
+            for k, v in node.items()
+            if not (k in keywords and not isinstance(v, dict))
+        }
     if isinstance(node, list):
-        return [_without_formats(v) for v in node]
+        return [_without_keywords(v, keywords) for v in node]
     return node
+
+
+#: Not validated by the schema validators: formats (as in the SDK; timestamps are checked when parsed, with the field
+#: named) and ``multipleOf`` (a float divisor cannot check the exact Decimal values the SDK reads, and raises
+#: TypeError; the decimal column's scale, taken from it, rejects values with more places instead).
+UNVALIDATED = frozenset({"format", "multipleOf"})
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -54,9 +62,9 @@ class FastValidator(BaseJSONSchemaValidator):
 
     def __init__(self, schema: dict[str, t.Any]) -> None:
         super().__init__(schema)
-        self._explain = JSONSchemaValidator(schema)
+        self._explain = JSONSchemaValidator(_without_keywords(schema, frozenset({"multipleOf"})))
         try:
-            self._check = fastjsonschema.compile(_without_formats(schema), use_default=False)
+            self._check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
@@ -67,12 +75,16 @@ class FastValidator(BaseJSONSchemaValidator):
             self._explain.validate(record)
 
 
-def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]) -> StreamInfo:
-    """Stream metadata from the ``x-xlr8`` annotation; without one the stream is Reality named after itself."""
+def stream_info(
+    tables: TableNames, source: str, stream: str, schema: dict[str, t.Any], key_columns: list[str]
+) -> StreamInfo:
+    """Stream metadata from the ``x-xlr8`` annotation; without one the stream is Reality named after itself, under
+    ``source`` (the tap it came from), so the same stream name from two taps lands in two tables."""
     note = schema.get(ANNOTATION_KEY) or {}
     props = list(schema.get("properties", {}))
     names = column_names(props)
-    product = str(note.get("product") or "singer")
+    product = str(note.get("product") or source)
+    source_stream = str(note.get("stream") or stream)
     entity = str(note.get("entity") or snake_case(stream))
     truth_type = str(note.get("truth_type") or "reality").lower()
     if truth_type not in {"reality", "configuration"}:
@@ -88,8 +100,8 @@ def stream_info(project_id: str, stream: str, schema: dict[str, t.Any], key_colu
         product=product,
         entity=entity,
         truth_type=truth_type,
-        table_name=table_name(project_id, product, str(note.get("stream") or stream)),
-        file_name=f"{product}:{note.get('stream') or stream}",
+        table_name=tables.table_for(product, source_stream),
+        file_name=stream_owner(product, source_stream),
         display_name=f"{product} {entity}".replace("_", " "),
         key_columns=key_columns,
         hub_column=names.get(hub["column"], snake_case(hub["column"])) if hub.get("column") else None,
@@ -113,11 +125,17 @@ class TruthsSink(BatchSink):
             p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
         names = column_names(properties)
+        note = self.schema.get(ANNOTATION_KEY) or {}
+        exact = bool(note)  # an XLR8 tap's numbers are decimals; any other tap's unconstrained numbers are doubles
         columns = [
-            Column(names[p], p, logical_type(self.schema["properties"][p]), decimal_scale(self.schema["properties"][p]))
+            Column(
+                names[p],
+                p,
+                logical_type(self.schema["properties"][p], exact_numbers=exact),
+                decimal_scale(self.schema["properties"][p]),
+            )
             for p in properties
         ]
-        note = self.schema.get(ANNOTATION_KEY) or {}
         keys = list(self.key_properties) or [str(k) for k in note.get("key_columns") or []]
         self.key_sources = [k for k in keys if k in names]
         self.protection = StreamProtection.build(
@@ -128,7 +146,10 @@ class TruthsSink(BatchSink):
         self._datelike = {
             p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
         }
-        self.info = stream_info(self.target.project_id, stream_name, self.schema, [names[k] for k in self.key_sources])
+        self.info = stream_info(
+            self.target.tables, self.target.source, stream_name, self.schema, [names[k] for k in self.key_sources]
+        )
+        self.target.check_key_change(self.info)
         self.info.encrypted_columns = [names[s] for s in self.protection.encrypted_sources]
         self.info.protected_columns = [names[s] for s in sorted(self._protected) if s in names]
         canonical = note.get("canonical_fields") or {}
@@ -273,17 +294,19 @@ class TruthsSink(BatchSink):
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
         """JSONL batch files are read by DuckDB directly; anything it cannot load exactly takes the record path."""
         self.target.drain_one(self)
-        for url in files:
-            path = urlparse(url).path if url.startswith("file://") else url
-            if encoding.format != "jsonl":
-                raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
-            local = self._decompressed(path, encoding.compression)
-            try:
-                self._load_file(local)
-            finally:
-                if local != path:
-                    os.unlink(local)
-            os.unlink(path)  # loaded and committed: the file has served its purpose
+        if encoding.format != "jsonl":
+            raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
+        paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
+        for path in paths:
+            if encoding.compression == "gzip" or path.name.endswith(".gz"):
+                with self.target.spool.file(".jsonl") as (fd, plain):
+                    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    self._load_file(str(plain))
+            else:
+                self._load_file(str(path))
+            if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
+                path.unlink()
 
     def _load_file(self, path: str) -> None:
         from target_xlr8_truths.duckdb_store import DuckDBStore
@@ -302,18 +325,13 @@ class TruthsSink(BatchSink):
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path)
 
-    def _decompressed(self, path: str, compression: str | None) -> str:
-        if compression != "gzip" and not path.endswith(".gz"):
-            return path
-        fd, plain = tempfile.mkstemp(suffix=".jsonl", prefix="xlr8-batch-")
-        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-        return plain
-
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
         if self._protected:
             return False  # PII is protected value by value in Python; DuckDB would land the file's plaintext
+        props = self.schema["properties"]
+        if any(c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source]) for c in self.columns):
+            return False  # decimals as text: the record path converts them
         numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
         return not numeric or store.numbers_are_exact(path)
 

@@ -144,6 +144,48 @@ class Store(abc.ABC):
             for statement in ddl(self.dialect):
                 self.execute(statement)
 
+    def table_owner(self, table: str) -> str | None:
+        """The ``{product}:{stream}`` that wrote ``table`` (its latest ``_schema_metadata`` row), if any."""
+        row = self.fetchone(
+            "SELECT file_name FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [self.run.project, table],
+        )
+        return str(row[0]) if row else None
+
+    def stored_keys(self, table: str) -> list[str] | None:
+        """The key columns ``table``'s rows were upserted on, or None when it holds no rows yet."""
+        if not self.table_columns(table) or not self.fetchone(f"SELECT 1 FROM {quote(table)} LIMIT 1"):  # noqa: S608
+            return None
+        row = self.fetchone(
+            "SELECT likely_keys FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
+            "AND is_current = TRUE ORDER BY version DESC LIMIT 1",
+            [self.run.project, table],
+        )
+        if not row or row[0] is None:
+            return None
+        keys = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        return [str(k) for k in keys]
+
+    def archive_table(self, table: str) -> str:
+        """Rename ``table`` (rows, metadata, profiles, mappings) to ``{table}__v{version}`` so a stream whose key
+        changed starts a new table version under the old name; returns the archive's name."""
+        row = self.fetchone(
+            "SELECT COALESCE(MAX(version), 1) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
+            [self.run.project, table],
+        )
+        suffix = f"__v{int(row[0]) if row else 1}"
+        archived = f"{table[: 63 - len(suffix)]}{suffix}"
+        with self.transaction():
+            self.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(archived)}")
+            for meta in ("_schema_metadata", "_column_profiles", "_column_mappings"):
+                self.execute(
+                    f"UPDATE {meta} SET table_name = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
+                    [archived, self.run.project, table],
+                )
+        self._versioned_tables.discard(table)
+        return archived
+
     # -- data tables -------------------------------------------------------------------------------------------
     def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
         """Create or evolve ``table`` to hold ``columns``: add new ones, widen types. Returns the columns as stored."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
+import os
 import signal
 import sys
 import typing as t
 import uuid
 from collections import Counter
+from pathlib import Path
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -18,14 +22,25 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
+from target_xlr8_truths.batch_files import BatchFileRefused, BatchLocations
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
-from target_xlr8_truths.naming import ProjectIdError, normalise_project
+from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
+from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
+from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 
 DELIVERIES = ("duckdb", "postgres", "upload")
+KEY_CHANGE_POLICIES = ("fail", "new_table_version")
+#: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
+MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
+UNNAMED_SOURCE = "singer"
+
+
+def _digest(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 class RedactingSingerReader(SimpleSingerReader):
@@ -34,10 +49,13 @@ class RedactingSingerReader(SimpleSingerReader):
     def deserialize_json(self, line: str) -> dict:
         try:
             return deserialize_json(line)
-        except json.JSONDecodeError as exc:
-            digest = hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
+        except RecursionError:
             raise InvalidInputLine(
-                f"input line is not valid JSON ({len(line)} chars, sha256 {digest}, error at column {exc.colno})"
+                f"input line is nested too deeply to parse ({len(line)} chars, sha256 {_digest(line)})"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInputLine(
+                f"input line is not valid JSON ({len(line)} chars, sha256 {_digest(line)}, error at column {exc.colno})"
             ) from None
 
     @staticmethod
@@ -49,6 +67,10 @@ class RedactingSingerReader(SimpleSingerReader):
 
     def _process_unknown_message(self, message_dict: dict) -> None:
         raise InvalidInputLine(f"unknown Singer message type {str(message_dict.get('type'))[:40]!r}")
+
+
+class KeyChangeError(RuntimeError):
+    """A stream's key properties changed and ``key_change_policy`` is 'fail'."""
 
 
 class TargetXlr8Truths(Target):
@@ -121,6 +143,34 @@ class TargetXlr8Truths(Target):
             description="Remove deleted and superseded rows instead of setting _sdc_deleted_at on them.",
         ),
         th.Property(
+            "batch_locations",
+            th.ArrayType(th.StringType),
+            description="Directories BATCH messages may name files in (the tap's batch_config storage root); files "
+            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, others are kept.",
+        ),
+        th.Property(
+            "spool_dir",
+            th.StringType,
+            description="Private (0700) directory for the files a batch needs for a moment; default: 'truths-spool' "
+            "beside the DuckDB file (.xlr8/truths-spool for postgres). Leftovers of killed runs are removed at start.",
+        ),
+        th.Property(
+            "key_change_policy",
+            th.StringType,
+            default="fail",
+            allowed_values=list(KEY_CHANGE_POLICIES),
+            description="When a stream's key properties differ from those its table was loaded with: 'fail' (stop "
+            "before loading anything under the new key) or 'new_table_version' (rename the table to "
+            "{table}__v{version} and load the stream into a new table under its name).",
+        ),
+        th.Property(
+            "source_name",
+            th.StringType,
+            description="The tap the data comes from (default: $MELTANO_EXTRACTOR_NAME under `meltano run`, else "
+            "'singer'). Streams without an x-xlr8 annotation land as {p8}_{source_name}_{stream}, so the same stream "
+            "name from two taps lands in two tables.",
+        ),
+        th.Property(
             "source_instance",
             th.StringType,
             description="Which tenant/instance of the product the data came from (recorded in the ledger).",
@@ -186,6 +236,11 @@ class TargetXlr8Truths(Target):
         ),
     ).to_dict()
 
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """Fatal errors as one line naming the setting, stream or file; the traceback at DEBUG."""
+        return with_one_line_errors(super().get_singer_command(), cls.logger)
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # one connection, one transaction at a time
@@ -225,14 +280,39 @@ class TargetXlr8Truths(Target):
             message = "setting 'retention_purge_on_run' needs 'retention_days' and/or 'retention_versions'"
             raise ConfigValidationError(message, errors=[message])
         self._store: Store | None = None
+        self.source = str(self.config.get("source_name") or os.environ.get(MELTANO_EXTRACTOR_ENV) or UNNAMED_SOURCE)
+        try:
+            self.batch_locations = BatchLocations.from_config(self.config)
+        except BatchFileRefused as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        try:
+            self.spool = Spool(self._spool_root())
+        except (SpoolError, OSError) as exc:
+            message = f"setting 'spool_dir': {exc}"
+            raise ConfigValidationError(message, errors=[message]) from None
+        if self.spool.removed_stale:
+            self.logger.info("Removed %d spool directories left by killed runs", self.spool.removed_stale)
+        self.tables = TableNames(self.project, lambda table: self.store.table_owner(table))
         self._streams: dict[str, StreamInfo] = {}
+        self._keys_by_table: dict[str, list[str]] = {}
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
         self._held_state: dict | None = None
+        self._last_state: dict | None = None
         self.busy = False  # inside a batch transaction
         self._stop_requested = False
         self._ending = False
+
+    def _spool_root(self) -> Path:
+        if self.config.get("spool_dir"):
+            return Path(str(self.config["spool_dir"]))
+        delivery = self.config.get("delivery", "duckdb")
+        local = {
+            "duckdb": self.config.get("duckdb_path", ".xlr8/truths.duckdb"),
+            "upload": self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb"),
+        }.get(str(delivery), ".xlr8/truths.duckdb")
+        return Path(str(local)).expanduser().parent / "truths-spool"
 
     @property
     def store(self) -> Store:
@@ -255,11 +335,50 @@ class TargetXlr8Truths(Target):
         path = self.config.get("duckdb_path", ".xlr8/truths.duckdb")
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
-        return DuckDBStore(path, self.run, interval, str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT)))
+        memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
+        return DuckDBStore(path, self.run, self.spool, interval, memory)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        stream = str(message_dict.get("stream"))
+        if stream not in self.mapper.stream_maps:
+            raise InvalidInputLine(f"ACTIVATE_VERSION for stream {stream[:100]!r} before any SCHEMA message for it")
+        super()._process_activate_version_message(message_dict)
 
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
         self._streams[info.stream] = info
+
+    def check_key_change(self, info: StreamInfo) -> None:
+        """A new key would re-key the upsert and delete rows that were distinct under the old one: apply
+        ``key_change_policy`` instead of doing that silently (RELIABILITY F4). Only a key extended by more columns
+        (which keeps every old distinction) passes with a warning."""
+        previous = self._keys_by_table.get(info.table_name)
+        self._keys_by_table[info.table_name] = list(info.key_columns)
+        if previous is None:
+            previous = self.store.stored_keys(info.table_name)
+        if previous is None or previous == list(info.key_columns):
+            return
+        if previous and set(previous) <= set(info.key_columns):
+            # a finer key cannot merge rows that the old one kept apart: allowed, but said
+            self.logger.warning(
+                "stream %s: key properties extended from %s to %s", info.stream, previous, info.key_columns
+            )
+            return
+        policy = self.config.get("key_change_policy", "fail")
+        change = (
+            f"stream {info.stream}: key properties changed from {previous} to {info.key_columns} "
+            f"(table {info.table_name})"
+        )
+        if policy != "new_table_version":
+            raise KeyChangeError(
+                f"{change}; setting 'key_change_policy' is 'fail', so nothing was loaded under the new key. Set it "
+                "to 'new_table_version' to keep the old rows in a renamed table and start a new one."
+            )
+        self.drain_all()  # rows of the old key land under the old key first
+        archived = self.store.archive_table(info.table_name)
+        self.logger.warning(
+            "%s; the old rows are kept in table %s (key_change_policy=new_table_version)", change, archived
+        )
 
     def count_dead_letter(self, stream: str) -> None:
         self.dead_lettered[stream] += 1
@@ -278,7 +397,14 @@ class TargetXlr8Truths(Target):
         if self.config.get("delivery") == "upload":
             self._held_state = state
             return
+        self._emit_state(state)
+
+    def _emit_state(self, state: dict) -> None:
+        """STATE goes out only when it differs from the last one emitted (RELIABILITY E10)."""
+        if state == self._last_state:
+            return
         super()._write_state_message(state)
+        self._last_state = copy.deepcopy(state)
 
     # -- termination (E3) ----------------------------------------------------------------------------------------
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
@@ -322,10 +448,11 @@ class TargetXlr8Truths(Target):
 
             upload_streams(self, list(self._streams.values()))
             if self._held_state is not None:
-                super()._write_state_message(self._held_state)
+                self._emit_state(self._held_state)
         self.report()
         if self._store is not None:
             self._store.close()
+        self.spool.close()
 
     def report(self) -> None:
         """received = loaded + dead-lettered, per stream, on stderr as one JSON line."""

@@ -6,7 +6,6 @@ staging file first; STATE is held until every upload has completed, because only
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import typing as t
 
@@ -51,9 +50,9 @@ def upload_streams(
         for info in infos:
             if not store.table_columns(info.table_name):
                 continue
-            fd, path = tempfile.mkstemp(suffix=".csv", prefix="xlr8-upload-")
-            os.close(fd)
-            try:
+            with target.spool.file(".csv") as (fd, spooled):
+                os.close(fd)
+                path = str(spooled)
                 store.execute(f"COPY (SELECT * FROM {quote(info.table_name)}) TO '{path}' (HEADER, DELIMITER ',')")  # noqa: S608
                 with open(path, "rb") as csv_file:
                     response = session.post(
@@ -67,8 +66,6 @@ def upload_streams(
                         headers=headers,
                         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     )
-            finally:
-                os.unlink(path)
             if response.status_code >= 400:
                 raise UploadError(
                     f"engine refused the upload of stream {info.stream!r}: HTTP {response.status_code} "

@@ -144,12 +144,31 @@ def _run(manager: CredentialManager, args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # argparse rejects unknown commands before this
 
 
+def _installed_product(name: str) -> str:
+    """The canonical id of a product whose connector is installed (aliases such as ``tap-salesforce`` resolve)."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+    from xlr8_kit.vocabulary import UnknownProductError, resolve_product
+
+    installed = ConnectorFactory.installed()
+    listing = ", ".join(installed) or "none"
+    try:
+        product = resolve_product(name).id
+    except UnknownProductError:
+        raise CredentialValidationError(f"--product {name!r} is not a known product; installed: {listing}") from None
+    if product not in installed:
+        raise CredentialValidationError(
+            f"--product {name!r} ({product}) has no installed connector; installed: {listing}"
+        )
+    return product
+
+
 def _add(manager: CredentialManager, args: argparse.Namespace) -> int:
+    product = _installed_product(args.product_id)
     secrets = _read_secrets(args)
     credential = ProductCredential(
         credential_id=args.credential_id,
         project_id=args.project_id,
-        product_id=args.product_id,
+        product_id=product,
         auth_type=AuthType(args.auth_type),
         credentials=secrets,
         instance_url=args.instance_url,

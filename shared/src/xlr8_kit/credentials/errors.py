@@ -67,3 +67,7 @@ class CredentialConflictError(CredentialError):
 
 class BackendUnavailableError(CredentialError):
     """The secrets backend is unreachable, throttled or refused access; no fallback is attempted."""
+
+
+class CredentialTamperedError(CredentialError):
+    """A credential's metadata (status, version, field set, ...) does not match its authenticated seal."""

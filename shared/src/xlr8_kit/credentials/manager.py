@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from xlr8_kit.credentials.errors import (
     CredentialConflictError,
     CredentialError,
     CredentialNotFoundError,
+    CredentialTamperedError,
     CredentialUnusableError,
     KeyUsageExceededError,
 )
@@ -25,6 +27,26 @@ log = logging.getLogger(__name__)
 
 #: Attempts of a read-modify-write (revoke) racing other writers before giving up.
 MAX_CAS_ATTEMPTS = 5
+#: The metadata seal: an AEAD blob (under the credential key, bound to project, credential and this name) whose
+#: plaintext is the row's security-relevant metadata. Editing status, version, product, auth type, instance URL,
+#: expiry or the set of secret fields in the store (or deleting a field row) no longer matches it: the credential
+#: then fails closed. A keyless revoke cannot re-seal, so its row fails closed too (it is revoked anyway).
+META_FIELD = "__xlr8_meta"
+
+
+def _meta_of(sealed: SealedCredential) -> str:
+    return json.dumps(
+        {
+            "product_id": sealed.product_id,
+            "auth_type": sealed.auth_type,
+            "instance_url": sealed.instance_url,
+            "expires_at": sealed.expires_at.isoformat() if sealed.expires_at else None,
+            "status": sealed.status,
+            "version": sealed.version,
+            "fields": sorted(f for f in sealed.blobs if f != META_FIELD),
+        },
+        sort_keys=True,
+    )
 
 
 @dataclass
@@ -88,6 +110,7 @@ class CredentialManager:
     def get_for_run(self, credential_id: str) -> ProductCredential:
         """What a run uses: refuses revoked or expired credentials, records ``last_used``."""
         sealed = self._load(credential_id)
+        self._verify(sealed)  # the status below is the authenticated one
         status = self._metadata(sealed).effective_status(self._clock())
         if status is not CredentialStatus.ACTIVE:
             raise CredentialUnusableError(credential_id, status.value)
@@ -171,9 +194,10 @@ class CredentialManager:
                 if latest.credentials != before:
                     log.info("credential %s: another worker refreshed it; using theirs", credential_id)
                     return latest
-            leased = replace(sealed, refresh_started_at=self._clock(), version=sealed.version + 1)
+            self._verify(sealed)
+            leased = self._resealed(replace(sealed, refresh_started_at=self._clock(), version=sealed.version + 1))
             try:
-                self.backend.swap(leased, expected_version=sealed.version, encryptions={})
+                self.backend.swap(leased, expected_version=sealed.version, encryptions=self._counts())
             except CredentialConflictError:
                 polls += 1
                 if polls > self._max_polls:
@@ -187,9 +211,9 @@ class CredentialManager:
             # The provider call failed, so nothing was rotated: release the lease for the next attempt.
             with contextlib.suppress(CredentialConflictError):
                 self.backend.swap(
-                    replace(leased, refresh_started_at=None, version=leased.version + 1),
+                    self._resealed(replace(leased, refresh_started_at=None, version=leased.version + 1)),
                     expected_version=leased.version,
-                    encryptions={},
+                    encryptions=self._counts(),
                 )
             raise
         return self.update_secret(credential_id, new_fields, expected_version=leased.version)
@@ -232,25 +256,28 @@ class CredentialManager:
     # -- internals ----------------------------------------------------------------------------------------------
     def _rotate_one(self, sealed: SealedCredential, primary: str) -> bool:
         stale = {f: b for f, b in sealed.blobs.items() if self.cipher.kid_of(b, sealed.context(f)) != primary}
-        if not stale:
+        stale.pop(META_FIELD, None)  # re-sealed below, under the primary key
+        if not stale and self.cipher.kid_of(sealed.blobs[META_FIELD], sealed.context(META_FIELD)) == primary:
             return False
         self._check_usage()
+        self._verify(sealed)
         blobs = dict(sealed.blobs)
         for field_name, blob in stale.items():
             blobs[field_name] = self.cipher.rewrap(blob, sealed.context(field_name))
-        rotated = replace(sealed, blobs=blobs, version=sealed.version + 1)
+        rotated = self._resealed(replace(sealed, blobs=blobs, version=sealed.version + 1))
         self.backend.swap(rotated, expected_version=sealed.version, encryptions=self._counts())
         return True
 
     def _set_status(self, credential_id: str, status: CredentialStatus) -> dict[str, object]:
         for _attempt in range(MAX_CAS_ATTEMPTS):
             sealed = self._load(credential_id)
+            changed = replace(sealed, status=status.value, version=sealed.version + 1)
             try:
-                self.backend.swap(
-                    replace(sealed, status=status.value, version=sealed.version + 1),
-                    expected_version=sealed.version,
-                    encryptions={},
-                )
+                changed = self._resealed(changed)
+            except CredentialError as exc:  # no key: still revoke; the stale seal makes the row fail closed
+                log.warning("credential %s: %s without re-sealing its metadata (%s)", credential_id, status.value, exc)
+            try:
+                self.backend.swap(changed, expected_version=sealed.version, encryptions=self._counts_if_any())
             except CredentialConflictError:
                 continue
             log.info("credential %s is now %s", credential_id, status.value)
@@ -269,23 +296,51 @@ class CredentialManager:
             name: self.cipher.encrypt(value, crypto.AadContext(credential.project_id, credential.credential_id, name))
             for name, value in credential.credentials.items()
         }
-        return SealedCredential(
-            credential_id=credential.credential_id,
-            project_id=credential.project_id,
-            product_id=credential.product_id,
-            auth_type=credential.auth_type.value,
-            instance_url=credential.instance_url,
-            created_at=credential.created_at,
-            expires_at=credential.expires_at,
-            last_used=credential.last_used,
-            status=credential.status.value,
-            version=credential.version,
-            refresh_started_at=credential.refresh_started_at,
-            blobs=blobs,
+        return self._resealed(
+            SealedCredential(
+                credential_id=credential.credential_id,
+                project_id=credential.project_id,
+                product_id=credential.product_id,
+                auth_type=credential.auth_type.value,
+                instance_url=credential.instance_url,
+                created_at=credential.created_at,
+                expires_at=credential.expires_at,
+                last_used=credential.last_used,
+                status=credential.status.value,
+                version=credential.version,
+                refresh_started_at=credential.refresh_started_at,
+                blobs=blobs,
+            )
         )
 
+    def _resealed(self, sealed: SealedCredential) -> SealedCredential:
+        """``sealed`` with a fresh metadata seal for what it says now."""
+        blobs = {k: v for k, v in sealed.blobs.items() if k != META_FIELD}
+        body = replace(sealed, blobs=blobs)
+        return replace(body, blobs={**blobs, META_FIELD: self.cipher.encrypt(_meta_of(body), body.context(META_FIELD))})
+
+    def _verify(self, sealed: SealedCredential) -> None:
+        """Fail closed unless the row's metadata is what was sealed with the key."""
+        blob = sealed.blobs.get(META_FIELD)
+        where = f"credential {sealed.credential_id!r} in {self.backend.location}"
+        if blob is None:
+            raise CredentialTamperedError(
+                f"{where} has no metadata seal (edited, or stored by an older version): refusing to use it; "
+                "re-add it with `xlr8-credentials add`"
+            )
+        if self.cipher.decrypt(blob, sealed.context(META_FIELD)) != _meta_of(sealed):
+            raise CredentialTamperedError(
+                f"{where}: status, version, fields or settings differ from what was sealed with the key (edited "
+                "outside xlr8-credentials, or revoked without the key); refusing to use it"
+            )
+
     def _unseal(self, sealed: SealedCredential) -> ProductCredential:
-        secrets = {name: self.cipher.decrypt(blob, sealed.context(name)) for name, blob in sealed.blobs.items()}
+        self._verify(sealed)
+        secrets = {
+            name: self.cipher.decrypt(blob, sealed.context(name))
+            for name, blob in sealed.blobs.items()
+            if name != META_FIELD
+        }
         return replace(self._metadata(sealed), credentials=secrets)
 
     @staticmethod
@@ -296,7 +351,7 @@ class CredentialManager:
             project_id=sealed.project_id,
             product_id=sealed.product_id,
             auth_type=sealed.auth_type,  # type: ignore[arg-type]  # validated into AuthType by __post_init__
-            credentials=dict(sealed.blobs) or {"_": "sealed"},
+            credentials={k: v for k, v in sealed.blobs.items() if k != META_FIELD} or {"_": "sealed"},
             instance_url=sealed.instance_url,
             created_at=sealed.created_at,
             expires_at=sealed.expires_at,
@@ -324,3 +379,9 @@ class CredentialManager:
 
     def _counts(self) -> dict[str, int]:
         return self.cipher.take_encryption_counts()
+
+    def _counts_if_any(self) -> dict[str, int]:
+        """Encryption counts when a cipher was built (a keyless revoke has none to report)."""
+        if self._cipher is None and self._cipher_factory is not None:
+            return {}
+        return self._counts()

@@ -13,6 +13,8 @@ from xlr8_kit.credentials.errors import CredentialValidationError
 REDACTED = "***"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+#: Field names the store keeps for itself (the metadata seal); never a secret field's name.
+RESERVED_FIELD_PREFIX = "__xlr8"
 
 
 class AuthType(StrEnum):
@@ -75,7 +77,7 @@ class ProductCredential:
                 f"credential {self.credential_id!r}: credentials must be a non-empty object of secret fields"
             )
         for key, value in self.credentials.items():
-            if not isinstance(key, str) or not FIELD_PATTERN.match(key):
+            if not isinstance(key, str) or not FIELD_PATTERN.match(key) or key.startswith(RESERVED_FIELD_PREFIX):
                 raise CredentialValidationError(f"credential {self.credential_id!r}: invalid field name {key!r}")
             if not isinstance(value, str) or not value:
                 raise CredentialValidationError(

@@ -178,7 +178,7 @@ class SalesforceClient:
 
     def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
         response = self.request("GET", url, **kwargs)
-        return json.loads(response.content, parse_float=Decimal)
+        return json.loads(response.content, parse_float=canonical_decimal)
 
     # -- metadata ---------------------------------------------------------------------------------------------
 
@@ -306,8 +306,17 @@ def csv_value(raw: str, sf_type: str | None) -> t.Any:
     if sf_type in ("int", "long"):
         return int(Decimal(raw))
     if sf_type in ("double", "currency", "percent"):
-        return Decimal(raw)
+        return canonical_decimal(raw)
     return raw
+
+
+def canonical_decimal(text: str) -> Decimal:
+    """One spelling per value whichever API read it: REST writes -33.86882, Bulk pads to the field's scale
+    (-33.868820000000000); trailing fractional zeros go, the exponent never appears (100.0 -> 100)."""
+    if "." in text and "e" not in text.lower():
+        text = text.rstrip("0").rstrip(".") or "0"
+    value = Decimal(text)
+    return value if value != 0 else Decimal(0)
 
 
 class SalesforceStream(KitRESTStream):
@@ -396,6 +405,7 @@ class SalesforceStream(KitRESTStream):
                 yield record
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
+            self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
             self.logger.warning(
                 "%s: stopping with state safe: %s. The bookmark covers every record emitted; re-run after the "
                 "daily quota resets.",

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from xlr8_sandbox.platform.emulator import ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.products.salesforce import soql
 from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
 
@@ -204,6 +204,8 @@ class SalesforceEmulator(ProductEmulator):
         self.data_requests = 0
         self._lock = threading.Lock()
         self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
+        self._inserted: dict[str, int] = {}
+        self._last_queried: str | None = None
         self._cursors: dict[str, tuple[_Plan, int]] = {}
         self._cursor_positions: dict[tuple[str, int], _Position] = {}
         self._jobs: dict[str, _BulkJob] = {}
@@ -250,6 +252,8 @@ class SalesforceEmulator(ProductEmulator):
             self.data_requests = 0
             for overlay in self._overlays.values():
                 overlay.clear()
+            self._inserted.clear()
+            self._last_queried = None
             self._cursors.clear()
             self._cursor_positions.clear()
             self._jobs.clear()
@@ -258,6 +262,37 @@ class SalesforceEmulator(ProductEmulator):
             self._refresh_tokens = {REFRESH_TOKEN}
             self.request_log.clear()
             del self._jwt_public_keys[1:]  # the emulator's own key stays; registered ones go
+
+    # --- fault hooks (vendor shapes) -----------------------------------------------------------------------
+    def quota_error_response(self) -> FaultResponse:
+        """What an org answers once its daily API requests are spent: 403 REQUEST_LIMIT_EXCEEDED."""
+        body = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED", "fields": []}]
+        with self._lock:
+            headers = {"Sforce-Limit-Info": f"api-usage={max(self.api_used, self.api_limit)}/{self.api_limit}"}
+        return FaultResponse(403, json.dumps(body), headers=headers)
+
+    def error_body_response(self) -> FaultResponse:
+        """A 200 that is not API data: the HTML login page an org serves when a request lands outside the API."""
+        page = (
+            "<!DOCTYPE html><html><head><title>Login | Salesforce</title></head>"
+            '<body><form name="login" action="https://login.salesforce.com/"></form></body></html>'
+        )
+        return FaultResponse(200, page, content_type="text/html;charset=UTF-8")
+
+    def insert_records(self, count: int) -> None:
+        """Rows another user creates now in the object being paged (the latest one queried), with new Ids after
+        the org's own and SystemModstamp at the sandbox clock, so they sort last (RELIABILITY E7)."""
+        with self._lock:
+            name = self._last_queried or "Account"
+        obj = self.objects[name]
+        stamp = sf_datetime(self.ctx.clock.now())
+        with self._lock:
+            for _ in range(count):
+                self._inserted[name] = self._inserted.get(name, 0) + 1
+                index = obj.count + self._inserted[name] - 1
+                record = dict(obj.base_record(index))
+                record.update(CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
+                self._overlays[name][index] = record
 
     def touch(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
         """Modify a row now: SystemModstamp and LastModifiedDate move to the sandbox clock."""
@@ -526,6 +561,7 @@ class SalesforceEmulator(ProductEmulator):
                     f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}",
                 )
         with self._lock:
+            self._last_queried = obj.name
             overlay_map = dict(self._overlays[obj.name])
         overlay = sorted(overlay_map.values(), key=lambda r: (r["SystemModstamp"], r["Id"]))
         lower, upper = soql.bounds(query.where, "SystemModstamp")
@@ -733,8 +769,13 @@ class SalesforceEmulator(ProductEmulator):
         count = 0
         rows = self._rows(job.plan, position)
         last = position
+        scales = {
+            f["name"]: int(f.get("scale") or 0)
+            for f in job.plan.sobject.fields
+            if f["type"] in ("double", "currency", "percent")
+        }
         for record, after in itertools.islice(rows, max_records):
-            writer.writerow([_csv_value(record.get(name)) for name in job.plan.query.fields])
+            writer.writerow([_csv_value(record.get(name), scales.get(name)) for name in job.plan.query.fields])
             count += 1
             last = after
         more = count == max_records and next(rows, None) is not None
@@ -761,9 +802,12 @@ def bulk_refusal(sobject: SObject, fields: list[str]) -> str | None:
     return None
 
 
-def _csv_value(value: Any) -> str:
+def _csv_value(value: Any, scale: int | None = None) -> str:
+    """A Bulk CSV cell; numbers padded to their field's scale as Bulk API 2.0 writes them (-33.868820000000000)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if scale is not None and isinstance(value, Decimal | int | float):
+        return format(Decimal(str(value)), f".{scale}f")
     return str(value)
