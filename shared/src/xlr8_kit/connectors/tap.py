@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -253,3 +254,26 @@ class TapConnector(BaseConnector):
             return ConnectionStatus(False, self.product_id, tuple(checks), error=error)
         checks.append(Check("api_version", True if version else None, version or "not reported by the product"))
         return ConnectionStatus(True, self.product_id, tuple(checks), api_version=version)
+
+
+def tap_connector(product_id: str, config: Mapping[str, Any]) -> TapConnector:
+    """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+
+    connector_class = ConnectorFactory.connector_class(product_id, check=False)
+    if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
+        return connector_class(dict(config))
+    tap_class = getattr(connector_class, "tap_class", None)
+    if tap_class is None:
+        tap_attr = getattr(connector_class, "tap", None)
+        getter = getattr(tap_attr, "func", None) or getattr(tap_attr, "fget", None)
+        hints = typing.get_type_hints(getter) if getter is not None else {}
+        tap_class = hints.get("return")
+    if not (isinstance(tap_class, type) and issubclass(tap_class, KitTap)):
+        raise ConnectorError(
+            f"{product_id}: connector {connector_class.__name__} exposes no KitTap; make it a TapConnector subclass"
+        )
+    generic = type(
+        f"{tap_class.__name__}Connector", (TapConnector,), {"product_id": product_id, "tap_class": tap_class}
+    )
+    return typing.cast("TapConnector", generic(dict(config)))

@@ -9,7 +9,6 @@ lands the rows through target-xlr8-truths, and returns ``Truth`` objects with pr
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -20,14 +19,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from xlr8_kit.connectors.base import ConnectorError
-from xlr8_kit.connectors.factory import ConnectorFactory
-from xlr8_kit.connectors.tap import TapConnector
+from xlr8_kit.connectors.tap import tap_connector
 from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, format_filter
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitTap
 from xlr8_kit.vocabulary import (
     UnknownProductError,
     VocabularyError,
@@ -152,27 +150,6 @@ def analyse(question: str) -> Analysis:
 # --- connectors for gathering ------------------------------------------------------------------------------------
 
 
-def tap_connector(product_id: str, config: Mapping[str, t.Any]) -> TapConnector:
-    """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
-    connector_class = ConnectorFactory.connector_class(product_id, check=False)
-    if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
-        return connector_class(dict(config))
-    tap_class = getattr(connector_class, "tap_class", None)
-    if tap_class is None:
-        tap_attr = getattr(connector_class, "tap", None)
-        getter = getattr(tap_attr, "func", None) or getattr(tap_attr, "fget", None)
-        hints = t.get_type_hints(getter) if getter is not None else {}
-        tap_class = hints.get("return")
-    if not (isinstance(tap_class, type) and issubclass(tap_class, KitTap)):
-        raise ConnectorError(
-            f"{product_id}: connector {connector_class.__name__} exposes no KitTap; make it a TapConnector subclass"
-        )
-    generic = type(
-        f"{tap_class.__name__}Connector", (TapConnector,), {"product_id": product_id, "tap_class": tap_class}
-    )
-    return t.cast("TapConnector", generic(dict(config)))
-
-
 def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.Any]]:
     """product id -> tap settings naming the project's active credential for it (the tap reads the store)."""
     from xlr8_kit.credentials.resolve import open_manager
@@ -213,10 +190,33 @@ class _Lines:
         return next(self._lines, "")
 
 
+#: Stands in for a Decimal inside json.dumps output until it is spliced back as a bare JSON number.
+_NUMBER_MARK = f"xlr8-number-{uuid.uuid4().hex}:"
+_NUMBER_TOKEN = re.compile(r'"' + re.escape(_NUMBER_MARK) + r'([-+0-9.eE]+)"')
+
+
 def _json(value: t.Any) -> t.Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None  # NaN/Infinity have no JSON number; the schema's null stands for "no value"
+        return _NUMBER_MARK + str(value)
     return str(value)
+
+
+def record_json(message: Mapping[str, t.Any]) -> str:
+    """A Singer message as JSON with decimals as exact JSON numbers (``12.50``, not ``"12.50"`` nor a float)."""
+    return _NUMBER_TOKEN.sub(r"\1", json.dumps(message, default=_json))
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The target's own counters for one stream: every row read is either landed or dead-lettered."""
+
+    received: int = 0
+    landed: int = 0
+    dead_lettered: int = 0
 
 
 def land(
@@ -229,8 +229,9 @@ def land(
     duckdb_path: str,
     instance: str | None = None,
     target_settings: Mapping[str, t.Any] | None = None,
-) -> None:
-    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end).
+) -> Landing:
+    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end); returns the
+    target's counters for the stream (received, loaded, dead-lettered).
 
     ``target_settings`` adds target settings (another delivery, a DuckDB memory limit, ...)."""
     try:
@@ -245,7 +246,7 @@ def land(
         )
         for row in rows:
             message = {"type": "RECORD", "stream": stream, "record": row, "time_extracted": extracted}
-            yield json.dumps(message, default=_json) + "\n"
+            yield record_json(message) + "\n"
 
     config = {
         "project_id": project,
@@ -257,6 +258,7 @@ def land(
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
     with contextlib.redirect_stdout(io.StringIO()):
         target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
+    return Landing(target.received[stream], target.loaded[stream], target.dead_lettered[stream])
 
 
 @dataclass
@@ -265,6 +267,17 @@ class GatherReport:
 
     truths: list[Truth] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product, entity, reason)
+    #: (product, entity, stream, rows read, the target's counters) per stream landed
+    landings: list[tuple[str, str, str, int, Landing]] = field(default_factory=list)
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(landing.dead_lettered for *_, landing in self.landings)
+
+    @property
+    def unaccounted(self) -> int:
+        """Rows read that the target neither landed nor dead-lettered (must be 0)."""
+        return sum(read - landing.landed - landing.dead_lettered for *_, read, landing in self.landings)
 
 
 def gather(
@@ -323,7 +336,7 @@ def gather(
                             sink.append(row)
                             yield row
 
-                    land(
+                    landing = land(
                         project=project_id,
                         stream=stream.name,
                         schema=schema,
@@ -361,6 +374,8 @@ def gather(
                     "pushed_down": format_filter(translation.pushed) if translation and translation.pushed else None,
                     "post_fetch": format_filter(translation.residual) if translation and translation.residual else None,
                     "rows": len(landed),
+                    "landed": landing.landed,
+                    "dead_lettered": landing.dead_lettered,
                     "canonical_fields": annotation.get("canonical_fields", {}),
                     "table": stored[0].metadata.get("table_name") if stored else None,
                     "run_id": stored[0].metadata.get("run_id") if stored else None,
@@ -369,13 +384,19 @@ def gather(
                 },
             )
             report.truths.append(truth)
-            say(f"{product}: {len(landed)} {entity} row(s) landed at {location}")
+            report.landings.append((product, entity, stream.name, len(landed), landing))
+            say(
+                f"{product}: {entity}: {len(landed)} row(s) read, {landing.landed} landed, "
+                f"{landing.dead_lettered} dead-lettered at {location}"
+            )
     return report.truths
 
 
 def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, sandbox: bool) -> dict[str, t.Any]:
     """The engine key for PII columns: ``$XLR8_PII_KEY_FILE``; sandbox sources get their own key beside the store."""
     out = dict(settings or {})
+    # count every bad row rather than stop at the target's default ceiling: the report says how many
+    out.setdefault("dead_letter_ceiling", 1_000_000_000)
     if out.get("pii_key_file") or out.get("pii_key_credential_id"):
         return out
     if os.environ.get("XLR8_PII_KEY_FILE"):
@@ -386,34 +407,7 @@ def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, san
     return out
 
 
-def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
-    """``xlr8 gather``: progress on stderr, a table of truths per product on stdout."""
-    sources = sandbox_sources() if args.sandbox else None
-    products = [p.strip() for p in (args.products or "").split(",") if p.strip()]
-    report = GatherReport()
-    try:
-        gather(
-            args.question,
-            project=args.project,
-            sources=sources,
-            store=args.store,
-            duckdb_path=args.duckdb,
-            products=products or None,
-            progress=lambda message: print(message, file=err, flush=True),
-            report=report,
-            target_settings=CLI_TARGET_SETTINGS,
-        )
-    except (ConnectorError, ValueError) as exc:
-        print(f"xlr8: error: {Redactor.default().redact(str(exc))}", file=err)
-        return 2
-    if args.json:
-        print(json.dumps([_truth_json(tr) for tr in report.truths], default=str, indent=2), file=out)
-    else:
-        print(_table(report), file=out)
-    return 0 if report.truths else 1
-
-
-def _truth_json(truth: Truth) -> dict[str, t.Any]:
+def truth_json(truth: Truth) -> dict[str, t.Any]:
     return {
         "source_type": truth.source_type,
         "source_name": truth.source_name,
@@ -424,14 +418,16 @@ def _truth_json(truth: Truth) -> dict[str, t.Any]:
     }
 
 
-def _table(report: GatherReport) -> str:
-    header = ("product", "entity", "type", "rows", "query as sent", "location")
+def render(report: GatherReport) -> str:
+    header = ("product", "entity", "type", "rows", "landed", "dead-lettered", "query as sent", "location")
     rows = [
         (
             str(tr.metadata["product"]),
             str(tr.metadata["entity"]),
             tr.source_type,
             str(tr.metadata["rows"]),
+            str(tr.metadata["landed"]),
+            str(tr.metadata["dead_lettered"]),
             str(tr.metadata.get("query") or tr.metadata["stream"]),
             tr.location,
         )
@@ -460,5 +456,16 @@ def sandbox_sources(meltano_yml: str = "meltano.yml") -> dict[str, dict[str, t.A
             product = resolve_product(extractor["name"]).id
         except (UnknownProductError, KeyError):
             continue
-        sources[product] = dict(extractor.get("config") or {})
+        config = dict(extractor.get("config") or {})
+        for sibling in [product, *_sibling_products(product)]:
+            sources.setdefault(sibling, config)
     return sources
+
+
+def _sibling_products(product: str) -> list[str]:
+    """Other products served by the same tap (Workday HCM and Financials): their connectors share a module."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+
+    installed = ConnectorFactory.installed()
+    module = installed.get(product, "").partition(":")[0]
+    return [other for other, target in installed.items() if other != product and target.partition(":")[0] == module]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from xlr8_gather.gather import GatherReport, analyse, gather
 from xlr8_kit.cli import main
 from xlr8_kit.connectors import ConnectorError, ConnectorFactory
-from xlr8_kit.connectors.gather import GatherReport, analyse, gather
 from xlr8_kit.privacy.cipher import generate_key_file
 from xlr8_kit.query import And, Between, Compare, In, QueryError
 from xlr8_kit.testing.fake_ready import GOOD_TOKEN, MAPPING, FakeReadyConnector, FakeReadyServer
@@ -150,7 +150,7 @@ def test_gather_refuses_a_question_without_entities(tmp_path: Path) -> None:
 def test_cli_gather_prints_a_table(
     fake_product: FakeReadyServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import xlr8_kit.connectors.gather as gather_module
+    import xlr8_gather.gather as gather_module
 
     sources = {"ukg_ready": {"base_url": fake_product.url, "api_token": GOOD_TOKEN}}
     monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
@@ -165,14 +165,25 @@ def test_cli_gather_prints_a_table(
     assert code == 0, err.getvalue()
     on_leave = sum(1 for r in fake_product.rows if r["status"] == "On Leave")
     lines = out.getvalue().splitlines()
-    assert lines[0].split() == ["product", "entity", "type", "rows", "query", "as", "sent", "location"]
-    assert lines[2].split()[:4] == ["ukg_ready", "employee", "reality", str(on_leave)]
+    assert lines[0].split() == [
+        "product",
+        "entity",
+        "type",
+        "rows",
+        "landed",
+        "dead-lettered",
+        "query",
+        "as",
+        "sent",
+        "location",
+    ]
+    assert lines[2].split()[:6] == ["ukg_ready", "employee", "reality", str(on_leave), str(on_leave), "0"]
     assert "ukg_ready: reading employee (employee where employment_status = 'leave')" in err.getvalue()
     assert GOOD_TOKEN not in out.getvalue() + err.getvalue()
 
 
 def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -> None:
-    from xlr8_kit.connectors.gather import sandbox_sources
+    from xlr8_gather.gather import sandbox_sources
 
     meltano_yml = tmp_path / "meltano.yml"
     meltano_yml.write_text(
@@ -202,7 +213,7 @@ def test_cli_gather_uses_the_projects_credentials_from_the_store(
     import base64
     import os
 
-    import xlr8_kit.connectors.gather as gather_module
+    import xlr8_gather.gather as gather_module
     from xlr8_kit.credentials.model import AuthType, ProductCredential
     from xlr8_kit.credentials.resolve import open_manager
 
