@@ -17,14 +17,14 @@ import re
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from xlr8_kit.connectors.base import ConnectorError
 from xlr8_kit.connectors.tap import tap_connector
-from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, format_filter
+from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, as_filter, format_filter
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.vocabulary import (
     UnknownProductError,
@@ -46,6 +46,22 @@ _YEAR_OR_DAY = r"(\d{4}-\d{2}-\d{2}|\d{4})"
 _QUALIFIER = r"\b(?:in|at|for|from) (?:the )?(?:department|dept|location|site|office) [a-z0-9_-]+\b"
 
 Progress = Callable[[str], None]
+#: Namespace of project names: a project given by name is ``uuid5(PROJECT_NAMESPACE, name.strip().lower())``, so
+#: ``--project acme`` is the same project on every machine (the engine's own ids are UUIDs and pass through).
+PROJECT_NAMESPACE = uuid.UUID("5d0c3c0e-8f4a-5b7e-9a61-7c1d2e3f4a5b")
+
+
+def project_uuid(project: str) -> str:
+    """The engine project id for a project UUID (any case, any UUID spelling) or a project name."""
+    text = str(project).strip()
+    if not text:
+        raise ValueError("--project needs a project UUID or name")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return str(uuid.uuid5(PROJECT_NAMESPACE, text.lower()))
+
+
 #: Target settings ``xlr8 gather`` passes to target-xlr8-truths besides project and DuckDB path.
 CLI_TARGET_SETTINGS: dict[str, t.Any] = {}
 
@@ -59,6 +75,31 @@ class Analysis:
     filters: dict[str, Filter | None]
     products: tuple[str, ...] = ()
     intent: t.Literal["count", "list"] = "list"
+
+    @classmethod
+    def from_mapping(cls, question: str, analysis: Mapping[str, t.Any]) -> Analysis:
+        """The plan's dict analysis: ``entities`` (words or canonical names), ``filters`` (per entity: text, dict or
+        parsed; or one filter for every entity), ``products`` (ids or aliases) and ``intent``. Missing keys are
+        taken from ``analyse(question)``."""
+        found = analyse(question)
+        entities = tuple(dict.fromkeys(resolve_entity(str(e)).name for e in analysis.get("entities") or found.entities))
+        raw = analysis.get("filters")
+        filters: dict[str, Filter | None] = {}
+        for name in entities:
+            if raw is None:
+                filters[name] = found.filters.get(name)
+            elif isinstance(raw, Mapping) and any(k in entities or find_entity(str(k)) for k in raw):
+                chosen = next(
+                    (v for k, v in raw.items() if find_entity(str(k)) and resolve_entity(str(k)).name == name), None
+                )
+                filters[name] = as_filter(chosen)
+            else:
+                filters[name] = as_filter(raw)
+        products = tuple(dict.fromkeys(resolve_product(str(p)).id for p in analysis.get("products") or found.products))
+        intent = str(analysis.get("intent") or found.intent)
+        if intent not in ("count", "list", "sum", "average"):
+            raise QueryError(f"analysis intent {intent!r}: use count, list, sum or average")
+        return replace(found, entities=entities, filters=filters, products=products, intent=intent)  # type: ignore[arg-type]
 
     def universal_query(self, entity: str) -> str:
         where = self.filters.get(entity)
@@ -156,7 +197,11 @@ def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.An
 
     manager = open_manager(store, create=False)
     try:
-        credentials = manager.list_by_project(project)
+        credentials = {
+            c.credential_id: c
+            for key in dict.fromkeys((project, project_uuid(project)))
+            for c in manager.list_by_project(key)
+        }.values()
     finally:
         manager.close()
     sources: dict[str, dict[str, t.Any]] = {}
@@ -282,7 +327,7 @@ class GatherReport:
 
 def gather(
     question: str,
-    analysis: Analysis | None = None,
+    analysis: Analysis | Mapping[str, t.Any] | None = None,
     *,
     project: str,
     sources: Mapping[str, Mapping[str, t.Any]] | None = None,
@@ -304,10 +349,10 @@ def gather(
 
     say = progress or (lambda _message: None)
     report = report if report is not None else GatherReport()
-    plan = analysis or analyse(question)
+    plan = Analysis.from_mapping(question, analysis) if isinstance(analysis, Mapping) else analysis or analyse(question)
     if not plan.entities:
         raise QueryError(f"no entity recognised in {question!r}; name one such as employees, jobs or invoices")
-    project_id = normalise_project(project)
+    project_id = normalise_project(project_uuid(project))
     target_settings = _with_pii_key(target_settings, duckdb_path, sandbox=sources is not None)
     available = {resolve_product(p).id: dict(c) for p, c in (sources or project_sources(project, store)).items()}
     wanted = list(plan.products) or [resolve_product(p).id for p in (products or [])] or sorted(available)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from xlr8_kit.query import QueryError, Translation, format_filter, translate
+from xlr8_kit.query import QueryError, QuerySyntaxError, Translation, format_filter, translate
 from xlr8_kit.vocabulary import VocabularyError, all_products
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args = build_parser().parse_args(argv)
     try:
         if args.command == "translate":
-            return _translate(args, out)
+            return _translate(args, out, err)
         return int(args.handler(args, out, err))
     except (QueryError, VocabularyError) as exc:
         print(f"xlr8: error: {exc}", file=err)
@@ -82,12 +82,24 @@ def describe(result: Translation) -> dict[str, Any]:
     }
 
 
-def _translate(args: argparse.Namespace, out: TextIO) -> int:
+def _translate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every target that can be translated is printed; each one that cannot says why (exit 1 when any failed)."""
     targets = [t.strip() for t in args.to.split(",") if t.strip()]
     if not targets:
         raise VocabularyError("--to needs at least one product id")
-    results = [translate(args.query, args.source, target, allow_post_filter=not args.strict) for target in targets]
-    for result in results:
+    failed = 0
+    for target in targets:
+        try:
+            result = translate(args.query, args.source, target, allow_post_filter=not args.strict)
+        except (QueryError, VocabularyError) as exc:
+            if isinstance(exc, QuerySyntaxError):
+                raise  # the query itself is wrong: the same for every target
+            failed += 1
+            if args.json:
+                print(json.dumps({"product": target, "error": str(exc)}, sort_keys=True), file=out)
+            else:
+                print(f"xlr8: error: {target}: cannot translate: {exc}", file=err)
+            continue
         info = describe(result)
         if args.json:
             print(json.dumps(info, sort_keys=True), file=out)
@@ -104,7 +116,9 @@ def _translate(args: argparse.Namespace, out: TextIO) -> int:
         if result.limit is not None:
             where = "by the product" if result.limit_pushed else "after fetching"
             print(f"  limit {result.limit} applied {where}", file=out)
-    return EXIT_OK
+    if failed == len(targets):
+        return EXIT_USAGE
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 if __name__ == "__main__":

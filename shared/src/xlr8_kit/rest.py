@@ -140,6 +140,9 @@ class KitTap(Tap):
 
     #: Registry product id (see ``xlr8_kit.vocabulary``), e.g. ``salesforce``.
     product_id: t.ClassVar[str] = ""
+    #: The setting naming the tenant's host (``base_url``, ``api_url``, Salesforce's ``login_url``): a credential's
+    #: ``instance_url`` fills it when the config leaves it unset.
+    instance_url_setting: t.ClassVar[str | None] = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,8 +151,9 @@ class KitTap(Tap):
             proxy_map(self.config)  # a bad proxy setting fails here too (with a credential: once resolved)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """With ``credential_id``, validate the config as resolved from the store (secrets stay in memory)."""
-        if not self._config.get("credential_id"):
+        """With ``credential_id`` (or a credential's ``instance_url``), validate the config as resolved from the store
+        (secrets stay in memory)."""
+        if not self._config.get("credential_id") and not self._config.get("instance_url"):
             return super()._validate_config(raise_errors=raise_errors)
         unresolved = self._config
         self._config = self.resolved_config
@@ -163,7 +167,11 @@ class KitTap(Tap):
         """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
         from xlr8_kit.credentials.resolve import resolve_config
 
-        return resolve_config(dict(self.config), product_id=self.product_id)
+        config = resolve_config(dict(self.config), product_id=self.product_id)
+        setting = self.instance_url_setting
+        if setting and config.get("instance_url") and not config.get(setting):
+            config[setting] = config["instance_url"]
+        return config
 
     @cached_property
     def kit(self) -> KitRuntime:

@@ -101,6 +101,8 @@ class ConnectorFactory:
         product = resolve_product(product_id).id
         config = dict(settings or {})
         if isinstance(credential, ProductCredential):
+            from xlr8_kit.credentials.resolve import merge_secret_fields
+
             if _registry_id(credential.product_id) != product:
                 raise ConnectorError(
                     f"credential {credential.credential_id!r} is for product {credential.product_id!r}, not {product!r}"
@@ -111,7 +113,7 @@ class ConnectorFactory:
                 redactor = Redactor.default()
                 for value in credential.credentials.values():
                     redactor.add(value)
-                config.update(credential.credentials)
+                config = merge_secret_fields(config, credential.credentials)  # "auth.password" nests
                 if credential.instance_url and not config.get("instance_url"):
                     config["instance_url"] = credential.instance_url
         elif isinstance(credential, str):

@@ -27,7 +27,7 @@ from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.streams import Stream
 
-from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError
+from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError, EntityFilters
 from xlr8_kit.http.errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -38,7 +38,7 @@ from xlr8_kit.http.errors import (
     ServerUnavailableError,
     TLSVerificationError,
 )
-from xlr8_kit.query import Filter, Translation, parse_query, translate_filters
+from xlr8_kit.query import Translation, as_filter, parse_query, translate_filters
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitTap, _secret_values
 from xlr8_kit.vocabulary import UnknownFieldError, VocabularyError, find_entity, stream_mappings
@@ -116,12 +116,13 @@ class TapConnector(BaseConnector):
     def resolve_stream(
         self,
         entity: str,
-        filters: str | Filter | None = None,
+        filters: EntityFilters = None,
         *,
         fields: Iterable[str] = (),
         limit: int | None = None,
     ) -> tuple[Stream, Translation | None]:
         """The tap stream for a stream name or canonical entity (the first that carries the filter's fields)."""
+        filters = as_filter(filters)
         streams = self.tap.streams
         fields = tuple(fields)
         if entity in streams:
@@ -141,6 +142,14 @@ class TapConnector(BaseConnector):
                 )
         if not filters and not fields and limit is None:
             return streams[names[0]], None
+        if len(names) > 1:
+            # the vocabulary's choice: the stream carrying the fields whose enumerations know the values compared
+            try:
+                chosen = translate_filters(filters or None, self.product_id, entity=entity, fields=fields, limit=limit)
+            except VocabularyError:
+                chosen = None
+            if chosen is not None and chosen.stream in names:
+                return streams[chosen.stream], chosen
         last_error: VocabularyError | None = None
         for name in names:
             try:
@@ -152,7 +161,7 @@ class TapConnector(BaseConnector):
         assert last_error is not None
         raise last_error
 
-    def get_entity(self, entity: str, filters: str | None = None) -> Iterator[dict[str, Any]]:
+    def get_entity(self, entity: str, filters: EntityFilters = None) -> Iterator[dict[str, Any]]:
         stream, translation = self.resolve_stream(entity, filters)
         return self.read(stream, translation)
 
