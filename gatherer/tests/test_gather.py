@@ -164,7 +164,9 @@ def test_cli_gather_prints_a_table(
     )
     assert code == 0, err.getvalue()
     on_leave = sum(1 for r in fake_product.rows if r["status"] == "On Leave")
-    lines = out.getvalue().splitlines()
+    answer, _, table = out.getvalue().partition("\n\n")
+    assert answer.splitlines() == ["answer:", f"  ukg_ready employee: count = {on_leave}"]  # the answer comes first
+    lines = table.splitlines()
     assert lines[0].split() == [
         "product",
         "entity",

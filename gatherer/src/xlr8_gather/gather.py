@@ -22,9 +22,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from xlr8_gather import questions
+from xlr8_gather.answer import Answer
+from xlr8_gather.answer import compute as compute_answer
 from xlr8_kit.connectors.base import ConnectorError
 from xlr8_kit.connectors.tap import tap_connector
-from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, as_filter, format_filter
+from xlr8_kit.query import Filter, QueryError, as_filter, format_filter
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.vocabulary import (
     UnknownProductError,
@@ -42,8 +45,6 @@ if t.TYPE_CHECKING:
 _GENERIC_WORDS = {"company", "org", "organization", "account", "hire", "po", "bp", "partner", "login", "emp"}
 #: Product aliases too short or too common to count as a mention.
 _NOT_PRODUCT_MENTIONS = {"common", "universal", "canonical", "sf", "s4", "sfdc"}
-_YEAR_OR_DAY = r"(\d{4}-\d{2}-\d{2}|\d{4})"
-_QUALIFIER = r"\b(?:in|at|for|from) (?:the )?(?:department|dept|location|site|office) [a-z0-9_-]+\b"
 
 Progress = Callable[[str], None]
 #: Namespace of project names: a project given by name is ``uuid5(PROJECT_NAMESPACE, name.strip().lower())``, so
@@ -74,7 +75,11 @@ class Analysis:
     entities: tuple[str, ...]
     filters: dict[str, Filter | None]
     products: tuple[str, ...] = ()
-    intent: t.Literal["count", "list"] = "list"
+    intent: t.Literal["count", "list", "sum", "average"] = "list"
+    #: The numeric canonical field a sum or average is of.
+    measure: str | None = None
+    #: The canonical field the answer is grouped by ("by department").
+    group_by: str | None = None
 
     @classmethod
     def from_mapping(cls, question: str, analysis: Mapping[str, t.Any]) -> Analysis:
@@ -99,7 +104,15 @@ class Analysis:
         intent = str(analysis.get("intent") or found.intent)
         if intent not in ("count", "list", "sum", "average"):
             raise QueryError(f"analysis intent {intent!r}: use count, list, sum or average")
-        return replace(found, entities=entities, filters=filters, products=products, intent=intent)  # type: ignore[arg-type]
+        return replace(
+            found,
+            entities=entities,
+            filters=filters,
+            products=products,
+            intent=intent,  # type: ignore[arg-type]
+            measure=analysis.get("measure", found.measure),
+            group_by=analysis.get("group_by", found.group_by),
+        )
 
     def universal_query(self, entity: str) -> str:
         where = self.filters.get(entity)
@@ -112,49 +125,13 @@ def _grams(words: list[str]) -> Iterator[tuple[int, int, str]]:
             yield start, size, "_".join(words[start : start + size])
 
 
-def _bound(text: str, *, end: bool) -> date:
-    if len(text) == 4:
-        return date(int(text), 12, 31) if end else date(int(text), 1, 1)
-    return date.fromisoformat(text)
-
-
-def _employee_filters(text: str) -> list[Filter]:
-    found: list[Filter] = []
-    statuses = []
-    if re.search(r"\bactive\b", text) and not re.search(r"\binactive\b", text):
-        statuses.append("active")
-    if re.search(r"\bon leave\b|\bleave of absence\b", text):
-        statuses.append("leave")
-    if re.search(r"\b(terminated|former|inactive|termed)\b", text) and not re.search(r"\bterminated (in|since)", text):
-        statuses.append("terminated")
-    if len(statuses) == 1:
-        found.append(Compare("employment_status", "=", statuses[0]))
-    elif statuses:
-        found.append(In("employment_status", tuple(statuses)))
-    for verb, column in (("hired", "hire_date"), ("terminated", "termination_date")):
-        if match := re.search(rf"\b{verb} (?:in|during) (\d{{4}})\b", text):
-            year = match.group(1)
-            found.append(Between(column, _bound(year, end=False), _bound(year, end=True)))
-        if match := re.search(rf"\b{verb} (since|from|after) {_YEAR_OR_DAY}\b", text):
-            word, when = match.groups()
-            if word == "after":
-                found.append(Compare(column, ">", _bound(when, end=True)))
-            else:
-                found.append(Compare(column, ">=", _bound(when, end=False)))
-        if match := re.search(rf"\b{verb} before {_YEAR_OR_DAY}\b", text):
-            found.append(Compare(column, "<", _bound(match.group(1), end=False)))
-    if match := re.search(r"\b(?:in|for|from) (?:the )?(?:department|dept) ([a-z0-9_-]+)\b", text):
-        found.append(Compare("department_code", "=", match.group(1).upper()))
-    if match := re.search(r"\b(?:in|at|from) (?:the )?(?:location|site|office) ([a-z0-9_-]+)\b", text):
-        found.append(Compare("location_code", "=", match.group(1).upper()))
-    return found
-
-
-def analyse(question: str) -> Analysis:
-    """Entities, filters and products a question is about; deterministic for the same text."""
+def analyse(question: str, *, today: date | None = None) -> Analysis:
+    """Entities, filters, measure, grouping and products a question is about; deterministic for the same text
+    (and ``today``, which "last month" is relative to)."""
     text = " ".join(question.lower().split())
-    # "in department D003" is a filter on employees, not a question about departments
-    scan = re.sub(_QUALIFIER, " ", text)
+    today = today or date.today()
+    # "in department D003" and "by department" qualify employees: they do not ask about departments
+    scan = questions.strip_phrases(text)
     words = re.findall(r"[a-z0-9][a-z0-9_/-]*", scan)
     used: set[int] = set()
     entities: list[str] = []
@@ -178,14 +155,11 @@ def analyse(question: str) -> Analysis:
             used |= span
             if entity.name not in entities:
                 entities.append(entity.name)
-    filters: dict[str, Filter | None] = {}
-    for name in entities:
-        parts = _employee_filters(text) if name == "employee" else []
-        filters[name] = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
-    intent: t.Literal["count", "list"] = (
-        "count" if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b", text) else "list"
-    )
-    return Analysis(question, tuple(entities), filters, tuple(products), intent)
+    filters = {name: questions.filters_for(name, text, today, question) for name in entities}
+    first = entities[0] if entities else None
+    intent, measure = questions.measure(first, text) if first else ("list", None)
+    group_by = questions.group_field(first, text) if first else None
+    return Analysis(question, tuple(entities), filters, tuple(products), intent, measure, group_by)  # type: ignore[arg-type]
 
 
 # --- connectors for gathering ------------------------------------------------------------------------------------
@@ -312,6 +286,8 @@ class GatherReport:
 
     truths: list[Truth] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product, entity, reason)
+    #: the answer per (product, entity), computed from the landed rows
+    answers: list[Answer] = field(default_factory=list)
     #: (product, entity, stream, rows read, the target's counters) per stream landed
     landings: list[tuple[str, str, str, int, Landing]] = field(default_factory=list)
 
@@ -428,6 +404,20 @@ def gather(
                     "gather_id": str(uuid.uuid4()),
                 },
             )
+            if truth.metadata["table"]:
+                truth.metadata["answer"] = found = compute_answer(
+                    duckdb_path=duckdb_path,
+                    table=str(truth.metadata["table"]),
+                    product=product,
+                    entity=entity,
+                    kind=plan.intent if entity == plan.entities[0] else "count",
+                    measure=plan.measure if entity == plan.entities[0] else None,
+                    group_by=plan.group_by if entity == plan.entities[0] else None,
+                    canonical_fields=truth.metadata["canonical_fields"],
+                    key_properties=list(stream.primary_keys or []),
+                    rows=landed,
+                )
+                report.answers.append(found)
             report.truths.append(truth)
             report.landings.append((product, entity, stream.name, len(landed), landing))
             say(
@@ -453,17 +443,25 @@ def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, san
 
 
 def truth_json(truth: Truth) -> dict[str, t.Any]:
+    answer = truth.metadata.get("answer")
+    metadata = {**truth.metadata, "answer": answer.text() if isinstance(answer, Answer) else answer}
     return {
         "source_type": truth.source_type,
         "source_name": truth.source_name,
         "confidence": truth.confidence,
         "location": truth.location,
-        "metadata": truth.metadata,
+        "metadata": metadata,
         "content": truth.content,
     }
 
 
 def render(report: GatherReport) -> str:
+    """The answer first, then the provenance table (one row per product and entity read)."""
+    answer = ["answer:", *("  " + a.text().replace("\n", "\n  ") for a in report.answers)] if report.answers else []
+    return "\n".join([*answer, *([""] if answer else []), _provenance(report)])
+
+
+def _provenance(report: GatherReport) -> str:
     header = ("product", "entity", "type", "rows", "landed", "dead-lettered", "query as sent", "location")
     rows = [
         (
