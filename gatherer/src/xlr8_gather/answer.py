@@ -138,6 +138,15 @@ def compute(
         return Answer(product, entity, kind, measure, None, value, (), items, tuple(notes))
 
 
+def nothing_read(product: str, entity: str, kind: str, measure: str | None, group_by: str | None) -> Answer:
+    """The answer when no row matched (nothing landed, so there is no table to ask)."""
+    value: int | None = 0 if kind in ("count", "list") else None
+    if kind == "sum":
+        value = 0
+    notes = ("no row matched",) if kind == "average" else ()
+    return Answer(product, entity, kind, measure, group_by, None if group_by else value, (), (), notes)
+
+
 def _one(conn: t.Any, sql: str, params: list[t.Any] | None = None) -> t.Any:
     row = conn.execute(sql, params or []).fetchone()
     assert row is not None

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from xlr8_gather import questions
-from xlr8_gather.answer import Answer
+from xlr8_gather.answer import Answer, nothing_read
 from xlr8_gather.answer import compute as compute_answer
 from xlr8_kit.connectors.base import ConnectorError
 from xlr8_kit.connectors.tap import tap_connector
@@ -404,20 +404,25 @@ def gather(
                     "gather_id": str(uuid.uuid4()),
                 },
             )
-            if truth.metadata["table"]:
-                truth.metadata["answer"] = found = compute_answer(
+            first = entity == plan.entities[0]
+            kind, measure, group_by = (plan.intent, plan.measure, plan.group_by) if first else ("count", None, None)
+            if truth.metadata["table"] and landed:
+                found = compute_answer(
                     duckdb_path=duckdb_path,
                     table=str(truth.metadata["table"]),
                     product=product,
                     entity=entity,
-                    kind=plan.intent if entity == plan.entities[0] else "count",
-                    measure=plan.measure if entity == plan.entities[0] else None,
-                    group_by=plan.group_by if entity == plan.entities[0] else None,
+                    kind=kind,
+                    measure=measure,
+                    group_by=group_by,
                     canonical_fields=truth.metadata["canonical_fields"],
                     key_properties=list(stream.primary_keys or []),
                     rows=landed,
                 )
-                report.answers.append(found)
+            else:
+                found = nothing_read(product, entity, kind, measure, group_by)
+            truth.metadata["answer"] = found
+            report.answers.append(found)
             report.truths.append(truth)
             report.landings.append((product, entity, stream.name, len(landed), landing))
             say(

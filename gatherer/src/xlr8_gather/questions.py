@@ -84,6 +84,10 @@ class Fields:
         for name in candidates:
             if wanted in _phrases(name):
                 return name
+        # the last word of a field's name ("status" is employment_status when the entity has no plain status)
+        ends = [n for n in candidates if n.split("_")[-1] == wanted or n.split("_")[0] == wanted]
+        if len(ends) == 1:
+            return ends[0]
         # synonyms through the vocabulary (``pay_code`` is the earning code)
         found = find_canonical_field(wanted)
         if found is not None and found.name in candidates:
