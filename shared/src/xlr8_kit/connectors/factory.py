@@ -87,11 +87,15 @@ class ConnectorFactory:
         cls,
         product_id: str,
         credential: ProductCredential | str | Mapping[str, Any] | None,
+        schema: Mapping[str, Any] | None = None,
         *,
         settings: Mapping[str, Any] | None = None,
         store: str | None = None,
     ) -> BaseConnector:
-        """A connector for one product connection.
+        """A connector for one product connection (the plan's ``create(product_id, credential, schema)``).
+
+        ``schema``: the plan passes the product's schema; connectors read theirs from the product (discovery), so
+        a mapping given here is taken as extra settings, like ``settings``.
 
         ``credential``: a ``ProductCredential`` (its secrets become the tap's settings), a credential id (the tap
         reads the encrypted ``store`` itself, so rotated refresh tokens are persisted), or plain tap settings.
@@ -99,7 +103,7 @@ class ConnectorFactory:
         """
         connector_class = cls.connector_class(product_id)
         product = resolve_product(product_id).id
-        config = dict(settings or {})
+        config = {**dict(schema or {}), **dict(settings or {})}
         if isinstance(credential, ProductCredential):
             from xlr8_kit.credentials.resolve import merge_secret_fields
 
