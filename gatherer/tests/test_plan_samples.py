@@ -49,7 +49,9 @@ def test_connector_framework_sample(sources: dict[str, dict[str, t.Any]], sandbo
     contacts = list(salesforce.get_contacts({"title": "CFO"}))  # type: ignore[attr-defined]
     opportunities = list(salesforce.get_opportunities())  # type: ignore[attr-defined]
     soql = salesforce.execute_soql("SELECT Id FROM Opportunity")  # type: ignore[attr-defined]
-    assert accounts and contacts and opportunities
+    assert accounts
+    assert contacts
+    assert opportunities
     assert sorted(o["Id"] for o in opportunities) == sorted(r["Id"] for r in soql)
     # 6.4: Workday (HCM and Financials)
     workday = ConnectorFactory.create("workday_hcm", _credential("workday_hcm", sources["workday_hcm"]), {})
