@@ -234,3 +234,19 @@ def test_question(
             assert answer.value == want, (product, answer.text())
             if answer.kind == "count":
                 assert by_product[product].metadata["rows"] == want
+
+
+def test_an_encrypted_measure_is_reported_not_computed(
+    sources: dict[str, dict[str, t.Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlr8_kit.privacy.cipher import generate_key_file
+
+    monkeypatch.setenv("XLR8_PII_KEY_FILE", str(generate_key_file(tmp_path / "pii.key")))
+    report = GatherReport()
+    question = "Average annual salary of employees in UKG Pro"
+    truths = gather(question, project=PROJECT, sources=sources, duckdb_path=str(tmp_path / "t.duckdb"), report=report)
+    answer = truths[0].metadata["answer"]
+    assert (truths[0].metadata["entity"], answer.kind, answer.measure) == ("compensation", "average", "annual_salary")
+    assert truths[0].metadata["landed"] == truths[0].metadata["rows"] > 0
+    assert answer.value is None
+    assert "annual_salary is encrypted in the store" in answer.text()
