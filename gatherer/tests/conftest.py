@@ -35,3 +35,17 @@ def sources(sandbox: Sandbox) -> dict[str, dict[str, t.Any]]:
                 config[key] = sandbox.url(EMULATOR.get(product, product))
         found[product] = config
     return found
+
+
+@pytest.fixture(autouse=True)
+def _redactor_restored() -> t.Iterator[None]:
+    """Credentials registered by a test (every field, ``auth.type`` = "password" too) leave the process-wide
+    redactor as they found it, so later tests in the same worker see their own messages unmasked."""
+    from xlr8_kit.redaction import Redactor
+
+    redactor = Redactor.default()
+    with redactor._lock:
+        saved = (set(redactor._secrets), redactor._pattern)
+    yield
+    with redactor._lock:
+        redactor._secrets, redactor._pattern = saved

@@ -20,7 +20,8 @@ def _credential(product_id: str, config: dict[str, t.Any]) -> ProductCredential:
     fields: dict[str, str] = {}
     for key, value in config.items():
         if isinstance(value, dict):
-            fields.update({f"{key}.{k}": str(v) for k, v in value.items()})
+            # the flow name is a setting, not a secret: Salesforce gets it as a setting, SuccessFactors defaults
+            fields.update({f"{key}.{k}": str(v) for k, v in value.items() if k != "type"})
         elif isinstance(value, str) and key != HOST.get(product_id):
             fields[key] = value
     url = config[HOST[product_id]]
@@ -44,7 +45,9 @@ def test_connector_framework_sample(sources: dict[str, dict[str, t.Any]], sandbo
     assert entity_schema["x-xlr8"]["entity"] == "employee"
     # 6.5: SuccessFactors get_employees(filters); 6.6: Salesforce
     assert sorted(r["userId"] for r in connector.get_employees({"employment_status": "leave"})) == on_leave  # type: ignore[attr-defined]
-    salesforce = ConnectorFactory.create("salesforce", _credential("salesforce", sources["salesforce"]), {})
+    salesforce = ConnectorFactory.create(
+        "salesforce", _credential("salesforce", sources["salesforce"]), {"auth": {"type": "password"}}
+    )
     accounts = list(salesforce.get_accounts())  # type: ignore[attr-defined]
     contacts = list(salesforce.get_contacts({"title": "CFO"}))  # type: ignore[attr-defined]
     opportunities = list(salesforce.get_opportunities())  # type: ignore[attr-defined]
