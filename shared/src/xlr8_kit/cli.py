@@ -2,7 +2,7 @@
 
     xlr8 translate --to salesforce,sap_sf "employee where hire_date >= 2024-01-01 limit 10"
     xlr8 translate --from successfactors --to ukg_pro "User where hireDate >= 2024-01-01"
-    xlr8 gather --project P "How many active employees were hired in 2024?"
+    xlr8 gather --project P "How many active employees were hired in 2024?"   (from xlr8-gatherer)
 
 Exit codes: 0 done, 1 the work failed (a product refused, a connection failed), 2 bad input (the message names
 the product, entity, field or setting at fault).
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from xlr8_kit.query import QueryError, Translation, format_filter, translate
+from xlr8_kit.query import QueryError, QuerySyntaxError, Translation, format_filter, translate
 from xlr8_kit.vocabulary import VocabularyError, all_products
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -38,26 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--strict", action="store_true", help="refuse instead of filtering after fetching")
     tr.add_argument("--json", action="store_true", help="one JSON object per target product")
 
-    ga = commands.add_parser(
-        "gather",
-        help="answer a question with live data from the project's products, landed as truths",
-        description="Finds the entities and products the question is about (rule-based), reads each product with "
-        "the project's credentials, lands the rows through target-xlr8-truths and prints the truths per product.",
-    )
-    ga.add_argument("question")
-    ga.add_argument("--project", required=True, help="engine project id (UUID) the truths belong to")
-    ga.add_argument("--products", help="only these product ids (comma-separated)")
-    ga.add_argument("--store", help="credential store location (default: $XLR8_CREDENTIALS_STORE or .xlr8/...)")
-    ga.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="truths store file (default %(default)s)")
-    ga.add_argument("--sandbox", action="store_true", help="use the running xlr8-sandbox (fixed ports) instead")
-    ga.add_argument("--json", action="store_true", help="print the truths as JSON")
     _add_plugin_commands(commands)
     return parser
 
 
 def _add_plugin_commands(commands: Any) -> None:
-    """Commands other installed packages add (``xlr8.commands`` entry points), e.g. ``truths`` from the target,
-    so the kit never imports the packages built on it."""
+    """Commands other installed packages add (``xlr8.commands`` entry points), e.g. ``truths`` from the target and
+    ``gather`` from xlr8-gatherer, so the kit never imports the packages built on it."""
     from importlib.metadata import entry_points
 
     for entry in sorted(entry_points(group="xlr8.commands"), key=lambda e: e.name):
@@ -70,13 +57,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args = build_parser().parse_args(argv)
     try:
         if args.command == "translate":
-            return _translate(args, out)
-        handler = getattr(args, "handler", None)
-        if handler is not None:
-            return int(handler(args, out, err))
-        from xlr8_kit.connectors.gather import run_gather_cli
-
-        return run_gather_cli(args, out, err)
+            return _translate(args, out, err)
+        return int(args.handler(args, out, err))
     except (QueryError, VocabularyError) as exc:
         print(f"xlr8: error: {exc}", file=err)
         return EXIT_USAGE
@@ -100,12 +82,24 @@ def describe(result: Translation) -> dict[str, Any]:
     }
 
 
-def _translate(args: argparse.Namespace, out: TextIO) -> int:
+def _translate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every target that can be translated is printed; each one that cannot says why (exit 1 when any failed)."""
     targets = [t.strip() for t in args.to.split(",") if t.strip()]
     if not targets:
         raise VocabularyError("--to needs at least one product id")
-    results = [translate(args.query, args.source, target, allow_post_filter=not args.strict) for target in targets]
-    for result in results:
+    failed = 0
+    for target in targets:
+        try:
+            result = translate(args.query, args.source, target, allow_post_filter=not args.strict)
+        except (QueryError, VocabularyError) as exc:
+            if isinstance(exc, QuerySyntaxError):
+                raise  # the query itself is wrong: the same for every target
+            failed += 1
+            if args.json:
+                print(json.dumps({"product": target, "error": str(exc)}, sort_keys=True), file=out)
+            else:
+                print(f"xlr8: error: {target}: cannot translate: {exc}", file=err)
+            continue
         info = describe(result)
         if args.json:
             print(json.dumps(info, sort_keys=True), file=out)
@@ -122,7 +116,9 @@ def _translate(args: argparse.Namespace, out: TextIO) -> int:
         if result.limit is not None:
             where = "by the product" if result.limit_pushed else "after fetching"
             print(f"  limit {result.limit} applied {where}", file=out)
-    return EXIT_OK
+    if failed == len(targets):
+        return EXIT_USAGE
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -157,6 +157,9 @@ class KitTap(Tap):
 
     #: Registry product id (see ``xlr8_kit.vocabulary``), e.g. ``salesforce``.
     product_id: t.ClassVar[str] = ""
+    #: The setting naming the tenant's host (``base_url``, ``api_url``, Salesforce's ``login_url``): a credential's
+    #: ``instance_url`` fills it when the config leaves it unset.
+    instance_url_setting: t.ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         """``--about`` reports the tap's version: the distribution is named after the package (``xlr8_tap_x`` is
@@ -198,8 +201,8 @@ class KitTap(Tap):
         """Every setting checked before the first message, in every mode (the SDK skips validation for
         ``--discover``): JSON types and allowed values, and date, date-time and URI formats, which the SDK's
         validator does not check. With ``credential_id``, the config as resolved from the store (secrets stay in
-        memory). Errors name the setting, never a string value (it may be a secret)."""
-        if self._config.get("credential_id"):
+        memory), as it is with a credential's ``instance_url``. Errors name the setting, never a string value."""
+        if self._config.get("credential_id") or self._config.get("instance_url"):
             unresolved = self._config
             self._config = self.resolved_config
             try:
@@ -226,7 +229,11 @@ class KitTap(Tap):
         """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
         from xlr8_kit.credentials.resolve import resolve_config
 
-        return resolve_config(dict(self.config), product_id=self.product_id)
+        config = resolve_config(dict(self.config), product_id=self.product_id)
+        setting = self.instance_url_setting
+        if setting and config.get("instance_url") and not config.get(setting):
+            config[setting] = config["instance_url"]
+        return config
 
     @cached_property
     def kit(self) -> KitRuntime:

@@ -7,8 +7,7 @@ import typing as t
 
 import pytest
 
-from xlr8_kit.connectors.gather import tap_connector
-from xlr8_kit.connectors.tap import TapConnector
+from xlr8_kit.connectors.tap import TapConnector, tap_connector
 from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorContractTests
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.products.salesforce import CLIENT_ID, CLIENT_SECRET, SECURITY_TOKEN

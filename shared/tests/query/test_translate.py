@@ -153,7 +153,10 @@ TABLE = [
         "successfactors",
         "EmpJob where employment_status in (active, leave) and job_code in ('J1') fields employee_id",
         "EmpJob",
-        {"$filter": "(emplStatus eq 'A' or emplStatus eq 'U') and jobCode eq 'J1'", "$select": "userId"},
+        {
+            "$filter": "(emplStatus eq 'A' or emplStatus eq 'U' or emplStatus eq 'P') and jobCode eq 'J1'",
+            "$select": "userId",
+        },
         None,
         False,
     ),
@@ -330,7 +333,7 @@ def test_translate_filters_by_entity_or_stream() -> None:
         "$top": "7",
     }
     by_stream = translate_filters(parse_filter("employment_status = leave"), "successfactors", stream="EmpJob")
-    assert by_stream.params == {"$filter": "emplStatus eq 'U'"}
+    assert by_stream.params == {"$filter": "(emplStatus eq 'U' or emplStatus eq 'P')"}  # unpaid or paid leave
     assert translate_filters(None, "salesforce", stream="Account").where is None
     whole = translate_filters("people where hire_date >= 2024-01-01 fields employee_id limit 7", "sap_sf")
     assert whole.params == by_entity.params

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from xlr8_kit.connectors.gather import tap_connector
+from xlr8_kit.connectors.tap import tap_connector
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID

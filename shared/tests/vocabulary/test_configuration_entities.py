@@ -28,14 +28,6 @@ def test_configuration_code_words_resolve(word: str, entity: str) -> None:
     assert resolve_entity(word).name == entity
 
 
-def test_bare_lookup_is_a_verb_not_an_entity() -> None:
-    from xlr8_kit.connectors.gather import analyse
-
-    assert find_entity("lookup") is None
-    assert analyse("lookup active employees in workday").entities == ("employee",)
-    assert analyse("show the lookup tables in ukg pro").entities == ("code_table",)
-
-
 @pytest.mark.parametrize("entity", ["code_table", "code_value", "shift_code", "tax_group"])
 def test_new_entities_are_configuration_with_a_code_field(entity: str) -> None:
     found = find_entity(entity)

@@ -180,3 +180,46 @@ def test_soql_literals_are_typed_and_escaped() -> None:
     assert soql_literal(True, "boolean") == "true"
     assert soql_literal("12.50", "currency") == "12.50"
     assert soql_literal(None, "reference") == "null"
+
+
+def test_the_plans_convenience_methods_are_get_entity(sf: Any, shared_sandbox: Sandbox) -> None:
+    with SalesforceConnector(sf.password_config(shared_sandbox)) as connector:
+        accounts = list(connector.get_accounts())
+        assert [a["Id"] for a in accounts] == [a["Id"] for a in connector.get_entity("crm_account")]
+        cfos = list(connector.get_contacts({"title": "CFO"}))
+        assert cfos
+        assert {c["Title"] for c in cfos} == {"CFO"}
+        big = list(connector.get_opportunities({"amount": {">": 100000}}))
+        every = connector.execute_soql("SELECT Id, Amount FROM Opportunity")
+    assert {o["Id"] for o in big} == {o["Id"] for o in every if o["Amount"] is not None and o["Amount"] > 100000}
+    assert 0 < len(big) < len(every)
+
+
+def test_bulk_export_through_the_connector(sf: Any, shared_sandbox: Sandbox) -> None:
+    connector = SalesforceConnector(sf.password_config(shared_sandbox))
+    connector.client.sleep = lambda _s: None
+    job_id = connector.bulk_export("crm_account", "annual_revenue >= 1000000")
+    rows = list(connector.read_bulk_export(job_id))
+    status = connector.get_bulk_status(job_id)
+    expected = [r for r in connector.get_accounts("annual_revenue >= 1000000")]
+    assert status.job_id == job_id
+    assert status.state == "complete"
+    assert status.rows == len(expected) == len(rows) > 0
+    assert {r["Id"] for r in rows} == {r["Id"] for r in expected}
+    assert all(isinstance(r["AnnualRevenue"], Decimal) for r in rows)
+
+
+def test_a_credentials_instance_url_is_where_the_connector_goes(sf: Any, shared_sandbox: Sandbox) -> None:
+    from xlr8_kit.credentials.model import AuthType, ProductCredential
+
+    config = sf.password_config(shared_sandbox)
+    # the flow name is a setting, not a secret (every credential field is registered with the redactor)
+    secrets = {f"auth.{k}": v for k, v in config["auth"].items() if k != "type"}
+    credential = ProductCredential(
+        "sf-acme", "acme", "salesforce", AuthType.SESSION_LOGIN, secrets, instance_url=shared_sandbox.url("salesforce")
+    )
+    before = len(shared_sandbox.requests("salesforce"))
+    connector = ConnectorFactory.create("salesforce", credential, settings={"auth": {"type": "password"}})
+    assert "login_url" not in connector.config
+    assert connector.test_connection().ok
+    assert len(shared_sandbox.requests("salesforce")) > before  # not login.salesforce.com

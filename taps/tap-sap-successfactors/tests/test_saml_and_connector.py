@@ -217,3 +217,21 @@ def test_b2_token_revoked_mid_run_is_refreshed_once(url: str, sandbox, emulator:
     ids = [u["userId"] for u in result.records("User")]
     assert len(ids) == len(set(ids)) == SCALE
     assert len(sandbox.requests("successfactors", "/oauth/token")) - before == 2  # first token + one refresh
+
+
+def test_connector_runs_what_translate_prints_and_the_plans_get_employees(
+    url: str, emulator: SuccessFactorsEmulator
+) -> None:
+    from xlr8_kit.query import QueryTranslator
+
+    printed = QueryTranslator().translate("employee where employment_status = leave", None, "sap_sf")
+    assert printed.startswith("/EmpJob?")
+    company = emulator.ctx.company
+    on_leave = sorted(e.employee_id for e in company.employees() if e.status == "leave")
+    with SuccessFactorsConnector(basic_config(url)) as connector:
+        assert sorted(r["userId"] for r in connector.execute_query(printed)) == on_leave
+        sliced = list(connector.execute_query("/User?$select=userId&customPageSize=9"))
+        assert len(sliced) == SCALE
+        assert sorted(r["userId"] for r in connector.get_employees({"employment_status": "leave"})) == on_leave
+        d001 = sorted(r["userId"] for r in connector.get_employees({"department_code": "D001"}))
+        assert d001 == sorted(e.employee_id for e in company.employees() if e.department_code == "D001")

@@ -17,7 +17,7 @@ from xlr8_kit.connectors.base import (
     ConnectorNotFoundError,
 )
 from xlr8_kit.connectors.factory import ENTRY_POINT_GROUP, ConnectorFactory
-from xlr8_kit.connectors.tap import TapConnector, sync_records
+from xlr8_kit.connectors.tap import TapConnector, sync_records, tap_connector
 
 __all__ = [
     "CHECK_NAMES",
@@ -32,4 +32,5 @@ __all__ = [
     "ConnectorNotFoundError",
     "TapConnector",
     "sync_records",
+    "tap_connector",
 ]

@@ -11,7 +11,13 @@ import abc
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias
+
+if TYPE_CHECKING:
+    from xlr8_kit.query import Filter
+
+#: A universal filter as text, parsed, or as the plan's dict (``xlr8_kit.query.filter_from_mapping``).
+EntityFilters: TypeAlias = "str | Filter | Mapping[str, Any] | None"
 
 #: What ``test_connection`` looks at, in the order it looks.
 CHECK_NAMES = ("configuration", "reachability", "authentication", "permissions", "api_version")
@@ -107,8 +113,9 @@ class BaseConnector(abc.ABC):
         """Check configuration, reachability, authentication, permissions and API version."""
 
     @abc.abstractmethod
-    def get_entity(self, entity: str, filters: str | None = None) -> Iterator[dict[str, Any]]:
-        """Rows of a canonical entity (``employee``) or a product stream (``EmpJob``), with a universal filter."""
+    def get_entity(self, entity: str, filters: EntityFilters = None) -> Iterator[dict[str, Any]]:
+        """Rows of a canonical entity (``employee``) or a product stream (``EmpJob``), with a universal filter
+        (text, parsed, or the plan's dict: ``{"employment_status": "active", "hire_date >=": "2024-01-01"}``)."""
 
     @abc.abstractmethod
     def get_entity_schema(self, entity: str) -> dict[str, Any]:
@@ -118,7 +125,7 @@ class BaseConnector(abc.ABC):
     def execute_query(self, query: str) -> Iterator[dict[str, Any]]:
         """Rows of a query in the product's own dialect (SOQL, an OData path, a RaaS path ...)."""
 
-    def bulk_export(self, entity: str, filters: str | None = None) -> str:
+    def bulk_export(self, entity: str, filters: EntityFilters = None) -> str:
         """Start a bulk export where the product has a bulk API; returns the job id."""
         del entity, filters
         raise BulkNotSupportedError(f"{self.product_id}: this connector has no bulk API; use get_entity")

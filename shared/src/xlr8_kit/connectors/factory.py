@@ -87,11 +87,15 @@ class ConnectorFactory:
         cls,
         product_id: str,
         credential: ProductCredential | str | Mapping[str, Any] | None,
+        schema: Mapping[str, Any] | None = None,
         *,
         settings: Mapping[str, Any] | None = None,
         store: str | None = None,
     ) -> BaseConnector:
-        """A connector for one product connection.
+        """A connector for one product connection (the plan's ``create(product_id, credential, schema)``).
+
+        ``schema``: the plan passes the product's schema; connectors read theirs from the product (discovery), so
+        a mapping given here is taken as extra settings, like ``settings``.
 
         ``credential``: a ``ProductCredential`` (its secrets become the tap's settings), a credential id (the tap
         reads the encrypted ``store`` itself, so rotated refresh tokens are persisted), or plain tap settings.
@@ -99,8 +103,10 @@ class ConnectorFactory:
         """
         connector_class = cls.connector_class(product_id)
         product = resolve_product(product_id).id
-        config = dict(settings or {})
+        config = {**dict(schema or {}), **dict(settings or {})}
         if isinstance(credential, ProductCredential):
+            from xlr8_kit.credentials.resolve import merge_secret_fields
+
             if _registry_id(credential.product_id) != product:
                 raise ConnectorError(
                     f"credential {credential.credential_id!r} is for product {credential.product_id!r}, not {product!r}"
@@ -111,7 +117,7 @@ class ConnectorFactory:
                 redactor = Redactor.default()
                 for value in credential.credentials.values():
                     redactor.add(value)
-                config.update(credential.credentials)
+                config = merge_secret_fields(config, credential.credentials)  # "auth.password" nests
                 if credential.instance_url and not config.get("instance_url"):
                     config["instance_url"] = credential.instance_url
         elif isinstance(credential, str):

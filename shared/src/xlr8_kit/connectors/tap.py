@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import typing
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.streams import Stream
 
-from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError
+from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError, EntityFilters
 from xlr8_kit.http.errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -37,7 +38,7 @@ from xlr8_kit.http.errors import (
     ServerUnavailableError,
     TLSVerificationError,
 )
-from xlr8_kit.query import Filter, Translation, parse_query, translate_filters
+from xlr8_kit.query import Translation, as_filter, parse_query, translate_filters
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitTap, _secret_values
 from xlr8_kit.vocabulary import UnknownFieldError, VocabularyError, find_entity, stream_mappings
@@ -115,12 +116,13 @@ class TapConnector(BaseConnector):
     def resolve_stream(
         self,
         entity: str,
-        filters: str | Filter | None = None,
+        filters: EntityFilters = None,
         *,
         fields: Iterable[str] = (),
         limit: int | None = None,
     ) -> tuple[Stream, Translation | None]:
         """The tap stream for a stream name or canonical entity (the first that carries the filter's fields)."""
+        filters = as_filter(filters)
         streams = self.tap.streams
         fields = tuple(fields)
         if entity in streams:
@@ -140,6 +142,14 @@ class TapConnector(BaseConnector):
                 )
         if not filters and not fields and limit is None:
             return streams[names[0]], None
+        if len(names) > 1:
+            # the vocabulary's choice: the stream carrying the fields whose enumerations know the values compared
+            try:
+                chosen = translate_filters(filters or None, self.product_id, entity=entity, fields=fields, limit=limit)
+            except VocabularyError:
+                chosen = None
+            if chosen is not None and chosen.stream in names:
+                return streams[chosen.stream], chosen
         last_error: VocabularyError | None = None
         for name in names:
             try:
@@ -151,7 +161,7 @@ class TapConnector(BaseConnector):
         assert last_error is not None
         raise last_error
 
-    def get_entity(self, entity: str, filters: str | None = None) -> Iterator[dict[str, Any]]:
+    def get_entity(self, entity: str, filters: EntityFilters = None) -> Iterator[dict[str, Any]]:
         stream, translation = self.resolve_stream(entity, filters)
         return self.read(stream, translation)
 
@@ -253,3 +263,26 @@ class TapConnector(BaseConnector):
             return ConnectionStatus(False, self.product_id, tuple(checks), error=error)
         checks.append(Check("api_version", True if version else None, version or "not reported by the product"))
         return ConnectionStatus(True, self.product_id, tuple(checks), api_version=version)
+
+
+def tap_connector(product_id: str, config: Mapping[str, Any]) -> TapConnector:
+    """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+
+    connector_class = ConnectorFactory.connector_class(product_id, check=False)
+    if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
+        return connector_class(dict(config))
+    tap_class = getattr(connector_class, "tap_class", None)
+    if tap_class is None:
+        tap_attr = getattr(connector_class, "tap", None)
+        getter = getattr(tap_attr, "func", None) or getattr(tap_attr, "fget", None)
+        hints = typing.get_type_hints(getter) if getter is not None else {}
+        tap_class = hints.get("return")
+    if not (isinstance(tap_class, type) and issubclass(tap_class, KitTap)):
+        raise ConnectorError(
+            f"{product_id}: connector {connector_class.__name__} exposes no KitTap; make it a TapConnector subclass"
+        )
+    generic = type(
+        f"{tap_class.__name__}Connector", (TapConnector,), {"product_id": product_id, "tap_class": tap_class}
+    )
+    return typing.cast("TapConnector", generic(dict(config)))

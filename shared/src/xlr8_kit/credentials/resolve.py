@@ -76,7 +76,7 @@ def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]
         credential = manager.get_for_run(str(credential_id))
     finally:
         manager.close()
-    if product_id and credential.product_id != product_id:
+    if product_id and not same_product(credential.product_id, product_id):
         raise CredentialValidationError(
             f"credential {credential_id!r} belongs to product {credential.product_id!r}, not {product_id!r}"
         )
@@ -87,6 +87,19 @@ def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]
     if credential.instance_url and not merged.get("instance_url"):
         merged["instance_url"] = credential.instance_url
     return merged
+
+
+def same_product(a: str, b: str) -> bool:
+    """Two product ids or aliases (``sap_sf``, ``successfactors``, ``tap-sap-successfactors``) for one product."""
+    from xlr8_kit.vocabulary import UnknownProductError, resolve_product
+
+    def canonical(name: str) -> str:
+        try:
+            return resolve_product(name).id
+        except UnknownProductError:
+            return name
+
+    return canonical(a) == canonical(b)
 
 
 def merge_secret_fields(config: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:

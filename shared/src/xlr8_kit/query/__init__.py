@@ -23,6 +23,7 @@ from xlr8_kit.query.evaluate import matches
 from xlr8_kit.query.parser import format_filter, format_query, parse_filter, parse_query
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.query.translate import Translation, filter_for_stream, plan_filters, translate, translate_filters
+from xlr8_kit.query.translator import QueryTranslator, as_filter, filter_from_mapping, filter_to_mapping
 
 __all__ = [
     "And",
@@ -37,9 +38,13 @@ __all__ = [
     "QueryError",
     "QueryRefused",
     "QuerySyntaxError",
+    "QueryTranslator",
     "Translation",
     "UniversalFilterMixin",
+    "as_filter",
     "filter_for_stream",
+    "filter_from_mapping",
+    "filter_to_mapping",
     "format_filter",
     "format_query",
     "matches",

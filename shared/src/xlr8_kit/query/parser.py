@@ -30,7 +30,7 @@ from xlr8_kit.query.ast import (
     Value,
 )
 
-KEYWORDS = {"where", "and", "or", "in", "between", "contains", "fields", "limit", "true", "false", "null"}
+KEYWORDS = {"where", "and", "or", "in", "between", "contains", "fields", "limit", "true", "false", "null", "is", "not"}
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
@@ -187,6 +187,11 @@ class _Parser:
             op = "!=" if tok.text == "<>" else tok.text
             assert op in COMPARISON_OPS
             return Compare(name, op, self.value())
+        if self.accept_keyword("is"):
+            negated = self.accept_keyword("not")
+            if not self.accept_keyword("null"):
+                raise self.fail("'null' after 'is'" if not negated else "'null' after 'is not'")
+            return Compare(name, "!=" if negated else "=", None)
         if self.accept_keyword("in"):
             self.expect_punct("(")
             values: list[Value] = []
@@ -207,7 +212,7 @@ class _Parser:
             if not isinstance(needle, str):
                 raise QuerySyntaxError(f"contains needs a text value for field {name!r}, got {needle!r}")
             return Contains(name, needle)
-        raise self.fail(f"an operator after {name!r} (=, !=, <, <=, >, >=, in, between, contains)")
+        raise self.fail(f"an operator after {name!r} (=, !=, <, <=, >, >=, in, between, contains, is [not] null)")
 
     def query(self) -> Query:
         entity = None
@@ -284,6 +289,8 @@ def format_value(value: Value) -> str:
 def format_filter(node: Filter) -> str:
     """Universal text for a filter; parsing it gives the same filter back."""
     if isinstance(node, Compare):
+        if node.value is None and node.op in {"=", "!="}:
+            return f"{node.field} is {'not ' if node.op == '!=' else ''}null"
         return f"{node.field} {node.op} {format_value(node.value)}"
     if isinstance(node, In):
         return f"{node.field} in ({', '.join(format_value(v) for v in node.values)})"

@@ -31,6 +31,7 @@ from xlr8_kit.query.ast import (
     all_of,
     conjuncts,
     field_names,
+    predicates,
     simplify,
 )
 from xlr8_kit.query.dialects import DIALECTS, Dialect, NamedParams, _NotExpressible
@@ -122,7 +123,7 @@ def translate(
     target = resolve_product(target_product).id
     source = resolve_product(source_product).id if source_product else None
     needed = [*field_names(query.where), *query.fields]
-    mapping = _target_mapping(query.entity, source, target, needed)
+    mapping = _target_mapping(query.entity, source, target, needed, _string_values(query.where))
     return _compile(query, mapping, source, allow_post_filter)
 
 
@@ -159,7 +160,7 @@ def translate_filters(
     else:
         where = parse_filter(filters) if isinstance(filters, str) else filters
     if stream is None and entity is not None:
-        mapping = _target_mapping(entity, source, target, [*field_names(where), *fields])
+        mapping = _target_mapping(entity, source, target, [*field_names(where), *fields], _string_values(where))
     if mapping is None:
         raise QueryError("translate_filters needs the entity or the stream the filter applies to")
     query = Query(mapping.entity, where, fields, limit)
@@ -216,30 +217,65 @@ def _carries(mapping: StreamMapping, name: str) -> bool:
     return name in mapping.fields or mapping.canonical_of(name) is not None
 
 
-def _target_mapping(word: str, source: str | None, target: str, needed: list[str] | None = None) -> StreamMapping:
+def _string_values(where: Filter | None) -> list[tuple[str, str]]:
+    """(field, text value) pairs of a filter: an enumeration value picks the stream that knows it."""
+    if where is None:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for node in predicates(where):
+        if isinstance(node, Compare) and isinstance(node.value, str):
+            pairs.append((node.field, node.value))
+        elif isinstance(node, In):
+            pairs.extend((node.field, v) for v in node.values if isinstance(v, str))
+    return pairs
+
+
+def _target_mapping(
+    word: str,
+    source: str | None,
+    target: str,
+    needed: list[str] | None = None,
+    values: list[tuple[str, str]] | None = None,
+) -> StreamMapping:
     own = mapping_for_stream(target, word)
     if own is not None:
         return own
     source_stream = mapping_for_stream(source, word) if source is not None else None
     entity = find_entity(source_stream.entity) if source_stream is not None else find_entity(word)
     if entity is not None:
-        return _stream_carrying(target, entity.name, source, needed or [])
+        return _stream_carrying(target, entity.name, source, needed or [], values or [])
     raise UnknownEntityError(
         f"unknown entity {word!r}: not a canonical entity, nor a stream of "
         f"{' or '.join(p for p in (source, target) if p)}"
     )
 
 
-def _stream_carrying(target: str, entity: str, source: str | None, needed: list[str]) -> StreamMapping:
-    """The target's first stream for the entity (primary first) that carries every field the query names."""
+def _stream_carrying(
+    target: str, entity: str, source: str | None, needed: list[str], values: Iterable[tuple[str, str]] = ()
+) -> StreamMapping:
+    """The target's first stream for the entity (primary first) that carries every field the query names, and
+    whose enumerations know the values compared (SuccessFactors' User has no leave status; EmpJob has)."""
     candidates = stream_mappings(target, entity)
     if not candidates:
         product_mapping(target, entity)  # raises the vocabulary's clear error
     sources = stream_mappings(source, entity) if source is not None and source != target else []
-    for candidate in candidates:
+    carrying = [c for c in candidates if all(_Resolver(c, sources).resolves(name) for name in needed)]
+    for candidate in carrying:
         resolver = _Resolver(candidate, sources)
-        if all(resolver.resolves(name) for name in needed):
+        if all(candidate.fields[resolver.canonical(name)].knows(value) for name, value in values):
             return candidate
+    if carrying and values:
+        first = carrying[0]
+        resolver = _Resolver(first, sources)
+        name, value = next((n, v) for n, v in values if not first.fields[resolver.canonical(n)].knows(v))
+        spec = first.fields[resolver.canonical(name)]
+        raise UnknownFieldError(
+            f"{target} stream {first.stream!r} has no value for {name} = {value!r} (its {spec.column} knows "
+            f"{', '.join(dict.fromkeys(c for c, _ in spec.values))}), and no {target} stream for {entity} carries "
+            f"{', '.join(dict.fromkeys(needed))} with that value"
+        )
+    if carrying:
+        return carrying[0]
     for name in needed:
         if not any(_Resolver(c, sources).resolves(name) for c in candidates):
             _Resolver(candidates[0], sources).canonical(name)  # raises naming the field and what is carried
@@ -380,9 +416,15 @@ def _typed(node: Filter, resolver: _Resolver) -> Filter:
     if ftype == "datetime" and _has_day(node):
         return _day_semantics(node, spec.column, lambda raw: value(raw, "="))
     if isinstance(node, Compare):
+        several = _several(spec, ftype, node.value)
+        if several and node.op == "=":
+            return In(spec.column, several)
+        if several and node.op == "!=":
+            return And(tuple(Compare(spec.column, "!=", v) for v in several))
         return Compare(spec.column, node.op, value(node.value, node.op))
     if isinstance(node, In):
-        return In(spec.column, tuple(value(v, "in") for v in node.values if v is not None))
+        expanded = [w for v in node.values if v is not None for w in (_several(spec, ftype, v) or (value(v, "in"),))]
+        return In(spec.column, tuple(dict.fromkeys(expanded)))
     if isinstance(node, Between):
         if node.low is None or node.high is None:
             raise QueryError(f"{canonical}: between needs two values, not null")
@@ -390,6 +432,14 @@ def _typed(node: Filter, resolver: _Resolver) -> Filter:
     if ftype != "string":
         raise QueryError(f"{canonical} is a {ftype} field: 'contains' only applies to text fields")
     return Contains(spec.column, node.value)
+
+
+def _several(spec: FieldMap, ftype: FieldType, raw: Value) -> tuple[Value, ...]:
+    """The product values of an enumeration value that stands for more than one (else empty)."""
+    if ftype != "string" or not isinstance(raw, str):
+        return ()
+    found = spec.product_values(raw)
+    return tuple(str(v) for v in found) if len(found) > 1 else ()
 
 
 def _day(raw: Value) -> date | None:

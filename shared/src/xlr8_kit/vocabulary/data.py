@@ -321,7 +321,10 @@ def _code_table(
 
 def build_mappings() -> list[StreamMapping]:
     """Every product's streams; called once when the vocabulary is first used."""
-    sf_status = _f("emplStatus", active="A", leave="U", terminated="T")
+    # EmpJob.emplStatus is picklist "employee-status" (ECEmploymentInformation metadata); its standard codes:
+    # A active, U unpaid leave, P paid leave, T terminated. User.status only knows active/inactive, so "on leave"
+    # is answered from EmpJob (the translator picks the stream whose enumeration knows the value).
+    sf_status = FieldMap("emplStatus", None, (("active", "A"), ("leave", "U"), ("leave", "P"), ("terminated", "T")))
     ukg_status = _f("employeeStatusCode", active="A", leave="L", terminated="T")
     wd_status = _f("workerStatus", active="Active", leave="On Leave", terminated="Terminated")
     return [

@@ -82,6 +82,18 @@ class FieldMap:
                     return product
         return canonical_value
 
+    def product_values(self, canonical_value: object) -> tuple[object, ...]:
+        """Every product value standing for one canonical value (SuccessFactors: leave is paid ``P`` or unpaid
+        ``U``); the value itself when none is listed."""
+        found = tuple(p for c, p in self.values if isinstance(canonical_value, str) and c == canonical_value)
+        return found or (canonical_value,)
+
+    def knows(self, value: object) -> bool:
+        """False when the field is an enumeration that lists neither this canonical nor this product value."""
+        if not self.values or not isinstance(value, str):
+            return True
+        return any(value in pair for pair in self.values)
+
 
 @dataclass(frozen=True)
 class StreamMapping:

@@ -185,6 +185,7 @@ class TapSalesforce(KitTap):
 
     name = "tap-salesforce"
     product_id = "salesforce"
+    instance_url_setting = "login_url"
     config_jsonschema = settings_schema()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -6,7 +6,7 @@ emits. ``execute_query`` also takes SuccessFactors' own dialect, an OData path s
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -14,6 +14,7 @@ import requests
 from xlr8_kit.connectors import ConnectorError, TapConnector
 from xlr8_kit.http.errors import KitHTTPError
 from xlr8_kit.odata import decode_entry
+from xlr8_kit.query import Filter
 from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
 
 ODATA_PREFIX = "/odata/v2/"
@@ -63,8 +64,12 @@ class SuccessFactorsConnector(TapConnector):
         text = query.strip()
         if text.startswith((ODATA_PREFIX, ODATA_PREFIX.lstrip("/"))):
             return True
-        head = text.split("?", 1)[0]
+        head = text.split("?", 1)[0].lstrip("/")  # "/User?..." as ``xlr8 translate`` prints it
         return bool(head) and " " not in head and head in self.sf_tap.client.metadata.entity_sets
+
+    def get_employees(self, filters: str | Filter | Mapping[str, t.Any] | None = None) -> Iterator[dict[str, t.Any]]:
+        """Employees from Employee Central (the vocabulary's employee streams, ``User`` first)."""
+        return self.get_entity("employee", filters)
 
     def execute_query(self, query: str) -> Iterator[dict[str, t.Any]]:
         if self.is_odata_path(query):

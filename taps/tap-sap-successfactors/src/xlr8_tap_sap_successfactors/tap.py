@@ -202,6 +202,7 @@ class TapSapSuccessFactors(KitTap):
 
     name = "tap-sap-successfactors"
     product_id = "successfactors"
+    instance_url_setting = "api_url"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

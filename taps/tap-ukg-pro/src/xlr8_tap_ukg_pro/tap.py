@@ -279,6 +279,7 @@ class TapUkgPro(KitTap):
 
     name = "tap-ukg-pro"
     product_id = "ukg_pro"
+    instance_url_setting = "base_url"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

@@ -241,6 +241,7 @@ class TapUkgWfm(KitTap):
 
     name = "tap-ukg-wfm"
     product_id = "ukg_wfm"
+    instance_url_setting = "base_url"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

@@ -7,7 +7,7 @@ import typing as t
 from collections.abc import Iterator
 from datetime import date
 
-from xlr8_kit.connectors.base import ConnectorError
+from xlr8_kit.connectors.base import ConnectorError, EntityFilters
 from xlr8_kit.connectors.tap import TapConnector, sync_records
 from xlr8_tap_workday.client import bsvc
 from xlr8_tap_workday.streams import JournalsStream, SuppliersStream
@@ -40,8 +40,11 @@ class WorkdayConnector(TapConnector):
                 return streams[name]
         raise ConnectorError(f"{self.product_id}: none of the streams {names} is configured (setting 'streams')")
 
-    def get_workers(self) -> list[dict[str, t.Any]]:
-        """Workers: REST when an API client is configured, else SOAP Get_Workers."""
+    def get_workers(self, filters: EntityFilters = None) -> list[dict[str, t.Any]]:
+        """Workers: REST when an API client is configured, else SOAP Get_Workers; ``filters`` (universal text or
+        the plan's dict) go through ``get_entity`` (pushed down where Workday can)."""
+        if filters:
+            return list(self.get_entity("employee", filters))
         return list(sync_records(self._first_stream("workers", "soap_workers")))
 
     def get_organizations(self) -> list[dict[str, t.Any]]:

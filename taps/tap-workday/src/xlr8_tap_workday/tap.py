@@ -289,6 +289,7 @@ class TapWorkday(KitTap):
 
     name = "tap-workday"
     product_id = "workday_hcm"
+    instance_url_setting = "base_url"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from xlr8_gather.gather import GatherReport, analyse, gather
 from xlr8_kit.cli import main
 from xlr8_kit.connectors import ConnectorError
-from xlr8_kit.connectors.gather import GatherReport, analyse, gather
 from xlr8_kit.privacy.cipher import generate_key_file
 from xlr8_kit.query import And, Between, Compare, In, QueryError
 from xlr8_sandbox.platform.server import Sandbox
@@ -154,7 +154,7 @@ def test_gather_refuses_a_question_without_entities(tmp_path: Path) -> None:
 
 
 def test_cli_gather_prints_a_table(fake_product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import xlr8_kit.connectors.gather as gather_module
+    import xlr8_gather.gather as gather_module
 
     sources = {"ukg_ready": fake_product.source}
     monkeypatch.setattr(gather_module, "project_sources", lambda project, store: sources)
@@ -168,16 +168,29 @@ def test_cli_gather_prints_a_table(fake_product: Product, tmp_path: Path, monkey
     )
     assert code == 0, err.getvalue()
     on_leave = sum(1 for r in fake_product.rows if r["status"] == "On Leave")
-    lines = out.getvalue().splitlines()
-    assert lines[0].split() == ["product", "entity", "type", "rows", "query", "as", "sent", "location"]
-    assert lines[2].split()[:4] == ["ukg_ready", "employee", "reality", str(on_leave)]
+    answer, _, table = out.getvalue().partition("\n\n")
+    assert answer.splitlines() == ["answer:", f"  ukg_ready employee: count = {on_leave}"]  # the answer comes first
+    lines = table.splitlines()
+    assert lines[0].split() == [
+        "product",
+        "entity",
+        "type",
+        "rows",
+        "landed",
+        "dead-lettered",
+        "query",
+        "as",
+        "sent",
+        "location",
+    ]
+    assert lines[2].split()[:6] == ["ukg_ready", "employee", "reality", str(on_leave), str(on_leave), "0"]
     assert "ukg_ready: reading employee (employee where employment_status = 'leave')" in err.getvalue()
     assert API_KEY not in out.getvalue() + err.getvalue()
     assert PASSWORD not in out.getvalue() + err.getvalue()
 
 
 def test_sandbox_sources_come_from_meltano_sandbox_environment(tmp_path: Path) -> None:
-    from xlr8_kit.connectors.gather import sandbox_sources
+    from xlr8_gather.gather import sandbox_sources
 
     meltano_yml = tmp_path / "meltano.yml"
     meltano_yml.write_text(
@@ -207,7 +220,7 @@ def test_cli_gather_uses_the_projects_credentials_from_the_store(
     import base64
     import os
 
-    import xlr8_kit.connectors.gather as gather_module
+    import xlr8_gather.gather as gather_module
     from xlr8_kit.credentials.model import AuthType, ProductCredential
     from xlr8_kit.credentials.resolve import open_manager
 

@@ -9,7 +9,6 @@ lands the rows through target-xlr8-truths, and returns ``Truth`` objects with pr
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -18,16 +17,18 @@ import re
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from xlr8_gather import questions
+from xlr8_gather.answer import Answer, nothing_read
+from xlr8_gather.answer import compute as compute_answer
 from xlr8_kit.connectors.base import ConnectorError
-from xlr8_kit.connectors.factory import ConnectorFactory
-from xlr8_kit.connectors.tap import TapConnector
-from xlr8_kit.query import And, Between, Compare, Filter, In, QueryError, format_filter
+from xlr8_kit.connectors.tap import tap_connector
+from xlr8_kit.query import Filter, QueryError, as_filter, format_filter
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitTap
 from xlr8_kit.vocabulary import (
     UnknownProductError,
     VocabularyError,
@@ -44,10 +45,24 @@ if t.TYPE_CHECKING:
 _GENERIC_WORDS = {"company", "org", "organization", "account", "hire", "po", "bp", "partner", "login", "emp"}
 #: Product aliases too short or too common to count as a mention.
 _NOT_PRODUCT_MENTIONS = {"common", "universal", "canonical", "sf", "s4", "sfdc"}
-_YEAR_OR_DAY = r"(\d{4}-\d{2}-\d{2}|\d{4})"
-_QUALIFIER = r"\b(?:in|at|for|from) (?:the )?(?:department|dept|location|site|office) [a-z0-9_-]+\b"
 
 Progress = Callable[[str], None]
+#: Namespace of project names: a project given by name is ``uuid5(PROJECT_NAMESPACE, name.strip().lower())``, so
+#: ``--project acme`` is the same project on every machine (the engine's own ids are UUIDs and pass through).
+PROJECT_NAMESPACE = uuid.UUID("5d0c3c0e-8f4a-5b7e-9a61-7c1d2e3f4a5b")
+
+
+def project_uuid(project: str) -> str:
+    """The engine project id for a project UUID (any case, any UUID spelling) or a project name."""
+    text = str(project).strip()
+    if not text:
+        raise ValueError("--project needs a project UUID or name")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return str(uuid.uuid5(PROJECT_NAMESPACE, text.lower()))
+
+
 #: Target settings ``xlr8 gather`` passes to target-xlr8-truths besides project and DuckDB path.
 CLI_TARGET_SETTINGS: dict[str, t.Any] = {}
 
@@ -60,7 +75,44 @@ class Analysis:
     entities: tuple[str, ...]
     filters: dict[str, Filter | None]
     products: tuple[str, ...] = ()
-    intent: t.Literal["count", "list"] = "list"
+    intent: t.Literal["count", "list", "sum", "average"] = "list"
+    #: The numeric canonical field a sum or average is of.
+    measure: str | None = None
+    #: The canonical field the answer is grouped by ("by department").
+    group_by: str | None = None
+
+    @classmethod
+    def from_mapping(cls, question: str, analysis: Mapping[str, t.Any]) -> Analysis:
+        """The plan's dict analysis: ``entities`` (words or canonical names), ``filters`` (per entity: text, dict or
+        parsed; or one filter for every entity), ``products`` (ids or aliases) and ``intent``. Missing keys are
+        taken from ``analyse(question)``."""
+        found = analyse(question)
+        entities = tuple(dict.fromkeys(resolve_entity(str(e)).name for e in analysis.get("entities") or found.entities))
+        raw = analysis.get("filters")
+        filters: dict[str, Filter | None] = {}
+        for name in entities:
+            if raw is None:
+                filters[name] = found.filters.get(name)
+            elif isinstance(raw, Mapping) and any(k in entities or find_entity(str(k)) for k in raw):
+                chosen = next(
+                    (v for k, v in raw.items() if find_entity(str(k)) and resolve_entity(str(k)).name == name), None
+                )
+                filters[name] = as_filter(chosen)
+            else:
+                filters[name] = as_filter(raw)
+        products = tuple(dict.fromkeys(resolve_product(str(p)).id for p in analysis.get("products") or found.products))
+        intent = str(analysis.get("intent") or found.intent)
+        if intent not in ("count", "list", "sum", "average"):
+            raise QueryError(f"analysis intent {intent!r}: use count, list, sum or average")
+        return replace(
+            found,
+            entities=entities,
+            filters=filters,
+            products=products,
+            intent=intent,  # type: ignore[arg-type]
+            measure=analysis.get("measure", found.measure),
+            group_by=analysis.get("group_by", found.group_by),
+        )
 
     def universal_query(self, entity: str) -> str:
         where = self.filters.get(entity)
@@ -73,49 +125,13 @@ def _grams(words: list[str]) -> Iterator[tuple[int, int, str]]:
             yield start, size, "_".join(words[start : start + size])
 
 
-def _bound(text: str, *, end: bool) -> date:
-    if len(text) == 4:
-        return date(int(text), 12, 31) if end else date(int(text), 1, 1)
-    return date.fromisoformat(text)
-
-
-def _employee_filters(text: str) -> list[Filter]:
-    found: list[Filter] = []
-    statuses = []
-    if re.search(r"\bactive\b", text) and not re.search(r"\binactive\b", text):
-        statuses.append("active")
-    if re.search(r"\bon leave\b|\bleave of absence\b", text):
-        statuses.append("leave")
-    if re.search(r"\b(terminated|former|inactive|termed)\b", text) and not re.search(r"\bterminated (in|since)", text):
-        statuses.append("terminated")
-    if len(statuses) == 1:
-        found.append(Compare("employment_status", "=", statuses[0]))
-    elif statuses:
-        found.append(In("employment_status", tuple(statuses)))
-    for verb, column in (("hired", "hire_date"), ("terminated", "termination_date")):
-        if match := re.search(rf"\b{verb} (?:in|during) (\d{{4}})\b", text):
-            year = match.group(1)
-            found.append(Between(column, _bound(year, end=False), _bound(year, end=True)))
-        if match := re.search(rf"\b{verb} (since|from|after) {_YEAR_OR_DAY}\b", text):
-            word, when = match.groups()
-            if word == "after":
-                found.append(Compare(column, ">", _bound(when, end=True)))
-            else:
-                found.append(Compare(column, ">=", _bound(when, end=False)))
-        if match := re.search(rf"\b{verb} before {_YEAR_OR_DAY}\b", text):
-            found.append(Compare(column, "<", _bound(match.group(1), end=False)))
-    if match := re.search(r"\b(?:in|for|from) (?:the )?(?:department|dept) ([a-z0-9_-]+)\b", text):
-        found.append(Compare("department_code", "=", match.group(1).upper()))
-    if match := re.search(r"\b(?:in|at|from) (?:the )?(?:location|site|office) ([a-z0-9_-]+)\b", text):
-        found.append(Compare("location_code", "=", match.group(1).upper()))
-    return found
-
-
-def analyse(question: str) -> Analysis:
-    """Entities, filters and products a question is about; deterministic for the same text."""
+def analyse(question: str, *, today: date | None = None) -> Analysis:
+    """Entities, filters, measure, grouping and products a question is about; deterministic for the same text
+    (and ``today``, which "last month" is relative to)."""
     text = " ".join(question.lower().split())
-    # "in department D003" is a filter on employees, not a question about departments
-    scan = re.sub(_QUALIFIER, " ", text)
+    today = today or date.today()
+    # "in department D003" and "by department" qualify employees: they do not ask about departments
+    scan = questions.strip_phrases(text)
     words = re.findall(r"[a-z0-9][a-z0-9_/-]*", scan)
     used: set[int] = set()
     entities: list[str] = []
@@ -139,38 +155,14 @@ def analyse(question: str) -> Analysis:
             used |= span
             if entity.name not in entities:
                 entities.append(entity.name)
-    filters: dict[str, Filter | None] = {}
-    for name in entities:
-        parts = _employee_filters(text) if name == "employee" else []
-        filters[name] = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
-    intent: t.Literal["count", "list"] = (
-        "count" if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b", text) else "list"
-    )
-    return Analysis(question, tuple(entities), filters, tuple(products), intent)
+    filters = {name: questions.filters_for(name, text, today, question) for name in entities}
+    first = entities[0] if entities else None
+    intent, measure = questions.measure(first, text) if first else ("list", None)
+    group_by = questions.group_field(first, text) if first else None
+    return Analysis(question, tuple(entities), filters, tuple(products), intent, measure, group_by)  # type: ignore[arg-type]
 
 
 # --- connectors for gathering ------------------------------------------------------------------------------------
-
-
-def tap_connector(product_id: str, config: Mapping[str, t.Any]) -> TapConnector:
-    """The product's connector as a ``TapConnector`` (built on the tap its connector class uses if need be)."""
-    connector_class = ConnectorFactory.connector_class(product_id, check=False)
-    if isinstance(connector_class, type) and issubclass(connector_class, TapConnector):
-        return connector_class(dict(config))
-    tap_class = getattr(connector_class, "tap_class", None)
-    if tap_class is None:
-        tap_attr = getattr(connector_class, "tap", None)
-        getter = getattr(tap_attr, "func", None) or getattr(tap_attr, "fget", None)
-        hints = t.get_type_hints(getter) if getter is not None else {}
-        tap_class = hints.get("return")
-    if not (isinstance(tap_class, type) and issubclass(tap_class, KitTap)):
-        raise ConnectorError(
-            f"{product_id}: connector {connector_class.__name__} exposes no KitTap; make it a TapConnector subclass"
-        )
-    generic = type(
-        f"{tap_class.__name__}Connector", (TapConnector,), {"product_id": product_id, "tap_class": tap_class}
-    )
-    return t.cast("TapConnector", generic(dict(config)))
 
 
 def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.Any]]:
@@ -179,7 +171,11 @@ def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.An
 
     manager = open_manager(store, create=False)
     try:
-        credentials = manager.list_by_project(project)
+        credentials = {
+            c.credential_id: c
+            for key in dict.fromkeys((project, project_uuid(project)))
+            for c in manager.list_by_project(key)
+        }.values()
     finally:
         manager.close()
     sources: dict[str, dict[str, t.Any]] = {}
@@ -213,10 +209,33 @@ class _Lines:
         return next(self._lines, "")
 
 
+#: Stands in for a Decimal inside json.dumps output until it is spliced back as a bare JSON number.
+_NUMBER_MARK = f"xlr8-number-{uuid.uuid4().hex}:"
+_NUMBER_TOKEN = re.compile(r'"' + re.escape(_NUMBER_MARK) + r'([-+0-9.eE]+)"')
+
+
 def _json(value: t.Any) -> t.Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None  # NaN/Infinity have no JSON number; the schema's null stands for "no value"
+        return _NUMBER_MARK + str(value)
     return str(value)
+
+
+def record_json(message: Mapping[str, t.Any]) -> str:
+    """A Singer message as JSON with decimals as exact JSON numbers (``12.50``, not ``"12.50"`` nor a float)."""
+    return _NUMBER_TOKEN.sub(r"\1", json.dumps(message, default=_json))
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The target's own counters for one stream: every row read is either landed or dead-lettered."""
+
+    received: int = 0
+    landed: int = 0
+    dead_lettered: int = 0
 
 
 def land(
@@ -229,8 +248,9 @@ def land(
     duckdb_path: str,
     instance: str | None = None,
     target_settings: Mapping[str, t.Any] | None = None,
-) -> None:
-    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end).
+) -> Landing:
+    """Feed SCHEMA and RECORD messages to target-xlr8-truths in this process (one commit at the end); returns the
+    target's counters for the stream (received, loaded, dead-lettered).
 
     ``target_settings`` adds target settings (another delivery, a DuckDB memory limit, ...)."""
     try:
@@ -245,7 +265,7 @@ def land(
         )
         for row in rows:
             message = {"type": "RECORD", "stream": stream, "record": row, "time_extracted": extracted}
-            yield json.dumps(message, default=_json) + "\n"
+            yield record_json(message) + "\n"
 
     config = {
         "project_id": project,
@@ -257,6 +277,7 @@ def land(
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
     with contextlib.redirect_stdout(io.StringIO()):
         target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
+    return Landing(target.received[stream], target.loaded[stream], target.dead_lettered[stream])
 
 
 @dataclass
@@ -265,11 +286,24 @@ class GatherReport:
 
     truths: list[Truth] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product, entity, reason)
+    #: the answer per (product, entity), computed from the landed rows
+    answers: list[Answer] = field(default_factory=list)
+    #: (product, entity, stream, rows read, the target's counters) per stream landed
+    landings: list[tuple[str, str, str, int, Landing]] = field(default_factory=list)
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(landing.dead_lettered for *_, landing in self.landings)
+
+    @property
+    def unaccounted(self) -> int:
+        """Rows read that the target neither landed nor dead-lettered (must be 0)."""
+        return sum(read - landing.landed - landing.dead_lettered for *_, read, landing in self.landings)
 
 
 def gather(
     question: str,
-    analysis: Analysis | None = None,
+    analysis: Analysis | Mapping[str, t.Any] | None = None,
     *,
     project: str,
     sources: Mapping[str, Mapping[str, t.Any]] | None = None,
@@ -291,10 +325,10 @@ def gather(
 
     say = progress or (lambda _message: None)
     report = report if report is not None else GatherReport()
-    plan = analysis or analyse(question)
+    plan = Analysis.from_mapping(question, analysis) if isinstance(analysis, Mapping) else analysis or analyse(question)
     if not plan.entities:
         raise QueryError(f"no entity recognised in {question!r}; name one such as employees, jobs or invoices")
-    project_id = normalise_project(project)
+    project_id = normalise_project(project_uuid(project))
     target_settings = _with_pii_key(target_settings, duckdb_path, sandbox=sources is not None)
     available = {resolve_product(p).id: dict(c) for p, c in (sources or project_sources(project, store)).items()}
     wanted = list(plan.products) or [resolve_product(p).id for p in (products or [])] or sorted(available)
@@ -323,7 +357,7 @@ def gather(
                             sink.append(row)
                             yield row
 
-                    land(
+                    landing = land(
                         project=project_id,
                         stream=stream.name,
                         schema=schema,
@@ -361,6 +395,8 @@ def gather(
                     "pushed_down": format_filter(translation.pushed) if translation and translation.pushed else None,
                     "post_fetch": format_filter(translation.residual) if translation and translation.residual else None,
                     "rows": len(landed),
+                    "landed": landing.landed,
+                    "dead_lettered": landing.dead_lettered,
                     "canonical_fields": annotation.get("canonical_fields", {}),
                     "table": stored[0].metadata.get("table_name") if stored else None,
                     "run_id": stored[0].metadata.get("run_id") if stored else None,
@@ -368,14 +404,39 @@ def gather(
                     "gather_id": str(uuid.uuid4()),
                 },
             )
+            first = entity == plan.entities[0]
+            kind, measure, group_by = (plan.intent, plan.measure, plan.group_by) if first else ("count", None, None)
+            if truth.metadata["table"] and landed:
+                found = compute_answer(
+                    duckdb_path=duckdb_path,
+                    table=str(truth.metadata["table"]),
+                    product=product,
+                    entity=entity,
+                    kind=kind,
+                    measure=measure,
+                    group_by=group_by,
+                    canonical_fields=truth.metadata["canonical_fields"],
+                    key_properties=list(stream.primary_keys or []),
+                    rows=landed,
+                )
+            else:
+                found = nothing_read(product, entity, kind, measure, group_by)
+            truth.metadata["answer"] = found
+            report.answers.append(found)
             report.truths.append(truth)
-            say(f"{product}: {len(landed)} {entity} row(s) landed at {location}")
+            report.landings.append((product, entity, stream.name, len(landed), landing))
+            say(
+                f"{product}: {entity}: {len(landed)} row(s) read, {landing.landed} landed, "
+                f"{landing.dead_lettered} dead-lettered at {location}"
+            )
     return report.truths
 
 
 def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, sandbox: bool) -> dict[str, t.Any]:
     """The engine key for PII columns: ``$XLR8_PII_KEY_FILE``; sandbox sources get their own key beside the store."""
     out = dict(settings or {})
+    # count every bad row rather than stop at the target's default ceiling: the report says how many
+    out.setdefault("dead_letter_ceiling", 1_000_000_000)
     if out.get("pii_key_file") or out.get("pii_key_credential_id"):
         return out
     if os.environ.get("XLR8_PII_KEY_FILE"):
@@ -386,52 +447,35 @@ def _with_pii_key(settings: Mapping[str, t.Any] | None, duckdb_path: str, *, san
     return out
 
 
-def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
-    """``xlr8 gather``: progress on stderr, a table of truths per product on stdout."""
-    sources = sandbox_sources() if args.sandbox else None
-    products = [p.strip() for p in (args.products or "").split(",") if p.strip()]
-    report = GatherReport()
-    try:
-        gather(
-            args.question,
-            project=args.project,
-            sources=sources,
-            store=args.store,
-            duckdb_path=args.duckdb,
-            products=products or None,
-            progress=lambda message: print(message, file=err, flush=True),
-            report=report,
-            target_settings=CLI_TARGET_SETTINGS,
-        )
-    except (ConnectorError, ValueError) as exc:
-        print(f"xlr8: error: {Redactor.default().redact(str(exc))}", file=err)
-        return 2
-    if args.json:
-        print(json.dumps([_truth_json(tr) for tr in report.truths], default=str, indent=2), file=out)
-    else:
-        print(_table(report), file=out)
-    return 0 if report.truths else 1
-
-
-def _truth_json(truth: Truth) -> dict[str, t.Any]:
+def truth_json(truth: Truth) -> dict[str, t.Any]:
+    answer = truth.metadata.get("answer")
+    metadata = {**truth.metadata, "answer": answer.text() if isinstance(answer, Answer) else answer}
     return {
         "source_type": truth.source_type,
         "source_name": truth.source_name,
         "confidence": truth.confidence,
         "location": truth.location,
-        "metadata": truth.metadata,
+        "metadata": metadata,
         "content": truth.content,
     }
 
 
-def _table(report: GatherReport) -> str:
-    header = ("product", "entity", "type", "rows", "query as sent", "location")
+def render(report: GatherReport) -> str:
+    """The answer first, then the provenance table (one row per product and entity read)."""
+    answer = ["answer:", *("  " + a.text().replace("\n", "\n  ") for a in report.answers)] if report.answers else []
+    return "\n".join([*answer, *([""] if answer else []), _provenance(report)])
+
+
+def _provenance(report: GatherReport) -> str:
+    header = ("product", "entity", "type", "rows", "landed", "dead-lettered", "query as sent", "location")
     rows = [
         (
             str(tr.metadata["product"]),
             str(tr.metadata["entity"]),
             tr.source_type,
             str(tr.metadata["rows"]),
+            str(tr.metadata["landed"]),
+            str(tr.metadata["dead_lettered"]),
             str(tr.metadata.get("query") or tr.metadata["stream"]),
             tr.location,
         )
@@ -460,5 +504,16 @@ def sandbox_sources(meltano_yml: str = "meltano.yml") -> dict[str, dict[str, t.A
             product = resolve_product(extractor["name"]).id
         except (UnknownProductError, KeyError):
             continue
-        sources[product] = dict(extractor.get("config") or {})
+        config = dict(extractor.get("config") or {})
+        for sibling in [product, *_sibling_products(product)]:
+            sources.setdefault(sibling, config)
     return sources
+
+
+def _sibling_products(product: str) -> list[str]:
+    """Other products served by the same tap (Workday HCM and Financials): their connectors share a module."""
+    from xlr8_kit.connectors.factory import ConnectorFactory
+
+    installed = ConnectorFactory.installed()
+    module = installed.get(product, "").partition(":")[0]
+    return [other for other, target in installed.items() if other != product and target.partition(":")[0] == module]

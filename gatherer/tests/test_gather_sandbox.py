@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.connectors.gather import GatherReport, analyse, gather
+from xlr8_gather.gather import GatherReport, analyse, gather
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID
 from xlr8_sandbox.products.ukg_pro import CUSTOMER_API_KEY, PASSWORD, USER_ACCESS_KEY, USERNAME
