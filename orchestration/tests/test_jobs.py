@@ -1,0 +1,90 @@
+"""Jobs from the credential store, run in-process through Dagster: what landed in PostgreSQL, failures, retries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dagster import DagsterEventType
+from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
+
+from xlr8_kit.credentials.model import CredentialStatus
+from xlr8_orchestration.definitions import build_definitions
+from xlr8_orchestration.plan import plan_syncs, tenant_key
+from xlr8_sandbox.platform.server import Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+def test_tenant_key_ignores_scheme_case_and_path() -> None:
+    assert tenant_key("salesforce", "https://ACME.my.salesforce.com/") == "salesforce@acme.my.salesforce.com"
+    assert tenant_key("salesforce", "acme.my.salesforce.com") == "salesforce@acme.my.salesforce.com"
+    assert tenant_key("successfactors", "http://127.0.0.1:18102/odata") == "successfactors@127.0.0.1:18102"
+
+
+def test_active_credentials_decide_the_jobs(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    one, two = project_ids(2)
+    store = seed_store(
+        tmp_path,
+        monkeypatch,
+        credential(one, "salesforce", sandbox),
+        credential(one, "successfactors", sandbox),
+        credential(two, "salesforce", sandbox),
+        credential(two, "successfactors", sandbox, status=CredentialStatus.REVOKED),
+    )
+    settings = settings_for(tmp_path, store, postgres_dsn, schema)
+    specs = plan_syncs(settings)
+    assert [(s.project_id, s.product_id) for s in specs] == [
+        (one, "salesforce"),
+        (one, "successfactors"),
+        (two, "salesforce"),
+    ]
+    assert {s.tenant for s in specs} == {
+        tenant_key("salesforce", sandbox.url("salesforce")),
+        tenant_key("successfactors", sandbox.url("successfactors")),
+    }
+    defs = build_definitions(settings)
+    names = {s.name for s in specs}
+    assert {job.name for job in defs.jobs or []} == names
+    schedules = {s.name: s.cron_schedule for s in defs.schedules or []}  # type: ignore[union-attr]
+    assert schedules == {f"{name}_daily": "0 2 * * *" for name in names}
+
+
+def test_a_job_lands_its_project_rows_in_postgres(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema)
+    defs = build_definitions(settings)
+    (spec,) = plan_syncs(settings)
+    result = defs.get_job_def(spec.name).execute_in_process()
+    assert result.success
+    tables = landed(postgres_dsn, schema, project)
+    assert sorted(tables) == ["_salesforce_account", "_salesforce_contact"]
+    accounts, contacts = tables["_salesforce_account"], tables["_salesforce_contact"]
+    assert (len(accounts), len(contacts)) == (20, 40)  # what the emulator serves at this scale, each row once
+    assert len(set(accounts)) == 20
+    state = json.loads((tmp_path / "state" / project / "salesforce.json").read_text())
+    assert set(state["bookmarks"]) == {"Account", "Contact"}
+
+
+def test_a_failing_tap_is_retried_then_the_run_fails(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    bad = credential(project, "salesforce", sandbox)
+    bad = type(bad)(**{**bad.__dict__, "credentials": {**bad.credentials, "auth.password": "wrong"}})
+    store = seed_store(tmp_path, monkeypatch, bad)
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    (spec,) = plan_syncs(settings)
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert kinds.count(DagsterEventType.STEP_UP_FOR_RETRY) == 2
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "tap exited" in str(failure.event_specific_data)
+    assert landed(postgres_dsn, schema, project) == {}
