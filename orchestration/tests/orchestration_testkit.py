@@ -30,7 +30,8 @@ PRODUCT_CONFIG: dict[str, dict[str, Any]] = {
 
 
 def project_ids(n: int) -> list[str]:
-    return [str(uuid.UUID(int=0x5CA1E000_0000_4000_8000_000000000000 + i)) for i in range(1, n + 1)]
+    """Distinct in their first 8 hex digits: the engine's table prefix."""
+    return [str(uuid.UUID(f"5ca1e{i:03x}-0000-4000-8000-{i:012x}")) for i in range(1, n + 1)]
 
 
 def credential(project: str, product: str, sandbox: Sandbox, **extra: Any) -> ProductCredential:

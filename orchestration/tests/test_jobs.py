@@ -10,8 +10,10 @@ from dagster import DagsterEventType
 from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
 
 from xlr8_kit.credentials.model import CredentialStatus
+from xlr8_orchestration.cli import run_jobs
 from xlr8_orchestration.definitions import build_definitions
 from xlr8_orchestration.plan import plan_syncs, tenant_key
+from xlr8_orchestration.settings import StoreRoute
 from xlr8_sandbox.platform.server import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -88,3 +90,32 @@ def test_a_failing_tap_is_retried_then_the_run_fails(
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
     assert "tap exited" in str(failure.event_specific_data)
     assert landed(postgres_dsn, schema, project) == {}
+
+
+def test_a_project_routed_to_the_upload_api_lands_in_the_engine_not_postgres(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    from upload_standin import UploadStandIn
+
+    engine = UploadStandIn(polls_before_done=1).start()
+    try:
+        uploaded, shared = project_ids(2)
+        both = [credential(uploaded, "salesforce", sandbox), credential(shared, "salesforce", sandbox)]
+        store = seed_store(tmp_path, monkeypatch, *both)
+        route = StoreRoute(
+            delivery="upload", upload_url=engine.url, upload_api_key="k-123", extra={"upload_poll_interval": 0.01}
+        )
+        settings = settings_for(tmp_path, store, postgres_dsn, schema, projects={uploaded: route})
+        outcomes = run_jobs(settings, workers=2)
+        assert all(outcomes.values()), outcomes
+        names = sorted(u.filename for u in engine.uploads)
+        assert len(names) == 2, names
+        assert names[0].endswith("_contact.csv"), names
+        assert names[1].endswith("_account.csv"), names
+        assert {u.fields["project"] for u in engine.uploads} == {uploaded}
+        accounts = next(u for u in engine.uploads if "account" in u.filename)
+        assert len(accounts.content.strip().splitlines()) == 1 + 20  # header + every account
+        assert landed(postgres_dsn, schema, uploaded) == {}
+        assert sorted(landed(postgres_dsn, schema, shared)) == ["_salesforce_account", "_salesforce_contact"]
+    finally:
+        engine.stop()

@@ -67,6 +67,14 @@ def tap_config(settings: OrchestrationSettings, spec: SyncSpec) -> dict[str, Any
     return config
 
 
+def target_config(settings: OrchestrationSettings, spec: SyncSpec) -> dict[str, Any]:
+    """The project's route; an upload route stages beside the project's state (kept between runs)."""
+    config = settings.route(spec.project_id).target_config(spec.project_id)
+    if config["delivery"] == "upload" and "upload_staging_path" not in config:
+        config["upload_staging_path"] = str(state_path(settings, spec).with_suffix(".upload-staging.duckdb"))
+    return config
+
+
 def _write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -89,7 +97,7 @@ def run_sync(
     with tenant_slot(settings.lock_dir, spec.tenant, policy) as slot, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _write_json(work / "tap.json", tap_config(settings, spec))
-        _write_json(work / "target.json", settings.route(spec.project_id).target_config(spec.project_id))
+        _write_json(work / "target.json", target_config(settings, spec))
         tap_cmd = [executable(spec.tap.executable), "--config", str(work / "tap.json")]
         saved = state_path(settings, spec)
         if saved.exists():
