@@ -11,6 +11,7 @@ retry policy and its tenant tags.
 
 import dagster as dg
 
+from xlr8_orchestration.partitions import run_partitioned
 from xlr8_orchestration.plan import SyncSpec, plan_syncs
 from xlr8_orchestration.runner import SyncFailedError, run_sync
 from xlr8_orchestration.settings import OrchestrationSettings
@@ -55,6 +56,32 @@ def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefiniti
     return job
 
 
+def build_partitioned_job(settings: OrchestrationSettings, spec: SyncSpec, stream: str, n: int) -> dg.JobDefinition:
+    """``stream`` of this (project, product) as N SystemModstamp ranges in parallel, merged into one bookmark."""
+    name = f"{spec.name}_{stream}_x{n}"
+    tags = {
+        TENANT_TAG: spec.tenant.replace("@", "_at_"),
+        "xlr8/project": spec.project_id,
+        "xlr8/product": spec.product_id,
+    }
+
+    @dg.op(name=name, retry_policy=retry_policy(settings), tags=tags)
+    def sync_partitions(context: dg.OpExecutionContext) -> dg.Output[dict[str, object]]:
+        try:
+            merged = run_partitioned(
+                settings, spec, stream, n, env={"XLR8_ORCHESTRATION_ATTEMPT": str(context.retry_number)}
+            )
+        except SyncFailedError as exc:
+            raise dg.Failure(description=str(exc), metadata={"tap_rc": exc.tap_rc, "target_rc": exc.target_rc}) from exc
+        return dg.Output({"bookmark": merged.get("bookmarks", {}).get(stream)})
+
+    @dg.job(name=name, tags=tags, description=f"{stream} of {spec.product_id} for {spec.project_id} in {n} ranges")
+    def job() -> None:
+        sync_partitions()
+
+    return job
+
+
 def build_schedules(spec: SyncSpec, job: dg.JobDefinition) -> list[dg.ScheduleDefinition]:
     names = {"0 2 * * *": "daily", "15 * * * *": "hourly"}
     return [
@@ -69,6 +96,8 @@ def build_definitions(settings: OrchestrationSettings) -> dg.Definitions:
         job = build_job(settings, spec)
         jobs.append(job)
         schedules.extend(build_schedules(spec, job))
+        for stream, n in settings.partitioned.get(spec.product_id, {}).items():
+            jobs.append(build_partitioned_job(settings, spec, stream, n))
     return dg.Definitions(jobs=jobs, schedules=schedules)
 
 

@@ -90,18 +90,30 @@ def _tail(stream: IO[bytes], sink: list[bytes], limit: int = 40) -> None:
 
 
 def run_sync(
-    settings: OrchestrationSettings, spec: SyncSpec, *, env: dict[str, str] | None = None, on_start: Any = None
+    settings: OrchestrationSettings,
+    spec: SyncSpec,
+    *,
+    env: dict[str, str] | None = None,
+    on_start: Any = None,
+    tap_overrides: dict[str, Any] | None = None,
+    state_in: Path | None = None,
+    state_out: Path | None = None,
 ) -> SyncResult:
-    """Run the sync while holding one of its tenant's slots; raise ``SyncFailedError`` on any non-zero exit."""
+    """Run the sync while holding one of its tenant's slots; raise ``SyncFailedError`` on any non-zero exit.
+
+    ``state_in``/``state_out`` default to the (project, product) state file; a partition reads the product's state
+    and writes its own (``partitions.run_partitioned``). ``tap_overrides`` replace tap settings (objects, filters).
+    """
     policy = settings.tenant_policy(spec.tenant)
     with tenant_slot(settings.lock_dir, spec.tenant, policy) as slot, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        _write_json(work / "tap.json", tap_config(settings, spec))
+        _write_json(work / "tap.json", {**tap_config(settings, spec), **(tap_overrides or {})})
         _write_json(work / "target.json", target_config(settings, spec))
         tap_cmd = [executable(spec.tap.executable), "--config", str(work / "tap.json")]
-        saved = state_path(settings, spec)
-        if saved.exists():
-            tap_cmd += ["--state", str(saved)]
+        saved = state_out or state_path(settings, spec)
+        resume_from = state_in or saved
+        if resume_from.exists():
+            tap_cmd += ["--state", str(resume_from)]
         process_env = {**os.environ, **settings.env, **(env or {})}
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process_env, cwd=work)
         target = subprocess.Popen(

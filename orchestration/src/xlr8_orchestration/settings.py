@@ -76,6 +76,7 @@ class OrchestrationSettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     product_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # product -> extra tap settings
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the tap and target processes
+    partitioned: dict[str, dict[str, int]] = field(default_factory=dict)  # product -> stream -> partitions
 
     def route(self, project_id: str) -> StoreRoute:
         return self.projects.get(project_id, self.store)
@@ -122,4 +123,5 @@ def load_settings(path: str | os.PathLike[str], environ: dict[str, str] | None =
         default_tenant=default_tenant,
         retry=RetrySettings(**dict(raw.get("retry", {}))),
         product_config={k: dict(v) for k, v in raw.get("products", {}).items()},
+        partitioned={k: {s: int(n) for s, n in dict(v).items()} for k, v in raw.get("partitioned", {}).items()},
     )
