@@ -14,15 +14,32 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
+#: Arrival jitter allowed for between a tap's send and the vendor's clock (network, scheduling).
+RATE_JITTER = 0.1
+
+
 @dataclass(frozen=True)
 class TenantPolicy:
     """How hard one vendor tenant may be driven by all projects together."""
 
     max_concurrent: int = 1  # syncs on this tenant at once, across every project and worker
-    requests_per_second: float = 5.0  # the tenant's budget, split evenly over the concurrent syncs
+    requests_per_second: float = 5.0  # never more than this many requests in any one-second window, all syncs
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent < 1 or self.requests_per_second < self.max_concurrent:
+            raise SettingsError(
+                f"tenant policy: max_concurrent ({self.max_concurrent}) must be >= 1 and at most "
+                f"requests_per_second ({self.requests_per_second:g}): each concurrent sync needs a whole request "
+                "per second of the budget"
+            )
 
     def per_sync_rate(self) -> float:
-        return self.requests_per_second / self.max_concurrent
+        """The client-side rate each sync gets. A sync limited to r/s with a burst of one sends its requests at
+        least 1/r apart, so any one-second window holds fewer than r(1 + jitter) + 1 of them; with r below
+        b / (1 + jitter) for a whole share b = floor(budget / slots) that is at most b, and the slots together
+        stay within the budget."""
+        share = int(self.requests_per_second // self.max_concurrent)
+        return share / (1 + RATE_JITTER)
 
 
 @dataclass(frozen=True)
@@ -106,11 +123,8 @@ def load_settings(path: str | os.PathLike[str], environ: dict[str, str] | None =
         store_raw["postgres_dsn"] = env["XLR8_POSTGRES_DSN"]
     store = _route(store_raw, "store")
     projects = {pid: _route(dict(r), f"projects.{pid}", store) for pid, r in raw.get("projects", {}).items()}
-    tenants = {key: TenantPolicy(**dict(value)) for key, value in raw.get("tenants", {}).items()}
+    tenants = {key: TenantPolicy(**dict(value)) for key, value in raw.get("tenants", {}).items()}  # validated there
     default_tenant = TenantPolicy(**dict(raw.get("default_tenant", {})))
-    for key, policy in {**tenants, "default_tenant": default_tenant}.items():
-        if policy.max_concurrent < 1 or policy.requests_per_second <= 0:
-            raise SettingsError(f"tenants.{key}: max_concurrent must be >= 1 and requests_per_second > 0")
     return OrchestrationSettings(
         credential_store=str(
             raw.get("credential_store") or env.get("XLR8_CREDENTIALS_STORE") or ".xlr8/credentials.db"
