@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,28 @@ def test_a_project_routed_to_the_upload_api_lands_in_the_engine_not_postgres(
         assert sorted(landed(postgres_dsn, schema, shared)) == ["_salesforce_account", "_salesforce_contact"]
     finally:
         engine.stop()
+
+
+def test_a_partial_run_that_exits_zero_is_a_failure_and_is_not_retried(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    sf_config = {**settings.product_config["salesforce"], "http": {"max_quota_share": 1.0}}
+    settings = replace(settings, product_config={"salesforce": sf_config})
+    (spec,) = plan_syncs(settings)
+    emulator = sandbox.emulator("salesforce")
+    monkeypatch.setattr(emulator, "api_limit", emulator.api_used + 4)  # Contact is cut off
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert DagsterEventType.STEP_UP_FOR_RETRY not in kinds  # the quota resets daily: the next schedule resumes
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "partial run" in str(failure.event_specific_data)
+    assert "tap exited 0" in str(failure.event_specific_data)
+    tables = landed(postgres_dsn, schema, project)
+    assert len(tables.get("_salesforce_account", [])) == 20  # what was read before the stop landed
+    assert len(tables.get("_salesforce_contact", [])) < 40
+    state = json.loads((tmp_path / "state" / project / "salesforce.json").read_text())
+    assert "Account" in state["bookmarks"]  # and the next run resumes from there

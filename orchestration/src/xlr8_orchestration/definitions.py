@@ -28,6 +28,13 @@ def retry_policy(settings: OrchestrationSettings) -> dg.RetryPolicy:
     )
 
 
+def failure(exc: SyncFailedError) -> dg.Failure:
+    """A failed run is retried with backoff; a partial one (quota or rate limit reached) is not: it waits for the
+    next scheduled run, which resumes from the saved state."""
+    metadata = {"tap_rc": exc.tap_rc, "target_rc": exc.target_rc, "partial": exc.partial}
+    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not exc.partial)
+
+
 def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefinition:
     tags = {
         TENANT_TAG: spec.tenant.replace("@", "_at_"),
@@ -43,7 +50,7 @@ def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefiniti
             result = run_sync(settings, spec, env={"XLR8_ORCHESTRATION_ATTEMPT": str(attempt)})
         except SyncFailedError as exc:
             # A failure Dagster retries (with the policy's backoff) and, once retries run out, shows as failed.
-            raise dg.Failure(description=str(exc), metadata={"tap_rc": exc.tap_rc, "target_rc": exc.target_rc}) from exc
+            raise failure(exc) from exc
         return dg.Output(
             {"streams": sorted((result.state or {}).get("bookmarks", {}))},
             metadata={"tenant_slot": result.slot, "attempt": attempt},
@@ -72,7 +79,7 @@ def build_partitioned_job(settings: OrchestrationSettings, spec: SyncSpec, strea
                 settings, spec, stream, n, env={"XLR8_ORCHESTRATION_ATTEMPT": str(context.retry_number)}
             )
         except SyncFailedError as exc:
-            raise dg.Failure(description=str(exc), metadata={"tap_rc": exc.tap_rc, "target_rc": exc.target_rc}) from exc
+            raise failure(exc) from exc
         return dg.Output({"bookmark": merged.get("bookmarks", {}).get(stream)})
 
     @dg.job(name=name, tags=tags, description=f"{stream} of {spec.product_id} for {spec.project_id} in {n} ranges")

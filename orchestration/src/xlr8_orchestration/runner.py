@@ -3,7 +3,9 @@
 The tap gets only ``credential_id`` and the credential store (it resolves its secrets itself), the tenant's URL
 and its share of the tenant's rate budget. The last STATE the target emitted (it emits only after a commit) is
 saved even when the run fails, so a retry resumes from what landed: upserts by key make the overlap harmless.
-Any non-zero exit of either process, a partial run included, is a failure.
+Any non-zero exit of either process is a failure. So is a partial run that exits 0: a tap that stopped a stream
+early with its state safe (vendor quota guard, a Retry-After beyond ``http.max_retry_after``) says so on stderr in
+the kit's words, and that run is reported failed (``partial``) rather than green.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ from xlr8_orchestration.tenancy import tenant_slot
 TARGET = "target-xlr8-truths"
 
 
-class SyncFailedError(RuntimeError):
-    """The tap or the target exited non-zero (a partial run included)."""
+#: What the kit and the taps log when they stop a stream early with the state safe (exit code 0).
+PARTIAL_MARKERS = ("stopping with state safe", "skipped, the API quota guard stopped this run")
 
-    def __init__(self, spec: SyncSpec, tap_rc: int, target_rc: int, detail: str) -> None:
-        self.tap_rc, self.target_rc = tap_rc, target_rc
+
+class SyncFailedError(RuntimeError):
+    """The tap or the target exited non-zero, or the tap stopped early (``partial``: a retry now would hit the same
+    quota or rate limit, so it is left to the next scheduled run, which resumes from the saved state)."""
+
+    def __init__(self, spec: SyncSpec, tap_rc: int, target_rc: int, detail: str, *, partial: bool = False) -> None:
+        self.tap_rc, self.target_rc, self.partial = tap_rc, target_rc, partial
+        what = "partial run (a stream stopped early, state safe)" if partial else "failed"
         super().__init__(
-            f"{spec.name}: tap exited {tap_rc}, target exited {target_rc}; state kept at the last commit. {detail}"
+            f"{spec.name}: {what}: tap exited {tap_rc}, target exited {target_rc}; state kept at the last commit. "
+            f"{detail}"
         )
 
 
@@ -83,10 +92,13 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
-def _tail(stream: IO[bytes], sink: list[bytes], limit: int = 40) -> None:
+def _tail(stream: IO[bytes], sink: list[bytes], partial: list[bytes] | None = None, limit: int = 40) -> None:
+    """Keep the last lines for the error message; collect every line that reports an early, state-safe stop."""
     for line in stream:
         sink.append(line)
         del sink[:-limit]
+        if partial is not None and any(marker.encode() in line for marker in PARTIAL_MARKERS):
+            partial.append(line)
 
 
 def run_sync(
@@ -131,8 +143,9 @@ def run_sync(
         tap.stdout.close()  # the target owns the pipe now: a dead target gives the tap SIGPIPE
         tap_err: list[bytes] = []
         target_err: list[bytes] = []
+        partial: list[bytes] = []
         readers = [
-            threading.Thread(target=_tail, args=(tap.stderr, tap_err), daemon=True),
+            threading.Thread(target=_tail, args=(tap.stderr, tap_err, partial), daemon=True),
             threading.Thread(target=_tail, args=(target.stderr, target_err), daemon=True),
         ]
         for reader in readers:
@@ -155,4 +168,7 @@ def run_sync(
         if tap_rc != 0 or target_rc != 0:
             detail = b"".join(target_err[-5:] if target_rc else tap_err[-5:]).decode(errors="replace").strip()
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:])
+        if partial:
+            detail = b"".join(partial[-3:]).decode(errors="replace").strip()
+            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
         return SyncResult(spec, state, tap_rc, target_rc, slot)
