@@ -14,6 +14,7 @@ import argparse
 import base64
 import contextlib
 import glob
+import logging
 import os
 import shutil
 import socket
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every emulator request")
     parser.add_argument("--api", choices=["rest", "bulk", "auto"], default="rest")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("xlr8_orchestration").setLevel(logging.INFO)
 
     with (
         tempfile.TemporaryDirectory(prefix="xlr8-bench-") as tmp,

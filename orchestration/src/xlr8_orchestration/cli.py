@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in plan_syncs(settings):
             policy = settings.tenant_policy(spec.tenant)
             print(
-                f"{spec.name}\ttenant={spec.tenant} (max {policy.max_concurrent}, {policy.requests_per_second}/s)"
+                f"{spec.name}\ttenant={spec.tenant} (max {policy.max_concurrent}, {policy.requests_per_second:g}/s)"
                 f"\tcredential={spec.credential_id}\tcron={','.join(spec.crons)}"
                 f"\tdelivery={settings.route(spec.project_id).delivery}"
             )
