@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("xlr8_orchestration").setLevel(logging.INFO)
+    logging.getLogger("xlr8_sandbox").setLevel(logging.WARNING)  # one line per emulator request otherwise
 
     with (
         tempfile.TemporaryDirectory(prefix="xlr8-bench-") as tmp,
