@@ -145,3 +145,14 @@ def test_a_partial_run_that_exits_zero_is_a_failure_and_is_not_retried(
     assert len(tables.get("_salesforce_contact", [])) < 40
     state = json.loads((tmp_path / "state" / project / "salesforce.json").read_text())
     assert "Account" in state["bookmarks"]  # and the next run resumes from there
+
+
+def test_products_with_time_data_are_also_scheduled_hourly() -> None:
+    from xlr8_orchestration.definitions import build_job, build_schedules
+    from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
+
+    for product, expected in (("workday_hcm", {"daily", "hourly"}), ("salesforce", {"daily"})):
+        spec = SyncSpec("p1", product, "c1", None, PRODUCT_TAPS[product], tenant_key(product, None))
+        job = build_job(settings_for(Path("/tmp"), "db", "dsn", "s"), spec)
+        names = {s.name.rsplit("_", 1)[1] for s in build_schedules(spec, job)}
+        assert names == expected

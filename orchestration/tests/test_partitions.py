@@ -4,17 +4,24 @@ bookmark equals the single run's."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from dagster import DagsterEventType
 from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
 
 from target_xlr8_truths.layout import LEDGER_TABLE
 from target_xlr8_truths.naming import normalise_project
 from xlr8_orchestration.definitions import build_definitions
 from xlr8_orchestration.partitions import Partition, merge_bookmarks, plan_ranges
-from xlr8_orchestration.plan import plan_syncs
+from xlr8_orchestration.plan import plan_syncs, tenant_key
+from xlr8_orchestration.settings import TenantPolicy
 from xlr8_sandbox.platform.server import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -107,3 +114,52 @@ def test_partitioned_account_sync_lands_exactly_the_single_run_rows(
     assert len(runs) == 4
     assert sum(r[0] for r in runs) == 20
     assert all(r[0] > 0 for r in runs)
+
+
+def test_a_killed_partition_is_retried_alone_and_the_merge_equals_a_single_run(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    single, split = project_ids(2)
+    store = seed_store(
+        tmp_path, monkeypatch, credential(single, "salesforce", sandbox), credential(split, "salesforce", sandbox)
+    )
+    tenant = tenant_key("salesforce", sandbox.url("salesforce"))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, tenants={tenant: TenantPolicy(1, 50.0)})
+    settings = replace(
+        settings,
+        store=replace(settings.store, extra={"batch_size_rows": 2}),
+        product_config={"salesforce": {**settings.product_config["salesforce"], "objects": ["Account"]}},
+        partitioned={"salesforce": {"Account": 4}},
+    )
+    defs = build_definitions(settings)
+    one, two = plan_syncs(settings)
+    assert defs.get_job_def(one.name).execute_in_process().success
+
+    marker = tmp_path / "holding"
+    settings.env["XLR8_TRUTHS_HOLD_BEFORE_COMMIT"] = f"{marker}:2"  # one range dies inside its 2nd batch
+
+    def kill_when_holding() -> None:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        settings.env.pop("XLR8_TRUTHS_HOLD_BEFORE_COMMIT")
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_holding)
+    killer.start()
+    result = defs.get_job_def(f"{two.name}_Account_x4").execute_in_process(raise_on_error=False)
+    killer.join()
+    assert result.success
+    assert [e.event_type for e in result.all_events].count(DagsterEventType.STEP_UP_FOR_RETRY) == 1
+    split_rows = landed(postgres_dsn, schema, split)
+    assert split_rows == landed(postgres_dsn, schema, single)
+    assert len(split_rows["_salesforce_account"]) == 20
+    state_single = json.loads((tmp_path / "state" / single / "salesforce.json").read_text())
+    state_split = json.loads((tmp_path / "state" / split / "salesforce.json").read_text())
+    assert state_split["bookmarks"]["Account"] == state_single["bookmarks"]["Account"]
+    with psycopg.connect(postgres_dsn) as conn:  # 4 ranges + the killed one's retry: the others were not re-run
+        runs = conn.execute(
+            f'SELECT COUNT(DISTINCT run_id) FROM "{schema}".{LEDGER_TABLE} WHERE LOWER(project) = %s',
+            [normalise_project(split)],
+        ).fetchone()
+    assert runs == (5,)
