@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterEventType
@@ -131,7 +132,7 @@ def test_a_partial_run_that_exits_zero_is_a_failure_and_is_not_retried(
     sf_config = {**settings.product_config["salesforce"], "http": {"max_quota_share": 1.0}}
     settings = replace(settings, product_config={"salesforce": sf_config})
     (spec,) = plan_syncs(settings)
-    emulator = sandbox.emulator("salesforce")
+    emulator: Any = sandbox.emulator("salesforce")
     monkeypatch.setattr(emulator, "api_limit", emulator.api_used + 4)  # Contact is cut off
     result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
     assert not result.success

@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -55,7 +56,7 @@ def test_plan_ranges_splits_rows_evenly_on_whole_seconds() -> None:
 
 def test_merge_takes_the_highest_range_bookmark_and_keeps_other_streams() -> None:
     prior = {"bookmarks": {"Contact": {"replication_key_value": "2020-01-01T00:00:00Z"}}}
-    parts = [
+    parts: list[dict[str, Any] | None] = [
         {
             "bookmarks": {
                 "Account": {"replication_key_value": "2019-01-01T01:00:00.000Z", "xlr8_boundary": {"ids": ["a"]}}
