@@ -38,6 +38,7 @@ def test_active_credentials_decide_the_jobs(
         credential(one, "successfactors", sandbox),
         credential(two, "salesforce", sandbox),
         credential(two, "successfactors", sandbox, status=CredentialStatus.REVOKED),
+        replace(credential(two, "salesforce", sandbox), credential_id="wfm-1", product_id="ukg_wfm"),  # no tap yet
     )
     settings = settings_for(tmp_path, store, postgres_dsn, schema)
     specs = plan_syncs(settings)

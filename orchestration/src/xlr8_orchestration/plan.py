@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from xlr8_kit.credentials import CredentialStatus, open_manager
 from xlr8_orchestration.settings import OrchestrationSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def tenant_key(product_id: str, instance_url: str | None) -> str:
 
 def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
     """Every (project, product) with an active credential, one sync each (the newest active credential wins when a
-    project holds several for one product). Products without a known tap are refused loudly."""
+    project holds several for one product). A credential for a product with no tap here is logged and left out:
+    one unknown product must not stop every other project's jobs from loading."""
     manager = open_manager(settings.credential_store, create=False)
     try:
         described = manager.describe()
@@ -73,10 +77,13 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
             continue
         product = str(row["product_id"])
         if product not in PRODUCT_TAPS:
-            raise ValueError(
-                f"credential {row['credential_id']!r}: product {product!r} has no tap here "
-                f"(known: {', '.join(sorted(PRODUCT_TAPS))})"
+            log.warning(
+                "credential %s: product %s has no tap in the orchestrator (known: %s); no job for it",
+                row["credential_id"],
+                product,
+                ", ".join(sorted(PRODUCT_TAPS)),
             )
+            continue
         key = (str(row["project_id"]), product)
         previous = chosen.get(key)
         if previous is None or str(row["created_at"]) > str(previous["created_at"]):
