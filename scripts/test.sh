@@ -6,6 +6,6 @@ XLR8_NEED_POSTGRES=1 bash scripts/bootstrap.sh
 export PATH="$HOME/.local/bin:$PATH"
 echo "== ruff"; uv run --frozen ruff check .
 echo "== ruff format"; uv run --frozen ruff format --check . >/dev/null
-echo "== mypy"; uv run --frozen mypy shared/src sandbox/src target-xlr8-truths/src target-common/src gatherer/src taps/*/src
+echo "== mypy"; uv run --frozen mypy shared/src sandbox/src target-xlr8-truths/src target-common/src gatherer/src orchestration/src taps/*/src
 echo "== pytest"
 exec uv run --frozen pytest "$@"

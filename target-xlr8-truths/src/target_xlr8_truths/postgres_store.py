@@ -1,10 +1,20 @@
 """The shared-server delivery: the same layout in one PostgreSQL schema, for many pipelines at once.
 
 Rows reach a temp table through COPY, then the same upsert SQL as DuckDB runs in one transaction.
+
+Many target processes may share one schema (every project, product and partition of a fleet). Each transaction
+that changes a data table first takes ``pg_advisory_xact_lock`` on (schema, project, table): one writer per
+project's table at a time, so the delete-then-insert upsert cannot interleave and lose or double rows, and the
+table's metadata version cannot be counted twice. Schema and layout creation take a schema-wide lock, and the
+profile and mapping rows (whose ids are counted per schema) one more, always after the table's lock, so no two
+writers wait on each other in a cycle. Each keyed data table gets a unique index on its key columns: the upsert's
+lookup uses it, and the database itself refuses a doubled key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import typing as t
 from contextlib import contextmanager
@@ -14,14 +24,27 @@ from psycopg import sql as pgsql
 
 from target_xlr8_truths.columns import Column
 from target_xlr8_truths.naming import quote
-from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
+from target_xlr8_truths.store import SEQ, Batch, RunContext, Store, StreamInfo
 
+log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\?")
 
 
 def _pg(sql: str) -> str:
     """Our SQL uses ``?`` placeholders (DuckDB); psycopg wants ``%s`` and literal ``%`` doubled."""
     return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+
+
+def advisory_key(*parts: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` (the same in every process and on every host)."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def key_index_name(table: str, keys: t.Sequence[str]) -> str:
+    """At most 63 characters (PostgreSQL's identifier limit), distinct per table and key list."""
+    digest = hashlib.blake2b("\x1f".join([table, *keys]).encode(), digest_size=5).hexdigest()
+    return f"{table[:40]}__key_{digest}"
 
 
 class PostgresStoreError(RuntimeError):
@@ -41,8 +64,62 @@ class PostgresStore(Store):
                 f"cannot connect to PostgreSQL with setting 'postgres_dsn': {detail[:200]}"
             ) from None
         self.schema = schema
-        self.conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
+        with self.conn.transaction():  # concurrent CREATE SCHEMA IF NOT EXISTS can still collide on the catalog
+            self._lock("*", "schema")
+            self.conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
         self.conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(schema)))
+
+    # -- concurrency -------------------------------------------------------------------------------------------
+    def _lock(self, *parts: str) -> None:
+        """Held until the surrounding transaction ends (commit, rollback, or the connection dying)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key(self.schema, *parts)])
+
+    def lock_table(self, table: str) -> None:
+        """One writer per project's table at a time; re-entrant within a transaction."""
+        self._lock(self.run.project, table)
+
+    def ensure_layout(self) -> None:
+        with self.transaction():
+            self._lock("*", "layout")
+            super().ensure_layout()
+
+    def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
+        self.lock_table(table)  # the first statement of every batch transaction
+        return super().evolve_table(table, columns)
+
+    def _merge(self, table: str, stage: str, columns: list[Column], keys: list[str], hard_delete: bool) -> int:
+        if keys:
+            self._ensure_key_index(table, keys)
+        return super()._merge(table, stage, columns, keys, hard_delete)
+
+    def _ensure_key_index(self, table: str, keys: list[str]) -> None:
+        """Unique on the keys; a table that already holds doubled keys (loaded before this index existed) gets a
+        plain index instead, and a warning, rather than a failed run."""
+        name = key_index_name(table, keys)
+        if self.fetchone("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?", [name]):
+            return
+        body = ", ".join(quote(k) for k in keys)
+        try:
+            with self.conn.transaction():  # a savepoint: a refused unique index must not abort the batch
+                self.execute(f"CREATE UNIQUE INDEX {quote(name)} ON {quote(table)} ({body})")
+        except psycopg.errors.UniqueViolation:
+            log.warning("table %s holds repeated keys (%s): indexed without uniqueness", table, ", ".join(keys))
+            self.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} ({body})")
+
+    def activate_version(self, info: StreamInfo, version: int, hard_delete: bool) -> None:
+        with self.transaction():
+            self.lock_table(info.table_name)
+            super().activate_version(info, version, hard_delete)
+
+    def refresh_profiles(self, info: StreamInfo) -> None:
+        self.lock_table(info.table_name)
+        self._lock("*", "metadata-ids")  # ids are MAX(id) + n over the schema: one counter at a time
+        super().refresh_profiles(info)
+
+    def refresh_mappings(self, info: StreamInfo) -> None:
+        self.lock_table(info.table_name)
+        self._lock("*", "metadata-ids")
+        super().refresh_mappings(info)
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
         if params is None:

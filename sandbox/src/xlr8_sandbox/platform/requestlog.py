@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,12 @@ class LoggedRequest:
     status: int  # 0 when the connection was closed without a response
     ms: float
     fault: str | None
+    at: float = field(default_factory=time.time)  # wall clock when the answer was logged
+
+    @property
+    def arrived_at(self) -> float:
+        """Wall clock when the request arrived: what a rate limit is measured on."""
+        return self.at - self.ms / 1000
 
 
 class RequestLog:

@@ -258,14 +258,20 @@ def matches(condition: Condition | None, record: dict[str, Any]) -> bool:
     return _compare(record[condition.field], condition.op, condition.value)
 
 
+def _conjuncts(condition: Condition) -> tuple[Condition, ...]:
+    """The terms of a top-level AND, nested ANDs flattened (``a AND (b AND c)``, as a pushed-down filter adds)."""
+    if isinstance(condition, BoolOp) and condition.op == "AND":
+        return tuple(term for part in condition.parts for term in _conjuncts(part))
+    return (condition,)
+
+
 def bounds(condition: Condition | None, column: str) -> tuple[datetime | None, datetime | None]:
     """The [lower, upper] range a top-level AND puts on ``column``: lets the emulator seek instead of scan."""
     lower: datetime | None = None
     upper: datetime | None = None
-    parts: tuple[Condition, ...]
     if condition is None:
         return None, None
-    parts = condition.parts if isinstance(condition, BoolOp) and condition.op == "AND" else (condition,)
+    parts = _conjuncts(condition)
     for part in parts:
         if isinstance(part, Comparison) and part.field == column and isinstance(part.value, datetime):
             if part.op in (">", ">=", "="):

@@ -1,0 +1,128 @@
+"""Dagster definitions generated from the credential store: one job per (project, product), its schedules, its
+retry policy and its tenant tags.
+
+- Job ``sync_<project>_<product>``: one op running ``tap | target-xlr8-truths`` (``runner.run_sync``).
+- Retries: ``RetryPolicy`` with exponential backoff and jitter; the retry resumes from the last committed state.
+- Tenant limits: inside any executor the op holds one of its tenant's slots (``tenancy.tenant_slot``); each run
+  is also tagged ``xlr8/tenant`` so a daemon deployment can queue runs with ``tag_concurrency_limits`` before they
+  even start (``run_coordinator_config``).
+- Schedules: daily for every job; hourly too for products that carry time data.
+"""
+
+import dagster as dg
+
+from xlr8_orchestration.partitions import run_partitioned
+from xlr8_orchestration.plan import SyncSpec, plan_syncs
+from xlr8_orchestration.runner import SyncFailedError, run_sync
+from xlr8_orchestration.settings import OrchestrationSettings
+
+TENANT_TAG = "xlr8/tenant"
+
+
+def retry_policy(settings: OrchestrationSettings) -> dg.RetryPolicy:
+    return dg.RetryPolicy(
+        max_retries=settings.retry.max_retries,
+        delay=settings.retry.delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+
+
+def failure(exc: SyncFailedError) -> dg.Failure:
+    """A failed run is retried with backoff; a partial one (quota or rate limit reached) is not: it waits for the
+    next scheduled run, which resumes from the saved state."""
+    metadata = {"tap_rc": exc.tap_rc, "target_rc": exc.target_rc, "partial": exc.partial}
+    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not exc.partial)
+
+
+def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefinition:
+    tags = {
+        TENANT_TAG: spec.tenant.replace("@", "_at_"),
+        "xlr8/project": spec.project_id,
+        "xlr8/product": spec.product_id,
+    }
+
+    @dg.op(name=spec.name, retry_policy=retry_policy(settings), tags=tags)
+    def sync(context: dg.OpExecutionContext) -> dg.Output[dict[str, object]]:
+        attempt = context.retry_number
+        context.log.info(f"{spec.name}: attempt {attempt + 1}, tenant {spec.tenant}, credential {spec.credential_id}")
+        try:
+            result = run_sync(settings, spec, env={"XLR8_ORCHESTRATION_ATTEMPT": str(attempt)})
+        except SyncFailedError as exc:
+            # A failure Dagster retries (with the policy's backoff) and, once retries run out, shows as failed.
+            raise failure(exc) from exc
+        return dg.Output(
+            {"streams": sorted((result.state or {}).get("bookmarks", {}))},
+            metadata={"tenant_slot": result.slot, "attempt": attempt},
+        )
+
+    @dg.job(name=spec.name, tags=tags, description=f"{spec.product_id} for project {spec.project_id}")
+    def job() -> None:
+        sync()
+
+    return job
+
+
+def build_partitioned_job(settings: OrchestrationSettings, spec: SyncSpec, stream: str, n: int) -> dg.JobDefinition:
+    """``stream`` of this (project, product) as N SystemModstamp ranges in parallel, merged into one bookmark."""
+    name = f"{spec.name}_{stream}_x{n}"
+    tags = {
+        TENANT_TAG: spec.tenant.replace("@", "_at_"),
+        "xlr8/project": spec.project_id,
+        "xlr8/product": spec.product_id,
+    }
+
+    @dg.op(name=name, retry_policy=retry_policy(settings), tags=tags)
+    def sync_partitions(context: dg.OpExecutionContext) -> dg.Output[dict[str, object]]:
+        try:
+            merged = run_partitioned(
+                settings, spec, stream, n, env={"XLR8_ORCHESTRATION_ATTEMPT": str(context.retry_number)}
+            )
+        except SyncFailedError as exc:
+            raise failure(exc) from exc
+        return dg.Output({"bookmark": merged.get("bookmarks", {}).get(stream)})
+
+    @dg.job(name=name, tags=tags, description=f"{stream} of {spec.product_id} for {spec.project_id} in {n} ranges")
+    def job() -> None:
+        sync_partitions()
+
+    return job
+
+
+def build_schedules(spec: SyncSpec, job: dg.JobDefinition) -> list[dg.ScheduleDefinition]:
+    names = {"0 2 * * *": "daily", "15 * * * *": "hourly"}
+    return [
+        dg.ScheduleDefinition(name=f"{spec.name}_{names.get(cron, 'custom')}", cron_schedule=cron, job=job)
+        for cron in spec.crons
+    ]
+
+
+def build_definitions(settings: OrchestrationSettings) -> dg.Definitions:
+    jobs, schedules = [], []
+    for spec in plan_syncs(settings):
+        job = build_job(settings, spec)
+        jobs.append(job)
+        schedules.extend(build_schedules(spec, job))
+        for stream, n in settings.partitioned.get(spec.product_id, {}).items():
+            jobs.append(build_partitioned_job(settings, spec, stream, n))
+    return dg.Definitions(jobs=jobs, schedules=schedules)
+
+
+def run_coordinator_config(settings: OrchestrationSettings) -> dict[str, object]:
+    """The ``run_coordinator`` block of ``dagster.yaml`` for a daemon deployment: queue runs per tenant tag."""
+    limits = [
+        {"key": TENANT_TAG, "value": key.replace("@", "_at_"), "limit": policy.max_concurrent}
+        for key, policy in sorted(settings.tenants.items())
+    ]
+    limits.append(
+        {
+            "key": TENANT_TAG,
+            "value": {"applyLimitPerUniqueValue": True},
+            "limit": settings.default_tenant.max_concurrent,
+        }
+    )
+    return {
+        "module": "dagster._core.run_coordinator",
+        "class": "QueuedRunCoordinator",
+        "config": {"tag_concurrency_limits": limits},
+    }

@@ -1,0 +1,174 @@
+"""One sync: ``tap | target-xlr8-truths`` as two processes, state resumed from and saved to the state directory.
+
+The tap gets only ``credential_id`` and the credential store (it resolves its secrets itself), the tenant's URL
+and its share of the tenant's rate budget. The last STATE the target emitted (it emits only after a commit) is
+saved even when the run fails, so a retry resumes from what landed: upserts by key make the overlap harmless.
+Any non-zero exit of either process is a failure. So is a partial run that exits 0: a tap that stopped a stream
+early with its state safe (vendor quota guard, a Retry-After beyond ``http.max_retry_after``) says so on stderr in
+the kit's words, and that run is reported failed (``partial``) rather than green.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from xlr8_orchestration.plan import SyncSpec
+from xlr8_orchestration.settings import OrchestrationSettings
+from xlr8_orchestration.tenancy import tenant_slot
+
+TARGET = "target-xlr8-truths"
+
+
+#: What the kit and the taps log when they stop a stream early with the state safe (exit code 0).
+PARTIAL_MARKERS = ("stopping with state safe", "skipped, the API quota guard stopped this run")
+
+
+class SyncFailedError(RuntimeError):
+    """The tap or the target exited non-zero, or the tap stopped early (``partial``: a retry now would hit the same
+    quota or rate limit, so it is left to the next scheduled run, which resumes from the saved state)."""
+
+    def __init__(self, spec: SyncSpec, tap_rc: int, target_rc: int, detail: str, *, partial: bool = False) -> None:
+        self.tap_rc, self.target_rc, self.partial = tap_rc, target_rc, partial
+        what = "partial run (a stream stopped early, state safe)" if partial else "failed"
+        super().__init__(
+            f"{spec.name}: {what}: tap exited {tap_rc}, target exited {target_rc}; state kept at the last commit. "
+            f"{detail}"
+        )
+
+
+@dataclass
+class SyncResult:
+    spec: SyncSpec
+    state: dict[str, Any] | None
+    tap_rc: int
+    target_rc: int
+    slot: int
+
+
+def executable(name: str) -> str:
+    """The console script beside this interpreter (the workspace venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def state_path(settings: OrchestrationSettings, spec: SyncSpec) -> Path:
+    return settings.state_dir / spec.project_id / f"{spec.product_id}.json"
+
+
+def tap_config(settings: OrchestrationSettings, spec: SyncSpec) -> dict[str, Any]:
+    config: dict[str, Any] = dict(settings.product_config.get(spec.product_id, {}))
+    config["credential_id"] = spec.credential_id
+    config["credential_store"] = settings.credential_store
+    if spec.instance_url:
+        config[spec.tap.url_setting] = spec.instance_url
+    http = dict(config.get("http", {}))
+    http["requests_per_second"] = settings.tenant_policy(spec.tenant).per_sync_rate()
+    http.setdefault("rate_burst", 1)
+    config["http"] = http
+    return config
+
+
+def target_config(settings: OrchestrationSettings, spec: SyncSpec) -> dict[str, Any]:
+    """The project's route; an upload route stages beside the project's state (kept between runs)."""
+    config = settings.route(spec.project_id).target_config(spec.project_id)
+    if config["delivery"] == "upload" and "upload_staging_path" not in config:
+        config["upload_staging_path"] = str(state_path(settings, spec).with_suffix(".upload-staging.duckdb"))
+    return config
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _tail(stream: IO[bytes], sink: list[bytes], partial: list[bytes] | None = None, limit: int = 40) -> None:
+    """Keep the last lines for the error message; collect every line that reports an early, state-safe stop."""
+    for line in stream:
+        sink.append(line)
+        del sink[:-limit]
+        if partial is not None and any(marker.encode() in line for marker in PARTIAL_MARKERS):
+            partial.append(line)
+
+
+def run_sync(
+    settings: OrchestrationSettings,
+    spec: SyncSpec,
+    *,
+    env: dict[str, str] | None = None,
+    on_start: Any = None,
+    tap_overrides: dict[str, Any] | None = None,
+    state_in: Path | None = None,
+    state_out: Path | None = None,
+) -> SyncResult:
+    """Run the sync while holding one of its tenant's slots; raise ``SyncFailedError`` on any non-zero exit.
+
+    ``state_in``/``state_out`` default to the (project, product) state file; a partition reads the product's state
+    and writes its own (``partitions.run_partitioned``). ``tap_overrides`` replace tap settings (objects, filters).
+    """
+    policy = settings.tenant_policy(spec.tenant)
+    with tenant_slot(settings.lock_dir, spec.tenant, policy) as slot, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        _write_json(work / "tap.json", {**tap_config(settings, spec), **(tap_overrides or {})})
+        _write_json(work / "target.json", target_config(settings, spec))
+        tap_cmd = [executable(spec.tap.executable), "--config", str(work / "tap.json")]
+        saved = state_out or state_path(settings, spec)
+        resume_from = state_in or saved
+        if resume_from.exists():
+            tap_cmd += ["--state", str(resume_from)]
+        process_env = {**os.environ, **settings.env, **(env or {})}
+        tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process_env, cwd=work)
+        target = subprocess.Popen(
+            [executable(TARGET), "--config", str(work / "target.json")],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=process_env,
+            cwd=work,
+        )
+        assert tap.stdout is not None
+        assert tap.stderr is not None
+        assert target.stdout is not None
+        assert target.stderr is not None
+        tap.stdout.close()  # the target owns the pipe now: a dead target gives the tap SIGPIPE
+        tap_err: list[bytes] = []
+        target_err: list[bytes] = []
+        partial: list[bytes] = []
+        readers = [
+            threading.Thread(target=_tail, args=(tap.stderr, tap_err, partial), daemon=True),
+            threading.Thread(target=_tail, args=(target.stderr, target_err), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        if on_start is not None:
+            on_start(tap, target)
+        state: dict[str, Any] | None = None
+        for line in target.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):  # a Singer target writes each committed state as one JSON line
+                state = message.get("value") if message.get("type") == "STATE" else message
+                _write_json(saved, state)  # committed: safe to resume from even if this run fails later
+        target_rc = target.wait()
+        tap_rc = tap.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+        if tap_rc != 0 or target_rc != 0:
+            detail = b"".join(target_err[-5:] if target_rc else tap_err[-5:]).decode(errors="replace").strip()
+            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:])
+        if partial:
+            detail = b"".join(partial[-3:]).decode(errors="replace").strip()
+            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
+        return SyncResult(spec, state, tap_rc, target_rc, slot)

@@ -1,0 +1,89 @@
+"""``xlr8-orchestrate`` as a user runs it: settings from a TOML file, plan, run, and the daemon's queue limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from orchestration_testkit import credential, landed, project_ids, seed_store
+
+from xlr8_orchestration.plan import tenant_key
+from xlr8_orchestration.settings import SettingsError, TenantPolicy, load_settings
+from xlr8_sandbox.platform.server import Sandbox
+
+CLI = str(Path(sys.executable).with_name("xlr8-orchestrate"))
+
+
+def write_settings(tmp_path: Path, store: str, schema: str, tenant: str) -> Path:
+    path = tmp_path / "orchestration.toml"
+    path.write_text(
+        f"""
+credential_store = "{store}"
+[store]
+delivery = "postgres"
+postgres_schema = "{schema}"
+pii_key_file = "{tmp_path / "pii.key"}"
+pii_key_create = true
+[retry]
+max_retries = 1
+delay_seconds = 0.5
+[default_tenant]
+max_concurrent = 2
+requests_per_second = 50
+[tenants."{tenant}"]
+max_concurrent = 1
+requests_per_second = 20
+[products.salesforce]
+objects = ["Account"]
+auth = {{ type = "password" }}
+"""
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_plan_and_run_from_a_settings_file(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    one, two = project_ids(2)
+    store = seed_store(
+        tmp_path, monkeypatch, credential(one, "salesforce", sandbox), credential(two, "salesforce", sandbox)
+    )
+    tenant = tenant_key("salesforce", sandbox.url("salesforce"))
+    config = write_settings(tmp_path, store, schema, tenant)
+    env = {**os.environ, "XLR8_POSTGRES_DSN": postgres_dsn}
+
+    plan = subprocess.run([CLI, "--config", str(config), "plan"], capture_output=True, text=True, env=env, check=False)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    lines = plan.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(f"tenant={tenant} (max 1, 20/s)" in line and "delivery=postgres" in line for line in lines)
+
+    run = subprocess.run(
+        [CLI, "--config", str(config), "run", "--workers", "2"], capture_output=True, text=True, env=env, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(line.split()[0] for line in run.stdout.strip().splitlines()) == ["ok", "ok"]
+    for project in (one, two):
+        assert [len(rows) for rows in landed(postgres_dsn, schema, project).values()] == [20]
+    assert postgres_dsn not in run.stdout + run.stderr
+
+    queue = subprocess.run(
+        [CLI, "--config", str(config), "dagster-yaml"], capture_output=True, text=True, env=env, check=False
+    )
+    limits = json.loads(queue.stdout)["run_coordinator"]["config"]["tag_concurrency_limits"]
+    assert {"key": "xlr8/tenant", "value": tenant.replace("@", "_at_"), "limit": 1} in limits
+
+
+def test_settings_errors_name_the_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[store]\ndelivery = "postgres"\npostgres_url = "x"\n')
+    with pytest.raises(SettingsError, match="store: unknown setting\\(s\\) postgres_url"):
+        load_settings(bad, environ={})
+    with pytest.raises(SettingsError, match="max_concurrent \\(3\\) must be >= 1 and at most requests_per_second"):
+        TenantPolicy(max_concurrent=3, requests_per_second=2)
+    assert TenantPolicy(max_concurrent=2, requests_per_second=4).per_sync_rate() == pytest.approx(2 / 1.1)

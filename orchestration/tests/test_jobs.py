@@ -1,0 +1,160 @@
+"""Jobs from the credential store, run in-process through Dagster: what landed in PostgreSQL, failures, retries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterEventType
+from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
+
+from xlr8_kit.credentials.model import CredentialStatus
+from xlr8_orchestration.cli import run_jobs
+from xlr8_orchestration.definitions import build_definitions
+from xlr8_orchestration.plan import plan_syncs, tenant_key
+from xlr8_orchestration.settings import StoreRoute
+from xlr8_sandbox.platform.server import Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+def test_tenant_key_ignores_scheme_case_and_path() -> None:
+    assert tenant_key("salesforce", "https://ACME.my.salesforce.com/") == "salesforce@acme.my.salesforce.com"
+    assert tenant_key("salesforce", "acme.my.salesforce.com") == "salesforce@acme.my.salesforce.com"
+    assert tenant_key("successfactors", "http://127.0.0.1:18102/odata") == "successfactors@127.0.0.1:18102"
+
+
+def test_active_credentials_decide_the_jobs(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    one, two = project_ids(2)
+    store = seed_store(
+        tmp_path,
+        monkeypatch,
+        credential(one, "salesforce", sandbox),
+        credential(one, "successfactors", sandbox),
+        credential(two, "salesforce", sandbox),
+        credential(two, "successfactors", sandbox, status=CredentialStatus.REVOKED),
+        replace(credential(two, "salesforce", sandbox), credential_id="wfm-1", product_id="ukg_wfm"),  # no tap yet
+    )
+    settings = settings_for(tmp_path, store, postgres_dsn, schema)
+    specs = plan_syncs(settings)
+    assert [(s.project_id, s.product_id) for s in specs] == [
+        (one, "salesforce"),
+        (one, "successfactors"),
+        (two, "salesforce"),
+    ]
+    assert {s.tenant for s in specs} == {
+        tenant_key("salesforce", sandbox.url("salesforce")),
+        tenant_key("successfactors", sandbox.url("successfactors")),
+    }
+    defs = build_definitions(settings)
+    names = {s.name for s in specs}
+    assert {job.name for job in defs.jobs or []} == names
+    schedules = {s.name: s.cron_schedule for s in defs.schedules or []}  # type: ignore[union-attr]
+    assert schedules == {f"{name}_daily": "0 2 * * *" for name in names}
+
+
+def test_a_job_lands_its_project_rows_in_postgres(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema)
+    defs = build_definitions(settings)
+    (spec,) = plan_syncs(settings)
+    result = defs.get_job_def(spec.name).execute_in_process()
+    assert result.success
+    tables = landed(postgres_dsn, schema, project)
+    assert sorted(tables) == ["_salesforce_account", "_salesforce_contact"]
+    accounts, contacts = tables["_salesforce_account"], tables["_salesforce_contact"]
+    assert (len(accounts), len(contacts)) == (20, 40)  # what the emulator serves at this scale, each row once
+    assert len(set(accounts)) == 20
+    state = json.loads((tmp_path / "state" / project / "salesforce.json").read_text())
+    assert set(state["bookmarks"]) == {"Account", "Contact"}
+
+
+def test_a_failing_tap_is_retried_then_the_run_fails(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    bad = credential(project, "salesforce", sandbox)
+    bad = type(bad)(**{**bad.__dict__, "credentials": {**bad.credentials, "auth.password": "wrong"}})
+    store = seed_store(tmp_path, monkeypatch, bad)
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    (spec,) = plan_syncs(settings)
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert kinds.count(DagsterEventType.STEP_UP_FOR_RETRY) == 2
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "tap exited" in str(failure.event_specific_data)
+    assert landed(postgres_dsn, schema, project) == {}
+
+
+def test_a_project_routed_to_the_upload_api_lands_in_the_engine_not_postgres(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    from upload_standin import UploadStandIn
+
+    engine = UploadStandIn(polls_before_done=1).start()
+    try:
+        uploaded, shared = project_ids(2)
+        both = [credential(uploaded, "salesforce", sandbox), credential(shared, "salesforce", sandbox)]
+        store = seed_store(tmp_path, monkeypatch, *both)
+        route = StoreRoute(
+            delivery="upload", upload_url=engine.url, upload_api_key="k-123", extra={"upload_poll_interval": 0.01}
+        )
+        settings = settings_for(tmp_path, store, postgres_dsn, schema, projects={uploaded: route})
+        outcomes = run_jobs(settings, workers=2)
+        assert all(outcomes.values()), outcomes
+        names = sorted(u.filename for u in engine.uploads)
+        assert len(names) == 2, names
+        assert names[0].endswith("_contact.csv"), names
+        assert names[1].endswith("_account.csv"), names
+        assert {u.fields["project"] for u in engine.uploads} == {uploaded}
+        accounts = next(u for u in engine.uploads if "account" in u.filename)
+        assert len(accounts.content.strip().splitlines()) == 1 + 20  # header + every account
+        assert landed(postgres_dsn, schema, uploaded) == {}
+        assert sorted(landed(postgres_dsn, schema, shared)) == ["_salesforce_account", "_salesforce_contact"]
+    finally:
+        engine.stop()
+
+
+def test_a_partial_run_that_exits_zero_is_a_failure_and_is_not_retried(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    sf_config = {**settings.product_config["salesforce"], "http": {"max_quota_share": 1.0}}
+    settings = replace(settings, product_config={"salesforce": sf_config})
+    (spec,) = plan_syncs(settings)
+    emulator: Any = sandbox.emulator("salesforce")
+    monkeypatch.setattr(emulator, "api_limit", emulator.api_used + 4)  # Contact is cut off
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert DagsterEventType.STEP_UP_FOR_RETRY not in kinds  # the quota resets daily: the next schedule resumes
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "partial run" in str(failure.event_specific_data)
+    assert "tap exited 0" in str(failure.event_specific_data)
+    tables = landed(postgres_dsn, schema, project)
+    assert len(tables.get("_salesforce_account", [])) == 20  # what was read before the stop landed
+    assert len(tables.get("_salesforce_contact", [])) < 40
+    state = json.loads((tmp_path / "state" / project / "salesforce.json").read_text())
+    assert "Account" in state["bookmarks"]  # and the next run resumes from there
+
+
+def test_products_with_time_data_are_also_scheduled_hourly() -> None:
+    from xlr8_orchestration.definitions import build_job, build_schedules
+    from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
+
+    for product, expected in (("workday_hcm", {"daily", "hourly"}), ("salesforce", {"daily"})):
+        spec = SyncSpec("p1", product, "c1", None, PRODUCT_TAPS[product], tenant_key(product, None))
+        job = build_job(settings_for(Path("/tmp"), "db", "dsn", "s"), spec)
+        names = {s.name.rsplit("_", 1)[1] for s in build_schedules(spec, job)}
+        assert names == expected

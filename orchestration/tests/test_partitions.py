@@ -1,0 +1,166 @@
+"""A Salesforce stream synced as N SystemModstamp ranges lands exactly the rows of a single run, and its merged
+bookmark equals the single run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from dagster import DagsterEventType
+from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
+
+from target_xlr8_truths.layout import LEDGER_TABLE
+from target_xlr8_truths.naming import normalise_project
+from xlr8_orchestration.definitions import build_definitions
+from xlr8_orchestration.partitions import Partition, merge_bookmarks, plan_ranges
+from xlr8_orchestration.plan import plan_syncs, tenant_key
+from xlr8_orchestration.settings import TenantPolicy
+from xlr8_sandbox.platform.server import Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+def test_plan_ranges_splits_rows_evenly_on_whole_seconds() -> None:
+    stamps = [1_600_000_000 + 7 * i for i in range(100)]
+
+    def count(where: str | None) -> int:
+        from xlr8_orchestration.partitions import parse
+
+        clauses = (where or "").split(" AND ")
+        lo = parse(clauses[0].split(">= ")[1]).timestamp()
+        hi = parse(clauses[1].split("< ")[1]).timestamp() if len(clauses) > 1 else float("inf")
+        return sum(1 for s in stamps if lo <= s < hi)
+
+    from datetime import UTC, datetime
+
+    parts = plan_ranges(count, 4, None, datetime(2030, 1, 1, tzinfo=UTC))
+    assert [p.index for p in parts] == [0, 1, 2, 3]
+    assert parts[0].lower is None
+    assert parts[-1].upper is None
+    sizes = []
+    for p in parts:
+        where = "SystemModstamp >= " + (p.lower or "1999-01-01T00:00:00Z")
+        if p.upper:
+            where += f" AND SystemModstamp < {p.upper}"
+        sizes.append(count(where))
+    assert sizes == [25, 25, 25, 25]
+
+
+def test_merge_takes_the_highest_range_bookmark_and_keeps_other_streams() -> None:
+    prior = {"bookmarks": {"Contact": {"replication_key_value": "2020-01-01T00:00:00Z"}}}
+    parts: list[dict[str, Any] | None] = [
+        {
+            "bookmarks": {
+                "Account": {"replication_key_value": "2019-01-01T01:00:00.000Z", "xlr8_boundary": {"ids": ["a"]}}
+            }
+        },
+        None,
+        {
+            "bookmarks": {
+                "Account": {"replication_key_value": "2019-01-01T03:00:00.000Z", "xlr8_boundary": {"ids": ["c"]}}
+            }
+        },
+        {"bookmarks": {}},  # an empty top range contributes nothing
+    ]
+    merged = merge_bookmarks(prior, "Account", parts)
+    assert merged["bookmarks"]["Account"]["xlr8_boundary"] == {"ids": ["c"]}
+    assert merged["bookmarks"]["Contact"] == prior["bookmarks"]["Contact"]
+    assert (
+        Partition(1, "2019-01-01T00:00:00Z", None).filter("account")
+        == "account where SystemModstamp >= 2019-01-01T00:00:00Z"
+    )
+
+
+def test_partitioned_account_sync_lands_exactly_the_single_run_rows(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    single, split = project_ids(2)
+    store = seed_store(
+        tmp_path, monkeypatch, credential(single, "salesforce", sandbox), credential(split, "salesforce", sandbox)
+    )
+    settings = settings_for(tmp_path, store, postgres_dsn, schema)
+    settings = type(settings)(
+        **{
+            **settings.__dict__,
+            "product_config": {"salesforce": {**settings.product_config["salesforce"], "objects": ["Account"]}},
+            "partitioned": {"salesforce": {"Account": 4}},
+        }
+    )
+    defs = build_definitions(settings)
+    one, two = plan_syncs(settings)
+    assert defs.get_job_def(one.name).execute_in_process().success
+    assert defs.get_job_def(f"{two.name}_Account_x4").execute_in_process().success
+
+    single_rows, split_rows = landed(postgres_dsn, schema, single), landed(postgres_dsn, schema, split)
+    assert list(split_rows) == ["_salesforce_account"]
+    assert len(split_rows["_salesforce_account"]) == 20
+    assert split_rows == single_rows
+    state_single = json.loads((tmp_path / "state" / single / "salesforce.json").read_text())
+    state_split = json.loads((tmp_path / "state" / split / "salesforce.json").read_text())
+    assert state_split["bookmarks"]["Account"] == state_single["bookmarks"]["Account"]
+    assert not (tmp_path / "state" / split / "salesforce.Account.partitions").exists()
+    with psycopg.connect(postgres_dsn) as conn:  # four target runs, one per range, each landing a share
+        runs = conn.execute(
+            f'SELECT rows_loaded FROM "{schema}".{LEDGER_TABLE} WHERE LOWER(project) = %s AND stream = %s',
+            [normalise_project(split), "Account"],
+        ).fetchall()
+    assert len(runs) == 4
+    assert sum(r[0] for r in runs) == 20
+    assert all(r[0] > 0 for r in runs)
+
+
+def test_a_killed_partition_is_retried_alone_and_the_merge_equals_a_single_run(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    single, split = project_ids(2)
+    store = seed_store(
+        tmp_path, monkeypatch, credential(single, "salesforce", sandbox), credential(split, "salesforce", sandbox)
+    )
+    tenant = tenant_key("salesforce", sandbox.url("salesforce"))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, tenants={tenant: TenantPolicy(1, 50.0)})
+    settings = replace(
+        settings,
+        store=replace(settings.store, extra={"batch_size_rows": 2}),
+        product_config={"salesforce": {**settings.product_config["salesforce"], "objects": ["Account"]}},
+        partitioned={"salesforce": {"Account": 4}},
+    )
+    defs = build_definitions(settings)
+    one, two = plan_syncs(settings)
+    assert defs.get_job_def(one.name).execute_in_process().success
+
+    marker = tmp_path / "holding"
+    settings.env["XLR8_TRUTHS_HOLD_BEFORE_COMMIT"] = f"{marker}:2"  # one range dies inside its 2nd batch
+
+    def kill_when_holding() -> None:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        settings.env.pop("XLR8_TRUTHS_HOLD_BEFORE_COMMIT")
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_holding)
+    killer.start()
+    result = defs.get_job_def(f"{two.name}_Account_x4").execute_in_process(raise_on_error=False)
+    killer.join()
+    assert result.success
+    assert [e.event_type for e in result.all_events].count(DagsterEventType.STEP_UP_FOR_RETRY) == 1
+    split_rows = landed(postgres_dsn, schema, split)
+    assert split_rows == landed(postgres_dsn, schema, single)
+    assert len(split_rows["_salesforce_account"]) == 20
+    state_single = json.loads((tmp_path / "state" / single / "salesforce.json").read_text())
+    state_split = json.loads((tmp_path / "state" / split / "salesforce.json").read_text())
+    assert state_split["bookmarks"]["Account"] == state_single["bookmarks"]["Account"]
+    with psycopg.connect(postgres_dsn) as conn:  # 4 ranges + the killed one's retry: the others were not re-run
+        runs = conn.execute(
+            f'SELECT COUNT(DISTINCT run_id) FROM "{schema}".{LEDGER_TABLE} WHERE LOWER(project) = %s',
+            [normalise_project(split)],
+        ).fetchone()
+    assert runs == (5,)
