@@ -10,7 +10,6 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 import typing as t
@@ -28,6 +27,7 @@ from xlr8_kit.http.classify import ResponseClassifier, Verdict
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import loads_exact
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
 
@@ -178,7 +178,7 @@ class SalesforceClient:
 
     def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
         response = self.request("GET", url, **kwargs)
-        return json.loads(response.content, parse_float=Decimal)
+        return loads_exact(response.content)
 
     # -- metadata ---------------------------------------------------------------------------------------------
 
