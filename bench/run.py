@@ -34,6 +34,7 @@ MODES = ("tap", "tap-target", "meltano")
 
 sys.path.insert(0, str(BENCH))
 import ceilings  # noqa: E402 - needs bench/ on sys.path first
+import peers  # noqa: E402 - needs bench/ on sys.path first
 
 
 @dataclass
@@ -88,7 +89,10 @@ def bin_path(name: str) -> str:
 
 
 def child_env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The environment for taps: bytecode is cached (as in any installed tap) so start-up is not recompiling."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def write_catalog(tap: str, config_path: Path, stream: str, workdir: Path) -> Path:
@@ -121,25 +125,8 @@ def tail_of(path: Path, lines: int = 15) -> str:
 
 
 def measure_tap(tap: str, config: Path, catalog: Path) -> Measurement:
-    started = time.perf_counter()
-    stderr_path = config.parent / "tap.stderr"
-    with stderr_path.open("wb") as stderr_file:
-        proc = subprocess.Popen(
-            [bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            env=child_env(),
-        )
-    assert proc.stdout is not None
-    records = 0
-    with TreeMemory(proc.pid) as memory:
-        for line in proc.stdout:
-            if line.startswith(b'{"type":"RECORD"') or line.startswith(b'{"type": "RECORD"'):
-                records += 1
-        code = proc.wait()
-    wall = time.perf_counter() - started
-    error = None if code == 0 else f"exit {code}:\n{tail_of(stderr_path)}"
-    return Measurement("tap", records, wall, memory.peak / 2**20, code == 0, error)
+    return count_records([bin_path(tap), "--config", str(config), "--catalog", str(catalog)],
+                         config.parent / "tap.stderr", "tap")  # fmt: skip
 
 
 def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> Measurement:
@@ -235,6 +222,59 @@ def measure_meltano(tap: str, stream: str, workdir: Path) -> Measurement:
     return Measurement("meltano", records, wall, memory.peak / 2**20, code == 0, error)
 
 
+def select_only(catalog: dict[str, Any], stream: str) -> dict[str, Any] | None:
+    """Select ``stream`` (every property) and nothing else; None when the catalog does not offer it."""
+    ids = {s["tap_stream_id"] for s in catalog["streams"]}
+    if stream not in ids:
+        return None
+    for entry in catalog["streams"]:
+        chosen = entry["tap_stream_id"] == stream
+        for md in entry.get("metadata", []):
+            md.setdefault("metadata", {})["selected"] = chosen
+    return catalog
+
+
+def count_records(command: list[str], stderr_path: Path, what: str) -> Measurement:
+    """Run a tap command; RECORD lines counted on its stdout, RSS of its tree sampled."""
+    started = time.perf_counter()
+    with stderr_path.open("wb") as stderr_file:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr_file, env=child_env())
+    assert proc.stdout is not None
+    records = 0
+    with TreeMemory(proc.pid) as memory:
+        for line in proc.stdout:
+            if line.startswith((b'{"type":"RECORD"', b'{"type": "RECORD"')):
+                records += 1
+        code = proc.wait()
+    wall = time.perf_counter() - started
+    error = None if code == 0 else f"exit {code}:\n{tail_of(stderr_path)}"
+    return Measurement(what, records, wall, memory.peak / 2**20, code == 0, error)
+
+
+def measure_peer(peer: peers.Peer, url: str, credentials: dict[str, str], stream: str, workdir: Path) -> Measurement:
+    """A peer tap alone on the same emulator: discover, select ``stream``, sync; installed on first use."""
+    api = os.environ.get("XLR8_BENCH_SALESFORCE_API", "rest") if peer.product == "salesforce" else "rest"
+    if api not in peer.apis:
+        return Measurement(peer.name, 0, 0.0, 0.0, False, f"{peer.name} has no {api} mode")
+    home = workdir / peer.name
+    home.mkdir()
+    config = home / "config.json"
+    config.write_text(json.dumps(peer.config(url, credentials, stream, api)))
+    command = peer.command(peer.ensure_installed())
+    found = subprocess.run([*command, "--config", str(config), "--discover"], capture_output=True, text=True,
+                           env=child_env(), check=False)  # fmt: skip
+    catalog = select_only(json.loads(found.stdout), stream) if found.returncode == 0 and found.stdout else None
+    if catalog is None:
+        return Measurement(peer.name, 0, 0.0, 0.0, False, f"discover failed or no {stream}:\n{found.stderr[-1500:]}")
+    catalog_path = home / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    return count_records(
+        [*command, "--config", str(config), "--catalog", str(catalog_path), "--properties", str(catalog_path)],
+        home / "stderr",
+        peer.name,
+    )
+
+
 def measure_ceiling(product: str, url: str, credentials: dict[str, str], stream: str) -> Measurement:
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -279,6 +319,16 @@ def print_table(args: argparse.Namespace, run: Measurement, ceiling: Measurement
             print(f"\n  {m.what} error:\n{m.error}", file=sys.stderr)
 
 
+def print_peers(run: Measurement, peer_runs: list[Measurement]) -> None:
+    for peer in peer_runs:
+        if not peer.ok:
+            print(f"  peer {peer.what}: FAILED: {peer.error}", file=sys.stderr)
+            continue
+        ratio = run.records_per_s / peer.records_per_s if peer.records_per_s else 0.0
+        print(f"  peer {peer.what:<26} {peer.records:>10,} {peer.wall_s:>9.2f} {peer.records_per_s:>11,.0f} "
+              f"{peer.peak_rss_mb:>9.1f}  ours is {ratio:.1f}x")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--ceiling-child"]:
@@ -291,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="tap")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling reader")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer taps (bench/peers)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
     args = parser.parse_args(argv)
     if args.scale < 1 or args.latency_ms < 0:
@@ -325,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 run = measure_tap_target(module.TAP, config, catalog, workdir)
         ceiling = None if args.no_ceiling else measure_ceiling(args.product, url, credentials, stream)
+        peer_runs = [] if args.no_peers else [
+            measure_peer(peer, url, credentials, stream, workdir) for peer in peers.for_product(args.product)
+        ]  # fmt: skip
 
     print_table(args, run, ceiling)
+    print_peers(run, peer_runs)
     result: dict[str, Any] = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_sha(),
@@ -341,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_to_ceiling": None
         if not ceiling or not ceiling.records_per_s
         else round(run.records_per_s / ceiling.records_per_s, 4),
+        "peers": [{**asdict(p), "records_per_s": round(p.records_per_s, 1)} for p in peer_runs],
     }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with args.results.open("a", encoding="utf-8") as handle:

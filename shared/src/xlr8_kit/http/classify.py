@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Literal
 
+import msgspec
 import requests
 
 Verdict = Literal["ok", "retry", "quota", "auth", "fatal"]
@@ -40,6 +41,18 @@ def _expected_html(response: requests.Response) -> bool:
 
 
 _UNPARSABLE = object()
+#: Parses exactly as ``json.loads`` does (floats, big ints, last duplicate key wins), in C.
+_DECODER = msgspec.json.Decoder()
+
+
+class _StatusProbe(msgspec.Struct):
+    """Only the ``status`` member of an object body; every other member is skipped, not built."""
+
+    status: Any = None
+
+
+#: Reads a whole body (a cut one fails) but builds nothing except a top-level ``status``.
+_PROBE = msgspec.json.Decoder(_StatusProbe | list[msgspec.Raw] | str | int | float | bool | None)
 
 
 def parsed_json(response: requests.Response) -> object:
@@ -47,11 +60,33 @@ def parsed_json(response: requests.Response) -> object:
     cached = response.__dict__.get("_xlr8_json", None)
     if cached is None:
         try:
-            cached = json.loads(response.content)
-        except ValueError:
-            cached = _UNPARSABLE
+            cached = _DECODER.decode(response.content)
+        except msgspec.DecodeError:
+            try:
+                cached = json.loads(response.content)  # what msgspec refuses and json accepts (NaN literals)
+            except ValueError:
+                cached = _UNPARSABLE
         response.__dict__["_xlr8_json"] = cached
     return cached
+
+
+def _body_status(response: requests.Response) -> object:
+    """``_UNPARSABLE``, or the top-level ``status`` of an object body (None when absent or not an object).
+
+    From the full parse when one is cached; else from a probe that builds no records, so a page the stream
+    parses itself afterwards (numbers as Decimal) is not also built once here."""
+    cached = response.__dict__.get("_xlr8_json", None)
+    if cached is None:
+        try:
+            response.content.decode()  # the probe skips strings it does not build: json.loads would check them
+            probed = _PROBE.decode(response.content)
+        except (UnicodeDecodeError, msgspec.DecodeError):
+            cached = parsed_json(response)  # the slow path settles what the probe could not
+        else:
+            return probed.status if isinstance(probed, _StatusProbe) else None
+    if cached is _UNPARSABLE:
+        return _UNPARSABLE
+    return cached.get("status") if isinstance(cached, dict) else None
 
 
 class ResponseClassifier:
@@ -86,19 +121,20 @@ class ResponseClassifier:
         """A JSON body that does not parse was cut mid-way (the connection closed early): worth a retry."""
         if not _is_json_type(_content_type(response)):
             return False
-        return parsed_json(response) is _UNPARSABLE
+        return _body_status(response) is _UNPARSABLE
 
     def error_in_body(self, response: requests.Response) -> str | None:
         """A short reason when a 2xx body is really an error (RELIABILITY A8), else None."""
         body = response.content
         content_type = _content_type(response)
         if _is_json_type(content_type):
-            data = parsed_json(response)
-            if isinstance(data, dict):
-                status = data.get("status")
-                if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
-                    return f"body status {status!r}"
-                return self.json_error(data)
+            status = _body_status(response)
+            if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
+                return f"body status {status!r}"
+            if type(self).json_error is not ResponseClassifier.json_error:  # only products that look inside pay
+                data = parsed_json(response)
+                if isinstance(data, dict):
+                    return self.json_error(data)
             return None
         if "xml" in content_type or body.lstrip().startswith(b"<?xml") or b"Envelope" in body[:400]:
             if _SOAP_FAULT.search(body):

@@ -178,7 +178,7 @@ class SalesforceClient:
 
     def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
         response = self.request("GET", url, **kwargs)
-        return json.loads(response.content, parse_float=canonical_decimal)
+        return json.loads(response.content, parse_float=canonical_decimal)  # one spelling per value (REST = Bulk)
 
     # -- metadata ---------------------------------------------------------------------------------------------
 

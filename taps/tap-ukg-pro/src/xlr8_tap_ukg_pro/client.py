@@ -7,10 +7,8 @@ Dates arrive as ``YYYY-MM-DDT00:00:00`` and are emitted as ISO dates; change sta
 
 from __future__ import annotations
 
-import json
 import re
 import typing as t
-from decimal import Decimal
 from functools import cached_property
 
 import requests
@@ -20,6 +18,7 @@ from xlr8_kit.columns import schema_of
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import loads_exact
 from xlr8_tap_ukg_pro import discovery
 
 if t.TYPE_CHECKING:
@@ -110,7 +109,7 @@ class UkgRestStream(KitRESTStream):
         return request
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        rows = json.loads(response.content, parse_float=Decimal)
+        rows = loads_exact(response.content)
         if not isinstance(rows, list):
             raise ClientRequestError(
                 f"ukg_pro {self.name}: expected a JSON array from {self.path}, got {type(rows).__name__}",

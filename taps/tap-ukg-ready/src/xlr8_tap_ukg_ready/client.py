@@ -7,9 +7,7 @@ works out itself). A 200 whose body is an ``errors[]`` object is an error, never
 
 from __future__ import annotations
 
-import json
 import typing as t
-from decimal import Decimal
 from functools import cached_property
 from urllib.parse import parse_qsl, quote
 
@@ -21,6 +19,7 @@ from xlr8_kit.columns import ColumnType, schema_of
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import loads_exact
 from xlr8_tap_ukg_ready import reports
 
 if t.TYPE_CHECKING:
@@ -107,7 +106,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         yield from super().get_records(context)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        data = json.loads(response.content, parse_float=Decimal)
+        data = loads_exact(response.content)
         yield from extract_jsonpath(self.records_jsonpath, data)
 
     @cached_property

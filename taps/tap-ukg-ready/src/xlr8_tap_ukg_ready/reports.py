@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import re
 import typing as t
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import requests
 from xlr8_kit.columns import ColumnType
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.singer_io import loads_exact
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -119,7 +119,7 @@ class ReportClient:
         response = self.session.send(self.session.prepare_request(request), authenticate=self.auth)
         self._raise_for(response, path)
         try:
-            data = json.loads(response.content, parse_float=Decimal)
+            data = loads_exact(response.content)
         except ValueError:
             raise ClientRequestError(
                 f"ukg_ready: {path} did not answer JSON", status=response.status_code, path=path
