@@ -21,12 +21,15 @@ KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean
          "object": "object"}  # fmt: skip
 
 
+_KINDS = {"target": "loaders", "mapper": "mappers"}
+
+
 def _meltano_yml() -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "meltano.yml").read_text()))
 
 
 def _plugin_entry(name: str) -> dict[str, Any]:
-    kind = "loaders" if name.startswith("target-") else "extractors"
+    kind = _KINDS.get(name.split("-", 1)[0], "extractors")
     entries = _meltano_yml()["plugins"][kind]
     found = [p for p in entries if p["name"] == name]
     assert len(found) == 1, f"meltano.yml declares {name} {len(found)} times under plugins.{kind}"
@@ -145,7 +148,7 @@ def test_readme_has_the_sdk_shape_and_the_about_settings_table(pkg: Any, name: s
     assert f"#subdirectory={plugin.subdirectory}" in readme
     assert "#subdirectory=shared" in readme
     assert "--find-links" in readme
-    assert f"meltano add {'loader' if name.startswith('target') else 'extractor'}" in readme
+    assert f"meltano add {_KINDS.get(name.split('-', 1)[0], 'extractors')[:-1]}" in readme
 
 
 @pytest.mark.parametrize("name", PLUGINS)

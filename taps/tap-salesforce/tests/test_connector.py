@@ -214,12 +214,12 @@ def test_a_credentials_instance_url_is_where_the_connector_goes(sf: Any, shared_
 
     config = sf.password_config(shared_sandbox)
     # the flow name is a setting, not a secret (every credential field is registered with the redactor)
-    secrets = {f"auth.{k}": v for k, v in config["auth"].items() if k != "type"}
+    secrets = {k: config[k] for k in ("client_id", "client_secret", "username", "password", "security_token")}
     credential = ProductCredential(
         "sf-acme", "acme", "salesforce", AuthType.SESSION_LOGIN, secrets, instance_url=shared_sandbox.url("salesforce")
     )
     before = len(shared_sandbox.requests("salesforce"))
-    connector = ConnectorFactory.create("salesforce", credential, settings={"auth": {"type": "password"}})
+    connector = ConnectorFactory.create("salesforce", credential, settings={"auth_type": "password"})
     assert "login_url" not in connector.config
     assert connector.test_connection().ok
     assert len(shared_sandbox.requests("salesforce")) > before  # not login.salesforce.com

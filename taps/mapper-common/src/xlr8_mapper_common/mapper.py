@@ -27,6 +27,7 @@ class CommonMapper(InlineMapper):
     """Common <-> ERP purchase orders from a declarative template."""
 
     name = "mapper-common"
+    package_name = "xlr8-mapper-common"  # --about reports the distribution's version
     config_jsonschema = th.PropertiesList(
         th.Property(
             "template",
