@@ -8,4 +8,4 @@ echo "== ruff"; uv run --frozen ruff check .
 echo "== ruff format"; uv run --frozen ruff format --check . >/dev/null
 echo "== mypy"; uv run --frozen mypy shared/src sandbox/src target-xlr8-truths/src target-common/src gatherer/src orchestration/src taps/*/src
 echo "== pytest"
-exec uv run --frozen pytest "$@"
+exec uv run --frozen pytest -n "${XLR8_TEST_WORKERS:-2}" "$@"

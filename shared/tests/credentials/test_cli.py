@@ -144,17 +144,19 @@ def test_cli_test_without_connector_for_product_is_a_clear_error(tmp_path: Path,
     key_file = tmp_path / "k.key"
     run_cli("generate-key", "--key-file", str(key_file))
     env = {"XLR8_CREDENTIALS_KEY_FILE": str(key_file)}
-    refused = run_cli("add", "--id", "odd-1", "--project", "p", "--product", "oracle_hcm", "--auth-type",
+    refused = run_cli("add", "--id", "odd-1", "--project", "p", "--product", "universal", "--auth-type",
                       "api_key", "--stdin", stdin=json.dumps({"api_key": CANARY}), env=env)  # fmt: skip
     assert refused.code == 2
-    assert "--product 'oracle_hcm' (oracle_hcm) has no installed connector; installed: salesforce," in refused.stderr
+    # every vendor product has its connector installed now; the product-neutral form has none
+    assert "--product 'universal' (universal) has no installed connector; installed: " in refused.stderr
+    assert "salesforce" in refused.stderr
     # a store written elsewhere (where that connector was installed) still gets a clear error from `test`
     manager = open_manager(str(tmp_path / ".xlr8" / "credentials.db"), key_file=str(key_file), create=True)
-    manager.store(ProductCredential("odd-1", "p", "oracle_hcm", AuthType.API_KEY, {"api_key": CANARY}))
+    manager.store(ProductCredential("odd-1", "p", "universal", AuthType.API_KEY, {"api_key": CANARY}))
     manager.close()
     result = run_cli("test", "odd-1", env=env)
     assert result.code == 1
-    assert "oracle_hcm" in result.stderr
+    assert "universal" in result.stderr
     assert CANARY not in result.stdout + result.stderr
 
 
