@@ -29,6 +29,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -58,9 +59,11 @@ class Pipeline:
         self.tap_config = write_json(tmp / "tap.json", config)
         catalog = select_streams(TapCommon(config=config, parse_env_config=False).catalog_dict, {STREAM})
         self.catalog = write_json(tmp / "catalog.json", catalog)
-        self.target_config = write_json(
-            tmp / "target.json", {"project_id": PROJECT, "duckdb_path": str(self.store), "batch_size_rows": 2}
-        )
+        target: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(self.store), "batch_size_rows": 2}
+        batch_config = settings.get("batch_config")
+        if batch_config:  # the target reads BATCH files only under the locations it is given (issue 15 item 2)
+            target["batch_locations"] = [urlparse(batch_config["storage"]["root"]).path]
+        self.target_config = write_json(tmp / "target.json", target)
         #: What the state backend holds (the last STATE the target printed and the backend received).
         self.state: dict[str, Any] | None = None
         self.runs = 0

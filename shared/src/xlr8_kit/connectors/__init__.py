@@ -17,7 +17,7 @@ from xlr8_kit.connectors.base import (
     ConnectorNotFoundError,
 )
 from xlr8_kit.connectors.factory import ENTRY_POINT_GROUP, ConnectorFactory
-from xlr8_kit.connectors.tap import TapConnector, sync_records, tap_connector
+from xlr8_kit.connectors.tap import DeferredDiscovery, TapConnector, sync_records, tap_connector
 
 __all__ = [
     "CHECK_NAMES",
@@ -30,6 +30,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorFactory",
     "ConnectorNotFoundError",
+    "DeferredDiscovery",
     "TapConnector",
     "sync_records",
     "tap_connector",

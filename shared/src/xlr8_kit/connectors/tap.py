@@ -80,6 +80,21 @@ def _supports_pushdown(stream: Stream) -> bool:
     return hasattr(type(stream), "universal_filter")
 
 
+class DeferredDiscovery:
+    """Mixin for a tap whose streams come from vendor metadata while the SDK constructs it (OData ``$metadata``):
+    a refused or unreachable tenant is remembered as ``deferred_error`` and raised by the connector's first
+    operation, so ``test_connection`` reports it under the right check instead of failing to build the tap."""
+
+    deferred_error: BaseException | None = None
+
+    def discover_streams(self) -> list[Any]:
+        try:
+            return super().discover_streams()  # type: ignore[misc]
+        except (KitHTTPError, requests.RequestException, OSError) as exc:
+            self.deferred_error = exc
+            return []
+
+
 class TapConnector(BaseConnector):
     """Generic connector over a ``KitTap`` subclass. Not thread-safe: one iteration per stream at a time."""
 
@@ -122,6 +137,7 @@ class TapConnector(BaseConnector):
         limit: int | None = None,
     ) -> tuple[Stream, Translation | None]:
         """The tap stream for a stream name or canonical entity (the first that carries the filter's fields)."""
+        self.raise_deferred()
         filters = as_filter(filters)
         streams = self.tap.streams
         fields = tuple(fields)
@@ -207,12 +223,19 @@ class TapConnector(BaseConnector):
 
     # -- connection test -----------------------------------------------------------------------------------------
 
+    def raise_deferred(self) -> None:
+        """The tap's discovery failure (``DeferredDiscovery``), raised by the first operation that needs streams."""
+        error = getattr(self.tap, "deferred_error", None)
+        if error is not None:
+            raise error
+
     def api_version(self) -> str | None:
         """The API version the product reports (override where it says); None when it does not."""
         return None
 
     def probe(self) -> None:
         """Cheapest authenticated read: one record (or none) of the probe stream. Raises what the read raises."""
+        self.raise_deferred()
         streams = self.tap.streams
         name = self.probe_stream or next(
             (n for n, s in streams.items() if s.parent_stream_type is None), next(iter(streams))

@@ -11,10 +11,7 @@ import typing as t
 from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
-from xlr8_kit.connectors import ConnectorError, TapConnector
-from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.connectors import ConnectorError, DeferredDiscovery, TapConnector
 from xlr8_kit.odata import decode_entry
 from xlr8_kit.soap.rfc import Value
 from xlr8_tap_sap_s4hana.discovery import ServiceRef
@@ -26,38 +23,14 @@ WRITE_BAPI = re.compile(
 )
 
 
-class ConnectorTap(TapSapS4Hana):
-    """The tap as the connector builds it: a refused or unreachable system is remembered while the SDK constructs
-    the tap and raised by the first operation (``test_connection`` then reports it under the right check)."""
-
-    deferred_error: BaseException | None = None
-
-    def discover_streams(self) -> list[t.Any]:
-        try:
-            return super().discover_streams()
-        except (KitHTTPError, requests.RequestException, OSError) as exc:
-            self.deferred_error = exc
-            return []
+class ConnectorTap(DeferredDiscovery, TapSapS4Hana):
+    """The tap as the connector builds it: a refused or unreachable system is raised by the first operation."""
 
 
 class SapS4HanaConnector(TapConnector):
     product_id = "s4hana"
     tap_class = ConnectorTap
     probe_stream = None
-
-    def raise_deferred(self) -> None:
-        tap = self.tap
-        if isinstance(tap, ConnectorTap) and tap.deferred_error is not None:
-            raise tap.deferred_error
-
-    def probe(self) -> None:
-        """$metadata of every service first (authentication and reachability), then one record."""
-        self.raise_deferred()
-        super().probe()
-
-    def resolve_stream(self, entity: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        self.raise_deferred()
-        return super().resolve_stream(entity, *args, **kwargs)
 
     @property
     def s4_tap(self) -> TapSapS4Hana:

@@ -9,10 +9,7 @@ import typing as t
 from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
-from xlr8_kit.connectors import ConnectorError, TapConnector
-from xlr8_kit.http.errors import KitHTTPError
+from xlr8_kit.connectors import ConnectorError, DeferredDiscovery, TapConnector
 from xlr8_kit.odata import decode_entry
 from xlr8_kit.query import Filter
 from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
@@ -20,39 +17,14 @@ from xlr8_tap_sap_successfactors.tap import TapSapSuccessFactors
 ODATA_PREFIX = "/odata/v2/"
 
 
-class ConnectorTap(TapSapSuccessFactors):
-    """The tap as the connector builds it: streams come from $metadata while the SDK constructs the tap, so a
-    refused or unreachable tenant is remembered here and raised by the first operation (``test_connection``
-    then reports it under the right check instead of failing to connect)."""
-
-    deferred_error: BaseException | None = None
-
-    def discover_streams(self) -> list[t.Any]:
-        try:
-            return super().discover_streams()
-        except (KitHTTPError, requests.RequestException, OSError) as exc:
-            self.deferred_error = exc
-            return []
+class ConnectorTap(DeferredDiscovery, TapSapSuccessFactors):
+    """The tap as the connector builds it: a refused or unreachable tenant is raised by the first operation."""
 
 
 class SuccessFactorsConnector(TapConnector):
     product_id = "successfactors"
     tap_class = ConnectorTap
     probe_stream = "User"
-
-    def raise_deferred(self) -> None:
-        tap = self.tap
-        if isinstance(tap, ConnectorTap) and tap.deferred_error is not None:
-            raise tap.deferred_error
-
-    def probe(self) -> None:
-        """$metadata first (authentication and reachability), then one record of ``User``."""
-        self.raise_deferred()
-        super().probe()
-
-    def resolve_stream(self, entity: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        self.raise_deferred()
-        return super().resolve_stream(entity, *args, **kwargs)
 
     @property
     def sf_tap(self) -> TapSapSuccessFactors:
