@@ -42,7 +42,14 @@ def test_batch_messages_land_every_row(url: str, sandbox: Sandbox, emulator: Ukg
     assert list(batches.glob("ready-*.json.gz"))
 
     store = tmp_path / "truths.duckdb"
-    write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(store)})
+    target = {
+        "project_id": PROJECT,
+        "duckdb_path": str(store),
+        "batch_locations": [str(batches)],  # the target reads BATCH files only where it is told to
+        "pii_key_file": str(tmp_path / "pii.key"),
+        "pii_key_create": True,
+    }
+    write_json(tmp_path / "target.json", target)
     landed = subprocess.run(
         [str(BIN / "target-xlr8-truths"), "--config", str(tmp_path / "target.json")],
         input=tapped.stdout, capture_output=True, text=True, timeout=300, check=False,

@@ -76,9 +76,9 @@ def test_report_settings_are_validated(url: str) -> None:
     with pytest.raises(ConfigValidationError) as err:
         _ = TapUkgReady(config=config, parse_env_config=False).settings
     text = " ".join(err.value.errors)
-    assert "config['reports'][0]['id']" in text
-    assert "config['reports'][1]['kind']" in text
-    assert "config['report_format']" in text
+    assert "setting 'reports.0.id'" in text  # the kit names each setting, never quoting a value (issue 15)
+    assert "setting 'reports.1.kind'" in text
+    assert "setting 'report_format'" in text
 
 
 def test_a9_report_broken_off_mid_body_fails_clearly(url: str, sandbox: Sandbox, emulator: UkgReadyEmulator) -> None:
