@@ -111,8 +111,10 @@ def settings_for(
     )
 
 
-def landed(dsn: str, schema: str, project: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every data table of the project (by its 8-hex prefix) as sorted rows without the load-time columns."""
+def landed(dsn: str, schema: str, project: str, key_file: Path | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every data table of the project (by its 8-hex prefix) as sorted rows without the load-time columns; with
+    ``key_file``, PII values (ENC256, a random nonce per value) in clear, so two runs' rows compare equal."""
+    clear = _decrypter(key_file)
     prefix = project_prefix(project)
     out: dict[str, list[tuple[Any, ...]]] = {}
     with psycopg.connect(dsn) as conn:
@@ -134,7 +136,7 @@ def landed(dsn: str, schema: str, project: str) -> dict[str, list[tuple[Any, ...
                 if not r[0].startswith("_sdc_") and not r[0].startswith("__xlr8")
             ]
             body = ", ".join(f'"{c}"::text' for c in columns)
-            rows = conn.execute(f'SELECT {body} FROM "{schema}"."{table}"').fetchall()
+            rows = [tuple(clear(v) for v in row) for row in conn.execute(f'SELECT {body} FROM "{schema}"."{table}"')]
             out[table[len(prefix) :]] = sorted(rows, key=repr)
     return out
 
@@ -144,3 +146,12 @@ def python_bin() -> Path:
 
 
 __all__ = ["CredentialStatus"]
+
+
+def _decrypter(key_file: Path | None) -> Any:
+    if key_file is None:
+        return lambda value: value
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    cipher = FieldCipher(load_key(key_file=str(key_file)))
+    return lambda value: cipher.decrypt(value) if isinstance(value, str) and value.startswith("ENC256:") else value

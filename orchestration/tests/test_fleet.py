@@ -46,7 +46,7 @@ def test_projects_by_products_through_the_orchestrator_equal_single_runs(
     for spec in specs:  # the single-machine run: one sync at a time, its own schema
         if spec.project_id == reference:
             run_sync(ref_settings, spec)
-    expected = landed(postgres_dsn, ref_schema, reference)
+    expected = landed(postgres_dsn, ref_schema, reference, tmp_path / "pii.key")
     assert len(expected) > 4  # two Salesforce objects, two SuccessFactors entity sets, UKG Pro's streams
     assert all(expected.values())
 
@@ -54,7 +54,7 @@ def test_projects_by_products_through_the_orchestrator_equal_single_runs(
     assert len(outcomes) == PROJECTS * len(PRODUCTS)
     assert all(outcomes.values()), outcomes
     for project in fleet:
-        assert landed(postgres_dsn, schema, project) == expected, project
+        assert landed(postgres_dsn, schema, project, tmp_path / "pii.key") == expected, project
 
 
 def test_a_worker_killed_mid_run_is_retried_and_nothing_is_lost_or_doubled(
@@ -97,8 +97,8 @@ def test_a_worker_killed_mid_run_is_retried_and_nothing_is_lost_or_doubled(
             [normalise_project(killed)],
         ).fetchone()
     assert runs == (2,)
-    rows = landed(postgres_dsn, schema, killed)
-    assert rows == landed(postgres_dsn, schema, calm)  # nothing lost
+    rows = landed(postgres_dsn, schema, killed, tmp_path / "pii.key")
+    assert rows == landed(postgres_dsn, schema, calm, tmp_path / "pii.key")  # nothing lost
     assert all(len(set(r)) == len(r) for r in rows.values())  # nothing doubled
     assert [len(r) for r in rows.values()] == [20, 40]
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from xlr8_kit.exits import EXIT_PARTIAL_RUN
 from xlr8_orchestration.plan import SyncSpec
 from xlr8_orchestration.settings import OrchestrationSettings
 from xlr8_orchestration.tenancy import tenant_slot
@@ -165,10 +166,13 @@ def run_sync(
         tap_rc = tap.wait()
         for reader in readers:
             reader.join(timeout=5)
+        if tap_rc == EXIT_PARTIAL_RUN and target_rc == 0:  # the kit's partial-run exit: state safe, do not retry
+            detail = b"".join((partial or tap_err)[-3:]).decode(errors="replace").strip()
+            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
         if tap_rc != 0 or target_rc != 0:
             detail = b"".join(target_err[-5:] if target_rc else tap_err[-5:]).decode(errors="replace").strip()
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:])
-        if partial:
+        if partial:  # a tap that stops early and still exits 0 (allow_partial_run, or not on the kit)
             detail = b"".join(partial[-3:]).decode(errors="replace").strip()
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
         return SyncResult(spec, state, tap_rc, target_rc, slot)

@@ -143,7 +143,7 @@ class SQLiteCredentialStore:
             )
 
     def load(self, credential_id: str) -> SealedCredential | None:
-        with self._lock:
+        with self._lock, self._snapshot():
             row = self._conn.execute(_SELECT_META + " WHERE credential_id = ?", (credential_id,)).fetchone()
             if row is None:
                 return None
@@ -154,8 +154,18 @@ class SQLiteCredentialStore:
             )
         return _sealed(row, blobs)
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: the metadata row and its field rows (the seal among them) from the same commit,
+        never a row from before a concurrent write and fields from after it (which would look tampered)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
+
     def list(self, project_id: str | None = None) -> list[SealedCredential]:
-        with self._lock:
+        with self._lock, self._snapshot():
             query = _SELECT_META
             params: tuple[str, ...] = ()
             if project_id is not None:
