@@ -38,7 +38,6 @@ from xlr8_kit.oracle.protocol import (
 )
 from xlr8_kit.query import UniversalFilterMixin, matches
 from xlr8_kit.query.ast import field_names
-from xlr8_kit.query.translate import Translation, filter_for_stream
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:
@@ -85,11 +84,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     def http_headers(self) -> dict[str, str]:
         return {**super().http_headers, **self.client.headers}
 
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        """The ``filters`` setting compiled for this stream in the tenant's ``q`` syntax."""
-        dialect = "oracle_rest_v1" if self.settings.framework_version == SIMPLE_FRAMEWORK else None
-        return filter_for_stream(self.config.get("filters"), self._tap.product_id, self.name, dialect=dialect)
+    def universal_dialect(self) -> str | None:
+        """The ``filters`` setting is compiled in the tenant's ``q`` syntax."""
+        return "oracle_rest_v1" if self.settings.framework_version == SIMPLE_FRAMEWORK else None
 
     # -- request ---------------------------------------------------------------------------------------------
 
@@ -202,11 +199,6 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             for name in [k for k, v in item.items() if isinstance(v, list) and k not in embedded]:
                 del item[name]  # children expanded only for flattening
             yield item
-
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        if not self.keep_record(row):
-            return None
-        return row
 
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:

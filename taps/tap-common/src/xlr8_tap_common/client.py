@@ -16,12 +16,12 @@ from singer_sdk.pagination import JSONPathPaginator
 from xlr8_kit.columns import schema_of
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from xlr8_kit.query.translate import Translation
     from xlr8_tap_common.settings import CommonSettings
 
 
@@ -50,10 +50,11 @@ def error_summary(response: requests.Response) -> str:
     )
 
 
-class CommonStream(KitRESTStream):
+class CommonStream(UniversalFilterMixin, KitRESTStream):
     """One Common list resource. Subclasses declare ``name``, ``path``, ``columns``, keys and annotations."""
 
     response_classifier = CLASSIFIER
+    skip_filter_on_unknown_field = True
     records_jsonpath = "$.data[*]"
     columns: t.ClassVar[dict[str, str]] = {}
     #: Query parameter that takes the bookmark (incremental streams).
@@ -65,22 +66,11 @@ class CommonStream(KitRESTStream):
 
     @property
     def settings(self) -> CommonSettings:
-        return t.cast("CommonSettings", self._tap.settings)  # type: ignore[attr-defined]
+        return t.cast("CommonSettings", self._tap.settings)
 
     @property
     def url_base(self) -> str:
         return self.settings.api_url
-
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        from xlr8_kit.query.translate import filter_for_stream
-        from xlr8_kit.vocabulary.model import UnknownFieldError
-
-        try:
-            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
-        except UnknownFieldError as exc:
-            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
-            return None
 
     def get_new_paginator(self) -> JSONPathPaginator:
         return JSONPathPaginator("$.next_cursor")
@@ -101,7 +91,7 @@ class CommonStream(KitRESTStream):
         return params
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if self.universal_filter is not None and self.universal_filter.empty:
+        if self.filter_matches_nothing:
             return
         yield from super().get_records(context)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
-from functools import cached_property
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 import requests
@@ -22,6 +21,7 @@ from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
@@ -31,7 +31,6 @@ from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN, ServiceRef, Stre
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from xlr8_kit.query.translate import Translation
     from xlr8_tap_sap_s4hana.tap import S4Settings, TapSapS4Hana
 
 PRODUCT = "s4hana"
@@ -141,7 +140,7 @@ def _soap_classify(response: requests.Response) -> Verdict:
     return DEFAULT_CLASSIFIER.classify(response)
 
 
-class S4Stream(KitRESTStream):
+class S4Stream(UniversalFilterMixin, KitRESTStream):
     """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
 
     response_classifier = ODATA_CLASSIFIER
@@ -170,12 +169,6 @@ class S4Stream(KitRESTStream):
     @property
     def collection_url(self) -> str:
         return self.client.url(f"{self.plan.service.path}/{self.plan.entity_set.name}")
-
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        from xlr8_kit.query.translate import filter_for_stream
-
-        return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
 
     def selected_properties(self) -> list[str] | None:
         """$select of the chosen properties (keys and the replication key always), None when all are chosen."""
@@ -272,12 +265,6 @@ class S4Stream(KitRESTStream):
         for part in parts[1:]:
             result = result | part
         return result
-
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        universal = self.universal_filter
-        if universal is not None and not universal.matches(row):
-            return None
-        return row
 
 
 def stream_class(plan: StreamPlan, entity: str | None, truth_type: str, references: dict[str, str]) -> type:

@@ -38,6 +38,7 @@ from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODataClassifier
 from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_tap_sap_successfactors.discovery import StreamPlan
@@ -47,7 +48,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
     from singer_sdk.streams.rest import PageContext
 
-    from xlr8_kit.query.translate import Translation
     from xlr8_tap_sap_successfactors.tap import SuccessFactorsSettings, TapSapSuccessFactors
 
 MAX_MESSAGE = 300
@@ -173,7 +173,7 @@ class SuccessFactorsClient:
             response = self.get(link)
 
 
-class SuccessFactorsStream(KitRESTStream):
+class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
     """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
 
     response_classifier = CLASSIFIER
@@ -197,12 +197,6 @@ class SuccessFactorsStream(KitRESTStream):
     @property
     def url_base(self) -> str:
         return self.settings.api_url
-
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        from xlr8_kit.query.translate import filter_for_stream
-
-        return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
 
     # -- request shaping -----------------------------------------------------------------------------------------
 
@@ -287,12 +281,6 @@ class SuccessFactorsStream(KitRESTStream):
         entity = self.plan.entity_set.entity_type
         for entry in page_rows(response):
             yield decode_entry(entity, entry)
-
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        universal = self.universal_filter
-        if universal is not None and not universal.matches(row):
-            return None
-        return row
 
 
 def stream_class(plan: StreamPlan, entity: str | None, truth_type: str, references: dict[str, str]) -> type:

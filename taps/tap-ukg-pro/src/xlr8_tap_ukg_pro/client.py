@@ -17,6 +17,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from xlr8_kit.columns import schema_of
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_exact
 from xlr8_tap_ukg_pro import discovery
@@ -24,7 +25,6 @@ from xlr8_tap_ukg_pro import discovery
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from xlr8_kit.query.translate import Translation
     from xlr8_tap_ukg_pro.raas import RaasClient
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
@@ -56,10 +56,13 @@ class PerPagePaginator(PageNumberPaginator):
         return isinstance(rows, list) and len(rows) >= self.per_page
 
 
-class UkgRestStream(KitRESTStream):
-    """One REST resource. Subclasses declare ``name``, ``path``, ``columns``, keys and xlr8 annotations."""
+class UkgRestStream(UniversalFilterMixin, KitRESTStream):
+    """One REST resource. Subclasses declare ``name``, ``path``, ``columns``, keys and xlr8 annotations.
+
+    The ``filters`` setting: query parameters pushed, the rest checked per row."""
 
     response_classifier = CLASSIFIER
+    skip_filter_on_unknown_field = True
     #: Column name -> type code (see ``xlr8_kit.columns.TYPE_CODES``).
     columns: t.ClassVar[dict[str, str]] = {}
     #: Query parameters this resource always gets.
@@ -77,20 +80,6 @@ class UkgRestStream(KitRESTStream):
     def url_base(self) -> str:
         return self.settings.base_url
 
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        """The ``filters`` setting compiled for this resource: query parameters pushed, the rest checked per row.
-
-        A filter naming fields this resource does not carry leaves it unfiltered, with a warning saying so."""
-        from xlr8_kit.query.translate import filter_for_stream
-        from xlr8_kit.vocabulary.model import UnknownFieldError
-
-        try:
-            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
-        except UnknownFieldError as exc:
-            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
-            return None
-
     def get_new_paginator(self) -> PerPagePaginator:
         return PerPagePaginator(self.settings.per_page)
 
@@ -99,8 +88,8 @@ class UkgRestStream(KitRESTStream):
         return {**self.extra_params, **pushed, "page": next_page_token or 1, "per_Page": self.settings.per_page}
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if self.universal_filter is not None and self.universal_filter.empty:
-            return  # the filter can never match: no request needed
+        if self.filter_matches_nothing:
+            return  # no request needed
         yield from super().get_records(context)
 
     def get_http_request(self, *, page: t.Any) -> t.Any:

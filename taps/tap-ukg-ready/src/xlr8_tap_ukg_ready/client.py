@@ -101,8 +101,8 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         return params
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if self.universal_filter is not None and self.universal_filter.empty:
-            return  # the filter can never match: no request needed
+        if self.filter_matches_nothing:
+            return  # no request needed
         yield from super().get_records(context)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -17,18 +17,17 @@ import threading
 import typing as t
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 
 import requests
 
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from xlr8_kit.query.translate import Translation
     from xlr8_tap_ukg_wfm.tap import TapUkgWfm, UkgWfmSettings
 
 #: The API's caps: people per multi_read, days per timecard or schedule call, rows per data multi_read page.
@@ -103,10 +102,13 @@ def ref(value: t.Any) -> t.Any:
     return value.get("qualifier") if isinstance(value, dict) else value
 
 
-class UkgWfmStream(KitRESTStream):
-    """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``read``."""
+class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
+    """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``read``.
+
+    The ``filters`` setting is checked on each row (the API takes no row filters)."""
 
     response_classifier = CLASSIFIER
+    skip_filter_on_unknown_field = True
     path = "/api"
 
     @property
@@ -137,31 +139,12 @@ class UkgWfmStream(KitRESTStream):
         return data
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        universal = self.universal_filter
-        if universal is not None and universal.empty:
+        if self.filter_matches_nothing:
             return
         yield from self.read(context)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         raise NotImplementedError
-
-    @cached_property
-    def universal_filter(self) -> Translation | None:
-        """The ``filters`` setting for this stream (applied to each row; the API takes no row filters)."""
-        from xlr8_kit.query.translate import filter_for_stream
-        from xlr8_kit.vocabulary.model import UnknownFieldError
-
-        try:
-            return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
-        except UnknownFieldError as exc:
-            self.logger.warning("setting 'filters' not applied to %s: %s", self.name, exc)
-            return None
-
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        universal = self.universal_filter
-        if universal is not None and not universal.matches(row):
-            return None
-        return row
 
     def utc(self, local: t.Any) -> str | None:
         """A tenant-local date-time (``2026-01-05T08:02:00``) as UTC RFC 3339; offsets given are kept."""
