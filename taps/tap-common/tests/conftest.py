@@ -4,8 +4,9 @@ what the tap wrote."""
 from __future__ import annotations
 
 import typing as t
+from functools import partial
 
-from xlr8_kit.testing.singer_cli import SingerOutput, select_streams, sync_in_process
+from xlr8_kit.testing.singer_cli import sync_tap
 from xlr8_sandbox.products.common import CLIENT_ID, CLIENT_SECRET, EMAIL, PASSWORD
 from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_common.tap import TapCommon
@@ -29,12 +30,5 @@ def oauth_config(url: str, company_id: str, **extra: t.Any) -> dict[str, t.Any]:
     }
 
 
-def run_tap(
-    config: dict[str, t.Any], *, streams: set[str] | None = None, state: dict[str, t.Any] | None = None
-) -> SingerOutput:
-    """A sync in-process over real HTTP (only ``streams`` selected when given); parsed stdout."""
-    catalog = None
-    if streams is not None:
-        catalog = select_streams(TapCommon(config=config, parse_env_config=False).catalog_dict, streams)
-    tap = TapCommon(config=config, catalog=catalog, state=state, parse_env_config=False)
-    return sync_in_process(tap, exact_decimals=True)
+#: ``run_tap(config, streams=..., state=..., fake=...)``: a sync in-process over real HTTP; what the tap wrote.
+run_tap = partial(sync_tap, TapCommon)

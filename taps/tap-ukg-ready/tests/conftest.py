@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typing as t
+from functools import partial
 
-from xlr8_kit.testing.singer_cli import SingerOutput, select_streams, sync_in_process
+from xlr8_kit.testing.singer_cli import sync_tap
 from xlr8_sandbox.products.ukg_ready import API_KEY, COMPANY_SHORT_NAME, PASSWORD, USERNAME
 from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_ukg_ready.tap import TapUkgReady
@@ -34,10 +35,5 @@ def ready_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
     }
 
 
-def run_tap(config: dict[str, t.Any], *, streams: set[str] | None = None) -> SingerOutput:
-    """A sync in-process over real HTTP (only ``streams`` selected when given); parsed stdout."""
-    catalog = None
-    if streams is not None:
-        catalog = select_streams(TapUkgReady(config=config, parse_env_config=False).catalog_dict, streams)
-    tap = TapUkgReady(config=config, catalog=catalog, parse_env_config=False)
-    return sync_in_process(tap, exact_decimals=True)
+#: ``run_tap(config, streams=..., state=..., fake=...)``: a sync in-process over real HTTP; what the tap wrote.
+run_tap = partial(sync_tap, TapUkgReady)

@@ -4,9 +4,9 @@ in-process tap runner returning what the tap wrote."""
 from __future__ import annotations
 
 import typing as t
+from functools import partial
 
-from xlr8_kit.testing.fake_time import FakeTime, with_fake_time
-from xlr8_kit.testing.singer_cli import SingerOutput, select_streams, sync_in_process
+from xlr8_kit.testing.singer_cli import sync_tap
 from xlr8_sandbox.products.ukg_wfm import APPKEY, CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
 from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_ukg_wfm.tap import TapUkgWfm
@@ -34,17 +34,5 @@ def wfm_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
     }
 
 
-def run_tap(
-    config: dict[str, t.Any],
-    *,
-    streams: set[str] | None = None,
-    state: dict[str, t.Any] | None = None,
-    fake: FakeTime | None = None,
-) -> SingerOutput:
-    """A sync in-process over real HTTP (only ``streams`` selected when given); parsed stdout."""
-    cls = with_fake_time(TapUkgWfm, fake) if fake is not None else TapUkgWfm
-    catalog = None
-    if streams is not None:
-        catalog = select_streams(TapUkgWfm(config=config, parse_env_config=False).catalog_dict, streams)
-    tap = cls(config=config, catalog=catalog, state=state, parse_env_config=False)
-    return sync_in_process(tap, exact_decimals=True)
+#: ``run_tap(config, streams=..., state=..., fake=...)``: a sync in-process over real HTTP; what the tap wrote.
+run_tap = partial(sync_tap, TapUkgWfm)

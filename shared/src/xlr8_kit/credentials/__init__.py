@@ -19,7 +19,7 @@ from xlr8_kit.credentials.errors import (
     CredentialValidationError,
     KeyringError,
 )
-from xlr8_kit.credentials.manager import CredentialManager, RotationReport
+from xlr8_kit.credentials.manager import CredentialManager, ResealReport, RotationReport
 from xlr8_kit.credentials.model import AuthType, CredentialStatus, ProductCredential
 from xlr8_kit.credentials.resolve import open_manager, resolve_config, secret_persister
 
@@ -36,6 +36,7 @@ __all__ = [
     "CredentialValidationError",
     "KeyringError",
     "ProductCredential",
+    "ResealReport",
     "RotationReport",
     "open_manager",
     "resolve_config",

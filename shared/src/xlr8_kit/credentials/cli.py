@@ -1,4 +1,4 @@
-"""``xlr8-credentials``: add, list, show, test, revoke and rotate-key over the encrypted store.
+"""``xlr8-credentials``: add, list, show, test, revoke, rotate-key and reseal over the encrypted store.
 
 Secrets come in through a prompt (getpass), stdin or a JSON file and never go out: every command prints only
 redacted values, and errors name credentials and key ids, not secrets. Exit codes: 0 ok, 1 refused or failed,
@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("rotate-key", "re-encrypt every credential under the primary key (resumable)")
     command("key-usage", "encryptions performed per key id (AES-GCM nonce budget)")
+    reseal = command(
+        "reseal",
+        "seal the metadata of credentials stored before the metadata seal, once the key is proven and confirmed",
+    )
+    reseal.add_argument(
+        "--confirm-kid",
+        help="the primary key id, confirming the key without the prompt (for scripts); any other value refuses",
+    )
     return parser
 
 
@@ -141,6 +149,8 @@ def _run(manager: CredentialManager, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "test":
         return _test(manager, args)
+    if args.command == "reseal":
+        return _reseal(manager, args)
     raise AssertionError(args.command)  # argparse rejects unknown commands before this
 
 
@@ -251,6 +261,34 @@ def _test(manager: CredentialManager, args: argparse.Namespace) -> int:
     detail = redactor.redact(str(getattr(result, "message", "") or ""))
     print(f"test {credential_id}: {'ok' if ok else 'FAILED'}{': ' + detail if detail else ''}")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _reseal(manager: CredentialManager, args: argparse.Namespace) -> int:
+    """The manager proves the key (every sealed field decrypts) before showing anything; the operator then checks
+    the listed metadata and confirms by naming the primary key id. Secret values are never shown."""
+    kid = manager.cipher.primary_kid
+
+    def confirm(unsealed: list[ProductCredential]) -> bool:
+        print(f"reseal: the key decrypts every secret field in {manager.backend.location}; primary kid={kid}")
+        print(f"credentials with no metadata seal ({len(unsealed)}), to be sealed as they are now:")
+        _print_json([c.redacted() for c in unsealed])
+        answer = args.confirm_kid
+        if answer is None:
+            print(f"type the primary key id ({kid}) to seal them: ", end="", file=sys.stderr, flush=True)
+            answer = sys.stdin.readline().strip()
+        return answer == kid
+
+    report = manager.reseal(confirm)
+    if not report.confirmed:
+        print(f"reseal: not confirmed (the primary key id is {kid}); nothing changed", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"reseal: sealed {len(report.resealed)} under kid={kid}, already sealed {len(report.already_sealed)}, "
+        f"failed {len(report.failed)}"
+    )
+    for credential_id, reason in report.failed:
+        print(f"  {credential_id}: {reason}", file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK
 
 
 def _generate_key(args: argparse.Namespace) -> int:

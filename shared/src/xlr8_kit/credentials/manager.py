@@ -57,6 +57,18 @@ class RotationReport:
     failed: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
+@dataclass
+class ResealReport:
+    """What ``reseal`` did. ``confirmed`` False: the operator declined and nothing was written."""
+
+    confirmed: bool = False
+    resealed: list[str] = field(default_factory=list)
+    already_sealed: list[str] = field(default_factory=list)
+    #: (credential id, reason) of rows whose seal does not match, or that changed while resealing: left as they
+    #: are (resealing them would bless an edit made outside xlr8-credentials).
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
 class CredentialManager:
     """Store, read, refresh, revoke and rotate credentials; secrets leave this class only as plaintext in memory."""
 
@@ -250,6 +262,52 @@ class CredentialManager:
                 on_progress(sealed.credential_id)
         return report
 
+    def reseal(self, confirm: Callable[[list[ProductCredential]], bool]) -> ResealReport:
+        """Seal the metadata of rows written before the seal existed (``__xlr8_meta`` missing), under the primary key.
+
+        The key is proven first, before anything is written: every secret field of every unsealed row, and every
+        existing seal, must decrypt under this keyring (AES-GCM with the row's project, credential and field as
+        AAD), else ``CredentialUndecryptableError`` and nothing changes. ``confirm`` then sees the unsealed rows
+        (metadata only, secret values still sealed) and returns True to seal what they say now: trust on first
+        use, so the operator checks status, product, URL and fields. A row whose seal does not match stays
+        refused (tamper detection holds); a row changed since it was shown is left for another run.
+        """
+        report = ResealReport()
+        unsealed: list[SealedCredential] = []
+        for sealed in self.backend.list():
+            if META_FIELD not in sealed.blobs:
+                for name, blob in sealed.blobs.items():
+                    self.cipher.decrypt(blob, sealed.context(name))
+                unsealed.append(sealed)
+                continue
+            try:
+                self._verify(sealed)
+            except CredentialTamperedError as exc:
+                report.failed.append((sealed.credential_id, str(exc)))
+            else:
+                report.already_sealed.append(sealed.credential_id)
+        if not unsealed:
+            report.confirmed = True
+            return report
+        if not any(s.blobs for s in unsealed) and not report.already_sealed:
+            raise CredentialError(
+                "reseal: no secret field to check the key against; re-add these credentials with `xlr8-credentials add`"
+            )
+        if not confirm([self._metadata(s) for s in unsealed]):
+            return report
+        report.confirmed = True
+        self._check_usage()
+        for sealed in unsealed:
+            try:
+                resealed = self._resealed(replace(sealed, version=sealed.version + 1))
+                self.backend.swap(resealed, expected_version=sealed.version, encryptions=self._counts())
+            except CredentialConflictError:
+                report.failed.append((sealed.credential_id, "changed while resealing; run reseal again"))
+                continue
+            report.resealed.append(sealed.credential_id)
+            log.info("credential %s: metadata sealed under kid=%s", sealed.credential_id, self.cipher.primary_kid)
+        return report
+
     def key_usage(self) -> dict[str, int]:
         return self.backend.key_usage()
 
@@ -326,7 +384,7 @@ class CredentialManager:
         if blob is None:
             raise CredentialTamperedError(
                 f"{where} has no metadata seal (edited, or stored by an older version): refusing to use it; "
-                "re-add it with `xlr8-credentials add`"
+                "seal a store written before the seal with `xlr8-credentials reseal`"
             )
         if self.cipher.decrypt(blob, sealed.context(META_FIELD)) != _meta_of(sealed):
             raise CredentialTamperedError(

@@ -1,17 +1,42 @@
-"""Checks both Oracle taps' tests share: the Meltano plugin definition matches what the tap reports (settings,
-secrets, capabilities, one settings group per auth flow, ``pip_url``) and the sandbox points at the emulator."""
+"""What both Oracle taps' tests share: a config for the product's emulator and an in-process run of the tap
+(``fusion_test_helpers``, one line in each conftest), and the check that the Meltano plugin definition matches what
+the tap reports (settings, secrets, capabilities, one settings group per auth flow, ``pip_url``) and that the
+sandbox points at the emulator."""
 
 from __future__ import annotations
 
 import json
 import typing as t
+from functools import partial
 from pathlib import Path
 
 import yaml
 
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
 from xlr8_kit.rest import KIT_SETTINGS
-from xlr8_kit.testing.singer_cli import run_tap_cli
+from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, sync_tap
+
+
+class ConfigFor(t.Protocol):
+    def __call__(self, url: str, **extra: t.Any) -> dict[str, t.Any]: ...
+
+
+def fusion_test_helpers(tap_class: type, *, username: str, password: str) -> tuple[ConfigFor, partial[SingerOutput]]:
+    """``(config_for, run_tap)`` for one Oracle tap's tests: ``config_for(url, **extra)`` is a basic-auth config
+    for the emulator at ``url`` (small pages, no waiting between extract polls); ``run_tap(config, streams=...,
+    state=..., fake=...)`` syncs in-process over real HTTP and returns what the tap wrote."""
+
+    def config_for(url: str, **extra: t.Any) -> dict[str, t.Any]:
+        return {
+            "base_url": url,
+            "username": username,
+            "password": password,
+            "page_size": 40,
+            "extract_poll_interval": 0,
+            **extra,
+        }
+
+    return config_for, partial(sync_tap, tap_class)
 
 
 def assert_meltano_plugin(

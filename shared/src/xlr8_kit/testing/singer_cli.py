@@ -119,3 +119,25 @@ def sync_in_process(tap: Any, *, exact_decimals: bool = False) -> SingerOutput:
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()
     return SingerOutput.parse(buffer.getvalue(), exact_decimals=exact_decimals, tap=tap)
+
+
+def sync_tap(
+    tap_class: Any,
+    config: dict[str, Any],
+    *,
+    streams: Collection[str] | None = None,
+    state: dict[str, Any] | None = None,
+    fake: Any = None,
+) -> SingerOutput:
+    """``sync_in_process`` of a fresh ``tap_class`` with exact decimals: only ``streams`` selected when given (the
+    catalog read by a real-time instance first), waits on ``fake`` (a ``FakeTime``) when given."""
+    catalog = None
+    if streams is not None:
+        catalog = select_streams(tap_class(config=config, parse_env_config=False).catalog_dict, streams)
+    cls = tap_class
+    if fake is not None:
+        from xlr8_kit.testing.fake_time import with_fake_time
+
+        cls = with_fake_time(tap_class, fake)
+    tap = cls(config=config, catalog=catalog, state=state, parse_env_config=False)
+    return sync_in_process(tap, exact_decimals=True)
