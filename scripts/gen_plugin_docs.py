@@ -8,8 +8,10 @@ For each tap under ``taps/`` and for ``target-xlr8-truths``:
   hand-written ``settings_group_validation`` is kept);
 - the plugin's ``LICENSE`` (the root one) and ``py.typed`` in its package;
 - the generated blocks of the plugin's README (install paths, Meltano snippet, capabilities, settings table from
-  ``--about --format=markdown``, usage). A README without the markers is reshaped once: its hand-written text is
-  kept between the two blocks.
+  ``--about --format=markdown``, usage, and the exit codes from ``xlr8_kit.exits.EXIT_CODES`` when the plugin's
+  command ends through the kit). A README without the markers is reshaped once: its hand-written text is kept
+  between the two blocks;
+- the exit-code table of the root ``README.md`` (its ``exit-codes`` block).
 
 Run it after adding a tap or changing settings (``uv run python scripts/gen_plugin_docs.py``); ``--check`` exits 1
 when anything is out of date (the test suite runs the same comparison).
@@ -26,6 +28,7 @@ import sys
 import tomllib
 import typing as t
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -81,6 +84,13 @@ class Plugin:
     @property
     def readme(self) -> Path:
         return self.directory / "README.md"
+
+    def handles_exits(self) -> bool:
+        """Whether the plugin's console script ends through the kit (``xlr8_kit.exits``), so its codes apply."""
+        from xlr8_kit.exits import handles_exits
+
+        script = next(iter(entry_points(group="console_scripts", name=self.executable)), None)
+        return script is not None and handles_exits(script.load())
 
 
 _KINDS = {"target": "loaders", "mapper": "mappers"}
@@ -389,6 +399,18 @@ meltano run {plugin.name} target-xlr8-truths
 tap-salesforce --config tap.json --catalog catalog.json | {plugin.executable} --config config.json
 meltano run tap-salesforce {plugin.name}
 ```"""
+    exit_codes = ""
+    if plugin.handles_exits():
+        from xlr8_kit.exits import markdown_table
+
+        partial = "allow_partial_run" in info["settings"]["properties"]
+        exit_codes = f"""
+
+## Exit codes
+
+From `xlr8_kit.exits` (the same for every plugin built on the kit).
+
+{markdown_table(partial_runs=partial)}"""
     return f"""## Capabilities
 
 {capabilities}
@@ -403,7 +425,7 @@ setting can also be given as an environment variable, e.g. `{plugin.namespace.up
 
 ## Usage
 
-{usage}"""
+{usage}{exit_codes}"""
 
 
 def _block(name: str, body: str) -> str:
@@ -449,6 +471,10 @@ def generate(plugins: list[Plugin]) -> dict[Path, str]:
     meltano_yml = (ROOT / "meltano.yml").read_text()
     infos = {p.name: json.loads(about(p)) for p in plugins}
     wanted: dict[Path, str] = {ROOT / "meltano.yml": update_meltano_yml(meltano_yml, plugins, infos)}
+    from xlr8_kit.exits import markdown_table
+
+    root_readme = (ROOT / "README.md").read_text()
+    wanted[ROOT / "README.md"] = _replace_block(root_readme, "exit-codes", markdown_table()) or root_readme
     for plugin in plugins:
         info = infos[plugin.name]
         definition = hub_definition(plugin, info, settings_groups(meltano_yml, plugin))

@@ -3,12 +3,8 @@
 A fatal error is one ERROR line naming what to fix (setting, stream or file), already redacted by the logging
 filter; its traceback is logged at DEBUG (``<PLUGIN>_LOGLEVEL=debug`` or ``LOGLEVEL=debug`` shows it).
 
-Exit codes:
-    0   done (a partial run only when setting ``allow_partial_run`` says so)
-    1   failed (bad config, bad input, a source or destination error)
-    2   usage error (unknown option, or a --state file that is not valid Singer state; from click)
-    75  partial run: the tap stopped early on purpose (the vendor's API quota guard) with its STATE covering exactly
-        what was emitted; re-run later to continue. Chosen from sysexits (EX_TEMPFAIL: try again later).
+The exit codes and their meanings are ``EXIT_CODES``; the README tables are rendered from it (``markdown_table``,
+written by ``scripts/gen_plugin_docs.py`` and checked by the packaging tests), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -18,8 +14,35 @@ import typing as t
 
 import click
 
+EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+#: From sysexits (EX_TEMPFAIL: try again later).
 EXIT_PARTIAL_RUN = 75
+
+#: Every exit code of a kit CLI (the taps and the target) and what it means, for people and orchestrators.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_FAILED: "failed: bad config, bad input, a source or destination error; one ERROR line names what to fix "
+    "(setting, stream or file), its traceback at DEBUG",
+    EXIT_USAGE: "usage error: an unknown option, or an option's file that cannot be used (a `--state` that is not "
+    "valid Singer state); from click",
+    EXIT_PARTIAL_RUN: "partial run: the tap stopped early on purpose (the vendor's API quota guard) and its STATE "
+    "covers exactly what was emitted; run it again later to continue. Setting `allow_partial_run` makes such a run "
+    "exit 0 instead",
+}
+
+
+def markdown_table(*, partial_runs: bool = True) -> str:
+    """``EXIT_CODES`` as a Markdown table; without ``partial_runs`` (a plugin that never stops early, such as the
+    target) the 75 row is left out."""
+    rows = [(code, text) for code, text in EXIT_CODES.items() if partial_runs or code != EXIT_PARTIAL_RUN]
+    return "\n".join(["| exit | meaning |", "|---|---|", *(f"| {code} | {text}. |" for code, text in rows)])
+
+
+def handles_exits(command: click.Command) -> bool:
+    """Whether a plugin's CLI command ends through ``with_one_line_errors`` (so ``EXIT_CODES`` describe it)."""
+    return getattr(command.invoke, "__module__", None) == __name__
 
 
 class PartialRunError(RuntimeError):
