@@ -17,6 +17,7 @@ from functools import cached_property
 
 from singer_sdk.pagination import BaseAPIPaginator
 
+from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import StreamPlan
 from xlr8_kit.oracle.protocol import (
@@ -202,12 +203,5 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:
-    """A declared class per stream (the SDK keys some behaviour on the class), on the product's base stream."""
-    attrs = {
-        "plan": plan,
-        "xlr8_entity": plan.entity,
-        "xlr8_truth_type": plan.truth_type,
-        "xlr8_references": dict(plan.references),
-        "__doc__": f"Fusion resource {plan.name}.",
-    }
-    return type(f"{plan.name}Stream", (base,), attrs)
+    """A declared class per stream, on the product's base stream (the plan carries the declaration)."""
+    return declared_stream_class(base, plan, plan.name, plan, f"Fusion resource {plan.name}.")

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 import requests
 
+from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
@@ -267,13 +268,6 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         return result
 
 
-def stream_class(plan: StreamPlan, entity: str | None, truth_type: str, references: dict[str, str]) -> type:
-    """A declared stream class for one entity set (the SDK keys some behaviour on the class)."""
-    attrs = {
-        "plan": plan,
-        "xlr8_entity": entity,
-        "xlr8_truth_type": truth_type,
-        "xlr8_references": dict(references),
-        "__doc__": f"S/4HANA entity set {plan.entity_set.name} of {plan.service.path}.",
-    }
-    return type(f"{plan.name}Stream", (S4Stream,), attrs)
+def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[S4Stream]:
+    doc = f"S/4HANA entity set {plan.entity_set.name} of {plan.service.path}."
+    return declared_stream_class(S4Stream, plan, plan.name, declared, doc)

@@ -3,14 +3,9 @@ Streams themselves come from each service's ``$metadata`` (see ``discovery.py``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class StreamDeclaration:
-    entity: str | None
-    truth_type: str = "reality"
-    references: dict[str, str] = field(default_factory=dict)
+from xlr8_kit.declared import StreamDeclaration
 
 
 @dataclass(frozen=True)

@@ -195,17 +195,8 @@ class TapSapS4Hana(KitTap):
         taken: set[str] = set()
         for service in self.settings.services:
             plans.extend(plan_streams(service, self.client.metadata(service), taken))
-        streams: list[Stream] = []
-        for plan in select_plans(plans, self.settings.entity_sets):
-            declared = declaration_for(plan.entity_set.name)
-            cls = stream_class(
-                plan,
-                declared.entity if declared else None,
-                declared.truth_type if declared else "reality",
-                declared.references if declared else {},
-            )
-            streams.append(cls(self))
-        return streams
+        selected = select_plans(plans, self.settings.entity_sets)
+        return [stream_class(plan, declaration_for(plan.entity_set.name))(self) for plan in selected]
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode, urlparse
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
+from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.http.errors import ClientRequestError, InsecureTransportError, KitHTTPError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import (
@@ -283,13 +284,7 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
             yield decode_entry(entity, entry)
 
 
-def stream_class(plan: StreamPlan, entity: str | None, truth_type: str, references: dict[str, str]) -> type:
-    """A declared stream class for one entity set (the SDK keys some behaviour on the class)."""
-    attrs = {
-        "plan": plan,
-        "xlr8_entity": entity,
-        "xlr8_truth_type": truth_type,
-        "xlr8_references": dict(references),
-        "__doc__": f"SuccessFactors entity set {plan.name}.",
-    }
-    return type(f"{plan.name}Stream", (SuccessFactorsStream,), attrs)
+def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[SuccessFactorsStream]:
+    return declared_stream_class(
+        SuccessFactorsStream, plan, plan.name, declared, f"SuccessFactors entity set {plan.name}."
+    )

@@ -7,15 +7,7 @@ Entity sets absent from this table are still offered: custom MDF objects keyed t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class StreamDeclaration:
-    entity: str | None
-    truth_type: str = "reality"
-    references: dict[str, str] = field(default_factory=dict)
-
+from xlr8_kit.declared import StreamDeclaration
 
 #: Entity sets read when the ``entity_sets`` setting is not given.
 DEFAULT_ENTITY_SETS: tuple[str, ...] = (

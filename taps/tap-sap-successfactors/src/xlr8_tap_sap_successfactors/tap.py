@@ -227,18 +227,8 @@ class TapSapSuccessFactors(KitTap):
         )
 
     def discover_streams(self) -> list[Stream]:
-        streams: list[Stream] = []
-        for entity_set in select_entity_sets(self.client.metadata, self.settings.entity_sets):
-            plan = plan_stream(entity_set)
-            declared = declaration_for(plan.name, list(plan.schema["properties"]))
-            cls = stream_class(
-                plan,
-                declared.entity if declared else None,
-                declared.truth_type if declared else "reality",
-                declared.references if declared else {},
-            )
-            streams.append(cls(self))
-        return streams
+        plans = [plan_stream(s) for s in select_entity_sets(self.client.metadata, self.settings.entity_sets)]
+        return [stream_class(plan, declaration_for(plan.name, list(plan.schema["properties"])))(self) for plan in plans]
 
 
 if __name__ == "__main__":
