@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog, Metadata, Schema
 
 from xlr8_kit.columns import json_schema_for
+from xlr8_kit.query.parser import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_ready import reports
 from xlr8_tap_ukg_ready.auth import ReadyClientCredentials, ReadyLogin
@@ -156,14 +157,7 @@ class UkgReadySettings:
         fmt = str(config.get("report_format") or "csv")
         if fmt not in REPORT_FORMATS:
             errors.append(f"setting 'report_format' must be 'csv' or 'json', not {fmt!r}")
-        filters = config.get("filters")
-        if filters:
-            from xlr8_kit.query.parser import parse_query
-
-            try:
-                parse_query(str(filters))
-            except ValueError as exc:
-                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+        filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.query.parser import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_wfm.auth import AppKeyLogin, PlatformClientCredentials
 from xlr8_tap_ukg_wfm.client import MAX_DATA_COUNT, MAX_DAYS_PER_CALL, MAX_PERSONS_PER_CALL, Population
@@ -180,14 +181,7 @@ class UkgWfmSettings:
                 errors.append(f"setting {name!r} must be between {low} and {high}, not {value}")
             values[name] = value
         accruals_as_of = _date(config, "accruals_as_of", errors) or end_date
-        filters = config.get("filters") or None
-        if filters:
-            from xlr8_kit.query.parser import parse_query
-
-            try:
-                parse_query(str(filters))
-            except ValueError as exc:
-                errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
+        filters = filters_setting(config, errors)
         if errors:
             raise ConfigValidationError("tap-ukg-wfm: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(
