@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 DEFAULT_BUDGET_MB = 2048
@@ -49,6 +49,17 @@ class RowCache:
                 self.used_bytes = 0
                 self._version = version
             return self._spaces.setdefault(namespace, {})
+
+    def shared(self, namespace: Hashable, version: Hashable, make: Callable[[], Any]) -> Any:
+        """One object per (namespace, version), made on first use (e.g. a resumable scan of matching rows);
+        None when caching is off."""
+        rows = self.rows(("shared", namespace), version)
+        if rows is None:
+            return None
+        found = rows.get(0)
+        if found is None:
+            found = rows[0] = make()
+        return found
 
     def room_for(self, size: int) -> bool:
         """Whether ``size`` more bytes fit the budget; counts them if so (callers then store the row)."""
