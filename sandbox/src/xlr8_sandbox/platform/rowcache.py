@@ -14,12 +14,18 @@ past it, rows are still served, just no longer kept.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
 DEFAULT_BUDGET_MB = 2048
+
+
+def json_bytes(content: Any) -> bytes:
+    """Exactly what Starlette's ``JSONResponse`` writes for ``content`` (so cached parts splice into the same body)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def cache_enabled_by_default() -> bool:
