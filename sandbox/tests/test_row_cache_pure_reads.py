@@ -35,6 +35,13 @@ def bearer(product: str) -> Callable[[Sandbox], dict[str, str]]:
     return headers
 
 
+def ukg_pro_rest(sandbox: Sandbox) -> dict[str, str]:
+    creds = sandbox.emulator("ukg_pro").test_credentials()
+    pair = base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()
+    return {"Authorization": f"Basic {pair}", "US-Customer-Api-Key": creds["customer_api_key"]}
+
+
+UKG = "/personnel/v1/"
 WD_REPORTS = "/ccx/service/customreport2/acme_sandbox/ISU_XLR8/"
 WD_REST = "/ccx/api/v1/acme_sandbox/workers"
 
@@ -78,6 +85,26 @@ CASES = {
             (WD_REST, {"limit": "100", "offset": "5000"}),
             (WD_REST, {}),
             (WD_REST, {"limit": "500"}),
+        ],
+    ),
+    "ukg_pro-rest": Case(
+        "ukg_pro",
+        ukg_pro_rest,
+        [
+            (UKG + "employment-details", {"page": "1", "per_Page": "100"}),
+            (UKG + "employment-details", {"page": "3", "per_Page": "100"}),
+            (UKG + "employment-details", {"page": "9", "per_Page": "100"}),
+            (UKG + "person-details", {"page": "2", "per_Page": "37"}),
+            (UKG + "compensation-details", {"per_Page": "10000"}),
+            (UKG + "employee-demographic-details", {}),
+            (UKG + "employment-details", {"employeeStatusCode": "A,L", "page": "2", "per_Page": "50"}),
+            (UKG + "employment-details", {"employeeID": "E000007"}),
+            (UKG + "employee-job-history-details", {"page": "2", "per_Page": "100"}),
+            (UKG + "contacts", {"per_Page": "10000", "companyID": "C200"}),
+            (UKG + "pto-plans", {"page": "1", "per_Page": "100"}),
+            (UKG + "employee-changes", {"startDate": "2020-01-01T00:00:00Z"}),
+            (UKG + "nothing-here", {}),
+            (UKG + "employment-details", {"per_Page": "0"}),
         ],
     ),
 }
