@@ -8,6 +8,7 @@ import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,8 @@ from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 class Case:
     product: str
     headers: Callable[[Sandbox], dict[str, str]]
-    requests: list[tuple[str, dict[str, str]]]
+    #: (path, query parameters) for GET, or (path, {"POST": JSON body}) for a POST.
+    requests: list[tuple[str, dict[str, Any]]]
 
 
 def workday_basic(sandbox: Sandbox) -> dict[str, str]:
@@ -42,6 +44,10 @@ def ukg_pro_rest(sandbox: Sandbox) -> dict[str, str]:
 
 
 UKG = "/personnel/v1/"
+WFM = "/api/v1/"
+SPAN = {"startDate": "2025-12-20", "endDate": "2026-01-19"}
+LONG = {"startDate": "2025-12-01", "endDate": "2026-02-28"}
+WHO = {"key": "personnumber", "values": [f"E{i:06d}" for i in range(1, 41)]}
 WD_REPORTS = "/ccx/service/customreport2/acme_sandbox/ISU_XLR8/"
 WD_REST = "/ccx/api/v1/acme_sandbox/workers"
 
@@ -107,6 +113,24 @@ CASES = {
             (UKG + "employment-details", {"per_Page": "0"}),
         ],
     ),
+    "ukg_wfm": Case(
+        "ukg_wfm",
+        bearer("ukg_wfm"),
+        [
+            (WFM + "commons/hyperfind/execute", {"POST": {"hyperfind": {"id": 1}, "dateRange": SPAN}}),
+            (WFM + "commons/persons/multi_read", {"POST": {"where": {"employees": WHO}}}),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": WHO, "dateRange": SPAN}}}),
+            (
+                WFM + "timekeeping/timecard/multi_read",
+                {"POST": {"select": ["TOTALS"], "where": {"employees": WHO, "dateRange": SPAN}}},
+            ),
+            (WFM + "scheduling/schedule/multi_read", {"POST": {"where": {"employees": WHO, **SPAN}}}),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": {"values": []}}}}),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": WHO, "dateRange": LONG}}}),
+            (WFM + "timekeeping/setup/pay_codes", {}),
+            (WFM + "commons/locations", {}),
+        ],
+    ),
 }
 
 
@@ -122,7 +146,10 @@ def read_all(case: Case, sandbox: Sandbox) -> list[tuple[int, str | None, bytes]
     http.headers.update(case.headers(sandbox))
     found = []
     for path, params in case.requests:
-        response = http.get(sandbox.url(case.product) + path, params=params, timeout=60)
+        if "POST" in params:
+            response = http.post(sandbox.url(case.product) + path, json=params["POST"], timeout=60)
+        else:
+            response = http.get(sandbox.url(case.product) + path, params=params, timeout=60)
         found.append((response.status_code, response.headers.get("content-type"), response.content))
     return found
 
@@ -173,3 +200,18 @@ def test_sandbox_time_changes_cached_rows(fresh: tuple[Case, Sandbox]) -> None:
     assert cached != before
     switch(sandbox, chosen.product, False)
     assert read_all(chosen, sandbox) == cached
+
+
+def test_wfm_person_cap_applies_to_an_answer_already_kept() -> None:
+    with run_sandbox(["ukg_wfm"], seed=5, scale=100) as sandbox:
+        emulator = sandbox.emulator("ukg_wfm")
+        http = requests.Session()
+        http.headers.update(bearer("ukg_wfm")(sandbox))
+        url = sandbox.url("ukg_wfm") + WFM + "commons/persons/multi_read"
+        body = {"where": {"employees": WHO}}
+        assert http.post(url, json=body, timeout=30).status_code == 200
+        assert http.post(url, json=body, timeout=30).status_code == 200
+        emulator.max_persons = 10  # type: ignore[attr-defined]
+        refused = http.post(url, json=body, timeout=30)
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "WCO-101272"
