@@ -20,7 +20,7 @@ from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 class Case:
     product: str
     headers: Callable[[Sandbox], dict[str, str]]
-    #: (path, query parameters) for GET, or (path, {"POST": JSON body}) for a POST.
+    #: (path, query parameters) for GET (``HEADERS`` among them: extra headers), or (path, {"POST": body}).
     requests: list[tuple[str, dict[str, Any]]]
 
 
@@ -44,6 +44,8 @@ def ukg_pro_rest(sandbox: Sandbox) -> dict[str, str]:
 
 
 UKG = "/personnel/v1/"
+READY = "/ta/rest/v2/"
+REPORT = "/ta/rest/v1/report/"
 WFM = "/api/v1/"
 SPAN = {"startDate": "2025-12-20", "endDate": "2026-01-19"}
 LONG = {"startDate": "2025-12-01", "endDate": "2026-02-28"}
@@ -131,6 +133,22 @@ CASES = {
             (WFM + "commons/locations", {}),
         ],
     ),
+    "ukg_ready": Case(
+        "ukg_ready",
+        bearer("ukg_ready"),
+        [
+            (READY + "companies/33560858/employees", {"size": "100", "page": "0"}),
+            (READY + "companies/33560858/employees", {"size": "100", "page": "2"}),
+            (READY + "companies/|ACMEREADY/employees", {"size": "40", "page": "1", "status": "ACTIVE"}),
+            (READY + "companies/33560858/employees", {"size": "0"}),
+            (REPORT + "saved/1001", {}),
+            (REPORT + "saved/1001", {"HEADERS": {"Accept": "text/csv"}}),
+            (REPORT + "saved/1002", {"HEADERS": {"Accept": "text/csv"}}),
+            (REPORT + "saved/1003", {}),
+            (REPORT + "global/2001", {}),
+            (REPORT + "saved/9999", {}),
+        ],
+    ),
 }
 
 
@@ -149,7 +167,9 @@ def read_all(case: Case, sandbox: Sandbox) -> list[tuple[int, str | None, bytes]
         if "POST" in params:
             response = http.post(sandbox.url(case.product) + path, json=params["POST"], timeout=60)
         else:
-            response = http.get(sandbox.url(case.product) + path, params=params, timeout=60)
+            query = {k: v for k, v in params.items() if k != "HEADERS"}
+            extra = params.get("HEADERS", {})
+            response = http.get(sandbox.url(case.product) + path, params=query, headers=extra, timeout=60)
         found.append((response.status_code, response.headers.get("content-type"), response.content))
     return found
 
@@ -215,3 +235,17 @@ def test_wfm_person_cap_applies_to_an_answer_already_kept() -> None:
         refused = http.post(url, json=body, timeout=30)
         assert refused.status_code == 400
         assert refused.json()["errorCode"] == "WCO-101272"
+
+
+def test_ready_report_column_added_after_a_kept_report_shows() -> None:
+    with run_sandbox(["ukg_ready"], seed=5, scale=100) as sandbox:
+        emulator = sandbox.emulator("ukg_ready")
+        http = requests.Session()
+        http.headers.update(bearer("ukg_ready")(sandbox))
+        url = sandbox.url("ukg_ready") + REPORT + "saved/1001"
+        first = http.get(url, timeout=30).json()
+        assert http.get(url, timeout=30).json() == first
+        emulator.add_report_column("saved", 1001, "Memo", "STRING", lambda s: "memo")  # type: ignore[attr-defined]
+        later = http.get(url, timeout=30).json()
+        assert later["columns"][-1] == {"name": "Memo", "type": "STRING"}
+        assert http.get(url, headers={"Accept": "text/csv"}, timeout=30).text.splitlines()[0].endswith(",Memo")
