@@ -45,6 +45,8 @@ def ukg_pro_rest(sandbox: Sandbox) -> dict[str, str]:
 
 UKG = "/personnel/v1/"
 READY = "/ta/rest/v2/"
+S4 = "/sap/opu/odata/sap/"
+S4V4 = "/sap/opu/odata4/sap/api_purchaseorder_2/srvd_a2x/sap/purchaseorder/0001/"
 REPORT = "/ta/rest/v1/report/"
 WFM = "/api/v1/"
 SPAN = {"startDate": "2025-12-20", "endDate": "2026-01-19"}
@@ -147,6 +149,25 @@ CASES = {
             (REPORT + "saved/1003", {}),
             (REPORT + "global/2001", {}),
             (REPORT + "saved/9999", {}),
+        ],
+    ),
+    "s4hana": Case(
+        "s4hana",
+        bearer("s4hana"),
+        [
+            (S4 + "API_BUSINESS_PARTNER/A_BusinessPartner", {"$format": "json", "$top": "100", "$skip": "0"}),
+            (S4 + "API_BUSINESS_PARTNER/A_BusinessPartner", {"$top": "50", "$skip": "20", "$inlinecount": "allpages"}),
+            (S4 + "API_BUSINESS_PARTNER/A_BusinessPartner", {"$select": "BusinessPartner,LastChangeDate"}),
+            (S4 + "API_BUSINESS_PARTNER/A_BusinessPartner", {"$filter": "BusinessPartnerCategory eq '2'"}),
+            (S4 + "API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrderItem", {"$top": "300", "sap-client": "100"}),
+            (S4 + "API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrderItem", {}),
+            (S4 + "API_PURCHASEORDER_PROCESS_SRV/A_PurchaseOrder", {"$orderby": "PurchaseOrder desc", "$top": "30"}),
+            (S4 + "API_JOURNALENTRYITEMBASIC_SRV/A_JournalEntryItemBasic", {"$skip": "40", "$top": "500"}),
+            # (no error request here: S/4 error bodies carry a fresh transaction id and timestamp)
+            (S4V4 + "PurchaseOrder", {"$top": "40", "$count": "true"}),
+            (S4V4 + "PurchaseOrderItem", {"HEADERS": {"Accept": "application/json;IEEE754Compatible=true"}}),
+            (S4V4 + "PurchaseOrderItem", {"$select": "PurchaseOrder,NetPriceAmount", "$skip": "7"}),
+            (S4V4 + "PurchaseOrderItem", {"$skip": "3", "HEADERS": {"Prefer": "odata.maxpagesize=25"}}),
         ],
     ),
 }
