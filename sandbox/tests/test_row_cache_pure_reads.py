@@ -22,6 +22,8 @@ class Case:
     headers: Callable[[Sandbox], dict[str, str]]
     #: (path, query parameters) for GET (``HEADERS`` among them: extra headers), or (path, {"POST": body}).
     requests: list[tuple[str, dict[str, Any]]]
+    #: Whether inserted people and sandbox time change what these requests return (not for ERP's finance data).
+    changes: bool = True
 
 
 def workday_basic(sandbox: Sandbox) -> dict[str, str]:
@@ -45,6 +47,8 @@ def ukg_pro_rest(sandbox: Sandbox) -> dict[str, str]:
 
 UKG = "/personnel/v1/"
 READY = "/ta/rest/v2/"
+HCM = "/hcmRestApi/resources/11.13.18.05/"
+ERP = "/fscmRestApi/resources/11.13.18.05/"
 S4 = "/sap/opu/odata/sap/"
 S4V4 = "/sap/opu/odata4/sap/api_purchaseorder_2/srvd_a2x/sap/purchaseorder/0001/"
 REPORT = "/ta/rest/v1/report/"
@@ -170,6 +174,30 @@ CASES = {
             (S4V4 + "PurchaseOrderItem", {"$skip": "3", "HEADERS": {"Prefer": "odata.maxpagesize=25"}}),
         ],
     ),
+    "oracle_hcm": Case(
+        "oracle_hcm",
+        bearer("oracle_hcm"),
+        [
+            (HCM + "workers", {"limit": "100", "offset": "0", "onlyData": "true"}),
+            (HCM + "workers", {"limit": "50", "offset": "120", "totalResults": "true"}),
+            (HCM + "workers", {"limit": "25", "expand": "names,emails", "onlyData": "true"}),
+            (HCM + "workers", {"limit": "499", "offset": "10", "effectiveDate": "2024-01-31"}),
+            (HCM + "absences", {"limit": "200"}),
+            (HCM + "workers", {"limit": "x"}),
+        ],
+    ),
+    "oracle_erp": Case(
+        "oracle_erp",
+        bearer("oracle_erp"),
+        [
+            (ERP + "suppliers", {"limit": "100", "onlyData": "true"}),
+            (ERP + "purchaseOrders", {"limit": "50", "offset": "30", "expand": "lines"}),
+            (ERP + "invoices", {"limit": "500", "totalResults": "true"}),
+            (ERP + "journalLines", {"limit": "500", "offset": "100"}),
+            (ERP + "ledgerBalances", {}),
+        ],
+        changes=False,
+    ),
 }
 
 
@@ -228,7 +256,7 @@ def test_inserted_rows_show_after_a_cached_read(fresh: tuple[Case, Sandbox]) -> 
     before = read_all(chosen, sandbox)
     sandbox.emulator(chosen.product).insert_records(3)
     cached = read_all(chosen, sandbox)
-    assert cached != before
+    assert (cached != before) is chosen.changes
     switch(sandbox, chosen.product, False)
     assert read_all(chosen, sandbox) == cached
 
@@ -238,7 +266,7 @@ def test_sandbox_time_changes_cached_rows(fresh: tuple[Case, Sandbox]) -> None:
     before = read_all(chosen, sandbox)
     sandbox.ctx.clock.advance(timedelta(days=40))
     cached = read_all(chosen, sandbox)
-    assert cached != before
+    assert (cached != before) is chosen.changes
     switch(sandbox, chosen.product, False)
     assert read_all(chosen, sandbox) == cached
 
