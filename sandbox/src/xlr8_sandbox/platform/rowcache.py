@@ -23,9 +23,13 @@ from typing import Any
 DEFAULT_BUDGET_MB = 2048
 
 
+#: ``json.dumps`` with these options builds a new encoder on every call; one instance writes the same bytes.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
 def json_bytes(content: Any) -> bytes:
     """Exactly what Starlette's ``JSONResponse`` writes for ``content`` (so cached parts splice into the same body)."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+    return _ENCODER.encode(content).encode()
 
 
 def cache_enabled_by_default() -> bool:

@@ -38,7 +38,7 @@ from starlette.routing import BaseRoute, Route
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.clock import EPOCH
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
-from xlr8_sandbox.platform.rowcache import RowCache
+from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
 from xlr8_sandbox.products.successfactors_odata import (
     END_OF_TIME,
     MAX_PAGE_SIZE,
@@ -103,11 +103,6 @@ class _MatchScan:
             else:
                 self.identities.append(found[0])
         return self.identities
-
-
-def _dumps(content: Any) -> bytes:
-    """What ``JSONResponse`` writes for ``content``."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 class SuccessFactorsEmulator(ProductEmulator):
@@ -721,7 +716,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                 body = (
                     b""
                     if row is None
-                    else _dumps(serialize(entity, row, service_url, select, _top(expand), window, expand))
+                    else json_bytes(serialize(entity, row, service_url, select, _top(expand), window, expand))
                 )
                 if cached is not None and isinstance(ident, int) and self.row_cache.room_for(len(body) + 1):
                     cached[ident] = body
@@ -740,7 +735,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             )
         elif snapshot:
             self.snapshots.drop(snapshot)
-        extra = b"," + _dumps(tail)[1:-1] if tail else b""
+        extra = b"," + json_bytes(tail)[1:-1] if tail else b""
         return Response(
             b'{"d":{"results":[' + b",".join(results) + b"]" + extra + b"}}",
             headers={"Content-Type": "application/json;charset=utf-8"},
