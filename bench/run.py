@@ -408,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms": args.latency_ms,
         "mode": args.mode,
         "seed": args.seed,
+        "warm": not args.no_warm,
         "run": {**asdict(run), "records_per_s": round(run.records_per_s, 1)},
         "ceiling": None if ceiling is None else {**asdict(ceiling), "records_per_s": round(ceiling.records_per_s, 1)},
         "ratio_to_ceiling": None
