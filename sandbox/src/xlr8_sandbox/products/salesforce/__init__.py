@@ -553,10 +553,10 @@ class SalesforceEmulator(ProductEmulator):
         today = self.ctx.clock.now().date()
         for name, formula in obj.formulas.items():
             full[name] = formula(full, today)
-        for f in obj.fields:
-            if f["type"] == "address":
-                prefix = f["name"][: -len("Address")]
-                full[f["name"]] = {
+        for name, sf_type in obj.compound_fields:
+            if sf_type == "address":
+                prefix = name[: -len("Address")]
+                full[name] = {
                     "street": record.get(prefix + "Street"),
                     "city": record.get(prefix + "City"),
                     "state": record.get(prefix + "State"),
@@ -566,10 +566,10 @@ class SalesforceEmulator(ProductEmulator):
                     "longitude": record.get(prefix + "Longitude"),
                     "geocodeAccuracy": record.get(prefix + "GeocodeAccuracy"),
                 }
-            elif f["type"] == "location":
-                stem = f["name"][: -len("__c")]
+            else:
+                stem = name[: -len("__c")]
                 lat, lon = record.get(stem + "__Latitude__s"), record.get(stem + "__Longitude__s")
-                full[f["name"]] = None if lat is None else {"latitude": lat, "longitude": lon}
+                full[name] = None if lat is None else {"latitude": lat, "longitude": lon}
         return full
 
     def _plan(self, text: str, include_deleted: bool, *, check_timeout: bool = True) -> _Plan:

@@ -202,6 +202,8 @@ class SObject:
         self.field_names = [f["name"] for f in self.fields]
         self.field_types = {f["name"]: f["type"] for f in self.fields}
         self.has_is_deleted = "IsDeleted" in self.field_names
+        #: (name, type) of the compound fields (address, location), which the API computes at read time.
+        self.compound_fields = [(f["name"], f["type"]) for f in self.fields if f["type"] in ("address", "location")]
 
     def record_id(self, i: int) -> str:
         return f"{self.key_prefix}{i:012d}AAA"
