@@ -451,6 +451,8 @@ class Company:
         #: Sandbox time the views follow when no ``as_of`` is given (set by ``SandboxContext``).
         self.clock = clock
         self._inserted: list[tuple[datetime, int]] = []
+        #: Bumped by every change not implied by sandbox time (inserts, resets): part of ``data_version()``.
+        self._changes = 0
         self._lock = threading.Lock()
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
@@ -580,10 +582,19 @@ class Company:
         """Hire ``count`` people now (as another user would while a client pages)."""
         with self._lock:
             self._inserted.append((self._now(), count))
+            self._changes += 1
 
     def reset_changes(self) -> None:
         with self._lock:
             self._inserted.clear()
+            self._changes += 1
+
+    def data_version(self) -> tuple[datetime, int]:
+        """Changes whenever any record may have changed (sandbox time moved, records inserted or reset): emulators
+        key their row caches on it (``xlr8_sandbox.platform.rowcache``)."""
+        with self._lock:
+            changes = self._changes
+        return self._now(), changes
 
     def employee(self, i: int, as_of: datetime | None = None) -> Employee:
         t = self._as_of(as_of)

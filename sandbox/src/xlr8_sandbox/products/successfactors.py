@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.clock import EPOCH
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
 from xlr8_sandbox.products.successfactors_odata import (
     END_OF_TIME,
     MAX_PAGE_SIZE,
@@ -85,6 +86,25 @@ def _modified() -> list[Prop]:
     ]
 
 
+class _MatchScan:
+    """The identities of one filter's matching rows in internal order, scanned only as far as pages have needed
+    (offset paging then costs one scan, not one per page)."""
+
+    def __init__(self, rows: Iterator[tuple[Any, dict[str, Any]]]) -> None:
+        self.identities: list[Any] = []
+        self._rest: Iterator[tuple[Any, dict[str, Any]]] | None = rows
+
+    def upto(self, count: int | None) -> list[Any]:
+        """At least ``count`` identities (all when None), fewer only when the rows run out."""
+        while self._rest is not None and (count is None or len(self.identities) < count):
+            found = next(self._rest, None)
+            if found is None:
+                self._rest = None
+            else:
+                self.identities.append(found[0])
+        return self.identities
+
+
 class SuccessFactorsEmulator(ProductEmulator):
     product_id = "successfactors"
     title = "SAP SuccessFactors (OData v2)"
@@ -96,6 +116,10 @@ class SuccessFactorsEmulator(ProductEmulator):
         self._jobs_at = functools.lru_cache(maxsize=4096)(self._jobs_of_index)
         self._lock = threading.Lock()
         self._inserted = 0
+        #: Bumped whenever rows are inserted or forgotten at run time: part of the row cache's data version.
+        self._changes = 0
+        #: Serialized generated rows and matching scans per request shape and data version (XLR8_SANDBOX_CACHE=0).
+        self.row_cache = RowCache()
         self.snapshots = SnapshotStore()
         self.private_key_pem, self.certificate_pem = _self_signed_pair()
         self.entities = {e.name: e for e in self._declare()}
@@ -172,12 +196,19 @@ class SuccessFactorsEmulator(ProductEmulator):
             for entity in self.entities.values():
                 entity.extra.clear()
             self._inserted = 0
+            self._changes += 1
         self.snapshots = SnapshotStore()
+        self.row_cache.clear()
 
     def insert(self, entity_set: str, row: dict[str, Any]) -> None:
         """Add one row (exact Python values) ahead of the generated rows."""
         with self._lock:
             self.entities[entity_set].extra.insert(0, row)
+            self._changes += 1
+
+    def _data_version(self) -> tuple[Any, ...]:
+        with self._lock:
+            return (self.company.data_version(), self._changes)
 
     # --- data -------------------------------------------------------------------------------------------------
 
@@ -447,6 +478,27 @@ class SuccessFactorsEmulator(ProductEmulator):
         params = request.query_params
         predicate = parse_filter(params["$filter"], entity) if params.get("$filter") else None
         window = self._effective_window(request)
+        yield from self._matching_rows(entity, predicate, window)
+
+    def _match_scan(self, entity: EntityDef, request: Request) -> _MatchScan | None:
+        """The shared scan of this request's filter and effective window (None with the cache off). The filter
+        and window are checked here, so a bad one fails the request before anything is kept."""
+        if not self.row_cache.enabled:
+            return None
+        params = request.query_params
+        text = params.get("$filter")
+        predicate = parse_filter(text, entity) if text else None
+        window = self._effective_window(request)
+        found: _MatchScan | None = self.row_cache.shared(
+            ("match", entity.name, text, window),
+            self._data_version(),
+            lambda: _MatchScan(self._matching_rows(entity, predicate, window)),
+        )
+        return found
+
+    def _matching_rows(
+        self, entity: EntityDef, predicate: Callable[[dict[str, Any]], bool] | None, window: tuple[datetime, datetime]
+    ) -> Iterator[tuple[Any, dict[str, Any]]]:
         for ident, row in self._all_rows(entity):
             if not self._in_window(entity, row, window):
                 continue
@@ -505,7 +557,9 @@ class SuccessFactorsEmulator(ProductEmulator):
     @_guard
     def _count(self, request: Request) -> Response:
         entity = self._entity(request)
-        return Response(str(sum(1 for _ in self._matching(entity, request))), media_type="text/plain")
+        scan = self._match_scan(entity, request)
+        total = len(scan.upto(None)) if scan is not None else sum(1 for _ in self._matching(entity, request))
+        return Response(str(total), media_type="text/plain")
 
     def _addressed(self, request: Request) -> tuple[EntityDef, dict[str, Any]]:
         """The entity an address with a key predicate names (``User('E1')``, ``EmpJob(seqNumber=1L,...)``)."""
@@ -582,6 +636,8 @@ class SuccessFactorsEmulator(ProductEmulator):
         window = self._effective_window(request)
         service_url = str(request.base_url).rstrip("/") + "/odata/v2"
 
+        if self.row_cache.enabled and not order:
+            return self._collection_cached(request, entity, page_size, top, skip, offset, snapshot, window)
         identities: list[Any] | None = None
         if snapshot:
             identities = self.snapshots.get(snapshot)
@@ -617,6 +673,73 @@ class SuccessFactorsEmulator(ProductEmulator):
         elif snapshot:
             self.snapshots.drop(snapshot)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
+
+    def _collection_cached(
+        self,
+        request: Request,
+        entity: EntityDef,
+        page_size: int,
+        top: int | None,
+        skip: int,
+        offset: int,
+        snapshot: str | None,
+        window: tuple[datetime, datetime],
+    ) -> Response:
+        """``_collection`` without ``$orderby``, from the shared scan of matching rows and serialized rows: the
+        same pages and links, each generated row serialized once per (request shape, data version)."""
+        params = request.query_params
+        select, expand = self._select_expand(entity, params)
+        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        remaining = None if top is None else max(top - (offset - skip), 0)
+        limit = page_size if remaining is None else min(page_size, remaining)
+        scan: _MatchScan | None = None
+        snapshotted = snapshot is not None or params.get("paging", "").lower() == "snapshot"
+        if snapshot is not None:
+            identities = self.snapshots.get(snapshot)
+        else:
+            scan = self._match_scan(entity, request)
+            assert scan is not None  # the cache is on
+            if snapshotted:
+                identities = list(scan.upto(None))
+                snapshot = self.snapshots.create(identities)
+            else:
+                identities = scan.upto(offset + limit + 1)
+        chosen = identities[offset : offset + limit]
+        version = self._data_version()
+        shape = ("rows", entity.name, params.get("$select"), params.get("$expand"), window, service_url)
+        cached = self.row_cache.rows(shape, version)
+        results: list[bytes] = []
+        for ident in chosen:
+            body = None if cached is None or not isinstance(ident, int) else cached.get(ident)
+            if body is None:
+                row = self._resolve(entity, ident)
+                body = (
+                    b""
+                    if row is None
+                    else json_bytes(serialize(entity, row, service_url, select, _top(expand), window, expand))
+                )
+                if cached is not None and isinstance(ident, int) and self.row_cache.room_for(len(body) + 1):
+                    cached[ident] = body
+            if body:
+                results.append(body)
+        # A snapshot knows its length; an offset scan has looked one row past the page.
+        rows_after = offset + len(results) < len(identities) if snapshotted else len(identities) > offset + limit
+        tail: dict[str, Any] = {}
+        if params.get("$inlinecount") == "allpages":
+            tail["__count"] = str(len(identities) if scan is None or snapshotted else len(scan.upto(None)))
+        if rows_after and results and (remaining is None or len(results) < remaining):
+            tail["__next"] = next_url(
+                f"{service_url}/{entity.name}",
+                list(params.multi_items()),
+                encode_skiptoken(offset + len(results), snapshot),
+            )
+        elif snapshot:
+            self.snapshots.drop(snapshot)
+        extra = b"," + json_bytes(tail)[1:-1] if tail else b""
+        return Response(
+            b'{"d":{"results":[' + b",".join(results) + b"]" + extra + b"}}",
+            headers={"Content-Type": "application/json;charset=utf-8"},
+        )
 
     def _expand(self, entity: EntityDef, text: str | None) -> ExpandTree:
         """``$expand`` paths (``jobInfoNav``, ``jobInfoNav/userNav``) as a tree of declared navigation properties."""

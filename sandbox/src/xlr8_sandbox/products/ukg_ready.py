@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.company import Company, Employee
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
 
 API_KEY = "sbx-ready-api-key-41d7"  # emulator test credential, not a real secret
 USERNAME = "xlr8-ready-api"
@@ -183,6 +184,10 @@ class UkgReadyEmulator(ProductEmulator):
         self.company = ctx.company
         self._lock = threading.Lock()
         self.reports = build_reports()
+        #: Bumped when report definitions change (columns added, reset): part of the row cache's data version.
+        self._changes = 0
+        #: Rendered pages and reports per request and data version (``XLR8_SANDBOX_CACHE=0`` disables).
+        self.row_cache = RowCache()
         self.authorised_calls = 0
         self.logins = 0
         #: Query parameters of every employees list request, as asked (tests check what was pushed down).
@@ -221,13 +226,23 @@ class UkgReadyEmulator(ProductEmulator):
     def reset(self) -> None:
         with self._lock:
             self.reports = build_reports()
+            self._changes += 1
             self.authorised_calls = 0
             self.logins = 0
             self.employee_queries.clear()
+        self.row_cache.clear()
+
+    def _kept(self, *shape: Any) -> dict[int, Any] | None:
+        """The row cache's slot for one request shape at the current data version (None when caching is off)."""
+        with self._lock:
+            version = (self.company.data_version(), self._changes)
+        return self.row_cache.rows(shape, version)
 
     def add_report_column(self, kind: str, report_id: int, name: str, type_: str, value: Callable[[Any], Any]) -> None:
         """The tenant adds a column to a report (its metadata and output change from the next call on)."""
-        self.reports[(kind, report_id)].extra.append(ReportColumn(name, type_, value))
+        with self._lock:
+            self.reports[(kind, report_id)].extra.append(ReportColumn(name, type_, value))
+            self._changes += 1
 
     @staticmethod
     def account_id(e: Employee) -> int:
@@ -336,6 +351,9 @@ class UkgReadyEmulator(ProductEmulator):
             return _error(400, 4000, "size and page must be integers.")
         if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
             return _error(400, 4000, f"size must be between 1 and {MAX_PAGE_SIZE}, page >= 0.")
+        kept = self._kept("employees", str(request.url))
+        if kept is not None and 0 in kept:
+            return Response(kept[0], media_type="application/json")
         status = query.get("status")
         if status:
             people = [e for e in self.company.employees() if STATUS[e.status] == status]
@@ -347,7 +365,10 @@ class UkgReadyEmulator(ProductEmulator):
         if (page + 1) * size < total:
             params = {k: v for k, v in query.items() if k != "page"}
             links["next"] = str(request.url.replace(query=urlencode({**params, "page": page + 1})))
-        return JSONResponse({"employees": [self._employee_row(request, e) for e in chunk], "_links": links})
+        body = json_bytes({"employees": [self._employee_row(request, e) for e in chunk], "_links": links})
+        if kept is not None and self.row_cache.room_for(len(body)):
+            kept[0] = body
+        return Response(body, media_type="application/json")
 
     def _employee_by_account(self, aid: int) -> Employee | None:
         index = aid - ACCOUNT_ID_BASE
@@ -449,10 +470,31 @@ class UkgReadyEmulator(ProductEmulator):
             return report
         columns = list(report.all_columns)
         accept = request.headers.get("accept", "")
-        if "text/csv" in accept:
-            return StreamingResponse(self._csv(report, columns), media_type="text/csv; charset=utf-8")
+        as_csv = "text/csv" in accept
+        kept = self._kept("report", report.kind, report.id, as_csv)
+        if kept is not None and 0 in kept:
+            if as_csv:  # the same chunks, streamed as before
+                return StreamingResponse(iter(kept[0]), media_type="text/csv; charset=utf-8")
+            return Response(kept[0], media_type="application/json")
+        if as_csv:
+            chunks = self._csv(report, columns)
+            if kept is not None:
+                chunks = self._keep_chunks(kept, chunks)
+            return StreamingResponse(chunks, media_type="text/csv; charset=utf-8")
         rows = [[_json_value(col.value(item)) for col in columns] for item in report.rows(self.company)]
-        return JSONResponse({"columns": [{"name": col.name, "type": col.type} for col in columns], "rows": rows})
+        body = json_bytes({"columns": [{"name": col.name, "type": col.type} for col in columns], "rows": rows})
+        if kept is not None and self.row_cache.room_for(len(body)):
+            kept[0] = body
+        return Response(body, media_type="application/json")
+
+    def _keep_chunks(self, kept: dict[int, Any], chunks: Iterator[str]) -> Iterator[str]:
+        """Pass the chunks through; once all went out, keep them for the next identical request."""
+        sent: list[str] = []
+        for chunk in chunks:
+            sent.append(chunk)
+            yield chunk
+        if self.row_cache.room_for(sum(len(chunk) for chunk in sent)):
+            kept[0] = sent
 
     def _csv(self, report: Report, columns: list[ReportColumn]) -> Iterator[str]:
         buffer = io.StringIO()

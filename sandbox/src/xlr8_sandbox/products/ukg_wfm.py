@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.company import Employee, WorkedDay
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache
 
 PRODUCT = "ukg_wfm"
 APPKEY = "sandbox-wfm-appkey-7Qx2"  # emulator test credential, not a real secret
@@ -106,6 +107,8 @@ class UkgWfmEmulator(ProductEmulator):
         self.token_ttl = TOKEN_TTL
         self.accept_refresh = True
         self._employee = functools.lru_cache(maxsize=16384)(self._employee_at)
+        #: Rendered answers per request and data version (``XLR8_SANDBOX_CACHE=0`` disables).
+        self.row_cache = RowCache()
 
     def routes(self) -> list[BaseRoute]:
         post = ["POST"]
@@ -160,6 +163,7 @@ class UkgWfmEmulator(ProductEmulator):
             self.max_days = MAX_DAYS
             self.token_ttl = TOKEN_TTL
             self.accept_refresh = True
+        self.row_cache.clear()
 
     # --- authentication -------------------------------------------------------------------------------------------
 
@@ -253,17 +257,28 @@ class UkgWfmEmulator(ProductEmulator):
             if refused is not None:
                 return refused
             body: Any = None
+            raw = b""
             if request.method == "POST":
+                raw = await request.body()
                 try:
-                    body = json.loads(await request.body() or b"null")
+                    body = json.loads(raw or b"null")
                 except ValueError:
                     return wfm_error(400, "WCO-100400", "The request body is not valid JSON.")
                 if not isinstance(body, dict):
                     return wfm_error(400, "WCO-100400", "The request body must be a JSON object.")
+            # Every read is a pure function of (path, query, body, the caps) and the company's data: an answer is
+            # rendered once per data version (errors are not kept, they are cheap and may depend on the caps).
+            shape = (request.url.path, request.url.query, raw, self.max_persons, self.max_days)
+            kept = self.row_cache.rows(shape, self.company.data_version())
+            if kept is not None and 0 in kept:
+                return Response(kept[0], media_type="application/json")
             result = await run_in_threadpool(handler, body, request)
             if isinstance(result, Response):
                 return result
-            return Response(json.dumps(result, default=_json_default), media_type="application/json")
+            rendered = json.dumps(result, default=_json_default).encode()
+            if kept is not None and self.row_cache.room_for(len(rendered)):
+                kept[0] = rendered
+            return Response(rendered, media_type="application/json")
 
         return endpoint
 

@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache
 from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, QueryError, parse_q, typed
 
 API_VERSIONS = ("11.13.18.05", "latest")
@@ -193,6 +194,10 @@ class FusionEmulator(ProductEmulator):
         self.company = ctx.company
         self._lock = threading.Lock()
         self.resources: dict[str, ResourceDef] = self.build_resources()
+        #: Bumped when resource definitions change (attributes added, reset): part of the row cache's data version.
+        self._changes = 0
+        #: Collection pages rendered once per (request URL, data version) (``XLR8_SANDBOX_CACHE=0`` disables).
+        self.row_cache = RowCache()
         self._index_cache: OrderedDict[tuple[Any, ...], tuple[list[tuple[Any, ...]], list[int]]] = OrderedDict()
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.jwt_private_key_pem = key.private_bytes(
@@ -251,6 +256,7 @@ class FusionEmulator(ProductEmulator):
         with self._lock:
             self.resources = self.build_resources()
             self._index_cache.clear()
+            self._changes += 1
             self.throttle_remaining = 0
             self.collection_queries.clear()
             self.before_collection = None
@@ -268,6 +274,7 @@ class FusionEmulator(ProductEmulator):
         with self._lock:
             self.resources[resource].extra[attr.name] = (attr, value)
             self._index_cache.clear()
+            self._changes += 1
 
     # --- auth -------------------------------------------------------------------------------------------------
 
@@ -423,10 +430,21 @@ class FusionEmulator(ProductEmulator):
             self.before_collection(served)
         try:
             resource = self._resource(request)
-            body = await run_in_threadpool(self._page, resource, params, self._framework(request), str(request.url))
+            framework = self._framework(request)
+            # A page is a pure function of (resource, framework version, URL) and the tenant's data: rendered once
+            # per data version (errors are not kept).
+            with self._lock:
+                version = (self.company.data_version(), self._changes)
+            kept = self.row_cache.rows(("collection", resource.name, framework, str(request.url)), version)
+            if kept is not None and 0 in kept:
+                return Response(kept[0], media_type=COLLECTION_TYPE)
+            body = await run_in_threadpool(self._page, resource, params, framework, str(request.url))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
-        return Response(json.dumps(body, default=json_default), media_type=COLLECTION_TYPE)
+        rendered = json.dumps(body, default=json_default)
+        if kept is not None and self.row_cache.room_for(len(rendered)):
+            kept[0] = rendered
+        return Response(rendered, media_type=COLLECTION_TYPE)
 
     def _int_param(self, params: Mapping[str, str], name: str, default: int) -> int:
         raw = params.get(name)

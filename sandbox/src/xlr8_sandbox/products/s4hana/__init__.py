@@ -32,6 +32,7 @@ from xlr8_kit.soap import SOAP11, build_envelope, element, parse_envelope
 from xlr8_kit.soap import local_name as soap_local_name
 from xlr8_kit.soap.rfc import RFC_NS, decode, encode
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
 from xlr8_sandbox.products.s4hana.data import V2_ROOT, S4Data
 from xlr8_sandbox.products.s4hana.odata import (
     S4Error,
@@ -74,6 +75,8 @@ class S4HanaEmulator(ProductEmulator):
         self._metadata = {s.path: s.metadata() for s in self.services.values()}
         self.snapshots = SnapshotStore()
         self._lock = threading.Lock()
+        #: Matching rows and serialized generated rows per request shape and data version (XLR8_SANDBOX_CACHE=0).
+        self.row_cache = RowCache()
         self.reset()
 
     # --- platform hooks ---------------------------------------------------------------------------------------
@@ -133,6 +136,7 @@ class S4HanaEmulator(ProductEmulator):
                     s4set.entity.extra.clear()
             self._inserted = 0
         self.snapshots = SnapshotStore()
+        self.row_cache.clear()
         with self._lock:
             #: (path, decoded query) of the latest OData requests since the last reset (the platform log omits
             #: queries; bounded so a long-running sandbox does not grow).
@@ -262,7 +266,10 @@ class S4HanaEmulator(ProductEmulator):
             identities = self._matching(service, s4set, request)
         total = len(identities) if identities is not None else self._natural_count(s4set)
         stop = min(total, end if end is not None else total, offset + page_size)
-        rows = [r for i in range(offset, max(offset, stop)) if (r := self._resolve(s4set, identities, i)) is not None]
+        picked = range(offset, max(offset, stop))
+        kept = self._kept_rows(service, s4set, request, select)
+        if kept is None:
+            rows = [r for i in picked if (r := self._resolve(s4set, identities, i)) is not None]
         more = stop < (min(total, end) if end is not None else total)
         next_token = None
         if more:
@@ -275,6 +282,8 @@ class S4HanaEmulator(ProductEmulator):
         if next_token:
             link_params.append(("$skiptoken", next_token))
         query = urlencode(link_params, safe="$/,():'", quote_via=quote)
+        if kept is not None:
+            return self._page_from_kept(service, s4set, request, kept, identities, picked, total, next_token, query)
         if service.version == 2:
             service_url = str(request.base_url).rstrip("/") + service.path
             results = [serialize_v2(service, s4set, row, service_url) for row in rows]
@@ -299,6 +308,87 @@ class S4HanaEmulator(ProductEmulator):
         media = "application/json;odata.metadata=minimal" + (";IEEE754Compatible=true" if ieee else "")
         return Response(dumps_v4(v4_body), media_type=media)
 
+    def _data_version(self) -> tuple[Any, ...]:
+        with self._lock:
+            return (self.ctx.company.data_version(), self._inserted)
+
+    def _kept_rows(
+        self, service: Service, s4set: S4Set, request: Request, select: list[str] | None
+    ) -> dict[int, Any] | None:
+        """Serialized generated rows for this request's shape (None with the cache off)."""
+        ieee = "ieee754compatible=true" in request.headers.get("accept", "").lower().replace(" ", "")
+        shape = (
+            "rows",
+            service.path,
+            s4set.entity.name,
+            str(request.base_url),
+            tuple(select or ()),
+            select is None,
+            ieee,
+        )
+        return self.row_cache.rows(shape, self._data_version())
+
+    def _page_from_kept(
+        self,
+        service: Service,
+        s4set: S4Set,
+        request: Request,
+        kept: dict[int, Any],
+        identities: list[Any] | None,
+        picked: range,
+        total: int,
+        next_token: str | None,
+        query: str,
+    ) -> Response:
+        """The page ``_collection`` renders, each generated row serialized once per (shape, data version)."""
+        params = request.query_params
+        entity = s4set.entity
+        select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
+        ieee = "ieee754compatible=true" in request.headers.get("accept", "").lower().replace(" ", "")
+        service_url = str(request.base_url).rstrip("/") + service.path
+        extra = len(entity.extra)
+
+        def render(row: dict[str, Any]) -> str:
+            if service.version == 2:
+                result = serialize_v2(service, s4set, row, service_url)
+                if select is not None:
+                    result = {k: v for k, v in result.items() if k in select or k == "__metadata"}
+                return json_bytes(result).decode()
+            value = serialize_v4(s4set, row, ieee754_compatible=ieee)
+            if select is not None:
+                value = {k: v for k, v in value.items() if k in select}
+            return dumps_v4(value)
+
+        parts: list[str] = []
+        for i in picked:
+            ident = identities[i] if identities is not None else i
+            generated = ident - extra if isinstance(ident, int) and ident >= extra else None
+            text = None if generated is None else kept.get(generated)
+            if text is None:
+                row = self._resolve(s4set, identities, i)
+                text = "" if row is None else render(row)
+                if generated is not None and self.row_cache.room_for(len(text) + 1):
+                    kept[generated] = text
+            if text:
+                parts.append(text)
+        if service.version == 2:
+            head = ",".join(parts)
+            tail = ""
+            if params.get("$inlinecount") == "allpages":
+                tail += ',"__count":' + json_bytes(str(total)).decode()
+            if next_token:
+                tail += ',"__next":' + json_bytes(f"{service_url}/{entity.name}?{query}").decode()
+            body = ('{"d":{"results":[' + head + "]" + tail + "}}").encode()
+            return Response(body, media_type="application/json")
+        v4_head: dict[str, Any] = {"@odata.context": f"$metadata#{entity.name}", "@odata.metadataEtag": 'W/"20260105"'}
+        if params.get("$count") == "true":
+            v4_head["@odata.count"] = total
+        text = dumps_v4(v4_head)[:-1] + ', "value": [' + ", ".join(parts) + "]"
+        if next_token:
+            text += ', "@odata.nextLink": ' + json.dumps(f"{entity.name}?{query}", ensure_ascii=False)
+        media = "application/json;odata.metadata=minimal" + (";IEEE754Compatible=true" if ieee else "")
+        return Response(text + "}", media_type=media)
+
     def _natural_count(self, s4set: S4Set) -> int:
         return len(s4set.entity.extra) + s4set.entity.count()
 
@@ -312,7 +402,19 @@ class S4HanaEmulator(ProductEmulator):
         return s4set.entity.row(ident - len(extra))
 
     def _matching(self, service: Service, s4set: S4Set, request: Request) -> list[Any]:
-        """Identities (row indexes) of the rows the request's $filter keeps, in $orderby order if given."""
+        """Identities (row indexes) of the rows the request's $filter keeps, in $orderby order if given; kept per
+        (filter, order, data version) once a scan succeeded (a refused filter is refused again)."""
+        params = request.query_params
+        key = ("match", service.path, s4set.entity.name, params.get("$filter"), params.get("$orderby"))
+        kept = self.row_cache.rows(key, self._data_version())
+        if kept is not None and 0 in kept:
+            return list(kept[0])
+        found = self._scan(service, s4set, request)
+        if kept is not None:
+            kept[0] = list(found)
+        return found
+
+    def _scan(self, service: Service, s4set: S4Set, request: Request) -> list[Any]:
         params = request.query_params
         text = params.get("$filter")
         try:

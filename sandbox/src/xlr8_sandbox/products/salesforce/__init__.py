@@ -11,6 +11,7 @@ Test switches live on the emulator object: ``api_limit``, ``api_used``, ``query_
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import heapq
 import io
@@ -19,9 +20,9 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache
 from xlr8_sandbox.products.salesforce import soql
 from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
 
@@ -136,11 +138,35 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+#: The one JSON encoder of data pages (what ``json.dumps`` with these options builds on every call).
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+#: Fields every base row carries before its generated ones, and those that grow with the row index.
+_SYSTEM_FIELDS = frozenset(
+    {"Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "IsDeleted"}
+)
+_ASCENDING_FIELDS = frozenset({"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"})
+
+
 class _FastJSON(JSONResponse):
     """JSON with Decimals written as numbers, without walking every record first."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+        return _ENCODER.encode(content).encode()
+
+
+def _where_fields(condition: soql.Condition) -> set[str]:
+    if isinstance(condition, soql.BoolOp):
+        return set().union(*(_where_fields(part) for part in condition.parts))
+    return {condition.field}
+
+
+def _ascending_term(term: soql.Condition) -> bool:
+    """A range comparison on a field that never decreases with the base row index (so it holds on an interval)."""
+    if not isinstance(term, soql.Comparison) or term.field not in _ASCENDING_FIELDS:
+        return False
+    if term.op not in ("<", "<=", ">", ">="):
+        return False
+    return isinstance(term.value, str) if term.field == "Id" else isinstance(term.value, date)
 
 
 @dataclass
@@ -211,6 +237,8 @@ class SalesforceEmulator(ProductEmulator):
         self._jobs: dict[str, _BulkJob] = {}
         self._refresh_tokens = {REFRESH_TOKEN}
         self.request_log: list[tuple[str, str]] = []
+        #: Base rows' wire bytes per request shape and data version (``XLR8_SANDBOX_CACHE=0`` turns it off).
+        self.row_cache = RowCache()
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.jwt_private_key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -261,6 +289,7 @@ class SalesforceEmulator(ProductEmulator):
             self.bulk1_batches = 0
             self._refresh_tokens = {REFRESH_TOKEN}
             self.request_log.clear()
+            self.row_cache.clear()
             del self._jwt_public_keys[1:]  # the emulator's own key stays; registered ones go
 
     # --- fault hooks (vendor shapes) -----------------------------------------------------------------------
@@ -524,10 +553,10 @@ class SalesforceEmulator(ProductEmulator):
         today = self.ctx.clock.now().date()
         for name, formula in obj.formulas.items():
             full[name] = formula(full, today)
-        for f in obj.fields:
-            if f["type"] == "address":
-                prefix = f["name"][: -len("Address")]
-                full[f["name"]] = {
+        for name, sf_type in obj.compound_fields:
+            if sf_type == "address":
+                prefix = name[: -len("Address")]
+                full[name] = {
                     "street": record.get(prefix + "Street"),
                     "city": record.get(prefix + "City"),
                     "state": record.get(prefix + "State"),
@@ -537,10 +566,10 @@ class SalesforceEmulator(ProductEmulator):
                     "longitude": record.get(prefix + "Longitude"),
                     "geocodeAccuracy": record.get(prefix + "GeocodeAccuracy"),
                 }
-            elif f["type"] == "location":
-                stem = f["name"][: -len("__c")]
+            else:
+                stem = name[: -len("__c")]
                 lat, lon = record.get(stem + "__Latitude__s"), record.get(stem + "__Longitude__s")
-                full[f["name"]] = None if lat is None else {"latitude": lat, "longitude": lon}
+                full[name] = None if lat is None else {"latitude": lat, "longitude": lon}
         return full
 
     def _plan(self, text: str, include_deleted: bool, *, check_timeout: bool = True) -> _Plan:
@@ -608,6 +637,91 @@ class SalesforceEmulator(ProductEmulator):
                 return
             delivered += 1
             yield full, _Position(base_next, overlay_next, delivered)
+
+    def _base_window(self, plan: _Plan) -> tuple[int, int, Callable[[int], bool] | None] | None:
+        """Where the base rows matching the plan's filter lie: (first, stop, test for each row in between or None),
+        decided on system fields alone; None when the filter reads generated fields (then rows are built to test).
+
+        Range terms on fields that ascend with the index (SystemModstamp, Id, ...) hold on an interval, found by
+        bisection with the same ``soql.matches`` the full scan uses; other terms are tested row by row."""
+        obj = plan.sobject
+        first, stop = plan.start, plan.stop
+        where = plan.query.where
+        if where is None:
+            return first, stop, None
+        system = _SYSTEM_FIELDS if obj.has_is_deleted else _SYSTEM_FIELDS - {"IsDeleted"}
+        if not _where_fields(where) <= system:
+            return None
+        rest: list[soql.Condition] = []
+        for term in soql.conjuncts(where):
+            if not _ascending_term(term):
+                rest.append(term)
+                continue
+
+            def holds(i: int, term: soql.Condition = term) -> bool:
+                return soql.matches(term, obj.system_record(i))
+
+            if isinstance(term, soql.Comparison) and term.op in (">", ">="):
+                first = bisect.bisect_left(range(obj.count), True, first, max(first, stop), key=holds)
+            else:
+                stop = bisect.bisect_left(range(obj.count), True, first, max(first, stop), key=lambda i: not holds(i))
+        if not rest:
+            return first, stop, None
+        remaining = soql.BoolOp("AND", tuple(rest))
+        return first, stop, lambda i: soql.matches(remaining, obj.system_record(i))
+
+    def _collect(
+        self,
+        plan: _Plan,
+        position: _Position,
+        count: int,
+        encode: Callable[[dict[str, Any]], Any],
+        shape: tuple[Any, ...],
+    ) -> tuple[list[Any], _Position, bool] | None:
+        """What ``_rows`` yields from ``position`` (same rows, order and positions), at most ``count`` of them,
+        each encoded; and whether more follow. Base rows are encoded once per (shape, data version) and kept in
+        ``row_cache``; overlay rows (touched, deleted, inserted) are encoded on every read. None when the filter
+        needs generated fields or the cache is off (the caller then scans with ``_rows``, the reference path)."""
+        window = self._base_window(plan) if self.row_cache.enabled else None
+        if window is None:
+            return None
+        first, stop, test = window
+        obj = plan.sobject
+        cached = self.row_cache.rows((obj.name, *shape), self.ctx.company.data_version())
+        overlay, overlaid, limit, where = plan.overlay, plan.overlaid, plan.query.limit, plan.query.where
+        i, j, delivered = max(position.base, first), position.overlay, position.delivered
+        out: list[Any] = []
+        last = position
+        while len(out) <= count:
+            while i < stop and (i in overlaid or (test is not None and not test(i))):
+                i += 1
+            if j < len(overlay) and (i >= stop or (overlay[j]["SystemModstamp"], overlay[j]["Id"]) < obj.sort_key(i)):
+                record = overlay[j]
+                j += 1
+                if record.get("IsDeleted") and not plan.include_deleted:
+                    continue
+                full = self._full_record(obj, record)
+                if not soql.matches(where, full):
+                    continue
+                if limit is not None and delivered >= limit:
+                    break
+                value = encode(full)
+            elif i < stop:
+                if limit is not None and delivered >= limit:
+                    break
+                value = None if cached is None else cached.get(i)
+                if value is None:
+                    value = encode(self._full_record(obj, obj.base_record(i)))
+                    if cached is not None and self.row_cache.room_for(len(value)):
+                        cached[i] = value
+                i += 1
+            else:
+                break
+            delivered += 1
+            out.append(value)
+            if len(out) == count:
+                last = _Position(i, j, delivered)
+        return out[:count], last, len(out) > count
 
     def _project(self, plan: _Plan, record: dict[str, Any], version: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -683,23 +797,49 @@ class SalesforceEmulator(ProductEmulator):
     def _page(self, request: Request, locator: str, offset: int, position: _Position) -> Response:
         plan, batch = self._cursors[locator]
         version = request.path_params["version"]
+
+        def encode(record: dict[str, Any]) -> bytes:
+            return _ENCODER.encode(self._project(plan, record, version)).encode()
+
+        fast = self._collect(plan, position, batch, encode, ("rest", tuple(plan.query.fields), version))
+        if fast is not None:
+            rows, last, more = fast
+            head: dict[str, Any] = {"totalSize": offset + len(rows) + (1 if more else 0), "done": not more}
+            self._next_page(plan, head, locator, offset + len(rows), last, version, more)
+            # The bytes ``_FastJSON`` writes for the same dict: the head's keys, then the records in order.
+            return Response(
+                _ENCODER.encode(head)[:-1].encode() + b',"records":[' + b",".join(rows) + b"]}",
+                media_type="application/json",
+            )
         records: list[dict[str, Any]] = []
         last = position
-        rows = self._rows(plan, position)
-        for record, after in itertools.islice(rows, batch):
+        found = self._rows(plan, position)
+        for record, after in itertools.islice(found, batch):
             records.append(self._project(plan, record, version))
             last = after
-        more = len(records) == batch and next(rows, None) is not None
+        more = len(records) == batch and next(found, None) is not None
         body: dict[str, Any] = {"totalSize": offset + len(records) + (1 if more else 0), "done": not more}
+        self._next_page(plan, body, locator, offset + len(records), last, version, more)
+        body["records"] = records
+        return _FastJSON(body)
+
+    def _next_page(
+        self,
+        plan: _Plan,
+        body: dict[str, Any],
+        locator: str,
+        next_offset: int,
+        last: _Position,
+        version: str,
+        more: bool,
+    ) -> None:
+        """Add nextRecordsUrl and keep the cursor when more rows follow; else forget the cursor."""
         if more:
-            next_offset = offset + len(records)
             self._cursor_positions[(locator, next_offset)] = last
             endpoint = "queryAll" if plan.include_deleted else "query"
             body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{next_offset}"
         else:
             self._cursors.pop(locator, None)
-        body["records"] = records
-        return _FastJSON(body)
 
     # --- Bulk API 2.0 ----------------------------------------------------------------------------------------
     def _job_info(self, job: _BulkJob) -> dict[str, Any]:
@@ -763,22 +903,38 @@ class SalesforceEmulator(ProductEmulator):
         else:
             position = _Position(job.plan.start, 0)
         max_records = int(request.query_params.get("maxRecords") or 50_000)
+        fields = job.plan.query.fields
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(job.plan.query.fields)
-        count = 0
-        rows = self._rows(job.plan, position)
-        last = position
+        writer.writerow(fields)
         scales = {
             f["name"]: int(f.get("scale") or 0)
             for f in job.plan.sobject.fields
             if f["type"] in ("double", "currency", "percent")
         }
-        for record, after in itertools.islice(rows, max_records):
-            writer.writerow([_csv_value(record.get(name), scales.get(name)) for name in job.plan.query.fields])
-            count += 1
-            last = after
-        more = count == max_records and next(rows, None) is not None
+        line = io.StringIO()
+        line_writer = csv.writer(line, lineterminator="\n")
+
+        def encode(record: dict[str, Any]) -> str:
+            line.seek(0)
+            line.truncate()
+            line_writer.writerow([_csv_value(record.get(name), scales.get(name)) for name in fields])
+            return line.getvalue()
+
+        fast = self._collect(job.plan, position, max_records, encode, ("csv", tuple(fields)))
+        if fast is not None:
+            lines, last, more = fast
+            count = len(lines)
+            buffer.write("".join(lines))
+        else:
+            count = 0
+            rows = self._rows(job.plan, position)
+            last = position
+            for record, after in itertools.islice(rows, max_records):
+                writer.writerow([_csv_value(record.get(name), scales.get(name)) for name in fields])
+                count += 1
+                last = after
+            more = count == max_records and next(rows, None) is not None
         job.processed += count
         next_locator = "null"
         if more:

@@ -202,6 +202,8 @@ class SObject:
         self.field_names = [f["name"] for f in self.fields]
         self.field_types = {f["name"]: f["type"] for f in self.fields}
         self.has_is_deleted = "IsDeleted" in self.field_names
+        #: (name, type) of the compound fields (address, location), which the API computes at read time.
+        self.compound_fields = [(f["name"], f["type"]) for f in self.fields if f["type"] in ("address", "location")]
 
     def record_id(self, i: int) -> str:
         return f"{self.key_prefix}{i:012d}AAA"
@@ -221,7 +223,8 @@ class SObject:
         """Seek: the smallest i whose base SystemModstamp is >= moment."""
         return bisect.bisect_left(range(self.count), moment, key=self.modstamp_at)
 
-    def base_record(self, i: int) -> dict[str, Any]:
+    def system_record(self, i: int) -> dict[str, Any]:
+        """Row ``i``'s system fields alone (no seeded generator): enough to decide a filter on them cheaply."""
         record: dict[str, Any] = {
             "Id": self.record_id(i),
             "CreatedDate": _stamp(i // ROWS_PER_TIMESTAMP, 0),
@@ -232,6 +235,14 @@ class SObject:
         }
         if self.has_is_deleted:
             record["IsDeleted"] = False
+        return record
+
+    def sort_key(self, i: int) -> tuple[str, str]:
+        """(SystemModstamp, Id) of base row ``i``: the order queries walk."""
+        return _stamp(i // ROWS_PER_TIMESTAMP, 1), self.record_id(i)
+
+    def base_record(self, i: int) -> dict[str, Any]:
+        record = self.system_record(i)
         record.update(self.row(i))
         return record
 

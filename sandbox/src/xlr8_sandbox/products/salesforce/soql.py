@@ -258,10 +258,10 @@ def matches(condition: Condition | None, record: dict[str, Any]) -> bool:
     return _compare(record[condition.field], condition.op, condition.value)
 
 
-def _conjuncts(condition: Condition) -> tuple[Condition, ...]:
+def conjuncts(condition: Condition) -> tuple[Condition, ...]:
     """The terms of a top-level AND, nested ANDs flattened (``a AND (b AND c)``, as a pushed-down filter adds)."""
     if isinstance(condition, BoolOp) and condition.op == "AND":
-        return tuple(term for part in condition.parts for term in _conjuncts(part))
+        return tuple(term for part in condition.parts for term in conjuncts(part))
     return (condition,)
 
 
@@ -271,7 +271,7 @@ def bounds(condition: Condition | None, column: str) -> tuple[datetime | None, d
     upper: datetime | None = None
     if condition is None:
         return None, None
-    parts = _conjuncts(condition)
+    parts = conjuncts(condition)
     for part in parts:
         if isinstance(part, Comparison) and part.field == column and isinstance(part.value, datetime):
             if part.op in (">", ">=", "="):

@@ -24,6 +24,7 @@ import functools
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,8 +45,9 @@ from xlr8_kit.soap import (
     nil,
     parse_envelope,
 )
-from xlr8_sandbox.company import Employee
+from xlr8_sandbox.company import Company, Employee
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
 from xlr8_sandbox.products.ukg_pro import raas, rest, wsdl
 
 USERNAME = "xlr8-raas-service"
@@ -83,6 +85,8 @@ class UkgProEmulator(ProductEmulator):
         #: ``(startDate, endDate)`` of every employee-changes request, as asked (scenario tests read it).
         self.change_windows: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
+        #: RaaS replies and REST rows per request shape and data version (``XLR8_SANDBOX_CACHE=0`` disables).
+        self.row_cache = RowCache()
         self._employee = functools.lru_cache(maxsize=4096)(self._employee_now)
 
     def routes(self) -> list[BaseRoute]:
@@ -135,6 +139,7 @@ class UkgProEmulator(ProductEmulator):
             self.fail_next_report = None
             self._reports.clear()
             self.change_windows.clear()
+        self.row_cache.clear()
 
     def report_paths(self) -> list[str]:
         return [r.path for r in raas.REPORTS]
@@ -204,10 +209,21 @@ class UkgProEmulator(ProductEmulator):
             "compensation-details",
             "employee-demographic-details",
         )
+        kept = self.row_cache.rows(
+            ("personnel", resource, tuple(sorted(statuses)), wanted_id, wanted_company), self.company.data_version()
+        )
         if one_per_employee and not (statuses or wanted_id or wanted_company):
             start = (page - 1) * per_page  # one row per person: page straight from the index
+            if kept is not None:
+                return self._json_rows(kept, start, start + per_page, lambda e: builder(self.company, e)[0])
             rows = [builder(self.company, e)[0] for e in self._employees(start, start + per_page)]
             return JSONResponse(rows)
+        if kept is not None:
+            # The whole selection once per (filter, data version), as each row's JSON; pages are slices of it.
+            if 0 not in kept:
+                kept[0] = self._selection(builder, statuses, wanted_id, wanted_company)
+            chosen = kept[0][(page - 1) * per_page : page * per_page]
+            return Response(b"[" + b",".join(chosen) + b"]", media_type="application/json")
         selected: list[dict[str, Any]] = []
         for e in self._employees():
             if statuses and rest.STATUS_CODES[e.status] not in statuses:
@@ -216,6 +232,32 @@ class UkgProEmulator(ProductEmulator):
                 continue
             selected.extend(builder(self.company, e))
         return JSONResponse(selected[(page - 1) * per_page : page * per_page])
+
+    def _json_rows(self, kept: dict[int, Any], start: int, stop: int, build: Callable[[Employee], Any]) -> Response:
+        """Rows ``start:stop`` of one-row-per-person data as a JSON array, each row's JSON kept per data version."""
+        now = self.ctx.clock.now()
+        parts: list[bytes] = []
+        for i in range(start, min(stop, self.company.employee_count(now))):
+            row = kept.get(i)
+            if row is None:
+                row = json_bytes(build(self._employee(i, now)))
+                if self.row_cache.room_for(len(row)):
+                    kept[i] = row
+            parts.append(row)
+        return Response(b"[" + b",".join(parts) + b"]", media_type="application/json")
+
+    def _selection(
+        self, builder: Callable[[Company, Employee], list[Any]], statuses: set[str], wanted_id: Any, wanted_company: Any
+    ) -> list[bytes]:
+        selected: list[bytes] = []
+        for e in self._employees():
+            if statuses and rest.STATUS_CODES[e.status] not in statuses:
+                continue
+            if (wanted_id and e.employee_id != wanted_id) or (wanted_company and e.company_code != wanted_company):
+                continue
+            selected.extend(json_bytes(row) for row in builder(self.company, e))
+        self.row_cache.room_for(sum(len(row) for row in selected))
+        return selected
 
     def _employee_changes(self, request: Request, page: int, per_page: int) -> Response:
         query = request.query_params
@@ -488,12 +530,21 @@ class UkgProEmulator(ProductEmulator):
         return await run_in_threadpool(self._render, pending, delimiter)
 
     def _render(self, pending: PendingReport, delimiter: str | None) -> Response:
+        # A report's reply is a pure function of (report, parameters, delimiter) and the company's data: rendered
+        # once per data version.
+        params = tuple(sorted((name, tuple(values)) for name, values in pending.params.items()))
+        kept = self.row_cache.rows(("raas", pending.report.path, params, delimiter), self.company.data_version())
+        if kept is not None and 0 in kept:
+            return _soap_response(kept[0])
         rows = pending.report.rows(self.company, pending.params)
         if delimiter is not None:
             content = raas.render_csv(pending.report, rows, delimiter)
         else:
             content = raas.render_xml(pending.report, rows)
-        return _stream_reply("Completed", None, content)
+        reply = _stream_reply("Completed", None, content)
+        if kept is not None and self.row_cache.room_for(len(reply.body)):
+            kept[0] = bytes(reply.body)
+        return reply
 
 
 def _metadata(document: str | None) -> Response:

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
+from xlr8_sandbox.platform.rowcache import RowCache
 
 TENANT = "acme_sandbox"
 ISU_USER = "ISU_XLR8"
@@ -64,6 +65,8 @@ class WorkdayEmulator(ProductEmulator):
         self.company = ctx.company
         self.tenant = TENANT
         self._lock = threading.Lock()
+        #: RaaS bodies and REST worker rows per request shape and data version (``XLR8_SANDBOX_CACHE=0`` disables).
+        self.row_cache = RowCache()
         #: Refresh tokens the token endpoint accepts; rotation replaces the one used (single use).
         self.refresh_tokens: set[str] = {REFRESH_TOKEN}
         self.rotate_refresh_tokens = False
@@ -114,6 +117,7 @@ class WorkdayEmulator(ProductEmulator):
             self.raas_calls.clear()
             self.soap_calls.clear()
             self._workers_cache = None
+        self.row_cache.clear()
 
     def throttle_soap(self, times: int) -> None:
         """Refuse the next ``times`` SOAP calls with Workday's throttling fault (HTTP 500)."""

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from xlr8_sandbox.company import Employee
+from xlr8_sandbox.platform.rowcache import json_bytes
 from xlr8_sandbox.products.workday import REST_MAX_LIMIT, wd_datetime, wid, worker_status
 
 if t.TYPE_CHECKING:
@@ -101,6 +102,29 @@ def routes(emulator: WorkdayEmulator) -> list[Route]:
         people = emulator.company.employees(offset, offset + limit, as_of=now)
         return total, [worker_json(emulator, e, base_url(request)) for e in people]
 
+    def workers_page(request: Request) -> Response:
+        """``workers`` pages with each worker's JSON kept per (base URL, index, data version)."""
+        paging = _paging(request)
+        if isinstance(paging, JSONResponse):
+            return paging
+        limit, offset = paging
+        base = base_url(request)
+        kept = emulator.row_cache.rows(("rest-worker", base), emulator.company.data_version())
+        if kept is None:
+            total, rows = workers(request, offset, limit)
+            return JSONResponse({"total": total, "data": rows})
+        now = emulator.now()
+        total = emulator.worker_count(now)
+        parts: list[bytes] = []
+        for i in range(offset, min(offset + limit, total)):
+            row = kept.get(i)
+            if row is None:
+                row = json_bytes(worker_json(emulator, emulator.company.employee(i, now), base))
+                if emulator.row_cache.room_for(len(row)):
+                    kept[i] = row
+            parts.append(row)
+        return Response(b'{"total":%d,"data":[' % total + b",".join(parts) + b"]}", media_type="application/json")
+
     def one_worker(request: Request) -> Response:
         wanted = request.path_params["id"]
         for e in emulator.workers():
@@ -142,7 +166,7 @@ def routes(emulator: WorkdayEmulator) -> list[Route]:
         return len(rows), rows[offset : offset + limit]
 
     return [
-        Route(f"{BASE}/workers", collection(workers), methods=["GET"]),
+        Route(f"{BASE}/workers", guarded(workers_page), methods=["GET"]),
         Route(f"{BASE}/workers/{{id}}", guarded(one_worker), methods=["GET"]),
         Route(f"{BASE}/supervisoryOrganizations", collection(organizations), methods=["GET"]),
         Route(f"{BASE}/jobs", collection(jobs), methods=["GET"]),
