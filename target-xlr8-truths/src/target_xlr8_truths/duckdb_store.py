@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import typing as t
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import msgspec
 
 from target_xlr8_truths.columns import Column
 from target_xlr8_truths.faults import SPOOL_ENV, hold
@@ -29,6 +29,7 @@ _LONG_NUMBER = b"0" * 16
 _SCAN_CHUNK = 1 << 22
 _LONGEST_RUN = 64  # a longer run of digits and dots is treated as a long number without counting further
 BAD_ROW = "__xlr8_bad"
+_ROW_ENCODER = msgspec.json.Encoder()
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 
 
@@ -164,9 +165,9 @@ class DuckDBStore(Store):
             return
         spec = _read_json_columns(columns)
         with self.spool.file(".jsonl") as (fd, path):
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-                out.writelines(dumps(row) + "\n" for row in batch.rows)
+            with os.fdopen(fd, "wb") as out:
+                # rows hold only str, int, float, bool and None (decimals as text): msgspec writes the same values
+                out.write(_ROW_ENCODER.encode_lines(batch.rows))
             hold(SPOOL_ENV)
             self.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
+import logging
 import os
 import shutil
 import typing as t
@@ -16,6 +18,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, logical_type
+from target_xlr8_truths.compiled import CompiledRecords
 from target_xlr8_truths.naming import TableNames, column_names, snake_case, stream_owner
 from target_xlr8_truths.privacy import StreamProtection
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
@@ -30,6 +33,10 @@ if t.TYPE_CHECKING:
 
 #: Record metadata kept whatever ``add_record_metadata`` says: deletes and full-table versions depend on them.
 ALWAYS_KEPT_SDC = ("_sdc_deleted_at", "_sdc_table_version", "_sdc_extracted_at")
+#: What the SDK adds to every record besides those: never stored unless ``add_record_metadata``, and always valid.
+OTHER_SDC = ("_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_sync_started_at")
+#: Set to 1: every record and every BATCH file takes the exact per-field path (tests compare the two paths with it).
+EXACT_PATH_ENV = "XLR8_TRUTHS_EXACT_PATH"
 SDC_PREFIX = "_sdc_"
 
 
@@ -64,13 +71,13 @@ class FastValidator(BaseJSONSchemaValidator):
         super().__init__(schema)
         self._explain = JSONSchemaValidator(_without_keywords(schema, frozenset({"multipleOf"})))
         try:
-            self._check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
+            self.check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
     def validate(self, record: dict[str, t.Any]) -> None:
         try:
-            self._check(record)
+            self.check(record)
         except fastjsonschema.JsonSchemaValueException:
             self._explain.validate(record)
 
@@ -156,6 +163,20 @@ class TruthsSink(BatchSink):
         self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
         self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
         self.target.register_stream(self.info)
+        self._debug = self.logger.isEnabledFor(logging.DEBUG)
+        self.compiled: CompiledRecords | None = None
+        exact_only = os.environ.get(EXACT_PATH_ENV) == "1"
+        if not keep_all and not exact_only:
+            validator = self._validator
+            self.compiled = CompiledRecords(
+                self.schema,
+                _without_keywords(self.schema, UNVALIDATED),
+                self.columns,
+                self.protection,
+                self.key_properties,
+                OTHER_SDC,
+                validator.check if isinstance(validator, FastValidator) else None,
+            )
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -174,6 +195,10 @@ class TruthsSink(BatchSink):
 
     @property
     def max_size(self) -> int:
+        return self._max_size
+
+    @functools.cached_property
+    def _max_size(self) -> int:
         return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
 
     # -- per record ----------------------------------------------------------------------------------------------
@@ -224,7 +249,7 @@ class TruthsSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         self.target.check_stop()
-        rows: list[dict[str, t.Any]] = context.setdefault("rows", [])
+        context.setdefault("rows", [])
         dead: list[DeadLetter] = context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1
@@ -254,12 +279,49 @@ class TruthsSink(BatchSink):
             self._drain_when_full()
             return
         extracted = record.get("_sdc_extracted_at")
-        if isinstance(extracted, dt.datetime):
+        self._append(row, extracted if isinstance(extracted, dt.datetime) else None, context)
+
+    def _append(self, row: dict[str, t.Any], extracted: dt.datetime | None, context: dict) -> None:
+        if extracted is not None:
             low, high = context.get("window", (extracted, extracted))
             context["window"] = (min(low, extracted), max(high, extracted))
         row[SEQ] = context["received"]
-        rows.append(row)
+        context["rows"].append(row)
         self._drain_when_full()
+
+    def process_record_message(self, message: dict) -> None:
+        """The SDK's RECORD handling for this sink (identity stream map, no extra metadata columns), with the
+        record converted by the stream's compiled path; a record it cannot vouch for takes the SDK's steps."""
+        record = message["record"]
+        context = self._get_context(record)
+        # the kept metadata, as _add_sdc_metadata_to_record sets it; the rest is never stored and always valid
+        record["_sdc_extracted_at"] = message.get("time_extracted")
+        record["_sdc_deleted_at"] = record.get("_sdc_deleted_at")
+        record["_sdc_table_version"] = message.get("version")
+        assert self.compiled is not None
+        converted = self.compiled.row(record)
+        if converted is None:
+            self._add_sdc_metadata_to_record(record, message, context)
+            self._validate_and_parse(record)
+            record = self.preprocess_record(record, context)
+            self._singer_validate_message(record)
+            self.tally_record_read()
+            self.process_record(record, context)
+        else:
+            self.tally_record_read()
+            self._process_converted(converted, context)
+        self.record_counter_metric.increment()
+        if self._debug:
+            self._after_process_record(context)
+
+    def _process_converted(self, converted: tuple[dict[str, t.Any], dt.datetime | None], context: dict) -> None:
+        """``process_record`` for a record the compiled path has already converted."""
+        self.target.check_stop()
+        context.setdefault("rows", [])
+        context.setdefault("dead", [])
+        context["received"] = context.get("received", 0) + 1
+        self.target.received[self.stream_name] += 1
+        self._append(converted[0], converted[1], context)
 
     def _drain_when_full(self) -> None:
         if self.current_size >= self.max_size:
@@ -313,7 +375,9 @@ class TruthsSink(BatchSink):
 
         store = self.target.store
         reason = "not a DuckDB store"
-        if isinstance(store, DuckDBStore):
+        if os.environ.get(EXACT_PATH_ENV) == "1":
+            reason = f"{EXACT_PATH_ENV} is set"
+        elif isinstance(store, DuckDBStore):
             reason = "numbers DuckDB would round"
             if self._fast_path_ok(store, path):
                 try:
@@ -336,7 +400,7 @@ class TruthsSink(BatchSink):
         return not numeric or store.numbers_are_exact(path)
 
     def _load_file_as_records(self, path: str) -> None:
-        from singer_sdk.singerlib.json import deserialize_json
+        from xlr8_kit.singer_io import loads_exact as deserialize_json
 
         context: dict[str, t.Any] = {}
         with open(path, encoding="utf-8") as lines:
@@ -344,9 +408,13 @@ class TruthsSink(BatchSink):
                 if not line.strip():
                     continue
                 record = deserialize_json(line)
-                self._validate_and_parse(record)
-                self._singer_validate_message(record)
-                self.process_record(record, context)
+                converted = self.compiled.row(record) if self.compiled is not None else None
+                if converted is not None:
+                    self._process_converted(converted, context)
+                else:
+                    self._validate_and_parse(record)
+                    self._singer_validate_message(record)
+                    self.process_record(record, context)
                 if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
                     self.process_batch(context)
                     context = {}
