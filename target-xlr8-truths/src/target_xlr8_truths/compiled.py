@@ -56,7 +56,7 @@ _NOT_CONSTRAINTS = frozenset(
 #: Top-level keywords the gate can stand in for; any other (``required``, ``additionalProperties: false``, ...)
 #: keeps the stream's compiled whole-record validator in the fast path.
 _TOP_LEVEL_FREE = frozenset({"type", "properties", "$schema", "$id", "additionalProperties"}) | _NOT_CONSTRAINTS
-_PARSERS: dict[str, t.Callable[[str], t.Any]] = {
+PARSERS: dict[str, t.Callable[[str], t.Any]] = {
     "date-time": dt.datetime.fromisoformat,  # what the SDK's datetime_fromisoformat is on Python >= 3.11
     "date": dt.date.fromisoformat,
     "time": dt.time.fromisoformat,
@@ -187,7 +187,7 @@ class CompiledRecords:
                     source,
                     gate,
                     check,
-                    _PARSERS.get(datelike) if datelike else None,
+                    PARSERS.get(datelike) if datelike else None,
                     column.name if column else None,
                     source in protected,
                     _converter(column) if column else None,

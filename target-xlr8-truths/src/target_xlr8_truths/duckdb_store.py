@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import msgspec
 
-from target_xlr8_truths.columns import Column
+from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.spool import Spool
@@ -30,6 +30,7 @@ _SCAN_CHUNK = 1 << 22
 _LONGEST_RUN = 64  # a longer run of digits and dots is treated as a long number without counting further
 BAD_ROW = "__xlr8_bad"
 _ROW_ENCODER = msgspec.json.Encoder()
+_REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 
 
@@ -76,7 +77,9 @@ def has_long_number(path: str) -> bool:
     return False
 
 
-def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str], list[str]]:
+def _batch_file_columns(
+    columns: list[Column], text_decimals: t.Collection[str] = ()
+) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead.
 
@@ -88,15 +91,37 @@ def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
-    bad: list[str] = []
+    bad: list[tuple[str, str]] = []  # (column, condition)
     for index, column in enumerate(columns):
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
-        if column.kind == "integer":
+        if column.kind == "decimal" and column.source in text_decimals:
+            # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
+            # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
+            # left to the record path
+            spec[column.source] = "JSON"
+            text = f'"__xlr8_t{index}"'
+            limit = DECIMAL_PRECISION - column.scale
+            raw.append(f"{source} AS {value}")
+            converted += [
+                value,
+                f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} ->> '$' END AS {text}",
+                f"TRY_CAST({text} AS {column.sql_type('duckdb')}) AS {name}",
+            ]
+            bad.append(
+                (
+                    column.name,
+                    f"({value} IS NOT NULL AND json_type({value}) <> 'NULL' AND ({text} IS NULL OR {name} IS NULL OR "
+                    f"NOT regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') OR "
+                    f"length(rtrim(regexp_extract({text}, '[.]([0-9]+)$', 1), '0')) > {column.scale} OR "
+                    f"length(ltrim(regexp_extract({text}, '^[+-]?([0-9]+)', 1), '0')) > {limit}))",
+                )
+            )
+        elif column.kind == "integer":
             spec[column.source] = "DOUBLE"
             raw.append(f"{source} AS {value}")
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
-            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))")
+            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))"))
         elif column.kind == "decimal":
             spec[column.source] = "DOUBLE"
             decimal = column.sql_type("duckdb")
@@ -107,7 +132,9 @@ def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str
                 f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
                 f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
             ]
-            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+            bad.append(
+                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+            )
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
@@ -178,13 +205,13 @@ class DuckDBStore(Store):
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
         or non-integral number, a missing key) refuses the whole file before anything is written. The caller has
         ruled out long numbers first (``numbers_are_exact``): the conversions are only exact below 16 digits."""
-        spec, raw, converted, bad = _batch_file_columns(columns)
-        flag = " OR ".join(bad) or "FALSE"
+        spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
+        flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
         for index, path in enumerate(batch.files):
             # BATCH files carry no sequence: file and line order stand in for it
             select = (
-                f"SELECT {names}, CAST({index * _FILE_SEQ_STRIDE} + seq AS BIGINT) AS {SEQ}, {flag} AS {BAD_ROW} "  # noqa: S608
+                f"SELECT {names}, CAST({index * _FILE_SEQ_STRIDE} + seq AS BIGINT) AS {SEQ}{flags} "  # noqa: S608
                 f"FROM (SELECT {', '.join(converted)}, seq FROM (SELECT {', '.join(raw)}, row_number() OVER () AS seq "
                 f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
                 f"maximum_object_size={MAX_OBJECT})))"
@@ -192,12 +219,36 @@ class DuckDBStore(Store):
             self.execute(f"CREATE TEMP TABLE {name} AS {select}" if index == 0 else f"INSERT INTO {name} {select}")
         keys = batch.info.key_columns
         missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys) or "FALSE"
-        row = self.fetchone(f"SELECT COUNT(*) FILTER ({BAD_ROW}), COUNT(*) FILTER ({missing}) FROM {name}")  # noqa: S608
-        inexact, keyless = (int(row[0]), int(row[1])) if row else (0, 0)
-        if keyless:
-            raise FastPathRefused(f"{keyless} rows lack a key: they go through the record path")
+        counts = "".join(f", COUNT(*) FILTER ({BAD_ROW}{i})" for i in range(len(bad)))
+        row = self.fetchone(f"SELECT COUNT(*) FILTER ({missing}){counts} FROM {name}")  # noqa: S608
+        if row and int(row[0]):
+            raise FastPathRefused(f"{int(row[0])} rows lack a key: they go through the record path")
+        inexact = {column: int(n) for (column, _), n in zip(bad, (row or ())[1:], strict=False) if n}
         if inexact:
-            raise FastPathRefused(f"{inexact} rows hold numbers SQL cannot convert exactly: record path")
+            where = ", ".join(f"{column} {n}" for column, n in inexact.items())
+            raise FastPathRefused(f"rows holding values SQL cannot convert exactly ({where}): record path")
+        if batch.rewrite:
+            self._rewrite_stage(name, batch.rewrite)
+
+    def _rewrite_stage(self, name: str, rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]) -> None:
+        """Columns of a staged BATCH file that the record path writes through Python (PII protected, nested JSON
+        with fractions) rewritten column-wise before anything reaches the stored table: the rows matching the
+        column's condition are read out in blocks, passed through the same function the record path applies,
+        spooled (ciphertext only, for PII) and written back by row id."""
+        for column, (condition, function) in rewrite.items():
+            cursor = self.con.execute(f"SELECT rowid, {quote(column)} FROM {name} WHERE {condition}")  # noqa: S608
+            with self.spool.file(".jsonl") as (fd, path):
+                with os.fdopen(fd, "wb") as out:
+                    while block := cursor.fetchmany(_REWRITE_BLOCK):
+                        out.write(_ROW_ENCODER.encode_lines([{"r": r, "v": function(v)} for r, v in block]))
+                self.execute(
+                    f"CREATE TEMP TABLE {name}_rewritten AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608
+                    "format='newline_delimited', columns={'r': 'BIGINT', 'v': 'VARCHAR'})"
+                )
+            self.execute(
+                f"UPDATE {name} SET {quote(column)} = p.v FROM {name}_rewritten AS p WHERE {name}.rowid = p.r"  # noqa: S608
+            )
+            self.execute(f"DROP TABLE {name}_rewritten")
 
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""

@@ -11,7 +11,7 @@ import signal
 import sys
 import typing as t
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import click
@@ -299,6 +299,8 @@ class TargetXlr8Truths(Target):
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
+        #: Per stream, how records and BATCH files were loaded (compiled / exact path, DuckDB / record by record).
+        self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._held_state: dict | None = None
         self._last_state: dict | None = None
         self.busy = False  # inside a batch transaction
@@ -490,6 +492,8 @@ class TargetXlr8Truths(Target):
         }
         self.logger.info("target-xlr8-truths run summary: %s", json.dumps(summary))
         print(f"XLR8_TRUTHS_SUMMARY {json.dumps(summary)}", file=sys.stderr, flush=True)
+        paths = {stream: dict(sorted((+counts).items())) for stream, counts in sorted(self.paths.items()) if +counts}
+        print(f"XLR8_TRUTHS_PATHS {json.dumps(paths)}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
