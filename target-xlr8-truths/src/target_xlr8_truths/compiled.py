@@ -196,6 +196,75 @@ class CompiledRecords:
         self.steps = tuple(steps)
         # stored columns the schema does not list cannot exist (columns come from the schema's properties)
         self.extracted_index = next((i for i, s in enumerate(self.steps) if s.source == "_sdc_extracted_at"), -1)
+        self._convert = self._generate(by_source)
+
+    def _generate(self, by_source: dict[str, Column]) -> t.Callable[[dict[str, t.Any]], t.Any]:
+        """The loop of ``row`` unrolled into straight-line code for this stream (one branch per property, the
+        common conversions inline): the same steps, without the per-property dispatch."""
+        namespace: dict[str, t.Any] = {
+            "protect": self.protection.protect,
+            "MAX_FIELD_BYTES": MAX_FIELD_BYTES,
+            "INT64_MIN": INT64_MIN,
+            "INT64_MAX": INT64_MAX,
+            "UTC": _UTC,
+            "datetime": dt.datetime,
+            "NoneType": type(None),
+        }
+        lines = ["def convert(record):", "    get = record.get", "    row = {}", "    extracted = None"]
+        for index, step in enumerate(self.steps):
+            src = repr(step.source)
+            namespace[f"gate{index}"] = step.gate
+            namespace[f"check{index}"] = step.check
+            namespace[f"parse{index}"] = step.parse
+            namespace[f"convert{index}"] = step.convert
+            lines.append(f"    v = get({src})")
+            lines.append("    if v is None:")
+            if step.gate is not None and type(None) not in step.gate:
+                lines.append(f"        if {src} in record: return None")
+            if step.check is not None:
+                lines.append(f"        if {src} in record: check{index}({{{src}: v}})")
+            if step.name is not None:
+                lines.append(f"        row[{step.name!r}] = None")
+            lines.append("    else:")
+            lines.append("        pass")
+            if step.gate is not None:
+                kinds = step.gate - {type(None)}
+                if len(kinds) == 1:
+                    namespace[f"kind{index}"] = next(iter(kinds))
+                    lines.append(f"        if type(v) is not kind{index}: return None")
+                else:
+                    lines.append(f"        if type(v) not in gate{index}: return None")
+            elif step.check is not None:
+                lines.append(f"        check{index}({{{src}: v}})")
+            if step.parse is not None:
+                lines.append(f"        v = parse{index}(v)")
+                if index == self.extracted_index:
+                    lines.append("        extracted = v")
+            if step.name is None or step.convert is None:
+                continue
+            column = by_source[step.source]
+            target = f"row[{step.name!r}]"
+            if step.protect:
+                lines.append(f"        {target} = convert{index}(protect({src}, v))")
+            elif column.kind == "text" and step.gate is not None and step.gate - {type(None)} == {str}:
+                lines.append(
+                    f"        {target} = v if v.isascii() and '\\x00' not in v and len(v) <= MAX_FIELD_BYTES "
+                    f"else convert{index}(v)"
+                )
+            elif column.kind == "integer" and step.gate is not None and step.gate - {type(None)} == {int}:
+                lines.append(f"        {target} = v if INT64_MIN <= v <= INT64_MAX else convert{index}(v)")
+            elif column.kind == "boolean" and step.gate is not None and step.gate - {type(None)} == {bool}:
+                lines.append(f"        {target} = v")
+            elif column.kind == "timestamp" and step.parse is not None:
+                lines.append(
+                    f"        {target} = (v if v.tzinfo is not None else v.replace(tzinfo=UTC)).isoformat() "
+                    f"if type(v) is datetime else convert{index}(v)"
+                )
+            else:
+                lines.append(f"        {target} = convert{index}(v)")
+        lines.append("    return row, extracted")
+        exec(compile("\n".join(lines), f"<compiled record path {len(self.steps)} properties>", "exec"), namespace)  # noqa: S102
+        return t.cast("t.Callable[[dict[str, t.Any]], t.Any]", namespace["convert"])
 
     def row(self, record: dict[str, t.Any]) -> tuple[dict[str, t.Any], dt.datetime | None] | None:
         """The stored row and the record's parsed ``_sdc_extracted_at``; None: take the exact path."""
@@ -209,34 +278,11 @@ class CompiledRecords:
                 self.whole_record_check(record)
             except fastjsonschema.JsonSchemaValueException:
                 return None
-        row: dict[str, t.Any] = {}
-        extracted = None
-        protect = self.protection.protect
         try:
-            for index, (source, gate, check, parse, name, protected, convert) in enumerate(self.steps):
-                value = record.get(source)
-                if value is None:
-                    if source in record and gate is not None and type(None) not in gate:
-                        return None
-                    if check is not None and source in record:
-                        check({source: value})
-                    if name is not None:
-                        row[name] = None
-                    continue
-                if gate is not None:
-                    if type(value) not in gate:
-                        return None
-                elif check is not None:
-                    check({source: value})
-                if parse is not None:
-                    value = parse(value)
-                    if index == self.extracted_index:
-                        extracted = value
-                if name is None or convert is None:
-                    continue
-                if protected:
-                    value = protect(source, value)
-                row[name] = convert(value)
+            converted = self._convert(record)
         except (Rejected, ValueError, TypeError, OverflowError, fastjsonschema.JsonSchemaValueException):
             return None
+        if converted is None:
+            return None
+        row, extracted = converted
         return row, extracted if isinstance(extracted, dt.datetime) else None
