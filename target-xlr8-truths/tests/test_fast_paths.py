@@ -223,3 +223,25 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
         ("more than 9 decimal places would be truncated", "$.Rate"),
         ("unparseable date value", "$.BirthDate"),
     }
+
+
+def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
+    props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}
+    strings = tmp_path / "strings.jsonl"
+    strings.write_text("".join(f'{{"Id": "{10**17 + i}", "Qty": {i}, "Amount": 1.25}}\n' for i in range(50)))
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text('{"Id": "x", "Qty": 123456789012345678, "Amount": 1.5}\n')
+    messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
+    for path in (strings, numbers):
+        messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 1, "batch_files_records": 1, "compiled": 1}
+    assert "BATCH file loaded record by record (stream items: numbers DuckDB would round)" in run.stderr
+    table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+    rows = query(store, f'SELECT id, qty, amount FROM "{table}" ORDER BY id')
+    assert len(rows) == 51
+    assert rows[0] == (str(10**17), 0, Decimal("1.25"))
+    assert ("x", 123456789012345678, Decimal("1.5")) in rows
