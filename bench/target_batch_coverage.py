@@ -8,6 +8,7 @@ files loaded by DuckDB or record by record, with the reasons from the log) and c
 golden guard computes (PII ciphertext compared as present/absent).
 
 Usage: uv run python bench/target_batch_coverage.py [--scale 300] [--only CASE_SUBSTRING]
+(``PYTHONPATH=<another build's target-xlr8-truths/src>`` measures that build's target instead.)
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def run_case(golden: ModuleType, product: str, stream: str, overrides: dict[str,
         if line.startswith("XLR8_TRUTHS_PATHS "):
             paths = json.loads(line.split(" ", 1)[1])
     reasons = Counter(re.findall(r"BATCH file loaded record by record \(stream [^:]+: ([^)]+)\)", stderr))
+    direct = stderr.count("BATCH file loaded by DuckDB directly")
     return {
+        "files_by_duckdb": direct,
+        "files_record_by_record": sum(reasons.values()),
         "batch_messages": batches.stdout.count('"type":"BATCH"') + batches.stdout.count('"type": "BATCH"'),
         "paths": paths,
         "record_path_reasons": dict(reasons),

@@ -219,6 +219,7 @@ class CompiledRecords:
             namespace[f"convert{index}"] = step.convert
             lines.append(f"    v = get({src})")
             lines.append("    if v is None:")
+            lines.append("        pass")  # a dropped column that may be null has nothing else to do here
             if step.gate is not None and type(None) not in step.gate:
                 lines.append(f"        if {src} in record: return None")
             if step.check is not None:
