@@ -89,8 +89,8 @@ def _line_has_long_number(line: bytes) -> bool:
         elif kind is int:
             if abs(value) >= _SIXTEEN_DIGITS:
                 return True
-        elif kind is Decimal:
-            if not value.is_finite() or len(value.as_tuple().digits) >= len(_LONG_NUMBER):
+        elif kind is Decimal:  # trailing zeros (81234.5000000000000) add no significant digits
+            if not value.is_finite() or len(value.normalize().as_tuple().digits) >= len(_LONG_NUMBER):
                 return True
         elif kind is float:  # NaN or Infinity
             return True
