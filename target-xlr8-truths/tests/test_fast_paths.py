@@ -245,3 +245,20 @@ def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, confi
     assert len(rows) == 51
     assert rows[0] == (str(10**17), 0, Decimal("1.25"))
     assert ("x", 123456789012345678, Decimal("1.5")) in rows
+
+
+def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Path) -> None:
+    from target_xlr8_truths.duckdb_store import has_long_number
+
+    cases = {
+        '{"a": "123456789012345678"}': False,  # digits inside a string
+        '{"a": 81234.5000000000000000}': False,  # trailing zeros are not significant
+        '{"a": 1234567890123456}': True,  # 16-digit integer
+        '{"a": {"b": [0.1234567890123456]}}': True,  # nested, 16 significant digits
+        '{"a": 123456789012345}': False,  # 15 digits: exact as a double
+        '{"a": "x", "b": 12345678901234567': True,  # unreadable line: the record path reports it
+    }
+    for index, (line, expected) in enumerate(cases.items()):
+        path = tmp_path / f"{index}.jsonl"
+        path.write_text('{"pad": 1}\n' * 3 + line + "\n")
+        assert has_long_number(str(path)) is expected, line
