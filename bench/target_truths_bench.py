@@ -1,8 +1,13 @@
-"""target-xlr8-truths ingest figures: 1M narrow and 1M wide (60 columns) records through RECORD messages and
-BATCH messages (JSONL), beside a raw DuckDB bulk load of the same data in the same run.
+"""target-xlr8-truths ingest figures: narrow (5 columns), account (43 columns, Salesforce Account width) and wide
+(60 columns) records through RECORD messages and BATCH messages (JSONL), beside a raw DuckDB bulk load of the same
+files in the same run.
 
-Usage: uv run python bench/target_truths_bench.py [--rows 1000000] [--only narrow|wide] [--skip-record]
-Prints one line per case: records/s, wall seconds, peak RSS of the target process, and BATCH as % of raw.
+Usage: uv run python bench/target_truths_bench.py [--rows 1000000] [--only narrow|account|wide] [--skip-record]
+       [--repeat 3] [--baseline-src DIR]
+Each case runs ``--repeat`` times and prints the median [min-max] of records/s, wall and CPU seconds, and the peak
+RSS of the target process; BATCH is also given as a share of the raw load (both with and without the target's
+start-up). ``--baseline-src`` (a ``target-xlr8-truths/src`` of another build, e.g. ``git archive`` of main) runs
+that build too, alternating A B A B, and prints the ratio of the two.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +29,8 @@ TARGET = str(Path(sys.executable).with_name("target-xlr8-truths"))
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
 FILES = 10
 MEMORY_LIMIT: str | None = None  # None: the target's own default
+BASELINE_SRC: str | None = None  # PYTHONPATH for the "before" build's target process
+SHAPES = ("narrow", "account", "wide")
 
 
 def narrow_schema() -> dict:
@@ -50,6 +58,30 @@ def wide_schema() -> dict:
     return props
 
 
+def account_schema() -> dict:
+    """43 properties shaped like Salesforce Account: mostly text, some numbers, flags, timestamps, one address."""
+    props: dict = {"id": {"type": "integer"}}
+    for i in range(24):
+        props[f"text_{i}"] = {"type": ["null", "string"]}
+    for i in range(5):
+        props[f"num_{i}"] = {"type": ["null", "number"]}
+    for i in range(3):
+        props[f"int_{i}"] = {"type": ["null", "integer"]}
+    for i in range(4):
+        props[f"flag_{i}"] = {"type": ["null", "boolean"]}
+    for i in range(5):
+        props[f"ts_{i}"] = {"type": ["null", "string"], "format": "date-time"}
+    props["billing_address"] = {
+        "type": ["null", "object"],
+        "properties": {"street": {"type": ["null", "string"]}, "latitude": {"type": ["null", "number"]}},
+    }
+    return props
+
+
+def schema_of(shape: str) -> dict:
+    return {"narrow": narrow_schema, "account": account_schema, "wide": wide_schema}[shape]()
+
+
 def make_record(i: int, props: dict) -> dict:
     record: dict = {}
     for name, prop in props.items():
@@ -64,6 +96,8 @@ def make_record(i: int, props: dict) -> dict:
             record[name] = round((i % 10_000) * 1.25, 2)
         elif "boolean" in types:
             record[name] = i % 2 == 0
+        elif "object" in types:
+            record[name] = {"street": f"{i % 900} Main St", "latitude": round(37 + (i % 1000) / 1000, 3)}
         else:
             record[name] = f"value-{i % 5000}-{name}"
     return record
@@ -94,7 +128,7 @@ def write_data(work: Path, props: dict, rows: int) -> tuple[Path, list[Path]]:
 def raw_load(parts: list[Path], props: dict, work: Path) -> float:
     """Seconds for DuckDB's own bulk load, run in a child process: the bench process stays small, so the target
     process it forks later does not inherit (and report as its own peak) the pages of a 1M-row load."""
-    shape = "narrow" if props == narrow_schema() else "wide"
+    shape = next(name for name in SHAPES if schema_of(name) == props)
     child = subprocess.run(
         [sys.executable, __file__, "--raw-load", str(work), "--only", shape, *[str(p) for p in parts]],
         capture_output=True,
@@ -109,6 +143,7 @@ def _raw_load_here(parts: list[Path], props: dict, work: Path) -> float:
 
     spec = "{" + ", ".join(f"'{k}': '{sql_type(logical_type(v), 'duckdb')}'" for k, v in props.items()) + "}"
     files = ", ".join(f"'{p}'" for p in parts)
+    (work / "raw.duckdb").unlink(missing_ok=True)
     con = duckdb.connect(str(work / "raw.duckdb"))
     start = time.perf_counter()
     con.execute(f"CREATE TABLE bench AS SELECT * FROM read_json([{files}], format='newline_delimited', columns={spec})")
@@ -117,8 +152,11 @@ def _raw_load_here(parts: list[Path], props: dict, work: Path) -> float:
     return elapsed
 
 
-def run_target(work: Path, stdin_path: Path, label: str, expect_rows: bool = True) -> tuple[float, int]:
-    """Wall seconds and the peak RSS (MB) of this one target process (os.wait4 gives its own rusage)."""
+def run_target(
+    work: Path, stdin_path: Path, label: str, expect_rows: bool = True, src: str | None = None
+) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of this one target process (os.wait4 gives its own rusage);
+    ``src`` runs another build's package (PYTHONPATH ahead of the installed one)."""
     store = work / f"{label}.duckdb"
     cfg = work / f"{label}.json"
     settings = {
@@ -134,64 +172,104 @@ def run_target(work: Path, stdin_path: Path, label: str, expect_rows: bool = Tru
     err_path = work / f"{label}.stderr"
     start = time.perf_counter()
     with stdin_path.open() as stdin, err_path.open("w") as err:
-        proc = subprocess.Popen([TARGET, "--config", str(cfg)], stdin=stdin, stdout=subprocess.DEVNULL, stderr=err)
+        env = {**os.environ, "PYTHONPATH": src} if src else None
+        proc = subprocess.Popen(
+            [TARGET, "--config", str(cfg)], stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, env=env
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{label} failed:\n{err_path.read_text()[-3000:]}")
+    cpu = usage.ru_utime + usage.ru_stime
     if not expect_rows:
-        return elapsed, usage.ru_maxrss // 1024
+        return elapsed, usage.ru_maxrss // 1024, cpu
     con = duckdb.connect(str(store), read_only=True)
     count = con.execute('SELECT COUNT(*) FROM "6f1c2a9e_singer_bench"').fetchone()
     con.close()
     if count is None or count[0] == 0:
         raise SystemExit(f"{label}: nothing landed")
-    return elapsed, usage.ru_maxrss // 1024
+    store.unlink()
+    return elapsed, usage.ru_maxrss // 1024, cpu
 
 
-def start_up_seconds(work: Path, schema_line: str) -> float:
+def start_up_seconds(work: Path, schema_line: str, src: str | None = None) -> float:
     empty = work / "empty.singer"
     empty.write_text(schema_line)
     start = time.perf_counter()
-    run_target(work, empty, "startup", expect_rows=False)
+    run_target(work, empty, "startup", expect_rows=False, src=src)
     return time.perf_counter() - start
 
 
-def bench(shape: str, rows: int, skip_record: bool) -> None:
-    props = narrow_schema() if shape == "narrow" else wide_schema()
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    ordered = sorted(values)
+    return f"{format(statistics.median(ordered), fmt)} [{format(ordered[0], fmt)}-{format(ordered[-1], fmt)}]"
+
+
+def batch_input_for(work: Path, parts: list[Path], schema_line: str, tag: str) -> Path:
+    """BATCH messages naming fresh copies of the files (the target deletes the files it loaded)."""
+    copies = []
+    for p in parts:
+        copy = work / f"batch-{tag}-{p.name}"
+        shutil.copyfile(p, copy)
+        copies.append(copy)
+    batch_input = work / f"batch-{tag}.singer"
+    with batch_input.open("w") as out:
+        out.write(schema_line)
+        for copy in copies:
+            out.write(json.dumps({"type": "BATCH", "stream": "bench", "encoding": {"format": "jsonl",
+                                  "compression": "none"}, "manifest": [f"file://{copy}"]}) + "\n")  # fmt: skip
+        out.write(json.dumps({"type": "STATE", "value": {"done": True}}) + "\n")
+    return batch_input
+
+
+def bench(shape: str, rows: int, skip_record: bool, repeat: int) -> None:
+    props = schema_of(shape)
     work = Path(tempfile.mkdtemp(prefix=f"xlr8-bench-{shape}-"))
+    builds = [("after", None)] + ([("before", BASELINE_SRC)] if BASELINE_SRC else [])
     try:
         singer, parts = write_data(work, props, rows)
-        raw = raw_load(parts, props, work)
-        print(f"{shape:6s} raw duckdb read_json : {rows / raw:12,.0f} rec/s  {raw:7.2f} s", flush=True)
-        # BATCH messages: the target deletes the files it loaded, so hand it copies
-        copies = []
-        for p in parts:
-            copy = work / f"batch-{p.name}"
-            shutil.copyfile(p, copy)
-            copies.append(copy)
-        batch_input = work / "batch.singer"
         schema_line = singer.open().readline()
-        with batch_input.open("w") as out:
-            out.write(schema_line)
-            for copy in copies:
-                out.write(json.dumps({"type": "BATCH", "stream": "bench", "encoding": {"format": "jsonl",
-                                      "compression": "none"}, "manifest": [f"file://{copy}"]}) + "\n")  # fmt: skip
-            out.write(json.dumps({"type": "STATE", "value": {"done": True}}) + "\n")
-        startup = start_up_seconds(work, schema_line)
-        print(f"{shape:6s} target start-up only : {startup:7.2f} s (empty run: imports, store, layout)", flush=True)
-        elapsed, peak = run_target(work, batch_input, f"batch-{shape}")
-        print(f"{shape:6s} target BATCH         : {rows / elapsed:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB"
-              f"  ({100 * raw / elapsed:.0f}% of raw; {rows / max(elapsed - startup, 1e-9):,.0f} rec/s and "
-              f"{100 * raw / max(elapsed - startup, 1e-9):.0f}% of raw without start-up)", flush=True)  # fmt: skip
-        if not skip_record:
-            elapsed, peak = run_target(work, singer, f"record-{shape}")
-            rate = rows / elapsed
-            print(
-                f"{shape:6s} target RECORD        : {rate:12,.0f} rec/s  {elapsed:7.2f} s  peak RSS {peak} MB",
-                flush=True,
-            )
+        raws: list[float] = []
+        results: dict[tuple[str, str], list[tuple[float, int, float]]] = {}
+        startups: dict[str, list[float]] = {}
+        for n in range(repeat):
+            raws.append(raw_load(parts, props, work))
+            for build, src in builds:  # A B A B: both builds see the same machine load
+                startups.setdefault(build, []).append(start_up_seconds(work, schema_line, src))
+                batch_input = batch_input_for(work, parts, schema_line, f"{build}{n}")
+                results.setdefault((build, "BATCH"), []).append(run_target(work, batch_input, f"b-{build}", src=src))
+                if not skip_record:
+                    results.setdefault((build, "RECORD"), []).append(run_target(work, singer, f"r-{build}", src=src))
+        print(f"{shape:7s} raw duckdb read_json   : {spread([rows / r for r in raws]):>30s} rec/s  "
+              f"wall {spread(raws, '.2f')} s", flush=True)  # fmt: skip
+        for build, _ in builds:
+            print(f"{shape:7s} {build:6s} start-up only  : wall {spread(startups[build], '.2f')} s", flush=True)
+            for mode in ("BATCH", "RECORD"):
+                runs = results.get((build, mode))
+                if not runs:
+                    continue
+                walls = [r[0] for r in runs]
+                line = (
+                    f"{shape:7s} {build:6s} {mode:6s}       : {spread([rows / w for w in walls]):>30s} rec/s  "
+                    f"wall {spread(walls, '.2f')} s  CPU {spread([r[2] for r in runs], '.2f')} s  "
+                    f"peak RSS {spread([float(r[1]) for r in runs])} MB"
+                )
+                if mode == "BATCH":
+                    ratio = [raw / wall for raw, wall in zip(raws, walls, strict=True)]
+                    net = [
+                        raw / max(wall - up, 1e-9) for raw, wall, up in zip(raws, walls, startups[build], strict=True)
+                    ]
+                    line += f"  raw/BATCH {spread(ratio, '.2f')}, without start-up {spread(net, '.2f')}"
+                print(line, flush=True)
+        if BASELINE_SRC:
+            for mode in ("BATCH", "RECORD"):
+                after, before = results.get(("after", mode)), results.get(("before", mode))
+                if after and before:
+                    wall = [a[0] / b[0] for a, b in zip(after, before, strict=True)]
+                    cpu = [a[2] / b[2] for a, b in zip(after, before, strict=True)]
+                    print(f"{shape:7s} after/before {mode:6s}: wall {spread(wall, '.2f')}  CPU {spread(cpu, '.2f')}",
+                          flush=True)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -199,21 +277,25 @@ def bench(shape: str, rows: int, skip_record: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["narrow", "wide"])
+    parser.add_argument("--only", choices=list(SHAPES))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-src", help="target-xlr8-truths/src of the build to compare with (A B A B)")
     parser.add_argument("--skip-record", action="store_true")
     parser.add_argument("--duckdb-memory", help="the target's duckdb_memory_limit (default: the target's default)")
     parser.add_argument("--raw-load", metavar="WORKDIR", help=argparse.SUPPRESS)
     parser.add_argument("parts", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_load:
-        props = narrow_schema() if args.only == "narrow" else wide_schema()
+        props = schema_of(args.only)
         print(_raw_load_here([Path(p) for p in args.parts], props, Path(args.raw_load)))
         return
     globals()["MEMORY_LIMIT"] = args.duckdb_memory
-    print(f"target-xlr8-truths bench: {args.rows:,} records per shape, {os.cpu_count()} CPUs", flush=True)
-    for shape in ("narrow", "wide"):
+    globals()["BASELINE_SRC"] = args.baseline_src
+    print(f"target-xlr8-truths bench: {args.rows:,} records per shape, {os.cpu_count()} CPUs, n={args.repeat}, "
+          "median [min-max]", flush=True)  # fmt: skip
+    for shape in SHAPES:
         if args.only in (None, shape):
-            bench(shape, args.rows, args.skip_record)
+            bench(shape, args.rows, args.skip_record, args.repeat)
 
 
 if __name__ == "__main__":

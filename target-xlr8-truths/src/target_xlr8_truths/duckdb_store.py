@@ -4,31 +4,34 @@
 
 from __future__ import annotations
 
-import json
 import os
 import typing as t
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import msgspec
 
-from target_xlr8_truths.columns import Column
+from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
+from xlr8_kit.singer_io import loads_exact
 
 #: DuckDB's buffer pool; the process peaks about 100 MB above it (1M wide records: ~460 MB), larger work spills.
 DEFAULT_MEMORY_LIMIT = "384MB"
 MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record path (fields cap at 8 MiB)
 #: DuckDB's JSON reader parses non-integer numbers as doubles, which hold any number of up to 15 significant digits
-#: exactly; ``has_long_number`` finds longer ones with bytes.translate + find (three times faster than a regex in
-#: DuckDB).
+#: exactly; ``has_long_number`` finds longer ones (bytes.translate + find, then the lines it flags decoded).
 _DIGIT_OR_DOT_AS_ZERO = bytes(0x30 if chr(b) in "0123456789." else b for b in range(256))
 _LONG_NUMBER = b"0" * 16
 _SCAN_CHUNK = 1 << 22
-_LONGEST_RUN = 64  # a longer run of digits and dots is treated as a long number without counting further
+_SIXTEEN_DIGITS = 10**15
 BAD_ROW = "__xlr8_bad"
+_ROW_ENCODER = msgspec.json.Encoder()
+_REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 
 
@@ -52,30 +55,51 @@ def _read_json_columns(columns: list[Column]) -> str:
 
 
 def has_long_number(path: str) -> bool:
-    """True when the file may hold a number with more than 15 significant digits: a run of [0-9.] holding 16 or
-    more digits (digits inside strings are counted too; they only cost the slower exact path)."""
+    """True when the file holds a number with more than 15 significant digits. Runs of [0-9.] holding 16 or more
+    digits are found with bytes (fast); a line holding one is then decoded, so digits inside strings (long ids,
+    phone numbers) no longer send the whole file down the record path. Blocks end at a line end."""
     with open(path, "rb") as handle:
-        carried = b""
         while block := handle.read(_SCAN_CHUNK):
-            text = carried + block
-            marked = text.translate(_DIGIT_OR_DOT_AS_ZERO)
-            carried = text[-(len(_LONG_NUMBER) - 1) :]
+            if not block.endswith(b"\n"):
+                block += handle.readline()
+            marked = block.translate(_DIGIT_OR_DOT_AS_ZERO)
             start = marked.find(_LONG_NUMBER)
-            while start >= 0:  # the first hit of a run is its start: count its digits (dots do not count)
-                end = start + len(_LONG_NUMBER)
-                while end < len(marked) and marked[end] == 0x30:
-                    end += 1
-                run = text[start:end]
-                if len(run) - run.count(b".") >= len(_LONG_NUMBER) or len(run) > _LONGEST_RUN:
+            while start >= 0:
+                line_start = block.rfind(b"\n", 0, start) + 1
+                line_end = block.find(b"\n", start)
+                line_end = len(block) if line_end < 0 else line_end
+                if _line_has_long_number(block[line_start:line_end]):
                     return True
-                if end == len(marked):  # the run may go on in the next block
-                    carried = run
-                    break
-                start = marked.find(_LONG_NUMBER, end)
+                start = marked.find(_LONG_NUMBER, line_end)
     return False
 
 
-def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str], list[str]]:
+def _line_has_long_number(line: bytes) -> bool:
+    try:
+        stack = [loads_exact(line)]
+    except Exception:  # noqa: BLE001 - an unreadable line is the record path's to report
+        return True
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is int:
+            if abs(value) >= _SIXTEEN_DIGITS:
+                return True
+        elif kind is Decimal:  # trailing zeros (81234.5000000000000) add no significant digits
+            if not value.is_finite() or len(value.normalize().as_tuple().digits) >= len(_LONG_NUMBER):
+                return True
+        elif kind is float:  # NaN or Infinity
+            return True
+    return False
+
+
+def _batch_file_columns(
+    columns: list[Column], text_decimals: t.Collection[str] = ()
+) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead.
 
@@ -87,15 +111,37 @@ def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
-    bad: list[str] = []
+    bad: list[tuple[str, str]] = []  # (column, condition)
     for index, column in enumerate(columns):
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
-        if column.kind == "integer":
+        if column.kind == "decimal" and column.source in text_decimals:
+            # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
+            # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
+            # left to the record path
+            spec[column.source] = "JSON"
+            text = f'"__xlr8_t{index}"'
+            limit = DECIMAL_PRECISION - column.scale
+            raw.append(f"{source} AS {value}")
+            converted += [
+                value,
+                f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} ->> '$' END AS {text}",
+                f"TRY_CAST({text} AS {column.sql_type('duckdb')}) AS {name}",
+            ]
+            bad.append(
+                (
+                    column.name,
+                    f"({value} IS NOT NULL AND json_type({value}) <> 'NULL' AND ({text} IS NULL OR {name} IS NULL OR "
+                    f"NOT regexp_full_match({text}, '[+-]?[0-9]+([.][0-9]+)?') OR "
+                    f"length(rtrim(regexp_extract({text}, '[.]([0-9]+)$', 1), '0')) > {column.scale} OR "
+                    f"length(ltrim(regexp_extract({text}, '^[+-]?([0-9]+)', 1), '0')) > {limit}))",
+                )
+            )
+        elif column.kind == "integer":
             spec[column.source] = "DOUBLE"
             raw.append(f"{source} AS {value}")
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
-            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))")
+            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))"))
         elif column.kind == "decimal":
             spec[column.source] = "DOUBLE"
             decimal = column.sql_type("duckdb")
@@ -106,7 +152,9 @@ def _batch_file_columns(columns: list[Column]) -> tuple[str, list[str], list[str
                 f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
                 f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
             ]
-            bad.append(f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+            bad.append(
+                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+            )
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
@@ -164,9 +212,9 @@ class DuckDBStore(Store):
             return
         spec = _read_json_columns(columns)
         with self.spool.file(".jsonl") as (fd, path):
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-                out.writelines(dumps(row) + "\n" for row in batch.rows)
+            with os.fdopen(fd, "wb") as out:
+                # rows hold only str, int, float, bool and None (decimals as text): msgspec writes the same values
+                out.write(_ROW_ENCODER.encode_lines(batch.rows))
             hold(SPOOL_ENV)
             self.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608
@@ -177,13 +225,13 @@ class DuckDBStore(Store):
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
         or non-integral number, a missing key) refuses the whole file before anything is written. The caller has
         ruled out long numbers first (``numbers_are_exact``): the conversions are only exact below 16 digits."""
-        spec, raw, converted, bad = _batch_file_columns(columns)
-        flag = " OR ".join(bad) or "FALSE"
+        spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
+        flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
         for index, path in enumerate(batch.files):
             # BATCH files carry no sequence: file and line order stand in for it
             select = (
-                f"SELECT {names}, CAST({index * _FILE_SEQ_STRIDE} + seq AS BIGINT) AS {SEQ}, {flag} AS {BAD_ROW} "  # noqa: S608
+                f"SELECT {names}, CAST({index * _FILE_SEQ_STRIDE} + seq AS BIGINT) AS {SEQ}{flags} "  # noqa: S608
                 f"FROM (SELECT {', '.join(converted)}, seq FROM (SELECT {', '.join(raw)}, row_number() OVER () AS seq "
                 f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
                 f"maximum_object_size={MAX_OBJECT})))"
@@ -191,12 +239,36 @@ class DuckDBStore(Store):
             self.execute(f"CREATE TEMP TABLE {name} AS {select}" if index == 0 else f"INSERT INTO {name} {select}")
         keys = batch.info.key_columns
         missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys) or "FALSE"
-        row = self.fetchone(f"SELECT COUNT(*) FILTER ({BAD_ROW}), COUNT(*) FILTER ({missing}) FROM {name}")  # noqa: S608
-        inexact, keyless = (int(row[0]), int(row[1])) if row else (0, 0)
-        if keyless:
-            raise FastPathRefused(f"{keyless} rows lack a key: they go through the record path")
+        counts = "".join(f", COUNT(*) FILTER ({BAD_ROW}{i})" for i in range(len(bad)))
+        row = self.fetchone(f"SELECT COUNT(*) FILTER ({missing}){counts} FROM {name}")  # noqa: S608
+        if row and int(row[0]):
+            raise FastPathRefused(f"{int(row[0])} rows lack a key: they go through the record path")
+        inexact = {column: int(n) for (column, _), n in zip(bad, (row or ())[1:], strict=False) if n}
         if inexact:
-            raise FastPathRefused(f"{inexact} rows hold numbers SQL cannot convert exactly: record path")
+            where = ", ".join(f"{column} {n}" for column, n in inexact.items())
+            raise FastPathRefused(f"rows holding values SQL cannot convert exactly ({where}): record path")
+        if batch.rewrite:
+            self._rewrite_stage(name, batch.rewrite)
+
+    def _rewrite_stage(self, name: str, rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]) -> None:
+        """Columns of a staged BATCH file that the record path writes through Python (PII protected, nested JSON
+        with fractions) rewritten column-wise before anything reaches the stored table: the rows matching the
+        column's condition are read out in blocks, passed through the same function the record path applies,
+        spooled (ciphertext only, for PII) and written back by row id."""
+        for column, (condition, function) in rewrite.items():
+            cursor = self.con.execute(f"SELECT rowid, {quote(column)} FROM {name} WHERE {condition}")  # noqa: S608
+            with self.spool.file(".jsonl") as (fd, path):
+                with os.fdopen(fd, "wb") as out:
+                    while block := cursor.fetchmany(_REWRITE_BLOCK):
+                        out.write(_ROW_ENCODER.encode_lines([{"r": r, "v": function(v)} for r, v in block]))
+                self.execute(
+                    f"CREATE TEMP TABLE {name}_rewritten AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608
+                    "format='newline_delimited', columns={'r': 'BIGINT', 'v': 'VARCHAR'})"
+                )
+            self.execute(
+                f"UPDATE {name} SET {quote(column)} = p.v FROM {name}_rewritten AS p WHERE {name}.rowid = p.r"  # noqa: S608
+            )
+            self.execute(f"DROP TABLE {name}_rewritten")
 
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
+import logging
 import os
 import shutil
 import typing as t
@@ -16,7 +18,8 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, logical_type
-from target_xlr8_truths.naming import TableNames, column_names, snake_case, stream_owner
+from target_xlr8_truths.compiled import CompiledRecords
+from target_xlr8_truths.naming import TableNames, column_names, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import StreamProtection
 from target_xlr8_truths.records import Rejected, convert_value, redact_payload
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
@@ -30,6 +33,10 @@ if t.TYPE_CHECKING:
 
 #: Record metadata kept whatever ``add_record_metadata`` says: deletes and full-table versions depend on them.
 ALWAYS_KEPT_SDC = ("_sdc_deleted_at", "_sdc_table_version", "_sdc_extracted_at")
+#: What the SDK adds to every record besides those: never stored unless ``add_record_metadata``, and always valid.
+OTHER_SDC = ("_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_sync_started_at")
+#: Set to 1: every record and every BATCH file takes the exact per-field path (tests compare the two paths with it).
+EXACT_PATH_ENV = "XLR8_TRUTHS_EXACT_PATH"
 SDC_PREFIX = "_sdc_"
 
 
@@ -64,13 +71,13 @@ class FastValidator(BaseJSONSchemaValidator):
         super().__init__(schema)
         self._explain = JSONSchemaValidator(_without_keywords(schema, frozenset({"multipleOf"})))
         try:
-            self._check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
+            self.check = fastjsonschema.compile(_without_keywords(schema, UNVALIDATED), use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
     def validate(self, record: dict[str, t.Any]) -> None:
         try:
-            self._check(record)
+            self.check(record)
         except fastjsonschema.JsonSchemaValueException:
             self._explain.validate(record)
 
@@ -156,6 +163,21 @@ class TruthsSink(BatchSink):
         self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
         self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
         self.target.register_stream(self.info)
+        self._debug = self.logger.isEnabledFor(logging.DEBUG)
+        self._compiled_count = 0  # records converted on the compiled path since the last drain (counted then)
+        self.compiled: CompiledRecords | None = None
+        exact_only = os.environ.get(EXACT_PATH_ENV) == "1"
+        if not keep_all and not exact_only:
+            validator = self._validator
+            self.compiled = CompiledRecords(
+                self.schema,
+                _without_keywords(self.schema, UNVALIDATED),
+                self.columns,
+                self.protection,
+                self.key_properties,
+                OTHER_SDC,
+                validator.check if isinstance(validator, FastValidator) else None,
+            )
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -174,6 +196,10 @@ class TruthsSink(BatchSink):
 
     @property
     def max_size(self) -> int:
+        return self._max_size
+
+    @functools.cached_property
+    def _max_size(self) -> int:
         return int(self.config.get("batch_size_rows") or self.MAX_SIZE_DEFAULT)
 
     # -- per record ----------------------------------------------------------------------------------------------
@@ -224,7 +250,8 @@ class TruthsSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         self.target.check_stop()
-        rows: list[dict[str, t.Any]] = context.setdefault("rows", [])
+        self.target.paths[self.stream_name]["exact"] += 1
+        context.setdefault("rows", [])
         dead: list[DeadLetter] = context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1
@@ -254,12 +281,50 @@ class TruthsSink(BatchSink):
             self._drain_when_full()
             return
         extracted = record.get("_sdc_extracted_at")
-        if isinstance(extracted, dt.datetime):
+        self._append(row, extracted if isinstance(extracted, dt.datetime) else None, context)
+
+    def _append(self, row: dict[str, t.Any], extracted: dt.datetime | None, context: dict) -> None:
+        if extracted is not None:
             low, high = context.get("window", (extracted, extracted))
             context["window"] = (min(low, extracted), max(high, extracted))
         row[SEQ] = context["received"]
-        rows.append(row)
+        context["rows"].append(row)
         self._drain_when_full()
+
+    def process_record_message(self, message: dict) -> None:
+        """The SDK's RECORD handling for this sink (identity stream map, no extra metadata columns), with the
+        record converted by the stream's compiled path; a record it cannot vouch for takes the SDK's steps."""
+        record = message["record"]
+        context = self._get_context(record)
+        # the kept metadata, as _add_sdc_metadata_to_record sets it; the rest is never stored and always valid
+        record["_sdc_extracted_at"] = message.get("time_extracted")
+        record["_sdc_deleted_at"] = record.get("_sdc_deleted_at")
+        record["_sdc_table_version"] = message.get("version")
+        assert self.compiled is not None
+        converted = self.compiled.row(record)
+        if converted is None:
+            self._add_sdc_metadata_to_record(record, message, context)
+            self._validate_and_parse(record)
+            record = self.preprocess_record(record, context)
+            self._singer_validate_message(record)
+            self.tally_record_read()
+            self.process_record(record, context)
+        else:
+            self._compiled_count += 1
+            self.tally_record_read()
+            self._process_converted(converted, context)
+        self.record_counter_metric.increment()
+        if self._debug:
+            self._after_process_record(context)
+
+    def _process_converted(self, converted: tuple[dict[str, t.Any], dt.datetime | None], context: dict) -> None:
+        """``process_record`` for a record the compiled path has already converted."""
+        self.target.check_stop()
+        context.setdefault("rows", [])
+        context.setdefault("dead", [])
+        context["received"] = context.get("received", 0) + 1
+        self.target.received[self.stream_name] += 1
+        self._append(converted[0], converted[1], context)
 
     def _drain_when_full(self) -> None:
         if self.current_size >= self.max_size:
@@ -267,6 +332,8 @@ class TruthsSink(BatchSink):
 
     # -- per batch -----------------------------------------------------------------------------------------------
     def process_batch(self, context: dict) -> None:
+        self.target.paths[self.stream_name]["compiled"] += self._compiled_count
+        self._compiled_count = 0
         batch = Batch(
             info=self.info,
             columns=self.columns,
@@ -277,6 +344,9 @@ class TruthsSink(BatchSink):
             hard_delete=bool(self.config.get("hard_delete", False)),
             files=context.get("files", []),
         )
+        if batch.files:
+            batch.text_decimals = self._text_decimals
+            batch.rewrite = self._batch_rewrites
         self.target.busy = True
         try:
             loaded = self.target.store.write_batch(batch)
@@ -309,34 +379,117 @@ class TruthsSink(BatchSink):
                 path.unlink()
 
     def _load_file(self, path: str) -> None:
-        from target_xlr8_truths.duckdb_store import DuckDBStore
+        from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
 
         store = self.target.store
         reason = "not a DuckDB store"
-        if isinstance(store, DuckDBStore):
+        if os.environ.get(EXACT_PATH_ENV) == "1":
+            reason = f"{EXACT_PATH_ENV} is set"
+        elif isinstance(store, DuckDBStore):
             reason = "numbers DuckDB would round"
             if self._fast_path_ok(store, path):
                 try:
                     self.process_batch({"files": [path]})
+                    self.target.paths[self.stream_name]["batch_files_duckdb"] += 1
                     self.logger.info("BATCH file loaded by DuckDB directly (stream %s)", self.stream_name)
                     return
+                except FastPathRefused as exc:  # names columns and counts only, never values
+                    reason = f"FastPathRefused: {exc}"
                 except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
                     reason = type(exc).__name__
+        self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path)
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
-        """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path."""
-        if self._protected:
-            return False  # PII is protected value by value in Python; DuckDB would land the file's plaintext
-        props = self.schema["properties"]
-        if any(c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source]) for c in self.columns):
-            return False  # decimals as text: the record path converts them
+        """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path.
+        PII columns are protected column-wise on the staged file when DuckDB reads them as the strings the record
+        path would protect (plain string properties); any other protected property keeps the record path."""
+        if any(source not in self._plain_strings for source in self._protected_stored):
+            return False
         numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
         return not numeric or store.numbers_are_exact(path)
 
+    @functools.cached_property
+    def _plain_strings(self) -> frozenset[str]:
+        """Properties whose values are strings or null and stay strings (no date format, not decimals as text)."""
+        plain = set()
+        for source, prop in self.schema["properties"].items():
+            declared = prop.get("type") if isinstance(prop, dict) else None
+            names = {declared} if isinstance(declared, str) else set(declared or [])
+            if (
+                names
+                and names <= {"string", "null"}
+                and "string" in names
+                and prop.get("format") in {None, "date", "date-time", "time"}
+                and not any(k in prop for k in ("anyOf", "oneOf", "allOf"))
+            ):
+                plain.add(source)
+        return frozenset(plain)
+
+    @functools.cached_property
+    def _protected_stored(self) -> dict[str, Column]:
+        """Stored columns whose values are protected (encrypted or hashed), by source."""
+        return {c.source: c for c in self.columns if c.source in self._protected}
+
+    @functools.cached_property
+    def _text_decimals(self) -> frozenset[str]:
+        props = self.schema["properties"]
+        return frozenset(
+            c.source for c in self.columns if c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source])
+        )
+
+    @functools.cached_property
+    def _batch_rewrites(self) -> dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]:
+        """What a staged BATCH file's columns need from Python to equal the record path: PII protected (every
+        value), nested JSON holding a number with a fraction or exponent rewritten as the record path writes it
+        (DuckDB writes 1.5, the record path "1.5"; matching digits inside strings only cost a needless rewrite)."""
+        rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = {}
+        for column in self.columns:
+            name = quote(column.name)
+            if column.source in self._protected_stored:
+                rewrites[column.name] = (f"{name} IS NOT NULL", self._column_protector(column))
+            elif column.kind == "json":
+                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), '[0-9][.eE]')"
+                rewrites[column.name] = (condition, self._json_rewriter(column))
+        return rewrites
+
+    @staticmethod
+    def _json_rewriter(column: Column) -> t.Callable[[t.Any], t.Any]:
+        """DuckDB's text of a nested value (numbers as shortest doubles: exact below 16 digits, which the caller
+        has checked) read back with fractions as Decimal and written as ``convert_value`` writes it."""
+        from target_xlr8_truths.duckdb_store import FastPathRefused
+        from xlr8_kit.singer_io import loads_exact
+
+        def rewrite(text: t.Any) -> t.Any:
+            try:
+                return convert_value(column, loads_exact(text))
+            except (Rejected, ValueError, TypeError, RecursionError) as exc:
+                raise FastPathRefused(f"a value of {column.source} needs the record path") from exc
+
+        return rewrite
+
+    def _column_protector(self, column: Column) -> t.Callable[[t.Any], t.Any]:
+        """What the record path does to one PII value read as text: parse a date as the SDK does, protect, convert
+        for the stored (text) column. A value the record path would reject refuses the file instead."""
+        from target_xlr8_truths.compiled import PARSERS
+        from target_xlr8_truths.duckdb_store import FastPathRefused
+
+        protect = self.protection.protect
+        source = column.source
+        datelike = self._datelike.get(source)
+        parse = PARSERS.get(get_datelike_property_type(datelike) or "") if datelike else None
+
+        def protector(value: t.Any) -> t.Any:
+            try:
+                return convert_value(column, protect(source, parse(value) if parse else value))
+            except (Rejected, ValueError, TypeError, OverflowError) as exc:
+                raise FastPathRefused(f"a value of {source} needs the record path") from exc
+
+        return protector
+
     def _load_file_as_records(self, path: str) -> None:
-        from singer_sdk.singerlib.json import deserialize_json
+        from xlr8_kit.singer_io import loads_exact as deserialize_json
 
         context: dict[str, t.Any] = {}
         with open(path, encoding="utf-8") as lines:
@@ -344,9 +497,14 @@ class TruthsSink(BatchSink):
                 if not line.strip():
                     continue
                 record = deserialize_json(line)
-                self._validate_and_parse(record)
-                self._singer_validate_message(record)
-                self.process_record(record, context)
+                converted = self.compiled.row(record) if self.compiled is not None else None
+                if converted is not None:
+                    self._compiled_count += 1
+                    self._process_converted(converted, context)
+                else:
+                    self._validate_and_parse(record)
+                    self._singer_validate_message(record)
+                    self.process_record(record, context)
                 if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
                     self.process_batch(context)
                     context = {}

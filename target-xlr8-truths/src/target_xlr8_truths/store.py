@@ -81,6 +81,11 @@ class Batch:
     window: tuple[dt.datetime | None, dt.datetime | None]
     hard_delete: bool
     files: list[str] = field(default_factory=list)  # JSONL files loaded directly (DuckDB BATCH messages)
+    #: For ``files``: sources of decimal columns sent as text (x-singer.decimal), and column name -> (SQL condition,
+    #: function): values the record path writes through Python (PII protection, nested JSON), applied column-wise
+    #: to the staged rows matching the condition before the merge.
+    text_decimals: frozenset[str] = frozenset()
+    rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
 
 
 class Store(abc.ABC):

@@ -11,15 +11,15 @@ import signal
 import sys
 import typing as t
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
-from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.batch_files import BatchFileRefused, BatchLocations
@@ -31,6 +31,7 @@ from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
+from xlr8_kit.singer_io import loads_exact
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
@@ -48,7 +49,7 @@ class RedactingSingerReader(SimpleSingerReader):
 
     def deserialize_json(self, line: str) -> dict:
         try:
-            return deserialize_json(line)
+            return loads_exact(line)  # msgspec; the standard library's json for what it refuses (NaN, bad input)
         except RecursionError:
             raise InvalidInputLine(
                 f"input line is nested too deeply to parse ({len(line)} chars, sha256 {_digest(line)})"
@@ -298,6 +299,8 @@ class TargetXlr8Truths(Target):
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
+        #: Per stream, how records and BATCH files were loaded (compiled / exact path, DuckDB / record by record).
+        self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._held_state: dict | None = None
         self._last_state: dict | None = None
         self.busy = False  # inside a batch transaction
@@ -337,6 +340,25 @@ class TargetXlr8Truths(Target):
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
         memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
         return DuckDBStore(path, self.run, self.spool, interval, memory)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """The SDK's RECORD handling, without its per-record generic steps when nothing maps the stream: the sink
+        converts the record on its compiled path (same rows, same dead letters)."""
+        maps = self.mapper.stream_maps.get(message_dict.get("stream"))  # type: ignore[arg-type]
+        record = message_dict.get("record")
+        if maps is not None and len(maps) == 1 and type(record) is dict:
+            stream_map = maps[0]
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if (
+                type(stream_map) is SameRecordTransform
+                and not (stream_map.flattening_options and stream_map.flattening_enabled)
+                and isinstance(sink, TruthsSink)
+                and sink.compiled is not None
+            ):
+                sink.process_record_message(message_dict)
+                self._handle_max_record_age()
+                return
+        super()._process_record_message(message_dict)
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         stream = str(message_dict.get("stream"))
@@ -470,6 +492,8 @@ class TargetXlr8Truths(Target):
         }
         self.logger.info("target-xlr8-truths run summary: %s", json.dumps(summary))
         print(f"XLR8_TRUTHS_SUMMARY {json.dumps(summary)}", file=sys.stderr, flush=True)
+        paths = {stream: dict(sorted((+counts).items())) for stream, counts in sorted(self.paths.items()) if +counts}
+        print(f"XLR8_TRUTHS_PATHS {json.dumps(paths)}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

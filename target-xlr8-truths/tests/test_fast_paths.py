@@ -1,0 +1,264 @@
+"""The fast paths (the compiled RECORD path, DuckDB's reader for BATCH files) land exactly what the exact per-field
+path lands (``XLR8_TRUTHS_EXACT_PATH=1``): the same rows (PII decrypting to the same plaintext), the same dead letters
+naming the same fields, the same counts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from test_privacy import engine_decrypt
+from truths_testkit import annotation, query, record_msg, run_target, schema_msg, state_msg
+
+STREAM = "workers"
+PROPS: dict[str, Any] = {
+    "Id": {"type": "string"},
+    "Name": {"type": ["null", "string"]},
+    "SSN": {"type": ["null", "string"]},
+    "Headcount": {"type": ["null", "integer"]},
+    "Salary": {"type": ["null", "number"]},  # personal data by name: encrypted
+    "Amount": {"type": ["null", "number"]},  # an XLR8 stream: an exact decimal
+    "Rate": {"type": ["null", "string"], "format": "x-singer.decimal"},
+    "Active": {"type": ["null", "boolean"]},
+    "UpdatedAt": {"type": ["null", "string"], "format": "date-time"},
+    "HireDate": {"type": ["null", "string"], "format": "date"},
+    "Address": {
+        "type": ["null", "object"],
+        "properties": {"Street": {"type": ["null", "string"]}, "Zip": {"type": ["null", "string"]}},
+    },
+    "Tags": {"type": ["null", "array"], "items": {"type": "string"}},
+    "Status": {"type": ["null", "string"], "enum": ["A", "T", None]},
+    "Either": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+}
+
+GOOD: list[dict[str, Any]] = [
+    {"Id": "W1", "Name": "Zoë Ångström 😀", "SSN": "123-45-6789", "Headcount": 3, "Salary": Decimal("81234.50"),
+     "Amount": Decimal("0.10"),
+     "Rate": "12.3400", "Active": True, "UpdatedAt": "2024-03-01T10:00:00Z", "HireDate": "2020-02-29",
+     "Address": {"Street": "1 Main St", "Zip": "02134"}, "Tags": ["a", "ü"], "Status": "A", "Either": 5},
+    {"Id": "W2", "Name": None, "SSN": None, "Headcount": None, "Salary": None, "Rate": None, "Active": None,
+     "UpdatedAt": None, "HireDate": None, "Address": None, "Tags": None, "Status": None, "Either": None},
+    {"Id": "W3"},  # every other field missing
+    {"Id": "W4", "Name": "tab\there \"quoted\" back\\slash", "Amount": 0, "Salary": 7,
+     "Headcount": -9223372036854775808, "UpdatedAt": "2024-03-01T10:00:00.123456+05:30",
+     "Address": {"Nested": {"Deep": [1, {"x": Decimal("1.50")}]}}, "Either": "text",
+     "Rate": "-0.000000001", "Active": False},
+    {"Id": "W5", "Amount": Decimal("12345678901234567890.123456789"), "UpdatedAt": "2024-03-01T10:00:00",
+     "Name": "x" * 300},
+    {"Id": "W1", "Name": "second W1 wins", "Amount": Decimal("1E+3"), "Salary": Decimal("-1.5")},
+]  # fmt: skip
+BAD: list[dict[str, Any]] = [
+    {"Id": "B1", "Name": 5},  # a number in a string column
+    {"Id": "B2", "Headcount": 1.5},
+    {"Id": "B3", "Headcount": 9223372036854775808},
+    {"Id": "B4", "Amount": Decimal("1.0000000001")},  # more places than the scale
+    {"Id": "B5", "UpdatedAt": "yesterday"},
+    {"Id": "B6", "Status": "X"},
+    {"Id": "B7", "Address": "not an object"},
+    {"Id": "B8", "Name": "nul\x00byte"},
+    {"Id": "B9", "Active": "yes"},
+    {"Id": "B10", "Rate": "twelve"},
+    {"Name": "no key"},
+    {"Id": None, "Name": "null key"},
+]
+
+
+def _messages() -> list[dict[str, Any]]:
+    note = annotation("workday", STREAM, "worker", keys=["Id"])
+    note["canonical_fields"] = {"SSN": "national_id"}
+    messages: list[dict[str, Any]] = [schema_msg(STREAM, PROPS, ["Id"], note)]
+    for i, record in enumerate([*GOOD, *BAD]):
+        messages.append(record_msg(STREAM, record, time_extracted=f"2024-03-0{1 + i % 5}T00:00:00+00:00"))
+    messages.append(state_msg({"done": True}))
+    return messages
+
+
+def _dumps(messages: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(m, default=str) + "\n" for m in messages).replace('"__D__', "").replace('__D__"', "")
+
+
+def _encode(messages: list[dict[str, Any]]) -> str:
+    """Decimals written as JSON numbers (json.dumps has no Decimal support)."""
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return f"__D__{value}__D__"
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return value
+
+    return _dumps([mark(m) for m in messages])
+
+
+def _landed(store: Path, key: bytes) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Any]]:
+    table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+    names = [r[0] for r in query(store, f'DESCRIBE "{table}"')]
+    rows = []
+    for row in query(store, f'SELECT * FROM "{table}" ORDER BY id'):
+        values = dict(zip(names, row, strict=True))
+        for name, value in values.items():
+            if isinstance(value, str) and value.startswith("ENC256:"):
+                values[name] = engine_decrypt(value, key)
+        rows.append(tuple(sorted((k, repr(v)) for k, v in values.items() if not k.startswith("_sdc_") or
+                                 k == "_sdc_extracted_at")))  # fmt: skip
+    letters = query(store, "SELECT record_key, error, error_path FROM _dead_letters ORDER BY record_key, error_path")
+    ledger = query(store, "SELECT rows_received, rows_loaded, rows_dead_lettered FROM _truths_ledger")
+    return rows, letters, ledger
+
+
+def _paths(stderr: str) -> dict[str, dict[str, int]]:
+    for line in stderr.splitlines():
+        if line.startswith("XLR8_TRUTHS_PATHS "):
+            return json.loads(line.split(" ", 1)[1])  # type: ignore[no-any-return]
+    raise AssertionError(f"no path counts on stderr:\n{stderr[-3000:]}")
+
+
+def test_compiled_record_path_lands_what_the_exact_path_lands(tmp_path: Path, config: dict[str, Any]) -> None:
+    text = _encode(_messages())
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        store = tmp_path / label / "truths.duckdb"
+        run = run_target({**config, "duckdb_path": str(store)}, text, tmp_path, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.summary["streams"][STREAM] == {"received": 18, "loaded": 6, "dead_lettered": 12}
+        paths = _paths(run.stderr)[STREAM]
+        assert (paths.get("compiled", 0), paths["exact"]) == ((0, 18) if env else (6, 12))
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    fast, exact = landed
+    assert fast == exact
+    rows, letters, _ = fast
+    assert len(rows) == 5  # W1 twice: the later record wins
+    by_id = {dict(r)["id"]: dict(r) for r in rows}
+    assert by_id["'W1'"]["name"] == "'second W1 wins'"
+    assert by_id["'W1'"]["amount"] == "Decimal('1000.000000000')"
+    assert by_id["'W1'"]["salary"] == "'-1.5'"
+    assert by_id["'W4'"]["ssn"] == "None"
+    assert by_id["'W5'"]["amount"] == "Decimal('12345678901234567890.123456789')"
+    assert {(e, p) for _, e, p in letters} >= {
+        ("schema violation (type)", "$.Name"),
+        ("schema violation (enum)", "$.Status"),
+        ("missing key property", "$.Id"),
+    }
+
+
+def test_compiled_record_path_keeps_pii_decryptable(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    run = run_target(config, _encode(_messages()), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+    (ssn,) = query(store, f"SELECT ssn FROM \"{table}\" WHERE id = 'W1'")[0]
+    assert ssn is None  # the second W1 has no SSN
+    payloads = " ".join(str(p) for (p,) in query(store, "SELECT payload FROM _dead_letters"))
+    assert "123-45-6789" not in payloads
+
+
+BATCH_PROPS: dict[str, Any] = {
+    **{k: v for k, v in PROPS.items() if k != "Salary"},  # a PII number keeps the record path: left out here
+    "BirthDate": {"type": ["null", "string"], "format": "date"},  # PII, encrypted as the parsed date's text
+}
+FAST_FILE = [
+    {"Id": "F1", "Name": "Zoë Ångström 😀", "SSN": "123-45-6789", "BirthDate": "1980-02-29", "Headcount": 3,
+     "Amount": Decimal("81234.50"), "Rate": "12.3400", "Active": True, "UpdatedAt": "2024-03-01T10:00:00Z",
+     "HireDate": "2020-02-29", "Address": {"Street": "1 Main St", "Zip": "02134"}, "Tags": ["a", "ü"],
+     "Status": "A", "Either": 5},
+    {"Id": "F2", "Name": None, "SSN": None, "BirthDate": None, "Amount": None, "Rate": None, "UpdatedAt": None},
+    {"Id": "F3"},
+    {"Id": "F4", "Name": "tab\there \"quoted\"", "SSN": "", "Amount": 0, "Rate": "-0.000000001",
+     "UpdatedAt": "2024-03-01T10:00:00.123456+05:30", "Address": {"Deep": [1, {"x": -2}], "Zip": "02134"}},
+    {"Id": "F1", "Name": "second F1 wins", "Amount": Decimal("1E+3"), "Rate": "+7", "SSN": "999-00-1111"},
+]  # fmt: skip
+SLOW_FILES = [
+    [{"Id": "S1", "Amount": Decimal("12345678901234567890.123456789")}],  # 16+ digits: numbers DuckDB would round
+    [{"Id": "S2", "Rate": "1.0000000001"}, {"Id": "S3", "Name": "fine"}],  # too many places: dead letter
+    [{"Id": "S4", "Rate": " 5 "}],  # not plain digits: the record path decides
+    [{"Id": "S5", "BirthDate": "not a date"}],  # an unparseable PII date: dead letter
+    # nested fractions: the record path writes them as text; DuckDB's file is rewritten column-wise to match
+    [
+        {
+            "Id": "S6",
+            "Address": {"x": Decimal("1.50"), "y": [Decimal("1E+3"), Decimal("-0.0"), Decimal("2.5E-7")]},
+            "Tags": ["1.5", "v2.0e1"],
+        }
+    ],
+]
+
+
+def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config: dict[str, Any]) -> None:
+    note = annotation("workday", STREAM, "worker", keys=["Id"])
+    note["canonical_fields"] = {"SSN": "national_id"}
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        files = tmp_path / label / "batches"
+        files.mkdir(parents=True)
+        messages: list[dict[str, Any]] = [schema_msg(STREAM, BATCH_PROPS, ["Id"], note)]
+        for index, records in enumerate([FAST_FILE, *SLOW_FILES]):
+            path = files / f"part-{index}.jsonl"
+            path.write_text(_encode(records))
+            messages.append({"type": "BATCH", "stream": STREAM, "manifest": [f"file://{path}"],
+                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        messages.append(state_msg({"done": True}))
+        store = tmp_path / label / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
+        run = run_target(settings, _encode(messages), tmp_path, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.summary["streams"][STREAM] == {"received": 11, "loaded": 9, "dead_lettered": 2}
+        paths = _paths(run.stderr)[STREAM]
+        assert paths.get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
+        assert paths["batch_files_records"] == (6 if env else 4)
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    fast, exact = landed
+    assert fast[0] == exact[0]
+    assert fast[1] == exact[1]
+    by_id = {dict(r)["id"]: dict(r) for r in fast[0]}
+    assert by_id["'F1'"]["ssn"] == "'999-00-1111'"
+    assert by_id["'F1'"]["rate"] == repr(Decimal("7.000000000"))
+    assert by_id["'F4'"]["ssn"] == "''"
+    assert by_id["'F4'"]["rate"] == repr(Decimal("-0.000000001"))
+    assert by_id["'S4'"]["rate"] == repr(Decimal("5.000000000"))
+    assert {(e, p) for _, e, p in fast[1]} == {
+        ("more than 9 decimal places would be truncated", "$.Rate"),
+        ("unparseable date value", "$.BirthDate"),
+    }
+
+
+def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
+    props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}
+    strings = tmp_path / "strings.jsonl"
+    strings.write_text("".join(f'{{"Id": "{10**17 + i}", "Qty": {i}, "Amount": 1.25}}\n' for i in range(50)))
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text('{"Id": "x", "Qty": 123456789012345678, "Amount": 1.5}\n')
+    messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
+    for path in (strings, numbers):
+        messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 1, "batch_files_records": 1, "compiled": 1}
+    assert "BATCH file loaded record by record (stream items: numbers DuckDB would round)" in run.stderr
+    table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+    rows = query(store, f'SELECT id, qty, amount FROM "{table}" ORDER BY id')
+    assert len(rows) == 51
+    assert rows[0] == (str(10**17), 0, Decimal("1.25"))
+    assert ("x", 123456789012345678, Decimal("1.5")) in rows
+
+
+def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Path) -> None:
+    from target_xlr8_truths.duckdb_store import has_long_number
+
+    cases = {
+        '{"a": "123456789012345678"}': False,  # digits inside a string
+        '{"a": 81234.5000000000000000}': False,  # trailing zeros are not significant
+        '{"a": 1234567890123456}': True,  # 16-digit integer
+        '{"a": {"b": [0.1234567890123456]}}': True,  # nested, 16 significant digits
+        '{"a": 123456789012345}': False,  # 15 digits: exact as a double
+        '{"a": "x", "b": 12345678901234567': True,  # unreadable line: the record path reports it
+    }
+    for index, (line, expected) in enumerate(cases.items()):
+        path = tmp_path / f"{index}.jsonl"
+        path.write_text('{"pad": 1}\n' * 3 + line + "\n")
+        assert has_long_number(str(path)) is expected, line
