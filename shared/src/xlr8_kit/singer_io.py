@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -38,6 +39,21 @@ def loads_exact(content: bytes | str) -> t.Any:
         return _DECODER.decode(content)
     except msgspec.DecodeError:
         return json.loads(content, parse_float=Decimal)
+
+
+@functools.cache
+def _decoder_for(parse_float: t.Callable[[str], t.Any]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(float_hook=parse_float)
+
+
+def loads_with(content: bytes | str, parse_float: t.Callable[[str], t.Any]) -> t.Any:
+    """``json.loads(content, parse_float=parse_float)`` through msgspec's C decoder: its float hook receives the
+    same literal text (``1.50``, ``1e5``) for the same tokens, and anything msgspec rejects goes to the standard
+    library, so the result is always that of ``json.loads``."""
+    try:
+        return _decoder_for(parse_float).decode(content)
+    except msgspec.DecodeError:
+        return json.loads(content, parse_float=parse_float)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -10,7 +10,6 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 import typing as t
@@ -26,8 +25,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.classify import ResponseClassifier, Verdict
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
+from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import loads_with
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
 
@@ -178,7 +179,7 @@ class SalesforceClient:
 
     def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
         response = self.request("GET", url, **kwargs)
-        return json.loads(response.content, parse_float=canonical_decimal)  # one spelling per value (REST = Bulk)
+        return loads_with(response.content, canonical_decimal)  # one spelling per value (REST = Bulk)
 
     # -- metadata ---------------------------------------------------------------------------------------------
 
@@ -313,10 +314,13 @@ def csv_value(raw: str, sf_type: str | None) -> t.Any:
 def canonical_decimal(text: str) -> Decimal:
     """One spelling per value whichever API read it: REST writes -33.86882, Bulk pads to the field's scale
     (-33.868820000000000); trailing fractional zeros go, the exponent never appears (100.0 -> 100)."""
-    if "." in text and "e" not in text.lower():
+    if "." in text and "e" not in text and "E" not in text:
         text = text.rstrip("0").rstrip(".") or "0"
     value = Decimal(text)
-    return value if value != 0 else Decimal(0)
+    return value if value else _ZERO
+
+
+_ZERO = Decimal(0)
 
 
 class SalesforceStream(KitRESTStream):
@@ -575,12 +579,14 @@ class SalesforceStream(KitRESTStream):
                 job_id = prefetched[1]
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
-            for rows in self.client.read_bulk_job(job_id):
+            # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
+            for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
                 for row in rows:
                     yield self._finish(self._from_csv(row, fields))
         else:
             soql = self._soql(fields, lower, upper)
-            for page in self.client.query_pages(soql, include_deleted=self.tracks_deletes):
+            pages = self.client.query_pages(soql, include_deleted=self.tracks_deletes)
+            for page in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page alone
                 for record in page:
                     yield self._finish(record)
 
