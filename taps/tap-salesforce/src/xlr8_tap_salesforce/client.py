@@ -20,7 +20,9 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.classify import ResponseClassifier, Verdict
@@ -474,11 +476,48 @@ class SalesforceStream(KitRESTStream):
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         """Besides the SDK's bookmark, remember the Ids delivered at the bookmark's exact timestamp, so a resume
         with ``>=`` skips them and loses nothing that shares the timestamp (RELIABILITY E6)."""
-        super()._increment_stream_state(latest_record, context=context)
         rk = self.replication_key
+        if context is None and rk and latest_record and self._sorted_string_bookmarks:
+            state = self.get_context_state(None)
+            new_value = latest_record[rk]
+            old_value = state.get("replication_key_value")
+            if type(new_value) is str and (old_value is None or type(old_value) is str):
+                self._advance_sorted_bookmark(state, rk, new_value, old_value)
+                self._track_boundary(state, latest_record, rk)
+                return
+        super()._increment_stream_state(latest_record, context=context)
         if not rk or latest_record.get(rk) is None:
             return
-        state = self.get_context_state(context)
+        self._track_boundary(self.get_context_state(context), latest_record, rk)
+
+    @cached_property
+    def _sorted_string_bookmarks(self) -> bool:
+        """True when the SDK would advance this stream's bookmark as a sorted, checked, unpartitioned incremental
+        stream: then ``_advance_sorted_bookmark`` does what it does for string values, per record, with fewer
+        lookups (about a tenth of the tap's CPU went to the SDK's general path)."""
+        manager = self.state_manager  # the SDK's own switches, read so this path runs only where it matches
+        return (
+            self.replication_method == REPLICATION_INCREMENTAL
+            and self.state_partitioning_keys is None
+            and bool(manager._is_sorted)
+            and bool(manager._check_sorted)
+        )
+
+    @staticmethod
+    def _advance_sorted_bookmark(state: dict[str, t.Any], rk: str, new_value: str, old_value: str | None) -> None:
+        """``singer_sdk.helpers._state.increment_state`` (singer-sdk 0.54.9, pinned) for a sorted, checked stream
+        whose values are strings (``to_json_compatible`` leaves strings as they are)."""
+        if old_value is None or new_value >= old_value:
+            state["replication_key"] = rk
+            state["replication_key_value"] = new_value
+            return
+        msg = (
+            f"Unsorted data detected in stream. Latest value '{new_value}' is smaller than previous max '{old_value}'."
+        )
+        raise InvalidStreamSortException(msg)
+
+    @staticmethod
+    def _track_boundary(state: dict[str, t.Any], latest_record: dict[str, t.Any], rk: str) -> None:
         if state.get("replication_key_value") != latest_record[rk]:
             return
         boundary = state.get(BOUNDARY_KEY)
