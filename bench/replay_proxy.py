@@ -87,7 +87,7 @@ def serve(proxy: ReplayProxy, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(content)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle  # noqa: N815
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
