@@ -52,8 +52,9 @@ class ReplayProxy:
             (k, v.replace(self.upstream, self.url)) for k, v in response.headers.items() if k.lower() not in HOP_HEADERS
         ]
         result = (response.status_code, kept, content)
-        with self.lock:
-            self.cache[key] = result
+        if not self.replaying:  # a miss while replaying is answered live, never kept (a job status would freeze)
+            with self.lock:
+                self.cache[key] = result
         return result
 
 

@@ -10,7 +10,9 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 from __future__ import annotations
 
 import csv
+import functools
 import logging
+import operator
 import time
 import typing as t
 from collections.abc import Callable, Iterator
@@ -304,13 +306,16 @@ def csv_value(raw: str, sf_type: str | None) -> t.Any:
     """A Bulk CSV cell in its Salesforce type (CSV has no null: an empty cell is null)."""
     if raw == "":
         return None
-    if sf_type == "boolean":
-        return raw.lower() == "true"
-    if sf_type in ("int", "long"):
-        return int(Decimal(raw))
-    if sf_type in ("double", "currency", "percent"):
-        return canonical_decimal(raw)
-    return raw
+    convert = _CSV_CONVERTERS.get(sf_type or "")
+    return convert(raw) if convert is not None else raw
+
+
+def _csv_boolean(raw: str) -> bool:
+    return raw.lower() == "true"
+
+
+def _csv_integer(raw: str) -> int:
+    return int(Decimal(raw))
 
 
 def canonical_decimal(text: str) -> Decimal:
@@ -323,6 +328,16 @@ def canonical_decimal(text: str) -> Decimal:
 
 
 _ZERO = Decimal(0)
+#: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
+_CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
+    "boolean": _csv_boolean,
+    "int": _csv_integer,
+    "long": _csv_integer,
+    "double": canonical_decimal,
+    "currency": canonical_decimal,
+    "percent": canonical_decimal,
+}
+_is_not_none = functools.partial(operator.is_not, None)
 
 
 class SalesforceStream(KitRESTStream):
@@ -630,14 +645,42 @@ class SalesforceStream(KitRESTStream):
                     yield self._finish(record)
 
     def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
-        types = self.info.field_types
-        record = {name: csv_value(raw, types.get(name)) for name, raw in row.items()}
-        for compound, (kind, parts) in self.info.compounds.items():
-            if compound not in fields:
-                continue
-            value = {discovery.compound_key(compound, kind, part): record.get(part) for part in parts}
-            record[compound] = value if any(v is not None for v in value.values()) else None
+        """A Bulk CSV row as the record REST would give: ``csv_value`` per cell, compounds rebuilt from their parts,
+        the selected fields in order. The per-column work is planned once per field list (``_csv_plan``)."""
+        plan = self._csv_plans.get(id(fields))
+        if plan is None or plan[0] is not fields:
+            plan = self._csv_plans[id(fields)] = (fields, *self._csv_plan(fields))
+        _, typed, compounds = plan
+        record: dict[str, t.Any] = {name: raw or None for name, raw in row.items()}  # CSV has no null: "" is null
+        for name, convert in typed:
+            raw = record.get(name)
+            if raw is not None:
+                record[name] = convert(raw)
+        for compound, keys in compounds:
+            value = {key: record.get(part) for key, part in keys}
+            record[compound] = value if any(map(_is_not_none, value.values())) else None
         return {name: record.get(name) for name in fields}
+
+    def _csv_plan(
+        self, fields: list[str]
+    ) -> tuple[list[tuple[str, t.Callable[[str], t.Any]]], list[tuple[str, list[tuple[str, str]]]]]:
+        """(typed columns with their converter, selected compounds with (key, part) pairs): what ``csv_value`` and
+        ``discovery.compound_key`` decide per cell, decided once per column."""
+        typed = [
+            (name, _CSV_CONVERTERS[sf_type])
+            for name, sf_type in self.info.field_types.items()
+            if sf_type in _CSV_CONVERTERS
+        ]
+        compounds = [
+            (compound, [(discovery.compound_key(compound, kind, part), part) for part in parts])
+            for compound, (kind, parts) in self.info.compounds.items()
+            if compound in fields
+        ]
+        return typed, compounds
+
+    @cached_property
+    def _csv_plans(self) -> dict[int, t.Any]:
+        return {}
 
     @cached_property
     def _datetime_fields(self) -> list[str]:
