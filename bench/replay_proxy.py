@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+#: Request headers that select a different answer for the same URL.
+VARY_HEADERS = ("Sforce-Query-Options", "Accept")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "date", "server"}
 
 
@@ -37,7 +39,8 @@ class ReplayProxy:
         self.replaying = False
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
-        key = (method, path, body)
+        # Headers that change the answer (Salesforce's page size travels in one) are part of the request's identity.
+        key = (method, path, body + "".join(f"\n{h}: {headers.get(h, '')}" for h in VARY_HEADERS).encode())
         with self.lock:
             cached = self.cache.get(key) if self.replaying else None
         if cached is not None:
