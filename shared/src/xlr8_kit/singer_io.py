@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
 import typing as t
 from decimal import Decimal
+from itertools import compress
 
 import msgspec
 from singer_sdk.io_base import SingerWriter
@@ -40,6 +42,36 @@ def loads_exact(content: bytes | str) -> t.Any:
         return json.loads(content, parse_float=Decimal)
 
 
+_ARRAY_UNPARSED = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def json_array_length(content: bytes | str) -> int:
+    """Items in a JSON array body, 0 when the body is valid JSON but not an array; the items are not built (a
+    paginator asking "was this page full?" need not parse the page a second time)."""
+    try:
+        return len(_ARRAY_UNPARSED.decode(content))
+    except msgspec.ValidationError:
+        return 0
+    except msgspec.DecodeError:
+        items = json.loads(content)  # what msgspec refuses (NaN literals, UTF-16): the standard library decides
+        return len(items) if isinstance(items, list) else 0
+
+
+@functools.cache
+def _decoder_for(parse_float: t.Callable[[str], t.Any]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(float_hook=parse_float)
+
+
+def loads_with(content: bytes | str, parse_float: t.Callable[[str], t.Any]) -> t.Any:
+    """``json.loads(content, parse_float=parse_float)`` through msgspec's C decoder: its float hook receives the
+    same literal text (``1.50``, ``1e5``) for the same tokens, and anything msgspec rejects goes to the standard
+    library, so the result is always that of ``json.loads``."""
+    try:
+        return _decoder_for(parse_float).decode(content)
+    except msgspec.DecodeError:
+        return json.loads(content, parse_float=parse_float)
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x10000:
@@ -50,6 +82,7 @@ def _escape(match: re.Match[str]) -> str:
 
 _CONTAINERS = frozenset({dict, list})
 _STR_ONLY = frozenset({str})
+_PLAIN_OR_CONTAINER = _PLAIN_TYPES | _CONTAINERS
 
 
 def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
@@ -63,9 +96,10 @@ def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
     kinds = set(map(type, values))
     if kinds <= _PLAIN_TYPES:
         return True
-    if not kinds <= _PLAIN_TYPES | _CONTAINERS:
+    if not kinds <= _PLAIN_OR_CONTAINER:
         return False
-    return all(_is_plain(v) for v in values if type(v) in _CONTAINERS)
+    # The nested containers, picked out and checked without a Python-level loop over every value.
+    return all(map(_is_plain, compress(values, map(_CONTAINERS.__contains__, map(type, values)))))
 
 
 def record_line(message: RecordMessage) -> str | None:

@@ -258,3 +258,49 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class ReadAheadItems(demo.ItemsStream):
+    """The demo stream with one page of read-ahead and a bookmark (ids ascend across pages)."""
+
+    read_ahead_pages = True
+    replication_key = "id"
+    is_sorted = True
+
+
+def test_read_ahead_keeps_page_order_and_honours_retry_after(server, fake_time):
+    PagedApi(
+        server,
+        {
+            "1": [page([1, 2], "2")],
+            "2": [Reply(429, headers={"Retry-After": "30"}), page([3, 4], "3")],
+            "3": [page([5], "4")],
+            "4": [page([6, 7], None)],
+        },
+    )
+    stream = ReadAheadItems(make_tap(server, fake_time))
+    records = list(stream._sync_records(None, write_messages=False))
+    assert [r["id"] for r in records] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(fake_time.sleeps) == 1  # the Retry-After of the page fetched ahead was honoured (plus jitter)
+    assert fake_time.sleeps[0] >= 30
+    assert [r.query.get("page", ["1"])[0] for r in server.requests_to("/items")] == ["1", "2", "2", "3", "4"]
+    assert stream.get_context_state(None)["replication_key_value"] == 7
+
+
+def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2_and_state_stops_there(server, fake_time):
+    PagedApi(
+        server,
+        {
+            "1": [page([1, 2], "2")],
+            "2": [page([3, 4], "3")],
+            "3": [Reply(400, body={"error": "bad page"})],
+            "4": [page([9], None)],
+        },
+    )
+    stream = ReadAheadItems(make_tap(server, fake_time))
+    emitted: list[int] = []
+    with pytest.raises(ClientRequestError, match="HTTP 400"):
+        emitted.extend(record["id"] for record in stream._sync_records(None, write_messages=False))
+    assert emitted == [1, 2, 3, 4]
+    assert stream.get_context_state(None)["replication_key_value"] == 4
+    assert [r.query.get("page", ["1"])[0] for r in server.requests_to("/items")] == ["1", "2", "3"]

@@ -15,7 +15,7 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from xlr8_kit.rest import KitRESTStream, KitTap, kit_config_schema
-from xlr8_kit.singer_io import BLOCK_LINES, KitSingerWriter, loads_exact, record_line
+from xlr8_kit.singer_io import BLOCK_LINES, KitSingerWriter, json_array_length, loads_exact, loads_with, record_line
 
 EXTRACTED = dt.datetime(2026, 12, 4, 15, 0, 1, 250, tzinfo=dt.UTC)
 
@@ -101,3 +101,32 @@ def test_records_held_by_the_writer_reach_stdout_when_a_sync_fails() -> None:
         _FailingTap(config={}, parse_env_config=False).sync_all()
     records = [m for m in map(json.loads, out.getvalue().splitlines()) if m["type"] == "RECORD"]
     assert [m["record"] for m in records] == [{"id": 0}, {"id": 1}, {"id": 2}]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'[1, {"a": [1, 2]}, "x", null]', 4),
+        (b"[]", 0),
+        (b'{"message": "not rows"}', 0),
+        (b"[NaN, 1.5]", 2),  # msgspec refuses NaN: the standard library counts it
+        ("[1, 2]".encode("utf-16"), 2),
+    ],
+)
+def test_json_array_length_counts_what_json_loads_would_build(body, expected):
+    assert json_array_length(body) == expected
+    parsed = json.loads(body)
+    assert (len(parsed) if isinstance(parsed, list) else 0) == expected
+
+
+def test_loads_with_gives_what_json_loads_gives_with_the_same_float_hook():
+    seen: list[str] = []
+
+    def hook(text: str) -> tuple[str, str]:
+        seen.append(text)
+        return ("f", text)
+
+    body = b'{"a": [1.50, 1e5, -0.0, 12345678901234567890123, 2.5E+3], "b": "x\\u00e9"}'
+    assert loads_with(body, hook) == json.loads(body, parse_float=hook)
+    assert seen == ["1.50", "1e5", "-0.0", "2.5E+3"] * 2
+    assert loads_with(b"[NaN, 1.0]", hook) == json.loads(b"[NaN, 1.0]", parse_float=hook)

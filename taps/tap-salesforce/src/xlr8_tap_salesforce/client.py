@@ -10,8 +10,9 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 from __future__ import annotations
 
 import csv
-import json
+import functools
 import logging
+import operator
 import time
 import typing as t
 from collections.abc import Callable, Iterator
@@ -21,13 +22,17 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.classify import ResponseClassifier, Verdict
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
+from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import loads_with
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
 
@@ -178,7 +183,7 @@ class SalesforceClient:
 
     def get_json(self, url: str, **kwargs: t.Any) -> t.Any:
         response = self.request("GET", url, **kwargs)
-        return json.loads(response.content, parse_float=canonical_decimal)  # one spelling per value (REST = Bulk)
+        return loads_with(response.content, canonical_decimal)  # one spelling per value (REST = Bulk)
 
     # -- metadata ---------------------------------------------------------------------------------------------
 
@@ -301,22 +306,38 @@ def csv_value(raw: str, sf_type: str | None) -> t.Any:
     """A Bulk CSV cell in its Salesforce type (CSV has no null: an empty cell is null)."""
     if raw == "":
         return None
-    if sf_type == "boolean":
-        return raw.lower() == "true"
-    if sf_type in ("int", "long"):
-        return int(Decimal(raw))
-    if sf_type in ("double", "currency", "percent"):
-        return canonical_decimal(raw)
-    return raw
+    convert = _CSV_CONVERTERS.get(sf_type or "")
+    return convert(raw) if convert is not None else raw
+
+
+def _csv_boolean(raw: str) -> bool:
+    return raw.lower() == "true"
+
+
+def _csv_integer(raw: str) -> int:
+    return int(Decimal(raw))
 
 
 def canonical_decimal(text: str) -> Decimal:
     """One spelling per value whichever API read it: REST writes -33.86882, Bulk pads to the field's scale
     (-33.868820000000000); trailing fractional zeros go, the exponent never appears (100.0 -> 100)."""
-    if "." in text and "e" not in text.lower():
+    if "." in text and "e" not in text and "E" not in text:
         text = text.rstrip("0").rstrip(".") or "0"
     value = Decimal(text)
-    return value if value != 0 else Decimal(0)
+    return value if value else _ZERO
+
+
+_ZERO = Decimal(0)
+#: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
+_CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
+    "boolean": _csv_boolean,
+    "int": _csv_integer,
+    "long": _csv_integer,
+    "double": canonical_decimal,
+    "currency": canonical_decimal,
+    "percent": canonical_decimal,
+}
+_is_not_none = functools.partial(operator.is_not, None)
 
 
 class SalesforceStream(KitRESTStream):
@@ -470,11 +491,48 @@ class SalesforceStream(KitRESTStream):
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         """Besides the SDK's bookmark, remember the Ids delivered at the bookmark's exact timestamp, so a resume
         with ``>=`` skips them and loses nothing that shares the timestamp (RELIABILITY E6)."""
-        super()._increment_stream_state(latest_record, context=context)
         rk = self.replication_key
+        if context is None and rk and latest_record and self._sorted_string_bookmarks:
+            state = self.get_context_state(None)
+            new_value = latest_record[rk]
+            old_value = state.get("replication_key_value")
+            if type(new_value) is str and (old_value is None or type(old_value) is str):
+                self._advance_sorted_bookmark(state, rk, new_value, old_value)
+                self._track_boundary(state, latest_record, rk)
+                return
+        super()._increment_stream_state(latest_record, context=context)
         if not rk or latest_record.get(rk) is None:
             return
-        state = self.get_context_state(context)
+        self._track_boundary(self.get_context_state(context), latest_record, rk)
+
+    @cached_property
+    def _sorted_string_bookmarks(self) -> bool:
+        """True when the SDK would advance this stream's bookmark as a sorted, checked, unpartitioned incremental
+        stream: then ``_advance_sorted_bookmark`` does what it does for string values, per record, with fewer
+        lookups (about a tenth of the tap's CPU went to the SDK's general path)."""
+        manager = self.state_manager  # the SDK's own switches, read so this path runs only where it matches
+        return (
+            self.replication_method == REPLICATION_INCREMENTAL
+            and self.state_partitioning_keys is None
+            and bool(manager._is_sorted)
+            and bool(manager._check_sorted)
+        )
+
+    @staticmethod
+    def _advance_sorted_bookmark(state: dict[str, t.Any], rk: str, new_value: str, old_value: str | None) -> None:
+        """``singer_sdk.helpers._state.increment_state`` (singer-sdk 0.54.9, pinned) for a sorted, checked stream
+        whose values are strings (``to_json_compatible`` leaves strings as they are)."""
+        if old_value is None or new_value >= old_value:
+            state["replication_key"] = rk
+            state["replication_key_value"] = new_value
+            return
+        msg = (
+            f"Unsorted data detected in stream. Latest value '{new_value}' is smaller than previous max '{old_value}'."
+        )
+        raise InvalidStreamSortException(msg)
+
+    @staticmethod
+    def _track_boundary(state: dict[str, t.Any], latest_record: dict[str, t.Any], rk: str) -> None:
         if state.get("replication_key_value") != latest_record[rk]:
             return
         boundary = state.get(BOUNDARY_KEY)
@@ -575,24 +633,54 @@ class SalesforceStream(KitRESTStream):
                 job_id = prefetched[1]
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
-            for rows in self.client.read_bulk_job(job_id):
+            # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
+            for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
                 for row in rows:
                     yield self._finish(self._from_csv(row, fields))
         else:
             soql = self._soql(fields, lower, upper)
-            for page in self.client.query_pages(soql, include_deleted=self.tracks_deletes):
+            pages = self.client.query_pages(soql, include_deleted=self.tracks_deletes)
+            for page in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page alone
                 for record in page:
                     yield self._finish(record)
 
     def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
-        types = self.info.field_types
-        record = {name: csv_value(raw, types.get(name)) for name, raw in row.items()}
-        for compound, (kind, parts) in self.info.compounds.items():
-            if compound not in fields:
-                continue
-            value = {discovery.compound_key(compound, kind, part): record.get(part) for part in parts}
-            record[compound] = value if any(v is not None for v in value.values()) else None
+        """A Bulk CSV row as the record REST would give: ``csv_value`` per cell, compounds rebuilt from their parts,
+        the selected fields in order. The per-column work is planned once per field list (``_csv_plan``)."""
+        plan = self._csv_plans.get(id(fields))
+        if plan is None or plan[0] is not fields:
+            plan = self._csv_plans[id(fields)] = (fields, *self._csv_plan(fields))
+        _, typed, compounds = plan
+        record: dict[str, t.Any] = {name: raw or None for name, raw in row.items()}  # CSV has no null: "" is null
+        for name, convert in typed:
+            raw = record.get(name)
+            if raw is not None:
+                record[name] = convert(raw)
+        for compound, keys in compounds:
+            value = {key: record.get(part) for key, part in keys}
+            record[compound] = value if any(map(_is_not_none, value.values())) else None
         return {name: record.get(name) for name in fields}
+
+    def _csv_plan(
+        self, fields: list[str]
+    ) -> tuple[list[tuple[str, t.Callable[[str], t.Any]]], list[tuple[str, list[tuple[str, str]]]]]:
+        """(typed columns with their converter, selected compounds with (key, part) pairs): what ``csv_value`` and
+        ``discovery.compound_key`` decide per cell, decided once per column."""
+        typed = [
+            (name, _CSV_CONVERTERS[sf_type])
+            for name, sf_type in self.info.field_types.items()
+            if sf_type in _CSV_CONVERTERS
+        ]
+        compounds = [
+            (compound, [(discovery.compound_key(compound, kind, part), part) for part in parts])
+            for compound, (kind, parts) in self.info.compounds.items()
+            if compound in fields
+        ]
+        return typed, compounds
+
+    @cached_property
+    def _csv_plans(self) -> dict[int, t.Any]:
+        return {}
 
     @cached_property
     def _datetime_fields(self) -> list[str]:

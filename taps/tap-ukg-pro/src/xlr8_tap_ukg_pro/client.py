@@ -19,7 +19,7 @@ from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.singer_io import json_array_length, loads_exact
 from xlr8_tap_ukg_pro import discovery
 
 if t.TYPE_CHECKING:
@@ -52,14 +52,16 @@ class PerPagePaginator(PageNumberPaginator):
         self.per_page = per_page
 
     def has_more(self, response: requests.Response) -> bool:
-        rows = response.json()
-        return isinstance(rows, list) and len(rows) >= self.per_page
+        return json_array_length(response.content) >= self.per_page
 
 
 class UkgRestStream(UniversalFilterMixin, KitRESTStream):
     """One REST resource. Subclasses declare ``name``, ``path``, ``columns``, keys and xlr8 annotations.
 
     The ``filters`` setting: query parameters pushed, the rest checked per row."""
+
+    #: The next page number follows from this page alone (full page: another one), so it is fetched ahead.
+    read_ahead_pages = True
 
     response_classifier = CLASSIFIER
     skip_filter_on_unknown_field = True
