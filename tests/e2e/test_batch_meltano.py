@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OBJECTS = ["Account", "Contact"]
 CLOCK_COLUMNS = frozenset({"_sdc_extracted_at", "_sdc_table_version", "_sdc_deleted_at", "_sdc_received_at",
                            "_sdc_batched_at"})  # fmt: skip
-ACCOUNTS = "6f1c2a9e_salesforce_account"  # the sandbox project id's prefix
+ACCOUNTS = '"6f1c2a9e_salesforce_account"'  # quoted: the sandbox project id's prefix starts with a digit
 STATE_ID = "sandbox:tap-salesforce-to-target-xlr8-truths"
 
 
