@@ -150,3 +150,36 @@ def test_target_killed_mid_batch_load_leaves_state_behind_and_the_rerun_lands_ev
     assert [row[0] for row in accounts] == emulator_ids  # every row once: upserted by Id, none lost, none twice
     assert _bookmark(project) is not None
     assert "Traceback" not in stderr or run.returncode != 0
+
+
+#: (extractor, emulator product, the setting that holds the vendor URL) of every tap meltano.yml sends as BATCH.
+BATCH_TAPS = [
+    ("tap-sap-successfactors", "successfactors", "API_URL"),
+    ("tap-workday", "workday", "BASE_URL"),
+    ("tap-ukg-pro", "ukg_pro", "BASE_URL"),
+    ("tap-ukg-wfm", "ukg_wfm", "BASE_URL"),
+    ("tap-ukg-ready", "ukg_ready", "BASE_URL"),
+    ("tap-oracle-hcm", "oracle_hcm", "BASE_URL"),
+    ("tap-oracle-erp", "oracle_erp", "BASE_URL"),
+]
+
+
+@pytest.mark.parametrize(("tap", "product", "url_setting"), BATCH_TAPS, ids=[t[1] for t in BATCH_TAPS])
+def test_every_batch_tap_lands_the_rows_record_mode_lands(
+    tmp_path: Path, tap: str, product: str, url_setting: str
+) -> None:
+    batch = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path / "batch")
+    record = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path / "record", edit=_without_batch_config)
+    with run_sandbox([product], scale=60) as sandbox:
+        env = {f"{tap.upper().replace('-', '_')}_{url_setting}": sandbox.url(product)}
+        by_batch = batch.meltano("--log-level=debug", "run", tap, "target-xlr8-truths", env=env, timeout=600)
+        assert by_batch.returncode == 0, by_batch.stderr[-3000:]
+        by_record = record.meltano("--log-level=debug", "run", tap, "target-xlr8-truths", env=env, timeout=600)
+        assert by_record.returncode == 0, by_record.stderr[-3000:]
+    assert '"type":"BATCH"' in by_batch.stderr
+    assert '"type":"BATCH"' not in by_record.stderr
+    rows_batch, rows_record = landed(batch.truths), landed(record.truths)
+    assert sorted(rows_batch) == sorted(rows_record)
+    assert sum(map(len, rows_record.values())) > 0
+    for table, rows in rows_record.items():
+        assert rows_batch[table] == rows, table
