@@ -15,7 +15,10 @@ without the catalog's projection, the type conformance or the stream maps that R
 - the SDK emits STATE right after each BATCH message, and the stream's bookmark then covers exactly the records of
   the files already named (the record loop is suspended at the last record of the file). A stream in a
   parent/child relation syncs with RECORD messages instead: a child's STATE would otherwise carry the parent's
-  bookmark past records still in an unwritten file, and a child would write one file per parent record.
+  bookmark past records still in an unwritten file, and a child would write one file per parent record;
+- a resumable stop (``AbortedSyncPausedException``: the SDK's dry-run record limit, ``--test``) names the records
+  read so far in a last file before it propagates. (The SDK writes its STATE just before raising it, so in a dry run
+  that STATE precedes the last BATCH message; the SDK's targets hold STATE until a drain, after the file is loaded.)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import msgspec
+from singer_sdk.exceptions import AbortedSyncPausedException
 from singer_sdk.singerlib.json import serialize_json
 
 from xlr8_kit.singer_io import _is_plain
@@ -173,12 +177,17 @@ class KitBatchingMixin(_StreamBase):
         size = max(1, int(batch_config.batch_size))
         index = 0
         exhausted = False
+        paused: AbortedSyncPausedException | None = None
 
         def one_file() -> t.Iterator[dict[str, t.Any]]:
-            nonlocal exhausted
+            nonlocal exhausted, paused
             taken = 0
             while taken < size:
-                record = next(records, None)
+                try:
+                    record = next(records, None)
+                except AbortedSyncPausedException as exc:  # a resumable stop: name what was read, then stop
+                    paused = exc
+                    record = None
                 if record is None:
                     exhausted = True
                     return
@@ -191,3 +200,5 @@ class KitBatchingMixin(_StreamBase):
             url = writer.write(index, one_file())
             if url is not None:
                 yield batch_config.encoding, [url]
+        if paused is not None:
+            raise paused

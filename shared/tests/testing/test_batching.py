@@ -211,3 +211,18 @@ def test_parent_and_child_streams_send_record_messages(tmp_path: Path) -> None:
     records = [m["stream"] for m in messages if m["type"] == "RECORD"]
     assert records.count("things") == ROWS
     assert records.count("children") == ROWS
+
+
+def test_a_dry_run_stop_names_the_records_it_read(tmp_path: Path) -> None:
+    """The SDK's dry run (``--test``) pauses a stream at its record limit; the records read go into a last file."""
+    config = {"batch_config": _batch_config(tmp_path / "b", "none")}
+    tap = _Tap(config=config, catalog=_catalog(_Tap, None), parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.run_sync_dry_run(dry_run_record_limit=15)
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    named = [r for m in messages if m["type"] == "BATCH" for r in _file_records(m["manifest"][0])]
+    assert [r["id"] for r in named] == list(range(15))
+    bookmarks = [_bookmark(m) for m in messages if m["type"] == "STATE" and _bookmark(m)]
+    assert bookmarks
+    assert max(map(_when, bookmarks)) == max(_when(r["updated"]) for r in named)
