@@ -131,7 +131,9 @@ def measure_tap(tap: str, config: Path, catalog: Path) -> Measurement:
                          config.parent / "tap.stderr", "tap")  # fmt: skip
 
 
-def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> Measurement:
+def measure_tap_target(
+    tap: str, config: Path, catalog: Path, workdir: Path, *, batch_locations: list[str] | None = None
+) -> Measurement:
     store = workdir / "truths.duckdb"
     project = str(uuid.uuid4())
     target_config = workdir / "target.json"
@@ -142,6 +144,7 @@ def measure_tap_target(tap: str, config: Path, catalog: Path, workdir: Path) -> 
                 "duckdb_path": str(store),
                 "pii_key_file": str(workdir / "pii.key"),
                 "pii_key_create": True,
+                **({"batch_locations": batch_locations} if batch_locations else {}),
             }
         )
     )
@@ -343,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--ceiling-child"]:
         return ceiling_child(*argv[1:5])
+    if any(a == "--suite" or a.startswith("--suite=") for a in argv):
+        return suite_main(argv)
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--product", required=True, help="emulator registry id, e.g. salesforce")
     parser.add_argument("--stream", required=True, help="the tap's stream id (or a ceiling alias such as accounts)")
@@ -421,6 +426,242 @@ def main(argv: list[str] | None = None) -> int:
         handle.write(json.dumps(result) + "\n")
     print(f"\n  appended to {args.results}")
     return 0 if run.ok and (ceiling is None or ceiling.ok) else 1
+
+
+# -- suite: every mode of several products in one invocation, RECORD and BATCH, --repeat N --------------------------
+# (kept apart from the single-mode harness above so other changes to it merge cleanly)
+
+SANDBOX_PROJECT_ID = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"  # meltano.yml's sandbox target project_id
+
+
+def meltano_project_copy(workdir: Path, name: str, *, batch: bool) -> Path:
+    """meltano.yml copied into ``workdir/name`` (BATCH as configured, or every extractor's batch_config removed for
+    RECORD mode), the workspace's executables linked in so Meltano installs nothing."""
+    import yaml
+
+    from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
+
+    project = workdir / name
+    project.mkdir(parents=True)
+    data = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    if not batch:
+        for plugin in data["plugins"]["extractors"]:
+            (plugin.get("config") or {}).pop("batch_config", None)
+    (project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    link_workspace_venvs(project, project / ".meltano")
+    return project
+
+
+def measure_meltano_mode(tap: str, stream: str, workdir: Path, *, batch: bool, run_no: int) -> Measurement:
+    """``meltano run <tap> target-xlr8-truths`` in a copy of the project; records are the tap's record_count
+    metrics, and the rows that landed in the scratch store are checked against them."""
+    from xlr8_sandbox.demo import record_counts
+
+    what = "meltano BATCH" if batch else "meltano RECORD"
+    project = meltano_project_copy(workdir, f"meltano-{'batch' if batch else 'record'}-{run_no}", batch=batch)
+    store = project / "truths.duckdb"
+    env = {k: v for k, v in child_env().items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
+    env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
+    env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(store)
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    command = [bin_path("meltano"), "--environment=sandbox", "run", tap, TARGET]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    records = 0
+    tail: list[str] = []
+    with TreeMemory(proc.pid) as memory:
+        for line in proc.stdout:
+            tail = [*tail[-19:], line.rstrip()]
+            records += sum(n for _, n in record_counts(line, tap))
+        code = proc.wait()
+    wall = time.perf_counter() - started
+    landed = rows_in_store(store, SANDBOX_PROJECT_ID) if store.exists() else 0
+    ok = code == 0 and landed == records
+    error = None if ok else f"exit {code}, {records} read, {landed} landed\n" + "\n".join(tail)
+    measurement = Measurement(what, records, wall, memory.peak / 2**20, ok, error)
+    measurement.landed = landed  # type: ignore[attr-defined]
+    return measurement
+
+
+def measure_tap_target_batch(tap: str, config: Path, catalog: Path, workdir: Path) -> Measurement:
+    """tap | target with the tap writing BATCH jsonl files (as meltano.yml configures it) into ``workdir``."""
+    batches = workdir / "batches"
+    batch_config = json.loads(config.read_text())
+    batch_config["batch_config"] = {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": batches.as_uri()},
+    }
+    batch_tap = workdir / "tap-batch.json"
+    batch_tap.write_text(json.dumps(batch_config))
+    measured = measure_tap_target(tap, batch_tap, catalog, workdir, batch_locations=[str(batches)])
+    measured.what = "tap|target BATCH"
+    return measured
+
+
+@dataclass
+class Figures:
+    """One line of the suite table: the runs of one measurement across repeats."""
+
+    what: str
+    runs: list[Measurement]
+
+    @staticmethod
+    def spread(values: list[float], fmt: str) -> str:
+        ordered = sorted(values)
+        median = ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1 :][:2]) / 2
+        if len(ordered) == 1:
+            return format(median, fmt)
+        return f"{format(median, fmt)} [{format(ordered[0], fmt)}-{format(ordered[-1], fmt)}]"
+
+    @property
+    def good(self) -> list[Measurement]:
+        return [m for m in self.runs if m.ok]
+
+    def rate(self) -> float:
+        rates = sorted(m.records_per_s for m in self.good)
+        return rates[len(rates) // 2] if rates else 0.0
+
+    def line(self, ceiling: Figures | None) -> str:
+        good = self.good
+        if not good:
+            return f"  {self.what:<26} FAILED ({len(self.runs)} runs)"
+        records = good[0].records
+        rate = self.spread([m.records_per_s for m in good], ",.0f")
+        peak = self.spread([m.peak_rss_mb for m in good], ".0f")
+        ratio = ""
+        if ceiling is not None and ceiling.good and ceiling is not self:
+            pairs = [m.records_per_s / c.records_per_s for m, c in zip(self.runs, ceiling.runs, strict=False)
+                     if m.ok and c.ok and c.records_per_s]  # fmt: skip
+            ratio = self.spread(pairs, ".2f") if pairs else ""
+        failed = f"  ({len(self.runs) - len(good)} failed)" if len(good) < len(self.runs) else ""
+        return f"  {self.what:<26} {records:>9,} {rate:>24} {peak:>16} {ratio:>18}{failed}"
+
+
+def suite_product(product: str, stream_alias: str, args: argparse.Namespace) -> list[Figures]:
+    """Every mode for one product in one sandbox (fixed ports, for meltano), each repeated; then the latency line."""
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    module = ceilings.load(product)
+    stream = ceilings.resolve_stream(module, stream_alias)
+    order = ["ceiling", "tap", "tap|target RECORD", "tap|target BATCH", "meltano RECORD", "meltano BATCH"]
+    runs: dict[str, list[Measurement]] = {name: [] for name in order}
+    peer_runs: dict[str, list[Measurement]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="xlr8-bench-") as tmp,
+        run_sandbox([product], seed=args.seed, scale=args.scale, fixed_ports=True, port_wait=600) as sandbox,
+    ):
+        workdir = Path(tmp)
+        url = sandbox.url(product)
+        credentials = sandbox.emulator(product).test_credentials()
+        config = workdir / "tap.json"
+        config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
+        catalog = write_catalog(module.TAP, config, stream, workdir)
+        for n in range(args.repeat):  # the modes alternate within each round, so drift hits them alike
+            round_dir = workdir / f"round-{n}"
+            round_dir.mkdir()
+            print(f"  {product}: round {n + 1}/{args.repeat}", file=sys.stderr, flush=True)
+            runs["ceiling"].append(measure_ceiling(product, url, credentials, stream))
+            runs["tap"].append(measure_tap(module.TAP, config, catalog))
+            (round_dir / "rt").mkdir()
+            record_run = measure_tap_target(module.TAP, config, catalog, round_dir / "rt")
+            record_run.what = "tap|target RECORD"
+            runs["tap|target RECORD"].append(record_run)
+            (round_dir / "bt").mkdir()
+            runs["tap|target BATCH"].append(measure_tap_target_batch(module.TAP, config, catalog, round_dir / "bt"))
+            runs["meltano RECORD"].append(measure_meltano_mode(module.TAP, stream, round_dir, batch=False, run_no=n))
+            runs["meltano BATCH"].append(measure_meltano_mode(module.TAP, stream, round_dir, batch=True, run_no=n))
+            if not args.no_peers:
+                for peer in peers.for_product(product):
+                    peer_dir = round_dir / "peers"
+                    peer_dir.mkdir(exist_ok=True)
+                    peer_runs.setdefault(f"peer {peer.name}", []).append(
+                        measure_peer(peer, url, credentials, stream, peer_dir)
+                    )
+    figures = [Figures(name, runs[name]) for name in order] + [Figures(k, v) for k, v in peer_runs.items()]
+    if args.latency_ms:
+        figures += suite_latency(product, module, stream, args)
+    return figures
+
+
+def suite_latency(product: str, module: Any, stream: str, args: argparse.Namespace) -> list[Figures]:
+    """The tap alone and the ceiling with ``--latency-ms`` added to every request (issue 14 goal 5)."""
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    tap_runs: list[Measurement] = []
+    ceiling_runs: list[Measurement] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="xlr8-bench-") as tmp,
+        run_sandbox([product], seed=args.seed, scale=args.scale, latency_ms=args.latency_ms) as sandbox,
+    ):
+        workdir = Path(tmp)
+        url = sandbox.url(product)
+        credentials = sandbox.emulator(product).test_credentials()
+        config = workdir / "tap.json"
+        config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
+        catalog = write_catalog(module.TAP, config, stream, workdir)
+        for _ in range(args.repeat):
+            ceiling_runs.append(measure_ceiling(product, url, credentials, stream))
+            tap_runs.append(measure_tap(module.TAP, config, catalog))
+    label = f"{args.latency_ms:g} ms"
+    return [Figures(f"ceiling @{label}", ceiling_runs), Figures(f"tap @{label}", tap_runs)]
+
+
+def print_suite(product: str, stream: str, figures: list[Figures], args: argparse.Namespace) -> None:
+    by_name = {f.what: f for f in figures}
+    ceiling = by_name.get("ceiling")
+    print(f"\n{product} / {stream}: scale {args.scale:,}, n = {args.repeat} (median [min-max])")
+    header = f"  {'what':<26} {'records':>9} {'records/s':>24} {'peak MB':>16} {'x ceiling':>18}"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for fig in figures:
+        latency_ceiling = by_name.get(fig.what.replace("tap @", "ceiling @")) if fig.what.startswith("tap @") else None
+        print(fig.line(latency_ceiling or ceiling))
+    tap = by_name.get("tap")
+    for fig in figures:
+        if fig.what.startswith("peer ") and tap and fig.rate():
+            print(f"  tap alone / {fig.what[5:]}: {tap.rate() / fig.rate():.2f}x")
+    if tap and tap.rate():
+        for fig in figures:
+            if fig.what.startswith("tap @"):
+                print(f"  {fig.what}: {fig.rate() / tap.rate():.0%} of the tap's zero-latency records/s")
+    record, batch = by_name.get("meltano RECORD"), by_name.get("meltano BATCH")
+    if record and batch and record.rate():
+        landed = {getattr(m, "landed", None) for m in record.good + batch.good}
+        print(f"  meltano BATCH / RECORD: {batch.rate() / record.rate():.2f}x; rows landed per run: {sorted(landed)}")
+    for fig in figures:
+        for m in fig.runs:
+            if m.error:
+                print(f"\n  {fig.what} error:\n{m.error[-1500:]}", file=sys.stderr)
+
+
+def suite_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.py --suite", description="Every mode, several products.")
+    parser.add_argument("--suite", required=True, help="product:stream pairs, e.g. salesforce:accounts,ukg_pro:report")
+    parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="the latency line's added latency (0: none)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every measurement: median [min-max]")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    ok = True
+    for pair in args.suite.split(","):
+        product, _, stream = pair.partition(":")
+        figures = suite_product(product, stream, args)
+        print_suite(product, stream, figures, args)
+        ok = ok and all(m.ok for f in figures for m in f.runs)
+        record = {
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "git": git_sha(), "suite": True,
+            "product": product, "stream": stream, "scale": args.scale, "latency_ms": args.latency_ms,
+            "repeat": args.repeat, "seed": args.seed,
+            "figures": {f.what: [{**asdict(m), "records_per_s": round(m.records_per_s, 1)} for m in f.runs]
+                        for f in figures},
+        }  # fmt: skip
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        with args.results.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

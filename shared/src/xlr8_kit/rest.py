@@ -34,6 +34,7 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
+from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
@@ -430,7 +431,7 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
             yield name, value
 
 
-class KitRESTStream(RESTStream):
+class KitRESTStream(KitBatchingMixin, RESTStream):
     """Base for every product's REST stream. Subclasses declare; this class does.
 
     Hooks a product base may override: ``response_classifier`` / ``classify_response`` (quota signals that are
