@@ -5,7 +5,9 @@ naming the same fields, the same counts."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,9 @@ SLOW_FILES = [
 ]
 
 
+FILE_WRITTEN = 1709287200  # 2024-03-01T10:00:00Z
+
+
 def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config: dict[str, Any]) -> None:
     note = annotation("workday", STREAM, "worker", keys=["Id"])
     note["canonical_fields"] = {"SSN": "national_id"}
@@ -198,6 +203,7 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
         for index, records in enumerate([FAST_FILE, *SLOW_FILES]):
             path = files / f"part-{index}.jsonl"
             path.write_text(_encode(records))
+            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))  # BATCH rows are extracted when the tap wrote the file
             messages.append({"type": "BATCH", "stream": STREAM, "manifest": [f"file://{path}"],
                              "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
         messages.append(state_msg({"done": True}))
@@ -219,6 +225,10 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
     assert by_id["'F4'"]["ssn"] == "''"
     assert by_id["'F4'"]["rate"] == repr(Decimal("-0.000000001"))
     assert by_id["'S4'"]["rate"] == repr(Decimal("5.000000000"))
+    written = dt.datetime.fromtimestamp(FILE_WRITTEN, dt.UTC)
+    assert (written.hour, written.minute) == (10, 0)
+    for row_id in ("'F1'", "'F4'", "'S1'", "'S6'"):  # DuckDB's reader and the record path alike
+        assert by_id[row_id]["_sdc_extracted_at"].startswith("datetime.datetime(2024, 3, 1, 10, 0, tzinfo="), row_id
     assert {(e, p) for _, e, p in fast[1]} == {
         ("more than 9 decimal places would be truncated", "$.Rate"),
         ("unparseable date value", "$.BirthDate"),

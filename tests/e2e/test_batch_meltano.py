@@ -28,11 +28,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTS = ["Account", "Contact"]
-#: Left out: when the row was read or loaded. _sdc_extracted_at is NULL under BATCH (the files carry no
-#: time_extracted; reported to the target's owner).
-CLOCK_COLUMNS = frozenset({"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at"})
-#: Compared as set or not (their values are clock readings; whether they are set is what deletes depend on).
-CLOCK_MARKS = frozenset({"_sdc_deleted_at", "_sdc_table_version"})
+#: Left out: when the row was received or loaded.
+CLOCK_COLUMNS = frozenset({"_sdc_received_at", "_sdc_batched_at"})
+#: Compared as set or not (their values are clock readings; whether they are set is what deletes depend on). BATCH
+#: files carry no time_extracted: the target stamps their rows with the file's write time, so it is set in both modes.
+CLOCK_MARKS = frozenset({"_sdc_deleted_at", "_sdc_table_version", "_sdc_extracted_at"})
 ACCOUNTS = '"6f1c2a9e_salesforce_account"'  # quoted: the sandbox project id's prefix starts with a digit
 STATE_ID = "sandbox:tap-salesforce-to-target-xlr8-truths"
 

@@ -247,6 +247,12 @@ class DuckDBStore(Store):
         if inexact:
             where = ", ".join(f"{column} {n}" for column, n in inexact.items())
             raise FastPathRefused(f"rows holding values SQL cannot convert exactly ({where}): record path")
+        extracted = next((c for c in columns if c.source == "_sdc_extracted_at"), None)
+        if extracted is not None and batch.extracted is not None:
+            self.execute(
+                f"UPDATE {name} SET {quote(extracted.name)} = ? WHERE {quote(extracted.name)} IS NULL",  # noqa: S608
+                [batch.extracted],
+            )
         if batch.rewrite:
             self._rewrite_stage(name, batch.rewrite)
 

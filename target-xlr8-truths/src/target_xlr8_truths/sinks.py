@@ -343,6 +343,7 @@ class TruthsSink(BatchSink):
             window=context.get("window", (None, None)),
             hard_delete=bool(self.config.get("hard_delete", False)),
             files=context.get("files", []),
+            extracted=context.get("extracted"),
         )
         if batch.files:
             batch.text_decimals = self._text_decimals
@@ -368,17 +369,19 @@ class TruthsSink(BatchSink):
             raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
         for path in paths:
+            # BATCH messages carry no time_extracted: the tap finished writing the file when it had read its rows
+            extracted = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             if encoding.compression == "gzip" or path.name.endswith(".gz"):
                 with self.target.spool.file(".jsonl") as (fd, plain):
                     with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
                         shutil.copyfileobj(src, out, 1 << 20)
-                    self._load_file(str(plain))
+                    self._load_file(str(plain), extracted)
             else:
-                self._load_file(str(path))
+                self._load_file(str(path), extracted)
             if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
                 path.unlink()
 
-    def _load_file(self, path: str) -> None:
+    def _load_file(self, path: str, extracted: dt.datetime) -> None:
         from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
 
         store = self.target.store
@@ -389,7 +392,7 @@ class TruthsSink(BatchSink):
             reason = "numbers DuckDB would round"
             if self._fast_path_ok(store, path):
                 try:
-                    self.process_batch({"files": [path]})
+                    self.process_batch({"files": [path], "window": (extracted, extracted), "extracted": extracted})
                     self.target.paths[self.stream_name]["batch_files_duckdb"] += 1
                     self.logger.info("BATCH file loaded by DuckDB directly (stream %s)", self.stream_name)
                     return
@@ -399,7 +402,7 @@ class TruthsSink(BatchSink):
                     reason = type(exc).__name__
         self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
-        self._load_file_as_records(path)
+        self._load_file_as_records(path, extracted)
 
     def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
         """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path.
@@ -488,15 +491,18 @@ class TruthsSink(BatchSink):
 
         return protector
 
-    def _load_file_as_records(self, path: str) -> None:
+    def _load_file_as_records(self, path: str, extracted: dt.datetime) -> None:
         from xlr8_kit.singer_io import loads_exact as deserialize_json
 
+        extracted_text = extracted.isoformat()
         context: dict[str, t.Any] = {}
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if not line.strip():
                     continue
                 record = deserialize_json(line)
+                if isinstance(record, dict) and record.get("_sdc_extracted_at") is None:
+                    record["_sdc_extracted_at"] = extracted_text  # as RECORD messages' time_extracted lands
                 converted = self.compiled.row(record) if self.compiled is not None else None
                 if converted is not None:
                     self._compiled_count += 1

@@ -86,6 +86,8 @@ class Batch:
     #: to the staged rows matching the condition before the merge.
     text_decimals: frozenset[str] = frozenset()
     rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
+    #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
+    extracted: dt.datetime | None = None
 
 
 class Store(abc.ABC):
