@@ -456,6 +456,15 @@ class ChunkReader(io.RawIOBase):
                 return b""
             self._pending += chunk
 
+    def peek(self, size: int) -> bytes:
+        """Up to ``size`` bytes ahead (fewer only at the end), without consuming them."""
+        while len(self._pending) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._pending += chunk
+        return self._pending[:size]
+
     def read1(self, size: int = -1) -> bytes:
         if not self._fill():
             return b""

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from xlr8_kit.soap import children, local_name
+from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
 
 COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
@@ -107,6 +108,47 @@ def iter_report(
     return header, None, rows()
 
 
+def iter_report_stream(
+    chunks: Iterable[bytes], *, encoding: str = "cp1252"
+) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[dict[str, str | None]]]:
+    """``iter_report`` for a document arriving in pieces: CSV decoded and split into rows as it arrives, XML
+    parsed incrementally (the kit's hardened iterparse), so a sync holds one piece and one row at a time."""
+    reader = ChunkReader(chunks)
+    if reader.first_byte() == b"<":
+        events = _xml_rows(t.cast("t.IO[bytes]", reader))
+        header, types = t.cast("tuple[list[str], dict[str, ColumnType]]", next(events))
+        return header, types, t.cast("Iterator[dict[str, str | None]]", events)
+    bom = reader.peek(3) == b"\xef\xbb\xbf"
+    if bom:
+        reader.read(3)
+    chosen = "utf-8" if bom else encoding
+    text = io.TextIOWrapper(t.cast("t.BinaryIO", reader), encoding=chosen, errors="strict", newline="")
+
+    def decoded(lines: Iterator[list[str]]) -> Iterator[list[str]]:
+        try:
+            yield from lines
+        except UnicodeDecodeError as exc:
+            raise ReportDataError(
+                f"report CSV is not valid {chosen} at byte {reader.offset_of(exc) - (3 if bom else 0)}; set "
+                "'raas_csv_encoding' to the tenant's export encoding"
+            ) from None
+
+    lines = decoded(csv.reader(text))
+    first = next(lines, None)
+    header = [h.strip() for h in first] if first is not None else []
+    _check_header(header)
+
+    def rows() -> Iterator[dict[str, str | None]]:
+        for number, values in enumerate(lines, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
+            yield {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+
+    return header, None, rows()
+
+
 def _check_header(header: list[str]) -> None:
     if not header or any(not h for h in header):
         raise ReportDataError("report has an empty column name in its header")
@@ -115,7 +157,7 @@ def _check_header(header: list[str]) -> None:
         raise ReportDataError(f"report has duplicate column name(s): {', '.join(sorted(seen))}")
 
 
-def _xml_rows(content: bytes) -> Iterator[t.Any]:
+def _xml_rows(content: bytes | t.IO[bytes]) -> Iterator[t.Any]:
     """Cognos dataset XML, streamed: first ``(header, types)`` from the metadata, then one dict per row (each
     element freed once read). Parsed with the kit's hardened parser (no DTD, entities or network)."""
     header: list[str] = []
