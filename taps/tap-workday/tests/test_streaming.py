@@ -83,3 +83,27 @@ def test_report_that_keeps_breaking_off_fails_and_keeps_the_bookmark(
         value = state["value"]["bookmarks"]["worker_report"]
         assert value.get("replication_key_value") == "2024-01-01T00:00:00+00:00"  # never past unread rows
     assert len(report_gets(sandbox)) == 1 + 5  # the XSD, then max_attempts reads of the window
+
+
+def test_cli_run_whose_report_keeps_breaking_off_exits_non_zero(
+    url: str,
+    emulator: WorkdayEmulator,
+    sandbox: Sandbox,
+    small_peek: None,
+    tmp_path: t.Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through the real command: one error line naming the cut and a non-zero exit."""
+    from click.testing import CliRunner
+
+    from xlr8_kit.testing.singer_cli import write_json
+    from xlr8_tap_workday.tap import TapWorkday
+
+    config = base_config(url, streams=[], reports=[worker_report(url)], http={"max_attempts": 2, "backoff_base": 0})
+    sandbox.faults.add("workday", REPORT_PATH, FaultSpec("truncate", after=1))  # the XSD, then every read cut
+    with caplog.at_level(logging.ERROR):
+        result = CliRunner().invoke(TapWorkday.cli, ["--config", write_json(tmp_path / "config.json", config)])
+    assert isinstance(result.exception, SystemExit)
+    assert result.exit_code != 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("broke off after" in e and "2 times" in e for e in errors)
