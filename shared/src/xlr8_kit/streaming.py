@@ -212,6 +212,14 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                 )  # fmt: skip
                 session.sleep(wait)
                 current = stream.reopen()
+                if not 200 <= current.status_code < 300:
+                    raise StreamedBodyError(
+                        f"{session.product}: {what} broke off after {delivered} bytes ({reason}) and asking again "
+                        f"answered HTTP {current.status_code}: {session._body_excerpt(current)}; rows read so far "
+                        "were emitted, nothing is bookmarked past them: run again",
+                        status=current.status_code,
+                        path=path,
+                    ) from None
                 continue
             if skip:
                 raise StreamedBodyError(
