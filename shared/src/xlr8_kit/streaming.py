@@ -71,10 +71,12 @@ def send_streamed(
     authenticate: t.Any = None,
     allow_redirects: bool = True,
     kind: str = "api",
+    judge_unread: Callable[[requests.Response], Verdict] | None = None,
 ) -> requests.Response:
     """Send with ``stream=True``; see the module docstring. ``classify`` sees a small body whole; a large 2xx
-    body is ``ok`` unread (the caller's parser finds a document that is an error or ends early)."""
-    judge = _classify_streamed(classify or session.classifier.classify)
+    body is judged by ``judge_unread`` from its status and headers (default ``ok``: the caller's parser finds a
+    document that is an error or ends early)."""
+    judge = _classify_streamed(classify or session.classifier.classify, judge_unread)
 
     def reopen() -> requests.Response:
         response = session.send(
@@ -94,7 +96,9 @@ def send_streamed(
     return reopen()
 
 
-def _classify_streamed(classify: Callable[[requests.Response], Verdict]) -> Callable[[requests.Response], Verdict]:
+def _classify_streamed(
+    classify: Callable[[requests.Response], Verdict], unread: Callable[[requests.Response], Verdict] | None
+) -> Callable[[requests.Response], Verdict]:
     def judge(response: requests.Response) -> Verdict:
         try:
             complete = _peek(response)
@@ -102,7 +106,7 @@ def _classify_streamed(classify: Callable[[requests.Response], Verdict]) -> Call
             return "retry"  # cut before the first PEEK_BYTES: nothing handed out yet, ask again
         if complete or not 200 <= response.status_code < 300:
             return classify(response)
-        return "ok"
+        return unread(response) if unread is not None else "ok"
 
     judge.__self__ = getattr(classify, "__self__", None)  # type: ignore[attr-defined]  # the session's error text
     return judge
