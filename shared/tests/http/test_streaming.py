@@ -8,13 +8,27 @@ import codecs
 import csv
 import io
 import json
+import typing as t
 from decimal import Decimal
 
 import pytest
+import requests
 
 from xlr8_kit import xmlsafe
+from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.singer_io import loads_exact
-from xlr8_kit.streaming import Base64Stream, ChunkReader, JsonArrayItems, JsonStreamError
+from xlr8_kit.streaming import (
+    Base64Stream,
+    ChunkReader,
+    JsonArrayItems,
+    JsonStreamError,
+    StreamedBodyError,
+    body_chunks,
+    body_complete,
+    send_streamed,
+)
+from xlr8_kit.testing.fake_time import FakeTime
+from xlr8_kit.testing.faultserver import FaultServer, Reply
 
 DOCUMENT = json.dumps(
     {
@@ -140,3 +154,69 @@ def feed_all(parser: xmlsafe.SafeFeedParser, body: bytes) -> object:
     for piece in pieces(body, 1000):
         parser.feed(piece)
     return parser.close()
+
+
+# --- over real sockets (the kit's fault server) ------------------------------------------------------------------
+
+REPORT = json.dumps(
+    {"Report_Entry": [{"ID": f"E{i:05d}", "Amount": f"{i}.50"} for i in range(10_000)]}
+).encode()  # > 2 x PEEK_BYTES
+
+
+def _stream(session: ResilientSession, url: str) -> tuple[list[t.Any], requests.Response]:
+    response = send_streamed(session, session.prepare_request(requests.Request("GET", url)))
+    return list(JsonArrayItems(body_chunks(response, what="report"), "Report_Entry")), response
+
+
+@pytest.mark.parametrize("how", ["content-length", "chunked"])
+def test_cut_body_is_resumed_after_the_bytes_read(
+    server: FaultServer, make_session: t.Callable[..., ResilientSession], fake_time: FakeTime, how: str
+) -> None:
+    cut = Reply(body=REPORT, truncate_to=len(REPORT) // 2, chunked=how == "chunked")
+    server.script("/report", cut, Reply(body=REPORT))
+    items, _ = _stream(make_session(), server.url + "/report")
+    assert items == loads_exact(REPORT)["Report_Entry"]
+    assert server.count("/report") == 2
+    assert len(fake_time.sleeps) == 1
+
+
+def test_body_that_changed_when_asked_again_is_an_error(
+    server: FaultServer, make_session: t.Callable[..., ResilientSession]
+) -> None:
+    changed = REPORT.replace(b"E00000", b"X00000")
+    server.script("/report", Reply(body=REPORT, truncate_to=len(REPORT) // 2), Reply(body=changed))
+    with pytest.raises(StreamedBodyError, match="changed between attempts"):
+        _stream(make_session(), server.url + "/report")
+
+
+def test_cuts_beyond_max_attempts_fail_and_never_end_the_document_early(
+    server: FaultServer, make_session: t.Callable[..., ResilientSession]
+) -> None:
+    server.script("/report", Reply(body=REPORT, truncate_to=len(REPORT) // 2), repeat_last=True)
+    with pytest.raises(StreamedBodyError, match=r"broke off after .* 3 times"):
+        _stream(make_session(max_attempts=3), server.url + "/report")
+    assert server.count("/report") == 3
+
+
+def test_close_delimited_body_that_stops_early_is_truncated_not_short(
+    server: FaultServer, make_session: t.Callable[..., ResilientSession]
+) -> None:
+    """Without Content-Length HTTP cannot see the cut: the parser does (the document has no end)."""
+    server.script("/report", Reply(body=REPORT[: len(REPORT) // 2], close_delimited=True))
+    with pytest.raises(JsonStreamError) as caught:
+        _stream(make_session(), server.url + "/report")
+    assert caught.value.truncated
+
+
+def test_small_body_is_judged_whole_and_errors_are_read(
+    server: FaultServer, make_session: t.Callable[..., ResilientSession]
+) -> None:
+    server.script("/small", Reply(body={"Report_Entry": [{"ID": "1"}]}), Reply(status=404, body={"error": "no"}))
+    items, response = _stream(make_session(), server.url + "/small")
+    assert items == [{"ID": "1"}]
+    assert body_complete(response)
+    missing = send_streamed(
+        make_session(), make_session().prepare_request(requests.Request("GET", server.url + "/small"))
+    )
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "no"}
