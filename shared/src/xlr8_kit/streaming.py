@@ -132,7 +132,7 @@ def _peek(response: requests.Response) -> bool:
             response.__dict__["_xlr8_stream"] = _Stream(b"".join(pieces), chunks, _no_reopen, t.cast("t.Any", None))
             return False
     except CUT_EXCEPTIONS:
-        response._content = b"".join(pieces)  # what arrived, for the session's error text
+        response._content = b""  # a part of a body is no error text: the session logs "HTTP 200" and retries
         response.__dict__["_content_consumed"] = True
         raise
     response._content = b"".join(pieces)
