@@ -76,3 +76,23 @@ def test_download_that_keeps_breaking_off_fails_the_sync(
     sandbox.faults.add("ukg_pro", STREAM_PATH, FaultSpec("truncate", after=per_run - 1))
     with pytest.raises(streaming.StreamedBodyError, match=r"broke off after .* 3 times"):
         run_tap(config, streams={"raas_xlr8_employees"}, fake=FakeTime())
+
+
+@pytest.mark.parametrize("output", ["csv", "xml"])
+@pytest.mark.parametrize("report", [EMPLOYEES, EARNINGS, f"{FOLDER}/report[@name='XLR8 Job Codes']"])
+def test_streamed_discovery_profile_equals_the_whole_report_parse(
+    url: str, emulator: UkgProEmulator, small_peek: None, output: str, report: str
+) -> None:
+    """Discovery profiles a report as it streams (types and key from per-column summaries, no rows kept): the
+    same types and key as parsing the whole report."""
+    from xlr8_kit.testing.fake_time import with_fake_time
+    from xlr8_tap_ukg_pro import discovery
+    from xlr8_tap_ukg_pro.tap import TapUkgPro
+
+    tap = with_fake_time(TapUkgPro, FakeTime())(config=ukg_config(url, raas_output=output), parse_env_config=False)
+    table = discovery.parse_report(tap.raas.run_report(report))
+    shape = discovery.profile_report(tap.raas.stream_run(report))
+    assert shape.columns == table.columns
+    assert shape.types == table.types
+    assert shape.primary_keys == discovery.pick_primary_keys(table)
+    assert shape.typed_by_vendor == table.typed_by_vendor

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import typing as t
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -289,6 +290,71 @@ def pick_primary_keys(table: ReportTable) -> list[str]:
         if values and all(v not in (None, "") for v in values) and len(set(values)) == len(values):
             return [column]
     return []
+
+
+@dataclass(frozen=True)
+class ReportShape:
+    """What discovery needs of a report: its columns, their types and a key column, without its rows."""
+
+    columns: tuple[str, ...]
+    types: dict[str, ColumnType]
+    primary_keys: list[str]
+    typed_by_vendor: bool
+
+
+def profile_report(chunks: Iterable[bytes], *, encoding: str = "cp1252") -> ReportShape:
+    """``parse_report`` + ``pick_primary_keys`` for a report arriving in pieces, keeping per-column summaries only
+    (the kinds every value fits, and one 64-bit hash per row of each column still able to be the key), so a
+    report of a million rows is profiled in a few dozen MB. Gives the types and key ``parse_report`` gives."""
+    header, declared, rows = iter_report_stream(chunks, encoding=encoding)
+    order: tuple[ColumnType, ...] = ("boolean", "integer", "number", "date", "date-time")
+    open_kinds: dict[str, set[ColumnType] | None] = {}
+    if declared is None:
+        open_kinds = {name: None for name in header if not _IDENTIFIER.search(name)}
+    narrowed: dict[str, set[ColumnType] | None] = {}
+    hashes: dict[str, array[int]] = {name: array("q") for name in header}
+    count = 0
+    for row in rows:
+        count += 1
+        for name in list(open_kinds):
+            value = row.get(name)
+            if value is None or value == "":
+                continue
+            seen = open_kinds[name]
+            possible = _kind(value) if seen is None else seen & _kind(value)
+            if possible == {"string"}:
+                del open_kinds[name]
+                narrowed[name] = possible
+            else:
+                open_kinds[name] = possible
+        for name in list(hashes):
+            value = row.get(name)
+            if value is None or value == "":
+                del hashes[name]
+            else:
+                hashes[name].append(hash(value))
+    narrowed.update(open_kinds)
+    if declared is not None:
+        types = dict(declared)
+    else:
+        types = {}
+        for name in header:
+            if _IDENTIFIER.search(name):
+                types[name] = "string"
+                continue
+            fits = narrowed.get(name)
+            chosen: ColumnType = next((k for k in order if k in fits), "string") if fits else "string"
+            if chosen == "integer" and _MEASURE.search(name):
+                chosen = "number"
+            types[name] = chosen
+    keys: list[str] = []
+    ranked = sorted(header, key=lambda c: (0 if _IDENTIFIER.search(c) else 1, header.index(c)))
+    for column in ranked:
+        found = hashes.get(column)
+        if count and found is not None and len(set(found)) == count:  # equal hashes count as a repeat: no key
+            keys = [column]
+            break
+    return ReportShape(tuple(header), types, keys, typed_by_vendor=declared is not None)
 
 
 def stream_name_for(report_name: str) -> str:
