@@ -96,3 +96,22 @@ def test_streamed_discovery_profile_equals_the_whole_report_parse(
     assert shape.types == table.types
     assert shape.primary_keys == discovery.pick_primary_keys(table)
     assert shape.typed_by_vendor == table.typed_by_vendor
+
+
+def test_profile_of_edge_cases_equals_infer_types_and_pick_primary_keys() -> None:
+    from xlr8_tap_ukg_pro import discovery
+
+    csv_text = (
+        "Name,EmployeeNumber,Hours,Amount,Flag,Start,Stamp,Mixed,Code,Dup\r\n"
+        "Zoë,000042,8,1.50,true,2024-01-31,2024-01-31T08:00:00Z,7,A1,x\r\n"
+        '"Multi\r\nline",000043,,2,FALSE,01/02/2024,,x,A2,x\r\n'
+        "Omar,000044,7,,true,2024-02-01,2024-02-01 09:30,3,A3,y\r\n"
+    )
+    content = csv_text.encode("cp1252")
+    table = discovery.parse_report(content)
+    for size in (1, 5, 64):
+        shape = discovery.profile_report([content[i : i + size] for i in range(0, len(content), size)])
+        assert shape.types == table.types
+        assert shape.primary_keys == discovery.pick_primary_keys(table)
+    assert table.types["Hours"] == "number"  # whole hours are still a measure
+    assert shape.primary_keys == ["EmployeeNumber"]
