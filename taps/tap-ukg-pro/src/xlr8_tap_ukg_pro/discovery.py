@@ -292,6 +292,10 @@ def pick_primary_keys(table: ReportTable) -> list[str]:
     return []
 
 
+#: Row counts after which key candidates that already repeat a value are dropped (their hashes freed).
+_PRUNE_AT = frozenset({1_000, 10_000, 100_000})
+
+
 @dataclass(frozen=True)
 class ReportShape:
     """What discovery needs of a report: its columns, their types and a key column, without its rows."""
@@ -333,6 +337,8 @@ def profile_report(chunks: Iterable[bytes], *, encoding: str = "cp1252") -> Repo
                 del hashes[name]
             else:
                 hashes[name].append(hash(value))
+        if count in _PRUNE_AT or count % 250_000 == 0:  # a column that already repeats a value is no key
+            hashes = {name: found for name, found in hashes.items() if len(set(found)) == count}
     narrowed.update(open_kinds)
     if declared is not None:
         types = dict(declared)
