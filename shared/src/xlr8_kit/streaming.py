@@ -25,7 +25,9 @@ import re
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
+import msgspec
 import requests
 
 from xlr8_kit.http.classify import Verdict
@@ -243,6 +245,10 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 #: Everything up to the next bracket, strings skipped whole (stops before an unterminated string).
 _RUN = re.compile(rb'(?:[^"\[\]{}]+|"(?:[^"\\]|\\.)*")*', re.DOTALL)
 _SCALAR_END = re.compile(rb"[,\]}\s]")
+#: ``loads_exact``'s decoder (fractions as Decimal), for runs of items decoded in one call.
+_EXACT = msgspec.json.Decoder(float_hook=Decimal)
+#: Bytes ahead that make a batch worth trying.
+_BATCH_MIN = 4096
 
 
 class JsonStreamError(ValueError):
@@ -381,9 +387,15 @@ class JsonArrayItems:
         if self._buf[pos : pos + 1] == b"]":
             return pos + 1
         decode = self.decode
+        batch = decode is loads_exact
         while True:
-            end = self._value_end(pos)
-            yield decode(self._buf[pos:end])
+            got = self._batch(pos) if batch else None
+            if got is not None:
+                items, end = got
+                yield from items
+            else:
+                end = self._value_end(pos)
+                yield decode(self._buf[pos:end])
             pos = self._byte(end)
             marker = self._buf[pos : pos + 1]
             if marker == b"]":
@@ -394,6 +406,29 @@ class JsonArrayItems:
             if pos > CHUNK_BYTES:  # drop what was read (positions restart at 0)
                 self._buf = self._buf[pos:]
                 pos = 0
+
+    def _batch(self, pos: int) -> tuple[list[t.Any], int] | None:
+        """The items from ``pos`` up to the last object that ends in the buffer, decoded by one C call.
+
+        The cut is tried right after a ``}``: ``[`` + those bytes + ``]`` is valid JSON only when that brace
+        closes an item of this array (a brace inside a string leaves the string open, a nested object's brace
+        leaves brackets open), so a successful decode is exactly the items a per-item scan finds. Otherwise (or
+        for literals msgspec refuses, like NaN) None, and the item-by-item scan goes on."""
+        buf = self._buf
+        if len(buf) - pos < _BATCH_MIN:
+            return None
+        end = len(buf)
+        for _ in range(3):
+            brace = buf.rfind(b"}", pos, end)
+            if brace < 0:
+                return None
+            try:
+                items = _EXACT.decode(b"[" + buf[pos : brace + 1] + b"]")
+            except msgspec.DecodeError:
+                end = brace
+                continue
+            return t.cast("list[t.Any]", items), brace + 1
+        return None
 
     def _end(self, pos: int) -> Iterator[t.Any]:
         """Only blanks may follow the closing brace."""

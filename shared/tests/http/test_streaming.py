@@ -58,6 +58,42 @@ def test_json_items_equal_a_whole_parse_at_any_chunking(size: int) -> None:
     assert items.keys == ["Before", "After"]
 
 
+def tricky_entries(count: int) -> list[dict[str, object]]:
+    """Entries whose strings hold what a splitter could mistake for structure, nested groups and decimals."""
+    texts = ["}", "},{", '"}]', "\\", '\\"}', ']},{"ID": 1}', "Zoë ✓ 𝄞", ""]
+    return [
+        {
+            "ID": f"E{i:05d}",
+            "Note": texts[i % len(texts)] * (i % 3),
+            "Amount": Decimal(f"{i}.{i % 100:02d}"),
+            "Groups": [{"Role": texts[(i + 1) % len(texts)], "Level": i % 4}] * (i % 3),
+            "Empty": {},
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("size", [999, 4096, 65_536, 10**7])
+def test_json_items_in_batches_equal_a_whole_parse(size: int) -> None:
+    """Long arrays are decoded a run of items per call; the result is what one whole parse gives."""
+    document = json.dumps({"Report_Entry": tricky_entries(3000), "After": 1}, default=str).encode()
+    document = document.replace(b'"Amount": "', b'"Amount": ').replace(b'", "Groups"', b', "Groups"')
+    expected = loads_exact(document)["Report_Entry"]
+    assert isinstance(expected[5]["Amount"], Decimal)
+    assert list(JsonArrayItems(pieces(document, size), "Report_Entry")) == expected
+
+
+def test_json_items_with_literals_msgspec_refuses_fall_back_per_item() -> None:
+    entries = [{"ID": i, "Value": float("nan") if i == 1500 else i / 4} for i in range(3000)]
+    document = json.dumps({"Report_Entry": entries}).encode()
+    got = list(JsonArrayItems(pieces(document, 8192), "Report_Entry"))
+    whole = loads_exact(document)["Report_Entry"]  # NaN is a float there too (json's parse_constant)
+    assert len(got) == 3000
+    assert got[1500]["Value"] != got[1500]["Value"]  # NaN
+    assert got[:1500] + got[1501:] == whole[:1500] + whole[1501:]
+    assert got[2999]["Value"] == Decimal("749.75")
+
+
 def test_json_items_keep_exact_decimals() -> None:
     (entry,) = JsonArrayItems([b'{"Report_Entry": [{"a": 0.1, "b": 1.50, "c": 7}]}'], "Report_Entry")
     assert entry == {"a": Decimal("0.1"), "b": Decimal("1.50"), "c": 7}
