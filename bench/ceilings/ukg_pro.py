@@ -37,6 +37,9 @@ def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, 
     config: dict[str, Any] = {"base_url": url, **credentials, "per_page": 10_000, "raas_poll_interval": 0.2}
     if stream in REPORTS:
         config["raas_reports"] = [{"path": REPORTS[stream]}]
+        # The emulator renders a report when RetrieveReport asks (a tenant hands over a stored one): at a million
+        # rows that takes minutes here, longer than the default 120 s wait for the first byte.
+        config["http"] = {"read_timeout": 900}
     return config
 
 

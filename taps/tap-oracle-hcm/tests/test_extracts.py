@@ -98,3 +98,28 @@ def test_sign_in_page_instead_of_the_document_is_an_error(url: str, sandbox: San
     sandbox.faults.add("oracle_hcm", "/cs/idcplg", FaultSpec("error_body", after=1, times=1))  # the GET_FILE
     with OracleHcmConnector(hcm_config(url)) as connector, pytest.raises(ErrorBodyError, match="HTTP 200"):
         list(connector.execute_hcm_extract(WORKER_EXTRACT))
+
+
+def test_extract_download_cut_mid_body_is_resumed(
+    url: str,
+    sandbox: Sandbox,
+    emulator: OracleHcmEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The document is streamed (xlr8_kit.streaming); cut mid-transfer, it is asked for again and resumed after
+    the bytes already read: every row once."""
+    import logging
+
+    from xlr8_kit import streaming
+
+    with OracleHcmConnector(hcm_config(url)) as connector:
+        whole = list(connector.execute_hcm_extract(WORKER_EXTRACT))
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 300)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
+    sandbox.faults.add("oracle_hcm", "/cs/idcplg", FaultSpec("truncate", after=1, times=1))  # search, then download
+    with caplog.at_level(logging.WARNING), OracleHcmConnector(hcm_config(url)) as connector:
+        rows = list(connector.execute_hcm_extract(WORKER_EXTRACT))
+    assert rows == whole
+    assert len(rows) == 100
+    assert any("broke off after" in r.getMessage() for r in caplog.records)

@@ -81,10 +81,33 @@ def test_report_settings_are_validated(url: str) -> None:
     assert "setting 'report_format'" in text
 
 
-def test_a9_report_broken_off_mid_body_fails_clearly(url: str, sandbox: Sandbox, emulator: UkgReadyEmulator) -> None:
+def test_a9_report_broken_off_once_is_asked_again_and_complete(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CSV is streamed (xlr8_kit.streaming); cut mid-body, it is asked for again and resumed after the bytes
+    already read: every row once."""
+    from xlr8_kit import streaming
+
+    whole = run_tap(ready_config(url, reports=REPORTS[:1]), streams={"pay_statements"}).records("pay_statements")
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 300)  # streamed, not read whole first
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
     sandbox.faults.add("ukg_ready", "/ta/rest/v1/report/saved/1001", FaultSpec("truncate", times=1))
+    again = run_tap(ready_config(url, reports=REPORTS[:1]), streams={"pay_statements"}).records("pay_statements")
+    assert again == whole
+    assert [r.fault for r in sandbox.requests("ukg_ready", "/ta/rest/v1/report/saved/1001")][-2:] == ["truncate", None]
+
+
+def test_a9_report_broken_off_every_time_fails_clearly(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlr8_kit import streaming
+
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 300)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
+    sandbox.faults.add("ukg_ready", "/ta/rest/v1/report/saved/1001", FaultSpec("truncate"))
+    config = ready_config(url, reports=REPORTS[:1], http={"max_attempts": 2, "backoff_base": 0})
     with pytest.raises(ServerUnavailableError, match=r"report saved/1001 broke off after \d+ rows"):
-        run_tap(ready_config(url, reports=REPORTS[:1]), streams={"pay_statements"})
+        run_tap(config, streams={"pay_statements"})
 
 
 def test_report_replication_key_emits_only_rows_since_the_bookmark(

@@ -8,16 +8,19 @@ discovery never runs an extract."""
 
 from __future__ import annotations
 
-import codecs
 import csv
+import io
 import time
 import typing as t
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 
+import requests
+
 from xlr8_kit.oracle.bulk import BulkStream
-from xlr8_kit.oracle.client import BulkJobError, FusionClient, wait_for_job
+from xlr8_kit.oracle.client import BulkJobError, FusionClient, classify_unread, raise_for_status, wait_for_job
 from xlr8_kit.oracle.protocol import q_quote
+from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 
 DONE = {"COMPLETED"}
 FAILED = {"ERROR", "CANCELLED", "FAILED"}
@@ -58,30 +61,24 @@ def document_id(client: FusionClient, instance: str) -> str:
 
 
 def download_rows(client: FusionClient, doc_id: str) -> Iterator[dict[str, str]]:
-    """The CSV document as rows, decoded as it arrives."""
-    response = client.request(
+    """The CSV document as rows, decoded as it arrives (``xlr8_kit.streaming``: a download cut mid-transfer is
+    asked for again and resumed after the bytes already read, or the run fails; it never ends early)."""
+    request = requests.Request(
         "GET",
         f"{client.base_url}/cs/idcplg",
         params={"IdcService": "GET_FILE", "dID": doc_id},
-        json_body=False,
-        headers={"Accept": "text/csv, application/octet-stream"},
-        stream=True,
+        headers={**client.headers, "Accept": "text/csv, application/octet-stream"},
     )
-    decoder = codecs.iterdecode(response.iter_content(chunk_size=65536), "utf-8-sig")
-    lines = (line for chunk in decoder for line in chunk.splitlines(keepends=True))
-    yield from csv.DictReader(_whole_lines(lines))
-
-
-def _whole_lines(pieces: Iterator[str]) -> Iterator[str]:
-    """Chunks split lines anywhere; csv needs whole lines."""
-    pending = ""
-    for piece in pieces:
-        pending += piece
-        if pending.endswith("\n"):
-            yield pending
-            pending = ""
-    if pending:
-        yield pending
+    response = send_streamed(
+        client.session,
+        client.session.prepare_request(request),
+        classify=classify_unread,
+        judge_unread=classify_unread,
+        authenticate=client.authenticator,
+    )
+    raise_for_status(response, client.redactor, client.product)
+    body = ChunkReader(body_chunks(response, what=f"extract document {doc_id}"))
+    yield from csv.DictReader(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8-sig", newline=""))
 
 
 def run_extract(

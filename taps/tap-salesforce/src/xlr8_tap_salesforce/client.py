@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import logging
 import operator
 import time
@@ -30,9 +31,11 @@ from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.classify import ResponseClassifier, Verdict
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
+from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_with
+from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
 
@@ -290,14 +293,22 @@ class SalesforceClient:
             params: dict[str, t.Any] = {"maxRecords": self.bulk_max_records}
             if locator:
                 params["locator"] = locator
-            response = self.request("GET", job_url + "/results", params=params, headers={"Accept": "text/csv"})
+            prepared = self.session.prepare_request(
+                requests.Request("GET", job_url + "/results", params=params, headers={"Accept": "text/csv"})
+            )
+            response = send_streamed(
+                t.cast("ResilientSession", self.session),
+                prepared,
+                classify=self.classifier.classify,
+                authenticate=self.authenticator,
+            )
+            if response.status_code >= 400:  # error answers are read whole
+                self._raise_error("GET", response)
             locator = response.headers.get("Sforce-Locator")
-            # One page in memory at a time, as lines (io.StringIO would hold it again at 4 bytes a character); rows
-            # are parsed lazily, so a 50,000-row page never exists as 50,000 dicts at once.
-            lines = response.content.decode("utf-8").splitlines(keepends=True)
-            del response
-            yield csv.DictReader(lines)
-            del lines
+            # The page is decoded and split into rows as it arrives (xlr8_kit.streaming): one piece of it in
+            # memory at a time, whatever maxRecords is; a page cut mid-transfer is asked for again and resumed.
+            body = ChunkReader(body_chunks(response, what=f"bulk result page of job {job_id}"))
+            yield csv.DictReader(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8", newline=""))
             if not locator or locator == "null":
                 return
 

@@ -174,11 +174,14 @@ class RaasReportStream(KitRESTStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         try:
-            content = self.raas.run_report(self.report_path, dict(self.report_parameters))
+            yield from self._report_rows()
         finally:
             t.cast("TapUkgPro", self._tap).log_off_raas()
-        header, _declared, rows = discovery.iter_report(content, encoding=self.settings.raas_csv_encoding)
-        del content
+
+    def _report_rows(self) -> t.Iterator[dict[str, t.Any]]:
+        """Rows decoded as the report streams in (one piece and one row in memory at a time)."""
+        chunks = self.raas.stream_run(self.report_path, dict(self.report_parameters))
+        header, _declared, rows = discovery.iter_report_stream(chunks, encoding=self.settings.raas_csv_encoding)
         missing = [c for c in self.column_types if c not in header]
         if missing:
             raise discovery.ReportDataError(

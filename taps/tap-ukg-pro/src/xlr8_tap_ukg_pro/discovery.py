@@ -14,12 +14,14 @@ import csv
 import io
 import re
 import typing as t
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from xlr8_kit.soap import children, local_name
+from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
 
 COGNOS_NS = "http://developer.cognos.com/schemas/xmldata/1/"
@@ -107,6 +109,47 @@ def iter_report(
     return header, None, rows()
 
 
+def iter_report_stream(
+    chunks: Iterable[bytes], *, encoding: str = "cp1252"
+) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[dict[str, str | None]]]:
+    """``iter_report`` for a document arriving in pieces: CSV decoded and split into rows as it arrives, XML
+    parsed incrementally (the kit's hardened iterparse), so a sync holds one piece and one row at a time."""
+    reader = ChunkReader(chunks)
+    if reader.first_byte() == b"<":
+        events = _xml_rows(t.cast("t.IO[bytes]", reader))
+        header, types = t.cast("tuple[list[str], dict[str, ColumnType]]", next(events))
+        return header, types, t.cast("Iterator[dict[str, str | None]]", events)
+    bom = reader.peek(3) == b"\xef\xbb\xbf"
+    if bom:
+        reader.read(3)
+    chosen = "utf-8" if bom else encoding
+    text = io.TextIOWrapper(t.cast("t.BinaryIO", reader), encoding=chosen, errors="strict", newline="")
+
+    def decoded(lines: Iterator[list[str]]) -> Iterator[list[str]]:
+        try:
+            yield from lines
+        except UnicodeDecodeError as exc:
+            raise ReportDataError(
+                f"report CSV is not valid {chosen} at byte {reader.offset_of(exc) - (3 if bom else 0)}; set "
+                "'raas_csv_encoding' to the tenant's export encoding"
+            ) from None
+
+    lines = decoded(csv.reader(text))
+    first = next(lines, None)
+    header = [h.strip() for h in first] if first is not None else []
+    _check_header(header)
+
+    def rows() -> Iterator[dict[str, str | None]]:
+        for number, values in enumerate(lines, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
+            yield {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+
+    return header, None, rows()
+
+
 def _check_header(header: list[str]) -> None:
     if not header or any(not h for h in header):
         raise ReportDataError("report has an empty column name in its header")
@@ -115,7 +158,7 @@ def _check_header(header: list[str]) -> None:
         raise ReportDataError(f"report has duplicate column name(s): {', '.join(sorted(seen))}")
 
 
-def _xml_rows(content: bytes) -> Iterator[t.Any]:
+def _xml_rows(content: bytes | t.IO[bytes]) -> Iterator[t.Any]:
     """Cognos dataset XML, streamed: first ``(header, types)`` from the metadata, then one dict per row (each
     element freed once read). Parsed with the kit's hardened parser (no DTD, entities or network)."""
     header: list[str] = []
@@ -247,6 +290,77 @@ def pick_primary_keys(table: ReportTable) -> list[str]:
         if values and all(v not in (None, "") for v in values) and len(set(values)) == len(values):
             return [column]
     return []
+
+
+#: Row counts after which key candidates that already repeat a value are dropped (their hashes freed).
+_PRUNE_AT = frozenset({1_000, 10_000, 100_000})
+
+
+@dataclass(frozen=True)
+class ReportShape:
+    """What discovery needs of a report: its columns, their types and a key column, without its rows."""
+
+    columns: tuple[str, ...]
+    types: dict[str, ColumnType]
+    primary_keys: list[str]
+    typed_by_vendor: bool
+
+
+def profile_report(chunks: Iterable[bytes], *, encoding: str = "cp1252") -> ReportShape:
+    """``parse_report`` + ``pick_primary_keys`` for a report arriving in pieces, keeping per-column summaries only
+    (the kinds every value fits, and one 64-bit hash per row of each column still able to be the key), so a
+    report of a million rows is profiled in a few dozen MB. Gives the types and key ``parse_report`` gives."""
+    header, declared, rows = iter_report_stream(chunks, encoding=encoding)
+    order: tuple[ColumnType, ...] = ("boolean", "integer", "number", "date", "date-time")
+    open_kinds: dict[str, set[ColumnType] | None] = {}
+    if declared is None:
+        open_kinds = {name: None for name in header if not _IDENTIFIER.search(name)}
+    narrowed: dict[str, set[ColumnType] | None] = {}
+    hashes: dict[str, array[int]] = {name: array("q") for name in header}
+    count = 0
+    for row in rows:
+        count += 1
+        for name in list(open_kinds):
+            value = row.get(name)
+            if value is None or value == "":
+                continue
+            seen = open_kinds[name]
+            possible = _kind(value) if seen is None else seen & _kind(value)
+            if possible == {"string"}:
+                del open_kinds[name]
+                narrowed[name] = possible
+            else:
+                open_kinds[name] = possible
+        for name in list(hashes):
+            value = row.get(name)
+            if value is None or value == "":
+                del hashes[name]
+            else:
+                hashes[name].append(hash(value))
+        if count in _PRUNE_AT or count % 250_000 == 0:  # a column that already repeats a value is no key
+            hashes = {name: found for name, found in hashes.items() if len(set(found)) == count}
+    narrowed.update(open_kinds)
+    if declared is not None:
+        types = dict(declared)
+    else:
+        types = {}
+        for name in header:
+            if _IDENTIFIER.search(name):
+                types[name] = "string"
+                continue
+            fits = narrowed.get(name)
+            chosen: ColumnType = next((k for k in order if k in fits), "string") if fits else "string"
+            if chosen == "integer" and _MEASURE.search(name):
+                chosen = "number"
+            types[name] = chosen
+    keys: list[str] = []
+    ranked = sorted(header, key=lambda c: (0 if _IDENTIFIER.search(c) else 1, header.index(c)))
+    for column in ranked:
+        found = hashes.get(column)
+        if count and found is not None and len(set(found)) == count:  # equal hashes count as a repeat: no key
+            keys = [column]
+            break
+    return ReportShape(tuple(header), types, keys, typed_by_vendor=declared is not None)
 
 
 def stream_name_for(report_name: str) -> str:

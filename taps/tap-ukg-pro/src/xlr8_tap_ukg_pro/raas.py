@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 import typing as t
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -35,6 +36,8 @@ from xlr8_kit.soap import (
     parse_xml,
     request_headers,
 )
+from xlr8_kit.streaming import Base64Stream, StreamedBodyError, body_chunks, body_complete, send_streamed
+from xlr8_kit.xmlsafe import SafeFeedParser, UnsafeXMLError, XMLParseError
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -290,7 +293,13 @@ class RaasClient:
         return key
 
     def retrieve_report(self, key: str, *, report: str = "") -> bytes:
-        """Poll RetrieveReport until Completed (or Failed, or ``timeout``); the decoded report document."""
+        """The decoded report document whole (discovery reads every row anyway); a sync uses ``stream_report``."""
+        return b"".join(self.stream_report(key, report=report))
+
+    def stream_report(self, key: str, *, report: str = "") -> Iterator[bytes]:
+        """Poll RetrieveReport until Completed (or Failed, or ``timeout``); the decoded report document in pieces
+        as it arrives: the SOAP answer is parsed incrementally and its base64 ``ReportStream`` decoded as it goes,
+        so a report of any size is never held whole. Small answers (Working, Failed, faults) are judged whole."""
         started = self.session.clock()
         polls = 0
         while True:
@@ -302,11 +311,27 @@ class RaasClient:
                 headers=[element(q("ReportKey", BISTREAM_NS), key)],
                 http_headers=self._delimiter_headers(),
             )
-            response = self.session.send(self.session.prepare_request(request), classify=CLASSIFIER.classify)
-            outcome = raise_for_outcome(response, "RetrieveReport", self.redactor)
-            status = (outcome.status or "").lower()
-            if status == "completed":
-                return _report_stream(response)
+            response = send_streamed(self.session, self.session.prepare_request(request), classify=CLASSIFIER.classify)
+            if body_complete(response):
+                outcome = raise_for_outcome(response, "RetrieveReport", self.redactor)
+                status = (outcome.status or "").lower()
+                if status == "completed":
+                    yield _report_stream(response)
+                    return
+            else:  # a large 2xx answer, read as it arrives
+                streamed = yield from _streamed_report(response, report)
+                status = (streamed.status or "").lower()
+                if status == "completed":
+                    return
+                if status == "failed":
+                    raise ClientRequestError(
+                        self.redactor.redact(
+                            f"ukg_pro RaaS RetrieveReport: HTTP {response.status_code} for path {STREAM_PATH}: "
+                            f"Status Failed: {(streamed.message or 'no StatusMessage')[:MAX_MESSAGE]}"
+                        ),
+                        status=response.status_code,
+                        path=STREAM_PATH,
+                    )
             if status != "working":
                 raise ClientRequestError(
                     f"ukg_pro RaaS RetrieveReport {report!r}: unexpected Status {outcome.status!r}", path=STREAM_PATH
@@ -322,6 +347,10 @@ class RaasClient:
 
     def run_report(self, path: str, parameters: dict[str, t.Any] | None = None) -> bytes:
         return self.retrieve_report(self.execute_report(path, parameters), report=path)
+
+    def stream_run(self, path: str, parameters: dict[str, t.Any] | None = None) -> Iterator[bytes]:
+        """Execute the report, then stream it (``stream_report``); nothing is requested until iterated."""
+        yield from self.stream_report(self.execute_report(path, parameters), report=path)
 
     def log_off(self) -> None:
         """End the RaaS session (best effort: a failed LogOff loses nothing)."""
@@ -353,3 +382,93 @@ def _report_stream(response: requests.Response) -> bytes:
         raise ClientRequestError(
             "ukg_pro RaaS RetrieveReport: ReportStream is not valid base64", path=STREAM_PATH
         ) from None
+
+
+class _ReportStreamTarget:
+    """Parser events of a RetrieveReport answer: the header's Status and StatusMessage, then the ReportStream
+    text decoded from base64 into ``out`` as it arrives."""
+
+    def __init__(self, report: str) -> None:
+        self.report = report
+        self.stack: list[str] = []
+        self.status: str | None = None
+        self.message: str | None = None
+        self._capture: str | None = None
+        self._text: list[str] = []
+        self.in_stream = False
+        self.decoder = Base64Stream()
+        self.out: list[bytes] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.stack.append(tag)
+        if len(self.stack) == 3 and tag in (_STATUS, _STATUS_MESSAGE):
+            self._capture, self._text = tag, []
+        name = etree.QName(tag).localname
+        in_body = len(self.stack) > 2 and etree.QName(self.stack[1]).localname == "Body"
+        if in_body and name == "Fault":
+            raise ClientRequestError(
+                f"ukg_pro RaaS RetrieveReport {self.report!r}: SOAP fault in a 2xx answer", path=STREAM_PATH
+            )
+        if in_body and name == "ReportStream" and (self.status or "").lower() == "completed":
+            self.in_stream = True  # a Working or Failed answer's (empty) ReportStream is not the report
+
+    def data(self, text: str) -> None:
+        if self.in_stream:
+            decoded = self.decoder.feed(text)
+            if decoded:
+                self.out.append(decoded)
+        elif self._capture is not None:
+            self._text.append(text)
+
+    def end(self, tag: str) -> None:
+        self.stack.pop()
+        if tag == self._capture:
+            value = "".join(self._text).strip() or None
+            if tag == _STATUS:
+                self.status = value
+            else:
+                self.message = value
+            self._capture = None
+        elif self.in_stream and etree.QName(tag).localname == "ReportStream":
+            self.in_stream = False
+
+    def close(self) -> None:
+        return None
+
+
+_STATUS = q("Status", BISTREAM_NS)
+_STATUS_MESSAGE = q("StatusMessage", BISTREAM_NS)
+
+
+def _streamed_report(response: requests.Response, report: str) -> t.Generator[bytes, None, _ReportStreamTarget]:
+    """The decoded report of a large RetrieveReport answer, piece by piece; returns what the answer said
+    (``status``, ``message``) so the caller can poll again or stop (see ``RaasClient.stream_report``)."""
+    target = _ReportStreamTarget(report)
+    parser = SafeFeedParser(target)
+    try:
+        for chunk in body_chunks(response, what=f"RaaS report {report!r}"):
+            parser.feed(chunk)
+            if target.out:
+                yield b"".join(target.out)
+                target.out.clear()
+        parser.close()
+        target.decoder.close()
+    except UnsafeXMLError:
+        raise ClientRequestError(
+            "ukg_pro RaaS RetrieveReport: refusing an answer with a DOCTYPE/ENTITY declaration", path=STREAM_PATH
+        ) from None
+    except XMLParseError as exc:
+        if "Premature end" in str(exc) or "not properly terminated" in str(exc):
+            raise StreamedBodyError(
+                f"ukg_pro RaaS RetrieveReport {report!r}: the answer ended early ({exc}); rows read so far were "
+                "emitted, nothing is bookmarked past them: run again",
+                path=STREAM_PATH,
+            ) from None
+        raise ClientRequestError(f"ukg_pro RaaS RetrieveReport {report!r}: {exc}", path=STREAM_PATH) from None
+    except binascii.Error:
+        raise ClientRequestError(
+            "ukg_pro RaaS RetrieveReport: ReportStream is not valid base64", path=STREAM_PATH
+        ) from None
+    if target.out:
+        yield b"".join(target.out)
+    return target

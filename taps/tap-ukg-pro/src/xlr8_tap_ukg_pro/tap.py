@@ -374,11 +374,11 @@ class TapUkgPro(KitTap):
             if not keys and entry is not None and entry.key_properties:
                 keys = list(entry.key_properties)
         else:
-            table = discovery.parse_report(
-                self.raas.run_report(spec.path, spec.parameters), encoding=self.settings.raas_csv_encoding
+            shape = discovery.profile_report(  # streamed: a large report is never held whole
+                self.raas.stream_run(spec.path, spec.parameters), encoding=self.settings.raas_csv_encoding
             )
-            types = dict(table.types)
-            keys = list(spec.primary_keys) if spec.primary_keys is not None else discovery.pick_primary_keys(table)
+            types = dict(shape.types)
+            keys = list(spec.primary_keys) if spec.primary_keys is not None else shape.primary_keys
         unknown = [k for k in keys if k not in types]
         if unknown:
             raise ConfigValidationError(f"tap-ukg-pro: report {name!r} has no column(s) {', '.join(unknown)}")

@@ -23,6 +23,7 @@ from xlr8_kit.columns import ColumnType
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.streaming import StreamedBodyError, body_chunks, send_streamed
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -168,16 +169,18 @@ class ReportClient:
                 yield dict(zip(names, cells or (), strict=False))
             return
         request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
-        response = self.session.send(
-            self.session.prepare_request(request), authenticate=self.auth, classify=_STATUS.classify_status, stream=True
+        response = send_streamed(
+            self.session,
+            self.session.prepare_request(request),
+            authenticate=self.auth,
+            classify=_STATUS.classify_status,
         )
         with response:
-            if response.status_code >= 400:
-                response.content  # noqa: B018 - read the (small) error body for the message
+            if response.status_code >= 400:  # error answers are read whole
                 self._raise_for(response, ref.path)
             kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if kind != "text/csv":
-                body = response.content[:300].decode("utf-8", "replace")
+                body = next(body_chunks(response, what="report"), b"")[:300].decode("utf-8", "replace")
                 raise ClientRequestError(
                     self.redact(f"ukg_ready: {ref.path} answered {kind or 'no content type'} instead of CSV: {body}"),
                     status=response.status_code,
@@ -188,12 +191,12 @@ class ReportClient:
                 for row in read_csv_stream(response):
                     read += 1
                     yield row
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
+            except StreamedBodyError as exc:  # cut more often than max_attempts (each cut is resumed first)
                 raise ServerUnavailableError(
                     self.redact(
-                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows "
-                        f"({type(exc).__name__}); the rows read so far were emitted, nothing is bookmarked: run "
-                        "again (the target keys rows by the report's primary_keys)"
+                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows ({exc}); the rows read "
+                        "so far were emitted, nothing is bookmarked: run again (the target keys rows by the "
+                        "report's primary_keys)"
                     ),
                     path=ref.path,
                 ) from None
@@ -206,7 +209,7 @@ def read_csv_stream(response: requests.Response) -> Iterator[dict[str, str]]:
 
     def lines() -> Iterator[str]:
         pending = ""
-        for chunk in response.iter_content(chunk_size=64 * 1024):
+        for chunk in body_chunks(response, what="report"):  # a cut is asked for again and resumed
             pending += decoder.decode(chunk)
             *complete, pending = pending.split("\n")
             for line in complete:

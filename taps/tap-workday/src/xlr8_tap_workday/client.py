@@ -20,7 +20,7 @@ from lxml import etree
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict, parsed_json
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
@@ -37,6 +37,14 @@ from xlr8_kit.soap import (
     request_headers,
 )
 from xlr8_kit.soap.classify import fault_of, fault_verdict
+from xlr8_kit.streaming import (
+    JsonArrayItems,
+    JsonStreamError,
+    StreamedBodyError,
+    body_chunks,
+    body_complete,
+    send_streamed,
+)
 from xlr8_tap_workday import auth as wd_auth
 from xlr8_tap_workday.discovery import ReportSchema, converter, parse_report_xsd
 
@@ -224,8 +232,13 @@ class WorkdayClient:
         """Typed entries of one report run (fixed prompts of the spec first, then ``params``)."""
         convert = converter(self.report_schema(spec).schema)
         url = self.report_url(spec, [*spec.params, *params])
-        response = self.send("GET", url, auth=self.raas_auth, headers={"Accept": "application/json"})
-        return [convert(entry) for entry in report_entries(response)]
+        request = requests.Request("GET", url, headers={"Accept": "application/json"})
+        response = send_streamed(
+            self.session, self.session.prepare_request(request), classify=soap_verdict, authenticate=self.raas_auth
+        )
+        if body_complete(response):  # a large 2xx body is streamed unread; errors are always read whole
+            raise_for_response(response, self.redactor)
+        return [convert(entry) for entry in iter_report_entries(response)]
 
     # --- REST ---------------------------------------------------------------------------------------------------
 
@@ -265,21 +278,34 @@ class WorkdayClient:
             page = result.page + 1
 
 
-def report_entries(response: requests.Response) -> list[dict[str, t.Any]]:
-    body = parsed_json(response)  # parsed once: the session's classifier already read it
-    if not isinstance(body, dict):
-        raise ClientRequestError(
-            "workday: the report did not answer a JSON object; check the URL is a RaaS report",
-            path=urlsplit(response.url).path,
-        )
-    entries = body.get("Report_Entry")
-    if entries is None:
-        if "Report_Entry" not in body and body:
+def iter_report_entries(response: requests.Response) -> Iterator[dict[str, t.Any]]:
+    """The report's ``Report_Entry`` items, decoded one by one as the body arrives (numbers with a fraction as
+    ``Decimal``): a report of any size is never held whole. A body cut off mid-transfer is asked for again and
+    resumed (``xlr8_kit.streaming.body_chunks``) or fails the run; it never ends the report early."""
+    path = urlsplit(response.url).path
+    items = JsonArrayItems(body_chunks(response, what="RaaS report"), "Report_Entry")
+    try:
+        yield from items
+    except JsonStreamError as exc:
+        if exc.truncated:
+            raise StreamedBodyError(
+                f"workday: the report body ended early ({exc}); rows read so far were emitted, nothing is "
+                "bookmarked past them: run again",
+                path=path,
+            ) from None
+        if not items.found and not items.keys:
             raise ClientRequestError(
-                f"workday: unexpected report document (keys {sorted(body)[:5]})", path=urlsplit(response.url).path
-            )
-        return []
-    return entries if isinstance(entries, list) else [entries]
+                "workday: the report did not answer a JSON object; check the URL is a RaaS report", path=path
+            ) from None
+        raise ClientRequestError(f"workday: the report is not valid JSON ({exc})", path=path) from None
+    except ValueError as exc:  # an entry that is not valid JSON
+        raise ClientRequestError(f"workday: the report is not valid JSON ({exc})"[:MAX_MESSAGE], path=path) from None
+    if not items.found and items.keys:
+        raise ClientRequestError(f"workday: unexpected report document (keys {sorted(items.keys)[:5]})", path=path)
+
+
+def report_entries(response: requests.Response) -> list[dict[str, t.Any]]:
+    return list(iter_report_entries(response))
 
 
 # --- streams ----------------------------------------------------------------------------------------------------
@@ -455,9 +481,28 @@ class WorkdayRaasStream(WorkdayStream):
             return  # bookmark already at the end date: nothing to ask
         yield from super().request_records(context)
 
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """The report is streamed (``xlr8_kit.streaming``): same session, retries, redaction and audit."""
+        response = send_streamed(
+            self._kit_tap.kit.session,
+            prepared_request,
+            classify=self.classify_response,
+            authenticate=self.authenticator,
+            allow_redirects=self.allow_redirects,
+        )
+        self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
+        self.validate_response(response)
+        return response
+
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code < 400 and not body_complete(response):
+            return  # a large 2xx report, read as it streams; error answers are always small and read whole
+        super().validate_response(response)
+
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        for entry in report_entries(response):
-            yield self._convert(entry)
+        convert = self._convert
+        for entry in iter_report_entries(response):
+            yield convert(entry)
 
 
 class SoapPaginator(BaseAPIPaginator[tuple[int, str | None] | None]):
