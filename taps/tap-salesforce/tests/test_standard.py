@@ -14,7 +14,13 @@ from xlr8_tap_salesforce.tap import TapSalesforce
 # this module's tests are done (fixture below).
 _SANDBOX = run_sandbox(["salesforce"], scale=100)
 _RUNNING = _SANDBOX.__enter__()
-_CREDS = _RUNNING.emulator("salesforce").test_credentials()
+_EMULATOR = _RUNNING.emulator("salesforce")
+_CREDS = _EMULATOR.test_credentials()
+# One row of every deletable object in the recycle bin, so the suite's _sdc_deleted_at checks have a value to check
+# (without it they warn "no records" and pass or fail with the order the tests ran in).
+for _name, _object in _EMULATOR.objects.items():
+    if _object.has_is_deleted:
+        _EMULATOR.delete(_name, 1)
 CONFIG = {
     "login_url": _RUNNING.url("salesforce"),
     "auth_type": "client_credentials",
