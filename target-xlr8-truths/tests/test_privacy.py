@@ -201,3 +201,46 @@ def test_bad_policy_and_bad_key_name_the_setting(config: dict[str, Any], tmp_pat
     assert run.returncode != 0
     assert "pii_key_file" in run.stderr
     assert "32-byte" in run.stderr
+
+
+_RACE = """
+import sys, time
+from pathlib import Path
+from target_xlr8_truths.privacy import PrivacySettings
+key_file, start_at = sys.argv[1], float(sys.argv[2])
+time.sleep(max(0.0, start_at - time.time()))
+settings = PrivacySettings.from_config({"pii_key_file": key_file, "pii_key_create": True})
+assert settings.cipher is not None
+print(Path(key_file).read_text().strip())
+"""
+
+
+def test_concurrent_first_runs_make_one_whole_key(tmp_path: Path) -> None:
+    """Several targets creating the key at once (the Postgres concurrency test's set-up) all read the same key,
+    none sees an empty or half-written file, and no temporary file is left beside it."""
+    import subprocess
+    import sys
+    import time
+
+    from xlr8_kit.privacy.cipher import FieldCipher, load_key
+
+    key_file = tmp_path / "keys" / "pii.key"
+    start_at = str(time.time() + 3.0)  # every process past its imports before the first one looks for the key
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACE, str(key_file), start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(12)
+    ]
+    outcomes = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 12, [err[-2000:] for _, err in outcomes]
+    keys = {out.strip() for out, _ in outcomes}
+    assert len(keys) == 1
+    assert keys != {""}
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in key_file.parent.iterdir()] == ["pii.key"]
+    cipher = FieldCipher(load_key(key_file=str(key_file)))
+    assert cipher.decrypt(cipher.encrypt("round trip")) == "round trip"

@@ -13,11 +13,10 @@ import logging
 import typing as t
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from target_xlr8_truths.columns import Column
 from xlr8_kit.privacy import ColumnDecision, FieldCipher, PiiPolicy, PolicyError, load_key
-from xlr8_kit.privacy.cipher import PrivacyKeyError, generate_key_file
+from xlr8_kit.privacy.cipher import PrivacyKeyError, ensure_key_file
 
 LOGGER = logging.getLogger("target_xlr8_truths.privacy")
 
@@ -44,8 +43,8 @@ class PrivacySettings:
                 policy = PiiPolicy.from_setting(str(config["pii_policy_file"]), setting="pii_policy_file")
             cipher = None
             if config.get("pii_key_file"):
-                if config.get("pii_key_create") and not Path(str(config["pii_key_file"])).expanduser().exists():
-                    generate_key_file(str(config["pii_key_file"]))
+                if config.get("pii_key_create"):
+                    ensure_key_file(str(config["pii_key_file"]))
                 cipher = FieldCipher(load_key(key_file=str(config["pii_key_file"]), setting="pii_key_file"))
             elif config.get("pii_key_credential_id"):
                 cipher = FieldCipher(_key_from_store(config))

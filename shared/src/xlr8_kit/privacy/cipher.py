@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
@@ -58,12 +59,36 @@ def load_key(*, key_file: str | None = None, key_value: str | None = None, setti
 
 
 def generate_key_file(path: str | Path) -> Path:
-    """A new random key, written 0600 as base64 text (the sandbox demo makes its own)."""
+    """A new random key, written 0600 as base64 text (the sandbox demo makes its own).
+
+    The key is written to a private temporary file and then hard-linked into place, so the key file appears whole
+    or not at all: a reader never sees it empty or half written. Raises ``FileExistsError`` when it already exists.
+    """
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(base64.b64encode(os.urandom(_KEY_BYTES)) + b"\n")
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(base64.b64encode(os.urandom(_KEY_BYTES)) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(scratch, target)  # atomic, and fails rather than replace a key another process wrote
+    finally:
+        scratch.unlink(missing_ok=True)
+    return target
+
+
+def ensure_key_file(path: str | Path) -> Path:
+    """The key file at ``path``, made first when missing; safe when several processes start at once.
+
+    Whoever links first wins and every other process reads that same key, so concurrent first runs never end up
+    with two keys or read a file still being written.
+    """
+    target = Path(path).expanduser()
+    if not target.exists():
+        with contextlib.suppress(FileExistsError):  # another process linked first: use its key
+            generate_key_file(target)
     return target
 
 
