@@ -28,13 +28,13 @@ from jsonschema.exceptions import best_match
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
 from xlr8_kit.batching import KitBatchingMixin
+from xlr8_kit.conform import Conformer
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
@@ -611,6 +611,16 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         """True when the catalog deselects nothing: the SDK's per-record projection would then remove nothing."""
         return all(self.mask.values())
 
+    @property
+    def _conformer(self) -> Conformer:
+        """The SDK's type conformance compiled for the schema in force (rebuilt if the schema object changes)."""
+        schema = self.effective_schema
+        cached: Conformer | None = self.__dict__.get("_xlr8_conformer")
+        if cached is None or not cached.serves(schema, self.TYPE_CONFORMANCE_LEVEL):
+            cached = Conformer(self.name, schema, self.TYPE_CONFORMANCE_LEVEL, self.logger)
+            self.__dict__["_xlr8_conformer"] = cached
+        return cached
+
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[t.Any, None, None]:
         """The SDK's record messages; with every property selected, without its per-record projection walk.
 
@@ -618,13 +628,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         if not self._selects_every_property:
             yield from super()._generate_record_messages(record)
             return
-        record = conform_record_data_types(
-            stream_name=self.name,
-            record=record,
-            schema=self.effective_schema,
-            level=self.TYPE_CONFORMANCE_LEVEL,
-            logger=self.logger,
-        )
+        record = self._conformer(record)
         for stream_map in self.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:

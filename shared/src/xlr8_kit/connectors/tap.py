@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 
 import requests
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.streams import Stream
 
+from xlr8_kit.conform import Conformer
 from xlr8_kit.connectors.base import BaseConnector, Check, ConnectionStatus, ConnectorError, EntityFilters
 from xlr8_kit.http.errors import (
     AuthenticationError,
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 def sync_records(stream: Stream) -> Iterator[dict[str, Any]]:
     """The records a sync of ``stream`` emits, lazily, without writing messages or touching state."""
+    conform = Conformer(stream.name, stream.effective_schema, stream.TYPE_CONFORMANCE_LEVEL, stream.logger)
     contexts: list[Any] = list(stream.partitions or ())
     if not contexts:
         contexts = [None]
@@ -58,13 +59,7 @@ def sync_records(stream: Stream) -> Iterator[dict[str, Any]]:
             if processed is None:
                 continue
             pop_deselected_record_properties(processed, stream.schema, stream.mask)
-            yield conform_record_data_types(
-                stream_name=stream.name,
-                record=processed,
-                schema=stream.effective_schema,
-                level=stream.TYPE_CONFORMANCE_LEVEL,
-                logger=stream.logger,
-            )
+            yield conform(processed)
 
 
 def _describe(exc: BaseException) -> str:

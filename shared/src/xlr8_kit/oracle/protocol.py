@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 import requests
@@ -178,19 +179,49 @@ class Flatten:
     columns: Mapping[str, str]
     where: Mapping[str, Any] = field(default_factory=dict)
 
-    def pick(self, rows: Any) -> dict[str, Any] | None:
+    def pick(self, rows: Any) -> Mapping[str, Any] | None:
+        """The first row matching ``where`` (a row without a ``where`` attribute matches it), else the first row.
+
+        One pass, no copies: this runs for every level of every record (issue 14)."""
         if not isinstance(rows, list) or not rows:
             return None
-        level = [r for r in rows if isinstance(r, Mapping)]
-        wanted = [r for r in level if all(k not in r or r[k] == v for k, v in self.where.items())]
-        return dict((wanted or level)[0]) if (wanted or level) else None
+        first: Mapping[str, Any] | None = None
+        where = self._where
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            if first is None:
+                first = row
+            for key, value in where:
+                if key in row and row[key] != value:
+                    break
+            else:
+                return row
+        return first
 
     def apply(self, row: dict[str, Any]) -> None:
-        node: dict[str, Any] | None = row
-        for part in self.child.split("."):
-            node = self.pick(node.get(part)) if node is not None else None
-        for source, target in self.columns.items():
-            row[target] = node.get(source) if node is not None else None
+        node: Mapping[str, Any] = row
+        for part in self._path:
+            picked = self.pick(node.get(part))
+            if picked is None:
+                for target in self.columns.values():
+                    row[target] = None
+                return
+            node = picked
+        for source, target in self._columns:
+            row[target] = node.get(source)
+
+    @cached_property
+    def _path(self) -> tuple[str, ...]:
+        return tuple(self.child.split("."))
+
+    @cached_property
+    def _where(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(self.where.items())
+
+    @cached_property
+    def _columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self.columns.items())
 
     def needed_attributes(self) -> dict[str, list[str]]:
         """Per child level, the attributes the rule reads (for ``fields=``)."""

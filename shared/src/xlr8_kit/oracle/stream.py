@@ -197,8 +197,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         for item in items:
             for rule in plan.flatten:
                 rule.apply(item)
-            for name in [k for k, v in item.items() if isinstance(v, list) and k not in embedded]:
-                del item[name]  # children expanded only for flattening
+            if list in set(map(type, item.values())):  # children expanded only for flattening go
+                for name in [k for k, v in item.items() if isinstance(v, list) and k not in embedded]:
+                    del item[name]
             yield item
 
 

@@ -1,0 +1,122 @@
+"""The kit's compiled conformance returns exactly what the SDK's ``conform_record_data_types`` returns, and warns
+exactly when and what it warns, for every value type and schema shape (hypothesis-generated records)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.helpers._typing import _warn_unmapped_properties, conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from xlr8_kit.conform import Conformer
+
+SCHEMA: dict[str, t.Any] = {
+    "type": "object",
+    "properties": {
+        "Id": {"type": "string"},
+        "Name": {"type": ["null", "string"]},
+        "Count": {"type": ["null", "integer"]},
+        "Active": {"type": ["null", "boolean"]},  # exclusively boolean: ints and strings become value != 0
+        "Flag": {"type": "boolean"},
+        "Mixed": {"type": ["boolean", "string"]},  # boolean but not exclusively
+        "Amount": {"type": ["null", "number"]},
+        "When": {"type": ["null", "string"], "format": "date-time"},
+        "Address": {
+            "type": ["null", "object"],
+            "properties": {"Street": {"type": ["null", "string"]}, "Vip": {"type": ["null", "boolean"]}},
+        },
+        "Tags": {"type": ["null", "array"], "items": {"type": ["null", "string"]}},
+        "Lines": {
+            "type": ["null", "array"],
+            "items": {"type": "object", "properties": {"Qty": {"type": "number"}, "Ok": {"type": "boolean"}}},
+        },
+        "Blob": {"type": ["null", "object"]},  # an object without properties: kept as it is
+        "Any": {},
+    },
+}
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3, max_value=3),
+    st.text(max_size=3),
+    st.sampled_from([Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0")]),
+    st.sampled_from([0.0, 1.5, float("nan"), float("inf")]),
+    st.sampled_from([dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.date(2024, 1, 2)]),
+    st.sampled_from([dt.time(1, 2), dt.timedelta(seconds=5), b"\x00", b"\x01\x02"]),
+)
+NESTED = st.dictionaries(st.sampled_from(["Street", "Vip", "Qty", "Ok", "Extra"]), SCALARS, max_size=3)
+VALUES = st.one_of(SCALARS, NESTED, st.lists(st.one_of(SCALARS, NESTED), max_size=3))
+NAMES = st.sampled_from([*SCHEMA["properties"], "Unknown", "Other"])
+RECORDS = st.dictionaries(NAMES, VALUES, max_size=8)
+LEVELS = st.sampled_from(list(TypeConformanceLevel))
+
+
+class _Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _both(record: dict[str, t.Any], level: TypeConformanceLevel, schema: dict[str, t.Any]) -> None:
+    logger = logging.getLogger("conform-test")
+    logger.propagate = False
+    said: list[list[str]] = []
+    for conform in (
+        lambda r: conform_record_data_types("s", r, schema, level, logger),
+        Conformer("s", schema, level, logger),
+    ):
+        _warn_unmapped_properties.cache_clear()  # the SDK warns once per process; each side gets its first time
+        captured = _Captured()
+        logger.addHandler(captured)
+        try:
+            result: t.Any = conform(dict(record))
+        except Exception as exc:  # a schema the SDK refuses must be refused alike
+            result = f"raised {type(exc).__name__}: {exc}"
+        finally:
+            logger.removeHandler(captured)
+        said.append([repr(result), *captured.lines])  # repr: NaN == NaN, and the key order counts too
+    assert said[1] == said[0]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(record=RECORDS, level=LEVELS)
+def test_same_result_and_warnings_as_the_sdk(record: dict[str, t.Any], level: TypeConformanceLevel) -> None:
+    _both(record, level, SCHEMA)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=RECORDS)
+def test_same_with_additional_properties_allowed(record: dict[str, t.Any]) -> None:
+    _both(record, TypeConformanceLevel.RECURSIVE, {**SCHEMA, "additionalProperties": True})
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"Active": 1, "Flag": "x", "Mixed": 1, "Count": 1}, {"Active": True, "Flag": True, "Mixed": 1, "Count": 1}),
+        ({"Active": 0, "Flag": None, "Amount": Decimal("NaN")}, {"Active": False, "Flag": None, "Amount": None}),
+        ({"Active": Decimal("2.5")}, {"Active": Decimal("2.5")}),  # the SDK keeps numbers even under a boolean
+        ({"Address": {"Vip": 1, "Street": "a"}}, {"Address": {"Vip": True, "Street": "a"}}),
+    ],
+)
+def test_known_conversions(record: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
+    got = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))(record)
+    assert got == expected
+    assert got is not record  # a new dict, as the SDK returns, so later changes to one never show in the other
+
+
+def test_plain_record_is_copied_not_shared() -> None:
+    record = {"Id": "1", "Name": "n", "Count": 3}
+    got = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))(record)
+    assert got == record
+    assert got is not record
