@@ -30,8 +30,10 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
-from singer_sdk.streams import RESTStream
+from singer_sdk.streams import RESTStream, Stream
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.conform import Conformer
@@ -44,6 +46,8 @@ from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import KitSingerWriter, loads_exact
 
 MAX_ERROR_BODY = 500
+#: Records between two advances of the record counter in the plain record loop (the count it logs at the end is exact).
+COUNTER_STEP = 1000
 
 #: Non-secret config values that pair with a secret in an HTTP Basic header (base64 of ``user:secret``).
 _BASIC_USER_KEYS = (
@@ -548,13 +552,95 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         return super().get_starting_replication_key_value(context)
 
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
-        """The SDK's record loop; RECORD lines the kit's writer still holds reach stdout even when it fails."""
+        """The SDK's record loop (or the kit's plain one, below); RECORD lines the kit's writer still holds reach
+        stdout even when it fails."""
         try:
-            yield from super()._sync_records(context, write_messages=write_messages)
+            if write_messages and context is None and self._plain_record_loop:
+                yield from self._sync_plain_records()
+            else:
+                yield from super()._sync_records(context, write_messages=write_messages)
         finally:
             writer = self._tap.message_writer
             if isinstance(writer, KitSingerWriter):
                 writer.flush()
+
+    # -- the plain record loop (issue 14 goal 2) ------------------------------------------------------------------
+
+    @property
+    def _plain_record_loop(self) -> bool:
+        """True when the SDK's record loop would do nothing beyond what ``_sync_plain_records`` does: one
+        unpartitioned stream without children, every property selected, no record limit, no stream map but the
+        identity, no override of the loop's steps, and the kit's writer on stdout. ``XLR8_TAP_SDK_RECORD_LOOP=1``
+        keeps the SDK's loop (to rule the kit's loop out when something looks wrong)."""
+        if os.environ.get("XLR8_TAP_SDK_RECORD_LOOP") == "1":
+            return False
+        maps = self.stream_maps
+        kind = type(self)
+        return (
+            self.selected
+            and not self.partitions
+            and not self.child_streams
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self._selects_every_property
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not (maps[0].flattening_options and maps[0].flattening_enabled)
+            and isinstance(self._tap.message_writer, KitSingerWriter)
+            and "write_message" not in vars(self._tap)  # nobody captures the tap's messages in-process
+            and type(self._tap).write_message is BaseSingerWriter.write_message
+            and kind._process_record is Stream._process_record
+            and kind._write_record_message is Stream._write_record_message
+            and kind._generate_record_messages is KitRESTStream._generate_record_messages
+            and kind.generate_child_contexts is Stream.generate_child_contexts
+            and kind.get_child_context is Stream.get_child_context
+        )
+
+    def _sync_plain_records(self) -> t.Generator[dict, t.Any, t.Any]:
+        """``Stream._sync_records`` (singer-sdk 0.54.9, pinned) for the case ``_plain_record_loop`` admits, without
+        the steps that do nothing there: no partition or child contexts, no projection, no stream-map transform, no
+        ``RecordMessage`` per record (the kit's writer encodes the line around the record), the record counter
+        advanced in steps. Messages, their order, STATE and bookmarks are those of the SDK's loop."""
+        record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        writer = self._tap.message_writer
+        assert isinstance(writer, KitSingerWriter)  # _plain_record_loop checked it
+        emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
+        conform = self._conformer
+        post_process = self.post_process
+        increment_state = self._increment_stream_state
+        state_manager = self.state_manager
+        frequency = self.STATE_MSG_FREQUENCY
+        uncounted = 0
+        with record_counter, timer:
+            record_counter.with_context({})
+            timer.with_context({})
+            state_partition_context = self._get_state_partition_context(None)
+            self._write_starting_replication_value(None)
+            record_index = 0
+            try:
+                for result in self.get_records(None):
+                    processed = post_process(result[0] if isinstance(result, tuple) else result, None)
+                    if processed is None:
+                        continue
+                    record = processed
+                    emit(conform(record))
+                    state_manager.is_flushed = False
+                    increment_state(record, context=None)
+                    if (record_index + 1) % frequency == 0:
+                        self._write_state_message()
+                    uncounted += 1
+                    if uncounted == COUNTER_STEP:
+                        record_counter.increment(uncounted)
+                        uncounted = 0
+                    yield record
+                    record_index += 1
+            finally:
+                if uncounted:
+                    record_counter.increment(uncounted)
+            if state_partition_context is None:
+                self._finalize_state(self.get_context_state(None))
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
 
     # -- read-ahead (issue 14 goal 5): the next page is requested while this page's records are emitted --------
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from itertools import compress
 
 import msgspec
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
@@ -141,6 +142,33 @@ class KitSingerWriter(SingerWriter):
             return
         self.flush()
         super().write_message(message)
+
+    def record_emitter(self, stream: str, version: int | None) -> t.Callable[[dict[str, t.Any]], None]:
+        """A function writing one stream's RECORD messages, the line ``record_line`` would give, built around the
+        record's own encoding (the fixed head and ``version`` are encoded once per stream, not per record). A record
+        ``record_line`` would refuse goes through ``write_message`` and the SDK's serializer, as before."""
+        head = _ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":'
+        middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
+        middle += b',"time_extracted":"'
+        pending = self._pending
+        encode = _ENCODER.encode
+        write_message = self.write_message
+        flush = self.flush
+
+        def emit(record: dict[str, t.Any]) -> None:
+            extracted = utc_now()
+            if not _is_plain(record):
+                write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
+                return
+            raw = head + encode(record) + middle + extracted.isoformat(sep="T").encode() + b'"}'
+            text = raw.decode()
+            if not raw.isascii() or b"\x7f" in raw:
+                text = _NEEDS_ESCAPE.sub(_escape, text)
+            pending.append(text + "\n")
+            if len(pending) >= BLOCK_LINES:
+                flush()
+
+        return emit
 
     def flush(self) -> None:
         """Write the held RECORD lines (before any other message, and when a sync ends or fails)."""
