@@ -174,6 +174,9 @@ class KitBatchingMixin(_StreamBase):
     ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         writer = BatchFileWriter(self.tap_name, self.name, batch_config)
         records = iter(self._sync_records(context, write_messages=False))
+        # On the kit's plain record loop (xlr8_kit.rest) the record message would carry the conformed record
+        # itself: no projection, identity stream map. Anything else builds the messages.
+        conform = getattr(self, "_conformer", None) if getattr(self, "_plain_record_loop", False) else None
         size = max(1, int(batch_config.batch_size))
         index = 0
         exhausted = False
@@ -192,6 +195,9 @@ class KitBatchingMixin(_StreamBase):
                     exhausted = True
                     return
                 taken += 1
+                if conform is not None:
+                    yield conform(record)
+                    continue
                 for message in self._generate_record_messages(record):
                     yield message.record
 

@@ -555,8 +555,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         """The SDK's record loop (or the kit's plain one, below); RECORD lines the kit's writer still holds reach
         stdout even when it fails."""
         try:
-            if write_messages and context is None and self._plain_record_loop:
-                yield from self._sync_plain_records()
+            if context is None and self._plain_record_loop:
+                yield from self._sync_plain_records(write_messages=write_messages)
             else:
                 yield from super()._sync_records(context, write_messages=write_messages)
         finally:
@@ -595,17 +595,20 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             and kind.get_child_context is Stream.get_child_context
         )
 
-    def _sync_plain_records(self) -> t.Generator[dict, t.Any, t.Any]:
+    def _sync_plain_records(self, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
         """``Stream._sync_records`` (singer-sdk 0.54.9, pinned) for the case ``_plain_record_loop`` admits, without
         the steps that do nothing there: no partition or child contexts, no projection, no stream-map transform, no
         ``RecordMessage`` per record (the kit's writer encodes the line around the record), the record counter
-        advanced in steps. Messages, their order, STATE and bookmarks are those of the SDK's loop."""
+        advanced in steps. Messages, their order, STATE and bookmarks are those of the SDK's loop. Without
+        ``write_messages`` (the kit's BATCH writer reads the records) nothing is written, as in the SDK."""
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
         assert isinstance(writer, KitSingerWriter)  # _plain_record_loop checked it
-        emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         conform = self._conformer
+        emit: t.Callable[[dict[str, t.Any]], None] | None = None
+        if write_messages:
+            emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         post_process = self.post_process
         increment_state = self._increment_stream_state
         state_manager = self.state_manager
@@ -623,10 +626,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     if processed is None:
                         continue
                     record = processed
-                    emit(conform(record))
-                    state_manager.is_flushed = False
+                    if emit is not None:
+                        emit(conform(record))
+                        state_manager.is_flushed = False
                     increment_state(record, context=None)
-                    if (record_index + 1) % frequency == 0:
+                    if emit is not None and (record_index + 1) % frequency == 0:
                         self._write_state_message()
                     uncounted += 1
                     if uncounted == COUNTER_STEP:
@@ -640,7 +644,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             if state_partition_context is None:
                 self._finalize_state(self.get_context_state(None))
         self._finalize_state(self.stream_state)
-        self._write_state_message()
+        if write_messages:
+            self._write_state_message()
 
     # -- read-ahead (issue 14 goal 5): the next page is requested while this page's records are emitted --------
 
