@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
+import typing as t
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import ParseResult, urljoin, urlparse
 
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
+from xlr8_kit.singer_io import loads_exact
+
 logger = logging.getLogger(__name__)
+
+
+_PAYLOAD = "_xlr8_odata_payload"
 
 
 class ODataResponseError(ValueError):
@@ -30,15 +35,21 @@ class ODataPagingError(ODataResponseError):
 
 
 def _payload(response: requests.Response) -> dict[str, Any]:
+    """The page's JSON object, parsed once per response (the rows and the next link both read it)."""
+    cached = response.__dict__.get(_PAYLOAD)
+    if cached is not None:
+        return t.cast(dict[str, Any], cached)
     try:
         # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
-        # for IEEE754Compatible strings, and a float would lose digits.
-        body = json.loads(response.content, parse_float=Decimal)
+        # for IEEE754Compatible strings, and a float would lose digits. (``loads_exact``: json.loads with
+        # parse_float=Decimal, through msgspec's decoder.)
+        body = loads_exact(response.content)
     except ValueError:
         kind = response.headers.get("Content-Type", "unknown content type")
         raise ODataResponseError(f"response is not OData JSON ({kind}, {len(response.content)} bytes)") from None
     if not isinstance(body, dict):
         raise ODataResponseError("response is not an OData JSON object")
+    response.__dict__[_PAYLOAD] = body
     return body
 
 

@@ -8,6 +8,7 @@ ISO 8601 UTC strings and times of day as ``HH:MM:SS``. Edm.Binary is left out of
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterable, Mapping
@@ -127,6 +128,13 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@functools.lru_cache(maxsize=8192)
+def _datetime_text(value: str) -> str:
+    """The record text of an OData date-time; dates repeat across rows (hire dates, effective dates), so each
+    distinct wire value is converted once."""
+    return isoformat(parse_odata_datetime(value))
+
+
 def decode_value(prop: EdmProperty, value: Any) -> Any:
     """One OData JSON value to its exact Python value (see module docstring)."""
     if value is None:
@@ -142,7 +150,7 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
         if edm in _FLOAT_TYPES:
             return float(value) if not isinstance(value, str) else float(Decimal(value))
         if edm in _DATETIME_TYPES:
-            return isoformat(parse_odata_datetime(str(value)))
+            return _datetime_text(str(value))
         if edm == "Edm.Time":
             return parse_edm_time(str(value))
         if edm == _V4_DATE:
