@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from xlr8_kit.testing.meltano_e2e import BIN, MeltanoProject
+from xlr8_kit.testing.meltano_e2e import BIN, MeltanoProject, landed_tables
 from xlr8_sandbox.platform.server import run_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -50,25 +50,10 @@ def _small_batches(data: dict[str, Any]) -> None:
 
 def landed(store: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every current table's rows, sorted, without clock columns; PII columns as 'present or not'."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    with duckdb.connect(str(store), read_only=True) as conn:
-        tables = conn.execute(
-            "SELECT table_name, encrypted_columns FROM _schema_metadata WHERE is_current ORDER BY table_name"
-        ).fetchall()
-        for table, encrypted_json in tables:
-            encrypted = set(json.loads(encrypted_json) if encrypted_json else [])
-            columns = [
-                name
-                for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-                    [table],
-                ).fetchall()
-                if name not in CLOCK_COLUMNS
-            ]
-            select = ", ".join(f'("{c}" IS NOT NULL)' if c in encrypted | CLOCK_MARKS else f'"{c}"' for c in columns)
-            rows = conn.execute(f'SELECT {select} FROM "{table}" ORDER BY ALL').fetchall()
-            out[table] = [tuple(_json_by_value(v) for v in row) for row in rows]
-    return out
+    return {
+        table: [tuple(_json_by_value(v) for v in row) for row in rows]
+        for table, _columns, rows in landed_tables(store, left_out=CLOCK_COLUMNS, as_set=CLOCK_MARKS)
+    }
 
 
 def _json_by_value(value: Any) -> Any:

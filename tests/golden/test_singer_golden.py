@@ -22,9 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import duckdb
 import pytest
 
+from xlr8_kit.testing.meltano_e2e import landed_tables
 from xlr8_kit.testing.singer_cli import BIN, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.server import run_sandbox
 
@@ -77,26 +77,11 @@ def record_digest(stdout: str) -> tuple[int, str]:
 def landed_digest(store: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     total = 0
-    with duckdb.connect(str(store), read_only=True) as conn:
-        tables = conn.execute(
-            "SELECT table_name, encrypted_columns FROM _schema_metadata WHERE is_current ORDER BY table_name"
-        ).fetchall()
-        for table, encrypted_json in tables:
-            encrypted = set(json.loads(encrypted_json) if encrypted_json else [])
-            columns = [
-                name
-                for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-                    [table],
-                ).fetchall()
-                if name not in CLOCK_COLUMNS
-            ]
-            select = ", ".join(f'("{c}" IS NOT NULL)' if c in encrypted else f'"{c}"' for c in columns)
-            rows = conn.execute(f'SELECT {select} FROM "{table}" ORDER BY ALL').fetchall()
-            digest.update(json.dumps([table, columns], default=str).encode())
-            for row in rows:
-                digest.update(json.dumps(row, default=str).encode() + b"\n")
-            total += len(rows)
+    for table, columns, rows in landed_tables(store, left_out=CLOCK_COLUMNS):
+        digest.update(json.dumps([table, columns], default=str).encode())
+        for row in rows:
+            digest.update(json.dumps(row, default=str).encode() + b"\n")
+        total += len(rows)
     return total, digest.hexdigest()
 
 

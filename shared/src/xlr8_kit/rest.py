@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, partial
 from http import HTTPStatus
 from pathlib import Path, PurePath
 from urllib.parse import urlparse
@@ -44,6 +44,7 @@ from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import KitSingerWriter, loads_exact
+from xlr8_kit.streaming import send_streamed
 
 MAX_ERROR_BODY = 500
 #: Records between two advances of the record counter in the plain record loop (the count it logs at the end is exact).
@@ -455,6 +456,9 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     response_classifier: t.ClassVar[ResponseClassifier] = DEFAULT_CLASSIFIER
     #: What a 2xx whose body is an error means: "fatal" (default) or "retry" (transient vendor hiccup).
     error_body_verdict: t.ClassVar[Verdict] = "fatal"
+    #: Read large 2xx bodies as they arrive (``xlr8_kit.streaming.send_streamed``) instead of whole; the parser
+    #: and ``validate_response`` must then accept a body left unread (``body_complete`` is False).
+    stream_bodies: t.ClassVar[bool] = False
 
     @property
     def _kit_tap(self) -> KitTap:
@@ -487,7 +491,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     def _request(self, prepared_request: requests.PreparedRequest, context: t.Any) -> requests.Response:
         """One logical request: every attempt, wait and redirect happens inside the kit's session."""
         session = self._kit_tap.kit.session
-        response = session.send(
+        send: t.Callable[..., requests.Response] = (
+            partial(send_streamed, session) if self.stream_bodies else session.send
+        )
+        response = send(
             prepared_request,
             classify=self.classify_response,
             authenticate=self.authenticator,

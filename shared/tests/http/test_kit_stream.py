@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.pagination import SinglePagePaginator
 
+from xlr8_kit import streaming
 from xlr8_kit.http.errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -304,3 +306,38 @@ def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2_and_state_stops_th
     assert emitted == [1, 2, 3, 4]
     assert stream.get_context_state(None)["replication_key_value"] == 4
     assert [r.query.get("page", ["1"])[0] for r in server.requests_to("/items")] == ["1", "2", "3"]
+
+
+class StreamedItems(demo.ItemsStream):
+    """The demo stream on one page whose body is read as it arrives (``stream_bodies``)."""
+
+    stream_bodies = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_whole: list[bool] = []
+
+    def get_new_paginator(self) -> SinglePagePaginator:  # type: ignore[override]
+        return SinglePagePaginator()
+
+    def parse_response(self, response: Any) -> Any:
+        self.read_whole.append(streaming.body_complete(response))
+        yield from json.loads(b"".join(streaming.body_chunks(response, what="items page")))["items"]
+
+
+def test_stream_bodies_sends_through_send_streamed_and_leaves_a_large_body_unread(server, fake_time, monkeypatch):
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 64)
+    PagedApi(server, {"1": [page(list(range(1, 21)), None)]})
+    stream = StreamedItems(make_tap(server, fake_time))
+    assert [r["id"] for r in stream.get_records(None)] == list(range(1, 21))
+    assert stream.read_whole == [False]
+    assert server.count("/items") == 1
+
+
+def test_stream_bodies_error_answers_are_read_whole_and_stop_the_stream(server, fake_time, monkeypatch):
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 64)
+    PagedApi(server, {"1": [Reply(422, body="bad request: " + "x" * 3000)]})
+    stream = StreamedItems(make_tap(server, fake_time))
+    with pytest.raises(ClientRequestError, match="HTTP 422"):
+        list(stream.get_records(None))
+    assert stream.read_whole == []

@@ -17,7 +17,7 @@ from .conftest import erp_config, run_tap
 
 
 def test_ess_job_submitted_polled_downloaded(url: str, sandbox: Sandbox, emulator: OracleErpEmulator) -> None:
-    emulator.ess_running_polls = 2
+    emulator.job_running_polls = 2
     with OracleErpConnector(erp_config(url)) as connector:
         rows = list(connector.execute_ess_job(*INVOICE_JOB, parameters=["2025-01-01"]))
     assert len(rows) == emulator.company.invoice_count

@@ -21,7 +21,7 @@ STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
 
 
 def test_extract_submitted_polled_downloaded(url: str, sandbox: Sandbox, emulator: OracleHcmEmulator) -> None:
-    emulator.extract_running_polls = 3
+    emulator.job_running_polls = 3
     with OracleHcmConnector(hcm_config(url)) as connector:
         rows = list(connector.execute_hcm_extract(WORKER_EXTRACT, {"Effective Date": "2026-01-05"}))
     assert len(rows) == 100
@@ -37,7 +37,7 @@ def test_extract_submitted_polled_downloaded(url: str, sandbox: Sandbox, emulato
 
 
 def test_failed_extract_is_a_clear_error(url: str, emulator: OracleHcmEmulator) -> None:
-    emulator.fail_next_extract = "Extract definition XLR8 Worker Extract has no valid delivery option."
+    emulator.fail_next_job = "Extract definition XLR8 Worker Extract has no valid delivery option."
     with OracleHcmConnector(hcm_config(url)) as connector, pytest.raises(BulkJobError) as caught:
         list(connector.execute_hcm_extract(WORKER_EXTRACT))
     message = str(caught.value)

@@ -28,10 +28,11 @@ import io
 import json
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -90,12 +91,9 @@ class Report:
         return [*self.columns, *self.extra]
 
 
-def _pay_statement_rows(company: Company) -> Iterator[Any]:
-    yield from company.pay_statements()
-
-
-def _timecard_rows(company: Company) -> Iterator[Any]:
-    yield from company.timecards()
+def column(name: str, type_: str, source: str | Callable[[Any], Any]) -> ReportColumn:
+    """A report column; ``source`` is the row's attribute (a dotted path) or a function of the row."""
+    return ReportColumn(name, type_, attrgetter(source) if isinstance(source, str) else source)
 
 
 def _accrual_rows(company: Company) -> Iterator[Any]:
@@ -103,56 +101,52 @@ def _accrual_rows(company: Company) -> Iterator[Any]:
         yield from company.accrual_balances(i)
 
 
-def _roster_rows(company: Company) -> Iterator[Any]:
-    yield from company.employees()
-
-
 def build_reports() -> dict[tuple[str, int], Report]:
     """The tenant's saved reports (payroll and time) and one global report, with their columns."""
-    c = ReportColumn
+    c = column
     reports = [
         Report(
             1001,
             "saved",
             "XLR8 Pay Statements",
             [
-                c("PayStatementId", "STRING", lambda s: s.statement_id),
-                c("EmployeeId", "STRING", lambda s: s.employee_id),
-                c("PeriodStart", "DATE", lambda s: s.period.start),
-                c("PeriodEnd", "DATE", lambda s: s.period.end),
-                c("PayDate", "DATE", lambda s: s.period.pay_date),
-                c("GrossPay", "DECIMAL", lambda s: s.gross),
-                c("Deductions", "DECIMAL", lambda s: s.deductions_total),
-                c("NetPay", "DECIMAL", lambda s: s.net),
-                c("Currency", "STRING", lambda s: s.currency),
+                c("PayStatementId", "STRING", "statement_id"),
+                c("EmployeeId", "STRING", "employee_id"),
+                c("PeriodStart", "DATE", "period.start"),
+                c("PeriodEnd", "DATE", "period.end"),
+                c("PayDate", "DATE", "period.pay_date"),
+                c("GrossPay", "DECIMAL", "gross"),
+                c("Deductions", "DECIMAL", "deductions_total"),
+                c("NetPay", "DECIMAL", "net"),
+                c("Currency", "STRING", "currency"),
             ],
-            _pay_statement_rows,
+            Company.pay_statements,
         ),
         Report(
             1002,
             "saved",
             "XLR8 Timesheets",
             [
-                c("TimesheetEntryId", "STRING", lambda tc: tc.timecard_id),
-                c("EmployeeId", "STRING", lambda tc: tc.employee_id),
-                c("WorkDate", "DATE", lambda tc: tc.work_date),
-                c("Hours", "DECIMAL", lambda tc: tc.hours),
-                c("PayCode", "STRING", lambda tc: tc.pay_code),
-                c("Approved", "BOOLEAN", lambda tc: tc.approved),
+                c("TimesheetEntryId", "STRING", "timecard_id"),
+                c("EmployeeId", "STRING", "employee_id"),
+                c("WorkDate", "DATE", "work_date"),
+                c("Hours", "DECIMAL", "hours"),
+                c("PayCode", "STRING", "pay_code"),
+                c("Approved", "BOOLEAN", "approved"),
             ],
-            _timecard_rows,
+            Company.timecards,
         ),
         Report(
             1003,
             "saved",
             "XLR8 Accrual Balances",
             [
-                c("EmployeeId", "STRING", lambda a: a.employee_id),
-                c("AccrualCode", "STRING", lambda a: a.plan_code),
-                c("Balance", "DECIMAL", lambda a: a.balance_hours),
-                c("AccruedYtd", "DECIMAL", lambda a: a.accrued_ytd),
-                c("TakenYtd", "DECIMAL", lambda a: a.taken_ytd),
-                c("AsOf", "DATE", lambda a: a.as_of),
+                c("EmployeeId", "STRING", "employee_id"),
+                c("AccrualCode", "STRING", "plan_code"),
+                c("Balance", "DECIMAL", "balance_hours"),
+                c("AccruedYtd", "DECIMAL", "accrued_ytd"),
+                c("TakenYtd", "DECIMAL", "taken_ytd"),
+                c("AsOf", "DATE", "as_of"),
             ],
             _accrual_rows,
         ),
@@ -161,15 +155,15 @@ def build_reports() -> dict[tuple[str, int], Report]:
             "global",
             "Employee Roster",
             [
-                c("EmployeeId", "STRING", lambda e: e.employee_id),
-                c("FirstName", "STRING", lambda e: e.first_name),
-                c("LastName", "STRING", lambda e: e.last_name),
+                c("EmployeeId", "STRING", "employee_id"),
+                c("FirstName", "STRING", "first_name"),
+                c("LastName", "STRING", "last_name"),
                 c("Status", "STRING", lambda e: STATUS[e.status]),
-                c("HireDate", "DATE", lambda e: e.hire_date),
-                c("AnnualSalary", "DECIMAL", lambda e: e.annual_salary),
-                c("FullTime", "BOOLEAN", lambda e: e.full_time),
+                c("HireDate", "DATE", "hire_date"),
+                c("AnnualSalary", "DECIMAL", "annual_salary"),
+                c("FullTime", "BOOLEAN", "full_time"),
             ],
-            _roster_rows,
+            Company.employees,
         ),
     ]
     return {(r.kind, r.id): r for r in reports}
@@ -418,20 +412,11 @@ class UkgReadyEmulator(ProductEmulator):
         resource = request.path_params["resource"]
         c = self.company
         if resource == "cost-centers":
-            rows = [
-                {"id": 500 + i, "code": cc.code, "name": cc.name, "parent_code": cc.parent}
-                for i, cc in enumerate(c.cost_centers)
-            ]
-            return JSONResponse({"cost_centers": rows})
+            return JSONResponse({"cost_centers": _code_rows(500, c.cost_centers, parent_code=attrgetter("parent"))})
         if resource == "pay-types":
-            rows = [
-                {"id": 700 + i, "code": code.code, "name": code.name, "type": "EARNING"}
-                for i, code in enumerate(c.earning_codes)
-            ]
-            return JSONResponse({"pay_types": rows})
+            return JSONResponse({"pay_types": _code_rows(700, c.earning_codes, type=lambda _: "EARNING")})
         if resource == "job-titles":
-            rows = [{"id": 900 + i, "code": j.code, "name": j.name} for i, j in enumerate(c.jobs)]
-            return JSONResponse({"job_titles": rows})
+            return JSONResponse({"job_titles": _code_rows(900, c.jobs)})
         return _error(404, 4040, f"Configuration resource '{resource}' not found.")
 
     # --- reports ------------------------------------------------------------------------------------------------
@@ -445,6 +430,10 @@ class UkgReadyEmulator(ProductEmulator):
         return JSONResponse({"reports": found})
 
     def _find_report(self, request: Request) -> Report | Response:
+        """The report the path names, or the answer refusing the request (no live token, no such report)."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
         kind, rid = request.path_params["kind"], request.path_params["rid"]
         report = self.reports.get((kind, rid))
         if report is None:
@@ -452,9 +441,6 @@ class UkgReadyEmulator(ProductEmulator):
         return report
 
     async def _report_metadata(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         report = self._find_report(request)
         if isinstance(report, Response):
             return report
@@ -462,9 +448,6 @@ class UkgReadyEmulator(ProductEmulator):
         return JSONResponse({"id": report.id, "name": report.name, "type": report.kind, "columns": columns})
 
     async def _report(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         report = self._find_report(request)
         if isinstance(report, Response):
             return report
@@ -507,6 +490,14 @@ class UkgReadyEmulator(ProductEmulator):
                 buffer.seek(0)
                 buffer.truncate()
         yield buffer.getvalue()
+
+
+def _code_rows(first_id: int, items: Iterable[Any], **extra: Callable[[Any], Any]) -> list[Row]:
+    """Configuration rows: ``id`` counted from ``first_id``, the item's ``code`` and ``name``, then ``extra``."""
+    return [
+        {"id": first_id + i, "code": item.code, "name": item.name, **{key: value(item) for key, value in extra.items()}}
+        for i, item in enumerate(items)
+    ]
 
 
 def _csv_value(value: Any) -> str:

@@ -9,10 +9,11 @@ test runs; everything a test sets is passed explicitly, as an operator would wit
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,33 @@ def truths_rows(
         table = truths_table(conn, product, stream)
         # Identifiers only, each snake-cased to [a-z0-9_] and quoted: nothing a test passes can reach the SQL.
         return conn.execute(f'SELECT {selected} FROM "{table}" ORDER BY {ordering}').fetchall()  # noqa: S608
+
+
+def landed_tables(
+    store: Path, *, left_out: Collection[str] = (), as_set: Collection[str] = ()
+) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """Every current table of a truths store: its name, its columns less ``left_out`` and its rows sorted (``ORDER
+    BY ALL``). PII columns (ciphertext under a fresh nonce each run) and ``as_set`` columns come as whether they are
+    set."""
+    import duckdb
+
+    found = []
+    with duckdb.connect(str(store), read_only=True) as conn:
+        tables = conn.execute(
+            "SELECT table_name, encrypted_columns FROM _schema_metadata WHERE is_current ORDER BY table_name"
+        ).fetchall()
+        for table, encrypted_json in tables:
+            marked = {*(json.loads(encrypted_json) if encrypted_json else []), *as_set}
+            columns = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+                if name not in left_out
+            ]
+            # Names read from the store's own catalog, each quoted: no test input reaches the SQL.
+            select = ", ".join(f'("{c}" IS NOT NULL)' if c in marked else f'"{c}"' for c in columns)
+            rows = conn.execute(f'SELECT {select} FROM "{table}" ORDER BY ALL').fetchall()  # noqa: S608
+            found.append((str(table), columns, rows))
+    return found

@@ -428,6 +428,8 @@ class WorkdayRaasStream(WorkdayStream):
     spec: t.ClassVar[ReportSpec]
     report_schema: t.ClassVar[dict[str, t.Any]]
     is_sorted = False
+    #: The report is streamed (``xlr8_kit.streaming``): same session, retries, redaction and audit.
+    stream_bodies = True
 
     def __init__(self, tap: TapWorkday) -> None:
         super().__init__(tap=tap, name=self.spec.name, schema=self.report_schema, path=urlsplit(self.spec.url).path)
@@ -480,19 +482,6 @@ class WorkdayRaasStream(WorkdayStream):
         if self.spec.incremental is not None and not self.windows(context):
             return  # bookmark already at the end date: nothing to ask
         yield from super().request_records(context)
-
-    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-        """The report is streamed (``xlr8_kit.streaming``): same session, retries, redaction and audit."""
-        response = send_streamed(
-            self._kit_tap.kit.session,
-            prepared_request,
-            classify=self.classify_response,
-            authenticate=self.authenticator,
-            allow_redirects=self.allow_redirects,
-        )
-        self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
-        self.validate_response(response)
-        return response
 
     def validate_response(self, response: requests.Response) -> None:
         if response.status_code < 400 and not body_complete(response):

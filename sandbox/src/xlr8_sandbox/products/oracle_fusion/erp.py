@@ -7,7 +7,7 @@ HCM ``PersonId``.
 
 ESS jobs through the ERP integrations resource: ``POST .../erpintegrations`` with ``OperationName``
 ``submitESSJobRequest`` returns ``ReqstId``; ``GET .../erpintegrations?finder=ESSJobStatusRF;requestId=<id>``
-reports ``RequestStatus`` ``RUNNING`` (``ess_running_polls`` times) then ``SUCCEEDED`` (or ``ERROR`` when
+reports ``RequestStatus`` ``RUNNING`` (``job_running_polls`` times) then ``SUCCEEDED`` (or ``ERROR`` when
 ``fail_next_job`` is set); ``finder=ESSJobExecutionDetailsRF;requestId=<id>,fileType=out`` returns the output
 as a base64 zip (``DocumentContent``) holding one CSV. BI Publisher: ``POST
 /xmlpserver/services/ExternalReportWSSService`` ``runReport`` (SOAP 1.2) for ``INVOICE_REPORT`` answers the same
@@ -17,12 +17,9 @@ CSV base64-encoded in ``reportBytes``; any other report path is a Sender fault.
 from __future__ import annotations
 
 import base64
-import csv
 import functools
 import hashlib
 import io
-import json
-import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -42,6 +39,8 @@ from xlr8_sandbox.products.oracle_fusion.framework import (
     PolledJob,
     ResourceDef,
     Row,
+    csv_chunks,
+    items_response,
 )
 from xlr8_sandbox.products.oracle_fusion.hcm import person_id
 
@@ -82,7 +81,7 @@ class EssJob(PolledJob):
     parameters: str
 
 
-class OracleErpEmulator(FusionEmulator):
+class OracleErpEmulator(FusionEmulator[EssJob]):
     product_id = "oracle_erp"
     title = "Oracle ERP Cloud (Fusion REST, ERP integrations ESS jobs)"
     api = "fscmRestApi"
@@ -90,20 +89,6 @@ class OracleErpEmulator(FusionEmulator):
     password = PASSWORD
     client_id = CLIENT_ID
     client_secret = CLIENT_SECRET
-
-    def __init__(self, ctx: Any) -> None:
-        self._jobs: dict[int, EssJob] = {}
-        self._jobs_lock = threading.Lock()
-        self.ess_running_polls = 1
-        self.fail_next_job: str | None = None
-        super().__init__(ctx)
-
-    def reset(self) -> None:
-        super().reset()
-        with self._jobs_lock:
-            self._jobs.clear()
-            self.ess_running_polls = 1
-            self.fail_next_job = None
 
     # --- data ---------------------------------------------------------------------------------------------
 
@@ -393,12 +378,9 @@ class OracleErpEmulator(FusionEmulator):
         return Response(build_envelope(answer, version=SOAP12), media_type=SOAP12.content_type)
 
     async def _submit_job(self, request: Request) -> Response:
-        if (refused := self._guard(request)) is not None:
+        body, refused = await self._json_body(request)
+        if refused is not None:
             return refused
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return self._error(request, "The request body is not valid JSON.")
         if body.get("OperationName") != "submitESSJobRequest":
             return self._error(
                 request, f"The value {body.get('OperationName')} of attribute OperationName is not valid."
@@ -408,17 +390,15 @@ class OracleErpEmulator(FusionEmulator):
             return self._error(
                 request, f"The job {package}/{definition} is not found. Check JobPackageName and JobDefName."
             )
-        with self._jobs_lock:
+        with self.jobs_lock:
             job = EssJob(
-                request_id=100_000 + len(self._jobs) + 1,
+                request_id=100_000 + len(self.jobs) + 1,
                 package=str(package),
                 definition=str(definition),
                 parameters=str(body.get("ESSParameters") or ""),
-                polls_left=self.ess_running_polls,
-                fail=self.fail_next_job,
+                **self._job_switches(),
             )
-            self.fail_next_job = None
-            self._jobs[job.request_id] = job
+            self.jobs[job.request_id] = job
         return JSONResponse({**body, "ReqstId": str(job.request_id)}, status_code=201)
 
     async def _job_finder(self, request: Request) -> Response:
@@ -426,11 +406,9 @@ class OracleErpEmulator(FusionEmulator):
             return refused
         name, _, binds = (request.query_params.get("finder") or "").partition(";")
         values = dict(pair.split("=", 1) for pair in binds.split(",") if "=" in pair)
-        with self._jobs_lock:
+        with self.jobs_lock:
             job = (
-                self._jobs.get(int(values.get("requestId", "0") or 0))
-                if values.get("requestId", "").isdigit()
-                else None
+                self.jobs.get(int(values.get("requestId", "0") or 0)) if values.get("requestId", "").isdigit() else None
             )
             if job is None:
                 return self._error(
@@ -441,7 +419,7 @@ class OracleErpEmulator(FusionEmulator):
                 item: dict[str, Any] = {"ReqstId": str(job.request_id), "RequestStatus": job.status}
                 if job.status == "ERROR":
                     item["ErrorMessage"] = job.fail
-                return JSONResponse({"items": [item], "count": 1, "hasMore": False, "limit": 25, "offset": 0})
+                return items_response([item])
             if name == "ESSJobExecutionDetailsRF":
                 if job.status != "SUCCEEDED":
                     return self._error(request, f"The request {job.request_id} has no output: status {job.status}.")
@@ -451,17 +429,12 @@ class OracleErpEmulator(FusionEmulator):
                     "ContentType": "zip",
                     "FileName": f"{job.request_id}.zip",
                 }
-                return JSONResponse({"items": [item], "count": 1, "hasMore": False, "limit": 25, "offset": 0})
+                return items_response([item])
         return self._error(request, f"The finder {name} is not found in resource erpintegrations.")
 
     def _invoice_report_csv(self) -> str:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(INVOICE_JOB_COLUMNS)
-        for i in range(self.company.invoice_count):
-            row = self._invoice(i)
-            writer.writerow([row[c] for c in INVOICE_JOB_COLUMNS])
-        return text.getvalue()
+        rows = (self._invoice(i) for i in range(self.company.invoice_count))
+        return "".join(csv_chunks(INVOICE_JOB_COLUMNS, ([row[c] for c in INVOICE_JOB_COLUMNS] for row in rows)))
 
     def _invoice_report_zip(self, request_id: int) -> bytes:
         buffer = io.BytesIO()

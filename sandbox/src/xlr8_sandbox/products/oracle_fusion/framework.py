@@ -16,16 +16,18 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import csv
 import functools
+import io
 import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
 import jwt
@@ -120,6 +122,9 @@ class PolledJob:
         return self.status
 
 
+JobT = TypeVar("JobT", bound=PolledJob)
+
+
 class FusionRequestError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -131,6 +136,25 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return str(value)
+
+
+def items_response(items: list[Row]) -> JSONResponse:
+    """One page holding every item (flow and ESS job status reads): no paging, no links."""
+    return JSONResponse({"items": items, "count": len(items), "hasMore": False, "limit": 25, "offset": 0})
+
+
+def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]], chunk_chars: int = 64_000) -> Iterator[str]:
+    """A bulk job's CSV output (header line, ``\\n`` line ends) in pieces of a little over ``chunk_chars``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() > chunk_chars:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _describe_node(node: ChildDef, base: str) -> dict[str, Any]:
@@ -180,8 +204,9 @@ def parse_fields(text: str | None) -> dict[str, list[str]]:
     return spec
 
 
-class FusionEmulator(ProductEmulator):
-    """Shared by the HCM and ERP emulators; a subclass sets ``api``, credentials and ``build_resources()``."""
+class FusionEmulator(ProductEmulator, Generic[JobT]):
+    """Shared by the HCM and ERP emulators; a subclass sets ``api``, credentials and ``build_resources()``, and
+    keeps its bulk jobs (``JobT``: HCM extract flows, ERP ESS requests) in ``jobs``."""
 
     api = ""
     username = ""
@@ -210,6 +235,12 @@ class FusionEmulator(ProductEmulator):
         self.collection_queries: list[dict[str, str]] = []
         #: Called with the number of collection requests so far before one is served (changes while paging).
         self.before_collection: Callable[[int], None] | None = None
+        #: Bulk jobs by the id clients poll them with.
+        self.jobs: dict[Any, JobT] = {}
+        self.jobs_lock = threading.Lock()
+        #: Scenario switches for the next job submitted: its number of RUNNING status reads, the error it ends with.
+        self.job_running_polls = 1
+        self.fail_next_job: str | None = None
 
     def build_resources(self) -> dict[str, ResourceDef]:
         raise NotImplementedError
@@ -260,6 +291,16 @@ class FusionEmulator(ProductEmulator):
             self.throttle_remaining = 0
             self.collection_queries.clear()
             self.before_collection = None
+        with self.jobs_lock:
+            self.jobs.clear()
+            self.job_running_polls = 1
+            self.fail_next_job = None
+
+    def _job_switches(self) -> dict[str, Any]:
+        """``polls_left`` and ``fail`` of a job being submitted (the caller holds ``jobs_lock``); spends
+        ``fail_next_job``."""
+        fail, self.fail_next_job = self.fail_next_job, None
+        return {"polls_left": self.job_running_polls, "fail": fail}
 
     # --- switches for scenarios -------------------------------------------------------------------------------
 
@@ -335,6 +376,15 @@ class FusionEmulator(ProductEmulator):
     def _framework(self, request: Request) -> int:
         raw = request.headers.get("rest-framework-version", "1")
         return int(raw) if raw.isdigit() else 1
+
+    async def _json_body(self, request: Request) -> tuple[Any, Response | None]:
+        """A job submission's JSON body, or the answer refusing the request (guard, or a body that is not JSON)."""
+        if (refused := self._guard(request)) is not None:
+            return None, refused
+        try:
+            return json.loads(await request.body()), None
+        except ValueError:
+            return None, self._error(request, "The request body is not valid JSON.")
 
     def _error(self, request: Request, message: str, status: int = 400) -> Response:
         if self._framework(request) < 2:

@@ -3,20 +3,16 @@ locations, departments, grades, positions and absences of the one fictional comp
 Workday and SuccessFactors: ``PersonNumber`` is the company's ``employee_id``), and the HCM Extracts flow.
 
 HCM Extracts: ``POST .../flowActions`` submits a flow (``FlowName``, ``FlowInstanceName``); ``GET .../payrollFlows``
-with ``q=FlowInstanceName='...'`` reports ``FlowStatus`` ``RUNNING`` (``extract_running_polls`` times) then
-``COMPLETED`` (or ``ERROR`` when ``fail_next_extract`` is set); the output document is on the content server:
+with ``q=FlowInstanceName='...'`` reports ``FlowStatus`` ``RUNNING`` (``job_running_polls`` times) then
+``COMPLETED`` (or ``ERROR`` when ``fail_next_job`` is set); the output document is on the content server:
 ``GET /cs/idcplg?IdcService=GET_SEARCH_RESULTS&QueryText=dDocTitle <substring> `<instance>`&IsJson=1`` finds its
 ``dID`` and ``GET /cs/idcplg?IdcService=GET_FILE&dID=<id>`` returns the CSV.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
-import io
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +31,8 @@ from xlr8_sandbox.products.oracle_fusion.framework import (
     PolledJob,
     ResourceDef,
     Row,
+    csv_chunks,
+    items_response,
 )
 from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, QueryError, parse_q
 
@@ -83,7 +81,7 @@ class ExtractRun(PolledJob):
     doc_id: int
 
 
-class OracleHcmEmulator(FusionEmulator):
+class OracleHcmEmulator(FusionEmulator[ExtractRun]):
     product_id = "oracle_hcm"
     title = "Oracle HCM Cloud (Fusion REST, HCM Extracts)"
     api = "hcmRestApi"
@@ -94,18 +92,7 @@ class OracleHcmEmulator(FusionEmulator):
 
     def __init__(self, ctx: Any) -> None:
         self._employee = functools.lru_cache(maxsize=8192)(self._employee_at)
-        self._runs: dict[str, ExtractRun] = {}
-        self._runs_lock = threading.Lock()
-        self.extract_running_polls = 1
-        self.fail_next_extract: str | None = None
         super().__init__(ctx)
-
-    def reset(self) -> None:
-        super().reset()
-        with self._runs_lock:
-            self._runs.clear()
-            self.extract_running_polls = 1
-            self.fail_next_extract = None
 
     # --- data ---------------------------------------------------------------------------------------------
 
@@ -400,30 +387,25 @@ class OracleHcmEmulator(FusionEmulator):
         ]
 
     async def _submit_flow(self, request: Request) -> Response:
-        if (refused := self._guard(request)) is not None:
+        body, refused = await self._json_body(request)
+        if refused is not None:
             return refused
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return self._error(request, "The request body is not valid JSON.")
         flow, instance = body.get("FlowName"), body.get("FlowInstanceName")
         if not instance:
             return self._error(request, "The attribute FlowInstanceName is required.")
         if flow != WORKER_EXTRACT:
             return self._error(request, f"The flow {flow} is not found. Check the attribute FlowName.")
-        with self._runs_lock:
-            if instance in self._runs:
+        with self.jobs_lock:
+            if instance in self.jobs:
                 return self._error(request, f"The flow instance name {instance} is already used.")
             run = ExtractRun(
                 flow_name=flow,
                 instance=instance,
                 submitted=self.ctx.clock.now(),
-                polls_left=self.extract_running_polls,
-                fail=self.fail_next_extract,
-                doc_id=1000 + len(self._runs) + 1,
+                doc_id=1000 + len(self.jobs) + 1,
+                **self._job_switches(),
             )
-            self.fail_next_extract = None
-            self._runs[instance] = run
+            self.jobs[instance] = run
         return JSONResponse(
             {"FlowName": flow, "FlowInstanceName": instance, "FlowActionId": run.doc_id, "FlowStatus": run.status},
             status_code=201,
@@ -439,7 +421,7 @@ class OracleHcmEmulator(FusionEmulator):
         }
 
     async def _payroll_flows(self, request: Request) -> Response:
-        """Each read of a running flow is one poll: ``extract_running_polls`` RUNNING answers, then done."""
+        """Each read of a running flow is one poll: ``job_running_polls`` RUNNING answers, then done."""
         if (refused := self._guard(request)) is not None:
             return refused
         attrs = {n: AttrInfo("datetime" if n == "SubmissionDate" else "string") for n in
@@ -449,20 +431,20 @@ class OracleHcmEmulator(FusionEmulator):
         except QueryError as exc:
             return self._error(request, str(exc))
         items = []
-        with self._runs_lock:
-            for run in self._runs.values():
+        with self.jobs_lock:
+            for run in self.jobs.values():
                 if not match(self._flow_row(run)):
                     continue
                 run.observe("COMPLETED")
                 items.append(self._flow_row(run))
-        return JSONResponse({"items": items, "count": len(items), "hasMore": False, "limit": 25, "offset": 0})
+        return items_response(items)
 
     async def _content_server(self, request: Request) -> Response:
         if not self._authorized(request):
             return Response(status_code=401)
         service = request.query_params.get("IdcService")
-        with self._runs_lock:
-            done = [r for r in self._runs.values() if r.status == "COMPLETED"]
+        with self.jobs_lock:
+            done = [r for r in self.jobs.values() if r.status == "COMPLETED"]
         if service == "GET_SEARCH_RESULTS":
             text = request.query_params.get("QueryText", "")
             rows = [[r.doc_id, f"UCMFA{r.doc_id:08d}", r.instance, f"{r.instance}.csv"] for r in done
@@ -486,20 +468,11 @@ class OracleHcmEmulator(FusionEmulator):
         return JSONResponse({"LocalData": {"StatusCode": "-1", "StatusMessage": f"Unknown service {service}"}}, 400)
 
     def _extract_csv(self, as_of: datetime) -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXTRACT_COLUMNS)
-        for i in range(self.company.employee_count(as_of)):
-            e = self.company.employee(i, as_of)
-            writer.writerow(
-                [e.employee_id, e.first_name, e.last_name, e.email, e.hire_date.isoformat(), e.job_code,
-                 e.location_code, _STATUS[e.status]]
-            )  # fmt: skip
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue().encode()
+        employees = (self.company.employee(i, as_of) for i in range(self.company.employee_count(as_of)))
+        rows = ([e.employee_id, e.first_name, e.last_name, e.email, e.hire_date.isoformat(), e.job_code,
+                 e.location_code, _STATUS[e.status]] for e in employees)  # fmt: skip
+        for chunk in csv_chunks(EXTRACT_COLUMNS, rows):
+            yield chunk.encode()
 
 
 def hash_name(name: str) -> int:
