@@ -576,9 +576,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     @property
     def _plain_record_loop(self) -> bool:
         """True when the SDK's record loop would do nothing beyond what ``_sync_plain_records`` does: one
-        unpartitioned stream without children, every property selected, no record limit, no stream map but the
-        identity, no override of the loop's steps, and the kit's writer on stdout. ``XLR8_TAP_SDK_RECORD_LOOP=1``
-        keeps the SDK's loop (to rule the kit's loop out when something looks wrong)."""
+        unpartitioned stream with no child stream to sync (a child context would be built and thrown away), every
+        property selected, no record limit, no stream map but the identity, no override of the loop's steps, and
+        the kit's writer on stdout. ``XLR8_TAP_SDK_RECORD_LOOP=1`` keeps the SDK's loop (to rule the kit's loop
+        out when something looks wrong)."""
         if os.environ.get("XLR8_TAP_SDK_RECORD_LOOP") == "1":
             return False
         maps = self.stream_maps
@@ -586,7 +587,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         return (
             self.selected
             and not self.partitions
-            and not self.child_streams
+            and not any(child.selected or child.has_selected_descendents for child in self.child_streams)
             and self.ABORT_AT_RECORD_COUNT is None
             and self._selects_every_property
             and len(maps) == 1
@@ -598,8 +599,6 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             and kind._process_record is Stream._process_record
             and kind._write_record_message is Stream._write_record_message
             and kind._generate_record_messages is KitRESTStream._generate_record_messages
-            and kind.generate_child_contexts is Stream.generate_child_contexts
-            and kind.get_child_context is Stream.get_child_context
         )
 
     def _sync_plain_records(self, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
