@@ -29,6 +29,9 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 _NUMBERS = frozenset({Decimal, float})
 _CONTAINERS = frozenset({dict, list})
 _HANDLED = _SCALARS | _NUMBERS | _CONTAINERS
+#: Top-level kinds after which every value of the conformed record is one both JSON encoders write alike (a NaN
+#: Decimal becomes null, a boolean column's integer a bool: still plain).
+_PLAIN = _SCALARS | {Decimal}
 
 
 class Conformer:
@@ -57,15 +60,22 @@ class Conformer:
         )
 
     def __call__(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        return self.marked(record)[0]
+
+    def marked(self, record: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+        """The conformed record, and whether every value in it is a string, integer, boolean, null or Decimal
+        under a string key (what ``xlr8_kit.singer_io._is_plain`` would check again before encoding it); False
+        means "not known", never "not plain"."""
         if self._level == TypeConformanceLevel.NONE:
-            return record
+            return record, False
         if not self._known.issuperset(record):
-            return self._sdk(record)  # unmapped properties: the SDK drops (or keeps) them and warns
+            return self._sdk(record), False  # unmapped properties: the SDK drops (or keeps) them and warns
         kinds = set(map(type, record.values()))
         out = dict(record)  # the SDK returns a new dict too, in the record's own key order
+        plain = kinds <= _PLAIN
         if not kinds <= _SCALARS:
             if not kinds <= _HANDLED:
-                return self._sdk(record)
+                return self._sdk(record), False
             for name, value in record.items():
                 kind = type(value)
                 if kind in _NUMBERS:
@@ -76,11 +86,11 @@ class Conformer:
                     # so an unmapped nested property is reported exactly as the whole-record walk reports it.
                     conformed, unmapped = _conform_record_data_types({name: value}, self._schema, self._level, None)
                     if unmapped:
-                        return self._sdk(record)
+                        return self._sdk(record), False
                     out[name] = conformed[name]
         for name in self._booleans.intersection(record):
             value = record[name]
             kind = type(value)
             if kind is int or kind is str:
                 out[name] = value != 0
-        return out
+        return out, plain

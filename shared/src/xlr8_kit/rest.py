@@ -611,8 +611,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
         assert isinstance(writer, KitSingerWriter)  # _plain_record_loop checked it
-        conform = self._conformer
-        emit: t.Callable[[dict[str, t.Any]], None] | None = None
+        conform_marked = self._conformer.marked
+        emit: t.Callable[[dict[str, t.Any], bool], None] | None = None
         if write_messages:
             emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         post_process = self.post_process
@@ -633,7 +633,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         continue
                     record = processed
                     if emit is not None:
-                        emit(conform(record))
+                        emit(*conform_marked(record))
                         state_manager.is_flushed = False
                     increment_state(record, context=None)
                     if emit is not None and (record_index + 1) % frequency == 0:

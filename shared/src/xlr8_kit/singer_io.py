@@ -143,10 +143,11 @@ class KitSingerWriter(SingerWriter):
         self.flush()
         super().write_message(message)
 
-    def record_emitter(self, stream: str, version: int | None) -> t.Callable[[dict[str, t.Any]], None]:
+    def record_emitter(self, stream: str, version: int | None) -> t.Callable[[dict[str, t.Any], bool], None]:
         """A function writing one stream's RECORD messages, the line ``record_line`` would give, built around the
         record's own encoding (the fixed head and ``version`` are encoded once per stream, not per record). A record
-        ``record_line`` would refuse goes through ``write_message`` and the SDK's serializer, as before."""
+        ``record_line`` would refuse goes through ``write_message`` and the SDK's serializer, as before. ``plain``
+        True says the caller already knows every value is plain (``xlr8_kit.conform.Conformer.marked``)."""
         head = _ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":'
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
@@ -155,9 +156,9 @@ class KitSingerWriter(SingerWriter):
         write_message = self.write_message
         flush = self.flush
 
-        def emit(record: dict[str, t.Any]) -> None:
+        def emit(record: dict[str, t.Any], plain: bool = False) -> None:
             extracted = utc_now()
-            if not _is_plain(record):
+            if not plain and not _is_plain(record):
                 write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
                 return
             raw = head + encode(record) + middle + extracted.isoformat(sep="T").encode() + b'"}'

@@ -15,6 +15,7 @@ from singer_sdk.helpers._typing import _warn_unmapped_properties, conform_record
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from xlr8_kit.conform import Conformer
+from xlr8_kit.singer_io import _is_plain
 
 SCHEMA: dict[str, t.Any] = {
     "type": "object",
@@ -120,3 +121,19 @@ def test_plain_record_is_copied_not_shared() -> None:
     got = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))(record)
     assert got == record
     assert got is not record
+
+
+@settings(max_examples=1000, deadline=None)
+@given(record=RECORDS, level=LEVELS)
+def test_a_record_marked_plain_is_plain(record: dict[str, t.Any], level: TypeConformanceLevel) -> None:
+    """The mark lets the writer skip its own plain-value check, so it must never say plain when it is not."""
+    _warn_unmapped_properties.cache_clear()
+    logger = logging.getLogger("conform-test")
+    conformer = Conformer("s", SCHEMA, level, logger)
+    try:
+        out, plain = conformer.marked(dict(record))
+    except Exception:
+        return
+    assert repr(out) == repr(conformer(dict(record)))
+    if plain:
+        assert _is_plain(out)
