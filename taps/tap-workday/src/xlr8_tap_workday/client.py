@@ -380,6 +380,8 @@ class WorkdayRestStream(WorkdayStream):
 
     resource: t.ClassVar[str]
     records_jsonpath = "$.data[*]"
+    #: The next offset follows from this page alone (rows read so far against ``total``): fetched ahead.
+    read_ahead_pages = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
