@@ -11,8 +11,14 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import io
+import threading
 import typing as t
 from dataclasses import dataclass, field
+from unittest import mock
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
 
 from xlr8_kit.rest import KitTap
 from xlr8_kit.testing.fake_time import FakeTime, with_fake_time
@@ -51,9 +57,22 @@ class ReadAheadCase:
     fault_fields: dict[str, t.Any] = field(default_factory=dict)
 
     def run(self, fake: FakeTime) -> tuple[SingerOutput, BaseException | None]:
+        """One sync of the stream; every page request is checked to have been sent by a read-ahead worker."""
         catalog = select_streams(self.tap_class(config=self.config, parse_env_config=False).catalog_dict, {self.stream})
         tap = with_fake_time(self.tap_class, fake)(config=self.config, catalog=catalog, parse_env_config=False)
-        return sync_until_error(tap)
+        senders: list[str] = []
+        send = requests.adapters.HTTPAdapter.send
+
+        def recording_send(adapter: t.Any, request: requests.PreparedRequest, **kwargs: t.Any) -> t.Any:
+            if fnmatch.fnmatchcase(urlsplit(request.url or "").path, self.path):
+                senders.append(threading.current_thread().name)
+            return send(adapter, request, **kwargs)
+
+        with mock.patch.object(requests.adapters.HTTPAdapter, "send", recording_send):
+            result = sync_until_error(tap)
+        assert senders, f"no request to {self.path}"
+        assert all(name.startswith("xlr8-") for name in senders), f"pages not read ahead (sent by {set(senders)})"
+        return result
 
     def page_requests(self) -> int:
         return sum(1 for r in self.sandbox.requests(self.product) if fnmatch.fnmatchcase(r.path, self.path))

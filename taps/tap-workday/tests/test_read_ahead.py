@@ -22,3 +22,17 @@ def test_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: 
 
 def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     case(url, sandbox).check_error_on_page_3()
+
+
+def soap_case(url: str, sandbox: t.Any) -> ReadAheadCase:
+    config = base_config(url, streams=["soap_workers"], soap_page_size=10)
+    return ReadAheadCase(TapWorkday, config, "soap_workers", sandbox, "workday", "/ccx/service/*/Human_Resources/*",
+                         page_rows=10)  # fmt: skip
+
+
+def test_soap_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    soap_case(url, sandbox).check_retry_after_on_page_2()
+
+
+def test_soap_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    soap_case(url, sandbox).check_error_on_page_3()

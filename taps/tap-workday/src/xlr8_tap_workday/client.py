@@ -525,6 +525,8 @@ class WorkdaySoapStream(WorkdayStream):
 
     service: t.ClassVar[str]
     operation: t.ClassVar[str]
+    #: The next page (number, and the first page's As_Of_Entry_DateTime) follows from this page alone: fetched ahead.
+    read_ahead_pages = True
     rest_method = "POST"
     http_method = "POST"
     payload_as_json = False
