@@ -55,6 +55,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     plan: t.ClassVar[StreamPlan]
     response_classifier = FusionClassifier()
     records_jsonpath = "$.items[*]"
+    #: The next page follows from this page alone (``hasMore`` + offset, or the keyset of its last item), so it
+    #: is fetched while this page is emitted.
+    read_ahead_pages = True
 
     def __init__(self, tap: FusionTap) -> None:
         super().__init__(tap, name=self.plan.name, schema=self.plan.schema, path=f"/{self.plan.resource_name}")

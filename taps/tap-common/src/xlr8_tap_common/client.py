@@ -56,6 +56,8 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
     response_classifier = CLASSIFIER
     skip_filter_on_unknown_field = True
     records_jsonpath = "$.data[*]"
+    #: The next page is this page's ``next_cursor``, so it is fetched while this page is emitted.
+    read_ahead_pages = True
     columns: t.ClassVar[dict[str, str]] = {}
     #: Query parameter that takes the bookmark (incremental streams).
     since_param: t.ClassVar[str | None] = "updated_since"

@@ -18,6 +18,7 @@ import requests
 
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
@@ -100,7 +101,10 @@ class S4Client:
     def iter_rows(
         self, url: str, params: Mapping[str, t.Any], *, version: int, page_size: int | None
     ) -> Iterator[dict[str, t.Any]]:
-        """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON."""
+        """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
+
+        The next page (a server link, or the next ``$skip`` window) follows from the pages read so far alone, so
+        it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``)."""
         query = dict(params)
         if version < 4:
             query.setdefault("$format", "json")
@@ -109,7 +113,8 @@ class S4Client:
         def fetch(link: str, options: Mapping[str, t.Any] | None) -> requests.Response:
             return self.get(link, options, accept=accept)
 
-        for rows in iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url):
+        pages = iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url)
+        for rows in read_ahead(pages, name="xlr8-s4hana"):
             yield from rows
 
     # -- BAPIs ---------------------------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
     response_classifier = CLASSIFIER
     plan: t.ClassVar[StreamPlan]
     is_sorted = False
+    #: The next page is the server's ``__next`` link of this page, so it is fetched while this page is emitted.
+    read_ahead_pages = True
 
     def __init__(self, tap: TapSapSuccessFactors) -> None:
         super().__init__(tap=tap, name=self.plan.name, schema=self.plan.schema, path=f"/odata/v2/{self.plan.name}")

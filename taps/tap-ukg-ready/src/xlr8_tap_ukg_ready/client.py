@@ -78,6 +78,8 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
     resource: t.ClassVar[str] = ""
     #: Whether the resource pages (``size`` + ``_links.next``).
     paged: t.ClassVar[bool] = False
+    #: The next page is this page's ``_links.next``, so it is fetched while this page is emitted.
+    read_ahead_pages = True
 
     def __init__(self, tap: TapUkgReady, **kwargs: t.Any) -> None:
         kwargs.setdefault("schema", schema_of(self.columns))

@@ -53,6 +53,8 @@ class EmployeeResourceStream(ReadyStream):
     against the tenant's rate limit, so these are offered but only synced when the catalog selects them."""
 
     selected_by_default = False
+    #: One unpaged call per employee: nothing to read ahead (a worker thread per call would only cost).
+    read_ahead_pages = False
     parent_stream_type = EmployeesStream
     ignore_parent_replication_keys = True
     state_partitioning_keys: t.ClassVar[list[str]] = []

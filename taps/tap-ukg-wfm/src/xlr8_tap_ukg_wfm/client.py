@@ -22,6 +22,7 @@ import requests
 
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 
@@ -103,9 +104,12 @@ def ref(value: t.Any) -> t.Any:
 
 
 class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
-    """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``read``.
+    """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``answers``
+    (the API calls of a read, in order) and ``rows`` (the records of one answer).
 
-    The ``filters`` setting is checked on each row (the API takes no row filters)."""
+    Every call follows from the settings, the population and earlier answers alone, never from what the record
+    loop does, so the next call is made on a worker thread while this answer's rows are emitted
+    (``xlr8_kit.http.readahead``). The ``filters`` setting is checked on each row (the API takes no row filters)."""
 
     response_classifier = CLASSIFIER
     skip_filter_on_unknown_field = True
@@ -144,6 +148,15 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         yield from self.read(context)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
+            yield from self.rows(answer)
+
+    def answers(self, context: Context | None) -> t.Iterator[t.Any]:
+        """The JSON answer of every call of this read, in order."""
+        raise NotImplementedError
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """The records of one answer."""
         raise NotImplementedError
 
     def utc(self, local: t.Any) -> str | None:
@@ -179,13 +192,17 @@ class WindowedStream(UkgWfmStream):
         last = s.end_date + timedelta(days=s.schedule_days_ahead if self.reads_ahead else 0)
         return first, last
 
-    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    #: The multi_read endpoint asked once per (window, batch of people).
+    window_path: t.ClassVar[str]
+
+    def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         first, last = self.window_span(context)
         for start, end in windows(first, last, self.settings.window_days):
             for people in self.person_batches(start, end):
-                yield from self.read_window(people, start, end)
+                yield self.call("POST", self.window_path, self.window_body(people, start, end))
 
-    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
+    def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
+        """The request of one window for one batch of people."""
         raise NotImplementedError
 
 

@@ -73,14 +73,16 @@ class PersonsStream(UkgWfmStream):
         ("timeZone", S),
     )
 
-    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         s = self.settings
         for people in self.person_batches(s.start_date, s.end_date):
-            rows = self.call(
+            yield self.call(
                 "POST", "/api/v1/commons/persons/multi_read", {"where": {"employees": employees_where(people)}}
             )
-            for row in rows:
-                yield self.flatten(row)
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        for row in answer:
+            yield self.flatten(row)
 
     def flatten(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         info = row.get("personInformation") or {}
@@ -148,15 +150,19 @@ class TimecardsStream(WindowedStream):
         ("updatedOn", DT),
     )
 
-    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
-        body = {
+    window_path = TIMECARD_PATH
+
+    def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
+        return {
             "select": ["TOTALS"],
             "where": {
                 "employees": employees_where(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
-        for card in self.call("POST", TIMECARD_PATH, body):
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        for card in answer:
             person = ref(card.get("employee"))
             for total in card.get("dailyTotals") or []:
                 path = ref(total.get("orgJob"))
@@ -194,15 +200,19 @@ class PunchesStream(WindowedStream):
         ("editedByManager", B),
     )
 
-    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
-        body = {
+    window_path = TIMECARD_PATH
+
+    def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
+        return {
             "select": ["PUNCHES"],
             "where": {
                 "employees": employees_where(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
-        for card in self.call("POST", TIMECARD_PATH, body):
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        for card in answer:
             person = ref(card.get("employee"))
             for punch in card.get("punches") or []:
                 yield {
@@ -239,8 +249,10 @@ class SchedulesStream(WindowedStream):
         ("job", S),
     )
 
-    def read_window(self, people: list[str], first: date, last: date) -> t.Iterable[dict[str, t.Any]]:
-        body = {
+    window_path = "/api/v1/scheduling/schedule/multi_read"
+
+    def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
+        return {
             "select": ["SHIFTS"],
             "where": {
                 "employees": employees_where(people),
@@ -248,7 +260,8 @@ class SchedulesStream(WindowedStream):
                 "endDate": last.isoformat(),
             },
         }
-        answer = self.call("POST", "/api/v1/scheduling/schedule/multi_read", body)
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         s = self.settings
         for shift in answer.get("shifts") or []:
             segments = shift.get("segments") or []
@@ -293,7 +306,8 @@ class AccrualsStream(UkgWfmStream):
         ("personNumber", S), ("accrualCode", S), ("asOfDate", D), ("balance", N), ("earnedYtd", N), ("takenYtd", N)
     )
 
-    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def answers(self, context: Context | None) -> t.Iterator[t.Any]:
+        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
         index = 0
@@ -311,21 +325,29 @@ class AccrualsStream(UkgWfmStream):
                 "count": s.data_page_size,
             }
             answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
-            children = (answer.get("data") or {}).get("children") or []
-            for child in children:
-                values = {a.get("key"): a.get("rawValue") for a in child.get("attributes") or []}
-                yield {
-                    "personNumber": values.get("PEOPLE_PERSON_NUMBER"),
-                    "accrualCode": values.get("TK_ACCRUAL_CODE"),
-                    "asOfDate": day,
-                    "balance": number(values.get("TK_ACCRUAL_BALANCE")),
-                    "earnedYtd": number(values.get("TK_ACCRUAL_EARNED_YTD")),
-                    "takenYtd": number(values.get("TK_ACCRUAL_TAKEN_YTD")),
-                }
+            yield answer
+            children = self.children(answer)
             total = int((answer.get("metadata") or {}).get("totalElements") or 0)
             index += len(children)
             if not children or index >= total:
                 return
+
+    @staticmethod
+    def children(answer: t.Any) -> list[dict[str, t.Any]]:
+        return (answer.get("data") or {}).get("children") or []
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        day = self.settings.accruals_as_of.isoformat()
+        for child in self.children(answer):
+            values = {a.get("key"): a.get("rawValue") for a in child.get("attributes") or []}
+            yield {
+                "personNumber": values.get("PEOPLE_PERSON_NUMBER"),
+                "accrualCode": values.get("TK_ACCRUAL_CODE"),
+                "asOfDate": day,
+                "balance": number(values.get("TK_ACCRUAL_BALANCE")),
+                "earnedYtd": number(values.get("TK_ACCRUAL_EARNED_YTD")),
+                "takenYtd": number(values.get("TK_ACCRUAL_TAKEN_YTD")),
+            }
 
 
 class SetupStream(UkgWfmStream):
@@ -336,8 +358,10 @@ class SetupStream(UkgWfmStream):
     #: Key of the list inside an object answer (``hyperfindQueries``); None when the answer is the list.
     list_key: t.ClassVar[str | None] = None
 
-    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        answer = self.call("GET", self.resource)
+    def answers(self, context: Context | None) -> t.Iterator[t.Any]:
+        yield self.call("GET", self.resource)
+
+    def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         rows = answer.get(self.list_key) if self.list_key and isinstance(answer, dict) else answer
         for row in rows or []:
             yield self.flatten(row)

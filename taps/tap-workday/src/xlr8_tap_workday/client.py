@@ -380,6 +380,8 @@ class WorkdayRestStream(WorkdayStream):
 
     resource: t.ClassVar[str]
     records_jsonpath = "$.data[*]"
+    #: The next offset follows from this page alone (rows read so far against ``total``): fetched ahead.
+    read_ahead_pages = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -512,6 +514,8 @@ class WorkdaySoapStream(WorkdayStream):
 
     service: t.ClassVar[str]
     operation: t.ClassVar[str]
+    #: The next page (number, and the first page's As_Of_Entry_DateTime) follows from this page alone: fetched ahead.
+    read_ahead_pages = True
     rest_method = "POST"
     http_method = "POST"
     payload_as_json = False
