@@ -73,6 +73,30 @@ def loads_with(content: bytes | str, parse_float: t.Callable[[str], t.Any]) -> t
         return json.loads(content, parse_float=parse_float)
 
 
+_RESPONSE_JSON = "_xlr8_json"
+
+
+def _not_json(literal: str) -> t.Any:
+    raise ValueError(f"{literal} is not JSON")
+
+
+def response_json(response: t.Any, parse_float: t.Callable[[str], t.Any] = float, *, allow_nan: bool = False) -> t.Any:
+    """``response.json()`` through msgspec, parsed once per response and ``parse_float``: a page's records and
+    its paginator read the same parsed body instead of parsing it twice. Like ``requests`` (over simplejson) it
+    refuses ``NaN``/``Infinity`` literals unless ``allow_nan`` (then it is ``json.loads``). Callers must not change
+    the lists and objects they get back."""
+    cache: dict[t.Any, t.Any] = response.__dict__.setdefault(_RESPONSE_JSON, {})
+    key = (parse_float, allow_nan)
+    if key not in cache:
+        content = response.content
+        try:
+            cache[key] = _decoder_for(parse_float).decode(content)
+        except msgspec.DecodeError:
+            constant = None if allow_nan else _not_json  # None: json.loads' own (NaN, Infinity as floats)
+            cache[key] = json.loads(content, parse_float=parse_float, parse_constant=constant)
+    return cache[key]
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x10000:

@@ -226,3 +226,35 @@ def test_plain_record_loop_writes_what_the_sdk_loop_writes(monkeypatch: t.Any) -
     states = [m["value"] for m in plain if m["type"] == "STATE"]
     assert len(states) >= 4  # every third record, then the final one
     assert states[-1]["bookmarks"]["loop_things"]["replication_key_value"] == "2026-01-11T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"a": 1.5, "b": 1e400, "c": 12345678901234567890, "d": "x\\u00e9"}], "total": 2}',
+        '{"s": "caf\u00e9", "n": 0.1}'.encode("utf-16"),
+        b'{"x": NaN, "y": -Infinity}',
+    ],
+)
+def test_response_json_is_what_requests_gives_parsed_once(body: bytes) -> None:
+    import requests
+
+    from xlr8_kit.singer_io import response_json
+
+    response = requests.Response()
+    response._content = body
+    response.status_code = 200
+    try:
+        expected: t.Any = repr(response.json())
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:  # requests (over simplejson) refuses NaN and Infinity: so does the default
+        with pytest.raises(ValueError, match="not JSON"):
+            response_json(response)
+    else:
+        first = response_json(response)
+        assert repr(first) == expected
+        assert response_json(response) is first  # the paginator reads the body the records came from
+    exact = response_json(response, Decimal, allow_nan=True)
+    assert repr(exact) == repr(json.loads(body, parse_float=Decimal))
+    assert response_json(response, Decimal, allow_nan=True) is exact

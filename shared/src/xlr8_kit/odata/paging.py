@@ -11,18 +11,16 @@ import json
 import logging
 import typing as t
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import ParseResult, urljoin, urlparse
 
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
-from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.singer_io import response_json
 
 logger = logging.getLogger(__name__)
-
-
-_PAYLOAD = "_xlr8_odata_payload"
 
 
 class ODataResponseError(ValueError):
@@ -36,21 +34,16 @@ class ODataPagingError(ODataResponseError):
 
 def _payload(response: requests.Response) -> dict[str, Any]:
     """The page's JSON object, parsed once per response (the rows and the next link both read it)."""
-    cached = response.__dict__.get(_PAYLOAD)
-    if cached is not None:
-        return t.cast(dict[str, Any], cached)
     try:
         # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
-        # for IEEE754Compatible strings, and a float would lose digits. (``loads_exact``: json.loads with
-        # parse_float=Decimal, through msgspec's decoder.)
-        body = loads_exact(response.content)
+        # for IEEE754Compatible strings, and a float would lose digits.
+        body = response_json(response, Decimal, allow_nan=True)  # what json.loads read before
     except ValueError:
         kind = response.headers.get("Content-Type", "unknown content type")
         raise ODataResponseError(f"response is not OData JSON ({kind}, {len(response.content)} bytes)") from None
     if not isinstance(body, dict):
         raise ODataResponseError("response is not an OData JSON object")
-    response.__dict__[_PAYLOAD] = body
-    return body
+    return t.cast(dict[str, Any], body)
 
 
 def odata_error(body: Any) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTT
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.singer_io import response_json
 from xlr8_kit.soap import (
     SOAP11,
     SoapFaultError,
@@ -369,7 +370,7 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         self.limit = limit
 
     def get_next(self, response: requests.Response) -> int | None:
-        body = response.json()
+        body = response_json(response)
         read = (self.current_value or 0) + len(body.get("data") or [])
         total = int(body.get("total") or 0)
         return read if read < total and body.get("data") else None
@@ -394,7 +395,7 @@ class WorkdayRestStream(WorkdayStream):
         return {"limit": self.settings.rest_page_size, "offset": next_page_token or 0}
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        yield from response.json().get("data") or []
+        yield from response_json(response).get("data") or []
 
 
 class WindowPaginator(BaseAPIPaginator[tuple[date, date] | None]):
