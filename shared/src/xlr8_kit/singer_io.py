@@ -63,14 +63,18 @@ def _decoder_for(parse_float: t.Callable[[str], t.Any]) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(float_hook=parse_float)
 
 
-def loads_with(content: bytes | str, parse_float: t.Callable[[str], t.Any]) -> t.Any:
+def loads_with(
+    content: bytes | str,
+    parse_float: t.Callable[[str], t.Any],
+    parse_constant: t.Callable[[str], t.Any] | None = None,
+) -> t.Any:
     """``json.loads(content, parse_float=parse_float)`` through msgspec's C decoder: its float hook receives the
     same literal text (``1.50``, ``1e5``) for the same tokens, and anything msgspec rejects goes to the standard
     library, so the result is always that of ``json.loads``."""
     try:
         return _decoder_for(parse_float).decode(content)
     except msgspec.DecodeError:
-        return json.loads(content, parse_float=parse_float)
+        return json.loads(content, parse_float=parse_float, parse_constant=parse_constant)
 
 
 _RESPONSE_JSON = "_xlr8_json"
@@ -87,13 +91,8 @@ def response_json(response: t.Any, parse_float: t.Callable[[str], t.Any] = float
     the lists and objects they get back."""
     cache: dict[t.Any, t.Any] = response.__dict__.setdefault(_RESPONSE_JSON, {})
     key = (parse_float, allow_nan)
-    if key not in cache:
-        content = response.content
-        try:
-            cache[key] = _decoder_for(parse_float).decode(content)
-        except msgspec.DecodeError:
-            constant = None if allow_nan else _not_json  # None: json.loads' own (NaN, Infinity as floats)
-            cache[key] = json.loads(content, parse_float=parse_float, parse_constant=constant)
+    if key not in cache:  # parse_constant None: json.loads' own (NaN, Infinity as floats)
+        cache[key] = loads_with(response.content, parse_float, None if allow_nan else _not_json)
     return cache[key]
 
 
@@ -137,7 +136,11 @@ def record_line(message: RecordMessage) -> str | None:
         body["version"] = message.version
     if message.time_extracted is not None:
         body["time_extracted"] = message.time_extracted.isoformat(sep="T")
-    raw = _ENCODER.encode(body)
+    return _ascii_line(_ENCODER.encode(body))
+
+
+def _ascii_line(raw: bytes) -> str:
+    """msgspec's UTF-8 output as the text simplejson's ``ensure_ascii`` writes."""
     text = raw.decode()
     if not raw.isascii() or b"\x7f" in raw:
         text = _NEEDS_ESCAPE.sub(_escape, text)
@@ -186,10 +189,7 @@ class KitSingerWriter(SingerWriter):
                 write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
                 return
             raw = head + encode(record) + middle + extracted.isoformat(sep="T").encode() + b'"}'
-            text = raw.decode()
-            if not raw.isascii() or b"\x7f" in raw:
-                text = _NEEDS_ESCAPE.sub(_escape, text)
-            pending.append(text + "\n")
+            pending.append(_ascii_line(raw) + "\n")
             if len(pending) >= BLOCK_LINES:
                 flush()
 
