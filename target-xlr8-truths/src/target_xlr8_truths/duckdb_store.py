@@ -17,7 +17,7 @@ from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.spool import Spool
-from target_xlr8_truths.store import SEQ, Batch, RunContext, Store
+from target_xlr8_truths.store import SEQ, Batch, RowLines, RunContext, Store
 from xlr8_kit.singer_io import loads_exact
 
 #: DuckDB's buffer pool; the process peaks about 100 MB above it (1M wide records: ~460 MB), larger work spills.
@@ -165,6 +165,7 @@ def _batch_file_columns(
 
 class DuckDBStore(Store):
     dialect = "duckdb"
+    rows_type = RowLines
 
     def __init__(
         self,
@@ -213,8 +214,8 @@ class DuckDBStore(Store):
         spec = _read_json_columns(columns)
         with self.spool.file(".jsonl") as (fd, path):
             with os.fdopen(fd, "wb") as out:
-                # rows hold only str, int, float, bool and None (decimals as text): msgspec writes the same values
-                out.write(_ROW_ENCODER.encode_lines(batch.rows))
+                rows = batch.rows
+                out.write(rows.data if isinstance(rows, RowLines) else _ROW_ENCODER.encode_lines(rows))
             hold(SPOOL_ENV)
             self.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({_literal(str(path))}, "  # noqa: S608

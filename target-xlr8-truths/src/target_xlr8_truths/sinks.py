@@ -251,7 +251,8 @@ class TruthsSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         self.target.check_stop()
         self.target.paths[self.stream_name]["exact"] += 1
-        context.setdefault("rows", [])
+        if "rows" not in context:
+            context["rows"] = self.target.rows_type()
         dead: list[DeadLetter] = context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1
@@ -320,7 +321,8 @@ class TruthsSink(BatchSink):
     def _process_converted(self, converted: tuple[dict[str, t.Any], dt.datetime | None], context: dict) -> None:
         """``process_record`` for a record the compiled path has already converted."""
         self.target.check_stop()
-        context.setdefault("rows", [])
+        if "rows" not in context:
+            context["rows"] = self.target.rows_type()
         context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1

@@ -12,6 +12,8 @@ import typing as t
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import msgspec
+
 from target_xlr8_truths.columns import Column, parse_sql_type, widen
 from target_xlr8_truths.layout import (
     DEAD_LETTER_TABLE,
@@ -27,6 +29,32 @@ from target_xlr8_truths.naming import quote
 from target_xlr8_truths.profiles import profile_rows, spoke_coverage
 
 SEQ = "__xlr8_seq"
+
+
+class RowLines:
+    """A batch's converted rows kept as the JSON lines the DuckDB store spools, encoded as they arrive. A row's line
+    takes about a sixth of its dict's memory (10,000 rows of Account width: about 7 MB instead of 45), and staging
+    writes the bytes as they are. Rows hold only str, int, float, bool and None (decimals as text)."""
+
+    __slots__ = ("count", "data")
+    _encode_into = msgspec.json.Encoder().encode_into
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.count = 0
+
+    def append(self, row: dict[str, t.Any]) -> None:
+        self._encode_into(row, self.data, -1)
+        self.data.append(0x0A)
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> t.Iterator[dict[str, t.Any]]:
+        decode = msgspec.json.Decoder(dict[str, t.Any]).decode
+        for line in bytes(self.data).splitlines():
+            yield decode(line)
 
 
 @dataclass
@@ -75,7 +103,7 @@ class RunContext:
 class Batch:
     info: StreamInfo
     columns: list[Column]
-    rows: list[dict[str, t.Any]]  # column name -> converted value, plus SEQ
+    rows: list[dict[str, t.Any]] | RowLines  # column name -> converted value, plus SEQ
     dead_letters: list[DeadLetter]
     received: int
     window: tuple[dt.datetime | None, dt.datetime | None]
@@ -92,6 +120,9 @@ class Batch:
 
 class Store(abc.ABC):
     dialect: t.ClassVar[str]
+
+    #: What a pending batch keeps its converted rows in until ``stage``.
+    rows_type: t.ClassVar[type[list[dict[str, t.Any]]] | type[RowLines]] = list
 
     def __init__(self, run: RunContext, profile_interval_seconds: float = 300.0) -> None:
         self.run = run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_proj
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
-from target_xlr8_truths.store import RunContext, Store, StreamInfo
+from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
@@ -323,6 +324,15 @@ class TargetXlr8Truths(Target):
             self._store = self._open_store()
             self._store.ensure_layout()
         return self._store
+
+    @functools.cached_property
+    def rows_type(self) -> type[list[dict[str, t.Any]]] | type[RowLines]:
+        """The chosen store's row buffer, known before the store is opened (it opens at the first drain)."""
+        if self.config.get("delivery", "duckdb") == "postgres":
+            return Store.rows_type  # PostgresStore's (importing it needs psycopg, checked when the store opens)
+        from target_xlr8_truths.duckdb_store import DuckDBStore
+
+        return DuckDBStore.rows_type
 
     def _open_store(self) -> Store:
         delivery = self.config.get("delivery", "duckdb")
