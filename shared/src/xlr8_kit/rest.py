@@ -693,7 +693,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
 
         paginator = self.get_new_paginator() or SinglePagePaginator()
         width = self.page_window_width
-        if width > 1 and isinstance(paginator, PredictsNextPage):
+        if width > 1 and isinstance(paginator, PredictsNextPage) and self.primary_keys:
             pages = self._request_pages_windowed(context, paginator, width)
         else:
             pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
@@ -751,12 +751,15 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         in order exactly as ``_request_pages`` does
         (request counter, sync costs, empty-page rule, ``paginator.advance``): when the paginator ends, pages asked
         for past the end are discarded unseen; when its real next token differs from the one asked ahead (a short
-        page with more to come), the guesses are discarded and the rest of the stream is read one page ahead.
-        A page that fails raises after every page before it was handed out; nothing after it is asked for once
-        the failure is seen."""
-        from xlr8_kit.http.window import UNKNOWN, OrderedFetches
+        page with more to come), or rows moved between pages answered out of order (``ShiftWatch``: a page starts
+        with a row of the page before, or the paginator's ``changed_while_paging`` says the collection changed),
+        the guesses are discarded and the rest of the stream is read one page ahead. A page that fails raises
+        after every page before it was handed out; nothing after it is asked for once the failure is seen."""
+        from xlr8_kit.http.window import UNKNOWN, OrderedFetches, ShiftWatch
 
         decorated_request = self.request_decorator(self._request)
+        keys = tuple(self.primary_keys or ())
+        shifts = ShiftWatch(lambda record: tuple(record.get(k) for k in keys))
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
             response = decorated_request(asked[1], context)
@@ -782,6 +785,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         break
                 (_, prepared_request), (resp, records) = window.take()
                 answered += 1
+                moved = shifts.moved(records)
                 request_counter.increment()
                 self.update_sync_costs(prepared_request, resp, context)
                 deferred: Exception | None = None
@@ -799,9 +803,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     except Exception as exc:  # noqa: BLE001 - raised after this page's records, as in the SDK loop
                         deferred = exc
                 if deferred is None and not paginator.finished and window:
-                    # Asked ahead for pages the server will not send next (a short page with more to come):
-                    # throw the guesses away and read the rest one page ahead from the paginator's real token.
-                    mispredicted = window.first_key()[0] != paginator.current_value
+                    # Asked ahead for pages the server will not send next (a short page with more to come), or
+                    # for pages answered around a change of the collection: throw the guesses away and read the
+                    # rest one page ahead from the paginator's real token.
+                    changed = moved or bool(getattr(paginator, "changed_while_paging", False))
+                    mispredicted = changed or window.first_key()[0] != paginator.current_value
                     if mispredicted:
                         window.discard()
                 if records:
@@ -814,7 +820,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         if mispredicted:
             from xlr8_kit.http.readahead import read_ahead
 
-            self.logger.info("%s: a page was shorter than asked; reading the rest one page ahead", self.name)
+            self.logger.info(
+                "%s: a page was shorter than asked or rows moved while paging; reading the rest one page ahead",
+                self.name,
+            )
             yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from xlr8_kit.http.window import OrderedFetches, SkippedFetch
+from xlr8_kit.http.window import OrderedFetches, ShiftWatch, SkippedFetch
 from xlr8_kit.testing.faultserver import Reply
 
 WAIT = 10.0  # seconds a test waits for a worker before failing (a hang guard, not a timing assertion)
@@ -144,3 +144,15 @@ def test_concurrent_requests_share_one_rate_limit_breaker_and_retry_budget(serve
     assert server.count() == 18  # two 503s retried once each, nothing lost or repeated
     assert len(reserved) == 18  # one rate-limit slot per attempt
     assert session.breakers.get(next(iter(session.breakers._breakers))).state == "closed"
+
+
+def test_shift_watch_sees_a_page_that_starts_with_a_row_of_the_page_before():
+    """Rows inserted before the read position push the rest on: a page answered after the insert repeats the last
+    rows of a page answered before it, which is the sign that pages answered out of order may have lost a row."""
+    watch = ShiftWatch(lambda row: row["id"])
+    assert not watch.moved([{"id": 1}, {"id": 2}, {"id": 3}])
+    assert not watch.moved([{"id": 4}, {"id": 5}, {"id": 6}])  # the next rows: nothing moved
+    assert watch.moved([{"id": 5}, {"id": 6}, {"id": 7}])  # two rows pushed on by an insert
+    assert not watch.moved([])
+    watch.remember([{"id": 8}])
+    assert watch.moved([{"id": 8}, {"id": 9}])

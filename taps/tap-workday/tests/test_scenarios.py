@@ -138,6 +138,19 @@ def test_e7_soap_paging_holds_as_of_while_people_are_hired(
     assert datetime.fromisoformat(log["updated_from"]) == moment
 
 
+def test_e7_rest_window_falls_back_to_one_page_ahead_when_the_total_moves(
+    url: str, emulator: WorkdayEmulator, sandbox: Sandbox
+) -> None:
+    """People hired while REST pages are in flight: a later page reports another ``total``, so the pages asked for
+    at once are dropped and the rest is read one page after another; every worker, old and new, is read."""
+    before = emulator.company.employee_count()
+    sandbox.faults.add("workday", "/ccx/api/v1/*/workers", FaultSpec("insert_records", count=3, after=2, times=1))
+    result = run_tap(base_config(url, streams=only("workers"), rest_page_size=10))
+    ids = [w["workerId"] for w in result.records("workers")]
+    assert emulator.company.employee_count() == before + 3
+    assert set(ids) == {e.employee_id for e in emulator.company.employees()}
+
+
 def test_transaction_log_incremental_reads_exactly_the_changes(url: str, emulator: WorkdayEmulator) -> None:
     config = base_config(url, streams=only("soap_workers"), soap_page_size=50)
     first = run_tap(config)

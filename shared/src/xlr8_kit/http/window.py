@@ -43,6 +43,33 @@ class PredictsNextPage(t.Protocol):
         """The token of the page after ``token``'s, assuming that page is full; ``UNKNOWN`` when it cannot say."""
 
 
+class ShiftWatch:
+    """Tells when rows moved between pages asked for at once (offset or page-number paging with no snapshot).
+
+    Read one after another, offset pages never lose a row to an insert: a row inserted before the read position
+    pushes the rest one place on, and the next page repeats a row (the target upserts it). Asked for at once, page
+    k may be answered after the insert and page k+1 before it, and the row pushed out of page k is on neither.
+    Page 1 is always answered alone first, so such an inversion needs an earlier pair answered the other way round,
+    whose later page then starts with a row of the page before it: ``moved(rows)`` says so, and the caller reads
+    the rest one page at a time. (An insert inside the very page answered late shows no repeated row: the window
+    cannot see that case; ``max_concurrent_requests`` 1 reads strictly one page after another.)"""
+
+    def __init__(self, key: t.Callable[[t.Any], t.Hashable]) -> None:
+        self.key = key
+        self._previous: set[t.Hashable] = set()
+
+    def moved(self, rows: t.Sequence[t.Any]) -> bool:
+        """Whether ``rows`` (the next page, in order) starts with a row of the page before; remembers this page."""
+        repeated = bool(rows) and self.key(rows[0]) in self._previous
+        self.remember(rows)
+        return repeated
+
+    def remember(self, rows: t.Sequence[t.Any]) -> None:
+        """``rows`` is the page the next one follows."""
+        key = self.key
+        self._previous = {key(row) for row in rows}
+
+
 class SkippedFetch(RuntimeError):
     """A fetch queued behind a failed one, never sent (the caller raises the earlier failure first)."""
 
