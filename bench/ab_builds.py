@@ -13,6 +13,7 @@ median per-round CPU ratio new/old. The record counts of the two builds must mat
 The latency line (issue 14 goal 5): each round runs both builds at every listed latency (added by the emulator to
 every request, on the same warm emulator); one line per latency, then each build's rate at the last latency as a
 share of its rate at the first (median of the per-round ratios [min-max]). The ceiling runs at the first latency.
+``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def _run(command: list[str]) -> tuple[int, float, float]:
     return records, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
+def _extra_config(argv: list[str]) -> dict[str, object]:
+    if "--config" not in argv:
+        return {}
+    extra = json.loads(argv[argv.index("--config") + 1])
+    if not isinstance(extra, dict):
+        raise SystemExit("--config takes a JSON object")
+    return extra
+
+
 def _latencies(argv: list[str]) -> list[float]:
     if "--latency-ms" not in argv:
         return [0.0]
@@ -60,7 +70,7 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         url, credentials = sandbox.url(product), sandbox.emulator(product).test_credentials()
         config = workdir / "tap.json"
-        config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
+        config.write_text(json.dumps({**module.tap_config(url, credentials, stream), **_extra_config(argv)}))
         catalog = write_catalog(module.TAP, config, stream, workdir)
         commands = [
             [f"{bin_dir}/{module.TAP}", "--config", str(config), "--catalog", str(catalog)]
