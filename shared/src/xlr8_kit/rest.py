@@ -755,11 +755,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         with a row of the page before, or the paginator's ``changed_while_paging`` says the collection changed),
         the guesses are discarded and the rest of the stream is read one page ahead. A page that fails raises
         after every page before it was handed out; nothing after it is asked for once the failure is seen."""
-        from xlr8_kit.http.window import UNKNOWN, OrderedFetches, ShiftWatch
+        from xlr8_kit.http.window import UNKNOWN, OrderedFetches, ShiftWatch, row_key
 
         decorated_request = self.request_decorator(self._request)
-        keys = tuple(self.primary_keys or ())
-        shifts = ShiftWatch(lambda record: tuple(record.get(k) for k in keys))
+        shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
             response = decorated_request(asked[1], context)

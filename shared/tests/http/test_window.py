@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from xlr8_kit.http.window import OrderedFetches, ShiftWatch, SkippedFetch
+from xlr8_kit.http.window import OrderedFetches, ShiftWatch, SkippedFetch, row_key
 from xlr8_kit.testing.faultserver import Reply
 
 WAIT = 10.0  # seconds a test waits for a worker before failing (a hang guard, not a timing assertion)
@@ -156,3 +156,10 @@ def test_shift_watch_sees_a_page_that_starts_with_a_row_of_the_page_before():
     assert not watch.moved([])
     watch.remember([{"id": 8}])
     assert watch.moved([{"id": 8}, {"id": 9}])
+
+
+def test_row_key_reads_the_key_values_and_treats_a_missing_one_as_none():
+    single, double = row_key(["id"]), row_key(["order", "item"])
+    assert single({"id": 7, "x": 1}) == 7
+    assert double({"order": "4500", "item": "10"}) == ("4500", "10")
+    assert double({"order": "4500"}) == ("4500", None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import threading
 import typing as t
 from collections import deque
@@ -41,6 +42,20 @@ class PredictsNextPage(t.Protocol):
 
     def predict_next(self, token: t.Any) -> t.Any:
         """The token of the page after ``token``'s, assuming that page is full; ``UNKNOWN`` when it cannot say."""
+
+
+def row_key(names: t.Sequence[str]) -> t.Callable[[t.Mapping[str, t.Any]], t.Hashable]:
+    """The values of ``names`` in a row (a missing one as None), for ``ShiftWatch``; an ``itemgetter`` in the
+    common case, since it runs once per row."""
+    getter = operator.itemgetter(*names)
+
+    def key(row: t.Mapping[str, t.Any]) -> t.Hashable:
+        try:
+            return t.cast("t.Hashable", getter(row))
+        except KeyError:
+            return tuple(map(row.get, names))
+
+    return key
 
 
 class ShiftWatch:

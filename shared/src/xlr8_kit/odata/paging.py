@@ -291,7 +291,8 @@ def _iter_windows_concurrently(
                     if not windows.submit(ahead):
                         break
             in_window, first, last = yield from _window_pages(fetch, response, rows, seen, base_url)
-            shifts.remember(last)
+            if last is not rows:  # the window went on by next links: the next window follows its last page
+                shifts.remember(last)
             if in_window != page_size:
                 return
             if first is not None and first == previous_first:

@@ -20,6 +20,7 @@ from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.http.window import row_key
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
@@ -127,7 +128,7 @@ class S4Client:
             key_names = tuple(keys)
             pages = iter_pages(
                 fetch, url, query, page_size=page_size, version=version, base_url=self.base_url, window=window,
-                row_key=(lambda row: tuple(row.get(k) for k in key_names)) if key_names else None,
+                row_key=row_key(key_names) if key_names else None,
             )  # fmt: skip
         else:
             pages = read_ahead(
