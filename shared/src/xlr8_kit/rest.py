@@ -780,7 +780,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     ask(window, paginator.current_value)
                 while answered and not window.full:  # the first page alone until it proves not to be the last
                     token = paginator.predict_next(window.last_key()[0])
-                    if token is UNKNOWN or not ask(window, token):
+                    try:
+                        if token is UNKNOWN or not ask(window, token):
+                            break
+                    except Exception:  # noqa: BLE001 - a page that cannot be asked for yet fails in turn, when due
                         break
                 (_, prepared_request), (resp, records) = window.take()
                 answered += 1
