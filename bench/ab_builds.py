@@ -7,6 +7,13 @@ and ``uv sync --frozen --all-packages``). Both builds and the ceiling read once 
 it rendered), then each round runs old, new, ceiling. Prints one line: records/s median [min-max] and µs CPU per
 record (user + sys of the tap process, start-up included) for both builds, each as a share of the ceiling, and the
 median per-round CPU ratio new/old. The record counts of the two builds must match.
+
+    uv run python bench/ab_builds.py PRODUCT STREAM SCALE PAIRS OLD_BIN_DIR NEW_BIN_DIR --latency-ms 0,100
+
+The latency line (issue 14 goal 5): each round runs both builds at every listed latency (added by the emulator to
+every request, on the same warm emulator); one line per latency, then each build's rate at the last latency as a
+share of its rate at the first (median of the per-round ratios [min-max]). The ceiling runs at the first latency.
+``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config.
 """
 
 from __future__ import annotations
@@ -37,46 +44,86 @@ def _run(command: list[str]) -> tuple[int, float, float]:
     return records, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
+def _extra_config(argv: list[str]) -> dict[str, object]:
+    if "--config" not in argv:
+        return {}
+    extra = json.loads(argv[argv.index("--config") + 1])
+    if not isinstance(extra, dict):
+        raise SystemExit("--config takes a JSON object")
+    return extra
+
+
+def _latencies(argv: list[str]) -> list[float]:
+    if "--latency-ms" not in argv:
+        return [0.0]
+    return [float(v) for v in argv[argv.index("--latency-ms") + 1].split(",")]
+
+
 def main(argv: list[str]) -> int:
     from xlr8_sandbox.platform.server import run_sandbox
 
     product, alias, scale, pairs, old_bin, new_bin = argv[0], argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]
+    latencies = _latencies(argv)
     module = ceilings.load(product)
     stream = ceilings.resolve_stream(module, alias)
     with tempfile.TemporaryDirectory() as tmp, run_sandbox([product], seed=42, scale=scale) as sandbox:
         workdir = Path(tmp)
         url, credentials = sandbox.url(product), sandbox.emulator(product).test_credentials()
         config = workdir / "tap.json"
-        config.write_text(json.dumps(module.tap_config(url, credentials, stream)))
+        config.write_text(json.dumps({**module.tap_config(url, credentials, stream), **_extra_config(argv)}))
         catalog = write_catalog(module.TAP, config, stream, workdir)
         commands = [
             [f"{bin_dir}/{module.TAP}", "--config", str(config), "--catalog", str(catalog)]
             for bin_dir in (old_bin, new_bin)
         ]
+        sandbox.ctx.faults.set_latency(product, latencies[0])
+        if latencies != [0.0]:
+            _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
         _run(commands[1])
         measure_ceiling(product, url, credentials, stream)
-        runs: dict[str, list[tuple[int, float, float]]] = {"old": [], "new": []}
+        runs: dict[tuple[str, float], list[tuple[int, float, float]]] = {}
         ceiling_rates = []
         for _ in range(pairs):
-            runs["old"].append(_run(commands[0]))
-            runs["new"].append(_run(commands[1]))
+            for latency in latencies:
+                sandbox.ctx.faults.set_latency(product, latency)
+                runs.setdefault(("old", latency), []).append(_run(commands[0]))
+                runs.setdefault(("new", latency), []).append(_run(commands[1]))
+            sandbox.ctx.faults.set_latency(product, latencies[0])
             ceiling = measure_ceiling(product, url, credentials, stream)
             ceiling_rates.append(ceiling.records / ceiling.wall_s)
-    records = runs["new"][0][0]
-    if {r[0] for r in runs["old"] + runs["new"]} != {records}:
-        raise SystemExit(f"record counts differ: {[r[0] for r in runs['old'] + runs['new']]}")
+    records = runs[("new", latencies[0])][0][0]
+    counts = {r[0] for measured in runs.values() for r in measured}
+    if counts != {records}:
+        raise SystemExit(f"record counts differ: {sorted(counts)}")
     ceiling_rate = statistics.median(ceiling_rates)
-    parts = [f"{product}:{stream} n={records} pairs={pairs} ceiling {ceiling_rate:,.0f} rec/s"]
-    for name in ("old", "new"):
-        rates = [n / wall for n, _, wall in runs[name]]
-        cpu = statistics.median(c for _, c, _ in runs[name]) / records * 1e6
-        rate = statistics.median(rates)
-        parts.append(
-            f"{name} {rate:,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] rec/s {cpu:.1f} us/rec "
-            f"({rate / ceiling_rate:.2f} x ceil)"
-        )
-    ratio = statistics.median(runs["new"][i][1] / runs["old"][i][1] for i in range(pairs))
-    print(" | ".join(parts) + f" | cpu new/old {ratio:.2f}")
+    for latency in latencies:
+        parts = [f"{product}:{stream} n={records} pairs={pairs}"]
+        if latencies != [0.0]:
+            parts[0] += f" latency {latency:g} ms"
+        if latency == latencies[0]:
+            parts[0] += f" ceiling {ceiling_rate:,.0f} rec/s"
+        for name in ("old", "new"):
+            measured = runs[(name, latency)]
+            rates = [n / wall for n, _, wall in measured]
+            cpu = statistics.median(c for _, c, _ in measured) / records * 1e6
+            rate = statistics.median(rates)
+            parts.append(
+                f"{name} {rate:,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] rec/s {cpu:.1f} us/rec "
+                f"({rate / ceiling_rate:.2f} x ceil)"
+            )
+        old, new = runs[("old", latency)], runs[("new", latency)]
+        ratio = statistics.median(new[i][1] / old[i][1] for i in range(pairs))
+        print(" | ".join(parts) + f" | cpu new/old {ratio:.2f}")
+    if len(latencies) > 1:
+        first, last = latencies[0], latencies[-1]
+        parts = [f"{product}:{stream} rate at {last:g} ms / rate at {first:g} ms (per round)"]
+        for name in ("old", "new"):
+            shares = [
+                (n1 / w1) / (n0 / w0)
+                for (n0, _, w0), (n1, _, w1) in zip(runs[(name, first)], runs[(name, last)], strict=True)
+            ]
+            parts.append(f"{name} {statistics.median(shares):.2f} [{min(shares):.2f}-{max(shares):.2f}]")
+        print(" | ".join(parts))
     return 0
 
 

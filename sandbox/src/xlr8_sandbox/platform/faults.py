@@ -29,6 +29,7 @@ import itertools
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 FaultKind = Literal[
     "status",
@@ -65,6 +66,9 @@ class FaultSpec:
     times: int | None = None
     #: Only requests with this method (``GET``), any when None.
     method: str | None = None
+    #: Only requests whose query string has these parameters with these values (e.g. ``{"offset": "20"}``): a
+    #: fault on one page whatever order concurrent page requests arrive in. Any query when None.
+    query: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -99,11 +103,15 @@ class FaultRule:
     seen: int = 0
     fired: int = 0
 
-    def matches(self, product: str, method: str, path: str) -> bool:
+    def matches(self, product: str, method: str, path: str, query: str = "") -> bool:
         if self.product not in ("*", product):
             return False
         if self.spec.method and self.spec.method.upper() != method.upper():
             return False
+        if self.spec.query:
+            given = dict(parse_qsl(query, keep_blank_values=True))
+            if any(given.get(name) != str(value) for name, value in self.spec.query.items()):
+                return False
         return fnmatch.fnmatchcase(path, self.path_glob)
 
     def count(self) -> bool:
@@ -168,12 +176,12 @@ class FaultRegistry:
         with self._lock:
             return [r for r in self._rules if product is None or r.product in ("*", product)]
 
-    def decide(self, product: str, method: str, path: str) -> FaultRule | None:
+    def decide(self, product: str, method: str, path: str, query: str = "") -> FaultRule | None:
         """The rule that fires on this request, if any (every matching rule counts the request)."""
         chosen: FaultRule | None = None
         with self._lock:
             for rule in self._rules:
-                if rule.matches(product, method, path) and rule.count() and chosen is None:
+                if rule.matches(product, method, path, query) and rule.count() and chosen is None:
                     chosen = rule
             if chosen is not None:
                 chosen.fired += 1

@@ -71,7 +71,8 @@ class SandboxMiddleware:
             delay = self.ctx.faults.latency_ms(self.product, path)
             if delay:
                 await asyncio.sleep(delay / 1000)
-            rule = self.ctx.faults.decide(self.product, method, path)
+            query = bytes(scope.get("query_string") or b"").decode("latin-1")
+            rule = self.ctx.faults.decide(self.product, method, path, query)
             if rule is None:
                 await self.app(scope, receive, tracking_send)
             else:

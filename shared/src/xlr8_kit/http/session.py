@@ -265,6 +265,8 @@ class ResilientSession(requests.Session):
         self.audit = audit
         self.quota_usage: tuple[int, int] | None = None
         self._paused_until = 0.0
+        #: Guards what answers read concurrently (a window of page requests) note from their headers.
+        self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         # No urllib3-level retries: every attempt is ours, counted and audited (A14).
         adapter = HTTPAdapter(max_retries=0)
@@ -316,14 +318,22 @@ class ResilientSession(requests.Session):
             )
 
     def _note_headers(self, response: requests.Response) -> None:
+        """Quota usage and rate-limit pauses the answer reports. Answers to concurrent requests arrive in any
+        order, so an older, lower usage reading never replaces a higher one of the same limit, and a pause only
+        ever grows."""
         parsed = self.classifier.quota_usage(response)
-        if parsed is not None:
-            self.quota_usage = parsed
         pause = window_reset_in(response, now=self.wall())
-        if pause is not None:
-            self._paused_until = max(self._paused_until, self.clock() + pause)
-            if self.rate_limiter is not None:
-                self.rate_limiter.pause_until(self._paused_until)
+        if parsed is None and pause is None:
+            return
+        with self._headers_lock:
+            if parsed is not None:
+                known = self.quota_usage
+                if known is None or known[1] != parsed[1] or parsed[0] >= known[0]:
+                    self.quota_usage = parsed
+            if pause is not None:
+                self._paused_until = max(self._paused_until, self.clock() + pause)
+                if self.rate_limiter is not None:
+                    self.rate_limiter.pause_until(self._paused_until)
 
     def _wait_for_window(self, path: str) -> None:
         wait = self._paused_until - self.clock()

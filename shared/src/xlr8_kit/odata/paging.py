@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import typing as t
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import ParseResult, urljoin, urlparse
@@ -146,6 +146,8 @@ def iter_pages(
     page_size: int | None,
     version: int = 2,
     base_url: str | None = None,
+    window: int = 1,
+    row_key: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """The rows of every page of a collection, whichever side drives the paging.
 
@@ -156,46 +158,28 @@ def iter_pages(
     Server-driven: whenever a page carries ``__next`` / ``@odata.nextLink`` it is followed (the server may cap
     ``$top`` and page inside a window). A next link seen before, or a window that repeats the
     previous one (``$skip`` ignored), raises ``ODataPagingError``; a link to another host is refused.
+
+    ``window`` > 1 (client-driven only): up to that many ``$skip`` windows are asked for at once
+    (``xlr8_kit.http.window``); what is read, yielded and raised is the same as with one. ``row_key`` (the entity's
+    key of a raw entry; default the whole entry) tells when rows moved between windows answered out of order.
     """
+    if window > 1 and page_size:
+        yield from _iter_windows_concurrently(
+            fetch, url, params, page_size=page_size, version=version, base_url=base_url, window=window,
+            row_key=row_key or _whole_row,
+        )  # fmt: skip
+        return
     seen: set[str] = set()
     skip = 0
     previous_first: str | None = None
     while True:
-        query = dict(params)
-        if page_size:
-            query["$top"] = str(page_size)
-            if skip:
-                query["$skip"] = str(skip)
-            elif version >= 4:
-                query["$count"] = "true"
-            else:
-                query["$inlinecount"] = "allpages"
+        query = _window_query(params, page_size, skip, version) if page_size else dict(params)
         response = fetch(url, query)
         if page_size and not skip:
             total = total_count(response)
             if total is not None:
                 logger.info("%s: %d rows when the read started", _link_path(url), total)
-        in_window = 0
-        first: str | None = None
-        while True:
-            rows = page_rows(response)
-            if first is None and rows:
-                first = json.dumps(rows[0], sort_keys=True, default=str)
-            in_window += len(rows)
-            yield rows
-            link = next_link(response)
-            if link is None:
-                break
-            if base_url is not None and not same_origin(urlparse(link), base_url):
-                from xlr8_kit.http.errors import InsecureTransportError
-
-                raise InsecureTransportError(
-                    "next link points to another host; refusing to send credentials there", path=_link_path(link)
-                )
-            if link in seen:
-                raise ODataPagingError(f"the server sent the same next link twice ({_link_path(link)}); stopping")
-            seen.add(link)
-            response = fetch(link, None)
+        in_window, first, _ = yield from _window_pages(fetch, response, None, seen, base_url)
         if not page_size or in_window != page_size:
             # Short: the end. Longer than asked: the server ignored $top and paged the whole set by links.
             return
@@ -204,3 +188,118 @@ def iter_pages(
         previous_first = first
         skip += page_size
         # The total of the first window is not an end mark: rows created while paging move the end further.
+
+
+def _window_pages(
+    fetch: PageFetcher,
+    response: requests.Response,
+    rows: list[dict[str, Any]] | None,
+    seen: set[str],
+    base_url: str | None,
+) -> Generator[list[dict[str, Any]], None, tuple[int, str | None, list[dict[str, Any]]]]:
+    """The pages of one window: ``response`` (its ``rows`` when already read), then every next link it leads to.
+    Returns the rows read in the window, its first row (to tell a ``$skip`` the server ignored) and its last page."""
+    in_window = 0
+    first: str | None = None
+    while True:
+        if rows is None:
+            rows = page_rows(response)
+        if first is None and rows:
+            first = json.dumps(rows[0], sort_keys=True, default=str)
+        in_window += len(rows)
+        yield rows
+        link = next_link(response)
+        if link is None:
+            return in_window, first, rows
+        if base_url is not None and not same_origin(urlparse(link), base_url):
+            from xlr8_kit.http.errors import InsecureTransportError
+
+            raise InsecureTransportError(
+                "next link points to another host; refusing to send credentials there", path=_link_path(link)
+            )
+        if link in seen:
+            raise ODataPagingError(f"the server sent the same next link twice ({_link_path(link)}); stopping")
+        seen.add(link)
+        response = fetch(link, None)
+        rows = None
+
+
+def _window_query(params: Mapping[str, Any], page_size: int, skip: int, version: int) -> dict[str, Any]:
+    query = dict(params)
+    query["$top"] = str(page_size)
+    if skip:
+        query["$skip"] = str(skip)
+    elif version >= 4:
+        query["$count"] = "true"
+    else:
+        query["$inlinecount"] = "allpages"
+    return query
+
+
+def _iter_windows_concurrently(
+    fetch: PageFetcher,
+    url: str,
+    params: Mapping[str, Any],
+    *,
+    page_size: int,
+    version: int,
+    base_url: str | None,
+    window: int,
+    row_key: Callable[[dict[str, Any]], Any],
+) -> Iterator[list[dict[str, Any]]]:
+    """``iter_pages``'s client-driven loop with the first request of up to ``window`` ``$skip`` windows in flight.
+
+    The first window goes out alone; once its first page is full (or carries a next link), the windows after it
+    are asked for ahead, never past the total the first answer reported (rows created while paging are still
+    read: a full last window asks for the one after it, as without a window). Windows are then read strictly in
+    order exactly as ``iter_pages`` reads them (links inside a window followed, the end and the ``$skip`` check
+    the same); windows asked for past the end are discarded, and a failed request raises when its window is
+    reached. When a window starts with a row of the page before it (rows moved while windows were answered out
+    of order, ``ShiftWatch``), the windows asked ahead are dropped and the rest is read one window at a time."""
+    from xlr8_kit.http.window import OrderedFetches, ShiftWatch
+
+    shifts = ShiftWatch(row_key)
+    one_at_a_time = False
+
+    def first_page(skip: int) -> tuple[requests.Response, list[dict[str, Any]]]:
+        response = fetch(url, _window_query(params, page_size, skip, version))
+        return response, page_rows(response)
+
+    seen: set[str] = set()
+    skip = 0
+    total: int | None = None
+    previous_first: str | None = None
+    with OrderedFetches(first_page, window, name="xlr8-odata") as windows:
+        while True:
+            if not windows:
+                windows.submit(skip)
+            asked, (response, rows) = windows.take()
+            if asked != skip:  # cannot happen: windows are asked for and taken in order
+                raise RuntimeError(f"window at $skip={asked} taken while reading $skip={skip}")
+            if not skip:
+                total = total_count(response)
+                if total is not None:
+                    logger.info("%s: %d rows when the read started", _link_path(url), total)
+            if shifts.moved(rows) and not one_at_a_time:
+                logger.info("%s: rows moved while paging; reading the rest one window at a time", _link_path(url))
+                one_at_a_time = True
+                windows.discard()
+            if not one_at_a_time and (len(rows) == page_size or next_link(response) is not None):
+                ahead = windows.last_key() if windows else skip
+                while not windows.full and (total is None or ahead + page_size < total):
+                    ahead += page_size
+                    if not windows.submit(ahead):
+                        break
+            in_window, first, last = yield from _window_pages(fetch, response, rows, seen, base_url)
+            if last is not rows:  # the window went on by next links: the next window follows its last page
+                shifts.remember(last)
+            if in_window != page_size:
+                return
+            if first is not None and first == previous_first:
+                raise ODataPagingError(f"$skip={skip} returned the same rows as the window before ($skip ignored)")
+            previous_first = first
+            skip += page_size
+
+
+def _whole_row(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, default=str)

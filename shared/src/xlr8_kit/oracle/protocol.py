@@ -15,6 +15,7 @@ import requests
 from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
 
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+from xlr8_kit.http.window import UNKNOWN
 
 #: Fusion's limit cap: a larger ``limit`` is silently lowered to this by the server.
 MAX_LIMIT = 500
@@ -67,13 +68,26 @@ class HasMorePaginator(OffsetPaginator):
 
     def __init__(self, page_size: int) -> None:
         super().__init__(start_value=0, page_size=page_size)
+        #: ``totalResults`` of the first page (asked for with ``totalResults=true``), None when not sent.
+        self.total: int | None = None
 
     def has_more(self, response: requests.Response) -> bool:
         return collection_page(body(response))[1]
 
     def get_next(self, response: requests.Response) -> int | None:
-        items, _ = collection_page(body(response))
+        payload = body(response)
+        items, _ = collection_page(payload)
+        total = payload.get("totalResults")
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.total = total
         return self.current_value + len(items)
+
+    def predict_next(self, token: int | None) -> Any:
+        """The offset after a full page (``xlr8_kit.http.window``), while below ``totalResults``: a shorter page
+        with ``hasMore`` (the server lowered ``limit``) shows up as a different real offset, and the window then
+        stops guessing; rows created while paging (past the total) are read one page at a time, by ``hasMore``."""
+        offset = (token or 0) + min(self._page_size, MAX_LIMIT)
+        return UNKNOWN if self.total is not None and offset >= self.total else offset
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.http.window import row_key
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
@@ -99,12 +100,22 @@ class S4Client:
         return self._metadata[service.path]
 
     def iter_rows(
-        self, url: str, params: Mapping[str, t.Any], *, version: int, page_size: int | None
+        self,
+        url: str,
+        params: Mapping[str, t.Any],
+        *,
+        version: int,
+        page_size: int | None,
+        window: int = 1,
+        keys: t.Sequence[str] = (),
     ) -> Iterator[dict[str, t.Any]]:
         """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
 
         The next page (a server link, or the next ``$skip`` window) follows from the pages read so far alone, so
-        it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``)."""
+        it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
+        ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
+        (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
+        tell when rows moved between windows answered out of order."""
         query = dict(params)
         if version < 4:
             query.setdefault("$format", "json")
@@ -113,8 +124,18 @@ class S4Client:
         def fetch(link: str, options: Mapping[str, t.Any] | None) -> requests.Response:
             return self.get(link, options, accept=accept)
 
-        pages = iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url)
-        for rows in read_ahead(pages, name="xlr8-s4hana"):
+        if window > 1 and page_size:
+            key_names = tuple(keys)
+            pages = iter_pages(
+                fetch, url, query, page_size=page_size, version=version, base_url=self.base_url, window=window,
+                row_key=row_key(key_names) if key_names else None,
+            )  # fmt: skip
+        else:
+            pages = read_ahead(
+                iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url),
+                name="xlr8-s4hana",
+            )
+        for rows in pages:
             yield from rows
 
     # -- BAPIs ---------------------------------------------------------------------------------------------------
@@ -204,7 +225,12 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
     def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
         entity = self.plan.entity_set.entity_type
         raw = self.client.iter_rows(
-            self.collection_url, self.query(where), version=self.plan.version, page_size=self.settings.page_size
+            self.collection_url,
+            self.query(where),
+            version=self.plan.version,
+            page_size=self.settings.page_size,
+            window=self.page_window_width,
+            keys=self.plan.entity_set.entity_type.keys,
         )
         for entry in raw:
             yield decode_entry(entity, entry)
@@ -236,6 +262,8 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             {**({"$filter": str(since)} if since is not None else {}), "$select": ",".join(header_columns)},
             version=self.plan.version,
             page_size=self.settings.page_size,
+            window=self.page_window_width,
+            keys=header.entity_type.keys,
         ):
             row = decode_entry(header.entity_type, entry)
             changed[tuple(row.get(c) for c in link.join.values())] = row.get(change.name)

@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import KitHTTPError
-from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
+from xlr8_kit.rest import MAX_CONCURRENT_REQUESTS, KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_pro import discovery
 from xlr8_tap_ukg_pro.auth import RaasLogOn, UkgRestAuth
 from xlr8_tap_ukg_pro.client import MAX_PER_PAGE, RaasReportStream
@@ -49,6 +49,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "user_access_key", th.StringType, secret=True, description="RaaS user access key (needed for RaaS reports)."
     ),
     th.Property("per_page", th.IntegerType, default=1000, description=f"REST rows per page (1-{MAX_PER_PAGE})."),
+    MAX_CONCURRENT_REQUESTS,
     th.Property("start_date", th.DateTimeType, description="employee_changes: first window start on a first run."),
     th.Property("end_date", th.DateTimeType, description="employee_changes: read changes up to here (default now)."),
     th.Property(

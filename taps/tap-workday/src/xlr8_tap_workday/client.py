@@ -23,6 +23,7 @@ from singer_sdk.streams.rest import HTTPRequest
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.http.window import UNKNOWN
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import response_json
@@ -368,12 +369,25 @@ class OffsetPaginator(BaseAPIPaginator[int]):
     def __init__(self, limit: int) -> None:
         super().__init__(0)
         self.limit = limit
+        #: ``total`` of the last answer (None before the first): no page is asked for ahead past it.
+        self.total: int | None = None
+        #: Whether a page reported another ``total`` than the first: rows were added or removed while paging, so
+        #: pages asked for at once may disagree about where a row is (``xlr8_kit.http.window``).
+        self.changed_while_paging = False
 
     def get_next(self, response: requests.Response) -> int | None:
         body = response_json(response)
         read = (self.current_value or 0) + len(body.get("data") or [])
         total = int(body.get("total") or 0)
+        if self.total is not None and total != self.total:
+            self.changed_while_paging = True
+        self.total = total
         return read if read < total and body.get("data") else None
+
+    def predict_next(self, token: int | None) -> t.Any:
+        """The offset after a full page, while below the reported total (``xlr8_kit.http.window``)."""
+        offset = (token or 0) + self.limit
+        return UNKNOWN if self.total is not None and offset >= self.total else offset
 
 
 class WorkdayRestStream(WorkdayStream):
@@ -502,12 +516,22 @@ class SoapPaginator(BaseAPIPaginator[tuple[int, str | None] | None]):
 
     def __init__(self) -> None:
         super().__init__(None)
+        #: ``Total_Pages`` of the last answer (None before the first): no page is asked for ahead past it.
+        self.total_pages: int | None = None
 
     def get_next(self, response: requests.Response) -> tuple[int, str | None] | None:
         page = read_soap_page(parsed_message(response))
         current = self.current_value
         as_of = current[1] if current is not None else page.as_of
+        self.total_pages = page.total_pages
         return (page.page + 1, as_of) if page.page < page.total_pages else None
+
+    def predict_next(self, token: tuple[int, str | None] | None) -> t.Any:
+        """Page n+1 with the same As_Of moment, up to Total_Pages; unknown before the first answer (which names
+        the moment every later page is read at)."""
+        if token is None or self.total_pages is None or token[0] >= self.total_pages:
+            return UNKNOWN
+        return (token[0] + 1, token[1])
 
 
 class WorkdaySoapStream(WorkdayStream):

@@ -1,0 +1,165 @@
+"""``OrderedFetches`` (a window of page requests) and the resilient session under concurrent requests."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from xlr8_kit.http.window import OrderedFetches, ShiftWatch, SkippedFetch, row_key
+from xlr8_kit.testing.faultserver import Reply
+
+WAIT = 10.0  # seconds a test waits for a worker before failing (a hang guard, not a timing assertion)
+
+
+class Pages:
+    """``fetch(n)`` for pages 1..n; records what was fetched and how many fetches ran at once."""
+
+    def __init__(self, fail_at: int | None = None, gate: threading.Event | None = None) -> None:
+        self.fail_at = fail_at
+        self.gate = gate
+        self.fetched: list[int] = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_running = 0
+
+    def __call__(self, n: int) -> list[int]:
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+            self.fetched.append(n)
+        try:
+            if self.gate is not None:
+                assert self.gate.wait(WAIT)
+            if n == self.fail_at:
+                raise RuntimeError(f"page {n} failed")
+            return [n * 10, n * 10 + 1]
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_answers_come_back_in_the_order_asked_with_several_in_flight():
+    gate = threading.Event()
+    pages = Pages(gate=gate)
+    with OrderedFetches(pages, 4, name="xlr8-test") as window:
+        for n in range(1, 6):
+            window.submit(n)  # the fifth is refused: the window is full
+        assert len(window) == 4
+        deadline = time.monotonic() + WAIT
+        while pages.running < 4 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert pages.most_running == 4  # four requests in flight at once, none queued behind another
+        gate.set()
+        assert [window.take() for _ in range(4)] == [(n, [n * 10, n * 10 + 1]) for n in range(1, 5)]
+    assert sorted(pages.fetched) == [1, 2, 3, 4]
+
+
+def test_a_failed_page_raises_in_order_and_stops_the_window():
+    pages = Pages(fail_at=2)
+    with OrderedFetches(pages, 3) as window:
+        for n in (1, 2, 3):
+            window.submit(n)
+        assert window.take() == (1, [10, 11])
+        with pytest.raises(RuntimeError, match="page 2 failed"):
+            window.take()
+        assert len(window) == 0  # page 3's answer was thrown away, never handed out
+        assert not window.submit(4)  # nothing is asked for after the failure is seen
+    assert 4 not in pages.fetched
+
+
+def test_a_page_queued_behind_a_failed_one_is_never_sent():
+    window: OrderedFetches[int, int] = OrderedFetches(lambda n: n, 1)
+    window._failed_at = 0  # page 0 failed (as its worker would record it)
+    with pytest.raises(SkippedFetch):
+        window._call(5, 1)
+    assert window._call(7, 0) == 7  # the failed page itself, and earlier ones, still go out
+    window.close()
+
+
+def test_discard_waits_for_requests_in_flight_and_drops_their_answers():
+    gate = threading.Event()
+    pages = Pages(gate=gate)
+    window = OrderedFetches(pages, 2)
+    window.submit(1)
+    window.submit(2)
+    threading.Timer(0.05, gate.set).start()
+    window.close()  # returns only once both requests ended: none outlives the read
+    assert pages.running == 0
+    assert len(window) == 0
+    assert not window.submit(3)
+
+
+def test_workers_see_the_callers_context_variables():
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="unset")
+    marker.set("caller")
+    with OrderedFetches(lambda _n: marker.get(), 2) as window:
+        window.submit(1)
+        window.submit(2)
+        assert [window.take()[1], window.take()[1]] == ["caller", "caller"]
+
+
+def test_window_size_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        OrderedFetches(lambda n: n, 0)
+
+
+# -- the session's shared pieces under concurrent requests ---------------------------------------------------------
+
+
+def test_an_older_quota_reading_never_replaces_a_newer_one(server, make_session):
+    """Answers to concurrent requests arrive in any order: the quota guard keeps the highest usage it saw."""
+    server.script("/a", Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=4600/5000"}))
+    server.script("/b", Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=4500/5000"}))
+    session = make_session(max_quota_share=0.99)
+    session.get(server.url + "/a")
+    session.get(server.url + "/b")  # answered later, read earlier by the vendor
+    assert session.quota_usage == (4600, 5000)
+
+
+def test_concurrent_requests_share_one_rate_limit_breaker_and_retry_budget(server, make_session, fake_time):
+    """Sixteen requests from eight threads through one session: each 503 is retried on its own thread, the token
+    bucket hands out one slot per attempt, the breaker counts consecutive failures across threads."""
+    server.script("/flaky", Reply(503), Reply(503), Reply(200, body={"ok": 1}), repeat_last=True)
+    server.script("/ok", Reply(200, body={"ok": 1}), repeat_last=True)
+    session = make_session(requests_per_second=1000, rate_burst=1, breaker_fail_max=50)
+    reserved: list[float] = []
+    bucket = session.rate_limiter
+    assert bucket is not None
+    original = bucket.reserve
+
+    def counting_reserve() -> float:
+        wait = original()
+        reserved.append(wait)
+        return wait
+
+    bucket.reserve = counting_reserve  # type: ignore[method-assign]
+    urls = [server.url + "/flaky"] * 2 + [server.url + "/ok"] * 14
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda url: session.get(url).status_code, urls))
+    assert statuses == [200] * 16
+    assert server.count() == 18  # two 503s retried once each, nothing lost or repeated
+    assert len(reserved) == 18  # one rate-limit slot per attempt
+    assert session.breakers.get(next(iter(session.breakers._breakers))).state == "closed"
+
+
+def test_shift_watch_sees_a_page_that_starts_with_a_row_of_the_page_before():
+    """Rows inserted before the read position push the rest on: a page answered after the insert repeats the last
+    rows of a page answered before it, which is the sign that pages answered out of order may have lost a row."""
+    watch = ShiftWatch(lambda row: row["id"])
+    assert not watch.moved([{"id": 1}, {"id": 2}, {"id": 3}])
+    assert not watch.moved([{"id": 4}, {"id": 5}, {"id": 6}])  # the next rows: nothing moved
+    assert watch.moved([{"id": 5}, {"id": 6}, {"id": 7}])  # two rows pushed on by an insert
+    assert not watch.moved([])
+    watch.remember([{"id": 8}])
+    assert watch.moved([{"id": 8}, {"id": 9}])
+
+
+def test_row_key_reads_the_key_values_and_treats_a_missing_one_as_none():
+    single, double = row_key(["id"]), row_key(["order", "item"])
+    assert single({"id": 7, "x": 1}) == 7
+    assert double({"order": "4500", "item": "10"}) == ("4500", "10")
+    assert double({"order": "4500"}) == ("4500", None)
