@@ -73,7 +73,7 @@ class ReadAheadCase:
         if not (self.page_query is not None if self.windowed is None else self.windowed):
             return 1
         value = self.config.get("max_concurrent_requests")
-        return 4 if value is None else int(value)
+        return int(getattr(self.tap_class, "default_concurrent_requests", 1)) if value is None else int(value)
 
     def with_window(self, size: int) -> ReadAheadCase:
         """The same case with ``max_concurrent_requests`` set to ``size``."""
@@ -204,9 +204,26 @@ class ReadAheadCase:
         finally:
             self.sandbox.faults.set_latency(self.product, 0, self.path)
 
+    def check_default_window(self, expected: int, latency_ms: float = 50) -> None:
+        """With ``max_concurrent_requests`` unset, the tap keeps ``expected`` page requests in flight at most (1: one
+        page read ahead), and its setting declares that default."""
+        assert "max_concurrent_requests" not in self.config
+        declared = self.tap_class.config_jsonschema["properties"]["max_concurrent_requests"]["default"]
+        assert declared == expected == self.window
+        self.sandbox.faults.set_latency(self.product, latency_ms, self.path)
+        try:
+            _, error = self.run(FakeTime())
+        finally:
+            self.sandbox.faults.set_latency(self.product, 0, self.path)
+        assert error is None, error
+        assert (self.max_in_flight == 1) if expected == 1 else (1 < self.max_in_flight <= expected), self.max_in_flight
+
     def check_window(self) -> None:
         """Every window check: one page ahead (window 1) as before, the same output with the window, requests
-        that really overlap, an error in the middle of the window."""
+        that really overlap, an error in the middle of the window (a window of 4 where the tap's default is 1)."""
+        if self.window == 1 and "max_concurrent_requests" not in self.config:
+            self.with_window(4).check_window()
+            return
         single = self.with_window(1)
         single.check_retry_after_on_page_2()
         single.check_error_on_page_3()

@@ -127,17 +127,27 @@ KIT_SETTINGS = th.PropertiesList(
 
 
 #: The window of page requests in flight per stream (``xlr8_kit.http.window``), for taps whose streams page by
-#: offset or page number. A tap that has such streams adds ``MAX_CONCURRENT_REQUESTS`` to its own settings.
+#: offset or page number. A tap that has such streams adds ``max_concurrent_requests_setting(...)`` to its settings
+#: with the same default as its ``KitTap.default_concurrent_requests``. The kit's default is 1 (one page read ahead):
+#: offset pages answered out of order around an insert can miss a row that reading in turn would only repeat, and
+#: only a source that reports a changing total or reads a snapshot catches every such case (Workday: default 4).
 MAX_CONCURRENT_REQUESTS_KEY = "max_concurrent_requests"
-DEFAULT_CONCURRENT_REQUESTS = 4
-MAX_CONCURRENT_REQUESTS = th.Property(
-    MAX_CONCURRENT_REQUESTS_KEY,
-    th.IntegerType(minimum=1, maximum=MAX_WINDOW),
-    default=DEFAULT_CONCURRENT_REQUESTS,
-    description=f"Page requests one stream keeps in flight at once where the next page's request is known before "
-    f"the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). Pages are "
-    "still emitted in order; the kit's retries and http.requests_per_second apply to every request.",
-)
+DEFAULT_CONCURRENT_REQUESTS = 1
+
+
+def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) -> th.Property:
+    return th.Property(
+        MAX_CONCURRENT_REQUESTS_KEY,
+        th.IntegerType(minimum=1, maximum=MAX_WINDOW),
+        default=default,
+        description=f"Page requests one stream keeps in flight at once where the next page's request is known "
+        f"before the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). "
+        "Pages are still emitted in order; the kit's retries and http.requests_per_second apply to every request. "
+        "See the README on rows inserted during a read before raising it.",
+    )
+
+
+MAX_CONCURRENT_REQUESTS = max_concurrent_requests_setting()
 
 
 def kit_config_schema(product_settings: th.PropertiesList) -> dict[str, t.Any]:
@@ -186,6 +196,8 @@ class KitTap(Tap):
     #: The setting naming the tenant's host (``base_url``, ``api_url``, Salesforce's ``login_url``): a credential's
     #: ``instance_url`` fills it when the config leaves it unset.
     instance_url_setting: t.ClassVar[str | None] = None
+    #: ``max_concurrent_requests`` when the config leaves it unset (the tap's setting declares the same default).
+    default_concurrent_requests: t.ClassVar[int] = DEFAULT_CONCURRENT_REQUESTS
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         """``--about`` reports the tap's version: the distribution is named after the package (``xlr8_tap_x`` is
@@ -738,7 +750,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         """Page requests this stream keeps in flight (the ``max_concurrent_requests`` setting; 1 = one page read
         ahead). Used only where the paginator predicts its next token (``xlr8_kit.http.window``)."""
         value = self._kit_tap.resolved_config.get(MAX_CONCURRENT_REQUESTS_KEY)
-        return DEFAULT_CONCURRENT_REQUESTS if value is None else int(value)
+        return self._kit_tap.default_concurrent_requests if value is None else int(value)
 
     def _request_pages_windowed(
         self, context: t.Any, paginator: t.Any, width: int

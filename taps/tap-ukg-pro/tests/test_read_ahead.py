@@ -28,3 +28,8 @@ def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox:
 
 def test_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     case(url, sandbox).check_window()
+
+
+def test_default_window(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """One page read ahead unless a window is asked for: pages answered out of order could hide an inserted row."""
+    case(url, sandbox).check_default_window(1)

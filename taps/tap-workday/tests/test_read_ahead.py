@@ -30,6 +30,11 @@ def test_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> N
     case(url, sandbox).check_window()
 
 
+def test_default_window(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """Four REST pages in flight by default: every page reports total, so a moved total is seen."""
+    case(url, sandbox).check_default_window(4)
+
+
 def soap_case(url: str, sandbox: t.Any) -> ReadAheadCase:
     config = base_config(url, streams=["soap_workers"], soap_page_size=10)
     return ReadAheadCase(TapWorkday, config, "soap_workers", sandbox, "workday", "/ccx/service/*/Human_Resources/*",
