@@ -272,3 +272,45 @@ def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Pa
         path = tmp_path / f"{index}.jsonl"
         path.write_text('{"pad": 1}\n' * 3 + line + "\n")
         assert has_long_number(str(path)) is expected, line
+
+
+def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, config: dict[str, Any]) -> None:
+    """Integers are read as JSON (all their digits), so a file whose only numbers are integers takes DuckDB's reader
+    even with 16-19 digit values, and lands what the exact path lands; a value that is not a JSON integer fitting
+    BIGINT (a fraction, 1.0, a string, a boolean, 2^63) sends its file to the record path."""
+    props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Name": {"type": ["null", "string"]}}
+    files = [
+        [{"Id": "I1", "Qty": 1234567890123456789}, {"Id": "I2", "Qty": -9223372036854775808}, {"Id": "I3"},
+         {"Id": "I4", "Qty": None, "Name": "12345678901234567890"}, {"Id": "I5", "Qty": 0}],
+        [{"Id": "J1", "Qty": 1.0}],
+        [{"Id": "J2", "Qty": "12"}],
+        [{"Id": "J3", "Qty": True}],
+        [{"Id": "J4", "Qty": 9223372036854775808}],
+        [{"Id": "J5", "Qty": 1.5}],
+    ]  # fmt: skip
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        where = tmp_path / label
+        where.mkdir()
+        messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
+        for index, records in enumerate(files):
+            path = where / f"part-{index}.jsonl"
+            path.write_text(_encode(records))
+            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+            messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        store = where / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}
+        run = run_target(settings, messages, where, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        paths = _paths(run.stderr)["items"]
+        assert paths.get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
+        assert paths["batch_files_records"] == (6 if env else 5)
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        rows = query(store, f'SELECT id, qty, name, _sdc_extracted_at FROM "{table}" ORDER BY id')
+        dead = query(store, "SELECT record_key, error, error_path FROM _dead_letters ORDER BY record_key")
+        landed.append((rows, dead, run.summary["streams"]["items"]))
+    assert landed[0] == landed[1]
+    rows = landed[0][0]
+    assert rows[0][:3] == ("I1", 1234567890123456789, None)
+    assert rows[1][:3] == ("I2", -9223372036854775808, None)

@@ -410,7 +410,7 @@ class TruthsSink(BatchSink):
         path would protect (plain string properties); any other protected property keeps the record path."""
         if any(source not in self._plain_strings for source in self._protected_stored):
             return False
-        numeric = any(c.kind in {"decimal", "integer", "json"} for c in self.columns)
+        numeric = any(c.kind in {"decimal", "json"} for c in self.columns)  # integers are read exactly (as JSON)
         return not numeric or store.numbers_are_exact(path)
 
     @functools.cached_property
