@@ -315,3 +315,64 @@ def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, conf
     rows = landed[0][0]
     assert rows[0][:3] == ("I1", 1234567890123456789, None)
     assert rows[1][:3] == ("I2", -9223372036854775808, None)
+
+
+def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, monkeypatch: Any) -> None:
+    """The BATCH path rewrites DuckDB's text of a nested value whose numbers have a fraction (msgspec, float hook):
+    for every text it must equal ``convert_value`` on the same value (key order, escapes, float spelling, numbers
+    as text), and refuse what ``convert_value`` refuses (too deep)."""
+    import random
+
+    import duckdb
+
+    import target_xlr8_truths.sinks as sinks
+    from target_xlr8_truths.columns import Column
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+    from target_xlr8_truths.records import MAX_JSON_DEPTH, Rejected, convert_value
+    from target_xlr8_truths.sinks import TruthsSink
+    from xlr8_kit.singer_io import loads_exact
+
+    fallbacks: list[Any] = []
+    monkeypatch.setattr(sinks, "convert_value", lambda c, v: fallbacks.append(v) or convert_value(c, v))
+    column = Column("address", "Address", "json", 0)
+    rewrite = TruthsSink._json_rewriter(column)
+    rnd = random.Random(7)
+    chars = [chr(i) for i in range(0x80)] + ["é", "😀", "\u2028", "\u2029", "\ufeff", "\u0085"]
+    sources = [
+        '{"x": 1.50, "y": [1E+3, -0.0, 2.5E-7, 1e16, 123456789012345, 0.1, -12.5e-3, 9007199254740993.0, 1e-300]}',
+        '{"a": {"b": {"c": [1.25, "1.5", "x1.5e3"]}}, "z": -1.0, "big": 18446744073709551616}',
+        '[1.5, {"a": 2}]',
+        '{"u": "\\ud83d\\ude00", "v": 3.14159}',  # (DuckDB refuses a file with a lone surrogate)
+        '{"d": 1, "d": 2.5}',
+        '"v1.5"',
+        "[" * (MAX_JSON_DEPTH + 1) + "1.5" + "]" * (MAX_JSON_DEPTH + 1),
+        '{"street": "1 Main St", "latitude": 51.5073509, "longitude": -0.1277583}',
+    ]
+    for _ in range(2000):
+        text = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 12)))
+        sources.append(json.dumps({"s": text, "k" + text: rnd.choice([1.5, 2, None, True, 0.000123, [0.5]])}))
+    path = tmp_path / "values.jsonl"
+    path.write_text("".join(f'{{"j": {s}}}\n' for s in sources))
+    with duckdb.connect() as con:
+        rendered = [
+            row[0]
+            for row in con.execute(
+                f"SELECT CAST(j AS VARCHAR) FROM read_json('{path}', format='newline_delimited', "
+                "columns={'j': 'JSON'})"
+            ).fetchall()
+        ]
+    assert len(rendered) == len(sources)
+    refused = 0
+    for text in rendered:
+        try:
+            expected: Any = convert_value(column, loads_exact(text))
+        except (Rejected, ValueError, TypeError, RecursionError):
+            expected = FastPathRefused
+        try:
+            got: Any = rewrite(text)
+        except FastPathRefused:
+            got = FastPathRefused
+        assert got == expected, text
+        refused += got is FastPathRefused
+    assert refused == 1  # the too-deep array
+    assert len(fallbacks) == 1  # every other value took the msgspec rewrite
