@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ class Measurement:
     peak_rss_mb: float
     ok: bool = True
     error: str | None = None
+    cpu_s: float | None = None  # user + sys of the measured child processes (suite only), start-up included
 
     @property
     def records_per_s(self) -> float:
@@ -538,6 +540,18 @@ class Figures:
         return f"  {self.what:<26} {records:>9,} {rate:>24} {peak:>16} {ratio:>18}{failed}"
 
 
+def with_children_cpu(measure: Any, *args: Any, **kwargs: Any) -> Measurement:
+    """``measure(...)`` with ``cpu_s`` set: user + sys CPU of the child processes it ran and waited for (a tap, a
+    target, meltano with everything it ran)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    measured: Measurement = measure(*args, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    measured.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return measured
+
+
 def suite_product(product: str, stream_alias: str, args: argparse.Namespace) -> list[Figures]:
     """Every mode for one product in one sandbox (fixed ports, for meltano), each repeated; then the latency line."""
     from xlr8_sandbox.platform.server import run_sandbox
@@ -565,15 +579,19 @@ def suite_product(product: str, stream_alias: str, args: argparse.Namespace) -> 
             round_dir.mkdir()
             print(f"  {product}: round {n + 1}/{args.repeat}", file=sys.stderr, flush=True)
             runs["ceiling"].append(measure_ceiling(product, url, credentials, stream))
-            runs["tap"].append(measure_tap(module.TAP, config, catalog))
+            runs["tap"].append(with_children_cpu(measure_tap, module.TAP, config, catalog))
             (round_dir / "rt").mkdir()
-            record_run = measure_tap_target(module.TAP, config, catalog, round_dir / "rt")
+            record_run = with_children_cpu(measure_tap_target, module.TAP, config, catalog, round_dir / "rt")
             record_run.what = "tap|target RECORD"
             runs["tap|target RECORD"].append(record_run)
             (round_dir / "bt").mkdir()
-            runs["tap|target BATCH"].append(measure_tap_target_batch(module.TAP, config, catalog, round_dir / "bt"))
-            runs["meltano RECORD"].append(measure_meltano_mode(module.TAP, stream, round_dir, batch=False, run_no=n))
-            runs["meltano BATCH"].append(measure_meltano_mode(module.TAP, stream, round_dir, batch=True, run_no=n))
+            runs["tap|target BATCH"].append(
+                with_children_cpu(measure_tap_target_batch, module.TAP, config, catalog, round_dir / "bt")
+            )
+            for mode, batch in (("meltano RECORD", False), ("meltano BATCH", True)):
+                runs[mode].append(
+                    with_children_cpu(measure_meltano_mode, module.TAP, stream, round_dir, batch=batch, run_no=n)
+                )
             if not args.no_peers:
                 for peer in peers.for_product(product):
                     peer_dir = round_dir / "peers"
@@ -631,6 +649,10 @@ def print_suite(product: str, stream: str, figures: list[Figures], args: argpars
         for fig in figures:
             if fig.what.startswith("tap @"):
                 print(f"  {fig.what}: {fig.rate() / tap.rate():.0%} of the tap's zero-latency records/s")
+    for fig in figures:
+        cpu = sorted(m.cpu_s for m in fig.good if m.cpu_s)
+        if cpu:
+            print(f"  {fig.what}: CPU s (child processes) {statistics.median(cpu):.2f} [{cpu[0]:.2f}-{cpu[-1]:.2f}]")
     record, batch = by_name.get("meltano RECORD"), by_name.get("meltano BATCH")
     if record and batch and record.rate():
         landed = {getattr(m, "landed", None) for m in record.good + batch.good}

@@ -272,3 +272,107 @@ def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Pa
         path = tmp_path / f"{index}.jsonl"
         path.write_text('{"pad": 1}\n' * 3 + line + "\n")
         assert has_long_number(str(path)) is expected, line
+
+
+def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, config: dict[str, Any]) -> None:
+    """Integers are read as text (all their digits), so a file whose only numbers are integers takes DuckDB's reader
+    even with 16-19 digit values, and lands what the exact path lands; a value whose text is not the BIGINT's (a
+    fraction, 1.0, a boolean, 2^63) sends its file to the record path. (A JSON string of digits in an integer
+    column still lands as that integer on the fast path, as it did when integers were read as doubles, where the
+    record path dead-letters it: not covered here.)"""
+    props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Name": {"type": ["null", "string"]}}
+    files = [
+        [{"Id": "I1", "Qty": 1234567890123456789}, {"Id": "I2", "Qty": -9223372036854775808}, {"Id": "I3"},
+         {"Id": "I4", "Qty": None, "Name": "12345678901234567890"}, {"Id": "I5", "Qty": 0}],
+        [{"Id": "J1", "Qty": 1.0}],
+        [{"Id": "J3", "Qty": True}],
+        [{"Id": "J4", "Qty": 9223372036854775808}],
+        [{"Id": "J5", "Qty": 1.5}],
+    ]  # fmt: skip
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        where = tmp_path / label
+        where.mkdir()
+        messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
+        for index, records in enumerate(files):
+            path = where / f"part-{index}.jsonl"
+            path.write_text(_encode(records))
+            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+            messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        store = where / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}
+        run = run_target(settings, messages, where, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        paths = _paths(run.stderr)["items"]
+        assert paths.get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
+        assert paths["batch_files_records"] == (5 if env else 4)
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        rows = query(store, f'SELECT id, qty, name, _sdc_extracted_at FROM "{table}" ORDER BY id')
+        dead = query(store, "SELECT record_key, error, error_path FROM _dead_letters ORDER BY record_key")
+        landed.append((rows, dead, run.summary["streams"]["items"]))
+    assert landed[0] == landed[1]
+    rows = landed[0][0]
+    assert rows[0][:3] == ("I1", 1234567890123456789, None)
+    assert rows[1][:3] == ("I2", -9223372036854775808, None)
+
+
+def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, monkeypatch: Any) -> None:
+    """The BATCH path rewrites DuckDB's text of a nested value whose numbers have a fraction (msgspec, float hook):
+    for every text it must equal ``convert_value`` on the same value (key order, escapes, float spelling, numbers
+    as text), and refuse what ``convert_value`` refuses (too deep)."""
+    import random
+
+    import duckdb
+
+    import target_xlr8_truths.sinks as sinks
+    from target_xlr8_truths.columns import Column
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+    from target_xlr8_truths.records import MAX_JSON_DEPTH, Rejected, convert_value
+    from target_xlr8_truths.sinks import TruthsSink
+    from xlr8_kit.singer_io import loads_exact
+
+    fallbacks: list[Any] = []
+    monkeypatch.setattr(sinks, "convert_value", lambda c, v: fallbacks.append(v) or convert_value(c, v))
+    column = Column("address", "Address", "json", 0)
+    rewrite = TruthsSink._json_rewriter(column)
+    rnd = random.Random(7)
+    chars = [chr(i) for i in range(0x80)] + ["é", "😀", "\u2028", "\u2029", "\ufeff", "\u0085"]
+    sources = [
+        '{"x": 1.50, "y": [1E+3, -0.0, 2.5E-7, 1e16, 123456789012345, 0.1, -12.5e-3, 9007199254740993.0, 1e-300]}',
+        '{"a": {"b": {"c": [1.25, "1.5", "x1.5e3"]}}, "z": -1.0, "big": 18446744073709551616}',
+        '[1.5, {"a": 2}]',
+        '{"u": "\\ud83d\\ude00", "v": 3.14159}',  # (DuckDB refuses a file with a lone surrogate)
+        '{"d": 1, "d": 2.5}',
+        '"v1.5"',
+        "[" * (MAX_JSON_DEPTH + 1) + "1.5" + "]" * (MAX_JSON_DEPTH + 1),
+        '{"street": "1 Main St", "latitude": 51.5073509, "longitude": -0.1277583}',
+    ]
+    for _ in range(2000):
+        text = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 12)))
+        sources.append(json.dumps({"s": text, "k" + text: rnd.choice([1.5, 2, None, True, 0.000123, [0.5]])}))
+    path = tmp_path / "values.jsonl"
+    path.write_text("".join(f'{{"j": {s}}}\n' for s in sources))
+    with duckdb.connect() as con:
+        rendered = [
+            row[0]
+            for row in con.execute(
+                f"SELECT CAST(j AS VARCHAR) FROM read_json('{path}', format='newline_delimited', "
+                "columns={'j': 'JSON'})"
+            ).fetchall()
+        ]
+    assert len(rendered) == len(sources)
+    refused = 0
+    for text in rendered:
+        try:
+            expected: Any = convert_value(column, loads_exact(text))
+        except (Rejected, ValueError, TypeError, RecursionError):
+            expected = FastPathRefused
+        try:
+            got: Any = rewrite(text)
+        except FastPathRefused:
+            got = FastPathRefused
+        assert got == expected, text
+        refused += got is FastPathRefused
+    assert refused == 1  # the too-deep array
+    assert len(fallbacks) == 1  # every other value took the msgspec rewrite

@@ -5,6 +5,7 @@ value that would need rounding, or a second PO line) failing with the value name
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -137,3 +138,50 @@ def test_templates_are_checked_when_loaded(tmp_path: Path) -> None:
     custom = tmp_path / "mine.yaml"
     custom.write_text(json.dumps({**base, "fields": [{"common": "po_number", "erp": "N"}]}))
     assert load_template(str(custom)).map_record({"po_number": "A"}, "to_erp") == {"N": "A"}
+
+
+def _batch_file(path: Path, records: list[dict[str, Any]], compression: str) -> None:
+    import gzip
+
+    text = "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
+    path.write_bytes(gzip.compress(text) if compression == "gzip" else text)
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_batch_messages_become_the_record_messages_record_mode_gives(tmp_path: Path, compression: str) -> None:
+    """Taps send BATCH files (meltano.yml's batch_config); target-common reads RECORDs only, so the mapper sends the
+    files' records on as RECORD messages, mapped exactly as the same records sent as RECORDs are. Files the tap wrote
+    for this run are deleted once read; an older file is kept; a file outside ``batch_locations`` is refused."""
+    covered = {"draft", "pending", "confirmed", "amendment_pending", "cancelled"}
+    orders = [o for o in common_purchase_orders() if o["status"] in covered][:40]
+    assert len(orders) == 40
+    config = {"template": "s4hana", "direction": "to_erp"}
+    by_record = run_mapper(config, singer("purchase_orders", orders, ["id"]), tmp_path)
+    assert by_record.returncode == 0, by_record.stderr[-2000:]
+
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    suffix = ".json.gz" if compression == "gzip" else ".jsonl"
+    first, second, kept = (batches / f"{n}{suffix}" for n in ("first", "second", "kept"))
+    _batch_file(first, orders[:25], compression)
+    _batch_file(second, orders[25:], compression)
+    _batch_file(kept, [], compression)
+    os.utime(kept, (1_000_000_000, 1_000_000_000))  # written long before this run: not the tap's file for it
+    messages = singer("purchase_orders", [], ["id"])
+    batch = {"type": "BATCH", "stream": "purchase_orders", "encoding": {"format": "jsonl", "compression": compression}}
+    messages[1:1] = [
+        {**batch, "manifest": [first.as_uri(), second.as_uri()]},
+        {**batch, "manifest": [kept.as_uri()]},
+    ]
+    by_batch = run_mapper({**config, "batch_locations": [str(batches)]}, messages, tmp_path)
+    assert by_batch.returncode == 0, by_batch.stderr[-2000:]
+    assert parse_singer_messages(by_batch.stdout) == parse_singer_messages(by_record.stdout)
+    assert sorted(p.name for p in batches.iterdir()) == [kept.name]
+
+    outside = tmp_path / f"outside{suffix}"
+    _batch_file(outside, orders[:1], compression)
+    messages[1:3] = [{**batch, "manifest": [outside.as_uri()]}]
+    refused = run_mapper({**config, "batch_locations": [str(batches)]}, messages, tmp_path)
+    assert refused.returncode != 0
+    assert "outside setting 'batch_locations'" in refused.stderr
+    assert outside.exists()

@@ -105,8 +105,8 @@ def _batch_file_columns(
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead.
 
-    Integers and numbers are read as doubles, exact once ``has_long_number`` has ruled out 16+ digits. An integer
-    must have no fraction (read as BIGINT, 1.5 would round to 2). A number is cast straight to DECIMAL while
+    Integers are read as text (exact at any length) and must be integers that fit BIGINT. Numbers are read as
+    doubles, exact once ``has_long_number`` has ruled out 16+ digits. A number is cast straight to DECIMAL while
     value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above
     that (DuckDB's direct cast invents digits there), and must convert back to the same double: more places than
     the scale would round, and that is caught here."""
@@ -140,10 +140,14 @@ def _batch_file_columns(
                 )
             )
         elif column.kind == "integer":
-            spec[column.source] = "DOUBLE"
+            # read as text: a JSON integer keeps all its digits (no double in between), so no long-number scan is
+            # needed for it; a value whose text is not exactly the BIGINT's (a fraction, 1.0, 1e3, a boolean, 2^63)
+            # is left to the record path. A JSON string of digits reads as those digits (as it did read as DOUBLE)
+            spec[column.source] = "VARCHAR"
             raw.append(f"{source} AS {value}")
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
-            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR {value} <> trunc({value})))"))
+            exact = f"CAST({name} AS VARCHAR) = {value}"
+            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
         elif column.kind == "decimal":
             spec[column.source] = "DOUBLE"
             decimal = column.sql_type("duckdb")

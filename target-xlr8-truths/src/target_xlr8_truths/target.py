@@ -23,13 +23,13 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
-from target_xlr8_truths.batch_files import BatchFileRefused, BatchLocations
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
+from xlr8_kit.batch_files import BatchFileRefused, BatchLocations
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact

@@ -4,8 +4,11 @@
 ``xlr8_mapper_common.templates``); ``direction`` is ``from_erp`` (ERP purchase orders into Common's shape, for
 target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream
 is renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through
-untouched, after the records before it. A record the template cannot carry stops the run with a message naming
-the value, the field and the record's key: an unmapped status is an error, never a guess.
+untouched, after the records before it. A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
+messages its files hold, mapped, passed or dropped as RECORDs are (target-common reads RECORDs only); its files are
+read only under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the
+template cannot carry stops the run with a message naming the value, the field and the record's key: an unmapped
+status is an error, never a guess.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import ActivateVersionMessage, Message, RecordMessage, SchemaMessage, StateMessage
 
+from xlr8_kit.batch_files import BatchLocations, batch_file_records
 from xlr8_mapper_common.templates import Direction, MappingError, Template, load_template
 
 DIRECTIONS = ("from_erp", "to_erp")
@@ -47,6 +51,12 @@ class CommonMapper(InlineMapper):
             th.BooleanType,
             default=False,
             description="Drop streams other than the template's source stream (default: pass them through).",
+        ),
+        th.Property(
+            "batch_locations",
+            th.ArrayType(th.StringType),
+            description="Directories BATCH messages may name files in (the tap's batch_config storage root); their "
+            "records are sent on as RECORD messages. Files the tap wrote during this run are deleted once read.",
         ),
     ).to_dict()
 
@@ -93,6 +103,25 @@ class CommonMapper(InlineMapper):
             yield RecordMessage(stream=self.template.target_stream(direction), record=record)
         elif self._passes(stream):
             yield RecordMessage.from_dict(message_dict)
+
+    def map_batch_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        stream = message_dict["stream"]
+        locations = self._batch_locations
+        paths = [locations.readable(url, stream) for url in message_dict.get("manifest") or []]  # all before any
+        encoding = message_dict.get("encoding") or {}
+        if encoding.get("format") != "jsonl":
+            raise NotImplementedError(f"mapper-common: BATCH encoding {encoding.get('format')!r} (jsonl only)")
+        compression = encoding.get("compression")
+        for path in paths:
+            if self._mapped(stream) or self._passes(stream):
+                for record in batch_file_records(path, compression):
+                    yield from self.map_record_message({"type": "RECORD", "stream": stream, "record": record})
+            if locations.owned(path):  # its records are written on: the tap's file has served its purpose
+                path.unlink()
+
+    @cached_property
+    def _batch_locations(self) -> BatchLocations:
+        return BatchLocations.from_config(self.config)
 
     def map_state_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
         yield StateMessage.from_dict(message_dict)

@@ -1,13 +1,15 @@
-"""Which BATCH files the target may read, and which it may delete.
+"""Which BATCH files a target or mapper may read, and which it may delete; reading their records.
 
 A BATCH manifest is input like any other: it must not be a way to load (and then delete) an arbitrary local file.
-The target reads only regular files whose real path (symlinks resolved) lies under a configured batch location, and
-deletes only those the tap wrote for this run: created after the target process started (less a grace for a tap that
-started first) by the same user. Anything else is refused with the file and the setting named.
+A reader (target-xlr8-truths, mapper-common) reads only regular files whose real path (symlinks resolved) lies under
+a configured batch location, and deletes only those the tap wrote for this run: created after the reading process
+started (less a grace for a tap that started first) by the same user. Anything else is refused with the file and the
+setting named.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import time
@@ -15,6 +17,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from xlr8_kit.singer_io import loads_exact
 
 #: A tap started by the same ``meltano run`` may write its first file a little before the target is up.
 START_GRACE_SECONDS = 60.0
@@ -75,3 +79,12 @@ def _local_path(url: str, what: str) -> str:
     if parsed.scheme in ("", "file") and parsed.netloc in ("", "localhost"):
         return unquote(parsed.path) if parsed.scheme else url
     raise BatchFileRefused(f"{what} {url!r}: only local files (file:// or a path) are supported")
+
+
+def batch_file_records(path: Path, compression: str | None) -> t.Iterator[dict[str, t.Any]]:
+    """The records of one JSON-lines BATCH file, values as a RECORD line would give them (``Decimal`` fractions)."""
+    zipped = compression == "gzip" or path.name.endswith(".gz")
+    with gzip.open(path, "rb") if zipped else path.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                yield loads_exact(line)
