@@ -77,6 +77,17 @@ def loads_with(
         return json.loads(content, parse_float=parse_float, parse_constant=parse_constant)
 
 
+def loads_marked(content: bytes | str, parse_float: t.Callable[[str], Decimal]) -> tuple[t.Any, bool]:
+    """``loads_with(content, parse_float)`` and whether the value is plain (see ``_is_plain``): always when msgspec
+    parsed it (JSON gives string keys, strings, integers, booleans, nulls, containers, and ``parse_float`` gives
+    Decimals), else what ``_is_plain`` finds in what the standard library built (``NaN`` literals are floats)."""
+    try:
+        return _decoder_for(parse_float).decode(content), True
+    except msgspec.DecodeError:
+        value = json.loads(content, parse_float=parse_float)
+    return value, _is_plain(value) if type(value) in _CONTAINERS else type(value) in _PLAIN_TYPES
+
+
 _RESPONSE_JSON = "_xlr8_json"
 
 
@@ -147,12 +158,20 @@ def _ascii_line(raw: bytes) -> str:
     return text
 
 
+def _ascii_bytes(raw: bytes) -> bytes:
+    """``_ascii_line`` kept as bytes (escaping is per character, so a line's parts can be escaped apart)."""
+    if raw.isascii() and b"\x7f" not in raw:
+        return raw
+    return _NEEDS_ESCAPE.sub(_escape, raw.decode()).encode()
+
+
 class KitSingerWriter(SingerWriter):
     """The SDK's writer with a fast RECORD encoder and block writes (see the module docstring)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._pending: list[str] = []
+        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written.
+        self._pending: list[bytes] = []
 
     def serialize_message(self, message: t.Any) -> str:
         if type(message) is RecordMessage:
@@ -163,7 +182,7 @@ class KitSingerWriter(SingerWriter):
 
     def write_message(self, message: t.Any) -> None:
         if type(message) is RecordMessage:
-            self._pending.append(self.format_message(message) + "\n")
+            self._pending.append((self.format_message(message) + "\n").encode())
             if len(self._pending) >= BLOCK_LINES:
                 self.flush()
             return
@@ -174,12 +193,15 @@ class KitSingerWriter(SingerWriter):
         """A function writing one stream's RECORD messages, the line ``record_line`` would give, built around the
         record's own encoding (the fixed head and ``version`` are encoded once per stream, not per record). A record
         ``record_line`` would refuse goes through ``write_message`` and the SDK's serializer, as before. ``plain``
-        True says the caller already knows every value is plain (``xlr8_kit.conform.Conformer.marked``)."""
-        head = _ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":'
+        True says the caller already knows every value is plain (``xlr8_kit.conform.Conformer.marked``, or a
+        stream's ``records_plain``)."""
+        head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
         pending = self._pending
+        append = pending.append
         encode = _ENCODER.encode
+        join = b"".join
         write_message = self.write_message
         flush = self.flush
 
@@ -188,16 +210,27 @@ class KitSingerWriter(SingerWriter):
             if not plain and not _is_plain(record):
                 write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
                 return
-            raw = head + encode(record) + middle + extracted.isoformat(sep="T").encode() + b'"}'
-            pending.append(_ascii_line(raw) + "\n")
+            body = encode(record)
+            if not body.isascii() or b"\x7f" in body:
+                body = _ascii_bytes(body)
+            append(join((head, body, middle, extracted.isoformat(sep="T").encode(), b'"}\n')))
             if len(pending) >= BLOCK_LINES:
                 flush()
 
         return emit
 
     def flush(self) -> None:
-        """Write the held RECORD lines (before any other message, and when a sync ends or fails)."""
+        """Write the held RECORD lines (before any other message, and when a sync ends or fails): as bytes to
+        stdout's binary buffer when it has one (no text encoding of ASCII already encoded), else as text."""
         if self._pending:
-            sys.stdout.write("".join(self._pending))
+            block = b"".join(self._pending)
             self._pending.clear()
-            sys.stdout.flush()
+            out = sys.stdout
+            binary = getattr(out, "buffer", None)
+            if binary is None:
+                out.write(block.decode())
+                out.flush()
+            else:
+                out.flush()  # whatever the text layer holds goes first
+                binary.write(block)
+                binary.flush()

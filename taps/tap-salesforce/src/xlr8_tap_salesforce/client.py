@@ -34,7 +34,7 @@ from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_with
+from xlr8_kit.singer_io import loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -225,15 +225,23 @@ class SalesforceClient:
 
     def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of records (``attributes`` removed), following ``nextRecordsUrl`` until ``done``."""
+        for records, _plain in self.query_pages_marked(soql, include_deleted=include_deleted):
+            yield records
+
+    def query_pages_marked(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``)."""
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
         while True:
-            body = self.get_json(url, params=params, headers=headers)
+            response = self.request("GET", url, params=params, headers=headers)
+            body, plain = loads_marked(response.content, canonical_decimal)  # one spelling per value (as get_json)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
-            yield records
+            yield records, plain
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 return
@@ -332,6 +340,8 @@ def _csv_integer(raw: str) -> int:
 def canonical_decimal(text: str) -> Decimal:
     """One spelling per value whichever API read it: REST writes -33.86882, Bulk pads to the field's scale
     (-33.868820000000000); trailing fractional zeros go, the exponent never appears (100.0 -> 100)."""
+    if text[-1] != "0" and "e" not in text and "E" not in text:
+        return Decimal(text)  # nothing to strip, and a fraction not ending in 0 is not zero: the common case
     if "." in text and "e" not in text and "E" not in text:
         text = text.rstrip("0").rstrip(".") or "0"
     value = Decimal(text)
@@ -516,6 +526,30 @@ class SalesforceStream(KitRESTStream):
             return
         self._track_boundary(self.get_context_state(context), latest_record, rk)
 
+    def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
+        """``_increment_stream_state`` for the kit's plain loop (unpartitioned): for string bookmarks of a sorted
+        stream, the same steps with the stream's state and key looked up once per sync instead of per record."""
+        rk = self.replication_key
+        if not rk or not self._sorted_string_bookmarks:
+            return super()._plain_state_step()
+        state = self.get_context_state(None)  # the SDK keeps this one dict for the stream while it syncs
+        general = functools.partial(self._increment_stream_state, context=None)
+        advance, track = self._advance_sorted_bookmark, self._track_boundary
+
+        def step(record: dict[str, t.Any]) -> None:
+            if not record:
+                general(record)
+                return
+            new_value = record[rk]
+            old_value = state.get("replication_key_value")
+            if type(new_value) is str and (old_value is None or type(old_value) is str):
+                advance(state, rk, new_value, old_value)
+                track(state, record, rk)
+            else:
+                general(record)
+
+        return step
+
     @cached_property
     def _sorted_string_bookmarks(self) -> bool:
         """True when the SDK would advance this stream's bookmark as a sorted, checked, unpartitioned incremental
@@ -644,16 +678,20 @@ class SalesforceStream(KitRESTStream):
                 job_id = prefetched[1]
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
+            finish = self._finisher()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
+                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_from_csv)
                 for row in rows:
-                    yield self._finish(self._from_csv(row, fields))
+                    yield finish(self._from_csv(row, fields))
         else:
             soql = self._soql(fields, lower, upper)
-            pages = self.client.query_pages(soql, include_deleted=self.tracks_deletes)
-            for page in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page alone
+            finish = self._finisher()
+            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes)
+            for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
+                self.records_plain = plain
                 for record in page:
-                    yield self._finish(record)
+                    yield finish(record)
 
     def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
         """A Bulk CSV row as the record REST would give: ``csv_value`` per cell, compounds rebuilt from their parts,
@@ -697,13 +735,22 @@ class SalesforceStream(KitRESTStream):
     def _datetime_fields(self) -> list[str]:
         return [n for n, sf_type in self.info.field_types.items() if sf_type == "datetime"]
 
-    def _finish(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        for name in self._datetime_fields:
-            value = record.get(name)
-            if isinstance(value, str) and value.endswith("+0000"):
-                record[name] = value[:-5] + "Z"  # Salesforce's +0000 is not RFC 3339; Z is
-        if self.info.has_is_deleted:
-            deleted = record.get("IsDeleted")
-            stamp = record.get(self.replication_key or "SystemModstamp")
-            record[discovery.DELETED_AT] = stamp if deleted else None
-        return record
+    def _finisher(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        """What every record gets last, for the stream as configured now (fields and keys looked up once, not
+        per record): Salesforce's ``+0000`` made ``Z`` (RFC 3339), ``_sdc_deleted_at`` from ``IsDeleted``."""
+        datetime_fields = tuple(self._datetime_fields)
+        has_is_deleted = self.info.has_is_deleted
+        stamp_key = self.replication_key or "SystemModstamp"
+        deleted_at = discovery.DELETED_AT
+
+        def finish(record: dict[str, t.Any]) -> dict[str, t.Any]:
+            get = record.get
+            for name in datetime_fields:
+                value = get(name)
+                if isinstance(value, str) and value.endswith("+0000"):
+                    record[name] = value[:-5] + "Z"
+            if has_is_deleted:
+                record[deleted_at] = get(stamp_key) if get("IsDeleted") else None
+            return record
+
+        return finish
