@@ -273,7 +273,7 @@ class SalesforceClient:
         ).json()
         return str(job["id"])
 
-    def read_bulk_job(self, job_id: str) -> Iterator[Iterator[dict[str, str]]]:
+    def read_bulk_job(self, job_id: str) -> Iterator[csv.DictReader[str]]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
@@ -681,9 +681,14 @@ class SalesforceStream(KitRESTStream):
             finish = self._finisher()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
-                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_from_csv)
-                for row in rows:
-                    yield finish(self._from_csv(row, fields))
+                header = rows.fieldnames  # the page's first line
+                if header is None:
+                    continue  # an empty page
+                build = self._csv_builder(list(header), fields)
+                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_csv_builder)
+                for row in rows.reader:  # the DictReader's rows, as lists
+                    if row:  # DictReader skips blank lines too
+                        yield finish(build(row))
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
@@ -693,22 +698,36 @@ class SalesforceStream(KitRESTStream):
                 for record in page:
                     yield finish(record)
 
-    def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
-        """A Bulk CSV row as the record REST would give: ``csv_value`` per cell, compounds rebuilt from their parts,
-        the selected fields in order. The per-column work is planned once per field list (``_csv_plan``)."""
-        plan = self._csv_plans.get(id(fields))
-        if plan is None or plan[0] is not fields:
-            plan = self._csv_plans[id(fields)] = (fields, *self._csv_plan(fields))
-        _, typed, compounds = plan
-        record: dict[str, t.Any] = {name: raw or None for name, raw in row.items()}  # CSV has no null: "" is null
-        for name, convert in typed:
-            raw = record.get(name)
-            if raw is not None:
-                record[name] = convert(raw)
-        for compound, keys in compounds:
-            value = {key: record.get(part) for key, part in keys}
-            record[compound] = value if any(map(_is_not_none, value.values())) else None
-        return {name: record.get(name) for name in fields}
+    def _csv_builder(self, header: list[str], fields: list[str]) -> t.Callable[[list[str]], dict[str, t.Any]]:
+        """A function turning one Bulk CSV row (a list under ``header``) into the record REST would give, as the
+        page's ``csv.DictReader`` row would become it: CSV has no null (an empty or missing cell is null), typed
+        cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
+        past the header ignored, a repeated column name read from its last column. Planned once per page."""
+        typed_columns, compounds = self._csv_plan(fields)
+        width = len(header)
+        index = {name: position for position, name in enumerate(header)}
+        missing = width  # each row's cells get one null after the last column
+        typed = [(index[name], convert) for name, convert in typed_columns if name in index]
+        positions = [index.get(name, missing) for name in fields]
+        parts = [(compound, [(key, index.get(part, missing)) for key, part in keys]) for compound, keys in compounds]
+        padding = [""] * width
+
+        def build(row: list[str]) -> dict[str, t.Any]:
+            if len(row) != width:
+                row = (row + padding)[:width]
+            cells: list[t.Any] = [cell or None for cell in row]
+            cells.append(None)
+            for position, convert in typed:
+                raw = cells[position]
+                if raw is not None:
+                    cells[position] = convert(raw)
+            record = dict(zip(fields, map(cells.__getitem__, positions), strict=True))
+            for compound, keys in parts:
+                value = {key: cells[position] for key, position in keys}
+                record[compound] = value if any(map(_is_not_none, value.values())) else None
+            return record
+
+        return build
 
     def _csv_plan(
         self, fields: list[str]
@@ -726,10 +745,6 @@ class SalesforceStream(KitRESTStream):
             if compound in fields
         ]
         return typed, compounds
-
-    @cached_property
-    def _csv_plans(self) -> dict[int, t.Any]:
-        return {}
 
     @cached_property
     def _datetime_fields(self) -> list[str]:
