@@ -241,9 +241,12 @@ class KitTap(Tap):
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
         """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
-        from xlr8_kit.credentials.resolve import resolve_config
+        if self.config.get("credential_id"):
+            from xlr8_kit.credentials.resolve import resolve_config  # the store (sqlite3, cryptography) only here
 
-        config = resolve_config(dict(self.config), product_id=self.product_id)
+            config = resolve_config(dict(self.config), product_id=self.product_id)
+        else:
+            config = dict(self.config)  # what resolve_config gives without a credential
         setting = self.instance_url_setting
         if setting and config.get("instance_url") and not config.get(setting):
             config[setting] = config["instance_url"]
@@ -264,9 +267,11 @@ class KitTap(Tap):
         proxies = proxy_map(config)
         if proxies:
             session.proxies.update(proxies)
-        from xlr8_kit.credentials.resolve import secret_persister
+        persister = None  # what secret_persister gives without a credential: nothing to persist to
+        if self.config.get("credential_id"):
+            from xlr8_kit.credentials.resolve import secret_persister
 
-        persister = secret_persister(self.config)
+            persister = secret_persister(self.config)
         runtime = KitRuntime(
             session=session,
             authenticator=None,

@@ -421,6 +421,8 @@ class SalesforceStream(KitRESTStream):
         """This stream's share of the universal ``filters`` setting (pushed into SOQL, the rest checked here).
 
         Named as the kit's hook, so ``TapConnector`` can set a per-call filter the same way."""
+        if not self.settings.filters or not self.settings.filters.strip():
+            return None  # what filter_for_stream answers, without importing the query language
         from xlr8_kit.query import filter_for_stream
 
         return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
