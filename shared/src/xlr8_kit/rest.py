@@ -616,7 +616,9 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
         assert isinstance(writer, KitSingerWriter)  # _plain_record_loop checked it
-        conform_marked = self._conformer.marked
+        # Conformance level NONE: ``marked`` would hand back the record, not known plain.
+        conformer = self._conformer
+        conform_marked = None if conformer.is_identity else conformer.marked
         emit: t.Callable[[dict[str, t.Any], bool], None] | None = None
         if write_messages:
             emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
@@ -636,13 +638,18 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             record_index = 0
             try:
                 for result in self.get_records(None):
-                    processed = post_process(result[0] if isinstance(result, tuple) else result, None)
-                    if processed is None:
-                        continue
-                    record = processed
+                    record = result[0] if isinstance(result, tuple) else result
+                    if not trust_source:  # the SDK's post_process returns the record: not called per record
+                        processed = post_process(record, None)
+                        if processed is None:
+                            continue
+                        record = processed
                     if emit is not None:
-                        conformed, plain = conform_marked(record)
-                        emit(conformed, plain or (trust_source and self.records_plain))
+                        if conform_marked is None:
+                            emit(record, trust_source and self.records_plain)
+                        else:
+                            conformed, plain = conform_marked(record)
+                            emit(conformed, plain or (trust_source and self.records_plain))
                         state_manager.is_flushed = False
                     increment_state(record)
                     if emit is not None and (record_index + 1) % frequency == 0:

@@ -16,14 +16,16 @@ import json
 import re
 import sys
 import typing as t
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import compress
 
 import msgspec
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
+#: ``singer_sdk.helpers._util.utc_now`` (``datetime.now(timezone.utc)``) without a Python frame per record.
+utc_now = functools.partial(datetime.now, UTC)
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 #: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
@@ -213,7 +215,8 @@ class KitSingerWriter(SingerWriter):
             body = encode(record)
             if not body.isascii() or b"\x7f" in body:
                 body = _ascii_bytes(body)
-            append(join((head, body, middle, extracted.isoformat(sep="T").encode(), b'"}\n')))
+            # isoformat() separates with "T" by default: the text of the SDK's isoformat(sep="T")
+            append(join((head, body, middle, extracted.isoformat().encode(), b'"}\n')))
             if len(pending) >= BLOCK_LINES:
                 flush()
 
