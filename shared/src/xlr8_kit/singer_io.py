@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
-import re
 import sys
 import typing as t
 from datetime import UTC, datetime
@@ -30,8 +30,6 @@ _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 #: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
-#: What simplejson's ``ensure_ascii`` escapes beyond the ASCII controls both encoders escape alike.
-_NEEDS_ESCAPE = re.compile(r"[\x7f-\U0010ffff]")
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
 
@@ -109,12 +107,23 @@ def response_json(response: t.Any, parse_float: t.Callable[[str], t.Any] = float
     return cache[key]
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _escape_char(code: int) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     code -= 0x10000
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def _escape_run(error: UnicodeError) -> tuple[str, int]:
+    """The ASCII codec's error handler: each character it cannot write as simplejson escapes it."""
+    assert isinstance(error, UnicodeEncodeError)
+    return "".join([_escape_char(ord(char)) for char in error.object[error.start : error.end]]), error.end
+
+
+#: ``str.encode("ascii", _ESCAPING)`` calls ``_escape_run`` once per run of non-ASCII characters (a line's scan
+#: stays in C); DEL (0x7f) is ASCII to the codec, so it is replaced apart.
+_ESCAPING = "xlr8-json-ascii"
+codecs.register_error(_ESCAPING, _escape_run)
 
 
 _CONTAINERS = frozenset({dict, list})
@@ -154,17 +163,14 @@ def record_line(message: RecordMessage) -> str | None:
 
 def _ascii_line(raw: bytes) -> str:
     """msgspec's UTF-8 output as the text simplejson's ``ensure_ascii`` writes."""
-    text = raw.decode()
-    if not raw.isascii() or b"\x7f" in raw:
-        text = _NEEDS_ESCAPE.sub(_escape, text)
-    return text
+    return _ascii_bytes(raw).decode()
 
 
 def _ascii_bytes(raw: bytes) -> bytes:
     """``_ascii_line`` kept as bytes (escaping is per character, so a line's parts can be escaped apart)."""
-    if raw.isascii() and b"\x7f" not in raw:
-        return raw
-    return _NEEDS_ESCAPE.sub(_escape, raw.decode()).encode()
+    if not raw.isascii():
+        raw = raw.decode().encode("ascii", _ESCAPING)
+    return raw.replace(b"\x7f", b"\\u007f") if b"\x7f" in raw else raw
 
 
 class KitSingerWriter(SingerWriter):

@@ -10,6 +10,8 @@ from contextlib import redirect_stdout
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
@@ -334,3 +336,10 @@ def test_a_plain_source_spares_the_writer_its_walk_and_writes_what_the_sdk_write
     monkeypatch.setattr("xlr8_kit.singer_io._is_plain", no_walk)
     assert sync(sdk_loop=False) == sdk
     assert [m["record"]["address"] for m in sdk if m["type"] == "RECORD"][1] == {"city": "Zoë", "lat": 51.5}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
+    message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
+    assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)

@@ -536,19 +536,29 @@ class SalesforceStream(KitRESTStream):
             return super()._plain_state_step()
         state = self.get_context_state(None)  # the SDK keeps this one dict for the stream while it syncs
         general = functools.partial(self._increment_stream_state, context=None)
-        advance, track = self._advance_sorted_bookmark, self._track_boundary
+        unsorted = self._advance_sorted_bookmark
 
         def step(record: dict[str, t.Any]) -> None:
+            """``_advance_sorted_bookmark`` then ``_track_boundary``, inline."""
             if not record:
                 general(record)
                 return
             new_value = record[rk]
             old_value = state.get("replication_key_value")
-            if type(new_value) is str and (old_value is None or type(old_value) is str):
-                advance(state, rk, new_value, old_value)
-                track(state, record, rk)
-            else:
+            if type(new_value) is not str or (old_value is not None and type(old_value) is not str):
                 general(record)
+                return
+            if old_value is not None and new_value < old_value:
+                unsorted(state, rk, new_value, old_value)  # raises the SDK's unsorted-data error
+            state["replication_key"] = rk
+            state["replication_key_value"] = new_value
+            boundary = state.get(BOUNDARY_KEY)  # the bookmark is this record's value now
+            if not boundary or boundary.get("value") != new_value:
+                state[BOUNDARY_KEY] = {"value": new_value, "ids": [record["Id"]]}
+            elif len(boundary["ids"]) < MAX_BOUNDARY_IDS:
+                boundary["ids"].append(record["Id"])
+            else:
+                state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
 
         return step
 
