@@ -33,7 +33,9 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream, Stream
+from singer_sdk.streams._state import StreamStateManager
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.conform import Conformer
@@ -131,6 +133,10 @@ def kit_config_schema(product_settings: th.PropertiesList) -> dict[str, t.Any]:
     schema = product_settings.to_dict()
     schema["properties"] = {**schema["properties"], **KIT_SETTINGS.to_dict()["properties"]}
     return schema
+
+
+def _no_state_step(record: dict[str, t.Any]) -> None:
+    """The SDK's increment for a stream that is not incremental: nothing."""
 
 
 @dataclass
@@ -678,8 +684,40 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
         """What the plain loop calls after each record to advance the stream's state, built when the loop starts:
-        the SDK's increment; a stream may return an equivalent that does less per record."""
-        return partial(self._increment_stream_state, context=None)
+        the SDK's ``_increment_stream_state`` (a stream may return an equivalent that does less per record).
+
+        Where neither the stream nor its state manager changes the SDK's increment (singer-sdk 0.54.9, pinned):
+        nothing for a stream that is not incremental; for a sorted, unpartitioned one, a string bookmark advanced
+        with the stream's state dict and switches looked up once. Anything else (a non-string value, a null, data
+        out of order) goes to the SDK's own increment, which warns or raises as it always does."""
+        general = partial(self._increment_stream_state, context=None)
+        manager = self.state_manager
+        if type(self)._increment_stream_state is not Stream._increment_stream_state or type(manager) is not (
+            StreamStateManager
+        ):
+            return general
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return _no_state_step  # the SDK's increment advances nothing
+        rk = self.replication_key
+        if not rk or not (manager._is_sorted and manager.state_partitioning_keys is None):
+            return general  # no key (the SDK raises) or unsorted (progress markers): the SDK's own path
+        state = manager.get_context_state(None)  # the one dict the SDK writes while this stream syncs
+        check_sorted = bool(manager._check_sorted)
+
+        def step(record: dict[str, t.Any]) -> None:
+            if not record:
+                return
+            new_value = record[rk]
+            old_value = state.get("replication_key_value")
+            if type(new_value) is str and (
+                old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value))
+            ):
+                state["replication_key"] = rk
+                state["replication_key_value"] = new_value
+            else:
+                general(record)
+
+        return step
 
     # -- read-ahead (issue 14 goal 5): the next page is requested while this page's records are emitted --------
 

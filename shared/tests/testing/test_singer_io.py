@@ -343,3 +343,35 @@ def test_a_plain_source_spares_the_writer_its_walk_and_writes_what_the_sdk_write
 def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
     message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
     assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+
+
+def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves() -> None:
+    from singer_sdk.exceptions import InvalidStreamSortException
+
+    def fresh() -> KitRESTStream:
+        stream = _LoopTap(config={}, parse_env_config=False).streams["loop_things"]
+        stream.get_context_state(None)["replication_key_value"] = "2026-01-02T00:00:00+00:00"
+        return stream
+
+    fast, sdk = fresh(), fresh()
+    step = fast._plain_state_step()
+    assert step.__name__ == "step"  # the kit's own step, not the SDK's increment
+    values = ["2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00", "2026-01-03T00:00:00+00:00", None, 7]
+    for n, value in enumerate(values):
+        record = {"id": n, "updated": value}
+        try:
+            step(record)
+        except TypeError:  # an integer against a string bookmark: the SDK's comparison fails alike
+            with pytest.raises(TypeError):
+                sdk._increment_stream_state(record, context=None)
+        else:
+            sdk._increment_stream_state(record, context=None)
+        assert fast.stream_state == sdk.stream_state
+    late = {"id": 9, "updated": "2026-01-01T00:00:00+00:00"}
+    with pytest.raises(InvalidStreamSortException):
+        step(late)
+    with pytest.raises(InvalidStreamSortException):
+        sdk._increment_stream_state(late, context=None)
+    assert fast.stream_state == sdk.stream_state
+    step({})
+    assert fast.stream_state == sdk.stream_state
