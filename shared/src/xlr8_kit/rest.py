@@ -28,6 +28,7 @@ from jsonschema.exceptions import best_match
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import SameRecordTransform
@@ -687,9 +688,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         the SDK's ``_increment_stream_state`` (a stream may return an equivalent that does less per record).
 
         Where neither the stream nor its state manager changes the SDK's increment (singer-sdk 0.54.9, pinned):
-        nothing for a stream that is not incremental; for a sorted, unpartitioned one, a string bookmark advanced
-        with the stream's state dict and switches looked up once. Anything else (a non-string value, a null, data
-        out of order) goes to the SDK's own increment, which warns or raises as it always does."""
+        nothing for a stream that is not incremental; else a string bookmark (or, unsorted, progress marker)
+        advanced with the stream's state dict and switches looked up once. Anything else (a non-string value, a
+        null, sorted data out of order, the first unsorted record) goes to the SDK's own increment, which warns or
+        raises as it always does."""
         general = partial(self._increment_stream_state, context=None)
         manager = self.state_manager
         if type(self)._increment_stream_state is not Stream._increment_stream_state or type(manager) is not (
@@ -699,23 +701,32 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         if self.replication_method != REPLICATION_INCREMENTAL:
             return _no_state_step  # the SDK's increment advances nothing
         rk = self.replication_key
-        if not rk or not (manager._is_sorted and manager.state_partitioning_keys is None):
-            return general  # no key (the SDK raises) or unsorted (progress markers): the SDK's own path
+        if not rk:
+            return general  # the SDK raises for an incremental stream without a key
         state = manager.get_context_state(None)  # the one dict the SDK writes while this stream syncs
+        is_sorted = bool(manager._is_sorted and manager.state_partitioning_keys is None)
         check_sorted = bool(manager._check_sorted)
 
         def step(record: dict[str, t.Any]) -> None:
             if not record:
                 return
-            new_value = record[rk]
-            old_value = state.get("replication_key_value")
-            if type(new_value) is str and (
-                old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value))
-            ):
-                state["replication_key"] = rk
-                state["replication_key_value"] = new_value
-            else:
+            # Unsorted: the bookmark moves in the progress markers, which the SDK's first increment creates
+            # (with its warning).
+            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
+            if progress is None:
                 general(record)
+                return
+            new_value = record[rk]
+            if type(new_value) is not str:
+                general(record)
+                return
+            old_value = progress.get("replication_key_value")
+            if old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value)):
+                progress["replication_key"] = rk
+                progress["replication_key_value"] = new_value
+            elif is_sorted or type(old_value) is not str:
+                general(record)  # out of order (the SDK raises) or a bookmark of another type
+            # else: unsorted and older than the progress marker: the SDK leaves it
 
         return step
 

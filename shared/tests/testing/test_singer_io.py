@@ -345,8 +345,11 @@ def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
     assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
 
 
-def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves() -> None:
+@pytest.mark.parametrize("is_sorted", [True, False])
+def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorted: bool, monkeypatch: t.Any) -> None:
     from singer_sdk.exceptions import InvalidStreamSortException
+
+    monkeypatch.setattr(_LoopStream, "is_sorted", is_sorted)
 
     def fresh() -> KitRESTStream:
         stream = _LoopTap(config={}, parse_env_config=False).streams["loop_things"]
@@ -368,10 +371,15 @@ def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves() -> Non
             sdk._increment_stream_state(record, context=None)
         assert fast.stream_state == sdk.stream_state
     late = {"id": 9, "updated": "2026-01-01T00:00:00+00:00"}
-    with pytest.raises(InvalidStreamSortException):
+    if is_sorted:
+        with pytest.raises(InvalidStreamSortException):
+            step(late)
+        with pytest.raises(InvalidStreamSortException):
+            sdk._increment_stream_state(late, context=None)
+    else:  # unsorted: the progress marker keeps the latest value
         step(late)
-    with pytest.raises(InvalidStreamSortException):
         sdk._increment_stream_state(late, context=None)
+        assert "progress_markers" in fast.stream_state
     assert fast.stream_state == sdk.stream_state
     step({})
     assert fast.stream_state == sdk.stream_state
