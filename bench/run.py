@@ -264,7 +264,7 @@ def measure_peer(peer: peers.Peer, url: str, credentials: dict[str, str], stream
     if api not in peer.apis:
         return Measurement(peer.name, 0, 0.0, 0.0, False, f"{peer.name} has no {api} mode")
     home = workdir / peer.name
-    home.mkdir()
+    home.mkdir(exist_ok=True)  # the untimed warm-up run made it
     config = home / "config.json"
     config.write_text(json.dumps(peer.config(url, credentials, stream, api)))
     command = peer.command(peer.ensure_installed())

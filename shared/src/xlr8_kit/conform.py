@@ -51,6 +51,11 @@ class Conformer:
             name for name, prop in properties.items() if isinstance(prop, dict) and _is_exclusive_boolean_type(prop)
         )
 
+    @property
+    def is_identity(self) -> bool:
+        """True when ``marked`` returns every record as it is, marked "not known plain" (level NONE)."""
+        return self._level == TypeConformanceLevel.NONE
+
     def serves(self, schema: dict[str, t.Any], level: TypeConformanceLevel) -> bool:
         return schema is self._schema and level == self._level
 

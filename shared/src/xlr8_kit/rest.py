@@ -28,12 +28,15 @@ from jsonschema.exceptions import best_match
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream, Stream
+from singer_sdk.streams._state import StreamStateManager
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.conform import Conformer
@@ -158,6 +161,10 @@ def kit_config_schema(product_settings: th.PropertiesList) -> dict[str, t.Any]:
     return schema
 
 
+def _no_state_step(record: dict[str, t.Any]) -> None:
+    """The SDK's increment for a stream that is not incremental: nothing."""
+
+
 @dataclass
 class KitRuntime:
     """What one tap instance (one credential) shares across its streams: never shared across taps."""
@@ -268,9 +275,12 @@ class KitTap(Tap):
     @cached_property
     def resolved_config(self) -> dict[str, t.Any]:
         """The config with secrets from the credential store merged in (when ``credential_id`` is set)."""
-        from xlr8_kit.credentials.resolve import resolve_config
+        if self.config.get("credential_id"):
+            from xlr8_kit.credentials.resolve import resolve_config  # the store (sqlite3, cryptography) only here
 
-        config = resolve_config(dict(self.config), product_id=self.product_id)
+            config = resolve_config(dict(self.config), product_id=self.product_id)
+        else:
+            config = dict(self.config)  # what resolve_config gives without a credential
         setting = self.instance_url_setting
         if setting and config.get("instance_url") and not config.get(setting):
             config[setting] = config["instance_url"]
@@ -291,9 +301,11 @@ class KitTap(Tap):
         proxies = proxy_map(config)
         if proxies:
             session.proxies.update(proxies)
-        from xlr8_kit.credentials.resolve import secret_persister
+        persister = None  # what secret_persister gives without a credential: nothing to persist to
+        if self.config.get("credential_id"):
+            from xlr8_kit.credentials.resolve import secret_persister
 
-        persister = secret_persister(self.config)
+            persister = secret_persister(self.config)
         runtime = KitRuntime(
             session=session,
             authenticator=None,
@@ -645,12 +657,16 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
         assert isinstance(writer, KitSingerWriter)  # _plain_record_loop checked it
-        conform_marked = self._conformer.marked
+        # Conformance level NONE: ``marked`` would hand back the record, not known plain.
+        conformer = self._conformer
+        conform_marked = None if conformer.is_identity else conformer.marked
         emit: t.Callable[[dict[str, t.Any], bool], None] | None = None
         if write_messages:
             emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         post_process = self.post_process
-        increment_state = self._increment_stream_state
+        # The SDK's post_process returns the record as it is, so a plain source stays plain (the SDK's conformance
+        # of plain values gives plain values too).
+        trust_source = type(self).post_process is Stream.post_process
         state_manager = self.state_manager
         frequency = self.STATE_MSG_FREQUENCY
         uncounted = 0
@@ -659,17 +675,24 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             timer.with_context({})
             state_partition_context = self._get_state_partition_context(None)
             self._write_starting_replication_value(None)
+            increment_state = self._plain_state_step()
             record_index = 0
             try:
                 for result in self.get_records(None):
-                    processed = post_process(result[0] if isinstance(result, tuple) else result, None)
-                    if processed is None:
-                        continue
-                    record = processed
+                    record = result[0] if isinstance(result, tuple) else result
+                    if not trust_source:  # the SDK's post_process returns the record: not called per record
+                        processed = post_process(record, None)
+                        if processed is None:
+                            continue
+                        record = processed
                     if emit is not None:
-                        emit(*conform_marked(record))
+                        if conform_marked is None:
+                            emit(record, trust_source and self.records_plain)
+                        else:
+                            conformed, plain = conform_marked(record)
+                            emit(conformed, plain or (trust_source and self.records_plain))
                         state_manager.is_flushed = False
-                    increment_state(record, context=None)
+                    increment_state(record)
                     if emit is not None and (record_index + 1) % frequency == 0:
                         self._write_state_message()
                     uncounted += 1
@@ -686,6 +709,60 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         self._finalize_state(self.stream_state)
         if write_messages:
             self._write_state_message()
+
+    #: True while the records ``get_records`` yields are plain by construction: JSON parsed by msgspec
+    #: (``singer_io.loads_marked``) or CSV cells converted to strings, integers, booleans or Decimals, i.e. string
+    #: keys and only strings, integers, booleans, nulls, Decimals and dicts and lists of them. A stream sets it per
+    #: page, before yielding that page's records (the generators between it and the loop hold nothing back); the
+    #: plain loop then spares the writer its walk of every value. Ignored when ``post_process`` is overridden.
+    records_plain: bool = False
+
+    def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
+        """What the plain loop calls after each record to advance the stream's state, built when the loop starts:
+        the SDK's ``_increment_stream_state`` (a stream may return an equivalent that does less per record).
+
+        Where neither the stream nor its state manager changes the SDK's increment (singer-sdk 0.54.9, pinned):
+        nothing for a stream that is not incremental; else a string bookmark (or, unsorted, progress marker)
+        advanced with the stream's state dict and switches looked up once. Anything else (a non-string value, a
+        null, sorted data out of order, the first unsorted record) goes to the SDK's own increment, which warns or
+        raises as it always does."""
+        general = partial(self._increment_stream_state, context=None)
+        manager = self.state_manager
+        if type(self)._increment_stream_state is not Stream._increment_stream_state or type(manager) is not (
+            StreamStateManager
+        ):
+            return general
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return _no_state_step  # the SDK's increment advances nothing
+        rk = self.replication_key
+        if not rk:
+            return general  # the SDK raises for an incremental stream without a key
+        state = manager.get_context_state(None)  # the one dict the SDK writes while this stream syncs
+        is_sorted = bool(manager._is_sorted and manager.state_partitioning_keys is None)
+        check_sorted = bool(manager._check_sorted)
+
+        def step(record: dict[str, t.Any]) -> None:
+            if not record:
+                return
+            # Unsorted: the bookmark moves in the progress markers, which the SDK's first increment creates
+            # (with its warning).
+            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
+            if progress is None:
+                general(record)
+                return
+            new_value = record[rk]
+            if type(new_value) is not str:
+                general(record)
+                return
+            old_value = progress.get("replication_key_value")
+            if old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value)):
+                progress["replication_key"] = rk
+                progress["replication_key_value"] = new_value
+            elif is_sorted or type(old_value) is not str:
+                general(record)  # out of order (the SDK raises) or a bookmark of another type
+            # else: unsorted and older than the progress marker: the SDK leaves it
+
+        return step
 
     # -- read-ahead (issue 14 goal 5): the next page is requested while this page's records are emitted --------
 

@@ -11,25 +11,25 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
-import re
 import sys
 import typing as t
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import compress
 
 import msgspec
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
+#: ``singer_sdk.helpers._util.utc_now`` (``datetime.now(timezone.utc)``) without a Python frame per record.
+utc_now = functools.partial(datetime.now, UTC)
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 #: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
-#: What simplejson's ``ensure_ascii`` escapes beyond the ASCII controls both encoders escape alike.
-_NEEDS_ESCAPE = re.compile(r"[\x7f-\U0010ffff]")
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
 
@@ -77,6 +77,17 @@ def loads_with(
         return json.loads(content, parse_float=parse_float, parse_constant=parse_constant)
 
 
+def loads_marked(content: bytes | str, parse_float: t.Callable[[str], Decimal]) -> tuple[t.Any, bool]:
+    """``loads_with(content, parse_float)`` and whether the value is plain (see ``_is_plain``): always when msgspec
+    parsed it (JSON gives string keys, strings, integers, booleans, nulls, containers, and ``parse_float`` gives
+    Decimals), else what ``_is_plain`` finds in what the standard library built (``NaN`` literals are floats)."""
+    try:
+        return _decoder_for(parse_float).decode(content), True
+    except msgspec.DecodeError:
+        value = json.loads(content, parse_float=parse_float)
+    return value, _is_plain(value) if type(value) in _CONTAINERS else type(value) in _PLAIN_TYPES
+
+
 _RESPONSE_JSON = "_xlr8_json"
 
 
@@ -96,12 +107,23 @@ def response_json(response: t.Any, parse_float: t.Callable[[str], t.Any] = float
     return cache[key]
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _escape_char(code: int) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     code -= 0x10000
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def _escape_run(error: UnicodeError) -> tuple[str, int]:
+    """The ASCII codec's error handler: each character it cannot write as simplejson escapes it."""
+    assert isinstance(error, UnicodeEncodeError)
+    return "".join([_escape_char(ord(char)) for char in error.object[error.start : error.end]]), error.end
+
+
+#: ``str.encode("ascii", _ESCAPING)`` calls ``_escape_run`` once per run of non-ASCII characters (a line's scan
+#: stays in C); DEL (0x7f) is ASCII to the codec, so it is replaced apart.
+_ESCAPING = "xlr8-json-ascii"
+codecs.register_error(_ESCAPING, _escape_run)
 
 
 _CONTAINERS = frozenset({dict, list})
@@ -141,10 +163,14 @@ def record_line(message: RecordMessage) -> str | None:
 
 def _ascii_line(raw: bytes) -> str:
     """msgspec's UTF-8 output as the text simplejson's ``ensure_ascii`` writes."""
-    text = raw.decode()
-    if not raw.isascii() or b"\x7f" in raw:
-        text = _NEEDS_ESCAPE.sub(_escape, text)
-    return text
+    return _ascii_bytes(raw).decode()
+
+
+def _ascii_bytes(raw: bytes) -> bytes:
+    """``_ascii_line`` kept as bytes (escaping is per character, so a line's parts can be escaped apart)."""
+    if not raw.isascii():
+        raw = raw.decode().encode("ascii", _ESCAPING)
+    return raw.replace(b"\x7f", b"\\u007f") if b"\x7f" in raw else raw
 
 
 class KitSingerWriter(SingerWriter):
@@ -152,7 +178,8 @@ class KitSingerWriter(SingerWriter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._pending: list[str] = []
+        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written.
+        self._pending: list[bytes] = []
 
     def serialize_message(self, message: t.Any) -> str:
         if type(message) is RecordMessage:
@@ -163,7 +190,7 @@ class KitSingerWriter(SingerWriter):
 
     def write_message(self, message: t.Any) -> None:
         if type(message) is RecordMessage:
-            self._pending.append(self.format_message(message) + "\n")
+            self._pending.append((self.format_message(message) + "\n").encode())
             if len(self._pending) >= BLOCK_LINES:
                 self.flush()
             return
@@ -174,12 +201,15 @@ class KitSingerWriter(SingerWriter):
         """A function writing one stream's RECORD messages, the line ``record_line`` would give, built around the
         record's own encoding (the fixed head and ``version`` are encoded once per stream, not per record). A record
         ``record_line`` would refuse goes through ``write_message`` and the SDK's serializer, as before. ``plain``
-        True says the caller already knows every value is plain (``xlr8_kit.conform.Conformer.marked``)."""
-        head = _ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":'
+        True says the caller already knows every value is plain (``xlr8_kit.conform.Conformer.marked``, or a
+        stream's ``records_plain``)."""
+        head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
         pending = self._pending
+        append = pending.append
         encode = _ENCODER.encode
+        join = b"".join
         write_message = self.write_message
         flush = self.flush
 
@@ -188,16 +218,28 @@ class KitSingerWriter(SingerWriter):
             if not plain and not _is_plain(record):
                 write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
                 return
-            raw = head + encode(record) + middle + extracted.isoformat(sep="T").encode() + b'"}'
-            pending.append(_ascii_line(raw) + "\n")
+            body = encode(record)
+            if not body.isascii() or b"\x7f" in body:
+                body = _ascii_bytes(body)
+            # isoformat() separates with "T" by default: the text of the SDK's isoformat(sep="T")
+            append(join((head, body, middle, extracted.isoformat().encode(), b'"}\n')))
             if len(pending) >= BLOCK_LINES:
                 flush()
 
         return emit
 
     def flush(self) -> None:
-        """Write the held RECORD lines (before any other message, and when a sync ends or fails)."""
+        """Write the held RECORD lines (before any other message, and when a sync ends or fails): as bytes to
+        stdout's binary buffer when it has one (no text encoding of ASCII already encoded), else as text."""
         if self._pending:
-            sys.stdout.write("".join(self._pending))
+            block = b"".join(self._pending)
             self._pending.clear()
-            sys.stdout.flush()
+            out = sys.stdout
+            binary = getattr(out, "buffer", None)
+            if binary is None:
+                out.write(block.decode())
+                out.flush()
+            else:
+                out.flush()  # whatever the text layer holds goes first
+                binary.write(block)
+                binary.flush()

@@ -10,6 +10,8 @@ from contextlib import redirect_stdout
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
@@ -258,3 +260,126 @@ def test_response_json_is_what_requests_gives_parsed_once(body: bytes) -> None:
     exact = response_json(response, Decimal, allow_nan=True)
     assert repr(exact) == repr(json.loads(body, parse_float=Decimal))
     assert response_json(response, Decimal, allow_nan=True) is exact
+
+
+@pytest.mark.parametrize(
+    ("body", "plain"),
+    [
+        (b'{"records": [{"a": 1.50, "b": {"c": [1, null, true, "x\\u00e9"]}}], "done": true}', True),
+        (b'{"big": 123456789012345678901234567890, "tiny": 1e-400}', True),
+        ("[1, 2.5]".encode("utf-16"), True),  # msgspec refuses UTF-16: the standard library parses it, still plain
+        (b'[{"x": NaN, "y": 1.5}]', False),  # a NaN literal is a float: not plain
+        (b"NaN", False),
+        (b'"text"', True),
+    ],
+)
+def test_loads_marked_is_loads_with_and_says_when_the_value_is_plain(body: bytes, plain: bool) -> None:
+    from xlr8_kit.singer_io import _is_plain, loads_marked
+
+    value, marked = loads_marked(body, Decimal)
+    assert repr(value) == repr(json.loads(body, parse_float=Decimal))
+    assert marked is plain
+    if isinstance(value, dict | list):
+        assert _is_plain(value) is plain
+
+
+class _PlainSourceStream(KitRESTStream):
+    """Nested objects from a source that says its records are plain: the writer must not walk them again."""
+
+    name = "plain_things"
+    xlr8_entity = "account"
+    path = "/things"
+    url_base = "http://127.0.0.1:9"
+    primary_keys = ("id",)
+    replication_key = "updated"
+    is_sorted = True
+    STATE_MSG_FREQUENCY = 2
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.IntegerType),
+        th.Property("updated", th.DateTimeType),
+        th.Property("address", th.ObjectType(th.Property("city", th.StringType), th.Property("lat", th.NumberType))),
+    ).to_dict()
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        for page in range(2):
+            self.records_plain = True
+            for n in range(page * 3, page * 3 + 3):
+                address = {"city": "Zoë", "lat": Decimal("51.50")} if n % 2 else None
+                yield {"id": n, "updated": f"2026-01-{n + 1:02d}T00:00:00+00:00", "address": address}
+
+
+class _PlainSourceTap(_LoopTap):
+    name = "tap-plain-source"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_PlainSourceStream(self)]
+
+
+def test_a_plain_source_spares_the_writer_its_walk_and_writes_what_the_sdk_writes(monkeypatch: t.Any) -> None:
+    def sync(sdk_loop: bool) -> list[dict]:
+        monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+        out = io.StringIO()
+        with redirect_stdout(out):
+            _PlainSourceTap(config={}, parse_env_config=False).sync_all()
+        messages = [json.loads(line) for line in out.getvalue().splitlines()]
+        for message in messages:
+            message.pop("time_extracted", None)
+            for bookmark in message.get("value", {}).get("bookmarks", {}).values():
+                bookmark.pop("replication_key_signpost", None)
+        return messages
+
+    sdk = sync(sdk_loop=True)
+
+    def no_walk(container: t.Any) -> bool:
+        raise AssertionError("the writer walked a record its source marked plain")
+
+    monkeypatch.setattr("xlr8_kit.singer_io._is_plain", no_walk)
+    assert sync(sdk_loop=False) == sdk
+    assert [m["record"]["address"] for m in sdk if m["type"] == "RECORD"][1] == {"city": "Zoë", "lat": 51.5}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
+    message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
+    assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+
+
+@pytest.mark.parametrize("is_sorted", [True, False])
+def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorted: bool, monkeypatch: t.Any) -> None:
+    from singer_sdk.exceptions import InvalidStreamSortException
+
+    monkeypatch.setattr(_LoopStream, "is_sorted", is_sorted)
+
+    def fresh() -> KitRESTStream:
+        stream = _LoopTap(config={}, parse_env_config=False).streams["loop_things"]
+        stream.get_context_state(None)["replication_key_value"] = "2026-01-02T00:00:00+00:00"
+        return stream
+
+    fast, sdk = fresh(), fresh()
+    step = fast._plain_state_step()
+    assert step.__name__ == "step"  # the kit's own step, not the SDK's increment
+    values = ["2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00", "2026-01-03T00:00:00+00:00", None, 7]
+    for n, value in enumerate(values):
+        record = {"id": n, "updated": value}
+        try:
+            step(record)
+        except TypeError:  # an integer against a string bookmark: the SDK's comparison fails alike
+            with pytest.raises(TypeError):
+                sdk._increment_stream_state(record, context=None)
+        else:
+            sdk._increment_stream_state(record, context=None)
+        assert fast.stream_state == sdk.stream_state
+    late = {"id": 9, "updated": "2026-01-01T00:00:00+00:00"}
+    if is_sorted:
+        with pytest.raises(InvalidStreamSortException):
+            step(late)
+        with pytest.raises(InvalidStreamSortException):
+            sdk._increment_stream_state(late, context=None)
+    else:  # unsorted: the progress marker keeps the latest value
+        step(late)
+        sdk._increment_stream_state(late, context=None)
+        assert "progress_markers" in fast.stream_state
+    assert fast.stream_state == sdk.stream_state
+    step({})
+    assert fast.stream_state == sdk.stream_state

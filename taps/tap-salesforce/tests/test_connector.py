@@ -63,13 +63,13 @@ def shared_sandbox() -> Iterator[Sandbox]:
 def _spy_soql(connector: SalesforceConnector) -> list[str]:
     """The SOQL texts the connector's client sends (the real client, still over HTTP)."""
     sent: list[str] = []
-    real = connector.client.query_pages
+    real = connector.client.query_pages_marked  # query_pages reads through it too
 
     def recording(soql: str, *, include_deleted: bool = False) -> Any:
         sent.append(soql)
         return real(soql, include_deleted=include_deleted)
 
-    connector.client.query_pages = recording  # type: ignore[method-assign]
+    connector.client.query_pages_marked = recording  # type: ignore[method-assign]
     return sent
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from xlr8_kit.auth import JWTBearer, OAuth2ClientCredentials, OAuth2RefreshToken, Token, TokenAuthenticator
+from xlr8_kit.auth import OAuth2ClientCredentials, OAuth2RefreshToken, Token, TokenAuthenticator
 from xlr8_kit.redaction import Redactor
 
 TOKEN_PATH = "/services/oauth2/token"
@@ -139,6 +139,8 @@ def build_authenticator(
     token_url = login_url.rstrip("/") + TOKEN_PATH
     common: dict[str, Any] = {"session": session, "redactor": redactor, "assumed_lifetime_s": ASSUMED_SESSION_SECONDS}
     if settings.type == "jwt_bearer":
+        from xlr8_kit.auth.jwt_bearer import JWTBearer  # PyJWT and cryptography only for this flow
+
         redactor.add(settings.private_key)
         return JWTBearer(
             token_url,

@@ -34,7 +34,7 @@ from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_with
+from xlr8_kit.singer_io import loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -225,15 +225,23 @@ class SalesforceClient:
 
     def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of records (``attributes`` removed), following ``nextRecordsUrl`` until ``done``."""
+        for records, _plain in self.query_pages_marked(soql, include_deleted=include_deleted):
+            yield records
+
+    def query_pages_marked(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``)."""
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
         while True:
-            body = self.get_json(url, params=params, headers=headers)
+            response = self.request("GET", url, params=params, headers=headers)
+            body, plain = loads_marked(response.content, canonical_decimal)  # one spelling per value (as get_json)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
-            yield records
+            yield records, plain
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 return
@@ -265,7 +273,7 @@ class SalesforceClient:
         ).json()
         return str(job["id"])
 
-    def read_bulk_job(self, job_id: str) -> Iterator[Iterator[dict[str, str]]]:
+    def read_bulk_job(self, job_id: str) -> Iterator[csv.DictReader[str]]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
@@ -332,6 +340,8 @@ def _csv_integer(raw: str) -> int:
 def canonical_decimal(text: str) -> Decimal:
     """One spelling per value whichever API read it: REST writes -33.86882, Bulk pads to the field's scale
     (-33.868820000000000); trailing fractional zeros go, the exponent never appears (100.0 -> 100)."""
+    if text[-1] != "0" and "e" not in text and "E" not in text:
+        return Decimal(text)  # nothing to strip, and a fraction not ending in 0 is not zero: the common case
     if "." in text and "e" not in text and "E" not in text:
         text = text.rstrip("0").rstrip(".") or "0"
     value = Decimal(text)
@@ -411,6 +421,8 @@ class SalesforceStream(KitRESTStream):
         """This stream's share of the universal ``filters`` setting (pushed into SOQL, the rest checked here).
 
         Named as the kit's hook, so ``TapConnector`` can set a per-call filter the same way."""
+        if not self.settings.filters or not self.settings.filters.strip():
+            return None  # what filter_for_stream answers, without importing the query language
         from xlr8_kit.query import filter_for_stream
 
         return filter_for_stream(self.settings.filters, self._kit_tap.product_id, self.name)
@@ -515,6 +527,40 @@ class SalesforceStream(KitRESTStream):
         if not rk or latest_record.get(rk) is None:
             return
         self._track_boundary(self.get_context_state(context), latest_record, rk)
+
+    def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
+        """``_increment_stream_state`` for the kit's plain loop (unpartitioned): for string bookmarks of a sorted
+        stream, the same steps with the stream's state and key looked up once per sync instead of per record."""
+        rk = self.replication_key
+        if not rk or not self._sorted_string_bookmarks:
+            return super()._plain_state_step()
+        state = self.get_context_state(None)  # the SDK keeps this one dict for the stream while it syncs
+        general = functools.partial(self._increment_stream_state, context=None)
+        unsorted = self._advance_sorted_bookmark
+
+        def step(record: dict[str, t.Any]) -> None:
+            """``_advance_sorted_bookmark`` then ``_track_boundary``, inline."""
+            if not record:
+                general(record)
+                return
+            new_value = record[rk]
+            old_value = state.get("replication_key_value")
+            if type(new_value) is not str or (old_value is not None and type(old_value) is not str):
+                general(record)
+                return
+            if old_value is not None and new_value < old_value:
+                unsorted(state, rk, new_value, old_value)  # raises the SDK's unsorted-data error
+            state["replication_key"] = rk
+            state["replication_key_value"] = new_value
+            boundary = state.get(BOUNDARY_KEY)  # the bookmark is this record's value now
+            if not boundary or boundary.get("value") != new_value:
+                state[BOUNDARY_KEY] = {"value": new_value, "ids": [record["Id"]]}
+            elif len(boundary["ids"]) < MAX_BOUNDARY_IDS:
+                boundary["ids"].append(record["Id"])
+            else:
+                state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
+
+        return step
 
     @cached_property
     def _sorted_string_bookmarks(self) -> bool:
@@ -644,33 +690,56 @@ class SalesforceStream(KitRESTStream):
                 job_id = prefetched[1]
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
+            finish = self._finisher()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
-                for row in rows:
-                    yield self._finish(self._from_csv(row, fields))
+                header = rows.fieldnames  # the page's first line
+                if header is None:
+                    continue  # an empty page
+                build = self._csv_builder(list(header), fields)
+                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_csv_builder)
+                for row in rows.reader:  # the DictReader's rows, as lists
+                    if row:  # DictReader skips blank lines too
+                        yield finish(build(row))
         else:
             soql = self._soql(fields, lower, upper)
-            pages = self.client.query_pages(soql, include_deleted=self.tracks_deletes)
-            for page in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page alone
+            finish = self._finisher()
+            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes)
+            for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
+                self.records_plain = plain
                 for record in page:
-                    yield self._finish(record)
+                    yield finish(record)
 
-    def _from_csv(self, row: dict[str, str], fields: list[str]) -> dict[str, t.Any]:
-        """A Bulk CSV row as the record REST would give: ``csv_value`` per cell, compounds rebuilt from their parts,
-        the selected fields in order. The per-column work is planned once per field list (``_csv_plan``)."""
-        plan = self._csv_plans.get(id(fields))
-        if plan is None or plan[0] is not fields:
-            plan = self._csv_plans[id(fields)] = (fields, *self._csv_plan(fields))
-        _, typed, compounds = plan
-        record: dict[str, t.Any] = {name: raw or None for name, raw in row.items()}  # CSV has no null: "" is null
-        for name, convert in typed:
-            raw = record.get(name)
-            if raw is not None:
-                record[name] = convert(raw)
-        for compound, keys in compounds:
-            value = {key: record.get(part) for key, part in keys}
-            record[compound] = value if any(map(_is_not_none, value.values())) else None
-        return {name: record.get(name) for name in fields}
+    def _csv_builder(self, header: list[str], fields: list[str]) -> t.Callable[[list[str]], dict[str, t.Any]]:
+        """A function turning one Bulk CSV row (a list under ``header``) into the record REST would give, as the
+        page's ``csv.DictReader`` row would become it: CSV has no null (an empty or missing cell is null), typed
+        cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
+        past the header ignored, a repeated column name read from its last column. Planned once per page."""
+        typed_columns, compounds = self._csv_plan(fields)
+        width = len(header)
+        index = {name: position for position, name in enumerate(header)}
+        missing = width  # each row's cells get one null after the last column
+        typed = [(index[name], convert) for name, convert in typed_columns if name in index]
+        positions = [index.get(name, missing) for name in fields]
+        parts = [(compound, [(key, index.get(part, missing)) for key, part in keys]) for compound, keys in compounds]
+        padding = [""] * width
+
+        def build(row: list[str]) -> dict[str, t.Any]:
+            if len(row) != width:
+                row = (row + padding)[:width]
+            cells: list[t.Any] = [cell or None for cell in row]
+            cells.append(None)
+            for position, convert in typed:
+                raw = cells[position]
+                if raw is not None:
+                    cells[position] = convert(raw)
+            record = dict(zip(fields, map(cells.__getitem__, positions), strict=True))
+            for compound, keys in parts:
+                value = {key: cells[position] for key, position in keys}
+                record[compound] = value if any(map(_is_not_none, value.values())) else None
+            return record
+
+        return build
 
     def _csv_plan(
         self, fields: list[str]
@@ -690,20 +759,25 @@ class SalesforceStream(KitRESTStream):
         return typed, compounds
 
     @cached_property
-    def _csv_plans(self) -> dict[int, t.Any]:
-        return {}
-
-    @cached_property
     def _datetime_fields(self) -> list[str]:
         return [n for n, sf_type in self.info.field_types.items() if sf_type == "datetime"]
 
-    def _finish(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        for name in self._datetime_fields:
-            value = record.get(name)
-            if isinstance(value, str) and value.endswith("+0000"):
-                record[name] = value[:-5] + "Z"  # Salesforce's +0000 is not RFC 3339; Z is
-        if self.info.has_is_deleted:
-            deleted = record.get("IsDeleted")
-            stamp = record.get(self.replication_key or "SystemModstamp")
-            record[discovery.DELETED_AT] = stamp if deleted else None
-        return record
+    def _finisher(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        """What every record gets last, for the stream as configured now (fields and keys looked up once, not
+        per record): Salesforce's ``+0000`` made ``Z`` (RFC 3339), ``_sdc_deleted_at`` from ``IsDeleted``."""
+        datetime_fields = tuple(self._datetime_fields)
+        has_is_deleted = self.info.has_is_deleted
+        stamp_key = self.replication_key or "SystemModstamp"
+        deleted_at = discovery.DELETED_AT
+
+        def finish(record: dict[str, t.Any]) -> dict[str, t.Any]:
+            get = record.get
+            for name in datetime_fields:
+                value = get(name)
+                if isinstance(value, str) and value.endswith("+0000"):
+                    record[name] = value[:-5] + "Z"
+            if has_is_deleted:
+                record[deleted_at] = get(stamp_key) if get("IsDeleted") else None
+            return record
+
+        return finish

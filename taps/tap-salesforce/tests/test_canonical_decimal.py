@@ -1,0 +1,32 @@
+"""``canonical_decimal``'s fast path (a fraction not ending in 0, no exponent) gives what the general rule gives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xlr8_tap_salesforce.client import canonical_decimal
+
+
+def _general(text: str) -> Decimal:
+    if "." in text and "e" not in text and "E" not in text:
+        text = text.rstrip("0").rstrip(".") or "0"
+    value = Decimal(text)
+    return value if value else Decimal(0)
+
+
+number_texts = st.from_regex(r"\A-?(0|[1-9][0-9]{0,12})(\.[0-9]{1,12})?([eE][-+]?[0-9]{1,3})?\Z")
+
+
+@given(number_texts)
+def test_every_json_number_text_reads_as_the_general_rule_reads_it(text: str) -> None:
+    assert repr(canonical_decimal(text)) == repr(_general(text))
+
+
+def test_spellings_of_one_value_read_alike() -> None:
+    assert repr(canonical_decimal("-33.868820000000000")) == repr(canonical_decimal("-33.86882"))
+    assert repr(canonical_decimal("100.0")) == "Decimal('100')"
+    assert repr(canonical_decimal("-0.0")) == repr(canonical_decimal("0e5")) == "Decimal('0')"
+    assert repr(canonical_decimal("7.25")) == "Decimal('7.25')"
