@@ -257,8 +257,6 @@ class TruthsSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         self.target.check_stop()
         self.target.paths[self.stream_name]["exact"] += 1
-        if "rows" not in context:
-            context["rows"] = self.target.rows_type()
         dead: list[DeadLetter] = context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1
@@ -295,7 +293,10 @@ class TruthsSink(BatchSink):
             low, high = context.get("window", (extracted, extracted))
             context["window"] = (min(low, extracted), max(high, extracted))
         row[SEQ] = context["received"]
-        context["rows"].append(row)
+        rows = context.get("rows")
+        if rows is None:  # made on the first row: the store's buffer (RowLines for DuckDB)
+            rows = context["rows"] = self.target.rows_type()
+        rows.append(row)
         self._drain_when_full()
 
     def process_record_message(self, message: dict) -> None:
@@ -327,8 +328,6 @@ class TruthsSink(BatchSink):
     def _process_converted(self, converted: tuple[dict[str, t.Any], dt.datetime | None], context: dict) -> None:
         """``process_record`` for a record the compiled path has already converted."""
         self.target.check_stop()
-        if "rows" not in context:
-            context["rows"] = self.target.rows_type()
         context.setdefault("dead", [])
         context["received"] = context.get("received", 0) + 1
         self.target.received[self.stream_name] += 1
