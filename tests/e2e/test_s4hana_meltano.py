@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from xlr8_kit.testing.meltano_e2e import MeltanoProject
+from xlr8_kit.testing.meltano_e2e import MeltanoProject, truths_table
 from xlr8_kit.testing.residue import Canary, duckdb_dump, scan, tree_files
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.products import s4hana as s4_emulator
@@ -24,7 +24,10 @@ from xlr8_sandbox.products import s4hana as s4_emulator
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-STREAMS = ["A_PurchaseOrder", "A_PurchaseOrderItem", "A_Supplier", "A_CostCenter", "A_JournalEntryItemBasic"]
+STREAMS = [
+    "A_PurchaseOrder", "A_PurchaseOrderItem", "A_Supplier", "A_CostCenter", "A_CostCenterText", "A_GLAccountText",
+    "A_JournalEntryItemBasic",
+]  # fmt: skip
 CANARY = 'CANARY-s4pw/9f2c+Q="k&m 17'
 
 
@@ -34,6 +37,20 @@ def workspace_plugins(data: dict[str, Any]) -> None:
     for kind in ("extractors", "loaders"):
         for plugin in data["plugins"].get(kind, []):
             plugin.pop("pip_url", None)
+
+
+def landed_truths(store: Path) -> dict[str, tuple[str, str]]:
+    """Each stream's entity and truth type as the target recorded them (``_schema_metadata``)."""
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as conn:
+        recorded = {
+            table: (entity, truth)
+            for table, entity, truth in conn.execute(
+                "SELECT table_name, entity_type, truth_type FROM _schema_metadata WHERE is_current"
+            ).fetchall()
+        }
+        return {stream: recorded[truths_table(conn, "s4hana", stream)] for stream in STREAMS}
 
 
 def test_meltano_run_lands_s4hana_truths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,6 +85,20 @@ def test_meltano_run_lands_s4hana_truths(tmp_path: Path, monkeypatch: pytest.Mon
         assert sum(Decimal(str(r[1])) for r in journal) == 0  # every entry balances, to the cent
         assert len(journal) == sum(len(j.lines) for j in company.journals())
         assert len(rows("A_CostCenter", ["cost_center"], "cost_center")) == len(company.cost_centers)
+        # The code tables' language-dependent names are Configuration of the same hubs, not Reality.
+        texts = rows("A_CostCenterText", ["cost_center", "cost_center_name"], "cost_center")
+        assert len(texts) == len(company.cost_centers)
+        assert all(name for _, name in texts)
+        assert len(rows("A_GLAccountText", ["gl_account"], "gl_account")) == len(company.gl_accounts)
+        assert landed_truths(project.truths) == {
+            "A_PurchaseOrder": ("purchase_order", "reality"),
+            "A_PurchaseOrderItem": ("purchase_order", "reality"),
+            "A_Supplier": ("supplier", "reality"),
+            "A_CostCenter": ("cost_center", "configuration"),
+            "A_CostCenterText": ("cost_center", "configuration"),
+            "A_GLAccountText": ("gl_account", "configuration"),
+            "A_JournalEntryItemBasic": ("journal_entry", "reality"),
+        }
 
         before = {i: company.purchase_order_changed(i) for i in range(company.purchase_order_count)}
         sandbox.ctx.clock.advance(timedelta(days=3))

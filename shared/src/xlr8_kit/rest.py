@@ -968,12 +968,18 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     def xlr8_annotation(self) -> dict[str, t.Any] | None:
         """The stream's ``x-xlr8`` block; None for a stream the vocabulary cannot place (a tenant's custom object
         with no declared entity), which then lands as Reality under its own name. A declared entity that the
-        vocabulary does not know is a programming error and raises."""
-        from xlr8_kit.vocabulary import find_entity, mapping_for_stream
+        vocabulary does not know is a programming error and raises, and so does a Configuration stream with no
+        entity: its declared truth type would otherwise be dropped and it would land as Reality."""
+        from xlr8_kit.vocabulary import VocabularyError, find_entity, mapping_for_stream
         from xlr8_kit.vocabulary.annotations import build_annotation
 
         product = self.xlr8_product or self._kit_tap.product_id
         if self.xlr8_entity is None and mapping_for_stream(product, self.name) is None and not find_entity(self.name):
+            if self.xlr8_truth_type != "reality":
+                raise VocabularyError(
+                    f"{product} stream {self.name!r} is declared {self.xlr8_truth_type} but has no entity: a "
+                    "configuration truth needs one (set xlr8_entity or map the stream in xlr8_kit/vocabulary/data.py)"
+                )
             return None
         return build_annotation(
             product=product,

@@ -20,7 +20,9 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 SCHEMA = th.PropertiesList(th.Property("Id", th.StringType), th.Property("Name", th.StringType)).to_dict()
 
 
-def _stream(name: str, entity: str | None, product: str | None = None) -> type[KitRESTStream]:
+def _stream(
+    name: str, entity: str | None, product: str | None = None, truth_type: str = "reality"
+) -> type[KitRESTStream]:
     return type(
         f"S_{name}",
         (KitRESTStream,),
@@ -32,6 +34,7 @@ def _stream(name: str, entity: str | None, product: str | None = None) -> type[K
             "schema": SCHEMA,
             "xlr8_entity": entity,
             "xlr8_product": product,
+            "xlr8_truth_type": truth_type,
         },
     )
 
@@ -76,3 +79,9 @@ def test_stream_level_product_overrides_the_taps() -> None:
 def test_declared_unknown_entity_is_refused() -> None:
     with pytest.raises(VocabularyError, match="gizmo"):
         _schema_messages(_stream("Gizmo__c", "gizmo"))
+
+
+def test_configuration_stream_without_entity_is_refused() -> None:
+    """Unannotated, it would land as Reality under the tap's name although it was declared Configuration."""
+    with pytest.raises(VocabularyError, match="'Gizmo_Text__c' is declared configuration but has no entity"):
+        _schema_messages(_stream("Gizmo_Text__c", None, truth_type="configuration"))

@@ -1067,6 +1067,17 @@ def build_mappings() -> list[StreamMapping]:
             "GLAccount",
             "GLAccountGroup",
         ),
+        # The language-dependent names of the two code tables (one row per code and language): the same hubs.
+        _code_table(
+            "s4hana",
+            "A_CostCenterText",
+            "cost_center",
+            "CostCenter",
+            "CostCenterName",
+            primary=False,
+            description="CostCenterDescription",
+        ),
+        _code_table("s4hana", "A_GLAccountText", "gl_account", "GLAccount", "GLAccountName", primary=False),
         _m(
             "s4hana",
             "A_JournalEntryItemBasic",

@@ -39,9 +39,9 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     "PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
     "PurchaseOrderItem": StreamDeclaration("purchase_order"),
     "A_CostCenter": StreamDeclaration("cost_center", "configuration"),
-    "A_CostCenterText": StreamDeclaration(None, "configuration"),
+    "A_CostCenterText": StreamDeclaration("cost_center", "configuration"),
     "A_GLAccountInChartOfAccounts": StreamDeclaration("gl_account", "configuration"),
-    "A_GLAccountText": StreamDeclaration(None, "configuration"),
+    "A_GLAccountText": StreamDeclaration("gl_account", "configuration"),
     "A_JournalEntryItemBasic": StreamDeclaration(
         "journal_entry", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
     ),
