@@ -15,6 +15,7 @@ import codecs
 import functools
 import json
 import sys
+import time
 import typing as t
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +27,29 @@ from singer_sdk.singerlib import RecordMessage
 
 #: ``singer_sdk.helpers._util.utc_now`` (``datetime.now(timezone.utc)``) without a Python frame per record.
 utc_now = functools.partial(datetime.now, UTC)
+
+
+class IsoClock:
+    """``utc_now().isoformat()`` as ASCII bytes, the text of the clock read now, at about a third of the cost: the
+    date and time to the second are formatted once per second, the microseconds per call. ``datetime.now`` reads
+    the same clock (``time_ns``) and truncates to microseconds the same way; ``isoformat`` drops a zero fraction."""
+
+    __slots__ = ("_clock", "_prefix", "_second")
+
+    def __init__(self, clock: t.Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock
+        self._second = -1
+        self._prefix = b""
+
+    def __call__(self) -> bytes:
+        second, nanoseconds = divmod(self._clock(), 1_000_000_000)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            self._second = second
+        micro = nanoseconds // 1000
+        return b"%s.%06d+00:00" % (self._prefix, micro) if micro else self._prefix + b"+00:00"
+
+
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 #: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
@@ -212,17 +236,16 @@ class KitSingerWriter(SingerWriter):
         join = b"".join
         write_message = self.write_message
         flush = self.flush
+        extracted = IsoClock()  # the text of the SDK's utc_now().isoformat(sep="T")
 
         def emit(record: dict[str, t.Any], plain: bool = False) -> None:
-            extracted = utc_now()
             if not plain and not _is_plain(record):
-                write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=extracted))
+                write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=utc_now()))
                 return
             body = encode(record)
             if not body.isascii() or b"\x7f" in body:
                 body = _ascii_bytes(body)
-            # isoformat() separates with "T" by default: the text of the SDK's isoformat(sep="T")
-            append(join((head, body, middle, extracted.isoformat().encode(), b'"}\n')))
+            append(join((head, body, middle, extracted(), b'"}\n')))
             if len(pending) >= BLOCK_LINES:
                 flush()
 

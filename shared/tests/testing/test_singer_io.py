@@ -17,9 +17,19 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from xlr8_kit.rest import KitRESTStream, KitTap, kit_config_schema
-from xlr8_kit.singer_io import BLOCK_LINES, KitSingerWriter, json_array_length, loads_exact, loads_with, record_line
+from xlr8_kit.singer_io import (
+    BLOCK_LINES,
+    IsoClock,
+    KitSingerWriter,
+    json_array_length,
+    loads_exact,
+    loads_with,
+    record_line,
+)
 
 EXTRACTED = dt.datetime(2026, 12, 4, 15, 0, 1, 250, tzinfo=dt.UTC)
+#: ``EXTRACTED`` as ``time.time_ns`` reads it (plus nanoseconds the microsecond clock drops).
+EXTRACTED_NS = (EXTRACTED - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000 + 999
 
 RECORDS = [
     {"Id": "001", "Name": "Acme", "AnnualRevenue": Decimal("1250000.50"), "Employees": 120, "Active": True},
@@ -139,6 +149,7 @@ def test_loads_with_gives_what_json_loads_gives_with_the_same_float_hook():
 @pytest.mark.parametrize("stream", ["Account", "Zoë's"])
 def test_record_emitter_writes_the_sdk_line(record: dict, version: int | None, stream: str, monkeypatch: t.Any) -> None:
     monkeypatch.setattr("xlr8_kit.singer_io.utc_now", lambda: EXTRACTED)
+    monkeypatch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
     out = io.StringIO()
     writer = KitSingerWriter()
     with redirect_stdout(out):
@@ -146,6 +157,25 @@ def test_record_emitter_writes_the_sdk_line(record: dict, version: int | None, s
         writer.flush()
     message = RecordMessage(stream=stream, record=record, version=version, time_extracted=EXTRACTED)
     assert out.getvalue() == SingerWriter().serialize_message(message) + "\n"
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), min_size=1, max_size=5))
+def test_iso_clock_writes_what_utc_now_isoformat_writes(readings: list[int]) -> None:
+    """For any clock readings, in any order (a second boundary, a zero fraction, the clock going back)."""
+    readings = [*readings, readings[0] // 10**9 * 10**9, readings[0] // 10**9 * 10**9 + 999]
+    ticks = iter(readings)
+    clock = IsoClock(lambda: next(ticks))
+    for ns in readings:
+        assert clock() == (EPOCH + dt.timedelta(microseconds=ns // 1000)).isoformat().encode()
+
+
+def test_iso_clock_reads_the_clock_utc_now_reads() -> None:
+    before = dt.datetime.now(dt.UTC)
+    read = dt.datetime.fromisoformat(IsoClock()().decode())
+    assert before <= read <= dt.datetime.now(dt.UTC)
 
 
 class _LoopStream(KitRESTStream):
