@@ -111,11 +111,14 @@ class Batch:
     files: list[str] = field(default_factory=list)  # JSONL files loaded directly (DuckDB BATCH messages)
     #: For ``files``: sources of decimal columns sent as text (x-singer.decimal), and column name -> (SQL condition,
     #: function): values the record path writes through Python (PII protection, nested JSON), applied column-wise
-    #: to the staged rows matching the condition before the merge.
+    #: to the loaded rows matching the condition before the commit.
     text_decimals: frozenset[str] = frozenset()
     rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
     #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
     extracted: dt.datetime | None = None
+    #: For ``files``: some stored column is PII-protected. Such files are staged in a temp table and protected
+    #: there, so plaintext never reaches the stored table's blocks (``Store.insert_files`` is not used).
+    private: bool = False
 
 
 class Store(abc.ABC):
@@ -260,7 +263,10 @@ class Store(abc.ABC):
         with self.transaction():
             stored = self.evolve_table(table, batch.columns)
             loaded = 0
-            if batch.rows or batch.files:
+            in_place = self.insert_files(table, stored, batch) if batch.files else None
+            if in_place is not None:
+                loaded = in_place
+            elif batch.rows or batch.files:
                 self.stage(stage, batch.columns, batch)
                 loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
             self._insert_dead_letters(info, batch.dead_letters)
@@ -272,6 +278,11 @@ class Store(abc.ABC):
             self.before_commit()
         self._versioned_tables.add(table)
         return loaded
+
+    def insert_files(self, table: str, stored: list[Column], batch: Batch) -> int | None:
+        """Load ``batch.files`` straight into ``table`` (upserted as ``_merge`` does) and return the rows read, or
+        None when this store stages them instead."""
+        return None
 
     def before_commit(self) -> None:
         """Test seam (E2): a fault injector may stop the process here, inside the open transaction."""
