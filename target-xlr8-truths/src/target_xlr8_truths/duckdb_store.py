@@ -204,6 +204,16 @@ class DuckDBStore(Store):
     def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         return self.con.execute(sql, list(params) if params is not None else None).fetchall()
 
+    def table_columns(self, table: str) -> dict[str, str]:
+        """As ``Store.table_columns`` (the same rows: information_schema.columns is a view over this), read from
+        ``duckdb_columns()`` directly: a few milliseconds less per call, and a batch asks at least twice."""
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+            "AND schema_name = current_schema() ORDER BY column_index",
+            [table],
+        )
+        return {str(name): str(kind) for name, kind in rows}
+
     @contextmanager
     def transaction(self) -> t.Iterator[None]:
         self.con.begin()

@@ -134,6 +134,8 @@ class Store(abc.ABC):
         self._last_profiled: dict[str, float] = {}
         self._clock: t.Callable[[], float] = time.monotonic
         self._stage_counter = 0
+        #: (table, columns) as ``evolve_table`` found them when it changed nothing (for ``_write_metadata``).
+        self._live_columns: tuple[str, dict[str, str]] | None = None
 
     # -- dialect hooks -------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -231,13 +233,16 @@ class Store(abc.ABC):
     def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
         """Create or evolve ``table`` to hold ``columns``: add new ones, widen types. Returns the columns as stored."""
         existing = self.table_columns(table)
+        self._live_columns = None
         if not existing:
             body = ", ".join(f"{quote(c.name)} {c.sql_type(self.dialect)}" for c in columns)
             self.execute(f"CREATE TABLE {quote(table)} ({body})")
             return list(columns)
         stored: list[Column] = []
+        changed = False
         for column in columns:
             if column.name not in existing:
+                changed = True
                 self.execute(
                     f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column.sql_type(self.dialect)}"
                 )
@@ -247,11 +252,14 @@ class Store(abc.ABC):
             wider = widen(kind, column.kind)
             new_scale = max(scale, column.scale) if wider == "decimal" else scale
             if wider != kind or new_scale != scale:
+                changed = True
                 target = Column(column.name, column.source, wider, new_scale)
                 self.execute(self.alter_type_sql(table, target))
                 stored.append(target)
             else:
                 stored.append(Column(column.name, column.source, kind, scale))
+        if not changed:
+            self._live_columns = (table, existing)  # unchanged: _write_metadata need not ask again
         return stored
 
     def write_batch(self, batch: Batch) -> int:
@@ -260,6 +268,7 @@ class Store(abc.ABC):
         table = info.table_name
         self._stage_counter += 1
         stage = f"__xlr8_stage_{self._stage_counter}"
+        self._live_columns = None
         with self.transaction():
             stored = self.evolve_table(table, batch.columns)
             loaded = 0
@@ -327,6 +336,7 @@ class Store(abc.ABC):
         if not self.table_columns(info.table_name) or "_sdc_table_version" not in self.table_columns(info.table_name):
             return
         stale = f"({quote('_sdc_table_version')} IS NULL OR {quote('_sdc_table_version')} < ?)"
+        self._live_columns = None
         with self.transaction():
             if hard_delete:
                 self.execute(f"DELETE FROM {table} WHERE {stale}", [version])  # noqa: S608
@@ -342,7 +352,8 @@ class Store(abc.ABC):
     # -- metadata ------------------------------------------------------------------------------------------------
     def _write_metadata(self, info: StreamInfo, stored: list[Column] | None) -> None:
         table = info.table_name
-        live = self.table_columns(table)
+        known, self._live_columns = self._live_columns, None
+        live = known[1] if known is not None and known[0] == table else self.table_columns(table)
         columns = [{"name": name, "type": kind} for name, kind in live.items()]
         row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
         project = self.run.project
@@ -398,17 +409,23 @@ class Store(abc.ABC):
             )
 
     def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
-        """What each stored column means (canonical field) and how it was protected, for erasure and audits."""
+        """What each stored column means (canonical field) and how it was protected, for erasure and audits: one
+        statement for all columns (names are unique, so no row conflicts with another of the same statement)."""
+        if not columns:
+            return
         now = dt.datetime.now(dt.UTC)
+        params: list[t.Any] = []
         for column in columns:
             canonical, action = info.canonical_columns.get(column), info.pii_actions.get(column)
-            self.execute(
-                f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
-                "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
-                "updated_at = EXCLUDED.updated_at",
-                [self.run.project, info.table_name, column, canonical, action, now],
-            )
+            params += [self.run.project, info.table_name, column, canonical, action, now]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(columns))
+        self.execute(
+            f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
+            f"updated_at) VALUES {values} ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
+            "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
+            "updated_at = EXCLUDED.updated_at",
+            params,
+        )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
         now = dt.datetime.now(dt.UTC)
