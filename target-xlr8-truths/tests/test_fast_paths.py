@@ -301,6 +301,46 @@ def test_batch_files_loaded_in_place_land_what_the_record_path_lands(tmp_path: P
         assert ("C" in by_id, "D" in by_id) == (not hard_delete, not hard_delete)
 
 
+def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A file loaded in place after the table gained a column and widened another (in the same transaction) lands
+    what the record path lands, upserting the rows of the file before it."""
+    note = annotation("p", "items", "item", keys=["Id"])
+    first = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}}
+    second = {**first, "Qty": {"type": ["null", "number"]}, "Note": {"type": ["null", "string"]}}
+    files = [
+        (first, [{"Id": "A", "Qty": 1}, {"Id": "B", "Qty": 2}]),
+        (second, [{"Id": "A", "Qty": Decimal("1.5"), "Note": "widened"}, {"Id": "C", "Note": "new"}]),
+    ]
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        work = tmp_path / label
+        batches = work / "batches"
+        batches.mkdir(parents=True)
+        messages: list[dict[str, Any]] = []
+        for index, (props, records) in enumerate(files):
+            path = batches / f"part-{index}.jsonl"
+            path.write_text(_encode(records))
+            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+            messages.append(schema_msg("items", props, ["Id"], note))
+            messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        messages.append(state_msg({"done": True}))
+        store = work / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(batches)]}
+        run = run_target(settings, _encode(messages), work, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        landed.append(query(store, f'SELECT id, qty, note, _sdc_extracted_at FROM "{table}" ORDER BY id'))
+    fast, exact = landed
+    assert fast == exact
+    assert [row[:3] for row in fast] == [
+        ("A", Decimal("1.5"), "widened"),
+        ("B", Decimal("2"), None),
+        ("C", None, "new"),
+    ]
+
+
 def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}
