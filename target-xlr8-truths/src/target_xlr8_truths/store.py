@@ -494,14 +494,17 @@ class Store(abc.ABC):
         )
         next_id = int((self.fetchone("SELECT COALESCE(MAX(id), 0) FROM _column_profiles") or (0,))[0])
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        params: list[t.Any] = []
         for offset, profile in enumerate(rows, start=1):
+            params += [next_id + offset, self.run.project, self.run.project_id, table, *profile, now]
+        if rows:  # one statement for every column's profile
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
             self.execute(
-                "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "
+                "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "  # noqa: S608
                 "original_dtype, total_count, null_count, distinct_count, min_value, max_value, mean_value, "
                 "distinct_values, value_distribution, min_date, max_date, sample_values, is_likely_key, "
-                "is_categorical, filter_category, filter_priority, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [next_id + offset, self.run.project, self.run.project_id, table, *profile, now],
+                f"is_categorical, filter_category, filter_priority, created_at) VALUES {values}",
+                params,
             )
         self._last_profiled[table] = self._clock()
 
