@@ -235,6 +235,112 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
     }
 
 
+PLAIN_PROPS: dict[str, Any] = {
+    "Id": {"type": "string"},
+    "Name": {"type": ["null", "string"]},
+    "Qty": {"type": ["null", "integer"]},
+    "Amount": {"type": ["null", "number"]},
+    "Geo": {"type": ["null", "object"], "properties": {"Lat": {"type": ["null", "number"]}}},
+    "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"},
+}
+DELETED = "2024-03-02T00:00:00Z"
+#: Files of a stream without PII, loaded straight into the stored table: keys repeated inside a file (the last wins),
+#: keys of earlier files updated and deleted, nested fractions rewritten in place, files refused half-way through.
+PLAIN_FILES: list[list[dict[str, Any]]] = [
+    [{"Id": "A", "Name": "first A", "Qty": 1, "Amount": Decimal("1.5"), "Geo": {"Lat": Decimal("37.25")}},
+     {"Id": "B", "Name": "first B", "Qty": 2, "_sdc_extracted_at": "2024-02-01T00:00:00+00:00"},
+     {"Id": "A", "Name": "A wins in its file", "Geo": {"Lat": Decimal("1E+3")}},
+     {"Id": "C", "Name": "C", "Geo": {"Lat": 4}}],
+    [{"Id": "B", "Name": "B updated by the next file", "Amount": Decimal("0.10")},
+     {"Id": "C", "_sdc_deleted_at": DELETED},
+     {"Id": "D", "Name": "D"}, {"Id": "D", "Name": "D deleted by its own file", "_sdc_deleted_at": DELETED},
+     {"Id": "E", "_sdc_deleted_at": DELETED}, {"Id": "E", "Name": "E back after its delete"}],
+    [{"Id": "F", "Name": "loaded by the record path"}, {"Id": "A", "Name": "A again"}, {"Id": "G", "Qty": 1.5}],
+    [{"Id": "H", "Name": "refused file"}, {"Name": "no key"}, {"Id": "B", "Name": "B from a refused file"}],
+]  # fmt: skip
+
+
+def test_batch_files_loaded_in_place_land_what_the_record_path_lands(tmp_path: Path, config: dict[str, Any]) -> None:
+    """Files DuckDB loads straight into the stored table (no PII) upsert, dedupe, delete and roll back exactly as
+    the record path does; soft and hard deletes alike."""
+    note = annotation("p", "items", "item", keys=["Id"])
+    for hard_delete in (False, True):
+        landed = []
+        for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+            work = tmp_path / f"{label}-{hard_delete}"
+            files = work / "batches"
+            files.mkdir(parents=True)
+            messages: list[dict[str, Any]] = [schema_msg("items", PLAIN_PROPS, ["Id"], note)]
+            for index, records in enumerate(PLAIN_FILES):
+                path = files / f"part-{index}.jsonl"
+                path.write_text(_encode(records))
+                os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+                messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                                 "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+            messages.append(state_msg({"done": True}))
+            store = work / "truths.duckdb"
+            settings = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
+            settings["hard_delete"] = hard_delete
+            run = run_target(settings, _encode(messages), work, env=env)
+            assert run.returncode == 0, run.stderr[-3000:]
+            assert run.summary["streams"]["items"] == {"received": 16, "loaded": 14, "dead_lettered": 2}
+            paths = _paths(run.stderr)["items"]
+            assert paths.get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
+            assert paths["batch_files_records"] == (4 if env else 2)
+            table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+            rows = query(store, f'SELECT * EXCLUDE (_sdc_table_version) FROM "{table}" ORDER BY id')
+            ledger = query(store, "SELECT rows_received, rows_loaded, rows_dead_lettered FROM _truths_ledger")
+            landed.append((rows, ledger))
+        fast, exact = landed
+        assert fast == exact
+        by_id = {row[0]: row for row in fast[0]}
+        assert by_id["A"][1] == "A again"
+        assert by_id["B"][1] == "B from a refused file"  # the record path loads the whole file
+        assert by_id["E"][1] == "E back after its delete"
+        assert "H" in by_id  # the refused file landed through the record path
+        assert ("C" in by_id, "D" in by_id) == (not hard_delete, not hard_delete)
+
+
+def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A file loaded in place after the table gained a column and widened another (in the same transaction) lands
+    what the record path lands, upserting the rows of the file before it."""
+    note = annotation("p", "items", "item", keys=["Id"])
+    first = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}}
+    second = {**first, "Qty": {"type": ["null", "number"]}, "Note": {"type": ["null", "string"]}}
+    files = [
+        (first, [{"Id": "A", "Qty": 1}, {"Id": "B", "Qty": 2}]),
+        (second, [{"Id": "A", "Qty": Decimal("1.5"), "Note": "widened"}, {"Id": "C", "Note": "new"}]),
+    ]
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        work = tmp_path / label
+        batches = work / "batches"
+        batches.mkdir(parents=True)
+        messages: list[dict[str, Any]] = []
+        for index, (props, records) in enumerate(files):
+            path = batches / f"part-{index}.jsonl"
+            path.write_text(_encode(records))
+            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+            messages.append(schema_msg("items", props, ["Id"], note))
+            messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        messages.append(state_msg({"done": True}))
+        store = work / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(batches)]}
+        run = run_target(settings, _encode(messages), work, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        landed.append(query(store, f'SELECT id, qty, note, _sdc_extracted_at FROM "{table}" ORDER BY id'))
+    fast, exact = landed
+    assert fast == exact
+    assert [row[:3] for row in fast] == [
+        ("A", Decimal("1.5"), "widened"),
+        ("B", Decimal("2"), None),
+        ("C", None, "new"),
+    ]
+
+
 def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}

@@ -355,6 +355,7 @@ class TruthsSink(BatchSink):
         if batch.files:
             batch.text_decimals = self._text_decimals
             batch.rewrite = self._batch_rewrites
+            batch.private = bool(self._protected_stored)
         self.target.busy = True
         try:
             loaded = self.target.store.write_batch(batch)

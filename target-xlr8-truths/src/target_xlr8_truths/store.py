@@ -111,11 +111,14 @@ class Batch:
     files: list[str] = field(default_factory=list)  # JSONL files loaded directly (DuckDB BATCH messages)
     #: For ``files``: sources of decimal columns sent as text (x-singer.decimal), and column name -> (SQL condition,
     #: function): values the record path writes through Python (PII protection, nested JSON), applied column-wise
-    #: to the staged rows matching the condition before the merge.
+    #: to the loaded rows matching the condition before the commit.
     text_decimals: frozenset[str] = frozenset()
     rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
     #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
     extracted: dt.datetime | None = None
+    #: For ``files``: some stored column is PII-protected. Such files are staged in a temp table and protected
+    #: there, so plaintext never reaches the stored table's blocks (``Store.insert_files`` is not used).
+    private: bool = False
 
 
 class Store(abc.ABC):
@@ -131,6 +134,8 @@ class Store(abc.ABC):
         self._last_profiled: dict[str, float] = {}
         self._clock: t.Callable[[], float] = time.monotonic
         self._stage_counter = 0
+        #: (table, columns) as ``evolve_table`` found them when it changed nothing (for ``_write_metadata``).
+        self._live_columns: tuple[str, dict[str, str]] | None = None
 
     # -- dialect hooks -------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -228,13 +233,16 @@ class Store(abc.ABC):
     def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:
         """Create or evolve ``table`` to hold ``columns``: add new ones, widen types. Returns the columns as stored."""
         existing = self.table_columns(table)
+        self._live_columns = None
         if not existing:
             body = ", ".join(f"{quote(c.name)} {c.sql_type(self.dialect)}" for c in columns)
             self.execute(f"CREATE TABLE {quote(table)} ({body})")
             return list(columns)
         stored: list[Column] = []
+        changed = False
         for column in columns:
             if column.name not in existing:
+                changed = True
                 self.execute(
                     f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column.sql_type(self.dialect)}"
                 )
@@ -244,11 +252,14 @@ class Store(abc.ABC):
             wider = widen(kind, column.kind)
             new_scale = max(scale, column.scale) if wider == "decimal" else scale
             if wider != kind or new_scale != scale:
+                changed = True
                 target = Column(column.name, column.source, wider, new_scale)
                 self.execute(self.alter_type_sql(table, target))
                 stored.append(target)
             else:
                 stored.append(Column(column.name, column.source, kind, scale))
+        if not changed:
+            self._live_columns = (table, existing)  # unchanged: _write_metadata need not ask again
         return stored
 
     def write_batch(self, batch: Batch) -> int:
@@ -257,10 +268,14 @@ class Store(abc.ABC):
         table = info.table_name
         self._stage_counter += 1
         stage = f"__xlr8_stage_{self._stage_counter}"
+        self._live_columns = None
         with self.transaction():
             stored = self.evolve_table(table, batch.columns)
             loaded = 0
-            if batch.rows or batch.files:
+            in_place = self.insert_files(table, stored, batch) if batch.files else None
+            if in_place is not None:
+                loaded = in_place
+            elif batch.rows or batch.files:
                 self.stage(stage, batch.columns, batch)
                 loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
             self._insert_dead_letters(info, batch.dead_letters)
@@ -272,6 +287,11 @@ class Store(abc.ABC):
             self.before_commit()
         self._versioned_tables.add(table)
         return loaded
+
+    def insert_files(self, table: str, stored: list[Column], batch: Batch) -> int | None:
+        """Load ``batch.files`` straight into ``table`` (upserted as ``_merge`` does) and return the rows read, or
+        None when this store stages them instead."""
+        return None
 
     def before_commit(self) -> None:
         """Test seam (E2): a fault injector may stop the process here, inside the open transaction."""
@@ -316,6 +336,7 @@ class Store(abc.ABC):
         if not self.table_columns(info.table_name) or "_sdc_table_version" not in self.table_columns(info.table_name):
             return
         stale = f"({quote('_sdc_table_version')} IS NULL OR {quote('_sdc_table_version')} < ?)"
+        self._live_columns = None
         with self.transaction():
             if hard_delete:
                 self.execute(f"DELETE FROM {table} WHERE {stale}", [version])  # noqa: S608
@@ -331,7 +352,8 @@ class Store(abc.ABC):
     # -- metadata ------------------------------------------------------------------------------------------------
     def _write_metadata(self, info: StreamInfo, stored: list[Column] | None) -> None:
         table = info.table_name
-        live = self.table_columns(table)
+        known, self._live_columns = self._live_columns, None
+        live = known[1] if known is not None and known[0] == table else self.table_columns(table)
         columns = [{"name": name, "type": kind} for name, kind in live.items()]
         row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
         project = self.run.project
@@ -387,17 +409,23 @@ class Store(abc.ABC):
             )
 
     def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
-        """What each stored column means (canonical field) and how it was protected, for erasure and audits."""
+        """What each stored column means (canonical field) and how it was protected, for erasure and audits: one
+        statement for all columns (names are unique, so no row conflicts with another of the same statement)."""
+        if not columns:
+            return
         now = dt.datetime.now(dt.UTC)
+        params: list[t.Any] = []
         for column in columns:
             canonical, action = info.canonical_columns.get(column), info.pii_actions.get(column)
-            self.execute(
-                f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
-                "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
-                "updated_at = EXCLUDED.updated_at",
-                [self.run.project, info.table_name, column, canonical, action, now],
-            )
+            params += [self.run.project, info.table_name, column, canonical, action, now]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(columns))
+        self.execute(
+            f"INSERT INTO {FIELDS_TABLE} (project, table_name, column_name, canonical_field, pii_action, "  # noqa: S608
+            f"updated_at) VALUES {values} ON CONFLICT (project, table_name, column_name) DO UPDATE SET "
+            "canonical_field = EXCLUDED.canonical_field, pii_action = EXCLUDED.pii_action, "
+            "updated_at = EXCLUDED.updated_at",
+            params,
+        )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -466,14 +494,17 @@ class Store(abc.ABC):
         )
         next_id = int((self.fetchone("SELECT COALESCE(MAX(id), 0) FROM _column_profiles") or (0,))[0])
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        params: list[t.Any] = []
         for offset, profile in enumerate(rows, start=1):
+            params += [next_id + offset, self.run.project, self.run.project_id, table, *profile, now]
+        if rows:  # one statement for every column's profile
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
             self.execute(
-                "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "
+                "INSERT INTO _column_profiles (id, project, project_id, table_name, column_name, inferred_type, "  # noqa: S608
                 "original_dtype, total_count, null_count, distinct_count, min_value, max_value, mean_value, "
                 "distinct_values, value_distribution, min_date, max_date, sample_values, is_likely_key, "
-                "is_categorical, filter_category, filter_priority, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [next_id + offset, self.run.project, self.run.project_id, table, *profile, now],
+                f"is_categorical, filter_category, filter_priority, created_at) VALUES {values}",
+                params,
             )
         self._last_profiled[table] = self._clock()
 
