@@ -44,6 +44,24 @@ class PredictsNextPage(t.Protocol):
         """The token of the page after ``token``'s, assuming that page is full; ``UNKNOWN`` when it cannot say."""
 
 
+@t.runtime_checkable
+class CountsPages(t.Protocol):
+    """A paginator whose answers can each carry the collection's size (Oracle Fusion ``totalResults``, OData
+    ``$inlinecount``/``$count``, Workday ``total``), asked for on every page of a window.
+
+    The count is what makes a window safe on offset pages without a snapshot. Every page after the anchor (the
+    page answered before the pages in flight were asked for) must report the anchor's count: equal counts mean no
+    row was inserted or deleted between the anchor's answer and theirs, so they read one state of the collection
+    and cannot miss a row between them. A page with another count was answered later than the anchor and the
+    pages before it that matched it, so reading up to it is what reading one page after another would have read;
+    the pages asked for after it may have been answered before or after it, so they are dropped, and it becomes
+    the anchor the next pages are checked against. (Counts cannot see an insert and a delete that cancel out
+    while the same pages are in flight.)"""
+
+    def page_count(self, response: t.Any) -> int | None:
+        """The collection's size this answer reports; None when it reports none (or one that cannot be right)."""
+
+
 def row_key(names: t.Sequence[str]) -> t.Callable[[t.Mapping[str, t.Any]], t.Hashable]:
     """The values of ``names`` in a row (a missing one as None), for ``ShiftWatch``; an ``itemgetter`` in the
     common case, since it runs once per row."""

@@ -82,6 +82,20 @@ class HasMorePaginator(OffsetPaginator):
             self.total = total
         return self.current_value + len(items)
 
+    def page_count(self, response: requests.Response) -> int | None:
+        """``totalResults`` of this answer (``xlr8_kit.http.window.CountsPages``; the stream asks for it on every
+        page of a window); None when absent, or when smaller than the page's ``offset`` plus its items, which no
+        true count can be (third-party reports say some Fusion releases answer ``totalResults`` capped at the page
+        size once an ``offset`` is given): the window then stops and the rest is read one page ahead."""
+        payload = body(response)
+        total = payload.get("totalResults") if isinstance(payload, Mapping) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            return None
+        items, _ = collection_page(payload)
+        offset = payload.get("offset")
+        start = offset if isinstance(offset, int) and not isinstance(offset, bool) else 0
+        return total if total >= start + len(items) else None
+
     def predict_next(self, token: int | None) -> Any:
         """The offset after a full page (``xlr8_kit.http.window``), while below ``totalResults``: a shorter page
         with ``hasMore`` (the server lowered ``limit``) shows up as a different real offset, and the window then
