@@ -9,8 +9,9 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 ``IEEE754Compatible=true``). Paging is client-driven (``$top``/``$skip``) and server-driven: no page is longer than
 ``server_page_size`` and a longer window continues through ``$skiptoken``. Errors are Gateway's JSON bodies.
 
-Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server) and
-``ignore_skip`` (``$skip`` is ignored).
+Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
+``ignore_skip`` (``$skip`` is ignored) and ``insert_at`` (where ``insert_records`` puts new business partners
+among the partners created at run time, which come before the rest: 0, ahead of everything, by default).
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class S4HanaEmulator(ProductEmulator):
                 self._inserted += 1
                 n = self._inserted
                 now = self.ctx.clock.now()
-                self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra.insert(0, {
+                extra = self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra
+                extra.insert(min(self.insert_at, len(extra)), {
                     "BusinessPartner": f"N{n:09d}", "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
                     "BusinessPartnerFullName": f"Inserted partner {n}",
                     "BusinessPartnerName": f"Inserted partner {n}",
@@ -144,6 +146,7 @@ class S4HanaEmulator(ProductEmulator):
         self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
         self.repeat_next_link = False
         self.ignore_skip = False
+        self.insert_at = 0
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services.values() if s.name == name)
@@ -289,9 +292,10 @@ class S4HanaEmulator(ProductEmulator):
             results = [serialize_v2(service, s4set, row, service_url) for row in rows]
             if select is not None:
                 results = [{k: v for k, v in r.items() if k in select or k == "__metadata"} for r in results]
-            body: dict[str, Any] = {"results": results}
+            body: dict[str, Any] = {}
             if params.get("$inlinecount") == "allpages":
-                body["__count"] = str(total)
+                body["__count"] = str(total)  # only when asked for, ahead of the results (Gateway's order)
+            body["results"] = results
             if next_token:
                 body["__next"] = f"{service_url}/{entity.name}?{query}"
             return JSONResponse({"d": body})
@@ -373,12 +377,13 @@ class S4HanaEmulator(ProductEmulator):
                 parts.append(text)
         if service.version == 2:
             head = ",".join(parts)
-            tail = ""
+            count = ""
             if params.get("$inlinecount") == "allpages":
-                tail += ',"__count":' + json_bytes(str(total)).decode()
+                count = '"__count":' + json_bytes(str(total)).decode() + ","
+            tail = ""
             if next_token:
                 tail += ',"__next":' + json_bytes(f"{service_url}/{entity.name}?{query}").decode()
-            body = ('{"d":{"results":[' + head + "]" + tail + "}}").encode()
+            body = ('{"d":{' + count + '"results":[' + head + "]" + tail + "}}").encode()
             return Response(body, media_type="application/json")
         v4_head: dict[str, Any] = {"@odata.context": f"$metadata#{entity.name}", "@odata.metadataEtag": 'W/"20260105"'}
         if params.get("$count") == "true":
