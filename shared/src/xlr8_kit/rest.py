@@ -133,9 +133,14 @@ KIT_SETTINGS = th.PropertiesList(
 #: offset or page number. A tap that has such streams adds ``max_concurrent_requests_setting(...)`` to its settings
 #: with the same default as its ``KitTap.default_concurrent_requests``. The kit's default is 1 (one page read ahead):
 #: offset pages answered out of order around an insert can miss a row that reading in turn would only repeat, and
-#: only a source that reports a changing total or reads a snapshot catches every such case (Workday: default 4).
+#: only a source that reports its count on every page or reads a snapshot catches such cases (Workday, Oracle
+#: Fusion and S/4HANA default to 4; UKG Pro, whose pages carry no count, stays at 1).
 MAX_CONCURRENT_REQUESTS_KEY = "max_concurrent_requests"
 DEFAULT_CONCURRENT_REQUESTS = 1
+#: The default of a tap whose windowed streams all check a count on every page (``xlr8_kit.http.window.
+#: CountsPages``: Oracle Fusion ``totalResults``, OData ``$inlinecount``/``$count``): a page whose count moved
+#: drops the pages asked for beside it, so an insert during the read hides no row (see docs/architecture.md).
+COUNTED_CONCURRENT_REQUESTS = 4
 
 
 def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) -> th.Property:
@@ -146,7 +151,8 @@ def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) 
         description=f"Page requests one stream keeps in flight at once where the next page's request is known "
         f"before the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). "
         "Pages are still emitted in order; the kit's retries and http.requests_per_second apply to every request. "
-        "See the README on rows inserted during a read before raising it.",
+        "Where the product reports a count on every page, each page of a window is checked against it; see the "
+        "README on rows inserted or deleted during a read.",
     )
 
 

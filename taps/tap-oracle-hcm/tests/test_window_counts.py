@@ -107,3 +107,19 @@ def test_nothing_changes_same_records_and_state_as_window_1(url: str, emulator: 
     four = run_tap(config(url, 4), streams={"workers"})
     assert four.records("workers") == one.records("workers")
     assert four.state == one.state
+
+
+def test_a_failed_page_among_those_asked_again_does_not_stop_the_read(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """Page 4 fails once while page 2 is held back; page 2's moved count drops pages 3 and 4 (the failed one
+    unseen) and asks for them again, so the failure never reaches the read and every row is read."""
+    before = read_ids(url, 1)
+    copied = emulator.resources["workers"].source_row(index_of(emulator, before[14]))
+    row = {**copied, "PersonId": NEW_PERSON_ID, "PersonNumber": "E-NEW-1"}
+    start = when_page_2_is_served(emulator, sandbox, lambda: emulator.insert_row("workers", row))
+    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=400, times=1, query={"offset": "30"}))
+    read = read_ids(url, 4)
+    assert set(before) | {NEW_PERSON_ID} == set(read)
+    assert [r.status for r in sandbox.requests("oracle_hcm")].count(400) == 1  # page 4's first answer
+    assert "30" in served_offsets(emulator, start)  # asked for again (the 400 came from before the emulator)

@@ -36,3 +36,8 @@ def test_read_ahead_error_on_page_3_comes_after_pages_1_and_2(url: str, sandbox:
 
 def test_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     case(url, sandbox).check_window()
+
+
+def test_window_default_is_4(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """``$skip`` windows check ``$inlinecount`` on every page, so the window is on by default."""
+    case(url, sandbox).check_default_window(4)

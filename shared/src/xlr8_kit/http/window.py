@@ -171,13 +171,19 @@ class OrderedFetches(t.Generic[K, R]):
         try:
             return key, future.result()
         except BaseException:
-            self.discard()
+            self._drop_pending()  # the failure stands: nothing more is asked for in this read
             raise
 
     def discard(self) -> None:
         """Drop every request still pending: each is awaited and its answer (or error) thrown away, so no request
         outlives the read. A request once submitted is always sent (unless an earlier one failed), so the requests
-        a read makes do not depend on thread timing."""
+        a read makes do not depend on thread timing. A failure among the dropped requests concerned only them:
+        the window takes new requests again (a read that drops the pages asked ahead and asks for them again)."""
+        self._drop_pending()
+        with self._lock:
+            self._failed_at = None
+
+    def _drop_pending(self) -> None:
         while self._pending:
             _, _, future = self._pending.popleft()
             with contextlib.suppress(BaseException):  # past the end or after a failure: not the caller's
