@@ -10,8 +10,9 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 ``server_page_size`` and a longer window continues through ``$skiptoken``. Errors are Gateway's JSON bodies.
 
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
-``ignore_skip`` (``$skip`` is ignored) and ``insert_at`` (where ``insert_records`` puts new business partners
-among the partners created at run time, which come before the rest: 0, ahead of everything, by default).
+``ignore_skip`` (``$skip`` is ignored), ``insert_at`` (where ``insert_records`` puts new business partners
+among the partners created at run time, which come before the rest: 0, ahead of everything, by default) and
+``before_request`` (called before each OData request is served: changes by others while a client pages).
 """
 
 from __future__ import annotations
@@ -131,12 +132,21 @@ class S4HanaEmulator(ProductEmulator):
                     "BusinessPartnerIsBlocked": False,
                 })  # fmt: skip
 
+    def delete_partner(self, business_partner: str) -> None:
+        """Another user deleted a business partner created at run time (``insert_records``): the rows after it
+        move up one place."""
+        with self._lock:
+            extra = self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra
+            extra[:] = [row for row in extra if row["BusinessPartner"] != business_partner]
+            self._deleted += 1  # a new data version: row caches key on it
+
     def reset(self) -> None:
         with self._lock:
             for service in self.services.values():
                 for s4set in service.sets.values():
                     s4set.entity.extra.clear()
             self._inserted = 0
+            self._deleted = 0
         self.snapshots = SnapshotStore()
         self.row_cache.clear()
         with self._lock:
@@ -147,6 +157,8 @@ class S4HanaEmulator(ProductEmulator):
         self.repeat_next_link = False
         self.ignore_skip = False
         self.insert_at = 0
+        #: Called with (path, query) before an OData request is served (others' changes while a client pages).
+        self.before_request: Callable[[str, dict[str, str]], None] | None = None
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services.values() if s.name == name)
@@ -200,6 +212,8 @@ class S4HanaEmulator(ProductEmulator):
             v4 = "group" in request.path_params
             with self._lock:
                 self.queries.append((request.url.path, unquote(request.url.query)))
+            if self.before_request is not None:
+                self.before_request(request.url.path, dict(request.query_params))
             try:
                 self._authorised(request)
                 return handler(self, request)
@@ -314,7 +328,7 @@ class S4HanaEmulator(ProductEmulator):
 
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:
-            return (self.ctx.company.data_version(), self._inserted)
+            return (self.ctx.company.data_version(), self._inserted, self._deleted)
 
     def _kept_rows(
         self, service: Service, s4set: S4Set, request: Request, select: list[str] | None
