@@ -856,19 +856,21 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         count moved, or that starts with a row of the page before (``ShiftWatch``), is emitted (it was answered
         after the anchor and after every page before it that matched the anchor, as reading in turn would have
         read it); the pages asked for after it are dropped unseen and asked for again, checked against its count.
-        A page without a usable count ends the window: the rest is read one page ahead.
+        A page without a usable count, or more than ``MAX_RECOUNTS`` moved counts, ends the window: the rest is
+        read one page ahead.
         A paginator that does not count: rows moved between pages or its ``changed_while_paging`` drop the
         guesses and the rest is read one page ahead (an insert inside a page answered late is not seen).
         Either way, a real next token that differs from the one asked ahead (a short page with more to come)
         drops the guesses and the rest is read one page ahead. A page that fails raises after every page before
         it was handed out; nothing after it is asked for once the failure is seen."""
-        from xlr8_kit.http.window import UNKNOWN, CountsPages, OrderedFetches, ShiftWatch, row_key
+        from xlr8_kit.http.window import MAX_RECOUNTS, UNKNOWN, CountsPages, OrderedFetches, ShiftWatch, row_key
 
         decorated_request = self.request_decorator(self._request)
         shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
         counted = isinstance(paginator, CountsPages)
         self.counting_pages = counted
         planned: int | None = None  # the anchor's count, which every page after it must report
+        recounts = 0
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
             response = decorated_request(asked[1], context)
@@ -929,6 +931,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 self.name, planned, count,
                             )  # fmt: skip
                             window.discard()
+                            recounts += 1
+                            one_ahead = recounts > MAX_RECOUNTS  # changing all the time: in turn from here
                         planned = count
                 if deferred is None and not paginator.finished and window:
                     # Asked ahead for pages the server will not send next (a short page with more to come), or

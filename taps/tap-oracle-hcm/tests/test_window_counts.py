@@ -123,3 +123,34 @@ def test_a_failed_page_among_those_asked_again_does_not_stop_the_read(
     assert set(before) | {NEW_PERSON_ID} == set(read)
     assert [r.status for r in sandbox.requests("oracle_hcm")].count(400) == 1  # page 4's first answer
     assert "30" in served_offsets(emulator, start)  # asked for again (the 400 came from before the emulator)
+
+
+def test_a_count_that_keeps_moving_ends_the_window(url: str, sandbox: t.Any, emulator: OracleHcmEmulator) -> None:
+    """Someone creates a person before every page is served: every count moves. After ``MAX_RECOUNTS`` pages
+    asked again the rest is read in turn, so the window wastes at most that many windows of requests."""
+    from xlr8_kit.http.window import MAX_RECOUNTS
+
+    before = read_ids(url, 1)
+    last = emulator.resources["workers"].source_row(index_of(emulator, before[-1]))
+
+    def requests_with(window: int) -> tuple[int, set[int]]:
+        emulator.reset()
+        made = 0
+
+        def create(served: int) -> None:
+            nonlocal made
+            made += 1
+            emulator.insert_row("workers", {**last, "PersonId": NEW_PERSON_ID + made, "PersonNumber": f"E-NEW-{made}"})
+
+        emulator.before_collection = create
+        read = set(read_ids(url, window))
+        return len([q for q in emulator.collection_queries if q.get("limit")]), read
+
+    in_turn, read_in_turn = requests_with(1)
+    windowed, read_windowed = requests_with(4)
+    assert set(before) <= read_windowed
+    assert set(before) <= read_in_turn
+    assert in_turn == len(read_in_turn) // 10 + 1  # one request per page of 10
+    # Every request creates a person, so the windowed read (more requests) has more rows to read: the requests
+    # beyond one per page of its own rows are the pages asked for again, at most a window's worth per moved count.
+    assert len(read_windowed) // 10 + 1 < windowed <= len(read_windowed) // 10 + 1 + (MAX_RECOUNTS + 1) * (4 - 1)

@@ -44,6 +44,11 @@ class PredictsNextPage(t.Protocol):
         """The token of the page after ``token``'s, assuming that page is full; ``UNKNOWN`` when it cannot say."""
 
 
+#: Moved counts one read answers by asking again for the pages in flight; past this, the rest is read one page
+#: after another (a collection that changes all the time would cost up to a window of wasted requests per page).
+MAX_RECOUNTS = 3
+
+
 @t.runtime_checkable
 class CountsPages(t.Protocol):
     """A paginator whose answers can each carry the collection's size (Oracle Fusion ``totalResults``, OData

@@ -268,18 +268,24 @@ def _iter_windows_concurrently(
     read (it was answered after the anchor and the windows before it); the windows asked for before its answer are
     dropped unseen and asked for again, checked against its total. A page reached by a server link inside a
     window is read after the windows asked ahead were answered: a moved total there drops them too, once that
-    window is read. A page without a total makes the rest be read one window at a time."""
-    from xlr8_kit.http.window import OrderedFetches, ShiftWatch
+    window is read. A page without a total, or more than ``MAX_RECOUNTS`` moved totals, makes the rest be read one
+    window at a time."""
+    from xlr8_kit.http.window import MAX_RECOUNTS, OrderedFetches, ShiftWatch
 
     shifts = ShiftWatch(row_key)
     one_at_a_time = False
+    recounts = 0
 
     def first_page(skip: int) -> tuple[requests.Response, list[dict[str, Any]]]:
         response = fetch(url, _window_query(params, page_size, skip, version, count=True))
         return response, page_rows(response)
 
     def replan(windows: OrderedFetches[int, Any], count: int | None, planned: int | None) -> int | None:
-        nonlocal one_at_a_time
+        nonlocal one_at_a_time, recounts
+        recounts += 1
+        if recounts > MAX_RECOUNTS and not one_at_a_time:
+            logger.info("%s: the total keeps moving; reading the rest one window at a time", _link_path(url))
+            one_at_a_time = True
         if windows:
             logger.info(
                 "%s: the collection changed while paging (total %s, then %s); asking again for the windows after "
