@@ -74,6 +74,13 @@ class HasMorePaginator(OffsetPaginator):
     def has_more(self, response: requests.Response) -> bool:
         return collection_page(body(response))[1]
 
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page that yields no rows is not the end while it held items and ``hasMore`` is true: a child stream's
+        rows come from the page's parents, and a page of parents without children yields none (the SDK's rule
+        stopped the stream there, losing every child row after it)."""
+        items, has_more = collection_page(body(response))
+        return has_more and bool(items)
+
     def get_next(self, response: requests.Response) -> int | None:
         payload = body(response)
         items, _ = collection_page(payload)
