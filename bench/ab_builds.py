@@ -13,7 +13,9 @@ median per-round CPU ratio new/old. The record counts of the two builds must mat
 The latency line (issue 14 goal 5): each round runs both builds at every listed latency (added by the emulator to
 every request, on the same warm emulator); one line per latency, then each build's rate at the last latency as a
 share of its rate at the first (median of the per-round ratios [min-max]). The ceiling runs at the first latency.
-``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config.
+``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config; ``--config-old JSON``
+into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
+window 1 with the build's default).
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ def _run(command: list[str]) -> tuple[int, float, float]:
     return records, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def _extra_config(argv: list[str]) -> dict[str, object]:
-    if "--config" not in argv:
+def _extra_config(argv: list[str], flag: str = "--config") -> dict[str, object]:
+    if flag not in argv:
         return {}
-    extra = json.loads(argv[argv.index("--config") + 1])
+    extra = json.loads(argv[argv.index(flag) + 1])
     if not isinstance(extra, dict):
         raise SystemExit("--config takes a JSON object")
     return extra
@@ -71,10 +73,12 @@ def main(argv: list[str]) -> int:
         url, credentials = sandbox.url(product), sandbox.emulator(product).test_credentials()
         config = workdir / "tap.json"
         config.write_text(json.dumps({**module.tap_config(url, credentials, stream), **_extra_config(argv)}))
+        old_config = workdir / "tap-old.json"
+        old_config.write_text(json.dumps({**json.loads(config.read_text()), **_extra_config(argv, "--config-old")}))
         catalog = write_catalog(module.TAP, config, stream, workdir)
         commands = [
-            [f"{bin_dir}/{module.TAP}", "--config", str(config), "--catalog", str(catalog)]
-            for bin_dir in (old_bin, new_bin)
+            [f"{bin_dir}/{module.TAP}", "--config", str(path), "--catalog", str(catalog)]
+            for bin_dir, path in ((old_bin, old_config), (new_bin, config))
         ]
         sandbox.ctx.faults.set_latency(product, latencies[0])
         if latencies != [0.0]:

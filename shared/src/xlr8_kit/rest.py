@@ -133,9 +133,14 @@ KIT_SETTINGS = th.PropertiesList(
 #: offset or page number. A tap that has such streams adds ``max_concurrent_requests_setting(...)`` to its settings
 #: with the same default as its ``KitTap.default_concurrent_requests``. The kit's default is 1 (one page read ahead):
 #: offset pages answered out of order around an insert can miss a row that reading in turn would only repeat, and
-#: only a source that reports a changing total or reads a snapshot catches every such case (Workday: default 4).
+#: only a source that reports its count on every page or reads a snapshot catches such cases (Workday, Oracle
+#: Fusion and S/4HANA default to 4; UKG Pro, whose pages carry no count, stays at 1).
 MAX_CONCURRENT_REQUESTS_KEY = "max_concurrent_requests"
 DEFAULT_CONCURRENT_REQUESTS = 1
+#: The default of a tap whose windowed streams all check a count on every page (``xlr8_kit.http.window.
+#: CountsPages``: Oracle Fusion ``totalResults``, OData ``$inlinecount``/``$count``): a page whose count moved
+#: drops the pages asked for beside it, so an insert during the read hides no row (see docs/architecture.md).
+COUNTED_CONCURRENT_REQUESTS = 4
 
 
 def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) -> th.Property:
@@ -146,7 +151,8 @@ def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) 
         description=f"Page requests one stream keeps in flight at once where the next page's request is known "
         f"before the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). "
         "Pages are still emitted in order; the kit's retries and http.requests_per_second apply to every request. "
-        "See the README on rows inserted during a read before raising it.",
+        "Where the product reports a count on every page, each page of a window is checked against it; see the "
+        "README on rows inserted or deleted during a read.",
     )
 
 
@@ -829,6 +835,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         value = self._kit_tap.resolved_config.get(MAX_CONCURRENT_REQUESTS_KEY)
         return self._kit_tap.default_concurrent_requests if value is None else int(value)
 
+    #: True while a windowed read asks for the collection's count on every page (``xlr8_kit.http.window.
+    #: CountsPages``): a stream whose count is a request parameter (Oracle's ``totalResults=true``) adds it to every
+    #: page's request then, not only to the first page's.
+    counting_pages: bool = False
+
     def _request_pages_windowed(
         self, context: t.Any, paginator: t.Any, width: int
     ) -> t.Iterator[list[dict[str, t.Any]]]:
@@ -837,17 +848,29 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         Requests are prepared here, in page order, from the tokens the paginator predicts (``predict_next``);
         worker threads send and parse them. The first page goes out alone (a stream that fits in one page costs
         one request, as before); once it is answered and more are due, the window fills. Pages are settled here
-        in order exactly as ``_request_pages`` does
-        (request counter, sync costs, empty-page rule, ``paginator.advance``): when the paginator ends, pages asked
-        for past the end are discarded unseen; when its real next token differs from the one asked ahead (a short
-        page with more to come), or rows moved between pages answered out of order (``ShiftWatch``: a page starts
-        with a row of the page before, or the paginator's ``changed_while_paging`` says the collection changed),
-        the guesses are discarded and the rest of the stream is read one page ahead. A page that fails raises
-        after every page before it was handed out; nothing after it is asked for once the failure is seen."""
-        from xlr8_kit.http.window import UNKNOWN, OrderedFetches, ShiftWatch, row_key
+        in order exactly as ``_request_pages`` does (request counter, sync costs, empty-page rule,
+        ``paginator.advance``); when the paginator ends, pages asked for past the end are discarded unseen.
+
+        A paginator that counts (``CountsPages``): every page asks for the collection's count, and each page must
+        report the count of the anchor (the first page, later the last page whose count moved). A page whose
+        count moved, or that starts with a row of the page before (``ShiftWatch``), is emitted (it was answered
+        after the anchor and after every page before it that matched the anchor, as reading in turn would have
+        read it); the pages asked for after it are dropped unseen and asked for again, checked against its count.
+        A page without a usable count, or more than ``MAX_RECOUNTS`` moved counts, ends the window: the rest is
+        read one page ahead.
+        A paginator that does not count: rows moved between pages or its ``changed_while_paging`` drop the
+        guesses and the rest is read one page ahead (an insert inside a page answered late is not seen).
+        Either way, a real next token that differs from the one asked ahead (a short page with more to come)
+        drops the guesses and the rest is read one page ahead. A page that fails raises after every page before
+        it was handed out; nothing after it is asked for once the failure is seen."""
+        from xlr8_kit.http.window import MAX_RECOUNTS, UNKNOWN, CountsPages, OrderedFetches, ShiftWatch, row_key
 
         decorated_request = self.request_decorator(self._request)
         shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
+        counted = isinstance(paginator, CountsPages)
+        self.counting_pages = counted
+        planned: int | None = None  # the anchor's count, which every page after it must report
+        recounts = 0
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
             response = decorated_request(asked[1], context)
@@ -857,7 +880,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             prepared = self._prepare_request(context=context, page=t.cast("t.Any", _PageAt(token)))
             return window.submit((token, prepared))
 
-        mispredicted = False
+        one_ahead = False
         pages = answered = 0
         with (
             self.get_http_request_counter() as request_counter,
@@ -875,6 +898,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     except Exception:  # noqa: BLE001 - a page that cannot be asked for yet fails in turn, when due
                         break
                 (_, prepared_request), (resp, records) = window.take()
+                first = not answered
                 answered += 1
                 moved = shifts.moved(records)
                 request_counter.increment()
@@ -893,26 +917,45 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         paginator.advance(resp)
                     except Exception as exc:  # noqa: BLE001 - raised after this page's records, as in the SDK loop
                         deferred = exc
+                if counted:
+                    count = paginator.page_count(resp)
+                    if count is None:
+                        one_ahead = True  # nothing to check the pages in flight against
+                    elif first or count != planned or moved:
+                        if not first and window:
+                            # Rows were inserted or deleted since the anchor's answer: the pages asked for after
+                            # this one may have been answered before or after it. Asked for again, after it.
+                            self.logger.info(
+                                "%s: the collection changed while paging (count %s, then %s); asking again for "
+                                "the pages after this one",
+                                self.name, planned, count,
+                            )  # fmt: skip
+                            window.discard()
+                            recounts += 1
+                            one_ahead = recounts > MAX_RECOUNTS  # changing all the time: in turn from here
+                        planned = count
                 if deferred is None and not paginator.finished and window:
                     # Asked ahead for pages the server will not send next (a short page with more to come), or
-                    # for pages answered around a change of the collection: throw the guesses away and read the
-                    # rest one page ahead from the paginator's real token.
-                    changed = moved or bool(getattr(paginator, "changed_while_paging", False))
-                    mispredicted = changed or window.first_key()[0] != paginator.current_value
-                    if mispredicted:
-                        window.discard()
+                    # for pages answered around a change of the collection the paginator cannot count: throw the
+                    # guesses away and read the rest one page ahead from the paginator's real token.
+                    changed = not counted and (moved or bool(getattr(paginator, "changed_while_paging", False)))
+                    one_ahead = one_ahead or changed or window.first_key()[0] != paginator.current_value
+                if one_ahead:
+                    window.discard()
                 if records:
                     yield records
                     pages += 1
                 if deferred is not None:
                     raise deferred
-                if mispredicted:
+                if one_ahead:
                     break
-        if mispredicted:
+        if one_ahead and not paginator.finished:
             from xlr8_kit.http.readahead import read_ahead
 
+            self.counting_pages = False
             self.logger.info(
-                "%s: a page was shorter than asked or rows moved while paging; reading the rest one page ahead",
+                "%s: a page was shorter than asked, came without a count, or rows moved while paging; reading the "
+                "rest one page ahead",
                 self.name,
             )
             yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")

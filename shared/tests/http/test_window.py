@@ -163,3 +163,17 @@ def test_row_key_reads_the_key_values_and_treats_a_missing_one_as_none():
     assert single({"id": 7, "x": 1}) == 7
     assert double({"order": "4500", "item": "10"}) == ("4500", "10")
     assert double({"order": "4500"}) == ("4500", None)
+
+
+def test_a_failure_among_discarded_pages_does_not_refuse_the_pages_asked_again():
+    """A read that drops the pages asked ahead (a page's count moved) asks for them again: a failure of one of the
+    dropped requests concerned only that request, so the window takes the new ones (it refused them before, and
+    ``_request_pages_windowed`` then looked for a page in an empty window)."""
+    pages = Pages(fail_at=3)
+    with OrderedFetches(pages, 3) as window:
+        for n in (1, 2, 3):
+            window.submit(n)
+        assert window.take() == (1, [10, 11])
+        window.discard()  # pages 2 and 3 dropped unseen; page 3 had failed
+        assert window.submit(2)
+        assert window.take() == (2, [20, 21])

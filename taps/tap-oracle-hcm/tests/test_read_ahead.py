@@ -55,3 +55,9 @@ def test_keyset_pages_stay_one_page_ahead(url: str, sandbox: t.Any, emulator: t.
     finally:
         keyset.sandbox.faults.set_latency(keyset.product, 0, keyset.path)
     assert keyset.max_in_flight == 1
+
+
+def test_offset_window_default_is_4(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """Offset pages check ``totalResults`` on every page of a window, so the window is on by default."""
+    unset = offset_case(url, sandbox)
+    unset.check_default_window(4)

@@ -138,11 +138,9 @@ def test_e7_soap_paging_holds_as_of_while_people_are_hired(
     assert datetime.fromisoformat(log["updated_from"]) == moment
 
 
-def test_e7_rest_window_falls_back_to_one_page_ahead_when_the_total_moves(
-    url: str, emulator: WorkdayEmulator, sandbox: Sandbox
-) -> None:
+def test_e7_rest_window_asks_again_when_the_total_moves(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
     """People hired while REST pages are in flight: a later page reports another ``total``, so the pages asked for
-    at once are dropped and the rest is read one page after another; every worker, old and new, is read."""
+    beside it are dropped and asked for again, checked against the new total; every worker, old and new, is read."""
     before = emulator.company.employee_count()
     sandbox.faults.add("workday", "/ccx/api/v1/*/workers", FaultSpec("insert_records", count=3, after=2, times=1))
     result = run_tap(base_config(url, streams=only("workers"), rest_page_size=10))

@@ -19,7 +19,8 @@ Kinds (``FaultSpec.kind``):
 - ``quota``: the vendor's quota error (``ProductEmulator.quota_error_response``), e.g. Salesforce 403
   ``REQUEST_LIMIT_EXCEEDED``.
 - ``insert_records``: ``count`` records are inserted (``ProductEmulator.insert_records``) before the request is
-  served, as if another user created them while the client was paging.
+  served, as if another user created them while the client was paging; with ``seconds``, the request is held
+  back that long first (so requests sent beside it are answered before the insert).
 """
 
 from __future__ import annotations

@@ -122,6 +122,8 @@ class SandboxMiddleware:
         elif kind == "quota":
             await send_fault_response(send, self.emulator.quota_error_response())
         elif kind == "insert_records":
+            if spec.seconds:  # this request held back while another user creates the records
+                await asyncio.sleep(spec.seconds)
             await run_in_threadpool(self.emulator.insert_records, spec.count)
             await self.app(scope, receive, send)
         else:  # pragma: no cover - FaultSpec validates kinds

@@ -44,6 +44,29 @@ class PredictsNextPage(t.Protocol):
         """The token of the page after ``token``'s, assuming that page is full; ``UNKNOWN`` when it cannot say."""
 
 
+#: Moved counts one read answers by asking again for the pages in flight; past this, the rest is read one page
+#: after another (a collection that changes all the time would cost up to a window of wasted requests per page).
+MAX_RECOUNTS = 3
+
+
+@t.runtime_checkable
+class CountsPages(t.Protocol):
+    """A paginator whose answers can each carry the collection's size (Oracle Fusion ``totalResults``, OData
+    ``$inlinecount``/``$count``, Workday ``total``), asked for on every page of a window.
+
+    The count is what makes a window safe on offset pages without a snapshot. Every page after the anchor (the
+    page answered before the pages in flight were asked for) must report the anchor's count: equal counts mean no
+    row was inserted or deleted between the anchor's answer and theirs, so they read one state of the collection
+    and cannot miss a row between them. A page with another count was answered later than the anchor and the
+    pages before it that matched it, so reading up to it is what reading one page after another would have read;
+    the pages asked for after it may have been answered before or after it, so they are dropped, and it becomes
+    the anchor the next pages are checked against. (Counts cannot see an insert and a delete that cancel out
+    while the same pages are in flight.)"""
+
+    def page_count(self, response: t.Any) -> int | None:
+        """The collection's size this answer reports; None when it reports none (or one that cannot be right)."""
+
+
 def row_key(names: t.Sequence[str]) -> t.Callable[[t.Mapping[str, t.Any]], t.Hashable]:
     """The values of ``names`` in a row (a missing one as None), for ``ShiftWatch``; an ``itemgetter`` in the
     common case, since it runs once per row."""
@@ -153,13 +176,19 @@ class OrderedFetches(t.Generic[K, R]):
         try:
             return key, future.result()
         except BaseException:
-            self.discard()
+            self._drop_pending()  # the failure stands: nothing more is asked for in this read
             raise
 
     def discard(self) -> None:
         """Drop every request still pending: each is awaited and its answer (or error) thrown away, so no request
         outlives the read. A request once submitted is always sent (unless an earlier one failed), so the requests
-        a read makes do not depend on thread timing."""
+        a read makes do not depend on thread timing. A failure among the dropped requests concerned only them:
+        the window takes new requests again (a read that drops the pages asked ahead and asks for them again)."""
+        self._drop_pending()
+        with self._lock:
+            self._failed_at = None
+
+    def _drop_pending(self) -> None:
         while self._pending:
             _, _, future = self._pending.popleft()
             with contextlib.suppress(BaseException):  # past the end or after a failure: not the caller's

@@ -196,9 +196,11 @@ def _window_pages(
     rows: list[dict[str, Any]] | None,
     seen: set[str],
     base_url: str | None,
+    link_counts: list[int | None] | None = None,
 ) -> Generator[list[dict[str, Any]], None, tuple[int, str | None, list[dict[str, Any]]]]:
     """The pages of one window: ``response`` (its ``rows`` when already read), then every next link it leads to.
-    Returns the rows read in the window, its first row (to tell a ``$skip`` the server ignored) and its last page."""
+    Returns the rows read in the window, its first row (to tell a ``$skip`` the server ignored) and its last page.
+    ``link_counts`` receives the count each page reached by a link reports (None: none)."""
     in_window = 0
     first: str | None = None
     while True:
@@ -222,17 +224,20 @@ def _window_pages(
         seen.add(link)
         response = fetch(link, None)
         rows = None
+        if link_counts is not None:
+            link_counts.append(total_count(response))
 
 
-def _window_query(params: Mapping[str, Any], page_size: int, skip: int, version: int) -> dict[str, Any]:
+def _window_query(
+    params: Mapping[str, Any], page_size: int, skip: int, version: int, *, count: bool = False
+) -> dict[str, Any]:
+    """``$top``/``$skip`` of one window; the first (or, with ``count``, every) window asks for the total."""
     query = dict(params)
     query["$top"] = str(page_size)
     if skip:
         query["$skip"] = str(skip)
-    elif version >= 4:
-        query["$count"] = "true"
-    else:
-        query["$inlinecount"] = "allpages"
+    if count or not skip:
+        query["$count" if version >= 4 else "$inlinecount"] = "true" if version >= 4 else "allpages"
     return query
 
 
@@ -250,24 +255,52 @@ def _iter_windows_concurrently(
     """``iter_pages``'s client-driven loop with the first request of up to ``window`` ``$skip`` windows in flight.
 
     The first window goes out alone; once its first page is full (or carries a next link), the windows after it
-    are asked for ahead, never past the total the first answer reported (rows created while paging are still
+    are asked for ahead, never past the total the last answer reported (rows created while paging are still
     read: a full last window asks for the one after it, as without a window). Windows are then read strictly in
     order exactly as ``iter_pages`` reads them (links inside a window followed, the end and the ``$skip`` check
     the same); windows asked for past the end are discarded, and a failed request raises when its window is
-    reached. When a window starts with a row of the page before it (rows moved while windows were answered out
-    of order, ``ShiftWatch``), the windows asked ahead are dropped and the rest is read one window at a time."""
-    from xlr8_kit.http.window import OrderedFetches, ShiftWatch
+    reached.
+
+    Every window asks for the total (``$inlinecount=allpages`` / ``$count=true``), and every page must report the
+    total of the anchor (the first window, later the last page whose total moved): equal totals mean no row was
+    created or deleted in between, so the windows read one state of the collection (``xlr8_kit.http.window.
+    CountsPages``). A window whose total moved, or that starts with a row of the page before (``ShiftWatch``), is
+    read (it was answered after the anchor and the windows before it); the windows asked for before its answer are
+    dropped unseen and asked for again, checked against its total. A page reached by a server link inside a
+    window is read after the windows asked ahead were answered: a moved total there drops them too, once that
+    window is read. A page without a total, or more than ``MAX_RECOUNTS`` moved totals, makes the rest be read one
+    window at a time."""
+    from xlr8_kit.http.window import MAX_RECOUNTS, OrderedFetches, ShiftWatch
 
     shifts = ShiftWatch(row_key)
     one_at_a_time = False
+    recounts = 0
 
     def first_page(skip: int) -> tuple[requests.Response, list[dict[str, Any]]]:
-        response = fetch(url, _window_query(params, page_size, skip, version))
+        response = fetch(url, _window_query(params, page_size, skip, version, count=True))
         return response, page_rows(response)
+
+    def replan(windows: OrderedFetches[int, Any], count: int | None, planned: int | None) -> int | None:
+        nonlocal one_at_a_time, recounts
+        recounts += 1
+        if recounts > MAX_RECOUNTS and not one_at_a_time:
+            logger.info("%s: the total keeps moving; reading the rest one window at a time", _link_path(url))
+            one_at_a_time = True
+        if windows:
+            logger.info(
+                "%s: the collection changed while paging (total %s, then %s); asking again for the windows after "
+                "this one",
+                _link_path(url), planned, count,
+            )  # fmt: skip
+            windows.discard()
+        if count is None and not one_at_a_time:
+            logger.info("%s: a page came without a total; reading the rest one window at a time", _link_path(url))
+            one_at_a_time = True
+        return count
 
     seen: set[str] = set()
     skip = 0
-    total: int | None = None
+    planned: int | None = None  # the anchor's total, which every page after it must report
     previous_first: str | None = None
     with OrderedFetches(first_page, window, name="xlr8-odata") as windows:
         while True:
@@ -276,23 +309,28 @@ def _iter_windows_concurrently(
             asked, (response, rows) = windows.take()
             if asked != skip:  # cannot happen: windows are asked for and taken in order
                 raise RuntimeError(f"window at $skip={asked} taken while reading $skip={skip}")
+            count = total_count(response)
+            moved = shifts.moved(rows)
             if not skip:
-                total = total_count(response)
-                if total is not None:
-                    logger.info("%s: %d rows when the read started", _link_path(url), total)
-            if shifts.moved(rows) and not one_at_a_time:
-                logger.info("%s: rows moved while paging; reading the rest one window at a time", _link_path(url))
-                one_at_a_time = True
-                windows.discard()
+                planned = count
+                if count is not None:
+                    logger.info("%s: %d rows when the read started", _link_path(url), count)
+                else:
+                    one_at_a_time = True
+            elif count is None or count != planned or moved:
+                planned = replan(windows, count, planned)
             if not one_at_a_time and (len(rows) == page_size or next_link(response) is not None):
                 ahead = windows.last_key() if windows else skip
-                while not windows.full and (total is None or ahead + page_size < total):
+                while not windows.full and (planned is None or ahead + page_size < planned):
                     ahead += page_size
                     if not windows.submit(ahead):
                         break
-            in_window, first, last = yield from _window_pages(fetch, response, rows, seen, base_url)
+            link_counts: list[int | None] = []
+            in_window, first, last = yield from _window_pages(fetch, response, rows, seen, base_url, link_counts)
             if last is not rows:  # the window went on by next links: the next window follows its last page
                 shifts.remember(last)
+            if any(c is None or c != planned for c in link_counts):
+                planned = replan(windows, link_counts[-1], planned)
             if in_window != page_size:
                 return
             if first is not None and first == previous_first:

@@ -74,6 +74,13 @@ class HasMorePaginator(OffsetPaginator):
     def has_more(self, response: requests.Response) -> bool:
         return collection_page(body(response))[1]
 
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page that yields no rows is not the end while it held items and ``hasMore`` is true: a child stream's
+        rows come from the page's parents, and a page of parents without children yields none (the SDK's rule
+        stopped the stream there, losing every child row after it)."""
+        items, has_more = collection_page(body(response))
+        return has_more and bool(items)
+
     def get_next(self, response: requests.Response) -> int | None:
         payload = body(response)
         items, _ = collection_page(payload)
@@ -81,6 +88,20 @@ class HasMorePaginator(OffsetPaginator):
         if isinstance(total, int) and not isinstance(total, bool):
             self.total = total
         return self.current_value + len(items)
+
+    def page_count(self, response: requests.Response) -> int | None:
+        """``totalResults`` of this answer (``xlr8_kit.http.window.CountsPages``; the stream asks for it on every
+        page of a window); None when absent, or when smaller than the page's ``offset`` plus its items, which no
+        true count can be (third-party reports say some Fusion releases answer ``totalResults`` capped at the page
+        size once an ``offset`` is given): the window then stops and the rest is read one page ahead."""
+        payload = body(response)
+        total = payload.get("totalResults") if isinstance(payload, Mapping) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            return None
+        items, _ = collection_page(payload)
+        offset = payload.get("offset")
+        start = offset if isinstance(offset, int) and not isinstance(offset, bool) else 0
+        return total if total >= start + len(items) else None
 
     def predict_next(self, token: int | None) -> Any:
         """The offset after a full page (``xlr8_kit.http.window``), while below ``totalResults``: a shorter page

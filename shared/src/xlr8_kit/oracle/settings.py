@@ -16,7 +16,7 @@ from xlr8_kit.auth.jwt_bearer import JWTBearer
 from xlr8_kit.auth.oauth2 import OAuth2ClientCredentials
 from xlr8_kit.auth.static import Basic
 from xlr8_kit.oracle.protocol import ADVANCED_FRAMEWORK, MAX_LIMIT
-from xlr8_kit.rest import MAX_CONCURRENT_REQUESTS
+from xlr8_kit.rest import COUNTED_CONCURRENT_REQUESTS, max_concurrent_requests_setting
 
 if t.TYPE_CHECKING:
     import requests
@@ -94,7 +94,7 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             description="As-of date for effective-dated resources (effectiveDate parameter; default today).",
         ),
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
-        MAX_CONCURRENT_REQUESTS,
+        max_concurrent_requests_setting(COUNTED_CONCURRENT_REQUESTS),
         th.Property(
             "extract_poll_interval", th.NumberType, default=5, description="Seconds between bulk job status polls."
         ),

@@ -175,7 +175,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             params["q"] = where
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
-        if not next_page_token:
+        if not next_page_token or (self.counting_pages and after is None):
+            # The first page's count caps the pages asked ahead; in a window every page's count is checked against
+            # it (``KitRESTStream._request_pages_windowed``).
             params["totalResults"] = "true"
         return params
 

@@ -11,7 +11,13 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.rest import MAX_CONCURRENT_REQUESTS, KitRuntime, KitTap, kit_config_schema
+from xlr8_kit.rest import (
+    COUNTED_CONCURRENT_REQUESTS,
+    KitRuntime,
+    KitTap,
+    kit_config_schema,
+    max_concurrent_requests_setting,
+)
 from xlr8_tap_sap_s4hana import auth as s4_auth
 from xlr8_tap_sap_s4hana.client import S4Client, stream_class
 from xlr8_tap_sap_s4hana.discovery import ServiceRef, plan_streams, select_plans
@@ -83,7 +89,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description=f"Rows per request ($top, 1-{MAX_PAGE_SIZE}); 0 leaves paging to the server (__next only).",
     ),
     th.Property("start_date", th.DateTimeType, description="Earliest change timestamp to read on a first run."),
-    MAX_CONCURRENT_REQUESTS,
+    max_concurrent_requests_setting(COUNTED_CONCURRENT_REQUESTS),
 )
 
 
@@ -170,6 +176,8 @@ class TapSapS4Hana(KitTap):
 
     name = "tap-sap-s4hana"
     product_id = "s4hana"
+    #: ``$skip`` windows check ``$inlinecount``/``$count`` on every page (``xlr8_kit.odata.paging.iter_pages``).
+    default_concurrent_requests = COUNTED_CONCURRENT_REQUESTS
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

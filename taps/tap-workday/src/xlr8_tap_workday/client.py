@@ -384,6 +384,12 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         self.total = total
         return read if read < total and body.get("data") else None
 
+    def page_count(self, response: requests.Response) -> int | None:
+        """``total`` of this answer (on every page): a window checks each page against it
+        (``xlr8_kit.http.window.CountsPages``)."""
+        total = response_json(response).get("total")
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
     def predict_next(self, token: int | None) -> t.Any:
         """The offset after a full page, while below the reported total (``xlr8_kit.http.window``)."""
         offset = (token or 0) + self.limit

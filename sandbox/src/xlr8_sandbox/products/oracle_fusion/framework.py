@@ -310,6 +310,39 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             self.throttle_remaining = requests
             self.throttle_retry_after = retry_after
 
+    def insert_row(self, resource: str, row: Row) -> None:
+        """A row another user created: last in the resource's key order (a new key from the sequence); an
+        ``orderBy`` places it by its values (e.g. a ``LastUpdateDate`` stamped when its transaction began)."""
+        with self._lock:
+            defined = self.resources[resource]
+            base_count, base_row = defined.count, defined.row
+
+            def count() -> int:
+                return base_count() + 1
+
+            def row_at(i: int) -> Row:
+                return dict(row) if i == base_count() else base_row(i)
+
+            defined.count, defined.row = count, row_at
+            self._index_cache.clear()
+            self._changes += 1
+
+    def delete_row(self, resource: str, index: int) -> None:
+        """Another user deleted the row at ``index`` of the resource's key order: the rows after it move up."""
+        with self._lock:
+            defined = self.resources[resource]
+            base_count, base_row = defined.count, defined.row
+
+            def count() -> int:
+                return base_count() - 1
+
+            def row_at(i: int) -> Row:
+                return base_row(i if i < index else i + 1)
+
+            defined.count, defined.row = count, row_at
+            self._index_cache.clear()
+            self._changes += 1
+
     def add_attribute(self, resource: str, attr: Attr, value: Callable[[Row], Any]) -> None:
         """A tenant-defined attribute (a flexfield): in describe and in every row from now on."""
         with self._lock:
@@ -512,15 +545,10 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
         items = [self._shape(resource, resource.source_row(i), params, effective) for i in chosen]
-        body: dict[str, Any] = {
-            "items": items,
-            "count": len(items),
-            "hasMore": offset + len(items) < total,
-            "limit": limit,
-            "offset": offset,
-        }
+        body: dict[str, Any] = {"items": items}
         if params.get("totalResults") == "true":
-            body["totalResults"] = total
+            body["totalResults"] = total  # only when asked for, right after the items (Fusion's order)
+        body.update(count=len(items), hasMore=offset + len(items) < total, limit=limit, offset=offset)
         if params.get("onlyData") != "true":
             body["links"] = [{"rel": "self", "href": url, "name": resource.name, "kind": "collection"}]
         return body

@@ -9,8 +9,10 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 ``IEEE754Compatible=true``). Paging is client-driven (``$top``/``$skip``) and server-driven: no page is longer than
 ``server_page_size`` and a longer window continues through ``$skiptoken``. Errors are Gateway's JSON bodies.
 
-Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server) and
-``ignore_skip`` (``$skip`` is ignored).
+Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
+``ignore_skip`` (``$skip`` is ignored), ``insert_at`` (where ``insert_records`` puts new business partners
+among the partners created at run time, which come before the rest: 0, ahead of everything, by default) and
+``before_request`` (called before each OData request is served: changes by others while a client pages).
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ class S4HanaEmulator(ProductEmulator):
                 self._inserted += 1
                 n = self._inserted
                 now = self.ctx.clock.now()
-                self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra.insert(0, {
+                extra = self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra
+                extra.insert(min(self.insert_at, len(extra)), {
                     "BusinessPartner": f"N{n:09d}", "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
                     "BusinessPartnerFullName": f"Inserted partner {n}",
                     "BusinessPartnerName": f"Inserted partner {n}",
@@ -129,12 +132,21 @@ class S4HanaEmulator(ProductEmulator):
                     "BusinessPartnerIsBlocked": False,
                 })  # fmt: skip
 
+    def delete_partner(self, business_partner: str) -> None:
+        """Another user deleted a business partner created at run time (``insert_records``): the rows after it
+        move up one place."""
+        with self._lock:
+            extra = self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra
+            extra[:] = [row for row in extra if row["BusinessPartner"] != business_partner]
+            self._deleted += 1  # a new data version: row caches key on it
+
     def reset(self) -> None:
         with self._lock:
             for service in self.services.values():
                 for s4set in service.sets.values():
                     s4set.entity.extra.clear()
             self._inserted = 0
+            self._deleted = 0
         self.snapshots = SnapshotStore()
         self.row_cache.clear()
         with self._lock:
@@ -144,6 +156,9 @@ class S4HanaEmulator(ProductEmulator):
         self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
         self.repeat_next_link = False
         self.ignore_skip = False
+        self.insert_at = 0
+        #: Called with (path, query) before an OData request is served (others' changes while a client pages).
+        self.before_request: Callable[[str, dict[str, str]], None] | None = None
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services.values() if s.name == name)
@@ -197,6 +212,8 @@ class S4HanaEmulator(ProductEmulator):
             v4 = "group" in request.path_params
             with self._lock:
                 self.queries.append((request.url.path, unquote(request.url.query)))
+            if self.before_request is not None:
+                self.before_request(request.url.path, dict(request.query_params))
             try:
                 self._authorised(request)
                 return handler(self, request)
@@ -289,9 +306,10 @@ class S4HanaEmulator(ProductEmulator):
             results = [serialize_v2(service, s4set, row, service_url) for row in rows]
             if select is not None:
                 results = [{k: v for k, v in r.items() if k in select or k == "__metadata"} for r in results]
-            body: dict[str, Any] = {"results": results}
+            body: dict[str, Any] = {}
             if params.get("$inlinecount") == "allpages":
-                body["__count"] = str(total)
+                body["__count"] = str(total)  # only when asked for, ahead of the results (Gateway's order)
+            body["results"] = results
             if next_token:
                 body["__next"] = f"{service_url}/{entity.name}?{query}"
             return JSONResponse({"d": body})
@@ -310,7 +328,7 @@ class S4HanaEmulator(ProductEmulator):
 
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:
-            return (self.ctx.company.data_version(), self._inserted)
+            return (self.ctx.company.data_version(), self._inserted, self._deleted)
 
     def _kept_rows(
         self, service: Service, s4set: S4Set, request: Request, select: list[str] | None
@@ -373,12 +391,13 @@ class S4HanaEmulator(ProductEmulator):
                 parts.append(text)
         if service.version == 2:
             head = ",".join(parts)
-            tail = ""
+            count = ""
             if params.get("$inlinecount") == "allpages":
-                tail += ',"__count":' + json_bytes(str(total)).decode()
+                count = '"__count":' + json_bytes(str(total)).decode() + ","
+            tail = ""
             if next_token:
                 tail += ',"__next":' + json_bytes(f"{service_url}/{entity.name}?{query}").decode()
-            body = ('{"d":{"results":[' + head + "]" + tail + "}}").encode()
+            body = ('{"d":{' + count + '"results":[' + head + "]" + tail + "}}").encode()
             return Response(body, media_type="application/json")
         v4_head: dict[str, Any] = {"@odata.context": f"$metadata#{entity.name}", "@odata.metadataEtag": 'W/"20260105"'}
         if params.get("$count") == "true":
