@@ -27,7 +27,6 @@ some CRM records deleted at one of those events; new hires arrive at a steady ra
 
 from __future__ import annotations
 
-import _random
 import functools
 import hashlib
 import random
@@ -37,11 +36,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from _typeshed import SupportsLenAndGetItem
-
     from xlr8_sandbox.platform.clock import SandboxClock
 
 FIRST_NAMES = [
@@ -500,7 +497,7 @@ class Company:
 
     def _rng(self, kind: str, i: int) -> random.Random:
         digest = hashlib.blake2b(f"{self.seed}:{kind}:{i}".encode(), digest_size=8).digest()
-        return SeededRandom(int.from_bytes(digest, "big"))
+        return random.Random(int.from_bytes(digest, "big"))
 
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else EPOCH
@@ -1228,52 +1225,6 @@ class Company:
             return Change(entity, i, key, "delete", at)
         e = self.employee(i, at)
         return Change(entity, i, key, "terminate" if e.termination_date == at.date() else "update", at)
-
-
-_T = TypeVar("_T")
-
-
-class SeededRandom(random.Random):
-    """``random.Random(seed)`` drawing exactly the same values, made for one record at a time (issue 14).
-
-    ``random.Random(seed)`` seeds twice (its C ``__new__`` and again in ``__init__``): half of its ~8 us, and
-    records make one or two generators each. ``randrange`` and ``choice`` inline ``_randbelow`` (the same
-    ``getrandbits`` calls, so the same stream); anything unusual falls back to ``random.Random``'s own code."""
-
-    def __new__(cls, seed: int) -> SeededRandom:  # the seed is used once, in __init__
-        return super().__new__(cls)
-
-    def __init__(self, seed: int) -> None:
-        _random.Random.seed(self, seed)
-        self.gauss_next = None
-
-    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
-        if step == 1 and type(start) is int:
-            if stop is None:
-                n, base = start, 0
-            elif type(stop) is int:
-                n, base = stop - start, start
-            else:
-                return super().randrange(start, stop, step)
-            if n > 0:
-                getrandbits = self.getrandbits
-                k = n.bit_length()
-                r = getrandbits(k)
-                while r >= n:
-                    r = getrandbits(k)
-                return base + r
-        return super().randrange(start, stop, step)
-
-    def choice(self, seq: SupportsLenAndGetItem[_T]) -> _T:
-        n = len(seq)
-        if n:
-            getrandbits = self.getrandbits
-            k = n.bit_length()
-            r = getrandbits(k)
-            while r >= n:
-                r = getrandbits(k)
-            return seq[r]
-        return super().choice(seq)
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

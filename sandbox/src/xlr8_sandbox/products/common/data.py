@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from xlr8_sandbox.company import EPOCH, Company, PurchaseOrder, SeededRandom
+from xlr8_sandbox.company import EPOCH, Company, PurchaseOrder
 
 PO_STATUSES = (
     "draft",
@@ -130,7 +130,7 @@ class CommonData:
     # --- helpers ------------------------------------------------------------------------------------------
     def _rng(self, kind: str, i: int) -> random.Random:
         digest = hashlib.blake2b(f"{self.company.seed}:common:{kind}:{i}".encode(), digest_size=8).digest()
-        return SeededRandom(int.from_bytes(digest, "big"))
+        return random.Random(int.from_bytes(digest, "big"))
 
     def now(self) -> datetime:
         return self.company.clock.now() if self.company.clock is not None else EPOCH
