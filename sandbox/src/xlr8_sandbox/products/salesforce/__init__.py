@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.platform.rowcache import RowCache
+from xlr8_sandbox.platform.wirejson import projected_bytes
 from xlr8_sandbox.products.salesforce import soql
 from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
 
@@ -798,7 +799,17 @@ class SalesforceEmulator(ProductEmulator):
         plan, batch = self._cursors[locator]
         version = request.path_params["version"]
 
+        fields = plan.query.fields
+        types = plan.sobject.field_types
+        plain = not any(types.get(name) in BINARY_TYPES for name in fields)
+        url = f"/services/data/v{version}/sobjects/{plan.sobject.name}/"
+
         def encode(record: dict[str, Any]) -> bytes:
+            if plain:  # what _project builds, encoded by msgspec when that gives _ENCODER's bytes (issue 14)
+                head = {"attributes": {"type": plan.sobject.name, "url": f"{url}{record['Id']}"}}
+                fast = projected_bytes(head, record, fields, decimal_as_float=True)
+                if fast is not None:
+                    return fast
             return _ENCODER.encode(self._project(plan, record, version)).encode()
 
         fast = self._collect(plan, position, batch, encode, ("rest", tuple(plan.query.fields), version))
