@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from xlr8_sandbox.platform.wirejson import projected_bytes, row_bytes
+from xlr8_sandbox.platform.rowcache import json_bytes
+from xlr8_sandbox.platform.wirejson import content_bytes, projected_bytes, row_bytes
 
 
 def _default(value: Any) -> Any:
@@ -56,3 +57,26 @@ def test_values_msgspec_would_write_differently_fall_back(value: Any) -> None:
 def test_decimals_fall_back_unless_they_are_floats_on_the_wire() -> None:
     assert row_bytes({"a": Decimal("1.5")}) is None
     assert row_bytes({"a": Decimal("1.5")}, decimal_as_float=True) == b'{"a":1.5}'
+
+
+def test_content_gives_json_bytes_of_the_stdlib() -> None:
+    plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    content = {
+        "d": {"results": [{"a": TEXT, "b": 1.25, "c": [1, None, True, ("t", 2)], "e": {}, "f": []}] * 3},
+        "n": -0.0,
+        "big": 2**80,
+    }
+    assert content_bytes(content) == plain.encode(content).encode()
+    assert json_bytes(content) == plain.encode(content).encode()
+
+
+@pytest.mark.parametrize("value", [1e16, 1e-7, float("nan"), Decimal("1.5"), {1: "a"}, {"s": {1, 2}}])
+def test_content_msgspec_would_write_differently_falls_back(value: Any) -> None:
+    assert content_bytes({"x": [value]}) is None
+
+
+def test_json_bytes_still_rejects_what_the_stdlib_rejects() -> None:
+    with pytest.raises(TypeError):
+        json_bytes({"x": Decimal("1.5")})
+    with pytest.raises(ValueError, match="Out of range float"):
+        json_bytes({"x": float("nan")})

@@ -55,6 +55,36 @@ def _convert(value: Any, decimal_as_float: bool) -> tuple[bool, Any]:
     return False, None
 
 
+def _fits(value: Any) -> bool:
+    """Whether msgspec writes ``value`` exactly as the stdlib encoder does (no Decimal conversion)."""
+    kind = type(value)
+    if kind is str or value is None or kind is int or kind is bool:
+        return True
+    if kind is float:
+        return value == 0.0 or 1e-4 <= abs(value) < 1e16
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(item)
+            if not (kind is str or item is None or kind is int or kind is bool or _fits(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            kind = type(item)
+            if not (kind is str or item is None or kind is int or kind is bool or _fits(item)):
+                return False
+        return True
+    return False
+
+
+def content_bytes(content: Any) -> bytes | None:
+    """msgspec's bytes for any JSON content when they equal the stdlib encoder's, else None (Decimals and other
+    types the stdlib encoder rejects give None, so the caller's encoder raises as before)."""
+    return _ENCODE(content) if _fits(content) else None
+
+
 def row_bytes(row: dict[str, Any], *, decimal_as_float: bool = False) -> bytes | None:
     """msgspec's bytes for ``row`` when they equal the stdlib encoder's (Decimals as ``float(d)`` with
     ``decimal_as_float``), else None. ``row`` itself is not changed."""
