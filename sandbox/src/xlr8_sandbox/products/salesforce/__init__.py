@@ -548,13 +548,18 @@ class SalesforceEmulator(ProductEmulator):
         return dict(sorted({**static, **counted}.items()))
 
     # --- query engine ----------------------------------------------------------------------------------------
-    def _full_record(self, obj: SObject, record: dict[str, Any]) -> dict[str, Any]:
-        """Add compound and formula values, which the real API computes at read time."""
+    def _full_record(
+        self, obj: SObject, record: dict[str, Any], wanted: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        """Add compound and formula values, which the real API computes at read time (compound ones only if
+        ``wanted`` names them, when given: a page that does not select an address need not build it)."""
         full = dict(record)
         today = self.ctx.clock.now().date()
         for name, formula in obj.formulas.items():
             full[name] = formula(full, today)
         for name, sf_type in obj.compound_fields:
+            if wanted is not None and name not in wanted:
+                continue
             if sf_type == "address":
                 prefix = name[: -len("Address")]
                 full[name] = {
@@ -693,6 +698,7 @@ class SalesforceEmulator(ProductEmulator):
         i, j, delivered = max(position.base, first), position.overlay, position.delivered
         out: list[Any] = []
         last = position
+        wanted = frozenset(plan.query.fields)  # what both callers' encoders read of a record
         while len(out) <= count:
             while i < stop and (i in overlaid or (test is not None and not test(i))):
                 i += 1
@@ -712,7 +718,7 @@ class SalesforceEmulator(ProductEmulator):
                     break
                 value = None if cached is None else cached.get(i)
                 if value is None:
-                    value = encode(self._full_record(obj, obj.base_record(i)))
+                    value = encode(self._full_record(obj, obj.base_record(i), wanted))
                     if cached is not None and self.row_cache.room_for(len(value)):
                         cached[i] = value
                 i += 1
