@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from xlr8_sandbox.platform.wirejson import content_bytes
+
 DEFAULT_BUDGET_MB = 2048
 
 
@@ -28,8 +30,10 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, se
 
 
 def json_bytes(content: Any) -> bytes:
-    """Exactly what Starlette's ``JSONResponse`` writes for ``content`` (so cached parts splice into the same body)."""
-    return _ENCODER.encode(content).encode()
+    """Exactly what Starlette's ``JSONResponse`` writes for ``content`` (so cached parts splice into the same body):
+    msgspec's bytes where they are the same (``wirejson``), else the stdlib encoder's."""
+    fast = content_bytes(content)
+    return fast if fast is not None else _ENCODER.encode(content).encode()
 
 
 def cache_enabled_by_default() -> bool:

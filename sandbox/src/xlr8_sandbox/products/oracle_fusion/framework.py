@@ -657,7 +657,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
 
     def _shape(self, node: ChildDef, row: Row, params: Mapping[str, str], effective: date, path: str = "") -> Row:
         """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``."""
-        fields = parse_fields(params.get("fields"))
+        fields = _parsed_fields(params.get("fields"))
         attrs = node.all_attrs() if isinstance(node, ResourceDef) else node.attrs
         names = [a.name for a in attrs]
         wanted = fields.get(path)
@@ -726,6 +726,13 @@ def _sort_key(row: Row, sort_keys: list[tuple[str, bool]], attrs: Mapping[str, A
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
+def _parsed_fields(text: str | None) -> dict[str, list[str]]:
+    """``parse_fields`` once per ``fields`` text rather than once per row (``_shape`` only reads the result)."""
+    return parse_fields(text)
+
+
+@functools.lru_cache(maxsize=256)
 def _expand_paths(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 

@@ -163,7 +163,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
         """Effective-dated: a second row from the day the job last changed in sandbox time."""
         e: Employee = relationship["__e"]
         try:
-            first = self.company.employee(e.index, EPOCH)
+            first = self._employee(e.index, EPOCH)  # the cached version: at EPOCH it is often ``e`` itself
         except IndexError:  # hired in sandbox time: one version so far
             first = e
         departments = {d.code: d.name for d in self.company.departments}

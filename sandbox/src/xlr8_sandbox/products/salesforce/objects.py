@@ -285,9 +285,19 @@ class SObject:
 
 
 def _address(prefix: str, street: str, city: str, country: str) -> dict[str, Any]:
+    """The address fields of a row: a copy of the city's fixed part with the street filled in (same key order)."""
+    key, fixed = _address_values(prefix, city, country)
+    fields = dict(fixed)
+    fields[key] = street
+    return fields
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_values(prefix: str, city: str, country: str) -> tuple[str, dict[str, Any]]:
+    """(street key, every address field of a city with the street left None): built once per city (issue 14)."""
     lat, lon = _CITY_COORDS.get(city, ("0", "0"))
-    return {
-        f"{prefix}Street": street,
+    return f"{prefix}Street", {
+        f"{prefix}Street": None,
         f"{prefix}City": city,
         f"{prefix}State": None,
         f"{prefix}PostalCode": None,
@@ -296,6 +306,13 @@ def _address(prefix: str, street: str, city: str, country: str) -> dict[str, Any
         f"{prefix}Longitude": Decimal(lon),
         f"{prefix}GeocodeAccuracy": "City",
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _city_location(city: str) -> tuple[Decimal, Decimal]:
+    """A city's (latitude, longitude) as Decimals, made once per city."""
+    lat, lon = _CITY_COORDS[city]
+    return Decimal(lat), Decimal(lon)
 
 
 def build_objects(company: Company, counts: dict[str, int] | None = None) -> dict[str, SObject]:
@@ -324,8 +341,8 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
             "Customer_Tier__c": tier,
             "Credit_Limit__c": Decimal(r.randrange(0, 100_000_000)) / 100,
             "Last_Review_Date__c": (date(2024, 1, 1) + timedelta(days=r.randrange(0, 700))).isoformat(),
-            "HQ_Location__Latitude__s": Decimal(_CITY_COORDS[acct.billing_city][0]),
-            "HQ_Location__Longitude__s": Decimal(_CITY_COORDS[acct.billing_city][1]),
+            "HQ_Location__Latitude__s": _city_location(acct.billing_city)[0],
+            "HQ_Location__Longitude__s": _city_location(acct.billing_city)[1],
         }
         row.update(_address("Billing", f"{r.randrange(1, 999)} Main Street", acct.billing_city, acct.billing_country))
         row.update(_address("Shipping", f"{r.randrange(1, 999)} Dock Road", acct.billing_city, acct.billing_country))

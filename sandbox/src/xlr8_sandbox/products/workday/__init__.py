@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import threading
@@ -39,8 +40,9 @@ TOKEN_TTL = 3600.0
 REST_MAX_LIMIT = 100
 
 
+@functools.lru_cache(maxsize=8192)
 def wid(kind: str, key: str) -> str:
-    """A Workday ID: 32 hex characters, stable for the object."""
+    """A Workday ID: 32 hex characters, stable for the object (kept: organisations and plans recur on every row)."""
     return hashlib.md5(f"{kind}:{key}".encode(), usedforsecurity=False).hexdigest()
 
 

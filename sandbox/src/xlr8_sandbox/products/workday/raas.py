@@ -31,6 +31,7 @@ value is the XML element's text or, for a reference, its ``wd:Descriptor``.
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 from collections.abc import Callable, Iterator
@@ -107,6 +108,18 @@ def parse_ref_prompt(name: str, value: str) -> tuple[str, str]:
     return id_type, value
 
 
+_SCALAR, _REF, _GROUP = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(columns: tuple[Column, ...]) -> tuple[tuple[str, int, tuple[Column, ...]], ...]:
+    """(name, kind, children) per column, worked out once per column set rather than per row (issue 14)."""
+    return tuple(
+        (c.name, _GROUP if c.xsd_type == "group" else _REF if c.xsd_type.startswith("ref:") else _SCALAR, c.children)
+        for c in columns
+    )
+
+
 class RaasReports:
     def __init__(self, emulator: WorkdayEmulator) -> None:
         self.emulator = emulator
@@ -165,16 +178,17 @@ class RaasReports:
 
     def render(self, columns: tuple[Column, ...], row: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for column in columns:
-            value = row.get(column.name)
+        scalar = self._scalar
+        for name, kind, children in _plan(columns):
+            value = row.get(name)
             if value is None or value == []:
                 continue  # Workday leaves empty fields out
-            if column.xsd_type == "group":
-                out[column.name] = [self.render(column.children, item) for item in value]
-            elif column.xsd_type.startswith("ref:"):
-                out[column.name] = value[1]  # (wid, descriptor): JSON shows the descriptor
+            if kind == _GROUP:
+                out[name] = [self.render(children, item) for item in value]
+            elif kind == _REF:
+                out[name] = value[1]  # (wid, descriptor): JSON shows the descriptor
             else:
-                out[column.name] = self._scalar(value)
+                out[name] = value if type(value) is str else scalar(value)
         return out
 
     def render_xml(self, report: Report, rows: list[dict[str, Any]]) -> bytes:
