@@ -59,3 +59,42 @@ def test_body_checks_match_a_full_parse(body: bytes) -> None:
 @pytest.mark.parametrize("body", [b for b in BODIES if not _expected(b)[0]])
 def test_parsed_json_is_json_loads(body: bytes) -> None:
     assert repr(parsed_json(_response(body))) == repr(json.loads(body))
+
+
+ODATA_BODIES = [
+    *BODIES,
+    b'{"error":{"code":"COE_GENERAL_SERVER_FAILURE","message":{"lang":"en-US","value":"boom"}}}',
+    b'{"error":{"code":"X","message":"flat"}}',
+    b'{"error":"not an object"}',
+    b'{"error":null}',
+    b'{"error":{"code":"A"},"error":null}',  # the last of repeated keys wins
+    b'{"error":null,"error":{"code":"B"}}',
+    b'{"d":{"results":[{"a":"1"}],"__next":"x"},"error":{"code":"C"}}',
+    b'{"d":{"results":[{"a":"\x01"}]},"error":{"code":"D"}}',  # a control character: json.loads refuses it
+    b'{"d":{"results":[{"a":"\xff"}]},"error":{"code":"E"}}',
+    b'{"error":{"code":"F","x":NaN}}',
+    '{"error":{"code":"G"}}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"error":{"code":"H"}}',  # a UTF-8 byte order mark
+    b'{"d":{"results":[{"a":1.5,"b":[{"c":null}]}]}}',
+]
+
+
+def _expected_odata(body: bytes) -> str | None:
+    """What ``ODataClassifier.error_in_body`` answered before its probe: a full ``json.loads`` of the page."""
+    from xlr8_kit.odata.paging import odata_error
+
+    found = _expected(body)[1]
+    if found is not None:
+        return found
+    try:
+        error = odata_error(json.loads(body))
+    except ValueError:
+        return None
+    return None if error is None else f"OData error {error[0]}"
+
+
+@pytest.mark.parametrize("body", ODATA_BODIES)
+def test_odata_error_probe_matches_a_full_parse(body: bytes) -> None:
+    from xlr8_kit.odata.http import ODATA_CLASSIFIER
+
+    assert ODATA_CLASSIFIER.error_in_body(_response(body)) == _expected_odata(body)
