@@ -98,3 +98,38 @@ def test_odata_error_probe_matches_a_full_parse(body: bytes) -> None:
     from xlr8_kit.odata.http import ODATA_CLASSIFIER
 
     assert ODATA_CLASSIFIER.error_in_body(_response(body)) == _expected_odata(body)
+
+
+class _WholeBody(DEFAULT_CLASSIFIER.__class__):
+    """A product classifier reading its error members from the whole parsed body (no ``json_error_keys``)."""
+
+    def json_error(self, body: dict[str, object]) -> str | None:
+        if "message" in body or "error_code" in body:
+            return repr((body.get("error_code"), body.get("message"), body.get("detail"), "detail" in body))
+        return None
+
+
+class _Members(_WholeBody):
+    """The same, handed only the members it names (built by the probe)."""
+
+    json_error_keys = frozenset({"message", "error_code", "detail"})
+
+
+MEMBER_BODIES = [
+    *BODIES,
+    b'{"message":"no such employee"}',
+    b'{"message":null}',
+    b'{"error_code":"RATE","request_id":"r1","detail":{"a":[1.5,2]}}',
+    b'{"error_code":"A","error_code":"B"}',  # the last of repeated keys wins
+    b'{"data":[{"message":"a row field, not an error"}],"next_cursor":null}',
+    b'{"message":"\xff"}',
+    b'{"message":"x","other":"\x01"}',  # json.loads refuses the control character
+    b'{"message":NaN}',
+    b'[{"message":"in a row"}]',
+]
+
+
+@pytest.mark.parametrize("body", MEMBER_BODIES)
+def test_json_error_members_match_the_whole_body(body: bytes) -> None:
+    assert _Members().error_in_body(_response(body)) == _WholeBody().error_in_body(_response(body))
+    assert _Members().body_truncated(_response(body)) is _expected(body)[0]
