@@ -28,7 +28,8 @@ from singer_sdk.singerlib import RecordMessage
 utc_now = functools.partial(datetime.now, UTC)
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
-#: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
+#: Types msgspec writes with exactly the text simplejson writes (datetimes are not among them, floats only in a
+#: range: ``_float_alike``).
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
@@ -131,8 +132,16 @@ _STR_ONLY = frozenset({str})
 _PLAIN_OR_CONTAINER = _PLAIN_TYPES | _CONTAINERS
 
 
+def _float_alike(value: float) -> bool:
+    """A float both encoders write alike: ``repr`` (simplejson) and msgspec agree on the shortest digits and
+    differ only in exponent notation (``1e+16`` against ``1e16``, ``1e-05`` against ``0.00001``), which ``repr``
+    uses outside [1e-4, 1e16); NaN and infinities (simplejson's null) are not alike either."""
+    return 1e-4 <= abs(value) < 1e16 or value == 0.0
+
+
 def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
-    """Every value, however deep, of a type both encoders write alike (type sets are built in C: cheap)."""
+    """Every value, however deep, of a type both encoders write alike, or a float they write alike (type sets are
+    built in C: cheap)."""
     if type(container) is dict:
         if not _STR_ONLY.issuperset(map(type, container)):
             return False
@@ -142,6 +151,12 @@ def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
     kinds = set(map(type, values))
     if kinds <= _PLAIN_TYPES:
         return True
+    if float in kinds:
+        if not all(_float_alike(value) for value in values if type(value) is float):
+            return False
+        kinds.discard(float)
+        if kinds <= _PLAIN_TYPES:
+            return True
     if not kinds <= _PLAIN_OR_CONTAINER:
         return False
     # The nested containers, picked out and checked without a Python-level loop over every value.

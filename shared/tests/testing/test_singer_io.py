@@ -383,3 +383,22 @@ def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorte
     assert fast.stream_state == sdk.stream_state
     step({})
     assert fast.stream_state == sdk.stream_state
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=-1e17, max_value=1e17),
+        st.sampled_from([1e-4, -1e-4, 9.999999999999999e-5, 1e16, -1e16, 9999999999999998.0, 0.0, -0.0, 5e-324]),
+    )
+)
+def test_floats_the_encoders_write_alike_take_the_fast_line_and_give_the_sdk_line(value: float) -> None:
+    from xlr8_kit.singer_io import _float_alike, _is_plain
+
+    for record in ({"x": value, "id": "1"}, {"n": {"x": [value, Decimal("1.5")]}}):
+        message = RecordMessage(stream="s", record=record, version=None, time_extracted=EXTRACTED)
+        assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+        assert _is_plain(record) is _float_alike(value)
+        if _is_plain(record):
+            assert record_line(message) == SingerWriter().serialize_message(message)
