@@ -114,9 +114,11 @@ def _members_decoder(keys: frozenset[str]) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(members | list[msgspec.Raw] | str | int | float | bool | None)
 
 
-def _json_object(response: requests.Response, keys: frozenset[str] | None) -> object:
-    """The body when it is a JSON object, else None (``_UNPARSABLE`` counts as not an object). With ``keys``,
-    only those top-level members of it (the ones present), built from a probe instead of the whole page."""
+def json_members(response: requests.Response, keys: frozenset[str] | None) -> dict[str, Any] | None:
+    """The body when it is a JSON object, else None (a body that does not parse counts as not an object). With
+    ``keys``, only those top-level members of it (the ones present, valued as ``parsed_json`` values them), built
+    from a probe instead of the whole page: for a product that reads a page's records with its own parse and
+    asks the classifier or paginator about one or two members."""
     cached = response.__dict__.get("_xlr8_json", None)
     if cached is None:
         probed = _probe(response)
@@ -127,7 +129,7 @@ def _json_object(response: requests.Response, keys: frozenset[str] | None) -> ob
                 found = _members_decoder(keys).decode(response.content)
                 return {key: value for key in keys if (value := getattr(found, key)) is not msgspec.UNSET}
     data = parsed_json(response)
-    return data if isinstance(data, dict) else None
+    return t.cast("dict[str, Any]", data) if isinstance(data, dict) else None
 
 
 class ResponseClassifier:
@@ -173,7 +175,7 @@ class ResponseClassifier:
             if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
                 return f"body status {status!r}"
             if type(self).json_error is not ResponseClassifier.json_error:  # only products that look inside pay
-                data = _json_object(response, self.json_error_keys)
+                data = json_members(response, self.json_error_keys)
                 if isinstance(data, dict):
                     return self.json_error(data)
             return None
