@@ -15,6 +15,7 @@ import logging
 import math
 import typing as t
 from decimal import Decimal
+from itertools import compress
 
 from singer_sdk.helpers._typing import (
     _conform_record_data_types,
@@ -35,6 +36,20 @@ _HANDLED = _SCALARS | _NUMBERS | _CONTAINERS
 #: Decimal becomes null, a boolean column's integer a bool: still plain).
 _PLAIN = _SCALARS | {Decimal}
 _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
+
+
+_DECIMAL = frozenset({Decimal})
+
+
+def _finite_decimals(obj: dict[str, t.Any]) -> bool:
+    """True when every Decimal value of ``obj`` is finite as a float (the SDK's test: ``1E+400`` is not), so
+    conformance leaves them all as they are; checked without a Python-level loop. False sends the caller through
+    its loop (where a signaling NaN raises, as in the SDK)."""
+    values = list(obj.values())
+    try:
+        return all(map(math.isfinite, compress(values, map(_DECIMAL.__contains__, map(type, values)))))
+    except ValueError:
+        return False
 
 
 class _ToSdk(Exception):
@@ -85,7 +100,7 @@ class _Object:
         kinds = set(map(type, obj.values()))
         out = dict(obj)
         plain = kinds <= _PLAIN_OR_CONTAINER  # a container's values are checked below
-        if not kinds <= _SCALARS:
+        if not kinds <= _SCALARS and not (kinds <= _PLAIN and _finite_decimals(obj)):
             if not kinds <= _HANDLED:
                 raise _ToSdk
             for name, value in obj.items():
@@ -211,7 +226,7 @@ class Conformer:
                 return self._sdk(record), False
         out = dict(record)  # the SDK returns a new dict too, in the record's own key order
         plain = kinds <= _PLAIN
-        if not kinds <= _SCALARS:
+        if not kinds <= _SCALARS and not (plain and _finite_decimals(record)):
             if not kinds <= _HANDLED:
                 return self._sdk(record), False
             for name, value in record.items():

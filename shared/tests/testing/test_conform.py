@@ -71,7 +71,9 @@ SCALARS = st.one_of(
     st.booleans(),
     st.integers(min_value=-3, max_value=3),
     st.text(max_size=3),
-    st.sampled_from([Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0")]),
+    st.sampled_from(
+        [Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0"), Decimal("sNaN")]
+    ),
     st.sampled_from([0.0, 1.5, float("nan"), float("inf")]),
     st.sampled_from([dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.date(2024, 1, 2)]),
     st.sampled_from([dt.time(1, 2), dt.timedelta(seconds=5), b"\x00", b"\x01\x02"]),
