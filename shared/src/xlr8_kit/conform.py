@@ -45,9 +45,18 @@ def _finite_decimals(obj: dict[str, t.Any]) -> bool:
     """True when every Decimal value of ``obj`` is finite as a float (the SDK's test: ``1E+400`` is not), so
     conformance leaves them all as they are; checked without a Python-level loop. False sends the caller through
     its loop (where a signaling NaN raises, as in the SDK)."""
+    return _all_finite(obj, _DECIMAL)
+
+
+def _finite_numbers(obj: dict[str, t.Any]) -> bool:
+    """``_finite_decimals`` for Decimal and float values."""
+    return _all_finite(obj, _NUMBERS)
+
+
+def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
     values = list(obj.values())
     try:
-        return all(map(math.isfinite, compress(values, map(_DECIMAL.__contains__, map(type, values)))))
+        return all(map(math.isfinite, compress(values, map(kinds.__contains__, map(type, values)))))
     except ValueError:
         return False
 
@@ -100,16 +109,22 @@ class _Object:
         kinds = set(map(type, obj.values()))
         out = dict(obj)
         plain = kinds <= _PLAIN_OR_CONTAINER  # a container's values are checked below
-        if not kinds <= _SCALARS and not (kinds <= _PLAIN and _finite_decimals(obj)):
+        if not kinds <= _SCALARS:
             if not kinds <= _HANDLED:
                 raise _ToSdk
-            for name, value in obj.items():
-                kind = type(value)
-                if kind in _NUMBERS:
-                    if not math.isfinite(value):
-                        out[name] = None
-                elif kind is dict or kind is list:
-                    walk = (self.dicts if kind is dict else self.lists)[name]
+            if not kinds.isdisjoint(_NUMBERS) and not _finite_numbers(obj):
+                for name, value in obj.items():
+                    if type(value) in _NUMBERS:
+                        try:
+                            finite = math.isfinite(value)
+                        except ValueError:  # a signaling NaN: the SDK raises, at its own place in the walk
+                            raise _ToSdk from None
+                        if not finite:
+                            out[name] = None
+            if not kinds.isdisjoint(_CONTAINERS):
+                # only the containers, picked out in C (a record of many scalars and a few refs)
+                for name, value in compress(obj.items(), map(_CONTAINERS.__contains__, map(type, obj.values()))):
+                    walk = (self.dicts if type(value) is dict else self.lists)[name]
                     if walk is _ToSdk:
                         raise _ToSdk
                     if walk is None:
@@ -117,11 +132,12 @@ class _Object:
                     else:
                         out[name], nested_plain = walk(value)
                         plain = plain and nested_plain
-        for name in self.booleans.intersection(obj):
-            value = obj[name]
-            kind = type(value)
-            if kind is int or kind is str:
-                out[name] = value != 0
+        if self.booleans:
+            for name in self.booleans.intersection(obj):
+                value = obj[name]
+                kind = type(value)
+                if kind is int or kind is str:
+                    out[name] = value != 0
         return out, plain
 
 
