@@ -41,24 +41,19 @@ _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
 _DECIMAL = frozenset({Decimal})
 
 
-def _finite_decimals(obj: dict[str, t.Any]) -> bool:
-    """True when every Decimal value of ``obj`` is finite as a float (the SDK's test: ``1E+400`` is not), so
-    conformance leaves them all as they are; checked without a Python-level loop. False sends the caller through
-    its loop (where a signaling NaN raises, as in the SDK)."""
-    return _all_finite(obj, _DECIMAL)
-
-
-def _finite_numbers(obj: dict[str, t.Any]) -> bool:
-    """``_finite_decimals`` for Decimal and float values."""
-    return _all_finite(obj, _NUMBERS)
-
-
 def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
-    values = list(obj.values())
+    """True when every value of ``obj`` of one of ``kinds`` (Decimal, float) is finite as a float (the SDK's test:
+    ``Decimal("1E+400")`` is not), so conformance leaves them all as they are. False (also for a signaling NaN,
+    which cannot be tested) sends the caller through its per-value loop. A plain loop: cheaper here than chains
+    of ``map``/``compress`` over a record of a few dozen values."""
+    isfinite = math.isfinite
     try:
-        return all(map(math.isfinite, compress(values, map(kinds.__contains__, map(type, values)))))
+        for value in obj.values():
+            if type(value) in kinds and not isfinite(value):
+                return False
     except ValueError:
         return False
+    return True
 
 
 class _ToSdk(Exception):
@@ -103,16 +98,19 @@ class _Object:
             else:
                 self.dicts[name] = _ToSdk if is_object is _ToSdk else None
 
-    def __call__(self, obj: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+    def __call__(self, obj: dict[str, t.Any], kinds: set[type] | None = None) -> tuple[dict[str, t.Any], bool]:
+        """``obj`` conformed, and whether it is known plain; ``kinds`` (the types of its values) when the caller
+        has them already."""
         if not self.known.issuperset(obj):
             raise _ToSdk
-        kinds = set(map(type, obj.values()))
+        if kinds is None:
+            kinds = set(map(type, obj.values()))
         out = dict(obj)
         plain = kinds <= _PLAIN_OR_CONTAINER  # a container's values are checked below
         if not kinds <= _SCALARS:
             if not kinds <= _HANDLED:
                 raise _ToSdk
-            if not kinds.isdisjoint(_NUMBERS) and not _finite_numbers(obj):
+            if not kinds.isdisjoint(_NUMBERS) and not _all_finite(obj, _NUMBERS):
                 for name, value in obj.items():
                     if type(value) in _NUMBERS:
                         try:
@@ -237,12 +235,12 @@ class Conformer:
         kinds = set(map(type, record.values()))
         if self._walk is not None and not kinds <= _SCALARS:
             try:
-                return self._walk(record)
+                return self._walk(record, kinds)
             except _ToSdk:
                 return self._sdk(record), False
         out = dict(record)  # the SDK returns a new dict too, in the record's own key order
         plain = kinds <= _PLAIN
-        if not kinds <= _SCALARS and not (plain and _finite_decimals(record)):
+        if not kinds <= _SCALARS and not (plain and _all_finite(record, _DECIMAL)):
             if not kinds <= _HANDLED:
                 return self._sdk(record), False
             for name, value in record.items():
