@@ -56,6 +56,16 @@ def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
     return True
 
 
+def _to_booleans(booleans: frozenset[str], obj: dict[str, t.Any], out: dict[str, t.Any]) -> None:
+    """The SDK's conformance under exclusively boolean properties: a non-null integer or string becomes
+    ``value != 0`` (booleans, nulls and numbers stay as they are)."""
+    for name in booleans.intersection(obj):
+        value = obj[name]
+        kind = type(value)
+        if kind is int or kind is str:
+            out[name] = value != 0
+
+
 class _ToSdk(Exception):
     """A nested value the compiled walk does not vouch for: the whole record goes to the SDK's function."""
 
@@ -131,11 +141,7 @@ class _Object:
                         out[name], nested_plain = walk(value)
                         plain = plain and nested_plain
         if self.booleans:
-            for name in self.booleans.intersection(obj):
-                value = obj[name]
-                kind = type(value)
-                if kind is int or kind is str:
-                    out[name] = value != 0
+            _to_booleans(self.booleans, obj, out)
         return out, plain
 
 
@@ -255,9 +261,6 @@ class Conformer:
                     if unmapped:
                         return self._sdk(record), False
                     out[name] = conformed[name]
-        for name in self._booleans.intersection(record):
-            value = record[name]
-            kind = type(value)
-            if kind is int or kind is str:
-                out[name] = value != 0
+        if self._booleans:
+            _to_booleans(self._booleans, record, out)
         return out, plain
