@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import re
 import sys
 import typing as t
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from decimal import Decimal
 from itertools import compress
 
 import msgspec
+from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
@@ -87,6 +89,28 @@ def loads_marked(content: bytes | str, parse_float: t.Callable[[str], Decimal]) 
     except msgspec.DecodeError:
         value = json.loads(content, parse_float=parse_float)
     return value, _is_plain(value) if type(value) in _CONTAINERS else type(value) in _PLAIN_TYPES
+
+
+#: ``$.name[*]``: the records are the array under one top-level member.
+_MEMBER_ARRAY = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)\[\*\]")
+
+
+@functools.cache
+def _member_of(expression: str) -> str | None:
+    found = _MEMBER_ARRAY.fullmatch(expression)
+    return found.group(1) if found else None
+
+
+def extract_records(expression: str, data: t.Any) -> t.Iterable[t.Any]:
+    """``singer_sdk.helpers.jsonpath.extract_jsonpath(expression, data)``: for ``$.name[*]`` over an object whose
+    ``name`` is an array, that array's items (what the SDK yields, without a JSONPath match object per item);
+    anything else through the SDK's function."""
+    member = _member_of(expression)
+    if member is not None and type(data) is dict:
+        items = data.get(member)
+        if type(items) is list:
+            return iter(items)
+    return extract_jsonpath(expression, data)
 
 
 _RESPONSE_JSON = "_xlr8_json"

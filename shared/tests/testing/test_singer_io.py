@@ -402,3 +402,32 @@ def test_floats_the_encoders_write_alike_take_the_fast_line_and_give_the_sdk_lin
         assert _is_plain(record) is _float_alike(value)
         if _is_plain(record):
             assert record_line(message) == SingerWriter().serialize_message(message)
+
+
+@pytest.mark.parametrize("expression", ["$.data[*]", "$.employees[*]", "$[*]", "$", "$.data", "$.a.b[*]"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"data": [{"a": 1}, {"a": 2}], "employees": [], "next": "x"},
+        {"data": {"a": 1}},  # an object, not an array: the SDK wraps it (with its deprecation warning)
+        {"data": None},
+        {"data": "text"},
+        {"other": [1]},
+        {"a": {"b": [{"c": 1}]}},
+        [{"a": 1}, {"a": 2}],
+        [],
+    ],
+)
+def test_extract_records_is_extract_jsonpath(expression: str, data: t.Any) -> None:
+    import warnings
+
+    from singer_sdk.helpers.jsonpath import extract_jsonpath
+
+    from xlr8_kit.singer_io import extract_records
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = list(extract_jsonpath(expression, data))
+        got = list(extract_records(expression, data))
+    assert got == expected
+    assert all(a is b for a, b in zip(got, expected, strict=True))  # the same records, not copies

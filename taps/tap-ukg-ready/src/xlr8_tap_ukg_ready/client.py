@@ -12,14 +12,13 @@ from functools import cached_property
 from urllib.parse import parse_qsl, quote
 
 import requests
-from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.columns import ColumnType, schema_of
 from xlr8_kit.http.classify import ResponseClassifier, json_members
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.singer_io import extract_records, loads_exact
 from xlr8_tap_ukg_ready import reports
 
 if t.TYPE_CHECKING:
@@ -113,7 +112,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         data = loads_exact(response.content)
-        yield from extract_jsonpath(self.records_jsonpath, data)
+        yield from extract_records(self.records_jsonpath, data)
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:
