@@ -33,3 +33,28 @@ def json_schema_for(column_type: ColumnType) -> dict[str, t.Any]:
     if column_type in ("date", "date-time"):
         return {"type": ["string", "null"], "format": column_type}
     return {"type": [column_type, "null"]}
+
+
+#: Distinct texts a column's ``text_memo`` remembers before it starts afresh.
+MEMO_SIZE = 4096
+
+
+def text_memo(convert: t.Callable[[t.Any], t.Any], size: int | None = None) -> t.Callable[[t.Any], t.Any]:
+    """``convert`` with its result for each distinct text remembered (a report's dates, date-times and flags repeat
+    row after row); values that are not text, and texts ``convert`` refuses (the error is raised each time), are
+    not remembered. At most ``size`` (default ``MEMO_SIZE``) texts are held: then it starts afresh."""
+    memo: dict[str, t.Any] = {}
+    limit = MEMO_SIZE if size is None else size
+
+    def read(value: t.Any) -> t.Any:
+        if type(value) is not str:
+            return convert(value)
+        found = memo.get(value, memo)
+        if found is memo:
+            found = convert(value)
+            if len(memo) >= limit:
+                memo.clear()
+            memo[value] = found
+        return found
+
+    return read

@@ -15,11 +15,14 @@ import logging
 import math
 import typing as t
 from decimal import Decimal
+from itertools import compress
 
 from singer_sdk.helpers._typing import (
     _conform_record_data_types,
     _is_exclusive_boolean_type,
     conform_record_data_types,
+    is_object_type,
+    is_uniform_list,
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -32,6 +35,162 @@ _HANDLED = _SCALARS | _NUMBERS | _CONTAINERS
 #: Top-level kinds after which every value of the conformed record is one both JSON encoders write alike (a NaN
 #: Decimal becomes null, a boolean column's integer a bool: still plain).
 _PLAIN = _SCALARS | {Decimal}
+_PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
+
+
+_DECIMAL = frozenset({Decimal})
+
+
+def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
+    """True when every value of ``obj`` of one of ``kinds`` (Decimal, float) is finite as a float (the SDK's test:
+    ``Decimal("1E+400")`` is not), so conformance leaves them all as they are. False (also for a signaling NaN,
+    which cannot be tested) sends the caller through its per-value loop. A plain loop: cheaper here than chains
+    of ``map``/``compress`` over a record of a few dozen values."""
+    isfinite = math.isfinite
+    try:
+        for value in obj.values():
+            if type(value) in kinds and not isfinite(value):
+                return False
+    except ValueError:
+        return False
+    return True
+
+
+def _to_booleans(booleans: frozenset[str], obj: dict[str, t.Any], out: dict[str, t.Any]) -> None:
+    """The SDK's conformance under exclusively boolean properties: a non-null integer or string becomes
+    ``value != 0`` (booleans, nulls and numbers stay as they are)."""
+    for name in booleans.intersection(obj):
+        value = obj[name]
+        kind = type(value)
+        if kind is int or kind is str:
+            out[name] = value != 0
+
+
+class _ToSdk(Exception):
+    """A nested value the compiled walk does not vouch for: the whole record goes to the SDK's function."""
+
+
+def _safely(test: t.Callable[[dict[str, t.Any]], t.Any], schema: dict[str, t.Any]) -> t.Any:
+    """The SDK's schema test, or ``_ToSdk`` when it raises (the SDK then raises the same way, for that record)."""
+    try:
+        return test(schema)
+    except Exception:  # noqa: BLE001 - re-raised by the SDK's own walk of the record that needs it
+        return _ToSdk
+
+
+class _Object:
+    """``_conform_record_data_types`` (RECURSIVE) for one object schema with ``properties``, compiled: what the SDK
+    does to each kind of value under each property, decided once. Raises ``_ToSdk`` for anything else (an
+    unmapped or additional property, an unusual type, a container under a boolean or a schema the SDK trips on),
+    so the SDK's own walk decides the whole record, with its warnings and errors."""
+
+    def __init__(self, schema: dict[str, t.Any]) -> None:
+        properties: dict[str, t.Any] = schema["properties"]
+        self.known = frozenset(properties)
+        self.booleans = frozenset(
+            name for name, prop in properties.items() if isinstance(prop, dict) and _is_exclusive_boolean_type(prop)
+        )
+        #: Per property: the walk of a dict value (None: kept as it is) and of a list value.
+        self.dicts: dict[str, t.Any] = {}
+        self.lists: dict[str, t.Any] = {}
+        for name, prop in properties.items():
+            if not isinstance(prop, dict) or name in self.booleans:
+                self.dicts[name] = self.lists[name] = _ToSdk
+                continue
+            uniform = _safely(is_uniform_list, prop)
+            if uniform is _ToSdk:
+                self.lists[name] = _ToSdk
+            else:
+                self.lists[name] = _safely(_List, prop["items"]) if uniform else None
+            is_object = _safely(is_object_type, prop)
+            if is_object and is_object is not _ToSdk and "properties" in prop:
+                self.dicts[name] = _safely(_Object, prop)
+            else:
+                self.dicts[name] = _ToSdk if is_object is _ToSdk else None
+
+    def __call__(self, obj: dict[str, t.Any], kinds: set[type] | None = None) -> tuple[dict[str, t.Any], bool]:
+        """``obj`` conformed, and whether it is known plain; ``kinds`` (the types of its values) when the caller
+        has them already."""
+        if not self.known.issuperset(obj):
+            raise _ToSdk
+        if kinds is None:
+            kinds = set(map(type, obj.values()))
+        out = dict(obj)
+        plain = kinds <= _PLAIN_OR_CONTAINER  # a container's values are checked below
+        if not kinds <= _SCALARS:
+            if not kinds <= _HANDLED:
+                raise _ToSdk
+            if not kinds.isdisjoint(_NUMBERS) and not _all_finite(obj, _NUMBERS):
+                for name, value in obj.items():
+                    if type(value) in _NUMBERS:
+                        try:
+                            finite = math.isfinite(value)
+                        except ValueError:  # a signaling NaN: the SDK raises, at its own place in the walk
+                            raise _ToSdk from None
+                        if not finite:
+                            out[name] = None
+            if not kinds.isdisjoint(_CONTAINERS):
+                # only the containers, picked out in C (a record of many scalars and a few refs)
+                for name, value in compress(obj.items(), map(_CONTAINERS.__contains__, map(type, obj.values()))):
+                    walk = (self.dicts if type(value) is dict else self.lists)[name]
+                    if walk is _ToSdk:
+                        raise _ToSdk
+                    if walk is None:
+                        plain = False  # kept as it is, unchecked
+                    else:
+                        out[name], nested_plain = walk(value)
+                        plain = plain and nested_plain
+        if self.booleans:
+            _to_booleans(self.booleans, obj, out)
+        return out, plain
+
+
+class _List:
+    """``_conform_uniform_list`` (RECURSIVE) for one ``items`` schema, compiled (see ``_Object``)."""
+
+    def __init__(self, items: dict[str, t.Any]) -> None:
+        is_object = _safely(is_object_type, items)
+        #: The SDK tests every item against the item schema; a test that raises raises for any item.
+        self.trips = is_object is _ToSdk
+        #: The walk of a dict item; None when a dict item is a primitive to the SDK.
+        self.objects: t.Any = None
+        if is_object and not self.trips:
+            # without properties the SDK's walk of a dict item raises: left to it
+            self.objects = _safely(_Object, items) if "properties" in items else _ToSdk
+        self.boolean = _safely(_is_exclusive_boolean_type, items)
+
+    def __call__(self, items: list[t.Any]) -> tuple[list[t.Any], bool]:
+        if not items:
+            return [], True
+        if self.trips or self.boolean is not False:
+            raise _ToSdk  # items under a boolean schema (or one the SDK trips on): rare, left to the SDK
+        kinds = set(map(type, items))
+        if kinds <= _PLAIN and Decimal not in kinds:
+            return list(items), True
+        if not kinds <= _HANDLED:
+            raise _ToSdk
+        out: list[t.Any] = []
+        plain = True
+        objects = self.objects
+        for item in items:
+            kind = type(item)
+            if kind is dict:
+                if objects is _ToSdk:
+                    raise _ToSdk
+                if objects is None:
+                    out.append(item)
+                    plain = False
+                else:
+                    conformed, nested_plain = objects(item)
+                    out.append(conformed)
+                    plain = plain and nested_plain
+            elif kind in _NUMBERS:
+                out.append(item if math.isfinite(item) else None)
+                plain = plain and kind is Decimal
+            else:
+                out.append(item)
+                plain = plain and kind is not list
+        return out, plain
 
 
 class Conformer:
@@ -50,6 +209,10 @@ class Conformer:
         self._booleans = frozenset(
             name for name, prop in properties.items() if isinstance(prop, dict) and _is_exclusive_boolean_type(prop)
         )
+        #: The compiled walk of nested objects and lists (RECURSIVE only: ROOT_ONLY keeps them as they are).
+        self._walk: _Object | None = None
+        if level == TypeConformanceLevel.RECURSIVE and "properties" in schema:
+            self._walk = _Object(schema)
 
     @property
     def is_identity(self) -> bool:
@@ -69,16 +232,21 @@ class Conformer:
 
     def marked(self, record: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         """The conformed record, and whether every value in it is a string, integer, boolean, null or Decimal
-        under a string key (what ``xlr8_kit.singer_io._is_plain`` would check again before encoding it); False
-        means "not known", never "not plain"."""
+        under a string key, however deep (what ``xlr8_kit.singer_io._is_plain`` would check again before encoding
+        it); False means "not known", never "not plain"."""
         if self._level == TypeConformanceLevel.NONE:
             return record, False
         if not self._known.issuperset(record):
             return self._sdk(record), False  # unmapped properties: the SDK drops (or keeps) them and warns
         kinds = set(map(type, record.values()))
+        if self._walk is not None and not kinds <= _SCALARS:
+            try:
+                return self._walk(record, kinds)
+            except _ToSdk:
+                return self._sdk(record), False
         out = dict(record)  # the SDK returns a new dict too, in the record's own key order
         plain = kinds <= _PLAIN
-        if not kinds <= _SCALARS:
+        if not kinds <= _SCALARS and not (plain and _all_finite(record, _DECIMAL)):
             if not kinds <= _HANDLED:
                 return self._sdk(record), False
             for name, value in record.items():
@@ -93,9 +261,6 @@ class Conformer:
                     if unmapped:
                         return self._sdk(record), False
                     out[name] = conformed[name]
-        for name in self._booleans.intersection(record):
-            value = record[name]
-            kind = type(value)
-            if kind is int or kind is str:
-                out[name] = value != 0
+        if self._booleans:
+            _to_booleans(self._booleans, record, out)
         return out, plain

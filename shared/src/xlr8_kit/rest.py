@@ -30,7 +30,6 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
@@ -47,7 +46,7 @@ from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.http.window import MAX_WINDOW
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.singer_io import KitSingerWriter, loads_exact
+from xlr8_kit.singer_io import KitSingerWriter, extract_records, loads_exact
 from xlr8_kit.streaming import send_streamed
 
 MAX_ERROR_BODY = 500
@@ -962,7 +961,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """The SDK's parse (records at ``records_jsonpath``, fractions as Decimal) with a faster JSON decoder."""
-        yield from extract_jsonpath(self.records_jsonpath, input=loads_exact(response.content))
+        yield from extract_records(self.records_jsonpath, loads_exact(response.content))
 
     @cached_property
     def _selects_every_property(self) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import re
 import sys
 import time
 import typing as t
@@ -22,6 +23,7 @@ from decimal import Decimal
 from itertools import compress
 
 import msgspec
+from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
@@ -52,7 +54,8 @@ class IsoClock:
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
-#: Types msgspec writes with exactly the text simplejson writes (floats and datetimes are not among them).
+#: Types msgspec writes with exactly the text simplejson writes (datetimes are not among them, floats only in a
+#: range: ``_float_alike``).
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
@@ -112,6 +115,28 @@ def loads_marked(content: bytes | str, parse_float: t.Callable[[str], Decimal]) 
     return value, _is_plain(value) if type(value) in _CONTAINERS else type(value) in _PLAIN_TYPES
 
 
+#: ``$.name[*]``: the records are the array under one top-level member.
+_MEMBER_ARRAY = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)\[\*\]")
+
+
+@functools.cache
+def _member_of(expression: str) -> str | None:
+    found = _MEMBER_ARRAY.fullmatch(expression)
+    return found.group(1) if found else None
+
+
+def extract_records(expression: str, data: t.Any) -> t.Iterable[t.Any]:
+    """``singer_sdk.helpers.jsonpath.extract_jsonpath(expression, data)``: for ``$.name[*]`` over an object whose
+    ``name`` is an array, that array's items (what the SDK yields, without a JSONPath match object per item);
+    anything else through the SDK's function."""
+    member = _member_of(expression)
+    if member is not None and type(data) is dict:
+        items = data.get(member)
+        if type(items) is list:
+            return iter(items)
+    return extract_jsonpath(expression, data)
+
+
 _RESPONSE_JSON = "_xlr8_json"
 
 
@@ -155,8 +180,16 @@ _STR_ONLY = frozenset({str})
 _PLAIN_OR_CONTAINER = _PLAIN_TYPES | _CONTAINERS
 
 
+def _float_alike(value: float) -> bool:
+    """A float both encoders write alike: ``repr`` (simplejson) and msgspec agree on the shortest digits and
+    differ only in exponent notation (``1e+16`` against ``1e16``, ``1e-05`` against ``0.00001``), which ``repr``
+    uses outside [1e-4, 1e16); NaN and infinities (simplejson's null) are not alike either."""
+    return 1e-4 <= abs(value) < 1e16 or value == 0.0
+
+
 def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
-    """Every value, however deep, of a type both encoders write alike (type sets are built in C: cheap)."""
+    """Every value, however deep, of a type both encoders write alike, or a float they write alike (type sets are
+    built in C: cheap)."""
     if type(container) is dict:
         if not _STR_ONLY.issuperset(map(type, container)):
             return False
@@ -166,6 +199,12 @@ def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
     kinds = set(map(type, values))
     if kinds <= _PLAIN_TYPES:
         return True
+    if float in kinds:
+        if not all(_float_alike(value) for value in values if type(value) is float):
+            return False
+        kinds.discard(float)
+        if kinds <= _PLAIN_TYPES:
+            return True
     if not kinds <= _PLAIN_OR_CONTAINER:
         return False
     # The nested containers, picked out and checked without a Python-level loop over every value.

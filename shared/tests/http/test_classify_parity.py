@@ -59,3 +59,77 @@ def test_body_checks_match_a_full_parse(body: bytes) -> None:
 @pytest.mark.parametrize("body", [b for b in BODIES if not _expected(b)[0]])
 def test_parsed_json_is_json_loads(body: bytes) -> None:
     assert repr(parsed_json(_response(body))) == repr(json.loads(body))
+
+
+ODATA_BODIES = [
+    *BODIES,
+    b'{"error":{"code":"COE_GENERAL_SERVER_FAILURE","message":{"lang":"en-US","value":"boom"}}}',
+    b'{"error":{"code":"X","message":"flat"}}',
+    b'{"error":"not an object"}',
+    b'{"error":null}',
+    b'{"error":{"code":"A"},"error":null}',  # the last of repeated keys wins
+    b'{"error":null,"error":{"code":"B"}}',
+    b'{"d":{"results":[{"a":"1"}],"__next":"x"},"error":{"code":"C"}}',
+    b'{"d":{"results":[{"a":"\x01"}]},"error":{"code":"D"}}',  # a control character: json.loads refuses it
+    b'{"d":{"results":[{"a":"\xff"}]},"error":{"code":"E"}}',
+    b'{"error":{"code":"F","x":NaN}}',
+    '{"error":{"code":"G"}}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"error":{"code":"H"}}',  # a UTF-8 byte order mark
+    b'{"d":{"results":[{"a":1.5,"b":[{"c":null}]}]}}',
+]
+
+
+def _expected_odata(body: bytes) -> str | None:
+    """What ``ODataClassifier.error_in_body`` answered before its probe: a full ``json.loads`` of the page."""
+    from xlr8_kit.odata.paging import odata_error
+
+    found = _expected(body)[1]
+    if found is not None:
+        return found
+    try:
+        error = odata_error(json.loads(body))
+    except ValueError:
+        return None
+    return None if error is None else f"OData error {error[0]}"
+
+
+@pytest.mark.parametrize("body", ODATA_BODIES)
+def test_odata_error_probe_matches_a_full_parse(body: bytes) -> None:
+    from xlr8_kit.odata.http import ODATA_CLASSIFIER
+
+    assert ODATA_CLASSIFIER.error_in_body(_response(body)) == _expected_odata(body)
+
+
+class _WholeBody(DEFAULT_CLASSIFIER.__class__):
+    """A product classifier reading its error members from the whole parsed body (no ``json_error_keys``)."""
+
+    def json_error(self, body: dict[str, object]) -> str | None:
+        if "message" in body or "error_code" in body:
+            return repr((body.get("error_code"), body.get("message"), body.get("detail"), "detail" in body))
+        return None
+
+
+class _Members(_WholeBody):
+    """The same, handed only the members it names (built by the probe)."""
+
+    json_error_keys = frozenset({"message", "error_code", "detail"})
+
+
+MEMBER_BODIES = [
+    *BODIES,
+    b'{"message":"no such employee"}',
+    b'{"message":null}',
+    b'{"error_code":"RATE","request_id":"r1","detail":{"a":[1.5,2]}}',
+    b'{"error_code":"A","error_code":"B"}',  # the last of repeated keys wins
+    b'{"data":[{"message":"a row field, not an error"}],"next_cursor":null}',
+    b'{"message":"\xff"}',
+    b'{"message":"x","other":"\x01"}',  # json.loads refuses the control character
+    b'{"message":NaN}',
+    b'[{"message":"in a row"}]',
+]
+
+
+@pytest.mark.parametrize("body", MEMBER_BODIES)
+def test_json_error_members_match_the_whole_body(body: bytes) -> None:
+    assert _Members().error_in_body(_response(body)) == _WholeBody().error_in_body(_response(body))
+    assert _Members().body_truncated(_response(body)) is _expected(body)[0]

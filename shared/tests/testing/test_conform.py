@@ -39,6 +39,30 @@ SCHEMA: dict[str, t.Any] = {
         },
         "Blob": {"type": ["null", "object"]},  # an object without properties: kept as it is
         "Any": {},
+        # deeper shapes: objects in lists in objects, lists of lists, items the SDK trips on or keeps
+        "Deep": {
+            "type": ["null", "object"],
+            "properties": {
+                "Lines": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": ["object", "null"],
+                        "properties": {"Qty": {"type": ["null", "number"]}, "Ok": {"type": ["null", "boolean"]}},
+                    },
+                },
+                "Street": {"type": "string"},
+                "Address": {"type": "object", "properties": {"Vip": {"type": "boolean"}}},
+                "Extra": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            },
+            "additionalProperties": False,
+        },
+        "Open": {"type": "object", "properties": {"Street": {"type": "string"}}, "additionalProperties": True},
+        "Grid": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+        "Flags": {"type": ["array", "null"], "items": {"type": ["boolean", "null"]}},
+        "Bags": {"type": "array", "items": {"type": "object"}},  # dict items: the SDK raises (no properties)
+        "Odd": {"type": "array", "items": {}},  # items the SDK cannot type
+        "Nums": {"type": "array", "items": {"type": "number"}},
+        "Tuple": {"type": "array", "items": {"type": "string"}, "prefixItems": [{"type": "string"}]},
     },
 }
 
@@ -47,13 +71,25 @@ SCALARS = st.one_of(
     st.booleans(),
     st.integers(min_value=-3, max_value=3),
     st.text(max_size=3),
-    st.sampled_from([Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0")]),
+    st.sampled_from(
+        [Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0"), Decimal("sNaN")]
+    ),
     st.sampled_from([0.0, 1.5, float("nan"), float("inf")]),
     st.sampled_from([dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.date(2024, 1, 2)]),
     st.sampled_from([dt.time(1, 2), dt.timedelta(seconds=5), b"\x00", b"\x01\x02"]),
 )
 NESTED = st.dictionaries(st.sampled_from(["Street", "Vip", "Qty", "Ok", "Extra"]), SCALARS, max_size=3)
-VALUES = st.one_of(SCALARS, NESTED, st.lists(st.one_of(SCALARS, NESTED), max_size=3))
+PLAINISH = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.text(max_size=2), st.just(Decimal("1.5")))
+NESTED_PLAIN = st.dictionaries(st.sampled_from(["Street", "Vip", "Qty", "Ok"]), PLAINISH, max_size=3)
+INNER = st.one_of(SCALARS, NESTED, NESTED_PLAIN, st.lists(PLAINISH, max_size=2))
+DEEPER = st.dictionaries(
+    st.sampled_from(["Lines", "Street", "Address", "Extra", "Vip"]),
+    st.one_of(INNER, st.lists(st.one_of(NESTED_PLAIN, INNER), max_size=3)),
+    max_size=4,
+)
+VALUES = st.one_of(
+    SCALARS, NESTED, NESTED_PLAIN, DEEPER, st.lists(st.one_of(SCALARS, NESTED, NESTED_PLAIN, DEEPER), max_size=3)
+)
 NAMES = st.sampled_from([*SCHEMA["properties"], "Unknown", "Other"])
 RECORDS = st.dictionaries(NAMES, VALUES, max_size=8)
 LEVELS = st.sampled_from(list(TypeConformanceLevel))

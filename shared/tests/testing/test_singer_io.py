@@ -413,3 +413,51 @@ def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorte
     assert fast.stream_state == sdk.stream_state
     step({})
     assert fast.stream_state == sdk.stream_state
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=-1e17, max_value=1e17),
+        st.sampled_from([1e-4, -1e-4, 9.999999999999999e-5, 1e16, -1e16, 9999999999999998.0, 0.0, -0.0, 5e-324]),
+    )
+)
+def test_floats_the_encoders_write_alike_take_the_fast_line_and_give_the_sdk_line(value: float) -> None:
+    from xlr8_kit.singer_io import _float_alike, _is_plain
+
+    for record in ({"x": value, "id": "1"}, {"n": {"x": [value, Decimal("1.5")]}}):
+        message = RecordMessage(stream="s", record=record, version=None, time_extracted=EXTRACTED)
+        assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+        assert _is_plain(record) is _float_alike(value)
+        if _is_plain(record):
+            assert record_line(message) == SingerWriter().serialize_message(message)
+
+
+@pytest.mark.parametrize("expression", ["$.data[*]", "$.employees[*]", "$[*]", "$", "$.data", "$.a.b[*]"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"data": [{"a": 1}, {"a": 2}], "employees": [], "next": "x"},
+        {"data": {"a": 1}},  # an object, not an array: the SDK wraps it (with its deprecation warning)
+        {"data": None},
+        {"data": "text"},
+        {"other": [1]},
+        {"a": {"b": [{"c": 1}]}},
+        [{"a": 1}, {"a": 2}],
+        [],
+    ],
+)
+def test_extract_records_is_extract_jsonpath(expression: str, data: t.Any) -> None:
+    import warnings
+
+    from singer_sdk.helpers.jsonpath import extract_jsonpath
+
+    from xlr8_kit.singer_io import extract_records
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = list(extract_jsonpath(expression, data))
+        got = list(extract_records(expression, data))
+    assert got == expected
+    assert all(a is b for a, b in zip(got, expected, strict=True))  # the same records, not copies

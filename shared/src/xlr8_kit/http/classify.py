@@ -11,8 +11,10 @@ Verdicts:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import typing as t
 from typing import Any, Literal
 
 import msgspec
@@ -70,6 +72,26 @@ def parsed_json(response: requests.Response) -> object:
     return cached
 
 
+#: What the probe found, kept on the response (``body_truncated`` and ``error_in_body`` both ask): whether the body
+#: is a JSON object and its top-level ``status``, or ``_UNPROBED`` when the probe cannot vouch for the body.
+_PROBED = "_xlr8_probe"
+_UNPROBED = object()
+
+
+def _probe(response: requests.Response) -> object:
+    found = response.__dict__.get(_PROBED)
+    if found is None:
+        try:
+            response.content.decode()  # the probe skips strings it does not build: json.loads would check them
+            probed = _PROBE.decode(response.content)
+        except (UnicodeDecodeError, msgspec.DecodeError):
+            found = _UNPROBED
+        else:
+            found = (True, probed.status) if isinstance(probed, _StatusProbe) else (False, None)
+        response.__dict__[_PROBED] = found
+    return found
+
+
 def _body_status(response: requests.Response) -> object:
     """``_UNPARSABLE``, or the top-level ``status`` of an object body (None when absent or not an object).
 
@@ -77,16 +99,37 @@ def _body_status(response: requests.Response) -> object:
     parses itself afterwards (numbers as Decimal) is not also built once here."""
     cached = response.__dict__.get("_xlr8_json", None)
     if cached is None:
-        try:
-            response.content.decode()  # the probe skips strings it does not build: json.loads would check them
-            probed = _PROBE.decode(response.content)
-        except (UnicodeDecodeError, msgspec.DecodeError):
-            cached = parsed_json(response)  # the slow path settles what the probe could not
-        else:
-            return probed.status if isinstance(probed, _StatusProbe) else None
+        probed = _probe(response)
+        if probed is not _UNPROBED:
+            return t.cast("tuple[bool, object]", probed)[1]
+        cached = parsed_json(response)  # the slow path settles what the probe could not
     if cached is _UNPARSABLE:
         return _UNPARSABLE
     return cached.get("status") if isinstance(cached, dict) else None
+
+
+@functools.cache
+def _members_decoder(keys: frozenset[str]) -> msgspec.json.Decoder:
+    members = msgspec.defstruct("_Members", [(key, Any, msgspec.UNSET) for key in sorted(keys)])
+    return msgspec.json.Decoder(members | list[msgspec.Raw] | str | int | float | bool | None)
+
+
+def json_members(response: requests.Response, keys: frozenset[str] | None) -> dict[str, Any] | None:
+    """The body when it is a JSON object, else None (a body that does not parse counts as not an object). With
+    ``keys``, only those top-level members of it (the ones present, valued as ``parsed_json`` values them), built
+    from a probe instead of the whole page: for a product that reads a page's records with its own parse and
+    asks the classifier or paginator about one or two members."""
+    cached = response.__dict__.get("_xlr8_json", None)
+    if cached is None:
+        probed = _probe(response)
+        if probed is not _UNPROBED:
+            if not t.cast("tuple[bool, object]", probed)[0]:
+                return None  # an array or a scalar: nothing else to build
+            if keys is not None:  # the probe read the body, so it is UTF-8 and well formed
+                found = _members_decoder(keys).decode(response.content)
+                return {key: value for key in keys if (value := getattr(found, key)) is not msgspec.UNSET}
+    data = parsed_json(response)
+    return t.cast("dict[str, Any]", data) if isinstance(data, dict) else None
 
 
 class ResponseClassifier:
@@ -132,7 +175,7 @@ class ResponseClassifier:
             if isinstance(status, str) and status.strip().lower() in _ERROR_STATUSES:
                 return f"body status {status!r}"
             if type(self).json_error is not ResponseClassifier.json_error:  # only products that look inside pay
-                data = parsed_json(response)
+                data = json_members(response, self.json_error_keys)
                 if isinstance(data, dict):
                     return self.json_error(data)
             return None
@@ -144,9 +187,13 @@ class ResponseClassifier:
             return "HTML page instead of API data (login page or proxy error)"
         return None
 
+    #: The top-level members ``json_error`` reads, when it reads no others: it then gets an object body holding
+    #: only those (the ones present), built by a probe instead of a parse of the whole page. None: the whole body.
+    json_error_keys: frozenset[str] | None = None
+
     def json_error(self, body: dict[str, Any]) -> str | None:
         """A product's own error object in a 2xx JSON body (UKG's ``message``, Common's ``error_code``): a short
-        reason, else None. Products override this instead of ``error_in_body``."""
+        reason, else None. Products override this instead of ``error_in_body``. Only object bodies are asked."""
         del body
         return None
 

@@ -4,8 +4,10 @@ final non-2xx becomes the kit's error carrying the vendor's code and message (re
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlparse
 
+import msgspec
 import requests
 
 from xlr8_kit.http.classify import ResponseClassifier
@@ -16,6 +18,35 @@ from xlr8_kit.redaction import Redactor
 MAX_MESSAGE = 300
 
 
+class _ErrorProbe(msgspec.Struct):
+    """Only the ``error`` member of an object body; every other member is checked but not built."""
+
+    error: Any = None
+
+
+#: Reads a whole body as strictly as ``json.loads`` (a cut body or a control character in any string fails; the
+#: last of repeated keys wins) and builds nothing but a top-level ``error``.
+_ERROR_PROBE = msgspec.json.Decoder(_ErrorProbe | list[msgspec.Raw] | str | int | float | bool | None)
+
+
+def _error_document(content: bytes) -> tuple[str, str] | None:
+    """``odata_error(json.loads(content))``, None where ``json.loads`` raises ``ValueError``. A page of rows (the
+    usual answer) is probed in C without building its rows; a body the probe cannot vouch for (not UTF-8, NaN
+    literals, malformed) and every error document go through ``json.loads`` itself."""
+    try:
+        content.decode()  # json.loads rejects invalid UTF-8 inside strings the probe does not build
+        probed = _ERROR_PROBE.decode(content)
+    except (UnicodeDecodeError, msgspec.DecodeError):
+        pass
+    else:
+        if not (isinstance(probed, _ErrorProbe) and isinstance(probed.error, dict)):
+            return None
+    try:
+        return odata_error(json.loads(content))
+    except ValueError:
+        return None
+
+
 class ODataClassifier(ResponseClassifier):
     """An OData error document inside a 2xx body is an error, never "zero rows" (RELIABILITY A8)."""
 
@@ -24,10 +55,7 @@ class ODataClassifier(ResponseClassifier):
         if found is not None:
             return found
         if "json" in (response.headers.get("Content-Type") or ""):
-            try:
-                error = odata_error(json.loads(response.content))
-            except ValueError:
-                return None
+            error = _error_document(response.content)
             if error is not None:
                 return f"OData error {error[0]}"
         return None

@@ -128,10 +128,24 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MS_PER_DAY = 86_400_000
+#: ``/Date(ms)/`` values from 0001-01-01 up to, not including, 10000-01-01 (what ``datetime`` can hold).
+_FIRST_MS = (date(1, 1, 1) - date(1970, 1, 1)).days * _MS_PER_DAY
+_END_MS = (date(9999, 12, 31) - date(1970, 1, 1)).days * _MS_PER_DAY + _MS_PER_DAY
+
+
 @functools.lru_cache(maxsize=8192)
 def _datetime_text(value: str) -> str:
-    """The record text of an OData date-time; dates repeat across rows (hire dates, effective dates), so each
-    distinct wire value is converted once."""
+    """The record text of an OData date-time (``isoformat(parse_odata_datetime(value))``); dates repeat across
+    rows (hire dates, effective dates), so each distinct wire value is converted once. A ``/Date(ms)/`` in
+    ``datetime``'s range is written from a naive UTC moment: the same text without the time-zone conversion and
+    the ``+00:00`` replacement."""
+    match = _DATE_RE.match(value)
+    if match:
+        ms = int(match.group(1))
+        if _FIRST_MS <= ms < _END_MS:
+            return (_NAIVE_EPOCH + timedelta(milliseconds=ms)).isoformat() + "Z"
     return isoformat(parse_odata_datetime(value))
 
 
@@ -167,11 +181,28 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
 #: Types whose JSON value is the record value as is (no call per value on the hot path).
 _AS_IS = frozenset({"Edm.String", "Edm.Guid"})
 _OMIT = object()
+_UNDECLARED = object()
 _PLANS: dict[int, tuple[weakref.ref[EntityType], dict[str, Any]]] = {}
 
 
+def _datetime_step(prop: EdmProperty) -> Any:
+    """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value."""
+    edm = prop.edm_type
+
+    def step(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return _datetime_text(str(value))
+        except (ValueError, InvalidOperation, ArithmeticError) as exc:
+            raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
+
+    return step
+
+
 def _decode_plan(entity: EntityType) -> dict[str, Any]:
-    """Per property of ``entity``: None (as is), ``_OMIT``, or the property to decode; built once per type."""
+    """Per property of ``entity``: None (as is), ``_OMIT``, or the function decoding its value (``decode_value``
+    for the property, or an equivalent that tests less per value); built once per type."""
     key = id(entity)
     cached = _PLANS.get(key)
     if cached is not None and cached[0]() is entity:
@@ -180,8 +211,12 @@ def _decode_plan(entity: EntityType) -> dict[str, Any]:
     for name, prop in entity.properties.items():
         if prop.edm_type in OMITTED_TYPES:
             plan[name] = _OMIT
+        elif prop.edm_type in _AS_IS:
+            plan[name] = None
+        elif prop.edm_type in _DATETIME_TYPES:
+            plan[name] = _datetime_step(prop)
         else:
-            plan[name] = None if prop.edm_type in _AS_IS else prop
+            plan[name] = functools.partial(decode_value, prop)
 
     def forget(_gone: weakref.ref[EntityType]) -> None:
         _PLANS.pop(key, None)
@@ -194,11 +229,15 @@ def decode_entry(entity: EntityType, entry: Mapping[str, Any], *, keep: Iterable
     """A record from one OData entry: declared properties decoded, ``__metadata``, deferred navigation links and
     omitted types dropped. ``keep`` names extra keys (e.g. expanded navigation properties) to pass through."""
     plan = _decode_plan(entity)
+    get = plan.get
     out: dict[str, Any] = {}
     for name, value in entry.items():
-        step = plan.get(name, _OMIT if name not in keep else None)
+        step = get(name, _UNDECLARED)
         if step is None:
             out[name] = value
+        elif step is _UNDECLARED:
+            if name in keep:
+                out[name] = value
         elif step is not _OMIT:
-            out[name] = decode_value(step, value)
+            out[name] = step(value)
     return out

@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
 class CommonClassifier(ResponseClassifier):
     """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8)."""
 
+    json_error_keys = frozenset({"error_code", "request_id", "detail"})
+
     def json_error(self, body: dict[str, t.Any]) -> str | None:
         if "error_code" in body:
             return f"{body.get('error_code')} (request_id {body.get('request_id')}): {str(body.get('detail'))[:200]}"

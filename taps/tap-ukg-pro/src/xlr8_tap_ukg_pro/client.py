@@ -35,6 +35,8 @@ _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
 class UkgClassifier(ResponseClassifier):
     """A 200 whose JSON is an object with a ``message`` (UKG's error shape) is an error, not an empty page."""
 
+    json_error_keys = frozenset({"message", "errors"})
+
     def json_error(self, body: dict[str, t.Any]) -> str | None:
         if "message" in body or "errors" in body:
             return f"error object instead of rows: {str(body.get('message') or body.get('errors'))[:200]}"

@@ -12,20 +12,23 @@ from functools import cached_property
 from urllib.parse import parse_qsl, quote
 
 import requests
-from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.columns import ColumnType, schema_of
-from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+from xlr8_kit.http.classify import ResponseClassifier, json_members
 from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.singer_io import extract_records, loads_exact
 from xlr8_tap_ukg_ready import reports
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from xlr8_tap_ukg_ready.tap import TapUkgReady, UkgReadySettings
+
+
+_ERRORS = frozenset({"errors"})
+_LINKS = frozenset({"_links"})
 
 
 class ReadyClassifier(ResponseClassifier):
@@ -35,7 +38,7 @@ class ReadyClassifier(ResponseClassifier):
         found = super().error_in_body(response)
         if found is not None:
             return found
-        data = parsed_json(response)
+        data = json_members(response, _ERRORS)  # the page's rows are parsed once, by the stream
         if isinstance(data, dict) and data.get("errors"):
             return f"errors instead of data: {str(data['errors'])[:200]}"
         return None
@@ -48,7 +51,7 @@ class NextLinkPaginator(BaseHATEOASPaginator):
     """Follows ``_links.next`` of each page."""
 
     def get_next_url(self, response: requests.Response) -> str | None:
-        data = parsed_json(response)
+        data = json_members(response, _LINKS)
         links = data.get("_links") if isinstance(data, dict) else None
         nxt = links.get("next") if isinstance(links, dict) else None
         if isinstance(nxt, dict):
@@ -109,7 +112,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         data = loads_exact(response.content)
-        yield from extract_jsonpath(self.records_jsonpath, data)
+        yield from extract_records(self.records_jsonpath, data)
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:
@@ -137,11 +140,11 @@ class ReportStream(ReadyBaseStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         client = t.cast("TapUkgReady", self._tap).client
-        kinds = list(self.column_types.items())
+        readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
         for row in client.report_rows(self.report, self.settings.report_format):
-            record = {name: reports.coerce(row.get(name), kind, name) for name, kind in kinds}
+            record = {name: read(row.get(name)) for name, read in readers}
             if since is not None and key and (record[key] is None or record[key] < since):
                 continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
             yield record

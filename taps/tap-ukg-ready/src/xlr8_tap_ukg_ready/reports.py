@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 import requests
 
-from xlr8_kit.columns import ColumnType
+from xlr8_kit.columns import ColumnType, text_memo
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
@@ -99,6 +99,32 @@ def coerce(value: t.Any, kind: ColumnType, column: str) -> t.Any:
         raise ReportDataError(
             f"report column {column!r} has a value that is not a {kind} (as the report's metadata says)"
         ) from None
+
+
+def cell_reader(kind: ColumnType, column: str) -> t.Callable[[t.Any], t.Any]:
+    """``coerce(value, kind, column)`` for one column, with its usual case decided once: a non-empty text under a
+    string, integer or number column is converted directly, and each distinct text of a date, date-time or boolean
+    column once. Anything else (None, "", other types, a text that does not convert) goes to ``coerce`` itself,
+    so results and errors are the same."""
+    if kind == "string":
+
+        def read_string(value: t.Any) -> t.Any:
+            return value if type(value) is str else coerce(value, kind, column)
+
+        return read_string
+    if kind in ("integer", "number"):
+        convert: t.Callable[[str], t.Any] = int if kind == "integer" else Decimal
+
+        def read_number(value: t.Any) -> t.Any:
+            if type(value) is str and value:
+                try:
+                    return convert(value)
+                except (ValueError, InvalidOperation):
+                    pass
+            return coerce(value, kind, column)
+
+        return read_number
+    return text_memo(lambda value: coerce(value, kind, column))
 
 
 #: A streamed report is classified by its status and headers only (see ``classify_status``).

@@ -12,10 +12,11 @@ emitted in UTC using the ``timezone`` setting. A 200 whose body is an error obje
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import typing as t
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 import requests
@@ -103,6 +104,16 @@ def ref(value: t.Any) -> t.Any:
     return value.get("qualifier") if isinstance(value, dict) else value
 
 
+@functools.lru_cache(maxsize=8192)
+def utc_text(local: str, zone: tzinfo) -> str:
+    """``UkgWfmStream.utc`` of one text: shift starts and ends repeat across people and days, so each distinct
+    text is converted once (the zone lookup and conversion are most of a timecard row's cost)."""
+    moment = datetime.fromisoformat(local)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC).isoformat()
+
+
 class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
     """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``answers``
     (the API calls of a read, in order) and ``rows`` (the records of one answer).
@@ -163,10 +174,7 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         """A tenant-local date-time (``2026-01-05T08:02:00``) as UTC RFC 3339; offsets given are kept."""
         if not local:
             return None
-        moment = datetime.fromisoformat(str(local))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.settings.zone)
-        return moment.astimezone(UTC).isoformat()
+        return utc_text(str(local), self.settings.zone)
 
     def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
         people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)

@@ -1,0 +1,137 @@
+"""The OData decode fast paths (issue 14 goal 2) give exactly what the general rules give: a ``/Date(ms)/`` text
+written from its day and time of day, and the per-property decode plan of ``decode_entry``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xlr8_kit.odata import types
+from xlr8_kit.odata.edmx import EdmProperty, EntityType
+from xlr8_kit.odata.types import ODataValueError, decode_entry, decode_value, isoformat, parse_odata_datetime
+
+
+def _general(value: str) -> str:
+    return isoformat(parse_odata_datetime(value))
+
+
+def _outcome(convert: object, value: str) -> tuple[str, str]:
+    try:
+        return "ok", convert(value)  # type: ignore[operator]
+    except Exception as exc:  # the same error is part of the contract
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.integers(min_value=types._FIRST_MS - 10**9, max_value=types._END_MS + 10**9),
+        st.integers(min_value=-(10**17), max_value=10**17),
+        st.sampled_from([0, -1, 1, 999, 1000, types._FIRST_MS, types._FIRST_MS - 1, types._END_MS - 1, types._END_MS]),
+    ),
+    st.sampled_from(["", "+0000", "-0130", "+0530", "+60"]),
+)
+def test_date_ms_text_is_the_general_text(ms: int, suffix: str) -> None:
+    value = f"/Date({ms}{suffix})/"
+    types._datetime_text.cache_clear()
+    assert _outcome(types._datetime_text, value) == _outcome(_general, value)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-01-05T09:30:00Z", "2026-01-05T09:30:00.5+02:00", "2026-01-05", "/Date(x)/", "soon", "/Date(1)"]
+)
+def test_other_date_forms_are_the_general_text(value: str) -> None:
+    types._datetime_text.cache_clear()
+    assert _outcome(types._datetime_text, value) == _outcome(_general, value)
+
+
+def _prop(name: str, edm: str) -> EdmProperty:
+    return EdmProperty(name=name, edm_type=edm)
+
+
+ENTITY = EntityType(
+    namespace="test",
+    name="Thing",
+    keys=("id",),
+    properties={
+        prop.name: prop
+        for prop in [
+            _prop("id", "Edm.String"),
+            _prop("guid", "Edm.Guid"),
+            _prop("n", "Edm.Int64"),
+            _prop("amount", "Edm.Decimal"),
+            _prop("ratio", "Edm.Double"),
+            _prop("changed", "Edm.DateTime"),
+            _prop("at", "Edm.DateTimeOffset"),
+            _prop("start", "Edm.Time"),
+            _prop("flag", "Edm.Boolean"),
+            _prop("blob", "Edm.Binary"),
+        ]
+    },
+    navigation={},
+)
+
+
+def _old_decode_entry(entity: EntityType, entry: dict[str, object], keep: tuple[str, ...] = ()) -> dict[str, object]:
+    """``decode_entry`` before its plan held converters: ``decode_value`` for every declared non-string value."""
+    out: dict[str, object] = {}
+    for name, value in entry.items():
+        prop = entity.properties.get(name)
+        if prop is None:
+            if name in keep:
+                out[name] = value
+        elif prop.edm_type in types.OMITTED_TYPES:
+            continue
+        elif prop.edm_type in ("Edm.String", "Edm.Guid"):
+            out[name] = value
+        else:
+            out[name] = decode_value(prop, value)
+    return out
+
+
+VALUES = {
+    "id": st.one_of(st.none(), st.text(max_size=5), st.integers()),
+    "guid": st.one_of(st.none(), st.text(max_size=5)),
+    "n": st.one_of(st.none(), st.integers(), st.booleans(), st.sampled_from(["12", "x", "-3"])),
+    "amount": st.one_of(st.none(), st.sampled_from(["1.50", "2", "x", "1e3"]), st.integers()),
+    "ratio": st.one_of(st.none(), st.sampled_from(["1.5", "x"]), st.floats(allow_nan=False)),
+    "changed": st.one_of(
+        st.none(),
+        st.integers(min_value=-(10**15), max_value=10**15).map(lambda ms: f"/Date({ms})/"),
+        st.sampled_from(["2026-01-05T09:30:00Z", "nope", "/Date(99999999999999999)/"]),
+        st.integers(),
+    ),
+    "at": st.one_of(st.none(), st.integers(min_value=0, max_value=10**13).map(lambda ms: f"/Date({ms}+0000)/")),
+    "start": st.one_of(st.none(), st.sampled_from(["PT09H30M00S", "PT1.5S", "bad"])),
+    "flag": st.one_of(st.none(), st.booleans(), st.sampled_from(["true", "False", " TRUE "])),
+    "blob": st.one_of(st.none(), st.text(max_size=3)),
+    "__metadata": st.just({"uri": "x"}),
+    "nav": st.just({"__deferred": {"uri": "y"}}),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional=VALUES), st.sampled_from([(), ("nav",), ("nav", "__metadata")]))
+def test_decode_entry_is_decode_value_per_property(entry: dict[str, object], keep: tuple[str, ...]) -> None:
+    types._datetime_text.cache_clear()
+    try:
+        expected: object = _old_decode_entry(ENTITY, entry, keep)
+    except ODataValueError as exc:
+        expected = ("error", str(exc))
+    try:
+        got: object = decode_entry(ENTITY, entry, keep=keep)
+    except ODataValueError as exc:
+        got = ("error", str(exc))
+    assert repr(got) == repr(expected)
+
+
+def test_a_bad_date_names_the_property() -> None:
+    with pytest.raises(ODataValueError, match=r"^changed: cannot read Edm.DateTime value"):
+        decode_entry(ENTITY, {"changed": "/Date(99999999999999999)/"})
+    assert decode_entry(ENTITY, {"amount": "1.50", "changed": "/Date(1000)/"}) == {
+        "amount": Decimal("1.50"),
+        "changed": "1970-01-01T00:00:01Z",
+    }
