@@ -137,7 +137,8 @@ def extract_records(expression: str, data: t.Any) -> t.Iterable[t.Any]:
     return extract_jsonpath(expression, data)
 
 
-_RESPONSE_JSON = "_xlr8_json"
+#: Not ``xlr8_kit.http.classify``'s ``_xlr8_json`` (one parse of the body, kept in another shape).
+_RESPONSE_JSON = "_xlr8_json_by_parse"
 
 
 def _not_json(literal: str) -> t.Any:

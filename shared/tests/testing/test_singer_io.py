@@ -292,6 +292,24 @@ def test_response_json_is_what_requests_gives_parsed_once(body: bytes) -> None:
     assert response_json(response, Decimal, allow_nan=True) is exact
 
 
+@pytest.mark.parametrize("body", [b'[{"a": NaN}, {"a": 1.5}]', b'{"items": [1.5, NaN], "status": 500}'])
+def test_response_json_after_the_classifier_parsed_the_body(body: bytes) -> None:
+    """A body the classifier's probe cannot vouch for (NaN) is parsed whole by ``parsed_json`` and kept on the
+    response; the stream's own parse of it is another shape and must not be taken for (or overwrite) it."""
+    import requests
+
+    from xlr8_kit.http.classify import parsed_json
+    from xlr8_kit.singer_io import response_json
+
+    response = requests.Response()
+    response._content = body
+    response.status_code = 200
+    classified = repr(parsed_json(response))
+    exact = response_json(response, Decimal, allow_nan=True)
+    assert repr(exact) == repr(json.loads(body, parse_float=Decimal))
+    assert repr(parsed_json(response)) == classified
+
+
 @pytest.mark.parametrize(
     ("body", "plain"),
     [
