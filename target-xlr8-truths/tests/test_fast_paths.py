@@ -97,6 +97,18 @@ def _encode(messages: list[dict[str, Any]]) -> str:
     return _dumps([mark(m) for m in messages])
 
 
+def _batch_files(where: Path, stream: str, files: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One jsonl file per list of records under ``where`` (written at ``FILE_WRITTEN``), and its BATCH message."""
+    messages = []
+    for index, records in enumerate(files):
+        path = where / f"part-{index}.jsonl"
+        path.write_text(_encode(records))
+        os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+        messages.append({"type": "BATCH", "stream": stream, "manifest": [f"file://{path}"],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    return messages
+
+
 def _landed(store: Path, key: bytes) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Any]]:
     table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
     names = [r[0] for r in query(store, f'DESCRIBE "{table}"')]
@@ -270,13 +282,7 @@ def test_batch_files_loaded_in_place_land_what_the_record_path_lands(tmp_path: P
             work = tmp_path / f"{label}-{hard_delete}"
             files = work / "batches"
             files.mkdir(parents=True)
-            messages: list[dict[str, Any]] = [schema_msg("items", PLAIN_PROPS, ["Id"], note)]
-            for index, records in enumerate(PLAIN_FILES):
-                path = files / f"part-{index}.jsonl"
-                path.write_text(_encode(records))
-                os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
-                messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
-                                 "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+            messages = [schema_msg("items", PLAIN_PROPS, ["Id"], note), *_batch_files(files, "items", PLAIN_FILES)]
             messages.append(state_msg({"done": True}))
             store = work / "truths.duckdb"
             settings = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
@@ -399,13 +405,10 @@ def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, conf
     for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
         where = tmp_path / label
         where.mkdir()
-        messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
-        for index, records in enumerate(files):
-            path = where / f"part-{index}.jsonl"
-            path.write_text(_encode(records))
-            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
-            messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
-                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        messages = [
+            schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
+            *_batch_files(where, "items", files),
+        ]
         store = where / "truths.duckdb"
         settings = {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}
         run = run_target(settings, messages, where, env=env)
