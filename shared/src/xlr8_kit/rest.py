@@ -857,8 +857,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         read it); the pages asked for after it are dropped unseen and asked for again, checked against its count.
         A page without a usable count, or more than ``MAX_RECOUNTS`` moved counts, ends the window: the rest is
         read one page ahead.
-        A paginator that does not count: rows moved between pages or its ``changed_while_paging`` drop the
-        guesses and the rest is read one page ahead (an insert inside a page answered late is not seen).
+        A paginator that does not count: rows moved between pages drop the guesses and the rest is read one page
+        ahead (an insert inside a page answered late is not seen).
         Either way, a real next token that differs from the one asked ahead (a short page with more to come)
         drops the guesses and the rest is read one page ahead. A page that fails raises after every page before
         it was handed out; nothing after it is asked for once the failure is seen."""
@@ -937,7 +937,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     # Asked ahead for pages the server will not send next (a short page with more to come), or
                     # for pages answered around a change of the collection the paginator cannot count: throw the
                     # guesses away and read the rest one page ahead from the paginator's real token.
-                    changed = not counted and (moved or bool(getattr(paginator, "changed_while_paging", False)))
+                    changed = moved and not counted
                     one_ahead = one_ahead or changed or window.first_key()[0] != paginator.current_value
                 if one_ahead:
                     window.discard()

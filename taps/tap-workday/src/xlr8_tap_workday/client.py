@@ -371,16 +371,11 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         self.limit = limit
         #: ``total`` of the last answer (None before the first): no page is asked for ahead past it.
         self.total: int | None = None
-        #: Whether a page reported another ``total`` than the first: rows were added or removed while paging, so
-        #: pages asked for at once may disagree about where a row is (``xlr8_kit.http.window``).
-        self.changed_while_paging = False
 
     def get_next(self, response: requests.Response) -> int | None:
         body = response_json(response)
         read = (self.current_value or 0) + len(body.get("data") or [])
         total = int(body.get("total") or 0)
-        if self.total is not None and total != self.total:
-            self.changed_while_paging = True
         self.total = total
         return read if read < total and body.get("data") else None
 
