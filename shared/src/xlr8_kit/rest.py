@@ -862,14 +862,13 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         Either way, a real next token that differs from the one asked ahead (a short page with more to come)
         drops the guesses and the rest is read one page ahead. A page that fails raises after every page before
         it was handed out; nothing after it is asked for once the failure is seen."""
-        from xlr8_kit.http.window import MAX_RECOUNTS, UNKNOWN, CountsPages, OrderedFetches, ShiftWatch, row_key
+        from xlr8_kit.http.window import UNKNOWN, CountAnchor, CountsPages, OrderedFetches, ShiftWatch, Verdict, row_key
 
         decorated_request = self.request_decorator(self._request)
         shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
         counted = isinstance(paginator, CountsPages)
         self.counting_pages = counted
-        planned: int | None = None  # the anchor's count, which every page after it must report
-        recounts = 0
+        anchor = CountAnchor()
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
             response = decorated_request(asked[1], context)
@@ -917,22 +916,19 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     except Exception as exc:  # noqa: BLE001 - raised after this page's records, as in the SDK loop
                         deferred = exc
                 if counted:
+                    planned = anchor.planned
                     count = paginator.page_count(resp)
-                    if count is None:
-                        one_ahead = True  # nothing to check the pages in flight against
-                    elif first or count != planned or moved:
-                        if not first and window:
-                            # Rows were inserted or deleted since the anchor's answer: the pages asked for after
-                            # this one may have been answered before or after it. Asked for again, after it.
-                            self.logger.info(
-                                "%s: the collection changed while paging (count %s, then %s); asking again for "
-                                "the pages after this one",
-                                self.name, planned, count,
-                            )  # fmt: skip
-                            window.discard()
-                            recounts += 1
-                            one_ahead = recounts > MAX_RECOUNTS  # changing all the time: in turn from here
-                        planned = count
+                    verdict = anchor.check(count, first=first, moved=moved, in_flight=bool(window))
+                    if verdict is not Verdict.KEEP and count is not None and window:
+                        # Rows were inserted or deleted since the anchor's answer: the pages asked for after this
+                        # one may have been answered before or after it. Asked for again, after it.
+                        self.logger.info(
+                            "%s: the collection changed while paging (count %s, then %s); asking again for the "
+                            "pages after this one",
+                            self.name, planned, count,
+                        )  # fmt: skip
+                        window.discard()
+                    one_ahead = verdict is Verdict.SERIAL  # no count to check against, or changing all the time
                 if deferred is None and not paginator.finished and window:
                     # Asked ahead for pages the server will not send next (a short page with more to come), or
                     # for pages answered around a change of the collection the paginator cannot count: throw the

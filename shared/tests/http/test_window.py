@@ -9,7 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from xlr8_kit.http.window import OrderedFetches, ShiftWatch, SkippedFetch, row_key
+from xlr8_kit.http.window import (
+    MAX_RECOUNTS,
+    CountAnchor,
+    OrderedFetches,
+    ShiftWatch,
+    SkippedFetch,
+    Verdict,
+    row_key,
+)
 from xlr8_kit.testing.faultserver import Reply
 
 WAIT = 10.0  # seconds a test waits for a worker before failing (a hang guard, not a timing assertion)
@@ -177,3 +185,34 @@ def test_a_failure_among_discarded_pages_does_not_refuse_the_pages_asked_again()
         window.discard()  # pages 2 and 3 dropped unseen; page 3 had failed
         assert window.submit(2)
         assert window.take() == (2, [20, 21])
+
+
+def test_count_anchor_keeps_equal_counts_and_reanchors_on_a_moved_one():
+    anchor = CountAnchor()
+    assert anchor.check(100, first=True) is Verdict.KEEP
+    assert anchor.check(100, first=False) is Verdict.KEEP
+    assert anchor.check(101, first=False) is Verdict.REASK  # a row was inserted: the pages in flight are asked again
+    assert anchor.planned == 101
+    assert anchor.check(101, first=False) is Verdict.KEEP  # checked against the new anchor
+    assert anchor.check(101, first=False, moved=True) is Verdict.REASK  # same count, but rows moved
+    assert anchor.recounts == 2
+
+
+def test_count_anchor_goes_serial_without_a_count_or_past_the_recount_cap():
+    assert CountAnchor().check(None, first=True) is Verdict.SERIAL
+    anchor = CountAnchor()
+    anchor.check(10, first=True)
+    assert anchor.check(None, first=False) is Verdict.SERIAL
+    assert anchor.planned == 10  # a page without a count does not become the anchor
+    anchor = CountAnchor()
+    anchor.check(10, first=True)
+    verdicts = [anchor.check(11 + n, first=False) for n in range(MAX_RECOUNTS + 1)]
+    assert verdicts == [Verdict.REASK] * MAX_RECOUNTS + [Verdict.SERIAL]
+
+
+def test_count_anchor_counts_only_moves_that_dropped_pages_in_flight():
+    anchor = CountAnchor()
+    anchor.check(10, first=True)
+    for n in range(MAX_RECOUNTS + 2):  # nothing was asked ahead: the page simply becomes the anchor
+        assert anchor.check(11 + n, first=False, in_flight=False) is Verdict.KEEP
+    assert (anchor.recounts, anchor.planned) == (0, 11 + MAX_RECOUNTS + 1)

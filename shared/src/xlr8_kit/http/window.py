@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 import operator
 import threading
 import typing as t
@@ -65,6 +66,44 @@ class CountsPages(t.Protocol):
 
     def page_count(self, response: t.Any) -> int | None:
         """The collection's size this answer reports; None when it reports none (or one that cannot be right)."""
+
+
+class Verdict(enum.Enum):
+    """What a counted page means for the pages asked for after it (``CountAnchor.check``)."""
+
+    KEEP = "keep"  # it reports the anchor's count: the pages in flight read the same collection
+    REASK = "reask"  # the count moved: drop the pages in flight unseen, ask for them again after this page
+    SERIAL = "serial"  # no usable count, or it keeps moving: drop them and read the rest one page after another
+
+
+class CountAnchor:
+    """The ``CountsPages`` rule for one read, shared by every window that checks counts (``KitRESTStream``'s page
+    window, ``xlr8_kit.odata.paging``'s ``$skip`` windows).
+
+    ``planned`` is the anchor's count. The first page is the first anchor; a later page whose count moved, or
+    whose first row repeats the page before (``moved``), becomes the next one. Moved counts answered while pages
+    were in flight are counted: past ``MAX_RECOUNTS`` the read goes on one page after another, as does a page with
+    no count to check against."""
+
+    def __init__(self) -> None:
+        self.planned: int | None = None
+        self.recounts = 0
+
+    def check(self, count: int | None, *, first: bool, moved: bool = False, in_flight: bool = True) -> Verdict:
+        """The verdict on the next page in order: ``count`` is what it reported, ``in_flight`` whether pages were
+        asked for after it."""
+        if first:
+            self.planned = count
+            return Verdict.SERIAL if count is None else Verdict.KEEP
+        if count is None:
+            return Verdict.SERIAL
+        if count == self.planned and not moved:
+            return Verdict.KEEP
+        self.planned = count  # this page was answered after the anchor: the pages after it are checked against it
+        if not in_flight:
+            return Verdict.KEEP
+        self.recounts += 1
+        return Verdict.SERIAL if self.recounts > MAX_RECOUNTS else Verdict.REASK
 
 
 def row_key(names: t.Sequence[str]) -> t.Callable[[t.Mapping[str, t.Any]], t.Hashable]:

@@ -270,22 +270,24 @@ def _iter_windows_concurrently(
     window is read after the windows asked ahead were answered: a moved total there drops them too, once that
     window is read. A page without a total, or more than ``MAX_RECOUNTS`` moved totals, makes the rest be read one
     window at a time."""
-    from xlr8_kit.http.window import MAX_RECOUNTS, OrderedFetches, ShiftWatch
+    from xlr8_kit.http.window import CountAnchor, OrderedFetches, ShiftWatch, Verdict
 
     shifts = ShiftWatch(row_key)
+    anchor = CountAnchor()
     one_at_a_time = False
-    recounts = 0
 
     def first_page(skip: int) -> tuple[requests.Response, list[dict[str, Any]]]:
         response = fetch(url, _window_query(params, page_size, skip, version, count=True))
         return response, page_rows(response)
 
-    def replan(windows: OrderedFetches[int, Any], count: int | None, planned: int | None) -> int | None:
-        nonlocal one_at_a_time, recounts
-        recounts += 1
-        if recounts > MAX_RECOUNTS and not one_at_a_time:
-            logger.info("%s: the total keeps moving; reading the rest one window at a time", _link_path(url))
-            one_at_a_time = True
+    def check(
+        windows: OrderedFetches[int, Any], count: int | None, *, first: bool = False, moved: bool = False
+    ) -> None:
+        nonlocal one_at_a_time
+        planned = anchor.planned
+        verdict = anchor.check(count, first=first, moved=moved, in_flight=bool(windows))
+        if verdict is Verdict.KEEP or one_at_a_time:
+            return
         if windows:
             logger.info(
                 "%s: the collection changed while paging (total %s, then %s); asking again for the windows after "
@@ -293,14 +295,13 @@ def _iter_windows_concurrently(
                 _link_path(url), planned, count,
             )  # fmt: skip
             windows.discard()
-        if count is None and not one_at_a_time:
-            logger.info("%s: a page came without a total; reading the rest one window at a time", _link_path(url))
+        if verdict is Verdict.SERIAL:
+            why = "a page came without a total" if count is None else "the total keeps moving"
+            logger.info("%s: %s; reading the rest one window at a time", _link_path(url), why)
             one_at_a_time = True
-        return count
 
     seen: set[str] = set()
     skip = 0
-    planned: int | None = None  # the anchor's total, which every page after it must report
     previous_first: str | None = None
     with OrderedFetches(first_page, window, name="xlr8-odata") as windows:
         while True:
@@ -311,16 +312,12 @@ def _iter_windows_concurrently(
                 raise RuntimeError(f"window at $skip={asked} taken while reading $skip={skip}")
             count = total_count(response)
             moved = shifts.moved(rows)
-            if not skip:
-                planned = count
-                if count is not None:
-                    logger.info("%s: %d rows when the read started", _link_path(url), count)
-                else:
-                    one_at_a_time = True
-            elif count is None or count != planned or moved:
-                planned = replan(windows, count, planned)
+            if not skip and count is not None:
+                logger.info("%s: %d rows when the read started", _link_path(url), count)
+            check(windows, count, first=not skip, moved=moved)
             if not one_at_a_time and (len(rows) == page_size or next_link(response) is not None):
                 ahead = windows.last_key() if windows else skip
+                planned = anchor.planned
                 while not windows.full and (planned is None or ahead + page_size < planned):
                     ahead += page_size
                     if not windows.submit(ahead):
@@ -329,8 +326,8 @@ def _iter_windows_concurrently(
             in_window, first, last = yield from _window_pages(fetch, response, rows, seen, base_url, link_counts)
             if last is not rows:  # the window went on by next links: the next window follows its last page
                 shifts.remember(last)
-            if any(c is None or c != planned for c in link_counts):
-                planned = replan(windows, link_counts[-1], planned)
+            for link_count in link_counts:  # pages reached by server links, each checked against the anchor
+                check(windows, link_count)
             if in_window != page_size:
                 return
             if first is not None and first == previous_first:
