@@ -38,6 +38,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from xlr8_sandbox.seeded import SeedDigests, SeededRandom
+
 if TYPE_CHECKING:
     from xlr8_sandbox.platform.clock import SandboxClock
 
@@ -454,6 +456,7 @@ class Company:
         #: Bumped by every change not implied by sandbox time (inserts, resets): part of ``data_version()``.
         self._changes = 0
         self._lock = threading.Lock()
+        self._seed_digests = SeedDigests(f"{seed}:")
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -496,8 +499,8 @@ class Company:
         self._phase_b["purchase_order"] = self._rng("phases", 1).randrange(UPDATE_PERIOD_DAYS)
 
     def _rng(self, kind: str, i: int) -> random.Random:
-        digest = hashlib.blake2b(f"{self.seed}:{kind}:{i}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+        """``random.Random(int(blake2b(f"{seed}:{kind}:{i}")))``, made and drawn from faster (same draws)."""
+        return SeededRandom(self._seed_digests(kind, i))
 
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else EPOCH

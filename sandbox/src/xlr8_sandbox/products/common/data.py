@@ -12,7 +12,6 @@ ERP-sync pending updates follow sandbox time: a backlog exists at the start, and
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import uuid
@@ -23,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from xlr8_sandbox.company import EPOCH, Company, PurchaseOrder
+from xlr8_sandbox.seeded import SeedDigests
 
 PO_STATUSES = (
     "draft",
@@ -121,6 +121,7 @@ class CommonState:
 class CommonData:
     def __init__(self, company: Company) -> None:
         self.company = company
+        self._seed_digests = SeedDigests(f"{company.seed}:common:")
         self.state = CommonState()
         self.lock = threading.RLock()
         self._backlog = max(5, company.purchase_order_count // 10)
@@ -129,8 +130,8 @@ class CommonData:
 
     # --- helpers ------------------------------------------------------------------------------------------
     def _rng(self, kind: str, i: int) -> random.Random:
-        digest = hashlib.blake2b(f"{self.company.seed}:common:{kind}:{i}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+        """``random.Random(int(blake2b(f"{seed}:common:{kind}:{i}")))``, made and drawn from faster (same draws)."""
+        return self._seed_digests.rng(kind, i)
 
     def now(self) -> datetime:
         return self.company.clock.now() if self.company.clock is not None else EPOCH

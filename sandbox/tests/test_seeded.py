@@ -1,0 +1,58 @@
+"""SeededRandom draws exactly what ``random.Random`` draws for the same seed (the emulators' bytes depend on it)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+
+from xlr8_sandbox.seeded import SeedDigests, SeededRandom
+
+SEEDS = [0, 1, 42, 2**32 - 1, 2**32, 2**63 + 12345, 2**64 - 1, 2**200 + 7]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_draw_for_draw_the_same_as_random_random(seed: int) -> None:
+    fast, stdlib = SeededRandom(seed), random.Random(seed)
+    population = list(range(37))
+    for n in range(1, 3000):
+        width = n * n * 7919 % (2**40) + 1  # widths of 1 to 40 bits, many not a power of two
+        assert fast.randrange(width) == stdlib.randrange(width)
+        assert fast.randrange(n, n + width) == stdlib.randrange(n, n + width)
+        assert fast.randrange(-n, 0) == stdlib.randrange(-n, 0)
+        assert fast.randrange(0, 10 * n, 3) == stdlib.randrange(0, 10 * n, 3)
+        assert fast.choice(population[: n % 37 + 1]) == stdlib.choice(population[: n % 37 + 1])
+        assert fast.choice("abc") == stdlib.choice("abc")
+        assert fast.random() == stdlib.random()
+        assert fast.uniform(1, 5) == stdlib.uniform(1, 5)
+        assert fast.gauss() == stdlib.gauss()
+    sample = list(range(50))
+    fast.shuffle(sample)
+    expected = list(range(50))
+    stdlib.shuffle(expected)
+    assert sample == expected
+    assert fast.sample(range(1000), 20) == stdlib.sample(range(1000), 20)
+    assert fast.getstate() == stdlib.getstate()
+
+
+def test_errors_are_the_stdlib_errors() -> None:
+    fast, stdlib = SeededRandom(7), random.Random(7)
+    for args in [(0,), (-3,), (5, 5), (5, 1)]:
+        with pytest.raises(ValueError, match="empty range"):
+            fast.randrange(*args)
+        with pytest.raises(ValueError, match="empty range"):
+            stdlib.randrange(*args)
+    with pytest.raises(IndexError):
+        fast.choice([])
+    assert fast.getstate() == stdlib.getstate()
+
+
+def test_seed_digests_are_the_f_string_digests() -> None:
+    digests = SeedDigests("42:", max_kinds=3)
+    for kind in ["employee", "employee:update:3", "timecard:2026-01-05", "pay:4", "supplier", "employee"]:
+        for i in [0, 1, 99, 123_456_789]:
+            text = f"42:{kind}:{i}".encode()
+            expected = int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+            assert digests(kind, i) == expected
+            assert digests.rng(kind, i).random() == random.Random(expected).random()
