@@ -410,6 +410,8 @@ EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 UPDATE_PERIOD_DAYS = 31
 _DAY = timedelta(days=1)
 _CENT = Decimal("0.01")
+#: How many of each pure record (employee base, supplier, purchase order, invoice) a company keeps (~0.5-1 kB each).
+_MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
 _PAY_ORIGIN = date(2025, 6, 2)
 _STAGES = [
@@ -457,6 +459,13 @@ class Company:
         self._changes = 0
         self._lock = threading.Lock()
         self._seed_digests = SeedDigests(f"{seed}:")
+        # Records that are pure functions of (seed, i), kept a while: a read sorts a collection (one pass to find
+        # the order, one to serve it) and invoices and orders refer to suppliers and orders many times. Bounded,
+        # so memory stays flat at any scale; the records are frozen, so sharing them is safe.
+        self._employee_bases = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_employee_base)
+        self._suppliers = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_supplier)
+        self._purchase_orders = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_purchase_order)
+        self._invoices = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_invoice)
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -634,6 +643,9 @@ class Company:
         return replace(base, annual_salary=salary, job_code=job, last_modified=modified)
 
     def _employee_base(self, i: int) -> Employee:
+        return self._employee_bases(i)
+
+    def _build_employee_base(self, i: int) -> Employee:
         r = self._rng("employee", i)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         hire = date(2015, 1, 1) + timedelta(days=r.randrange(0, 4000))
@@ -907,6 +919,9 @@ class Company:
         return max(10, self.scale // 10)
 
     def supplier(self, i: int) -> Supplier:
+        return self._suppliers(i)
+
+    def _build_supplier(self, i: int) -> Supplier:
         r = self._rng("supplier", i)
         loc = self.locations[r.randrange(len(self.locations))]
         return Supplier(
@@ -930,6 +945,9 @@ class Company:
         return max(10, self.scale // 2)
 
     def purchase_order(self, i: int) -> PurchaseOrder:
+        return self._purchase_orders(i)
+
+    def _build_purchase_order(self, i: int) -> PurchaseOrder:
         r = self._rng("purchase_order", i)
         supplier = self.supplier(r.randrange(self.supplier_count))
         return PurchaseOrder(
@@ -1003,6 +1021,9 @@ class Company:
         return max(10, self.scale)
 
     def invoice(self, i: int) -> Invoice:
+        return self._invoices(i)
+
+    def _build_invoice(self, i: int) -> Invoice:
         r = self._rng("invoice", i)
         po = self.purchase_order(r.randrange(self.purchase_order_count)) if r.random() < 0.7 else None
         supplier = self.supplier(r.randrange(self.supplier_count)) if po is None else None
