@@ -18,6 +18,7 @@ written while a client pages are neither skipped nor repeated. Money and quantit
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import secrets
 import threading
@@ -33,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from xlr8_sandbox.platform import wirejson
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.products.common.data import (
     AMENDMENT_STATUSES,
@@ -92,17 +94,24 @@ def _limit(request: Request) -> int:
     return limit
 
 
-def page(request: Request, rows: list[dict[str, Any]], key_field: str) -> JSONResponse:
-    """Keyset page over ``rows`` (already in ``(key_field, id)`` order)."""
+def page(request: Request, rows: list[dict[str, Any]], key_field: str, *, ordered: bool = False) -> Response:
+    """Keyset page over ``rows`` (already in ``(key_field, id)`` order). ``ordered``: the caller sorted them by
+    exactly that key, so the cursor is found by bisection instead of a scan of every row per page."""
     limit = _limit(request)
     raw = request.query_params.get("cursor")
+    start = 0
     if raw:
         after = _decode_cursor(raw)
-        rows = [r for r in rows if (r[key_field], r["id"]) > after]
-    chunk = rows[:limit]
-    more = len(rows) > limit
+        if ordered:
+            start = bisect.bisect_right(rows, after, key=lambda r: (r[key_field], r["id"]))
+        else:
+            rows = [r for r in rows if (r[key_field], r["id"]) > after]
+    chunk = rows[start : start + limit]
+    more = len(rows) - start > limit
     next_cursor = _cursor((chunk[-1][key_field], chunk[-1]["id"])) if more and chunk else None
-    return JSONResponse({"data": chunk, "has_more": more, "next_cursor": next_cursor})
+    body = {"data": chunk, "has_more": more, "next_cursor": next_cursor}
+    encoded = wirejson.content_bytes(body)  # JSONResponse's exact bytes, written by msgspec where they agree
+    return JSONResponse(body) if encoded is None else Response(encoded, media_type="application/json")
 
 
 def _since(request: Request, name: str = "updated_since") -> str | None:
@@ -355,15 +364,20 @@ class CommonEmulator(ProductEmulator):
             "erp_sync_status": q.get("erp_sync_status"),
         }
         order_from, order_to = q.get("order_date_from"), q.get("order_date_to")
-        selected = [
-            r
-            for r in rows
-            if all(v is None or r[k] == v for k, v in filters.items())
-            and (since is None or r["updated_at"] >= since)
-            and (order_from is None or r["order_date"] >= order_from)
-            and (order_to is None or r["order_date"] <= order_to)
-        ]
-        return page(request, selected, "updated_at")
+        unfiltered = all(v is None for v in filters.values()) and since is None and order_from is order_to is None
+        selected = (
+            rows  # every order, as the snapshot sorted them (not copied: page() only slices)
+            if unfiltered
+            else [
+                r
+                for r in rows
+                if all(v is None or r[k] == v for k, v in filters.items())
+                and (since is None or r["updated_at"] >= since)
+                and (order_from is None or r["order_date"] >= order_from)
+                and (order_to is None or r["order_date"] <= order_to)
+            ]
+        )
+        return page(request, selected, "updated_at", ordered=True)  # the snapshot is in (updated_at, id) order
 
     async def _get_po(self, request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(self.data.find_po, request.path_params["po_id"]))

@@ -12,6 +12,7 @@ ERP-sync pending updates follow sandbox time: a backlog exists at the start, and
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import uuid
@@ -122,6 +123,8 @@ class CommonData:
     def __init__(self, company: Company) -> None:
         self.company = company
         self._seed_digests = SeedDigests(f"{company.seed}:common:")
+        #: Company ids (a few buyers, one per supplier) are looked up for every order: uuid5 once per company.
+        self._company_ids = functools.lru_cache(maxsize=16_384)(functools.partial(self.uid, "company"))
         self.state = CommonState()
         self.lock = threading.RLock()
         self._backlog = max(5, company.purchase_order_count // 10)
@@ -151,10 +154,10 @@ class CommonData:
 
     # --- companies and relationships ------------------------------------------------------------------------
     def buyer_id(self, code: str) -> str:
-        return self.uid("company", code)
+        return self._company_ids(code)
 
     def supplier_company_id(self, supplier_id: str) -> str:
-        return self.uid("company", supplier_id)
+        return self._company_ids(supplier_id)
 
     def companies(self) -> list[dict[str, Any]]:
         out = []
