@@ -544,7 +544,8 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         indices = self._indices(resource, params, framework, effective)
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
-        items = [self._shape(resource, resource.source_row(i), params, effective) for i in chosen]
+        plans: dict[tuple[int, str], _ShapePlan] = {}
+        items = [self._shape(resource, resource.source_row(i), params, effective, plans=plans) for i in chosen]
         body: dict[str, Any] = {"items": items}
         if params.get("totalResults") == "true":
             body["totalResults"] = total  # only when asked for, right after the items (Fusion's order)
@@ -655,8 +656,34 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             wanted[attr] = typed(value, attrs[attr].type, attr)
         return lambda r: all(typed(r.get(a), attrs[a].type, a) == v for a, v in wanted.items())
 
-    def _shape(self, node: ChildDef, row: Row, params: Mapping[str, str], effective: date, path: str = "") -> Row:
-        """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``."""
+    def _shape(
+        self,
+        node: ChildDef,
+        row: Row,
+        params: Mapping[str, str],
+        effective: date,
+        path: str = "",
+        plans: dict[tuple[int, str], _ShapePlan] | None = None,
+    ) -> Row:
+        """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``. ``plans``
+        keeps what depends only on the request per node (a page shapes every row the same way)."""
+        if plans is None:
+            plans = {}
+        plan = plans.get((id(node), path))
+        if plan is None:  # a bad ``fields`` raises here, before any child is shaped (as it always did)
+            plan = plans[(id(node), path)] = self._shape_plan(node, params, path)
+        get = row.get
+        out = {n: get(n) for n in plan.names}
+        for child_name, child, child_path, dated in plan.children:
+            rows = [r for r in child.rows(row) if not dated or _valid_on(r, effective)]
+            out[child_name] = [self._shape(child, r, params, effective, child_path, plans) for r in rows]
+        if plan.bad_expand is not None:  # raised after the children, as it always was
+            raise FusionRequestError(f"The child {plan.bad_expand} in the expand parameter is not found.")
+        if plan.links:
+            out["links"] = [{"rel": "self", "name": node.name, "kind": "item"}]
+        return out
+
+    def _shape_plan(self, node: ChildDef, params: Mapping[str, str], path: str) -> _ShapePlan:
         fields = _parsed_fields(params.get("fields"))
         attrs = node.all_attrs() if isinstance(node, ResourceDef) else node.attrs
         names = [a.name for a in attrs]
@@ -665,23 +692,33 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             for name in wanted:
                 if name not in names:
                     raise FusionRequestError(f"The attribute {name} in the fields parameter is not found.")
-        out = {n: row.get(n) for n in (wanted or names)}
         expand = _expand_paths(params.get("expand"))
+        children: list[tuple[str, ChildDef, str, bool]] = []
         for child_name, child in node.children.items():
             child_path = f"{path}.{child_name}".lstrip(".")
             if not (
                 ("all" in expand and not path) or any(p == child_path or p.startswith(child_path + ".") for p in expand)
             ):
                 continue
-            rows = [r for r in child.rows(row) if not child.effective_dated or _valid_on(r, effective)]
-            out[child_name] = [self._shape(child, r, params, effective, child_path) for r in rows]
+            children.append((child_name, child, child_path, child.effective_dated))
+        bad_expand = None
         for p in expand:
             head = p.split(".")[0] if not path else None
             if head and head != "all" and head not in node.children:
-                raise FusionRequestError(f"The child {head} in the expand parameter is not found.")
-        if params.get("onlyData") != "true":
-            out["links"] = [{"rel": "self", "name": node.name, "kind": "item"}]
-        return out
+                bad_expand = head
+                break
+        return _ShapePlan(list(wanted or names), children, bad_expand, params.get("onlyData") != "true")
+
+
+@dataclass(frozen=True)
+class _ShapePlan:
+    """How ``_shape`` renders one node for one request: its attributes, the children to expand (name, node, path,
+    effective-dated), the first unknown ``expand`` head (an error), and whether rows carry links."""
+
+    names: list[str]
+    children: list[tuple[str, ChildDef, str, bool]]
+    bad_expand: str | None
+    links: bool
 
 
 #: "After this row" in ``orderBy=A:asc,K:asc`` order, as keyset paging clients send it (optionally after other
