@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 
 import pytest
 
+from xlr8_sandbox.company import Company
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom
 
 SEEDS = [0, 1, 42, 2**32 - 1, 2**32, 2**63 + 12345, 2**64 - 1, 2**200 + 7]
@@ -56,3 +58,33 @@ def test_seed_digests_are_the_f_string_digests() -> None:
             expected = int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
             assert digests(kind, i) == expected
             assert digests.rng(kind, i).random() == random.Random(expected).random()
+
+
+def test_records_built_without_init_are_the_init_built_records() -> None:
+    """The company builds its hot records with ``_frozen`` (no generated ``__init__``): every field is set, in
+    field order, so the record equals ``cls(**fields)`` and has the same ``vars()``."""
+    company = Company(seed=42, scale=300)
+    built = [
+        *(company.employee(i) for i in range(0, 300, 7)),
+        *(company.crm_account(i) for i in range(0, 150, 7)),
+        *(company.contact(i) for i in range(0, 300, 7)),
+        *(company.opportunity(i) for i in range(0, 150, 7)),
+        *(company.lead(i) for i in range(0, 150, 7)),
+        *(company.supplier(i) for i in range(30)),
+        *(company.purchase_order(i) for i in range(0, 150, 7)),
+        *(item for i in range(0, 150, 7) for item in company.purchase_order_items(i)),
+        *(company.invoice(i) for i in range(0, 300, 7)),
+    ]
+    assert {type(record).__name__ for record in built} == {
+        "Employee", "CrmAccount", "CrmContact", "Opportunity", "Lead", "Supplier", "PurchaseOrder",
+        "PurchaseOrderItem", "Invoice",
+    }  # fmt: skip
+    for record in built:
+        names = [f.name for f in dataclasses.fields(record)]
+        assert list(vars(record)) == names
+        rebuilt = type(record)(**vars(record))
+        assert rebuilt == record
+        assert vars(rebuilt) == vars(record)
+        assert hash(rebuilt) == hash(record)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.index = 1  # type: ignore[misc]

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom
 
@@ -410,6 +410,10 @@ EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 UPDATE_PERIOD_DAYS = 31
 _DAY = timedelta(days=1)
 _CENT = Decimal("0.01")
+_T = TypeVar("_T")
+#: ``date.fromordinal(_ORDINAL_2015 + n)`` is ``date(2015, 1, 1) + timedelta(days=n)``, in one call.
+_ORDINAL_2015 = date(2015, 1, 1).toordinal()
+_ORDINAL_1960 = date(1960, 1, 1).toordinal()
 #: How many of each pure record (employee base, supplier, purchase order, invoice) a company keeps (~0.5-1 kB each).
 _MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
@@ -648,7 +652,7 @@ class Company:
     def _build_employee_base(self, i: int) -> Employee:
         r = self._rng("employee", i)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
-        hire = date(2015, 1, 1) + timedelta(days=r.randrange(0, 4000))
+        hire = date.fromordinal(_ORDINAL_2015 + r.randrange(0, 4000))
         roll = r.random()
         status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"
         term = hire + timedelta(days=r.randrange(30, 1500)) if status == "terminated" else None
@@ -656,14 +660,15 @@ class Company:
         dept = self.departments[dept_index]
         loc = self.locations[r.randrange(len(self.locations))]
         modified = _BASE + timedelta(seconds=r.randrange(0, 8 * 365 * 86400))
-        return Employee(
+        return _frozen(
+            Employee,
             index=i,
             employee_id=f"E{i + 1:06d}",
             person_id=f"P{i + 1:06d}",
             first_name=first,
             last_name=last,
             email=f"{_ascii(first)}.{_ascii(last)}.{i + 1}@acme.example".lower(),
-            birth_date=date(1960, 1, 1) + timedelta(days=r.randrange(0, 14000)),
+            birth_date=date.fromordinal(_ORDINAL_1960 + r.randrange(0, 14000)),
             hire_date=hire,
             termination_date=term,
             status=status,
@@ -924,7 +929,8 @@ class Company:
     def _build_supplier(self, i: int) -> Supplier:
         r = self._rng("supplier", i)
         loc = self.locations[r.randrange(len(self.locations))]
-        return Supplier(
+        return _frozen(
+            Supplier,
             index=i,
             supplier_id=f"S{i + 1:07d}",
             name=f"{r.choice(LAST_NAMES)} {r.choice(['Supply', 'Logistics', 'Services', 'Components', 'Consulting'])}"
@@ -950,7 +956,8 @@ class Company:
     def _build_purchase_order(self, i: int) -> PurchaseOrder:
         r = self._rng("purchase_order", i)
         supplier = self.supplier(r.randrange(self.supplier_count))
-        return PurchaseOrder(
+        return _frozen(
+            PurchaseOrder,
             index=i,
             po_id=f"PO{i + 1:08d}",
             supplier_id=supplier.supplier_id,
@@ -1001,7 +1008,8 @@ class Company:
             amount = (Decimal(share) / 100).quantize(_CENT)
             account = expense[r.randrange(len(expense))]
             items.append(
-                PurchaseOrderItem(
+                _frozen(
+                    PurchaseOrderItem,
                     po_id=po.po_id,
                     item_number=10 * (n + 1),
                     description=f"{account.name} {r.choice(['goods', 'services', 'materials', 'licences'])}",
@@ -1029,7 +1037,8 @@ class Company:
         supplier = self.supplier(r.randrange(self.supplier_count)) if po is None else None
         supplier_id = po.supplier_id if po is not None else supplier.supplier_id  # type: ignore[union-attr]
         invoice_date = EPOCH.date() - timedelta(days=r.randrange(1, 700))
-        return Invoice(
+        return _frozen(
+            Invoice,
             index=i,
             invoice_id=f"INV{i + 1:08d}",
             supplier_id=supplier_id,
@@ -1074,7 +1083,8 @@ class Company:
         modified, deleted, events = self._crm_changes("crm_account", i, modified, as_of)
         if events:
             revenue = (revenue * Decimal(100 + 2 * events) / 100).quantize(_CENT)
-        return CrmAccount(
+        return _frozen(
+            CrmAccount,
             index=i,
             account_id=_sf_id("001", i),
             name=name,
@@ -1106,7 +1116,8 @@ class Company:
         title = r.choice(["CFO", "HR Director", "Buyer", "CTO", "Payroll Manager"])
         modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
         modified, deleted, _ = self._crm_changes("contact", i, modified, as_of)
-        return CrmContact(
+        return _frozen(
+            CrmContact,
             index=i,
             contact_id=_sf_id("003", i),
             account_id=_sf_id("001", account),
@@ -1137,7 +1148,8 @@ class Company:
         amount = Decimal(r.randrange(500_000, 500_000_000)) / 100
         modified = created + timedelta(seconds=r.randrange(0, 180 * 86400))
         modified, deleted, _ = self._crm_changes("opportunity", i, modified, as_of)
-        return Opportunity(
+        return _frozen(
+            Opportunity,
             index=i,
             opportunity_id=_sf_id("006", i),
             account_id=_sf_id("001", account),
@@ -1173,7 +1185,8 @@ class Company:
         )
         source = r.choice(["Web", "Partner Referral", "Trade Show", "Phone Inquiry"])
         modified, deleted, _ = self._crm_changes("lead", i, modified, as_of)
-        return Lead(
+        return _frozen(
+            Lead,
             index=i,
             lead_id=_sf_id("00Q", i),
             first_name=first,
@@ -1262,6 +1275,16 @@ def _zone(name: str) -> tzinfo:
 
 
 @functools.lru_cache(maxsize=256)
+def _frozen(cls: type[_T], **fields: Any) -> _T:
+    """``cls(**fields)`` for a frozen dataclass given every field, in field order, without the generated
+    ``__init__``'s ``object.__setattr__`` per field (about 4x faster for 21 fields): an equal instance with the same
+    ``vars()``. Only for dataclasses without ``__post_init__`` (``sandbox/tests/test_seeded.py`` checks the
+    builders that use it)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace("'", "")
 
