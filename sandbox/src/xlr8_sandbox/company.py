@@ -414,7 +414,7 @@ _T = TypeVar("_T")
 #: ``date.fromordinal(_ORDINAL_2015 + n)`` is ``date(2015, 1, 1) + timedelta(days=n)``, in one call.
 _ORDINAL_2015 = date(2015, 1, 1).toordinal()
 _ORDINAL_1960 = date(1960, 1, 1).toordinal()
-#: How many of each pure record (employee base, supplier, purchase order, invoice) a company keeps (~0.5-1 kB each).
+#: How many of each pure finance record (supplier, purchase order, invoice) a company keeps (~0.5-0.7 kB each).
 _MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
 _PAY_ORIGIN = date(2025, 6, 2)
@@ -463,10 +463,10 @@ class Company:
         self._changes = 0
         self._lock = threading.Lock()
         self._seed_digests = SeedDigests(f"{seed}:")
-        # Records that are pure functions of (seed, i), kept a while: a read sorts a collection (one pass to find
-        # the order, one to serve it) and invoices and orders refer to suppliers and orders many times. Bounded,
-        # so memory stays flat at any scale; the records are frozen, so sharing them is safe.
-        self._employee_bases = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_employee_base)
+        # Finance records are pure functions of (seed, i), kept a while: a read sorts a collection (one pass to
+        # find the order, one to serve it) and invoices and orders refer to suppliers and orders many times.
+        # Bounded (a few MB each at most), so memory stays flat at any scale; frozen, so sharing them is safe.
+        # Employees are not kept: employee streams read each person once (Oracle HCM keeps its own few).
         self._suppliers = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_supplier)
         self._purchase_orders = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_purchase_order)
         self._invoices = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_invoice)
@@ -647,9 +647,6 @@ class Company:
         return replace(base, annual_salary=salary, job_code=job, last_modified=modified)
 
     def _employee_base(self, i: int) -> Employee:
-        return self._employee_bases(i)
-
-    def _build_employee_base(self, i: int) -> Employee:
         r = self._rng("employee", i)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         hire = date.fromordinal(_ORDINAL_2015 + r.randrange(0, 4000))
@@ -1278,7 +1275,7 @@ def _zone(name: str) -> tzinfo:
 def _frozen(cls: type[_T], **fields: Any) -> _T:
     """``cls(**fields)`` for a frozen dataclass given every field, in field order, without the generated
     ``__init__``'s ``object.__setattr__`` per field (about 4x faster for 21 fields): an equal instance with the same
-    ``vars()``. Only for dataclasses without ``__post_init__`` (``sandbox/tests/test_seeded.py`` checks the
+    ``vars()``. Only for dataclasses without ``__post_init__`` (``sandbox/tests/test_fast_paths_exact.py`` checks the
     builders that use it)."""
     obj = object.__new__(cls)
     obj.__dict__.update(fields)

@@ -4,8 +4,8 @@ The fictional company seeds one Mersenne Twister per record from a digest of ``"
 seeding (in C) is the floor; what this module removes is the Python around it: ``random.Random.__init__`` and
 ``seed()`` (type checks), the f-string and the digest's prefix (hashed once per kind), and ``randrange`` /
 ``choice``'s three Python calls per draw (``_index`` checks, ``_randbelow``). Every draw reads the same 32-bit
-words in the same order as the stdlib methods (``sandbox/tests/test_seeded.py`` holds them side by side, and the
-served-bytes golden holds every emulator's output), so every value the emulators serve stays the same.
+words in the same order as the stdlib methods (``sandbox/tests/test_fast_paths_exact.py`` holds them side by
+side, and the served-bytes golden holds every emulator's output), so every value the emulators serve stays the same.
 """
 
 from __future__ import annotations
