@@ -9,11 +9,13 @@ import dataclasses
 import hashlib
 import io
 import random
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.products.salesforce import plain_csv_line
+from xlr8_sandbox.products.workday import wd_datetime
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom
 
 SEEDS = [0, 1, 42, 2**32 - 1, 2**32, 2**63 + 12345, 2**64 - 1, 2**200 + 7]
@@ -109,3 +111,14 @@ def test_plain_csv_lines_are_what_csv_writer_writes() -> None:
             assert line == buffer.getvalue()
             written += 1
     assert written > 1_000
+
+
+def test_workday_datetimes_are_strftimes() -> None:
+    zones = [UTC, timezone(timedelta(hours=-8)), timezone(timedelta(hours=5, minutes=30))]
+    rng = random.Random(49)
+    for _ in range(5_000):
+        moment = datetime(rng.randrange(2, 9999), 1, 1, tzinfo=rng.choice(zones)) + timedelta(
+            seconds=rng.randrange(0, 366 * 86400), microseconds=rng.randrange(0, 1_000_000)
+        )
+        expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+        assert wd_datetime(moment) == expected

@@ -48,7 +48,10 @@ def wid(kind: str, key: str) -> str:
 
 def wd_datetime(moment: datetime) -> str:
     """Workday's dateTime form: ``2024-03-01T08:15:00.000-08:00`` (the emulator's tenant runs on UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+    utc = moment.astimezone(UTC)
+    if utc.year >= 1000:  # isoformat's first 19 characters are strftime's "%Y-%m-%dT%H:%M:%S" (without its cost)
+        return utc.isoformat(timespec="seconds")[:19] + ".000+00:00"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
 
 
 def worker_status(e: Employee) -> str:

@@ -31,7 +31,6 @@ value is the XML element's text or, for a reference, its ``wd:Descriptor``.
 
 from __future__ import annotations
 
-import functools
 import re
 import typing as t
 from collections.abc import Callable, Iterator
@@ -111,13 +110,35 @@ def parse_ref_prompt(name: str, value: str) -> tuple[str, str]:
 _SCALAR, _REF, _GROUP = 0, 1, 2
 
 
-@functools.lru_cache(maxsize=256)
-def _plan(columns: tuple[Column, ...]) -> tuple[tuple[str, int, tuple[Column, ...]], ...]:
+_Plan = tuple[tuple[str, int, tuple[Column, ...]], ...]
+#: Plans by the identity of their column tuple (reports declare theirs once); hashing the columns per row cost more
+#: than the plan saved. The tuple itself is kept with its plan, so a recycled id never matches.
+_PLANS: dict[int, tuple[tuple[Column, ...], _Plan]] = {}
+
+
+def _plan(columns: tuple[Column, ...]) -> _Plan:
     """(name, kind, children) per column, worked out once per column set rather than per row (issue 14)."""
-    return tuple(
+    kept = _PLANS.get(id(columns))
+    if kept is not None and kept[0] is columns:
+        return kept[1]
+    plan = tuple(
         (c.name, _GROUP if c.xsd_type == "group" else _REF if c.xsd_type.startswith("ref:") else _SCALAR, c.children)
         for c in columns
     )
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    _PLANS[id(columns)] = (columns, plan)
+    return plan
+
+
+#: ``RaasReports._scalar`` by exact type (the common cases; any other type goes through ``_scalar`` itself).
+_SCALAR_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    bool: lambda value: "1" if value else "0",
+    datetime: wd_datetime,
+    date: date.isoformat,
+    Decimal: str,
+    int: str,
+}
 
 
 class RaasReports:
@@ -178,7 +199,6 @@ class RaasReports:
 
     def render(self, columns: tuple[Column, ...], row: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        scalar = self._scalar
         for name, kind, children in _plan(columns):
             value = row.get(name)
             if value is None or value == []:
@@ -187,8 +207,11 @@ class RaasReports:
                 out[name] = [self.render(children, item) for item in value]
             elif kind == _REF:
                 out[name] = value[1]  # (wid, descriptor): JSON shows the descriptor
+            elif type(value) is str:
+                out[name] = value
             else:
-                out[name] = value if type(value) is str else scalar(value)
+                by_type = _SCALAR_BY_TYPE.get(type(value))
+                out[name] = by_type(value) if by_type is not None else self._scalar(value)
         return out
 
     def render_xml(self, report: Report, rows: list[dict[str, Any]]) -> bytes:
