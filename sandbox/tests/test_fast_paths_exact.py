@@ -9,12 +9,13 @@ import dataclasses
 import hashlib
 import io
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from xlr8_sandbox.company import Company
-from xlr8_sandbox.products.salesforce import plain_csv_line
+from xlr8_sandbox.platform.wirecsv import plain_csv_line
+from xlr8_sandbox.products.ukg_ready import _us_date
 from xlr8_sandbox.products.workday import wd_datetime
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom
 
@@ -104,13 +105,14 @@ def test_plain_csv_lines_are_what_csv_writer_writes() -> None:
     written = 0
     for _ in range(20_000):
         cells = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 4))) for _ in range(rng.randrange(1, 5))]
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow(cells)
-        line = plain_csv_line(cells)
-        if line is not None:
-            assert line == buffer.getvalue()
-            written += 1
-    assert written > 1_000
+        for terminator in ("\n", "\r\n"):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator=terminator).writerow(cells)
+            line = plain_csv_line(cells, terminator)
+            if line is not None:
+                assert line == buffer.getvalue()
+                written += 1
+    assert written > 2_000
 
 
 def test_workday_datetimes_are_strftimes() -> None:
@@ -122,3 +124,11 @@ def test_workday_datetimes_are_strftimes() -> None:
         )
         expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
         assert wd_datetime(moment) == expected
+
+
+def test_ukg_ready_us_dates_are_strftimes() -> None:
+    rng = random.Random(50)
+    for _ in range(5_000):
+        day = date.fromordinal(rng.randrange(1, date(9999, 12, 31).toordinal()))
+        assert _us_date(day) == day.strftime("%m/%d/%Y")
+    assert _us_date(None) == ""

@@ -711,7 +711,10 @@ class Company:
         self, employee_index: int, period: PayPeriod, as_of: datetime | None = None
     ) -> PayStatement | None:
         """The employee's statement for a period, or None when they were not employed during it."""
-        e = self.employee(employee_index, as_of)
+        return self._pay_statement(self.employee(employee_index, as_of), employee_index, period)
+
+    def _pay_statement(self, e: Employee, employee_index: int, period: PayPeriod) -> PayStatement | None:
+        """``pay_statement`` for employee ``e`` (``employee(employee_index, as_of)``), built by the caller."""
         if not self._employed_during(e, period.start, period.end):
             return None
         r = self._rng(f"pay:{period.number}", employee_index)
@@ -753,8 +756,9 @@ class Company:
         periods = self.pay_periods(t)
         count = self.employee_count(t)
         for i in range(start, count if stop is None else min(stop, count)):
+            employee = self.employee(i, t)  # once per person, not once per period
             for period in periods:
-                statement = self.pay_statement(i, period, t)
+                statement = self._pay_statement(employee, i, period)
                 if statement is not None:
                     yield statement
 

@@ -43,6 +43,7 @@ from starlette.routing import BaseRoute, Route
 from xlr8_sandbox.company import Company, Employee
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.platform.rowcache import RowCache, json_bytes
+from xlr8_sandbox.platform.wirecsv import plain_csv_line
 
 API_KEY = "sbx-ready-api-key-41d7"  # emulator test credential, not a real secret
 USERNAME = "xlr8-ready-api"
@@ -67,7 +68,11 @@ def _error(status: int, code: int, message: str, **headers: str) -> JSONResponse
 
 
 def _us_date(day: date | None) -> str:
-    return day.strftime("%m/%d/%Y") if day is not None else ""
+    if day is None:
+        return ""
+    if day.year >= 1000:  # strftime's "%m/%d/%Y" (four-digit years), without its cost
+        return f"{day.month:02d}/{day.day:02d}/{day.year}"
+    return day.strftime("%m/%d/%Y")
 
 
 @dataclass
@@ -484,7 +489,12 @@ class UkgReadyEmulator(ProductEmulator):
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow([col.name for col in columns])
         for n, item in enumerate(report.rows(self.company), start=1):
-            writer.writerow([_csv_value(col.value(item)) for col in columns])
+            cells = [_csv_value(col.value(item)) for col in columns]
+            line = plain_csv_line(cells, "\r\n")
+            if line is None:
+                writer.writerow(cells)
+            else:
+                buffer.write(line)
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

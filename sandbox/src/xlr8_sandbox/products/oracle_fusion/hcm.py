@@ -91,7 +91,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
     client_secret = CLIENT_SECRET
 
     def __init__(self, ctx: Any) -> None:
-        self._employee = functools.lru_cache(maxsize=8192)(self._employee_at)
+        self._employee = functools.lru_cache(maxsize=16_384)(self._employee_at)
         super().__init__(ctx)
 
     # --- data ---------------------------------------------------------------------------------------------

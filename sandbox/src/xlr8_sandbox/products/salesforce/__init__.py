@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.platform.rowcache import RowCache
+from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.platform.wirejson import projected_bytes
 from xlr8_sandbox.products.salesforce import soql
 from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
@@ -981,15 +982,6 @@ def bulk_refusal(sobject: SObject, fields: list[str]) -> str | None:
     binary = [name for name in fields if types.get(name) in BINARY_TYPES]
     if binary:
         return f"Binary field not supported in Bulk Query: {', '.join(binary)}"
-    return None
-
-
-def plain_csv_line(cells: list[str]) -> str | None:
-    """The line ``csv.writer(lineterminator="\\n")`` writes for ``cells`` when none needs quoting (no comma, quote
-    or line break in any cell; two cells or more), else None (the caller uses the writer)."""
-    text = ",".join(cells)
-    if len(cells) > 1 and text.count(",") == len(cells) - 1 and '"' not in text and "\n" not in text:
-        return None if "\r" in text else text + "\n"
     return None
 
 
