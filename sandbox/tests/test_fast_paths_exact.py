@@ -9,12 +9,14 @@ import dataclasses
 import hashlib
 import io
 import random
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
+from xlr8_sandbox.products.common.data import uuid5_text
 from xlr8_sandbox.products.ukg_ready import _us_date
 from xlr8_sandbox.products.workday import wd_datetime
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom
@@ -132,3 +134,14 @@ def test_ukg_ready_us_dates_are_strftimes() -> None:
         day = date.fromordinal(rng.randrange(1, date(9999, 12, 31).toordinal()))
         assert _us_date(day) == day.strftime("%m/%d/%Y")
     assert _us_date(None) == ""
+
+
+def test_common_uuid5_texts_are_uuid5() -> None:
+    namespace = uuid.UUID("6f1c3a52-94c2-4c57-9a0e-2c1f6f0c0001")
+    sha1 = hashlib.sha1(namespace.bytes, usedforsecurity=False)
+    rng = random.Random(51)
+    for n in range(5_000):
+        name = f"42:{rng.choice(['po', 'company', 'update'])}:{rng.randrange(10 ** rng.randrange(1, 12))}" + "é" * (
+            n % 3
+        )
+        assert uuid5_text(sha1, name) == str(uuid.uuid5(namespace, name))

@@ -13,6 +13,7 @@ ERP-sync pending updates follow sandbox time: a backlog exists at the start, and
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import threading
 import uuid
@@ -42,6 +43,22 @@ PENDING_INTERVAL = timedelta(hours=1)
 QTY = Decimal("0.001")
 CENT = Decimal("0.01")
 _NAMESPACE = uuid.UUID("6f1c3a52-94c2-4c57-9a0e-2c1f6f0c0001")
+#: SHA-1 of the namespace's bytes, copied per id (``uuid5_text``).
+_NAMESPACE_SHA1 = hashlib.sha1(_NAMESPACE.bytes, usedforsecurity=False)
+_VARIANT_VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
+_VARIANT_VERSION_5 = (0x8000 << 48) | (5 << 76)
+
+
+def uuid5_text(namespace_sha1: Any, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` given ``hashlib.sha1(namespace.bytes)``: the same hash, RFC 4122
+    variant and version bits and text, without the UUID object (``sandbox/tests/test_fast_paths_exact.py``)."""
+    h = namespace_sha1.copy()
+    h.update(name.encode())
+    value = (int.from_bytes(h.digest()[:16], "big") & _VARIANT_VERSION_MASK) | _VARIANT_VERSION_5
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 _COMPANY_STATUS = {"Open": "pending", "Approved": "confirmed", "Received": "received", "Closed": "delivered"}
 _SHIPPING = ("confirmed", "in_transit", "shipped")
 _PRODUCTS = (
@@ -140,7 +157,8 @@ class CommonData:
         return self.company.clock.now() if self.company.clock is not None else EPOCH
 
     def uid(self, kind: str, key: str) -> str:
-        return str(uuid.uuid5(_NAMESPACE, f"{self.company.seed}:{kind}:{key}"))
+        """``str(uuid.uuid5(_NAMESPACE, f"{seed}:{kind}:{key}"))``, without building the UUID object."""
+        return uuid5_text(_NAMESPACE_SHA1, f"{self.company.seed}:{kind}:{key}")
 
     def reset(self) -> None:
         with self.lock:
