@@ -14,6 +14,8 @@ import typing as t
 
 import click
 
+from xlr8_kit.startup import freeze_start_up_objects
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -74,6 +76,7 @@ def with_one_line_errors(command: click.Command, logger: logging.Logger) -> clic
     invoke = command.invoke
 
     def guarded(ctx: click.Context) -> t.Any:
+        freeze_start_up_objects()
         try:
             result = invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):

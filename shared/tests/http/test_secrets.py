@@ -205,6 +205,16 @@ def test_d4_longest_first_and_minimum_length():
     assert redactor.redact("a cab is not a secret") == "a cab is not a secret"
 
 
+def test_d4_secret_added_after_a_redaction_is_masked_too():
+    """The pattern is compiled at the first redaction after a secret is added (a token obtained mid-run)."""
+    redactor = Redactor()
+    assert redactor.redact("nothing registered yet") == "nothing registered yet"
+    redactor.add("first-secret")
+    assert redactor.redact("first-secret second-secret") == f"{MASK} second-secret"
+    redactor.add("second-secret")
+    assert redactor.redact("first-secret second-secret") == f"{MASK} {MASK}"
+
+
 def test_d4_derived_forms_are_masked():
     redactor = Redactor()
     redactor.add_pair(USERNAME, PASSWORD)

@@ -18,10 +18,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from requests.auth import HTTPBasicAuth
 
 from xlr8_kit.auth.base import Token, TokenAuthenticator
@@ -66,6 +62,10 @@ class JWTBearer(TokenAuthenticator):
             raise ValueError(f"{self.flow_name}: assertion_lifetime_s must be in (0, {MAX_ASSERTION_LIFETIME_S:g}]")
         self.redactor.add(passphrase)
         self.redactor.add_pair(client_id, client_secret)
+        # cryptography and PyJWT are imported here and in the methods (30 ms), not by every tap that offers this flow
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import Encoding
+
         key = load_private_key(private_key_pem, passphrase, setting="private_key", flow=self.flow_name)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError(f"{self.flow_name}: private_key must be an RSA key for RS256")
@@ -102,6 +102,8 @@ class JWTBearer(TokenAuthenticator):
             "exp": now + int(self.assertion_lifetime_s),
             "jti": uuid.uuid4().hex,
         }
+        import jwt
+
         assertion = jwt.encode(claims, self._private_key, algorithm="RS256", headers=self.headers)
         self.redactor.add(assertion)
         return assertion
@@ -117,8 +119,10 @@ class JWTBearer(TokenAuthenticator):
 
     def public_key_pem(self) -> bytes:
         """The public half, for registering with an emulator or checking the configured certificate."""
+        from cryptography.hazmat.primitives import serialization
+
         return self._private_key.public_key().public_bytes(
-            Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
     def __repr__(self) -> str:

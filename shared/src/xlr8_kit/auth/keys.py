@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from typing import TYPE_CHECKING
+
+# cryptography is imported by the functions (10-20 ms): a tap whose settings use no key never loads it.
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 
 def _as_bytes(value: str | bytes) -> bytes:
@@ -18,6 +21,8 @@ def load_private_key(pem: str | bytes, passphrase: str | None, *, setting: str, 
     data = _as_bytes(pem)
     if b"-----BEGIN" not in data:
         raise ValueError(f"{flow}: {setting} is not a PEM private key (expected '-----BEGIN ... PRIVATE KEY-----')")
+    from cryptography.hazmat.primitives import serialization
+
     password = passphrase.encode() if passphrase else None
     try:
         return serialization.load_pem_private_key(data, password=password)
@@ -34,6 +39,8 @@ def load_private_key(pem: str | bytes, passphrase: str | None, *, setting: str, 
 def load_certificate(pem: str | bytes, *, setting: str, flow: str) -> x509.Certificate:
     if not pem:
         raise ValueError(f"{flow}: {setting} is required (a PEM X.509 certificate)")
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificate(_as_bytes(pem))
     except ValueError:
@@ -44,6 +51,8 @@ def ensure_key_matches_certificate(
     key: PrivateKeyTypes, cert: x509.Certificate, *, key_setting: str, cert_setting: str, flow: str
 ) -> None:
     """Fail at construction, not at the vendor, when the key and certificate are not a pair."""
+    from cryptography.hazmat.primitives import serialization
+
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     ours = key.public_key().public_bytes(serialization.Encoding.DER, spki)
     theirs = cert.public_key().public_bytes(serialization.Encoding.DER, spki)

@@ -17,7 +17,6 @@ from pathlib import Path
 from types import TracebackType
 
 import requests
-from cryptography.hazmat.primitives import serialization
 from requests.auth import AuthBase
 
 from xlr8_kit.auth.keys import ensure_key_matches_certificate, load_certificate, load_private_key
@@ -59,6 +58,8 @@ class MutualTLS(AuthBase):
         self.cert_file = cert_file
         self._private_dir: str | None = None
         if passphrase:
+            from cryptography.hazmat.primitives import serialization  # only for a key that must be decrypted
+
             self._private_dir = tempfile.mkdtemp(prefix="xlr8-mtls-")
             os.chmod(self._private_dir, 0o700)
             decrypted = os.path.join(self._private_dir, "client.key")

@@ -30,10 +30,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
-from signxml import XMLSigner
-from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from xlr8_kit.auth.base import Token, TokenAuthenticator
 from xlr8_kit.auth.keys import ensure_key_matches_certificate, load_certificate, load_private_key
@@ -77,6 +74,11 @@ def build_signed_saml_assertion(
     assertion_id: str | None = None,
 ) -> bytes:
     """Build and sign the assertion described in the module docstring; returns the signed XML (not base64)."""
+    # signxml and cryptography (30 ms) load when an assertion is signed, not in every SuccessFactors run
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from signxml import XMLSigner
+    from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+
     for name, value in (("client_id", client_id), ("user_id", user_id), ("recipient", recipient)):
         if not value:
             raise ValueError(f"{FLOW}: {name} is required")

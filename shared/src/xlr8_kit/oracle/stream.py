@@ -18,6 +18,7 @@ from functools import cached_property
 from singer_sdk.pagination import BaseAPIPaginator
 
 from xlr8_kit.declared import declared_stream_class
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import StreamPlan
 from xlr8_kit.oracle.protocol import (
@@ -37,8 +38,6 @@ from xlr8_kit.oracle.protocol import (
     order_by_param,
     since_q,
 )
-from xlr8_kit.query import UniversalFilterMixin, matches
-from xlr8_kit.query.ast import field_names
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:
@@ -141,6 +140,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         universal = self.universal_filter
         if universal is None or universal.pushed is None or self.plan.child_path is not None:
             return None
+        from xlr8_kit.query.ast import field_names  # a filter is set: the query language is loaded already
+
         attributes = self.plan.resource.attributes
         if all(name in attributes and attributes[name].queryable for name in field_names(universal.pushed)):
             return universal.where
@@ -151,6 +152,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         if universal is None:
             return True
         if universal.pushed is not None and self.pushed_where is None:
+            from xlr8_kit.query.evaluate import matches
+
             return not universal.empty and matches(record, universal.filter)
         return universal.matches(record)
 

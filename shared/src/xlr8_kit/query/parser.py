@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from xlr8_kit.filtering import filters_setting as filters_setting  # re-exported: the light home of the check
 from xlr8_kit.query.ast import (
     COMPARISON_OPS,
     And,
@@ -246,18 +247,6 @@ def parse_query(text: str) -> Query:
     if not text or not text.strip():
         raise QuerySyntaxError("empty query")
     return _Parser(text).query()
-
-
-def filters_setting(config: dict[str, object], errors: list[str]) -> str | None:
-    """A tap's ``filters`` setting, checked once with its other settings: the text, or None when unset; a query
-    that does not parse adds an error naming the setting."""
-    filters = config.get("filters") or None
-    if filters:
-        try:
-            parse_query(str(filters))
-        except ValueError as exc:
-            errors.append(f"setting 'filters' is not a valid xlr8 query: {exc}")
-    return str(filters) if filters else None
 
 
 def parse_filter(text: str) -> Filter:

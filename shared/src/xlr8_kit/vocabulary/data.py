@@ -327,6 +327,7 @@ def build_mappings() -> list[StreamMapping]:
     sf_status = FieldMap("emplStatus", None, (("active", "A"), ("leave", "U"), ("leave", "P"), ("terminated", "T")))
     ukg_status = _f("employeeStatusCode", active="A", leave="L", terminated="T")
     wd_status = _f("workerStatus", active="Active", leave="On Leave", terminated="Terminated")
+    universal_fields = {f.name: FieldMap(f.name) for f in FIELDS}
     return [
         # --- Salesforce: streams are sObject API names ---------------------------------------------------------
         _m(
@@ -1165,9 +1166,8 @@ def build_mappings() -> list[StreamMapping]:
         ),
     ] + [
         # --- universal: the canonical form itself (one stream per entity, columns named as canonical fields) ---
-        StreamMapping(
-            "universal", entity.name, entity.name, entity.truth_type, {f.name: FieldMap(f.name) for f in FIELDS}
-        )
+        # One frozen FieldMap per field, shared by the entities' dicts (every tap builds this at start-up).
+        StreamMapping("universal", entity.name, entity.name, entity.truth_type, dict(universal_fields))
         for entity in ENTITIES
     ]
 

@@ -14,9 +14,9 @@ import requests
 from singer_sdk.pagination import JSONPathPaginator
 
 from xlr8_kit.columns import schema_of
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:

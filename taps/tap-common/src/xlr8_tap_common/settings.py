@@ -101,7 +101,7 @@ class CommonSettings:
                 start = start if start.tzinfo else start.replace(tzinfo=UTC)
             except ValueError:
                 errors.append(f"setting 'start_date' must be an ISO 8601 date-time, not {config['start_date']!r}")
-        from xlr8_kit.query.parser import filters_setting
+        from xlr8_kit.filtering import filters_setting
 
         filters = filters_setting(config, errors)
         if errors:

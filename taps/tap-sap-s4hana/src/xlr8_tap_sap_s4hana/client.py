@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import requests
 
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
@@ -24,7 +25,6 @@ from xlr8_kit.http.window import row_key
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers

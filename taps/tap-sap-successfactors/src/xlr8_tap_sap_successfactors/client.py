@@ -23,6 +23,7 @@ import requests
 from singer_sdk.streams.rest import HTTPRequest
 
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.errors import ClientRequestError, InsecureTransportError, KitHTTPError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import (
@@ -39,7 +40,6 @@ from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODataClassifier
 from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_tap_sap_successfactors.discovery import StreamPlan

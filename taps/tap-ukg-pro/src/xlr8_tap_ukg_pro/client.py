@@ -15,9 +15,9 @@ import requests
 from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.columns import schema_of
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import json_array_length, loads_exact
 from xlr8_tap_ukg_pro import discovery

@@ -196,7 +196,7 @@ class UkgProSettings:
         timeout = float(_or_default(config.get("raas_timeout"), 1800))
         if poll < 0 or timeout <= 0:
             errors.append("settings 'raas_poll_interval' (>= 0) and 'raas_timeout' (> 0) must be positive")
-        from xlr8_kit.query.parser import filters_setting
+        from xlr8_kit.filtering import filters_setting
 
         filters = filters_setting(config, errors)
         if errors:

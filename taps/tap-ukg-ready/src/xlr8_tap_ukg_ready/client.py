@@ -15,8 +15,8 @@ import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.columns import ColumnType, schema_of
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, json_members
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import extract_records, loads_exact
 from xlr8_tap_ukg_ready import reports

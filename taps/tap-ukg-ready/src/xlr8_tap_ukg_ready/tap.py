@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog, Metadata, Schema
 
 from xlr8_kit.columns import json_schema_for
-from xlr8_kit.query.parser import filters_setting
+from xlr8_kit.filtering import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_ready import reports
 from xlr8_tap_ukg_ready.auth import ReadyClientCredentials, ReadyLogin

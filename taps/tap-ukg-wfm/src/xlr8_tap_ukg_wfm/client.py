@@ -21,10 +21,10 @@ from decimal import Decimal
 
 import requests
 
+from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.http.readahead import read_ahead
-from xlr8_kit.query.stream import UniversalFilterMixin
 from xlr8_kit.rest import KitRESTStream
 
 if t.TYPE_CHECKING:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from xlr8_kit.query.parser import filters_setting
+from xlr8_kit.filtering import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_wfm.auth import AppKeyLogin, PlatformClientCredentials
 from xlr8_tap_ukg_wfm.client import MAX_DATA_COUNT, MAX_DAYS_PER_CALL, MAX_PERSONS_PER_CALL, Population

@@ -339,6 +339,8 @@ class WorkdayStream(KitRESTStream):
     def post_filter(self) -> Translation | None:
         """The ``filters`` setting for this stream, checked on every fetched record (Workday's APIs take no
         general filter: RaaS prompts are report-specific, REST and SOAP have none for these resources)."""
+        if not self.settings.filters or not self.settings.filters.strip():
+            return None  # what filter_for_stream answers, without importing the query language
         from xlr8_kit.query.translate import filter_for_stream
 
         found = filter_for_stream(self.settings.filters, self.xlr8_product, self.name)
