@@ -225,17 +225,30 @@ _UNDECLARED = object()
 _PLANS: dict[int, tuple[weakref.ref[EntityType], dict[str, Any]]] = {}
 
 
+_STEP_MEMO = 8192
+
+
 def _datetime_step(prop: EdmProperty) -> Any:
     """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value."""
     edm = prop.edm_type
+    #: This property's texts (a hire date or an effective date repeats across rows; a change stamp does not, and
+    #: its memo just stays full), bounded.
+    memo: dict[str, str] = {}
 
     def step(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is str:
+            text = memo.get(value)
+            if text is not None:
+                return text
         try:
-            return _datetime_text(str(value))
+            text = _datetime_text(str(value))
         except (ValueError, InvalidOperation, ArithmeticError) as exc:
             raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
+        if type(value) is str and len(memo) < _STEP_MEMO:
+            memo[value] = text
+        return text
 
     return step
 
