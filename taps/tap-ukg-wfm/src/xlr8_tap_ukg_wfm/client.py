@@ -18,6 +18,7 @@ import threading
 import typing as t
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from functools import cached_property
 
 import requests
 
@@ -179,9 +180,14 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
             return None
         return utc_text(str(local), self.settings.zone)
 
+    @cached_property
+    def utc_of(self) -> t.Callable[[t.Any], str | None]:
+        """``self.utc`` with the zone looked up once and each distinct text kept (bounded; shift starts and ends
+        repeat across people, days and answers)."""
+        return self.utc_reader()
+
     def utc_reader(self) -> t.Callable[[t.Any], str | None]:
-        """``self.utc`` with the zone looked up once and each distinct text kept (bounded): for the rows of one
-        answer, where starts, ends and change stamps repeat."""
+        """A new ``utc_of``."""
         zone = self.settings.zone
         memo: dict[str, str] = {}
 

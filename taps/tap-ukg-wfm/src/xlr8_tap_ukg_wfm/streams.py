@@ -162,7 +162,7 @@ class TimecardsStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        utc = self.utc_reader()
+        utc = self.utc_of
         for card in answer:
             person = ref(card.get("employee"))
             for total in card.get("dailyTotals") or []:
@@ -214,7 +214,7 @@ class PunchesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        utc = self.utc_reader()
+        utc = self.utc_of
         for card in answer:
             person = ref(card.get("employee"))
             for punch in card.get("punches") or []:
