@@ -118,9 +118,14 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
     def _dates(self) -> tuple[str, ...]:
         return tuple(n for n, spec in self.schema["properties"].items() if spec.get("format") == "date")
 
+    @cached_property
+    def _declared(self) -> tuple[str, ...]:
+        return tuple(self.schema["properties"])
+
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
-        out = {name: row.get(name) for name in self.schema["properties"]}
+        declared = self._declared
+        out = dict(zip(declared, map(row.get, declared), strict=True))
         for name in self._dates:
             value = out[name]
             if isinstance(value, str):
