@@ -126,7 +126,7 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract)."""
         names, dates, stamps = self._column_plan
-        out = {name: row.get(name) for name in names}
+        out = dict(zip(names, map(row.get, names), strict=True))  # picked in C
         for name in dates:
             value = out[name]
             if isinstance(value, str):
