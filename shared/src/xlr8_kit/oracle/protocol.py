@@ -223,7 +223,7 @@ class Flatten:
         first: Mapping[str, Any] | None = None
         where = self._where
         for row in rows:
-            if not isinstance(row, Mapping):
+            if type(row) is not dict and not isinstance(row, Mapping):  # a dict skips the ABC check
                 continue
             if first is None:
                 first = row

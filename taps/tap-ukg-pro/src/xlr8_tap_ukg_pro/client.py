@@ -126,7 +126,7 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract)."""
         names, dates, stamps = self._column_plan
-        out = {name: row.get(name) for name in names}
+        out = dict(zip(names, map(row.get, names), strict=True))  # picked in C
         for name in dates:
             value = out[name]
             if isinstance(value, str):
@@ -187,13 +187,20 @@ class RaasReportStream(KitRESTStream):
     def _report_rows(self) -> t.Iterator[dict[str, t.Any]]:
         """Rows decoded as the report streams in (one piece and one row in memory at a time)."""
         chunks = self.raas.stream_run(self.report_path, dict(self.report_parameters))
-        header, _declared, rows = discovery.iter_report_stream(chunks, encoding=self.settings.raas_csv_encoding)
+        header, declared, rows = discovery.iter_report_stream(
+            chunks, encoding=self.settings.raas_csv_encoding, cells=True
+        )
         missing = [c for c in self.column_types if c not in header]
         if missing:
             raise discovery.ReportDataError(
                 f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
             )
         zone = self.settings.raas_timezone
+        if declared is None:  # CSV: each row its list of cells
+            build = discovery.record_builder(self.column_types, header, zone=zone)
+            for values in rows:
+                yield build(values)
+            return
         kinds = list(self.column_types.items())
         for row in rows:
             yield {name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
+from xlr8_kit.columns import text_memo
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -110,10 +111,12 @@ def iter_report(
 
 
 def iter_report_stream(
-    chunks: Iterable[bytes], *, encoding: str = "cp1252"
-) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[dict[str, str | None]]]:
+    chunks: Iterable[bytes], *, encoding: str = "cp1252", cells: bool = False
+) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[t.Any]]:
     """``iter_report`` for a document arriving in pieces: CSV decoded and split into rows as it arrives, XML
-    parsed incrementally (the kit's hardened iterparse), so a sync holds one piece and one row at a time."""
+    parsed incrementally (the kit's hardened iterparse), so a sync holds one piece and one row at a time. Rows
+    are dicts; with ``cells`` a CSV row is its list of cell texts instead, one per header name (``record_builder``
+    types them; a CSV document is the one whose declared types are None)."""
     reader = ChunkReader(chunks)
     if reader.first_byte() == b"<":
         events = _xml_rows(t.cast("t.IO[bytes]", reader))
@@ -139,13 +142,13 @@ def iter_report_stream(
     header = [h.strip() for h in first] if first is not None else []
     _check_header(header)
 
-    def rows() -> Iterator[dict[str, str | None]]:
+    def rows() -> Iterator[t.Any]:
         for number, values in enumerate(lines, start=2):
             if not values:
                 continue
             if len(values) != len(header):
                 raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
-            yield {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
+            yield values if cells else {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
 
     return header, None, rows()
 
@@ -280,6 +283,53 @@ def coerce(value: str | None, column_type: ColumnType, column: str, *, zone: tzi
             f"report column {column!r} has a value that is not a {column_type} (discovered type); run discovery "
             "again or set the report's column types"
         ) from None
+
+
+def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) -> t.Callable[[str], t.Any]:
+    """``coerce(text, column_type, column, zone=zone)`` for the non-empty texts of one column, its usual case
+    decided once: integers and numbers converted directly, each distinct boolean, date or date-time text once
+    (they repeat row after row). A text that does not convert goes to ``coerce`` itself, which raises its error."""
+    if column_type == "string":
+        return str
+    if column_type in ("integer", "number"):
+        convert: t.Callable[[str], t.Any] = int if column_type == "integer" else Decimal
+
+        def read_number(value: str) -> t.Any:
+            try:
+                return convert(value)
+            except (ValueError, InvalidOperation):
+                return coerce(value, column_type, column, zone=zone)
+
+        return read_number
+    return text_memo(lambda value: coerce(value, column_type, column, zone=zone))
+
+
+def record_builder(
+    column_types: dict[str, ColumnType], header: list[str], *, zone: tzinfo = UTC
+) -> t.Callable[[list[str]], dict[str, t.Any]]:
+    """For the CSV rows of ``iter_report_stream(..., cells=True)`` under ``header`` (distinct names, every column
+    of ``column_types`` among them): the typed record of a row's cells, what ``{name: coerce(row.get(name), kind,
+    name, zone=zone) ...}`` gives for its row dict. An empty cell is None; a string cell is its text as it is;
+    only the other columns convert."""
+    where = {name: index for index, name in enumerate(header)}
+    columns = tuple(column_types)
+    indices = tuple(where[name] for name in columns)
+    whole = indices == tuple(range(len(header)))
+    converted = tuple(
+        (name, cell_coercer(kind, name, zone=zone)) for name, kind in column_types.items() if kind != "string"
+    )
+    none_if_empty = {"": None}.get
+
+    def build(values: list[str]) -> dict[str, t.Any]:
+        picked = values if whole else [values[index] for index in indices]
+        record: dict[str, t.Any] = dict(zip(columns, map(none_if_empty, picked, picked), strict=True))
+        for name, read in converted:
+            value = record[name]
+            if value is not None:
+                record[name] = read(value)
+        return record
+
+    return build
 
 
 def pick_primary_keys(table: ReportTable) -> list[str]:

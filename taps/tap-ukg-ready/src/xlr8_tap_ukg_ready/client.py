@@ -118,9 +118,14 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
     def _dates(self) -> tuple[str, ...]:
         return tuple(n for n, spec in self.schema["properties"].items() if spec.get("format") == "date")
 
+    @cached_property
+    def _declared(self) -> tuple[str, ...]:
+        return tuple(self.schema["properties"])
+
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
-        out = {name: row.get(name) for name in self.schema["properties"]}
+        declared = self._declared
+        out = dict(zip(declared, map(row.get, declared), strict=True))
         for name in self._dates:
             value = out[name]
             if isinstance(value, str):
@@ -143,8 +148,28 @@ class ReportStream(ReadyBaseStream):
         readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
-        for row in client.report_rows(self.report, self.settings.report_format):
-            record = {name: read(row.get(name)) for name, read in readers}
+        for record in self._typed_rows(client, readers):
             if since is not None and key and (record[key] is None or record[key] < since):
                 continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
             yield record
+
+    def _typed_rows(
+        self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """The report's records: CSV rows typed straight from their cells (``reports.record_builder``), other
+        rows (JSON, or a CSV row whose cell count is not the header's) through the row dict."""
+        if self.settings.report_format == "json":
+            for row in client.report_rows(self.report, "json"):
+                yield {name: read(row.get(name)) for name, read in readers}
+            return
+        header: list[str] | None = None
+        build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
+        width = 0
+        for names, cells in client.report_cells(self.report):
+            if names is not header:
+                header, build, width = names, reports.record_builder(self.column_types, names), len(names)
+            if build is not None and len(cells) == width:
+                yield build(cells)
+            else:
+                row = dict(zip(names, cells, strict=False))
+                yield {name: read(row.get(name)) for name, read in readers}

@@ -194,6 +194,12 @@ class ReportClient:
                 cells = row.get("cols") if isinstance(row, dict) else row
                 yield dict(zip(names, cells or (), strict=False))
             return
+        for names, cells in self.report_cells(ref):
+            yield dict(zip(names, cells, strict=False))
+
+    def report_cells(self, ref: ReportRef) -> Iterator[tuple[list[str], list[str]]]:
+        """The CSV report's header and the cells of each non-empty row, read as they arrive (see
+        ``read_csv_cells``)."""
         request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
         response = send_streamed(
             self.session,
@@ -214,7 +220,7 @@ class ReportClient:
                 )
             read = 0
             try:
-                for row in read_csv_stream(response):
+                for row in read_csv_cells(response):
                     read += 1
                     yield row
             except StreamedBodyError as exc:  # cut more often than max_attempts (each cut is resumed first)
@@ -228,8 +234,10 @@ class ReportClient:
                 ) from None
 
 
-def read_csv_stream(response: requests.Response) -> Iterator[dict[str, str]]:
-    """Rows of a CSV response decoded incrementally (a UTF-8 BOM dropped); quoted newlines kept."""
+def read_csv_cells(response: requests.Response) -> Iterator[tuple[list[str], list[str]]]:
+    """The header (one list for the whole response) and the cells of each non-empty row of a CSV response,
+    decoded incrementally (a UTF-8 BOM dropped); quoted newlines kept. A row may have fewer or more cells than the
+    header has names."""
     found = re.search(r"charset=([\w.-]+)", response.headers.get("Content-Type") or "", re.IGNORECASE)
     decoder = codecs.getincrementaldecoder(found.group(1) if found else "utf-8")(errors="strict")
 
@@ -251,4 +259,28 @@ def read_csv_stream(response: requests.Response) -> Iterator[dict[str, str]]:
     names = [h.lstrip("\ufeff").strip() for h in header]
     for cells in reader:
         if cells:
-            yield dict(zip(names, cells, strict=False))
+            yield names, cells
+
+
+def record_builder(
+    column_types: dict[str, ColumnType], names: list[str]
+) -> t.Callable[[list[str]], dict[str, t.Any]] | None:
+    """For CSV rows under header ``names``: a function giving the typed record of a row's cells (what
+    ``{name: cell_reader(kind, name)(row.get(name)) ...}`` gives for ``row = dict(zip(names, cells))``) when the
+    row has exactly one cell per name, without that row dict. CSV cells are text, so a string column's cell is its
+    value as is; only the other columns call their reader. None when a column is not in the header (every row
+    then goes the general way)."""
+    where = {name: index for index, name in enumerate(names)}  # a repeated name: its last cell, as in the dict
+    if not all(name in where for name in column_types):
+        return None
+    columns = tuple(column_types)
+    indices = tuple(where[name] for name in columns)
+    converted = tuple((name, cell_reader(kind, name)) for name, kind in column_types.items() if kind != "string")
+
+    def build(cells: list[str]) -> dict[str, t.Any]:
+        record = dict(zip(columns, map(cells.__getitem__, indices), strict=True))
+        for name, read in converted:
+            record[name] = read(record[name])
+        return record
+
+    return build

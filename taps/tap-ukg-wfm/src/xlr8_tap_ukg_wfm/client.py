@@ -18,6 +18,7 @@ import threading
 import typing as t
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from functools import cached_property
 
 import requests
 
@@ -104,6 +105,9 @@ def ref(value: t.Any) -> t.Any:
     return value.get("qualifier") if isinstance(value, dict) else value
 
 
+_UTC_MEMO = 65_536
+
+
 @functools.lru_cache(maxsize=8192)
 def utc_text(local: str, zone: tzinfo) -> str:
     """``UkgWfmStream.utc`` of one text: shift starts and ends repeat across people and days, so each distinct
@@ -175,6 +179,32 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         if not local:
             return None
         return utc_text(str(local), self.settings.zone)
+
+    @cached_property
+    def utc_of(self) -> t.Callable[[t.Any], str | None]:
+        """``self.utc`` with the zone looked up once and each distinct text kept (bounded; shift starts and ends
+        repeat across people, days and answers)."""
+        return self.utc_reader()
+
+    def utc_reader(self) -> t.Callable[[t.Any], str | None]:
+        """A new ``utc_of``."""
+        zone = self.settings.zone
+        memo: dict[str, str] = {}
+
+        def utc(local: t.Any) -> str | None:
+            if type(local) is not str:
+                return utc_text(str(local), zone) if local else None
+            found = memo.get(local)
+            if found is None:
+                if not local:
+                    return None
+                found = utc_text(local, zone)
+                if len(memo) >= _UTC_MEMO:
+                    memo.clear()
+                memo[local] = found
+            return found
+
+        return utc
 
     def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
         people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)

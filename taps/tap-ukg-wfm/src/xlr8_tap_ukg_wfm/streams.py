@@ -162,23 +162,25 @@ class TimecardsStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        utc = self.utc_of
         for card in answer:
             person = ref(card.get("employee"))
             for total in card.get("dailyTotals") or []:
-                path = ref(total.get("orgJob"))
+                get = total.get
+                path = ref(get("orgJob"))
                 yield {
                     "personNumber": person,
-                    "applyDate": as_date(total.get("applyDate")),
-                    "payCode": ref(total.get("payCode")),
-                    "amountType": total.get("amountType"),
-                    "hours": number(total.get("amount")),
-                    "startDateTime": self.utc(total.get("startDateTime")),
-                    "endDateTime": self.utc(total.get("endDateTime")),
-                    "location": ref(total.get("location")),
+                    "applyDate": as_date(get("applyDate")),
+                    "payCode": ref(get("payCode")),
+                    "amountType": get("amountType"),
+                    "hours": number(get("amount")),
+                    "startDateTime": utc(get("startDateTime")),
+                    "endDateTime": utc(get("endDateTime")),
+                    "location": ref(get("location")),
                     "orgJobPath": path,
                     "job": str(path).rsplit("/", 1)[-1] if path else None,
-                    "approved": total.get("approved"),
-                    "updatedOn": self.utc(total.get("updatedOnDtm")),
+                    "approved": get("approved"),
+                    "updatedOn": utc(get("updatedOnDtm")),
                 }
 
 
@@ -212,6 +214,7 @@ class PunchesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        utc = self.utc_of
         for card in answer:
             person = ref(card.get("employee"))
             for punch in card.get("punches") or []:
@@ -220,9 +223,9 @@ class PunchesStream(WindowedStream):
                     "personNumber": person,
                     "applyDate": as_date(punch.get("applyDate")),
                     "punchType": ref(punch.get("typeOverride")),
-                    "punchDateTime": self.utc(punch.get("punchDtm")),
-                    "enteredOn": self.utc(punch.get("enteredOnDtm")),
-                    "updatedOn": self.utc(punch.get("updatedOnDtm")),
+                    "punchDateTime": utc(punch.get("punchDtm")),
+                    "enteredOn": utc(punch.get("enteredOnDtm")),
+                    "updatedOn": utc(punch.get("updatedOnDtm")),
                     "editedByManager": punch.get("editedByManager"),
                 }
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import compress, repeat
 
 from lxml import etree
 
@@ -158,16 +159,35 @@ def converter(schema: dict[str, t.Any]) -> Callable[[t.Any], t.Any]:
         def many(value: t.Any) -> t.Any:
             if value is None:
                 return None
-            return [item(v) for v in (value if isinstance(value, list) else [value])]
+            return list(map(item, value if isinstance(value, list) else [value]))
 
         return many
     if "object" in kinds:
         fields = {name: converter(spec) for name, spec in schema.get("properties", {}).items()}
+        #: Fields whose text or null values stay as they are (most of a report), and the others.
+        texts = frozenset(name for name, convert in fields.items() if convert is _string)
+        others = tuple((name, convert) for name, convert in fields.items() if convert is not _string)
+
+        def every_field(value: dict[str, t.Any]) -> dict[str, t.Any]:
+            return {k: (fields[k](v) if k in fields else v) for k, v in value.items()}
 
         def obj(value: t.Any) -> t.Any:
+            """``every_field(value)``: the entry copied in C, then only the fields that change replaced (a
+            text field holding something else than text or null, found in C, and every non-text field present).
+            A conversion that fails is done again by ``every_field``, which raises at its own first misfit."""
             if not isinstance(value, dict):
                 return None if value is None else value
-            return {k: (fields[k](v) if k in fields else v) for k, v in value.items()}
+            out = dict(value)
+            try:
+                for name in compress(value, map(_NOT_TEXT, map(type, value.values()), _ALWAYS)):
+                    if name in texts:
+                        out[name] = _string(value[name])
+                for name, convert in others:
+                    if name in value:
+                        out[name] = convert(value[name])
+            except Exception:  # noqa: BLE001 - every_field raises the same kind of error, at its own place
+                return every_field(value)
+            return out
 
         return obj
     if "boolean" in kinds:
@@ -179,6 +199,11 @@ def converter(schema: dict[str, t.Any]) -> Callable[[t.Any], t.Any]:
     if schema.get("format") == "date":
         return _date
     return _string
+
+
+#: ``type(value)`` -> False for the values ``_string`` returns as they are (text and null); anything else True.
+_NOT_TEXT: Callable[[type, bool], bool] = {str: False, type(None): False}.get
+_ALWAYS = repeat(True)
 
 
 def _string(value: t.Any) -> t.Any:
