@@ -36,6 +36,17 @@ _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 _REFUSED = "xlr8-fast-path-refused: "  # error() text that makes a file take the record path
+_LINE = "__xlr8_line"  # a BATCH file row's line number (row_number() OVER () over read_json: the file's order)
+_PROTECTED = "__xlr8_protected"  # temp table: line number, key text and ciphertext of each row of one file
+_MISALIGNED = "protected values did not line up with the file's rows: record path"
+
+
+def _key_column(index: int) -> str:
+    return f"__xlr8_key{index}"
+
+
+def _value_column(index: int) -> str:
+    return f"__xlr8_protected{index}"
 
 
 class FastPathRefused(ValueError):
@@ -188,7 +199,11 @@ class DuckDBStore(Store):
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
-            self.con = duckdb.connect(str(Path(path).expanduser()), config={"memory_limit": memory_limit})
+            # insertion order preserved (DuckDB's default, relied on: BATCH rows keep their file's line order)
+            self.con = duckdb.connect(
+                str(Path(path).expanduser()),
+                config={"memory_limit": memory_limit, "preserve_insertion_order": True},
+            )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
@@ -306,23 +321,46 @@ class DuckDBStore(Store):
         the transaction rolls back (FastPathRefused). The new rows are then upserted as ``_merge`` upserts a stage:
         older rows holding one of their keys are deleted, then all but the last of the file's rows per key (rows
         of this transaction have higher row ids than every committed row, in file order), then, with
-        ``hard_delete``, the new rows marked deleted. Files with PII columns are staged instead (``Batch.private``)."""
-        if batch.private:
+        ``hard_delete``, the new rows marked deleted.
+
+        PII columns (``Batch.protected``) are never read by the INSERT: ``_protect_file`` protects them first and
+        the INSERT joins the ciphertext by the row's line number (``row_number() OVER ()`` over ``read_json``,
+        which DuckDB documents as the file's row order while ``preserve_insertion_order`` is on), checking that
+        every row found its own values (same line number, same key) before anything commits. A file whose key is
+        itself protected is staged instead."""
+        keys = batch.info.key_columns
+        protected = {name: batch.rewrite[name] for name in batch.protected if name in batch.rewrite}
+        if batch.private and (len(protected) != len(batch.protected) or not protected or batch.protected & set(keys)):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        keys = batch.info.key_columns
-        spec, raw, converted, bad = _batch_file_columns(batch.columns, batch.text_decimals)
+        spec, raw, converted, bad = _batch_file_columns(
+            [c for c in batch.columns if c.name not in protected], batch.text_decimals
+        )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
             (condition, f"rows holding values SQL cannot convert exactly ({column}): record path")
             for column, condition in bad
         ]
+        joined = ""
+        if protected:
+            raw.append(f"row_number() OVER () AS {_LINE}")
+            converted.append(_LINE)
+            joined = f" AS f LEFT JOIN {_PROTECTED} AS p ON p.{_LINE} = f.{_LINE}"
+            checks.append((f"p.{_LINE} IS NULL", "a row found no protected values of its own: record path"))
+            checks += [
+                (f"CAST(f.{quote(k)} AS VARCHAR) IS DISTINCT FROM p.{_key_column(i)}", _MISALIGNED)
+                for i, k in enumerate(keys)
+            ]
         guard = " ".join(f"WHEN {condition} THEN error({_literal(_REFUSED + why)})" for condition, why in checks)
         params: list[t.Any] = []
         projected = []
         for column in batch.columns:
             value = quote(column.name)
+            if column.name in protected:
+                value = f"p.{_value_column(list(protected).index(column.name))}"
+            elif protected:
+                value = f"f.{value}"
             if column.source == "_sdc_extracted_at" and batch.extracted is not None:
                 value = f"COALESCE({value}, ?)"
                 params.append(batch.extracted)
@@ -331,10 +369,11 @@ class DuckDBStore(Store):
         new = "TRUE" if before is None else f"rowid > {int(before)}"
         loaded = 0
         for path in batch.files:
+            expected = self._protect_file(path, batch, protected, keys) if protected else None
             select = (
                 f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT {', '.join(raw)} "  # noqa: S608
                 f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
-                f"maximum_object_size={MAX_OBJECT})))" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
+                f"maximum_object_size={MAX_OBJECT}))){joined}" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
             )
             column_list = ", ".join(quote(c.name) for c in batch.columns)
             try:
@@ -343,7 +382,12 @@ class DuckDBStore(Store):
                 if _REFUSED not in str(exc):
                     raise
                 raise FastPathRefused(str(exc).split(_REFUSED, 1)[1]) from None
-            loaded += int(row[0]) if row else 0
+            inserted = int(row[0]) if row else 0
+            if expected is not None:
+                self.execute(f"DROP TABLE {_PROTECTED}")
+                if inserted != expected:  # every line's protected values used exactly once, or nothing commits
+                    raise FastPathRefused(f"{_MISALIGNED} ({inserted} rows, {expected} protected)")
+            loaded += inserted
         if keys:
             partition = ", ".join(quote(k) for k in keys)
             if before is not None:
@@ -364,9 +408,62 @@ class DuckDBStore(Store):
                 )
         if batch.hard_delete and "_sdc_deleted_at" in kinds:
             self.execute(f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL")  # noqa: S608
-        if batch.rewrite:
-            self._rewrite_stage(table, batch.rewrite, new)
+        later = {name: rewrite for name, rewrite in batch.rewrite.items() if name not in protected}
+        if later:
+            self._rewrite_stage(table, later, new)
         return loaded
+
+    def _protect_file(
+        self, path: str, batch: Batch, protected: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]], keys: list[str]
+    ) -> int:
+        """The file's PII columns read (with each row's line number and key, as text), protected in Python as the
+        staged path protects them, and loaded as ciphertext into the temp table ``insert_files`` joins; returns the
+        number of rows read. Plaintext exists only in this read's result blocks, never in a table."""
+        wanted = set(keys) | set(protected)
+        spec, raw, converted, _ = _batch_file_columns(
+            [c for c in batch.columns if c.name in wanted], batch.text_decimals
+        )
+        picked = [_LINE, *(f"CAST({quote(k)} AS VARCHAR)" for k in keys), *(quote(name) for name in protected)]
+        cursor = self.con.execute(
+            f"SELECT {', '.join(picked)} FROM (SELECT {', '.join(converted)}, {_LINE} FROM (SELECT "  # noqa: S608
+            f"{', '.join(raw)}, row_number() OVER () AS {_LINE} FROM read_json({_literal(path)}, "
+            f"format='newline_delimited', columns={spec}, maximum_object_size={MAX_OBJECT})))"
+        )
+        functions = [function for _, function in protected.values()]
+        names = [_LINE, *(_key_column(i) for i in range(len(keys))), *(_value_column(i) for i in range(len(functions)))]
+        width = 1 + len(keys)
+        count = 0
+        with self.spool.file(".jsonl") as (fd, spooled):
+            with os.fdopen(fd, "wb") as out:
+                while block := cursor.fetchmany(_REWRITE_BLOCK):
+                    count += len(block)
+                    out.write(
+                        _ROW_ENCODER.encode_lines(
+                            [
+                                dict(
+                                    zip(
+                                        names,
+                                        [
+                                            *row[:width],
+                                            *(
+                                                None if value is None else function(value)
+                                                for function, value in zip(functions, row[width:], strict=True)
+                                            ),
+                                        ],
+                                        strict=True,
+                                    )
+                                )
+                                for row in block
+                            ]
+                        )
+                    )
+            types = {_LINE: "BIGINT", **{name: "VARCHAR" for name in names[1:]}}
+            columns = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in types.items()) + "}"
+            self.execute(
+                f"CREATE TEMP TABLE {_PROTECTED} AS SELECT * FROM read_json({_literal(str(spooled))}, "  # noqa: S608
+                f"format='newline_delimited', columns={columns}, maximum_object_size={MAX_OBJECT})"
+            )
+        return count
 
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""
