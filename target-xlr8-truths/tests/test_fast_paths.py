@@ -488,9 +488,9 @@ def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, mo
 
 
 def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[str, Any]) -> None:
-    """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place: the
-    protected values are joined to the rows by line number, and every row decrypts to the values its own line
-    carried (derived from its Id here); a key repeated later in the file lands its last line's values."""
+    """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place, its
+    PII protected inside the INSERT: every row decrypts to the values its own line carried (derived from its Id
+    here); a key repeated later in the file lands its last line's values."""
     props = {
         "Id": {"type": "string"},
         "Name": {"type": ["null", "string"]},

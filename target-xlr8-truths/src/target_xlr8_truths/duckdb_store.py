@@ -36,21 +36,23 @@ _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 _REFUSED = "xlr8-fast-path-refused: "  # error() text that makes a file take the record path
-_LINE = "__xlr8_line"  # a BATCH file row's line number (row_number() OVER () over read_json: the file's order)
-_PROTECTED = "__xlr8_protected"  # temp table: line number, key text and ciphertext of each row of one file
-_MISALIGNED = "protected values did not line up with the file's rows: record path"
-
-
-def _key_column(index: int) -> str:
-    return f"__xlr8_key{index}"
-
-
-def _value_column(index: int) -> str:
-    return f"__xlr8_protected{index}"
+_FUNCTION = "__xlr8_rewrite_"  # prefix of the Python scalar functions an INSERT of one BATCH file calls
 
 
 class FastPathRefused(ValueError):
     """A BATCH file needs record-level handling (missing keys, inexact numbers); the transaction rolls back."""
+
+
+def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """``function`` with its FastPathRefused carrying the marker that survives DuckDB's error text."""
+
+    def call(value: t.Any) -> t.Any:
+        try:
+            return function(value)
+        except FastPathRefused as exc:
+            raise FastPathRefused(_REFUSED + str(exc)) from None
+
+    return call
 
 
 class StoreLockedError(RuntimeError):
@@ -196,6 +198,7 @@ class DuckDBStore(Store):
         super().__init__(run, profile_interval_seconds)
         self.path = path
         self.spool = spool
+        self._functions = 0  # scalar functions registered so far (each BATCH file's get their own names)
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -323,44 +326,32 @@ class DuckDBStore(Store):
         of this transaction have higher row ids than every committed row, in file order), then, with
         ``hard_delete``, the new rows marked deleted.
 
-        PII columns (``Batch.protected``) are never read by the INSERT: ``_protect_file`` protects them first and
-        the INSERT joins the ciphertext by the row's line number (``row_number() OVER ()`` over ``read_json``,
-        which DuckDB documents as the file's row order while ``preserve_insertion_order`` is on), checking that
-        every row found its own values (same line number, same key) before anything commits. A file whose key is
-        itself protected is staged instead."""
+        Values the record path writes through Python (``Batch.rewrite``: PII protected, nested JSON with
+        fractions) are passed through the same functions inside the INSERT, as DuckDB scalar functions applied to
+        each row's own value: no second read, no UPDATE, and plaintext PII exists only in the read's vectors, never
+        in a table. A file whose key column is itself protected is staged instead (``_stage_files``)."""
         keys = batch.info.key_columns
-        protected = {name: batch.rewrite[name] for name in batch.protected if name in batch.rewrite}
-        if batch.private and (len(protected) != len(batch.protected) or not protected or batch.protected & set(keys)):
+        if batch.private and batch.protected & set(keys):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        spec, raw, converted, bad = _batch_file_columns(
-            [c for c in batch.columns if c.name not in protected], batch.text_decimals
-        )
+        spec, raw, converted, bad = _batch_file_columns(batch.columns, batch.text_decimals)
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
             (condition, f"rows holding values SQL cannot convert exactly ({column}): record path")
             for column, condition in bad
         ]
-        joined = ""
-        if protected:
-            raw.append(f"row_number() OVER () AS {_LINE}")
-            converted.append(_LINE)
-            joined = f" AS f LEFT JOIN {_PROTECTED} AS p ON p.{_LINE} = f.{_LINE}"
-            checks.append((f"p.{_LINE} IS NULL", "a row found no protected values of its own: record path"))
-            checks += [
-                (f"CAST(f.{quote(k)} AS VARCHAR) IS DISTINCT FROM p.{_key_column(i)}", _MISALIGNED)
-                for i, k in enumerate(keys)
-            ]
         guard = " ".join(f"WHEN {condition} THEN error({_literal(_REFUSED + why)})" for condition, why in checks)
+        functions = self._register_rewrites(batch.rewrite)
         params: list[t.Any] = []
         projected = []
         for column in batch.columns:
             value = quote(column.name)
-            if column.name in protected:
-                value = f"p.{_value_column(list(protected).index(column.name))}"
-            elif protected:
-                value = f"f.{value}"
+            if column.name in functions:
+                condition = batch.rewrite[column.name][0]
+                value = f"CASE WHEN {condition} THEN {functions[column.name]}(CAST({value} AS VARCHAR)) END"
+                if column.name not in batch.protected:  # nested JSON without fractions stays as DuckDB read it
+                    value = f"COALESCE({value}, {quote(column.name)})"
             if column.source == "_sdc_extracted_at" and batch.extracted is not None:
                 value = f"COALESCE({value}, ?)"
                 params.append(batch.extracted)
@@ -369,25 +360,21 @@ class DuckDBStore(Store):
         new = "TRUE" if before is None else f"rowid > {int(before)}"
         loaded = 0
         for path in batch.files:
-            expected = self._protect_file(path, batch, protected, keys) if protected else None
             select = (
-                f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT {', '.join(raw)} "  # noqa: S608
-                f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
-                f"maximum_object_size={MAX_OBJECT}))){joined}" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
+                f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT "  # noqa: S608
+                f"{', '.join(raw)} FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
+                f"maximum_object_size={MAX_OBJECT})))" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
             )
             column_list = ", ".join(quote(c.name) for c in batch.columns)
             try:
                 row = self.fetchone(f"INSERT INTO {qt} ({column_list}) {select}", params)
-            except duckdb.InvalidInputException as exc:
+            except duckdb.Error as exc:  # the transaction is rolled back, and the functions' registration with it
                 if _REFUSED not in str(exc):
                     raise
-                raise FastPathRefused(str(exc).split(_REFUSED, 1)[1]) from None
-            inserted = int(row[0]) if row else 0
-            if expected is not None:
-                self.execute(f"DROP TABLE {_PROTECTED}")
-                if inserted != expected:  # every line's protected values used exactly once, or nothing commits
-                    raise FastPathRefused(f"{_MISALIGNED} ({inserted} rows, {expected} protected)")
-            loaded += inserted
+                raise FastPathRefused(str(exc).split(_REFUSED, 1)[1].splitlines()[0]) from None
+            loaded += int(row[0]) if row else 0
+        for name in functions.values():
+            self.con.remove_function(name)
         if keys:
             partition = ", ".join(quote(k) for k in keys)
             if before is not None:
@@ -408,62 +395,19 @@ class DuckDBStore(Store):
                 )
         if batch.hard_delete and "_sdc_deleted_at" in kinds:
             self.execute(f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL")  # noqa: S608
-        later = {name: rewrite for name, rewrite in batch.rewrite.items() if name not in protected}
-        if later:
-            self._rewrite_stage(table, later, new)
         return loaded
 
-    def _protect_file(
-        self, path: str, batch: Batch, protected: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]], keys: list[str]
-    ) -> int:
-        """The file's PII columns read (with each row's line number and key, as text), protected in Python as the
-        staged path protects them, and loaded as ciphertext into the temp table ``insert_files`` joins; returns the
-        number of rows read. Plaintext exists only in this read's result blocks, never in a table."""
-        wanted = set(keys) | set(protected)
-        spec, raw, converted, _ = _batch_file_columns(
-            [c for c in batch.columns if c.name in wanted], batch.text_decimals
-        )
-        picked = [_LINE, *(f"CAST({quote(k)} AS VARCHAR)" for k in keys), *(quote(name) for name in protected)]
-        cursor = self.con.execute(
-            f"SELECT {', '.join(picked)} FROM (SELECT {', '.join(converted)}, {_LINE} FROM (SELECT "  # noqa: S608
-            f"{', '.join(raw)}, row_number() OVER () AS {_LINE} FROM read_json({_literal(path)}, "
-            f"format='newline_delimited', columns={spec}, maximum_object_size={MAX_OBJECT})))"
-        )
-        functions = [function for _, function in protected.values()]
-        names = [_LINE, *(_key_column(i) for i in range(len(keys))), *(_value_column(i) for i in range(len(functions)))]
-        width = 1 + len(keys)
-        count = 0
-        with self.spool.file(".jsonl") as (fd, spooled):
-            with os.fdopen(fd, "wb") as out:
-                while block := cursor.fetchmany(_REWRITE_BLOCK):
-                    count += len(block)
-                    out.write(
-                        _ROW_ENCODER.encode_lines(
-                            [
-                                dict(
-                                    zip(
-                                        names,
-                                        [
-                                            *row[:width],
-                                            *(
-                                                None if value is None else function(value)
-                                                for function, value in zip(functions, row[width:], strict=True)
-                                            ),
-                                        ],
-                                        strict=True,
-                                    )
-                                )
-                                for row in block
-                            ]
-                        )
-                    )
-            types = {_LINE: "BIGINT", **{name: "VARCHAR" for name in names[1:]}}
-            columns = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in types.items()) + "}"
-            self.execute(
-                f"CREATE TEMP TABLE {_PROTECTED} AS SELECT * FROM read_json({_literal(str(spooled))}, "  # noqa: S608
-                f"format='newline_delimited', columns={columns}, maximum_object_size={MAX_OBJECT})"
-            )
-        return count
+    def _register_rewrites(self, rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]) -> dict[str, str]:
+        """Each rewrite's function as a DuckDB scalar function (text in, text out, NULL passed through), named per
+        call; a value it refuses raises with the marker ``insert_files`` turns into FastPathRefused."""
+        names: dict[str, str] = {}
+        for column, (_, function) in rewrites.items():
+            self._functions += 1
+            name = f"{_FUNCTION}{self._functions}"
+            # side effects: every call runs (encryption draws a fresh nonce per value; nothing is folded or reused)
+            self.con.create_function(name, _marking_refusals(function), ["varchar"], "varchar", side_effects=True)
+            names[column] = name
+        return names
 
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""

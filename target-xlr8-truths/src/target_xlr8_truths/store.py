@@ -117,8 +117,8 @@ class Batch:
     #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
     extracted: dt.datetime | None = None
     #: For ``files``: some stored column is PII-protected (``protected``: those columns' names, each also in
-    #: ``rewrite``). Plaintext never reaches the stored table's blocks: DuckDB protects the values before the
-    #: insert and joins the ciphertext to the file's rows by line number; other stores stage such files.
+    #: ``rewrite``). Plaintext never reaches a table: DuckDB's INSERT protects each row's value as it reads it
+    #: (a Python scalar function); a file whose key is protected is staged and protected there.
     private: bool = False
     protected: frozenset[str] = frozenset()
 
