@@ -485,3 +485,48 @@ def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, mo
         refused += got is FastPathRefused
     assert refused == 1  # the too-deep array
     assert len(fallbacks) == 1  # every other value took the msgspec rewrite
+
+
+def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place, its
+    PII protected inside the INSERT: every row decrypts to the values its own line carried (derived from its Id
+    here); a key repeated later in the file lands its last line's values."""
+    props = {
+        "Id": {"type": "string"},
+        "Name": {"type": ["null", "string"]},
+        "SSN": {"type": ["null", "string"]},
+        "BirthDate": {"type": ["null", "string"], "format": "date"},
+    }
+    note = annotation("workday", STREAM, "worker", keys=["Id"])
+    note["canonical_fields"] = {"SSN": "national_id"}
+
+    def ssn(i: int) -> str | None:
+        return None if i % 7 == 0 else f"{i % 1000:03d}-{i % 97:02d}-{i:06d}"
+
+    def born(i: int) -> str:
+        return f"19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+
+    count = 120_000  # about 40 MB: more than two of DuckDB's JSON read buffers
+    records = [
+        {"Id": f"R{i:06d}", "Name": f"{'n' * 300}{i}", "SSN": ssn(i), "BirthDate": born(i)} for i in range(count)
+    ]
+    records.append({"Id": "R000005", "Name": "last line wins", "SSN": "555-55-5555", "BirthDate": "2001-01-01"})
+    files = tmp_path / "batches"
+    files.mkdir()
+    messages = [schema_msg(STREAM, props, ["Id"], note), *_batch_files(files, STREAM, [records]), state_msg({})]
+    assert (files / "part-0.jsonl").stat().st_size > 32 * 1024 * 1024
+    settings = {**config, "batch_locations": [str(files)]}
+    run = run_target(settings, _encode(messages), tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _paths(run.stderr)[STREAM] == {"batch_files_duckdb": 1}, run.stderr[-3000:]
+    assert run.summary["streams"][STREAM] == {"received": count + 1, "loaded": count + 1, "dead_lettered": 0}
+    key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
+    table = str(query(Path(config["duckdb_path"]), "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+    landed = query(Path(config["duckdb_path"]), f'SELECT id, name, ssn, birth_date FROM "{table}"')
+    assert len(landed) == count
+    for row_id, name, protected_ssn, protected_birth in landed:
+        i = int(row_id[1:])
+        want_ssn, want_born = ("555-55-5555", "2001-01-01") if i == 5 else (ssn(i), born(i))
+        assert name == ("last line wins" if i == 5 else f"{'n' * 300}{i}")
+        assert (protected_ssn and engine_decrypt(protected_ssn, key)) == want_ssn, row_id
+        assert engine_decrypt(protected_birth, key).startswith(want_born), row_id

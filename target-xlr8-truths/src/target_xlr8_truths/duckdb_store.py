@@ -36,10 +36,23 @@ _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 _REFUSED = "xlr8-fast-path-refused: "  # error() text that makes a file take the record path
+_FUNCTION = "__xlr8_rewrite_"  # prefix of the Python scalar functions an INSERT of one BATCH file calls
 
 
 class FastPathRefused(ValueError):
     """A BATCH file needs record-level handling (missing keys, inexact numbers); the transaction rolls back."""
+
+
+def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """``function`` with its FastPathRefused carrying the marker that survives DuckDB's error text."""
+
+    def call(value: t.Any) -> t.Any:
+        try:
+            return function(value)
+        except FastPathRefused as exc:
+            raise FastPathRefused(_REFUSED + str(exc)) from None
+
+    return call
 
 
 class StoreLockedError(RuntimeError):
@@ -185,10 +198,15 @@ class DuckDBStore(Store):
         super().__init__(run, profile_interval_seconds)
         self.path = path
         self.spool = spool
+        self._functions = 0  # scalar functions registered so far (each BATCH file's get their own names)
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
-            self.con = duckdb.connect(str(Path(path).expanduser()), config={"memory_limit": memory_limit})
+            # insertion order preserved (DuckDB's default, relied on: BATCH rows keep their file's line order)
+            self.con = duckdb.connect(
+                str(Path(path).expanduser()),
+                config={"memory_limit": memory_limit, "preserve_insertion_order": True},
+            )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(
@@ -306,12 +324,17 @@ class DuckDBStore(Store):
         the transaction rolls back (FastPathRefused). The new rows are then upserted as ``_merge`` upserts a stage:
         older rows holding one of their keys are deleted, then all but the last of the file's rows per key (rows
         of this transaction have higher row ids than every committed row, in file order), then, with
-        ``hard_delete``, the new rows marked deleted. Files with PII columns are staged instead (``Batch.private``)."""
-        if batch.private:
+        ``hard_delete``, the new rows marked deleted.
+
+        Values the record path writes through Python (``Batch.rewrite``: PII protected, nested JSON with
+        fractions) are passed through the same functions inside the INSERT, as DuckDB scalar functions applied to
+        each row's own value: no second read, no UPDATE, and plaintext PII exists only in the read's vectors, never
+        in a table. A file whose key column is itself protected is staged instead (``_stage_files``)."""
+        keys = batch.info.key_columns
+        if batch.private and batch.protected & set(keys):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        keys = batch.info.key_columns
         spec, raw, converted, bad = _batch_file_columns(batch.columns, batch.text_decimals)
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
@@ -319,10 +342,16 @@ class DuckDBStore(Store):
             for column, condition in bad
         ]
         guard = " ".join(f"WHEN {condition} THEN error({_literal(_REFUSED + why)})" for condition, why in checks)
+        functions = self._register_rewrites(batch.rewrite)
         params: list[t.Any] = []
         projected = []
         for column in batch.columns:
             value = quote(column.name)
+            if column.name in functions:
+                condition = batch.rewrite[column.name][0]
+                value = f"CASE WHEN {condition} THEN {functions[column.name]}(CAST({value} AS VARCHAR)) END"
+                if column.name not in batch.protected:  # nested JSON without fractions stays as DuckDB read it
+                    value = f"COALESCE({value}, {quote(column.name)})"
             if column.source == "_sdc_extracted_at" and batch.extracted is not None:
                 value = f"COALESCE({value}, ?)"
                 params.append(batch.extracted)
@@ -332,18 +361,20 @@ class DuckDBStore(Store):
         loaded = 0
         for path in batch.files:
             select = (
-                f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT {', '.join(raw)} "  # noqa: S608
-                f"FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
+                f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT "  # noqa: S608
+                f"{', '.join(raw)} FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
                 f"maximum_object_size={MAX_OBJECT})))" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
             )
             column_list = ", ".join(quote(c.name) for c in batch.columns)
             try:
                 row = self.fetchone(f"INSERT INTO {qt} ({column_list}) {select}", params)
-            except duckdb.InvalidInputException as exc:
+            except duckdb.Error as exc:  # the transaction is rolled back, and the functions' registration with it
                 if _REFUSED not in str(exc):
                     raise
-                raise FastPathRefused(str(exc).split(_REFUSED, 1)[1]) from None
+                raise FastPathRefused(str(exc).split(_REFUSED, 1)[1].splitlines()[0]) from None
             loaded += int(row[0]) if row else 0
+        for name in functions.values():
+            self.con.remove_function(name)
         if keys:
             partition = ", ".join(quote(k) for k in keys)
             if before is not None:
@@ -364,9 +395,19 @@ class DuckDBStore(Store):
                 )
         if batch.hard_delete and "_sdc_deleted_at" in kinds:
             self.execute(f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL")  # noqa: S608
-        if batch.rewrite:
-            self._rewrite_stage(table, batch.rewrite, new)
         return loaded
+
+    def _register_rewrites(self, rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]) -> dict[str, str]:
+        """Each rewrite's function as a DuckDB scalar function (text in, text out, NULL passed through), named per
+        call; a value it refuses raises with the marker ``insert_files`` turns into FastPathRefused."""
+        names: dict[str, str] = {}
+        for column, (_, function) in rewrites.items():
+            self._functions += 1
+            name = f"{_FUNCTION}{self._functions}"
+            # side effects: every call runs (encryption draws a fresh nonce per value; nothing is folded or reused)
+            self.con.create_function(name, _marking_refusals(function), ["varchar"], "varchar", side_effects=True)
+            names[column] = name
+        return names
 
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""

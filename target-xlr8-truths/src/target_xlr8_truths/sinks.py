@@ -356,6 +356,7 @@ class TruthsSink(BatchSink):
             batch.text_decimals = self._text_decimals
             batch.rewrite = self._batch_rewrites
             batch.private = bool(self._protected_stored)
+            batch.protected = frozenset(c.name for c in self._protected_stored.values())
         self.target.busy = True
         try:
             loaded = self.target.store.write_batch(batch)

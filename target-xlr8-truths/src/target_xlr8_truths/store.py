@@ -116,9 +116,11 @@ class Batch:
     rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
     #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
     extracted: dt.datetime | None = None
-    #: For ``files``: some stored column is PII-protected. Such files are staged in a temp table and protected
-    #: there, so plaintext never reaches the stored table's blocks (``Store.insert_files`` is not used).
+    #: For ``files``: some stored column is PII-protected (``protected``: those columns' names, each also in
+    #: ``rewrite``). Plaintext never reaches a table: DuckDB's INSERT protects each row's value as it reads it
+    #: (a Python scalar function); a file whose key is protected is staged and protected there.
     private: bool = False
+    protected: frozenset[str] = frozenset()
 
 
 class Store(abc.ABC):
