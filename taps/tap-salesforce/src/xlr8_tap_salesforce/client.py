@@ -34,7 +34,7 @@ from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_marked, loads_with
+from xlr8_kit.singer_io import RawNumbers, decimal_keeps_text, loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -229,15 +229,20 @@ class SalesforceClient:
             yield records
 
     def query_pages_marked(
-        self, soql: str, *, include_deleted: bool = False
+        self, soql: str, *, include_deleted: bool = False, numbers: RawNumbers | None = None
     ) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
-        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``)."""
+        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``); with
+        ``numbers``, fractional numbers as it gives them (records only the kit's writer reads)."""
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
         while True:
             response = self.request("GET", url, params=params, headers=headers)
-            body, plain = loads_marked(response.content, canonical_decimal)  # one spelling per value (as get_json)
+            # One spelling per value (as get_json), as a Decimal or as the text the writer writes for it.
+            if numbers is None:
+                body, plain = loads_marked(response.content, canonical_decimal)
+            else:
+                body, plain = numbers.loads_marked(response.content)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
@@ -349,6 +354,18 @@ def canonical_decimal(text: str) -> Decimal:
 
 
 _ZERO = Decimal(0)
+
+
+def _canonical_keeps_text(text: str) -> bool:
+    """``str(canonical_decimal(text)) == text``: nothing to strip, and ``Decimal`` writes it as it is."""
+    return text[-1] != "0" and decimal_keeps_text(text)
+
+
+def canonical_numbers() -> RawNumbers:
+    """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``)."""
+    return RawNumbers(canonical_decimal, _canonical_keeps_text)
+
+
 #: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
 _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
     "boolean": _csv_boolean,
@@ -691,31 +708,49 @@ class SalesforceStream(KitRESTStream):
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
             finish = self._finisher()
+            numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
                 header = rows.fieldnames  # the page's first line
                 if header is None:
                     continue  # an empty page
-                build = self._csv_builder(list(header), fields)
-                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_csv_builder)
+                build = self._csv_builder(list(header), fields, numbers)
+                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
                 for row in rows.reader:  # the DictReader's rows, as lists
                     if row:  # DictReader skips blank lines too
                         yield finish(build(row))
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
-            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes)
+            pages = self.client.query_pages_marked(
+                soql, include_deleted=self.tracks_deletes, numbers=self._written_numbers()
+            )
             for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
                 self.records_plain = plain
                 for record in page:
                     yield finish(record)
 
-    def _csv_builder(self, header: list[str], fields: list[str]) -> t.Callable[[list[str]], dict[str, t.Any]]:
+    def _written_numbers(self) -> RawNumbers | None:
+        """Fractional numbers as the text the writer writes for them, when only the writer reads the records and
+        no filter of this stream compares values (the replication key is a datetime: never a number)."""
+        if self.records_written_only and self.universal_filter is None:
+            return canonical_numbers()
+        return None
+
+    def _csv_builder(
+        self, header: list[str], fields: list[str], numbers: RawNumbers | None = None
+    ) -> t.Callable[[list[str]], dict[str, t.Any]]:
         """A function turning one Bulk CSV row (a list under ``header``) into the record REST would give, as the
         page's ``csv.DictReader`` row would become it: CSV has no null (an empty or missing cell is null), typed
         cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
-        past the header ignored, a repeated column name read from its last column. Planned once per page."""
+        past the header ignored, a repeated column name read from its last column. Planned once per page. With
+        ``numbers``, fractional columns as it gives them."""
         typed_columns, compounds = self._csv_plan(fields)
+        if numbers is not None:
+            fraction = numbers.__getitem__
+            typed_columns = [
+                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
+            ]
         width = len(header)
         index = {name: position for position, name in enumerate(header)}
         missing = width  # each row's cells get one null after the last column
