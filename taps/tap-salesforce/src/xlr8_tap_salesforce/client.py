@@ -28,7 +28,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.http.classify import ResponseClassifier, Verdict
+from xlr8_kit.http.classify import ResponseClassifier, Verdict, keep_parsed
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
@@ -57,6 +57,8 @@ MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
 #: Re-issues of one stream's query after expired cursors before giving up.
 MAX_QUERY_RESTARTS = 3
+#: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
+_PAGE = "_xlr8_salesforce_page"
 
 
 class SalesforceAPIError(ClientRequestError):
@@ -151,8 +153,10 @@ class SalesforceClient:
         params: dict[str, t.Any] | None = None,
         json_body: t.Any = None,
         headers: dict[str, str] | None = None,
+        classify: Callable[[requests.Response], Verdict] | None = None,
     ) -> requests.Response:
-        """One logical call: the session retries and guards; Salesforce error bodies become typed errors."""
+        """One logical call: the session retries and guards; Salesforce error bodies become typed errors.
+        ``classify`` replaces the client's classifier for this call's responses."""
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
@@ -165,7 +169,9 @@ class SalesforceClient:
         # The session signs each attempt itself (a retry after a wait carries a fresh token) and turns a 401
         # INVALID_SESSION_ID into one forced refresh and one retry.
         send = t.cast("t.Any", self.session.send)
-        response: requests.Response = send(prepared, classify=self.classifier.classify, authenticate=self.authenticator)
+        response: requests.Response = send(
+            prepared, classify=classify or self.classifier.classify, authenticate=self.authenticator
+        )
         if response.status_code >= 400:
             self._raise_error(method, response)
         return response
@@ -236,13 +242,15 @@ class SalesforceClient:
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+        # One spelling per value (as get_json), as a Decimal or as the text the writer writes for it.
+        parse = (
+            functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
+        )
+        classify = functools.partial(self._classify_page, parse)
         while True:
-            response = self.request("GET", url, params=params, headers=headers)
-            # One spelling per value (as get_json), as a Decimal or as the text the writer writes for it.
-            if numbers is None:
-                body, plain = loads_marked(response.content, canonical_decimal)
-            else:
-                body, plain = numbers.loads_marked(response.content)
+            response = self.request("GET", url, params=params, headers=headers, classify=classify)
+            parsed = response.__dict__.pop(_PAGE, None)
+            body, plain = parsed if parsed is not None else parse(response.content)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
@@ -251,6 +259,19 @@ class SalesforceClient:
             if body.get("done", True) or not next_url:
                 return
             url, params = self.instance_url + next_url, None
+
+    def _classify_page(self, parse: Callable[[bytes], tuple[t.Any, bool]], response: requests.Response) -> Verdict:
+        """The classifier's verdict on a query page, the page parsed once: the classifier reads the parse instead
+        of probing the body again, and the caller takes the parse from the response."""
+        if 200 <= response.status_code < 300 and response.content:
+            try:
+                page = parse(response.content)
+            except (ValueError, RecursionError):
+                pass  # cut, or not JSON: the classifier's own rules decide
+            else:
+                response.__dict__[_PAGE] = page
+                keep_parsed(response, page[0])
+        return self.classifier.classify(response)
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
