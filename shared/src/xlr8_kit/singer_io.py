@@ -59,6 +59,8 @@ _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
+#: Pieces of a RECORD line ``record_emitter`` holds (head, record, middle, clock, end): the same block of lines.
+_LINE_PIECES = 5
 
 
 def loads_exact(content: bytes | str) -> t.Any:
@@ -286,7 +288,7 @@ class KitSingerWriter(SingerWriter):
 
     def __init__(self) -> None:
         super().__init__()
-        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written.
+        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written, whole or in pieces.
         self._pending: list[bytes] = []
 
     def serialize_message(self, message: t.Any) -> str:
@@ -314,10 +316,11 @@ class KitSingerWriter(SingerWriter):
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
+        end = b'"}\n'
         pending = self._pending
-        append = pending.append
+        extend = pending.extend  # a line's pieces, joined once per block in flush (not once per line, then again)
+        block = BLOCK_LINES * _LINE_PIECES
         encode = _ENCODER.encode
-        join = b"".join
         write_message = self.write_message
         flush = self.flush
         extracted = IsoClock()  # the text of the SDK's utc_now().isoformat(sep="T")
@@ -329,8 +332,8 @@ class KitSingerWriter(SingerWriter):
             body = encode(record)
             if not body.isascii() or b"\x7f" in body:
                 body = _ascii_bytes(body)
-            append(join((head, body, middle, extracted(), b'"}\n')))
-            if len(pending) >= BLOCK_LINES:
+            extend((head, body, middle, extracted(), end))
+            if len(pending) >= block:
                 flush()
 
         return emit
