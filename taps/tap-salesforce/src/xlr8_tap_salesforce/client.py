@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import logging
 import operator
 import time
@@ -57,6 +58,8 @@ MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
 #: Re-issues of one stream's query after expired cursors before giving up.
 MAX_QUERY_RESTARTS = 3
+#: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams).
+BULK_CHUNK = 2000
 #: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
 _PAGE = "_xlr8_salesforce_page"
 
@@ -399,6 +402,23 @@ _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
 _is_not_none = functools.partial(operator.is_not, None)
 
 
+def _drop_delivered(
+    page: list[dict[str, t.Any]], rk: str, last_value: str | None, last_ids: set[str]
+) -> tuple[list[dict[str, t.Any]], str | None, set[str]]:
+    """``page`` without records already delivered (same timestamp as the last one seen, same Id), and the last
+    timestamp and its Ids after it."""
+    kept = []
+    for record in page:
+        value = record.get(rk)
+        if value is not None and value == last_value and record["Id"] in last_ids:
+            continue  # delivered already (same timestamp, same Id)
+        if value != last_value:
+            last_value, last_ids = value, set()
+        last_ids.add(record["Id"])
+        kept.append(record)
+    return kept, last_value, last_ids
+
+
 class SalesforceStream(KitRESTStream):
     """Base of every sObject stream. Subclasses (built in ``streams.py``) only declare annotations."""
 
@@ -481,10 +501,11 @@ class SalesforceStream(KitRESTStream):
         start_value = self._start_value(context)
         try:
             self._sf_tap.start_bulk_jobs_ahead()
-            for record in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
-                if plan is not None and not plan.matches(record):
-                    continue  # the part of the universal filter SOQL cannot apply exactly
-                yield record
+            for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
+                if plan is None:
+                    yield from page  # records pass up in pages: one generator per record, not four
+                else:
+                    yield from filter(plan.matches, page)  # the part of the universal filter SOQL cannot apply
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
             self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
@@ -495,27 +516,37 @@ class SalesforceStream(KitRESTStream):
                 exc,
             )
 
-    def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[dict[str, t.Any]]:
-        """Read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
+    def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
         checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
-        the query to be re-issued from the last record emitted. Server cursors are never persisted."""
+        the query to be re-issued from the last record emitted. Server cursors are never persisted. A page is
+        emitted whole before the next one is asked for, so the run's own point is the end of the last page."""
         rk = self.replication_key
         if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
             yield from self._read_window(None, None)
             return
+        values = operator.methodcaller("get", rk)
+        ids = operator.itemgetter("Id")
         last_value, last_ids = start_value, set(boundary)
         restarts = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
             try:
-                for record in self._read_window(lower, None):
-                    value = record.get(rk)
-                    if value is not None and value == last_value and record["Id"] in last_ids:
-                        continue  # delivered already (same timestamp, same Id)
-                    if value != last_value:
-                        last_value, last_ids = value, set()
-                    last_ids.add(record["Id"])
-                    yield record
+                for page in self._read_window(lower, None):
+                    if not page:
+                        continue
+                    page_values = list(map(values, page))
+                    page_ids = list(map(ids, page))
+                    if page_values[0] == last_value or len(set(page_ids)) != len(page_ids):
+                        # Ids delivered at the last timestamp may come again: record by record
+                        page, last_value, last_ids = _drop_delivered(page, rk, last_value, last_ids)
+                    else:  # nothing to skip: each Id once, and the first timestamp is not the last one seen
+                        last_value = page_values[-1]
+                        run = len(page_values) - 1
+                        while run > 0 and page_values[run - 1] == last_value:
+                            run -= 1
+                        last_ids = set(page_ids[run:])
+                    yield page
                 return
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
@@ -668,12 +699,12 @@ class SalesforceStream(KitRESTStream):
             self._api_choice = choice
         return self._api_choice
 
-    def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+    def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
         yielded = False
         try:
-            for record in self._fetch(lower, upper):
-                yielded = True
-                yield record
+            for page in self._fetch(lower, upper):
+                yielded = yielded or bool(page)
+                yield page
         except QueryTimeoutError:
             if yielded or not self.replication_key:
                 raise
@@ -719,7 +750,9 @@ class SalesforceStream(KitRESTStream):
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
 
-    def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+    def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The window's records, finished, in pages (REST pages as they come; Bulk pages in ``BULK_CHUNK`` rows
+        at a time, read as they stream)."""
         fields = self.selected_fields()
         if self.choose_api(lower) == "bulk":
             soql = self._soql(self._bulk_fields(fields), lower, upper)
@@ -737,9 +770,9 @@ class SalesforceStream(KitRESTStream):
                     continue  # an empty page
                 build = self._csv_builder(list(header), fields, numbers)
                 self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
-                for row in rows.reader:  # the DictReader's rows, as lists
-                    if row:  # DictReader skips blank lines too
-                        yield finish(build(row))
+                reader = rows.reader  # the DictReader's rows, as lists
+                while chunk := list(itertools.islice(reader, BULK_CHUNK)):
+                    yield [finish(build(row)) for row in chunk if row]  # DictReader skips blank lines too
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
@@ -748,8 +781,7 @@ class SalesforceStream(KitRESTStream):
             )
             for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
                 self.records_plain = plain
-                for record in page:
-                    yield finish(record)
+                yield list(map(finish, page))
 
     def _written_numbers(self) -> RawNumbers | None:
         """Fractional numbers as the text the writer writes for them, when only the writer reads the records and
