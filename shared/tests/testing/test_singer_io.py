@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import typing as t
@@ -583,3 +584,42 @@ def test_records_are_written_only_in_the_plain_loop_without_post_process(
         tap.sync_all()
     assert _WrittenOnlyStream.seen == expected
     assert not any(stream.records_written_only for stream in tap.streams.values())
+
+
+class _FreezeSeenStream(_PlainSourceStream):
+    """Notes how many objects the garbage collector had frozen while its records were read."""
+
+    name = "freeze_seen"
+    seen: t.ClassVar[list[int]] = []
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        _FreezeSeenStream.seen.append(gc.get_freeze_count())
+        yield from super().get_records(context)
+
+
+class _FreezeTap(_LoopTap):
+    name = "tap-freeze"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_FreezeSeenStream(self)]
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_the_plain_loop_reads_with_the_heap_frozen_and_hands_it_back(frozen_before: bool, monkeypatch: t.Any) -> None:
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+    _FreezeSeenStream.seen.clear()
+    tap = _FreezeTap(config={}, parse_env_config=False)
+    if frozen_before:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with redirect_stdout(io.StringIO()):
+            tap.sync_all()
+        after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert _FreezeSeenStream.seen[0] > 0
+    if frozen_before:
+        assert after == before  # someone else's frozen heap stays as they left it
+    else:
+        assert before == after == 0
