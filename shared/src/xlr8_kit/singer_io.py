@@ -59,6 +59,8 @@ _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
 #: Lines held before one write to stdout (bounded memory, few system calls).
 BLOCK_LINES = 512
+#: Pieces of a RECORD line ``record_emitter`` holds (head, record, middle, clock, end): the same block of lines.
+_LINE_PIECES = 5
 
 
 def loads_exact(content: bytes | str) -> t.Any:
@@ -113,6 +115,50 @@ def loads_marked(content: bytes | str, parse_float: t.Callable[[str], Decimal]) 
     except msgspec.DecodeError:
         value = json.loads(content, parse_float=parse_float)
     return value, _is_plain(value) if type(value) in _CONTAINERS else type(value) in _PLAIN_TYPES
+
+
+class RawNumbers(dict[str, msgspec.Raw]):
+    """Number texts as the kit's writer writes ``decimal(text)``, held as ``msgspec.Raw`` (written verbatim): for
+    records whose only reader is the writer (``KitRESTStream.records_written_only``), a page's fractional numbers
+    need no ``Decimal`` built and then turned back into text. ``verbatim(text)`` says when that text is ``text``
+    itself (the usual case: no Python call beyond it). A dict, so a text seen before (coordinates, prices, a Bulk
+    column's zero padding) is found in C; cleared when it holds ``limit`` texts (bounded memory). Use its
+    ``__getitem__`` as a JSON ``float_hook`` (``loads_marked``) or a CSV cell converter."""
+
+    __slots__ = ("_decimal", "_limit", "_verbatim")
+
+    def __init__(
+        self, decimal: t.Callable[[str], Decimal], verbatim: t.Callable[[str], bool], *, limit: int = 16_384
+    ) -> None:
+        super().__init__()
+        self._decimal = decimal
+        self._verbatim = verbatim
+        self._limit = limit
+
+    def __missing__(self, text: str) -> msgspec.Raw:
+        if len(self) >= self._limit:
+            self.clear()
+        raw = self[text] = msgspec.Raw(text if self._verbatim(text) else str(self._decimal(text)))
+        return raw
+
+    def loads_marked(self, content: bytes | str) -> tuple[t.Any, bool]:
+        """``loads_marked(content, decimal)`` with fractional numbers as this map gives them; what msgspec refuses
+        (``NaN`` literals) is parsed by ``loads_marked`` itself (Decimals, plain or not as ``_is_plain`` finds)."""
+        try:
+            return _decoder_for(self.__getitem__).decode(content), True
+        except msgspec.DecodeError:
+            return loads_marked(content, self._decimal)
+
+
+#: ``str(Decimal(text))`` has an exponent for these fractions (first significant digit past the sixth place).
+_TINY_FRACTIONS = ("0.000000", "-0.000000")
+
+
+def decimal_keeps_text(text: str) -> bool:
+    """True when ``str(Decimal(text))`` is ``text`` for a JSON number with a fraction or exponent (what a
+    ``float_hook`` receives): no exponent, and not so small that ``Decimal`` writes one (``0.0000001`` is
+    ``1E-7``)."""
+    return "e" not in text and "E" not in text and not text.startswith(_TINY_FRACTIONS)
 
 
 #: ``$.name[*]``: the records are the array under one top-level member.
@@ -242,7 +288,7 @@ class KitSingerWriter(SingerWriter):
 
     def __init__(self) -> None:
         super().__init__()
-        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written.
+        #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written, whole or in pieces.
         self._pending: list[bytes] = []
 
     def serialize_message(self, message: t.Any) -> str:
@@ -270,10 +316,11 @@ class KitSingerWriter(SingerWriter):
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
+        end = b'"}\n'
         pending = self._pending
-        append = pending.append
+        extend = pending.extend  # a line's pieces, joined once per block in flush (not once per line, then again)
+        block = BLOCK_LINES * _LINE_PIECES
         encode = _ENCODER.encode
-        join = b"".join
         write_message = self.write_message
         flush = self.flush
         extracted = IsoClock()  # the text of the SDK's utc_now().isoformat(sep="T")
@@ -285,8 +332,8 @@ class KitSingerWriter(SingerWriter):
             body = encode(record)
             if not body.isascii() or b"\x7f" in body:
                 body = _ascii_bytes(body)
-            append(join((head, body, middle, extracted(), b'"}\n')))
-            if len(pending) >= BLOCK_LINES:
+            extend((head, body, middle, extracted(), end))
+            if len(pending) >= block:
                 flush()
 
         return emit

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import typing as t
 from contextlib import redirect_stdout
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
@@ -21,8 +24,11 @@ from xlr8_kit.singer_io import (
     BLOCK_LINES,
     IsoClock,
     KitSingerWriter,
+    RawNumbers,
+    decimal_keeps_text,
     json_array_length,
     loads_exact,
+    loads_marked,
     loads_with,
     record_line,
 )
@@ -479,3 +485,141 @@ def test_extract_records_is_extract_jsonpath(expression: str, data: t.Any) -> No
         got = list(extract_records(expression, data))
     assert got == expected
     assert all(a is b for a, b in zip(got, expected, strict=True))  # the same records, not copies
+
+
+_NUMBER_TEXTS = st.from_regex(r"\A-?(0|[1-9][0-9]{0,12})(\.[0-9]{1,12})?([eE][-+]?[0-9]{1,3})?\Z") | st.from_regex(
+    r"\A-?0\.0{0,9}[0-9]{1,4}\Z"
+)
+
+
+@given(_NUMBER_TEXTS)
+def test_raw_numbers_write_the_text_written_for_the_decimal(text: str) -> None:
+    numbers = RawNumbers(Decimal, decimal_keeps_text, limit=4)
+    assert bytes(numbers[text]) == str(Decimal(text)).encode()  # msgspec writes a Decimal as its str
+    if decimal_keeps_text(text):
+        assert str(Decimal(text)) == text
+
+
+def test_raw_numbers_are_bounded_and_found_again() -> None:
+    numbers = RawNumbers(Decimal, decimal_keeps_text, limit=3)
+    first = numbers["1.5"]
+    assert numbers["1.5"] is first
+    for text in ("2.5", "3.5", "4.5"):
+        numbers[text]
+    assert len(numbers) <= 3
+    assert bytes(numbers["1e2"]) == b"1E+2"
+
+
+@pytest.mark.parametrize(
+    ("body", "plain"),
+    [
+        (b'{"records": [{"a": 1.50, "b": 1e400, "c": 12, "d": "x\\u00e9", "e": [0.0000001, {"f": -2.5}]}]}', True),
+        (b'{"records": [{"x": NaN, "y": 1.5}]}', False),  # msgspec refuses NaN: Decimals and floats, as loads_marked
+    ],
+)
+def test_raw_numbers_pages_write_the_lines_of_decimal_pages(body: bytes, plain: bool, monkeypatch: t.Any) -> None:
+    numbers = RawNumbers(Decimal, decimal_keeps_text)
+    raw_value, raw_plain = numbers.loads_marked(body)
+    decimal_value, decimal_plain = loads_marked(body, Decimal)
+    assert raw_plain is decimal_plain is plain
+    if not plain:
+        assert repr(raw_value) == repr(decimal_value)
+        return
+    out = io.BytesIO()
+    monkeypatch.setattr("sys.stdout", SimpleNamespace(buffer=out, flush=lambda: None))
+    lines = []
+    for value in (raw_value, decimal_value):
+        writer = KitSingerWriter()
+        emit = writer.record_emitter("s", None)
+        for record in value["records"]:
+            emit(record, True)
+        writer.flush()
+        lines.append(out.getvalue().replace(b"\n", b"").split(b'"time_extracted"')[0])
+        out.seek(0)
+        out.truncate()
+    assert lines[0] == lines[1]
+    assert b'"a":1.50,' in lines[0]
+    assert b'"e":[1E-7,{"f":-2.5}]' in lines[0]
+
+
+class _WrittenOnlyStream(_PlainSourceStream):
+    """Notes what ``records_written_only`` said while its records were read."""
+
+    name = "written_only"
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    seen: t.ClassVar[list[bool]] = []
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        _WrittenOnlyStream.seen.append(self.records_written_only)
+        yield from super().get_records(context)
+
+
+class _WrittenOnlyProcessed(_WrittenOnlyStream):
+    name = "written_only_processed"
+
+    def post_process(self, row: dict, context: t.Any = None) -> dict | None:
+        return row
+
+
+class _WrittenOnlyConformed(_WrittenOnlyStream):
+    name = "written_only_conformed"
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+
+
+class _WrittenOnlyTap(_LoopTap):
+    name = "tap-written-only"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_WrittenOnlyStream(self), _WrittenOnlyProcessed(self), _WrittenOnlyConformed(self)]
+
+
+@pytest.mark.parametrize(("sdk_loop", "expected"), [(False, [True, False, False]), (True, [False, False, False])])
+def test_records_are_written_only_in_the_plain_loop_without_post_process(
+    sdk_loop: bool, expected: list[bool], monkeypatch: t.Any
+) -> None:
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    _WrittenOnlyStream.seen.clear()
+    tap = _WrittenOnlyTap(config={}, parse_env_config=False)
+    with redirect_stdout(io.StringIO()):
+        tap.sync_all()
+    assert _WrittenOnlyStream.seen == expected
+    assert not any(stream.records_written_only for stream in tap.streams.values())
+
+
+class _FreezeSeenStream(_PlainSourceStream):
+    """Notes how many objects the garbage collector had frozen while its records were read."""
+
+    name = "freeze_seen"
+    seen: t.ClassVar[list[int]] = []
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        _FreezeSeenStream.seen.append(gc.get_freeze_count())
+        yield from super().get_records(context)
+
+
+class _FreezeTap(_LoopTap):
+    name = "tap-freeze"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_FreezeSeenStream(self)]
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_the_plain_loop_reads_with_the_heap_frozen_and_hands_it_back(frozen_before: bool, monkeypatch: t.Any) -> None:
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+    _FreezeSeenStream.seen.clear()
+    tap = _FreezeTap(config={}, parse_env_config=False)
+    if frozen_before:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with redirect_stdout(io.StringIO()):
+            tap.sync_all()
+        after = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert _FreezeSeenStream.seen[0] > 0
+    if frozen_before:
+        assert after == before  # someone else's frozen heap stays as they left it
+    else:
+        assert before == after == 0

@@ -1,13 +1,15 @@
-"""``canonical_decimal``'s fast path (a fraction not ending in 0, no exponent) gives what the general rule gives."""
+"""``canonical_decimal``'s fast path (a fraction not ending in 0, no exponent) gives what the general rule gives, and
+``canonical_numbers`` the text the writer writes for it."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xlr8_tap_salesforce.client import canonical_decimal
+from xlr8_tap_salesforce.client import canonical_decimal, canonical_numbers
 
 
 def _general(text: str) -> Decimal:
@@ -30,3 +32,25 @@ def test_spellings_of_one_value_read_alike() -> None:
     assert repr(canonical_decimal("100.0")) == "Decimal('100')"
     assert repr(canonical_decimal("-0.0")) == repr(canonical_decimal("0e5")) == "Decimal('0')"
     assert repr(canonical_decimal("7.25")) == "Decimal('7.25')"
+
+
+_WRITE = msgspec.json.Encoder(decimal_format="number").encode
+
+
+@given(st.one_of(number_texts, st.from_regex(r"\A-?0\.0{0,9}[0-9]{1,4}0{0,3}\Z")))
+def test_written_numbers_are_the_text_written_for_the_canonical_decimal(text: str) -> None:
+    """``canonical_numbers`` (records only the writer reads) holds the text the writer writes for the Decimal."""
+    numbers = canonical_numbers()
+    assert _WRITE({"n": numbers[text]}) == _WRITE({"n": canonical_decimal(text)})
+    assert _WRITE({"n": numbers[text]}) == _WRITE({"n": numbers[text]})  # found again: the same text
+
+
+def test_written_numbers_of_tiny_padded_and_exponent_texts() -> None:
+    numbers = canonical_numbers()
+    assert [bytes(numbers[text]) for text in ("0.0000001", "-33.868820000000000", "1e5", "7.25", "-0.0")] == [
+        b"1E-7",
+        b"-33.86882",
+        b"1E+5",
+        b"7.25",
+        b"0",
+    ]

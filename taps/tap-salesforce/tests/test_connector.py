@@ -65,9 +65,9 @@ def _spy_soql(connector: SalesforceConnector) -> list[str]:
     sent: list[str] = []
     real = connector.client.query_pages_marked  # query_pages reads through it too
 
-    def recording(soql: str, *, include_deleted: bool = False) -> Any:
+    def recording(soql: str, **options: Any) -> Any:
         sent.append(soql)
-        return real(soql, include_deleted=include_deleted)
+        return real(soql, **options)
 
     connector.client.query_pages_marked = recording  # type: ignore[method-assign]
     return sent

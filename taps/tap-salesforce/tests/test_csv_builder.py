@@ -10,10 +10,11 @@ import operator
 import typing as t
 from types import SimpleNamespace
 
+import msgspec
 import pytest
 
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream
+from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream, canonical_numbers
 
 FIELD_TYPES = {
     "Id": "id",
@@ -74,3 +75,15 @@ def test_rows_as_lists_give_the_dictreader_records(page: str) -> None:
     build = SalesforceStream._csv_builder(_stream(), list(reader.fieldnames or []), FIELDS)
     found = [build(row) for row in reader.reader if row]
     assert repr(found) == repr(expected)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_rows_with_written_numbers_give_the_lines_of_the_decimal_records(page: str) -> None:
+    """Fractional cells as ``canonical_numbers`` gives them (records only the writer reads) write the same text."""
+    reader = csv.DictReader(io.StringIO(page))
+    header = list(reader.fieldnames or [])
+    rows = [row for row in reader.reader if row]
+    decimals = SalesforceStream._csv_builder(_stream(), header, FIELDS)
+    written = SalesforceStream._csv_builder(_stream(), header, FIELDS, canonical_numbers())
+    encode = msgspec.json.Encoder(decimal_format="number").encode
+    assert [encode(written(row)) for row in rows] == [encode(decimals(row)) for row in rows]

@@ -92,6 +92,14 @@ def _probe(response: requests.Response) -> object:
     return found
 
 
+def keep_parsed(response: requests.Response, body: object) -> None:
+    """The caller parsed ``response``'s whole body to ``body`` (numbers in whatever type it chose) before it is
+    classified: the classifier reads the top-level ``status`` from it instead of probing the whole body again. Only
+    for a body that did parse (a cut one is the classifier's to find)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    response.__dict__[_PROBED] = (isinstance(body, dict), status)
+
+
 def _body_status(response: requests.Response) -> object:
     """``_UNPARSABLE``, or the top-level ``status`` of an object body (None when absent or not an object).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import logging
 import operator
 import time
@@ -28,13 +29,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.http.classify import ResponseClassifier, Verdict
+from xlr8_kit.http.classify import ResponseClassifier, Verdict, keep_parsed
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import loads_marked, loads_with
+from xlr8_kit.singer_io import RawNumbers, decimal_keeps_text, loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -57,6 +58,11 @@ MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
 #: Re-issues of one stream's query after expired cursors before giving up.
 MAX_QUERY_RESTARTS = 3
+#: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
+#: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
+BULK_CHUNK = 100
+#: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
+_PAGE = "_xlr8_salesforce_page"
 
 
 class SalesforceAPIError(ClientRequestError):
@@ -151,8 +157,10 @@ class SalesforceClient:
         params: dict[str, t.Any] | None = None,
         json_body: t.Any = None,
         headers: dict[str, str] | None = None,
+        classify: Callable[[requests.Response], Verdict] | None = None,
     ) -> requests.Response:
-        """One logical call: the session retries and guards; Salesforce error bodies become typed errors."""
+        """One logical call: the session retries and guards; Salesforce error bodies become typed errors.
+        ``classify`` replaces the client's classifier for this call's responses."""
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
@@ -165,7 +173,9 @@ class SalesforceClient:
         # The session signs each attempt itself (a retry after a wait carries a fresh token) and turns a 401
         # INVALID_SESSION_ID into one forced refresh and one retry.
         send = t.cast("t.Any", self.session.send)
-        response: requests.Response = send(prepared, classify=self.classifier.classify, authenticate=self.authenticator)
+        response: requests.Response = send(
+            prepared, classify=classify or self.classifier.classify, authenticate=self.authenticator
+        )
         if response.status_code >= 400:
             self._raise_error(method, response)
         return response
@@ -229,15 +239,22 @@ class SalesforceClient:
             yield records
 
     def query_pages_marked(
-        self, soql: str, *, include_deleted: bool = False
+        self, soql: str, *, include_deleted: bool = False, numbers: RawNumbers | None = None
     ) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
-        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``)."""
+        """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``); with
+        ``numbers``, fractional numbers as it gives them (records only the kit's writer reads)."""
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+        # One spelling per value (as get_json), as a Decimal or as the text the writer writes for it.
+        parse = (
+            functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
+        )
+        classify = functools.partial(self._classify_page, parse)
         while True:
-            response = self.request("GET", url, params=params, headers=headers)
-            body, plain = loads_marked(response.content, canonical_decimal)  # one spelling per value (as get_json)
+            response = self.request("GET", url, params=params, headers=headers, classify=classify)
+            parsed = response.__dict__.pop(_PAGE, None)
+            body, plain = parsed if parsed is not None else parse(response.content)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
@@ -246,6 +263,19 @@ class SalesforceClient:
             if body.get("done", True) or not next_url:
                 return
             url, params = self.instance_url + next_url, None
+
+    def _classify_page(self, parse: Callable[[bytes], tuple[t.Any, bool]], response: requests.Response) -> Verdict:
+        """The classifier's verdict on a query page, the page parsed once: the classifier reads the parse instead
+        of probing the body again, and the caller takes the parse from the response."""
+        if 200 <= response.status_code < 300 and response.content:
+            try:
+                page = parse(response.content)
+            except (ValueError, RecursionError):
+                pass  # cut, or not JSON: the classifier's own rules decide
+            else:
+                response.__dict__[_PAGE] = page
+                keep_parsed(response, page[0])
+        return self.classifier.classify(response)
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
@@ -349,6 +379,18 @@ def canonical_decimal(text: str) -> Decimal:
 
 
 _ZERO = Decimal(0)
+
+
+def _canonical_keeps_text(text: str) -> bool:
+    """``str(canonical_decimal(text)) == text``: nothing to strip, and ``Decimal`` writes it as it is."""
+    return text[-1] != "0" and decimal_keeps_text(text)
+
+
+def canonical_numbers() -> RawNumbers:
+    """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``)."""
+    return RawNumbers(canonical_decimal, _canonical_keeps_text)
+
+
 #: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
 _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
     "boolean": _csv_boolean,
@@ -359,6 +401,23 @@ _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
     "percent": canonical_decimal,
 }
 _is_not_none = functools.partial(operator.is_not, None)
+
+
+def _drop_delivered(
+    page: list[dict[str, t.Any]], rk: str, last_value: str | None, last_ids: set[str]
+) -> tuple[list[dict[str, t.Any]], str | None, set[str]]:
+    """``page`` without records already delivered (same timestamp as the last one seen, same Id), and the last
+    timestamp and its Ids after it."""
+    kept = []
+    for record in page:
+        value = record.get(rk)
+        if value is not None and value == last_value and record["Id"] in last_ids:
+            continue  # delivered already (same timestamp, same Id)
+        if value != last_value:
+            last_value, last_ids = value, set()
+        last_ids.add(record["Id"])
+        kept.append(record)
+    return kept, last_value, last_ids
 
 
 class SalesforceStream(KitRESTStream):
@@ -443,10 +502,11 @@ class SalesforceStream(KitRESTStream):
         start_value = self._start_value(context)
         try:
             self._sf_tap.start_bulk_jobs_ahead()
-            for record in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
-                if plan is not None and not plan.matches(record):
-                    continue  # the part of the universal filter SOQL cannot apply exactly
-                yield record
+            for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
+                if plan is None:
+                    yield from page  # records pass up in pages: one generator per record, not four
+                else:
+                    yield from filter(plan.matches, page)  # the part of the universal filter SOQL cannot apply
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
             self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
@@ -457,27 +517,37 @@ class SalesforceStream(KitRESTStream):
                 exc,
             )
 
-    def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[dict[str, t.Any]]:
-        """Read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
+    def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
         checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
-        the query to be re-issued from the last record emitted. Server cursors are never persisted."""
+        the query to be re-issued from the last record emitted. Server cursors are never persisted. A page is
+        emitted whole before the next one is asked for, so the run's own point is the end of the last page."""
         rk = self.replication_key
         if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
             yield from self._read_window(None, None)
             return
+        values = operator.methodcaller("get", rk)
+        ids = operator.itemgetter("Id")
         last_value, last_ids = start_value, set(boundary)
         restarts = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
             try:
-                for record in self._read_window(lower, None):
-                    value = record.get(rk)
-                    if value is not None and value == last_value and record["Id"] in last_ids:
-                        continue  # delivered already (same timestamp, same Id)
-                    if value != last_value:
-                        last_value, last_ids = value, set()
-                    last_ids.add(record["Id"])
-                    yield record
+                for page in self._read_window(lower, None):
+                    if not page:
+                        continue
+                    page_values = list(map(values, page))
+                    page_ids = list(map(ids, page))
+                    if page_values[0] == last_value or len(set(page_ids)) != len(page_ids):
+                        # Ids delivered at the last timestamp may come again: record by record
+                        page, last_value, last_ids = _drop_delivered(page, rk, last_value, last_ids)
+                    else:  # nothing to skip: each Id once, and the first timestamp is not the last one seen
+                        last_value = page_values[-1]
+                        run = len(page_values) - 1
+                        while run > 0 and page_values[run - 1] == last_value:
+                            run -= 1
+                        last_ids = set(page_ids[run:])
+                    yield page
                 return
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
@@ -630,12 +700,12 @@ class SalesforceStream(KitRESTStream):
             self._api_choice = choice
         return self._api_choice
 
-    def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+    def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
         yielded = False
         try:
-            for record in self._fetch(lower, upper):
-                yielded = True
-                yield record
+            for page in self._fetch(lower, upper):
+                yielded = yielded or bool(page)
+                yield page
         except QueryTimeoutError:
             if yielded or not self.replication_key:
                 raise
@@ -681,7 +751,9 @@ class SalesforceStream(KitRESTStream):
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
 
-    def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[dict[str, t.Any]]:
+    def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
+        """The window's records, finished, in pages (REST pages as they come; Bulk result pages ``BULK_CHUNK`` rows
+        at a time, read as they stream)."""
         fields = self.selected_fields()
         if self.choose_api(lower) == "bulk":
             soql = self._soql(self._bulk_fields(fields), lower, upper)
@@ -691,35 +763,56 @@ class SalesforceStream(KitRESTStream):
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
             finish = self._finisher()
+            numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
                 header = rows.fieldnames  # the page's first line
                 if header is None:
                     continue  # an empty page
-                build = self._csv_builder(list(header), fields)
-                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals (_csv_builder)
-                for row in rows.reader:  # the DictReader's rows, as lists
-                    if row:  # DictReader skips blank lines too
-                        yield finish(build(row))
+                build = self._csv_builder(list(header), fields, numbers)
+                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
+                reader = rows.reader  # the DictReader's rows, as lists
+                while chunk := list(itertools.islice(reader, BULK_CHUNK)):
+                    yield [finish(build(row)) for row in chunk if row]  # DictReader skips blank lines too
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
-            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes)
+            pages = self.client.query_pages_marked(
+                soql, include_deleted=self.tracks_deletes, numbers=self._written_numbers()
+            )
             for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
                 self.records_plain = plain
-                for record in page:
-                    yield finish(record)
+                yield list(map(finish, page))
 
-    def _csv_builder(self, header: list[str], fields: list[str]) -> t.Callable[[list[str]], dict[str, t.Any]]:
+    def _written_numbers(self) -> RawNumbers | None:
+        """Fractional numbers as the text the writer writes for them, when only the writer reads the records and
+        no filter of this stream compares values (the replication key is a datetime: never a number)."""
+        if self.records_written_only and self.universal_filter is None:
+            return canonical_numbers()
+        return None
+
+    def _csv_builder(
+        self, header: list[str], fields: list[str], numbers: RawNumbers | None = None
+    ) -> t.Callable[[list[str]], dict[str, t.Any]]:
         """A function turning one Bulk CSV row (a list under ``header``) into the record REST would give, as the
         page's ``csv.DictReader`` row would become it: CSV has no null (an empty or missing cell is null), typed
         cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
-        past the header ignored, a repeated column name read from its last column. Planned once per page."""
+        past the header ignored, a repeated column name read from its last column. Planned once per page. With
+        ``numbers``, fractional columns as it gives them."""
         typed_columns, compounds = self._csv_plan(fields)
+        if numbers is not None:
+            fraction = numbers.__getitem__
+            typed_columns = [
+                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
+            ]
         width = len(header)
         index = {name: position for position, name in enumerate(header)}
         missing = width  # each row's cells get one null after the last column
-        typed = [(index[name], convert) for name, convert in typed_columns if name in index]
+        #: Per column, its converter (None: the cell stays a string).
+        converters: list[t.Callable[[str], t.Any] | None] = [None] * width
+        for name, convert in typed_columns:
+            if name in index:
+                converters[index[name]] = convert
         positions = [index.get(name, missing) for name in fields]
         parts = [(compound, [(key, index.get(part, missing)) for key, part in keys]) for compound, keys in compounds]
         padding = [""] * width
@@ -727,12 +820,11 @@ class SalesforceStream(KitRESTStream):
         def build(row: list[str]) -> dict[str, t.Any]:
             if len(row) != width:
                 row = (row + padding)[:width]
-            cells: list[t.Any] = [cell or None for cell in row]
+            cells: list[t.Any] = [
+                (cell if convert is None else convert(cell)) if cell else None
+                for cell, convert in zip(row, converters, strict=True)
+            ]
             cells.append(None)
-            for position, convert in typed:
-                raw = cells[position]
-                if raw is not None:
-                    cells[position] = convert(raw)
             record = dict(zip(fields, map(cells.__getitem__, positions), strict=True))
             for compound, keys in parts:
                 value = {key: cells[position] for key, position in keys}
