@@ -15,9 +15,9 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   The last range has no upper bound: rows without an ordering value, and rows updated or created during the read
   (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
-  are those of the read page after page when nothing changes. Up to ``width`` ranges are read at once; a range
-  keeps at most ``RANGE_PAGES`` pages in memory (a range grown by inserts waits for the emitter), so memory stays
-  flat whatever the stream's size.
+  are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
+  (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; a range keeps at most ``RANGE_PAGES`` pages in
+  memory (a range grown by inserts waits for the emitter), so memory stays flat whatever the stream's size.
 - A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
   are emitted first, nothing after it is, so state never moves past rows that did not land.
 - The last range's final request may have been sent while earlier ranges were still being read; rows updated
@@ -43,6 +43,9 @@ if t.TYPE_CHECKING:
 
 #: Pages per range: the rows a range is planned to hold (``limit`` each) and the pages it may keep in memory.
 RANGE_PAGES = 8
+
+#: Ranges asked for ahead of the one being emitted, per request in flight.
+RANGES_AHEAD = 2
 
 #: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
 #: every range before it was emitted), or an error.
@@ -114,6 +117,9 @@ class RangedRead:
     ) -> None:
         self.fetch = fetch
         self.width = width
+        #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
+        #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
+        self.ahead = RANGES_AHEAD * width
         self.rows_per_range = rows_per_range
         self.first_rows = first_rows
         #: Ranges planned from the count: the last one has no upper bound (and no ``RowAt`` request).
@@ -185,9 +191,10 @@ class RangedRead:
                 continue
 
     def _start(self, j: int) -> None:
-        """Ask for bound j+1 (unless range j is planned last), then read range j."""
-        if j + 1 < self.planned and len(self._bounds) == j + 1:
-            self._bounds.append(self._executor.submit(self._place, j + 1))
+        """Ask for the bounds up to j+2 not asked for yet (a range's upper bound is then usually known when a
+        thread takes it up), then read range j."""
+        while len(self._bounds) <= min(j + 2, self.planned - 1):
+            self._bounds.append(self._executor.submit(self._place, len(self._bounds)))
         rng = _Range(j)
         rng.future = self._executor.submit(self._read, rng)
         self._ranges.append(rng)
@@ -203,7 +210,7 @@ class RangedRead:
         everything before it was emitted."""
         self._order_attribute, self._key_attribute = order_attribute, key_attribute
         try:
-            for j in range(min(self.width, self.planned)):
+            for j in range(min(self.ahead, self.planned)):
                 self._start(j)
             j = 0
             while True:
@@ -225,7 +232,7 @@ class RangedRead:
                         yield self._placed.get()
                     yield None if late else after
                     return
-                nxt = j + self.width
+                nxt = j + self.ahead
                 if nxt < self.planned:
                     self._start(nxt)
                 j += 1
