@@ -52,7 +52,7 @@ def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emu
     assert len(one.records("workers")) == 100
     assert four.records("workers") == one.records("workers")
     assert four.of_type("STATE") == one.of_type("STATE")
-    assert [q["offset"] for q in asked if q.get("limit") == "1"] == ["26", "50", "74", "98"]
+    assert sorted(q["offset"] for q in asked if q.get("limit") == "1") == ["26", "50", "74", "98"]
     assert len(ranged(emulator, start)) >= 4 * 8, "four bounded ranges were read by keyset"
 
 

@@ -16,8 +16,9 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
-  (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; a range keeps at most ``RANGE_PAGES`` pages in
-  memory (a range grown by inserts waits for the emitter), so memory stays flat whatever the stream's size.
+  (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
+  ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES``), so memory stays flat whatever
+  the stream's size; fewer while the emitter hardly waits for pages (``_room``).
 - A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
   are emitted first, nothing after it is, so state never moves past rows that did not land.
 - The last range's final request may have been sent while earlier ranges were still being read; rows updated
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ RANGE_PAGES = 8
 
 #: Ranges asked for ahead of the one being emitted, per request in flight.
 RANGES_AHEAD = 2
+
+#: The emitter waiting this many times longer for a page than it took to emit the one before means the requests
+#: are slow (latency): more pages may be read ahead.
+WAITED = 2.0
 
 #: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
 #: every range before it was emitted), or an error.
@@ -128,6 +134,12 @@ class RangedRead:
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
         self._lock = threading.Lock()
+        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_room``: ``width`` at first, one more
+        #: each time the emitter waits long for a page (``_waited``), up to ``width * RANGE_PAGES``.
+        self._budget = threading.Condition()
+        self._ahead = 0
+        self._room = width
+        self._most_room = width * RANGE_PAGES
         self._stop = threading.Event()
         self._ranges: list[_Range] = []
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
@@ -169,10 +181,11 @@ class RangedRead:
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
             while not self._stop.is_set():
+                held = self._budget_for(rng)
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))
-                self._put(rng, (_PAGE, answer))
+                self._put(rng, (_PAGE, (answer, held)))
                 if items:
                     last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
                     token = KeysetRange(last, token.upto)
@@ -181,6 +194,33 @@ class RangedRead:
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
             self._put(rng, (_ERROR, exc))
+
+    def _budget_for(self, rng: _Range) -> bool:
+        """Wait for room for one more page read ahead of the emitter (True: a page of the budget taken). The range
+        being emitted never waits (False): it is what frees the budget."""
+        with self._budget:
+            while not self._stop.is_set() and not rng.due.is_set():
+                if self._ahead < self._room:
+                    self._ahead += 1
+                    return True
+                self._budget.wait(timeout=0.05)
+        return False
+
+    def _release(self) -> None:
+        with self._budget:
+            self._ahead -= 1
+            self._budget.notify()
+
+    def _waited(self, waited: float, emitting: float) -> None:
+        """The emitter waited ``waited`` seconds for a page after ``emitting`` seconds emitting the one before.
+        Waiting much longer than emitting (latency) lets one more page be read ahead; waiting about as long or
+        less (no latency: the emitter is what is slow) does not: more threads parsing beside the emitter then
+        only cost CPU (measured: thread switches and garbage collection)."""
+        if waited > WAITED * emitting:
+            with self._budget:
+                if self._room < self._most_room:
+                    self._room += 1
+                    self._budget.notify()
 
     def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
         while not self._stop.is_set():
@@ -213,15 +253,23 @@ class RangedRead:
             for j in range(min(self.ahead, self.planned)):
                 self._start(j)
             j = 0
+            handed = time.monotonic()
             while True:
                 rng = self._ranges[j]
                 rng.due.set()
                 while True:
+                    asked = time.monotonic()
                     kind, value = rng.pages.get()
+                    got = time.monotonic()
+                    self._waited(got - asked, asked - handed)
                     while not self._placed.empty():
                         yield self._placed.get()
                     if kind == _PAGE:
-                        yield value
+                        answer, held = value
+                        handed = time.monotonic()
+                        yield answer
+                        if held:
+                            self._release()
                         continue
                     if kind == _ERROR:
                         raise value
