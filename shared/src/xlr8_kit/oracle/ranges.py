@@ -18,7 +18,7 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
   ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES``), so memory stays flat whatever
-  the stream's size; fewer while the emitter hardly waits for pages (``_room``).
+  the stream's size; one while the emitter hardly waits for pages (``_room``).
 - A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
   are emitted first, nothing after it is, so state never moves past rows that did not land.
 - The last range's final request may have been sent while earlier ranges were still being read; rows updated
@@ -134,11 +134,11 @@ class RangedRead:
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
         self._lock = threading.Lock()
-        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_room``: ``width`` at first, one more
-        #: each time the emitter waits long for a page (``_waited``), up to ``width * RANGE_PAGES``.
+        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_room``: 1 at first (as one page read
+        #: ahead), doubled each time the emitter waits long for a page (``_waited``), up to ``width * RANGE_PAGES``.
         self._budget = threading.Condition()
         self._ahead = 0
-        self._room = width
+        self._room = 1
         self._most_room = width * RANGE_PAGES
         self._stop = threading.Event()
         self._ranges: list[_Range] = []
@@ -213,14 +213,14 @@ class RangedRead:
 
     def _waited(self, waited: float, emitting: float) -> None:
         """The emitter waited ``waited`` seconds for a page after ``emitting`` seconds emitting the one before.
-        Waiting much longer than emitting (latency) lets one more page be read ahead; waiting about as long or
+        Waiting much longer than emitting (latency) doubles the pages that may be read ahead; waiting about as long or
         less (no latency: the emitter is what is slow) does not: more threads parsing beside the emitter then
         only cost CPU (measured: thread switches and garbage collection)."""
         if waited > WAITED * emitting:
             with self._budget:
                 if self._room < self._most_room:
-                    self._room += 1
-                    self._budget.notify()
+                    self._room = min(2 * self._room, self._most_room)
+                    self._budget.notify_all()
 
     def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
         while not self._stop.is_set():
