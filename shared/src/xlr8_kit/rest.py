@@ -144,16 +144,17 @@ DEFAULT_CONCURRENT_REQUESTS = 1
 COUNTED_CONCURRENT_REQUESTS = 4
 
 
-def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS) -> th.Property:
+def max_concurrent_requests_setting(default: int = DEFAULT_CONCURRENT_REQUESTS, also: str = "") -> th.Property:
+    """The setting; ``also``: a sentence on what else the tap does with it (e.g. ranged keyset reads)."""
     return th.Property(
         MAX_CONCURRENT_REQUESTS_KEY,
         th.IntegerType(minimum=1, maximum=MAX_WINDOW),
         default=default,
         description=f"Page requests one stream keeps in flight at once where the next page's request is known "
         f"before the previous answer (offset/limit or page-number paging; 1-{MAX_WINDOW}, 1 = one page read ahead). "
-        "Pages are still emitted in order; the kit's retries and http.requests_per_second apply to every request. "
-        "Where the product reports a count on every page, each page of a window is checked against it; see the "
-        "README on rows inserted or deleted during a read.",
+        f"{also}Pages are still emitted in order; the kit's retries and http.requests_per_second apply to every "
+        "request. Where the product reports a count on every page, each page of a window is checked against it; see "
+        "the README on rows inserted or deleted during a read.",
     )
 
 

@@ -12,8 +12,10 @@ from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 from .conftest import hcm_config
 
 
-def case(url: str, sandbox: t.Any) -> ReadAheadCase:
-    config = hcm_config(url, resources=["workers"], page_size=10)
+def case(url: str, sandbox: t.Any, window: int = 1) -> ReadAheadCase:
+    """Keyset pages; at window 1 read one page ahead (with more, ranges are read side by side:
+    ``test_keyset_ranges.py``)."""
+    config = hcm_config(url, resources=["workers"], page_size=10, max_concurrent_requests=window)
     return ReadAheadCase(
         TapOracleHcm, config, "workers", sandbox, "oracle_hcm", "/hcmRestApi/resources/*/workers", page_rows=10
     )
@@ -46,7 +48,7 @@ def test_offset_window_of_page_requests(url: str, sandbox: t.Any, emulator: t.An
     offset_case(url, sandbox).check_window()
 
 
-def test_keyset_pages_stay_one_page_ahead(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+def test_keyset_pages_stay_one_page_ahead_at_window_1(url: str, sandbox: t.Any, emulator: t.Any) -> None:
     """Keyset pages start after the previous page's last row: never asked for before that page arrives."""
     keyset = case(url, sandbox)
     keyset.sandbox.faults.set_latency(keyset.product, 20, keyset.path)
@@ -55,6 +57,20 @@ def test_keyset_pages_stay_one_page_ahead(url: str, sandbox: t.Any, emulator: t.
     finally:
         keyset.sandbox.faults.set_latency(keyset.product, 0, keyset.path)
     assert keyset.max_in_flight == 1
+
+
+def test_keyset_ranges_keep_up_to_the_window_in_flight(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """With the default window (4), ranges of the keyset order are read side by side: more than one request in
+    flight, never more than the window."""
+    keyset = case(url, sandbox, window=4)
+    keyset.sandbox.faults.set_latency(keyset.product, 20, keyset.path)
+    try:
+        output, error = keyset.run(FakeTime())
+    finally:
+        keyset.sandbox.faults.set_latency(keyset.product, 0, keyset.path)
+    assert error is None, error
+    assert len(output.records("workers")) == 100
+    assert 1 < keyset.max_in_flight <= 4
 
 
 def test_offset_window_default_is_4(url: str, sandbox: t.Any, emulator: t.Any) -> None:

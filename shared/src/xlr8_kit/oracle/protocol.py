@@ -122,10 +122,11 @@ class Keyset:
 class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
     """Pages that start after the last row seen (``orderBy=<attr>:asc,<key>:asc``), never at an offset: rows
     updated while paging move to the end and are read there, and none shifts back across a page boundary
-    (RELIABILITY E7), which offset paging cannot promise."""
+    (RELIABILITY E7), which offset paging cannot promise. ``start``: continue after that row (a read that went on
+    from rows already emitted)."""
 
-    def __init__(self, order_attribute: str, key_attribute: str) -> None:
-        super().__init__(None)
+    def __init__(self, order_attribute: str, key_attribute: str, start: Keyset | None = None) -> None:
+        super().__init__(start)
         self.order_attribute = order_attribute
         self.key_attribute = key_attribute
 
@@ -139,6 +140,24 @@ class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
         return Keyset(last.get(self.order_attribute), last.get(self.key_attribute))
 
 
+@dataclass(frozen=True)
+class KeysetRange:
+    """A page token of a ranged keyset read (``xlr8_kit.oracle.ranges``): the rows after ``after`` (None: from
+    the first) up to and including ``upto`` in ``orderBy=<order>:asc,<key>:asc`` order (None: to the end, rows
+    without an ordering value included)."""
+
+    after: Keyset | None
+    upto: Keyset | None
+
+
+@dataclass(frozen=True)
+class RowAt:
+    """A page token asking for the one row at ``offset`` in the keyset order (``limit=1``, only the ordering
+    attribute and the key): where a range of a ranged read ends."""
+
+    offset: int
+
+
 def keyset_q(order_attribute: str, key_attribute: str, key_is_number: bool, after: Keyset) -> str:
     """Rowmatch for "after this row" in ``orderBy=<order>:asc,<key>:asc`` order (nulls sort last)."""
     key = str(after.key) if key_is_number else q_quote(str(after.key))
@@ -149,6 +168,15 @@ def keyset_q(order_attribute: str, key_attribute: str, key_is_number: bool, afte
         f"({order_attribute} > {moment} or ({order_attribute} = {moment} and {key_attribute} > {key})"
         f" or {order_attribute} is null)"
     )
+
+
+def upto_q(order_attribute: str, key_attribute: str, key_is_number: bool, upto: Keyset) -> str:
+    """Rowmatch for "up to and including this row" in ``orderBy=<order>:asc,<key>:asc`` order: the complement of
+    ``keyset_q`` for the same row, so consecutive ranges neither overlap nor leave a gap, ties on the ordering
+    value included (the key decides). ``upto`` has an ordering value (rows without one sort last: never bounded)."""
+    key = str(upto.key) if key_is_number else q_quote(str(upto.key))
+    moment = q_quote(str(upto.moment))
+    return f"({order_attribute} < {moment} or ({order_attribute} = {moment} and {key_attribute} <= {key}))"
 
 
 def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:

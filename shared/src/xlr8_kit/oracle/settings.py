@@ -94,7 +94,10 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             description="As-of date for effective-dated resources (effectiveDate parameter; default today).",
         ),
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
-        max_concurrent_requests_setting(COUNTED_CONCURRENT_REQUESTS),
+        max_concurrent_requests_setting(
+            COUNTED_CONCURRENT_REQUESTS,
+            also="Keyset pages (incremental resources): up to that many ranges of LastUpdateDate read at once. ",
+        ),
         th.Property(
             "extract_poll_interval", th.NumberType, default=5, description="Seconds between bulk job status polls."
         ),

@@ -16,6 +16,7 @@ import typing as t
 from functools import cached_property
 
 from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams import RESTStream
 
 from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
@@ -28,6 +29,8 @@ from xlr8_kit.oracle.protocol import (
     HasMorePaginator,
     Keyset,
     KeysetPaginator,
+    KeysetRange,
+    RowAt,
     body,
     child_rows,
     collection_page,
@@ -37,6 +40,7 @@ from xlr8_kit.oracle.protocol import (
     keyset_q,
     order_by_param,
     since_q,
+    upto_q,
 )
 from xlr8_kit.rest import KitRESTStream
 
@@ -120,18 +124,23 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             return None
         return keys[0]
 
-    def q(self, context: Context | None, after: Keyset | None = None) -> str | None:
+    def q(self, context: Context | None, after: Keyset | None = None, upto: Keyset | None = None) -> str | None:
+        """``LastUpdateDate >= bookmark``, the pushed-down filter, then (keyset pages) "up to this row" and "after
+        this row", in that order (the bounds last: a server seeks on them)."""
         version = self.settings.framework_version
         since = None
         if self.replication_key:
             start = self.get_starting_timestamp(context)
             if start is not None:
                 since = since_q(self.replication_key, start, version)
-        keyset = None
-        if after is not None and self.replication_key and self.keyset_key:
-            key_type = self.plan.resource.attributes[self.keyset_key].type
-            keyset = keyset_q(self.replication_key, self.keyset_key, key_type in ("integer", "number"), after)
-        return join_q([since, self.pushed_where, keyset], version)
+        keyset = bounded = None
+        if self.replication_key and self.keyset_key and (after is not None or upto is not None):
+            number = self.plan.resource.attributes[self.keyset_key].type in ("integer", "number")
+            if upto is not None:
+                bounded = upto_q(self.replication_key, self.keyset_key, number, upto)
+            if after is not None:
+                keyset = keyset_q(self.replication_key, self.keyset_key, number, after)
+        return join_q([since, self.pushed_where, bounded, keyset], version)
 
     @cached_property
     def pushed_where(self) -> str | None:
@@ -159,30 +168,115 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         plan = self.plan
-        after = next_page_token if isinstance(next_page_token, Keyset) else None
+        token = next_page_token
+        after = token if isinstance(token, Keyset) else token.after if isinstance(token, KeysetRange) else None
+        upto = token.upto if isinstance(token, KeysetRange) else None
+        keyed = isinstance(token, Keyset | KeysetRange)
         params: dict[str, t.Any] = {
             "onlyData": "true",
             "limit": self.settings.page_size,
-            "offset": 0 if after is not None else next_page_token or 0,
+            "offset": 0 if keyed else next_page_token or 0,
         }
-        children = {path: names for path, names in plan.fields.items() if path and names is not None}
-        params["fields"] = fields_param(self.top_fields(), children)
-        if plan.expand:
-            params["expand"] = expand_param(plan.expand)
+        if isinstance(token, RowAt):  # where a range ends: one row, its ordering value and key only
+            params.update(limit=1, offset=token.offset)
+            params["fields"] = fields_param([str(plan.replication_key), str(self.keyset_key)])
+        else:
+            children = {path: names for path, names in plan.fields.items() if path and names is not None}
+            params["fields"] = fields_param(self.top_fields(), children)
+            if plan.expand:
+                params["expand"] = expand_param(plan.expand)
         keys = [k for k in plan.resource.keys if k in plan.resource.attributes]
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
             params["orderBy"] = order_by_param(order)
-        where = self.q(context, after)
+        where = self.q(context, after, upto)
         if where:
             params["q"] = where
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
+        if isinstance(token, RowAt | KeysetRange):
+            return params
         if not next_page_token or (self.counting_pages and after is None):
             # The first page's count caps the pages asked ahead; in a window every page's count is checked against
             # it (``KitRESTStream._request_pages_windowed``).
             params["totalResults"] = "true"
         return params
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Keyset pages with ``max_concurrent_requests`` > 1: ranges read side by side (``ranges.py``)."""
+        width = self.page_window_width
+        if self.keyset_key is None or width <= 1 or type(self).prepare_request is not RESTStream.prepare_request:
+            yield from super().request_records(context)
+            return
+        for records in self._request_pages_by_range(context, width):
+            yield from records
+
+    def _request_pages_by_range(self, context: Context | None, width: int) -> t.Iterator[list[dict[str, t.Any]]]:
+        """Page 1 as today; then, when more than one range of rows is left, ``RangedRead`` (see ``ranges.py``),
+        else page after page; and page after page after the last row emitted when the last range's final request
+        went out before everything ahead of it was emitted. Requests are counted and costed when their page is
+        emitted."""
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        from xlr8_kit.http.readahead import read_ahead
+        from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead
+        from xlr8_kit.rest import _PageAt
+
+        order, key = str(self.replication_key), str(self.keyset_key)
+        decorated_request = self.request_decorator(self._request)
+
+        def fetch(token: t.Any) -> Answer:
+            prepared = self._prepare_request(context=context, page=t.cast("t.Any", _PageAt(token)))
+            response = decorated_request(prepared, context)
+            placing = isinstance(token, RowAt)  # where a range ends: its row is not a record of the read
+            return Answer(token, prepared, response, [] if placing else list(self.parse_response(response)))
+
+        def last_row(items: list[dict[str, t.Any]]) -> Keyset:
+            return Keyset(items[-1].get(order), items[-1].get(key))
+
+        go_on_after: Keyset | None = None
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}") as one:  # off this thread, as ever
+                first = one.submit(contextvars.copy_context().run, fetch, None).result()
+            request_counter.increment()
+            self.update_sync_costs(first.prepared, first.response, context)
+            payload = body(first.response)
+            items, has_more = collection_page(payload)
+            total = payload.get("totalResults")
+            if first.records:
+                yield first.records
+            if not (has_more and items):
+                return
+            go_on_after = last_row(items)
+            rows_per_range = RANGE_PAGES * len(items)
+            if (
+                isinstance(total, int)
+                and not isinstance(total, bool)
+                and total - len(items) > rows_per_range
+                and go_on_after.moment is not None
+            ):
+                ranged = RangedRead(
+                    fetch,
+                    width=width,
+                    first_bound=go_on_after,
+                    first_rows=len(items),
+                    total=total,
+                    rows_per_range=rows_per_range,
+                    name=f"xlr8-{self.name}",
+                )
+                for answer in ranged.answers(order, key):
+                    if isinstance(answer, Answer):
+                        request_counter.increment()
+                        self.update_sync_costs(answer.prepared, answer.response, context)
+                        if answer.records:
+                            yield answer.records
+                    else:
+                        go_on_after = answer
+        if go_on_after is not None:
+            paginator = KeysetPaginator(order, key, start=go_on_after)
+            yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
 
     def get_new_paginator(self) -> BaseAPIPaginator:
         if self.replication_key and self.keyset_key:

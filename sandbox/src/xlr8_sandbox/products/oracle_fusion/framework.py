@@ -343,6 +343,25 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             self._index_cache.clear()
             self._changes += 1
 
+    def change_rows(self, resource: str, change: Callable[[int, Row], Row]) -> None:
+        """Other users changed rows: from now on the row at ``index`` of the resource's key order is
+        ``change(index, row)`` (the row as it was; return it as it is to leave it alone), e.g. a new
+        ``LastUpdateDate`` for an update, or one timestamp for most rows (a mass update)."""
+        with self._lock:
+            defined = self.resources[resource]
+            base_row = defined.row
+
+            def row_at(i: int) -> Row:
+                return change(i, base_row(i))
+
+            defined.row = row_at
+            self._index_cache.clear()
+            self._changes += 1
+
+    def update_row(self, resource: str, index: int, values: Mapping[str, Any]) -> None:
+        """Another user updated the row at ``index`` of the resource's key order (e.g. its ``LastUpdateDate``)."""
+        self.change_rows(resource, lambda i, row: {**row, **values} if i == index else row)
+
     def add_attribute(self, resource: str, attr: Attr, value: Callable[[Row], Any]) -> None:
         """A tenant-defined attribute (a flexfield): in describe and in every row from now on."""
         with self._lock:
@@ -572,15 +591,27 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         seek = _KEYSET.match(q) if q and framework >= 2 and not natural else None
         if seek is not None and sort_keys == [(seek["a"], True), (seek["k"], True)]:
             base = f"({seek['rest']})" if seek["rest"] else None
-            keys, indices = self._matched(resource, base, finder, order, sort_keys, attrs, framework, effective)
             a_info, k_info = attrs[seek["a"]], attrs[seek["k"]]
+            # A range of a ranged keyset read also ends at a row ("up to and including it"): a second seek.
+            upto = _UPTO.match(base) if base else None
+            end: tuple[Any, ...] | None = None
+            if upto is not None and (upto["a"], upto["k"]) == (seek["a"], seek["k"]):
+                base = upto["rest"] or None
+                end = (
+                    False,
+                    typed(_unquote(upto["m"]), a_info.type, seek["a"]),
+                    False,
+                    typed(_unquote(upto["kv"]), k_info.type, seek["k"]),
+                )
+            keys, indices = self._matched(resource, base, finder, order, sort_keys, attrs, framework, effective)
             boundary = (
                 False,
                 typed(_unquote(seek["m"]), a_info.type, seek["a"]),
                 False,
                 typed(_unquote(seek["kv"]), k_info.type, seek["k"]),
             )
-            return indices[bisect.bisect_right(keys, boundary) :]
+            stop = len(keys) if end is None else bisect.bisect_right(keys, end)
+            return indices[bisect.bisect_right(keys, boundary) : stop]
         if not q and not finder and natural and not resource.effective_dated:
             return None
         return self._matched(resource, q, finder, order, sort_keys, attrs, framework, effective)[1]
@@ -726,6 +757,15 @@ class _ShapePlan:
 _KEYSET = re.compile(
     r"^(?:\((?P<rest>.*)\) and )?\(?\((?P<a>\w+) > (?P<m>'(?:[^']|'')*') or \((?P=a) = (?P=m) and "
     r"(?P<k>\w+) > (?P<kv>'(?:[^']|'')*'|-?[\d.]+)\) or (?P=a) is null\)\)?$",
+    re.S,
+)
+
+
+#: "Up to and including this row" as the last condition of the rest of a keyset ``q`` (a range of a ranged read):
+#: ``(<rest>) and ((A < 'm' or (A = 'm' and K <= k)))``, or that condition alone.
+_UPTO = re.compile(
+    r"^(?:(?P<rest>.*) and )?\(\((?P<a>\w+) < (?P<m>'(?:[^']|'')*') or \((?P=a) = (?P=m) and "
+    r"(?P<k>\w+) <= (?P<kv>'(?:[^']|'')*'|-?[\d.]+)\)\)\)$",
     re.S,
 )
 

@@ -1,0 +1,299 @@
+"""Keyset reads split by range of (``LastUpdateDate``, key), read side by side, emitted in order (issue 14 goal 5).
+
+A keyset page's ``q`` continues after the previous page's last row, so one read has one request in flight at a
+time whatever the window. A ranged read splits the rows into contiguous ranges of the keyset order and reads up to
+``width`` of them at once, each by keyset:
+
+- Page 1 is asked for as today (``totalResults=true``). If it is the last page, or the rest is small, the read goes
+  on page after page exactly as before.
+- Range j holds the rows after bound j up to and including bound j+1, in ``orderBy=<order>:asc,<key>:asc`` order;
+  bound 0 is page 1's last row. Bound j+1 is the (ordering value, key) of the row at offset ``rows(page 1) +
+  (j+1) * RANGE_PAGES * limit - 1`` of the same query (``RowAt``: ``limit=1``, two attributes), asked for shortly
+  before the range. Offsets only place the bounds (a row moved meanwhile makes a range longer or shorter, never
+  wrong): the rows of a range are chosen by value, with (value, key) bounds, so ties on the ordering value at a
+  bound are split by the key and every row is in exactly one range. A bound past the end makes its range the last.
+  The last range has no upper bound: rows without an ordering value, and rows updated or created during the read
+  (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
+- Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
+  are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
+  (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
+  ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES``), so memory stays flat whatever
+  the stream's size; one while the emitter hardly waits for pages (``_room``).
+- A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
+  are emitted first, nothing after it is, so state never moves past rows that did not land.
+- The last range's final request may have been sent while earlier ranges were still being read; rows updated
+  after it would then be read only by the next run. So once everything before it is emitted, the read goes on
+  page after page after the last row emitted (usually one empty request), until ``hasMore`` is false: it ends as
+  late as the sequential read would, and reads what it would have read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt, body, collection_page
+
+if t.TYPE_CHECKING:
+    import requests
+
+#: Pages per range: the rows a range is planned to hold (``limit`` each) and the pages it may keep in memory.
+RANGE_PAGES = 8
+
+#: Ranges asked for ahead of the one being emitted, per request in flight.
+RANGES_AHEAD = 2
+
+#: The emitter waiting this many times longer for a page than it took to emit the one before means the requests
+#: are slow (latency): more pages may be read ahead.
+WAITED = 2.0
+
+#: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
+#: every range before it was emitted), or an error.
+_PAGE, _END, _ERROR = "page", "end", "error"
+
+#: The end of the keyset order (a bound past the last row): the range ending there is the last.
+END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
+
+
+@dataclass
+class Answer:
+    """One request's answer, handed to the emitter (which counts it and adds its costs)."""
+
+    token: KeysetRange | RowAt | None
+    prepared: requests.PreparedRequest
+    response: requests.Response
+    records: list[dict[str, t.Any]]
+
+
+class Fetch(t.Protocol):
+    """Send the request for a page token and parse its answer (on a worker thread)."""
+
+    def __call__(self, token: KeysetRange | RowAt) -> Answer: ...
+
+
+def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
+    """A bound's place in the keyset order, to keep bounds increasing (a date-time parsed, else the text)."""
+    moment: t.Any = keyset.moment
+    if isinstance(moment, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return (moment, keyset.key)
+
+
+def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
+    """``later`` if it is past ``earlier`` in the keyset order, else ``earlier`` (bounds only ever increase: a
+    bound placed after rows moved can come out lower than the one before); END stays END. Values that cannot be
+    compared end the plan (the rest is one range)."""
+    if earlier is END or later is END:
+        return END
+    try:
+        return later if order_value(later) > order_value(earlier) else earlier
+    except TypeError:
+        return END
+
+
+class _Range:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.pages: queue.Queue[tuple[str, t.Any]] = queue.Queue(maxsize=RANGE_PAGES + 1)
+        #: Set when every range before this one was emitted.
+        self.due = threading.Event()
+        self.future: Future[None] | None = None
+
+
+class RangedRead:
+    """The ranges of one keyset read after page 1, read ``width`` at a time, emitted in order (see the module)."""
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        width: int,
+        first_bound: Keyset,
+        first_rows: int,
+        total: int,
+        rows_per_range: int,
+        name: str,
+    ) -> None:
+        self.fetch = fetch
+        self.width = width
+        #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
+        #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
+        self.ahead = RANGES_AHEAD * width
+        self.rows_per_range = rows_per_range
+        self.first_rows = first_rows
+        #: Ranges planned from the count: the last one has no upper bound (and no ``RowAt`` request).
+        self.planned = max(1, -(-(total - first_rows) // rows_per_range))
+        self._bounds: list[Future[t.Any]] = [Future()]
+        self._bounds[0].set_result(first_bound)
+        self._effective: list[t.Any] = [first_bound]
+        self._lock = threading.Lock()
+        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_room``: 1 at first (as one page read
+        #: ahead), doubled each time the emitter waits long for a page (``_waited``), up to ``width * RANGE_PAGES``.
+        self._budget = threading.Condition()
+        self._ahead = 0
+        self._room = 1
+        self._most_room = width * RANGE_PAGES
+        self._stop = threading.Event()
+        self._ranges: list[_Range] = []
+        self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
+        #: Answers of ``RowAt`` requests not yet handed to the emitter.
+        self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+
+    # -- planning (worker threads) ----------------------------------------------------------------------------
+
+    def _place(self, j: int) -> t.Any:
+        """Bound j: the row at its planned offset (END past the last row)."""
+        answer = self.fetch(RowAt(self.first_rows + j * self.rows_per_range - 1))
+        self._placed.put(answer)
+        items, _ = collection_page(body(answer.response))
+        if not items:
+            return END
+        return Keyset(items[0].get(self._order_attribute), items[0].get(self._key_attribute))
+
+    def _bound(self, j: int) -> t.Any:
+        """Bound j made increasing: the largest of bounds 0..j (each awaited), END once any is END."""
+        with self._lock:
+            known = len(self._effective)
+        for i in range(known, j + 1):
+            value = self._bounds[i].result()
+            if value is not END and value.moment is None:
+                value = END  # a row without an ordering value: those sort last, the rest is one range
+            with self._lock:
+                if len(self._effective) == i:
+                    self._effective.append(after_or_end(self._effective[i - 1], value))
+        with self._lock:
+            return self._effective[j]
+
+    def _read(self, rng: _Range) -> None:
+        """Range j page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages)."""
+        try:
+            after = self._bound(rng.index)
+            upto = END if rng.index == self.planned - 1 else self._bound(rng.index + 1)
+            if after is END or (upto is not END and order_value(upto) <= order_value(after)):
+                self._put(rng, (_END, (after, True, False)))  # nothing in it
+                return
+            token = KeysetRange(after=after, upto=None if upto is END else upto)
+            while not self._stop.is_set():
+                held = self._budget_for(rng)
+                late = rng.due.is_set()  # this request is sent after every range before this one was emitted
+                answer = self.fetch(token)
+                items, has_more = collection_page(body(answer.response))
+                self._put(rng, (_PAGE, (answer, held)))
+                if items:
+                    last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
+                    token = KeysetRange(last, token.upto)
+                if not (has_more and items):
+                    self._put(rng, (_END, (token.after, late, upto is END)))
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
+            self._put(rng, (_ERROR, exc))
+
+    def _budget_for(self, rng: _Range) -> bool:
+        """Wait for room for one more page read ahead of the emitter (True: a page of the budget taken). The range
+        being emitted never waits (False): it is what frees the budget."""
+        with self._budget:
+            while not self._stop.is_set() and not rng.due.is_set():
+                if self._ahead < self._room:
+                    self._ahead += 1
+                    return True
+                self._budget.wait(timeout=0.05)
+        return False
+
+    def _release(self) -> None:
+        with self._budget:
+            self._ahead -= 1
+            self._budget.notify()
+
+    def _waited(self, waited: float, emitting: float) -> None:
+        """The emitter waited ``waited`` seconds for a page after ``emitting`` seconds emitting the one before.
+        Waiting much longer than emitting (latency) doubles the pages that may be read ahead; waiting about as long or
+        less (no latency: the emitter is what is slow) does not: more threads parsing beside the emitter then
+        only cost CPU (measured: thread switches and garbage collection)."""
+        if waited > WAITED * emitting:
+            with self._budget:
+                if self._room < self._most_room:
+                    self._room = min(2 * self._room, self._most_room)
+                    self._budget.notify_all()
+
+    def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
+        while not self._stop.is_set():
+            try:
+                rng.pages.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _start(self, j: int) -> None:
+        """Ask for the bounds up to j+2 not asked for yet (a range's upper bound is then usually known when a
+        thread takes it up), then read range j."""
+        while len(self._bounds) <= min(j + 2, self.planned - 1):
+            self._bounds.append(self._executor.submit(self._place, len(self._bounds)))
+        rng = _Range(j)
+        rng.future = self._executor.submit(self._read, rng)
+        self._ranges.append(rng)
+
+    # -- emitting (the stream's thread) -----------------------------------------------------------------------
+
+    _order_attribute: str
+    _key_attribute: str
+
+    def answers(self, order_attribute: str, key_attribute: str) -> t.Iterator[Answer | Keyset | None]:
+        """Every answer in order (``RowAt`` answers when the range they bound is due), then the row the read
+        must go on after page by page (``Keyset``), or None when the last range's final request was sent after
+        everything before it was emitted."""
+        self._order_attribute, self._key_attribute = order_attribute, key_attribute
+        try:
+            for j in range(min(self.ahead, self.planned)):
+                self._start(j)
+            j = 0
+            handed = time.monotonic()
+            while True:
+                rng = self._ranges[j]
+                rng.due.set()
+                while True:
+                    asked = time.monotonic()
+                    kind, value = rng.pages.get()
+                    got = time.monotonic()
+                    self._waited(got - asked, asked - handed)
+                    while not self._placed.empty():
+                        yield self._placed.get()
+                    if kind == _PAGE:
+                        answer, held = value
+                        handed = time.monotonic()
+                        yield answer
+                        if held:
+                            self._release()
+                        continue
+                    if kind == _ERROR:
+                        raise value
+                    break
+                after, late, last = value
+                if last or j == self.planned - 1 or self._bound(j + 1) is END:
+                    while not self._placed.empty():
+                        yield self._placed.get()
+                    yield None if late else after
+                    return
+                nxt = j + self.ahead
+                if nxt < self.planned:
+                    self._start(nxt)
+                j += 1
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every range (requests in flight are awaited, their answers dropped)."""
+        self._stop.set()
+        for rng in self._ranges:
+            while True:
+                try:
+                    rng.pages.get_nowait()
+                except queue.Empty:
+                    break
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,129 @@
+"""``xlr8_kit.oracle.ranges.RangedRead`` against an in-memory Fusion collection (the keyset order, ``limit``, a
+range's bounds as the tap's ``q`` says them): every row once and in order, bounds placed out of order after rows
+moved, a bound past the end, a failure in a later range. Over real HTTP: taps/tap-oracle-hcm/tests/
+test_keyset_ranges.py."""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing as t
+
+import pytest
+import requests
+
+from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt
+from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead
+
+LIMIT = 2
+ROWS = [{"LastUpdateDate": f"2024-01-{1 + i // 10:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(100)]
+
+
+def place(row: dict[str, t.Any]) -> tuple[str, int]:
+    return (row["LastUpdateDate"], row["PersonId"])
+
+
+def response(items: list[dict[str, t.Any]], has_more: bool) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code = 200
+    answer.headers["Content-Type"] = "application/json"
+    answer._content = json.dumps({"items": items, "count": len(items), "hasMore": has_more}).encode()
+    return answer
+
+
+class Collection:
+    """The rows in keyset order; ``placed`` overrides what a ``RowAt`` answers (rows that moved meanwhile)."""
+
+    def __init__(self, rows: list[dict[str, t.Any]], placed: dict[int, int] | None = None) -> None:
+        self.rows = rows
+        self.placed = placed or {}
+        self.fail: t.Callable[[t.Any], bool] = lambda token: False
+        self.asked: list[t.Any] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, token: KeysetRange | RowAt) -> Answer:
+        with self.lock:
+            self.asked.append(token)
+        if self.fail(token):
+            raise RuntimeError(f"HTTP 400 for {token}")
+        if isinstance(token, RowAt):
+            at = self.placed.get(token.offset, token.offset)
+            return Answer(token, requests.PreparedRequest(), response(self.rows[at : at + 1], False), [])
+        after = place({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
+        upto = place({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
+        chosen = [r for r in self.rows if (after is None or place(r) > after) and (upto is None or place(r) <= upto)]
+        page = chosen[:LIMIT]
+        return Answer(token, requests.PreparedRequest(), response(page, len(chosen) > LIMIT), [dict(r) for r in page])
+
+
+def ranged_read(collection: Collection, width: int = 3, total: int | None = None) -> RangedRead:
+    """The ranges after page 1 (the first LIMIT rows) as the stream starts them."""
+    first = collection.rows[LIMIT - 1]
+    return RangedRead(
+        collection,
+        width=width,
+        first_bound=Keyset(first["LastUpdateDate"], first["PersonId"]),
+        first_rows=LIMIT,
+        total=len(collection.rows) if total is None else total,
+        rows_per_range=RANGE_PAGES * LIMIT,
+        name="test-ranges",
+    )
+
+
+def drain(ranged: RangedRead, rows: list[dict[str, t.Any]]) -> Keyset | None:
+    """Append the rows the ranges emit to ``rows``; where the read must go on page by page."""
+    go_on = None
+    for answer in ranged.answers("LastUpdateDate", "PersonId"):
+        if isinstance(answer, Answer):
+            rows.extend(answer.records)
+        else:
+            go_on = answer
+    return go_on
+
+
+def read(collection: Collection, width: int = 3) -> tuple[list[dict[str, t.Any]], Keyset | None]:
+    rows = list(collection.rows[:LIMIT])
+    go_on = drain(ranged_read(collection, width), rows)
+    return rows, go_on
+
+
+def test_every_row_once_in_order() -> None:
+    collection = Collection(ROWS)
+    rows, go_on = read(collection)
+    assert rows == ROWS
+    placed = sorted(token.offset for token in collection.asked if isinstance(token, RowAt))
+    assert placed == [LIMIT + j * RANGE_PAGES * LIMIT - 1 for j in range(1, 7)]  # 98 rows: 7 ranges, 6 bounds
+    assert go_on in (None, Keyset(ROWS[-1]["LastUpdateDate"], ROWS[-1]["PersonId"]))
+
+
+def test_bounds_placed_out_of_order_still_read_every_row_once() -> None:
+    """Rows moved between two bound requests: bound 2 comes out below bound 1 (and bound 4 on bound 3). The
+    bounds are kept increasing (range 1 is then empty), so no row is read twice or skipped."""
+    collection = Collection(ROWS, placed={33: 5, 65: 49})
+    rows, _ = read(collection)
+    assert rows == ROWS
+
+
+def test_a_bound_past_the_end_makes_its_range_the_last() -> None:
+    """Rows were deleted after the count: the row at bound 3's offset is gone, so range 2 reads to the end."""
+    collection = Collection(ROWS[:60])
+    rows = list(ROWS[:LIMIT])
+    drain(ranged_read(collection, width=2, total=100), rows)
+    assert rows == ROWS[:60]
+    assert not any(isinstance(t, KeysetRange) and t.after and t.after.key >= ROWS[59]["PersonId"]
+                   for t in collection.asked[:-1])  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int) -> None:
+    """Range 3's second page fails: every row before it is handed out, then the error; nothing after it."""
+    collection = Collection(ROWS)
+    start = LIMIT + 3 * RANGE_PAGES * LIMIT  # first row of range 3
+    collection.fail = lambda token: (
+        isinstance(token, KeysetRange) and token.after is not None and token.after.key == ROWS[start + 1]["PersonId"]
+    )
+    ranged = ranged_read(collection, width)
+    rows = list(ROWS[:LIMIT])
+    with pytest.raises(RuntimeError, match="HTTP 400"):
+        drain(ranged, rows)
+    assert rows == ROWS[: start + 2]

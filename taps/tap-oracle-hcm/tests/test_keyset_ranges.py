@@ -1,0 +1,180 @@
+"""Keyset reads split by range of (LastUpdateDate, PersonId) and read side by side (``xlr8_kit.oracle.ranges``),
+over real HTTP against the emulator: the same records and STATE as the read page after page when nothing changes;
+a row updated during the read is not lost; a failure in a later range stops the read after the rows before it;
+skewed timestamps; resume from a bookmark.
+
+100 workers, 3 rows a page: page 1, then ranges of 24 rows (bounds at offsets 26, 50, 74, 98), 4 read at once."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from xlr8_kit.oracle.protocol import Keyset, join_q, keyset_q, upto_q
+from xlr8_kit.testing.singer_cli import select_streams
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator, person_id
+from xlr8_sandbox.read_ahead_checks import sync_until_error
+from xlr8_tap_oracle_hcm.tap import TapOracleHcm
+
+from .conftest import hcm_config, run_tap
+
+PATH = "/hcmRestApi/resources/*/workers"
+RANGE_ROWS = 24  # RANGE_PAGES (8) pages of 3 rows
+
+
+def config(url: str, window: int, **extra: t.Any) -> dict[str, t.Any]:
+    return hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=window, **extra)
+
+
+def ranged(emulator: OracleHcmEmulator, start: int) -> list[dict[str, str]]:
+    """The range requests (an upper bound in ``q``) since ``start``."""
+    return [q for q in emulator.collection_queries[start:] if "<=" in q.get("q", "")]
+
+
+def bound(record: dict[str, t.Any]) -> Keyset:
+    return Keyset(record["LastUpdateDate"], record["PersonId"])
+
+
+def range_q(after: dict[str, t.Any], upto: dict[str, t.Any]) -> str:
+    """The ``q`` of a range's first request, as the tap writes it (bounds from the rows read in turn)."""
+    parts = [upto_q("LastUpdateDate", "PersonId", True, bound(upto)), keyset_q("LastUpdateDate", "PersonId", True,
+                                                                               bound(after))]  # fmt: skip
+    return str(join_q(parts, "4"))
+
+
+def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emulator: OracleHcmEmulator) -> None:
+    one = run_tap(config(url, 1), streams={"workers"})
+    start = len(emulator.collection_queries)
+    four = run_tap(config(url, 4), streams={"workers"})
+    asked = emulator.collection_queries[start:]
+    assert len(one.records("workers")) == 100
+    assert four.records("workers") == one.records("workers")
+    assert four.of_type("STATE") == one.of_type("STATE")
+    assert sorted(q["offset"] for q in asked if q.get("limit") == "1") == ["26", "50", "74", "98"]
+    assert len(ranged(emulator, start)) >= 4 * 8, "four bounded ranges were read by keyset"
+
+
+def test_requests_in_turn_at_window_1_are_unchanged(url: str, emulator: OracleHcmEmulator) -> None:
+    """``max_concurrent_requests: 1``: no bound asked for, no range read (today's keyset read)."""
+    start = len(emulator.collection_queries)
+    run_tap(config(url, 1), streams={"workers"})
+    asked = emulator.collection_queries[start:]
+    assert len(asked) == 34  # 100 rows, 3 a page: 34 pages, the last one short
+    assert not ranged(emulator, start)
+    assert all(q["limit"] == "3" for q in asked)
+
+
+def test_skewed_timestamps_same_records_and_state(url: str, emulator: OracleHcmEmulator) -> None:
+    """Most rows share one LastUpdateDate (a mass update): bounds fall on ties of it, the key splits them, and
+    every row is read once, in the same order as in turn."""
+    emulator.change_rows("workers", lambda i, row: {**row, "LastUpdateDate": "2024-06-01T00:00:00+00:00"}
+                         if i % 10 else row)  # fmt: skip
+    one = run_tap(config(url, 1), streams={"workers"})
+    start = len(emulator.collection_queries)
+    four = run_tap(config(url, 4), streams={"workers"})
+    assert sum(r["LastUpdateDate"] == "2024-06-01T00:00:00+00:00" for r in one.records("workers")) == 90
+    assert four.records("workers") == one.records("workers")
+    assert four.of_type("STATE") == one.of_type("STATE")
+    tied = [q for q in ranged(emulator, start) if q["q"].count("2024-06-01T00:00:00+00:00") == 4]
+    assert tied, "a range both starts and ends inside the tie"
+
+
+def test_resume_from_a_bookmark_same_records_and_state(url: str, emulator: OracleHcmEmulator) -> None:
+    every = run_tap(config(url, 1), streams={"workers"}).records("workers")
+    bookmark = every[20]["LastUpdateDate"]
+    state = {"bookmarks": {"workers": {"replication_key": "LastUpdateDate", "replication_key_value": bookmark}}}
+    one = run_tap(config(url, 1), streams={"workers"}, state=state)
+    start = len(emulator.collection_queries)
+    four = run_tap(config(url, 4), streams={"workers"}, state=state)
+    assert one.records("workers") == every[20:]
+    assert four.records("workers") == one.records("workers")
+    assert four.of_type("STATE") == one.of_type("STATE")
+    assert ranged(emulator, start)
+    assert all(bookmark in q["q"] for q in ranged(emulator, start))
+
+
+def open_ended(query: dict[str, str]) -> bool:
+    """A request of the last range (after a row, no upper bound)."""
+    return "PersonId >" in query.get("q", "") and "<=" not in query.get("q", "")
+
+
+@pytest.mark.parametrize("which", ["later range", "page 1", "after the last range"])
+def test_a_row_updated_during_the_read_is_read(url: str, emulator: OracleHcmEmulator, which: str) -> None:
+    """Another user updates a row (its LastUpdateDate moves past every row) when the second range request is
+    served (a row of a later range not read yet, or a row of page 1 already emitted), or once a request of the
+    last range was answered (a row of range 1). Its new version is read in the same run (the last range has no
+    upper bound, and the read ends page after page after the last row emitted, once everything before the last
+    range was emitted), after every other row, and the bookmark ends on it."""
+    before = run_tap(config(url, 1), streams={"workers"}).records("workers")
+    moved = {"later range": before[80], "page 1": before[1], "after the last range": before[30]}[which]
+    index = moved["PersonId"] - person_id(0)
+    updated = "2099-01-01T00:00:00+00:00"
+    start = len(emulator.collection_queries)
+
+    def due() -> bool:
+        if which == "after the last range":
+            return any(open_ended(q) for q in emulator.collection_queries[start:-1])
+        return len(ranged(emulator, start)) == 2
+
+    def update(served: int) -> None:
+        if due() and emulator.before_collection is not None:
+            emulator.before_collection = None
+            emulator.update_row("workers", index, {"LastUpdateDate": updated})
+
+    emulator.before_collection = update
+    output = run_tap(config(url, 4), streams={"workers"})
+    read = output.records("workers")
+    assert emulator.before_collection is None, "the update happened during the read"
+    assert {r["PersonId"] for r in read} == {r["PersonId"] for r in before}
+    assert read[-1]["PersonId"] == moved["PersonId"]
+    assert read[-1]["LastUpdateDate"] == updated
+    stamps = [r["LastUpdateDate"] for r in read]
+    assert stamps == sorted(stamps), "records stay in LastUpdateDate order (the bookmark never goes back)"
+    final = output.of_type("STATE")[-1]["value"]["bookmarks"]["workers"]
+    assert final["replication_key_value"] == updated
+
+
+def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """The first request of range 2 (rows 51-74) answers 400 while ranges 1-3 are in flight: page 1, range 0 and
+    range 1 are emitted, nothing after them; no bookmark past the rows emitted."""
+    before = run_tap(config(url, 1), streams={"workers"}).records("workers")
+    failing = range_q(after=before[50], upto=before[74])
+    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=400, times=1, query={"q": failing}))
+    tap_config = config(url, 4)
+    catalog = select_streams(TapOracleHcm(config=tap_config, parse_env_config=False).catalog_dict, {"workers"})
+    start = len(emulator.collection_queries)
+    output, error = sync_until_error(TapOracleHcm(config=tap_config, catalog=catalog, parse_env_config=False))
+    assert error is not None
+    assert "400" in str(error), error
+    assert [q.get("q") for q in emulator.collection_queries[start:]].count(failing) == 0  # refused before serving
+    assert output.records("workers") == before[:51]
+    for message in output.of_type("STATE"):
+        value = (message["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
+        assert value is None or value <= before[50]["LastUpdateDate"]
+
+
+def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: OracleHcmEmulator) -> None:
+    """The emulator's seek on a range's bounds (``_UPTO``) serves what evaluating the whole ``q`` serves (a
+    condition after the keyset part turns the seek off)."""
+    import requests
+
+    emulator.change_rows("workers", lambda i, row: {**row, "LastUpdateDate": "2024-06-01T00:00:00+00:00"}
+                         if i % 3 else row)  # fmt: skip
+    rows = run_tap(config(url, 1), streams={"workers"}).records("workers")
+    base = f"{url}/hcmRestApi/resources/11.13.18.05/workers"
+    auth = (hcm_config(url)["username"], hcm_config(url)["password"])
+    for low, high in [(5, 40), (30, 31), (40, 90), (0, 99)]:
+        q = range_q(after=rows[low], upto=rows[high])
+        params = {"onlyData": "true", "limit": "500", "orderBy": "LastUpdateDate:asc,PersonId:asc",
+                  "fields": "PersonId", "q": q}  # fmt: skip
+        sought = requests.get(base, params=params, auth=auth, headers={"REST-Framework-Version": "4"}, timeout=10)
+        params["q"] = f"{q} and (PersonId > 0)"
+        scanned = requests.get(base, params=params, auth=auth, headers={"REST-Framework-Version": "4"}, timeout=10)
+        assert sought.status_code == scanned.status_code == 200
+        expected = [r["PersonId"] for r in rows[low + 1 : high + 1]]
+        assert [r["PersonId"] for r in sought.json()["items"]] == expected
+        assert [r["PersonId"] for r in scanned.json()["items"]] == expected
