@@ -58,3 +58,43 @@ def text_memo(convert: t.Callable[[t.Any], t.Any], size: int | None = None) -> t
         return found
 
     return read
+
+
+def cells_record_builder(
+    header: t.Sequence[str],
+    columns: t.Sequence[str],
+    readers: t.Mapping[str, t.Callable[[t.Any], t.Any]],
+    *,
+    empty_is_none: bool,
+) -> t.Callable[[list[str]], dict[str, t.Any]]:
+    """The typed record of a CSV row's cells under ``header``, without a row dict first (report taps, per row).
+
+    ``columns`` (each in ``header``; a repeated header name means its last cell, as a row dict would) are the
+    record's keys in order; a column with a reader in ``readers`` goes through it, the others (text columns) keep
+    the cell's text. With ``empty_is_none`` an empty cell is None and is not read; otherwise every cell is."""
+    where = {name: index for index, name in enumerate(header)}
+    keys = tuple(columns)
+    indices = tuple(where[name] for name in keys)
+    whole = indices == tuple(range(len(header)))
+    converted = tuple((name, readers[name]) for name in keys if name in readers)
+    if empty_is_none:
+        none_if_empty = {"": None}.get
+
+        def build_present(cells: list[str]) -> dict[str, t.Any]:
+            picked = cells if whole else [cells[index] for index in indices]
+            record: dict[str, t.Any] = dict(zip(keys, map(none_if_empty, picked, picked), strict=True))
+            for name, read in converted:
+                value = record[name]
+                if value is not None:
+                    record[name] = read(value)
+            return record
+
+        return build_present
+
+    def build(cells: list[str]) -> dict[str, t.Any]:
+        record = dict(zip(keys, cells if whole else map(cells.__getitem__, indices), strict=True))
+        for name, read in converted:
+            record[name] = read(record[name])
+        return record
+
+    return build

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from xlr8_kit.columns import text_memo
+from xlr8_kit.columns import cells_record_builder, text_memo
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -311,25 +311,8 @@ def record_builder(
     of ``column_types`` among them): the typed record of a row's cells, what ``{name: coerce(row.get(name), kind,
     name, zone=zone) ...}`` gives for its row dict. An empty cell is None; a string cell is its text as it is;
     only the other columns convert."""
-    where = {name: index for index, name in enumerate(header)}
-    columns = tuple(column_types)
-    indices = tuple(where[name] for name in columns)
-    whole = indices == tuple(range(len(header)))
-    converted = tuple(
-        (name, cell_coercer(kind, name, zone=zone)) for name, kind in column_types.items() if kind != "string"
-    )
-    none_if_empty = {"": None}.get
-
-    def build(values: list[str]) -> dict[str, t.Any]:
-        picked = values if whole else [values[index] for index in indices]
-        record: dict[str, t.Any] = dict(zip(columns, map(none_if_empty, picked, picked), strict=True))
-        for name, read in converted:
-            value = record[name]
-            if value is not None:
-                record[name] = read(value)
-        return record
-
-    return build
+    readers = {name: cell_coercer(kind, name, zone=zone) for name, kind in column_types.items() if kind != "string"}
+    return cells_record_builder(header, list(column_types), readers, empty_is_none=True)
 
 
 def pick_primary_keys(table: ReportTable) -> list[str]:

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 import requests
 
-from xlr8_kit.columns import ColumnType, text_memo
+from xlr8_kit.columns import ColumnType, cells_record_builder, text_memo
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
@@ -270,17 +270,7 @@ def record_builder(
     row has exactly one cell per name, without that row dict. CSV cells are text, so a string column's cell is its
     value as is; only the other columns call their reader. None when a column is not in the header (every row
     then goes the general way)."""
-    where = {name: index for index, name in enumerate(names)}  # a repeated name: its last cell, as in the dict
-    if not all(name in where for name in column_types):
+    if not set(column_types) <= set(names):
         return None
-    columns = tuple(column_types)
-    indices = tuple(where[name] for name in columns)
-    converted = tuple((name, cell_reader(kind, name)) for name, kind in column_types.items() if kind != "string")
-
-    def build(cells: list[str]) -> dict[str, t.Any]:
-        record = dict(zip(columns, map(cells.__getitem__, indices), strict=True))
-        for name, read in converted:
-            record[name] = read(record[name])
-        return record
-
-    return build
+    readers = {name: cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}
+    return cells_record_builder(names, list(column_types), readers, empty_is_none=False)
