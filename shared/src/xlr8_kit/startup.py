@@ -11,13 +11,36 @@ the process does:
 command starts (``xlr8_kit.exits``) and moves everything alive then into the collector's permanent generation
 (``gc.freeze``): modules, classes and functions that live until the process ends anyway. The cyclic garbage the
 paused imports left (about 1 MB) is frozen with them.
+
+``plugin_imports()`` is what every plugin's console-script module (``xlr8_tap_x/__main__.py``) wraps its import in:
+``paused_gc()``, singer_sdk imported with two of its dependencies deferred (``deferred_imports``, ``DEFERRED``),
+and the freeze as the imports end, before the collector is switched back on. Without that freeze, the first
+allocation after ``gc.enable()`` starts a collection over every object the paused imports made (20-40 ms: the
+cost the pause was meant to save, moved, not saved).
+
+``DEFERRED``: singer_sdk's ``__init__`` imports every part of the SDK, and two of them take names from libraries
+that only a rare path calls: ``singer_sdk.target_base`` takes ``Parallel``, ``delayed`` and ``parallel_config``
+from joblib (a target draining its sinks in parallel; joblib imports numpy whenever it is installed) and
+``singer_sdk.helpers._batch`` takes ``UPath`` from universal_pathlib (BATCH files' storage; it imports fsspec and
+asyncio). That is 60-140 ms of a tap's ~0.35 s start-up that a RECORD run never uses. While singer_sdk imports,
+``deferred_imports`` puts a stand-in module in ``sys.modules`` for each; the stand-in's listed names are functions
+that import the real module at their first call and return what the real name returns (the real ``Parallel``,
+the real ``UPath`` instance). The stand-ins leave ``sys.modules`` as soon as singer_sdk is imported, so any later
+``import joblib`` / ``import upath`` (ours, a user's, the SDK's own lazy imports) gets the real module. It holds
+because singer_sdk only ever calls those names (``tests``: an AST check of the installed SDK; any other name
+asked of a stand-in imports the real module at once). No file of singer_sdk is changed.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
+import importlib.util
 import os
-from collections.abc import Iterator
+import sys
+import types
+import typing as t
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 _frozen = False
@@ -53,3 +76,69 @@ def freeze_start_up_objects() -> None:
     if not _frozen:
         _frozen = True
         gc.freeze()
+
+
+#: The libraries singer_sdk imports as it loads but only calls on rare paths, and the names it takes from them;
+#: each name is only ever called (see the module doc).
+DEFERRED: dict[str, tuple[str, ...]] = {
+    "joblib": ("Parallel", "delayed", "parallel_config"),  # singer_sdk.target_base: parallel drain of sinks
+    "upath": ("UPath",),  # singer_sdk.helpers._batch: where BATCH files are written and read
+}
+
+
+class _StandIn(types.ModuleType):
+    """A module in ``sys.modules`` while singer_sdk imports: its names import the real module when called."""
+
+    def __getattr__(self, name: str) -> t.Any:
+        if name.startswith("__"):  # the import system probing (__path__, __file__): a plain module has none
+            raise AttributeError(name)
+        return getattr(real_module(self.__name__), name)  # a name nobody listed: the real one, now
+
+
+def real_module(name: str) -> types.ModuleType:
+    """The real module ``name``, imported if it is not yet (a stand-in still in ``sys.modules`` is dropped)."""
+    if isinstance(sys.modules.get(name), _StandIn):
+        del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _deferred_call(module: str, name: str) -> Callable[..., t.Any]:
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return getattr(real_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{module}.{name}``, its module imported at the first call (``xlr8_kit.startup.DEFERRED``)."
+    call.deferred = (module, name)  # type: ignore[attr-defined]
+    return call
+
+
+@contextmanager
+def deferred_imports(deferred: Mapping[str, tuple[str, ...]] = DEFERRED) -> Iterator[None]:
+    """Stand-ins for ``deferred``'s modules in ``sys.modules`` inside, gone after. A module already imported, or not
+    installed (its import then fails as it would have), gets no stand-in."""
+    stand_ins = {}
+    for module, names in deferred.items():
+        if module in sys.modules or importlib.util.find_spec(module) is None:
+            continue
+        stand_in = _StandIn(module, f"Stand-in for {module} while singer_sdk imports (xlr8_kit.startup).")
+        for name in names:
+            setattr(stand_in, name, _deferred_call(module, name))
+        stand_ins[module] = sys.modules[module] = stand_in
+    try:
+        yield
+    finally:
+        for module, stand_in in stand_ins.items():
+            if sys.modules.get(module) is stand_in:
+                del sys.modules[module]
+
+
+@contextmanager
+def plugin_imports() -> Iterator[None]:
+    """A plugin's console script imports its class inside: the collector paused, singer_sdk imported first with
+    ``DEFERRED`` deferred, and everything imported frozen before the collector runs again (module doc)."""
+    with paused_gc():
+        if "singer_sdk" not in sys.modules:
+            with deferred_imports():
+                import singer_sdk  # noqa: F401
+        yield
+        freeze_start_up_objects()

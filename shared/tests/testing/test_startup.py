@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+from pathlib import Path
 
-from xlr8_kit.startup import paused_gc
+from xlr8_kit.startup import DEFERRED, paused_gc
 
 
 def test_paused_gc_restores_the_collector_state() -> None:
@@ -47,3 +48,128 @@ def test_a_kit_command_freezes_the_start_up_objects_once() -> None:
         "assert gc.get_freeze_count() == first\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def _probe(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (start-up state is per process) and return what it printed."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_plugin_imports_load_singer_sdk_without_the_deferred_libraries_and_freeze() -> None:
+    out = _probe(
+        "import gc, sys\n"
+        "from xlr8_kit.startup import plugin_imports\n"
+        "with plugin_imports():\n"
+        "    import singer_sdk\n"
+        "print(sorted(m for m in ('joblib', 'upath', 'fsspec', 'numpy') if m in sys.modules))\n"
+        "print(sorted(n for n, m in sys.modules.items() if type(m).__name__ == '_StandIn'))\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+    )
+    assert out.splitlines() == ["[]", "[]", "True True"]
+
+
+def test_the_deferred_names_give_the_real_objects_when_called() -> None:
+    """What singer_sdk calls: joblib's parallel drain of a target's sinks (through the SDK's own ``_drain_all``)
+    and universal_pathlib's ``UPath`` for BATCH storage return what the real names return."""
+    out = _probe(
+        "import sys, types\n"
+        "from xlr8_kit.startup import plugin_imports\n"
+        "with plugin_imports():\n"
+        "    import singer_sdk\n"
+        "from singer_sdk import target_base\n"
+        "from singer_sdk.helpers import _batch\n"
+        "drained = []\n"
+        "target_base.Target._drain_all(types.SimpleNamespace(drain_one=drained.append), list(range(5)), 2)\n"
+        "import joblib, upath\n"
+        "assert type(joblib).__name__ == 'module' and joblib.__file__, joblib\n"
+        "assert isinstance(target_base.Parallel(n_jobs=1), joblib.Parallel)\n"
+        "assert isinstance(target_base.parallel_config(backend='threading'), joblib.parallel_config)\n"
+        "assert target_base.delayed(abs)(-3) == joblib.delayed(abs)(-3)\n"
+        "p = _batch.UPath('file:///tmp/batches/x.jsonl.gz')\n"
+        "assert type(p) is type(upath.UPath('file:///tmp/batches/x.jsonl.gz')), type(p)\n"
+        "assert p == upath.UPath('file:///tmp/batches/x.jsonl.gz')\n"
+        "head, tail = _batch.StorageTarget.split_url('file:///tmp/batches/x.jsonl.gz')\n"
+        "print(sorted(drained), head, tail)\n"
+    )
+    assert out.split()[:5] == ["[0,", "1,", "2,", "3,", "4]"]
+    assert out.split()[-2:] == ["file:///tmp/batches", "x.jsonl.gz"]  # what singer_sdk 0.54.9 gives
+
+
+def _sdk_imports_from(module: str) -> tuple[set[str], list[str]]:
+    """Names singer_sdk's installed source takes from ``module`` at import time (``TYPE_CHECKING`` blocks left
+    out), and every use of them that is not a call (``file:line name``). Annotations do not count where the module
+    has ``from __future__ import annotations`` (they stay strings)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("singer_sdk")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    names: set[str] = set()
+    not_called: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        checking = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for node in ast.walk(block)
+        }
+        taken = {}
+        for node in ast.walk(tree):
+            if id(node) in checking:
+                continue
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == module for a in node.names):
+                not_called.append(f"{path.name}:{node.lineno} import {module}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == module:
+                for alias in node.names:
+                    taken[alias.asname or alias.name] = alias.name
+                    names.add(alias.name if node.module == module else f"{node.module}.{alias.name}")
+        allowed = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        if "from __future__ import annotations" in ast.unparse(tree):
+            annotations = [
+                n.returns if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) else n.annotation
+                for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.arg | ast.AnnAssign)
+            ]
+            allowed |= {id(n) for a in annotations if a is not None for n in ast.walk(a)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in taken and id(node) not in allowed:
+                not_called.append(f"{path.name}:{node.lineno} {node.id}")
+    return names, not_called
+
+
+def test_deferred_lists_every_name_singer_sdk_takes_and_it_only_calls_them() -> None:
+    """A stand-in name is a function: it holds only while singer_sdk calls it, never subclasses it or checks an
+    ``isinstance`` against it. An SDK upgrade that uses another name or uses one differently fails here."""
+    for module, listed in DEFERRED.items():
+        names, not_called = _sdk_imports_from(module)
+        assert names == set(listed), module
+        assert not_called == [], f"singer_sdk uses {module} names other than by calling them: {not_called}"
+
+
+def test_a_name_not_listed_gets_the_real_module_and_stand_ins_leave_sys_modules() -> None:
+    out = _probe(
+        "import sys\n"
+        "from xlr8_kit.startup import deferred_imports, real_module\n"
+        "with deferred_imports({'colorsys': ('rgb_to_hsv',), 'os': ('getcwd',), 'no_such_module_x': ('f',)}):\n"
+        "    assert type(sys.modules['os']).__name__ == 'module'  # already imported\n"
+        "    assert 'no_such_module_x' not in sys.modules  # not installed: no stand-in, its import fails as before\n"
+        "    from colorsys import rgb_to_hsv\n"
+        "    assert type(sys.modules['colorsys']).__name__ == '_StandIn'\n"
+        "print('colorsys' in sys.modules)\n"
+        "import colorsys\n"
+        "print(type(colorsys).__name__, rgb_to_hsv(0.2, 0.4, 0.4) == colorsys.rgb_to_hsv(0.2, 0.4, 0.4))\n"
+        "with deferred_imports({'colorsys': ('rgb_to_hsv',)}):\n"
+        "    pass  # already imported: nothing to stand in for\n"
+        "del sys.modules['colorsys']\n"
+        "with deferred_imports({'colorsys': ('rgb_to_hsv',)}):\n"
+        "    import colorsys as early\n"
+        "    hls = early.hls_to_rgb  # a name nobody listed: the real module, imported now\n"
+        "    print(type(sys.modules['colorsys']).__name__, hls is sys.modules['colorsys'].hls_to_rgb)\n"
+        "print(type(sys.modules['colorsys']).__name__)\n"
+    )
+    assert out.splitlines() == ["False", "module True", "module True", "module"]

@@ -1,12 +1,13 @@
 """``target-xlr8-truths`` and ``python -m target_xlr8_truths``: the target's command.
 
-Its imports run as the taps' do (``xlr8_kit.startup.paused_gc``): no collections while ~600 modules load, and
-numpy's BLAS (imported by joblib through singer_sdk) kept to one thread.
+Its imports run as the taps' do (``xlr8_kit.startup.plugin_imports``): no collections while ~600 modules load,
+singer_sdk's joblib and universal_pathlib imported only if called (the target drains one sink at a time, so it
+never calls joblib), numpy's BLAS kept to one thread whenever numpy loads, the imported heap frozen.
 """
 
-from xlr8_kit.startup import paused_gc
+from xlr8_kit.startup import plugin_imports
 
-with paused_gc():
+with plugin_imports():
     from target_xlr8_truths.target import TargetXlr8Truths
 
 main = TargetXlr8Truths.cli
