@@ -39,9 +39,19 @@ def test_tap_module_imports_no_optional_machinery(module: str) -> None:
 
 
 def plugin_scripts() -> list[str]:
-    """The module behind every plugin's console script: the taps' and the target's."""
-    target = tomllib.loads((ROOT / "target-xlr8-truths/pyproject.toml").read_text())["project"]["scripts"]
-    return [*tap_modules(), target["target-xlr8-truths"].split(":")[0]]
+    """The module behind every plugin's console script: the taps', the targets' and the mapper's."""
+    modules = tap_modules()
+    for project in [ROOT / "taps/mapper-common/pyproject.toml", *sorted(ROOT.glob("target-*/pyproject.toml"))]:
+        scripts = tomllib.loads(project.read_text())["project"]["scripts"]
+        modules += [target.split(":")[0] for target in scripts.values()]
+    return modules
+
+
+def test_every_plugin_command_is_its_script_module() -> None:
+    """Each console script runs ``<package>.__main__:main`` (imports inside ``plugin_imports``), not the plugin
+    class's ``cli`` directly, which would import singer_sdk whole and leave the imported heap unfrozen."""
+    assert len(plugin_scripts()) == len(list(ROOT.glob("taps/*/pyproject.toml"))) + 2
+    assert [m for m in plugin_scripts() if not m.endswith(".__main__")] == []
 
 
 @pytest.mark.parametrize("module", plugin_scripts())
