@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from xlr8_kit.startup import DEFERRED, paused_gc
 
 
@@ -173,3 +176,32 @@ def test_a_name_not_listed_gets_the_real_module_and_stand_ins_leave_sys_modules(
         "print(type(sys.modules['colorsys']).__name__)\n"
     )
     assert out.splitlines() == ["False", "module True", "module True", "module"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.lists(st.text(st.characters(blacklist_characters="/\x00", codec="utf-8"), min_size=1), min_size=1).map(
+        "/".join
+    ),
+    values=st.lists(st.integers()),
+)
+def test_a_deferred_name_returns_what_the_real_name_returns(path: str, values: list[int]) -> None:
+    """The stand-in functions, called as singer_sdk calls them, against the real names (both modules are already
+    imported in this process, so the comparison is with the very objects the stand-ins resolve)."""
+    import joblib
+    import upath
+
+    from xlr8_kit.startup import _deferred_call
+
+    deferred_upath = _deferred_call("upath", "UPath")
+    for url in (f"/{path}", f"file:///{path}"):
+        made, real = deferred_upath(url), upath.UPath(url)
+        assert type(made) is type(real)
+        assert made == real
+        assert made.parts == real.parts
+    parallel, delayed = _deferred_call("joblib", "Parallel"), _deferred_call("joblib", "delayed")
+    with _deferred_call("joblib", "parallel_config")(backend="threading", n_jobs=2):
+        backend, n_jobs = joblib.parallel.get_active_backend()
+        drained = parallel()(delayed(abs)(v) for v in values)
+    assert (type(backend).__name__, n_jobs) == ("ThreadingBackend", 2)  # the keywords reach joblib
+    assert drained == joblib.Parallel(n_jobs=1)(joblib.delayed(abs)(v) for v in values)
