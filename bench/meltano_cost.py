@@ -1,0 +1,123 @@
+"""What one ``meltano run tap-salesforce target-xlr8-truths`` (BATCH, as meltano.yml configures it) costs Meltano
+itself, apart from the plugins: Meltano's own CPU split into importing its CLI, reading meltano.yml and resolving
+the plugins' settings, beside the CPU of the processes it started (catalog discovery, tap, target).
+
+Runs ``--runs`` times in ONE copy of the project (run 0 creates the system database; every run has its own state id,
+so every run reads the whole stream). ``--cacheable-catalog`` drops ``-e`` from the extractor's pip_url in the copy:
+Meltano caches a discovered catalog only for plugins not installed editable, and then skips discovery on later runs.
+
+Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [--runs 3] [--cacheable-catalog]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ceilings
+from run import ROOT, SANDBOX_PROJECT_ID, TARGET, child_env, meltano_project_copy, rows_in_store
+
+#: Run in the meltano process: times the phases in process CPU and writes them (and the children's CPU) at exit.
+PROBE = """
+import atexit, json, os, resource, sys, time
+cpu = time.process_time
+phases = {}
+started = cpu()
+from meltano.cli import main
+phases["import meltano.cli"] = cpu() - started
+import meltano.core.yaml as meltano_yaml
+from meltano.core.settings_service import SettingsService
+depth = [0]
+def timed(owner, name, phase):
+    original = getattr(owner, name)
+    def call(*args, **kwargs):
+        if depth[0]:
+            return original(*args, **kwargs)
+        depth[0] += 1
+        began = cpu()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            phases[phase] = phases.get(phase, 0.0) + cpu() - began
+    setattr(owner, name, call)
+timed(meltano_yaml, "load", "meltano.yml")
+timed(SettingsService, "config_with_metadata", "settings")
+timed(SettingsService, "get_with_metadata", "settings")
+def report():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    phases["meltano total"] = own.ru_utime + own.ru_stime
+    phases["children"] = children.ru_utime + children.ru_stime
+    with open(os.environ["XLR8_MELTANO_COST_OUT"], "w") as out:
+        json.dump(phases, out)
+atexit.register(report)
+sys.argv = ["meltano", *sys.argv[1:]]
+main()
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stream", default="accounts")
+    parser.add_argument("--scale", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cacheable-catalog", action="store_true")
+    args = parser.parse_args()
+
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    module = ceilings.load("salesforce")
+    stream = ceilings.resolve_stream(module, args.stream)
+    tap = module.TAP
+    with (
+        tempfile.TemporaryDirectory(prefix="xlr8-meltano-cost-") as tmp,
+        run_sandbox(["salesforce"], seed=42, scale=args.scale, fixed_ports=True, port_wait=600),
+    ):
+        work = Path(tmp)
+        project = meltano_project_copy(work, "project", batch=True)
+        if args.cacheable_catalog:
+            editable = f"pip_url: -e ./shared -e ./taps/{tap}\n"
+            text = (project / "meltano.yml").read_text()
+            if editable not in text:
+                raise SystemExit(f"meltano.yml has no {editable.strip()!r}")
+            (project / "meltano.yml").write_text(text.replace(editable, f"pip_url: ./shared ./taps/{tap}\n"))
+            from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
+
+            link_workspace_venvs(project, project / ".meltano")  # the install fingerprint follows the pip_url
+        (work / "probe.py").write_text(PROBE)
+        store = project / "truths.duckdb"
+        env = {k: v for k, v in child_env().items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
+        env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
+        env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(store)
+        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        env["XLR8_MELTANO_COST_OUT"] = str(work / "phases.json")
+        print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
+        for run_no in range(args.runs):
+            command = [sys.executable, str(work / "probe.py"), "--environment=sandbox", "run"]
+            command += ["--state-id-suffix", f"cost{run_no}", tap, TARGET]
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - started
+            if done.returncode:
+                print(done.stderr[-3000:])
+                return 1
+            phases = json.loads((work / "phases.json").read_text())
+            discovered = "Running catalog discovery" in done.stderr + done.stdout
+            landed = rows_in_store(store, SANDBOX_PROJECT_ID)
+            split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
+            print(f"  run {run_no}: wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows in store {landed}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

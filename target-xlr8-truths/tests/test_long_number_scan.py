@@ -1,0 +1,98 @@
+"""The long-number scan of BATCH files (``has_long_number``) scans every 4th byte first and only the lines that flags
+in full. It must decide exactly what the full scan decided: the reference below is the full scan as it was."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from target_xlr8_truths import duckdb_store
+from target_xlr8_truths.duckdb_store import (
+    _DIGIT_OR_DOT_AS_ZERO,
+    _LONG_NUMBER,
+    _line_has_long_number,
+    has_long_number,
+)
+
+
+def full_scan(data: bytes, chunk: int) -> bool:
+    """The scan before the sampled pre-pass: every byte translated, every 16-run's line decoded."""
+    offset = 0
+    while offset < len(data):
+        end = min(offset + chunk, len(data))
+        if data[end - 1 : end] != b"\n":
+            newline = data.find(b"\n", end)
+            end = len(data) if newline < 0 else newline + 1
+        block = data[offset:end]
+        offset = end
+        marked = block.translate(_DIGIT_OR_DOT_AS_ZERO)
+        start = marked.find(_LONG_NUMBER)
+        while start >= 0:
+            line_start = block.rfind(b"\n", 0, start) + 1
+            line_end = block.find(b"\n", start)
+            line_end = len(block) if line_end < 0 else line_end
+            if _line_has_long_number(block[line_start:line_end]):
+                return True
+            start = marked.find(_LONG_NUMBER, line_end)
+    return False
+
+
+def _number(digits: str, dot: int | None, exponent: bool) -> str:
+    text = digits if dot is None else digits[: dot % (len(digits) + 1)] + "." + digits[dot % (len(digits) + 1) :]
+    text = text.lstrip(".") or "0"
+    if text.endswith("."):
+        text += "0"
+    if len(text) > 1 and text[0] == "0" and text[1] != ".":
+        text = "1" + text[1:]
+    return text + ("e3" if exponent else "")
+
+
+digits = st.text("0123456789", min_size=1, max_size=22)
+numbers = st.builds(_number, digits, st.none() | st.integers(0, 22), st.booleans())
+# pieces that make runs of [0-9.] of every length, broken by other bytes at every alignment, inside and outside
+# strings, across line ends; plus whole JSON lines holding numbers of 1-22 digits (decoded: true or false)
+noise = st.text('0123456789.-x" :,{}\n', max_size=60)
+json_line = st.builds(
+    lambda key, value, pad, text: f'{{"{key}": {value}, "s": "{text}", "p": "{pad}"}}',
+    st.sampled_from(["a", "amount", "n"]),
+    numbers | st.builds(lambda n: f"[{n}]", numbers) | st.builds(lambda n: f'{{"b": {n}}}', numbers),
+    st.text("ab", max_size=7),
+    st.text("0123456789-.", max_size=24),
+)
+lines = st.lists(st.one_of(json_line, noise, json_line), min_size=1, max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines, st.sampled_from([1, 7, 16, 64, 1 << 22]), st.booleans())
+def test_sampled_scan_decides_what_the_full_scan_decided(pieces: list[str], chunk: int, final_newline: bool) -> None:
+    data = "\n".join(pieces).encode() + (b"\n" if final_newline else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batch.jsonl"
+        path.write_bytes(data)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(duckdb_store, "_SCAN_CHUNK", chunk)
+            assert has_long_number(str(path)) is full_scan(data, chunk), data
+
+
+def test_runs_of_exactly_sixteen_at_every_alignment(tmp_path: Path) -> None:
+    """A 16-digit number, shifted through every offset of the 4-byte sampling, on a later line than a near miss."""
+    for shift in range(8):
+        path = tmp_path / f"{shift}.jsonl"
+        near_miss = '{"a": 123456789012345, "b": "1234-5678-9012-3456"}'
+        path.write_text(near_miss + "\n" + '{"' + "k" * shift + '": 1234567890123456}\n')
+        assert has_long_number(str(path)) is True, shift
+        path.write_text(near_miss + "\n" + '{"' + "k" * shift + '": 123456789012345}\n')
+        assert has_long_number(str(path)) is False, shift
+
+
+def test_a_line_flagged_in_vain_does_not_hide_a_run_at_the_start_of_the_next(tmp_path: Path) -> None:
+    """Digits inside a string flag their line (decoded: not a number); the next line's 16-digit number starts right
+    after the line end, at every alignment of that end."""
+    for pad in range(8):
+        path = tmp_path / f"{pad}.jsonl"
+        path.write_text('{"s": "1234567890123456", "p": "' + "x" * pad + '"}\n1234567890123456\n')
+        assert has_long_number(str(path)) is True, pad
