@@ -39,6 +39,7 @@ from xlr8_kit.oracle.protocol import (
     join_q,
     keyset_q,
     order_by_param,
+    row_shaper,
     since_q,
     upto_q,
 )
@@ -290,14 +291,15 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             for item in items:
                 yield from child_rows(item, plan.child_path, plan.parent_keys)
             return
-        embedded = {p.split(".")[0] for p in plan.fields if p and plan.fields[p] is None}
+        shape = self._shape_row
         for item in items:
-            for rule in plan.flatten:
-                rule.apply(item)
-            if list in set(map(type, item.values())):  # children expanded only for flattening go
-                for name in [k for k, v in item.items() if isinstance(v, list) and k not in embedded]:
-                    del item[name]
+            shape(item)  # flatten rules, then the children expanded only for flattening go
             yield item
+
+    @cached_property
+    def _shape_row(self) -> t.Callable[[dict[str, t.Any]], None]:
+        plan = self.plan
+        return row_shaper(plan.flatten, {p.split(".")[0] for p in plan.fields if p and plan.fields[p] is None})
 
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:
