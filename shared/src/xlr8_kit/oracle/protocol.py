@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
@@ -326,7 +326,7 @@ def row_shaper(rules: Sequence[Flatten], embedded: Iterable[str]) -> Callable[[d
                 if type(rows) is list and rows and type(first := rows[0]) is dict:
                     for key, value in where:
                         if key in first and first[key] != value:
-                            node = rule.pick(rows)  # type: ignore[assignment] - a dict row is there: not None
+                            node = cast("Mapping[str, Any]", rule.pick(rows))  # a dict row is there: not None
                             break
                     else:
                         node = first
