@@ -490,6 +490,39 @@ class _PageAt:
     current_value: t.Any
 
 
+class _TokenPages:
+    """Fetch "the page at this token", for the readers that ask for pages ahead of the paginator (the window of page
+    requests here, Oracle's ranged keyset reads): ``prepare`` builds the request the SDK would build for that token,
+    ``send`` sends it through the stream's request decorator (retries, back-off, rate limits) and parses the page,
+    and ``settle`` counts and costs a page when it is emitted, in page order, as the SDK's loop does."""
+
+    def __init__(self, stream: KitRESTStream, context: t.Any) -> None:
+        self.stream = stream
+        self.context = context
+        self._send = stream.request_decorator(stream._request)
+
+    def prepare(self, token: t.Any) -> requests.PreparedRequest:
+        return self.stream._prepare_request(context=self.context, page=t.cast("t.Any", _PageAt(token)))
+
+    def send(
+        self, prepared: requests.PreparedRequest, *, parse: bool = True
+    ) -> tuple[requests.Response, list[dict[str, t.Any]]]:
+        """The answer and its records (none unless ``parse``: a request that only places something)."""
+        response = self._send(prepared, self.context)
+        return response, list(self.stream.parse_response(response)) if parse else []
+
+    def fetch(
+        self, token: t.Any, *, parse: bool = True
+    ) -> tuple[requests.PreparedRequest, requests.Response, list[dict[str, t.Any]]]:
+        """``prepare`` then ``send``, on the caller's thread."""
+        prepared = self.prepare(token)
+        return (prepared, *self.send(prepared, parse=parse))
+
+    def settle(self, counter: t.Any, prepared: requests.PreparedRequest, response: requests.Response) -> None:
+        counter.increment()
+        self.stream.update_sync_costs(prepared, response, self.context)
+
+
 class KitRESTStream(KitBatchingMixin, RESTStream):
     """Base for every product's REST stream. Subclasses declare; this class does.
 
@@ -850,6 +883,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: page's request then, not only to the first page's.
     counting_pages: bool = False
 
+    def _token_pages(self, context: t.Any) -> _TokenPages:
+        """Fetch, count and cost "the page at this token" for a reader that asks for pages ahead (``_TokenPages``)."""
+        return _TokenPages(self, context)
+
     def _request_pages_windowed(
         self, context: t.Any, paginator: t.Any, width: int
     ) -> t.Iterator[list[dict[str, t.Any]]]:
@@ -875,19 +912,17 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         it was handed out; nothing after it is asked for once the failure is seen."""
         from xlr8_kit.http.window import UNKNOWN, CountAnchor, CountsPages, OrderedFetches, ShiftWatch, Verdict, row_key
 
-        decorated_request = self.request_decorator(self._request)
+        pages_at = self._token_pages(context)
         shifts = ShiftWatch(row_key(tuple(self.primary_keys or ())))
         counted = isinstance(paginator, CountsPages)
         self.counting_pages = counted
         anchor = CountAnchor()
 
         def fetch(asked: tuple[t.Any, requests.PreparedRequest]) -> tuple[requests.Response, list[dict[str, t.Any]]]:
-            response = decorated_request(asked[1], context)
-            return response, list(self.parse_response(response))
+            return pages_at.send(asked[1])
 
         def ask(window: OrderedFetches[t.Any, t.Any], token: t.Any) -> bool:
-            prepared = self._prepare_request(context=context, page=t.cast("t.Any", _PageAt(token)))
-            return window.submit((token, prepared))
+            return window.submit((token, pages_at.prepare(token)))  # prepared here, in page order
 
         one_ahead = False
         pages = answered = 0
@@ -910,8 +945,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                 first = not answered
                 answered += 1
                 moved = shifts.moved(records)
-                request_counter.increment()
-                self.update_sync_costs(prepared_request, resp, context)
+                pages_at.settle(request_counter, prepared_request, resp)
                 deferred: Exception | None = None
                 if not records:
                     if not paginator.continue_if_empty(resp):

@@ -5,11 +5,12 @@ that flatten expanded children into the parent row or turn them into rows of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
@@ -295,6 +296,59 @@ class Flatten:
             needed[path] = list(self.where)
         needed[self.child] = list(dict.fromkeys([*self.columns, *self.where]))
         return needed
+
+
+#: What a JSON decoder builds besides lists (``row_shaper`` takes its short way only when the values left are these).
+_JSON_NOT_LIST = frozenset({str, int, float, bool, type(None), dict, Decimal})
+
+
+def row_shaper(rules: Sequence[Flatten], embedded: Iterable[str]) -> Callable[[dict[str, Any]], None]:
+    """A parent row shaped in place: each rule's ``Flatten.apply`` in turn, then, if any value is a list, every
+    list-valued attribute not in ``embedded`` deleted (expanded only for flattening).
+
+    The same as those two steps, with the usual case written out (issue 14, ~5 us per HCM worker): a child's first
+    row, a dict matching ``where``, is the one ``pick`` returns (any other case calls ``pick``); the children the
+    rules expanded are deleted by name, and the whole-row rule runs only when something list-valued or of an
+    unusual type is left."""
+    steps = tuple((rule, rule._path, rule._where, rule._columns) for rule in rules)
+    kept = frozenset(embedded)
+    children = tuple(dict.fromkeys(rule._path[0] for rule in rules if rule._path[0] not in kept))
+
+    def strip(row: dict[str, Any]) -> None:
+        for name in [k for k, v in row.items() if isinstance(v, list) and k not in kept]:
+            del row[name]
+
+    def shape(row: dict[str, Any]) -> None:
+        for rule, path, where, columns in steps:
+            node: Mapping[str, Any] = row
+            for part in path:
+                rows = node.get(part)
+                if type(rows) is list and rows and type(first := rows[0]) is dict:
+                    for key, value in where:
+                        if key in first and first[key] != value:
+                            node = cast("Mapping[str, Any]", rule.pick(rows))  # a dict row is there: not None
+                            break
+                    else:
+                        node = first
+                    continue
+                picked = rule.pick(rows)
+                if picked is None:
+                    for _, target in columns:
+                        row[target] = None
+                    break
+                node = picked
+            else:
+                for source, target in columns:
+                    row[target] = node.get(source)
+        listed = False  # a list was found: the whole-row rule applies
+        for name in children:
+            if type(row.get(name)) is list:
+                del row[name]
+                listed = True
+        if not _JSON_NOT_LIST.issuperset(map(type, row.values())) and (listed or list in set(map(type, row.values()))):
+            strip(row)
+
+    return shape
 
 
 def child_rows(row: Mapping[str, Any], path: str, parent_keys: Mapping[str, str]) -> Iterator[dict[str, Any]]:

@@ -39,6 +39,7 @@ from xlr8_kit.oracle.protocol import (
     join_q,
     keyset_q,
     order_by_param,
+    row_shaper,
     since_q,
     upto_q,
 )
@@ -221,16 +222,13 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
         from xlr8_kit.http.readahead import read_ahead
         from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead
-        from xlr8_kit.rest import _PageAt
 
         order, key = str(self.replication_key), str(self.keyset_key)
-        decorated_request = self.request_decorator(self._request)
+        pages_at = self._token_pages(context)
 
         def fetch(token: t.Any) -> Answer:
-            prepared = self._prepare_request(context=context, page=t.cast("t.Any", _PageAt(token)))
-            response = decorated_request(prepared, context)
-            placing = isinstance(token, RowAt)  # where a range ends: its row is not a record of the read
-            return Answer(token, prepared, response, [] if placing else list(self.parse_response(response)))
+            # where a range ends (``RowAt``): its row is not a record of the read
+            return Answer(token, *pages_at.fetch(token, parse=not isinstance(token, RowAt)))
 
         def last_row(items: list[dict[str, t.Any]]) -> Keyset:
             return Keyset(items[-1].get(order), items[-1].get(key))
@@ -240,8 +238,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             request_counter.with_context(context)
             with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}") as one:  # off this thread, as ever
                 first = one.submit(contextvars.copy_context().run, fetch, None).result()
-            request_counter.increment()
-            self.update_sync_costs(first.prepared, first.response, context)
+            pages_at.settle(request_counter, first.prepared, first.response)
             payload = body(first.response)
             items, has_more = collection_page(payload)
             total = payload.get("totalResults")
@@ -268,8 +265,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 )
                 for answer in ranged.answers(order, key):
                     if isinstance(answer, Answer):
-                        request_counter.increment()
-                        self.update_sync_costs(answer.prepared, answer.response, context)
+                        pages_at.settle(request_counter, answer.prepared, answer.response)
                         if answer.records:
                             yield answer.records
                     else:
@@ -295,14 +291,15 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             for item in items:
                 yield from child_rows(item, plan.child_path, plan.parent_keys)
             return
-        embedded = {p.split(".")[0] for p in plan.fields if p and plan.fields[p] is None}
+        shape = self._shape_row
         for item in items:
-            for rule in plan.flatten:
-                rule.apply(item)
-            if list in set(map(type, item.values())):  # children expanded only for flattening go
-                for name in [k for k, v in item.items() if isinstance(v, list) and k not in embedded]:
-                    del item[name]
+            shape(item)  # flatten rules, then the children expanded only for flattening go
             yield item
+
+    @cached_property
+    def _shape_row(self) -> t.Callable[[dict[str, t.Any]], None]:
+        plan = self.plan
+        return row_shaper(plan.flatten, {p.split(".")[0] for p in plan.fields if p and plan.fields[p] is None})
 
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:
