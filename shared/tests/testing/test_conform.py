@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import typing as t
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from singer_sdk.helpers._typing import _warn_unmapped_properties, conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from xlr8_kit.conform import Conformer
+from xlr8_kit.conform import Conformer, decimals_finite_as_float
 from xlr8_kit.singer_io import _is_plain
 
 SCHEMA: dict[str, t.Any] = {
@@ -66,6 +67,20 @@ SCHEMA: dict[str, t.Any] = {
     },
 }
 
+#: Decimals around the largest float (about 1.7976931348623157e308): finite or not as a float on either side of
+#: the kit's shortcut (``adjusted() < 308``), and tiny ones that become 0.0.
+FLOAT_EDGE_DECIMALS = [
+    Decimal("9.999999999999999999E+307"),
+    Decimal("1E+308"),
+    Decimal("-1.7976931348623157E+308"),
+    Decimal("1.7976931348623158E+308"),
+    Decimal("1.8E+308"),
+    Decimal("-9E+308"),
+    Decimal("1E-400"),
+    Decimal("-0"),
+    Decimal("sNaN"),
+]
+
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -74,6 +89,7 @@ SCALARS = st.one_of(
     st.sampled_from(
         [Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0"), Decimal("sNaN")]
     ),
+    st.sampled_from(FLOAT_EDGE_DECIMALS),
     st.sampled_from([0.0, 1.5, float("nan"), float("inf")]),
     st.sampled_from([dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.date(2024, 1, 2)]),
     st.sampled_from([dt.time(1, 2), dt.timedelta(seconds=5), b"\x00", b"\x01\x02"]),
@@ -173,3 +189,87 @@ def test_a_record_marked_plain_is_plain(record: dict[str, t.Any], level: TypeCon
     assert repr(out) == repr(conformer(dict(record)))
     if plain:
         assert _is_plain(out)
+
+
+DECIMALS = st.one_of(
+    st.sampled_from(FLOAT_EDGE_DECIMALS),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(lambda digits, exponent: Decimal(f"{digits}E{exponent}"), st.integers(-99, 99), st.integers(-400, 400)),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values=st.lists(st.one_of(DECIMALS, st.none(), st.sampled_from([0, "1", 1.5, True])), max_size=6))
+def test_decimals_finite_as_float_only_when_the_sdk_keeps_each(values: list[t.Any]) -> None:
+    """True only for Decimals (and None) the SDK keeps as they are (``math.isfinite``); and True for the usual."""
+    if decimals_finite_as_float(values):
+        assert all(value is None or (type(value) is Decimal and math.isfinite(value)) for value in values)
+    elif all(
+        value is None or (type(value) is Decimal and value.is_finite() and abs(value) < 10**300) for value in values
+    ):
+        raise AssertionError(f"refused plain finite Decimals: {values!r}")
+
+
+REPORT_SCHEMA: dict[str, t.Any] = {
+    "type": "object",
+    "properties": {
+        "Id": {"type": ["string", "null"]},
+        "Count": {"type": ["integer", "null"]},
+        "Amount": {"type": ["number", "null"]},
+        "Active": {"type": ["boolean", "null"]},  # exclusively boolean
+        "When": {"type": ["string", "null"], "format": "date"},
+        "Any": {},
+    },
+}
+COLUMN_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=2), DECIMALS, st.sampled_from([1.5, float("nan")])
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    columns=st.dictionaries(
+        st.sampled_from([*REPORT_SCHEMA["properties"], "Unknown"]),
+        st.lists(COLUMN_VALUES, min_size=3, max_size=3),
+        min_size=1,
+        max_size=5,
+    ),
+    level=LEVELS,
+)
+def test_columns_kept_are_records_the_sdk_returns_as_they_are(
+    columns: dict[str, list[t.Any]], level: TypeConformanceLevel
+) -> None:
+    """``keeps_columns`` says True only when the SDK's conformance returns every record of those columns equal
+    to itself (same key order, same values) and the record is plain: what ``vouched`` lets ``marked`` skip."""
+    logger = logging.getLogger("conform-test")
+    logger.propagate = False
+    conformer = Conformer("s", REPORT_SCHEMA, level, logger)
+    if not conformer.keeps_columns(columns):
+        return
+    for index in range(3):
+        record = {name: values[index] for name, values in columns.items()}
+        assert repr(conform_record_data_types("s", dict(record), REPORT_SCHEMA, level, logger)) == repr(record)
+        assert _is_plain(record)
+        conformer.vouched = True
+        assert conformer.marked(record) == (record, True)
+        conformer.vouched = False
+        assert repr(conformer.marked(record)[0]) == repr(record)
+
+
+def test_usual_report_columns_are_kept_and_misfits_are_not() -> None:
+    conformer = Conformer("s", REPORT_SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))
+    usual = {
+        "Id": ("a", "b"),
+        "Count": [1, None],
+        "Amount": [Decimal("1.5"), None],
+        "Active": [True, None],
+        "When": ["2026-01-31", None],
+    }
+    assert conformer.keeps_columns(usual)
+    assert not conformer.keeps_columns({**usual, "Active": [1, None]})  # the SDK makes the 1 a True
+    assert not conformer.keeps_columns({**usual, "Amount": [Decimal("NaN"), None]})  # the SDK makes it null
+    assert not conformer.keeps_columns({**usual, "Amount": [Decimal("1E+400")]})
+    assert not conformer.keeps_columns({**usual, "Unknown": ["x", "y"]})  # the SDK drops it and warns
+    assert not conformer.keeps_columns({**usual, "Count": [1.5, None]})  # a float: not plain
+    none = Conformer("s", REPORT_SCHEMA, TypeConformanceLevel.NONE, logging.getLogger("x"))
+    assert not none.keeps_columns(usual)
