@@ -15,7 +15,7 @@ import logging
 import math
 import typing as t
 from decimal import Decimal
-from itertools import compress
+from itertools import chain, compress
 
 from singer_sdk.helpers._typing import (
     _conform_record_data_types,
@@ -40,6 +40,7 @@ _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
 
 _DECIMAL = frozenset({Decimal})
 _BOOLEAN_OR_NONE = frozenset({bool, type(None)})
+_DICT_ONLY = frozenset({dict})
 
 
 def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
@@ -187,6 +188,9 @@ class _List:
             # without properties the SDK's walk of a dict item raises: left to it
             self.objects = _safely(_Object, items) if "properties" in items else _ToSdk
         self.boolean = _safely(_is_exclusive_boolean_type, items)
+        #: The item walk when it keeps every dict item of known keys and scalar values as it is (no exclusively
+        #: boolean property turns its integers or strings into booleans).
+        self.flat_objects = self.objects if isinstance(self.objects, _Object) and not self.objects.booleans else None
 
     def __call__(self, items: list[t.Any]) -> tuple[list[t.Any], bool]:
         if not items:
@@ -198,6 +202,16 @@ class _List:
             return list(items), True
         if not kinds <= _HANDLED:
             raise _ToSdk
+        flat = self.flat_objects
+        if (
+            flat is not None
+            and kinds == _DICT_ONLY
+            and all(map(flat.known.issuperset, items))
+            and set(map(type, chain.from_iterable(map(dict.values, items)))) <= _SCALARS
+        ):
+            # dict items of known keys and scalar values only, under an object schema without exclusively
+            # boolean properties: the walk below would copy each as it is, plain (the type scans run in C)
+            return list(map(dict, items)), True
         out: list[t.Any] = []
         plain = True
         objects = self.objects

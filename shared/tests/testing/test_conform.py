@@ -38,6 +38,10 @@ SCHEMA: dict[str, t.Any] = {
             "type": ["null", "array"],
             "items": {"type": "object", "properties": {"Qty": {"type": "number"}, "Ok": {"type": "boolean"}}},
         },
+        "Orgs": {  # objects without an exclusively boolean property: flat items are copied in one C pass
+            "type": ["array", "null"],
+            "items": {"type": "object", "properties": {"Street": {"type": ["string", "null"]}, "Qty": {}}},
+        },
         "Blob": {"type": ["null", "object"]},  # an object without properties: kept as it is
         "Any": {},
         # deeper shapes: objects in lists in objects, lists of lists, items the SDK trips on or keeps
@@ -103,8 +107,14 @@ DEEPER = st.dictionaries(
     st.one_of(INNER, st.lists(st.one_of(NESTED_PLAIN, INNER), max_size=3)),
     max_size=4,
 )
+ORG_ITEMS = st.lists(st.dictionaries(st.sampled_from(["Street", "Qty"]), st.one_of(SCALARS, NESTED_PLAIN)), max_size=3)
 VALUES = st.one_of(
-    SCALARS, NESTED, NESTED_PLAIN, DEEPER, st.lists(st.one_of(SCALARS, NESTED, NESTED_PLAIN, DEEPER), max_size=3)
+    SCALARS,
+    NESTED,
+    NESTED_PLAIN,
+    DEEPER,
+    ORG_ITEMS,
+    st.lists(st.one_of(SCALARS, NESTED, NESTED_PLAIN, DEEPER), max_size=3),
 )
 NAMES = st.sampled_from([*SCHEMA["properties"], "Unknown", "Other"])
 RECORDS = st.dictionaries(NAMES, VALUES, max_size=8)
@@ -160,6 +170,8 @@ def test_same_with_additional_properties_allowed(record: dict[str, t.Any]) -> No
         ({"Active": 0, "Flag": None, "Amount": Decimal("NaN")}, {"Active": False, "Flag": None, "Amount": None}),
         ({"Active": Decimal("2.5")}, {"Active": Decimal("2.5")}),  # the SDK keeps numbers even under a boolean
         ({"Address": {"Vip": 1, "Street": "a"}}, {"Address": {"Vip": True, "Street": "a"}}),
+        ({"Orgs": [{"Street": "a", "Qty": Decimal("NaN")}]}, {"Orgs": [{"Street": "a", "Qty": None}]}),
+        ({"Orgs": [{"Street": "a"}, {"Qty": 1.5}]}, {"Orgs": [{"Street": "a"}, {"Qty": 1.5}]}),
     ],
 )
 def test_known_conversions(record: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
@@ -273,3 +285,17 @@ def test_usual_report_columns_are_kept_and_misfits_are_not() -> None:
     assert not conformer.keeps_columns({**usual, "Count": [1.5, None]})  # a float: not plain
     none = Conformer("s", REPORT_SCHEMA, TypeConformanceLevel.NONE, logging.getLogger("x"))
     assert not none.keeps_columns(usual)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"Orgs": [{"Street": "a", "Other": 1}]},  # an unmapped nested property: dropped, and the SDK warns
+        {"Orgs": [{"Street": "a"}, {"Qty": Decimal("1E+400")}]},
+        {"Orgs": [{"Street": "a", "Qty": {"x": 1}}]},
+        {"Orgs": [{"Street": "a", "Qty": True}, {}]},
+    ],
+)
+def test_object_items_of_a_list_as_the_sdk_conforms_them(record: dict[str, t.Any]) -> None:
+    for level in TypeConformanceLevel:
+        _both(record, level, SCHEMA)
