@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_pro import discovery
 
 KINDS: list[t.Any] = ["string", "integer", "number", "boolean", "date", "date-time"]
@@ -44,54 +45,28 @@ def _general(column_types: dict[str, t.Any], values: list[str], zone: t.Any) -> 
     ZONES,
 )
 def test_record_builder_is_the_row_dict(columns: list[str], data: t.Any, zone: t.Any) -> None:
+    """Row by row, ``record_builder`` gives what the row dict and ``coerce`` give; a block typed column by
+    column (``block_builder``) gives what ``record_builder`` gives row by row, or None when a row of it fails."""
     column_types = {name: data.draw(st.sampled_from(KINDS)) for name in columns}
     build = discovery.record_builder(column_types, HEADER, zone=zone)
-    for _ in range(3):  # the memos warm up
-        values = data.draw(st.lists(CELL, min_size=len(HEADER), max_size=len(HEADER)))
-        try:
-            got: object = build(values)
-        except discovery.ReportDataError as exc:
-            got = ("error", str(exc))
-        expected = _general(column_types, values, zone)
-        assert repr(got) == repr(expected)
-        if isinstance(got, dict):
-            assert list(got) == columns
+    build_block = discovery.block_builder(column_types, HEADER, zone=zone)
+    for _ in range(3):  # the memos warm up, row after row and block after block
+        rows = data.draw(st.lists(st.lists(CELL, min_size=len(HEADER), max_size=len(HEADER)), max_size=6))
+        got: list[object] = []
+        for values in rows:
+            try:
+                got.append(build(values))
+            except discovery.ReportDataError as exc:
+                got.append(("error", str(exc)))
+        assert repr(got) == repr([_general(column_types, values, zone) for values in rows])
+        assert all(list(record) == columns for record in got if isinstance(record, dict))
+        assert_block_is_rows(build_block(rows), got, columns)
 
 
 def test_every_column_in_header_order_uses_the_row_as_it_is() -> None:
     column_types: dict[str, t.Any] = dict.fromkeys(HEADER, "string") | {"C": "number"}
     build = discovery.record_builder(column_types, HEADER)
     assert build(["a", "", "1.5", "d", "e"]) == {"A": "a", "B": None, "C": Decimal("1.5"), "D": "d", "E": "e"}
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.sampled_from(HEADER), min_size=1, max_size=5, unique=True),
-    st.data(),
-    ZONES,
-)
-def test_block_builder_is_the_record_builder(columns: list[str], data: t.Any, zone: t.Any) -> None:
-    """A block typed column by column gives the records ``record_builder`` gives row by row (values, key order);
-    a block it refuses (None) holds a row ``record_builder`` raises for."""
-    column_types = {name: data.draw(st.sampled_from(KINDS)) for name in columns}
-    build = discovery.record_builder(column_types, HEADER, zone=zone)
-    build_block = discovery.block_builder(column_types, HEADER, zone=zone)
-    for _ in range(3):  # blocks after the first meet warm memos (the bulk lookups)
-        rows = data.draw(st.lists(st.lists(CELL, min_size=len(HEADER), max_size=len(HEADER)), max_size=6))
-        expected: list[object] = []
-        for values in rows:
-            try:
-                expected.append(build(values))
-            except discovery.ReportDataError as exc:
-                expected.append(("error", str(exc)))
-        got = build_block(rows)
-        if got is None:
-            assert any(isinstance(one, tuple) for one in expected)
-            continue
-        records, by_column = got
-        assert repr(records) == repr(expected)
-        assert list(by_column) == columns
-        assert all(list(value) == [record[name] for record in records] for name, value in by_column.items())
 
 
 def test_block_builder_types_whole_columns() -> None:

@@ -8,6 +8,7 @@ import typing as t
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_ready import reports
 
 KINDS: list[t.Any] = ["string", "integer", "number", "boolean", "date", "date-time"]
@@ -33,15 +34,22 @@ def _general(column_types: dict[str, t.Any], names: list[str], cells: list[str])
     st.data(),
 )
 def test_record_builder_is_the_row_dict(column_types: dict[str, t.Any], names: list[str], data: t.Any) -> None:
+    """Row by row, ``record_builder`` gives what the row dict gives; a block typed column by column
+    (``block_builder``) gives what ``record_builder`` gives row by row, or None when a row of it fails."""
     build = reports.record_builder(column_types, names)
+    build_block = reports.block_builder(column_types, names)
     if not set(column_types) <= set(names):
         assert build is None
+        assert build_block is None
         return
     assert build is not None
-    rows = data.draw(st.lists(st.lists(CELL_TEXT, min_size=len(names), max_size=len(names)), max_size=3))
-    got = [_built(build, cells) for cells in rows]  # the readers' memos warm up row after row
-    assert repr(got) == repr([_general(column_types, names, cells) for cells in rows])
-    assert all(list(record) == list(column_types) for record in got if isinstance(record, dict))
+    assert build_block is not None
+    for _ in range(3):  # the readers' memos warm up row after row, and block after block
+        rows = data.draw(st.lists(st.lists(CELL_TEXT, min_size=len(names), max_size=len(names)), max_size=6))
+        got = [_built(build, cells) for cells in rows]
+        assert repr(got) == repr([_general(column_types, names, cells) for cells in rows])
+        assert all(list(record) == list(column_types) for record in got if isinstance(record, dict))
+        assert_block_is_rows(build_block(rows), got, column_types)
 
 
 def _built(build: t.Callable[[list[str]], dict[str, t.Any]], cells: list[str]) -> object:
@@ -49,34 +57,6 @@ def _built(build: t.Callable[[list[str]], dict[str, t.Any]], cells: list[str]) -
         return build(cells)
     except reports.ReportDataError as exc:
         return ("error", str(exc))
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.dictionaries(st.sampled_from(NAMES), st.sampled_from(KINDS), min_size=1),
-    st.lists(st.sampled_from(NAMES), min_size=1, max_size=5),
-    st.data(),
-)
-def test_block_builder_is_the_record_builder(column_types: dict[str, t.Any], names: list[str], data: t.Any) -> None:
-    """A block typed column by column gives the records ``record_builder`` gives row by row (values, key order);
-    a block it refuses (None) holds a row ``record_builder`` raises for."""
-    build_block = reports.block_builder(column_types, names)
-    build = reports.record_builder(column_types, names)
-    if build is None:
-        assert build_block is None
-        return
-    assert build_block is not None
-    for _ in range(3):  # blocks after the first meet warm memos (the bulk lookups)
-        rows = data.draw(st.lists(st.lists(CELL_TEXT, min_size=len(names), max_size=len(names)), max_size=6))
-        expected = [_built(build, cells) for cells in rows]
-        got = build_block(rows)
-        if got is None:
-            assert any(isinstance(one, tuple) for one in expected)
-            continue
-        records, values = got
-        assert repr(records) == repr(expected)
-        assert list(values) == list(column_types)
-        assert all(list(value) == [record[name] for record in records] for name, value in values.items())
 
 
 def test_block_builder_types_whole_columns() -> None:
