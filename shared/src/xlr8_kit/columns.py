@@ -8,6 +8,7 @@ Codes: ``s`` string, ``i`` integer, ``n`` number, ``b`` boolean, ``o`` object (a
 from __future__ import annotations
 
 import typing as t
+from itertools import repeat
 
 #: Type codes used by stream declarations; every column may be null.
 TYPE_CODES: dict[str, dict[str, t.Any]] = {
@@ -57,6 +58,7 @@ def text_memo(convert: t.Callable[[t.Any], t.Any], size: int | None = None) -> t
             memo[value] = found
         return found
 
+    read.bulk = memo.__getitem__  # type: ignore[attr-defined]  # see ``cells_block_builder``
     return read
 
 
@@ -98,3 +100,69 @@ def cells_record_builder(
         return record
 
     return build
+
+
+#: Rows ``cells_block_builder`` types at once (a column of a block is converted by one C loop).
+BLOCK_ROWS = 256
+
+
+def cells_block_builder(
+    header: t.Sequence[str],
+    columns: t.Sequence[str],
+    readers: t.Mapping[str, t.Callable[[t.Any], t.Any]],
+    *,
+    empty_is_none: bool,
+) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None]:
+    """``cells_record_builder`` for a block of rows, column by column: the records of rows that each have one cell
+    per ``header`` name (what ``cells_record_builder`` gives row by row, same keys in the same order), and each
+    record key's values across the block (for ``xlr8_kit.conform.Conformer.keeps_columns``).
+
+    A reader's ``bulk`` attribute, when it has one (``text_memo``'s remembered texts; a number reader's direct
+    conversion), is a C callable that, for every value it does not raise for, gives what the reader gives: it is
+    mapped over the whole column first. If it raises, the reader is mapped over the column (with
+    ``empty_is_none``: over the non-empty cells). If that raises too, the block gives None, and the caller types
+    those rows one by one with ``cells_record_builder``, which raises the same error at the same row, after
+    the same rows before it."""
+    where = {name: index for index, name in enumerate(header)}
+    keys = tuple(columns)
+    plan = tuple((name, where[name], readers.get(name), getattr(readers.get(name), "bulk", None)) for name in keys)
+    none_if_empty = {"": None}.get
+
+    def build_block(rows: list[list[str]]) -> tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None:
+        if not keys or not rows:
+            return [{} for _ in rows], {name: [] for name in keys}
+        try:
+            by_position = list(zip(*rows, strict=True))
+        except ValueError:  # rows of different lengths: row by row
+            return None
+        if len(by_position) != len(header):
+            return None
+        values: dict[str, t.Sequence[t.Any]] = {}
+        for name, index, read, bulk in plan:
+            cells: t.Sequence[t.Any] = by_position[index]
+            if empty_is_none:
+                cells = list(map(none_if_empty, cells, cells))
+            if read is None:
+                values[name] = cells
+                continue
+            converted: list[t.Any] | None = None
+            if bulk is not None:
+                try:
+                    converted = list(map(bulk, cells))
+                except Exception:  # noqa: BLE001 - the reader decides (and raises its own error) below
+                    converted = None
+            if converted is None:
+                try:
+                    if not empty_is_none:
+                        converted = list(map(read, cells))
+                    elif cells.count(None) == len(cells):
+                        converted = list(cells)
+                    else:
+                        converted = [None if cell is None else read(cell) for cell in cells]
+                except Exception:  # noqa: BLE001 - typed row by row by the caller, which raises it in place
+                    return None
+            values[name] = converted
+        records = list(map(dict, map(zip, repeat(keys), zip(*values.values(), strict=True))))
+        return records, values
+
+    return build_block

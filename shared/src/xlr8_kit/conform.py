@@ -15,7 +15,7 @@ import logging
 import math
 import typing as t
 from decimal import Decimal
-from itertools import compress
+from itertools import chain, compress
 
 from singer_sdk.helpers._typing import (
     _conform_record_data_types,
@@ -39,21 +39,51 @@ _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
 
 
 _DECIMAL = frozenset({Decimal})
+_BOOLEAN_OR_NONE = frozenset({bool, type(None)})
+_DICT_ONLY = frozenset({dict})
 
 
 def _all_finite(obj: dict[str, t.Any], kinds: frozenset[type]) -> bool:
     """True when every value of ``obj`` of one of ``kinds`` (Decimal, float) is finite as a float (the SDK's test:
     ``Decimal("1E+400")`` is not), so conformance leaves them all as they are. False (also for a signaling NaN,
     which cannot be tested) sends the caller through its per-value loop. A plain loop: cheaper here than chains
-    of ``map``/``compress`` over a record of a few dozen values."""
+    of ``map``/``compress`` over a record of a few dozen values. A Decimal is first judged by
+    ``_decimal_surely_finite`` (two C calls), and only otherwise converted to a float as the SDK does."""
     isfinite = math.isfinite
     try:
         for value in obj.values():
-            if type(value) in kinds and not isfinite(value):
+            kind = type(value)
+            if kind is Decimal:
+                if not (value.is_finite() and value.adjusted() < _FLOAT_SAFE_ADJUSTED) and not isfinite(value):
+                    return False
+            elif kind in kinds and not isfinite(value):
                 return False
     except ValueError:
         return False
     return True
+
+
+#: A Decimal whose ``adjusted()`` exponent is below this is smaller than 10**308 in magnitude, below the largest
+#: float (about 1.8e308): ``float()`` of it is finite, so ``math.isfinite`` (a conversion through its text) is
+#: spared. Larger finite Decimals are converted and tested as the SDK tests them.
+_FLOAT_SAFE_ADJUSTED = 308
+
+
+def decimals_finite_as_float(values: t.Iterable[t.Any]) -> bool:
+    """True when every value is None or a Decimal (exactly) that is finite and below 10**308 in magnitude, so
+    conformance keeps each as it is (``math.isfinite`` of it is True); False otherwise, also for a Decimal that is
+    merely too large to tell this way (the caller then lets ``Conformer.marked`` judge its records). The loops run
+    in C: meant for one column of a block of rows."""
+    found = list(values)
+    if not set(map(type, found)) <= _DECIMAL_OR_NONE:
+        return False
+    present = list(filter(None, found))  # None and zeros (finite) dropped
+    return all(map(Decimal.is_finite, present)) and max(map(Decimal.adjusted, present), default=0) < (
+        _FLOAT_SAFE_ADJUSTED
+    )
+
+
+_DECIMAL_OR_NONE = frozenset({Decimal, type(None)})
 
 
 def _to_booleans(booleans: frozenset[str], obj: dict[str, t.Any], out: dict[str, t.Any]) -> None:
@@ -110,10 +140,10 @@ class _Object:
 
     def __call__(self, obj: dict[str, t.Any], kinds: set[type] | None = None) -> tuple[dict[str, t.Any], bool]:
         """``obj`` conformed, and whether it is known plain; ``kinds`` (the types of its values) when the caller
-        has them already."""
-        if not self.known.issuperset(obj):
-            raise _ToSdk
-        if kinds is None:
+        has them already and has checked that every key of ``obj`` is a known property."""
+        if kinds is None:  # a nested object (the top-level caller checked its keys and has its kinds)
+            if not self.known.issuperset(obj):
+                raise _ToSdk
             kinds = set(map(type, obj.values()))
         out = dict(obj)
         plain = kinds <= _PLAIN_OR_CONTAINER  # a container's values are checked below
@@ -158,6 +188,9 @@ class _List:
             # without properties the SDK's walk of a dict item raises: left to it
             self.objects = _safely(_Object, items) if "properties" in items else _ToSdk
         self.boolean = _safely(_is_exclusive_boolean_type, items)
+        #: The item walk when it keeps every dict item of known keys and scalar values as it is (no exclusively
+        #: boolean property turns its integers or strings into booleans).
+        self.flat_objects = self.objects if isinstance(self.objects, _Object) and not self.objects.booleans else None
 
     def __call__(self, items: list[t.Any]) -> tuple[list[t.Any], bool]:
         if not items:
@@ -169,6 +202,16 @@ class _List:
             return list(items), True
         if not kinds <= _HANDLED:
             raise _ToSdk
+        flat = self.flat_objects
+        if (
+            flat is not None
+            and kinds == _DICT_ONLY
+            and all(map(flat.known.issuperset, items))
+            and set(map(type, chain.from_iterable(map(dict.values, items)))) <= _SCALARS
+        ):
+            # dict items of known keys and scalar values only, under an object schema without exclusively
+            # boolean properties: the walk below would copy each as it is, plain (the type scans run in C)
+            return list(map(dict, items)), True
         out: list[t.Any] = []
         plain = True
         objects = self.objects
@@ -214,6 +257,38 @@ class Conformer:
         if level == TypeConformanceLevel.RECURSIVE and "properties" in schema:
             self._walk = _Object(schema)
 
+    #: True while the stream vouches that every record it hands over is its own conformance and plain (see
+    #: ``keeps_columns``): ``marked`` then returns the record itself, marked plain, without looking at it. A stream
+    #: sets it per block of records, before yielding them, and clears it before yielding any other record and when
+    #: it stops (``finally``), as it does ``records_plain``: its consumers conform each record as soon as they get it.
+    vouched: bool = False
+
+    def keeps_columns(self, columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        """True when conformance returns every record made of one value per column of ``columns`` (name -> that
+        column's values across a block of rows) equal to itself, in the same key order, and every such record is
+        plain: each name is a property of the schema; each value a string, integer, boolean, None or a Decimal
+        that is finite even as a float (``decimals_finite_as_float``); under an exclusively boolean property only
+        booleans and None (the SDK turns integers and strings there into booleans). The type scans run in C; a
+        column that is not a list or tuple gets False. A stream may then set ``vouched`` for those records."""
+        if self._level == TypeConformanceLevel.NONE:
+            return False  # nothing to spare: ``marked`` is not called
+        if not self._known.issuperset(columns):
+            return False
+        for name, values in columns.items():
+            if type(values) is not list and type(values) is not tuple:
+                return False
+            kinds = set(map(type, values))
+            if name in self._booleans:
+                if not kinds <= _BOOLEAN_OR_NONE:
+                    return False
+            elif not kinds <= _SCALARS:
+                if not kinds <= _PLAIN:
+                    return False
+                decimals = values if kinds <= _DECIMAL_OR_NONE else [v for v in values if type(v) is Decimal]
+                if not decimals_finite_as_float(decimals):
+                    return False
+        return True
+
     @property
     def is_identity(self) -> bool:
         """True when ``marked`` returns every record as it is, marked "not known plain" (level NONE)."""
@@ -234,6 +309,8 @@ class Conformer:
         """The conformed record, and whether every value in it is a string, integer, boolean, null or Decimal
         under a string key, however deep (what ``xlr8_kit.singer_io._is_plain`` would check again before encoding
         it); False means "not known", never "not plain"."""
+        if self.vouched:
+            return record, True
         if self._level == TypeConformanceLevel.NONE:
             return record, False
         if not self._known.issuperset(record):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import typing as t
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from singer_sdk.helpers._typing import _warn_unmapped_properties, conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from xlr8_kit.conform import Conformer
+from xlr8_kit.conform import Conformer, decimals_finite_as_float
 from xlr8_kit.singer_io import _is_plain
 
 SCHEMA: dict[str, t.Any] = {
@@ -36,6 +37,10 @@ SCHEMA: dict[str, t.Any] = {
         "Lines": {
             "type": ["null", "array"],
             "items": {"type": "object", "properties": {"Qty": {"type": "number"}, "Ok": {"type": "boolean"}}},
+        },
+        "Orgs": {  # objects without an exclusively boolean property: flat items are copied in one C pass
+            "type": ["array", "null"],
+            "items": {"type": "object", "properties": {"Street": {"type": ["string", "null"]}, "Qty": {}}},
         },
         "Blob": {"type": ["null", "object"]},  # an object without properties: kept as it is
         "Any": {},
@@ -66,6 +71,20 @@ SCHEMA: dict[str, t.Any] = {
     },
 }
 
+#: Decimals around the largest float (about 1.7976931348623157e308): finite or not as a float on either side of
+#: the kit's shortcut (``adjusted() < 308``), and tiny ones that become 0.0.
+FLOAT_EDGE_DECIMALS = [
+    Decimal("9.999999999999999999E+307"),
+    Decimal("1E+308"),
+    Decimal("-1.7976931348623157E+308"),
+    Decimal("1.7976931348623158E+308"),
+    Decimal("1.8E+308"),
+    Decimal("-9E+308"),
+    Decimal("1E-400"),
+    Decimal("-0"),
+    Decimal("sNaN"),
+]
+
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -74,6 +93,7 @@ SCALARS = st.one_of(
     st.sampled_from(
         [Decimal("1.50"), Decimal("NaN"), Decimal("-Infinity"), Decimal("1E+400"), Decimal("0"), Decimal("sNaN")]
     ),
+    st.sampled_from(FLOAT_EDGE_DECIMALS),
     st.sampled_from([0.0, 1.5, float("nan"), float("inf")]),
     st.sampled_from([dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, tzinfo=dt.UTC), dt.date(2024, 1, 2)]),
     st.sampled_from([dt.time(1, 2), dt.timedelta(seconds=5), b"\x00", b"\x01\x02"]),
@@ -87,8 +107,14 @@ DEEPER = st.dictionaries(
     st.one_of(INNER, st.lists(st.one_of(NESTED_PLAIN, INNER), max_size=3)),
     max_size=4,
 )
+ORG_ITEMS = st.lists(st.dictionaries(st.sampled_from(["Street", "Qty"]), st.one_of(SCALARS, NESTED_PLAIN)), max_size=3)
 VALUES = st.one_of(
-    SCALARS, NESTED, NESTED_PLAIN, DEEPER, st.lists(st.one_of(SCALARS, NESTED, NESTED_PLAIN, DEEPER), max_size=3)
+    SCALARS,
+    NESTED,
+    NESTED_PLAIN,
+    DEEPER,
+    ORG_ITEMS,
+    st.lists(st.one_of(SCALARS, NESTED, NESTED_PLAIN, DEEPER), max_size=3),
 )
 NAMES = st.sampled_from([*SCHEMA["properties"], "Unknown", "Other"])
 RECORDS = st.dictionaries(NAMES, VALUES, max_size=8)
@@ -144,6 +170,8 @@ def test_same_with_additional_properties_allowed(record: dict[str, t.Any]) -> No
         ({"Active": 0, "Flag": None, "Amount": Decimal("NaN")}, {"Active": False, "Flag": None, "Amount": None}),
         ({"Active": Decimal("2.5")}, {"Active": Decimal("2.5")}),  # the SDK keeps numbers even under a boolean
         ({"Address": {"Vip": 1, "Street": "a"}}, {"Address": {"Vip": True, "Street": "a"}}),
+        ({"Orgs": [{"Street": "a", "Qty": Decimal("NaN")}]}, {"Orgs": [{"Street": "a", "Qty": None}]}),
+        ({"Orgs": [{"Street": "a"}, {"Qty": 1.5}]}, {"Orgs": [{"Street": "a"}, {"Qty": 1.5}]}),
     ],
 )
 def test_known_conversions(record: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
@@ -173,3 +201,101 @@ def test_a_record_marked_plain_is_plain(record: dict[str, t.Any], level: TypeCon
     assert repr(out) == repr(conformer(dict(record)))
     if plain:
         assert _is_plain(out)
+
+
+DECIMALS = st.one_of(
+    st.sampled_from(FLOAT_EDGE_DECIMALS),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(lambda digits, exponent: Decimal(f"{digits}E{exponent}"), st.integers(-99, 99), st.integers(-400, 400)),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values=st.lists(st.one_of(DECIMALS, st.none(), st.sampled_from([0, "1", 1.5, True])), max_size=6))
+def test_decimals_finite_as_float_only_when_the_sdk_keeps_each(values: list[t.Any]) -> None:
+    """True only for Decimals (and None) the SDK keeps as they are (``math.isfinite``); and True for the usual."""
+    if decimals_finite_as_float(values):
+        assert all(value is None or (type(value) is Decimal and math.isfinite(value)) for value in values)
+    elif all(
+        value is None or (type(value) is Decimal and value.is_finite() and abs(value) < 10**300) for value in values
+    ):
+        raise AssertionError(f"refused plain finite Decimals: {values!r}")
+
+
+REPORT_SCHEMA: dict[str, t.Any] = {
+    "type": "object",
+    "properties": {
+        "Id": {"type": ["string", "null"]},
+        "Count": {"type": ["integer", "null"]},
+        "Amount": {"type": ["number", "null"]},
+        "Active": {"type": ["boolean", "null"]},  # exclusively boolean
+        "When": {"type": ["string", "null"], "format": "date"},
+        "Any": {},
+    },
+}
+COLUMN_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=2), DECIMALS, st.sampled_from([1.5, float("nan")])
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    columns=st.dictionaries(
+        st.sampled_from([*REPORT_SCHEMA["properties"], "Unknown"]),
+        st.lists(COLUMN_VALUES, min_size=3, max_size=3),
+        min_size=1,
+        max_size=5,
+    ),
+    level=LEVELS,
+)
+def test_columns_kept_are_records_the_sdk_returns_as_they_are(
+    columns: dict[str, list[t.Any]], level: TypeConformanceLevel
+) -> None:
+    """``keeps_columns`` says True only when the SDK's conformance returns every record of those columns equal
+    to itself (same key order, same values) and the record is plain: what ``vouched`` lets ``marked`` skip."""
+    logger = logging.getLogger("conform-test")
+    logger.propagate = False
+    conformer = Conformer("s", REPORT_SCHEMA, level, logger)
+    if not conformer.keeps_columns(columns):
+        return
+    for index in range(3):
+        record = {name: values[index] for name, values in columns.items()}
+        assert repr(conform_record_data_types("s", dict(record), REPORT_SCHEMA, level, logger)) == repr(record)
+        assert _is_plain(record)
+        conformer.vouched = True
+        assert conformer.marked(record) == (record, True)
+        conformer.vouched = False
+        assert repr(conformer.marked(record)[0]) == repr(record)
+
+
+def test_usual_report_columns_are_kept_and_misfits_are_not() -> None:
+    conformer = Conformer("s", REPORT_SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))
+    usual = {
+        "Id": ("a", "b"),
+        "Count": [1, None],
+        "Amount": [Decimal("1.5"), None],
+        "Active": [True, None],
+        "When": ["2026-01-31", None],
+    }
+    assert conformer.keeps_columns(usual)
+    assert not conformer.keeps_columns({**usual, "Active": [1, None]})  # the SDK makes the 1 a True
+    assert not conformer.keeps_columns({**usual, "Amount": [Decimal("NaN"), None]})  # the SDK makes it null
+    assert not conformer.keeps_columns({**usual, "Amount": [Decimal("1E+400")]})
+    assert not conformer.keeps_columns({**usual, "Unknown": ["x", "y"]})  # the SDK drops it and warns
+    assert not conformer.keeps_columns({**usual, "Count": [1.5, None]})  # a float: not plain
+    none = Conformer("s", REPORT_SCHEMA, TypeConformanceLevel.NONE, logging.getLogger("x"))
+    assert not none.keeps_columns(usual)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"Orgs": [{"Street": "a", "Other": 1}]},  # an unmapped nested property: dropped, and the SDK warns
+        {"Orgs": [{"Street": "a"}, {"Qty": Decimal("1E+400")}]},
+        {"Orgs": [{"Street": "a", "Qty": {"x": 1}}]},
+        {"Orgs": [{"Street": "a", "Qty": True}, {}]},
+    ],
+)
+def test_object_items_of_a_list_as_the_sdk_conforms_them(record: dict[str, t.Any]) -> None:
+    for level in TypeConformanceLevel:
+        _both(record, level, SCHEMA)

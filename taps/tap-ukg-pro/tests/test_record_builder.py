@@ -6,11 +6,14 @@ from __future__ import annotations
 import typing as t
 from datetime import UTC
 from decimal import Decimal
+from unittest import mock
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_pro import discovery
 
 KINDS: list[t.Any] = ["string", "integer", "number", "boolean", "date", "date-time"]
@@ -42,21 +45,103 @@ def _general(column_types: dict[str, t.Any], values: list[str], zone: t.Any) -> 
     ZONES,
 )
 def test_record_builder_is_the_row_dict(columns: list[str], data: t.Any, zone: t.Any) -> None:
+    """Row by row, ``record_builder`` gives what the row dict and ``coerce`` give; a block typed column by
+    column (``block_builder``) gives what ``record_builder`` gives row by row, or None when a row of it fails."""
     column_types = {name: data.draw(st.sampled_from(KINDS)) for name in columns}
     build = discovery.record_builder(column_types, HEADER, zone=zone)
-    for _ in range(3):  # the memos warm up
-        values = data.draw(st.lists(CELL, min_size=len(HEADER), max_size=len(HEADER)))
-        try:
-            got: object = build(values)
-        except discovery.ReportDataError as exc:
-            got = ("error", str(exc))
-        expected = _general(column_types, values, zone)
-        assert repr(got) == repr(expected)
-        if isinstance(got, dict):
-            assert list(got) == columns
+    build_block = discovery.block_builder(column_types, HEADER, zone=zone)
+    for _ in range(3):  # the memos warm up, row after row and block after block
+        rows = data.draw(st.lists(st.lists(CELL, min_size=len(HEADER), max_size=len(HEADER)), max_size=6))
+        got: list[object] = []
+        for values in rows:
+            try:
+                got.append(build(values))
+            except discovery.ReportDataError as exc:
+                got.append(("error", str(exc)))
+        assert repr(got) == repr([_general(column_types, values, zone) for values in rows])
+        assert all(list(record) == columns for record in got if isinstance(record, dict))
+        assert_block_is_rows(build_block(rows), got, columns)
 
 
 def test_every_column_in_header_order_uses_the_row_as_it_is() -> None:
     column_types: dict[str, t.Any] = dict.fromkeys(HEADER, "string") | {"C": "number"}
     build = discovery.record_builder(column_types, HEADER)
     assert build(["a", "", "1.5", "d", "e"]) == {"A": "a", "B": None, "C": Decimal("1.5"), "D": "d", "E": "e"}
+
+
+def test_block_builder_types_whole_columns() -> None:
+    column_types: dict[str, t.Any] = {"A": "string", "B": "number", "C": "integer", "D": "date"}
+    build_block = discovery.block_builder(column_types, HEADER)
+    got = build_block([["a", "1.5", "", "2026-01-31", "x"], ["", "", "3", "", "y"]])
+    assert got is not None
+    assert got[0] == [
+        {"A": "a", "B": Decimal("1.5"), "C": None, "D": "2026-01-31"},
+        {"A": None, "B": None, "C": 3, "D": None},
+    ]
+
+
+def _outcome(rows: t.Iterator[t.Any]) -> list[object]:
+    out: list[object] = []
+    try:
+        out.extend(rows)
+    except Exception as exc:
+        out.append(("error", type(exc).__name__, str(exc)))
+    return out
+
+
+CSV_PIECES = st.sampled_from(["a", "b,c", ",", "\n", "\r\n", '"', '"x\ny"', '""', " ", "é", "1.5", "\x81", "\xff"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(CSV_PIECES, max_size=40),
+    st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=8),
+    st.sampled_from(["cp1252", "utf-8", "latin-1"]),
+    st.booleans(),
+    st.integers(min_value=1, max_value=4),
+)
+def test_csv_blocks_are_the_rows_read_one_by_one(
+    pieces: list[str], cuts: list[int], encoding: str, bom: bool, block_rows: int
+) -> None:
+    """``iter_report_stream(..., cells=True, blocks=True)`` gives the rows ``cells=True`` gives, in blocks, and the
+    same error (wrong width, undecodable byte) after the same rows, whatever the chunking."""
+    body = ("\ufeff" if bom else "").encode("utf-8") + "".join(pieces).encode("latin-1", "replace")
+    chunks: list[bytes] = []
+    position, index = 0, 0
+    while position < len(body):
+        step = cuts[index % len(cuts)]
+        chunks.append(body[position : position + step])
+        position, index = position + step, index + 1
+
+    def read(blocks: bool) -> list[object]:
+        try:
+            header, _declared, rows = discovery.iter_report_stream(
+                iter(chunks), encoding=encoding, cells=True, blocks=blocks
+            )
+        except discovery.ReportDataError as exc:
+            return [("error", "ReportDataError", str(exc))]
+        return [header, *_outcome(rows)]
+
+    expected = read(False)
+    with mock.patch.object(discovery, "BLOCK_ROWS", block_rows):  # blocks of a few rows: many per document
+        got = read(True)
+    flattened: list[object] = got[:1]
+    for item in got[1:]:
+        if isinstance(item, tuple):
+            flattened.append(item)
+            continue
+        assert isinstance(item, list)
+        assert item
+        assert len(item) <= block_rows
+        flattened.extend(item)
+    assert flattened == expected
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 3, 4, 256])
+def test_a_misfit_row_after_blank_rows_is_named_by_its_line(block_rows: int) -> None:
+    body = b"A,B\n1,2\n\n\n3,4\n\n5\n6,7\n"
+    with mock.patch.object(discovery, "BLOCK_ROWS", block_rows):
+        _header, _declared, rows = discovery.iter_report_stream(iter([body]), cells=True, blocks=True)
+        got = _outcome(rows)
+    assert got[-1] == ("error", "ReportDataError", "report CSV line 7 has 1 fields, the header 2")
+    assert [cells for block in got[:-1] for cells in t.cast("list[list[str]]", block)] == [["1", "2"], ["3", "4"]]

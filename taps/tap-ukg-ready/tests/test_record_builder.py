@@ -8,6 +8,7 @@ import typing as t
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_ready import reports
 
 KINDS: list[t.Any] = ["string", "integer", "number", "boolean", "date", "date-time"]
@@ -33,15 +34,22 @@ def _general(column_types: dict[str, t.Any], names: list[str], cells: list[str])
     st.data(),
 )
 def test_record_builder_is_the_row_dict(column_types: dict[str, t.Any], names: list[str], data: t.Any) -> None:
+    """Row by row, ``record_builder`` gives what the row dict gives; a block typed column by column
+    (``block_builder``) gives what ``record_builder`` gives row by row, or None when a row of it fails."""
     build = reports.record_builder(column_types, names)
+    build_block = reports.block_builder(column_types, names)
     if not set(column_types) <= set(names):
         assert build is None
+        assert build_block is None
         return
     assert build is not None
-    rows = data.draw(st.lists(st.lists(CELL_TEXT, min_size=len(names), max_size=len(names)), max_size=3))
-    got = [_built(build, cells) for cells in rows]  # the readers' memos warm up row after row
-    assert repr(got) == repr([_general(column_types, names, cells) for cells in rows])
-    assert all(list(record) == list(column_types) for record in got if isinstance(record, dict))
+    assert build_block is not None
+    for _ in range(3):  # the readers' memos warm up row after row, and block after block
+        rows = data.draw(st.lists(st.lists(CELL_TEXT, min_size=len(names), max_size=len(names)), max_size=6))
+        got = [_built(build, cells) for cells in rows]
+        assert repr(got) == repr([_general(column_types, names, cells) for cells in rows])
+        assert all(list(record) == list(column_types) for record in got if isinstance(record, dict))
+        assert_block_is_rows(build_block(rows), got, column_types)
 
 
 def _built(build: t.Callable[[list[str]], dict[str, t.Any]], cells: list[str]) -> object:
@@ -49,3 +57,104 @@ def _built(build: t.Callable[[list[str]], dict[str, t.Any]], cells: list[str]) -
         return build(cells)
     except reports.ReportDataError as exc:
         return ("error", str(exc))
+
+
+def test_block_builder_types_whole_columns() -> None:
+    """The usual block (every cell converts) is typed column-wise, not refused."""
+    build_block = reports.block_builder({"A": "string", "B": "number", "C": "date", "D": "integer"}, NAMES)
+    assert build_block is not None
+    got = build_block([["a", "1.5", "01/31/2026", "7"], ["b", "", "2026-02-01", " 8 "]])
+    assert got is not None
+    assert got[0] == [
+        {"A": "a", "B": reports.Decimal("1.5"), "C": "2026-01-31", "D": 7},
+        {"A": "b", "B": None, "C": "2026-02-01", "D": 8},
+    ]
+
+
+def _old_read_csv_cells(chunks: list[bytes], content_type: str) -> t.Iterator[tuple[list[str], list[str]]]:
+    """``reports.read_csv_cells`` before blocks (main 6db7a8b), the reference."""
+    import codecs
+    import csv
+    import re
+
+    found = re.search(r"charset=([\w.-]+)", content_type, re.IGNORECASE)
+    decoder = codecs.getincrementaldecoder(found.group(1) if found else "utf-8")(errors="strict")
+
+    def lines() -> t.Iterator[str]:
+        pending = ""
+        for chunk in chunks:
+            pending += decoder.decode(chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                yield line + "\n"
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
+
+    reader = csv.reader(lines())
+    header = next(reader, None)
+    if header is None:
+        return
+    names = [h.lstrip("\ufeff").strip() for h in header]
+    for cells in reader:
+        if cells:
+            yield names, cells
+
+
+def _outcome(rows: t.Iterator[tuple[list[str], t.Any]]) -> list[object]:
+    out: list[object] = []
+    try:
+        for names, cells in rows:
+            out.append((names, cells))
+    except Exception as exc:
+        out.append(("error", type(exc).__name__, str(exc)))
+    return out
+
+
+CSV_PIECES = st.sampled_from(
+    ["a", "b,c", ",", "\n", "\r\n", "\r", '"', '"x\ny"', '""', " ", "\ufeff", "é", "\u2028", "1.5", "\x0c"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(CSV_PIECES, max_size=40),
+    st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=8),
+    st.sampled_from(["text/csv", "text/csv; charset=utf-8", "text/csv; charset=latin-1"]),
+    st.integers(min_value=1, max_value=4),
+    st.booleans(),
+)
+def test_csv_blocks_are_the_rows_read_one_by_one(
+    pieces: list[str], cuts: list[int], content_type: str, size: int, cut_mid_character: bool
+) -> None:
+    """The same header, rows, order and errors as the line-by-line reader, whatever the chunking (pieces cut
+    inside a character, quoted newlines, blank lines, a body that does not decode)."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    body = "".join(pieces).encode("utf-8")
+    if cut_mid_character:
+        body += b"\xc3"  # a cut-off UTF-8 sequence: the decoder fails at the end
+    chunks: list[bytes] = []
+    position = 0
+    for index in range(len(body)):
+        step = cuts[index % len(cuts)]
+        if position >= len(body):
+            break
+        chunks.append(body[position : position + step])
+        position += step
+    response = SimpleNamespace(headers={"Content-Type": content_type})
+    expected = _outcome(_old_read_csv_cells(chunks, content_type))
+    with mock.patch.object(reports, "body_chunks", side_effect=lambda *_args, **_kwargs: iter(chunks)):
+        got = _outcome(reports.read_csv_cells(response))  # type: ignore[arg-type]
+        blocks = _outcome(reports.read_csv_blocks(response, size))  # type: ignore[arg-type]
+    assert got == expected
+    flattened: list[object] = []
+    for item in blocks:
+        if item[0] == "error":
+            flattened.append(item)
+            continue
+        names, block = t.cast("tuple[list[str], list[list[str]]]", item)
+        assert 0 < len(block) <= size
+        flattened.extend((names, cells) for cells in block)
+    assert flattened == expected

@@ -179,16 +179,23 @@ class RaasReportStream(KitRESTStream):
         return t.cast("TapUkgPro", self._tap).raas
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        conformer = self._conformer
         try:
-            yield from self._report_rows()
+            for records, conformed in self._report_blocks():
+                conformer.vouched = conformed
+                yield from records
         finally:
+            conformer.vouched = False
             t.cast("TapUkgPro", self._tap).log_off_raas()
 
-    def _report_rows(self) -> t.Iterator[dict[str, t.Any]]:
-        """Rows decoded as the report streams in (one piece and one row in memory at a time)."""
+    def _report_blocks(self) -> t.Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        """The report's records in blocks as it streams in, each with whether conformance would leave its
+        records as they are (``Conformer.keeps_columns``: the loop then spares its per-record check). CSV blocks
+        are typed column by column (``discovery.block_builder``); a block it refuses (a cell a column rejects)
+        is typed row by row, so the error is raised at the same row, after the same rows."""
         chunks = self.raas.stream_run(self.report_path, dict(self.report_parameters))
         header, declared, rows = discovery.iter_report_stream(
-            chunks, encoding=self.settings.raas_csv_encoding, cells=True
+            chunks, encoding=self.settings.raas_csv_encoding, cells=True, blocks=True
         )
         missing = [c for c in self.column_types if c not in header]
         if missing:
@@ -196,11 +203,19 @@ class RaasReportStream(KitRESTStream):
                 f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
             )
         zone = self.settings.raas_timezone
-        if declared is None:  # CSV: each row its list of cells
-            build = discovery.record_builder(self.column_types, header, zone=zone)
-            for values in rows:
-                yield build(values)
+        if declared is not None:  # XML: a dict per row
+            kinds = list(self.column_types.items())
+            for row in rows:
+                yield [{name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}], False
             return
-        kinds = list(self.column_types.items())
-        for row in rows:
-            yield {name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}
+        conformer = self._conformer
+        build = discovery.record_builder(self.column_types, header, zone=zone)
+        build_block = discovery.block_builder(self.column_types, header, zone=zone)
+        for block in rows:
+            built = build_block(block)
+            if built is None:
+                for values in block:
+                    yield [build(values)], False
+                continue
+            records, columns = built
+            yield records, conformer.keeps_columns(columns)

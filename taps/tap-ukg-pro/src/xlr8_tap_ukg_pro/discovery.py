@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
-from xlr8_kit.columns import cells_record_builder, text_memo
+from xlr8_kit.columns import BLOCK_ROWS, cells_block_builder, cells_record_builder, text_memo
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -111,12 +112,13 @@ def iter_report(
 
 
 def iter_report_stream(
-    chunks: Iterable[bytes], *, encoding: str = "cp1252", cells: bool = False
+    chunks: Iterable[bytes], *, encoding: str = "cp1252", cells: bool = False, blocks: bool = False
 ) -> tuple[list[str], dict[str, ColumnType] | None, Iterator[t.Any]]:
     """``iter_report`` for a document arriving in pieces: CSV decoded and split into rows as it arrives, XML
     parsed incrementally (the kit's hardened iterparse), so a sync holds one piece and one row at a time. Rows
     are dicts; with ``cells`` a CSV row is its list of cell texts instead, one per header name (``record_builder``
-    types them; a CSV document is the one whose declared types are None)."""
+    types them; a CSV document is the one whose declared types are None); with ``blocks`` too, CSV rows come in
+    lists of up to ``BLOCK_ROWS`` (never empty), read off ``csv.reader`` in C (``block_builder`` types them)."""
     reader = ChunkReader(chunks)
     if reader.first_byte() == b"<":
         events = _xml_rows(t.cast("t.IO[bytes]", reader))
@@ -137,7 +139,8 @@ def iter_report_stream(
                 "'raas_csv_encoding' to the tenant's export encoding"
             ) from None
 
-    lines = decoded(csv.reader(text))
+    csv_rows = csv.reader(text)
+    lines = decoded(csv_rows)
     first = next(lines, None)
     header = [h.strip() for h in first] if first is not None else []
     _check_header(header)
@@ -150,7 +153,41 @@ def iter_report_stream(
                 raise ReportDataError(f"report CSV line {number} has {len(values)} fields, the header {len(header)}")
             yield values if cells else {h: (v if v != "" else None) for h, v in zip(header, values, strict=True)}
 
-    return header, None, rows()
+    if not (cells and blocks):
+        return header, None, rows()
+    width = len(header)
+
+    def row_blocks() -> Iterator[list[list[str]]]:
+        """``rows()`` in blocks: the same rows, errors raised after the same rows before them."""
+        number = 2  # the CSV row number of the block's first row
+        while True:
+            taken: list[list[str]] = []
+            failure: BaseException | None = None
+            try:
+                taken.extend(islice(csv_rows, BLOCK_ROWS))
+            except UnicodeDecodeError as exc:
+                failure = ReportDataError(
+                    f"report CSV is not valid {chosen} at byte {reader.offset_of(exc) - (3 if bom else 0)}; set "
+                    "'raas_csv_encoding' to the tenant's export encoding"
+                )
+            except Exception as exc:  # noqa: BLE001 - a body that breaks off: re-raised after the rows before it
+                failure = exc
+            if not taken and failure is None:
+                return
+            block = list(filter(None, taken))
+            if not all(map(width.__eq__, map(len, block))):
+                offset, values = next((i, v) for i, v in enumerate(taken) if v and len(v) != width)
+                block = list(filter(None, taken[:offset]))
+                failure = ReportDataError(
+                    f"report CSV line {number + offset} has {len(values)} fields, the header {width}"
+                )
+            if block:
+                yield block
+            if failure is not None:
+                raise failure
+            number += len(taken)
+
+    return header, None, row_blocks()
 
 
 def _check_header(header: list[str]) -> None:
@@ -300,6 +337,7 @@ def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) ->
             except (ValueError, InvalidOperation):
                 return coerce(value, column_type, column, zone=zone)
 
+        read_number.bulk = convert  # type: ignore[attr-defined]  # a whole column at once (cells_block_builder)
         return read_number
     return text_memo(lambda value: coerce(value, column_type, column, zone=zone))
 
@@ -313,6 +351,15 @@ def record_builder(
     only the other columns convert."""
     readers = {name: cell_coercer(kind, name, zone=zone) for name, kind in column_types.items() if kind != "string"}
     return cells_record_builder(header, list(column_types), readers, empty_is_none=True)
+
+
+def block_builder(
+    column_types: dict[str, ColumnType], header: list[str], *, zone: tzinfo = UTC
+) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None]:
+    """``record_builder`` for a block of rows (``iter_report_stream(..., cells=True, blocks=True)``), column by
+    column (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``)."""
+    readers = {name: cell_coercer(kind, name, zone=zone) for name, kind in column_types.items() if kind != "string"}
+    return cells_block_builder(header, list(column_types), readers, empty_is_none=True)
 
 
 def pick_primary_keys(table: ReportTable) -> list[str]:

@@ -148,28 +148,49 @@ class ReportStream(ReadyBaseStream):
         readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
-        for record in self._typed_rows(client, readers):
-            if since is not None and key and (record[key] is None or record[key] < since):
-                continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
-            yield record
+        conformer = self._conformer
+        try:
+            for records, conformed in self._typed_blocks(client, readers):
+                conformer.vouched = conformed
+                for record in records:
+                    if since is not None and key and (record[key] is None or record[key] < since):
+                        continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
+                    yield record
+        finally:
+            conformer.vouched = False
 
-    def _typed_rows(
+    def _typed_blocks(
         self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]
-    ) -> t.Iterator[dict[str, t.Any]]:
-        """The report's records: CSV rows typed straight from their cells (``reports.record_builder``), other
-        rows (JSON, or a CSV row whose cell count is not the header's) through the row dict."""
+    ) -> t.Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        """The report's records in blocks, each with whether conformance would leave its records as they are
+        (``Conformer.keeps_columns``; the loop then spares the per-record check). CSV blocks whose rows all have
+        one cell per header name are typed column by column (``reports.block_builder``); a block it refuses (a
+        cell a reader rejects) and rows of another width are typed one by one (``reports.record_builder``, else
+        the row dict), so errors surface at the same row, after the same rows."""
         if self.settings.report_format == "json":
             for row in client.report_rows(self.report, "json"):
-                yield {name: read(row.get(name)) for name, read in readers}
+                yield [{name: read(row.get(name)) for name, read in readers}], False
             return
+        conformer = self._conformer
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
+        build_block: t.Any = None
         width = 0
-        for names, cells in client.report_cells(self.report):
+        for names, block in client.report_blocks(self.report):
             if names is not header:
-                header, build, width = names, reports.record_builder(self.column_types, names), len(names)
-            if build is not None and len(cells) == width:
-                yield build(cells)
-            else:
-                row = dict(zip(names, cells, strict=False))
-                yield {name: read(row.get(name)) for name, read in readers}
+                header, width = names, len(names)
+                build = reports.record_builder(self.column_types, names)
+                build_block = reports.block_builder(self.column_types, names)
+            built = None
+            if build_block is not None and all(map(width.__eq__, map(len, block))):
+                built = build_block(block)
+            if built is not None:
+                records, values = built
+                yield records, conformer.keeps_columns(values)
+                continue
+            for cells in block:
+                if build is not None and len(cells) == width:
+                    yield [build(cells)], False
+                else:
+                    row = dict(zip(names, cells, strict=False))
+                    yield [{name: read(row.get(name)) for name, read in readers}], False

@@ -163,8 +163,32 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         yield from self.read(context)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
-            yield from self.rows(answer)
+        """The records of every answer, in order. An answer ``row_blocks`` builds column by column comes in
+        blocks, each vouched to the conformer when conformance would leave its records as they are
+        (``Conformer.keeps_columns``; only while ``post_process`` is the filter's, which passes records on as
+        they are or drops them)."""
+        conformer = self._conformer
+        vouch = type(self).post_process is UniversalFilterMixin.post_process
+        try:
+            for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
+                blocks = self.row_blocks(answer)
+                if blocks is None:
+                    conformer.vouched = False
+                    yield from self.rows(answer)
+                    continue
+                for records, columns in blocks:
+                    conformer.vouched = vouch and columns is not None and conformer.keeps_columns(columns)
+                    yield from records
+        finally:
+            conformer.vouched = False
+
+    def row_blocks(
+        self, answer: t.Any
+    ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]] | None:
+        """``self.rows(answer)`` in blocks built column by column, each with its keys' values (None for a block
+        given row by row); None when the stream does not build blocks, or not for this answer (``rows`` then
+        reads it)."""
+        return None
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         """The JSON answer of every call of this read, in order."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import typing as t
 from datetime import date, datetime
+from itertools import repeat
 
 from singer_sdk import typing as th
 
+from xlr8_kit.columns import BLOCK_ROWS
 from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
@@ -161,27 +163,105 @@ class TimecardsStream(WindowedStream):
             },
         }
 
+    #: The record's keys, in order (``rows`` and ``row_blocks``).
+    _KEYS = (
+        *("personNumber", "applyDate", "payCode", "amountType", "hours", "startDateTime", "endDateTime"),
+        *("location", "orgJobPath", "job", "approved", "updatedOn"),
+    )
+
+    def row_blocks(
+        self, answer: t.Any
+    ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]] | None:
+        """``self.rows(answer)`` in blocks of up to ``BLOCK_ROWS`` records, each built column by column (each
+        field of its daily totals read by one C loop, each conversion mapped over its column), with each key's
+        values. None for an answer of another shape (a card or total that is not a dict): ``rows`` reads it. A
+        block a conversion raises for comes row by row (values None), so the error is raised at its row, after
+        the rows before it."""
+        if type(answer) is not list or not set(map(type, answer)) <= _DICTS:
+            return None
+        people: list[t.Any] = []
+        totals: list[t.Any] = []
+        for card in answer:
+            found = card.get("dailyTotals") or []
+            if type(found) is not list or not set(map(type, found)) <= _DICTS:
+                return None
+            totals += found
+            people += repeat(ref(card.get("employee")), len(found))
+        return self._blocks(people, totals)
+
+    def _blocks(
+        self, people: list[t.Any], totals: list[dict[str, t.Any]]
+    ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]]:
+        utc = self.utc_of
+        keys = self._KEYS
+        for start in range(0, len(totals), BLOCK_ROWS):
+            some = totals[start : start + BLOCK_ROWS]
+            persons = people[start : start + BLOCK_ROWS]
+
+            def field(name: str, some: list[dict[str, t.Any]] = some) -> list[t.Any]:
+                return list(map(dict.get, some, repeat(name)))
+
+            try:
+                paths = list(map(ref, field("orgJob")))
+                columns: dict[str, list[t.Any]] = dict(
+                    zip(
+                        keys,
+                        (
+                            persons,
+                            list(map(as_date, field("applyDate"))),
+                            list(map(ref, field("payCode"))),
+                            field("amountType"),
+                            list(map(number, field("amount"))),
+                            list(map(utc, field("startDateTime"))),
+                            list(map(utc, field("endDateTime"))),
+                            list(map(ref, field("location"))),
+                            paths,
+                            list(map(_job_of, paths)),
+                            field("approved"),
+                            list(map(utc, field("updatedOnDtm"))),
+                        ),
+                        strict=True,
+                    )
+                )
+            except Exception:  # noqa: BLE001 - row by row below, raising at its own row
+                for person, total in zip(persons, some, strict=True):
+                    yield [self._row(person, total, utc)], None
+                continue
+            yield list(map(dict, map(zip, repeat(keys), zip(*columns.values(), strict=True)))), columns
+
+    def _row(self, person: t.Any, total: dict[str, t.Any], utc: t.Callable[[t.Any], t.Any]) -> dict[str, t.Any]:
+        """One daily total's record (``rows``)."""
+        get = total.get
+        path = ref(get("orgJob"))
+        return {
+            "personNumber": person,
+            "applyDate": as_date(get("applyDate")),
+            "payCode": ref(get("payCode")),
+            "amountType": get("amountType"),
+            "hours": number(get("amount")),
+            "startDateTime": utc(get("startDateTime")),
+            "endDateTime": utc(get("endDateTime")),
+            "location": ref(get("location")),
+            "orgJobPath": path,
+            "job": str(path).rsplit("/", 1)[-1] if path else None,
+            "approved": get("approved"),
+            "updatedOn": utc(get("updatedOnDtm")),
+        }
+
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         utc = self.utc_of
         for card in answer:
             person = ref(card.get("employee"))
             for total in card.get("dailyTotals") or []:
-                get = total.get
-                path = ref(get("orgJob"))
-                yield {
-                    "personNumber": person,
-                    "applyDate": as_date(get("applyDate")),
-                    "payCode": ref(get("payCode")),
-                    "amountType": get("amountType"),
-                    "hours": number(get("amount")),
-                    "startDateTime": utc(get("startDateTime")),
-                    "endDateTime": utc(get("endDateTime")),
-                    "location": ref(get("location")),
-                    "orgJobPath": path,
-                    "job": str(path).rsplit("/", 1)[-1] if path else None,
-                    "approved": get("approved"),
-                    "updatedOn": utc(get("updatedOnDtm")),
-                }
+                yield self._row(person, total, utc)
+
+
+_DICTS = frozenset({dict})
+
+
+def _job_of(path: t.Any) -> t.Any:
+    """The job of an org job path (its last segment), as ``rows`` gives it."""
+    return str(path).rsplit("/", 1)[-1] if path else None
 
 
 class PunchesStream(WindowedStream):

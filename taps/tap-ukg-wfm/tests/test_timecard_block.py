@@ -1,0 +1,115 @@
+"""``TimecardsStream.row_blocks`` (an answer's records built column by column, a block at a time) gives what
+``rows`` gives, values, key order and errors alike, and leaves to ``rows`` every answer of another shape."""
+
+from __future__ import annotations
+
+import typing as t
+from decimal import Decimal
+from types import SimpleNamespace
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xlr8_tap_ukg_wfm import streams
+from xlr8_tap_ukg_wfm.client import UkgWfmStream
+from xlr8_tap_ukg_wfm.streams import TimecardsStream
+
+ANY = st.one_of(
+    st.none(),
+    st.just(""),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([1.5, 8.0, float("nan"), "7.25", "x", Decimal("2.5")]),
+    st.text(max_size=3),
+    st.sampled_from(["2026-01-05T08:02:00", "2026-01-05T08:02:00+01:00", "2026-01-05", "REG", "Org/Site/Job"]),
+    st.fixed_dictionaries({"qualifier": st.sampled_from(["REG", "OT", "Org/Site/Job"])}),
+    st.just([]),
+)
+FIELDS = ["applyDate", "payCode", "amountType", "amount", "startDateTime", "endDateTime", "location", "orgJob"]
+TOTAL = st.one_of(
+    st.fixed_dictionaries(
+        {"approved": st.one_of(st.booleans(), st.none())}, optional={**dict.fromkeys(FIELDS, ANY), "updatedOnDtm": ANY}
+    ),
+    st.just("not a total"),
+)
+CARD = st.one_of(
+    st.fixed_dictionaries(
+        {"employee": st.one_of(ANY, st.just({"qualifier": "P1"}))},
+        optional={"dailyTotals": st.one_of(st.lists(TOTAL, max_size=4), st.none(), st.just({"x": 1}))},
+    ),
+    st.just(7),
+)
+
+
+def _stream(zone: str) -> t.Any:
+    stream = SimpleNamespace(settings=SimpleNamespace(zone=ZoneInfo(zone)))
+    stream.utc_of = UkgWfmStream.utc_reader(stream)  # type: ignore[arg-type]
+    stream._KEYS = TimecardsStream._KEYS
+    stream._row = lambda person, total, utc: TimecardsStream._row(stream, person, total, utc)  # type: ignore[arg-type]
+    stream._blocks = lambda people, totals: TimecardsStream._blocks(stream, people, totals)  # type: ignore[arg-type]
+    return stream
+
+
+def _outcome(records: t.Iterable[t.Any]) -> list[object]:
+    out: list[object] = []
+    try:
+        out.extend(records)
+    except Exception as exc:  # the error is part of the contract
+        out.append(("error", type(exc).__name__, str(exc)))
+    return out
+
+
+def _from_blocks(blocks: t.Iterator[t.Any]) -> t.Iterator[t.Any]:
+    for records, columns in blocks:
+        assert 0 < len(records) <= BLOCK
+        if columns is not None:
+            assert list(columns) == list(TimecardsStream._KEYS)
+            assert all(values == [record[name] for record in records] for name, values in columns.items())
+        else:
+            assert len(records) == 1  # a block a conversion failed for comes row by row
+        yield from records
+
+
+BLOCK = 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.lists(CARD, max_size=4), st.just({"not": "a list"})), st.sampled_from(["UTC", "Asia/Kolkata"]))
+def test_row_blocks_are_rows(answer: t.Any, zone: str) -> None:
+    expected = _outcome(TimecardsStream.rows(_stream(zone), answer))
+    stream = _stream(zone)
+    with mock.patch.object(streams, "BLOCK_ROWS", BLOCK):  # several blocks per answer
+        blocks = TimecardsStream.row_blocks(stream, answer)
+        if blocks is None:
+            return  # read by ``rows`` itself
+        got = _outcome(_from_blocks(blocks))
+    assert repr(got) == repr(expected)
+    assert all(list(record) == list(TimecardsStream._KEYS) for record in got if isinstance(record, dict))
+
+
+def test_a_usual_answer_is_built_in_blocks() -> None:
+    total = {
+        "applyDate": "2026-01-05",
+        "payCode": {"qualifier": "REG"},
+        "amountType": "HOUR",
+        "amount": 8.0,
+        "startDateTime": "2026-01-05T08:00:00",
+        "endDateTime": "2026-01-05T16:00:00",
+        "location": {"qualifier": "Site"},
+        "orgJob": {"qualifier": "Org/Site/Cashier"},
+        "approved": True,
+        "updatedOnDtm": "2026-01-06T09:00:00",
+    }
+    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": [total] * 300}, {"employee": {"qualifier": "P2"}}]
+    stream = _stream("UTC")
+    blocks = TimecardsStream.row_blocks(stream, answer)
+    assert blocks is not None
+    built = list(blocks)
+    assert [len(records) for records, _columns in built] == [256, 44]
+    assert all(columns is not None for _records, columns in built)
+    records = [record for block, _columns in built for record in block]
+    assert records == list(TimecardsStream.rows(stream, answer))
+    assert records[0]["job"] == "Cashier"
+    assert records[0]["hours"] == Decimal("8.0")
