@@ -259,3 +259,69 @@ def test_the_writer_writes_a_raw_decimal_as_the_decimal() -> None:
     pending = b"".join(writer._pending).replace(b"\n", b"\n\n").split(b"\n\n")
     lines = [line.split(b',"time_extracted"')[0] for line in pending if line]
     assert lines[0::2] == lines[1::2]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"-?[0-9]{1,25}(\.[0-9]{0,12})?", fullmatch=True),
+        st.from_regex(r"-?0\.0{4,8}[0-9]{1,3}", fullmatch=True),
+        st.decimals(allow_nan=False, allow_infinity=False).map(str),
+        st.sampled_from(["-0", "0", "0.000000", "-0.0000000", "1" * 320, "1" * 200 + ".5", "+1.5", "1.", ".5"]),
+    )
+)
+def test_a_written_decimal_is_the_writers_text_for_the_conformed_decimal(text: str) -> None:
+    from xlr8_kit.odata.types import _WrittenDecimals
+
+    prop = EdmProperty(name="amount", edm_type="Edm.Decimal")
+    old = _old(
+        EntityType(namespace="N", name="E", keys=(), properties={"amount": prop}, navigation={}),
+        {"amount": text},
+        TypeConformanceLevel.RECURSIVE,
+    )
+    written = _WrittenDecimals(prop)
+
+    def outcome() -> tuple[str, t.Any]:
+        try:
+            return "ok", _WRITER.encode({"amount": written[text]})
+        except Exception as exc:  # the error is part of what must not change
+            return type(exc).__name__, str(exc)
+
+    expected = ("ok", _WRITER.encode(old[1])) if old[0] == "ok" else old
+    assert outcome() == expected
+    assert outcome() == expected  # from the memo
+
+
+def test_the_decoder_serves_only_a_schema_conformance_reads_alike() -> None:
+    """A catalog's schema that drops annotations keeps the decoder; one that types a property otherwise (the loop
+    then conforms to that type) or adds or drops a property does not."""
+    import copy
+    from types import SimpleNamespace
+
+    from xlr8_kit.odata.stream import conformed_decoder
+
+    properties = {
+        "id": EdmProperty(name="id", edm_type="Edm.String"),
+        "amount": EdmProperty(name="amount", edm_type="Edm.Decimal", precision=15, scale=2),
+    }
+    entity = EntityType(namespace="N", name="E", keys=("id",), properties=properties, navigation={})
+    discovered = entity_jsonschema(entity)
+    assert "x-edm-precision" in discovered["properties"]["amount"]
+
+    def decoder_for(in_force: dict[str, t.Any]) -> EntryDecoder | None:
+        stream = SimpleNamespace(effective_schema=in_force, records_written_only=False)
+        return conformed_decoder(stream, entity, discovered)  # type: ignore[arg-type]
+
+    assert decoder_for(discovered) is not None
+    annotations_dropped = copy.deepcopy(discovered)
+    del annotations_dropped["properties"]["amount"]["x-edm-precision"]
+    assert decoder_for(annotations_dropped) is not None
+    retyped = copy.deepcopy(discovered)
+    retyped["properties"]["amount"]["type"] = ["boolean", "null"]
+    assert decoder_for(retyped) is None
+    fewer = copy.deepcopy(discovered)
+    del fewer["properties"]["amount"]
+    assert decoder_for(fewer) is None
+    more = copy.deepcopy(discovered)
+    more["properties"]["extra"] = {"type": ["string", "null"]}
+    assert decoder_for(more) is None

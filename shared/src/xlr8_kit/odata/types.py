@@ -337,9 +337,17 @@ def _integer_step(prop: EdmProperty) -> Any:
     return step
 
 
-class _WrittenDecimals(dict[str, Any]):
-    """Edm.Decimal texts as the kit's writer writes their Decimal (``msgspec.Raw`` of ``str(Decimal(text))``), or
-    None where conformance nulls it (not finite as a float); memoised, cleared at ``limit`` texts."""
+#: An Edm.Decimal text whose Decimal is written as the text itself: no exponent, sign, spaces, underscores or
+#: leading zeros, and short enough to be finite as a float; ``_TINY`` ones are written with an exponent.
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
+_TINY = ("0.000000", "-0.000000")
+
+
+class _WrittenDecimals(dict[Any, Any]):
+    """Edm.Decimal values as the kit's writer writes their Decimal (``msgspec.Raw`` of ``str(Decimal(text))``), or
+    None where conformance nulls it (not finite as a float). Used through ``__getitem__``: a text seen before is
+    found in C. Only texts are kept (a Decimal or number key would find the text of an equal number, ``1.5`` for
+    ``1.50``); cleared at ``_STEP_MEMO`` texts."""
 
     __slots__ = ("_prop",)
 
@@ -347,27 +355,27 @@ class _WrittenDecimals(dict[str, Any]):
         super().__init__()
         self._prop = prop
 
-    def __missing__(self, text: str) -> Any:
-        number = decode_value(self._prop, text)
-        try:
-            written = msgspec.Raw(str(number).encode()) if math.isfinite(number) else None
-        except ValueError:
-            raise _NeedsConformance from None
-        if len(self) >= _STEP_MEMO:
-            self.clear()
-        self[text] = written
+    def __missing__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = value if type(value) is str else str(value)
+        if _PLAIN_DECIMAL.fullmatch(text) and not text.startswith(_TINY):
+            written: Any = msgspec.Raw(text.encode())  # str(Decimal(text)) is text
+        else:
+            number = decode_value(self._prop, text)
+            try:
+                written = msgspec.Raw(str(number).encode()) if math.isfinite(number) else None
+            except ValueError:
+                raise _NeedsConformance from None
+        if type(value) is str:
+            if len(self) >= _STEP_MEMO:
+                self.clear()
+            self[value] = written
         return written
 
 
 def _written_decimal_step(prop: EdmProperty) -> Any:
-    texts = _WrittenDecimals(prop)
-
-    def step(value: Any) -> Any:
-        if value is None:
-            return None
-        return texts[value if type(value) is str else str(value)]
-
-    return step
+    return _WrittenDecimals(prop).__getitem__
 
 
 class EntryDecoder:
