@@ -88,6 +88,11 @@ def _payload(response: requests.Response) -> dict[str, Any]:
     return t.cast(dict[str, Any], body)
 
 
+def parsed_payload(response: requests.Response) -> Any:
+    """The body ``_payload`` parsed, when it did (None when it has not parsed it, or could not)."""
+    return response.__dict__.get(_PARSED)
+
+
 def odata_error(body: Any) -> tuple[str, str] | None:
     """(code, message) when ``body`` is an OData error document, else None."""
     if not isinstance(body, dict) or not isinstance(body.get("error"), dict):

@@ -337,6 +337,28 @@ def _integer_step(prop: EdmProperty) -> Any:
     return step
 
 
+class _DatetimeTexts(dict[Any, Any]):
+    """``_datetime_step`` as a memo used through ``__getitem__``: a wire text seen before is found in C. Only texts
+    are kept, up to ``_STEP_MEMO`` (a hire date repeats; a change stamp does not, and the memo just stays full)."""
+
+    __slots__ = ("_prop",)
+
+    def __init__(self, prop: EdmProperty) -> None:
+        super().__init__()
+        self._prop = prop
+
+    def __missing__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            text = _datetime_text(str(value))
+        except (ValueError, InvalidOperation, ArithmeticError) as exc:
+            raise ODataValueError(f"{self._prop.name}: cannot read {self._prop.edm_type} value ({exc})") from None
+        if type(value) is str and len(self) < _STEP_MEMO:
+            self[value] = text
+        return text
+
+
 #: An Edm.Decimal text whose Decimal is written as the text itself: no exponent, sign, spaces, underscores or
 #: leading zeros, and short enough to be finite as a float; ``_TINY`` ones are written with an exponent.
 _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
@@ -407,7 +429,7 @@ class EntryDecoder:
             elif edm in _AS_IS:
                 steps[name] = None
             elif edm in _DATETIME_TYPES:
-                steps[name] = _datetime_step(prop)
+                steps[name] = _DatetimeTexts(prop).__getitem__
             elif edm in _INTEGER_TYPES:
                 steps[name] = _integer_step(prop)
             elif edm == "Edm.Decimal":
