@@ -232,26 +232,13 @@ _STEP_MEMO = 8192
 
 
 def _datetime_step(prop: EdmProperty) -> Any:
-    """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value."""
-    edm = prop.edm_type
-    #: This property's texts (a hire date or an effective date repeats across rows; a change stamp does not, and
-    #: its memo just stays full), bounded.
-    memo: dict[str, str] = {}
+    """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value; this
+    property's texts memoised (``_DatetimeTexts``)."""
+    memo = _DatetimeTexts(prop)
+    missing = memo.__missing__
 
     def step(value: Any) -> Any:
-        if value is None:
-            return None
-        if type(value) is str:
-            text = memo.get(value)
-            if text is not None:
-                return text
-        try:
-            text = _datetime_text(str(value))
-        except (ValueError, InvalidOperation, ArithmeticError) as exc:
-            raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
-        if type(value) is str and len(memo) < _STEP_MEMO:
-            memo[value] = text
-        return text
+        return memo[value] if type(value) is str else missing(value)
 
     return step
 
@@ -337,15 +324,22 @@ def _integer_step(prop: EdmProperty) -> Any:
     return step
 
 
-class _DatetimeTexts(dict[Any, Any]):
-    """``_datetime_step`` as a memo used through ``__getitem__``: a wire text seen before is found in C. Only texts
-    are kept, up to ``_STEP_MEMO`` (a hire date repeats; a change stamp does not, and the memo just stays full)."""
+class _PropertyMemo(dict[Any, Any]):
+    """One property's decoded values by wire value, used through ``__getitem__`` (a value seen before is found in
+    C); ``__missing__`` decodes and keeps texts only."""
 
     __slots__ = ("_prop",)
 
     def __init__(self, prop: EdmProperty) -> None:
         super().__init__()
         self._prop = prop
+
+
+class _DatetimeTexts(_PropertyMemo):
+    """``_datetime_step`` as a memo: up to ``_STEP_MEMO`` texts (a hire date repeats; a change stamp does not, and
+    the memo just stays full)."""
+
+    __slots__ = ()
 
     def __missing__(self, value: Any) -> Any:
         if value is None:
@@ -365,17 +359,12 @@ _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
 _TINY = ("0.000000", "-0.000000")
 
 
-class _WrittenDecimals(dict[Any, Any]):
+class _WrittenDecimals(_PropertyMemo):
     """Edm.Decimal values as the kit's writer writes their Decimal (``msgspec.Raw`` of ``str(Decimal(text))``), or
-    None where conformance nulls it (not finite as a float). Used through ``__getitem__``: a text seen before is
-    found in C. Only texts are kept (a Decimal or number key would find the text of an equal number, ``1.5`` for
-    ``1.50``); cleared at ``_STEP_MEMO`` texts."""
+    None where conformance nulls it (not finite as a float). Only texts are kept (a Decimal or number key would
+    find the text of an equal number, ``1.5`` for ``1.50``); cleared at ``_STEP_MEMO`` texts."""
 
-    __slots__ = ("_prop",)
-
-    def __init__(self, prop: EdmProperty) -> None:
-        super().__init__()
-        self._prop = prop
+    __slots__ = ()
 
     def __missing__(self, value: Any) -> Any:
         if value is None:

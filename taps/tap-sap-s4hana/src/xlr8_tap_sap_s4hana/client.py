@@ -101,24 +101,9 @@ class S4Client:
             self._metadata[service.path] = parse_edmx(content)
         return self._metadata[service.path]
 
-    def iter_rows(
-        self,
-        url: str,
-        params: Mapping[str, t.Any],
-        *,
-        version: int,
-        page_size: int | None,
-        window: int = 1,
-        keys: t.Sequence[str] = (),
-    ) -> Iterator[dict[str, t.Any]]:
-        """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
-
-        The next page (a server link, or the next ``$skip`` window) follows from the pages read so far alone, so
-        it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
-        ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
-        (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
-        tell when rows moved between windows answered out of order."""
-        for rows in self.iter_pages(url, params, version=version, page_size=page_size, window=window, keys=keys):
+    def iter_rows(self, url: str, params: Mapping[str, t.Any], **paging: t.Any) -> Iterator[dict[str, t.Any]]:
+        """Raw entries of every page (``iter_pages``'s pages, one entry at a time)."""
+        for rows in self.iter_pages(url, params, **paging):
             yield from rows
 
     def iter_pages(
@@ -131,7 +116,13 @@ class S4Client:
         window: int = 1,
         keys: t.Sequence[str] = (),
     ) -> Iterator[list[dict[str, t.Any]]]:
-        """``iter_rows`` a page at a time."""
+        """Raw entries of every page, a page at a time (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
+
+        The next page (a server link, or the next ``$skip`` window) follows from the pages read so far alone, so
+        it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
+        ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
+        (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
+        tell when rows moved between windows answered out of order."""
         query = dict(params)
         if version < 4:
             query.setdefault("$format", "json")
