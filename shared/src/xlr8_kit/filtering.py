@@ -85,3 +85,9 @@ class UniversalFilterMixin:
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any] | None:
         return row if self.keep_record(row) else None
+
+    @property
+    def post_process_is_identity(self) -> bool:
+        """``KitRESTStream.post_process_is_identity``: this ``post_process`` keeps every record when no filter
+        applies to the stream (a subclass overriding it says nothing here)."""
+        return type(self).post_process is UniversalFilterMixin.post_process and self.universal_filter is None

@@ -483,6 +483,22 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
             yield name, value
 
 
+class MarkedPage(list[dict[str, t.Any]]):
+    """A parsed page that says whether its records are plain and conformed (``KitRESTStream.records_plain``,
+    ``records_conformed``): a stream's ``parse_response`` may return one, and ``request_records`` sets both from it
+    before the page's records are yielded (pages may be parsed on another thread, so the marks travel with the
+    page)."""
+
+    __slots__ = ("conformed", "plain")
+
+    def __init__(
+        self, records: t.Iterable[dict[str, t.Any]] = (), *, plain: bool = False, conformed: bool = False
+    ) -> None:
+        super().__init__(records)
+        self.plain = plain
+        self.conformed = conformed
+
+
 @dataclass(frozen=True)
 class _PageAt:
     """What ``RESTStream._prepare_request`` reads of a paginator (its token), for a page asked for ahead."""
@@ -509,7 +525,7 @@ class _TokenPages:
     ) -> tuple[requests.Response, list[dict[str, t.Any]]]:
         """The answer and its records (none unless ``parse``: a request that only places something)."""
         response = self._send(prepared, self.context)
-        return response, list(self.stream.parse_response(response)) if parse else []
+        return response, self.stream._parsed_page(response) if parse else []
 
     def fetch(
         self, token: t.Any, *, parse: bool = True
@@ -707,7 +723,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         post_process = self.post_process
         # The SDK's post_process returns the record as it is, so a plain source stays plain (the SDK's conformance
         # of plain values gives plain values too).
-        trust_source = type(self).post_process is Stream.post_process
+        trust_source = self.post_process_is_identity
         state_manager = self.state_manager
         frequency = self.STATE_MSG_FREQUENCY
         uncounted = 0
@@ -718,7 +734,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             self._write_starting_replication_value(None)
             increment_state = self._plain_state_step()
             record_index = 0
-            self.records_written_only = emit is not None and trust_source and conform_marked is None
+            self.records_written_only = emit is not None and trust_source
             try:
                 for result in self.get_records(None):
                     record = result[0] if isinstance(result, tuple) else result
@@ -728,7 +744,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             continue
                         record = processed
                     if emit is not None:
-                        if conform_marked is None:
+                        if conform_marked is None or self.records_conformed:
                             emit(record, trust_source and self.records_plain)
                         else:
                             conformed, plain = conform_marked(record)
@@ -760,10 +776,22 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: plain loop then spares the writer its walk of every value. Ignored when ``post_process`` is overridden.
     records_plain: bool = False
 
+    @property
+    def post_process_is_identity(self) -> bool:
+        """True when ``post_process`` returns every record as it is (the plain loop then does not call it). A
+        mixin whose ``post_process`` is the identity in some runs (no filter set) says so by overriding this."""
+        return type(self).post_process is Stream.post_process
+
+    #: True while the records ``get_records`` yields are already what the stream's type conformance (``_conformer``,
+    #: for the schema in force) gives back, so the plain loop does not conform them. Set per page like
+    #: ``records_plain`` (the SDK's loop conforms regardless: conforming a conformed record changes nothing).
+    records_conformed: bool = False
+
     #: True while the plain loop runs with the kit's writer as the only reader of what ``get_records`` yields: each
-    #: record is written as it is (no ``post_process`` of the stream's own, no conformance, not batched) and then
-    #: dropped; the state step reads the replication key alone. A stream may then give fractional numbers as
-    #: ``singer_io.RawNumbers`` values (the text the writer would write for the Decimal), never a replication key.
+    #: record is written as it is (no ``post_process`` of the stream's own, not batched) and then dropped; the state
+    #: step reads the replication key alone. A stream may then give fractional numbers as ``msgspec.Raw`` values
+    #: (``singer_io.RawNumbers``: the text the writer would write for the Decimal), never in a replication key and
+    #: only in records the loop does not conform (conformance level NONE, or ``records_conformed``).
     records_written_only: bool = False
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
@@ -836,6 +864,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         else:
             pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
         for records in pages:
+            if type(records) is MarkedPage:
+                # set here, where the loop reads them, before the page's records
+                self.records_plain = records.plain
+                self.records_conformed = records.conformed
             yield from records
 
     def _request_pages(self, context: t.Any, paginator: t.Any = None) -> t.Iterator[list[dict[str, t.Any]]]:
@@ -856,7 +888,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                 resp = decorated_request(prepared_request, context)
                 request_counter.increment()
                 self.update_sync_costs(prepared_request, resp, context)
-                records = list(self.parse_response(resp))
+                records = self._parsed_page(resp)
                 if not records:
                     if paginator.continue_if_empty(resp):
                         paginator.advance(resp)
@@ -999,6 +1031,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                 self.name,
             )
             yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
+
+    def _parsed_page(self, response: requests.Response) -> list[dict[str, t.Any]]:
+        """``parse_response``'s records as a list (a ``MarkedPage`` kept as it is)."""
+        records = self.parse_response(response)
+        return records if type(records) is MarkedPage else list(records)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         """The SDK's parse (records at ``records_jsonpath``, fractions as Decimal) with a faster JSON decoder."""

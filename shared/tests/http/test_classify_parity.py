@@ -100,6 +100,20 @@ def test_odata_error_probe_matches_a_full_parse(body: bytes) -> None:
     assert ODATA_CLASSIFIER.error_in_body(_response(body)) == _expected_odata(body)
 
 
+@pytest.mark.parametrize("body", ODATA_BODIES)
+def test_odata_checks_from_the_pages_own_parse_match_a_full_parse(body: bytes) -> None:
+    """In the order a stream asks (cut? then an error?): the OData classifier parses the page as the stream reads
+    it and answers from that parse, and the answers are still those of ``json.loads``."""
+    from xlr8_kit.odata.http import ODATA_CLASSIFIER
+
+    response = _response(body)
+    assert ODATA_CLASSIFIER.body_truncated(response) is _expected(body)[0]
+    assert ODATA_CLASSIFIER.error_in_body(response) == _expected_odata(body)
+    assert ODATA_CLASSIFIER.classify(_response(body)) == (
+        "retry" if _expected(body)[0] else "fatal" if _expected_odata(body) else "ok"
+    )
+
+
 class _WholeBody(DEFAULT_CLASSIFIER.__class__):
     """A product classifier reading its error members from the whole parsed body (no ``json_error_keys``)."""
 

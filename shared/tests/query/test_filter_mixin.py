@@ -44,6 +44,21 @@ def test_no_filter_keeps_everything() -> None:
         assert not stream.filter_matches_nothing
 
 
+def test_post_process_is_the_identity_exactly_when_no_filter_applies() -> None:
+    """The kit's plain loop skips ``post_process`` when this says so: it must hold only where ``post_process``
+    returns every record as it is."""
+    for stream in (Stream(None), Stream("   "), Stream("hire_date >= 2020-01-01", name="not_in_vocabulary")):
+        assert stream.post_process_is_identity
+    assert not Stream("employment_status = active").post_process_is_identity
+    assert not Stream("employment_status in ()").post_process_is_identity
+
+    class Overriding(Stream):
+        def post_process(self, row: dict[str, Any], context: Any = None) -> dict[str, Any] | None:
+            return None
+
+    assert not Overriding(None).post_process_is_identity
+
+
 def test_empty_in_list_matches_nothing() -> None:
     stream = Stream("employment_status in ()")
     assert stream.filter_matches_nothing

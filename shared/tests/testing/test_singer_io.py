@@ -573,7 +573,10 @@ class _WrittenOnlyTap(_LoopTap):
         return [_WrittenOnlyStream(self), _WrittenOnlyProcessed(self), _WrittenOnlyConformed(self)]
 
 
-@pytest.mark.parametrize(("sdk_loop", "expected"), [(False, [True, False, False]), (True, [False, False, False])])
+# Conformance does not make a read less "written only": the loop conforms only records not marked conformed, and a
+# stream gives raw numbers only in records it marks so (KitRESTStream.records_written_only). Streams sync by name:
+# written_only, written_only_conformed, written_only_processed.
+@pytest.mark.parametrize(("sdk_loop", "expected"), [(False, [True, True, False]), (True, [False, False, False])])
 def test_records_are_written_only_in_the_plain_loop_without_post_process(
     sdk_loop: bool, expected: list[bool], monkeypatch: t.Any
 ) -> None:
@@ -584,6 +587,46 @@ def test_records_are_written_only_in_the_plain_loop_without_post_process(
         tap.sync_all()
     assert _WrittenOnlyStream.seen == expected
     assert not any(stream.records_written_only for stream in tap.streams.values())
+
+
+class _SelfConformingStream(_PlainSourceStream):
+    """Conformance in force; the first page is marked conformed (and holds what conformance would change, so the
+    output shows whether the loop conformed it), the second is not."""
+
+    name = "self_conforming"
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.IntegerType),
+        th.Property("updated", th.DateTimeType),
+        th.Property("flag", th.BooleanType),
+    ).to_dict()
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        for page in (0, 1):
+            self.records_conformed = page == 0
+            self.records_plain = True
+            yield {"id": page, "updated": f"2026-01-0{page + 1}T00:00:00+00:00", "flag": 1}
+
+
+class _SelfConformingTap(_LoopTap):
+    name = "tap-self-conforming"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_SelfConformingStream(self)]
+
+
+@pytest.mark.parametrize(("sdk_loop", "flags"), [(False, [1, True]), (True, [True, True])])
+def test_the_plain_loop_conforms_only_records_not_marked_conformed(
+    sdk_loop: bool, flags: list[t.Any], monkeypatch: t.Any
+) -> None:
+    """A record marked conformed is written as the stream gave it (here deliberately one conformance would change,
+    to see it); the SDK's loop conforms every record."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        _SelfConformingTap(config={}, parse_env_config=False).sync_all()
+    records = [json.loads(line)["record"] for line in out.getvalue().splitlines() if '"RECORD"' in line]
+    assert [record["flag"] for record in records] == flags
 
 
 class _FreezeSeenStream(_PlainSourceStream):

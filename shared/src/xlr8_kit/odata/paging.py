@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import typing as t
 from collections.abc import Callable, Generator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import ParseResult, urljoin, urlparse
 
+import msgspec
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
-
-from xlr8_kit.singer_io import response_json
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,65 @@ class ODataPagingError(ODataResponseError):
     would loop for ever, so the read stops instead."""
 
 
+class _Fractions(dict[str, Decimal]):
+    """The JSON parse's ``float_hook``: a number with a fraction or exponent as ``Decimal(text)``, memoised (a text
+    seen before is found in C). A number whose Decimal is not finite as a float (``1e400``: what the SDK's type
+    conformance turns into null) is counted in ``_UNUSUAL`` and never kept, so each one is counted."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> Decimal:
+        value = Decimal(text)
+        if math.isfinite(value):
+            if len(self) >= _FRACTIONS_KEPT:
+                self.clear()
+            self[text] = value
+        else:
+            _UNUSUAL.append(None)
+        return value
+
+
+_FRACTIONS_KEPT = 16_384
+_FRACTIONS = _Fractions()
+_PAGE_DECODER = msgspec.json.Decoder(float_hook=_FRACTIONS.__getitem__)
+#: One item per page parse that met a value the usual decoding does not vouch for (see ``unusual_values_seen``).
+_UNUSUAL: list[None] = []
+_PARSED = "_xlr8_odata_payload"
+
+
+def unusual_values_seen() -> int:
+    """How many times, in this process, a page held a value that the SDK's type conformance would change without
+    the entry's declared type saying so: a number not finite as a float, or a body msgspec refused (``NaN``
+    literals, which the standard library reads as floats). Counted while the page is parsed, so a caller that
+    reads 0 after a page was parsed knows that page has none (``types.EntryDecoder``)."""
+    return len(_UNUSUAL)
+
+
 def _payload(response: requests.Response) -> dict[str, Any]:
     """The page's JSON object, parsed once per response (the rows and the next link both read it)."""
-    try:
+    body = response.__dict__.get(_PARSED)
+    if body is None:
         # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
         # for IEEE754Compatible strings, and a float would lose digits.
-        body = response_json(response, Decimal, allow_nan=True)  # what json.loads read before
-    except ValueError:
-        kind = response.headers.get("Content-Type", "unknown content type")
-        raise ODataResponseError(f"response is not OData JSON ({kind}, {len(response.content)} bytes)") from None
+        content = response.content
+        try:
+            body = _PAGE_DECODER.decode(content)
+        except msgspec.DecodeError:
+            _UNUSUAL.append(None)
+            try:
+                body = json.loads(content, parse_float=Decimal)  # what json.loads read before (NaN as float)
+            except ValueError:
+                kind = response.headers.get("Content-Type", "unknown content type")
+                raise ODataResponseError(f"response is not OData JSON ({kind}, {len(content)} bytes)") from None
+        response.__dict__[_PARSED] = body
     if not isinstance(body, dict):
         raise ODataResponseError("response is not an OData JSON object")
     return t.cast(dict[str, Any], body)
+
+
+def parsed_payload(response: requests.Response) -> Any:
+    """The body ``_payload`` parsed, when it did (None when it has not parsed it, or could not)."""
+    return response.__dict__.get(_PARSED)
 
 
 def odata_error(body: Any) -> tuple[str, str] | None:

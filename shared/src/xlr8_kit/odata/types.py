@@ -9,12 +9,15 @@ ISO 8601 UTC strings and times of day as ``HH:MM:SS``. Edm.Binary is left out of
 from __future__ import annotations
 
 import functools
+import math
 import re
 import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import msgspec
 
 from xlr8_kit.odata.edmx import EdmProperty, EntityType
 
@@ -229,26 +232,13 @@ _STEP_MEMO = 8192
 
 
 def _datetime_step(prop: EdmProperty) -> Any:
-    """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value."""
-    edm = prop.edm_type
-    #: This property's texts (a hire date or an effective date repeats across rows; a change stamp does not, and
-    #: its memo just stays full), bounded.
-    memo: dict[str, str] = {}
+    """``decode_value`` for an Edm.DateTime(Offset) property, without its chain of type tests per value; this
+    property's texts memoised (``_DatetimeTexts``)."""
+    memo = _DatetimeTexts(prop)
+    missing = memo.__missing__
 
     def step(value: Any) -> Any:
-        if value is None:
-            return None
-        if type(value) is str:
-            text = memo.get(value)
-            if text is not None:
-                return text
-        try:
-            text = _datetime_text(str(value))
-        except (ValueError, InvalidOperation, ArithmeticError) as exc:
-            raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
-        if type(value) is str and len(memo) < _STEP_MEMO:
-            memo[value] = text
-        return text
+        return memo[value] if type(value) is str else missing(value)
 
     return step
 
@@ -294,3 +284,191 @@ def decode_entry(entity: EntityType, entry: Mapping[str, Any], *, keep: Iterable
         elif step is not _OMIT:
             out[name] = step(value)
     return out
+
+
+class _NeedsConformance(Exception):
+    """A value the conformed steps cannot vouch for: the page takes ``decode_entry`` and the SDK's conformance."""
+
+
+def _conformed_boolean(value: Any) -> Any:
+    """``decode_value`` for Edm.Boolean, as conformance leaves it (a boolean or a ``"true"``-like text); anything
+    else (a number, which conformance turns into ``value != 0``) is left to the general path."""
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is str:
+        return value.strip().lower() == "true"
+    raise _NeedsConformance
+
+
+def _finite_or_none(decode: Any) -> Any:
+    """``decode`` (a float or Decimal reader), then what conformance does to a number that is not finite (null)."""
+
+    def step(value: Any) -> Any:
+        number = decode(value)
+        if number is None:
+            return None
+        try:
+            return number if math.isfinite(number) else None
+        except ValueError:  # a signaling NaN: conformance raises, at its own place in the loop
+            raise _NeedsConformance from None
+
+    return step
+
+
+def _integer_step(prop: EdmProperty) -> Any:
+    general = functools.partial(decode_value, prop)
+
+    def step(value: Any) -> Any:
+        return value if type(value) is int else general(value)
+
+    return step
+
+
+class _PropertyMemo(dict[Any, Any]):
+    """One property's decoded values by wire value, used through ``__getitem__`` (a value seen before is found in
+    C); ``__missing__`` decodes and keeps texts only."""
+
+    __slots__ = ("_prop",)
+
+    def __init__(self, prop: EdmProperty) -> None:
+        super().__init__()
+        self._prop = prop
+
+
+class _DatetimeTexts(_PropertyMemo):
+    """``_datetime_step`` as a memo: up to ``_STEP_MEMO`` texts (a hire date repeats; a change stamp does not, and
+    the memo just stays full)."""
+
+    __slots__ = ()
+
+    def __missing__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            text = _datetime_text(str(value))
+        except (ValueError, InvalidOperation, ArithmeticError) as exc:
+            raise ODataValueError(f"{self._prop.name}: cannot read {self._prop.edm_type} value ({exc})") from None
+        if type(value) is str and len(self) < _STEP_MEMO:
+            self[value] = text
+        return text
+
+
+#: An Edm.Decimal text whose Decimal is written as the text itself: no exponent, sign, spaces, underscores or
+#: leading zeros, and short enough to be finite as a float; ``_TINY`` ones are written with an exponent.
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
+_TINY = ("0.000000", "-0.000000")
+
+
+class _WrittenDecimals(_PropertyMemo):
+    """Edm.Decimal values as the kit's writer writes their Decimal (``msgspec.Raw`` of ``str(Decimal(text))``), or
+    None where conformance nulls it (not finite as a float). Only texts are kept (a Decimal or number key would
+    find the text of an equal number, ``1.5`` for ``1.50``); cleared at ``_STEP_MEMO`` texts."""
+
+    __slots__ = ()
+
+    def __missing__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        text = value if type(value) is str else str(value)
+        if _PLAIN_DECIMAL.fullmatch(text) and not text.startswith(_TINY):
+            written: Any = msgspec.Raw(text.encode())  # str(Decimal(text)) is text
+        else:
+            number = decode_value(self._prop, text)
+            try:
+                written = msgspec.Raw(str(number).encode()) if math.isfinite(number) else None
+            except ValueError:
+                raise _NeedsConformance from None
+        if type(value) is str:
+            if len(self) >= _STEP_MEMO:
+                self.clear()
+            self[value] = written
+        return written
+
+
+def _written_decimal_step(prop: EdmProperty) -> Any:
+    return _WrittenDecimals(prop).__getitem__
+
+
+class EntryDecoder:
+    """``decode_entry`` for one entity type, a page at a time, giving records that the SDK's type conformance
+    (RECURSIVE or ROOT_ONLY) under ``entity_jsonschema(entity)`` leaves as they are, so a stream whose schema in
+    force is that one need not conform them (``KitRESTStream.records_conformed``).
+
+    Conformance under those schemas touches only top-level values: a number not finite as a float becomes null,
+    and a non-null value under an Edm.Boolean becomes ``value != 0``. The steps here do the same for the values
+    their type reads (numbers checked, booleans read as booleans); a value read as it is (strings, complex types)
+    can only need it when its page held a number not finite as a float or was read by the standard library
+    (``paging.unusual_values_seen``). Anything the steps cannot vouch for (those pages, a number under an
+    Edm.Boolean, a value that does not decode) makes ``page`` return None: the caller then takes ``decode_entry``
+    and conformance, which decide (or raise) exactly as before.
+
+    ``written``: Edm.Decimal values as ``msgspec.Raw`` texts (what the kit's writer writes for the Decimal), for a
+    read whose records only the writer reads (``KitRESTStream.records_written_only``); never in a key, nor in the
+    properties named in ``read`` (those the stream itself reads: a join column, the replication key)."""
+
+    def __init__(self, entity: EntityType, *, written: bool = False, read: Iterable[str] = ()) -> None:
+        self.entity = entity
+        steps: dict[str, Any] = {}
+        keys = {*entity.keys, *read}
+        floats = False
+        for name, prop in entity.properties.items():
+            edm = prop.edm_type
+            if edm in OMITTED_TYPES:
+                steps[name] = _OMIT
+            elif edm in _AS_IS:
+                steps[name] = None
+            elif edm in _DATETIME_TYPES:
+                steps[name] = _DatetimeTexts(prop).__getitem__
+            elif edm in _INTEGER_TYPES:
+                steps[name] = _integer_step(prop)
+            elif edm == "Edm.Decimal":
+                general = functools.partial(decode_value, prop)
+                steps[name] = _written_decimal_step(prop) if written and name not in keys else _finite_or_none(general)
+            elif edm in _FLOAT_TYPES:
+                floats = True
+                steps[name] = _finite_or_none(functools.partial(decode_value, prop))
+            elif edm == "Edm.Boolean":
+                steps[name] = _conformed_boolean
+            else:
+                steps[name] = functools.partial(decode_value, prop)
+        self._steps = steps
+        #: Every value of a record is one the kit's writer encodes as the SDK does (floats are not).
+        self.plain = not floats
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]] = {}
+
+    def _shape(self, keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:
+        """For entries with these keys in this order: the keys to drop and the (key, step) pairs to apply."""
+        steps = self._steps
+        drop = tuple(k for k in keys if steps.get(k, _UNDECLARED) in (_OMIT, _UNDECLARED))
+        convert = tuple((k, steps[k]) for k in keys if steps.get(k, _UNDECLARED) not in (None, _OMIT, _UNDECLARED))
+        if len(self._shapes) >= 64:
+            self._shapes.clear()
+        shape = self._shapes[keys] = (drop, convert)
+        return shape
+
+    def page(self, entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+        """The page's records (``decode_entry`` of each entry, conformed), or None when the caller must decode and
+        conform them the general way (see the class docstring). Call it after the page was parsed."""
+        from xlr8_kit.odata.paging import unusual_values_seen
+
+        if unusual_values_seen():
+            return None
+        shapes = self._shapes
+        records: list[dict[str, Any]] = []
+        append = records.append
+        try:
+            for entry in entries:
+                keys = tuple(entry)
+                shape = shapes.get(keys)
+                if shape is None:
+                    shape = self._shape(keys)
+                drop, convert = shape
+                record = dict(entry)
+                for key in drop:
+                    del record[key]
+                for key, step in convert:
+                    record[key] = step(record[key])
+                append(record)
+        except Exception:  # noqa: BLE001 - the general path raises it again, where it always did
+            return None
+        return records

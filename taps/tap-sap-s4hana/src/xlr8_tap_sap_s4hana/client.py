@@ -10,6 +10,7 @@ again, never skipped); item sets without a timestamp are read through their head
 
 from __future__ import annotations
 
+import operator
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
@@ -25,6 +26,7 @@ from xlr8_kit.http.window import row_key
 from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
+from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
@@ -99,7 +101,12 @@ class S4Client:
             self._metadata[service.path] = parse_edmx(content)
         return self._metadata[service.path]
 
-    def iter_rows(
+    def iter_rows(self, url: str, params: Mapping[str, t.Any], **paging: t.Any) -> Iterator[dict[str, t.Any]]:
+        """Raw entries of every page (``iter_pages``'s pages, one entry at a time)."""
+        for rows in self.iter_pages(url, params, **paging):
+            yield from rows
+
+    def iter_pages(
         self,
         url: str,
         params: Mapping[str, t.Any],
@@ -108,8 +115,8 @@ class S4Client:
         page_size: int | None,
         window: int = 1,
         keys: t.Sequence[str] = (),
-    ) -> Iterator[dict[str, t.Any]]:
-        """Raw entries of every page (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """Raw entries of every page, a page at a time (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
 
         The next page (a server link, or the next ``$skip`` window) follows from the pages read so far alone, so
         it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
@@ -126,17 +133,14 @@ class S4Client:
 
         if window > 1 and page_size:
             key_names = tuple(keys)
-            pages = iter_pages(
+            return iter_pages(
                 fetch, url, query, page_size=page_size, version=version, base_url=self.base_url, window=window,
                 row_key=row_key(key_names) if key_names else None,
             )  # fmt: skip
-        else:
-            pages = read_ahead(
-                iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url),
-                name="xlr8-s4hana",
-            )
-        for rows in pages:
-            yield from rows
+        return read_ahead(
+            iter_pages(fetch, url, query, page_size=page_size or None, version=version, base_url=self.base_url),
+            name="xlr8-s4hana",
+        )
 
     # -- BAPIs ---------------------------------------------------------------------------------------------------
 
@@ -158,6 +162,21 @@ class S4Client:
         result = decode(response_payload(message.body, function), tables)
         raise_for_return(function, result)
         return result
+
+
+def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
+    """``tuple(record.get(c) for c in columns)``, read in C when every column is there."""
+    getter = operator.itemgetter(*columns)
+    single = len(columns) == 1
+
+    def read(record: dict[str, t.Any]) -> tuple[t.Any, ...]:
+        try:
+            found = getter(record)
+        except KeyError:
+            return tuple(record.get(c) for c in columns)
+        return (found,) if single else found
+
+    return read
 
 
 def _soap_classify(response: requests.Response) -> Verdict:
@@ -222,18 +241,35 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             params["$select"] = ",".join(select)
         return params
 
-    def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
+    def pages(self, where: Filter | None) -> Iterator[tuple[t.Iterable[dict[str, t.Any]], bool, bool]]:
+        """The records of each page, whether they are conformed and whether they are plain: conformed by the kit's
+        ``EntryDecoder`` where it vouches for them, else decoded one by one as they are taken (for the loop to
+        conform), neither."""
         entity = self.plan.entity_set.entity_type
-        raw = self.client.iter_rows(
+        raw = self.client.iter_pages(
             self.collection_url,
             self.query(where),
             version=self.plan.version,
             page_size=self.settings.page_size,
             window=self.page_window_width,
-            keys=self.plan.entity_set.entity_type.keys,
+            keys=entity.keys,
         )
-        for entry in raw:
-            yield decode_entry(entity, entry)
+        # The item columns that find each item's header are read here: kept as values.
+        joins = self.plan.header.join if self.plan.header is not None else {}
+        for entries in raw:
+            decoder = conformed_decoder(self, entity, self.plan.schema, read=joins)
+            records = decoder.page(entries) if decoder is not None else None
+            if decoder is not None and records is not None:
+                yield records, True, decoder.plain
+            else:
+                yield (decode_entry(entity, entry) for entry in entries), False, False
+
+    def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
+        """Every record, setting ``records_plain`` / ``records_conformed`` before each page's first."""
+        for records, conformed, plain in self.pages(where):
+            self.records_conformed = conformed
+            self.records_plain = plain
+            yield from records
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         if self.plan.header is not None:
@@ -276,13 +312,17 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             batches = [
                 self._keys_filter(item_columns, keys[i : i + HEADER_BATCH]) for i in range(0, len(keys), HEADER_BATCH)
             ]
+        header_of = _columns_reader(item_columns)
         for batch in batches:
-            for record in self.rows(all_of(batch, pushed)):
-                stamp = changed.get(tuple(record.get(c) for c in item_columns))
-                if stamp is None:
-                    continue  # a header created (or changed) after it was read: the next run reads its items
-                record[HEADER_CHANGE_COLUMN] = stamp
-                yield record
+            for records, conformed, plain in self.pages(all_of(batch, pushed)):
+                self.records_conformed = conformed
+                self.records_plain = plain
+                for record in records:
+                    stamp = changed.get(header_of(record))
+                    if stamp is None:
+                        continue  # a header created (or changed) after it was read: the next run reads its items
+                    record[HEADER_CHANGE_COLUMN] = stamp
+                    yield record
 
     def _keys_filter(self, columns: list[str], keys: list[tuple[t.Any, ...]]) -> Filter:
         entity = self.plan.entity_set.entity_type

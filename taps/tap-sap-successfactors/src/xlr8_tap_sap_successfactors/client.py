@@ -40,8 +40,10 @@ from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODataClassifier
 from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
+from xlr8_kit.odata.stream import conformed_decoder
+from xlr8_kit.odata.types import EntryDecoder
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_tap_sap_successfactors.discovery import StreamPlan
 
 if t.TYPE_CHECKING:
@@ -281,9 +283,25 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
             raise exc
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """The page's records: conformed by the kit's ``EntryDecoder`` where it vouches for them (marked so on the
+        page), else decoded one by one for the loop to conform."""
+        entries = page_rows(response)
+        decoder = self._decoder()
+        if decoder is not None:
+            records = decoder.page(entries)
+            if records is not None:
+                return MarkedPage(records, plain=decoder.plain, conformed=True)
+        return self._decoded(entries)
+
+    def _decoded(self, entries: list[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
         entity = self.plan.entity_set.entity_type
-        for entry in page_rows(response):
+        for entry in entries:
             yield decode_entry(entity, entry)
+
+    def _decoder(self) -> EntryDecoder | None:
+        """The conforming decoder, when the schema in force is the one discovery made for the entity (another
+        schema, from a user's catalog, is conformed by the loop)."""
+        return conformed_decoder(self, self.plan.entity_set.entity_type, self.plan.schema)
 
 
 def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[SuccessFactorsStream]:
