@@ -261,7 +261,13 @@ class Conformer:
     #: ``keeps_columns``): ``marked`` then returns the record itself, marked plain, without looking at it. A stream
     #: sets it per block of records, before yielding them, and clears it before yielding any other record and when
     #: it stops (``finally``), as it does ``records_plain``: its consumers conform each record as soon as they get it.
+    #: The one mark, for every loop and the BATCH writer, that a record needs no conformance (``MarkedPage`` sets it
+    #: per parsed page).
     vouched: bool = False
+
+    #: ``marked``'s second value for vouched records: True unless the stream says its conformed records may hold
+    #: other values (the writer then checks them before encoding).
+    vouched_plain: bool = True
 
     def keeps_columns(self, columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
         """True when conformance returns every record made of one value per column of ``columns`` (name -> that
@@ -310,7 +316,7 @@ class Conformer:
         under a string key, however deep (what ``xlr8_kit.singer_io._is_plain`` would check again before encoding
         it); False means "not known", never "not plain"."""
         if self.vouched:
-            return record, True
+            return record, self.vouched_plain
         if self._level == TypeConformanceLevel.NONE:
             return record, False
         if not self._known.issuperset(record):

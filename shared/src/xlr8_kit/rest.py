@@ -485,9 +485,9 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
 
 class MarkedPage(list[dict[str, t.Any]]):
     """A parsed page that says whether its records are plain and conformed (``KitRESTStream.records_plain``,
-    ``records_conformed``): a stream's ``parse_response`` may return one, and ``request_records`` sets both from it
-    before the page's records are yielded (pages may be parsed on another thread, so the marks travel with the
-    page)."""
+    ``Conformer.vouched``): a stream's ``parse_response`` may return one, and ``request_records`` sets both from it
+    before the page's records are yielded, and resets them for a page that is not one (pages may be parsed on
+    another thread, so the marks travel with the page)."""
 
     __slots__ = ("conformed", "plain")
 
@@ -744,8 +744,10 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             continue
                         record = processed
                     if emit is not None:
-                        if conform_marked is None or self.records_conformed:
+                        if conform_marked is None:
                             emit(record, trust_source and self.records_plain)
+                        elif conformer.vouched:
+                            emit(record, conformer.vouched_plain or (trust_source and self.records_plain))
                         else:
                             conformed, plain = conform_marked(record)
                             emit(conformed, plain or (trust_source and self.records_plain))
@@ -782,16 +784,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         mixin whose ``post_process`` is the identity in some runs (no filter set) says so by overriding this."""
         return type(self).post_process is Stream.post_process
 
-    #: True while the records ``get_records`` yields are already what the stream's type conformance (``_conformer``,
-    #: for the schema in force) gives back, so the plain loop does not conform them. Set per page like
-    #: ``records_plain`` (the SDK's loop conforms regardless: conforming a conformed record changes nothing).
-    records_conformed: bool = False
-
     #: True while the plain loop runs with the kit's writer as the only reader of what ``get_records`` yields: each
     #: record is written as it is (no ``post_process`` of the stream's own, not batched) and then dropped; the state
     #: step reads the replication key alone. A stream may then give fractional numbers as ``msgspec.Raw`` values
     #: (``singer_io.RawNumbers``: the text the writer would write for the Decimal), never in a replication key and
-    #: only in records the loop does not conform (conformance level NONE, or ``records_conformed``).
+    #: only in records the loop does not conform (conformance level NONE, or ``Conformer.vouched``).
     records_written_only: bool = False
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
@@ -863,12 +860,23 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             pages = self._request_pages_windowed(context, paginator, width)
         else:
             pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
-        for records in pages:
-            if type(records) is MarkedPage:
-                # set here, where the loop reads them, before the page's records
-                self.records_plain = records.plain
-                self.records_conformed = records.conformed
-            yield from records
+        conformer = self._conformer
+        stated_plain = self.records_plain
+        try:
+            for records in pages:
+                # set here, where the loop reads them, before the page's records; a page that is not marked gets
+                # the stream's own marks back (a marked page before it says nothing about it)
+                if type(records) is MarkedPage:
+                    self.records_plain = conformer.vouched_plain = records.plain
+                    conformer.vouched = records.conformed
+                else:
+                    self.records_plain = stated_plain
+                    conformer.vouched = False
+                yield from records
+        finally:
+            self.records_plain = stated_plain
+            conformer.vouched = False
+            conformer.vouched_plain = True
 
     def _request_pages(self, context: t.Any, paginator: t.Any = None) -> t.Iterator[list[dict[str, t.Any]]]:
         """The SDK's ``RESTStream.request_records`` (singer-sdk 0.54.9, pinned) yielding parsed pages instead of

@@ -590,7 +590,7 @@ def test_records_are_written_only_in_the_plain_loop_without_post_process(
 
 
 class _SelfConformingStream(_PlainSourceStream):
-    """Conformance in force; the first page is marked conformed (and holds what conformance would change, so the
+    """Conformance in force; the first page is vouched for (and holds what conformance would change, so the
     output shows whether the loop conformed it), the second is not."""
 
     name = "self_conforming"
@@ -603,7 +603,7 @@ class _SelfConformingStream(_PlainSourceStream):
 
     def get_records(self, context: t.Any) -> t.Iterator[dict]:
         for page in (0, 1):
-            self.records_conformed = page == 0
+            self._conformer.vouched = page == 0
             self.records_plain = True
             yield {"id": page, "updated": f"2026-01-0{page + 1}T00:00:00+00:00", "flag": 1}
 
@@ -615,12 +615,13 @@ class _SelfConformingTap(_LoopTap):
         return [_SelfConformingStream(self)]
 
 
-@pytest.mark.parametrize(("sdk_loop", "flags"), [(False, [1, True]), (True, [True, True])])
-def test_the_plain_loop_conforms_only_records_not_marked_conformed(
+@pytest.mark.parametrize(("sdk_loop", "flags"), [(False, [1, True]), (True, [1, True])])
+def test_both_loops_conform_only_records_not_vouched_for(
     sdk_loop: bool, flags: list[t.Any], monkeypatch: t.Any
 ) -> None:
-    """A record marked conformed is written as the stream gave it (here deliberately one conformance would change,
-    to see it); the SDK's loop conforms every record."""
+    """A record the stream vouches for (``Conformer.vouched``) is written as the stream gave it (here deliberately
+    one conformance would change, to see it), by the plain loop and by the SDK's (its conformance is the kit's
+    ``Conformer``); the next record, not vouched for, is conformed."""
     monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
     out = io.StringIO()
     with redirect_stdout(out):

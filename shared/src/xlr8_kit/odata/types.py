@@ -392,7 +392,7 @@ def _written_decimal_step(prop: EdmProperty) -> Any:
 class EntryDecoder:
     """``decode_entry`` for one entity type, a page at a time, giving records that the SDK's type conformance
     (RECURSIVE or ROOT_ONLY) under ``entity_jsonschema(entity)`` leaves as they are, so a stream whose schema in
-    force is that one need not conform them (``KitRESTStream.records_conformed``).
+    force is that one need not conform them (``Conformer.vouched``).
 
     Conformance under those schemas touches only top-level values: a number not finite as a float becomes null,
     and a non-null value under an Edm.Boolean becomes ``value != 0``. The steps here do the same for the values

@@ -265,11 +265,17 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
                 yield (decode_entry(entity, entry) for entry in entries), False, False
 
     def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
-        """Every record, setting ``records_plain`` / ``records_conformed`` before each page's first."""
-        for records, conformed, plain in self.pages(where):
-            self.records_conformed = conformed
-            self.records_plain = plain
-            yield from records
+        """Every record, setting ``records_plain`` / ``Conformer.vouched`` before each page's first."""
+        try:
+            for records, conformed, plain in self.pages(where):
+                self._vouch(conformed, plain)
+                yield from records
+        finally:
+            self._vouch(False, False)
+
+    def _vouch(self, conformed: bool, plain: bool) -> None:
+        conformer = self._conformer
+        conformer.vouched, conformer.vouched_plain, self.records_plain = conformed, plain, plain
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         if self.plan.header is not None:
@@ -313,16 +319,18 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
                 self._keys_filter(item_columns, keys[i : i + HEADER_BATCH]) for i in range(0, len(keys), HEADER_BATCH)
             ]
         header_of = _columns_reader(item_columns)
-        for batch in batches:
-            for records, conformed, plain in self.pages(all_of(batch, pushed)):
-                self.records_conformed = conformed
-                self.records_plain = plain
-                for record in records:
-                    stamp = changed.get(header_of(record))
-                    if stamp is None:
-                        continue  # a header created (or changed) after it was read: the next run reads its items
-                    record[HEADER_CHANGE_COLUMN] = stamp
-                    yield record
+        try:
+            for batch in batches:
+                for records, conformed, plain in self.pages(all_of(batch, pushed)):
+                    self._vouch(conformed, plain)
+                    for record in records:
+                        stamp = changed.get(header_of(record))
+                        if stamp is None:
+                            continue  # a header created (or changed) after it was read: the next run reads it
+                        record[HEADER_CHANGE_COLUMN] = stamp
+                        yield record
+        finally:
+            self._vouch(False, False)
 
     def _keys_filter(self, columns: list[str], keys: list[tuple[t.Any, ...]]) -> Filter:
         entity = self.plan.entity_set.entity_type
