@@ -173,6 +173,11 @@ def _no_state_step(record: dict[str, t.Any]) -> None:
     """The SDK's increment for a stream that is not incremental: nothing."""
 
 
+def _no_page_step(page: list[dict[str, t.Any]]) -> None:
+    """``KitRESTStream._plain_state_page_step``'s default: no page step, record by record."""
+    return None
+
+
 @dataclass
 class KitRuntime:
     """What one tap instance (one credential) shares across its streams: never shared across taps."""
@@ -686,30 +691,64 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             increment_state = self._plain_state_step()
             record_index = 0
             self.records_written_only = emit is not None and trust_source and conform_marked is None
+            pages = self.plain_record_pages() if self.records_written_only else None
             try:
-                for result in self.get_records(None):
-                    record = result[0] if isinstance(result, tuple) else result
-                    if not trust_source:  # the SDK's post_process returns the record: not called per record
-                        processed = post_process(record, None)
-                        if processed is None:
-                            continue
-                        record = processed
-                    if emit is not None:
-                        if conform_marked is None:
-                            emit(record, trust_source and self.records_plain)
-                        else:
-                            conformed, plain = conform_marked(record)
-                            emit(conformed, plain or (trust_source and self.records_plain))
-                        state_manager.is_flushed = False
-                    increment_state(record)
-                    if emit is not None and (record_index + 1) % frequency == 0:
-                        self._write_state_message()
-                    uncounted += 1
-                    if uncounted == COUNTER_STEP:
-                        record_counter.increment(uncounted)
-                        uncounted = 0
-                    yield record
-                    record_index += 1
+                if pages is not None:
+                    assert emit is not None  # records_written_only
+                    emit_page = writer.record_page_emitter(self.stream_maps[0].stream_alias, self._stream_version)
+                    plan_state = self._plain_state_page_step()
+                    for page in pages:
+                        start, size = 0, len(page)
+                        while start < size:
+                            # A segment ends where the record loop writes a STATE message (every ``frequency``).
+                            stop = min(size, start + frequency - record_index % frequency)
+                            segment = page if start == 0 and stop == size else page[start:stop]
+                            apply_state = plan_state(segment)
+                            if apply_state is None:  # the page step cannot vouch for it: record by record
+                                for record in segment:
+                                    emit(record, self.records_plain)
+                                    state_manager.is_flushed = False
+                                    increment_state(record)
+                                    record_index += 1
+                                    if record_index % frequency == 0:
+                                        self._write_state_message()
+                            else:
+                                emit_page(segment, self.records_plain)
+                                state_manager.is_flushed = False
+                                apply_state()
+                                record_index += stop - start
+                                if record_index % frequency == 0:
+                                    self._write_state_message()
+                            uncounted += stop - start
+                            if uncounted >= COUNTER_STEP:
+                                record_counter.increment(uncounted)
+                                uncounted = 0
+                            yield from segment
+                            start = stop
+                else:
+                    for result in self.get_records(None):
+                        record = result[0] if isinstance(result, tuple) else result
+                        if not trust_source:  # the SDK's post_process returns the record: not called per record
+                            processed = post_process(record, None)
+                            if processed is None:
+                                continue
+                            record = processed
+                        if emit is not None:
+                            if conform_marked is None:
+                                emit(record, trust_source and self.records_plain)
+                            else:
+                                conformed, plain = conform_marked(record)
+                                emit(conformed, plain or (trust_source and self.records_plain))
+                            state_manager.is_flushed = False
+                        increment_state(record)
+                        if emit is not None and (record_index + 1) % frequency == 0:
+                            self._write_state_message()
+                        uncounted += 1
+                        if uncounted == COUNTER_STEP:
+                            record_counter.increment(uncounted)
+                            uncounted = 0
+                        yield record
+                        record_index += 1
             finally:
                 self.records_written_only = False
                 if uncounted:
@@ -732,6 +771,20 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: dropped; the state step reads the replication key alone. A stream may then give fractional numbers as
     #: ``singer_io.RawNumbers`` values (the text the writer would write for the Decimal), never a replication key.
     records_written_only: bool = False
+
+    def plain_record_pages(self) -> t.Iterator[list[dict[str, t.Any]]] | None:
+        """What ``get_records(None)`` yields, in pages (lists of records, each yielded before the next page is
+        read), for the plain loop while ``records_written_only``: it then writes a page's lines and advances the
+        state a page at a time (``_plain_state_page_step``), with the same messages in the same order. None (the
+        default): record by record."""
+        return None
+
+    def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+        """For the plain loop reading pages: given a page (never one spanning a STATE message), a function that
+        leaves the state exactly as ``_plain_state_step`` does after each of the page's records in turn, or None
+        (state untouched) when it cannot vouch for that: the loop then goes record by record, as without pages
+        (errors raised at the record that raises them, after that record's line). Default: always None."""
+        return _no_page_step
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
         """What the plain loop calls after each record to advance the stream's state, built when the loop starts:

@@ -493,6 +493,14 @@ class SalesforceStream(KitRESTStream):
     # -- reading ----------------------------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        for page in self._record_pages(context):
+            yield from page  # records pass up in pages: one generator per record, not four
+
+    def plain_record_pages(self) -> Iterator[list[dict[str, t.Any]]]:
+        return self._record_pages(None)
+
+    def _record_pages(self, context: Context | None) -> Iterator[list[dict[str, t.Any]]]:
+        """What ``get_records`` yields, a page at a time."""
         if self._sf_tap.quota_stopped:
             self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
             return
@@ -504,9 +512,9 @@ class SalesforceStream(KitRESTStream):
             self._sf_tap.start_bulk_jobs_ahead()
             for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
                 if plan is None:
-                    yield from page  # records pass up in pages: one generator per record, not four
+                    yield page
                 else:
-                    yield from filter(plan.matches, page)  # the part of the universal filter SOQL cannot apply
+                    yield list(filter(plan.matches, page))  # the part of the universal filter SOQL cannot apply
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
             self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
@@ -631,6 +639,61 @@ class SalesforceStream(KitRESTStream):
                 state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
 
         return step
+
+    def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+        """``_plain_state_step`` a page at a time, for a page whose replication key values are strings, in order
+        and not below the bookmark, whose boundary Ids stay under the cap: the bookmark becomes the last value and
+        the boundary the Ids of the page's trailing run of that value (added to the boundary's own when the whole
+        page carries the boundary's value). Any other page: None, and the loop steps record by record."""
+        rk = self.replication_key
+        if not rk or not self._sorted_string_bookmarks:
+            return super()._plain_state_page_step()
+        state = self.get_context_state(None)
+        values_of = operator.itemgetter(rk)
+        ids_of = operator.itemgetter("Id")
+
+        def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
+            if not page or not all(page):
+                return None
+            try:
+                values = list(map(values_of, page))
+            except (KeyError, TypeError):
+                return None
+            if set(map(type, values)) != {str}:
+                return None
+            old_value = state.get("replication_key_value")
+            if old_value is not None and (type(old_value) is not str or values[0] < old_value):
+                return None
+            if not all(map(operator.le, values, itertools.islice(values, 1, None))):
+                return None
+            last = values[-1]
+            run = values.index(last)  # sorted: the trailing run of the last value starts at its first place
+            try:
+                run_ids = list(map(ids_of, page))  # every record's Id is read, as record by record
+            except (KeyError, TypeError):
+                return None
+            del run_ids[:run]
+            boundary: t.Any = state.get(BOUNDARY_KEY)
+            if boundary is not None and type(boundary) is not dict:
+                return None
+            extend = run == 0 and bool(boundary) and boundary.get("value") == last
+            if extend and type(boundary.get("ids")) is not list:
+                return None
+            held = len(boundary["ids"]) if extend else 0
+            if held + len(run_ids) >= MAX_BOUNDARY_IDS:
+                return None  # the cap's own rules: record by record
+
+            def apply() -> None:
+                state["replication_key"] = rk
+                state["replication_key_value"] = last
+                if extend:
+                    boundary["ids"].extend(run_ids)
+                else:
+                    state[BOUNDARY_KEY] = {"value": last, "ids": run_ids}
+
+            return apply
+
+        return plan
 
     @cached_property
     def _sorted_string_bookmarks(self) -> bool:
