@@ -676,18 +676,19 @@ class SalesforceStream(KitRESTStream):
             boundary: t.Any = state.get(BOUNDARY_KEY)
             if boundary is not None and type(boundary) is not dict:
                 return None
-            extend = run == 0 and bool(boundary) and boundary.get("value") == last
-            if extend and type(boundary.get("ids")) is not list:
-                return None
-            held = len(boundary["ids"]) if extend else 0
-            if held + len(run_ids) >= MAX_BOUNDARY_IDS:
+            held: list[str] | None = None  # the boundary's Ids, when the whole page adds to them
+            if run == 0 and boundary and boundary.get("value") == last:
+                held = boundary.get("ids")
+                if type(held) is not list:
+                    return None
+            if len(held or ()) + len(run_ids) >= MAX_BOUNDARY_IDS:
                 return None  # the cap's own rules: record by record
 
             def apply() -> None:
                 state["replication_key"] = rk
                 state["replication_key_value"] = last
-                if extend:
-                    boundary["ids"].extend(run_ids)
+                if held is not None:
+                    held.extend(run_ids)
                 else:
                     state[BOUNDARY_KEY] = {"value": last, "ids": run_ids}
 
