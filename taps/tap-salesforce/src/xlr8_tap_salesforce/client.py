@@ -550,15 +550,23 @@ class SalesforceStream(KitRESTStream):
                         continue
                     page_values = list(map(values, page))
                     page_ids = list(map(ids, page))
-                    if page_values[0] == last_value or len(set(page_ids)) != len(page_ids):
-                        # Ids delivered at the last timestamp may come again: record by record
+                    # The page's leading run at the last timestamp seen may repeat Ids delivered already.
+                    lead = 0
+                    while lead < len(page) and page_values[lead] == last_value:
+                        lead += 1
+                    if len(set(page_ids[lead:])) != len(page) - lead:
+                        # an Id twice after it: record by record
                         page, last_value, last_ids = _drop_delivered(page, rk, last_value, last_ids)
-                    else:  # nothing to skip: each Id once, and the first timestamp is not the last one seen
-                        last_value = page_values[-1]
-                        run = len(page_values) - 1
-                        while run > 0 and page_values[run - 1] == last_value:
-                            run -= 1
-                        last_ids = set(page_ids[run:])
+                    else:  # nothing to skip after the leading run: each Id once, and each run starts afresh
+                        if lead:
+                            head, last_value, last_ids = _drop_delivered(page[:lead], rk, last_value, last_ids)
+                            page = page if len(head) == lead else head + page[lead:]
+                        if lead < len(page_values):
+                            last_value = page_values[-1]
+                            run = len(page_values) - 1
+                            while run > lead and page_values[run - 1] == last_value:
+                                run -= 1
+                            last_ids = set(page_ids[run:])
                     yield page
                 return
             except SalesforceAPIError as exc:
