@@ -5,6 +5,7 @@ STATE messages where they were, the same final state, whichever pages the state 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import typing as t
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from xlr8_kit.rest import KitRESTStream, KitTap, kit_config_schema
+from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, kit_config_schema
 from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 
 EXTRACTED_NS = 1_796_396_401_000_250_999
@@ -189,3 +190,38 @@ def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]
     by_record = _sync(False, pages)
     assert by_page == by_record
     assert sum(m["type"] == "RECORD" for m in by_page) == n
+
+
+class _ThresholdStream(_PagedStream):
+    seen: t.ClassVar[list[tuple[int, int, int]]] = []
+
+    def _pages(self) -> t.Iterator[list[dict[str, t.Any]]]:
+        self.seen.append(gc.get_threshold())
+        yield from super()._pages()
+
+
+class _ThresholdTap(_PagedTap):
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_ThresholdStream(self)]
+
+
+@pytest.mark.parametrize("before", [(700, 10, 10), (50_000, 5, 5), (0, 10, 10)])
+def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_threshold_back(
+    before: tuple[int, int, int],
+) -> None:
+    saved = gc.get_threshold()
+    _ThresholdStream.seen.clear()
+    try:
+        gc.set_threshold(*before)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_PagedStream, "pages", [[{"id": 0, "updated": "2026-01-01", "amount": None, "name": "a"}]])
+            patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+            tap = _ThresholdTap(config={}, parse_env_config=False)
+            with redirect_stdout(io.StringIO()):
+                tap.sync_all()
+        after = gc.get_threshold()
+    finally:
+        gc.set_threshold(*saved)
+    assert after == before
+    expected = before if before[0] in (0, 50_000) else (LOOP_GC_THRESHOLD, *before[1:])
+    assert _ThresholdStream.seen == [expected]
