@@ -965,6 +965,13 @@ class SalesforceStream(KitRESTStream):
             for column, convert in zip(raw_columns, converters, strict=True):
                 if convert is None:
                     columns.append([cell or None for cell in column])
+                elif convert is _csv_boolean:  # its body inline: no call per cell
+                    columns.append([cell.lower() == "true" if cell else None for cell in column])
+                elif convert is _csv_integer:
+                    try:  # int() reads the usual cell; a column with one it cannot read goes cell by cell
+                        columns.append([int(cell) if cell else None for cell in column])
+                    except ValueError:
+                        columns.append([convert(cell) if cell else None for cell in column])
                 else:
                     columns.append([convert(cell) if cell else None for cell in column])
             compound_columns = []
