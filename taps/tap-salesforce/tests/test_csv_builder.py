@@ -43,6 +43,7 @@ FIELDS = ["Id", "IsDeleted", "NumberOfEmployees", "AnnualRevenue", "BillingAddre
 def _stream() -> t.Any:
     fake = SimpleNamespace(info=SimpleNamespace(field_types=FIELD_TYPES, compounds=COMPOUNDS))
     fake._csv_plan = functools.partial(SalesforceStream._csv_plan, fake)
+    fake._csv_columns = functools.partial(SalesforceStream._csv_columns, fake)
     return fake
 
 
@@ -137,6 +138,7 @@ def _chunk_stream(has_is_deleted: bool, replication_key: str | None) -> t.Any:
         _datetime_fields=[n for n, kind in CHUNK_FIELD_TYPES.items() if kind == "datetime"],
     )
     fake._csv_plan = functools.partial(SalesforceStream._csv_plan, fake)
+    fake._csv_columns = functools.partial(SalesforceStream._csv_columns, fake)
     fake._csv_builder = functools.partial(SalesforceStream._csv_builder, fake)
     fake._finisher = functools.partial(SalesforceStream._finisher, fake)
     return fake

@@ -874,20 +874,9 @@ class SalesforceStream(KitRESTStream):
         cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
         past the header ignored, a repeated column name read from its last column. Planned once per page. With
         ``numbers``, fractional columns as it gives them."""
-        typed_columns, compounds = self._csv_plan(fields)
-        if numbers is not None:
-            fraction = numbers.__getitem__
-            typed_columns = [
-                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
-            ]
+        converters, index, compounds = self._csv_columns(header, fields, numbers)
         width = len(header)
-        index = {name: position for position, name in enumerate(header)}
         missing = width  # each row's cells get one null after the last column
-        #: Per column, its converter (None: the cell stays a string).
-        converters: list[t.Callable[[str], t.Any] | None] = [None] * width
-        for name, convert in typed_columns:
-            if name in index:
-                converters[index[name]] = convert
         positions = [index.get(name, missing) for name in fields]
         parts = [(compound, [(key, index.get(part, missing)) for key, part in keys]) for compound, keys in compounds]
         padding = [""] * width
@@ -915,18 +904,8 @@ class SalesforceStream(KitRESTStream):
         Bulk CSV rows, built column by column: each column converted in one comprehension, ``+0000`` made ``Z``
         only in datetime columns that hold such a cell, compounds and ``_sdc_deleted_at`` as columns, then one
         dict per row. Planned once per page."""
-        typed_columns, compounds = self._csv_plan(fields)
-        if numbers is not None:
-            fraction = numbers.__getitem__
-            typed_columns = [
-                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
-            ]
+        converters, index, compounds = self._csv_columns(header, fields, numbers)
         width = len(header)
-        index = {name: position for position, name in enumerate(header)}
-        converters: list[t.Callable[[str], t.Any] | None] = [None] * width
-        for name, convert in typed_columns:
-            if name in index:
-                converters[index[name]] = convert
         padding = [""] * width
         datetime_fields = set(self._datetime_fields)
         #: Per selected field: its cell position (None: no such column), or the index of its compound, and whether
@@ -1000,6 +979,24 @@ class SalesforceStream(KitRESTStream):
             return [dict(zip(keys, values, strict=True)) for values in zip(*out, strict=True)]
 
         return build_chunk
+
+    def _csv_columns(
+        self, header: list[str], fields: list[str], numbers: RawNumbers | None
+    ) -> tuple[list[t.Callable[[str], t.Any] | None], dict[str, int], list[tuple[str, list[tuple[str, str]]]]]:
+        """Per header column its converter (None: the cell stays a string; with ``numbers``, fractional columns as
+        it gives them), each name's column (a repeated name: its last) and the selected compounds."""
+        typed_columns, compounds = self._csv_plan(fields)
+        if numbers is not None:
+            fraction = numbers.__getitem__
+            typed_columns = [
+                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
+            ]
+        index = {name: position for position, name in enumerate(header)}
+        converters: list[t.Callable[[str], t.Any] | None] = [None] * len(header)
+        for name, convert in typed_columns:
+            if name in index:
+                converters[index[name]] = convert
+        return converters, index, compounds
 
     def _csv_plan(
         self, fields: list[str]
