@@ -173,6 +173,11 @@ def _no_state_step(record: dict[str, t.Any]) -> None:
     """The SDK's increment for a stream that is not incremental: nothing."""
 
 
+def _no_page_step(page: list[dict[str, t.Any]]) -> None:
+    """``KitRESTStream._plain_state_page_step``'s default: no page step, record by record."""
+    return None
+
+
 @dataclass
 class KitRuntime:
     """What one tap instance (one credential) shares across its streams: never shared across taps."""
@@ -727,7 +732,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         state_manager = self.state_manager
         frequency = self.STATE_MSG_FREQUENCY
         uncounted = 0
-        with record_counter, timer, _heap_frozen():
+        with record_counter, timer, _record_loop_gc():
             record_counter.with_context({})
             timer.with_context({})
             state_partition_context = self._get_state_partition_context(None)
@@ -735,32 +740,68 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             increment_state = self._plain_state_step()
             record_index = 0
             self.records_written_only = emit is not None and trust_source
+            # pages are written as they are: only where nothing is conformed (records vouched for are taken
+            # record by record, below)
+            pages = self.plain_record_pages() if self.records_written_only and conform_marked is None else None
             try:
-                for result in self.get_records(None):
-                    record = result[0] if isinstance(result, tuple) else result
-                    if not trust_source:  # the SDK's post_process returns the record: not called per record
-                        processed = post_process(record, None)
-                        if processed is None:
-                            continue
-                        record = processed
-                    if emit is not None:
-                        if conform_marked is None:
-                            emit(record, trust_source and self.records_plain)
-                        elif conformer.vouched:
-                            emit(record, conformer.vouched_plain or (trust_source and self.records_plain))
-                        else:
-                            conformed, plain = conform_marked(record)
-                            emit(conformed, plain or (trust_source and self.records_plain))
-                        state_manager.is_flushed = False
-                    increment_state(record)
-                    if emit is not None and (record_index + 1) % frequency == 0:
-                        self._write_state_message()
-                    uncounted += 1
-                    if uncounted == COUNTER_STEP:
-                        record_counter.increment(uncounted)
-                        uncounted = 0
-                    yield record
-                    record_index += 1
+                if pages is not None:
+                    assert emit is not None  # records_written_only
+                    emit_page = writer.record_page_emitter(self.stream_maps[0].stream_alias, self._stream_version)
+                    plan_state = self._plain_state_page_step()
+                    for page in pages:
+                        start, size = 0, len(page)
+                        while start < size:
+                            # A segment ends where the record loop writes a STATE message (every ``frequency``).
+                            stop = min(size, start + frequency - record_index % frequency)
+                            segment = page if start == 0 and stop == size else page[start:stop]
+                            apply_state = plan_state(segment)
+                            if apply_state is None:  # the page step cannot vouch for it: record by record
+                                for record in segment:
+                                    emit(record, self.records_plain)
+                                    state_manager.is_flushed = False
+                                    increment_state(record)
+                                    record_index += 1
+                                    if record_index % frequency == 0:
+                                        self._write_state_message()
+                            else:
+                                emit_page(segment, self.records_plain)
+                                state_manager.is_flushed = False
+                                apply_state()
+                                record_index += stop - start
+                                if record_index % frequency == 0:
+                                    self._write_state_message()
+                            uncounted += stop - start
+                            if uncounted >= COUNTER_STEP:
+                                record_counter.increment(uncounted)
+                                uncounted = 0
+                            yield from segment
+                            start = stop
+                else:
+                    for result in self.get_records(None):
+                        record = result[0] if isinstance(result, tuple) else result
+                        if not trust_source:  # the SDK's post_process returns the record: not called per record
+                            processed = post_process(record, None)
+                            if processed is None:
+                                continue
+                            record = processed
+                        if emit is not None:
+                            if conform_marked is None:
+                                emit(record, trust_source and self.records_plain)
+                            elif conformer.vouched:
+                                emit(record, conformer.vouched_plain or (trust_source and self.records_plain))
+                            else:
+                                conformed, plain = conform_marked(record)
+                                emit(conformed, plain or (trust_source and self.records_plain))
+                            state_manager.is_flushed = False
+                        increment_state(record)
+                        if emit is not None and (record_index + 1) % frequency == 0:
+                            self._write_state_message()
+                        uncounted += 1
+                        if uncounted == COUNTER_STEP:
+                            record_counter.increment(uncounted)
+                            uncounted = 0
+                        yield record
+                        record_index += 1
             finally:
                 self.records_written_only = False
                 if uncounted:
@@ -790,6 +831,20 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: (``singer_io.RawNumbers``: the text the writer would write for the Decimal), never in a replication key and
     #: only in records the loop does not conform (conformance level NONE, or ``Conformer.vouched``).
     records_written_only: bool = False
+
+    def plain_record_pages(self) -> t.Iterator[list[dict[str, t.Any]]] | None:
+        """What ``get_records(None)`` yields, in pages (lists of records, each yielded before the next page is
+        read), for the plain loop while ``records_written_only``: it then writes a page's lines and advances the
+        state a page at a time (``_plain_state_page_step``), with the same messages in the same order. None (the
+        default): record by record."""
+        return None
+
+    def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+        """For the plain loop reading pages: given a page (never one spanning a STATE message), a function that
+        leaves the state exactly as ``_plain_state_step`` does after each of the page's records in turn, or None
+        (state untouched) when it cannot vouch for that: the loop then goes record by record, as without pages
+        (errors raised at the record that raises them, after that record's line). Default: always None."""
+        return _no_page_step
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
         """What the plain loop calls after each record to advance the stream's state, built when the loop starts:
@@ -1120,17 +1175,28 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         )
 
 
+#: The collector's youngest-generation threshold while a plain loop streams records (CPython's default is 700):
+#: above the containers a page of records holds at once, so most of a page is freed before the collector walks it
+#: (at 700 every record dict was walked several times as it aged, about a tenth of the loop's time).
+LOOP_GC_THRESHOLD = 20_000
+
+
 @contextlib.contextmanager
-def _heap_frozen() -> t.Iterator[None]:
-    """The objects alive when a record loop starts (modules, catalog, schemas: most of the heap) left out of the
-    garbage collector's passes while records stream (``gc.freeze``), and handed back to it afterwards: a page of
-    records alive at once outlives the youngest generation, and each full pass over the whole heap it then
-    triggers cost the loop about a tenth of its time. A heap someone else froze stays as they left it."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
+def _record_loop_gc() -> t.Iterator[None]:
+    """The collector as a record loop wants it, handed back afterwards: the objects alive when the loop starts
+    (modules, catalog, schemas: most of the heap) left out of its passes (``gc.freeze``), and its youngest
+    generation collected every ``LOOP_GC_THRESHOLD`` containers instead of 700. A page of records alive at once
+    outlives the youngest generation, and each full pass over the whole heap it then triggers cost the loop about
+    a tenth of its time. A heap someone else froze stays as they left it; a threshold of 0 (collection off) too."""
+    threshold = gc.get_threshold()
+    if threshold[0]:
+        gc.set_threshold(max(threshold[0], LOOP_GC_THRESHOLD), *threshold[1:])
+    freeze = not gc.get_freeze_count()
+    if freeze:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
+        gc.set_threshold(*threshold)

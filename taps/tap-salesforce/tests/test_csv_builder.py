@@ -7,14 +7,18 @@ import csv
 import functools
 import io
 import operator
+import re
 import typing as t
+from decimal import Decimal
 from types import SimpleNamespace
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream, canonical_numbers
+from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream, _csv_integer, canonical_numbers
 
 FIELD_TYPES = {
     "Id": "id",
@@ -39,6 +43,7 @@ FIELDS = ["Id", "IsDeleted", "NumberOfEmployees", "AnnualRevenue", "BillingAddre
 def _stream() -> t.Any:
     fake = SimpleNamespace(info=SimpleNamespace(field_types=FIELD_TYPES, compounds=COMPOUNDS))
     fake._csv_plan = functools.partial(SalesforceStream._csv_plan, fake)
+    fake._csv_columns = functools.partial(SalesforceStream._csv_columns, fake)
     return fake
 
 
@@ -87,3 +92,136 @@ def test_rows_with_written_numbers_give_the_lines_of_the_decimal_records(page: s
     written = SalesforceStream._csv_builder(_stream(), header, FIELDS, canonical_numbers())
     encode = msgspec.json.Encoder(decimal_format="number").encode
     assert [encode(written(row)) for row in rows] == [encode(decimals(row)) for row in rows]
+
+
+CHUNK_FIELD_TYPES = {
+    **FIELD_TYPES,
+    "SystemModstamp": "datetime",
+    "CreatedDate": "datetime",
+    "Unselected__c": "datetime",
+    "Name": "string",
+}
+CHUNK_COLUMNS = [*FIELD_TYPES, "SystemModstamp", "CreatedDate", "Unselected__c", "Name", "Other"]
+CELLS = [
+    "",
+    "true",
+    "FALSE",
+    "TRUE",
+    "12",
+    "-7",
+    "3.0",
+    "1.500000000",
+    "2.5E3",
+    "x",
+    "Zoë",
+    "2024-01-02T03:04:05.000+0000",
+    "2024-01-02T03:04:05.000+0000",
+    "2024-01-02T03:04:05.000Z",
+    "+0000",
+]
+
+
+def _shape(value: t.Any) -> t.Any:
+    if isinstance(value, msgspec.Raw):
+        return ("raw", bytes(value))
+    if isinstance(value, dict):
+        return [(key, _shape(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return value
+
+
+def _chunk_stream(has_is_deleted: bool, replication_key: str | None) -> t.Any:
+    fake = SimpleNamespace(
+        info=SimpleNamespace(field_types=CHUNK_FIELD_TYPES, compounds=COMPOUNDS, has_is_deleted=has_is_deleted),
+        replication_key=replication_key,
+        _datetime_fields=[n for n, kind in CHUNK_FIELD_TYPES.items() if kind == "datetime"],
+    )
+    fake._csv_plan = functools.partial(SalesforceStream._csv_plan, fake)
+    fake._csv_columns = functools.partial(SalesforceStream._csv_columns, fake)
+    fake._csv_builder = functools.partial(SalesforceStream._csv_builder, fake)
+    fake._finisher = functools.partial(SalesforceStream._finisher, fake)
+    return fake
+
+
+@st.composite
+def _with_core(draw: st.DrawFn, names: st.SearchStrategy[list[str]]) -> list[str]:
+    """``names`` with the columns the finish step reads (a datetime key, IsDeleted), each at a drawn place."""
+    found = draw(names)
+    for core in ("SystemModstamp", "IsDeleted"):
+        if core not in found and draw(st.integers(0, 4)):
+            found.insert(draw(st.integers(0, len(found))), core)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=_with_core(st.lists(st.sampled_from(CHUNK_COLUMNS), max_size=10)),
+    fields=_with_core(
+        st.lists(st.sampled_from([*CHUNK_COLUMNS, "BillingAddress", "HQ__c", "Gone"]), max_size=8, unique=True)
+    ),
+    rows=st.lists(st.lists(st.sampled_from(CELLS), max_size=14), max_size=6),
+    has_is_deleted=st.booleans(),
+    replication_key=st.sampled_from([None, "SystemModstamp", "CreatedDate"]),
+    numbers=st.booleans(),
+)
+def test_the_chunk_builder_gives_the_finished_records_of_the_row_builder(
+    header: list[str],
+    fields: list[str],
+    rows: list[list[str]],
+    has_is_deleted: bool,
+    replication_key: str | None,
+    numbers: bool,
+) -> None:
+    """``_csv_chunk_builder`` (column by column) == ``_csv_builder`` then ``_finisher`` per row: values, types, key
+    order, blank, short and long rows, repeated and missing columns, compounds, ``+0000`` cells, deletions."""
+    stream = _chunk_stream(has_is_deleted, replication_key)
+    row_numbers = canonical_numbers() if numbers else None
+    build = SalesforceStream._csv_builder(stream, header, fields, row_numbers)
+    finish = SalesforceStream._finisher(stream)
+    chunk_numbers = canonical_numbers() if numbers else None
+    build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, chunk_numbers)
+    try:
+        expected = [finish(build(row)) for row in rows if row]
+    except Exception as exc:  # a cell its converter refuses: the same error, row by row
+        error: Exception | None = exc
+    else:
+        error = None
+    if error is not None:
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            build_chunk(rows)
+        return
+    found = build_chunk(rows)
+    assert repr(_shape(found)) == repr(_shape(expected))  # values, their types and key order
+
+
+def test_the_chunk_builder_raises_the_error_of_the_first_bad_row(monkeypatch: t.Any) -> None:
+    """Row by row the first refused cell is row 0's amount; column by column it would be row 1's count."""
+
+    def refuse(kind: str) -> t.Callable[[str], t.Any]:
+        def convert(cell: str) -> t.Any:
+            if not cell[0].isdigit():
+                raise ValueError(f"{kind} {cell}")
+            return cell
+
+        return convert
+
+    monkeypatch.setitem(_CSV_CONVERTERS, "int", refuse("count"))
+    monkeypatch.setitem(_CSV_CONVERTERS, "currency", refuse("amount"))
+    header = ["NumberOfEmployees", "AnnualRevenue"]
+    build_chunk = SalesforceStream._csv_chunk_builder(_chunk_stream(False, None), header, header)
+    with pytest.raises(ValueError, match="amount x"):
+        build_chunk([["12", "x"], ["y", "1.5"]])
+
+
+@settings(deadline=None)  # "1e99999" is a large integer either way
+@given(st.text(alphabet="0123456789_+- .eE\t\n\u00a0\u0661", max_size=8))
+def test_integer_cells_read_as_int_decimal_reads_them(raw: str) -> None:
+    def outcome(read: t.Callable[[str], int]) -> t.Any:
+        try:
+            value = read(raw)
+        except Exception as exc:
+            return type(exc)
+        return (type(value), value)
+
+    assert outcome(_csv_integer) == outcome(lambda text: int(Decimal(text)))

@@ -38,6 +38,7 @@ from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from xlr8_kit.http.audit import AuditLog
@@ -607,8 +608,12 @@ class ResilientSession(requests.Session):
         parts = urlsplit(url)
         began = time.perf_counter()
         try:
-            response = super().send(prepared, allow_redirects=False, timeout=timeout, **kwargs)
-            body_size = None if kwargs.get("stream") else len(response.content)
+            if kwargs.get("stream"):
+                response = super().send(prepared, allow_redirects=False, timeout=timeout, **kwargs)
+                body_size = None
+            else:  # requests reads the body itself when not streaming; read here, whole, the same bytes
+                response = super().send(prepared, allow_redirects=False, timeout=timeout, **{**kwargs, "stream": True})
+                body_size = len(read_whole_body(response))
         except BaseException as exc:
             self._audit(prepared, parts, None, attempt, began, None, None, describe_exception(exc), kind)
             raise
@@ -687,3 +692,36 @@ def window_reset_in(response: requests.Response, *, now: float) -> float | None:
             value -= now
         return max(0.0, value)
     return None
+
+
+def read_whole_body(response: requests.Response) -> bytes:
+    """``response.content`` for a body of known length sent as it is (``Content-Length``, no ``Content-Encoding``,
+    not chunked): read in one call to urllib3 instead of 10 KiB pieces (each piece a few Python calls: about a
+    tenth of a large JSON page's cost), with the errors mapped as ``Response.iter_content`` maps them. Any other
+    body, or one already read, through ``response.content``."""
+    raw = response.raw
+    headers = response.headers
+    if (
+        response._content is not False
+        or response._content_consumed
+        or raw is None
+        or response.status_code == 0
+        or not isinstance(raw, urllib3.response.HTTPResponse)
+        or raw.chunked
+        or headers.get("Content-Encoding", "identity").strip().lower() != "identity"
+        or not headers.get("Content-Length", "").strip().isdigit()
+    ):
+        return response.content
+    try:
+        body = raw.read(decode_content=True)
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    response._content = body or b""
+    response._content_consumed = True
+    return response._content

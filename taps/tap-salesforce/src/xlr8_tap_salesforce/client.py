@@ -364,7 +364,11 @@ def _csv_boolean(raw: str) -> bool:
 
 
 def _csv_integer(raw: str) -> int:
-    return int(Decimal(raw))
+    """``int(Decimal(raw))``: ``int(raw)`` where it reads the text (``12``), else through ``Decimal`` (``12.0``)."""
+    try:
+        return int(raw)
+    except ValueError:
+        return int(Decimal(raw))
 
 
 def canonical_decimal(text: str) -> Decimal:
@@ -493,6 +497,14 @@ class SalesforceStream(KitRESTStream):
     # -- reading ----------------------------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        for page in self._record_pages(context):
+            yield from page  # records pass up in pages: one generator per record, not four
+
+    def plain_record_pages(self) -> Iterator[list[dict[str, t.Any]]]:
+        return self._record_pages(None)
+
+    def _record_pages(self, context: Context | None) -> Iterator[list[dict[str, t.Any]]]:
+        """What ``get_records`` yields, a page at a time."""
         if self._sf_tap.quota_stopped:
             self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
             return
@@ -504,9 +516,9 @@ class SalesforceStream(KitRESTStream):
             self._sf_tap.start_bulk_jobs_ahead()
             for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
                 if plan is None:
-                    yield from page  # records pass up in pages: one generator per record, not four
+                    yield page
                 else:
-                    yield from filter(plan.matches, page)  # the part of the universal filter SOQL cannot apply
+                    yield list(filter(plan.matches, page))  # the part of the universal filter SOQL cannot apply
         except QuotaExhaustedError as exc:
             self._sf_tap.quota_stopped = True
             self._sf_tap.note_partial_run(f"{self.name}: {exc}")  # exit 75 unless allow_partial_run
@@ -538,15 +550,23 @@ class SalesforceStream(KitRESTStream):
                         continue
                     page_values = list(map(values, page))
                     page_ids = list(map(ids, page))
-                    if page_values[0] == last_value or len(set(page_ids)) != len(page_ids):
-                        # Ids delivered at the last timestamp may come again: record by record
+                    # The page's leading run at the last timestamp seen may repeat Ids delivered already.
+                    lead = 0
+                    while lead < len(page) and page_values[lead] == last_value:
+                        lead += 1
+                    if len(set(page_ids[lead:])) != len(page) - lead:
+                        # an Id twice after it: record by record
                         page, last_value, last_ids = _drop_delivered(page, rk, last_value, last_ids)
-                    else:  # nothing to skip: each Id once, and the first timestamp is not the last one seen
-                        last_value = page_values[-1]
-                        run = len(page_values) - 1
-                        while run > 0 and page_values[run - 1] == last_value:
-                            run -= 1
-                        last_ids = set(page_ids[run:])
+                    else:  # nothing to skip after the leading run: each Id once, and each run starts afresh
+                        if lead:
+                            head, last_value, last_ids = _drop_delivered(page[:lead], rk, last_value, last_ids)
+                            page = page if len(head) == lead else head + page[lead:]
+                        if lead < len(page_values):
+                            last_value = page_values[-1]
+                            run = len(page_values) - 1
+                            while run > lead and page_values[run - 1] == last_value:
+                                run -= 1
+                            last_ids = set(page_ids[run:])
                     yield page
                 return
             except SalesforceAPIError as exc:
@@ -631,6 +651,62 @@ class SalesforceStream(KitRESTStream):
                 state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
 
         return step
+
+    def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+        """``_plain_state_step`` a page at a time, for a page whose replication key values are strings, in order
+        and not below the bookmark, whose boundary Ids stay under the cap: the bookmark becomes the last value and
+        the boundary the Ids of the page's trailing run of that value (added to the boundary's own when the whole
+        page carries the boundary's value). Any other page: None, and the loop steps record by record."""
+        rk = self.replication_key
+        if not rk or not self._sorted_string_bookmarks:
+            return super()._plain_state_page_step()
+        state = self.get_context_state(None)
+        values_of = operator.itemgetter(rk)
+        ids_of = operator.itemgetter("Id")
+
+        def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
+            if not page or not all(page):
+                return None
+            try:
+                values = list(map(values_of, page))
+            except (KeyError, TypeError):
+                return None
+            if set(map(type, values)) != {str}:
+                return None
+            old_value = state.get("replication_key_value")
+            if old_value is not None and (type(old_value) is not str or values[0] < old_value):
+                return None
+            if not all(map(operator.le, values, itertools.islice(values, 1, None))):
+                return None
+            last = values[-1]
+            run = values.index(last)  # sorted: the trailing run of the last value starts at its first place
+            try:
+                run_ids = list(map(ids_of, page))  # every record's Id is read, as record by record
+            except (KeyError, TypeError):
+                return None
+            del run_ids[:run]
+            boundary: t.Any = state.get(BOUNDARY_KEY)
+            if boundary is not None and type(boundary) is not dict:
+                return None
+            held: list[str] | None = None  # the boundary's Ids, when the whole page adds to them
+            if run == 0 and boundary and boundary.get("value") == last:
+                held = boundary.get("ids")
+                if type(held) is not list:
+                    return None
+            if len(held or ()) + len(run_ids) >= MAX_BOUNDARY_IDS:
+                return None  # the cap's own rules: record by record
+
+            def apply() -> None:
+                state["replication_key"] = rk
+                state["replication_key_value"] = last
+                if held is not None:
+                    held.extend(run_ids)
+                else:
+                    state[BOUNDARY_KEY] = {"value": last, "ids": run_ids}
+
+            return apply
+
+        return plan
 
     @cached_property
     def _sorted_string_bookmarks(self) -> bool:
@@ -762,18 +838,17 @@ class SalesforceStream(KitRESTStream):
                 job_id = prefetched[1]
             else:
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
-            finish = self._finisher()
             numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
                 header = rows.fieldnames  # the page's first line
                 if header is None:
                     continue  # an empty page
-                build = self._csv_builder(list(header), fields, numbers)
+                build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
                 self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
                 reader = rows.reader  # the DictReader's rows, as lists
                 while chunk := list(itertools.islice(reader, BULK_CHUNK)):
-                    yield [finish(build(row)) for row in chunk if row]  # DictReader skips blank lines too
+                    yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
@@ -799,20 +874,9 @@ class SalesforceStream(KitRESTStream):
         cells converted (``csv_value``), compounds rebuilt from their parts, the selected fields in order, cells
         past the header ignored, a repeated column name read from its last column. Planned once per page. With
         ``numbers``, fractional columns as it gives them."""
-        typed_columns, compounds = self._csv_plan(fields)
-        if numbers is not None:
-            fraction = numbers.__getitem__
-            typed_columns = [
-                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
-            ]
+        converters, index, compounds = self._csv_columns(header, fields, numbers)
         width = len(header)
-        index = {name: position for position, name in enumerate(header)}
         missing = width  # each row's cells get one null after the last column
-        #: Per column, its converter (None: the cell stays a string).
-        converters: list[t.Callable[[str], t.Any] | None] = [None] * width
-        for name, convert in typed_columns:
-            if name in index:
-                converters[index[name]] = convert
         positions = [index.get(name, missing) for name in fields]
         parts = [(compound, [(key, index.get(part, missing)) for key, part in keys]) for compound, keys in compounds]
         padding = [""] * width
@@ -832,6 +896,107 @@ class SalesforceStream(KitRESTStream):
             return record
 
         return build
+
+    def _csv_chunk_builder(
+        self, header: list[str], fields: list[str], numbers: RawNumbers | None = None
+    ) -> t.Callable[[list[list[str]]], list[dict[str, t.Any]]]:
+        """``[finish(build(row)) for row in rows if row]`` (``_csv_builder``, then ``_finisher``) for a chunk of
+        Bulk CSV rows, built column by column: each column converted in one comprehension, ``+0000`` made ``Z``
+        only in datetime columns that hold such a cell, compounds and ``_sdc_deleted_at`` as columns, then one
+        dict per row. Planned once per page."""
+        converters, index, compounds = self._csv_columns(header, fields, numbers)
+        width = len(header)
+        padding = [""] * width
+        datetime_fields = set(self._datetime_fields)
+        #: Per selected field: its cell position (None: no such column), or the index of its compound, and whether
+        #: ``finish`` rewrites its value (a datetime field).
+        plan: list[tuple[int | None, int | None, bool]] = []
+        compound_at = {compound: i for i, (compound, _keys) in enumerate(compounds)}
+        for name in fields:
+            if name in compound_at:
+                plan.append((None, compound_at[name], name in datetime_fields))
+            else:
+                plan.append((index.get(name), None, name in datetime_fields))
+        parts = [(compound, [(key, index.get(part)) for key, part in keys]) for compound, keys in compounds]
+        has_is_deleted = self.info.has_is_deleted
+        stamp_key = self.replication_key or "SystemModstamp"
+        stamp_at = fields.index(stamp_key) if stamp_key in fields else None
+        deleted_at = fields.index("IsDeleted") if "IsDeleted" in fields else None
+        keys = [*fields, discovery.DELETED_AT] if has_is_deleted else list(fields)
+        ends_in_offset = operator.methodcaller("endswith", "+0000")
+        build_row = self._csv_builder(header, fields, numbers)
+        finish = self._finisher()
+
+        def build_chunk(rows: list[list[str]]) -> list[dict[str, t.Any]]:
+            try:
+                return build_columns(rows)
+            except Exception:  # noqa: BLE001 - a cell its converter refuses: the row builder raises its error
+                return [finish(build_row(row)) for row in rows if row]
+
+        def build_columns(rows: list[list[str]]) -> list[dict[str, t.Any]]:
+            rows = [row if len(row) == width else (row + padding)[:width] for row in rows if row]
+            count = len(rows)
+            if not count:
+                return []
+            nones = [None] * count
+            raw_columns = list(zip(*rows, strict=True)) if width else []
+            columns: list[list[t.Any]] = []
+            for column, convert in zip(raw_columns, converters, strict=True):
+                if convert is None:
+                    columns.append([cell or None for cell in column])
+                elif convert is _csv_boolean:  # its body inline: no call per cell
+                    columns.append([cell.lower() == "true" if cell else None for cell in column])
+                elif convert is _csv_integer:
+                    try:  # int() reads the usual cell; a column with one it cannot read goes cell by cell
+                        columns.append([int(cell) if cell else None for cell in column])
+                    except ValueError:
+                        columns.append([convert(cell) if cell else None for cell in column])
+                else:
+                    columns.append([convert(cell) if cell else None for cell in column])
+            compound_columns = []
+            for _compound, part_keys in parts:
+                names = [key for key, _position in part_keys]
+                values = zip(*(nones if p is None else columns[p] for _key, p in part_keys), strict=True)
+                built = [dict(zip(names, value, strict=True)) for value in values]
+                compound_columns.append([v if any(map(_is_not_none, v.values())) else None for v in built])
+            out: list[list[t.Any]] = []
+            for position, compound, is_datetime in plan:
+                field: list[t.Any] = nones if position is None else columns[position]
+                if compound is not None:
+                    field = compound_columns[compound]
+                if is_datetime and any(ends_in_offset(value) for value in field if isinstance(value, str)):
+                    field = [
+                        value[:-5] + "Z" if isinstance(value, str) and value.endswith("+0000") else value
+                        for value in field
+                    ]
+                out.append(field)
+            if has_is_deleted:
+                stamps = nones if stamp_at is None else out[stamp_at]
+                deleted = nones if deleted_at is None else out[deleted_at]
+                out.append([stamp if is_deleted else None for stamp, is_deleted in zip(stamps, deleted, strict=True)])
+            if not out:
+                return [{} for _ in rows]
+            return [dict(zip(keys, values, strict=True)) for values in zip(*out, strict=True)]
+
+        return build_chunk
+
+    def _csv_columns(
+        self, header: list[str], fields: list[str], numbers: RawNumbers | None
+    ) -> tuple[list[t.Callable[[str], t.Any] | None], dict[str, int], list[tuple[str, list[tuple[str, str]]]]]:
+        """Per header column its converter (None: the cell stays a string; with ``numbers``, fractional columns as
+        it gives them), each name's column (a repeated name: its last) and the selected compounds."""
+        typed_columns, compounds = self._csv_plan(fields)
+        if numbers is not None:
+            fraction = numbers.__getitem__
+            typed_columns = [
+                (name, fraction if convert is canonical_decimal else convert) for name, convert in typed_columns
+            ]
+        index = {name: position for position, name in enumerate(header)}
+        converters: list[t.Callable[[str], t.Any] | None] = [None] * len(header)
+        for name, convert in typed_columns:
+            if name in index:
+                converters[index[name]] = convert
+        return converters, index, compounds
 
     def _csv_plan(
         self, fields: list[str]

@@ -1,0 +1,227 @@
+"""The plain loop reading pages (``KitRESTStream.plain_record_pages``) and the writer's page emitter
+(``KitSingerWriter.record_page_emitter``) write what the record-by-record loop and emitter write: the same lines,
+STATE messages where they were, the same final state, whichever pages the state step declines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import io
+import json
+import typing as t
+from contextlib import redirect_stdout
+from decimal import Decimal
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, kit_config_schema
+from xlr8_kit.singer_io import IsoClock, KitSingerWriter
+
+EXTRACTED_NS = 1_796_396_401_000_250_999
+EXTRACTED = dt.datetime(2026, 12, 4, 15, 0, 1, 250, tzinfo=dt.UTC)
+
+plain_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.builds(msgspec.Raw, st.sampled_from([b"1.5", b"-0.25", b"100"])),
+)
+plain_records = st.dictionaries(
+    st.text(max_size=5), st.one_of(plain_values, st.lists(plain_values, max_size=2)), max_size=4
+)
+
+
+def _lines(emit_with: t.Callable[[KitSingerWriter], None]) -> str:
+    out = io.StringIO()
+    writer = KitSingerWriter()
+    with redirect_stdout(out):
+        emit_with(writer)
+        writer.flush()
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pages=st.lists(st.lists(plain_records, max_size=5), max_size=4),
+    plain=st.booleans(),
+    version=st.sampled_from([None, 7]),
+)
+def test_the_page_emitter_writes_the_lines_of_the_record_emitter(
+    pages: list[list[dict[str, t.Any]]], plain: bool, version: int | None
+) -> None:
+
+    def by_record(writer: KitSingerWriter) -> None:
+        emit = writer.record_emitter("Zoë", version)
+        for page in pages:
+            for record in page:
+                emit(record, plain)
+
+    def by_page(writer: KitSingerWriter) -> None:
+        emit_page = writer.record_page_emitter("Zoë", version)
+        for page in pages:
+            emit_page(page, plain)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        patch.setattr("xlr8_kit.singer_io.utc_now", lambda: EXTRACTED)
+        assert _lines(by_page) == _lines(by_record)
+
+
+def test_a_page_the_encoder_refuses_goes_record_by_record(monkeypatch: t.Any) -> None:
+    """A value msgspec cannot encode (an object) in the third record: the two before it are written, then the error."""
+    monkeypatch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+    page: list[dict[str, t.Any]] = [{"a": 1}, {"a": "é\x7f"}, {"a": object()}, {"a": 4}]
+    results = []
+    for method in ("record_page_emitter", "record_emitter"):
+        out = io.StringIO()
+        writer = KitSingerWriter()
+        with redirect_stdout(out):
+            emit = getattr(writer, method)("s", None)
+            try:
+                if method == "record_page_emitter":
+                    emit(page, True)
+                else:
+                    for record in page:
+                        emit(record, True)
+            except TypeError as exc:
+                error: str | None = str(exc)
+            else:
+                error = None
+            writer.flush()
+        results.append((out.getvalue(), error))
+    assert results[0] == results[1]
+    assert results[0][1] is not None
+    assert results[0][0].count("\n") == 2
+
+
+class _PagedStream(KitRESTStream):
+    """Incremental, no post_process, no conformance: the plain loop may read its pages. The page state step
+    declines every page whose first record's ``n`` is odd (those go record by record)."""
+
+    name = "paged"
+    path = "/paged"
+    url_base = "http://127.0.0.1:9"
+    primary_keys = ("id",)
+    replication_key = "updated"
+    is_sorted = True
+    STATE_MSG_FREQUENCY = 3
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.IntegerType),
+        th.Property("updated", th.StringType),
+        th.Property("amount", th.NumberType),
+        th.Property("name", th.StringType),
+    ).to_dict()
+    pages: t.ClassVar[list[list[dict[str, t.Any]]]] = []
+    use_pages: t.ClassVar[bool] = True
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        for page in self._pages():
+            yield from page
+
+    def _pages(self) -> t.Iterator[list[dict[str, t.Any]]]:
+        for page in self.pages:
+            self.records_plain = True
+            yield [dict(record) for record in page]
+
+    def plain_record_pages(self) -> t.Iterator[list[dict[str, t.Any]]] | None:
+        return self._pages() if self.use_pages else None
+
+    def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+        step = self._plain_state_step()
+
+        def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
+            if page[0]["id"] % 2:
+                return None
+            return lambda: [step(record) for record in page] and None
+
+        return plan
+
+
+class _PagedTap(KitTap):
+    name = "tap-paged"
+    product_id = "salesforce"
+    config_jsonschema: t.ClassVar[dict] = kit_config_schema(th.PropertiesList())
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_PagedStream(self)]
+
+    def build_authenticator(self, runtime: t.Any) -> None:
+        return None
+
+
+def _sync(use_pages: bool, pages: list[list[dict[str, t.Any]]]) -> list[dict[str, t.Any]]:
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_PagedStream, "pages", pages)
+        patch.setattr(_PagedStream, "use_pages", use_pages)
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+        tap = _PagedTap(config={}, parse_env_config=False)
+        assert tap.streams["paged"]._plain_record_loop
+        with redirect_stdout(out):
+            tap.sync_all()
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    for message in messages:
+        for bookmark in message.get("value", {}).get("bookmarks", {}).values():
+            bookmark.pop("replication_key_signpost", None)
+    return messages
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 7), max_size=6))
+def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]) -> None:
+    pages, n = [], 0
+    for size in sizes:
+        page = []
+        for _ in range(size):
+            stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n // 2)
+            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"é{n}"})
+            n += 1
+        pages.append(page)
+    by_page = _sync(True, pages)
+    by_record = _sync(False, pages)
+    assert by_page == by_record
+    assert sum(m["type"] == "RECORD" for m in by_page) == n
+
+
+class _ThresholdStream(_PagedStream):
+    seen: t.ClassVar[list[tuple[int, int, int]]] = []
+
+    def _pages(self) -> t.Iterator[list[dict[str, t.Any]]]:
+        self.seen.append(gc.get_threshold())
+        yield from super()._pages()
+
+
+class _ThresholdTap(_PagedTap):
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_ThresholdStream(self)]
+
+
+@pytest.mark.parametrize("before", [(700, 10, 10), (50_000, 5, 5), (0, 10, 10)])
+def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_threshold_back(
+    before: tuple[int, int, int],
+) -> None:
+    saved = gc.get_threshold()
+    _ThresholdStream.seen.clear()
+    try:
+        gc.set_threshold(*before)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_PagedStream, "pages", [[{"id": 0, "updated": "2026-01-01", "amount": None, "name": "a"}]])
+            patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+            tap = _ThresholdTap(config={}, parse_env_config=False)
+            with redirect_stdout(io.StringIO()):
+                tap.sync_all()
+        after = gc.get_threshold()
+    finally:
+        gc.set_threshold(*saved)
+    assert after == before
+    expected = before if before[0] in (0, 50_000) else (LOOP_GC_THRESHOLD, *before[1:])
+    assert _ThresholdStream.seen == [expected]
