@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
+from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from xlr8_kit.rest import KitRESTStream, KitTap, kit_config_schema
+from xlr8_kit.rest import KitRESTStream, KitTap, MarkedPage, kit_config_schema
 from xlr8_kit.singer_io import (
     BLOCK_LINES,
     IsoClock,
@@ -627,7 +628,53 @@ def test_both_loops_conform_only_records_not_vouched_for(
     with redirect_stdout(out):
         _SelfConformingTap(config={}, parse_env_config=False).sync_all()
     records = [json.loads(line)["record"] for line in out.getvalue().splitlines() if '"RECORD"' in line]
-    assert [record["flag"] for record in records] == flags
+    assert [repr(record["flag"]) for record in records] == list(map(repr, flags))  # 1 == True: compare the texts
+
+
+class _MarkedThenUnmarkedStream(_SelfConformingStream):
+    """Pages through ``request_records``: a ``MarkedPage`` vouched conformed, then a plain list that is not (both
+    hold what conformance changes, to see which the loop conformed)."""
+
+    name = "marked_then_unmarked"
+    read_ahead_pages = True  # the kit's ``request_records``: pages from ``_request_pages``, marks set per page
+
+    def get_records(self, context: t.Any) -> t.Iterable[dict]:
+        return self.request_records(context)
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()  # predicts nothing: the pages come from ``_request_pages``
+
+    def _request_pages(self, context: t.Any, paginator: t.Any = None) -> t.Iterator[list[dict[str, t.Any]]]:
+        yield MarkedPage([self._row(0)], plain=True, conformed=True)
+        yield [self._row(1)]
+
+    @staticmethod
+    def _row(n: int) -> dict[str, t.Any]:
+        return {"id": n, "updated": f"2026-01-0{n + 1}T00:00:00+00:00", "flag": 1}
+
+
+class _MarkedThenUnmarkedTap(_LoopTap):
+    name = "tap-marked-then-unmarked"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_MarkedThenUnmarkedStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", [False, True])
+def test_a_page_that_is_not_marked_is_conformed_after_one_vouched_for(sdk_loop: bool, monkeypatch: t.Any) -> None:
+    """``request_records`` sets the marks of a ``MarkedPage`` for its records only: the plain page after it is
+    conformed (its 1 becomes True), and nothing stays vouched for once the stream ends."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    tap = _MarkedThenUnmarkedTap(config={}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    records = [json.loads(line)["record"] for line in out.getvalue().splitlines() if '"RECORD"' in line]
+    # repr: 1 == True in Python, and conformance turns one into the other
+    assert [(record["id"], repr(record["flag"])) for record in records] == [(0, "1"), (1, "True")]
+    stream = tap.streams["marked_then_unmarked"]
+    assert not stream._conformer.vouched
+    assert not stream.records_plain
 
 
 class _FreezeSeenStream(_PlainSourceStream):
