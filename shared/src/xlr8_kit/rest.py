@@ -819,6 +819,20 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: plain loop then spares the writer its walk of every value. Ignored when ``post_process`` is overridden.
     records_plain: bool = False
 
+    def records_of_blocks(
+        self, blocks: t.Iterable[tuple[t.Iterable[dict[str, t.Any]], bool]]
+    ) -> t.Generator[dict[str, t.Any], None, None]:
+        """Each block's records, with ``Conformer.vouched`` set to the block's mark while they are taken (a stream
+        that builds blocks its records are conformed in, ``Conformer.keeps_columns``), and cleared after the last
+        block and when the reading stops."""
+        conformer = self._conformer
+        try:
+            for records, conformed in blocks:
+                conformer.vouched = conformed
+                yield from records
+        finally:
+            conformer.vouched = False
+
     @property
     def post_process_is_identity(self) -> bool:
         """True when ``post_process`` returns every record as it is (the plain loop then does not call it). A

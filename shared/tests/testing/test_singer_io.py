@@ -677,6 +677,54 @@ def test_a_page_that_is_not_marked_is_conformed_after_one_vouched_for(sdk_loop: 
     assert not stream.records_plain
 
 
+class _BlocksStream(_SelfConformingStream):
+    """Records in blocks through ``records_of_blocks``: one vouched for, one not, each holding what conformance
+    changes; the blocks note whether the mark was set while their records were taken."""
+
+    name = "blocks"
+    seen: t.ClassVar[list[bool]] = []
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        return self.records_of_blocks(self._blocks())
+
+    def _blocks(self) -> t.Iterator[tuple[t.Iterable[dict], bool]]:
+        for n, vouched in ((0, True), (1, False)):
+            yield self._taken(n), vouched
+
+    def _taken(self, n: int) -> t.Iterator[dict]:
+        _BlocksStream.seen.append(self._conformer.vouched)
+        yield {"id": n, "updated": f"2026-01-0{n + 1}T00:00:00+00:00", "flag": 1}
+
+
+class _BlocksTap(_LoopTap):
+    name = "tap-blocks"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_BlocksStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", [False, True])
+def test_records_of_blocks_marks_each_block_and_clears_the_mark(sdk_loop: bool, monkeypatch: t.Any) -> None:
+    """The vouched block is written as given, the next one conformed (its 1 becomes True); the mark is cleared
+    after the last block, and when the reading stops early."""
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    _BlocksStream.seen.clear()
+    tap = _BlocksTap(config={}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    records = [json.loads(line)["record"] for line in out.getvalue().splitlines() if '"RECORD"' in line]
+    assert [(record["id"], repr(record["flag"])) for record in records] == [(0, "1"), (1, "True")]
+    assert _BlocksStream.seen == [True, False]
+    stream = tap.streams["blocks"]
+    assert not stream._conformer.vouched
+    early = stream.records_of_blocks(stream._blocks())
+    next(early)
+    assert stream._conformer.vouched
+    early.close()
+    assert not stream._conformer.vouched
+
+
 class _FreezeSeenStream(_PlainSourceStream):
     """Notes how many objects the garbage collector had frozen while its records were read."""
 

@@ -179,13 +179,9 @@ class RaasReportStream(KitRESTStream):
         return t.cast("TapUkgPro", self._tap).raas
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        conformer = self._conformer
         try:
-            for records, conformed in self._report_blocks():
-                conformer.vouched = conformed
-                yield from records
+            yield from self.records_of_blocks(self._report_blocks())
         finally:
-            conformer.vouched = False
             t.cast("TapUkgPro", self._tap).log_off_raas()
 
     def _report_blocks(self) -> t.Iterator[tuple[list[dict[str, t.Any]], bool]]:

@@ -8,6 +8,7 @@ works out itself). A 200 whose body is an ``errors[]`` object is an error, never
 from __future__ import annotations
 
 import typing as t
+from contextlib import closing
 from functools import cached_property
 from urllib.parse import parse_qsl, quote
 
@@ -148,16 +149,11 @@ class ReportStream(ReadyBaseStream):
         readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
-        conformer = self._conformer
-        try:
-            for records, conformed in self._typed_blocks(client, readers):
-                conformer.vouched = conformed
-                for record in records:
-                    if since is not None and key and (record[key] is None or record[key] < since):
-                        continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
-                    yield record
-        finally:
-            conformer.vouched = False
+        with closing(self.records_of_blocks(self._typed_blocks(client, readers))) as records:  # marks cleared
+            for record in records:
+                if since is not None and key and (record[key] is None or record[key] < since):
+                    continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
+                yield record
 
     def _typed_blocks(
         self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]

@@ -169,18 +169,17 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         they are or drops them)."""
         conformer = self._conformer
         vouch = type(self).post_process is UniversalFilterMixin.post_process
-        try:
+
+        def blocks() -> t.Iterator[tuple[t.Iterable[dict[str, t.Any]], bool]]:
             for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
-                blocks = self.row_blocks(answer)
-                if blocks is None:
-                    conformer.vouched = False
-                    yield from self.rows(answer)
+                built = self.row_blocks(answer)
+                if built is None:
+                    yield self.rows(answer), False
                     continue
-                for records, columns in blocks:
-                    conformer.vouched = vouch and columns is not None and conformer.keeps_columns(columns)
-                    yield from records
-        finally:
-            conformer.vouched = False
+                for records, columns in built:
+                    yield records, vouch and columns is not None and conformer.keeps_columns(columns)
+
+        yield from self.records_of_blocks(blocks())
 
     def row_blocks(
         self, answer: t.Any
