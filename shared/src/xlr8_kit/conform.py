@@ -202,8 +202,11 @@ class _List:
         if self.trips or self.boolean is not False:
             return False
         kinds = set(map(type, items))
-        if kinds <= _SCALARS:
-            return True
+        return kinds <= _SCALARS or self._flat_copies(items, kinds)
+
+    def _flat_copies(self, items: list[t.Any], kinds: set[type]) -> bool:
+        """True for dict items (``kinds``: their types) of known keys and scalar values only, under an object schema
+        without exclusively boolean properties: the item walk would copy each as it is, plain (scans in C)."""
         flat = self.flat_objects
         return (
             flat is not None
@@ -222,15 +225,7 @@ class _List:
             return list(items), True
         if not kinds <= _HANDLED:
             raise _ToSdk
-        flat = self.flat_objects
-        if (
-            flat is not None
-            and kinds == _DICT_ONLY
-            and all(map(flat.known.issuperset, items))
-            and set(map(type, chain.from_iterable(map(dict.values, items)))) <= _SCALARS
-        ):
-            # dict items of known keys and scalar values only, under an object schema without exclusively
-            # boolean properties: the walk below would copy each as it is, plain (the type scans run in C)
+        if self._flat_copies(items, kinds):
             return list(map(dict, items)), True
         out: list[t.Any] = []
         plain = True

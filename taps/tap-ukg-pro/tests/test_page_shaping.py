@@ -8,6 +8,7 @@ import json
 import logging
 import typing as t
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 import requests
@@ -68,8 +69,13 @@ def _response(rows: list[t.Any]) -> requests.Response:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(PAGES)
-def test_a_page_shaped_whole_is_each_row_shaped(stream: t.Any, rows: list[t.Any]) -> None:
+@given(PAGES, st.sampled_from([1, 2, 3, 512]))
+def test_a_page_shaped_whole_is_each_row_shaped(stream: t.Any, rows: list[t.Any], shape_rows: int) -> None:
+    with mock.patch.object(ukg_client, "SHAPE_ROWS", shape_rows):
+        _check_page(stream, rows)
+
+
+def _check_page(stream: t.Any, rows: list[t.Any]) -> None:
     assert stream._shapes_pages
     expected: list[object] = []
     for row in rows:

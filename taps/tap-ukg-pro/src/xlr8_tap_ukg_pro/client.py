@@ -31,6 +31,8 @@ if t.TYPE_CHECKING:
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
 MAX_PER_PAGE = 10_000
+#: Rows of a REST page shaped at once (``UkgRestStream._shaped_page``): a working set that stays in the CPU cache.
+SHAPE_ROWS = 512
 _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
 
 
@@ -138,25 +140,40 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         )
 
     def _shaped_page(self, rows: list[t.Any]) -> MarkedPage | None:
-        """``[self.shape(row) for row in rows]`` column by column (no filter applies: ``_shapes_pages``), marked
-        conformed and plain when conformance would keep every record as it is (``Conformer.keeps_columns``);
-        None when a row is not an object (``shape`` then raises in its place) or a step refuses."""
+        """``[self.shape(row) for row in rows]`` column by column, ``SHAPE_ROWS`` rows at a time (no filter
+        applies: ``_shapes_pages``), marked conformed and plain when conformance would keep every record as it is
+        (``Conformer.keeps_columns``); None when a row is not an object (``shape`` then raises in its place) or a
+        step refuses."""
         if not rows:
             return MarkedPage()
         if set(map(type, rows)) != _DICT:
             return None
         names, dates, stamps = self._column_plan
-        columns = {name: list(map(dict.get, rows, repeat(name))) for name in names}
+        keeps_columns = self._conformer.keeps_columns
+        records: list[dict[str, t.Any]] = []
+        vouched = True
         try:
-            for name in dates:
-                columns[name] = _dates_column(columns[name])
-            for name in stamps:
-                columns[name] = _stamps_column(columns[name])
+            for start in range(0, len(rows), SHAPE_ROWS):
+                columns = self._picked_columns(rows[start : start + SHAPE_ROWS])
+                for name in dates:
+                    columns[name] = _dates_column(columns[name])
+                for name in stamps:
+                    columns[name] = _stamps_column(columns[name])
+                records += map(dict, map(zip, repeat(names), zip(*columns.values(), strict=True)))
+                vouched = vouched and keeps_columns(columns)
         except Exception:  # noqa: BLE001 - shaped row by row, where ``shape`` raises its own error
             return None
-        records = list(map(dict, map(zip, repeat(names), zip(*columns.values(), strict=True))))
-        vouched = self._conformer.keeps_columns(columns)
         return MarkedPage(records, plain=vouched, conformed=vouched)
+
+    def _picked_columns(self, rows: list[dict[str, t.Any]]) -> dict[str, list[t.Any]]:
+        """Each declared column's values across ``rows`` (None where a row lacks it), as ``shape`` picks them."""
+        names = self._column_plan[0]
+        if len(names) > 1:
+            try:
+                return dict(zip(names, map(list, zip(*map(itemgetter(*names), rows), strict=True)), strict=True))
+            except KeyError:  # a row without a column: picked with ``get`` below
+                pass
+        return {name: list(map(dict.get, rows, repeat(name))) for name in names}
 
     @cached_property
     def _column_plan(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
