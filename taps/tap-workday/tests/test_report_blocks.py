@@ -38,6 +38,8 @@ def test_only_blocks_the_sdk_keeps_are_vouched_and_the_mark_is_cleared(url: str)
     report = {"name": "worker_report", "url": report_url(url, "XLR8_Workers"), "primary_keys": ["Employee_ID"]}
     tap = RecordingTap(config=base_config(url, streams=[], reports=[report]), parse_env_config=False)
     stream = tap.streams["worker_report"]
+    # the marks are set while the loop takes the records: pages parsed ahead on another thread would set them there
+    assert not stream.read_ahead_pages
     conformer = stream._conformer
     sdk_args = (stream.schema, stream.TYPE_CONFORMANCE_LEVEL, logging.getLogger("x"))
     # two runs of items decoded by one call each (a body larger than the batch minimum); "NaN" becomes a Decimal

@@ -517,6 +517,8 @@ class WorkdayRaasStream(WorkdayStream):
         super().validate_response(response)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        # Read lazily by the record loop itself (no ``read_ahead_pages``): the per-block mark is set on the thread
+        # that reads it. A stream that parses pages on another thread would have to return ``MarkedPage``s.
         yield from self.records_of_blocks(self._converted_blocks(response))
 
     def _converted_blocks(self, response: requests.Response) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
