@@ -15,7 +15,7 @@ import logging
 import math
 import typing as t
 from decimal import Decimal
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 
 from singer_sdk.helpers._typing import (
     _conform_record_data_types,
@@ -36,6 +36,7 @@ _HANDLED = _SCALARS | _NUMBERS | _CONTAINERS
 #: Decimal becomes null, a boolean column's integer a bool: still plain).
 _PLAIN = _SCALARS | {Decimal}
 _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
+_PLAIN_OR_LIST = _PLAIN | {list}
 
 
 _DECIMAL = frozenset({Decimal})
@@ -192,6 +193,28 @@ class _List:
         #: boolean property turns its integers or strings into booleans).
         self.flat_objects = self.objects if isinstance(self.objects, _Object) and not self.objects.booleans else None
 
+    def keeps(self, items: list[t.Any]) -> bool:
+        """True when ``__call__`` returns every list of items taken from ``items`` (the items of several lists,
+        joined) equal to itself, plain: scalars that are not Decimals, or only dicts of known keys and scalar
+        values under an object schema without exclusively boolean properties (its two C paths)."""
+        if not items:
+            return True
+        if self.trips or self.boolean is not False:
+            return False
+        kinds = set(map(type, items))
+        return kinds <= _SCALARS or self._flat_copies(items, kinds)
+
+    def _flat_copies(self, items: list[t.Any], kinds: set[type]) -> bool:
+        """True for dict items (``kinds``: their types) of known keys and scalar values only, under an object schema
+        without exclusively boolean properties: the item walk would copy each as it is, plain (scans in C)."""
+        flat = self.flat_objects
+        return (
+            flat is not None
+            and kinds == _DICT_ONLY
+            and all(map(flat.known.issuperset, items))
+            and set(map(type, chain.from_iterable(map(dict.values, items)))) <= _SCALARS
+        )
+
     def __call__(self, items: list[t.Any]) -> tuple[list[t.Any], bool]:
         if not items:
             return [], True
@@ -202,15 +225,7 @@ class _List:
             return list(items), True
         if not kinds <= _HANDLED:
             raise _ToSdk
-        flat = self.flat_objects
-        if (
-            flat is not None
-            and kinds == _DICT_ONLY
-            and all(map(flat.known.issuperset, items))
-            and set(map(type, chain.from_iterable(map(dict.values, items)))) <= _SCALARS
-        ):
-            # dict items of known keys and scalar values only, under an object schema without exclusively
-            # boolean properties: the walk below would copy each as it is, plain (the type scans run in C)
+        if self._flat_copies(items, kinds):
             return list(map(dict, items)), True
         out: list[t.Any] = []
         plain = True
@@ -294,6 +309,57 @@ class Conformer:
                 if not decimals_finite_as_float(decimals):
                     return False
         return True
+
+    def keeps_records(self, records: t.Sequence[dict[str, t.Any]]) -> bool:
+        """True when conformance returns each of ``records`` (dicts whose keys may differ from record to record, as
+        in a report that leaves empty fields out) equal to itself, in the same key order, and each is plain: every
+        key a property of the schema; every value a string, integer, boolean, None or a Decimal finite even as a
+        float; under an exclusively boolean property only booleans and None; a list only under a property whose
+        items are (RECURSIVE level) objects without exclusively boolean properties, holding only dicts of known
+        keys and string, integer, boolean or None values, or only such scalars. The scans run in C over the whole
+        block (``keeps_columns`` for records of varying keys); a stream may then set ``vouched`` for them."""
+        if self._level == TypeConformanceLevel.NONE:
+            return False  # nothing to spare: ``marked`` is not called
+        names = set(chain.from_iterable(records))
+        if not self._known.issuperset(names):
+            return False
+        values = list(chain.from_iterable(map(dict.values, records)))
+        kinds = list(map(type, values))
+        found = set(kinds)
+        if found <= _SCALARS:
+            return self._booleans_kept(records, names)
+        if not found <= _PLAIN_OR_LIST:
+            return False
+        if Decimal in found and not decimals_finite_as_float(compress(values, map(_DECIMAL.__contains__, kinds))):
+            return False
+        if list in found and not self._lists_kept(records, names, kinds.count(list)):
+            return False
+        return self._booleans_kept(records, names)
+
+    def _booleans_kept(self, records: t.Sequence[dict[str, t.Any]], names: set[str]) -> bool:
+        """Only booleans and None under the exclusively boolean properties among ``names``."""
+        return all(
+            set(map(type, map(dict.get, records, repeat(name)))) <= _BOOLEAN_OR_NONE
+            for name in self._booleans.intersection(names)
+        )
+
+    def _lists_kept(self, records: t.Sequence[dict[str, t.Any]], names: set[str], lists: int) -> bool:
+        """Each of the ``lists`` list values of ``records`` is one the compiled walk copies as it is, plain."""
+        walk = self._walk
+        if walk is None:
+            return False  # ROOT_ONLY: the SDK's own walk of a container decides (and plain is not known)
+        seen = 0
+        for name in names:
+            kept = walk.lists.get(name)
+            if type(kept) is not _List:
+                continue
+            column = [value for value in map(dict.get, records, repeat(name)) if type(value) is list]
+            if not column:
+                continue
+            if not kept.keeps(list(chain.from_iterable(column))):
+                return False
+            seen += len(column)
+        return seen == lists  # else a list sits where the walk does not copy it as it is
 
     @property
     def is_identity(self) -> bool:

@@ -343,6 +343,12 @@ class JsonArrayItems:
             # ``pos`` sits outside any string: resume there with the same depth
 
     def __iter__(self) -> Iterator[t.Any]:
+        for block in self.blocks():
+            yield from block
+
+    def blocks(self) -> Iterator[list[t.Any]]:
+        """The items as ``__iter__`` gives them, in lists (never empty): the items of the buffer decoded by one C
+        call, or a single item. Errors are raised at the same place, after the same items."""
         pos = self._byte(0)
         if self._buf[pos : pos + 1] != b"{":
             raise JsonStreamError("the body is not a JSON object")
@@ -367,7 +373,7 @@ class JsonArrayItems:
                     end = self._value_end(pos)
                     value = self.decode(self._buf[pos:end])
                     if value is not None:
-                        yield value
+                        yield [value]
                     pos = end
             else:
                 self.keys.append(str(name))
@@ -381,8 +387,9 @@ class JsonArrayItems:
                 raise JsonStreamError(f"expected ',' or '}}' at byte {pos}")
             pos = self._byte(pos + 1)
 
-    def _items(self, pos: int) -> t.Generator[t.Any, None, int]:
-        """Yield the array's items; returns the position after its ``]``. Consumed bytes are dropped as it goes."""
+    def _items(self, pos: int) -> t.Generator[list[t.Any], None, int]:
+        """Yield the array's items in lists; returns the position after its ``]``. Consumed bytes are dropped as it
+        goes."""
         pos = self._byte(pos)
         if self._buf[pos : pos + 1] == b"]":
             return pos + 1
@@ -392,10 +399,10 @@ class JsonArrayItems:
             got = self._batch(pos) if batch else None
             if got is not None:
                 items, end = got
-                yield from items
+                yield items
             else:
                 end = self._value_end(pos)
-                yield decode(self._buf[pos:end])
+                yield [decode(self._buf[pos:end])]
             pos = self._byte(end)
             marker = self._buf[pos : pos + 1]
             if marker == b"]":

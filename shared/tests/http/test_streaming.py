@@ -10,6 +10,7 @@ import io
 import json
 import typing as t
 from decimal import Decimal
+from itertools import chain
 
 import pytest
 import requests
@@ -81,6 +82,34 @@ def test_json_items_in_batches_equal_a_whole_parse(size: int) -> None:
     expected = loads_exact(document)["Report_Entry"]
     assert isinstance(expected[5]["Amount"], Decimal)
     assert list(JsonArrayItems(pieces(document, size), "Report_Entry")) == expected
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096, 65_536])
+def test_json_blocks_are_the_items_in_non_empty_lists(size: int) -> None:
+    """``blocks`` gives the items ``__iter__`` gives, in order, as non-empty lists (runs decoded by one call)."""
+    document = json.dumps({"Report_Entry": tricky_entries(600), "After": 1}, default=str).encode()
+    blocks = list(JsonArrayItems(pieces(document, size), "Report_Entry").blocks())
+    assert all(type(block) is list and block for block in blocks)
+    assert [item for block in blocks for item in block] == loads_exact(document)["Report_Entry"]
+    if size > 4096:
+        assert max(map(len, blocks)) > 1
+    whole = list(JsonArrayItems(pieces(DOCUMENT, size), "Report_Entry").blocks())
+    assert [item for block in whole for item in block] == loads_exact(DOCUMENT)["Report_Entry"]
+    assert list(JsonArrayItems([b'{"Report_Entry": {"ID": "only"}}'], "Report_Entry").blocks()) == [[{"ID": "only"}]]
+
+
+@pytest.mark.parametrize("cut", [100, 20_000, 45_001])
+def test_json_blocks_of_a_cut_document_are_a_prefix_then_the_error(cut: int) -> None:
+    document = json.dumps({"Report_Entry": tricky_entries(600)}, default=str).encode()
+    got: list[object] = []
+    with pytest.raises(JsonStreamError) as caught:
+        got.extend(chain.from_iterable(JsonArrayItems(pieces(document[:cut], 8192), "Report_Entry").blocks()))
+    assert caught.value.truncated
+    assert got == loads_exact(document)["Report_Entry"][: len(got)]
+    one_by_one: list[object] = []
+    with pytest.raises(JsonStreamError):
+        one_by_one.extend(JsonArrayItems(pieces(document[:cut], 8192), "Report_Entry"))
+    assert one_by_one == got
 
 
 def test_json_items_with_literals_msgspec_refuses_fall_back_per_item() -> None:

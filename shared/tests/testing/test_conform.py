@@ -299,3 +299,112 @@ def test_usual_report_columns_are_kept_and_misfits_are_not() -> None:
 def test_object_items_of_a_list_as_the_sdk_conforms_them(record: dict[str, t.Any]) -> None:
     for level in TypeConformanceLevel:
         _both(record, level, SCHEMA)
+
+
+#: Records of varying keys, as a report that leaves empty fields out gives them: mostly plain scalars and lists of
+#: flat objects, so that ``keeps_records`` says True often enough to be tested.
+TEXTISH = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.text(max_size=2))
+ORG_ITEM = st.dictionaries(st.sampled_from(["Street", "Qty"]), TEXTISH, max_size=2) | st.dictionaries(
+    st.sampled_from(["Street", "Qty", "Other"]), PLAINISH, max_size=2
+)
+REPORTISH = st.dictionaries(
+    NAMES,
+    st.one_of(PLAINISH, st.lists(ORG_ITEM, max_size=3), st.lists(PLAINISH, max_size=2), SCALARS),
+    max_size=6,
+)
+OFTEN_PLAIN = st.one_of(*[TEXTISH] * 6, PLAINISH, SCALARS, st.lists(PLAINISH, max_size=1))
+LISTS = st.one_of(
+    st.lists(ORG_ITEM, max_size=3),
+    st.lists(TEXTISH, max_size=2),
+    st.lists(PLAINISH),
+    st.lists(NESTED_PLAIN, max_size=2),
+)
+ENTRY = st.fixed_dictionaries(
+    {},
+    optional={
+        "Id": OFTEN_PLAIN,
+        "Name": OFTEN_PLAIN,
+        "Active": st.one_of(st.booleans(), st.none(), OFTEN_PLAIN),
+        "Amount": st.one_of(PLAINISH, DECIMALS),
+        "Orgs": st.one_of(LISTS, LISTS, OFTEN_PLAIN),
+        "Tags": st.one_of(LISTS, OFTEN_PLAIN),
+        "Nums": st.one_of(st.lists(PLAINISH, max_size=2), OFTEN_PLAIN),
+        "Lines": st.one_of(st.lists(TEXTISH, max_size=1), OFTEN_PLAIN, OFTEN_PLAIN, LISTS),
+    },
+)
+#: Entries ``keeps_records`` must vouch for (at the RECURSIVE level).
+KEPT = st.fixed_dictionaries(
+    {},
+    optional={
+        "Id": TEXTISH,
+        "Active": st.one_of(st.booleans(), st.none()),
+        "Amount": PLAINISH,
+        "Orgs": st.lists(st.dictionaries(st.sampled_from(["Street", "Qty"]), TEXTISH, max_size=2), max_size=3),
+        "Tags": st.lists(TEXTISH, max_size=2),
+        "Count": TEXTISH,
+    },
+)
+BLOCKS = st.lists(st.one_of(KEPT, KEPT, ENTRY, REPORTISH, RECORDS), min_size=1, max_size=4)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(records=BLOCKS, level=LEVELS)
+def test_records_kept_are_records_the_sdk_returns_as_they_are(
+    records: list[dict[str, t.Any]], level: TypeConformanceLevel
+) -> None:
+    """``keeps_records`` says True only when the SDK's conformance returns each record equal to itself (same key
+    order, same values, however deep) and the record is plain: what ``vouched`` lets ``marked`` skip."""
+    logger = logging.getLogger("conform-test")
+    logger.propagate = False
+    conformer = Conformer("s", SCHEMA, level, logger)
+    if not conformer.keeps_records(records):
+        return
+    for record in records:
+        assert repr(conform_record_data_types("s", dict(record), SCHEMA, level, logger)) == repr(record)
+        assert _is_plain(record)
+        assert conformer.marked(record) == (record, True)
+        assert repr(conformer.marked(record)[0]) == repr(record)
+        conformer.vouched = True
+        assert conformer.marked(record) == (record, True)
+        conformer.vouched = False
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=st.lists(KEPT, max_size=4))
+def test_plain_report_records_are_kept(records: list[dict[str, t.Any]]) -> None:
+    conformer = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))
+    assert conformer.keeps_records(records)
+
+
+def test_usual_report_records_are_kept_and_misfits_are_not() -> None:
+    """Records of different keys, with a list of flat objects, are vouched for; each misfit is not."""
+    conformer = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))
+    usual = [
+        {"Id": "1", "Amount": Decimal("1.5"), "Active": True, "Orgs": [{"Street": "a", "Qty": 1}, {"Street": "b"}]},
+        {"Id": "2", "Name": "x", "Active": None, "Orgs": [], "Tags": ["a", None], "Count": 3},
+        {"Id": "3", "Flag": False},
+    ]
+    assert conformer.keeps_records(usual)
+    assert conformer.keeps_records([])
+
+    def changed(index: int, **values: t.Any) -> list[dict[str, t.Any]]:
+        return [{**record, **values} if at == index else record for at, record in enumerate(usual)]
+
+    for misfit in (
+        changed(2, Active=1),  # the SDK makes the 1 a True
+        changed(1, Amount=Decimal("NaN")),  # the SDK makes it null
+        changed(0, Amount=Decimal("1E+400")),
+        changed(1, Unknown="x"),  # the SDK drops it and warns
+        changed(1, Count=1.5),  # a float: not plain
+        changed(2, Orgs=[{"Street": "a", "Other": 1}]),  # an unmapped nested property
+        changed(2, Orgs=[{"Street": "a"}, "b"]),  # mixed items
+        changed(0, Orgs=[{"Street": Decimal("1")}]),  # a Decimal in an object item: checked by the walk
+        changed(2, Nums=[Decimal("1")]),  # a Decimal item: checked by the walk
+        changed(2, Lines=[{"Qty": 1}]),  # items with an exclusively boolean property
+        changed(2, Flags=[True]),  # items under a boolean schema
+        changed(2, Name=["a"]),  # a list where the schema has no items: kept but not known plain
+        changed(2, Address={"Street": "a"}),  # a nested object
+    ):
+        assert not conformer.keeps_records(misfit), misfit
+    assert not Conformer("s", SCHEMA, TypeConformanceLevel.ROOT_ONLY, logging.getLogger("x")).keeps_records(usual)
+    assert not Conformer("s", SCHEMA, TypeConformanceLevel.NONE, logging.getLogger("x")).keeps_records(usual)

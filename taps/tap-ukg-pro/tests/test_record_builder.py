@@ -4,7 +4,7 @@ values and errors alike, for every column kind, a subset or reordering of the he
 from __future__ import annotations
 
 import typing as t
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -145,3 +145,74 @@ def test_a_misfit_row_after_blank_rows_is_named_by_its_line(block_rows: int) -> 
         got = _outcome(rows)
     assert got[-1] == ("error", "ReportDataError", "report CSV line 7 has 1 fields, the header 2")
     assert [cells for block in got[:-1] for cells in t.cast("list[list[str]]", block)] == [["1", "2"], ["3", "4"]]
+
+
+STAMP_ZONES = [
+    UTC,
+    timezone(timedelta(hours=5, minutes=30)),
+    *map(
+        ZoneInfo,
+        [
+            "America/Toronto",
+            "Australia/Lord_Howe",  # a 30-minute clock change
+            "Europe/Dublin",  # negative DST
+            "Pacific/Apia",  # skipped 2011-12-30 altogether
+            "Africa/Casablanca",  # several changes a year
+            "Europe/Amsterdam",  # offsets in seconds before 1937
+        ],
+    ),
+]
+
+
+def _changes(zone: t.Any, year: int) -> list[datetime]:
+    """The local hours of ``year`` at which ``zone``'s offset changes (tested more often than chance would)."""
+    start = datetime(year, 1, 1)
+    hours = [start + timedelta(hours=n) for n in range(0, 366 * 24, 1)]
+    offsets = [hour.replace(tzinfo=zone).utcoffset() for hour in hours]
+    return [hours[n] for n in range(1, len(hours)) if offsets[n] != offsets[n - 1]]
+
+
+CHANGES = sorted({moment for zone in STAMP_ZONES for year in (1911, 2011) for moment in _changes(zone, year)})
+STAMPS = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(lambda d: d.isoformat()),
+    st.datetimes(min_value=datetime(1850, 1, 1), max_value=datetime(2040, 1, 1)).map(
+        lambda d: d.replace(microsecond=0).isoformat()
+    ),
+    st.tuples(st.sampled_from(CHANGES), st.integers(-7200, 7200)).map(
+        lambda pair: (pair[0] + timedelta(seconds=pair[1])).isoformat()
+    ),
+    st.sampled_from(["2024-02-30T01:00:00", "2024-01-31T24:00:00", "2024-01-31T08:60:00", "2024-01-31T08:00:60"]),
+    st.sampled_from(["0000-01-01T00:00:00", "2024-01-31T08:00:00Z", "2024-01-31 08:00:00", "2024-01-31T08:00"]),
+    st.sampled_from(
+        ["2024-01-31T08:00:00+02:00", "2024-01-31T08:00:00.5", "\uff12\uff10\uff12\uff14-01-31T08:00:00", "x"]
+    ),
+)
+
+
+def _coerced(value: str, zone: t.Any) -> object:
+    try:
+        return discovery.coerce(value, "date-time", "When", zone=zone)
+    except discovery.ReportDataError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(STAMPS, min_size=1, max_size=4), st.sampled_from(STAMP_ZONES))
+def test_date_time_reader_is_coerce(values: list[str], zone: t.Any) -> None:
+    """The date-time reader (a day's offset remembered) and its ``bulk`` give what ``coerce`` gives, or ``bulk``
+    raises (the block builder then uses the reader): any year, clock changes, offsets in seconds, misfits."""
+    read = discovery.cell_coercer("date-time", "When", zone=zone)
+    for value in [*values, *values]:  # cold and warm memos
+        expected = _coerced(value, zone)
+        got: object
+        try:
+            got = read(value)
+        except discovery.ReportDataError as exc:
+            got = ("error", str(exc))
+        assert got == expected, value
+        try:
+            fast = read.bulk(value)  # type: ignore[attr-defined]
+        except Exception:
+            continue
+        assert fast == expected, value
+    assert read.bulk(None) is None  # type: ignore[attr-defined]

@@ -71,3 +71,86 @@ def _outcome(convert: t.Callable[[t.Any], t.Any], value: t.Any) -> object:
 @given(st.one_of(st.dictionaries(st.sampled_from(KEYS), VALUE), VALUE))
 def test_object_fast_path_is_every_field(value: t.Any) -> None:
     assert _outcome(discovery.converter(SCHEMA), value) == _outcome(_reference(SCHEMA), value)
+
+
+#: Values a Workday report gives (text everywhere, lists of subgroup objects), and misfits.
+TEXTS = st.one_of(
+    st.text(max_size=5),
+    st.sampled_from(["1", "0", "Y", "no", "2024-03-01-08:00", "2016-05-01", "1,234", "1.5", " 7 ", "2024-13-01"]),
+    st.sampled_from(["12.50", "-0", "1E+3", "NaN", "1_000", "\u00a012\u2003", "\u0661\u0662", "x1"]),
+)
+GROUP = st.dictionaries(st.sampled_from(["Code", "N", "Z"]), st.one_of(TEXTS, st.none(), LEAF), max_size=3)
+FIELD = st.one_of(TEXTS, TEXTS, TEXTS, st.none(), st.lists(GROUP, max_size=3), VALUE)
+ENTRY = st.dictionaries(st.sampled_from(KEYS), FIELD, max_size=9)
+#: Number texts: blanks of every kind, separators, exponents, non-ASCII digits (``Decimal`` vs ``_number``).
+VALID_NUMBERS = st.one_of(
+    st.decimals(places=2, allow_nan=False, allow_infinity=False).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: f" {d:,}"),
+)
+NUMBER_TEXTS = st.one_of(
+    *[VALID_NUMBERS] * 6,
+    st.text(alphabet=" \t\n\u00a0\u2003\u3000\x1c\x85_,.+-eE0123456789\u0661", max_size=6),
+    st.sampled_from(["1.5", "-0", "1E+3", "NaN", "sNaN", "Infinity", "1_000", "1__0", "_1"]),
+)
+FLAGS = st.sampled_from(["1", "0", "Y", "no", "true", " 1 ", "FALSE", *["1", "0"] * 4, "2"])
+DATES = st.sampled_from(
+    ["2024-03-01-08:00", "2016-05-01", "2016-05-01Z", " 2024-03-01", *["2024-01-31"] * 7, "2024-02-30"]
+)
+FITTING_GROUP = st.fixed_dictionaries({}, optional={"Code": TEXTS, "N": NUMBER_TEXTS, "Z": TEXTS})
+FITTING = st.fixed_dictionaries(
+    {},
+    optional={
+        "Name": st.one_of(TEXTS, st.none()),
+        "Hired": DATES,
+        "Flag": FLAGS,
+        "Count": st.sampled_from(["7", " 3", "1,000", "-2", "0", "12", "5", "x"]),
+        "Amount": NUMBER_TEXTS,
+        "Org": FITTING_GROUP,
+        "Groups": st.lists(FITTING_GROUP, max_size=3),
+        "Other": TEXTS,
+    },
+)
+BLOCK = st.one_of(st.lists(FITTING, max_size=5), st.lists(st.one_of(FITTING, ENTRY, VALUE), max_size=5))
+
+
+def _entry_by_entry(convert: t.Callable[[t.Any], t.Any], entries: list[t.Any]) -> list[object]:
+    """What converting entry by entry gives: each entry's record, up to the first error (and that error)."""
+    done: list[object] = []
+    for entry in entries:
+        outcome = _outcome(convert, entry)
+        done.append(outcome)
+        if outcome[0] == "error":
+            break
+    return done
+
+
+@settings(max_examples=1500, deadline=None)
+@given(BLOCK)
+def test_block_converter_gives_what_each_entry_gives(entries: list[t.Any]) -> None:
+    """``block_converter`` gives every entry's converted record (values, types and key order), or None; the caller
+    then converts entry by entry, so the records and the error are always those of the entry-by-entry path."""
+    convert = discovery.converter(SCHEMA)
+    expected = _entry_by_entry(convert, entries)
+    got = discovery.block_converter(SCHEMA)(entries)
+    if got is None:
+        return
+    assert [("ok", repr(record)) for record in got] == expected
+    assert [list(record) for record in got] == [list(entry) for entry in entries]
+
+
+def test_a_usual_block_is_converted_whole() -> None:
+    """The report's usual shape (text, absent fields, subgroups) is taken column by column, memos warm or not."""
+    entries = [
+        {"Name": "A", "Hired": "2024-03-01-08:00", "Flag": "1", "Amount": "1234.50", "Groups": [{"Code": "x"}] * 3},
+        {"Other": None, "Flag": "0", "Count": "7", "Groups": [], "Org": {"Code": "c", "N": "2"}},
+        {"Name": "B", "Hired": "2016-05-01", "Amount": " 7 ", "Groups": [{"Code": "y", "N": "1.5"}]},
+    ]
+    convert_block = discovery.block_converter(SCHEMA)
+    for _ in range(2):
+        got = convert_block(entries)
+        assert got is not None
+        assert [repr(record) for record in got] == [repr(discovery.converter(SCHEMA)(entry)) for entry in entries]
+    assert convert_block([*entries, {"Amount": "1,234"}]) is not None  # a thousands separator: per value, in C map
+    assert convert_block([*entries, {"Flag": "maybe"}]) is None  # a misfit: entry by entry, raising there
+    assert convert_block([*entries, {"Name": ["a"]}]) is None  # a list under a text field
+    assert convert_block([*entries, None]) is None

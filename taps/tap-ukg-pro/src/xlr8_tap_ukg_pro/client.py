@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import typing as t
 from functools import cached_property
+from itertools import repeat
+from operator import itemgetter
 
 import requests
 from singer_sdk.pagination import PageNumberPaginator
@@ -18,7 +20,7 @@ from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_kit.singer_io import json_array_length, loads_exact
 from xlr8_tap_ukg_pro import discovery
 
@@ -29,6 +31,8 @@ if t.TYPE_CHECKING:
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
 MAX_PER_PAGE = 10_000
+#: Rows of a REST page shaped at once (``UkgRestStream._shaped_page``): a working set that stays in the CPU cache.
+SHAPE_ROWS = 512
 _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
 
 
@@ -113,7 +117,63 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
                 status=response.status_code,
                 path=self.path,
             )
-        yield from rows
+        if not self._shapes_pages:
+            return rows
+        shaped = self._shaped_page(rows)
+        if shaped is not None:
+            return shaped
+        # shaped one by one by ``post_process``, as the loop takes them (a row that fails, fails in its place)
+        return [_Unshaped(row) if type(row) is dict else row for row in rows]
+
+    @cached_property
+    def _shapes_pages(self) -> bool:
+        """True when each page is shaped whole as it is parsed (``_shaped_page``: what ``shape`` gives each row):
+        ``post_process``, ``shape`` and ``get_records`` are this class's and no filter drops rows (a page must
+        stay as long as it came, for the empty-page rule of pagination)."""
+        cls = type(self)
+        return (
+            cls.post_process is UkgRestStream.post_process
+            and cls.shape is UkgRestStream.shape
+            and cls.get_records is UkgRestStream.get_records
+            and self.universal_filter is None
+            and self.keeps_every_row
+        )
+
+    def _shaped_page(self, rows: list[t.Any]) -> MarkedPage | None:
+        """``[self.shape(row) for row in rows]`` column by column, ``SHAPE_ROWS`` rows at a time (no filter
+        applies: ``_shapes_pages``), marked conformed and plain when conformance would keep every record as it is
+        (``Conformer.keeps_columns``); None when a row is not an object (``shape`` then raises in its place) or a
+        step refuses."""
+        if not rows:
+            return MarkedPage()
+        if set(map(type, rows)) != _DICT:
+            return None
+        names, dates, stamps = self._column_plan
+        keeps_columns = self._conformer.keeps_columns
+        records: list[dict[str, t.Any]] = []
+        vouched = True
+        try:
+            for start in range(0, len(rows), SHAPE_ROWS):
+                columns = self._picked_columns(rows[start : start + SHAPE_ROWS])
+                for name in dates:
+                    columns[name] = _dates_column(columns[name])
+                for name in stamps:
+                    columns[name] = _stamps_column(columns[name])
+                records += map(dict, map(zip, repeat(names), zip(*columns.values(), strict=True)))
+                vouched = vouched and keeps_columns(columns)
+        except Exception:  # noqa: BLE001 - shaped row by row, where ``shape`` raises its own error
+            return None
+        return MarkedPage(records, plain=vouched, conformed=vouched)
+
+    def _picked_columns(self, rows: list[dict[str, t.Any]]) -> dict[str, list[t.Any]]:
+        """Each declared column's values across ``rows`` (None where a row lacks it), as ``shape`` picks them."""
+        names = self._column_plan[0]
+        if len(names) > 1:
+            try:
+                return dict(zip(names, map(list, zip(*map(itemgetter(*names), rows), strict=True)), strict=True))
+            except KeyError:  # a row without a column: picked with ``get`` below
+                pass
+        return {name: list(map(dict.get, rows, repeat(name))) for name in names}
 
     @cached_property
     def _column_plan(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -124,7 +184,25 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         return tuple(props), dates, stamps
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract)."""
+        """``shape``; a row shaped with its page as it was parsed (a plain dict, ``_shapes_pages``) as it is."""
+        if type(row) is dict and self._shapes_pages:
+            return row
+        return self.shape(row)
+
+    @property
+    def keeps_every_row(self) -> bool:
+        """True when ``row_kept`` keeps every row (no row filter of the stream's own is set)."""
+        return True
+
+    def row_kept(self, row: dict[str, t.Any]) -> bool:
+        """Whether the stream's own row filter (settings, checked before ``shape`` picks columns) keeps the row."""
+        return True
+
+    def shape(self, row: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """Dates as dates, naive stamps as UTC, unknown fields dropped (the schema is the contract); rows the
+        stream's filters drop, None."""
+        if not self.row_kept(row):
+            return None
         names, dates, stamps = self._column_plan
         out = dict(zip(names, map(row.get, names), strict=True))  # picked in C
         for name in dates:
@@ -141,6 +219,39 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         return out
 
 
+class _Unshaped(dict[str, t.Any]):
+    """A row of a page ``parse_response`` could not shape whole: ``post_process`` shapes it (into a plain dict)."""
+
+    __slots__ = ()
+
+
+_DICT = frozenset({dict})
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_FIRST_TEN = itemgetter(slice(0, 10))
+
+
+def _dates_column(values: list[t.Any]) -> list[t.Any]:
+    """``shape``'s date step for a column: a text's first ten characters, or None when it is empty."""
+    if set(map(type, values)) <= _TEXT_OR_NONE:
+        texts: list[t.Any] = list(map({None: ""}.get, values, values))  # None back as None below: "" -> None
+        cut: list[str] = list(map(_FIRST_TEN, texts))
+        return list(map({"": None}.get, cut, cut))
+    return [(value[:10] or None) if isinstance(value, str) else value for value in values]
+
+
+def _stamps_column(values: list[t.Any]) -> list[t.Any]:
+    """``shape``'s stamp step for a column: a naive date-time text with ``+00:00`` after it."""
+    if not set(map(type, values)) <= _TEXT_OR_NONE:
+        return [
+            value + "+00:00" if isinstance(value, str) and _NAIVE_DATETIME.match(value) else value for value in values
+        ]
+    texts: list[t.Any] = list(map({None: ""}.get, values, values))
+    naive = list(map(_NAIVE_DATETIME.match, texts))
+    if not any(naive):
+        return values
+    return [value + "+00:00" if found else value for value, found in zip(values, naive, strict=True)]
+
+
 class EmployeeFilterMixin:
     """The ``employee_status_codes`` and ``terminated_since`` settings, verified on every row even when pushed."""
 
@@ -148,6 +259,11 @@ class EmployeeFilterMixin:
     termination_column: t.ClassVar[str] = "dateOfTermination"
 
     settings: UkgProSettings
+
+    @property
+    def keeps_every_row(self) -> bool:
+        """True when neither setting is set: ``keep`` keeps every row."""
+        return not self.settings.employee_status_codes and not self.settings.terminated_since
 
     def keep(self, row: dict[str, t.Any]) -> bool:
         statuses = self.settings.employee_status_codes

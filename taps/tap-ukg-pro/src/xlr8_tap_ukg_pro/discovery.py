@@ -339,7 +339,60 @@ def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) ->
 
         read_number.bulk = convert  # type: ignore[attr-defined]  # a whole column at once (cells_block_builder)
         return read_number
-    return text_memo(lambda value: coerce(value, column_type, column, zone=zone))
+    general = text_memo(lambda value: coerce(value, column_type, column, zone=zone))
+    if column_type == "date-time":
+        return _local_stamp_reader(general, zone)
+    return general
+
+
+#: A naive local date-time as UKG exports it (``2024-05-01T13:45:12``, ASCII digits, the time of day in range).
+_NAIVE_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]")
+#: Days whose offset ``_local_stamp_reader`` remembers before it starts afresh.
+_DAY_MEMO_SIZE = 4096
+
+
+def _local_stamp_reader(general: t.Callable[[str], t.Any], zone: tzinfo) -> t.Callable[[str], t.Any]:
+    """``general`` (``coerce`` of a date-time text, memoised per text) for a column whose texts are distinct row
+    after row (a last-changed stamp): a naive ``YYYY-MM-DDTHH:MM:SS`` text on a day whose UTC offset in ``zone``
+    is the same at every hour and at its last microsecond is the text itself followed by that day's offset text
+    (what ``isoformat`` of the text read in ``zone`` writes), remembered per day. Any other text (an offset or
+    ``Z`` of its own, a fraction, a day with a clock change, a date that does not exist) goes to ``general``.
+    ``bulk`` (for ``cells_block_builder``) raises for those instead; None stays None."""
+    offsets: dict[str, str | None] = {}
+
+    def offset_of(day: str) -> str | None:
+        try:
+            moments = [datetime.fromisoformat(f"{day}T{hour:02d}:00:00").replace(tzinfo=zone) for hour in range(24)]
+            moments.append(datetime.fromisoformat(f"{day}T23:59:59.999999").replace(tzinfo=zone))
+        except ValueError:
+            return None
+        if len({moment.utcoffset() for moment in moments}) != 1:
+            return None
+        return moments[0].isoformat()[19:]
+
+    def bulk(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _NAIVE_STAMP.fullmatch(value) is None:
+            raise ValueError(value)
+        day = value[:10]
+        offset = offsets.get(day, offsets)
+        if offset is offsets:
+            if len(offsets) >= _DAY_MEMO_SIZE:
+                offsets.clear()
+            offset = offsets[day] = offset_of(day)
+        if offset is None:
+            raise ValueError(value)
+        return value + t.cast("str", offset)
+
+    def read(value: str) -> t.Any:
+        try:
+            return bulk(value)
+        except ValueError:
+            return general(value)
+
+    read.bulk = bulk  # type: ignore[attr-defined]  # see ``xlr8_kit.columns.cells_block_builder``
+    return read
 
 
 def record_builder(

@@ -48,8 +48,8 @@ class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
             params["employeeStatusCode"] = ",".join(self.settings.employee_status_codes)
         return params
 
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
-        return super().post_process(row, context) if self.keep(row) else None
+    def row_kept(self, row: dict[str, t.Any]) -> bool:
+        return self.keep(row)
 
 
 class CompensationDetailsStream(UkgRestStream):

@@ -48,7 +48,7 @@ from xlr8_kit.streaming import (
     send_streamed,
 )
 from xlr8_tap_workday import auth as wd_auth
-from xlr8_tap_workday.discovery import ReportSchema, converter, parse_report_xsd
+from xlr8_tap_workday.discovery import ReportSchema, block_converter, converter, parse_report_xsd
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -284,10 +284,17 @@ def iter_report_entries(response: requests.Response) -> Iterator[dict[str, t.Any
     """The report's ``Report_Entry`` items, decoded one by one as the body arrives (numbers with a fraction as
     ``Decimal``): a report of any size is never held whole. A body cut off mid-transfer is asked for again and
     resumed (``xlr8_kit.streaming.body_chunks``) or fails the run; it never ends the report early."""
+    for block in iter_report_blocks(response):
+        yield from block
+
+
+def iter_report_blocks(response: requests.Response) -> Iterator[list[dict[str, t.Any]]]:
+    """``iter_report_entries`` in blocks (``JsonArrayItems.blocks``: the entries one C call decoded, never
+    empty), with the same errors after the same entries."""
     path = urlsplit(response.url).path
     items = JsonArrayItems(body_chunks(response, what="RaaS report"), "Report_Entry")
     try:
-        yield from items
+        yield from items.blocks()
     except JsonStreamError as exc:
         if exc.truncated:
             raise StreamedBodyError(
@@ -457,6 +464,7 @@ class WorkdayRaasStream(WorkdayStream):
         inc = self.spec.incremental
         self.replication_key = inc.replication_key if inc else None
         self._convert = converter(self.report_schema)
+        self._convert_block = block_converter(self.report_schema)
 
     @property
     def authenticator(self) -> t.Any:
@@ -509,9 +517,24 @@ class WorkdayRaasStream(WorkdayStream):
         super().validate_response(response)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        convert = self._convert
-        for entry in iter_report_entries(response):
-            yield convert(entry)
+        # Read lazily by the record loop itself (no ``read_ahead_pages``): the per-block mark is set on the thread
+        # that reads it. A stream that parses pages on another thread would have to return ``MarkedPage``s.
+        yield from self.records_of_blocks(self._converted_blocks(response))
+
+    def _converted_blocks(self, response: requests.Response) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        """The report's records a decoded block at a time, converted column by column (``block_converter``),
+        each block with whether conformance would leave its records as they are (``Conformer.keeps_records``:
+        the loop then spares its per-record check). A block the column step refuses is converted entry by entry,
+        so an error is raised at its own entry, after the records before it."""
+        convert, convert_block = self._convert, self._convert_block
+        keeps = self._conformer.keeps_records
+        for entries in iter_report_blocks(response):
+            records = convert_block(entries)
+            if records is None:
+                for entry in entries:
+                    yield [convert(entry)], False
+            else:
+                yield records, keeps(records)
 
 
 class SoapPaginator(BaseAPIPaginator[tuple[int, str | None] | None]):

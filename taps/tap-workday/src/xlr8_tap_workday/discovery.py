@@ -10,14 +10,17 @@ string the JSON carries.
 from __future__ import annotations
 
 import typing as t
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from itertools import compress, repeat
+from itertools import chain, compress, islice, repeat
+from operator import is_not, setitem
 
 from lxml import etree
 
+from xlr8_kit.columns import text_memo
 from xlr8_kit.soap import local_name, parse_xml
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -244,3 +247,121 @@ def _date(value: t.Any) -> str | None:
         return None
     text = str(value).strip()
     return date.fromisoformat(text[:10]).isoformat()
+
+
+# --- blocks ---------------------------------------------------------------------------------------------------
+
+
+def block_converter(schema: dict[str, t.Any]) -> Callable[[list[t.Any]], list[dict[str, t.Any]] | None]:
+    """A function converting a block of entries (the items of one decoded run of the report) column by column:
+    ``[converter(schema)(entry) for entry in entries]``, or None for a block it leaves to that per-entry
+    conversion (the caller then converts it entry by entry, so an error is raised at its own entry, after the
+    entries before it): an item that is not an object, a value that is not text, null, a list or an object, a
+    list or object where no non-text field takes it, or a conversion that raises. Text fields are kept as they
+    are (the entries are copied in C); each other field present is converted for the whole block at once
+    (``_column_converter``) and set back in place, so the key order is the entry's."""
+    converts = {name: converter(spec) for name, spec in schema.get("properties", {}).items()}
+    columns = tuple(
+        (name, _column_converter(spec, converts[name]))
+        for name, spec in schema.get("properties", {}).items()
+        if converts[name] is not _string
+    )
+
+    def convert_block(entries: list[t.Any]) -> list[dict[str, t.Any]] | None:
+        if not set(map(type, entries)) <= _DICT:
+            return None
+        kinds = list(map(type, chain.from_iterable(map(dict.values, entries))))
+        found = set(kinds)
+        if not found <= _TEXT_OR_CONTAINER:
+            return None
+        containers = (kinds.count(list) if list in found else 0) + (kinds.count(dict) if dict in found else 0)
+        out = list(map(dict, entries))
+        try:
+            for name, convert_column in columns:
+                values = list(map(dict.get, entries, repeat(name), repeat(_ABSENT)))
+                present = list(map(is_not, values, repeat(_ABSENT)))
+                records = out
+                if not all(present):
+                    values = list(compress(values, present))
+                    if not values:
+                        continue
+                    records = list(compress(out, present))
+                if containers:
+                    containers -= sum(map(_CONTAINER.__contains__, map(type, values)))
+                deque(map(setitem, records, repeat(name), convert_column(values)), maxlen=0)
+        except Exception:  # noqa: BLE001 - the per-entry conversion raises its own error at its own entry
+            return None
+        return None if containers else out  # a list or object under a text or unknown field: per entry
+
+    return convert_block
+
+
+_DICT = frozenset({dict})
+_CONTAINER = frozenset({list, dict})
+_TEXT_OR_CONTAINER = frozenset({str, type(None)}) | _CONTAINER
+#: ``dict.get``'s answer for a field an entry leaves out (Workday omits empty fields).
+_ABSENT = object()
+
+
+def _column_converter(
+    spec: dict[str, t.Any], convert: Callable[[t.Any], t.Any]
+) -> Callable[[list[t.Any]], list[t.Any]]:
+    """``lambda values: list(map(convert, values))`` for one non-text field's values across a block, with C
+    loops where the per-value work repeats: booleans and dates through a memo of each distinct text
+    (``xlr8_kit.columns.text_memo``), numbers straight through ``Decimal`` (which strips the same blanks
+    ``_number`` strips) when no value holds a thousands separator, and a list of objects as one block of its
+    items (``block_converter``), regrouped by the lists' lengths."""
+    if convert is _boolean or convert is _date:
+        return _memo_column(convert)
+    if convert is _number:
+        return _number_column
+    types = spec.get("type")
+    kinds = {types} if isinstance(types, str) else set(types or [])
+    items = spec.get("items", {})
+    item_types = items.get("type")
+    item_kinds = {item_types} if isinstance(item_types, str) else set(item_types or [])
+    if "array" in kinds and "object" in item_kinds:
+        convert_items = block_converter(items)
+
+        def objects_column(values: list[t.Any]) -> list[t.Any]:
+            if set(map(type, values)) == _LIST:
+                converted = convert_items(list(chain.from_iterable(values)))
+                if converted is not None:
+                    taken = iter(converted)
+                    return list(map(list, map(islice, repeat(taken), map(len, values))))
+            return list(map(convert, values))
+
+        return objects_column
+    return _each(convert)
+
+
+_LIST = frozenset({list})
+
+
+def _each(convert: Callable[[t.Any], t.Any]) -> Callable[[list[t.Any]], list[t.Any]]:
+    def column(values: list[t.Any]) -> list[t.Any]:
+        return list(map(convert, values))
+
+    return column
+
+
+def _memo_column(convert: Callable[[t.Any], t.Any]) -> Callable[[list[t.Any]], list[t.Any]]:
+    read = text_memo(convert)
+    known: Callable[[t.Any], t.Any] = read.bulk  # type: ignore[attr-defined]  # raises KeyError for a new text
+
+    def column(values: list[t.Any]) -> list[t.Any]:
+        try:
+            return list(map(known, values))
+        except KeyError:
+            return list(map(read, values))
+
+    return column
+
+
+def _number_column(values: list[t.Any]) -> list[t.Any]:
+    if set(map(type, values)) == _STR and "," not in "".join(values):
+        return list(map(Decimal, values))
+    return list(map(_number, values))
+
+
+_STR = frozenset({str})

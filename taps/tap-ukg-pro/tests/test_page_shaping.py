@@ -1,0 +1,156 @@
+"""A REST page shaped whole as it is parsed (column by column) gives what ``shape`` gives each row: values, key
+order, and, for a page it cannot shape, the rows are shaped one by one where the loop takes them, so an error is
+raised at its own row. A page is marked conformed only when the SDK's conformance keeps each of its records."""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.helpers._typing import conform_record_data_types
+
+from xlr8_kit.rest import MarkedPage
+from xlr8_kit.singer_io import loads_exact
+from xlr8_tap_ukg_pro import client as ukg_client
+from xlr8_tap_ukg_pro.tap import TapUkgPro
+
+from .conftest import ukg_config
+
+NAMES = ["employeeID", "companyID", "originalHireDate", "lastHireDate", "dateOfTermination", "dateTimeChanged"]
+VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["", "2024-01-31T00:00:00", "2024-01-31", "2024-01-31T08:00:00.123", "2024-01-31T08:00:00"]),
+    st.sampled_from(["2024-01-31T08:00:00Z", "2024-01-31T08:00:00.5+02:00", "\u0662024-01-31T08:00:00", "x" * 12]),
+    st.integers(-2, 2),
+    st.booleans(),
+    st.just(Decimal("1.5")),
+    st.just(Decimal("NaN")),
+    st.just(1.5),
+    st.lists(st.text(max_size=2), max_size=1),
+    st.dictionaries(st.text(max_size=2), st.text(max_size=2), max_size=1),
+)
+ROW = st.dictionaries(st.sampled_from([*NAMES, "extra"]), VALUES)
+USUAL_ROW = st.fixed_dictionaries(
+    {name: st.one_of(st.none(), st.text(max_size=4), st.sampled_from(["2024-01-31T00:00:00", ""])) for name in NAMES}
+)
+PAGES = st.one_of(
+    st.lists(USUAL_ROW, max_size=5),
+    st.lists(st.one_of(ROW, USUAL_ROW), max_size=5),
+    st.lists(st.one_of(ROW, st.integers(), st.none(), st.text(max_size=2)), max_size=4),
+)
+
+
+@pytest.fixture(scope="module")
+def stream() -> t.Any:
+    """The stream as configured (nothing is requested: the page steps are called directly)."""
+    return TapUkgPro(config=ukg_config("http://127.0.0.1:9"), parse_env_config=False).streams["employment_details"]
+
+
+def _outcome(shape: t.Callable[[t.Any], t.Any], row: t.Any) -> object:
+    try:
+        return ("ok", repr(shape(row)))
+    except Exception as exc:  # the error is part of the contract
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _response(rows: list[t.Any]) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = json.dumps(rows).encode()
+    return response
+
+
+@settings(max_examples=1500, deadline=None)
+@given(PAGES, st.sampled_from([1, 2, 3, 512]))
+def test_a_page_shaped_whole_is_each_row_shaped(stream: t.Any, rows: list[t.Any], shape_rows: int) -> None:
+    with mock.patch.object(ukg_client, "SHAPE_ROWS", shape_rows):
+        _check_page(stream, rows)
+
+
+def _check_page(stream: t.Any, rows: list[t.Any]) -> None:
+    assert stream._shapes_pages
+    expected: list[object] = []
+    for row in rows:
+        expected.append(_outcome(stream.shape, dict(row) if type(row) is dict else row))
+        if expected[-1][0] == "error":
+            break
+    page = stream._shaped_page([dict(row) if type(row) is dict else row for row in rows])
+    if page is not None:
+        assert [("ok", repr(record)) for record in page] == expected
+        assert all(type(record) is dict for record in page)
+        logger = logging.getLogger("x")
+        for record in page if page.conformed else []:
+            sdk = conform_record_data_types(
+                stream.name, dict(record), stream.schema, stream.TYPE_CONFORMANCE_LEVEL, logger
+            )
+            assert repr(sdk) == repr(record)
+        assert page.plain == page.conformed
+    # what the loop gets from the parsed page, through post_process, is each row shaped, up to the first error
+    body = json.dumps(rows, default=float).encode()
+    try:
+        decoded = loads_exact(body)
+    except ValueError:  # NaN: not a body UKG sends
+        return
+    expected = []
+    for row in decoded:
+        expected.append(_outcome(stream.shape, row))
+        if expected[-1][0] == "error":
+            break
+    response = requests.Response()
+    response.status_code = 200
+    response._content = body
+    parsed = stream.parse_response(response)
+    got: list[object] = []
+    for row in parsed:
+        got.append(_outcome(lambda r: stream.post_process(r, None), row))
+        if got[-1][0] == "error":
+            break
+    assert got == expected
+
+
+def test_usual_pages_are_shaped_and_vouched_and_odd_ones_are_not(stream: t.Any) -> None:
+    usual = [{"employeeID": "E1", "originalHireDate": "2024-01-31T00:00:00", "dateTimeChanged": "2024-01-31T08:00:00"}]
+    page = stream.parse_response(_response(usual))
+    assert type(page) is MarkedPage
+    assert page.conformed
+    assert page.plain
+    assert page[0]["originalHireDate"] == "2024-01-31"
+    assert page[0]["dateTimeChanged"] == "2024-01-31T08:00:00+00:00"
+    odd = stream.parse_response(_response([*usual, 7]))
+    assert type(odd) is list
+    assert type(odd[0]) is ukg_client._Unshaped
+    assert stream.post_process(odd[0], None) == page[0]
+    with pytest.raises(AttributeError):
+        stream.post_process(odd[1], None)
+    nan = stream._shaped_page([{**usual[0], "companyID": Decimal("NaN")}])
+    assert nan is not None
+    assert not nan.conformed  # the SDK makes it null
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"employee_status_codes": ["A"]},
+        {"terminated_since": "2019-01-01"},
+        {"filters": "employee where employment_status = 'leave'"},
+    ],
+)
+def test_a_stream_that_filters_rows_shapes_them_one_by_one(extra: dict[str, t.Any]) -> None:
+    """A filter drops rows: a page must keep its length for the empty-page rule, so rows are shaped one by one."""
+    stream = TapUkgPro(config=ukg_config("http://127.0.0.1:9", **extra), parse_env_config=False).streams[
+        "employment_details"
+    ]
+    assert not stream._shapes_pages
+    rows = [{"employeeID": "E1", "employeeStatusCode": "T", "dateOfTermination": "2001-01-01T00:00:00"}]
+    page = stream.parse_response(_response(rows))
+    assert type(page) is list
+    assert type(page[0]) is dict
+    assert stream.post_process(page[0], None) is None
