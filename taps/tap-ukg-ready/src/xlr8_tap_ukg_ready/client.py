@@ -168,6 +168,12 @@ class ReportStream(ReadyBaseStream):
                 yield [{name: read(row.get(name)) for name, read in readers}], False
             return
         conformer = self._conformer
+        # Number columns the writer alone reads may stay the texts it would write (never the replication key).
+        written = (
+            [name for name, kind in self.column_types.items() if kind == "number" and name != self.replication_key]
+            if self.records_written_only
+            else []
+        )
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
@@ -176,7 +182,9 @@ class ReportStream(ReadyBaseStream):
             if names is not header:
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names)
-                build_block = reports.block_builder(self.column_types, names)
+                build_block = reports.block_builder(
+                    self.column_types, names, written=written, vouch=conformer.keeps_columns
+                )
             built = None
             if build_block is not None and all(map(width.__eq__, map(len, block))):
                 built = build_block(block)
