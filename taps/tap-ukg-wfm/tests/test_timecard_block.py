@@ -113,3 +113,42 @@ def test_a_usual_answer_is_built_in_blocks() -> None:
     assert records == list(TimecardsStream.rows(stream, answer))
     assert records[0]["job"] == "Cashier"
     assert records[0]["hours"] == Decimal("8.0")
+
+
+#: Totals shaped as UKG answers them (each field of its usual type), so whole columns take the column steps' C
+#: forms; the odd value ("" dates and paths, whole-number and non-finite amounts) still turns up among them.
+TEXT_TIME = st.sampled_from(["2026-01-05T08:02:00", "2026-01-05T16:30:00+01:00", "2026-01-06T00:00:00", ""])
+USUAL_TOTAL = st.fixed_dictionaries(
+    {
+        "applyDate": st.sampled_from(["2026-01-05", "2026-01-06T00:00:00", "", "2026-1-5"]),
+        "payCode": st.fixed_dictionaries({"qualifier": st.sampled_from(["REG", "OT", ""])}),
+        "amountType": st.just("HOUR"),
+        "amount": st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10), st.sampled_from([8.0, 0.1, 1e-7])
+        ),
+        "startDateTime": TEXT_TIME,
+        "endDateTime": TEXT_TIME,
+        "location": st.fixed_dictionaries({"qualifier": st.sampled_from(["TOR", "ATL"])}),
+        "orgJob": st.fixed_dictionaries({"qualifier": st.sampled_from(["./Acme/CA/TOR/J007", "Cashier", "", "a/"])}),
+        "approved": st.booleans(),
+        "updatedOnDtm": TEXT_TIME,
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({"employee": st.just({"qualifier": "P1"}), "dailyTotals": st.lists(USUAL_TOTAL)}),
+        max_size=3,
+    ),
+    st.sampled_from(["UTC", "America/New_York"]),
+)
+def test_usual_answers_in_blocks_are_rows(answer: t.Any, zone: str) -> None:
+    expected = _outcome(TimecardsStream.rows(_stream(zone), answer))
+    stream = _stream(zone)
+    with mock.patch.object(streams, "BLOCK_ROWS", BLOCK):
+        blocks = TimecardsStream.row_blocks(stream, answer)
+        assert blocks is not None
+        got = _outcome(_from_blocks(blocks))
+    assert repr(got) == repr(expected)

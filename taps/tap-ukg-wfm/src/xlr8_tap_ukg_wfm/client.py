@@ -118,6 +118,26 @@ def utc_text(local: str, zone: tzinfo) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+class _UtcMemo(dict[t.Any, str | None]):
+    """``UkgWfmStream.utc`` of each text, kept (at most ``_UTC_MEMO`` texts, then it starts afresh); a value that
+    is not a text is converted each time and not kept (no other value equals a text key)."""
+
+    __slots__ = ("_zone",)
+
+    def __init__(self, zone: tzinfo) -> None:
+        super().__init__()
+        self._zone = zone
+
+    def __missing__(self, local: t.Any) -> str | None:
+        if type(local) is not str:
+            return utc_text(str(local), self._zone) if local else None
+        found = utc_text(local, self._zone) if local else None
+        if len(self) >= _UTC_MEMO:
+            self.clear()
+        self[local] = found
+        return found
+
+
 class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
     """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``answers``
     (the API calls of a read, in order) and ``rows`` (the records of one answer).
@@ -210,24 +230,9 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         return self.utc_reader()
 
     def utc_reader(self) -> t.Callable[[t.Any], str | None]:
-        """A new ``utc_of``."""
-        zone = self.settings.zone
-        memo: dict[str, str] = {}
-
-        def utc(local: t.Any) -> str | None:
-            if type(local) is not str:
-                return utc_text(str(local), zone) if local else None
-            found = memo.get(local)
-            if found is None:
-                if not local:
-                    return None
-                found = utc_text(local, zone)
-                if len(memo) >= _UTC_MEMO:
-                    memo.clear()
-                memo[local] = found
-            return found
-
-        return utc
+        """A new ``utc_of``: the ``__getitem__`` of a memo of texts (``_UtcMemo``), so a text seen before costs one
+        C lookup, also mapped over a column."""
+        return _UtcMemo(self.settings.zone).__getitem__
 
     def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
         people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)

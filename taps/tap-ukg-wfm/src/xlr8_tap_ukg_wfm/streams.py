@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typing as t
 from datetime import date, datetime
+from decimal import Decimal
 from itertools import repeat
+from operator import getitem, itemgetter
 
 from singer_sdk import typing as th
 
@@ -202,21 +204,21 @@ class TimecardsStream(WindowedStream):
                 return list(map(dict.get, some, repeat(name)))
 
             try:
-                paths = list(map(ref, field("orgJob")))
+                paths = _refs(field("orgJob"))
                 columns: dict[str, list[t.Any]] = dict(
                     zip(
                         keys,
                         (
                             persons,
-                            list(map(as_date, field("applyDate"))),
-                            list(map(ref, field("payCode"))),
+                            _dates(field("applyDate")),
+                            _refs(field("payCode")),
                             field("amountType"),
-                            list(map(number, field("amount"))),
+                            _numbers(field("amount")),
                             list(map(utc, field("startDateTime"))),
                             list(map(utc, field("endDateTime"))),
-                            list(map(ref, field("location"))),
+                            _refs(field("location")),
                             paths,
-                            list(map(_job_of, paths)),
+                            _jobs(paths),
                             field("approved"),
                             list(map(utc, field("updatedOnDtm"))),
                         ),
@@ -257,11 +259,48 @@ class TimecardsStream(WindowedStream):
 
 
 _DICTS = frozenset({dict})
+_STRS = frozenset({str})
+_FLOATS_AND_INTS = frozenset({float, int})
+_FIRST_TEN = slice(None, 10)
+_LAST_PART = itemgetter(2)
 
 
 def _job_of(path: t.Any) -> t.Any:
     """The job of an org job path (its last segment), as ``rows`` gives it."""
     return str(path).rsplit("/", 1)[-1] if path else None
+
+
+# Column forms of the row steps (``TimecardsStream._blocks``): each gives what mapping the step over the column
+# gives, in C for the usual column (all references objects, all dates non-empty texts, all amounts floats), and
+# maps the step itself over any other column (same values, same errors).
+
+
+def _refs(values: list[t.Any]) -> list[t.Any]:
+    """``ref`` of each value."""
+    if set(map(type, values)) <= _DICTS:
+        return list(map(dict.get, values, repeat("qualifier")))
+    return list(map(ref, values))
+
+
+def _dates(values: list[t.Any]) -> list[t.Any]:
+    """``as_date`` of each value."""
+    if set(map(type, values)) <= _STRS and "" not in values:
+        return list(map(getitem, values, repeat(_FIRST_TEN)))
+    return list(map(as_date, values))
+
+
+def _numbers(values: list[t.Any]) -> list[t.Any]:
+    """``number`` of each value."""
+    if set(map(type, values)) <= _FLOATS_AND_INTS:
+        return list(map(Decimal, map(str, values)))
+    return list(map(number, values))
+
+
+def _jobs(paths: list[t.Any]) -> list[t.Any]:
+    """``_job_of`` of each path."""
+    if set(map(type, paths)) <= _STRS and "" not in paths:
+        return list(map(_LAST_PART, map(str.rpartition, paths, repeat("/"))))
+    return list(map(_job_of, paths))
 
 
 class PunchesStream(WindowedStream):
