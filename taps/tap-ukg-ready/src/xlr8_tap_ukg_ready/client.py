@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
+from decimal import Decimal
 from functools import cached_property
+from itertools import repeat
 from urllib.parse import parse_qsl, quote
 
 import requests
@@ -18,8 +20,8 @@ from singer_sdk.pagination import BaseHATEOASPaginator
 from xlr8_kit.columns import ColumnType, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, json_members
-from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import extract_records, loads_exact
+from xlr8_kit.rest import KitRESTStream, MarkedPage
+from xlr8_kit.singer_io import extract_records, loads_marked
 from xlr8_tap_ukg_ready import reports
 
 if t.TYPE_CHECKING:
@@ -112,8 +114,20 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         yield from super().get_records(context)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        data = loads_exact(response.content)
-        yield from extract_records(self.records_jsonpath, data)
+        """The page's rows; for a stream reading pages ahead whose ``post_process`` is this class's, a
+        ``MarkedPage`` saying whether conformance keeps every record ``post_process`` makes of them (its columns
+        computed here column by column, ``Conformer.keeps_columns``): the loop then spares the per-record check."""
+        data, plain = loads_marked(response.content, Decimal)
+        rows = list(extract_records(self.records_jsonpath, data))
+        if not (rows and self.read_ahead_pages and type(self).post_process is ReadyStream.post_process):
+            return rows
+        if not set(map(type, rows)) <= _DICTS:
+            return rows  # ``post_process`` raises at the row that is not an object, as before
+        declared, dates = self._declared, self._dates
+        columns = {name: list(map(dict.get, rows, repeat(name))) for name in declared}
+        for name in dates:
+            columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
+        return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:
@@ -132,6 +146,9 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
             if isinstance(value, str):
                 out[name] = value[:10] or None
         return out if self.keep_record(out) else None
+
+
+_DICTS = frozenset({dict})
 
 
 class ReportStream(ReadyBaseStream):
