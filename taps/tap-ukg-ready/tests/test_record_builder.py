@@ -229,3 +229,34 @@ def test_written_number_columns_are_taken_for_the_usual_block() -> None:
     assert got is not None
     assert got[0] == [{"A": "a", "B": msgspec.Raw("9840.02")}, {"A": "b", "B": msgspec.Raw("-0.50")}]
     assert got[1] == {"A": ("a", "b")}
+
+
+def test_report_blocks_are_marked_by_their_own_columns() -> None:
+    """Each block's mark is what ``keeps_columns`` says of that block's columns, also after a block whose number
+    column was kept as texts (its verdict is not reused for the next block)."""
+    import logging
+    from types import SimpleNamespace
+
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from xlr8_kit.columns import json_schema_for
+    from xlr8_kit.conform import Conformer
+    from xlr8_tap_ukg_ready.client import ReportStream
+
+    column_types: dict[str, t.Any] = {"A": "string", "B": "number"}
+    schema = {"type": "object", "properties": {name: json_schema_for(kind) for name, kind in column_types.items()}}
+    stream = SimpleNamespace(
+        settings=SimpleNamespace(report_format="csv"),
+        _conformer=Conformer("s", schema, TypeConformanceLevel.RECURSIVE, logging.getLogger()),
+        column_types=column_types,
+        records_written_only=True,
+        replication_key=None,
+        report=None,
+    )
+    names = ["A", "B"]
+    blocks = [[["a", "1.50"]], [["b", "1E+400"]], [["c", "2"]], [["d", "1E+400"]]]
+    client = SimpleNamespace(report_blocks=lambda _report: iter([(names, block) for block in blocks]))
+    got = list(ReportStream._typed_blocks(stream, client, []))  # type: ignore[arg-type]
+    assert [marked for _records, marked in got] == [True, False, True, False]
+    assert got[0][0] == [{"A": "a", "B": msgspec.Raw("1.50")}]
+    assert got[1][0] == [{"A": "b", "B": reports.Decimal("1E+400")}]

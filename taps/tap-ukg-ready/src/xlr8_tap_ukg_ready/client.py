@@ -191,6 +191,12 @@ class ReportStream(ReadyBaseStream):
             if self.records_written_only
             else []
         )
+        judged: list[t.Any] = [None, False]  # the values ``vouch`` last judged, and its verdict
+
+        def vouch(values: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+            judged[:] = values, conformer.keeps_columns(values)
+            return t.cast("bool", judged[1])
+
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
@@ -199,15 +205,13 @@ class ReportStream(ReadyBaseStream):
             if names is not header:
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names)
-                build_block = reports.block_builder(
-                    self.column_types, names, written=written, vouch=conformer.keeps_columns
-                )
+                build_block = reports.block_builder(self.column_types, names, written=written, vouch=vouch)
             built = None
             if build_block is not None and all(map(width.__eq__, map(len, block))):
                 built = build_block(block)
             if built is not None:
-                records, values = built
-                yield records, conformer.keeps_columns(values)
+                records, values = built  # judged already when number columns were kept as texts
+                yield records, judged[1] if judged[0] is values else conformer.keeps_columns(values)
                 continue
             for cells in block:
                 if build is not None and len(cells) == width:
