@@ -260,3 +260,24 @@ def written_numbers(cells: t.Sequence[t.Any]) -> list[msgspec.Raw] | None:
 
 
 _STR = frozenset({str})
+
+
+def remembered_verdicts(
+    keeps: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool],
+) -> tuple[
+    t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool], t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool]
+]:
+    """``keeps`` (a stream's ``Conformer.keeps_columns``) as two functions: ``judge``, for a block builder to call
+    on the columns it builds (``cells_block_builder``'s ``vouch``), and ``verdict``, for the columns the builder
+    then returns: what ``judge`` said when it judged those very columns (the same object), else ``keeps`` of them.
+    A block is judged once."""
+    judged: list[t.Any] = [None, False]
+
+    def judge(columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        judged[:] = columns, keeps(columns)
+        return t.cast("bool", judged[1])
+
+    def verdict(columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        return t.cast("bool", judged[1]) if judged[0] is columns else keeps(columns)
+
+    return judge, verdict

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
-from xlr8_kit.columns import ColumnType, schema_of
+from xlr8_kit.columns import ColumnType, remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, json_members
 from xlr8_kit.rest import KitRESTStream, MarkedPage
@@ -191,12 +191,7 @@ class ReportStream(ReadyBaseStream):
             if self.records_written_only
             else []
         )
-        judged: list[t.Any] = [None, False]  # the values ``vouch`` last judged, and its verdict
-
-        def vouch(values: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
-            judged[:] = values, conformer.keeps_columns(values)
-            return t.cast("bool", judged[1])
-
+        vouch, verdict = remembered_verdicts(conformer.keeps_columns)  # a block is judged once
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
@@ -210,8 +205,8 @@ class ReportStream(ReadyBaseStream):
             if build_block is not None and all(map(width.__eq__, map(len, block))):
                 built = build_block(block)
             if built is not None:
-                records, values = built  # judged already when number columns were kept as texts
-                yield records, judged[1] if judged[0] is values else conformer.keeps_columns(values)
+                records, values = built
+                yield records, verdict(values)
                 continue
             for cells in block:
                 if build is not None and len(cells) == width:

@@ -22,6 +22,7 @@ from functools import cached_property
 
 import requests
 
+from xlr8_kit.columns import remembered_verdicts
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
@@ -189,24 +190,29 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         they are or drops them)."""
         conformer = self._conformer
         vouch = type(self).post_process is UniversalFilterMixin.post_process
+        judge, verdict = remembered_verdicts(conformer.keeps_columns)  # a block is judged once
+        # number columns the writer alone reads may stay the texts it would write, in blocks vouched for
+        written = judge if vouch and self.records_written_only else None
 
         def blocks() -> t.Iterator[tuple[t.Iterable[dict[str, t.Any]], bool]]:
             for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
-                built = self.row_blocks(answer)
+                built = self.row_blocks(answer, judge=written)
                 if built is None:
                     yield self.rows(answer), False
                     continue
                 for records, columns in built:
-                    yield records, vouch and columns is not None and conformer.keeps_columns(columns)
+                    yield records, vouch and columns is not None and verdict(columns)
 
         yield from self.records_of_blocks(blocks())
 
     def row_blocks(
-        self, answer: t.Any
+        self, answer: t.Any, *, judge: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None
     ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]] | None:
         """``self.rows(answer)`` in blocks built column by column, each with its keys' values (None for a block
         given row by row); None when the stream does not build blocks, or not for this answer (``rows`` then
-        reads it)."""
+        reads it). With ``judge`` (the records are only ever written, ``records_written_only``), a number column
+        may be given as the texts the writer would write when ``judge`` vouches for the block's other columns
+        (``xlr8_kit.columns.cells_block_builder``'s ``written``); the column is then left out of the values."""
         return None
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
