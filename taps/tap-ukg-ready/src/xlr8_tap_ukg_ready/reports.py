@@ -261,11 +261,16 @@ def read_csv_blocks(response: requests.Response, size: int = BLOCK_ROWS) -> Iter
 
     def line_lists() -> Iterator[list[str]]:
         pending = ""
+        quoted = False  # a quote seen so far: the reader may be inside a quoted field at a line's end
         for chunk in body_chunks(response, what="report"):  # a cut is asked for again and resumed
-            pending += decoder.decode(chunk)
+            text = decoder.decode(chunk)
+            quoted = quoted or '"' in text
+            pending += text
             *complete, pending = pending.split("\n")
             if complete:
-                yield list(map(operator.add, complete, repeat("\n")))
+                # Before any quote the reader ends a row at each line's end with or without its newline (the
+                # newline only matters inside a quoted field), so the lines go as they were cut.
+                yield list(map(operator.add, complete, repeat("\n"))) if quoted else complete
         pending += decoder.decode(b"", final=True)
         if pending:
             yield [pending]
