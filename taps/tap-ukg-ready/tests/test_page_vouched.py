@@ -77,3 +77,17 @@ def test_a_row_that_is_not_an_object_is_left_to_post_process() -> None:
     page = _STREAM.parse_response(SimpleNamespace(content=_body([{"id": 1}, 5])))  # type: ignore[arg-type]
     assert type(page) is list
     assert page == [{"id": 1}, 5]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(ROW, USUAL_ROW))
+def test_post_process_is_the_declared_columns_of_the_row(row: dict[str, t.Any]) -> None:
+    """``post_process`` gives what the projection it replaced gave (main ea609d0): the declared columns in order,
+    a date column's text cut to its date (empty: None)."""
+    declared = tuple(_STREAM.schema["properties"])
+    expected = dict(zip(declared, map(row.get, declared), strict=True))
+    for name in _STREAM._dates:
+        value = expected[name]
+        if isinstance(value, str):
+            expected[name] = value[:10] or None
+    assert repr(_STREAM.post_process(dict(row))) == repr(expected)

@@ -139,8 +139,8 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
-        declared = self._declared
-        out = dict(zip(declared, map(row.get, declared), strict=True))
+        get = row.get
+        out = {name: get(name) for name in self._declared}  # faster than dict(zip(names, map(get, names)))
         for name in self._dates:
             value = out[name]
             if isinstance(value, str):
