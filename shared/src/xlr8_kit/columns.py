@@ -7,8 +7,12 @@ Codes: ``s`` string, ``i`` integer, ``n`` number, ``b`` boolean, ``o`` object (a
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
+from decimal import Decimal
 from itertools import repeat
+
+import msgspec
 
 #: Type codes used by stream declarations; every column may be null.
 TYPE_CODES: dict[str, dict[str, t.Any]] = {
@@ -112,6 +116,8 @@ def cells_block_builder(
     readers: t.Mapping[str, t.Callable[[t.Any], t.Any]],
     *,
     empty_is_none: bool,
+    written: t.Collection[str] = (),
+    vouch: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
 ) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None]:
     """``cells_record_builder`` for a block of rows, column by column: the records of rows that each have one cell
     per ``header`` name (what ``cells_record_builder`` gives row by row, same keys in the same order), and each
@@ -122,11 +128,27 @@ def cells_block_builder(
     mapped over the whole column first. If it raises, the reader is mapped over the column (with
     ``empty_is_none``: over the non-empty cells). If that raises too, the block gives None, and the caller types
     those rows one by one with ``cells_record_builder``, which raises the same error at the same row, after
-    the same rows before it."""
+    the same rows before it.
+
+    ``written`` (with ``vouch``, the stream's ``Conformer.keeps_columns``): columns whose records are only ever
+    written by the kit's writer (``KitRESTStream.records_written_only``; never a replication key). A column of
+    them whose reader's ``bulk`` is ``Decimal`` and whose cells ``written_numbers`` accepts is given as those
+    texts (``msgspec.Raw``: the bytes the writer would write for each Decimal, which conformance keeps as they
+    are) when ``vouch`` says conformance keeps the block's other columns; that column is then left out of the
+    values returned (``keeps_columns`` of them is the same). Otherwise the column is read as without
+    ``written``."""
     where = {name: index for index, name in enumerate(header)}
     keys = tuple(columns)
-    plan = tuple((name, where[name], readers.get(name), getattr(readers.get(name), "bulk", None)) for name in keys)
-    none_if_empty = {"": None}.get
+    plan = tuple(
+        (
+            name,
+            where[name],
+            readers.get(name),
+            getattr(readers.get(name), "bulk", None),
+            vouch is not None and name in written and getattr(readers.get(name), "bulk", None) is Decimal,
+        )
+        for name in keys
+    )
 
     def build_block(rows: list[list[str]]) -> tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None:
         if not keys or not rows:
@@ -138,31 +160,124 @@ def cells_block_builder(
         if len(by_position) != len(header):
             return None
         values: dict[str, t.Sequence[t.Any]] = {}
-        for name, index, read, bulk in plan:
+        texts: dict[str, t.Sequence[t.Any]] = {}
+        for name, index, read, bulk, as_text in plan:
             cells: t.Sequence[t.Any] = by_position[index]
-            if empty_is_none:
-                cells = list(map(none_if_empty, cells, cells))
+            if as_text:
+                raw = written_numbers(cells)
+                if raw is not None:
+                    texts[name] = raw
+                    continue
             if read is None:
-                values[name] = cells
+                values[name] = list(map(none_if_empty, cells, cells)) if empty_is_none else cells
                 continue
-            converted: list[t.Any] | None = None
-            if bulk is not None:
-                try:
-                    converted = list(map(bulk, cells))
-                except Exception:  # noqa: BLE001 - the reader decides (and raises its own error) below
-                    converted = None
+            converted = _converted(cells, read, bulk, empty_is_none=empty_is_none)
             if converted is None:
-                try:
-                    if not empty_is_none:
-                        converted = list(map(read, cells))
-                    elif cells.count(None) == len(cells):
-                        converted = list(cells)
-                    else:
-                        converted = [None if cell is None else read(cell) for cell in cells]
-                except Exception:  # noqa: BLE001 - typed row by row by the caller, which raises it in place
-                    return None
+                return None
             values[name] = converted
+        if texts:
+            assert vouch is not None  # as_text
+            if not vouch(values):  # the block's records are conformed: Decimals, as without ``written``
+                for name in texts:
+                    _, index, read, bulk, _ = plan[keys.index(name)]
+                    assert read is not None  # a number reader (``bulk`` is Decimal)
+                    converted = _converted(by_position[index], read, bulk, empty_is_none=empty_is_none)
+                    if converted is None:
+                        return None
+                    values[name] = converted
+                values = {name: values[name] for name in keys}  # in the records' key order
+                texts = {}
+            order = {**dict.fromkeys(keys), **values, **texts}  # the records' key order
+            records = list(map(dict, map(zip, repeat(keys), zip(*order.values(), strict=True))))
+            return records, values
         records = list(map(dict, map(zip, repeat(keys), zip(*values.values(), strict=True))))
         return records, values
 
     return build_block
+
+
+def _converted(
+    cells: t.Sequence[t.Any],
+    read: t.Callable[[t.Any], t.Any],
+    bulk: t.Callable[[t.Any], t.Any] | None,
+    *,
+    empty_is_none: bool,
+) -> list[t.Any] | None:
+    """A column's cells through its reader (``cells_block_builder``): ``bulk`` mapped first; None when the reader
+    raises for a cell (the caller then types the rows one by one)."""
+    if empty_is_none:
+        cells = list(map(none_if_empty, cells, cells))
+    if bulk is not None:
+        with contextlib.suppress(Exception):  # the reader decides (and raises its own error) below
+            return list(map(bulk, cells))
+    try:
+        if not empty_is_none:
+            return list(map(read, cells))
+        if cells.count(None) == len(cells):
+            return list(cells)
+        return [None if cell is None else read(cell) for cell in cells]
+    except Exception:  # noqa: BLE001 - typed row by row by the caller, which raises it in place
+        return None
+
+
+none_if_empty = {"": None}.get
+
+#: The only characters of a column ``written_numbers`` takes (cells joined by commas).
+_NUMBER_BYTES = b"0123456789.-,"
+#: Fractions whose ``Decimal`` text has an exponent (first significant digit past the sixth place; zero with more
+#: than six places), after a separating comma.
+_TINY_FRACTIONS = (",0.000000", ",-0.000000")
+#: Longest cell ``written_numbers`` takes: its Decimal is then below 10**300 in magnitude, finite as a float (what
+#: conformance asks of a Decimal it keeps).
+_WRITTEN_TEXT_MAX = 300
+_JSON_NUMBERS = msgspec.json.Decoder(list[float])
+
+
+def written_numbers(cells: t.Sequence[t.Any]) -> list[msgspec.Raw] | None:
+    """The cells as ``msgspec.Raw`` texts when, for every cell, the kit's writer writes ``Decimal(cell)`` as the
+    cell's own text and conformance keeps that Decimal as it is: every cell a JSON number without exponent or
+    surrounding whitespace (``-?(0|[1-9][0-9]*)(.[0-9]+)?``: what ``str(Decimal(cell))`` gives back unchanged,
+    except a fraction whose first significant digit is past the sixth place), at most ``_WRITTEN_TEXT_MAX``
+    characters (finite as a float). None (read them as Decimals) otherwise, also for no cells or an empty cell.
+    The checks run in C over the column joined: only digits, ``.`` and ``-``, then msgspec's JSON grammar."""
+    if not cells or not set(map(type, cells)) <= _STR:
+        return None
+    joined = ",".join(cells)
+    if (
+        not joined.isascii()
+        or joined.encode().translate(None, _NUMBER_BYTES)
+        or joined.count(",") != len(cells) - 1
+        or any(map(("," + joined).__contains__, _TINY_FRACTIONS))
+        or max(map(len, cells)) > _WRITTEN_TEXT_MAX
+    ):
+        return None
+    try:
+        if len(_JSON_NUMBERS.decode("[" + joined + "]")) != len(cells):  # a lone empty cell reads as no number
+            return None
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return list(map(msgspec.Raw, cells))
+
+
+_STR = frozenset({str})
+
+
+def remembered_verdicts(
+    keeps: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool],
+) -> tuple[
+    t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool], t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool]
+]:
+    """``keeps`` (a stream's ``Conformer.keeps_columns``) as two functions: ``judge``, for a block builder to call
+    on the columns it builds (``cells_block_builder``'s ``vouch``), and ``verdict``, for the columns the builder
+    then returns: what ``judge`` said when it judged those very columns (the same object), else ``keeps`` of them.
+    A block is judged once."""
+    judged: list[t.Any] = [None, False]
+
+    def judge(columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        judged[:] = columns, keeps(columns)
+        return t.cast("bool", judged[1])
+
+    def verdict(columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        return t.cast("bool", judged[1]) if judged[0] is columns else keeps(columns)
+
+    return judge, verdict

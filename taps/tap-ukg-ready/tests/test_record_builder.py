@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing as t
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,3 +159,104 @@ def test_csv_blocks_are_the_rows_read_one_by_one(
         assert 0 < len(block) <= size
         flattened.extend((names, cells) for cells in block)
     assert flattened == expected
+
+
+NUMBER_TEXT = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
+    st.sampled_from(["", "12", "1.50", "-0", "0.0000001", "01", "NaN", "1e400", "x", " 7 "]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(NAMES), st.sampled_from(KINDS), min_size=1),
+    st.lists(st.lists(st.one_of(NUMBER_TEXT, CELL_TEXT), min_size=len(NAMES), max_size=len(NAMES)), max_size=5),
+    st.sets(st.sampled_from(NAMES)),
+    st.booleans(),
+)
+def test_written_number_columns_write_what_decimals_write(
+    column_types: dict[str, t.Any], rows: list[list[str]], written: set[str], vouching: bool
+) -> None:
+    """With ``written`` number columns, a block's records hold those columns' texts only when the rest of the block
+    is vouched (``keeps_columns``, here the real conformer's or one that refuses): written, they are the same
+    bytes in the same key order as the Decimals the block builder gives without ``written``; not vouched, the
+    records are those very records."""
+    import logging
+
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from xlr8_kit.columns import json_schema_for
+    from xlr8_kit.conform import Conformer
+    from xlr8_kit.singer_io import _ENCODER
+
+    schema = {"type": "object", "properties": {name: json_schema_for(kind) for name, kind in column_types.items()}}
+    conformer = Conformer("s", schema, TypeConformanceLevel.RECURSIVE, logging.getLogger())
+    asked: list[bool] = []
+
+    def vouch(values: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        asked.append(conformer.keeps_columns(values) and vouching)
+        return asked[-1]
+
+    plain = reports.block_builder(column_types, NAMES)
+    texts = reports.block_builder(column_types, NAMES, written=written, vouch=vouch)
+    assert plain is not None
+    assert texts is not None
+    expected, got = plain(rows), texts(rows)
+    if expected is None or got is None:
+        assert expected is None
+        assert got is None
+        return
+    records, values = got
+    raw = {name for record in records for name, value in record.items() if type(value) is msgspec.Raw}
+    assert raw <= {name for name in written if column_types.get(name) == "number"}
+    assert [list(record) for record in records] == [list(record) for record in expected[0]]
+    if not raw:
+        assert repr(got) == repr(expected)
+        return
+    assert asked == [True]
+    assert conformer.keeps_columns(expected[1])  # the Decimals would have been vouched for too
+    assert _ENCODER.encode(records) == _ENCODER.encode(expected[0])
+    assert {name: list(column) for name, column in values.items()} == {
+        name: list(column) for name, column in expected[1].items() if name not in raw
+    }
+
+
+def test_written_number_columns_are_taken_for_the_usual_block() -> None:
+    """Not a check that can only refuse: a block of amounts is written as its texts."""
+    build = reports.block_builder({"A": "string", "B": "number"}, ["A", "B"], written={"B"}, vouch=lambda _values: True)
+    assert build is not None
+    got = build([["a", "9840.02"], ["b", "-0.50"]])
+    assert got is not None
+    assert got[0] == [{"A": "a", "B": msgspec.Raw("9840.02")}, {"A": "b", "B": msgspec.Raw("-0.50")}]
+    assert got[1] == {"A": ("a", "b")}
+
+
+def test_report_blocks_are_marked_by_their_own_columns() -> None:
+    """Each block's mark is what ``keeps_columns`` says of that block's columns, also after a block whose number
+    column was kept as texts (its verdict is not reused for the next block)."""
+    import logging
+    from types import SimpleNamespace
+
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from xlr8_kit.columns import json_schema_for
+    from xlr8_kit.conform import Conformer
+    from xlr8_tap_ukg_ready.client import ReportStream
+
+    column_types: dict[str, t.Any] = {"A": "string", "B": "number"}
+    schema = {"type": "object", "properties": {name: json_schema_for(kind) for name, kind in column_types.items()}}
+    stream = SimpleNamespace(
+        settings=SimpleNamespace(report_format="csv"),
+        _conformer=Conformer("s", schema, TypeConformanceLevel.RECURSIVE, logging.getLogger()),
+        column_types=column_types,
+        records_written_only=True,
+        replication_key=None,
+        report=None,
+    )
+    names = ["A", "B"]
+    blocks = [[["a", "1.50"]], [["b", "1E+400"]], [["c", "2"]], [["d", "1E+400"]]]
+    client = SimpleNamespace(report_blocks=lambda _report: iter([(names, block) for block in blocks]))
+    got = list(ReportStream._typed_blocks(stream, client, []))  # type: ignore[arg-type]
+    assert [marked for _records, marked in got] == [True, False, True, False]
+    assert got[0][0] == [{"A": "a", "B": msgspec.Raw("1.50")}]
+    assert got[1][0] == [{"A": "b", "B": reports.Decimal("1E+400")}]

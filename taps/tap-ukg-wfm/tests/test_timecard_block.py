@@ -48,7 +48,7 @@ def _stream(zone: str) -> t.Any:
     stream.utc_of = UkgWfmStream.utc_reader(stream)  # type: ignore[arg-type]
     stream._KEYS = TimecardsStream._KEYS
     stream._row = lambda person, total, utc: TimecardsStream._row(stream, person, total, utc)  # type: ignore[arg-type]
-    stream._blocks = lambda people, totals: TimecardsStream._blocks(stream, people, totals)  # type: ignore[arg-type]
+    stream._blocks = lambda people, totals, judge=None: TimecardsStream._blocks(stream, people, totals, judge)  # type: ignore[arg-type]
     return stream
 
 
@@ -113,3 +113,107 @@ def test_a_usual_answer_is_built_in_blocks() -> None:
     assert records == list(TimecardsStream.rows(stream, answer))
     assert records[0]["job"] == "Cashier"
     assert records[0]["hours"] == Decimal("8.0")
+
+
+#: Totals shaped as UKG answers them (each field of its usual type), so whole columns take the column steps' C
+#: forms; the odd value ("" dates and paths, whole-number and non-finite amounts) still turns up among them.
+TEXT_TIME = st.sampled_from(["2026-01-05T08:02:00", "2026-01-05T16:30:00+01:00", "2026-01-06T00:00:00", ""])
+USUAL_TOTAL = st.fixed_dictionaries(
+    {
+        "applyDate": st.sampled_from(["2026-01-05", "2026-01-06T00:00:00", "", "2026-1-5"]),
+        "payCode": st.fixed_dictionaries({"qualifier": st.sampled_from(["REG", "OT", ""])}),
+        "amountType": st.just("HOUR"),
+        "amount": st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10), st.sampled_from([8.0, 0.1, 1e-7])
+        ),
+        "startDateTime": TEXT_TIME,
+        "endDateTime": TEXT_TIME,
+        "location": st.fixed_dictionaries({"qualifier": st.sampled_from(["TOR", "ATL"])}),
+        "orgJob": st.fixed_dictionaries({"qualifier": st.sampled_from(["./Acme/CA/TOR/J007", "Cashier", "", "a/"])}),
+        "approved": st.booleans(),
+        "updatedOnDtm": TEXT_TIME,
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({"employee": st.just({"qualifier": "P1"}), "dailyTotals": st.lists(USUAL_TOTAL)}),
+        max_size=3,
+    ),
+    st.sampled_from(["UTC", "America/New_York"]),
+)
+def test_usual_answers_in_blocks_are_rows(answer: t.Any, zone: str) -> None:
+    expected = _outcome(TimecardsStream.rows(_stream(zone), answer))
+    stream = _stream(zone)
+    with mock.patch.object(streams, "BLOCK_ROWS", BLOCK):
+        blocks = TimecardsStream.row_blocks(stream, answer)
+        assert blocks is not None
+        got = _outcome(_from_blocks(blocks))
+    assert repr(got) == repr(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries({"employee": st.just({"qualifier": "P1"}), "dailyTotals": st.lists(USUAL_TOTAL)}),
+        max_size=3,
+    ),
+    st.booleans(),
+)
+def test_written_hours_are_the_bytes_of_their_decimals(answer: t.Any, vouching: bool) -> None:
+    """With a judge (records only written), an amount column is kept as the texts the writer writes for its
+    Decimals only in a block the judge vouches for (its other columns): the same bytes in the same key order as
+    ``rows`` gives, and the values then leave that column out; a block not vouched for is built as without."""
+    import logging
+
+    import msgspec
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from xlr8_kit.conform import Conformer
+    from xlr8_kit.singer_io import _ENCODER
+
+    conformer = Conformer("timecards", TimecardsStream.schema, TypeConformanceLevel.RECURSIVE, logging.getLogger())
+    judged: list[bool] = []
+
+    def judge(columns: t.Mapping[str, t.Sequence[t.Any]]) -> bool:
+        assert "hours" not in columns
+        judged.append(conformer.keeps_columns(columns) and vouching)
+        return judged[-1]
+
+    expected = list(TimecardsStream.rows(_stream("UTC"), answer))
+    with mock.patch.object(streams, "BLOCK_ROWS", BLOCK):
+        plain = TimecardsStream.row_blocks(_stream("UTC"), answer)
+        blocks = TimecardsStream.row_blocks(_stream("UTC"), answer, judge=judge)
+        assert plain is not None
+        assert blocks is not None
+        built, reference = list(blocks), list(plain)
+    assert len(built) == len(reference)
+    got = [record for records, _columns in built for record in records]
+    assert [list(record) for record in got] == [list(record) for record in expected]
+    for (records, columns), (plain_records, plain_columns) in zip(built, reference, strict=True):
+        written = any(type(record["hours"]) is msgspec.Raw for record in records)
+        if not written:
+            assert repr((records, columns)) == repr((plain_records, plain_columns))
+            continue
+        assert vouching  # only in a block the judge vouched for
+        assert all(type(record["hours"]) is msgspec.Raw for record in records)
+        assert _ENCODER.encode(records) == _ENCODER.encode(plain_records)
+        assert plain_columns is not None
+        assert columns == {name: values for name, values in plain_columns.items() if name != "hours"}
+        assert conformer.keeps_columns(plain_columns)
+
+
+def test_usual_hours_are_written_as_their_texts() -> None:
+    """Not a check that can only say no: whole and fractional hours are kept as their texts when vouched for."""
+    import msgspec
+
+    total = {"applyDate": "2026-01-05", "amount": 8.0, "approved": True}
+    answer = [
+        {"employee": {"qualifier": "P1"}, "dailyTotals": [total, {**total, "amount": 7.75}, {**total, "amount": 2}]}
+    ]
+    blocks = TimecardsStream.row_blocks(_stream("UTC"), answer, judge=lambda _columns: True)
+    assert blocks is not None
+    records = [record for block, _columns in blocks for record in block]
+    assert [record["hours"] for record in records] == [msgspec.Raw("8.0"), msgspec.Raw("7.75"), msgspec.Raw("2")]

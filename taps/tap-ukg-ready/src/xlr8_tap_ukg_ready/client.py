@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
+from decimal import Decimal
 from functools import cached_property
+from itertools import repeat
 from urllib.parse import parse_qsl, quote
 
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
-from xlr8_kit.columns import ColumnType, schema_of
+from xlr8_kit.columns import ColumnType, remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, json_members
-from xlr8_kit.rest import KitRESTStream
-from xlr8_kit.singer_io import extract_records, loads_exact
+from xlr8_kit.rest import KitRESTStream, MarkedPage
+from xlr8_kit.singer_io import extract_records, loads_marked
 from xlr8_tap_ukg_ready import reports
 
 if t.TYPE_CHECKING:
@@ -112,8 +114,20 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         yield from super().get_records(context)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        data = loads_exact(response.content)
-        yield from extract_records(self.records_jsonpath, data)
+        """The page's rows; for a stream reading pages ahead whose ``post_process`` is this class's, a
+        ``MarkedPage`` saying whether conformance keeps every record ``post_process`` makes of them (its columns
+        computed here column by column, ``Conformer.keeps_columns``): the loop then spares the per-record check."""
+        data, plain = loads_marked(response.content, Decimal)
+        rows = list(extract_records(self.records_jsonpath, data))
+        if not (rows and self.read_ahead_pages and type(self).post_process is ReadyStream.post_process):
+            return rows
+        if not set(map(type, rows)) <= _DICTS:
+            return rows  # ``post_process`` raises at the row that is not an object, as before
+        declared, dates = self._declared, self._dates
+        columns = {name: list(map(dict.get, rows, repeat(name))) for name in declared}
+        for name in dates:
+            columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
+        return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:
@@ -125,13 +139,16 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
         """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
-        declared = self._declared
-        out = dict(zip(declared, map(row.get, declared), strict=True))
+        get = row.get
+        out = {name: get(name) for name in self._declared}  # faster than dict(zip(names, map(get, names)))
         for name in self._dates:
             value = out[name]
             if isinstance(value, str):
                 out[name] = value[:10] or None
         return out if self.keep_record(out) else None
+
+
+_DICTS = frozenset({dict})
 
 
 class ReportStream(ReadyBaseStream):
@@ -150,6 +167,9 @@ class ReportStream(ReadyBaseStream):
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
         with closing(self.records_of_blocks(self._typed_blocks(client, readers))) as records:  # marks cleared
+            if since is None or not key:
+                yield from records  # no bookmark to compare with: no step per record here
+                return
             for record in records:
                 if since is not None and key and (record[key] is None or record[key] < since):
                     continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
@@ -168,6 +188,13 @@ class ReportStream(ReadyBaseStream):
                 yield [{name: read(row.get(name)) for name, read in readers}], False
             return
         conformer = self._conformer
+        # Number columns the writer alone reads may stay the texts it would write (never the replication key).
+        written = (
+            [name for name, kind in self.column_types.items() if kind == "number" and name != self.replication_key]
+            if self.records_written_only
+            else []
+        )
+        vouch, verdict = remembered_verdicts(conformer.keeps_columns)  # a block is judged once
         header: list[str] | None = None
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
@@ -176,13 +203,13 @@ class ReportStream(ReadyBaseStream):
             if names is not header:
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names)
-                build_block = reports.block_builder(self.column_types, names)
+                build_block = reports.block_builder(self.column_types, names, written=written, vouch=vouch)
             built = None
             if build_block is not None and all(map(width.__eq__, map(len, block))):
                 built = build_block(block)
             if built is not None:
                 records, values = built
-                yield records, conformer.keeps_columns(values)
+                yield records, verdict(values)
                 continue
             for cells in block:
                 if build is not None and len(cells) == width:

@@ -261,11 +261,16 @@ def read_csv_blocks(response: requests.Response, size: int = BLOCK_ROWS) -> Iter
 
     def line_lists() -> Iterator[list[str]]:
         pending = ""
+        quoted = False  # a quote seen so far: the reader may be inside a quoted field at a line's end
         for chunk in body_chunks(response, what="report"):  # a cut is asked for again and resumed
-            pending += decoder.decode(chunk)
+            text = decoder.decode(chunk)
+            quoted = quoted or '"' in text
+            pending += text
             *complete, pending = pending.split("\n")
             if complete:
-                yield list(map(operator.add, complete, repeat("\n")))
+                # Before any quote the reader ends a row at each line's end with or without its newline (the
+                # newline only matters inside a quoted field), so the lines go as they were cut.
+                yield list(map(operator.add, complete, repeat("\n"))) if quoted else complete
         pending += decoder.decode(b"", final=True)
         if pending:
             yield [pending]
@@ -307,11 +312,17 @@ def record_builder(
 
 
 def block_builder(
-    column_types: dict[str, ColumnType], names: list[str]
+    column_types: dict[str, ColumnType],
+    names: list[str],
+    *,
+    written: t.Collection[str] = (),
+    vouch: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
 ) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None] | None:
     """``record_builder`` for a block of rows, each with one cell per name, column by column
-    (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``, row by row)."""
+    (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``, row by row;
+    number columns in ``written`` given as the texts the writer would write when ``vouch`` vouches for the
+    rest)."""
     if not set(column_types) <= set(names):
         return None
     readers = {name: cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}
-    return cells_block_builder(names, list(column_types), readers, empty_is_none=False)
+    return cells_block_builder(names, list(column_types), readers, empty_is_none=False, written=written, vouch=vouch)

@@ -22,6 +22,7 @@ from functools import cached_property
 
 import requests
 
+from xlr8_kit.columns import remembered_verdicts
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
@@ -118,6 +119,26 @@ def utc_text(local: str, zone: tzinfo) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+class _UtcMemo(dict[t.Any, str | None]):
+    """``UkgWfmStream.utc`` of each text, kept (at most ``_UTC_MEMO`` texts, then it starts afresh); a value that
+    is not a text is converted each time and not kept (no other value equals a text key)."""
+
+    __slots__ = ("_zone",)
+
+    def __init__(self, zone: tzinfo) -> None:
+        super().__init__()
+        self._zone = zone
+
+    def __missing__(self, local: t.Any) -> str | None:
+        if type(local) is not str:
+            return utc_text(str(local), self._zone) if local else None
+        found = utc_text(local, self._zone) if local else None
+        if len(self) >= _UTC_MEMO:
+            self.clear()
+        self[local] = found
+        return found
+
+
 class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
     """One UKG WFM resource. Subclasses declare name, keys, schema and annotations and implement ``answers``
     (the API calls of a read, in order) and ``rows`` (the records of one answer).
@@ -169,24 +190,29 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         they are or drops them)."""
         conformer = self._conformer
         vouch = type(self).post_process is UniversalFilterMixin.post_process
+        judge, verdict = remembered_verdicts(conformer.keeps_columns)  # a block is judged once
+        # number columns the writer alone reads may stay the texts it would write, in blocks vouched for
+        written = judge if vouch and self.records_written_only else None
 
         def blocks() -> t.Iterator[tuple[t.Iterable[dict[str, t.Any]], bool]]:
             for answer in read_ahead(self.answers(context), name=f"xlr8-{self.name}"):
-                built = self.row_blocks(answer)
+                built = self.row_blocks(answer, judge=written)
                 if built is None:
                     yield self.rows(answer), False
                     continue
                 for records, columns in built:
-                    yield records, vouch and columns is not None and conformer.keeps_columns(columns)
+                    yield records, vouch and columns is not None and verdict(columns)
 
         yield from self.records_of_blocks(blocks())
 
     def row_blocks(
-        self, answer: t.Any
+        self, answer: t.Any, *, judge: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None
     ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]] | None:
         """``self.rows(answer)`` in blocks built column by column, each with its keys' values (None for a block
         given row by row); None when the stream does not build blocks, or not for this answer (``rows`` then
-        reads it)."""
+        reads it). With ``judge`` (the records are only ever written, ``records_written_only``), a number column
+        may be given as the texts the writer would write when ``judge`` vouches for the block's other columns
+        (``xlr8_kit.columns.cells_block_builder``'s ``written``); the column is then left out of the values."""
         return None
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
@@ -210,24 +236,9 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         return self.utc_reader()
 
     def utc_reader(self) -> t.Callable[[t.Any], str | None]:
-        """A new ``utc_of``."""
-        zone = self.settings.zone
-        memo: dict[str, str] = {}
-
-        def utc(local: t.Any) -> str | None:
-            if type(local) is not str:
-                return utc_text(str(local), zone) if local else None
-            found = memo.get(local)
-            if found is None:
-                if not local:
-                    return None
-                found = utc_text(local, zone)
-                if len(memo) >= _UTC_MEMO:
-                    memo.clear()
-                memo[local] = found
-            return found
-
-        return utc
+        """A new ``utc_of``: the ``__getitem__`` of a memo of texts (``_UtcMemo``), so a text seen before costs one
+        C lookup, also mapped over a column."""
+        return _UtcMemo(self.settings.zone).__getitem__
 
     def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
         people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)

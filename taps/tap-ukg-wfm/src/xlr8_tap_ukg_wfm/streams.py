@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import typing as t
 from datetime import date, datetime
+from decimal import Decimal
 from itertools import repeat
+from operator import getitem, itemgetter
 
 from singer_sdk import typing as th
 
-from xlr8_kit.columns import BLOCK_ROWS
+from xlr8_kit.columns import BLOCK_ROWS, written_numbers
 from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
@@ -170,7 +172,7 @@ class TimecardsStream(WindowedStream):
     )
 
     def row_blocks(
-        self, answer: t.Any
+        self, answer: t.Any, *, judge: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None
     ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]] | None:
         """``self.rows(answer)`` in blocks of up to ``BLOCK_ROWS`` records, each built column by column (each
         field of its daily totals read by one C loop, each conversion mapped over its column), with each key's
@@ -187,10 +189,13 @@ class TimecardsStream(WindowedStream):
                 return None
             totals += found
             people += repeat(ref(card.get("employee")), len(found))
-        return self._blocks(people, totals)
+        return self._blocks(people, totals, judge)
 
     def _blocks(
-        self, people: list[t.Any], totals: list[dict[str, t.Any]]
+        self,
+        people: list[t.Any],
+        totals: list[dict[str, t.Any]],
+        judge: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
     ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]]:
         utc = self.utc_of
         keys = self._KEYS
@@ -202,32 +207,38 @@ class TimecardsStream(WindowedStream):
                 return list(map(dict.get, some, repeat(name)))
 
             try:
-                paths = list(map(ref, field("orgJob")))
-                columns: dict[str, list[t.Any]] = dict(
-                    zip(
-                        keys,
-                        (
-                            persons,
-                            list(map(as_date, field("applyDate"))),
-                            list(map(ref, field("payCode"))),
-                            field("amountType"),
-                            list(map(number, field("amount"))),
-                            list(map(utc, field("startDateTime"))),
-                            list(map(utc, field("endDateTime"))),
-                            list(map(ref, field("location"))),
-                            paths,
-                            list(map(_job_of, paths)),
-                            field("approved"),
-                            list(map(utc, field("updatedOnDtm"))),
-                        ),
-                        strict=True,
-                    )
-                )
+                paths = _refs(field("orgJob"))
+                amounts = field("amount")
+                texts = None
+                if judge is not None and set(map(type, amounts)) <= _FLOATS_AND_INTS:
+                    texts = written_numbers(list(map(str, amounts)))  # ``number``'s Decimal texts, as written
+                values = [
+                    persons,
+                    _dates(field("applyDate")),
+                    _refs(field("payCode")),
+                    field("amountType"),
+                    [] if texts is not None else _numbers(amounts),
+                    list(map(utc, field("startDateTime"))),
+                    list(map(utc, field("endDateTime"))),
+                    _refs(field("location")),
+                    paths,
+                    _jobs(paths),
+                    field("approved"),
+                    list(map(utc, field("updatedOnDtm"))),
+                ]
+                columns: dict[str, list[t.Any]] = dict(zip(keys, values, strict=True))
+                if texts is not None:
+                    del columns[_HOURS]
+                    if judge is not None and judge(columns):
+                        values[_HOURS_AT] = texts
+                    else:
+                        values[_HOURS_AT] = _numbers(amounts)
+                        columns = dict(zip(keys, values, strict=True))
             except Exception:  # noqa: BLE001 - row by row below, raising at its own row
                 for person, total in zip(persons, some, strict=True):
                     yield [self._row(person, total, utc)], None
                 continue
-            yield list(map(dict, map(zip, repeat(keys), zip(*columns.values(), strict=True)))), columns
+            yield list(map(dict, map(zip, repeat(keys), zip(*values, strict=True)))), columns
 
     def _row(self, person: t.Any, total: dict[str, t.Any], utc: t.Callable[[t.Any], t.Any]) -> dict[str, t.Any]:
         """One daily total's record (``rows``)."""
@@ -257,11 +268,50 @@ class TimecardsStream(WindowedStream):
 
 
 _DICTS = frozenset({dict})
+#: The record key of a daily total's amount, and its place in ``TimecardsStream._KEYS``.
+_HOURS, _HOURS_AT = "hours", 4
+_STRS = frozenset({str})
+_FLOATS_AND_INTS = frozenset({float, int})
+_FIRST_TEN = slice(None, 10)
+_LAST_PART = itemgetter(2)
 
 
 def _job_of(path: t.Any) -> t.Any:
     """The job of an org job path (its last segment), as ``rows`` gives it."""
     return str(path).rsplit("/", 1)[-1] if path else None
+
+
+# Column forms of the row steps (``TimecardsStream._blocks``): each gives what mapping the step over the column
+# gives, in C for the usual column (all references objects, all dates non-empty texts, all amounts floats), and
+# maps the step itself over any other column (same values, same errors).
+
+
+def _refs(values: list[t.Any]) -> list[t.Any]:
+    """``ref`` of each value."""
+    if set(map(type, values)) <= _DICTS:
+        return list(map(dict.get, values, repeat("qualifier")))
+    return list(map(ref, values))
+
+
+def _dates(values: list[t.Any]) -> list[t.Any]:
+    """``as_date`` of each value."""
+    if set(map(type, values)) <= _STRS and "" not in values:
+        return list(map(getitem, values, repeat(_FIRST_TEN)))
+    return list(map(as_date, values))
+
+
+def _numbers(values: list[t.Any]) -> list[t.Any]:
+    """``number`` of each value."""
+    if set(map(type, values)) <= _FLOATS_AND_INTS:
+        return list(map(Decimal, map(str, values)))
+    return list(map(number, values))
+
+
+def _jobs(paths: list[t.Any]) -> list[t.Any]:
+    """``_job_of`` of each path."""
+    if set(map(type, paths)) <= _STRS and "" not in paths:
+        return list(map(_LAST_PART, map(str.rpartition, paths, repeat("/"))))
+    return list(map(_job_of, paths))
 
 
 class PunchesStream(WindowedStream):
