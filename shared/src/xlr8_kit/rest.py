@@ -890,6 +890,13 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             stop = min(size, start + frequency - record_index % frequency)
                             segment = page if start == 0 and stop == size else page[start:stop]
                             apply_state = plan_state(segment) if whole else None
+                            if apply_state is None and whole and stop - start > 1:
+                                # the first record alone (the first record of an unsorted stream makes the
+                                # progress markers), then the page step once more for the rest
+                                yield from one_by_one(segment[:1], whole, plain)
+                                start += 1
+                                segment = page[start:stop]
+                                apply_state = plan_state(segment)
                             if apply_state is None:  # not vouched, or the page step cannot say: record by record
                                 yield from one_by_one(segment, whole, plain)
                             else:
