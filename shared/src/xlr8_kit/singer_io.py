@@ -356,8 +356,8 @@ class KitSingerWriter(SingerWriter):
     def record_page_emitter(self, stream: str, version: int | None) -> t.Callable[[list[dict[str, t.Any]], bool], None]:
         """``record_emitter`` for a page of records at once: the lines its emitter writes for each record in turn
         (the clock read once per line, in line order), the records encoded in one call (``encode_lines``: one JSON
-        document per line, and JSON text never holds a raw newline) and escaped to ASCII once per page (escapes are
-        per character and hold no newline). A page not known plain, or one the encoder refuses, goes record by
+        document per line, and JSON text never holds a raw newline), a page checked for non-ASCII at once and then
+        only its lines that hold some escaped. A page not known plain, or one the encoder refuses, goes record by
         record through ``record_emitter``."""
         emit = self.record_emitter(stream, version)
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
@@ -380,10 +380,10 @@ class KitSingerWriter(SingerWriter):
                 for record in records:
                     emit(record, plain)
                 return
-            if not lines.isascii() or b"\x7f" in lines:
-                lines = _ascii_bytes(lines)  # per character: no escape holds a newline, the lines stay apart
             bodies = lines.split(b"\n")
             bodies.pop()  # after the last newline
+            if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
+                bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
             stamps = [extracted() for _ in bodies]
             extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
             if len(pending) >= block:
