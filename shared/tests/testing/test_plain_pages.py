@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -55,6 +55,7 @@ def _lines(emit_with: t.Callable[[KitSingerWriter], None]) -> str:
     plain=st.booleans(),
     version=st.sampled_from([None, 7]),
 )
+@example(pages=[[{"a": "DEL \x7f alone"}, {"b": "é"}, {"c": "plain"}]], plain=True, version=None)
 def test_the_page_emitter_writes_the_lines_of_the_record_emitter(
     pages: list[list[dict[str, t.Any]]], plain: bool, version: int | None
 ) -> None:
