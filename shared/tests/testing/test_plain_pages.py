@@ -233,18 +233,13 @@ def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_thre
 # -- pages and blocks the stream vouches for, under conformance (``pages_of_blocks``, ``request_record_pages``) ------
 
 
-class _BlockPagedStream(KitRESTStream):
+class _BlockPagedStream(_PagedStream):
     """Conformance in force, the kit's own state steps (``_plain_state_page_step`` not replaced), records in blocks
     (``records_of_blocks`` / ``pages_of_blocks``). A block is a list or, ``lazy``, a generator; one vouched for holds
     what conformance keeps, one not holds integers under a boolean (conformance makes them booleans)."""
 
     name = "block_paged"
     path = "/block_paged"
-    url_base = "http://127.0.0.1:9"
-    primary_keys = ("id",)
-    replication_key = "updated"
-    is_sorted = True
-    STATE_MSG_FREQUENCY = 3
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
     schema: t.ClassVar[dict] = th.PropertiesList(
         th.Property("id", th.IntegerType),
@@ -253,7 +248,7 @@ class _BlockPagedStream(KitRESTStream):
         th.Property("amount", th.NumberType),
     ).to_dict()
     blocks: t.ClassVar[list[tuple[list[dict[str, t.Any]], bool, bool]]] = []
-    use_pages: t.ClassVar[bool] = True
+    _plain_state_page_step = KitRESTStream._plain_state_page_step  # the kit's own
 
     def get_records(self, context: t.Any) -> t.Iterable[dict]:
         return self.records_of_blocks(self._blocks())
