@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property, partial
 from http import HTTPStatus
+from itertools import chain
 from pathlib import Path, PurePath
 from urllib.parse import urlparse
 
@@ -176,6 +177,107 @@ def _no_state_step(record: dict[str, t.Any]) -> None:
 def _no_page_step(page: list[dict[str, t.Any]]) -> None:
     """``KitRESTStream._plain_state_page_step``'s default: no page step, record by record."""
     return None
+
+
+def records_of_pages(
+    pages: t.Generator[t.Iterable[dict[str, t.Any]], None, None],
+) -> t.Generator[dict[str, t.Any], None, None]:
+    """The records of pages handed over as ``KitRESTStream.plain_record_pages`` hands them (marks set per page), one
+    by one for ``get_records``; the pages are closed when the records stop, so their marks are reset then."""
+    try:
+        yield from chain.from_iterable(pages)
+    finally:
+        pages.close()
+
+
+def _no_state_change() -> None:
+    """Applying a page that leaves the state as it is."""
+
+
+def _nothing_page_step(page: list[dict[str, t.Any]]) -> t.Callable[[], None]:
+    """The page step of a stream whose record step advances nothing: every page is taken."""
+    return _no_state_change
+
+
+_STR_ONLY = frozenset({str})
+
+
+@dataclass(frozen=True)
+class _IncrementPlan:
+    """The facts the SDK's ``_increment_stream_state`` reads for an incremental stream in the plain loop (see
+    ``KitRESTStream._increment_plan``), looked up once: the record step and the page step are built from them."""
+
+    state: dict[str, t.Any]
+    key: str
+    is_sorted: bool
+    check_sorted: bool
+
+    def record_step(self, general: t.Callable[[dict[str, t.Any]], None]) -> t.Callable[[dict[str, t.Any]], None]:
+        """``KitRESTStream._plain_state_step`` for this plan; ``general`` is the SDK's own increment."""
+        state, rk, is_sorted, check_sorted = self.state, self.key, self.is_sorted, self.check_sorted
+
+        def step(record: dict[str, t.Any]) -> None:
+            if not record:
+                return
+            # Unsorted: the bookmark moves in the progress markers, which the SDK's first increment creates
+            # (with its warning).
+            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
+            if progress is None:
+                general(record)
+                return
+            new_value = record[rk]
+            if type(new_value) is not str:
+                general(record)
+                return
+            old_value = progress.get("replication_key_value")
+            if old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value)):
+                progress["replication_key"] = rk
+                progress["replication_key_value"] = new_value
+            elif is_sorted or type(old_value) is not str:
+                general(record)  # out of order (the SDK raises) or a bookmark of another type
+            # else: unsorted and older than the progress marker: the SDK leaves it
+
+        return step
+
+    def page_step(self, page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
+        """What ``record_step`` does over the page's records in turn, as one change, when every record takes its
+        string branch (never ``general``); else None. Sorted: the values in order from the bookmark on (or any
+        order without ``check_sorted``) leave the last one. Unsorted: a value below the marker is left, so the marker
+        ends at the largest of it and the values (the last value without ``check_sorted``); when every value is
+        below it nothing changes."""
+        state, rk = self.state, self.key
+        progress = state if self.is_sorted else state.get(PROGRESS_MARKERS)
+        if progress is None or not page:
+            return None  # the first unsorted record: the SDK's increment makes the markers
+        try:
+            values = [record[rk] for record in page]  # an empty record has no key: it goes record by record too
+        except (KeyError, TypeError, IndexError):
+            return None
+        if not _STR_ONLY.issuperset(map(type, values)):
+            return None
+        old_value = progress.get("replication_key_value")
+        if old_value is not None and type(old_value) is not str:
+            return None
+        if not self.check_sorted:
+            last = values[-1]
+        elif self.is_sorted:
+            if (old_value is not None and values[0] < old_value) or not all(map(str.__le__, values, values[1:])):
+                return None  # out of order: the SDK raises at that record
+            last = values[-1]
+        else:
+            last = max(values)
+            if old_value is not None and last < old_value:
+                return _no_state_change
+
+        def apply() -> None:
+            progress["replication_key"] = rk
+            progress["replication_key_value"] = last
+
+        return apply
+
+
+#: ``KitRESTStream._increment_plan`` for a stream that is not incremental (compared by identity).
+_NOTHING_TO_INCREMENT: t.Final = _IncrementPlan(state={}, key="", is_sorted=True, check_sorted=False)
 
 
 @dataclass
@@ -740,41 +842,75 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             increment_state = self._plain_state_step()
             record_index = 0
             self.records_written_only = emit is not None and trust_source
-            # pages are written as they are: only where nothing is conformed (records vouched for are taken
-            # record by record, below)
-            pages = self.plain_record_pages() if self.records_written_only and conform_marked is None else None
+            # pages are written whole where the loop conforms none of their records (conformance level NONE, or
+            # a page the stream vouches for: ``Conformer.vouched``); any other page goes record by record
+            pages = self.plain_record_pages() if self.records_written_only else None
             try:
                 if pages is not None:
                     assert emit is not None  # records_written_only
                     emit_page = writer.record_page_emitter(self.stream_maps[0].stream_alias, self._stream_version)
                     plan_state = self._plain_state_page_step()
+
+                    def one_by_one(
+                        records: t.Iterable[dict[str, t.Any]], whole: bool, plain: bool
+                    ) -> t.Iterator[dict[str, t.Any]]:
+                        """The record loop's steps for each record (conformed unless ``whole``), as it comes."""
+                        nonlocal record_index, uncounted
+                        for record in records:
+                            if whole:
+                                emit(record, plain)
+                            else:
+                                conformed, conformed_plain = conform_marked(record)  # type: ignore[misc]
+                                emit(conformed, conformed_plain or plain)
+                            state_manager.is_flushed = False
+                            increment_state(record)
+                            record_index += 1
+                            if record_index % frequency == 0:
+                                self._write_state_message()
+                            uncounted += 1
+                            if uncounted >= COUNTER_STEP:
+                                record_counter.increment(uncounted)
+                                uncounted = 0
+                            yield record
+
                     for page in pages:
+                        # the marks the stream set for this page before handing it over
+                        if conform_marked is None:
+                            whole, plain = True, self.records_plain
+                        elif conformer.vouched:
+                            whole, plain = True, conformer.vouched_plain or self.records_plain
+                        else:
+                            whole, plain = False, self.records_plain
+                        if not isinstance(page, list):  # records made as they are read: taken as they come
+                            yield from one_by_one(page, whole, plain)
+                            continue
                         start, size = 0, len(page)
                         while start < size:
                             # A segment ends where the record loop writes a STATE message (every ``frequency``).
                             stop = min(size, start + frequency - record_index % frequency)
                             segment = page if start == 0 and stop == size else page[start:stop]
-                            apply_state = plan_state(segment)
-                            if apply_state is None:  # the page step cannot vouch for it: record by record
-                                for record in segment:
-                                    emit(record, self.records_plain)
-                                    state_manager.is_flushed = False
-                                    increment_state(record)
-                                    record_index += 1
-                                    if record_index % frequency == 0:
-                                        self._write_state_message()
+                            apply_state = plan_state(segment) if whole else None
+                            if apply_state is None and whole and stop - start > 1:
+                                # the first record alone (the first record of an unsorted stream makes the
+                                # progress markers), then the page step once more for the rest
+                                yield from one_by_one(segment[:1], whole, plain)
+                                start += 1
+                                segment = page[start:stop]
+                                apply_state = plan_state(segment)
+                            if apply_state is None:  # not vouched, or the page step cannot say: record by record
+                                yield from one_by_one(segment, whole, plain)
                             else:
-                                emit_page(segment, self.records_plain)
+                                emit_page(segment, plain)
                                 state_manager.is_flushed = False
                                 apply_state()
                                 record_index += stop - start
                                 if record_index % frequency == 0:
                                     self._write_state_message()
-                            uncounted += stop - start
-                            if uncounted >= COUNTER_STEP:
-                                record_counter.increment(uncounted)
-                                uncounted = 0
-                            yield from segment
+                                uncounted += stop - start
+                                if uncounted >= COUNTER_STEP:
+                                    record_counter.increment(uncounted)
+                                    uncounted = 0
+                                yield from segment
                             start = stop
                 else:
                     for result in self.get_records(None):
@@ -804,6 +940,9 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         record_index += 1
             finally:
                 self.records_written_only = False
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()  # the stream's marks are reset when its pages stop, not when they are collected
                 if uncounted:
                     record_counter.increment(uncounted)
             if state_partition_context is None:
@@ -824,12 +963,21 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     ) -> t.Generator[dict[str, t.Any], None, None]:
         """Each block's records, with ``Conformer.vouched`` set to the block's mark while they are taken (a stream
         that builds blocks its records are conformed in, ``Conformer.keeps_columns``), and cleared after the last
-        block and when the reading stops."""
+        block and when the reading stops (``pages_of_blocks``, record by record)."""
+        return records_of_pages(self.pages_of_blocks(blocks))
+
+    def pages_of_blocks(
+        self, blocks: t.Iterable[tuple[t.Iterable[dict[str, t.Any]], bool]]
+    ) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """Each block's records as one page, ``Conformer.vouched`` set to the block's mark before it is handed over
+        and cleared after the last block and when the reading stops. A stream reading blocks returns this from
+        ``plain_record_pages`` (the plain loop then writes a vouched block's lines at once); its records are those
+        ``records_of_blocks`` yields, in the same order."""
         conformer = self._conformer
         try:
             for records, conformed in blocks:
                 conformer.vouched = conformed
-                yield from records
+                yield records
         finally:
             conformer.vouched = False
 
@@ -846,66 +994,85 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: only in records the loop does not conform (conformance level NONE, or ``Conformer.vouched``).
     records_written_only: bool = False
 
-    def plain_record_pages(self) -> t.Iterator[list[dict[str, t.Any]]] | None:
-        """What ``get_records(None)`` yields, in pages (lists of records, each yielded before the next page is
-        read), for the plain loop while ``records_written_only``: it then writes a page's lines and advances the
-        state a page at a time (``_plain_state_page_step``), with the same messages in the same order. None (the
-        default): record by record."""
+    def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]] | None:
+        """What ``get_records(None)`` yields, in pages, for the plain loop while ``records_written_only``: it then
+        writes a page's lines and advances the state a page at a time (``_plain_state_page_step``), with the same
+        messages in the same order. None: record by record.
+
+        The pages' contract: their records, in order, are exactly what ``get_records(None)`` would yield; the
+        stream's marks for a page (``records_plain``, ``Conformer.vouched`` / ``vouched_plain``) are set before
+        the page is handed over and stay until the next one is asked for; a page is a list (written whole when
+        vouched or when nothing is conformed) or any other iterable (records taken one by one as they come, for
+        records made while they are read, so errors surface after the same records). ``pages_of_blocks`` hands
+        ``records_of_blocks``' blocks over this way, ``request_record_pages`` the kit's read-ahead pages.
+
+        Default: ``request_record_pages`` for a stream whose records are the kit's ``request_records`` as they
+        are (``get_records`` and ``request_records`` not replaced) and which reads pages ahead; else None."""
+        kind = type(self)
+        if (
+            kind.get_records is RESTStream.get_records
+            and kind.request_records is KitRESTStream.request_records
+            and self._reads_pages_ahead
+        ):
+            return self.request_record_pages(None)
         return None
 
     def _plain_state_page_step(self) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
         """For the plain loop reading pages: given a page (never one spanning a STATE message), a function that
         leaves the state exactly as ``_plain_state_step`` does after each of the page's records in turn, or None
         (state untouched) when it cannot vouch for that: the loop then goes record by record, as without pages
-        (errors raised at the record that raises them, after that record's line). Default: always None."""
-        return _no_page_step
+        (errors raised at the record that raises them, after that record's line).
+
+        Where the kit's own ``_plain_state_step`` advances the state (``_increment_plan``): nothing to do for a
+        stream that is not incremental; else a page whose replication key values are all strings and that the record
+        step would take without the SDK's increment (the progress markers exist, the bookmark is a string or None,
+        sorted data in order) sets the bookmark once, to what the last record step would leave. A stream that
+        replaces ``_plain_state_step`` replaces this too (else every page is declined)."""
+        if type(self)._plain_state_step is not KitRESTStream._plain_state_step:
+            return _no_page_step
+        plan = self._increment_plan()
+        if plan is None:
+            return _no_page_step
+        if plan is _NOTHING_TO_INCREMENT:
+            return _nothing_page_step
+        return plan.page_step
 
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
         """What the plain loop calls after each record to advance the stream's state, built when the loop starts:
         the SDK's ``_increment_stream_state`` (a stream may return an equivalent that does less per record).
 
-        Where neither the stream nor its state manager changes the SDK's increment (singer-sdk 0.54.9, pinned):
-        nothing for a stream that is not incremental; else a string bookmark (or, unsorted, progress marker)
-        advanced with the stream's state dict and switches looked up once. Anything else (a non-string value, a
-        null, sorted data out of order, the first unsorted record) goes to the SDK's own increment, which warns or
-        raises as it always does."""
+        Where neither the stream nor its state manager changes the SDK's increment (``_increment_plan``): nothing
+        for a stream that is not incremental; else a string bookmark (or, unsorted, progress marker) advanced with
+        the stream's state dict and switches looked up once. Anything else (a non-string value, a null, sorted data
+        out of order, the first unsorted record) goes to the SDK's own increment, which warns or raises as it always
+        does."""
+        plan = self._increment_plan()
+        if plan is _NOTHING_TO_INCREMENT:
+            return _no_state_step
         general = partial(self._increment_stream_state, context=None)
+        return general if plan is None else plan.record_step(general)
+
+    def _increment_plan(self) -> _IncrementPlan | None:
+        """How the SDK's ``_increment_stream_state`` (singer-sdk 0.54.9, pinned) advances this stream's state in the
+        plain loop, where neither the stream nor its state manager changes it: ``_NOTHING_TO_INCREMENT`` for a
+        stream that is not incremental, else the state dict it writes and its switches. None: only the SDK's own
+        increment can say (an override, another state manager, an incremental stream without a key)."""
         manager = self.state_manager
         if type(self)._increment_stream_state is not Stream._increment_stream_state or type(manager) is not (
             StreamStateManager
         ):
-            return general
+            return None
         if self.replication_method != REPLICATION_INCREMENTAL:
-            return _no_state_step  # the SDK's increment advances nothing
+            return _NOTHING_TO_INCREMENT  # the SDK's increment advances nothing
         rk = self.replication_key
         if not rk:
-            return general  # the SDK raises for an incremental stream without a key
-        state = manager.get_context_state(None)  # the one dict the SDK writes while this stream syncs
-        is_sorted = bool(manager._is_sorted and manager.state_partitioning_keys is None)
-        check_sorted = bool(manager._check_sorted)
-
-        def step(record: dict[str, t.Any]) -> None:
-            if not record:
-                return
-            # Unsorted: the bookmark moves in the progress markers, which the SDK's first increment creates
-            # (with its warning).
-            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
-            if progress is None:
-                general(record)
-                return
-            new_value = record[rk]
-            if type(new_value) is not str:
-                general(record)
-                return
-            old_value = progress.get("replication_key_value")
-            if old_value is None or (type(old_value) is str and (not check_sorted or new_value >= old_value)):
-                progress["replication_key"] = rk
-                progress["replication_key_value"] = new_value
-            elif is_sorted or type(old_value) is not str:
-                general(record)  # out of order (the SDK raises) or a bookmark of another type
-            # else: unsorted and older than the progress marker: the SDK leaves it
-
-        return step
+            return None  # the SDK raises for an incremental stream without a key
+        return _IncrementPlan(
+            state=manager.get_context_state(None),  # the one dict the SDK writes while this stream syncs
+            key=rk,
+            is_sorted=bool(manager._is_sorted and manager.state_partitioning_keys is None),
+            check_sorted=bool(manager._check_sorted),
+        )
 
     # -- read-ahead (issue 14 goal 5): the next page is requested while this page's records are emitted --------
 
@@ -914,10 +1081,21 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     #: never from what the record loop does with the records.
     read_ahead_pages: t.ClassVar[bool] = False
 
+    @property
+    def _reads_pages_ahead(self) -> bool:
+        """True when the kit's ``request_records`` reads pages (ahead), not the SDK's record by record."""
+        return self.read_ahead_pages and type(self).prepare_request is RESTStream.prepare_request
+
     def request_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        if not self.read_ahead_pages or type(self).prepare_request is not RESTStream.prepare_request:
+        if not self._reads_pages_ahead:
             yield from super().request_records(context)
             return
+        yield from records_of_pages(self.request_record_pages(context))
+
+    def request_record_pages(self, context: t.Any) -> t.Generator[list[dict[str, t.Any]], None, None]:
+        """The pages ``request_records`` reads ahead (``read_ahead_pages``), each handed over with the stream's marks
+        set for it: from a ``MarkedPage``, its own; from any other page, the stream's (a marked page before it says
+        nothing about it). The marks are set back when the pages stop."""
         from singer_sdk.pagination import SinglePagePaginator
 
         from xlr8_kit.http.readahead import read_ahead
@@ -933,15 +1111,14 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         stated_plain = self.records_plain
         try:
             for records in pages:
-                # set here, where the loop reads them, before the page's records; a page that is not marked gets
-                # the stream's own marks back (a marked page before it says nothing about it)
+                # set here, where the loop reads them, before the page's records
                 if type(records) is MarkedPage:
                     self.records_plain = conformer.vouched_plain = records.plain
                     conformer.vouched = records.conformed
                 else:
                     self.records_plain = stated_plain
                     conformer.vouched = False
-                yield from records
+                yield records
         finally:
             self.records_plain = stated_plain
             conformer.vouched = False

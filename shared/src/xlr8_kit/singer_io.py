@@ -20,7 +20,7 @@ import time
 import typing as t
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import compress
+from itertools import chain, compress, repeat
 
 import msgspec
 from singer_sdk.helpers.jsonpath import extract_jsonpath
@@ -210,10 +210,21 @@ def _escape_char(code: int) -> str:
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
+#: Runs of characters ``_escape_run`` escaped, with their escapes (names repeat: ``é``, ``ü``); bounded.
+_ESCAPED_RUNS: dict[str, str] = {}
+_ESCAPED_RUNS_MAX = 4096
+
+
 def _escape_run(error: UnicodeError) -> tuple[str, int]:
     """The ASCII codec's error handler: each character it cannot write as simplejson escapes it."""
     assert isinstance(error, UnicodeEncodeError)
-    return "".join([_escape_char(ord(char)) for char in error.object[error.start : error.end]]), error.end
+    run = error.object[error.start : error.end]
+    escaped = _ESCAPED_RUNS.get(run)
+    if escaped is None:
+        escaped = "".join([_escape_char(ord(char)) for char in run])
+        if len(_ESCAPED_RUNS) < _ESCAPED_RUNS_MAX:
+            _ESCAPED_RUNS[run] = escaped
+    return escaped, error.end
 
 
 #: ``str.encode("ascii", _ESCAPING)`` calls ``_escape_run`` once per run of non-ASCII characters (a line's scan
@@ -344,9 +355,10 @@ class KitSingerWriter(SingerWriter):
 
     def record_page_emitter(self, stream: str, version: int | None) -> t.Callable[[list[dict[str, t.Any]], bool], None]:
         """``record_emitter`` for a page of records at once: the lines its emitter writes for each record in turn
-        (each line read from the clock as it is built), the records encoded in one call (``encode_lines``: one
-        JSON document per line, and JSON text never holds a raw newline) and checked for non-ASCII once per page.
-        A page not known plain, or one the encoder refuses, goes record by record through ``record_emitter``."""
+        (the clock read once per line, in line order), the records encoded in one call (``encode_lines``: one JSON
+        document per line, and JSON text never holds a raw newline), a page checked for non-ASCII at once and then
+        only its lines that hold some escaped. A page not known plain, or one the encoder refuses, goes record by
+        record through ``record_emitter``."""
         emit = self.record_emitter(stream, version)
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
@@ -370,10 +382,10 @@ class KitSingerWriter(SingerWriter):
                 return
             bodies = lines.split(b"\n")
             bodies.pop()  # after the last newline
-            if not lines.isascii() or b"\x7f" in lines:
-                bodies = [_ascii_bytes(body) for body in bodies]
-            for body in bodies:
-                extend((head, body, middle, extracted(), end))
+            if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
+                bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
+            stamps = [extracted() for _ in bodies]
+            extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
             if len(pending) >= block:
                 flush()
 

@@ -14,12 +14,14 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.streams import RESTStream
 
-from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, kit_config_schema
+from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, MarkedPage, kit_config_schema
 from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 
 EXTRACTED_NS = 1_796_396_401_000_250_999
@@ -53,6 +55,7 @@ def _lines(emit_with: t.Callable[[KitSingerWriter], None]) -> str:
     plain=st.booleans(),
     version=st.sampled_from([None, 7]),
 )
+@example(pages=[[{"a": "DEL \x7f alone"}, {"b": "é"}, {"c": "plain"}]], plain=True, version=None)
 def test_the_page_emitter_writes_the_lines_of_the_record_emitter(
     pages: list[list[dict[str, t.Any]]], plain: bool, version: int | None
 ) -> None:
@@ -225,3 +228,198 @@ def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_thre
     assert after == before
     expected = before if before[0] in (0, 50_000) else (LOOP_GC_THRESHOLD, *before[1:])
     assert _ThresholdStream.seen == [expected]
+
+
+# -- pages and blocks the stream vouches for, under conformance (``pages_of_blocks``, ``request_record_pages``) ------
+
+
+class _BlockPagedStream(_PagedStream):
+    """Conformance in force, the kit's own state steps (``_plain_state_page_step`` not replaced), records in blocks
+    (``records_of_blocks`` / ``pages_of_blocks``). A block is a list or, ``lazy``, a generator; one vouched for holds
+    what conformance keeps, one not holds integers under a boolean (conformance makes them booleans)."""
+
+    name = "block_paged"
+    path = "/block_paged"
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.IntegerType),
+        th.Property("updated", th.StringType),
+        th.Property("flag", th.BooleanType),
+        th.Property("amount", th.NumberType),
+    ).to_dict()
+    blocks: t.ClassVar[list[tuple[list[dict[str, t.Any]], bool, bool]]] = []
+    _plain_state_page_step = KitRESTStream._plain_state_page_step  # the kit's own
+
+    def get_records(self, context: t.Any) -> t.Iterable[dict]:
+        return self.records_of_blocks(self._blocks())
+
+    def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]] | None:
+        return self.pages_of_blocks(self._blocks()) if self.use_pages else None
+
+    def _blocks(self) -> t.Iterator[tuple[t.Iterable[dict[str, t.Any]], bool]]:
+        for records, vouched, lazy in self.blocks:
+            self.records_plain = True
+            copied = [dict(record) for record in records]
+            yield (iter(copied) if lazy else copied), vouched
+
+
+class _UnsortedBlockPagedStream(_BlockPagedStream):
+    name = "block_paged_unsorted"
+    is_sorted = False
+
+
+class _BlockPagedTap(KitTap):
+    name = "tap-block-paged"
+    product_id = "salesforce"
+    config_jsonschema: t.ClassVar[dict] = kit_config_schema(th.PropertiesList())
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_BlockPagedStream(self), _UnsortedBlockPagedStream(self)]
+
+    def build_authenticator(self, runtime: t.Any) -> None:
+        return None
+
+
+def _masked(text: str) -> list[dict[str, t.Any]]:
+    messages = [json.loads(line) for line in text.splitlines()]
+    for message in messages:
+        for bookmark in message.get("value", {}).get("bookmarks", {}).values():
+            bookmark.pop("replication_key_signpost", None)
+    return messages
+
+
+def _sync_blocks(
+    use_pages: bool, blocks: list[tuple[list[dict[str, t.Any]], bool, bool]], stream: str
+) -> tuple[str, int]:
+    """The tap's stdout (lines as written) and how many records went through the page emitter whole."""
+    out = io.StringIO()
+    whole: list[int] = []
+    page_emitter = KitSingerWriter.record_page_emitter
+
+    def counting(writer: KitSingerWriter, name: str, version: int | None) -> t.Callable[..., None]:
+        emit_page = page_emitter(writer, name, version)
+
+        def counted(records: list[dict[str, t.Any]], plain: bool = False) -> None:
+            whole.append(len(records))
+            emit_page(records, plain)
+
+        return counted
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_BlockPagedStream, "blocks", blocks)
+        patch.setattr(_BlockPagedStream, "use_pages", use_pages)
+        patch.setattr(KitSingerWriter, "record_page_emitter", counting)
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+        tap = _BlockPagedTap(config={}, parse_env_config=False)
+        for other in tap.streams.values():
+            other.selected = other.name == stream
+        assert tap.streams[stream]._plain_record_loop
+        with redirect_stdout(out):
+            tap.sync_all()
+        assert not tap.streams[stream]._conformer.vouched  # no mark outlives the stream
+    return out.getvalue(), sum(whole)
+
+
+block_shapes = st.lists(st.tuples(st.integers(0, 7), st.booleans(), st.booleans()), max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(shapes=block_shapes, unsorted=st.booleans(), data=st.data())
+def test_the_loop_over_vouched_blocks_writes_what_the_record_loop_writes(
+    shapes: list[tuple[int, bool, bool]], unsorted: bool, data: st.DataObject
+) -> None:
+    """Blocks of any size crossing the STATE frequency (3), vouched or not, lists or generators, sorted data or
+    unsorted (whose first record the SDK's own increment takes): the same lines, STATE where it was, the same
+    final state, records conformed where they were."""
+    blocks, n = [], 0
+    for size, vouched, lazy in shapes:
+        records = []
+        for _ in range(size):
+            hour = n if not unsorted else data.draw(st.integers(0, 9), label="hour")
+            stamp = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=hour)).isoformat()
+            flag: t.Any = data.draw(st.sampled_from([True, False, None] if vouched else [1, 0, True, None]))
+            records.append({"id": n, "updated": stamp, "flag": flag, "amount": Decimal(n) / 4})
+            n += 1
+        blocks.append((records, vouched, lazy))
+    stream = "block_paged_unsorted" if unsorted else "block_paged"
+    by_page, _ = _sync_blocks(True, blocks, stream)
+    by_record, none_whole = _sync_blocks(False, blocks, stream)
+    assert none_whole == 0
+    assert by_page == by_record  # the texts: 1 and True compare equal in Python, not in JSON
+    assert sum(m["type"] == "RECORD" for m in _masked(by_page)) == n
+
+
+@pytest.mark.parametrize(("stream", "expected_whole"), [("block_paged", 5), ("block_paged_unsorted", 4)])
+def test_vouched_list_blocks_are_written_whole_and_the_others_record_by_record(
+    stream: str, expected_whole: int
+) -> None:
+    """Not a loop that never takes the page path: of blocks vouched / not / vouched but lazy, only the first is
+    written by the page emitter (cut at the STATE message after the third record; unsorted, its first record goes
+    alone, for the SDK's increment to make the progress markers), and the one not vouched is conformed (its 1
+    becomes true)."""
+    stamps = [f"2026-01-01T0{h}:00:00+00:00" for h in range(9)]
+    blocks = [
+        ([{"id": i, "updated": stamps[i], "flag": True, "amount": None} for i in range(5)], True, False),
+        ([{"id": 5, "updated": stamps[5], "flag": 1, "amount": None}], False, False),
+        ([{"id": i, "updated": stamps[i], "flag": False, "amount": None} for i in (6, 7)], True, True),
+    ]
+    text, whole = _sync_blocks(True, blocks, stream)
+    assert whole == expected_whole
+    assert text == _sync_blocks(False, blocks, stream)[0]
+    records = [m["record"] for m in _masked(text) if m["type"] == "RECORD"]
+    assert [r["flag"] for r in records] == [True] * 5 + [True, False, False]
+    assert '"flag":1' not in text
+    last = [m for m in _masked(text) if m["type"] == "STATE"][-1]["value"]["bookmarks"][stream]
+    assert last["replication_key_value"] == stamps[7]
+
+
+class _MarkedPagesStream(_BlockPagedStream):
+    """Pages through the kit's ``request_records`` (``read_ahead_pages``, ``get_records`` not replaced): the
+    default ``plain_record_pages`` is ``request_record_pages``, which sets each page's marks."""
+
+    name = "marked_pages"
+    read_ahead_pages = True
+    pages: t.ClassVar[list[tuple[list[dict[str, t.Any]], bool]]] = []
+
+    get_records = RESTStream.get_records  # type: ignore[assignment]
+    plain_record_pages = KitRESTStream.plain_record_pages
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()  # predicts nothing: the pages come from ``_request_pages``
+
+    def _request_pages(self, context: t.Any, paginator: t.Any = None) -> t.Iterator[list[dict[str, t.Any]]]:
+        for records, marked in self.pages:
+            copied = [dict(record) for record in records]
+            yield MarkedPage(copied, plain=True, conformed=True) if marked else copied
+
+
+class _MarkedPagesTap(_BlockPagedTap):
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_MarkedPagesStream(self)]
+
+
+@pytest.mark.parametrize("use_pages", [True, False])
+def test_marked_pages_are_written_whole_by_default(use_pages: bool) -> None:
+    stamps = [f"2026-01-01T0{h}:00:00+00:00" for h in range(9)]
+    pages = [
+        ([{"id": i, "updated": stamps[i], "flag": True, "amount": None} for i in range(3)], True),
+        ([{"id": 3, "updated": stamps[3], "flag": 1, "amount": None}], False),
+        ([{"id": 4, "updated": stamps[4], "flag": None, "amount": Decimal("1.5")}], True),
+    ]
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_MarkedPagesStream, "pages", pages)
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        if not use_pages:
+            patch.setattr(_MarkedPagesStream, "plain_record_pages", lambda self: None)
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+        tap = _MarkedPagesTap(config={}, parse_env_config=False)
+        stream = tap.streams["marked_pages"]
+        assert (stream.plain_record_pages() is not None) is use_pages
+        with redirect_stdout(out):
+            tap.sync_all()
+    records = [m["record"] for m in _masked(out.getvalue()) if m["type"] == "RECORD"]
+    assert [repr(r["flag"]) for r in records] == ["True", "True", "True", "True", "None"]
+    assert not stream._conformer.vouched
+    assert not stream.records_plain

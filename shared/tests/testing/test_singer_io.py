@@ -20,6 +20,7 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
+from xlr8_kit import singer_io
 from xlr8_kit.rest import KitRESTStream, KitTap, MarkedPage, kit_config_schema
 from xlr8_kit.singer_io import (
     BLOCK_LINES,
@@ -397,7 +398,18 @@ def test_a_plain_source_spares_the_writer_its_walk_and_writes_what_the_sdk_write
 @given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
 def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
     message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
-    assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+    expected = SingerWriter().serialize_message(message)
+    assert KitSingerWriter().serialize_message(message) == expected
+    assert KitSingerWriter().serialize_message(message) == expected  # again: its runs' escapes remembered
+
+
+def test_the_escapes_remembered_are_bounded(monkeypatch: t.Any) -> None:
+    monkeypatch.setattr("xlr8_kit.singer_io._ESCAPED_RUNS", {})
+    monkeypatch.setattr("xlr8_kit.singer_io._ESCAPED_RUNS_MAX", 3)
+    texts = ["é", "ü", "é-ü", "ö", "Ω", "é"]
+    lines = [KitSingerWriter().serialize_message(RecordMessage(stream="s", record={"t": x})) for x in texts]
+    assert lines == [SingerWriter().serialize_message(RecordMessage(stream="s", record={"t": x})) for x in texts]
+    assert singer_io._ESCAPED_RUNS == {"é": "\\u00e9", "ü": "\\u00fc", "ö": "\\u00f6"}
 
 
 @pytest.mark.parametrize("is_sorted", [True, False])

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from itertools import compress, repeat
+from itertools import count as count_up
 from urllib.parse import urlsplit
 
 import requests
@@ -405,6 +407,15 @@ _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
     "percent": canonical_decimal,
 }
 _is_not_none = functools.partial(operator.is_not, None)
+#: Column steps of the Bulk chunk builder that run in C: ``cell or None`` (``get(cell, cell)``), the Boolean literals
+#: Bulk writes (``cell.lower() == "true"`` for each, None for an empty cell), ``value is None`` counted, and the
+#: types a datetime column holds.
+_EMPTY_AS_NONE: dict[str, None] = {"": None}
+_BOOLEAN_CELLS: dict[str, bool | None] = {"true": True, "false": False, "": None}
+_count_none = operator.methodcaller("count", None)
+_STR_OR_NONE = frozenset({str, type(None)})
+_STR_ONLY = {str}
+_BEFORE_OFFSET = operator.itemgetter(slice(None, -5))
 
 
 def _drop_delivered(
@@ -926,6 +937,8 @@ class SalesforceStream(KitRESTStream):
         ends_in_offset = operator.methodcaller("endswith", "+0000")
         build_row = self._csv_builder(header, fields, numbers)
         finish = self._finisher()
+        one_length = frozenset({width})
+        template: dict[str, t.Any] = dict.fromkeys(keys)
 
         def build_chunk(rows: list[list[str]]) -> list[dict[str, t.Any]]:
             try:
@@ -934,49 +947,79 @@ class SalesforceStream(KitRESTStream):
                 return [finish(build_row(row)) for row in rows if row]
 
         def build_columns(rows: list[list[str]]) -> list[dict[str, t.Any]]:
-            rows = [row if len(row) == width else (row + padding)[:width] for row in rows if row]
+            # Column steps in C where a column allows it (no empty cell, only the usual literals); each gives what
+            # the comprehension beside it gives.
+            if not one_length.issuperset(map(len, rows)) or width == 0:
+                rows = [row if len(row) == width else (row + padding)[:width] for row in rows if row]
             count = len(rows)
             if not count:
                 return []
             nones = [None] * count
             raw_columns = list(zip(*rows, strict=True)) if width else []
-            columns: list[list[t.Any]] = []
+            columns: list[t.Sequence[t.Any]] = []
             for column, convert in zip(raw_columns, converters, strict=True):
                 if convert is None:
-                    columns.append([cell or None for cell in column])
-                elif convert is _csv_boolean:  # its body inline: no call per cell
-                    columns.append([cell.lower() == "true" if cell else None for cell in column])
+                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)))  # cell or None
+                elif convert is _csv_boolean:
+                    if _BOOLEAN_CELLS.keys() >= set(column):
+                        columns.append(list(map(_BOOLEAN_CELLS.__getitem__, column)))
+                    else:  # its body inline: no call per cell
+                        columns.append([cell.lower() == "true" if cell else None for cell in column])
                 elif convert is _csv_integer:
                     try:  # int() reads the usual cell; a column with one it cannot read goes cell by cell
-                        columns.append([int(cell) if cell else None for cell in column])
+                        if "" in column:
+                            columns.append([int(cell) if cell else None for cell in column])
+                        else:
+                            columns.append(list(map(int, column)))
                     except ValueError:
                         columns.append([convert(cell) if cell else None for cell in column])
-                else:
+                elif "" in column:
                     columns.append([convert(cell) if cell else None for cell in column])
+                else:
+                    columns.append(list(map(convert, column)))
             compound_columns = []
             for _compound, part_keys in parts:
                 names = [key for key, _position in part_keys]
-                values = zip(*(nones if p is None else columns[p] for _key, p in part_keys), strict=True)
-                built = [dict(zip(names, value, strict=True)) for value in values]
-                compound_columns.append([v if any(map(_is_not_none, v.values())) else None for v in built])
-            out: list[list[t.Any]] = []
+                values = list(zip(*(nones if p is None else columns[p] for _key, p in part_keys), strict=True))
+                built: list[dict[str, t.Any] | None] = list(map(dict, map(zip, repeat(names), values)))
+                # a compound whose parts are all null is null
+                for row in compress(count_up(), map(len(names).__eq__, map(_count_none, values))):
+                    built[row] = None
+                compound_columns.append(built)
+            out: list[t.Sequence[t.Any]] = []
             for position, compound, is_datetime in plan:
-                field: list[t.Any] = nones if position is None else columns[position]
+                field: t.Sequence[t.Any] = nones if position is None else columns[position]
                 if compound is not None:
                     field = compound_columns[compound]
-                if is_datetime and any(ends_in_offset(value) for value in field if isinstance(value, str)):
-                    field = [
-                        value[:-5] + "Z" if isinstance(value, str) and value.endswith("+0000") else value
-                        for value in field
-                    ]
+                if is_datetime:
+                    kinds = set(map(type, field))
+                    if kinds == _STR_ONLY and all(map(ends_in_offset, field)):  # every cell: value[:-5] + "Z"
+                        field = list(map(operator.add, map(_BEFORE_OFFSET, field), repeat("Z")))
+                    elif (
+                        any(map(ends_in_offset, filter(None, field)))
+                        if kinds <= _STR_OR_NONE
+                        else any(ends_in_offset(value) for value in field if isinstance(value, str))
+                    ):
+                        field = [
+                            value[:-5] + "Z" if isinstance(value, str) and value.endswith("+0000") else value
+                            for value in field
+                        ]
                 out.append(field)
             if has_is_deleted:
                 stamps = nones if stamp_at is None else out[stamp_at]
                 deleted = nones if deleted_at is None else out[deleted_at]
-                out.append([stamp if is_deleted else None for stamp, is_deleted in zip(stamps, deleted, strict=True)])
+                deleted_stamps = list(nones)  # stamp if is_deleted else None
+                for row in compress(count_up(), deleted):
+                    deleted_stamps[row] = stamps[row]
+                out.append(deleted_stamps)
             if not out:
                 return [{} for _ in rows]
-            return [dict(zip(keys, values, strict=True)) for values in zip(*out, strict=True)]
+            records = []
+            for row_values in zip(*out, strict=True):  # dict(zip(keys, ...)): a copy of the keys' table, filled
+                record = template.copy()
+                record.update(zip(keys, row_values, strict=True))
+                records.append(record)
+            return records
 
         return build_chunk
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 import typing as t
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 import requests
@@ -28,7 +28,7 @@ from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
 from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, records_of_pages
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
 from xlr8_kit.soap.rfc import Value, decode, raise_for_return, request_envelope, response_payload
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN, ServiceRef, StreamPlan
@@ -264,12 +264,13 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             else:
                 yield (decode_entry(entity, entry) for entry in entries), False, False
 
-    def rows(self, where: Filter | None) -> Iterator[dict[str, t.Any]]:
-        """Every record, setting ``records_plain`` / ``Conformer.vouched`` before each page's first."""
+    def row_pages(self, where: Filter | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """Every page, with ``records_plain`` / ``Conformer.vouched`` set for it before it is handed over (and
+        reset when the pages stop)."""
         try:
             for records, conformed, plain in self.pages(where):
                 self._vouch(conformed, plain)
-                yield from records
+                yield records
         finally:
             self._vouch(False, False)
 
@@ -278,18 +279,25 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         conformer.vouched, conformer.vouched_plain, self.records_plain = conformed, plain, plain
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        return records_of_pages(self.record_pages(context))
+
+    def plain_record_pages(self) -> Iterator[t.Iterable[dict[str, t.Any]]]:
+        return self.record_pages(None)
+
+    def record_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """What ``get_records`` yields, page by page (``KitRESTStream.plain_record_pages``)."""
         if self.plan.header is not None:
-            yield from self.header_driven_records(context)
+            yield from self.header_driven_pages(context)
             return
         incremental = None
         start = self.get_starting_timestamp(context) if self.plan.change else None
         if self.plan.change is not None and start is not None:
             incremental = self.plan.change.since(start, version=self.plan.version)
-        yield from self.rows(all_of(incremental, self.pushed_filter()))
+        yield from self.row_pages(all_of(incremental, self.pushed_filter()))
 
-    def header_driven_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def header_driven_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Items of every header changed since the bookmark (all items on a first run), each stamped with its
-        header's change timestamp (``HeaderLastChangeDateTime``, the replication key)."""
+        header's change timestamp (``HeaderLastChangeDateTime``, the replication key), page by page."""
         header, link = self.plan.header_entity, self.plan.header
         change = self.plan.header_change
         if header is None or link is None or change is None:
@@ -319,18 +327,24 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
                 self._keys_filter(item_columns, keys[i : i + HEADER_BATCH]) for i in range(0, len(keys), HEADER_BATCH)
             ]
         header_of = _columns_reader(item_columns)
-        try:
-            for batch in batches:
-                for records, conformed, plain in self.pages(all_of(batch, pushed)):
-                    self._vouch(conformed, plain)
-                    for record in records:
-                        stamp = changed.get(header_of(record))
-                        if stamp is None:
-                            continue  # a header created (or changed) after it was read: the next run reads it
-                        record[HEADER_CHANGE_COLUMN] = stamp
-                        yield record
-        finally:
-            self._vouch(False, False)
+
+        def stamped(records: t.Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+            for record in records:
+                stamp = changed.get(header_of(record))
+                if stamp is None:
+                    continue  # a header created (or changed) after it was read: the next run reads it
+                record[HEADER_CHANGE_COLUMN] = stamp
+                yield record
+
+        for batch in batches:
+            for records in self.row_pages(all_of(batch, pushed)):
+                page: t.Iterable[dict[str, t.Any]] = stamped(records)
+                if isinstance(records, list):
+                    try:
+                        page = list(page)
+                    except Exception:  # noqa: BLE001 - raised again at the same record, after the ones before it
+                        page = stamped(records)  # (stamping a record twice stamps it alike)
+                yield page
 
     def _keys_filter(self, columns: list[str], keys: list[tuple[t.Any, ...]]) -> Filter:
         entity = self.plan.entity_set.entity_type

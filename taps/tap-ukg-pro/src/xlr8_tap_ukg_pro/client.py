@@ -20,7 +20,7 @@ from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError
-from xlr8_kit.rest import KitRESTStream, MarkedPage
+from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
 from xlr8_kit.singer_io import json_array_length, loads_exact
 from xlr8_tap_ukg_pro import discovery
 
@@ -295,8 +295,12 @@ class RaasReportStream(KitRESTStream):
         return t.cast("TapUkgPro", self._tap).raas
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        return records_of_pages(self.plain_record_pages())
+
+    def plain_record_pages(self) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """The report's blocks (``pages_of_blocks``), logged off RaaS when they stop."""
         try:
-            yield from self.records_of_blocks(self._report_blocks())
+            yield from self.pages_of_blocks(self._report_blocks())
         finally:
             t.cast("TapUkgPro", self._tap).log_off_raas()
 

@@ -20,7 +20,7 @@ from singer_sdk.pagination import BaseHATEOASPaginator
 from xlr8_kit.columns import ColumnType, remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, json_members
-from xlr8_kit.rest import KitRESTStream, MarkedPage
+from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
 from xlr8_kit.singer_io import extract_records, loads_marked
 from xlr8_tap_ukg_ready import reports
 
@@ -162,18 +162,29 @@ class ReportStream(ReadyBaseStream):
         return self.report.path
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        return records_of_pages(self._report_pages(context))
+
+    def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]]:
+        return self._report_pages(None)
+
+    def _report_pages(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """The report's blocks (``pages_of_blocks``: marks set per block, cleared when they stop), less the rows an
+        earlier run emitted (rows on the bookmark's own date are read again)."""
         client = t.cast("TapUkgReady", self._tap).client
         readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
         key = self.replication_key
         since = self.get_starting_replication_key_value(context) if key else None
-        with closing(self.records_of_blocks(self._typed_blocks(client, readers))) as records:  # marks cleared
+        with closing(self.pages_of_blocks(self._typed_blocks(client, readers))) as pages:
             if since is None or not key:
-                yield from records  # no bookmark to compare with: no step per record here
+                yield from pages
                 return
-            for record in records:
-                if since is not None and key and (record[key] is None or record[key] < since):
-                    continue  # emitted by an earlier run (rows on the bookmark's own date are read again)
-                yield record
+            for page in pages:
+                kept: t.Iterable[dict[str, t.Any]]
+                try:
+                    kept = [record for record in page if not (record[key] is None or record[key] < since)]
+                except Exception:  # noqa: BLE001 - raised again at the same record, after the records before it
+                    kept = (record for record in page if not (record[key] is None or record[key] < since))
+                yield kept
 
     def _typed_blocks(
         self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]

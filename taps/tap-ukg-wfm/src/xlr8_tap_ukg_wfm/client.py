@@ -27,7 +27,7 @@ from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.http.readahead import read_ahead
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, records_of_pages
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -184,10 +184,19 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         yield from self.read(context)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The records of every answer, in order. An answer ``row_blocks`` builds column by column comes in
-        blocks, each vouched to the conformer when conformance would leave its records as they are
-        (``Conformer.keeps_columns``; only while ``post_process`` is the filter's, which passes records on as
-        they are or drops them)."""
+        """The records of every answer, in order (``read_pages``, record by record)."""
+        return records_of_pages(self.read_pages(context))
+
+    def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]] | None:
+        if type(self).get_records is not UkgWfmStream.get_records or type(self).read is not UkgWfmStream.read:
+            return None  # records of a stream's own making
+        return iter(()) if self.filter_matches_nothing else self.read_pages(None)
+
+    def read_pages(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """The records of every answer, in order, in blocks (``pages_of_blocks``). An answer ``row_blocks`` builds
+        column by column comes in blocks, each vouched to the conformer when conformance would leave its records
+        as they are (``Conformer.keeps_columns``; only while ``post_process`` is the filter's, which passes records
+        on as they are or drops them); any other answer as one block of its ``rows``."""
         conformer = self._conformer
         vouch = type(self).post_process is UniversalFilterMixin.post_process
         judge, verdict = remembered_verdicts(conformer.keeps_columns)  # a block is judged once
@@ -203,7 +212,7 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
                 for records, columns in built:
                     yield records, vouch and columns is not None and verdict(columns)
 
-        yield from self.records_of_blocks(blocks())
+        return self.pages_of_blocks(blocks())
 
     def row_blocks(
         self, answer: t.Any, *, judge: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None
