@@ -782,7 +782,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             if uncounted >= COUNTER_STEP:
                                 record_counter.increment(uncounted)
                                 uncounted = 0
-                            yield from segment
+                            if sink is None:  # the BATCH files are the records' only reader
+                                yield from segment
                             start = stop
                 else:
                     for result in self.get_records(None):
