@@ -178,17 +178,23 @@ def _sync(use_pages: bool, pages: list[list[dict[str, t.Any]]]) -> list[dict[str
     return messages
 
 
-@settings(max_examples=60, deadline=None)
-@given(sizes=st.lists(st.integers(0, 7), max_size=6))
-def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]) -> None:
+def _pages_of(sizes: list[int], name: str = "é") -> tuple[list[list[dict[str, t.Any]]], int]:
+    """Pages of the given sizes, two records to an hour, and how many records they hold."""
     pages, n = [], 0
     for size in sizes:
         page = []
         for _ in range(size):
             stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n // 2)
-            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"é{n}"})
+            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"{name}{n}"})
             n += 1
         pages.append(page)
+    return pages, n
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 7), max_size=6))
+def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]) -> None:
+    pages, n = _pages_of(sizes)
     by_page = _sync(True, pages)
     by_record = _sync(False, pages)
     assert by_page == by_record
@@ -279,14 +285,7 @@ def test_batch_files_from_pages_are_those_of_the_record_loop_and_of_the_sdk_loop
 ) -> None:
     """Pages cut at file ends (and the state step declining some): the same files, BATCH and STATE messages in
     the same order with the same state, as the plain loop record by record and the SDK's own loop and batcher."""
-    pages, n = [], 0
-    for width in sizes:
-        page = []
-        for _ in range(width):
-            stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n // 2)
-            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"{name}{n}"})
-            n += 1
-        pages.append(page)
+    pages, n = _pages_of(sizes, name)
     by_page = _sync_batch(pages, size, use_pages=True, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=False, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=True, sdk_loop=True, plain=plain)
