@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk import typing as th
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, kit_config_schema
@@ -270,6 +271,21 @@ def _sync_batch(
     return messages, files
 
 
+def _pulled_files(pages: list[list[dict[str, t.Any]]], size: int, plain: bool) -> list[bytes]:
+    """The files of ``get_batches`` on the plain loop: the path the kit took before ``BatchSink`` (records pulled
+    one at a time from the loop, conformed and encoded in blocks)."""
+    with tempfile.TemporaryDirectory() as root, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_PagedStream, "pages", pages)
+        patch.setattr(_PagedStream, "pages_plain", plain)
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+        batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": root}, "batch_size": size}
+        stream = _PagedTap(config={"batch_config": batch}, parse_env_config=False).streams["paged"]
+        assert stream._plain_record_loop
+        with redirect_stdout(io.StringIO()):
+            named = [url for _, urls in stream.get_batches(BatchConfig.from_dict(batch)) for url in urls]
+        return [Path(url.removeprefix("file://")).read_bytes() for url in named]
+
+
 names = st.one_of(st.just("é"), st.just("half \ud800 a surrogate"), st.text(max_size=3))
 
 
@@ -284,12 +300,14 @@ def test_batch_files_from_pages_are_those_of_the_record_loop_and_of_the_sdk_loop
     sizes: list[int], size: int, plain: bool, name: str
 ) -> None:
     """Pages cut at file ends (and the state step declining some): the same files, BATCH and STATE messages in
-    the same order with the same state, as the plain loop record by record and the SDK's own loop and batcher."""
+    the same order with the same state, as the plain loop record by record and the SDK's own loop and batcher; the
+    same files as the records pulled from the plain loop (``get_batches``, the kit's path before the sink)."""
     pages, n = _pages_of(sizes, name)
     by_page = _sync_batch(pages, size, use_pages=True, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=False, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=True, sdk_loop=True, plain=plain)
     messages, files = by_page
+    assert files == _pulled_files(pages, size, plain)
     assert [len(f.splitlines()) for f in files] == [size] * (n // size) + ([n % size] if n % size else [])
     assert not [m for m in messages if type(m) is dict and m["type"] == "RECORD"]
     named: list[str] = []  # every STATE's bookmark is the last value of the files named before it
