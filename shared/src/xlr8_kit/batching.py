@@ -5,7 +5,9 @@ Decimals), always gzips whatever ``encoding.compression`` says, and writes the r
 without the catalog's projection, the type conformance or the stream maps that RECORD messages go through. Here:
 
 - each record goes through the stream's own ``_generate_record_messages`` (projection, conformance, stream map), so
-  a file holds exactly the ``record`` of the RECORD messages the stream would have written;
+  a file holds exactly the ``record`` of the RECORD messages the stream would have written; on the kit's plain
+  record loop (``xlr8_kit.rest``) the loop itself writes the files (``BatchSink``): the pages the stream reads,
+  encoded a page at a time, with the state advanced a page at a time, as it writes RECORD lines;
 - records of the plain types (``xlr8_kit.singer_io._is_plain``: str, int, bool, None, Decimal, nested dicts/lists)
   are encoded by msgspec in one call per block; any other record by the SDK's ``serialize_json``. Both decode
   (``json.loads(parse_float=Decimal)``, DuckDB's reader) to the same values;
@@ -27,6 +29,7 @@ import gzip
 import os
 import typing as t
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -52,25 +55,31 @@ WRITE_BYTES = 1 << 20
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
-def encode_lines(records: list[dict[str, t.Any]]) -> bytes:
+def encode_lines(records: list[dict[str, t.Any]], plain: bool = False) -> bytes:
     """JSON lines for ``records``, in order: msgspec for plain records, the SDK's serializer for the rest (and for
-    any record msgspec refuses, such as a string holding a lone surrogate)."""
+    any record msgspec refuses, such as a string holding a lone surrogate). ``plain``: the caller knows every record
+    is plain (``_is_plain`` is not asked again), as the kit's plain loop knows for a stream's vouched pages."""
+    if plain:
+        try:
+            return _ENCODER.encode_lines(records)
+        except (UnicodeEncodeError, msgspec.EncodeError, OverflowError, TypeError):
+            pass  # one record at a time below, as for records not known plain
     out = bytearray()
-    plain: list[dict[str, t.Any]] = []
+    pending: list[dict[str, t.Any]] = []
 
     def flush_plain() -> None:
-        if not plain:
+        if not pending:
             return
         try:
-            out.extend(_ENCODER.encode_lines(plain))
+            out.extend(_ENCODER.encode_lines(pending))
         except (UnicodeEncodeError, msgspec.EncodeError, OverflowError, TypeError):
-            for record in plain:
+            for record in pending:
                 out.extend(_sdk_line(record))
-        plain.clear()
+        pending.clear()
 
     for record in records:
         if _is_plain(record):
-            plain.append(record)
+            pending.append(record)
         else:
             flush_plain()
             out.extend(_sdk_line(record))
@@ -100,49 +109,151 @@ class BatchFileWriter:
         self.stem = f"{prefix}{tap_name}--{stream_name}-{uuid.uuid4()}"
         self.local = _local_root(batch_config.storage.root)
 
+    def open(self, index: int) -> BatchFile:
+        """File number ``index``, created when its first lines arrive."""
+        name = f"{self.stem}-{index}" + (".json.gz" if self.gzip else ".jsonl")  # the SDK names gzip files .json.gz
+        return BatchFile(self, name)
+
     def write(self, index: int, records: t.Iterable[dict[str, t.Any]]) -> str | None:
         """Write one file from ``records`` (already projected and conformed); None when there was no record."""
-        name = f"{self.stem}-{index}" + (".json.gz" if self.gzip else ".jsonl")  # the SDK names gzip files .json.gz
-        if self.local is None:
-            with self.config.storage.open(name, "wb") as raw:
-                written = self._write_to(raw, records)
-            return self.config.storage.get_url(name) if written else None
-        self.local.mkdir(parents=True, exist_ok=True)
-        final = self.local / name
-        partial = self.local / f".{name}.partial"
+        file = self.open(index)
         try:
-            with open(partial, "wb") as raw:
-                written = self._write_to(raw, records)
-            if not written:
-                partial.unlink()
-                return None
-            os.replace(partial, final)
+            block: list[dict[str, t.Any]] = []
+            for record in records:
+                block.append(record)
+                if len(block) >= ENCODE_BLOCK:
+                    file.add(encode_lines(block), len(block))
+                    block.clear()
+            file.add(encode_lines(block), len(block))
         except BaseException:
-            partial.unlink(missing_ok=True)
+            file.discard()
+            raise
+        return file.finish()
+
+
+class BatchFile:
+    """One batch file: lines added in blocks, then ``finish`` (a local file is renamed into place only then, so a
+    target never reads half a file) or ``discard`` (a failure: a local file is removed)."""
+
+    def __init__(self, writer: BatchFileWriter, name: str) -> None:
+        self.writer = writer
+        self.name = name
+        self.records = 0
+        self._pending = bytearray()
+        self._files = ExitStack()
+        self._out: t.IO[bytes] | None = None
+        self._partial: Path | None = None
+
+    def add(self, lines: bytes, records: int) -> None:
+        """``records`` records' JSON lines, in order."""
+        self.records += records
+        self._pending += lines
+        if len(self._pending) >= WRITE_BYTES:
+            self._write()
+
+    def _write(self) -> None:
+        if self._out is None:
+            writer = self.writer
+            raw: t.IO[bytes]
+            if writer.local is None:
+                raw = self._files.enter_context(writer.config.storage.open(self.name, "wb"))
+            else:
+                writer.local.mkdir(parents=True, exist_ok=True)
+                self._partial = writer.local / f".{self.name}.partial"
+                raw = self._files.enter_context(open(self._partial, "wb"))  # noqa: SIM115 - closed by finish/discard
+            if writer.gzip:
+                raw = t.cast(
+                    "t.IO[bytes]", self._files.enter_context(gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6))
+                )
+            self._out = raw
+        self._out.write(self._pending)
+        self._pending.clear()
+
+    def finish(self) -> str | None:
+        """The file's URL once complete; None (nothing created) when it holds no record."""
+        if not self.records:
+            return None
+        writer = self.writer
+        try:
+            self._write()
+            self._files.close()
+            if self._partial is None:
+                return writer.config.storage.get_url(self.name)
+            assert writer.local is not None
+            final = writer.local / self.name
+            os.replace(self._partial, final)
+        except BaseException:
+            self.discard()
             raise
         return final.as_uri()
 
-    def _write_to(self, raw: t.IO[bytes], records: t.Iterable[dict[str, t.Any]]) -> int:
-        out = t.cast("t.IO[bytes]", gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6)) if self.gzip else raw
-        count = 0
-        block: list[dict[str, t.Any]] = []
-        pending = bytearray()
-        try:
-            for record in records:
-                block.append(record)
-                count += 1
-                if len(block) >= ENCODE_BLOCK:
-                    pending.extend(encode_lines(block))
-                    block.clear()
-                    if len(pending) >= WRITE_BYTES:
-                        out.write(pending)
-                        pending.clear()
-            pending.extend(encode_lines(block))
-            out.write(pending)
-        finally:
-            if self.gzip:
-                out.close()
-        return count
+    def discard(self) -> None:
+        """Give the file up (a failure): closed, and a local one removed."""
+        self._pending.clear()
+        self._files.close()
+        if self._partial is not None:
+            self._partial.unlink(missing_ok=True)
+
+
+class BatchSink:
+    """The kit's plain record loop (``KitRESTStream._sync_plain_records``) writing BATCH files instead of RECORD
+    lines: the records it would write, encoded a page (or ``ENCODE_BLOCK`` records) at a time, a file cut every
+    ``period`` records. At a cut the loop has advanced the state through the file's last record, and the BATCH
+    message goes out followed by STATE, as the SDK's ``_sync_batches`` writes them; ``close`` names the last
+    file after the loop has finalized the state."""
+
+    def __init__(self, stream: KitBatchingMixin, batch_config: BatchConfig, counter: t.Any) -> None:
+        self.stream = stream
+        self.encoding = batch_config.encoding
+        self.writer = BatchFileWriter(stream.tap_name, stream.name, batch_config)
+        self.period = max(1, int(batch_config.batch_size))
+        self.counter = counter
+        self.index = 0
+        self.file: BatchFile | None = None
+        self.block: list[dict[str, t.Any]] = []
+        self.block_plain = False
+
+    def _current(self) -> BatchFile:
+        if self.file is None:
+            self.index += 1
+            self.file = self.writer.open(self.index)
+        return self.file
+
+    def emit(self, record: dict[str, t.Any], plain: bool = False) -> None:
+        if plain is not self.block_plain:
+            self._flush_block()
+            self.block_plain = plain
+        self.block.append(record)
+        if len(self.block) >= ENCODE_BLOCK:
+            self._flush_block()
+
+    def emit_page(self, records: list[dict[str, t.Any]], plain: bool = False) -> None:
+        self._flush_block()
+        self._current().add(encode_lines(records, plain), len(records))
+
+    def _flush_block(self) -> None:
+        if self.block:
+            self._current().add(encode_lines(self.block, self.block_plain), len(self.block))
+            self.block.clear()
+
+    def cut(self) -> None:
+        """Finish the file and name it (BATCH, then STATE)."""
+        self._flush_block()
+        file, self.file = self.file, None
+        url = file.finish() if file is not None else None
+        if url is not None:
+            self.counter.increment()
+            self.stream._write_batch_message(encoding=self.encoding, manifest=[url])
+            self.stream._write_state_message()  # covers exactly the records of the files named so far
+
+    close = cut
+
+    def discard(self) -> None:
+        """A failure: the file being written is given up (never named)."""
+        self.block.clear()
+        if self.file is not None:
+            self.file.discard()
+            self.file = None
 
 
 class KitBatchingMixin(_StreamBase):
@@ -163,10 +274,20 @@ class KitBatchingMixin(_StreamBase):
                 pass
             return
         with self.get_batch_counter() as counter:
-            for encoding, manifest in self.get_batches(batch_config, context):
-                counter.increment()
-                self._write_batch_message(encoding=encoding, manifest=manifest)
-                self._write_state_message()  # covers exactly the records of the files named so far
+            if context is None and getattr(self, "_plain_record_loop", False):
+                # The kit's plain loop writes the files itself: pages as the stream reads them, state a page at a
+                # time, and nothing between the stream and the file but the encoder.
+                sink = BatchSink(self, batch_config, counter)
+                try:
+                    for _ in self._sync_plain_records(write_messages=False, sink=sink):  # type: ignore[attr-defined]
+                        pass
+                finally:
+                    sink.discard()
+            else:
+                for encoding, manifest in self.get_batches(batch_config, context):
+                    counter.increment()
+                    self._write_batch_message(encoding=encoding, manifest=manifest)
+                    self._write_state_message()  # covers exactly the records of the files named so far
         self._write_state_message()  # a stream without records still reports its (finalized) state
 
     def get_batches(

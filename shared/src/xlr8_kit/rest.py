@@ -40,7 +40,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream, Stream
 from singer_sdk.streams._state import StreamStateManager
 
-from xlr8_kit.batching import KitBatchingMixin
+from xlr8_kit.batching import BatchSink, KitBatchingMixin
 from xlr8_kit.conform import Conformer
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
@@ -811,12 +811,16 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             and kind._generate_record_messages is KitRESTStream._generate_record_messages
         )
 
-    def _sync_plain_records(self, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
+    def _sync_plain_records(
+        self, *, write_messages: bool = True, sink: BatchSink | None = None
+    ) -> t.Generator[dict, t.Any, t.Any]:
         """``Stream._sync_records`` (singer-sdk 0.54.9, pinned) for the case ``_plain_record_loop`` admits, without
         the steps that do nothing there: no partition or child contexts, no projection, no stream-map transform, no
         ``RecordMessage`` per record (the kit's writer encodes the line around the record), the record counter
         advanced in steps. Messages, their order, STATE and bookmarks are those of the SDK's loop. Without
-        ``write_messages`` (the kit's BATCH writer reads the records) nothing is written, as in the SDK."""
+        ``write_messages`` nothing is written, as in the SDK. With a ``sink`` (the kit's BATCH files) the records go
+        to it instead of the writer, and where the loop would write STATE every ``STATE_MSG_FREQUENCY`` records the
+        sink cuts a file every ``sink.period`` records (BATCH, then STATE)."""
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
@@ -825,14 +829,17 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         conformer = self._conformer
         conform_marked = None if conformer.is_identity else conformer.marked
         emit: t.Callable[[dict[str, t.Any], bool], None] | None = None
-        if write_messages:
+        emit_page: t.Callable[[list[dict[str, t.Any]], bool], None] | None = None
+        frequency, at_frequency = self.STATE_MSG_FREQUENCY, self._write_state_message
+        if sink is not None:
+            emit, emit_page, frequency, at_frequency = sink.emit, sink.emit_page, sink.period, sink.cut
+        elif write_messages:
             emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         post_process = self.post_process
         # The SDK's post_process returns the record as it is, so a plain source stays plain (the SDK's conformance
         # of plain values gives plain values too).
         trust_source = self.post_process_is_identity
         state_manager = self.state_manager
-        frequency = self.STATE_MSG_FREQUENCY
         uncounted = 0
         with record_counter, timer, _record_loop_gc():
             record_counter.with_context({})
@@ -848,7 +855,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             try:
                 if pages is not None:
                     assert emit is not None  # records_written_only
-                    emit_page = writer.record_page_emitter(self.stream_maps[0].stream_alias, self._stream_version)
+                    if emit_page is None:
+                        emit_page = writer.record_page_emitter(self.stream_maps[0].stream_alias, self._stream_version)
                     plan_state = self._plain_state_page_step()
 
                     def one_by_one(
@@ -866,7 +874,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             increment_state(record)
                             record_index += 1
                             if record_index % frequency == 0:
-                                self._write_state_message()
+                                at_frequency()
                             uncounted += 1
                             if uncounted >= COUNTER_STEP:
                                 record_counter.increment(uncounted)
@@ -905,12 +913,13 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 apply_state()
                                 record_index += stop - start
                                 if record_index % frequency == 0:
-                                    self._write_state_message()
+                                    at_frequency()
                                 uncounted += stop - start
                                 if uncounted >= COUNTER_STEP:
                                     record_counter.increment(uncounted)
                                     uncounted = 0
-                                yield from segment
+                                if sink is None:  # the BATCH files are the records' only reader
+                                    yield from segment
                             start = stop
                 else:
                     for result in self.get_records(None):
@@ -931,7 +940,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             state_manager.is_flushed = False
                         increment_state(record)
                         if emit is not None and (record_index + 1) % frequency == 0:
-                            self._write_state_message()
+                            at_frequency()
                         uncounted += 1
                         if uncounted == COUNTER_STEP:
                             record_counter.increment(uncounted)
@@ -948,6 +957,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             if state_partition_context is None:
                 self._finalize_state(self.get_context_state(None))
         self._finalize_state(self.stream_state)
+        if sink is not None:
+            sink.close()  # the last file, named with the state the SDK's loop leaves
         if write_messages:
             self._write_state_message()
 
@@ -987,11 +998,12 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         mixin whose ``post_process`` is the identity in some runs (no filter set) says so by overriding this."""
         return type(self).post_process is Stream.post_process
 
-    #: True while the plain loop runs with the kit's writer as the only reader of what ``get_records`` yields: each
-    #: record is written as it is (no ``post_process`` of the stream's own, not batched) and then dropped; the state
-    #: step reads the replication key alone. A stream may then give fractional numbers as ``msgspec.Raw`` values
-    #: (``singer_io.RawNumbers``: the text the writer would write for the Decimal), never in a replication key and
-    #: only in records the loop does not conform (conformance level NONE, or ``Conformer.vouched``).
+    #: True while the plain loop runs with the kit's writer (or its BATCH files, ``BatchSink``) as the only reader
+    #: of what ``get_records`` yields: each record is written as it is (no ``post_process`` of the stream's own) and
+    #: then dropped; the state step reads the replication key alone. A stream may then give fractional numbers as
+    #: ``msgspec.Raw`` values (``singer_io.RawNumbers``: the text the writer would write for the Decimal), never in a
+    #: replication key and only in records the loop does not conform (conformance level NONE, or
+    #: ``Conformer.vouched``).
     records_written_only: bool = False
 
     def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]] | None:

@@ -194,10 +194,15 @@ def test_state_after_each_batch_covers_exactly_the_files_named(tmp_path: Path) -
     assert len(seen) == ROWS
 
 
+@pytest.mark.parametrize("written_early", [False, True])
 def test_a_failure_mid_file_leaves_state_at_the_last_file_named_and_no_partial_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written_early: bool
 ) -> None:
+    """``written_early``: the failing file's first records are already on disk (blocks of 3, written at once)."""
     monkeypatch.setattr(_Things, "fail_after", 17)
+    if written_early:
+        monkeypatch.setattr("xlr8_kit.batching.ENCODE_BLOCK", 3)
+        monkeypatch.setattr("xlr8_kit.batching.WRITE_BYTES", 1)
     tap = _Tap(config={"batch_config": _batch_config(tmp_path / "b", "none")}, catalog=_catalog(_Tap, None))
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(RuntimeError, match="vendor went away"):

@@ -8,15 +8,18 @@ import datetime as dt
 import gc
 import io
 import json
+import tempfile
 import typing as t
 from contextlib import redirect_stdout
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from singer_sdk import typing as th
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams import RESTStream
@@ -124,6 +127,7 @@ class _PagedStream(KitRESTStream):
     ).to_dict()
     pages: t.ClassVar[list[list[dict[str, t.Any]]]] = []
     use_pages: t.ClassVar[bool] = True
+    pages_plain: t.ClassVar[bool] = True
 
     def get_records(self, context: t.Any) -> t.Iterator[dict]:
         for page in self._pages():
@@ -131,7 +135,7 @@ class _PagedStream(KitRESTStream):
 
     def _pages(self) -> t.Iterator[list[dict[str, t.Any]]]:
         for page in self.pages:
-            self.records_plain = True
+            self.records_plain = self.pages_plain
             yield [dict(record) for record in page]
 
     def plain_record_pages(self) -> t.Iterator[list[dict[str, t.Any]]] | None:
@@ -178,17 +182,23 @@ def _sync(use_pages: bool, pages: list[list[dict[str, t.Any]]]) -> list[dict[str
     return messages
 
 
-@settings(max_examples=60, deadline=None)
-@given(sizes=st.lists(st.integers(0, 7), max_size=6))
-def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]) -> None:
+def _pages_of(sizes: list[int], name: str = "é") -> tuple[list[list[dict[str, t.Any]]], int]:
+    """Pages of the given sizes, two records to an hour, and how many records they hold."""
     pages, n = [], 0
     for size in sizes:
         page = []
         for _ in range(size):
             stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n // 2)
-            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"é{n}"})
+            page.append({"id": n, "updated": stamp.isoformat(), "amount": Decimal(n) / 4, "name": f"{name}{n}"})
             n += 1
         pages.append(page)
+    return pages, n
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 7), max_size=6))
+def test_the_loop_over_pages_writes_what_the_record_loop_writes(sizes: list[int]) -> None:
+    pages, n = _pages_of(sizes)
     by_page = _sync(True, pages)
     by_record = _sync(False, pages)
     assert by_page == by_record
@@ -423,3 +433,84 @@ def test_marked_pages_are_written_whole_by_default(use_pages: bool) -> None:
     assert [repr(r["flag"]) for r in records] == ["True", "True", "True", "True", "None"]
     assert not stream._conformer.vouched
     assert not stream.records_plain
+
+
+# -- BATCH: the plain loop writing the files itself (``xlr8_kit.batching.BatchSink``) --------------------------------
+
+
+def _sync_batch(
+    pages: list[list[dict[str, t.Any]]], size: int, *, use_pages: bool, sdk_loop: bool, plain: bool = True
+) -> tuple[list[t.Any], list[bytes]]:
+    """Messages (a BATCH message as its file's position) and each file's bytes, in the order they were named."""
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as root, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_PagedStream, "pages", pages)
+        patch.setattr(_PagedStream, "use_pages", use_pages)
+        patch.setattr(_PagedStream, "pages_plain", plain)
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+        batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": root}, "batch_size": size}
+        tap = _PagedTap(config={"batch_config": batch}, parse_env_config=False)
+        assert tap.streams["paged"]._plain_record_loop is not sdk_loop
+        with redirect_stdout(out):
+            tap.sync_all()
+        messages: list[t.Any] = []
+        files: list[bytes] = []
+        for line in out.getvalue().splitlines():
+            message = json.loads(line)
+            if message["type"] == "BATCH":
+                for url in message["manifest"]:
+                    files.append(Path(url.removeprefix("file://")).read_bytes())
+                messages.append(("BATCH", len(files)))
+                continue
+            for bookmark in message.get("value", {}).get("bookmarks", {}).values():
+                bookmark.pop("replication_key_signpost", None)
+            messages.append(message)
+        assert sorted(p.name for p in Path(root).iterdir() if p.name.startswith(".")) == []  # no partial file left
+    return messages, files
+
+
+def _pulled_files(pages: list[list[dict[str, t.Any]]], size: int, plain: bool) -> list[bytes]:
+    """The files of ``get_batches`` on the plain loop: the path the kit took before ``BatchSink`` (records pulled
+    one at a time from the loop, conformed and encoded in blocks)."""
+    with tempfile.TemporaryDirectory() as root, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_PagedStream, "pages", pages)
+        patch.setattr(_PagedStream, "pages_plain", plain)
+        patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "0")
+        batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": root}, "batch_size": size}
+        stream = _PagedTap(config={"batch_config": batch}, parse_env_config=False).streams["paged"]
+        assert stream._plain_record_loop
+        with redirect_stdout(io.StringIO()):
+            named = [url for _, urls in stream.get_batches(BatchConfig.from_dict(batch)) for url in urls]
+        return [Path(url.removeprefix("file://")).read_bytes() for url in named]
+
+
+names = st.one_of(st.just("é"), st.just("half \ud800 a surrogate"), st.text(max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 7), max_size=6),
+    size=st.integers(1, 8),
+    plain=st.booleans(),
+    name=names,
+)
+def test_batch_files_from_pages_are_those_of_the_record_loop_and_of_the_sdk_loop(
+    sizes: list[int], size: int, plain: bool, name: str
+) -> None:
+    """Pages cut at file ends (and the state step declining some): the same files, BATCH and STATE messages in
+    the same order with the same state, as the plain loop record by record and the SDK's own loop and batcher; the
+    same files as the records pulled from the plain loop (``get_batches``, the kit's path before the sink)."""
+    pages, n = _pages_of(sizes, name)
+    by_page = _sync_batch(pages, size, use_pages=True, sdk_loop=False, plain=plain)
+    assert by_page == _sync_batch(pages, size, use_pages=False, sdk_loop=False, plain=plain)
+    assert by_page == _sync_batch(pages, size, use_pages=True, sdk_loop=True, plain=plain)
+    messages, files = by_page
+    assert files == _pulled_files(pages, size, plain)
+    assert [len(f.splitlines()) for f in files] == [size] * (n // size) + ([n % size] if n % size else [])
+    assert not [m for m in messages if type(m) is dict and m["type"] == "RECORD"]
+    named: list[str] = []  # every STATE's bookmark is the last value of the files named before it
+    for message in messages:
+        if type(message) is tuple:
+            named += [json.loads(line)["updated"] for line in files[message[1] - 1].splitlines()]
+        elif message["type"] == "STATE":
+            assert message["value"]["bookmarks"]["paged"].get("replication_key_value") == (named[-1] if named else None)
