@@ -929,6 +929,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             pages = self._request_pages_windowed(context, paginator, width)
         else:
             pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
+        yield from self._records_of_pages(pages)
+
+    def _records_of_pages(self, pages: t.Iterable[list[dict[str, t.Any]]]) -> t.Iterator[dict[str, t.Any]]:
+        """Each page's records, with the marks a ``MarkedPage`` carries set while they are taken (a page that is
+        not one: the stream's own marks), and reset when the reading stops."""
         conformer = self._conformer
         stated_plain = self.records_plain
         try:

@@ -227,11 +227,16 @@ _STR_ONLY = frozenset({str})
 _PLAIN_OR_CONTAINER = _PLAIN_TYPES | _CONTAINERS
 
 
+#: ``_float_alike``'s bounds on ``abs``: where ``repr`` switches to exponent notation.
+FLOAT_ALIKE_LEAST = 1e-4
+FLOAT_ALIKE_BOUND = 1e16
+
+
 def _float_alike(value: float) -> bool:
     """A float both encoders write alike: ``repr`` (simplejson) and msgspec agree on the shortest digits and
     differ only in exponent notation (``1e+16`` against ``1e16``, ``1e-05`` against ``0.00001``), which ``repr``
     uses outside [1e-4, 1e16); NaN and infinities (simplejson's null) are not alike either."""
-    return 1e-4 <= abs(value) < 1e16 or value == 0.0
+    return FLOAT_ALIKE_LEAST <= abs(value) < FLOAT_ALIKE_BOUND or value == 0.0
 
 
 def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
