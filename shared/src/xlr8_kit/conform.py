@@ -310,15 +310,15 @@ class Conformer:
         again. ``(False, False)`` for anything else (nested values, unknown keys) and at level NONE."""
         if self._level == TypeConformanceLevel.NONE or not all(map(self._known.issuperset, rows)):
             return False, False
-        values = list(chain.from_iterable(map(dict.values, rows)))
-        kinds = set(map(type, values))
+        kinds = set(map(type, chain.from_iterable(map(dict.values, rows))))
         if not kinds <= _FLAT:
             return False, False
-        for name in self._booleans.intersection(chain.from_iterable(rows)):
+        for name in self._booleans.intersection(chain.from_iterable(rows)) if self._booleans else ():
             if not set(map(type, map(methodcaller("get", name), rows))) <= _BOOLEAN_OR_NONE:
                 return False, False
         plain = True
         if not kinds <= _SCALARS:
+            values = list(chain.from_iterable(map(dict.values, rows)))
             numbers = list(compress(values, map(_NUMBERS.__contains__, map(type, values))))
             if Decimal in kinds and not decimals_finite_as_float(n for n in numbers if type(n) is Decimal):
                 return False, False

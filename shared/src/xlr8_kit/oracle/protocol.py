@@ -49,6 +49,14 @@ class FusionClassifier(ResponseClassifier):
     """Fusion answers 503 with Retry-After when throttling; a 2xx without a collection or describe body is an
     error inside a success (A8)."""
 
+    def body_truncated(self, response: requests.Response) -> bool:
+        """The base rule, after the whole body is parsed (``body``): ``error_in_body`` and the page read that parse
+        anyway, so the base rule reads it too instead of first probing the body in a pass of its own (0.2-0.5 us
+        per row of a page). The same verdict: the probe settles only bodies the whole parse reads alike."""
+        if "json" in (response.headers.get("Content-Type") or ""):
+            body(response)
+        return super().body_truncated(response)
+
     def error_in_body(self, response: requests.Response) -> str | None:
         found = super().error_in_body(response)
         if found is not None:
