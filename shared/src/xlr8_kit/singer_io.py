@@ -210,10 +210,30 @@ def _escape_char(code: int) -> str:
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
+class _EscapedRuns(dict[str, str]):
+    """Runs of non-ASCII characters and their escapes, remembered: the same few (an accented letter in a name)
+    come back on every line. Cleared when it holds ``limit`` runs (bounded memory)."""
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def __missing__(self, run: str) -> str:
+        if len(self) >= self._limit:
+            self.clear()
+        escaped = self[run] = "".join([_escape_char(ord(char)) for char in run])
+        return escaped
+
+
+_ESCAPED_RUNS = _EscapedRuns()
+
+
 def _escape_run(error: UnicodeError) -> tuple[str, int]:
     """The ASCII codec's error handler: each character it cannot write as simplejson escapes it."""
     assert isinstance(error, UnicodeEncodeError)
-    return "".join([_escape_char(ord(char)) for char in error.object[error.start : error.end]]), error.end
+    return _ESCAPED_RUNS[error.object[error.start : error.end]], error.end
 
 
 #: ``str.encode("ascii", _ESCAPING)`` calls ``_escape_run`` once per run of non-ASCII characters (a line's scan

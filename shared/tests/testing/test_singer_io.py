@@ -400,6 +400,20 @@ def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
     assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
 
 
+def test_escaped_runs_are_remembered_within_a_bound(monkeypatch: t.Any) -> None:
+    """The second line with the same accented letters reads the remembered escapes; a full memory starts over."""
+    from xlr8_kit import singer_io
+
+    runs = singer_io._EscapedRuns(limit=2)
+    monkeypatch.setattr(singer_io, "_ESCAPED_RUNS", runs)
+    for text in ["Zoë Müller", "Zoë Müller", "José 😀", "\u2028"]:
+        message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
+        assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+    assert len(runs) <= 2
+    assert runs["é"] == "\\u00e9"
+    assert runs["😀"] == "\\ud83d\\ude00"
+
+
 @pytest.mark.parametrize("is_sorted", [True, False])
 def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorted: bool, monkeypatch: t.Any) -> None:
     from singer_sdk.exceptions import InvalidStreamSortException
