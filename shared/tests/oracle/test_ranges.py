@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt
-from xlr8_kit.oracle.ranges import RANGE_PAGES, SAMPLE, Answer, Growth, RangedRead
+from xlr8_kit.oracle.ranges import FIRST_VERDICT, RANGE_PAGES, Answer, Growth, RangedRead
 
 LIMIT = 2
 ROWS = [{"LastUpdateDate": f"2024-01-{1 + i // 10:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(100)]
@@ -141,10 +141,10 @@ def simulate(growth: Growth, interval: t.Callable[[int], float], pages: int, emi
 
 
 def test_the_most_pages_are_read_ahead_once_the_emitter_mostly_waits() -> None:
-    """100 ms per request: the emitter waits far longer than it emits; after ``SAMPLE`` pages, the most."""
+    """100 ms per request: the emitter waits far longer than it emits; after ``FIRST_VERDICT`` pages, the most."""
     rooms = simulate(Growth(32), lambda room: 0.1 / min(room + 1, 4), 100)
-    assert rooms[SAMPLE - 2] == 1
-    assert set(rooms[SAMPLE - 1 :]) == {32}
+    assert rooms[FIRST_VERDICT - 2] == 1
+    assert set(rooms[FIRST_VERDICT - 1 :]) == {32}
 
 
 def test_one_page_is_read_ahead_while_the_emitter_waits_about_as_long_as_it_emits() -> None:
@@ -154,3 +154,5 @@ def test_one_page_is_read_ahead_while_the_emitter_waits_about_as_long_as_it_emit
     assert set(simulate(Growth(32), lambda room: next(waits), 400, emitting=0.002)) == {1}
     assert set(simulate(Growth(32), lambda room: 0.0015, 200)) == {1}
     assert set(simulate(Growth(32), lambda room: 0.0, 50, emitting=0.0)) == {1}
+    starts = iter([0.3, 0.2])  # the first range's first pages wait for its bound's request too
+    assert set(simulate(Growth(32), lambda room: next(starts, 0.002), 100, emitting=0.002)) == {1}

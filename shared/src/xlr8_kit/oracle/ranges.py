@@ -55,9 +55,13 @@ RANGES_AHEAD = 2
 #: pages) means the requests are what is slow (latency): the most pages are read ahead (``Growth``).
 WAITED = 4.0
 
-#: Pages the emitter's waits are judged over: more than a range, since pages read ahead arrive as a burst when the
-#: next range comes due.
+#: Pages the emitter's waits are judged over (the last ones): more than a range, since pages read ahead arrive as a
+#: burst when the next range comes due.
 SAMPLE = RANGE_PAGES + 2
+
+#: Pages judged before the first verdict: the median of five stands two long waits (the first page of the first
+#: range waits for its bound's request too), and at 100 ms the most are read ahead from the sixth page on.
+FIRST_VERDICT = 5
 
 
 #: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
@@ -108,11 +112,11 @@ def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
 class Growth:
     """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
     (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
-    ``SAMPLE`` pages): latency, which more requests in flight hide. Waiting about as long as emitting or less (the
-    emitter, or the machine, is what is slow) keeps one: more threads parsing pages held ahead would then only cost
-    CPU (measured at 0 ms: a fifth more CPU per record with the most, in thread switches and garbage collection;
-    the rule before, which doubled the allowance after any one long wait, reached the most there too). Pure: the
-    emitter gives it each page's times; the ranges read ``room``."""
+    the last ``SAMPLE`` pages, from ``FIRST_VERDICT`` pages on): latency, which more requests in flight hide.
+    Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
+    parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
+    in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
+    wait, reached the most there too). Pure: the emitter gives it each page's times; the ranges read ``room``."""
 
     def __init__(self, most: int) -> None:
         self.room = 1
@@ -127,7 +131,7 @@ class Growth:
             return False
         ratios = self._ratios
         ratios.append(waited / emitting if emitting > 0 else float("inf") if waited > 0 else 0.0)
-        if len(ratios) == SAMPLE and statistics.median(ratios) > WAITED:
+        if len(ratios) >= FIRST_VERDICT and statistics.median(ratios) > WAITED:
             self.room = self.most
             return True
         return False
