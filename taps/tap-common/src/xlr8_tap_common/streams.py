@@ -57,9 +57,10 @@ class PurchaseOrdersStream(CommonStream):
 
     def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The purchase orders, with the supplier look-up (every company: two pages at a thousand) read on a
-        thread beside them from the start, instead of after the first page came back (70-130 ms of waiting per
-        run). The first record waits for it and gets its result, or its error, as if it had read it then. A run
-        without purchase orders reads it too, and drops it (and its error) unseen."""
+        thread beside them from the start, instead of after the first page came back: its requests' waits overlap
+        the orders' (measured: +6% records/s at 100 ms per request; nothing to hide at 0 ms). The first record
+        waits for it and gets its result, or its error, as if it had read it then. A run without purchase orders
+        reads it too, and drops it (and its error) unseen."""
         if "supplier_numbers" in self.__dict__:
             yield from super().request_records(context)
             return
