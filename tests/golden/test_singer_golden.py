@@ -50,11 +50,30 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("ukg_wfm-timecards", "ukg_wfm", "timecards", {}),
     ("ukg_ready-report-pay_statements", "ukg_ready", "pay_statements", {}),
     ("ukg_ready-rest-employees", "ukg_ready", "employees", {}),
+    # pages of 20: the keyset read is split into ranges read side by side (``xlr8_kit.oracle.ranges``)
+    ("oracle_hcm-workers", "oracle_hcm", "workers", {"page_size": 20}),
+    (
+        "oracle_hcm-workers_workRelationships_assignments",
+        "oracle_hcm",
+        "workers_workRelationships_assignments",
+        {"page_size": 20, "resources": ["workers"]},
+    ),
+    ("oracle_erp-invoices", "oracle_erp", "invoices", {"page_size": 20}),
+    (
+        "oracle_erp-invoices_invoiceLines",
+        "oracle_erp",
+        "invoices_invoiceLines",
+        {"page_size": 20, "resources": ["invoices"]},
+    ),
+    ("common-purchase_orders", "common", "purchase_orders", {"page_size": 50}),
 ]
 
 
 def ceiling_module(product: str) -> ModuleType:
-    """The bench's per-product module: it already knows how to configure each tap against its emulator."""
+    """The bench's per-product module: it already knows how to configure each tap against its emulator (the
+    Oracle ones import what they share from the ``ceilings`` package beside them)."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.append(str(ROOT / "bench"))
     path = ROOT / "bench" / "ceilings" / f"{product}.py"
     spec = importlib.util.spec_from_file_location(f"golden_ceiling_{product}", path)
     assert spec is not None

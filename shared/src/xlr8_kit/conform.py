@@ -26,6 +26,8 @@ from singer_sdk.helpers._typing import (
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from xlr8_kit.singer_io import FLOAT_ALIKE_BOUND, FLOAT_ALIKE_LEAST
+
 #: Values conformance leaves untouched (under a property that is not exclusively boolean).
 _SCALARS = frozenset({str, int, bool, type(None)})
 #: Values the SDK keeps unless they are NaN or infinite (then null), checked one by one.
@@ -36,11 +38,13 @@ _HANDLED = _SCALARS | _NUMBERS | _CONTAINERS
 #: Decimal becomes null, a boolean column's integer a bool: still plain).
 _PLAIN = _SCALARS | {Decimal}
 _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
-_PLAIN_OR_LIST = _PLAIN | {list}
 
 
 _DECIMAL = frozenset({Decimal})
 _BOOLEAN_OR_NONE = frozenset({bool, type(None)})
+#: Values ``Conformer.vouches_records`` judges (lists by the compiled walk).
+_VOUCHABLE = _SCALARS | _NUMBERS | {list}
+_FLOAT = frozenset({float})
 _DICT_ONLY = frozenset({dict})
 
 
@@ -310,31 +314,48 @@ class Conformer:
                     return False
         return True
 
-    def keeps_records(self, records: t.Sequence[dict[str, t.Any]]) -> bool:
-        """True when conformance returns each of ``records`` (dicts whose keys may differ from record to record, as
-        in a report that leaves empty fields out) equal to itself, in the same key order, and each is plain: every
-        key a property of the schema; every value a string, integer, boolean, None or a Decimal finite even as a
-        float; under an exclusively boolean property only booleans and None; a list only under a property whose
-        items are (RECURSIVE level) objects without exclusively boolean properties, holding only dicts of known
-        keys and string, integer, boolean or None values, or only such scalars. The scans run in C over the whole
-        block (``keeps_columns`` for records of varying keys); a stream may then set ``vouched`` for them."""
+    def vouches_records(self, records: t.Sequence[dict[str, t.Any]]) -> tuple[bool, bool]:
+        """``(conformed, plain)`` for a block or page of records (dicts whose keys may differ from record to record,
+        as in a report that leaves empty fields out), judged at once with the type scans in C. Conformed when
+        ``marked`` would return each record equal to itself, in the same key order: every key a property of the
+        schema; every value a string, integer, boolean, None, or a float or Decimal finite as a float; under an
+        exclusively boolean property only booleans and None; a list only under a property whose items are
+        (RECURSIVE level) objects without exclusively boolean properties, holding only dicts of known keys and
+        string, integer, boolean or None values, or only such scalars. Plain, besides, when the kit's writer would
+        find every record plain (``xlr8_kit.singer_io._is_plain``: floats only where both encoders write them
+        alike). A stream may then mark the block (``vouched``, ``MarkedPage``) so that neither the loop nor the
+        writer looks at each record again. ``(False, False)`` for anything else and at level NONE."""
         if self._level == TypeConformanceLevel.NONE:
-            return False  # nothing to spare: ``marked`` is not called
+            return False, False  # nothing to spare: ``marked`` is not called
         names = set(chain.from_iterable(records))
         if not self._known.issuperset(names):
-            return False
+            return False, False
         values = list(chain.from_iterable(map(dict.values, records)))
         kinds = list(map(type, values))
         found = set(kinds)
-        if found <= _SCALARS:
-            return self._booleans_kept(records, names)
-        if not found <= _PLAIN_OR_LIST:
-            return False
-        if Decimal in found and not decimals_finite_as_float(compress(values, map(_DECIMAL.__contains__, kinds))):
-            return False
-        if list in found and not self._lists_kept(records, names, kinds.count(list)):
-            return False
-        return self._booleans_kept(records, names)
+        plain = True
+        if not found <= _SCALARS:
+            if not found <= _VOUCHABLE:
+                return False, False
+            if Decimal in found and not decimals_finite_as_float(compress(values, map(_DECIMAL.__contains__, kinds))):
+                return False, False
+            if float in found:
+                floats = list(compress(values, map(_FLOAT.__contains__, kinds)))
+                if not all(map(math.isfinite, floats)):
+                    return False, False
+                # every float alike (the writer's ``_float_alike``): 0, or its size within the bounds
+                sizes = list(filter(None, map(abs, floats)))
+                plain = not sizes or (min(sizes) >= FLOAT_ALIKE_LEAST and max(sizes) < FLOAT_ALIKE_BOUND)
+            if list in found and not self._lists_kept(records, names, kinds.count(list)):
+                return False, False
+        if not self._booleans_kept(records, names):
+            return False, False
+        return True, plain
+
+    def keeps_records(self, records: t.Sequence[dict[str, t.Any]]) -> bool:
+        """``vouches_records`` says conformed and plain: a stream that hands blocks to ``records_of_blocks`` (which
+        carries no plain mark of its own) may set ``vouched`` for them."""
+        return all(self.vouches_records(records))
 
     def _booleans_kept(self, records: t.Sequence[dict[str, t.Any]], names: set[str]) -> bool:
         """Only booleans and None under the exclusively boolean properties among ``names``."""

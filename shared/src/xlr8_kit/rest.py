@@ -1119,6 +1119,11 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             pages = self._request_pages_windowed(context, paginator, width)
         else:
             pages = read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
+        yield from self._marked_pages(pages)
+
+    def _marked_pages(self, pages: t.Iterable[list[dict[str, t.Any]]]) -> t.Iterator[list[dict[str, t.Any]]]:
+        """Each page, handed over with the marks a ``MarkedPage`` carries set (a page that is not one: the stream's
+        own marks), and reset when the pages stop (every reader of pages: the window, read-ahead, Oracle's ranges)."""
         conformer = self._conformer
         stated_plain = self.records_plain
         try:

@@ -210,21 +210,30 @@ def _escape_char(code: int) -> str:
     return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
 
 
-#: Runs of characters ``_escape_run`` escaped, with their escapes (names repeat: ``é``, ``ü``); bounded.
-_ESCAPED_RUNS: dict[str, str] = {}
-_ESCAPED_RUNS_MAX = 4096
+class _EscapedRuns(dict[str, str]):
+    """Runs of non-ASCII characters and their escapes, remembered: the same few (an accented letter in a name)
+    come back on every line. Cleared when it holds ``limit`` runs (bounded memory)."""
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def __missing__(self, run: str) -> str:
+        if len(self) >= self._limit:
+            self.clear()
+        escaped = self[run] = "".join([_escape_char(ord(char)) for char in run])
+        return escaped
+
+
+_ESCAPED_RUNS = _EscapedRuns()
 
 
 def _escape_run(error: UnicodeError) -> tuple[str, int]:
     """The ASCII codec's error handler: each character it cannot write as simplejson escapes it."""
     assert isinstance(error, UnicodeEncodeError)
-    run = error.object[error.start : error.end]
-    escaped = _ESCAPED_RUNS.get(run)
-    if escaped is None:
-        escaped = "".join([_escape_char(ord(char)) for char in run])
-        if len(_ESCAPED_RUNS) < _ESCAPED_RUNS_MAX:
-            _ESCAPED_RUNS[run] = escaped
-    return escaped, error.end
+    return _ESCAPED_RUNS[error.object[error.start : error.end]], error.end
 
 
 #: ``str.encode("ascii", _ESCAPING)`` calls ``_escape_run`` once per run of non-ASCII characters (a line's scan
@@ -238,11 +247,16 @@ _STR_ONLY = frozenset({str})
 _PLAIN_OR_CONTAINER = _PLAIN_TYPES | _CONTAINERS
 
 
+#: ``_float_alike``'s bounds on ``abs``: where ``repr`` switches to exponent notation.
+FLOAT_ALIKE_LEAST = 1e-4
+FLOAT_ALIKE_BOUND = 1e16
+
+
 def _float_alike(value: float) -> bool:
     """A float both encoders write alike: ``repr`` (simplejson) and msgspec agree on the shortest digits and
     differ only in exponent notation (``1e+16`` against ``1e16``, ``1e-05`` against ``0.00001``), which ``repr``
     uses outside [1e-4, 1e16); NaN and infinities (simplejson's null) are not alike either."""
-    return 1e-4 <= abs(value) < 1e16 or value == 0.0
+    return FLOAT_ALIKE_LEAST <= abs(value) < FLOAT_ALIKE_BOUND or value == 0.0
 
 
 def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.oracle import Flatten, ResourceDeclaration, child_rows, fields_param, parse_describe, plan_streams
 from xlr8_kit.oracle.describe import DescribeError
 from xlr8_kit.oracle.protocol import FusionClassifier, Keyset, collection_page, join_q, keyset_q, since_q
@@ -172,3 +175,59 @@ def test_classifier_reads_errors_inside_a_200() -> None:
     assert classifier.error_in_body(html) is not None
     error = '{"title": "Bad Request", "status": "400", "o:errorDetails": [{"detail": "x"}]}'
     assert "Bad Request" in str(classifier.error_in_body(_response(error, "application/vnd.oracle.adf.error+json")))
+
+
+_COLLECTION = '{"items": [{"PersonId": 1, "Amount": 1.5, "status": "A"}], "hasMore": false, "totalResults": 1}'
+_BODIES = [
+    _COLLECTION,
+    '{"status": "error", "items": []}',  # an error status at the top: fatal
+    '{"items": [1, NaN], "hasMore": false}',  # msgspec refuses NaN; json.loads reads it
+    '{"items": ["\\ud800"], "hasMore": false}',  # a lone surrogate escape
+    "[1, 2]",
+    '"text"',
+    '{"title": "Bad Request", "status": "400", "o:errorDetails": []}',
+    "",
+    "<html>Sign In</html>",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(st.sampled_from(_BODIES), st.sampled_from(_BODIES).flatmap(lambda b: st.just(b[: len(b) // 2]))),
+    cut=st.integers(0, 200),
+    raw=st.binary(max_size=8),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/vnd.oracle.adf.resourcecollection+json",
+            "text/html",
+            "application/json; charset=utf-8",
+        ]
+    ),
+)
+def test_classifier_verdicts_are_those_of_the_base_rules(text: str, cut: int, raw: bytes, content_type: str) -> None:
+    """Parsing the whole body before the base rule reads it gives the verdict the base rule's own probe gave, for
+    whole, cut, odd and non-JSON bodies (the base rule ran on a fresh response, as before)."""
+    content = text.encode()[:cut] + (raw if cut % 7 == 0 else b"")
+    verdicts = []
+    for body_truncated in (FusionClassifier.body_truncated, ResponseClassifier.body_truncated):
+
+        class Old(FusionClassifier):
+            pass
+
+        Old.body_truncated = body_truncated  # type: ignore[method-assign]
+        response = _response("", content_type)
+        response._content = content
+        verdicts.append(Old().classify(response))
+    assert verdicts[0] == verdicts[1]
+
+
+def test_a_collection_page_is_parsed_once_and_never_probed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xlr8_kit.http import classify
+
+    probes: list[object] = []
+    probe = classify._probe
+    monkeypatch.setattr(classify, "_probe", lambda response: probes.append(response) or probe(response))
+    response = _response(_COLLECTION, "application/json")
+    assert FusionClassifier().classify(response) == "ok"
+    assert probes == []

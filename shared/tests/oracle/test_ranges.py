@@ -5,6 +5,7 @@ test_keyset_ranges.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import typing as t
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt
-from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead
+from xlr8_kit.oracle.ranges import FIRST_VERDICT, RANGE_PAGES, Answer, Growth, RangedRead
 
 LIMIT = 2
 ROWS = [{"LastUpdateDate": f"2024-01-{1 + i // 10:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(100)]
@@ -127,3 +128,31 @@ def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int)
     with pytest.raises(RuntimeError, match="HTTP 400"):
         drain(ranged, rows)
     assert rows == ROWS[: start + 2]
+
+
+def simulate(growth: Growth, interval: t.Callable[[int], float], pages: int, emitting: float = 0.001) -> list[int]:
+    """Pages handed out every ``interval(room)`` seconds (the emitter takes ``emitting`` of them and waits the
+    rest); the allowance in force after each page."""
+    rooms = []
+    for _ in range(pages):
+        growth.handed(max(interval(growth.room) - emitting, 0.0), emitting)
+        rooms.append(growth.room)
+    return rooms
+
+
+def test_the_most_pages_are_read_ahead_once_the_emitter_mostly_waits() -> None:
+    """100 ms per request: the emitter waits far longer than it emits; after ``FIRST_VERDICT`` pages, the most."""
+    rooms = simulate(Growth(32), lambda room: 0.1 / min(room + 1, 4), 100)
+    assert rooms[FIRST_VERDICT - 2] == 1
+    assert set(rooms[FIRST_VERDICT - 1 :]) == {32}
+
+
+def test_one_page_is_read_ahead_while_the_emitter_waits_about_as_long_as_it_emits() -> None:
+    """0 ms: the emitter waits for the parse beside it, about as long as it emits a page (a few waits far
+    longer: the machine is busy), so one page is read ahead."""
+    waits = itertools.cycle([0.002, 0.001, 0.03, 0.0, 0.004, 0.002, 0.05, 0.001])
+    assert set(simulate(Growth(32), lambda room: next(waits), 400, emitting=0.002)) == {1}
+    assert set(simulate(Growth(32), lambda room: 0.0015, 200)) == {1}
+    assert set(simulate(Growth(32), lambda room: 0.0, 50, emitting=0.0)) == {1}
+    starts = iter([0.3, 0.2])  # the first range's first pages wait for its bound's request too
+    assert set(simulate(Growth(32), lambda room: next(starts, 0.002), 100, emitting=0.002)) == {1}

@@ -100,6 +100,16 @@ def test_hcm_worker_primary_rows() -> None:
     assert row == {"PersonId": 1, "FirstName": "G", "HireDate": "2020", "JobCode": "J2"}
 
 
+def test_a_first_row_matching_one_where_attribute_of_two_is_not_the_one_picked() -> None:
+    """``where`` with two attributes: the first row matches one of them only, a later row matches both."""
+    rules = [Flatten("kids", {"B": "B"}, {"A": 1, "P": 2})]
+    row = {"K": 0, "kids": [{"A": 1, "P": 3, "B": "first"}, {"A": 1, "P": 2, "B": "later"}]}
+    expected = copy.deepcopy(row)
+    old_shape(rules, set(), expected)
+    row_shaper(rules, ())(row)
+    assert row == expected == {"K": 0, "B": "later"}
+
+
 class Tags(list):  # type: ignore[type-arg]
     """A list of another type (no JSON decoder builds one): the whole-row rule decides."""
 

@@ -403,13 +403,16 @@ def test_any_text_is_escaped_as_simplejson_escapes_it(text: str) -> None:
     assert KitSingerWriter().serialize_message(message) == expected  # again: its runs' escapes remembered
 
 
-def test_the_escapes_remembered_are_bounded(monkeypatch: t.Any) -> None:
-    monkeypatch.setattr("xlr8_kit.singer_io._ESCAPED_RUNS", {})
-    monkeypatch.setattr("xlr8_kit.singer_io._ESCAPED_RUNS_MAX", 3)
-    texts = ["é", "ü", "é-ü", "ö", "Ω", "é"]
-    lines = [KitSingerWriter().serialize_message(RecordMessage(stream="s", record={"t": x})) for x in texts]
-    assert lines == [SingerWriter().serialize_message(RecordMessage(stream="s", record={"t": x})) for x in texts]
-    assert singer_io._ESCAPED_RUNS == {"é": "\\u00e9", "ü": "\\u00fc", "ö": "\\u00f6"}
+def test_escaped_runs_are_remembered_within_a_bound(monkeypatch: t.Any) -> None:
+    """The second line with the same accented letters reads the remembered escapes; a full memory starts over."""
+    runs = singer_io._EscapedRuns(limit=2)
+    monkeypatch.setattr(singer_io, "_ESCAPED_RUNS", runs)
+    for text in ["Zoë Müller", "Zoë Müller", "José 😀", "\u2028"]:
+        message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
+        assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+    assert len(runs) <= 2
+    assert runs["é"] == "\\u00e9"
+    assert runs["😀"] == "\\ud83d\\ude00"
 
 
 @pytest.mark.parametrize("is_sorted", [True, False])

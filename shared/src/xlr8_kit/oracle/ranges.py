@@ -17,8 +17,8 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
-  ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES``), so memory stays flat whatever
-  the stream's size; one while the emitter hardly waits for pages (``_room``).
+  ahead of the range being emitted (which itself keeps at most as many of its own), so memory stays flat whatever
+  the stream's size; one while the emitter does not mostly wait for pages (``Growth``).
 - A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
   are emitted first, nothing after it is, so state never moves past rows that did not land.
 - The last range's final request may have been sent while earlier ranges were still being read; rows updated
@@ -29,8 +29,10 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import queue
+import statistics
 import threading
 import time
 import typing as t
@@ -49,9 +51,18 @@ RANGE_PAGES = 8
 #: Ranges asked for ahead of the one being emitted, per request in flight.
 RANGES_AHEAD = 2
 
-#: The emitter waiting this many times longer for a page than it took to emit the one before means the requests
-#: are slow (latency): more pages may be read ahead.
-WAITED = 2.0
+#: The emitter waiting this many times longer for pages than it takes to emit them (the median over ``SAMPLE``
+#: pages) means the requests are what is slow (latency): the most pages are read ahead (``Growth``).
+WAITED = 4.0
+
+#: Pages the emitter's waits are judged over (the last ones): more than a range, since pages read ahead arrive as a
+#: burst when the next range comes due.
+SAMPLE = RANGE_PAGES + 2
+
+#: Pages judged before the first verdict: the median of five stands two long waits (the first page of the first
+#: range waits for its bound's request too), and at 100 ms the most are read ahead from the sixth page on.
+FIRST_VERDICT = 5
+
 
 #: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
 #: every range before it was emitted), or an error.
@@ -98,6 +109,34 @@ def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
         return END
 
 
+class Growth:
+    """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
+    (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
+    the last ``SAMPLE`` pages, from ``FIRST_VERDICT`` pages on): latency, which more requests in flight hide.
+    Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
+    parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
+    in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
+    wait, reached the most there too). Pure: the emitter gives it each page's times; the ranges read ``room``."""
+
+    def __init__(self, most: int) -> None:
+        self.room = 1
+        self.most = most
+        #: Waited over emitting, for the last ``SAMPLE`` pages.
+        self._ratios: collections.deque[float] = collections.deque(maxlen=SAMPLE)
+
+    def handed(self, waited: float, emitting: float) -> bool:
+        """A page handed out after the emitter waited ``waited`` seconds for it and took ``emitting`` seconds to
+        emit the one before. True when ``room`` changed."""
+        if self.room == self.most:
+            return False
+        ratios = self._ratios
+        ratios.append(waited / emitting if emitting > 0 else float("inf") if waited > 0 else 0.0)
+        if len(ratios) >= FIRST_VERDICT and statistics.median(ratios) > WAITED:
+            self.room = self.most
+            return True
+        return False
+
+
 class _Range:
     def __init__(self, index: int) -> None:
         self.index = index
@@ -134,12 +173,12 @@ class RangedRead:
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
         self._lock = threading.Lock()
-        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_room``: 1 at first (as one page read
-        #: ahead), doubled each time the emitter waits long for a page (``_waited``), up to ``width * RANGE_PAGES``.
+        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_growth.room`` (``Growth``: 1, or
+        #: ``width * RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most
+        #: as many of its own pages.
         self._budget = threading.Condition()
         self._ahead = 0
-        self._room = 1
-        self._most_room = width * RANGE_PAGES
+        self._growth = Growth(width * RANGE_PAGES)
         self._stop = threading.Event()
         self._ranges: list[_Range] = []
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
@@ -197,10 +236,14 @@ class RangedRead:
 
     def _budget_for(self, rng: _Range) -> bool:
         """Wait for room for one more page read ahead of the emitter (True: a page of the budget taken). The range
-        being emitted never waits (False): it is what frees the budget."""
+        being emitted takes none (False): it is what frees the budget; it keeps at most the allowance of its own
+        pages waiting (unbounded, it held up to ``RANGE_PAGES`` parsed pages at 0 ms: CPU in garbage collection)."""
         with self._budget:
-            while not self._stop.is_set() and not rng.due.is_set():
-                if self._ahead < self._room:
+            while not self._stop.is_set():
+                if rng.due.is_set():
+                    if rng.pages.qsize() < self._growth.room:
+                        return False
+                elif self._ahead < self._growth.room:
                     self._ahead += 1
                     return True
                 self._budget.wait(timeout=0.05)
@@ -211,16 +254,12 @@ class RangedRead:
             self._ahead -= 1
             self._budget.notify()
 
-    def _waited(self, waited: float, emitting: float) -> None:
-        """The emitter waited ``waited`` seconds for a page after ``emitting`` seconds emitting the one before.
-        Waiting much longer than emitting (latency) doubles the pages that may be read ahead; waiting about as long or
-        less (no latency: the emitter is what is slow) does not: more threads parsing beside the emitter then
-        only cost CPU (measured: thread switches and garbage collection)."""
-        if waited > WAITED * emitting:
-            with self._budget:
-                if self._room < self._most_room:
-                    self._room = min(2 * self._room, self._most_room)
-                    self._budget.notify_all()
+    def _handed(self, waited: float, emitting: float) -> None:
+        """A page handed out (see ``Growth``); the readers waiting for room are told, and the due range's reader
+        may read on now that one of its pages was taken."""
+        with self._budget:
+            self._growth.handed(waited, emitting)
+            self._budget.notify_all()
 
     def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
         while not self._stop.is_set():
@@ -256,12 +295,14 @@ class RangedRead:
             handed = time.monotonic()
             while True:
                 rng = self._ranges[j]
-                rng.due.set()
+                with self._budget:  # its reader waits for room among its own pages from now on
+                    rng.due.set()
+                    self._budget.notify_all()
                 while True:
                     asked = time.monotonic()
                     kind, value = rng.pages.get()
                     got = time.monotonic()
-                    self._waited(got - asked, asked - handed)
+                    self._handed(got - asked, asked - handed)
                     while not self._placed.empty():
                         yield self._placed.get()
                     if kind == _PAGE:

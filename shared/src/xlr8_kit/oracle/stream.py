@@ -16,7 +16,6 @@ import typing as t
 from functools import cached_property
 
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.streams import RESTStream
 
 from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
@@ -43,7 +42,7 @@ from xlr8_kit.oracle.protocol import (
     since_q,
     upto_q,
 )
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, MarkedPage
 
 if t.TYPE_CHECKING:
     import requests
@@ -203,14 +202,13 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             params["totalResults"] = "true"
         return params
 
-    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def request_record_pages(self, context: Context | None) -> t.Generator[list[dict[str, t.Any]], None, None]:
         """Keyset pages with ``max_concurrent_requests`` > 1: ranges read side by side (``ranges.py``)."""
         width = self.page_window_width
-        if self.keyset_key is None or width <= 1 or type(self).prepare_request is not RESTStream.prepare_request:
-            yield from super().request_records(context)
+        if self.keyset_key is None or width <= 1:
+            yield from super().request_record_pages(context)
             return
-        for records in self._request_pages_by_range(context, width):
-            yield from records
+        yield from self._marked_pages(self._request_pages_by_range(context, width))
 
     def _request_pages_by_range(self, context: Context | None, width: int) -> t.Iterator[list[dict[str, t.Any]]]:
         """Page 1 as today; then, when more than one range of rows is left, ``RangedRead`` (see ``ranges.py``),
@@ -281,20 +279,24 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
     # -- response --------------------------------------------------------------------------------------------
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+    def parse_response(self, response: requests.Response) -> MarkedPage:
+        """The page's rows (parents shaped, or a child's rows), marked conformed and plain when the conformance
+        in force would leave every row as it is (``Conformer.vouches_records``: the loop and the writer then take
+        them as they are)."""
         try:
             items, _ = collection_page(body(response))
         except CollectionError as exc:
             raise CollectionError(f"{self._tap.product_id} {self.name}: {exc}") from None
         plan = self.plan
         if plan.child_path is not None:
+            rows = [row for item in items for row in child_rows(item, plan.child_path, plan.parent_keys)]
+        else:
+            rows = items
+            shape = self._shape_row
             for item in items:
-                yield from child_rows(item, plan.child_path, plan.parent_keys)
-            return
-        shape = self._shape_row
-        for item in items:
-            shape(item)  # flatten rules, then the children expanded only for flattening go
-            yield item
+                shape(item)  # flatten rules, then the children expanded only for flattening go
+        conformed, plain = self._conformer.vouches_records(rows)
+        return MarkedPage(rows, conformed=conformed, plain=plain)
 
     @cached_property
     def _shape_row(self) -> t.Callable[[dict[str, t.Any]], None]:
