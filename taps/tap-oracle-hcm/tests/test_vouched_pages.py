@@ -28,12 +28,14 @@ READS = {
 def test_every_record_is_written_as_it_is_from_a_page_vouched_for(
     read: str, stream: str, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The loop conforms no record (``marked`` is never asked) and hands each to the writer marked plain."""
+    """The loop conforms no record (``marked`` is never asked) and hands each to the writer marked plain (one by one
+    or a page at a time)."""
     del emulator
     conformed: list[dict[str, t.Any]] = []
     written: list[bool] = []
     conformers: list[Conformer] = []
-    marked, record_emitter, conformer_of = Conformer.marked, KitSingerWriter.record_emitter, KitRESTStream._conformer
+    marked, conformer_of = Conformer.marked, KitRESTStream._conformer
+    record_emitter, page_emitter = KitSingerWriter.record_emitter, KitSingerWriter.record_page_emitter
 
     def spy_marked(self: Conformer, record: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         conformed.append(record)
@@ -48,6 +50,15 @@ def test_every_record_is_written_as_it_is_from_a_page_vouched_for(
 
         return spy_emit
 
+    def spy_page_emitter(self: KitSingerWriter, *args: t.Any) -> t.Any:
+        emit_page = page_emitter(self, *args)
+
+        def spy_emit_page(records: list[dict[str, t.Any]], plain: bool = False) -> None:
+            written.extend([plain] * len(records))
+            emit_page(records, plain)
+
+        return spy_emit_page
+
     def spy_conformer(self: KitRESTStream) -> Conformer:
         found = conformer_of.fget(self)  # type: ignore[attr-defined]
         if found not in conformers:
@@ -56,6 +67,7 @@ def test_every_record_is_written_as_it_is_from_a_page_vouched_for(
 
     monkeypatch.setattr(Conformer, "marked", spy_marked)
     monkeypatch.setattr(KitSingerWriter, "record_emitter", spy_emitter)
+    monkeypatch.setattr(KitSingerWriter, "record_page_emitter", spy_page_emitter)
     monkeypatch.setattr(KitRESTStream, "_conformer", property(spy_conformer))
     out = run_tap(hcm_config(url, resources=["workers"], **READS[read]), streams={stream})
     assert len(out.records(stream)) == len(written) >= 100
