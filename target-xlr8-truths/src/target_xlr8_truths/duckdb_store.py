@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import typing as t
 from contextlib import contextmanager
 from decimal import Decimal
@@ -45,6 +46,41 @@ _FUNCTION = "__xlr8_rewrite_"  # prefix of the Python scalar functions an INSERT
 
 class FastPathRefused(ValueError):
     """A BATCH file needs record-level handling (missing keys, inexact numbers); the transaction rolls back."""
+
+
+class LongNumbers(FastPathRefused):
+    """The file holds a number DuckDB's reader would round (``has_long_number``); found while it was loading."""
+
+
+class ExactnessCheck:
+    """``has_long_number`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
+    GIL) and the INSERT runs in DuckDB's threads (which do not), so the scan no longer adds its time before the
+    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number is
+    rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
+
+    def __init__(self, path: str) -> None:
+        self._found: bool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._scan, args=(path,), name="xlr8-number-scan", daemon=True)
+        self._thread.start()
+
+    def _scan(self, path: str) -> None:
+        try:
+            self._found = has_long_number(path)
+        except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
+            self._error = exc
+
+    def exact(self) -> bool:
+        """Waits for the scan: True when every number of the file converts exactly through a double."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return not self._found
+
+    def require(self) -> None:
+        """Raises LongNumbers (the transaction rolls back) unless the scan found every number exact."""
+        if not self.exact():
+            raise LongNumbers("numbers DuckDB would round")
 
 
 def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
@@ -266,8 +302,8 @@ class DuckDBStore(Store):
 
     def _stage_files(self, name: str, columns: list[Column], batch: Batch) -> None:
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
-        or non-integral number, a missing key) refuses the whole file before anything is written. The caller has
-        ruled out long numbers first (``numbers_are_exact``): the conversions are only exact below 16 digits."""
+        or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
+        ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
@@ -280,6 +316,8 @@ class DuckDBStore(Store):
                 f"maximum_object_size={MAX_OBJECT})))"
             )
             self.execute(f"CREATE TEMP TABLE {name} AS {select}" if index == 0 else f"INSERT INTO {name} {select}")
+        if batch.exactness is not None:
+            batch.exactness.require()
         keys = batch.info.key_columns
         missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys) or "FALSE"
         counts = "".join(f", COUNT(*) FILTER ({BAD_ROW}{i})" for i in range(len(bad)))
@@ -380,6 +418,8 @@ class DuckDBStore(Store):
                     raise
                 raise FastPathRefused(str(exc).split(_REFUSED, 1)[1].splitlines()[0]) from None
             loaded += int(row[0]) if row else 0
+        if batch.exactness is not None:  # the scan ran while DuckDB read the file; it decides before the commit
+            batch.exactness.require()
         for name in functions.values():
             self.con.remove_function(name)
         if keys:
@@ -419,6 +459,10 @@ class DuckDBStore(Store):
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""
         return not has_long_number(path)
+
+    def exactness_check(self, path: str) -> ExactnessCheck:
+        """``numbers_are_exact`` started in a thread, to run while DuckDB loads the file (``Batch.exactness``)."""
+        return ExactnessCheck(path)
 
     def close(self) -> None:
         self.con.close()

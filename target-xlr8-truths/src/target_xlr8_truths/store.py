@@ -99,6 +99,13 @@ class RunContext:
     started_at: dt.datetime
 
 
+class PendingCheck(t.Protocol):
+    """A check running beside a load, consulted before its transaction commits."""
+
+    def require(self) -> None:
+        """Waits for the check; raises (the transaction rolls back) when the load must not commit."""
+
+
 @dataclass
 class Batch:
     info: StreamInfo
@@ -121,6 +128,9 @@ class Batch:
     #: (a Python scalar function); a file whose key is protected is staged and protected there.
     private: bool = False
     protected: frozenset[str] = frozenset()
+    #: For ``files``: the scan for numbers DuckDB would round, running while the file loads; the load waits for
+    #: it and refuses the file (rolled back) before the commit when it finds one (``duckdb_store.ExactnessCheck``).
+    exactness: PendingCheck | None = None
 
 
 class Store(abc.ABC):
