@@ -41,6 +41,7 @@ _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 _REFUSED = "xlr8-fast-path-refused: "  # error() text that makes a file take the record path
+_KEEPS_COLUMNS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"})  # statements that never alter a table
 _FUNCTION = "__xlr8_rewrite_"  # prefix of the Python scalar functions an INSERT of one BATCH file calls
 
 
@@ -242,6 +243,9 @@ class DuckDBStore(Store):
         self.path = path
         self.spool = spool
         self._functions = 0  # scalar functions registered so far (each BATCH file's get their own names)
+        #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
+        #: not SELECT/INSERT/UPDATE/DELETE/WITH) or a rollback; this process is the file's only writer.
+        self._columns: dict[str, dict[str, str]] = {}
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -260,20 +264,30 @@ class DuckDBStore(Store):
             raise
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
+        self._forget_columns_before(sql)
         self.con.execute(sql, list(params) if params is not None else None)
 
     def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
+        self._forget_columns_before(sql)
         return self.con.execute(sql, list(params) if params is not None else None).fetchall()
+
+    def _forget_columns_before(self, sql: str) -> None:
+        if self._columns and (sql.lstrip()[:7].split(maxsplit=1) or [""])[0].upper() not in _KEEPS_COLUMNS:
+            self._columns.clear()
 
     def table_columns(self, table: str) -> dict[str, str]:
         """As ``Store.table_columns`` (the same rows: information_schema.columns is a view over this), read from
-        ``duckdb_columns()`` directly: a few milliseconds less per call, and a batch asks at least twice."""
-        rows = self.fetchall(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "AND schema_name = current_schema() ORDER BY column_index",
-            [table],
-        )
-        return {str(name): str(kind) for name, kind in rows}
+        ``duckdb_columns()`` directly, and kept until a statement may change them (``_columns``): every batch
+        asks, and the catalog scan costs a few milliseconds."""
+        known = self._columns.get(table)
+        if known is None:
+            rows = self.fetchall(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                "AND schema_name = current_schema() ORDER BY column_index",
+                [table],
+            )
+            known = self._columns[table] = {str(name): str(kind) for name, kind in rows}
+        return dict(known)
 
     @contextmanager
     def transaction(self) -> t.Iterator[None]:
@@ -281,9 +295,14 @@ class DuckDBStore(Store):
         try:
             yield
         except BaseException:
+            self._columns.clear()  # a rolled-back ALTER or CREATE no longer holds
             self.con.rollback()
             raise
-        self.con.commit()
+        try:
+            self.con.commit()
+        except BaseException:
+            self._columns.clear()
+            raise
 
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         if batch.files:
