@@ -96,3 +96,32 @@ def test_a_line_flagged_in_vain_does_not_hide_a_run_at_the_start_of_the_next(tmp
         path = tmp_path / f"{pad}.jsonl"
         path.write_text('{"s": "1234567890123456", "p": "' + "x" * pad + '"}\n1234567890123456\n')
         assert has_long_number(str(path)) is True, pad
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines, st.booleans())
+def test_the_scan_beside_a_load_decides_what_the_scan_decided(pieces: list[str], final_newline: bool) -> None:
+    """``ExactnessCheck`` (the scan run in a thread while DuckDB loads the file) answers what ``has_long_number``
+    answers, and refuses the commit exactly when it finds a long number."""
+    data = "\n".join(pieces).encode() + (b"\n" if final_newline else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batch.jsonl"
+        path.write_bytes(data)
+        long_number = has_long_number(str(path))
+        check = duckdb_store.ExactnessCheck(str(path))
+        assert check.exact() is not long_number, data
+        assert check.exact() is not long_number, data  # asked again (the load, then the reason): same answer
+        if long_number:
+            with pytest.raises(duckdb_store.LongNumbers):
+                check.require()
+        else:
+            check.require()
+
+
+def test_the_scan_beside_a_load_raises_what_the_scan_raised(tmp_path: Path) -> None:
+    """A scan that fails (an unreadable file) fails in the loading thread, as the scan before the load did."""
+    check = duckdb_store.ExactnessCheck(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(FileNotFoundError):
+        check.exact()
+    with pytest.raises(FileNotFoundError):
+        check.require()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import typing as t
 from contextlib import contextmanager
 from decimal import Decimal
@@ -40,11 +41,47 @@ _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
 _FILE_SEQ_STRIDE = 1 << 40  # SEQ of line n of the i-th file of a BATCH message: i * stride + n
 _REFUSED = "xlr8-fast-path-refused: "  # error() text that makes a file take the record path
+_KEEPS_COLUMNS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"})  # statements that never alter a table
 _FUNCTION = "__xlr8_rewrite_"  # prefix of the Python scalar functions an INSERT of one BATCH file calls
 
 
 class FastPathRefused(ValueError):
     """A BATCH file needs record-level handling (missing keys, inexact numbers); the transaction rolls back."""
+
+
+class LongNumbers(FastPathRefused):
+    """The file holds a number DuckDB's reader would round (``has_long_number``); found while it was loading."""
+
+
+class ExactnessCheck:
+    """``has_long_number`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
+    GIL) and the INSERT runs in DuckDB's threads (which do not), so the scan no longer adds its time before the
+    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number is
+    rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
+
+    def __init__(self, path: str) -> None:
+        self._found: bool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._scan, args=(path,), name="xlr8-number-scan", daemon=True)
+        self._thread.start()
+
+    def _scan(self, path: str) -> None:
+        try:
+            self._found = has_long_number(path)
+        except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
+            self._error = exc
+
+    def exact(self) -> bool:
+        """Waits for the scan: True when every number of the file converts exactly through a double."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return not self._found
+
+    def require(self) -> None:
+        """Raises LongNumbers (the transaction rolls back) unless the scan found every number exact."""
+        if not self.exact():
+            raise LongNumbers("numbers DuckDB would round")
 
 
 def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
@@ -206,6 +243,9 @@ class DuckDBStore(Store):
         self.path = path
         self.spool = spool
         self._functions = 0  # scalar functions registered so far (each BATCH file's get their own names)
+        #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
+        #: not SELECT/INSERT/UPDATE/DELETE/WITH) or a rollback; this process is the file's only writer.
+        self._columns: dict[str, dict[str, str]] = {}
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -224,20 +264,30 @@ class DuckDBStore(Store):
             raise
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
+        self._forget_columns_before(sql)
         self.con.execute(sql, list(params) if params is not None else None)
 
     def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
+        self._forget_columns_before(sql)
         return self.con.execute(sql, list(params) if params is not None else None).fetchall()
+
+    def _forget_columns_before(self, sql: str) -> None:
+        if self._columns and (sql.lstrip()[:7].split(maxsplit=1) or [""])[0].upper() not in _KEEPS_COLUMNS:
+            self._columns.clear()
 
     def table_columns(self, table: str) -> dict[str, str]:
         """As ``Store.table_columns`` (the same rows: information_schema.columns is a view over this), read from
-        ``duckdb_columns()`` directly: a few milliseconds less per call, and a batch asks at least twice."""
-        rows = self.fetchall(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "AND schema_name = current_schema() ORDER BY column_index",
-            [table],
-        )
-        return {str(name): str(kind) for name, kind in rows}
+        ``duckdb_columns()`` directly, and kept until a statement may change them (``_columns``): every batch
+        asks, and the catalog scan costs a few milliseconds."""
+        known = self._columns.get(table)
+        if known is None:
+            rows = self.fetchall(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                "AND schema_name = current_schema() ORDER BY column_index",
+                [table],
+            )
+            known = self._columns[table] = {str(name): str(kind) for name, kind in rows}
+        return dict(known)
 
     @contextmanager
     def transaction(self) -> t.Iterator[None]:
@@ -245,9 +295,14 @@ class DuckDBStore(Store):
         try:
             yield
         except BaseException:
+            self._columns.clear()  # a rolled-back ALTER or CREATE no longer holds
             self.con.rollback()
             raise
-        self.con.commit()
+        try:
+            self.con.commit()
+        except BaseException:
+            self._columns.clear()
+            raise
 
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         if batch.files:
@@ -266,8 +321,8 @@ class DuckDBStore(Store):
 
     def _stage_files(self, name: str, columns: list[Column], batch: Batch) -> None:
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
-        or non-integral number, a missing key) refuses the whole file before anything is written. The caller has
-        ruled out long numbers first (``numbers_are_exact``): the conversions are only exact below 16 digits."""
+        or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
+        ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
@@ -280,6 +335,8 @@ class DuckDBStore(Store):
                 f"maximum_object_size={MAX_OBJECT})))"
             )
             self.execute(f"CREATE TEMP TABLE {name} AS {select}" if index == 0 else f"INSERT INTO {name} {select}")
+        if batch.exactness is not None:
+            batch.exactness.require()
         keys = batch.info.key_columns
         missing = " OR ".join(f"{quote(k)} IS NULL" for k in keys) or "FALSE"
         counts = "".join(f", COUNT(*) FILTER ({BAD_ROW}{i})" for i in range(len(bad)))
@@ -380,6 +437,8 @@ class DuckDBStore(Store):
                     raise
                 raise FastPathRefused(str(exc).split(_REFUSED, 1)[1].splitlines()[0]) from None
             loaded += int(row[0]) if row else 0
+        if batch.exactness is not None:  # the scan ran while DuckDB read the file; it decides before the commit
+            batch.exactness.require()
         for name in functions.values():
             self.con.remove_function(name)
         if keys:
@@ -419,6 +478,10 @@ class DuckDBStore(Store):
     def numbers_are_exact(self, path: str) -> bool:
         """Every number in the file converts exactly through a double (checked again value by value in SQL)."""
         return not has_long_number(path)
+
+    def exactness_check(self, path: str) -> ExactnessCheck:
+        """``numbers_are_exact`` started in a thread, to run while DuckDB loads the file (``Batch.exactness``)."""
+        return ExactnessCheck(path)
 
     def close(self) -> None:
         self.con.close()

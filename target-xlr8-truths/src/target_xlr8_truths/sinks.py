@@ -34,7 +34,6 @@ _JSON_WRITER = msgspec.json.Encoder()
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
 
-    from target_xlr8_truths.duckdb_store import DuckDBStore
     from target_xlr8_truths.target import TargetXlr8Truths
 
 #: Record metadata kept whatever ``add_record_metadata`` says: deletes and full-table versions depend on them.
@@ -351,6 +350,7 @@ class TruthsSink(BatchSink):
             hard_delete=bool(self.config.get("hard_delete", False)),
             files=context.get("files", []),
             extracted=context.get("extracted"),
+            exactness=context.get("exactness"),
         )
         if batch.files:
             batch.text_decimals = self._text_decimals
@@ -397,30 +397,41 @@ class TruthsSink(BatchSink):
         reason = "not a DuckDB store"
         if os.environ.get(EXACT_PATH_ENV) == "1":
             reason = f"{EXACT_PATH_ENV} is set"
+        elif isinstance(store, DuckDBStore) and self._protected_plain:
+            # the scan for numbers DuckDB would round runs while DuckDB loads the file, and decides before the
+            # commit: a file it flags lands by the record path for that reason, whatever else the load ran into
+            check = store.exactness_check(path) if self._scanned else None
+            try:
+                self.process_batch(
+                    {"files": [path], "window": (extracted, extracted), "extracted": extracted, "exactness": check}
+                )
+                self.target.paths[self.stream_name]["batch_files_duckdb"] += 1
+                self.logger.info("BATCH file loaded by DuckDB directly (stream %s)", self.stream_name)
+                return
+            except FastPathRefused as exc:  # names columns and counts only, never values
+                reason = f"FastPathRefused: {exc}"
+            except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
+                reason = type(exc).__name__
+            if check is not None and not check.exact():
+                reason = "numbers DuckDB would round"
         elif isinstance(store, DuckDBStore):
             reason = "numbers DuckDB would round"
-            if self._fast_path_ok(store, path):
-                try:
-                    self.process_batch({"files": [path], "window": (extracted, extracted), "extracted": extracted})
-                    self.target.paths[self.stream_name]["batch_files_duckdb"] += 1
-                    self.logger.info("BATCH file loaded by DuckDB directly (stream %s)", self.stream_name)
-                    return
-                except FastPathRefused as exc:  # names columns and counts only, never values
-                    reason = f"FastPathRefused: {exc}"
-                except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
-                    reason = type(exc).__name__
         self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path, extracted)
 
-    def _fast_path_ok(self, store: DuckDBStore, path: str) -> bool:
-        """DuckDB's JSON reader reads numbers as doubles: only files whose numbers survive that take the fast path.
-        PII columns are protected column-wise on the staged file when DuckDB reads them as the strings the record
-        path would protect (plain string properties); any other protected property keeps the record path."""
-        if any(source not in self._plain_strings for source in self._protected_stored):
-            return False
-        numeric = any(c.kind in {"decimal", "json"} for c in self.columns)  # integers are read exactly (as JSON)
-        return not numeric or store.numbers_are_exact(path)
+    @functools.cached_property
+    def _protected_plain(self) -> bool:
+        """PII columns are protected as DuckDB reads them when they are the strings the record path would protect
+        (plain string properties); any other protected property keeps every file on the record path."""
+        return all(source in self._plain_strings for source in self._protected_stored)
+
+    @functools.cached_property
+    def _scanned(self) -> bool:
+        """DuckDB's JSON reader reads numbers as doubles: files of a stream with decimal or nested JSON columns take
+        the fast path only when ``has_long_number`` finds no number a double would round (integers are read as
+        text, exactly)."""
+        return any(c.kind in {"decimal", "json"} for c in self.columns)
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:

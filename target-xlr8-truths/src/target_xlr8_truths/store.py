@@ -99,6 +99,13 @@ class RunContext:
     started_at: dt.datetime
 
 
+class PendingCheck(t.Protocol):
+    """A check running beside a load, consulted before its transaction commits."""
+
+    def require(self) -> None:
+        """Waits for the check; raises (the transaction rolls back) when the load must not commit."""
+
+
 @dataclass
 class Batch:
     info: StreamInfo
@@ -121,6 +128,9 @@ class Batch:
     #: (a Python scalar function); a file whose key is protected is staged and protected there.
     private: bool = False
     protected: frozenset[str] = frozenset()
+    #: For ``files``: the scan for numbers DuckDB would round, running while the file loads; the load waits for
+    #: it and refuses the file (rolled back) before the commit when it finds one (``duckdb_store.ExactnessCheck``).
+    exactness: PendingCheck | None = None
 
 
 class Store(abc.ABC):
@@ -430,9 +440,21 @@ class Store(abc.ABC):
         )
 
     def _write_ledger(self, info: StreamInfo, received: int, loaded: int, batch: Batch) -> None:
+        """One ledger row per (project, run, stream), its counts summed over the run's batches. After a run's first
+        batch the row exists: a plain UPDATE (the upsert's own SET) costs about half the upsert's index probe and
+        conflict handling; the upsert runs when the UPDATE found no row."""
         now = dt.datetime.now(dt.UTC)
         dead = len(batch.dead_letters)
         start, end = batch.window
+        updated = self.fetchall(
+            f"UPDATE {LEDGER_TABLE} SET rows_received = rows_received + ?, rows_loaded = rows_loaded + ?, "  # noqa: S608
+            "rows_dead_lettered = rows_dead_lettered + ?, window_start = LEAST(window_start, ?), "
+            "window_end = GREATEST(window_end, ?), updated_at = ? WHERE project = ? AND run_id = ? AND stream = ? "
+            "RETURNING 1",
+            [received, loaded, dead, start, end, now, self.run.project, self.run.run_id, info.stream],
+        )
+        if updated:
+            return
         self.execute(
             f"INSERT INTO {LEDGER_TABLE} (project, run_id, product, instance, stream, table_name, entity_type, "  # noqa: S608
             "truth_type, rows_received, rows_loaded, rows_dead_lettered, window_start, window_end, started_at, "
