@@ -67,6 +67,17 @@ BULK_CHUNK = 100
 _PAGE = "_xlr8_salesforce_page"
 
 
+#: The first wait between Bulk job polls, seconds: a small job is often done within a second, and waiting the whole
+#: ``bulk_poll_interval`` (5 s by default) before the first look costs every such job those seconds.
+FIRST_BULK_POLL_WAIT = 0.5
+
+
+def bulk_poll_wait(previous: float, longest: float) -> float:
+    """The wait before the next Bulk job poll: ``FIRST_BULK_POLL_WAIT`` first, then twice the previous wait, never
+    more than ``longest`` (the ``bulk_poll_interval`` setting), so a long job is polled at the set interval."""
+    return min(longest, previous * 2 if previous else FIRST_BULK_POLL_WAIT)
+
+
 class SalesforceAPIError(ClientRequestError):
     """A Salesforce error body ``[{"message","errorCode","fields"}]``; ``error_code`` is the vendor's code."""
 
@@ -309,7 +320,7 @@ class SalesforceClient:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
-        waited = 0.0
+        waited = wait = 0.0
         while True:
             info = self.get_json(job_url)
             state = info.get("state")
@@ -326,8 +337,9 @@ class SalesforceClient:
                 raise ServerUnavailableError(
                     f"salesforce bulk query job {job['id']} still {state} after {waited:.0f} s (bulk_max_wait)"
                 )
-            self.sleep(self.bulk_poll_interval)
-            waited += self.bulk_poll_interval
+            wait = bulk_poll_wait(wait, self.bulk_poll_interval)
+            self.sleep(wait)
+            waited += wait
         locator: str | None = None
         while True:
             params: dict[str, t.Any] = {"maxRecords": self.bulk_max_records}

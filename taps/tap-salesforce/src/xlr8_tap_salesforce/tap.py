@@ -94,7 +94,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property("bulk_threshold", th.IntegerType, default=200_000, description="Rows from which auto uses Bulk."),
     th.Property("batch_size", th.IntegerType, default=2000, description="REST page size (200-2000)."),
     th.Property("bulk_max_records", th.IntegerType, default=50_000, description="Rows per Bulk result page."),
-    th.Property("bulk_poll_interval", th.NumberType, default=5.0, description="Seconds between Bulk job polls."),
+    th.Property(
+        "bulk_poll_interval",
+        th.NumberType,
+        default=5.0,
+        description="Longest wait between Bulk job polls, seconds: the first poll waits 0.5 s, then the wait doubles"
+        " up to this.",
+    ),
     th.Property("bulk_max_wait", th.NumberType, default=3600.0, description="Longest wait for a Bulk job (s)."),
     th.Property(
         "reread_formula_fields",
