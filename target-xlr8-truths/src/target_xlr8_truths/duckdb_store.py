@@ -475,12 +475,9 @@ class DuckDBStore(Store):
             names[column] = name
         return names
 
-    def numbers_are_exact(self, path: str) -> bool:
-        """Every number in the file converts exactly through a double (checked again value by value in SQL)."""
-        return not has_long_number(path)
-
     def exactness_check(self, path: str) -> ExactnessCheck:
-        """``numbers_are_exact`` started in a thread, to run while DuckDB loads the file (``Batch.exactness``)."""
+        """The scan for numbers a double would round (``has_long_number``; checked again value by value in SQL),
+        started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
         return ExactnessCheck(path)
 
     def close(self) -> None:
