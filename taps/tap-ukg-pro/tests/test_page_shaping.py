@@ -154,3 +154,21 @@ def test_a_stream_that_filters_rows_shapes_them_one_by_one(extra: dict[str, t.An
     assert type(page) is list
     assert type(page[0]) is dict
     assert stream.post_process(page[0], None) is None
+
+
+def test_a_filter_set_after_pages_were_shaped_is_honoured() -> None:
+    """The connector API sets ``universal_filter`` for one read and clears it after: a stream that shaped pages
+    whole before must shape (and filter) row by row while the filter is set, and shape whole again after."""
+    stream = TapUkgPro(config=ukg_config("http://127.0.0.1:9"), parse_env_config=False).streams["employment_details"]
+    assert stream._shapes_pages
+    filtered = TapUkgPro(
+        config=ukg_config("http://127.0.0.1:9", filters="employee where employment_status = 'leave'"),
+        parse_env_config=False,
+    ).streams["employment_details"]
+    stream.__dict__["universal_filter"] = filtered.universal_filter  # as ``TapConnector.read`` sets it
+    rows = [{"employeeID": "E1", "employeeStatusCode": "T", "dateOfTermination": "2001-01-01T00:00:00"}]
+    page = stream.parse_response(_response(rows))
+    assert type(page[0]) is dict
+    assert stream.post_process(page[0], None) is None  # the filter drops the terminated row
+    stream.__dict__["universal_filter"] = None  # as ``TapConnector.read`` leaves it
+    assert stream._shapes_pages

@@ -125,17 +125,22 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         # shaped one by one by ``post_process``, as the loop takes them (a row that fails, fails in its place)
         return [_Unshaped(row) if type(row) is dict else row for row in rows]
 
-    @cached_property
+    @property
     def _shapes_pages(self) -> bool:
         """True when each page is shaped whole as it is parsed (``_shaped_page``: what ``shape`` gives each row):
         ``post_process``, ``shape`` and ``get_records`` are this class's and no filter drops rows (a page must
-        stay as long as it came, for the empty-page rule of pagination)."""
+        stay as long as it came, for the empty-page rule of pagination). The universal filter is read each time:
+        the connector API sets and clears it per read."""
+        return self.universal_filter is None and self._shapes_unfiltered_pages
+
+    @cached_property
+    def _shapes_unfiltered_pages(self) -> bool:
+        """``_shapes_pages`` but for the universal filter: the class's own steps, and no row filter of its own."""
         cls = type(self)
         return (
             cls.post_process is UkgRestStream.post_process
             and cls.shape is UkgRestStream.shape
             and cls.get_records is UkgRestStream.get_records
-            and self.universal_filter is None
             and self.keeps_every_row
         )
 
