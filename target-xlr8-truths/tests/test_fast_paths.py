@@ -182,6 +182,7 @@ FAST_FILE = [
     {"Id": "F2", "Name": None, "SSN": None, "BirthDate": None, "Amount": None, "Rate": None, "UpdatedAt": None},
     {"Id": "F3"},
     {"Id": "F4", "Name": "tab\there \"quoted\"", "SSN": "", "Amount": 0, "Rate": "-0.000000001",
+     "BirthDate": "20000101",  # ISO basic form: the parsed date's text (2000-01-01) is what is encrypted
      "UpdatedAt": "2024-03-01T10:00:00.123456+05:30", "Address": {"Deep": [1, {"x": -2}], "Zip": "02134"}},
     {"Id": "F1", "Name": "second F1 wins", "Amount": Decimal("1E+3"), "Rate": "+7", "SSN": "999-00-1111"},
 ]  # fmt: skip
@@ -235,6 +236,7 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
     assert by_id["'F1'"]["ssn"] == "'999-00-1111'"
     assert by_id["'F1'"]["rate"] == repr(Decimal("7.000000000"))
     assert by_id["'F4'"]["ssn"] == "''"
+    assert by_id["'F4'"]["birth_date"] == "'2000-01-01'"
     assert by_id["'F4'"]["rate"] == repr(Decimal("-0.000000001"))
     assert by_id["'S4'"]["rate"] == repr(Decimal("5.000000000"))
     written = dt.datetime.fromtimestamp(FILE_WRITTEN, dt.UTC)

@@ -22,7 +22,15 @@ from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_sc
 from target_xlr8_truths.compiled import CompiledRecords
 from target_xlr8_truths.naming import TableNames, column_names, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import StreamProtection
-from target_xlr8_truths.records import MAX_JSON_DEPTH, Rejected, check_text, convert_value, json_number, redact_payload
+from target_xlr8_truths.records import (
+    MAX_FIELD_BYTES,
+    MAX_JSON_DEPTH,
+    Rejected,
+    check_text,
+    convert_value,
+    json_number,
+    redact_payload,
+)
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
@@ -515,6 +523,10 @@ class TruthsSink(BatchSink):
         source = column.source
         datelike = self._datelike.get(source)
         parse = PARSERS.get(get_datelike_property_type(datelike) or "") if datelike else None
+        decision = self.protection.decisions.get(source)
+        cipher = self.protection.cipher
+        if decision is not None and decision.action == "encrypt" and cipher is not None and column.kind == "text":
+            return _encrypting_protector(source, cipher.encrypt, parse)
 
         def protector(value: t.Any) -> t.Any:
             try:
@@ -549,3 +561,23 @@ class TruthsSink(BatchSink):
                     context = {}
         if context:
             self.process_batch(context)
+
+
+def _encrypting_protector(
+    source: str, encrypt: t.Callable[[str], str], parse: t.Callable[[str], t.Any] | None
+) -> t.Callable[[t.Any], t.Any]:
+    """``TruthsSink._column_protector`` for an encrypted text column, called once per value of a BATCH file: the
+    same steps (date parsed as the SDK does and written back as its isoformat, encrypted, then ``convert_value`` of
+    a text column, which for the ASCII ciphertext is the field size check alone) in one frame."""
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+
+    def protector(value: t.Any) -> t.Any:
+        try:
+            token = encrypt(parse(value).isoformat() if parse is not None else str(value))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise FastPathRefused(f"a value of {source} needs the record path") from exc
+        if len(token) > MAX_FIELD_BYTES:
+            raise FastPathRefused(f"a value of {source} needs the record path")
+        return token
+
+    return protector
