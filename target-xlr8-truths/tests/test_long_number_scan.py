@@ -1,4 +1,4 @@
-"""The long-number scan of BATCH files (``has_long_number``) scans every 4th byte first and only the lines that flags
+"""The long-number scan of BATCH files (``has_long_number``) scans every 4th byte first and only the blocks that flags
 in full. It must decide exactly what the full scan decided: the reference below is the full scan as it was."""
 
 from __future__ import annotations

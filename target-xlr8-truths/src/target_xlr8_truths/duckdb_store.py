@@ -31,7 +31,7 @@ MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record p
 _DIGIT_OR_DOT_AS_ZERO = bytes(0x30 if chr(b) in "0123456789." else b for b in range(256))
 _LONG_NUMBER = b"0" * 16
 #: Any 16 consecutive offsets hold exactly four multiples of 4, so a run of 16 [0-9.] bytes shows as four in a row in
-#: every 4th byte of the block: that quarter is scanned first, and only the lines it flags are scanned in full.
+#: every 4th byte of the block: that quarter is scanned first, and only a block it flags is translated whole.
 _STRIDE = 4
 _SAMPLED_RUN = b"0" * (len(_LONG_NUMBER) // _STRIDE)
 _SCAN_CHUNK = 1 << 22
@@ -119,18 +119,19 @@ def has_long_number(path: str) -> bool:
         while block := handle.read(_SCAN_CHUNK):
             if not block.endswith(b"\n"):
                 block += handle.readline()
-            sampled = block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO)
-            hit = sampled.find(_SAMPLED_RUN)
-            while hit >= 0:
-                at = hit * _STRIDE
-                line_start = block.rfind(b"\n", 0, at) + 1
-                line_end = block.find(b"\n", at)
+            if _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
+                continue
+            # a run of 13+ [0-9.] bytes somewhere: the block is translated whole, once, and its 16-runs found in C
+            # (Salesforce's 15-digit Ids flag every line; line by line in Python that cost 5x the translation)
+            marked = block.translate(_DIGIT_OR_DOT_AS_ZERO)
+            start = marked.find(_LONG_NUMBER)
+            while start >= 0:
+                line_start = block.rfind(b"\n", 0, start) + 1
+                line_end = block.find(b"\n", start)
                 line_end = len(block) if line_end < 0 else line_end
-                line = block[line_start:line_end]
-                if _LONG_NUMBER in line.translate(_DIGIT_OR_DOT_AS_ZERO) and _line_has_long_number(line):
+                if _line_has_long_number(block[line_start:line_end]):
                     return True
-                # every sample of a run in a later line lies past this line's end
-                hit = sampled.find(_SAMPLED_RUN, line_end // _STRIDE + 1)
+                start = marked.find(_LONG_NUMBER, line_end)
     return False
 
 
