@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Modules a tap with no ``filters`` setting and no key-based auth flow never uses.
 LAZY = ("xlr8_kit.query", "jwt", "signxml", "cryptography")
 #: Modules no plugin command (taps and the target) imports before the SDK calls them: a parallel drain of sinks
-#: (joblib, which imports numpy), BATCH storage (upath, fsspec).
-DEFERRED_BY_THE_SDK = ("joblib", "numpy", "upath", "fsspec")
+#: (joblib, which imports numpy), BATCH storage (upath, fsspec), ``--about``'s Python versions (packaging), backoff
+#: retrying a coroutine (asyncio).
+DEFERRED_BY_THE_SDK = ("joblib", "numpy", "upath", "fsspec", "packaging", "asyncio")
 
 
 def tap_modules() -> list[str]:
