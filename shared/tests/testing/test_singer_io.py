@@ -180,6 +180,22 @@ def test_iso_clock_writes_what_utc_now_isoformat_writes(readings: list[int]) -> 
         assert clock() == (EPOCH + dt.timedelta(microseconds=ns // 1000)).isoformat().encode()
 
 
+@given(
+    st.integers(min_value=0, max_value=4_102_444_800),
+    st.lists(st.integers(min_value=0, max_value=10**9 - 1), max_size=40),
+    st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), max_size=3),
+)
+def test_iso_clock_stamps_write_what_calls_in_a_row_write(second: int, within: list[int], others: list[int]) -> None:
+    """A page's stamps at once: reads within one second (the pattern), and with other seconds or zero fractions
+    among them (each alone), as the calls would write them for the same readings, in order."""
+    same = [second * 10**9 + ns for ns in within]
+    for readings in (same, same + others, same + others + same):  # the clock may go back
+        stamps = IsoClock(iter(readings).__next__).stamps(len(readings))
+        assert stamps == [(EPOCH + dt.timedelta(microseconds=ns // 1000)).isoformat().encode() for ns in readings]
+        clock = IsoClock(iter(readings).__next__)
+        assert stamps == [clock() for _ in readings]
+
+
 def test_iso_clock_reads_the_clock_utc_now_reads() -> None:
     before = dt.datetime.now(dt.UTC)
     read = dt.datetime.fromisoformat(IsoClock()().decode())
