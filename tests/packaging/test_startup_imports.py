@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Modules a tap with no ``filters`` setting and no key-based auth flow never uses.
 LAZY = ("xlr8_kit.query", "jwt", "signxml", "cryptography")
 #: Modules no plugin command (taps and the target) imports before the SDK calls them: a parallel drain of sinks
-#: (joblib, which imports numpy), BATCH storage (upath, fsspec).
-DEFERRED_BY_THE_SDK = ("joblib", "numpy", "upath", "fsspec")
+#: (joblib, which imports numpy), BATCH storage (upath, fsspec), ``--about``'s Python versions (packaging), backoff
+#: retrying a coroutine (asyncio).
+DEFERRED_BY_THE_SDK = ("joblib", "numpy", "upath", "fsspec", "packaging", "asyncio")
 
 
 def tap_modules() -> list[str]:
@@ -82,3 +83,38 @@ def test_plugin_command_keeps_numpys_blas_to_one_thread(module: str) -> None:
         env={**env, "OPENBLAS_NUM_THREADS": "3"},
     )
     assert kept.stdout.split()[0] == "3", "a value the user set is kept"
+
+
+def tap_classes() -> list[tuple[str, str]]:
+    """``(module, class)`` of every tap's plugin class (``taps/tap-*/pyproject.toml``: the ``tap-*`` script's
+    package, whose ``tap`` module defines it)."""
+    classes = []
+    for module in tap_modules():
+        package = module.split(".")[0]
+        project = ROOT / "taps" / package.replace("xlr8_", "").replace("_", "-")
+        lines = (project / "src" / package / "tap.py").read_text().splitlines()
+        name = next(line.split("(")[0].removeprefix("class ") for line in lines if line.startswith("class Tap"))
+        classes.append((f"{package}.tap", name))
+    return classes
+
+
+@pytest.mark.parametrize(("module", "name"), tap_classes())
+def test_versions_are_read_without_the_metadata_email_parser(module: str, name: str) -> None:
+    """The version line every run logs (``tap-x v…, Meltano SDK v…``) and the streams' User-Agent read the
+    versions ``importlib.metadata`` gives, from the ``Version`` header alone: the email parser behind
+    ``Distribution.metadata`` (``email.policy``) is never imported for them."""
+    probe = (
+        f"import sys\n"
+        f"from {module} import {name} as Tap\n"
+        f"lines = []\n"
+        f"Tap.print_version(lines.append)\n"
+        f"print(lines[0], 'email.policy' in sys.modules)\n"
+        f"from xlr8_kit.rest import sdk_version\n"
+        f"from importlib import metadata\n"
+        f"print(metadata.version(Tap.package_name), metadata.version('singer_sdk'), sdk_version())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    first, second = done.stdout.splitlines()
+    version, sdk, ours = second.split()
+    assert first.split() == [first.split()[0], f"v{version},", "Meltano", "SDK", f"v{sdk}", "False"]
+    assert ours == sdk

@@ -51,6 +51,26 @@ class IsoClock:
         micro = nanoseconds // 1000
         return b"%s.%06d+00:00" % (self._prefix, micro) if micro else self._prefix + b"+00:00"
 
+    def stamps(self, count: int) -> list[bytes]:
+        """What ``count`` calls in a row return, the clock read ``count`` times first and then formatted at once
+        (half the cost of the calls on a page of records): one pattern for reads within one second with no zero
+        fraction (nearly every page), else each read formatted alone, as ``isoformat`` writes it."""
+        clock = self._clock
+        reads = [clock() for _ in repeat(None, count)]
+        if not reads:
+            return []
+        second = min(reads) // 1_000_000_000
+        micros = [read // 1000 % 1_000_000 for read in reads]
+        if second != max(reads) // 1_000_000_000 or 0 in micros:  # a second boundary (the clock may go back)
+            return [
+                datetime.fromtimestamp(read // 1_000_000_000, UTC).replace(microsecond=micro).isoformat().encode()
+                for read, micro in zip(reads, micros, strict=True)
+            ]
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            self._second = second
+        return ((self._prefix + b".%06d+00:00\n") * count % tuple(micros)).split(b"\n")[:count]
+
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -398,7 +418,7 @@ class KitSingerWriter(SingerWriter):
             bodies.pop()  # after the last newline
             if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
                 bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
-            stamps = [extracted() for _ in bodies]
+            stamps = extracted.stamps(len(bodies))
             extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
             if len(pending) >= block:
                 flush()

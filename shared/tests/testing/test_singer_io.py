@@ -180,6 +180,22 @@ def test_iso_clock_writes_what_utc_now_isoformat_writes(readings: list[int]) -> 
         assert clock() == (EPOCH + dt.timedelta(microseconds=ns // 1000)).isoformat().encode()
 
 
+@given(
+    st.integers(min_value=0, max_value=4_102_444_800),
+    st.lists(st.integers(min_value=0, max_value=10**9 - 1), max_size=40),
+    st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), max_size=3),
+)
+def test_iso_clock_stamps_write_what_calls_in_a_row_write(second: int, within: list[int], others: list[int]) -> None:
+    """A page's stamps at once: reads within one second (the pattern), and with other seconds or zero fractions
+    among them (each alone), as the calls would write them for the same readings, in order."""
+    same = [second * 10**9 + ns for ns in within]
+    for readings in (same, same + others, same + others + same):  # the clock may go back
+        stamps = IsoClock(iter(readings).__next__).stamps(len(readings))
+        assert stamps == [(EPOCH + dt.timedelta(microseconds=ns // 1000)).isoformat().encode() for ns in readings]
+        clock = IsoClock(iter(readings).__next__)
+        assert stamps == [clock() for _ in readings]
+
+
 def test_iso_clock_reads_the_clock_utc_now_reads() -> None:
     before = dt.datetime.now(dt.UTC)
     read = dt.datetime.fromisoformat(IsoClock()().decode())
@@ -792,3 +808,37 @@ def test_the_plain_loop_reads_with_the_heap_frozen_and_hands_it_back(frozen_befo
     else:
         assert calls == ["freeze", "unfreeze"]
         assert gc.get_freeze_count() == 0
+
+
+def test_the_user_agent_and_versions_are_the_sdks() -> None:
+    """``KitRESTStream.user_agent`` and ``KitTap``'s versions (read from the ``Version`` header alone) are what the
+    SDK's own lookups give; a ``user_agent`` setting wins, as in the SDK (even when empty)."""
+    from singer_sdk.helpers._packaging import get_sdk_version
+    from singer_sdk.plugin_base import PluginBase
+
+    stream = _LoopTap(config={}, parse_env_config=False).streams["loop_things"]
+    assert stream.user_agent == f"singer-sdk/{get_sdk_version()}"
+    assert _LoopTap.get_sdk_version() == PluginBase.get_sdk_version.__func__(_LoopTap)  # type: ignore[attr-defined]
+    for agent in ("xlr8-probe/1", ""):
+        assert _LoopTap(config={"user_agent": agent}, parse_env_config=False).streams["loop_things"].user_agent == agent
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("Metadata-Version: 2.1\nName: x\nVersion: 1.2.3\n\nVersion: 9\n", "1.2.3"),  # the body is not a header
+        ("Name: x\nVersion:\t 0.1.0 \n", "0.1.0 "),  # leading blanks dropped, as the email parser does
+        ("Name: x\n\nVersion: 1\n", None),
+        ("Version: 1\nVersion: 2\n", None),
+        ("Version: 1\n .post1\n", None),  # folded: the SDK's lookup reads it
+        ("Version: 1\r\nName: x\r\n", "1"),
+    ],
+)
+def test_metadata_version_reads_the_version_header(text: str, version: str | None) -> None:
+    from xlr8_kit.rest import _metadata_version
+
+    assert _metadata_version(text) == version
+    if version is not None:
+        import email
+
+        assert email.message_from_string(text)["Version"] == version  # what importlib.metadata reads

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlr8_kit.startup import DEFERRED, paused_gc
+from xlr8_kit.startup import DEFERRED, DEFERRED_FOR, paused_gc
 
 
 def test_paused_gc_restores_the_collector_state() -> None:
@@ -66,7 +66,7 @@ def test_plugin_imports_load_singer_sdk_without_the_deferred_libraries_and_freez
         "from xlr8_kit.startup import plugin_imports\n"
         "with plugin_imports():\n"
         "    import singer_sdk\n"
-        "print(sorted(m for m in ('joblib', 'upath', 'fsspec', 'numpy') if m in sys.modules))\n"
+        "print(sorted(m for m in ('joblib', 'upath', 'fsspec', 'numpy', 'packaging', 'asyncio') if m in sys.modules))\n"
         "print(sorted(n for n, m in sys.modules.items() if type(m).__name__ == '_StandIn'))\n"
         "print(gc.isenabled(), gc.get_freeze_count() > 10000)\n"
     )
@@ -100,20 +100,59 @@ def test_the_deferred_names_give_the_real_objects_when_called() -> None:
     assert out.split()[-2:] == ["file:///tmp/batches", "x.jsonl.gz"]  # what singer_sdk 0.54.9 gives
 
 
-def _sdk_imports_from(module: str) -> tuple[set[str], list[str]]:
-    """Names singer_sdk's installed source takes from ``module`` at import time (``TYPE_CHECKING`` blocks left
-    out), and every use of them that is not a call (``file:line name``). Annotations do not count where the module
-    has ``from __future__ import annotations`` (they stay strings)."""
+def test_the_deferred_packaging_and_backoff_names_work_when_called() -> None:
+    """``--about``'s supported Python versions (``SpecifierSet``, ``Version``) as packaging gives them; backoff retries
+    a plain function without asyncio, and a coroutine through its real ``_async`` (imported at that call)."""
+    out = _probe(
+        "import sys\n"
+        "from xlr8_kit.startup import plugin_imports\n"
+        "with plugin_imports():\n"
+        "    import singer_sdk\n"
+        "from singer_sdk import about\n"
+        "print(list(about.get_supported_pythons('>=3.10,<3.13')))\n"
+        "import backoff\n"
+        "calls = []\n"
+        "@backoff.on_exception(backoff.constant, ValueError, max_tries=3, interval=0)\n"
+        "def flaky():\n"
+        "    calls.append(1)\n"
+        "    if len(calls) < 3:\n"
+        "        raise ValueError\n"
+        "    return len(calls)\n"
+        "print(flaky(), 'asyncio' in sys.modules)\n"
+        "@backoff.on_exception(backoff.constant, ValueError, max_tries=2, interval=0)\n"
+        "async def coroutine():\n"
+        "    calls.append(2)\n"
+        "    if calls.count(2) < 2:\n"
+        "        raise ValueError\n"
+        "    return 'retried'\n"
+        "import asyncio\n"
+        "print(asyncio.run(coroutine()), type(sys.modules['backoff._async']).__name__)\n"
+        "import packaging.specifiers\n"
+        "real = packaging.specifiers.SpecifierSet('>=3.10')\n"
+        "print(type(packaging.specifiers).__name__, about.SpecifierSet('>=3.10') == real)\n"
+    )
+    assert out.splitlines() == ["['3.10', '3.11', '3.12']", "3 False", "retried module", "module True"]
+
+
+def _sdk_imports_from(module: str, importer: str = "singer_sdk") -> tuple[set[str], list[str]]:
+    """Names ``importer``'s installed source (singer_sdk's, or one module's) takes from ``module`` at import time
+    (``TYPE_CHECKING`` blocks left out; a submodule taken whole, ``from backoff import _async``, counts its
+    attributes), and every use of them that is not a call (``file:line name``). Annotations do not count where the
+    module has ``from __future__ import annotations`` (they stay strings)."""
     import ast
     import importlib.util
 
-    spec = importlib.util.find_spec("singer_sdk")
+    spec = importlib.util.find_spec(importer)
     assert spec is not None
-    assert spec.submodule_search_locations
-    root = Path(next(iter(spec.submodule_search_locations)))
+    assert spec.origin
+    if spec.submodule_search_locations:
+        paths = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.py"))
+    else:
+        paths = [Path(spec.origin)]
+    package, _, child = module.rpartition(".")
     names: set[str] = set()
     not_called: list[str] = []
-    for path in sorted(root.rglob("*.py")):
+    for path in paths:
         tree = ast.parse(path.read_text(), str(path))
         checking = {
             id(node)
@@ -122,16 +161,29 @@ def _sdk_imports_from(module: str) -> tuple[set[str], list[str]]:
             for node in ast.walk(block)
         }
         taken = {}
+        whole = set()  # names bound to the module itself
         for node in ast.walk(tree):
             if id(node) in checking:
                 continue
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == module for a in node.names):
+            if isinstance(node, ast.Import) and any(
+                a.name == module or a.name.startswith(module + ".") for a in node.names
+            ):
                 not_called.append(f"{path.name}:{node.lineno} import {module}")
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == module:
+            if isinstance(node, ast.ImportFrom) and package and node.module == package:
+                whole |= {alias.asname or alias.name for alias in node.names if alias.name == child}
+            if isinstance(node, ast.ImportFrom) and (
+                node.module == module or (node.module or "").startswith(f"{module}.")
+            ):
                 for alias in node.names:
                     taken[alias.asname or alias.name] = alias.name
                     names.add(alias.name if node.module == module else f"{node.module}.{alias.name}")
-        allowed = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        allowed = {id(n.func) for n in calls}
+        for call in calls:
+            func = call.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in whole:
+                names.add(func.attr)
+                allowed.add(id(func.value))
         if "from __future__ import annotations" in ast.unparse(tree):
             annotations = [
                 n.returns if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) else n.annotation
@@ -140,7 +192,7 @@ def _sdk_imports_from(module: str) -> tuple[set[str], list[str]]:
             ]
             allowed |= {id(n) for a in annotations if a is not None for n in ast.walk(a)}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in taken and id(node) not in allowed:
+            if isinstance(node, ast.Name) and (node.id in taken or node.id in whole) and id(node) not in allowed:
                 not_called.append(f"{path.name}:{node.lineno} {node.id}")
     return names, not_called
 
@@ -149,7 +201,7 @@ def test_deferred_lists_every_name_singer_sdk_takes_and_it_only_calls_them() -> 
     """A stand-in name is a function: it holds only while singer_sdk calls it, never subclasses it or checks an
     ``isinstance`` against it. An SDK upgrade that uses another name or uses one differently fails here."""
     for module, listed in DEFERRED.items():
-        names, not_called = _sdk_imports_from(module)
+        names, not_called = _sdk_imports_from(module, DEFERRED_FOR.get(module, "singer_sdk"))
         assert names == set(listed), module
         assert not_called == [], f"singer_sdk uses {module} names other than by calling them: {not_called}"
 

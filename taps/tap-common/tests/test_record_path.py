@@ -1,6 +1,8 @@
-"""Common's page parse and ``post_process`` against the code they replaced: ``json.loads(parse_float=Decimal)``
-of the body, and a dict comprehension over the schema's properties (then decimal strings as ``Decimal``). Pages
-and rows vary (hypothesis): missing and unknown fields, decimal strings (``NaN`` too), JSON fractions, nulls."""
+"""Common's page parse and row shaping against the code they replaced: ``json.loads(parse_float=Decimal)`` of the
+body, and a dict comprehension over the schema's properties (then decimal strings as ``Decimal``) per row, in
+``post_process``. Rows are now shaped a page at a time (``CommonStream._shaped_blocks``); pages and rows vary
+(hypothesis): missing and unknown fields, decimal strings (``NaN`` too), JSON fractions, nulls, rows that fail.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlr8_tap_common.streams import AmendmentsStream
+from xlr8_tap_common.streams import AmendmentsStream, PurchaseOrdersStream
 from xlr8_tap_common.tap import TapCommon
 
 from .conftest import common_config
@@ -20,6 +22,8 @@ from .conftest import common_config
 TAP = TapCommon(config=common_config("http://127.0.0.1:9"), validate_config=False)
 STREAM = TAP.streams["amendments"]
 assert isinstance(STREAM, AmendmentsStream)
+ORDERS = TAP.streams["purchase_orders"]
+assert isinstance(ORDERS, PurchaseOrdersStream)
 NAMES = list(STREAM.schema["properties"])
 
 values = st.one_of(
@@ -52,26 +56,80 @@ def page(content: bytes) -> requests.Response:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(rows, max_size=5))
-def test_parse_and_post_process_equal_the_old_path(data: list[dict[str, t.Any]]) -> None:
+def test_parse_and_shaping_equal_the_old_path(data: list[dict[str, t.Any]]) -> None:
     content = json.dumps({"data": data, "has_more": False, "next_cursor": None}).encode()
     parsed = list(STREAM.parse_response(page(content)))
     expected = json.loads(content, parse_float=Decimal)["data"]
     assert parsed == expected
     assert [list(map(type, r.values())) for r in parsed] == [list(map(type, r.values())) for r in expected]
-    for row, old in zip(parsed, expected, strict=True):
-        new_out, old_out = outcome(STREAM.post_process, row), outcome(old_post_process, old)
-        if isinstance(old_out, type):  # a text that is not a number: the same error
+    new, old = shaped(STREAM, parsed), old_outcomes(expected)
+    assert len(new) == len(old)
+    for new_out, old_out in zip(new, old, strict=True):
+        if isinstance(old_out, type):  # a text that is not a number: the same error, at the same row
             assert new_out is old_out
         else:
             assert isinstance(new_out, dict)
             assert list(new_out.items()) == list(old_out.items()) or _same_with_nan(new_out, old_out)
 
 
-def outcome(post_process: t.Callable[[dict[str, t.Any]], t.Any], row: dict[str, t.Any]) -> t.Any:
+def shaped(stream: t.Any, rows: list[t.Any]) -> list[t.Any]:
+    """What ``get_records`` yields for a read of one page holding ``rows``: each record, then, at a row that fails,
+    the error's type (nothing after it is read)."""
+    stream.request_record_pages = lambda context: iter([rows])
+    out: list[t.Any] = []
     try:
-        return post_process(dict(row))
-    except ArithmeticError as exc:
-        return type(exc)
+        for record in stream.get_records(None):
+            out.append(record)
+    except (ArithmeticError, AttributeError) as exc:
+        out.append(type(exc))
+    finally:
+        del stream.request_record_pages
+    return out
+
+
+def old_outcomes(rows: list[t.Any]) -> list[t.Any]:
+    """``old_post_process`` row by row, up to and including the first row that fails (its error's type)."""
+    out: list[t.Any] = []
+    for row in rows:
+        try:
+            out.append(old_post_process(dict(row)))
+        except (ArithmeticError, AttributeError, TypeError) as exc:
+            out.append(AttributeError if isinstance(exc, TypeError) else type(exc))
+            break
+    return out
+
+
+def test_a_plain_page_is_shaped_whole_and_vouched() -> None:
+    """The fast path is taken for a page of ordinary rows: one list, marked conformed (the plain loop then writes
+    it at once); a page with a decimal text that does not parse, or a row that is not an object, goes row by row."""
+    good = [{"id": "A1", "proposed_quantity": "12.50", "proposed_unit_price": 3, "status": "open", "x": 1}] * 3
+    blocks = list(blocks_of(STREAM, good))
+    assert [(type(b).__name__, conformed) for b, conformed in blocks] == [("list", True)]
+    assert blocks[0][0] == [old_post_process(r) for r in good]
+    for bad in ([*good, {"id": "A2", "proposed_quantity": "x"}], [*good, 5]):
+        blocks = list(blocks_of(STREAM, bad))
+        assert [(type(b).__name__, conformed) for b, conformed in blocks] == [("map", False)]
+    assert shaped(STREAM, [*good, 5]) == [*(old_post_process(r) for r in good), AttributeError]
+
+
+def blocks_of(stream: t.Any, rows: list[t.Any]) -> list[tuple[t.Any, bool]]:
+    stream.request_record_pages = lambda context: iter([rows])
+    try:
+        return list(stream._shaped_blocks(None))
+    finally:
+        del stream.request_record_pages
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["C1", "C2", "C3", None, 7]), min_size=1, max_size=6))
+def test_a_page_of_orders_gets_each_sellers_supplier_number_as_one_row_would(sellers: list[t.Any]) -> None:
+    ORDERS.__dict__["supplier_numbers"] = {"C1": "S-1", "C2": "S-2", "7": "S-7"}
+    rows = [{"id": f"P{i}", "seller_company_id": seller, "quantity": "2"} for i, seller in enumerate(sellers)]
+    [(block, conformed)] = blocks_of(ORDERS, rows)
+    assert type(block) is list
+    assert conformed  # conformance keeps strings, integers and None under a string column as they are
+    assert [list(r.items()) for r in block] == [list(ORDERS.shape(dict(r)).items()) for r in rows]
+    assert [r["supplier_number"] for r in block] == [{"C1": "S-1", "C2": "S-2", 7: "S-7"}.get(s) for s in sellers]
 
 
 def _same_with_nan(new: dict[str, t.Any], old: dict[str, t.Any]) -> bool:

@@ -1,14 +1,20 @@
 """The Common base stream: Bearer auth, ``{"data": [...], "has_more", "next_cursor"}`` pages walked by cursor,
 decimal strings as exact numbers, Common's error format (``error_code``, ``detail``, ``request_id``) recognised
 even inside a 200, and the universal ``filters`` pushed down as Common's list parameters.
+
+Rows are shaped (the schema's columns in its order, decimal strings as ``Decimal``) a page at a time, in
+``get_records``, so the plain loop writes a page whose shape conformance keeps at once (``plain_record_pages``);
+``post_process`` only applies the universal filter (``UniversalFilterMixin``).
 """
 
 from __future__ import annotations
 
 import json
 import typing as t
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from functools import cached_property
+from itertools import repeat
 
 import requests
 from singer_sdk.pagination import JSONPathPaginator
@@ -38,6 +44,7 @@ class CommonClassifier(ResponseClassifier):
 
 
 CLASSIFIER = CommonClassifier()
+_DICT = {dict}
 
 
 def error_summary(response: requests.Response) -> str:
@@ -96,9 +103,53 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
         return params
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The rows read, shaped (``_shaped_blocks``); none, and no request, when the filter matches nothing."""
+        yield from self.records_of_blocks(self._shaped_blocks(context))
+
+    def plain_record_pages(self) -> Iterator[Iterable[dict[str, t.Any]]] | None:
+        """``get_records(None)`` a page at a time, for the plain loop (which writes a vouched page at once)."""
+        if type(self).get_records is not CommonStream.get_records:
+            return None
+        return self.pages_of_blocks(self._shaped_blocks(None))
+
+    def _shaped_blocks(self, context: Context | None) -> Iterator[tuple[Iterable[dict[str, t.Any]], bool]]:
+        """Each page read as a block ``(records, conformed)``: shaped whole (``_page_columns``), conformed when
+        conformance keeps every record as it is (``Conformer.keeps_columns``); a page with a row that refuses (not
+        an object, a decimal text that does not parse) shaped row by row as the loop takes it (``shape``), so the
+        error surfaces at that row, after the rows before it."""
         if self.filter_matches_nothing:
             return
-        yield from super().get_records(context)
+        if not self._reads_pages_ahead:
+            yield map(self.shape, self.request_records(context)), False
+            return
+        keeps_columns = self._conformer.keeps_columns
+        for page in self.request_record_pages(context):
+            columns = self._page_columns(page)
+            if columns is None:
+                yield map(self.shape, page), False
+                continue
+            names = tuple(columns)
+            yield list(map(dict, map(zip, repeat(names), zip(*columns.values(), strict=True)))), keeps_columns(columns)
+
+    def _page_columns(self, rows: list[t.Any]) -> dict[str, list[t.Any]] | None:
+        """The schema's columns across ``rows``, each value as ``shape`` makes it (None where a row lacks it), with
+        ``shape_columns``' additions; None when a row is not an object or a decimal text does not parse."""
+        if set(map(type, rows)) != _DICT:
+            return None
+        columns = {name: list(map(dict.get, rows, repeat(name))) for name in self._property_names}
+        try:
+            for name in self._numeric_columns:
+                column = columns[name]
+                if str in set(map(type, column)):
+                    columns[name] = [Decimal(v) if isinstance(v, str) else v for v in column]
+        except ArithmeticError:  # ``Decimal("x")``: shaped row by row, where ``shape`` raises at that row
+            return None
+        self.shape_columns(columns)
+        return columns
+
+    def shape_columns(self, columns: dict[str, list[t.Any]]) -> None:
+        """What ``shape`` adds to a row, for a page's columns at once (a stream that extends ``shape`` extends
+        this the same way)."""
 
     def get_http_request(self, *, page: t.Any) -> t.Any:
         request = super().get_http_request(page=page)
@@ -125,7 +176,7 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
     def _property_names(self) -> tuple[str, ...]:
         return tuple(self.schema["properties"])
 
-    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+    def shape(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         """Decimal strings as exact numbers, unknown fields dropped (the schema is the contract)."""
         names = self._property_names
         out = dict(zip(names, map(row.get, names), strict=True))  # the schema's columns, in its order, built in C
@@ -133,9 +184,6 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
             value = out[name]
             if isinstance(value, str):
                 out[name] = Decimal(value)
-        universal = self.universal_filter
-        if universal is not None and not universal.matches(out):
-            return None
         return out
 
     def post_json(self, path: str, body: dict[str, t.Any]) -> requests.Response:
