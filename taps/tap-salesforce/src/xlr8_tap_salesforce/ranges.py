@@ -49,7 +49,11 @@ from datetime import UTC, datetime, timedelta
 from xlr8_kit.http.readahead import read_ahead
 
 #: Batches of rows a range is planned to hold, and the pages it may keep read ahead of the emitter.
-RANGE_PAGES = 4
+RANGE_PAGES = 2
+
+#: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
+#: after it are often read to their end already, and the readers then still have ranges to read.
+RANGES_AHEAD = 2
 
 #: A REST page: its records and whether they are plain (``singer_io.loads_marked``).
 Page = tuple[list[dict[str, t.Any]], bool]
@@ -84,7 +88,9 @@ def bounds(after: datetime, newest: datetime, ranges: int) -> list[datetime]:
 class _Range:
     def __init__(self, index: int) -> None:
         self.index = index
-        self.pages: queue.Queue[tuple[str, t.Any]] = queue.Queue(maxsize=RANGE_PAGES)
+        self.pages: queue.Queue[tuple[str, t.Any]] = queue.Queue(maxsize=RANGE_PAGES + 1)
+        #: Set when every range before this one was emitted: its reader then takes no budget.
+        self.due = threading.Event()
 
 
 class RangedQuery:
@@ -115,6 +121,9 @@ class RangedQuery:
         self._ranges: list[_Range] = []
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
+        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``.
+        self._budget = threading.Condition()
+        self._ahead = 0
 
     def _submit(self, fn: t.Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
         assert self._executor is not None
@@ -141,6 +150,7 @@ class RangedQuery:
         """Range 0: the first query's cursor, each page cut at bound 1 once the plan is known."""
         try:
             while not self._stop.is_set():
+                self._take(rng)
                 item = next(self.cursor, None)
                 if item is None:
                     break
@@ -150,9 +160,9 @@ class RangedQuery:
                     values = [self.value_of(record) for record in records]
                     cut = bisect_left(values, found[0], key=_comparable)
                     if cut:
-                        self._put(rng, (_PAGE, (records[:cut], plain)))
+                        self._put(rng, (_PAGE, ((records[:cut], plain), False)))
                     break
-                self._put(rng, (_PAGE, item))
+                self._put(rng, (_PAGE, (item, False)))
             self._put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
             self._put(rng, (_ERROR, exc))
@@ -165,10 +175,14 @@ class RangedQuery:
         """Range k >= 1: its own query, page after page, into its queue."""
         pages = self.open_range(lower, upper)
         try:
-            for item in pages:
-                if self._stop.is_set():
-                    return
-                self._put(rng, (_PAGE, item))
+            while not self._stop.is_set():
+                held = self._take(rng)
+                item = next(pages, None)
+                if item is None:
+                    if held:
+                        self._release()
+                    break
+                self._put(rng, (_PAGE, (item, held)))
             self._put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
             self._put(rng, (_ERROR, exc))
@@ -176,6 +190,25 @@ class RangedQuery:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
+
+    def _take(self, rng: _Range) -> bool:
+        """Wait for room to read one more page (True: a page of the budget taken). The range being emitted takes
+        none (it is what frees the budget) and keeps at most ``RANGE_PAGES`` of its own pages waiting."""
+        with self._budget:
+            while not self._stop.is_set():
+                if rng.due.is_set():
+                    if rng.pages.qsize() < RANGE_PAGES:
+                        return False
+                elif self._ahead < self.width * RANGE_PAGES:
+                    self._ahead += 1
+                    return True
+                self._budget.wait(timeout=0.05)
+        return False
+
+    def _release(self) -> None:
+        with self._budget:
+            self._ahead -= 1
+            self._budget.notify_all()
 
     def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
         while not self._stop.is_set():
@@ -191,7 +224,7 @@ class RangedQuery:
         """Every page in order; ``upper``: the query's own upper bound (the last range's)."""
         self._executor = ThreadPoolExecutor(max_workers=self.width + 1, thread_name_prefix=self.name)
         try:
-            page = self._submit(next, self.cursor, None).result()
+            page = self._submit(next, self.cursor, None).result()  # off this thread, as read_ahead does
             if page is None:
                 return
             yield page
@@ -203,20 +236,29 @@ class RangedQuery:
             planning = self._submit(self._planned, after)
             planning.add_done_callback(self._settle)
             head = _Range(0)
+            head.due.set()
             self._ranges.append(head)
             self._submit(self._read_first, head)
             started = False
             j = 0
             while True:
                 rng = self._ranges[j]
+                with self._budget:  # its reader reads on within its own pages from now on
+                    rng.due.set()
+                    self._budget.notify_all()
                 while True:
                     kind, value = rng.pages.get()
+                    with self._budget:  # the due range's reader may read on
+                        self._budget.notify_all()
                     if not started and self._bounds.done():  # range 0 waits for the plan before its page 2
                         started = True
                         found = self._bounds.result()
-                        self._start(min(self.width - 1, len(found)), found, upper)
+                        self._start(min(RANGES_AHEAD * self.width, len(found)), found, upper)
                     if kind == _PAGE:
-                        yield value
+                        item, held = value
+                        yield item
+                        if held:
+                            self._release()
                         continue
                     if kind == _ERROR:
                         raise value
@@ -226,7 +268,7 @@ class RangedQuery:
                 if j > len(found):
                     return
                 started = True
-                self._start(min(j + self.width - 1, len(found)), found, upper)
+                self._start(min(j + RANGES_AHEAD * self.width, len(found)), found, upper)
         finally:
             self.close()
 
