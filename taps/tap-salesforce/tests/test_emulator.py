@@ -190,24 +190,28 @@ def test_descending_limit_gives_the_newest_rows(sandbox: Any) -> None:
     assert refused.json()[0]["errorCode"] == "MALFORMED_QUERY"
 
 
-def test_an_eleventh_open_cursor_releases_the_oldest(sf: Any) -> None:
-    """Salesforce keeps 10 query cursors open per user: opening one more releases the oldest, whose next page then
-    answers INVALID_QUERY_LOCATOR; the others page on."""
+def test_an_eleventh_open_cursor_releases_the_oldest_before_api_56(sf: Any) -> None:
+    """Before API version 56.0 Salesforce keeps 10 query cursors open per user: opening one more releases the
+    oldest, whose next page then answers INVALID_QUERY_LOCATOR; the others page on. 56.0 removed the limit."""
     with sf.start_sandbox({"Account": 400}) as sandbox:
-        _eleven_cursors(sandbox)
+        _eleven_cursors(sandbox, "55.0", released=True)
+        _eleven_cursors(sandbox, "56.0", released=False)
 
 
-def _eleven_cursors(sandbox: Any) -> None:
+def _eleven_cursors(sandbox: Any, version: str, *, released: bool) -> None:
     base, headers = _session(sandbox)
     paged = {**headers, "Sforce-Query-Options": "batchSize=200"}
     nexts = []
     for _ in range(11):
         body = requests.get(
-            f"{base}/services/data/v60.0/query", params={"q": "SELECT Id FROM Account"}, headers=paged, timeout=30
+            f"{base}/services/data/v{version}/query", params={"q": "SELECT Id FROM Account"}, headers=paged, timeout=30
         ).json()
         nexts.append(body["nextRecordsUrl"])
     oldest = requests.get(base + nexts[0], headers=paged, timeout=30)
-    assert oldest.status_code == 400
-    assert oldest.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    if released:
+        assert oldest.status_code == 400
+        assert oldest.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    else:
+        assert oldest.status_code == 200
     for url in nexts[1:]:
         assert requests.get(base + url, headers=paged, timeout=30).status_code == 200

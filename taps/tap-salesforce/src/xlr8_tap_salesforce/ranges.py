@@ -19,8 +19,10 @@ reads up to ``width`` of them at once:
   value are never split between ranges, and each row is in exactly one range.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmark after each of them)
   are those of the read page after page when nothing changes. At most ``width`` ranges are read at once (``width``
-  threads, each range one open cursor: Salesforce keeps 10 per user and releases the oldest past that), each holds
-  at most ``RANGE_PAGES`` pages not yet emitted, so memory is bounded by ``width`` whatever the object's size.
+  threads, each range one open cursor while it is read: before API version 56.0 Salesforce kept 10 per user and
+  released the oldest past that), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages
+  are read ahead of the range being emitted (which keeps at most ``RANGE_PAGES`` of its own), so memory is bounded
+  by ``width`` whatever the object's size.
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
   state never moves past rows that did not land (an expired cursor, INVALID_QUERY_LOCATOR, then re-issues the
   query from the last record emitted, as for a single cursor).

@@ -57,8 +57,8 @@ AUTH_SETTINGS = (
     th.Property("private_key_passphrase", th.StringType, secret=True, description="jwt_bearer: key passphrase."),
 )
 
-#: REST query cursors one stream reads at once (``ranges.py``): well under the 10 Salesforce keeps open per user,
-#: which other streams, runs and tools of the same user share.
+#: REST query cursors one stream reads at once (``ranges.py``): well under the 10 Salesforce kept open per user
+#: before API version 56.0 (shared by every stream, run and tool of the user), and few requests at once per org.
 DEFAULT_REST_CONCURRENT_QUERIES = 4
 MAX_REST_CONCURRENT_QUERIES = 8
 
@@ -103,8 +103,9 @@ PRODUCT_SETTINGS = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=MAX_REST_CONCURRENT_QUERIES),
         default=DEFAULT_REST_CONCURRENT_QUERIES,
         description="REST reads of an incremental object longer than a page are split into ranges of its "
-        "replication key, up to this many read at once, each its own query cursor (Salesforce keeps 10 open per "
-        "user and releases the oldest past that); records are still emitted in order. Planning costs two small "
+        "replication key, up to this many read at once, each its own query cursor (before API version 56.0 "
+        "Salesforce keeps 10 open per user and releases the oldest past that); records are still emitted in order. "
+        "Planning costs two small "
         f"queries per read longer than a page. 1 reads one cursor page after page (1-{MAX_REST_CONCURRENT_QUERIES}).",
     ),
     th.Property("bulk_max_records", th.IntegerType, default=50_000, description="Rows per Bulk result page."),

@@ -57,9 +57,10 @@ BINARY_TYPES = ("base64",)
 API_VERSIONS = tuple(f"{major}.0" for major in range(31, 65))
 #: How long an idle keep-alive connection stays open: real orgs reset a pooled connection idle for about a minute.
 KEEP_ALIVE_SECONDS = 60
-#: Query cursors one user keeps open; opening one more releases the oldest (its next page answers
-#: INVALID_QUERY_LOCATOR), as the REST API does ("Query Cursor Limits": 10 per user).
+#: Query cursors one user keeps open before API version 56.0; opening one more releases the oldest (its next page
+#: answers INVALID_QUERY_LOCATOR). Version 56.0 removed the limit ("API Query Cursor Limits").
 MAX_OPEN_CURSORS = 10
+CURSORS_UNLIMITED_FROM = 56
 #: Columns the emulator orders by (their order is the index order, SystemModstamp first).
 _ORDER_COLUMNS = ("SystemModstamp", "LastModifiedDate", "Id", "CreatedDate")
 
@@ -804,7 +805,8 @@ class SalesforceEmulator(ProductEmulator):
             return _FastJSON({"totalSize": len(records), "done": True, "records": records})
         locator = "01g" + secrets.token_hex(8)
         self._cursors[locator] = (plan, self._batch_size(request))
-        while len(self._cursors) > MAX_OPEN_CURSORS:  # the oldest is released
+        old_api = int(request.path_params["version"].split(".")[0]) < CURSORS_UNLIMITED_FROM
+        while old_api and len(self._cursors) > MAX_OPEN_CURSORS:  # the oldest is released
             oldest = next(iter(self._cursors))
             del self._cursors[oldest]
             for key in [key for key in self._cursor_positions if key[0] == oldest]:
