@@ -224,6 +224,21 @@ def test_rows_created_or_updated_during_the_read_are_never_lost(accounts: Sandbo
         assert landed[record_id]["Name"].startswith("changed"), record_id
 
 
+@pytest.mark.parametrize("at", [3, 6, 9])
+def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
+    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due): the
+    query is re-issued from the last record emitted, and planned again; the records are those of one cursor."""
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    em.expire_cursors_at_request = at
+    ranged, error = _sync(_config(accounts, 4))
+    assert error is None
+    assert ranged.records("Account") == everything
+    assert em.data_requests >= at
+
+
 def test_bounds_are_whole_seconds_increasing_after_the_start_up_to_the_newest() -> None:
     after = datetime(2024, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
     newest = after + timedelta(seconds=3)
