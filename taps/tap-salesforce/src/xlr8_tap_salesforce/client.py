@@ -9,6 +9,7 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import functools
 import io
@@ -18,6 +19,7 @@ import operator
 import time
 import typing as t
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -912,17 +914,22 @@ class SalesforceStream(KitRESTStream):
                 self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers
             )
 
-        def plan() -> Plan:
-            """COUNT() of the window's rows and its newest value (two small queries, one after the other)."""
-            where = self._where(lower, upper)
-            rows = client.count(self.name, where, include_deleted=include_deleted)
-            newest_soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
+        def newest_value(where: str | None) -> datetime | None:
+            soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
             if where:
-                newest_soql += f" WHERE {where}"
-            newest_soql += f" ORDER BY {rk} DESC, Id DESC LIMIT 1"
-            newest = next(iter(client.query_pages(newest_soql, include_deleted=include_deleted)), [])
+                soql += f" WHERE {where}"
+            soql += f" ORDER BY {rk} DESC, Id DESC LIMIT 1"
+            newest = next(iter(client.query_pages(soql, include_deleted=include_deleted)), [])
             value = newest[0].get(rk) if newest else None
-            return Plan(rows, parse_sf_datetime(value) if isinstance(value, str) else None)
+            return parse_sf_datetime(value) if isinstance(value, str) else None
+
+        def plan() -> Plan:
+            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip)."""
+            where = self._where(lower, upper)
+            with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}-plan") as beside:
+                newest = beside.submit(contextvars.copy_context().run, newest_value, where)
+                rows = client.count(self.name, where, include_deleted=include_deleted)
+                return Plan(rows, newest.result())
 
         def value_of(record: dict[str, t.Any]) -> datetime | None:
             value = record.get(rk)
