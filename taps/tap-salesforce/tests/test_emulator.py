@@ -154,3 +154,64 @@ def test_soql_rejects_what_it_does_not_support() -> None:
         soql.parse("SELECT Id FROM Account GROUP BY Name")
     with pytest.raises(soql.SoqlError):
         soql.parse("SELECT Id FROM Account WHERE")
+
+
+def test_descending_limit_gives_the_newest_rows(sandbox: Any) -> None:
+    """``ORDER BY SystemModstamp DESC, Id DESC LIMIT n`` (the ranged read's planning query): the last rows of the
+    ascending order, reversed, touched rows included; without a LIMIT a descending order is refused."""
+    base, headers = _session(sandbox)
+    em = sandbox.emulator("salesforce")
+    em.touch("Contact", 5)
+    url = f"{base}/services/data/v60.0/queryAll"
+    ascending = requests.get(
+        url, params={"q": "SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp, Id"}, headers=headers,
+        timeout=30,
+    ).json()["records"]  # fmt: skip
+    newest = requests.get(
+        url,
+        params={"q": "SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp DESC, Id DESC LIMIT 3"},
+        headers=headers,
+        timeout=30,
+    ).json()
+    assert newest["done"] is True
+    assert [r["Id"] for r in newest["records"]] == [r["Id"] for r in reversed(ascending[-3:])]
+    assert newest["records"][0]["Id"] == em.objects["Contact"].record_id(5)
+    before = "SystemModstamp < 2019-01-01T01:30:00Z"
+    below = requests.get(
+        url,
+        params={"q": f"SELECT Id FROM Contact WHERE {before} ORDER BY SystemModstamp DESC, Id DESC LIMIT 1"},
+        headers=headers,
+        timeout=30,
+    ).json()["records"]
+    assert below == [{"attributes": below[0]["attributes"], "Id": em.objects["Contact"].record_id(89)}]
+    refused = requests.get(
+        url, params={"q": "SELECT Id FROM Contact ORDER BY SystemModstamp DESC"}, headers=headers, timeout=30
+    )
+    assert refused.json()[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_an_eleventh_open_cursor_releases_the_oldest_before_api_56(sf: Any) -> None:
+    """Before API version 56.0 Salesforce keeps 10 query cursors open per user: opening one more releases the
+    oldest, whose next page then answers INVALID_QUERY_LOCATOR; the others page on. 56.0 removed the limit."""
+    with sf.start_sandbox({"Account": 400}) as sandbox:
+        _eleven_cursors(sandbox, "55.0", released=True)
+        _eleven_cursors(sandbox, "56.0", released=False)
+
+
+def _eleven_cursors(sandbox: Any, version: str, *, released: bool) -> None:
+    base, headers = _session(sandbox)
+    paged = {**headers, "Sforce-Query-Options": "batchSize=200"}
+    nexts = []
+    for _ in range(11):
+        body = requests.get(
+            f"{base}/services/data/v{version}/query", params={"q": "SELECT Id FROM Account"}, headers=paged, timeout=30
+        ).json()
+        nexts.append(body["nextRecordsUrl"])
+    oldest = requests.get(base + nexts[0], headers=paged, timeout=30)
+    if released:
+        assert oldest.status_code == 400
+        assert oldest.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    else:
+        assert oldest.status_code == 200
+    for url in nexts[1:]:
+        assert requests.get(base + url, headers=paged, timeout=30).status_code == 200

@@ -9,6 +9,7 @@ QUERY_TIMEOUT, records equal to the bookmark de-duplicated by Id, deletions emit
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import functools
 import io
@@ -18,6 +19,7 @@ import operator
 import time
 import typing as t
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -41,6 +43,7 @@ from xlr8_kit.singer_io import RawNumbers, decimal_keeps_text, loads_marked, loa
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
+from xlr8_tap_salesforce.ranges import Plan, RangedQuery
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -769,7 +772,8 @@ class SalesforceStream(KitRESTStream):
         else:
             state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
 
-    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
+    def _where(self, lower: datetime | None, upper: datetime | None) -> str | None:
+        """The WHERE of a read of ``lower`` .. ``upper`` (None: every row)."""
         rk = self.replication_key
         clauses = []
         if rk and lower is not None:
@@ -778,9 +782,14 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"{rk} < {soql_datetime(upper)}")
         if self.universal_filter is not None and self.universal_filter.where:
             clauses.append(f"({self.universal_filter.where})")
+        return " AND ".join(clauses) or None
+
+    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
+        rk = self.replication_key
+        where = self._where(lower, upper)
         soql = f"SELECT {', '.join(fields)} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
-        if clauses:
-            soql += " WHERE " + " AND ".join(clauses)
+        if where:
+            soql += " WHERE " + where
         soql += f" ORDER BY {rk} ASC, Id ASC" if rk else " ORDER BY Id ASC"
         return soql
 
@@ -875,12 +884,75 @@ class SalesforceStream(KitRESTStream):
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
-            pages = self.client.query_pages_marked(
-                soql, include_deleted=self.tracks_deletes, numbers=self._written_numbers()
-            )
-            for page, plain in read_ahead(pages, name=f"xlr8-{self.name}"):  # nextRecordsUrl comes from the page
+            numbers = self._written_numbers()
+            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes, numbers=numbers)
+            width = self.settings.rest_concurrent_queries
+            if self.replication_key and width > 1:
+                source = self._ranged(pages, fields, numbers, width, lower, upper).pages(upper)
+            else:
+                source = read_ahead(pages, name=f"xlr8-{self.name}")  # nextRecordsUrl comes from the page
+            for page, plain in source:
                 self.records_plain = plain
                 yield list(map(finish, page))
+
+    def _ranged(
+        self,
+        pages: Iterator[tuple[list[dict[str, t.Any]], bool]],
+        fields: list[str],
+        numbers: RawNumbers | None,
+        width: int,
+        lower: datetime | None,
+        upper: datetime | None,
+    ) -> RangedQuery:
+        """The REST read of ``pages`` (the window's query, ``lower`` .. ``upper``) split by replication key range
+        (``ranges.py``): ranges ``>= bound`` and ``< next bound`` with the window's other terms."""
+        rk = t.cast("str", self.replication_key)
+        client, include_deleted = self.client, self.tracks_deletes
+
+        def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+            return client.query_pages_marked(
+                self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers
+            )
+
+        def newest_value(where: str | None) -> datetime | None:
+            soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
+            if where:
+                soql += f" WHERE {where}"
+            soql += f" ORDER BY {rk} DESC, Id DESC LIMIT 1"
+            newest = next(iter(client.query_pages(soql, include_deleted=include_deleted)), [])
+            value = newest[0].get(rk) if newest else None
+            return parse_sf_datetime(value) if isinstance(value, str) else None
+
+        def plan() -> Plan:
+            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip)."""
+            where = self._where(lower, upper)
+            with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}-plan") as beside:
+                newest = beside.submit(contextvars.copy_context().run, newest_value, where)
+                rows = client.count(self.name, where, include_deleted=include_deleted)
+                return Plan(rows, newest.result())
+
+        def value_of(record: dict[str, t.Any]) -> datetime | None:
+            value = record.get(rk)
+            return parse_sf_datetime(value) if isinstance(value, str) else None
+
+        def on_plan(plan: Plan, found: list[datetime]) -> None:
+            self.logger.info(
+                "%s: %d rows to read by REST; %s",
+                self.name,
+                plan.rows,
+                f"{len(found) + 1} ranges of {rk}, up to {width} read at once" if found else "one cursor",
+            )
+
+        return RangedQuery(
+            pages,
+            open_range=open_range,
+            plan=plan,
+            value_of=value_of,
+            batch_size=self.client.batch_size,
+            width=width,
+            name=f"xlr8-{self.name}",
+            on_plan=on_plan,
+        )
 
     def _written_numbers(self) -> RawNumbers | None:
         """Fractional numbers as the text the writer writes for them, when only the writer reads the records and

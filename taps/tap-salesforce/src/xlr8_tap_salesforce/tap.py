@@ -57,6 +57,11 @@ AUTH_SETTINGS = (
     th.Property("private_key_passphrase", th.StringType, secret=True, description="jwt_bearer: key passphrase."),
 )
 
+#: REST query cursors one stream reads at once (``ranges.py``): well under the 10 Salesforce kept open per user
+#: before API version 56.0 (shared by every stream, run and tool of the user), and few requests at once per org.
+DEFAULT_REST_CONCURRENT_QUERIES = 4
+MAX_REST_CONCURRENT_QUERIES = 8
+
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "login_url",
@@ -93,6 +98,16 @@ PRODUCT_SETTINGS = th.PropertiesList(
     ),
     th.Property("bulk_threshold", th.IntegerType, default=200_000, description="Rows from which auto uses Bulk."),
     th.Property("batch_size", th.IntegerType, default=2000, description="REST page size (200-2000)."),
+    th.Property(
+        "rest_concurrent_queries",
+        th.IntegerType(minimum=1, maximum=MAX_REST_CONCURRENT_QUERIES),
+        default=DEFAULT_REST_CONCURRENT_QUERIES,
+        description="REST reads of an incremental object longer than a page are split into ranges of its "
+        "replication key, up to this many read at once, each its own query cursor (before API version 56.0 "
+        "Salesforce keeps 10 open per user and releases the oldest past that); records are still emitted in order. "
+        "Planning costs two small "
+        f"queries per read longer than a page. 1 reads one cursor page after page (1-{MAX_REST_CONCURRENT_QUERIES}).",
+    ),
     th.Property("bulk_max_records", th.IntegerType, default=50_000, description="Rows per Bulk result page."),
     th.Property(
         "bulk_poll_interval",
@@ -142,6 +157,7 @@ class SalesforceSettings:
     api_type_overrides: dict[str, str] = field(default_factory=dict)
     bulk_threshold: int = 200_000
     batch_size: int = 2000
+    rest_concurrent_queries: int = 4
     bulk_max_records: int = 50_000
     bulk_poll_interval: float = 5.0
     bulk_max_wait: float = 3600.0
@@ -162,6 +178,11 @@ class SalesforceSettings:
         batch_size = int(config.get("batch_size") or 2000)
         if not 200 <= batch_size <= 2000:
             raise ValueError(f"setting 'batch_size' must be between 200 and 2000; got {batch_size}")
+        width = int(config.get("rest_concurrent_queries") or DEFAULT_REST_CONCURRENT_QUERIES)
+        if not 1 <= width <= MAX_REST_CONCURRENT_QUERIES:
+            raise ValueError(
+                f"setting 'rest_concurrent_queries' must be between 1 and {MAX_REST_CONCURRENT_QUERIES}; got {width}"
+            )
         share = config.get("api_quota_share")
         if share is not None and not 0 < float(share) <= 1:
             raise ValueError(f"setting 'api_quota_share' must be in (0, 1]; got {share}")
@@ -177,6 +198,7 @@ class SalesforceSettings:
             api_type_overrides=overrides,
             bulk_threshold=int(config.get("bulk_threshold") or 200_000),
             batch_size=batch_size,
+            rest_concurrent_queries=width,
             bulk_max_records=int(config.get("bulk_max_records") or 50_000),
             bulk_poll_interval=float(config.get("bulk_poll_interval", 5.0)),
             bulk_max_wait=float(config.get("bulk_max_wait") or 3600.0),

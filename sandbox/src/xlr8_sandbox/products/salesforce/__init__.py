@@ -57,6 +57,12 @@ BINARY_TYPES = ("base64",)
 API_VERSIONS = tuple(f"{major}.0" for major in range(31, 65))
 #: How long an idle keep-alive connection stays open: real orgs reset a pooled connection idle for about a minute.
 KEEP_ALIVE_SECONDS = 60
+#: Query cursors one user keeps open before API version 56.0; opening one more releases the oldest (its next page
+#: answers INVALID_QUERY_LOCATOR). Version 56.0 removed the limit ("API Query Cursor Limits").
+MAX_OPEN_CURSORS = 10
+CURSORS_UNLIMITED_FROM = 56
+#: Columns the emulator orders by (their order is the index order, SystemModstamp first).
+_ORDER_COLUMNS = ("SystemModstamp", "LastModifiedDate", "Id", "CreatedDate")
 
 
 def release_label(version: str) -> str:
@@ -588,13 +594,15 @@ class SalesforceEmulator(ProductEmulator):
         for name in query.fields + [c for c, _ in query.order_by]:
             if name not in known:
                 raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'.")
-        for column, descending in query.order_by:
-            if descending or column not in ("SystemModstamp", "LastModifiedDate", "Id", "CreatedDate"):
+        descending = {flag for _column, flag in query.order_by}
+        newest = descending == {True} and query.limit is not None and query.limit <= DEFAULT_BATCH
+        for column, flag in query.order_by:
+            if (flag and not newest) or column not in _ORDER_COLUMNS:
                 raise SalesforceError(
                     400,
                     "MALFORMED_QUERY",
-                    f"emulator supports ascending ORDER BY on "
-                    f"SystemModstamp/LastModifiedDate/Id/CreatedDate only, not {column}",
+                    f"emulator supports ascending ORDER BY on SystemModstamp/LastModifiedDate/Id/CreatedDate (all "
+                    f"descending only with a LIMIT of at most {DEFAULT_BATCH}), not {column}",
                 )
         with self._lock:
             self._last_queried = obj.name
@@ -791,9 +799,45 @@ class SalesforceEmulator(ProductEmulator):
         plan = self._plan(text, include_deleted)
         if plan.query.count_only:
             return JSONResponse({"totalSize": self._count(plan), "done": True, "records": []})
+        if plan.query.order_by and plan.query.order_by[0][1]:  # descending, with a LIMIT (``_plan``)
+            version = request.path_params["version"]
+            records = [self._project(plan, record, version) for record in self._newest(plan)]
+            return _FastJSON({"totalSize": len(records), "done": True, "records": records})
         locator = "01g" + secrets.token_hex(8)
         self._cursors[locator] = (plan, self._batch_size(request))
+        old_api = int(request.path_params["version"].split(".")[0]) < CURSORS_UNLIMITED_FROM
+        while old_api and len(self._cursors) > MAX_OPEN_CURSORS:  # the oldest is released
+            oldest = next(iter(self._cursors))
+            del self._cursors[oldest]
+            for key in [key for key in self._cursor_positions if key[0] == oldest]:
+                del self._cursor_positions[key]
         return self._page(request, locator, 0, _Position(plan.start, 0))
+
+    def _newest(self, plan: _Plan) -> list[dict[str, Any]]:
+        """The matching rows in descending (SystemModstamp, Id) order, at most the plan's LIMIT: base rows walked
+        down from the top of the window, merged with the overlay, so a LIMIT 1 builds a few rows, not the table."""
+        obj = plan.sobject
+
+        def base() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+            for i in range(plan.stop - 1, plan.start - 1, -1):
+                if i not in plan.overlaid:
+                    yield obj.sort_key(i), obj.base_record(i)
+
+        def overlay() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+            for record in reversed(plan.overlay):
+                yield (record["SystemModstamp"], record["Id"]), record
+
+        found: list[dict[str, Any]] = []
+        limit = plan.query.limit or 0
+        for _key, record in heapq.merge(base(), overlay(), key=lambda item: item[0], reverse=True):
+            if len(found) >= limit:
+                break
+            if record.get("IsDeleted") and not plan.include_deleted:
+                continue
+            full = self._full_record(obj, record)
+            if soql.matches(plan.query.where, full):
+                found.append(full)
+        return found
 
     async def query_more(self, request: Request) -> Response:
         locator, _, offset = request.path_params["locator"].rpartition("-")

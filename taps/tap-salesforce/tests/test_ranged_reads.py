@@ -1,0 +1,251 @@
+"""Ranged REST reads (``xlr8_tap_salesforce.ranges``) against the emulator over real HTTP: the records and STATE
+messages are those of the read of one cursor page after page (``rest_concurrent_queries: 1``), whatever the data's
+shape (ties on SystemModstamp at range bounds, empty ranges, an uneven spread, small reads that never split); a
+failed request in range k emits nothing after it and leaves state where the next run reads the rest; rows created
+or updated during the read are never lost."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import typing as t
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from xlr8_kit.testing.singer_cli import SingerOutput
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.emulator import SandboxContext
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+from xlr8_sandbox.products.salesforce.objects import SObject
+from xlr8_tap_salesforce.ranges import bounds
+from xlr8_tap_salesforce.tap import TapSalesforce
+
+ROWS = 3000
+#: The smallest page Salesforce allows: ranges of 400 rows, so a few thousand rows make several ranges.
+BATCH = 200
+CURSOR_PAGES = "/services/data/*/queryAll/*"
+
+
+@pytest.fixture(scope="module")
+def accounts() -> t.Iterator[Sandbox]:
+    """One sandbox for the module (each test resets it): 3,000 Accounts."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": ROWS}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as running:
+        yield running
+
+
+def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
+    creds = sandbox.emulator("salesforce").test_credentials()
+    return {
+        "login_url": sandbox.url("salesforce"),
+        "auth_type": "client_credentials",
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "objects": ["Account"],
+        "api_type": "rest",
+        "batch_size": BATCH,
+        "rest_concurrent_queries": width,
+        **extra,
+    }
+
+
+def _sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> tuple[SingerOutput, Exception | None]:
+    """One in-process run: its output up to the end or to the error it raised (returned, not raised)."""
+    tap = TapSalesforce(config=config, state=state, parse_env_config=False)
+    buffer = io.StringIO()
+    error: Exception | None = None
+    with contextlib.redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
+    return SingerOutput.parse(buffer.getvalue()), error
+
+
+def _states(output: SingerOutput) -> list[dict[str, t.Any]]:
+    """STATE values without the signpost (the wall clock at the run's start)."""
+    found = []
+    for message in output.of_type("STATE"):
+        value = message["value"]
+        for bookmark in value.get("bookmarks", {}).values():
+            bookmark.pop("replication_key_signpost", None)
+        found.append(value)
+    return found
+
+
+def _fresh_queries(sandbox: t.Any) -> int:
+    """Queries opened (each range is one; the planning asks two more), not cursor pages."""
+    return sum(1 for r in sandbox.requests("salesforce") if r.path.endswith("/queryAll"))
+
+
+def _stamp(i: int) -> str:
+    return SObject.modstamp_at(i).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prepare(sandbox: t.Any, touched: list[list[int]]) -> None:
+    """Fresh emulator; each group of rows updated at one instant (ties), the groups a second apart."""
+    sandbox.reset()
+    em = sandbox.emulator("salesforce")
+    for n, group in enumerate(touched):
+        sandbox.ctx.clock.set(sandbox.ctx.clock.start + timedelta(seconds=n))
+        for index in group:
+            em.touch("Account", index)
+
+
+def _same_as_sequential(sandbox: Sandbox, width: int, touched: list[list[int]], **extra: t.Any) -> int:
+    """Run page after page, then ranged, on the same data: same records, same STATE messages. The ranged run's
+    fresh queries are returned (more than one plus the two planning queries: it split)."""
+    _prepare(sandbox, touched)
+    sequential, error = _sync(_config(sandbox, 1, **extra))
+    assert error is None
+    _prepare(sandbox, touched)
+    ranged, error = _sync(_config(sandbox, width, **extra))
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    return _fresh_queries(sandbox)
+
+
+def test_a_large_read_splits_and_gives_the_sequential_records_and_states(accounts: Sandbox) -> None:
+    """3,000 rows, evenly spread: several ranges read side by side, the same messages as one cursor."""
+    assert _same_as_sequential(accounts, 4, []) >= 4
+
+
+def test_a_small_read_never_plans(accounts: Sandbox) -> None:
+    """Fewer rows than a page: the read is one request, as page after page (no planning queries)."""
+    start = {"start_date": _stamp(ROWS - 150)}
+    assert _same_as_sequential(accounts, 4, [], **start) == 1
+    assert len(accounts.requests("salesforce", "/services/data/v60.0/queryAll")) == 1
+
+
+touched_groups = st.lists(st.lists(st.integers(0, ROWS - 1), max_size=450, unique=True).map(sorted), max_size=3).map(
+    lambda groups: [[i for i in g if all(i not in h for h in groups[:n])] for n, g in enumerate(groups)]
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    start=st.one_of(st.none(), st.integers(0, ROWS), st.just("touched")),
+    touched=touched_groups,
+    width=st.integers(2, 4),
+)
+@example(start=None, touched=[list(range(0, 3000, 7)), list(range(1, 3000, 11)), list(range(2, 600, 2))], width=3)
+@example(start="touched", touched=[list(range(0, 900)), list(range(900, 1000)), list(range(1000, 1450))], width=4)
+@example(start=2990, touched=[], width=2)
+def test_ranged_records_and_states_are_the_sequential_ones(
+    accounts: Sandbox, start: int | str | None, touched: list[list[int]], width: int
+) -> None:
+    """Rows updated before the read share a SystemModstamp per group (ties of hundreds of rows, a second apart, so
+    whole-second bounds fall on them), years after the rest (most ranges between are empty, the spread uneven);
+    the read starts anywhere (a bookmark), or among the updated rows only."""
+    extra: dict[str, t.Any] = {}
+    if start == "touched":
+        extra["start_date"] = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(start, int):
+        extra["start_date"] = _stamp(start) if start < ROWS else "2026-01-01T00:00:00Z"
+    _same_as_sequential(accounts, width, touched, **extra)
+
+
+@pytest.mark.parametrize("after", [0, 3, 9])
+def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, after: int) -> None:
+    """Cursor page n answers a non-retryable error: the run stops, what it emitted a prefix of the sequential read
+    and its last STATE covering no record it did not emit; a run from that state reads exactly the rest."""
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    _prepare(accounts, [])
+    body = '[{"message": "boom", "errorCode": "UNKNOWN_EXCEPTION"}]'
+    accounts.faults.add(
+        "salesforce", CURSOR_PAGES, FaultSpec(kind="status", status=400, body=body, after=after, times=1)
+    )
+    failed, error = _sync(_config(accounts, 4))
+    assert error is not None
+    assert "UNKNOWN_EXCEPTION" in str(error)
+    emitted = failed.records("Account")
+    assert emitted == everything[: len(emitted)]
+    assert len(emitted) < len(everything)
+    states = failed.of_type("STATE")
+    state = states[-1]["value"] if states else None
+    covered = 0  # the records the state says landed
+    if state is not None:
+        bookmark = state["bookmarks"]["Account"]
+        value, ids = bookmark["replication_key_value"], set(bookmark["xlr8_boundary"]["ids"])
+        covered = sum(
+            1 for r in everything if r["SystemModstamp"] < value or (r["SystemModstamp"] == value and r["Id"] in ids)
+        )
+    assert covered <= len(emitted)
+    _prepare(accounts, [])
+    rest, error = _sync(_config(accounts, 4), state=state)
+    assert error is None
+    assert rest.records("Account") == everything[covered:]
+
+
+@pytest.mark.parametrize(("what", "after"), [("insert", 2), ("update", 5), ("update", 12)])
+def test_rows_created_or_updated_during_the_read_are_never_lost(accounts: Sandbox, what: str, after: int) -> None:
+    """Rows created, or updated to now, while ranges are read: each is read by this run or, from its state, by
+    the next; every row lands, in order, none twice within a run."""
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    changed: list[str] = []
+    if what == "insert":
+        accounts.faults.add("salesforce", CURSOR_PAGES, FaultSpec(kind="insert_records", count=5, after=after, times=1))
+    else:
+        page = em._page
+        calls = iter(range(10**6))
+
+        def page_then_update(*args: t.Any) -> t.Any:
+            if next(calls) == after:
+                accounts.ctx.clock.advance(timedelta(seconds=1))
+                for index in (10, 1500, 2999):  # early in range 0, mid-read, in the last range
+                    changed.append(em.touch("Account", index, Name=f"changed {index}")["Id"])
+            return page(*args)
+
+        em._page = page_then_update
+    try:
+        first, error = _sync(_config(accounts, 4))
+    finally:
+        em.__dict__.pop("_page", None)
+    assert error is None
+    records = first.records("Account")
+    stamps = [r["SystemModstamp"] for r in records]
+    assert stamps == sorted(stamps)
+    assert len({r["Id"] for r in records}) == len(records) or what == "update"
+    second, error = _sync(_config(accounts, 4), state=first.of_type("STATE")[-1]["value"])
+    assert error is None
+    landed: dict[str, dict[str, t.Any]] = {}
+    for record in records + second.records("Account"):
+        landed[record["Id"]] = record  # later reads win, as the target's merge on Id does
+    expected = ROWS + (5 if what == "insert" else 0)
+    assert len(landed) == expected
+    for record_id in changed:
+        assert landed[record_id]["Name"].startswith("changed"), record_id
+
+
+@pytest.mark.parametrize("at", [3, 6, 9])
+def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
+    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due): the
+    query is re-issued from the last record emitted, and planned again; the records are those of one cursor."""
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    em.expire_cursors_at_request = at
+    ranged, error = _sync(_config(accounts, 4))
+    assert error is None
+    assert ranged.records("Account") == everything
+    assert em.data_requests >= at
+
+
+def test_bounds_are_whole_seconds_increasing_after_the_start_up_to_the_newest() -> None:
+    after = datetime(2024, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
+    newest = after + timedelta(seconds=3)
+    found = bounds(after, newest, 10)
+    assert found == [datetime(2024, 1, 1, 0, 0, s, tzinfo=UTC) for s in (1, 2, 3)]
+    assert bounds(after, after, 4) == []
+    wide = bounds(after, after + timedelta(days=10), 5)
+    assert len(wide) == 4
+    assert all(b.microsecond == 0 for b in wide)
+    assert wide == sorted(set(wide))
