@@ -274,3 +274,45 @@ def test_integer_cells_read_as_int_decimal_reads_them(raw: str) -> None:
         return (type(value), value)
 
     assert outcome(_csv_integer) == outcome(lambda text: int(Decimal(text)))
+
+
+#: Fraction cells: own text (no trailing zero, exponent or tiny fraction) or not, empty, a newline inside one, a
+#: text that is no number (looked up as before: the map decides).
+FRACTION_CELLS = [
+    "",
+    "6140558.67",
+    "211850.04",
+    "-0.12",
+    "2",
+    "1250.50",
+    "100",
+    "51.507350900000000",
+    "0.0",
+    "-0.000",
+    "0.00000012",
+    "-0.0000001",
+    "0.0000011",
+    "2.5E3",
+    "1e-7",
+    "7.1\n0",
+    "1.5\n0.0000001",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(FRACTION_CELLS), max_size=12), st.booleans())
+def test_a_fraction_column_at_once_gives_the_cells_looked_up(cells: list[str], as_tuple: bool) -> None:
+    """``CanonicalNumbers.column``: the texts the map gives cell by cell (an empty cell null), whichever way the
+    column goes (own texts taken at once with the trailing zeros looked up, or the whole column looked up)."""
+    column = tuple(cells) if as_tuple else cells
+    expected = [canonical_numbers()[cell] if cell else None for cell in cells]
+    assert _shape(canonical_numbers().column(column)) == _shape(expected)
+
+
+def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:
+    """Amounts without a trailing zero are taken as their own text: the map holds only the ones it had to read."""
+    numbers = canonical_numbers()
+    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0"]
+    values = numbers.column(cells)
+    assert [bytes(v) for v in values[-3:]] == [b"999.1", b"1.5", b"2"]
+    assert sorted(numbers) == ["1.50", "2.0"]

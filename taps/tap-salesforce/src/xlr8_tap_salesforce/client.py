@@ -25,6 +25,7 @@ from itertools import compress, repeat
 from itertools import count as count_up
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
 from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -404,9 +405,48 @@ def _canonical_keeps_text(text: str) -> bool:
     return text[-1] != "0" and decimal_keeps_text(text)
 
 
-def canonical_numbers() -> RawNumbers:
+class CanonicalNumbers(RawNumbers):
+    """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``), and a Bulk
+    column of such cells at once (``column``)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(canonical_decimal, _canonical_keeps_text)
+
+    def column(self, cells: t.Sequence[str]) -> list[t.Any]:
+        """``[self[cell] if cell else None for cell in cells]``. A column of mostly distinct texts (amounts) would
+        fill the map only to empty it again: when no cell has an exponent or a tiny fraction (checked over the
+        column joined), a cell not ending in ``0`` is its own text (``_canonical_keeps_text``) and only the others
+        are looked up. A column of mostly padded texts (Bulk's coordinates: few distinct) is looked up whole."""
+        texts = cells if "" not in cells else list(filter(None, cells))
+        joined = "\n" + "\n".join(texts) + "\n"  # every cell after a newline: a prefix check is a substring check
+        zeros = joined.count("0\n")  # at least the cells ending in 0 (a cell may hold a newline)
+        if zeros * 2 > len(texts) or any(map(joined.__contains__, _NOT_OWN_TEXT)):
+            values = list(map(self.__getitem__, texts))
+        else:
+            values = list(map(msgspec.Raw, texts))
+            if zeros:
+                for row in compress(count_up(), map(_ZERO_DIGIT.get, map(_LAST_CHARACTER, texts))):
+                    values[row] = self[texts[row]]
+        if texts is cells:
+            return values
+        column: list[t.Any] = [None] * len(cells)
+        for row, value in zip(compress(count_up(), cells), values, strict=True):
+            column[row] = value
+        return column
+
+
+#: In a column joined after newlines, what makes some cell not its own text (``_canonical_keeps_text``) besides a
+#: trailing zero: an exponent or a tiny fraction.
+_NOT_OWN_TEXT = ("e", "E", "\n0.000000", "\n-0.000000")
+_ZERO_DIGIT = {"0": True}
+_LAST_CHARACTER = operator.itemgetter(-1)
+
+
+def canonical_numbers() -> CanonicalNumbers:
     """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``)."""
-    return RawNumbers(canonical_decimal, _canonical_keeps_text)
+    return CanonicalNumbers()
 
 
 #: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
@@ -928,6 +968,10 @@ class SalesforceStream(KitRESTStream):
         only in datetime columns that hold such a cell, compounds and ``_sdc_deleted_at`` as columns, then one
         dict per row. Planned once per page."""
         converters, index, compounds = self._csv_columns(header, fields, numbers)
+        # fractional columns of records only the writer reads, converted a column at a time
+        by_column = numbers.column if isinstance(numbers, CanonicalNumbers) else None
+        decimal_columns = [convert is canonical_decimal for convert in self._csv_columns(header, fields, None)[0]]
+        whole_columns = [by_column if fraction else None for fraction in decimal_columns]
         width = len(header)
         padding = [""] * width
         datetime_fields = set(self._datetime_fields)
@@ -969,9 +1013,12 @@ class SalesforceStream(KitRESTStream):
             nones = [None] * count
             raw_columns = list(zip(*rows, strict=True)) if width else []
             columns: list[t.Sequence[t.Any]] = []
-            for column, convert in zip(raw_columns, converters, strict=True):
+            for column, convert, convert_column in zip(raw_columns, converters, whole_columns, strict=True):
                 if convert is None:
-                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)))  # cell or None
+                    # cell or None (a column without an empty cell is its cells)
+                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if "" in column else column)
+                elif convert_column is not None:
+                    columns.append(convert_column(column))
                 elif convert is _csv_boolean:
                     if _BOOLEAN_CELLS.keys() >= set(column):
                         columns.append(list(map(_BOOLEAN_CELLS.__getitem__, column)))
