@@ -18,7 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream, _csv_integer, canonical_numbers
+from xlr8_tap_salesforce.client import (
+    _CSV_CONVERTERS,
+    SalesforceStream,
+    _compound_texts,
+    _csv_integer,
+    canonical_numbers,
+)
 
 FIELD_TYPES = {
     "Id": "id",
@@ -193,7 +199,20 @@ def test_the_chunk_builder_gives_the_finished_records_of_the_row_builder(
             build_chunk(rows)
         return
     found = build_chunk(rows)
-    assert repr(_shape(found)) == repr(_shape(expected))  # values, their types and key order
+    _assert_same_records(found, expected, numbers)
+
+
+_WRITE = msgspec.json.Encoder(decimal_format="number").encode_lines
+
+
+def _assert_same_records(found: list[dict[str, t.Any]], expected: list[dict[str, t.Any]], written: bool) -> None:
+    """Values, their types and key order; for records only the writer reads (``written``, compounds then come as
+    their JSON text) the keys in order and the lines the writer writes."""
+    if not written:
+        assert repr(_shape(found)) == repr(_shape(expected))
+        return
+    assert [list(record) for record in found] == [list(record) for record in expected]
+    assert _WRITE(found) == _WRITE(expected)
 
 
 #: Cells a column of each kind holds in a Bulk result (the chunk builder's column steps in C take such columns).
@@ -241,7 +260,7 @@ def test_the_chunk_builder_gives_the_row_builder_records_on_typed_columns(
     finish = SalesforceStream._finisher(stream)
     build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, canonical_numbers() if numbers else None)
     expected = [finish(build(row)) for row in rows]
-    assert repr(_shape(build_chunk(rows))) == repr(_shape(expected))
+    _assert_same_records(build_chunk(rows), expected, numbers)
 
 
 def test_the_chunk_builder_raises_the_error_of_the_first_bad_row(monkeypatch: t.Any) -> None:
@@ -316,3 +335,29 @@ def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:
     values = numbers.column(cells)
     assert [bytes(v) for v in values[-3:]] == [b"999.1", b"1.5", b"2"]
     assert sorted(numbers) == ["1.50", "2.0"]
+
+
+def test_written_compounds_are_their_json_text_and_dicts_where_the_encoder_refuses_a_part() -> None:
+    """Records only the writer reads hold each compound as the text the writer writes for its dict (an address of
+    null parts is null); a part the encoder refuses (a lone surrogate) leaves that chunk's compound a dict (the
+    chunk built row by row)."""
+    header = ["Id", "BillingStreet", "BillingCity", "BillingLatitude"]
+    fields = ["Id", "BillingAddress"]
+    stream = _chunk_stream(False, None)
+    build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, canonical_numbers())
+    found = build_chunk([["001", "1 Main St", "Zoë", "51.50"], ["002", "", "", ""]])
+    assert [_shape(record["BillingAddress"]) for record in found] == [
+        ("raw", '{"street":"1 Main St","city":"Zoë","latitude":51.5}'.encode()),
+        None,
+    ]
+    refused = build_chunk([["003", "\ud800", "", ""]])
+    assert refused == [{"Id": "003", "BillingAddress": {"street": "\ud800", "city": None, "latitude": None}}]
+
+
+def test_a_compound_whose_keys_repeat_is_built_as_a_dict() -> None:
+    """A JSON object written with a repeated key would not be the dict's text (the dict keeps the last value)."""
+    assert _compound_texts(["street", "street"]) is None
+    assert _compound_texts([]) is None
+    texts = _compound_texts(["a", "b"])
+    assert texts is not None
+    assert _shape(texts([["x", None], [None, None]])) == [("raw", b'{"a":"x","b":null}'), None]

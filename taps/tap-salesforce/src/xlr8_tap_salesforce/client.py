@@ -470,6 +470,39 @@ _STR_ONLY = {str}
 _BEFORE_OFFSET = operator.itemgetter(slice(None, -5))
 
 
+_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
+def _compound_texts(
+    keys: list[str],
+) -> t.Callable[[list[t.Sequence[t.Any]]], list[msgspec.Raw | None]] | None:
+    """A function giving, for the columns of a compound's parts (one per key), each row's compound as the JSON text
+    the kit's writer writes for ``dict(zip(keys, parts))`` (``msgspec.Raw``, written as it is), None for a row
+    whose parts are all null. Each column is encoded in one call, each row's text joined from its pieces; a cell
+    the encoder refuses raises (the chunk is then built row by row, as dicts). None for keys that repeat (a dict
+    keeps one)."""
+    if len(set(keys)) != len(keys) or not keys:
+        return None
+    labels = [_JSON.encode(key) + b":" for key in keys]
+    labels = [b"{" + labels[0], *(b"," + label for label in labels[1:])]
+    null = b"".join(label + b"null" for label in labels) + b"}"
+
+    def texts(columns: list[t.Sequence[t.Any]]) -> list[msgspec.Raw | None]:
+        pieces: list[t.Iterable[bytes]] = []
+        for label, column in zip(labels, columns, strict=True):
+            encoded = _JSON.encode_lines(column).split(b"\n")  # raises for a cell it refuses (a lone surrogate)
+            encoded.pop()  # after the last newline (JSON text holds no raw newline)
+            pieces += (repeat(label), encoded)
+        pieces.append(repeat(b"}"))
+        joined = list(map(b"".join, zip(*pieces, strict=False)))  # the labels repeat without end
+        found: list[msgspec.Raw | None] = list(map(msgspec.Raw, joined))
+        for row in compress(count_up(), map(null.__eq__, joined)):  # every part null: the compound is null
+            found[row] = None
+        return found
+
+    return texts
+
+
 def _drop_delivered(
     page: list[dict[str, t.Any]], rk: str, last_value: str | None, last_ids: set[str]
 ) -> tuple[list[dict[str, t.Any]], str | None, set[str]]:
@@ -985,6 +1018,11 @@ class SalesforceStream(KitRESTStream):
             else:
                 plan.append((index.get(name), None, name in datetime_fields))
         parts = [(compound, [(key, index.get(part)) for key, part in keys]) for compound, keys in compounds]
+        # compounds of records only the writer reads, written as their JSON text a column at a time
+        written_compounds = [
+            _compound_texts([key for key, _part in keys]) if by_column is not None else None
+            for _compound, keys in compounds
+        ]
         has_is_deleted = self.info.has_is_deleted
         stamp_key = self.replication_key or "SystemModstamp"
         stamp_at = fields.index(stamp_key) if stamp_key in fields else None
@@ -1036,10 +1074,14 @@ class SalesforceStream(KitRESTStream):
                     columns.append([convert(cell) if cell else None for cell in column])
                 else:
                     columns.append(list(map(convert, column)))
-            compound_columns = []
-            for _compound, part_keys in parts:
+            compound_columns: list[t.Sequence[t.Any]] = []
+            for (_compound, part_keys), written in zip(parts, written_compounds, strict=True):
+                part_columns = [nones if p is None else columns[p] for _key, p in part_keys]
+                if written is not None:
+                    compound_columns.append(written(part_columns))
+                    continue
                 names = [key for key, _position in part_keys]
-                values = list(zip(*(nones if p is None else columns[p] for _key, p in part_keys), strict=True))
+                values = list(zip(*part_columns, strict=True))
                 built: list[dict[str, t.Any] | None] = list(map(dict, map(zip, repeat(names), values)))
                 # a compound whose parts are all null is null
                 for row in compress(count_up(), map(len(names).__eq__, map(_count_none, values))):
