@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.client import (
     _CSV_CONVERTERS,
+    BulkPage,
     SalesforceStream,
     _compound_texts,
     _csv_integer,
+    bulk_row_chunks,
     canonical_numbers,
 )
 
@@ -361,3 +363,56 @@ def test_a_compound_whose_keys_repeat_is_built_as_a_dict() -> None:
     texts = _compound_texts(["a", "b"])
     assert texts is not None
     assert _shape(texts([["x", None], [None, None]])) == [("raw", b'{"a":"x","b":null}'), None]
+
+
+#: Pieces of a Bulk CSV page's text: plain cells, quoted cells with commas, quotes and line ends inside, blank
+#: lines, carriage returns, NUL, a quote inside an unquoted cell, and a quoted cell left open at the end.
+CSV_PIECES = ["a", "Zoë", "", ",", "\n", "\n", "\n", '"x,y"', '"say ""hi"""', '"two\nlines"', "\r\n", "\r", "\0", 'b"c']
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(CSV_PIECES), max_size=40),
+    open_quote=st.booleans(),
+    size=st.integers(1, 4),
+)
+def test_row_chunks_are_the_csv_readers_rows(pieces: list[str], open_quote: bool, size: int) -> None:
+    """``bulk_row_chunks`` gives the rows the page's csv reader gives, in chunks of at most ``size`` rows, whichever
+    way each block of lines is read (split at its commas, or through a csv reader running past the block)."""
+    text = "Id,Name\n" + "".join(pieces) + ('"open\n,' if open_quote else "")
+    expected = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    page = BulkPage(io.StringIO(text, newline=""))
+    assert page.fieldnames == ["Id", "Name"]
+    chunks = list(bulk_row_chunks(page, size))
+    assert [row for chunk in chunks for row in chunk] == expected
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+
+
+def test_row_chunks_of_plain_lines_are_split_at_commas(monkeypatch: t.Any) -> None:
+    """Plain lines never reach a csv reader (the split is what makes the read cheaper); a quoted cell does."""
+    made: list[int] = []
+    real = csv.reader
+
+    def counting(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    page = BulkPage(io.StringIO("Id,Name\n001,a\n002,b\n003,c\n", newline=""))
+    monkeypatch.setattr(csv, "reader", counting)
+    assert list(bulk_row_chunks(page, 2)) == [[["001", "a"], ["002", "b"]], [["003", "c"]]]
+    assert made == []
+    page = BulkPage(io.StringIO('Id,Name\n001,"a,b"\n', newline=""))
+    made.clear()  # the page's own reader (its header)
+    assert list(bulk_row_chunks(page, 2)) == [[["001", "a,b"]]]
+    assert made == [1]
+
+
+def test_a_cell_past_the_field_limit_raises_as_the_csv_reader_does() -> None:
+    """A line longer than the csv module's field limit goes to a csv reader, which refuses its long cell."""
+    limit = csv.field_size_limit(5)
+    try:
+        page = BulkPage(io.StringIO("Id\n123456\n", newline=""))
+        with pytest.raises(csv.Error, match="field larger than field limit"):
+            list(bulk_row_chunks(page, 10))
+    finally:
+        csv.field_size_limit(limit)

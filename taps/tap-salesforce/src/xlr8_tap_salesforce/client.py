@@ -317,7 +317,7 @@ class SalesforceClient:
         ).json()
         return str(job["id"])
 
-    def read_bulk_job(self, job_id: str) -> Iterator[csv.DictReader[str]]:
+    def read_bulk_job(self, job_id: str) -> Iterator[BulkPage]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
@@ -361,9 +361,54 @@ class SalesforceClient:
             # The page is decoded and split into rows as it arrives (xlr8_kit.streaming): one piece of it in
             # memory at a time, whatever maxRecords is; a page cut mid-transfer is asked for again and resumed.
             body = ChunkReader(body_chunks(response, what=f"bulk result page of job {job_id}"))
-            yield csv.DictReader(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8", newline=""))
+            yield BulkPage(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8", newline=""))
             if not locator or locator == "null":
                 return
+
+
+if t.TYPE_CHECKING:
+    _DictReader = csv.DictReader[str]
+else:
+    _DictReader = csv.DictReader
+
+
+class BulkPage(_DictReader):
+    """A Bulk result page's ``csv.DictReader``, keeping the text it reads for ``bulk_row_chunks``."""
+
+    def __init__(self, text: t.TextIO) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def bulk_row_chunks(page: csv.DictReader[str], size: int) -> Iterator[list[list[str]]]:
+    """``list(islice(page.reader, size))`` while it gives rows (a blank line an empty row), after the header: a
+    block of ``size`` lines without quote, carriage return, NUL, blank line or line longer than the csv module's
+    field limit is split at its newlines and commas in C (what the csv module's state machine, a call per
+    character, gives for such lines); any other block is read by a csv reader, which takes the lines after the
+    block too while a quoted cell runs on."""
+    if page.fieldnames is None:  # the header is read first; an empty page has no rows
+        return
+    lines = page.text if isinstance(page, BulkPage) else None
+    if lines is None:
+        while chunk := list(itertools.islice(page.reader, size)):
+            yield chunk
+        return
+    limit = csv.field_size_limit()
+    while block_lines := list(itertools.islice(lines, size)):
+        block = "".join(block_lines)
+        if any(map(block.__contains__, _NOT_PLAIN_LINES)) or block[0] == "\n" or max(map(len, block_lines)) > limit:
+            reader = csv.reader(itertools.chain(block_lines, lines))
+            rows = []
+            while reader.line_num < len(block_lines):
+                rows.append(next(reader))
+            yield rows
+            continue
+        yield list(map(str.split, (block[:-1] if block[-1] == "\n" else block).split("\n"), repeat(",")))
+
+
+#: What a block of CSV lines must not hold to be split at its commas: quoted cells, line ends other than LF, NUL,
+#: blank lines (the csv module's empty rows).
+_NOT_PLAIN_LINES = ('"', "\r", "\0", "\n\n")
 
 
 def csv_value(raw: str, sf_type: str | None) -> t.Any:
@@ -942,8 +987,7 @@ class SalesforceStream(KitRESTStream):
                     continue  # an empty page
                 build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
                 self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
-                reader = rows.reader  # the DictReader's rows, as lists
-                while chunk := list(itertools.islice(reader, BULK_CHUNK)):
+                for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
                     yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
         else:
             soql = self._soql(fields, lower, upper)
