@@ -986,7 +986,9 @@ class SalesforceStream(KitRESTStream):
                 if header is None:
                     continue  # an empty page
                 build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
-                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
+                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them, or
+                # as their JSON text (msgspec.Raw) when only the writer reads the records
+                self.records_plain = True
                 for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
                     yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
         else:
