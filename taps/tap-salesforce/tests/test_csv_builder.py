@@ -18,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlr8_tap_salesforce import discovery
-from xlr8_tap_salesforce.client import _CSV_CONVERTERS, SalesforceStream, _csv_integer, canonical_numbers
+from xlr8_tap_salesforce.client import (
+    _CSV_CONVERTERS,
+    BulkPage,
+    SalesforceStream,
+    _compound_texts,
+    _csv_integer,
+    bulk_row_chunks,
+    canonical_numbers,
+)
 
 FIELD_TYPES = {
     "Id": "id",
@@ -193,7 +201,20 @@ def test_the_chunk_builder_gives_the_finished_records_of_the_row_builder(
             build_chunk(rows)
         return
     found = build_chunk(rows)
-    assert repr(_shape(found)) == repr(_shape(expected))  # values, their types and key order
+    _assert_same_records(found, expected, numbers)
+
+
+_WRITE = msgspec.json.Encoder(decimal_format="number").encode_lines
+
+
+def _assert_same_records(found: list[dict[str, t.Any]], expected: list[dict[str, t.Any]], written: bool) -> None:
+    """Values, their types and key order; for records only the writer reads (``written``, compounds then come as
+    their JSON text) the keys in order and the lines the writer writes."""
+    if not written:
+        assert repr(_shape(found)) == repr(_shape(expected))
+        return
+    assert [list(record) for record in found] == [list(record) for record in expected]
+    assert _WRITE(found) == _WRITE(expected)
 
 
 #: Cells a column of each kind holds in a Bulk result (the chunk builder's column steps in C take such columns).
@@ -241,7 +262,7 @@ def test_the_chunk_builder_gives_the_row_builder_records_on_typed_columns(
     finish = SalesforceStream._finisher(stream)
     build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, canonical_numbers() if numbers else None)
     expected = [finish(build(row)) for row in rows]
-    assert repr(_shape(build_chunk(rows))) == repr(_shape(expected))
+    _assert_same_records(build_chunk(rows), expected, numbers)
 
 
 def test_the_chunk_builder_raises_the_error_of_the_first_bad_row(monkeypatch: t.Any) -> None:
@@ -274,3 +295,124 @@ def test_integer_cells_read_as_int_decimal_reads_them(raw: str) -> None:
         return (type(value), value)
 
     assert outcome(_csv_integer) == outcome(lambda text: int(Decimal(text)))
+
+
+#: Fraction cells: own text (no trailing zero, exponent or tiny fraction) or not, empty, a newline inside one, a
+#: text that is no number (looked up as before: the map decides).
+FRACTION_CELLS = [
+    "",
+    "6140558.67",
+    "211850.04",
+    "-0.12",
+    "2",
+    "1250.50",
+    "100",
+    "51.507350900000000",
+    "0.0",
+    "-0.000",
+    "0.00000012",
+    "-0.0000001",
+    "0.0000011",
+    "2.5E3",
+    "1e-7",
+    "7.1\n0",
+    "1.5\n0.0000001",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(FRACTION_CELLS), max_size=12), st.booleans())
+def test_a_fraction_column_at_once_gives_the_cells_looked_up(cells: list[str], as_tuple: bool) -> None:
+    """``CanonicalNumbers.column``: the texts the map gives cell by cell (an empty cell null), whichever way the
+    column goes (own texts taken at once with the trailing zeros looked up, or the whole column looked up)."""
+    column = tuple(cells) if as_tuple else cells
+    expected = [canonical_numbers()[cell] if cell else None for cell in cells]
+    assert _shape(canonical_numbers().column(column)) == _shape(expected)
+
+
+def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:
+    """Amounts without a trailing zero are taken as their own text: the map holds only the ones it had to read."""
+    numbers = canonical_numbers()
+    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0"]
+    values = numbers.column(cells)
+    assert [bytes(v) for v in values[-3:]] == [b"999.1", b"1.5", b"2"]
+    assert sorted(numbers) == ["1.50", "2.0"]
+
+
+def test_written_compounds_are_their_json_text_and_dicts_where_the_encoder_refuses_a_part() -> None:
+    """Records only the writer reads hold each compound as the text the writer writes for its dict (an address of
+    null parts is null); a part the encoder refuses (a lone surrogate) leaves that chunk's compound a dict (the
+    chunk built row by row)."""
+    header = ["Id", "BillingStreet", "BillingCity", "BillingLatitude"]
+    fields = ["Id", "BillingAddress"]
+    stream = _chunk_stream(False, None)
+    build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, canonical_numbers())
+    found = build_chunk([["001", "1 Main St", "Zoë", "51.50"], ["002", "", "", ""]])
+    assert [_shape(record["BillingAddress"]) for record in found] == [
+        ("raw", '{"street":"1 Main St","city":"Zoë","latitude":51.5}'.encode()),
+        None,
+    ]
+    refused = build_chunk([["003", "\ud800", "", ""]])
+    assert refused == [{"Id": "003", "BillingAddress": {"street": "\ud800", "city": None, "latitude": None}}]
+
+
+def test_a_compound_whose_keys_repeat_is_built_as_a_dict() -> None:
+    """A JSON object written with a repeated key would not be the dict's text (the dict keeps the last value)."""
+    assert _compound_texts(["street", "street"]) is None
+    assert _compound_texts([]) is None
+    texts = _compound_texts(["a", "b"])
+    assert texts is not None
+    assert _shape(texts([["x", None], [None, None]])) == [("raw", b'{"a":"x","b":null}'), None]
+
+
+#: Pieces of a Bulk CSV page's text: plain cells, quoted cells with commas, quotes and line ends inside, blank
+#: lines, carriage returns, NUL, a quote inside an unquoted cell, and a quoted cell left open at the end.
+CSV_PIECES = ["a", "Zoë", "", ",", "\n", "\n", "\n", '"x,y"', '"say ""hi"""', '"two\nlines"', "\r\n", "\r", "\0", 'b"c']
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(CSV_PIECES), max_size=40),
+    open_quote=st.booleans(),
+    size=st.integers(1, 4),
+)
+def test_row_chunks_are_the_csv_readers_rows(pieces: list[str], open_quote: bool, size: int) -> None:
+    """``bulk_row_chunks`` gives the rows the page's csv reader gives, in chunks of at most ``size`` rows, whichever
+    way each block of lines is read (split at its commas, or through a csv reader running past the block)."""
+    text = "Id,Name\n" + "".join(pieces) + ('"open\n,' if open_quote else "")
+    expected = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    page = BulkPage(io.StringIO(text, newline=""))
+    assert page.fieldnames == ["Id", "Name"]
+    chunks = list(bulk_row_chunks(page, size))
+    assert [row for chunk in chunks for row in chunk] == expected
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+
+
+def test_row_chunks_of_plain_lines_are_split_at_commas(monkeypatch: t.Any) -> None:
+    """Plain lines never reach a csv reader (the split is what makes the read cheaper); a quoted cell does."""
+    made: list[int] = []
+    real = csv.reader
+
+    def counting(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    page = BulkPage(io.StringIO("Id,Name\n001,a\n002,b\n003,c\n", newline=""))
+    monkeypatch.setattr(csv, "reader", counting)
+    assert list(bulk_row_chunks(page, 2)) == [[["001", "a"], ["002", "b"]], [["003", "c"]]]
+    assert made == []
+    page = BulkPage(io.StringIO('Id,Name\n001,"a,b"\n', newline=""))
+    made.clear()  # the page's own reader (its header)
+    assert list(bulk_row_chunks(page, 2)) == [[["001", "a,b"]]]
+    assert made == [1]
+
+
+def test_a_cell_past_the_field_limit_raises_as_the_csv_reader_does() -> None:
+    """A line longer than the csv module's field limit goes to a csv reader, which refuses its long cell."""
+    limit = csv.field_size_limit(5)
+    try:
+        page = BulkPage(io.StringIO("Id\n123456\n", newline=""))
+        with pytest.raises(csv.Error, match="field larger than field limit"):
+            list(bulk_row_chunks(page, 10))
+    finally:
+        csv.field_size_limit(limit)

@@ -27,6 +27,7 @@ from itertools import compress, repeat
 from itertools import count as count_up
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
 from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -319,7 +320,7 @@ class SalesforceClient:
         ).json()
         return str(job["id"])
 
-    def read_bulk_job(self, job_id: str) -> Iterator[csv.DictReader[str]]:
+    def read_bulk_job(self, job_id: str) -> Iterator[BulkPage]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
@@ -363,9 +364,54 @@ class SalesforceClient:
             # The page is decoded and split into rows as it arrives (xlr8_kit.streaming): one piece of it in
             # memory at a time, whatever maxRecords is; a page cut mid-transfer is asked for again and resumed.
             body = ChunkReader(body_chunks(response, what=f"bulk result page of job {job_id}"))
-            yield csv.DictReader(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8", newline=""))
+            yield BulkPage(io.TextIOWrapper(t.cast("t.BinaryIO", body), encoding="utf-8", newline=""))
             if not locator or locator == "null":
                 return
+
+
+if t.TYPE_CHECKING:
+    _DictReader = csv.DictReader[str]
+else:
+    _DictReader = csv.DictReader
+
+
+class BulkPage(_DictReader):
+    """A Bulk result page's ``csv.DictReader``, keeping the text it reads for ``bulk_row_chunks``."""
+
+    def __init__(self, text: t.TextIO) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def bulk_row_chunks(page: csv.DictReader[str], size: int) -> Iterator[list[list[str]]]:
+    """``list(islice(page.reader, size))`` while it gives rows (a blank line an empty row), after the header: a
+    block of ``size`` lines without quote, carriage return, NUL, blank line or line longer than the csv module's
+    field limit is split at its newlines and commas in C (what the csv module's state machine, a call per
+    character, gives for such lines); any other block is read by a csv reader, which takes the lines after the
+    block too while a quoted cell runs on."""
+    if page.fieldnames is None:  # the header is read first; an empty page has no rows
+        return
+    lines = page.text if isinstance(page, BulkPage) else None
+    if lines is None:
+        while chunk := list(itertools.islice(page.reader, size)):
+            yield chunk
+        return
+    limit = csv.field_size_limit()
+    while block_lines := list(itertools.islice(lines, size)):
+        block = "".join(block_lines)
+        if any(map(block.__contains__, _NOT_PLAIN_LINES)) or block[0] == "\n" or max(map(len, block_lines)) > limit:
+            reader = csv.reader(itertools.chain(block_lines, lines))
+            rows = []
+            while reader.line_num < len(block_lines):
+                rows.append(next(reader))
+            yield rows
+            continue
+        yield list(map(str.split, (block[:-1] if block[-1] == "\n" else block).split("\n"), repeat(",")))
+
+
+#: What a block of CSV lines must not hold to be split at its commas: quoted cells, line ends other than LF, NUL,
+#: blank lines (the csv module's empty rows).
+_NOT_PLAIN_LINES = ('"', "\r", "\0", "\n\n")
 
 
 def csv_value(raw: str, sf_type: str | None) -> t.Any:
@@ -407,9 +453,48 @@ def _canonical_keeps_text(text: str) -> bool:
     return text[-1] != "0" and decimal_keeps_text(text)
 
 
-def canonical_numbers() -> RawNumbers:
+class CanonicalNumbers(RawNumbers):
+    """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``), and a Bulk
+    column of such cells at once (``column``)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(canonical_decimal, _canonical_keeps_text)
+
+    def column(self, cells: t.Sequence[str]) -> list[t.Any]:
+        """``[self[cell] if cell else None for cell in cells]``. A column of mostly distinct texts (amounts) would
+        fill the map only to empty it again: when no cell has an exponent or a tiny fraction (checked over the
+        column joined), a cell not ending in ``0`` is its own text (``_canonical_keeps_text``) and only the others
+        are looked up. A column of mostly padded texts (Bulk's coordinates: few distinct) is looked up whole."""
+        texts = cells if "" not in cells else list(filter(None, cells))
+        joined = "\n" + "\n".join(texts) + "\n"  # every cell after a newline: a prefix check is a substring check
+        zeros = joined.count("0\n")  # at least the cells ending in 0 (a cell may hold a newline)
+        if zeros * 2 > len(texts) or any(map(joined.__contains__, _NOT_OWN_TEXT)):
+            values = list(map(self.__getitem__, texts))
+        else:
+            values = list(map(msgspec.Raw, texts))
+            if zeros:
+                for row in compress(count_up(), map(_ZERO_DIGIT.get, map(_LAST_CHARACTER, texts))):
+                    values[row] = self[texts[row]]
+        if texts is cells:
+            return values
+        column: list[t.Any] = [None] * len(cells)
+        for row, value in zip(compress(count_up(), cells), values, strict=True):
+            column[row] = value
+        return column
+
+
+#: In a column joined after newlines, what makes some cell not its own text (``_canonical_keeps_text``) besides a
+#: trailing zero: an exponent or a tiny fraction.
+_NOT_OWN_TEXT = ("e", "E", "\n0.000000", "\n-0.000000")
+_ZERO_DIGIT = {"0": True}
+_LAST_CHARACTER = operator.itemgetter(-1)
+
+
+def canonical_numbers() -> CanonicalNumbers:
     """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``)."""
-    return RawNumbers(canonical_decimal, _canonical_keeps_text)
+    return CanonicalNumbers()
 
 
 #: ``csv_value`` for a non-empty cell of each typed Salesforce type (every other type stays a string).
@@ -431,6 +516,39 @@ _count_none = operator.methodcaller("count", None)
 _STR_OR_NONE = frozenset({str, type(None)})
 _STR_ONLY = {str}
 _BEFORE_OFFSET = operator.itemgetter(slice(None, -5))
+
+
+_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
+def _compound_texts(
+    keys: list[str],
+) -> t.Callable[[list[t.Sequence[t.Any]]], list[msgspec.Raw | None]] | None:
+    """A function giving, for the columns of a compound's parts (one per key), each row's compound as the JSON text
+    the kit's writer writes for ``dict(zip(keys, parts))`` (``msgspec.Raw``, written as it is), None for a row
+    whose parts are all null. Each column is encoded in one call, each row's text joined from its pieces; a cell
+    the encoder refuses raises (the chunk is then built row by row, as dicts). None for keys that repeat (a dict
+    keeps one)."""
+    if len(set(keys)) != len(keys) or not keys:
+        return None
+    labels = [_JSON.encode(key) + b":" for key in keys]
+    labels = [b"{" + labels[0], *(b"," + label for label in labels[1:])]
+    null = b"".join(label + b"null" for label in labels) + b"}"
+
+    def texts(columns: list[t.Sequence[t.Any]]) -> list[msgspec.Raw | None]:
+        pieces: list[t.Iterable[bytes]] = []
+        for label, column in zip(labels, columns, strict=True):
+            encoded = _JSON.encode_lines(column).split(b"\n")  # raises for a cell it refuses (a lone surrogate)
+            encoded.pop()  # after the last newline (JSON text holds no raw newline)
+            pieces += (repeat(label), encoded)
+        pieces.append(repeat(b"}"))
+        joined = list(map(b"".join, zip(*pieces, strict=False)))  # the labels repeat without end
+        found: list[msgspec.Raw | None] = list(map(msgspec.Raw, joined))
+        for row in compress(count_up(), map(null.__eq__, joined)):  # every part null: the compound is null
+            found[row] = None
+        return found
+
+    return texts
 
 
 def _drop_delivered(
@@ -877,9 +995,10 @@ class SalesforceStream(KitRESTStream):
                 if header is None:
                     continue  # an empty page
                 build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
-                self.records_plain = True  # CSV cells as strings, booleans, integers, Decimals or RawNumbers
-                reader = rows.reader  # the DictReader's rows, as lists
-                while chunk := list(itertools.islice(reader, BULK_CHUNK)):
+                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them, or
+                # as their JSON text (msgspec.Raw) when only the writer reads the records
+                self.records_plain = True
+                for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
                     yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
         else:
             soql = self._soql(fields, lower, upper)
@@ -1000,6 +1119,10 @@ class SalesforceStream(KitRESTStream):
         only in datetime columns that hold such a cell, compounds and ``_sdc_deleted_at`` as columns, then one
         dict per row. Planned once per page."""
         converters, index, compounds = self._csv_columns(header, fields, numbers)
+        # fractional columns of records only the writer reads, converted a column at a time
+        by_column = numbers.column if isinstance(numbers, CanonicalNumbers) else None
+        decimal_columns = [convert is canonical_decimal for convert in self._csv_columns(header, fields, None)[0]]
+        whole_columns = [by_column if fraction else None for fraction in decimal_columns]
         width = len(header)
         padding = [""] * width
         datetime_fields = set(self._datetime_fields)
@@ -1013,6 +1136,11 @@ class SalesforceStream(KitRESTStream):
             else:
                 plan.append((index.get(name), None, name in datetime_fields))
         parts = [(compound, [(key, index.get(part)) for key, part in keys]) for compound, keys in compounds]
+        # compounds of records only the writer reads, written as their JSON text a column at a time
+        written_compounds = [
+            _compound_texts([key for key, _part in keys]) if by_column is not None else None
+            for _compound, keys in compounds
+        ]
         has_is_deleted = self.info.has_is_deleted
         stamp_key = self.replication_key or "SystemModstamp"
         stamp_at = fields.index(stamp_key) if stamp_key in fields else None
@@ -1041,9 +1169,12 @@ class SalesforceStream(KitRESTStream):
             nones = [None] * count
             raw_columns = list(zip(*rows, strict=True)) if width else []
             columns: list[t.Sequence[t.Any]] = []
-            for column, convert in zip(raw_columns, converters, strict=True):
+            for column, convert, convert_column in zip(raw_columns, converters, whole_columns, strict=True):
                 if convert is None:
-                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)))  # cell or None
+                    # cell or None (a column without an empty cell is its cells)
+                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if "" in column else column)
+                elif convert_column is not None:
+                    columns.append(convert_column(column))
                 elif convert is _csv_boolean:
                     if _BOOLEAN_CELLS.keys() >= set(column):
                         columns.append(list(map(_BOOLEAN_CELLS.__getitem__, column)))
@@ -1061,10 +1192,14 @@ class SalesforceStream(KitRESTStream):
                     columns.append([convert(cell) if cell else None for cell in column])
                 else:
                     columns.append(list(map(convert, column)))
-            compound_columns = []
-            for _compound, part_keys in parts:
+            compound_columns: list[t.Sequence[t.Any]] = []
+            for (_compound, part_keys), written in zip(parts, written_compounds, strict=True):
+                part_columns = [nones if p is None else columns[p] for _key, p in part_keys]
+                if written is not None:
+                    compound_columns.append(written(part_columns))
+                    continue
                 names = [key for key, _position in part_keys]
-                values = list(zip(*(nones if p is None else columns[p] for _key, p in part_keys), strict=True))
+                values = list(zip(*part_columns, strict=True))
                 built: list[dict[str, t.Any] | None] = list(map(dict, map(zip, repeat(names), values)))
                 # a compound whose parts are all null is null
                 for row in compress(count_up(), map(len(names).__eq__, map(_count_none, values))):
