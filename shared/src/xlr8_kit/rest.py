@@ -590,6 +590,9 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
             yield name, value
 
 
+_Page = t.TypeVar("_Page", bound=t.Iterable[dict[str, t.Any]])
+
+
 class MarkedPage(list[dict[str, t.Any]]):
     """A parsed page that says whether its records are plain and conformed (``KitRESTStream.records_plain``,
     ``Conformer.vouched``): a stream's ``parse_response`` may return one, and ``request_records`` sets both from it
@@ -984,13 +987,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         and cleared after the last block and when the reading stops. A stream reading blocks returns this from
         ``plain_record_pages`` (the plain loop then writes a vouched block's lines at once); its records are those
         ``records_of_blocks`` yields, in the same order."""
-        conformer = self._conformer
-        try:
-            for records, conformed in blocks:
-                conformer.vouched = conformed
-                yield records
-        finally:
-            conformer.vouched = False
+        return self.handed_pages((records, conformed, None) for records, conformed in blocks)
 
     @property
     def post_process_is_identity(self) -> bool:
@@ -1124,17 +1121,25 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     def _marked_pages(self, pages: t.Iterable[list[dict[str, t.Any]]]) -> t.Iterator[list[dict[str, t.Any]]]:
         """Each page, handed over with the marks a ``MarkedPage`` carries set (a page that is not one: the stream's
         own marks), and reset when the pages stop (every reader of pages: the window, read-ahead, Oracle's ranges)."""
+        return self.handed_pages(
+            (records, records.conformed, records.plain) if type(records) is MarkedPage else (records, False, None)
+            for records in pages
+        )
+
+    def handed_pages(self, pages: t.Iterable[tuple[_Page, bool, bool | None]]) -> t.Generator[_Page, None, None]:
+        """Each page, handed over with its marks set before it (the one hand-off of pages to the plain loop):
+        ``conformed`` as ``Conformer.vouched``; ``plain`` as ``records_plain`` and ``Conformer.vouched_plain``, or
+        None for the stream's own ``records_plain``. Reset when the pages stop (``finally``)."""
         conformer = self._conformer
         stated_plain = self.records_plain
         try:
-            for records in pages:
+            for records, conformed, plain in pages:
                 # set here, where the loop reads them, before the page's records
-                if type(records) is MarkedPage:
-                    self.records_plain = conformer.vouched_plain = records.plain
-                    conformer.vouched = records.conformed
-                else:
+                conformer.vouched = conformed
+                if plain is None:
                     self.records_plain = stated_plain
-                    conformer.vouched = False
+                else:
+                    self.records_plain = conformer.vouched_plain = plain
                 yield records
         finally:
             self.records_plain = stated_plain
