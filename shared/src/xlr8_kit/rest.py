@@ -851,6 +851,21 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             self._write_starting_replication_value(None)
             increment_state = self._plain_state_step()
             record_index = 0
+            if emit is None:  # nothing written: no STATE either, as in the SDK's loop
+                at_frequency = _no_state_change
+
+            def advance(n: int) -> None:
+                """The loop's bookkeeping after ``n`` more records went out and the state moved past them: STATE
+                (or the sink's cut) every ``frequency`` records, the record counter in steps."""
+                nonlocal record_index, uncounted
+                record_index += n
+                if record_index % frequency == 0:
+                    at_frequency()
+                uncounted += n
+                if uncounted >= COUNTER_STEP:
+                    record_counter.increment(uncounted)
+                    uncounted = 0
+
             self.records_written_only = emit is not None and trust_source
             # pages are written whole where the loop conforms none of their records (conformance level NONE, or
             # a page the stream vouches for: ``Conformer.vouched``); any other page goes record by record
@@ -866,7 +881,6 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         records: t.Iterable[dict[str, t.Any]], whole: bool, plain: bool
                     ) -> t.Iterator[dict[str, t.Any]]:
                         """The record loop's steps for each record (conformed unless ``whole``), as it comes."""
-                        nonlocal record_index, uncounted
                         for record in records:
                             if whole:
                                 emit(record, plain)
@@ -875,13 +889,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit(conformed, conformed_plain or plain)
                             state_manager.is_flushed = False
                             increment_state(record)
-                            record_index += 1
-                            if record_index % frequency == 0:
-                                at_frequency()
-                            uncounted += 1
-                            if uncounted >= COUNTER_STEP:
-                                record_counter.increment(uncounted)
-                                uncounted = 0
+                            advance(1)
                             yield record
 
                     for page in pages:
@@ -914,13 +922,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit_page(segment, plain)
                                 state_manager.is_flushed = False
                                 apply_state()
-                                record_index += stop - start
-                                if record_index % frequency == 0:
-                                    at_frequency()
-                                uncounted += stop - start
-                                if uncounted >= COUNTER_STEP:
-                                    record_counter.increment(uncounted)
-                                    uncounted = 0
+                                advance(stop - start)
                                 if sink is None:  # the BATCH files are the records' only reader
                                     yield from segment
                             start = stop
@@ -942,14 +944,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit(conformed, plain or (trust_source and self.records_plain))
                             state_manager.is_flushed = False
                         increment_state(record)
-                        if emit is not None and (record_index + 1) % frequency == 0:
-                            at_frequency()
-                        uncounted += 1
-                        if uncounted == COUNTER_STEP:
-                            record_counter.increment(uncounted)
-                            uncounted = 0
+                        advance(1)
                         yield record
-                        record_index += 1
             finally:
                 self.records_written_only = False
                 close = getattr(pages, "close", None)
