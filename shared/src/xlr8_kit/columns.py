@@ -14,6 +14,8 @@ from itertools import repeat
 
 import msgspec
 
+from xlr8_kit.singer_io import TINY_FRACTIONS
+
 #: Type codes used by stream declarations; every column may be null.
 TYPE_CODES: dict[str, dict[str, t.Any]] = {
     "s": {"type": ["string", "null"]},
@@ -224,9 +226,8 @@ none_if_empty = {"": None}.get
 
 #: The only characters of a column ``written_numbers`` takes (cells joined by commas).
 _NUMBER_BYTES = b"0123456789.-,"
-#: Fractions whose ``Decimal`` text has an exponent (first significant digit past the sixth place; zero with more
-#: than six places), after a separating comma.
-_TINY_FRACTIONS = (",0.000000", ",-0.000000")
+#: ``singer_io.decimal_keeps_text``'s tiny fractions (written with an exponent), after a separating comma.
+_TINY_FRACTIONS = tuple("," + fraction for fraction in TINY_FRACTIONS)
 #: Longest cell ``written_numbers`` takes: its Decimal is then below 10**300 in magnitude, finite as a float (what
 #: conformance asks of a Decimal it keeps).
 _WRITTEN_TEXT_MAX = 300
@@ -239,7 +240,8 @@ def written_numbers(cells: t.Sequence[t.Any]) -> list[msgspec.Raw] | None:
     surrounding whitespace (``-?(0|[1-9][0-9]*)(.[0-9]+)?``: what ``str(Decimal(cell))`` gives back unchanged,
     except a fraction whose first significant digit is past the sixth place), at most ``_WRITTEN_TEXT_MAX``
     characters (finite as a float). None (read them as Decimals) otherwise, also for no cells or an empty cell.
-    The checks run in C over the column joined: only digits, ``.`` and ``-``, then msgspec's JSON grammar."""
+    The checks run in C over the column joined: only digits, ``.`` and ``-`` (no exponent), no tiny fraction, then
+    msgspec's JSON grammar: ``singer_io.decimal_keeps_text`` of every cell."""
     if not cells or not set(map(type, cells)) <= _STR:
         return None
     joined = ",".join(cells)

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from xlr8_kit.odata.edmx import EdmProperty, EntityType
+from xlr8_kit.singer_io import decimal_keeps_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_RE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{2})(\d{2})|([+-]\d+))?\)/$")
@@ -353,10 +354,9 @@ class _DatetimeTexts(_PropertyMemo):
         return text
 
 
-#: An Edm.Decimal text whose Decimal is written as the text itself: no exponent, sign, spaces, underscores or
-#: leading zeros, and short enough to be finite as a float; ``_TINY`` ones are written with an exponent.
+#: An Edm.Decimal text that is a JSON number without exponent (no sign but ``-``, spaces, underscores or leading
+#: zeros), short enough to be finite as a float; ``decimal_keeps_text`` says whether its Decimal is written as it.
 _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
-_TINY = ("0.000000", "-0.000000")
 
 
 class _WrittenDecimals(_PropertyMemo):
@@ -370,7 +370,7 @@ class _WrittenDecimals(_PropertyMemo):
         if value is None:
             return None
         text = value if type(value) is str else str(value)
-        if _PLAIN_DECIMAL.fullmatch(text) and not text.startswith(_TINY):
+        if _PLAIN_DECIMAL.fullmatch(text) and decimal_keeps_text(text):
             written: Any = msgspec.Raw(text.encode())  # str(Decimal(text)) is text
         else:
             number = decode_value(self._prop, text)
