@@ -68,6 +68,28 @@ def text_memo(convert: t.Callable[[t.Any], t.Any], size: int | None = None) -> t
     return read
 
 
+class TextMemo(dict[t.Any, t.Any]):
+    """``convert`` of each distinct text, kept: a text seen before costs one C lookup (``__getitem__``, also mapped
+    over a column). At most ``size`` texts are held, then it starts afresh (memory follows the texts' variety, never
+    the run's length). A value that is not a text is converted each time and not kept (a number key would find an
+    equal text's result); a text ``convert`` refuses raises each time."""
+
+    __slots__ = ("_convert", "_size")
+
+    def __init__(self, convert: t.Callable[[t.Any], t.Any], size: int = MEMO_SIZE) -> None:
+        super().__init__()
+        self._convert = convert
+        self._size = size
+
+    def __missing__(self, value: t.Any) -> t.Any:
+        found = self._convert(value)
+        if type(value) is str:
+            if len(self) >= self._size:
+                self.clear()
+            self[value] = found
+        return found
+
+
 def cells_record_builder(
     header: t.Sequence[str],
     columns: t.Sequence[str],
