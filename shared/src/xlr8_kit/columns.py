@@ -195,7 +195,7 @@ def cells_block_builder(
             if read is None:
                 values[name] = list(map(none_if_empty, cells, cells)) if empty_is_none else cells
                 continue
-            converted = _converted(cells, read, bulk, empty_is_none=empty_is_none)
+            converted = converted_column(cells, read, bulk, empty_is_none=empty_is_none)
             if converted is None:
                 return None
             values[name] = converted
@@ -205,7 +205,7 @@ def cells_block_builder(
                 for name in texts:
                     _, index, read, bulk, _ = plan[keys.index(name)]
                     assert read is not None  # a number reader (``bulk`` is Decimal)
-                    converted = _converted(by_position[index], read, bulk, empty_is_none=empty_is_none)
+                    converted = converted_column(by_position[index], read, bulk, empty_is_none=empty_is_none)
                     if converted is None:
                         return None
                     values[name] = converted
@@ -220,15 +220,16 @@ def cells_block_builder(
     return build_block
 
 
-def _converted(
+def converted_column(
     cells: t.Sequence[t.Any],
     read: t.Callable[[t.Any], t.Any],
     bulk: t.Callable[[t.Any], t.Any] | None,
     *,
-    empty_is_none: bool,
+    empty_is_none: bool = False,
 ) -> list[t.Any] | None:
-    """A column's cells through its reader (``cells_block_builder``): ``bulk`` mapped first; None when the reader
-    raises for a cell (the caller then types the rows one by one)."""
+    """A column's cells through its reader (``cells_block_builder``; Workday's report blocks): ``bulk`` mapped
+    first (``text_memo``'s raises for a text it has not seen); None when the reader raises for a cell (the caller
+    then types the rows one by one)."""
     if empty_is_none:
         cells = list(map(none_if_empty, cells, cells))
     if bulk is not None:
