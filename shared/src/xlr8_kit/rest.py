@@ -276,6 +276,14 @@ class _IncrementPlan:
         return apply
 
 
+def sorted_bookmark_page_step(
+    state: dict[str, t.Any], key: str
+) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+    """The kit's page step (``_IncrementPlan.page_step``) for the bookmark of a sorted, checked stream in ``state``:
+    for a stream whose own increment keeps more beside it (Salesforce's boundary Ids), which adds its part."""
+    return _IncrementPlan(state=state, key=key, is_sorted=True, check_sorted=True).page_step
+
+
 #: ``KitRESTStream._increment_plan`` for a stream that is not incremental (compared by identity).
 _NOTHING_TO_INCREMENT: t.Final = _IncrementPlan(state={}, key="", is_sorted=True, check_sorted=False)
 
