@@ -398,7 +398,7 @@ class EntryDecoder:
     and a non-null value under an Edm.Boolean becomes ``value != 0``. The steps here do the same for the values
     their type reads (numbers checked, booleans read as booleans); a value read as it is (strings, complex types)
     can only need it when its page held a number not finite as a float or was read by the standard library
-    (``paging.unusual_values_seen``). Anything the steps cannot vouch for (those pages, a number under an
+    (``paging.UnusualRows``). Anything the steps cannot vouch for (those pages, a number under an
     Edm.Boolean, a value that does not decode) makes ``page`` return None: the caller then takes ``decode_entry``
     and conformance, which decide (or raise) exactly as before.
 
@@ -448,10 +448,11 @@ class EntryDecoder:
 
     def page(self, entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
         """The page's records (``decode_entry`` of each entry, conformed), or None when the caller must decode and
-        conform them the general way (see the class docstring). Call it after the page was parsed."""
-        from xlr8_kit.odata.paging import unusual_values_seen
+        conform them the general way (see the class docstring). ``entries``: what ``paging.page_rows`` gave for the
+        page (its mark of an unusual parse travels with them)."""
+        from xlr8_kit.odata.paging import UnusualRows
 
-        if unusual_values_seen():
+        if type(entries) is UnusualRows:
             return None
         shapes = self._shapes
         records: list[dict[str, Any]] = []
