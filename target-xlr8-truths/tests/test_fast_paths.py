@@ -249,6 +249,33 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
     }
 
 
+def test_a_protected_column_that_is_not_a_plain_string_keeps_files_on_the_record_path_and_says_so(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """A PII number (Salary) keeps every BATCH file of its stream on the record path (DuckDB's reader would not
+    protect it as the record path does); the log gives that reason and names the column, never a value."""
+    note = annotation("workday", STREAM, "worker", keys=["Id"])
+    files = tmp_path / "batches"
+    files.mkdir()
+    records = [{"Id": "P1", "Name": "a", "Salary": Decimal("81234.50")}, {"Id": "P2", "Salary": 7}]
+    messages = [schema_msg(STREAM, PROPS, ["Id"], note), *_batch_files(files, STREAM, [records])]
+    run = run_target({**config, "batch_locations": [str(files)]}, _encode(messages), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.summary["streams"][STREAM] == {"received": 2, "loaded": 2, "dead_lettered": 0}
+    assert _paths(run.stderr)[STREAM]["batch_files_records"] == 1
+    assert "batch_files_duckdb" not in _paths(run.stderr)[STREAM]
+    reason = f"BATCH file loaded record by record (stream {STREAM}: protected columns that are not plain strings ("
+    assert run.stderr.count(reason + "Salary))") == 1, run.stderr[-3000:]
+    assert "would round" not in run.stderr
+    assert "81234" not in run.stderr
+    rows = {
+        dict(row)["id"]: dict(row)
+        for row in _landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip()))[0]
+    }
+    assert rows["'P1'"]["salary"] == "'81234.50'"
+    assert rows["'P2'"]["salary"] == "'7'"
+
+
 PLAIN_PROPS: dict[str, Any] = {
     "Id": {"type": "string"},
     "Name": {"type": ["null", "string"]},

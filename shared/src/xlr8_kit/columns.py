@@ -14,6 +14,8 @@ from itertools import repeat
 
 import msgspec
 
+from xlr8_kit.singer_io import TINY_FRACTIONS
+
 #: Type codes used by stream declarations; every column may be null.
 TYPE_CODES: dict[str, dict[str, t.Any]] = {
     "s": {"type": ["string", "null"]},
@@ -64,6 +66,28 @@ def text_memo(convert: t.Callable[[t.Any], t.Any], size: int | None = None) -> t
 
     read.bulk = memo.__getitem__  # type: ignore[attr-defined]  # see ``cells_block_builder``
     return read
+
+
+class TextMemo(dict[t.Any, t.Any]):
+    """``convert`` of each distinct text, kept: a text seen before costs one C lookup (``__getitem__``, also mapped
+    over a column). At most ``size`` texts are held, then it starts afresh (memory follows the texts' variety, never
+    the run's length). A value that is not a text is converted each time and not kept (a number key would find an
+    equal text's result); a text ``convert`` refuses raises each time."""
+
+    __slots__ = ("_convert", "_size")
+
+    def __init__(self, convert: t.Callable[[t.Any], t.Any], size: int = MEMO_SIZE) -> None:
+        super().__init__()
+        self._convert = convert
+        self._size = size
+
+    def __missing__(self, value: t.Any) -> t.Any:
+        found = self._convert(value)
+        if type(value) is str:
+            if len(self) >= self._size:
+                self.clear()
+            self[value] = found
+        return found
 
 
 def cells_record_builder(
@@ -171,7 +195,7 @@ def cells_block_builder(
             if read is None:
                 values[name] = list(map(none_if_empty, cells, cells)) if empty_is_none else cells
                 continue
-            converted = _converted(cells, read, bulk, empty_is_none=empty_is_none)
+            converted = converted_column(cells, read, bulk, empty_is_none=empty_is_none)
             if converted is None:
                 return None
             values[name] = converted
@@ -181,7 +205,7 @@ def cells_block_builder(
                 for name in texts:
                     _, index, read, bulk, _ = plan[keys.index(name)]
                     assert read is not None  # a number reader (``bulk`` is Decimal)
-                    converted = _converted(by_position[index], read, bulk, empty_is_none=empty_is_none)
+                    converted = converted_column(by_position[index], read, bulk, empty_is_none=empty_is_none)
                     if converted is None:
                         return None
                     values[name] = converted
@@ -196,15 +220,16 @@ def cells_block_builder(
     return build_block
 
 
-def _converted(
+def converted_column(
     cells: t.Sequence[t.Any],
     read: t.Callable[[t.Any], t.Any],
     bulk: t.Callable[[t.Any], t.Any] | None,
     *,
-    empty_is_none: bool,
+    empty_is_none: bool = False,
 ) -> list[t.Any] | None:
-    """A column's cells through its reader (``cells_block_builder``): ``bulk`` mapped first; None when the reader
-    raises for a cell (the caller then types the rows one by one)."""
+    """A column's cells through its reader (``cells_block_builder``; Workday's report blocks): ``bulk`` mapped
+    first (``text_memo``'s raises for a text it has not seen); None when the reader raises for a cell (the caller
+    then types the rows one by one)."""
     if empty_is_none:
         cells = list(map(none_if_empty, cells, cells))
     if bulk is not None:
@@ -224,9 +249,8 @@ none_if_empty = {"": None}.get
 
 #: The only characters of a column ``written_numbers`` takes (cells joined by commas).
 _NUMBER_BYTES = b"0123456789.-,"
-#: Fractions whose ``Decimal`` text has an exponent (first significant digit past the sixth place; zero with more
-#: than six places), after a separating comma.
-_TINY_FRACTIONS = (",0.000000", ",-0.000000")
+#: ``singer_io.decimal_keeps_text``'s tiny fractions (written with an exponent), after a separating comma.
+_TINY_FRACTIONS = tuple("," + fraction for fraction in TINY_FRACTIONS)
 #: Longest cell ``written_numbers`` takes: its Decimal is then below 10**300 in magnitude, finite as a float (what
 #: conformance asks of a Decimal it keeps).
 _WRITTEN_TEXT_MAX = 300
@@ -239,7 +263,8 @@ def written_numbers(cells: t.Sequence[t.Any]) -> list[msgspec.Raw] | None:
     surrounding whitespace (``-?(0|[1-9][0-9]*)(.[0-9]+)?``: what ``str(Decimal(cell))`` gives back unchanged,
     except a fraction whose first significant digit is past the sixth place), at most ``_WRITTEN_TEXT_MAX``
     characters (finite as a float). None (read them as Decimals) otherwise, also for no cells or an empty cell.
-    The checks run in C over the column joined: only digits, ``.`` and ``-``, then msgspec's JSON grammar."""
+    The checks run in C over the column joined: only digits, ``.`` and ``-`` (no exponent), no tiny fraction, then
+    msgspec's JSON grammar: ``singer_io.decimal_keeps_text`` of every cell."""
     if not cells or not set(map(type, cells)) <= _STR:
         return None
     joined = ",".join(cells)

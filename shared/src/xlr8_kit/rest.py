@@ -277,6 +277,14 @@ class _IncrementPlan:
         return apply
 
 
+def sorted_bookmark_page_step(
+    state: dict[str, t.Any], key: str
+) -> t.Callable[[list[dict[str, t.Any]]], t.Callable[[], None] | None]:
+    """The kit's page step (``_IncrementPlan.page_step``) for the bookmark of a sorted, checked stream in ``state``:
+    for a stream whose own increment keeps more beside it (Salesforce's boundary Ids), which adds its part."""
+    return _IncrementPlan(state=state, key=key, is_sorted=True, check_sorted=True).page_step
+
+
 #: ``KitRESTStream._increment_plan`` for a stream that is not incremental (compared by identity).
 _NOTHING_TO_INCREMENT: t.Final = _IncrementPlan(state={}, key="", is_sorted=True, check_sorted=False)
 
@@ -645,6 +653,9 @@ def _secret_values(config: dict[str, t.Any], schema: dict[str, t.Any]) -> t.Iter
             yield name, value
 
 
+_Page = t.TypeVar("_Page", bound=t.Iterable[dict[str, t.Any]])
+
+
 class MarkedPage(list[dict[str, t.Any]]):
     """A parsed page that says whether its records are plain and conformed (``KitRESTStream.records_plain``,
     ``Conformer.vouched``): a stream's ``parse_response`` may return one, and ``request_records`` sets both from it
@@ -910,6 +921,21 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             self._write_starting_replication_value(None)
             increment_state = self._plain_state_step()
             record_index = 0
+            if emit is None:  # nothing written: no STATE either, as in the SDK's loop
+                at_frequency = _no_state_change
+
+            def advance(n: int) -> None:
+                """The loop's bookkeeping after ``n`` more records went out and the state moved past them: STATE
+                (or the sink's cut) every ``frequency`` records, the record counter in steps."""
+                nonlocal record_index, uncounted
+                record_index += n
+                if record_index % frequency == 0:
+                    at_frequency()
+                uncounted += n
+                if uncounted >= COUNTER_STEP:
+                    record_counter.increment(uncounted)
+                    uncounted = 0
+
             self.records_written_only = emit is not None and trust_source
             # pages are written whole where the loop conforms none of their records (conformance level NONE, or
             # a page the stream vouches for: ``Conformer.vouched``); any other page goes record by record
@@ -925,7 +951,6 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                         records: t.Iterable[dict[str, t.Any]], whole: bool, plain: bool
                     ) -> t.Iterator[dict[str, t.Any]]:
                         """The record loop's steps for each record (conformed unless ``whole``), as it comes."""
-                        nonlocal record_index, uncounted
                         for record in records:
                             if whole:
                                 emit(record, plain)
@@ -934,13 +959,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit(conformed, conformed_plain or plain)
                             state_manager.is_flushed = False
                             increment_state(record)
-                            record_index += 1
-                            if record_index % frequency == 0:
-                                at_frequency()
-                            uncounted += 1
-                            if uncounted >= COUNTER_STEP:
-                                record_counter.increment(uncounted)
-                                uncounted = 0
+                            advance(1)
                             yield record
 
                     for page in pages:
@@ -973,13 +992,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit_page(segment, plain)
                                 state_manager.is_flushed = False
                                 apply_state()
-                                record_index += stop - start
-                                if record_index % frequency == 0:
-                                    at_frequency()
-                                uncounted += stop - start
-                                if uncounted >= COUNTER_STEP:
-                                    record_counter.increment(uncounted)
-                                    uncounted = 0
+                                advance(stop - start)
                                 if sink is None:  # the BATCH files are the records' only reader
                                     yield from segment
                             start = stop
@@ -1001,14 +1014,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                                 emit(conformed, plain or (trust_source and self.records_plain))
                             state_manager.is_flushed = False
                         increment_state(record)
-                        if emit is not None and (record_index + 1) % frequency == 0:
-                            at_frequency()
-                        uncounted += 1
-                        if uncounted == COUNTER_STEP:
-                            record_counter.increment(uncounted)
-                            uncounted = 0
+                        advance(1)
                         yield record
-                        record_index += 1
             finally:
                 self.records_written_only = False
                 close = getattr(pages, "close", None)
@@ -1046,13 +1053,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         and cleared after the last block and when the reading stops. A stream reading blocks returns this from
         ``plain_record_pages`` (the plain loop then writes a vouched block's lines at once); its records are those
         ``records_of_blocks`` yields, in the same order."""
-        conformer = self._conformer
-        try:
-            for records, conformed in blocks:
-                conformer.vouched = conformed
-                yield records
-        finally:
-            conformer.vouched = False
+        return self.handed_pages((records, conformed, None) for records, conformed in blocks)
 
     @property
     def post_process_is_identity(self) -> bool:
@@ -1186,17 +1187,25 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     def _marked_pages(self, pages: t.Iterable[list[dict[str, t.Any]]]) -> t.Iterator[list[dict[str, t.Any]]]:
         """Each page, handed over with the marks a ``MarkedPage`` carries set (a page that is not one: the stream's
         own marks), and reset when the pages stop (every reader of pages: the window, read-ahead, Oracle's ranges)."""
+        return self.handed_pages(
+            (records, records.conformed, records.plain) if type(records) is MarkedPage else (records, False, None)
+            for records in pages
+        )
+
+    def handed_pages(self, pages: t.Iterable[tuple[_Page, bool, bool | None]]) -> t.Generator[_Page, None, None]:
+        """Each page, handed over with its marks set before it (the one hand-off of pages to the plain loop):
+        ``conformed`` as ``Conformer.vouched``; ``plain`` as ``records_plain`` and ``Conformer.vouched_plain``, or
+        None for the stream's own ``records_plain``. Reset when the pages stop (``finally``)."""
         conformer = self._conformer
         stated_plain = self.records_plain
         try:
-            for records in pages:
+            for records, conformed, plain in pages:
                 # set here, where the loop reads them, before the page's records
-                if type(records) is MarkedPage:
-                    self.records_plain = conformer.vouched_plain = records.plain
-                    conformer.vouched = records.conformed
-                else:
+                conformer.vouched = conformed
+                if plain is None:
                     self.records_plain = stated_plain
-                    conformer.vouched = False
+                else:
+                    self.records_plain = conformer.vouched_plain = plain
                 yield records
         finally:
             self.records_plain = stated_plain

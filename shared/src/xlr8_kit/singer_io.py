@@ -171,14 +171,15 @@ class RawNumbers(dict[str, msgspec.Raw]):
 
 
 #: ``str(Decimal(text))`` has an exponent for these fractions (first significant digit past the sixth place).
-_TINY_FRACTIONS = ("0.000000", "-0.000000")
+TINY_FRACTIONS = ("0.000000", "-0.000000")
 
 
 def decimal_keeps_text(text: str) -> bool:
-    """True when ``str(Decimal(text))`` is ``text`` for a JSON number with a fraction or exponent (what a
-    ``float_hook`` receives): no exponent, and not so small that ``Decimal`` writes one (``0.0000001`` is
-    ``1E-7``)."""
-    return "e" not in text and "E" not in text and not text.startswith(_TINY_FRACTIONS)
+    """True when ``str(Decimal(text))`` is ``text`` for a JSON number (what a ``float_hook`` receives): no
+    exponent, and not so small that ``Decimal`` writes one (``0.0000001`` is ``1E-7``). The one rule for "a
+    number's own text is what the writer writes": OData's ``_WrittenDecimals`` and ``columns.written_numbers``
+    (a column at once) check their texts are JSON numbers and then this."""
+    return "e" not in text and "E" not in text and not text.startswith(TINY_FRACTIONS)
 
 
 #: ``$.name[*]``: the records are the array under one top-level member.

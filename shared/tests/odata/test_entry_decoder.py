@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import typing as t
 from decimal import Decimal
-from unittest import mock
 
 import msgspec
 import pytest
@@ -131,9 +130,8 @@ def _decoded(
 ) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]] | None]:
     """The entries as a page's parse gives them (the decoder vouches only for what ``page_rows`` read), and the
     decoder's records for them (None: it leaves them to the old path)."""
-    with mock.patch.object(paging, "_UNUSUAL", []):
-        rows = paging.page_rows(_Response(_WRITER.encode({"d": {"results": entries}})))
-        return rows, EntryDecoder(entity, written=written).page(rows)
+    rows = paging.page_rows(_Response(_WRITER.encode({"d": {"results": entries}})))
+    return rows, EntryDecoder(entity, written=written).page(rows)
 
 
 @settings(max_examples=600, deadline=None)
@@ -165,12 +163,9 @@ def test_written_decimals_write_the_conformed_records_text(case: tuple[EntityTyp
             assert not isinstance(record.get(name), msgspec.Raw)
 
 
-def test_usual_pages_are_vouched_for_and_their_edges_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usual_pages_are_vouched_for_and_their_edges_are_not() -> None:
     """The property tests above are not vacuous: usual entries take the decoder, and each edge it leaves to the old
     path is one the old path changes or raises on."""
-    # as in a fresh process: an unusual page parsed earlier by another test in this worker would send every page
-    # the general way (``paging.unusual_values_seen`` counts per process)
-    monkeypatch.setattr("xlr8_kit.odata.paging._UNUSUAL", [])
     properties = {
         "id": EdmProperty(name="id", edm_type="Edm.String"),
         "n": EdmProperty(name="n", edm_type="Edm.Int32"),
@@ -209,28 +204,48 @@ class _Response:
         self.url = "http://host/odata/v2/E"
 
 
-@pytest.fixture
-def no_unusual_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(paging, "_UNUSUAL", [])
+_TWO_STRINGS = EntityType(
+    namespace="N",
+    name="E",
+    keys=("id",),
+    properties={name: EdmProperty(name=name, edm_type="Edm.String") for name in ("id", "x")},
+    navigation={},
+)
 
 
-@pytest.mark.usefixtures("no_unusual_values")
 @pytest.mark.parametrize(
     "body", [b'{"d": {"results": [{"id": "A", "x": 1e400}]}}', b'{"d": {"results": [{"id": "A", "x": NaN}]}}']
 )
 def test_a_page_holding_a_value_conformance_changes_unannounced_goes_the_old_way(body: bytes) -> None:
-    entity = EntityType(
-        namespace="N",
-        name="E",
-        keys=("id",),
-        properties={name: EdmProperty(name=name, edm_type="Edm.String") for name in ("id", "x")},
-        navigation={},
-    )
+    entity = _TWO_STRINGS
     usual = paging.page_rows(_Response(b'{"d": {"results": [{"id": "A", "x": 1.5}]}}'))
     assert EntryDecoder(entity).page(usual) == [{"id": "A", "x": Decimal("1.5")}]
     rows = paging.page_rows(_Response(body))
-    assert EntryDecoder(entity).page(rows) is None
-    assert EntryDecoder(entity).page(usual) is None  # from then on, in this process
+    decoder = EntryDecoder(entity)
+    assert decoder.page(rows) is None
+    assert decoder.page(paging.page_rows(_Response(body))) is None  # the same body parsed again
+    # the mark is the page's own: usual pages parsed before and after it are vouched for, also by the same decoder
+    later = paging.page_rows(_Response(b'{"d": {"results": [{"id": "B", "x": 2.5}]}}'))
+    assert decoder.page(usual) == [{"id": "A", "x": Decimal("1.5")}]
+    assert decoder.page(later) == [{"id": "B", "x": Decimal("2.5")}]
+
+
+def test_an_unusual_page_parsed_on_another_thread_marks_that_page_alone() -> None:
+    """Pages are parsed on worker threads (read-ahead, windows), several at once: each page's mark is its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    entity = _TWO_STRINGS
+    bodies = [
+        b'{"d": {"results": [{"id": "%d", "x": %s}]}}' % (i, b"1e400" if i % 3 == 0 else b"1.5") for i in range(60)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda body: paging.page_rows(_Response(body)), bodies))
+    decoder = EntryDecoder(entity)
+    for i, rows in enumerate(pages):
+        if i % 3 == 0:
+            assert decoder.page(rows) is None, i
+        else:
+            assert decoder.page(rows) == [{"id": str(i), "x": Decimal("1.5")}], i
 
 
 @settings(max_examples=300, deadline=None)

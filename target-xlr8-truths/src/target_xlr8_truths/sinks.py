@@ -422,8 +422,9 @@ class TruthsSink(BatchSink):
                 reason = type(exc).__name__
             if check is not None and not check.exact():
                 reason = "numbers DuckDB would round"
-        elif isinstance(store, DuckDBStore):
-            reason = "numbers DuckDB would round"
+        elif isinstance(store, DuckDBStore):  # names columns only, never values
+            unplain = ", ".join(sorted(set(self._protected_stored) - self._plain_strings))
+            reason = f"protected columns that are not plain strings ({unplain})"
         self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         self._load_file_as_records(path, extracted)

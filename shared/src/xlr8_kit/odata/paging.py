@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import typing as t
 from collections.abc import Callable, Generator, Iterator, Mapping
 from decimal import Decimal
@@ -35,7 +36,8 @@ class ODataPagingError(ODataResponseError):
 class _Fractions(dict[str, Decimal]):
     """The JSON parse's ``float_hook``: a number with a fraction or exponent as ``Decimal(text)``, memoised (a text
     seen before is found in C). A number whose Decimal is not finite as a float (``1e400``: what the SDK's type
-    conformance turns into null) is counted in ``_UNUSUAL`` and never kept, so each one is counted."""
+    conformance turns into null) marks the parse running on this thread unusual (``_PARSE``) and is never kept, so
+    each one marks its parse."""
 
     __slots__ = ()
 
@@ -46,24 +48,27 @@ class _Fractions(dict[str, Decimal]):
                 self.clear()
             self[text] = value
         else:
-            _UNUSUAL.append(None)
+            _PARSE.unusual = True
         return value
 
 
 _FRACTIONS_KEPT = 16_384
 _FRACTIONS = _Fractions()
 _PAGE_DECODER = msgspec.json.Decoder(float_hook=_FRACTIONS.__getitem__)
-#: One item per page parse that met a value the usual decoding does not vouch for (see ``unusual_values_seen``).
-_UNUSUAL: list[None] = []
+#: Whether the page parse running on this thread met an unusual value (``UnusualRows``); pages are parsed on
+#: several threads at once (read-ahead, windows), so the mark is the thread's, then the response's.
+_PARSE = threading.local()
 _PARSED = "_xlr8_odata_payload"
+_UNUSUAL = "_xlr8_odata_unusual"
 
 
-def unusual_values_seen() -> int:
-    """How many times, in this process, a page held a value that the SDK's type conformance would change without
-    the entry's declared type saying so: a number not finite as a float, or a body msgspec refused (``NaN``
-    literals, which the standard library reads as floats). Counted while the page is parsed, so a caller that
-    reads 0 after a page was parsed knows that page has none (``types.EntryDecoder``)."""
-    return len(_UNUSUAL)
+class UnusualRows(list[dict[str, Any]]):
+    """``page_rows`` of a page that held a value the SDK's type conformance would change without the entry's
+    declared type saying so: a number not finite as a float, or a body msgspec refused (``NaN`` literals, which
+    the standard library reads as floats). Marked while the page is parsed, so the mark travels with that page's
+    rows alone (``types.EntryDecoder`` leaves such a page to the general way)."""
+
+    __slots__ = ()
 
 
 def _payload(response: requests.Response) -> dict[str, Any]:
@@ -73,15 +78,18 @@ def _payload(response: requests.Response) -> dict[str, Any]:
         # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
         # for IEEE754Compatible strings, and a float would lose digits.
         content = response.content
+        _PARSE.unusual = False
         try:
             body = _PAGE_DECODER.decode(content)
         except msgspec.DecodeError:
-            _UNUSUAL.append(None)
+            _PARSE.unusual = True
             try:
                 body = json.loads(content, parse_float=Decimal)  # what json.loads read before (NaN as float)
             except ValueError:
                 kind = response.headers.get("Content-Type", "unknown content type")
                 raise ODataResponseError(f"response is not OData JSON ({kind}, {len(content)} bytes)") from None
+        if _PARSE.unusual:
+            response.__dict__[_UNUSUAL] = True
         response.__dict__[_PARSED] = body
     if not isinstance(body, dict):
         raise ODataResponseError("response is not an OData JSON object")
@@ -105,7 +113,13 @@ def odata_error(body: Any) -> tuple[str, str] | None:
 
 
 def page_rows(response: requests.Response) -> list[dict[str, Any]]:
-    """The entries of one page; an error document or a non-OData body raises instead of reading as no rows."""
+    """The entries of one page (``UnusualRows`` when its parse met an unusual value); an error document or a
+    non-OData body raises instead of reading as no rows."""
+    rows = _page_rows(response)
+    return UnusualRows(rows) if _UNUSUAL in response.__dict__ else rows
+
+
+def _page_rows(response: requests.Response) -> list[dict[str, Any]]:
     body = _payload(response)
     error = odata_error(body)
     if error is not None:

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from xlr8_kit.odata.edmx import EdmProperty, EntityType
+from xlr8_kit.singer_io import decimal_keeps_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_RE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{2})(\d{2})|([+-]\d+))?\)/$")
@@ -353,10 +354,9 @@ class _DatetimeTexts(_PropertyMemo):
         return text
 
 
-#: An Edm.Decimal text whose Decimal is written as the text itself: no exponent, sign, spaces, underscores or
-#: leading zeros, and short enough to be finite as a float; ``_TINY`` ones are written with an exponent.
+#: An Edm.Decimal text that is a JSON number without exponent (no sign but ``-``, spaces, underscores or leading
+#: zeros), short enough to be finite as a float; ``decimal_keeps_text`` says whether its Decimal is written as it.
 _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,200})(?:\.[0-9]{1,60})?")
-_TINY = ("0.000000", "-0.000000")
 
 
 class _WrittenDecimals(_PropertyMemo):
@@ -370,7 +370,7 @@ class _WrittenDecimals(_PropertyMemo):
         if value is None:
             return None
         text = value if type(value) is str else str(value)
-        if _PLAIN_DECIMAL.fullmatch(text) and not text.startswith(_TINY):
+        if _PLAIN_DECIMAL.fullmatch(text) and decimal_keeps_text(text):
             written: Any = msgspec.Raw(text.encode())  # str(Decimal(text)) is text
         else:
             number = decode_value(self._prop, text)
@@ -398,7 +398,7 @@ class EntryDecoder:
     and a non-null value under an Edm.Boolean becomes ``value != 0``. The steps here do the same for the values
     their type reads (numbers checked, booleans read as booleans); a value read as it is (strings, complex types)
     can only need it when its page held a number not finite as a float or was read by the standard library
-    (``paging.unusual_values_seen``). Anything the steps cannot vouch for (those pages, a number under an
+    (``paging.UnusualRows``). Anything the steps cannot vouch for (those pages, a number under an
     Edm.Boolean, a value that does not decode) makes ``page`` return None: the caller then takes ``decode_entry``
     and conformance, which decide (or raise) exactly as before.
 
@@ -448,10 +448,11 @@ class EntryDecoder:
 
     def page(self, entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
         """The page's records (``decode_entry`` of each entry, conformed), or None when the caller must decode and
-        conform them the general way (see the class docstring). Call it after the page was parsed."""
-        from xlr8_kit.odata.paging import unusual_values_seen
+        conform them the general way (see the class docstring). ``entries``: what ``paging.page_rows`` gave for the
+        page (its mark of an unusual parse travels with them)."""
+        from xlr8_kit.odata.paging import UnusualRows
 
-        if unusual_values_seen():
+        if type(entries) is UnusualRows:
             return None
         shapes = self._shapes
         records: list[dict[str, Any]] = []

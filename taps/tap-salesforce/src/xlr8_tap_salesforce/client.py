@@ -39,7 +39,7 @@ from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, Server
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, sorted_bookmark_page_step
 from xlr8_kit.singer_io import RawNumbers, decimal_keeps_text, loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
@@ -805,23 +805,17 @@ class SalesforceStream(KitRESTStream):
         if not rk or not self._sorted_string_bookmarks:
             return super()._plain_state_page_step()
         state = self.get_context_state(None)
+        bookmark_step = sorted_bookmark_page_step(state, rk)  # the bookmark's part: the kit's own page step
         values_of = operator.itemgetter(rk)
         ids_of = operator.itemgetter("Id")
 
         def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
             if not page or not all(page):
                 return None
-            try:
-                values = list(map(values_of, page))
-            except (KeyError, TypeError):
+            advance = bookmark_step(page)  # strings, in order, from the bookmark on: the bookmark becomes the last
+            if advance is None:
                 return None
-            if set(map(type, values)) != {str}:
-                return None
-            old_value = state.get("replication_key_value")
-            if old_value is not None and (type(old_value) is not str or values[0] < old_value):
-                return None
-            if not all(map(operator.le, values, itertools.islice(values, 1, None))):
-                return None
+            values = list(map(values_of, page))
             last = values[-1]
             run = values.index(last)  # sorted: the trailing run of the last value starts at its first place
             try:
@@ -841,8 +835,7 @@ class SalesforceStream(KitRESTStream):
                 return None  # the cap's own rules: record by record
 
             def apply() -> None:
-                state["replication_key"] = rk
-                state["replication_key_value"] = last
+                advance()
                 if held is not None:
                     held.extend(run_ids)
                 else:

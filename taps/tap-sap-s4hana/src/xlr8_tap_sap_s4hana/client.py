@@ -266,17 +266,8 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
 
     def row_pages(self, where: Filter | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Every page, with ``records_plain`` / ``Conformer.vouched`` set for it before it is handed over (and
-        reset when the pages stop)."""
-        try:
-            for records, conformed, plain in self.pages(where):
-                self._vouch(conformed, plain)
-                yield records
-        finally:
-            self._vouch(False, False)
-
-    def _vouch(self, conformed: bool, plain: bool) -> None:
-        conformer = self._conformer
-        conformer.vouched, conformer.vouched_plain, self.records_plain = conformed, plain, plain
+        reset when the pages stop: ``KitRESTStream.handed_pages``)."""
+        return self.handed_pages(self.pages(where))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         return records_of_pages(self.record_pages(context))

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
-from xlr8_kit.columns import BLOCK_ROWS, cells_block_builder, cells_record_builder, text_memo
+from xlr8_kit.columns import BLOCK_ROWS, TextMemo, cells_block_builder, cells_record_builder, text_memo
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -358,7 +358,6 @@ def _local_stamp_reader(general: t.Callable[[str], t.Any], zone: tzinfo) -> t.Ca
     (what ``isoformat`` of the text read in ``zone`` writes), remembered per day. Any other text (an offset or
     ``Z`` of its own, a fraction, a day with a clock change, a date that does not exist) goes to ``general``.
     ``bulk`` (for ``cells_block_builder``) raises for those instead; None stays None."""
-    offsets: dict[str, str | None] = {}
 
     def offset_of(day: str) -> str | None:
         try:
@@ -370,17 +369,14 @@ def _local_stamp_reader(general: t.Callable[[str], t.Any], zone: tzinfo) -> t.Ca
             return None
         return moments[0].isoformat()[19:]
 
+    offsets = TextMemo(offset_of, _DAY_MEMO_SIZE)
+
     def bulk(value: str | None) -> str | None:
         if value is None:
             return None
         if _NAIVE_STAMP.fullmatch(value) is None:
             raise ValueError(value)
-        day = value[:10]
-        offset = offsets.get(day, offsets)
-        if offset is offsets:
-            if len(offsets) >= _DAY_MEMO_SIZE:
-                offsets.clear()
-            offset = offsets[day] = offset_of(day)
+        offset = offsets[value[:10]]
         if offset is None:
             raise ValueError(value)
         return value + t.cast("str", offset)

@@ -193,10 +193,16 @@ class ReportStream(ReadyBaseStream):
         (``Conformer.keeps_columns``; the loop then spares the per-record check). CSV blocks whose rows all have
         one cell per header name are typed column by column (``reports.block_builder``); a block it refuses (a
         cell a reader rejects) and rows of another width are typed one by one (``reports.record_builder``, else
-        the row dict), so errors surface at the same row, after the same rows."""
+        the row dict), so errors surface at the same row, after the same rows. One reader per column serves every
+        way (its memo of dates and flags too)."""
+        by_name = dict(readers)
+
+        def typed(row: dict[str, t.Any]) -> dict[str, t.Any]:
+            return {name: read(row.get(name)) for name, read in readers}
+
         if self.settings.report_format == "json":
             for row in client.report_rows(self.report, "json"):
-                yield [{name: read(row.get(name)) for name, read in readers}], False
+                yield [typed(row)], False
             return
         conformer = self._conformer
         # Number columns the writer alone reads may stay the texts it would write (never the replication key).
@@ -213,8 +219,10 @@ class ReportStream(ReadyBaseStream):
         for names, block in client.report_blocks(self.report):
             if names is not header:
                 header, width = names, len(names)
-                build = reports.record_builder(self.column_types, names)
-                build_block = reports.block_builder(self.column_types, names, written=written, vouch=vouch)
+                build = reports.record_builder(self.column_types, names, readers=by_name)
+                build_block = reports.block_builder(
+                    self.column_types, names, written=written, vouch=vouch, readers=by_name
+                )
             built = None
             if build_block is not None and all(map(width.__eq__, map(len, block))):
                 built = build_block(block)
@@ -226,5 +234,4 @@ class ReportStream(ReadyBaseStream):
                 if build is not None and len(cells) == width:
                     yield [build(cells)], False
                 else:
-                    row = dict(zip(names, cells, strict=False))
-                    yield [{name: read(row.get(name)) for name, read in readers}], False
+                    yield [typed(dict(zip(names, cells, strict=False)))], False

@@ -298,17 +298,19 @@ def read_csv_blocks(response: requests.Response, size: int = BLOCK_ROWS) -> Iter
 
 
 def record_builder(
-    column_types: dict[str, ColumnType], names: list[str]
+    column_types: dict[str, ColumnType],
+    names: list[str],
+    *,
+    readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None,
 ) -> t.Callable[[list[str]], dict[str, t.Any]] | None:
     """For CSV rows under header ``names``: a function giving the typed record of a row's cells (what
     ``{name: cell_reader(kind, name)(row.get(name)) ...}`` gives for ``row = dict(zip(names, cells))``) when the
     row has exactly one cell per name, without that row dict. CSV cells are text, so a string column's cell is its
-    value as is; only the other columns call their reader. None when a column is not in the header (every row
-    then goes the general way)."""
+    value as is; only the other columns call their reader (``typed_readers``). None when a column is not in the
+    header (every row then goes the general way)."""
     if not set(column_types) <= set(names):
         return None
-    readers = {name: cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}
-    return cells_record_builder(names, list(column_types), readers, empty_is_none=False)
+    return cells_record_builder(names, list(column_types), typed_readers(column_types, readers), empty_is_none=False)
 
 
 def block_builder(
@@ -317,6 +319,7 @@ def block_builder(
     *,
     written: t.Collection[str] = (),
     vouch: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
+    readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None,
 ) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None] | None:
     """``record_builder`` for a block of rows, each with one cell per name, column by column
     (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``, row by row;
@@ -324,5 +327,15 @@ def block_builder(
     rest)."""
     if not set(column_types) <= set(names):
         return None
-    readers = {name: cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}
+    readers = typed_readers(column_types, readers)
     return cells_block_builder(names, list(column_types), readers, empty_is_none=False, written=written, vouch=vouch)
+
+
+def typed_readers(
+    column_types: dict[str, ColumnType], readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None
+) -> dict[str, t.Callable[[t.Any], t.Any]]:
+    """Each non-string column's reader for the CSV builders (a string column's cell is its value as is): from
+    ``readers`` (a report's ``cell_reader`` per column, so its builders and its general path share one memo per
+    column), else a new ``cell_reader``."""
+    found = readers or {}
+    return {name: found.get(name) or cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}

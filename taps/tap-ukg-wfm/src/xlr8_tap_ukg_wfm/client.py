@@ -22,7 +22,7 @@ from functools import cached_property
 
 import requests
 
-from xlr8_kit.columns import remembered_verdicts
+from xlr8_kit.columns import TextMemo, remembered_verdicts
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, parsed_json
 from xlr8_kit.http.errors import ClientRequestError
@@ -117,26 +117,6 @@ def utc_text(local: str, zone: tzinfo) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC).isoformat()
-
-
-class _UtcMemo(dict[t.Any, str | None]):
-    """``UkgWfmStream.utc`` of each text, kept (at most ``_UTC_MEMO`` texts, then it starts afresh); a value that
-    is not a text is converted each time and not kept (no other value equals a text key)."""
-
-    __slots__ = ("_zone",)
-
-    def __init__(self, zone: tzinfo) -> None:
-        super().__init__()
-        self._zone = zone
-
-    def __missing__(self, local: t.Any) -> str | None:
-        if type(local) is not str:
-            return utc_text(str(local), self._zone) if local else None
-        found = utc_text(local, self._zone) if local else None
-        if len(self) >= _UTC_MEMO:
-            self.clear()
-        self[local] = found
-        return found
 
 
 class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
@@ -245,9 +225,14 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
         return self.utc_reader()
 
     def utc_reader(self) -> t.Callable[[t.Any], str | None]:
-        """A new ``utc_of``: the ``__getitem__`` of a memo of texts (``_UtcMemo``), so a text seen before costs one
-        C lookup, also mapped over a column."""
-        return _UtcMemo(self.settings.zone).__getitem__
+        """A new ``utc_of``: the ``__getitem__`` of a memo of texts (``TextMemo``, at most ``_UTC_MEMO``), so a
+        text seen before costs one C lookup, also mapped over a column."""
+        zone = self.settings.zone
+
+        def utc(local: t.Any) -> str | None:
+            return utc_text(str(local), zone) if local else None
+
+        return TextMemo(utc, _UTC_MEMO).__getitem__
 
     def person_batches(self, first: date, last: date) -> t.Iterator[list[str]]:
         people = t.cast("TapUkgWfm", self._tap).population.get(self, first, last)

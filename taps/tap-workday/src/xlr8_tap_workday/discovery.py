@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from itertools import chain, compress, islice, repeat
 from operator import is_not, setitem
 
 from lxml import etree
 
-from xlr8_kit.columns import text_memo
+from xlr8_kit.columns import converted_column, text_memo
 from xlr8_kit.soap import local_name, parse_xml
 
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
@@ -288,7 +289,10 @@ def block_converter(schema: dict[str, t.Any]) -> Callable[[list[t.Any]], list[di
                     records = list(compress(out, present))
                 if containers:
                     containers -= sum(map(_CONTAINER.__contains__, map(type, values)))
-                deque(map(setitem, records, repeat(name), convert_column(values)), maxlen=0)
+                converted = convert_column(values)
+                if converted is None:  # a value the conversion refuses
+                    return None
+                deque(map(setitem, records, repeat(name), converted), maxlen=0)
         except Exception:  # noqa: BLE001 - the per-entry conversion raises its own error at its own entry
             return None
         return None if containers else out  # a list or object under a text or unknown field: per entry
@@ -305,12 +309,13 @@ _ABSENT = object()
 
 def _column_converter(
     spec: dict[str, t.Any], convert: Callable[[t.Any], t.Any]
-) -> Callable[[list[t.Any]], list[t.Any]]:
+) -> Callable[[list[t.Any]], list[t.Any] | None]:
     """``lambda values: list(map(convert, values))`` for one non-text field's values across a block, with C
     loops where the per-value work repeats: booleans and dates through a memo of each distinct text
-    (``xlr8_kit.columns.text_memo``), numbers straight through ``Decimal`` (which strips the same blanks
-    ``_number`` strips) when no value holds a thousands separator, and a list of objects as one block of its
-    items (``block_converter``), regrouped by the lists' lengths."""
+    (``xlr8_kit.columns.text_memo`` and ``converted_column``, None where a value is refused), numbers straight
+    through ``Decimal`` (which strips the same blanks ``_number`` strips) when no value holds a thousands
+    separator, and a list of objects as one block of its items (``block_converter``), regrouped by the lists'
+    lengths."""
     if convert is _boolean or convert is _date:
         return _memo_column(convert)
     if convert is _number:
@@ -345,17 +350,9 @@ def _each(convert: Callable[[t.Any], t.Any]) -> Callable[[list[t.Any]], list[t.A
     return column
 
 
-def _memo_column(convert: Callable[[t.Any], t.Any]) -> Callable[[list[t.Any]], list[t.Any]]:
+def _memo_column(convert: Callable[[t.Any], t.Any]) -> Callable[[list[t.Any]], list[t.Any] | None]:
     read = text_memo(convert)
-    known: Callable[[t.Any], t.Any] = read.bulk  # type: ignore[attr-defined]  # raises KeyError for a new text
-
-    def column(values: list[t.Any]) -> list[t.Any]:
-        try:
-            return list(map(known, values))
-        except KeyError:
-            return list(map(read, values))
-
-    return column
+    return partial(converted_column, read=read, bulk=read.bulk)  # type: ignore[attr-defined]
 
 
 def _number_column(values: list[t.Any]) -> list[t.Any]:
