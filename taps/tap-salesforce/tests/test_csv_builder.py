@@ -317,6 +317,9 @@ FRACTION_CELLS = [
     "1e-7",
     "7.1\n0",
     "1.5\n0.0000001",
+    "abc",
+    "NaN",
+    "+1.5",
 ]
 
 
@@ -326,8 +329,37 @@ def test_a_fraction_column_at_once_gives_the_cells_looked_up(cells: list[str], a
     """``CanonicalNumbers.column``: the texts the map gives cell by cell (an empty cell null), whichever way the
     column goes (own texts taken at once with the trailing zeros looked up, or the whole column looked up)."""
     column = tuple(cells) if as_tuple else cells
-    expected = [canonical_numbers()[cell] if cell else None for cell in cells]
-    assert _shape(canonical_numbers().column(column)) == _shape(expected)
+
+    def looked_up() -> t.Any:
+        numbers = canonical_numbers()
+        return _shape([numbers[cell] if cell else None for cell in cells])
+
+    assert _outcome(lambda: _shape(canonical_numbers().column(column))) == _outcome(looked_up)
+
+
+def _outcome(read: t.Callable[[], t.Any]) -> t.Any:
+    """What ``read`` gives, or the class of the error it raises (a cell that is no number is refused)."""
+    try:
+        return read()
+    except (ValueError, ArithmeticError) as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("cell", ["abc", "NaN", "-Infinity", "1\n2", "-", "1.5.5"])
+def test_a_cell_that_is_no_json_number_is_refused_never_written_as_it_is(cell: str) -> None:
+    """A Bulk cell of a fractional field that is no JSON number (``abc``, ``NaN``) raises, looked up alone or in a
+    column, as ``canonical_decimal`` or the record path would; written verbatim it would make the RECORD line
+    invalid JSON."""
+    with pytest.raises((ValueError, ArithmeticError)):
+        canonical_numbers()[cell]
+    with pytest.raises((ValueError, ArithmeticError)):
+        canonical_numbers().column(["1.5", cell, "2.25"])
+
+
+@pytest.mark.parametrize(("cell", "written"), [("+1.5", b"1.5"), (" 2.25", b"2.25"), ("1_000.5", b"1000.5")])
+def test_a_cell_decimal_reads_but_json_does_not_is_written_as_the_decimal(cell: str, written: bytes) -> None:
+    assert bytes(canonical_numbers()[cell]) == written
+    assert [bytes(v) for v in canonical_numbers().column([cell, "3.5"])] == [written, b"3.5"]
 
 
 def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:

@@ -16,6 +16,7 @@ import io
 import itertools
 import logging
 import operator
+import re
 import time
 import typing as t
 from collections.abc import Callable, Iterator
@@ -462,6 +463,17 @@ class CanonicalNumbers(RawNumbers):
     def __init__(self) -> None:
         super().__init__(canonical_decimal, _canonical_keeps_text)
 
+    def __missing__(self, text: str) -> msgspec.Raw:
+        """A text that is not a JSON number (a Bulk cell such as ``abc`` or ``NaN``; REST's float hook only ever
+        passes JSON numbers) is never written verbatim: it goes through ``canonical_decimal``, which refuses what
+        ``Decimal`` cannot read, and a value JSON cannot hold (``NaN``, ``Infinity``) is refused here."""
+        if _JSON_NUMBER.fullmatch(text) is None:
+            value = canonical_decimal(text)
+            if not value.is_finite():
+                raise ValueError(f"not a number: {text!r}")
+            text = str(value)
+        return super().__missing__(text)
+
     def column(self, cells: t.Sequence[str]) -> list[t.Any]:
         """``[self[cell] if cell else None for cell in cells]``. A column of mostly distinct texts (amounts) would
         fill the map only to empty it again: when no cell has an exponent or a tiny fraction (checked over the
@@ -470,7 +482,12 @@ class CanonicalNumbers(RawNumbers):
         texts = cells if "" not in cells else list(filter(None, cells))
         joined = "\n" + "\n".join(texts) + "\n"  # every cell after a newline: a prefix check is a substring check
         zeros = joined.count("0\n")  # at least the cells ending in 0 (a cell may hold a newline)
-        if zeros * 2 > len(texts) or any(map(joined.__contains__, _NOT_OWN_TEXT)):
+        if (
+            zeros * 2 > len(texts)
+            or any(map(joined.__contains__, _NOT_OWN_TEXT))
+            or _JSON_NUMBER_COLUMN.fullmatch(joined) is None
+            or joined.count("\n") != len(texts) + 1  # a cell holding a newline is not one number
+        ):
             values = list(map(self.__getitem__, texts))
         else:
             values = list(map(msgspec.Raw, texts))
@@ -488,6 +505,9 @@ class CanonicalNumbers(RawNumbers):
 #: In a column joined after newlines, what makes some cell not its own text (``_canonical_keeps_text``) besides a
 #: trailing zero: an exponent or a tiny fraction.
 _NOT_OWN_TEXT = ("e", "E", "\n0.000000", "\n-0.000000")
+#: A JSON number; and a column of them joined after newlines (``CanonicalNumbers.column``: one check in C).
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_JSON_NUMBER_COLUMN = re.compile(r"(?:\n-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)*\n")
 _ZERO_DIGIT = {"0": True}
 _LAST_CHARACTER = operator.itemgetter(-1)
 
