@@ -44,9 +44,11 @@ class MeltanoProject:
         env: Mapping[str, str] | None = None,
         edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> MeltanoProject:
-        """Copy ``meltano_yml`` into ``root/project``; ``edit`` may change the parsed YAML first."""
+        """Copy ``meltano_yml`` and its plugins' lock files into ``root/project``; ``edit`` may change the parsed
+        YAML first."""
         project = cls(root, environment, dict(env or {}))
         project.project.mkdir(parents=True, exist_ok=True)
+        copy_plugin_locks(meltano_yml.parent, project.project)
         if edit is None:
             (project.project / "meltano.yml").write_bytes(meltano_yml.read_bytes())
         else:
@@ -121,6 +123,32 @@ class MeltanoProject:
         self, product: str, stream: str, columns: Sequence[str], order_by: str | Sequence[str]
     ) -> list[tuple[Any, ...]]:
         return truths_rows(self.truths, product, stream, columns, order_by)
+
+
+def copy_plugin_locks(source_root: Path, project_dir: Path) -> list[Path]:
+    """Copy the plugins' Meltano lock files (``plugins/<type>/<name>--<variant>.lock``: the definitions meltano.yml
+    declares by variant) from ``source_root`` into a project copy; without them Meltano would ask the Hub. Returns
+    the files written."""
+    written = []
+    for lock in sorted(source_root.glob("plugins/*/*.lock")):
+        target = project_dir / lock.relative_to(source_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(lock.read_bytes())
+        written.append(target)
+    return written
+
+
+def declared_plugin(project_dir: Path, plugin_type: str, name: str) -> dict[str, Any]:
+    """A plugin as Meltano sees it in ``project_dir``: its lock file's definition (settings, capabilities,
+    executable, when meltano.yml declares it by ``variant``) overlaid with its meltano.yml entry."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}
+    found = [p for p in (project.get("plugins") or {}).get(plugin_type) or [] if p.get("name") == name]
+    assert len(found) == 1, f"meltano.yml declares {name} {len(found)} times under plugins.{plugin_type}"
+    entry = dict(found[0])
+    lock = project_dir / "plugins" / plugin_type / f"{name}--{entry.get('variant')}.lock"
+    return {**(json.loads(lock.read_text()) if entry.get("variant") else {}), **entry}
 
 
 #: Marks a plugin venv that is only a link to the workspace venv (safe to refresh; a real one is never touched).
