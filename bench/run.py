@@ -446,12 +446,12 @@ def meltano_project_copy(workdir: Path, name: str, *, batch: bool) -> Path:
 
     project = workdir / name
     project.mkdir(parents=True)
-    copy_plugin_locks(ROOT, project)
     data = yaml.safe_load((ROOT / "meltano.yml").read_text())
     if not batch:
         for plugin in data["plugins"]["extractors"]:
             (plugin.get("config") or {}).pop("batch_config", None)
     (project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    copy_plugin_locks(ROOT, project)
     link_workspace_venvs(project, project / ".meltano")
     return project
 

@@ -282,13 +282,15 @@ def update_meltano_yml(text: str, plugins: list[Plugin]) -> str:
 
 def lock_definition(plugin: Plugin, info: dict[str, t.Any]) -> str:
     """The plugin's Meltano lock file (JSON, as ``meltano lock`` writes one): what meltano.yml declared inline
-    before, the plugin's own settings without the SDK built-ins (``SDK_BUILTINS``). No ``pip_url``: how the plugin
-    is installed is the project's (meltano.yml's entry), so a copy without it installs nothing."""
+    before, the plugin's own settings without the SDK built-ins (``SDK_BUILTINS``), and the same ``pip_url`` as the
+    meltano.yml entry: the entry's is the one installed, but ``meltano install`` skips a plugin whose locked
+    definition has none ("not installable")."""
     definition = {
         "plugin_type": plugin.plugin_type,
         "name": plugin.name,
         "namespace": plugin.namespace,
         "variant": VARIANT,
+        "pip_url": local_pip_url(plugin),
         "executable": plugin.executable,
         "capabilities": sorted(info["capabilities"]),
         "settings": settings_from_about(info, builtins=False),

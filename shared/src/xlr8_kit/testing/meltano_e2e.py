@@ -48,7 +48,6 @@ class MeltanoProject:
         YAML first."""
         project = cls(root, environment, dict(env or {}))
         project.project.mkdir(parents=True, exist_ok=True)
-        copy_plugin_locks(meltano_yml.parent, project.project)
         if edit is None:
             (project.project / "meltano.yml").write_bytes(meltano_yml.read_bytes())
         else:
@@ -57,6 +56,7 @@ class MeltanoProject:
             data = yaml.safe_load(meltano_yml.read_text())
             edit(data)
             (project.project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+        copy_plugin_locks(meltano_yml.parent, project.project)
         link_workspace_venvs(project.project, project.sys_dir)
         return project
 
@@ -127,13 +127,25 @@ class MeltanoProject:
 
 def copy_plugin_locks(source_root: Path, project_dir: Path) -> list[Path]:
     """Copy the plugins' Meltano lock files (``plugins/<type>/<name>--<variant>.lock``: the definitions meltano.yml
-    declares by variant) from ``source_root`` into a project copy; without them Meltano would ask the Hub. Returns
+    declares by variant) from ``source_root`` into a project copy whose meltano.yml is already written; without
+    them Meltano would ask the Hub. A plugin the copy declares without ``pip_url`` (a test running the workspace's
+    executables from PATH) loses the lock's ``pip_url`` too: Meltano installs a plugin when its lock has one. Returns
     the files written."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}
+    declared = {(kind, p.get("name")): p for kind, ps in (project.get("plugins") or {}).items() for p in ps or []}
     written = []
     for lock in sorted(source_root.glob("plugins/*/*.lock")):
         target = project_dir / lock.relative_to(source_root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(lock.read_bytes())
+        definition = json.loads(lock.read_text())
+        entry = declared.get((definition.get("plugin_type"), definition.get("name")))
+        if entry is not None and not entry.get("pip_url") and "pip_url" in definition:
+            del definition["pip_url"]
+            target.write_text(json.dumps(definition, indent=2) + "\n")
+        else:
+            target.write_bytes(lock.read_bytes())
         written.append(target)
     return written
 
