@@ -6,6 +6,10 @@ Runs ``--runs`` times in ONE copy of the project (run 0 creates the system datab
 so every run reads the whole stream). ``--cacheable-catalog`` drops ``-e`` from the extractor's pip_url in the copy:
 Meltano caches a discovered catalog only for plugins not installed editable, and then skips discovery on later runs.
 
+Each run also prints where its wall time went (``timeline``): the seconds between moments its log shows (Meltano
+imported, project loaded, job started, discovery, the tap syncing, the target's first file, the tap done, the
+target's last read, state saved, the target's summary, run completed, exit).
+
 Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [--runs 3] [--cacheable-catalog]
 """
 
@@ -65,6 +69,46 @@ main()
 """
 
 
+#: Moments of one run, in the order they happen, found in its log (Meltano's own lines and the plugins' relayed
+#: ones, each with Meltano's UTC timestamp): the phases between them are where the run's wall time goes.
+MOMENTS: list[tuple[str, str]] = [
+    ("meltano imported", r"meltano +Meltano \d"),
+    ("project loaded", r"meltano +Environment '"),
+    ("job started", r"meltano +Running job"),
+    ("discovery started", r"meltano +Running catalog discovery"),
+    ("tap started syncing", r"Beginning sync of"),
+    ("target up", r"target-xlr8-truths +target-xlr8-truths v"),
+    ("first file loaded", r"target-xlr8-truths +BATCH file loaded"),
+    ("tap done", r'"metric":"sync_duration"'),
+    ("target read all", r"target-xlr8-truths +Reader .* completed processing"),
+    ("state saved", r"meltano +Incremental state has been updated"),
+    ("target summary", r"target-xlr8-truths +target-xlr8-truths run summary"),
+    ("run completed", r"meltano +Run completed"),
+]
+
+
+def timeline(log: str, started: float, ended: float) -> str:
+    """Seconds between the run's moments (``MOMENTS``): from the process start to the first, ..., to the exit."""
+    import datetime as dt
+    import re
+
+    seen: dict[str, float] = {}
+    for line in log.splitlines():
+        stamp = re.match(r"(\d{4}-\d\d-\d\dT[\d:.]+)Z", line)
+        if not stamp:
+            continue
+        for name, pattern in MOMENTS:
+            if name not in seen and re.search(pattern, line):
+                seen[name] = dt.datetime.fromisoformat(stamp.group(1)).replace(tzinfo=dt.UTC).timestamp()
+    parts, last = [], started
+    for name, _ in MOMENTS:
+        if name in seen:
+            parts.append(f"{name} +{seen[name] - last:.2f}")
+            last = seen[name]
+    parts.append(f"exit +{ended - last:.2f}")
+    return ", ".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stream", default="accounts")
@@ -104,7 +148,7 @@ def main() -> int:
         for run_no in range(args.runs):
             command = [sys.executable, str(work / "probe.py"), "--environment=sandbox", "run"]
             command += ["--state-id-suffix", f"cost{run_no}", tap, TARGET]
-            started = time.perf_counter()
+            started, epoch = time.perf_counter(), time.time()
             done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
             wall = time.perf_counter() - started
             if done.returncode:
@@ -115,6 +159,7 @@ def main() -> int:
             landed = rows_in_store(store, SANDBOX_PROJECT_ID)
             split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
             print(f"  run {run_no}: wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows in store {landed}")
+            print(f"    wall s: {timeline(done.stderr + done.stdout, epoch, epoch + wall)}")
     return 0
 
 

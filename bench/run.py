@@ -437,11 +437,12 @@ SANDBOX_PROJECT_ID = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"  # meltano.yml's san
 
 
 def meltano_project_copy(workdir: Path, name: str, *, batch: bool) -> Path:
-    """meltano.yml copied into ``workdir/name`` (BATCH as configured, or every extractor's batch_config removed for
-    RECORD mode), the workspace's executables linked in so Meltano installs nothing."""
+    """meltano.yml and the plugins' lock files copied into ``workdir/name`` (BATCH as configured, or every
+    extractor's batch_config removed for RECORD mode), the workspace's executables linked in so Meltano installs
+    nothing."""
     import yaml
 
-    from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
+    from xlr8_kit.testing.meltano_e2e import copy_plugin_locks, link_workspace_venvs
 
     project = workdir / name
     project.mkdir(parents=True)
@@ -450,6 +451,7 @@ def meltano_project_copy(workdir: Path, name: str, *, batch: bool) -> Path:
         for plugin in data["plugins"]["extractors"]:
             (plugin.get("config") or {}).pop("batch_config", None)
     (project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    copy_plugin_locks(ROOT, project)
     link_workspace_venvs(project, project / ".meltano")
     return project
 

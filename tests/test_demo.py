@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from xlr8_kit.testing.meltano_e2e import copy_plugin_locks
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.demo import make_plan, normalise_project
 
@@ -37,6 +38,7 @@ def copy_with_workspace_executables(source: Path, target: Path) -> None:
         for plugin in data.get("plugins", {}).get(kind, []):
             plugin.pop("pip_url", None)
     target.write_text(yaml.safe_dump(data, sort_keys=False))
+    copy_plugin_locks(source.parent, target.parent)
 
 
 def demo_script() -> str:
@@ -128,6 +130,7 @@ def test_a_failing_tap_is_reported_and_the_demo_exits_non_zero(tmp_path: Path) -
     salesforce = next(e for e in extractors if e["name"] == "tap-salesforce")
     salesforce["config"]["client_secret"] = "wrong-secret"
     (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    copy_plugin_locks(ROOT, tmp_path)
     result = subprocess.run(
         [demo_script(), "--project-dir", str(tmp_path), "--scale", str(SCALE), "--only", "salesforce", *WAIT],
         capture_output=True,

@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from truths_testkit import TARGET_EXE
 
+from xlr8_kit.testing.meltano_e2e import declared_plugin
+
 ROOT = Path(__file__).resolve().parents[2]
 SDK_PLUMBING = {"batch_config", "faker_config", "load_method", "stream_map_config", "stream_maps",
                 "process_activate_version_messages"}  # fmt: skip
@@ -18,7 +20,7 @@ def test_meltano_settings_match_the_config_schema() -> None:
     about = subprocess.run([TARGET_EXE, "--about", "--format=json"], capture_output=True, text=True, check=True)
     schema = json.loads(about.stdout)["settings"]["properties"]
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    loader = next(p for p in project["plugins"]["loaders"] if p["name"] == "target-xlr8-truths")
+    loader = declared_plugin(ROOT, "loaders", "target-xlr8-truths")
     declared = {s["name"]: s for s in loader["settings"]}
     assert set(declared) == set(schema) - SDK_PLUMBING
     for name, setting in declared.items():

@@ -20,6 +20,7 @@ from xlr8_kit.testing.meltano_e2e import (
     BIN,
     WORKSPACE_LINK_MARK,
     MeltanoProject,
+    copy_plugin_locks,
     honour_default_environment,
     link_workspace_venvs,
 )
@@ -32,9 +33,11 @@ CANARY = "canary-sf-secret-5e1d9c"
 
 
 def _copy_sources(dest: Path, *directories: str) -> None:
-    """The project as a user checks it out: meltano.yml and the sources its pip_urls point at (no venv, no tests)."""
+    """The project as a user checks it out: meltano.yml, the plugins' lock files and the sources its pip_urls point
+    at (no venv, no tests)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "meltano.yml", dest / "meltano.yml")
+    copy_plugin_locks(ROOT, dest)
     ignore = shutil.ignore_patterns("tests", "__pycache__", "*.pyc", ".venv", "*.egg-info", "build", "dist")
     for directory in directories:
         shutil.copytree(ROOT / directory, dest / directory, ignore=ignore)

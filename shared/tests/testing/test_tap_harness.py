@@ -138,8 +138,13 @@ def test_meltano_project_copy_is_isolated_from_the_callers_environment(
     def add_env(data: dict[str, Any]) -> None:
         data["environments"].append({"name": "prod"})
 
+    lock = tmp_path / "plugins" / "extractors" / "tap-x--xlr8.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text('{"plugin_type": "extractors", "name": "tap-x", "namespace": "tap_x", "variant": "xlr8"}\n')
     project = MeltanoProject.copy_of(source, tmp_path / "t", edit=add_env, env={"TAP_X": "1"})
     assert yaml.safe_load((project.project / "meltano.yml").read_text())["environments"][1] == {"name": "prod"}
+    # the plugins' definitions come along: without them Meltano would ask the Hub for a plugin declared by variant
+    assert (project.project / "plugins" / "extractors" / "tap-x--xlr8.lock").read_bytes() == lock.read_bytes()
     env = project.base_env()
     assert "TAP_WORKDAY_BASE_URL" not in env
     assert "MELTANO_DATABASE_URI" not in env

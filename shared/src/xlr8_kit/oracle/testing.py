@@ -14,6 +14,7 @@ import yaml
 
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
 from xlr8_kit.rest import KIT_SETTINGS
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, sync_tap
 
 
@@ -43,7 +44,7 @@ def assert_meltano_plugin(
     meltano_yml: Path, tap: str, product_settings: t.Any, sandbox_url: str, workdir: Path
 ) -> None:
     project = yaml.safe_load(meltano_yml.read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == tap)
+    plugin = declared_plugin(meltano_yml.parent, "extractors", tap)
     settings = {s["name"]: s for s in plugin["settings"]}
     schema = {**product_settings.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]}
     assert set(settings) == set(schema)

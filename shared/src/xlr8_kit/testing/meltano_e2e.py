@@ -44,7 +44,8 @@ class MeltanoProject:
         env: Mapping[str, str] | None = None,
         edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> MeltanoProject:
-        """Copy ``meltano_yml`` into ``root/project``; ``edit`` may change the parsed YAML first."""
+        """Copy ``meltano_yml`` and its plugins' lock files into ``root/project``; ``edit`` may change the parsed
+        YAML first."""
         project = cls(root, environment, dict(env or {}))
         project.project.mkdir(parents=True, exist_ok=True)
         if edit is None:
@@ -55,6 +56,7 @@ class MeltanoProject:
             data = yaml.safe_load(meltano_yml.read_text())
             edit(data)
             (project.project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+        copy_plugin_locks(meltano_yml.parent, project.project)
         link_workspace_venvs(project.project, project.sys_dir)
         return project
 
@@ -121,6 +123,44 @@ class MeltanoProject:
         self, product: str, stream: str, columns: Sequence[str], order_by: str | Sequence[str]
     ) -> list[tuple[Any, ...]]:
         return truths_rows(self.truths, product, stream, columns, order_by)
+
+
+def copy_plugin_locks(source_root: Path, project_dir: Path) -> list[Path]:
+    """Copy the plugins' Meltano lock files (``plugins/<type>/<name>--<variant>.lock``: the definitions meltano.yml
+    declares by variant) from ``source_root`` into a project copy whose meltano.yml is already written; without
+    them Meltano would ask the Hub. A plugin the copy declares without ``pip_url`` (a test running the workspace's
+    executables from PATH) loses the lock's ``pip_url`` too: Meltano installs a plugin when its lock has one. Returns
+    the files written."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}
+    declared = {(kind, p.get("name")): p for kind, ps in (project.get("plugins") or {}).items() for p in ps or []}
+    written = []
+    for lock in sorted(source_root.glob("plugins/*/*.lock")):
+        target = project_dir / lock.relative_to(source_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        definition = json.loads(lock.read_text())
+        entry = declared.get((definition.get("plugin_type"), definition.get("name")))
+        if entry is not None and not entry.get("pip_url") and "pip_url" in definition:
+            del definition["pip_url"]
+            target.write_text(json.dumps(definition, indent=2) + "\n")
+        else:
+            target.write_bytes(lock.read_bytes())
+        written.append(target)
+    return written
+
+
+def declared_plugin(project_dir: Path, plugin_type: str, name: str) -> dict[str, Any]:
+    """A plugin as Meltano sees it in ``project_dir``: its lock file's definition (settings, capabilities,
+    executable, when meltano.yml declares it by ``variant``) overlaid with its meltano.yml entry."""
+    import yaml
+
+    project = yaml.safe_load((project_dir / "meltano.yml").read_text()) or {}
+    found = [p for p in (project.get("plugins") or {}).get(plugin_type) or [] if p.get("name") == name]
+    assert len(found) == 1, f"meltano.yml declares {name} {len(found)} times under plugins.{plugin_type}"
+    entry = dict(found[0])
+    lock = project_dir / "plugins" / plugin_type / f"{name}--{entry.get('variant')}.lock"
+    return {**(json.loads(lock.read_text()) if entry.get("variant") else {}), **entry}
 
 
 #: Marks a plugin venv that is only a link to the workspace venv (safe to refresh; a real one is never touched).
