@@ -7,14 +7,14 @@ from pathlib import Path
 
 import yaml
 
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_tap_salesforce.tap import SalesforceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_credential_field_is_its_own_sensitive_setting() -> None:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-salesforce")
+    plugin = declared_plugin(ROOT, "extractors", "tap-salesforce")
     kinds = {s["name"]: (s["kind"], bool(s.get("sensitive"))) for s in plugin["settings"]}
     assert "auth" not in kinds  # no object-typed auth setting: Meltano would print its secrets and store them in yml
     for name in ("client_secret", "password", "security_token", "refresh_token", "private_key"):

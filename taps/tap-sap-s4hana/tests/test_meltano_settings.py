@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from xlr8_kit.rest import KIT_SETTINGS
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_sandbox.platform.server import DEFAULT_PORTS
 from xlr8_tap_sap_s4hana.tap import AUTH_TYPES, PRODUCT_SETTINGS
 
@@ -17,7 +18,7 @@ KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "array"
 
 def test_meltano_settings_match_the_config_schema() -> None:
     project = yaml.safe_load(MELTANO_YML.read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-sap-s4hana")
+    plugin = declared_plugin(MELTANO_YML.parent, "extractors", "tap-sap-s4hana")
     settings = {s["name"]: s for s in plugin["settings"]}
     schema = {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]}
     assert set(settings) == set(schema)

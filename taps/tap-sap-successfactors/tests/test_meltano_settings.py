@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from xlr8_kit.rest import KIT_SETTINGS
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_tap_sap_successfactors.tap import PRODUCT_SETTINGS
 
 MELTANO_YML = Path(__file__).resolve().parents[3] / "meltano.yml"
@@ -25,7 +26,7 @@ def _flatten(properties: dict[str, Any], prefix: str = "") -> dict[str, dict[str
 
 def test_meltano_settings_match_the_config_schema() -> None:
     project = yaml.safe_load(MELTANO_YML.read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-sap-successfactors")
+    plugin = declared_plugin(MELTANO_YML.parent, "extractors", "tap-sap-successfactors")
     settings = {s["name"]: s for s in plugin["settings"]}
     # The tap's own settings (the SDK adds its built-ins such as batch_config to the class schema at run time).
     schema = _flatten({**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]})

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from xlr8_kit.rest import KIT_SETTINGS
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_kit.testing.singer_cli import run_tap_cli
 from xlr8_sandbox.platform.server import DEFAULT_PORTS
 from xlr8_sandbox.products.ukg_ready import COMPANY_SHORT_NAME
@@ -19,7 +20,7 @@ MELTANO_YML = Path(__file__).resolve().parents[3] / "meltano.yml"
 
 def test_meltano_settings_match_the_config_schema(tmp_path: Path) -> None:
     project = yaml.safe_load(MELTANO_YML.read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-ukg-ready")
+    plugin = declared_plugin(MELTANO_YML.parent, "extractors", "tap-ukg-ready")
     settings = {s["name"]: s for s in plugin["settings"]}
     schema = {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]}
     assert set(settings) == set(schema)

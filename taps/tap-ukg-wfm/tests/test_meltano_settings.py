@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from xlr8_kit.rest import kit_config_schema
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_tap_ukg_wfm.tap import PRODUCT_SETTINGS, REQUIRED_BY_AUTH
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,8 +19,7 @@ KINDS = {"string": {"string", "options"}, "integer": {"integer"}, "number": {"de
 
 
 def _plugin() -> dict[str, Any]:
-    data = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    return next(p for p in data["plugins"]["extractors"] if p["name"] == "tap-ukg-wfm")
+    return declared_plugin(ROOT, "extractors", "tap-ukg-wfm")
 
 
 def test_settings_match_the_config_schema() -> None:

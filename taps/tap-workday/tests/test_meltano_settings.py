@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from xlr8_kit.rest import KIT_SETTINGS
+from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_sandbox.platform.server import DEFAULT_PORTS
 from xlr8_sandbox.products.workday import TENANT
 from xlr8_tap_workday.tap import PRODUCT_SETTINGS, WorkdaySettings
@@ -16,7 +17,7 @@ MELTANO_YML = Path(__file__).resolve().parents[3] / "meltano.yml"
 
 def test_meltano_settings_match_the_config_schema() -> None:
     project = yaml.safe_load(MELTANO_YML.read_text())
-    plugin = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-workday")
+    plugin = declared_plugin(MELTANO_YML.parent, "extractors", "tap-workday")
     settings = {s["name"]: s for s in plugin["settings"]}
     schema = {**PRODUCT_SETTINGS.to_dict()["properties"], **KIT_SETTINGS.to_dict()["properties"]}
     assert set(settings) == set(schema)
