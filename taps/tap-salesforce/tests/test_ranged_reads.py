@@ -115,6 +115,23 @@ def test_a_large_read_splits_and_gives_the_sequential_records_and_states(account
     assert _same_as_sequential(accounts, 4, []) >= 4
 
 
+def test_pages_shorter_than_the_batch_asked_still_split(accounts: Sandbox) -> None:
+    """An org answering 200-row pages to a batch size of 400 (Salesforce does not promise the size asked for: 200
+    when a query selects two or more custom long text fields): the read still splits, by the cursor's ``done``
+    rather than the page's length, and gives the messages of one cursor."""
+    runs = []
+    for width in (1, 4):
+        _prepare(accounts, [])
+        accounts.emulator("salesforce").page_rows_cap = 200
+        output, error = _sync(_config(accounts, width, batch_size=400))
+        assert error is None
+        runs.append(output)
+    assert len(runs[0].records("Account")) == ROWS
+    assert runs[1].records("Account") == runs[0].records("Account")
+    assert _states(runs[1]) == _states(runs[0])
+    assert _fresh_queries(accounts) >= 4
+
+
 def test_a_small_read_never_plans(accounts: Sandbox) -> None:
     """Fewer rows than a page: the read is one request, as page after page (no planning queries)."""
     start = {"start_date": _stamp(ROWS - 150)}

@@ -19,7 +19,7 @@ import operator
 import re
 import time
 import typing as t
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,7 +41,7 @@ from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, sorted_bookmark_page_step
-from xlr8_kit.singer_io import RawNumbers, decimal_keeps_text, loads_marked, loads_with
+from xlr8_kit.singer_io import TINY_FRACTIONS, RawNumbers, decimal_keeps_text, loads_marked, loads_with
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -258,9 +258,14 @@ class SalesforceClient:
 
     def query_pages_marked(
         self, soql: str, *, include_deleted: bool = False, numbers: RawNumbers | None = None
-    ) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+    ) -> QueryPages:
         """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``); with
         ``numbers``, fractional numbers as it gives them (records only the kit's writer reads)."""
+        return QueryPages(lambda cursor: self._marked_query_pages(cursor, soql, include_deleted, numbers))
+
+    def _marked_query_pages(
+        self, cursor: QueryPages, soql: str, include_deleted: bool, numbers: RawNumbers | None
+    ) -> Generator[tuple[list[dict[str, t.Any]], bool]]:
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
@@ -276,9 +281,10 @@ class SalesforceClient:
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
-            yield records, plain
             next_url = body.get("nextRecordsUrl")
-            if body.get("done", True) or not next_url:
+            cursor.more = not body.get("done", True) and bool(next_url)
+            yield records, plain
+            if not cursor.more:
                 return
             url, params = self.instance_url + next_url, None
 
@@ -454,6 +460,25 @@ def _canonical_keeps_text(text: str) -> bool:
     return text[-1] != "0" and decimal_keeps_text(text)
 
 
+class QueryPages:
+    """The pages of one REST query (records, plain) and whether the query has pages after the last one read
+    (``more``, from its ``done``): Salesforce does not promise the batch size asked for (200 rows when a query
+    selects two or more custom long text fields), so a page shorter than the batch may not be the last."""
+
+    def __init__(self, pages_of: t.Callable[[QueryPages], Generator[tuple[list[dict[str, t.Any]], bool]]]) -> None:
+        self.more = True
+        self._pages = pages_of(self)
+
+    def __iter__(self) -> QueryPages:
+        return self
+
+    def __next__(self) -> tuple[list[dict[str, t.Any]], bool]:
+        return next(self._pages)
+
+    def close(self) -> None:
+        self._pages.close()
+
+
 class CanonicalNumbers(RawNumbers):
     """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``), and a Bulk
     column of such cells at once (``column``)."""
@@ -504,7 +529,7 @@ class CanonicalNumbers(RawNumbers):
 
 #: In a column joined after newlines, what makes some cell not its own text (``_canonical_keeps_text``) besides a
 #: trailing zero: an exponent or a tiny fraction.
-_NOT_OWN_TEXT = ("e", "E", "\n0.000000", "\n-0.000000")
+_NOT_OWN_TEXT = ("e", "E", *("\n" + prefix for prefix in TINY_FRACTIONS))
 #: A JSON number; and a column of them joined after newlines (``CanonicalNumbers.column``: one check in C).
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _JSON_NUMBER_COLUMN = re.compile(r"(?:\n-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)*\n")
@@ -1029,7 +1054,7 @@ class SalesforceStream(KitRESTStream):
 
     def _ranged(
         self,
-        pages: Iterator[tuple[list[dict[str, t.Any]], bool]],
+        pages: QueryPages,
         fields: list[str],
         numbers: RawNumbers | None,
         width: int,
@@ -1067,7 +1092,10 @@ class SalesforceStream(KitRESTStream):
             value = record.get(rk)
             return parse_sf_datetime(value) if isinstance(value, str) else None
 
-        def on_plan(plan: Plan, found: list[datetime]) -> None:
+        def on_plan(plan: Plan | Exception, found: list[datetime]) -> None:
+            if isinstance(plan, Exception):
+                self.logger.info("%s: the ranged read could not be planned (%s); one cursor", self.name, plan)
+                return
             self.logger.info(
                 "%s: %d rows to read by REST; %s",
                 self.name,
@@ -1080,7 +1108,6 @@ class SalesforceStream(KitRESTStream):
             open_range=open_range,
             plan=plan,
             value_of=value_of,
-            batch_size=self.client.batch_size,
             width=width,
             name=f"xlr8-{self.name}",
             on_plan=on_plan,

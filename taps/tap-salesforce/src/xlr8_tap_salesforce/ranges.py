@@ -5,22 +5,26 @@ A REST query is one cursor (``nextRecordsUrl``): one request in flight at a time
 after its first page, into contiguous ranges of its order (replication key, Id), each its own query and cursor, and
 reads up to ``width`` of them at once:
 
-- Page 1 is read as today. A page shorter than the batch, or ending in a row without a replication key value, and
-  the read goes on page after page as before (a small read pays nothing for planning).
+- Page 1 is read as today. The last page (the cursor has no more: ``done``), or a page ending in a row without a
+  replication key value, and the read goes on page after page as before (a small read pays nothing for planning).
+  Whether more follow is the cursor's ``more``, not the page's length: Salesforce may answer fewer rows than the
+  batch size asked for (200 when a query selects two or more custom long text fields).
 - Else two small queries plan the rest, while page 2 is fetched: ``COUNT()`` of the query's rows and the newest
   replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``); SOQL ``OFFSET`` stops at 2,000, so bounds are
   placed by time: whole seconds spaced evenly between page 1's last value and the newest, one range per
-  ``RANGE_PAGES`` batches of rows left. An uneven spread only makes ranges uneven, never wrong. Fewer than two
-  ranges' worth of rows left, or a planning query refused, and the read goes on page after page.
+  ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes ranges uneven, never wrong. Fewer than
+  two ranges' worth of rows left, or a planning query refused (logged), and the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
   there; its cursor is left to expire). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the
   query's other terms, the last range bounded only by the query's own upper bound: rows updated during the read
   (their new value is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
   value are never split between ranges, and each row is in exactly one range.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmark after each of them)
-  are those of the read page after page when nothing changes. At most ``width`` ranges are read at once (``width``
-  threads, each range one open cursor while it is read: before API version 56.0 Salesforce kept 10 per user and
-  released the oldest past that), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages
+  are those of the read page after page when nothing changes. At most ``width`` ranges besides the first query's
+  are read at once (``width`` threads, each range one open cursor while it is read; the first query's cursor, cut
+  at bound 1, stays open until it expires: up to ``width + 2`` open cursors, and before API version 56.0
+  Salesforce kept 10 per user and released the oldest past that), on the next ``RANGES_AHEAD * width`` ranges;
+  at most ``width * RANGE_PAGES`` pages
   are read ahead of the range being emitted (which keeps at most ``RANGE_PAGES`` of its own), so memory is bounded
   by ``width`` whatever the object's size.
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
@@ -63,6 +67,16 @@ Page = tuple[list[dict[str, t.Any]], bool]
 _PAGE, _END, _ERROR = "page", "end", "error"
 
 
+class Cursor(t.Protocol):
+    """The first query's pages, and whether it has pages after the last one read."""
+
+    more: bool
+
+    def __iter__(self) -> t.Iterator[Page]: ...
+
+    def __next__(self) -> Page: ...
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the planning queries found: the rows the query matches and its newest replication key value."""
@@ -100,21 +114,19 @@ class RangedQuery:
 
     def __init__(
         self,
-        cursor: t.Iterator[Page],
+        cursor: Cursor,
         *,
         open_range: t.Callable[[datetime, datetime | None], t.Iterator[Page]],
         plan: t.Callable[[], Plan],
         value_of: t.Callable[[dict[str, t.Any]], datetime | None],
-        batch_size: int,
         width: int,
         name: str,
-        on_plan: t.Callable[[Plan, list[datetime]], None] | None = None,
+        on_plan: t.Callable[[Plan | Exception, list[datetime]], None] | None = None,
     ) -> None:
         self.cursor = cursor
         self.open_range = open_range
         self.plan = plan
         self.value_of = value_of
-        self.batch_size = batch_size
         self.width = width
         self.name = name
         self.on_plan = on_plan
@@ -133,16 +145,19 @@ class RangedQuery:
 
     # -- worker threads ---------------------------------------------------------------------------------------
 
-    def _planned(self, after: datetime) -> list[datetime]:
-        """Bounds 1.. for the rows after page 1 (empty: too few to split, or the plan could not be made)."""
+    def _planned(self, after: datetime, page_rows: int) -> list[datetime]:
+        """Bounds 1.. for the rows after page 1 (empty: too few to split, or the plan could not be made), ranges
+        of about ``RANGE_PAGES`` pages of page 1's size (``page_rows``)."""
         try:
             plan = self.plan()
-        except Exception:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
+        except Exception as exc:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
+            if self.on_plan is not None:
+                self.on_plan(exc, [])
             return []
         if plan.newest is None or plan.newest <= after:
             return []
-        left = plan.rows - self.batch_size
-        ranges = math.ceil(left / (RANGE_PAGES * self.batch_size)) if left > 0 else 1
+        left = plan.rows - page_rows
+        ranges = math.ceil(left / (RANGE_PAGES * page_rows)) if left > 0 else 1
         found = bounds(after, plan.newest, ranges) if ranges >= 2 else []
         if self.on_plan is not None:
             self.on_plan(plan, found)
@@ -232,10 +247,10 @@ class RangedQuery:
             yield page
             records = page[0]
             after = self.value_of(records[-1]) if records else None
-            if len(records) < self.batch_size or after is None:
+            if not self.cursor.more or after is None:
                 yield from read_ahead(self.cursor, name=self.name)  # nothing to split: page after page
                 return
-            planning = self._submit(self._planned, after)
+            planning = self._submit(self._planned, after, len(records))
             planning.add_done_callback(self._settle)
             head = _Range(0)
             head.due.set()

@@ -235,6 +235,9 @@ class SalesforceEmulator(ProductEmulator):
         self.revoke_sessions_at_request: int | None = None
         #: Forget every open query cursor when the n-th data request arrives (INVALID_QUERY_LOCATOR mid-run).
         self.expire_cursors_at_request: int | None = None
+        #: Rows per query page at most, whatever batchSize asks (None: as asked). Salesforce does not guarantee
+        #: the asked size: a query selecting two or more custom long text fields gets 200.
+        self.page_rows_cap: int | None = None
         self.data_requests = 0
         self._lock = threading.Lock()
         self._overlays: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.objects}
@@ -285,6 +288,7 @@ class SalesforceEmulator(ProductEmulator):
             self.rotate_refresh_tokens = False
             self.revoke_sessions_at_request = None
             self.expire_cursors_at_request = None
+            self.page_rows_cap = None
             self.data_requests = 0
             for overlay in self._overlays.values():
                 overlay.clear()
@@ -784,6 +788,10 @@ class SalesforceEmulator(ProductEmulator):
         return sum(1 for _ in self._rows(plan, _Position(plan.start, 0)))
 
     def _batch_size(self, request: Request) -> int:
+        return min(self._asked_batch_size(request), self.page_rows_cap or DEFAULT_BATCH)
+
+    @staticmethod
+    def _asked_batch_size(request: Request) -> int:
         options = request.headers.get("sforce-query-options", "")
         for part in options.split(","):
             key, _, value = part.strip().partition("=")
