@@ -71,6 +71,22 @@ def test_g1_client_errors_do_not_open_the_circuit(server, make_session):
     assert session.breakers.get(f"http://127.0.0.1:{server.port}").state == CLOSED
 
 
+def test_g1_throttling_5xx_with_retry_after_does_not_open_the_circuit(server, make_session, fake_time):
+    """A burst of 503s that say when to come back (8 requests in flight against a throttling Fusion pod) is
+    pacing, not failure: the breaker stays closed and the page lands; the same 503s without Retry-After open it."""
+    throttled = [Reply(503, headers={"Retry-After": "2"}) for _ in range(6)]
+    server.script("/paced", *throttled, Reply(200, body={"ok": True}))
+    session = make_session(max_attempts=10, breaker_fail_max=2)
+    assert session.get(server.url + "/paced").json() == {"ok": True}
+    assert server.count() == 7
+    assert session.breakers.get(f"http://127.0.0.1:{server.port}").state == CLOSED
+
+    server.script("/down", Reply(503), repeat_last=True)
+    with pytest.raises(CircuitOpenError):
+        session.get(server.url + "/down")
+    assert server.count("/down") == 2
+
+
 def test_g1_open_circuit_fails_fast_over_http(server, make_session):
     server.script("/flaky", Reply(500), repeat_last=True)
     session = make_session(max_attempts=1, breaker_fail_max=2)

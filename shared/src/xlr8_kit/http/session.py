@@ -444,12 +444,15 @@ class ResilientSession(requests.Session):
                     breaker.record_success()
                     return response
                 if verdict == "retry":
-                    if status >= 500 or status < 400:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
+                    # A 5xx that says when to come back (a throttling 503 with Retry-After) is the host pacing us,
+                    # not failing: with several requests in flight, a burst of them must not open the circuit and
+                    # stop the run. Other 5xx (and retried answers below 400) count as failures.
+                    if (status >= 500 and retry_after is None) or status < 400:
                         breaker.record_failure()
                     else:
                         breaker.release()
                     last_problem = self._describe_response(response)
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
                     if retry_after is not None and retry_after > policy.max_retry_after:
                         until = format_until(self.wall(), retry_after)
                         response.close()
