@@ -8,7 +8,8 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   on page after page exactly as before.
 - Range j holds the rows after bound j up to and including bound j+1, in ``orderBy=<order>:asc,<key>:asc`` order;
   bound 0 is page 1's last row. Bound j+1 is the (ordering value, key) of the row at offset ``rows(page 1) +
-  (j+1) * RANGE_PAGES * limit - 1`` of the same query (``RowAt``: ``limit=1``, two attributes), asked for shortly
+  (j+1) * rows_per_range - 1`` of the same query (``range_rows``: whole pages, as many ranges as fill whole rounds
+  of ``width`` ranges read at once) (``RowAt``: ``limit=1``, two attributes), asked for shortly
   before the range. Offsets only place the bounds (a row moved meanwhile makes a range longer or shorter, never
   wrong): the rows of a range are chosen by value, with (value, key) bounds, so ties on the ordering value at a
   bound are split by the key and every row is in exactly one range. A bound past the end makes its range the last.
@@ -49,8 +50,11 @@ from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt, body, collectio
 if t.TYPE_CHECKING:
     import requests
 
-#: Pages per range: the rows a range is planned to hold (``limit`` each) and the pages it may keep in memory.
+#: Pages per range at most: the rows a range is planned to hold (``limit`` each) and the pages it may keep in memory.
 RANGE_PAGES = 8
+
+#: Pages per range at least (when there are enough): each range costs one more request (its bound's ``RowAt``).
+MIN_RANGE_PAGES = 4
 
 #: Ranges asked for ahead of the one being emitted, per request in flight.
 RANGES_AHEAD = 2
@@ -85,6 +89,18 @@ class Fetch(t.Protocol):
     """Send the request for a page token and parse its answer (on a worker thread)."""
 
     def __call__(self, token: KeysetRange | RowAt) -> Answer: ...
+
+
+def range_rows(rows_left: int, page_rows: int, width: int) -> int:
+    """Rows each range is planned to hold: the pages left split into as many ranges as fill whole rounds of
+    ``width`` ranges read at once (each of ``MIN_RANGE_PAGES`` to ``RANGE_PAGES`` whole pages). A range is read page
+    after page, so the read lasts about as many round trips as the pages of one range times the rounds: 99 pages
+    in ranges of 8 at width 10 are 13 ranges, two rounds of 8 pages (16 round trips); in 20 ranges of 5, two
+    rounds of 5 (10)."""
+    pages_left = -(-rows_left // page_rows)
+    rounds = -(-pages_left // (width * RANGE_PAGES))
+    pages = max(MIN_RANGE_PAGES, min(RANGE_PAGES, -(-pages_left // (rounds * width))))
+    return pages * page_rows
 
 
 def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
