@@ -67,9 +67,12 @@ WAITED = 4.0
 #: burst when the next range comes due.
 SAMPLE = RANGE_PAGES + 2
 
-#: Pages judged before the first verdict: the median of five stands two long waits (the first page of the first
-#: range waits for its bound's request too), and at 100 ms the most are read ahead from the sixth page on.
-FIRST_VERDICT = 5
+#: Pages judged before the first verdict, after the first page handed out (it always waits for its range's bound
+#: request as well as for itself, whatever the latency, so it is not judged): the median of three stands one long
+#: wait (as the median of five with the first did), and at 100 ms the most are read ahead from the fifth page on
+#: (before: the sixth; each page before the verdict is a round trip with about one request in flight). Page 1 of the
+#: read is no sample: it counts ``totalResults``, which the ranges' requests do not.
+FIRST_VERDICT = 3
 
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
@@ -127,7 +130,8 @@ def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
 class Growth:
     """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
     (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
-    the last ``SAMPLE`` pages, from ``FIRST_VERDICT`` pages on): latency, which more requests in flight hide.
+    the last ``SAMPLE`` pages after the first, from ``FIRST_VERDICT`` pages on): latency, which more requests in
+    flight hide.
     Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
     parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
     in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
@@ -138,11 +142,16 @@ class Growth:
         self.most = most
         #: Waited over emitting, for the last ``SAMPLE`` pages.
         self._ratios: collections.deque[float] = collections.deque(maxlen=SAMPLE)
+        #: The first page is not judged.
+        self._first = True
 
     def handed(self, waited: float, emitting: float) -> bool:
         """A page handed out after the emitter waited ``waited`` seconds for it and took ``emitting`` seconds to
         emit the one before. True when ``room`` changed."""
         if self.room == self.most:
+            return False
+        if self._first:
+            self._first = False
             return False
         ratios = self._ratios
         ratios.append(waited / emitting if emitting > 0 else float("inf") if waited > 0 else 0.0)
