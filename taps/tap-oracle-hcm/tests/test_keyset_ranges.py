@@ -13,6 +13,7 @@ import typing as t
 import pytest
 
 from xlr8_kit.oracle.protocol import Keyset, join_q, keyset_q, upto_q
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator, person_id
@@ -54,6 +55,30 @@ def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emu
     assert four.of_type("STATE") == one.of_type("STATE")
     assert sorted(int(q["offset"]) for q in asked if q.get("limit") == "1") == [17, 32, 47, 62, 77, 92]
     assert len(ranged(emulator, start)) >= 6 * 5, "six bounded ranges were read by keyset"
+
+
+def test_throttled_ranges_wait_retry_after_and_land_everything(url: str, emulator: OracleHcmEmulator) -> None:
+    """At the default width (8) the tenant throttles (503 with Retry-After: 7) the four requests after the first
+    range request, ranges' and bounds' while several are in flight: each waits 7 s and is asked again; the records
+    and STATE are those of the read page after page (four: five 503s in a row open the kit's circuit breaker, at
+    any width)."""
+    one = run_tap(config(url, 1), streams={"workers"})
+    start = len(emulator.collection_queries)
+
+    def throttle(served: int) -> None:
+        if ranged(emulator, start):
+            emulator.before_collection = None
+            emulator.throttle(4, retry_after=7)
+
+    emulator.before_collection = throttle
+    fake = FakeTime()
+    tap_config = hcm_config(url, resources=["workers"], page_size=3)
+    assert "max_concurrent_requests" not in tap_config
+    output = run_tap(tap_config, streams={"workers"}, fake=fake)
+    assert emulator.before_collection is None, "the ranges were read"
+    assert fake.sleeps.count(7) == 4
+    assert output.records("workers") == one.records("workers")
+    assert output.of_type("STATE") == one.of_type("STATE")
 
 
 def test_requests_in_turn_at_window_1_are_unchanged(url: str, emulator: OracleHcmEmulator) -> None:
