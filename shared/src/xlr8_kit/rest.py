@@ -136,8 +136,8 @@ KIT_SETTINGS = th.PropertiesList(
 #: offset or page number. A tap that has such streams adds ``max_concurrent_requests_setting(...)`` to its settings
 #: with the same default as its ``KitTap.default_concurrent_requests``. The kit's default is 1 (one page read ahead):
 #: offset pages answered out of order around an insert can miss a row that reading in turn would only repeat, and
-#: only a source that reports its count on every page or reads a snapshot catches such cases (Workday, Oracle
-#: Fusion and S/4HANA default to 4; UKG Pro, whose pages carry no count, stays at 1).
+#: only a source that reports its count on every page or reads a snapshot catches such cases (Workday and S/4HANA
+#: default to 4, Oracle Fusion to 8 for its keyset ranges; UKG Pro, whose pages carry no count, stays at 1).
 MAX_CONCURRENT_REQUESTS_KEY = "max_concurrent_requests"
 DEFAULT_CONCURRENT_REQUESTS = 1
 #: The default of a tap whose windowed streams all check a count on every page (``xlr8_kit.http.window.

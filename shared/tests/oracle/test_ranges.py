@@ -12,9 +12,11 @@ import typing as t
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt
-from xlr8_kit.oracle.ranges import FIRST_VERDICT, RANGE_PAGES, Answer, Growth, RangedRead
+from xlr8_kit.oracle.ranges import FIRST_VERDICT, MIN_RANGE_PAGES, RANGE_PAGES, Answer, Growth, RangedRead, range_rows
 
 LIMIT = 2
 ROWS = [{"LastUpdateDate": f"2024-01-{1 + i // 10:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(100)]
@@ -57,7 +59,9 @@ class Collection:
         return Answer(token, requests.PreparedRequest(), response(page, len(chosen) > LIMIT), [dict(r) for r in page])
 
 
-def ranged_read(collection: Collection, width: int = 3, total: int | None = None) -> RangedRead:
+def ranged_read(
+    collection: Collection, width: int = 3, total: int | None = None, rows_per_range: int = RANGE_PAGES * LIMIT
+) -> RangedRead:
     """The ranges after page 1 (the first LIMIT rows) as the stream starts them."""
     first = collection.rows[LIMIT - 1]
     return RangedRead(
@@ -66,7 +70,7 @@ def ranged_read(collection: Collection, width: int = 3, total: int | None = None
         first_bound=Keyset(first["LastUpdateDate"], first["PersonId"]),
         first_rows=LIMIT,
         total=len(collection.rows) if total is None else total,
-        rows_per_range=RANGE_PAGES * LIMIT,
+        rows_per_range=rows_per_range,
         name="test-ranges",
     )
 
@@ -95,6 +99,47 @@ def test_every_row_once_in_order() -> None:
     placed = sorted(token.offset for token in collection.asked if isinstance(token, RowAt))
     assert placed == [LIMIT + j * RANGE_PAGES * LIMIT - 1 for j in range(1, 7)]  # 98 rows: 7 ranges, 6 bounds
     assert go_on in (None, Keyset(ROWS[-1]["LastUpdateDate"], ROWS[-1]["PersonId"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(min_value=LIMIT * (RANGE_PAGES + 2), max_value=160),
+    days=st.integers(min_value=1, max_value=30),
+    width=st.integers(min_value=1, max_value=10),
+    moved=st.dictionaries(st.integers(min_value=0, max_value=159), st.integers(min_value=0, max_value=159), max_size=3),
+)
+def test_ranges_sized_for_the_width_read_every_row_once_in_order(
+    rows: int, days: int, width: int, moved: dict[int, int]
+) -> None:
+    """Ranges sized as the stream sizes them (``range_rows``), ties on the ordering value (``days`` distinct
+    values), any width, bounds placed after rows moved (``moved``: offset -> the row a ``RowAt`` answers): the
+    rows of the read page after page, once each, in order."""
+    table = sorted(
+        ({"LastUpdateDate": f"2024-01-{1 + i % days:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(rows)),
+        key=place,
+    )
+    collection = Collection(table, placed={k: v for k, v in moved.items() if k < rows and v < rows})
+    emitted = list(table[:LIMIT])
+    drain(ranged_read(collection, width, rows_per_range=range_rows(rows - LIMIT, LIMIT, width)), emitted)
+    assert emitted == table
+
+
+@pytest.mark.parametrize(
+    ("rows_left", "width", "pages", "ranges"),
+    [
+        (49_500, 10, 5, 20),  # ERP invoices at 500 a page: two rounds of 10 ranges of 5 pages (was 13 of 8)
+        (49_500, 8, 7, 15),
+        (49_500, 4, 7, 15),
+        (99_500, 8, 7, 29),
+        (4_500, 8, 4, 3),  # few pages: ranges of MIN_RANGE_PAGES, fewer than the width
+        (1_000_000, 4, 8, 250),  # many: ranges of RANGE_PAGES
+    ],
+)
+def test_ranges_fill_whole_rounds_of_the_width(rows_left: int, width: int, pages: int, ranges: int) -> None:
+    size = range_rows(rows_left, 500, width)
+    assert size == pages * 500
+    assert -(-rows_left // size) == ranges
+    assert MIN_RANGE_PAGES * 500 <= size <= RANGE_PAGES * 500
 
 
 def test_bounds_placed_out_of_order_still_read_every_row_once() -> None:
@@ -141,10 +186,12 @@ def simulate(growth: Growth, interval: t.Callable[[int], float], pages: int, emi
 
 
 def test_the_most_pages_are_read_ahead_once_the_emitter_mostly_waits() -> None:
-    """100 ms per request: the emitter waits far longer than it emits; after ``FIRST_VERDICT`` pages, the most."""
+    """100 ms per request: the emitter waits far longer than it emits; after the first page and ``FIRST_VERDICT``
+    more, the most (from the fifth page on)."""
     rooms = simulate(Growth(32), lambda room: 0.1 / min(room + 1, 4), 100)
-    assert rooms[FIRST_VERDICT - 2] == 1
-    assert set(rooms[FIRST_VERDICT - 1 :]) == {32}
+    assert FIRST_VERDICT == 3
+    assert rooms[FIRST_VERDICT - 1] == 1
+    assert set(rooms[FIRST_VERDICT:]) == {32}
 
 
 def test_one_page_is_read_ahead_while_the_emitter_waits_about_as_long_as_it_emits() -> None:

@@ -3,7 +3,8 @@ over real HTTP against the emulator: the same records and STATE as the read page
 a row updated during the read is not lost; a failure in a later range stops the read after the rows before it;
 skewed timestamps; resume from a bookmark.
 
-100 workers, 3 rows a page: page 1, then ranges of 24 rows (bounds at offsets 26, 50, 74, 98), 4 read at once."""
+100 workers, 3 rows a page: page 1, then ranges of 15 rows (``range_rows``: 33 pages left, two rounds of 4 ranges
+at most 8 pages each, so ranges of 5 pages; bounds at offsets 17, 32, 47, 62, 77, 92), 4 read at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typing as t
 import pytest
 
 from xlr8_kit.oracle.protocol import Keyset, join_q, keyset_q, upto_q
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator, person_id
@@ -21,7 +23,6 @@ from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 from .conftest import hcm_config, run_tap
 
 PATH = "/hcmRestApi/resources/*/workers"
-RANGE_ROWS = 24  # RANGE_PAGES (8) pages of 3 rows
 
 
 def config(url: str, window: int, **extra: t.Any) -> dict[str, t.Any]:
@@ -52,8 +53,32 @@ def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emu
     assert len(one.records("workers")) == 100
     assert four.records("workers") == one.records("workers")
     assert four.of_type("STATE") == one.of_type("STATE")
-    assert sorted(q["offset"] for q in asked if q.get("limit") == "1") == ["26", "50", "74", "98"]
-    assert len(ranged(emulator, start)) >= 4 * 8, "four bounded ranges were read by keyset"
+    assert sorted(int(q["offset"]) for q in asked if q.get("limit") == "1") == [17, 32, 47, 62, 77, 92]
+    assert len(ranged(emulator, start)) >= 6 * 5, "six bounded ranges were read by keyset"
+
+
+def test_throttled_ranges_wait_retry_after_and_land_everything(url: str, emulator: OracleHcmEmulator) -> None:
+    """At the default width (8) the tenant throttles (503 with Retry-After: 7) the four requests after the first
+    range request, ranges' and bounds' while several are in flight: each waits 7 s and is asked again; the records
+    and STATE are those of the read page after page (four: five 503s in a row open the kit's circuit breaker, at
+    any width)."""
+    one = run_tap(config(url, 1), streams={"workers"})
+    start = len(emulator.collection_queries)
+
+    def throttle(served: int) -> None:
+        if ranged(emulator, start):
+            emulator.before_collection = None
+            emulator.throttle(4, retry_after=7)
+
+    emulator.before_collection = throttle
+    fake = FakeTime()
+    tap_config = hcm_config(url, resources=["workers"], page_size=3)
+    assert "max_concurrent_requests" not in tap_config
+    output = run_tap(tap_config, streams={"workers"}, fake=fake)
+    assert emulator.before_collection is None, "the ranges were read"
+    assert fake.sleeps.count(7) == 4
+    assert output.records("workers") == one.records("workers")
+    assert output.of_type("STATE") == one.of_type("STATE")
 
 
 def test_requests_in_turn_at_window_1_are_unchanged(url: str, emulator: OracleHcmEmulator) -> None:
@@ -139,10 +164,10 @@ def test_a_row_updated_during_the_read_is_read(url: str, emulator: OracleHcmEmul
 def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
     url: str, sandbox: t.Any, emulator: OracleHcmEmulator
 ) -> None:
-    """The first request of range 2 (rows 51-74) answers 400 while ranges 1-3 are in flight: page 1, range 0 and
+    """The first request of range 2 (rows 33-47) answers 400 while ranges 1-3 are in flight: page 1, range 0 and
     range 1 are emitted, nothing after them; no bookmark past the rows emitted."""
     before = run_tap(config(url, 1), streams={"workers"}).records("workers")
-    failing = range_q(after=before[50], upto=before[74])
+    failing = range_q(after=before[32], upto=before[47])
     sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=400, times=1, query={"q": failing}))
     tap_config = config(url, 4)
     catalog = select_streams(TapOracleHcm(config=tap_config, parse_env_config=False).catalog_dict, {"workers"})
@@ -151,10 +176,10 @@ def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
     assert error is not None
     assert "400" in str(error), error
     assert [q.get("q") for q in emulator.collection_queries[start:]].count(failing) == 0  # refused before serving
-    assert output.records("workers") == before[:51]
+    assert output.records("workers") == before[:33]
     for message in output.of_type("STATE"):
         value = (message["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
-        assert value is None or value <= before[50]["LastUpdateDate"]
+        assert value is None or value <= before[32]["LastUpdateDate"]
 
 
 def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: OracleHcmEmulator) -> None:

@@ -60,7 +60,7 @@ def test_keyset_pages_stay_one_page_ahead_at_window_1(url: str, sandbox: t.Any, 
 
 
 def test_keyset_ranges_keep_up_to_the_window_in_flight(url: str, sandbox: t.Any, emulator: t.Any) -> None:
-    """With the default window (4), ranges of the keyset order are read side by side: more than one request in
+    """With a window of 4, ranges of the keyset order are read side by side: more than one request in
     flight, never more than the window."""
     keyset = case(url, sandbox, window=4)
     keyset.sandbox.faults.set_latency(keyset.product, 20, keyset.path)
@@ -73,7 +73,8 @@ def test_keyset_ranges_keep_up_to_the_window_in_flight(url: str, sandbox: t.Any,
     assert 1 < keyset.max_in_flight <= 4
 
 
-def test_offset_window_default_is_4(url: str, sandbox: t.Any, emulator: t.Any) -> None:
-    """Offset pages check ``totalResults`` on every page of a window, so the window is on by default."""
+def test_offset_window_default_is_8(url: str, sandbox: t.Any, emulator: t.Any) -> None:
+    """Offset pages check ``totalResults`` on every page of a window, so the window is on by default (8: what the
+    keyset ranges need at 100 ms a request, ``FUSION_CONCURRENT_REQUESTS``)."""
     unset = offset_case(url, sandbox)
-    unset.check_default_window(4)
+    unset.check_default_window(8)

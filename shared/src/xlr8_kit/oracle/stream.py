@@ -219,7 +219,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         from concurrent.futures import ThreadPoolExecutor
 
         from xlr8_kit.http.readahead import read_ahead
-        from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead
+        from xlr8_kit.oracle.ranges import RANGE_PAGES, Answer, RangedRead, range_rows
 
         order, key = str(self.replication_key), str(self.keyset_key)
         pages_at = self._token_pages(context)
@@ -245,11 +245,10 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             if not (has_more and items):
                 return
             go_on_after = last_row(items)
-            rows_per_range = RANGE_PAGES * len(items)
             if (
                 isinstance(total, int)
                 and not isinstance(total, bool)
-                and total - len(items) > rows_per_range
+                and total - len(items) > RANGE_PAGES * len(items)
                 and go_on_after.moment is not None
             ):
                 ranged = RangedRead(
@@ -258,7 +257,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     first_bound=go_on_after,
                     first_rows=len(items),
                     total=total,
-                    rows_per_range=rows_per_range,
+                    rows_per_range=range_rows(total - len(items), len(items), width),
                     name=f"xlr8-{self.name}",
                 )
                 for answer in ranged.answers(order, key):

@@ -11,9 +11,9 @@ from singer_sdk.exceptions import ConfigValidationError
 from xlr8_kit.oracle.bulk import BulkSpec, BulkStream, bulk_stream_class
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import ResourceDeclaration, plan_streams
-from xlr8_kit.oracle.settings import FusionSettings, build_authenticator
+from xlr8_kit.oracle.settings import FUSION_CONCURRENT_REQUESTS, FusionSettings, build_authenticator
 from xlr8_kit.oracle.stream import FusionStream, stream_class
-from xlr8_kit.rest import COUNTED_CONCURRENT_REQUESTS, KitRuntime, KitTap
+from xlr8_kit.rest import KitRuntime, KitTap
 
 if t.TYPE_CHECKING:
     import requests
@@ -21,8 +21,9 @@ if t.TYPE_CHECKING:
 
 
 class FusionTap(KitTap):
-    #: Offset pages check ``totalResults`` on every page of a window (``HasMorePaginator.page_count``).
-    default_concurrent_requests = COUNTED_CONCURRENT_REQUESTS
+    #: Offset pages check ``totalResults`` on every page of a window (``HasMorePaginator.page_count``); keyset
+    #: pages read that many ranges at once (``FUSION_CONCURRENT_REQUESTS``).
+    default_concurrent_requests = FUSION_CONCURRENT_REQUESTS
     #: ``hcmRestApi`` or ``fscmRestApi``.
     fusion_api: t.ClassVar[str] = ""
     default_resources: t.ClassVar[tuple[str, ...]] = ()
