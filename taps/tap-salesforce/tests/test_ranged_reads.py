@@ -266,3 +266,47 @@ def test_bounds_are_whole_seconds_increasing_after_the_start_up_to_the_newest() 
     assert len(wide) == 4
     assert all(b.microsecond == 0 for b in wide)
     assert wide == sorted(set(wide))
+
+
+def _range_query(soql: str) -> bool:
+    """A range k >= 1 of a ranged read (from a bound on; the first query reads from the start, unbounded), not a
+    planning query."""
+    return "SystemModstamp >=" in soql and "COUNT()" not in soql and " DESC" not in soql
+
+
+@pytest.mark.parametrize("rows_over", [150, 0])
+def test_a_range_query_timing_out_is_split_as_one_cursor_splits_its_window(accounts: Sandbox, rows_over: int) -> None:
+    """Every range query scanning more than ``rows_over`` rows answers QUERY_TIMEOUT (Salesforce's 400 body) at its
+    first request, while the first query and the planning run: each such range is split in half, and again, until
+    its halves run (150) or below ``min_window_seconds`` the error stops the run as one cursor's would (0: every
+    range query times out). Records and STATE are those of one cursor; a stopped run emitted a prefix of them, its
+    last state covering only rows it emitted."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def times_out(soql: str, rows: int) -> bool:
+        if _range_query(soql) and rows > rows_over:
+            timed_out.append(soql)
+            return True
+        return False
+
+    em.query_timeout_when = times_out
+    ranged, error = _sync(_config(accounts, 4, min_window_seconds=3600))
+    assert timed_out  # ranges were planned, and timed out
+    if rows_over:
+        assert error is None
+        assert len(timed_out) >= 4
+        assert ranged.records("Account") == sequential.records("Account")
+        assert _states(ranged) == _states(sequential)
+        return
+    assert error is not None
+    assert "QUERY_TIMEOUT" in str(error)
+    emitted = ranged.records("Account")
+    assert 0 < len(emitted) < ROWS
+    assert emitted == sequential.records("Account")[: len(emitted)]
+    for state in ranged.of_type("STATE"):  # none past a row not emitted
+        assert state["value"]["bookmarks"]["Account"]["replication_key_value"] <= emitted[-1]["SystemModstamp"]

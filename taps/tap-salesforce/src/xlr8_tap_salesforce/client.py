@@ -70,6 +70,8 @@ MAX_QUERY_RESTARTS = 3
 BULK_CHUNK = 100
 #: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
 _PAGE = "_xlr8_salesforce_page"
+#: A page as a read gives it: records, or (records, plain).
+_P = t.TypeVar("_P", list[dict[str, t.Any]], tuple[list[dict[str, t.Any]], bool])
 
 
 #: The first wait between Bulk job polls, seconds: a small job is often done within a second, and waiting the whole
@@ -965,10 +967,22 @@ class SalesforceStream(KitRESTStream):
         return self._api_choice
 
     def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
+        return self._split_on_timeout(self._fetch, lower, upper, "window")
+
+    def _split_on_timeout(
+        self,
+        read: Callable[[datetime | None, datetime | None], Iterator[_P]],
+        lower: datetime | None,
+        upper: datetime | None,
+        what: str,
+    ) -> Iterator[_P]:
+        """``read(lower, upper)``'s pages; a QUERY_TIMEOUT before any row was read splits the window in half at a
+        whole second (each row in one half, the halves read in order: the same rows in the same order), down to
+        ``min_window_seconds``. Used for the stream's window and for each range of a ranged read."""
         yielded = False
         try:
-            for page in self._fetch(lower, upper):
-                yielded = yielded or bool(page)
+            for page in read(lower, upper):
+                yielded = yielded or bool(page if isinstance(page, list) else page[0])
                 yield page
         except QueryTimeoutError:
             if yielded or not self.replication_key:
@@ -980,14 +994,15 @@ class SalesforceStream(KitRESTStream):
                 raise
             middle = (low + span / 2).replace(microsecond=0)
             self.logger.info(
-                "%s: QUERY_TIMEOUT for %s .. %s; splitting the window at %s",
+                "%s: QUERY_TIMEOUT for %s .. %s; splitting the %s at %s",
                 self.name,
                 soql_datetime(low),
                 soql_datetime(high) if upper else "now",
+                what,
                 soql_datetime(middle),
             )
-            yield from self._read_window(lower, middle)
-            yield from self._read_window(middle, upper)
+            yield from self._split_on_timeout(read, lower, middle, what)
+            yield from self._split_on_timeout(read, middle, upper, what)
 
     def _bulk_fields(self, fields: list[str]) -> list[str]:
         """Bulk queries cannot select compound fields (select their parts, rebuilt into the compound later) nor
@@ -1066,10 +1081,15 @@ class SalesforceStream(KitRESTStream):
         rk = t.cast("str", self.replication_key)
         client, include_deleted = self.client, self.tracks_deletes
 
-        def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        def query(lower: datetime | None, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
             return client.query_pages_marked(
                 self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers
             )
+
+        def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+            """A range's query; timing out before its first row, it is split as the window is (one cursor would
+            have split its window the same way), its halves read in order into the range's pages."""
+            return self._split_on_timeout(query, lower, upper, "range")
 
         def newest_value(where: str | None) -> datetime | None:
             soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
