@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import typing as t
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
+from xlr8_tap_salesforce import ranges
 from xlr8_tap_salesforce.ranges import bounds
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -28,6 +30,8 @@ ROWS = 3000
 #: The smallest page Salesforce allows: ranges of 400 rows, so a few thousand rows make several ranges.
 BATCH = 200
 CURSOR_PAGES = "/services/data/*/queryAll/*"
+#: The planning COUNT() of a read from the start.
+COUNT = "SELECT COUNT() FROM Account"
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +314,42 @@ def test_a_range_query_timing_out_is_split_as_one_cursor_splits_its_window(accou
     assert emitted == sequential.records("Account")[: len(emitted)]
     for state in ranged.of_type("STATE"):  # none past a row not emitted
         assert state["value"]["bookmarks"]["Account"]["replication_key_value"] <= emitted[-1]["SystemModstamp"]
+
+
+@pytest.mark.parametrize(("count_seconds", "late"), [(1.0, True), (4.0, False)])
+def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
+    accounts: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    count_seconds: float,
+    late: bool,
+) -> None:
+    """The planning COUNT() answers after ``count_seconds`` (every cursor page after 200 ms, so range 0's 15 pages
+    take 3 s at least): range 0 reads on as a plain cursor instead of waiting; a plan coming mid-read is taken with
+    only its bounds past what range 0 read (ranges still follow it), one coming after range 0's end is dropped (no
+    range query). Records and STATE are those of one cursor either way."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=count_seconds, query={"q": COUNT})
+    )
+    accounts.faults.set_latency("salesforce", 200 if late else 100, CURSOR_PAGES)
+    try:
+        with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+            ranged, error = _sync(_config(accounts, 4))
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
+    fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
+    if late:
+        assert dropped, "range 0 waited for the plan"
+        assert fresh > 3
+    else:
+        assert not dropped
+        assert fresh == 3

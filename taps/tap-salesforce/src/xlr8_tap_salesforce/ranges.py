@@ -15,9 +15,12 @@ reads up to ``width`` of them at once:
   ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes ranges uneven, never wrong. Fewer than
   two ranges' worth of rows left, or a planning query refused (logged), and the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
-  there; its cursor is left to expire). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the
-  query's other terms, the last range bounded only by the query's own upper bound: rows updated during the read
-  (their new value is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
+  there; its cursor is left to expire). It waits for the plan at most ``PLAN_WAIT`` seconds after its page 2 (a
+  ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan coming later is taken with
+  only its bounds past the last row range 0 has read (none left: range 0 reads to the end, the plan's queries
+  awaited at the end). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other
+  terms, the last range bounded only by the query's own upper bound: rows updated during the read (their new value
+  is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
   value are never split between ranges, and each row is in exactly one range.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmark after each of them)
   are those of the read page after page when nothing changes. At most ``width`` ranges besides the first query's
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import math
 import queue
 import threading
@@ -55,12 +59,18 @@ from datetime import UTC, datetime, timedelta
 
 from xlr8_kit.http.readahead import read_ahead
 
+logger = logging.getLogger(__name__)
+
 #: Batches of rows a range is planned to hold, and the pages it may keep read ahead of the emitter.
 RANGE_PAGES = 2
 
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
+
+#: Seconds range 0 waits for the plan once its page 2 is read, before reading on as a plain cursor (a late plan
+#: is still taken, past what range 0 has read).
+PLAN_WAIT = 1.0
 
 #: A REST page: its records and whether they are plain (``singer_io.loads_marked``).
 Page = tuple[list[dict[str, t.Any]], bool]
@@ -136,6 +146,9 @@ class RangedQuery:
         self._ranges: list[_Range] = []
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
+        #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
+        #: set by range 0's reader: the emitter starts the ranges after range 0 from these.
+        self._accepted: Future[list[datetime]] = Future()
         #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``.
         self._budget = threading.Condition()
         self._ahead = 0
@@ -164,8 +177,11 @@ class RangedQuery:
             self.on_plan(plan, found)
         return found
 
-    def _read_first(self, rng: _Range) -> None:
-        """Range 0: the first query's cursor, each page cut at bound 1 once the plan is known."""
+    def _read_first(self, rng: _Range, read: datetime) -> None:
+        """Range 0: the first query's cursor (``read``: page 1's last value), each page cut at bound 1 once the
+        plan is known and taken."""
+        found: list[datetime] | None = None
+        wait = PLAN_WAIT
         try:
             while not self._stop.is_set():
                 self._take(rng)
@@ -173,7 +189,9 @@ class RangedQuery:
                 if item is None:
                     break
                 records, plain = item
-                found = self._bounds.result()
+                if found is None:
+                    found = self._accept(read, wait)
+                    wait = 0.0  # waited once: from now on the plan is taken only if it is back
                 if found and records and (last := self.value_of(records[-1])) is not None and last >= found[0]:
                     values = [self.value_of(record) for record in records]
                     cut = bisect_left(values, found[0], key=_comparable)
@@ -181,13 +199,40 @@ class RangedQuery:
                         self._put(rng, (_PAGE, ((records[:cut], plain), False)))
                     break
                 self._put(rng, (_PAGE, (item, False)))
+                if records and (last := self.value_of(records[-1])) is not None:
+                    read = last
+            self._settle_accepted([])  # the cursor read to its end without the plan: no range after it
             self._put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
+            self._settle_accepted([])
             self._put(rng, (_ERROR, exc))
         finally:
             close = getattr(self.cursor, "close", None)
             if close is not None:
                 close()
+
+    def _accept(self, read: datetime, wait: float) -> list[datetime] | None:
+        """The plan's bounds past ``read`` (the last value range 0 has read: a bound at or below it would read
+        rows again), taken as the bounds of the read; None: the plan is not back within ``wait`` seconds."""
+        try:
+            found = self._bounds.result(timeout=wait)
+        except TimeoutError:
+            return None
+        kept = [bound for bound in found if bound > read]
+        if len(kept) < len(found):
+            logger.info(
+                "%s: the plan came after range 0 read past %d of its %d bounds; %d ranges after it",
+                self.name,
+                len(found) - len(kept),
+                len(found),
+                len(kept),
+            )
+        self._settle_accepted(kept)
+        return self._accepted.result()
+
+    def _settle_accepted(self, found: list[datetime]) -> None:
+        with contextlib.suppress(InvalidStateError):  # close() or an earlier call may have settled it first
+            self._accepted.set_result(found)
 
     def _read(self, rng: _Range, lower: datetime, upper: datetime | None) -> None:
         """Range k >= 1: its own query, page after page, into its queue."""
@@ -256,7 +301,7 @@ class RangedQuery:
             head = _Range(0)
             head.due.set()
             self._ranges.append(head)
-            self._submit(self._read_first, head)
+            self._submit(self._read_first, head, after)
             started = False
             j = 0
             while True:
@@ -268,9 +313,9 @@ class RangedQuery:
                     kind, value = rng.pages.get()
                     with self._budget:  # the due range's reader may read on
                         self._budget.notify_all()
-                    if not started and self._bounds.done():  # range 0 waits for the plan before its page 2
+                    if not started and self._accepted.done():  # range 0 takes the plan after its page 2
                         started = True
-                        found = self._bounds.result()
+                        found = self._accepted.result()
                         self._start(min(RANGES_AHEAD * self.width, len(found)), found, upper)
                     if kind == _PAGE:
                         item, held = value
@@ -282,7 +327,7 @@ class RangedQuery:
                         raise value
                     break
                 j += 1
-                found = self._bounds.result()
+                found = self._accepted.result()
                 if j > len(found):
                     return
                 started = True
@@ -318,6 +363,7 @@ class RangedQuery:
                     break
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
+        self._settle_accepted([])
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
