@@ -22,7 +22,7 @@ from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
-from xlr8_tap_salesforce import ranges
+from xlr8_tap_salesforce import client, ranges
 from xlr8_tap_salesforce.ranges import bounds
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -353,3 +353,40 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     else:
         assert not dropped
         assert fresh == 3
+
+
+@pytest.mark.parametrize(("fresh_seconds", "filtered", "counts"), [(60.0, False, 1), (-1.0, False, 2), (60.0, True, 2)])
+def test_auto_reuses_its_count_for_the_plan_of_the_same_window(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, fresh_seconds: float, filtered: bool, counts: int
+) -> None:
+    """``api_type: auto`` counts the window to choose REST; the ranged read's plan reuses that count instead of
+    asking COUNT() again while it is fresh (one COUNT() request reaches the emulator), and asks again once it is
+    stale, or when the plan's window is another (a universal filter narrows the read, not the API choice's count:
+    two). The records and STATE are those of one cursor either way, and the read still splits."""
+    monkeypatch.setattr(client, "COUNT_REUSE_SECONDS", fresh_seconds)
+    auto: dict[str, t.Any] = {"api_type": "auto", "bulk_threshold": ROWS + 1}
+    if filtered:
+        auto["filters"] = "account where SystemModstamp >= 2000-01-01T00:00:00Z"
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1, **auto))
+    assert error is None
+    _prepare(accounts, [])
+    counted = {"q": COUNT}  # the API choice's COUNT(); the plan's, when it asks, is the same but for the filter
+    asked = accounts.faults.add(  # never fires (times=0): counts the COUNT() requests it matches
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", times=0, query=counted)
+    )
+    planned = accounts.faults.add(
+        "salesforce",
+        "/services/data/*/queryAll",
+        FaultSpec(kind="stall", times=0, query={"q": f"{COUNT} WHERE (SystemModstamp >= 2000-01-01T00:00:00Z)"}),
+    )
+    try:
+        ranged, error = _sync(_config(accounts, 4, **auto))
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert asked.seen + planned.seen == counts
+    assert planned.seen == (1 if filtered else 0)
+    assert _fresh_queries(accounts) >= 4 + counts  # the first query, the newest value, ranges

@@ -68,6 +68,9 @@ MAX_QUERY_RESTARTS = 3
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
 BULK_CHUNK = 100
+#: Seconds a COUNT() taken to choose the API (``auto``) stays fresh enough to size the ranged read of the same
+#: window instead of counting it again (a stale count only makes ranges uneven, never wrong).
+COUNT_REUSE_SECONDS = 60.0
 #: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
 _PAGE = "_xlr8_salesforce_page"
 #: A page as a read gives it: records, or (records, plain).
@@ -637,6 +640,8 @@ class SalesforceStream(KitRESTStream):
             None,
         )
         self._api_choice: str | None = None
+        #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
+        self._counted: tuple[str | None, bool, int, float] | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
 
@@ -961,10 +966,23 @@ class SalesforceStream(KitRESTStream):
                     rows = self.client.count(self.name, where, include_deleted=self.tracks_deletes)
                 except QueryTimeoutError:
                     rows = self.settings.bulk_threshold  # too big to count in time: big enough for Bulk
+                else:
+                    self._counted = (where, self.tracks_deletes, rows, time.monotonic())
                 choice = "bulk" if rows >= self.settings.bulk_threshold else "rest"
                 self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
             self._api_choice = choice
         return self._api_choice
+
+    def _counted_rows(self, where: str | None, include_deleted: bool) -> int | None:
+        """The rows ``choose_api`` counted, if it counted this WHERE (and queryAll or not) under
+        ``COUNT_REUSE_SECONDS`` ago; taken once (a later read is of another window, or later)."""
+        counted, self._counted = self._counted, None
+        if counted is None:
+            return None
+        counted_where, counted_deleted, rows, at = counted
+        if counted_where != where or counted_deleted != include_deleted:
+            return None
+        return rows if time.monotonic() - at <= COUNT_REUSE_SECONDS else None
 
     def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
         return self._split_on_timeout(self._fetch, lower, upper, "window")
@@ -1101,8 +1119,12 @@ class SalesforceStream(KitRESTStream):
             return parse_sf_datetime(value) if isinstance(value, str) else None
 
         def plan() -> Plan:
-            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip)."""
+            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip);
+            the newest value only when ``choose_api`` has just counted the same window."""
             where = self._where(lower, upper)
+            counted = self._counted_rows(where, include_deleted)
+            if counted is not None:
+                return Plan(counted, newest_value(where))
             with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}-plan") as beside:
                 newest = beside.submit(contextvars.copy_context().run, newest_value, where)
                 rows = client.count(self.name, where, include_deleted=include_deleted)
