@@ -100,6 +100,11 @@ class QueryTimeoutError(SalesforceAPIError):
     """QUERY_TIMEOUT: the query scanned too much; the stream retries with a smaller date window."""
 
 
+class RangeTimeoutError(QueryTimeoutError):
+    """QUERY_TIMEOUT of a ranged read's range that splitting could not clear (its halves down to
+    ``min_window_seconds`` timed out, or it timed out after its first rows): the stream reads on as one cursor."""
+
+
 class SalesforceClassifier(ResponseClassifier):
     """403 REQUEST_LIMIT_EXCEEDED is the daily quota (not an auth failure, never retried)."""
 
@@ -642,6 +647,8 @@ class SalesforceStream(KitRESTStream):
         self._api_choice: str | None = None
         #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
         self._counted: tuple[str | None, bool, int, float] | None = None
+        #: Set when a range timed out beyond splitting: REST reads of this stream are one cursor from then on.
+        self._one_cursor = False
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
 
@@ -765,6 +772,17 @@ class SalesforceStream(KitRESTStream):
                             last_ids = set(page_ids[run:])
                     yield page
                 return
+            except RangeTimeoutError as exc:
+                if self._one_cursor:
+                    raise
+                self._one_cursor = True  # the first query ran where a range's did not: read as it would have
+                self.logger.warning(
+                    "%s: a range of the ranged read timed out (%s); reading on as one cursor from %s = %s",
+                    self.name,
+                    exc,
+                    rk,
+                    last_value,
+                )
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
@@ -1076,7 +1094,7 @@ class SalesforceStream(KitRESTStream):
             finish = self._finisher()
             numbers = self._written_numbers()
             pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes, numbers=numbers)
-            width = self.settings.rest_concurrent_queries
+            width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
             if self.replication_key and width > 1:
                 source = self._ranged(pages, fields, numbers, width, lower, upper).pages(upper)
             else:
@@ -1105,9 +1123,15 @@ class SalesforceStream(KitRESTStream):
             )
 
         def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
-            """A range's query; timing out before its first row, it is split as the window is (one cursor would
-            have split its window the same way), its halves read in order into the range's pages."""
-            return self._split_on_timeout(query, lower, upper, "range")
+            """A range's query; timing out before its first row, it is split as the window is, its halves read in
+            order into the range's pages; a timeout splitting cannot clear is a ``RangeTimeoutError`` (the stream
+            then re-reads from its last record emitted as one cursor, whose query ran where this one did not)."""
+            try:
+                yield from self._split_on_timeout(query, lower, upper, "range")
+            except RangeTimeoutError:
+                raise
+            except QueryTimeoutError as exc:
+                raise RangeTimeoutError(str(exc), error_code=exc.error_code, status=exc.status, path=exc.path) from exc
 
         def newest_value(where: str | None) -> datetime | None:
             soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names

@@ -33,7 +33,9 @@ reads up to ``width`` of them at once:
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
   state never moves past rows that did not land (an expired cursor, INVALID_QUERY_LOCATOR, then re-issues the
   query from the last record emitted, as for a single cursor). A range query answering QUERY_TIMEOUT before its
-  first row is split in half and its halves read in order, as one cursor's window is (``open_range`` in the tap).
+  first row is split in half and its halves read in order, as one cursor's window is (``open_range`` in the tap);
+  one splitting cannot clear (down to ``min_window_seconds``, or after its first rows) and the stream re-reads
+  from its last record emitted as one cursor, whose query ran where the range's did not.
 - A row updated during the read is read by the last range if its query goes out after the update, else by the
   next run: the bookmark stays below its new value. The first query's cursor reads a snapshot, as page after page
   would; a row it holds that was updated before the last range's query is read twice (at least once, never lost).
