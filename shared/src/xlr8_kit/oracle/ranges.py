@@ -40,6 +40,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from xlr8_kit.http.ranged import END as _END
+from xlr8_kit.http.ranged import ERROR as _ERROR
+from xlr8_kit.http.ranged import PAGE as _PAGE
+from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt, body, collection_page
 
 if t.TYPE_CHECKING:
@@ -62,11 +66,6 @@ SAMPLE = RANGE_PAGES + 2
 #: Pages judged before the first verdict: the median of five stands two long waits (the first page of the first
 #: range waits for its bound's request too), and at 100 ms the most are read ahead from the sixth page on.
 FIRST_VERDICT = 5
-
-
-#: What a range's queue carries: a page, its end (the last row read and whether its last request was sent after
-#: every range before it was emitted), or an error.
-_PAGE, _END, _ERROR = "page", "end", "error"
 
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
@@ -137,15 +136,6 @@ class Growth:
         return False
 
 
-class _Range:
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.pages: queue.Queue[tuple[str, t.Any]] = queue.Queue(maxsize=RANGE_PAGES + 1)
-        #: Set when every range before this one was emitted.
-        self.due = threading.Event()
-        self.future: Future[None] | None = None
-
-
 class RangedRead:
     """The ranges of one keyset read after page 1, read ``width`` at a time, emitted in order (see the module)."""
 
@@ -173,14 +163,12 @@ class RangedRead:
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
         self._lock = threading.Lock()
-        #: Pages read ahead of the range being emitted (``_ahead``), at most ``_growth.room`` (``Growth``: 1, or
-        #: ``width * RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most
-        #: as many of its own pages.
-        self._budget = threading.Condition()
-        self._ahead = 0
+        #: Pages read ahead of the range being emitted, at most ``_growth.room`` (``Growth``: 1, or ``width *
+        #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
+        #: its own pages (and never more than ``RANGE_PAGES``). A range's queue also carries its end: the last row
+        #: read and whether its last request was sent after every range before it was emitted.
         self._growth = Growth(width * RANGE_PAGES)
-        self._stop = threading.Event()
-        self._ranges: list[_Range] = []
+        self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
         #: Answers of ``RowAt`` requests not yet handed to the emitter.
         self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
@@ -210,73 +198,43 @@ class RangedRead:
         with self._lock:
             return self._effective[j]
 
-    def _read(self, rng: _Range) -> None:
+    def _read(self, rng: RangeQueue) -> None:
         """Range j page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages)."""
         try:
             after = self._bound(rng.index)
             upto = END if rng.index == self.planned - 1 else self._bound(rng.index + 1)
             if after is END or (upto is not END and order_value(upto) <= order_value(after)):
-                self._put(rng, (_END, (after, True, False)))  # nothing in it
+                self._pages.put(rng, (_END, (after, True, False)))  # nothing in it
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
-            while not self._stop.is_set():
-                held = self._budget_for(rng)
+            while not self._pages.stop.is_set():
+                held = self._pages.take(rng)
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))
-                self._put(rng, (_PAGE, (answer, held)))
+                self._pages.put(rng, (_PAGE, (answer, held)))
                 if items:
                     last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
                     token = KeysetRange(last, token.upto)
                 if not (has_more and items):
-                    self._put(rng, (_END, (token.after, late, upto is END)))
+                    self._pages.put(rng, (_END, (token.after, late, upto is END)))
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
-            self._put(rng, (_ERROR, exc))
-
-    def _budget_for(self, rng: _Range) -> bool:
-        """Wait for room for one more page read ahead of the emitter (True: a page of the budget taken). The range
-        being emitted takes none (False): it is what frees the budget; it keeps at most the allowance of its own
-        pages waiting (unbounded, it held up to ``RANGE_PAGES`` parsed pages at 0 ms: CPU in garbage collection)."""
-        with self._budget:
-            while not self._stop.is_set():
-                if rng.due.is_set():
-                    if rng.pages.qsize() < self._growth.room:
-                        return False
-                elif self._ahead < self._growth.room:
-                    self._ahead += 1
-                    return True
-                self._budget.wait(timeout=0.05)
-        return False
-
-    def _release(self) -> None:
-        with self._budget:
-            self._ahead -= 1
-            self._budget.notify()
+            self._pages.put(rng, (_ERROR, exc))
 
     def _handed(self, waited: float, emitting: float) -> None:
-        """A page handed out (see ``Growth``); the readers waiting for room are told, and the due range's reader
-        may read on now that one of its pages was taken."""
-        with self._budget:
-            self._growth.handed(waited, emitting)
-            self._budget.notify_all()
-
-    def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
-        while not self._stop.is_set():
-            try:
-                rng.pages.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        """A page handed out (see ``Growth``): the readers waiting for room are told when it grew."""
+        if self._growth.handed(waited, emitting):
+            self._pages.set_room(self._growth.room)
 
     def _start(self, j: int) -> None:
         """Ask for the bounds up to j+2 not asked for yet (a range's upper bound is then usually known when a
         thread takes it up), then read range j."""
         while len(self._bounds) <= min(j + 2, self.planned - 1):
             self._bounds.append(self._executor.submit(self._place, len(self._bounds)))
-        rng = _Range(j)
-        rng.future = self._executor.submit(self._read, rng)
-        self._ranges.append(rng)
+        rng = self._pages.add()
+        assert rng.index == j
+        self._executor.submit(self._read, rng)
 
     # -- emitting (the stream's thread) -----------------------------------------------------------------------
 
@@ -294,13 +252,11 @@ class RangedRead:
             j = 0
             handed = time.monotonic()
             while True:
-                rng = self._ranges[j]
-                with self._budget:  # its reader waits for room among its own pages from now on
-                    rng.due.set()
-                    self._budget.notify_all()
+                rng = self._pages.ranges[j]
+                self._pages.make_due(rng)  # its reader waits for room among its own pages from now on
                 while True:
                     asked = time.monotonic()
-                    kind, value = rng.pages.get()
+                    kind, value = self._pages.get(rng)
                     got = time.monotonic()
                     self._handed(got - asked, asked - handed)
                     while not self._placed.empty():
@@ -310,7 +266,7 @@ class RangedRead:
                         handed = time.monotonic()
                         yield answer
                         if held:
-                            self._release()
+                            self._pages.release()
                         continue
                     if kind == _ERROR:
                         raise value
@@ -330,11 +286,5 @@ class RangedRead:
 
     def close(self) -> None:
         """Stop every range (requests in flight are awaited, their answers dropped)."""
-        self._stop.set()
-        for rng in self._ranges:
-            while True:
-                try:
-                    rng.pages.get_nowait()
-                except queue.Empty:
-                    break
+        self._pages.close()
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -41,8 +41,8 @@ reads up to ``width`` of them at once:
   would; a row it holds that was updated before the last range's query is read twice (at least once, never lost).
 
 Oracle's ranged reads (``xlr8_kit.oracle.ranges``) place bounds by offset (``RowAt``) and split ties by key; SOQL
-has neither a deep offset nor a cheap (value, Id) seek here, so the planning and the range queries differ and only
-the "read side by side, emit in order" loop is alike: kept here, beside it, rather than forced into one engine.
+has neither a deep offset nor a cheap (value, Id) seek here, so the planning and the range queries differ: only the
+ranges' page queues and page budget are shared (``xlr8_kit.http.ranged``).
 """
 
 from __future__ import annotations
@@ -51,14 +51,16 @@ import contextlib
 import contextvars
 import logging
 import math
-import queue
-import threading
 import typing as t
 from bisect import bisect_left
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from xlr8_kit.http.ranged import END as _END
+from xlr8_kit.http.ranged import ERROR as _ERROR
+from xlr8_kit.http.ranged import PAGE as _PAGE
+from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.http.readahead import read_ahead
 
 logger = logging.getLogger(__name__)
@@ -76,8 +78,6 @@ PLAN_WAIT = 1.0
 
 #: A REST page: its records and whether they are plain (``singer_io.loads_marked``).
 Page = tuple[list[dict[str, t.Any]], bool]
-
-_PAGE, _END, _ERROR = "page", "end", "error"
 
 
 class Cursor(t.Protocol):
@@ -114,14 +114,6 @@ def bounds(after: datetime, newest: datetime, ranges: int) -> list[datetime]:
     return found
 
 
-class _Range:
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.pages: queue.Queue[tuple[str, t.Any]] = queue.Queue(maxsize=RANGE_PAGES + 1)
-        #: Set when every range before this one was emitted: its reader then takes no budget.
-        self.due = threading.Event()
-
-
 class RangedQuery:
     """One REST query read as ranges side by side (see the module). ``pages()`` gives its pages in order."""
 
@@ -143,17 +135,15 @@ class RangedQuery:
         self.width = width
         self.name = name
         self.on_plan = on_plan
-        self._stop = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
-        self._ranges: list[_Range] = []
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
         #: set by range 0's reader: the emitter starts the ranges after range 0 from these.
         self._accepted: Future[list[datetime]] = Future()
-        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``.
-        self._budget = threading.Condition()
-        self._ahead = 0
+        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``; the range
+        #: being emitted keeps at most ``RANGE_PAGES`` of its own waiting.
+        self._pages = RangedPages(keep=RANGE_PAGES, room=width * RANGE_PAGES)
 
     def _submit(self, fn: t.Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
         assert self._executor is not None
@@ -179,14 +169,14 @@ class RangedQuery:
             self.on_plan(plan, found)
         return found
 
-    def _read_first(self, rng: _Range, read: datetime) -> None:
+    def _read_first(self, rng: RangeQueue, read: datetime) -> None:
         """Range 0: the first query's cursor (``read``: page 1's last value), each page cut at bound 1 once the
         plan is known and taken."""
         found: list[datetime] | None = None
         wait = PLAN_WAIT
         try:
-            while not self._stop.is_set():
-                self._take(rng)
+            while not self._pages.stop.is_set():
+                self._pages.take(rng)
                 item = next(self.cursor, None)
                 if item is None:
                     break
@@ -198,16 +188,16 @@ class RangedQuery:
                     values = [self.value_of(record) for record in records]
                     cut = bisect_left(values, found[0], key=_comparable)
                     if cut:
-                        self._put(rng, (_PAGE, ((records[:cut], plain), False)))
+                        self._pages.put(rng, (_PAGE, ((records[:cut], plain), False)))
                     break
-                self._put(rng, (_PAGE, (item, False)))
+                self._pages.put(rng, (_PAGE, (item, False)))
                 if records and (last := self.value_of(records[-1])) is not None:
                     read = last
             self._settle_accepted([])  # the cursor read to its end without the plan: no range after it
-            self._put(rng, (_END, None))
+            self._pages.put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
             self._settle_accepted([])
-            self._put(rng, (_ERROR, exc))
+            self._pages.put(rng, (_ERROR, exc))
         finally:
             close = getattr(self.cursor, "close", None)
             if close is not None:
@@ -236,52 +226,25 @@ class RangedQuery:
         with contextlib.suppress(InvalidStateError):  # close() or an earlier call may have settled it first
             self._accepted.set_result(found)
 
-    def _read(self, rng: _Range, lower: datetime, upper: datetime | None) -> None:
+    def _read(self, rng: RangeQueue, lower: datetime, upper: datetime | None) -> None:
         """Range k >= 1: its own query, page after page, into its queue."""
         pages = self.open_range(lower, upper)
         try:
-            while not self._stop.is_set():
-                held = self._take(rng)
+            while not self._pages.stop.is_set():
+                held = self._pages.take(rng)
                 item = next(pages, None)
                 if item is None:
                     if held:
-                        self._release()
+                        self._pages.release()
                     break
-                self._put(rng, (_PAGE, (item, held)))
-            self._put(rng, (_END, None))
+                self._pages.put(rng, (_PAGE, (item, held)))
+            self._pages.put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
-            self._put(rng, (_ERROR, exc))
+            self._pages.put(rng, (_ERROR, exc))
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
-
-    def _take(self, rng: _Range) -> bool:
-        """Wait for room to read one more page (True: a page of the budget taken). The range being emitted takes
-        none (it is what frees the budget) and keeps at most ``RANGE_PAGES`` of its own pages waiting."""
-        with self._budget:
-            while not self._stop.is_set():
-                if rng.due.is_set():
-                    if rng.pages.qsize() < RANGE_PAGES:
-                        return False
-                elif self._ahead < self.width * RANGE_PAGES:
-                    self._ahead += 1
-                    return True
-                self._budget.wait(timeout=0.05)
-        return False
-
-    def _release(self) -> None:
-        with self._budget:
-            self._ahead -= 1
-            self._budget.notify_all()
-
-    def _put(self, rng: _Range, item: tuple[str, t.Any]) -> None:
-        while not self._stop.is_set():
-            try:
-                rng.pages.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     # -- the stream's thread ----------------------------------------------------------------------------------
 
@@ -300,21 +263,16 @@ class RangedQuery:
                 return
             planning = self._submit(self._planned, after, len(records))
             planning.add_done_callback(self._settle)
-            head = _Range(0)
+            head = self._pages.add()
             head.due.set()
-            self._ranges.append(head)
             self._submit(self._read_first, head, after)
             started = False
             j = 0
             while True:
-                rng = self._ranges[j]
-                with self._budget:  # its reader reads on within its own pages from now on
-                    rng.due.set()
-                    self._budget.notify_all()
+                rng = self._pages.ranges[j]
+                self._pages.make_due(rng)  # its reader reads on within its own pages from now on
                 while True:
-                    kind, value = rng.pages.get()
-                    with self._budget:  # the due range's reader may read on
-                        self._budget.notify_all()
+                    kind, value = self._pages.get(rng)  # the due range's reader may read on
                     if not started and self._accepted.done():  # range 0 takes the plan after its page 2
                         started = True
                         found = self._accepted.result()
@@ -323,7 +281,7 @@ class RangedQuery:
                         item, held = value
                         yield item
                         if held:
-                            self._release()
+                            self._pages.release()
                         continue
                     if kind == _ERROR:
                         raise value
@@ -347,22 +305,15 @@ class RangedQuery:
 
     def _start(self, k: int, found: list[datetime], upper: datetime | None) -> None:
         """Start the ranges up to k not started yet (range i: bound i up to bound i+1, the last up to ``upper``)."""
-        while len(self._ranges) <= k:
-            index = len(self._ranges)
-            rng = _Range(index)
-            self._ranges.append(rng)
+        while len(self._pages.ranges) <= k:
+            rng = self._pages.add()
+            index = rng.index
             last = index == len(found)
             self._submit(self._read, rng, found[index - 1], upper if last else found[index])
 
     def close(self) -> None:
         """Stop every range: requests in flight are awaited, their answers dropped."""
-        self._stop.set()
-        for rng in self._ranges:
-            while True:
-                try:
-                    rng.pages.get_nowait()
-                except queue.Empty:
-                    break
+        self._pages.close()
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])

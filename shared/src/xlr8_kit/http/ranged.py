@@ -1,0 +1,120 @@
+"""Pages of several ranges read side by side, held per range and emitted strictly in range order (issue 14 goal 5).
+
+A ranged read (Oracle Fusion keyset ranges, ``xlr8_kit.oracle.ranges``; Salesforce REST ranges,
+``xlr8_tap_salesforce.ranges``) splits one ordered read into contiguous ranges, reads several at once on worker
+threads and emits them in order, so the records (and the bookmarks after them) are those of the read page after
+page. Planning the ranges and querying them differ per vendor; this is what they share:
+
+- Each range has a bounded queue of what its reader found: a page (``PAGE``), its end (``END``), or an error
+  (``ERROR``, raised by the emitter when it is due: every page before it is emitted first, nothing after it is).
+- One page budget across the ranges not yet being emitted: at most ``room`` pages are read (or being read) ahead
+  of the range being emitted (``take`` before each request, ``release`` once the page was emitted), so memory is
+  bounded whatever the read's size. The range being emitted (``due``) takes none, since it is what frees the
+  budget, and keeps at most ``min(room, keep)`` of its own pages waiting.
+- ``room`` may change while the read goes on (``set_room``: Oracle grows it once the emitter mostly waits).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import typing as t
+
+#: What a range's queue carries: a page, its end, or an error (each with the reader's value).
+PAGE, END, ERROR = "page", "end", "error"
+
+Item = tuple[str, t.Any]
+
+
+class RangeQueue:
+    """One range's pages, in order, and whether every range before it was emitted (``due``)."""
+
+    __slots__ = ("due", "index", "pages")
+
+    def __init__(self, index: int, keep: int) -> None:
+        self.index = index
+        self.pages: queue.Queue[Item] = queue.Queue(maxsize=keep + 1)
+        #: Set when every range before this one was emitted: its reader then takes no budget.
+        self.due = threading.Event()
+
+
+class RangedPages:
+    """The ranges' queues and the page budget of one ranged read (see the module). Readers call ``take`` and
+    ``put``; the emitter calls ``make_due``, ``get`` and ``release``; ``close`` stops every reader."""
+
+    def __init__(self, *, keep: int, room: int) -> None:
+        #: Pages a range keeps waiting at most (its queue holds one more: an end or error after them).
+        self.keep = keep
+        #: Pages read ahead of the range being emitted, at most.
+        self.room = room
+        self.stop = threading.Event()
+        self.ranges: list[RangeQueue] = []
+        self._budget = threading.Condition()
+        self._ahead = 0
+
+    def add(self) -> RangeQueue:
+        """The next range's queue (ranges are added in order, on the emitter's thread)."""
+        rng = RangeQueue(len(self.ranges), self.keep)
+        self.ranges.append(rng)
+        return rng
+
+    # -- readers (worker threads) -----------------------------------------------------------------------------
+
+    def take(self, rng: RangeQueue) -> bool:
+        """Wait for room to read one more page of ``rng`` (True: a page of the budget taken, to be released once
+        emitted; False for the range being emitted, or once stopped)."""
+        with self._budget:
+            while not self.stop.is_set():
+                if rng.due.is_set():
+                    if rng.pages.qsize() < min(self.room, self.keep):
+                        return False
+                elif self._ahead < self.room:
+                    self._ahead += 1
+                    return True
+                self._budget.wait(timeout=0.05)
+        return False
+
+    def put(self, rng: RangeQueue, item: Item) -> None:
+        """Queue ``item`` for the emitter (dropped once stopped)."""
+        while not self.stop.is_set():
+            try:
+                rng.pages.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    # -- the emitter ------------------------------------------------------------------------------------------
+
+    def make_due(self, rng: RangeQueue) -> None:
+        """Every range before ``rng`` was emitted: its reader reads on within its own pages from now on."""
+        with self._budget:
+            rng.due.set()
+            self._budget.notify_all()
+
+    def get(self, rng: RangeQueue) -> Item:
+        """The next item of ``rng`` (waiting for it); its reader may then read on."""
+        item = rng.pages.get()
+        with self._budget:
+            self._budget.notify_all()
+        return item
+
+    def release(self) -> None:
+        """A page of the budget was emitted."""
+        with self._budget:
+            self._ahead -= 1
+            self._budget.notify_all()
+
+    def set_room(self, room: int) -> None:
+        with self._budget:
+            self.room = room
+            self._budget.notify_all()
+
+    def close(self) -> None:
+        """Stop every reader: what they hold is dropped, ``take`` and ``put`` return at once."""
+        self.stop.set()
+        for rng in self.ranges:
+            while True:
+                try:
+                    rng.pages.get_nowait()
+                except queue.Empty:
+                    break

@@ -1,0 +1,99 @@
+"""``xlr8_kit.http.ranged.RangedPages``: the page budget shared by the ranges not yet due, the due range's own
+limit, ``set_room`` and ``close`` (the ranged reads built on it: shared/tests/oracle/test_ranges.py,
+taps/tap-salesforce/tests/test_ranged_reads.py)."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+from xlr8_kit.http.ranged import END, PAGE, RangedPages, RangeQueue
+
+#: Long enough for a reader that is free to go on to have done so; the assertions never depend on it being short.
+SETTLE = 0.3
+
+
+def taking(pages: RangedPages, rng: RangeQueue) -> tuple[threading.Thread, list[bool]]:
+    """``take`` on a thread (the result lands in the list once it returns)."""
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(pages.take(rng)), daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_ranges_not_due_share_room_pages_and_wait_for_a_release() -> None:
+    pages = RangedPages(keep=2, room=3)
+    due, later, last = pages.add(), pages.add(), pages.add()
+    pages.make_due(due)
+    assert [pages.take(later), pages.take(last), pages.take(later)] == [True, True, True]
+    thread, got = taking(pages, last)
+    thread.join(SETTLE)
+    assert got == []  # a fourth page ahead of the range being emitted waits
+    pages.release()
+    thread.join(5)
+    assert got == [True]
+
+
+def test_the_due_range_takes_no_budget_and_keeps_at_most_keep_pages() -> None:
+    pages = RangedPages(keep=2, room=8)
+    due = pages.add()
+    pages.make_due(due)
+    for n in range(2):
+        assert pages.take(due) is False
+        pages.put(due, (PAGE, n))
+    thread, got = taking(pages, due)
+    thread.join(SETTLE)
+    assert got == []  # two pages waiting: the reader waits for the emitter
+    assert pages.get(due) == (PAGE, 0)
+    thread.join(5)
+    assert got == [False]
+
+
+def test_the_due_range_keeps_no_more_than_room_pages_either() -> None:
+    pages = RangedPages(keep=8, room=1)
+    due = pages.add()
+    pages.make_due(due)
+    pages.take(due)
+    pages.put(due, (PAGE, 0))
+    thread, got = taking(pages, due)
+    thread.join(SETTLE)
+    assert got == []
+    pages.set_room(4)  # more room: the reader goes on without a page being taken
+    thread.join(5)
+    assert got == [False]
+
+
+def test_more_room_lets_waiting_readers_go_on() -> None:
+    pages = RangedPages(keep=2, room=1)
+    pages.make_due(pages.add())
+    later = pages.add()
+    assert pages.take(later) is True
+    thread, got = taking(pages, later)
+    thread.join(SETTLE)
+    assert got == []
+    pages.set_room(2)
+    thread.join(5)
+    assert got == [True]
+
+
+def test_items_come_out_in_order_and_close_frees_every_reader() -> None:
+    pages = RangedPages(keep=2, room=1)
+    first, second = pages.add(), pages.add()
+    assert (first.index, second.index) == (0, 1)
+    items: list[tuple[str, t.Any]] = [(PAGE, "a"), (PAGE, "b"), (END, None)]
+    for item in items:
+        pages.put(first, item)
+    assert [pages.get(first) for _ in items] == items
+    assert pages.take(second) is True
+    waiting, got = taking(pages, second)
+    full = threading.Thread(target=lambda: [pages.put(second, (PAGE, n)) for n in range(5)], daemon=True)
+    full.start()
+    waiting.join(SETTLE)
+    full.join(SETTLE)
+    assert got == []
+    assert full.is_alive()
+    pages.close()
+    waiting.join(5)
+    full.join(5)
+    assert got == [False]
+    assert not full.is_alive()
