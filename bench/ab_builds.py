@@ -16,6 +16,9 @@ share of its rate at the first (median of the per-round ratios [min-max]). The c
 ``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config; ``--config-old JSON``
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
 window 1 with the build's default).
+
+``--count-stall-s S`` (Salesforce): every ``SELECT COUNT() FROM <object>`` request (the ranged REST read's plan, a
+read from the start) is answered S seconds late, as a huge object's COUNT() can be; the other requests are not.
 """
 
 from __future__ import annotations
@@ -61,7 +64,12 @@ def _latencies(argv: list[str]) -> list[float]:
     return [float(v) for v in argv[argv.index("--latency-ms") + 1].split(",")]
 
 
+def _count_stall(argv: list[str]) -> float:
+    return float(argv[argv.index("--count-stall-s") + 1]) if "--count-stall-s" in argv else 0.0
+
+
 def main(argv: list[str]) -> int:
+    from xlr8_sandbox.platform.faults import FaultSpec
     from xlr8_sandbox.platform.server import run_sandbox
 
     product, alias, scale, pairs, old_bin, new_bin = argv[0], argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]
@@ -76,6 +84,9 @@ def main(argv: list[str]) -> int:
         old_config = workdir / "tap-old.json"
         old_config.write_text(json.dumps({**json.loads(config.read_text()), **_extra_config(argv, "--config-old")}))
         catalog = write_catalog(module.TAP, config, stream, workdir)
+        if stall := _count_stall(argv):
+            count = {"q": f"SELECT COUNT() FROM {stream}"}
+            sandbox.ctx.faults.add(product, "*/query*", FaultSpec(kind="stall", seconds=stall, query=count))
         commands = [
             [f"{bin_dir}/{module.TAP}", "--config", str(path), "--catalog", str(catalog)]
             for bin_dir, path in ((old_bin, old_config), (new_bin, config))

@@ -164,3 +164,41 @@ def test_a_killed_partition_is_retried_alone_and_the_merge_equals_a_single_run(
             [normalise_project(split)],
         ).fetchone()
     assert runs == (5,)
+
+
+@pytest.mark.parametrize(
+    ("configured", "n", "shares"),
+    [(None, 4, [1, 1, 1, 1]), (None, 2, [2, 2]), (6, 4, [2, 2, 1, 1]), (8, 3, [3, 3, 2]), (3, 5, [1, 1, 1, 1, 1])],
+)
+def test_partitions_share_the_concurrent_queries_the_user_set(
+    tmp_path: Path, configured: int | None, n: int, shares: list[int]
+) -> None:
+    """Each partition's tap gets a share of ``rest_concurrent_queries`` (the user's, else tap-salesforce's declared
+    default of 4), so N partitions open no more range queries together than one run would, one cursor each at the
+    least; the tap takes each share as its setting, and the range filter and object stay as they were."""
+    from xlr8_orchestration.partitions import partition_overrides
+    from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
+    from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute
+    from xlr8_tap_salesforce.tap import SalesforceSettings
+
+    product: dict[str, Any] = {"objects": ["Account", "Contact"]}
+    if configured is not None:
+        product["rest_concurrent_queries"] = configured
+    settings = OrchestrationSettings(
+        credential_store=str(tmp_path / "credentials.db"),
+        state_dir=tmp_path,
+        lock_dir=tmp_path,
+        store=StoreRoute(),
+        product_config={"salesforce": product},
+    )
+    spec = SyncSpec("p", "salesforce", "c", None, PRODUCT_TAPS["salesforce"], "salesforce@default")
+    parts = [Partition(i, None if i == 0 else f"2020-0{i}-01T00:00:00Z", None) for i in range(n)]
+    found = partition_overrides(settings, spec, "Account", parts)
+    assert [o["rest_concurrent_queries"] for o in found] == shares
+    assert sum(shares) == max(n, configured or 4)
+    for part, overrides in zip(parts, found, strict=True):
+        assert overrides["objects"] == ["Account"]
+        assert overrides.get("filters") == part.filter("account")
+        auth = {"auth_type": "client_credentials", "client_id": "id", "client_secret": "secret"}
+        tap = SalesforceSettings.parse({**product, **auth, **overrides})
+        assert tap.rest_concurrent_queries == overrides["rest_concurrent_queries"]

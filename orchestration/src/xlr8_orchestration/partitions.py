@@ -9,6 +9,12 @@ Each partition runs the product's tap with ``objects = [stream]`` and the univer
 only its range); the last one is open above, like a single run. The plan is saved before any partition starts, so
 a retried op re-runs the same ranges: finished partitions are skipped, a failed one resumes from its own state.
 
+Concurrent queries: a tap that splits one REST read into concurrent range queries (tap-salesforce's
+``rest_concurrent_queries``, 4 by default) would open that many per partition, N times what the user set. Each
+partition gets a share instead (``share_queries``): the total the user set (else the tap's declared default)
+divided by N, the first ``total % N`` partitions one more, every partition at least 1 (one cursor), so the total
+stays what the user set unless there are more partitions than that (then one cursor each: N in all).
+
 Merging: ranges are disjoint and ordered, so the bookmark is the highest range's own (its replication value and
 the Ids at that value); a range with no rows contributes nothing. Only incremental streams can be partitioned: a
 full-table stream's ACTIVATE_VERSION would delete the other partitions' rows.
@@ -36,6 +42,9 @@ from xlr8_orchestration.tenancy import tenant_slot
 FIELD = "SystemModstamp"
 EPOCH_FLOOR = datetime(1999, 1, 1, tzinfo=UTC)
 log = logging.getLogger(__name__)
+
+#: The tap setting of concurrent REST range queries per read, shared out among the partitions.
+CONCURRENT_QUERIES = "rest_concurrent_queries"
 
 #: Universal-filter entity of each partitionable Salesforce object.
 ENTITIES = {"Account": "account", "Contact": "contact", "Opportunity": "opportunity", "User": "user"}
@@ -127,6 +136,45 @@ def salesforce_counter(settings: OrchestrationSettings, spec: SyncSpec, stream: 
     return count
 
 
+def share_queries(total: int, n: int) -> list[int]:
+    """Each of ``n`` partitions' concurrent queries: ``total // n``, one more for the first ``total % n``, at least
+    1 (a partition reads one cursor at the least)."""
+    return [max(1, total // n + (1 if i < total % n else 0)) for i in range(n)]
+
+
+def concurrent_queries(product_config: dict[str, Any], product_id: str) -> int | None:
+    """The concurrent REST queries the user set for the product's tap, else the tap's declared default; None: the
+    tap has no such setting."""
+    if product_config.get(CONCURRENT_QUERIES) is not None:
+        return int(product_config[CONCURRENT_QUERIES])
+    from xlr8_kit.connectors.factory import ConnectorFactory
+
+    tap_class = getattr(ConnectorFactory.connector_class(product_id, check=False), "tap_class", None)
+    schema = getattr(tap_class, "config_jsonschema", None) or {}
+    declared = (schema.get("properties") or {}).get(CONCURRENT_QUERIES) or {}
+    return int(declared["default"]) if declared.get("default") is not None else None
+
+
+def partition_overrides(
+    settings: OrchestrationSettings, spec: SyncSpec, stream: str, partitions: list[Partition]
+) -> list[dict[str, Any]]:
+    """Each partition's tap settings: the one stream, its range as a universal filter, its share of the
+    concurrent queries (``share_queries``)."""
+    entity = ENTITIES.get(stream, stream.lower())
+    total = concurrent_queries(settings.product_config.get(spec.product_id, {}), spec.product_id)
+    shares = share_queries(total, len(partitions)) if total is not None else None
+    found = []
+    for part in partitions:
+        overrides: dict[str, Any] = {"objects": [stream]}
+        where = part.filter(entity)
+        if where:
+            overrides["filters"] = where
+        if shares is not None:
+            overrides[CONCURRENT_QUERIES] = shares[part.index]
+        found.append(overrides)
+    return found
+
+
 def merge_bookmarks(prior: dict[str, Any], stream: str, parts: list[dict[str, Any] | None]) -> dict[str, Any]:
     """The prior state with ``stream``'s bookmark taken from the highest range that read anything."""
     merged = json.loads(json.dumps(prior or {}))
@@ -179,7 +227,7 @@ def run_partitioned(
         if main.exists():
             shutil.copyfile(main, work / "prior.json")
     prior_file = work / "prior.json"
-    entity = ENTITIES.get(stream, stream.lower())
+    tap_settings = partition_overrides(settings, spec, stream, partitions)
 
     def one(part: Partition) -> None:
         done = work / f"part-{part.index}.done"
@@ -187,15 +235,11 @@ def run_partitioned(
             return
         began = time.monotonic()
         out = work / f"part-{part.index}.json"
-        overrides: dict[str, Any] = {"objects": [stream]}
-        where = part.filter(entity)
-        if where:
-            overrides["filters"] = where
         run_sync(
             settings,
             spec,
             env=env,
-            tap_overrides=overrides,
+            tap_overrides=tap_settings[part.index],
             state_in=out if out.exists() else (prior_file if prior_file.exists() else None),
             state_out=out,
         )

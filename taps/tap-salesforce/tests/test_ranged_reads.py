@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import typing as t
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
+from xlr8_tap_salesforce import client, ranges
 from xlr8_tap_salesforce.ranges import bounds
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -28,6 +30,8 @@ ROWS = 3000
 #: The smallest page Salesforce allows: ranges of 400 rows, so a few thousand rows make several ranges.
 BATCH = 200
 CURSOR_PAGES = "/services/data/*/queryAll/*"
+#: The planning COUNT() of a read from the start.
+COUNT = "SELECT COUNT() FROM Account"
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +270,118 @@ def test_bounds_are_whole_seconds_increasing_after_the_start_up_to_the_newest() 
     assert len(wide) == 4
     assert all(b.microsecond == 0 for b in wide)
     assert wide == sorted(set(wide))
+
+
+def _range_query(soql: str) -> bool:
+    """A range k >= 1 of a ranged read (from a bound on; the first query reads from the start, unbounded), not a
+    planning query."""
+    return "SystemModstamp >=" in soql and "COUNT()" not in soql and " DESC" not in soql
+
+
+@pytest.mark.parametrize("splits", [True, False])
+def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, splits: bool
+) -> None:
+    """Range queries answer QUERY_TIMEOUT (Salesforce's 400 body) at their first request while the first query and
+    the planning run. ``splits``: every range query scanning over 150 rows times out, and each such range is split
+    in half, and again, until its halves run. Else every range query with an upper bound times out whatever its
+    size: splitting stops at ``min_window_seconds`` and the stream re-reads from its last record emitted as one
+    cursor (whose query, without an upper bound, runs). Records and STATE are those of one cursor either way."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def times_out(soql: str, rows: int) -> bool:
+        if _range_query(soql) and (rows > 150 if splits else "SystemModstamp <" in soql):
+            timed_out.append(soql)
+            return True
+        return False
+
+    em.query_timeout_when = times_out
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        ranged, error = _sync(_config(accounts, 4, min_window_seconds=3600))
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert len(timed_out) >= (4 if splits else 2)  # ranges were planned, timed out, and split
+    fallback = [r for r in caplog.records if "reading on as one cursor" in r.getMessage()]
+    assert len(fallback) == (0 if splits else 1)
+
+
+@pytest.mark.parametrize(("count_seconds", "late"), [(1.0, True), (4.0, False)])
+def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
+    accounts: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    count_seconds: float,
+    late: bool,
+) -> None:
+    """The planning COUNT() answers after ``count_seconds`` (every cursor page after 200 ms, so range 0's 15 pages
+    take 3 s at least): range 0 reads on as a plain cursor instead of waiting; a plan coming mid-read is taken with
+    only its bounds past what range 0 read (ranges still follow it), one coming after range 0's end is dropped (no
+    range query). Records and STATE are those of one cursor either way."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=count_seconds, query={"q": COUNT})
+    )
+    accounts.faults.set_latency("salesforce", 200 if late else 100, CURSOR_PAGES)
+    try:
+        with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+            ranged, error = _sync(_config(accounts, 4))
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
+    fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
+    if late:
+        assert dropped, "range 0 waited for the plan"
+        assert fresh > 3
+    else:
+        assert not dropped
+        assert fresh == 3
+
+
+@pytest.mark.parametrize(("fresh_seconds", "filtered", "counts"), [(60.0, False, 1), (-1.0, False, 2), (60.0, True, 2)])
+def test_auto_reuses_its_count_for_the_plan_of_the_same_window(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, fresh_seconds: float, filtered: bool, counts: int
+) -> None:
+    """``api_type: auto`` counts the window to choose REST; the ranged read's plan reuses that count instead of
+    asking COUNT() again while it is fresh (one COUNT() request reaches the emulator), and asks again once it is
+    stale, or when the plan's window is another (a universal filter narrows the read, not the API choice's count:
+    two). The records and STATE are those of one cursor either way, and the read still splits."""
+    monkeypatch.setattr(client, "COUNT_REUSE_SECONDS", fresh_seconds)
+    auto: dict[str, t.Any] = {"api_type": "auto", "bulk_threshold": ROWS + 1}
+    if filtered:
+        auto["filters"] = "account where SystemModstamp >= 2000-01-01T00:00:00Z"
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1, **auto))
+    assert error is None
+    _prepare(accounts, [])
+    counted = {"q": COUNT}  # the API choice's COUNT(); the plan's, when it asks, is the same but for the filter
+    asked = accounts.faults.add(  # never fires (times=0): counts the COUNT() requests it matches
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", times=0, query=counted)
+    )
+    planned = accounts.faults.add(
+        "salesforce",
+        "/services/data/*/queryAll",
+        FaultSpec(kind="stall", times=0, query={"q": f"{COUNT} WHERE (SystemModstamp >= 2000-01-01T00:00:00Z)"}),
+    )
+    try:
+        ranged, error = _sync(_config(accounts, 4, **auto))
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert asked.seen + planned.seen == counts
+    assert planned.seen == (1 if filtered else 0)
+    assert _fresh_queries(accounts) >= 4 + counts  # the first query, the newest value, ranges

@@ -68,8 +68,13 @@ MAX_QUERY_RESTARTS = 3
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
 BULK_CHUNK = 100
+#: Seconds a COUNT() taken to choose the API (``auto``) stays fresh enough to size the ranged read of the same
+#: window instead of counting it again (a stale count only makes ranges uneven, never wrong).
+COUNT_REUSE_SECONDS = 60.0
 #: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
 _PAGE = "_xlr8_salesforce_page"
+#: A page as a read gives it: records, or (records, plain).
+_P = t.TypeVar("_P", list[dict[str, t.Any]], tuple[list[dict[str, t.Any]], bool])
 
 
 #: The first wait between Bulk job polls, seconds: a small job is often done within a second, and waiting the whole
@@ -93,6 +98,11 @@ class SalesforceAPIError(ClientRequestError):
 
 class QueryTimeoutError(SalesforceAPIError):
     """QUERY_TIMEOUT: the query scanned too much; the stream retries with a smaller date window."""
+
+
+class RangeTimeoutError(QueryTimeoutError):
+    """QUERY_TIMEOUT of a ranged read's range that splitting could not clear (its halves down to
+    ``min_window_seconds`` timed out, or it timed out after its first rows): the stream reads on as one cursor."""
 
 
 class SalesforceClassifier(ResponseClassifier):
@@ -635,6 +645,10 @@ class SalesforceStream(KitRESTStream):
             None,
         )
         self._api_choice: str | None = None
+        #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
+        self._counted: tuple[str | None, bool, int, float] | None = None
+        #: Set when a range timed out beyond splitting: REST reads of this stream are one cursor from then on.
+        self._one_cursor = False
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
 
@@ -758,6 +772,17 @@ class SalesforceStream(KitRESTStream):
                             last_ids = set(page_ids[run:])
                     yield page
                 return
+            except RangeTimeoutError as exc:
+                if self._one_cursor:
+                    raise
+                self._one_cursor = True  # the first query ran where a range's did not: read as it would have
+                self.logger.warning(
+                    "%s: a range of the ranged read timed out (%s); reading on as one cursor from %s = %s",
+                    self.name,
+                    exc,
+                    rk,
+                    last_value,
+                )
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
@@ -959,16 +984,41 @@ class SalesforceStream(KitRESTStream):
                     rows = self.client.count(self.name, where, include_deleted=self.tracks_deletes)
                 except QueryTimeoutError:
                     rows = self.settings.bulk_threshold  # too big to count in time: big enough for Bulk
+                else:
+                    self._counted = (where, self.tracks_deletes, rows, time.monotonic())
                 choice = "bulk" if rows >= self.settings.bulk_threshold else "rest"
                 self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
             self._api_choice = choice
         return self._api_choice
 
+    def _counted_rows(self, where: str | None, include_deleted: bool) -> int | None:
+        """The rows ``choose_api`` counted, if it counted this WHERE (and queryAll or not) under
+        ``COUNT_REUSE_SECONDS`` ago; taken once (a later read is of another window, or later)."""
+        counted, self._counted = self._counted, None
+        if counted is None:
+            return None
+        counted_where, counted_deleted, rows, at = counted
+        if counted_where != where or counted_deleted != include_deleted:
+            return None
+        return rows if time.monotonic() - at <= COUNT_REUSE_SECONDS else None
+
     def _read_window(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
+        return self._split_on_timeout(self._fetch, lower, upper, "window")
+
+    def _split_on_timeout(
+        self,
+        read: Callable[[datetime | None, datetime | None], Iterator[_P]],
+        lower: datetime | None,
+        upper: datetime | None,
+        what: str,
+    ) -> Iterator[_P]:
+        """``read(lower, upper)``'s pages; a QUERY_TIMEOUT before any row was read splits the window in half at a
+        whole second (each row in one half, the halves read in order: the same rows in the same order), down to
+        ``min_window_seconds``. Used for the stream's window and for each range of a ranged read."""
         yielded = False
         try:
-            for page in self._fetch(lower, upper):
-                yielded = yielded or bool(page)
+            for page in read(lower, upper):
+                yielded = yielded or bool(page if isinstance(page, list) else page[0])
                 yield page
         except QueryTimeoutError:
             if yielded or not self.replication_key:
@@ -980,14 +1030,15 @@ class SalesforceStream(KitRESTStream):
                 raise
             middle = (low + span / 2).replace(microsecond=0)
             self.logger.info(
-                "%s: QUERY_TIMEOUT for %s .. %s; splitting the window at %s",
+                "%s: QUERY_TIMEOUT for %s .. %s; splitting the %s at %s",
                 self.name,
                 soql_datetime(low),
                 soql_datetime(high) if upper else "now",
+                what,
                 soql_datetime(middle),
             )
-            yield from self._read_window(lower, middle)
-            yield from self._read_window(middle, upper)
+            yield from self._split_on_timeout(read, lower, middle, what)
+            yield from self._split_on_timeout(read, middle, upper, what)
 
     def _bulk_fields(self, fields: list[str]) -> list[str]:
         """Bulk queries cannot select compound fields (select their parts, rebuilt into the compound later) nor
@@ -1043,7 +1094,7 @@ class SalesforceStream(KitRESTStream):
             finish = self._finisher()
             numbers = self._written_numbers()
             pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes, numbers=numbers)
-            width = self.settings.rest_concurrent_queries
+            width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
             if self.replication_key and width > 1:
                 source = self._ranged(pages, fields, numbers, width, lower, upper).pages(upper)
             else:
@@ -1066,10 +1117,21 @@ class SalesforceStream(KitRESTStream):
         rk = t.cast("str", self.replication_key)
         client, include_deleted = self.client, self.tracks_deletes
 
-        def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+        def query(lower: datetime | None, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
             return client.query_pages_marked(
                 self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers
             )
+
+        def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
+            """A range's query; timing out before its first row, it is split as the window is, its halves read in
+            order into the range's pages; a timeout splitting cannot clear is a ``RangeTimeoutError`` (the stream
+            then re-reads from its last record emitted as one cursor, whose query ran where this one did not)."""
+            try:
+                yield from self._split_on_timeout(query, lower, upper, "range")
+            except RangeTimeoutError:
+                raise
+            except QueryTimeoutError as exc:
+                raise RangeTimeoutError(str(exc), error_code=exc.error_code, status=exc.status, path=exc.path) from exc
 
         def newest_value(where: str | None) -> datetime | None:
             soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
@@ -1081,8 +1143,12 @@ class SalesforceStream(KitRESTStream):
             return parse_sf_datetime(value) if isinstance(value, str) else None
 
         def plan() -> Plan:
-            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip)."""
+            """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip);
+            the newest value only when ``choose_api`` has just counted the same window."""
             where = self._where(lower, upper)
+            counted = self._counted_rows(where, include_deleted)
+            if counted is not None:
+                return Plan(counted, newest_value(where))
             with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}-plan") as beside:
                 newest = beside.submit(contextvars.copy_context().run, newest_value, where)
                 rows = client.count(self.name, where, include_deleted=include_deleted)

@@ -15,9 +15,12 @@ reads up to ``width`` of them at once:
   ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes ranges uneven, never wrong. Fewer than
   two ranges' worth of rows left, or a planning query refused (logged), and the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
-  there; its cursor is left to expire). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the
-  query's other terms, the last range bounded only by the query's own upper bound: rows updated during the read
-  (their new value is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
+  there; its cursor is left to expire). It waits for the plan at most ``PLAN_WAIT`` seconds after its page 2 (a
+  ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan coming later is taken with
+  only its bounds past the last row range 0 has read (none left: range 0 reads to the end, the plan's queries
+  awaited at the end). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other
+  terms, the last range bounded only by the query's own upper bound: rows updated during the read (their new value
+  is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
   value are never split between ranges, and each row is in exactly one range.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmark after each of them)
   are those of the read page after page when nothing changes. At most ``width`` ranges besides the first query's
@@ -29,7 +32,10 @@ reads up to ``width`` of them at once:
   by ``width`` whatever the object's size.
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
   state never moves past rows that did not land (an expired cursor, INVALID_QUERY_LOCATOR, then re-issues the
-  query from the last record emitted, as for a single cursor).
+  query from the last record emitted, as for a single cursor). A range query answering QUERY_TIMEOUT before its
+  first row is split in half and its halves read in order, as one cursor's window is (``open_range`` in the tap);
+  one splitting cannot clear (down to ``min_window_seconds``, or after its first rows) and the stream re-reads
+  from its last record emitted as one cursor, whose query ran where the range's did not.
 - A row updated during the read is read by the last range if its query goes out after the update, else by the
   next run: the bookmark stays below its new value. The first query's cursor reads a snapshot, as page after page
   would; a row it holds that was updated before the last range's query is read twice (at least once, never lost).
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import math
 import typing as t
 from bisect import bisect_left
@@ -56,12 +63,18 @@ from xlr8_kit.http.ranged import PAGE as _PAGE
 from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.http.readahead import read_ahead
 
+logger = logging.getLogger(__name__)
+
 #: Batches of rows a range is planned to hold, and the pages it may keep read ahead of the emitter.
 RANGE_PAGES = 2
 
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
+
+#: Seconds range 0 waits for the plan once its page 2 is read, before reading on as a plain cursor (a late plan
+#: is still taken, past what range 0 has read).
+PLAN_WAIT = 1.0
 
 #: A REST page: its records and whether they are plain (``singer_io.loads_marked``).
 Page = tuple[list[dict[str, t.Any]], bool]
@@ -125,6 +138,9 @@ class RangedQuery:
         self._executor: ThreadPoolExecutor | None = None
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
+        #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
+        #: set by range 0's reader: the emitter starts the ranges after range 0 from these.
+        self._accepted: Future[list[datetime]] = Future()
         #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``; the range
         #: being emitted keeps at most ``RANGE_PAGES`` of its own waiting.
         self._pages = RangedPages(keep=RANGE_PAGES, room=width * RANGE_PAGES)
@@ -153,8 +169,11 @@ class RangedQuery:
             self.on_plan(plan, found)
         return found
 
-    def _read_first(self, rng: RangeQueue) -> None:
-        """Range 0: the first query's cursor, each page cut at bound 1 once the plan is known."""
+    def _read_first(self, rng: RangeQueue, read: datetime) -> None:
+        """Range 0: the first query's cursor (``read``: page 1's last value), each page cut at bound 1 once the
+        plan is known and taken."""
+        found: list[datetime] | None = None
+        wait = PLAN_WAIT
         try:
             while not self._pages.stop.is_set():
                 self._pages.take(rng)
@@ -162,7 +181,9 @@ class RangedQuery:
                 if item is None:
                     break
                 records, plain = item
-                found = self._bounds.result()
+                if found is None:
+                    found = self._accept(read, wait)
+                    wait = 0.0  # waited once: from now on the plan is taken only if it is back
                 if found and records and (last := self.value_of(records[-1])) is not None and last >= found[0]:
                     values = [self.value_of(record) for record in records]
                     cut = bisect_left(values, found[0], key=_comparable)
@@ -170,13 +191,40 @@ class RangedQuery:
                         self._pages.put(rng, (_PAGE, ((records[:cut], plain), False)))
                     break
                 self._pages.put(rng, (_PAGE, (item, False)))
+                if records and (last := self.value_of(records[-1])) is not None:
+                    read = last
+            self._settle_accepted([])  # the cursor read to its end without the plan: no range after it
             self._pages.put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
+            self._settle_accepted([])
             self._pages.put(rng, (_ERROR, exc))
         finally:
             close = getattr(self.cursor, "close", None)
             if close is not None:
                 close()
+
+    def _accept(self, read: datetime, wait: float) -> list[datetime] | None:
+        """The plan's bounds past ``read`` (the last value range 0 has read: a bound at or below it would read
+        rows again), taken as the bounds of the read; None: the plan is not back within ``wait`` seconds."""
+        try:
+            found = self._bounds.result(timeout=wait)
+        except TimeoutError:
+            return None
+        kept = [bound for bound in found if bound > read]
+        if len(kept) < len(found):
+            logger.info(
+                "%s: the plan came after range 0 read past %d of its %d bounds; %d ranges after it",
+                self.name,
+                len(found) - len(kept),
+                len(found),
+                len(kept),
+            )
+        self._settle_accepted(kept)
+        return self._accepted.result()
+
+    def _settle_accepted(self, found: list[datetime]) -> None:
+        with contextlib.suppress(InvalidStateError):  # close() or an earlier call may have settled it first
+            self._accepted.set_result(found)
 
     def _read(self, rng: RangeQueue, lower: datetime, upper: datetime | None) -> None:
         """Range k >= 1: its own query, page after page, into its queue."""
@@ -217,7 +265,7 @@ class RangedQuery:
             planning.add_done_callback(self._settle)
             head = self._pages.add()
             head.due.set()
-            self._submit(self._read_first, head)
+            self._submit(self._read_first, head, after)
             started = False
             j = 0
             while True:
@@ -225,9 +273,9 @@ class RangedQuery:
                 self._pages.make_due(rng)  # its reader reads on within its own pages from now on
                 while True:
                     kind, value = self._pages.get(rng)  # the due range's reader may read on
-                    if not started and self._bounds.done():  # range 0 waits for the plan before its page 2
+                    if not started and self._accepted.done():  # range 0 takes the plan after its page 2
                         started = True
-                        found = self._bounds.result()
+                        found = self._accepted.result()
                         self._start(min(RANGES_AHEAD * self.width, len(found)), found, upper)
                     if kind == _PAGE:
                         item, held = value
@@ -239,7 +287,7 @@ class RangedQuery:
                         raise value
                     break
                 j += 1
-                found = self._bounds.result()
+                found = self._accepted.result()
                 if j > len(found):
                     return
                 started = True
@@ -268,6 +316,7 @@ class RangedQuery:
         self._pages.close()
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
+        self._settle_accepted([])
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -4,7 +4,8 @@ Behaves like a real org where taps usually break: no ``expires_in`` in token res
 revoked sessions, 403 REQUEST_LIMIT_EXCEEDED when the daily quota runs out, QUERY_TIMEOUT on queries that scan too
 many rows, ``Sforce-Limit-Info`` on every data response, deleted rows only through queryAll.
 
-Test switches live on the emulator object: ``api_limit``, ``api_used``, ``query_timeout_rows``, ``touch()``,
+Test switches live on the emulator object: ``api_limit``, ``api_used``, ``query_timeout_rows``,
+``query_timeout_when``, ``touch()``,
 ``delete()``, ``register_jwt_key()``, and ``ctx.tokens.revoke_all("salesforce")``.
 """
 
@@ -228,6 +229,9 @@ class SalesforceEmulator(ProductEmulator):
         self.api_limit: int = options.get("api_limit", 1_000_000)
         self.api_used: int = 0
         self.query_timeout_rows: int | None = options.get("query_timeout_rows")
+        #: QUERY_TIMEOUT for the REST queries (SOQL text, rows scanned) it answers True for, at their first request:
+        #: one query of several (a range of a ranged read) timing out while the others run, as under an org's load.
+        self.query_timeout_when: Callable[[str, int], bool] | None = None
         self.bulk_polls_before_complete = 1
         self.session_ttl: float | None = 7200.0
         self.rotate_refresh_tokens = False
@@ -283,6 +287,7 @@ class SalesforceEmulator(ProductEmulator):
             self.api_limit = options.get("api_limit", 1_000_000)
             self.api_used = 0
             self.query_timeout_rows = options.get("query_timeout_rows")
+            self.query_timeout_when = None
             self.bulk_polls_before_complete = 1
             self.session_ttl = 7200.0
             self.rotate_refresh_tokens = False
@@ -616,7 +621,10 @@ class SalesforceEmulator(ProductEmulator):
         start = 0 if lower is None else obj.first_index_at_or_after(lower)
         stop = obj.count if upper is None else min(obj.count, obj.first_index_at_or_after(upper) + 3)
         plan = _Plan(query, obj, include_deleted, overlay, frozenset(overlay_map), start, max(start, stop))
-        if check_timeout and self._too_big(plan):
+        chosen = self.query_timeout_when
+        if check_timeout and (
+            self._too_big(plan) or (chosen is not None and chosen(text, plan.stop - plan.start + len(plan.overlay)))
+        ):
             raise SalesforceError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         return plan
 
