@@ -4,6 +4,8 @@ raised at its own row. A page is marked conformed only when the SDK's conformanc
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import typing as t
@@ -19,6 +21,7 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from xlr8_kit.rest import MarkedPage
 from xlr8_kit.singer_io import loads_exact
 from xlr8_tap_ukg_pro import client as ukg_client
+from xlr8_tap_ukg_pro.streams import EmploymentDetailsStream
 from xlr8_tap_ukg_pro.tap import TapUkgPro
 
 from .conftest import ukg_config
@@ -172,3 +175,79 @@ def test_a_filter_set_after_pages_were_shaped_is_honoured() -> None:
     assert stream.post_process(page[0], None) is None  # the filter drops the terminated row
     stream.__dict__["universal_filter"] = None  # as ``TapConnector.read`` leaves it
     assert stream._shapes_pages
+
+
+def _masked(output: t.Any) -> list[dict[str, t.Any]]:
+    """The run's messages without the clock (``time_extracted``) and the timings in STATE-free metrics."""
+    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in output.messages]
+
+
+def _sync(url: str, monkeypatch: pytest.MonkeyPatch, *, sdk_loop: bool, **extra: t.Any) -> tuple[t.Any, list[int]]:
+    """employment_details in-process, 10 rows a page; the sizes of the pages the writer took whole."""
+    from xlr8_kit.singer_io import KitSingerWriter
+
+    from .conftest import run_tap
+
+    whole: list[int] = []
+    page_emitter = KitSingerWriter.record_page_emitter
+
+    def counting(writer: KitSingerWriter, stream: str, version: int | None) -> t.Any:
+        emit_page = page_emitter(writer, stream, version)
+
+        def emit(records: list[dict[str, t.Any]], plain: bool = False) -> None:
+            whole.append(len(records) if plain else 0)
+            emit_page(records, plain)
+
+        return emit
+
+    monkeypatch.setattr(KitSingerWriter, "record_page_emitter", counting)
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    config = ukg_config(url, per_page=10, **extra)
+    return run_tap(config, streams={"employment_details"}), whole
+
+
+def test_the_plain_loop_writes_shaped_pages_whole(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages shaped whole reach the writer whole (not record by record), with the SDK loop's messages."""
+    by_page, whole = _sync(url, monkeypatch, sdk_loop=False)
+    by_sdk, none = _sync(url, monkeypatch, sdk_loop=True)
+    records = by_page.records("employment_details")
+    assert len(records) > 20
+    assert none == []
+    assert sum(whole) == len(records)
+    assert max(whole) == 10
+    assert _masked(by_page) == _masked(by_sdk)
+    assert records[0]["originalHireDate"] is None or len(records[0]["originalHireDate"]) == 10
+
+
+def test_a_page_with_an_odd_row_is_shaped_row_by_row_in_the_plain_loop(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page the stream cannot shape whole (its sixth row is no object) goes row by row in the plain loop as in the
+    SDK's: the first page, then the second page's first five rows shaped, then the row's error."""
+    from xlr8_kit.testing.singer_cli import select_streams
+
+    parse = ukg_client.UkgRestStream.parse_response
+
+    def odd_second_page(self: t.Any, response: requests.Response) -> t.Any:
+        if "page=2&" in response.url + "&":
+            rows = loads_exact(response.content)
+            rows.insert(5, 7)
+            response._content = json.dumps(rows).encode()
+        return parse(self, response)
+
+    monkeypatch.setattr(ukg_client.UkgRestStream, "parse_response", odd_second_page)
+    config = ukg_config(url, per_page=10)
+    catalog = select_streams(TapUkgPro(config=config, parse_env_config=False).catalog_dict, {"employment_details"})
+    outcomes = []
+    for sdk_loop in (False, True):
+        monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+        tap = TapUkgPro(config=config, catalog=catalog, parse_env_config=False)
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer), pytest.raises(AttributeError):
+            tap.sync_all()
+        outcomes.append([json.loads(line) for line in buffer.getvalue().splitlines()])
+    records = [[m["record"] for m in messages if m["type"] == "RECORD"] for messages in outcomes]
+    assert records[0] == records[1]
+    assert len(records[0]) == 15
+    assert all(list(r) == list(EmploymentDetailsStream.columns) for r in records[0])  # shaped: columns picked
+    assert all(len(r["originalHireDate"] or "0123456789") == 10 for r in records[0])  # shaped: dates cut

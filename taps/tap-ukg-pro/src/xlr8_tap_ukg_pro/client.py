@@ -102,7 +102,42 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         if self.filter_matches_nothing:
             return  # no request needed
+        if self.post_process_is_identity:
+            yield from records_of_pages(self._shaped_pages(context))
+            return
         yield from super().get_records(context)
+
+    @property
+    def post_process_is_identity(self) -> bool:
+        """True when pages are shaped whole as they are parsed (``_shapes_pages``) and read ahead: ``get_records``
+        then yields only shaped rows (``_shaped_pages``), which ``post_process`` returns as they are."""
+        return self._shapes_pages and self._reads_pages_ahead
+
+    def plain_record_pages(self) -> t.Iterator[t.Iterable[dict[str, t.Any]]] | None:
+        """``get_records(None)`` a page at a time (``_shaped_pages``), so the plain loop writes a page it may keep
+        as it is (a ``MarkedPage`` marked conformed) at once; None (record by record) where rows are not shaped
+        with their pages."""
+        if type(self).get_records is not UkgRestStream.get_records or not self.post_process_is_identity:
+            return None
+        if self.filter_matches_nothing:
+            return iter(())
+        return self._shaped_pages(None)
+
+    def _shaped_pages(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """The pages read ahead, each as shaped rows: a page shaped whole as it is (``MarkedPage``), a page that
+        could not be (``_Unshaped`` rows) shaped row by row as it is taken (``post_process``), so a row that fails
+        raises in its place, after the rows before it. The pages' marks are reset when these stop."""
+        pages = self.request_record_pages(context)
+        try:
+            for page in pages:
+                # ``post_process`` of an ``_Unshaped`` row is ``shape``, which keeps every row here (``_shapes_pages``)
+                yield (
+                    page
+                    if type(page) is MarkedPage
+                    else t.cast("t.Iterator[dict[str, t.Any]]", map(self.post_process, page))
+                )
+        finally:
+            pages.close()
 
     def get_http_request(self, *, page: t.Any) -> t.Any:
         request = super().get_http_request(page=page)
