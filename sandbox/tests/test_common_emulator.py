@@ -243,3 +243,21 @@ def test_webhook_sender_signs_and_retries(sandbox: Sandbox, emulator: CommonEmul
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("kind", [None, "supplier", "buyer"])
+def test_companies_pages_are_every_company_of_the_kind_once_in_key_order(
+    sandbox: Sandbox, api: requests.Session, emulator: CommonEmulator, kind: str | None
+) -> None:
+    """The companies are built once and paged by bisection; the pages must still be every company of the kind,
+    each once, in ``(updated_at, id)`` order, as a fresh build filtered and sorted per request gives them."""
+    expected = sorted(
+        (c for c in emulator.data._build_companies() if kind is None or c["company_type"] == kind),
+        key=lambda c: (c["updated_at"], c["id"]),
+    )
+    limit = 1 if kind == "buyer" else 7  # a handful of buyers: one a page, so they still take several pages
+    params = {"limit": limit} if kind is None else {"limit": limit, "company_type": kind}
+    first = _all(api, sandbox.url("common") + "/api/v1/companies", **params)
+    again = _all(api, sandbox.url("common") + "/api/v1/companies", **params)  # served from what was built
+    assert first == again == expected
+    assert len(expected) > limit

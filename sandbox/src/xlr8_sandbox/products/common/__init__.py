@@ -577,9 +577,8 @@ class CommonEmulator(ProductEmulator):
 
     # --- companies and relationships ----------------------------------------------------------------------
     async def _list_companies(self, request: Request) -> Response:
-        kind = request.query_params.get("company_type")
-        rows = [c for c in self.data.companies() if kind is None or c["company_type"] == kind]
-        return page(request, sorted(rows, key=lambda c: (c["updated_at"], c["id"])), "updated_at")
+        rows = self.data.companies_in_order(request.query_params.get("company_type"))
+        return page(request, rows, "updated_at", ordered=True)
 
     async def _list_relationships(self, request: Request) -> Response:
         rows = sorted(self.data.relationships(), key=lambda r: (r["updated_at"], r["id"]))

@@ -146,6 +146,8 @@ class CommonData:
         self.lock = threading.RLock()
         self._backlog = max(5, company.purchase_order_count // 10)
         self._version = 0
+        self._companies: list[dict[str, Any]] | None = None
+        self._companies_in_order: dict[str | None, list[dict[str, Any]]] = {}
         self._cache: tuple[tuple[datetime, int], tuple[list[dict[str, Any]], list[PendingUpdate]]] | None = None
 
     # --- helpers ------------------------------------------------------------------------------------------
@@ -178,6 +180,21 @@ class CommonData:
         return self._company_ids(supplier_id)
 
     def companies(self) -> list[dict[str, Any]]:
+        """Every company (buyers, then suppliers). They follow from the fictional company alone (no write changes
+        them), so they are built once: callers only read them."""
+        if self._companies is None:
+            self._companies = self._build_companies()
+        return self._companies
+
+    def companies_in_order(self, kind: str | None) -> list[dict[str, Any]]:
+        """The companies of ``kind`` (all for None) in ``(updated_at, id)`` order, the order pages are read in."""
+        found = self._companies_in_order.get(kind)
+        if found is None:
+            rows = [c for c in self.companies() if kind is None or c["company_type"] == kind]
+            found = self._companies_in_order[kind] = sorted(rows, key=lambda c: (c["updated_at"], c["id"]))
+        return found
+
+    def _build_companies(self) -> list[dict[str, Any]]:
         out = []
         for entity in self.company.legal_entities:
             out.append(
