@@ -7,7 +7,7 @@ Usage: uv run python bench/target_truths_bench.py [--rows 1000000] [--only narro
 Each case runs ``--repeat`` times and prints the median [min-max] of records/s, wall and CPU seconds, and the peak
 RSS of the target process; BATCH is also given as a share of the raw load (both with and without the target's
 start-up). The raw load runs twice: with DuckDB's default memory (most of the machine's RAM) and at the target's
-own buffer pool (``duckdb_memory_limit``, 128MB unless ``--duckdb-memory``), which is what the target's load pays
+own buffer pool (its default ``duckdb_memory_limit``, or ``--duckdb-memory``), which is what the target's load pays
 for staying under 300 MB; BATCH is given as a share of both. ``--baseline-src`` (a ``target-xlr8-truths/src`` of
 another build, e.g. ``git archive`` of main) runs that build too, alternating A B A B, and prints the ratio of the two.
 """
