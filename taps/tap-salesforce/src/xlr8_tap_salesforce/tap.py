@@ -293,9 +293,9 @@ class TapSalesforce(KitTap):
         field types, formula and compound facts the reader needs and the SDK's catalog model does not keep.
 
         A sync builds only the streams the catalog selects (the SDK's own rule, ``Stream.selected``): Meltano
-        hands every discovered object to every run, and describing the rest again (one serial call per 25 objects,
-        hundreds of objects in an org) only to skip them was most of a sync's start-up. Their bookmarks in the
-        input state pass through untouched (the SDK keeps every stream's state)."""
+        hands every discovered object to every run, and describing the others again (one serial call per 25 of an
+        org's hundreds of objects) only to skip them cost round trips, and failed the run for one deleted since
+        discovery. Their bookmarks in the input state pass through untouched (the SDK keeps every stream's state)."""
         catalog = self.input_catalog
         schemas: dict[str, dict[str, t.Any]] = {}
         if catalog is not None:
