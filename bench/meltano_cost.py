@@ -10,7 +10,13 @@ Each run also prints where its wall time went (``timeline``): the seconds betwee
 imported, project loaded, job started, discovery, the tap syncing, the target's first file, the tap done, the
 target's last read, state saved, the target's summary, run completed, exit).
 
+``--batch-sizes 5000,10000`` alternates the extractor's ``batch_config.batch_size`` (records per BATCH file) run by run
+in the same copy and sandbox (A B A B ...; run 0 of a fresh sandbox also warms the emulator), each run into an
+empty store (so each lands every row), and ends with each size's median [min-max] and the per-round ratio to the
+first size.
+
 Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [--runs 3] [--cacheable-catalog]
+       [--batch-sizes N,M]
 """
 
 from __future__ import annotations
@@ -115,7 +121,9 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cacheable-catalog", action="store_true")
+    parser.add_argument("--batch-sizes", default="", help="comma-separated records per BATCH file, alternated")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()] or [0]
 
     from xlr8_sandbox.platform.server import run_sandbox
 
@@ -145,9 +153,14 @@ def main() -> int:
         env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         env["XLR8_MELTANO_COST_OUT"] = str(work / "phases.json")
         print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
-        for run_no in range(args.runs):
+        figures: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
+        for run_no, size in ((run_no, size) for run_no in range(args.runs) for size in sizes):
+            if size:
+                set_batch_size(project / "meltano.yml", tap, size)
+                for stale in (store, store.with_name(store.name + ".wal")):
+                    stale.unlink(missing_ok=True)
             command = [sys.executable, str(work / "probe.py"), "--environment=sandbox", "run"]
-            command += ["--state-id-suffix", f"cost{run_no}", tap, TARGET]
+            command += ["--state-id-suffix", f"cost{run_no}-{size}", tap, TARGET]
             started, epoch = time.perf_counter(), time.time()
             done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
             wall = time.perf_counter() - started
@@ -158,9 +171,41 @@ def main() -> int:
             discovered = "Running catalog discovery" in done.stderr + done.stdout
             landed = rows_in_store(store, SANDBOX_PROJECT_ID)
             split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
-            print(f"  run {run_no}: wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows in store {landed}")
+            label = f"batch_size {size}, " if size else ""
+            print(f"  run {run_no}: {label}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {landed}")
             print(f"    wall s: {timeline(done.stderr + done.stdout, epoch, epoch + wall)}")
+            figures[size].append((wall, phases["meltano total"], phases["children"]))
+        if len(sizes) > 1:
+            summarize(figures)
     return 0
+
+
+def set_batch_size(meltano_yml: Path, tap: str, size: int) -> None:
+    """The extractor's ``batch_config.batch_size`` in the copy's meltano.yml."""
+    import yaml
+
+    data = yaml.safe_load(meltano_yml.read_text())
+    plugin = next(p for p in data["plugins"]["extractors"] if p["name"] == tap)
+    plugin["config"]["batch_config"]["batch_size"] = size
+    meltano_yml.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def summarize(figures: dict[int, list[tuple[float, float, float]]]) -> None:
+    """Each size's median [min-max] of wall and CPU (Meltano + its children), and the per-round ratio to the first."""
+    import statistics
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
+    first = next(iter(figures.values()))
+    for size, runs in figures.items():
+        walls, cpus = [w for w, _, _ in runs], [m + c for _, m, c in runs]
+        ratios = [w / f[0] for (w, _, _), f in zip(runs, first, strict=False)]
+        cpu_ratios = [(m + c) / (f[1] + f[2]) for (_, m, c), f in zip(runs, first, strict=False)]
+        print(
+            f"  batch_size {size}: wall {spread(walls)} s, CPU {spread(cpus)} s; per round / first size: "
+            f"wall {spread(ratios)}, CPU {spread(cpu_ratios)}"
+        )
 
 
 if __name__ == "__main__":

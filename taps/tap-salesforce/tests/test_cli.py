@@ -75,3 +75,39 @@ def test_d1_debug_logs_carry_no_secret_nor_token(sf: Any, sandbox: Any, tmp_path
     for canary in canaries:
         assert canary not in result.stdout
         assert canary not in result.stderr
+
+
+def test_sync_describes_only_selected_objects_and_keeps_the_others_bookmarks(
+    sf: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Meltano hands the whole discovered catalog to every sync. The sync describes only what the catalog selects:
+    an unselected object the org no longer has (deleted since discovery) cannot fail it, the rows are those of a
+    catalog holding the selected object alone, and the other streams' bookmarks pass through the STATE."""
+    config_file = write_json(tmp_path / "config.json", sf.password_config(sandbox))
+    discovered = _run(["--config", config_file, "--discover"], tmp_path)
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = select_streams(json.loads(discovered.stdout), {"Project__c"})
+    gone = json.loads(json.dumps(next(s for s in catalog["streams"] if s["tap_stream_id"] == "Project__c")))
+    gone["tap_stream_id"] = gone["stream"] = "Gone__c"
+    for entry in gone["metadata"]:
+        entry["metadata"]["selected"] = False
+    catalog["streams"].append(gone)
+    alone = {"streams": [s for s in catalog["streams"] if s["tap_stream_id"] == "Project__c"]}
+    contact = {"replication_key": "SystemModstamp", "replication_key_value": "2021-03-04T05:06:07.000000Z"}
+    state_file = write_json(tmp_path / "state.json", {"bookmarks": {"Contact": contact}})
+
+    runs = {}
+    for name, entries in (("whole", catalog), ("alone", alone)):
+        catalog_file = write_json(tmp_path / f"{name}.json", entries)
+        synced = _run(["--config", config_file, "--catalog", catalog_file, "--state", state_file], tmp_path)
+        assert synced.returncode == 0, synced.stderr[-2000:]
+        runs[name] = parse_singer_messages(synced.stdout)
+    records = {
+        name: [(m["stream"], m["record"]) for m in messages if m["type"] == "RECORD"] for name, messages in runs.items()
+    }
+    assert len(records["whole"]) == 10
+    assert {stream for stream, _ in records["whole"]} == {"Project__c"}
+    assert records["whole"] == records["alone"]
+    final = {name: [m["value"] for m in messages if m["type"] == "STATE"][-1] for name, messages in runs.items()}
+    assert final["whole"]["bookmarks"]["Contact"] == contact
+    assert final["whole"] == final["alone"]
