@@ -12,8 +12,9 @@ from typing import Any
 
 from truths_testkit import P8, TARGET_EXE, query, record_msg, run_target, schema_msg, state_msg
 
-#: What only a tap uses: singer_sdk's ``__init__`` imports them all (``singer_sdk.streams`` imports the rest).
-TAP_ONLY = ("singer_sdk.streams", "singer_sdk.tap_base", "requests", "urllib3", "backoff")
+#: What only a tap uses: singer_sdk's ``__init__`` imports them all (``singer_sdk.streams`` imports the rest);
+#: jsonpath_ng is the kit's record extraction's fallback (``xlr8_kit.singer_io.extract_records``).
+TAP_ONLY = ("singer_sdk.streams", "singer_sdk.tap_base", "requests", "urllib3", "backoff", "jsonpath_ng")
 
 
 def _imported(stderr: str) -> set[str]:
