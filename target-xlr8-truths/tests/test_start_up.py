@@ -15,6 +15,8 @@ from truths_testkit import P8, TARGET_EXE, query, record_msg, run_target, schema
 #: What only a tap uses: singer_sdk's ``__init__`` imports them all (``singer_sdk.streams`` imports the rest);
 #: jsonpath_ng is the kit's record extraction's fallback (``xlr8_kit.singer_io.extract_records``).
 TAP_ONLY = ("singer_sdk.streams", "singer_sdk.tap_base", "requests", "urllib3", "backoff", "jsonpath_ng")
+#: The field cipher's AES-GCM: only a run that encrypts or decrypts a value loads it (a key file alone does not).
+CIPHER = "cryptography"
 
 
 def _imported(stderr: str) -> set[str]:
@@ -48,6 +50,8 @@ def test_a_record_and_batch_run_imports_no_tap_machinery_and_lands_its_rows(
     imported = _imported(run.stderr)
     assert {"singer_sdk.target_base", "duckdb"} <= imported  # the dump is real: the target's own modules are there
     assert sorted(m for m in TAP_ONLY if m in imported) == []
+    assert CIPHER not in imported  # the config has a key file (created by this run), the stream no PII
+    assert (store.parent / "pii.key").stat().st_size > 0
     assert run.states == [{"done": 1}]
     rows = query(store, f'SELECT "id", "name" FROM "{P8}_singer_items" ORDER BY "id"')
     assert rows == [(1, "one"), (2, None), (3, "n3"), (4, "n4"), (5, "n5")]
