@@ -257,3 +257,32 @@ def test_a_deferred_name_returns_what_the_real_name_returns(path: str, values: l
         drained = parallel()(delayed(abs)(v) for v in values)
     assert (type(backend).__name__, n_jobs) == ("ThreadingBackend", 2)  # the keywords reach joblib
     assert drained == joblib.Parallel(n_jobs=1)(joblib.delayed(abs)(v) for v in values)
+
+
+def test_a_targets_imports_leave_singer_sdks_init_until_a_name_is_asked_of_it() -> None:
+    out = _probe(
+        "import sys, types\n"
+        "from xlr8_kit.startup import SDK_FOR_A_TARGET, plugin_imports\n"
+        "with plugin_imports(SDK_FOR_A_TARGET):\n"
+        "    from singer_sdk import typing as th\n"
+        "    from singer_sdk.target_base import Target\n"
+        "tap_side = ('singer_sdk.streams', 'singer_sdk.tap_base', 'requests', 'urllib3')\n"
+        "print(sorted(m for m in tap_side if m in sys.modules), type(sys.modules['singer_sdk']) is types.ModuleType)\n"
+        "print(sorted(n for n, m in sys.modules.items() if type(m).__name__ == '_StandIn'), th.__name__)\n"
+        "import singer_sdk\n"
+        "from singer_sdk import RESTStream, Tap\n"  # the first name asked of the package runs its __init__
+        "from singer_sdk.streams import RESTStream as Rest\n"
+        "print(sorted(m for m in tap_side if m in sys.modules), type(singer_sdk) is types.ModuleType)\n"
+        "print(RESTStream is Rest, issubclass(Rest, singer_sdk.Stream), singer_sdk.Target is Target, Tap.__name__)\n"
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True):\n"
+        "    warnings.simplefilter('always')\n"
+        "    print(singer_sdk.SQLTarget.__name__)\n"  # the package's own __getattr__, as before
+    )
+    assert out.splitlines() == [
+        "[] False",
+        "[] singer_sdk.typing",
+        "['requests', 'singer_sdk.streams', 'singer_sdk.tap_base', 'urllib3'] True",
+        "True True True Tap",
+        "SQLTarget",
+    ]
