@@ -54,31 +54,21 @@ class IsoClock:
         """What ``count`` calls in a row return, the clock read ``count`` times first and then formatted at once
         (half the cost of the calls on a page of records): one pattern for reads within one second with no zero
         fraction (nearly every page), else each read formatted alone, as ``isoformat`` writes it."""
-        second, reads = self.reads(count)
-        if second is None:
-            return reads
-        return ((second + b".%06d+00:00\n") * count % tuple(reads)).split(b"\n")[:count]
-
-    def reads(self, count: int) -> tuple[bytes | None, list[t.Any]]:
-        """The clock read ``count`` times in a row, for ``stamps`` and callers that format the stamps into a larger
-        pattern: (the second's text, each read's microseconds) when all reads fall in one second with no zero
-        fraction (nearly every page; each stamp is then ``second + b".%06d+00:00" % micro``), else (None, each
-        read's stamp as ``isoformat`` writes it)."""
         clock = self._clock
         reads = [clock() for _ in repeat(None, count)]
         if not reads:
-            return None, []
+            return []
         second = min(reads) // 1_000_000_000
         micros = [read // 1000 % 1_000_000 for read in reads]
         if second != max(reads) // 1_000_000_000 or 0 in micros:  # a second boundary (the clock may go back)
-            return None, [
+            return [
                 datetime.fromtimestamp(read // 1_000_000_000, UTC).replace(microsecond=micro).isoformat().encode()
                 for read, micro in zip(reads, micros, strict=True)
             ]
         if second != self._second:
             self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
             self._second = second
-        return self._prefix, micros
+        return ((self._prefix + b".%06d+00:00\n") * count % tuple(micros)).split(b"\n")[:count]
 
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -351,8 +341,6 @@ class KitSingerWriter(SingerWriter):
         super().__init__()
         #: Encoded RECORD lines (ASCII bytes, each ending in a newline) not yet written, whole or in pieces.
         self._pending: list[bytes] = []
-        #: Lines held in ``_pending`` as whole pages (``record_page_emitter``: one piece per page).
-        self._page_lines = 0
 
     def serialize_message(self, message: t.Any) -> str:
         if type(message) is RecordMessage:
@@ -404,23 +392,19 @@ class KitSingerWriter(SingerWriter):
     def record_page_emitter(self, stream: str, version: int | None) -> t.Callable[[list[dict[str, t.Any]], bool], None]:
         """``record_emitter`` for a page of records at once: the lines its emitter writes for each record in turn
         (the clock read once per line, in line order), the records encoded in one call (``encode_lines``: one JSON
-        document per line, and JSON text never holds a raw newline), a page escaped to ASCII at once (escaping is
-        per character and never writes a newline), and the page's lines made in one ``bytes %`` formatting (head,
-        record, middle, stamp, end per line) when its stamps fall in one second (``IsoClock.reads``: nearly every
-        page). A page not known plain, or one the encoder refuses, goes record by record through
-        ``record_emitter``."""
+        document per line, and JSON text never holds a raw newline), a page checked for non-ASCII at once and then
+        only its lines that hold some escaped. A page not known plain, or one the encoder refuses, goes record by
+        record through ``record_emitter``."""
         emit = self.record_emitter(stream, version)
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
         middle = b"" if version is None else b',"version":' + _ENCODER.encode(version)
         middle += b',"time_extracted":"'
         end = b'"}\n'
-        # a line's pattern around the second's text (``%`` in a stream name is written as it is)
-        before_second = head.replace(b"%", b"%%") + b"%s" + middle.replace(b"%", b"%%")
-        after_second = b".%06d+00:00" + end
         pending = self._pending
         extend = pending.extend
         block = BLOCK_LINES * _LINE_PIECES
         encode_lines = _ENCODER.encode_lines
+        flush = self.flush
         extracted = IsoClock()
 
         def emit_page(records: list[dict[str, t.Any]], plain: bool = False) -> None:
@@ -432,20 +416,14 @@ class KitSingerWriter(SingerWriter):
                 for record in records:
                     emit(record, plain)
                 return
-            if not lines.isascii() or b"\x7f" in lines:
-                lines = _ascii_bytes(lines)
             bodies = lines.split(b"\n")
             bodies.pop()  # after the last newline
-            count = len(bodies)
-            second, reads = extracted.reads(count)
-            if second is None:  # a second boundary or a zero fraction: each stamp as ``isoformat`` writes it
-                extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), reads, repeat(end))))
-            else:
-                pattern = before_second + second + after_second
-                pending.append(pattern * count % tuple(chain.from_iterable(zip(bodies, reads, strict=True))))
-            self._page_lines += count
-            if len(pending) >= block or self._page_lines >= BLOCK_LINES:
-                self.flush()
+            if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
+                bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
+            stamps = extracted.stamps(len(bodies))
+            extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
+            if len(pending) >= block:
+                flush()
 
         return emit_page
 
@@ -455,7 +433,6 @@ class KitSingerWriter(SingerWriter):
         if self._pending:
             block = b"".join(self._pending)
             self._pending.clear()
-            self._page_lines = 0
             out = sys.stdout
             binary = getattr(out, "buffer", None)
             if binary is None:

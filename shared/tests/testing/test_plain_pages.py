@@ -25,7 +25,7 @@ from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams import RESTStream
 
 from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, MarkedPage, kit_config_schema
-from xlr8_kit.singer_io import BLOCK_LINES, IsoClock, KitSingerWriter
+from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 
 EXTRACTED_NS = 1_796_396_401_000_250_999
 EXTRACTED = dt.datetime(2026, 12, 4, 15, 0, 1, 250, tzinfo=dt.UTC)
@@ -78,62 +78,6 @@ def test_the_page_emitter_writes_the_lines_of_the_record_emitter(
         patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
         patch.setattr("xlr8_kit.singer_io.utc_now", lambda: EXTRACTED)
         assert _lines(by_page) == _lines(by_record)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    pages=st.lists(st.lists(plain_records, min_size=1, max_size=6), max_size=4),
-    stream=st.sampled_from(["s", "100%", "%s%d%%", "a%(x)s", "Zoë %06d"]),
-    version=st.sampled_from([None, 7]),
-    steps=st.lists(st.sampled_from([0, 1, 1_000, 999_999_000, 1_000_000_000, -1_000]), min_size=1, max_size=30),
-)
-@example(pages=[[{"a": 1}, {"a": 2}]], stream="%s", version=None, steps=[1_000])
-def test_the_page_emitter_formats_whole_pages_as_the_record_emitter_writes_them(
-    pages: list[list[dict[str, t.Any]]], stream: str, version: int | None, steps: list[int]
-) -> None:
-    """A page's lines made in one ``bytes %`` formatting (stamps within one second) or stamp by stamp (a second
-    boundary, a zero fraction, a clock going back) are the record emitter's lines, whatever ``%`` the stream name
-    holds."""
-    readings = [EXTRACTED_NS - 250_999]  # a whole second: zero fraction
-    for step in steps * 4:
-        readings.append(readings[-1] + step)
-
-    def clock() -> IsoClock:
-        return IsoClock(iter(readings * 10).__next__)  # each emitter reads the same clock from its start
-
-    def by_record(writer: KitSingerWriter) -> None:
-        emit = writer.record_emitter(stream, version)
-        for page in pages:
-            for record in page:
-                emit(record, True)
-
-    def by_page(writer: KitSingerWriter) -> None:
-        emit_page = writer.record_page_emitter(stream, version)
-        for page in pages:
-            emit_page(page, True)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("xlr8_kit.singer_io.IsoClock", clock)
-        assert _lines(by_page) == _lines(by_record)
-
-
-def test_the_page_emitter_holds_a_bounded_block_of_small_pages() -> None:
-    """Pages are held as one piece each: the lines held before a write stay under a block (``BLOCK_LINES``) plus a
-    page, however small the pages, and every line is written in order."""
-    out = io.StringIO()
-    writer = KitSingerWriter()
-    written = 0
-    with redirect_stdout(out):
-        emit_page = writer.record_page_emitter("s", None)
-        for page in range(200):
-            emit_page([{"page": page, "row": row} for row in range(7)], True)
-            written_now = out.getvalue().count("\n")
-            assert (page + 1) * 7 - written_now < BLOCK_LINES + 7
-            written = max(written, written_now)
-        writer.flush()
-    rows = [json.loads(line)["record"] for line in out.getvalue().splitlines()]
-    assert rows == [{"page": page, "row": row} for page in range(200) for row in range(7)]
-    assert 0 < written < 200 * 7  # written in blocks while the pages came
 
 
 def test_a_page_the_encoder_refuses_goes_record_by_record(monkeypatch: t.Any) -> None:
