@@ -173,12 +173,29 @@ def test_a_killed_partition_is_retried_alone_and_the_merge_equals_a_single_run(
 def test_partitions_share_the_concurrent_queries_the_user_set(
     tmp_path: Path, configured: int | None, n: int, shares: list[int]
 ) -> None:
+    _check_shares(tmp_path, configured, n, shares, at_once=n)
+
+
+@pytest.mark.parametrize(
+    ("configured", "n", "at_once", "shares"),
+    [(None, 4, 1, [4, 4, 4, 4]), (8, 4, 2, [4, 4, 4, 4]), (6, 4, 4, [2, 2, 1, 1]), (3, 5, 2, [1, 1, 1, 1, 1])],
+)
+def test_partitions_run_a_few_at_once_share_the_queries_among_those(
+    tmp_path: Path, configured: int | None, n: int, at_once: int, shares: list[int]
+) -> None:
+    """Partitions each hold a tenant slot, so only ``max_concurrent`` sync at once (the default 1: one after
+    another): the queries are shared among those, not among all N (else a partitioned sync reads one cursor per
+    partition, one partition at a time, and the ranged read is off)."""
+    _check_shares(tmp_path, configured, n, shares, at_once=at_once)
+
+
+def _check_shares(tmp_path: Path, configured: int | None, n: int, shares: list[int], *, at_once: int) -> None:
     """Each partition's tap gets a share of ``rest_concurrent_queries`` (the user's, else tap-salesforce's declared
     default of 4), so N partitions open no more range queries together than one run would, one cursor each at the
     least; the tap takes each share as its setting, and the range filter and object stay as they were."""
     from xlr8_orchestration.partitions import partition_overrides
     from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
-    from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute
+    from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute, TenantPolicy
     from xlr8_tap_salesforce.tap import SalesforceSettings
 
     product: dict[str, Any] = {"objects": ["Account", "Contact"]}
@@ -190,12 +207,16 @@ def test_partitions_share_the_concurrent_queries_the_user_set(
         lock_dir=tmp_path,
         store=StoreRoute(),
         product_config={"salesforce": product},
+        tenants={"salesforce@default": TenantPolicy(max_concurrent=at_once, requests_per_second=max(10, at_once))},
     )
     spec = SyncSpec("p", "salesforce", "c", None, PRODUCT_TAPS["salesforce"], "salesforce@default")
     parts = [Partition(i, None if i == 0 else f"2020-0{i}-01T00:00:00Z", None) for i in range(n)]
     found = partition_overrides(settings, spec, "Account", parts)
     assert [o["rest_concurrent_queries"] for o in found] == shares
-    assert sum(shares) == max(n, configured or 4)
+    if at_once == n:
+        assert sum(shares) == max(n, configured or 4)
+    else:  # whichever run together, never more open at once than the user set (one cursor each at the least)
+        assert max(shares) * at_once <= max(at_once, configured or 4)
     for part, overrides in zip(parts, found, strict=True):
         assert overrides["objects"] == ["Account"]
         assert overrides.get("filters") == part.filter("account")

@@ -12,8 +12,9 @@ a retried op re-runs the same ranges: finished partitions are skipped, a failed 
 Concurrent queries: a tap that splits one REST read into concurrent range queries (tap-salesforce's
 ``rest_concurrent_queries``, 4 by default) would open that many per partition, N times what the user set. Each
 partition gets a share instead (``share_queries``): the total the user set (else the tap's declared default)
-divided by N, the first ``total % N`` partitions one more, every partition at least 1 (one cursor), so the total
-stays what the user set unless there are more partitions than that (then one cursor each: N in all).
+divided by the partitions that sync at once (each holds one of the tenant's ``max_concurrent`` slots: with the
+default 1 they run one after another, each with the whole total), every partition at least 1 (one cursor), so the
+queries open at once stay what the user set unless more partitions run at once than that (then one cursor each).
 
 Merging: ranges are disjoint and ordered, so the bookmark is the highest range's own (its replication value and
 the Ids at that value); a range with no rows contributes nothing. Only incremental streams can be partitioned: a
@@ -136,9 +137,14 @@ def salesforce_counter(settings: OrchestrationSettings, spec: SyncSpec, stream: 
     return count
 
 
-def share_queries(total: int, n: int) -> list[int]:
-    """Each of ``n`` partitions' concurrent queries: ``total // n``, one more for the first ``total % n``, at least
-    1 (a partition reads one cursor at the least)."""
+def share_queries(total: int, n: int, running: int | None = None) -> list[int]:
+    """Each of ``n`` partitions' concurrent queries, when at most ``running`` of them sync at once (each holds a
+    tenant slot; None: all ``n``). All at once: ``total // n``, one more for the first ``total % n``. Fewer at once:
+    ``total // running`` each (which partitions run together is not known, so the even share). At least 1 (a
+    partition reads one cursor at the least)."""
+    at_once = n if running is None else max(1, min(n, running))
+    if at_once < n:
+        return [max(1, total // at_once)] * n
     return [max(1, total // n + (1 if i < total % n else 0)) for i in range(n)]
 
 
@@ -162,7 +168,8 @@ def partition_overrides(
     concurrent queries (``share_queries``)."""
     entity = ENTITIES.get(stream, stream.lower())
     total = concurrent_queries(settings.product_config.get(spec.product_id, {}), spec.product_id)
-    shares = share_queries(total, len(partitions)) if total is not None else None
+    running = settings.tenant_policy(spec.tenant).max_concurrent  # partitions each hold a tenant slot
+    shares = share_queries(total, len(partitions), running) if total is not None else None
     found = []
     for part in partitions:
         overrides: dict[str, Any] = {"objects": [stream]}

@@ -87,6 +87,31 @@ def test_g1_throttling_5xx_with_retry_after_does_not_open_the_circuit(server, ma
     assert server.count("/down") == 2
 
 
+def test_g1_a_host_that_only_paces_still_opens_the_circuit(server, make_session, fake_time):
+    """A 503 with Retry-After on every request (a maintenance page) releases the breaker attempt by attempt, but
+    each request that gives up on it counts one failure: after ``fail_max`` such requests the circuit opens and
+    the next fails fast. A 500 with Retry-After, or a Retry-After of 0, is not pacing: each counts at once."""
+    server.script("/maintenance", Reply(503, headers={"Retry-After": "1"}), repeat_last=True)
+    session = make_session(max_attempts=3, breaker_fail_max=2)
+    for _ in range(2):
+        with pytest.raises(ServerUnavailableError):
+            session.get(server.url + "/maintenance")
+    assert server.count("/maintenance") == 6
+    with pytest.raises(CircuitOpenError):
+        session.get(server.url + "/maintenance")
+    assert server.count("/maintenance") == 6
+
+    for path, reply in (
+        ("/err", Reply(500, headers={"Retry-After": "1"})),
+        ("/zero", Reply(503, headers={"Retry-After": "0"})),
+    ):
+        fresh = make_session(max_attempts=5, breaker_fail_max=2)
+        server.script(path, reply, repeat_last=True)
+        with pytest.raises(CircuitOpenError):
+            fresh.get(server.url + path)
+        assert server.count(path) == 2
+
+
 def test_g1_open_circuit_fails_fast_over_http(server, make_session):
     server.script("/flaky", Reply(500), repeat_last=True)
     session = make_session(max_attempts=1, breaker_fail_max=2)

@@ -429,6 +429,7 @@ class ResilientSession(requests.Session):
 
             response = outcome.response
             retry_after: float | None = None
+            paced = False
             if response is None:
                 assert outcome.error is not None
                 breaker.record_failure()
@@ -445,10 +446,12 @@ class ResilientSession(requests.Session):
                     return response
                 if verdict == "retry":
                     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
-                    # A 5xx that says when to come back (a throttling 503 with Retry-After) is the host pacing us,
-                    # not failing: with several requests in flight, a burst of them must not open the circuit and
-                    # stop the run. Other 5xx (and retried answers below 400) count as failures.
-                    if (status >= 500 and retry_after is None) or status < 400:
+                    # A 503 that says when to come back (throttling) is the host pacing us, not failing: with
+                    # several requests in flight, a burst of them must not open the circuit and stop the run. It
+                    # counts as one failure only when the request gives up on it (below), so a host that answers
+                    # nothing else still opens the circuit. Other 5xx (and retried answers below 400) count now.
+                    paced = status == 503 and retry_after is not None and retry_after > 0
+                    if (status >= 500 and not paced) or status < 400:
                         breaker.record_failure()
                     else:
                         breaker.release()
@@ -505,11 +508,15 @@ class ResilientSession(requests.Session):
             # verdict == "retry"
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
+                if paced:
+                    breaker.record_failure()
                 self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
             wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
             if wait is None:
                 wait = self.backoff.delay(attempt)
             if elapsed + wait >= policy.max_elapsed:
+                if paced:
+                    breaker.record_failure()
                 self._give_up(
                     label,
                     path,

@@ -234,6 +234,8 @@ class RangedRead:
             token = KeysetRange(after=after, upto=None if upto is END else upto)
             while not self._pages.stop.is_set():
                 held = self._pages.take(rng)
+                if self._pages.stop.is_set():  # closed while waiting for room: no request more
+                    return
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))

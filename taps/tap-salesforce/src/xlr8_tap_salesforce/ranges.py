@@ -177,6 +177,8 @@ class RangedQuery:
         try:
             while not self._pages.stop.is_set():
                 self._pages.take(rng)
+                if self._pages.stop.is_set():  # closed while waiting for room: no request more
+                    break
                 item = next(self.cursor, None)
                 if item is None:
                     break
@@ -228,10 +230,13 @@ class RangedQuery:
 
     def _read(self, rng: RangeQueue, lower: datetime, upper: datetime | None) -> None:
         """Range k >= 1: its own query, page after page, into its queue."""
-        pages = self.open_range(lower, upper)
+        pages: t.Iterator[Page] | None = None
         try:
+            pages = self.open_range(lower, upper)  # inside: an error opening it still reaches the emitter
             while not self._pages.stop.is_set():
                 held = self._pages.take(rng)
+                if self._pages.stop.is_set():  # closed while waiting for room: no request more (a range's query
+                    break  # may split on QUERY_TIMEOUT into several slow ones, all awaited at close)
                 item = next(pages, None)
                 if item is None:
                     if held:
