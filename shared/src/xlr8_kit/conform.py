@@ -42,8 +42,8 @@ _PLAIN_OR_CONTAINER = _PLAIN | _CONTAINERS
 
 _DECIMAL = frozenset({Decimal})
 _BOOLEAN_OR_NONE = frozenset({bool, type(None)})
-#: Values ``Conformer.vouches_records`` judges (lists by the compiled walk).
-_VOUCHABLE = _SCALARS | _NUMBERS | {list}
+#: Values ``Conformer.vouches_records`` judges (lists and objects by the compiled walk).
+_VOUCHABLE = _SCALARS | _NUMBERS | _CONTAINERS
 _FLOAT = frozenset({float})
 _DICT_ONLY = frozenset({dict})
 
@@ -321,10 +321,11 @@ class Conformer:
         schema; every value a string, integer, boolean, None, or a float or Decimal finite as a float; under an
         exclusively boolean property only booleans and None; a list only under a property whose items are
         (RECURSIVE level) objects without exclusively boolean properties, holding only dicts of known keys and
-        string, integer, boolean or None values, or only such scalars. Plain, besides, when the kit's writer would
-        find every record plain (``xlr8_kit.singer_io._is_plain``: floats only where both encoders write them
-        alike). A stream may then mark the block (``vouched``, ``MarkedPage``) so that neither the loop nor the
-        writer looks at each record again. ``(False, False)`` for anything else and at level NONE."""
+        string, integer, boolean or None values, or only such scalars; a dict only under a property whose schema is
+        such an object (RECURSIVE level), holding only known keys and such scalars. Plain, besides, when the kit's
+        writer would find every record plain (``xlr8_kit.singer_io._is_plain``: floats only where both encoders
+        write them alike). A stream may then mark the block (``vouched``, ``MarkedPage``) so that neither the loop
+        nor the writer looks at each record again. ``(False, False)`` for anything else and at level NONE."""
         if self._level == TypeConformanceLevel.NONE:
             return False, False  # nothing to spare: ``marked`` is not called
         names = set(chain.from_iterable(records))
@@ -347,6 +348,8 @@ class Conformer:
                 sizes = list(filter(None, map(abs, floats)))
                 plain = not sizes or (min(sizes) >= FLOAT_ALIKE_LEAST and max(sizes) < FLOAT_ALIKE_BOUND)
             if list in found and not self._lists_kept(records, names, kinds.count(list)):
+                return False, False
+            if dict in found and not self._objects_kept(records, names, kinds.count(dict)):
                 return False, False
         if not self._booleans_kept(records, names):
             return False, False
@@ -381,6 +384,30 @@ class Conformer:
                 return False
             seen += len(column)
         return seen == lists  # else a list sits where the walk does not copy it as it is
+
+    def _objects_kept(self, records: t.Sequence[dict[str, t.Any]], names: set[str], objects: int) -> bool:
+        """Each of the ``objects`` dict values of ``records`` is one the compiled walk copies as it is, plain: under
+        a property with an object schema without exclusively boolean properties, of known keys and string, integer,
+        boolean or None values only (a Workday reference ``{"id": ..., "descriptor": ...}``); scans in C."""
+        walk = self._walk
+        if walk is None:
+            return False  # ROOT_ONLY: the SDK's own walk of a container decides (and plain is not known)
+        seen = 0
+        for name in names:
+            nested = walk.dicts.get(name)
+            if type(nested) is not _Object:
+                continue
+            column = [value for value in map(dict.get, records, repeat(name)) if type(value) is dict]
+            if not column:
+                continue
+            if (
+                nested.booleans
+                or not all(map(nested.known.issuperset, column))
+                or not set(map(type, chain.from_iterable(map(dict.values, column)))) <= _SCALARS
+            ):
+                return False
+            seen += len(column)
+        return seen == objects  # else a dict sits where the walk does not copy it as it is
 
     @property
     def is_identity(self) -> bool:

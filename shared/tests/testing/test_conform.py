@@ -42,6 +42,11 @@ SCHEMA: dict[str, t.Any] = {
             "type": ["array", "null"],
             "items": {"type": "object", "properties": {"Street": {"type": ["string", "null"]}, "Qty": {}}},
         },
+        "Ref": {  # an object without an exclusively boolean property (a Workday reference): flat ones are copied
+            "type": ["object", "null"],
+            "properties": {"Street": {"type": ["string", "null"]}, "Qty": {}},
+            "additionalProperties": False,
+        },
         "Blob": {"type": ["null", "object"]},  # an object without properties: kept as it is
         "Any": {},
         # deeper shapes: objects in lists in objects, lists of lists, items the SDK trips on or keeps
@@ -388,6 +393,8 @@ ENTRY = st.fixed_dictionaries(
         "Tags": st.one_of(LISTS, OFTEN_PLAIN),
         "Nums": st.one_of(st.lists(PLAINISH, max_size=2), OFTEN_PLAIN),
         "Lines": st.one_of(st.lists(TEXTISH, max_size=1), OFTEN_PLAIN, OFTEN_PLAIN, LISTS),
+        "Ref": st.one_of(ORG_ITEM, ORG_ITEM, NESTED_PLAIN, OFTEN_PLAIN),
+        "Address": st.one_of(ORG_ITEM, NESTED_PLAIN, OFTEN_PLAIN),
     },
 )
 #: Entries ``keeps_records`` must vouch for (at the RECURSIVE level).
@@ -400,6 +407,7 @@ KEPT = st.fixed_dictionaries(
         "Orgs": st.lists(st.dictionaries(st.sampled_from(["Street", "Qty"]), TEXTISH, max_size=2), max_size=3),
         "Tags": st.lists(TEXTISH, max_size=2),
         "Count": TEXTISH,
+        "Ref": st.one_of(st.none(), st.dictionaries(st.sampled_from(["Street", "Qty"]), TEXTISH, max_size=2)),
     },
 )
 BLOCKS = st.lists(st.one_of(KEPT, KEPT, ENTRY, REPORTISH, RECORDS), min_size=1, max_size=4)
@@ -438,8 +446,8 @@ def test_usual_report_records_are_kept_and_misfits_are_not() -> None:
     conformer = Conformer("s", SCHEMA, TypeConformanceLevel.RECURSIVE, logging.getLogger("x"))
     usual = [
         {"Id": "1", "Amount": Decimal("1.5"), "Active": True, "Orgs": [{"Street": "a", "Qty": 1}, {"Street": "b"}]},
-        {"Id": "2", "Name": "x", "Active": None, "Orgs": [], "Tags": ["a", None], "Count": 3},
-        {"Id": "3", "Flag": False},
+        {"Id": "2", "Name": "x", "Active": None, "Orgs": [], "Tags": ["a", None], "Count": 3, "Ref": {"Qty": 2}},
+        {"Id": "3", "Flag": False, "Ref": {"Street": "a", "Qty": None}},
     ]
     assert conformer.keeps_records(usual)
     assert conformer.keeps_records([])
@@ -460,7 +468,11 @@ def test_usual_report_records_are_kept_and_misfits_are_not() -> None:
         changed(2, Lines=[{"Qty": 1}]),  # items with an exclusively boolean property
         changed(2, Flags=[True]),  # items under a boolean schema
         changed(2, Name=["a"]),  # a list where the schema has no items: kept but not known plain
-        changed(2, Address={"Street": "a"}),  # a nested object
+        changed(2, Address={"Street": "a"}),  # a nested object with an exclusively boolean property
+        changed(2, Ref={"Street": "a", "Other": 1}),  # an unmapped nested property: dropped, and the SDK warns
+        changed(2, Ref={"Street": Decimal("1")}),  # a Decimal in a nested object: checked by the walk
+        changed(2, Ref={"Street": {"x": 1}}),  # an object in a nested object
+        changed(2, Blob={"Street": "a"}),  # an object whose schema has no properties: kept but not known plain
     ):
         assert not conformer.keeps_records(misfit), misfit
     assert not Conformer("s", SCHEMA, TypeConformanceLevel.ROOT_ONLY, logging.getLogger("x")).keeps_records(usual)

@@ -25,7 +25,7 @@ from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTT
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import UNKNOWN
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.rest import KitRESTStream
+from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_kit.singer_io import response_json
 from xlr8_kit.soap import (
     SOAP11,
@@ -317,6 +317,8 @@ def report_entries(response: requests.Response) -> list[dict[str, t.Any]]:
     return list(iter_report_entries(response))
 
 
+_DICT = frozenset({dict})
+
 # --- streams ----------------------------------------------------------------------------------------------------
 
 
@@ -418,8 +420,21 @@ class WorkdayRestStream(WorkdayStream):
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         return {"limit": self.settings.rest_page_size, "offset": next_page_token or 0}
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        yield from response_json(response).get("data") or []
+    @property
+    def post_process_is_identity(self) -> bool:
+        """True when no ``filters`` setting applies to the stream: ``post_process`` then keeps every record as it
+        is, so the plain loop takes the pages read ahead whole (``parse_response``'s marks)."""
+        return type(self).post_process is WorkdayStream.post_process and self.post_filter is None
+
+    def parse_response(self, response: requests.Response) -> MarkedPage:
+        """The page's workers, marked conformed and plain when the conformance in force would leave every one as
+        it is (``Conformer.vouches_records``: references are flat objects); pages are parsed on the window's
+        threads, so the marks travel with the page."""
+        rows = response_json(response).get("data") or []
+        if type(rows) is not list or not _DICT.issuperset(map(type, rows)):
+            return MarkedPage(rows)  # taken record by record, failing where they always did
+        conformed, plain = self._conformer.vouches_records(rows)
+        return MarkedPage(rows, conformed=conformed, plain=plain)
 
 
 class WindowPaginator(BaseAPIPaginator[tuple[date, date] | None]):
