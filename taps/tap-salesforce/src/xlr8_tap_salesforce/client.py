@@ -19,6 +19,7 @@ import operator
 import re
 import time
 import typing as t
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -1357,11 +1358,11 @@ class SalesforceStream(KitRESTStream):
                 out.append(deleted_stamps)
             if not out:
                 return [{} for _ in rows]
-            records = []
-            for row_values in zip(*out, strict=True):  # dict(zip(keys, ...)): a copy of the keys' table, filled
-                record = template.copy()
-                record.update(zip(keys, row_values, strict=True))
-                records.append(record)
+            if len(out) != len(keys):
+                raise ValueError(f"{len(out)} columns for {len(keys)} keys")  # never: one column per key
+            # dict(zip(keys, ...)): a copy of the keys' table, filled; each step over the rows in C
+            records = list(map(dict.copy, repeat(template, count)))
+            deque(map(dict.update, records, map(zip, repeat(keys), zip(*out, strict=True))), maxlen=0)
             return records
 
         return build_chunk
