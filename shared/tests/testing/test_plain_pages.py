@@ -218,7 +218,7 @@ class _ThresholdTap(_PagedTap):
         return [_ThresholdStream(self)]
 
 
-@pytest.mark.parametrize("before", [(700, 10, 10), (50_000, 5, 5), (0, 10, 10)])
+@pytest.mark.parametrize("before", [(700, 10, 10), (500_000, 5, 5), (0, 10, 10)])
 def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_threshold_back(
     before: tuple[int, int, int],
 ) -> None:
@@ -236,7 +236,7 @@ def test_the_loop_collects_the_youngest_generation_less_often_and_hands_the_thre
     finally:
         gc.set_threshold(*saved)
     assert after == before
-    expected = before if before[0] in (0, 50_000) else (LOOP_GC_THRESHOLD, *before[1:])
+    expected = before if before[0] in (0, 500_000) else (LOOP_GC_THRESHOLD, *before[1:])
     assert _ThresholdStream.seen == [expected]
 
 

@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xlr8_tap_salesforce.client import canonical_decimal, canonical_numbers
+from xlr8_tap_salesforce.client import JsonNumbers, canonical_decimal, canonical_numbers
 
 
 def _general(text: str) -> Decimal:
@@ -54,3 +54,19 @@ def test_written_numbers_of_tiny_padded_and_exponent_texts() -> None:
         b"7.25",
         b"0",
     ]
+
+
+@given(st.lists(st.one_of(number_texts, st.from_regex(r"\A-?0\.0{0,9}[0-9]{1,4}0{0,3}\Z")), max_size=8))
+def test_a_json_page_through_json_numbers_writes_what_canonical_numbers_writes(texts: list[str]) -> None:
+    """``JsonNumbers`` as the REST float hook (its one-frame path for a text that is its own written text) writes
+    each number as ``canonical_numbers`` and the canonical Decimal write it, new and found again."""
+    page = ("[" + ",".join(texts * 2) + "]").encode()
+    hooked = JsonNumbers().loads_marked(page)
+    assert hooked[1] is True
+    assert _WRITE(hooked[0]) == _WRITE(canonical_numbers().loads_marked(page)[0])
+    assert _WRITE(hooked[0]) == _WRITE(msgspec.json.Decoder(float_hook=canonical_decimal).decode(page))
+
+
+def test_json_numbers_of_padded_exponent_and_tiny_texts() -> None:
+    page = b'{"a":[1.50,-33.868820000000000,1e5,2.5E-3,0.0000001,-0.0,7.25,100.0,12.5,12.5]}'
+    assert _WRITE(JsonNumbers().loads_marked(page)[0]) == b'{"a":[1.5,-33.86882,1E+5,0.0025,1E-7,0,7.25,100,12.5,12.5]}'

@@ -19,6 +19,7 @@ import operator
 import re
 import time
 import typing as t
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -545,6 +546,23 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?
 _JSON_NUMBER_COLUMN = re.compile(r"(?:\n-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?)*\n")
 _ZERO_DIGIT = {"0": True}
 _LAST_CHARACTER = operator.itemgetter(-1)
+
+
+class JsonNumbers(CanonicalNumbers):
+    """``CanonicalNumbers`` as a JSON ``float_hook`` (REST pages): msgspec hands the hook only JSON number literals,
+    so a new text that is its own written text (no trailing zero, no exponent, not tiny: ``_canonical_keeps_text``)
+    is kept in one Python frame, without the check that a Bulk cell is a number at all and the three calls of the
+    general path (~0.3 µs instead of ~0.9 per new text; a REST Account record brings two: its amounts)."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> msgspec.Raw:
+        if text[-1] == "0" or "e" in text or "E" in text or text.startswith(TINY_FRACTIONS):
+            return super().__missing__(text)
+        if len(self) >= self._limit:
+            self.clear()
+        raw = self[text] = msgspec.Raw(text)
+        return raw
 
 
 def canonical_numbers() -> CanonicalNumbers:
@@ -1092,7 +1110,7 @@ class SalesforceStream(KitRESTStream):
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
-            numbers = self._written_numbers()
+            numbers = self._written_numbers(JsonNumbers)
             pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes, numbers=numbers)
             width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
             if self.replication_key and width > 1:
@@ -1179,11 +1197,12 @@ class SalesforceStream(KitRESTStream):
             on_plan=on_plan,
         )
 
-    def _written_numbers(self) -> RawNumbers | None:
+    def _written_numbers(self, kind: type[CanonicalNumbers] = CanonicalNumbers) -> RawNumbers | None:
         """Fractional numbers as the text the writer writes for them, when only the writer reads the records and
-        no filter of this stream compares values (the replication key is a datetime: never a number)."""
+        no filter of this stream compares values (the replication key is a datetime: never a number); ``kind``
+        ``JsonNumbers`` for a JSON float hook."""
         if self.records_written_only and self.universal_filter is None:
-            return canonical_numbers()
+            return kind()
         return None
 
     def _csv_builder(
@@ -1339,11 +1358,11 @@ class SalesforceStream(KitRESTStream):
                 out.append(deleted_stamps)
             if not out:
                 return [{} for _ in rows]
-            records = []
-            for row_values in zip(*out, strict=True):  # dict(zip(keys, ...)): a copy of the keys' table, filled
-                record = template.copy()
-                record.update(zip(keys, row_values, strict=True))
-                records.append(record)
+            if len(out) != len(keys):
+                raise ValueError(f"{len(out)} columns for {len(keys)} keys")  # never: one column per key
+            # dict(zip(keys, ...)): a copy of the keys' table, filled; each step over the rows in C
+            records = list(map(dict.copy, repeat(template, count)))
+            deque(map(dict.update, records, map(zip, repeat(keys), zip(*out, strict=True))), maxlen=0)
             return records
 
         return build_chunk
