@@ -131,6 +131,7 @@ def test_bad_settings_name_the_setting(tmp_path: Path, config: dict[str, Any]) -
         ({**config, "delivery": "postgres"}, "postgres_dsn"),
         ({**config, "delivery": "upload"}, "upload_url"),
         ({k: v for k, v in config.items() if k != "project_id"}, "project_id"),
+        ({**config, "duckdb_batch_memory_limit": "lots"}, "duckdb_batch_memory_limit"),
     ]
     for settings, name in cases:
         run = run_target(settings, stream(range(2)), tmp_path)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import typing as t
@@ -20,6 +21,8 @@ from target_xlr8_truths.naming import quote
 from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, RowLines, RunContext, Store
 from xlr8_kit.singer_io import loads_exact
+
+log = logging.getLogger(__name__)
 
 #: DuckDB's buffer pool; larger work spills. The process peaks about 140 MB above it (Python, the SDK, DuckDB's own
 #: allocations outside the pool): 1M Account-width records 250-270 MB at 128MB, 440-480 MB at 384MB, which loads
@@ -239,9 +242,13 @@ class DuckDBStore(Store):
         spool: Spool,
         profile_interval_seconds: float = 300.0,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        batch_memory_limit: str | None = None,
     ) -> None:
         super().__init__(run, profile_interval_seconds)
         self.path = path
+        #: the buffer pool for record batches (False) and for BATCH files (True); ``_use_pool`` switches between them
+        self._pools = {False: memory_limit, True: batch_memory_limit or memory_limit}
+        self._pool = memory_limit
         self.spool = spool
         self._functions = 0  # scalar functions registered so far (each BATCH file's get their own names)
         #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
@@ -304,6 +311,25 @@ class DuckDBStore(Store):
         except BaseException:
             self._columns.clear()
             raise
+
+    def write_batch(self, batch: Batch) -> int:
+        """As ``Store.write_batch``, in the pool for its kind of batch (``_use_pool``)."""
+        self._use_pool(bool(batch.files))
+        return super().write_batch(batch)
+
+    def _use_pool(self, files: bool) -> None:
+        """BATCH files load in the larger pool and record batches in the smaller one. The pool changes only when the
+        kind of batch changes, between transactions (nothing is pinned then, so DuckDB can evict down to a lower
+        limit; a refusal is logged and the run goes on, in the larger pool)."""
+        wanted = self._pools[files]
+        if wanted == self._pool:
+            return
+        try:
+            self.con.execute(f"SET memory_limit = {_literal(wanted)}")
+        except duckdb.Error as exc:
+            log.warning("DuckDB kept its %s buffer pool instead of %s: %s", self._pool, wanted, exc)
+            return
+        self._pool = wanted
 
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         if batch.files:

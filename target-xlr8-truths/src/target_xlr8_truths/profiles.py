@@ -49,9 +49,10 @@ def _inferred(kind: str, distinct: int, likely_key: bool) -> str:
 
 
 def profile_rows(
-    store: Store, table: str, columns: dict[str, str], protected: t.Collection[str] = ()
+    store: Store, table: str, columns: dict[str, str], protected: t.Collection[str] = (), key: str | None = None
 ) -> list[list[t.Any]]:
-    """One profile per column; PII columns (encrypted, hashed) get counts only: no values, samples or ranges."""
+    """One profile per column; PII columns (encrypted, hashed) get counts only: no values, samples or ranges.
+    ``key``: the stream's one key column, whose values the upserts keep unique (``_key_distribution``)."""
     if not columns:
         return []
     qt = quote(table)
@@ -79,7 +80,10 @@ def profile_rows(
         if name in protected:
             out.append([name, "pii", data_type, total, total - non_null, None, *[None] * 8, False, False, None, None])
             continue
-        distinct, distribution = _distribution(store, qt, quote(name))
+        if name == key:
+            distinct, distribution = _key_distribution(store, qt, quote(name))
+        else:
+            distinct, distribution = _distribution(store, qt, quote(name))
         categorical = distinct <= CATEGORICAL_LIMIT
         distinct_values = sorted(str(v) for v, _ in distribution) if categorical else None
         category, priority = filter_category(name) if categorical else (None, None)
@@ -120,6 +124,22 @@ def _distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, i
         f"ORDER BY n DESC, CAST(v AS VARCHAR) LIMIT {CATEGORICAL_LIMIT}"
     )
     return (int(top[0][2]) if top else 0), [(str(v), int(n)) for v, n, _ in top]
+
+
+def _key_distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, int]]]:
+    """``_distribution`` of a key column, at about half its cost on 1M rows: a grouping that only counts (no window,
+    no text per group) shows whether every value is unique; then every count is 1, so the top values are the first
+    by text, found by a top-N sort of the column. A key holding a repeated value takes ``_distribution``."""
+    row = store.fetchone(
+        f"SELECT COUNT(*), MAX(n) FROM (SELECT COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) AS g"  # noqa: S608
+    )
+    if row is None or int(row[0]) == 0 or int(row[1]) != 1:
+        return _distribution(store, qt, q)
+    first = store.fetchall(
+        f"SELECT v FROM (SELECT CAST({q} AS VARCHAR) AS v FROM {qt} WHERE {q} IS NOT NULL) AS c "  # noqa: S608
+        f"ORDER BY v LIMIT {CATEGORICAL_LIMIT}"
+    )
+    return int(row[0]), [(str(v), 1) for (v,) in first]
 
 
 def spoke_coverage(

@@ -512,7 +512,8 @@ class Store(abc.ABC):
     def refresh_profiles(self, info: StreamInfo) -> None:
         """One ``_column_profiles`` row per column, measured on the whole table."""
         table = info.table_name
-        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns))
+        key = info.key_columns[0] if len(info.key_columns) == 1 else None
+        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns), key)
         self.execute(
             "DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table]
         )

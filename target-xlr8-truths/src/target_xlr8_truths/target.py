@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import typing as t
@@ -39,6 +40,30 @@ KEY_CHANGE_POLICIES = ("fail", "new_table_version")
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
+#: The pool while BATCH files load (``duckdb_batch_memory_limit``): DuckDB's reader and a file's checkpoint spill
+#: less, about 6% less CPU per 1M Account-width records; the process peaks about 270 MB there and in the 60-field
+#: shape. Record batches keep ``duckdb_memory_limit``: their Python buffers come on top (60 fields: 302 MB at 160MB).
+DEFAULT_BATCH_MEMORY_LIMIT = "160MB"
+_MEMORY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*")
+_MEMORY_UNITS = {
+    "b": 1, "bytes": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30,
+    "tb": 10**12, "tib": 2**40,
+}  # fmt: skip
+
+
+def memory_bytes(text: str) -> int | None:
+    """Bytes of a DuckDB memory size ("128MB", "1.5 GiB"); None for any other form DuckDB accepts (a percentage)."""
+    match = _MEMORY.fullmatch(text.lower())
+    if match is None or match.group(2) not in _MEMORY_UNITS:
+        return None
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def batch_pool(memory_limit: str, batch_memory_limit: str) -> str:
+    """The pool BATCH files load in: ``duckdb_batch_memory_limit`` when it is larger than ``duckdb_memory_limit``,
+    which otherwise serves both (a pool raised for a large machine is never lowered for BATCH loads)."""
+    base, batch = memory_bytes(memory_limit), memory_bytes(batch_memory_limit)
+    return batch_memory_limit if base is not None and batch is not None and batch > base else memory_limit
 
 
 def _digest(line: str) -> str:
@@ -121,6 +146,14 @@ class TargetXlr8Truths(Target):
             default="128MB",
             description="DuckDB buffer pool limit; larger work spills to disk. At 128MB the process peaks under 300 MB "
             "at 1M Account-width records; raise it on a large machine for faster BATCH loads.",
+        ),
+        th.Property(
+            "duckdb_batch_memory_limit",
+            th.StringType,
+            default=DEFAULT_BATCH_MEMORY_LIMIT,
+            description="DuckDB buffer pool while BATCH files load, when larger than duckdb_memory_limit (record "
+            "batches keep that one: their rows are buffered in Python besides). At 160MB 1M Account-width BATCH "
+            "records load with about 6% less CPU and the process peaks about 270 MB.",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
@@ -282,6 +315,12 @@ class TargetXlr8Truths(Target):
         ):
             message = "setting 'retention_purge_on_run' needs 'retention_days' and/or 'retention_versions'"
             raise ConfigValidationError(message, errors=[message])
+        batch_memory = str(self.config.get("duckdb_batch_memory_limit", DEFAULT_BATCH_MEMORY_LIMIT))
+        if memory_bytes(batch_memory) is None:
+            message = (
+                f"setting 'duckdb_batch_memory_limit': {batch_memory[:40]!r} is not a size such as '160MB' or '1GB'"
+            )
+            raise ConfigValidationError(message, errors=[message])
         self._store: Store | None = None
         self.source = str(self.config.get("source_name") or os.environ.get(MELTANO_EXTRACTOR_ENV) or UNNAMED_SOURCE)
         try:
@@ -350,7 +389,8 @@ class TargetXlr8Truths(Target):
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
         memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
-        return DuckDBStore(path, self.run, self.spool, interval, memory)
+        batch = batch_pool(memory, str(self.config.get("duckdb_batch_memory_limit", DEFAULT_BATCH_MEMORY_LIMIT)))
+        return DuckDBStore(path, self.run, self.spool, interval, memory, batch)
 
     def _process_record_message(self, message_dict: dict) -> None:
         """The SDK's RECORD handling, without its per-record generic steps when nothing maps the stream: the sink

@@ -1,0 +1,151 @@
+"""BATCH files load in their own, larger DuckDB buffer pool (``duckdb_batch_memory_limit``) and record batches in
+``duckdb_memory_limit``: the pool in force inside each transaction, the rows each batch landed, and how the two
+settings combine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from target_xlr8_truths.columns import Column
+from target_xlr8_truths.duckdb_store import DuckDBStore
+from target_xlr8_truths.spool import Spool
+from target_xlr8_truths.store import Batch, RowLines, RunContext, StreamInfo
+from target_xlr8_truths.target import batch_pool, memory_bytes
+
+RUN = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+COLUMNS = [Column("id", "id", "integer"), Column("v", "v", "text")]
+INFO = StreamInfo("items", "proj", "item", "reality", "items", "proj:items", "proj item", ["id"])
+RECORD_POOL, BATCH_POOL = "128MB", "192MB"
+
+
+class PoolRecordingStore(DuckDBStore):
+    """Notes the buffer pool DuckDB reports inside each batch transaction, just before it commits."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pools: list[str] = []
+
+    def before_commit(self) -> None:
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        self.pools.append(str(row[0]))
+
+
+def reported(limit: str) -> str:
+    """What DuckDB reports for a pool of ``limit`` (it rounds and spells sizes its own way)."""
+    con = duckdb.connect(config={"memory_limit": limit})
+    try:
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+    finally:
+        con.close()
+
+
+def file_batch(path: Path, ids: range) -> Batch:
+    path.write_text("".join(json.dumps({"id": i, "v": f"file-{i}"}) + "\n" for i in ids))
+    stamp = dt.datetime(2024, 3, 2, tzinfo=dt.UTC)
+    return Batch(INFO, COLUMNS, [], [], 0, (stamp, stamp), False, files=[str(path)], extracted=stamp)
+
+
+def rows_batch(ids: range) -> Batch:
+    rows = RowLines()
+    for seq, i in enumerate(ids, start=1):
+        rows.append({"id": i, "v": f"row-{i}", "__xlr8_seq": seq})
+    return Batch(INFO, COLUMNS, rows, [], len(ids), (None, None), False)
+
+
+def test_batch_files_load_in_the_batch_pool_and_record_batches_in_the_record_pool(tmp_path: Path) -> None:
+    store = PoolRecordingStore(
+        str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"), 300.0, RECORD_POOL, BATCH_POOL
+    )
+    try:
+        store.ensure_layout()
+        loaded = [
+            store.write_batch(file_batch(tmp_path / "a.jsonl", range(0, 300))),
+            store.write_batch(file_batch(tmp_path / "b.jsonl", range(300, 500))),
+            store.write_batch(rows_batch(range(100, 150))),  # upserts rows a file landed
+            store.write_batch(file_batch(tmp_path / "c.jsonl", range(140, 160))),  # and a file upserts those again
+            store.write_batch(rows_batch(range(500, 510))),
+        ]
+        small, large = reported(RECORD_POOL), reported(BATCH_POOL)
+        assert small != large
+        assert store.pools == [large, large, small, large, small]
+        # between batches the pool is the one of the last batch (it changes only when the kind of batch does)
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchone() == (small,)
+        assert loaded == [300, 200, 50, 20, 10]
+        rows = store.fetchall('SELECT id, v FROM "items" ORDER BY id')
+    finally:
+        store.close()
+    expected = {i: f"file-{i}" for i in range(500)}
+    expected.update({i: f"row-{i}" for i in range(100, 150)})
+    expected.update({i: f"file-{i}" for i in range(140, 160)})
+    expected.update({i: f"row-{i}" for i in range(500, 510)})
+    assert rows == sorted(expected.items())
+
+
+def test_one_pool_serves_both_when_no_batch_pool_is_given(tmp_path: Path) -> None:
+    store = PoolRecordingStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"), 300.0, RECORD_POOL)
+    try:
+        store.ensure_layout()
+        store.write_batch(file_batch(tmp_path / "a.jsonl", range(10)))
+        store.write_batch(rows_batch(range(10, 20)))
+        assert store.fetchall('SELECT COUNT(*), COUNT(DISTINCT id) FROM "items"') == [(20, 20)]
+    finally:
+        store.close()
+    assert store.pools == [reported(RECORD_POOL)] * 2
+
+
+@pytest.mark.parametrize(
+    ("memory", "batch", "pool"),
+    [
+        ("128MB", "160MB", "160MB"),  # the defaults: BATCH files get the larger pool
+        ("384MB", "160MB", "384MB"),  # a pool raised for a large machine is never lowered for BATCH loads
+        ("160MB", "160MB", "160MB"),
+        ("1GB", "1.5 GiB", "1.5 GiB"),
+        ("50%", "160MB", "50%"),  # a size DuckDB reads but this target cannot compare: one pool for both
+    ],
+)
+def test_the_batch_pool_is_the_larger_of_the_two_settings(memory: str, batch: str, pool: str) -> None:
+    assert batch_pool(memory, batch) == pool
+
+
+def test_memory_sizes_read_as_duckdb_reads_them() -> None:
+    for text in ("160MB", "1.5 GiB", "2gb", "500KiB", "1TB"):
+        con = duckdb.connect(config={"memory_limit": text})
+        try:
+            row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        finally:
+            con.close()
+        assert row is not None
+        value, unit = str(row[0]).split()
+        scale = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
+        bytes_ = memory_bytes(text)
+        assert bytes_ is not None
+        assert abs(float(value) - bytes_ / scale) < 0.1, (text, row)  # DuckDB shows one decimal place
+    assert memory_bytes("lots") is None
+    assert memory_bytes("75%") is None
+
+
+def test_the_target_opens_its_store_with_both_pools(tmp_path: Path) -> None:
+    from target_xlr8_truths.target import TargetXlr8Truths
+
+    base = {"project_id": "1B4E28BA-2FA1-11D2-883F-0016D3CCA427", "duckdb_path": str(tmp_path / "t.duckdb")}
+    for settings, pools in [
+        ({}, {False: "128MB", True: "160MB"}),
+        ({"duckdb_memory_limit": "100MB", "duckdb_batch_memory_limit": "150MB"}, {False: "100MB", True: "150MB"}),
+        ({"duckdb_memory_limit": "384MB"}, {False: "384MB", True: "384MB"}),
+    ]:
+        target = TargetXlr8Truths(config={**base, **settings, "spool_dir": str(tmp_path / "spool")})
+        store = target._open_store()
+        try:
+            assert isinstance(store, DuckDBStore)
+            assert store._pools == pools, settings
+        finally:
+            store.close()
