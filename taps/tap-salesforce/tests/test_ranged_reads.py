@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import typing as t
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,20 @@ def accounts() -> t.Iterator[Sandbox]:
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": ROWS}}})
     with run_sandbox(["salesforce"], ctx=ctx) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _plans_answered() -> t.Iterator[None]:
+    """After each test, a plan the read left out (not awaited at its end) answers before the next test resets the
+    emulator, so its request is counted by the test that made it."""
+    yield
+    for thread in _read_threads():
+        thread.join(timeout=60)
+
+
+def _read_threads() -> list[threading.Thread]:
+    """The ranged read's threads still alive (its readers and its plan's), named after the stream."""
+    return [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-Account")]
 
 
 def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
@@ -341,6 +356,8 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     assert ranged.records("Account") == sequential.records("Account")
     assert _states(ranged) == _states(sequential)
     dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
+    for thread in _read_threads():  # a plan left out answers (the emulator logs a request once answered)
+        thread.join(timeout=60)
     fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
     if late:
         assert dropped, "range 0 waited for the plan"
@@ -348,6 +365,37 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     else:
         assert not dropped
         assert fresh == 3
+
+
+def test_the_stream_ends_without_waiting_for_a_plan_still_out(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planning COUNT() answers 6 s late; range 0 reads all 15 pages well before (no latency) and the stream
+    ends while the plan is still out: its thread is alive when the sync returns (the read did not wait for it),
+    then ends with its request (no thread of the read lingers), and its late answer starts no range query. Records
+    and STATE are those of one cursor."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=6.0, query={"q": COUNT})
+    )
+    try:
+        ranged, error = _sync(_config(accounts, 4))
+        still_out = _read_threads()
+        for thread in still_out:
+            thread.join(timeout=60)
+        lingering = _read_threads()
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert still_out, "the stream's end waited for the plan"
+    assert not lingering
+    assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range after the plan
 
 
 @pytest.mark.parametrize(("fresh_seconds", "filtered", "counts"), [(60.0, False, 1), (-1.0, False, 2), (60.0, True, 2)])
