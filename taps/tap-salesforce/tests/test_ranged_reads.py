@@ -326,6 +326,44 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
     assert len(fallback) == (0 if splits else 1)
 
 
+@pytest.mark.parametrize(("one_cursor_seconds", "ranged_again"), [(600.0, False), (0.0, True)])
+def test_a_long_lived_connector_reads_ranged_again_after_a_range_timeout(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, one_cursor_seconds: float, ranged_again: bool
+) -> None:
+    """One connector (one process, its streams kept) reads Account twice. In the first read every bounded range
+    query times out: the read goes on as one cursor. The second read, with the org answering again, is one cursor
+    while ``ONE_CURSOR_SECONDS`` have not passed since, and ranged again once they have (set to 0 here). Both reads
+    give the rows of one cursor, in its order."""
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    monkeypatch.setattr(client, "ONE_CURSOR_SECONDS", one_cursor_seconds)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    expected = [record["Id"] for record in sequential.records("Account")]
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def bounded_ranges_time_out(soql: str, rows: int) -> bool:
+        if _range_query(soql) and "SystemModstamp <" in soql:
+            timed_out.append(soql)
+            return True
+        return False
+
+    asked: list[str] = []
+    with SalesforceConnector(_config(accounts, 4, min_window_seconds=3600)) as connector:
+        em.query_timeout_when = bounded_ranges_time_out
+        first = list(connector.get_entity("Account"))
+        em.query_timeout_when = lambda soql, rows: asked.append(soql) and False
+        second = list(connector.get_entity("Account"))
+    assert timed_out, "the first read did not split"
+    assert [record["Id"] for record in first] == expected
+    assert second == first
+    ranges_asked = [soql for soql in asked if _range_query(soql)]
+    assert bool(ranges_asked) == ranged_again, ranges_asked
+
+
 @pytest.mark.parametrize(("count_seconds", "late"), [(1.0, True), (4.0, False)])
 def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     accounts: Sandbox,

@@ -65,6 +65,10 @@ MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
 #: Re-issues of one stream's query after expired cursors before giving up.
 MAX_QUERY_RESTARTS = 3
+#: Seconds a stream's REST reads stay one cursor after a range of its ranged read timed out beyond splitting: the
+#: rest of that read, and the stream's reads starting within them (a connector reading it again soon would pay the
+#: range's QUERY_TIMEOUTs again, up to 2 minutes each on an org under load); later reads are ranged again.
+ONE_CURSOR_SECONDS = 600.0
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
 BULK_CHUNK = 100
@@ -647,8 +651,10 @@ class SalesforceStream(KitRESTStream):
         self._api_choice: str | None = None
         #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
         self._counted: tuple[str | None, bool, int, float] | None = None
-        #: Set when a range timed out beyond splitting: REST reads of this stream are one cursor from then on.
-        self._one_cursor = False
+        #: Set when a range timed out beyond splitting: the rest of this read is one cursor (reset by the next read).
+        self._one_cursor_read = False
+        #: Until when (``time.monotonic``) the stream's later reads are one cursor too (``ONE_CURSOR_SECONDS``).
+        self._one_cursor_until: float | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
 
@@ -744,6 +750,7 @@ class SalesforceStream(KitRESTStream):
         values = operator.methodcaller("get", rk)
         ids = operator.itemgetter("Id")
         last_value, last_ids = start_value, set(boundary)
+        self._one_cursor_read = False  # a range's timeout holds for the read it happened in (and ONE_CURSOR_SECONDS)
         restarts = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
@@ -773,9 +780,10 @@ class SalesforceStream(KitRESTStream):
                     yield page
                 return
             except RangeTimeoutError as exc:
-                if self._one_cursor:
+                if self._one_cursor_read:
                     raise
-                self._one_cursor = True  # the first query ran where a range's did not: read as it would have
+                self._one_cursor_read = True  # the first query ran where a range's did not: read as it would have
+                self._one_cursor_until = time.monotonic() + ONE_CURSOR_SECONDS
                 self.logger.warning(
                     "%s: a range of the ranged read timed out (%s); reading on as one cursor from %s = %s",
                     self.name,
@@ -793,6 +801,13 @@ class SalesforceStream(KitRESTStream):
                     rk,
                     last_value,
                 )
+
+    @property
+    def _one_cursor(self) -> bool:
+        """REST reads of this stream are one cursor for now (see ``ONE_CURSOR_SECONDS``)."""
+        if self._one_cursor_read:
+            return True
+        return self._one_cursor_until is not None and time.monotonic() < self._one_cursor_until
 
     def _start_value(self, context: Context | None) -> str | None:
         if not self.replication_key:
