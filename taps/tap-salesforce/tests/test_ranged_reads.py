@@ -326,6 +326,41 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
     assert len(fallback) == (0 if splits else 1)
 
 
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, width: int
+) -> None:
+    """The first three cursor pages asked past a query's first 400 rows answer QUERY_TIMEOUT (a ``nextRecordsUrl``
+    page, not the query): the read re-issues the query from the last record emitted each time (one cursor, and
+    ranged: there a range's page timing out makes the read one cursor). Records and STATE are those of one cursor
+    without faults: no row skipped, none repeated."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[tuple[str, int]] = []
+
+    def later_page_times_out(soql: str, served: int) -> bool:
+        if served >= 400 and len(timed_out) < 3:
+            timed_out.append((soql, served))
+            return True
+        return False
+
+    em.query_more_timeout_when = later_page_times_out
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        read, error = _sync(_config(accounts, width))
+    assert error is None
+    assert len(timed_out) == 3
+    assert read.records("Account") == sequential.records("Account")
+    assert _states(read) == _states(sequential)
+    # each timeout re-issued the query (ranged: a range's makes the read one cursor from the last record instead)
+    reissued = [r for r in caplog.records if "re-issuing the query from" in r.getMessage()]
+    one_cursor = [r for r in caplog.records if "reading on as one cursor from" in r.getMessage()]
+    assert len(reissued) + len(one_cursor) == 3
+    assert width > 1 or not one_cursor
+
+
 @pytest.mark.parametrize(("one_cursor_seconds", "ranged_again"), [(600.0, False), (0.0, True)])
 def test_a_long_lived_connector_reads_ranged_again_after_a_range_timeout(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, one_cursor_seconds: float, ranged_again: bool

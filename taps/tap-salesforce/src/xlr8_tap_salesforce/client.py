@@ -69,6 +69,9 @@ MAX_QUERY_RESTARTS = 3
 #: rest of that read, and the stream's reads starting within them (a connector reading it again soon would pay the
 #: range's QUERY_TIMEOUTs again, up to 2 minutes each on an org under load); later reads are ranged again.
 ONE_CURSOR_SECONDS = 600.0
+#: Fresh queries one stream's read issues after a later page (``nextRecordsUrl``) answered QUERY_TIMEOUT, each
+#: after rows were emitted since the last (a timeout before any row is the window split's, or fatal).
+MAX_TIMEOUT_RESUMES = 10
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
 BULK_CHUNK = 100
@@ -740,9 +743,10 @@ class SalesforceStream(KitRESTStream):
 
     def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
-        checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
-        the query to be re-issued from the last record emitted. Server cursors are never persisted. A page is
-        emitted whole before the next one is asked for, so the run's own point is the end of the last page."""
+        checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) or a later
+        page answering QUERY_TIMEOUT forces the query to be re-issued from the last record emitted. Server cursors
+        are never persisted. A page is emitted whole before the next one is asked for, so the run's own point is the
+        end of the last page."""
         rk = self.replication_key
         if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
             yield from self._read_window(None, None)
@@ -751,9 +755,10 @@ class SalesforceStream(KitRESTStream):
         ids = operator.itemgetter("Id")
         last_value, last_ids = start_value, set(boundary)
         self._one_cursor_read = False  # a range's timeout holds for the read it happened in (and ONE_CURSOR_SECONDS)
-        restarts = 0
+        restarts = resumes = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
+            began = (last_value, len(last_ids))  # rows emitted since: the point moved (or more Ids at it)
             try:
                 for page in self._read_window(lower, None):
                     if not page:
@@ -786,6 +791,20 @@ class SalesforceStream(KitRESTStream):
                 self._one_cursor_until = time.monotonic() + ONE_CURSOR_SECONDS
                 self.logger.warning(
                     "%s: a range of the ranged read timed out (%s); reading on as one cursor from %s = %s",
+                    self.name,
+                    exc,
+                    rk,
+                    last_value,
+                )
+            except QueryTimeoutError as exc:
+                # A later page timed out (nextRecordsUrl can answer QUERY_TIMEOUT too): the rows before it were
+                # emitted; a fresh query from the last of them reads on, split in halves if it times out before
+                # its first row. None since the last query: the split could not clear it, so it stops the stream.
+                if began == (last_value, len(last_ids)) or resumes >= MAX_TIMEOUT_RESUMES:
+                    raise
+                resumes += 1
+                self.logger.warning(
+                    "%s: a page of the query timed out (%s); re-issuing the query from %s = %s",
                     self.name,
                     exc,
                     rk,
