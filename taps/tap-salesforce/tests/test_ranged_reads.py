@@ -440,6 +440,34 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
         assert fresh == 3
 
 
+def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``PLAN_WAIT`` is only a cap (set to 30 s here): range 0 waits as long as its page 2 took (100 ms of latency),
+    then reads on. The COUNT() answers 8 s late, after range 0 read all 15 pages: the read never waited for it and
+    asked no range query (waiting up to the cap, it would have taken the plan and read ranges). Records and STATE
+    are those of one cursor."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 30.0)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=8.0, query={"q": COUNT})
+    )
+    accounts.faults.set_latency("salesforce", 100, CURSOR_PAGES)
+    try:
+        ranged, error = _sync(_config(accounts, 4))
+        for thread in _read_threads():  # the plan left out answers (the emulator logs a request once answered)
+            thread.join(timeout=60)
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range query
+
+
 def test_the_stream_ends_without_waiting_for_a_plan_still_out(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
