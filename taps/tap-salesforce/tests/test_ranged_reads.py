@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import typing as t
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,20 @@ def accounts() -> t.Iterator[Sandbox]:
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": ROWS}}})
     with run_sandbox(["salesforce"], ctx=ctx) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _plans_answered() -> t.Iterator[None]:
+    """After each test, a plan the read left out (not awaited at its end) answers before the next test resets the
+    emulator, so its request is counted by the test that made it."""
+    yield
+    for thread in _read_threads():
+        thread.join(timeout=60)
+
+
+def _read_threads() -> list[threading.Thread]:
+    """The ranged read's threads still alive (its readers and its plan's), named after the stream."""
+    return [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-Account")]
 
 
 def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
@@ -311,6 +326,79 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
     assert len(fallback) == (0 if splits else 1)
 
 
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, width: int
+) -> None:
+    """The first three cursor pages asked past a query's first 400 rows answer QUERY_TIMEOUT (a ``nextRecordsUrl``
+    page, not the query): the read re-issues the query from the last record emitted each time (one cursor, and
+    ranged: there a range's page timing out makes the read one cursor). Records and STATE are those of one cursor
+    without faults: no row skipped, none repeated."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[tuple[str, int]] = []
+
+    def later_page_times_out(soql: str, served: int) -> bool:
+        if served >= 400 and len(timed_out) < 3:
+            timed_out.append((soql, served))
+            return True
+        return False
+
+    em.query_more_timeout_when = later_page_times_out
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        read, error = _sync(_config(accounts, width))
+    assert error is None
+    assert len(timed_out) == 3
+    assert read.records("Account") == sequential.records("Account")
+    assert _states(read) == _states(sequential)
+    # each timeout re-issued the query (ranged: a range's makes the read one cursor from the last record instead)
+    reissued = [r for r in caplog.records if "re-issuing the query from" in r.getMessage()]
+    one_cursor = [r for r in caplog.records if "reading on as one cursor from" in r.getMessage()]
+    assert len(reissued) + len(one_cursor) == 3
+    assert width > 1 or not one_cursor
+
+
+@pytest.mark.parametrize(("one_cursor_seconds", "ranged_again"), [(600.0, False), (0.0, True)])
+def test_a_long_lived_connector_reads_ranged_again_after_a_range_timeout(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, one_cursor_seconds: float, ranged_again: bool
+) -> None:
+    """One connector (one process, its streams kept) reads Account twice. In the first read every bounded range
+    query times out: the read goes on as one cursor. The second read, with the org answering again, is one cursor
+    while ``ONE_CURSOR_SECONDS`` have not passed since, and ranged again once they have (set to 0 here). Both reads
+    give the rows of one cursor, in its order."""
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    monkeypatch.setattr(client, "ONE_CURSOR_SECONDS", one_cursor_seconds)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    expected = [record["Id"] for record in sequential.records("Account")]
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def bounded_ranges_time_out(soql: str, rows: int) -> bool:
+        if _range_query(soql) and "SystemModstamp <" in soql:
+            timed_out.append(soql)
+            return True
+        return False
+
+    asked: list[str] = []
+    with SalesforceConnector(_config(accounts, 4, min_window_seconds=3600)) as connector:
+        em.query_timeout_when = bounded_ranges_time_out
+        first = list(connector.get_entity("Account"))
+        em.query_timeout_when = lambda soql, rows: asked.append(soql) and False
+        second = list(connector.get_entity("Account"))
+    assert timed_out, "the first read did not split"
+    assert [record["Id"] for record in first] == expected
+    assert second == first
+    ranges_asked = [soql for soql in asked if _range_query(soql)]
+    assert bool(ranges_asked) == ranged_again, ranges_asked
+
+
 @pytest.mark.parametrize(("count_seconds", "late"), [(1.0, True), (4.0, False)])
 def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     accounts: Sandbox,
@@ -341,6 +429,8 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     assert ranged.records("Account") == sequential.records("Account")
     assert _states(ranged) == _states(sequential)
     dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
+    for thread in _read_threads():  # a plan left out answers (the emulator logs a request once answered)
+        thread.join(timeout=60)
     fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
     if late:
         assert dropped, "range 0 waited for the plan"
@@ -348,6 +438,65 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     else:
         assert not dropped
         assert fresh == 3
+
+
+def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``PLAN_WAIT`` is only a cap (set to 30 s here): range 0 waits as long as its page 2 took (100 ms of latency),
+    then reads on. The COUNT() answers 8 s late, after range 0 read all 15 pages: the read never waited for it and
+    asked no range query (waiting up to the cap, it would have taken the plan and read ranges). Records and STATE
+    are those of one cursor."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 30.0)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=8.0, query={"q": COUNT})
+    )
+    accounts.faults.set_latency("salesforce", 100, CURSOR_PAGES)
+    try:
+        ranged, error = _sync(_config(accounts, 4))
+        for thread in _read_threads():  # the plan left out answers (the emulator logs a request once answered)
+            thread.join(timeout=60)
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range query
+
+
+def test_the_stream_ends_without_waiting_for_a_plan_still_out(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planning COUNT() answers 6 s late; range 0 reads all 15 pages well before (no latency) and the stream
+    ends while the plan is still out: its thread is alive when the sync returns (the read did not wait for it),
+    then ends with its request (no thread of the read lingers), and its late answer starts no range query. Records
+    and STATE are those of one cursor."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=6.0, query={"q": COUNT})
+    )
+    try:
+        ranged, error = _sync(_config(accounts, 4))
+        still_out = _read_threads()
+        for thread in still_out:
+            thread.join(timeout=60)
+        lingering = _read_threads()
+    finally:
+        accounts.faults.clear("salesforce")
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert still_out, "the stream's end waited for the plan"
+    assert not lingering
+    assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range after the plan
 
 
 @pytest.mark.parametrize(("fresh_seconds", "filtered", "counts"), [(60.0, False, 1), (-1.0, False, 2), (60.0, True, 2)])

@@ -66,6 +66,13 @@ MAX_BOUNDARY_IDS = 20_000
 BOUNDARY_KEY = "xlr8_boundary"
 #: Re-issues of one stream's query after expired cursors before giving up.
 MAX_QUERY_RESTARTS = 3
+#: Seconds a stream's REST reads stay one cursor after a range of its ranged read timed out beyond splitting: the
+#: rest of that read, and the stream's reads starting within them (a connector reading it again soon would pay the
+#: range's QUERY_TIMEOUTs again, up to 2 minutes each on an org under load); later reads are ranged again.
+ONE_CURSOR_SECONDS = 600.0
+#: Fresh queries one stream's read issues after a later page (``nextRecordsUrl``) answered QUERY_TIMEOUT, each
+#: after rows were emitted since the last (a timeout before any row is the window split's, or fatal).
+MAX_TIMEOUT_RESUMES = 10
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
 BULK_CHUNK = 100
@@ -665,8 +672,10 @@ class SalesforceStream(KitRESTStream):
         self._api_choice: str | None = None
         #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
         self._counted: tuple[str | None, bool, int, float] | None = None
-        #: Set when a range timed out beyond splitting: REST reads of this stream are one cursor from then on.
-        self._one_cursor = False
+        #: Set when a range timed out beyond splitting: the rest of this read is one cursor (reset by the next read).
+        self._one_cursor_read = False
+        #: Until when (``time.monotonic``) the stream's later reads are one cursor too (``ONE_CURSOR_SECONDS``).
+        self._one_cursor_until: float | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
 
@@ -752,9 +761,10 @@ class SalesforceStream(KitRESTStream):
 
     def _read_resumable(self, start_value: str | None, boundary: set[str]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages read from ``start_value`` (``>=``), skipping Ids already delivered at the latest timestamp seen: the
-        checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) forces
-        the query to be re-issued from the last record emitted. Server cursors are never persisted. A page is
-        emitted whole before the next one is asked for, so the run's own point is the end of the last page."""
+        checkpoint's on entry, the run's own when an expired cursor (INVALID_QUERY_LOCATOR, RELIABILITY E8) or a later
+        page answering QUERY_TIMEOUT forces the query to be re-issued from the last record emitted. Server cursors
+        are never persisted. A page is emitted whole before the next one is asked for, so the run's own point is the
+        end of the last page."""
         rk = self.replication_key
         if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
             yield from self._read_window(None, None)
@@ -762,9 +772,11 @@ class SalesforceStream(KitRESTStream):
         values = operator.methodcaller("get", rk)
         ids = operator.itemgetter("Id")
         last_value, last_ids = start_value, set(boundary)
-        restarts = 0
+        self._one_cursor_read = False  # a range's timeout holds for the read it happened in (and ONE_CURSOR_SECONDS)
+        restarts = resumes = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
+            began = (last_value, len(last_ids))  # rows emitted since: the point moved (or more Ids at it)
             try:
                 for page in self._read_window(lower, None):
                     if not page:
@@ -791,11 +803,26 @@ class SalesforceStream(KitRESTStream):
                     yield page
                 return
             except RangeTimeoutError as exc:
-                if self._one_cursor:
+                if self._one_cursor_read:
                     raise
-                self._one_cursor = True  # the first query ran where a range's did not: read as it would have
+                self._one_cursor_read = True  # the first query ran where a range's did not: read as it would have
+                self._one_cursor_until = time.monotonic() + ONE_CURSOR_SECONDS
                 self.logger.warning(
                     "%s: a range of the ranged read timed out (%s); reading on as one cursor from %s = %s",
+                    self.name,
+                    exc,
+                    rk,
+                    last_value,
+                )
+            except QueryTimeoutError as exc:
+                # A later page timed out (nextRecordsUrl can answer QUERY_TIMEOUT too): the rows before it were
+                # emitted; a fresh query from the last of them reads on, split in halves if it times out before
+                # its first row. None since the last query: the split could not clear it, so it stops the stream.
+                if began == (last_value, len(last_ids)) or resumes >= MAX_TIMEOUT_RESUMES:
+                    raise
+                resumes += 1
+                self.logger.warning(
+                    "%s: a page of the query timed out (%s); re-issuing the query from %s = %s",
                     self.name,
                     exc,
                     rk,
@@ -811,6 +838,13 @@ class SalesforceStream(KitRESTStream):
                     rk,
                     last_value,
                 )
+
+    @property
+    def _one_cursor(self) -> bool:
+        """REST reads of this stream are one cursor for now (see ``ONE_CURSOR_SECONDS``)."""
+        if self._one_cursor_read:
+            return True
+        return self._one_cursor_until is not None and time.monotonic() < self._one_cursor_until
 
     def _start_value(self, context: Context | None) -> str | None:
         if not self.replication_key:

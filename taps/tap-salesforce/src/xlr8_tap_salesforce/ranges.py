@@ -15,13 +15,16 @@ reads up to ``width`` of them at once:
   ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes ranges uneven, never wrong. Fewer than
   two ranges' worth of rows left, or a planning query refused (logged), and the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
-  there; its cursor is left to expire). It waits for the plan at most ``PLAN_WAIT`` seconds after its page 2 (a
-  ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan coming later is taken with
-  only its bounds past the last row range 0 has read (none left: range 0 reads to the end, the plan's queries
-  awaited at the end). Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other
-  terms, the last range bounded only by the query's own upper bound: rows updated during the read (their new value
-  is past every bound) are read there. Bounds are whole-second literals, so the rows sharing a
-  value are never split between ranges, and each row is in exactly one range.
+  there; its cursor is left to expire). It waits for the plan after its page 2 as long as page 2 took, at most
+  ``PLAN_WAIT`` seconds (a ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan
+  coming later is taken with only its bounds past the last row range 0 has read (none left: range 0 reads to the
+  end). The plan runs on its own thread, not awaited when the read ends: a plan still out then is dropped, its
+  answer discarded when it comes (its thread ends with its request; the process waits for it before it exits, so
+  its request stays inside the run's rate limiter and tenant slot).
+- Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other terms, the last range
+  bounded only by the query's own upper bound: rows updated during the read (their new value is past every bound)
+  are read there. Bounds are whole-second literals, so the rows sharing a value are never split between ranges,
+  and each row is in exactly one range.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmark after each of them)
   are those of the read page after page when nothing changes. At most ``width`` ranges besides the first query's
   are read at once (``width`` threads, each range one open cursor while it is read; the first query's cursor, cut
@@ -51,6 +54,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import time
 import typing as t
 from bisect import bisect_left
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
@@ -72,8 +76,9 @@ RANGE_PAGES = 2
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
 
-#: Seconds range 0 waits for the plan once its page 2 is read, before reading on as a plain cursor (a late plan
-#: is still taken, past what range 0 has read).
+#: Seconds range 0 waits for the plan once its page 2 is read, at most: it waits as long as page 2 took (the plan
+#: was asked with it), then reads on as a plain cursor; a late plan is still taken, past what range 0 has read, at
+#: its next page. Waiting longer idles the read for longer than taking the plan a page later costs.
 PLAN_WAIT = 1.0
 
 #: A REST page: its records and whether they are plain (``singer_io.loads_marked``).
@@ -136,6 +141,8 @@ class RangedQuery:
         self.name = name
         self.on_plan = on_plan
         self._executor: ThreadPoolExecutor | None = None
+        #: The plan's own thread: the read's end does not wait for a slow COUNT() (its answer is then dropped).
+        self._planner: ThreadPoolExecutor | None = None
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
@@ -157,8 +164,11 @@ class RangedQuery:
         try:
             plan = self.plan()
         except Exception as exc:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
-            if self.on_plan is not None:
+            if self.on_plan is not None and not self._pages.stop.is_set():
                 self.on_plan(exc, [])
+            return []
+        if self._pages.stop.is_set():  # the read ended without it: nothing to plan any more
+            logger.debug("%s: the plan came after the read ended; dropped", self.name)
             return []
         if plan.newest is None or plan.newest <= after:
             return []
@@ -173,17 +183,20 @@ class RangedQuery:
         """Range 0: the first query's cursor (``read``: page 1's last value), each page cut at bound 1 once the
         plan is known and taken."""
         found: list[datetime] | None = None
-        wait = PLAN_WAIT
+        wait: float | None = None
         try:
             while not self._pages.stop.is_set():
                 self._pages.take(rng)
                 if self._pages.stop.is_set():  # closed while waiting for room: no request more
                     break
+                asked = time.monotonic()
                 item = next(self.cursor, None)
                 if item is None:
                     break
                 records, plain = item
                 if found is None:
+                    if wait is None:  # page 2: the plan, asked with it, may take as long again
+                        wait = min(PLAN_WAIT, time.monotonic() - asked)
                     found = self._accept(read, wait)
                     wait = 0.0  # waited once: from now on the plan is taken only if it is back
                 if found and records and (last := self.value_of(records[-1])) is not None and last >= found[0]:
@@ -266,7 +279,8 @@ class RangedQuery:
             if not self.cursor.more or after is None:
                 yield from read_ahead(self.cursor, name=self.name)  # nothing to split: page after page
                 return
-            planning = self._submit(self._planned, after, len(records))
+            self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
+            planning = self._planner.submit(contextvars.copy_context().run, self._planned, after, len(records))
             planning.add_done_callback(self._settle)
             head = self._pages.add()
             head.due.set()
@@ -317,11 +331,14 @@ class RangedQuery:
             self._submit(self._read, rng, found[index - 1], upper if last else found[index])
 
     def close(self) -> None:
-        """Stop every range: requests in flight are awaited, their answers dropped."""
+        """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are not
+        awaited (a slow COUNT() would hold the stream's end), its answer dropped when it comes."""
         self._pages.close()
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])
+        if self._planner is not None:
+            self._planner.shutdown(wait=False, cancel_futures=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -5,7 +5,7 @@ revoked sessions, 403 REQUEST_LIMIT_EXCEEDED when the daily quota runs out, QUER
 many rows, ``Sforce-Limit-Info`` on every data response, deleted rows only through queryAll.
 
 Test switches live on the emulator object: ``api_limit``, ``api_used``, ``query_timeout_rows``,
-``query_timeout_when``, ``touch()``,
+``query_timeout_when``, ``query_more_timeout_when``, ``touch()``,
 ``delete()``, ``register_jwt_key()``, and ``ctx.tokens.revoke_all("salesforce")``.
 """
 
@@ -196,6 +196,8 @@ class _Plan:
     overlaid: frozenset[int]
     start: int
     stop: int
+    #: The SOQL as asked (what ``query_timeout_when`` and ``query_more_timeout_when`` are given).
+    text: str = ""
 
 
 @dataclass
@@ -232,6 +234,10 @@ class SalesforceEmulator(ProductEmulator):
         #: QUERY_TIMEOUT for the REST queries (SOQL text, rows scanned) it answers True for, at their first request:
         #: one query of several (a range of a ranged read) timing out while the others run, as under an org's load.
         self.query_timeout_when: Callable[[str, int], bool] | None = None
+        #: QUERY_TIMEOUT for the later pages (``nextRecordsUrl``) of the REST queries it answers True for (SOQL text,
+        #: rows the cursor served before the page): a query slowing down while a client pages through it. The
+        #: cursor is not continued after it (the client re-issues a query).
+        self.query_more_timeout_when: Callable[[str, int], bool] | None = None
         self.bulk_polls_before_complete = 1
         self.session_ttl: float | None = 7200.0
         self.rotate_refresh_tokens = False
@@ -288,6 +294,7 @@ class SalesforceEmulator(ProductEmulator):
             self.api_used = 0
             self.query_timeout_rows = options.get("query_timeout_rows")
             self.query_timeout_when = None
+            self.query_more_timeout_when = None
             self.bulk_polls_before_complete = 1
             self.session_ttl = 7200.0
             self.rotate_refresh_tokens = False
@@ -620,7 +627,7 @@ class SalesforceEmulator(ProductEmulator):
         lower, upper = soql.bounds(query.where, "SystemModstamp")
         start = 0 if lower is None else obj.first_index_at_or_after(lower)
         stop = obj.count if upper is None else min(obj.count, obj.first_index_at_or_after(upper) + 3)
-        plan = _Plan(query, obj, include_deleted, overlay, frozenset(overlay_map), start, max(start, stop))
+        plan = _Plan(query, obj, include_deleted, overlay, frozenset(overlay_map), start, max(start, stop), text)
         chosen = self.query_timeout_when
         if check_timeout and (
             self._too_big(plan) or (chosen is not None and chosen(text, plan.stop - plan.start + len(plan.overlay)))
@@ -860,6 +867,9 @@ class SalesforceEmulator(ProductEmulator):
         position = self._cursor_positions.pop((locator, int(offset or 0)), None) if offset.isdigit() else None
         if position is None or locator not in self._cursors:
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        chosen = self.query_more_timeout_when
+        if chosen is not None and chosen(self._cursors[locator][0].text, int(offset)):
+            raise SalesforceError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         return self._page(request, locator, int(offset), position)
 
     def _page(self, request: Request, locator: str, offset: int, position: _Position) -> Response:
