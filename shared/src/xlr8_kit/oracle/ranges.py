@@ -232,20 +232,20 @@ class RangedRead:
                 self._pages.put(rng, (_END, (after, True, False)))  # nothing in it
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
-            while not self._pages.stop.is_set():
-                held = self._pages.take(rng)
-                if self._pages.stop.is_set():  # closed while waiting for room: no request more
-                    return
+            late = False
+
+            def next_page() -> tuple[Answer, bool]:
+                nonlocal token, late
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))
-                self._pages.put(rng, (_PAGE, (answer, held)))
                 if items:
                     last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
                     token = KeysetRange(last, token.upto)
-                if not (has_more and items):
-                    self._pages.put(rng, (_END, (token.after, late, upto is END)))
-                    return
+                return answer, has_more and bool(items)
+
+            self._pages.read_into(rng, next_page)
+            self._pages.put(rng, (_END, (token.after, late, upto is END)))
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
             self._pages.put(rng, (_ERROR, exc))
 
