@@ -74,6 +74,10 @@ SAMPLE = RANGE_PAGES + 2
 #: read is no sample: it counts ``totalResults``, which the ranges' requests do not.
 FIRST_VERDICT = 3
 
+#: Requests judged for the direct verdict (``Growth.answered``): page 1 and the first two bounds' ``RowAt``. Every
+#: range after range 0 waits for bounds 1 and 2 before it asks for room, so the verdict is in before then.
+FIRST_ANSWERS = 3
+
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
 
@@ -131,19 +135,48 @@ class Growth:
     """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
     (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
     the last ``SAMPLE`` pages after the first, from ``FIRST_VERDICT`` pages on): latency, which more requests in
-    flight hide.
+    flight hide. And at once, before the ranges' first pages, as many as the first requests (page 1, bounds 1
+    and 2) took on the wire over what page 1 cost besides (read, parsed and emitted: ``answered``), as Little's
+    law has it: at 100 ms the ramp at one page ahead cost about 0.6 s (ERP invoices: four pages, each a round
+    trip, while bounds were placed), and ERP's pages now start at the most, HCM's at 3 (about 100 ms over 30).
     Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
     parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
     in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
     wait, reached the most there too). Pure: the emitter gives it each page's times; the ranges read ``room``."""
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, cost: float | None = None) -> None:
         self.room = 1
         self.most = most
+        #: What page 1 cost besides its round trip: its body read and parsed, then emitted (None: unknown, no direct
+        #: verdict). Request times are judged against it (at 0 ms the emitter alone takes a tenth of it: ERP
+        #: invoices, 1 ms of about 6 for 500 rows).
+        self._cost = cost
+        #: Request times judged so far (``answered``), at most ``FIRST_ANSWERS``.
+        self._took: list[float] = []
         #: Waited over emitting, for the last ``SAMPLE`` pages.
         self._ratios: collections.deque[float] = collections.deque(maxlen=SAMPLE)
         #: The first page is not judged.
         self._first = True
+
+    def answered(self, took: float) -> bool:
+        """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
+        ``FIRST_ANSWERS`` are in: as many pages as their median over what page 1 cost besides (the requests in
+        flight that keep the emitter busy), if more. A bound's ``RowAt`` is one row: its time is mostly the round
+        trip. At 0 ms that is at most about two (ERP invoices on a loaded machine), usually below one: one page.
+        True when ``room`` changed."""
+        if self.room == self.most or self._cost is None or len(self._took) >= FIRST_ANSWERS:
+            return False
+        self._took.append(took)
+        if len(self._took) < FIRST_ANSWERS:
+            return False
+        median = statistics.median(self._took)
+        if median <= 0:
+            return False
+        room = self.most if median >= self._cost * self.most else max(1, round(median / self._cost))
+        if room <= self.room:
+            return False
+        self.room = room
+        return True
 
     def handed(self, waited: float, emitting: float) -> bool:
         """A page handed out after the emitter waited ``waited`` seconds for it and took ``emitting`` seconds to
@@ -174,7 +207,11 @@ class RangedRead:
         total: int,
         rows_per_range: int,
         name: str,
+        first_took: float | None = None,
+        first_cost: float | None = None,
     ) -> None:
+        """``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides (``Growth``: both
+        None, the allowance grows only once the emitter mostly waits)."""
         self.fetch = fetch
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
@@ -192,7 +229,10 @@ class RangedRead:
         #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
         #: its own pages (and never more than ``RANGE_PAGES``). A range's queue also carries its end: the last row
         #: read and whether its last request was sent after every range before it was emitted.
-        self._growth = Growth(width * RANGE_PAGES)
+        self._growth = Growth(width * RANGE_PAGES, first_cost)
+        self._growth_lock = threading.Lock()  # fed by the emitter (pages handed) and by workers (bounds answered)
+        if first_took is not None:
+            self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
         #: Answers of ``RowAt`` requests not yet handed to the emitter.
@@ -203,6 +243,7 @@ class RangedRead:
     def _place(self, j: int) -> t.Any:
         """Bound j: the row at its planned offset (END past the last row)."""
         answer = self.fetch(RowAt(self.first_rows + j * self.rows_per_range - 1))
+        self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
         self._placed.put(answer)
         items, _ = collection_page(body(answer.response))
         if not items:
@@ -249,9 +290,18 @@ class RangedRead:
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
             self._pages.put(rng, (_ERROR, exc))
 
+    def _answered(self, took: float) -> None:
+        """A bound's request answered (see ``Growth.answered``): the readers waiting for room are told when it grew."""
+        with self._growth_lock:
+            grew = self._growth.answered(took)
+        if grew:
+            self._pages.set_room(self._growth.room)
+
     def _handed(self, waited: float, emitting: float) -> None:
         """A page handed out (see ``Growth``): the readers waiting for room are told when it grew."""
-        if self._growth.handed(waited, emitting):
+        with self._growth_lock:
+            grew = self._growth.handed(waited, emitting)
+        if grew:
             self._pages.set_room(self._growth.room)
 
     def _start(self, j: int) -> None:
