@@ -78,6 +78,14 @@ FIRST_VERDICT = 3
 #: range after range 0 waits for bounds 1 and 2 before it asks for room, so the verdict is in before then.
 FIRST_ANSWERS = 3
 
+#: The first answers' round trips (the median) this many times longer than page 1 cost besides (read, parsed and
+#: emitted) mean latency: the most pages are read ahead at once. Measured (5 Dec 2026, load 5-8, one run each):
+#: at 100 ms ERP invoices 0.104-0.113 s over 0.005 s (22x), HCM workers 0.106 s over 0.032 s (3.3x); at 0 ms ERP
+#: 0.4x, 0.4x, 2.2x (the emulator slowed by the load), HCM 0.4x. Below it the allowance grows as before. (Tried: as
+#: many pages as the ratio; HCM started at 3 and did not gain at 100 ms: waiting less, its emitter may not reach
+#: ``WAITED``, which opens the most.)
+ANSWERED = 3.0
+
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
 
@@ -135,10 +143,10 @@ class Growth:
     """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
     (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
     the last ``SAMPLE`` pages after the first, from ``FIRST_VERDICT`` pages on): latency, which more requests in
-    flight hide. And at once, before the ranges' first pages, as many as the first requests (page 1, bounds 1
-    and 2) took on the wire over what page 1 cost besides (read, parsed and emitted: ``answered``), as Little's
-    law has it: at 100 ms the ramp at one page ahead cost about 0.6 s (ERP invoices: four pages, each a round
-    trip, while bounds were placed), and ERP's pages now start at the most, HCM's at 3 (about 100 ms over 30).
+    flight hide. Or at once, before the ranges' first pages, when the first requests (page 1, bounds 1 and 2) took
+    ``ANSWERED`` times longer on the wire than page 1 cost besides (read, parsed and emitted: ``answered``): at
+    100 ms the ramp at one page ahead cost about 0.6 s (ERP invoices: four pages, each a round trip, while bounds
+    were placed).
     Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
     parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
     in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
@@ -160,23 +168,17 @@ class Growth:
 
     def answered(self, took: float) -> bool:
         """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
-        ``FIRST_ANSWERS`` are in: as many pages as their median over what page 1 cost besides (the requests in
-        flight that keep the emitter busy), if more. A bound's ``RowAt`` is one row: its time is mostly the round
-        trip. At 0 ms that is at most about two (ERP invoices on a loaded machine), usually below one: one page.
-        True when ``room`` changed."""
+        ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the most. A bound's
+        ``RowAt`` is one row: its time is mostly the round trip. True when ``room`` changed."""
         if self.room == self.most or self._cost is None or len(self._took) >= FIRST_ANSWERS:
             return False
         self._took.append(took)
         if len(self._took) < FIRST_ANSWERS:
             return False
-        median = statistics.median(self._took)
-        if median <= 0:
-            return False
-        room = self.most if median >= self._cost * self.most else max(1, round(median / self._cost))
-        if room <= self.room:
-            return False
-        self.room = room
-        return True
+        if statistics.median(self._took) > ANSWERED * self._cost:
+            self.room = self.most
+            return True
+        return False
 
     def handed(self, waited: float, emitting: float) -> bool:
         """A page handed out after the emitter waited ``waited`` seconds for it and took ``emitting`` seconds to
