@@ -97,3 +97,51 @@ def test_items_come_out_in_order_and_close_frees_every_reader() -> None:
     full.join(5)
     assert got == [False]
     assert not full.is_alive()
+
+
+def test_read_into_queues_each_page_with_its_budget_and_gives_back_a_request_without_one() -> None:
+    """A range not due reads within the budget: each page carries whether it holds a page of it; a request that
+    finds no page (the range's query ran out) gives its page back, so another range may read it."""
+    pages = RangedPages(keep=4, room=3)
+    pages.make_due(pages.add())
+    rng, other = pages.add(), pages.add()
+    answers = iter([("a", True), ("b", True), (None, False)])
+    pages.read_into(rng, lambda: next(answers))
+    assert [rng.pages.get_nowait() for _ in range(2)] == [(PAGE, ("a", True)), (PAGE, ("b", True))]
+    assert rng.pages.empty()
+    thread, got = taking(pages, other)  # two pages of the budget held ("a", "b"), the third given back
+    thread.join(5)
+    assert got == [True]
+
+
+def test_read_into_stops_at_the_last_page_and_sends_nothing_once_closed() -> None:
+    """``more`` False ends the read after its page; closed while waiting for room: no request more."""
+    pages = RangedPages(keep=4, room=1)
+    pages.make_due(pages.add())
+    rng = pages.add()
+    asked: list[int] = []
+
+    def next_page() -> tuple[int, bool]:
+        asked.append(len(asked))
+        return len(asked), len(asked) < 3
+
+    reader = threading.Thread(target=pages.read_into, args=(rng, next_page), daemon=True)
+    reader.start()
+    reader.join(SETTLE)
+    assert asked == [0]  # room for one page ahead: the second request waits for it to be emitted
+    assert reader.is_alive()
+    pages.release()
+    reader.join(SETTLE)
+    assert asked == [0, 1]
+    pages.close()
+    reader.join(5)
+    assert not reader.is_alive()
+    assert asked == [0, 1]  # closed while waiting for room: no third request
+
+    due = RangedPages(keep=8, room=8)
+    last = due.add()
+    due.make_due(last)
+    asked.clear()
+    due.read_into(last, next_page)
+    assert asked == [0, 1, 2]  # the third answer says no more follow
+    assert [last.pages.get_nowait()[1] for _ in range(3)] == [(1, False), (2, False), (3, False)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import typing as t
+from datetime import timedelta
 
 import pytest
 import requests
@@ -16,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt
-from xlr8_kit.oracle.ranges import FIRST_VERDICT, MIN_RANGE_PAGES, RANGE_PAGES, Answer, Growth, RangedRead, range_rows
+from xlr8_kit.oracle.ranges import (
+    FIRST_VERDICT,
+    MIN_RANGE_PAGES,
+    RANGE_PAGES,
+    Answer,
+    Growth,
+    RangedRead,
+    range_rows,
+)
 
 LIMIT = 2
 ROWS = [{"LastUpdateDate": f"2024-01-{1 + i // 10:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(100)]
@@ -26,8 +36,9 @@ def place(row: dict[str, t.Any]) -> tuple[str, int]:
     return (row["LastUpdateDate"], row["PersonId"])
 
 
-def response(items: list[dict[str, t.Any]], has_more: bool) -> requests.Response:
+def response(items: list[dict[str, t.Any]], has_more: bool, took: float = 0.0) -> requests.Response:
     answer = requests.Response()
+    answer.elapsed = timedelta(seconds=took)
     answer.status_code = 200
     answer.headers["Content-Type"] = "application/json"
     answer._content = json.dumps({"items": items, "count": len(items), "hasMore": has_more}).encode()
@@ -37,8 +48,13 @@ def response(items: list[dict[str, t.Any]], has_more: bool) -> requests.Response
 class Collection:
     """The rows in keyset order; ``placed`` overrides what a ``RowAt`` answers (rows that moved meanwhile)."""
 
-    def __init__(self, rows: list[dict[str, t.Any]], placed: dict[int, int] | None = None) -> None:
+    def __init__(
+        self, rows: list[dict[str, t.Any]], placed: dict[int, int] | None = None, latency: float = 0.0
+    ) -> None:
+        """``latency``: each answer says it took that long on the wire (and takes it, when ``wait``)."""
         self.rows = rows
+        self.latency = latency
+        self.wait = False
         self.placed = placed or {}
         self.fail: t.Callable[[t.Any], bool] = lambda token: False
         self.asked: list[t.Any] = []
@@ -49,18 +65,26 @@ class Collection:
             self.asked.append(token)
         if self.fail(token):
             raise RuntimeError(f"HTTP 400 for {token}")
+        if self.wait:
+            time.sleep(self.latency)
+        took = self.latency
         if isinstance(token, RowAt):
             at = self.placed.get(token.offset, token.offset)
-            return Answer(token, requests.PreparedRequest(), response(self.rows[at : at + 1], False), [])
+            return Answer(token, requests.PreparedRequest(), response(self.rows[at : at + 1], False, took), [])
         after = place({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
         upto = place({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
         chosen = [r for r in self.rows if (after is None or place(r) > after) and (upto is None or place(r) <= upto)]
         page = chosen[:LIMIT]
-        return Answer(token, requests.PreparedRequest(), response(page, len(chosen) > LIMIT), [dict(r) for r in page])
+        answer = response(page, len(chosen) > LIMIT, took)
+        return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
 
 
 def ranged_read(
-    collection: Collection, width: int = 3, total: int | None = None, rows_per_range: int = RANGE_PAGES * LIMIT
+    collection: Collection,
+    width: int = 3,
+    total: int | None = None,
+    rows_per_range: int = RANGE_PAGES * LIMIT,
+    first_cost: float | None = None,
 ) -> RangedRead:
     """The ranges after page 1 (the first LIMIT rows) as the stream starts them."""
     first = collection.rows[LIMIT - 1]
@@ -72,6 +96,8 @@ def ranged_read(
         total=len(collection.rows) if total is None else total,
         rows_per_range=rows_per_range,
         name="test-ranges",
+        first_took=None if first_cost is None else collection.latency,
+        first_cost=first_cost,
     )
 
 
@@ -107,20 +133,26 @@ def test_every_row_once_in_order() -> None:
     days=st.integers(min_value=1, max_value=30),
     width=st.integers(min_value=1, max_value=10),
     moved=st.dictionaries(st.integers(min_value=0, max_value=159), st.integers(min_value=0, max_value=159), max_size=3),
+    latency=st.sampled_from([None, 0.0, 0.002, 0.1]),
 )
 def test_ranges_sized_for_the_width_read_every_row_once_in_order(
-    rows: int, days: int, width: int, moved: dict[int, int]
+    rows: int, days: int, width: int, moved: dict[int, int], latency: float | None
 ) -> None:
     """Ranges sized as the stream sizes them (``range_rows``), ties on the ordering value (``days`` distinct
-    values), any width, bounds placed after rows moved (``moved``: offset -> the row a ``RowAt`` answers): the
-    rows of the read page after page, once each, in order."""
+    values), any width, bounds placed after rows moved (``moved``: offset -> the row a ``RowAt`` answers), the
+    allowance from the first answers' times (``latency``; None: none given): the rows of the read page after
+    page, once each, in order."""
     table = sorted(
         ({"LastUpdateDate": f"2024-01-{1 + i % days:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(rows)),
         key=place,
     )
-    collection = Collection(table, placed={k: v for k, v in moved.items() if k < rows and v < rows})
+    placed = {k: v for k, v in moved.items() if k < rows and v < rows}
+    collection = Collection(table, placed=placed, latency=latency or 0.0)
     emitted = list(table[:LIMIT])
-    drain(ranged_read(collection, width, rows_per_range=range_rows(rows - LIMIT, LIMIT, width)), emitted)
+    cost = None if latency is None else 0.001
+    drain(
+        ranged_read(collection, width, rows_per_range=range_rows(rows - LIMIT, LIMIT, width), first_cost=cost), emitted
+    )
     assert emitted == table
 
 
@@ -203,3 +235,43 @@ def test_one_page_is_read_ahead_while_the_emitter_waits_about_as_long_as_it_emit
     assert set(simulate(Growth(32), lambda room: 0.0, 50, emitting=0.0)) == {1}
     starts = iter([0.3, 0.2])  # the first range's first pages wait for its bound's request too
     assert set(simulate(Growth(32), lambda room: next(starts, 0.002), 100, emitting=0.002)) == {1}
+
+
+def test_the_first_answers_open_the_allowance_when_round_trips_dwarf_the_page_cost() -> None:
+    """Page 1 and bounds 1 and 2 answered: their median time past ``ANSWERED`` times what page 1 cost besides
+    opens the most at once; later answers are not judged; no cost given, no verdict."""
+    erp = Growth(64, cost=0.005)  # 100 ms, ERP invoices
+    assert [erp.answered(took) for took in (0.11, 0.10, 0.12)] == [False, False, True]
+    assert erp.room == 64
+    hcm = Growth(64, cost=0.03)  # 100 ms, HCM workers
+    assert [hcm.answered(took) for took in (0.105, 0.1, 5.0)] == [False, False, True]  # one long wait: the median
+    assert hcm.room == 64
+    loaded = Growth(64, cost=0.0046)  # 0 ms, ERP invoices, the emulator slowed by a loaded machine
+    assert not any(loaded.answered(took) for took in (0.0075, 0.0103, 0.0145))
+    assert loaded.answered(9.0) is False  # judged once
+    assert loaded.room == 1
+    zero = Growth(64, cost=0.005)
+    assert not any(zero.answered(took) for took in (0.002, 0.5, 0.001))  # one long wait at 0 ms: the median
+    assert zero.room == 1
+    unknown = Growth(64)
+    assert not any(unknown.answered(1.0) for _ in range(5))
+    assert unknown.room == 1
+
+
+def test_long_round_trips_read_ranges_side_by_side_before_the_first_range_page() -> None:
+    """50 ms per request, page 1 cheap: the bounds' answers open the allowance, so several ranges ask for their
+    first page before range 0's first page is handed out (at one page ahead: range 0 and one more); every row
+    once, in order."""
+    collection = Collection(ROWS, latency=0.05)
+    collection.wait = True
+    rows = list(ROWS[:LIMIT])
+    sent_before_first: int | None = None
+    for answer in ranged_read(collection, width=8, first_cost=0.001).answers("LastUpdateDate", "PersonId"):
+        if isinstance(answer, Answer):
+            if sent_before_first is None and isinstance(answer.token, KeysetRange):
+                with collection.lock:
+                    sent_before_first = sum(isinstance(token, KeysetRange) for token in collection.asked)
+            rows.extend(answer.records)
+    assert rows == ROWS
+    assert sent_before_first is not None
+    assert sent_before_first >= 4

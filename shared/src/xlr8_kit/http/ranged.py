@@ -11,6 +11,8 @@ page. Planning the ranges and querying them differ per vendor; this is what they
   of the range being emitted (``take`` before each request, ``release`` once the page was emitted), so memory is
   bounded whatever the read's size. The range being emitted (``due``) takes none, since it is what frees the
   budget, and keeps at most ``min(room, keep)`` of its own pages waiting.
+- Each range is read page after page into its queue (``read_into``: take, stop check, request, put); what a
+  request is and what a range's end carries are the vendor's.
 - ``room`` may change while the read goes on (``set_room``: Oracle grows it once the emitter mostly waits).
 """
 
@@ -73,6 +75,24 @@ class RangedPages:
                     return True
                 self._budget.wait(timeout=0.05)
         return False
+
+    def read_into(self, rng: RangeQueue, next_page: t.Callable[[], tuple[t.Any, bool]]) -> None:
+        """Read ``rng`` page after page into its queue: before each request a page of the budget is taken (waiting
+        for room), none once stopped; ``next_page`` sends it and answers ``(page, more)``: the page (None: none,
+        its budget is given back) and whether another request follows. The caller queues the range's end (or an
+        error it raises) after, dropped once stopped."""
+        while True:
+            held = self.take(rng)
+            if self.stop.is_set():  # closed while waiting for room: no request more (a request may be slow)
+                return
+            page, more = next_page()
+            if page is None:
+                if held:
+                    self.release()
+            else:
+                self.put(rng, (PAGE, (page, held)))
+            if not more:
+                return
 
     def put(self, rng: RangeQueue, item: Item) -> None:
         """Queue ``item`` for the emitter (dropped once stopped)."""

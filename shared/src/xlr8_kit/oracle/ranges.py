@@ -74,6 +74,18 @@ SAMPLE = RANGE_PAGES + 2
 #: read is no sample: it counts ``totalResults``, which the ranges' requests do not.
 FIRST_VERDICT = 3
 
+#: Requests judged for the direct verdict (``Growth.answered``): page 1 and the first two bounds' ``RowAt``. Every
+#: range after range 0 waits for bounds 1 and 2 before it asks for room, so the verdict is in before then.
+FIRST_ANSWERS = 3
+
+#: The first answers' round trips (the median) this many times longer than page 1 cost besides (read, parsed and
+#: emitted) mean latency: the most pages are read ahead at once. Measured (5 Dec 2026, load 5-8, one run each):
+#: at 100 ms ERP invoices 0.104-0.113 s over 0.005 s (22x), HCM workers 0.106 s over 0.032 s (3.3x); at 0 ms ERP
+#: 0.4x, 0.4x, 2.2x (the emulator slowed by the load), HCM 0.4x. Below it the allowance grows as before. (Tried: as
+#: many pages as the ratio; HCM started at 3 and did not gain at 100 ms: waiting less, its emitter may not reach
+#: ``WAITED``, which opens the most.)
+ANSWERED = 3.0
+
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
 
@@ -131,19 +143,42 @@ class Growth:
     """How many pages may be read ahead of the emitter (``room``): 1 at first (as one page read ahead), the most
     (``most``) once the emitter waits much longer for pages than it takes to emit them (``WAITED``, the median of
     the last ``SAMPLE`` pages after the first, from ``FIRST_VERDICT`` pages on): latency, which more requests in
-    flight hide.
+    flight hide. Or at once, before the ranges' first pages, when the first requests (page 1, bounds 1 and 2) took
+    ``ANSWERED`` times longer on the wire than page 1 cost besides (read, parsed and emitted: ``answered``): at
+    100 ms the ramp at one page ahead cost about 0.6 s (ERP invoices: four pages, each a round trip, while bounds
+    were placed).
     Waiting about as long as emitting or less (the emitter, or the machine, is what is slow) keeps one: more threads
     parsing pages held ahead would then only cost CPU (measured at 0 ms: a fifth more CPU per record with the most,
     in thread switches and garbage collection; the rule before, which doubled the allowance after any one long
     wait, reached the most there too). Pure: the emitter gives it each page's times; the ranges read ``room``."""
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, cost: float | None = None) -> None:
         self.room = 1
         self.most = most
+        #: What page 1 cost besides its round trip: its body read and parsed, then emitted (None: unknown, no direct
+        #: verdict). Request times are judged against it (at 0 ms the emitter alone takes a tenth of it: ERP
+        #: invoices, 1 ms of about 6 for 500 rows).
+        self._cost = cost
+        #: Request times judged so far (``answered``), at most ``FIRST_ANSWERS``.
+        self._took: list[float] = []
         #: Waited over emitting, for the last ``SAMPLE`` pages.
         self._ratios: collections.deque[float] = collections.deque(maxlen=SAMPLE)
         #: The first page is not judged.
         self._first = True
+
+    def answered(self, took: float) -> bool:
+        """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
+        ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the most. A bound's
+        ``RowAt`` is one row: its time is mostly the round trip. True when ``room`` changed."""
+        if self.room == self.most or self._cost is None or len(self._took) >= FIRST_ANSWERS:
+            return False
+        self._took.append(took)
+        if len(self._took) < FIRST_ANSWERS:
+            return False
+        if statistics.median(self._took) > ANSWERED * self._cost:
+            self.room = self.most
+            return True
+        return False
 
     def handed(self, waited: float, emitting: float) -> bool:
         """A page handed out after the emitter waited ``waited`` seconds for it and took ``emitting`` seconds to
@@ -174,7 +209,11 @@ class RangedRead:
         total: int,
         rows_per_range: int,
         name: str,
+        first_took: float | None = None,
+        first_cost: float | None = None,
     ) -> None:
+        """``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides (``Growth``: both
+        None, the allowance grows only once the emitter mostly waits)."""
         self.fetch = fetch
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
@@ -192,7 +231,10 @@ class RangedRead:
         #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
         #: its own pages (and never more than ``RANGE_PAGES``). A range's queue also carries its end: the last row
         #: read and whether its last request was sent after every range before it was emitted.
-        self._growth = Growth(width * RANGE_PAGES)
+        self._growth = Growth(width * RANGE_PAGES, first_cost)
+        self._growth_lock = threading.Lock()  # fed by the emitter (pages handed) and by workers (bounds answered)
+        if first_took is not None:
+            self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
         #: Answers of ``RowAt`` requests not yet handed to the emitter.
@@ -203,6 +245,7 @@ class RangedRead:
     def _place(self, j: int) -> t.Any:
         """Bound j: the row at its planned offset (END past the last row)."""
         answer = self.fetch(RowAt(self.first_rows + j * self.rows_per_range - 1))
+        self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
         self._placed.put(answer)
         items, _ = collection_page(body(answer.response))
         if not items:
@@ -232,26 +275,35 @@ class RangedRead:
                 self._pages.put(rng, (_END, (after, True, False)))  # nothing in it
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
-            while not self._pages.stop.is_set():
-                held = self._pages.take(rng)
-                if self._pages.stop.is_set():  # closed while waiting for room: no request more
-                    return
+            late = False
+
+            def next_page() -> tuple[Answer, bool]:
+                nonlocal token, late
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))
-                self._pages.put(rng, (_PAGE, (answer, held)))
                 if items:
                     last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
                     token = KeysetRange(last, token.upto)
-                if not (has_more and items):
-                    self._pages.put(rng, (_END, (token.after, late, upto is END)))
-                    return
+                return answer, has_more and bool(items)
+
+            self._pages.read_into(rng, next_page)
+            self._pages.put(rng, (_END, (token.after, late, upto is END)))
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
             self._pages.put(rng, (_ERROR, exc))
 
+    def _answered(self, took: float) -> None:
+        """A bound's request answered (see ``Growth.answered``): the readers waiting for room are told when it grew."""
+        with self._growth_lock:
+            grew = self._growth.answered(took)
+        if grew:
+            self._pages.set_room(self._growth.room)
+
     def _handed(self, waited: float, emitting: float) -> None:
         """A page handed out (see ``Growth``): the readers waiting for room are told when it grew."""
-        if self._growth.handed(waited, emitting):
+        with self._growth_lock:
+            grew = self._growth.handed(waited, emitting)
+        if grew:
             self._pages.set_room(self._growth.room)
 
     def _start(self, j: int) -> None:

@@ -245,17 +245,15 @@ class RangedQuery:
         """Range k >= 1: its own query, page after page, into its queue."""
         pages: t.Iterator[Page] | None = None
         try:
-            pages = self.open_range(lower, upper)  # inside: an error opening it still reaches the emitter
-            while not self._pages.stop.is_set():
-                held = self._pages.take(rng)
-                if self._pages.stop.is_set():  # closed while waiting for room: no request more (a range's query
-                    break  # may split on QUERY_TIMEOUT into several slow ones, all awaited at close)
-                item = next(pages, None)
-                if item is None:
-                    if held:
-                        self._pages.release()
-                    break
-                self._pages.put(rng, (_PAGE, (item, held)))
+            pages = opened = self.open_range(lower, upper)  # inside: an error opening it reaches the emitter
+
+            def next_page() -> tuple[Page | None, bool]:
+                item = next(opened, None)
+                return item, item is not None
+
+            # no request more once closed: a range's query may split on QUERY_TIMEOUT into several slow ones, all
+            # awaited at close
+            self._pages.read_into(rng, next_page)
             self._pages.put(rng, (_END, None))
         except BaseException as exc:  # noqa: BLE001 - raised by the emitter, in order
             self._pages.put(rng, (_ERROR, exc))
