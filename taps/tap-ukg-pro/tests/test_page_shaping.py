@@ -20,6 +20,7 @@ from singer_sdk.helpers._typing import conform_record_data_types
 
 from xlr8_kit.rest import MarkedPage
 from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.testing.page_loop import without_clock
 from xlr8_tap_ukg_pro import client as ukg_client
 from xlr8_tap_ukg_pro.streams import EmploymentDetailsStream
 from xlr8_tap_ukg_pro.tap import TapUkgPro
@@ -177,31 +178,13 @@ def test_a_filter_set_after_pages_were_shaped_is_honoured() -> None:
     assert stream._shapes_pages
 
 
-def _masked(output: t.Any) -> list[dict[str, t.Any]]:
-    """The run's messages without the clock (``time_extracted``) and the timings in STATE-free metrics."""
-    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in output.messages]
-
-
 def _sync(url: str, monkeypatch: pytest.MonkeyPatch, *, sdk_loop: bool, **extra: t.Any) -> tuple[t.Any, list[int]]:
     """employment_details in-process, 10 rows a page; the sizes of the pages the writer took whole."""
-    from xlr8_kit.singer_io import KitSingerWriter
+    from xlr8_kit.testing.page_loop import count_whole_pages
 
     from .conftest import run_tap
 
-    whole: list[int] = []
-    page_emitter = KitSingerWriter.record_page_emitter
-
-    def counting(writer: KitSingerWriter, stream: str, version: int | None) -> t.Any:
-        emit_page = page_emitter(writer, stream, version)
-
-        def emit(records: list[dict[str, t.Any]], plain: bool = False) -> None:
-            whole.append(len(records) if plain else 0)
-            emit_page(records, plain)
-
-        return emit
-
-    monkeypatch.setattr(KitSingerWriter, "record_page_emitter", counting)
-    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    whole = count_whole_pages(monkeypatch, sdk_loop=sdk_loop)
     config = ukg_config(url, per_page=10, **extra)
     return run_tap(config, streams={"employment_details"}), whole
 
@@ -215,7 +198,7 @@ def test_the_plain_loop_writes_shaped_pages_whole(url: str, monkeypatch: pytest.
     assert none == []
     assert sum(whole) == len(records)
     assert max(whole) == 10
-    assert _masked(by_page) == _masked(by_sdk)
+    assert without_clock(by_page) == without_clock(by_sdk)
     assert records[0]["originalHireDate"] is None or len(records[0]["originalHireDate"]) == 10
 
 

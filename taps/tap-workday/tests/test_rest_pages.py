@@ -8,33 +8,15 @@ import typing as t
 
 import pytest
 
-from xlr8_kit.singer_io import KitSingerWriter
+from xlr8_kit.testing.page_loop import count_whole_pages, without_clock
 from xlr8_tap_workday import client as wd_client
 
 from .conftest import base_config, run_tap
 
 
-def _masked(output: t.Any) -> list[dict[str, t.Any]]:
-    """The run's messages without the clock (``time_extracted``)."""
-    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in output.messages]
-
-
 def _sync(url: str, monkeypatch: pytest.MonkeyPatch, *, sdk_loop: bool, **extra: t.Any) -> tuple[t.Any, list[int]]:
     """workers in-process, 10 rows a page; the sizes of the pages the writer took whole (0: a page it checks)."""
-    whole: list[int] = []
-    page_emitter = KitSingerWriter.record_page_emitter
-
-    def counting(writer: KitSingerWriter, stream: str, version: int | None) -> t.Any:
-        emit_page = page_emitter(writer, stream, version)
-
-        def emit(records: list[dict[str, t.Any]], plain: bool = False) -> None:
-            whole.append(len(records) if plain else 0)
-            emit_page(records, plain)
-
-        return emit
-
-    monkeypatch.setattr(KitSingerWriter, "record_page_emitter", counting)
-    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    whole = count_whole_pages(monkeypatch, sdk_loop=sdk_loop)
     return run_tap(base_config(url, streams=["workers"], rest_page_size=10, **extra)), whole
 
 
@@ -46,7 +28,7 @@ def test_the_plain_loop_writes_worker_pages_whole(url: str, monkeypatch: pytest.
     assert none == []
     assert sum(whole) == len(records)
     assert max(whole) == 10
-    assert _masked(by_page) == _masked(by_sdk)
+    assert without_clock(by_page) == without_clock(by_sdk)
     assert any(type(r["workerType"]) is dict and r["workerType"]["id"] for r in records)
 
 
@@ -71,7 +53,7 @@ def test_a_reference_with_an_undeclared_key_goes_record_by_record(url: str, monk
     assert len(records) == 100
     assert whole == [10] * 9  # every page but the second written whole
     assert records[13]["workerType"]["extra"] == "x"
-    assert _masked(by_page) == _masked(by_sdk)
+    assert without_clock(by_page) == without_clock(by_sdk)
 
 
 def test_a_filter_is_applied_to_every_record(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
