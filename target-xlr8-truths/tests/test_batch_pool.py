@@ -117,7 +117,8 @@ def test_the_batch_pool_is_the_larger_of_the_two_settings(memory: str, batch: st
 
 
 def test_memory_sizes_read_as_duckdb_reads_them() -> None:
-    for text in ("160MB", "1.5 GiB", "2gb", "500KiB", "1TB"):
+    forms = ("160MB", "1.5 GiB", "2gb", "500KiB", "1TB", "512M", "1G", "300 megabytes", "2 gigabyte", "1t", "64mib")
+    for text in (*forms, "900000k", "900000 kilobytes"):
         con = duckdb.connect(config={"memory_limit": text})
         try:
             row = con.execute("SELECT current_setting('memory_limit')").fetchone()

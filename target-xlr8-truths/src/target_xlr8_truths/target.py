@@ -45,9 +45,13 @@ UNNAMED_SOURCE = "singer"
 #: shape. Record batches keep ``duckdb_memory_limit``: their Python buffers come on top (60 fields: 302 MB at 160MB).
 DEFAULT_BATCH_MEMORY_LIMIT = "160MB"
 _MEMORY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*")
+#: Every unit DuckDB's memory settings accept (its short and long forms), in bytes.
 _MEMORY_UNITS = {
-    "b": 1, "bytes": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30,
-    "tb": 10**12, "tib": 2**40,
+    "b": 1, "byte": 1, "bytes": 1,
+    "k": 10**3, "kb": 10**3, "kilobyte": 10**3, "kilobytes": 10**3, "kib": 2**10,
+    "m": 10**6, "mb": 10**6, "megabyte": 10**6, "megabytes": 10**6, "mib": 2**20,
+    "g": 10**9, "gb": 10**9, "gigabyte": 10**9, "gigabytes": 10**9, "gib": 2**30,
+    "t": 10**12, "tb": 10**12, "terabyte": 10**12, "terabytes": 10**12, "tib": 2**40,
 }  # fmt: skip
 
 
