@@ -328,7 +328,7 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
 
 @pytest.mark.parametrize("width", [1, 4])
 def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
-    accounts: Sandbox, caplog: pytest.LogCaptureFixture, width: int
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, width: int
 ) -> None:
     """The first three cursor pages asked past a query's first 400 rows answer QUERY_TIMEOUT (a ``nextRecordsUrl``
     page, not the query): the read re-issues the query from the last record emitted each time (one cursor, and
@@ -348,8 +348,17 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
         return False
 
     em.query_more_timeout_when = later_page_times_out
+    plans: list[int] = []
+    planned = ranges.RangedQuery._planned
+
+    def counted(self: t.Any, *args: t.Any) -> t.Any:
+        plans.append(1)
+        return planned(self, *args)
+
+    monkeypatch.setattr(ranges.RangedQuery, "_planned", counted)
     with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
         read, error = _sync(_config(accounts, width))
+    assert len(plans) == (0 if width == 1 else 1)  # the ranged read's own plan: a resumed query is one cursor
     assert error is None
     assert len(timed_out) == 3
     assert read.records("Account") == sequential.records("Account")
@@ -359,6 +368,33 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
     one_cursor = [r for r in caplog.records if "reading on as one cursor from" in r.getMessage()]
     assert len(reissued) + len(one_cursor) == 3
     assert width > 1 or not one_cursor
+
+
+def test_later_page_timeouts_inside_a_tie_longer_than_a_page_resume_until_the_read_ends(accounts: Sandbox) -> None:
+    """900 rows share the newest SystemModstamp (the last 900 of 3,000). The first cursor times out at row 2,200,
+    100 rows into the tie; the re-issued query starts at that timestamp, so it reads tie rows it delivered already
+    before new ones, and its page 2 times out too, four times over. Each fresh query answered a page, so each
+    timeout resumes (the rows come again and are skipped): records and STATE are those of one cursor."""
+    _prepare(accounts, [list(range(900))])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [list(range(900))])
+    em = accounts.emulator("salesforce")
+    timed_out: list[int] = []
+
+    def inside_the_tie(soql: str, served: int) -> bool:
+        if (not timed_out and served == 2200) or (1 <= len(timed_out) < 5 and served >= 200):
+            timed_out.append(served)
+            return True
+        return False
+
+    em.query_more_timeout_when = inside_the_tie
+    read, error = _sync(_config(accounts, 1))
+    assert error is None
+    assert timed_out[0] == 2200
+    assert len(timed_out) == 5
+    assert read.records("Account") == sequential.records("Account")
+    assert _states(read) == _states(sequential)
 
 
 @pytest.mark.parametrize(("one_cursor_seconds", "ranged_again"), [(600.0, False), (0.0, True)])

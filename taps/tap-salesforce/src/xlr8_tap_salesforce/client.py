@@ -776,9 +776,10 @@ class SalesforceStream(KitRESTStream):
         restarts = resumes = 0
         while True:
             lower = parse_sf_datetime(last_value) if last_value else None
-            began = (last_value, len(last_ids))  # rows emitted since: the point moved (or more Ids at it)
+            answered = False  # a page of this query came: it got past its first request
             try:
                 for page in self._read_window(lower, None):
+                    answered = True
                     if not page:
                         continue
                     page_values = list(map(values, page))
@@ -817,10 +818,15 @@ class SalesforceStream(KitRESTStream):
             except QueryTimeoutError as exc:
                 # A later page timed out (nextRecordsUrl can answer QUERY_TIMEOUT too): the rows before it were
                 # emitted; a fresh query from the last of them reads on, split in halves if it times out before
-                # its first row. None since the last query: the split could not clear it, so it stops the stream.
-                if began == (last_value, len(last_ids)) or resumes >= MAX_TIMEOUT_RESUMES:
+                # its first row. No page of this query came: the split could not clear it, so it stops the stream.
+                # A page that came counts even when all its rows were delivered already: rows sharing the last
+                # timestamp are read again before new ones, and a tie longer than a page holds no new row at first.
+                if not answered or resumes >= MAX_TIMEOUT_RESUMES:
                     raise
                 resumes += 1
+                # The org is timing out: the fresh query reads as one cursor, no COUNT() plan or range queries
+                # beside it (each resume would otherwise leave one more slow COUNT() out).
+                self._one_cursor_read = True
                 self.logger.warning(
                     "%s: a page of the query timed out (%s); re-issuing the query from %s = %s",
                     self.name,
