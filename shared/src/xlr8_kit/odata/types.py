@@ -163,33 +163,35 @@ def _forget_datetime_texts() -> None:
     _general_datetime_text.cache_clear()
 
 
+#: ``/Date(ms)/`` or ``/Date(ms+hhmm)/`` (or ``-hhmm``), ASCII digits only; group 1 is the ms.
+_WIRE_MS = re.compile(r"/Date\(([0-9]+)(?:[+-][0-9]{4})?\)/").fullmatch
+
+
 def _datetime_text(value: str) -> str:
     """The record text of an OData date-time (``isoformat(parse_odata_datetime(value))``). The usual wire form,
     ``/Date(ms)/`` or ``/Date(ms+hhmm)/`` with ASCII digits and ms from the epoch up to year 9999, is written from
     its day and second of the day, each text memoised (instants rarely repeat, their days and seconds do; the
     datetime arithmetic and ``isoformat`` per value were a fifth of SuccessFactors' CPU). Everything else (a
-    negative ms, another suffix, ISO text, anything the pattern rejects) goes through the general rule."""
-    digits = value[6:-2]
-    if value[:6] == "/Date(" and value[-2:] == ")/" and digits.isascii():
-        if not digits.isdigit() and len(digits) > 5 and digits[-5] in "+-" and digits[-4:].isdigit():
-            digits = digits[:-5]  # the original offset: the ms are UTC either way
-        if digits.isdigit():
-            ms = int(digits)
-            if ms < _END_MS:
-                days, rest = divmod(ms, _MS_PER_DAY)
-                second, milli = divmod(rest, 1000)
-                day = _DAY_TEXT.get(days)
-                if day is None:
-                    if len(_DAY_TEXT) >= 100_000:
-                        _DAY_TEXT.clear()
-                    day = _DAY_TEXT[days] = (_EPOCH_DATE + timedelta(days)).isoformat()
-                clock = _SECOND_TEXT.get(second)
-                if clock is None:
-                    hours, rest = divmod(second, 3600)
-                    clock = _SECOND_TEXT[second] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
-                if milli:
-                    return f"{day}{clock}.{milli:03d}000Z"
-                return day + clock + "Z"
+    negative ms, another suffix, ISO text, anything the pattern rejects) goes through the general rule. One match
+    of ``_WIRE_MS`` reads the form (~0.2 µs less per value than the string tests it replaced)."""
+    match = _WIRE_MS(value)
+    if match is not None:
+        ms = int(match[1])  # an offset, if any, is the original one: the ms are UTC either way
+        if ms < _END_MS:
+            days, rest = divmod(ms, _MS_PER_DAY)
+            second, milli = divmod(rest, 1000)
+            day = _DAY_TEXT.get(days)
+            if day is None:
+                if len(_DAY_TEXT) >= 100_000:
+                    _DAY_TEXT.clear()
+                day = _DAY_TEXT[days] = (_EPOCH_DATE + timedelta(days)).isoformat()
+            clock = _SECOND_TEXT.get(second)
+            if clock is None:
+                hours, rest = divmod(second, 3600)
+                clock = _SECOND_TEXT[second] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+            if milli:
+                return f"{day}{clock}.{milli:03d}000Z"
+            return day + clock + "Z"
     return _general_datetime_text(value)
 
 
