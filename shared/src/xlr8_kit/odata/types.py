@@ -512,3 +512,4 @@ class EntryDecoder:
             if memo.misses * 2 > judged[1]:
                 self._steps[name] = memo.text
                 self._shapes.clear()
+                memo.clear()  # ~2 MB of wire and record texts no longer looked up
