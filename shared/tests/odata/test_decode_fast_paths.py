@@ -83,6 +83,20 @@ def test_other_date_forms_are_the_general_text(value: str) -> None:
     assert _outcome(types._datetime_text, value) == _outcome(_general, value)
 
 
+@settings(max_examples=600, deadline=None)
+@given(
+    st.text(alphabet="0123456789+-/()Date \n\u0661\u00b2x", max_size=24),
+    st.sampled_from(["", "/Date(", "/Date(1", "/Date(1718442000123"]),
+    st.sampled_from(["", ")/", "+0000)/", "-0130)/"]),
+)
+def test_any_text_near_the_wire_form_is_the_general_text(middle: str, head: str, tail: str) -> None:
+    """Texts one character off the wire form (offsets of other lengths, signs, blanks, other digits, a newline
+    after it) are read as the general rule reads them, or fail as it fails."""
+    value = head + middle + tail
+    types._forget_datetime_texts()
+    assert _outcome(types._datetime_text, value) == _outcome(_general, value)
+
+
 def _prop(name: str, edm: str) -> EdmProperty:
     return EdmProperty(name=name, edm_type=edm)
 

@@ -343,3 +343,50 @@ def test_the_decoder_serves_only_a_schema_conformance_reads_alike() -> None:
     more = copy.deepcopy(discovered)
     more["properties"]["extra"] = {"type": ["string", "null"]}
     assert decoder_for(more) is None
+
+
+def test_a_full_date_time_memo_that_misses_is_retired_and_the_texts_stay_the_same() -> None:
+    """A change stamp (unique per row) fills its memo and then misses on every row: after a page of such rows the
+    decoder reads it without the memo (its misses stop counting); a column whose values repeat keeps its memo, full
+    or not. Every page gives ``decode_entry``'s records (nulls, a pre-1970 instant), and a stamp that does not
+    decode still leaves the page to the old path, which raises."""
+    from xlr8_kit.odata import types
+
+    properties = {
+        "id": EdmProperty(name="id", edm_type="Edm.String"),
+        "stamp": EdmProperty(name="stamp", edm_type="Edm.DateTime"),
+        "created": EdmProperty(name="created", edm_type="Edm.DateTimeOffset"),
+        "hired": EdmProperty(name="hired", edm_type="Edm.DateTime"),
+    }
+    entity = EntityType(namespace="N", name="E", keys=("id",), properties=properties, navigation={})
+    decoder = EntryDecoder(entity)
+    stamp_memo = decoder._steps["stamp"].__self__
+    created_memo = decoder._steps["created"].__self__
+    created_pool = types._STEP_MEMO + 500  # fills its memo, then ~95% of values are found in it
+
+    def entry(row: int) -> dict[str, t.Any]:
+        return {
+            "__metadata": {"uri": "u"},
+            "id": str(row),
+            "stamp": None if row % 97 == 0 else f"/Date({1_600_000_000_000 + row * 1_003}+0000)/",
+            "created": f"/Date({1_400_000_000_000 + (row * 7_919 % created_pool) * 86_400_000})/",
+            "hired": "/Date(-86400000)/" if row % 89 == 0 else f"/Date({(row % 50) * 86_400_000})/",
+        }
+
+    pages = [[entry(row) for row in range(start, start + 1000)] for start in range(0, 14_000, 1000)]
+    for page in pages:
+        assert decoder.page(page) == [decode_entry(entity, e) for e in page]
+    assert len(stamp_memo) == 0  # retired: its texts are let go
+    assert len(created_memo) == types._STEP_MEMO
+    retired_misses = stamp_memo.misses
+    assert retired_misses > 0
+    assert decoder._steps["created"] == created_memo.__getitem__  # mostly found: kept
+
+    more = [entry(row) for row in range(20_000, 21_000)]
+    assert decoder.page(more) == [decode_entry(entity, e) for e in more]
+    assert stamp_memo.misses == retired_misses  # no lookups any more
+    assert len(stamp_memo) == 0
+    bad = [*more[:3], {**more[3], "stamp": "/Date(x)/"}]
+    assert decoder.page(bad) is None
+    with pytest.raises(types.ODataValueError, match="stamp"):
+        decode_entry(entity, bad[3])

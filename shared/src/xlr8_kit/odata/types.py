@@ -163,33 +163,35 @@ def _forget_datetime_texts() -> None:
     _general_datetime_text.cache_clear()
 
 
+#: ``/Date(ms)/`` or ``/Date(ms+hhmm)/`` (or ``-hhmm``), ASCII digits only; group 1 is the ms.
+_WIRE_MS = re.compile(r"/Date\(([0-9]+)(?:[+-][0-9]{4})?\)/").fullmatch
+
+
 def _datetime_text(value: str) -> str:
     """The record text of an OData date-time (``isoformat(parse_odata_datetime(value))``). The usual wire form,
     ``/Date(ms)/`` or ``/Date(ms+hhmm)/`` with ASCII digits and ms from the epoch up to year 9999, is written from
     its day and second of the day, each text memoised (instants rarely repeat, their days and seconds do; the
     datetime arithmetic and ``isoformat`` per value were a fifth of SuccessFactors' CPU). Everything else (a
-    negative ms, another suffix, ISO text, anything the pattern rejects) goes through the general rule."""
-    digits = value[6:-2]
-    if value[:6] == "/Date(" and value[-2:] == ")/" and digits.isascii():
-        if not digits.isdigit() and len(digits) > 5 and digits[-5] in "+-" and digits[-4:].isdigit():
-            digits = digits[:-5]  # the original offset: the ms are UTC either way
-        if digits.isdigit():
-            ms = int(digits)
-            if ms < _END_MS:
-                days, rest = divmod(ms, _MS_PER_DAY)
-                second, milli = divmod(rest, 1000)
-                day = _DAY_TEXT.get(days)
-                if day is None:
-                    if len(_DAY_TEXT) >= 100_000:
-                        _DAY_TEXT.clear()
-                    day = _DAY_TEXT[days] = (_EPOCH_DATE + timedelta(days)).isoformat()
-                clock = _SECOND_TEXT.get(second)
-                if clock is None:
-                    hours, rest = divmod(second, 3600)
-                    clock = _SECOND_TEXT[second] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
-                if milli:
-                    return f"{day}{clock}.{milli:03d}000Z"
-                return day + clock + "Z"
+    negative ms, another suffix, ISO text, anything the pattern rejects) goes through the general rule. One match
+    of ``_WIRE_MS`` reads the form (~0.2 µs less per value than the string tests it replaced)."""
+    match = _WIRE_MS(value)
+    if match is not None:
+        ms = int(match[1])  # an offset, if any, is the original one: the ms are UTC either way
+        if ms < _END_MS:
+            days, rest = divmod(ms, _MS_PER_DAY)
+            second, milli = divmod(rest, 1000)
+            day = _DAY_TEXT.get(days)
+            if day is None:
+                if len(_DAY_TEXT) >= 100_000:
+                    _DAY_TEXT.clear()
+                day = _DAY_TEXT[days] = (_EPOCH_DATE + timedelta(days)).isoformat()
+            clock = _SECOND_TEXT.get(second)
+            if clock is None:
+                hours, rest = divmod(second, 3600)
+                clock = _SECOND_TEXT[second] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+            if milli:
+                return f"{day}{clock}.{milli:03d}000Z"
+            return day + clock + "Z"
     return _general_datetime_text(value)
 
 
@@ -230,6 +232,8 @@ _PLANS: dict[int, tuple[weakref.ref[EntityType], dict[str, Any]]] = {}
 
 
 _STEP_MEMO = 8192
+#: Rows read after a date-time memo fills before ``EntryDecoder`` judges whether it pays (a page or more).
+_JUDGED_ROWS = 1000
 
 
 def _datetime_step(prop: EdmProperty) -> Any:
@@ -338,20 +342,32 @@ class _PropertyMemo(dict[Any, Any]):
 
 class _DatetimeTexts(_PropertyMemo):
     """``_datetime_step`` as a memo: up to ``_STEP_MEMO`` texts (a hire date repeats; a change stamp does not, and
-    the memo just stays full)."""
+    the memo just stays full). ``misses`` counts the texts looked up in vain once it is full (``EntryDecoder``
+    then reads a property that rarely repeats through ``text``, without the lookup)."""
 
-    __slots__ = ()
+    __slots__ = ("misses",)
+
+    def __init__(self, prop: EdmProperty) -> None:
+        super().__init__(prop)
+        self.misses = 0
 
     def __missing__(self, value: Any) -> Any:
+        text = self.text(value)
+        if type(value) is str:
+            if len(self) < _STEP_MEMO:
+                self[value] = text
+            else:
+                self.misses += 1
+        return text
+
+    def text(self, value: Any) -> Any:
+        """The record value of ``value`` (what the memo holds for it), neither looked up nor kept."""
         if value is None:
             return None
         try:
-            text = _datetime_text(str(value))
+            return _datetime_text(str(value))
         except (ValueError, InvalidOperation, ArithmeticError) as exc:
             raise ODataValueError(f"{self._prop.name}: cannot read {self._prop.edm_type} value ({exc})") from None
-        if type(value) is str and len(self) < _STEP_MEMO:
-            self[value] = text
-        return text
 
 
 #: An Edm.Decimal text that is a JSON number without exponent (no sign but ``-``, spaces, underscores or leading
@@ -408,6 +424,8 @@ class EntryDecoder:
 
     def __init__(self, entity: EntityType, *, written: bool = False, read: Iterable[str] = ()) -> None:
         self.entity = entity
+        #: Date-time memos not yet judged (``_judge_memos``): property name -> [memo, rows read since it filled].
+        self._unjudged: dict[str, list[Any]] = {}
         steps: dict[str, Any] = {}
         keys = {*entity.keys, *read}
         floats = False
@@ -418,7 +436,9 @@ class EntryDecoder:
             elif edm in _AS_IS:
                 steps[name] = None
             elif edm in _DATETIME_TYPES:
-                steps[name] = _DatetimeTexts(prop).__getitem__
+                memo = _DatetimeTexts(prop)
+                steps[name] = memo.__getitem__
+                self._unjudged[name] = [memo, 0]
             elif edm in _INTEGER_TYPES:
                 steps[name] = _integer_step(prop)
             elif edm == "Edm.Decimal":
@@ -472,4 +492,24 @@ class EntryDecoder:
                 append(record)
         except Exception:  # noqa: BLE001 - the general path raises it again, where it always did
             return None
+        if self._unjudged:
+            self._judge_memos(len(records))
         return records
+
+    def _judge_memos(self, rows: int) -> None:
+        """Once a date-time memo is full and a page of rows has been read since, keep it if most values were found
+        in it; otherwise (a change stamp, unique per row) read that property through ``_DatetimeTexts.text``: the
+        failed lookup and the call of ``__missing__`` per value were ~0.12 µs of the ~1.7 µs such a value costs.
+        The texts are the same either way."""
+        for name, judged in list(self._unjudged.items()):
+            memo = judged[0]
+            if len(memo) < _STEP_MEMO:
+                continue
+            judged[1] += rows  # counted from the page it filled in: a miss rate on the low side keeps the memo
+            if judged[1] < _JUDGED_ROWS:
+                continue
+            del self._unjudged[name]
+            if memo.misses * 2 > judged[1]:
+                self._steps[name] = memo.text
+                self._shapes.clear()
+                memo.clear()  # ~2 MB of wire and record texts no longer looked up
