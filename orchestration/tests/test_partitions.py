@@ -168,7 +168,7 @@ def test_a_killed_partition_is_retried_alone_and_the_merge_equals_a_single_run(
 
 @pytest.mark.parametrize(
     ("configured", "n", "shares"),
-    [(None, 4, [1, 1, 1, 1]), (None, 2, [2, 2]), (6, 4, [2, 2, 1, 1]), (8, 3, [3, 3, 2]), (3, 5, [1, 1, 1, 1, 1])],
+    [(None, 4, [2, 2, 1, 1]), (None, 2, [3, 3]), (6, 4, [2, 2, 1, 1]), (8, 3, [3, 3, 2]), (3, 5, [1, 1, 1, 1, 1])],
 )
 def test_partitions_share_the_concurrent_queries_the_user_set(
     tmp_path: Path, configured: int | None, n: int, shares: list[int]
@@ -178,7 +178,7 @@ def test_partitions_share_the_concurrent_queries_the_user_set(
 
 @pytest.mark.parametrize(
     ("configured", "n", "at_once", "shares"),
-    [(None, 4, 1, [4, 4, 4, 4]), (8, 4, 2, [4, 4, 4, 4]), (6, 4, 4, [2, 2, 1, 1]), (3, 5, 2, [1, 1, 1, 1, 1])],
+    [(None, 4, 1, [6, 6, 6, 6]), (8, 4, 2, [4, 4, 4, 4]), (6, 4, 4, [2, 2, 1, 1]), (3, 5, 2, [1, 1, 1, 1, 1])],
 )
 def test_partitions_run_a_few_at_once_share_the_queries_among_those(
     tmp_path: Path, configured: int | None, n: int, at_once: int, shares: list[int]
@@ -191,12 +191,12 @@ def test_partitions_run_a_few_at_once_share_the_queries_among_those(
 
 def _check_shares(tmp_path: Path, configured: int | None, n: int, shares: list[int], *, at_once: int) -> None:
     """Each partition's tap gets a share of ``rest_concurrent_queries`` (the user's, else tap-salesforce's declared
-    default of 4), so N partitions open no more range queries together than one run would, one cursor each at the
+    default of 6), so N partitions open no more range queries together than one run would, one cursor each at the
     least; the tap takes each share as its setting, and the range filter and object stay as they were."""
     from xlr8_orchestration.partitions import partition_overrides
     from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
     from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute, TenantPolicy
-    from xlr8_tap_salesforce.tap import SalesforceSettings
+    from xlr8_tap_salesforce.tap import DEFAULT_REST_CONCURRENT_QUERIES, SalesforceSettings
 
     product: dict[str, Any] = {"objects": ["Account", "Contact"]}
     if configured is not None:
@@ -214,9 +214,9 @@ def _check_shares(tmp_path: Path, configured: int | None, n: int, shares: list[i
     found = partition_overrides(settings, spec, "Account", parts)
     assert [o["rest_concurrent_queries"] for o in found] == shares
     if at_once == n:
-        assert sum(shares) == max(n, configured or 4)
+        assert sum(shares) == max(n, configured or DEFAULT_REST_CONCURRENT_QUERIES)
     else:  # whichever run together, never more open at once than the user set (one cursor each at the least)
-        assert max(shares) * at_once <= max(at_once, configured or 4)
+        assert max(shares) * at_once <= max(at_once, configured or DEFAULT_REST_CONCURRENT_QUERIES)
     for part, overrides in zip(parts, found, strict=True):
         assert overrides["objects"] == ["Account"]
         assert overrides.get("filters") == part.filter("account")

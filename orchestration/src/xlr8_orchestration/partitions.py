@@ -10,7 +10,7 @@ only its range); the last one is open above, like a single run. The plan is save
 a retried op re-runs the same ranges: finished partitions are skipped, a failed one resumes from its own state.
 
 Concurrent queries: a tap that splits one REST read into concurrent range queries (tap-salesforce's
-``rest_concurrent_queries``, 4 by default) would open that many per partition, N times what the user set. Each
+``rest_concurrent_queries``, 6 by default) would open that many per partition, N times what the user set. Each
 partition gets a share instead (``share_queries``): the total the user set (else the tap's declared default)
 divided by the partitions that sync at once (each holds one of the tenant's ``max_concurrent`` slots: with the
 default 1 they run one after another, each with the whole total), every partition at least 1 (one cursor), so the
