@@ -115,6 +115,19 @@ def _prepare(sandbox: t.Any, touched: list[list[int]]) -> None:
             em.touch("Account", index)
 
 
+def _one_cursor_then_count_late(sandbox: Sandbox, seconds: float) -> SingerOutput:
+    """The read of one cursor without faults (what a ranged read must give), then the emulator reset with the
+    planning COUNT() answering ``seconds`` late."""
+    _prepare(sandbox, [])
+    sequential, error = _sync(_config(sandbox, 1))
+    assert error is None
+    _prepare(sandbox, [])
+    sandbox.faults.add(
+        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=seconds, query={"q": COUNT})
+    )
+    return sequential
+
+
 def _same_as_sequential(sandbox: Sandbox, width: int, touched: list[list[int]], **extra: t.Any) -> int:
     """Run page after page, then ranged, on the same data: same records, same STATE messages. The ranged run's
     fresh queries are returned (more than one plus the two planning queries: it split)."""
@@ -448,13 +461,7 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     only its bounds past what range 0 read (ranges still follow it), one coming after range 0's end is dropped (no
     range query). Records and STATE are those of one cursor either way."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
-    _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
-    assert error is None
-    _prepare(accounts, [])
-    accounts.faults.add(
-        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=count_seconds, query={"q": COUNT})
-    )
+    sequential = _one_cursor_then_count_late(accounts, count_seconds)
     accounts.faults.set_latency("salesforce", 200 if late else 100, CURSOR_PAGES)
     try:
         with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
@@ -484,13 +491,7 @@ def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
     asked no range query (waiting up to the cap, it would have taken the plan and read ranges). Records and STATE
     are those of one cursor."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 30.0)
-    _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
-    assert error is None
-    _prepare(accounts, [])
-    accounts.faults.add(
-        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=8.0, query={"q": COUNT})
-    )
+    sequential = _one_cursor_then_count_late(accounts, 8.0)
     accounts.faults.set_latency("salesforce", 100, CURSOR_PAGES)
     try:
         ranged, error = _sync(_config(accounts, 4))
@@ -512,13 +513,7 @@ def test_the_stream_ends_without_waiting_for_a_plan_still_out(
     then ends with its request (no thread of the read lingers), and its late answer starts no range query. Records
     and STATE are those of one cursor."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
-    _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
-    assert error is None
-    _prepare(accounts, [])
-    accounts.faults.add(
-        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=6.0, query={"q": COUNT})
-    )
+    sequential = _one_cursor_then_count_late(accounts, 6.0)
     try:
         ranged, error = _sync(_config(accounts, 4))
         still_out = _read_threads()
