@@ -325,6 +325,7 @@ class TargetXlr8Truths(Target):
                 f"setting 'duckdb_batch_memory_limit': {batch_memory[:40]!r} is not a size such as '160MB' or '1GB'"
             )
             raise ConfigValidationError(message, errors=[message])
+        self._batch_memory = batch_memory
         self._store: Store | None = None
         self.source = str(self.config.get("source_name") or os.environ.get(MELTANO_EXTRACTOR_ENV) or UNNAMED_SOURCE)
         try:
@@ -393,7 +394,7 @@ class TargetXlr8Truths(Target):
         if delivery == "upload":
             path = self.config.get("upload_staging_path", ".xlr8/upload-staging.duckdb")
         memory = str(self.config.get("duckdb_memory_limit", DEFAULT_MEMORY_LIMIT))
-        batch = batch_pool(memory, str(self.config.get("duckdb_batch_memory_limit", DEFAULT_BATCH_MEMORY_LIMIT)))
+        batch = batch_pool(memory, self._batch_memory)
         return DuckDBStore(path, self.run, self.spool, interval, memory, batch)
 
     def _process_record_message(self, message_dict: dict) -> None:

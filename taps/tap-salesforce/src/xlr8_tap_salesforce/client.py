@@ -71,7 +71,7 @@ MAX_QUERY_RESTARTS = 3
 #: range's QUERY_TIMEOUTs again, up to 2 minutes each on an org under load); later reads are ranged again.
 ONE_CURSOR_SECONDS = 600.0
 #: Fresh queries one stream's read issues after a later page (``nextRecordsUrl``) answered QUERY_TIMEOUT, each
-#: after rows were emitted since the last (a timeout before any row is the window split's, or fatal).
+#: after the query before it answered a page (a timeout before its first page is the window split's, or fatal).
 MAX_TIMEOUT_RESUMES = 10
 #: Bulk rows built into records at a time (a result page holds up to ``bulk_max_records``, read as it streams):
 #: few, so a chunk's records die young (2,000 at once cost more in garbage collection than the generators saved).
