@@ -85,16 +85,20 @@ def ranged_read(
     total: int | None = None,
     rows_per_range: int = RANGE_PAGES * LIMIT,
     first_cost: float | None = None,
+    sizes: list[int] | None = None,
 ) -> RangedRead:
-    """The ranges after page 1 (the first LIMIT rows) as the stream starts them."""
+    """The ranges after page 1 (the first LIMIT rows) as the stream starts them: ``sizes`` rows each, else as many
+    ranges of ``rows_per_range`` as ``total`` rows need."""
     first = collection.rows[LIMIT - 1]
+    if sizes is None:
+        rows_left = (len(collection.rows) if total is None else total) - LIMIT
+        sizes = [rows_per_range] * max(1, -(-rows_left // rows_per_range))
     return RangedRead(
         collection,
         width=width,
         first_bound=Keyset(first["LastUpdateDate"], first["PersonId"]),
         first_rows=LIMIT,
-        total=len(collection.rows) if total is None else total,
-        rows_per_range=rows_per_range,
+        sizes=sizes,
         name="test-ranges",
         first_took=None if first_cost is None else collection.latency,
         first_cost=first_cost,
@@ -150,28 +154,87 @@ def test_ranges_sized_for_the_width_read_every_row_once_in_order(
     collection = Collection(table, placed=placed, latency=latency or 0.0)
     emitted = list(table[:LIMIT])
     cost = None if latency is None else 0.001
-    drain(
-        ranged_read(collection, width, rows_per_range=range_rows(rows - LIMIT, LIMIT, width), first_cost=cost), emitted
-    )
+    drain(ranged_read(collection, width, sizes=range_rows(rows - LIMIT, LIMIT, width), first_cost=cost), emitted)
     assert emitted == table
 
 
+def keyset(row: dict[str, t.Any]) -> Keyset:
+    return Keyset(row["LastUpdateDate"], row["PersonId"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.integers(min_value=LIMIT + 1, max_value=120),
+    days=st.integers(min_value=1, max_value=30),
+    width=st.integers(min_value=1, max_value=10),
+    sizes=st.lists(st.integers(min_value=1, max_value=3 * LIMIT + 1), min_size=1, max_size=24),
+)
+def test_ranges_of_any_sizes_meet_end_to_end(rows: int, days: int, width: int, sizes: list[int]) -> None:
+    """Ranges of any planned sizes (tapered, uneven, not whole pages, past the end or short of it): bound j is the
+    row at offset ``rows(page 1) + size(0) + ... + size(j-1) - 1``, range j is read from bound j up to bound j+1
+    (the next range starts where it ends: no overlap, no gap; a bound past the end makes its range the last, with
+    no upper bound), and every row of the read page after page is emitted once, in order."""
+    table = sorted(
+        ({"LastUpdateDate": f"2024-01-{1 + i % days:02d}T00:00:00+00:00", "PersonId": 1000 + i} for i in range(rows)),
+        key=place,
+    )
+    collection = Collection(table)
+    emitted = list(table[:LIMIT])
+    drain(ranged_read(collection, width, sizes=sizes), emitted)
+    assert emitted == table
+    planned = [start - 1 for start in itertools.accumulate(sizes[:-1], initial=LIMIT)][1:]  # bounds 1..
+    asked = [token.offset for token in collection.asked if isinstance(token, RowAt)]
+    within = [offset for offset in planned if offset < rows]
+    assert sorted(asked) == planned[: len(asked)]  # each bound once, none past the first one past the end
+    assert set(within) <= set(asked)
+    bounds = [keyset(table[LIMIT - 1])] + [keyset(table[offset]) for offset in within]
+    expected = [*itertools.pairwise(bounds), (bounds[-1], None)]  # range j: after bound j, up to bound j+1
+    firsts = [(token.after, token.upto) for token in collection.asked
+              if isinstance(token, KeysetRange) and token.after in bounds]  # fmt: skip
+    assert sorted(firsts, key=str) == sorted(expected, key=str)
+
+
 @pytest.mark.parametrize(
-    ("rows_left", "width", "pages", "ranges"),
+    ("rows_left", "width", "plan"),
     [
-        (49_500, 10, 5, 20),  # ERP invoices at 500 a page: two rounds of 10 ranges of 5 pages (was 13 of 8)
-        (49_500, 8, 7, 15),
-        (49_500, 4, 7, 15),
-        (99_500, 8, 7, 29),
-        (4_500, 8, 4, 3),  # few pages: ranges of MIN_RANGE_PAGES, fewer than the width
-        (1_000_000, 4, 8, 250),  # many: ranges of RANGE_PAGES
+        (49_500, 10, [(5, 19), (4, 1)]),  # ERP invoices at 500 a page: two rounds of 10 ranges (was 13 of 8)
+        (49_500, 8, [(7, 3), (6, 13)]),  # two rounds of 8 (was 14 of 7 and one of a page: 7 in the second round)
+        (49_500, 4, [(7, 3), (6, 13)]),
+        (99_500, 8, [(7, 7), (6, 25)]),  # HCM workers: four rounds of 8 (was 28 of 7 and one of 3)
+        (4_500, 8, [(5, 1), (4, 1)]),  # few pages: ranges of at least MIN_RANGE_PAGES, fewer than the width
+        (1_000_000, 4, [(8, 236), (7, 16)]),  # many: 63 rounds of 4
+        (1_499, 8, [(3, 1)]),  # 3 pages: one range (the stream reads so few page after page)
     ],
 )
-def test_ranges_fill_whole_rounds_of_the_width(rows_left: int, width: int, pages: int, ranges: int) -> None:
-    size = range_rows(rows_left, 500, width)
-    assert size == pages * 500
-    assert -(-rows_left // size) == ranges
-    assert MIN_RANGE_PAGES * 500 <= size <= RANGE_PAGES * 500
+def test_ranges_fill_whole_rounds_of_the_width(rows_left: int, width: int, plan: list[tuple[int, int]]) -> None:
+    assert range_rows(rows_left, 500, width) == [pages * 500 for pages, count in plan for _ in range(count)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pages_left=st.integers(min_value=1, max_value=3000),
+    page_rows=st.integers(min_value=1, max_value=500),
+    width=st.integers(min_value=1, max_value=10),
+)
+def test_range_plans_cover_the_pages_left_in_whole_rounds(pages_left: int, page_rows: int, width: int) -> None:
+    """Every page left is in one planned range, each range whole pages within one page of the others, the larger
+    first, at most ``RANGE_PAGES``; whole rounds of ``width`` ranges when the pages allow ranges of at least
+    ``MIN_RANGE_PAGES``."""
+    rows_left = (pages_left - 1) * page_rows + 1  # the last page short
+    sizes = range_rows(rows_left, page_rows, width)
+    pages = [size // page_rows for size in sizes]
+    assert [p * page_rows for p in pages] == sizes
+    assert sum(pages) == pages_left
+    assert pages == sorted(pages, reverse=True)
+    assert max(pages) - min(pages) <= 1
+    assert max(pages) <= RANGE_PAGES
+    rounds = -(-pages_left // (width * RANGE_PAGES))
+    if pages_left >= rounds * width * MIN_RANGE_PAGES:
+        assert len(sizes) == rounds * width
+    else:
+        assert len(sizes) == max(1, pages_left // MIN_RANGE_PAGES)
+    if pages_left >= MIN_RANGE_PAGES:
+        assert min(pages) >= MIN_RANGE_PAGES
 
 
 def test_bounds_placed_out_of_order_still_read_every_row_once() -> None:

@@ -3,8 +3,9 @@ over real HTTP against the emulator: the same records and STATE as the read page
 a row updated during the read is not lost; a failure in a later range stops the read after the rows before it;
 skewed timestamps; resume from a bookmark.
 
-100 workers, 3 rows a page: page 1, then ranges of 15 rows (``range_rows``: 33 pages left, two rounds of 4 ranges
-at most 8 pages each, so ranges of 5 pages; bounds at offsets 17, 32, 47, 62, 77, 92), 4 read at once."""
+100 workers, 3 rows a page: page 1, then 8 ranges (``range_rows``: 33 pages left, two rounds of 4 ranges of at most 8
+pages each, within a page of each other: one of 5 pages, seven of 4; bounds at offsets 17, 29, 41, 53, 65, 77, 89),
+4 read at once."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emu
     assert len(one.records("workers")) == 100
     assert four.records("workers") == one.records("workers")
     assert four.of_type("STATE") == one.of_type("STATE")
-    assert sorted(int(q["offset"]) for q in asked if q.get("limit") == "1") == [17, 32, 47, 62, 77, 92]
-    assert len(ranged(emulator, start)) >= 6 * 5, "six bounded ranges were read by keyset"
+    assert sorted(int(q["offset"]) for q in asked if q.get("limit") == "1") == [17, 29, 41, 53, 65, 77, 89]
+    assert len(ranged(emulator, start)) >= 7 * 4, "seven bounded ranges were read by keyset"
 
 
 def test_throttled_ranges_wait_retry_after_and_land_everything(url: str, emulator: OracleHcmEmulator) -> None:
@@ -135,7 +136,7 @@ def test_a_row_updated_during_the_read_is_read(url: str, emulator: OracleHcmEmul
     upper bound, and the read ends page after page after the last row emitted, once everything before the last
     range was emitted), after every other row, and the bookmark ends on it."""
     before = run_tap(config(url, 1), streams={"workers"}).records("workers")
-    moved = {"later range": before[80], "page 1": before[1], "after the last range": before[30]}[which]
+    moved = {"later range": before[80], "page 1": before[1], "after the last range": before[20]}[which]
     index = moved["PersonId"] - person_id(0)
     updated = "2099-01-01T00:00:00+00:00"
     start = len(emulator.collection_queries)
@@ -166,10 +167,10 @@ def test_a_row_updated_during_the_read_is_read(url: str, emulator: OracleHcmEmul
 def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
     url: str, sandbox: t.Any, emulator: OracleHcmEmulator
 ) -> None:
-    """The first request of range 2 (rows 33-47) answers 400 while ranges 1-3 are in flight: page 1, range 0 and
+    """The first request of range 2 (rows 30-41) answers 400 while ranges 1-3 are in flight: page 1, range 0 and
     range 1 are emitted, nothing after them; no bookmark past the rows emitted."""
     before = run_tap(config(url, 1), streams={"workers"}).records("workers")
-    failing = range_q(after=before[32], upto=before[47])
+    failing = range_q(after=before[29], upto=before[41])
     sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=400, times=1, query={"q": failing}))
     tap_config = config(url, 4)
     catalog = select_streams(TapOracleHcm(config=tap_config, parse_env_config=False).catalog_dict, {"workers"})
@@ -178,10 +179,10 @@ def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
     assert error is not None
     assert "400" in str(error), error
     assert [q.get("q") for q in emulator.collection_queries[start:]].count(failing) == 0  # refused before serving
-    assert output.records("workers") == before[:33]
+    assert output.records("workers") == before[:30]
     for message in output.of_type("STATE"):
         value = (message["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
-        assert value is None or value <= before[32]["LastUpdateDate"]
+        assert value is None or value <= before[29]["LastUpdateDate"]
 
 
 def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: OracleHcmEmulator) -> None:

@@ -8,13 +8,13 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   on page after page exactly as before.
 - Range j holds the rows after bound j up to and including bound j+1, in ``orderBy=<order>:asc,<key>:asc`` order;
   bound 0 is page 1's last row. Bound j+1 is the (ordering value, key) of the row at offset ``rows(page 1) +
-  (j+1) * rows_per_range - 1`` of the same query (``range_rows``: whole pages, as many ranges as fill whole rounds
-  of ``width`` ranges read at once) (``RowAt``: ``limit=1``, two attributes), asked for shortly
-  before the range. Offsets only place the bounds (a row moved meanwhile makes a range longer or shorter, never
-  wrong): the rows of a range are chosen by value, with (value, key) bounds, so ties on the ordering value at a
-  bound are split by the key and every row is in exactly one range. A bound past the end makes its range the last.
-  The last range has no upper bound: rows without an ordering value, and rows updated or created during the read
-  (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
+  size(0) + ... + size(j) - 1`` of the same query (``range_rows``: whole pages, as many ranges as fill whole
+  rounds of ``width`` ranges read at once, within a page of each other) (``RowAt``: ``limit=1``, two attributes),
+  asked for shortly before the range. Offsets only place the bounds (a row moved meanwhile makes a range longer or
+  shorter, never wrong): the rows of a range are chosen by value, with (value, key) bounds, so ties on the ordering
+  value at a bound are split by the key and every row is in exactly one range. A bound past the end makes its range
+  the last. The last range has no upper bound: rows without an ordering value, and rows updated or created during
+  the read (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import queue
 import statistics
 import threading
@@ -106,16 +107,24 @@ class Fetch(t.Protocol):
     def __call__(self, token: KeysetRange | RowAt) -> Answer: ...
 
 
-def range_rows(rows_left: int, page_rows: int, width: int) -> int:
-    """Rows each range is planned to hold: the pages left split into as many ranges as fill whole rounds of
-    ``width`` ranges read at once (each of ``MIN_RANGE_PAGES`` to ``RANGE_PAGES`` whole pages). A range is read page
-    after page, so the read lasts about as many round trips as the pages of one range times the rounds: 99 pages
-    in ranges of 8 at width 10 are 13 ranges, two rounds of 8 pages (16 round trips); in 20 ranges of 5, two
-    rounds of 5 (10)."""
+def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
+    """Rows each range is planned to hold, in order (the last range has no upper bound: it reads what is left).
+
+    The pages left are split into exactly as many ranges as fill whole rounds of ``width`` ranges read at once
+    (each ``MIN_RANGE_PAGES`` to ``RANGE_PAGES`` whole pages; fewer ranges when there are few pages), sized within
+    one page of each other, the larger first. A range is read page after page, so the read lasts about as many
+    round trips as the pages of one range times the rounds, and its end waits for the slowest thread: ERP's 99
+    pages at width 8 in ranges of 7 were 14 ranges and one of 1 page, so the second round had 7 ranges, one of them
+    a page (in flight fell from 8 to 6 for its last 0.5 s at 100 ms); now 16 ranges, 3 of 7 pages and 13 of 6.
+    (Tried: the last round's ranges shorter, by a linear taper to a page or a half; in a simulation of the read at
+    100 ms, with the range order and the bounds' requests of ``RangedRead``, no taper beat ranges of one size:
+    ranges started on free threads drift apart by about a round trip anyway, and the pages held for the emitter,
+    emitted in order, are what is left at the end.)"""
     pages_left = -(-rows_left // page_rows)
     rounds = -(-pages_left // (width * RANGE_PAGES))
-    pages = max(MIN_RANGE_PAGES, min(RANGE_PAGES, -(-pages_left // (rounds * width))))
-    return pages * page_rows
+    count = max(1, min(rounds * width, pages_left // MIN_RANGE_PAGES))
+    pages, larger = divmod(pages_left, count)
+    return [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
 
 
 def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
@@ -206,23 +215,23 @@ class RangedRead:
         width: int,
         first_bound: Keyset,
         first_rows: int,
-        total: int,
-        rows_per_range: int,
+        sizes: t.Sequence[int],
         name: str,
         first_took: float | None = None,
         first_cost: float | None = None,
     ) -> None:
-        """``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides (``Growth``: both
-        None, the allowance grows only once the emitter mostly waits)."""
+        """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
+        the end whatever its size). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost
+        besides (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
         self.fetch = fetch
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
         #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
         self.ahead = RANGES_AHEAD * width
-        self.rows_per_range = rows_per_range
-        self.first_rows = first_rows
         #: Ranges planned from the count: the last one has no upper bound (and no ``RowAt`` request).
-        self.planned = max(1, -(-(total - first_rows) // rows_per_range))
+        self.planned = max(1, len(sizes))
+        #: Where range j starts (the row after bound j): bound j >= 1 is the row before it.
+        self._starts = list(itertools.accumulate(sizes, initial=first_rows))
         self._bounds: list[Future[t.Any]] = [Future()]
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
@@ -244,7 +253,7 @@ class RangedRead:
 
     def _place(self, j: int) -> t.Any:
         """Bound j: the row at its planned offset (END past the last row)."""
-        answer = self.fetch(RowAt(self.first_rows + j * self.rows_per_range - 1))
+        answer = self.fetch(RowAt(self._starts[j] - 1))
         self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
         self._placed.put(answer)
         items, _ = collection_page(body(answer.response))
