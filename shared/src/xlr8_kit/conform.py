@@ -328,7 +328,7 @@ class Conformer:
         nor the writer looks at each record again. ``(False, False)`` for anything else and at level NONE."""
         if self._level == TypeConformanceLevel.NONE:
             return False, False  # nothing to spare: ``marked`` is not called
-        names = set(chain.from_iterable(records))
+        names = set().union(*records)  # a dict's keys join a set with their stored hashes: half of chaining them
         if not self._known.issuperset(names):
             return False, False
         values = list(chain.from_iterable(map(dict.values, records)))

@@ -54,21 +54,43 @@ class IsoClock:
         """What ``count`` calls in a row return, the clock read ``count`` times first and then formatted at once
         (half the cost of the calls on a page of records): one pattern for reads within one second with no zero
         fraction (nearly every page), else each read formatted alone, as ``isoformat`` writes it."""
+        micros, stamps = self._read(count)
+        if stamps is not None:
+            return stamps
+        return ((self._prefix + b".%06d+00:00\n") * count % tuple(micros)).split(b"\n")[:count]
+
+    def around(self, bodies: list[bytes], head: bytes, middle: bytes, end: bytes) -> bytes:
+        """``head + body + middle + stamp + end`` for each of ``bodies`` in turn, joined, the stamps those of
+        ``stamps(len(bodies))``: when that is one pattern, the whole text is one formatting of the bodies and the
+        microseconds (a page's lines without a piece per part of each)."""
+        count = len(bodies)
+        micros, stamps = self._read(count)
+        if stamps is not None:
+            return b"".join(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
+        pieces: list[t.Any] = [None] * (2 * count)
+        pieces[::2] = bodies
+        pieces[1::2] = micros
+        before, between, after = (part.replace(b"%", b"%%") for part in (head, middle + self._prefix, end))
+        return (before + b"%s" + between + b".%06d+00:00" + after) * count % tuple(pieces)
+
+    def _read(self, count: int) -> tuple[list[int], list[bytes] | None]:
+        """The clock read ``count`` times: the reads' microseconds and None when they share one second (``_prefix``
+        then its text) and none is zero, else the stamps, each formatted alone."""
         clock = self._clock
         reads = [clock() for _ in repeat(None, count)]
         if not reads:
-            return []
+            return [], []
         second = min(reads) // 1_000_000_000
         micros = [read // 1000 % 1_000_000 for read in reads]
         if second != max(reads) // 1_000_000_000 or 0 in micros:  # a second boundary (the clock may go back)
-            return [
+            return micros, [
                 datetime.fromtimestamp(read // 1_000_000_000, UTC).replace(microsecond=micro).isoformat().encode()
                 for read, micro in zip(reads, micros, strict=True)
             ]
         if second != self._second:
             self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
             self._second = second
-        return ((self._prefix + b".%06d+00:00\n") * count % tuple(micros)).split(b"\n")[:count]
+        return micros, None
 
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -393,7 +415,8 @@ class KitSingerWriter(SingerWriter):
         """``record_emitter`` for a page of records at once: the lines its emitter writes for each record in turn
         (the clock read once per line, in line order), the records encoded in one call (``encode_lines``: one JSON
         document per line, and JSON text never holds a raw newline), a page checked for non-ASCII at once and then
-        only its lines that hold some escaped. A page not known plain, or one the encoder refuses, goes record by
+        only its lines that hold some escaped, the page's lines then made in one formatting (``IsoClock.around``).
+        A page not known plain, or one the encoder refuses, goes record by
         record through ``record_emitter``."""
         emit = self.record_emitter(stream, version)
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')
@@ -401,7 +424,7 @@ class KitSingerWriter(SingerWriter):
         middle += b',"time_extracted":"'
         end = b'"}\n'
         pending = self._pending
-        extend = pending.extend
+        held = [0]
         block = BLOCK_LINES * _LINE_PIECES
         encode_lines = _ENCODER.encode_lines
         flush = self.flush
@@ -420,9 +443,10 @@ class KitSingerWriter(SingerWriter):
             bodies.pop()  # after the last newline
             if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
                 bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
-            stamps = extracted.stamps(len(bodies))
-            extend(chain.from_iterable(zip(repeat(head), bodies, repeat(middle), stamps, repeat(end))))
-            if len(pending) >= block:
+            pending.append(extracted.around(bodies, head, middle, end))
+            held[0] += len(bodies)
+            if held[0] >= BLOCK_LINES or len(pending) >= block:
+                held[0] = 0  # lines held since this emitter last flushed (a flush elsewhere only makes it early)
                 flush()
 
         return emit_page

@@ -12,6 +12,7 @@ import tempfile
 import typing as t
 from contextlib import redirect_stdout
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 
 import msgspec
@@ -105,6 +106,61 @@ def test_a_page_the_encoder_refuses_goes_record_by_record(monkeypatch: t.Any) ->
     assert results[0] == results[1]
     assert results[0][1] is not None
     assert results[0][0].count("\n") == 2
+
+
+SECOND_NS = 1_796_396_401 * 10**9
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        [SECOND_NS + 250_999, SECOND_NS + 251_000, SECOND_NS + 999_999_999, SECOND_NS + 10**9 + 7_000],  # a second
+        [SECOND_NS + 250_999, SECOND_NS + 999, SECOND_NS + 300_000, SECOND_NS + 400_000],  # a zero fraction
+        [SECOND_NS + 250_999, SECOND_NS + 251_000, SECOND_NS + 300_000, SECOND_NS + 400_000],  # one pattern
+    ],
+)
+@pytest.mark.parametrize("stream", ["s", "100%s %d%%"])
+def test_page_lines_are_those_of_the_record_emitter_whatever_the_clock_reads(readings: list[int], stream: str) -> None:
+    """``IsoClock.around``'s one formatting (reads in one second, no zero fraction) and its stamps otherwise; a
+    stream name holding ``%`` is written as it is."""
+    pages: list[list[dict[str, t.Any]]] = [[{"a": 1, "b": "é"}, {"a": 2}, {"a": 3, "c": None}], [{"a": 4}]]
+
+    def by_record(writer: KitSingerWriter) -> None:
+        emit = writer.record_emitter(stream, 7)
+        for record in chain.from_iterable(pages):
+            emit(record, True)
+
+    def by_page(writer: KitSingerWriter) -> None:
+        emit_page = writer.record_page_emitter(stream, 7)
+        for page in pages:
+            emit_page(page, True)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(iter(readings).__next__))
+        written = _lines(by_page)
+        assert written == _lines(by_record)
+    stamps = [json.loads(line)["time_extracted"] for line in written.splitlines()]
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    assert stamps == [(epoch + dt.timedelta(microseconds=ns // 1000)).isoformat() for ns in readings]
+    assert {json.loads(line)["stream"] for line in written.splitlines()} == {stream}
+
+
+def test_the_page_emitter_writes_once_a_block_of_lines_is_held() -> None:
+    """Held lines stay bounded: pages are written out once ``BLOCK_LINES`` lines are held, not at the end only."""
+    from xlr8_kit.singer_io import BLOCK_LINES
+
+    out = io.StringIO()
+    writer = KitSingerWriter()
+    with redirect_stdout(out):
+        emit_page = writer.record_page_emitter("s", None)
+        page = [{"a": n} for n in range(BLOCK_LINES // 2 + 1)]
+        emit_page(page, True)
+        assert out.getvalue() == ""
+        emit_page(page, True)
+        assert out.getvalue().count("\n") == 2 * len(page)
+        emit_page(page, True)
+        writer.flush()
+    assert out.getvalue().count("\n") == 3 * len(page)
 
 
 class _PagedStream(KitRESTStream):

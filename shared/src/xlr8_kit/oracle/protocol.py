@@ -306,6 +306,16 @@ class Flatten:
         return needed
 
 
+def holds_inner_arrays(content: bytes) -> bool:
+    """False when a collection body holds a single ``[`` (its ``items``): every list a row could hold needs a ``[`` of
+    its own, so its rows hold none and the parent-row step of a resource without flatten rules (``row_shaper``: only
+    list-valued attributes deleted) has nothing to do on them. One search in C over the body, against the step's
+    call and scan of every row (Oracle ERP ``invoices``: about 0.4 us a row). A ``[`` inside a string says True:
+    the rows are then shaped as ever."""
+    first = content.find(b"[")
+    return first < 0 or content.find(b"[", first + 1) >= 0
+
+
 #: What a JSON decoder builds besides lists (``row_shaper`` takes its short way only when the values left are these).
 _JSON_NOT_LIST = frozenset({str, int, float, bool, type(None), dict, Decimal})
 

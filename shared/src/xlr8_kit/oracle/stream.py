@@ -36,6 +36,7 @@ from xlr8_kit.oracle.protocol import (
     collection_page,
     expand_param,
     fields_param,
+    holds_inner_arrays,
     join_q,
     keyset_q,
     order_by_param,
@@ -299,9 +300,10 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             rows = [row for item in items for row in child_rows(item, plan.child_path, plan.parent_keys)]
         else:
             rows = items
-            shape = self._shape_row
-            for item in items:
-                shape(item)  # flatten rules, then the children expanded only for flattening go
+            if plan.flatten or holds_inner_arrays(response.content):
+                shape = self._shape_row
+                for item in items:
+                    shape(item)  # flatten rules, then the children expanded only for flattening go
         conformed, plain = self._conformer.vouches_records(rows)
         return MarkedPage(rows, conformed=conformed, plain=plain)
 
