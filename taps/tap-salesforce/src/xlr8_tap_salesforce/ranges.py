@@ -18,9 +18,10 @@ reads up to ``width`` of them at once:
   there; its cursor is left to expire). It waits for the plan after its page 2 as long as page 2 took, at most
   ``PLAN_WAIT`` seconds (a ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan
   coming later is taken with only its bounds past the last row range 0 has read (none left: range 0 reads to the
-  end). The plan runs on its own thread, not awaited when the read ends: a plan still out then is dropped, its
-  answer discarded when it comes (its thread ends with its request; the process waits for it before it exits, so
-  its request stays inside the run's rate limiter and tenant slot).
+  end). The plan runs on its own thread, over its own connections (``xlr8_kit.http.abort``): a plan still out when
+  the read ends is given up, its connections cut so its thread ends at once, with no answer to drop (waiting for it
+  would hold the stream's end, and the process's exit, thus the target's end of input, up to the org's 2-minute
+  query limit; the org may still finish the ``COUNT()``).
 - Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other terms, the last range
   bounded only by the query's own upper bound: rows updated during the read (their new value is past every bound)
   are read there. Bounds are whole-second literals, so the rows sharing a value are never split between ranges,
@@ -61,6 +62,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from xlr8_kit.http.abort import Abort
 from xlr8_kit.http.ranged import END as _END
 from xlr8_kit.http.ranged import ERROR as _ERROR
 from xlr8_kit.http.ranged import PAGE as _PAGE
@@ -141,8 +143,9 @@ class RangedQuery:
         self.name = name
         self.on_plan = on_plan
         self._executor: ThreadPoolExecutor | None = None
-        #: The plan's own thread: the read's end does not wait for a slow COUNT() (its answer is then dropped).
+        #: The plan's own thread and connections: the read's end gives up a slow COUNT() instead of waiting.
         self._planner: ThreadPoolExecutor | None = None
+        self._abort = Abort()
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
@@ -162,7 +165,8 @@ class RangedQuery:
         """Bounds 1.. for the rows after page 1 (empty: too few to split, or the plan could not be made), ranges
         of about ``RANGE_PAGES`` pages of page 1's size (``page_rows``)."""
         try:
-            plan = self.plan()
+            with self._abort.applied():
+                plan = self.plan()
         except Exception as exc:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
             if self.on_plan is not None and not self._pages.stop.is_set():
                 self.on_plan(exc, [])
@@ -329,14 +333,16 @@ class RangedQuery:
             self._submit(self._read, rng, found[index - 1], upper if last else found[index])
 
     def close(self) -> None:
-        """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are not
-        awaited (a slow COUNT() would hold the stream's end), its answer dropped when it comes."""
+        """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are given
+        up (a slow COUNT() would hold the stream's end and the process's exit): their connections are cut."""
         self._pages.close()
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])
         if self._planner is not None:
-            self._planner.shutdown(wait=False, cancel_futures=True)
+            self._abort.abort()
+            self._planner.shutdown(wait=True, cancel_futures=True)
+            self._abort.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
