@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
@@ -603,3 +604,46 @@ def test_auto_reuses_its_count_for_the_plan_of_the_same_window(
     assert asked.seen + planned.seen == counts
     assert planned.seen == (1 if filtered else 0)
     assert _fresh_queries(accounts) >= 4 + counts  # the first query, the newest value, ranges
+
+
+@pytest.mark.parametrize(("budget", "most"), [(0, 3), (10**9, 6)])
+def test_pages_read_ahead_are_bounded_in_bytes_beyond_one_per_range(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, budget: int, most: int
+) -> None:
+    """Width 3 (a page budget of 6), the emitter slowed so the readers run ahead: with ``RANGE_BYTES`` 0 the ranges
+    read at most one page each ahead of the one being emitted (3: the floor), whatever the page count allows; with
+    room in bytes, the page count binds (6). Each page held counts for its response body's bytes. Records and STATE
+    are those of one cursor."""
+    monkeypatch.setattr(ranges, "RANGE_BYTES", budget)
+    held: list[int] = []
+    weights: list[int] = []
+    take, weighed, get = RangedPages.take, RangedPages._weighed, RangedPages.get
+
+    def counted_take(self: RangedPages, rng: RangeQueue) -> bool:
+        taken = take(self, rng)
+        if taken:
+            held.append(self._ahead)
+        return taken
+
+    def sized(self: RangedPages, rng: RangeQueue, page: t.Any) -> None:
+        weighed(self, rng, page)
+        weights.append(rng.weights[-1])
+
+    def slow_get(self: RangedPages, rng: RangeQueue) -> t.Any:
+        time.sleep(0.03)
+        return get(self, rng)
+
+    monkeypatch.setattr(RangedPages, "take", counted_take)
+    monkeypatch.setattr(RangedPages, "_weighed", sized)
+    monkeypatch.setattr(RangedPages, "get", slow_get)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    ranged, error = _sync(_config(accounts, 3))
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert max(held) == most
+    assert min(weights) > 0
+    assert max(weights) > 100 * BATCH  # a full page, 200 Accounts of 43 fields: hundreds of kB

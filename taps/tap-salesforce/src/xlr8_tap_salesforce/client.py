@@ -17,6 +17,7 @@ import itertools
 import logging
 import operator
 import re
+import threading
 import time
 import typing as t
 from collections import deque
@@ -175,6 +176,8 @@ class SalesforceClient:
         self.classifier = SalesforceClassifier()
         self._describe_cache: dict[str, dict[str, t.Any]] = {}
         self._global_describe: dict[str, t.Any] | None = None
+        #: The body size of the query page this thread read last (``last_page_bytes``).
+        self._page_bytes = threading.local()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -301,10 +304,16 @@ class SalesforceClient:
                 record.pop("attributes", None)
             next_url = body.get("nextRecordsUrl")
             cursor.more = not body.get("done", True) and bool(next_url)
+            self._page_bytes.size = len(response.content)
             yield records, plain
             if not cursor.more:
                 return
             url, params = self.instance_url + next_url, None
+
+    def last_page_bytes(self) -> int:
+        """The response body size of the query page this thread read last: a range reader weighs the page it just
+        read (through the range's query and its splitting, which hide the cursor) by its bytes."""
+        return int(getattr(self._page_bytes, "size", 0))
 
     def _classify_page(self, parse: Callable[[bytes], tuple[t.Any, bool]], response: requests.Response) -> Verdict:
         """The classifier's verdict on a query page, the page parsed once: the classifier reads the parse instead
@@ -1235,6 +1244,7 @@ class SalesforceStream(KitRESTStream):
             width=width,
             name=f"xlr8-{self.name}",
             on_plan=on_plan,
+            page_bytes=lambda _page: client.last_page_bytes(),
         )
 
     def _written_numbers(self, kind: type[CanonicalNumbers] = CanonicalNumbers) -> RawNumbers | None:

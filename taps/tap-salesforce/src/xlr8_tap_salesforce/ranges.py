@@ -33,7 +33,9 @@ reads up to ``width`` of them at once:
   Salesforce kept 10 per user and released the oldest past that), on the next ``RANGES_AHEAD * width`` ranges;
   at most ``width * RANGE_PAGES`` pages
   are read ahead of the range being emitted (which keeps at most ``RANGE_PAGES`` of its own), so memory is bounded
-  by ``width`` whatever the object's size.
+  by ``width`` whatever the object's size; and at most ``RANGE_BYTES`` of response bodies beyond one page per range
+  read at once, so an object much wider than Account (whose 12 pages at width 6 fit) holds fewer pages, not more
+  memory.
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
   state never moves past rows that did not land (an expired cursor, INVALID_QUERY_LOCATOR, then re-issues the
   query from the last record emitted, as for a single cursor). A range query answering QUERY_TIMEOUT before its
@@ -77,6 +79,11 @@ RANGE_PAGES = 2
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
+
+#: Bytes of response bodies read ahead of the range being emitted, at most, beyond one page per range read at once:
+#: Account's 2,000-row pages (43 fields, about 3.3 MB each) all fit at width 6 (12 pages, 40 MB), a wider object's
+#: fewer (goal 4 is under 300 MB a process; with Account's 12 the tap peaks at 230-250 MB).
+RANGE_BYTES = 48 * 2**20
 
 #: Seconds range 0 waits for the plan once its page 2 is read, at most: it waits as long as page 2 took (the plan
 #: was asked with it), then reads on as a plain cursor; a late plan is still taken, past what range 0 has read, at
@@ -134,6 +141,7 @@ class RangedQuery:
         width: int,
         name: str,
         on_plan: t.Callable[[Plan | Exception, list[datetime]], None] | None = None,
+        page_bytes: t.Callable[[Page], int] | None = None,
     ) -> None:
         self.cursor = cursor
         self.open_range = open_range
@@ -151,9 +159,12 @@ class RangedQuery:
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
         #: set by range 0's reader: the emitter starts the ranges after range 0 from these.
         self._accepted: Future[list[datetime]] = Future()
-        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``; the range
-        #: being emitted keeps at most ``RANGE_PAGES`` of its own waiting.
-        self._pages = RangedPages(keep=RANGE_PAGES, room=width * RANGE_PAGES)
+        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``, and at most
+        #: ``RANGE_BYTES`` beyond ``width`` pages (``page_bytes``: a page's size); the range being emitted keeps at
+        #: most ``RANGE_PAGES`` of its own waiting.
+        self._pages = RangedPages(
+            keep=RANGE_PAGES, room=width * RANGE_PAGES, room_bytes=RANGE_BYTES, floor=width, weigh=page_bytes
+        )
 
     def _submit(self, fn: t.Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
         assert self._executor is not None
@@ -302,7 +313,7 @@ class RangedQuery:
                         item, held = value
                         yield item
                         if held:
-                            self._pages.release()
+                            self._pages.release(rng)
                         continue
                     if kind == _ERROR:
                         raise value
