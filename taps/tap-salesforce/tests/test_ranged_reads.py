@@ -91,9 +91,11 @@ def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
     }
 
 
-def _sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> tuple[SingerOutput, Exception | None]:
+def _sync(
+    config: dict[str, t.Any], state: dict[str, t.Any] | None = None, catalog: dict[str, t.Any] | None = None
+) -> tuple[SingerOutput, Exception | None]:
     """One in-process run: its output up to the end or to the error it raised (returned, not raised)."""
-    tap = TapSalesforce(config=config, state=state, parse_env_config=False)
+    tap = TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False)
     buffer = io.StringIO()
     error: Exception | None = None
     with contextlib.redirect_stdout(buffer):
@@ -647,3 +649,57 @@ def test_pages_read_ahead_are_bounded_in_bytes_beyond_one_per_range(
     assert max(held) == most
     assert min(weights) > 0
     assert max(weights) > 100 * BATCH  # a full page, 200 Accounts of 43 fields: hundreds of kB
+
+
+def _full_table(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The catalog with Account read without a replication key (full table), as a user may choose."""
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        stream["replication_key"] = None
+        stream["replication_method"] = "FULL_TABLE"
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["replication-key"] = None
+                entry["metadata"]["valid-replication-keys"] = []
+                entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    return catalog
+
+
+@pytest.mark.parametrize("fault", ["timeout", "expired"])
+def test_a_full_table_read_resumes_after_the_last_id_emitted(
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    """Account read without a replication key (``ORDER BY Id``, nothing bookmarked): three later pages answering
+    QUERY_TIMEOUT (each past its query's first 400 rows), or the cursor expiring mid-read (INVALID_QUERY_LOCATOR),
+    re-issue the query after the last Id emitted (``Id > '...'``). Records and STATE are those of the read without
+    faults: no row skipped, none repeated."""
+    config = _config(accounts, 4)
+    catalog = _full_table(config)
+    _prepare(accounts, [])
+    plain, error = _sync(config, catalog=catalog)
+    assert error is None
+    assert len(plain.records("Account")) == ROWS
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def later_page_times_out(soql: str, served: int) -> bool:
+        if served >= 400 and len(timed_out) < 3:
+            timed_out.append(soql)
+            return True
+        return False
+
+    if fault == "timeout":
+        em.query_more_timeout_when = later_page_times_out
+    else:
+        em.expire_cursors_at_request = 6
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        read, error = _sync(config, catalog=catalog)
+    assert error is None
+    assert read.records("Account") == plain.records("Account")
+    assert _states(read) == _states(plain)
+    reissued = [r.getMessage() for r in caplog.records if "re-issuing the query after Id" in r.getMessage()]
+    assert len(reissued) == (3 if fault == "timeout" else 1)
+    if fault == "timeout":
+        assert "Id >" not in timed_out[0]
+        assert all("WHERE Id > '001" in soql for soql in timed_out[1:])
