@@ -145,3 +145,44 @@ def test_read_into_stops_at_the_last_page_and_sends_nothing_once_closed() -> Non
     due.read_into(last, next_page)
     assert asked == [0, 1, 2]  # the third answer says no more follow
     assert [last.pages.get_nowait()[1] for _ in range(3)] == [(1, False), (2, False), (3, False)]
+
+
+def test_a_byte_budget_reads_ahead_only_what_fits_beyond_floor_pages() -> None:
+    """``room_bytes``: past ``floor`` pages (one here), a page is read ahead only while the pages ahead, the one
+    asked for counted as the largest page weighed so far, fit; a page emitted (``release(rng)``) gives its bytes
+    back. The page count alone (``room``) would let the reader take all five."""
+    pages = RangedPages(keep=8, room=8, room_bytes=10, floor=1, weigh=len)
+    pages.make_due(pages.add())
+    rng = pages.add()
+    asked: list[int] = []
+
+    def next_page() -> tuple[str, bool]:
+        asked.append(len(asked))
+        return "abcd", len(asked) < 5  # 4 bytes each
+
+    reader = threading.Thread(target=pages.read_into, args=(rng, next_page), daemon=True)
+    reader.start()
+    reader.join(SETTLE)
+    assert len(asked) == 2  # two pages (8 bytes): a third would make 12
+    pages.release(rng)
+    reader.join(SETTLE)
+    assert len(asked) == 3  # 4 bytes given back: one more fits, not two
+    pages.close()
+    reader.join(5)
+    assert not reader.is_alive()
+
+
+def test_floor_pages_are_read_ahead_whatever_their_size() -> None:
+    """One page per range read at once is always allowed: a budget smaller than a page never stops the read."""
+    pages = RangedPages(keep=8, room=8, room_bytes=0, floor=2, weigh=len)
+    pages.make_due(pages.add())
+    first, second = pages.add(), pages.add()
+    answers = iter([("x" * 100, True), ("y" * 100, False)])
+    pages.read_into(second, lambda: next(answers))  # two pages of the floor, the range's end after them
+    assert [second.pages.get_nowait() for _ in range(2)] == [(PAGE, ("x" * 100, True)), (PAGE, ("y" * 100, True))]
+    thread, got = taking(pages, first)
+    thread.join(SETTLE)
+    assert got == []  # a third page waits: past the floor, nothing fits in 0 bytes
+    pages.release(second)
+    thread.join(5)
+    assert got == [True]

@@ -10,17 +10,20 @@ import contextlib
 import io
 import logging
 import threading
+import time
 import typing as t
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from xlr8_kit.testing.singer_cli import SingerOutput
+from xlr8_kit.http.ranged import RangedPages, RangeQueue
+from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
-from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.faults import FaultRule, FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
 from xlr8_tap_salesforce import client, ranges
@@ -43,13 +46,29 @@ def accounts() -> t.Iterator[Sandbox]:
         yield running
 
 
+#: The stalled COUNT() rules of the running test (``_one_cursor_then_count_late``).
+_stalled: list[FaultRule] = []
+
+
 @pytest.fixture(autouse=True)
-def _plans_answered() -> t.Iterator[None]:
-    """After each test, a plan the read left out (not awaited at its end) answers before the next test resets the
-    emulator, so its request is counted by the test that made it."""
+def _plans_answered(accounts: Sandbox) -> t.Iterator[None]:
+    """After each test, a COUNT() it stalled (given up by the read: no thread of the tap waits for it) is answered
+    by the emulator before the next test resets it, so its request is counted by the test that made it."""
     yield
-    for thread in _read_threads():
-        thread.join(timeout=60)
+    while _stalled:
+        _count_answered(accounts, _stalled.pop())
+
+
+def _count_answered(sandbox: Sandbox, rule: FaultRule) -> None:
+    """Wait until the emulator answered (and logged) every request the stalled COUNT() ``rule`` held."""
+    deadline = time.monotonic() + 120
+    while _stalls_answered(sandbox) < rule.seen:
+        assert time.monotonic() < deadline, "the stalled COUNT() was never answered"
+        time.sleep(0.05)
+
+
+def _stalls_answered(sandbox: Sandbox) -> int:
+    return sum(1 for r in sandbox.requests("salesforce") if r.fault == "stall")
 
 
 def _read_threads() -> list[threading.Thread]:
@@ -72,9 +91,11 @@ def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
     }
 
 
-def _sync(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> tuple[SingerOutput, Exception | None]:
+def _sync(
+    config: dict[str, t.Any], state: dict[str, t.Any] | None = None, catalog: dict[str, t.Any] | None = None
+) -> tuple[SingerOutput, Exception | None]:
     """One in-process run: its output up to the end or to the error it raised (returned, not raised)."""
-    tap = TapSalesforce(config=config, state=state, parse_env_config=False)
+    tap = TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False)
     buffer = io.StringIO()
     error: Exception | None = None
     with contextlib.redirect_stdout(buffer):
@@ -122,8 +143,10 @@ def _one_cursor_then_count_late(sandbox: Sandbox, seconds: float) -> SingerOutpu
     sequential, error = _sync(_config(sandbox, 1))
     assert error is None
     _prepare(sandbox, [])
-    sandbox.faults.add(
-        "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=seconds, query={"q": COUNT})
+    _stalled.append(
+        sandbox.faults.add(
+            "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=seconds, query={"q": COUNT})
+        )
     )
     return sequential
 
@@ -472,8 +495,7 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     assert ranged.records("Account") == sequential.records("Account")
     assert _states(ranged) == _states(sequential)
     dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
-    for thread in _read_threads():  # a plan left out answers (the emulator logs a request once answered)
-        thread.join(timeout=60)
+    _count_answered(accounts, _stalled[-1])  # a plan given up is still answered (and logged) by the emulator
     fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
     if late:
         assert dropped, "range 0 waited for the plan"
@@ -495,8 +517,7 @@ def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
     accounts.faults.set_latency("salesforce", 100, CURSOR_PAGES)
     try:
         ranged, error = _sync(_config(accounts, 4))
-        for thread in _read_threads():  # the plan left out answers (the emulator logs a request once answered)
-            thread.join(timeout=60)
+        _count_answered(accounts, _stalled[-1])  # the plan given up is still answered (and logged) by the emulator
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
@@ -509,25 +530,45 @@ def test_the_stream_ends_without_waiting_for_a_plan_still_out(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The planning COUNT() answers 6 s late; range 0 reads all 15 pages well before (no latency) and the stream
-    ends while the plan is still out: its thread is alive when the sync returns (the read did not wait for it),
-    then ends with its request (no thread of the read lingers), and its late answer starts no range query. Records
-    and STATE are those of one cursor."""
+    ends while the plan is still out: the sync returns before the COUNT() is answered (the read did not wait for
+    it) with no thread of the read left (the plan was given up, not left running: the process would wait for it
+    at exit), and the COUNT() answered later starts no range query. Records and STATE are those of one cursor."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
     sequential = _one_cursor_then_count_late(accounts, 6.0)
     try:
         ranged, error = _sync(_config(accounts, 4))
-        still_out = _read_threads()
-        for thread in still_out:
-            thread.join(timeout=60)
+        answered = _stalls_answered(accounts)
         lingering = _read_threads()
+        _count_answered(accounts, _stalled[-1])
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
     assert ranged.records("Account") == sequential.records("Account")
     assert _states(ranged) == _states(sequential)
-    assert still_out, "the stream's end waited for the plan"
-    assert not lingering
+    assert answered == 0, "the stream's end waited for the plan"
+    assert not lingering, "the plan's thread still waits for its COUNT()"
     assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range after the plan
+
+
+def test_the_tap_process_exits_without_waiting_for_a_plan_still_out(tmp_path: Path) -> None:
+    """``tap-salesforce`` as users run it (``tap | target`` reads to the tap's exit): the planning COUNT() is stalled
+    40 s and range 0 reads all 15 pages long before; the process exits before the emulator answers the COUNT()
+    (the plan was given up; its thread would hold the process until the answer), having written every record and
+    the final STATE of the read of one cursor."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": ROWS}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        sequential = _one_cursor_then_count_late(sandbox, 40.0)
+        _stalled.pop()  # this sandbox's, not awaited: its server stops with the test
+        config = write_json(tmp_path / "config.json", _config(sandbox, 4))
+        run = run_tap_cli("tap-salesforce", ["--config", config], tmp_path)
+        answered = _stalls_answered(sandbox)
+        asked = _fresh_queries(sandbox)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert answered == 0, "the tap's process waited for the COUNT() before it exited"
+    assert asked == 2  # the first query and the newest value answered; the COUNT() given up
+    output = SingerOutput.parse(run.stdout)
+    assert output.records("Account") == sequential.records("Account")
+    assert _states(output)[-1] == _states(sequential)[-1]
 
 
 @pytest.mark.parametrize(("fresh_seconds", "filtered", "counts"), [(60.0, False, 1), (-1.0, False, 2), (60.0, True, 2)])
@@ -565,3 +606,100 @@ def test_auto_reuses_its_count_for_the_plan_of_the_same_window(
     assert asked.seen + planned.seen == counts
     assert planned.seen == (1 if filtered else 0)
     assert _fresh_queries(accounts) >= 4 + counts  # the first query, the newest value, ranges
+
+
+@pytest.mark.parametrize(("budget", "most"), [(0, 3), (10**9, 6)])
+def test_pages_read_ahead_are_bounded_in_bytes_beyond_one_per_range(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, budget: int, most: int
+) -> None:
+    """Width 3 (a page budget of 6), the emitter slowed so the readers run ahead: with ``RANGE_BYTES`` 0 the ranges
+    read at most one page each ahead of the one being emitted (3: the floor), whatever the page count allows; with
+    room in bytes, the page count binds (6). Each page held counts for its response body's bytes. Records and STATE
+    are those of one cursor."""
+    monkeypatch.setattr(ranges, "RANGE_BYTES", budget)
+    held: list[int] = []
+    weights: list[int] = []
+    take, weighed, get = RangedPages.take, RangedPages._weighed, RangedPages.get
+
+    def counted_take(self: RangedPages, rng: RangeQueue) -> bool:
+        taken = take(self, rng)
+        if taken:
+            held.append(self._ahead)
+        return taken
+
+    def sized(self: RangedPages, rng: RangeQueue, page: t.Any) -> None:
+        weighed(self, rng, page)
+        weights.append(rng.weights[-1])
+
+    def slow_get(self: RangedPages, rng: RangeQueue) -> t.Any:
+        time.sleep(0.03)
+        return get(self, rng)
+
+    monkeypatch.setattr(RangedPages, "take", counted_take)
+    monkeypatch.setattr(RangedPages, "_weighed", sized)
+    monkeypatch.setattr(RangedPages, "get", slow_get)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    ranged, error = _sync(_config(accounts, 3))
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert max(held) == most
+    assert min(weights) > 0
+    assert max(weights) > 100 * BATCH  # a full page, 200 Accounts of 43 fields: hundreds of kB
+
+
+def _full_table(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The catalog with Account read without a replication key (full table), as a user may choose."""
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        stream["replication_key"] = None
+        stream["replication_method"] = "FULL_TABLE"
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["replication-key"] = None
+                entry["metadata"]["valid-replication-keys"] = []
+                entry["metadata"]["forced-replication-method"] = "FULL_TABLE"
+    return catalog
+
+
+@pytest.mark.parametrize("fault", ["timeout", "expired"])
+def test_a_full_table_read_resumes_after_the_last_id_emitted(
+    accounts: Sandbox, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    """Account read without a replication key (``ORDER BY Id``, nothing bookmarked): three later pages answering
+    QUERY_TIMEOUT (each past its query's first 400 rows), or the cursor expiring mid-read (INVALID_QUERY_LOCATOR),
+    re-issue the query after the last Id emitted (``Id > '...'``). Records and STATE are those of the read without
+    faults: no row skipped, none repeated."""
+    config = _config(accounts, 4)
+    catalog = _full_table(config)
+    _prepare(accounts, [])
+    plain, error = _sync(config, catalog=catalog)
+    assert error is None
+    assert len(plain.records("Account")) == ROWS
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    timed_out: list[str] = []
+
+    def later_page_times_out(soql: str, served: int) -> bool:
+        if served >= 400 and len(timed_out) < 3:
+            timed_out.append(soql)
+            return True
+        return False
+
+    if fault == "timeout":
+        em.query_more_timeout_when = later_page_times_out
+    else:
+        em.expire_cursors_at_request = 6
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        read, error = _sync(config, catalog=catalog)
+    assert error is None
+    assert read.records("Account") == plain.records("Account")
+    assert _states(read) == _states(plain)
+    reissued = [r.getMessage() for r in caplog.records if "re-issuing the query after Id" in r.getMessage()]
+    assert len(reissued) == (3 if fault == "timeout" else 1)
+    if fault == "timeout":
+        assert "Id >" not in timed_out[0]
+        assert all("WHERE Id > '001" in soql for soql in timed_out[1:])

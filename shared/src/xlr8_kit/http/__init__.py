@@ -5,6 +5,7 @@
   ``max_attempts * (1 + max_redirects)`` HTTP requests, within ``max_elapsed`` seconds.
 - ``classify``: ``ResponseClassifier`` and the verdicts (ok, retry, quota, auth, fatal) product bases override.
 - ``errors``: what stops a run, each with a redacted message naming path and status, never the query string.
+- ``abort``: requests another thread can give up (their own connections, cut at ``abort()``).
 - ``retry``, ``breaker``, ``ratelimit``, ``audit``: the mechanisms, usable alone (e.g. a secrets-manager client
   writing its own ``AuditLog`` lines with ``kind="secrets"``).
 """

@@ -71,3 +71,7 @@ class ErrorBodyError(KitHTTPError):
 
 class AuditLogError(KitHTTPError):
     """The audit log (setting ``audit_log_path``) cannot be written: we fail closed rather than call unaudited."""
+
+
+class RequestAbortedError(KitHTTPError):
+    """The request was given up from another thread (``xlr8_kit.http.abort``): its answer is no longer wanted."""

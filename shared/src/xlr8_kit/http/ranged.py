@@ -11,6 +11,11 @@ page. Planning the ranges and querying them differ per vendor; this is what they
   of the range being emitted (``take`` before each request, ``release`` once the page was emitted), so memory is
   bounded whatever the read's size. The range being emitted (``due``) takes none, since it is what frees the
   budget, and keeps at most ``min(room, keep)`` of its own pages waiting.
+- With ``room_bytes`` (and ``weigh``: a page's size, e.g. its response body's bytes), the budget is in bytes too:
+  beyond ``floor`` pages (one per range read at once), a page is read ahead only once a page was weighed and while
+  the pages ahead, a page in flight counted as the largest page weighed so far, stay within ``room_bytes``. A page
+  count sized for narrow rows would let a much wider object hold several times the memory. The emitter then
+  releases a page with its range (``release(rng)``), which knows its pages' sizes in order.
 - Each range is read page after page into its queue (``read_into``: take, stop check, request, put); what a
   request is and what a range's end carries are the vendor's.
 - ``room`` may change while the read goes on (``set_room``: Oracle grows it once the emitter mostly waits).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import queue
 import threading
 import typing as t
+from collections import deque
 
 #: What a range's queue carries: a page, its end, or an error (each with the reader's value).
 PAGE, END, ERROR = "page", "end", "error"
@@ -31,28 +37,46 @@ Item = tuple[str, t.Any]
 class RangeQueue:
     """One range's pages, in order, and whether every range before it was emitted (``due``)."""
 
-    __slots__ = ("due", "index", "pages")
+    __slots__ = ("due", "index", "pages", "reserved", "weights")
 
     def __init__(self, index: int, keep: int) -> None:
         self.index = index
         self.pages: queue.Queue[Item] = queue.Queue(maxsize=keep + 1)
         #: Set when every range before this one was emitted: its reader then takes no budget.
         self.due = threading.Event()
+        #: Bytes its page in flight counts for (taken from the budget), and its held pages' sizes, in order.
+        self.reserved = 0
+        self.weights: deque[int] = deque()
 
 
 class RangedPages:
     """The ranges' queues and the page budget of one ranged read (see the module). Readers call ``take`` and
     ``put``; the emitter calls ``make_due``, ``get`` and ``release``; ``close`` stops every reader."""
 
-    def __init__(self, *, keep: int, room: int) -> None:
+    def __init__(
+        self,
+        *,
+        keep: int,
+        room: int,
+        room_bytes: int | None = None,
+        floor: int = 1,
+        weigh: t.Callable[[t.Any], int] | None = None,
+    ) -> None:
         #: Pages a range keeps waiting at most (its queue holds one more: an end or error after them).
         self.keep = keep
         #: Pages read ahead of the range being emitted, at most.
         self.room = room
+        #: Bytes of the pages read ahead (as ``weigh`` sizes them), at most, beyond ``floor`` pages.
+        self.room_bytes = room_bytes
+        self.floor = floor
+        self.weigh = weigh
         self.stop = threading.Event()
         self.ranges: list[RangeQueue] = []
         self._budget = threading.Condition()
         self._ahead = 0
+        self._ahead_bytes = 0
+        #: The largest page weighed so far: what a page in flight counts for.
+        self._largest = 0
 
     def add(self) -> RangeQueue:
         """The next range's queue (ranges are added in order, on the emitter's thread)."""
@@ -70,8 +94,14 @@ class RangedPages:
                 if rng.due.is_set():
                     if rng.pages.qsize() < min(self.room, self.keep):
                         return False
-                elif self._ahead < self.room:
+                elif self._ahead < self.room and (
+                    self._ahead < self.floor
+                    or self.room_bytes is None
+                    or (self._largest > 0 and self._ahead_bytes + self._largest <= self.room_bytes)
+                ):
                     self._ahead += 1
+                    rng.reserved = self._largest
+                    self._ahead_bytes += rng.reserved
                     return True
                 self._budget.wait(timeout=0.05)
         return False
@@ -88,11 +118,31 @@ class RangedPages:
             page, more = next_page()
             if page is None:
                 if held:
-                    self.release()
+                    self._give_back(rng)
             else:
+                if held:
+                    self._weighed(rng, page)
                 self.put(rng, (PAGE, (page, held)))
             if not more:
                 return
+
+    def _weighed(self, rng: RangeQueue, page: t.Any) -> None:
+        """``rng``'s page, read under a page of the budget, counts for its own size from now on."""
+        size = self.weigh(page) if self.weigh is not None else 0
+        with self._budget:
+            self._ahead_bytes += size - rng.reserved
+            rng.reserved = 0
+            rng.weights.append(size)
+            self._largest = max(self._largest, size)
+            self._budget.notify_all()
+
+    def _give_back(self, rng: RangeQueue) -> None:
+        """A page of the budget taken for ``rng`` found no page."""
+        with self._budget:
+            self._ahead -= 1
+            self._ahead_bytes -= rng.reserved
+            rng.reserved = 0
+            self._budget.notify_all()
 
     def put(self, rng: RangeQueue, item: Item) -> None:
         """Queue ``item`` for the emitter (dropped once stopped)."""
@@ -118,10 +168,12 @@ class RangedPages:
             self._budget.notify_all()
         return item
 
-    def release(self) -> None:
-        """A page of the budget was emitted."""
+    def release(self, rng: RangeQueue | None = None) -> None:
+        """A page of the budget was emitted (of ``rng``: its size is given back too; needed with ``weigh``)."""
         with self._budget:
             self._ahead -= 1
+            if rng is not None and rng.weights:
+                self._ahead_bytes -= rng.weights.popleft()
             self._budget.notify_all()
 
     def set_room(self, room: int) -> None:

@@ -21,6 +21,8 @@ CONTRACT (helpers build against this; keep the names):
   every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
   labels the audit line (``api``, ``token``, ``secrets``).
+- Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
+  aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from xlr8_kit.http.abort import Abort, applied_abort
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -52,6 +55,7 @@ from xlr8_kit.http.errors import (
     QuotaExhaustedError,
     RateLimitedError,
     ReauthorizationRequiredError,
+    RequestAbortedError,
     ServerUnavailableError,
     TLSVerificationError,
 )
@@ -395,12 +399,14 @@ class ResilientSession(requests.Session):
         classify = classify or self.classifier.classify
         policy = self.policy
         breaker = self.breakers.get(origin_of(url))
+        abort = applied_abort()
         started = self.clock()
         refreshed = False
         last_problem = ""
         attempt = 0
         while True:
             attempt += 1
+            _check_abort(abort, label, path)
             self._check_quota_guard(path)
             self._wait_for_window(path)
             if not breaker.allow():
@@ -425,7 +431,11 @@ class ResilientSession(requests.Session):
                 outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
             except BaseException:
                 breaker.release()  # TLS, redirect or audit refusals say nothing about the host's health
+                _check_abort(abort, label, path)  # a TLS read cut by the abort is not a TLS failure
                 raise
+            if outcome.error is not None and abort is not None and abort.aborted.is_set():
+                breaker.release()  # we cut the connection: nothing to say about the host's health
+                _check_abort(abort, label, path)
 
             response = outcome.response
             retry_after: float | None = None
@@ -529,7 +539,10 @@ class ResilientSession(requests.Session):
             )
             if response is not None:
                 response.close()
-            self.sleep(wait)
+            if abort is not None:
+                abort.aborted.wait(wait)  # given up while waiting: no attempt more
+            else:
+                self.sleep(wait)
 
     def _give_up(self, label: str, path: str, response: requests.Response | None, reason: str) -> NoReturn:
         status = response.status_code if response is not None else None
@@ -625,7 +638,10 @@ class ResilientSession(requests.Session):
                 response = super().send(prepared, allow_redirects=False, timeout=timeout, **{**kwargs, "stream": True})
                 body_size = len(read_whole_body(response))
         except BaseException as exc:
-            self._audit(prepared, parts, None, attempt, began, None, None, describe_exception(exc), kind)
+            abort = applied_abort()
+            given_up = abort is not None and abort.aborted.is_set()
+            error = "given up (the answer is no longer wanted)" if given_up else describe_exception(exc)
+            self._audit(prepared, parts, None, attempt, began, None, None, error, kind)
             raise
         self._audit(prepared, parts, response.status_code, attempt, began, body_size, response.headers, None, kind)
         return response
@@ -657,6 +673,13 @@ class ResilientSession(requests.Session):
             kind=kind,
         )
 
+    def get_adapter(self, url: str) -> Any:
+        """The adapter of the ``Abort`` applied on this thread (connections it can cut), else the session's."""
+        abort = applied_abort()
+        if abort is not None:
+            return abort.adapter
+        return super().get_adapter(url)
+
     # -- messages -------------------------------------------------------------------------------------------
 
     def _body_excerpt(self, response: requests.Response) -> str:
@@ -680,6 +703,11 @@ class ResilientSession(requests.Session):
             if self.audit is not None:
                 self.audit.close()
             super().close()
+
+
+def _check_abort(abort: Abort | None, label: str, path: str) -> None:
+    if abort is not None and abort.aborted.is_set():
+        raise RequestAbortedError(f"{label}: given up (the answer is no longer wanted)", path=path) from None
 
 
 def window_reset_in(response: requests.Response, *, now: float) -> float | None:

@@ -17,6 +17,7 @@ import itertools
 import logging
 import operator
 import re
+import threading
 import time
 import typing as t
 from collections import deque
@@ -175,6 +176,8 @@ class SalesforceClient:
         self.classifier = SalesforceClassifier()
         self._describe_cache: dict[str, dict[str, t.Any]] = {}
         self._global_describe: dict[str, t.Any] | None = None
+        #: The body size of the query page this thread read last (``last_page_bytes``).
+        self._page_bytes = threading.local()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -301,10 +304,16 @@ class SalesforceClient:
                 record.pop("attributes", None)
             next_url = body.get("nextRecordsUrl")
             cursor.more = not body.get("done", True) and bool(next_url)
+            self._page_bytes.size = len(response.content)
             yield records, plain
             if not cursor.more:
                 return
             url, params = self.instance_url + next_url, None
+
+    def last_page_bytes(self) -> int:
+        """The response body size of the query page this thread read last: a range reader weighs the page it just
+        read (through the range's query and its splitting, which hide the cursor) by its bytes."""
+        return int(getattr(self._page_bytes, "size", 0))
 
     def _classify_page(self, parse: Callable[[bytes], tuple[t.Any, bool]], response: requests.Response) -> Verdict:
         """The classifier's verdict on a query page, the page parsed once: the classifier reads the parse instead
@@ -674,6 +683,8 @@ class SalesforceStream(KitRESTStream):
         self._counted: tuple[str | None, bool, int, float] | None = None
         #: Set when a range timed out beyond splitting: the rest of this read is one cursor (reset by the next read).
         self._one_cursor_read = False
+        #: The last Id a full-table read emitted, while it re-issues its query after it (``_read_by_id``).
+        self._after_id: str | None = None
         #: Until when (``time.monotonic``) the stream's later reads are one cursor too (``ONE_CURSOR_SECONDS``).
         self._one_cursor_until: float | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
@@ -766,8 +777,8 @@ class SalesforceStream(KitRESTStream):
         are never persisted. A page is emitted whole before the next one is asked for, so the run's own point is the
         end of the last page."""
         rk = self.replication_key
-        if rk is None:  # full-table object: nothing to resume from, nothing to de-duplicate
-            yield from self._read_window(None, None)
+        if rk is None:  # full-table object: no bookmark, but ordered by Id
+            yield from self._read_by_id()
             return
         values = operator.methodcaller("get", rk)
         ids = operator.itemgetter("Id")
@@ -844,6 +855,45 @@ class SalesforceStream(KitRESTStream):
                     rk,
                     last_value,
                 )
+
+    def _read_by_id(self) -> Iterator[list[dict[str, t.Any]]]:
+        """A full-table read's pages (``ORDER BY Id``). Nothing is bookmarked, but an expired cursor
+        (INVALID_QUERY_LOCATOR) or a later page answering QUERY_TIMEOUT re-issues the query after the last Id
+        emitted (``Id > last``): no row read again, none skipped. The rules and limits are the incremental read's."""
+        last_id: str | None = None
+        restarts = resumes = 0
+        try:
+            while True:
+                self._after_id = last_id
+                answered = False  # a page of this query came: it got past its first request
+                try:
+                    for page in self._read_window(None, None):
+                        answered = True
+                        if page:
+                            last_id = page[-1]["Id"]
+                        yield page
+                    return
+                except QueryTimeoutError as exc:
+                    if not answered or resumes >= MAX_TIMEOUT_RESUMES:
+                        raise
+                    resumes += 1
+                    self.logger.warning(
+                        "%s: a page of the query timed out (%s); re-issuing the query after Id %s",
+                        self.name,
+                        exc,
+                        last_id,
+                    )
+                except SalesforceAPIError as exc:
+                    if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
+                        raise
+                    restarts += 1
+                    self.logger.warning(
+                        "%s: query cursor expired (INVALID_QUERY_LOCATOR); re-issuing the query after Id %s",
+                        self.name,
+                        last_id,
+                    )
+        finally:
+            self._after_id = None
 
     @property
     def _one_cursor(self) -> bool:
@@ -1012,9 +1062,14 @@ class SalesforceStream(KitRESTStream):
             state[BOUNDARY_KEY] = {"value": None, "ids": []}  # too many: at-least-once, never lossy
 
     def _where(self, lower: datetime | None, upper: datetime | None) -> str | None:
-        """The WHERE of a read of ``lower`` .. ``upper`` (None: every row)."""
+        """The WHERE of a read of ``lower`` .. ``upper`` (None: every row); a full-table read resumed reads after
+        the last Id it emitted."""
         rk = self.replication_key
         clauses = []
+        if not rk and self._after_id is not None:
+            from xlr8_kit.query.dialects import SOQL  # only a resumed full-table read: not at start-up
+
+            clauses.append(f"Id > {SOQL.quote(self._after_id)}")
         if rk and lower is not None:
             clauses.append(f"{rk} >= {soql_datetime(lower)}")
         if rk and upper is not None:
@@ -1235,6 +1290,7 @@ class SalesforceStream(KitRESTStream):
             width=width,
             name=f"xlr8-{self.name}",
             on_plan=on_plan,
+            page_bytes=lambda _page: client.last_page_bytes(),
         )
 
     def _written_numbers(self, kind: type[CanonicalNumbers] = CanonicalNumbers) -> RawNumbers | None:

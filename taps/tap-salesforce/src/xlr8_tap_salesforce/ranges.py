@@ -18,9 +18,10 @@ reads up to ``width`` of them at once:
   there; its cursor is left to expire). It waits for the plan after its page 2 as long as page 2 took, at most
   ``PLAN_WAIT`` seconds (a ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan
   coming later is taken with only its bounds past the last row range 0 has read (none left: range 0 reads to the
-  end). The plan runs on its own thread, not awaited when the read ends: a plan still out then is dropped, its
-  answer discarded when it comes (its thread ends with its request; the process waits for it before it exits, so
-  its request stays inside the run's rate limiter and tenant slot).
+  end). The plan runs on its own thread, over its own connections (``xlr8_kit.http.abort``): a plan still out when
+  the read ends is given up, its connections cut so its thread ends at once, with no answer to drop (waiting for it
+  would hold the stream's end, and the process's exit, thus the target's end of input, up to the org's 2-minute
+  query limit; the org may still finish the ``COUNT()``).
 - Range k (k >= 1) is ``<key> >= bound k AND <key> < bound k+1`` with the query's other terms, the last range
   bounded only by the query's own upper bound: rows updated during the read (their new value is past every bound)
   are read there. Bounds are whole-second literals, so the rows sharing a value are never split between ranges,
@@ -32,7 +33,9 @@ reads up to ``width`` of them at once:
   Salesforce kept 10 per user and released the oldest past that), on the next ``RANGES_AHEAD * width`` ranges;
   at most ``width * RANGE_PAGES`` pages
   are read ahead of the range being emitted (which keeps at most ``RANGE_PAGES`` of its own), so memory is bounded
-  by ``width`` whatever the object's size.
+  by ``width`` whatever the object's size; and at most ``RANGE_BYTES`` of response bodies beyond one page per range
+  read at once, so an object much wider than Account (whose 12 pages at width 6 fit) holds fewer pages, not more
+  memory.
 - A failed request raises when its page is due: every page before it is emitted first, nothing after it is, so
   state never moves past rows that did not land (an expired cursor, INVALID_QUERY_LOCATOR, then re-issues the
   query from the last record emitted, as for a single cursor). A range query answering QUERY_TIMEOUT before its
@@ -61,6 +64,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from xlr8_kit.http.abort import Abort
 from xlr8_kit.http.ranged import END as _END
 from xlr8_kit.http.ranged import ERROR as _ERROR
 from xlr8_kit.http.ranged import PAGE as _PAGE
@@ -75,6 +79,11 @@ RANGE_PAGES = 2
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
+
+#: Bytes of response bodies read ahead of the range being emitted, at most, beyond one page per range read at once:
+#: Account's 2,000-row pages (43 fields, about 3.3 MB each) all fit at width 6 (12 pages, 40 MB), a wider object's
+#: fewer (goal 4 is under 300 MB a process; with Account's 12 the tap peaks at 230-250 MB).
+RANGE_BYTES = 48 * 2**20
 
 #: Seconds range 0 waits for the plan once its page 2 is read, at most: it waits as long as page 2 took (the plan
 #: was asked with it), then reads on as a plain cursor; a late plan is still taken, past what range 0 has read, at
@@ -132,6 +141,7 @@ class RangedQuery:
         width: int,
         name: str,
         on_plan: t.Callable[[Plan | Exception, list[datetime]], None] | None = None,
+        page_bytes: t.Callable[[Page], int] | None = None,
     ) -> None:
         self.cursor = cursor
         self.open_range = open_range
@@ -141,16 +151,20 @@ class RangedQuery:
         self.name = name
         self.on_plan = on_plan
         self._executor: ThreadPoolExecutor | None = None
-        #: The plan's own thread: the read's end does not wait for a slow COUNT() (its answer is then dropped).
+        #: The plan's own thread and connections: the read's end gives up a slow COUNT() instead of waiting.
         self._planner: ThreadPoolExecutor | None = None
+        self._abort = Abort()
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
         #: set by range 0's reader: the emitter starts the ranges after range 0 from these.
         self._accepted: Future[list[datetime]] = Future()
-        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``; the range
-        #: being emitted keeps at most ``RANGE_PAGES`` of its own waiting.
-        self._pages = RangedPages(keep=RANGE_PAGES, room=width * RANGE_PAGES)
+        #: Pages read (or being read) ahead of the range being emitted: at most ``width * RANGE_PAGES``, and at most
+        #: ``RANGE_BYTES`` beyond ``width`` pages (``page_bytes``: a page's size); the range being emitted keeps at
+        #: most ``RANGE_PAGES`` of its own waiting.
+        self._pages = RangedPages(
+            keep=RANGE_PAGES, room=width * RANGE_PAGES, room_bytes=RANGE_BYTES, floor=width, weigh=page_bytes
+        )
 
     def _submit(self, fn: t.Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
         assert self._executor is not None
@@ -162,7 +176,8 @@ class RangedQuery:
         """Bounds 1.. for the rows after page 1 (empty: too few to split, or the plan could not be made), ranges
         of about ``RANGE_PAGES`` pages of page 1's size (``page_rows``)."""
         try:
-            plan = self.plan()
+            with self._abort.applied():
+                plan = self.plan()
         except Exception as exc:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
             if self.on_plan is not None and not self._pages.stop.is_set():
                 self.on_plan(exc, [])
@@ -298,7 +313,7 @@ class RangedQuery:
                         item, held = value
                         yield item
                         if held:
-                            self._pages.release()
+                            self._pages.release(rng)
                         continue
                     if kind == _ERROR:
                         raise value
@@ -329,14 +344,16 @@ class RangedQuery:
             self._submit(self._read, rng, found[index - 1], upper if last else found[index])
 
     def close(self) -> None:
-        """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are not
-        awaited (a slow COUNT() would hold the stream's end), its answer dropped when it comes."""
+        """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are given
+        up (a slow COUNT() would hold the stream's end and the process's exit): their connections are cut."""
         self._pages.close()
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])
         if self._planner is not None:
-            self._planner.shutdown(wait=False, cancel_futures=True)
+            self._abort.abort()
+            self._planner.shutdown(wait=True, cancel_futures=True)
+            self._abort.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -1,0 +1,131 @@
+"""Requests given up from another thread: a request whose answer is no longer wanted must not hold the run.
+
+A ranged read's plan (a ``COUNT()`` that may take the org's 2-minute query limit) can still be out when the read
+ends. Its thread is not a daemon (one logging while the interpreter shuts down can abort the process), so the
+process, and the target reading its output, would wait for the answer. Instead:
+
+- ``with abort.applied():`` on a thread (and in threads started from a copy of its context) makes a
+  ``ResilientSession`` send over ``abort``'s own connections (its adapter), with the whole policy as usual: rate
+  limiter, breaker, redaction, audit.
+- ``abort.abort()`` (from any thread) shuts those sockets down, so a read blocked on one raises at once; the
+  session then gives the request up with ``RequestAbortedError``, never retried, never counted against the host's
+  breaker, and sends nothing more under it (a backoff wait ends too). An answer already read is returned as usual.
+- ``abort.close()`` closes its connections once nothing is sent under it any more.
+
+The vendor may still finish the work a given-up request asked for (a query runs on the org until it ends): only
+the client stops waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import socket
+import threading
+import typing as t
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from xlr8_kit.http.errors import RequestAbortedError
+
+__all__ = ["Abort", "RequestAbortedError", "applied_abort"]
+
+_APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_kit_abort", default=None)
+
+
+def applied_abort() -> Abort | None:
+    """The ``Abort`` the current thread sends under, if any."""
+    return _APPLIED.get()
+
+
+class Abort:
+    """Requests that can be given up (see the module)."""
+
+    def __init__(self) -> None:
+        self.aborted = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.adapter = _AbortableAdapter(max_retries=0)
+
+    @contextlib.contextmanager
+    def applied(self) -> t.Iterator[Abort]:
+        token = _APPLIED.set(self)
+        try:
+            yield self
+        finally:
+            _APPLIED.reset(token)
+
+    def abort(self) -> None:
+        """Give up every request sent under it: sockets shut down (a blocked read raises), nothing sent after."""
+        with self._lock:
+            self.aborted.set()
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    def _opened(self, sock: socket.socket | None) -> None:
+        """A connection made under it: shut down at ``abort`` (at once if it came after)."""
+        if sock is None:
+            return
+        with self._lock:
+            if not self.aborted.is_set():
+                self._sockets.append(sock)
+                return
+        _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS socket (its own would drop its TLS state under a reading thread):
+    # the reader's recv sees the end at once.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Tracked:
+    """Connections that register their socket with the ``Abort`` applied on the thread that opens them."""
+
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        handle = _APPLIED.get()
+        super().connect()  # type: ignore[misc]
+        if handle is not None:
+            handle._opened(self.sock)
+
+
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    pass
+
+
+class _TrackedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+_POOLS = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+class _AbortableAdapter(HTTPAdapter):
+    """An adapter whose connections (direct or through a proxy) are tracked by the ``Abort`` they were made under."""
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools make their own connections: not shut at abort
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
