@@ -516,6 +516,47 @@ def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, mo
     assert len(fallbacks) == 1  # every other value took the msgspec rewrite
 
 
+def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkeypatch: Any) -> None:
+    """The rewrite counts brackets only in texts longer than the depth limit and takes the encoder's byte count as
+    the field size: at each limit and one past it, it must answer as ``convert_value`` does (sizes in UTF-8
+    bytes, not characters), and hand ``convert_value`` exactly the texts whose brackets exceed the limit."""
+    import target_xlr8_truths.sinks as sinks
+    from target_xlr8_truths.columns import Column
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+    from target_xlr8_truths.records import MAX_FIELD_BYTES, MAX_JSON_DEPTH, Rejected, convert_value
+    from target_xlr8_truths.sinks import TruthsSink
+    from xlr8_kit.singer_io import loads_exact
+
+    fallbacks: list[Any] = []
+    monkeypatch.setattr(sinks, "convert_value", lambda c, v: fallbacks.append(v) or convert_value(c, v))
+    column = Column("address", "Address", "json", 0)
+    rewrite = TruthsSink._json_rewriter(column)
+    frame = len('{"s":"","n":"1.5"}')  # what the rewrite writes around the string
+    depth = MAX_JSON_DEPTH
+    cases = {  # DuckDB's compact text -> (convert_value accepts it, texts handed to convert_value)
+        "[" * depth + "]" * depth: (True, 0),
+        "[" * (depth + 1) + "]" * (depth + 1): (False, 1),
+        '"' + "[" * (depth + 1) + '"': (True, 1),  # brackets in a string count too: a short text past the count
+        '{"s":"' + "x" * (MAX_FIELD_BYTES - frame) + '","n":1.5}': (True, 0),  # rewritten: exactly the limit
+        '{"s":"' + "x" * (MAX_FIELD_BYTES - frame + 1) + '","n":1.5}': (False, 1),
+        '{"s":"' + "é" * ((MAX_FIELD_BYTES - frame) // 2) + '","n":1.5}': (True, 0),  # 2 bytes a character
+        '{"s":"' + "é" * ((MAX_FIELD_BYTES - frame) // 2) + 'x","n":1.5}': (False, 1),  # characters < the limit
+    }
+    for text, (accepted, handed) in cases.items():
+        try:
+            expected: Any = convert_value(column, loads_exact(text))
+        except (Rejected, ValueError, TypeError, RecursionError):
+            expected = FastPathRefused
+        assert (expected is not FastPathRefused) is accepted, text[:80]
+        fallbacks.clear()
+        try:
+            got: Any = rewrite(text)
+        except FastPathRefused:
+            got = FastPathRefused
+        assert got == expected, text[:80]
+        assert len(fallbacks) == handed, text[:80]
+
+
 def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[str, Any]) -> None:
     """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place, its
     PII protected inside the INSERT: every row decrypts to the values its own line carried (derived from its Id

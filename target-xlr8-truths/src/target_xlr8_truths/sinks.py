@@ -26,7 +26,6 @@ from target_xlr8_truths.records import (
     MAX_FIELD_BYTES,
     MAX_JSON_DEPTH,
     Rejected,
-    check_text,
     convert_value,
     json_number,
     redact_payload,
@@ -494,19 +493,30 @@ class TruthsSink(BatchSink):
         One msgspec decode whose float hook gives each fraction the value ``convert_value``'s JSON writer gives it
         (``records.json_number``), then one msgspec encode: the same text as ``convert_value`` (same key order,
         escapes, float spelling; checked value by value in tests/test_fast_paths.py) at about a fifth of the CPU.
-        Anything unusual (possibly deeper than the depth limit, text the check refuses, a decode error) takes
-        ``convert_value`` itself."""
+        Anything unusual (possibly deeper than the depth limit, more than the field limit, a decode or encode
+        error) takes ``convert_value`` itself.
+
+        It runs once per nested value of a BATCH file, under the GIL, so it does no work that cannot change the
+        answer: a text no longer than the depth limit cannot hold more brackets than that, so only longer ones
+        are counted; and the encoder's bytes are what the record path's text check would measure (msgspec escapes
+        NUL and refuses a lone surrogate), so their length is the field size."""
         from target_xlr8_truths.duckdb_store import FastPathRefused
         from xlr8_kit.singer_io import loads_exact
 
-        path = f"$.{column.source}"
+        decode = _JSON_NUMBERS_AS_WRITTEN.decode
+        encode = _JSON_WRITER.encode
 
         def rewrite(text: t.Any) -> t.Any:
-            if isinstance(text, str) and text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+            if isinstance(text, str) and (
+                len(text) <= MAX_JSON_DEPTH or text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+            ):
                 try:
-                    return check_text(path, _JSON_WRITER.encode(_JSON_NUMBERS_AS_WRITTEN.decode(text)).decode())
-                except (Rejected, ValueError, TypeError, msgspec.MsgspecError):
+                    written = encode(decode(text))
+                except (ValueError, TypeError, msgspec.MsgspecError):
                     pass  # convert_value decides (and names the problem)
+                else:
+                    if len(written) <= MAX_FIELD_BYTES:
+                        return written.decode()
             try:
                 return convert_value(column, loads_exact(text))
             except (Rejected, ValueError, TypeError, RecursionError) as exc:
