@@ -534,9 +534,11 @@ def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkey
     frame = len('{"s":"","n":"1.5"}')  # what the rewrite writes around the string
     depth = MAX_JSON_DEPTH
     cases = {  # DuckDB's compact text -> (convert_value accepts it, texts handed to convert_value)
-        "[" * depth + "]" * depth: (True, 0),
+        "[" * (depth - 1) + "1.5" + "]" * (depth - 1): (True, 0),
+        "[" * depth + "1.5" + "]" * depth: (False, 1),  # 64 arrays and the number in them: 65 levels
+        "[" * depth + "]" * depth: (True, 1),
         "[" * (depth + 1) + "]" * (depth + 1): (False, 1),
-        '"' + "[" * (depth + 1) + '"': (True, 1),  # brackets in a string count too: a short text past the count
+        '"' + "[" * depth + '"': (True, 1),  # brackets in a string count too: a short text at the count
         '{"s":"' + "x" * (MAX_FIELD_BYTES - frame) + '","n":1.5}': (True, 0),  # rewritten: exactly the limit
         '{"s":"' + "x" * (MAX_FIELD_BYTES - frame + 1) + '","n":1.5}': (False, 1),
         '{"s":"' + "é" * ((MAX_FIELD_BYTES - frame) // 2) + '","n":1.5}': (True, 0),  # 2 bytes a character

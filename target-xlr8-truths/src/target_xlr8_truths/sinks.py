@@ -496,9 +496,12 @@ class TruthsSink(BatchSink):
         Anything unusual (possibly deeper than the depth limit, more than the field limit, a decode or encode
         error) takes ``convert_value`` itself.
 
+        Fewer brackets than ``MAX_JSON_DEPTH`` cannot nest past it (``records._depth`` counts the innermost value
+        as a level: 64 nested arrays around a number are 65 levels, which ``convert_value`` refuses).
+
         It runs once per nested value of a BATCH file, under the GIL, so it does no work that cannot change the
-        answer: a text no longer than the depth limit cannot hold more brackets than that, so only longer ones
-        are counted; and the encoder's bytes are what the record path's text check would measure (msgspec escapes
+        answer: a text shorter than the depth limit cannot hold that many brackets, so only longer ones are
+        counted; and the encoder's bytes are what the record path's text check would measure (msgspec escapes
         NUL and refuses a lone surrogate), so their length is the field size."""
         from target_xlr8_truths.duckdb_store import FastPathRefused
         from xlr8_kit.singer_io import loads_exact
@@ -508,7 +511,7 @@ class TruthsSink(BatchSink):
 
         def rewrite(text: t.Any) -> t.Any:
             if isinstance(text, str) and (
-                len(text) <= MAX_JSON_DEPTH or text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+                len(text) < MAX_JSON_DEPTH or text.count("{") + text.count("[") < MAX_JSON_DEPTH
             ):
                 try:
                     written = encode(decode(text))
