@@ -559,6 +559,45 @@ def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkey
         assert len(fallbacks) == handed, text[:80]
 
 
+def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """DuckDB escapes some control characters with upper-case hex (``\\u001F``) where the record path writes
+    lower case: a BATCH file's nested values holding them, with or without a fraction, land the record path's text
+    (every control character, each alone and all in one string, in keys and values, nested)."""
+    props = {"Id": {"type": "string"}, "Addr": {"type": ["null", "object"]}}
+    controls = [chr(i) for i in range(0x20)] + ["\x7f"]
+    records: list[dict[str, Any]] = [
+        {"Id": f"C{i:02d}", "Addr": {"s": f"a{ch}b", f"k{ch}": [{"n": ch}], "plain": 2}}
+        for i, ch in enumerate(controls)
+    ]
+    records += [
+        {"Id": "D1", "Addr": {"s": "".join(controls), "f": 1.5}},
+        {"Id": "D2", "Addr": {"s": "".join(controls)}},
+        {"Id": "D3", "Addr": {"s": "no control", "n": [1, 2]}},
+        {"Id": "D4", "Addr": None},
+    ]
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        where = tmp_path / label
+        where.mkdir()
+        messages = [
+            schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
+            *_batch_files(where, "items", [records]),
+        ]
+        store = where / "truths.duckdb"
+        run = run_target(
+            {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}, messages, where, env=env
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        landed.append(query(store, f'SELECT id, CAST(addr AS VARCHAR) FROM "{table}" ORDER BY id'))
+    assert len(landed[0]) == len(records)
+    assert landed[0] == landed[1]
+    assert ("C31", '{"s":"a\\u001fb","k\\u001f":[{"n":"\\u001f"}],"plain":2}') in landed[0]
+
+
 def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[str, Any]) -> None:
     """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place, its
     PII protected inside the INSERT: every row decrypts to the values its own line carried (derived from its Id

@@ -37,6 +37,9 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 #: ``TruthsSink._json_rewriter``).
 _JSON_NUMBERS_AS_WRITTEN = msgspec.json.Decoder(float_hook=json_number)
 _JSON_WRITER = msgspec.json.Encoder()
+#: Nested JSON text DuckDB writes otherwise than the record path: a number with a fraction or exponent, or an escape
+#: with upper-case hex digits (see ``TruthsSink._batch_rewrites``).
+_REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]'"
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -474,14 +477,16 @@ class TruthsSink(BatchSink):
     def _batch_rewrites(self) -> dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]:
         """What a staged BATCH file's columns need from Python to equal the record path: PII protected (every
         value), nested JSON holding a number with a fraction or exponent rewritten as the record path writes it
-        (DuckDB writes 1.5, the record path "1.5"; matching digits inside strings only cost a needless rewrite)."""
+        (DuckDB writes 1.5, the record path "1.5"; matching digits inside strings only cost a needless rewrite),
+        and nested JSON holding a control character DuckDB escapes in upper case (``\u001f``, the record path
+        ``\u001f``: U+000B, U+000E, U+000F, U+001A-U+001F; the other escapes are the same in both)."""
         rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = {}
         for column in self.columns:
             name = quote(column.name)
             if column.source in self._protected_stored:
                 rewrites[column.name] = (f"{name} IS NOT NULL", self._column_protector(column))
             elif column.kind == "json":
-                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), '[0-9][.eE]')"
+                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), {_REWRITTEN_JSON})"
                 rewrites[column.name] = (condition, self._json_rewriter(column))
         return rewrites
 
