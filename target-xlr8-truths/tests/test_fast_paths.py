@@ -516,6 +516,88 @@ def test_nested_json_rewrite_writes_what_convert_value_writes(tmp_path: Path, mo
     assert len(fallbacks) == 1  # every other value took the msgspec rewrite
 
 
+def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkeypatch: Any) -> None:
+    """The rewrite counts brackets only in texts longer than the depth limit and takes the encoder's byte count as
+    the field size: at each limit and one past it, it must answer as ``convert_value`` does (sizes in UTF-8
+    bytes, not characters), and hand ``convert_value`` exactly the texts whose brackets exceed the limit."""
+    import target_xlr8_truths.sinks as sinks
+    from target_xlr8_truths.columns import Column
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+    from target_xlr8_truths.records import MAX_FIELD_BYTES, MAX_JSON_DEPTH, Rejected, convert_value
+    from target_xlr8_truths.sinks import TruthsSink
+    from xlr8_kit.singer_io import loads_exact
+
+    fallbacks: list[Any] = []
+    monkeypatch.setattr(sinks, "convert_value", lambda c, v: fallbacks.append(v) or convert_value(c, v))
+    column = Column("address", "Address", "json", 0)
+    rewrite = TruthsSink._json_rewriter(column)
+    frame = len('{"s":"","n":"1.5"}')  # what the rewrite writes around the string
+    depth = MAX_JSON_DEPTH
+    cases = {  # DuckDB's compact text -> (convert_value accepts it, texts handed to convert_value)
+        "[" * (depth - 1) + "1.5" + "]" * (depth - 1): (True, 0),
+        "[" * depth + "1.5" + "]" * depth: (False, 1),  # 64 arrays and the number in them: 65 levels
+        "[" * depth + "]" * depth: (True, 1),
+        "[" * (depth + 1) + "]" * (depth + 1): (False, 1),
+        '"' + "[" * depth + '"': (True, 1),  # brackets in a string count too: a short text at the count
+        '{"s":"' + "x" * (MAX_FIELD_BYTES - frame) + '","n":1.5}': (True, 0),  # rewritten: exactly the limit
+        '{"s":"' + "x" * (MAX_FIELD_BYTES - frame + 1) + '","n":1.5}': (False, 1),
+        '{"s":"' + "é" * ((MAX_FIELD_BYTES - frame) // 2) + '","n":1.5}': (True, 0),  # 2 bytes a character
+        '{"s":"' + "é" * ((MAX_FIELD_BYTES - frame) // 2) + 'x","n":1.5}': (False, 1),  # characters < the limit
+    }
+    for text, (accepted, handed) in cases.items():
+        try:
+            expected: Any = convert_value(column, loads_exact(text))
+        except (Rejected, ValueError, TypeError, RecursionError):
+            expected = FastPathRefused
+        assert (expected is not FastPathRefused) is accepted, text[:80]
+        fallbacks.clear()
+        try:
+            got: Any = rewrite(text)
+        except FastPathRefused:
+            got = FastPathRefused
+        assert got == expected, text[:80]
+        assert len(fallbacks) == handed, text[:80]
+
+
+def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """DuckDB escapes some control characters with upper-case hex (``\\u001F``) where the record path writes
+    lower case: a BATCH file's nested values holding them, with or without a fraction, land the record path's text
+    (every control character, each alone and all in one string, in keys and values, nested)."""
+    props = {"Id": {"type": "string"}, "Addr": {"type": ["null", "object"]}}
+    controls = [chr(i) for i in range(0x20)] + ["\x7f"]
+    records: list[dict[str, Any]] = [
+        {"Id": f"C{i:02d}", "Addr": {"s": f"a{ch}b", f"k{ch}": [{"n": ch}], "plain": 2}}
+        for i, ch in enumerate(controls)
+    ]
+    records += [
+        {"Id": "D1", "Addr": {"s": "".join(controls), "f": 1.5}},
+        {"Id": "D2", "Addr": {"s": "".join(controls)}},
+        {"Id": "D3", "Addr": {"s": "no control", "n": [1, 2]}},
+        {"Id": "D4", "Addr": None},
+    ]
+    landed = []
+    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        where = tmp_path / label
+        where.mkdir()
+        messages = [
+            schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
+            *_batch_files(where, "items", [records]),
+        ]
+        store = where / "truths.duckdb"
+        run = run_target(
+            {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}, messages, where, env=env
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
+        table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
+        landed.append(query(store, f'SELECT id, CAST(addr AS VARCHAR) FROM "{table}" ORDER BY id'))
+    assert len(landed[0]) == len(records)
+    assert landed[0] == landed[1]
+    assert ("C31", '{"s":"a\\u001fb","k\\u001f":[{"n":"\\u001f"}],"plain":2}') in landed[0]
+
+
 def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[str, Any]) -> None:
     """A file of PII rows larger than DuckDB's read buffers (so it is read in parallel blocks) loaded in place, its
     PII protected inside the INSERT: every row decrypts to the values its own line carried (derived from its Id

@@ -26,7 +26,6 @@ from target_xlr8_truths.records import (
     MAX_FIELD_BYTES,
     MAX_JSON_DEPTH,
     Rejected,
-    check_text,
     convert_value,
     json_number,
     redact_payload,
@@ -38,6 +37,9 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 #: ``TruthsSink._json_rewriter``).
 _JSON_NUMBERS_AS_WRITTEN = msgspec.json.Decoder(float_hook=json_number)
 _JSON_WRITER = msgspec.json.Encoder()
+#: Nested JSON text DuckDB writes otherwise than the record path: a number with a fraction or exponent, or an escape
+#: with upper-case hex digits (see ``TruthsSink._batch_rewrites``).
+_REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]'"
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -475,14 +477,16 @@ class TruthsSink(BatchSink):
     def _batch_rewrites(self) -> dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]:
         """What a staged BATCH file's columns need from Python to equal the record path: PII protected (every
         value), nested JSON holding a number with a fraction or exponent rewritten as the record path writes it
-        (DuckDB writes 1.5, the record path "1.5"; matching digits inside strings only cost a needless rewrite)."""
+        (DuckDB writes 1.5, the record path "1.5"; matching digits inside strings only cost a needless rewrite),
+        and nested JSON holding a control character DuckDB escapes in upper case (``\u001f``, the record path
+        ``\u001f``: U+000B, U+000E, U+000F, U+001A-U+001F; the other escapes are the same in both)."""
         rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = {}
         for column in self.columns:
             name = quote(column.name)
             if column.source in self._protected_stored:
                 rewrites[column.name] = (f"{name} IS NOT NULL", self._column_protector(column))
             elif column.kind == "json":
-                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), '[0-9][.eE]')"
+                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), {_REWRITTEN_JSON})"
                 rewrites[column.name] = (condition, self._json_rewriter(column))
         return rewrites
 
@@ -494,19 +498,33 @@ class TruthsSink(BatchSink):
         One msgspec decode whose float hook gives each fraction the value ``convert_value``'s JSON writer gives it
         (``records.json_number``), then one msgspec encode: the same text as ``convert_value`` (same key order,
         escapes, float spelling; checked value by value in tests/test_fast_paths.py) at about a fifth of the CPU.
-        Anything unusual (possibly deeper than the depth limit, text the check refuses, a decode error) takes
-        ``convert_value`` itself."""
+        Anything unusual (possibly deeper than the depth limit, more than the field limit, a decode or encode
+        error) takes ``convert_value`` itself.
+
+        Fewer brackets than ``MAX_JSON_DEPTH`` cannot nest past it (``records._depth`` counts the innermost value
+        as a level: 64 nested arrays around a number are 65 levels, which ``convert_value`` refuses).
+
+        It runs once per nested value of a BATCH file, under the GIL, so it does no work that cannot change the
+        answer: a text shorter than the depth limit cannot hold that many brackets, so only longer ones are
+        counted; and the encoder's bytes are what the record path's text check would measure (msgspec escapes
+        NUL and refuses a lone surrogate), so their length is the field size."""
         from target_xlr8_truths.duckdb_store import FastPathRefused
         from xlr8_kit.singer_io import loads_exact
 
-        path = f"$.{column.source}"
+        decode = _JSON_NUMBERS_AS_WRITTEN.decode
+        encode = _JSON_WRITER.encode
 
         def rewrite(text: t.Any) -> t.Any:
-            if isinstance(text, str) and text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+            if isinstance(text, str) and (
+                len(text) < MAX_JSON_DEPTH or text.count("{") + text.count("[") < MAX_JSON_DEPTH
+            ):
                 try:
-                    return check_text(path, _JSON_WRITER.encode(_JSON_NUMBERS_AS_WRITTEN.decode(text)).decode())
-                except (Rejected, ValueError, TypeError, msgspec.MsgspecError):
+                    written = encode(decode(text))
+                except (ValueError, TypeError, msgspec.MsgspecError):
                     pass  # convert_value decides (and names the problem)
+                else:
+                    if len(written) <= MAX_FIELD_BYTES:
+                        return written.decode()
             try:
                 return convert_value(column, loads_exact(text))
             except (Rejected, ValueError, TypeError, RecursionError) as exc:
