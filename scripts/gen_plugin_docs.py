@@ -98,7 +98,10 @@ class Plugin:
         from xlr8_kit.exits import handles_exits
 
         script = next(iter(entry_points(group="console_scripts", name=self.executable)), None)
-        return script is not None and handles_exits(script.load())
+        if script is None:
+            return False
+        main = script.load()
+        return handles_exits(getattr(main, "__wrapped__", main))  # a tap's: ``xlr8_kit.process_end``'s wrapper
 
 
 _KINDS = {"target": "loaders", "mapper": "mappers"}

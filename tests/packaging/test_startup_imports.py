@@ -19,8 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 LAZY = ("xlr8_kit.query", "jwt", "signxml", "cryptography")
 #: Modules no plugin command (taps and the target) imports before the SDK calls them: a parallel drain of sinks
 #: (joblib, which imports numpy), BATCH storage (upath, fsspec), ``--about``'s Python versions (packaging), backoff
-#: retrying a coroutine (asyncio).
-DEFERRED_BY_THE_SDK = ("joblib", "numpy", "upath", "fsspec", "packaging", "asyncio")
+#: retrying a coroutine (asyncio), BATCH encoder plug-ins (importlib_metadata), a logging config file
+#: (logging.config), requests guessing a body's encoding (charset_normalizer).
+DEFERRED_BY_THE_SDK = (
+    "joblib",
+    "numpy",
+    "upath",
+    "fsspec",
+    "packaging",
+    "asyncio",
+    "importlib_metadata",
+    "logging.config",
+    "charset_normalizer",
+)
 
 
 def tap_modules() -> list[str]:

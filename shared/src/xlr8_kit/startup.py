@@ -37,6 +37,14 @@ backoff, which singer_sdk's REST streams import, imports its ``_async`` module f
 asyncio (thirty modules). No tap decorates a coroutine: ``backoff._decorator`` calls ``_async``'s three functions only
 for one. A stand-in for a submodule is found without importing its package (which would import the real one).
 
+Three more (~20 ms of CPU at every start, issue 14 goal 2, session 13): ``importlib_metadata`` (singer_sdk's
+``entry_points``, called for BATCH encoder plug-ins), ``logging.config`` (``dictConfig``, called only with a logging
+config file, ``SINGER_SDK_LOG_CONFIG``; singer_sdk asks it of the ``logging`` package, so the stand-in stays there
+as the package's attribute until the real module replaces it) and charset_normalizer, which requests imports by name
+and calls only to guess the encoding of a body whose response names none (``detect``). requests checks its version
+as it loads, so that stand-in carries the real ``__version__``, read from the package's one-line ``version`` module
+(``STAND_IN_VALUES``); requests.packages' two legacy aliases of it keep the stand-in, whose names resolve.
+
 A target (``plugin_imports(SDK_FOR_A_TARGET)``) skips singer_sdk's ``__init__`` altogether: it imports the SDK's
 plugin, mapper, sink and target modules, and the package sits in ``sys.modules`` with its ``__init__`` not yet run
 (``_InitOnFirstName``), so the streams, ``Tap``, the schema sources and with them requests, urllib3 and backoff
@@ -102,9 +110,16 @@ DEFERRED: dict[str, tuple[str, ...]] = {
     "packaging.specifiers": ("SpecifierSet",),  # singer_sdk.about: supported Python versions (``--about``)
     "packaging.version": ("Version",),  # singer_sdk.about, the same
     "backoff._async": ("retry_predicate", "retry_exception", "aretry_context"),  # backoff: coroutine targets only
+    "importlib_metadata": ("entry_points",),  # singer_sdk.helpers._compat: BATCH encoder plug-ins (BATCH runs)
+    "logging.config": ("dictConfig",),  # singer_sdk._logging: only with SINGER_SDK_LOG_CONFIG set
+    "charset_normalizer": ("detect",),  # requests: guessing a body's encoding when the response names none
 }
 #: Deferred modules singer_sdk does not import itself: the module whose source takes their names.
-DEFERRED_FOR: dict[str, str] = {"backoff._async": "backoff._decorator"}
+DEFERRED_FOR: dict[str, str] = {"backoff._async": "backoff._decorator", "charset_normalizer": "requests"}
+#: Values a stand-in carries, not defers: ``{module: (submodule, names)}``, the names read from that submodule of
+#: the package, run on its own (not the package's ``__init__``). requests checks charset_normalizer's
+#: ``__version__`` as it imports (a warning on stderr without it), from its one-line ``version`` module.
+STAND_IN_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {"charset_normalizer": ("version", ("__version__",))}
 
 
 class _StandIn(types.ModuleType):
@@ -150,6 +165,21 @@ def _installed(module: str) -> bool:
     return importlib.machinery.PathFinder.find_spec(child, found.submodule_search_locations) is not None
 
 
+def _run_alone(name: str) -> types.ModuleType:
+    """Submodule ``name`` run on its own: found in its package's directory without importing the package, not put in
+    ``sys.modules`` (``STAND_IN_VALUES``)."""
+    package, _, child = name.rpartition(".")
+    found = importlib.util.find_spec(package)
+    assert found is not None
+    assert found.submodule_search_locations is not None
+    spec = importlib.machinery.PathFinder.find_spec(child, found.submodule_search_locations)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(name, name=name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @contextmanager
 def deferred_imports(deferred: Mapping[str, tuple[str, ...]] = DEFERRED) -> Iterator[None]:
     """Stand-ins for ``deferred``'s modules in ``sys.modules`` inside, gone after. A module already imported, or not
@@ -161,13 +191,25 @@ def deferred_imports(deferred: Mapping[str, tuple[str, ...]] = DEFERRED) -> Iter
         stand_in = _StandIn(module, f"Stand-in for {module} while singer_sdk imports (xlr8_kit.startup).")
         for name in names:
             setattr(stand_in, name, _deferred_call(module, name))
+        if module in STAND_IN_VALUES:
+            submodule, values = STAND_IN_VALUES[module]
+            source = _run_alone(f"{module}.{submodule}")
+            for name in values:
+                setattr(stand_in, name, getattr(source, name))
         stand_ins[module] = sys.modules[module] = stand_in
     try:
         yield
     finally:
         for module, stand_in in stand_ins.items():
-            if sys.modules.get(module) is stand_in:
-                del sys.modules[module]
+            if sys.modules.get(module) is not stand_in:
+                continue
+            del sys.modules[module]
+            package, _, child = module.rpartition(".")
+            if package in sys.modules and not hasattr(sys.modules[package], child):
+                # ``import logging.config`` found the stand-in and bound ``logging``; its code asks ``logging.config``
+                # of the package, which the import system sets only as it loads a submodule. The stand-in stays
+                # there, resolving its names; the real module's import replaces it (``real_module``).
+                setattr(sys.modules[package], child, stand_in)
 
 
 #: The parts of singer_sdk's ``__init__`` a target uses: the rest of it (the streams with requests, urllib3 and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlr8_kit.startup import DEFERRED, DEFERRED_FOR, paused_gc
+from xlr8_kit.startup import DEFERRED, DEFERRED_FOR, STAND_IN_VALUES, paused_gc
 
 
 def test_paused_gc_restores_the_collector_state() -> None:
@@ -66,11 +67,19 @@ def test_plugin_imports_load_singer_sdk_without_the_deferred_libraries_and_freez
         "from xlr8_kit.startup import plugin_imports\n"
         "with plugin_imports():\n"
         "    import singer_sdk\n"
-        "print(sorted(m for m in ('joblib', 'upath', 'fsspec', 'numpy', 'packaging', 'asyncio') if m in sys.modules))\n"
+        "deferred = ('joblib', 'upath', 'fsspec', 'numpy', 'packaging', 'asyncio', 'importlib_metadata',\n"
+        "    'logging.config', 'charset_normalizer')\n"
+        "print(sorted(m for m in deferred if m in sys.modules))\n"
         "print(sorted(n for n, m in sys.modules.items() if type(m).__name__ == '_StandIn'))\n"
         "print(gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+        "from requests.packages import chardet\n"
+        "guessed = chardet.detect(b'plain ascii')['encoding']\n"
+        "print(guessed, chardet.__version__ == sys.modules['charset_normalizer'].__version__)\n"
     )
-    assert out.splitlines() == ["[]", "[]", "True True"]
+    # requests.packages aliases its detection module under two legacy names as it imports: the stand-in stays
+    # there, and its names resolve to the real module's
+    aliases = "['requests.packages.chardet', 'requests.packages.charset_normalizer']"
+    assert out.splitlines() == ["[]", aliases, "True True", "ascii True"]
 
 
 def test_the_deferred_names_give_the_real_objects_when_called() -> None:
@@ -134,11 +143,14 @@ def test_the_deferred_packaging_and_backoff_names_work_when_called() -> None:
     assert out.splitlines() == ["['3.10', '3.11', '3.12']", "3 False", "retried module", "module True"]
 
 
-def _sdk_imports_from(module: str, importer: str = "singer_sdk") -> tuple[set[str], list[str]]:
-    """Names ``importer``'s installed source (singer_sdk's, or one module's) takes from ``module`` at import time
-    (``TYPE_CHECKING`` blocks left out; a submodule taken whole, ``from backoff import _async``, counts its
-    attributes), and every use of them that is not a call (``file:line name``). Annotations do not count where the
-    module has ``from __future__ import annotations`` (they stay strings)."""
+def _sdk_imports_from(
+    module: str, importer: str = "singer_sdk", values: tuple[str, ...] = ()
+) -> tuple[set[str], list[str]]:
+    """Names ``importer``'s installed source (singer_sdk's, or one package's or module's) takes from ``module`` at
+    import time (``TYPE_CHECKING`` blocks left out; a submodule taken whole, ``from backoff import _async``, or
+    imported by its dotted name, ``import logging.config``, counts the attributes called on it), and every use of
+    them that is not a call (``file:line name``), except of ``values`` (names a stand-in carries as they are).
+    Annotations do not count where the module has ``from __future__ import annotations`` (they stay strings)."""
     import ast
     import importlib.util
 
@@ -162,13 +174,17 @@ def _sdk_imports_from(module: str, importer: str = "singer_sdk") -> tuple[set[st
         }
         taken = {}
         whole = set()  # names bound to the module itself
+        dotted = False
         for node in ast.walk(tree):
             if id(node) in checking:
                 continue
             if isinstance(node, ast.Import) and any(
                 a.name == module or a.name.startswith(module + ".") for a in node.names
             ):
-                not_called.append(f"{path.name}:{node.lineno} import {module}")
+                if package and [(a.name, a.asname) for a in node.names] == [(module, None)]:
+                    dotted = True  # ``import logging.config``: its uses are ``logging.config.<name>``
+                else:
+                    not_called.append(f"{path.name}:{node.lineno} import {module}")
             if isinstance(node, ast.ImportFrom) and package and node.module == package:
                 whole |= {alias.asname or alias.name for alias in node.names if alias.name == child}
             if isinstance(node, ast.ImportFrom) and (
@@ -184,6 +200,9 @@ def _sdk_imports_from(module: str, importer: str = "singer_sdk") -> tuple[set[st
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in whole:
                 names.add(func.attr)
                 allowed.add(id(func.value))
+            if dotted and isinstance(func, ast.Attribute) and ast.unparse(func.value) == module:
+                names.add(func.attr)
+                allowed.add(id(func.value))
         if "from __future__ import annotations" in ast.unparse(tree):
             annotations = [
                 n.returns if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) else n.annotation
@@ -192,17 +211,54 @@ def _sdk_imports_from(module: str, importer: str = "singer_sdk") -> tuple[set[st
             ]
             allowed |= {id(n) for a in annotations if a is not None for n in ast.walk(a)}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and (node.id in taken or node.id in whole) and id(node) not in allowed:
+            taken_or_whole = isinstance(node, ast.Name) and (node.id in taken or node.id in whole)
+            if taken_or_whole and id(node) not in allowed and taken.get(node.id) not in values:
                 not_called.append(f"{path.name}:{node.lineno} {node.id}")
+            the_module = dotted and isinstance(node, ast.Attribute) and ast.unparse(node) == module
+            if the_module and id(node) not in allowed:
+                not_called.append(f"{path.name}:{node.lineno} {module}")
     return names, not_called
+
+
+def _requests_detection_calls() -> set[str]:
+    """What requests asks of its character detection module, which ``requests.compat`` imports by name
+    (``importlib.import_module``, so the import itself is not in the AST) and binds as ``chardet``: every
+    attribute used on that name, each of which must be called, bar ``__name__`` (``requests.packages``)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("requests")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    assert '"charset_normalizer"' in (root / "compat.py").read_text()
+    called, other = set(), []
+    for path in sorted(root.glob("*.py")):
+        if path.name == "help.py":  # ``python -m requests.help``: imports the real modules itself
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        funcs = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "chardet":
+                if id(node) in funcs:
+                    called.add(node.attr)
+                elif node.attr != "__name__":
+                    other.append(f"{path.name}:{node.lineno} chardet.{node.attr}")
+    assert other == [], f"requests uses its detection module other than by calling it: {other}"
+    return called
 
 
 def test_deferred_lists_every_name_singer_sdk_takes_and_it_only_calls_them() -> None:
     """A stand-in name is a function: it holds only while singer_sdk calls it, never subclasses it or checks an
     ``isinstance`` against it. An SDK upgrade that uses another name or uses one differently fails here."""
     for module, listed in DEFERRED.items():
-        names, not_called = _sdk_imports_from(module, DEFERRED_FOR.get(module, "singer_sdk"))
-        assert names == set(listed), module
+        values = STAND_IN_VALUES.get(module, ("", ()))[1]
+        names, not_called = _sdk_imports_from(module, DEFERRED_FOR.get(module, "singer_sdk"), values)
+        if module == "charset_normalizer":
+            names |= _requests_detection_calls()
+            # ``python -m requests.help`` imports it itself, long after the stand-in left ``sys.modules``
+            not_called = [use for use in not_called if use != "help.py:17 import charset_normalizer"]
+        assert names - set(values) == set(listed), module
         assert not_called == [], f"singer_sdk uses {module} names other than by calling them: {not_called}"
 
 
@@ -286,3 +342,44 @@ def test_a_targets_imports_leave_singer_sdks_init_until_a_name_is_asked_of_it() 
         "True True True Tap",
         "SQLTarget",
     ]
+
+
+def test_the_deferred_logging_config_detection_and_entry_points_work_when_called(tmp_path: Path) -> None:
+    """A logging config file (``SINGER_SDK_LOG_CONFIG``: ``logging.config.dictConfig``, asked of the ``logging``
+    package), a response body whose encoding requests must guess (charset_normalizer), the SDK's BATCH encoder
+    plug-ins (``importlib_metadata.entry_points``): each as the real module gives it, and no warning at import
+    (requests checks charset_normalizer's version)."""
+    config = tmp_path / "logging.yml"
+    config.write_text(
+        "version: 1\n"
+        "disable_existing_loggers: false\n"
+        "formatters: {marked: {format: 'MARKED %(levelname)s %(name)s %(message)s'}}\n"
+        "handlers: {console: {class: logging.StreamHandler, formatter: marked, stream: 'ext://sys.stdout'}}\n"
+        "root: {level: INFO, handlers: [console]}\n"
+    )
+    probe = (
+        "import sys, logging\n"
+        "from xlr8_kit.startup import plugin_imports\n"
+        "with plugin_imports():\n"
+        "    import singer_sdk\n"
+        "    from singer_sdk import _logging\n"
+        "    from singer_sdk.helpers._compat import entry_points\n"
+        "print(sorted(m for m in ('logging.config', 'charset_normalizer', 'importlib_metadata') if m in sys.modules))\n"
+        "_logging._setup_console_logging()\n"
+        "logging.getLogger('tap-x').info('configured')\n"
+        "import requests\n"
+        "body = 'Grüße aus Köln, ça va très bien'.encode('latin-1')\n"
+        "response = requests.models.Response()\n"
+        "response._content, response.encoding = body, None\n"
+        "guessed = response.apparent_encoding\n"
+        "import charset_normalizer\n"
+        "print(guessed == charset_normalizer.detect(body)['encoding'], response.text == body.decode(guessed))\n"
+        "import importlib_metadata\n"
+        "print(entry_points(group='console_scripts') == importlib_metadata.entry_points(group='console_scripts'))\n"
+    )
+    env = {**os.environ, "SINGER_SDK_LOG_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", probe], capture_output=True, text=True, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["[]", "MARKED INFO tap-x configured", "True True", "True"]
