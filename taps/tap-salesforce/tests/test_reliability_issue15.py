@@ -41,7 +41,14 @@ def test_i15_5_quota_guard_partial_run_exits_75_with_state_safe(sf: Any, tmp_pat
     assert "allow_partial_run" in short.stderr
     assert "Traceback" not in short.stderr
     assert allowed.returncode == 0, allowed.stderr[-2000:]
-    assert len([m for m in parse_singer_messages(allowed.stdout) if m["type"] == "RECORD"]) == len(records)
+    # The same stop, allowed: how many pages land before the guard trips depends on which of the read's requests
+    # (the plan's COUNT(), the ranges' pages) reach the org first, so the two runs are compared by their rule, not
+    # by an equal count: a partial read whose last STATE covers exactly what it emitted.
+    allowed_messages = parse_singer_messages(allowed.stdout)
+    allowed_records = [m["record"] for m in allowed_messages if m["type"] == "RECORD"]
+    assert 0 < len(allowed_records) < 1000
+    allowed_state = [m["value"] for m in allowed_messages if m["type"] == "STATE"][-1]
+    assert allowed_state["bookmarks"]["Account"]["replication_key_value"] == allowed_records[-1]["SystemModstamp"]
 
 
 def test_i15_11_quota_fault_is_salesforce_403_and_stops_the_run_with_state_safe(sf: Any) -> None:
