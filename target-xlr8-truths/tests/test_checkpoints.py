@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from truths_testkit import P8, TARGET_EXE, lines_of, query, run_target, schema_msg, state_msg
+from truths_testkit import P8, held_target, killed, query, run_target, schema_msg, state_msg
 
 TABLE = f"{P8}_singer_items"
 ROWS_PER_FILE = 10_000
@@ -49,31 +46,13 @@ def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(settings))
     marker = tmp_path / "holding"
-    proc = subprocess.Popen(
-        [TARGET_EXE, "--config", str(cfg)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"},
-    )
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    proc.stdin.write(lines_of(_messages(files)))
-    proc.stdin.close()
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, "target exited before the fourth file's commit"
-        assert time.monotonic() < deadline, "target never reached the fourth file's commit"
-        time.sleep(0.05)
+    proc = held_target(cfg, _messages(files), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"}, marker,
+                       "the fourth file's commit")  # fmt: skip
     # three files committed, the fourth inside its transaction: the three are in the WAL, not yet checkpointed
     wal = store.with_name(store.name + ".wal")
     assert wal.exists(), "the committed files were checkpointed"
     assert wal.stat().st_size > DUCKDB_DEFAULT_THRESHOLD
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    emitted = [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
-    proc.stdout.close()
+    emitted = killed(proc)
 
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
         (3 * ROWS_PER_FILE, 3 * ROWS_PER_FILE, 0, 3 * ROWS_PER_FILE - 1)

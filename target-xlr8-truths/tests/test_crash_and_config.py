@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from truths_testkit import P8, TARGET_EXE, lines_of, query, record_msg, run_target, schema_msg, state_msg
+from truths_testkit import (
+    P8,
+    TARGET_EXE,
+    held_target,
+    killed,
+    lines_of,
+    query,
+    record_msg,
+    run_target,
+    schema_msg,
+    state_msg,
+)
 
 TABLE = f"{P8}_singer_items"
 BATCH = 100
@@ -31,27 +40,9 @@ def test_e2_sigkill_inside_batch_transaction_then_resume(tmp_path: Path, config:
     marker = tmp_path / "holding"
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**config, "batch_size_rows": BATCH}))
-    proc = subprocess.Popen(
-        [TARGET_EXE, "--config", str(cfg)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:3"},
-    )
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    proc.stdin.write(lines_of(stream(range(1000))))
-    proc.stdin.close()
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, "target exited before the third commit"
-        assert time.monotonic() < deadline, "target never reached the third commit"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    emitted = [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
-    proc.stdout.close()
+    proc = held_target(cfg, stream(range(1000)), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:3"}, marker,
+                       "the third commit")  # fmt: skip
+    emitted = killed(proc)
 
     # the third batch (ids 200-299) was inside its transaction: nothing of it is visible, no STATE covers it
     ids = [r[0] for r in query(store, f'SELECT id FROM "{TABLE}" ORDER BY id')]

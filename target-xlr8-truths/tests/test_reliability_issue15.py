@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from truths_testkit import P8, PROJECT, TARGET_EXE, lines_of, query, record_msg, run_target, schema_msg, state_msg
+from truths_testkit import (
+    P8,
+    PROJECT,
+    held_target,
+    killed,
+    query,
+    record_msg,
+    run_target,
+    schema_msg,
+    state_msg,
+)
 
 from target_xlr8_truths.naming import MAX_IDENTIFIER, TableNames
 
@@ -208,23 +215,8 @@ def test_i15_3_spool_residue_after_sigkill_is_private_and_removed_at_next_start(
     scratch.mkdir()
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({**config, "batch_size_rows": 100}))
-    env = {**os.environ, "TMPDIR": str(scratch), "XLR8_TRUTHS_HOLD_IN_SPOOL": f"{marker}:2"}
-    proc = subprocess.Popen(
-        [TARGET_EXE, "--config", str(cfg)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(lines_of(_items(range(300))))
-    proc.stdin.close()
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert proc.poll() is None, "target exited before staging the second batch"
-        assert time.monotonic() < deadline, "target never staged the second batch"
-        time.sleep(0.05)
+    hold = {"TMPDIR": str(scratch), "XLR8_TRUTHS_HOLD_IN_SPOOL": f"{marker}:2"}
+    proc = held_target(cfg, _items(range(300)), hold, marker, "staging the second batch")
     spool_root = store.parent / "truths-spool"
     spooled = list(spool_root.rglob("*.jsonl"))
     assert len(spooled) == 1
@@ -232,8 +224,7 @@ def test_i15_3_spool_residue_after_sigkill_is_private_and_removed_at_next_start(
     assert stat.S_IMODE(spool_root.stat().st_mode) == 0o700
     assert stat.S_IMODE(spooled[0].parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(spooled[0].stat().st_mode) == 0o600
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killed(proc)
     assert spooled[0].exists()  # the residue the next start must clean
 
     rerun = run_target(config, _items(range(100, 300)), tmp_path, env={"TMPDIR": str(scratch)})

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +93,39 @@ def run_target(config: dict[str, Any], messages: list[dict[str, Any]] | str, tmp
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def held_target(cfg: Path, messages: list[dict[str, Any]] | str, hold: dict[str, str], marker: Path,
+                what: str) -> subprocess.Popen[str]:  # fmt: skip
+    """The target CLI fed ``messages`` (stdin then closed) and waiting where a ``XLR8_TRUTHS_HOLD_*`` setting in
+    ``hold`` stops it: returned once it has written ``marker``, still running, for a test to kill there."""
+    proc = subprocess.Popen(
+        [TARGET_EXE, "--config", str(cfg)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **hold},
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(lines_of(messages))
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, f"target exited before {what}"
+        assert time.monotonic() < deadline, f"target never reached {what}"
+        time.sleep(0.05)
+    return proc
+
+
+def killed(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    """SIGKILL a held target: the STATE messages it had relayed before."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.stdout is not None
+    emitted = [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
+    proc.stdout.close()
+    return emitted
 
 
 def query(path: Path | str, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
