@@ -120,6 +120,44 @@ def test_nothing_is_sent_under_an_abort_once_aborted() -> None:
         assert server.count("/count") == 2
 
 
+def test_a_token_request_under_an_abort_is_never_given_up() -> None:
+    """A refresh the vendor answers by rotating the refresh token must end: cut at abort, the new token would be
+    lost with the old one spent (every later run: invalid_grant). Its answer arrives; the api request beside it
+    under the same ``Abort`` is given up."""
+    with FaultServer() as server:
+        server.script("/token", Reply(200, body={"access_token": "a2", "refresh_token": "r2"}, delay=1.5))
+        server.script("/count", Reply(200, body={"totalSize": 1}, delay=STALL))
+        session = ResilientSession(HttpPolicy(max_attempts=5, backoff_base=0), product="test")
+        abort = Abort()
+        outcome: list[requests.Response | BaseException] = []
+
+        def refresh() -> None:
+            try:
+                with abort.applied():
+                    outcome.append(session.post(server.url + "/token", data={"grant_type": "refresh_token"},
+                                                kind="token"))  # fmt: skip
+            except BaseException as exc:  # the test reads it
+                outcome.append(exc)
+
+        try:
+            refreshing = threading.Thread(target=contextvars.copy_context().run, args=(refresh,))
+            refreshing.start()
+            counting = _Sent(session, server.url + "/count", abort)
+            _seen(server, "/token", 1)
+            _seen(server, "/count", 1)
+            abort.abort()
+            assert isinstance(counting.result(), RequestAbortedError)
+            refreshing.join(timeout=STALL / 2)
+            assert not refreshing.is_alive()
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], requests.Response), outcome
+            assert outcome[0].json() == {"access_token": "a2", "refresh_token": "r2"}
+        finally:
+            abort.close()
+            session.close()
+        assert server.count("/token") == 1
+
+
 def test_requests_under_an_abort_use_its_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its adapter is the one sending (so ``abort()`` can cut what it opened), never the session's pool."""
     with FaultServer() as server:

@@ -11,6 +11,8 @@ process, and the target reading its output, would wait for the answer. Instead:
   session then gives the request up with ``RequestAbortedError``, never retried, never counted against the host's
   breaker, and sends nothing more under it (a backoff wait ends too). An answer already read is returned as usual.
 - ``abort.close()`` closes its connections once nothing is sent under it any more.
+- Token requests (``kind="token"``) are never given up (``never_given_up``): a refresh cut after the vendor
+  rotated the refresh token would leave the connection with a spent one.
 
 The vendor may still finish the work a given-up request asked for (a query runs on the org until it ends): only
 the client stops waiting.
@@ -30,7 +32,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from xlr8_kit.http.errors import RequestAbortedError
 
-__all__ = ["Abort", "RequestAbortedError", "applied_abort"]
+__all__ = ["Abort", "RequestAbortedError", "applied_abort", "never_given_up"]
 
 _APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_kit_abort", default=None)
 
@@ -38,6 +40,17 @@ _APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_ki
 def applied_abort() -> Abort | None:
     """The ``Abort`` the current thread sends under, if any."""
     return _APPLIED.get()
+
+
+@contextlib.contextmanager
+def never_given_up() -> t.Iterator[None]:
+    """Requests sent inside go on whatever an applied ``Abort`` does: a token request must end, because the vendor
+    may rotate the refresh token as it answers (cutting it would lose the new token with the old one spent)."""
+    token = _APPLIED.set(None)
+    try:
+        yield
+    finally:
+        _APPLIED.reset(token)
 
 
 class Abort:

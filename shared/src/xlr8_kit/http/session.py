@@ -22,7 +22,8 @@ CONTRACT (helpers build against this; keep the names):
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
   labels the audit line (``api``, ``token``, ``secrets``).
 - Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
-  aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried).
+  aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried); token requests
+  (``kind="token"``) are never given up.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from xlr8_kit.http.abort import Abort, applied_abort
+from xlr8_kit.http.abort import Abort, applied_abort, never_given_up
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -386,6 +387,9 @@ class ResilientSession(requests.Session):
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
             classify, authenticate, kind = classify or pending[0], authenticate or pending[1], pending[2]
+        if kind == "token" and applied_abort() is not None:
+            with never_given_up():  # the refresh token may rotate as it answers: see xlr8_kit.http.abort
+                return self.send(request, classify=classify, authenticate=authenticate, kind=kind, **kwargs)
         url = request.url or ""
         path = path_of(url)
         method = request.method or "GET"
