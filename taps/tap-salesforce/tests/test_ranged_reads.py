@@ -402,8 +402,14 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
     # each timeout re-issued the query (ranged: a range's makes the read one cursor from the last record instead)
     reissued = [r for r in caplog.records if "re-issuing the query from" in r.getMessage()]
     one_cursor = [r for r in caplog.records if "reading on as one cursor from" in r.getMessage()]
-    assert len(reissued) + len(one_cursor) == 3
-    assert width > 1 or not one_cursor
+    if width == 1:
+        assert len(reissued) == 3
+        assert not one_cursor
+    else:
+        # Ranged, two ranges' pages in flight can both time out: the first makes the read one cursor (logged once),
+        # the other range is closed with it and its timeout dropped unlogged; the rows are read by the cursor anyway.
+        assert len(one_cursor) <= 1
+        assert 2 <= len(reissued) + len(one_cursor) <= 3
 
 
 def test_later_page_timeouts_inside_a_tie_longer_than_a_page_resume_until_the_read_ends(accounts: Sandbox) -> None:
