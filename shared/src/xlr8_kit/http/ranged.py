@@ -120,7 +120,7 @@ class RangedPages:
                 if held:
                     self._give_back(rng)
             else:
-                if held:
+                if held and self.weigh is not None:  # unweighed pages count for nothing: no size to keep
                     self._weighed(rng, page)
                 self.put(rng, (PAGE, (page, held)))
             if not more:
@@ -128,7 +128,8 @@ class RangedPages:
 
     def _weighed(self, rng: RangeQueue, page: t.Any) -> None:
         """``rng``'s page, read under a page of the budget, counts for its own size from now on."""
-        size = self.weigh(page) if self.weigh is not None else 0
+        assert self.weigh is not None
+        size = self.weigh(page)
         with self._budget:
             self._ahead_bytes += size - rng.reserved
             rng.reserved = 0
