@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,23 @@ def _batch_files(where: Path, stream: str, files: list[list[dict[str, Any]]]) ->
         messages.append({"type": "BATCH", "stream": stream, "manifest": [f"file://{path}"],
                          "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
     return messages
+
+
+def _both_paths(work: Path, config: dict[str, Any], build: Callable[[Path], list[dict[str, Any]]],
+                **settings: Any) -> list[tuple[bool, Path, Any]]:  # fmt: skip
+    """The messages ``build`` makes for a batch directory, through the fast paths and then the exact path
+    (``XLR8_TRUTHS_EXACT_PATH=1``), each into its own store: (exact, store, run) per run, both exited 0."""
+    runs = []
+    for exact in (False, True):
+        where = work / ("exact" if exact else "fast")
+        files = where / "batches"
+        files.mkdir(parents=True)
+        store = where / "truths.duckdb"
+        every = {**config, "duckdb_path": str(store), "batch_locations": [str(files)], **settings}
+        run = run_target(every, _encode(build(files)), where, env={"XLR8_TRUTHS_EXACT_PATH": "1"} if exact else {})
+        assert run.returncode == 0, run.stderr[-3000:]
+        runs.append((exact, store, run))
+    return runs
 
 
 def _landed(store: Path, key: bytes) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Any]]:
@@ -209,25 +227,16 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
     note = annotation("workday", STREAM, "worker", keys=["Id"])
     note["canonical_fields"] = {"SSN": "national_id"}
     landed = []
-    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
-        files = tmp_path / label / "batches"
-        files.mkdir(parents=True)
-        messages: list[dict[str, Any]] = [schema_msg(STREAM, BATCH_PROPS, ["Id"], note)]
-        for index, records in enumerate([FAST_FILE, *SLOW_FILES]):
-            path = files / f"part-{index}.jsonl"
-            path.write_text(_encode(records))
-            os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))  # BATCH rows are extracted when the tap wrote the file
-            messages.append({"type": "BATCH", "stream": STREAM, "manifest": [f"file://{path}"],
-                             "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
-        messages.append(state_msg({"done": True}))
-        store = tmp_path / label / "truths.duckdb"
-        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
-        run = run_target(settings, _encode(messages), tmp_path, env=env)
-        assert run.returncode == 0, run.stderr[-3000:]
+    # BATCH rows are extracted when the tap wrote the file (``_batch_files`` dates them FILE_WRITTEN)
+    for exact, store, run in _both_paths(tmp_path, config, lambda files: [
+        schema_msg(STREAM, BATCH_PROPS, ["Id"], note),
+        *_batch_files(files, STREAM, [FAST_FILE, *SLOW_FILES]),
+        state_msg({"done": True}),
+    ]):  # fmt: skip
         assert run.summary["streams"][STREAM] == {"received": 11, "loaded": 9, "dead_lettered": 2}
         paths = _paths(run.stderr)[STREAM]
-        assert paths.get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
-        assert paths["batch_files_records"] == (6 if env else 4)
+        assert paths.get("batch_files_duckdb", 0) == (0 if exact else 2), run.stderr[-3000:]
+        assert paths["batch_files_records"] == (6 if exact else 4)
         landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
     fast, exact = landed
     assert fast[0] == exact[0]
@@ -307,21 +316,15 @@ def test_batch_files_loaded_in_place_land_what_the_record_path_lands(tmp_path: P
     note = annotation("p", "items", "item", keys=["Id"])
     for hard_delete in (False, True):
         landed = []
-        for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
-            work = tmp_path / f"{label}-{hard_delete}"
-            files = work / "batches"
-            files.mkdir(parents=True)
-            messages = [schema_msg("items", PLAIN_PROPS, ["Id"], note), *_batch_files(files, "items", PLAIN_FILES)]
-            messages.append(state_msg({"done": True}))
-            store = work / "truths.duckdb"
-            settings = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
-            settings["hard_delete"] = hard_delete
-            run = run_target(settings, _encode(messages), work, env=env)
-            assert run.returncode == 0, run.stderr[-3000:]
+        for exact, store, run in _both_paths(tmp_path / f"hard-{hard_delete}", config, lambda files: [
+            schema_msg("items", PLAIN_PROPS, ["Id"], note),
+            *_batch_files(files, "items", PLAIN_FILES),
+            state_msg({"done": True}),
+        ], hard_delete=hard_delete):  # fmt: skip
             assert run.summary["streams"]["items"] == {"received": 16, "loaded": 14, "dead_lettered": 2}
             paths = _paths(run.stderr)["items"]
-            assert paths.get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
-            assert paths["batch_files_records"] == (4 if env else 2)
+            assert paths.get("batch_files_duckdb", 0) == (0 if exact else 2), run.stderr[-3000:]
+            assert paths["batch_files_records"] == (4 if exact else 2)
             table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
             rows = query(store, f'SELECT * EXCLUDE (_sdc_table_version) FROM "{table}" ORDER BY id')
             ledger = query(store, "SELECT rows_received, rows_loaded, rows_dead_lettered FROM _truths_ledger")
@@ -346,11 +349,8 @@ def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, confi
         (first, [{"Id": "A", "Qty": 1}, {"Id": "B", "Qty": 2}]),
         (second, [{"Id": "A", "Qty": Decimal("1.5"), "Note": "widened"}, {"Id": "C", "Note": "new"}]),
     ]
-    landed = []
-    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
-        work = tmp_path / label
-        batches = work / "batches"
-        batches.mkdir(parents=True)
+
+    def build(batches: Path) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         for index, (props, records) in enumerate(files):
             path = batches / f"part-{index}.jsonl"
@@ -359,12 +359,11 @@ def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, confi
             messages.append(schema_msg("items", props, ["Id"], note))
             messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
                              "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
-        messages.append(state_msg({"done": True}))
-        store = work / "truths.duckdb"
-        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(batches)]}
-        run = run_target(settings, _encode(messages), work, env=env)
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 2), run.stderr[-3000:]
+        return [*messages, state_msg({"done": True})]
+
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if exact else 2), run.stderr[-3000:]
         table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
         landed.append(query(store, f'SELECT id, qty, note, _sdc_extracted_at FROM "{table}" ORDER BY id'))
     fast, exact = landed
@@ -431,20 +430,13 @@ def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, conf
         [{"Id": "J5", "Qty": 1.5}],
     ]  # fmt: skip
     landed = []
-    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
-        where = tmp_path / label
-        where.mkdir()
-        messages = [
-            schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
-            *_batch_files(where, "items", files),
-        ]
-        store = where / "truths.duckdb"
-        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}
-        run = run_target(settings, messages, where, env=env)
-        assert run.returncode == 0, run.stderr[-3000:]
+    for exact, store, run in _both_paths(tmp_path, config, lambda where: [
+        schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
+        *_batch_files(where, "items", files),
+    ]):  # fmt: skip
         paths = _paths(run.stderr)["items"]
-        assert paths.get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
-        assert paths["batch_files_records"] == (5 if env else 4)
+        assert paths.get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
+        assert paths["batch_files_records"] == (5 if exact else 4)
         table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
         rows = query(store, f'SELECT id, qty, name, _sdc_extracted_at FROM "{table}" ORDER BY id')
         dead = query(store, "SELECT record_key, error, error_path FROM _dead_letters ORDER BY record_key")
@@ -578,19 +570,11 @@ def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
         {"Id": "D4", "Addr": None},
     ]
     landed = []
-    for label, env in (("fast", {}), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
-        where = tmp_path / label
-        where.mkdir()
-        messages = [
-            schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
-            *_batch_files(where, "items", [records]),
-        ]
-        store = where / "truths.duckdb"
-        run = run_target(
-            {**config, "duckdb_path": str(store), "batch_locations": [str(where)]}, messages, where, env=env
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if env else 1), run.stderr[-3000:]
+    for exact, store, run in _both_paths(tmp_path, config, lambda where: [
+        schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
+        *_batch_files(where, "items", [records]),
+    ]):  # fmt: skip
+        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
         table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
         landed.append(query(store, f'SELECT id, CAST(addr AS VARCHAR) FROM "{table}" ORDER BY id'))
     assert len(landed[0]) == len(records)
