@@ -33,6 +33,8 @@ if t.TYPE_CHECKING:
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
 MAX_PER_PAGE = 10_000
+#: Where ``UkgRestStream.parse_response`` keeps the count of a response's rows (the items of its JSON array).
+_ROWS = "_xlr8_ukg_rows"
 #: Rows of a REST page shaped at once (``UkgRestStream._shaped_page``): a working set that stays in the CPU cache.
 SHAPE_ROWS = 512
 _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
@@ -60,7 +62,8 @@ class PerPagePaginator(PageNumberPaginator):
         self.per_page = per_page
 
     def has_more(self, response: requests.Response) -> bool:
-        return json_array_length(response.content) >= self.per_page
+        rows = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
+        return (json_array_length(response.content) if rows is None else rows) >= self.per_page
 
     def predict_next(self, token: int | None) -> int:
         """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives."""
@@ -147,9 +150,12 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         return request
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """The page's rows, shaped whole where it can be (``_shapes_pages``); their count is kept on the response
+        for ``PerPagePaginator.has_more`` (the SDK and the kit parse a page before the paginator reads it)."""
         if self._shapes_pages:
             texts = self._text_page(response.content)
             if texts is not None:
+                response.__dict__[_ROWS] = len(texts)
                 return texts
         rows = loads_exact(response.content)
         if not isinstance(rows, list):
@@ -158,6 +164,7 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
                 status=response.status_code,
                 path=self.path,
             )
+        response.__dict__[_ROWS] = len(rows)
         if not self._shapes_pages:
             return rows
         shaped = self._shaped_page(rows)
