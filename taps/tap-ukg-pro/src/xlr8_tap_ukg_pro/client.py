@@ -227,7 +227,8 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         if not props or any(spec.get("type") not in _TEXT_TYPES for spec in props.values()):
             return None
         try:
-            row: t.Any = msgspec.defstruct("_TextRow", [(name, str | None, None) for name in props])
+            # texts and nulls only: no cycle can pass through a row, so the collector need not track 10,000 a page
+            row: t.Any = msgspec.defstruct("_TextRow", [(name, str | None, None) for name in props], gc=False)
         except (TypeError, ValueError):  # a name that is not an identifier
             return None
         return msgspec.json.Decoder(list[row])
