@@ -234,3 +234,86 @@ def test_a_page_with_an_odd_row_is_shaped_row_by_row_in_the_plain_loop(
     assert len(records[0]) == 15
     assert all(list(r) == list(EmploymentDetailsStream.columns) for r in records[0])  # shaped: columns picked
     assert all(len(r["originalHireDate"] or "0123456789") == 10 for r in records[0])  # shaped: dates cut
+
+
+# -- pages of text rows decoded straight into the declared columns (``UkgRestStream._text_page``) ----------------
+
+TEXTS = st.one_of(
+    st.none(),
+    st.text(max_size=6),
+    st.sampled_from(["", "2024-01-31T00:00:00", "2024-01-31", "2024-01-31T08:00:00.123", "2024-01-31T08:00:00"]),
+    st.sampled_from(["2024-01-31T08:00:00Z", "2024-01-31T08:00:00.5+02:00", "2024-01-31T08:00:00\n", "caf\u00e9"]),
+)
+ANY_VALUE = st.one_of(st.integers(-2, 2), st.booleans(), st.lists(st.integers(), max_size=2), TEXTS)
+#: Rows as UKG sends them: the declared columns (any may be missing) holding texts and nulls, among fields the
+#: stream does not declare (any JSON), in any order.
+TEXT_ROW = st.dictionaries(
+    st.sampled_from([*EmploymentDetailsStream.columns, "extra", "another"]), TEXTS, max_size=8
+).flatmap(lambda row: st.fixed_dictionaries({**{k: st.just(v) for k, v in row.items()}, "extra": ANY_VALUE}))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(TEXT_ROW, USUAL_ROW), max_size=6))
+def test_a_text_page_decoded_into_its_columns_is_the_page_shaped_whole(stream: t.Any, rows: list[t.Any]) -> None:
+    """Decoded into the declared columns, a page of text rows gives what ``_shaped_page`` gives the parsed rows
+    (and so what ``shape`` gives each row): values, key order, and the marks; ``parse_response`` takes that path."""
+    body = json.dumps(rows).encode()
+    fast = stream._text_page(body)
+    assert fast is not None  # the path is taken for every page of such rows
+    whole = stream._shaped_page(loads_exact(body))
+    assert [list(record.items()) for record in fast] == [list(record.items()) for record in whole]
+    assert [repr(record) for record in fast] == [repr(stream.shape(row)) for row in loads_exact(body)]
+    assert (fast.plain, fast.conformed) == (whole.plain, whole.conformed)
+    assert all(type(record) is dict for record in fast)
+    parsed = stream.parse_response(_response(rows))
+    assert type(parsed) is MarkedPage
+    assert [list(record.items()) for record in parsed] == [list(record.items()) for record in fast]
+
+
+def test_text_pages_are_decoded_into_columns_and_others_parsed_whole(stream: t.Any) -> None:
+    """A usual page goes through the column decoder (``loads_exact`` is not called); a page holding a number under
+    a declared column, a row that is no object, or an error object falls back to the parsed page, unchanged."""
+    usual = [
+        {"employeeID": "E1", "originalHireDate": "2024-01-31T00:00:00", "dateTimeChanged": "2024-01-31T08:00:00"},
+        {"employeeID": "E2", "dateTimeChanged": "2024-01-31T08:00:00\n", "hidden": {"nested": [1, 2.5]}},
+    ]
+    with mock.patch.object(ukg_client, "loads_exact", side_effect=AssertionError("parsed whole")):
+        page = stream.parse_response(_response(usual))
+    assert type(page) is MarkedPage
+    assert page.conformed
+    assert page.plain
+    assert list(page[1]) == list(EmploymentDetailsStream.columns)
+    assert page[0]["originalHireDate"] == "2024-01-31"
+    assert page[0]["dateTimeChanged"] == "2024-01-31T08:00:00+00:00"
+    assert page[1]["dateTimeChanged"] == "2024-01-31T08:00:00\n+00:00"  # what ``shape``'s pattern makes of it
+    assert "hidden" not in page[1]
+    numbered = stream.parse_response(_response([{**usual[0], "companyID": 100}]))
+    assert type(numbered) is MarkedPage
+    assert numbered[0]["companyID"] == 100
+    assert numbered == stream._shaped_page(loads_exact(_response([{**usual[0], "companyID": 100}]).content))
+    assert stream._text_page(_response([7]).content) is None
+    with pytest.raises(ukg_client.ClientRequestError, match="expected a JSON array"):
+        stream.parse_response(_response({"message": "no"}))  # type: ignore[arg-type]
+
+
+def test_only_streams_of_text_columns_decode_pages_into_columns() -> None:
+    """A stream with a number column would refuse every page: it parses them whole as before."""
+    streams = TapUkgPro(config=ukg_config("http://127.0.0.1:9"), parse_env_config=False).streams
+    assert streams["employment_details"]._text_rows is not None
+    assert streams["person_details"]._text_rows is not None
+    assert streams["compensation_details"]._text_rows is None
+    assert streams["employee_job_history"]._text_rows is None
+
+
+@pytest.mark.parametrize("size", [0, 2, 3, 4])
+@pytest.mark.parametrize("row", [{"employeeID": "E1"}, {"employeeID": "E1", "companyID": 7}, 7])
+def test_the_paginator_reads_the_count_parse_response_kept(stream: t.Any, size: int, row: t.Any) -> None:
+    """A page parsed (text rows, other rows, odd rows) tells the paginator its count without a second scan of the
+    body: another page exactly when this one was full, as counting the body's array says."""
+    paginator = ukg_client.PerPagePaginator(3)
+    response = _response([row] * size)
+    expected = paginator.has_more(response)  # not parsed yet: the body is scanned
+    assert expected == (size >= 3)
+    stream.parse_response(response)
+    with mock.patch.object(ukg_client, "json_array_length", side_effect=AssertionError("scanned again")):
+        assert paginator.has_more(response) is expected

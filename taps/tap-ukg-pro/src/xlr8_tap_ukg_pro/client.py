@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import typing as t
+from collections import deque
 from functools import cached_property
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
+import msgspec
 import requests
 from singer_sdk.pagination import PageNumberPaginator
 
@@ -31,6 +33,8 @@ if t.TYPE_CHECKING:
     from xlr8_tap_ukg_pro.tap import TapUkgPro, UkgProSettings
 
 MAX_PER_PAGE = 10_000
+#: Where ``UkgRestStream.parse_response`` keeps the count of a response's rows (the items of its JSON array).
+_ROWS = "_xlr8_ukg_rows"
 #: Rows of a REST page shaped at once (``UkgRestStream._shaped_page``): a working set that stays in the CPU cache.
 SHAPE_ROWS = 512
 _NAIVE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$")
@@ -58,7 +62,8 @@ class PerPagePaginator(PageNumberPaginator):
         self.per_page = per_page
 
     def has_more(self, response: requests.Response) -> bool:
-        return json_array_length(response.content) >= self.per_page
+        rows = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
+        return (json_array_length(response.content) if rows is None else rows) >= self.per_page
 
     def predict_next(self, token: int | None) -> int:
         """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives."""
@@ -145,6 +150,13 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         return request
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """The page's rows, shaped whole where it can be (``_shapes_pages``); their count is kept on the response
+        for ``PerPagePaginator.has_more`` (the SDK and the kit parse a page before the paginator reads it)."""
+        if self._shapes_pages:
+            texts = self._text_page(response.content)
+            if texts is not None:
+                response.__dict__[_ROWS] = len(texts)
+                return texts
         rows = loads_exact(response.content)
         if not isinstance(rows, list):
             raise ClientRequestError(
@@ -152,6 +164,7 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
                 status=response.status_code,
                 path=self.path,
             )
+        response.__dict__[_ROWS] = len(rows)
         if not self._shapes_pages:
             return rows
         shaped = self._shaped_page(rows)
@@ -203,6 +216,48 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
                 vouched = vouched and keeps_columns(columns)
         except Exception:  # noqa: BLE001 - shaped row by row, where ``shape`` raises its own error
             return None
+        return MarkedPage(records, plain=vouched, conformed=vouched)
+
+    @cached_property
+    def _text_rows(self) -> msgspec.json.Decoder[list[t.Any]] | None:
+        """A decoder of a page as rows of the declared columns only, each text or null (a missing one null, as
+        ``shape`` picks it; fields not declared are skipped unbuilt), for a stream whose every column is text;
+        None for any other stream (a number would refuse every page) or when a name cannot be a field."""
+        props = self.schema["properties"]
+        if not props or any(spec.get("type") not in _TEXT_TYPES for spec in props.values()):
+            return None
+        try:
+            # texts and nulls only: no cycle can pass through a row, so the collector need not track 10,000 a page
+            row: t.Any = msgspec.defstruct("_TextRow", [(name, str | None, None) for name in props], gc=False)
+        except (TypeError, ValueError):  # a name that is not an identifier
+            return None
+        return msgspec.json.Decoder(list[row])
+
+    def _text_page(self, content: bytes) -> MarkedPage | None:
+        """``_shaped_page(loads_exact(content))`` for a page whose rows are objects holding only texts and nulls
+        under the declared columns, decoded straight into them (no dict of every field built and then picked);
+        None when the stream's columns are not all text or the page is not such rows: ``loads_exact`` and
+        ``_shaped_page`` then decide. Its marks: conformance keeps text and null values under these columns
+        (``Conformer.keeps_columns``, asked of a text and a null per column: it judges the kinds a column holds)."""
+        decoder = self._text_rows
+        if decoder is None:
+            return None
+        try:
+            rows = decoder.decode(content)
+        except msgspec.MsgspecError:  # a value that is not text or null, not an array of objects, not msgspec's JSON
+            return None
+        if not rows:
+            return MarkedPage()
+        records = list(map(msgspec.structs.asdict, rows))  # fields in the declared order: ``shape``'s key order
+        names, dates, stamps = self._column_plan
+        for name in dates:
+            _set_column(records, name, _dates_column(list(map(attrgetter(name), rows))))
+        for name in stamps:
+            values = list(map(attrgetter(name), rows))
+            shaped = _stamps_column(values)
+            if shaped is not values:
+                _set_column(records, name, shaped)
+        vouched = self._conformer.keeps_columns(dict.fromkeys(names, _TEXT_AND_NULL))
         return MarkedPage(records, plain=vouched, conformed=vouched)
 
     def _picked_columns(self, rows: list[dict[str, t.Any]]) -> dict[str, list[t.Any]]:
@@ -268,6 +323,18 @@ class _Unshaped(dict[str, t.Any]):
 _DICT = frozenset({dict})
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _FIRST_TEN = itemgetter(slice(0, 10))
+_LAST_CHARACTER = itemgetter(slice(-1, None))
+#: A text ``_NAIVE_DATETIME`` may match ends in one of these (``$`` matches before a final newline too).
+_NAIVE_ENDINGS = frozenset("0123456789\n")
+#: Schema types of a text column (``xlr8_kit.columns.TYPE_CODES``: s, d, dt).
+_TEXT_TYPES = (["string", "null"], ["null", "string"], "string")
+#: The kinds of value a text column decoded by ``UkgRestStream._text_rows`` holds.
+_TEXT_AND_NULL = ("", None)
+
+
+def _set_column(records: list[dict[str, t.Any]], name: str, values: list[t.Any]) -> None:
+    """``record[name] = value`` for each record and value in turn (the loop in C)."""
+    deque(map(dict.__setitem__, records, repeat(name), values), maxlen=0)
 
 
 def _dates_column(values: list[t.Any]) -> list[t.Any]:
@@ -286,6 +353,8 @@ def _stamps_column(values: list[t.Any]) -> list[t.Any]:
             value + "+00:00" if isinstance(value, str) and _NAIVE_DATETIME.match(value) else value for value in values
         ]
     texts: list[t.Any] = list(map({None: ""}.get, values, values))
+    if _NAIVE_ENDINGS.isdisjoint(map(_LAST_CHARACTER, texts)):
+        return values  # no text ends as a naive one must (offset or ``Z`` given): the pattern need not run
     naive = list(map(_NAIVE_DATETIME.match, texts))
     if not any(naive):
         return values

@@ -17,7 +17,7 @@ import typing as t
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
@@ -349,6 +349,8 @@ def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) ->
 _NAIVE_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]")
 #: Days whose offset ``_local_stamp_reader`` remembers before it starts afresh.
 _DAY_MEMO_SIZE = 4096
+#: From a day's midnight to each of its hours and to its last microsecond (``_local_stamp_reader``'s checks).
+_DAY_STEPS = (*(timedelta(hours=hour) for hour in range(24)), timedelta(days=1, microseconds=-1))
 
 
 def _local_stamp_reader(general: t.Callable[[str], t.Any], zone: tzinfo) -> t.Callable[[str], t.Any]:
@@ -361,13 +363,13 @@ def _local_stamp_reader(general: t.Callable[[str], t.Any], zone: tzinfo) -> t.Ca
 
     def offset_of(day: str) -> str | None:
         try:
-            moments = [datetime.fromisoformat(f"{day}T{hour:02d}:00:00").replace(tzinfo=zone) for hour in range(24)]
-            moments.append(datetime.fromisoformat(f"{day}T23:59:59.999999").replace(tzinfo=zone))
+            midnight = datetime.fromisoformat(f"{day}T00:00:00").replace(tzinfo=zone)
         except ValueError:
             return None
-        if len({moment.utcoffset() for moment in moments}) != 1:
+        # each hour and the day's last microsecond, by wall-clock addition (what parsing each time gives)
+        if len(set(map(datetime.utcoffset, map(midnight.__add__, _DAY_STEPS)))) != 1:
             return None
-        return moments[0].isoformat()[19:]
+        return midnight.isoformat()[19:]
 
     offsets = TextMemo(offset_of, _DAY_MEMO_SIZE)
 
