@@ -242,6 +242,7 @@ def _batch_file_columns(
 class DuckDBStore(Store):
     dialect = "duckdb"
     rows_type = RowLines
+    sole_writer = True  # the file's lock: one writing process
 
     def __init__(
         self,
