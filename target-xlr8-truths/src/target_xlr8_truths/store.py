@@ -192,12 +192,16 @@ class Store(abc.ABC):
         )
         return {str(name): str(kind) for name, kind in rows}
 
+    def tables_columns(self, tables: list[str]) -> dict[str, dict[str, str]]:
+        """``table_columns`` of each of ``tables``, in their order."""
+        return {table: self.table_columns(table) for table in tables}
+
     def ensure_layout(self) -> None:
         """Create the metadata tables when absent; refuse a layout this target does not know."""
         required = required_columns()
         with self.transaction():
-            for table in (*ENGINE_TABLES, LEDGER_TABLE, DEAD_LETTER_TABLE):
-                present = self.table_columns(table)
+            known = self.tables_columns([*ENGINE_TABLES, LEDGER_TABLE, DEAD_LETTER_TABLE])
+            for table, present in known.items():
                 if present:
                     missing = [c for c in required[table] if c not in present]
                     if missing:
