@@ -86,7 +86,10 @@ def profile_rows(
         if name in protected:
             out.append([name, "pii", data_type, total, total - non_null, None, *[None] * 8, False, False, None, None])
             continue
-        if name == key:
+        distribution: list[tuple[str, int]] = []
+        if non_null == 0:  # no value to group (as often the ``_sdc_deleted_at`` of a whole table)
+            distinct = 0
+        elif name == key:
             distinct, distribution = _key_distribution(store, qt, quote(name), non_null if key_unique else None)
         else:
             distinct, distribution = _distribution(store, qt, quote(name))
