@@ -4,6 +4,7 @@ the profile the general grouping writes, for unique keys of every kind and for a
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +49,19 @@ def test_a_key_columns_profile_is_the_general_one(store: DuckDBStore, case: str)
     if case == "integers":  # the top values are the first by text, as the general grouping orders them
         assert [v for v, _ in general[1][:6]] == ["-1", "-10", "-100", "-101", "-102", "-103"]
         assert general[0] == 1500
+
+
+def test_a_column_without_values_is_profiled_as_the_grouping_would(store: DuckDBStore) -> None:
+    """Columns whose every value is NULL skip the grouping: the same distinct count and distribution as the grouping
+    gives, and a column holding one value is still grouped."""
+    store.execute('CREATE TABLE "t" ("k" BIGINT, "none" VARCHAR, "one" VARCHAR, "stamp" TIMESTAMP, "n" DOUBLE)')
+    store.execute(
+        "INSERT INTO \"t\" SELECT i, NULL, CASE WHEN i = 3 THEN 'only' END, NULL, CASE WHEN i > 7 THEN i END "
+        "FROM range(10) t(i)"
+    )
+    columns = store.table_columns("t")
+    rows = profile_rows(store, "t", columns, key="k")
+    for row in rows:
+        distinct, distribution = _distribution(store, '"t"', f'"{row[0]}"')
+        assert (row[5], row[10]) == (distinct, json.dumps(dict(distribution))), row[0]
+    assert [row[5] for row in rows] == [10, 0, 1, 0, 2]

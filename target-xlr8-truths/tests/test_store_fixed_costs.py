@@ -83,6 +83,14 @@ def test_kept_table_columns_answer_what_the_catalog_answers(plan: list[tuple[str
                     pass
                 for name in ("t", "u", "v", "w"):
                     assert store.table_columns(name) == _catalog(store, name), (plan, name)
+                expected = [(name, list(_catalog(store, name).items())) for name in ("w", "v", "u", "t")]
+                if plan[-1][2]:
+                    store._columns.pop("v", None)  # half known: the scan answers the rest
+                else:
+                    store._columns.clear()  # one scan answers all four
+                fresh = store.tables_columns(["w", "v", "u", "t"])
+                assert [(name, list(cols.items())) for name, cols in fresh.items()] == expected, plan
+                assert [(name, list(store.table_columns(name).items())) for name in ("w", "v", "u", "t")] == expected
         finally:
             store.close()
 
@@ -165,3 +173,31 @@ def test_the_ledger_holds_what_the_upsert_wrote(plan: list[tuple[Any, ...]]) -> 
         finally:
             new.close()
             old.close()
+
+
+def test_one_catalog_scan_answers_each_table(tmp_path: Path) -> None:
+    """``tables_columns`` (the start-up's one scan): each table's own columns in their order, a missing table empty,
+    another schema's table of the same name not seen, and the answers kept for ``table_columns``."""
+    store = _store(tmp_path)
+    try:
+        store.execute('CREATE TABLE "t" ("z" BIGINT, "a" VARCHAR, "m" DOUBLE)')
+        store.execute('CREATE TABLE "u" ("b" DATE)')
+        store.execute("CREATE SCHEMA other")
+        store.execute('CREATE TABLE other."u" ("elsewhere" BIGINT)')
+        store.execute('CREATE TABLE other."gone" ("elsewhere" BIGINT)')
+        store.execute('ALTER TABLE "t" ADD COLUMN "c" BOOLEAN')
+        scanned: list[str] = []
+        store.fetchall = lambda sql, params=None: scanned.append(sql) or DuckDBStore.fetchall(store, sql, params)  # type: ignore[method-assign]
+        found = store.tables_columns(["u", "gone", "t"])
+        assert [(name, list(cols.items())) for name, cols in found.items()] == [
+            ("u", [("b", "DATE")]),
+            ("gone", []),
+            ("t", [("z", "BIGINT"), ("a", "VARCHAR"), ("m", "DOUBLE"), ("c", "BOOLEAN")]),
+        ]
+        assert len(scanned) == 1
+        assert [store.table_columns(name) for name in ("u", "gone", "t")] == list(found.values())
+        assert len(scanned) == 1  # kept
+        for name in ("u", "gone", "t"):
+            assert list(store.table_columns(name).items()) == list(_catalog(store, name).items())
+    finally:
+        store.close()

@@ -242,6 +242,7 @@ def _batch_file_columns(
 class DuckDBStore(Store):
     dialect = "duckdb"
     rows_type = RowLines
+    sole_writer = True  # the file's lock: one writing process
 
     def __init__(
         self,
@@ -308,6 +309,22 @@ class DuckDBStore(Store):
             )
             known = self._columns[table] = {str(name): str(kind) for name, kind in rows}
         return dict(known)
+
+    def tables_columns(self, tables: list[str]) -> dict[str, dict[str, str]]:
+        """As ``Store.tables_columns``, from one catalog scan for all of them (each scan costs ~3 ms: the start-up
+        asked five times), kept as ``table_columns`` keeps its answers."""
+        missing = [table for table in tables if table not in self._columns]
+        if missing:
+            found: dict[str, dict[str, str]] = {table: {} for table in missing}
+            rows = self.fetchall(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE table_name IN "  # noqa: S608
+                f"({', '.join('?' for _ in missing)}) AND schema_name = current_schema() ORDER BY column_index",
+                missing,
+            )
+            for table, name, kind in rows:
+                found[str(table)][str(name)] = str(kind)
+            self._columns.update(found)
+        return {table: dict(self._columns[table]) for table in tables}
 
     @contextmanager
     def transaction(self) -> t.Iterator[None]:

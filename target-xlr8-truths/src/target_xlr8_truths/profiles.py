@@ -49,10 +49,16 @@ def _inferred(kind: str, distinct: int, likely_key: bool) -> str:
 
 
 def profile_rows(
-    store: Store, table: str, columns: dict[str, str], protected: t.Collection[str] = (), key: str | None = None
+    store: Store,
+    table: str,
+    columns: dict[str, str],
+    protected: t.Collection[str] = (),
+    key: str | None = None,
+    key_unique: bool = False,
 ) -> list[list[t.Any]]:
     """One profile per column; PII columns (encrypted, hashed) get counts only: no values, samples or ranges.
-    ``key``: the stream's one key column, whose values the upserts keep unique (``_key_distribution``)."""
+    ``key``: the stream's one key column, whose values the upserts keep unique (``_key_distribution``);
+    ``key_unique``: its non-null values are known unique (``Store._unique_keys``), so they are not counted again."""
     if not columns:
         return []
     qt = quote(table)
@@ -80,8 +86,11 @@ def profile_rows(
         if name in protected:
             out.append([name, "pii", data_type, total, total - non_null, None, *[None] * 8, False, False, None, None])
             continue
-        if name == key:
-            distinct, distribution = _key_distribution(store, qt, quote(name))
+        distribution: list[tuple[str, int]] = []
+        if non_null == 0:  # no value to group (as often the ``_sdc_deleted_at`` of a whole table)
+            distinct = 0
+        elif name == key:
+            distinct, distribution = _key_distribution(store, qt, quote(name), non_null if key_unique else None)
         else:
             distinct, distribution = _distribution(store, qt, quote(name))
         categorical = distinct <= CATEGORICAL_LIMIT
@@ -126,20 +135,27 @@ def _distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, i
     return (int(top[0][2]) if top else 0), [(str(v), int(n)) for v, n, _ in top]
 
 
-def _key_distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, int]]]:
+def _key_distribution(
+    store: Store, qt: str, q: str, unique_count: int | None = None
+) -> tuple[int, list[tuple[str, int]]]:
     """``_distribution`` of a key column, at about half its cost on 1M rows: a grouping that only counts (no window,
     no text per group) shows whether every value is unique; then every count is 1, so the top values are the first
-    by text, found by a top-N sort of the column. A key holding a repeated value takes ``_distribution``."""
-    row = store.fetchone(
-        f"SELECT COUNT(*), MAX(n) FROM (SELECT COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) AS g"  # noqa: S608
-    )
-    if row is None or int(row[0]) == 0 or int(row[1]) != 1:
-        return _distribution(store, qt, q)
+    by text, found by a top-N sort of the column. A key holding a repeated value takes ``_distribution``.
+    ``unique_count``: the column's non-null values, known unique; then nothing is grouped."""
+    if unique_count is None:
+        row = store.fetchone(
+            f"SELECT COUNT(*), MAX(n) FROM (SELECT COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) AS g"  # noqa: S608
+        )
+        if row is None or int(row[0]) == 0 or int(row[1]) != 1:
+            return _distribution(store, qt, q)
+        unique_count = int(row[0])
+    if unique_count == 0:
+        return 0, []
     first = store.fetchall(
         f"SELECT v FROM (SELECT CAST({q} AS VARCHAR) AS v FROM {qt} WHERE {q} IS NOT NULL) AS c "  # noqa: S608
         f"ORDER BY v LIMIT {CATEGORICAL_LIMIT}"
     )
-    return int(row[0]), [(str(v), 1) for (v,) in first]
+    return unique_count, [(str(v), 1) for (v,) in first]
 
 
 def spoke_coverage(

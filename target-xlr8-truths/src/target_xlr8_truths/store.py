@@ -138,6 +138,8 @@ class Store(abc.ABC):
 
     #: What a pending batch keeps its converted rows in until ``stage``.
     rows_type: t.ClassVar[type[list[dict[str, t.Any]]] | type[RowLines]] = list
+    #: This process is the only writer of its tables (DuckDB's file lock), so what it saw hold still holds.
+    sole_writer: t.ClassVar[bool] = False
 
     def __init__(self, run: RunContext, profile_interval_seconds: float = 300.0) -> None:
         self.run = run
@@ -148,6 +150,13 @@ class Store(abc.ABC):
         self._stage_counter = 0
         #: (table, columns) as ``evolve_table`` found them when it changed nothing (for ``_write_metadata``).
         self._live_columns: tuple[str, dict[str, str]] | None = None
+        #: (table, created, columns retyped) by the last ``evolve_table``.
+        self._evolved: tuple[str, bool, frozenset[str]] = ("", False, frozenset())
+        #: table -> its one key column, whose non-null values a ``sole_writer`` knows unique: the table was created
+        #: empty here or a profile counted them unique, and every write since upserted on that column alone and
+        #: retyped it not (``write_batch``). Its profile then takes the distinct count from ``COUNT`` (0.12 s CPU of
+        #: a 1M-row table's end of run).
+        self._unique_keys: dict[str, str] = {}
 
     # -- dialect hooks -------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -183,12 +192,16 @@ class Store(abc.ABC):
         )
         return {str(name): str(kind) for name, kind in rows}
 
+    def tables_columns(self, tables: list[str]) -> dict[str, dict[str, str]]:
+        """``table_columns`` of each of ``tables``, in their order."""
+        return {table: self.table_columns(table) for table in tables}
+
     def ensure_layout(self) -> None:
         """Create the metadata tables when absent; refuse a layout this target does not know."""
         required = required_columns()
         with self.transaction():
-            for table in (*ENGINE_TABLES, LEDGER_TABLE, DEAD_LETTER_TABLE):
-                present = self.table_columns(table)
+            known = self.tables_columns([*ENGINE_TABLES, LEDGER_TABLE, DEAD_LETTER_TABLE])
+            for table, present in known.items():
                 if present:
                     missing = [c for c in required[table] if c not in present]
                     if missing:
@@ -230,6 +243,7 @@ class Store(abc.ABC):
             [self.run.project, table],
         )
         suffix = f"__v{int(row[0]) if row else 1}"
+        self._unique_keys.pop(table, None)
         archived = f"{table[: 63 - len(suffix)]}{suffix}"
         with self.transaction():
             self.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(archived)}")
@@ -249,9 +263,11 @@ class Store(abc.ABC):
         if not existing:
             body = ", ".join(f"{quote(c.name)} {c.sql_type(self.dialect)}" for c in columns)
             self.execute(f"CREATE TABLE {quote(table)} ({body})")
+            self._evolved = (table, True, frozenset())
             return list(columns)
         stored: list[Column] = []
         changed = False
+        retyped: set[str] = set()
         for column in columns:
             if column.name not in existing:
                 changed = True
@@ -267,11 +283,13 @@ class Store(abc.ABC):
                 changed = True
                 target = Column(column.name, column.source, wider, new_scale)
                 self.execute(self.alter_type_sql(table, target))
+                retyped.add(column.name)
                 stored.append(target)
             else:
                 stored.append(Column(column.name, column.source, kind, scale))
         if not changed:
             self._live_columns = (table, existing)  # unchanged: _write_metadata need not ask again
+        self._evolved = (table, False, frozenset(retyped))
         return stored
 
     def write_batch(self, batch: Batch) -> int:
@@ -281,8 +299,12 @@ class Store(abc.ABC):
         self._stage_counter += 1
         stage = f"__xlr8_stage_{self._stage_counter}"
         self._live_columns = None
-        with self.transaction():
+        key = info.key_columns[0] if self.sole_writer and len(info.key_columns) == 1 else None
+        with self._key_knowledge(table) as known, self.transaction():
             stored = self.evolve_table(table, batch.columns)
+            # the upsert on the one key keeps unique keys unique; a retype may merge values (BIGINT to DOUBLE)
+            evolved, created, retyped = self._evolved
+            unique = key is not None and evolved == table and (created or known == key) and key not in retyped
             loaded = 0
             in_place = self.insert_files(table, stored, batch) if batch.files else None
             if in_place is not None:
@@ -290,6 +312,8 @@ class Store(abc.ABC):
             elif batch.rows or batch.files:
                 self.stage(stage, batch.columns, batch)
                 loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
+            if unique and key is not None:
+                self._unique_keys[table] = key
             self._insert_dead_letters(info, batch.dead_letters)
             self._write_metadata(info, stored)
             received = batch.received if not batch.files else loaded + len(batch.dead_letters)
@@ -299,6 +323,19 @@ class Store(abc.ABC):
             self.before_commit()
         self._versioned_tables.add(table)
         return loaded
+
+    @contextmanager
+    def _key_knowledge(self, table: str) -> t.Iterator[str | None]:
+        """``_unique_keys[table]``, taken for one write: the write sets it again when its rows keep it; a write rolled
+        back puts back what was known of the rows before it (its upsert undone)."""
+        known = self._unique_keys.pop(table, None)
+        try:
+            yield known
+        except BaseException:
+            self._unique_keys.pop(table, None)
+            if known is not None:
+                self._unique_keys[table] = known
+            raise
 
     def insert_files(self, table: str, stored: list[Column], batch: Batch) -> int | None:
         """Load ``batch.files`` straight into ``table`` (upserted as ``_merge`` does) and return the rows read, or
@@ -349,6 +386,8 @@ class Store(abc.ABC):
             return
         stale = f"({quote('_sdc_table_version')} IS NULL OR {quote('_sdc_table_version')} < ?)"
         self._live_columns = None
+        if not hard_delete and self._unique_keys.get(info.table_name) == "_sdc_deleted_at":
+            del self._unique_keys[info.table_name]  # the soft delete gives many rows one value
         with self.transaction():
             if hard_delete:
                 self.execute(f"DELETE FROM {table} WHERE {stale}", [version])  # noqa: S608
@@ -513,7 +552,12 @@ class Store(abc.ABC):
         """One ``_column_profiles`` row per column, measured on the whole table."""
         table = info.table_name
         key = info.key_columns[0] if len(info.key_columns) == 1 else None
-        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns), key)
+        unique = key is not None and self._unique_keys.get(table) == key
+        rows = profile_rows(self, table, self.table_columns(table), set(info.protected_columns), key, unique)
+        if self.sole_writer and key is not None and not unique:  # counted: distinct values = non-null values
+            counted = next((row for row in rows if row[0] == key and row[5] is not None), None)
+            if counted is not None and counted[5] == counted[3] - counted[4]:
+                self._unique_keys[table] = key
         self.execute(
             "DELETE FROM _column_profiles WHERE LOWER(project) = ? AND table_name = ?", [self.run.project, table]
         )
