@@ -22,7 +22,7 @@ import threading
 import time
 import typing as t
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -612,13 +612,13 @@ class WrittenRecord(msgspec.Struct, gc=False):
     """A Bulk record only the kit's writer reads (``records_written_only``), as a struct of the page's keys
     (``written_record_type``): msgspec writes it exactly as the dict of the same keys and values, in order, and it is
     made in one C call per row, encoded without a key lookup per field, and kept out of the collector (it holds
-    strings, numbers, None and compound structs: no cycle). The loop's state steps read it as that dict (a
-    read-only mapping: ``record[key]`` raises ``KeyError`` for a key it lacks, ``get``, iteration over its keys)."""
+    strings, numbers, None and compound structs: no cycle). The loop's state steps read it as that dict: the
+    replication key and Id of every record (``record[key]``), which a struct is only made with (``_csv_chunk_builder``:
+    else the page stays dicts); ``get``, ``keys``, ``values``, ``items`` and ``in`` as a dict's."""
 
-    def __getitem__(self, key: str) -> t.Any:
-        if key not in self.__struct_fields__:
-            raise KeyError(key)
-        return getattr(self, key)
+    #: ``record[key]`` in C (no Python frame for each of the four reads per record of the read's and the state's
+    #: page steps). A key the struct lacks raises AttributeError, not KeyError: no reader asks for one.
+    __getitem__ = object.__getattribute__
 
     def get(self, key: str, default: t.Any = None) -> t.Any:
         return getattr(self, key) if key in self.__struct_fields__ else default
@@ -628,9 +628,6 @@ class WrittenRecord(msgspec.Struct, gc=False):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.__struct_fields__)
-
-    def __len__(self) -> int:
-        return len(self.__struct_fields__)
 
     def keys(self) -> t.KeysView[str]:
         return dict.fromkeys(self.__struct_fields__).keys()
@@ -642,7 +639,6 @@ class WrittenRecord(msgspec.Struct, gc=False):
         return list(zip(self.__struct_fields__, self.values(), strict=True))
 
 
-Mapping.register(WrittenRecord)
 #: Names a record struct's fields cannot take (its own methods and msgspec's attributes): such keys stay dicts.
 _RESERVED = frozenset(dir(WrittenRecord))
 
@@ -826,6 +822,7 @@ class SalesforceStream(KitRESTStream):
             return
         values = operator.methodcaller("get", rk)
         ids = operator.itemgetter("Id")
+        struct_values = operator.itemgetter(rk)  # a WrittenRecord holds the key: its ``get`` without a Python frame
         last_value, last_ids = start_value, set(boundary)
         self._one_cursor_read = False  # a range's timeout holds for the read it happened in (and ONE_CURSOR_SECONDS)
         restarts = resumes = 0
@@ -837,7 +834,7 @@ class SalesforceStream(KitRESTStream):
                     answered = True
                     if not page:
                         continue
-                    page_values = list(map(values, page))
+                    page_values = list(map(struct_values if isinstance(page[0], WrittenRecord) else values, page))
                     page_ids = list(map(ids, page))
                     # The page's leading run at the last timestamp seen may repeat Ids delivered already.
                     lead = 0
@@ -1416,8 +1413,11 @@ class SalesforceStream(KitRESTStream):
         finish = self._finisher()
         one_length = frozenset({width})
         template: dict[str, t.Any] = dict.fromkeys(keys)
-        # records only the writer reads (and the state steps, as dicts), as structs made a row per C call
-        record_type = written_record_type(tuple(keys)) if by_column is not None else None
+        # records only the writer reads (and the state steps, as dicts: their replication key and Id), as structs
+        # made a row per C call
+        record_type = None
+        if by_column is not None and "Id" in keys and (self.replication_key or "Id") in keys:
+            record_type = written_record_type(tuple(keys))
 
         def build_chunk(rows: list[list[str]]) -> list[dict[str, t.Any]]:
             try:
