@@ -312,6 +312,12 @@ FRACTION_CELLS = [
     "51.507350900000000",
     "0.0",
     "-0.000",
+    "-0",
+    "0",
+    "10.0",
+    "-120.00",
+    "0.50",
+    "123456789012345678901234567890.10",
     "0.00000012",
     "-0.0000001",
     "0.0000011",
@@ -365,12 +371,13 @@ def test_a_cell_decimal_reads_but_json_does_not_is_written_as_the_decimal(cell: 
 
 
 def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:
-    """Amounts without a trailing zero are taken as their own text: the map holds only the ones it had to read."""
+    """Amounts are taken as their own text, trailing zeros stripped: the map holds only what it had to read (a
+    signed zero)."""
     numbers = canonical_numbers()
-    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0"]
+    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0", "-0.00"]
     values = numbers.column(cells)
-    assert [bytes(v) for v in values[-3:]] == [b"999.1", b"1.5", b"2"]
-    assert sorted(numbers) == ["1.50", "2.0"]
+    assert [bytes(v) for v in values[-4:]] == [b"999.1", b"1.5", b"2", b"0"]
+    assert sorted(numbers) == ["-0.00"]
 
 
 def test_written_records_are_structs_written_as_their_dicts_and_read_as_them() -> None:

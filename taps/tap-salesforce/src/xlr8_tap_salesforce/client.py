@@ -545,8 +545,13 @@ class CanonicalNumbers(RawNumbers):
         else:
             values = list(map(msgspec.Raw, texts))
             if zeros:
+                # JSON numbers without exponent or tiny fraction: the canonical text strips a fraction's trailing
+                # zeros and its point (``canonical_decimal``), no ``Decimal`` built; a zero with a sign (-0,
+                # -0.00) is looked up (``0``)
                 for row in compress(count_up(), map(_ZERO_DIGIT.get, map(_LAST_CHARACTER, texts))):
-                    values[row] = self[texts[row]]
+                    text = texts[row]
+                    own = text.rstrip("0").rstrip(".") if "." in text else text
+                    values[row] = msgspec.Raw(own) if own != "-0" else self[text]
         if texts is cells:
             return values
         column: list[t.Any] = [None] * len(cells)
