@@ -1443,8 +1443,12 @@ class SalesforceStream(KitRESTStream):
             columns: list[t.Sequence[t.Any]] = []
             for column, convert, convert_column in zip(raw_columns, converters, whole_columns, strict=True):
                 if convert is None:
-                    # cell or None (a column without an empty cell is its cells)
-                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if "" in column else column)
+                    # cell or None (a column without an empty cell is its cells; one of empty cells only, the
+                    # chunk's nulls: no cell hashed)
+                    if "" not in column:
+                        columns.append(column)
+                    else:
+                        columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if any(column) else nones)
                 elif convert_column is not None:
                     columns.append(convert_column(column))
                 elif convert is _csv_boolean:
