@@ -22,10 +22,12 @@ from xlr8_tap_salesforce.client import (
     _CSV_CONVERTERS,
     BulkPage,
     SalesforceStream,
-    _compound_texts,
+    WrittenRecord,
+    _compound_structs,
     _csv_integer,
     bulk_row_chunks,
     canonical_numbers,
+    written_record_type,
 )
 
 FIELD_TYPES = {
@@ -310,6 +312,12 @@ FRACTION_CELLS = [
     "51.507350900000000",
     "0.0",
     "-0.000",
+    "-0",
+    "0",
+    "10.0",
+    "-120.00",
+    "0.50",
+    "123456789012345678901234567890.10",
     "0.00000012",
     "-0.0000001",
     "0.0000011",
@@ -363,38 +371,80 @@ def test_a_cell_decimal_reads_but_json_does_not_is_written_as_the_decimal(cell: 
 
 
 def test_a_column_of_distinct_amounts_does_not_fill_the_map() -> None:
-    """Amounts without a trailing zero are taken as their own text: the map holds only the ones it had to read."""
+    """Amounts are taken as their own text, trailing zeros stripped: the map holds only what it had to read (a
+    signed zero)."""
     numbers = canonical_numbers()
-    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0"]
+    cells = [f"{n}.{n % 9 + 1}" for n in range(1000)] + ["1.50", "2.0", "-0.00"]
     values = numbers.column(cells)
-    assert [bytes(v) for v in values[-3:]] == [b"999.1", b"1.5", b"2"]
-    assert sorted(numbers) == ["1.50", "2.0"]
+    assert [bytes(v) for v in values[-4:]] == [b"999.1", b"1.5", b"2", b"0"]
+    assert sorted(numbers) == ["-0.00"]
 
 
-def test_written_compounds_are_their_json_text_and_dicts_where_the_encoder_refuses_a_part() -> None:
-    """Records only the writer reads hold each compound as the text the writer writes for its dict (an address of
-    null parts is null); a part the encoder refuses (a lone surrogate) leaves that chunk's compound a dict (the
-    chunk built row by row)."""
-    header = ["Id", "BillingStreet", "BillingCity", "BillingLatitude"]
-    fields = ["Id", "BillingAddress"]
-    stream = _chunk_stream(False, None)
+def test_written_records_are_structs_written_as_their_dicts_and_read_as_them() -> None:
+    """Records only the writer reads are ``WrittenRecord`` structs (the fast path is taken), their compounds
+    structs (an address of null parts is null): the writer writes each as the dict the row builder gives, and the
+    state steps read them as that dict (``record[key]`` in C, ``get``, keys in order)."""
+    header = ["Id", "BillingStreet", "BillingCity", "BillingLatitude", "SystemModstamp", "IsDeleted"]
+    fields = ["Id", "BillingAddress", "SystemModstamp", "IsDeleted"]
+    stream = _chunk_stream(True, "SystemModstamp")
     build_chunk = SalesforceStream._csv_chunk_builder(stream, header, fields, canonical_numbers())
-    found = build_chunk([["001", "1 Main St", "Zoë", "51.50"], ["002", "", "", ""]])
-    assert [_shape(record["BillingAddress"]) for record in found] == [
-        ("raw", '{"street":"1 Main St","city":"Zoë","latitude":51.5}'.encode()),
-        None,
+    rows = [
+        ["001", 'say "hi", then\nleave', "Zoë", "51.50", "2024-01-02T03:04:05.000+0000", "true"],
+        ["002", "", "", "", "2024-01-02T03:04:06.000+0000", "false"],
     ]
-    refused = build_chunk([["003", "\ud800", "", ""]])
-    assert refused == [{"Id": "003", "BillingAddress": {"street": "\ud800", "city": None, "latitude": None}}]
+    found = build_chunk(rows)
+    assert all(type(record).__mro__[1] is WrittenRecord for record in found)
+    expected = [
+        {
+            "Id": "001",
+            "BillingAddress": {"street": 'say "hi", then\nleave', "city": "Zoë", "latitude": msgspec.Raw(b"51.5")},
+            "SystemModstamp": "2024-01-02T03:04:05.000Z",
+            "IsDeleted": True,
+            "_sdc_deleted_at": "2024-01-02T03:04:05.000Z",
+        },
+        {
+            "Id": "002",
+            "BillingAddress": None,
+            "SystemModstamp": "2024-01-02T03:04:06.000Z",
+            "IsDeleted": False,
+            "_sdc_deleted_at": None,
+        },
+    ]
+    assert _WRITE(found) == _WRITE(expected)
+    record = found[0]
+    assert list(record) == list(record.keys()) == list(expected[0])
+    assert record["Id"] == record.get("Id") == "001"
+    assert record.get("Gone") is None
+    assert record.get("Gone", 7) == 7
+    assert "Id" in record
+    assert "Gone" not in record
+    assert record.items()[0] == ("Id", "001")
+    assert [value for _key, value in record.items()] == record.values()
+    assert all(found)  # a record is never empty (the state's page step asks)
+    assert operator.itemgetter("SystemModstamp")(found[1]) == "2024-01-02T03:04:06.000Z"
+    # without the replication key or Id among the keys (what the state steps read), the records stay dicts
+    for key_fields in (["Id", "BillingAddress"], ["SystemModstamp", "BillingAddress"]):
+        build_chunk = SalesforceStream._csv_chunk_builder(stream, header, key_fields, canonical_numbers())
+        assert {type(record) for record in build_chunk(rows)} == {dict}
+
+
+def test_keys_no_struct_can_hold_stay_dicts() -> None:
+    """A key that cannot name a field (not an identifier, a keyword, one of the struct's own methods) or that
+    repeats leaves the page's records dicts, as the row builder makes them."""
+    assert written_record_type(("Id", "Name")) is not None
+    for keys in (("Id", "a b"), ("Id", "class"), ("Id", "get"), ("Id", "items"), ("Id", "Id"), ()):
+        assert written_record_type(keys) is None, keys
 
 
 def test_a_compound_whose_keys_repeat_is_built_as_a_dict() -> None:
     """A JSON object written with a repeated key would not be the dict's text (the dict keeps the last value)."""
-    assert _compound_texts(["street", "street"]) is None
-    assert _compound_texts([]) is None
-    texts = _compound_texts(["a", "b"])
-    assert texts is not None
-    assert _shape(texts([["x", None], [None, None]])) == [("raw", b'{"a":"x","b":null}'), None]
+    assert _compound_structs(["street", "street"]) is None
+    assert _compound_structs([]) is None
+    structs = _compound_structs(["a", "b c"])
+    assert structs is not None
+    assert _WRITE(structs([["x", None, msgspec.Raw(b"1.5")], [None, None, None]])) == (
+        b'{"a":"x","b c":null}\nnull\n{"a":1.5,"b c":null}\n'
+    )
 
 
 #: Pieces of a Bulk CSV page's text: plain cells, quoted cells with commas, quotes and line ends inside, blank

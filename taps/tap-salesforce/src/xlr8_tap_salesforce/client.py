@@ -14,6 +14,7 @@ import csv
 import functools
 import io
 import itertools
+import keyword
 import logging
 import operator
 import re
@@ -544,8 +545,13 @@ class CanonicalNumbers(RawNumbers):
         else:
             values = list(map(msgspec.Raw, texts))
             if zeros:
+                # JSON numbers without exponent or tiny fraction: the canonical text strips a fraction's trailing
+                # zeros and its point (``canonical_decimal``), no ``Decimal`` built; a zero with a sign (-0,
+                # -0.00) is looked up (``0``)
                 for row in compress(count_up(), map(_ZERO_DIGIT.get, map(_LAST_CHARACTER, texts))):
-                    values[row] = self[texts[row]]
+                    text = texts[row]
+                    own = text.rstrip("0").rstrip(".") if "." in text else text
+                    values[row] = msgspec.Raw(own) if own != "-0" else self[text]
         if texts is cells:
             return values
         column: list[t.Any] = [None] * len(cells)
@@ -607,37 +613,76 @@ _STR_ONLY = {str}
 _BEFORE_OFFSET = operator.itemgetter(slice(None, -5))
 
 
-_JSON = msgspec.json.Encoder(decimal_format="number")
+class WrittenRecord(msgspec.Struct, gc=False):
+    """A Bulk record only the kit's writer reads (``records_written_only``), as a struct of the page's keys
+    (``written_record_type``): msgspec writes it exactly as the dict of the same keys and values, in order, and it is
+    made in one C call per row, encoded without a key lookup per field, and kept out of the collector (it holds
+    strings, numbers, None and compound structs: no cycle). The loop's state steps read it as that dict: the
+    replication key and Id of every record (``record[key]``), which a struct is only made with (``_csv_chunk_builder``:
+    else the page stays dicts); ``get``, ``keys``, ``values``, ``items`` and ``in`` as a dict's."""
+
+    #: ``record[key]`` in C (no Python frame for each of the four reads per record of the read's and the state's
+    #: page steps). A key the struct lacks raises AttributeError, not KeyError: no reader asks for one.
+    __getitem__ = object.__getattribute__
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        return getattr(self, key) if key in self.__struct_fields__ else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__struct_fields__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__struct_fields__)
+
+    def keys(self) -> t.KeysView[str]:
+        return dict.fromkeys(self.__struct_fields__).keys()
+
+    def values(self) -> list[t.Any]:
+        return [getattr(self, key) for key in self.__struct_fields__]
+
+    def items(self) -> list[tuple[str, t.Any]]:
+        return list(zip(self.__struct_fields__, self.values(), strict=True))
 
 
-def _compound_texts(
+#: Names a record struct's fields cannot take (its own methods and msgspec's attributes): such keys stay dicts.
+_RESERVED = frozenset(dir(WrittenRecord))
+
+
+@functools.cache
+def written_record_type(keys: tuple[str, ...]) -> type[WrittenRecord] | None:
+    """The ``WrittenRecord`` struct of ``keys`` (a field per key, in order), or None where a key cannot name a field
+    (not an identifier, a keyword, one of its methods; Salesforce's API names never are) or repeats (a dict keeps
+    one): those pages' records stay dicts. One type per set of keys (a stream's pages share it)."""
+    if not keys or len(set(keys)) != len(keys):
+        return None
+    if not all(key.isidentifier() and not keyword.iskeyword(key) and key not in _RESERVED for key in keys):
+        return None
+    kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    return t.cast("type[WrittenRecord]", kind)
+
+
+def _compound_structs(
     keys: list[str],
-) -> t.Callable[[list[t.Sequence[t.Any]]], list[msgspec.Raw | None]] | None:
-    """A function giving, for the columns of a compound's parts (one per key), each row's compound as the JSON text
-    the kit's writer writes for ``dict(zip(keys, parts))`` (``msgspec.Raw``, written as it is), None for a row
-    whose parts are all null. Each column is encoded in one call, each row's text joined from its pieces; a cell
-    the encoder refuses raises (the chunk is then built row by row, as dicts). None for keys that repeat (a dict
-    keeps one)."""
+) -> t.Callable[[list[t.Sequence[t.Any]]], list[msgspec.Struct | None]] | None:
+    """A function giving, for the columns of a compound's parts (one per key), each row's compound as a struct that
+    msgspec writes exactly as ``dict(zip(keys, parts))`` (a field per key, in order, named by ``rename``), made in
+    one C call per row; None for a row whose parts are all null (its struct equals the all-null one, compared in
+    C). None for keys that repeat (a dict keeps one). Only the writer reads them (``records_written_only``)."""
     if len(set(keys)) != len(keys) or not keys:
         return None
-    labels = [_JSON.encode(key) + b":" for key in keys]
-    labels = [b"{" + labels[0], *(b"," + label for label in labels[1:])]
-    null = b"".join(label + b"null" for label in labels) + b"}"
+    names = [f"part{i}" for i in range(len(keys))]
+    kind = msgspec.defstruct(
+        "Compound", [(name, t.Any) for name in names], rename=dict(zip(names, keys, strict=True)), gc=False
+    )
+    null = kind(*repeat(None, len(keys)))
 
-    def texts(columns: list[t.Sequence[t.Any]]) -> list[msgspec.Raw | None]:
-        pieces: list[t.Iterable[bytes]] = []
-        for label, column in zip(labels, columns, strict=True):
-            encoded = _JSON.encode_lines(column).split(b"\n")  # raises for a cell it refuses (a lone surrogate)
-            encoded.pop()  # after the last newline (JSON text holds no raw newline)
-            pieces += (repeat(label), encoded)
-        pieces.append(repeat(b"}"))
-        joined = list(map(b"".join, zip(*pieces, strict=False)))  # the labels repeat without end
-        found: list[msgspec.Raw | None] = list(map(msgspec.Raw, joined))
-        for row in compress(count_up(), map(null.__eq__, joined)):  # every part null: the compound is null
+    def structs(columns: list[t.Sequence[t.Any]]) -> list[msgspec.Struct | None]:
+        found: list[msgspec.Struct | None] = list(map(kind, *columns))
+        for row in compress(count_up(), map(null.__eq__, found)):  # every part null: the compound is null
             found[row] = None
         return found
 
-    return texts
+    return structs
 
 
 def _drop_delivered(
@@ -782,6 +827,7 @@ class SalesforceStream(KitRESTStream):
             return
         values = operator.methodcaller("get", rk)
         ids = operator.itemgetter("Id")
+        struct_values = operator.itemgetter(rk)  # a WrittenRecord holds the key: its ``get`` without a Python frame
         last_value, last_ids = start_value, set(boundary)
         self._one_cursor_read = False  # a range's timeout holds for the read it happened in (and ONE_CURSOR_SECONDS)
         restarts = resumes = 0
@@ -793,7 +839,7 @@ class SalesforceStream(KitRESTStream):
                     answered = True
                     if not page:
                         continue
-                    page_values = list(map(values, page))
+                    page_values = list(map(struct_values if isinstance(page[0], WrittenRecord) else values, page))
                     page_ids = list(map(ids, page))
                     # The page's leading run at the last timestamp seen may repeat Ids delivered already.
                     lead = 0
@@ -1197,8 +1243,8 @@ class SalesforceStream(KitRESTStream):
                 if header is None:
                     continue  # an empty page
                 build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
-                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them, or
-                # as their JSON text (msgspec.Raw) when only the writer reads the records
+                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them; when
+                # only the writer reads the records, records and compounds as structs it writes as those dicts
                 self.records_plain = True
                 for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
                     yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
@@ -1357,9 +1403,9 @@ class SalesforceStream(KitRESTStream):
             else:
                 plan.append((index.get(name), None, name in datetime_fields))
         parts = [(compound, [(key, index.get(part)) for key, part in keys]) for compound, keys in compounds]
-        # compounds of records only the writer reads, written as their JSON text a column at a time
+        # compounds of records only the writer reads, as structs msgspec writes as their dicts
         written_compounds = [
-            _compound_texts([key for key, _part in keys]) if by_column is not None else None
+            _compound_structs([key for key, _part in keys]) if by_column is not None else None
             for _compound, keys in compounds
         ]
         has_is_deleted = self.info.has_is_deleted
@@ -1372,6 +1418,11 @@ class SalesforceStream(KitRESTStream):
         finish = self._finisher()
         one_length = frozenset({width})
         template: dict[str, t.Any] = dict.fromkeys(keys)
+        # records only the writer reads (and the state steps, as dicts: their replication key and Id), as structs
+        # made a row per C call
+        record_type = None
+        if by_column is not None and "Id" in keys and (self.replication_key or "Id") in keys:
+            record_type = written_record_type(tuple(keys))
 
         def build_chunk(rows: list[list[str]]) -> list[dict[str, t.Any]]:
             try:
@@ -1392,8 +1443,12 @@ class SalesforceStream(KitRESTStream):
             columns: list[t.Sequence[t.Any]] = []
             for column, convert, convert_column in zip(raw_columns, converters, whole_columns, strict=True):
                 if convert is None:
-                    # cell or None (a column without an empty cell is its cells)
-                    columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if "" in column else column)
+                    # cell or None (a column without an empty cell is its cells; one of empty cells only, the
+                    # chunk's nulls: no cell hashed)
+                    if "" not in column:
+                        columns.append(column)
+                    else:
+                        columns.append(list(map(_EMPTY_AS_NONE.get, column, column)) if any(column) else nones)
                 elif convert_column is not None:
                     columns.append(convert_column(column))
                 elif convert is _csv_boolean:
@@ -1456,6 +1511,8 @@ class SalesforceStream(KitRESTStream):
                 return [{} for _ in rows]
             if len(out) != len(keys):
                 raise ValueError(f"{len(out)} columns for {len(keys)} keys")  # never: one column per key
+            if record_type is not None:  # read as the dicts they stand for (``WrittenRecord``)
+                return t.cast("list[dict[str, t.Any]]", list(map(record_type, *out)))
             # dict(zip(keys, ...)): a copy of the keys' table, filled; each step over the rows in C
             records = list(map(dict.copy, repeat(template, count)))
             deque(map(dict.update, records, map(zip, repeat(keys), zip(*out, strict=True))), maxlen=0)
