@@ -9,6 +9,7 @@ import os
 import threading
 import typing as t
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,6 +110,17 @@ def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any
 
 class StoreLockedError(RuntimeError):
     """Another process (a running engine, another pipeline) holds the DuckDB file."""
+
+
+@dataclass
+class _TableFacts:
+    """What this process knows of a data table between its own batch transactions, so that a BATCH file's
+    bookkeeping does not rescan the table: its row count, and a range holding the first key column's value of every
+    row (``key``: column, SQL type, lowest, highest; a superset, since deletes only narrow the truth). None: unknown,
+    measured when needed. Held only across this store's batch transactions (``DuckDBStore.transaction``)."""
+
+    rows: int | None = None
+    key: tuple[str, str, t.Any, t.Any] | None = None
 
 
 def _literal(text: str) -> str:
@@ -263,6 +275,10 @@ class DuckDBStore(Store):
         #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
         #: not SELECT/INSERT/UPDATE/DELETE/WITH) or a rollback; this process is the file's only writer.
         self._columns: dict[str, dict[str, str]] = {}
+        #: ``_TableFacts`` of the committed tables, and those the open batch transaction will commit
+        self._facts: dict[str, _TableFacts] = {}
+        self._pending: dict[str, _TableFacts] = {}
+        self._in_batch = False
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -328,23 +344,49 @@ class DuckDBStore(Store):
 
     @contextmanager
     def transaction(self) -> t.Iterator[None]:
+        """One transaction. ``_facts`` hold only across batch transactions (``write_batch``): any other one (a
+        version switch, retention, an archive, a test's own statements) may change a table, so they are forgotten;
+        a batch's own facts count once it commits, and all are forgotten when a commit fails."""
+        if not self._in_batch:
+            self._facts.clear()
+        self._pending.clear()
         self.con.begin()
         try:
             yield
         except BaseException:
             self._columns.clear()  # a rolled-back ALTER or CREATE no longer holds
+            self._pending.clear()
             self.con.rollback()
             raise
         try:
             self.con.commit()
         except BaseException:
             self._columns.clear()
+            self._facts.clear()
+            self._pending.clear()
             raise
+        if self._in_batch:
+            self._facts.update(self._pending)
+        self._pending.clear()
 
     def write_batch(self, batch: Batch) -> int:
         """As ``Store.write_batch``, in the pool for its kind of batch (``_use_pool``)."""
         self._use_pool(bool(batch.files))
-        return super().write_batch(batch)
+        self._in_batch = True
+        try:
+            return super().write_batch(batch)
+        finally:
+            self._in_batch = False
+
+    def _row_count(self, table: str) -> int:
+        """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;
+        a table this transaction loaded otherwise (staged and merged) has its key range forgotten."""
+        facts = self._pending.get(table)
+        if facts is None:
+            facts = self._pending[table] = _TableFacts()
+        if facts.rows is None:
+            facts.rows = super()._row_count(table)
+        return facts.rows
 
     def _use_pool(self, files: bool) -> None:
         """BATCH files load in the larger pool and record batches in the smaller one. The pool changes only when the
@@ -497,27 +539,87 @@ class DuckDBStore(Store):
             batch.exactness.require()
         for name in functions.values():
             self.con.remove_function(name)
+        committed = self._facts.get(table) or _TableFacts()
+        deleted = 0
+        key: tuple[str, str, t.Any, t.Any] | None = None
         if keys:
             partition = ", ".join(quote(k) for k in keys)
-            if before is not None:
+            first = quote(keys[0])
+            # one grouping of the new rows: keys that repeat, and the range of the first key column
+            row = self.fetchone(
+                f"SELECT COUNT(*) FILTER (WHERE n > 1), MIN(k), MAX(k) FROM (SELECT {first} AS k, COUNT(*) AS n "  # noqa: S608
+                f"FROM {qt} WHERE {new} GROUP BY {partition}) AS g"
+            )
+            repeated, low, high = row if row else (0, None, None)
+            key = self._key_range(table, keys[0], kinds.get(keys[0], ""), committed, before, low, high)
+            if before is not None and not self._apart(committed, key, low, high):
                 match = " AND ".join(f"n.{quote(k)} = o.{quote(k)}" for k in keys)
-                self.execute(
+                deleted += self._deleted(
                     f"DELETE FROM {qt} AS o WHERE o.rowid <= {int(before)} AND EXISTS "  # noqa: S608
                     f"(SELECT 1 FROM {qt} AS n WHERE n.{new} AND {match})"
                 )
-            repeated = self.fetchone(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM {qt} WHERE {new} GROUP BY {partition} "  # noqa: S608
-                "HAVING COUNT(*) > 1) AS d"
-            )
-            if repeated and int(repeated[0]):  # the last record of the file wins
-                self.execute(
+            if repeated:  # the last record of the file wins
+                deleted += self._deleted(
                     f"DELETE FROM {qt} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER "  # noqa: S608
                     f"(PARTITION BY {partition} ORDER BY rowid DESC) AS rn FROM {qt} WHERE {new}) AS r "
                     "WHERE rn > 1)"
                 )
         if batch.hard_delete and "_sdc_deleted_at" in kinds:
-            self.execute(f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL")  # noqa: S608
+            deleted += self._deleted(
+                f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL"  # noqa: S608
+            )
+        rows = committed.rows
+        if rows is not None and (before is None) != (rows == 0):  # not as this store left it: counted instead
+            rows = None
+        self._pending[table] = _TableFacts(None if rows is None else rows + loaded - deleted, key)
         return loaded
+
+    def _deleted(self, sql: str) -> int:
+        """Runs a DELETE; the rows it deleted."""
+        row = self.fetchone(sql)
+        return int(row[0]) if row else 0
+
+    def _key_range(
+        self,
+        table: str,
+        column: str,
+        kind: str,
+        committed: _TableFacts,
+        before: int | None,
+        low: t.Any,
+        high: t.Any,
+    ) -> tuple[str, str, t.Any, t.Any] | None:
+        """The first key column's range over the committed rows and this file's (``_TableFacts.key``), measured
+        once when not known (or known for another column or type); None when its values do not compare in Python
+        as in DuckDB (only text, compared by code point as DuckDB compares UTF-8 bytes, and integers do)."""
+        if type(low) not in (str, int) or type(high) is not type(low):
+            committed.key = None
+            return None
+        known = committed.key
+        if known is None or known[:2] != (column, kind):
+            if before is None:  # the table held no rows before this file
+                known = (column, kind, low, high)
+            else:
+                row = self.fetchone(
+                    f"SELECT MIN({quote(column)}), MAX({quote(column)}) FROM {quote(table)} "  # noqa: S608
+                    f"WHERE rowid <= {int(before)}"
+                )
+                old_low, old_high = row if row else (None, None)
+                if type(old_low) is not type(low) or type(old_high) is not type(low):
+                    committed.key = None
+                    return None
+                known = (column, kind, old_low, old_high)
+            committed.key = known
+        return (column, kind, min(known[2], low), max(known[3], high))
+
+    @staticmethod
+    def _apart(committed: _TableFacts, key: tuple[str, str, t.Any, t.Any] | None, low: t.Any, high: t.Any) -> bool:
+        """True when no committed row can hold a key of this file: the file's first-key range lies wholly outside
+        the committed rows' (the upsert's DELETE, a scan of the whole table, then has nothing to find)."""
+        known = committed.key
+        if key is None or known is None or type(low) is not type(known[2]):
+            return False
+        return bool(high < known[2] or low > known[3])
 
     def _register_rewrites(self, rewrites: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]]) -> dict[str, str]:
         """Each rewrite's function as a DuckDB scalar function (text in, text out, NULL passed through), named per

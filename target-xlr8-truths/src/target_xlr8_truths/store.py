@@ -406,7 +406,7 @@ class Store(abc.ABC):
         known, self._live_columns = self._live_columns, None
         live = known[1] if known is not None and known[0] == table else self.table_columns(table)
         columns = [{"name": name, "type": kind} for name, kind in live.items()]
-        row_count = int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
+        row_count = self._row_count(table)
         project = self.run.project
         if table not in self._versioned_tables:
             self._write_fields(info, list(live))
@@ -458,6 +458,10 @@ class Store(abc.ABC):
                     table,
                 ],
             )
+
+    def _row_count(self, table: str) -> int:
+        """The rows ``table`` holds now, inside the open transaction (``_schema_metadata.row_count``)."""
+        return int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
 
     def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
         """What each stored column means (canonical field) and how it was protected, for erasure and audits: one
