@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+import xlr8_kit.http.classify as classify
 import xlr8_tap_common.client as client
 from xlr8_sandbox.products.common import CommonEmulator
 from xlr8_tap_common.client import CommonClassifier, CursorPaginator
@@ -93,6 +94,26 @@ def test_what_the_classifier_keeps_still_answers_its_questions() -> None:
     assert CLASSIFIER.classify(ok) == "ok"
     assert client.parsed_body(ok)["data"][0]["quantity"] == Decimal("2.5")
     assert type(client.parsed_body(ok)["data"][0]["quantity"]) is Decimal
+    assert CLASSIFIER.classify(page({"status": "ok", "data": []})) == "ok"
+    assert CLASSIFIER.classify(page({"detail": "x", "data": []})) == "ok"
     html = page({"data": []}, content_type="text/html")
     assert CLASSIFIER.classify(html) == "fatal"  # HTML instead of API data, as before
     assert client._BODY not in html.__dict__  # only JSON bodies are kept
+
+
+def test_a_page_of_rows_is_not_probed_again_for_error_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ordinary page's verdict comes from the kept body; a body with a member the error check reads still goes
+    through the base class's probe (and Common's error object inside a 200 stays fatal)."""
+    probed: list[object] = []
+    members = classify.json_members
+
+    def counting(response: requests.Response, keys: t.Any) -> t.Any:
+        probed.append(keys)
+        return members(response, keys)
+
+    monkeypatch.setattr(classify, "json_members", counting)
+    assert CLASSIFIER.classify(page({"data": [{"id": "1"}], "has_more": False, "next_cursor": None})) == "ok"
+    assert probed == []
+    assert CLASSIFIER.classify(page({"error_code": "X", "detail": "d", "request_id": "r"})) == "fatal"
+    assert CLASSIFIER.classify(page({"data": [], "status": "ok"})) == "ok"
+    assert len(probed) == 2

@@ -21,7 +21,7 @@ from singer_sdk.pagination import JSONPathPaginator
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier, keep_parsed
+from xlr8_kit.http.classify import ResponseClassifier, _content_type, _is_json_type, keep_parsed
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_exact
@@ -52,7 +52,7 @@ class CommonClassifier(ResponseClassifier):
     def body_truncated(self, response: requests.Response) -> bool:
         """Parses a 2xx JSON body once, as the stream reads it, and keeps it (``parsed_body``); a body that does
         not parse gets the base class's probes, as before."""
-        if 200 <= response.status_code < 300 and "json" in (response.headers.get("Content-Type") or ""):
+        if 200 <= response.status_code < 300 and _is_json_type(_content_type(response)):
             try:
                 body = loads_exact(response.content)
             except ValueError:  # cut, not UTF-8, not JSON: the probes decide
@@ -61,6 +61,14 @@ class CommonClassifier(ResponseClassifier):
                 response.__dict__[_BODY] = body
                 keep_parsed(response, body)
         return super().body_truncated(response)
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        """None straight from the kept body when it holds no ``status`` text and none of Common's error members
+        (a page of rows): what the base class finds after probing the whole body once more for those members."""
+        body = response.__dict__.get(_BODY)
+        if type(body) is dict and not isinstance(body.get("status"), str) and self.json_error_keys.isdisjoint(body):
+            return None
+        return super().error_in_body(response)
 
     def json_error(self, body: dict[str, t.Any]) -> str | None:
         if "error_code" in body:
