@@ -45,17 +45,18 @@ and calls only to guess the encoding of a body whose response names none (``dete
 as it loads, so that stand-in carries the real ``__version__``, read from the package's one-line ``version`` module
 (``STAND_IN_VALUES``); requests.packages' two legacy aliases of it keep the stand-in, whose names resolve.
 
-jsonschema and referencing (~60 ms of CPU and ~60 modules at every start, issue 14 goal 2, session 14):
-singer_sdk takes names from them as it imports (``validators.Draft202012Validator``, ``referencing.Registry``,
+jsonschema and referencing (~40-60 ms of CPU and 25 modules at every start, issue 14 goal 2, session 14): singer_sdk
+takes names from them as it imports (``validators.Draft202012Validator``, ``referencing.Registry``,
 ``referencing.jsonschema.DRAFT202012``) and builds one more from them (``plugin_base.JSONSchemaValidator``:
 ``validators.extend`` of the class, reading its ``VALIDATORS["properties"]``), but uses them only to validate (its
 own config check, which the kit's taps replace with ``xlr8_kit.config_check`` and jsonschema for a config it cannot
-prove valid; a sink's records) or to resolve a schema's ``$ref``. For a tap or the mapper (``plugin_imports()``)
-those names are ``_Lazy`` stand-ins (``LAZY_NAMES``, ``LAZY_CALLS``): reading an attribute or an item of one while
-the real module is not imported gives another stand-in, ``validators.extend`` gives one for the class it would
-build; calling one, an ``isinstance`` against one or any other use imports the real module and acts on the real
-value (built then as singer_sdk would have built it). ``import jsonschema`` (singer_sdk's sinks) binds a
-``_StandIn`` whose every name is the real one. A target validates every record: it imports them as before.
+prove valid; a sink's records) or to resolve a schema's ``$ref``. For a plugin importing the whole SDK
+(``plugin_imports()``: the taps, the mapper, target-common) those names are ``_Lazy`` stand-ins (``LAZY_NAMES``,
+``LAZY_CALLS``): reading an attribute or an item of one while the real module is not imported gives another
+stand-in, ``validators.extend`` gives one for the class it would build; calling one, an ``isinstance`` against one
+or any other use imports the real module and acts on the real value (built then as singer_sdk would have built it).
+``import jsonschema`` (singer_sdk's sinks) binds a ``_StandIn`` whose every name is the real one. target-xlr8-truths
+(``SDK_FOR_A_TARGET``) validates every record and imports them as before.
 
 A target (``plugin_imports(SDK_FOR_A_TARGET)``) skips singer_sdk's ``__init__`` altogether: it imports the SDK's
 plugin, mapper, sink and target modules, and the package sits in ``sys.modules`` with its ``__init__`` not yet run
