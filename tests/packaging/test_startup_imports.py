@@ -5,6 +5,7 @@ record (issue 14: a 50,000-record run takes 1-3 s, start-up 0.3-0.5 s of it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,46 @@ def test_plugin_command_imports_singer_sdk_without_what_only_rare_paths_call(mod
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["-", "True"], f"{module} start-up: {done.stdout.strip()}"
+
+
+#: What only validation uses (``xlr8_kit.startup.LAZY_NAMES``): a tap's or the mapper's start-up does not import it; a
+#: target validates every record and imports it as it starts.
+VALIDATION = ("jsonschema", "referencing", "jsonschema_specifications", "rpds", "attrs")
+
+
+@pytest.mark.parametrize("module", [*tap_modules(), "xlr8_mapper_common.__main__"])
+def test_tap_and_mapper_commands_import_no_validation_library(module: str) -> None:
+    probe = f"import sys, {module}; print(' '.join(m for m in {VALIDATION!r} if m in sys.modules) or '-')"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["-"], f"{module} start-up: {done.stdout.strip()}"
+
+
+def test_a_valid_config_file_is_checked_without_jsonschema(tmp_path: Path) -> None:
+    """``tap-common --discover`` (every setting checked, no request) from a config file with fractions (the SDK
+    reads them as Decimal) and an ``http`` block: proven valid by ``xlr8_kit.config_check``, so jsonschema never
+    loads; an invalid one still gets jsonschema's errors, naming the setting."""
+    probe = (
+        "import sys\n"
+        "from xlr8_tap_common.__main__ import main\n"
+        "try:\n"
+        "    main.__wrapped__(['--config', sys.argv[1], '--discover'])\n"
+        "except SystemExit as exit:\n"
+        "    print(exit.code, 'jsonschema' in sys.modules, file=sys.stderr)\n"
+    )
+    config = {"api_base_url": "http://127.0.0.1:9", "email": "a@b.c", "password": "pw",
+              "page_size": 200, "start_date": "2024-01-01",
+              "http": {"max_attempts": 3, "backoff_base": 0.25, "read_timeout": 12.5}}  # fmt: skip
+    results = []
+    for extra in ({}, {"page_size": 2.5}):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps({**config, **extra}))
+        done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=False)
+        results.append(done.stderr.splitlines()[-1])
+        if extra:
+            assert "setting 'page_size' must be of type ['integer', 'null']" in done.stderr
+        else:
+            assert '"tap_stream_id":"purchase_orders"' in done.stdout
+    assert results == ["0 False", "1 True"]
 
 
 @pytest.mark.parametrize("module", plugin_scripts())

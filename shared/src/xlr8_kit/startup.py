@@ -45,6 +45,19 @@ and calls only to guess the encoding of a body whose response names none (``dete
 as it loads, so that stand-in carries the real ``__version__``, read from the package's one-line ``version`` module
 (``STAND_IN_VALUES``); requests.packages' two legacy aliases of it keep the stand-in, whose names resolve.
 
+jsonschema and referencing (~40-60 ms of CPU and 25 modules at every start, issue 14 goal 2, session 14): singer_sdk
+takes names from them as it imports (``validators.Draft202012Validator``, ``referencing.Registry``,
+``referencing.jsonschema.DRAFT202012``) and builds one more from them (``plugin_base.JSONSchemaValidator``:
+``validators.extend`` of the class, reading its ``VALIDATORS["properties"]``), but uses them only to validate (its
+own config check, which the kit's taps replace with ``xlr8_kit.config_check`` and jsonschema for a config it cannot
+prove valid; a sink's records) or to resolve a schema's ``$ref``. For a plugin importing the whole SDK
+(``plugin_imports()``: the taps, the mapper, target-common) those names are ``_Lazy`` stand-ins (``LAZY_NAMES``,
+``LAZY_CALLS``): reading an attribute or an item of one while the real module is not imported gives another
+stand-in, ``validators.extend`` gives one for the class it would build; calling one, an ``isinstance`` against one
+or any other use imports the real module and acts on the real value (built then as singer_sdk would have built it).
+``import jsonschema`` (singer_sdk's sinks) binds a ``_StandIn`` whose every name is the real one. target-xlr8-truths
+(``SDK_FOR_A_TARGET``) validates every record and imports them as before.
+
 A target (``plugin_imports(SDK_FOR_A_TARGET)``) skips singer_sdk's ``__init__`` altogether: it imports the SDK's
 plugin, mapper, sink and target modules, and the package sits in ``sys.modules`` with its ``__init__`` not yet run
 (``_InitOnFirstName``), so the streams, ``Tap``, the schema sources and with them requests, urllib3 and backoff
@@ -180,6 +193,141 @@ def _run_alone(name: str) -> types.ModuleType:
     return module
 
 
+#: Names singer_sdk takes from jsonschema and referencing as it imports, as ``_Lazy`` stand-ins (module doc);
+#: ``LAZY_CALLS`` are called as it imports and give a ``_Lazy`` for their result. A module listed here is a
+#: ``_StandIn`` too, set as its package's attribute when the package also has one (``from jsonschema import
+#: validators``).
+LAZY_NAMES: dict[str, tuple[str, ...]] = {
+    "jsonschema": (),  # singer_sdk.sinks.core: ``import jsonschema``, its names read when a sink validates
+    "jsonschema.validators": ("Draft202012Validator",),  # singer_sdk.typing
+    "referencing": ("Registry",),  # singer_sdk.singerlib.schema: ``resolve_schema_references``
+    "referencing.jsonschema": ("DRAFT202012",),  # the same
+}
+LAZY_CALLS: dict[str, tuple[str, ...]] = {"jsonschema.validators": ("extend",)}  # plugin_base.JSONSchemaValidator
+
+
+def _is_real(module: str) -> bool:
+    return module in sys.modules and not isinstance(sys.modules[module], _StandIn)
+
+
+class _Lazy:
+    """A value from a module not imported yet (``LAZY_NAMES``): attributes and items read from it before the module
+    is imported are ``_Lazy`` too; a call (its ``_Lazy`` arguments made real), ``isinstance``, ``issubclass``, a
+    subclass, comparison, hashing, iteration, ``repr`` or a dunder attribute import the module and use the real
+    value."""
+
+    __slots__ = ("_module", "_resolve", "_value")
+
+    def __init__(self, module: str, resolve: Callable[[], t.Any]) -> None:
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_resolve", resolve)
+
+    def _real(self) -> t.Any:
+        try:
+            return object.__getattribute__(self, "_value")
+        except AttributeError:
+            value = self._resolve()
+            object.__setattr__(self, "_value", value)
+            return value
+
+    def _later(self) -> bool:
+        """True while a read can stay lazy: not resolved, and the real module not imported."""
+        try:
+            object.__getattribute__(self, "_value")
+        except AttributeError:
+            return not _is_real(self._module)
+        return False
+
+    def __getattr__(self, name: str) -> t.Any:
+        if name.startswith("__") or not self._later():
+            return getattr(self._real(), name)
+        return _Lazy(self._module, lambda: getattr(self._real(), name))
+
+    def __getitem__(self, key: t.Any) -> t.Any:
+        if not self._later():
+            return self._real()[key]
+        return _Lazy(self._module, lambda: self._real()[key])
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._real()(*map(_real, args), **{name: _real(value) for name, value in kwargs.items()})
+
+    def __instancecheck__(self, instance: t.Any) -> bool:
+        return isinstance(instance, self._real())
+
+    def __subclasscheck__(self, subclass: t.Any) -> bool:
+        return issubclass(subclass, self._real())
+
+    def __mro_entries__(self, bases: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
+        return (self._real(),)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._real() == _real(other))
+
+    def __hash__(self) -> int:
+        return hash(self._real())
+
+    def __bool__(self) -> bool:
+        return bool(self._real())
+
+    def __iter__(self) -> Iterator[t.Any]:
+        return iter(self._real())
+
+    def __len__(self) -> int:
+        return len(self._real())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._real()
+
+    def __or__(self, other: t.Any) -> t.Any:
+        return self._real() | _real(other)
+
+    def __ror__(self, other: t.Any) -> t.Any:
+        return _real(other) | self._real()
+
+    def __repr__(self) -> str:
+        return repr(self._real())
+
+
+def _real(value: t.Any) -> t.Any:
+    return value._real() if type(value) is _Lazy else value
+
+
+class _LazyStandIn(_StandIn):
+    """A ``LAZY_NAMES`` module's stand-in: a name nobody listed is the real one (``_real_lazy_module``)."""
+
+    def __getattr__(self, name: str) -> t.Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_lazy_module(self.__name__), name)
+
+
+def _real_lazy_module(module: str) -> types.ModuleType:
+    """``real_module`` for a ``LAZY_NAMES`` module: every lazy stand-in still in ``sys.modules`` is dropped first
+    (jsonschema imports referencing and its own submodules), so a use while singer_sdk imports works too."""
+    for name in [n for n, m in sys.modules.items() if isinstance(m, _LazyStandIn)]:
+        del sys.modules[name]
+    return importlib.import_module(module)
+
+
+def _lazy_name(module: str, name: str) -> _Lazy:
+    return _Lazy(module, lambda: getattr(_real_lazy_module(module), name))
+
+
+def _lazy_call(module: str, name: str) -> Callable[..., t.Any]:
+    def real_call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        function = getattr(_real_lazy_module(module), name)
+        return function(*map(_real, args), **{key: _real(value) for key, value in kwargs.items()})
+
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if _is_real(module):
+            return real_call(*args, **kwargs)
+        return _Lazy(module, lambda: real_call(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{module}.{name}``, called when its result is first used (``xlr8_kit.startup.LAZY_CALLS``)."
+    return call
+
+
 @contextmanager
 def deferred_imports(deferred: Mapping[str, tuple[str, ...]] = DEFERRED) -> Iterator[None]:
     """Stand-ins for ``deferred``'s modules in ``sys.modules`` inside, gone after. A module already imported, or not
@@ -210,6 +358,36 @@ def deferred_imports(deferred: Mapping[str, tuple[str, ...]] = DEFERRED) -> Iter
                 # of the package, which the import system sets only as it loads a submodule. The stand-in stays
                 # there, resolving its names; the real module's import replaces it (``real_module``).
                 setattr(sys.modules[package], child, stand_in)
+
+
+@contextmanager
+def lazy_imports(
+    names: Mapping[str, tuple[str, ...]] = LAZY_NAMES, calls: Mapping[str, tuple[str, ...]] = LAZY_CALLS
+) -> Iterator[None]:
+    """``_StandIn`` modules holding ``_Lazy`` names and calls (``LAZY_NAMES``, ``LAZY_CALLS``) in ``sys.modules``
+    inside, gone after; a submodule's stand-in is its package stand-in's attribute. Nothing when the module is
+    already imported or not installed."""
+    roots = {module.partition(".")[0] for module in names}
+    if any(root in sys.modules or not _installed(root) for root in roots):
+        yield
+        return
+    stand_ins: dict[str, _LazyStandIn] = {}
+    for module, listed in names.items():
+        stand_in = _LazyStandIn(module, f"Stand-in for {module} while singer_sdk imports (xlr8_kit.startup).")
+        for name in listed:
+            setattr(stand_in, name, _lazy_name(module, name))
+        for name in calls.get(module, ()):
+            setattr(stand_in, name, _lazy_call(module, name))
+        stand_ins[module] = sys.modules[module] = stand_in
+        package, _, child = module.rpartition(".")
+        if package in stand_ins:
+            setattr(stand_ins[package], child, stand_in)
+    try:
+        yield
+    finally:
+        for module, stand_in in stand_ins.items():
+            if sys.modules.get(module) is stand_in:
+                del sys.modules[module]
 
 
 #: The parts of singer_sdk's ``__init__`` a target uses: the rest of it (the streams with requests, urllib3 and
@@ -259,6 +437,7 @@ def plugin_imports(sdk_parts: tuple[str, ...] = ()) -> Iterator[None]:
                     for part in sdk_parts:
                         __import__(part)  # as an ``import`` statement does: ``-X importtime`` lists it
                 else:
-                    import singer_sdk  # noqa: F401
+                    with lazy_imports():
+                        import singer_sdk  # noqa: F401
         yield
         freeze_start_up_objects()

@@ -383,3 +383,62 @@ def test_the_deferred_logging_config_detection_and_entry_points_work_when_called
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["[]", "MARKED INFO tap-x configured", "True True", "True"]
+
+
+#: Every use a tap's process can make of the names singer_sdk takes from jsonschema and referencing (``LAZY_NAMES``),
+#: printed: the SDK's own config check (defaults filled in, errors), its default validator with the format
+#: checker, ``isinstance`` against it, a subclass of it, a sink's record validator, ``$ref`` resolution and the
+#: kit's config errors (which import jsonschema only when ``config_check`` cannot prove the config valid).
+_VALIDATION_USES = """
+import singer_sdk.plugin_base as plugin_base, singer_sdk.typing as th
+from singer_sdk.singerlib import resolve_schema_references
+from singer_sdk.sinks.core import JSONSchemaValidator as SinkValidator
+from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
+from xlr8_tap_common.tap import TapCommon
+base = {"api_base_url": "http://127.0.0.1:9", "email": "a@b.c", "password": "pw"}
+TapCommon(config=base, parse_env_config=False)
+print("valid config imports jsonschema:", "jsonschema" in sys.modules)
+schema = {"type": "object", "properties": {"a": {"type": "integer", "default": 7}, "d": {"type": "string",
+          "format": "date"}}, "required": ["d"]}
+config = {}
+print(sorted(e.message for e in plugin_base.JSONSchemaValidator(schema).iter_errors(config)), config)
+checker = th.DEFAULT_JSONSCHEMA_VALIDATOR(schema, format_checker=th.DEFAULT_JSONSCHEMA_VALIDATOR.FORMAT_CHECKER)
+print(sorted(e.message for e in checker.iter_errors({"a": "x", "d": "not a date"})))
+print(isinstance(checker, th.DEFAULT_JSONSCHEMA_VALIDATOR), th.DEFAULT_JSONSCHEMA_VALIDATOR.__name__)
+class Mine(th.DEFAULT_JSONSCHEMA_VALIDATOR): pass
+print(issubclass(Mine, th.DEFAULT_JSONSCHEMA_VALIDATOR), Mine({"type": "string"}).is_valid(3))
+sink = SinkValidator(schema, validate_formats=True)
+try:
+    sink.validate({"a": 1, "d": "2026-13-45"})
+except InvalidRecord as exc:
+    print("invalid record:", exc)
+print(resolve_schema_references({"type": "object", "properties": {"x": {"$ref": "#/definitions/y"}},
+                                 "definitions": {"y": {"type": "string"}}}))
+try:
+    TapCommon(config={**base, "page_size": "many", "acknowledge_updates": 3}, parse_env_config=False)
+except ConfigValidationError as exc:
+    print(sorted(exc.errors))
+"""
+
+
+def test_jsonschema_and_referencing_load_only_when_something_validates() -> None:
+    """A tap's start-up leaves jsonschema and referencing unimported (``xlr8_kit.startup.LAZY_NAMES``); every use
+    of them then gives what it gives when they are imported first (no stand-ins at all), and a valid config is
+    checked without them (``xlr8_kit.config_check``)."""
+    lazy = _probe(
+        "import sys, xlr8_tap_common.__main__\n"
+        "print([m for m in ('jsonschema', 'referencing', 'jsonschema_specifications') if m in sys.modules])\n"
+        + _VALIDATION_USES
+    )
+    real = _probe(
+        "import sys, jsonschema, referencing.jsonschema, xlr8_tap_common.__main__\n"
+        "import singer_sdk.typing as th\n"
+        "assert th.DEFAULT_JSONSCHEMA_VALIDATOR is jsonschema.Draft202012Validator  # no stand-ins: imported first\n"
+        "print([])\n" + _VALIDATION_USES
+    )
+    assert lazy == real.replace("valid config imports jsonschema: True", "valid config imports jsonschema: False")
+    lines = lazy.splitlines()
+    assert lines[0] == "[]"
+    assert "{'a': 7}" in lines[2]  # the SDK's validator filled the default in
+    assert "valid config imports jsonschema: False" in lines
+    assert "must be of type" in lines[-1]

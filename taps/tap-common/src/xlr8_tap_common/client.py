@@ -21,7 +21,7 @@ from singer_sdk.pagination import JSONPathPaginator
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.classify import ResponseClassifier, _content_type, _is_json_type, keep_parsed
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_exact
@@ -32,10 +32,43 @@ if t.TYPE_CHECKING:
     from xlr8_tap_common.settings import CommonSettings
 
 
+#: A 2xx JSON body as ``loads_exact`` parsed it, kept on the response by the classifier (its first question):
+#: the page's rows and the next cursor are read from it, so a page is parsed once, not three times (classifier
+#: probe, rows, and the SDK paginator's ``response.json()``).
+_BODY = "_xlr8_common_body"
+
+
+def parsed_body(response: requests.Response) -> t.Any:
+    """The body ``CommonClassifier`` kept, else parsed now (``loads_exact``)."""
+    body = response.__dict__.get(_BODY, _BODY)
+    return loads_exact(response.content) if body is _BODY else body
+
+
 class CommonClassifier(ResponseClassifier):
     """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8)."""
 
     json_error_keys = frozenset({"error_code", "request_id", "detail"})
+
+    def body_truncated(self, response: requests.Response) -> bool:
+        """Parses a 2xx JSON body once, as the stream reads it, and keeps it (``parsed_body``); a body that does
+        not parse gets the base class's probes, as before."""
+        if 200 <= response.status_code < 300 and _is_json_type(_content_type(response)):
+            try:
+                body = loads_exact(response.content)
+            except ValueError:  # cut, not UTF-8, not JSON: the probes decide
+                pass
+            else:
+                response.__dict__[_BODY] = body
+                keep_parsed(response, body)
+        return super().body_truncated(response)
+
+    def error_in_body(self, response: requests.Response) -> str | None:
+        """None straight from the kept body when it holds no ``status`` text and none of Common's error members
+        (a page of rows): what the base class finds after probing the whole body once more for those members."""
+        body = response.__dict__.get(_BODY)
+        if type(body) is dict and not isinstance(body.get("status"), str) and self.json_error_keys.isdisjoint(body):
+            return None
+        return super().error_in_body(response)
 
     def json_error(self, body: dict[str, t.Any]) -> str | None:
         if "error_code" in body:
@@ -58,6 +91,19 @@ def error_summary(response: requests.Response) -> str:
     return (
         f"HTTP {response.status_code} {body['error_code']}: {body.get('detail')} (request_id {body.get('request_id')})"
     )
+
+
+class CursorPaginator(JSONPathPaginator):
+    """``$.next_cursor`` read from the body the stream parsed (``parsed_body``) instead of a second parse of the
+    whole page (``response.json()``); a cursor that is not a text or null is left to the SDK's JSONPath."""
+
+    def get_next(self, response: requests.Response) -> str | None:
+        body = parsed_body(response)
+        if type(body) is dict:
+            cursor = body.get("next_cursor")
+            if cursor is None or type(cursor) is str:
+                return cursor
+        return super().get_next(response)
 
 
 class CommonStream(UniversalFilterMixin, KitRESTStream):
@@ -85,7 +131,7 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
         return self.settings.api_url
 
     def get_new_paginator(self) -> JSONPathPaginator:
-        return JSONPathPaginator("$.next_cursor")
+        return CursorPaginator("$.next_cursor")
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         pushed = dict(self.universal_filter.params) if self.universal_filter is not None else {}
@@ -157,7 +203,7 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
         return request
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        body = loads_exact(response.content)  # json.loads(parse_float=Decimal), through msgspec
+        body = parsed_body(response)  # json.loads(parse_float=Decimal), through msgspec, once per response
         rows = body.get("data") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             raise ClientRequestError(
