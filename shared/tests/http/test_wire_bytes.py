@@ -9,13 +9,16 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from singer_sdk.streams.rest import HTTPRequest
 
 from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.rest import encode_params
 from xlr8_kit.testing.fake_time import FakeTime, with_session_time
 
 PAGE = b'{"items": [{"id": 1, "name": "a"}], "next_page": null}'
@@ -222,3 +225,31 @@ def test_a_stream_sends_the_bytes_requests_sends(raw_server):
     (requests_bytes,) = raw_server.take()
     assert kit_bytes == requests_bytes
     assert b"api_key=k%2By%2Fwith+space%26%27quote%27+%C3%A9%2520%25" in kit_bytes
+
+
+ENCODED_PARAMS: list[dict[str, Any]] = [
+    {"q": SOQL, "limit": 500, "offset": 0, "flag": True, "ratio": 2.5, "amount": Decimal("10.50")},
+    {"fields": "A,B,C", "orderBy": "LastUpdateDate:asc,Id:asc", "q": 'LastUpdateDate >= "2026-01-01T00:00:00+00:00"'},
+    {"ids": [1, None, "x y", ("nested",)], "empty": [], "none": None, "tuple": ("a+b", "c%d")},
+    {b"raw": b"by tes\xff", 7: "seven", "ü name": "välue/?&="},
+    {"$filter": "startswith(Name,'Ü') eq true", "$select": "Id,Name", "$top": 500},
+]
+
+
+@pytest.mark.parametrize("safe", ["", ",:$", "/"])
+@pytest.mark.parametrize("params", ENCODED_PARAMS)
+def test_kit_encode_params_gives_the_sdk_string(params, safe):
+    """Twice (the second from what was quoted the first time), and with another ``safe`` in between."""
+    request = HTTPRequest(url="https://x.example/q", method="GET", headers={}, params=params, safe_query_chars=safe)
+    other = HTTPRequest(url="https://x.example/q", method="GET", headers={}, params=params, safe_query_chars=",/")
+    assert encode_params(request) == request.encode_params()
+    assert encode_params(other) == other.encode_params()
+    assert encode_params(request) == request.encode_params()
+
+
+def test_kit_encode_params_leaves_a_request_type_with_its_own_encoding_to_it():
+    class Verbatim(HTTPRequest):
+        def encode_params(self) -> str:
+            return "a=b c"
+
+    assert encode_params(Verbatim(url="https://x.example", method="GET", params={"a": "b c"})) == "a=b c"
