@@ -18,11 +18,11 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from http import HTTPStatus
 from itertools import chain
 from pathlib import Path, PurePath
-from urllib.parse import urlparse
+from urllib.parse import quote_plus, urlparse
 
 import click
 import requests
@@ -38,6 +38,7 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream, Stream
 from singer_sdk.streams._state import StreamStateManager
+from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from xlr8_kit.batching import BatchSink, KitBatchingMixin
 from xlr8_kit.config_check import proven_valid
@@ -477,6 +478,35 @@ class KitTap(Tap):
         raise NotImplementedError
 
 
+@lru_cache(maxsize=1024)
+def _quote_plus(text: str, safe: str) -> str:
+    return quote_plus(text, safe=safe)
+
+
+def _quoted(value: t.Any, safe: str) -> str:
+    """What ``urlencode`` makes of one name or value (``quote_plus`` of its ``str``, bytes as they are)."""
+    if isinstance(value, bytes):
+        return quote_plus(value, safe=safe)
+    return _quote_plus(str(value), safe)
+
+
+def encode_params(request: HTTPRequest) -> str:
+    """``HTTPRequest.encode_params``: the same string, each distinct name and value quoted once. A stream sends
+    the same fields, orderBy, filter or SOQL on every page, and ``quote_plus`` walks each byte in Python (~30-60 us
+    a request for Oracle's). A request type with its own ``encode_params``, or a string of parameters, is left to
+    it."""
+    params = request.params
+    if type(request).encode_params is not HTTPRequest.encode_params or isinstance(params, str):
+        return request.encode_params()
+    safe = request.safe_query_chars
+    parts = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if item is not None:
+                parts.append(_quoted(key, safe) + "=" + _quoted(item, safe))
+    return "&".join(parts)
+
+
 def sdk_version() -> str:
     """``singer_sdk.helpers._packaging.get_sdk_version()`` (the log line at start, streams' User-Agent), read from
     the distribution's ``Version`` header (``_distribution_version``) when it is plain, once per process."""
@@ -779,6 +809,20 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         request = requests.Request(*args, **kwargs)
         request.headers.setdefault("User-Agent", self.user_agent)
         return self.requests_session.prepare_request(request)
+
+    def _prepare_request(self, *, context: t.Any, page: t.Any) -> requests.PreparedRequest:
+        """The SDK's, the parameters encoded by ``encode_params`` (the same string, most of it quoted once)."""
+        http_request = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=page.current_value)
+        )
+        prepare_kwargs: dict[str, t.Any] = {
+            "method": http_request.method,
+            "url": http_request.url,
+            "params": encode_params(http_request),
+            "headers": http_request.headers,
+        }
+        prepare_kwargs["json" if self.payload_as_json else "data"] = http_request.data
+        return self.build_prepared_request(**prepare_kwargs)
 
     def _request(self, prepared_request: requests.PreparedRequest, context: t.Any) -> requests.Response:
         """One logical request: every attempt, wait and redirect happens inside the kit's session."""
