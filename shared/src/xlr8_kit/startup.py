@@ -304,7 +304,7 @@ class _LazyStandIn(_StandIn):
 def _real_lazy_module(module: str) -> types.ModuleType:
     """``real_module`` for a ``LAZY_NAMES`` module: every lazy stand-in still in ``sys.modules`` is dropped first
     (jsonschema imports referencing and its own submodules), so a use while singer_sdk imports works too."""
-    for name in [n for n, m in sys.modules.items() if isinstance(m, _LazyStandIn)]:
+    for name in [n for n, m in list(sys.modules.items()) if isinstance(m, _LazyStandIn)]:  # imports may run beside
         del sys.modules[name]
     return importlib.import_module(module)
 

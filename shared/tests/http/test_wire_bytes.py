@@ -187,6 +187,32 @@ def test_a_changed_session_header_reaches_the_next_request(raw_server):
     assert b"X-Session: v2\r\n" in second_kit
 
 
+def test_a_session_header_changed_while_a_request_is_prepared_is_not_cached_under_the_old_state() -> None:
+    """Another thread's write between the header cache's key and its merge (stood in for by headers that change
+    as they are read): the set kept under the old state's key must be the old state's, or every later request
+    made in that state would carry the other value."""
+    from requests.structures import CaseInsensitiveDict
+
+    class Flips(CaseInsensitiveDict[str]):
+        armed = False
+
+        def items(self) -> Any:
+            seen = list(super().items())
+            if Flips.armed:
+                Flips.armed = False
+                self["X-Tenant"] = "b"  # the write lands after this read
+            return seen
+
+    session = ResilientSession()
+    session.headers = Flips(session.headers)
+    session.headers["X-Tenant"] = "a"
+    Flips.armed = True
+    session.prepare_request(requests.Request("GET", "https://h.example/x"))
+    session.headers["X-Tenant"] = "a"
+    later = session.prepare_request(requests.Request("GET", "https://h.example/x"))
+    assert later.headers["X-Tenant"] == "a"
+
+
 def test_no_netrc_entry_reaches_a_kit_request(raw_server, monkeypatch, tmp_path):
     """A tap's credentials come from its settings: a ~/.netrc entry for the vendor's host adds nothing."""
     netrc = tmp_path / "netrc"

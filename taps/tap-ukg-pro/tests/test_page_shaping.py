@@ -296,6 +296,20 @@ def test_text_pages_are_decoded_into_columns_and_others_parsed_whole(stream: t.A
         stream.parse_response(_response({"message": "no"}))  # type: ignore[arg-type]
 
 
+def test_a_bad_byte_in_a_field_the_decoder_skips_is_refused_as_the_whole_parse_refuses_it(stream: t.Any) -> None:
+    """msgspec checks UTF-8 only in the strings it builds: a page not proven UTF-8 by the classifier is checked
+    before the column decoder skips a field, so a bad byte anywhere fails the page as ``loads_exact`` does."""
+    for body in (b'[{"employeeID":"E1","hidden":"\xff\xfe"}]', b'[{"employeeID":"E1","\xc0\x80":1}]'):
+        response = requests.Response()
+        response._content = body
+        response.status_code = 200
+        assert stream._text_page(body) is None
+        with pytest.raises(UnicodeDecodeError):
+            stream.parse_response(response)
+    fine = '[{"employeeID":"E1 \u2019","hidden":"\u2019"}]'.encode()
+    assert stream._text_page(fine)[0]["employeeID"] == "E1 \u2019"  # valid non-ASCII text still takes the decoder
+
+
 def test_only_streams_of_text_columns_decode_pages_into_columns() -> None:
     """A stream with a number column would refuse every page: it parses them whole as before."""
     streams = TapUkgPro(config=ukg_config("http://127.0.0.1:9"), parse_env_config=False).streams

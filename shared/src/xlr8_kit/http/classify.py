@@ -92,6 +92,13 @@ def _probe(response: requests.Response) -> object:
     return found
 
 
+def utf8_proven(response: requests.Response) -> bool:
+    """Whether the classifier already read ``response``'s body as UTF-8 (its probe decodes the whole body; a kept
+    parse decoded it): a decoder that skips the strings it does not build may rely on it."""
+    found = response.__dict__.get(_PROBED)
+    return found is not None and found is not _UNPROBED
+
+
 def keep_parsed(response: requests.Response, body: object) -> None:
     """The caller parsed ``response``'s whole body to ``body`` (numbers in whatever type it chose) before it is
     classified: the classifier reads the top-level ``status`` from it instead of probing the whole body again. Only

@@ -394,13 +394,17 @@ class ResilientSession(requests.Session):
         """What ``PreparedRequest.prepare_headers`` makes of the request's headers merged over the session's (each
         name and value checked by a regular expression): made once per distinct set, a copy handed out."""
         try:
-            key = (tuple(headers.items()) if headers else (), tuple(self.headers.items()))
+            # One snapshot of the session's headers is both the key and what is merged: a header another thread
+            # changes between two reads must not be kept under the other state's key.
+            session = tuple(self.headers.items())
+            key = (tuple(headers.items()) if headers else (), session)
             checked = self._header_sets.get(key)
         except (AttributeError, TypeError):  # not a mapping of hashable values: prepared afresh every time
             key, checked = None, None
         if checked is None:
             scratch = requests.PreparedRequest()
-            scratch.prepare_headers(merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict))
+            own = self.headers if key is None else CaseInsensitiveDict(session)
+            scratch.prepare_headers(merge_setting(headers, own, dict_class=CaseInsensitiveDict))
             checked = scratch.headers
             if key is not None:
                 if len(self._header_sets) >= MAX_HEADER_SETS:

@@ -20,7 +20,7 @@ from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.classify import ResponseClassifier, utf8_proven
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
 from xlr8_kit.singer_io import json_array_length, loads_exact
@@ -153,7 +153,7 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         """The page's rows, shaped whole where it can be (``_shapes_pages``); their count is kept on the response
         for ``PerPagePaginator.has_more`` (the SDK and the kit parse a page before the paginator reads it)."""
         if self._shapes_pages:
-            texts = self._text_page(response.content)
+            texts = self._text_page(response.content, utf8_proven(response))
             if texts is not None:
                 response.__dict__[_ROWS] = len(texts)
                 return texts
@@ -233,15 +233,22 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
             return None
         return msgspec.json.Decoder(list[row])
 
-    def _text_page(self, content: bytes) -> MarkedPage | None:
+    def _text_page(self, content: bytes, utf8: bool = False) -> MarkedPage | None:
         """``_shaped_page(loads_exact(content))`` for a page whose rows are objects holding only texts and nulls
         under the declared columns, decoded straight into them (no dict of every field built and then picked);
         None when the stream's columns are not all text or the page is not such rows: ``loads_exact`` and
         ``_shaped_page`` then decide. Its marks: conformance keeps text and null values under these columns
-        (``Conformer.keeps_columns``, asked of a text and a null per column: it judges the kinds a column holds)."""
+        (``Conformer.keeps_columns``, asked of a text and a null per column: it judges the kinds a column holds).
+        msgspec checks UTF-8 only in the strings it builds, so a body not proven UTF-8 (``utf8``: the classifier's
+        probe decoded it) is checked here: ``loads_exact`` refuses a bad byte in any field."""
         decoder = self._text_rows
         if decoder is None:
             return None
+        if not (utf8 or content.isascii()):
+            try:
+                content.decode()
+            except UnicodeDecodeError:
+                return None
         try:
             rows = decoder.decode(content)
         except msgspec.MsgspecError:  # a value that is not text or null, not an array of objects, not msgspec's JSON
