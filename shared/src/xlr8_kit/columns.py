@@ -72,20 +72,25 @@ class TextMemo(dict[t.Any, t.Any]):
     """``convert`` of each distinct text, kept: a text seen before costs one C lookup (``__getitem__``, also mapped
     over a column). At most ``size`` texts are held, then it starts afresh (memory follows the texts' variety, never
     the run's length). A value that is not a text is converted each time and not kept (a number key would find an
-    equal text's result); a text ``convert`` refuses raises each time."""
+    equal text's result); a text ``convert`` refuses raises each time. ``seed`` (e.g. ``{None: None}``, so that a
+    column's empty cells are looked up in C too) is held from the start and again after each fresh start."""
 
-    __slots__ = ("_convert", "_size")
+    __slots__ = ("_convert", "_seed", "_size")
 
-    def __init__(self, convert: t.Callable[[t.Any], t.Any], size: int = MEMO_SIZE) -> None:
-        super().__init__()
+    def __init__(
+        self, convert: t.Callable[[t.Any], t.Any], size: int = MEMO_SIZE, seed: t.Mapping[t.Any, t.Any] | None = None
+    ) -> None:
+        super().__init__(seed or ())
         self._convert = convert
         self._size = size
+        self._seed = dict(seed or ())
 
     def __missing__(self, value: t.Any) -> t.Any:
         found = self._convert(value)
         if type(value) is str:
             if len(self) >= self._size:
                 self.clear()
+                self.update(self._seed)
             self[value] = found
         return found
 
@@ -149,10 +154,12 @@ def cells_block_builder(
 
     A reader's ``bulk`` attribute, when it has one (``text_memo``'s remembered texts; a number reader's direct
     conversion), is a C callable that, for every value it does not raise for, gives what the reader gives: it is
-    mapped over the whole column first. If it raises, the reader is mapped over the column (with
-    ``empty_is_none``: over the non-empty cells). If that raises too, the block gives None, and the caller types
-    those rows one by one with ``cells_record_builder``, which raises the same error at the same row, after
-    the same rows before it.
+    mapped over the whole column first. A reader's ``column`` attribute, when it has one, is tried before that:
+    called once with the whole column (None for an empty cell with ``empty_is_none``), it gives the list of what
+    the reader gives for each cell (None for None), or raises. If ``bulk`` raises, the reader is mapped over the
+    column (with ``empty_is_none``: over the non-empty cells). If that raises too, the block gives None, and the
+    caller types those rows one by one with ``cells_record_builder``, which raises the same error at the same row,
+    after the same rows before it.
 
     ``written`` (with ``vouch``, the stream's ``Conformer.keeps_columns``): columns whose records are only ever
     written by the kit's writer (``KitRESTStream.records_written_only``; never a replication key). A column of
@@ -169,6 +176,7 @@ def cells_block_builder(
             where[name],
             readers.get(name),
             getattr(readers.get(name), "bulk", None),
+            getattr(readers.get(name), "column", None),
             vouch is not None and name in written and getattr(readers.get(name), "bulk", None) is Decimal,
         )
         for name in keys
@@ -185,17 +193,17 @@ def cells_block_builder(
             return None
         values: dict[str, t.Sequence[t.Any]] = {}
         texts: dict[str, t.Sequence[t.Any]] = {}
-        for name, index, read, bulk, as_text in plan:
+        for name, index, read, bulk, column, as_text in plan:
             cells: t.Sequence[t.Any] = by_position[index]
             if as_text:
                 raw = written_numbers(cells)
                 if raw is not None:
                     texts[name] = raw
                     continue
-            if read is None:
-                values[name] = list(map(none_if_empty, cells, cells)) if empty_is_none else cells
+            if read is None:  # a text column: only its empty cells change (most columns have none)
+                values[name] = list(map(none_if_empty, cells, cells)) if empty_is_none and "" in cells else cells
                 continue
-            converted = converted_column(cells, read, bulk, empty_is_none=empty_is_none)
+            converted = converted_column(cells, read, bulk, empty_is_none=empty_is_none, column=column)
             if converted is None:
                 return None
             values[name] = converted
@@ -203,9 +211,11 @@ def cells_block_builder(
             assert vouch is not None  # as_text
             if not vouch(values):  # the block's records are conformed: Decimals, as without ``written``
                 for name in texts:
-                    _, index, read, bulk, _ = plan[keys.index(name)]
+                    _, index, read, bulk, column, _ = plan[keys.index(name)]
                     assert read is not None  # a number reader (``bulk`` is Decimal)
-                    converted = converted_column(by_position[index], read, bulk, empty_is_none=empty_is_none)
+                    converted = converted_column(
+                        by_position[index], read, bulk, empty_is_none=empty_is_none, column=column
+                    )
                     if converted is None:
                         return None
                     values[name] = converted
@@ -226,12 +236,16 @@ def converted_column(
     bulk: t.Callable[[t.Any], t.Any] | None,
     *,
     empty_is_none: bool = False,
+    column: t.Callable[[t.Sequence[t.Any]], list[t.Any]] | None = None,
 ) -> list[t.Any] | None:
-    """A column's cells through its reader (``cells_block_builder``; Workday's report blocks): ``bulk`` mapped
-    first (``text_memo``'s raises for a text it has not seen); None when the reader raises for a cell (the caller
-    then types the rows one by one)."""
-    if empty_is_none:
+    """A column's cells through its reader (``cells_block_builder``; Workday's report blocks): ``column`` of the
+    whole column first, then ``bulk`` mapped (``text_memo``'s raises for a text it has not seen); None when the
+    reader raises for a cell (the caller then types the rows one by one)."""
+    if empty_is_none and "" in cells:
         cells = list(map(none_if_empty, cells, cells))
+    if column is not None:
+        with contextlib.suppress(Exception):  # ``bulk`` and the reader decide (and raise their own error) below
+            return column(cells)
     if bulk is not None:
         with contextlib.suppress(Exception):  # the reader decides (and raises its own error) below
             return list(map(bulk, cells))

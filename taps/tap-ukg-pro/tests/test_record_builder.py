@@ -3,6 +3,7 @@ values and errors alike, for every column kind, a subset or reordering of the he
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -216,3 +217,79 @@ def test_date_time_reader_is_coerce(values: list[str], zone: t.Any) -> None:
             continue
         assert fast == expected, value
     assert read.bulk(None) is None  # type: ignore[attr-defined]
+
+
+NAIVE = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda d: d.replace(microsecond=0).isoformat()
+    ),
+    st.tuples(st.sampled_from(CHANGES), st.integers(-7200, 7200)).map(
+        lambda pair: (pair[0] + timedelta(seconds=pair[1])).isoformat()
+    ),
+    st.sampled_from(
+        [
+            *["2024-02-29T00:00:00", "2024-02-29T23:59:59", "2000-02-29T12:00:00", "2024-03-10T00:00:00"],
+            *["2024-11-03T01:30:00", "2011-12-30T12:00:00", "0001-01-01T00:00:00", "9999-12-31T23:59:59"],
+        ]
+    ),
+)
+#: Texts a column of naive stamps must not take whole: a leap day that is none, a newline inside a cell (two
+#: stamps in one), a fraction, an offset, an empty cell.
+NOT_NAIVE = st.sampled_from(
+    [
+        *["2023-02-29T00:00:00", "1900-02-29T12:00:00", "2024-01-31T08:00:00\n2024-01-31T08:00:00"],
+        *["2024-01-31T08:00:00.000001", "2024-01-31T08:00:00+05:30", "2024-01-31T08:00:00\n", "", " "],
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.one_of(NAIVE, NAIVE, NAIVE, STAMPS, NOT_NAIVE, st.none()), min_size=1, max_size=12),
+    st.sampled_from(STAMP_ZONES),
+    st.booleans(),
+)
+def test_a_stamp_column_is_its_cells_read_one_by_one(values: list[str | None], zone: t.Any, warm: bool) -> None:
+    """The date-time reader's ``column`` (a whole column of naive stamps at once: one regex, the days' offsets) gives
+    what ``coerce`` gives cell by cell, or raises; it does not raise for a column of naive stamps that all convert
+    (clock-change days, leap days, midnights, any year, offsets in seconds). A block of the column (the kit's
+    ``cells_block_builder``) is its rows typed one by one."""
+    read = discovery.cell_coercer("date-time", "When", zone=zone)
+    if warm:  # the day memo already holds some of the days
+        for value in values[::2]:
+            with contextlib.suppress(discovery.ReportDataError):
+                read(value) if value else None
+    expected = [None if value is None else _coerced(value, zone) for value in values]
+    try:
+        got = read.column(values)  # type: ignore[attr-defined]
+    except Exception:
+        naive = all(value is not None and discovery._NAIVE_STAMP.fullmatch(value) for value in values)
+        assert not (naive and not any(isinstance(one, tuple) for one in expected)), "a naive column was refused"
+    else:
+        assert got == expected
+        assert all(type(one) is str for one in got)
+    build_block = discovery.block_builder({"When": "date-time"}, ["When"], zone=zone)
+    cells = [[value or ""] for value in values]
+    rows = [{"When": one} if not isinstance(one, tuple) else one for one in expected]
+    assert_block_is_rows(build_block(cells), rows, ["When"])
+
+
+def test_a_date_column_reads_empty_cells_from_its_memo() -> None:
+    """A date or flag column's ``bulk`` is its memo, which holds None for an empty cell: a block with empty cells is
+    mapped in C and gives the texts' values, new texts too; a refused text still raises."""
+    for kind, text, value in (("date", "02/29/2024", "2024-02-29"), ("boolean", " True", True)):
+        read = discovery.cell_coercer(kind, "When")
+        assert list(map(read.bulk, [None, text, None])) == [None, value, None]  # type: ignore[attr-defined]
+        with pytest.raises(discovery.ReportDataError):
+            read.bulk("13/45/2026")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/Toronto"), timezone(timedelta(hours=-3, minutes=-30))])
+def test_a_stamp_column_is_converted_without_coerce(zone: t.Any) -> None:
+    """A column of naive stamps on days without a clock change is converted by ``column`` alone (``coerce`` is not
+    called for any cell), giving what ``coerce`` gives."""
+    values = ["2024-02-29T00:00:00", "2024-07-01T23:59:59", "1999-12-31T12:00:00", "2024-07-01T08:30:00"]
+    expected = [_coerced(value, zone) for value in values]
+    read = discovery.cell_coercer("date-time", "When", zone=zone)
+    with mock.patch.object(discovery, "coerce", side_effect=AssertionError("coerce called")):
+        assert read.column(values) == expected  # type: ignore[attr-defined]
