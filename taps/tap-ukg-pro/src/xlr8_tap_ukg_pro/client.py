@@ -18,7 +18,7 @@ import msgspec
 import requests
 from singer_sdk.pagination import PageNumberPaginator
 
-from xlr8_kit.columns import schema_of
+from xlr8_kit.columns import remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import ResponseClassifier, utf8_proven
 from xlr8_kit.http.errors import ClientRequestError
@@ -440,9 +440,15 @@ class RaasReportStream(KitRESTStream):
             for row in rows:
                 yield [{name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}], False
             return
-        conformer = self._conformer
+        # Number columns the writer alone reads may stay the texts it would write (never the replication key).
+        written = (
+            [name for name, kind in self.column_types.items() if kind == "number" and name != self.replication_key]
+            if self.records_written_only
+            else []
+        )
+        vouch, verdict = remembered_verdicts(self._conformer.keeps_columns)  # a block is judged once
         build = discovery.record_builder(self.column_types, header, zone=zone)
-        build_block = discovery.block_builder(self.column_types, header, zone=zone)
+        build_block = discovery.block_builder(self.column_types, header, zone=zone, written=written, vouch=vouch)
         for block in rows:
             built = build_block(block)
             if built is None:
@@ -450,4 +456,4 @@ class RaasReportStream(KitRESTStream):
                     yield [build(values)], False
                 continue
             records, columns = built
-            yield records, conformer.keeps_columns(columns)
+            yield records, verdict(columns)

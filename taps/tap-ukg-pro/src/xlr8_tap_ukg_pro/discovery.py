@@ -432,12 +432,18 @@ def record_builder(
 
 
 def block_builder(
-    column_types: dict[str, ColumnType], header: list[str], *, zone: tzinfo = UTC
+    column_types: dict[str, ColumnType],
+    header: list[str],
+    *,
+    zone: tzinfo = UTC,
+    written: t.Collection[str] = (),
+    vouch: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
 ) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None]:
     """``record_builder`` for a block of rows (``iter_report_stream(..., cells=True, blocks=True)``), column by
-    column (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``)."""
+    column (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``; number
+    columns in ``written`` given as the texts the writer would write when ``vouch`` vouches for the rest)."""
     readers = {name: cell_coercer(kind, name, zone=zone) for name, kind in column_types.items() if kind != "string"}
-    return cells_block_builder(header, list(column_types), readers, empty_is_none=True)
+    return cells_block_builder(header, list(column_types), readers, empty_is_none=True, written=written, vouch=vouch)
 
 
 def pick_primary_keys(table: ReportTable) -> list[str]:
