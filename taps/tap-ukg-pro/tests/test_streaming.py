@@ -6,7 +6,10 @@ off fails the sync."""
 from __future__ import annotations
 
 import logging
+import typing as t
+from decimal import Decimal
 
+import msgspec
 import pytest
 
 from xlr8_kit import streaming
@@ -15,6 +18,7 @@ from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import UkgProEmulator
 from xlr8_sandbox.products.ukg_pro.raas import FOLDER
+from xlr8_tap_ukg_pro import discovery
 
 from .conftest import SCALE, run_tap, ukg_config
 
@@ -115,3 +119,35 @@ def test_profile_of_edge_cases_equals_infer_types_and_pick_primary_keys() -> Non
         assert shape.primary_keys == discovery.pick_primary_keys(table)
     assert table.types["Hours"] == "number"  # whole hours are still a measure
     assert shape.primary_keys == ["EmployeeNumber"]
+
+
+def test_report_numbers_the_writer_alone_reads_are_written_as_their_texts(
+    url: str, emulator: UkgProEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the plain loop the report's number column is handed to the writer as the texts it would write for the
+    Decimals (``block_builder``'s ``written``): the landed records are those of the SDK's loop, which types every
+    number as a Decimal."""
+    config = ukg_config(url, raas_reports=[{"path": EMPLOYEES}])
+    built = discovery.block_builder
+    raw_values: list[msgspec.Raw] = []
+
+    def spying(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        build = built(*args, **kwargs)
+
+        def build_block(rows: list[list[str]]) -> t.Any:
+            got = build(rows)
+            if got is not None:
+                raw_values.extend(v for record in got[0] for v in record.values() if type(v) is msgspec.Raw)
+            return got
+
+        return build_block
+
+    monkeypatch.setattr(discovery, "block_builder", spying)
+    plain = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    assert len(raw_values) == len(plain) > 0  # one AnnualSalary text per row
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1")
+    raw_values.clear()
+    sdk = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    assert raw_values == []
+    assert repr(plain) == repr(sdk)  # exact decimals: 1.50 is not 1.5
+    assert {type(record["AnnualSalary"]) for record in plain} <= {Decimal, int, type(None)}
