@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import typing as t
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.columns import MEMO_SIZE
 from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_pro import discovery
 
@@ -277,11 +278,17 @@ def test_a_stamp_column_is_its_cells_read_one_by_one(values: list[str | None], z
 def test_a_date_column_reads_empty_cells_from_its_memo() -> None:
     """A date or flag column's ``bulk`` is its memo, which holds None for an empty cell: a block with empty cells is
     mapped in C and gives the texts' values, new texts too; a refused text still raises."""
-    for kind, text, value in (("date", "02/29/2024", "2024-02-29"), ("boolean", " True", True)):
+    for kind, text, value in (("boolean", " True", True), ("date", "02/29/2024", "2024-02-29")):
         read = discovery.cell_coercer(kind, "When")
         assert list(map(read.bulk, [None, text, None])) == [None, value, None]  # type: ignore[attr-defined]
         with pytest.raises(discovery.ReportDataError):
             read.bulk("13/45/2026")  # type: ignore[attr-defined]
+    memo = read.bulk.__self__  # type: ignore[attr-defined]  # the date reader's TextMemo: None is looked up in C
+    days = [(date(2000, 1, 1) + timedelta(days=n)).isoformat() for n in range(MEMO_SIZE + 1)]
+    assert None in memo
+    assert list(map(memo.__getitem__, days)) == days
+    assert len(memo) < len(days)  # started afresh
+    assert None in memo  # None kept
 
 
 @pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/Toronto"), timezone(timedelta(hours=-3, minutes=-30))])
