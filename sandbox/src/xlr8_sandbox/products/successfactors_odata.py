@@ -70,7 +70,9 @@ class Nav:
 @dataclass
 class EntityDef:
     """One entity set and its type. ``rows(i)`` builds generated row ``i`` of ``count()``; ``extra`` holds rows
-    inserted at run time (kept in key order with the generated ones)."""
+    inserted at run time (kept in key order with the generated ones). ``total``: ``row(i)`` is a row for every
+    ``i`` below ``count()`` (never None), so an unfiltered scan of a set that is not effective dated need not build
+    the rows to know which match (the pages build them)."""
 
     name: str
     label: str
@@ -81,6 +83,7 @@ class EntityDef:
     effective_dated: bool = False
     navs: list[Nav] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
+    total: bool = False
 
     def __post_init__(self) -> None:
         self.by_name = {p.name: p for p in self.props}
