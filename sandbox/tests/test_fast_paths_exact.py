@@ -18,9 +18,12 @@ import pytest
 
 from xlr8_sandbox import company as company_module
 from xlr8_sandbox.company import EPOCH, LAST_NAMES, Company, CrmAccount, Employee
+from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.products.common.data import uuid5_text
 from xlr8_sandbox.products.salesforce.objects import _address, _city_location, build_objects
+from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
+from xlr8_sandbox.products.successfactors_odata import END_OF_TIME, key_predicate, serialize, wire_value
 from xlr8_sandbox.products.ukg_ready import _us_date
 from xlr8_sandbox.products.workday import wd_datetime
 from xlr8_sandbox.seeded import SeedDigests, SeededRandom, below
@@ -189,6 +192,34 @@ def test_salesforce_account_rows_are_the_reference_rows(seed: int, scale: int) -
         assert list(built.items()) == list(expected.items()), (seed, i)
         parents += built["ParentId"] is not None
     assert parents > 0
+
+
+def test_successfactors_planned_serialize_is_wire_value_per_property() -> None:
+    """``serialize`` writes each property from a per-select plan; the reference is ``wire_value`` per property."""
+    with run_sandbox(["successfactors"], seed=3, scale=150) as sandbox:
+        emulator = sandbox.emulator("successfactors")
+        assert isinstance(emulator, SuccessFactorsEmulator)
+        window = (datetime(1900, 1, 1, tzinfo=UTC), END_OF_TIME)
+        kinds: set[type] = set()
+        for entity in emulator.entities.values():
+            names = [p.name for p in entity.props]
+            for select in (None, names[::2], [*names[1::3], entity.navs[0].name if entity.navs else names[0]]):
+                for i in range(0, entity.count(), 3):
+                    row = entity.row(i)
+                    if row is None:
+                        continue
+                    uri = f"http://x/odata/v2/{entity.name}({key_predicate(entity, row)})"
+                    expected: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
+                    for prop in entity.props:
+                        if select is None or prop.name in select:
+                            expected[prop.name] = wire_value(prop, row.get(prop.name))
+                            kinds.add(type(row.get(prop.name)))
+                    for nav in entity.navs:
+                        if select is None or nav.name in select:
+                            expected[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
+                    built = serialize(entity, row, "http://x/odata/v2", select, {}, window)
+                    assert list(built.items()) == list(expected.items()), (entity.name, i, select)
+        assert {datetime, Decimal, int, str, bool, type(None)} <= kinds
 
 
 def test_errors_are_the_stdlib_errors() -> None:
