@@ -11,15 +11,22 @@ import io
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from xlr8_sandbox.company import Company
+from xlr8_sandbox import company as company_module
+from xlr8_sandbox.company import EPOCH, LAST_NAMES, Company, CrmAccount, Employee
+from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.products.common.data import uuid5_text
+from xlr8_sandbox.products.salesforce.objects import _address, _city_location, build_objects
+from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
+from xlr8_sandbox.products.successfactors_odata import END_OF_TIME, key_predicate, serialize, wire_value
 from xlr8_sandbox.products.ukg_ready import _us_date
 from xlr8_sandbox.products.workday import wd_datetime
-from xlr8_sandbox.seeded import SeedDigests, SeededRandom
+from xlr8_sandbox.seeded import SeedDigests, SeededRandom, below
 
 SEEDS = [0, 1, 42, 2**32 - 1, 2**32, 2**63 + 12345, 2**64 - 1, 2**200 + 7]
 
@@ -46,6 +53,173 @@ def test_draw_for_draw_the_same_as_random_random(seed: int) -> None:
     assert sample == expected
     assert fast.sample(range(1000), 20) == stdlib.sample(range(1000), 20)
     assert fast.getstate() == stdlib.getstate()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_below_is_randrange(seed: int) -> None:
+    fast, stdlib = SeededRandom(seed), random.Random(seed)
+    draw = fast.getrandbits
+    for n in range(1, 3000):
+        width = n * n * 7919 % (2**40) + 1
+        assert below(draw, width) == stdlib.randrange(width)
+        assert n + below(draw, width) == stdlib.randrange(n, n + width)
+        assert below(draw, n % 37 + 1) == stdlib.choice(range(n % 37 + 1))
+    assert fast.getstate() == stdlib.getstate()
+
+
+def _reference_employee_base(company: Company, i: int) -> Employee:
+    """``Company._employee_base`` as it was before its draws went through ``below`` (a plain ``random.Random``)."""
+    r = random.Random(company._seed_digests("employee", i))
+    first, last = r.choice(company_module.FIRST_NAMES), r.choice(LAST_NAMES)
+    hire = date(2015, 1, 1) + timedelta(days=r.randrange(0, 4000))
+    roll = r.random()
+    status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"
+    term = hire + timedelta(days=r.randrange(30, 1500)) if status == "terminated" else None
+    dept_index = r.randrange(len(company.departments))
+    dept = company.departments[dept_index]
+    loc = company.locations[r.randrange(len(company.locations))]
+    modified = datetime(2018, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randrange(0, 8 * 365 * 86400))
+    return Employee(
+        index=i,
+        employee_id=f"E{i + 1:06d}",
+        person_id=f"P{i + 1:06d}",
+        first_name=first,
+        last_name=last,
+        email=f"{company_module._ascii(first)}.{company_module._ascii(last)}.{i + 1}@acme.example".lower(),
+        birth_date=date(1960, 1, 1) + timedelta(days=r.randrange(0, 14000)),
+        hire_date=hire,
+        termination_date=term,
+        status=status,  # type: ignore[arg-type]
+        job_code=company.jobs[r.randrange(len(company.jobs))].code,
+        department_code=dept.code,
+        location_code=loc.code,
+        company_code="C200" if loc.parent == "CA" else "C100",
+        cost_center=f"CC{dept_index + 1:02d}",
+        pay_group=company.pay_groups[r.randrange(len(company.pay_groups))].code,
+        manager_id=None if i < 5 else f"E{r.randrange(0, min(i, 50)) + 1:06d}",
+        annual_salary=Decimal(r.randrange(4_000_000, 25_000_000)) / 100,
+        currency="CAD" if loc.parent == "CA" else "USD",
+        full_time=r.random() > 0.15,
+        last_modified=modified,
+    )
+
+
+def _reference_crm_account(company: Company, i: int, as_of: datetime | None) -> CrmAccount:
+    """``Company.crm_account`` as it was before its draws went through ``below``."""
+    r = random.Random(company._seed_digests("crm_account", i))
+    created = datetime(2018, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randrange(0, 6 * 365 * 86400))
+    loc = company.locations[r.randrange(len(company.locations))]
+    name = f"{r.choice(LAST_NAMES)} {r.choice(['Industries', 'Group', 'Labs', 'Partners', 'Co.'])} {i + 1}"
+    industry = r.choice(["Manufacturing", "Healthcare", "Retail", "Technology", "Finance", "Energy"])
+    revenue = Decimal(r.randrange(100_000, 900_000_000)) / 100
+    modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
+    modified, deleted, events = company._crm_changes("crm_account", i, modified, as_of)
+    if events:
+        revenue = (revenue * Decimal(100 + 2 * events) / 100).quantize(Decimal("0.01"))
+    return CrmAccount(
+        index=i,
+        account_id=f"001{i:012d}AAA",
+        name=name,
+        industry=industry,
+        annual_revenue=revenue,
+        billing_city=loc.name,
+        billing_country=loc.parent or "US",
+        created=created,
+        last_modified=modified,
+        is_deleted=deleted,
+    )
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(42, 3000), (0, 700), (2**63 + 12345, 1500), (987654321, 20_000)])
+def test_company_records_are_the_reference_builders_records(seed: int, scale: int) -> None:
+    """Every product's people and CRM accounts come from these builders: field for field (same ``vars()`` order)
+    what the ``random.Random`` reference builds, base and later in sandbox time (updates, terminations)."""
+    company = Company(seed=seed, scale=scale)
+    step = max(1, scale // 3000)
+    statuses: set[str] = set()
+    for i in range(0, scale, step):
+        built, expected = company._employee_base(i), _reference_employee_base(company, i)
+        assert built == expected, (seed, i)
+        assert list(vars(built).items()) == list(vars(expected).items())
+        statuses.add(built.status)
+    assert statuses == {"active", "leave", "terminated"}
+    later = EPOCH + timedelta(days=400)
+    for i in range(0, company.crm_account_count, step):
+        for as_of in (None, later):
+            built_account: Any = company.crm_account(i, as_of)
+            expected_account = _reference_crm_account(company, i, as_of)
+            assert built_account == expected_account, (seed, i, as_of)
+            assert list(vars(built_account).items()) == list(vars(expected_account).items())
+
+
+def _reference_account_row(company: Company, users: int, i: int) -> dict[str, Any]:
+    """Salesforce's Account row as it was built before ``below`` and the review-date table."""
+    a = company.crm_account(i % company.crm_account_count) if i >= company.crm_account_count else None
+    acct = a or company.crm_account(i)
+    r = random.Random(company._seed_digests("sf_account", i))
+    tier = r.choice(["Gold", "Silver", "Bronze"])
+    employees = r.randrange(5, 50_000)
+    row = {
+        "Name": acct.name if a is None else f"{acct.name} #{i + 1}",
+        "Type": r.choice(["Customer - Direct", "Customer - Channel", "Prospect", "Partner"]),
+        "Industry": acct.industry,
+        "AnnualRevenue": acct.annual_revenue,
+        "NumberOfEmployees": employees,
+        "Phone": f"+1 555 {i % 10_000:04d}",
+        "Website": f"https://www.account{i + 1}.example",
+        "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
+        "ParentId": None if i < 10 or r.random() > 0.1 else f"001{r.randrange(0, 10):012d}AAA",
+        "Description": None,
+        "Customer_Tier__c": tier,
+        "Credit_Limit__c": Decimal(r.randrange(0, 100_000_000)) / 100,
+        "Last_Review_Date__c": (date(2024, 1, 1) + timedelta(days=r.randrange(0, 700))).isoformat(),
+        "HQ_Location__Latitude__s": _city_location(acct.billing_city)[0],
+        "HQ_Location__Longitude__s": _city_location(acct.billing_city)[1],
+    }
+    row.update(_address("Billing", f"{r.randrange(1, 999)} Main Street", acct.billing_city, acct.billing_country))
+    row.update(_address("Shipping", f"{r.randrange(1, 999)} Dock Road", acct.billing_city, acct.billing_country))
+    return row
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(42, 2000), (5, 900), (2**64 - 1, 4000)])
+def test_salesforce_account_rows_are_the_reference_rows(seed: int, scale: int) -> None:
+    """Including rows past the CRM accounts (``#n`` names, a count override) and the first ten (no ParentId draw)."""
+    company = Company(seed=seed, scale=scale)
+    accounts = build_objects(company, {"Account": company.crm_account_count + 300})["Account"]
+    parents = 0
+    for i in range(accounts.count):
+        built, expected = accounts.row(i), _reference_account_row(company, company.scale, i)
+        assert list(built.items()) == list(expected.items()), (seed, i)
+        parents += built["ParentId"] is not None
+    assert parents > 0
+
+
+def test_successfactors_planned_serialize_is_wire_value_per_property() -> None:
+    """``serialize`` writes each property from a per-select plan; the reference is ``wire_value`` per property."""
+    with run_sandbox(["successfactors"], seed=3, scale=150) as sandbox:
+        emulator = sandbox.emulator("successfactors")
+        assert isinstance(emulator, SuccessFactorsEmulator)
+        window = (datetime(1900, 1, 1, tzinfo=UTC), END_OF_TIME)
+        kinds: set[type] = set()
+        for entity in emulator.entities.values():
+            names = [p.name for p in entity.props]
+            for select in (None, names[::2], [*names[1::3], entity.navs[0].name if entity.navs else names[0]]):
+                for i in range(0, entity.count(), 3):
+                    row = entity.row(i)
+                    if row is None:
+                        continue
+                    uri = f"http://x/odata/v2/{entity.name}({key_predicate(entity, row)})"
+                    expected: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
+                    for prop in entity.props:
+                        if select is None or prop.name in select:
+                            expected[prop.name] = wire_value(prop, row.get(prop.name))
+                            kinds.add(type(row.get(prop.name)))
+                    for nav in entity.navs:
+                        if select is None or nav.name in select:
+                            expected[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
+                    built = serialize(entity, row, "http://x/odata/v2", select, {}, window)
+                    assert list(built.items()) == list(expected.items()), (entity.name, i, select)
+        assert {datetime, Decimal, int, str, bool, type(None)} <= kinds
 
 
 def test_errors_are_the_stdlib_errors() -> None:

@@ -33,6 +33,8 @@ REQUESTS: list[tuple[str, dict[str, str]]] = [
     ("EmpJob", {"customPageSize": "90", "asOfDate": "2024-06-30"}),
     ("EmpEmployment", {"customPageSize": "80", "$expand": "jobInfoNav,userNav", "fromDate": "1900-01-01"}),
     ("PerPersonal", {"customPageSize": "100"}),
+    ("PerPerson", {"customPageSize": "150", "paging": "snapshot", "fromDate": "1900-01-01"}),
+    ("cust_EquipmentAssignment", {"customPageSize": "120"}),
     ("FODepartment", {}),
     ("User/$count", {"$filter": "status eq 'inactive'"}),
     ("User", {"$filter": "nosuchfield eq 'x'"}),
@@ -117,3 +119,34 @@ def test_sandbox_time_changes_cached_rows(sandbox: Sandbox, emulator: SuccessFac
     assert cached != first
     emulator.row_cache.enabled = False
     assert read_all(sandbox) == cached
+
+
+def test_an_unfiltered_scan_builds_each_row_once(sandbox: Sandbox, emulator: SuccessFactorsEmulator) -> None:
+    """A snapshot read of a ``total`` set with no filter finds its rows without building them (the pages build
+    each once; the scan used to build every row too, and at scale the employee memo no longer held them)."""
+    entity = emulator.entities["User"]
+    built: list[int] = []
+    row = entity.row
+
+    def counted(i: int) -> dict[str, object] | None:
+        built.append(i)
+        return row(i)
+
+    entity.row = counted
+    try:
+        pages = read(sandbox, "User", {"customPageSize": "100", "paging": "snapshot", "fromDate": "1900-01-01"})
+    finally:
+        entity.row = row
+    assert [status for status, _ in pages] == [200] * 4
+    assert sorted(built) == list(range(400))
+
+
+def test_total_sets_have_a_row_at_every_index(sandbox: Sandbox, emulator: SuccessFactorsEmulator) -> None:
+    """What ``EntityDef.total`` promises (the unfiltered scan counts on it), now and later in sandbox time."""
+    total = [entity for entity in emulator.entities.values() if entity.total]
+    assert {entity.name for entity in total} >= {"User", "PerPerson", "PerEmail", "EmpEmployment"}
+    for _ in range(2):
+        for entity in total:
+            assert not entity.effective_dated, entity.name
+            assert all(entity.row(i) is not None for i in range(entity.count())), entity.name
+        sandbox.ctx.clock.advance(timedelta(days=400))

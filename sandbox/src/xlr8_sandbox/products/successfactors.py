@@ -90,9 +90,9 @@ class _MatchScan:
     """The identities of one filter's matching rows in internal order, scanned only as far as pages have needed
     (offset paging then costs one scan, not one per page)."""
 
-    def __init__(self, rows: Iterator[tuple[Any, dict[str, Any]]]) -> None:
+    def __init__(self, rows: Iterator[tuple[Any, dict[str, Any] | None]]) -> None:
         self.identities: list[Any] = []
-        self._rest: Iterator[tuple[Any, dict[str, Any]]] | None = rows
+        self._rest: Iterator[tuple[Any, dict[str, Any] | None]] | None = rows
 
     def upto(self, count: int | None) -> list[Any]:
         """At least ``count`` identities (all when None), fewer only when the rows run out."""
@@ -226,7 +226,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                  Prop("location", label="Location"), Prop("jobCode", label="Job Code"),
                  Prop("managerId", label="Manager"), Prop("empId", label="Employee Id"),
                  Prop("timeZone", label="Time Zone", filterable=False), *_modified()],
-                scale, lambda i: self._user(employee(i)),
+                scale, lambda i: self._user(employee(i)), total=True,
                 navs=[Nav("empInfo", "EmpEmployment", "0..1", lambda r, w: self._related("EmpEmployment", r, w))],
             ),
             EntityDef(
@@ -234,7 +234,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                 [Prop("personIdExternal", label="Person ID", max_length=100),
                  Prop("perPersonUuid", label="Person UUID"), Prop("dateOfBirth", "Edm.DateTime", "Date Of Birth"),
                  Prop("countryOfBirth", label="Country Of Birth"), *_modified()],
-                scale, lambda i: self._person(employee(i)),
+                scale, lambda i: self._person(employee(i)), total=True,
                 navs=[Nav("personalInfoNav", "PerPersonal", "*", lambda r, w: self._related("PerPersonal", r, w)),
                       Nav("emailNav", "PerEmail", "*", lambda r, w: self._related("PerEmail", r, w))],
             ),
@@ -249,7 +249,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                 [Prop("personIdExternal", label="Person ID"), Prop("emailType", label="Email Type"),
                  Prop("emailAddress", label="Email Address"), Prop("isPrimary", "Edm.Boolean", "Is Primary"),
                  *_modified()],
-                scale, lambda i: self._email(employee(i)),
+                scale, lambda i: self._email(employee(i)), total=True,
             ),
             EntityDef(
                 "EmpEmployment", "Employment Details", ("personIdExternal", "userId"),
@@ -257,7 +257,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                  *_effective(), Prop("originalStartDate", "Edm.DateTime", "Original Start Date"),
                  Prop("isContingentWorker", "Edm.Boolean", "Is Contingent Worker"),
                  Prop("jobNumber", "Edm.Int64", "Employment Id"), *_modified()],
-                scale, lambda i: self._employment(employee(i)),
+                scale, lambda i: self._employment(employee(i)), total=True,
                 navs=[Nav("jobInfoNav", "EmpJob", "*", lambda r, w: self._related("EmpJob", r, w)),
                       Nav("userNav", "User", "1", lambda r, w: self._related("User", r, w))],
             ),
@@ -296,7 +296,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                  Prop("cust_assetTag", label="Asset Tag"), Prop("cust_assetValue", "Edm.Decimal", "Asset Value"),
                  Prop("cust_assignedOn", "Edm.DateTime", "Assigned On"),
                  Prop("mdfSystemRecordStatus", label="Record Status"), *_modified()],
-                scale, lambda i: self._equipment(employee(i)),
+                scale, lambda i: self._equipment(employee(i)), total=True,
             ),
         ]  # fmt: skip
 
@@ -471,6 +471,14 @@ class SuccessFactorsEmulator(ProductEmulator):
             if row is not None:
                 yield i, row
 
+    def _every_identity(self, entity: EntityDef) -> Iterator[tuple[Any, dict[str, Any] | None]]:
+        """``_all_rows``' identities without building the generated rows (for ``EntityDef.total`` sets)."""
+        with self._lock:
+            extra = list(entity.extra)
+        for inserted in extra:
+            yield inserted, inserted
+        yield from ((i, None) for i in range(entity.count()))
+
     def _resolve(self, entity: EntityDef, ident: Any) -> dict[str, Any] | None:
         return ident if isinstance(ident, dict) else entity.row(ident)
 
@@ -489,10 +497,12 @@ class SuccessFactorsEmulator(ProductEmulator):
         text = params.get("$filter")
         predicate = parse_filter(text, entity) if text else None
         window = self._effective_window(request)
+        if predicate is None and entity.total and not entity.effective_dated:
+            rows = self._every_identity(entity)  # every row matches: the pages build them, once
+        else:
+            rows = self._matching_rows(entity, predicate, window)
         found: _MatchScan | None = self.row_cache.shared(
-            ("match", entity.name, text, window),
-            self._data_version(),
-            lambda: _MatchScan(self._matching_rows(entity, predicate, window)),
+            ("match", entity.name, text, window), self._data_version(), lambda: _MatchScan(rows)
         )
         return found
 

@@ -9,6 +9,7 @@ wire form (``/Date(ms)/``, Int64/Decimal as strings, ``__metadata``) is produced
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import re
 import threading
@@ -70,7 +71,9 @@ class Nav:
 @dataclass
 class EntityDef:
     """One entity set and its type. ``rows(i)`` builds generated row ``i`` of ``count()``; ``extra`` holds rows
-    inserted at run time (kept in key order with the generated ones)."""
+    inserted at run time (kept in key order with the generated ones). ``total``: ``row(i)`` is a row for every
+    ``i`` below ``count()`` (never None), so an unfiltered scan of a set that is not effective dated need not build
+    the rows to know which match (the pages build them)."""
 
     name: str
     label: str
@@ -81,6 +84,11 @@ class EntityDef:
     effective_dated: bool = False
     navs: list[Nav] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
+    total: bool = False
+    #: ``serialize``'s (property, wire kind) per ``$select``, worked out once rather than per row.
+    wire_plans: dict[tuple[str, ...] | None, tuple[tuple[str, int], ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.by_name = {p.name: p for p in self.props}
@@ -406,6 +414,26 @@ def wire_value(prop: Prop, value: Any) -> Any:
     return value
 
 
+#: ``format_odata_datetime`` kept per moment: rows share their days (hire dates, created stamps at 09:00).
+_odata_datetime = functools.lru_cache(maxsize=16_384)(format_odata_datetime)
+_PASS, _DATETIME, _OFFSET, _TEXT = 0, 1, 2, 3
+_WIRE_KINDS = {"Edm.DateTime": _DATETIME, "Edm.DateTimeOffset": _OFFSET, "Edm.Int64": _TEXT, "Edm.Decimal": _TEXT}
+
+
+def _wire_plan(entity: EntityDef, select: list[str] | None) -> tuple[tuple[str, int], ...]:
+    """The selected properties in declaration order with how ``wire_value`` writes each (per entity and select)."""
+    key = None if select is None else tuple(select)
+    plan = entity.wire_plans.get(key)
+    if plan is None:
+        if len(entity.wire_plans) >= 64:
+            entity.wire_plans.clear()
+        plan = tuple(
+            (p.name, _WIRE_KINDS.get(p.edm_type, _PASS)) for p in entity.props if select is None or p.name in select
+        )
+        entity.wire_plans[key] = plan
+    return plan
+
+
 def key_predicate(entity: EntityDef, row: dict[str, Any]) -> str:
     def lit(prop: Prop, value: Any) -> str:
         if prop.edm_type == "Edm.DateTime":
@@ -435,9 +463,18 @@ def serialize(
     navigation properties expanded below each of them (``$expand=a/b``)."""
     uri = f"{service_url}/{entity.name}({key_predicate(entity, row)})"
     out: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
-    for prop in entity.props:
-        if select is None or prop.name in select:
-            out[prop.name] = wire_value(prop, row.get(prop.name))
+    get = row.get
+    for name, kind in _wire_plan(entity, select):  # wire_value per property, planned once
+        value = get(name)
+        if value is None or kind == _PASS:
+            out[name] = value
+        elif kind == _DATETIME:
+            moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
+            out[name] = _odata_datetime(moment)
+        elif kind == _OFFSET:
+            out[name] = _odata_datetime(value, with_offset=True)
+        else:
+            out[name] = str(value)
     for nav in entity.navs:
         if nav.name in expand:
             target = expand[nav.name]

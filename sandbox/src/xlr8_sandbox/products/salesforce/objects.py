@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from xlr8_sandbox.company import Company
+from xlr8_sandbox.seeded import below
 
 BASE_TIME = datetime(2019, 1, 1, tzinfo=UTC)
 ROWS_PER_TIMESTAMP = 3
@@ -308,6 +309,12 @@ def _address_values(prefix: str, city: str, country: str) -> tuple[str, dict[str
     }
 
 
+_TIERS = ["Gold", "Silver", "Bronze"]
+_ACCOUNT_TYPES = ["Customer - Direct", "Customer - Channel", "Prospect", "Partner"]
+#: ``Last_Review_Date__c`` by its drawn day offset (a table, not a date built and formatted per row).
+_REVIEW_DATES = [(date(2024, 1, 1) + timedelta(days=d)).isoformat() for d in range(700)]
+
+
 @functools.lru_cache(maxsize=1024)
 def _city_location(city: str) -> tuple[Decimal, Decimal]:
     """A city's (latitude, longitude) as Decimals, made once per city."""
@@ -325,27 +332,35 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
         a = company.crm_account(i % company.crm_account_count) if i >= company.crm_account_count else None
         acct = a or company.crm_account(i)
         r = company._rng("sf_account", i)
-        tier = r.choice(["Gold", "Silver", "Bronze"])
-        employees = r.randrange(5, 50_000)
+        draw = r.getrandbits  # ``below`` draws what randrange/choice drew, in the same order
+        tier = _TIERS[below(draw, 3)]
+        employees = 5 + below(draw, 49_995)
+        kind = _ACCOUNT_TYPES[below(draw, 4)]
+        owner = below(draw, max(users, 1))
+        parent = None if i < 10 or r.random() > 0.1 else f"001{below(draw, 10):012d}AAA"
+        credit = Decimal(below(draw, 100_000_000)) / 100
+        reviewed = _REVIEW_DATES[below(draw, 700)]
+        latitude, longitude = _city_location(acct.billing_city)
         row = {
             "Name": acct.name if a is None else f"{acct.name} #{i + 1}",
-            "Type": r.choice(["Customer - Direct", "Customer - Channel", "Prospect", "Partner"]),
+            "Type": kind,
             "Industry": acct.industry,
             "AnnualRevenue": acct.annual_revenue,
             "NumberOfEmployees": employees,
             "Phone": f"+1 555 {i % 10_000:04d}",
             "Website": f"https://www.account{i + 1}.example",
-            "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
-            "ParentId": None if i < 10 or r.random() > 0.1 else f"001{r.randrange(0, 10):012d}AAA",
+            "OwnerId": f"005{owner:012d}AAA",
+            "ParentId": parent,
             "Description": None,
             "Customer_Tier__c": tier,
-            "Credit_Limit__c": Decimal(r.randrange(0, 100_000_000)) / 100,
-            "Last_Review_Date__c": (date(2024, 1, 1) + timedelta(days=r.randrange(0, 700))).isoformat(),
-            "HQ_Location__Latitude__s": _city_location(acct.billing_city)[0],
-            "HQ_Location__Longitude__s": _city_location(acct.billing_city)[1],
+            "Credit_Limit__c": credit,
+            "Last_Review_Date__c": reviewed,
+            "HQ_Location__Latitude__s": latitude,
+            "HQ_Location__Longitude__s": longitude,
         }
-        row.update(_address("Billing", f"{r.randrange(1, 999)} Main Street", acct.billing_city, acct.billing_country))
-        row.update(_address("Shipping", f"{r.randrange(1, 999)} Dock Road", acct.billing_city, acct.billing_country))
+        city, country = acct.billing_city, acct.billing_country
+        row.update(_address("Billing", f"{1 + below(draw, 998)} Main Street", city, country))
+        row.update(_address("Shipping", f"{1 + below(draw, 998)} Dock Road", city, country))
         return row
 
     def contact_row(i: int) -> dict[str, Any]:
