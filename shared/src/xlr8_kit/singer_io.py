@@ -21,6 +21,7 @@ import typing as t
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
+from operator import not_
 
 import msgspec
 from singer_sdk.io_base import SingerWriter
@@ -347,9 +348,67 @@ def _ascii_line(raw: bytes) -> str:
 
 def _ascii_bytes(raw: bytes) -> bytes:
     """``_ascii_line`` kept as bytes (escaping is per character, so a line's parts can be escaped apart)."""
-    if not raw.isascii():
-        raw = raw.decode().encode("ascii", _ESCAPING)
-    return raw.replace(b"\x7f", b"\\u007f") if b"\x7f" in raw else raw
+    if b"\x7f" in raw:
+        raw = raw.replace(b"\x7f", b"\\u007f")
+    return raw if raw.isascii() else _escaped(raw)
+
+
+#: The bytes ``bytes.translate`` deletes to leave a line's non-ASCII bytes.
+_ASCII = bytes(range(0x80))
+
+
+class _EscapePlans(dict[bytes, tuple[tuple[bytes, int, bytes], ...] | None]):
+    """A line's non-ASCII bytes (in order) and, for each character they encode, its first byte, its length and its
+    escape; None for a line with more than ``_PLAN_CHARACTERS`` (text in a non-Latin script: the codec's way is
+    cheaper there). The same few (a right quote in a title) come back on every line. Cleared when it holds ``limit``."""
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def __missing__(self, found: bytes) -> tuple[tuple[bytes, int, bytes], ...] | None:
+        if len(self) >= self._limit:
+            self.clear()
+        text = found.decode()
+        plan = None
+        if len(text) <= _PLAN_CHARACTERS:
+            plan = tuple((char.encode()[:1], len(char.encode()), _escape_char(ord(char)).encode()) for char in text)
+        self[found] = plan
+        return plan
+
+
+_PLAN_CHARACTERS = 8
+#: The most bytes ``_PLAN_CHARACTERS`` characters take in UTF-8 (the memory holds no longer keys).
+_PLAN_BYTES = 4 * _PLAN_CHARACTERS
+_ESCAPE_PLANS = _EscapePlans()
+
+
+def _escaped(raw: bytes) -> bytes:
+    """``raw`` (UTF-8 holding non-ASCII) with each non-ASCII character escaped: cut around the characters its
+    plan names, each found by its first byte (``bytes.find`` of one byte: every byte before it is ASCII), instead
+    of decoding the line and calling the codec's error handler per run (an exception object each). The result is
+    ASCII only when the cuts covered every non-ASCII byte with the characters named, which proves ``raw`` valid
+    UTF-8 and each cut a whole character; anything else goes through the codec (which raises on bad UTF-8)."""
+    found = raw.translate(None, _ASCII)
+    plan = _ESCAPE_PLANS[found] if len(found) <= _PLAN_BYTES else None  # longer: more characters than a plan holds
+    if plan is not None:
+        pieces: list[bytes] = []
+        find = raw.find
+        at = 0
+        for first, size, escape in plan:
+            cut = find(first, at)
+            if cut < 0:
+                break
+            pieces += (raw[at:cut], escape)
+            at = cut + size
+        else:
+            pieces.append(raw[at:])
+            escaped = b"".join(pieces)
+            if escaped.isascii():
+                return escaped
+    return raw.decode().encode("ascii", _ESCAPING)
 
 
 class _NotPlainPage(Exception):
@@ -429,6 +488,7 @@ class KitSingerWriter(SingerWriter):
         encode_lines = _ENCODER.encode_lines
         flush = self.flush
         extracted = IsoClock()
+        escaped = _escaped
 
         def emit_page(records: list[dict[str, t.Any]], plain: bool = False) -> None:
             try:
@@ -439,10 +499,13 @@ class KitSingerWriter(SingerWriter):
                 for record in records:
                     emit(record, plain)
                 return
+            if b"\x7f" in lines:  # escaped on the whole page (its escape holds no newline)
+                lines = lines.replace(b"\x7f", b"\\u007f")
             bodies = lines.split(b"\n")
             bodies.pop()  # after the last newline
-            if not lines.isascii() or b"\x7f" in lines:  # only the lines that need it (a scan costs per byte)
-                bodies = [body if body.isascii() and b"\x7f" not in body else _ascii_bytes(body) for body in bodies]
+            if not lines.isascii():  # only the lines that need it, picked out in C (a scan costs per byte)
+                for index in compress(range(len(bodies)), map(not_, map(bytes.isascii, bodies))):
+                    bodies[index] = escaped(bodies[index])
             pending.append(extracted.around(bodies, head, middle, end))
             held[0] += len(bodies)
             if held[0] >= BLOCK_LINES or len(pending) >= block:

@@ -6,8 +6,15 @@ import json
 
 import pytest
 import requests
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, parsed_json
+from xlr8_kit.http import classify
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, is_utf8, parsed_json
+
+#: A page of rows longer than ``is_utf8``'s piece, a right quote in its rows (one of them across the first cut).
+_PAGE = b"[" + b" " * 8 + b",".join(b'{"title":"Director\xe2\x80\x99s Aide %05d"}' % n for n in range(200)) + b"]"
+assert _PAGE[classify._UTF8_PIECE - 1 : classify._UTF8_PIECE + 2] == "\u2019".encode()
 
 BODIES = [
     b'{"status":"error","x":[1,2]}',
@@ -28,6 +35,9 @@ BODIES = [
     b'[{"a":"\xff"}]',  # not UTF-8 inside a string the probe would skip
     '{"status":"error"}'.encode("utf-16"),  # json.loads detects UTF-16
     b"  ",
+    _PAGE,
+    _PAGE.replace(b"Aide 00150", b"Aide \xe2\x80 0150"),  # a cut character in a later piece: not UTF-8
+    _PAGE.replace(b"Aide 00150", b"Aide \xed\xa0\x80150"),  # a surrogate encoded in UTF-8, as json.loads refuses
 ]
 
 
@@ -147,3 +157,50 @@ MEMBER_BODIES = [
 def test_json_error_members_match_the_whole_body(body: bytes) -> None:
     assert _Members().error_in_body(_response(body)) == _WholeBody().error_in_body(_response(body))
     assert _Members().body_truncated(_response(body)) is _expected(body)[0]
+
+
+def _decodes(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+#: Pieces of UTF-8 and of what is not: whole characters of each length, a BOM, and sequences ``bytes.decode``
+#: refuses (cut, overlong, a surrogate, past U+10FFFF, stray continuation bytes, bytes never in UTF-8).
+_FRAGMENTS = [
+    b"a",
+    b'"',
+    "é".encode(),
+    "\u2019".encode(),
+    "😀".encode(),
+    "\U0010ffff".encode(),
+    b"\xef\xbb\xbf",
+    b"\xe2\x80",
+    b"\xf0\x9f\x98",
+    b"\xc3",
+    b"\xc0\x80",
+    b"\xe0\x80\x80",
+    b"\xf0\x80\x80\x80",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xf5\x80\x80\x80",
+    b"\x80",
+    b"\xbf\xbf\xbf\xbf",
+    b"\xff",
+]
+_BODIES = st.one_of(st.binary(max_size=64), st.lists(st.sampled_from(_FRAGMENTS), max_size=24).map(b"".join))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(body=_BODIES, piece=st.integers(min_value=1, max_value=9))
+@example(body="a😀".encode(), piece=2)  # the cut lands on the second of three continuation bytes
+@example(body=b"a\xbf\xbf\xbf\xbf\xbf", piece=1)  # more continuation bytes in a row than a character holds
+def test_is_utf8_is_what_decoding_says(body: bytes, piece: int) -> None:
+    """Whatever the bytes and wherever the pieces are cut, ``is_utf8`` answers as ``bytes.decode`` does."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classify, "_UTF8_PIECE", piece)
+        assert is_utf8(body) is _decodes(body)
+    assert is_utf8(body) is _decodes(body)
+    assert is_utf8(_PAGE + body) is _decodes(_PAGE + body)  # the default piece, cut inside the page

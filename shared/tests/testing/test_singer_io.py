@@ -431,6 +431,78 @@ def test_escaped_runs_are_remembered_within_a_bound(monkeypatch: t.Any) -> None:
     assert runs["😀"] == "\\ud83d\\ude00"
 
 
+#: Characters the escaping treats apart: Latin-1, BMP above it, astral (a surrogate pair), line separators a JSON
+#: reader may choke on, a BOM, DEL, control characters, and what JSON itself escapes.
+_AWKWARD = ["é", "ÿ", "\u0100", "\u2019", "\u2013", "\u2028", "\u2029", "\ufeff", "\uffff", "😀", "\U0010ffff"]
+_AWKWARD += ["日本", "\x7f", "\x01", "\n", '"', "\\", "a", " "]
+_texts = st.one_of(
+    st.text(alphabet=st.characters(exclude_categories=("Cs",))),  # msgspec refuses lone surrogates: the SDK's then
+    st.lists(st.sampled_from(_AWKWARD), max_size=24).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["t", "é", "n"]), _texts, max_size=3), max_size=6))
+def test_a_page_of_any_text_is_written_as_the_sdk_writes_each_record(page: list[dict[str, str]]) -> None:
+    """The page emitter's escaping (DEL on the whole page, each non-ASCII line cut around its characters, or the
+    codec for a line of many) writes the SDK's line for every record, byte for byte."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        out = io.StringIO()
+        writer = KitSingerWriter()
+        with redirect_stdout(out):
+            writer.record_page_emitter("Zoë\u2019s", None)(page, True)
+            writer.flush()
+    sdk = SingerWriter()
+    expected = "".join(
+        sdk.serialize_message(RecordMessage(stream="Zoë\u2019s", record=record, time_extracted=EXTRACTED)) + "\n"
+        for record in page
+    )
+    assert out.getvalue() == expected
+
+
+def test_lines_of_a_few_characters_are_cut_around_them_and_others_go_through_the_codec(monkeypatch: t.Any) -> None:
+    """A line holding a few non-ASCII characters is escaped by its plan, without the codec's error handler (the
+    fast path is taken); a line of more than ``_PLAN_CHARACTERS`` goes through the codec; both as the SDK."""
+    runs = singer_io._EscapedRuns()
+    plans = singer_io._EscapePlans()
+    monkeypatch.setattr(singer_io, "_ESCAPED_RUNS", runs)
+    monkeypatch.setattr(singer_io, "_ESCAPE_PLANS", plans)
+    few = ["Director\u2019s Aide \u2013 Ops", "José Müller 😀", "Zoë", "plain"]
+    for text in few:
+        message = RecordMessage(stream="s", record={"t": text}, time_extracted=EXTRACTED)
+        assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+    assert not runs
+    assert "\u2019\u2013".encode() in plans
+    assert plans["\u2019\u2013".encode()] == ((b"\xe2", 3, b"\\u2019"), (b"\xe2", 3, b"\\u2013"))
+    assert "éü😀".encode() in plans  # the writer's own lookups, not this test's
+    accents = ((b"\xc3", 2, b"\\u00e9"), (b"\xc3", 2, b"\\u00fc"))
+    assert plans["éü😀".encode()] == (*accents, (b"\xf0", 4, b"\\ud83d\\ude00"))
+    many = "日本語のテキストです"
+    message = RecordMessage(stream="s", record={"t": many}, time_extracted=EXTRACTED)
+    assert KitSingerWriter().serialize_message(message) == SingerWriter().serialize_message(message)
+    assert many.encode() in plans
+    assert plans[many.encode()] is None
+    assert runs[many] == "".join(f"\\u{ord(char):04x}" for char in many)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'"\xe2\x80a\x99"',  # the bytes of "\u2019" parted by an ASCII byte: its plan finds one character
+        b'"\xe2\x80\x99\x99"',  # a stray continuation byte after a whole character
+        b'"a\x99\xe2\x80"',  # a continuation byte first, a cut character last
+        b'"\xed\xa0\x80"',  # a surrogate encoded in UTF-8
+        b'"\xc0\x80"',  # an overlong NUL
+    ],
+)
+def test_escaping_bytes_that_are_not_utf8_raises_as_decoding_them_does(raw: bytes) -> None:
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode()
+    with pytest.raises(UnicodeDecodeError):
+        singer_io._ascii_bytes(raw)
+
+
 @pytest.mark.parametrize("is_sorted", [True, False])
 def test_the_plain_state_step_leaves_the_state_the_sdk_increment_leaves(is_sorted: bool, monkeypatch: t.Any) -> None:
     from singer_sdk.exceptions import InvalidStreamSortException

@@ -78,22 +78,53 @@ _PROBED = "_xlr8_probe"
 _UNPROBED = object()
 
 
+#: Bytes ``is_utf8`` decodes at a time: each piece's text stays small (a few "\u2019" in a 5 MB page would otherwise
+#: make the whole page's text two bytes a character).
+_UTF8_PIECE = 4096
+
+
+def is_utf8(content: bytes) -> bool:
+    """Whether ``content.decode()`` succeeds, without building the text of the whole body: an ASCII body at once,
+    else piece by piece. A piece ends before a byte that is not a continuation byte (0x80-0xBF), where a character
+    of valid UTF-8 starts, so the body is valid exactly when every piece is. A cut is moved past at most three
+    continuation bytes: a fourth in a row is invalid anyway, and the piece it starts fails to decode."""
+    if content.isascii():
+        return True
+    end = len(content)
+    start = 0
+    while start < end:
+        cut = start + _UTF8_PIECE
+        stop = min(cut + 3, end)
+        while cut < stop and 0x80 <= content[cut] < 0xC0:
+            cut += 1
+        piece = content[start:cut]
+        if not piece.isascii():
+            try:
+                piece.decode()
+            except UnicodeDecodeError:
+                return False
+        start = cut
+    return True
+
+
 def _probe(response: requests.Response) -> object:
     found = response.__dict__.get(_PROBED)
     if found is None:
-        try:
-            response.content.decode()  # the probe skips strings it does not build: json.loads would check them
-            probed = _PROBE.decode(response.content)
-        except (UnicodeDecodeError, msgspec.DecodeError):
-            found = _UNPROBED
-        else:
-            found = (True, probed.status) if isinstance(probed, _StatusProbe) else (False, None)
+        content = response.content
+        found = _UNPROBED
+        if is_utf8(content):  # the probe skips strings it does not build: json.loads would check them
+            try:
+                probed = _PROBE.decode(content)
+            except msgspec.DecodeError:
+                pass
+            else:
+                found = (True, probed.status) if isinstance(probed, _StatusProbe) else (False, None)
         response.__dict__[_PROBED] = found
     return found
 
 
 def utf8_proven(response: requests.Response) -> bool:
-    """Whether the classifier already read ``response``'s body as UTF-8 (its probe decodes the whole body; a kept
+    """Whether the classifier already read ``response``'s body as UTF-8 (its probe checks the whole body; a kept
     parse decoded it): a decoder that skips the strings it does not build may rely on it."""
     found = response.__dict__.get(_PROBED)
     return found is not None and found is not _UNPROBED

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import msgspec
 import requests
 
-from xlr8_kit.http.classify import ResponseClassifier, keep_parsed
+from xlr8_kit.http.classify import ResponseClassifier, is_utf8, keep_parsed
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
 from xlr8_kit.odata.paging import ODataResponseError, _payload, odata_error, parsed_payload
 from xlr8_kit.redaction import Redactor
@@ -33,14 +33,14 @@ def _error_document(content: bytes) -> tuple[str, str] | None:
     """``odata_error(json.loads(content))``, None where ``json.loads`` raises ``ValueError``. A page of rows (the
     usual answer) is probed in C without building its rows; a body the probe cannot vouch for (not UTF-8, NaN
     literals, malformed) and every error document go through ``json.loads`` itself."""
-    try:
-        content.decode()  # json.loads rejects invalid UTF-8 inside strings the probe does not build
-        probed = _ERROR_PROBE.decode(content)
-    except (UnicodeDecodeError, msgspec.DecodeError):
-        pass
-    else:
-        if not (isinstance(probed, _ErrorProbe) and isinstance(probed.error, dict)):
-            return None
+    if is_utf8(content):  # json.loads rejects invalid UTF-8 inside strings the probe does not build
+        try:
+            probed = _ERROR_PROBE.decode(content)
+        except msgspec.DecodeError:
+            pass
+        else:
+            if not (isinstance(probed, _ErrorProbe) and isinstance(probed.error, dict)):
+                return None
     try:
         return odata_error(json.loads(content))
     except ValueError:

@@ -20,7 +20,7 @@ from singer_sdk.pagination import PageNumberPaginator
 
 from xlr8_kit.columns import remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier, utf8_proven
+from xlr8_kit.http.classify import ResponseClassifier, is_utf8, utf8_proven
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
 from xlr8_kit.singer_io import json_array_length, loads_exact
@@ -244,11 +244,8 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         decoder = self._text_rows
         if decoder is None:
             return None
-        if not (utf8 or content.isascii()):
-            try:
-                content.decode()
-            except UnicodeDecodeError:
-                return None
+        if not (utf8 or is_utf8(content)):
+            return None
         try:
             rows = decoder.decode(content)
         except msgspec.MsgspecError:  # a value that is not text or null, not an array of objects, not msgspec's JSON
