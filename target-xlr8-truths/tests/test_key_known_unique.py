@@ -55,12 +55,16 @@ def _table(path: Path) -> str:
     return str(query(path, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
 
 
-def test_keys_repeated_across_and_within_files_and_missing_keys(
-    tmp_path: Path,
-    store: Path,
-    config: dict[str, Any],
-) -> None:
+@pytest.fixture
+def batch_config(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The target's config, reading BATCH files from ``tmp_path``."""
     config["batch_locations"] = [str(tmp_path)]
+    return config
+
+
+def test_keys_repeated_across_and_within_files_and_missing_keys(
+    tmp_path: Path, store: Path, batch_config: dict[str, Any]
+) -> None:
     files = [
         [{"id": i, "name": f"a{i}"} for i in range(150)],
         [{"id": i, "name": f"b{i}"} for i in range(100, 220)] + [{"id": 105, "name": "b-again"}],  # across, within
@@ -68,7 +72,7 @@ def test_keys_repeated_across_and_within_files_and_missing_keys(
         [{"id": 3, "name": "d3"}, {"id": 1000, "name": "d1000"}],
     ]
     messages = [SCHEMA] + [_batch(tmp_path, f"part-{n}.jsonl", rows) for n, rows in enumerate(files)]
-    result = run_target(config, messages, tmp_path)
+    result = run_target(batch_config, messages, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     table = _table(store)
     landed = dict(query(store, f'SELECT id, name FROM "{table}" WHERE id IS NOT NULL'))
@@ -81,19 +85,16 @@ def test_keys_repeated_across_and_within_files_and_missing_keys(
 
 
 def test_keys_repeated_before_this_process_are_counted(
-    tmp_path: Path,
-    store: Path,
-    config: dict[str, Any],
+    tmp_path: Path, store: Path, batch_config: dict[str, Any]
 ) -> None:
     """The table exists with a key repeated (written before, by anyone): this process knows nothing of it."""
-    config["batch_locations"] = [str(tmp_path)]
-    first = run_target(config, [SCHEMA, _batch(tmp_path, "one.jsonl", [{"id": i} for i in range(20)])], tmp_path)
+    first = run_target(batch_config, [SCHEMA, _batch(tmp_path, "one.jsonl", [{"id": i} for i in range(20)])], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     table = _table(store)
     con = duckdb.connect(str(store))
     con.execute(f"INSERT INTO \"{table}\" (id, name) VALUES (5, 'twin'), (6, 'twin')")
     con.close()
-    second = run_target(config, [SCHEMA, _batch(tmp_path, "two.jsonl", [{"id": 50}, {"id": 51}])], tmp_path)
+    second = run_target(batch_config, [SCHEMA, _batch(tmp_path, "two.jsonl", [{"id": 50}, {"id": 51}])], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     profiles = _landed_profiles(store, table)
     assert profiles == _general(store, table)

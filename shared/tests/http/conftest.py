@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,3 +49,17 @@ def make_session(fake_time: FakeTime) -> Iterator[Callable[..., ResilientSession
     yield factory
     for session in made:
         session.close()
+
+
+def demo_tap_module() -> Any:
+    """The HTTP tests' demo tap (``demo_tap.py``), loaded once under one name for every test module that uses it
+    (the tests run with ``--import-mode=importlib``, so it is not importable by its file name)."""
+    name = "xlr8_http_tests_demo_tap"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "demo_tap.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,23 +24,12 @@ from xlr8_kit.http.session import HttpPolicy
 from xlr8_kit.testing.fake_time import with_session_time
 from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
 
-HERE = Path(__file__).parent
+from .conftest import demo_tap_module
+
 JSON = "application/json"
 
 
-def _load_demo_tap() -> Any:
-    name = "xlr8_http_tests_demo_tap"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "demo_tap.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-demo = _load_demo_tap()
+demo = demo_tap_module()
 
 
 class PagedApi:

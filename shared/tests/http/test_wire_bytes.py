@@ -4,13 +4,10 @@ as it arrived, byte for byte, and answers a small JSON page."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +18,9 @@ from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.rest import encode_params
 from xlr8_kit.testing.fake_time import FakeTime, with_session_time
 
+from .conftest import demo_tap_module
+
 PAGE = b'{"items": [{"id": 1, "name": "a"}], "next_page": null}'
-
-
-def _demo_tap() -> Any:
-    """The HTTP tests' demo tap (``demo_tap.py``), loaded once under the name test_kit_stream gives it."""
-    name = "xlr8_http_tests_demo_tap"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "demo_tap.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 class RawServer:
@@ -230,7 +216,7 @@ def test_a_stream_sends_the_bytes_requests_sends(raw_server):
     ``requests``' own path for the same request: URL parameters with spaces, quotes, '+', '%' and non-ASCII."""
     api_key = "k+y/with space&'quote' é%20%"
     clock = FakeTime()
-    tap_class = with_session_time(_demo_tap().DemoTap, clock=clock.clock, sleep=clock.sleep, wall=clock.wall)
+    tap_class = with_session_time(demo_tap_module().DemoTap, clock=clock.clock, sleep=clock.sleep, wall=clock.wall)
     config = {"base_url": raw_server.url, "client_id": "c", "client_secret": "client-secret-1", "api_key": api_key}
     tap = tap_class(config=config, parse_env_config=False)
     stream = tap.streams["items"]

@@ -1,5 +1,5 @@
-"""A REST query page is parsed once: ``SalesforceClient._classify_page`` parses it, hands the parse to the classifier
-(which then does not probe the body again) and keeps it for the caller, with the verdicts the classifier gives alone."""
+"""A REST query page is parsed once: ``QueryPageClassifier`` parses it, reads the parse (it does not probe the body
+again) and keeps it for the caller, with the verdicts the Salesforce classifier gives alone."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import requests
 
 from xlr8_kit.http import classify as kit_classify
 from xlr8_kit.singer_io import loads_marked
+from xlr8_kit.testing.probes import spy_probes
 from xlr8_tap_salesforce.client import (
-    _PAGE,
+    QueryPageClassifier,
     SalesforceClassifier,
-    SalesforceClient,
     canonical_decimal,
     canonical_numbers,
 )
@@ -52,24 +52,14 @@ def test_a_page_classified_with_its_parse_gets_the_classifiers_verdict(
     body: bytes, content_type: str, written: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = SalesforceClassifier().classify(_response(body, content_type))
-    client = t.cast("t.Any", SalesforceClient.__new__(SalesforceClient))
-    client.classifier = SalesforceClassifier()
     parse = (
         canonical_numbers().loads_marked if written else functools.partial(loads_marked, parse_float=canonical_decimal)
     )
     response = _response(body, content_type)
-    probes: list[bytes] = []
-    real_probe = kit_classify._PROBE
-
-    class _Spy:
-        def decode(self, content: bytes) -> t.Any:
-            probes.append(content)
-            return real_probe.decode(content)
-
-    monkeypatch.setattr(kit_classify, "_PROBE", _Spy())
-    verdict = SalesforceClient._classify_page(client, parse, response)
+    probes = spy_probes(monkeypatch)
+    verdict = QueryPageClassifier(parse).classify(response)
     assert verdict == expected
-    kept = response.__dict__.get(_PAGE)
+    kept = kit_classify.kept_body(response)
     if kept is not None:
         again = parse(body)
         assert kept[1] is again[1]

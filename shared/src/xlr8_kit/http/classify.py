@@ -130,12 +130,26 @@ def utf8_proven(response: requests.Response) -> bool:
     return found is not None and found is not _UNPROBED
 
 
-def keep_parsed(response: requests.Response, body: object) -> None:
-    """The caller parsed ``response``'s whole body to ``body`` (numbers in whatever type it chose) before it is
-    classified: the classifier reads the top-level ``status`` from it instead of probing the whole body again. Only
-    for a body that did parse (a cut one is the classifier's to find)."""
-    status = body.get("status") if isinstance(body, dict) else None
-    response.__dict__[_PROBED] = (isinstance(body, dict), status)
+#: Where ``keep_parsed`` keeps a product's own parse of a response's body (``kept_body``).
+_KEPT = "_xlr8_kept"
+_SAME = object()
+
+
+def keep_parsed(response: requests.Response, parsed: object, body: object = _SAME) -> None:
+    """Keep ``parsed``, a product's parse of ``response``'s whole body, on the response (``kept_body``), and tell the
+    classifier: it reads the top-level ``status`` from ``body`` (the JSON value; ``parsed`` itself unless the parse
+    gives more, as Salesforce's (body, plain) pair) instead of probing the whole body again. Only for a body that
+    did parse (a cut one is the classifier's to find)."""
+    response.__dict__[_KEPT] = parsed
+    value = parsed if body is _SAME else body
+    status = value.get("status") if isinstance(value, dict) else None
+    response.__dict__[_PROBED] = (isinstance(value, dict), status)
+
+
+def kept_body(response: requests.Response, default: Any = None) -> Any:
+    """The parse ``keep_parsed`` kept on ``response`` (``ResponseClassifier.parse_body``'s), else ``default``: what a
+    product's page reader and paginator read, so a page is parsed once."""
+    return response.__dict__.get(_KEPT, default)
 
 
 def _body_status(response: requests.Response) -> object:
@@ -207,10 +221,43 @@ class ResponseClassifier:
         return "ok"
 
     def body_truncated(self, response: requests.Response) -> bool:
-        """A JSON body that does not parse was cut mid-way (the connection closed early): worth a retry."""
+        """A JSON body that does not parse was cut mid-way (the connection closed early): worth a retry.
+
+        The first question asked of a 2xx body: a product that overrides ``parse_body`` has the body parsed with it
+        here, once, and kept (``kept_body``); the other questions read that parse instead of probing the body."""
         if not _is_json_type(_content_type(response)):
             return False
+        if (
+            type(self).parse_body is not ResponseClassifier.parse_body  # only products that parse pay
+            and 200 <= response.status_code < 300
+            and _KEPT not in response.__dict__
+        ):
+            try:
+                parsed = self.parse_body(response)
+            except (ValueError, RecursionError):
+                pass  # cut, not UTF-8, not the product's JSON: the probes decide, as without a parse
+            else:
+                keep_parsed(response, parsed, self.body_of(parsed))
         return _body_status(response) is _UNPARSABLE
+
+    def parse_body(self, response: requests.Response) -> Any:
+        """How the product's streams read a 2xx JSON body (numbers as Decimal, through msgspec, ...); overridden,
+        ``body_truncated`` parses the body with it and keeps the result. Raises ``ValueError`` for a body that does
+        not parse. The base class parses nothing (the probes answer its questions without building the rows)."""
+        raise NotImplementedError(f"{type(self).__name__} does not parse bodies")
+
+    def body_of(self, parsed: Any) -> object:
+        """The JSON value inside what ``parse_body`` returned (all of it, unless a product's parse returns more)."""
+        return parsed
+
+    def parsed_body(self, response: requests.Response) -> Any:
+        """The parse the classifier kept, else ``parse_body``'s parse now (kept): a page reader's and paginator's
+        one parse of the body. Raises what ``parse_body`` raises."""
+        parsed = response.__dict__.get(_KEPT, _KEPT)
+        if parsed is _KEPT:
+            parsed = self.parse_body(response)
+            keep_parsed(response, parsed, self.body_of(parsed))
+        return parsed
 
     def error_in_body(self, response: requests.Response) -> str | None:
         """A short reason when a 2xx body is really an error (RELIABILITY A8), else None."""

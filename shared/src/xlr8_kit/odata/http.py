@@ -10,9 +10,9 @@ from urllib.parse import urlparse
 import msgspec
 import requests
 
-from xlr8_kit.http.classify import ResponseClassifier, is_utf8, keep_parsed
+from xlr8_kit.http.classify import ResponseClassifier, is_utf8, kept_body
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
-from xlr8_kit.odata.paging import ODataResponseError, _payload, odata_error, parsed_payload
+from xlr8_kit.odata.paging import _payload, odata_error
 from xlr8_kit.redaction import Redactor
 
 MAX_MESSAGE = 300
@@ -55,23 +55,15 @@ class ODataClassifier(ResponseClassifier):
     instead of two probes of the whole body; a body that does not parse, or that holds an ``error`` object, gets
     the probes' answers as before."""
 
-    def body_truncated(self, response: requests.Response) -> bool:
-        # The first question asked of a 2xx body (``classify``, ``KitRESTStream.classify_response``).
-        if 200 <= response.status_code < 300 and "json" in (response.headers.get("Content-Type") or ""):
-            try:
-                body = _payload(response)
-            except ODataResponseError:
-                pass  # not OData JSON (cut, HTML, not UTF-8): the probes decide, as always
-            else:
-                keep_parsed(response, body)
-        return super().body_truncated(response)
+    def parse_body(self, response: requests.Response) -> dict[str, Any]:
+        return _payload(response)
 
     def error_in_body(self, response: requests.Response) -> str | None:
         found = super().error_in_body(response)
         if found is not None:
             return found
         if "json" in (response.headers.get("Content-Type") or ""):
-            parsed = parsed_payload(response)
+            parsed = kept_body(response)
             if isinstance(parsed, dict) and not isinstance(parsed.get("error"), dict):
                 return None  # an object without an error object: what the probe finds in the same bytes
             error = _error_document(response.content)

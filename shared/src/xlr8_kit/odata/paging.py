@@ -21,6 +21,8 @@ import msgspec
 import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
+from xlr8_kit.http.classify import keep_parsed, kept_body
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,7 +60,6 @@ _PAGE_DECODER = msgspec.json.Decoder(float_hook=_FRACTIONS.__getitem__)
 #: Whether the page parse running on this thread met an unusual value (``UnusualRows``); pages are parsed on
 #: several threads at once (read-ahead, windows), so the mark is the thread's, then the response's.
 _PARSE = threading.local()
-_PARSED = "_xlr8_odata_payload"
 _UNUSUAL = "_xlr8_odata_unusual"
 
 
@@ -72,8 +73,9 @@ class UnusualRows(list[dict[str, Any]]):
 
 
 def _payload(response: requests.Response) -> dict[str, Any]:
-    """The page's JSON object, parsed once per response (the rows and the next link both read it)."""
-    body = response.__dict__.get(_PARSED)
+    """The page's JSON object, parsed once per response (the classifier, the rows and the next link all read it;
+    kept with the kit's ``keep_parsed``)."""
+    body = kept_body(response)
     if body is None:
         # Numbers with a fraction are read as Decimal: v4 sends Edm.Decimal as JSON numbers unless the client asks
         # for IEEE754Compatible strings, and a float would lose digits.
@@ -90,15 +92,10 @@ def _payload(response: requests.Response) -> dict[str, Any]:
                 raise ODataResponseError(f"response is not OData JSON ({kind}, {len(content)} bytes)") from None
         if _PARSE.unusual:
             response.__dict__[_UNUSUAL] = True
-        response.__dict__[_PARSED] = body
+        keep_parsed(response, body)
     if not isinstance(body, dict):
         raise ODataResponseError("response is not an OData JSON object")
     return t.cast(dict[str, Any], body)
-
-
-def parsed_payload(response: requests.Response) -> Any:
-    """The body ``_payload`` parsed, when it did (None when it has not parsed it, or could not)."""
-    return response.__dict__.get(_PARSED)
 
 
 def odata_error(body: Any) -> tuple[str, str] | None:

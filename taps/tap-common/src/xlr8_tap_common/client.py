@@ -21,7 +21,7 @@ from singer_sdk.pagination import JSONPathPaginator
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier, _content_type, _is_json_type, keep_parsed
+from xlr8_kit.http.classify import ResponseClassifier, kept_body
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_exact
@@ -32,40 +32,22 @@ if t.TYPE_CHECKING:
     from xlr8_tap_common.settings import CommonSettings
 
 
-#: A 2xx JSON body as ``loads_exact`` parsed it, kept on the response by the classifier (its first question):
-#: the page's rows and the next cursor are read from it, so a page is parsed once, not three times (classifier
-#: probe, rows, and the SDK paginator's ``response.json()``).
-_BODY = "_xlr8_common_body"
-
-
-def parsed_body(response: requests.Response) -> t.Any:
-    """The body ``CommonClassifier`` kept, else parsed now (``loads_exact``)."""
-    body = response.__dict__.get(_BODY, _BODY)
-    return loads_exact(response.content) if body is _BODY else body
-
-
 class CommonClassifier(ResponseClassifier):
-    """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8)."""
+    """A 200 carrying Common's error object is an error, never an empty page (RELIABILITY A8).
+
+    A 2xx JSON body is parsed once, as the stream reads it (``parse_body``), and kept: the page's rows and the next
+    cursor are read from it (``parsed_body``), so a page is parsed once, not three times (classifier probe, rows,
+    and the SDK paginator's ``response.json()``)."""
 
     json_error_keys = frozenset({"error_code", "request_id", "detail"})
 
-    def body_truncated(self, response: requests.Response) -> bool:
-        """Parses a 2xx JSON body once, as the stream reads it, and keeps it (``parsed_body``); a body that does
-        not parse gets the base class's probes, as before."""
-        if 200 <= response.status_code < 300 and _is_json_type(_content_type(response)):
-            try:
-                body = loads_exact(response.content)
-            except ValueError:  # cut, not UTF-8, not JSON: the probes decide
-                pass
-            else:
-                response.__dict__[_BODY] = body
-                keep_parsed(response, body)
-        return super().body_truncated(response)
+    def parse_body(self, response: requests.Response) -> t.Any:
+        return loads_exact(response.content)
 
     def error_in_body(self, response: requests.Response) -> str | None:
         """None straight from the kept body when it holds no ``status`` text and none of Common's error members
         (a page of rows): what the base class finds after probing the whole body once more for those members."""
-        body = response.__dict__.get(_BODY)
+        body = kept_body(response)
         if type(body) is dict and not isinstance(body.get("status"), str) and self.json_error_keys.isdisjoint(body):
             return None
         return super().error_in_body(response)
@@ -77,6 +59,8 @@ class CommonClassifier(ResponseClassifier):
 
 
 CLASSIFIER = CommonClassifier()
+#: The body ``CommonClassifier`` kept, else parsed now (``loads_exact``) and kept.
+parsed_body = CLASSIFIER.parsed_body
 _DICT = {dict}
 
 

@@ -38,7 +38,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.http.classify import ResponseClassifier, Verdict, keep_parsed
+from xlr8_kit.http.classify import ResponseClassifier, Verdict
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
@@ -81,8 +81,6 @@ BULK_CHUNK = 100
 #: Seconds a COUNT() taken to choose the API (``auto``) stays fresh enough to size the ranged read of the same
 #: window instead of counting it again (a stale count only makes ranges uneven, never wrong).
 COUNT_REUSE_SECONDS = 60.0
-#: A query page's parse (body, plain), kept on its response by ``SalesforceClient._classify_page``.
-_PAGE = "_xlr8_salesforce_page"
 #: A page as a read gives it: records, or (records, plain).
 _P = t.TypeVar("_P", list[dict[str, t.Any]], tuple[list[dict[str, t.Any]], bool])
 
@@ -122,6 +120,20 @@ class SalesforceClassifier(ResponseClassifier):
         if response.status_code == 403 and error_code_of(response) == "REQUEST_LIMIT_EXCEEDED":
             return "quota"
         return super().classify(response)
+
+
+class QueryPageClassifier(SalesforceClassifier):
+    """A REST query page parsed once, by its read's own parse (``parse``: (body, plain), ``loads_marked``): the
+    classifier reads the parse instead of probing the body again, and the read takes it from the response."""
+
+    def __init__(self, parse: Callable[[bytes], tuple[t.Any, bool]]) -> None:
+        self.parse = parse
+
+    def parse_body(self, response: requests.Response) -> tuple[t.Any, bool]:
+        return self.parse(response.content)
+
+    def body_of(self, parsed: tuple[t.Any, bool]) -> object:
+        return parsed[0]
 
 
 def error_code_of(response: requests.Response) -> str | None:
@@ -295,11 +307,10 @@ class SalesforceClient:
         parse = (
             functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
         )
-        classify = functools.partial(self._classify_page, parse)
+        classifier = QueryPageClassifier(parse)
         while True:
-            response = self.request("GET", url, params=params, headers=headers, classify=classify)
-            parsed = response.__dict__.pop(_PAGE, None)
-            body, plain = parsed if parsed is not None else parse(response.content)
+            response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
+            body, plain = classifier.parsed_body(response)
             records = body.get("records", [])
             for record in records:
                 record.pop("attributes", None)
@@ -315,19 +326,6 @@ class SalesforceClient:
         """The response body size of the query page this thread read last: a range reader weighs the page it just
         read (through the range's query and its splitting, which hide the cursor) by its bytes."""
         return int(getattr(self._page_bytes, "size", 0))
-
-    def _classify_page(self, parse: Callable[[bytes], tuple[t.Any, bool]], response: requests.Response) -> Verdict:
-        """The classifier's verdict on a query page, the page parsed once: the classifier reads the parse instead
-        of probing the body again, and the caller takes the parse from the response."""
-        if 200 <= response.status_code < 300 and response.content:
-            try:
-                page = parse(response.content)
-            except (ValueError, RecursionError):
-                pass  # cut, or not JSON: the classifier's own rules decide
-            else:
-                response.__dict__[_PAGE] = page
-                keep_parsed(response, page[0])
-        return self.classifier.classify(response)
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
