@@ -261,17 +261,21 @@ def test_a_kill_inside_the_group_loses_none_of_its_rows_on_the_rerun(
 def test_lines_ready_never_wait_and_keep_their_order() -> None:
     """A pipe's lines: what has arrived is ready, a partial line is not, and iteration gives every line in order."""
     read, write = os.pipe()
-    with open(read, encoding="utf-8", closefd=False) as stream:
+    with open(read, "rb") as pipe:
+        lines = InputLines(_Piped(""))
+        lines._buffer = pipe  # the pipe as standard input is read (stdin itself is pytest's here)
         os.write(write, b'{"a": 1}\n{"b": "\xc3\xa9"}\n{"c"')
-        lines = InputLines(stream)
-        lines._fd = read  # the pipe as standard input is read (stdin itself is pytest's here)
-        lines._decode = lambda data: data.decode("utf-8", "strict")
-        assert next(lines) == '{"a": 1}\n'
-        assert lines.ready() == '{"b": "é"}\n'
-        assert lines.take() == '{"b": "é"}\n'
+        each = iter(lines)
+        assert next(each) == '{"a": 1}\n'
+        assert lines.ready() == '{"b": "\u00e9"}\n'
+        assert lines.take() == '{"b": "\u00e9"}\n'
         assert lines.ready() is None  # a partial line: not waited for
-        os.write(write, b": 3}\nlast")
+        os.write(write, b": 3}\n{}\n")
+        assert lines.ready() is None  # still the buffered partial line: a look would read, so none is taken
+        assert next(each) == '{"c": 3}\n'
+        assert lines.ready() == "{}\n"
+        assert lines.ready() == "{}\n"  # it stays next
+        os.write(write, b'{"d": 4}\nlast')
         os.close(write)
-        assert lines.ready() == '{"c": 3}\n'
-        assert list(lines) == ['{"c": 3}\n', "last"]
-    os.close(read)
+        assert list(each) == ["{}\n", '{"d": 4}\n', "last"]
+        assert lines.ready() is None

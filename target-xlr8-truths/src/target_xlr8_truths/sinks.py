@@ -511,11 +511,13 @@ class TruthsSink(BatchSink):
                 )
             else:
                 self.target.paths[self.stream_name]["batch_files_duckdb"] += len(entries)
-                self.logger.info(
-                    "%d BATCH files loaded by DuckDB directly in one transaction (stream %s)",
-                    len(entries),
-                    self.stream_name,
-                )
+                for number in range(1, len(entries) + 1):  # one line per file, as when each loads alone
+                    self.logger.info(
+                        "BATCH file loaded by DuckDB directly (stream %s, %d of %d in one transaction)",
+                        self.stream_name,
+                        number,
+                        len(entries),
+                    )
                 for path, _, _ in entries:
                     if self.target.batch_locations.owned(path):
                         path.unlink()
