@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, kept_body
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, kept_body, utf8_proven
 from xlr8_kit.testing.probes import spy_probes
 
 from .test_classify_parity import BODIES
@@ -123,3 +123,32 @@ def test_verdicts_are_the_base_classifiers(body: bytes, parsing: type[_Parsing])
         kept = kept_body(response)
         assert classifier.body_of(kept) == expected
         assert classifier.parsed_body(response) is kept
+
+
+class _ErrorMembers(_Parsing):
+    """A product that reads its error object's members (``json_error_keys``), as tap-common does."""
+
+    json_error_keys = frozenset({"error_code", "detail"})
+
+    def json_error(self, body: dict[str, t.Any]) -> str | None:
+        return f"{body['error_code']}: {body['detail']}" if "error_code" in body else None
+
+
+def test_an_error_body_the_parse_accepts_but_the_strict_probe_refuses_is_still_the_vendors_error() -> None:
+    """``json.loads`` takes ``NaN``; the members probe does not: the vendor's error is reported, not a DecodeError."""
+    response = _response(b'{"error_code": "E1", "detail": "quota", "x": NaN}')
+    classifier = _ErrorMembers()
+    assert classifier.classify(response) == "fatal"
+    assert classifier.error_in_body(response) == "E1: quota"
+
+
+def test_a_kept_parse_is_no_proof_of_utf8() -> None:
+    """``json.loads`` reads UTF-16 bodies too: only the kit's own check proves a body UTF-8 (``utf8_proven``)."""
+    body = '{"value": [{"a": "é"}]}'
+    utf16 = _response(body.encode("utf-16"))
+    assert _Parsing().classify(utf16) == "ok"
+    assert kept_body(utf16) == {"value": [{"a": "é"}]}
+    assert not utf8_proven(utf16)
+    utf8 = _response(body.encode())
+    assert DEFAULT_CLASSIFIER.classify(utf8) == "ok"
+    assert utf8_proven(utf8)

@@ -75,6 +75,8 @@ def parsed_json(response: requests.Response) -> object:
 #: What the probe found, kept on the response (``body_truncated`` and ``error_in_body`` both ask): whether the body
 #: is a JSON object and its top-level ``status``, or ``_UNPROBED`` when the probe cannot vouch for the body.
 _PROBED = "_xlr8_probe"
+#: Set on a response whose body the probe proved UTF-8 (``utf8_proven``).
+_UTF8 = "_xlr8_utf8"
 _UNPROBED = object()
 
 
@@ -119,15 +121,16 @@ def _probe(response: requests.Response) -> object:
                 pass
             else:
                 found = (True, probed.status) if isinstance(probed, _StatusProbe) else (False, None)
+                response.__dict__[_UTF8] = True
         response.__dict__[_PROBED] = found
     return found
 
 
 def utf8_proven(response: requests.Response) -> bool:
-    """Whether the classifier already read ``response``'s body as UTF-8 (its probe checks the whole body; a kept
-    parse decoded it): a decoder that skips the strings it does not build may rely on it."""
-    found = response.__dict__.get(_PROBED)
-    return found is not None and found is not _UNPROBED
+    """Whether the classifier's probe already read ``response``'s body as UTF-8 (it checks the whole body): a
+    decoder that skips the strings it does not build may rely on it. A product's kept parse proves nothing here
+    (``json.loads`` also reads UTF-16 and UTF-32 bodies)."""
+    return _UTF8 in response.__dict__
 
 
 #: Where ``keep_parsed`` keeps a product's own parse of a response's body (``kept_body``).
@@ -185,9 +188,13 @@ def json_members(response: requests.Response, keys: frozenset[str] | None) -> di
         if probed is not _UNPROBED:
             if not t.cast("tuple[bool, object]", probed)[0]:
                 return None  # an array or a scalar: nothing else to build
-            if keys is not None:  # the probe read the body, so it is UTF-8 and well formed
-                found = _members_decoder(keys).decode(response.content)
-                return {key: value for key in keys if (value := getattr(found, key)) is not msgspec.UNSET}
+            if keys is not None:  # the probe (or a product's parse: NaN, UTF-16) read the body whole
+                try:
+                    found = _members_decoder(keys).decode(response.content)
+                except msgspec.DecodeError:
+                    pass  # a body only ``json.loads`` reads (a product's parse accepted it): settled below
+                else:
+                    return {key: value for key in keys if (value := getattr(found, key)) is not msgspec.UNSET}
     data = parsed_json(response)
     return t.cast("dict[str, Any]", data) if isinstance(data, dict) else None
 
