@@ -90,10 +90,6 @@ class ExactnessCheck:
             raise self._error
         return not self._found
 
-    def wait(self) -> None:
-        """The scan finished (a group rolled back before consulting it)."""
-        self._thread.join()
-
     def require(self) -> None:
         """Raises LongNumbers (the transaction rolls back) unless the scan found every number exact."""
         if not self.exact():
@@ -450,14 +446,7 @@ class DuckDBStore(Store):
             where = ", ".join(f"{column} {n}" for column, n in inexact.items())
             raise FastPathRefused(f"rows holding values SQL cannot convert exactly ({where}): record path")
         extracted = next((c for c in columns if c.source == "_sdc_extracted_at"), None)
-        if extracted is not None and batch.extracted_each:
-            for index, each in enumerate(batch.extracted_each):  # each file's rows: SEQ within its stride
-                self.execute(
-                    f"UPDATE {name} SET {quote(extracted.name)} = ? WHERE {quote(extracted.name)} IS NULL "  # noqa: S608
-                    f"AND {SEQ} >= {index * _FILE_SEQ_STRIDE} AND {SEQ} < {(index + 1) * _FILE_SEQ_STRIDE}",
-                    [each],
-                )
-        elif extracted is not None and batch.extracted is not None:
+        if extracted is not None and batch.extracted is not None:
             self.execute(
                 f"UPDATE {name} SET {quote(extracted.name)} = ? WHERE {quote(extracted.name)} IS NULL",  # noqa: S608
                 [batch.extracted],
@@ -532,15 +521,13 @@ class DuckDBStore(Store):
         before = (self.fetchone(f"SELECT MAX(rowid) FROM {qt}") or (None,))[0]  # noqa: S608
         new = "TRUE" if before is None else f"rowid > {int(before)}"
         loaded = 0
-        for index, path in enumerate(batch.files):
+        for path in batch.files:
             select = (
                 f"SELECT {', '.join(projected)} FROM (SELECT {', '.join(converted)} FROM (SELECT "  # noqa: S608
                 f"{', '.join(raw)} FROM read_json({_literal(path)}, format='newline_delimited', columns={spec}, "
                 f"maximum_object_size={MAX_OBJECT})))" + (f" WHERE CASE {guard} ELSE TRUE END" if guard else "")
             )
             column_list = ", ".join(quote(c.name) for c in batch.columns)
-            if params and batch.extracted_each:  # files loaded together: each file's own extraction time
-                params = [batch.extracted_each[index]]
             try:
                 row = self.fetchone(f"INSERT INTO {qt} ({column_list}) {select}", params)
             except duckdb.Error as exc:  # the transaction is rolled back, and the functions' registration with it

@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import typing as t
-from pathlib import Path
 
 import fastjsonschema
 import jsonschema
@@ -54,10 +53,6 @@ OTHER_SDC = ("_sdc_received_at", "_sdc_batched_at", "_sdc_sequence", "_sdc_sync_
 #: Set to 1: every record and every BATCH file takes the exact per-field path (tests compare the two paths with it).
 EXACT_PATH_ENV = "XLR8_TRUTHS_EXACT_PATH"
 SDC_PREFIX = "_sdc_"
-#: BATCH files queued together load in one transaction up to about this many bytes of JSON (a file past it starts
-#: the next one): a narrow file's commit costs as much as a wide one's, while a transaction of several wide files
-#: would outgrow the BATCH pool (``duckdb_batch_memory_limit``) and the WAL's checkpoint threshold.
-GROUP_BYTES = 64 * 2**20
 
 
 class DeadLetterCeilingError(RuntimeError):
@@ -365,7 +360,6 @@ class TruthsSink(BatchSink):
             hard_delete=bool(self.config.get("hard_delete", False)),
             files=context.get("files", []),
             extracted=context.get("extracted"),
-            extracted_each=context.get("extracted_each", []),
             exactness=context.get("exactness"),
         )
         if batch.files:
@@ -395,141 +389,16 @@ class TruthsSink(BatchSink):
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
         for path in paths:
             # BATCH messages carry no time_extracted: the tap finished writing the file when it had read its rows
-            self._load_path(path, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC), encoding)
-
-    def _load_path(self, path: Path, extracted: dt.datetime, encoding: BaseBatchFileEncoding) -> None:
-        if encoding.compression == "gzip" or path.name.endswith(".gz"):
-            with self.target.spool.file(".jsonl") as (fd, plain):
-                with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-                self._load_file(str(plain), extracted)
-        else:
-            self._load_file(str(path), extracted)
-        if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
-            path.unlink()
-
-    def process_batch_messages(
-        self, encoding: BaseBatchFileEncoding, messages: list[dict], on_state: t.Callable[[dict], None]
-    ) -> None:
-        """BATCH messages of this stream queued together, with the STATE messages between them (``on_state``
-        handles one): the files load in one transaction (up to ``GROUP_BYTES``) when each would take DuckDB's
-        direct path alone, with the same rows, ledger, metadata and counts as one by one, and the STATE messages
-        are handled after that commit. A message whose files cannot be resolved ends the group: it and those after
-        it are handled one by one after the group (the same error, after the same files). A group that fails to
-        load is rolled back and its messages are handled one by one, as they would have been (the record path,
-        the same errors, each STATE after the files before it)."""
-        if sum(message["type"] == "BATCH" for message in messages) == 1 or not self._groups(encoding):
-            self._one_by_one(encoding, messages, on_state)
-            return
-        self.target.drain_one(self)
-        items: list[tuple[Path, dt.datetime, int] | dict] = []
-        rest: list[dict] = []
-        for index, message in enumerate(messages):
-            if message["type"] != "BATCH":
-                items.append(message)
-                continue
-            try:
-                paths = [self.target.batch_locations.readable(url, self.stream_name) for url in message["manifest"]]
-                found = [(path, path.stat()) for path in paths]
-            except Exception:  # noqa: BLE001 - raised again, after the files before it, by the one-by-one path
-                rest = messages[index:]
-                break
-            if any(path.name.endswith(".gz") for path in paths):
-                rest = messages[index:]
-                break
-            items += [(path, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC), st.st_size) for path, st in found]
-        group: list[tuple[Path, dt.datetime, int] | dict] = []
-        size = 0
-        for item in items:
-            if isinstance(item, tuple):
-                if size and size + item[2] > GROUP_BYTES:
-                    self._load_group(group, encoding, on_state)
-                    group, size = [], 0
-                size += max(item[2], 1)
-            group.append(item)
-        if group:
-            self._load_group(group, encoding, on_state)
-        self._one_by_one(encoding, rest, on_state)
-
-    def _one_by_one(
-        self, encoding: BaseBatchFileEncoding, messages: list[dict], on_state: t.Callable[[dict], None]
-    ) -> None:
-        """As the SDK's message loop handles them, one at a time."""
-        for message in messages:
-            if message["type"] == "BATCH":
-                self.process_batch_files(encoding, message["manifest"])
-                self.target._handle_max_record_age()
+            extracted = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+            if encoding.compression == "gzip" or path.name.endswith(".gz"):
+                with self.target.spool.file(".jsonl") as (fd, plain):
+                    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    self._load_file(str(plain), extracted)
             else:
-                on_state(message)
-
-    def _groups(self, encoding: BaseBatchFileEncoding) -> bool:
-        """Files of this stream go straight into the stored table by DuckDB, the only path a group takes."""
-        from target_xlr8_truths.duckdb_store import DuckDBStore
-
-        protected = {c.name for c in self._protected_stored.values()}
-        return (
-            encoding.format == "jsonl"
-            and encoding.compression != "gzip"
-            and os.environ.get(EXACT_PATH_ENV) != "1"
-            and isinstance(self.target.store, DuckDBStore)
-            and self._protected_plain
-            and not protected & set(self.info.key_columns)  # a protected key is staged, file by file
-        )
-
-    def _load_group(
-        self,
-        group: list[tuple[Path, dt.datetime, int] | dict],
-        encoding: BaseBatchFileEncoding,
-        on_state: t.Callable[[dict], None],
-    ) -> None:
-        """One transaction for the files of ``group``, then its STATE messages; if it fails, nothing of it is kept
-        and each file loads alone, each STATE message handled after the files before it."""
-        entries = [item for item in group if isinstance(item, tuple)]
-        if len(entries) > 1:
-            store = self.target.store
-            files = [str(path) for path, _, _ in entries]
-            times = [extracted for _, extracted, _ in entries]
-            checks = [store.exactness_check(path) for path in files] if self._scanned else []  # type: ignore[attr-defined]
-            try:
-                self.process_batch(
-                    {
-                        "files": files,
-                        "window": (min(times), max(times)),
-                        "extracted": times[0],
-                        "extracted_each": times,
-                        "exactness": _AllExact(checks) if checks else None,
-                    }
-                )
-            except Exception as exc:  # noqa: BLE001 - rolled back: each file as it would load alone
-                for check in checks:
-                    check.wait()
-                self.logger.info(
-                    "BATCH files of stream %s loaded one by one (%d together failed: %s)",
-                    self.stream_name,
-                    len(entries),
-                    type(exc).__name__,
-                )
-            else:
-                self.target.paths[self.stream_name]["batch_files_duckdb"] += len(entries)
-                for number in range(1, len(entries) + 1):  # one line per file, as when each loads alone
-                    self.logger.info(
-                        "BATCH file loaded by DuckDB directly (stream %s, %d of %d in one transaction)",
-                        self.stream_name,
-                        number,
-                        len(entries),
-                    )
-                for path, _, _ in entries:
-                    if self.target.batch_locations.owned(path):
-                        path.unlink()
-                for item in group:
-                    if isinstance(item, dict):
-                        on_state(item)
-                return
-        for item in group:
-            if isinstance(item, tuple):
-                self._load_path(item[0], item[1], encoding)
-            else:
-                on_state(item)
+                self._load_file(str(path), extracted)
+            if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
+                path.unlink()
 
     def _load_file(self, path: str, extracted: dt.datetime) -> None:
         from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
@@ -711,17 +580,6 @@ class TruthsSink(BatchSink):
                     context = {}
         if context:
             self.process_batch(context)
-
-
-class _AllExact:
-    """The exactness checks of a group's files (``Batch.exactness``): the group commits only if every file is exact."""
-
-    def __init__(self, checks: list[t.Any]) -> None:
-        self.checks = checks
-
-    def require(self) -> None:
-        for check in self.checks:
-            check.require()
 
 
 def _encrypting_protector(

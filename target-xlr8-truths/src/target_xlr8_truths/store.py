@@ -123,8 +123,6 @@ class Batch:
     rewrite: dict[str, tuple[str, t.Callable[[t.Any], t.Any]]] = field(default_factory=dict)
     #: For ``files``: the extraction time rows without ``_sdc_extracted_at`` land with (the file's write time).
     extracted: dt.datetime | None = None
-    #: For ``files`` loaded together: each file's own extraction time, in the order of ``files`` (else ``extracted``).
-    extracted_each: list[dt.datetime] = field(default_factory=list)
     #: For ``files``: some stored column is PII-protected (``protected``: those columns' names, each also in
     #: ``rewrite``). Plaintext never reaches a table: DuckDB's INSERT protects each row's value as it reads it
     #: (a Python scalar function); a file whose key is protected is staged and protected there.

@@ -19,14 +19,12 @@ from pathlib import Path
 import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
-from singer_sdk.helpers._batch import BaseBatchFileEncoding
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
-from target_xlr8_truths.lines import InputLines
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
@@ -77,47 +75,7 @@ def _digest(line: str) -> str:
 
 
 class RedactingSingerReader(SimpleSingerReader):
-    """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII). The lines
-    come through ``InputLines``, so a BATCH message can take the BATCH messages queued behind it (``queued_batch``)."""
-
-    lines: InputLines | None = None
-    #: messages taken by ``queued``, by type (counted with the others at the end)
-    taken: Counter[str] = Counter()
-
-    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> Counter:
-        self.lines = InputLines(file_input or self.default_input)
-        self.taken = Counter()
-        counts = super().process_lines(self.lines, callbacks)  # type: ignore[arg-type]
-        counts.update(self.taken)
-        return counts
-
-    def queued(self, stream: str, encoding: t.Any) -> dict | None:
-        """The next input message when its line has already arrived and it is a BATCH message of ``stream`` in
-        ``encoding`` or a STATE message (taken from the input); None, leaving the line for the loop, otherwise."""
-        line = self.lines.ready() if self.lines is not None else None
-        if line is None:
-            return None
-        try:
-            message = self.deserialize_json(line)
-        except Exception:  # noqa: BLE001 - the loop reads the line again and fails on it as before
-            return None
-        if type(message) is not dict:
-            return None
-        kind = message.get("type")
-        if kind == "STATE":
-            if "value" not in message:
-                return None
-        elif (
-            kind != "BATCH"
-            or message.get("stream") != stream
-            or message.get("encoding") != encoding
-            or type(message.get("manifest")) is not list
-        ):
-            return None
-        assert self.lines is not None
-        self._current_message = self.lines.take()
-        self.taken[kind] += 1
-        return message
+    """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII)."""
 
     def deserialize_json(self, line: str) -> dict:
         try:
@@ -457,28 +415,6 @@ class TargetXlr8Truths(Target):
                 self._handle_max_record_age()
                 return
         super()._process_record_message(message_dict)
-
-    def _process_batch_message(self, message_dict: dict) -> None:
-        """The SDK's BATCH handling; a stream mapped to one sink of its own also takes the BATCH messages of the
-        stream already queued behind this one, and the STATE messages between them (never waiting for more), and
-        loads the files together (``TruthsSink.process_batch_messages``): each STATE message is handled only once
-        every file before it has committed. A message of any other kind, or of another stream, ends the group."""
-        stream = message_dict.get("stream")
-        maps = self.mapper.stream_maps.get(stream)  # type: ignore[arg-type]
-        reader = self.message_reader
-        if not (maps is not None and len(maps) == 1 and isinstance(reader, RedactingSingerReader)):
-            super()._process_batch_message(message_dict)
-            return
-        sink = self.get_sink(maps[0].stream_alias)
-        if not isinstance(sink, TruthsSink):
-            super()._process_batch_message(message_dict)
-            return
-        encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
-        messages = [message_dict]
-        while (queued := reader.queued(str(stream), message_dict["encoding"])) is not None:
-            messages.append(queued)
-        sink.process_batch_messages(encoding, messages, self._process_state_message)
-        self._handle_max_record_age()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         stream = str(message_dict.get("stream"))
