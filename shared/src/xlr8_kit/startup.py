@@ -64,6 +64,12 @@ plugin, mapper, sink and target modules, and the package sits in ``sys.modules``
 (~150 modules, ~0.05 s of CPU) never load in a target run. Submodules import as usual; the first other name asked
 of the package (``from singer_sdk import Tap``, ``singer_sdk.Stream``) runs the real ``__init__`` then, so nothing
 that needs it sees a difference. Taps import singer_sdk whole: they use all of it.
+
+A tap or the mapper (``plugin_imports()`` with no ``sdk_parts``) also fixes glibc's malloc thresholds
+(``fix_heap_thresholds``). A page's buffers are multi-MB (a 10 MB body, its text, its RECORD lines); by default glibc
+serves each from a fresh ``mmap`` and unmaps it when it is freed, so every page faults its memory in again. Fixed
+thresholds keep them in the heap: UKG Pro, 1,000,000 rows: minor faults 258k -> 33-36k, system CPU 0.9-1.5 -> 0.4 s,
+peak RSS 117 -> 134 MB (bench/README, malloc10). The target is left alone: its peak is close to goal 4's limit.
 """
 
 from __future__ import annotations
@@ -80,6 +86,33 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 _frozen = False
+
+#: ``mallopt`` parameters (glibc's malloc.h) and the values a tap fixes: blocks under 32 MB come from the heap, and
+#: up to 64 MB freed at its top stays mapped. An environment variable the user set for one of them wins.
+HEAP_THRESHOLDS: dict[str, tuple[int, int, str]] = {
+    "MALLOC_MMAP_THRESHOLD_": (-3, 32 * 2**20, "glibc.malloc.mmap_threshold"),
+    "MALLOC_TRIM_THRESHOLD_": (-1, 64 * 2**20, "glibc.malloc.trim_threshold"),
+}
+
+
+def fix_heap_thresholds() -> tuple[str, ...]:
+    """On glibc, ``mallopt`` each of ``HEAP_THRESHOLDS`` the user did not set (as its variable or in
+    ``GLIBC_TUNABLES``); returns the variables' names it set. Anywhere else, or if anything fails, nothing: a tap
+    never fails over its allocator."""
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return ()
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+        tunables = os.environ.get("GLIBC_TUNABLES", "")
+        done = []
+        for variable, (parameter, value, tunable) in HEAP_THRESHOLDS.items():
+            if variable not in os.environ and tunable not in tunables and mallopt(parameter, value) == 1:
+                done.append(variable)
+        return tuple(done)
+    except (AttributeError, OSError, ValueError):
+        return ()
 
 
 #: numpy's BLAS starts a pool of threads as it is imported, and they spin for a while: ~0.07 s CPU at import and
@@ -428,7 +461,10 @@ def plugin_imports(sdk_parts: tuple[str, ...] = ()) -> Iterator[None]:
     """A plugin's console script imports its class inside: the collector paused, singer_sdk imported first with
     ``DEFERRED`` deferred, and everything imported frozen before the collector runs again (module doc). With
     ``sdk_parts`` (a target: ``SDK_FOR_A_TARGET``) only those submodules are imported, singer_sdk's ``__init__``
-    not until a name is asked of the package itself."""
+    not until a name is asked of the package itself. Without ``sdk_parts`` (a tap, the mapper) it first fixes the
+    heap thresholds (``fix_heap_thresholds``)."""
+    if not sdk_parts:
+        fix_heap_thresholds()
     with paused_gc():
         if "singer_sdk" not in sys.modules:
             with deferred_imports():

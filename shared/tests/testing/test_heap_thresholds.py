@@ -1,0 +1,67 @@
+"""A tap's malloc thresholds: fixed on glibc as the command starts, a user's own setting left alone, the target's
+untouched. Each case runs in a fresh interpreter and asks glibc (``mallinfo2``) whether an 8 MB block was mmapped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+GLIBC = bool(os.confstr("CS_GNU_LIBC_VERSION")) if "CS_GNU_LIBC_VERSION" in os.confstr_names else False
+pytestmark = pytest.mark.skipif(not GLIBC, reason="mallopt thresholds exist only in glibc")
+
+#: Run after ``setup``: the bytes glibc holds in mmapped blocks grow by the block's size when an 8 MB block is
+#: served by mmap, and not at all when it comes from the heap.
+PROBE = """
+import ctypes, json
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+done = {setup}
+before = mallinfo2().hblkhd
+block = b"x" * (8 * 2**20)
+print(json.dumps({{"set": list(done), "mmapped": mallinfo2().hblkhd - before}}))
+"""
+
+
+def _probe(setup: str, **env: str) -> tuple[list[str], int]:
+    """The variables ``setup`` reports set, and the growth of glibc's mmapped bytes as an 8 MB block is made."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    code = PROBE.format(setup=setup)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env}, check=True
+    )
+    result = json.loads(done.stdout)
+    return list(result["set"]), int(result["mmapped"])
+
+
+FIX = "__import__('xlr8_kit.startup', fromlist=['x']).fix_heap_thresholds()"
+BLOCK = 8 * 2**20
+
+
+def test_by_default_glibc_mmaps_an_8_mb_block() -> None:
+    """The control: without the fix the block is mmapped (what makes the other cases able to fail)."""
+    assert _probe("()")[1] >= BLOCK
+
+
+def test_fixed_thresholds_serve_an_8_mb_block_from_the_heap() -> None:
+    assert _probe(FIX) == (["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"], 0)
+
+
+def test_a_threshold_the_user_set_wins() -> None:
+    done, mmapped = _probe(FIX, MALLOC_MMAP_THRESHOLD_=str(2**20))
+    assert done == ["MALLOC_TRIM_THRESHOLD_"]
+    assert mmapped >= BLOCK  # the user's 1 MB threshold held
+    done, mmapped = _probe(FIX, GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=131072")
+    assert done == []
+    assert mmapped >= BLOCK
+
+
+def test_a_tap_command_fixes_them_and_the_target_does_not() -> None:
+    assert _probe("__import__('xlr8_tap_common.__main__', fromlist=['x']) and ()")[1] == 0
+    assert _probe("__import__('target_xlr8_truths.__main__', fromlist=['x']) and ()")[1] >= BLOCK
