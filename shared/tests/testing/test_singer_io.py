@@ -983,3 +983,33 @@ def test_a_lone_surrogate_from_the_vendor_is_written_escaped_as_the_sdk_writes_i
     assert [json.loads(line)["record"]["name"] for line in records] == ["ok", "half \ud800 pair", "\udc00é"]
     state = json.loads([line for line in lines if line.startswith('{"type":"STATE"')][-1])
     assert state["value"]["bookmarks"]["surrogate_things"]["replication_key_value"] == "2026-01-03T00:00:00+00:00"
+
+
+_SURROGATE_CLI = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_singer_io import _SurrogateTap
+_SurrogateTap.cli()
+"""
+
+
+def test_a_lone_surrogate_through_the_tap_cli_exits_0_with_the_state_at_the_last_record(tmp_path: t.Any) -> None:
+    """The console-script path (``cli``, exit code, stdout): before, the sync ended with exit 1 at the record."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "surrogate_tap.py"
+    script.write_text(_SURROGATE_CLI.format(tests=str(Path(__file__).parent)))
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    run = subprocess.run(
+        [sys.executable, str(script), "--config", str(config)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    messages = [json.loads(line) for line in run.stdout.splitlines()]
+    names = [m["record"]["name"] for m in messages if m["type"] == "RECORD"]
+    assert names == ["ok", "half \ud800 pair", "\udc00é"]
+    assert '"name":"half \\ud800 pair"' in run.stdout
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["surrogate_things"]["replication_key_value"] == "2026-01-03T00:00:00+00:00"
