@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from truths_testkit import PROJECT, annotation, query, record_msg, run_target, schema_msg
+from truths_testkit import PROJECT, annotation, query, record_msg, run_target, schema_msg, state_msg
 
 CANARY_SSN = "987-65-4329"
 CANARY_NID = "NID-CANARY-5521"
@@ -174,6 +174,30 @@ def test_policy_actions_per_column(config: dict[str, Any], store: Path, tmp_path
     run2 = run_target({**config, "duckdb_path": str(second), "pii_policy": policy}, people(), tmp_path)
     assert run2.returncode == 0
     assert rows_of(second)["E000"]["ssn"] == e0["ssn"]
+
+
+@pytest.mark.parametrize("action", ["encrypt", "hash"])
+def test_a_lone_surrogate_in_a_pii_column_is_dead_lettered(action: str, config: dict[str, Any], store: Path,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    """A tap writes a vendor's lone surrogate as the SDK does ("\\ud800"); UTF-8 cannot hold it, so neither the
+    cipher nor the store can: the record is dead-lettered naming the field (as in a column kept in clear), its
+    payload masked, the other records land and the run succeeds. Before, the cipher's UnicodeEncodeError ended the
+    run (exit 1, nothing landed)."""
+    messages = people()
+    messages.append(record_msg(STREAM, {"EmployeeId": "E777", "SSN": "987-65-\ud800", "City": "Springfield"}))
+    messages.append(state_msg({"bookmarks": {STREAM: {"replication_key_value": "E777"}}}))
+    text = "".join(json.dumps(m) + "\n" for m in messages)
+    assert '"SSN": "987-65-\\ud800"' in text  # what the SDK's writer (ensure_ascii) sends
+    run = run_target({**config, "pii_policy": {"default": action}}, text, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}
+    assert sorted(rows_of(store)) == ["E000", "E001", "E002"]
+    letters = query(store, "SELECT error, error_path, payload FROM _dead_letters")
+    assert len(letters) == 1
+    error, path, payload = letters[0]
+    assert (error, path) == ("invalid UTF-8 (lone surrogate)", "$.SSN")
+    assert "987-65" not in payload
+    assert run.states == [{"bookmarks": {STREAM: {"replication_key_value": "E777"}}}]
 
 
 def test_pii_key_column_is_hashed_so_upserts_stay_stable(config: dict[str, Any], store: Path, tmp_path: Path) -> None:

@@ -338,7 +338,10 @@ def record_line(message: RecordMessage) -> str | None:
         body["version"] = message.version
     if message.time_extracted is not None:
         body["time_extracted"] = message.time_extracted.isoformat(sep="T")
-    return _ascii_line(_ENCODER.encode(body))
+    try:
+        return _ascii_line(_ENCODER.encode(body))
+    except UnicodeEncodeError:  # a lone surrogate (json.loads keeps "\ud800", UTF-8 cannot hold it): the SDK's escape
+        return None
 
 
 def _ascii_line(raw: bytes) -> str:
@@ -461,7 +464,11 @@ class KitSingerWriter(SingerWriter):
             if not plain and not _is_plain(record):
                 write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=utc_now()))
                 return
-            body = encode(record)
+            try:
+                body = encode(record)
+            except UnicodeEncodeError:  # a lone surrogate: the SDK's serializer writes it escaped, as record_line says
+                write_message(RecordMessage(stream=stream, record=record, version=version, time_extracted=utc_now()))
+                return
             if not body.isascii() or b"\x7f" in body:
                 body = _ascii_bytes(body)
             extend((head, body, middle, extracted(), end))
@@ -475,7 +482,7 @@ class KitSingerWriter(SingerWriter):
         (the clock read once per line, in line order), the records encoded in one call (``encode_lines``: one JSON
         document per line, and JSON text never holds a raw newline), a page checked for non-ASCII at once and then
         only its lines that hold some escaped, the page's lines then made in one formatting (``IsoClock.around``).
-        A page not known plain, or one the encoder refuses, goes record by
+        A page not known plain, or one the encoder refuses (a lone surrogate among others), goes record by
         record through ``record_emitter``."""
         emit = self.record_emitter(stream, version)
         head = _ascii_bytes(_ENCODER.encode({"type": "RECORD", "stream": stream})[:-1] + b',"record":')

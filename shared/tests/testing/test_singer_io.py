@@ -47,6 +47,7 @@ RECORDS = [
     {"Float": 1e16, "Small": 1e-7, "Plain": 0.5},  # floats: the SDK's encoder writes them
     {"When": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "Day": dt.date(2024, 1, 2)},  # the SDK's too
     {},
+    {"Name": "x\ud800y", "\udc00": ["\udfff\ud83d", "😀"]},  # lone surrogates (json.loads keeps them): the SDK's
 ]
 
 
@@ -436,7 +437,9 @@ def test_escaped_runs_are_remembered_within_a_bound(monkeypatch: t.Any) -> None:
 _AWKWARD = ["é", "ÿ", "\u0100", "\u2019", "\u2013", "\u2028", "\u2029", "\ufeff", "\uffff", "😀", "\U0010ffff"]
 _AWKWARD += ["日本", "\x7f", "\x01", "\n", '"', "\\", "a", " "]
 _texts = st.one_of(
-    st.text(alphabet=st.characters(exclude_categories=("Cs",))),  # msgspec refuses lone surrogates: the SDK's then
+    st.text(alphabet=st.characters(exclude_categories=("Cs",))),
+    # lone surrogates too (json.loads keeps "\\ud800"): msgspec refuses them, the record falls to the SDK's serializer
+    st.lists(st.one_of(st.sampled_from(_AWKWARD), st.characters(categories=("Cs",))), max_size=8).map("".join),
     st.lists(st.sampled_from(_AWKWARD), max_size=24).map("".join),
 )
 
@@ -448,6 +451,7 @@ def test_a_page_of_any_text_is_written_as_the_sdk_writes_each_record(page: list[
     codec for a line of many) writes the SDK's line for every record, byte for byte."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("xlr8_kit.singer_io.IsoClock", lambda: IsoClock(lambda: EXTRACTED_NS))
+        patch.setattr("xlr8_kit.singer_io.utc_now", lambda: EXTRACTED)
         out = io.StringIO()
         writer = KitSingerWriter()
         with redirect_stdout(out):
@@ -914,3 +918,98 @@ def test_metadata_version_reads_the_version_header(text: str, version: str | Non
         import email
 
         assert email.message_from_string(text)["Version"] == version  # what importlib.metadata reads
+
+
+#: A vendor's page whose JSON holds lone surrogates: msgspec refuses the body, ``json.loads`` (the fallback) keeps them.
+_SURROGATE_BODY = (
+    b'[{"id": 0, "updated": "2026-01-01T00:00:00+00:00", "name": "ok"},'
+    b' {"id": 1, "updated": "2026-01-02T00:00:00+00:00", "name": "half \\ud800 pair"},'
+    b' {"id": 2, "updated": "2026-01-03T00:00:00+00:00", "name": "\\udc00\\u00e9"}]'
+)
+
+
+class _SurrogateStream(KitRESTStream):
+    name = "surrogate_things"
+    xlr8_entity = "account"
+    path = "/things"
+    url_base = "http://127.0.0.1:9"
+    primary_keys = ("id",)
+    replication_key = "updated"
+    is_sorted = True
+    schema: t.ClassVar[dict] = th.PropertiesList(
+        th.Property("id", th.IntegerType),
+        th.Property("updated", th.DateTimeType),
+        th.Property("name", th.StringType),
+    ).to_dict()
+
+    def get_records(self, context: t.Any) -> t.Iterator[dict]:
+        records, plain = loads_marked(_SURROGATE_BODY, Decimal)
+        self.records_plain = plain  # msgspec refused the body, yet json.loads built only plain values
+        yield from records
+
+
+class _SurrogateTap(_LoopTap):
+    name = "tap-surrogate"
+
+    def discover_streams(self) -> list[KitRESTStream]:
+        return [_SurrogateStream(self)]
+
+
+@pytest.mark.parametrize("sdk_loop", [False, True])
+def test_a_lone_surrogate_from_the_vendor_is_written_escaped_as_the_sdk_writes_it(
+    sdk_loop: bool, monkeypatch: t.Any
+) -> None:
+    """A record holding a lone surrogate (msgspec cannot encode it) is written by the SDK's serializer, ``\\ud800``
+    as ``ensure_ascii`` writes it; the page's other records and the state are written as ever."""
+    assert loads_marked(_SURROGATE_BODY, Decimal)[1]
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1" if sdk_loop else "0")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        _SurrogateTap(config={}, parse_env_config=False).sync_all()
+    lines = out.getvalue().splitlines()
+    records = [line for line in lines if line.startswith('{"type":"RECORD"')]
+    assert len(records) == 3
+    assert '"name":"half \\ud800 pair"' in records[1]
+    assert '"name":"\\udc00\\u00e9"' in records[2]
+    sdk = SingerWriter()
+    for line in records:
+        message = json.loads(line)
+        again = RecordMessage(
+            stream=message["stream"],
+            record=message["record"],
+            time_extracted=dt.datetime.fromisoformat(message["time_extracted"]),
+        )
+        assert line == sdk.serialize_message(again)
+    assert [json.loads(line)["record"]["name"] for line in records] == ["ok", "half \ud800 pair", "\udc00é"]
+    state = json.loads([line for line in lines if line.startswith('{"type":"STATE"')][-1])
+    assert state["value"]["bookmarks"]["surrogate_things"]["replication_key_value"] == "2026-01-03T00:00:00+00:00"
+
+
+_SURROGATE_CLI = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_singer_io import _SurrogateTap
+_SurrogateTap.cli()
+"""
+
+
+def test_a_lone_surrogate_through_the_tap_cli_exits_0_with_the_state_at_the_last_record(tmp_path: t.Any) -> None:
+    """The console-script path (``cli``, exit code, stdout): before, the sync ended with exit 1 at the record."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "surrogate_tap.py"
+    script.write_text(_SURROGATE_CLI.format(tests=str(Path(__file__).parent)))
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    run = subprocess.run(
+        [sys.executable, str(script), "--config", str(config)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    messages = [json.loads(line) for line in run.stdout.splitlines()]
+    names = [m["record"]["name"] for m in messages if m["type"] == "RECORD"]
+    assert names == ["ok", "half \ud800 pair", "\udc00é"]
+    assert '"name":"half \\ud800 pair"' in run.stdout
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["surrogate_things"]["replication_key_value"] == "2026-01-03T00:00:00+00:00"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from target_xlr8_truths.columns import Column
+from target_xlr8_truths.records import Rejected
 from xlr8_kit.privacy import ColumnDecision, FieldCipher, PiiPolicy, PolicyError, load_key
 from xlr8_kit.privacy.cipher import PrivacyKeyError, ensure_key_file
 
@@ -149,10 +150,13 @@ class StreamProtection:
         if value is None or decision is None or decision.action == "keep":
             return value
         assert self.cipher is not None  # build() refused a stream needing a key without one
-        if decision.action == "encrypt":
-            return self.cipher.encrypt(_text(value))
-        if decision.action == "hash":
-            return self.cipher.hash(_text(value))
+        try:
+            if decision.action == "encrypt":
+                return self.cipher.encrypt(_text(value))
+            if decision.action == "hash":
+                return self.cipher.hash(_text(value))
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800" in the tap's JSON): as an unprotected column
+            raise Rejected(f"$.{source}", "invalid UTF-8 (lone surrogate)") from exc
         return None
 
     def protect_record(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
