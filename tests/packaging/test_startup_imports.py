@@ -80,11 +80,15 @@ def test_plugin_command_imports_singer_sdk_without_what_only_rare_paths_call(mod
 #: What only validation uses (``xlr8_kit.startup.LAZY_NAMES``): a tap's or the mapper's start-up does not import it; a
 #: target validates every record and imports it as it starts.
 VALIDATION = ("jsonschema", "referencing", "jsonschema_specifications", "rpds", "attrs")
+#: ``extract_jsonpath``'s parser (``LAZY_NAMES`` too): imported at the first path the kit's ``extract_records`` does
+#: not read itself.
+JSONPATH = ("jsonpath_ng", "jsonpath_ng.ext", "jsonpath_ng._ply.yacc")
 
 
 @pytest.mark.parametrize("module", [*tap_modules(), "xlr8_mapper_common.__main__"])
 def test_tap_and_mapper_commands_import_no_validation_library(module: str) -> None:
-    probe = f"import sys, {module}; print(' '.join(m for m in {VALIDATION!r} if m in sys.modules) or '-')"
+    lazy = VALIDATION + JSONPATH
+    probe = f"import sys, {module}; print(' '.join(m for m in {lazy!r} if m in sys.modules) or '-')"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["-"], f"{module} start-up: {done.stdout.strip()}"
 
@@ -170,3 +174,54 @@ def test_versions_are_read_without_the_metadata_email_parser(module: str, name: 
     version, sdk, ours = second.split()
     assert first.split() == [first.split()[0], f"v{version},", "Meltano", "SDK", f"v{sdk}", "False"]
     assert ours == sdk
+
+
+#: Paths through every branch of ``singer_sdk.helpers.jsonpath.extract_jsonpath`` (the ``[*]`` over an object takes
+#: its ``isinstance(path, Child)`` / ``Slice`` branch), and the data they read.
+JSONPATH_CASES = (
+    ("$.a[*]", {"a": [1, {"b": 2}]}),
+    ("$.a[*]", {"a": {"x": 1}}),
+    ("$.a[:]", {"a": [1, 2]}),
+    ("$", {"b": 1}),
+    ("$.a[0:1]", {"a": [3, 4]}),
+    ("$.a.b[*].c", {"a": {"b": [{"c": 1}, {"c": 2}, {}]}}),
+    ("$.a[?(@.v > 1)]", {"a": [{"v": 1}, {"v": 2}]}),
+)
+
+
+def test_jsonpath_at_its_first_use_after_a_lazy_start_gives_what_an_eager_one_gives() -> None:
+    """A tap started with jsonpath_ng lazy (``LAZY_NAMES``) extracts what one started with it imported gives, also
+    when four reader threads ask for the first path at once; jsonpath_ng is not imported until then."""
+    probe = (
+        "import json, sys, threading, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "if sys.argv[1] == 'eager':\n"
+        "    import jsonpath_ng.ext\n"
+        "import xlr8_tap_ukg_ready.__main__\n"
+        "from singer_sdk.helpers.jsonpath import extract_jsonpath\n"
+        "before = 'jsonpath_ng' in sys.modules\n"
+        "cases = json.loads(sys.argv[2])\n"
+        "found = [None] * 4\n"
+        "def read(i):\n"
+        "    found[i] = [list(extract_jsonpath(path, data)) for path, data in cases]\n"
+        "threads = [threading.Thread(target=read, args=(i,)) for i in range(4)]\n"
+        "for thread in threads: thread.start()\n"
+        "for thread in threads: thread.join()\n"
+        "assert all(f == found[0] for f in found), found\n"
+        "from singer_sdk.helpers import jsonpath\n"
+        "path = jsonpath._compile_jsonpath('$.a[:]')\n"
+        "kinds = [isinstance(path, jsonpath.Child), isinstance(path.right, jsonpath.Slice)]\n"
+        "kinds.append(isinstance(path, jsonpath.Slice))\n"
+        "print(json.dumps([before, found[0], kinds]))\n"
+    )
+    cases = json.dumps(JSONPATH_CASES)
+    results = {}
+    for start in ("lazy", "eager"):
+        done = subprocess.run([sys.executable, "-c", probe, start, cases], capture_output=True, text=True, check=True)
+        results[start] = json.loads(done.stdout)
+    assert results["lazy"][0] is False, "jsonpath_ng imported at a tap's start-up"
+    assert results["eager"][0] is True
+    assert results["lazy"][1:] == results["eager"][1:]
+    assert results["eager"][2] == [True, True, False], "the SDK's isinstance checks of a compiled path"
+    assert results["eager"][1][0] == [1, {"b": 2}]
+    assert results["eager"][1][5] == [1, 2]

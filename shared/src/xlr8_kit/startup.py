@@ -58,6 +58,11 @@ or any other use imports the real module and acts on the real value (built then 
 ``import jsonschema`` (singer_sdk's sinks) binds a ``_StandIn`` whose every name is the real one. target-xlr8-truths
 (``SDK_FOR_A_TARGET``) validates every record and imports them as before.
 
+jsonpath_ng (~15-20 ms of CPU and 20 modules at every start, issue 14 goal 2, session 15) the same way:
+``singer_sdk.helpers.jsonpath`` takes ``Child``, ``Slice`` (``isinstance`` checks) and ``ext.parse`` from it and uses
+them only in ``extract_jsonpath``, which the kit's ``extract_records`` calls only for a path other than ``$.name[*]``
+(a tap's ``records_jsonpath``, the SDK's JSONPath paginators): the first such call imports it, in whichever thread.
+
 A target (``plugin_imports(SDK_FOR_A_TARGET)``) skips singer_sdk's ``__init__`` altogether: it imports the SDK's
 plugin, mapper, sink and target modules, and the package sits in ``sys.modules`` with its ``__init__`` not yet run
 (``_InitOnFirstName``), so the streams, ``Tap``, the schema sources and with them requests, urllib3 and backoff
@@ -235,6 +240,8 @@ LAZY_NAMES: dict[str, tuple[str, ...]] = {
     "jsonschema.validators": ("Draft202012Validator",),  # singer_sdk.typing
     "referencing": ("Registry",),  # singer_sdk.singerlib.schema: ``resolve_schema_references``
     "referencing.jsonschema": ("DRAFT202012",),  # the same
+    "jsonpath_ng": ("Child", "Slice"),  # singer_sdk.helpers.jsonpath: ``isinstance`` of a compiled path
+    "jsonpath_ng.ext": ("parse",),  # the same: compiling a path (``extract_jsonpath``)
 }
 LAZY_CALLS: dict[str, tuple[str, ...]] = {"jsonschema.validators": ("extend",)}  # plugin_base.JSONSchemaValidator
 
@@ -337,8 +344,9 @@ class _LazyStandIn(_StandIn):
 def _real_lazy_module(module: str) -> types.ModuleType:
     """``real_module`` for a ``LAZY_NAMES`` module: every lazy stand-in still in ``sys.modules`` is dropped first
     (jsonschema imports referencing and its own submodules), so a use while singer_sdk imports works too."""
-    for name in [n for n, m in list(sys.modules.items()) if isinstance(m, _LazyStandIn)]:  # imports may run beside
-        del sys.modules[name]
+    for name, stand_in in list(sys.modules.items()):  # imports may run beside; so may another reader thread
+        if isinstance(stand_in, _LazyStandIn) and sys.modules.get(name) is stand_in:
+            sys.modules.pop(name, None)
     return importlib.import_module(module)
 
 
@@ -398,14 +406,13 @@ def lazy_imports(
     names: Mapping[str, tuple[str, ...]] = LAZY_NAMES, calls: Mapping[str, tuple[str, ...]] = LAZY_CALLS
 ) -> Iterator[None]:
     """``_StandIn`` modules holding ``_Lazy`` names and calls (``LAZY_NAMES``, ``LAZY_CALLS``) in ``sys.modules``
-    inside, gone after; a submodule's stand-in is its package stand-in's attribute. Nothing when the module is
-    already imported or not installed."""
-    roots = {module.partition(".")[0] for module in names}
-    if any(root in sys.modules or not _installed(root) for root in roots):
-        yield
-        return
+    inside, gone after; a submodule's stand-in is its package stand-in's attribute. Nothing for a package (and its
+    submodules) already imported or not installed."""
+    skipped = {root for root in {m.partition(".")[0] for m in names} if root in sys.modules or not _installed(root)}
     stand_ins: dict[str, _LazyStandIn] = {}
     for module, listed in names.items():
+        if module.partition(".")[0] in skipped:
+            continue
         stand_in = _LazyStandIn(module, f"Stand-in for {module} while singer_sdk imports (xlr8_kit.startup).")
         for name in listed:
             setattr(stand_in, name, _lazy_name(module, name))
