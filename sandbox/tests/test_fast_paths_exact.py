@@ -319,3 +319,22 @@ def test_common_uuid5_texts_are_uuid5() -> None:
             n % 3
         )
         assert uuid5_text(sha1, name) == str(uuid.uuid5(namespace, name))
+
+
+def test_memoised_fusion_stamp_is_the_utc_isoformat_of_each_moment() -> None:
+    """``stamp`` is memoised on the moment; equal instants in other offsets share an entry, so it must still write
+    each one in UTC, to the second, whichever offset filled the entry first."""
+    from xlr8_sandbox.products.oracle_fusion.hcm import stamp
+
+    stamp.cache_clear()
+    rng = random.Random(11)
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), timezone(timedelta(hours=1))]
+    moments = []
+    for _ in range(3000):
+        utc = datetime(2017, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(400_000_000), microseconds=rng.randrange(10**6)
+        )
+        moments.append(utc.astimezone(rng.choice(zones)))
+    for moment in moments + moments[::-1]:  # misses first, then hits (filled by the same or an equal instant)
+        assert stamp(moment) == moment.astimezone(UTC).isoformat(timespec="seconds")
+    assert stamp.cache_info().hits >= 3000
