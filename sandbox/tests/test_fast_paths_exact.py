@@ -338,3 +338,16 @@ def test_memoised_fusion_stamp_is_the_utc_isoformat_of_each_moment() -> None:
     for moment in moments + moments[::-1]:  # misses first, then hits (filled by the same or an equal instant)
         assert stamp(moment) == moment.astimezone(UTC).isoformat(timespec="seconds")
     assert stamp.cache_info().hits >= 3000
+
+
+def test_memoised_fusion_erp_stamp_is_nine_in_the_morning_utc_of_each_day() -> None:
+    from xlr8_sandbox.products.oracle_fusion.erp import stamp
+
+    stamp.cache_clear()
+    days = [date(2015, 1, 1) + timedelta(days=n * 37 % 3000) for n in range(3000)]
+    days += days[::-1]  # misses, then hits
+    for day in days:
+        assert stamp(day) == datetime.combine(day, datetime.min.time().replace(hour=9), UTC).isoformat(
+            timespec="seconds"
+        )
+    assert stamp.cache_info().hits >= 3000
