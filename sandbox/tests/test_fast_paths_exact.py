@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from xlr8_sandbox import company as company_module
-from xlr8_sandbox.company import EPOCH, LAST_NAMES, Company, CrmAccount, Employee
+from xlr8_sandbox.company import EPOCH, LAST_NAMES, Company, CrmAccount, Employee, Invoice, PurchaseOrder
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.products.common.data import uuid5_text
@@ -319,3 +319,88 @@ def test_common_uuid5_texts_are_uuid5() -> None:
             n % 3
         )
         assert uuid5_text(sha1, name) == str(uuid.uuid5(namespace, name))
+
+
+def test_memoised_fusion_stamp_is_the_utc_isoformat_of_each_moment() -> None:
+    """``stamp`` is memoised on the moment; equal instants in other offsets share an entry, so it must still write
+    each one in UTC, to the second, whichever offset filled the entry first."""
+    from xlr8_sandbox.products.oracle_fusion.hcm import stamp
+
+    stamp.cache_clear()
+    rng = random.Random(11)
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), timezone(timedelta(hours=1))]
+    moments = []
+    for _ in range(3000):
+        utc = datetime(2017, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(400_000_000), microseconds=rng.randrange(10**6)
+        )
+        moments.append(utc.astimezone(rng.choice(zones)))
+    for moment in moments + moments[::-1]:  # misses first, then hits (filled by the same or an equal instant)
+        assert stamp(moment) == moment.astimezone(UTC).isoformat(timespec="seconds")
+    assert stamp.cache_info().hits >= 3000
+
+
+def test_memoised_fusion_erp_stamp_is_nine_in_the_morning_utc_of_each_day() -> None:
+    from xlr8_sandbox.products.oracle_fusion.erp import stamp
+
+    stamp.cache_clear()
+    days = [date(2015, 1, 1) + timedelta(days=n * 37 % 3000) for n in range(3000)]
+    days += days[::-1]  # misses, then hits
+    for day in days:
+        assert stamp(day) == datetime.combine(day, datetime.min.time().replace(hour=9), UTC).isoformat(
+            timespec="seconds"
+        )
+    assert stamp.cache_info().hits >= 3000
+
+
+def _reference_purchase_order(company: Company, i: int) -> Any:
+    """``Company._build_purchase_order`` as it was before ``below``."""
+    r = random.Random(company._seed_digests("purchase_order", i))
+    supplier = company.supplier(r.randrange(company.supplier_count))
+    return PurchaseOrder(
+        index=i,
+        po_id=f"PO{i + 1:08d}",
+        supplier_id=supplier.supplier_id,
+        buyer_employee_id=f"E{r.randrange(company.scale) + 1:06d}",
+        order_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
+        status=r.choice(["Open", "Approved", "Received", "Closed", "Cancelled"]),
+        currency=supplier.currency,
+        amount=Decimal(r.randrange(10_000, 10_000_000)) / 100,
+        line_count=r.randrange(1, 8),
+    )
+
+
+def _reference_invoice(company: Company, i: int) -> Any:
+    """``Company._build_invoice`` as it was before ``below``."""
+    r = random.Random(company._seed_digests("invoice", i))
+    po = company.purchase_order(r.randrange(company.purchase_order_count)) if r.random() < 0.7 else None
+    supplier = company.supplier(r.randrange(company.supplier_count)) if po is None else None
+    invoice_date = EPOCH.date() - timedelta(days=r.randrange(1, 700))
+    return Invoice(
+        index=i,
+        invoice_id=f"INV{i + 1:08d}",
+        supplier_id=po.supplier_id if po is not None else supplier.supplier_id,  # type: ignore[union-attr]
+        po_id=po.po_id if po is not None else None,
+        invoice_number=f"{r.randrange(10_000, 99_999)}-{i + 1}",
+        invoice_date=invoice_date,
+        due_date=invoice_date + timedelta(days=r.choice([30, 45, 60])),
+        amount=po.amount if po is not None else Decimal(r.randrange(5_000, 2_000_000)) / 100,
+        currency=po.currency if po is not None else supplier.currency,  # type: ignore[union-attr]
+        status=r.choice(["Open", "Approved", "Paid", "Paid", "Paid", "On Hold"]),
+    )
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(42, 3000), (0, 700), (2**63 + 12345, 1500), (987654321, 20_000)])
+def test_purchase_orders_and_invoices_are_the_reference_builders_records(seed: int, scale: int) -> None:
+    """Oracle ERP, S/4HANA and Common serve these: field for field (``vars()`` order) the reference's."""
+    company = Company(seed=seed, scale=scale)
+    step = max(1, scale // 3000)
+    for i in range(0, company.purchase_order_count, step):
+        built, expected = company.purchase_order(i), _reference_purchase_order(company, i)
+        assert list(vars(built).items()) == list(vars(expected).items()), (seed, i)
+    with_po = 0
+    for i in range(0, company.invoice_count, step):
+        built_invoice, expected_invoice = company.invoice(i), _reference_invoice(company, i)
+        assert list(vars(built_invoice).items()) == list(vars(expected_invoice).items()), (seed, i)
+        with_po += built_invoice.po_id is not None
+    assert 0 < with_po < len(range(0, company.invoice_count, step))  # both branches drawn

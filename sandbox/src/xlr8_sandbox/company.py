@@ -392,6 +392,9 @@ class Change:
     at: datetime
 
 
+_PO_STATUSES = ("Open", "Approved", "Received", "Closed", "Cancelled")
+_INVOICE_TERMS = (30, 45, 60)
+_INVOICE_STATUSES = ("Open", "Approved", "Paid", "Paid", "Paid", "On Hold")
 _DEPARTMENTS = ["Finance", "Human Resources", "Engineering", "Sales", "Operations", "Customer Support", "Legal"]
 _JOBS = ["Analyst", "Engineer", "Manager", "Director", "Specialist", "Coordinator", "Technician", "Consultant"]
 _LOCATIONS = [
@@ -969,19 +972,19 @@ class Company:
         return self._purchase_orders(i)
 
     def _build_purchase_order(self, i: int) -> PurchaseOrder:
-        r = self._rng("purchase_order", i)
-        supplier = self.supplier(r.randrange(self.supplier_count))
+        draw = self._rng("purchase_order", i).getrandbits  # ``below``: randrange's words, one call a draw
+        supplier = self.supplier(below(draw, self.supplier_count))
         return _frozen(
             PurchaseOrder,
             index=i,
             po_id=f"PO{i + 1:08d}",
             supplier_id=supplier.supplier_id,
-            buyer_employee_id=f"E{r.randrange(self.scale) + 1:06d}",
-            order_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
-            status=r.choice(["Open", "Approved", "Received", "Closed", "Cancelled"]),
+            buyer_employee_id=f"E{below(draw, self.scale) + 1:06d}",
+            order_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            status=_PO_STATUSES[below(draw, 5)],
             currency=supplier.currency,
-            amount=Decimal(r.randrange(10_000, 10_000_000)) / 100,
-            line_count=r.randrange(1, 8),
+            amount=Decimal(10_000 + below(draw, 9_990_000)) / 100,
+            line_count=1 + below(draw, 7),
         )
 
     def purchase_orders(self) -> Iterator[PurchaseOrder]:
@@ -1048,22 +1051,23 @@ class Company:
 
     def _build_invoice(self, i: int) -> Invoice:
         r = self._rng("invoice", i)
-        po = self.purchase_order(r.randrange(self.purchase_order_count)) if r.random() < 0.7 else None
-        supplier = self.supplier(r.randrange(self.supplier_count)) if po is None else None
+        draw = r.getrandbits  # ``below``: randrange's words, one call a draw
+        po = self.purchase_order(below(draw, self.purchase_order_count)) if r.random() < 0.7 else None
+        supplier = self.supplier(below(draw, self.supplier_count)) if po is None else None
         supplier_id = po.supplier_id if po is not None else supplier.supplier_id  # type: ignore[union-attr]
-        invoice_date = EPOCH.date() - timedelta(days=r.randrange(1, 700))
+        invoice_date = EPOCH.date() - timedelta(days=1 + below(draw, 699))
         return _frozen(
             Invoice,
             index=i,
             invoice_id=f"INV{i + 1:08d}",
             supplier_id=supplier_id,
             po_id=po.po_id if po is not None else None,
-            invoice_number=f"{r.randrange(10_000, 99_999)}-{i + 1}",
+            invoice_number=f"{10_000 + below(draw, 89_999)}-{i + 1}",
             invoice_date=invoice_date,
-            due_date=invoice_date + timedelta(days=r.choice([30, 45, 60])),
-            amount=po.amount if po is not None else Decimal(r.randrange(5_000, 2_000_000)) / 100,
+            due_date=invoice_date + timedelta(days=_INVOICE_TERMS[below(draw, 3)]),
+            amount=po.amount if po is not None else Decimal(5_000 + below(draw, 1_995_000)) / 100,
             currency=po.currency if po is not None else supplier.currency,  # type: ignore[union-attr]
-            status=r.choice(["Open", "Approved", "Paid", "Paid", "Paid", "On Hold"]),
+            status=_INVOICE_STATUSES[below(draw, 6)],
         )
 
     def invoices(self) -> Iterator[Invoice]:

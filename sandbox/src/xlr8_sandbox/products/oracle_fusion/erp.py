@@ -57,7 +57,9 @@ _CENT = Decimal("0.01")
 _ITEMS = ["Laptops", "Office chairs", "Consulting hours", "Cloud subscription", "Safety gloves", "Pallets", "Toner"]
 
 
+@functools.lru_cache(maxsize=4_096)
 def stamp(day: date) -> str:
+    """Memoised: documents share their days, and the sort pass and the page each stamp a row (~3 µs each)."""
     return datetime.combine(day, time(9), UTC).isoformat(timespec="seconds")
 
 
