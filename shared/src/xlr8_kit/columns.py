@@ -14,7 +14,7 @@ from itertools import repeat
 
 import msgspec
 
-from xlr8_kit.singer_io import TINY_FRACTIONS
+from xlr8_kit.singer_io import TINY_FRACTIONS, written_record_type
 
 #: Type codes used by stream declarations; every column may be null.
 TYPE_CODES: dict[str, dict[str, t.Any]] = {
@@ -166,8 +166,9 @@ def cells_block_builder(
     them whose reader's ``bulk`` is ``Decimal`` and whose cells ``written_numbers`` accepts is given as those
     texts (``msgspec.Raw``: the bytes the writer would write for each Decimal, which conformance keeps as they
     are) when ``vouch`` says conformance keeps the block's other columns; that column is then left out of the
-    values returned (``keeps_columns`` of them is the same). Otherwise the column is read as without
-    ``written``."""
+    values returned (``keeps_columns`` of them is the same), and the block's records are
+    ``xlr8_kit.singer_io.WrittenRecord`` structs (written exactly as the dicts; the dicts where the keys cannot
+    name fields). Otherwise the column is read as without ``written``."""
     where = {name: index for index, name in enumerate(header)}
     keys = tuple(columns)
     plan = tuple(
@@ -181,6 +182,9 @@ def cells_block_builder(
         )
         for name in keys
     )
+
+    # The records of a block whose numbers are kept as texts (written, and vouched): only the writer reads them.
+    written_type = written_record_type(keys) if any(as_text for *_, as_text in plan) else None
 
     def build_block(rows: list[list[str]]) -> tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None:
         if not keys or not rows:
@@ -222,7 +226,12 @@ def cells_block_builder(
                 values = {name: values[name] for name in keys}  # in the records' key order
                 texts = {}
             order = {**dict.fromkeys(keys), **values, **texts}  # the records' key order
-            records = list(map(dict, map(zip, repeat(keys), zip(*order.values(), strict=True))))
+            columns = t.cast("list[t.Sequence[t.Any]]", list(order.values()))  # every key has its column by now
+            if texts and written_type is not None and all(map(len(rows).__eq__, map(len, columns))):
+                # only the writer reads them, and the loop writes the vouched block whole: structs, one C call a row
+                structs: list[t.Any] = list(map(written_type, *columns))
+                return structs, values
+            records = list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
             return records, values
         records = list(map(dict, map(zip, repeat(keys), zip(*values.values(), strict=True))))
         return records, values

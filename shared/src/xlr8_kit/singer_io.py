@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import keyword
 import re
 import sys
 import time
@@ -202,6 +203,56 @@ def decimal_keeps_text(text: str) -> bool:
     number's own text is what the writer writes": OData's ``_WrittenDecimals`` and ``columns.written_numbers``
     (a column at once) check their texts are JSON numbers and then this."""
     return "e" not in text and "E" not in text and not text.startswith(TINY_FRACTIONS)
+
+
+class WrittenRecord(msgspec.Struct, gc=False):
+    """A record only the kit's writer reads (``KitRESTStream.records_written_only``, in a page the loop writes
+    whole), as a struct of its keys (``written_record_type``): msgspec writes it exactly as the dict of the same
+    keys and values, in order, and it is made in one C call per row (``map(kind, *columns)``: no dict built and
+    grown key by key), encoded without a key lookup per field, and kept out of the collector (it holds strings,
+    numbers, None and compound structs: no cycle). Salesforce Bulk's chunks and the kit's report blocks
+    (``xlr8_kit.columns.cells_block_builder``) make them. The loop's state steps read it as that dict: the
+    replication key and Id of every record (``record[key]``); ``get``, ``keys``, ``values``, ``items`` and ``in``
+    as a dict's."""
+
+    #: ``record[key]`` in C (no Python frame for each of the four reads per record of the read's and the state's
+    #: page steps). A key the struct lacks raises AttributeError, not KeyError: no reader asks for one.
+    __getitem__ = object.__getattribute__
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        return getattr(self, key) if key in self.__struct_fields__ else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__struct_fields__
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self.__struct_fields__)
+
+    def keys(self) -> t.KeysView[str]:
+        return dict.fromkeys(self.__struct_fields__).keys()
+
+    def values(self) -> list[t.Any]:
+        return [getattr(self, key) for key in self.__struct_fields__]
+
+    def items(self) -> list[tuple[str, t.Any]]:
+        return list(zip(self.__struct_fields__, self.values(), strict=True))
+
+
+#: Names a record struct's fields cannot take (its own methods and msgspec's attributes): such keys stay dicts.
+_RESERVED = frozenset(dir(WrittenRecord))
+
+
+@functools.cache
+def written_record_type(keys: tuple[str, ...]) -> type[WrittenRecord] | None:
+    """The ``WrittenRecord`` struct of ``keys`` (a field per key, in order), or None where a key cannot name a field
+    (not an identifier, a keyword, one of its methods) or repeats (a dict keeps one): those records stay dicts. One
+    type per set of keys (a stream's pages share it)."""
+    if not keys or len(set(keys)) != len(keys):
+        return None
+    if not all(key.isidentifier() and not keyword.iskeyword(key) and key not in _RESERVED for key in keys):
+        return None
+    kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    return t.cast("type[WrittenRecord]", kind)
 
 
 #: ``$.name[*]``: the records are the array under one top-level member.

@@ -9,6 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.singer_io import WrittenRecord
 from xlr8_kit.testing.blocks import assert_block_is_rows
 from xlr8_tap_ukg_ready import reports
 
@@ -214,6 +215,7 @@ def test_written_number_columns_write_what_decimals_write(
         assert repr(got) == repr(expected)
         return
     assert asked == [True]
+    assert all(isinstance(record, WrittenRecord) for record in records)  # only the writer reads them: structs
     assert conformer.keeps_columns(expected[1])  # the Decimals would have been vouched for too
     assert _ENCODER.encode(records) == _ENCODER.encode(expected[0])
     assert {name: list(column) for name, column in values.items()} == {
@@ -227,7 +229,12 @@ def test_written_number_columns_are_taken_for_the_usual_block() -> None:
     assert build is not None
     got = build([["a", "9840.02"], ["b", "-0.50"]])
     assert got is not None
-    assert got[0] == [{"A": "a", "B": msgspec.Raw("9840.02")}, {"A": "b", "B": msgspec.Raw("-0.50")}]
+    # only the writer reads them: structs of the record's keys (``WrittenRecord``), the dicts they stand for
+    assert all(isinstance(record, WrittenRecord) for record in got[0])
+    assert [dict(record.items()) for record in got[0]] == [
+        {"A": "a", "B": msgspec.Raw("9840.02")},
+        {"A": "b", "B": msgspec.Raw("-0.50")},
+    ]
     assert got[1] == {"A": ("a", "b")}
 
 
@@ -258,5 +265,5 @@ def test_report_blocks_are_marked_by_their_own_columns() -> None:
     client = SimpleNamespace(report_blocks=lambda _report: iter([(names, block) for block in blocks]))
     got = list(ReportStream._typed_blocks(stream, client, []))  # type: ignore[arg-type]
     assert [marked for _records, marked in got] == [True, False, True, False]
-    assert got[0][0] == [{"A": "a", "B": msgspec.Raw("1.50")}]
+    assert [dict(record.items()) for record in got[0][0]] == [{"A": "a", "B": msgspec.Raw("1.50")}]
     assert got[1][0] == [{"A": "b", "B": reports.Decimal("1E+400")}]

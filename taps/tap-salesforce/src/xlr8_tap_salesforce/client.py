@@ -14,7 +14,6 @@ import csv
 import functools
 import io
 import itertools
-import keyword
 import logging
 import operator
 import re
@@ -44,7 +43,15 @@ from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, sorted_bookmark_page_step
-from xlr8_kit.singer_io import TINY_FRACTIONS, RawNumbers, decimal_keeps_text, loads_marked, loads_with
+from xlr8_kit.singer_io import (
+    TINY_FRACTIONS,
+    RawNumbers,
+    WrittenRecord,
+    decimal_keeps_text,
+    loads_marked,
+    loads_with,
+    written_record_type,
+)
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
@@ -609,54 +616,6 @@ _count_none = operator.methodcaller("count", None)
 _STR_OR_NONE = frozenset({str, type(None)})
 _STR_ONLY = {str}
 _BEFORE_OFFSET = operator.itemgetter(slice(None, -5))
-
-
-class WrittenRecord(msgspec.Struct, gc=False):
-    """A Bulk record only the kit's writer reads (``records_written_only``), as a struct of the page's keys
-    (``written_record_type``): msgspec writes it exactly as the dict of the same keys and values, in order, and it is
-    made in one C call per row, encoded without a key lookup per field, and kept out of the collector (it holds
-    strings, numbers, None and compound structs: no cycle). The loop's state steps read it as that dict: the
-    replication key and Id of every record (``record[key]``), which a struct is only made with (``_csv_chunk_builder``:
-    else the page stays dicts); ``get``, ``keys``, ``values``, ``items`` and ``in`` as a dict's."""
-
-    #: ``record[key]`` in C (no Python frame for each of the four reads per record of the read's and the state's
-    #: page steps). A key the struct lacks raises AttributeError, not KeyError: no reader asks for one.
-    __getitem__ = object.__getattribute__
-
-    def get(self, key: str, default: t.Any = None) -> t.Any:
-        return getattr(self, key) if key in self.__struct_fields__ else default
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.__struct_fields__
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.__struct_fields__)
-
-    def keys(self) -> t.KeysView[str]:
-        return dict.fromkeys(self.__struct_fields__).keys()
-
-    def values(self) -> list[t.Any]:
-        return [getattr(self, key) for key in self.__struct_fields__]
-
-    def items(self) -> list[tuple[str, t.Any]]:
-        return list(zip(self.__struct_fields__, self.values(), strict=True))
-
-
-#: Names a record struct's fields cannot take (its own methods and msgspec's attributes): such keys stay dicts.
-_RESERVED = frozenset(dir(WrittenRecord))
-
-
-@functools.cache
-def written_record_type(keys: tuple[str, ...]) -> type[WrittenRecord] | None:
-    """The ``WrittenRecord`` struct of ``keys`` (a field per key, in order), or None where a key cannot name a field
-    (not an identifier, a keyword, one of its methods; Salesforce's API names never are) or repeats (a dict keeps
-    one): those pages' records stay dicts. One type per set of keys (a stream's pages share it)."""
-    if not keys or len(set(keys)) != len(keys):
-        return None
-    if not all(key.isidentifier() and not keyword.iskeyword(key) and key not in _RESERVED for key in keys):
-        return None
-    kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
-    return t.cast("type[WrittenRecord]", kind)
 
 
 def _compound_structs(
