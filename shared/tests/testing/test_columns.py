@@ -1,5 +1,6 @@
 """``xlr8_kit.columns.written_numbers``: a column of number cells kept as the texts the kit's writer would write for
-their Decimals, only when that is exactly what it writes and conformance keeps those Decimals."""
+their Decimals, only when that is exactly what it writes and conformance keeps those Decimals; and the block
+builder's records of such a block (``WrittenRecord`` structs), written as the dicts they stand for."""
 
 from __future__ import annotations
 
