@@ -15,7 +15,7 @@ import requests
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.oracle.describe import Resource, parse_describe
-from xlr8_kit.oracle.protocol import MAX_LIMIT, CollectionError, FusionClassifier, collection_page
+from xlr8_kit.oracle.protocol import MAX_LIMIT, UNPARSABLE, CollectionError, FusionClassifier, body, collection_page
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -102,8 +102,11 @@ class FusionClient:
     def get_json(self, path_or_url: str, params: Mapping[str, t.Any] | None = None) -> t.Any:
         url = path_or_url if "://" in path_or_url else f"{self.resources_url}/{path_or_url.lstrip('/')}"
         response = self.request("GET", url, params=dict(params or {}))
+        payload = body(response)  # the classifier's parse, kept: not parsed again
+        if payload is not UNPARSABLE:
+            return payload
         try:
-            return response.json()
+            return response.json()  # a body the kit's parse refuses, read (or refused) as before
         except ValueError:
             raise ClientRequestError(
                 f"{self.product}: {urlparse(url).path} did not answer JSON", path=urlparse(url).path
