@@ -20,7 +20,8 @@ def test_every_body_of_a_read_is_parsed_once(
     out = run_tap(hcm_config(url, resources=["workers"], max_concurrent_requests=width), streams=streams)
     people = {e.employee_id: e for e in emulator.company.employees()}
     workers = out.records("workers")
-    assert sorted(r["PersonNumber"] for r in workers) == sorted(people) and len(people) == 100
+    assert len(people) == 100
+    assert sorted(r["PersonNumber"] for r in workers) == sorted(people)
     assert all(r["WorkEmail"] == people[r["PersonNumber"]].email for r in workers)  # flattened from the one parse
     assert len(out.records("workers_emails")) == 100
     pages = [body for body in reads.bodies(1) if b'"items"' in body]

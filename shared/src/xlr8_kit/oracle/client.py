@@ -101,8 +101,13 @@ class FusionClient:
 
     def get_json(self, path_or_url: str, params: Mapping[str, t.Any] | None = None) -> t.Any:
         url = path_or_url if "://" in path_or_url else f"{self.resources_url}/{path_or_url.lstrip('/')}"
-        response = self.request("GET", url, params=dict(params or {}))
-        payload = body(response)  # the classifier's parse, kept: not parsed again
+        return self.request_json("GET", url, params=dict(params or {}))
+
+    def request_json(self, method: str, url: str, **kwargs: t.Any) -> t.Any:
+        """``request``'s JSON answer: the parse the classifier kept (``protocol.body``), not a second parse of the
+        body; a 2xx that is not JSON is a ``ClientRequestError`` naming the path."""
+        response = self.request(method, url, **kwargs)
+        payload = body(response)
         if payload is not UNPARSABLE:
             return payload
         try:
