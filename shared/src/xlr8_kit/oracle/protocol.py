@@ -37,8 +37,8 @@ UNPARSABLE: Any = object()
 
 def body(response: requests.Response) -> Any:
     """The JSON body, parsed once per response: the parse the classifier kept (``FusionClassifier.parse_body``),
-    else that parse now, kept. The classifier's checks, the page reader, the paginators and ``FusionClient.get_json``
-    all read it. ``UNPARSABLE`` when it does not parse."""
+    else that parse now, kept. The classifier's checks, the page reader, the paginators and
+    ``FusionClient.request_json`` all read it. ``UNPARSABLE`` when it does not parse."""
     try:
         return _READER.parsed_body(response)
     except (ValueError, RecursionError):
