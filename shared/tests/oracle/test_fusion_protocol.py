@@ -3,6 +3,7 @@ their ancestors' keys, ``fields``/``q`` text in both framework syntaxes, keyset 
 
 from __future__ import annotations
 
+import typing as t
 from datetime import UTC, datetime
 
 import pytest
@@ -10,12 +11,24 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xlr8_kit.http import classify
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.oracle import Flatten, ResourceDeclaration, child_rows, fields_param, parse_describe, plan_streams
 from xlr8_kit.oracle.describe import DescribeError
-from xlr8_kit.oracle.protocol import FusionClassifier, Keyset, collection_page, join_q, keyset_q, since_q
+from xlr8_kit.oracle.protocol import (
+    UNPARSABLE,
+    FusionClassifier,
+    HasMorePaginator,
+    Keyset,
+    body,
+    collection_page,
+    join_q,
+    keyset_q,
+    since_q,
+)
 from xlr8_kit.query import And, Compare, In, Or
 from xlr8_kit.query.dialects import OracleREST, OracleRESTSimple
+from xlr8_kit.testing.probes import spy_body_reads
 from xlr8_kit.vocabulary import mapping_for_stream
 
 DESCRIBE = {
@@ -206,28 +219,64 @@ _BODIES = [
     ),
 )
 def test_classifier_verdicts_are_those_of_the_base_rules(text: str, cut: int, raw: bytes, content_type: str) -> None:
-    """Parsing the whole body before the base rule reads it gives the verdict the base rule's own probe gave, for
-    whole, cut, odd and non-JSON bodies (the base rule ran on a fresh response, as before)."""
+    """Parsing the whole body with Fusion's parse and keeping it gives the verdict the base rules' probes give without
+    it, for whole, cut, odd and non-JSON bodies (each classifier on a fresh response); and the body the stream then
+    reads is the kit's plain parse of it (``UNPARSABLE`` where that refuses it)."""
     content = text.encode()[:cut] + (raw if cut % 7 == 0 else b"")
+
+    class Probing(FusionClassifier):
+        parse_body = ResponseClassifier.parse_body
+
     verdicts = []
-    for body_truncated in (FusionClassifier.body_truncated, ResponseClassifier.body_truncated):
-
-        class Old(FusionClassifier):
-            pass
-
-        Old.body_truncated = body_truncated  # type: ignore[method-assign]
+    for classifier in (FusionClassifier(), Probing()):
         response = _response("", content_type)
         response._content = content
-        verdicts.append(Old().classify(response))
+        verdicts.append(classifier.classify(response))
     assert verdicts[0] == verdicts[1]
+    response = _response("", content_type)
+    response._content = content
+    FusionClassifier().classify(response)
+    fresh = _response("", content_type)
+    fresh._content = content
+    plain = classify.parsed_json(fresh)
+    read = body(response)
+    if plain is classify._UNPARSABLE:
+        assert read is UNPARSABLE
+    else:
+        assert _same(read, plain)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal and of the same types all the way down (NaN equal to NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(t.cast("dict[str, object]", b)) and all(
+            _same(v, t.cast("dict[str, object]", b)[k]) for k, v in a.items()
+        )
+    if isinstance(a, list):
+        return len(a) == len(t.cast("list[object]", b)) and all(map(_same, a, t.cast("list[object]", b)))
+    return a == b or (a != a and b != b)
 
 
 def test_a_collection_page_is_parsed_once_and_never_probed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xlr8_kit.http import classify
-
-    probes: list[object] = []
-    probe = classify._probe
-    monkeypatch.setattr(classify, "_probe", lambda response: probes.append(response) or probe(response))
+    """The classifier's first question parses the page and keeps it; its status and member checks, the page reader
+    and the paginator read that one parse: no second parse, no probe of the body."""
+    reads = spy_body_reads(monkeypatch)
     response = _response(_COLLECTION, "application/json")
     assert FusionClassifier().classify(response) == "ok"
-    assert probes == []
+    assert classify.kept_body(response) == {
+        "items": [{"PersonId": 1, "Amount": 1.5, "status": "A"}],
+        "hasMore": False,
+        "totalResults": 1,
+    }
+    assert collection_page(body(response)) == ([{"PersonId": 1, "Amount": 1.5, "status": "A"}], False)
+    paginator = HasMorePaginator(500)
+    assert (paginator.has_more(response), paginator.get_next(response), paginator.page_count(response)) == (
+        False,
+        1,
+        1,
+    )
+    assert body(response) is classify.kept_body(response)
+    assert "_xlr8_json" not in response.__dict__  # one parse kept, not two
+    assert reads.counts() == [1]

@@ -9,6 +9,7 @@ import typing as t
 
 import pytest
 
+from xlr8_kit.http.classify import keep_parsed
 from xlr8_kit.oracle.protocol import holds_inner_arrays
 from xlr8_kit.oracle.stream import FusionStream
 from xlr8_kit.rest import MarkedPage
@@ -26,7 +27,7 @@ class Answer:
 
     def __init__(self, payload: dict[str, t.Any]) -> None:
         self.content = json.dumps(payload).encode()
-        self.__dict__["_xlr8_json"] = json.loads(self.content)
+        keep_parsed(t.cast("t.Any", self), json.loads(self.content))
 
 
 def shaped_rows(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, t.Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import typing as t
 
+from xlr8_kit.http.classify import keep_parsed
 from xlr8_kit.oracle.stream import FusionStream
 from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
@@ -18,7 +19,7 @@ class Answer:
 
     def __init__(self, payload: dict[str, t.Any]) -> None:
         self.content = json.dumps(payload).encode()
-        self.__dict__["_xlr8_json"] = json.loads(self.content)
+        keep_parsed(t.cast("t.Any", self), json.loads(self.content))
 
 
 def test_a_worker_without_children_gets_the_rules_columns(url: str) -> None:

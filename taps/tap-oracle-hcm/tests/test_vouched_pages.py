@@ -10,6 +10,7 @@ import typing as t
 import pytest
 
 from xlr8_kit.conform import Conformer
+from xlr8_kit.http.classify import keep_parsed
 from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_kit.singer_io import KitSingerWriter
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
@@ -86,7 +87,7 @@ def test_a_page_with_a_value_conformance_changes_is_not_vouched_for(url: str) ->
 
     class Answer:
         def __init__(self, rows: list[dict[str, t.Any]]) -> None:
-            self.__dict__["_xlr8_json"] = {"items": rows, "hasMore": False}
+            keep_parsed(t.cast("t.Any", self), {"items": rows, "hasMore": False})
 
     usual = {"PersonId": 1, "PersonNumber": "E1", "LastUpdateDate": "2024-01-01T00:00:00+00:00"}
     page = stream.parse_response(t.cast("t.Any", Answer([dict(usual)])))

@@ -57,17 +57,23 @@ class _StatusProbe(msgspec.Struct):
 _PROBE = msgspec.json.Decoder(_StatusProbe | list[msgspec.Raw] | str | int | float | bool | None)
 
 
+def loads_plain(content: bytes) -> Any:
+    """``content`` parsed as ``json.loads`` parses it (numbers as int and float), in C when msgspec reads it; raises
+    ``ValueError`` when neither reads it."""
+    try:
+        return _DECODER.decode(content)
+    except msgspec.DecodeError:
+        return json.loads(content)  # what msgspec refuses and json accepts (NaN literals, UTF-16)
+
+
 def parsed_json(response: requests.Response) -> object:
     """The body parsed once per response (classification asks several questions of it); ``_UNPARSABLE`` if not."""
     cached = response.__dict__.get("_xlr8_json", None)
     if cached is None:
         try:
-            cached = _DECODER.decode(response.content)
-        except msgspec.DecodeError:
-            try:
-                cached = json.loads(response.content)  # what msgspec refuses and json accepts (NaN literals)
-            except ValueError:
-                cached = _UNPARSABLE
+            cached = loads_plain(response.content)
+        except ValueError:
+            cached = _UNPARSABLE
         response.__dict__["_xlr8_json"] = cached
     return cached
 

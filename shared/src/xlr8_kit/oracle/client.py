@@ -15,7 +15,7 @@ import requests
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.oracle.describe import Resource, parse_describe
-from xlr8_kit.oracle.protocol import MAX_LIMIT, CollectionError, FusionClassifier, collection_page
+from xlr8_kit.oracle.protocol import MAX_LIMIT, UNPARSABLE, CollectionError, FusionClassifier, body, collection_page
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -101,9 +101,17 @@ class FusionClient:
 
     def get_json(self, path_or_url: str, params: Mapping[str, t.Any] | None = None) -> t.Any:
         url = path_or_url if "://" in path_or_url else f"{self.resources_url}/{path_or_url.lstrip('/')}"
-        response = self.request("GET", url, params=dict(params or {}))
+        return self.request_json("GET", url, params=dict(params or {}))
+
+    def request_json(self, method: str, url: str, **kwargs: t.Any) -> t.Any:
+        """``request``'s JSON answer: the parse the classifier kept (``protocol.body``), not a second parse of the
+        body; a 2xx that is not JSON is a ``ClientRequestError`` naming the path."""
+        response = self.request(method, url, **kwargs)
+        payload = body(response)
+        if payload is not UNPARSABLE:
+            return payload
         try:
-            return response.json()
+            return response.json()  # a body the kit's parse refuses, read (or refused) as before
         except ValueError:
             raise ClientRequestError(
                 f"{self.product}: {urlparse(url).path} did not answer JSON", path=urlparse(url).path

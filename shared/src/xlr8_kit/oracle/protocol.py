@@ -15,7 +15,7 @@ from typing import Any, cast
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
 
-from xlr8_kit.http.classify import ResponseClassifier, parsed_json
+from xlr8_kit.http.classify import ResponseClassifier, loads_plain
 from xlr8_kit.http.window import UNKNOWN
 
 #: Fusion's limit cap: a larger ``limit`` is silently lowered to this by the server.
@@ -30,9 +30,19 @@ class CollectionError(ValueError):
     """A 2xx answer that is not a Fusion collection (an HTML sign-in page, a truncated or foreign body)."""
 
 
+#: What ``body`` gives for a body that does not parse: no collection, no error object (the classifier has already
+#: answered "retry" for a cut 2xx JSON body).
+UNPARSABLE: Any = object()
+
+
 def body(response: requests.Response) -> Any:
-    """The JSON body, parsed once per response (classifier, parser and paginator all read it)."""
-    return parsed_json(response)
+    """The JSON body, parsed once per response: the parse the classifier kept (``FusionClassifier.parse_body``),
+    else that parse now, kept. The classifier's checks, the page reader, the paginators and
+    ``FusionClient.request_json`` all read it. ``UNPARSABLE`` when it does not parse."""
+    try:
+        return _READER.parsed_body(response)
+    except (ValueError, RecursionError):
+        return UNPARSABLE
 
 
 def collection_page(payload: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -49,13 +59,12 @@ class FusionClassifier(ResponseClassifier):
     """Fusion answers 503 with Retry-After when throttling; a 2xx without a collection or describe body is an
     error inside a success (A8)."""
 
-    def body_truncated(self, response: requests.Response) -> bool:
-        """The base rule, after the whole body is parsed (``body``): ``error_in_body`` and the page read that parse
-        anyway, so the base rule reads it too instead of first probing the body in a pass of its own (0.2-0.5 us
-        per row of a page). The same verdict: the probe settles only bodies the whole parse reads alike."""
-        if "json" in (response.headers.get("Content-Type") or ""):
-            body(response)
-        return super().body_truncated(response)
+    def parse_body(self, response: requests.Response) -> Any:
+        """Fusion's rows are read as the kit's plain parse reads them (numbers as int and float): the classifier
+        parses a 2xx JSON body with it once and keeps it (``kept_body``), and its status check (``keep_parsed``
+        reads the top-level ``status``), its member checks (``error_in_body``) and the stream read that one parse
+        instead of probing or parsing the body again."""
+        return loads_plain(response.content)
 
     def error_in_body(self, response: requests.Response) -> str | None:
         found = super().error_in_body(response)
@@ -69,6 +78,10 @@ class FusionClassifier(ResponseClassifier):
         if isinstance(payload, Mapping) and ("o:errorDetails" in payload or {"title", "status"} <= payload.keys()):
             return f"Fusion error: {str(payload.get('title') or payload.get('detail'))[:200]}"
         return None
+
+
+#: ``body``'s reader (any ``FusionClassifier`` parses and keeps alike).
+_READER = FusionClassifier()
 
 
 class HasMorePaginator(OffsetPaginator):

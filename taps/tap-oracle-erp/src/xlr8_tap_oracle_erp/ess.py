@@ -36,7 +36,7 @@ def submit(client: FusionClient, package: str, definition: str, parameters: Sequ
         "JobDefName": definition,
         "ESSParameters": ",".join(parameters),
     }
-    answer = client.request("POST", f"{client.resources_url}/{RESOURCE}", json=body).json()
+    answer = client.request_json("POST", f"{client.resources_url}/{RESOURCE}", json=body)
     request_id = str(answer.get("ReqstId") or "")
     if not request_id.isdigit():
         raise BulkJobError(f"{client.product}: submitESSJobRequest for {definition} returned no request id")
