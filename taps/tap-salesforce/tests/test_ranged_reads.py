@@ -194,6 +194,45 @@ def test_a_small_read_never_plans(accounts: Sandbox) -> None:
     assert len(accounts.requests("salesforce", "/services/data/v60.0/queryAll")) == 1
 
 
+def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1 is held by the stream (its records not yet emitted) until the emulator has answered both planning
+    queries and range 0's page 2: they go out before page 1 is handed on, not after it is emitted (at 100 ms that
+    was a round trip with nothing in flight while 2,000 Accounts were emitted). Records and STATE are those of one
+    cursor."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    real = ranges.RangedQuery.pages
+    seen: list[tuple[int, int]] = []
+
+    def cursor_pages() -> int:
+        return sum(1 for r in accounts.requests("salesforce") if "/queryAll/" in r.path)
+
+    def held_page_1(self: ranges.RangedQuery, upper: datetime | None) -> t.Iterator[ranges.Page]:
+        source = real(self, upper)
+        first = next(source)
+        deadline = time.monotonic() + 10  # not a speed check: without the fix they never come while page 1 waits
+        while (_fresh_queries(accounts) < 3 or cursor_pages() < 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append((_fresh_queries(accounts), cursor_pages()))
+        yield first
+        yield from source
+
+    monkeypatch.setattr(ranges.RangedQuery, "pages", held_page_1)
+    ranged, error = _sync(_config(accounts, 4))
+    assert error is None
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    assert len(seen) == 1
+    queries, pages = seen[0]
+    assert queries >= 3, "the planning queries waited for page 1 to be emitted"  # the first query, COUNT(), newest
+    assert pages >= 1, "range 0's page 2 waited for page 1 to be emitted"
+    assert _fresh_queries(accounts) > 3  # and it split
+
+
 touched_groups = st.lists(st.lists(st.integers(0, ROWS - 1), max_size=450, unique=True).map(sorted), max_size=3).map(
     lambda groups: [[i for i in g if all(i not in h for h in groups[:n])] for n, g in enumerate(groups)]
 )

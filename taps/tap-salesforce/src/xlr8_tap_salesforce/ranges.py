@@ -9,11 +9,12 @@ reads up to ``width`` of them at once:
   replication key value, and the read goes on page after page as before (a small read pays nothing for planning).
   Whether more follow is the cursor's ``more``, not the page's length: Salesforce may answer fewer rows than the
   batch size asked for (200 when a query selects two or more custom long text fields).
-- Else two small queries plan the rest, while page 2 is fetched: ``COUNT()`` of the query's rows and the newest
-  replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``); SOQL ``OFFSET`` stops at 2,000, so bounds are
-  placed by time: whole seconds spaced evenly between page 1's last value and the newest, one range per
-  ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes ranges uneven, never wrong. Fewer than
-  two ranges' worth of rows left, or a planning query refused (logged), and the read goes on page after page.
+- Else two small queries plan the rest, while page 2 is fetched (both asked for before page 1 is handed on):
+  ``COUNT()`` of the query's rows and the newest replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``);
+  SOQL ``OFFSET`` stops at 2,000, so bounds are placed by time: whole seconds spaced evenly between page 1's last
+  value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes
+  ranges uneven, never wrong. Fewer than two ranges' worth of rows left, or a planning query refused (logged), and
+  the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
   there; its cursor is left to expire). It waits for the plan after its page 2 as long as page 2 took, at most
   ``PLAN_WAIT`` seconds (a ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan
@@ -286,18 +287,21 @@ class RangedQuery:
             page = self._submit(next, self.cursor, None).result()  # off this thread, as read_ahead does
             if page is None:
                 return
-            yield page
             records = page[0]
             after = self.value_of(records[-1]) if records else None
             if not self.cursor.more or after is None:
+                yield page
                 yield from read_ahead(self.cursor, name=self.name)  # nothing to split: page after page
                 return
+            # The plan and page 2 go out before page 1 is handed on: emitting page 1 (2,000 Accounts, the first
+            # records' one-off costs included) took 0.17-0.21 s at load 8 with no request in flight.
             self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
             planning = self._planner.submit(contextvars.copy_context().run, self._planned, after, len(records))
             planning.add_done_callback(self._settle)
             head = self._pages.add()
             head.due.set()
             self._submit(self._read_first, head, after)
+            yield page
             started = False
             j = 0
             while True:
