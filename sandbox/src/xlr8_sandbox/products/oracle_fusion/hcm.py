@@ -118,6 +118,10 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
             "LastUpdateDate": stamp(e.last_modified),
         }
 
+    def _worker_keys(self, i: int) -> Row:
+        """The sort pass's partial worker row (``_worker``'s values): the employee is built once, for both passes."""
+        return {"PersonId": person_id(i), "LastUpdateDate": stamp(self.employee(i).last_modified)}
+
     def _names(self, worker: Row) -> list[Row]:
         e: Employee = worker["__e"]
         return [
@@ -199,8 +203,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
 
     def _absence(self, j: int) -> Row:
         e = self.employee(2 * j)
-        digest = int.from_bytes(hashlib.blake2b(f"absence:{j}".encode(), digest_size=4).digest())
-        start = date(2025, 1, 1) + timedelta(days=digest % 360)
+        digest, start = _absence_start(j)
         days = 1 + digest % 5
         return {
             "PersonAbsenceEntryId": _ID + 60_000_000_000 + j + 1,
@@ -213,6 +216,13 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
             "ApprovalStatusCd": "APPROVED",
             "LastUpdateDate": stamp(datetime.combine(start, time(12), UTC)),
         }
+
+    @staticmethod
+    def _absence_keys(j: int) -> Row:
+        """The sort pass's partial absence row (``_absence``'s values), without building the employee."""
+        start = _absence_start(j)[1]
+        return {"PersonAbsenceEntryId": _ID + 60_000_000_000 + j + 1,
+                "LastUpdateDate": stamp(datetime.combine(start, time(12), UTC))}  # fmt: skip
 
     def build_resources(self) -> dict[str, ResourceDef]:
         c = self.company
@@ -272,6 +282,8 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
             keys=("PersonId",),
             count=lambda: c.employee_count(),
             row=self._worker,
+            sort_row=self._worker_keys,
+            sort_attrs=("PersonId", "LastUpdateDate"),
             finders={"findByPersonNumber": ("PersonNumber",)},
             children={
                 "names": ChildDef(
@@ -375,6 +387,8 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
                 keys=("PersonAbsenceEntryId",),
                 count=lambda: c.employee_count() // 2,
                 row=self._absence,
+                sort_row=self._absence_keys,
+                sort_attrs=("PersonAbsenceEntryId", "LastUpdateDate"),
             ),
         }
 
@@ -475,6 +489,12 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
                  e.location_code, _STATUS[e.status]] for e in employees)  # fmt: skip
         for chunk in csv_chunks(EXTRACT_COLUMNS, rows):
             yield chunk.encode()
+
+
+def _absence_start(j: int) -> tuple[int, date]:
+    """Absence ``j``'s digest and first day."""
+    digest = int.from_bytes(hashlib.blake2b(f"absence:{j}".encode(), digest_size=4).digest())
+    return digest, date(2025, 1, 1) + timedelta(days=digest % 360)
 
 
 def hash_name(name: str) -> int:
