@@ -424,6 +424,9 @@ _fromordinal = date.fromordinal
 _MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
 _PAY_ORIGIN = date(2025, 6, 2)
+_CONTACT_TITLES = ("CFO", "HR Director", "Buyer", "CTO", "Payroll Manager")
+_EDIT_MINUTES = (-45, -30, -15, 15, 30, 45)
+_START_HOURS = (6, 7, 8, 9, 14, 22)
 _STAGES = [
     ("Prospecting", 10),
     ("Qualification", 20),
@@ -735,19 +738,20 @@ class Company:
         if not self._employed_during(e, period.start, period.end):
             return None
         r = self._rng(f"pay:{period.number}", employee_index)
+        draw = r.getrandbits  # ``below``: randrange's words, in the same order
         rate = (e.annual_salary / 2080).quantize(_CENT)
         earnings = [PayLine("REG", Decimal(80), (rate * 80).quantize(_CENT))]
         if r.random() < 0.3:
-            hours = Decimal(r.randrange(1, 12))
+            hours = Decimal(1 + below(draw, 11))
             earnings.append(PayLine("OT", hours, (rate * Decimal("1.5") * hours).quantize(_CENT)))
         if r.random() < 0.05:
-            earnings.append(PayLine("BON", None, Decimal(r.randrange(100, 2000))))
+            earnings.append(PayLine("BON", None, Decimal(100 + below(draw, 1900))))
         gross = sum((line.amount for line in earnings), Decimal(0))
         shares: dict[str, Decimal] = {
-            "FIT": Decimal(r.randrange(10, 23)),
+            "FIT": Decimal(10 + below(draw, 13)),
             "SS": Decimal("6.2"),
             "MED": Decimal("1.45"),
-            "401K": Decimal(r.randrange(0, 7)),
+            "401K": Decimal(below(draw, 7)),
         }
         deductions = [PayLine(c, None, (gross * p / 100).quantize(_CENT)) for c, p in shares.items() if p]
         if e.full_time:
@@ -835,19 +839,22 @@ class Company:
         r = self._rng(f"timecard:{day.isoformat()}", i)
         if r.random() < 0.05:
             return None  # absent, as in timecards()
-        hours = Decimal(r.randrange(30, 40)) / 4
+        hours = Decimal(30 + below(r.getrandbits, 10)) / 4
         zone = _zone(self.time_zone)
         p = self._rng(f"punch:{day.isoformat()}", i)
+        draw = p.getrandbits  # ``below``: randrange/choice's words, in the same order (random() between them)
         start = self.schedule_start_hour(i)
-        punched_in = datetime.combine(day, time(start)) + timedelta(minutes=p.randrange(-12, 16))
+        punched_in = datetime.combine(day, time(start)) + timedelta(minutes=below(draw, 28) - 12)
         punched_out = punched_in + timedelta(minutes=int(hours * 60))
         in_utc = punched_in.replace(tzinfo=zone).astimezone(UTC)
         out_utc = punched_out.replace(tzinfo=zone).astimezone(UTC)
-        in_entered = in_utc + timedelta(seconds=p.randrange(1, 90))
+        in_entered = in_utc + timedelta(seconds=1 + below(draw, 89))
         late = p.random() < 0.1
-        out_entered = out_utc + (timedelta(hours=p.randrange(2, 40)) if late else timedelta(seconds=p.randrange(1, 90)))
-        edit_at = out_entered + timedelta(minutes=p.randrange(6 * 60, 72 * 60)) if p.random() < 0.08 else None
-        edit_minutes = p.choice([-45, -30, -15, 15, 30, 45])
+        out_entered = out_utc + (
+            timedelta(hours=2 + below(draw, 38)) if late else timedelta(seconds=1 + below(draw, 89))
+        )
+        edit_at = out_entered + timedelta(minutes=360 + below(draw, 66 * 60)) if p.random() < 0.08 else None
+        edit_minutes = _EDIT_MINUTES[below(draw, 6)]
         key = f"{e.employee_id}-{day:%Y%m%d}"
         punches: list[Punch] = []
         if in_entered <= t:
@@ -870,7 +877,7 @@ class Company:
         return WorkedDay(e.employee_id, day, tuple(punches), approved, updated)
 
     def schedule_start_hour(self, i: int) -> int:
-        return self._rng("schedule", i).choice([6, 7, 8, 9, 14, 22])
+        return _START_HOURS[below(self._rng("schedule", i).getrandbits, 6)]
 
     def shift(
         self, i: int, day: date, as_of: datetime | None = None, *, employee: Employee | None = None
@@ -1127,13 +1134,13 @@ class Company:
         return self.crm_account_count * 2
 
     def contact(self, i: int, as_of: datetime | None = None) -> CrmContact:
-        r = self._rng("contact", i)
+        draw = self._rng("contact", i).getrandbits  # ``below``: randrange/choice's words, in the same order
         account = i // 2
-        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
-        created = _BASE + timedelta(seconds=r.randrange(0, 6 * 365 * 86400))
+        first, last = FIRST_NAMES[below(draw, _FIRST_COUNT)], LAST_NAMES[below(draw, _LAST_COUNT)]
+        created = _BASE + timedelta(seconds=below(draw, 6 * 365 * 86400))
         email = f"{_ascii(first)}.{_ascii(last)}.c{i + 1}@customer.example".lower()
-        title = r.choice(["CFO", "HR Director", "Buyer", "CTO", "Payroll Manager"])
-        modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
+        title = _CONTACT_TITLES[below(draw, 5)]
+        modified = created + timedelta(seconds=below(draw, 365 * 86400))
         modified, deleted, _ = self._crm_changes("contact", i, modified, as_of)
         return _frozen(
             CrmContact,
