@@ -21,6 +21,8 @@ from xlr8_sandbox.company import (
     LAST_NAMES,
     Company,
     CrmContact,
+    JournalEntry,
+    JournalLine,
     PayLine,
     PayStatement,
     Punch,
@@ -196,6 +198,48 @@ def test_worked_days_are_the_reference_worked_days(seed: int, scale: int) -> Non
     assert days_seen > 1000
     assert edited > 0
     assert late > 0
+
+
+def _reference_journal(company: Company, i: int) -> JournalEntry:
+    r = _ref_rng(company, "journal", i)
+    entity = company.legal_entities[r.randrange(len(company.legal_entities))]
+    currency = "CAD" if entity.code == "C200" else "USD"
+    expense = company.gl_accounts[r.randrange(11, len(company.gl_accounts))]
+    offset = company.gl_accounts[r.choice([0, 4, 5, 6])]
+    cost_center = company.cost_centers[r.randrange(len(company.cost_centers))].code
+    amounts = [Decimal(r.randrange(1_000, 5_000_000)) / 100 for _ in range(r.randrange(1, 4))]
+    lines = [
+        JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
+        for n, amount in enumerate(amounts)
+    ]
+    total = sum(amounts, Decimal(0))
+    lines.append(JournalLine(len(lines) + 1, offset.number, Decimal(0), total, cost_center, offset.name))
+    return JournalEntry(
+        index=i,
+        journal_id=f"JE{i + 1:08d}",
+        ledger=f"{entity.name} Primary",
+        legal_entity=entity.code,
+        posted_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
+        description=f"{expense.name} {r.choice(['accrual', 'reclass', 'payment', 'adjustment'])}",
+        currency=currency,
+        status="Posted",
+        lines=tuple(lines),
+    )
+
+
+@pytest.mark.parametrize(("seed", "scale"), SEEDS)
+def test_journals_are_the_reference_journals(seed: int, scale: int) -> None:
+    """Built through ``below`` and kept (bounded): the same journal on every read, equal to the reference's."""
+    company = Company(seed=seed, scale=scale)
+    step = max(1, company.journal_count // 3000)
+    sizes = set()
+    for i in range(0, company.journal_count, step):
+        built, expected = company.journal(i), _reference_journal(company, i)
+        assert list(vars(built).items()) == list(vars(expected).items()), (seed, i)
+        assert company.journal(i) is built  # kept
+        sizes.add(len(built.lines))
+    assert sizes == {2, 3, 4}  # every line count drawn
+    assert list(company.journals(0, 50)) == [_reference_journal(company, i) for i in range(50)]
 
 
 # --- Salesforce ---------------------------------------------------------------------------------------------------

@@ -424,6 +424,8 @@ _fromordinal = date.fromordinal
 _MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
 _PAY_ORIGIN = date(2025, 6, 2)
+_OFFSET_ACCOUNTS = (0, 4, 5, 6)
+_JOURNAL_KINDS = ("accrual", "reclass", "payment", "adjustment")
 _CONTACT_TITLES = ("CFO", "HR Director", "Buyer", "CTO", "Payroll Manager")
 _EDIT_MINUTES = (-45, -30, -15, 15, 30, 45)
 _START_HOURS = (6, 7, 8, 9, 14, 22)
@@ -479,6 +481,7 @@ class Company:
         self._suppliers = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_supplier)
         self._purchase_orders = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_purchase_order)
         self._invoices = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_invoice)
+        self._journals = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_journal)
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -915,13 +918,18 @@ class Company:
         return max(10, self.scale // 2)
 
     def journal(self, i: int) -> JournalEntry:
-        r = self._rng("journal", i)
-        entity = self.legal_entities[r.randrange(len(self.legal_entities))]
+        """Kept (bounded): a journal serves one row per line, and a sorted read passes over its lines twice."""
+        return self._journals(i)
+
+    def _build_journal(self, i: int) -> JournalEntry:
+        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+        entity = self.legal_entities[below(draw, len(self.legal_entities))]
         currency = "CAD" if entity.code == "C200" else "USD"
-        expense = self.gl_accounts[r.randrange(11, len(self.gl_accounts))]
-        offset = self.gl_accounts[r.choice([0, 4, 5, 6])]
-        cost_center = self.cost_centers[r.randrange(len(self.cost_centers))].code
-        amounts = [Decimal(r.randrange(1_000, 5_000_000)) / 100 for _ in range(r.randrange(1, 4))]
+        accounts = self.gl_accounts
+        expense = accounts[11 + below(draw, len(accounts) - 11)]
+        offset = accounts[_OFFSET_ACCOUNTS[below(draw, 4)]]
+        cost_center = self.cost_centers[below(draw, len(self.cost_centers))].code
+        amounts = [Decimal(1_000 + below(draw, 4_999_000)) / 100 for _ in range(1 + below(draw, 3))]
         lines = [
             JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
             for n, amount in enumerate(amounts)
@@ -933,8 +941,8 @@ class Company:
             journal_id=f"JE{i + 1:08d}",
             ledger=f"{entity.name} Primary",
             legal_entity=entity.code,
-            posted_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
-            description=f"{expense.name} {r.choice(['accrual', 'reclass', 'payment', 'adjustment'])}",
+            posted_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            description=f"{expense.name} {_JOURNAL_KINDS[below(draw, 4)]}",
             currency=currency,
             status="Posted",
             lines=tuple(lines),
