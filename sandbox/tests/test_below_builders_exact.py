@@ -26,6 +26,8 @@ from xlr8_sandbox.company import (
     PayLine,
     PayStatement,
     Punch,
+    Schedule,
+    Shift,
     WorkedDay,
 )
 from xlr8_sandbox.products.salesforce.objects import _address, build_objects
@@ -147,6 +149,37 @@ def _utc(company: Company, wall: datetime) -> datetime:
     return wall.replace(tzinfo=company_module._zone(company.time_zone)).astimezone(UTC)
 
 
+def _reference_schedule(company: Company, i: int, as_of: datetime) -> Schedule:
+    e = company.employee(i, as_of)
+    r = _ref_rng(company, "schedule", i)
+    start_hour = r.choice([6, 7, 8, 9, 14, 22])
+    days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+    hours_per_day = 8
+    return Schedule(
+        schedule_id=f"SCH-{e.employee_id}",
+        employee_id=e.employee_id,
+        effective_date=e.hire_date,
+        shift_start=time(start_hour, 0),
+        shift_end=time((start_hour + hours_per_day + 1) % 24, 0),
+        work_days=days,
+        weekly_hours=Decimal(hours_per_day * len(days.split(","))),
+    )
+
+
+def _reference_shift(company: Company, i: int, day: date, as_of: datetime) -> Shift | None:
+    e = company.employee(i, as_of)
+    if not company._employed_during(e, day, day):
+        return None
+    r = _ref_rng(company, "schedule", i)
+    start_hour = r.choice([6, 7, 8, 9, 14, 22])
+    days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+    if ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()] not in days.split(","):
+        return None
+    start = datetime.combine(day, time(start_hour))
+    return Shift(f"SH-{e.employee_id}-{day:%Y%m%d}", e.employee_id, day, start, start + timedelta(hours=9),
+                 e.location_code, e.job_code)  # fmt: skip
+
+
 SEEDS = [(42, 1500), (0, 700), (2**63 + 12345, 2500), (987654321, 20_000)]
 
 
@@ -240,6 +273,23 @@ def test_journals_are_the_reference_journals(seed: int, scale: int) -> None:
         sizes.add(len(built.lines))
     assert sizes == {2, 3, 4}  # every line count drawn
     assert list(company.journals(0, 50)) == [_reference_journal(company, i) for i in range(50)]
+
+
+@pytest.mark.parametrize(("seed", "scale"), SEEDS[:3])
+def test_schedules_and_shifts_are_the_reference_ones(seed: int, scale: int) -> None:
+    """The kept schedule draws give each person's schedule and shifts (part-timers' days included), read twice."""
+    company = Company(seed=seed, scale=scale)
+    t = EPOCH + timedelta(days=10)
+    part_time = set()
+    for _ in range(2):  # built, then from the memo
+        for i in range(min(company.employee_count(t), 500)):
+            schedule = company.schedule(i, t)
+            assert schedule == _reference_schedule(company, i, t), (seed, i)
+            part_time.add(schedule.work_days)
+            for back in range(8):
+                day = t.date() - timedelta(days=back)
+                assert company.shift(i, day, t) == _reference_shift(company, i, day, t), (seed, i, day)
+    assert part_time == {"Mon,Tue,Wed,Thu,Fri", "Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"}
 
 
 # --- Salesforce ---------------------------------------------------------------------------------------------------

@@ -429,6 +429,7 @@ _JOURNAL_KINDS = ("accrual", "reclass", "payment", "adjustment")
 _CONTACT_TITLES = ("CFO", "HR Director", "Buyer", "CTO", "Payroll Manager")
 _EDIT_MINUTES = (-45, -30, -15, 15, 30, 45)
 _START_HOURS = (6, 7, 8, 9, 14, 22)
+_PART_TIME_DAYS = ("Mon,Wed,Fri", "Tue,Thu", "Sat,Sun")
 _STAGES = [
     ("Prospecting", 10),
     ("Qualification", 20),
@@ -482,6 +483,8 @@ class Company:
         self._purchase_orders = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_purchase_order)
         self._invoices = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_invoice)
         self._journals = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_journal)
+        # A person's schedule draws (two small values): every worked day and shift of theirs reads them.
+        self._schedule_draws = functools.lru_cache(maxsize=_MEMO_SIZE)(self._draw_schedule)
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -813,9 +816,8 @@ class Company:
 
     def schedule(self, i: int, as_of: datetime | None = None) -> Schedule:
         e = self.employee(i, as_of)
-        r = self._rng("schedule", i)
-        start_hour = r.choice([6, 7, 8, 9, 14, 22])
-        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        start_hour, part_time_days = self._schedule_draws(i)
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else part_time_days
         hours_per_day = 8
         return Schedule(
             schedule_id=f"SCH-{e.employee_id}",
@@ -880,7 +882,14 @@ class Company:
         return WorkedDay(e.employee_id, day, tuple(punches), approved, updated)
 
     def schedule_start_hour(self, i: int) -> int:
-        return _START_HOURS[below(self._rng("schedule", i).getrandbits, 6)]
+        return self._schedule_draws(i)[0]
+
+    def _draw_schedule(self, i: int) -> tuple[int, str]:
+        """(start hour, work days if part time): the first two draws of the person's "schedule" generator, which
+        ``schedule``/``shift``/``worked_day`` read (the second is drawn even for full-time people, whose
+        schedules never read it: a generator of its own, so nothing else moves)."""
+        draw = self._rng("schedule", i).getrandbits  # ``below``: choice's words, in the same order
+        return _START_HOURS[below(draw, 6)], _PART_TIME_DAYS[below(draw, 3)]
 
     def shift(
         self, i: int, day: date, as_of: datetime | None = None, *, employee: Employee | None = None
@@ -889,9 +898,8 @@ class Company:
         e = employee or self.employee(i, as_of)
         if not self._employed_during(e, day, day):
             return None
-        r = self._rng("schedule", i)
-        start_hour = r.choice([6, 7, 8, 9, 14, 22])
-        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        start_hour, part_time_days = self._schedule_draws(i)
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else part_time_days
         if _WEEKDAYS[day.weekday()] not in days.split(","):
             return None
         start = datetime.combine(day, time(start_hour))
