@@ -424,6 +424,12 @@ _fromordinal = date.fromordinal
 _MEMO_SIZE = 16_384
 #: First biweekly pay period start; periods whose pay date has passed are visible.
 _PAY_ORIGIN = date(2025, 6, 2)
+_OFFSET_ACCOUNTS = (0, 4, 5, 6)
+_JOURNAL_KINDS = ("accrual", "reclass", "payment", "adjustment")
+_CONTACT_TITLES = ("CFO", "HR Director", "Buyer", "CTO", "Payroll Manager")
+_EDIT_MINUTES = (-45, -30, -15, 15, 30, 45)
+_START_HOURS = (6, 7, 8, 9, 14, 22)
+_PART_TIME_DAYS = ("Mon,Wed,Fri", "Tue,Thu", "Sat,Sun")
 _STAGES = [
     ("Prospecting", 10),
     ("Qualification", 20),
@@ -476,6 +482,9 @@ class Company:
         self._suppliers = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_supplier)
         self._purchase_orders = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_purchase_order)
         self._invoices = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_invoice)
+        self._journals = functools.lru_cache(maxsize=_MEMO_SIZE)(self._build_journal)
+        # A person's schedule draws (two small values): every worked day and shift of theirs reads them.
+        self._schedule_draws = functools.lru_cache(maxsize=_MEMO_SIZE)(self._draw_schedule)
         self.departments = [Code(f"D{i + 1:03d}", n) for i, n in enumerate(_DEPARTMENTS)]
         self.jobs = [Code(f"J{i + 1:03d}", n) for i, n in enumerate(_JOBS)]
         self.locations = [Code(c, n, parent=country) for c, n, country in _LOCATIONS]
@@ -735,19 +744,20 @@ class Company:
         if not self._employed_during(e, period.start, period.end):
             return None
         r = self._rng(f"pay:{period.number}", employee_index)
+        draw = r.getrandbits  # ``below``: randrange's words, in the same order
         rate = (e.annual_salary / 2080).quantize(_CENT)
         earnings = [PayLine("REG", Decimal(80), (rate * 80).quantize(_CENT))]
         if r.random() < 0.3:
-            hours = Decimal(r.randrange(1, 12))
+            hours = Decimal(1 + below(draw, 11))
             earnings.append(PayLine("OT", hours, (rate * Decimal("1.5") * hours).quantize(_CENT)))
         if r.random() < 0.05:
-            earnings.append(PayLine("BON", None, Decimal(r.randrange(100, 2000))))
+            earnings.append(PayLine("BON", None, Decimal(100 + below(draw, 1900))))
         gross = sum((line.amount for line in earnings), Decimal(0))
         shares: dict[str, Decimal] = {
-            "FIT": Decimal(r.randrange(10, 23)),
+            "FIT": Decimal(10 + below(draw, 13)),
             "SS": Decimal("6.2"),
             "MED": Decimal("1.45"),
-            "401K": Decimal(r.randrange(0, 7)),
+            "401K": Decimal(below(draw, 7)),
         }
         deductions = [PayLine(c, None, (gross * p / 100).quantize(_CENT)) for c, p in shares.items() if p]
         if e.full_time:
@@ -806,9 +816,8 @@ class Company:
 
     def schedule(self, i: int, as_of: datetime | None = None) -> Schedule:
         e = self.employee(i, as_of)
-        r = self._rng("schedule", i)
-        start_hour = r.choice([6, 7, 8, 9, 14, 22])
-        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        start_hour, part_time_days = self._schedule_draws(i)
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else part_time_days
         hours_per_day = 8
         return Schedule(
             schedule_id=f"SCH-{e.employee_id}",
@@ -835,19 +844,22 @@ class Company:
         r = self._rng(f"timecard:{day.isoformat()}", i)
         if r.random() < 0.05:
             return None  # absent, as in timecards()
-        hours = Decimal(r.randrange(30, 40)) / 4
+        hours = Decimal(30 + below(r.getrandbits, 10)) / 4
         zone = _zone(self.time_zone)
         p = self._rng(f"punch:{day.isoformat()}", i)
+        draw = p.getrandbits  # ``below``: randrange/choice's words, in the same order (random() between them)
         start = self.schedule_start_hour(i)
-        punched_in = datetime.combine(day, time(start)) + timedelta(minutes=p.randrange(-12, 16))
+        punched_in = datetime.combine(day, time(start)) + timedelta(minutes=below(draw, 28) - 12)
         punched_out = punched_in + timedelta(minutes=int(hours * 60))
         in_utc = punched_in.replace(tzinfo=zone).astimezone(UTC)
         out_utc = punched_out.replace(tzinfo=zone).astimezone(UTC)
-        in_entered = in_utc + timedelta(seconds=p.randrange(1, 90))
+        in_entered = in_utc + timedelta(seconds=1 + below(draw, 89))
         late = p.random() < 0.1
-        out_entered = out_utc + (timedelta(hours=p.randrange(2, 40)) if late else timedelta(seconds=p.randrange(1, 90)))
-        edit_at = out_entered + timedelta(minutes=p.randrange(6 * 60, 72 * 60)) if p.random() < 0.08 else None
-        edit_minutes = p.choice([-45, -30, -15, 15, 30, 45])
+        out_entered = out_utc + (
+            timedelta(hours=2 + below(draw, 38)) if late else timedelta(seconds=1 + below(draw, 89))
+        )
+        edit_at = out_entered + timedelta(minutes=360 + below(draw, 66 * 60)) if p.random() < 0.08 else None
+        edit_minutes = _EDIT_MINUTES[below(draw, 6)]
         key = f"{e.employee_id}-{day:%Y%m%d}"
         punches: list[Punch] = []
         if in_entered <= t:
@@ -870,7 +882,14 @@ class Company:
         return WorkedDay(e.employee_id, day, tuple(punches), approved, updated)
 
     def schedule_start_hour(self, i: int) -> int:
-        return self._rng("schedule", i).choice([6, 7, 8, 9, 14, 22])
+        return self._schedule_draws(i)[0]
+
+    def _draw_schedule(self, i: int) -> tuple[int, str]:
+        """(start hour, work days if part time): the first two draws of the person's "schedule" generator, which
+        ``schedule``/``shift``/``worked_day`` read (the second is drawn even for full-time people, whose
+        schedules never read it: a generator of its own, so nothing else moves)."""
+        draw = self._rng("schedule", i).getrandbits  # ``below``: choice's words, in the same order
+        return _START_HOURS[below(draw, 6)], _PART_TIME_DAYS[below(draw, 3)]
 
     def shift(
         self, i: int, day: date, as_of: datetime | None = None, *, employee: Employee | None = None
@@ -879,9 +898,8 @@ class Company:
         e = employee or self.employee(i, as_of)
         if not self._employed_during(e, day, day):
             return None
-        r = self._rng("schedule", i)
-        start_hour = r.choice([6, 7, 8, 9, 14, 22])
-        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else r.choice(["Mon,Wed,Fri", "Tue,Thu", "Sat,Sun"])
+        start_hour, part_time_days = self._schedule_draws(i)
+        days = "Mon,Tue,Wed,Thu,Fri" if e.full_time else part_time_days
         if _WEEKDAYS[day.weekday()] not in days.split(","):
             return None
         start = datetime.combine(day, time(start_hour))
@@ -908,13 +926,18 @@ class Company:
         return max(10, self.scale // 2)
 
     def journal(self, i: int) -> JournalEntry:
-        r = self._rng("journal", i)
-        entity = self.legal_entities[r.randrange(len(self.legal_entities))]
+        """Kept (bounded): a journal serves one row per line, and a sorted read passes over its lines twice."""
+        return self._journals(i)
+
+    def _build_journal(self, i: int) -> JournalEntry:
+        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+        entity = self.legal_entities[below(draw, len(self.legal_entities))]
         currency = "CAD" if entity.code == "C200" else "USD"
-        expense = self.gl_accounts[r.randrange(11, len(self.gl_accounts))]
-        offset = self.gl_accounts[r.choice([0, 4, 5, 6])]
-        cost_center = self.cost_centers[r.randrange(len(self.cost_centers))].code
-        amounts = [Decimal(r.randrange(1_000, 5_000_000)) / 100 for _ in range(r.randrange(1, 4))]
+        accounts = self.gl_accounts
+        expense = accounts[11 + below(draw, len(accounts) - 11)]
+        offset = accounts[_OFFSET_ACCOUNTS[below(draw, 4)]]
+        cost_center = self.cost_centers[below(draw, len(self.cost_centers))].code
+        amounts = [Decimal(1_000 + below(draw, 4_999_000)) / 100 for _ in range(1 + below(draw, 3))]
         lines = [
             JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
             for n, amount in enumerate(amounts)
@@ -926,8 +949,8 @@ class Company:
             journal_id=f"JE{i + 1:08d}",
             ledger=f"{entity.name} Primary",
             legal_entity=entity.code,
-            posted_date=EPOCH.date() - timedelta(days=r.randrange(1, 730)),
-            description=f"{expense.name} {r.choice(['accrual', 'reclass', 'payment', 'adjustment'])}",
+            posted_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            description=f"{expense.name} {_JOURNAL_KINDS[below(draw, 4)]}",
             currency=currency,
             status="Posted",
             lines=tuple(lines),
@@ -1127,13 +1150,13 @@ class Company:
         return self.crm_account_count * 2
 
     def contact(self, i: int, as_of: datetime | None = None) -> CrmContact:
-        r = self._rng("contact", i)
+        draw = self._rng("contact", i).getrandbits  # ``below``: randrange/choice's words, in the same order
         account = i // 2
-        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
-        created = _BASE + timedelta(seconds=r.randrange(0, 6 * 365 * 86400))
+        first, last = FIRST_NAMES[below(draw, _FIRST_COUNT)], LAST_NAMES[below(draw, _LAST_COUNT)]
+        created = _BASE + timedelta(seconds=below(draw, 6 * 365 * 86400))
         email = f"{_ascii(first)}.{_ascii(last)}.c{i + 1}@customer.example".lower()
-        title = r.choice(["CFO", "HR Director", "Buyer", "CTO", "Payroll Manager"])
-        modified = created + timedelta(seconds=r.randrange(0, 365 * 86400))
+        title = _CONTACT_TITLES[below(draw, 5)]
+        modified = created + timedelta(seconds=below(draw, 365 * 86400))
         modified, deleted, _ = self._crm_changes("contact", i, modified, as_of)
         return _frozen(
             CrmContact,

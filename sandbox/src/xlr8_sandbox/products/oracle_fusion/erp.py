@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from xlr8_kit.soap import SOAP12, SoapParseError, build_envelope, child_text, element, local_name, parse_envelope
-from xlr8_sandbox.company import JournalEntry, PurchaseOrder, Supplier
+from xlr8_sandbox.company import JournalEntry, JournalLine, PurchaseOrder, Supplier
 from xlr8_sandbox.products.oracle_fusion.framework import (
     Attr,
     ChildDef,
@@ -231,14 +231,18 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
             for k, amount in enumerate(amounts)
         ]
 
-    def _journal_line(self, n: int) -> Row:
+    def _journal_at(self, n: int) -> tuple[int, JournalEntry, JournalLine]:
+        """(journal number, journal, line) of journal line row ``n``."""
         starts = self._journal_starts
         lo, hi = 0, len(starts) - 1
         while lo < hi - 1:  # the journal whose line range holds row n
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if starts[mid] <= n else (lo, mid)
-        journal: JournalEntry = self.company.journal(lo)
-        line = journal.lines[n - starts[lo]]
+        journal = self.company.journal(lo)
+        return lo, journal, journal.lines[n - starts[lo]]
+
+    def _journal_line(self, n: int) -> Row:
+        lo, journal, line = self._journal_at(n)
         return {
             "JeHeaderId": _ID + 50_000_000 + lo + 1,
             "JeLineNumber": line.line_number,
@@ -255,6 +259,29 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
             "LastUpdateDate": stamp(journal.posted_date),
         }
 
+    # Partial rows for the sort pass of an ``orderBy`` read (``LastUpdateDate`` and the key, as the tap sorts):
+    # the same values as the whole rows above, without their other attributes.
+
+    def _supplier_keys(self, i: int) -> Row:
+        return {
+            "SupplierId": _ID + i + 1,
+            "LastUpdateDate": self.company.supplier(i).created.isoformat(timespec="seconds"),
+        }
+
+    def _purchase_order_keys(self, i: int) -> Row:
+        return {
+            "POHeaderId": _ID + 20_000_000 + i + 1,
+            "LastUpdateDate": stamp(self.company.purchase_order(i).order_date),
+        }
+
+    def _invoice_keys(self, i: int) -> Row:
+        return {"InvoiceId": _ID + 40_000_000 + i + 1, "LastUpdateDate": stamp(self.company.invoice(i).invoice_date)}
+
+    def _journal_line_keys(self, n: int) -> Row:
+        lo, journal, line = self._journal_at(n)
+        return {"JeHeaderId": _ID + 50_000_000 + lo + 1, "JeLineNumber": line.line_number,
+                "LastUpdateDate": stamp(journal.posted_date)}  # fmt: skip
+
     def build_resources(self) -> dict[str, ResourceDef]:
         c = self.company
         s, dt = (lambda n: Attr(n)), (lambda n: Attr(n, "datetime"))
@@ -266,6 +293,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 keys=("SupplierId",),
                 count=lambda: c.supplier_count,
                 row=self._supplier,
+                sort_row=self._supplier_keys,
+                sort_attrs=("SupplierId", "LastUpdateDate"),
                 finders={"findBySupplierNumber": ("SupplierNumber",)},
                 children={
                     "sites": ChildDef(
@@ -285,6 +314,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 keys=("POHeaderId",),
                 count=lambda: c.purchase_order_count,
                 row=self._purchase_order,
+                sort_row=self._purchase_order_keys,
+                sort_attrs=("POHeaderId", "LastUpdateDate"),
                 children={
                     "lines": ChildDef(
                         "lines",
@@ -305,6 +336,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 keys=("InvoiceId",),
                 count=lambda: c.invoice_count,
                 row=self._invoice,
+                sort_row=self._invoice_keys,
+                sort_attrs=("InvoiceId", "LastUpdateDate"),
                 children={
                     "invoiceLines": ChildDef(
                         "invoiceLines",
@@ -333,6 +366,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 keys=("JeHeaderId", "JeLineNumber"),
                 count=lambda: self._journal_starts[-1],
                 row=self._journal_line,
+                sort_row=self._journal_line_keys,
+                sort_attrs=("JeHeaderId", "JeLineNumber", "LastUpdateDate"),
             ),
         }  # fmt: skip
 

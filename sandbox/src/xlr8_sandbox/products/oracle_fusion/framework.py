@@ -92,6 +92,19 @@ class ResourceDef(ChildDef):
     finders: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Attributes added at run time (a flexfield configured on the tenant): name -> value of a source row.
     extra: dict[str, tuple[Attr, Callable[[Row], Any]]] = field(default_factory=dict)
+    #: A cheap partial row for sort passes: ``sort_row(i)`` holds the attributes ``sort_attrs`` with the values
+    #: ``row(i)`` has, and nothing else. An ``orderBy`` read sorts (and matches a ``q`` reading only those) on
+    #: them instead of building every whole row; only while ``row`` is the function it was declared with.
+    sort_row: Callable[[int], Row] | None = None
+    sort_attrs: tuple[str, ...] = ()
+    _sort_row_of: Callable[[int], Row] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sort_row_of = self.row
+
+    def narrow_rows(self) -> Callable[[int], Row] | None:
+        """``sort_row``, unless rows were changed since (``insert_row`` and the like replace ``row``)."""
+        return self.sort_row if self.sort_row is not None and self.row is self._sort_row_of else None
 
     def all_attrs(self) -> list[Attr]:
         return [*self.attrs, *(a for a, _ in self.extra.values())]
@@ -643,13 +656,19 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             [k for k, _ in sort_keys] == list(resource.keys[: len(sort_keys)]) and all(asc for _, asc in sort_keys)
         )
         reorder = bool(sort_keys) and not natural
+        source: Callable[[int], Row] = resource.source_row
+        dated = resource.effective_dated
+        narrow = self._narrow_source(resource, q, finder, sort_keys, attrs, framework) if reorder else None
+        if narrow is not None:
+            source, predicates = narrow
+        key = _sort_keyer(sort_keys, attrs)
         matched: list[tuple[tuple[Any, ...], int]] = []
         for i in range(resource.count()):
-            row = resource.source_row(i)
-            if resource.effective_dated and not _valid_on(row, effective):
+            row = source(i)
+            if dated and not _valid_on(row, effective):
                 continue
             if all(p(row) for p in predicates):
-                matched.append((_sort_key(row, sort_keys, attrs) if reorder else (), i))
+                matched.append((key(row) if reorder else (), i))
         if reorder:
             matched.sort()
         result = ([k for k, _ in matched] if reorder else [], [i for _, i in matched])
@@ -658,6 +677,31 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             while len(self._index_cache) > 16:
                 self._index_cache.popitem(last=False)
         return result
+
+    def _narrow_source(
+        self,
+        resource: ResourceDef,
+        q: str | None,
+        finder: str | None,
+        sort_keys: list[tuple[str, bool]],
+        attrs: Mapping[str, AttrInfo],
+        framework: int,
+    ) -> tuple[Callable[[int], Row], list[Callable[[Any], bool]]] | None:
+        """The resource's partial rows and the ``q`` predicate over them, when the sort and ``q`` read nothing
+        else (no finder, not effective dated); None to match and sort whole rows. A ``q`` naming any other
+        attribute fails to parse against the partial attributes alone, and the read takes whole rows."""
+        narrow = resource.narrow_rows()
+        if narrow is None or finder or resource.effective_dated:
+            return None
+        known = {n: attrs[n] for n in resource.sort_attrs if n in attrs and n not in resource.extra}
+        if not all(name in known for name, _ in sort_keys):
+            return None
+        if not q:
+            return narrow, []
+        try:
+            return narrow, [parse_q(q, known, framework)]
+        except QueryError:
+            return None
 
     def _order(self, order: str | None, attrs: Mapping[str, AttrInfo]) -> list[tuple[str, bool]]:
         keys: list[tuple[str, bool]] = []
@@ -792,14 +836,27 @@ class _Desc:
         return hash(self.value)
 
 
-def _sort_key(row: Row, sort_keys: list[tuple[str, bool]], attrs: Mapping[str, AttrInfo]) -> tuple[Any, ...]:
-    """Nulls last, then the typed value (ascending or descending per column)."""
-    parts: list[Any] = []
-    for name, asc in sort_keys:
-        value = typed(row.get(name), attrs[name].type, name)
-        parts.append(value is None)
-        parts.append((value if asc else _Desc(value)) if value is not None else 0)
-    return tuple(parts)
+def _sort_keyer(sort_keys: list[tuple[str, bool]], attrs: Mapping[str, AttrInfo]) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's sort key for one sort pass: per column, nulls last, then the typed value (ascending or descending).
+    A datetime column's text is typed once per distinct text (rows share their stamps); errors as ``typed``'s."""
+    columns: list[tuple[str, str, bool, dict[Any, Any] | None]] = [
+        (name, attrs[name].type, asc, {} if attrs[name].type in ("datetime", "timestamp") else None)
+        for name, asc in sort_keys
+    ]
+
+    def key(row: Row) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for name, kind, asc, memo in columns:
+            raw = row.get(name)
+            if memo is None or type(raw) is not str:
+                value = typed(raw, kind, name)
+            elif (value := memo.get(raw)) is None:
+                value = memo[raw] = typed(raw, kind, name)
+            parts.append(value is None)
+            parts.append((value if asc else _Desc(value)) if value is not None else 0)
+        return tuple(parts)
+
+    return key
 
 
 @functools.lru_cache(maxsize=64)

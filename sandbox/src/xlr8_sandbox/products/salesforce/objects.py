@@ -322,6 +322,13 @@ def _city_location(city: str) -> tuple[Decimal, Decimal]:
     return Decimal(lat), Decimal(lon)
 
 
+_CHANNELS = ("Email", "Phone", "Portal")
+_OPPORTUNITY_STAGES = (("Prospecting", 10), ("Qualification", 20), ("Proposal", 60), ("Closed Won", 100),
+                       ("Closed Lost", 0))  # fmt: skip
+_OPEN_LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted")
+_LEAD_SOURCES = ("Web", "Partner Referral", "Trade Show", "Phone Inquiry")
+
+
 def build_objects(company: Company, counts: dict[str, int] | None = None) -> dict[str, SObject]:
     """Every object of the emulated org, with row counts scaled from the company (overridable per object)."""
     counts = counts or {}
@@ -365,7 +372,7 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
 
     def contact_row(i: int) -> dict[str, Any]:
         c = company.contact(i % company.contact_count)
-        r = company._rng("sf_contact", i)
+        draw = company._rng("sf_contact", i).getrandbits  # ``below``: randrange/choice's words, in the same order
         row = {
             "AccountId": f"001{(i // 2) % max(accounts, 1):012d}AAA",
             "FirstName": c.first_name,
@@ -374,48 +381,48 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
             "Email": c.email,
             "Title": c.title,
             "Phone": f"+1 555 {(i * 7) % 10_000:04d}",
-            "Birthdate": (date(1965, 1, 1) + timedelta(days=r.randrange(0, 12_000))).isoformat(),
-            "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
-            "Preferred_Channel__c": r.choice(["Email", "Phone", "Portal"]),
+            "Birthdate": (date(1965, 1, 1) + timedelta(days=below(draw, 12_000))).isoformat(),
+            "OwnerId": f"005{below(draw, max(users, 1)):012d}AAA",
+            "Preferred_Channel__c": _CHANNELS[below(draw, 3)],
         }
-        row.update(_address("Mailing", f"{r.randrange(1, 999)} Elm Street", "Boston", "US"))
+        row.update(_address("Mailing", f"{1 + below(draw, 998)} Elm Street", "Boston", "US"))
         return row
 
     def opportunity_row(i: int) -> dict[str, Any]:
         r = company._rng("sf_opportunity", i)
-        stage, probability = r.choice(
-            [("Prospecting", 10), ("Qualification", 20), ("Proposal", 60), ("Closed Won", 100), ("Closed Lost", 0)]
-        )
+        draw = r.getrandbits  # ``below``: randrange/choice's words, in the same order
+        stage, probability = _OPPORTUNITY_STAGES[below(draw, 5)]
         return {
             "AccountId": f"001{(i // 2) % max(accounts, 1):012d}AAA",
             "Name": f"Opportunity {i + 1}",
             "StageName": stage,
-            "Amount": Decimal(r.randrange(100_000, 50_000_000)) / 100,
+            "Amount": Decimal(100_000 + below(draw, 49_900_000)) / 100,
             "Probability": Decimal(probability),
-            "CloseDate": (date(2024, 1, 1) + timedelta(days=r.randrange(0, 900))).isoformat(),
+            "CloseDate": (date(2024, 1, 1) + timedelta(days=below(draw, 900))).isoformat(),
             "IsClosed": stage.startswith("Closed"),
             "IsWon": stage == "Closed Won",
-            "OwnerId": f"005{r.randrange(0, max(users, 1)):012d}AAA",
-            "Project__c": None if r.random() < 0.5 else f"a01{r.randrange(0, max(company.scale // 10, 5)):012d}AAA",
+            "OwnerId": f"005{below(draw, max(users, 1)):012d}AAA",
+            "Project__c": None if r.random() < 0.5 else f"a01{below(draw, max(company.scale // 10, 5)):012d}AAA",
         }
 
     def lead_row(i: int) -> dict[str, Any]:
         e = company.employee(i % company.scale)
         r = company._rng("sf_lead", i)
+        draw = r.getrandbits  # ``below``: randrange/choice's words, in the same order
         converted = r.random() < 0.2
         row = {
             "FirstName": e.first_name,
             "LastName": e.last_name,
             "Company": f"{e.last_name} Prospects {i + 1}",
             "Email": f"lead{i + 1}@prospect.example",
-            "Status": "Closed - Converted" if converted else r.choice(["Open - Not Contacted", "Working - Contacted"]),
-            "LeadSource": r.choice(["Web", "Partner Referral", "Trade Show", "Phone Inquiry"]),
+            "Status": "Closed - Converted" if converted else _OPEN_LEAD_STATUSES[below(draw, 2)],
+            "LeadSource": _LEAD_SOURCES[below(draw, 4)],
             "IsConverted": converted,
             "ConvertedAccountId": f"001{i % max(accounts, 1):012d}AAA" if converted else None,
-            "NumberOfEmployees": r.randrange(1, 5000),
-            "AnnualRevenue": Decimal(r.randrange(0, 1_000_000_000)) / 100,
+            "NumberOfEmployees": 1 + below(draw, 4999),
+            "AnnualRevenue": Decimal(below(draw, 1_000_000_000)) / 100,
         }
-        row.update(_address("", f"{r.randrange(1, 999)} Market Street", "Toronto", "CA"))
+        row.update(_address("", f"{1 + below(draw, 998)} Market Street", "Toronto", "CA"))
         return row
 
     def user_row(i: int) -> dict[str, Any]:
