@@ -78,8 +78,8 @@ peak RSS 117 -> 134 MB (bench/README, malloc10). With glibc's default, each thre
 its own (up to 8 per core), which keeps the free memory of its own busiest moment: Salesforce's ranged REST read
 parses pages on up to 6 threads, and at 1,000,000 Accounts the arenas held ~100 MB free beside ~60 MB in use
 (peak 316-322 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the others freed (peak 245-248 MB;
-threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The target is left alone: its peak is close to
-goal 4's limit.
+threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The target is left alone: its peak
+is close to goal 4's limit.
 """
 
 from __future__ import annotations
