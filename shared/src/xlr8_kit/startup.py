@@ -77,7 +77,7 @@ thresholds keep them in the heap: UKG Pro, 1,000,000 rows: minor faults 258k -> 
 peak RSS 117 -> 134 MB (bench/README, malloc10). With glibc's default, each thread that allocates gets an arena of
 its own (up to 8 per core), which keeps the free memory of its own busiest moment: Salesforce's ranged REST read
 parses pages on up to 6 threads, and at 1,000,000 Accounts the arenas held ~100 MB free beside ~60 MB in use
-(peak 316-322 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the others freed (peak 245-248 MB;
+(peak 316-335 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the others freed (peak 239-248 MB;
 threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The target is left alone: its peak
 is close to goal 4's limit.
 """
