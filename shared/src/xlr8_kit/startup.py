@@ -74,7 +74,12 @@ A tap or the mapper (``plugin_imports()`` with no ``sdk_parts``) also fixes glib
 (``fix_heap_thresholds``). A page's buffers are multi-MB (a 10 MB body, its text, its RECORD lines); by default glibc
 serves each from a fresh ``mmap`` and unmaps it when it is freed, so every page faults its memory in again. Fixed
 thresholds keep them in the heap: UKG Pro, 1,000,000 rows: minor faults 258k -> 33-36k, system CPU 0.9-1.5 -> 0.4 s,
-peak RSS 117 -> 134 MB (bench/README, malloc10). The target is left alone: its peak is close to goal 4's limit.
+peak RSS 117 -> 134 MB (bench/README, malloc10). With glibc's default, each thread that allocates gets an arena of
+its own (up to 8 per core), which keeps the free memory of its own busiest moment: Salesforce's ranged REST read
+parses pages on up to 6 threads, and at 1,000,000 Accounts the arenas held ~100 MB free beside ~60 MB in use
+(peak 316-335 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the others freed (peak 239-248 MB;
+threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The target is left alone: its peak
+is close to goal 4's limit.
 """
 
 from __future__ import annotations
@@ -92,11 +97,15 @@ from contextlib import contextmanager
 
 _frozen = False
 
-#: ``mallopt`` parameters (glibc's malloc.h) and the values a tap fixes: blocks under 32 MB come from the heap, and
-#: up to 64 MB freed at its top stays mapped. An environment variable the user set for one of them wins.
+#: ``mallopt`` parameters (glibc's malloc.h) and the values a tap fixes: blocks under 32 MB come from the heap, up to
+#: 64 MB freed at its top stays mapped, and every thread allocates from the one heap (``M_ARENA_MAX`` 1: glibc's
+#: default gives each thread that allocates an arena of its own, up to 8 per core, and each keeps the free memory of
+#: its own busiest moment; a ranged read's readers parse pages on 5-6 threads). An environment variable the user
+#: set for one of them wins.
 HEAP_THRESHOLDS: dict[str, tuple[int, int, str]] = {
     "MALLOC_MMAP_THRESHOLD_": (-3, 32 * 2**20, "glibc.malloc.mmap_threshold"),
     "MALLOC_TRIM_THRESHOLD_": (-1, 64 * 2**20, "glibc.malloc.trim_threshold"),
+    "MALLOC_ARENA_MAX": (-8, 1, "glibc.malloc.arena_max"),
 }
 
 

@@ -1,5 +1,6 @@
 """A tap's malloc thresholds: fixed on glibc as the command starts, a user's own setting left alone, the target's
-untouched. Each case runs in a fresh interpreter and asks glibc (``mallinfo2``) whether an 8 MB block was mmapped."""
+untouched. Each case runs in a fresh interpreter and asks glibc (``mallinfo2``) whether an 8 MB block was mmapped,
+or (``malloc_stats``) how many arenas there are once a second thread has allocated."""
 
 from __future__ import annotations
 
@@ -50,18 +51,56 @@ def test_by_default_glibc_mmaps_an_8_mb_block() -> None:
 
 
 def test_fixed_thresholds_serve_an_8_mb_block_from_the_heap() -> None:
-    assert _probe(FIX) == (["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"], 0)
+    assert _probe(FIX) == (["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"], 0)
 
 
 def test_a_threshold_the_user_set_wins() -> None:
     done, mmapped = _probe(FIX, MALLOC_MMAP_THRESHOLD_=str(2**20))
-    assert done == ["MALLOC_TRIM_THRESHOLD_"]
+    assert done == ["MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"]
     assert mmapped >= BLOCK  # the user's 1 MB threshold held
     done, mmapped = _probe(FIX, GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=131072")
-    assert done == []
+    assert done == ["MALLOC_ARENA_MAX"]
     assert mmapped >= BLOCK
 
 
 def test_a_tap_command_fixes_them_and_the_target_does_not() -> None:
     assert _probe("__import__('xlr8_tap_common.__main__', fromlist=['x']) and ()")[1] == 0
     assert _probe("__import__('target_xlr8_truths.__main__', fromlist=['x']) and ()")[1] >= BLOCK
+
+
+#: Run after ``setup``: a second thread allocates blocks that come from an arena (under the mmap threshold), then
+#: glibc lists its arenas (``malloc_stats`` writes one "Arena N:" line each to stderr).
+ARENAS = """
+import ctypes, threading
+done = {setup}
+def allocate():
+    blocks = [bytearray(200_000) for _ in range(5)]
+thread = threading.Thread(target=allocate)
+thread.start()
+thread.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(setup: str, **env: str) -> int:
+    """glibc's arenas once a thread besides the main one has allocated, after ``setup``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS.format(setup=setup)],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        check=True,
+    )
+    return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+def test_every_thread_allocates_from_one_arena() -> None:
+    """By default a second thread gets an arena of its own (the control); fixed, it shares the main one (a ranged
+    read's reader threads then reuse the memory the others freed instead of each keeping its own)."""
+    assert _arenas("()") == 2
+    assert _arenas(FIX) == 1
+    assert _arenas(FIX, MALLOC_ARENA_MAX="2") == 2  # the user's setting wins
+    assert _arenas(FIX, GLIBC_TUNABLES="glibc.malloc.arena_max=2") == 2
+    assert _arenas("__import__('xlr8_tap_common.__main__', fromlist=['x']) and ()") == 1
+    assert _arenas("__import__('target_xlr8_truths.__main__', fromlist=['x']) and ()") == 2

@@ -324,6 +324,7 @@ class SalesforceClient:
             next_url = body.get("nextRecordsUrl")
             cursor.more = not body.get("done", True) and bool(next_url)
             self._page_bytes.size = len(response.content)
+            del response, body  # the body's bytes (2-3 MB) are parsed: not held while the page waits to be emitted
             yield records, plain
             if not cursor.more:
                 return
