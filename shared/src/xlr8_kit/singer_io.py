@@ -245,13 +245,20 @@ _RESERVED = frozenset(dir(WrittenRecord))
 @functools.cache
 def written_record_type(keys: tuple[str, ...]) -> type[WrittenRecord] | None:
     """The ``WrittenRecord`` struct of ``keys`` (a field per key, in order), or None where a key cannot name a field
-    (not an identifier, a keyword, one of its methods) or repeats (a dict keeps one): those records stay dicts. One
-    type per set of keys (a stream's pages share it)."""
+    (not an identifier, a keyword, one of its methods, any ``__`` name: Python mangles ``__x`` and gives dunders a
+    meaning, such as ``__len__`` for ``bool(record)``) or repeats (a dict keeps one), or msgspec refuses the struct:
+    those records stay dicts. One type per set of keys (a stream's pages share it)."""
     if not keys or len(set(keys)) != len(keys):
         return None
-    if not all(key.isidentifier() and not keyword.iskeyword(key) and key not in _RESERVED for key in keys):
+    if not all(
+        key.isidentifier() and not key.startswith("__") and not keyword.iskeyword(key) and key not in _RESERVED
+        for key in keys
+    ):
         return None
-    kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    try:
+        kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    except (TypeError, ValueError, RuntimeError):  # a name msgspec cannot take as a field: the records stay dicts
+        return None
     return t.cast("type[WrittenRecord]", kind)
 
 

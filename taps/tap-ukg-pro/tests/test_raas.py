@@ -222,3 +222,29 @@ def test_a3_a9_transient_soap_failures_are_retried(url: str, emulator: UkgProEmu
     logged = [r.status for r in sandbox.requests("ukg_pro", "/services/")]
     assert logged.count(503) == 2
     assert len(fake.sleeps) == 4  # two backoffs, one poll interval (Working), one retry after the truncation
+
+
+@pytest.mark.parametrize("name", ["__EmployeeNumber", "__len__", "__post_init__"])
+def test_a_report_column_named_like_a_python_internal_lands_every_record(
+    name: str, url: str, emulator: UkgProEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RaaS header is the user's text: ``__EmployeeNumber`` or ``__len__`` are identifiers that no struct field
+    can be (name mangling, dunders), so those records stay dicts and land as the report with its usual name does."""
+    import dataclasses
+
+    from xlr8_sandbox.products.ukg_pro import raas
+
+    config = ukg_config(url, raas_reports=[{"path": EMPLOYEES}])
+    usual = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    first = raas.REPORTS[0]
+    assert first.path == EMPLOYEES
+    columns = tuple(dataclasses.replace(c, name=name) if c.name == "EmployeeNumber" else c for c in first.columns)
+    monkeypatch.setattr(raas, "REPORTS", (dataclasses.replace(first, columns=columns), *raas.REPORTS[1:]))
+    emulator.row_cache.clear()  # the emulator keeps a report's rows by path: serve the renamed header, and after
+    try:  # the test, the usual one again
+        renamed = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    finally:
+        emulator.row_cache.clear()
+    assert len(usual) == len(list(COMPANY.employees())) > 0
+    assert [list(record) for record in renamed] == [[name if k == "EmployeeNumber" else k for k in r] for r in usual]
+    assert [{("EmployeeNumber" if k == name else k): v for k, v in r.items()} for r in renamed] == usual
