@@ -37,7 +37,7 @@ import msgspec
 from singer_sdk.exceptions import AbortedSyncPausedException
 from singer_sdk.singerlib.json import serialize_json
 
-from xlr8_kit.singer_io import _is_plain
+from xlr8_kit.singer_io import _is_plain, sdk_record
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -78,7 +78,7 @@ def encode_lines(records: list[dict[str, t.Any]], plain: bool = False) -> bytes:
         pending.clear()
 
     for record in records:
-        if _is_plain(record):
+        if plain or _is_plain(record):
             pending.append(record)
         else:
             flush_plain()
@@ -88,7 +88,8 @@ def encode_lines(records: list[dict[str, t.Any]], plain: bool = False) -> bytes:
 
 
 def _sdk_line(record: dict[str, t.Any]) -> bytes:
-    return (serialize_json(record) + "\n").encode()
+    """The SDK serializer's line for ``record``, as the SDK loop's record (``sdk_record``: no struct, no Raw)."""
+    return (serialize_json(sdk_record(record)) + "\n").encode()
 
 
 def _local_root(root: str) -> Path | None:

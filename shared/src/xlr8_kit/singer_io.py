@@ -245,13 +245,20 @@ _RESERVED = frozenset(dir(WrittenRecord))
 @functools.cache
 def written_record_type(keys: tuple[str, ...]) -> type[WrittenRecord] | None:
     """The ``WrittenRecord`` struct of ``keys`` (a field per key, in order), or None where a key cannot name a field
-    (not an identifier, a keyword, one of its methods) or repeats (a dict keeps one): those records stay dicts. One
-    type per set of keys (a stream's pages share it)."""
+    (not an identifier, a keyword, one of its methods, any ``__`` name: Python mangles ``__x`` and gives dunders a
+    meaning, such as ``__len__`` for ``bool(record)``) or repeats (a dict keeps one), or msgspec refuses the struct:
+    those records stay dicts. One type per set of keys (a stream's pages share it)."""
     if not keys or len(set(keys)) != len(keys):
         return None
-    if not all(key.isidentifier() and not keyword.iskeyword(key) and key not in _RESERVED for key in keys):
+    if not all(
+        key.isidentifier() and not key.startswith("__") and not keyword.iskeyword(key) and key not in _RESERVED
+        for key in keys
+    ):
         return None
-    kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    try:
+        kind = msgspec.defstruct("WrittenRecord", [(key, t.Any) for key in keys], bases=(WrittenRecord,), gc=False)
+    except (TypeError, ValueError, RuntimeError):  # a name msgspec cannot take as a field: the records stay dicts
+        return None
     return t.cast("type[WrittenRecord]", kind)
 
 
@@ -362,8 +369,10 @@ def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
         if not _STR_ONLY.issuperset(map(type, container)):
             return False
         values: t.Iterable[t.Any] = container.values()
-    else:
+    elif type(container) is list:
         values = container
+    else:  # a ``WrittenRecord`` (its iteration gives its keys, not its values) or anything else: not known plain
+        return False
     kinds = set(map(type, values))
     if kinds <= _PLAIN_TYPES:
         return True
@@ -377,6 +386,38 @@ def _is_plain(container: dict[str, t.Any] | list[t.Any]) -> bool:
         return False
     # The nested containers, picked out and checked without a Python-level loop over every value.
     return all(map(_is_plain, compress(values, map(_CONTAINERS.__contains__, map(type, values)))))
+
+
+def _holds_raw(container: dict[str, t.Any] | list[t.Any]) -> bool:
+    """A ``msgspec.Raw`` among the values, however deep (type sets built in C, as ``_is_plain``)."""
+    values: t.Iterable[t.Any] = container.values() if type(container) is dict else container
+    kinds = set(map(type, values))
+    if msgspec.Raw in kinds:
+        return True
+    if kinds.isdisjoint(_CONTAINERS):
+        return False
+    return any(map(_holds_raw, compress(values, map(_CONTAINERS.__contains__, map(type, values)))))
+
+
+def _sdk_value(value: t.Any) -> t.Any:
+    kind = type(value)
+    if kind is msgspec.Raw:  # the writer's text for a Decimal: the Decimal, which the SDK writes as that text
+        return Decimal(bytes(value).decode())
+    if kind is dict or isinstance(value, WrittenRecord):
+        return {key: _sdk_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_sdk_value(item) for item in value]
+    return value
+
+
+def sdk_record(record: t.Any) -> dict[str, t.Any]:
+    """What the SDK's serializer must be handed for a kit record it is to write (a record the fast encoder refused,
+    such as one holding a lone surrogate): a ``WrittenRecord`` as its dict and each ``msgspec.Raw`` number text
+    as its Decimal, the record the SDK loop would have written (the SDK writes ``str(obj)`` for objects it does not
+    know: a struct's or a ``Raw``'s repr, silently). A dict without a ``Raw`` is the record itself."""
+    if type(record) is dict and not _holds_raw(record):
+        return record
+    return t.cast("dict[str, t.Any]", _sdk_value(record))
 
 
 def record_line(message: RecordMessage) -> str | None:
@@ -482,6 +523,9 @@ class KitSingerWriter(SingerWriter):
             line = record_line(message)
             if line is not None:
                 return line
+            record = sdk_record(message.record)
+            if record is not message.record:
+                message = RecordMessage(message.stream, record, message.version, message.time_extracted)
         return super().serialize_message(message)
 
     def write_message(self, message: t.Any) -> None:

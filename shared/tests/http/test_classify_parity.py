@@ -204,3 +204,30 @@ def test_is_utf8_is_what_decoding_says(body: bytes, piece: int) -> None:
         assert is_utf8(body) is _decodes(body)
     assert is_utf8(body) is _decodes(body)
     assert is_utf8(_PAGE + body) is _decodes(_PAGE + body)  # the default piece, cut inside the page
+
+
+#: JSON nested past any parser's depth (msgspec's and ``json.loads``' both raise ``RecursionError``, not a
+#: ``ValueError``): a 200 such body is as unusable as a cut one.
+DEEP_BODIES = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "xlr8_kit.http.classify:DEFAULT_CLASSIFIER",
+        "xlr8_kit.odata.http:ODATA_CLASSIFIER",
+        "xlr8_kit.oracle.client:CLASSIFIER",
+    ],
+)
+def test_a_body_nested_too_deep_is_unparsable_not_a_crash(name: str, body: bytes) -> None:
+    """What the classifier answers for a body it cannot parse (retried, as a cut body), never an uncaught
+    ``RecursionError`` out of the probe or the slow path's parse."""
+    import importlib
+
+    module, attribute = name.split(":")
+    classifier = getattr(importlib.import_module(module), attribute)
+    assert parsed_json(_response(body)) is classify._UNPARSABLE
+    assert classifier.body_truncated(_response(body)) is True
+    assert classifier.error_in_body(_response(body)) is None
+    assert classifier.classify(_response(body)) == "retry"

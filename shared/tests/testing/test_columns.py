@@ -10,6 +10,7 @@ import typing as t
 from decimal import Decimal, InvalidOperation
 
 import msgspec
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from singer_sdk.helpers._typing import conform_record_data_types
@@ -88,8 +89,6 @@ def _page_bytes(records: list[t.Any]) -> bytes:
     import io
     from types import SimpleNamespace
 
-    import pytest
-
     from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 
     out = io.BytesIO()
@@ -102,20 +101,39 @@ def _page_bytes(records: list[t.Any]) -> bytes:
     return out.getvalue()
 
 
-@settings(max_examples=200, deadline=None)
+#: Report headers (user-defined texts) that are identifiers but that msgspec or Python cannot take as struct fields:
+#: name mangling, msgspec's own refusals, hooks msgspec calls, dunders ``bool`` or freeing calls.
+DUNDER_HEADERS = ("__ID", "__Employee_Number", "__dict__", "__weakref__", "__annotations__", "__post_init__")
+DUNDER_HEADERS += ("__len__", "__bool__", "__del__", "__index__", "__eq__", "__hash__")
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(st.text(max_size=6), st.one_of(st.just(""), CELLS), st.text(max_size=3)), max_size=6),
-    st.sampled_from([("Id", "Amount", "Name"), ("Name", "Amount", "Id"), ("Id", "Amount", "First Name")]),
+    st.sampled_from(
+        [
+            ("Id", "Amount", "Name"),
+            ("Name", "Amount", "Id"),
+            ("Id", "Amount", "First Name"),
+            *(("Id", "Amount", name) for name in DUNDER_HEADERS),
+            ("__len__", "Amount", "Id"),
+        ]
+    ),
     st.booleans(),
 )
 @example([("a", "9840.02", "x"), ("b", "", "y\u2019"), ("c", "-0.50", "")], ("Id", "Amount", "Name"), True)
+@example([("a", "9840.02", "x"), ("b", "2", "y")], ("Id", "Amount", "__post_init__"), True)
+@example([("a", "9840.02", "x"), ("b", "2", "y")], ("Id", "Amount", "__ID"), True)
+@example([("a", "9840.02", "x"), ("b", "2", "y")], ("__len__", "Amount", "Id"), True)
+@example([("a", "9840.02", "x"), ("b", "2", "y")], ("Id", "Amount", "__del__"), True)
+@example([("a", "9840.02", "x"), ("b", "2", "y")], ("Id", "Amount", "__dict__"), True)
 def test_a_vouched_written_block_is_structs_written_as_its_dicts(
     rows: list[tuple[str, str, str]], header: tuple[str, ...], vouching: bool
 ) -> None:
     """A block whose number column is kept as the writer's texts (the rest vouched for) is made of
     ``WrittenRecord`` structs, one C call a row (the fast path), which the kit's writer writes byte for byte as the
     dicts the builder gives without ``written``, keys in the same order; a block not vouched for, or whose keys
-    cannot name fields ("First Name"), is dicts, as before."""
+    cannot name fields ("First Name", any "__" name), is dicts, as before."""
     from xlr8_kit.columns import cells_block_builder
     from xlr8_kit.singer_io import WrittenRecord
 
@@ -134,10 +152,11 @@ def test_a_vouched_written_block_is_structs_written_as_its_dicts(
     records = built[0]
     as_texts = any(type(record["Amount"]) is msgspec.Raw for record in records)
     assert vouching or not as_texts
-    if as_texts and "First Name" not in header:
+    if as_texts and "First Name" not in header and not any(name.startswith("__") for name in header):
         assert all(isinstance(record, WrittenRecord) for record in records)
     else:
         assert all(type(record) is dict for record in records)
+    assert all(bool(record) for record in records)  # what the increment steps ask (``if not record``)
     assert [list(record) for record in records] == [list(header)] * len(rows)
     assert [record["Id"] for record in records] == [row[header.index("Id")] or None for row in rows]
     assert _page_bytes(records) == _page_bytes(decimals[0])
@@ -146,7 +165,6 @@ def test_a_vouched_written_block_is_structs_written_as_its_dicts(
 def test_a_written_block_with_a_short_column_raises_as_the_dicts_do() -> None:
     """A column one value short (a reader's ``column`` that lost a cell) is an error for the struct records as for
     the dicts (``zip(strict=True)``), never a block silently one record short (``map`` stops at the shortest)."""
-    import pytest
 
     from xlr8_kit.columns import cells_block_builder
 
@@ -165,3 +183,42 @@ def test_a_written_block_with_a_short_column_raises_as_the_dicts_do() -> None:
     )
     with pytest.raises(ValueError, match="zip"):
         build([["a", "1.50", "Y"], ["b", "2", "N"]])
+
+
+#: A line's ``time_extracted`` (the kit's page clock or the SDK's ``utc_now``): the rest must be byte-identical.
+_EXTRACTED = re.compile(rb'"time_extracted":"[^"]*"')
+
+
+@pytest.mark.parametrize("label", ["lone \ud800 surrogate", "\udc00\u00e9", "x\ud800"])
+def test_a_lone_surrogate_in_a_vouched_written_block_is_written_as_the_sdk_loop_writes_it(label: str) -> None:
+    """A text cell with a lone surrogate (a RaaS CSV in UTF-7) in a block of ``WrittenRecord`` structs with number
+    texts: msgspec refuses that record, so it goes to the SDK's serializer, which must get the dict the SDK loop
+    writes (Decimals), not the struct (its repr as a JSON string) nor ``msgspec.Raw`` values (their repr): on
+    stdout and in BATCH lines, with the records' other lines unchanged."""
+    from singer_sdk.io_base import SingerWriter
+    from singer_sdk.singerlib import RecordMessage
+    from singer_sdk.singerlib.json import serialize_json
+
+    from xlr8_kit.batching import encode_lines
+    from xlr8_kit.columns import cells_block_builder
+    from xlr8_kit.singer_io import WrittenRecord, _is_plain, utc_now
+
+    header = ("Code", "Label", "Amount")
+    cells = [["A1", "plain", "1.50"], ["A2", label, "2.25"], ["A3", "after", "3.00"]]
+    readers = {"Amount": _read_number}
+    decimals = cells_block_builder(header, header, readers, empty_is_none=True)(cells)[0]
+    built = cells_block_builder(header, header, readers, empty_is_none=True, written={"Amount"}, vouch=bool)(cells)
+    assert all(isinstance(record, WrittenRecord) for record in built[0])  # the fast path's records
+    assert all(type(record["Amount"]) is msgspec.Raw for record in built[0])
+    assert not any(map(_is_plain, built[0]))  # a struct's iteration gives its keys: never judged by them
+
+    sdk = SingerWriter()
+    sdk_lines = [sdk.serialize_message(RecordMessage("s", record, None, utc_now())) for record in decimals]
+    expected = [_EXTRACTED.sub(b"T", line.encode()) for line in sdk_lines]
+    assert b'"Amount":2.25' in expected[1]
+    assert b"\\u" in expected[1]
+    assert [_EXTRACTED.sub(b"T", line) for line in _page_bytes(built[0]).splitlines()] == expected
+
+    batch = b"".join((serialize_json(record) + "\n").encode() for record in decimals)
+    assert encode_lines(built[0], True) == batch  # a block known plain
+    assert encode_lines(built[0]) == batch  # record by record

@@ -9,6 +9,7 @@ import pytest
 
 from xlr8_kit.oracle import BulkJobError
 from xlr8_kit.soap import SoapFaultError
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.erp import INVOICE_JOB, INVOICE_REPORT, OracleErpEmulator
 from xlr8_tap_oracle_erp.connector import OracleErpConnector
@@ -68,3 +69,17 @@ def test_bi_report_as_a_stream_lands_rows(url: str, emulator: OracleErpEmulator)
         i.invoice_number: i.amount for i in emulator.company.invoices()
     }
     assert out.schema("bi_invoices")["properties"]["InvoiceAmount"] == {"type": ["string", "null"]}
+
+
+@pytest.mark.parametrize("answer", ["[]", '"ok"', "null", '[{"ReqstId": "100001"}]'])
+def test_a_submit_answering_json_that_is_not_an_object_is_a_clear_error(
+    answer: str, url: str, sandbox: Sandbox, emulator: OracleErpEmulator
+) -> None:
+    """A 2xx submit whose JSON is not an object (a proxy's or a changed API's answer) holds no request id: the
+    tap's ``BulkJobError`` naming the submit and the job, not a raw ``AttributeError``; nothing is polled."""
+    fault = FaultSpec("status", status=201, body=answer, method="POST", times=1)
+    sandbox.faults.add("oracle_erp", "*/erpintegrations", fault)
+    with OracleErpConnector(erp_config(url)) as connector, pytest.raises(BulkJobError) as caught:
+        list(connector.execute_ess_job(*INVOICE_JOB))
+    assert f"submitESSJobRequest for {INVOICE_JOB[1]} did not answer a JSON object" in str(caught.value)
+    assert [r.method for r in sandbox.requests("oracle_erp") if r.path.endswith("/erpintegrations")] == ["POST"]

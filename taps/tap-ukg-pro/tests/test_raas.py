@@ -3,6 +3,7 @@ the polling timeout, failed reports, Windows-1252 text, XML and CSV giving the s
 
 from __future__ import annotations
 
+import typing as t
 from decimal import Decimal
 
 import pytest
@@ -222,3 +223,54 @@ def test_a3_a9_transient_soap_failures_are_retried(url: str, emulator: UkgProEmu
     logged = [r.status for r in sandbox.requests("ukg_pro", "/services/")]
     assert logged.count(503) == 2
     assert len(fake.sleeps) == 4  # two backoffs, one poll interval (Working), one retry after the truncation
+
+
+@pytest.mark.parametrize("name", ["__EmployeeNumber", "__len__", "__post_init__"])
+def test_a_report_column_named_like_a_python_internal_lands_every_record(
+    name: str, url: str, emulator: UkgProEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RaaS header is the user's text: ``__EmployeeNumber`` or ``__len__`` are identifiers that no struct field
+    can be (name mangling, dunders), so those records stay dicts and land as the report with its usual name does."""
+    import dataclasses
+
+    from xlr8_sandbox.products.ukg_pro import raas
+
+    config = ukg_config(url, raas_reports=[{"path": EMPLOYEES}])
+    usual = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    first = raas.REPORTS[0]
+    assert first.path == EMPLOYEES
+    columns = tuple(dataclasses.replace(c, name=name) if c.name == "EmployeeNumber" else c for c in first.columns)
+    monkeypatch.setattr(raas, "REPORTS", (dataclasses.replace(first, columns=columns), *raas.REPORTS[1:]))
+    emulator.row_cache.clear()  # the emulator keeps a report's rows by path: serve the renamed header, and after
+    try:  # the test, the usual one again
+        renamed = run_tap(config, streams={"raas_xlr8_employees"}).records("raas_xlr8_employees")
+    finally:
+        emulator.row_cache.clear()
+    assert len(usual) == len(list(COMPANY.employees())) > 0
+    assert [list(record) for record in renamed] == [[name if k == "EmployeeNumber" else k for k in r] for r in usual]
+    assert [{("EmployeeNumber" if k == name else k): v for k, v in r.items()} for r in renamed] == usual
+
+
+def test_a_lone_surrogate_in_a_report_cell_lands_the_record_the_sdk_loop_lands(
+    url: str, emulator: UkgProEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report in UTF-7 (``raas_csv_encoding``) whose text cell decodes to a lone surrogate: msgspec refuses that
+    record, the SDK's serializer writes it, and it must be the record (its amount a number), as in the SDK loop;
+    not a JSON string holding a struct's repr, nor ``<msgspec.Raw object ...>`` for the amount."""
+    from xlr8_sandbox.products.ukg_pro import raas
+
+    def rows(_company: object, _params: object) -> t.Iterator[tuple[str, str, Decimal]]:
+        yield ("A1", "plain", Decimal("1.50"))
+        yield ("A2", "lone +2AA- surrogate", Decimal("2.25"))  # UTF-7 for "lone \ud800 surrogate"
+        yield ("A3", "after", Decimal("3.00"))
+
+    columns = (raas.Column("Code", "xs:string"), raas.Column("Label", "xs:string"), raas.Column("Amount", "xs:decimal"))
+    report = raas.Report("XLR8 Surrogate", columns, (), rows)
+    monkeypatch.setattr(raas, "REPORTS", (*raas.REPORTS, report))
+    config = ukg_config(url, raas_reports=[{"path": report.path}], raas_csv_encoding="utf-7", raas_output="csv")
+    plain = run_tap(config, streams={"raas_xlr8_surrogate"}).records("raas_xlr8_surrogate")
+    monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1")
+    sdk = run_tap(config, streams={"raas_xlr8_surrogate"}).records("raas_xlr8_surrogate")
+    assert plain[1] == {"Code": "A2", "Label": "lone \ud800 surrogate", "Amount": Decimal("2.25")}
+    assert plain == sdk
+    assert [record["Amount"] for record in plain] == [Decimal("1.50"), Decimal("2.25"), Decimal("3.00")]

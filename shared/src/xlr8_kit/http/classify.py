@@ -72,7 +72,7 @@ def parsed_json(response: requests.Response) -> object:
     if cached is None:
         try:
             cached = loads_plain(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the parser's depth: as unparsable as a cut body
             cached = _UNPARSABLE
         response.__dict__["_xlr8_json"] = cached
     return cached
@@ -123,7 +123,7 @@ def _probe(response: requests.Response) -> object:
         if is_utf8(content):  # the probe skips strings it does not build: json.loads would check them
             try:
                 probed = _PROBE.decode(content)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # nested too deep: the slow path settles it (unparsable)
                 pass
             else:
                 found = (True, probed.status) if isinstance(probed, _StatusProbe) else (False, None)

@@ -36,14 +36,14 @@ def _error_document(content: bytes) -> tuple[str, str] | None:
     if is_utf8(content):  # json.loads rejects invalid UTF-8 inside strings the probe does not build
         try:
             probed = _ERROR_PROBE.decode(content)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # nested too deep: json.loads below settles it
             pass
         else:
             if not (isinstance(probed, _ErrorProbe) and isinstance(probed.error, dict)):
                 return None
     try:
         return odata_error(json.loads(content))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: no error document either
         return None
 
 

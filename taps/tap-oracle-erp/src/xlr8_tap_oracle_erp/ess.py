@@ -37,6 +37,8 @@ def submit(client: FusionClient, package: str, definition: str, parameters: Sequ
         "ESSParameters": ",".join(parameters),
     }
     answer = client.request_json("POST", f"{client.resources_url}/{RESOURCE}", json=body)
+    if not isinstance(answer, Mapping):  # JSON, but a list, a text or null: no request id to read
+        raise BulkJobError(f"{client.product}: submitESSJobRequest for {definition} did not answer a JSON object")
     request_id = str(answer.get("ReqstId") or "")
     if not request_id.isdigit():
         raise BulkJobError(f"{client.product}: submitESSJobRequest for {definition} returned no request id")
