@@ -321,11 +321,38 @@ def test_the_first_answers_open_the_allowance_when_round_trips_dwarf_the_page_co
     assert unknown.room == 1
 
 
+def ranges_asked(asked: list[t.Any]) -> set[Keyset | None]:
+    """The ranges (each its own ``upto``) that asked for at least one page."""
+    return {token.upto for token in asked if isinstance(token, KeysetRange)}
+
+
+class HeldFirstRange(Collection):
+    """The first range page's answer waits (up to 10 s) until three other ranges asked for a page: a read that
+    opens them side by side gets there at any machine load; one that waits for the first answer never does."""
+
+    held: KeysetRange | None = None
+
+    def __call__(self, token: KeysetRange | RowAt) -> Answer:
+        if isinstance(token, KeysetRange):
+            with self.lock:
+                first = self.held is None
+                if first:
+                    self.held = token
+            if first:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    with self.lock:
+                        if len(ranges_asked(self.asked) - {token.upto}) >= 3:
+                            break
+                    time.sleep(0.005)
+        return super().__call__(token)
+
+
 def test_long_round_trips_read_ranges_side_by_side_before_the_first_range_page() -> None:
     """50 ms per request, page 1 cheap: the bounds' answers open the allowance, so several ranges ask for their
     first page before range 0's first page is handed out (at one page ahead: range 0 and one more); every row
     once, in order."""
-    collection = Collection(ROWS, latency=0.05)
+    collection = HeldFirstRange(ROWS, latency=0.05)
     collection.wait = True
     rows = list(ROWS[:LIMIT])
     sent_before_first: int | None = None
@@ -333,7 +360,7 @@ def test_long_round_trips_read_ranges_side_by_side_before_the_first_range_page()
         if isinstance(answer, Answer):
             if sent_before_first is None and isinstance(answer.token, KeysetRange):
                 with collection.lock:
-                    sent_before_first = sum(isinstance(token, KeysetRange) for token in collection.asked)
+                    sent_before_first = len(ranges_asked(collection.asked))
             rows.extend(answer.records)
     assert rows == ROWS
     assert sent_before_first is not None
