@@ -111,8 +111,8 @@ HEAP_THRESHOLDS: dict[str, tuple[int, int, str]] = {
 
 def fix_heap_thresholds() -> tuple[str, ...]:
     """On glibc, ``mallopt`` each of ``HEAP_THRESHOLDS`` the user did not set (as its variable or in
-    ``GLIBC_TUNABLES``); returns the variables' names it set. Anywhere else, or if anything fails, nothing: a tap
-    never fails over its allocator."""
+    ``GLIBC_TUNABLES``); returns the variables' names it set. Anywhere else (musl, macOS, a Python built without
+    ``ctypes``), or if anything fails, nothing: a tap never fails over its allocator."""
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return ()
@@ -125,7 +125,7 @@ def fix_heap_thresholds() -> tuple[str, ...]:
             if variable not in os.environ and tunable not in tunables and mallopt(parameter, value) == 1:
                 done.append(variable)
         return tuple(done)
-    except (AttributeError, OSError, ValueError):
+    except (AttributeError, ImportError, OSError, ValueError):
         return ()
 
 

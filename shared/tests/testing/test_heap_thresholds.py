@@ -104,3 +104,10 @@ def test_every_thread_allocates_from_one_arena() -> None:
     assert _arenas(FIX, GLIBC_TUNABLES="glibc.malloc.arena_max=2") == 2
     assert _arenas("__import__('xlr8_tap_common.__main__', fromlist=['x']) and ()") == 1
     assert _arenas("__import__('target_xlr8_truths.__main__', fromlist=['x']) and ()") == 2
+
+
+def test_a_python_without_ctypes_starts_a_tap_with_nothing_fixed() -> None:
+    """A Python built without libffi has no ``_ctypes``: the tap starts, its allocator as glibc set it."""
+    no_ctypes = "__import__('sys').modules.__setitem__('ctypes', None)"
+    setup = f"{no_ctypes} or __import__('xlr8_tap_common.__main__', fromlist=['x']) and ()"
+    assert _probe(setup)[1] >= BLOCK
