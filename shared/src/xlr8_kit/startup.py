@@ -109,6 +109,13 @@ HEAP_THRESHOLDS: dict[str, tuple[int, int, str]] = {
 }
 
 
+def _user_set(variable: str) -> bool:
+    """Whether the user's ``variable`` is one glibc takes (digits; an arena count of at least 1): a value glibc
+    ignores (empty, ``0`` arenas, ``abc``) must not switch the tap's own setting off."""
+    text = os.environ.get(variable, "").strip()
+    return text.isdigit() and (variable != "MALLOC_ARENA_MAX" or int(text) >= 1)
+
+
 def fix_heap_thresholds() -> tuple[str, ...]:
     """On glibc, ``mallopt`` each of ``HEAP_THRESHOLDS`` the user did not set (as its variable or in
     ``GLIBC_TUNABLES``); returns the variables' names it set. Anywhere else (musl, macOS, a Python built without
@@ -122,7 +129,7 @@ def fix_heap_thresholds() -> tuple[str, ...]:
         tunables = os.environ.get("GLIBC_TUNABLES", "")
         done = []
         for variable, (parameter, value, tunable) in HEAP_THRESHOLDS.items():
-            if variable not in os.environ and tunable not in tunables and mallopt(parameter, value) == 1:
+            if not _user_set(variable) and tunable not in tunables and mallopt(parameter, value) == 1:
                 done.append(variable)
         return tuple(done)
     except (AttributeError, ImportError, OSError, ValueError):

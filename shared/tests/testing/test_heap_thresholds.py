@@ -106,6 +106,18 @@ def test_every_thread_allocates_from_one_arena() -> None:
     assert _arenas("__import__('target_xlr8_truths.__main__', fromlist=['x']) and ()") == 2
 
 
+@pytest.mark.parametrize("value", ["", "0", "abc", "-1"])
+def test_an_arena_count_glibc_ignores_leaves_the_tap_setting_on(value: str) -> None:
+    """glibc ignores these values (a second thread would get its own arena): the tap's one arena still holds."""
+    assert _arenas(FIX, MALLOC_ARENA_MAX=value) == 1
+
+
+def test_a_threshold_glibc_ignores_leaves_the_tap_setting_on() -> None:
+    done, mmapped = _probe(FIX, MALLOC_MMAP_THRESHOLD_="lots")
+    assert "MALLOC_MMAP_THRESHOLD_" in done
+    assert mmapped == 0
+
+
 def test_a_python_without_ctypes_starts_a_tap_with_nothing_fixed() -> None:
     """A Python built without libffi has no ``_ctypes``: the tap starts, its allocator as glibc set it."""
     no_ctypes = "__import__('sys').modules.__setitem__('ctypes', None)"
