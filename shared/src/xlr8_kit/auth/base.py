@@ -28,7 +28,6 @@ Lifecycle (RELIABILITY B1-B4):
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -361,7 +360,7 @@ class TokenAuthenticator(AuthBase, ABC):
     def _json_or_none(self, response: requests.Response) -> dict[str, Any] | None:
         try:
             payload = response.json()
-        except (ValueError, json.JSONDecodeError):
+        except (ValueError, RecursionError):
             return None
         if not isinstance(payload, dict):
             return None

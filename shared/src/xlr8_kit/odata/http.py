@@ -83,7 +83,7 @@ def raise_for_status(response: requests.Response, redactor: Redactor, product: s
     detail = ""
     try:
         error = odata_error(response.json())
-    except ValueError:
+    except (ValueError, RecursionError):
         error = None
     if error is not None:
         detail = f": {error[0]} {error[1]}"

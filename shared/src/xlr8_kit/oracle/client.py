@@ -41,7 +41,7 @@ def error_detail(response: requests.Response) -> str:
     """Fusion's error text: ``o:errorDetails[].detail`` / ``detail`` / ``title`` of a JSON body, else plain text."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return " ".join(response.text.split())[:MAX_MESSAGE]
     if isinstance(body, Mapping):
         details = [d.get("detail") for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping)]
@@ -112,7 +112,7 @@ class FusionClient:
             return payload
         try:
             return response.json()  # a body the kit's parse refuses, read (or refused) as before
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ClientRequestError(
                 f"{self.product}: {urlparse(url).path} did not answer JSON", path=urlparse(url).path
             ) from None

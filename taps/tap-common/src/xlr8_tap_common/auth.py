@@ -100,7 +100,7 @@ class CommonLogin(SessionLogin):
 def _error_code(response: requests.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if isinstance(body, dict):
         return " ".join(str(body.get(k)) for k in ("error_code", "request_id") if body.get(k))

@@ -68,7 +68,7 @@ def error_summary(response: requests.Response) -> str:
     """``error_code: detail (request_id …)`` from Common's error body, or the HTTP status."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"HTTP {response.status_code}"
     if not isinstance(body, dict) or "error_code" not in body:
         return f"HTTP {response.status_code}"

@@ -146,7 +146,7 @@ class QueryPageClassifier(SalesforceClassifier):
 def error_code_of(response: requests.Response) -> str | None:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(body, list) and body and isinstance(body[0], dict):
         return str(body[0].get("errorCode") or "") or None
@@ -245,7 +245,7 @@ class SalesforceClient:
         try:
             body = response.json()
             detail = body[0].get("message", "") if isinstance(body, list) and body else str(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             detail = response.text
         message = self.redactor.redact(
             f"salesforce {method} {path}: HTTP {response.status_code} {code}: {str(detail)[:MAX_MESSAGE]}"

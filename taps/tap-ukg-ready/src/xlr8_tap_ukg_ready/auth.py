@@ -78,7 +78,7 @@ class ReadyLogin(SessionLogin):
             self._raise_for(response)
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

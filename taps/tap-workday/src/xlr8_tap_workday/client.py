@@ -94,7 +94,7 @@ def raise_for_response(response: requests.Response, redactor: Redactor) -> None:
         body = response.json()
         if isinstance(body, dict) and body.get("error"):
             detail = f": {str(body['error'])[:MAX_MESSAGE]}"
-    except ValueError:
+    except (ValueError, RecursionError):
         detail = f": {' '.join(response.text.split())[:MAX_MESSAGE]}" if response.content else ""
     message = redactor.redact(f"workday: HTTP {status} for path {path}{detail}")
     if status in (401, 403):
