@@ -1,0 +1,94 @@
+"""The cold-path serializers write exactly the bytes of the reference path they replace (issue 14 goal 1, cold17).
+
+SuccessFactors ``serialize_bytes`` against the stdlib encoding of ``serialize`` (what ``JSONResponse`` writes): every
+entity, three ``$select``s, generated rows and rows holding values msgspec writes differently (floats outside
+positional notation, Decimals in untyped properties, non-ASCII text), with and without ``$expand``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
+from xlr8_sandbox.products.successfactors_odata import END_OF_TIME, serialize, serialize_bytes
+
+STDLIB = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+WINDOW = (datetime(1900, 1, 1, tzinfo=UTC), END_OF_TIME)
+#: Values an untyped (pass-through) property may hold that msgspec alone would write differently or not at all.
+ODD_VALUES: list[Any] = [1e16, 0.00001, 2.5, -0.0, Decimal("1.50"), "Zoë ✓ \u2028", True, 7, [1, "a"], {"k": 1e17}]
+
+
+def _stdlib(entity: Any, row: dict[str, Any], select: list[str] | None, expand: dict[str, Any]) -> bytes:
+    return STDLIB.encode(serialize(entity, row, "http://x/odata/v2", select, expand, WINDOW)).encode()
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(3, 150), (42, 400)])
+def test_successfactors_serialize_bytes_is_the_stdlib_encoding(seed: int, scale: int) -> None:
+    with run_sandbox(["successfactors"], seed=seed, scale=scale) as sandbox:
+        emulator = sandbox.emulator("successfactors")
+        assert isinstance(emulator, SuccessFactorsEmulator)
+        compared = 0
+        for entity in emulator.entities.values():
+            names = [p.name for p in entity.props]
+            selects = [None, names[::2], [*names[1::3], entity.navs[0].name if entity.navs else names[0]]]
+            for select in selects:
+                for i in range(0, entity.count(), 2):
+                    row = entity.row(i)
+                    if row is None:
+                        continue
+                    built = serialize_bytes(entity, row, "http://x/odata/v2", select, {}, WINDOW)
+                    assert built == _stdlib(entity, row, select, {}), (entity.name, i, select)
+                    compared += 1
+        assert compared > 1000
+
+
+def test_successfactors_serialize_bytes_falls_back_on_values_msgspec_writes_differently() -> None:
+    """A pass-through property holding a float, Decimal, list or dict: the same bytes as the stdlib (or its error)."""
+    with run_sandbox(["successfactors"], seed=5, scale=60) as sandbox:
+        emulator = sandbox.emulator("successfactors")
+        assert isinstance(emulator, SuccessFactorsEmulator)
+        user = emulator.entities["User"]
+        row = user.row(0)
+        assert row is not None
+        for value in ODD_VALUES:
+            for name in ("department", "timeZone"):  # Edm.String: written as given
+                odd = {**row, name: value}
+                if isinstance(value, Decimal):
+                    with pytest.raises(TypeError):
+                        _stdlib(user, odd, None, {})
+                    with pytest.raises(TypeError):
+                        serialize_bytes(user, odd, "http://x/odata/v2", None, {}, WINDOW)
+                    continue
+                built = serialize_bytes(user, odd, "http://x/odata/v2", None, {}, WINDOW)
+                assert built == _stdlib(user, odd, None, {}), (name, value)
+        nan = {**row, "department": float("nan")}
+        with pytest.raises(ValueError, match="Out of range float"):
+            serialize_bytes(user, nan, "http://x/odata/v2", None, {}, WINDOW)
+
+
+def test_successfactors_serialize_bytes_with_expand_is_the_stdlib_encoding() -> None:
+    with run_sandbox(["successfactors"], seed=9, scale=120) as sandbox:
+        emulator = sandbox.emulator("successfactors")
+        assert isinstance(emulator, SuccessFactorsEmulator)
+        expanded = 0
+        for entity in emulator.entities.values():
+            for nav in entity.navs:
+                tree = emulator._expand(entity, nav.name)
+                expand = {name: target for name, (target, _) in tree.items()}
+                for i in range(0, entity.count(), 5):
+                    row = entity.row(i)
+                    if row is None:
+                        continue
+                    built = serialize_bytes(entity, row, "http://x/odata/v2", None, expand, WINDOW, tree)
+                    expected = STDLIB.encode(
+                        serialize(entity, row, "http://x/odata/v2", None, expand, WINDOW, tree)
+                    ).encode()
+                    assert built == expected, (entity.name, nav.name, i)
+                    expanded += b'"__deferred"' not in built.split(f'"{nav.name}":'.encode(), 1)[1][:20]
+        assert expanded > 0
