@@ -406,14 +406,14 @@ def build_objects(company: Company, counts: dict[str, int] | None = None) -> dic
         }
 
     def lead_row(i: int) -> dict[str, Any]:
-        e = company.employee(i % company.scale)
+        first, last = company.employee_name(i % company.scale)  # the person's name alone, not their record
         r = company._rng("sf_lead", i)
         draw = r.getrandbits  # ``below``: randrange/choice's words, in the same order
         converted = r.random() < 0.2
         row = {
-            "FirstName": e.first_name,
-            "LastName": e.last_name,
-            "Company": f"{e.last_name} Prospects {i + 1}",
+            "FirstName": first,
+            "LastName": last,
+            "Company": f"{last} Prospects {i + 1}",
             "Email": f"lead{i + 1}@prospect.example",
             "Status": "Closed - Converted" if converted else _OPEN_LEAD_STATUSES[below(draw, 2)],
             "LeadSource": _LEAD_SOURCES[below(draw, 4)],

@@ -1,20 +1,29 @@
-"""The cold-path serializers write exactly the bytes of the reference path they replace (issue 14 goal 1, cold17).
+"""The cold-path builders and serializers give exactly what the reference path they replace gives (issue 14 goal 1,
+cold17).
 
-SuccessFactors ``serialize_bytes`` against the stdlib encoding of ``serialize`` (what ``JSONResponse`` writes): every
-entity, three ``$select``s, generated rows and rows holding values msgspec writes differently (floats outside
-positional notation, Decimals in untyped properties, non-ASCII text), with and without ``$expand``.
+- SuccessFactors ``serialize_bytes`` against the stdlib encoding of ``serialize`` (what ``JSONResponse`` writes):
+  every entity, three ``$select``s, generated rows and rows holding values msgspec writes differently (floats
+  outside positional notation, Decimals in untyped properties, non-ASCII text), with and without ``$expand``.
+- ``Company.employee_name`` against ``Company.employee``'s names: the initial population, people hired in sandbox
+  time (scheduled and inserted), after sandbox time moved on, and a person not hired yet (the same error).
+- Oracle ERP purchase orders and Salesforce Leads, which name a person through it, against rows built with the
+  whole employee record (the pre-change builders, kept here).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from xlr8_sandbox.company import EPOCH, Company
+from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.oracle_fusion.erp import OracleErpEmulator
+from xlr8_sandbox.products.salesforce.objects import build_objects
 from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
 from xlr8_sandbox.products.successfactors_odata import END_OF_TIME, serialize, serialize_bytes
 
@@ -92,3 +101,50 @@ def test_successfactors_serialize_bytes_with_expand_is_the_stdlib_encoding() -> 
                     assert built == expected, (entity.name, nav.name, i)
                     expanded += b'"__deferred"' not in built.split(f'"{nav.name}":'.encode(), 1)[1][:20]
         assert expanded > 0
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(0, 50), (42, 700), (2**64 - 1, 3000)])
+def test_employee_name_is_the_employees_name(seed: int, scale: int) -> None:
+    company = Company(seed=seed, scale=scale)
+    for i in range(scale):
+        e = company.employee(i)
+        assert company.employee_name(i) == (e.first_name, e.last_name), i
+    # Sandbox time moves on: people change (pay, job, status) and are hired; names stay the base record's.
+    later = EPOCH + timedelta(days=400)
+    company.insert_employees(3)
+    count = company.employee_count(later)
+    assert count > scale
+    for i in [*range(0, scale, 7), *range(scale, count)]:
+        e = company.employee(i, later)
+        assert company.employee_name(i, later) == (e.first_name, e.last_name), i
+    with pytest.raises(IndexError, match="not hired yet") as raised:
+        company.employee(count - 1, EPOCH)
+    with pytest.raises(IndexError, match="not hired yet") as named:
+        company.employee_name(count - 1, EPOCH)
+    assert str(named.value) == str(raised.value)
+
+
+def _reference_purchase_order(emulator: OracleErpEmulator, i: int) -> dict[str, Any]:
+    """The pre-change ``_purchase_order``: the buyer's whole record for their name."""
+    row = emulator._purchase_order(i)
+    e = emulator.company.employee(int(row["__po"].buyer_employee_id[1:]) - 1)
+    return {**row, "Buyer": f"{e.first_name} {e.last_name}"}
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(1, 40), (42, 2000)])
+def test_purchase_orders_name_their_buyer_as_the_employee_record_does(seed: int, scale: int) -> None:
+    emulator = OracleErpEmulator(SandboxContext(company=Company(seed=seed, scale=scale)))
+    for i in range(emulator.company.purchase_order_count):
+        built = emulator._purchase_order(i)
+        assert list(built.items()) == list(_reference_purchase_order(emulator, i).items()), i
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(1, 40), (42, 2000)])
+def test_salesforce_leads_are_the_employee_record_rows(seed: int, scale: int) -> None:
+    company = Company(seed=seed, scale=scale)
+    lead = build_objects(company, None)["Lead"]
+    for i in range(lead.count):
+        e = company.employee(i % company.scale)
+        expected = {"FirstName": e.first_name, "LastName": e.last_name, "Company": f"{e.last_name} Prospects {i + 1}"}
+        row = lead.row(i)
+        assert {k: row[k] for k in expected} == expected, i
