@@ -6,6 +6,7 @@ cold17).
   outside positional notation, Decimals in untyped properties, non-ASCII text), with and without ``$expand``.
 - ``Company.employee_name`` against ``Company.employee``'s names: the initial population, people hired in sandbox
   time (scheduled and inserted), after sandbox time moved on, and a person not hired yet (the same error).
+- Salesforce ``_stamp`` (system field stamps, from ``isoformat``) against ``sf_datetime`` (``strftime``).
 - Oracle ERP purchase orders and Salesforce Leads, which name a person through it, against rows built with the
   whole employee record (the pre-change builders, kept here).
 """
@@ -23,7 +24,7 @@ from xlr8_sandbox.company import EPOCH, Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_sandbox.products.oracle_fusion.erp import OracleErpEmulator
-from xlr8_sandbox.products.salesforce.objects import build_objects
+from xlr8_sandbox.products.salesforce.objects import BASE_TIME, SECONDS_PER_STEP, _stamp, build_objects, sf_datetime
 from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
 from xlr8_sandbox.products.successfactors_odata import END_OF_TIME, serialize, serialize_bytes
 
@@ -148,3 +149,13 @@ def test_salesforce_leads_are_the_employee_record_rows(seed: int, scale: int) ->
         expected = {"FirstName": e.first_name, "LastName": e.last_name, "Company": f"{e.last_name} Prospects {i + 1}"}
         row = lead.row(i)
         assert {k: row[k] for k in expected} == expected, i
+
+
+def test_salesforce_stamps_are_sf_datetime() -> None:
+    """``_stamp`` writes from ``isoformat``; the reference is ``sf_datetime`` (``strftime``) of the same moment."""
+    steps = [*range(0, 5000), *range(5000, 2_000_000, 997), 52_000_000, 4_000_000_000]  # to the year 9,624
+    for step in steps:
+        for hours in (0, 1):
+            moment = BASE_TIME + timedelta(seconds=step * SECONDS_PER_STEP, hours=hours)
+            assert _stamp.__wrapped__(step, hours) == sf_datetime(moment), (step, hours)
+    assert _stamp.__wrapped__(4_000_000_000, 1).startswith("9624-")

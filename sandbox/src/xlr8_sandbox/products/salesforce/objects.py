@@ -45,8 +45,10 @@ def sf_datetime(moment: datetime) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _stamp(step: int, hours: int) -> str:
-    """The wire form of a row's CreatedDate (hours=0) or SystemModstamp (hours=1); rows share steps, so cached."""
-    return sf_datetime(BASE_TIME + timedelta(seconds=step * SECONDS_PER_STEP, hours=hours))
+    """The wire form of a row's CreatedDate (hours=0) or SystemModstamp (hours=1); rows share steps, so cached.
+    ``sf_datetime``'s text, from ``isoformat`` (a third of ``strftime``'s cost): the moment is UTC, in whole seconds,
+    after 2019, so its first 19 characters are ``strftime``'s."""
+    return (BASE_TIME + timedelta(seconds=step * SECONDS_PER_STEP, hours=hours)).isoformat()[:19] + ".000+0000"
 
 
 def describe_field(name: str, sf_type: str, **overrides: Any) -> dict[str, Any]:
