@@ -80,3 +80,36 @@ def test_json_bytes_still_rejects_what_the_stdlib_rejects() -> None:
         json_bytes({"x": Decimal("1.5")})
     with pytest.raises(ValueError, match="Out of range float"):
         json_bytes({"x": float("nan")})
+
+
+def test_decimals_kept_as_floats_give_the_stdlib_bytes_in_any_order() -> None:
+    """``_float_of`` keeps floats per Decimal value: equal Decimals of other exponents, both zeros, repeats (hits)
+    and more distinct values than it keeps (cleared), each as ``float(d)`` writes it, in the order met."""
+    r = random.Random(17)
+    pool = [Decimal("0"), Decimal("-0"), Decimal("0.00"), Decimal("-0.000"), Decimal("1.1"), Decimal("1.10")]
+    pool += [Decimal("-33.868820000000000"), Decimal("51.507350900000000"), Decimal("1E+16"), Decimal("1E-5")]
+    pool += [Decimal("Infinity"), Decimal("-Infinity")]
+    numbers = [*pool, *(Decimal(r.randrange(-(10**9), 10**9)).scaleb(-r.randrange(0, 12)) for _ in range(9000))]
+    numbers += [r.choice(pool) for _ in range(3000)]
+    r.shuffle(numbers)
+    head = {"attributes": {"type": "Account"}}
+    for k in range(0, len(numbers), 3):
+        record = {"a": numbers[k], "b": "x", "c": numbers[k + 1 : k + 3]}
+        expected = None
+        floats = [float(n) for n in (record["a"], *record["c"])]
+        if all(f == 0.0 or 1e-4 <= abs(f) < 1e16 for f in floats):
+            expected = STDLIB.encode({**head, **record}).encode()
+        assert projected_bytes(head, record, ("a", "b", "c"), decimal_as_float=True) == expected, record
+        assert row_bytes(record, decimal_as_float=True) == (
+            None if expected is None else STDLIB.encode(record).encode()
+        ), record
+    for zero in (Decimal("-0"), Decimal("0"), Decimal("-0.0")):  # a zero never answers for the other zero
+        assert row_bytes({"z": zero}, decimal_as_float=True) == STDLIB.encode({"z": zero}).encode()
+
+
+def test_a_signalling_nan_fails_as_float_does() -> None:
+    with pytest.raises(ValueError, match="signaling NaN"):
+        float(Decimal("sNaN"))
+    with pytest.raises(ValueError, match="signaling NaN"):
+        projected_bytes({}, {"a": Decimal("sNaN")}, ("a",), decimal_as_float=True)
+    assert projected_bytes({}, {"a": Decimal("NaN")}, ("a",), decimal_as_float=True) is None

@@ -32,7 +32,7 @@ import hashlib
 import random
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -419,6 +419,13 @@ _T = TypeVar("_T")
 _ORDINAL_2015 = date(2015, 1, 1).toordinal()
 _ORDINAL_1960 = date(1960, 1, 1).toordinal()
 _FIRST_COUNT, _LAST_COUNT = len(FIRST_NAMES), len(LAST_NAMES)
+
+
+def _draw_name(draw: Callable[[int], int]) -> tuple[str, str]:
+    """A person's (first, last) name: the first two draws of their "employee" generator."""
+    return FIRST_NAMES[below(draw, _FIRST_COUNT)], LAST_NAMES[below(draw, _LAST_COUNT)]
+
+
 _fromordinal = date.fromordinal
 #: How many of each pure finance record (supplier, purchase order, invoice) a company keeps (~0.5-0.7 kB each).
 _MEMO_SIZE = 16_384
@@ -661,12 +668,21 @@ class Company:
                 job = self.jobs[r.randrange(len(self.jobs))].code
         return replace(base, annual_salary=salary, job_code=job, last_modified=modified)
 
+    def employee_name(self, i: int, as_of: datetime | None = None) -> tuple[str, str]:
+        """``employee(i, as_of)``'s (first_name, last_name) without the rest of the record: for rows that name a
+        person (a buyer, a lead). The names are the base record's first two draws, and no later change or
+        sandbox-time hire touches them; a person not hired yet raises as ``employee`` does."""
+        hired_at = self.hire_time(i)
+        if hired_at is not None and hired_at > self._as_of(as_of):
+            self.employee(i, as_of)  # raises its IndexError
+        return _draw_name(self._rng("employee", i).getrandbits)
+
     def _employee_base(self, i: int) -> Employee:
         # Draws through ``below`` (randrange(a, b) is a + below(b - a)), in the order of the reference builder in
         # sandbox/tests/test_fast_paths_exact.py: the same values, about 1.5 us fewer a person.
         r = self._rng("employee", i)
         draw = r.getrandbits
-        first, last = FIRST_NAMES[below(draw, _FIRST_COUNT)], LAST_NAMES[below(draw, _LAST_COUNT)]
+        first, last = _draw_name(draw)
         hire = _fromordinal(_ORDINAL_2015 + below(draw, 4000))
         roll = r.random()
         status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"

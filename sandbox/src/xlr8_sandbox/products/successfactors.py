@@ -56,6 +56,7 @@ from xlr8_sandbox.products.successfactors_odata import (
     parse_key,
     parse_orderby,
     serialize,
+    serialize_bytes,
     sort_rows,
 )
 
@@ -726,7 +727,7 @@ class SuccessFactorsEmulator(ProductEmulator):
                 body = (
                     b""
                     if row is None
-                    else json_bytes(serialize(entity, row, service_url, select, _top(expand), window, expand))
+                    else serialize_bytes(entity, row, service_url, select, _top(expand), window, expand)
                 )
                 if cached is not None and isinstance(ident, int) and self.row_cache.room_for(len(body) + 1):
                     cached[ident] = body

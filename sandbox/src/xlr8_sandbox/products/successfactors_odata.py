@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 from lxml import etree
 
 from xlr8_kit.odata.types import format_odata_datetime
+from xlr8_sandbox.platform.rowcache import json_bytes
+from xlr8_sandbox.platform.wirejson import plain_bytes
 
 EDMX_NS = "http://schemas.microsoft.com/ado/2007/06/edmx"
 EDM_NS = "http://schemas.microsoft.com/ado/2008/09/edm"
@@ -450,6 +452,55 @@ def key_predicate(entity: EntityDef, row: dict[str, Any]) -> str:
     return ",".join(f"{k}={lit(entity.by_name[k], row[k])}" for k in entity.keys)
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _entry(
+    entity: EntityDef, row: dict[str, Any], service_url: str, select: list[str] | None
+) -> tuple[dict[str, Any], bool]:
+    """An entry's metadata and properties (``serialize`` before its navigation properties), and whether every value
+    is a str, int, bool or None (so msgspec writes the stdlib encoder's bytes without another check)."""
+    uri = f"{service_url}/{entity.name}({key_predicate(entity, row)})"
+    out: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
+    get = row.get
+    plain = True
+    for name, kind in _wire_plan(entity, select):  # wire_value per property, planned once
+        value = get(name)
+        if value is None or kind == _PASS:
+            out[name] = value
+            if plain and type(value) not in _PLAIN_TYPES:
+                plain = False
+        elif kind == _DATETIME:
+            moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
+            out[name] = _odata_datetime(moment)
+        elif kind == _OFFSET:
+            out[name] = _odata_datetime(value, with_offset=True)
+        else:
+            out[name] = str(value)
+    return out, plain
+
+
+def serialize_bytes(
+    entity: EntityDef,
+    row: dict[str, Any],
+    service_url: str,
+    select: list[str] | None,
+    expand: dict[str, EntityDef],
+    window: tuple[datetime, datetime],
+    deeper: ExpandTree | None = None,
+) -> bytes:
+    """``json_bytes(serialize(...))``: an entry that expands nothing and holds only plain values is encoded by
+    msgspec at once, without ``json_bytes`` walking it again to check that msgspec may (the same bytes)."""
+    if expand:
+        return json_bytes(serialize(entity, row, service_url, select, expand, window, deeper))
+    out, plain = _entry(entity, row, service_url, select)
+    uri = out["__metadata"]["uri"]
+    for nav in entity.navs:
+        if select is None or nav.name in select:
+            out[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
+    return plain_bytes(out) if plain else json_bytes(out)
+
+
 def serialize(
     entity: EntityDef,
     row: dict[str, Any],
@@ -461,20 +512,8 @@ def serialize(
 ) -> dict[str, Any]:
     """One entry in the JSON verbose format; ``expand`` inlines those navigation properties, ``deeper`` the
     navigation properties expanded below each of them (``$expand=a/b``)."""
-    uri = f"{service_url}/{entity.name}({key_predicate(entity, row)})"
-    out: dict[str, Any] = {"__metadata": {"uri": uri, "type": f"SFOData.{entity.name}"}}
-    get = row.get
-    for name, kind in _wire_plan(entity, select):  # wire_value per property, planned once
-        value = get(name)
-        if value is None or kind == _PASS:
-            out[name] = value
-        elif kind == _DATETIME:
-            moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day, tzinfo=UTC)
-            out[name] = _odata_datetime(moment)
-        elif kind == _OFFSET:
-            out[name] = _odata_datetime(value, with_offset=True)
-        else:
-            out[name] = str(value)
+    out, _plain = _entry(entity, row, service_url, select)
+    uri = out["__metadata"]["uri"]
     for nav in entity.navs:
         if nav.name in expand:
             target = expand[nav.name]

@@ -162,7 +162,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
         po = self.company.purchase_order(i)
         supplier = self.company.supplier(int(po.supplier_id[1:]) - 1)
         buyer = int(po.buyer_employee_id[1:]) - 1
-        e = self.company.employee(buyer)
+        first, last = self.company.employee_name(buyer)  # the buyer's name alone, not their whole record
         return {
             "__po": po,
             "POHeaderId": _ID + 20_000_000 + i + 1,
@@ -171,7 +171,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
             "Supplier": supplier.name,
             "SupplierNumber": supplier.supplier_id,
             "BuyerId": person_id(buyer),
-            "Buyer": f"{e.first_name} {e.last_name}",
+            "Buyer": f"{first} {last}",
             "Ordered": po.amount,
             "CurrencyCode": po.currency,
             "Status": po.status.upper(),
