@@ -140,7 +140,10 @@ class QueryPageClassifier(SalesforceClassifier):
         return self.parse(response.content)
 
     def body_of(self, parsed: tuple[t.Any, bool]) -> object:
-        return parsed[0]
+        body = parsed[0]
+        if isinstance(body, QueryPage):  # the object it was parsed from, for the classifier's ``status`` question
+            return {} if body.status is msgspec.UNSET else {"status": body.status}
+        return body
 
 
 def error_code_of(response: requests.Response) -> str | None:
@@ -298,31 +301,48 @@ class SalesforceClient:
             yield records
 
     def query_pages_marked(
-        self, soql: str, *, include_deleted: bool = False, numbers: RawNumbers | None = None
+        self,
+        soql: str,
+        *,
+        include_deleted: bool = False,
+        numbers: RawNumbers | None = None,
+        records: QueryPageType | None = None,
     ) -> QueryPages:
         """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``); with
-        ``numbers``, fractional numbers as it gives them (records only the kit's writer reads)."""
-        return QueryPages(lambda cursor: self._marked_query_pages(cursor, soql, include_deleted, numbers))
+        ``numbers``, fractional numbers as it gives them (records only the kit's writer reads); with ``records``
+        too (``query_page_type`` of the SOQL's fields), a page whose records hold exactly those fields, the first in
+        that order, as ``QueryRecord`` structs (any other page as dicts)."""
+        return QueryPages(lambda cursor: self._marked_query_pages(cursor, soql, include_deleted, numbers, records))
 
     def _marked_query_pages(
-        self, cursor: QueryPages, soql: str, include_deleted: bool, numbers: RawNumbers | None
+        self,
+        cursor: QueryPages,
+        soql: str,
+        include_deleted: bool,
+        numbers: RawNumbers | None,
+        records_as: QueryPageType | None = None,
     ) -> Generator[tuple[list[dict[str, t.Any]], bool]]:
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
         headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
         # One spelling per value (as get_json), as a Decimal or as the text the writer writes for it.
-        parse = (
+        parse: Callable[[bytes], tuple[t.Any, bool]] = (
             functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
         )
+        if numbers is not None and records_as is not None:
+            parse = records_as.parser(numbers)
         classifier = QueryPageClassifier(parse)
         while True:
             response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
             body, plain = classifier.parsed_body(response)
-            records = body.get("records", [])
-            for record in records:
-                record.pop("attributes", None)
-            next_url = body.get("nextRecordsUrl")
-            cursor.more = not body.get("done", True) and bool(next_url)
+            if isinstance(body, QueryPage):  # records as structs, ``attributes`` left out when they are written
+                records, next_url, done = body.records, body.nextRecordsUrl, body.done
+            else:
+                records = body.get("records", [])
+                for record in records:
+                    record.pop("attributes", None)
+                next_url, done = body.get("nextRecordsUrl"), body.get("done", True)
+            cursor.more = not done and bool(next_url)
             self._page_bytes.size = len(response.content)
             del response, body  # the body's bytes (2-3 MB) are parsed: not held while the page waits to be emitted
             yield records, plain
@@ -513,6 +533,125 @@ class QueryPages:
         self._pages.close()
 
 
+class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=False):
+    """A REST query page's record decoded straight into a struct of the SOQL's fields (``query_page_type``), for
+    records only the kit's writer reads: no dict grown key by key, none walked by the writer, none freed (about a
+    sixth of a REST record's CPU). ``attributes``, Salesforce's first member, is decoded and then unset by the
+    stream's finish, and the writer leaves an unset field out: the struct writes as the dict the read makes
+    (``attributes`` popped), key for key, when the fields came in the SOQL's order. Read as that dict."""
+
+    attributes: t.Any = msgspec.UNSET
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        value = getattr(self, key) if key in self.__struct_fields__ else msgspec.UNSET
+        return default if value is msgspec.UNSET else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__struct_fields__ and getattr(self, t.cast("str", key)) is not msgspec.UNSET
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> t.KeysView[str]:
+        return dict(self.items()).keys()
+
+    def values(self) -> list[t.Any]:
+        return [value for _key, value in self.items()]
+
+    def items(self) -> list[tuple[str, t.Any]]:
+        return [(key, value) for key in self.__struct_fields__ if (value := getattr(self, key)) is not msgspec.UNSET]
+
+
+class QueryPage(msgspec.Struct, gc=False):
+    """The members of a REST query page its read takes (``records`` as ``QueryRecord`` structs in a page type of
+    ``query_page_type``), each as ``dict.get`` gives it; the others are skipped unbuilt. ``status`` is the
+    classifier's (``QueryPageClassifier.body_of``)."""
+
+    records: list[t.Any] = msgspec.field(default_factory=list)
+    done: t.Any = True
+    nextRecordsUrl: t.Any = None
+    status: t.Any = msgspec.UNSET
+
+
+class QueryPageType:
+    """A REST query page of the SOQL's ``fields`` as structs (``page``, its records ``record``), and the parse
+    that reads a page into them when it can."""
+
+    def __init__(self, page: type[QueryPage], record: type[QueryRecord], fields: tuple[str, ...]) -> None:
+        self.page = page
+        self.record = record
+        self._keys = tuple(f'"{name}":'.encode() for name in fields)
+
+    def parser(self, numbers: RawNumbers) -> Callable[[bytes], tuple[t.Any, bool]]:
+        """``numbers.loads_marked``, but a page whose every record holds exactly the SOQL's fields (any missing or
+        other one fails the decode: required fields, unknown fields refused), ``attributes`` first or absent, and
+        whose first record has them in the SOQL's order (``first_in_order``), as a ``page``: plain, as that parse's
+        pages are. Any other page is that parse's dicts, so it is written as before."""
+        decoder = msgspec.json.Decoder(self.page, float_hook=numbers.__getitem__)
+        as_dicts = numbers.loads_marked
+        in_order = self.first_in_order
+
+        def parse(content: bytes) -> tuple[t.Any, bool]:
+            try:
+                page = decoder.decode(content)
+            except msgspec.DecodeError:  # not the SOQL's fields (ValidationError), or what msgspec refuses
+                return as_dicts(content)
+            if page.records and not in_order(content):
+                return as_dicts(content)
+            return page, True
+
+        return parse
+
+    def first_in_order(self, content: bytes) -> bool:
+        """The page's first record holds its fields in the SOQL's order: each field's key found after the one
+        before it, between the record's start (``{"attributes":``, as Salesforce writes it) and the next record's.
+        A key token (``"Name":``) cannot occur inside a JSON string (its quotes would be escaped), and nested
+        objects (``attributes``, compound fields) hold lower-case keys no sObject field is named. Salesforce writes
+        a query's records alike, so the first stands for the page; a later record in another order would be
+        written in the SOQL's order (the same members and values)."""
+        start = content.find(b'"records":[{"attributes":')
+        if start < 0:
+            return False
+        end = content.find(b'{"attributes":', start + 12)
+        if end < 0:
+            end = len(content)
+        position = start
+        for key in self._keys:
+            position = content.find(key, position, end)
+            if position < 0:
+                return False
+        return True
+
+
+@functools.cache
+def query_page_type(fields: tuple[str, ...], deleted_at: str | None) -> QueryPageType | None:
+    """The page of ``fields`` (the SOQL's, in order) as structs whose records end with ``deleted_at`` (unset
+    until the stream's finish sets it), or None where a name cannot be a struct field (the kit's rules,
+    ``written_record_type``): those pages stay dicts."""
+    keys = (*fields, deleted_at) if deleted_at is not None else fields
+    if "attributes" in keys or written_record_type(keys) is None:
+        return None
+    last = [(deleted_at, t.Any, msgspec.UNSET)] if deleted_at is not None else []
+    try:
+        record = msgspec.defstruct(
+            "QueryRecord",
+            [*((name, t.Any) for name in fields), *last],
+            bases=(QueryRecord,),
+            kw_only=True,
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        page = msgspec.defstruct(
+            "QueryPage",
+            [("records", list[record], msgspec.field(default_factory=list))],  # type: ignore[valid-type]
+            bases=(QueryPage,),
+            gc=False,
+        )
+    except (TypeError, ValueError, RuntimeError):  # a name msgspec cannot take as a field: the pages stay dicts
+        return None
+    return QueryPageType(t.cast("type[QueryPage]", page), t.cast("type[QueryRecord]", record), fields)
+
+
 class CanonicalNumbers(RawNumbers):
     """``canonical_decimal`` as the text the kit's writer writes for it (``singer_io.RawNumbers``), and a Bulk
     column of such cells at once (``column``)."""
@@ -608,6 +747,13 @@ _CSV_CONVERTERS: dict[str, t.Callable[[str], t.Any]] = {
     "percent": canonical_decimal,
 }
 _is_not_none = functools.partial(operator.is_not, None)
+
+
+def _none_of(_record: object) -> None:
+    """What ``dict.get`` gives for a key the record lacks."""
+    return None
+
+
 #: Column steps of the Bulk chunk builder that run in C: ``cell or None`` (``get(cell, cell)``), the Boolean literals
 #: Bulk writes (``cell.lower() == "true"`` for each, None for an empty cell), ``value is None`` counted, and the
 #: types a datetime column holds.
@@ -1210,15 +1356,21 @@ class SalesforceStream(KitRESTStream):
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()
             numbers = self._written_numbers(JsonNumbers)
-            pages = self.client.query_pages_marked(soql, include_deleted=self.tracks_deletes, numbers=numbers)
+            # records only the writer reads: a page of the SOQL's fields decoded into structs, finished as such
+            records = self._query_page_type(fields) if numbers is not None else None
+            struct_type = records.record if records is not None else None
+            finish_struct = self._struct_finisher(struct_type) if struct_type is not None else finish
+            pages = self.client.query_pages_marked(
+                soql, include_deleted=self.tracks_deletes, numbers=numbers, records=records
+            )
             width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
             if self.replication_key and width > 1:
-                source = self._ranged(pages, fields, numbers, width, lower, upper).pages(upper)
+                source = self._ranged(pages, fields, numbers, width, lower, upper, records).pages(upper)
             else:
                 source = read_ahead(pages, name=f"xlr8-{self.name}")  # nextRecordsUrl comes from the page
             for page, plain in source:
                 self.records_plain = plain
-                yield list(map(finish, page))
+                yield list(map(finish_struct if page and type(page[0]) is struct_type else finish, page))
 
     def _ranged(
         self,
@@ -1228,6 +1380,7 @@ class SalesforceStream(KitRESTStream):
         width: int,
         lower: datetime | None,
         upper: datetime | None,
+        records: QueryPageType | None = None,
     ) -> RangedQuery:
         """The REST read of ``pages`` (the window's query, ``lower`` .. ``upper``) split by replication key range
         (``ranges.py``): ranges ``>= bound`` and ``< next bound`` with the window's other terms."""
@@ -1236,7 +1389,7 @@ class SalesforceStream(KitRESTStream):
 
         def query(lower: datetime | None, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
             return client.query_pages_marked(
-                self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers
+                self._soql(fields, lower, upper), include_deleted=include_deleted, numbers=numbers, records=records
             )
 
         def open_range(lower: datetime, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
@@ -1516,6 +1669,35 @@ class SalesforceStream(KitRESTStream):
     @cached_property
     def _datetime_fields(self) -> list[str]:
         return [n for n, sf_type in self.info.field_types.items() if sf_type == "datetime"]
+
+    def _query_page_type(self, fields: list[str]) -> QueryPageType | None:
+        """The REST pages of ``fields`` as structs (``query_page_type``), ``_sdc_deleted_at`` last as ``finish``
+        adds it."""
+        return query_page_type(tuple(fields), discovery.DELETED_AT if self.info.has_is_deleted else None)
+
+    def _struct_finisher(self, kind: type[QueryRecord]) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
+        """``_finisher``'s finish for a ``QueryRecord`` of ``kind`` (the same values; a field the struct lacks is
+        one the record lacks, read as None), and ``attributes`` unset (left out when written)."""
+        fields = kind.__struct_fields__
+        datetime_fields = tuple(name for name in self._datetime_fields if name in fields)
+        has_is_deleted = self.info.has_is_deleted
+        stamp_key = self.replication_key or "SystemModstamp"
+        stamp_of = operator.attrgetter(stamp_key) if stamp_key in fields else _none_of
+        is_deleted = operator.attrgetter("IsDeleted") if "IsDeleted" in fields else _none_of
+        deleted_at = discovery.DELETED_AT
+        unset = msgspec.UNSET
+
+        def finish(record: t.Any) -> t.Any:
+            for name in datetime_fields:
+                value = getattr(record, name)
+                if isinstance(value, str) and value.endswith("+0000"):
+                    setattr(record, name, value[:-5] + "Z")
+            record.attributes = unset
+            if has_is_deleted:
+                setattr(record, deleted_at, stamp_of(record) if is_deleted(record) else None)
+            return record
+
+        return finish
 
     def _finisher(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
         """What every record gets last, for the stream as configured now (fields and keys looked up once, not
