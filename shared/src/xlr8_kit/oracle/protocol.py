@@ -173,9 +173,10 @@ class KeysetRange:
 
 
 @dataclass(frozen=True)
-class RowAt:
-    """A page token asking for the one row at ``offset`` in the keyset order (``limit=1``, only the ordering
-    attribute and the key): where a range of a ranged read ends."""
+class PageAt:
+    """A page token asking for the page of rows from ``offset`` in the keyset order (``offset`` paging, ``limit``
+    and ``fields`` as any page): its first row is where a range of a ranged read ends (a bound), the rows after it
+    start the next range (``xlr8_kit.oracle.ranges``)."""
 
     offset: int
 

@@ -8,13 +8,18 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   on page after page exactly as before.
 - Range j holds the rows after bound j up to and including bound j+1, in ``orderBy=<order>:asc,<key>:asc`` order;
   bound 0 is page 1's last row. Bound j+1 is the (ordering value, key) of the row at offset ``rows(page 1) +
-  size(0) + ... + size(j) - 1`` of the same query (``range_rows``: whole pages, as many ranges as fill whole
-  rounds of ``width`` ranges read at once, within a page of each other) (``RowAt``: ``limit=1``, two attributes),
-  asked for shortly before the range. Offsets only place the bounds (a row moved meanwhile makes a range longer or
-  shorter, never wrong): the rows of a range are chosen by value, with (value, key) bounds, so ties on the ordering
-  value at a bound are split by the key and every row is in exactly one range. A bound past the end makes its range
-  the last. The last range has no upper bound: rows without an ordering value, and rows updated or created during
-  the read (their new ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
+  size(0) + ... + size(j) - 1`` of the same query (``range_rows``: as many ranges as fill whole rounds of ``width``
+  ranges read at once, within a page of each other), asked for shortly before the range by the page at that offset
+  (``PageAt``): its first row is the bound, the rows after it are range j+1's first rows, so a bound costs no
+  request of its own (it was one request in eight: ``limit=1``). Offsets only place the bounds (a row moved
+  meanwhile makes a range longer or shorter, never wrong): the rows of a range are chosen by value, with (value,
+  key) bounds, so ties on the ordering value at a bound are split by the key and every row is in exactly one range.
+  Of a ``PageAt`` page, range j+1 takes the rows past its (effective) bound and up to the next, which a page of
+  contiguous rows of the same query holds in order as its first keyset page would; where that cannot be told for
+  sure (ordering values that are not date-times, ties on a key that is not a number), it takes none and reads its
+  rows by keyset. A bound past the end makes its range the last. The last range has no upper bound: rows without
+  an ordering value, and rows updated or created during the read (their new ``LastUpdateDate`` is past every
+  bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
@@ -46,7 +51,8 @@ from xlr8_kit.http.ranged import END as _END
 from xlr8_kit.http.ranged import ERROR as _ERROR
 from xlr8_kit.http.ranged import PAGE as _PAGE
 from xlr8_kit.http.ranged import RangedPages, RangeQueue
-from xlr8_kit.oracle.protocol import Keyset, KeysetRange, RowAt, body, collection_page
+from xlr8_kit.oracle.protocol import Keyset, KeysetRange, PageAt, body, collection_page
+from xlr8_kit.rest import MarkedPage
 
 if t.TYPE_CHECKING:
     import requests
@@ -54,7 +60,7 @@ if t.TYPE_CHECKING:
 #: Pages per range at most: the rows a range is planned to hold (``limit`` each) and the pages it may keep in memory.
 RANGE_PAGES = 8
 
-#: Pages per range at least (when there are enough): each range costs one more request (its bound's ``RowAt``).
+#: Pages per range at least (when there are enough): a range's ends drift apart from the others' by round trips.
 MIN_RANGE_PAGES = 4
 
 #: Ranges asked for ahead of the one being emitted, per request in flight.
@@ -75,8 +81,8 @@ SAMPLE = RANGE_PAGES + 2
 #: read is no sample: it counts ``totalResults``, which the ranges' requests do not.
 FIRST_VERDICT = 3
 
-#: Requests judged for the direct verdict (``Growth.answered``): page 1 and the first two bounds' ``RowAt``. Every
-#: range after range 0 waits for bounds 1 and 2 before it asks for room, so the verdict is in before then.
+#: Requests judged for the direct verdict (``Growth.answered``): page 1 and the first two bounds' ``PageAt``.
+#: Every range after range 0 waits for bounds 1 and 2 before it asks for room, so the verdict is in before then.
 FIRST_ANSWERS = 3
 
 #: The first answers' round trips (the median) this many times longer than page 1 cost besides (read, parsed and
@@ -95,7 +101,7 @@ END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
 class Answer:
     """One request's answer, handed to the emitter (which counts it and adds its costs)."""
 
-    token: KeysetRange | RowAt | None
+    token: KeysetRange | PageAt | None
     prepared: requests.PreparedRequest
     response: requests.Response
     records: list[dict[str, t.Any]]
@@ -104,16 +110,18 @@ class Answer:
 class Fetch(t.Protocol):
     """Send the request for a page token and parse its answer (on a worker thread)."""
 
-    def __call__(self, token: KeysetRange | RowAt) -> Answer: ...
+    def __call__(self, token: KeysetRange | PageAt) -> Answer: ...
 
 
 def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
     """Rows each range is planned to hold, in order (the last range has no upper bound: it reads what is left).
 
     The pages left are split into exactly as many ranges as fill whole rounds of ``width`` ranges read at once
-    (each ``MIN_RANGE_PAGES`` to ``RANGE_PAGES`` whole pages; fewer ranges when there are few pages), sized within
-    one page of each other, the larger first. A range is read page after page, so the read lasts about as many
-    round trips as the pages of one range times the rounds, and its end waits for the slowest thread: ERP's 99
+    (each ``MIN_RANGE_PAGES`` to ``RANGE_PAGES`` pages; fewer ranges when there are few pages), sized within one page
+    of each other, the larger first. Every range after the first holds one row less than its pages: its first
+    request (``PageAt``) answers its bound first, the last row of the range before, so its pages are still whole.
+    A range is read page after page, so the read lasts about as many round trips as the pages of one range times
+    the rounds, and its end waits for the slowest thread: ERP's 99
     pages at width 8 in ranges of 7 were 14 ranges and one of 1 page, so the second round had 7 ranges, one of them
     a page (in flight fell from 8 to 6 for its last 0.5 s at 100 ms); now 16 ranges, 3 of 7 pages and 13 of 6.
     (Tried: the last round's ranges shorter, by a linear taper to a page or a half; in a simulation of the read at
@@ -124,7 +132,8 @@ def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
     rounds = -(-pages_left // (width * RANGE_PAGES))
     count = max(1, min(rounds * width, pages_left // MIN_RANGE_PAGES))
     pages, larger = divmod(pages_left, count)
-    return [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
+    sizes = [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
+    return [size - 1 if j else size for j, size in enumerate(sizes)]
 
 
 def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
@@ -134,6 +143,43 @@ def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
         with contextlib.suppress(ValueError):
             moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
     return (moment, keyset.key)
+
+
+def _instant(moment: t.Any) -> datetime | None:
+    """An ordering value as a date-time (None: not one)."""
+    if isinstance(moment, datetime):
+        return moment
+    if isinstance(moment, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return None
+
+
+def _keys(a: t.Any, b: t.Any) -> int | None:
+    """Keys of rows with equal ordering values: equal, or both numbers; None otherwise (text collates as the
+    server's database does, which need not be Python's order)."""
+    if type(a) is type(b) and a == b:
+        return 0
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return (a > b) - (a < b)
+    return None
+
+
+def compare(a: Keyset, b: Keyset) -> int | None:
+    """Where row ``a`` falls against row ``b`` in the read's order (-1, 0 or 1; rows without an ordering value
+    last), or None when that cannot be told for sure: an ordering value that is not a date-time, date-times with
+    and without a zone, or equal ordering values and keys that are not both numbers."""
+    if a.moment is None or b.moment is None:
+        if a.moment is None and b.moment is None:
+            return _keys(a.key, b.key)
+        return 1 if a.moment is None else -1
+    first, second = _instant(a.moment), _instant(b.moment)
+    if first is None or second is None or (first.tzinfo is None) != (second.tzinfo is None):
+        return None
+    if first != second:
+        return -1 if first < second else 1
+    return _keys(a.key, b.key)
 
 
 def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
@@ -177,8 +223,9 @@ class Growth:
 
     def answered(self, took: float) -> bool:
         """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
-        ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the most. A bound's
-        ``RowAt`` is one row: its time is mostly the round trip. True when ``room`` changed."""
+        ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the most (a bound's
+        ``PageAt``: the round trip and the server's work for a page, whose body is not read yet). True when
+        ``room`` changed."""
         if self.room == self.most or self._cost is None or len(self._took) >= FIRST_ANSWERS:
             return False
         self._took.append(took)
@@ -228,7 +275,7 @@ class RangedRead:
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
         #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
         self.ahead = RANGES_AHEAD * width
-        #: Ranges planned from the count: the last one has no upper bound (and no ``RowAt`` request).
+        #: Ranges planned from the count: the last one has no upper bound.
         self.planned = max(1, len(sizes))
         #: Where range j starts (the row after bound j): bound j >= 1 is the row before it.
         self._starts = list(itertools.accumulate(sizes, initial=first_rows))
@@ -246,20 +293,73 @@ class RangedRead:
             self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
-        #: Answers of ``RowAt`` requests not yet handed to the emitter.
+        #: Range j's first page (``PageAt``: its bound first), until its reader takes it up.
+        self._heads: dict[int, Answer] = {}
+        #: Answers whose rows no range emits (a ``PageAt`` page left unused), not yet handed to the emitter.
         self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
 
     # -- planning (worker threads) ----------------------------------------------------------------------------
 
     def _place(self, j: int) -> t.Any:
-        """Bound j: the row at its planned offset (END past the last row)."""
-        answer = self.fetch(RowAt(self._starts[j] - 1))
+        """Bound j: the first row of the page at its planned offset (END past the last row); the page is kept for
+        range j's reader."""
+        answer = self.fetch(PageAt(self._starts[j] - 1))
         self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
-        self._placed.put(answer)
         items, _ = collection_page(body(answer.response))
+        with self._lock:
+            self._heads[j] = answer
         if not items:
             return END
         return Keyset(items[0].get(self._order_attribute), items[0].get(self._key_attribute))
+
+    def _head(self, j: int) -> Answer | None:
+        """Range j's ``PageAt`` page (None for range 0, whose bound is page 1's last row), taken once."""
+        with self._lock:
+            return self._heads.pop(j, None)
+
+    def _unused(self, head: Answer) -> None:
+        """A ``PageAt`` answer whose rows no range emits: handed to the emitter (counted) without them."""
+        self._placed.put(Answer(head.token, head.prepared, head.response, []))
+
+    def _take_head(
+        self, head: Answer, after: Keyset, upto: t.Any
+    ) -> tuple[list[dict[str, t.Any]], Keyset, bool] | None:
+        """The rows of ``head`` past ``after`` up to ``upto`` (END: to the end), the row the range reads on after,
+        and whether it reads on: the page's rows are contiguous in the read's order, so those are what the range's
+        first keyset page from ``after`` would have held (a row past ``upto`` in the page: the range ends in it).
+        None when where a row falls cannot be told for sure: the range then reads every row by keyset."""
+        items, has_more = collection_page(body(head.response))
+        records = head.records
+        if len(records) != len(items):  # rows shaped into others: no row-for-row match
+            return None
+        order, key = self._order_attribute, self._key_attribute
+
+        def place(i: int) -> Keyset:
+            return Keyset(items[i].get(order), items[i].get(key))
+
+        lo = 0
+        if items and place(0) == after:  # the usual case: the bound is this page's first row
+            lo = 1
+        while lo < len(items):
+            told = compare(place(lo), after)
+            if told is None:
+                return None
+            if told > 0:
+                break
+            lo += 1
+        hi = len(items)
+        while upto is not END and hi > lo:
+            told = compare(place(hi - 1), upto)
+            if told is None:
+                return None
+            if told <= 0:
+                break
+            hi -= 1
+        kept = records[lo:hi]
+        if isinstance(records, MarkedPage):
+            kept = MarkedPage(kept, plain=records.plain, conformed=records.conformed)
+        more = has_more and bool(items) and hi == len(items)
+        return kept, place(hi - 1) if hi > lo else after, more
 
     def _bound(self, j: int) -> t.Any:
         """Bound j made increasing: the largest of bounds 0..j (each awaited), END once any is END."""
@@ -276,15 +376,30 @@ class RangedRead:
             return self._effective[j]
 
     def _read(self, rng: RangeQueue) -> None:
-        """Range j page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages)."""
+        """Range j page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages): its ``PageAt``
+        page's rows first (read without the page budget, as its bound), then on by keyset."""
         try:
             after = self._bound(rng.index)
             upto = END if rng.index == self.planned - 1 else self._bound(rng.index + 1)
+            head = self._head(rng.index)
             if after is END or (upto is not END and order_value(upto) <= order_value(after)):
+                if head is not None:
+                    self._unused(head)
                 self._pages.put(rng, (_END, (after, True, False)))  # nothing in it
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
             late = False
+            if head is not None:
+                taken = self._take_head(head, after, upto)
+                if taken is None:
+                    self._unused(head)
+                else:
+                    records, last, more = taken
+                    self._pages.put(rng, (_PAGE, (Answer(head.token, head.prepared, head.response, records), False)))
+                    token = KeysetRange(last, token.upto)
+                    if not more:
+                        self._pages.put(rng, (_END, (last, False, upto is END)))
+                        return
 
             def next_page() -> tuple[Answer, bool]:
                 nonlocal token, late
@@ -330,9 +445,9 @@ class RangedRead:
     _key_attribute: str
 
     def answers(self, order_attribute: str, key_attribute: str) -> t.Iterator[Answer | Keyset | None]:
-        """Every answer in order (``RowAt`` answers when the range they bound is due), then the row the read
-        must go on after page by page (``Keyset``), or None when the last range's final request was sent after
-        everything before it was emitted."""
+        """Every answer in order (a ``PageAt`` answer whose rows no range emits, without them, once it is known
+        unused), then the row the read must go on after page by page (``Keyset``), or None when the last range's
+        final request was sent after everything before it was emitted."""
         self._order_attribute, self._key_attribute = order_attribute, key_attribute
         try:
             for j in range(min(self.ahead, self.planned)):
@@ -361,6 +476,10 @@ class RangedRead:
                     break
                 after, late, last = value
                 if last or j == self.planned - 1 or self._bound(j + 1) is END:
+                    with self._lock:
+                        left, self._heads = list(self._heads.values()), {}
+                    for head in left:  # ranges past the end: never read
+                        self._unused(head)
                     while not self._placed.empty():
                         yield self._placed.get()
                     yield None if late else after

@@ -30,7 +30,7 @@ from xlr8_kit.oracle.protocol import (
     Keyset,
     KeysetPaginator,
     KeysetRange,
-    RowAt,
+    PageAt,
     body,
     child_rows,
     collection_page,
@@ -179,14 +179,12 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             "limit": self.settings.page_size,
             "offset": 0 if keyed else next_page_token or 0,
         }
-        if isinstance(token, RowAt):  # where a range ends: one row, its ordering value and key only
-            params.update(limit=1, offset=token.offset)
-            params["fields"] = fields_param([str(plan.replication_key), str(self.keyset_key)])
-        else:
-            children = {path: names for path, names in plan.fields.items() if path and names is not None}
-            params["fields"] = fields_param(self.top_fields(), children)
-            if plan.expand:
-                params["expand"] = expand_param(plan.expand)
+        if isinstance(token, PageAt):  # where a range ends (its first row), then the next range's first rows
+            params["offset"] = token.offset
+        children = {path: names for path, names in plan.fields.items() if path and names is not None}
+        params["fields"] = fields_param(self.top_fields(), children)
+        if plan.expand:
+            params["expand"] = expand_param(plan.expand)
         keys = [k for k in plan.resource.keys if k in plan.resource.attributes]
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
@@ -196,7 +194,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             params["q"] = where
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
-        if isinstance(token, RowAt | KeysetRange):
+        if isinstance(token, PageAt | KeysetRange):
             return params
         if not next_page_token or (self.counting_pages and after is None):
             # The first page's count caps the pages asked ahead; in a window every page's count is checked against
@@ -227,8 +225,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         pages_at = self._token_pages(context)
 
         def fetch(token: t.Any) -> Answer:
-            # where a range ends (``RowAt``): its row is not a record of the read
-            return Answer(token, *pages_at.fetch(token, parse=not isinstance(token, RowAt)))
+            return Answer(token, *pages_at.fetch(token))
 
         def last_row(items: list[dict[str, t.Any]]) -> Keyset:
             return Keyset(items[-1].get(order), items[-1].get(key))

@@ -47,7 +47,7 @@ reads up to ``width`` of them at once:
   next run: the bookmark stays below its new value. The first query's cursor reads a snapshot, as page after page
   would; a row it holds that was updated before the last range's query is read twice (at least once, never lost).
 
-Oracle's ranged reads (``xlr8_kit.oracle.ranges``) place bounds by offset (``RowAt``) and split ties by key; SOQL
+Oracle's ranged reads (``xlr8_kit.oracle.ranges``) place bounds by offset (``PageAt``) and split ties by key; SOQL
 has neither a deep offset nor a cheap (value, Id) seek here, so the planning and the range queries differ: only the
 ranges' page queues and page budget are shared (``xlr8_kit.http.ranged``).
 """
