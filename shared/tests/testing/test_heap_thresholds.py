@@ -17,19 +17,37 @@ import pytest
 GLIBC = bool(os.confstr("CS_GNU_LIBC_VERSION")) if "CS_GNU_LIBC_VERSION" in os.confstr_names else False
 pytestmark = pytest.mark.skipif(not GLIBC, reason="mallopt thresholds exist only in glibc")
 
-#: Run after ``setup``: the bytes glibc holds in mmapped blocks grow by the block's size when an 8 MB block is
-#: served by mmap, and not at all when it comes from the heap.
-PROBE = """
+#: glibc's ``mallinfo2`` (``hblkhd``: the bytes it holds in mmapped blocks).
+MALLINFO = """
 import ctypes, json
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
 mallinfo2 = ctypes.CDLL(None).mallinfo2
 mallinfo2.restype = Info
-done = {setup}
+"""
+
+#: Run after ``setup``: the bytes glibc holds in mmapped blocks grow by the block's size when an 8 MB block is
+#: served by mmap, and not at all when it comes from the heap.
+PROBE = (
+    MALLINFO
+    + """done = {setup}
 before = mallinfo2().hblkhd
 block = b"x" * (8 * 2**20)
 print(json.dumps({{"set": list(done), "mmapped": mallinfo2().hblkhd - before}}))
+"""
+)
+
+#: A second thread allocates blocks that come from an arena (under the mmap threshold), then glibc lists its arenas
+#: (``malloc_stats`` writes one "Arena N:" line each to stderr).
+SECOND_THREAD = """
+import ctypes, threading
+def allocate():
+    blocks = [bytearray(200_000) for _ in range(5)]
+thread = threading.Thread(target=allocate)
+thread.start()
+thread.join()
+ctypes.CDLL(None).malloc_stats()
 """
 
 
@@ -78,25 +96,15 @@ SCRIPTS: dict[str, str] = {
 UNFIXED = {"target-xlr8-truths"}
 
 #: Run at the end: the growth of glibc's mmapped bytes as an 8 MB block is made (printed), then the arenas once a
-#: second thread has allocated (``malloc_stats``, one "Arena N:" line each to stderr).
-AT_END = """
-import ctypes, json, threading
-class Info(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-mallinfo2 = ctypes.CDLL(None).mallinfo2
-mallinfo2.restype = Info
-before = mallinfo2().hblkhd
+#: second thread has allocated (``SECOND_THREAD``).
+AT_END = (
+    MALLINFO
+    + """before = mallinfo2().hblkhd
 block = b"x" * (8 * 2**20)
-mmapped = mallinfo2().hblkhd - before
-def allocate():
-    blocks = [bytearray(200_000) for _ in range(5)]
-thread = threading.Thread(target=allocate)
-thread.start()
-thread.join()
-print(json.dumps({"mmapped": mmapped}), flush=True)
-ctypes.CDLL(None).malloc_stats()
+print(json.dumps({"mmapped": mallinfo2().hblkhd - before}), flush=True)
 """
+    + SECOND_THREAD
+)
 
 
 def _heap(code: str, **env: str) -> tuple[int, int]:
@@ -155,18 +163,8 @@ def test_importing_a_plugin_leaves_the_host_allocator_as_it_is(script: str) -> N
     assert arenas == 2
 
 
-#: Run after ``setup``: a second thread allocates blocks that come from an arena (under the mmap threshold), then
-#: glibc lists its arenas (``malloc_stats`` writes one "Arena N:" line each to stderr).
-ARENAS = """
-import ctypes, threading
-done = {setup}
-def allocate():
-    blocks = [bytearray(200_000) for _ in range(5)]
-thread = threading.Thread(target=allocate)
-thread.start()
-thread.join()
-ctypes.CDLL(None).malloc_stats()
-"""
+#: Run after ``setup``: ``SECOND_THREAD``.
+ARENAS = "done = {setup}\n" + SECOND_THREAD
 
 
 def _arenas(setup: str, **env: str) -> int:
