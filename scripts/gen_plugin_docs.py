@@ -23,6 +23,7 @@ when anything is out of date (the test suite runs the same comparison).
 from __future__ import annotations
 
 import argparse
+import inspect
 import io
 import json
 import re
@@ -101,7 +102,7 @@ class Plugin:
         if script is None:
             return False
         main = script.load()
-        return handles_exits(getattr(main, "__wrapped__", main))  # a tap's: ``xlr8_kit.process_end``'s wrapper
+        return handles_exits(inspect.unwrap(main))  # a tap's: ``xlr8_kit.process_end``'s and ``startup``'s wrappers
 
 
 _KINDS = {"target": "loaders", "mapper": "mappers"}

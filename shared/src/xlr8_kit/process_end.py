@@ -58,5 +58,5 @@ def ends_without_teardown(command: Callable[[], t.Any]) -> Callable[[], t.Any]:
             raise SystemExit(code)
         os._exit(status)
 
-    main.__wrapped__ = command  # type: ignore[attr-defined]  # the click command, as functools.wraps leaves it
+    main.__wrapped__ = command  # type: ignore[attr-defined]  # as functools.wraps leaves it (unwrap: the click command)
     return main

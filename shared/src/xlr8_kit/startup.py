@@ -70,16 +70,21 @@ plugin, mapper, sink and target modules, and the package sits in ``sys.modules``
 of the package (``from singer_sdk import Tap``, ``singer_sdk.Stream``) runs the real ``__init__`` then, so nothing
 that needs it sees a difference. Taps import singer_sdk whole: they use all of it.
 
-A tap or the mapper (``plugin_imports()`` with no ``sdk_parts``) also fixes glibc's malloc thresholds
-(``fix_heap_thresholds``). A page's buffers are multi-MB (a 10 MB body, its text, its RECORD lines); by default glibc
-serves each from a fresh ``mmap`` and unmaps it when it is freed, so every page faults its memory in again. Fixed
-thresholds keep them in the heap: UKG Pro, 1,000,000 rows: minor faults 258k -> 33-36k, system CPU 0.9-1.5 -> 0.4 s,
-peak RSS 117 -> 134 MB (bench/README, malloc10). With glibc's default, each thread that allocates gets an arena of
-its own (up to 8 per core), which keeps the free memory of its own busiest moment: Salesforce's ranged REST read
-parses pages on up to 6 threads, and at 1,000,000 Accounts the arenas held ~100 MB free beside ~60 MB in use
-(peak 316-335 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the others freed (peak 239-248 MB;
-threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The target is left alone: its peak
-is close to goal 4's limit.
+A tap's, the mapper's or target-common's console entry (``main``, ``with_heap_thresholds``) also fixes glibc's
+malloc thresholds (``fix_heap_thresholds``) as the command starts. A page's buffers are multi-MB (a 10 MB body, its
+text, its RECORD lines); by default glibc serves each from a fresh ``mmap`` and unmaps it when it is freed, so every
+page faults its memory in again. Fixed thresholds keep them in the heap: UKG Pro, 1,000,000 rows: minor faults 258k
+-> 33-36k, system CPU 0.9-1.5 -> 0.4 s, peak RSS 117 -> 134 MB (bench/README, malloc10). With glibc's default, each
+thread that allocates gets an arena of its own (up to 8 per core), which keeps the free memory of its own busiest
+moment: Salesforce's ranged REST read parses pages on up to 6 threads, and at 1,000,000 Accounts the arenas held
+~100 MB free beside ~60 MB in use (peak 316-335 MB). One arena for every thread (``M_ARENA_MAX`` 1) reuses what the
+others freed (peak 239-248 MB; threads rarely wait for it: they allocate holding the GIL; bench/README, mem16). The
+target is left alone: its peak is close to goal 4's limit (target-common, a plain SDK target, is fixed as the taps
+are). The setting is the command's, not the package's: ``mallopt`` is process-wide, and past 8 arenas glibc no
+longer takes ``M_ARENA_MAX`` at all, so importing a tap (``Tap(...).sync_all()`` from user code, the SDK's test
+helpers, ``xlr8_tap_x.__main__`` itself) leaves the host's allocator as it is. A process that embeds a tap and wants
+the one arena sets ``MALLOC_ARENA_MAX=1`` in its environment before it starts (and, for the page buffers,
+``MALLOC_MMAP_THRESHOLD_=33554432`` and ``MALLOC_TRIM_THRESHOLD_=67108864``).
 """
 
 from __future__ import annotations
@@ -134,6 +139,19 @@ def fix_heap_thresholds() -> tuple[str, ...]:
         return tuple(done)
     except (AttributeError, ImportError, OSError, ValueError):
         return ()
+
+
+def with_heap_thresholds(command: Callable[..., t.Any]) -> Callable[..., t.Any]:
+    """``command`` (a tap's, the mapper's or target-common's click command) as its console script's ``main``: the
+    heap thresholds fixed as it starts, not when its module is imported, so a process importing the plugin keeps
+    its allocator (module doc)."""
+
+    def main(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        fix_heap_thresholds()
+        return command(*args, **kwargs)
+
+    main.__wrapped__ = command  # type: ignore[attr-defined]  # the click command, as functools.wraps leaves it
+    return main
 
 
 #: numpy's BLAS starts a pool of threads as it is imported, and they spin for a while: ~0.07 s CPU at import and
@@ -484,10 +502,8 @@ def plugin_imports(sdk_parts: tuple[str, ...] = ()) -> Iterator[None]:
     """A plugin's console script imports its class inside: the collector paused, singer_sdk imported first with
     ``DEFERRED`` deferred, and everything imported frozen before the collector runs again (module doc). With
     ``sdk_parts`` (a target: ``SDK_FOR_A_TARGET``) only those submodules are imported, singer_sdk's ``__init__``
-    not until a name is asked of the package itself. Without ``sdk_parts`` (a tap, the mapper) it first fixes the
-    heap thresholds (``fix_heap_thresholds``)."""
-    if not sdk_parts:
-        fix_heap_thresholds()
+    not until a name is asked of the package itself. The heap thresholds are the console entry's
+    (``with_heap_thresholds``), not the import's."""
     with paused_gc():
         if "singer_sdk" not in sys.modules:
             with deferred_imports():

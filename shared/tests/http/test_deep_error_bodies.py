@@ -5,23 +5,12 @@ RecursionError (review 16c F4)."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.odata.http import raise_for_status
 from xlr8_kit.oracle.client import error_detail
 from xlr8_kit.redaction import Redactor
-
-DEEP = b"[" * 100_000 + b"]" * 100_000
-
-
-def deep(status: int) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = DEEP
-    response.headers["Content-Type"] = "application/json"
-    response.url = "https://tenant.example.com/api/items"
-    return response
+from xlr8_kit.testing.responses import deep_json_response as deep
 
 
 def test_fusion_error_detail_of_a_deep_body_is_its_text() -> None:

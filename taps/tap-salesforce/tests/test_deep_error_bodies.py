@@ -3,21 +3,14 @@
 
 from __future__ import annotations
 
-import pytest
-import requests
+import functools
 
+import pytest
+
+from xlr8_kit.testing.responses import deep_json_response
 from xlr8_tap_salesforce.client import error_code_of
 
-DEEP = b"[" * 100_000 + b"]" * 100_000
-
-
-def deep(status: int) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = DEEP
-    response.headers["Content-Type"] = "application/json"
-    response.url = "https://example.my.salesforce.com/services/data/v60.0/query"
-    return response
+deep = functools.partial(deep_json_response, url="https://example.my.salesforce.com/services/data/v60.0/query")
 
 
 @pytest.mark.parametrize("status", [400, 403])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from xlr8_kit.testing.responses import DEEP_JSON
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -55,6 +56,21 @@ def test_login_failures_name_the_setting(
         if secret not in (LOCKED_USERNAME, "NOSUCHCO"):
             assert secret not in output
     assert emulator.logins == 0
+
+
+def test_a_login_refused_with_a_body_nested_too_deep_is_the_login_error(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, tmp_path: Path
+) -> None:
+    """A 401 whose JSON body is nested deeper than Python's parser recurses: the login's own error (no vendor error
+    codes), not a RecursionError traceback."""
+    deep = DEEP_JSON.decode()
+    sandbox.faults.add("ukg_ready", "/ta/rest/v1/login", FaultSpec("status", status=401, body=deep, times=1))
+    result = _discover(ready_config(url, reports=REPORTS[:1]), tmp_path)
+    assert result.returncode != 0
+    assert "ukg_ready login failed (HTTP 401, no error body)" in result.stderr
+    assert "'username' and 'password'" in result.stderr
+    assert "RecursionError" not in result.stderr
+    assert [r.status for r in sandbox.requests("ukg_ready", "/ta/rest/v1/login")] == [401]
 
 
 def test_missing_login_settings_are_named_before_any_request(

@@ -41,6 +41,7 @@ from urllib.parse import urlparse
 import requests
 from requests.auth import AuthBase
 
+from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import (
     AuthenticationError,
     KitHTTPError,
@@ -358,10 +359,7 @@ class TokenAuthenticator(AuthBase, ABC):
             self.sleep(wait)
 
     def _json_or_none(self, response: requests.Response) -> dict[str, Any] | None:
-        try:
-            payload = response.json()
-        except (ValueError, RecursionError):
-            return None
+        payload = json_or_not(response)
         if not isinstance(payload, dict):
             return None
         for name in SECRET_TOKEN_FIELDS:

@@ -42,7 +42,9 @@ def _expected_html(response: requests.Response) -> bool:
     return "html" in accept.lower()
 
 
-_UNPARSABLE = object()
+#: What ``json_or_not`` gives for a body that is not JSON (``_UNPARSABLE`` in the classifier's questions).
+NOT_JSON: Any = object()
+_UNPARSABLE = NOT_JSON
 #: Parses exactly as ``json.loads`` does (floats, big ints, last duplicate key wins), in C.
 _DECODER = msgspec.json.Decoder()
 
@@ -66,15 +68,22 @@ def loads_plain(content: bytes) -> Any:
         return json.loads(content)  # what msgspec refuses and json accepts (NaN literals, UTF-16)
 
 
+def json_or_not(response: requests.Response, parse: t.Callable[[bytes], Any] | None = None) -> Any:
+    """``response.json()`` (or ``parse(response.content)``), else ``NOT_JSON``: a vendor's body may be HTML, cut
+    short, empty or nested deeper than the parser recurses (``RecursionError``, not a ``ValueError``), and whoever
+    reads it (an error's detail, a token answer, the classifier's questions) wants the value or "not JSON", never
+    an exception in place of the product's own error."""
+    try:
+        return response.json() if parse is None else parse(response.content)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
 def parsed_json(response: requests.Response) -> object:
     """The body parsed once per response (classification asks several questions of it); ``_UNPARSABLE`` if not."""
     cached = response.__dict__.get("_xlr8_json", None)
     if cached is None:
-        try:
-            cached = loads_plain(response.content)
-        except (ValueError, RecursionError):  # nested past the parser's depth: as unparsable as a cut body
-            cached = _UNPARSABLE
-        response.__dict__["_xlr8_json"] = cached
+        cached = response.__dict__["_xlr8_json"] = json_or_not(response, loads_plain)
     return cached
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import msgspec
 import requests
 
-from xlr8_kit.http.classify import ResponseClassifier, is_utf8, kept_body
+from xlr8_kit.http.classify import ResponseClassifier, is_utf8, json_or_not, kept_body
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError
 from xlr8_kit.odata.paging import _payload, odata_error
 from xlr8_kit.redaction import Redactor
@@ -29,10 +29,11 @@ class _ErrorProbe(msgspec.Struct):
 _ERROR_PROBE = msgspec.json.Decoder(_ErrorProbe | list[msgspec.Raw] | str | int | float | bool | None)
 
 
-def _error_document(content: bytes) -> tuple[str, str] | None:
-    """``odata_error(json.loads(content))``, None where ``json.loads`` raises ``ValueError``. A page of rows (the
-    usual answer) is probed in C without building its rows; a body the probe cannot vouch for (not UTF-8, NaN
-    literals, malformed) and every error document go through ``json.loads`` itself."""
+def _error_document(response: requests.Response) -> tuple[str, str] | None:
+    """``odata_error(json.loads(response.content))``, None where ``json.loads`` raises. A page of rows (the usual
+    answer) is probed in C without building its rows; a body the probe cannot vouch for (not UTF-8, NaN literals,
+    malformed) and every error document go through ``json.loads`` itself."""
+    content = response.content
     if is_utf8(content):  # json.loads rejects invalid UTF-8 inside strings the probe does not build
         try:
             probed = _ERROR_PROBE.decode(content)
@@ -41,10 +42,7 @@ def _error_document(content: bytes) -> tuple[str, str] | None:
         else:
             if not (isinstance(probed, _ErrorProbe) and isinstance(probed.error, dict)):
                 return None
-    try:
-        return odata_error(json.loads(content))
-    except (ValueError, RecursionError):  # nested past the parser's depth: no error document either
-        return None
+    return odata_error(json_or_not(response, json.loads))
 
 
 class ODataClassifier(ResponseClassifier):
@@ -66,7 +64,7 @@ class ODataClassifier(ResponseClassifier):
             parsed = kept_body(response)
             if isinstance(parsed, dict) and not isinstance(parsed.get("error"), dict):
                 return None  # an object without an error object: what the probe finds in the same bytes
-            error = _error_document(response.content)
+            error = _error_document(response)
             if error is not None:
                 return f"OData error {error[0]}"
         return None
@@ -81,10 +79,7 @@ def raise_for_status(response: requests.Response, redactor: Redactor, product: s
         return
     path = urlparse(response.url).path
     detail = ""
-    try:
-        error = odata_error(response.json())
-    except (ValueError, RecursionError):
-        error = None
+    error = odata_error(json_or_not(response))
     if error is not None:
         detail = f": {error[0]} {error[1]}"
     elif response.content:

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, NOT_JSON, Verdict, json_or_not
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.oracle.describe import Resource, parse_describe
 from xlr8_kit.oracle.protocol import MAX_LIMIT, UNPARSABLE, CollectionError, FusionClassifier, body, collection_page
@@ -39,9 +39,8 @@ def classify_unread(response: requests.Response) -> Verdict:
 
 def error_detail(response: requests.Response) -> str:
     """Fusion's error text: ``o:errorDetails[].detail`` / ``detail`` / ``title`` of a JSON body, else plain text."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
+    body = json_or_not(response)
+    if body is NOT_JSON:
         return " ".join(response.text.split())[:MAX_MESSAGE]
     if isinstance(body, Mapping):
         details = [d.get("detail") for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping)]
@@ -110,12 +109,11 @@ class FusionClient:
         payload = body(response)
         if payload is not UNPARSABLE:
             return payload
-        try:
-            return response.json()  # a body the kit's parse refuses, read (or refused) as before
-        except (ValueError, RecursionError):
-            raise ClientRequestError(
-                f"{self.product}: {urlparse(url).path} did not answer JSON", path=urlparse(url).path
-            ) from None
+        payload = json_or_not(response)  # a body the kit's parse refuses, read (or refused) as before
+        if payload is NOT_JSON:
+            path = urlparse(url).path
+            raise ClientRequestError(f"{self.product}: {path} did not answer JSON", path=path)
+        return payload
 
     def describe(self, resource: str) -> Resource:
         """``GET <resource>/describe``, once per resource and client."""

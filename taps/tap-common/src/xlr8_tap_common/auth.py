@@ -15,6 +15,7 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.auth import OAuth2ClientCredentials, SessionLogin, Token
+from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import AuthenticationError
 
 if t.TYPE_CHECKING:
@@ -98,10 +99,7 @@ class CommonLogin(SessionLogin):
 
 
 def _error_code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return ""
+    body = json_or_not(response)
     if isinstance(body, dict):
         return " ".join(str(body.get(k)) for k in ("error_code", "request_id") if body.get(k))
     return ""

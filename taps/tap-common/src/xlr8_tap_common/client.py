@@ -21,7 +21,7 @@ from singer_sdk.pagination import JSONPathPaginator
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier, kept_body
+from xlr8_kit.http.classify import ResponseClassifier, json_or_not, kept_body
 from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import KitRESTStream
 from xlr8_kit.singer_io import loads_exact
@@ -66,10 +66,7 @@ _DICT = {dict}
 
 def error_summary(response: requests.Response) -> str:
     """``error_code: detail (request_id …)`` from Common's error body, or the HTTP status."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return f"HTTP {response.status_code}"
+    body = json_or_not(response)
     if not isinstance(body, dict) or "error_code" not in body:
         return f"HTTP {response.status_code}"
     return (

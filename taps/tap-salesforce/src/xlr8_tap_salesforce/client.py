@@ -37,7 +37,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.http.classify import ResponseClassifier, Verdict
+from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
@@ -147,10 +147,7 @@ class QueryPageClassifier(SalesforceClassifier):
 
 
 def error_code_of(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
+    body = json_or_not(response)
     if isinstance(body, list) and body and isinstance(body[0], dict):
         return str(body[0].get("errorCode") or "") or None
     if isinstance(body, dict):
@@ -245,11 +242,11 @@ class SalesforceClient:
     def _raise_error(self, method: str, response: requests.Response) -> t.NoReturn:
         path = urlsplit(response.url).path
         code = error_code_of(response) or "UNKNOWN"
-        try:
-            body = response.json()
-            detail = body[0].get("message", "") if isinstance(body, list) and body else str(body)
-        except (ValueError, RecursionError):
+        body = json_or_not(response)
+        if body is NOT_JSON:
             detail = response.text
+        else:
+            detail = body[0].get("message", "") if isinstance(body, list) and body else str(body)
         message = self.redactor.redact(
             f"salesforce {method} {path}: HTTP {response.status_code} {code}: {str(detail)[:MAX_MESSAGE]}"
         )

@@ -7,12 +7,12 @@ frozen before the collector runs again. It ends without the interpreter's teardo
 """
 
 from xlr8_kit.process_end import ends_without_teardown
-from xlr8_kit.startup import plugin_imports
+from xlr8_kit.startup import plugin_imports, with_heap_thresholds
 
 with plugin_imports():
     from xlr8_tap_ukg_ready.tap import TapUkgReady
 
-main = ends_without_teardown(TapUkgReady.cli)
+main = ends_without_teardown(with_heap_thresholds(TapUkgReady.cli))
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ import requests
 
 from xlr8_kit.auth import OAuth2ClientCredentials, SessionLogin, Token
 from xlr8_kit.auth.base import NoAuth
+from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import AuthenticationError, ReauthorizationRequiredError
 
 if t.TYPE_CHECKING:
@@ -27,10 +28,7 @@ DEFAULT_TOKEN_LIFETIME_S = 3600.0
 
 def vendor_errors(response: requests.Response) -> list[dict[str, t.Any]]:
     """The ``errors[]`` of a UKG Ready error body (empty when the body is something else)."""
-    try:
-        body = json.loads(response.content or b"{}")
-    except ValueError:
-        return []
+    body = json_or_not(response, json.loads)  # empty, HTML, cut or nested too deep: no errors
     errors = body.get("errors") if isinstance(body, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
@@ -76,10 +74,7 @@ class ReadyLogin(SessionLogin):
         response = session.send(session.prepare_request(request), allow_redirects=False, **send_options)
         if response.status_code >= 400:
             self._raise_for(response)
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):
-            body = None
+        body = json_or_not(response)
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthenticationError(

@@ -20,7 +20,7 @@ from lxml import etree
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, NOT_JSON, Verdict, json_or_not
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import UNKNOWN
@@ -90,12 +90,11 @@ def raise_for_response(response: requests.Response, redactor: Redactor) -> None:
     if status < 400:
         return
     detail = ""
-    try:
-        body = response.json()
-        if isinstance(body, dict) and body.get("error"):
-            detail = f": {str(body['error'])[:MAX_MESSAGE]}"
-    except (ValueError, RecursionError):
+    body = json_or_not(response)
+    if body is NOT_JSON:
         detail = f": {' '.join(response.text.split())[:MAX_MESSAGE]}" if response.content else ""
+    elif isinstance(body, dict) and body.get("error"):
+        detail = f": {str(body['error'])[:MAX_MESSAGE]}"
     message = redactor.redact(f"workday: HTTP {status} for path {path}{detail}")
     if status in (401, 403):
         raise AuthenticationError(message + " (check the configured credentials and their security groups)",
