@@ -246,7 +246,8 @@ class SalesforceClient:
         if body is NOT_JSON:
             detail = response.text
         else:
-            detail = body[0].get("message", "") if isinstance(body, list) and body else str(body)
+            first = body[0] if isinstance(body, list) and body else None
+            detail = first.get("message", "") if isinstance(first, dict) else str(body)
         message = self.redactor.redact(
             f"salesforce {method} {path}: HTTP {response.status_code} {code}: {str(detail)[:MAX_MESSAGE]}"
         )
