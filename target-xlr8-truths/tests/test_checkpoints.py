@@ -1,14 +1,26 @@
-"""The store checkpoints less often than DuckDB's default (``CHECKPOINT_THRESHOLD``): committed BATCH files may sit in
-the WAL only, and a crash there loses none of them and lands each row once on the rerun."""
+"""The store checkpoints less often than DuckDB's default: once a table has gained ``CHECKPOINT_ROWS`` rows (so they
+are written in row groups no later checkpoint merges), or at ``CHECKPOINT_THRESHOLD`` of WAL. Committed BATCH files
+may sit in the WAL only, and a crash there, or after a checkpoint, loses none of them and lands each row once on the
+rerun."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pytest
 from truths_testkit import P8, held_target, killed, query, run_target, schema_msg, state_msg
+
+from target_xlr8_truths import duckdb_store
+from target_xlr8_truths.columns import Column
+from target_xlr8_truths.duckdb_store import CHECKPOINT_ROWS, DuckDBStore
+from target_xlr8_truths.spool import Spool
+from target_xlr8_truths.store import Batch, RunContext, StreamInfo
 
 TABLE = f"{P8}_singer_items"
 ROWS_PER_FILE = 10_000
@@ -16,12 +28,13 @@ WRITTEN = 1709287200  # the files are older than the run, so the target keeps th
 DUCKDB_DEFAULT_THRESHOLD = 16 * 2**20
 
 
-def _file(directory: Path, index: int) -> Path:
-    """About 10 MiB of WAL per file: at DuckDB's default threshold the third file's commit checkpoints."""
+def _file(directory: Path, index: int, repeat: int = 100) -> Path:
+    """About 10 MiB of WAL per file: at DuckDB's default threshold the third file's commit checkpoints
+    (``repeat`` 1: narrow rows, a few hundred KiB)."""
     path = directory / f"part-{index}.jsonl"
     first = index * ROWS_PER_FILE
     path.write_text(
-        "".join(json.dumps({"id": i, "v": f"{i:010d}" * 100}) + "\n" for i in range(first, first + ROWS_PER_FILE))
+        "".join(json.dumps({"id": i, "v": f"{i:010d}" * repeat}) + "\n" for i in range(first, first + ROWS_PER_FILE))
     )
     os.utime(path, (WRITTEN, WRITTEN))
     return path
@@ -72,3 +85,180 @@ def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
     assert rerun.summary["streams"]["items"] == {"received": resent, "loaded": resent, "dead_lettered": 0}
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(3 * ROWS_PER_FILE + resent,)]
     assert not wal.exists() or wal.stat().st_size == 0  # the clean exit checkpointed everything
+
+
+def _row_groups(store: Path) -> list[int]:
+    return [
+        int(n)
+        for _, n in query(
+            store, f"SELECT row_group_id, MAX(count) FROM pragma_storage_info('{TABLE}') GROUP BY ALL ORDER BY 1"
+        )
+    ]
+
+
+def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_after_loses_nothing(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """Narrow rows: ten files of 10,000 hold far less WAL than ``CHECKPOINT_THRESHOLD``, but 100,000 rows reach
+    ``CHECKPOINT_ROWS``, so the tenth file's commit is followed by a checkpoint that writes them as one row group."""
+    assert 9 * ROWS_PER_FILE < CHECKPOINT_ROWS <= 10 * ROWS_PER_FILE
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, repeat=1) for index in range(12)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, _messages(files), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:11"}, marker,
+                       "the eleventh file's commit")  # fmt: skip
+    wal = store.with_name(store.name + ".wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the ten committed files were not checkpointed"
+    emitted = killed(proc)
+
+    assert _row_groups(store) == [10 * ROWS_PER_FILE]  # one group, written once: none a later checkpoint merges
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
+        (10 * ROWS_PER_FILE, 10 * ROWS_PER_FILE, 0, 10 * ROWS_PER_FILE - 1)
+    ]
+    relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
+    assert set(relayed) <= set(range(10))  # never the uncommitted eleventh file's
+    last = relayed[-1] if relayed else -1
+
+    rerun = run_target(settings, _messages(files)[:1] + _messages(files)[1 + 2 * (last + 1) :], tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
+        (12 * ROWS_PER_FILE, 12 * ROWS_PER_FILE, 0, 12 * ROWS_PER_FILE - 1)
+    ]
+    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 105000') == [("0000105000",)]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(12 * ROWS_PER_FILE,)]
+    resent = (11 - last) * ROWS_PER_FILE
+    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(10 * ROWS_PER_FILE + resent,)]
+
+
+RUN = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b17", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+STAMP = dt.datetime(2024, 3, 2, tzinfo=dt.UTC)
+
+
+def _info(stream: str) -> StreamInfo:
+    return StreamInfo(stream, "proj", stream, "reality", stream, f"proj:{stream}", f"proj {stream}", ["id"])
+
+
+def _batch(directory: Path, stream: str, first: int, rows: int, width: int = 1) -> Batch:
+    path = directory / f"{stream}-{first}.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "v": "x" * width}) + "\n" for i in range(first, first + rows)))
+    columns = [Column("id", "id", "integer"), Column("v", "v", "text")]
+    return Batch(_info(stream), columns, [], [], 0, (STAMP, STAMP), False, files=[str(path)], extracted=STAMP)
+
+
+def _wal_empty(store: DuckDBStore) -> bool:
+    wal = Path(store.path + ".wal")
+    return not wal.exists() or wal.stat().st_size == 0
+
+
+class _Watched:
+    """The store's connection, noting whether DuckDB checkpointed at each commit (its own, at its WAL threshold: the
+    WAL is empty after it) and each CHECKPOINT the store issues."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, wal: Path) -> None:
+        self._con, self._wal = con, wal
+        self.events: list[str] = []
+
+    def commit(self) -> Any:
+        done = self._con.commit()
+        self.events.append("own" if not self._wal.exists() or self._wal.stat().st_size == 0 else "commit")
+        return done
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "CHECKPOINT":
+            self.events.append("CHECKPOINT")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_rows_are_counted_per_table_since_the_last_checkpoint_duckdb_s_own_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store checkpoints exactly when one table's rows since the last checkpoint reach ``CHECKPOINT_ROWS``:
+    another table's rows do not count towards it, and a checkpoint DuckDB made at a commit (its WAL threshold, 1 MiB
+    here: a file of wide rows passes it) starts every count again."""
+    mark = 2_500
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", mark)
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_THRESHOLD", "1MiB")
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    real = store.con
+    watched = _Watched(real, Path(store.path + ".wal"))
+    store.con = watched  # type: ignore[assignment]
+    plan = [("a", 1_000, 1), ("b", 2_000, 1), ("a", 1_000, 1), ("b", 1_000, 1), ("a", 1_000, 1), ("a", 1_000, 1),
+            ("b", 1_000, 3_000), ("b", 1_000, 1), ("b", 1_000, 1), ("a", 1_000, 1), ("b", 1_000, 1),
+            ("b", 1_000, 1), ("a", 2_000, 1)]  # fmt: skip
+    try:
+        unwritten: dict[str, int] = {}
+        expected: list[bool] = []
+        issued: list[bool] = []
+        seen: list[int] = []
+        for number, (stream, rows, width) in enumerate(plan):
+            del watched.events[:]
+            assert store.write_batch(_batch(tmp_path, stream, number * 10_000, rows, width)) == rows
+            own = [event for event in watched.events if event != "CHECKPOINT"][-1] == "own"
+            issued.append("CHECKPOINT" in watched.events)
+            if own:
+                seen.append(number)
+                unwritten.clear()
+                expected.append(False)
+                continue
+            unwritten[stream] = unwritten.get(stream, 0) + rows
+            expected.append(unwritten[stream] >= mark)
+            if expected[-1]:
+                unwritten.clear()
+            assert _wal_empty(store) == expected[-1]
+
+        assert issued == expected
+        assert sum(expected) >= 2
+        assert seen, "DuckDB never checkpointed at a commit of its own"
+        assert store.fetchall('SELECT COUNT(*) FROM "a"') == [(7_000,)]
+        assert store.fetchall('SELECT COUNT(*) FROM "b"') == [(8_000,)]
+    finally:
+        store.con = real
+        store.close()
+
+
+class _RefusingCheckpoints:
+    """A connection whose CHECKPOINT fails (a full disk, say), every other call passed through."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "CHECKPOINT":
+            raise duckdb.IOException("No space left on device")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 1_500)
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    real = store.con
+    try:
+        store.con = _RefusingCheckpoints(real)  # type: ignore[assignment]
+        with caplog.at_level(logging.WARNING, logger=duckdb_store.__name__):
+            assert store.write_batch(_batch(tmp_path, "a", 0, 1_000)) == 1_000
+            assert store.write_batch(_batch(tmp_path, "a", 10_000, 1_000)) == 1_000  # 2,000 rows: CHECKPOINT fails
+        assert "did not checkpoint after 2000 rows of a: IOException" in caplog.text
+        assert "No space" not in caplog.text
+        assert not _wal_empty(store)
+        assert store.fetchall('SELECT COUNT(*) FROM "a"') == [(2_000,)]
+        assert store.fetchall("SELECT SUM(rows_loaded) FROM _truths_ledger") == [(2_000,)]
+        store.con = real
+        assert store.write_batch(_batch(tmp_path, "a", 20_000, 100)) == 100  # still counted: checkpoints now
+        assert _wal_empty(store)
+    finally:
+        store.con = real
+        store.close()

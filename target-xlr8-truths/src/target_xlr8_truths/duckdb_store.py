@@ -29,14 +29,20 @@ log = logging.getLogger(__name__)
 #: allocations outside the pool): 1M Account-width records 250-270 MB at 128MB, 440-480 MB at 384MB, which loads
 #: BATCH files with about 20% less CPU.
 DEFAULT_MEMORY_LIMIT = "128MB"
-#: WAL size at which a commit checkpoints (DuckDB's default: 16 MiB). Checkpoints cost more than the rows they add:
-#: 500,000 Salesforce Contacts in 10,000-record BATCH files (~5 MiB of WAL each) checkpointed every 4 files at
-#: 16 MiB, and the commits took 5.7-5.9 of the target's 17 s CPU; 13.5 s in all at 32 MiB, 11.6-12.0 at 64 MiB. But
-#: at 64 MiB 100,000-record Account-width files (over 32 MiB of WAL each) checkpoint two at a time, which costs
-#: them 12-14% more CPU (the pair no longer fits the BATCH pool); at 32 MiB they checkpoint every file, as before.
-#: Every commit still writes and syncs its WAL (STATE confirms committed files only); after a crash the next open
-#: replays at most about this much WAL.
-CHECKPOINT_THRESHOLD = "32MiB"
+#: Rows DuckDB puts in a row group. A checkpoint writes a table's new rows as new row groups (it never appends to a
+#: row group already written), and merges runs of neighbouring groups that fit in fewer (up to four into three):
+#: every group of 92,160 rows or fewer is read back and written again by a later checkpoint.
+ROW_GROUP_ROWS = 122_880
+#: Rows a table gains before the store checkpoints (``DuckDBStore._checkpoint_by_rows``): groups of more than 3/4 of
+#: a row group are never merged. Checkpointing by WAL bytes alone (32 MiB) wrote 500,000 Salesforce Contacts
+#: (10,000-record BATCH files) in groups of 70,000 rows, merged again every few checkpoints as the table grew: 1.2 and
+#: 2.0 s CPU at the 28th and 42nd file and 1.7 s at close, against ~0.2 s for a checkpoint that merges nothing.
+CHECKPOINT_ROWS = ROW_GROUP_ROWS * 4 // 5
+#: WAL size at which a commit checkpoints anyway (DuckDB's default: 16 MiB), above ``CHECKPOINT_ROWS`` of narrow rows
+#: (~46 MiB for Contacts) so the rows decide for them; wider rows reach it first (a 100,000-record Account-width
+#: file holds over 32 MiB). Every commit still writes and syncs its WAL (STATE confirms committed files only); after
+#: a crash the next open replays at most about this much WAL.
+CHECKPOINT_THRESHOLD = "64MiB"
 MAX_OBJECT = 16 * 1024 * 1024  # a JSON line larger than this takes the record path (fields cap at 8 MiB)
 #: DuckDB's JSON reader parses non-integer numbers as doubles, which hold any number of up to 15 significant digits
 #: exactly; ``has_long_number`` finds longer ones (bytes.translate + find, then the lines it flags decoded).
@@ -279,6 +285,9 @@ class DuckDBStore(Store):
         self._facts: dict[str, _TableFacts] = {}
         self._pending: dict[str, _TableFacts] = {}
         self._in_batch = False
+        #: rows each table gained since the last checkpoint (``_checkpoint_by_rows``)
+        self._unwritten: dict[str, int] = {}
+        self._wal = Path(f"{Path(path).expanduser()}.wal")
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
             # a bounded buffer pool: large batches spill to disk instead of growing the process
@@ -374,9 +383,33 @@ class DuckDBStore(Store):
         self._use_pool(bool(batch.files))
         self._in_batch = True
         try:
-            return super().write_batch(batch)
+            loaded = super().write_batch(batch)
         finally:
             self._in_batch = False
+        self._checkpoint_by_rows(batch.info.table_name, loaded)
+        return loaded
+
+    def _checkpoint_by_rows(self, table: str, rows: int) -> None:
+        """Checkpoints once a table has gained ``CHECKPOINT_ROWS`` since the last checkpoint, DuckDB's own (at
+        ``CHECKPOINT_THRESHOLD`` of WAL: an empty WAL after the commit) or this one, so that its rows are written in
+        row groups no later checkpoint merges. Runs after the commit: a checkpoint that fails leaves the rows in the
+        WAL, committed, and DuckDB checkpoints them later (at its threshold, or at close)."""
+        try:
+            checkpointed = self._wal.stat().st_size == 0
+        except FileNotFoundError:
+            checkpointed = True
+        if checkpointed:
+            self._unwritten.clear()
+            return
+        unwritten = self._unwritten[table] = self._unwritten.get(table, 0) + rows
+        if unwritten < CHECKPOINT_ROWS:
+            return
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.warning("DuckDB did not checkpoint after %d rows of %s: %s", unwritten, table, type(exc).__name__)
+            return
+        self._unwritten.clear()
 
     def _row_count(self, table: str) -> int:
         """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;
