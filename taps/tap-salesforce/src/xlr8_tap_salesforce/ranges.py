@@ -15,7 +15,8 @@ reads up to ``width`` of them at once:
   one then paid for them):
   ``COUNT()`` of the query's rows and the newest replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``);
   SOQL ``OFFSET`` stops at 2,000, so bounds are placed by time: whole seconds spaced evenly between page 1's last
-  value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes
+  value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left, range 0 ``FIRST_RANGE`` of one
+  (it is one cursor; the ranges after it are read side by side). An uneven spread only makes
   ranges uneven, never wrong. Fewer than two ranges' worth of rows left, or a planning query refused (logged), and
   the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
@@ -83,6 +84,11 @@ logger = logging.getLogger(__name__)
 #: Batches of rows a range is planned to hold, and the pages it may keep read ahead of the emitter.
 RANGE_PAGES = 2
 
+#: Range 0's share of a range's rows past page 1: range 0 is one cursor, its pages one round trip after another
+#: while the ranges after it are read side by side, so it is planned short (half a page past page 1 with Account's
+#: 2-page ranges: its page 2 is cut about the middle, not a page 3 read for the few rows before bound 1).
+FIRST_RANGE = 0.25
+
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
 RANGES_AHEAD = 2
@@ -119,13 +125,17 @@ class Plan:
     newest: datetime | None
 
 
-def bounds(after: datetime, newest: datetime, ranges: int) -> list[datetime]:
-    """Bounds 1..ranges-1: whole seconds evenly spaced in time after ``after`` up to ``newest``, increasing, each
-    past ``after`` (a bound equal to the one before would make an empty range, so it is dropped)."""
+def bounds(after: datetime, newest: datetime, ranges: float, first: float = 1.0) -> list[datetime]:
+    """Bounds 1..: whole seconds evenly spaced in time after ``after`` up to ``newest``, ``ranges`` ranges' spans
+    in all, range 0 ``first`` of a span, the last what is left (half a span at least: less is a query more for few
+    rows); increasing, each past ``after`` (a bound equal to the one before would make an empty range, so it is
+    dropped)."""
     found: list[datetime] = []
     span = newest - after
-    for k in range(1, ranges):
-        moment = after + span * k / ranges
+    k = 1
+    while first + k - 1 <= ranges - 0.5:
+        moment = after + span * ((first + k - 1) / ranges)
+        k += 1
         whole = moment.replace(microsecond=0)
         if whole < moment:
             whole += timedelta(seconds=1)
@@ -206,8 +216,8 @@ class RangedQuery:
         if plan.newest is None or plan.newest <= after:
             return []
         left = plan.rows - page_rows
-        ranges = math.ceil(left / (RANGE_PAGES * page_rows)) if left > 0 else 1
-        found = bounds(after, plan.newest, ranges) if ranges >= 2 else []
+        ranges = left / (RANGE_PAGES * page_rows) if left > 0 else 1
+        found = bounds(after, plan.newest, ranges, FIRST_RANGE) if math.ceil(ranges) >= 2 else []
         if self.on_plan is not None:
             self.on_plan(plan, found)
         return found
