@@ -125,17 +125,14 @@ class Plan:
     newest: datetime | None
 
 
-def bounds(after: datetime, newest: datetime, ranges: float, first: float = 1.0) -> list[datetime]:
-    """Bounds 1..: whole seconds evenly spaced in time after ``after`` up to ``newest``, ``ranges`` ranges' spans
-    in all, range 0 ``first`` of a span, the last what is left (half a span at least: less is a query more for few
-    rows); increasing, each past ``after`` (a bound equal to the one before would make an empty range, so it is
-    dropped)."""
+def bounds(after: datetime, newest: datetime, ranges: int, first: float = 1.0) -> list[datetime]:
+    """Bounds 1..ranges-1: whole seconds evenly spaced in time after ``after`` up to ``newest``, range 0 ``first``
+    of the others' span, increasing, each past ``after`` (a bound equal to the one before would make an empty
+    range, so it is dropped)."""
     found: list[datetime] = []
     span = newest - after
-    k = 1
-    while first + k - 1 <= ranges - 0.5:
-        moment = after + span * ((first + k - 1) / ranges)
-        k += 1
+    for k in range(1, ranges):
+        moment = after + span * ((first + k - 1) / (first + ranges - 1))
         whole = moment.replace(microsecond=0)
         if whole < moment:
             whole += timedelta(seconds=1)
@@ -216,8 +213,9 @@ class RangedQuery:
         if plan.newest is None or plan.newest <= after:
             return []
         left = plan.rows - page_rows
-        ranges = left / (RANGE_PAGES * page_rows) if left > 0 else 1
-        found = bounds(after, plan.newest, ranges, FIRST_RANGE) if math.ceil(ranges) >= 2 else []
+        most = RANGE_PAGES * page_rows  # rows a range holds at most (a range past it asks a page more)
+        ranges = 1 + math.ceil((left - FIRST_RANGE * most) / most) if left > most else 1
+        found = bounds(after, plan.newest, ranges, FIRST_RANGE) if ranges >= 2 else []
         if self.on_plan is not None:
             self.on_plan(plan, found)
         return found
