@@ -828,6 +828,9 @@ class SalesforceStream(KitRESTStream):
         self._api_choice: str | None = None
         #: (WHERE, queryAll, rows, monotonic time) of the COUNT() ``choose_api`` took, for the ranged read's plan.
         self._counted: tuple[str | None, bool, int, float] | None = None
+        #: This run reads the object from its start (no bookmark, no start_date): its ranged read asks its plan with
+        #: page 1.
+        self._first_read = False
         #: Set when a range timed out beyond splitting: the rest of this read is one cursor (reset by the next read).
         self._one_cursor_read = False
         #: The last Id a full-table read emitted, while it re-issues its query after it (``_read_by_id``).
@@ -1059,8 +1062,10 @@ class SalesforceStream(KitRESTStream):
             state = self.get_context_state(context)
             state.pop("replication_key_value", None)
             state.pop(BOUNDARY_KEY, None)
+            self._first_read = True
             return None
         value = self.get_starting_replication_key_value(context)
+        self._first_read = value is None and not self.settings.start_date
         if value is None and self.settings.start_date:
             return self.settings.start_date
         return t.cast("str | None", value)
@@ -1384,6 +1389,10 @@ class SalesforceStream(KitRESTStream):
         (``ranges.py``): ranges ``>= bound`` and ``< next bound`` with the window's other terms."""
         rk = t.cast("str", self.replication_key)
         client, include_deleted = self.client, self.tracks_deletes
+        # The plan goes out with page 1 when the read is likely longer than a page: the object's whole history, or
+        # choose_api counted more rows than a page (a guess: a read of one page then pays two small queries).
+        counted = self._counted
+        plan_early = self._first_read or (counted is not None and counted[2] > client.batch_size)
 
         def query(lower: datetime | None, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
             return client.query_pages_marked(
@@ -1446,6 +1455,7 @@ class SalesforceStream(KitRESTStream):
             name=f"xlr8-{self.name}",
             on_plan=on_plan,
             page_bytes=lambda _page: client.last_page_bytes(),
+            plan_early=plan_early,
         )
 
     def _written_numbers(self, kind: type[CanonicalNumbers] = CanonicalNumbers) -> RawNumbers | None:

@@ -6,17 +6,23 @@ after its first page, into contiguous ranges of its order (replication key, Id),
 reads up to ``width`` of them at once:
 
 - Page 1 is read as today. The last page (the cursor has no more: ``done``), or a page ending in a row without a
-  replication key value, and the read goes on page after page as before (a small read pays nothing for planning).
+  replication key value, and the read goes on page after page as before (a small read pays nothing for planning
+  but a plan asked early, given up at once).
   Whether more follow is the cursor's ``more``, not the page's length: Salesforce may answer fewer rows than the
   batch size asked for (200 when a query selects two or more custom long text fields).
-- Else two small queries plan the rest, while page 2 is fetched (both asked for before page 1 is handed on):
+- Else two small queries plan the rest, while page 2 is fetched (both asked for before page 1 is handed on; with
+  page 1 itself when the caller expects more than a page, ``plan_early``: an object's first read, whose page of
+  one then paid for them):
   ``COUNT()`` of the query's rows and the newest replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``);
   SOQL ``OFFSET`` stops at 2,000, so bounds are placed by time: whole seconds spaced evenly between page 1's last
-  value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left. An uneven spread only makes
+  value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left, range 0 ``FIRST_RANGE`` of one
+  (it is one cursor; the ranges after it are read side by side). An uneven spread only makes
   ranges uneven, never wrong. Fewer than two ranges' worth of rows left, or a planning query refused (logged), and
   the read goes on page after page.
 - Range 0 is the first query's own cursor, read on until its first row at or past bound 1 (that page is cut
-  there; its cursor is left to expire). It waits for the plan after its page 2 as long as page 2 took, at most
+  there; its cursor is left to expire). A plan asked with page 1 it waits for before its page 2, as long as page 1
+  took, so the ranges after it go out with page 2 (range 0's reader starts them as it takes the plan, the emitter
+  when it next looks, whichever is first). Else it waits for the plan after its page 2 as long as page 2 took, at most
   ``PLAN_WAIT`` seconds (a ``COUNT()`` of a huge object can be slow), then reads on as a plain cursor; a plan
   coming later is taken with only its bounds past the last row range 0 has read (none left: range 0 reads to the
   end). The plan runs on its own thread, over its own connections (``xlr8_kit.http.abort``): a plan still out when
@@ -58,6 +64,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import threading
 import time
 import typing as t
 from bisect import bisect_left
@@ -76,6 +83,11 @@ logger = logging.getLogger(__name__)
 
 #: Batches of rows a range is planned to hold, and the pages it may keep read ahead of the emitter.
 RANGE_PAGES = 2
+
+#: Range 0's share of a range's rows past page 1: range 0 is one cursor, its pages one round trip after another
+#: while the ranges after it are read side by side, so it is planned short (half a page past page 1 with Account's
+#: 2-page ranges: its page 2 is cut about the middle, not a page 3 read for the few rows before bound 1).
+FIRST_RANGE = 0.25
 
 #: Ranges started ahead of the one being emitted, per range read at once (queued for ``width`` readers): ranges
 #: after it are often read to their end already, and the readers then still have ranges to read.
@@ -113,13 +125,14 @@ class Plan:
     newest: datetime | None
 
 
-def bounds(after: datetime, newest: datetime, ranges: int) -> list[datetime]:
-    """Bounds 1..ranges-1: whole seconds evenly spaced in time after ``after`` up to ``newest``, increasing, each
-    past ``after`` (a bound equal to the one before would make an empty range, so it is dropped)."""
+def bounds(after: datetime, newest: datetime, ranges: int, first: float = 1.0) -> list[datetime]:
+    """Bounds 1..ranges-1: whole seconds evenly spaced in time after ``after`` up to ``newest``, range 0 ``first``
+    of the others' span, increasing, each past ``after`` (a bound equal to the one before would make an empty
+    range, so it is dropped)."""
     found: list[datetime] = []
     span = newest - after
     for k in range(1, ranges):
-        moment = after + span * k / ranges
+        moment = after + span * ((first + k - 1) / (first + ranges - 1))
         whole = moment.replace(microsecond=0)
         if whole < moment:
             whole += timedelta(seconds=1)
@@ -143,6 +156,7 @@ class RangedQuery:
         name: str,
         on_plan: t.Callable[[Plan | Exception, list[datetime]], None] | None = None,
         page_bytes: t.Callable[[Page], int] | None = None,
+        plan_early: bool = False,
     ) -> None:
         self.cursor = cursor
         self.open_range = open_range
@@ -151,10 +165,17 @@ class RangedQuery:
         self.width = width
         self.name = name
         self.on_plan = on_plan
+        #: Ask the plan with page 1, not once page 1 says more follow: the read is expected to be longer than a page
+        #: (the caller knows: e.g. an object's first read); a read of one page then paid two small queries.
+        self.plan_early = plan_early
         self._executor: ThreadPoolExecutor | None = None
         #: The plan's own thread and connections: the read's end gives up a slow COUNT() instead of waiting.
         self._planner: ThreadPoolExecutor | None = None
         self._abort = Abort()
+        #: Ranges are started by the emitter or by range 0's reader as it takes the plan, whichever comes first.
+        self._starting = threading.Lock()
+        self._closed = False
+        self._upper: datetime | None = None
         #: Bound 1.. of the plan (empty: one range, the cursor read to its end), set once planned.
         self._bounds: Future[list[datetime]] = Future()
         #: The bounds range 0 reads up to (the plan's past what it had read when the plan came; empty: none),
@@ -173,12 +194,15 @@ class RangedQuery:
 
     # -- worker threads ---------------------------------------------------------------------------------------
 
-    def _planned(self, after: datetime, page_rows: int) -> list[datetime]:
+    def _ask_plan(self) -> Plan:
+        with self._abort.applied():
+            return self.plan()
+
+    def _planned(self, after: datetime, page_rows: int, asked: Future[Plan] | None = None) -> list[datetime]:
         """Bounds 1.. for the rows after page 1 (empty: too few to split, or the plan could not be made), ranges
-        of about ``RANGE_PAGES`` pages of page 1's size (``page_rows``)."""
+        of about ``RANGE_PAGES`` pages of page 1's size (``page_rows``); ``asked``: the plan asked with page 1."""
         try:
-            with self._abort.applied():
-                plan = self.plan()
+            plan = asked.result() if asked is not None else self._ask_plan()
         except Exception as exc:  # noqa: BLE001 - planning only speeds the read: page after page reads the same rows
             if self.on_plan is not None and not self._pages.stop.is_set():
                 self.on_plan(exc, [])
@@ -189,18 +213,23 @@ class RangedQuery:
         if plan.newest is None or plan.newest <= after:
             return []
         left = plan.rows - page_rows
-        ranges = math.ceil(left / (RANGE_PAGES * page_rows)) if left > 0 else 1
-        found = bounds(after, plan.newest, ranges) if ranges >= 2 else []
+        most = RANGE_PAGES * page_rows  # rows a range holds at most (a range past it asks a page more)
+        ranges = 1 + math.ceil((left - FIRST_RANGE * most) / most) if left > most else 1
+        found = bounds(after, plan.newest, ranges, FIRST_RANGE) if ranges >= 2 else []
         if self.on_plan is not None:
             self.on_plan(plan, found)
         return found
 
-    def _read_first(self, rng: RangeQueue, read: datetime) -> None:
+    def _read_first(self, rng: RangeQueue, read: datetime, early: float | None = None) -> None:
         """Range 0: the first query's cursor (``read``: page 1's last value), each page cut at bound 1 once the
-        plan is known and taken."""
+        plan is known and taken; ``early``: the plan was asked with page 1, which took that long: it is waited
+        for as long before page 2, so the ranges after range 0 go out with page 2, not after it."""
         found: list[datetime] | None = None
         wait: float | None = None
         try:
+            if early is not None:
+                found = self._accept(read, min(PLAN_WAIT, early))
+                wait = 0.0  # waited once: from now on the plan is taken only if it is back
             while not self._pages.stop.is_set():
                 self._pages.take(rng)
                 if self._pages.stop.is_set():  # closed while waiting for room: no request more
@@ -251,7 +280,9 @@ class RangedQuery:
                 len(kept),
             )
         self._settle_accepted(kept)
-        return self._accepted.result()
+        found = self._accepted.result()
+        self._start(min(RANGES_AHEAD * self.width, len(found)), found)  # not when the emitter next looks
+        return found
 
     def _settle_accepted(self, found: list[datetime]) -> None:
         with contextlib.suppress(InvalidStateError):  # close() or an earlier call may have settled it first
@@ -283,24 +314,34 @@ class RangedQuery:
     def pages(self, upper: datetime | None) -> t.Iterator[Page]:
         """Every page in order; ``upper``: the query's own upper bound (the last range's)."""
         self._executor = ThreadPoolExecutor(max_workers=self.width + 1, thread_name_prefix=self.name)
+        self._upper = upper
         try:
+            asked: Future[Plan] | None = None
+            if self.plan_early:  # side by side with page 1 (its answer and decode: a round trip and more at 100 ms)
+                self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
+                asked = self._planner.submit(contextvars.copy_context().run, self._ask_plan)
+            sent = time.monotonic()
             page = self._submit(next, self.cursor, None).result()  # off this thread, as read_ahead does
+            took = time.monotonic() - sent
             if page is None:
                 return
             records = page[0]
             after = self.value_of(records[-1]) if records else None
             if not self.cursor.more or after is None:
+                if asked is not None:
+                    self._abort.abort()  # the plan asked with page 1 is not needed: given up at once
                 yield page
                 yield from read_ahead(self.cursor, name=self.name)  # nothing to split: page after page
                 return
             # The plan and page 2 go out before page 1 is handed on: emitting page 1 (2,000 Accounts, the first
             # records' one-off costs included) took 0.17-0.21 s at load 8 with no request in flight.
-            self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
-            planning = self._planner.submit(contextvars.copy_context().run, self._planned, after, len(records))
+            if self._planner is None:
+                self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
+            planning = self._planner.submit(contextvars.copy_context().run, self._planned, after, len(records), asked)
             planning.add_done_callback(self._settle)
             head = self._pages.add()
             head.due.set()
-            self._submit(self._read_first, head, after)
+            self._submit(self._read_first, head, after, took if asked is not None else None)
             yield page
             started = False
             j = 0
@@ -312,7 +353,7 @@ class RangedQuery:
                     if not started and self._accepted.done():  # range 0 takes the plan after its page 2
                         started = True
                         found = self._accepted.result()
-                        self._start(min(RANGES_AHEAD * self.width, len(found)), found, upper)
+                        self._start(min(RANGES_AHEAD * self.width, len(found)), found)
                     if kind == _PAGE:
                         item, held = value
                         yield item
@@ -327,7 +368,7 @@ class RangedQuery:
                 if j > len(found):
                     return
                 started = True
-                self._start(min(j + RANGES_AHEAD * self.width, len(found)), found, upper)
+                self._start(min(j + RANGES_AHEAD * self.width, len(found)), found)
         finally:
             self.close()
 
@@ -339,18 +380,22 @@ class RangedQuery:
         with contextlib.suppress(InvalidStateError):  # close() may have settled it first
             self._bounds.set_result(found)
 
-    def _start(self, k: int, found: list[datetime], upper: datetime | None) -> None:
-        """Start the ranges up to k not started yet (range i: bound i up to bound i+1, the last up to ``upper``)."""
-        while len(self._pages.ranges) <= k:
-            rng = self._pages.add()
-            index = rng.index
-            last = index == len(found)
-            self._submit(self._read, rng, found[index - 1], upper if last else found[index])
+    def _start(self, k: int, found: list[datetime]) -> None:
+        """Start the ranges up to k not started yet (range i: bound i up to bound i+1, the last up to the query's
+        own upper bound); none once closed."""
+        with self._starting:
+            while not self._closed and len(self._pages.ranges) <= k:
+                rng = self._pages.add()
+                index = rng.index
+                last = index == len(found)
+                self._submit(self._read, rng, found[index - 1], self._upper if last else found[index])
 
     def close(self) -> None:
         """Stop every range: the ranges' requests in flight are awaited, their answers dropped; the plan's are given
         up (a slow COUNT() would hold the stream's end and the process's exit): their connections are cut."""
         self._pages.close()
+        with self._starting:  # range 0's reader starts no range from now on
+            self._closed = True
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])

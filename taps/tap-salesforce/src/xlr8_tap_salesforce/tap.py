@@ -111,7 +111,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "replication key, up to this many read at once, each its own query cursor (before API version 56.0 "
         "Salesforce keeps 10 open per user and releases the oldest past that); records are still emitted in order. "
         "Planning costs two small "
-        f"queries per read longer than a page. 1 reads one cursor page after page (1-{MAX_REST_CONCURRENT_QUERIES}).",
+        "queries per read longer than a page, and per first read of an object (no bookmark, no start_date), which "
+        f"asks them with its first page. 1 reads one cursor page after page (1-{MAX_REST_CONCURRENT_QUERIES}).",
     ),
     th.Property("bulk_max_records", th.IntegerType, default=50_000, description="Rows per Bulk result page."),
     th.Property(
