@@ -162,12 +162,49 @@ CASES: list[tuple[str, bytes, bool]] = [
         True,
     ),
     ("non-ASCII escapes", _compact(_body([_record(1)])).replace(b"Acme 1", b"\\u00e9\\u2028\\ud83d\\ude00 1"), True),
+    (  # a dict keeps the first place and the last value: here the SOQL's order, so the struct writes it alike
+        "a key twice in the first record, in place first",
+        _compact(_body([_record(2)])).replace(
+            b'"records":[', b'"records":[' + _ordered("attributes", *FIELDS)[:-1] + b',"Name":"last"},', 1
+        ),
+        True,
+    ),
     ("a field missing", _compact(_body([_record(1), _record(2, Name=_DROP)])), False),
+    (  # the order check's cut must not run on into the next record when that one has no ``attributes``
+        "the first record in another order, the next without attributes",
+        _compact(
+            _body(
+                [
+                    json.loads(_ordered("attributes", "Name", "Id", "IsDeleted", *FIELDS[3:])),
+                    _record(2, attributes=_DROP),
+                ]
+            )
+        ),
+        False,
+    ),
+    (  # a dict keeps a key twice at its first place: here out of the SOQL's order
+        "a key twice in the first record, first out of place",
+        _compact(_body([_record(2)])).replace(
+            b'"records":[',
+            b'"records":['
+            + _ordered("attributes", "Id", "BillingAddress", "IsDeleted", "Name", *FIELDS[3:6])[:-1]
+            + b',"BillingAddress":'
+            + json.dumps(_record(1)["BillingAddress"], separators=(",", ":")).encode()
+            + b"},",
+            1,
+        ),
+        False,
+    ),
     ("an extra field", _compact(_body([_record(1), _record(2), _record(3, Extra__c="x")])), False),
     ("an sObject field it did not select", _compact(_body([_record(1, Phone="+1")])), False),
     (
         "the first record in another order",
         _compact(_body([json.loads(_ordered("attributes", "Id", "Name", "IsDeleted", *FIELDS[3:])), _record(2)])),
+        False,
+    ),
+    (  # one record: its keys read from the records cut unbuilt
+        "a lone record in another order",
+        _compact(_body([json.loads(_ordered("attributes", "Id", "Name", "IsDeleted", *FIELDS[3:]))])),
         False,
     ),
     ("attributes missing in the first record", _compact(_body([_record(1, attributes=_DROP), _record(2)])), False),

@@ -580,7 +580,9 @@ class QueryPageType:
     def __init__(self, page: type[QueryPage], record: type[QueryRecord], fields: tuple[str, ...]) -> None:
         self.page = page
         self.record = record
-        self._keys = tuple(f'"{name}":'.encode() for name in fields)
+        self._keys = ("attributes", *fields)
+        self._first_keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
+        self._raw_records = msgspec.json.Decoder(_RawRecords)
 
     def parser(self, numbers: RawNumbers) -> Callable[[bytes], tuple[t.Any, bool]]:
         """``numbers.loads_marked``, but a page whose every record holds exactly the SOQL's fields (any missing or
@@ -603,24 +605,31 @@ class QueryPageType:
         return parse
 
     def first_in_order(self, content: bytes) -> bool:
-        """The page's first record holds its fields in the SOQL's order: each field's key found after the one
-        before it, between the record's start (``{"attributes":``, as Salesforce writes it) and the next record's.
-        A key token (``"Name":``) cannot occur inside a JSON string (its quotes would be escaped), and nested
-        objects (``attributes``, compound fields) hold lower-case keys no sObject field is named. Salesforce writes
-        a query's records alike, so the first stands for the page; a later record in another order would be
-        written in the SOQL's order (the same members and values)."""
-        start = content.find(b'"records":[{"attributes":')
-        if start < 0:
+        """The page's first record holds exactly ``attributes`` and the SOQL's fields, in that order, as a dict keeps
+        them (a key twice at its first place): the record's bytes, from ``"records":[`` to the next record's
+        ``,{"attributes":`` (a token no JSON string holds), decoded as keys of unbuilt values. A cut that is not
+        exactly one object (the next record without ``attributes``, a subquery's records inside) fails the decode:
+        dicts. Salesforce writes a query's records alike, so the first stands for the page; a later record in
+        another order would be written in the SOQL's order (the same members and values)."""
+        start = content.find(b'"records":')  # the envelope's: its members before ``records`` hold no objects
+        if start < 0 or not content.startswith(b'[{"attributes":', start + 10):
             return False
-        end = content.find(b'{"attributes":', start + 12)
-        if end < 0:
-            end = len(content)
-        position = start
-        for key in self._keys:
-            position = content.find(key, position, end)
-            if position < 0:
-                return False
-        return True
+        end = content.find(b',{"attributes":', start + 11)
+        try:
+            if end < 0:  # one record, or no later one opens with ``attributes``: the records cut unbuilt
+                records = self._raw_records.decode(content).records
+                first: bytes | msgspec.Raw = records[0] if records else b""
+            else:
+                first = content[start + 11 : end]
+            return tuple(self._first_keys.decode(first)) == self._keys
+        except msgspec.DecodeError:
+            return False
+
+
+class _RawRecords(msgspec.Struct):
+    """A query page's records, each its bytes unbuilt (``QueryPageType.first_in_order``)."""
+
+    records: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
 @functools.cache
