@@ -562,11 +562,13 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
         return [(key, value) for key in self.__struct_fields__ if (value := getattr(self, key)) is not msgspec.UNSET]
 
 
-class QueryPage(msgspec.Struct, gc=False):
-    """The members of a REST query page its read takes (``records`` as ``QueryRecord`` structs in a page type of
-    ``query_page_type``), each as ``dict.get`` gives it; the others are skipped unbuilt. ``status`` is the
-    classifier's (``QueryPageClassifier.body_of``)."""
+class QueryPage(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The members of a REST query page (``records`` as ``QueryRecord`` structs in a page type of
+    ``query_page_type``), each as ``dict.get`` gives it. ``status`` is the classifier's
+    (``QueryPageClassifier.body_of``). Any other member fails the decode (the page is then the dict parse's): msgspec
+    does not check the UTF-8 of what it skips, and a body the dict parse refuses must stay a retry, never be written."""
 
+    totalSize: t.Any = msgspec.UNSET
     records: list[t.Any] = msgspec.field(default_factory=list)
     done: t.Any = True
     nextRecordsUrl: t.Any = None
