@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import typing as t
 from decimal import Decimal
@@ -31,8 +32,8 @@ def _struct_pages(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     taken: list[bool] = []
     real = client.QueryPageType.parser
 
-    def spy(self: client.QueryPageType, numbers: t.Any) -> t.Callable[[bytes], tuple[t.Any, bool]]:
-        parse = real(self, numbers)
+    def spy(self: client.QueryPageType, numbers: t.Any, *name: str) -> t.Callable[[bytes], tuple[t.Any, bool]]:
+        parse = real(self, numbers, *name)
 
         def counted(content: bytes) -> tuple[t.Any, bool]:
             body, plain = parse(content)
@@ -356,3 +357,75 @@ def test_a_page_with_an_envelope_member_the_dict_parse_refuses_or_does_not_know_
         parsed, _plain = records.parser(JsonNumbers())(body)
         assert type(parsed) is dict
         assert parsed == JsonNumbers().loads_marked(body)[0]
+
+
+def _read(bodies: list[bytes], records: client.QueryPageType, monkeypatch: pytest.MonkeyPatch) -> list[t.Any]:
+    """The pages one REST query of Account reads from ``bodies`` (each but the last says there is a next)."""
+    sf_client = SalesforceClient(requests.Session(), t.cast("t.Any", None), api_version="60.0", redactor=Redactor())
+    monkeypatch.setattr(SalesforceClient, "instance_url", property(lambda _self: INSTANCE))
+    left = list(bodies)
+
+    def request(_method: str, url: str, **_options: t.Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response._content = left.pop(0)
+        response.headers["Content-Type"] = "application/json;charset=UTF-8"
+        return response
+
+    monkeypatch.setattr(sf_client, "request", request)
+    numbers = JsonNumbers()
+    soql = "SELECT Id, Name FROM Account WHERE Name = 'Acme 1' ORDER BY Id ASC"
+    return [page for page, _plain in sf_client.query_pages_marked(soql, numbers=numbers, records=records)]
+
+
+def _next(records: list[t.Any]) -> bytes:
+    return _compact(_body(records, done=False, nextRecordsUrl=NEXT))
+
+
+@pytest.mark.parametrize(
+    ("case", "first"),
+    [
+        (
+            "another order",
+            _compact(_body([json.loads(_ordered("attributes", "Name", "Id", *FIELDS[1:2], *FIELDS[3:]))])),
+        ),
+        ("not compact JSON", _body([_record(1)])),
+    ],
+)
+def test_a_query_whose_page_fails_the_order_check_reads_its_other_pages_as_dicts_logged_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: str, first: bytes
+) -> None:
+    """No struct decode, then a dict parse, of every page of a query whose pages are not in the SOQL's order or
+    format: after the first such page the query's pages go straight to the dict parse, said once at INFO (the
+    sObject, no record value, no URL)."""
+    records = client.query_page_type(FIELDS, "_sdc_deleted_at")
+    assert records is not None
+    checked: list[bytes] = []
+    real = client.QueryPageType.first_in_order
+    monkeypatch.setattr(
+        client.QueryPageType, "first_in_order", lambda self, content: checked.append(content) or real(self, content)
+    )
+    first = first.replace(b'"done": true', b'"done": false, "nextRecordsUrl": "' + NEXT.encode() + b'"')
+    first = first.replace(b'"done":true', b'"done":false,"nextRecordsUrl":"' + NEXT.encode() + b'"')
+    later = [_next([_record(i) for i in range(4)]), _compact(_body([_record(5)]))]
+    with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        pages = _read([first, *later], records, monkeypatch)
+    assert len(pages) == 3, case
+    assert all(type(record) is dict for page in pages for record in page), case
+    assert len(checked) == 1  # the first page's check; the others were not decoded as structs
+    said = [record for record in caplog.records if "read as dicts" in record.getMessage()]
+    assert len(said) == 1
+    assert said[0].levelno == logging.INFO
+    message = said[0].getMessage()
+    assert message.startswith("Account: ")
+    for value in ("Acme", "001", "http", "SELECT", "Name ="):
+        assert value not in message
+
+
+def test_a_page_msgspec_refuses_leaves_the_query_s_other_pages_as_structs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One odd page (a NaN) is read as dicts; the query's next page of the SOQL's fields is structs again."""
+    records = client.query_page_type(FIELDS, "_sdc_deleted_at")
+    assert records is not None
+    odd = _next([_record(1)]).replace(b'"AnnualRevenue":2.5', b'"AnnualRevenue":NaN')
+    pages = _read([odd, _compact(_body([_record(2)]))], records, monkeypatch)
+    assert [type(page[0]) for page in pages] == [dict, records.record]

@@ -330,7 +330,7 @@ class SalesforceClient:
             functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
         )
         if numbers is not None and records_as is not None:
-            parse = records_as.parser(numbers)
+            parse = records_as.parser(numbers, _sobject_of(soql))
         classifier = QueryPageClassifier(parse)
         while True:
             response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
@@ -514,6 +514,12 @@ def _canonical_keeps_text(text: str) -> bool:
     return text[-1] != "0" and decimal_keeps_text(text)
 
 
+def _sobject_of(soql: str) -> str:
+    """The sObject a SOQL reads (for a log line: not the query, whose terms hold record values)."""
+    found = re.search(r" FROM (\w+)", soql)
+    return found.group(1) if found else "a query"
+
+
 class QueryPages:
     """The pages of one REST query (records, plain) and whether the query has pages after the last one read
     (``more``, from its ``done``): Salesforce does not promise the batch size asked for (200 rows when a query
@@ -586,21 +592,34 @@ class QueryPageType:
         self._first_keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
         self._raw_records = msgspec.json.Decoder(_RawRecords)
 
-    def parser(self, numbers: RawNumbers) -> Callable[[bytes], tuple[t.Any, bool]]:
+    def parser(self, numbers: RawNumbers, name: str = "a query") -> Callable[[bytes], tuple[t.Any, bool]]:
         """``numbers.loads_marked``, but a page whose every record holds exactly the SOQL's fields (any missing or
         other one fails the decode: required fields, unknown fields refused), ``attributes`` first or absent, and
         whose first record has them in the SOQL's order (``first_in_order``), as a ``page``: plain, as that parse's
-        pages are. Any other page is that parse's dicts, so it is written as before."""
+        pages are. Any other page is that parse's dicts, so it is written as before. Once a page fails the order
+        check (another order, or not compact JSON: the query's other pages will too), the rest of the query (one
+        parse a query) is read as dicts without the struct decode first, and that is logged once (``name``: the
+        sObject)."""
         decoder = msgspec.json.Decoder(self.page, float_hook=numbers.__getitem__)
         as_dicts = numbers.loads_marked
         in_order = self.first_in_order
+        dicts = False
 
         def parse(content: bytes) -> tuple[t.Any, bool]:
+            nonlocal dicts
+            if dicts:
+                return as_dicts(content)
             try:
                 page = decoder.decode(content)
             except msgspec.DecodeError:  # not the SOQL's fields (ValidationError), or what msgspec refuses
                 return as_dicts(content)
             if page.records and not in_order(content):
+                dicts = True
+                logger.info(
+                    "%s: REST query pages read as dicts from here on in this query: a page's first record is not "
+                    "the SOQL's fields in its order, or the page is not compact JSON",
+                    name,
+                )
                 return as_dicts(content)
             return page, True
 
