@@ -7,12 +7,14 @@ a later record) is written as the dict page would be, byte for byte."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
 import re
 import typing as t
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -22,6 +24,7 @@ from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 from xlr8_tap_salesforce import client
 from xlr8_tap_salesforce.client import JsonNumbers, QueryPage, QueryRecord, SalesforceClient, SalesforceStream
+from xlr8_tap_salesforce.tap import TapSalesforce
 
 #: What differs between two runs of the same read: the clock.
 _EXTRACTED = re.compile(r',"time_extracted":"[^"]*"')
@@ -429,3 +432,102 @@ def test_a_page_msgspec_refuses_leaves_the_query_s_other_pages_as_structs(monkey
     odd = _next([_record(1)]).replace(b'"AnnualRevenue":2.5', b'"AnnualRevenue":NaN')
     pages = _read([odd, _compact(_body([_record(2)]))], records, monkeypatch)
     assert [type(page[0]) for page in pages] == [dict, records.record]
+
+
+# -- where struct pages must not go, and BATCH ------------------------------------------------------------------------
+
+
+def _deselected(config: dict[str, t.Any], field: str) -> dict[str, t.Any]:
+    """The tap's catalog with ``field`` of every stream deselected."""
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == ["properties", field]:
+                entry["metadata"]["selected"] = False
+    return catalog
+
+
+@pytest.mark.parametrize("run", ["one field deselected", "a stream map", "a filter"])
+def test_a_run_whose_records_something_else_reads_gets_no_struct_page(
+    sf: t.Any, monkeypatch: pytest.MonkeyPatch, run: str
+) -> None:
+    """Structs are for records only the kit's writer reads, of every property: a catalog with a property deselected
+    (the SDK's loop drops it), a stream map (the SDK's mapper reads and rewrites the records) or a universal filter
+    (the tap compares values) reads dicts, and lands what the SDK's own record loop lands."""
+    taken = _struct_pages(monkeypatch)
+    with sf.start_sandbox({"Account": 500}) as sandbox:
+        config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200)
+        catalog = None
+        if run == "one field deselected":
+            catalog = _deselected(config, "Description")
+        elif run == "a stream map":
+            config["stream_maps"] = {"Account": {"Name": "Name.upper()", "Phone": None}}
+        else:
+            config["filters"] = "crm_account where industry = 'Retail'"
+        out = sf.run_tap(config, catalog=copy.deepcopy(catalog))
+        assert not taken  # no page went to the struct parse
+        monkeypatch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1")
+        sdk = sf.run_tap(config, catalog=copy.deepcopy(catalog))
+    assert [_EXTRACTED.sub("", line) for line in out.lines] == [_EXTRACTED.sub("", line) for line in sdk.lines]
+    assert out.state == sdk.state
+    records = out.records("Account")
+    assert records
+    if run == "one field deselected":
+        assert all("Description" not in record and "Name" in record for record in records)
+    elif run == "a stream map":
+        assert all("Phone" not in record and record["Name"] == record["Name"].upper() for record in records)
+        assert any(record["Name"] != record["Name"].lower() for record in records)
+    else:
+        assert 0 < len(records) < 500
+        assert {record["Industry"] for record in records} == {"Retail"}
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_rest_struct_pages_through_batch_land_the_dict_pages_files(
+    sf: t.Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, width: int
+) -> None:
+    """BATCH files written from struct pages are byte for byte those written from the same pages read as dicts
+    (the plain loop) and those of the SDK's own batch path, with the same state."""
+    taken = _struct_pages(monkeypatch)
+    runs: dict[str, t.Any] = {}
+    with sf.start_sandbox({"Account": 700}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.touch("Account", 3, Name='A "q" \u2028 😀', Description=None)
+        em.delete("Account", 5)
+        config = sf.password_config(
+            sandbox,
+            objects=["Account"],
+            api_type="rest",
+            include_deleted=True,
+            batch_size=200,
+            rest_concurrent_queries=width,
+        )
+        for run in ("structs", "dicts", "sdk"):
+            (tmp_path / run).mkdir()
+            storage = {"root": (tmp_path / run).as_uri(), "prefix": "b-"}
+            batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": storage, "batch_size": 150}
+            with monkeypatch.context() as patch:
+                if run == "dicts":
+                    patch.setattr(client.SalesforceStream, "_query_page_type", lambda _self, _fields: None)
+                if run == "sdk":
+                    patch.setenv("XLR8_TAP_SDK_RECORD_LOOP", "1")
+                runs[run] = sf.run_tap({**config, "batch_config": batch})
+            if run == "structs":
+                assert len(taken) >= 4
+                assert all(taken)
+                taken.clear()
+            else:
+                assert not taken
+
+    def landed(out: t.Any) -> list[bytes]:
+        urls = [url for message in out.of_type("BATCH") for url in message["manifest"]]
+        assert urls
+        return [Path(url.removeprefix("file://")).read_bytes() for url in urls]
+
+    files = landed(runs["structs"])
+    assert b"".join(files) == b"".join(landed(runs["dicts"])) == b"".join(landed(runs["sdk"]))
+    lines = b"".join(files).split(b"\n")[:-1]  # BATCH files keep non-ASCII (U+2028 too) raw
+    assert len(lines) == 700
+    assert all(b'"attributes"' not in line for line in lines)
+    assert any('"Name":"A \\"q\\" \u2028 😀"'.encode() in line for line in lines)
+    assert runs["structs"].state == runs["dicts"].state == runs["sdk"].state
