@@ -544,7 +544,9 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
     records only the kit's writer reads: no dict grown key by key, none walked by the writer, none freed (about a
     sixth of a REST record's CPU). ``attributes``, Salesforce's first member, is decoded and then unset by the
     stream's finish, and the writer leaves an unset field out: the struct writes as the dict the read makes
-    (``attributes`` popped), key for key, when the fields came in the SOQL's order. Read as that dict."""
+    (``attributes`` popped), key for key, when the fields came in the SOQL's order. Read as that dict, but
+    ``record["attributes"]`` after the finish and ``record["_sdc_deleted_at"]`` before it give ``msgspec.UNSET``, not
+    a ``KeyError`` (``get``, ``in`` and the views leave them out)."""
 
     attributes: t.Any = msgspec.UNSET
 
