@@ -328,7 +328,7 @@ class SalesforceClient:
             functools.partial(loads_marked, parse_float=canonical_decimal) if numbers is None else numbers.loads_marked
         )
         if numbers is not None and records_as is not None:
-            parse = records_as.parser(numbers)
+            parse = records_as.parser(numbers, _sobject_of(soql))
         classifier = QueryPageClassifier(parse)
         while True:
             response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
@@ -512,6 +512,12 @@ def _canonical_keeps_text(text: str) -> bool:
     return text[-1] != "0" and decimal_keeps_text(text)
 
 
+def _sobject_of(soql: str) -> str:
+    """The sObject a SOQL reads (for a log line: not the query, whose terms hold record values)."""
+    found = re.search(r" FROM (\w+)", soql)
+    return found.group(1) if found else "a query"
+
+
 class QueryPages:
     """The pages of one REST query (records, plain) and whether the query has pages after the last one read
     (``more``, from its ``done``): Salesforce does not promise the batch size asked for (200 rows when a query
@@ -536,7 +542,9 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
     records only the kit's writer reads: no dict grown key by key, none walked by the writer, none freed (about a
     sixth of a REST record's CPU). ``attributes``, Salesforce's first member, is decoded and then unset by the
     stream's finish, and the writer leaves an unset field out: the struct writes as the dict the read makes
-    (``attributes`` popped), key for key, when the fields came in the SOQL's order. Read as that dict."""
+    (``attributes`` popped), key for key, when the fields came in the SOQL's order. Read as that dict, but
+    ``record["attributes"]`` after the finish and ``record["_sdc_deleted_at"]`` before it give ``msgspec.UNSET``, not
+    a ``KeyError`` (``get``, ``in`` and the views leave them out)."""
 
     attributes: t.Any = msgspec.UNSET
 
@@ -560,11 +568,13 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
         return [(key, value) for key in self.__struct_fields__ if (value := getattr(self, key)) is not msgspec.UNSET]
 
 
-class QueryPage(msgspec.Struct, gc=False):
-    """The members of a REST query page its read takes (``records`` as ``QueryRecord`` structs in a page type of
-    ``query_page_type``), each as ``dict.get`` gives it; the others are skipped unbuilt. ``status`` is the
-    classifier's (``QueryPageClassifier.body_of``)."""
+class QueryPage(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The members of a REST query page (``records`` as ``QueryRecord`` structs in a page type of
+    ``query_page_type``), each as ``dict.get`` gives it. ``status`` is the classifier's
+    (``QueryPageClassifier.body_of``). Any other member fails the decode (the page is then the dict parse's): msgspec
+    does not check the UTF-8 of what it skips, and a body the dict parse refuses must stay a retry, never be written."""
 
+    totalSize: t.Any = msgspec.UNSET
     records: list[t.Any] = msgspec.field(default_factory=list)
     done: t.Any = True
     nextRecordsUrl: t.Any = None
@@ -578,47 +588,69 @@ class QueryPageType:
     def __init__(self, page: type[QueryPage], record: type[QueryRecord], fields: tuple[str, ...]) -> None:
         self.page = page
         self.record = record
-        self._keys = tuple(f'"{name}":'.encode() for name in fields)
+        self._keys = ("attributes", *fields)
+        self._first_keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
+        self._raw_records = msgspec.json.Decoder(_RawRecords)
 
-    def parser(self, numbers: RawNumbers) -> Callable[[bytes], tuple[t.Any, bool]]:
+    def parser(self, numbers: RawNumbers, name: str = "a query") -> Callable[[bytes], tuple[t.Any, bool]]:
         """``numbers.loads_marked``, but a page whose every record holds exactly the SOQL's fields (any missing or
         other one fails the decode: required fields, unknown fields refused), ``attributes`` first or absent, and
         whose first record has them in the SOQL's order (``first_in_order``), as a ``page``: plain, as that parse's
-        pages are. Any other page is that parse's dicts, so it is written as before."""
+        pages are. Any other page is that parse's dicts, so it is written as before. Once a page fails the order
+        check (another order, or not compact JSON: the query's other pages will too), the rest of the query (one
+        parse a query) is read as dicts without the struct decode first, and that is logged once (``name``: the
+        sObject)."""
         decoder = msgspec.json.Decoder(self.page, float_hook=numbers.__getitem__)
         as_dicts = numbers.loads_marked
         in_order = self.first_in_order
+        dicts = False
 
         def parse(content: bytes) -> tuple[t.Any, bool]:
+            nonlocal dicts
+            if dicts:
+                return as_dicts(content)
             try:
                 page = decoder.decode(content)
             except msgspec.DecodeError:  # not the SOQL's fields (ValidationError), or what msgspec refuses
                 return as_dicts(content)
             if page.records and not in_order(content):
+                dicts = True
+                logger.info(
+                    "%s: REST query pages read as dicts from here on in this query: a page's first record is not "
+                    "the SOQL's fields in its order, or the page is not compact JSON",
+                    name,
+                )
                 return as_dicts(content)
             return page, True
 
         return parse
 
     def first_in_order(self, content: bytes) -> bool:
-        """The page's first record holds its fields in the SOQL's order: each field's key found after the one
-        before it, between the record's start (``{"attributes":``, as Salesforce writes it) and the next record's.
-        A key token (``"Name":``) cannot occur inside a JSON string (its quotes would be escaped), and nested
-        objects (``attributes``, compound fields) hold lower-case keys no sObject field is named. Salesforce writes
-        a query's records alike, so the first stands for the page; a later record in another order would be
-        written in the SOQL's order (the same members and values)."""
-        start = content.find(b'"records":[{"attributes":')
-        if start < 0:
+        """The page's first record holds exactly ``attributes`` and the SOQL's fields, in that order, as a dict keeps
+        them (a key twice at its first place): the record's bytes, from ``"records":[`` to the next record's
+        ``,{"attributes":`` (a token no JSON string holds), decoded as keys of unbuilt values. A cut that is not
+        exactly one object (the next record without ``attributes``, a subquery's records inside) fails the decode:
+        dicts. Salesforce writes a query's records alike, so the first stands for the page; a later record in
+        another order would be written in the SOQL's order (the same members and values)."""
+        start = content.find(b'"records":')  # the envelope's: its members before ``records`` hold no objects
+        if start < 0 or not content.startswith(b'[{"attributes":', start + 10):
             return False
-        end = content.find(b'{"attributes":', start + 12)
-        if end < 0:
-            end = len(content)
-        position = start
-        for key in self._keys:
-            position = content.find(key, position, end)
-            if position < 0:
-                return False
-        return True
+        end = content.find(b',{"attributes":', start + 11)
+        try:
+            if end < 0:  # one record, or no later one opens with ``attributes``: the records cut unbuilt
+                records = self._raw_records.decode(content).records
+                first: bytes | msgspec.Raw = records[0] if records else b""
+            else:
+                first = content[start + 11 : end]
+            return tuple(self._first_keys.decode(first)) == self._keys
+        except msgspec.DecodeError:
+            return False
+
+
+class _RawRecords(msgspec.Struct):
+    """A query page's records, each its bytes unbuilt (``QueryPageType.first_in_order``)."""
+
+    records: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
 @functools.cache
