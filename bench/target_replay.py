@@ -92,7 +92,7 @@ def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, flo
         raise SystemExit(f"{command[0]} failed:\n{(work / 'target.log').read_text(errors='replace')[-3000:]}")
     with duckdb.connect(str(store), read_only=True) as conn:
         tables = [t for (t,) in conn.execute("SELECT table_name FROM _schema_metadata WHERE is_current").fetchall()]
-        rows = sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables)
+        rows = sum((conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone() or (0,))[0] for t in tables)
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows
 
 
@@ -114,13 +114,14 @@ def replay(cap: Path, builds: list[str], pairs: int) -> int:
         return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
     for build, figures in runs.items():
-        cpu, peak, wall, _ = (list(column) for column in zip(*figures, strict=True))
-        print(f"{build}: CPU {spread(cpu)} s, peak {spread(peak)} MB, wall {spread(wall)} s")
+        cpus, peaks, walls = ([run[i] for run in figures] for i in range(3))
+        print(f"{build}: CPU {spread(cpus)} s, peak {spread(peaks)} MB, wall {spread(walls)} s")
     first, second = (runs[b] for b in builds[:2])
     print("CPU B/A per pair:", ", ".join(f"{b[0] / a[0]:.3f}" for a, b in zip(first, second, strict=True)))
     print("peak B-A per pair MB:", ", ".join(f"{b[1] - a[1]:+.1f}" for a, b in zip(first, second, strict=True)))
     landed = {run[3] for figures in runs.values() for run in figures}
-    print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))}")
+    same = "the same on every run" if len(landed) == 1 else "NOT the same on every run"
+    print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))} ({same})")
     return 0 if len(landed) == 1 else 1
 
 
