@@ -1,0 +1,146 @@
+"""The target alone replaying one tap's BATCH output, build against build: the figure of issue 14's goal 3 (the
+target's per-file cost as its table grows) measured without the tap's or Meltano's CPU beside it.
+
+Capture once: tap-salesforce reads ``--stream`` from the sandbox emulator at ``--scale`` rows (seed 42; REST or
+Bulk per ``XLR8_BENCH_SALESFORCE_API``, as bench/ceilings/salesforce.py) with meltano.yml's ``batch_config`` (files
+of the SDK's default 10,000 records); its stdout goes to ``DIR/messages.jsonl`` and its BATCH files to ``DIR/keep``.
+
+    XLR8_BENCH_SALESFORCE_API=bulk uv run python bench/target_replay.py --capture /tmp/cap --scale 500000
+
+Replay: each round runs each build's ``target-xlr8-truths`` console script (A then B) on those messages, each into a
+fresh DuckDB and with the files hard-linked back into ``DIR/files`` (the target removes what it loaded). Prints per
+run and as median [min-max] the target's CPU (user + sys), peak RSS and wall, the per-pair CPU ratio B/A and peak
+difference, and the rows landed, counted in the store's tables; a build landing another count exits 1.
+
+    uv run python bench/target_replay.py --replay /tmp/cap --builds /work/base/.venv/bin .venv/bin --pairs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ceilings
+from run import ROOT, SANDBOX_PROJECT_ID, TARGET, bin_path, child_env, write_catalog
+
+
+def capture(cap: Path, stream_alias: str, scale: int) -> int:
+    """The tap's messages and BATCH files for one stream, kept in ``cap``."""
+    import yaml
+
+    from xlr8_sandbox.platform.server import run_sandbox
+
+    module = ceilings.load("salesforce")
+    stream = ceilings.resolve_stream(module, stream_alias)
+    plugins = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["extractors"]
+    batch_config = next(p for p in plugins if p["name"] == module.TAP)["config"]["batch_config"]
+    batch_config["storage"] = {"root": (cap / "files").as_uri()}  # the target is told where they are
+    cap.mkdir(parents=True, exist_ok=False)
+    (cap / "files").mkdir()
+    with (
+        tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp,  # the config's credentials stay out of DIR
+        run_sandbox(["salesforce"], seed=42, scale=scale, port_wait=600) as sandbox,
+    ):
+        credentials = sandbox.emulator("salesforce").test_credentials()
+        config = {**module.tap_config(sandbox.url("salesforce"), credentials, stream), "batch_config": batch_config}
+        (Path(tmp) / "tap.json").write_text(json.dumps(config))
+        catalog = write_catalog(module.TAP, Path(tmp) / "tap.json", stream, Path(tmp))
+        started = time.perf_counter()
+        with open(cap / "messages.jsonl", "wb") as out, open(cap / "tap.log", "wb") as log:
+            command = [bin_path(module.TAP), "--config", str(Path(tmp) / "tap.json"), "--catalog", str(catalog)]
+            code = subprocess.run(command, stdout=out, stderr=log, env=child_env(), check=False).returncode
+        tap_wall = time.perf_counter() - started
+    if code:
+        print((cap / "tap.log").read_text(errors="replace")[-3000:])
+        return 1
+    (cap / "files").rename(cap / "keep")
+    kept = sorted((cap / "keep").iterdir())
+    size = sum(f.stat().st_size for f in kept) / 2**20
+    print(f"captured {stream} at scale {scale} in {tap_wall:.1f} s: {len(kept)} files of {size:,.0f} MB in {cap}")
+    return 0
+
+
+def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, float, int]:
+    """One target run: CPU s (user + sys), peak RSS MB, wall s, rows in the store's tables."""
+    import duckdb
+
+    shutil.rmtree(cap / "files", ignore_errors=True)
+    (cap / "files").mkdir()
+    for kept in (cap / "keep").iterdir():
+        os.link(kept, cap / "files" / kept.name)
+    store = work / "truths.duckdb"
+    config = {"project_id": SANDBOX_PROJECT_ID, "duckdb_path": str(store), "pii_key_file": str(work / "pii.key"),
+              "pii_key_create": True, "batch_locations": [str(cap / "files")]}  # fmt: skip
+    (work / "target.json").write_text(json.dumps(config))
+    command = [str(Path(venv_bin) / TARGET), "--config", str(work / "target.json")]
+    started = time.perf_counter()
+    with open(cap / "messages.jsonl", "rb") as stdin, open(work / "target.log", "wb") as log:
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=log, env=child_env())
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{command[0]} failed:\n{(work / 'target.log').read_text(errors='replace')[-3000:]}")
+    with duckdb.connect(str(store), read_only=True) as conn:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM _schema_metadata WHERE is_current").fetchall()]
+        rows = sum((conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone() or (0,))[0] for t in tables)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows
+
+
+def replay(cap: Path, builds: list[str], pairs: int) -> int:
+    """``pairs`` rounds of every build in turn; the spread per build, then B against A per round."""
+    runs: dict[str, list[tuple[float, float, float, int]]] = {b: [] for b in builds}
+    for n in range(pairs):
+        for build in builds:
+            with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp:
+                run = replay_once(cap, build, Path(tmp))
+            runs[build].append(run)
+            cpu, peak, wall, rows = run
+            load = os.getloadavg()[0]
+            print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, rows {rows:,}, "
+                  f"load {load:.1f}", flush=True)  # fmt: skip
+    shutil.rmtree(cap / "files", ignore_errors=True)
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
+    for build, figures in runs.items():
+        cpus, peaks, walls = ([run[i] for run in figures] for i in range(3))
+        print(f"{build}: CPU {spread(cpus)} s, peak {spread(peaks)} MB, wall {spread(walls)} s")
+    first, second = (runs[b] for b in builds[:2])
+    print("CPU B/A per pair:", ", ".join(f"{b[0] / a[0]:.3f}" for a, b in zip(first, second, strict=True)))
+    print("peak B-A per pair MB:", ", ".join(f"{b[1] - a[1]:+.1f}" for a, b in zip(first, second, strict=True)))
+    landed = {run[3] for figures in runs.values() for run in figures}
+    same = "the same on every run" if len(landed) == 1 else "NOT the same on every run"
+    print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))} ({same})")
+    return 0 if len(landed) == 1 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--capture", type=Path, metavar="DIR", help="run the tap and keep its output in DIR (new)")
+    what.add_argument("--replay", type=Path, metavar="DIR", help="replay DIR's capture into --builds")
+    parser.add_argument("--stream", default="contacts", help="Salesforce stream or its alias (capture)")
+    parser.add_argument("--scale", type=int, default=500_000, help="sandbox rows (capture)")
+    parser.add_argument("--builds", nargs=2, metavar="VENVBIN", help="two venv bin directories, A then B (replay)")
+    parser.add_argument("--pairs", type=int, default=3, help="rounds of A then B (replay)")
+    args = parser.parse_args()
+    if args.capture:
+        return capture(args.capture.resolve(), args.stream, args.scale)
+    if not args.builds:
+        parser.error("--replay needs --builds VENVBIN_A VENVBIN_B")
+    return replay(args.replay.resolve(), args.builds, args.pairs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
