@@ -30,6 +30,18 @@ from xlr8_tap_salesforce.tap import TapSalesforce
 _EXTRACTED = re.compile(r',"time_extracted":"[^"]*"')
 
 
+def _deleted_accounts_config(sf: t.Any, sandbox: t.Any, width: int) -> dict[str, t.Any]:
+    """A REST read of Account with its deleted rows, 200 a page, ``width`` cursors."""
+    return sf.password_config(
+        sandbox,
+        objects=["Account"],
+        api_type="rest",
+        include_deleted=True,
+        batch_size=200,
+        rest_concurrent_queries=width,
+    )
+
+
 def _struct_pages(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Per REST page parsed with a struct page type: whether it became structs (True) or dicts."""
     taken: list[bool] = []
@@ -70,14 +82,7 @@ def test_rest_struct_pages_land_as_the_sdk_record_loop_writes_them(
         em.touch("Account", 6, **{f"Billing{part}": None for part in parts})  # the address is null
         em.delete("Account", 7)
         em.delete("Account", 8)
-        config = sf.password_config(
-            sandbox,
-            objects=["Account"],
-            api_type="rest",
-            include_deleted=True,
-            batch_size=200,
-            rest_concurrent_queries=width,
-        )
+        config = _deleted_accounts_config(sf, sandbox, width)
         plain = sf.run_tap(config)
         assert len(taken) >= 6  # 1,200 rows, 200 a page: the struct parse read every page ...
         assert all(taken)  # ... and every one became structs
@@ -494,14 +499,7 @@ def test_rest_struct_pages_through_batch_land_the_dict_pages_files(
         em = sf.emulator(sandbox)
         em.touch("Account", 3, Name='A "q" \u2028 😀', Description=None)
         em.delete("Account", 5)
-        config = sf.password_config(
-            sandbox,
-            objects=["Account"],
-            api_type="rest",
-            include_deleted=True,
-            batch_size=200,
-            rest_concurrent_queries=width,
-        )
+        config = _deleted_accounts_config(sf, sandbox, width)
         for run in ("structs", "dicts", "sdk"):
             (tmp_path / run).mkdir()
             storage = {"root": (tmp_path / run).as_uri(), "prefix": "b-"}

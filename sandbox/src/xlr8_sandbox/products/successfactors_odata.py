@@ -491,14 +491,8 @@ def serialize_bytes(
 ) -> bytes:
     """``json_bytes(serialize(...))``: an entry that expands nothing and holds only plain values is encoded by
     msgspec at once, without ``json_bytes`` walking it again to check that msgspec may (the same bytes)."""
-    if expand:
-        return json_bytes(serialize(entity, row, service_url, select, expand, window, deeper))
-    out, plain = _entry(entity, row, service_url, select)
-    uri = out["__metadata"]["uri"]
-    for nav in entity.navs:
-        if select is None or nav.name in select:
-            out[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
-    return plain_bytes(out) if plain else json_bytes(out)
+    out, plain = _serialized(entity, row, service_url, select, expand, window, deeper)
+    return plain_bytes(out) if plain and not expand else json_bytes(out)
 
 
 def serialize(
@@ -512,7 +506,20 @@ def serialize(
 ) -> dict[str, Any]:
     """One entry in the JSON verbose format; ``expand`` inlines those navigation properties, ``deeper`` the
     navigation properties expanded below each of them (``$expand=a/b``)."""
-    out, _plain = _entry(entity, row, service_url, select)
+    return _serialized(entity, row, service_url, select, expand, window, deeper)[0]
+
+
+def _serialized(
+    entity: EntityDef,
+    row: dict[str, Any],
+    service_url: str,
+    select: list[str] | None,
+    expand: dict[str, EntityDef],
+    window: tuple[datetime, datetime],
+    deeper: ExpandTree | None,
+) -> tuple[dict[str, Any], bool]:
+    """``serialize``'s entry, and whether its own values are all plain (what it expands is not looked at)."""
+    out, plain = _entry(entity, row, service_url, select)
     uri = out["__metadata"]["uri"]
     for nav in entity.navs:
         if nav.name in expand:
@@ -527,7 +534,7 @@ def serialize(
                 out[nav.name] = related[0] if related else None
         elif select is None or nav.name in select:
             out[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
-    return out
+    return out, plain
 
 
 # --- $metadata ---------------------------------------------------------------------------------------------------
