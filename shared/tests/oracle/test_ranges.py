@@ -351,6 +351,46 @@ def test_a_bound_past_the_end_makes_its_range_the_last() -> None:
                    for t in collection.asked[:-1])  # fmt: skip
 
 
+class Moving(Collection):
+    """The collection changes just before the ``PageAt`` page at some offsets is answered (``hooks``)."""
+
+    def __init__(
+        self, rows: list[dict[str, t.Any]], hooks: dict[int, t.Callable[[list[dict[str, t.Any]]], None]]
+    ) -> None:
+        super().__init__(list(rows))
+        self.hooks = hooks
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, PageAt) and token.offset in self.hooks:
+            self.hooks.pop(token.offset)(self.rows)
+        return super().__call__(token)
+
+
+def test_rows_that_enter_up_to_a_later_bound_are_read_after_a_page_that_was_the_end() -> None:
+    """Rows leave before bound 2's page is answered (it is then the last page: ``hasMore`` false), then rows enter
+    before bound 3's page, which places bound 3 on one of them. Range 2 holds every row up to bound 3 by its ``q``:
+    it must read on by keyset after its page, not end there (those rows would be lost for good: range 3 starts
+    after bound 3, and the next run starts at the bookmark past them). Every row that exists at the end is read,
+    in order: by the ranges, or page after page after the row they end on."""
+    entered = [{"LastUpdateDate": "2024-01-20T00:00:00+00:00", "PersonId": 5000 + i} for i in range(30)]
+
+    def leave(rows: list[dict[str, t.Any]]) -> None:
+        del rows[2:67]  # deleted, or updated out of the user's filter
+
+    def enter(rows: list[dict[str, t.Any]]) -> None:
+        rows.extend(entered)  # created, or updated into the read's ``q``
+
+    collection = Moving(ROWS, {33: leave, 49: enter})  # width 1: one request at a time, in the order asked
+    emitted = list(ROWS[:LIMIT])
+    go_on = drain(ranged_read(collection, width=1), emitted)
+    assert collection.hooks == {}
+    assert collection.rows[33:35] == ROWS[98:]  # bound 2's page: the end of the data when it was answered
+    after = None if go_on is None else place({"LastUpdateDate": go_on.moment, "PersonId": go_on.key})
+    tail = [row for row in collection.rows if after is not None and place(row) > after]
+    read_rows = [row for row in emitted if row in collection.rows] + tail
+    assert read_rows == collection.rows
+
+
 @pytest.mark.parametrize("width", [1, 3])
 def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int) -> None:
     """Range 3's second page fails: every row before it is handed out, then the error; nothing after it (its first

@@ -358,7 +358,11 @@ class RangedRead:
         kept = records[lo:hi]
         if isinstance(records, MarkedPage):
             kept = MarkedPage(kept, plain=records.plain, conformed=records.conformed)
-        more = has_more and bool(items) and hi == len(items)
+        # Cut at ``upto``: the range ends in this page. Else it reads on by keyset, also when the page is the end
+        # of the data but the range has an upper bound: that bound came from a later request, so rows may have
+        # entered up to it since this page was answered (the last range's final request reads on anyway).
+        cut = hi < len(items)
+        more = bool(items) and not cut and (has_more or upto is not END)
         return kept, place(hi - 1) if hi > lo else after, more
 
     def _bound(self, j: int) -> t.Any:
