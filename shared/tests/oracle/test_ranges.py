@@ -187,6 +187,8 @@ def test_rows_of_a_bound_page_whose_place_cannot_be_told_are_read_by_keyset() ->
         (("2024-01-01T00:00:00", 1), ("2024-01-01T00:00:00+00:00", 2), None),  # no zone against a zone
         (("yesterday", 1), ("2024-01-01T00:00:00+00:00", 2), None),
         (("2024-01-01T00:00:00+00:00", True), ("2024-01-01T00:00:00+00:00", 2), None),
+        (("2024-01-01T00:00:00.0000002+00:00", 1), ("2024-01-01T00:00:00.0000001+00:00", 2), None),  # finer than us
+        (("2024-01-01T00:00:00.000001+00:00", 1), ("2024-01-01T00:00:00.000002+00:00", 2), -1),
     ],
 )
 def test_where_a_row_falls_against_a_bound(a: tuple[t.Any, t.Any], b: tuple[t.Any, t.Any], told: int | None) -> None:
@@ -220,6 +222,17 @@ def test_a_page_from_a_bound_that_runs_past_the_next_bound_gives_its_range_only_
     keyset = [token for token in collection.asked if isinstance(token, KeysetRange)]
     assert not [token for token in keyset if token.upto not in (None, keyset_of(offsets[0] - 1))]  # range 0's
     assert sorted(token.offset for token in collection.asked if isinstance(token, PageAt)) == [o - 1 for o in offsets]
+
+
+def test_rows_whose_ordering_values_are_finer_than_microseconds_are_read_by_keyset() -> None:
+    """``LastUpdateDate`` with 7 fractional digits, keys descending: Python would drop the seventh digit, and the
+    keys would then put rows a tenth of a microsecond apart against the server's order (rows of a page from a bound
+    skipped). Where they fall cannot be told, so the ranges read them by keyset: every row once, in order."""
+    rows = [{"LastUpdateDate": f"2024-01-01T00:00:00.{i:07d}+00:00", "PersonId": 10_000 - i} for i in range(100)]
+    collection = WideHeads(rows)
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection, 3, sizes=range_rows(len(rows) - LIMIT, LIMIT, 3)), emitted)
+    assert emitted == rows
 
 
 def keyset_of(index: int) -> Keyset:

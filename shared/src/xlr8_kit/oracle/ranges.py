@@ -39,6 +39,7 @@ import collections
 import contextlib
 import itertools
 import queue
+import re
 import statistics
 import threading
 import time
@@ -145,11 +146,16 @@ def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
     return (moment, keyset.key)
 
 
+#: A fraction of a second finer than microseconds (a ``TIMESTAMP(7-9)`` spelled in full): Python keeps 6 digits, so
+#: two values less than a microsecond apart would compare equal, and their keys decide against the server's order.
+_FINER_THAN_MICROSECONDS = re.compile(r"\.\d{7}")
+
+
 def _instant(moment: t.Any) -> datetime | None:
-    """An ordering value as a date-time (None: not one)."""
+    """An ordering value as a date-time (None: not one, or one Python cannot hold exactly)."""
     if isinstance(moment, datetime):
         return moment
-    if isinstance(moment, str):
+    if isinstance(moment, str) and not _FINER_THAN_MICROSECONDS.search(moment):
         with contextlib.suppress(ValueError):
             return datetime.fromisoformat(moment.replace("Z", "+00:00"))
     return None
@@ -168,8 +174,9 @@ def _keys(a: t.Any, b: t.Any) -> int | None:
 
 def compare(a: Keyset, b: Keyset) -> int | None:
     """Where row ``a`` falls against row ``b`` in the read's order (-1, 0 or 1; rows without an ordering value
-    last), or None when that cannot be told for sure: an ordering value that is not a date-time, date-times with
-    and without a zone, or equal ordering values and keys that are not both numbers."""
+    last), or None when that cannot be told for sure: an ordering value that is not a date-time (or is finer than
+    microseconds), date-times with and without a zone, or equal ordering values and keys that are not both
+    numbers."""
     if a.moment is None or b.moment is None:
         if a.moment is None and b.moment is None:
             return _keys(a.key, b.key)
