@@ -175,14 +175,16 @@ def _keys(a: t.Any, b: t.Any) -> int | None:
 def compare(a: Keyset, b: Keyset) -> int | None:
     """Where row ``a`` falls against row ``b`` in the read's order (-1, 0 or 1; rows without an ordering value
     last), or None when that cannot be told for sure: an ordering value that is not a date-time (or is finer than
-    microseconds), date-times with and without a zone, or equal ordering values and keys that are not both
-    numbers."""
+    microseconds), date-times at different UTC offsets (``Z`` and ``+00:00`` are the same) or with and without
+    one, or equal ordering values and keys that are not both numbers."""
     if a.moment is None or b.moment is None:
         if a.moment is None and b.moment is None:
             return _keys(a.key, b.key)
         return 1 if a.moment is None else -1
     first, second = _instant(a.moment), _instant(b.moment)
-    if first is None or second is None or (first.tzinfo is None) != (second.tzinfo is None):
+    # Only values at the same UTC offset (or both without one): the server orders by the stored value, which for a
+    # local time whose offset changes with the season (-07:00, then -08:00) is wall time, not the instant.
+    if first is None or second is None or first.utcoffset() != second.utcoffset():
         return None
     if first != second:
         return -1 if first < second else 1
