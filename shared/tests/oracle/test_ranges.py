@@ -58,6 +58,7 @@ class Collection:
         self.wait = False
         self.placed = placed or {}
         self.fail: t.Callable[[t.Any], bool] = lambda token: False
+        self.fail_parse: t.Callable[[list[dict[str, t.Any]]], bool] = lambda items: False
         self.asked: list[t.Any] = []
         self.lock = threading.Lock()
 
@@ -73,13 +74,20 @@ class Collection:
             at = self.placed.get(token.offset, token.offset)
             page = self.rows[at : at + LIMIT]
             answer = response(page, at + LIMIT < len(self.rows), took)
-            return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+            return Answer(token, requests.PreparedRequest(), answer, [])  # parsed when a range takes it up
         after = place({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
         upto = place({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
         chosen = [r for r in self.rows if (after is None or place(r) > after) and (upto is None or place(r) <= upto)]
         page = chosen[:LIMIT]
         answer = response(page, len(chosen) > LIMIT, took)
         return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+
+    def parse(self, answer: requests.Response) -> list[dict[str, t.Any]]:
+        """A ``PageAt`` answer's records (``RangedRead.parse``)."""
+        items: list[dict[str, t.Any]] = json.loads(answer.content)["items"]
+        if self.fail_parse(items):
+            raise RuntimeError(f"cannot shape the page from {items[0]}")
+        return items
 
 
 def ranged_read(
@@ -103,6 +111,7 @@ def ranged_read(
         first_rows=LIMIT,
         sizes=sizes,
         name="test-ranges",
+        parse=collection.parse,
         first_took=None if first_cost is None else collection.latency,
         first_cost=first_cost,
     )
@@ -210,7 +219,7 @@ class WideHeads(Collection):
             self.asked.append(token)
         page = self.rows[token.offset : token.offset + self.HEAD]
         answer = response(page, token.offset + self.HEAD < len(self.rows))
-        return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+        return Answer(token, requests.PreparedRequest(), answer, [])
 
 
 def test_a_page_from_a_bound_that_runs_past_the_next_bound_gives_its_range_only_its_own_rows() -> None:
@@ -420,6 +429,20 @@ def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int)
     with pytest.raises(RuntimeError, match="HTTP 400"):
         drain(ranged, rows)
     assert rows == ROWS[: start + 1]
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_a_page_from_a_bound_that_fails_to_parse_fails_its_own_range_after_the_range_before(width: int) -> None:
+    """The page from bound 3 (its bound, the last row of range 2, then range 3's first rows) cannot be parsed: the
+    bound is still placed from the page, range 2 is emitted whole, then range 3 raises, as page after page would
+    fail on that page (before, the parse failed the bound, and range 2 raised before any of its rows)."""
+    collection = Collection(ROWS)
+    start = LIMIT + 3 * RANGE_PAGES * LIMIT  # first row of range 3
+    collection.fail_parse = lambda items: items[0] == ROWS[start - 1]
+    rows = list(ROWS[:LIMIT])
+    with pytest.raises(RuntimeError, match="cannot shape"):
+        drain(ranged_read(collection, width), rows)
+    assert rows == ROWS[:start]
 
 
 def simulate(growth: Growth, interval: t.Callable[[int], float], pages: int, emitting: float = 0.001) -> list[int]:

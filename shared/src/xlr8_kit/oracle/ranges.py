@@ -109,7 +109,8 @@ class Answer:
 
 
 class Fetch(t.Protocol):
-    """Send the request for a page token and parse its answer (on a worker thread)."""
+    """Send the request for a page token and parse its answer (on a worker thread); a ``PageAt`` answer is not
+    parsed (no records): ``RangedRead`` parses it (``parse``) when a range takes its rows up."""
 
     def __call__(self, token: KeysetRange | PageAt) -> Answer: ...
 
@@ -273,13 +274,17 @@ class RangedRead:
         first_rows: int,
         sizes: t.Sequence[int],
         name: str,
+        parse: t.Callable[[requests.Response], list[dict[str, t.Any]]],
         first_took: float | None = None,
         first_cost: float | None = None,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
-        the end whatever its size). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost
-        besides (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
+        the end whatever its size). ``parse``: a ``PageAt`` answer's records, parsed by the reader of the range
+        that takes them up, so rows that fail to parse fail that range, in order, not the range before (whose
+        bound the page places). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides
+        (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
         self.fetch = fetch
+        self.parse = parse
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
         #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
@@ -302,7 +307,7 @@ class RangedRead:
             self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
-        #: Range j's first page (``PageAt``: its bound first), until its reader takes it up.
+        #: Range j's first page (``PageAt``: its bound first), not parsed, until its reader takes it up.
         self._heads: dict[int, Answer] = {}
         #: Answers whose rows no range emits (a ``PageAt`` page left unused), not yet handed to the emitter.
         self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
@@ -336,9 +341,10 @@ class RangedRead:
         """The rows of ``head`` past ``after`` up to ``upto`` (END: to the end), the row the range reads on after,
         and whether it reads on: the page's rows are contiguous in the read's order, so those are what the range's
         first keyset page from ``after`` would have held (a row past ``upto`` in the page: the range ends in it).
-        None when where a row falls cannot be told for sure: the range then reads every row by keyset."""
+        None when where a row falls cannot be told for sure: the range then reads every row by keyset. Parses the
+        page (an error raised here fails this range)."""
         items, has_more = collection_page(body(head.response))
-        records = head.records
+        records = self.parse(head.response)
         if len(records) != len(items):  # rows shaped into others: no row-for-row match
             return None
         order, key = self._order_attribute, self._key_attribute
