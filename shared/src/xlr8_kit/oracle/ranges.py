@@ -15,11 +15,13 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   meanwhile makes a range longer or shorter, never wrong): the rows of a range are chosen by value, with (value,
   key) bounds, so ties on the ordering value at a bound are split by the key and every row is in exactly one range.
   Of a ``PageAt`` page, range j+1 takes the rows past its (effective) bound and up to the next, which a page of
-  contiguous rows of the same query holds in order as its first keyset page would; where that cannot be told for
-  sure (ordering values that are not date-times, ties on a key that is not a number), it takes none and reads its
-  rows by keyset. A bound past the end makes its range the last. The last range has no upper bound: rows without
-  an ordering value, and rows updated or created during the read (their new ``LastUpdateDate`` is past every
-  bound), are read there, as page after page would read them.
+  contiguous rows of the same query holds in order as its first keyset page would, and reads on by keyset unless
+  the page held a row past its upper bound (also after a page that was the end of the data: that bound came later,
+  rows may have entered up to it). Where that cannot be told for sure (ordering values that are not date-times or
+  are finer than microseconds, date-times at different UTC offsets, ties on a key that is not a number), it takes
+  none and reads its rows by keyset. A bound past the end makes its range the last. The last range has no upper
+  bound: rows without an ordering value, and rows updated or created during the read (their new
+  ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
@@ -31,6 +33,12 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   after it would then be read only by the next run. So once everything before it is emitted, the read goes on
   page after page after the last row emitted (usually one empty request), until ``hasMore`` is false: it ends as
   late as the sequential read would, and reads what it would have read.
+- A range's first rows come with its bound's page, answered before the range reads on by keyset (and before the
+  ranges ahead of it are emitted): a row of that page updated in between is emitted twice, its old version (from
+  the page), then its new one (later in the read: its new ``LastUpdateDate`` is past every bound), where reading
+  the range by keyset only would emit the new one alone. Nothing is lost and the last STATE is the same (targets
+  upsert by key), but under concurrent updates the Singer output differs from a read without pages from bounds;
+  page after page does the same to a row updated after its page was read.
 """
 
 from __future__ import annotations
