@@ -100,7 +100,7 @@ FIRST_ANSWERS = 3
 #: 0.4x, 0.4x, 2.2x (the emulator slowed by the load), HCM 0.4x. Below it the allowance grows as before. (Tried: as
 #: many pages as the ratio; HCM started at 3 and did not gain at 100 ms: waiting less, its emitter may not reach
 #: ``WAITED``, which opens the most.) Re-checked with whole pages from bounds (6 Dec, bench/README "Review 17b's
-#: mends"): at 0 ms, warm, 0.2-1.7x; at 100 ms 8-25x; CPU at 0 ms against the 1-row requests 0.85-1.06.
+#: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06.
 ANSWERED = 3.0
 
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
