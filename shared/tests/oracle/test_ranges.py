@@ -58,6 +58,7 @@ class Collection:
         self.wait = False
         self.placed = placed or {}
         self.fail: t.Callable[[t.Any], bool] = lambda token: False
+        self.fail_parse: t.Callable[[list[dict[str, t.Any]]], bool] = lambda items: False
         self.asked: list[t.Any] = []
         self.lock = threading.Lock()
 
@@ -73,13 +74,20 @@ class Collection:
             at = self.placed.get(token.offset, token.offset)
             page = self.rows[at : at + LIMIT]
             answer = response(page, at + LIMIT < len(self.rows), took)
-            return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+            return Answer(token, requests.PreparedRequest(), answer, [])  # parsed when a range takes it up
         after = place({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
         upto = place({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
         chosen = [r for r in self.rows if (after is None or place(r) > after) and (upto is None or place(r) <= upto)]
         page = chosen[:LIMIT]
         answer = response(page, len(chosen) > LIMIT, took)
         return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+
+    def parse(self, answer: requests.Response) -> list[dict[str, t.Any]]:
+        """A ``PageAt`` answer's records (``RangedRead.parse``)."""
+        items: list[dict[str, t.Any]] = json.loads(answer.content)["items"]
+        if self.fail_parse(items):
+            raise RuntimeError(f"cannot shape the page from {items[0]}")
+        return items
 
 
 def ranged_read(
@@ -103,6 +111,7 @@ def ranged_read(
         first_rows=LIMIT,
         sizes=sizes,
         name="test-ranges",
+        parse=collection.parse,
         first_took=None if first_cost is None else collection.latency,
         first_cost=first_cost,
     )
@@ -179,7 +188,9 @@ def test_rows_of_a_bound_page_whose_place_cannot_be_told_are_read_by_keyset() ->
     ("a", "b", "told"),
     [
         (("2024-01-01T00:00:00Z", 5), ("2024-01-01T00:00:00+00:00", 7), -1),  # same instant: the key decides
-        (("2024-01-01T01:00:00+01:00", 9), ("2024-01-01T00:00:01+00:00", 1), -1),  # instants, not text
+        (("2024-01-01T01:00:00+01:00", 9), ("2024-01-01T00:00:01+01:00", 1), 1),  # date-times, not text
+        (("2024-01-01T01:00:00+01:00", 9), ("2024-01-01T00:00:01+00:00", 1), None),  # offsets differ
+        (("2024-11-03T01:15:00-08:00", 1), ("2024-11-03T01:30:00-07:00", 2), None),  # wall time against instant
         (("2024-01-02T00:00:00+00:00", "A"), ("2024-01-01T00:00:00+00:00", "B"), 1),
         (("2024-01-01T00:00:00+00:00", "A"), ("2024-01-01T00:00:00+00:00", "A"), 0),
         (("2024-01-01T00:00:00+00:00", "A"), ("2024-01-01T00:00:00+00:00", "B"), None),  # the server's collation
@@ -187,6 +198,8 @@ def test_rows_of_a_bound_page_whose_place_cannot_be_told_are_read_by_keyset() ->
         (("2024-01-01T00:00:00", 1), ("2024-01-01T00:00:00+00:00", 2), None),  # no zone against a zone
         (("yesterday", 1), ("2024-01-01T00:00:00+00:00", 2), None),
         (("2024-01-01T00:00:00+00:00", True), ("2024-01-01T00:00:00+00:00", 2), None),
+        (("2024-01-01T00:00:00.0000002+00:00", 1), ("2024-01-01T00:00:00.0000001+00:00", 2), None),  # finer than us
+        (("2024-01-01T00:00:00.000001+00:00", 1), ("2024-01-01T00:00:00.000002+00:00", 2), -1),
     ],
 )
 def test_where_a_row_falls_against_a_bound(a: tuple[t.Any, t.Any], b: tuple[t.Any, t.Any], told: int | None) -> None:
@@ -206,7 +219,7 @@ class WideHeads(Collection):
             self.asked.append(token)
         page = self.rows[token.offset : token.offset + self.HEAD]
         answer = response(page, token.offset + self.HEAD < len(self.rows))
-        return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
+        return Answer(token, requests.PreparedRequest(), answer, [])
 
 
 def test_a_page_from_a_bound_that_runs_past_the_next_bound_gives_its_range_only_its_own_rows() -> None:
@@ -220,6 +233,17 @@ def test_a_page_from_a_bound_that_runs_past_the_next_bound_gives_its_range_only_
     keyset = [token for token in collection.asked if isinstance(token, KeysetRange)]
     assert not [token for token in keyset if token.upto not in (None, keyset_of(offsets[0] - 1))]  # range 0's
     assert sorted(token.offset for token in collection.asked if isinstance(token, PageAt)) == [o - 1 for o in offsets]
+
+
+def test_rows_whose_ordering_values_are_finer_than_microseconds_are_read_by_keyset() -> None:
+    """``LastUpdateDate`` with 7 fractional digits, keys descending: Python would drop the seventh digit, and the
+    keys would then put rows a tenth of a microsecond apart against the server's order (rows of a page from a bound
+    skipped). Where they fall cannot be told, so the ranges read them by keyset: every row once, in order."""
+    rows = [{"LastUpdateDate": f"2024-01-01T00:00:00.{i:07d}+00:00", "PersonId": 10_000 - i} for i in range(100)]
+    collection = WideHeads(rows)
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection, 3, sizes=range_rows(len(rows) - LIMIT, LIMIT, 3)), emitted)
+    assert emitted == rows
 
 
 def keyset_of(index: int) -> Keyset:
@@ -351,6 +375,46 @@ def test_a_bound_past_the_end_makes_its_range_the_last() -> None:
                    for t in collection.asked[:-1])  # fmt: skip
 
 
+class Moving(Collection):
+    """The collection changes just before the ``PageAt`` page at some offsets is answered (``hooks``)."""
+
+    def __init__(
+        self, rows: list[dict[str, t.Any]], hooks: dict[int, t.Callable[[list[dict[str, t.Any]]], None]]
+    ) -> None:
+        super().__init__(list(rows))
+        self.hooks = hooks
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, PageAt) and token.offset in self.hooks:
+            self.hooks.pop(token.offset)(self.rows)
+        return super().__call__(token)
+
+
+def test_rows_that_enter_up_to_a_later_bound_are_read_after_a_page_that_was_the_end() -> None:
+    """Rows leave before bound 2's page is answered (it is then the last page: ``hasMore`` false), then rows enter
+    before bound 3's page, which places bound 3 on one of them. Range 2 holds every row up to bound 3 by its ``q``:
+    it must read on by keyset after its page, not end there (those rows would be lost for good: range 3 starts
+    after bound 3, and the next run starts at the bookmark past them). Every row that exists at the end is read,
+    in order: by the ranges, or page after page after the row they end on."""
+    entered = [{"LastUpdateDate": "2024-01-20T00:00:00+00:00", "PersonId": 5000 + i} for i in range(30)]
+
+    def leave(rows: list[dict[str, t.Any]]) -> None:
+        del rows[2:67]  # deleted, or updated out of the user's filter
+
+    def enter(rows: list[dict[str, t.Any]]) -> None:
+        rows.extend(entered)  # created, or updated into the read's ``q``
+
+    collection = Moving(ROWS, {33: leave, 49: enter})  # width 1: one request at a time, in the order asked
+    emitted = list(ROWS[:LIMIT])
+    go_on = drain(ranged_read(collection, width=1), emitted)
+    assert collection.hooks == {}
+    assert collection.rows[33:35] == ROWS[98:]  # bound 2's page: the end of the data when it was answered
+    after = None if go_on is None else place({"LastUpdateDate": go_on.moment, "PersonId": go_on.key})
+    tail = [row for row in collection.rows if after is not None and place(row) > after]
+    read_rows = [row for row in emitted if row in collection.rows] + tail
+    assert read_rows == collection.rows
+
+
 @pytest.mark.parametrize("width", [1, 3])
 def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int) -> None:
     """Range 3's second page fails: every row before it is handed out, then the error; nothing after it (its first
@@ -365,6 +429,20 @@ def test_a_failure_in_a_later_range_raises_after_every_row_before_it(width: int)
     with pytest.raises(RuntimeError, match="HTTP 400"):
         drain(ranged, rows)
     assert rows == ROWS[: start + 1]
+
+
+@pytest.mark.parametrize("width", [1, 3])
+def test_a_page_from_a_bound_that_fails_to_parse_fails_its_own_range_after_the_range_before(width: int) -> None:
+    """The page from bound 3 (its bound, the last row of range 2, then range 3's first rows) cannot be parsed: the
+    bound is still placed from the page, range 2 is emitted whole, then range 3 raises, as page after page would
+    fail on that page (before, the parse failed the bound, and range 2 raised before any of its rows)."""
+    collection = Collection(ROWS)
+    start = LIMIT + 3 * RANGE_PAGES * LIMIT  # first row of range 3
+    collection.fail_parse = lambda items: items[0] == ROWS[start - 1]
+    rows = list(ROWS[:LIMIT])
+    with pytest.raises(RuntimeError, match="cannot shape"):
+        drain(ranged_read(collection, width), rows)
+    assert rows == ROWS[:start]
 
 
 def simulate(growth: Growth, interval: t.Callable[[int], float], pages: int, emitting: float = 0.001) -> list[int]:

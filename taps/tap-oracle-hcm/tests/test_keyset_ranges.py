@@ -1,7 +1,7 @@
 """Keyset reads split by range of (LastUpdateDate, PersonId) and read side by side (``xlr8_kit.oracle.ranges``),
 over real HTTP against the emulator: the same records and STATE as the read page after page when nothing changes;
-a row updated during the read is not lost; a failure in a later range stops the read after the rows before it;
-skewed timestamps; resume from a bookmark.
+a row updated during the read is not lost; a failure in a later range (or its page from its bound failing to
+parse) stops the read after the rows before it; skewed timestamps; resume from a bookmark.
 
 100 workers, 3 rows a page: page 1, then 8 ranges (``range_rows``: 33 pages left, two rounds of 4 ranges of at most 8
 pages each, within a page of each other: one of 5 pages, seven of 4, each after the first one row short of its pages:
@@ -191,6 +191,33 @@ def test_a_failure_in_a_later_range_stops_after_the_rows_before_it(
     for message in output.of_type("STATE"):
         value = (message["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
         assert value is None or value <= before[30]["LastUpdateDate"]
+
+
+def test_a_page_from_a_bound_that_fails_to_parse_stops_after_the_range_before_it(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page at bound 3's offset (39: bound 3, the last row of range 2, then range 3's first rows) fails to parse
+    (a row the stream cannot shape): bound 3 is still placed from it, so ranges 0-2 are emitted whole, rows 0-39, as
+    page after page would emit them before failing on that page; then the error; no bookmark past row 39."""
+    from xlr8_kit.oracle.stream import FusionStream
+
+    before = run_tap(config(url, 1), streams={"workers"}).records("workers")
+    parse = FusionStream.parse_response
+
+    def failing(self: FusionStream, response: t.Any) -> t.Any:
+        if "offset=39&" in str(response.request.url):
+            raise ValueError("cannot shape a row of the page at offset 39")
+        return parse(self, response)
+
+    monkeypatch.setattr(FusionStream, "parse_response", failing)
+    tap_config = config(url, 4)
+    catalog = select_streams(TapOracleHcm(config=tap_config, parse_env_config=False).catalog_dict, {"workers"})
+    output, error = sync_until_error(TapOracleHcm(config=tap_config, catalog=catalog, parse_env_config=False))
+    assert isinstance(error, ValueError), error
+    assert output.records("workers") == before[:40]
+    for message in output.of_type("STATE"):
+        value = (message["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
+        assert value is None or value <= before[39]["LastUpdateDate"]
 
 
 def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: OracleHcmEmulator) -> None:

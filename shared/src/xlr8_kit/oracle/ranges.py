@@ -15,11 +15,13 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   meanwhile makes a range longer or shorter, never wrong): the rows of a range are chosen by value, with (value,
   key) bounds, so ties on the ordering value at a bound are split by the key and every row is in exactly one range.
   Of a ``PageAt`` page, range j+1 takes the rows past its (effective) bound and up to the next, which a page of
-  contiguous rows of the same query holds in order as its first keyset page would; where that cannot be told for
-  sure (ordering values that are not date-times, ties on a key that is not a number), it takes none and reads its
-  rows by keyset. A bound past the end makes its range the last. The last range has no upper bound: rows without
-  an ordering value, and rows updated or created during the read (their new ``LastUpdateDate`` is past every
-  bound), are read there, as page after page would read them.
+  contiguous rows of the same query holds in order as its first keyset page would, and reads on by keyset unless
+  the page held a row past its upper bound (also after a page that was the end of the data: that bound came later,
+  rows may have entered up to it). Where that cannot be told for sure (ordering values that are not date-times or
+  are finer than microseconds, date-times at different UTC offsets, ties on a key that is not a number), it takes
+  none and reads its rows by keyset. A bound past the end makes its range the last. The last range has no upper
+  bound: rows without an ordering value, and rows updated or created during the read (their new
+  ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
@@ -31,6 +33,12 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   after it would then be read only by the next run. So once everything before it is emitted, the read goes on
   page after page after the last row emitted (usually one empty request), until ``hasMore`` is false: it ends as
   late as the sequential read would, and reads what it would have read.
+- A range's first rows come with its bound's page, answered before the range reads on by keyset (and before the
+  ranges ahead of it are emitted): a row of that page updated in between is emitted twice, its old version (from
+  the page), then its new one (later in the read: its new ``LastUpdateDate`` is past every bound), where reading
+  the range by keyset only would emit the new one alone. Nothing is lost and the last STATE is the same (targets
+  upsert by key), but under concurrent updates the Singer output differs from a read without pages from bounds;
+  page after page does the same to a row updated after its page was read.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import collections
 import contextlib
 import itertools
 import queue
+import re
 import statistics
 import threading
 import time
@@ -90,7 +99,8 @@ FIRST_ANSWERS = 3
 #: at 100 ms ERP invoices 0.104-0.113 s over 0.005 s (22x), HCM workers 0.106 s over 0.032 s (3.3x); at 0 ms ERP
 #: 0.4x, 0.4x, 2.2x (the emulator slowed by the load), HCM 0.4x. Below it the allowance grows as before. (Tried: as
 #: many pages as the ratio; HCM started at 3 and did not gain at 100 ms: waiting less, its emitter may not reach
-#: ``WAITED``, which opens the most.)
+#: ``WAITED``, which opens the most.) Re-checked with whole pages from bounds (6 Dec, bench/README "Review 17b's
+#: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06.
 ANSWERED = 3.0
 
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
@@ -108,7 +118,8 @@ class Answer:
 
 
 class Fetch(t.Protocol):
-    """Send the request for a page token and parse its answer (on a worker thread)."""
+    """Send the request for a page token and parse its answer (on a worker thread); a ``PageAt`` answer is not
+    parsed (no records): ``RangedRead`` parses it (``parse``) when a range takes its rows up."""
 
     def __call__(self, token: KeysetRange | PageAt) -> Answer: ...
 
@@ -145,11 +156,16 @@ def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
     return (moment, keyset.key)
 
 
+#: A fraction of a second finer than microseconds (a ``TIMESTAMP(7-9)`` spelled in full): Python keeps 6 digits, so
+#: two values less than a microsecond apart would compare equal, and their keys decide against the server's order.
+_FINER_THAN_MICROSECONDS = re.compile(r"\.\d{7}")
+
+
 def _instant(moment: t.Any) -> datetime | None:
-    """An ordering value as a date-time (None: not one)."""
+    """An ordering value as a date-time (None: not one, or one Python cannot hold exactly)."""
     if isinstance(moment, datetime):
         return moment
-    if isinstance(moment, str):
+    if isinstance(moment, str) and not _FINER_THAN_MICROSECONDS.search(moment):
         with contextlib.suppress(ValueError):
             return datetime.fromisoformat(moment.replace("Z", "+00:00"))
     return None
@@ -168,14 +184,17 @@ def _keys(a: t.Any, b: t.Any) -> int | None:
 
 def compare(a: Keyset, b: Keyset) -> int | None:
     """Where row ``a`` falls against row ``b`` in the read's order (-1, 0 or 1; rows without an ordering value
-    last), or None when that cannot be told for sure: an ordering value that is not a date-time, date-times with
-    and without a zone, or equal ordering values and keys that are not both numbers."""
+    last), or None when that cannot be told for sure: an ordering value that is not a date-time (or is finer than
+    microseconds), date-times at different UTC offsets (``Z`` and ``+00:00`` are the same) or with and without
+    one, or equal ordering values and keys that are not both numbers."""
     if a.moment is None or b.moment is None:
         if a.moment is None and b.moment is None:
             return _keys(a.key, b.key)
         return 1 if a.moment is None else -1
     first, second = _instant(a.moment), _instant(b.moment)
-    if first is None or second is None or (first.tzinfo is None) != (second.tzinfo is None):
+    # Only values at the same UTC offset (or both without one): the server orders by the stored value, which for a
+    # local time whose offset changes with the season (-07:00, then -08:00) is wall time, not the instant.
+    if first is None or second is None or first.utcoffset() != second.utcoffset():
         return None
     if first != second:
         return -1 if first < second else 1
@@ -264,13 +283,17 @@ class RangedRead:
         first_rows: int,
         sizes: t.Sequence[int],
         name: str,
+        parse: t.Callable[[requests.Response], list[dict[str, t.Any]]],
         first_took: float | None = None,
         first_cost: float | None = None,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
-        the end whatever its size). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost
-        besides (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
+        the end whatever its size). ``parse``: a ``PageAt`` answer's records, parsed by the reader of the range
+        that takes them up, so rows that fail to parse fail that range, in order, not the range before (whose
+        bound the page places). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides
+        (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
         self.fetch = fetch
+        self.parse = parse
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
         #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
@@ -293,7 +316,7 @@ class RangedRead:
             self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
-        #: Range j's first page (``PageAt``: its bound first), until its reader takes it up.
+        #: Range j's first page (``PageAt``: its bound first), not parsed, until its reader takes it up.
         self._heads: dict[int, Answer] = {}
         #: Answers whose rows no range emits (a ``PageAt`` page left unused), not yet handed to the emitter.
         self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
@@ -327,9 +350,10 @@ class RangedRead:
         """The rows of ``head`` past ``after`` up to ``upto`` (END: to the end), the row the range reads on after,
         and whether it reads on: the page's rows are contiguous in the read's order, so those are what the range's
         first keyset page from ``after`` would have held (a row past ``upto`` in the page: the range ends in it).
-        None when where a row falls cannot be told for sure: the range then reads every row by keyset."""
+        None when where a row falls cannot be told for sure: the range then reads every row by keyset. Parses the
+        page (an error raised here fails this range)."""
         items, has_more = collection_page(body(head.response))
-        records = head.records
+        records = self.parse(head.response)
         if len(records) != len(items):  # rows shaped into others: no row-for-row match
             return None
         order, key = self._order_attribute, self._key_attribute
@@ -358,7 +382,11 @@ class RangedRead:
         kept = records[lo:hi]
         if isinstance(records, MarkedPage):
             kept = MarkedPage(kept, plain=records.plain, conformed=records.conformed)
-        more = has_more and bool(items) and hi == len(items)
+        # Cut at ``upto``: the range ends in this page. Else it reads on by keyset, also when the page is the end
+        # of the data but the range has an upper bound: that bound came from a later request, so rows may have
+        # entered up to it since this page was answered (the last range's final request reads on anyway).
+        cut = hi < len(items)
+        more = bool(items) and not cut and (has_more or upto is not END)
         return kept, place(hi - 1) if hi > lo else after, more
 
     def _bound(self, j: int) -> t.Any:

@@ -225,7 +225,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         pages_at = self._token_pages(context)
 
         def fetch(token: t.Any) -> Answer:
-            return Answer(token, *pages_at.fetch(token))
+            # a page from a bound is parsed when its range takes it up (``RangedRead.parse``), not to place the bound
+            return Answer(token, *pages_at.fetch(token, parse=not isinstance(token, PageAt)))
 
         def last_row(items: list[dict[str, t.Any]]) -> Keyset:
             return Keyset(items[-1].get(order), items[-1].get(key))
@@ -263,6 +264,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     first_rows=len(items),
                     sizes=range_rows(total - len(items), len(items), width),
                     name=f"xlr8-{self.name}",
+                    parse=self._parsed_page,
                     first_took=took,
                     first_cost=cost,
                 )
