@@ -105,7 +105,8 @@ class HttpPolicy:
     allow_loopback_http: bool = True
     audit_path: str | None = None
     max_redirects: int = 5
-    #: Stop before the vendor's daily quota share is used up (``Sforce-Limit-Info: api-usage=used/limit``).
+    #: Stop before the vendor's daily quota share is used up (``Sforce-Limit-Info: api-usage=used/limit``), the
+    #: requests in flight counted as used.
     max_quota_share: float | None = 0.9
     #: Extra CA bundle for private PKI; adds trust, never removes verification.
     ca_bundle: str | None = None
