@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -10,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from xlr8_kit.http.errors import InsecureTransportError, QuotaExhaustedError
+from xlr8_kit.http.session import optional_requests
 from xlr8_kit.http.window import (
     MAX_RECOUNTS,
     CountAnchor,
@@ -169,6 +171,47 @@ def test_the_quota_guard_counts_the_requests_in_flight(server, make_session):
     with pytest.raises(QuotaExhaustedError, match="5/10 reached"):  # the answers are noted: 5 of 10 used
         session.get(server.url + "/q")
     assert server.count() == 5
+
+
+def test_optional_requests_leave_the_last_quota_slot_to_a_needed_one(server, make_session):
+    """A ranged read's plan goes out side by side with page 1: near the share, the plan's requests (optional) must not
+    take the slot page 1 needs. At 1 of 10 used and a share of 0.5 (four slots), optional requests get three."""
+    server.script("/q", Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=1/10"}))
+    release = threading.Event()
+
+    def held(_request: RecordedRequest) -> Reply:
+        release.wait(WAIT)
+        return Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": f"api-usage={server.count()}/10"})
+
+    server.route("/q", held)
+    server.route("/page", held)
+    session = make_session(max_quota_share=0.5)
+    session.get(server.url + "/q")
+    refused: list[QuotaExhaustedError] = []
+
+    def one(path: str, optional: bool) -> None:
+        try:
+            with optional_requests() if optional else contextlib.nullcontext():
+                session.get(server.url + path)
+        except QuotaExhaustedError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=one, args=("/q", True)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    while server.count() - 1 + len(refused) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (server.count("/q"), len(refused)) == (1 + 3, 1)  # the fourth optional one would take the last slot
+    needed = threading.Thread(target=one, args=("/page", False))
+    needed.start()
+    while server.count("/page") + len(refused) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in [*threads, needed]:
+        thread.join(WAIT)
+    assert server.count("/page") == 1  # the needed request got the slot the optional ones left
+    assert len(refused) == 1
 
 
 def test_the_quota_guard_gives_each_slot_back_on_every_way_out(server, make_session):

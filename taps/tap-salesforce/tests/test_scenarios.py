@@ -125,8 +125,7 @@ def test_a7_quota_guard_stops_before_the_limit(sf: Any) -> None:
 def test_e6_equal_timestamps_across_a_checkpoint_lose_nothing(sf: Any) -> None:
     with sf.start_sandbox({"Account": 600}) as sandbox:
         em = sf.emulator(sandbox)
-        # one cursor: a ranged read's planning queries, sent with page 1, would take quota slots of their own
-        config = _account_config(sf, sandbox, batch_size=200, rest_concurrent_queries=1)
+        config = _account_config(sf, sandbox, batch_size=200)
         config["http"] = {"max_quota_share": 1.0}
         em.api_limit = 2  # describe + one page of 200: the page ends inside a group of three equal timestamps
         first = sf.run_tap(config)

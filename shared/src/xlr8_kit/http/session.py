@@ -28,13 +28,15 @@ CONTRACT (helpers build against this; keep the names):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.cookiejar import CookieJar
@@ -209,6 +211,21 @@ def describe_exception(exc: BaseException) -> str:
     return f"connection error ({type(exc).__name__})"
 
 
+_OPTIONAL: contextvars.ContextVar[bool] = contextvars.ContextVar("xlr8_kit_optional_request", default=False)
+
+
+@contextlib.contextmanager
+def optional_requests() -> Iterator[None]:
+    """Requests sent inside only speed a read up (a ranged read's plan): near the quota share each leaves at least one
+    slot free after it, so the requests the read needs (page 1, sent side by side with them) are never refused for
+    them."""
+    token = _OPTIONAL.set(True)
+    try:
+        yield
+    finally:
+        _OPTIONAL.reset(token)
+
+
 class _Attempt:
     """What one attempt produced: a response, or a transport failure."""
 
@@ -330,9 +347,10 @@ class ResilientSession(requests.Session):
         share = self.policy.max_quota_share
         if share is None or self.quota_usage is None:
             return False
+        spare = 1 if _OPTIONAL.get() else 0  # an optional request leaves a slot to a needed one
         with self._headers_lock:
             used, limit = self.quota_usage
-            if limit > 0 and used + self._quota_in_flight >= share * limit:
+            if limit > 0 and used + self._quota_in_flight + spare >= share * limit:
                 in_flight = self._quota_in_flight
             else:
                 self._quota_in_flight += 1
