@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -9,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from xlr8_kit.http.errors import InsecureTransportError, QuotaExhaustedError
+from xlr8_kit.http.session import optional_requests
 from xlr8_kit.http.window import (
     MAX_RECOUNTS,
     CountAnchor,
@@ -18,7 +21,7 @@ from xlr8_kit.http.window import (
     Verdict,
     row_key,
 )
-from xlr8_kit.testing.faultserver import Reply
+from xlr8_kit.testing.faultserver import RecordedRequest, Reply
 
 WAIT = 10.0  # seconds a test waits for a worker before failing (a hang guard, not a timing assertion)
 
@@ -126,6 +129,106 @@ def test_an_older_quota_reading_never_replaces_a_newer_one(server, make_session)
     session.get(server.url + "/a")
     session.get(server.url + "/b")  # answered later, read earlier by the vendor
     assert session.quota_usage == (4600, 5000)
+
+
+def test_the_quota_guard_counts_the_requests_in_flight(server, make_session):
+    """Requests sent side by side (a ranged read's cursors and planning queries) must not all pass the guard on the
+    usage answered before them: each one that passes holds a slot until its answer is noted. At 1 of 10 used and a
+    share of 0.5, four may be in flight; the others are refused without touching the network."""
+    usage = {"Sforce-Limit-Info": "api-usage=1/10"}
+    server.script("/q", Reply(200, body={"records": []}, headers=usage))
+    release = threading.Event()
+
+    def held(_request: RecordedRequest) -> Reply:
+        release.wait(WAIT)  # every answer is held until the test has seen who reached the server
+        return Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": f"api-usage={server.count()}/10"})
+
+    server.route("/q", held)
+    session = make_session(max_quota_share=0.5)
+    session.get(server.url + "/q")  # the reading: 1 of 10
+    answered: list[int] = []
+    refused: list[QuotaExhaustedError] = []
+
+    def one() -> None:
+        try:
+            answered.append(session.get(server.url + "/q").status_code)
+        except QuotaExhaustedError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    while server.count() - 1 + len(refused) < len(threads) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until each request reached the server or was refused, its answer held
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert server.count() == 5  # 1 answered + 4 in flight: 5 of 10 is the share
+    assert answered == [200] * 4
+    assert len(refused) == 4
+    assert "1/10 with 4 more request(s) in flight" in str(refused[0])
+    with pytest.raises(QuotaExhaustedError, match="5/10 reached"):  # the answers are noted: 5 of 10 used
+        session.get(server.url + "/q")
+    assert server.count() == 5
+
+
+def test_optional_requests_leave_the_last_quota_slot_to_a_needed_one(server, make_session):
+    """A ranged read's plan goes out side by side with page 1: near the share, the plan's requests (optional) must not
+    take the slot page 1 needs. At 1 of 10 used and a share of 0.5 (four slots), optional requests get three."""
+    server.script("/q", Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=1/10"}))
+    release = threading.Event()
+
+    def held(_request: RecordedRequest) -> Reply:
+        release.wait(WAIT)
+        return Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": f"api-usage={server.count()}/10"})
+
+    server.route("/q", held)
+    server.route("/page", held)
+    session = make_session(max_quota_share=0.5)
+    session.get(server.url + "/q")
+    refused: list[QuotaExhaustedError] = []
+
+    def one(path: str, optional: bool) -> None:
+        try:
+            with optional_requests() if optional else contextlib.nullcontext():
+                session.get(server.url + path)
+        except QuotaExhaustedError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=one, args=("/q", True)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + WAIT
+    while server.count() - 1 + len(refused) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (server.count("/q"), len(refused)) == (1 + 3, 1)  # the fourth optional one would take the last slot
+    needed = threading.Thread(target=one, args=("/page", False))
+    needed.start()
+    while server.count("/page") + len(refused) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in [*threads, needed]:
+        thread.join(WAIT)
+    assert server.count("/page") == 1  # the needed request got the slot the optional ones left
+    assert len(refused) == 1
+
+
+def test_the_quota_guard_gives_each_slot_back_on_every_way_out(server, make_session):
+    """A request's slot is given back whether its attempt was answered, failed without an answer (and was retried)
+    or raised: four slots leaked here would refuse the last request at 1 of 10 used with a share of 0.5."""
+    usage = {"Sforce-Limit-Info": "api-usage=1/10"}
+    server.script("/q", Reply(200, body={"records": []}, headers=usage))
+    server.script("/reset", Reply(reset=True), Reply(reset=True), Reply(reset=True), Reply(200, body={}))
+    server.script("/away", Reply(302, headers={"Location": "http://192.0.2.1/x"}))
+    server.script("/last", Reply(200, body={}))
+    session = make_session(max_quota_share=0.5, max_attempts=5)
+    session.get(server.url + "/q")
+    assert session.get(server.url + "/reset").status_code == 200  # three attempts without an answer, then one
+    with pytest.raises(InsecureTransportError):  # raised inside the attempt
+        session.get(server.url + "/away")
+    assert session.get(server.url + "/last").status_code == 200
+    assert server.count("/last") == 1
 
 
 def test_concurrent_requests_share_one_rate_limit_breaker_and_retry_budget(server, make_session, fake_time):

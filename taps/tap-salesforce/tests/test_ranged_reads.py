@@ -350,6 +350,44 @@ def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, a
     assert rest.records("Account") == everything[covered:]
 
 
+@pytest.mark.parametrize("limit", [6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
+def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, limit: int) -> None:
+    """The quota guard refuses a request of any thread (range 0's, a range's, the plan's) once the usage plus the
+    requests in flight reach the share: the run stops as a read of one cursor does (``quota_stopped``), the org's
+    usage never past the share, what it emitted a prefix of the sequential read, its last STATE covering no record
+    it did not emit; a run from that state reads exactly the rest."""
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    assert len(everything) == ROWS
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    em.api_limit = limit
+    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), parse_env_config=False)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    stopped = SingerOutput.parse(buffer.getvalue())
+    assert tap.quota_stopped
+    assert em.api_used <= limit // 2
+    emitted = stopped.records("Account")
+    assert emitted == everything[: len(emitted)]
+    assert len(emitted) < len(everything)
+    states = stopped.of_type("STATE")
+    state = states[-1]["value"] if states else None
+    covered = 0  # the records the state says landed
+    if state is not None:
+        bookmark = state["bookmarks"]["Account"]
+        value, ids = bookmark["replication_key_value"], set(bookmark["xlr8_boundary"]["ids"])
+        covered = sum(
+            1 for r in everything if r["SystemModstamp"] < value or (r["SystemModstamp"] == value and r["Id"] in ids)
+        )
+    assert covered <= len(emitted)
+    _prepare(accounts, [])
+    rest, error = _sync(_config(accounts, 4), state=state)
+    assert error is None
+    assert rest.records("Account") == everything[covered:]
+
+
 @pytest.mark.parametrize(("what", "after"), [("insert", 2), ("update", 5), ("update", 12)])
 def test_rows_created_or_updated_during_the_read_are_never_lost(accounts: Sandbox, what: str, after: int) -> None:
     """Rows created, or updated to now, while ranges are read: each is read by this run or, from its state, by
@@ -397,6 +435,7 @@ def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox
     query is re-issued from the last record emitted, and planned again; the records are those of one cursor."""
     _prepare(accounts, [])
     everything = _sync(_config(accounts, 1))[0].records("Account")
+    assert len(everything) == ROWS
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
     em.expire_cursors_at_request = at

@@ -110,11 +110,12 @@ def test_a7_quota_guard_stops_before_the_limit(sf: Any) -> None:
     with sf.start_sandbox({"Account": ACCOUNTS}) as sandbox:
         em = sf.emulator(sandbox)
         em.api_limit = 10
-        # one cursor: each request goes out once the one before was answered, so the guard sees every use; a ranged
-        # read's requests in flight together all pass the guard on the usage answered before them
-        config = _account_config(sf, sandbox, batch_size=200, api_quota_share=0.5, rest_concurrent_queries=1)
+        # the default ranged read: page 1 goes out with its planning queries and the ranges side by side, and the
+        # guard counts the requests in flight, not only the usage answered before them
+        config = _account_config(sf, sandbox, batch_size=200, api_quota_share=0.5)
+        assert "rest_concurrent_queries" not in config
         run = sf.run_tap(config)
-        assert em.api_used == 5  # the guard stopped at 50 % of 10: the org's quota is never exhausted
+        assert em.api_used <= 5  # the guard stopped at 50 % of 10: the org's quota is never exhausted
     assert run.tap.quota_stopped
     assert 0 < len(run.records("Account")) < ACCOUNTS
     bookmark = run.state["bookmarks"]["Account"]["replication_key_value"]

@@ -28,13 +28,15 @@ CONTRACT (helpers build against this; keep the names):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.cookiejar import CookieJar
@@ -105,7 +107,8 @@ class HttpPolicy:
     allow_loopback_http: bool = True
     audit_path: str | None = None
     max_redirects: int = 5
-    #: Stop before the vendor's daily quota share is used up (``Sforce-Limit-Info: api-usage=used/limit``).
+    #: Stop before the vendor's daily quota share is used up (``Sforce-Limit-Info: api-usage=used/limit``), the
+    #: requests in flight counted as used.
     max_quota_share: float | None = 0.9
     #: Extra CA bundle for private PKI; adds trust, never removes verification.
     ca_bundle: str | None = None
@@ -208,6 +211,21 @@ def describe_exception(exc: BaseException) -> str:
     return f"connection error ({type(exc).__name__})"
 
 
+_OPTIONAL: contextvars.ContextVar[bool] = contextvars.ContextVar("xlr8_kit_optional_request", default=False)
+
+
+@contextlib.contextmanager
+def optional_requests() -> Iterator[None]:
+    """Requests sent inside only speed a read up (a ranged read's plan): near the quota share each leaves at least one
+    slot free after it, so the requests the read needs (page 1, sent side by side with them) are never refused for
+    them."""
+    token = _OPTIONAL.set(True)
+    try:
+        yield
+    finally:
+        _OPTIONAL.reset(token)
+
+
 class _Attempt:
     """What one attempt produced: a response, or a transport failure."""
 
@@ -276,6 +294,8 @@ class ResilientSession(requests.Session):
             )
         self.audit = audit
         self.quota_usage: tuple[int, int] | None = None
+        #: Requests that passed the quota guard on a known reading and whose answer is not noted yet.
+        self._quota_in_flight = 0
         self._paused_until = 0.0
         #: Guards what answers read concurrently (a window of page requests) note from their headers.
         self._headers_lock = threading.Lock()
@@ -318,17 +338,33 @@ class ResilientSession(requests.Session):
             return self.verify
         return True
 
-    def _check_quota_guard(self, path: str) -> None:
+    def _reserve_quota(self, path: str) -> bool:
+        """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
+        requests already sent on it and not yet answered reach the share of the limit; else count this one in
+        flight (True: ``_release_quota`` once its answer is noted or it failed). Requests sent side by side (a
+        ranged read's cursors, its planning queries) would otherwise all pass on the same old reading. No reading
+        yet: nothing to count against, as before."""
         share = self.policy.max_quota_share
         if share is None or self.quota_usage is None:
-            return
-        used, limit = self.quota_usage
-        if limit > 0 and used >= share * limit:
-            raise QuotaExhaustedError(
-                f"{self.product}: API usage {used}/{limit} reached the configured share {share:g} of the daily "
-                "limit (http.max_quota_share); stopping before the customer's quota runs out",
-                path=path,
-            )
+            return False
+        spare = 1 if _OPTIONAL.get() else 0  # an optional request leaves a slot to a needed one
+        with self._headers_lock:
+            used, limit = self.quota_usage
+            if limit > 0 and used + self._quota_in_flight + spare >= share * limit:
+                in_flight = self._quota_in_flight
+            else:
+                self._quota_in_flight += 1
+                return True
+        sent = f" with {in_flight} more request(s) in flight" if in_flight else ""
+        raise QuotaExhaustedError(
+            f"{self.product}: API usage {used}/{limit}{sent} reached the configured share {share:g} of the daily "
+            "limit (http.max_quota_share); stopping before the customer's quota runs out",
+            path=path,
+        )
+
+    def _release_quota(self) -> None:
+        with self._headers_lock:
+            self._quota_in_flight -= 1
 
     def _note_headers(self, response: requests.Response) -> None:
         """Quota usage and rate-limit pauses the answer reports. Answers to concurrent requests arrive in any
@@ -468,37 +504,43 @@ class ResilientSession(requests.Session):
         while True:
             attempt += 1
             _check_abort(abort, label, path)
-            self._check_quota_guard(path)
-            self._wait_for_window(path)
-            if not breaker.allow():
-                raise CircuitOpenError(
-                    f"{label}: circuit open for {origin_of(url)} after {breaker.fail_max} consecutive failures; "
-                    f"failing fast for another {breaker.retry_in():.0f} s",
-                    path=path,
+            reserved = self._reserve_quota(path)
+            try:  # the slot is given back on every way out of this attempt, its answer noted first
+                self._wait_for_window(path)
+                if not breaker.allow():
+                    raise CircuitOpenError(
+                        f"{label}: circuit open for {origin_of(url)} after {breaker.fail_max} consecutive failures; "
+                        f"failing fast for another {breaker.retry_in():.0f} s",
+                        path=path,
+                    )
+                if self.audit is not None:
+                    self.audit.check()
+                if self.rate_limiter is not None:
+                    self.rate_limiter.acquire()
+                remaining = policy.max_elapsed - (self.clock() - started)
+                timeout = (
+                    max(0.001, min(policy.connect_timeout, remaining)),
+                    max(0.001, min(policy.read_timeout, remaining)),
                 )
-            if self.audit is not None:
-                self.audit.check()
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire()
-            remaining = policy.max_elapsed - (self.clock() - started)
-            timeout = (
-                max(0.001, min(policy.connect_timeout, remaining)),
-                max(0.001, min(policy.read_timeout, remaining)),
-            )
-            prepared = request.copy()
-            if authenticate is not None:
-                prepared = authenticate(prepared)
-            try:
-                outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
-            except BaseException:
-                breaker.release()  # TLS, redirect or audit refusals say nothing about the host's health
-                _check_abort(abort, label, path)  # a TLS read cut by the abort is not a TLS failure
-                raise
-            if outcome.error is not None and abort is not None and abort.aborted.is_set():
-                breaker.release()  # we cut the connection: nothing to say about the host's health
-                _check_abort(abort, label, path)
+                prepared = request.copy()
+                if authenticate is not None:
+                    prepared = authenticate(prepared)
+                try:
+                    outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
+                except BaseException:
+                    breaker.release()  # TLS, redirect or audit refusals say nothing about the host's health
+                    _check_abort(abort, label, path)  # a TLS read cut by the abort is not a TLS failure
+                    raise
+                if outcome.error is not None and abort is not None and abort.aborted.is_set():
+                    breaker.release()  # we cut the connection: nothing to say about the host's health
+                    _check_abort(abort, label, path)
 
-            response = outcome.response
+                response = outcome.response
+                if response is not None:
+                    self._note_headers(response)
+            finally:
+                if reserved:
+                    self._release_quota()
             retry_after: float | None = None
             paced = False
             if response is None:
@@ -507,7 +549,6 @@ class ResilientSession(requests.Session):
                 last_problem = describe_exception(outcome.error)
                 verdict: str = "retry"
             else:
-                self._note_headers(response)
                 verdict = classify(response)
                 if verdict not in VERDICTS:
                     raise ValueError(f"classify_response returned {verdict!r}; expected one of {sorted(VERDICTS)}")

@@ -78,6 +78,7 @@ from xlr8_kit.http.ranged import ERROR as _ERROR
 from xlr8_kit.http.ranged import PAGE as _PAGE
 from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.http.readahead import read_ahead
+from xlr8_kit.http.session import optional_requests
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class RangedQuery:
     # -- worker threads ---------------------------------------------------------------------------------------
 
     def _ask_plan(self) -> Plan:
-        with self._abort.applied():
+        with self._abort.applied(), optional_requests():  # near the quota share, page 1 and the ranges come first
             return self.plan()
 
     def _planned(self, after: datetime, page_rows: int, asked: Future[Plan] | None = None) -> list[datetime]:
