@@ -9,6 +9,8 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +227,7 @@ def test_rows_are_counted_per_table_since_the_last_checkpoint_duckdb_s_own_inclu
 
 
 class _RefusingCheckpoints:
-    """A connection whose CHECKPOINT fails (a full disk, say), every other call passed through."""
+    """A connection whose CHECKPOINT fails with an ordinary (not fatal) error, every other call passed through."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
@@ -239,7 +241,7 @@ class _RefusingCheckpoints:
         return getattr(self._con, name)
 
 
-def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and_is_tried_again(
+def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and_an_ordinary_error_is_tried_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 1_500)
@@ -262,3 +264,76 @@ def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and
     finally:
         store.con = real
         store.close()
+
+
+_FILE_TOO_LARGE = r"""
+import datetime as dt, json, logging, resource, signal, sys
+from pathlib import Path
+from target_xlr8_truths.columns import Column
+from target_xlr8_truths.duckdb_store import DuckDBStore
+from target_xlr8_truths.spool import Spool
+from target_xlr8_truths.store import Batch, RunContext, StreamInfo
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+here = Path(sys.argv[1])
+stamp = dt.datetime(2024, 3, 2, tzinfo=dt.UTC)
+run = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b17", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+info = StreamInfo("items", "proj", "items", "reality", "items", "proj:items", "proj items", ["id"])
+columns = [Column("id", "id", "integer"), Column("v", "v", "text")]
+store = DuckDBStore(str(here / "truths.duckdb"), run, Spool(here / "spool"))
+store.ensure_layout()
+files = []
+for number in range(10):
+    path = here / f"items-{number}.jsonl"
+    first = number * 50_000
+    path.write_text("".join(json.dumps({"id": i, "v": f"CANARY{i:026x}"}) + "\n" for i in range(first, first + 50_000)))
+    files.append(Batch(info, columns, [], [], 0, (stamp, stamp), False, files=[str(path)], extracted=stamp))
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+for number, batch in enumerate(files):
+    try:
+        print(json.dumps({"batch": number, "loaded": store.write_batch(batch)}), flush=True)
+    except Exception as exc:
+        print(json.dumps({"batch": number, "raised": type(exc).__name__, "text": str(exc)}), flush=True)
+        break
+"""
+
+
+def test_a_checkpoint_the_file_cannot_hold_is_logged_the_batch_stays_committed_and_the_next_one_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    """A real fatal checkpoint: the database file may not grow past 6 MiB (RLIMIT_FSIZE; the WAL's commits still
+    fit), so a CHECKPOINT after some 100,000-row pair of batches fails with ``duckdb.FatalException`` and DuckDB
+    invalidates the database. That batch returns its rows (its commit is durable, so its STATE may go out), the error
+    is logged with DuckDB's text (the file, the OS error; no row value), the next batch raises, and on reopen every
+    committed row is there once."""
+    child = subprocess.run(
+        [sys.executable, "-c", _FILE_TOO_LARGE, str(tmp_path), str(6 * 2**20)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = [json.loads(line) for line in child.stdout.splitlines()]
+    loaded = [result for result in results if "loaded" in result]
+    assert [result["loaded"] for result in loaded] == [50_000] * len(loaded)
+    assert 2 <= len(loaded) < 10, child.stdout
+    stopped = results[-1]
+    assert stopped["batch"] == len(loaded), child.stdout
+    assert stopped["raised"] == "FatalException", child.stdout
+    assert "invalidated" in stopped["text"]
+    errors = [line for line in child.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, child.stderr[-3000:]
+    assert "after 100000 rows of items failed and invalidated the database" in errors[0]
+    assert "File too large" in errors[0]
+    assert "truths.duckdb" in errors[0]
+    assert "This batch is committed" in errors[0]
+    assert "CANARY" not in child.stderr
+
+    with duckdb.connect(str(tmp_path / "truths.duckdb")) as con:
+        committed = len(loaded) * 50_000
+        assert con.execute('SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "items"').fetchall() == [
+            (committed, committed, 0, committed - 1)
+        ]
+        assert con.execute('SELECT v FROM "items" WHERE id = ?', [committed - 1]).fetchall() == [
+            (f"CANARY{committed - 1:026x}",)
+        ]
+        assert con.execute("SELECT SUM(rows_loaded) FROM _truths_ledger").fetchall() == [(committed,)]
