@@ -337,3 +337,30 @@ def test_a_checkpoint_the_file_cannot_hold_is_logged_the_batch_stays_committed_a
             (f"CANARY{committed - 1:026x}",)
         ]
         assert con.execute("SELECT SUM(rows_loaded) FROM _truths_ledger").fetchall() == [(committed,)]
+
+
+def test_an_archived_table_takes_its_rows_since_the_last_checkpoint_and_the_new_one_counts_from_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key change archives ``a`` as ``a__v1`` (a rename); the new ``a`` is checkpointed once it has gained
+    ``CHECKPOINT_ROWS`` of its own, never earlier for the old table's rows, so its first row group is a full one."""
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 5_000)
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    try:
+        for number in range(3):
+            assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+        assert not _wal_empty(store)
+        assert store.archive_table("a") == "a__v1"
+        for number in range(3, 7):
+            assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+            assert not _wal_empty(store), f"checkpointed at {number - 2},000 rows of the new table"
+        assert store.write_batch(_batch(tmp_path, "a", 7_000, 1_000)) == 1_000
+        assert _wal_empty(store)  # 5,000 rows of the new table
+        assert store.fetchall("SELECT row_group_id, MAX(count) FROM pragma_storage_info('a') GROUP BY ALL") == [
+            (0, 5_000)
+        ]
+        assert store.fetchall('SELECT COUNT(*), MIN(id) FROM "a"') == [(5_000, 3_000)]
+        assert store.fetchall('SELECT COUNT(*), MAX(id) FROM "a__v1"') == [(3_000, 2_999)]
+    finally:
+        store.close()

@@ -422,6 +422,14 @@ class DuckDBStore(Store):
             return
         self._unwritten.clear()
 
+    def archive_table(self, table: str) -> str:
+        """As ``Store.archive_table``; the rows the table gained since the last checkpoint go with it (row groups are
+        per table), so the new table under the old name counts from nothing (``_checkpoint_by_rows``)."""
+        archived = super().archive_table(table)
+        if table in self._unwritten:
+            self._unwritten[archived] = self._unwritten.pop(table)
+        return archived
+
     def _row_count(self, table: str) -> int:
         """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;
         a table this transaction loaded otherwise (staged and merged) has its key range forgotten."""
