@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from truths_testkit import P8, held_target, killed, query, run_target, schema_msg, state_msg
+from truths_testkit import P8, held_target, killed, query, record_msg, run_target, schema_msg, state_msg
 
 from target_xlr8_truths import duckdb_store
 from target_xlr8_truths.columns import Column
@@ -42,9 +42,12 @@ def _file(directory: Path, index: int, repeat: int = 100) -> Path:
     return path
 
 
-def _messages(files: list[Path]) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = [schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])]
-    for index, path in enumerate(files):
+def _messages(files: list[Path], keys: tuple[str, ...] = ("id",), first: int = 0) -> list[dict[str, Any]]:
+    """SCHEMA, then each file's BATCH followed by a STATE naming its index (counted from ``first``)."""
+    messages: list[dict[str, Any]] = [
+        schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, list(keys))
+    ]
+    for index, path in enumerate(files, first):
         messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
                          "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
         messages.append(state_msg({"bookmarks": {"items": {"file": index}}}))
@@ -73,8 +76,8 @@ def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
         (3 * ROWS_PER_FILE, 3 * ROWS_PER_FILE, 0, 3 * ROWS_PER_FILE - 1)
     ]
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert set(relayed) <= {0, 1, 2}  # never the uncommitted fourth file's
-    last = relayed[-1] if relayed else -1
+    assert relayed == [0, 1, 2]  # each committed file's STATE as it came; never the uncommitted fourth file's
+    last = relayed[-1]
 
     # the tap resends every file after the last STATE relayed: rows already committed come twice and are upserted
     rerun = run_target(settings, _messages(files)[:1] + _messages(files)[1 + 2 * (last + 1) :], tmp_path)
@@ -122,8 +125,8 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
         (10 * ROWS_PER_FILE, 10 * ROWS_PER_FILE, 0, 10 * ROWS_PER_FILE - 1)
     ]
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert set(relayed) <= set(range(10))  # never the uncommitted eleventh file's
-    last = relayed[-1] if relayed else -1
+    assert relayed == list(range(10))  # each committed file's STATE as it came; never the uncommitted eleventh's
+    last = relayed[-1]
 
     rerun = run_target(settings, _messages(files)[:1] + _messages(files)[1 + 2 * (last + 1) :], tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -134,6 +137,71 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
     assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(12 * ROWS_PER_FILE,)]
     resent = (11 - last) * ROWS_PER_FILE
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(10 * ROWS_PER_FILE + resent,)]
+
+
+def test_a_keyless_stream_killed_mid_run_lands_each_row_once_after_the_rerun_from_the_last_state_relayed(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """No key, so nothing upserts: the rerun from the last STATE relayed must resend exactly the files that had not
+    committed. Each file's STATE goes out once its file has committed (review17c P1: before, none went out until the
+    end, and the rerun loaded every committed file twice)."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, repeat=1) for index in range(8)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, _messages(files, keys=()), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:6"}, marker,
+                       "the sixth file's commit")  # fmt: skip
+    emitted = killed(proc)
+    relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
+    assert relayed == [0, 1, 2, 3, 4]  # the five committed files, each once; never the sixth's
+    assert emitted[-1] == {"bookmarks": {"items": {"file": 4}}}
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
+        (5 * ROWS_PER_FILE, 5 * ROWS_PER_FILE)
+    ]
+
+    rerun = run_target(settings, _messages(files[5:], keys=(), first=5), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == [5, 6, 7]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
+        (8 * ROWS_PER_FILE, 8 * ROWS_PER_FILE, 0, 8 * ROWS_PER_FILE - 1)
+    ]
+    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 75000') == [("0000075000",)]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(8 * ROWS_PER_FILE,)]
+    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(8 * ROWS_PER_FILE,)]
+
+
+def test_no_state_is_relayed_while_another_stream_holds_records_that_have_not_committed(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """Records of ``others`` wait in their sink (under ``batch_size_rows``) while ``items`` files commit: a STATE
+    after them covers those records too, so none goes out until a drain has committed them (here: the end)."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, repeat=1) for index in range(4)]
+    settings = {**config, "batch_locations": [str(batches)], "batch_size_rows": 1_000}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    messages = _messages(files)
+    others = [schema_msg("others", {"id": {"type": "integer"}}, ["id"])]
+    others += [record_msg("others", {"id": i}) for i in range(10)]
+    messages = messages[:1] + others + messages[1:]
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, messages, {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"}, marker,
+                       "the fourth file's commit")  # fmt: skip
+    assert killed(proc) == []  # three files committed, but the ten records of others had not
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(3 * ROWS_PER_FILE,)]
+    assert query(store, f"SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = '{P8}_singer_others'") == [(0,)]
+
+    run = run_target(settings, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.states == [{"bookmarks": {"items": {"file": 3}}}]  # once, after the end's drain
+    assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_others"') == [(10,)]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
+        (4 * ROWS_PER_FILE, 4 * ROWS_PER_FILE)
+    ]
 
 
 RUN = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b17", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
