@@ -9,12 +9,14 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from truths_testkit import P8, held_target, killed, query, run_target, schema_msg, state_msg
+from truths_testkit import P8, held_target, killed, query, record_msg, run_target, schema_msg, state_msg
 
 from target_xlr8_truths import duckdb_store
 from target_xlr8_truths.columns import Column
@@ -40,9 +42,12 @@ def _file(directory: Path, index: int, repeat: int = 100) -> Path:
     return path
 
 
-def _messages(files: list[Path]) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = [schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])]
-    for index, path in enumerate(files):
+def _messages(files: list[Path], keys: tuple[str, ...] = ("id",), first: int = 0) -> list[dict[str, Any]]:
+    """SCHEMA, then each file's BATCH followed by a STATE naming its index (counted from ``first``)."""
+    messages: list[dict[str, Any]] = [
+        schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, list(keys))
+    ]
+    for index, path in enumerate(files, first):
         messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
                          "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
         messages.append(state_msg({"bookmarks": {"items": {"file": index}}}))
@@ -71,8 +76,8 @@ def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
         (3 * ROWS_PER_FILE, 3 * ROWS_PER_FILE, 0, 3 * ROWS_PER_FILE - 1)
     ]
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert set(relayed) <= {0, 1, 2}  # never the uncommitted fourth file's
-    last = relayed[-1] if relayed else -1
+    assert relayed == [0, 1, 2]  # each committed file's STATE as it came; never the uncommitted fourth file's
+    last = relayed[-1]
 
     # the tap resends every file after the last STATE relayed: rows already committed come twice and are upserted
     rerun = run_target(settings, _messages(files)[:1] + _messages(files)[1 + 2 * (last + 1) :], tmp_path)
@@ -120,8 +125,8 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
         (10 * ROWS_PER_FILE, 10 * ROWS_PER_FILE, 0, 10 * ROWS_PER_FILE - 1)
     ]
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert set(relayed) <= set(range(10))  # never the uncommitted eleventh file's
-    last = relayed[-1] if relayed else -1
+    assert relayed == list(range(10))  # each committed file's STATE as it came; never the uncommitted eleventh's
+    last = relayed[-1]
 
     rerun = run_target(settings, _messages(files)[:1] + _messages(files)[1 + 2 * (last + 1) :], tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -132,6 +137,71 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
     assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(12 * ROWS_PER_FILE,)]
     resent = (11 - last) * ROWS_PER_FILE
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(10 * ROWS_PER_FILE + resent,)]
+
+
+def test_a_keyless_stream_killed_mid_run_lands_each_row_once_after_the_rerun_from_the_last_state_relayed(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """No key, so nothing upserts: the rerun from the last STATE relayed must resend exactly the files that had not
+    committed. Each file's STATE goes out once its file has committed (review17c P1: before, none went out until the
+    end, and the rerun loaded every committed file twice)."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, repeat=1) for index in range(8)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, _messages(files, keys=()), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:6"}, marker,
+                       "the sixth file's commit")  # fmt: skip
+    emitted = killed(proc)
+    relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
+    assert relayed == [0, 1, 2, 3, 4]  # the five committed files, each once; never the sixth's
+    assert emitted[-1] == {"bookmarks": {"items": {"file": 4}}}
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
+        (5 * ROWS_PER_FILE, 5 * ROWS_PER_FILE)
+    ]
+
+    rerun = run_target(settings, _messages(files[5:], keys=(), first=5), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == [5, 6, 7]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
+        (8 * ROWS_PER_FILE, 8 * ROWS_PER_FILE, 0, 8 * ROWS_PER_FILE - 1)
+    ]
+    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 75000') == [("0000075000",)]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(8 * ROWS_PER_FILE,)]
+    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(8 * ROWS_PER_FILE,)]
+
+
+def test_no_state_is_relayed_while_another_stream_holds_records_that_have_not_committed(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """Records of ``others`` wait in their sink (under ``batch_size_rows``) while ``items`` files commit: a STATE
+    after them covers those records too, so none goes out until a drain has committed them (here: the end)."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, repeat=1) for index in range(4)]
+    settings = {**config, "batch_locations": [str(batches)], "batch_size_rows": 1_000}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    messages = _messages(files)
+    others = [schema_msg("others", {"id": {"type": "integer"}}, ["id"])]
+    others += [record_msg("others", {"id": i}) for i in range(10)]
+    messages = messages[:1] + others + messages[1:]
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, messages, {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"}, marker,
+                       "the fourth file's commit")  # fmt: skip
+    assert killed(proc) == []  # three files committed, but the ten records of others had not
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(3 * ROWS_PER_FILE,)]
+    assert query(store, f"SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = '{P8}_singer_others'") == [(0,)]
+
+    run = run_target(settings, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.states == [{"bookmarks": {"items": {"file": 3}}}]  # once, after the end's drain
+    assert query(store, f'SELECT COUNT(*) FROM "{P8}_singer_others"') == [(10,)]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
+        (4 * ROWS_PER_FILE, 4 * ROWS_PER_FILE)
+    ]
 
 
 RUN = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b17", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
@@ -225,7 +295,7 @@ def test_rows_are_counted_per_table_since_the_last_checkpoint_duckdb_s_own_inclu
 
 
 class _RefusingCheckpoints:
-    """A connection whose CHECKPOINT fails (a full disk, say), every other call passed through."""
+    """A connection whose CHECKPOINT fails with an ordinary (not fatal) error, every other call passed through."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
@@ -239,7 +309,7 @@ class _RefusingCheckpoints:
         return getattr(self._con, name)
 
 
-def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and_is_tried_again(
+def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and_an_ordinary_error_is_tried_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 1_500)
@@ -261,4 +331,104 @@ def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and
         assert _wal_empty(store)
     finally:
         store.con = real
+        store.close()
+
+
+_FILE_TOO_LARGE = r"""
+import datetime as dt, json, logging, resource, signal, sys
+from pathlib import Path
+from target_xlr8_truths.columns import Column
+from target_xlr8_truths.duckdb_store import DuckDBStore
+from target_xlr8_truths.spool import Spool
+from target_xlr8_truths.store import Batch, RunContext, StreamInfo
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+here = Path(sys.argv[1])
+stamp = dt.datetime(2024, 3, 2, tzinfo=dt.UTC)
+run = RunContext("proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b17", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+info = StreamInfo("items", "proj", "items", "reality", "items", "proj:items", "proj items", ["id"])
+columns = [Column("id", "id", "integer"), Column("v", "v", "text")]
+store = DuckDBStore(str(here / "truths.duckdb"), run, Spool(here / "spool"))
+store.ensure_layout()
+files = []
+for number in range(10):
+    path = here / f"items-{number}.jsonl"
+    first = number * 50_000
+    path.write_text("".join(json.dumps({"id": i, "v": f"CANARY{i:026x}"}) + "\n" for i in range(first, first + 50_000)))
+    files.append(Batch(info, columns, [], [], 0, (stamp, stamp), False, files=[str(path)], extracted=stamp))
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+for number, batch in enumerate(files):
+    try:
+        print(json.dumps({"batch": number, "loaded": store.write_batch(batch)}), flush=True)
+    except Exception as exc:
+        print(json.dumps({"batch": number, "raised": type(exc).__name__, "text": str(exc)}), flush=True)
+        break
+"""
+
+
+def test_a_checkpoint_the_file_cannot_hold_is_logged_the_batch_stays_committed_and_the_next_one_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    """A real fatal checkpoint: the database file may not grow past 6 MiB (RLIMIT_FSIZE; the WAL's commits still
+    fit), so a CHECKPOINT after some 100,000-row pair of batches fails with ``duckdb.FatalException`` and DuckDB
+    invalidates the database. That batch returns its rows (its commit is durable, so its STATE may go out), the error
+    is logged with DuckDB's text (the file, the OS error; no row value), the next batch raises, and on reopen every
+    committed row is there once."""
+    child = subprocess.run(
+        [sys.executable, "-c", _FILE_TOO_LARGE, str(tmp_path), str(6 * 2**20)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = [json.loads(line) for line in child.stdout.splitlines()]
+    loaded = [result for result in results if "loaded" in result]
+    assert [result["loaded"] for result in loaded] == [50_000] * len(loaded)
+    assert 2 <= len(loaded) < 10, child.stdout
+    stopped = results[-1]
+    assert stopped["batch"] == len(loaded), child.stdout
+    assert stopped["raised"] == "FatalException", child.stdout
+    assert "invalidated" in stopped["text"]
+    errors = [line for line in child.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, child.stderr[-3000:]
+    assert "after 100000 rows of items failed and invalidated the database" in errors[0]
+    assert "File too large" in errors[0]
+    assert "truths.duckdb" in errors[0]
+    assert "This batch is committed" in errors[0]
+    assert "CANARY" not in child.stderr
+
+    with duckdb.connect(str(tmp_path / "truths.duckdb")) as con:
+        committed = len(loaded) * 50_000
+        assert con.execute('SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "items"').fetchall() == [
+            (committed, committed, 0, committed - 1)
+        ]
+        assert con.execute('SELECT v FROM "items" WHERE id = ?', [committed - 1]).fetchall() == [
+            (f"CANARY{committed - 1:026x}",)
+        ]
+        assert con.execute("SELECT SUM(rows_loaded) FROM _truths_ledger").fetchall() == [(committed,)]
+
+
+def test_an_archived_table_takes_its_rows_since_the_last_checkpoint_and_the_new_one_counts_from_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key change archives ``a`` as ``a__v1`` (a rename); the new ``a`` is checkpointed once it has gained
+    ``CHECKPOINT_ROWS`` of its own, never earlier for the old table's rows, so its first row group is a full one."""
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 5_000)
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    try:
+        for number in range(3):
+            assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+        assert not _wal_empty(store)
+        assert store.archive_table("a") == "a__v1"
+        for number in range(3, 7):
+            assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+            assert not _wal_empty(store), f"checkpointed at {number - 2},000 rows of the new table"
+        assert store.write_batch(_batch(tmp_path, "a", 7_000, 1_000)) == 1_000
+        assert _wal_empty(store)  # 5,000 rows of the new table
+        assert store.fetchall("SELECT row_group_id, MAX(count) FROM pragma_storage_info('a') GROUP BY ALL") == [
+            (0, 5_000)
+        ]
+        assert store.fetchall('SELECT COUNT(*), MIN(id) FROM "a"') == [(5_000, 3_000)]
+        assert store.fetchall('SELECT COUNT(*), MAX(id) FROM "a__v1"') == [(3_000, 2_999)]
+    finally:
         store.close()

@@ -392,8 +392,10 @@ class DuckDBStore(Store):
     def _checkpoint_by_rows(self, table: str, rows: int) -> None:
         """Checkpoints once a table has gained ``CHECKPOINT_ROWS`` since the last checkpoint, DuckDB's own (at
         ``CHECKPOINT_THRESHOLD`` of WAL: an empty WAL after the commit) or this one, so that its rows are written in
-        row groups no later checkpoint merges. Runs after the commit: a checkpoint that fails leaves the rows in the
-        WAL, committed, and DuckDB checkpoints them later (at its threshold, or at close)."""
+        row groups no later checkpoint merges. Runs after the commit, so the batch stays committed (in the WAL)
+        whatever the checkpoint does: an ordinary error (say out of memory) keeps the count and the next batch tries
+        again; a fatal one (the file cannot grow: too large, disk full) invalidates the database, so it is logged
+        with DuckDB's text (the file and the OS error, never row values) and the next statement stops the run."""
         try:
             checkpointed = self._wal.stat().st_size == 0
         except FileNotFoundError:
@@ -406,10 +408,27 @@ class DuckDBStore(Store):
             return
         try:
             self.con.execute("CHECKPOINT")
+        except duckdb.FatalException as exc:
+            log.error(
+                "DuckDB's checkpoint after %d rows of %s failed and invalidated the database: %s. This batch is "
+                "committed (in the WAL) and its STATE goes out; the run stops at the next statement.",
+                unwritten,
+                table,
+                exc,
+            )
+            return
         except duckdb.Error as exc:
             log.warning("DuckDB did not checkpoint after %d rows of %s: %s", unwritten, table, type(exc).__name__)
             return
         self._unwritten.clear()
+
+    def archive_table(self, table: str) -> str:
+        """As ``Store.archive_table``; the rows the table gained since the last checkpoint go with it (row groups are
+        per table), so the new table under the old name counts from nothing (``_checkpoint_by_rows``)."""
+        archived = super().archive_table(table)
+        if table in self._unwritten:
+            self._unwritten[archived] = self._unwritten.pop(table)
+        return archived
 
     def _row_count(self, table: str) -> int:
         """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;

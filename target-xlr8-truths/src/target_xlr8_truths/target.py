@@ -349,6 +349,7 @@ class TargetXlr8Truths(Target):
         self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._held_state: dict | None = None
         self._last_state: dict | None = None
+        self._batch_committed = False  # a BATCH message committed since the last STATE relayed at its arrival
         self.busy = False  # inside a batch transaction
         self._stop_requested = False
         self._ending = False
@@ -415,6 +416,32 @@ class TargetXlr8Truths(Target):
                 self._handle_max_record_age()
                 return
         super()._process_record_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """BATCH files commit as they are read, but the SDK relays STATE only at a drain of all sinks (the end of
+        the run, a full sink or the record age), so a kill mid-run made the rerun reload every file (a keyless
+        stream twice). Once its files have committed, the latest STATE goes out as a drain would send it."""
+        super()._process_batch_message(message_dict)
+        self._batch_committed = True
+        self._relay_state_if_settled()
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """A STATE that follows committed BATCH files goes out on arrival when no sink holds records (everything
+        before it has committed), so it never waits for the next file."""
+        super()._process_state_message(message_dict)
+        if self._batch_committed and self._relay_state_if_settled():
+            self._batch_committed = False
+
+    def _relay_state_if_settled(self) -> bool:
+        """Relays the latest STATE, as ``drain_all`` would after draining, when no sink holds a record that has not
+        committed (a drain would have nothing to do); otherwise it waits for that drain."""
+        if not self._latest_state or self.busy:
+            return False
+        for sink in (*self._sinks_to_clear, *self._sinks_active.values()):
+            if sink.current_size:
+                return False
+        self._write_state_message(copy.deepcopy(self._latest_state))
+        return True
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         stream = str(message_dict.get("stream"))
