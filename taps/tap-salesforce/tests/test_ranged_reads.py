@@ -496,6 +496,75 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
     assert len(fallback) == (0 if splits else 1)
 
 
+def test_a_first_read_split_on_timeout_plans_only_windows_whose_page_1_said_more(accounts: Sandbox) -> None:
+    """A first read whose window query times out before its first row (review 17d F1): the halves and quarters it is
+    split into are no longer first reads, so each plans after its page 1 (the old order), not beside every window's
+    query (which left a slow COUNT() on an org already timing out for each window that timed out). Beyond the first
+    query's own plan, the planning queries are those of a read that never plans early; records and STATE those of
+    one cursor."""
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    em = accounts.emulator("salesforce")
+
+    def planning_queries(soql: str) -> bool:
+        return "COUNT()" in soql or " DESC" in soql
+
+    def run(plan_early_allowed: bool) -> tuple[SingerOutput, int, int]:
+        _prepare(accounts, [])
+        seen: list[str] = []
+        timed_out: list[str] = []
+
+        def times_out(soql: str, rows: int) -> bool:
+            seen.append(soql)
+            if not planning_queries(soql) and rows > 800:
+                timed_out.append(soql)
+                return True
+            return False
+
+        em.query_timeout_when = times_out
+        init = ranges.RangedQuery.__init__
+
+        def never_early(self: ranges.RangedQuery, *args: t.Any, **kwargs: t.Any) -> None:
+            kwargs["plan_early"] = False
+            init(self, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            if not plan_early_allowed:
+                patch.setattr(ranges.RangedQuery, "__init__", never_early)
+            output, error = _sync(_config(accounts, 4, min_window_seconds=1))
+        assert error is None
+        return output, sum(1 for q in seen if planning_queries(q)), len(timed_out)
+
+    try:
+        ranged, planned, timed_out = run(plan_early_allowed=True)
+        _late, planned_late, _ = run(plan_early_allowed=False)
+    finally:
+        em.query_timeout_when = None
+    assert timed_out >= 4  # the window was split, and split again
+    assert ranged.records("Account") == sequential.records("Account")
+    assert _states(ranged) == _states(sequential)
+    # the unsplit first query's plan (two queries) is the one early plan: it went out before that query timed out
+    assert planned <= planned_late + 2, f"{planned} planning queries; a read planning after page 1 sends {planned_late}"
+
+
+def test_a_first_read_that_auto_counted_one_page_asks_no_plan() -> None:
+    """``api_type: auto`` counted the object's rows before its first read (review 17d F3): a count of no more than a
+    page says the read is one page, so no plan is asked beside page 1 (150 Accounts, 200 a page)."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 150}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as small:
+        one, error = _sync(_config(small, 1, api_type="auto"))
+        assert error is None
+        one_cursor = _fresh_queries(small)
+        small.reset()
+        ranged, error = _sync(_config(small, 4, api_type="auto"))
+        assert error is None
+        assert len(ranged.records("Account")) == 150
+        assert ranged.records("Account") == one.records("Account")
+        assert _states(ranged) == _states(one)
+        assert _fresh_queries(small) == one_cursor, "a read counted at one page asked a plan beside it"
+
+
 @pytest.mark.parametrize("width", [1, 4])
 def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
     accounts: Sandbox, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, width: int

@@ -1021,6 +1021,7 @@ class SalesforceStream(KitRESTStream):
                 # The org is timing out: the fresh query reads as one cursor, no COUNT() plan or range queries
                 # beside it (each resume would otherwise leave one more slow COUNT() out).
                 self._one_cursor_read = True
+                self._first_read = False
                 self.logger.warning(
                     "%s: a page of the query timed out (%s); re-issuing the query from %s = %s",
                     self.name,
@@ -1032,6 +1033,7 @@ class SalesforceStream(KitRESTStream):
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
                 restarts += 1
+                self._first_read = False  # the re-issued query is of the rest: it plans once page 1 says more follow
                 self.logger.warning(
                     "%s: query cursor expired (INVALID_QUERY_LOCATOR); re-issuing the query from %s = %s",
                     self.name,
@@ -1321,6 +1323,7 @@ class SalesforceStream(KitRESTStream):
         except QueryTimeoutError:
             if yielded or not self.replication_key:
                 raise
+            self._first_read = False  # the org is timing out: each half plans only once its page 1 says more follow
             low = lower or EPOCH_FLOOR
             high = upper or datetime.now(UTC) + timedelta(days=1)
             span = high - low
@@ -1423,8 +1426,13 @@ class SalesforceStream(KitRESTStream):
         client, include_deleted = self.client, self.tracks_deletes
         # The plan goes out with page 1 when the read is likely longer than a page: the object's whole history, or
         # choose_api counted more rows than a page (a guess: a read of one page then pays two small queries).
+        # A count of this very window decides (it says whether the read is one page); a first read asks the plan
+        # once: a window split on QUERY_TIMEOUT or re-issued after a timeout or an expired cursor plans after page 1.
         counted = self._counted
-        plan_early = self._first_read or (counted is not None and counted[2] > client.batch_size)
+        if counted is not None and counted[:2] == (self._where(lower, upper), include_deleted):
+            plan_early = counted[2] > client.batch_size
+        else:
+            plan_early = self._first_read
 
         def query(lower: datetime | None, upper: datetime | None) -> Iterator[tuple[list[dict[str, t.Any]], bool]]:
             return client.query_pages_marked(
