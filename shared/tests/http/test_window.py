@@ -173,6 +173,28 @@ def test_the_quota_guard_counts_the_requests_in_flight(server, make_session):
     assert server.count() == 5
 
 
+def test_a_token_refresh_inside_a_request_on_the_last_quota_slot_goes_through(server, make_session):
+    """A token expiring mid-run is fetched from inside the request it serves (``kind="token"``, through the same
+    session) while that request holds the last slot the share allows (review 17d F2): the refresh is judged on the
+    reading alone and takes no slot, so the run does not stop a request early; at the share it is still refused."""
+    four = Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=4/10"})
+    server.script("/q", four, four)
+    server.script("/token", Reply(200, body={"access_token": "t"}))
+    session = make_session(max_quota_share=0.5)
+    session.get(server.url + "/q")  # the reading: 4 of 10, one slot left under the share of 0.5
+
+    def refreshing(prepared):
+        session.post(server.url + "/token", kind="token")
+        return prepared
+
+    assert session.get(server.url + "/q", authenticate=refreshing).status_code == 200
+    assert [r.path for r in server.requests][-2:] == ["/token", "/q"]
+    server.script("/q", Reply(200, body={"records": []}, headers={"Sforce-Limit-Info": "api-usage=5/10"}))
+    session.get(server.url + "/q")
+    with pytest.raises(QuotaExhaustedError, match="5/10 reached"):  # at the share, a token request is refused too
+        session.post(server.url + "/token", kind="token")
+
+
 def test_optional_requests_leave_the_last_quota_slot_to_a_needed_one(server, make_session):
     """A ranged read's plan goes out side by side with page 1: near the share, the plan's requests (optional) must not
     take the slot page 1 needs. At 1 of 10 used and a share of 0.5 (four slots), optional requests get three."""

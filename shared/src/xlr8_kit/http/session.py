@@ -338,21 +338,23 @@ class ResilientSession(requests.Session):
             return self.verify
         return True
 
-    def _reserve_quota(self, path: str) -> bool:
+    def _reserve_quota(self, path: str, kind: str) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
         requests already sent on it and not yet answered reach the share of the limit; else count this one in
         flight (True: ``_release_quota`` once its answer is noted or it failed). Requests sent side by side (a
         ranged read's cursors, its planning queries) would otherwise all pass on the same old reading. No reading
-        yet: nothing to count against, as before."""
+        yet: nothing to count against, as before. A token request (a refresh sent from inside a request that holds a
+        slot) is judged on the reading alone and takes no slot: the request it serves already counted."""
         share = self.policy.max_quota_share
         if share is None or self.quota_usage is None:
             return False
         spare = 1 if _OPTIONAL.get() else 0  # an optional request leaves a slot to a needed one
         with self._headers_lock:
             used, limit = self.quota_usage
-            if limit > 0 and used + self._quota_in_flight + spare >= share * limit:
-                in_flight = self._quota_in_flight
-            else:
+            in_flight = 0 if kind == "token" else self._quota_in_flight
+            if not (limit > 0 and used + in_flight + spare >= share * limit):
+                if kind == "token":
+                    return False
                 self._quota_in_flight += 1
                 return True
         sent = f" with {in_flight} more request(s) in flight" if in_flight else ""
@@ -504,7 +506,7 @@ class ResilientSession(requests.Session):
         while True:
             attempt += 1
             _check_abort(abort, label, path)
-            reserved = self._reserve_quota(path)
+            reserved = self._reserve_quota(path, kind)
             try:  # the slot is given back on every way out of this attempt, its answer noted first
                 self._wait_for_window(path)
                 if not breaker.allow():
