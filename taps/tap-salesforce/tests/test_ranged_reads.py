@@ -317,6 +317,30 @@ def test_ranged_records_and_states_are_the_sequential_ones(
     _same_as_sequential(accounts, width, touched, **extra)
 
 
+def _assert_a_prefix_whose_state_resumes(
+    accounts: Sandbox, stopped: SingerOutput, everything: list[dict[str, t.Any]]
+) -> None:
+    """A run that stopped partway: what it emitted is a prefix of the sequential read, its last STATE covers no record
+    it did not emit, and a run from that state reads exactly the rest."""
+    emitted = stopped.records("Account")
+    assert emitted == everything[: len(emitted)]
+    assert len(emitted) < len(everything)
+    states = stopped.of_type("STATE")
+    state = states[-1]["value"] if states else None
+    covered = 0  # the records the state says landed
+    if state is not None:
+        bookmark = state["bookmarks"]["Account"]
+        value, ids = bookmark["replication_key_value"], set(bookmark["xlr8_boundary"]["ids"])
+        covered = sum(
+            1 for r in everything if r["SystemModstamp"] < value or (r["SystemModstamp"] == value and r["Id"] in ids)
+        )
+    assert covered <= len(emitted)
+    _prepare(accounts, [])
+    rest, error = _sync(_config(accounts, 4), state=state)
+    assert error is None
+    assert rest.records("Account") == everything[covered:]
+
+
 @pytest.mark.parametrize("after", [0, 3, 7])  # 8 cursor pages: range 0's page 2 and each range's second
 def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, after: int) -> None:
     """Cursor page n answers a non-retryable error: the run stops, what it emitted a prefix of the sequential read
@@ -331,23 +355,7 @@ def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, a
     failed, error = _sync(_config(accounts, 4))
     assert error is not None
     assert "UNKNOWN_EXCEPTION" in str(error)
-    emitted = failed.records("Account")
-    assert emitted == everything[: len(emitted)]
-    assert len(emitted) < len(everything)
-    states = failed.of_type("STATE")
-    state = states[-1]["value"] if states else None
-    covered = 0  # the records the state says landed
-    if state is not None:
-        bookmark = state["bookmarks"]["Account"]
-        value, ids = bookmark["replication_key_value"], set(bookmark["xlr8_boundary"]["ids"])
-        covered = sum(
-            1 for r in everything if r["SystemModstamp"] < value or (r["SystemModstamp"] == value and r["Id"] in ids)
-        )
-    assert covered <= len(emitted)
-    _prepare(accounts, [])
-    rest, error = _sync(_config(accounts, 4), state=state)
-    assert error is None
-    assert rest.records("Account") == everything[covered:]
+    _assert_a_prefix_whose_state_resumes(accounts, failed, everything)
 
 
 @pytest.mark.parametrize("limit", [6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
@@ -369,23 +377,7 @@ def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, 
     stopped = SingerOutput.parse(buffer.getvalue())
     assert tap.quota_stopped
     assert em.api_used <= limit // 2
-    emitted = stopped.records("Account")
-    assert emitted == everything[: len(emitted)]
-    assert len(emitted) < len(everything)
-    states = stopped.of_type("STATE")
-    state = states[-1]["value"] if states else None
-    covered = 0  # the records the state says landed
-    if state is not None:
-        bookmark = state["bookmarks"]["Account"]
-        value, ids = bookmark["replication_key_value"], set(bookmark["xlr8_boundary"]["ids"])
-        covered = sum(
-            1 for r in everything if r["SystemModstamp"] < value or (r["SystemModstamp"] == value and r["Id"] in ids)
-        )
-    assert covered <= len(emitted)
-    _prepare(accounts, [])
-    rest, error = _sync(_config(accounts, 4), state=state)
-    assert error is None
-    assert rest.records("Account") == everything[covered:]
+    _assert_a_prefix_whose_state_resumes(accounts, stopped, everything)
 
 
 @pytest.mark.parametrize(("what", "after"), [("insert", 2), ("update", 5), ("update", 12)])
