@@ -30,9 +30,9 @@ WRITTEN = 1709287200  # the files are older than the run, so the target keeps th
 DUCKDB_DEFAULT_THRESHOLD = 16 * 2**20
 
 
-def _file(directory: Path, index: int, repeat: int = 100) -> Path:
-    """About 10 MiB of WAL per file: at DuckDB's default threshold the third file's commit checkpoints
-    (``repeat`` 1: narrow rows, a few hundred KiB)."""
+def _file(directory: Path, index: int, repeat: int) -> Path:
+    """``repeat`` 100: about 10 MiB of WAL per file (at DuckDB's default threshold the third file's commit
+    checkpoints); ``repeat`` 1: narrow rows, a few hundred KiB."""
     path = directory / f"part-{index}.jsonl"
     first = index * ROWS_PER_FILE
     path.write_text(
@@ -54,18 +54,33 @@ def _messages(files: list[Path], keys: tuple[str, ...] = ("id",), first: int = 0
     return messages
 
 
-def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
-    tmp_path: Path, config: dict[str, Any], store: Path
-) -> None:
+def _files_and_settings(
+    tmp_path: Path, config: dict[str, Any], count: int, repeat: int = 1, **extra: Any
+) -> tuple[list[Path], dict[str, Any]]:
+    """``count`` files in ``tmp_path/batches`` (``_file``) and the target's settings that let it read them."""
     batches = tmp_path / "batches"
     batches.mkdir()
-    files = [_file(batches, index) for index in range(4)]
-    settings = {**config, "batch_locations": [str(batches)]}
+    files = [_file(batches, index, repeat) for index in range(count)]
+    return files, {**config, "batch_locations": [str(batches)], **extra}
+
+
+def _held_run(
+    tmp_path: Path, settings: dict[str, Any], messages: list[dict[str, Any]], hold_at: int
+) -> subprocess.Popen[str]:
+    """The target CLI fed ``messages`` and held inside the transaction of the ``hold_at``-th file (counted from 1),
+    before its commit: the files before it committed, for the test to kill it there (``killed``)."""
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(settings))
     marker = tmp_path / "holding"
-    proc = held_target(cfg, _messages(files), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"}, marker,
-                       "the fourth file's commit")  # fmt: skip
+    hold = {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:{hold_at}"}
+    return held_target(cfg, messages, hold, marker, f"the commit of file {hold_at}")
+
+
+def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    files, settings = _files_and_settings(tmp_path, config, 4, repeat=100)
+    proc = _held_run(tmp_path, settings, _messages(files), 4)
     # three files committed, the fourth inside its transaction: the three are in the WAL, not yet checkpointed
     wal = store.with_name(store.name + ".wal")
     assert wal.exists(), "the committed files were checkpointed"
@@ -107,15 +122,8 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
     """Narrow rows: ten files of 10,000 hold far less WAL than ``CHECKPOINT_THRESHOLD``, but 100,000 rows reach
     ``CHECKPOINT_ROWS``, so the tenth file's commit is followed by a checkpoint that writes them as one row group."""
     assert 9 * ROWS_PER_FILE < CHECKPOINT_ROWS <= 10 * ROWS_PER_FILE
-    batches = tmp_path / "batches"
-    batches.mkdir()
-    files = [_file(batches, index, repeat=1) for index in range(12)]
-    settings = {**config, "batch_locations": [str(batches)]}
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps(settings))
-    marker = tmp_path / "holding"
-    proc = held_target(cfg, _messages(files), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:11"}, marker,
-                       "the eleventh file's commit")  # fmt: skip
+    files, settings = _files_and_settings(tmp_path, config, 12)
+    proc = _held_run(tmp_path, settings, _messages(files), 11)
     wal = store.with_name(store.name + ".wal")
     assert not wal.exists() or wal.stat().st_size == 0, "the ten committed files were not checkpointed"
     emitted = killed(proc)
@@ -145,16 +153,8 @@ def test_a_keyless_stream_killed_mid_run_lands_each_row_once_after_the_rerun_fro
     """No key, so nothing upserts: the rerun from the last STATE relayed must resend exactly the files that had not
     committed. Each file's STATE goes out once its file has committed (review17c P1: before, none went out until the
     end, and the rerun loaded every committed file twice)."""
-    batches = tmp_path / "batches"
-    batches.mkdir()
-    files = [_file(batches, index, repeat=1) for index in range(8)]
-    settings = {**config, "batch_locations": [str(batches)]}
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps(settings))
-    marker = tmp_path / "holding"
-    proc = held_target(cfg, _messages(files, keys=()), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:6"}, marker,
-                       "the sixth file's commit")  # fmt: skip
-    emitted = killed(proc)
+    files, settings = _files_and_settings(tmp_path, config, 8)
+    emitted = killed(_held_run(tmp_path, settings, _messages(files, keys=()), 6))
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
     assert relayed == [0, 1, 2, 3, 4]  # the five committed files, each once; never the sixth's
     assert emitted[-1] == {"bookmarks": {"items": {"file": 4}}}
@@ -178,20 +178,13 @@ def test_no_state_is_relayed_while_another_stream_holds_records_that_have_not_co
 ) -> None:
     """Records of ``others`` wait in their sink (under ``batch_size_rows``) while ``items`` files commit: a STATE
     after them covers those records too, so none goes out until a drain has committed them (here: the end)."""
-    batches = tmp_path / "batches"
-    batches.mkdir()
-    files = [_file(batches, index, repeat=1) for index in range(4)]
-    settings = {**config, "batch_locations": [str(batches)], "batch_size_rows": 1_000}
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps(settings))
+    files, settings = _files_and_settings(tmp_path, config, 4, batch_size_rows=1_000)
     messages = _messages(files)
     others = [schema_msg("others", {"id": {"type": "integer"}}, ["id"])]
     others += [record_msg("others", {"id": i}) for i in range(10)]
     messages = messages[:1] + others + messages[1:]
-    marker = tmp_path / "holding"
-    proc = held_target(cfg, messages, {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:4"}, marker,
-                       "the fourth file's commit")  # fmt: skip
-    assert killed(proc) == []  # three files committed, but the ten records of others had not
+    # three files committed, but the ten records of others had not
+    assert killed(_held_run(tmp_path, settings, messages, 4)) == []
     assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(3 * ROWS_PER_FILE,)]
     assert query(store, f"SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = '{P8}_singer_others'") == [(0,)]
 
