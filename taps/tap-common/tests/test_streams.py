@@ -96,6 +96,25 @@ def test_login_relogs_in_when_refresh_is_absent(url: str, emulator: CommonEmulat
         assert auth.refresh_supported is (True if refreshed else None)  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_login_answered_429_or_5xx_is_sent_again_and_the_run_goes_on(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, status: int
+) -> None:
+    """Throttled or unavailable at login: the kit's session sends it again (``login_verdict``); a refused login is
+    the tap's to explain, sent once (the next test)."""
+    sandbox.faults.add("common", "*/auth/login", FaultSpec("status", status=status, times=1))
+    out = run_tap(common_config(url, http={"backoff_base": 0.01, "backoff_max": 0.05}), streams={"companies"})
+    company = emulator.ctx.company
+    assert len(out.records("companies")) == len(company.legal_entities) + company.supplier_count
+    assert [r.status for r in sandbox.requests("common", "/api/v1/auth/login")] == [status, 200]
+
+
+def test_a_refused_login_is_sent_once(url: str, sandbox: Sandbox) -> None:
+    with pytest.raises(KitHTTPError, match="INVALID_CREDENTIALS"):
+        run_tap(common_config(url, password="wrong-" + PASSWORD), streams={"companies"})
+    assert [r.status for r in sandbox.requests("common", "/api/v1/auth/login")] == [401]
+
+
 def test_a8_error_object_inside_a_200_is_an_error(url: str, emulator: CommonEmulator, sandbox: Sandbox) -> None:
     sandbox.faults.add("common", "/api/v1/companies", FaultSpec("error_body", times=10))
     with pytest.raises(KitHTTPError, match="INTERNAL_ERROR"):

@@ -73,6 +73,20 @@ def test_a_login_refused_with_a_body_nested_too_deep_is_the_login_error(
     assert [r.status for r in sandbox.requests("ukg_ready", "/ta/rest/v1/login")] == [401]
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_login_answered_429_or_5xx_is_sent_again_and_the_run_goes_on(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, status: int
+) -> None:
+    """Throttled or unavailable at login: the kit's session sends it again (``login_verdict``), where a refused
+    login goes back to the tap at once (the test above: one 401)."""
+    sandbox.faults.add("ukg_ready", "/ta/rest/v1/login", FaultSpec("status", status=status, times=1))
+    config = ready_config(url, page_size=10, http={"backoff_base": 0.01, "backoff_max": 0.05})
+    output = run_tap(config, streams={"employees"})
+    assert [r["employee_id"] for r in output.records("employees")] == [e.employee_id for e in COMPANY.employees()]
+    assert [r.status for r in sandbox.requests("ukg_ready", "/ta/rest/v1/login")] == [status, 200]
+    assert emulator.logins == 1
+
+
 def test_missing_login_settings_are_named_before_any_request(
     url: str, emulator: UkgReadyEmulator, tmp_path: Path
 ) -> None:

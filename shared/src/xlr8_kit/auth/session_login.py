@@ -16,6 +16,15 @@ from abc import abstractmethod
 import requests
 
 from xlr8_kit.auth.base import Token, TokenAuthenticator
+from xlr8_kit.http.classify import Verdict
+
+
+def login_verdict(response: requests.Response) -> Verdict:
+    """The kit session's ``classify`` for a login (or its refresh) sent by ``login`` itself: 429 and 5xx are retried
+    by the session; any other answer, a refused login included, goes back to ``login`` at once (never retried), to
+    be explained there with the setting to fix."""
+    status = response.status_code
+    return "retry" if status == 429 or status >= 500 else "ok"
 
 
 class SessionLogin(TokenAuthenticator):

@@ -15,6 +15,7 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.auth import OAuth2ClientCredentials, SessionLogin, Token
+from xlr8_kit.auth.session_login import login_verdict
 from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import AuthenticationError
 
@@ -25,14 +26,6 @@ if t.TYPE_CHECKING:
 LOGIN_PATH = "/auth/login"
 REFRESH_PATH = "/auth/refresh"
 TOKEN_PATH = "/auth/token"
-
-
-def _token_verdict(response: requests.Response) -> t.Any:
-    """Login/refresh answers: 4xx are for ``login`` to explain (no retry), 429/5xx are retried by the session."""
-    status = response.status_code
-    if status == 429 or status >= 500:
-        return "retry"
-    return "ok"
 
 
 class CommonLogin(SessionLogin):
@@ -62,7 +55,7 @@ class CommonLogin(SessionLogin):
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         prepared = session.prepare_request(request)
-        options: dict[str, t.Any] = {"classify": _token_verdict, "kind": "token"} if self._session_is_kit else {}
+        options: dict[str, t.Any] = {"classify": login_verdict, "kind": "token"} if self._session_is_kit else {}
         return session.send(prepared, allow_redirects=False, **options)
 
     def login(self, session: requests.Session) -> Token:

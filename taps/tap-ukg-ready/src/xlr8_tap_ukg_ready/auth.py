@@ -14,6 +14,7 @@ import requests
 
 from xlr8_kit.auth import OAuth2ClientCredentials, SessionLogin, Token
 from xlr8_kit.auth.base import NoAuth
+from xlr8_kit.auth.session_login import login_verdict
 from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import AuthenticationError, ReauthorizationRequiredError
 
@@ -63,7 +64,7 @@ class ReadyLogin(SessionLogin):
         self._credentials = {"username": username, "password": password, "company": company_short_name}
 
     def login(self, session: requests.Session) -> Token:
-        send_options: dict[str, t.Any] = {"kind": "token", "classify": _login_verdict} if self._session_is_kit else {}
+        send_options: dict[str, t.Any] = {"kind": "token", "classify": login_verdict} if self._session_is_kit else {}
         request = requests.Request(
             "POST",
             self.url,
@@ -114,14 +115,6 @@ class ReadyLogin(SessionLogin):
         raise AuthenticationError(
             self._message(f"{self.flow_name} failed (HTTP {status}, {detail}): {hint}"), status=status, path=LOGIN_PATH
         )
-
-
-def _login_verdict(response: requests.Response) -> t.Any:
-    """A refused login is for ``login`` to explain (never retried); 429 and 5xx are retried by the session."""
-    status = response.status_code
-    if status == 429 or status >= 500:
-        return "retry"
-    return "ok"
 
 
 class ReadyClientCredentials(OAuth2ClientCredentials):
