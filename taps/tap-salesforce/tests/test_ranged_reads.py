@@ -117,6 +117,13 @@ def _states(output: SingerOutput) -> list[dict[str, t.Any]]:
     return found
 
 
+def _assert_same_read(read: SingerOutput, expected: SingerOutput) -> None:
+    """``read`` gave the records and STATE messages (signposts aside: ``_states``) of ``expected``: here always a
+    read of one cursor page after page, without faults, on the same data."""
+    assert read.records("Account") == expected.records("Account")
+    assert _states(read) == _states(expected)
+
+
 def _fresh_queries(sandbox: t.Any) -> int:
     """Queries opened (each range is one; the planning asks two more), not cursor pages."""
     return sum(1 for r in sandbox.requests("salesforce") if r.path.endswith("/queryAll"))
@@ -160,8 +167,7 @@ def _same_as_sequential(sandbox: Sandbox, width: int, touched: list[list[int]], 
     _prepare(sandbox, touched)
     ranged, error = _sync(_config(sandbox, width, **extra))
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     return _fresh_queries(sandbox)
 
 
@@ -182,8 +188,7 @@ def test_pages_shorter_than_the_batch_asked_still_split(accounts: Sandbox) -> No
         assert error is None
         runs.append(output)
     assert len(runs[0].records("Account")) == ROWS
-    assert runs[1].records("Account") == runs[0].records("Account")
-    assert _states(runs[1]) == _states(runs[0])
+    _assert_same_read(runs[1], runs[0])
     assert _fresh_queries(accounts) >= 4
 
 
@@ -224,8 +229,7 @@ def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
     monkeypatch.setattr(ranges.RangedQuery, "pages", held_page_1)
     ranged, error = _sync(_config(accounts, 4))
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert len(seen) == 1
     queries, pages = seen[0]
     assert queries >= 3, "the planning queries waited for page 1 to be emitted"  # the first query, COUNT(), newest
@@ -270,8 +274,7 @@ def test_a_first_read_plans_with_page_1_and_starts_the_ranges_with_page_2(
     monkeypatch.setattr(client.QueryPages, "__next__", held)
     ranged, error = _sync(_config(accounts, 4))
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert len(seen) == 2
     assert seen[0] >= 3, "the planning queries waited for page 1"
     assert seen[1] >= 4, "the ranges waited for range 0's page 2"
@@ -481,8 +484,7 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
     with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
         ranged, error = _sync(_config(accounts, 4, min_window_seconds=3600))
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert len(timed_out) >= (4 if splits else 2)  # ranges were planned, timed out, and split
     fallback = [r for r in caplog.records if "reading on as one cursor" in r.getMessage()]
     assert len(fallback) == (0 if splits else 1)
@@ -534,8 +536,7 @@ def test_a_first_read_split_on_timeout_plans_only_windows_whose_page_1_said_more
     finally:
         em.query_timeout_when = None
     assert timed_out >= 4  # the window was split, and split again
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     # the unsplit first query's plan (two queries) is the one early plan: it went out before that query timed out
     assert planned <= planned_late + 2, f"{planned} planning queries; a read planning after page 1 sends {planned_late}"
 
@@ -552,8 +553,7 @@ def test_a_first_read_that_auto_counted_one_page_asks_no_plan() -> None:
         ranged, error = _sync(_config(small, 4, api_type="auto"))
         assert error is None
         assert len(ranged.records("Account")) == 150
-        assert ranged.records("Account") == one.records("Account")
-        assert _states(ranged) == _states(one)
+        _assert_same_read(ranged, one)
         assert _fresh_queries(small) == one_cursor, "a read counted at one page asked a plan beside it"
 
 
@@ -594,8 +594,7 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
     assert len(plans) == (0 if width == 1 else 1)  # the ranged read's own plan: a resumed query is one cursor
     assert error is None
     assert len(timed_out) == 3
-    assert read.records("Account") == sequential.records("Account")
-    assert _states(read) == _states(sequential)
+    _assert_same_read(read, sequential)
     # each timeout re-issued the query (ranged: a range's makes the read one cursor from the last record instead)
     reissued = [r for r in caplog.records if "re-issuing the query from" in r.getMessage()]
     one_cursor = [r for r in caplog.records if "reading on as one cursor from" in r.getMessage()]
@@ -632,8 +631,7 @@ def test_later_page_timeouts_inside_a_tie_longer_than_a_page_resume_until_the_re
     assert error is None
     assert timed_out[0] == 2200
     assert len(timed_out) == 5
-    assert read.records("Account") == sequential.records("Account")
-    assert _states(read) == _states(sequential)
+    _assert_same_read(read, sequential)
 
 
 @pytest.mark.parametrize(("one_cursor_seconds", "ranged_again"), [(600.0, False), (0.0, True)])
@@ -695,8 +693,7 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
     _count_answered(accounts, _stalled[-1])  # a plan given up is still answered (and logged) by the emulator
     fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
@@ -724,8 +721,7 @@ def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range query
 
 
@@ -746,8 +742,7 @@ def test_the_stream_ends_without_waiting_for_a_plan_still_out(
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert answered == 0, "the stream's end waited for the plan"
     assert not lingering, "the plan's thread still waits for its COUNT()"
     assert _fresh_queries(accounts) == 3  # the first query, COUNT() and the newest value: no range after the plan
@@ -804,8 +799,7 @@ def test_auto_reuses_its_count_for_the_plan_of_the_same_window(
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert asked.seen + planned.seen == counts
     assert planned.seen == (1 if filtered else 0)
     assert _fresh_queries(accounts) >= 4 + counts  # the first query, the newest value, ranges
@@ -847,8 +841,7 @@ def test_pages_read_ahead_are_bounded_in_bytes_beyond_one_per_range(
     _prepare(accounts, [])
     ranged, error = _sync(_config(accounts, 3))
     assert error is None
-    assert ranged.records("Account") == sequential.records("Account")
-    assert _states(ranged) == _states(sequential)
+    _assert_same_read(ranged, sequential)
     assert max(held) == most
     assert min(weights) > 0
     assert max(weights) > 100 * BATCH  # a full page, 200 Accounts of 43 fields: hundreds of kB
@@ -899,8 +892,7 @@ def test_a_full_table_read_resumes_after_the_last_id_emitted(
     with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
         read, error = _sync(config, catalog=catalog)
     assert error is None
-    assert read.records("Account") == plain.records("Account")
-    assert _states(read) == _states(plain)
+    _assert_same_read(read, plain)
     reissued = [r.getMessage() for r in caplog.records if "re-issuing the query after Id" in r.getMessage()]
     assert len(reissued) == (3 if fault == "timeout" else 1)
     if fault == "timeout":
