@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 StreamT = t.TypeVar("StreamT", bound=type)
 
+#: The truth types a stream may land as (``xlr8_kit.vocabulary.annotations`` refuses any other).
+TRUTH_TYPES = ("reality", "configuration")
+
 
 class Declares(t.Protocol):
     """What a declaration says: the canonical entity (None: none), the truth type and the referencing columns."""
@@ -47,3 +50,34 @@ def declared_stream_class(base: StreamT, plan: t.Any, name: str, declared: Decla
         "__doc__": doc,
     }
     return t.cast("StreamT", type(f"{name}Stream", (base,), attrs))
+
+
+def declaration_properties(entity_example: str, column_example: str) -> list[t.Any]:
+    """The settings a tap's report declarations carry for the engine (``entity``, ``truth_type``, ``references``),
+    for the report's ``th.ObjectType``; the examples go into the descriptions (``--about``, the README)."""
+    from singer_sdk import typing as th  # a tap's settings only: the target imports this module without the SDK
+
+    return [
+        th.Property("entity", th.StringType, description=f"Canonical entity of the rows (e.g. {entity_example})."),
+        th.Property("truth_type", th.StringType, allowed_values=list(TRUTH_TYPES)),
+        th.Property(
+            "references",
+            th.ObjectType(additional_properties=True),
+            description=f'Columns referencing canonical entities, e.g. {{"{column_example}": "employee"}}.',
+        ),
+    ]
+
+
+def declared_truths(raw: Mapping[str, t.Any], where: str, errors: list[str]) -> tuple[str, dict[str, str]]:
+    """A report declaration's ``truth_type`` (reality when unset) and ``references``, checked with the tap's other
+    settings: a bad value adds an error naming ``<where>.truth_type`` or ``<where>.references``."""
+    truth = raw.get("truth_type") or "reality"
+    if truth not in TRUTH_TYPES:
+        errors.append(f"setting '{where}.truth_type' must be one of {', '.join(TRUTH_TYPES)}")
+    refs = raw.get("references")
+    if refs is None:
+        return truth, {}
+    if not isinstance(refs, dict) or not all(isinstance(v, str) and v for v in refs.values()):
+        errors.append(f"setting '{where}.references' must map column names to canonical entity names")
+        return truth, {}
+    return truth, {str(k): v for k, v in refs.items()}

@@ -177,6 +177,8 @@ def test_bad_credentials_stop_with_a_redacted_error(url: str, emulator: UkgProEm
         ({"base_url": "https://service5.ultipro.com/personnel/v1"}, "base_url"),
         ({"user_access_key": None, "raas_all_reports": True}, "user_access_key"),
         ({"raas_reports": [{"name": "x"}]}, "raas_reports[0].path"),
+        ({"raas_reports": [{"path": "/r", "references": {"EmployeeID": ""}}]}, "raas_reports[0].references"),
+        ({"raas_reports": [{"path": "/r", "truth_type": "fact"}]}, "raas_reports.0.truth_type"),
         ({"employee_changes_window_days": 0}, "employee_changes_window_days"),
         ({"start_date": "2026-02-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "end_date"),
         ({"raas_csv_encoding": "klingon"}, "raas_csv_encoding"),

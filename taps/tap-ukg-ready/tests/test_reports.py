@@ -81,6 +81,17 @@ def test_report_settings_are_validated(url: str) -> None:
     assert "setting 'report_format'" in text
 
 
+def test_a_report_s_references_and_truth_type_are_checked_with_the_settings(url: str) -> None:
+    refs = ready_config(url, reports=[{"id": 1001, "references": {"EmployeeId": ""}}])
+    with pytest.raises(ConfigValidationError) as err:
+        _ = TapUkgReady(config=refs, parse_env_config=False).settings
+    assert err.value.errors == ["setting 'reports[0].references' must map column names to canonical entity names"]
+    truth = ready_config(url, reports=[{"id": 1001, "truth_type": "fact"}])
+    with pytest.raises(ConfigValidationError) as err:
+        _ = TapUkgReady(config=truth, parse_env_config=False).settings
+    assert "setting 'reports.0.truth_type'" in " ".join(err.value.errors)
+
+
 def test_a9_report_broken_off_once_is_asked_again_and_complete(
     url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from xlr8_kit.declared import TRUTH_TYPES
 from xlr8_kit.vocabulary import (
     UnknownEntityError,
     VocabularyError,
@@ -35,7 +36,6 @@ from xlr8_kit.vocabulary import (
 )
 
 ANNOTATION_KEY = "x-xlr8"
-TRUTH_TYPES = ("reality", "configuration")
 
 
 def semantic_type(entity: str) -> str:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.declared import declaration_properties, declared_truths
 from xlr8_kit.http.errors import KitHTTPError
 from xlr8_kit.rest import MAX_CONCURRENT_REQUESTS, KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_pro import discovery
@@ -26,7 +27,6 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-ukg-pro")
 
-TRUTH_TYPES = ("reality", "configuration")
 
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
@@ -73,13 +73,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 th.Property("name", th.StringType, description="Stream name (default raas_<report name>)."),
                 th.Property("parameters", th.ObjectType(additional_properties=True), description="Report prompts."),
                 th.Property("primary_keys", th.ArrayType(th.StringType), description="Key columns."),
-                th.Property("entity", th.StringType, description="Canonical entity of the rows (e.g. employee)."),
-                th.Property("truth_type", th.StringType, allowed_values=list(TRUTH_TYPES)),
-                th.Property(
-                    "references",
-                    th.ObjectType(additional_properties=True),
-                    description='Columns referencing canonical entities, e.g. {"EmployeeID": "employee"}.',
-                ),
+                *declaration_properties("employee", "EmployeeID"),
             )
         ),
         description="RaaS reports to offer as streams.",
@@ -242,15 +236,6 @@ def _instant(config: dict[str, t.Any], name: str, errors: list[str]) -> datetime
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _references(raw: t.Any, where: str, errors: list[str]) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
-        errors.append(f"setting '{where}.references' must map column names to canonical entity names")
-        return {}
-    return {str(k): v for k, v in raw.items()}
-
-
 def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
     where = f"raas_reports[{index}]"
     if not isinstance(raw, dict) or not raw.get("path"):
@@ -260,9 +245,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
     if not isinstance(parameters, dict):
         errors.append(f"setting '{where}.parameters' must be an object of prompt name -> value")
         parameters = {}
-    truth = raw.get("truth_type") or "reality"
-    if truth not in TRUTH_TYPES:
-        errors.append(f"setting '{where}.truth_type' must be one of {', '.join(TRUTH_TYPES)}")
+    truth, references = declared_truths(raw, where, errors)
     keys = raw.get("primary_keys")
     return ReportSpec(
         path=str(raw["path"]),
@@ -271,7 +254,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
         primary_keys=tuple(keys) if keys is not None else None,
         entity=raw.get("entity"),
         truth_type=truth,
-        references=_references(raw.get("references"), where, errors),
+        references=references,
     )
 
 

@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog, Metadata, Schema
 
 from xlr8_kit.columns import json_schema_for
+from xlr8_kit.declared import declaration_properties, declared_truths
 from xlr8_kit.filtering import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_ready import reports
@@ -25,7 +26,6 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-ukg-ready")
 
-TRUTH_TYPES = ("reality", "configuration")
 MAX_PAGE_SIZE = 1000
 REPORT_FORMATS = ("csv", "json")
 
@@ -66,13 +66,7 @@ PRODUCT_SETTINGS = th.PropertiesList(
                     description="A date column: rows before the bookmark are not emitted again (the report is "
                     "still read whole; its date range is part of its saved definition).",
                 ),
-                th.Property("entity", th.StringType, description="Canonical entity of the rows (e.g. pay_statement)."),
-                th.Property("truth_type", th.StringType, allowed_values=list(TRUTH_TYPES)),
-                th.Property(
-                    "references",
-                    th.ObjectType(additional_properties=True),
-                    description='Columns referencing canonical entities, e.g. {"EmployeeId": "employee"}.',
-                ),
+                *declaration_properties("pay_statement", "EmployeeId"),
             )
         ),
         description="Saved and global reports to offer as streams (columns from each report's metadata).",
@@ -177,13 +171,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
     kind = raw.get("kind") or "saved"
     if kind not in reports.REPORT_KINDS:
         errors.append(f"setting '{where}.kind' must be 'saved' or 'global', not {kind!r}")
-    truth = raw.get("truth_type") or "reality"
-    if truth not in TRUTH_TYPES:
-        errors.append(f"setting '{where}.truth_type' must be one of {', '.join(TRUTH_TYPES)}")
-    refs = raw.get("references") or {}
-    if not isinstance(refs, dict) or not all(isinstance(v, str) and v for v in refs.values()):
-        errors.append(f"setting '{where}.references' must map column names to canonical entity names")
-        refs = {}
+    truth, references = declared_truths(raw, where, errors)
     return ReportSpec(
         ref=reports.ReportRef(kind, raw["id"]),
         name=raw.get("name") or None,
@@ -191,7 +179,7 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
         replication_key=raw.get("replication_key") or None,
         entity=raw.get("entity") or None,
         truth_type=truth,
-        references={str(k): str(v) for k, v in refs.items()},
+        references=references,
     )
 
 
