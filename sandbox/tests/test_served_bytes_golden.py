@@ -195,3 +195,31 @@ def test_served_bytes_match_golden(
     expected = json.loads(DIGESTS.read_text())[case]
     assert found == expected, f"{case}: the cold read served different bytes than the golden"
     assert (warm_count, warm_rows, warm) == (cold_count, rows, cold), f"{case}: the warm read differs from the cold"
+
+
+#: The sorted Oracle ERP reads whose sort pass draws dates alone once the records outgrow the company's memo.
+OUTGROWN = [c for c in CASES if c[0] in ("oracle_erp-invoices", "oracle_erp-purchase_orders")]
+
+
+@pytest.mark.parametrize(("case", "product", "stream", "scale", "env"), OUTGROWN, ids=[c[0] for c in OUTGROWN])
+def test_sort_pass_over_more_records_than_the_memo_serves_the_golden(
+    case: str,
+    product: str,
+    stream: str,
+    scale: int,
+    env: dict[str, str],
+    fixed_randomness: Counter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the golden's scale every record fits the memo; shrunk to 8 records, the sort pass takes the partial
+    draws (``Company.purchase_order_date``, ``invoice_date``) as it does at scale 100,000, and the reads must
+    still serve the recorded bytes."""
+    import xlr8_sandbox.company as company_module
+
+    monkeypatch.setattr(company_module, "_MEMO_SIZE", 8)
+    (cold_count, cold, rows), (warm_count, warm, warm_rows) = read_digest(
+        product, stream, scale, fixed_randomness, monkeypatch
+    )
+    expected = json.loads(DIGESTS.read_text())[case]
+    assert {"responses": cold_count, "rows": rows, "sha256": cold} == expected, f"{case}: different bytes"
+    assert (warm_count, warm_rows, warm) == (cold_count, rows, cold), f"{case}: the warm read differs from the cold"

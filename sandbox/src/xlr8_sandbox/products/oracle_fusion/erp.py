@@ -271,11 +271,11 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
     def _purchase_order_keys(self, i: int) -> Row:
         return {
             "POHeaderId": _ID + 20_000_000 + i + 1,
-            "LastUpdateDate": stamp(self.company.purchase_order(i).order_date),
+            "LastUpdateDate": stamp(self.company.purchase_order_date(i)),
         }
 
     def _invoice_keys(self, i: int) -> Row:
-        return {"InvoiceId": _ID + 40_000_000 + i + 1, "LastUpdateDate": stamp(self.company.invoice(i).invoice_date)}
+        return {"InvoiceId": _ID + 40_000_000 + i + 1, "LastUpdateDate": stamp(self.company.invoice_date(i))}
 
     def _journal_line_keys(self, n: int) -> Row:
         lo, journal, line = self._journal_at(n)
