@@ -198,7 +198,9 @@ def test_served_bytes_match_golden(
 
 
 #: The sorted Oracle ERP reads whose sort pass draws dates alone once the records outgrow the company's memo.
-OUTGROWN = [c for c in CASES if c[0] in ("oracle_erp-invoices", "oracle_erp-purchase_orders")]
+OUTGROWN = [
+    c for c in CASES if c[0] in {"oracle_erp-invoices", "oracle_erp-purchase_orders", "oracle_erp-journal_lines"}
+]
 
 
 @pytest.mark.parametrize(("case", "product", "stream", "scale", "env"), OUTGROWN, ids=[c[0] for c in OUTGROWN])
@@ -211,9 +213,9 @@ def test_sort_pass_over_more_records_than_the_memo_serves_the_golden(
     fixed_randomness: Counter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """At the golden's scale every record fits the memo; shrunk to 8 records, the sort pass takes the partial
-    draws (``Company.purchase_order_date``, ``invoice_date``) as it does at scale 100,000, and the reads must
-    still serve the recorded bytes."""
+    """At the golden's scale every record fits the memo; shrunk to 8 records, the passes over every record take
+    the partial draws (``Company.purchase_order_date``, ``invoice_date``, ``journal_outline``) as they do at scale
+    100,000, and the reads must still serve the recorded bytes."""
     import xlr8_sandbox.company as company_module
 
     monkeypatch.setattr(company_module, "_MEMO_SIZE", 8)

@@ -1,11 +1,12 @@
 """A sort pass's dates drawn alone are the whole records' dates (issue 14 goal 1, cold18).
 
-Oracle ERP sorts purchase orders and invoices on ``LastUpdateDate`` (the order or invoice date) before it serves
-a page. Over more records than the company's memo holds, the records a sort pass built were evicted before any
-page read them again, so ``Company.purchase_order_date`` and ``Company.invoice_date`` then make only the record's
-first draws. Checked here against the builders as they were before (kept below, drawing in their own order), on
-many seeds and scales, with the memo at its size and shrunk so the partial draws serve; and the whole records
-are unchanged. ``test_served_bytes_golden`` reads both streams over HTTP with the memo shrunk as well.
+Oracle ERP sorts purchase orders, invoices and journal lines on ``LastUpdateDate`` (the order, invoice or posted
+date) before it serves a page. Over more records than the company's memo holds, the records a sort pass built
+were evicted before any page read them again, so ``Company.purchase_order_date``, ``invoice_date`` and
+``journal_outline`` then make only the record's first draws. Checked here against the builders as they were
+before (kept below, drawing in their own order), on many seeds and scales, with the memo at its size and shrunk
+so the partial draws serve; and the whole records are unchanged. ``test_served_bytes_golden`` reads the three
+streams over HTTP with the memo shrunk as well.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 import xlr8_sandbox.company as company_module
-from xlr8_sandbox.company import EPOCH, Company
+from xlr8_sandbox.company import EPOCH, Company, JournalEntry, JournalLine
 from xlr8_sandbox.seeded import below
 
 SEEDS_AND_SCALES = [(0, 10), (1, 57), (7, 300), (42, 1000), (99_991, 2_500)]
@@ -61,6 +62,35 @@ def _reference_invoice(c: Company, i: int) -> dict[str, Any]:
     }
 
 
+def _reference_journal(c: Company, i: int) -> JournalEntry:
+    """``_build_journal`` before cold18."""
+    draw = c._rng("journal", i).getrandbits
+    entity = c.legal_entities[below(draw, len(c.legal_entities))]
+    currency = "CAD" if entity.code == "C200" else "USD"
+    accounts = c.gl_accounts
+    expense = accounts[11 + below(draw, len(accounts) - 11)]
+    offset = accounts[company_module._OFFSET_ACCOUNTS[below(draw, 4)]]
+    cost_center = c.cost_centers[below(draw, len(c.cost_centers))].code
+    amounts = [Decimal(1_000 + below(draw, 4_999_000)) / 100 for _ in range(1 + below(draw, 3))]
+    lines = [
+        JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
+        for n, amount in enumerate(amounts)
+    ]
+    total = sum(amounts, Decimal(0))
+    lines.append(JournalLine(len(lines) + 1, offset.number, Decimal(0), total, cost_center, offset.name))
+    return JournalEntry(
+        index=i,
+        journal_id=f"JE{i + 1:08d}",
+        ledger=f"{entity.name} Primary",
+        legal_entity=entity.code,
+        posted_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+        description=f"{expense.name} {company_module._JOURNAL_KINDS[below(draw, 4)]}",
+        currency=currency,
+        status="Posted",
+        lines=tuple(lines),
+    )
+
+
 @pytest.mark.parametrize("memo", [company_module._MEMO_SIZE, 0, 3])
 @pytest.mark.parametrize(("seed", "scale"), SEEDS_AND_SCALES)
 def test_sort_dates_and_records_match_the_builders_before(
@@ -77,6 +107,10 @@ def test_sort_dates_and_records_match_the_builders_before(
     assert [c.invoice_date(i) for i in range(c.invoice_count)] == [v["invoice_date"] for v in invoices]
     assert [vars(c.purchase_order(i)) for i in range(c.purchase_order_count)] == orders
     assert [vars(c.invoice(i)) for i in range(c.invoice_count)] == invoices
+    journals = [_reference_journal(reference, i) for i in range(c.journal_count)]
+    assert [c.journal_outline(i) for i in range(c.journal_count)] == [(len(j.lines), j.posted_date) for j in journals]
+    assert [c.journal(i) for i in range(c.journal_count)] == journals
+    assert all(line.line_number == k + 1 for j in journals for k, line in enumerate(j.lines))  # the sort keys' rule
     # Sorted the way the ERP emulator's sort pass sorts them, the orders and invoices come out in the same order.
     by_date = sorted(range(c.invoice_count), key=lambda i: (c.invoice_date(i), i))
     assert by_date == sorted(range(c.invoice_count), key=lambda i: (invoices[i]["invoice_date"], i))

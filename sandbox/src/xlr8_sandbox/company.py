@@ -945,15 +945,33 @@ class Company:
         """Kept (bounded): a journal serves one row per line, and a sorted read passes over its lines twice."""
         return self._journals(i)
 
-    def _build_journal(self, i: int) -> JournalEntry:
-        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+    def journal_outline(self, i: int) -> tuple[int, date]:
+        """(line count, posted date) of journal ``i``, for a pass over every journal (row offsets, a sort): from the
+        whole journal while the memo holds every journal (later passes find it), else from its draws up to the
+        posted date alone (no lines, no Decimals), since a pass over more journals than the memo holds evicts the
+        journals it built before any page reads them."""
+        if self.journal_count <= _MEMO_SIZE:
+            journal = self.journal(i)
+            return len(journal.lines), journal.posted_date
+        head = self._journal_head(self._rng("journal", i).getrandbits)
+        return len(head[4]) + 1, head[5]  # the expense lines and the offset line; the posted date
+
+    def _journal_head(self, draw: Callable[[int], int]) -> tuple[Code, GLAccount, GLAccount, str, list[int], date]:
+        """A journal's draws up to its posted date, in this order: (legal entity, expense account, offset account,
+        cost center, the expense lines' amounts in cents, posted date)."""
         entity = self.legal_entities[below(draw, len(self.legal_entities))]
-        currency = "CAD" if entity.code == "C200" else "USD"
         accounts = self.gl_accounts
         expense = accounts[11 + below(draw, len(accounts) - 11)]
         offset = accounts[_OFFSET_ACCOUNTS[below(draw, 4)]]
         cost_center = self.cost_centers[below(draw, len(self.cost_centers))].code
-        amounts = [Decimal(1_000 + below(draw, 4_999_000)) / 100 for _ in range(1 + below(draw, 3))]
+        cents = [1_000 + below(draw, 4_999_000) for _ in range(1 + below(draw, 3))]
+        return entity, expense, offset, cost_center, cents, EPOCH.date() - timedelta(days=1 + below(draw, 729))
+
+    def _build_journal(self, i: int) -> JournalEntry:
+        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+        entity, expense, offset, cost_center, cents, posted = self._journal_head(draw)
+        currency = "CAD" if entity.code == "C200" else "USD"
+        amounts = [Decimal(c) / 100 for c in cents]
         lines = [
             JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
             for n, amount in enumerate(amounts)
@@ -965,7 +983,7 @@ class Company:
             journal_id=f"JE{i + 1:08d}",
             ledger=f"{entity.name} Primary",
             legal_entity=entity.code,
-            posted_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            posted_date=posted,
             description=f"{expense.name} {_JOURNAL_KINDS[below(draw, 4)]}",
             currency=currency,
             status="Posted",
