@@ -30,6 +30,10 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    sys.path.insert(0, str(BENCH))
+    import ceilings  # bench/ on the path first, as emulator_rate.py does
+
+    stream = ceilings.resolve_stream(ceilings.load(args.product), args.stream)  # an alias reads as emulator_rate's
 
     from xlr8_sandbox import seeded
     from xlr8_sandbox.platform.server import run_sandbox
@@ -47,7 +51,7 @@ def main() -> int:
         counts.clear()  # what starting the sandbox drew is not the read's
         found = subprocess.run(
             [sys.executable, str(BENCH / "emulator_rate.py"), "--read-child", args.product,
-             sandbox.url(args.product), json.dumps(credentials), args.stream],
+             sandbox.url(args.product), json.dumps(credentials), stream],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
     if found.returncode != 0:
@@ -56,7 +60,7 @@ def main() -> int:
     rows = int(found.stdout.strip())
     per_row = {kind: round(n / max(rows, 1), 2) for kind, n in counts.most_common(8)}
     total = sum(counts.values()) / max(rows, 1)
-    print(f"{args.product}/{args.stream} scale {args.scale}: {rows:,} rows, {total:.2f} seeds a row {per_row}")
+    print(f"{args.product}/{stream} scale {args.scale}: {rows:,} rows, {total:.2f} seeds a row {per_row}")
     return 0
 
 

@@ -260,16 +260,23 @@ def _reference_journal(company: Company, i: int) -> JournalEntry:
     )
 
 
+@pytest.mark.parametrize("memo", [company_module._MEMO_SIZE, 0])
 @pytest.mark.parametrize(("seed", "scale"), SEEDS)
-def test_journals_are_the_reference_journals(seed: int, scale: int) -> None:
-    """Built through ``below`` and kept (bounded): the same journal on every read, equal to the reference's."""
+def test_journals_are_the_reference_journals(seed: int, scale: int, memo: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built through ``below`` and kept (bounded): the same journal on every read, equal to the reference's. Its
+    outline (line count, posted date: row offsets and the sort pass) is the reference's too, from the whole journal
+    while the memo holds every journal and from the draws up to the date alone when it does not (``memo`` 0); line
+    numbers count from 1, which the ERP sort pass relies on."""
+    monkeypatch.setattr(company_module, "_MEMO_SIZE", memo)
     company = Company(seed=seed, scale=scale)
     step = max(1, company.journal_count // 3000)
     sizes = set()
     for i in range(0, company.journal_count, step):
         built, expected = company.journal(i), _reference_journal(company, i)
         assert list(vars(built).items()) == list(vars(expected).items()), (seed, i)
-        assert company.journal(i) is built  # kept
+        assert company.journal_outline(i) == (len(expected.lines), expected.posted_date), (seed, i)
+        assert [line.line_number for line in built.lines] == list(range(1, len(built.lines) + 1))
+        assert company.journal(i) is built or not memo  # kept
         sizes.add(len(built.lines))
     assert sizes == {2, 3, 4}  # every line count drawn
     assert list(company.journals(0, 50)) == [_reference_journal(company, i) for i in range(50)]

@@ -390,17 +390,25 @@ def _reference_invoice(company: Company, i: int) -> Any:
     )
 
 
+@pytest.mark.parametrize("memo", [company_module._MEMO_SIZE, 0])
 @pytest.mark.parametrize(("seed", "scale"), [(42, 3000), (0, 700), (2**63 + 12345, 1500), (987654321, 20_000)])
-def test_purchase_orders_and_invoices_are_the_reference_builders_records(seed: int, scale: int) -> None:
-    """Oracle ERP, S/4HANA and Common serve these: field for field (``vars()`` order) the reference's."""
+def test_purchase_orders_and_invoices_are_the_reference_builders_records(
+    seed: int, scale: int, memo: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Oracle ERP, S/4HANA and Common serve these: field for field (``vars()`` order) the reference's. A sort
+    pass's dates (``purchase_order_date``, ``invoice_date``) are the records' dates, from the whole record while
+    the memo holds every record and from the first draws alone when it does not (``memo`` 0, as at scale 100,000)."""
+    monkeypatch.setattr(company_module, "_MEMO_SIZE", memo)
     company = Company(seed=seed, scale=scale)
     step = max(1, scale // 3000)
     for i in range(0, company.purchase_order_count, step):
         built, expected = company.purchase_order(i), _reference_purchase_order(company, i)
         assert list(vars(built).items()) == list(vars(expected).items()), (seed, i)
+        assert company.purchase_order_date(i) == expected.order_date, (seed, i)
     with_po = 0
     for i in range(0, company.invoice_count, step):
         built_invoice, expected_invoice = company.invoice(i), _reference_invoice(company, i)
         assert list(vars(built_invoice).items()) == list(vars(expected_invoice).items()), (seed, i)
+        assert company.invoice_date(i) == expected_invoice.invoice_date, (seed, i)
         with_po += built_invoice.po_id is not None
     assert 0 < with_po < len(range(0, company.invoice_count, step))  # both branches drawn

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from xlr8_sandbox import company as company_module
 from xlr8_sandbox.platform.server import run_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,24 +172,44 @@ def read_digest(product: str, stream: str, scale: int, counter: Counter,
     return reads
 
 
-@pytest.mark.parametrize(("case", "product", "stream", "scale", "env"), CASES, ids=[c[0] for c in CASES])
+#: The sorted Oracle ERP reads and S/4HANA's journal items again with the company's memo shrunk to 8 records: at the
+#: golden's scale every record fits it, so this is how their passes over every record (a sort, row offsets) take
+#: the partial draws (``Company.purchase_order_date``, ``invoice_date``, ``journal_outline``) that they take at scale
+#: 100,000; the bytes must be the recorded ones.
+OUTGROWN = {
+    "oracle_erp-invoices",
+    "oracle_erp-purchase_orders",
+    "oracle_erp-journal_lines",
+    "s4hana-journal_entry_items",
+}
+RUNS = [(*c, None) for c in CASES] + [(*c, 8) for c in CASES if c[0] in OUTGROWN]
+
+
+@pytest.mark.parametrize(
+    ("case", "product", "stream", "scale", "env", "memo"),
+    RUNS,
+    ids=[r[0] + (f"-memo{r[5]}" if r[5] else "") for r in RUNS],
+)
 def test_served_bytes_match_golden(
     case: str,
     product: str,
     stream: str,
     scale: int,
     env: dict[str, str],
+    memo: int | None,
     fixed_randomness: Counter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    if memo is not None:
+        monkeypatch.setattr(company_module, "_MEMO_SIZE", memo)
     (cold_count, cold, rows), (warm_count, warm, warm_rows) = read_digest(
         product, stream, scale, fixed_randomness, monkeypatch
     )
     assert rows > 0, f"{case}: the reader got no rows"
     found = {"responses": cold_count, "rows": rows, "sha256": cold}
-    if os.environ.get("XLR8_GOLDEN_UPDATE") == "1":
+    if os.environ.get("XLR8_GOLDEN_UPDATE") == "1" and memo is None:
         recorded = json.loads(DIGESTS.read_text()) if DIGESTS.exists() else {}
         recorded[case] = found
         DIGESTS.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")

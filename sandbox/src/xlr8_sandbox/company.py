@@ -945,15 +945,33 @@ class Company:
         """Kept (bounded): a journal serves one row per line, and a sorted read passes over its lines twice."""
         return self._journals(i)
 
-    def _build_journal(self, i: int) -> JournalEntry:
-        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+    def journal_outline(self, i: int) -> tuple[int, date]:
+        """(line count, posted date) of journal ``i``, for a pass over every journal (row offsets, a sort): from the
+        whole journal while the memo holds every journal (later passes find it), else from its draws up to the
+        posted date alone (no lines, no Decimals), since a pass over more journals than the memo holds evicts the
+        journals it built before any page reads them."""
+        if self.journal_count <= _MEMO_SIZE:
+            journal = self.journal(i)
+            return len(journal.lines), journal.posted_date
+        head = self._journal_head(self._rng("journal", i).getrandbits)
+        return len(head[4]) + 1, head[5]  # the expense lines and the offset line; the posted date
+
+    def _journal_head(self, draw: Callable[[int], int]) -> tuple[Code, GLAccount, GLAccount, str, list[int], date]:
+        """A journal's draws up to its posted date, in this order: (legal entity, expense account, offset account,
+        cost center, the expense lines' amounts in cents, posted date)."""
         entity = self.legal_entities[below(draw, len(self.legal_entities))]
-        currency = "CAD" if entity.code == "C200" else "USD"
         accounts = self.gl_accounts
         expense = accounts[11 + below(draw, len(accounts) - 11)]
         offset = accounts[_OFFSET_ACCOUNTS[below(draw, 4)]]
         cost_center = self.cost_centers[below(draw, len(self.cost_centers))].code
-        amounts = [Decimal(1_000 + below(draw, 4_999_000)) / 100 for _ in range(1 + below(draw, 3))]
+        cents = [1_000 + below(draw, 4_999_000) for _ in range(1 + below(draw, 3))]
+        return entity, expense, offset, cost_center, cents, EPOCH.date() - timedelta(days=1 + below(draw, 729))
+
+    def _build_journal(self, i: int) -> JournalEntry:
+        draw = self._rng("journal", i).getrandbits  # ``below``: randrange/choice's words, in the same order
+        entity, expense, offset, cost_center, cents, posted = self._journal_head(draw)
+        currency = "CAD" if entity.code == "C200" else "USD"
+        amounts = [Decimal(c) / 100 for c in cents]
         lines = [
             JournalLine(n + 1, expense.number, amount, Decimal(0), cost_center, f"{expense.name} accrual")
             for n, amount in enumerate(amounts)
@@ -965,7 +983,7 @@ class Company:
             journal_id=f"JE{i + 1:08d}",
             ledger=f"{entity.name} Primary",
             legal_entity=entity.code,
-            posted_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            posted_date=posted,
             description=f"{expense.name} {_JOURNAL_KINDS[below(draw, 4)]}",
             currency=currency,
             status="Posted",
@@ -1010,16 +1028,33 @@ class Company:
     def purchase_order(self, i: int) -> PurchaseOrder:
         return self._purchase_orders(i)
 
+    def purchase_order_date(self, i: int) -> date:
+        """``purchase_order(i).order_date``, for a sort pass over every order. When the memo holds every order, the
+        whole order is built (the page then finds it); over more orders than it holds, the orders a pass builds
+        are evicted before a page reads them, so the date comes from the order's first three draws alone."""
+        if self.purchase_order_count <= _MEMO_SIZE:
+            return self.purchase_order(i).order_date
+        return self._purchase_order_head(self._rng("purchase_order", i).getrandbits)[2]
+
+    def _purchase_order_head(self, draw: Callable[[int], int]) -> tuple[int, int, date]:
+        """An order's first draws, in this order: (supplier index, buyer index, order date)."""
+        return (
+            below(draw, self.supplier_count),
+            below(draw, self.scale),
+            EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+        )
+
     def _build_purchase_order(self, i: int) -> PurchaseOrder:
         draw = self._rng("purchase_order", i).getrandbits  # ``below``: randrange's words, one call a draw
-        supplier = self.supplier(below(draw, self.supplier_count))
+        supplier_index, buyer, order_date = self._purchase_order_head(draw)
+        supplier = self.supplier(supplier_index)
         return _frozen(
             PurchaseOrder,
             index=i,
             po_id=f"PO{i + 1:08d}",
             supplier_id=supplier.supplier_id,
-            buyer_employee_id=f"E{below(draw, self.scale) + 1:06d}",
-            order_date=EPOCH.date() - timedelta(days=1 + below(draw, 729)),
+            buyer_employee_id=f"E{buyer + 1:06d}",
+            order_date=order_date,
             status=_PO_STATUSES[below(draw, 5)],
             currency=supplier.currency,
             amount=Decimal(10_000 + below(draw, 9_990_000)) / 100,
@@ -1088,13 +1123,27 @@ class Company:
     def invoice(self, i: int) -> Invoice:
         return self._invoices(i)
 
+    def invoice_date(self, i: int) -> date:
+        """``invoice(i).invoice_date``, for a sort pass over every invoice: as ``purchase_order_date``, whole
+        invoices while the memo holds them all, else the invoice's first draws alone (no order, no supplier)."""
+        if self.invoice_count <= _MEMO_SIZE:
+            return self.invoice(i).invoice_date
+        return self._invoice_head(self._rng("invoice", i))[1]
+
+    def _invoice_head(self, r: random.Random) -> tuple[tuple[bool, int], date]:
+        """An invoice's first draws: ((from an order?, order or supplier index), invoice date)."""
+        draw = r.getrandbits  # ``below``: randrange's words, one call a draw
+        from_order = r.random() < 0.7
+        source = below(draw, self.purchase_order_count if from_order else self.supplier_count)
+        return (from_order, source), EPOCH.date() - timedelta(days=1 + below(draw, 699))
+
     def _build_invoice(self, i: int) -> Invoice:
         r = self._rng("invoice", i)
-        draw = r.getrandbits  # ``below``: randrange's words, one call a draw
-        po = self.purchase_order(below(draw, self.purchase_order_count)) if r.random() < 0.7 else None
-        supplier = self.supplier(below(draw, self.supplier_count)) if po is None else None
+        draw = r.getrandbits  # after the head's draws (left to right: the tuple's order is the draw order)
+        (from_order, source), invoice_date = self._invoice_head(r)
+        po = self.purchase_order(source) if from_order else None
+        supplier = None if from_order else self.supplier(source)
         supplier_id = po.supplier_id if po is not None else supplier.supplier_id  # type: ignore[union-attr]
-        invoice_date = EPOCH.date() - timedelta(days=1 + below(draw, 699))
         return _frozen(
             Invoice,
             index=i,

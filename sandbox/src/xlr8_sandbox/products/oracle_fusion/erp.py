@@ -17,6 +17,7 @@ CSV base64-encoded in ``reportBytes``; any other report path is a Sender fault.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import hashlib
 import io
@@ -95,14 +96,22 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
     # --- data ---------------------------------------------------------------------------------------------
 
     @functools.cached_property
-    def _journal_starts(self) -> list[int]:
-        """Row number of each journal's first line (journals have 2-5 lines)."""
-        starts, total = [], 0
+    def _journal_outline(self) -> tuple[list[int], list[date]]:
+        """Row number of each journal's first line (journals have 2-5 lines), and each journal's posted date (the
+        sort pass's ``LastUpdateDate``), from one pass over the journals' outlines."""
+        starts, posted, total = [], [], 0
+        outline = self.company.journal_outline
         for j in range(self.company.journal_count):
             starts.append(total)
-            total += len(self.company.journal(j).lines)
+            lines, day = outline(j)
+            posted.append(day)
+            total += lines
         starts.append(total)
-        return starts
+        return starts, posted
+
+    @property
+    def _journal_starts(self) -> list[int]:
+        return self._journal_outline[0]
 
     @functools.cached_property
     def _balances(self) -> list[Row]:
@@ -271,16 +280,19 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
     def _purchase_order_keys(self, i: int) -> Row:
         return {
             "POHeaderId": _ID + 20_000_000 + i + 1,
-            "LastUpdateDate": stamp(self.company.purchase_order(i).order_date),
+            "LastUpdateDate": stamp(self.company.purchase_order_date(i)),
         }
 
     def _invoice_keys(self, i: int) -> Row:
-        return {"InvoiceId": _ID + 40_000_000 + i + 1, "LastUpdateDate": stamp(self.company.invoice(i).invoice_date)}
+        return {"InvoiceId": _ID + 40_000_000 + i + 1, "LastUpdateDate": stamp(self.company.invoice_date(i))}
 
     def _journal_line_keys(self, n: int) -> Row:
-        lo, journal, line = self._journal_at(n)
-        return {"JeHeaderId": _ID + 50_000_000 + lo + 1, "JeLineNumber": line.line_number,
-                "LastUpdateDate": stamp(journal.posted_date)}  # fmt: skip
+        """The sort pass's partial line row from the outline alone: no journal is built (line numbers count from 1
+        within a journal, as ``Company.journal`` numbers them)."""
+        starts, posted = self._journal_outline
+        lo = bisect.bisect_right(starts, n) - 1
+        return {"JeHeaderId": _ID + 50_000_000 + lo + 1, "JeLineNumber": n - starts[lo] + 1,
+                "LastUpdateDate": stamp(posted[lo])}  # fmt: skip
 
     def build_resources(self) -> dict[str, ResourceDef]:
         c = self.company

@@ -70,7 +70,10 @@ class S4Data:
 
     @functools.cached_property
     def journal_offsets(self) -> Offsets:
-        return Offsets([len(self._journal(i).lines) for i in range(self.company.journal_count)])
+        """Each journal's line count from its outline: over more journals than the company's memo holds, its first
+        draws alone (the journals a pass built would be evicted before a page read them)."""
+        outline = self.company.journal_outline
+        return Offsets([outline(i)[0] for i in range(self.company.journal_count)])
 
     # --- business partners ----------------------------------------------------------------------------------
     def customer_id(self, i: int) -> str:
