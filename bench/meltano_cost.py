@@ -15,8 +15,17 @@ in the same copy and sandbox (A B A B ...; run 0 of a fresh sandbox also warms t
 empty store (so each lands every row), and ends with each size's median [min-max] and the per-round ratio to the
 first size.
 
+``--base-root /work/base-sNN`` runs the same job from a second tree (its meltano.yml, lock files and venv: the old
+side of an A/B) in its own project copy beside this tree's, alternating old, new, old, new (``--runs`` pairs, after
+one untimed run per side that warms the emulator for both), and ends with each side's median [min-max] of wall,
+records/s and CPU (Meltano + its children) and the per-pair ratios new/old.
+
+Each run also splits its wall into Meltano's start (to the tap's sync process spawned; discovery included), the sync
+(to the run's end: the tap, the target, Meltano relaying and saving their STATE) and Meltano's exit (the run's end to
+the process's), from marks the probe sets around Meltano's own functions.
+
 Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [--runs 3] [--cacheable-catalog]
-       [--batch-sizes N,M]
+       [--batch-sizes N,M] [--base-root DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,13 +72,40 @@ def timed(owner, name, phase):
 timed(meltano_yaml, "load", "meltano.yml")
 timed(SettingsService, "config_with_metadata", "settings")
 timed(SettingsService, "get_with_metadata", "settings")
+epoch = float(os.environ["XLR8_MELTANO_COST_EPOCH"])
+marks = {}
+def mark(name):
+    marks[name] = time.time() - epoch
+from meltano.core.plugin_invoker import PluginInvoker
+from meltano.core.block.extract_load import ExtractLoadBlocks
+from meltano.core.plugin.singer.tap import SingerTap
+def spawned(original):
+    async def call(self, *args, **kwargs):
+        handle = await original(self, *args, **kwargs)
+        if not args:  # a sync process (discovery passes --discover)
+            mark(f"{self.plugin.type} spawned")
+        return handle
+    return call
+PluginInvoker.invoke_async = spawned(PluginInvoker.invoke_async)
+def around(owner, name, label):
+    original = getattr(owner, name)
+    async def call(*args, **kwargs):
+        mark(f"{label} started")
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            mark(f"{label} ended")
+    setattr(owner, name, call)
+around(SingerTap, "run_discovery", "discovery")
+around(ExtractLoadBlocks, "run", "run")
 def report():
+    mark("atexit")
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     phases["meltano total"] = own.ru_utime + own.ru_stime
     phases["children"] = children.ru_utime + children.ru_stime
     with open(os.environ["XLR8_MELTANO_COST_OUT"], "w") as out:
-        json.dump(phases, out)
+        json.dump({"cpu": phases, "marks": marks}, out)
 atexit.register(report)
 sys.argv = ["meltano", *sys.argv[1:]]
 main()
@@ -87,10 +124,14 @@ MOMENTS: list[tuple[str, str]] = [
     ("first file loaded", r"target-xlr8-truths +BATCH file loaded"),
     ("tap done", r'"metric":"sync_duration"'),
     ("target read all", r"target-xlr8-truths +Reader .* completed processing"),
-    ("state saved", r"meltano +Incremental state has been updated"),
+    ("state saved", r"meltano +Incremental state has been updated"),  # the last one: STATE is relayed per file
     ("target summary", r"target-xlr8-truths +target-xlr8-truths run summary"),
     ("run completed", r"meltano +Run completed"),
 ]
+
+
+#: Moments that happen many times in a run, timed at their last occurrence.
+LAST_OF_MANY = {"state saved"}
 
 
 def timeline(log: str, started: float, ended: float) -> str:
@@ -104,13 +145,12 @@ def timeline(log: str, started: float, ended: float) -> str:
         if not stamp:
             continue
         for name, pattern in MOMENTS:
-            if name not in seen and re.search(pattern, line):
+            if (name not in seen or name in LAST_OF_MANY) and re.search(pattern, line):
                 seen[name] = dt.datetime.fromisoformat(stamp.group(1)).replace(tzinfo=dt.UTC).timestamp()
     parts, last = [], started
-    for name, _ in MOMENTS:
-        if name in seen:
-            parts.append(f"{name} +{seen[name] - last:.2f}")
-            last = seen[name]
+    for name, moment in sorted(seen.items(), key=lambda item: item[1]):
+        parts.append(f"{name} +{moment - last:.2f}")
+        last = moment
     parts.append(f"exit +{ended - last:.2f}")
     return ", ".join(parts)
 
@@ -122,8 +162,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cacheable-catalog", action="store_true")
     parser.add_argument("--batch-sizes", default="", help="comma-separated records per BATCH file, alternated")
+    parser.add_argument("--base-root", type=Path, help="a second tree (the old side): alternate its runs with ours")
     args = parser.parse_args()
     sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()] or [0]
+    if args.base_root and sizes != [0]:
+        raise SystemExit("--base-root and --batch-sizes are separate studies: choose one")
 
     from xlr8_sandbox.platform.server import run_sandbox
 
@@ -135,49 +178,136 @@ def main() -> int:
         run_sandbox(["salesforce"], seed=42, scale=args.scale, fixed_ports=True, port_wait=600),
     ):
         work = Path(tmp)
-        project = meltano_project_copy(work, "project", batch=True)
-        if args.cacheable_catalog:
-            editable = f"pip_url: -e ./shared -e ./taps/{tap}\n"
-            text = (project / "meltano.yml").read_text()
-            if editable not in text:
-                raise SystemExit(f"meltano.yml has no {editable.strip()!r}")
-            (project / "meltano.yml").write_text(text.replace(editable, f"pip_url: ./shared ./taps/{tap}\n"))
-            from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
-
-            link_workspace_venvs(project, project / ".meltano")  # the install fingerprint follows the pip_url
         (work / "probe.py").write_text(PROBE)
-        store = project / "truths.duckdb"
-        env = {k: v for k, v in child_env().items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
-        env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
-        env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(store)
-        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        env["XLR8_MELTANO_COST_OUT"] = str(work / "phases.json")
+        if args.base_root:
+            old = Side("old", args.base_root, work, tap, stream, cacheable=args.cacheable_catalog)
+            new = Side("new", ROOT, work, tap, stream, cacheable=args.cacheable_catalog)
+            print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}: {old.root} (old) / {ROOT} (new)")
+            for side in (old, new):
+                side.run(work, "warm", quiet=True)  # untimed: the emulator's first read, the system db created
+            for run_no in range(args.runs):
+                for side in (old, new):
+                    side.run(work, str(run_no))
+            compare(old, new)
+            return 0
+        side = Side("", ROOT, work, tap, stream, cacheable=args.cacheable_catalog)
         print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
         figures: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
         for run_no, size in ((run_no, size) for run_no in range(args.runs) for size in sizes):
             if size:
-                set_batch_size(project / "meltano.yml", tap, size)
-                for stale in (store, store.with_name(store.name + ".wal")):
+                set_batch_size(side.project / "meltano.yml", tap, size)
+                for stale in (side.store, side.store.with_name(side.store.name + ".wal")):
                     stale.unlink(missing_ok=True)
-            command = [sys.executable, str(work / "probe.py"), "--environment=sandbox", "run"]
-            command += ["--state-id-suffix", f"cost{run_no}-{size}", tap, TARGET]
-            started, epoch = time.perf_counter(), time.time()
-            done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
-            if done.returncode:
-                print(done.stderr[-3000:])
-                return 1
-            phases = json.loads((work / "phases.json").read_text())
-            discovered = "Running catalog discovery" in done.stderr + done.stdout
-            landed = rows_in_store(store, SANDBOX_PROJECT_ID)
-            split = ", ".join(f"{k} {v:.2f}" for k, v in phases.items())
-            label = f"batch_size {size}, " if size else ""
-            print(f"  run {run_no}: {label}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {landed}")
-            print(f"    wall s: {timeline(done.stderr + done.stdout, epoch, epoch + wall)}")
-            figures[size].append((wall, phases["meltano total"], phases["children"]))
+            run = side.run(work, f"{run_no}-{size}", label=f"run {run_no}: " + (f"batch_size {size}, " if size else ""))
+            figures[size].append((run.wall, run.cpu["meltano total"], run.cpu["children"]))
         if len(sizes) > 1:
             summarize(figures)
     return 0
+
+
+@dataclass
+class Run:
+    wall: float
+    rows: int
+    cpu: dict[str, float]
+    steps: dict[str, float]
+
+
+class Side:
+    """One tree's project copy (its meltano.yml, lock files and venv) and its runs."""
+
+    def __init__(self, label: str, root: Path, work: Path, tap: str, stream: str, *, cacheable: bool) -> None:
+        self.label, self.root, self.tap = label, root.resolve(), tap
+        self.python = sys.executable if self.root == ROOT else str(self.root / ".venv" / "bin" / "python")
+        self.project = meltano_project_copy(work, f"project-{label or 'this'}", batch=True, root=self.root)
+        if cacheable:
+            editable = f"pip_url: -e ./shared -e ./taps/{tap}\n"
+            text = (self.project / "meltano.yml").read_text()
+            if editable not in text:
+                raise SystemExit(f"meltano.yml has no {editable.strip()!r}")
+            (self.project / "meltano.yml").write_text(text.replace(editable, f"pip_url: ./shared ./taps/{tap}\n"))
+            from xlr8_kit.testing.meltano_e2e import link_workspace_venvs
+
+            venv = None if self.root == ROOT else self.root / ".venv"
+            link_workspace_venvs(self.project, self.project / ".meltano", venv=venv)  # the fingerprint follows pip_url
+        self.store = self.project / "truths.duckdb"
+        env = {k: v for k, v in child_env().items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
+        env["PATH"] = f"{Path(self.python).parent}{os.pathsep}{env.get('PATH', '')}"
+        env[f"{tap.upper().replace('-', '_')}__SELECT"] = json.dumps([f"{stream}.*"])
+        env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(self.store)
+        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        env["XLR8_MELTANO_COST_OUT"] = str(work / "phases.json")
+        self.env = env
+        self.runs: list[Run] = []
+
+    def run(self, work: Path, suffix: str, *, label: str = "", quiet: bool = False) -> Run:
+        """One ``meltano run`` with its own state id (so it reads the whole stream); prints its figures and
+        timeline unless ``quiet``, and keeps them unless it is the untimed warm-up."""
+        command = [self.python, str(work / "probe.py"), "--environment=sandbox", "run"]
+        command += ["--state-id-suffix", f"cost{self.label}{suffix}", self.tap, TARGET]
+        epoch = time.time()
+        self.env["XLR8_MELTANO_COST_EPOCH"] = repr(epoch)
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=self.project, env=self.env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(f"{self.root}: meltano run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        probe = json.loads((work / "phases.json").read_text())
+        cpu, marks = probe["cpu"], probe["marks"]
+        log = done.stderr + done.stdout
+        run = Run(wall, rows_in_store(self.store, SANDBOX_PROJECT_ID), cpu, meltano_steps(marks, wall))
+        if quiet:
+            return run
+        self.runs.append(run)
+        discovered = "Running catalog discovery" in log
+        split = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in run.steps.items())
+        head = label or (f"{self.label} run {suffix}: " if self.label else f"run {suffix}: ")
+        print(f"  {head}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {run.rows}")
+        print(f"    wall s: {steps}")
+        print(f"    log moments, s: {timeline(log, epoch, epoch + wall)}")
+        return run
+
+
+def meltano_steps(marks: dict[str, float], wall: float) -> dict[str, float]:
+    """Meltano's start (to the tap's sync process spawned, discovery included), the sync (to the run's end) and
+    Meltano's exit (the run's end to the process's), with discovery's own part of the start."""
+    steps = {"start": marks["extractors spawned"], "sync": marks["run ended"] - marks["extractors spawned"]}
+    steps["exit"] = wall - marks["run ended"]
+    if "discovery ended" in marks:
+        steps["of the start, discovery"] = marks["discovery ended"] - marks["discovery started"]
+    return steps
+
+
+def compare(old: Side, new: Side) -> None:
+    """Each side's median [min-max] and the per-pair ratios new/old (pairs in the order they ran)."""
+    import statistics
+
+    def spread(values: list[float], digits: int = 2) -> str:
+        return f"{statistics.median(values):,.{digits}f} [{min(values):,.{digits}f}-{max(values):,.{digits}f}]"
+
+    measures = {
+        "wall s": lambda r: r.wall,
+        "records/s": lambda r: r.rows / r.wall,
+        "CPU s (Meltano + children)": lambda r: r.cpu["meltano total"] + r.cpu["children"],
+        "Meltano CPU s": lambda r: r.cpu["meltano total"],
+        "children CPU s": lambda r: r.cpu["children"],
+        "start s": lambda r: r.steps["start"],
+        "sync s": lambda r: r.steps["sync"],
+        "exit s": lambda r: r.steps["exit"],
+    }
+    print(
+        f"  n = {len(new.runs)} pairs, median [min-max]; rows landed old {[r.rows for r in old.runs]}, new "
+        f"{[r.rows for r in new.runs]}"
+    )
+    for name, measure in measures.items():
+        olds, news = [measure(r) for r in old.runs], [measure(r) for r in new.runs]
+        ratios = [n / o for o, n in zip(olds, news, strict=True)]
+        digits = 0 if name == "records/s" else 2
+        print(
+            f"  {name}: old {spread(olds, digits)}, new {spread(news, digits)}, new/old per pair "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}"
+        )
 
 
 def set_batch_size(meltano_yml: Path, tap: str, size: int) -> None:

@@ -436,23 +436,23 @@ def main(argv: list[str] | None = None) -> int:
 SANDBOX_PROJECT_ID = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"  # meltano.yml's sandbox target project_id
 
 
-def meltano_project_copy(workdir: Path, name: str, *, batch: bool) -> Path:
-    """meltano.yml and the plugins' lock files copied into ``workdir/name`` (BATCH as configured, or every
-    extractor's batch_config removed for RECORD mode), the workspace's executables linked in so Meltano installs
-    nothing."""
+def meltano_project_copy(workdir: Path, name: str, *, batch: bool, root: Path = ROOT) -> Path:
+    """meltano.yml and the plugins' lock files of the tree ``root`` copied into ``workdir/name`` (BATCH as
+    configured, or every extractor's batch_config removed for RECORD mode), that tree's venv linked in as every
+    plugin's so Meltano installs nothing (``root`` other than this tree: the old side of an A/B)."""
     import yaml
 
     from xlr8_kit.testing.meltano_e2e import copy_plugin_locks, link_workspace_venvs
 
     project = workdir / name
     project.mkdir(parents=True)
-    data = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    data = yaml.safe_load((root / "meltano.yml").read_text())
     if not batch:
         for plugin in data["plugins"]["extractors"]:
             (plugin.get("config") or {}).pop("batch_config", None)
     (project / "meltano.yml").write_text(yaml.safe_dump(data, sort_keys=False))
-    copy_plugin_locks(ROOT, project)
-    link_workspace_venvs(project, project / ".meltano")
+    copy_plugin_locks(root, project)
+    link_workspace_venvs(project, project / ".meltano", venv=None if root == ROOT else root / ".venv")
     return project
 
 

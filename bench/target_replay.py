@@ -9,8 +9,9 @@ of the SDK's default 10,000 records); its stdout goes to ``DIR/messages.jsonl`` 
 
 Replay: each round runs each build's ``target-xlr8-truths`` console script (A then B) on those messages, each into a
 fresh DuckDB and with the files hard-linked back into ``DIR/files`` (the target removes what it loaded). Prints per
-run and as median [min-max] the target's CPU (user + sys), peak RSS and wall, the per-pair CPU ratio B/A and peak
-difference, and the rows landed, counted in the store's tables; a build landing another count exits 1.
+run and as median [min-max] the target's CPU (user + sys), peak RSS, wall and tail (from its last stderr line to its
+exit: what ``meltano run`` waits for after the target's summary), the per-pair CPU ratio B/A, peak and tail
+differences, and the rows landed, counted in the store's tables; a build landing another count exits 1.
 
     uv run python bench/target_replay.py --replay /tmp/cap --builds /work/base/.venv/bin .venv/bin --pairs 3
 """
@@ -70,8 +71,9 @@ def capture(cap: Path, stream_alias: str, scale: int) -> int:
     return 0
 
 
-def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, float, int]:
-    """One target run: CPU s (user + sys), peak RSS MB, wall s, rows in the store's tables."""
+def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, float, int, float]:
+    """One target run: CPU s (user + sys), peak RSS MB, wall s, rows in the store's tables, tail s (its last stderr
+    line to its exit)."""
     import duckdb
 
     shutil.rmtree(cap / "files", ignore_errors=True)
@@ -85,7 +87,14 @@ def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, flo
     command = [str(Path(venv_bin) / TARGET), "--config", str(work / "target.json")]
     started = time.perf_counter()
     with open(cap / "messages.jsonl", "rb") as stdin, open(work / "target.log", "wb") as log:
-        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=log, env=child_env())
+        proc = subprocess.Popen(
+            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env()
+        )
+        assert proc.stderr is not None
+        last_line = started
+        for line in proc.stderr:  # kept in the log; read as written, for the time of the last one
+            log.write(line)
+            last_line = time.perf_counter()
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
@@ -93,21 +102,21 @@ def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, flo
     with duckdb.connect(str(store), read_only=True) as conn:
         tables = [t for (t,) in conn.execute("SELECT table_name FROM _schema_metadata WHERE is_current").fetchall()]
         rows = sum((conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone() or (0,))[0] for t in tables)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows, started + wall - last_line
 
 
 def replay(cap: Path, builds: list[str], pairs: int) -> int:
     """``pairs`` rounds of every build in turn; the spread per build, then B against A per round."""
-    runs: dict[str, list[tuple[float, float, float, int]]] = {b: [] for b in builds}
+    runs: dict[str, list[tuple[float, float, float, int, float]]] = {b: [] for b in builds}
     for n in range(pairs):
         for build in builds:
             with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp:
                 run = replay_once(cap, build, Path(tmp))
             runs[build].append(run)
-            cpu, peak, wall, rows = run
+            cpu, peak, wall, rows, tail = run
             load = os.getloadavg()[0]
-            print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, rows {rows:,}, "
-                  f"load {load:.1f}", flush=True)  # fmt: skip
+            print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, tail {tail:.3f} s, "
+                  f"rows {rows:,}, load {load:.1f}", flush=True)  # fmt: skip
     shutil.rmtree(cap / "files", ignore_errors=True)
 
     def spread(values: list[float]) -> str:
@@ -115,10 +124,14 @@ def replay(cap: Path, builds: list[str], pairs: int) -> int:
 
     for build, figures in runs.items():
         cpus, peaks, walls = ([run[i] for run in figures] for i in range(3))
-        print(f"{build}: CPU {spread(cpus)} s, peak {spread(peaks)} MB, wall {spread(walls)} s")
+        tails = [run[4] for run in figures]
+        print(f"{build}: CPU {spread(cpus)} s, peak {spread(peaks)} MB, wall {spread(walls)} s, tail {spread(tails)} s")
     first, second = (runs[b] for b in builds[:2])
     print("CPU B/A per pair:", ", ".join(f"{b[0] / a[0]:.3f}" for a, b in zip(first, second, strict=True)))
     print("peak B-A per pair MB:", ", ".join(f"{b[1] - a[1]:+.1f}" for a, b in zip(first, second, strict=True)))
+    print(
+        "tail B-A per pair ms:", ", ".join(f"{(b[4] - a[4]) * 1000:+.0f}" for a, b in zip(first, second, strict=True))
+    )
     landed = {run[3] for figures in runs.values() for run in figures}
     same = "the same on every run" if len(landed) == 1 else "NOT the same on every run"
     print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))} ({same})")

@@ -1,4 +1,4 @@
-"""A tap process's end: what the interpreter does after the command, without the teardown nobody reads.
+"""A plugin process's end (a tap's, the target's): the interpreter's exit without the teardown nobody reads.
 
 After a tap's command returns, CPython's exit waits for the other threads, runs the ``atexit`` handlers (logging's
 shutdown, ``weakref.finalize`` hooks such as the mTLS key directory's removal, coverage in tests), flushes
@@ -10,8 +10,9 @@ deallocation is skipped.
 
 It steps aside (the interpreter's own exit, exactly as before) whenever the end is not the plain one: another thread
 still running, an exit code that is not a small int (Python prints it), a standard stream that fails to flush
-(Python reports it and exits 120), or an exception other than ``SystemExit``. Only taps use it: a target's DuckDB
-connection and the mapper's sinks close at their own teardown.
+(Python reports it and exits 120), or an exception other than ``SystemExit``. The taps and target-xlr8-truths use
+it (the target closes its store at the end of pipe, or in an ``atexit`` handler after a fatal error); the mapper's
+sinks still close at the interpreter's teardown.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import datetime as dt
 import functools
@@ -368,6 +369,9 @@ class TargetXlr8Truths(Target):
     def store(self) -> Store:
         if self._store is None:
             self._store = self._open_store()
+            # closed at the end of pipe; after a fatal error at exit, as the interpreter's teardown did before the
+            # command ended without one (``__main__``)
+            atexit.register(self._store.close)
             self._store.ensure_layout()
         return self._store
 
