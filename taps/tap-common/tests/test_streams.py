@@ -96,8 +96,8 @@ def test_login_relogs_in_when_refresh_is_absent(url: str, emulator: CommonEmulat
         assert auth.refresh_supported is (True if refreshed else None)  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("status", [429, 503])
-def test_a_login_answered_429_or_5xx_is_sent_again_and_the_run_goes_on(
+@pytest.mark.parametrize("status", [408, 425, 429, 503])
+def test_a_login_answered_408_425_429_or_5xx_is_sent_again_and_the_run_goes_on(
     url: str, emulator: CommonEmulator, sandbox: Sandbox, status: int
 ) -> None:
     """Throttled or unavailable at login: the kit's session sends it again (``login_verdict``); a refused login is

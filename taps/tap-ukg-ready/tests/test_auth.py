@@ -73,8 +73,8 @@ def test_a_login_refused_with_a_body_nested_too_deep_is_the_login_error(
     assert [r.status for r in sandbox.requests("ukg_ready", "/ta/rest/v1/login")] == [401]
 
 
-@pytest.mark.parametrize("status", [429, 503])
-def test_a_login_answered_429_or_5xx_is_sent_again_and_the_run_goes_on(
+@pytest.mark.parametrize("status", [408, 425, 429, 503])
+def test_a_login_answered_408_425_429_or_5xx_is_sent_again_and_the_run_goes_on(
     url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, status: int
 ) -> None:
     """Throttled or unavailable at login: the kit's session sends it again (``login_verdict``), where a refused

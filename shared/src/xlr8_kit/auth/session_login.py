@@ -16,15 +16,15 @@ from abc import abstractmethod
 import requests
 
 from xlr8_kit.auth.base import Token, TokenAuthenticator
-from xlr8_kit.http.classify import Verdict
+from xlr8_kit.http.classify import ResponseClassifier, Verdict
 
 
 def login_verdict(response: requests.Response) -> Verdict:
-    """The kit session's ``classify`` for a login (or its refresh) sent by ``login`` itself: 429 and 5xx are retried
-    by the session; any other answer, a refused login included, goes back to ``login`` at once (never retried), to
-    be explained there with the setting to fix."""
+    """The kit session's ``classify`` for a login (or its refresh) sent by ``login`` itself: what the kit retries
+    for any request (408, 425, 429) and every 5xx are retried by the session; any other answer, a refused login
+    included, goes back to ``login`` at once (never retried), to be explained there with the setting to fix."""
     status = response.status_code
-    return "retry" if status == 429 or status >= 500 else "ok"
+    return "retry" if status in ResponseClassifier.retry_statuses or status >= 500 else "ok"
 
 
 class SessionLogin(TokenAuthenticator):
