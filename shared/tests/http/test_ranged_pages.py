@@ -186,3 +186,33 @@ def test_floor_pages_are_read_ahead_whatever_their_size() -> None:
     pages.release(second)
     thread.join(5)
     assert got == [True]
+
+
+def test_room_goes_to_the_waiting_range_emitted_first() -> None:
+    """Four ranges far ahead wait for room before the range after the one being emitted does: each page released
+    goes to the waiting range emitted first (the near one, then the first far one), not to whichever reader wakes
+    first (the near range's next page was then asked only once it was being emitted, a round trip waited for)."""
+    pages = RangedPages(keep=2, room=1)
+    pages.make_due(pages.add())
+    near = pages.add()
+    far = [pages.add() for _ in range(4)]
+    assert pages.take(far[0]) is True  # the budget is full
+    waiting = [taking(pages, rng) for rng in far]
+    for thread, _ in waiting:
+        thread.join(SETTLE / 4)
+    near_thread, near_got = taking(pages, near)
+    near_thread.join(SETTLE)
+    assert near_got == []
+    assert all(got == [] for _, got in waiting)
+    pages.release()
+    near_thread.join(5)
+    assert near_got == [True]
+    assert all(got == [] for _, got in waiting)  # the far ranges still wait
+    pages.release()
+    waiting[0][0].join(5)
+    assert waiting[0][1] == [True]
+    assert all(got == [] for _, got in waiting[1:])
+    pages.close()
+    for thread, got in waiting[1:]:
+        thread.join(5)
+        assert got == [False]  # stopped: no page taken

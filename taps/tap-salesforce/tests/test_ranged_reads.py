@@ -202,12 +202,13 @@ def test_a_small_read_never_plans(accounts: Sandbox) -> None:
 def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Page 1 is held by the stream (its records not yet emitted) until the emulator has answered both planning
-    queries and range 0's page 2: they go out before page 1 is handed on, not after it is emitted (at 100 ms that
-    was a round trip with nothing in flight while 2,000 Accounts were emitted). Records and STATE are those of one
-    cursor."""
+    """A read that is not the object's first (a start_date: it plans once page 1 says more follow). Page 1 is held
+    by the stream (its records not yet emitted) until the emulator has answered both planning queries and range 0's
+    page 2: they go out before page 1 is handed on, not after it is emitted (at 100 ms that was a round trip with
+    nothing in flight while 2,000 Accounts were emitted). Records and STATE are those of one cursor."""
+    since = {"start_date": "2000-01-01T00:00:00Z"}
     _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
+    sequential, error = _sync(_config(accounts, 1, **since))
     assert error is None
     _prepare(accounts, [])
     real = ranges.RangedQuery.pages
@@ -227,7 +228,7 @@ def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
         yield from source
 
     monkeypatch.setattr(ranges.RangedQuery, "pages", held_page_1)
-    ranged, error = _sync(_config(accounts, 4))
+    ranged, error = _sync(_config(accounts, 4, **since))
     assert error is None
     _assert_same_read(ranged, sequential)
     assert len(seen) == 1
@@ -237,22 +238,23 @@ def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
     assert _fresh_queries(accounts) > 3  # and it split
 
 
-def test_a_first_read_plans_with_page_1_and_starts_the_ranges_with_page_2(
+def test_a_first_read_plans_with_page_1_and_range_0_ends_with_it(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An object's first read (no bookmark, no start_date) asks its plan side by side with page 1, and its ranges
-    go out with range 0's page 2, not after it (at 100 ms each was a round trip and a page's decode with only one
-    request in flight). The first query's page 1, answered, is held inside its cursor until the emulator has answered
-    both planning queries; its page 2, answered, until it has answered a range's query. Records and STATE are those
-    of one cursor."""
+    """An object's first read (no bookmark, no start_date) asks its plan side by side with page 1, hands page 1 on
+    up to the whole second of its last row and starts its ranges from that second: range 0 ends with page 1, so the
+    first query's cursor is never asked for its page 2 (at 100 ms the emitter waited 0.2-0.35 s for that page, asked
+    after page 1 behind every range's first page). The first query's page 1, answered, is held inside its cursor
+    until the emulator has answered both planning queries. Range 1 reads the rows of that second again: the records
+    and STATE are those of one cursor."""
     _prepare(accounts, [])
     sequential, error = _sync(_config(accounts, 1))
     assert error is None
     _prepare(accounts, [])
     created: list[client.QueryPages] = []
-    served: dict[int, int] = {}
-    seen: list[int] = []
-    init, step = client.QueryPages.__init__, client.QueryPages.__next__
+    served: list[int] = []
+    handed: list[int] = []
+    init, step, pages = client.QueryPages.__init__, client.QueryPages.__next__, ranges.RangedQuery.pages
 
     def recorded(self: client.QueryPages, *args: t.Any) -> None:
         init(self, *args)
@@ -261,23 +263,31 @@ def test_a_first_read_plans_with_page_1_and_starts_the_ranges_with_page_2(
     def held(self: client.QueryPages) -> tuple[list[dict[str, t.Any]], bool]:
         page = step(self)
         if created and self is created[0]:  # the first query's cursor: the first QueryPages of the run
-            served[id(self)] = n = served.get(id(self), 0) + 1
-            if n <= 2:
-                wanted = 3 if n == 1 else 4  # the first query, COUNT() and the newest value; then a range's query
-                deadline = time.monotonic() + 10  # not a speed check: with the old order they never come meanwhile
-                while _fresh_queries(accounts) < wanted and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                seen.append(_fresh_queries(accounts))
+            served.append(_fresh_queries(accounts))
+            deadline = time.monotonic() + 10  # not a speed check: with the old order they never come meanwhile
+            while _fresh_queries(accounts) < 3 and time.monotonic() < deadline:  # the query, COUNT(), the newest
+                time.sleep(0.01)
+            served[-1] = _fresh_queries(accounts)
         return page
+
+    def first_handed(self: ranges.RangedQuery, upper: datetime | None) -> t.Iterator[ranges.Page]:
+        source = pages(self, upper)
+        first = next(source)
+        handed.append(len(first[0]))
+        yield first
+        yield from source
 
     monkeypatch.setattr(client.QueryPages, "__init__", recorded)
     monkeypatch.setattr(client.QueryPages, "__next__", held)
+    monkeypatch.setattr(ranges.RangedQuery, "pages", first_handed)
     ranged, error = _sync(_config(accounts, 4))
     assert error is None
     _assert_same_read(ranged, sequential)
-    assert len(seen) == 2
-    assert seen[0] >= 3, "the planning queries waited for page 1"
-    assert seen[1] >= 4, "the ranges waited for range 0's page 2"
+    assert len(served) == 1, "range 0 asked the first query's cursor for its page 2"
+    assert served[0] >= 3, "the planning queries waited for page 1"
+    stamps = [record["SystemModstamp"] for record in sequential.records("Account")[:BATCH]]
+    assert handed == [stamps.index(stamps[-1])]  # page 1 up to the second of its last row (whole-second stamps)
+    assert 0 < handed[0] < BATCH
     assert _fresh_queries(accounts) > 4  # and it split
 
 
@@ -344,7 +354,7 @@ def _assert_a_prefix_whose_state_resumes(
     assert rest.records("Account") == everything[covered:]
 
 
-@pytest.mark.parametrize("after", [0, 3, 7])  # 8 cursor pages: range 0's page 2 and each range's second
+@pytest.mark.parametrize("after", [0, 3, 5])  # 6 cursor pages: the second of each range past the short ones
 def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, after: int) -> None:
     """Cursor page n answers a non-retryable error: the run stops, what it emitted a prefix of the sequential read
     and its last STATE covering no record it did not emit; a run from that state reads exactly the rest."""
@@ -452,6 +462,15 @@ def test_bounds_are_whole_seconds_increasing_after_the_start_up_to_the_newest() 
     assert wide == sorted(set(wide))
 
 
+def test_the_first_ranges_after_range_0_are_planned_short() -> None:
+    """Range 0 a quarter of a range, the two ranges after it ``SHORT_RANGE`` (0.4) of one each (under a page: one
+    request, so the emitter does not reach a range's page 2 one page after its page 1), then full ranges: 0.25 + 0.4 +
+    0.4 + 1 + 1 = 3.05 shares of 1,000 s, each bound the whole second at or after its share."""
+    after = datetime(2024, 1, 1, tzinfo=UTC)
+    found = bounds(after, after + timedelta(seconds=1000), 5, 0.25, 2)
+    assert found == [after + timedelta(seconds=s) for s in (82, 214, 345, 673)]
+
+
 def _range_query(soql: str) -> bool:
     """A range k >= 1 of a ranged read (from a bound on; the first query reads from the start, unbounded), not a
     planning query."""
@@ -482,7 +501,8 @@ def test_a_range_query_timing_out_is_split_or_read_on_as_one_cursor(
 
     em.query_timeout_when = times_out
     with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
-        ranged, error = _sync(_config(accounts, 4, min_window_seconds=3600))
+        # 1,800 s: a short range (about 155 rows, 3,100 s) is split once, a full one (about 390 rows) twice
+        ranged, error = _sync(_config(accounts, 4, min_window_seconds=1800))
     assert error is None
     _assert_same_read(ranged, sequential)
     assert len(timed_out) >= (4 if splits else 2)  # ranges were planned, timed out, and split
@@ -564,10 +584,12 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
     """The first three cursor pages asked past the first 200 rows of a query without an upper bound (the first
     query, a query re-issued from the last record, the last range) answer QUERY_TIMEOUT (a ``nextRecordsUrl``
     page, not the query): the read re-issues the query from the last record emitted each time (one cursor, and
-    ranged: there a range's page timing out makes the read one cursor). Records and STATE are those of one cursor
-    without faults: no row skipped, none repeated."""
+    ranged: there a range's page timing out makes the read one cursor). The read is from a start_date (an object's
+    first read ends the first query with its page 1). Records and STATE are those of one cursor without faults: no
+    row skipped, none repeated."""
+    since = {"start_date": "2000-01-01T00:00:00Z"}
     _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
+    sequential, error = _sync(_config(accounts, 1, **since))
     assert error is None
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
@@ -590,7 +612,7 @@ def test_a_later_page_timing_out_reissues_the_query_from_the_last_record(
 
     monkeypatch.setattr(ranges.RangedQuery, "_planned", counted)
     with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
-        read, error = _sync(_config(accounts, width))
+        read, error = _sync(_config(accounts, width, **since))
     assert len(plans) == (0 if width == 1 else 1)  # the ranged read's own plan: a resumed query is one cursor
     assert error is None
     assert len(timed_out) == 3

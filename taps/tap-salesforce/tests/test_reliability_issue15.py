@@ -99,7 +99,11 @@ def test_i15_11_e7_inserts_land_in_the_object_being_paged(sf: Any) -> None:
     with sf.start_sandbox({"Account": 600}) as sandbox:
         em = sf.emulator(sandbox)
         em.ctx.clock.advance(timedelta(days=1))
-        sandbox.faults.add("salesforce", "/services/data/*/queryAll/*", FaultSpec("insert_records", count=3, times=1))
+        # at the read's fourth query request (page 1 and the ranged read's plan went out): a cursor page, or a range
+        # query (a short range is a single page, and 600 Accounts are page 1 and short ranges)
+        sandbox.faults.add(
+            "salesforce", "/services/data/*/queryAll*", FaultSpec("insert_records", count=3, after=3, times=1)
+        )
         config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200)
         first = sf.run_tap(config)
         second = sf.run_tap(config, state=first.state)
