@@ -555,8 +555,8 @@ def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkey
 def test_nested_json_rewrite_rewrites_a_repeated_text_once_and_forgets_within_its_bounds(monkeypatch: Any) -> None:
     """A BATCH file's nested values repeat (an address shared by many rows): the rewrite works out each short text
     once and answers repeats from memory, always what ``convert_value`` writes. The memory is bounded: a text longer
-    than the memo's limit is worked out every time, and once the memo holds its most entries or characters it
-    starts again."""
+    than the memo's limit is worked out every time; once the memo holds its most entries or characters it starts
+    again, or, when it answered fewer texts than it held (values that seldom repeat), stops remembering."""
     import target_xlr8_truths.sinks as sinks
     from target_xlr8_truths.columns import Column
     from target_xlr8_truths.duckdb_store import FastPathRefused
@@ -598,29 +598,27 @@ def test_nested_json_rewrite_rewrites_a_repeated_text_once_and_forgets_within_it
             rewrite(deep)
     assert len(converted) == 2  # convert_value tried it both times
 
-    decoded.clear()
-    fillers = [f'{{"n":{i}.5}}' for i in range(sinks._REWRITE_MEMO_ENTRIES)]
-    for text in fillers:  # the memo already holds `shared` and `other`: it fills up on the way
-        assert rewrite(text) == expected(text)
-    assert len(decoded) == len(fillers)
-    decoded.clear()
-    assert rewrite(shared) == expected(shared)
-    assert decoded == [shared]  # forgotten when the memo filled, worked out again
-
-    rewrite = TruthsSink._json_rewriter(column)  # a new memo, bounded by characters before entries
     fill = sinks._REWRITE_MEMO_CHARS - len('{"s":"000000","n":1.5}')
     fits = sinks._REWRITE_MEMO_BUDGET // (2 * sinks._REWRITE_MEMO_CHARS + 2)  # each text written 2 chars longer
     assert 2 < fits < sinks._REWRITE_MEMO_ENTRIES
     texts = [f'{{"s":"{"x" * fill}{i:06d}","n":1.5}}' for i in range(fits + 1)]
     assert {len(text) for text in texts} == {sinks._REWRITE_MEMO_CHARS}  # each short enough to be remembered
+    rewrite = TruthsSink._json_rewriter(column)  # a new memo, full by characters before entries
     decoded.clear()
-    for text in texts[:fits] + texts[:1]:
+    for text in texts[:fits] * 2:
         assert rewrite(text) == expected(text)
-    assert decoded == texts[:fits]  # all held: the first came from memory
+    assert decoded == texts[:fits]  # all held: the second round came from memory
     decoded.clear()
-    for text in texts[fits : fits + 1] + texts[:1]:  # one more does not fit: the memo starts again
+    for text in [texts[fits], texts[fits], texts[0]]:  # one more does not fit: the memo starts again
         assert rewrite(text) == expected(text)
-    assert decoded == [texts[fits], texts[0]]
+    assert decoded == [texts[fits], texts[0]]  # and, half its answers from memory, goes on remembering
+
+    rewrite = TruthsSink._json_rewriter(column)  # a new memo, full by entries, each text seen once
+    fillers = [f'{{"n":{i}.5}}' for i in range(sinks._REWRITE_MEMO_ENTRIES + 1)]
+    decoded.clear()
+    for text in [shared, shared, *fillers, shared, shared]:
+        assert rewrite(text) == expected(text)
+    assert decoded == [shared, *fillers, shared, shared]  # one answer from memory in 4,096: given up for good
 
 
 def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
