@@ -139,47 +139,19 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(10 * ROWS_PER_FILE + resent,)]
 
 
+@pytest.mark.parametrize(
+    ("hold", "committed"),
+    [("XLR8_TRUTHS_HOLD_BEFORE_COMMIT", 5), ("XLR8_TRUTHS_HOLD_AT_CHECKPOINT", 10)],
+    ids=["in-the-sixth-file-s-transaction", "in-the-checkpoint-the-tenth-file-made-due"],
+)
 def test_a_keyless_stream_killed_mid_run_lands_each_row_once_after_the_rerun_from_the_last_state_relayed(
-    tmp_path: Path, config: dict[str, Any], store: Path
+    tmp_path: Path, config: dict[str, Any], store: Path, hold: str, committed: int
 ) -> None:
     """No key, so nothing upserts: the rerun from the last STATE relayed must resend exactly the files that had not
     committed. Each file's STATE goes out once its file has committed (review17c P1: before, none went out until the
-    end, and the rerun loaded every committed file twice)."""
-    batches = tmp_path / "batches"
-    batches.mkdir()
-    files = [_file(batches, index, repeat=1) for index in range(8)]
-    settings = {**config, "batch_locations": [str(batches)]}
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps(settings))
-    marker = tmp_path / "holding"
-    proc = held_target(cfg, _messages(files, keys=()), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:6"}, marker,
-                       "the sixth file's commit")  # fmt: skip
-    emitted = killed(proc)
-    relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert relayed == [0, 1, 2, 3, 4]  # the five committed files, each once; never the sixth's
-    assert emitted[-1] == {"bookmarks": {"items": {"file": 4}}}
-    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
-        (5 * ROWS_PER_FILE, 5 * ROWS_PER_FILE)
-    ]
-
-    rerun = run_target(settings, _messages(files[5:], keys=(), first=5), tmp_path)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == [5, 6, 7]
-    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
-        (8 * ROWS_PER_FILE, 8 * ROWS_PER_FILE, 0, 8 * ROWS_PER_FILE - 1)
-    ]
-    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 75000') == [("0000075000",)]
-    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(8 * ROWS_PER_FILE,)]
-    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(8 * ROWS_PER_FILE,)]
-
-
-def test_a_keyless_stream_killed_in_the_checkpoint_after_a_file_finds_that_file_s_state_relayed(
-    tmp_path: Path, config: dict[str, Any], store: Path
-) -> None:
-    """The tenth file's rows make a checkpoint due (``CHECKPOINT_ROWS``). It runs after that file's STATE has gone
-    out, so a kill during it (0.2 s at 100,000 Contacts) leaves a STATE naming every committed file, and the rerun
-    from it lands each row of a stream without a key once. Before, the checkpoint ran between the commit and that
-    STATE: the rerun loaded the tenth file again, 10,000 rows twice."""
+    end, and the rerun loaded every committed file twice), and the checkpoint the tenth file's rows make due
+    (``CHECKPOINT_ROWS``) runs only after that file's STATE has gone out (before, it ran between the commit and that
+    STATE, so a kill during it, 0.2 s at 100,000 Contacts, made the rerun load the tenth file again)."""
     assert 9 * ROWS_PER_FILE < CHECKPOINT_ROWS <= 10 * ROWS_PER_FILE
     batches = tmp_path / "batches"
     batches.mkdir()
@@ -188,12 +160,12 @@ def test_a_keyless_stream_killed_in_the_checkpoint_after_a_file_finds_that_file_
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(settings))
     marker = tmp_path / "holding"
-    proc = held_target(cfg, _messages(files, keys=()), {"XLR8_TRUTHS_HOLD_AT_CHECKPOINT": f"{marker}:1"}, marker,
-                       "the checkpoint after the tenth file")  # fmt: skip
+    nth = committed + 1 if hold == "XLR8_TRUTHS_HOLD_BEFORE_COMMIT" else 1
+    proc = held_target(cfg, _messages(files, keys=()), {hold: f"{marker}:{nth}"}, marker, hold)
     emitted = killed(proc)
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
-        (10 * ROWS_PER_FILE, 10 * ROWS_PER_FILE)
+        (committed * ROWS_PER_FILE, committed * ROWS_PER_FILE)
     ]
 
     last = relayed[-1]  # the rerun resends every file after the last STATE relayed, as Meltano would
@@ -202,8 +174,9 @@ def test_a_keyless_stream_killed_in_the_checkpoint_after_a_file_finds_that_file_
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
         (12 * ROWS_PER_FILE, 12 * ROWS_PER_FILE, 0, 12 * ROWS_PER_FILE - 1)
     ]
-    assert relayed == list(range(10))  # the tenth file's STATE (9) went out before its checkpoint
-    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == [10, 11]
+    assert relayed == list(range(committed))  # each committed file's STATE once; never an uncommitted one's
+    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == list(range(committed, 12))
+    assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 75000') == [("0000075000",)]
     assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(12 * ROWS_PER_FILE,)]
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(12 * ROWS_PER_FILE,)]
 
