@@ -65,15 +65,19 @@ def _files_and_settings(
 
 
 def _held_run(
-    tmp_path: Path, settings: dict[str, Any], messages: list[dict[str, Any]], hold_at: int
+    tmp_path: Path,
+    settings: dict[str, Any],
+    messages: list[dict[str, Any]],
+    hold_at: int,
+    hold: str = "XLR8_TRUTHS_HOLD_BEFORE_COMMIT",
 ) -> subprocess.Popen[str]:
-    """The target CLI fed ``messages`` and held inside the transaction of the ``hold_at``-th file (counted from 1),
-    before its commit: the files before it committed, for the test to kill it there (``killed``)."""
+    """The target CLI fed ``messages`` and held at its ``hold_at``-th ``hold`` point (counted from 1): by default
+    inside the transaction of that file, before its commit (the files before it committed), or in the
+    ``hold_at``-th checkpoint (``XLR8_TRUTHS_HOLD_AT_CHECKPOINT``), for the test to kill it there (``killed``)."""
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(settings))
     marker = tmp_path / "holding"
-    hold = {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:{hold_at}"}
-    return held_target(cfg, messages, hold, marker, f"the commit of file {hold_at}")
+    return held_target(cfg, messages, {hold: f"{marker}:{hold_at}"}, marker, f"{hold} {hold_at}")
 
 
 def test_files_committed_to_the_wal_only_survive_a_kill_and_land_once_on_rerun(
@@ -147,30 +151,39 @@ def test_a_table_is_checkpointed_once_it_gains_most_of_a_row_group_and_a_kill_af
     assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(10 * ROWS_PER_FILE + resent,)]
 
 
+@pytest.mark.parametrize(
+    ("hold", "committed"),
+    [("XLR8_TRUTHS_HOLD_BEFORE_COMMIT", 5), ("XLR8_TRUTHS_HOLD_AT_CHECKPOINT", 10)],
+    ids=["in-the-sixth-file-s-transaction", "in-the-checkpoint-the-tenth-file-made-due"],
+)
 def test_a_keyless_stream_killed_mid_run_lands_each_row_once_after_the_rerun_from_the_last_state_relayed(
-    tmp_path: Path, config: dict[str, Any], store: Path
+    tmp_path: Path, config: dict[str, Any], store: Path, hold: str, committed: int
 ) -> None:
     """No key, so nothing upserts: the rerun from the last STATE relayed must resend exactly the files that had not
     committed. Each file's STATE goes out once its file has committed (review17c P1: before, none went out until the
-    end, and the rerun loaded every committed file twice)."""
-    files, settings = _files_and_settings(tmp_path, config, 8)
-    emitted = killed(_held_run(tmp_path, settings, _messages(files, keys=()), 6))
+    end, and the rerun loaded every committed file twice), and the checkpoint the tenth file's rows make due
+    (``CHECKPOINT_ROWS``) runs only after that file's STATE has gone out (before, it ran between the commit and that
+    STATE, so a kill during it, 0.2 s at 100,000 Contacts, made the rerun load the tenth file again)."""
+    assert 9 * ROWS_PER_FILE < CHECKPOINT_ROWS <= 10 * ROWS_PER_FILE
+    files, settings = _files_and_settings(tmp_path, config, 12)
+    nth = committed + 1 if hold == "XLR8_TRUTHS_HOLD_BEFORE_COMMIT" else 1
+    emitted = killed(_held_run(tmp_path, settings, _messages(files, keys=()), nth, hold))
     relayed = [state["bookmarks"]["items"]["file"] for state in emitted]
-    assert relayed == [0, 1, 2, 3, 4]  # the five committed files, each once; never the sixth's
-    assert emitted[-1] == {"bookmarks": {"items": {"file": 4}}}
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [
-        (5 * ROWS_PER_FILE, 5 * ROWS_PER_FILE)
+        (committed * ROWS_PER_FILE, committed * ROWS_PER_FILE)
     ]
 
-    rerun = run_target(settings, _messages(files[5:], keys=(), first=5), tmp_path)
+    last = relayed[-1]  # the rerun resends every file after the last STATE relayed, as Meltano would
+    rerun = run_target(settings, _messages(files[last + 1 :], keys=(), first=last + 1), tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == [5, 6, 7]
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{TABLE}"') == [
-        (8 * ROWS_PER_FILE, 8 * ROWS_PER_FILE, 0, 8 * ROWS_PER_FILE - 1)
+        (12 * ROWS_PER_FILE, 12 * ROWS_PER_FILE, 0, 12 * ROWS_PER_FILE - 1)
     ]
+    assert relayed == list(range(committed))  # each committed file's STATE once; never an uncommitted one's
+    assert [state["bookmarks"]["items"]["file"] for state in rerun.states] == list(range(committed, 12))
     assert query(store, f'SELECT v FROM "{TABLE}" WHERE id = 75000') == [("0000075000",)]
-    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(8 * ROWS_PER_FILE,)]
-    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(8 * ROWS_PER_FILE,)]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(12 * ROWS_PER_FILE,)]
+    assert query(store, "SELECT SUM(rows_loaded) FROM _truths_ledger") == [(12 * ROWS_PER_FILE,)]
 
 
 def test_no_state_is_relayed_while_another_stream_holds_records_that_have_not_committed(
@@ -264,6 +277,7 @@ def test_rows_are_counted_per_table_since_the_last_checkpoint_duckdb_s_own_inclu
         for number, (stream, rows, width) in enumerate(plan):
             del watched.events[:]
             assert store.write_batch(_batch(tmp_path, stream, number * 10_000, rows, width)) == rows
+            store.checkpoint_if_due()  # as the target does once the batch's STATE is out
             own = [event for event in watched.events if event != "CHECKPOINT"][-1] == "own"
             issued.append("CHECKPOINT" in watched.events)
             if own:
@@ -313,14 +327,17 @@ def test_a_checkpoint_that_fails_after_the_commit_leaves_the_batch_committed_and
         store.con = _RefusingCheckpoints(real)  # type: ignore[assignment]
         with caplog.at_level(logging.WARNING, logger=duckdb_store.__name__):
             assert store.write_batch(_batch(tmp_path, "a", 0, 1_000)) == 1_000
-            assert store.write_batch(_batch(tmp_path, "a", 10_000, 1_000)) == 1_000  # 2,000 rows: CHECKPOINT fails
+            assert store.write_batch(_batch(tmp_path, "a", 10_000, 1_000)) == 1_000  # 2,000 rows: CHECKPOINT due
+            store.checkpoint_if_due()  # fails
         assert "did not checkpoint after 2000 rows of a: IOException" in caplog.text
         assert "No space" not in caplog.text
         assert not _wal_empty(store)
         assert store.fetchall('SELECT COUNT(*) FROM "a"') == [(2_000,)]
         assert store.fetchall("SELECT SUM(rows_loaded) FROM _truths_ledger") == [(2_000,)]
         store.con = real
-        assert store.write_batch(_batch(tmp_path, "a", 20_000, 100)) == 100  # still counted: checkpoints now
+        assert store.write_batch(_batch(tmp_path, "a", 20_000, 100)) == 100  # still counted: due again
+        assert not _wal_empty(store)
+        store.checkpoint_if_due()
         assert _wal_empty(store)
     finally:
         store.con = real
@@ -386,7 +403,7 @@ def test_a_checkpoint_the_file_cannot_hold_is_logged_the_batch_stays_committed_a
     assert "after 100000 rows of items failed and invalidated the database" in errors[0]
     assert "File too large" in errors[0]
     assert "truths.duckdb" in errors[0]
-    assert "This batch is committed" in errors[0]
+    assert "The batches before are committed" in errors[0]
     assert "CANARY" not in child.stderr
 
     with duckdb.connect(str(tmp_path / "truths.duckdb")) as con:
@@ -411,12 +428,15 @@ def test_an_archived_table_takes_its_rows_since_the_last_checkpoint_and_the_new_
     try:
         for number in range(3):
             assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+            store.checkpoint_if_due()
         assert not _wal_empty(store)
         assert store.archive_table("a") == "a__v1"
         for number in range(3, 7):
             assert store.write_batch(_batch(tmp_path, "a", number * 1_000, 1_000)) == 1_000
+            store.checkpoint_if_due()
             assert not _wal_empty(store), f"checkpointed at {number - 2},000 rows of the new table"
         assert store.write_batch(_batch(tmp_path, "a", 7_000, 1_000)) == 1_000
+        store.checkpoint_if_due()
         assert _wal_empty(store)  # 5,000 rows of the new table
         assert store.fetchall("SELECT row_group_id, MAX(count) FROM pragma_storage_info('a') GROUP BY ALL") == [
             (0, 5_000)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_privacy import engine_decrypt
 from truths_testkit import annotation, query, record_msg, run_target, schema_msg, state_msg
 
@@ -549,6 +550,75 @@ def test_nested_json_rewrite_refuses_at_the_depth_and_size_limits_exactly(monkey
             got = FastPathRefused
         assert got == expected, text[:80]
         assert len(fallbacks) == handed, text[:80]
+
+
+def test_nested_json_rewrite_rewrites_a_repeated_text_once_and_forgets_within_its_bounds(monkeypatch: Any) -> None:
+    """A BATCH file's nested values repeat (an address shared by many rows): the rewrite works out each short text
+    once and answers repeats from memory, always what ``convert_value`` writes. The memory is bounded: a text longer
+    than the memo's limit is worked out every time; once the memo holds its most entries or characters it starts
+    again, or, when it answered fewer texts than it held (values that seldom repeat), stops remembering."""
+    import target_xlr8_truths.sinks as sinks
+    from target_xlr8_truths.columns import Column
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+    from target_xlr8_truths.records import MAX_JSON_DEPTH, convert_value
+    from target_xlr8_truths.sinks import TruthsSink
+    from xlr8_kit.singer_io import loads_exact
+
+    decoded: list[str] = []
+    decoder = sinks._JSON_NUMBERS_AS_WRITTEN
+
+    class Counting:
+        def decode(self, text: str) -> Any:
+            decoded.append(text)
+            return decoder.decode(text)
+
+    monkeypatch.setattr(sinks, "_JSON_NUMBERS_AS_WRITTEN", Counting())
+    converted: list[Any] = []
+    monkeypatch.setattr(sinks, "convert_value", lambda c, v: converted.append(v) or convert_value(c, v))
+    column = Column("address", "Address", "json", 0)
+    rewrite = TruthsSink._json_rewriter(column)
+
+    def expected(text: str) -> str:
+        return str(convert_value(column, loads_exact(text)))
+
+    shared = '{"street":"1 Main St","latitude":51.5073509,"longitude":-0.1277583}'
+    other = '{"street":"2 Main St","latitude":1.5,"longitude":-0.25}'
+    for text in [shared, other, shared, shared, other]:
+        assert rewrite(text) == expected(text)
+    assert decoded == [shared, other]  # each worked out once
+
+    long = '{"s":"' + "x" * sinks._REWRITE_MEMO_CHARS + '","n":1.5}'
+    for _ in range(3):
+        assert rewrite(long) == expected(long)
+    assert decoded.count(long) == 3  # too long to remember
+
+    deep = "[" * MAX_JSON_DEPTH + "1.5" + "]" * MAX_JSON_DEPTH  # refused, and refused again: never remembered
+    for _ in range(2):
+        with pytest.raises(FastPathRefused):
+            rewrite(deep)
+    assert len(converted) == 2  # convert_value tried it both times
+
+    fill = sinks._REWRITE_MEMO_CHARS - len('{"s":"000000","n":1.5}')
+    fits = sinks._REWRITE_MEMO_BUDGET // (2 * sinks._REWRITE_MEMO_CHARS + 2)  # each text written 2 chars longer
+    assert 2 < fits < sinks._REWRITE_MEMO_ENTRIES
+    texts = [f'{{"s":"{"x" * fill}{i:06d}","n":1.5}}' for i in range(fits + 1)]
+    assert {len(text) for text in texts} == {sinks._REWRITE_MEMO_CHARS}  # each short enough to be remembered
+    rewrite = TruthsSink._json_rewriter(column)  # a new memo, full by characters before entries
+    decoded.clear()
+    for text in texts[:fits] * 2:
+        assert rewrite(text) == expected(text)
+    assert decoded == texts[:fits]  # all held: the second round came from memory
+    decoded.clear()
+    for text in [texts[fits], texts[fits], texts[0]]:  # one more does not fit: the memo starts again
+        assert rewrite(text) == expected(text)
+    assert decoded == [texts[fits], texts[0]]  # and, half its answers from memory, goes on remembering
+
+    rewrite = TruthsSink._json_rewriter(column)  # a new memo, full by entries, each text seen once
+    fillers = [f'{{"n":{i}.5}}' for i in range(sinks._REWRITE_MEMO_ENTRIES + 1)]
+    decoded.clear()
+    for text in [shared, shared, *fillers, shared, shared]:
+        assert rewrite(text) == expected(text)
+    assert decoded == [shared, *fillers, shared, shared]  # one answer from memory in 4,096: given up for good
 
 
 def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(

@@ -2,7 +2,8 @@
 
 ``XLR8_TRUTHS_HOLD_BEFORE_COMMIT=<marker path>:<n>`` makes the n-th batch transaction create the marker file and
 wait (uncommitted) so a test can kill the process at exactly that point (E2). ``XLR8_TRUTHS_HOLD_IN_SPOOL`` does the
-same while the n-th batch's spool file exists (spool residue after SIGKILL).
+same while the n-th batch's spool file exists (spool residue after SIGKILL), ``XLR8_TRUTHS_HOLD_AT_CHECKPOINT`` at the
+n-th checkpoint the DuckDB store issues by rows (``DuckDBStore.checkpoint_if_due``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 ENV = "XLR8_TRUTHS_HOLD_BEFORE_COMMIT"
 SPOOL_ENV = "XLR8_TRUTHS_HOLD_IN_SPOOL"
+CHECKPOINT_ENV = "XLR8_TRUTHS_HOLD_AT_CHECKPOINT"
 _reached: Counter[str] = Counter()
 
 

@@ -40,6 +40,14 @@ _JSON_WRITER = msgspec.json.Encoder()
 #: Nested JSON text DuckDB writes otherwise than the record path: a number with a fraction or exponent, or an escape
 #: with upper-case hex digits (see ``TruthsSink._batch_rewrites``).
 _REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]'"
+#: The nested-JSON rewrite remembers what it wrote for texts of up to ``_REWRITE_MEMO_CHARS`` characters: at most
+#: ``_REWRITE_MEMO_ENTRIES`` of them holding ``_REWRITE_MEMO_BUDGET`` characters (texts and answers), forgotten all at
+#: once when either is reached (a few MB per column even at 4 bytes a character). A value that repeats (an address
+#: shared by a company's contacts, a code object) is rewritten once: 500,000 Salesforce Contacts (998 distinct
+#: addresses) save ~1 us of the ~1.5 us a value cost the INSERT (``_remembering``).
+_REWRITE_MEMO_ENTRIES = 4096
+_REWRITE_MEMO_CHARS = 1024
+_REWRITE_MEMO_BUDGET = 1 << 20
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -530,7 +538,7 @@ class TruthsSink(BatchSink):
             except (Rejected, ValueError, TypeError, RecursionError) as exc:
                 raise FastPathRefused(f"a value of {column.source} needs the record path") from exc
 
-        return rewrite
+        return _remembering(rewrite)
 
     def _column_protector(self, column: Column) -> t.Callable[[t.Any], t.Any]:
         """What the record path does to one PII value read as text: parse a date as the SDK does, protect, convert
@@ -580,6 +588,43 @@ class TruthsSink(BatchSink):
                     context = {}
         if context:
             self.process_batch(context)
+
+
+def _remembering(rewrite: t.Callable[[t.Any], str]) -> t.Callable[[t.Any], str]:
+    """``rewrite`` (a deterministic function of one text: the nested-JSON rewrite, never a PII protector, whose
+    keys would be clear text) answering a short text it has already rewritten from memory. A refusal is never
+    remembered (the file takes the record path). A memo that fills having answered fewer texts than it holds is
+    given up for good: values that seldom repeat then cost nothing after the first few thousand (1M bench Account
+    rows, 9,000 addresses in turn: 1.02 x the CPU of no memo before this). DuckDB calls it from its threads under
+    the GIL: a lookup, a store and a clear are each atomic, and every answer stored is the function's own; the
+    counts may drift by a racing call, which changes no answer."""
+    memo: dict[str, str] = {}
+    held = 0  # characters of the texts and answers in memo
+    answered = 0  # texts answered from memo since it was last cleared
+    remembering = True
+
+    def remembered(text: t.Any) -> str:
+        nonlocal held, answered, remembering
+        short = remembering and type(text) is str and len(text) <= _REWRITE_MEMO_CHARS
+        if short:
+            written = memo.get(text)
+            if written is not None:
+                answered += 1
+                return written
+        written = rewrite(text)
+        if short:
+            size = len(text) + len(written)
+            if len(memo) >= _REWRITE_MEMO_ENTRIES or held + size > _REWRITE_MEMO_BUDGET:
+                remembering = answered >= len(memo)
+                memo.clear()
+                held = answered = 0
+                if not remembering:
+                    return written
+            memo[text] = written
+            held += size
+        return written
+
+    return remembered
 
 
 def _encrypting_protector(

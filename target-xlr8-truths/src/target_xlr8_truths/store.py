@@ -176,6 +176,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def checkpoint_if_due(self) -> None:
+        """Maintenance the last batch made due, run once its STATE has gone out (``DuckDBStore``); none here."""
+        return
+
     def alter_type_sql(self, table: str, column: Column) -> str:
         return f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column.name)} TYPE {column.sql_type(self.dialect)}"
 

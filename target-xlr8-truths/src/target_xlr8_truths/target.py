@@ -431,10 +431,12 @@ class TargetXlr8Truths(Target):
 
     def _process_state_message(self, message_dict: dict) -> None:
         """A STATE that follows committed BATCH files goes out on arrival when no sink holds records (everything
-        before it has committed), so it never waits for the next file."""
+        before it has committed), so it never waits for the next file. Only then does a checkpoint those files made
+        due run (``Store.checkpoint_if_due``): a kill during it no longer loses their STATE."""
         super()._process_state_message(message_dict)
         if self._batch_committed and self._relay_state_if_settled():
             self._batch_committed = False
+            self.store.checkpoint_if_due()
 
     def _relay_state_if_settled(self) -> bool:
         """Relays the latest STATE, as ``drain_all`` would after draining, when no sink holds a record that has not
