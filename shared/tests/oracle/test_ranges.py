@@ -27,6 +27,7 @@ from xlr8_kit.oracle.ranges import (
     RangedRead,
     compare,
     range_rows,
+    split_pages,
 )
 
 LIMIT = 2
@@ -622,3 +623,26 @@ def test_a_split_whose_bound_cannot_be_kept_is_dropped(moved: int | None, rows: 
     assert emitted == rows[:30]
     assert collection.splits, "no range was split"
     assert (PageAt(collection.splits[0]), 0) in pages, "the split's page was handed out, without its rows"
+
+
+@pytest.mark.parametrize(
+    ("rows_left", "kept"),
+    [
+        (400, None),  # one page: nothing to split
+        (500, None),
+        (
+            600,
+            1,
+        ),  # the part ends after one more page, the upper half reads its page (100 rows): 1.5 round trips, not 2.5
+        (1_000, 1),  # two pages: 1.5 and 2 (the upper half's page holds the bound, so a row is left for a second)
+        (1_015, 1),  # ERP invoices' last range near its end: 2 round trips, not 3.5
+        (1_500, 2),
+        (2_000, 2),  # 3 round trips, not 4.5
+        (3_015, 3),
+    ],
+)
+def test_a_part_is_split_where_its_later_half_ends_first(rows_left: int, kept: int | None) -> None:
+    """Pages of 500: the part split keeps k pages (it ends k round trips after its request in flight), the upper
+    half asks for the page at the split's offset (its first row is the part's last) and reads on from there; a
+    split that would not end the part half a round trip sooner is not made."""
+    assert split_pages(rows_left, 500) == kept

@@ -113,8 +113,8 @@ FIRST_ANSWERS = 3
 ANSWERED = 3.0
 
 #: Pages not asked for yet that a part of a range must have left for a reader with nothing left to read to split it
-#: (``RangedRead._split``, only once the first answers showed latency): its upper half opens on the page from its
-#: own bound (the row before it), so halves of fewer pages end no sooner than the whole would.
+#: (``RangedRead._split``, only once the first answers showed latency; where: ``split_pages``). Tried: 3 (ERP
+#: invoices at 100 ms, the last range was then often left whole with 2-3 pages while threads idled).
 MIN_SPLIT_PAGES = 2
 
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
@@ -159,6 +159,26 @@ def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
     pages, larger = divmod(pages_left, count)
     sizes = [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
     return [size - 1 if j else size for j, size in enumerate(sizes)]
+
+
+def split_pages(rows_left: int, page_rows: int) -> int | None:
+    """Pages a part with ``rows_left`` rows not asked for yet (and a request in flight) keeps when split
+    (``RangedRead._split``), or None when no split ends it sooner by half a round trip or more, or it has fewer
+    than ``MIN_SPLIT_PAGES`` pages left. Keeping k pages, it ends k round trips after its request in flight (half
+    a round trip away, on average); the upper half asks for the page at the split's offset, whose first row (the
+    split's bound) is the part's, so it needs one page for every ``page_rows`` of its rows after the first
+    ``page_rows - 1``. The k whose later half ends first, the fewer pages for the part split on a tie."""
+    pages = -(-rows_left // page_rows)
+    if pages < MIN_SPLIT_PAGES:
+        return None
+    whole = pages + 0.5  # not split: its pages after the one in flight
+
+    def ends(k: int) -> float:
+        upper = 1 + -(-max(0, rows_left - k * page_rows - (page_rows - 1)) // page_rows)
+        return max(k + 0.5, upper)
+
+    best = min(range(1, pages), key=ends)
+    return best if ends(best) <= whole - 0.5 else None
 
 
 def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
@@ -579,12 +599,13 @@ class RangedRead:
             for parts in self._parts[self._emitting :]:
                 for part in parts:
                     if part.reading and part.kept and part.split is None and part.splittable and not part.void:
-                        left = -(-(part.end - part.sent) // page)
-                        if left >= max(most, MIN_SPLIT_PAGES):  # ties: the later (the last range reads on)
+                        left = part.end - part.sent
+                        if left >= max(most, 1):  # ties: the later (the last range reads on)
                             best, most = part, left
-            if best is None:
+            lower = None if best is None else split_pages(most, page)
+            if best is None or lower is None:
                 return None
-            offset = best.sent + (most + 1) // 2 * page - 1
+            offset = best.sent + lower * page - 1
             upper = Part(best.range, self._pages.add(), sent=offset + page, end=best.end, upto=best.upto, kept=False)
             split = best.split = Split(offset, upper)
             parts = self._parts[best.range]
