@@ -177,6 +177,11 @@ class RangedPages:
                 self._ahead_bytes -= rng.weights.popleft()
             self._budget.notify_all()
 
+    def has_room(self) -> bool:
+        """Fewer pages are read ahead than the allowance: a reader with a page to ask for would ask for it now."""
+        with self._budget:
+            return self._ahead < self.room
+
     def set_room(self, room: int) -> None:
         with self._budget:
             self.room = room

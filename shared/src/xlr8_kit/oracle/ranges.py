@@ -579,7 +579,9 @@ class RangedRead:
 
     def _split(self) -> Split | None:
         """A reader with nothing left (every range started, no task waiting), once the first answers showed
-        latency (``Growth.latency``): the part with the most pages not asked for yet, at least
+        latency (``Growth.latency``) and while fewer pages are read ahead than allowed (a read whose emitter is
+        behind gains nothing from more readers: HCM workers at 100 ms on a loaded machine held a split's victim
+        0.5-0.8 s for room): the part with the most pages not asked for yet, at least
         ``MIN_SPLIT_PAGES``, is split about in half (the lower half one page more than the upper, which asks for
         its bound's page first, while the part split has a request in flight). The upper half is a new part right
         after it, read by this reader from the page at the split's offset (whose first row is the split's bound).
@@ -589,6 +591,8 @@ class RangedRead:
         ranges of a read end about one range's pages apart (ERP invoices at 100 ms: 0.2-0.5 s of 2 s with threads
         idle)."""
         page = self._page_rows
+        if not self._pages.has_room():  # the emitter is behind (CPU-bound): another reader would only hold pages
+            return None
         with self._lock:
             if self._pages.stop.is_set() or not self._growth.latency or self._queued:
                 return None
