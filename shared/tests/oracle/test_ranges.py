@@ -646,3 +646,43 @@ def test_a_part_is_split_where_its_later_half_ends_first(rows_left: int, kept: i
     half asks for the page at the split's offset (its first row is the part's last) and reads on from there; a
     split that would not end the part half a round trip sooner is not made."""
     assert split_pages(rows_left, 500) == kept
+
+
+class HeldBound(Collection):
+    """Each request answers ``latency`` later; the page from one bound (``held``) waits until a split's page was
+    asked (a ``PageAt`` at an offset no bound was planned at) or 2 s passed."""
+
+    def __init__(self, rows: list[dict[str, t.Any]], planned: set[int], held: int) -> None:
+        super().__init__(rows, latency=0.02)
+        self.wait = True
+        self.planned, self.held = planned, held
+        self.splits: list[int] = []
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, PageAt) and token.offset not in self.planned:
+            with self.lock:
+                self.splits.append(token.offset)
+        if isinstance(token, PageAt) and token.offset == self.held:
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and not self.splits:
+                time.sleep(0.005)
+        return super().__call__(token)
+
+
+def test_a_range_whose_reader_waits_for_its_upper_bound_is_not_split() -> None:
+    """Bound 3's page is held: the readers of ranges 2 and 3 wait for it (range 2 ends there, range 3 starts
+    there) while the readers of ranges 0 and 1 end with nothing left to do. Range 2 has the most rows left, but
+    its upper bound is not known yet, so it is not split then (an upper half would read on without an upper bound,
+    through range 3's rows, read again there and dropped uncounted when the read ends); every row once, in order,
+    and only rows past bound 3 (range 3's) are read without an upper bound."""
+    rows = ROWS[:30]
+    sizes = [4, 3, 13, 9]
+    starts = list(itertools.accumulate(sizes, initial=LIMIT))
+    collection = HeldBound(rows, {start - 1 for start in starts[1:4]}, held=starts[3] - 1)
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection, width=5, sizes=sizes, first_cost=0.001, counted=30), emitted)
+    assert emitted == rows
+    bound3 = keyset(rows[starts[3] - 1])
+    open_ended = [token.after for token in collection.asked if isinstance(token, KeysetRange) and token.upto is None]
+    assert open_ended
+    assert all(after is not None and compare(after, bound3) >= 0 for after in open_ended), open_ended

@@ -79,7 +79,8 @@ class RangedPages:
         self._largest = 0
 
     def add(self) -> RangeQueue:
-        """The next range's queue (ranges are added in order, on the emitter's thread)."""
+        """The next range's queue (ranges are added in order, on the emitter's thread; an Oracle read also adds the
+        upper half of a range it splits, from the reader that splits it: the read keeps its own order of parts)."""
         rng = RangeQueue(len(self.ranges), self.keep)
         self.ranges.append(rng)
         return rng

@@ -320,8 +320,8 @@ class Part:
     queue: RangeQueue
     sent: int
     end: int
-    #: Its upper bound (END: none), lowered when a split of it is kept.
-    upto: t.Any = END
+    #: Its upper bound (END: none; None until its reader knows it), lowered when a split of it is kept.
+    upto: t.Any = None
     #: Until its reader ended (a part that ended is not split).
     reading: bool = True
     #: A split of it whose verdict is not in yet (at most one at a time).
@@ -581,10 +581,10 @@ class RangedRead:
         """A reader with nothing left (every range started, no task waiting), once the first answers showed
         latency (``Growth.latency``) and while fewer pages are read ahead than allowed (a read whose emitter is
         behind gains nothing from more readers: HCM workers at 100 ms on a loaded machine held a split's victim
-        0.5-0.8 s for room): the part with the most pages not asked for yet, at least
-        ``MIN_SPLIT_PAGES``, is split about in half (the lower half one page more than the upper, which asks for
-        its bound's page first, while the part split has a request in flight). The upper half is a new part right
-        after it, read by this reader from the page at the split's offset (whose first row is the split's bound).
+        0.5-0.8 s for room): the part with the most rows not asked for yet, whose bounds its reader knows (the
+        upper half takes its upper bound), is split where its later half ends first (``split_pages``: at least
+        ``MIN_SPLIT_PAGES`` pages). The upper half is a new part right after it, read by this reader from the page
+        at the split's offset (whose first row is the split's bound).
         Rows are never read twice or skipped: the part split keeps the split only between two of its requests and
         only when the bound is surely at or past its last row read and before its upper bound (``_asking``); else
         it reads its rows itself and the upper half's pages are emitted without them. Without this, the last
@@ -602,7 +602,14 @@ class RangedRead:
             most = 0
             for parts in self._parts[self._emitting :]:
                 for part in parts:
-                    if part.reading and part.kept and part.split is None and part.splittable and not part.void:
+                    if (
+                        part.reading
+                        and part.upto is not None  # known: the upper half takes it
+                        and part.kept
+                        and part.split is None
+                        and part.splittable
+                        and not part.void
+                    ):
                         left = part.end - part.sent
                         if left >= max(most, 1):  # ties: the later (the last range reads on)
                             best, most = part, left
