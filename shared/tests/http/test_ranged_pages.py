@@ -34,6 +34,24 @@ def test_ranges_not_due_share_room_pages_and_wait_for_a_release() -> None:
     assert got == [True]
 
 
+def test_room_is_left_while_fewer_pages_than_room_are_read_ahead() -> None:
+    """``has_room``: what a free reader asks before it splits a range (``xlr8_kit.oracle.ranges``): with every page
+    of the budget taken, another reader would only wait for the emitter."""
+    pages = RangedPages(keep=2, room=2)
+    due, later = pages.add(), pages.add()
+    pages.make_due(due)
+    assert pages.has_room()
+    assert pages.take(due) is False  # the due range takes none
+    assert pages.take(later) is True
+    assert pages.has_room()
+    assert pages.take(later) is True
+    assert not pages.has_room()
+    pages.release()
+    assert pages.has_room()
+    pages.set_room(1)
+    assert not pages.has_room()
+
+
 def test_the_due_range_takes_no_budget_and_keeps_at_most_keep_pages() -> None:
     pages = RangedPages(keep=2, room=8)
     due = pages.add()

@@ -27,6 +27,7 @@ from xlr8_kit.oracle.ranges import (
     RangedRead,
     compare,
     range_rows,
+    split_pages,
 )
 
 LIMIT = 2
@@ -97,9 +98,10 @@ def ranged_read(
     rows_per_range: int = RANGE_PAGES * LIMIT,
     first_cost: float | None = None,
     sizes: list[int] | None = None,
+    counted: int | None = None,
 ) -> RangedRead:
     """The ranges after page 1 (the first LIMIT rows) as the stream starts them: ``sizes`` rows each, else as many
-    ranges of ``rows_per_range`` as ``total`` rows need."""
+    ranges of ``rows_per_range`` as ``total`` rows need; ``counted``: page 1's ``totalResults``."""
     first = collection.rows[LIMIT - 1]
     if sizes is None:
         rows_left = (len(collection.rows) if total is None else total) - LIMIT
@@ -114,6 +116,7 @@ def ranged_read(
         parse=collection.parse,
         first_took=None if first_cost is None else collection.latency,
         first_cost=first_cost,
+        total=counted,
     )
 
 
@@ -540,3 +543,146 @@ def test_long_round_trips_read_ranges_side_by_side_before_the_first_range_page()
     assert rows == ROWS
     assert sent_before_first is not None
     assert sent_before_first >= 4
+
+
+class HeldLastRange(Collection):
+    """Each request answers ``latency`` later (the first answers show latency); the last range's first request by
+    keyset is held (up to 10 s) until a ``PageAt`` page at an offset no bound was planned at was asked: a reader
+    with nothing left splits that range at any machine load; a read that never splits a range waits it out.
+    ``moved``: such a page answers the row at this offset instead (rows that moved meanwhile)."""
+
+    def __init__(self, rows: list[dict[str, t.Any]], planned: set[int], last: Keyset, moved: int | None = None):
+        super().__init__(rows, latency=0.02)
+        self.wait = True
+        self.planned, self.last, self.moved = planned, last, moved
+        self.splits: list[int] = []
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, PageAt) and token.offset not in self.planned:
+            with self.lock:
+                self.splits.append(token.offset)
+            if self.moved is not None:
+                self.placed[token.offset] = self.moved
+        if isinstance(token, KeysetRange) and token.after == self.last:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not self.splits:
+                time.sleep(0.005)
+        return super().__call__(token)
+
+
+def held_last_range(moved: int | None = None, rows: list[dict[str, t.Any]] = ROWS) -> tuple[HeldLastRange, int]:
+    """30 rows: page 1 (2 rows), then 4 ranges planned of 2 pages each, read 2 at a time (the last reads to the end
+    of the 30 counted: its page from its bound, then 9 by keyset); the last range's first request by keyset is
+    held."""
+    sizes = [4, 3, 3, 3]
+    starts = list(itertools.accumulate(sizes, initial=LIMIT))
+    last = rows[starts[3]]  # the last range's page from its bound: the bound, then this row
+    collection = HeldLastRange(rows[:30], {start - 1 for start in starts[1:4]}, keyset(last), moved)
+    return collection, starts[3]
+
+
+def test_a_reader_with_nothing_left_splits_the_longest_range() -> None:
+    """The other ranges were read while the last range's first page by keyset was held: a free reader splits that
+    range about in half at the page there (its first row the split's bound), the range reads up to that bound,
+    the upper half from it; every row once, in order, and the held range's later requests end at the bound."""
+    collection, start = held_last_range()
+    rows = list(ROWS[:LIMIT])
+    ranged = ranged_read(collection, width=2, sizes=[4, 3, 3, 3], first_cost=0.001, counted=30)
+    drain(ranged, rows)
+    assert rows == ROWS[:30]
+    assert len(collection.splits) >= 1, "no range was split"
+    first = collection.splits[0]
+    assert start + 1 < first < 30  # inside the held range, past its held page
+    bound = keyset(ROWS[first])
+    lower = [token for token in collection.asked if isinstance(token, KeysetRange) and token.upto == bound]
+    assert lower, "the range split read up to the split's bound"
+    assert all(token.after is not None and compare(token.after, bound) == -1 for token in lower)
+
+
+@pytest.mark.parametrize(
+    ("moved", "rows"),
+    [
+        (5, ROWS),  # the split's page answers a row the range read already (rows moved): not kept
+        (None, [{"LastUpdateDate": "2024-01-01T00:00:00+00:00", "PersonId": f"P{i:03d}"} for i in range(30)]),
+    ],
+    ids=["bound behind the range", "cannot tell"],
+)
+def test_a_split_whose_bound_cannot_be_kept_is_dropped(moved: int | None, rows: list[dict[str, t.Any]]) -> None:
+    """The split's bound is behind the rows the range read (rows moved), or where it falls cannot be told (text keys
+    tied on the ordering value): the range reads on to its own bound, the upper half's pages are emitted without
+    their rows (counted, not emitted twice); every row once, in order."""
+    collection, _ = held_last_range(moved, rows)
+    emitted = list(rows[:LIMIT])
+    pages = []
+    for answer in ranged_read(collection, width=2, sizes=[4, 3, 3, 3], first_cost=0.001, counted=30).answers(
+        "LastUpdateDate", "PersonId"
+    ):
+        if isinstance(answer, Answer):
+            emitted.extend(answer.records)
+            pages.append((answer.token, len(answer.records)))
+    assert emitted == rows[:30]
+    assert collection.splits, "no range was split"
+    assert (PageAt(collection.splits[0]), 0) in pages, "the split's page was handed out, without its rows"
+
+
+@pytest.mark.parametrize(
+    ("rows_left", "kept"),
+    [
+        (400, None),  # one page: nothing to split
+        (500, None),
+        (
+            600,
+            1,
+        ),  # the part ends after one more page, the upper half reads its page (100 rows): 1.5 round trips, not 2.5
+        (1_000, 1),  # two pages: 1.5 and 2 (the upper half's page holds the bound, so a row is left for a second)
+        (1_015, 1),  # ERP invoices' last range near its end: 2 round trips, not 3.5
+        (1_500, 2),
+        (2_000, 2),  # 3 round trips, not 4.5
+        (3_015, 3),
+    ],
+)
+def test_a_part_is_split_where_its_later_half_ends_first(rows_left: int, kept: int | None) -> None:
+    """Pages of 500: the part split keeps k pages (it ends k round trips after its request in flight), the upper
+    half asks for the page at the split's offset (its first row is the part's last) and reads on from there; a
+    split that would not end the part half a round trip sooner is not made."""
+    assert split_pages(rows_left, 500) == kept
+
+
+class HeldBound(Collection):
+    """Each request answers ``latency`` later; the page from one bound (``held``) waits until a split's page was
+    asked (a ``PageAt`` at an offset no bound was planned at) or 2 s passed."""
+
+    def __init__(self, rows: list[dict[str, t.Any]], planned: set[int], held: int) -> None:
+        super().__init__(rows, latency=0.02)
+        self.wait = True
+        self.planned, self.held = planned, held
+        self.splits: list[int] = []
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, PageAt) and token.offset not in self.planned:
+            with self.lock:
+                self.splits.append(token.offset)
+        if isinstance(token, PageAt) and token.offset == self.held:
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and not self.splits:
+                time.sleep(0.005)
+        return super().__call__(token)
+
+
+def test_a_range_whose_reader_waits_for_its_upper_bound_is_not_split() -> None:
+    """Bound 3's page is held: the readers of ranges 2 and 3 wait for it (range 2 ends there, range 3 starts
+    there) while the readers of ranges 0 and 1 end with nothing left to do. Range 2 has the most rows left, but
+    its upper bound is not known yet, so it is not split then (an upper half would read on without an upper bound,
+    through range 3's rows, read again there and dropped uncounted when the read ends); every row once, in order,
+    and only rows past bound 3 (range 3's) are read without an upper bound."""
+    rows = ROWS[:30]
+    sizes = [4, 3, 13, 9]
+    starts = list(itertools.accumulate(sizes, initial=LIMIT))
+    collection = HeldBound(rows, {start - 1 for start in starts[1:4]}, held=starts[3] - 1)
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection, width=5, sizes=sizes, first_cost=0.001, counted=30), emitted)
+    assert emitted == rows
+    bound3 = keyset(rows[starts[3] - 1])
+    open_ended = [token.after for token in collection.asked if isinstance(token, KeysetRange) and token.upto is None]
+    assert open_ended
+    assert all(after is not None and compare(after, bound3) >= 0 for after in open_ended), open_ended

@@ -47,7 +47,11 @@ def range_q(after: dict[str, t.Any], upto: dict[str, t.Any]) -> str:
     return str(join_q(parts, "4"))
 
 
-def test_nothing_changes_same_records_and_state_as_page_after_page(url: str, emulator: OracleHcmEmulator) -> None:
+def test_nothing_changes_same_records_and_state_as_page_after_page(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan's own requests: no range split by a free reader (a loaded machine can look like latency).
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
     one = run_tap(config(url, 1), streams={"workers"})
     start = len(emulator.collection_queries)
     four = run_tap(config(url, 4), streams={"workers"})
@@ -241,3 +245,29 @@ def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: Oracl
         expected = [r["PersonId"] for r in rows[low + 1 : high + 1]]
         assert [r["PersonId"] for r in sought.json()["items"]] == expected
         assert [r["PersonId"] for r in scanned.json()["items"]] == expected
+
+
+def test_a_free_reader_splits_the_last_range_same_records_and_state(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """100 ms a request (the first answers show latency), and the last range's first request by keyset (after row
+    85, its page from bound 7 held rows 84 and 85) stalls 3 s: the readers done with the other ranges split it at
+    the page at offset 94 (4 pages not asked for after the stalled one, by the count: about half each), so the
+    range reads up to row 94 and the upper half from it. The records and STATE are those of the read page after
+    page."""
+    one = run_tap(config(url, 1), streams={"workers"})
+    before = one.records("workers")
+    stalled = str(join_q([keyset_q("LastUpdateDate", "PersonId", True, bound(before[85]))], "4"))
+    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("stall", seconds=3, times=1, query={"q": stalled}))
+    sandbox.faults.set_latency("oracle_hcm", 100, PATH)
+    start = len(emulator.collection_queries)
+    try:
+        four = run_tap(config(url, 4), streams={"workers"})
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+    asked = emulator.collection_queries[start:]
+    assert [q.get("q") for q in asked].count(stalled) == 1
+    assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == [17, 28, 39, 50, 61, 72, 83, 94]
+    assert range_q(after=before[88], upto=before[94]) in [q.get("q") for q in asked], "range 7 read up to row 94"
+    assert four.records("workers") == before
+    assert four.of_type("STATE") == one.of_type("STATE")

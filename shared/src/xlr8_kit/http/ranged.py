@@ -81,7 +81,8 @@ class RangedPages:
         self._largest = 0
 
     def add(self) -> RangeQueue:
-        """The next range's queue (ranges are added in order, on the emitter's thread)."""
+        """The next range's queue (ranges are added in order, on the emitter's thread; an Oracle read also adds the
+        upper half of a range it splits, from the reader that splits it: the read keeps its own order of parts)."""
         rng = RangeQueue(len(self.ranges), self.keep)
         self.ranges.append(rng)
         return rng
@@ -193,6 +194,11 @@ class RangedPages:
             if rng is not None and rng.weights:
                 self._ahead_bytes -= rng.weights.popleft()
             self._budget.notify_all()
+
+    def has_room(self) -> bool:
+        """Fewer pages are read ahead than the allowance: a reader with a page to ask for would ask for it now."""
+        with self._budget:
+            return self._ahead < self.room
 
     def set_room(self, room: int) -> None:
         with self._budget:

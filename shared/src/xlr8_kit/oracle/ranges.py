@@ -27,6 +27,15 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
   ahead of the range being emitted (which itself keeps at most as many of its own), so memory stays flat whatever
   the stream's size; one while the emitter does not mostly wait for pages (``Growth``).
+- At the end of a read, a reader with nothing left (every range started) splits the part of a range with the most
+  pages not asked for yet (``RangedRead._split``; only once the first answers showed latency, ``Growth.latency``):
+  the page at an offset about half-way through what it has left places the split's bound (its first row) and opens
+  the upper half, which is emitted right after the part split. The part split keeps the split only between two of
+  its own requests, when the bound is surely at or past the last row it read and before its own upper bound, and
+  then reads up to that bound; else (rows moved, or where they fall cannot be told, or it read to its end first)
+  it reads its rows itself and the upper half's pages are emitted without theirs. A split costs at most one
+  request (the upper half's last page may hold a row or two); without it, threads fell idle one after the other
+  for the last range's pages (ERP invoices at 100 ms: 2-3 thread-seconds of 14).
 - A failed request raises when its page is due: the pages of the ranges before it and of its own range before it
   are emitted first, nothing after it is, so state never moves past rows that did not land.
 - The last range's final request may have been sent while earlier ranges were still being read; rows updated
@@ -103,6 +112,11 @@ FIRST_ANSWERS = 3
 #: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06.
 ANSWERED = 3.0
 
+#: Pages not asked for yet that a part of a range must have left for a reader with nothing left to read to split it
+#: (``RangedRead._split``, only once the first answers showed latency; where: ``split_pages``). Tried: 3 (ERP
+#: invoices at 100 ms, the last range was then often left whole with 2-3 pages while threads idled).
+MIN_SPLIT_PAGES = 2
+
 #: The end of the keyset order (a bound past the last row): the range ending there is the last.
 END: t.Any = type("End", (), {"__repr__": lambda self: "END"})()
 
@@ -145,6 +159,26 @@ def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
     pages, larger = divmod(pages_left, count)
     sizes = [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
     return [size - 1 if j else size for j, size in enumerate(sizes)]
+
+
+def split_pages(rows_left: int, page_rows: int) -> int | None:
+    """Pages a part with ``rows_left`` rows not asked for yet (and a request in flight) keeps when split
+    (``RangedRead._split``), or None when no split ends it sooner by half a round trip or more, or it has fewer
+    than ``MIN_SPLIT_PAGES`` pages left. Keeping k pages, it ends k round trips after its request in flight (half
+    a round trip away, on average); the upper half asks for the page at the split's offset, whose first row (the
+    split's bound) is the part's, so it needs one page for every ``page_rows`` of its rows after the first
+    ``page_rows - 1``. The k whose later half ends first, the fewer pages for the part split on a tie."""
+    pages = -(-rows_left // page_rows)
+    if pages < MIN_SPLIT_PAGES:
+        return None
+    whole = pages + 0.5  # not split: its pages after the one in flight
+
+    def ends(k: int) -> float:
+        upper = 1 + -(-max(0, rows_left - k * page_rows - (page_rows - 1)) // page_rows)
+        return max(k + 0.5, upper)
+
+    best = min(range(1, pages), key=ends)
+    return best if ends(best) <= whole - 0.5 else None
 
 
 def order_value(keyset: Keyset) -> tuple[t.Any, ...]:
@@ -239,6 +273,9 @@ class Growth:
         self._ratios: collections.deque[float] = collections.deque(maxlen=SAMPLE)
         #: The first page is not judged.
         self._first = True
+        #: The most was opened by the first answers (``answered``): round trips dwarf what a page costs here, so a
+        #: reader with nothing left splits a range still long (``RangedRead._split``); never at one page ahead.
+        self.latency = False
 
     def answered(self, took: float) -> bool:
         """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
@@ -252,6 +289,7 @@ class Growth:
             return False
         if statistics.median(self._took) > ANSWERED * self._cost:
             self.room = self.most
+            self.latency = True
             return True
         return False
 
@@ -271,6 +309,48 @@ class Growth:
         return False
 
 
+@dataclass(eq=False)
+class Part:
+    """A contiguous part of one range, read page after page by one reader into its own queue, emitted in turn: a
+    range is one part until a reader with nothing left to read splits it (``RangedRead._split``). ``sent`` (the
+    offset after the rows asked for so far) and ``end`` (where it is planned to end) are estimates that only choose
+    what to split; its rows are chosen by value, as a range's are: after its first bound, up to ``upto``."""
+
+    range: int
+    queue: RangeQueue
+    sent: int
+    end: int
+    #: Its upper bound (END: none; None until its reader knows it), lowered when a split of it is kept.
+    upto: t.Any = None
+    #: Until its reader ended (a part that ended is not split).
+    reading: bool = True
+    #: A split of it whose verdict is not in yet (at most one at a time).
+    split: Split | None = None
+    #: False once a split of it was dropped (rows moved, or where they fall could not be told): not tried again.
+    splittable: bool = True
+    #: A split dropped: its rows are read by the part it was split from; its pages are emitted without them.
+    void: bool = False
+    #: Its rows are its own: a range's first part, or the upper half of a split kept (only such a part is split:
+    #: a part split off a half later dropped would read rows the part before it reads again).
+    kept: bool = True
+
+
+@dataclass(eq=False)
+class Split:
+    """A part split at the row at ``offset``: ``upper`` reads the rows past that row (the page there, then by
+    keyset), once the part split (its reader, between two requests) keeps the split; ``bound`` is that row once
+    answered (END: no row there; None: the request failed)."""
+
+    offset: int
+    upper: Part
+    answered: bool = False
+    bound: t.Any = None
+
+
+#: ``RangedRead._asking``: the part's reader stops (a dropped split's upper part).
+_STOP: t.Any = object()
+
+
 class RangedRead:
     """The ranges of one keyset read after page 1, read ``width`` at a time, emitted in order (see the module)."""
 
@@ -286,9 +366,11 @@ class RangedRead:
         parse: t.Callable[[requests.Response], list[dict[str, t.Any]]],
         first_took: float | None = None,
         first_cost: float | None = None,
+        total: int | None = None,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
-        the end whatever its size). ``parse``: a ``PageAt`` answer's records, parsed by the reader of the range
+        the end whatever its size); ``total``: the rows counted (page 1's ``totalResults``), where the last range
+        is estimated to end (``_split``). ``parse``: a ``PageAt`` answer's records, parsed by the reader of the range
         that takes them up, so rows that fail to parse fail that range, in order, not the range before (whose
         bound the page places). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides
         (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
@@ -300,8 +382,12 @@ class RangedRead:
         self.ahead = RANGES_AHEAD * width
         #: Ranges planned from the count: the last one has no upper bound.
         self.planned = max(1, len(sizes))
+        #: Rows a page holds (page 1 was whole): where a split falls.
+        self._page_rows = first_rows
         #: Where range j starts (the row after bound j): bound j >= 1 is the row before it.
         self._starts = list(itertools.accumulate(sizes, initial=first_rows))
+        if total is not None:
+            self._starts[-1] = max(self._starts[-1], total)
         self._bounds: list[Future[t.Any]] = [Future()]
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
@@ -320,12 +406,20 @@ class RangedRead:
         self._heads: dict[int, Answer] = {}
         #: Answers whose rows no range emits (a ``PageAt`` page left unused), not yet handed to the emitter.
         self._placed: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        #: Range j's parts in emitting order (one until split), for every range started.
+        self._parts: list[list[Part]] = []
+        #: Tasks submitted to the executor and not started yet: a reader splits a part only when none is left.
+        self._queued = 0
+        #: The range being emitted (parts of ranges before it are not split: they were emitted).
+        self._emitting = 0
 
     # -- planning (worker threads) ----------------------------------------------------------------------------
 
     def _place(self, j: int) -> t.Any:
         """Bound j: the first row of the page at its planned offset (END past the last row); the page is kept for
         range j's reader."""
+        with self._lock:
+            self._queued -= 1
         answer = self.fetch(PageAt(self._starts[j] - 1))
         self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
         items, _ = collection_page(body(answer.response))
@@ -333,7 +427,10 @@ class RangedRead:
             self._heads[j] = answer
         if not items:
             return END
-        return Keyset(items[0].get(self._order_attribute), items[0].get(self._key_attribute))
+        return self._row(items[0])
+
+    def _row(self, item: dict[str, t.Any]) -> Keyset:
+        return Keyset(item.get(self._order_attribute), item.get(self._key_attribute))
 
     def _head(self, j: int) -> Answer | None:
         """Range j's ``PageAt`` page (None for range 0, whose bound is page 1's last row), taken once."""
@@ -356,10 +453,9 @@ class RangedRead:
         records = self.parse(head.response)
         if len(records) != len(items):  # rows shaped into others: no row-for-row match
             return None
-        order, key = self._order_attribute, self._key_attribute
 
         def place(i: int) -> Keyset:
-            return Keyset(items[i].get(order), items[i].get(key))
+            return self._row(items[i])
 
         lo = 0
         if items and place(0) == after:  # the usual case: the bound is this page's first row
@@ -403,17 +499,34 @@ class RangedRead:
         with self._lock:
             return self._effective[j]
 
-    def _read(self, rng: RangeQueue) -> None:
-        """Range j page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages): its ``PageAt``
-        page's rows first (read without the page budget, as its bound), then on by keyset."""
+    def _read_range(self, part: Part) -> None:
+        """Range j (its first part) from its bounds, then, while a part of a later range is long enough, the
+        upper half of one (``_split``)."""
+        with self._lock:
+            self._queued -= 1
         try:
-            after = self._bound(rng.index)
-            upto = END if rng.index == self.planned - 1 else self._bound(rng.index + 1)
-            head = self._head(rng.index)
+            after = self._bound(part.range)
+            upto = END if part.range == self.planned - 1 else self._bound(part.range + 1)
+            head = self._head(part.range)
+        except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
+            self._ended(part, (_ERROR, exc))
+            return
+        with self._lock:
+            part.upto = upto
+        self._read(part, after, upto, head)
+        while (split := self._split()) is not None:
+            self._read_split(split)
+
+    def _read(self, part: Part, after: t.Any, upto: t.Any, head: Answer | None) -> None:
+        """A part page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages): the rows of its
+        ``PageAt`` page past ``after`` first (read without the page budget, as its bound), then on by keyset up to
+        ``upto``, or up to a lower bound once a split of it is kept (``_asking``)."""
+        rng = part.queue
+        try:
             if after is END or (upto is not END and order_value(upto) <= order_value(after)):
                 if head is not None:
                     self._unused(head)
-                self._pages.put(rng, (_END, (after, True, False)))  # nothing in it
+                self._ended(part, (_END, (after, True, False)))  # nothing in it
                 return
             token = KeysetRange(after=after, upto=None if upto is END else upto)
             late = False
@@ -426,23 +539,139 @@ class RangedRead:
                     self._pages.put(rng, (_PAGE, (Answer(head.token, head.prepared, head.response, records), False)))
                     token = KeysetRange(last, token.upto)
                     if not more:
-                        self._pages.put(rng, (_END, (last, False, upto is END)))
+                        self._ended(part, (_END, (last, False, upto is END)))
                         return
 
-            def next_page() -> tuple[Answer, bool]:
-                nonlocal token, late
+            def next_page() -> tuple[Answer | None, bool]:
+                nonlocal token, late, upto
+                assert token.after is not None
+                lowered = self._asking(part, token.after)
+                if lowered is _STOP:
+                    return None, False
+                if lowered is not None:  # a split of this part kept: it ends at the split's bound
+                    upto, read_to = lowered, token.after
+                    token = KeysetRange(read_to, lowered)
+                    if compare(read_to, lowered) == 0:  # read up to it already
+                        return None, False
                 late = rng.due.is_set()  # this request is sent after every range before this one was emitted
                 answer = self.fetch(token)
                 items, has_more = collection_page(body(answer.response))
                 if items:
-                    last = Keyset(items[-1].get(self._order_attribute), items[-1].get(self._key_attribute))
-                    token = KeysetRange(last, token.upto)
+                    token = KeysetRange(self._row(items[-1]), token.upto)
                 return answer, has_more and bool(items)
 
             self._pages.read_into(rng, next_page)
-            self._pages.put(rng, (_END, (token.after, late, upto is END)))
+            self._ended(part, (_END, (token.after, late, upto is END)))
         except BaseException as exc:  # noqa: BLE001 - handed to the emitter, raised there in order
-            self._pages.put(rng, (_ERROR, exc))
+            self._ended(part, (_ERROR, exc))
+
+    def _ended(self, part: Part, item: tuple[str, t.Any]) -> None:
+        """``part``'s reader is done (its end or error queued): a split of it not kept yet is dropped (the part
+        read its rows)."""
+        with self._lock:
+            part.reading = False
+            if part.split is not None:
+                part.split.upper.void = True
+                part.split = None
+        self._pages.put(part.queue, item)
+
+    # -- splitting a long part when a reader has nothing left (worker threads) ----------------------------------
+
+    def _split(self) -> Split | None:
+        """A reader with nothing left (every range started, no task waiting), once the first answers showed
+        latency (``Growth.latency``) and while fewer pages are read ahead than allowed (a read whose emitter is
+        behind gains nothing from more readers: HCM workers at 100 ms on a loaded machine held a split's victim
+        0.5-0.8 s for room): the part with the most rows not asked for yet, whose bounds its reader knows (the
+        upper half takes its upper bound), is split where its later half ends first (``split_pages``: at least
+        ``MIN_SPLIT_PAGES`` pages). The upper half is a new part right after it, read by this reader from the page
+        at the split's offset (whose first row is the split's bound).
+        Rows are never read twice or skipped: the part split keeps the split only between two of its requests and
+        only when the bound is surely at or past its last row read and before its upper bound (``_asking``); else
+        it reads its rows itself and the upper half's pages are emitted without them. Without this, the last
+        ranges of a read end about one range's pages apart (ERP invoices at 100 ms: 0.2-0.5 s of 2 s with threads
+        idle)."""
+        page = self._page_rows
+        if not self._pages.has_room():  # the emitter is behind (CPU-bound): another reader would only hold pages
+            return None
+        with self._lock:
+            if self._pages.stop.is_set() or not self._growth.latency or self._queued:
+                return None
+            if len(self._parts) < self.planned:  # ranges not started yet: they are this reader's next work
+                return None
+            best: Part | None = None
+            most = 0
+            for parts in self._parts[self._emitting :]:
+                for part in parts:
+                    if (
+                        part.reading
+                        and part.upto is not None  # known: the upper half takes it
+                        and part.kept
+                        and part.split is None
+                        and part.splittable
+                        and not part.void
+                    ):
+                        left = part.end - part.sent
+                        if left >= max(most, 1):  # ties: the later (the last range reads on)
+                            best, most = part, left
+            lower = None if best is None else split_pages(most, page)
+            if best is None or lower is None:
+                return None
+            offset = best.sent + lower * page - 1
+            upper = Part(best.range, self._pages.add(), sent=offset + page, end=best.end, upto=best.upto, kept=False)
+            split = best.split = Split(offset, upper)
+            parts = self._parts[best.range]
+            parts.insert(parts.index(best) + 1, upper)
+            return split
+
+    def _read_split(self, split: Split) -> None:
+        """The upper half of a split: the page at its offset places its bound (the row before its rows), then it
+        is read as a range is, once the part split keeps it (dropped: the page is emitted without its rows)."""
+        upper = split.upper
+        try:
+            answer = self.fetch(PageAt(split.offset))
+            items, _ = collection_page(body(answer.response))
+        except Exception:  # noqa: BLE001 - the part split reads these rows itself (and meets the error in order)
+            with self._lock:
+                split.answered = True
+            self._ended(upper, (_END, (None, False, False)))
+            return
+        with self._lock:
+            split.bound = self._row(items[0]) if items else END
+            split.answered = True
+            void = upper.void
+        if void or split.bound is END:
+            self._unused(answer)
+            self._ended(upper, (_END, (None, False, False)))
+            return
+        self._read(upper, split.bound, upper.upto, answer)
+
+    def _asking(self, part: Part, after: Keyset) -> t.Any:
+        """Before ``part``'s next request, with no request of it in flight (``after``: its last row read): _STOP
+        when it is the upper half of a dropped split; its new upper bound when a split of it was answered and is
+        kept; else None (a split whose verdict is in is done with either way)."""
+        with self._lock:
+            if part.void:
+                return _STOP
+            part.sent += self._page_rows
+            split = part.split
+            if split is None or not split.answered:
+                return None
+            part.split = None
+            bound = split.bound
+            if (
+                bound is not None
+                and bound is not END
+                and bound.moment is not None
+                and compare(bound, after) in (0, 1)
+                and (part.upto is END or compare(bound, part.upto) == -1)
+            ):
+                part.upto = bound
+                part.end = split.offset + 1
+                split.upper.kept = True
+                return bound
+            part.splittable = False
+            split.upper.void = True
+            return None
 
     def _answered(self, took: float) -> None:
         """A bound's request answered (see ``Growth.answered``): the readers waiting for room are told when it grew."""
@@ -462,10 +691,16 @@ class RangedRead:
         """Ask for the bounds up to j+2 not asked for yet (a range's upper bound is then usually known when a
         thread takes it up), then read range j."""
         while len(self._bounds) <= min(j + 2, self.planned - 1):
+            with self._lock:
+                self._queued += 1
             self._bounds.append(self._executor.submit(self._place, len(self._bounds)))
-        rng = self._pages.add()
-        assert rng.index == j
-        self._executor.submit(self._read, rng)
+        first = self._starts[0] if j == 0 else self._starts[j] - 1 + self._page_rows  # after page 1, or its head
+        part = Part(j, self._pages.add(), sent=first, end=self._starts[min(j + 1, len(self._starts) - 1)])
+        with self._lock:
+            self._queued += 1
+            self._parts.append([part])
+        assert len(self._parts) == j + 1
+        self._executor.submit(self._read_range, part)
 
     # -- emitting (the stream's thread) -----------------------------------------------------------------------
 
@@ -483,26 +718,40 @@ class RangedRead:
             j = 0
             handed = time.monotonic()
             while True:
-                rng = self._pages.ranges[j]
-                self._pages.make_due(rng)  # its reader waits for room among its own pages from now on
+                i = 0
+                end: t.Any = None
                 while True:
-                    asked = time.monotonic()
-                    kind, value = self._pages.get(rng)
-                    got = time.monotonic()
-                    self._handed(got - asked, asked - handed)
-                    while not self._placed.empty():
-                        yield self._placed.get()
-                    if kind == _PAGE:
-                        answer, held = value
-                        handed = time.monotonic()
-                        yield answer
-                        if held:
-                            self._pages.release()
-                        continue
-                    if kind == _ERROR:
-                        raise value
-                    break
-                after, late, last = value
+                    with self._lock:
+                        self._emitting = j
+                        parts = self._parts[j]
+                        part = parts[i] if i < len(parts) else None
+                        void = part is not None and part.void  # known: the parts before it ended
+                    if part is None:
+                        break
+                    i += 1
+                    rng = part.queue
+                    self._pages.make_due(rng)  # its reader waits for room among its own pages from now on
+                    while True:
+                        asked = time.monotonic()
+                        kind, value = self._pages.get(rng)
+                        if not void:
+                            got = time.monotonic()
+                            self._handed(got - asked, asked - handed)
+                        while not self._placed.empty():
+                            yield self._placed.get()
+                        if kind == _PAGE:
+                            answer, held = value
+                            handed = time.monotonic()
+                            yield Answer(answer.token, answer.prepared, answer.response, []) if void else answer
+                            if held:
+                                self._pages.release()
+                            continue
+                        if kind == _ERROR and not void:
+                            raise value
+                        break
+                    if not void:
+                        end = value
+                after, late, last = end
                 if last or j == self.planned - 1 or self._bound(j + 1) is END:
                     with self._lock:
                         left, self._heads = list(self._heads.values()), {}

@@ -267,6 +267,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     parse=self._parsed_page,
                     first_took=took,
                     first_cost=cost,
+                    total=total,
                 )
                 for answer in ranged.answers(order, key):
                     if isinstance(answer, Answer):
