@@ -234,3 +234,35 @@ def test_room_goes_to_the_waiting_range_emitted_first() -> None:
     for thread, got in waiting[1:]:
         thread.join(5)
         assert got == [False]  # stopped: no page taken
+
+
+def test_room_goes_to_a_split_part_before_the_ranges_added_before_it_but_emitted_after() -> None:
+    """An Oracle split adds its upper half last, but it is emitted right after the part it was split from: freed room
+    goes to it before the ranges after that part (review 18b: by the order added, the split half got room last), and
+    a second split of the same part ranks before the first's upper half, as it is emitted."""
+    pages = RangedPages(keep=2, room=1)
+    pages.make_due(pages.add())
+    victim = pages.add()
+    later = [pages.add() for _ in range(2)]
+    upper = pages.add(after=victim)
+    second = pages.add(after=victim)  # the part split again: its new upper half comes between it and ``upper``
+    nested = pages.add(after=upper)
+    assert sorted([victim, *later, upper, second, nested], key=lambda rng: rng.rank) == [
+        victim,
+        second,
+        upper,
+        nested,
+        *later,
+    ]
+    assert pages.take(victim) is True  # the budget is full
+    waiting = [taking(pages, rng) for rng in [*later, nested, upper]]
+    for thread, _ in waiting:
+        thread.join(SETTLE / 4)
+    pages.release()
+    waiting[-1][0].join(5)
+    assert waiting[-1][1] == [True]  # ``upper``, emitted before the later ranges though added after them
+    assert all(got == [] for _, got in waiting[:-1])
+    pages.close()
+    for thread, got in waiting[:-1]:
+        thread.join(5)
+        assert got == [False]

@@ -37,10 +37,13 @@ Item = tuple[str, t.Any]
 class RangeQueue:
     """One range's pages, in order, and whether every range before it was emitted (``due``)."""
 
-    __slots__ = ("due", "index", "pages", "reserved", "weights")
+    __slots__ = ("due", "index", "pages", "rank", "reserved", "weights")
 
-    def __init__(self, index: int, keep: int) -> None:
+    def __init__(self, index: int, keep: int, rank: tuple[int, ...] | None = None) -> None:
         self.index = index
+        #: Its place in emission order: ``(index,)`` for a range added in order; a part added right after another
+        #: (an Oracle split's upper half) ranks after it and before all that followed it (``RangedPages.add``).
+        self.rank = (index,) if rank is None else rank
         self.pages: queue.Queue[Item] = queue.Queue(maxsize=keep + 1)
         #: Set when every range before this one was emitted: its reader then takes no budget.
         self.due = threading.Event()
@@ -80,10 +83,13 @@ class RangedPages:
         #: The largest page weighed so far: what a page in flight counts for.
         self._largest = 0
 
-    def add(self) -> RangeQueue:
-        """The next range's queue (ranges are added in order, on the emitter's thread; an Oracle read also adds the
-        upper half of a range it splits, from the reader that splits it: the read keeps its own order of parts)."""
-        rng = RangeQueue(len(self.ranges), self.keep)
+    def add(self, after: RangeQueue | None = None) -> RangeQueue:
+        """The next range's queue (ranges are added in order, on the emitter's thread), or with ``after`` one emitted
+        right after that range and before everything that followed it: an Oracle read adds the upper half of a range
+        it splits from the reader that splits it. Its rank extends ``after``'s with a step that falls with every
+        range added, so a later split of the same range ranks before the earlier one's upper half, as emitted."""
+        index = len(self.ranges)
+        rng = RangeQueue(index, self.keep, None if after is None else (*after.rank, -index))
         self.ranges.append(rng)
         return rng
 
@@ -121,8 +127,10 @@ class RangedPages:
                 self._budget.notify_all()  # the next range waiting may take room now
 
     def _first_waiting(self) -> int:
-        """The first range, in emission order, whose reader waits for room (the range being emitted takes none)."""
-        return min(index for index in self._waiting if not self.ranges[index].due.is_set())
+        """The first range, in emission order (``rank``, not the order ranges were added), whose reader waits for
+        room (the range being emitted takes none)."""
+        waiting = [self.ranges[index] for index in self._waiting if not self.ranges[index].due.is_set()]
+        return min(waiting, key=lambda rng: rng.rank).index
 
     def read_into(self, rng: RangeQueue, next_page: t.Callable[[], tuple[t.Any, bool]]) -> None:
         """Read ``rng`` page after page into its queue: before each request a page of the budget is taken (waiting

@@ -617,7 +617,14 @@ class RangedRead:
             if best is None or lower is None:
                 return None
             offset = best.sent + lower * page - 1
-            upper = Part(best.range, self._pages.add(), sent=offset + page, end=best.end, upto=best.upto, kept=False)
+            upper = Part(
+                best.range,
+                self._pages.add(after=best.queue),
+                sent=offset + page,
+                end=best.end,
+                upto=best.upto,
+                kept=False,
+            )
             split = best.split = Split(offset, upper)
             parts = self._parts[best.range]
             parts.insert(parts.index(best) + 1, upper)
