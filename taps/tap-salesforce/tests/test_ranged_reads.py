@@ -238,17 +238,23 @@ def test_the_plan_and_page_2_are_asked_for_while_page_1_is_emitted(
     assert _fresh_queries(accounts) > 3  # and it split
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"api_type": "auto", "start_date": "2000-01-01T00:00:00Z"}],
+    ids=["first-read", "auto-counted-window"],
+)
 def test_a_first_read_plans_with_page_1_and_range_0_ends_with_it(
-    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, extra: dict[str, t.Any]
 ) -> None:
     """An object's first read (no bookmark, no start_date) asks its plan side by side with page 1, hands page 1 on
     up to the whole second of its last row and starts its ranges from that second: range 0 ends with page 1, so the
     first query's cursor is never asked for its page 2 (at 100 ms the emitter waited 0.2-0.35 s for that page, asked
     after page 1 behind every range's first page). The first query's page 1, answered, is held inside its cursor
     until the emulator has answered both planning queries. Range 1 reads the rows of that second again: the records
-    and STATE are those of one cursor."""
+    and STATE are those of one cursor. The same with ``api_type: auto`` from a start_date: its count of the window,
+    more than a page, plans as early (review 18b F3: the default incremental path)."""
     _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
+    sequential, error = _sync(_config(accounts, 1, **extra))
     assert error is None
     _prepare(accounts, [])
     created: list[client.QueryPages] = []
@@ -280,7 +286,7 @@ def test_a_first_read_plans_with_page_1_and_range_0_ends_with_it(
     monkeypatch.setattr(client.QueryPages, "__init__", recorded)
     monkeypatch.setattr(client.QueryPages, "__next__", held)
     monkeypatch.setattr(ranges.RangedQuery, "pages", first_handed)
-    ranged, error = _sync(_config(accounts, 4))
+    ranged, error = _sync(_config(accounts, 4, **extra))
     assert error is None
     _assert_same_read(ranged, sequential)
     assert len(served) == 1, "range 0 asked the first query's cursor for its page 2"

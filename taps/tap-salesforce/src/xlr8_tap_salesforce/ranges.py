@@ -11,8 +11,8 @@ reads up to ``width`` of them at once:
   Whether more follow is the cursor's ``more``, not the page's length: Salesforce may answer fewer rows than the
   batch size asked for (200 when a query selects two or more custom long text fields).
 - Else two small queries plan the rest, while page 2 is fetched (both asked for before page 1 is handed on; with
-  page 1 itself when the caller expects more than a page, ``plan_early``: an object's first read, whose page of
-  one then paid for them):
+  page 1 itself when the caller expects more than a page, ``plan_early``: an object's first read, or a window that
+  ``api_type: auto`` counted at more than a page, whose page of one then paid for them):
   ``COUNT()`` of the query's rows and the newest replication key value (``ORDER BY <key> DESC, Id DESC LIMIT 1``);
   SOQL ``OFFSET`` stops at 2,000, so bounds are placed by time: whole seconds spaced evenly between page 1's last
   value and the newest, one range per ``RANGE_PAGES`` pages of page 1's size left, range 0 ``FIRST_RANGE`` of one
