@@ -6,6 +6,7 @@ rerun."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -445,3 +446,39 @@ def test_an_archived_table_takes_its_rows_since_the_last_checkpoint_and_the_new_
         assert store.fetchall('SELECT COUNT(*), MAX(id) FROM "a__v1"') == [(3_000, 2_999)]
     finally:
         store.close()
+
+
+def test_a_termination_signal_during_the_checkpoint_after_a_state_waits_for_it(
+    tmp_path: Path, config: dict[str, Any], store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB runs Python's signal handlers while a statement runs: a SIGTERM during the checkpoint a file's rows made
+    due (run after its STATE went out) must wait for it, as for a batch transaction, then drain and exit 0 (review
+    18c: the shutdown ran on the busy connection, "Query interrupted", exit 1, no summary)."""
+    from target_xlr8_truths.target import TargetXlr8Truths
+
+    files, settings = _files_and_settings(tmp_path, config, 12)
+    target = TargetXlr8Truths(config=settings)
+    events: list[str] = []
+    checkpoint, shut_down = DuckDBStore.checkpoint_if_due, TargetXlr8Truths._shut_down
+
+    def signalled_checkpoint(self: DuckDBStore) -> None:
+        due = self._due is not None
+        if due and not events:
+            events.append("signal")
+            target._handle_termination(15, None)  # as the handler runs inside DuckDB's CHECKPOINT
+        checkpoint(self)
+        if due and events == ["signal"]:
+            events.append("checkpointed")
+
+    def recorded_shut_down(self: TargetXlr8Truths, signum: int) -> None:
+        events.append("shut down")
+        shut_down(self, signum)
+
+    monkeypatch.setattr(DuckDBStore, "checkpoint_if_due", signalled_checkpoint)
+    monkeypatch.setattr(TargetXlr8Truths, "_shut_down", recorded_shut_down)
+    lines = "".join(json.dumps(message) + "\n" for message in _messages(files, keys=()))
+    with pytest.raises(SystemExit) as ended:
+        target.listen(file_input=io.StringIO(lines))
+    assert ended.value.code == 0
+    assert events == ["signal", "checkpointed", "shut down"]
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(10 * ROWS_PER_FILE,)]  # stopped after the tenth file

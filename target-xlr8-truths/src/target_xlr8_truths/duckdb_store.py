@@ -428,7 +428,7 @@ class DuckDBStore(Store):
         except duckdb.FatalException as exc:
             log.error(
                 "DuckDB's checkpoint after %d rows of %s failed and invalidated the database: %s. The batches before "
-                "are committed (in the WAL) and their STATE went out; the run stops at the next statement.",
+                "are committed (in the WAL); the run stops at the next statement.",
                 unwritten,
                 table,
                 exc,

@@ -436,7 +436,14 @@ class TargetXlr8Truths(Target):
         super()._process_state_message(message_dict)
         if self._batch_committed and self._relay_state_if_settled():
             self._batch_committed = False
-            self.store.checkpoint_if_due()
+            # DuckDB runs Python's signal handlers while a statement runs: a SIGTERM during the CHECKPOINT waits for
+            # it as for a batch transaction (shutting down on the busy connection ended the run with exit 1)
+            self.busy = True
+            try:
+                self.store.checkpoint_if_due()
+            finally:
+                self.busy = False
+            self.check_stop()
 
     def _relay_state_if_settled(self) -> bool:
         """Relays the latest STATE, as ``drain_all`` would after draining, when no sink holds a record that has not
