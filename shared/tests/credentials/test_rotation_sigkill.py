@@ -144,7 +144,8 @@ def test_c3_cli_rotation_sigkilled_at_random_points(
         if done >= target:
             break
         time.sleep(0.001)
-    os.kill(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:  # a fast rotation can end between two looks: then the point is its end (seen in CI)
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     kids = kids_by_row(db, cipher)
     print(f"seed {seed}: killed with {sum(k == {'k2'} for k in kids.values())}/120 rows rotated")
