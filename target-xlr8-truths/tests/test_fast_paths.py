@@ -620,6 +620,24 @@ def test_nested_json_rewrite_rewrites_a_repeated_text_once_and_forgets_within_it
         assert rewrite(text) == expected(text)
     assert decoded == [shared, *fillers, shared, shared]  # one answer from memory in 4,096: given up for good
 
+    # every memo of the process together holds at most the process budget (about an entry more), and a memo's
+    # characters are given back once it is collected (review 18c: a memo per nested JSON column for the run)
+    import gc
+
+    monkeypatch.setattr(sinks, "_REWRITE_MEMO_PROCESS_BUDGET", 4 * (2 * len(shared) + 40))
+    gc.collect()
+    start = sinks._memo_chars[0]
+    columns = [TruthsSink._json_rewriter(column) for _ in range(3)]
+    for index in range(20):
+        text = f'{{"street":"{index} Main St","latitude":51.5073509,"longitude":-0.1277583}}'
+        for memo in columns:
+            for _ in range(2):  # each text repeats: a memo that starts again goes on remembering
+                assert memo(text) == expected(text)
+    assert 0 < sinks._memo_chars[0] - start <= sinks._REWRITE_MEMO_PROCESS_BUDGET
+    del columns, memo, rewrite
+    gc.collect()
+    assert sinks._memo_chars[0] == start
+
 
 def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
     tmp_path: Path, config: dict[str, Any]

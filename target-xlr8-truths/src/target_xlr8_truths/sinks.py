@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import typing as t
+import weakref
 
 import fastjsonschema
 import jsonschema
@@ -48,6 +49,11 @@ _REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]'"
 _REWRITE_MEMO_ENTRIES = 4096
 _REWRITE_MEMO_CHARS = 1024
 _REWRITE_MEMO_BUDGET = 1 << 20
+#: Characters every memo of the process holds together, at most (about a memo's entry more): a stream of many nested
+#: JSON columns kept a memo each for the run, 100 of them 130 MiB outside DuckDB's memory limit (review 18c). A
+#: memo that would pass it starts again; a memo's characters are given back when it is forgotten or collected.
+_REWRITE_MEMO_PROCESS_BUDGET = 1 << 23
+_memo_chars = [0]  # characters held by every nested-JSON memo of the process (drifts by a racing call at most)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
@@ -599,12 +605,12 @@ def _remembering(rewrite: t.Callable[[t.Any], str]) -> t.Callable[[t.Any], str]:
     the GIL: a lookup, a store and a clear are each atomic, and every answer stored is the function's own; the
     counts may drift by a racing call, which changes no answer."""
     memo: dict[str, str] = {}
-    held = 0  # characters of the texts and answers in memo
+    held = [0]  # characters of the texts and answers in memo (a list: the finalizer gives them back)
     answered = 0  # texts answered from memo since it was last cleared
     remembering = True
 
     def remembered(text: t.Any) -> str:
-        nonlocal held, answered, remembering
+        nonlocal answered, remembering
         short = remembering and type(text) is str and len(text) <= _REWRITE_MEMO_CHARS
         if short:
             written = memo.get(text)
@@ -614,17 +620,30 @@ def _remembering(rewrite: t.Callable[[t.Any], str]) -> t.Callable[[t.Any], str]:
         written = rewrite(text)
         if short:
             size = len(text) + len(written)
-            if len(memo) >= _REWRITE_MEMO_ENTRIES or held + size > _REWRITE_MEMO_BUDGET:
+            if (
+                len(memo) >= _REWRITE_MEMO_ENTRIES
+                or held[0] + size > _REWRITE_MEMO_BUDGET
+                or _memo_chars[0] + size > _REWRITE_MEMO_PROCESS_BUDGET
+            ):
                 remembering = answered >= len(memo)
                 memo.clear()
-                held = answered = 0
+                _memo_chars[0] -= held[0]
+                held[0] = answered = 0
                 if not remembering:
                     return written
             memo[text] = written
-            held += size
+            held[0] += size
+            _memo_chars[0] += size
         return written
 
+    weakref.finalize(remembered, _forget_chars, held)
     return remembered
+
+
+def _forget_chars(held: list[int]) -> None:
+    """A collected memo's characters, given back to the process budget."""
+    _memo_chars[0] -= held[0]
+    held[0] = 0
 
 
 def _encrypting_protector(
