@@ -599,6 +599,39 @@ def test_a_reader_with_nothing_left_splits_the_longest_range() -> None:
     assert all(token.after is not None and compare(token.after, bound) == -1 for token in lower)
 
 
+class MalformedSplitPage(HeldLastRange):
+    """A split's page answers 200 with an item that is not an object (``[null]``): the split cannot place its
+    bound."""
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        answer = super().__call__(token)
+        if isinstance(token, PageAt) and token.offset not in self.planned:
+            answer.response._content = json.dumps({"items": [None], "count": 1, "hasMore": True}).encode()
+        return answer
+
+
+def test_a_split_whose_page_cannot_place_its_bound_is_dropped_and_the_read_ends() -> None:
+    """Review 18d: the bound of a split's page was read outside its error handling, so an item that is not an
+    object left the upper half without an end and the emitter waiting for ever (every row emitted, no end). The
+    split is dropped: the range reads its rows itself, every row once."""
+    source, _ = held_last_range()
+    collection = MalformedSplitPage(ROWS[:30], source.planned, source.last)
+    rows = list(ROWS[:LIMIT])
+    ranged = ranged_read(collection, width=2, sizes=[4, 3, 3, 3], first_cost=0.001, counted=30)
+    done = threading.Event()
+
+    def run() -> None:
+        drain(ranged, rows)
+        done.set()
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    reader.join(20)  # not a speed check: the old code never ends
+    assert done.is_set(), "the read never ended"
+    assert rows == ROWS[:30]
+    assert len(collection.splits) >= 1, "no range was split"
+
+
 @pytest.mark.parametrize(
     ("moved", "rows"),
     [

@@ -634,16 +634,22 @@ class RangedRead:
         """The upper half of a split: the page at its offset places its bound (the row before its rows), then it
         is read as a range is, once the part split keeps it (dropped: the page is emitted without its rows)."""
         upper = split.upper
+        answer: Answer | None = None
         try:
             answer = self.fetch(PageAt(split.offset))
             items, _ = collection_page(body(answer.response))
+            bound = self._row(items[0]) if items else END  # an item that is not an object raises here too
         except Exception:  # noqa: BLE001 - the part split reads these rows itself (and meets the error in order)
+            # the split is dropped and the upper half ends either way: the emitter waits for its end (a bound
+            # that failed to parse outside this once left the read waiting for ever, every row emitted)
             with self._lock:
                 split.answered = True
+            if answer is not None:  # answered but unusable: still a request, counted without rows
+                self._unused(answer)
             self._ended(upper, (_END, (None, False, False)))
             return
         with self._lock:
-            split.bound = self._row(items[0]) if items else END
+            split.bound = bound
             split.answered = True
             void = upper.void
         if void or split.bound is END:
