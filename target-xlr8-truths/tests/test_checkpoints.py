@@ -482,3 +482,39 @@ def test_a_termination_signal_during_the_checkpoint_after_a_state_waits_for_it(
     assert ended.value.code == 0
     assert events == ["signal", "checkpointed", "shut down"]
     assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(10 * ROWS_PER_FILE,)]  # stopped after the tenth file
+
+
+def test_a_termination_signal_during_a_state_write_relays_that_state_once(
+    tmp_path: Path,
+    config: dict[str, Any],
+    store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A SIGTERM handled while a STATE line is being written drains and relays the latest STATE: the one being
+    written, which must not come out a second time (review 18c: it did when the signal fell between the write and
+    the target's record of it)."""
+    from singer_sdk import Target
+
+    from target_xlr8_truths.target import TargetXlr8Truths
+
+    files, settings = _files_and_settings(tmp_path, config, 3)
+    target = TargetXlr8Truths(config=settings)
+    write = Target._write_state_message
+    signalled: list[bool] = []
+
+    def written_then_signalled(self: Target, state: dict[str, Any]) -> None:
+        write(self, state)
+        if not signalled:
+            signalled.append(True)
+            target._handle_termination(15, None)  # as the handler runs right after the write
+
+    monkeypatch.setattr(Target, "_write_state_message", written_then_signalled)
+    capsys.readouterr()
+    lines = "".join(json.dumps(message) + "\n" for message in _messages(files, keys=()))
+    with pytest.raises(SystemExit) as ended:
+        target.listen(file_input=io.StringIO(lines))
+    assert ended.value.code == 0
+    states = [json.loads(line)["bookmarks"]["items"]["file"] for line in capsys.readouterr().out.splitlines() if line]
+    assert states == [0]  # the first file's STATE once; the run stopped there
+    assert query(store, f'SELECT COUNT(*) FROM "{TABLE}"') == [(ROWS_PER_FILE,)]

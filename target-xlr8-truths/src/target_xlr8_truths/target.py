@@ -521,8 +521,10 @@ class TargetXlr8Truths(Target):
         """STATE goes out only when it differs from the last one emitted (RELIABILITY E10)."""
         if state == self._last_state:
             return
-        super()._write_state_message(state)
+        # recorded before the write: a termination signal handled during it drains and relays the latest STATE,
+        # which must find this one sent (it came out twice; review 18c)
         self._last_state = copy.deepcopy(state)
+        super()._write_state_message(state)
 
     # -- termination (E3) ----------------------------------------------------------------------------------------
     def _handle_termination(self, signum: int, frame: t.Any) -> None:
