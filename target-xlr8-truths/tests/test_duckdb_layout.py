@@ -248,3 +248,46 @@ def test_spoke_landed_before_its_hub_gets_coverage_when_the_hub_lands(
     )
     assert after[0][:3] == (f"{P8}_workday_departments", 3, 3)
     assert abs(after[0][3] - 200 / 3) < 0.01
+
+
+def test_mapping_cardinalities_are_the_distinct_values_the_profiles_counted(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """The end of run takes a mapping's cardinality from the profile of the same table it has just measured (no
+    second count): more values than a profile lists (100), nulls and repeats, and a column name both tables hold,
+    as COUNT(DISTINCT) finds them in the landed tables."""
+    props = {"EmployeeId": {"type": "string"}, "Code": {"type": ["null", "string"]}}
+    messages = [
+        schema_msg(
+            "departments",
+            DEPT_PROPS,
+            ["Code"],
+            annotation("workday", "departments", "department", "configuration", ["Code"], hub="Code"),
+        ),
+        *[record_msg("departments", {"Code": f"D{c:03d}", "Name": None, "Status": "active"}) for c in range(150)],
+        schema_msg(
+            "employees",
+            props,
+            ["EmployeeId"],
+            annotation(
+                "workday", "employees", "employee", "reality", ["EmployeeId"], references={"Code": "department"}
+            ),
+        ),
+        *[
+            record_msg("employees", {"EmployeeId": f"E{i:04d}", "Code": f"D{i % 130:03d}" if i < 390 else None})
+            for i in range(400)
+        ],
+    ]
+    run = run_target(config, _dump(messages), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    dept, emp = f"{P8}_workday_departments", f"{P8}_workday_employees"
+    mappings = query(
+        store,
+        "SELECT table_name, original_column, is_hub, hub_cardinality, spoke_cardinality, coverage_pct, is_subset "
+        "FROM _column_mappings ORDER BY is_hub DESC",
+    )
+    assert mappings == [(dept, "code", True, 150, None, None, None), (emp, "code", False, 150, 130, 100.0, True)]
+    assert query(store, f'SELECT COUNT(DISTINCT code) FROM "{dept}"') == [(150,)]
+    assert query(store, f'SELECT COUNT(DISTINCT code), COUNT(code) FROM "{emp}"') == [(130, 390)]
+    assert query(store, "SELECT table_name, distinct_count FROM _column_profiles WHERE column_name = 'code' "
+                 "ORDER BY table_name") == [(dept, 150), (emp, 130)]  # fmt: skip

@@ -111,15 +111,15 @@ class PostgresStore(Store):
             self.lock_table(info.table_name)
             super().activate_version(info, version, hard_delete)
 
-    def refresh_profiles(self, info: StreamInfo) -> None:
+    def refresh_profiles(self, info: StreamInfo) -> dict[str, int]:
         self.lock_table(info.table_name)
         self._lock("*", "metadata-ids")  # ids are MAX(id) + n over the schema: one counter at a time
-        super().refresh_profiles(info)
+        return super().refresh_profiles(info)
 
-    def refresh_mappings(self, info: StreamInfo) -> None:
+    def refresh_mappings(self, info: StreamInfo, counted: dict[str, int] | None = None) -> None:
         self.lock_table(info.table_name)
         self._lock("*", "metadata-ids")
-        super().refresh_mappings(info)
+        super().refresh_mappings(info, counted)
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
         if params is None:

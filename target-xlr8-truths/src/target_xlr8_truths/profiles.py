@@ -126,10 +126,12 @@ def profile_rows(
 
 def _distribution(store: Store, qt: str, q: str) -> tuple[int, list[tuple[str, int]]]:
     """Distinct count and the top value counts from one grouping pass on the column's own values (text only for
-    the groups, not every row; values and their text correspond one to one for every column type written here)."""
+    the groups, not every row; values and their text correspond one to one for every column type written here).
+    The groups are materialized once and counted by a subquery: a window over every group (``COUNT(*) OVER ()``)
+    cost a third more on a column of 500,000 distinct values."""
     top = store.fetchall(
-        f"SELECT CAST(v AS VARCHAR), n, groups FROM (SELECT v, n, COUNT(*) OVER () AS groups FROM "  # noqa: S608
-        f"(SELECT {q} AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) AS g) AS c "
+        f"WITH g AS MATERIALIZED (SELECT {q} AS v, COUNT(*) AS n FROM {qt} WHERE {q} IS NOT NULL GROUP BY {q}) "  # noqa: S608
+        f"SELECT CAST(v AS VARCHAR), n, (SELECT COUNT(*) FROM g) AS groups FROM g "
         f"ORDER BY n DESC, CAST(v AS VARCHAR) LIMIT {CATEGORICAL_LIMIT}"
     )
     return (int(top[0][2]) if top else 0), [(str(v), int(n)) for v, n, _ in top]
@@ -159,11 +161,19 @@ def _key_distribution(
 
 
 def spoke_coverage(
-    store: Store, table: str, column: str, hub_table: str | None, hub_column: str | None
+    store: Store,
+    table: str,
+    column: str,
+    hub_table: str | None,
+    hub_column: str | None,
+    spoke_distinct: int | None = None,
 ) -> tuple[int, int, int]:
-    """(distinct spoke values, distinct hub values, spoke values found in the hub), compared as text."""
+    """(distinct spoke values, distinct hub values, spoke values found in the hub), compared as text.
+    ``spoke_distinct``: the spoke column's distinct values, when its profile has just counted them."""
     q = quote(column)
-    spoke = int((store.fetchone(f"SELECT COUNT(DISTINCT {q}) FROM {quote(table)}") or (0,))[0])  # noqa: S608
+    spoke = spoke_distinct
+    if spoke is None:
+        spoke = int((store.fetchone(f"SELECT COUNT(DISTINCT {q}) FROM {quote(table)}") or (0,))[0])  # noqa: S608
     if not hub_table or not hub_column or hub_column not in store.table_columns(hub_table):
         return spoke, 0, 0
     hq = quote(hub_column)

@@ -556,8 +556,9 @@ class Store(abc.ABC):
         last = self._last_profiled.setdefault(table, self._clock())
         return self._clock() - last >= self.profile_interval_seconds
 
-    def refresh_profiles(self, info: StreamInfo) -> None:
-        """One ``_column_profiles`` row per column, measured on the whole table."""
+    def refresh_profiles(self, info: StreamInfo) -> dict[str, int]:
+        """One ``_column_profiles`` row per column, measured on the whole table. Returns the distinct non-null
+        values each column's profile counted (protected columns are not counted)."""
         table = info.table_name
         key = info.key_columns[0] if len(info.key_columns) == 1 else None
         unique = key is not None and self._unique_keys.get(table) == key
@@ -584,10 +585,14 @@ class Store(abc.ABC):
                 params,
             )
         self._last_profiled[table] = self._clock()
+        return {row[0]: row[5] for row in rows if row[5] is not None}
 
-    def refresh_mappings(self, info: StreamInfo) -> None:
-        """Hub row for a configuration stream's key; spoke rows (with measured coverage) for its references."""
+    def refresh_mappings(self, info: StreamInfo, counted: dict[str, int] | None = None) -> None:
+        """Hub row for a configuration stream's key; spoke rows (with measured coverage) for its references.
+        ``counted``: each column's distinct values as its profile just counted them in this transaction (the
+        spokes' and the hub's cardinality: not counted again)."""
         project, table = self.run.project, info.table_name
+        counted = counted or {}
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.execute(
             "DELETE FROM _column_mappings WHERE LOWER(project) = ? AND table_name = ? AND is_discovered = FALSE",
@@ -602,7 +607,7 @@ class Store(abc.ABC):
         )
         live = self.table_columns(table)
         if info.hub_column and info.hub_semantic_type and info.hub_column in live:
-            cardinality = spoke_coverage(self, table, info.hub_column, None, None)[0]
+            cardinality = spoke_coverage(self, table, info.hub_column, None, None, counted.get(info.hub_column))[0]
             next_id += 1
             self.execute(
                 insert,
@@ -619,7 +624,9 @@ class Store(abc.ABC):
                 [project, semantic_type],
             )
             hub_table, hub_column = (hub[0], hub[1]) if hub else (None, None)
-            spoke_card, hub_card, matched = spoke_coverage(self, table, column, hub_table, hub_column)
+            spoke_card, hub_card, matched = spoke_coverage(
+                self, table, column, hub_table, hub_column, counted.get(column)
+            )
             coverage = (100.0 * matched / spoke_card) if hub and spoke_card else None
             next_id += 1
             self.execute(
@@ -655,5 +662,6 @@ class Store(abc.ABC):
             if not self.table_columns(info.table_name):
                 continue
             with self.transaction():
-                self.refresh_profiles(info)
-                self.refresh_mappings(info)
+                counted = self.refresh_profiles(info)
+                # a sole writer's table holds still between the two; another writer's may not
+                self.refresh_mappings(info, counted if self.sole_writer else None)
