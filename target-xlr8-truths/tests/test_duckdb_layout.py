@@ -24,15 +24,22 @@ EMP_PROPS = {
 }
 
 
-def hr_messages() -> list[dict[str, Any]]:
-    messages = [
+def department_messages(codes: list[str], name: str = "Dept ") -> list[dict[str, Any]]:
+    """The hub stream: a configuration stream whose key ``Code`` is its hub column."""
+    return [
         schema_msg(
             "departments",
             DEPT_PROPS,
             ["Code"],
             annotation("workday", "departments", "department", "configuration", ["Code"], hub="Code"),
         ),
-        *[record_msg("departments", {"Code": c, "Name": f"Dept {c}", "Status": "active"}) for c in ("D1", "D2", "D3")],
+        *[record_msg("departments", {"Code": c, "Name": f"{name}{c}", "Status": "active"}) for c in codes],
+    ]
+
+
+def hr_messages() -> list[dict[str, Any]]:
+    messages = [
+        *department_messages(["D1", "D2", "D3"]),
         schema_msg(
             "employees",
             EMP_PROPS,
@@ -258,13 +265,7 @@ def test_mapping_cardinalities_are_the_distinct_values_the_profiles_counted(
     as COUNT(DISTINCT) finds them in the landed tables."""
     props = {"EmployeeId": {"type": "string"}, "Code": {"type": ["null", "string"]}}
     messages = [
-        schema_msg(
-            "departments",
-            DEPT_PROPS,
-            ["Code"],
-            annotation("workday", "departments", "department", "configuration", ["Code"], hub="Code"),
-        ),
-        *[record_msg("departments", {"Code": f"D{c:03d}", "Name": None, "Status": "active"}) for c in range(150)],
+        *department_messages([f"D{c:03d}" for c in range(150)]),
         schema_msg(
             "employees",
             props,
