@@ -17,6 +17,9 @@ share of its rate at the first (median of the per-round ratios [min-max]). The c
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
 window 1 with the build's default).
 
+``--per-round`` also prints every round's runs (wall s, CPU s user + sys, rec/s, old then new at each latency), the
+per-pair ratios a loaded machine needs beside the medians.
+
 ``--count-stall-s S`` (Salesforce): every ``SELECT COUNT() FROM <object>`` request (the ranged REST read's plan, a
 read from the start) is answered S seconds late, as a huge object's COUNT() can be; the other requests are not.
 """
@@ -139,6 +142,14 @@ def main(argv: list[str]) -> int:
             ]
             parts.append(f"{name} {statistics.median(shares):.2f} [{min(shares):.2f}-{max(shares):.2f}]")
         print(" | ".join(parts))
+    if "--per-round" in argv:
+        for i in range(pairs):
+            cells = []
+            for latency in latencies:
+                for name in ("old", "new"):
+                    n, cpu_s, wall = runs[(name, latency)][i]
+                    cells.append(f"{name} {latency:g} ms {wall:.2f} s cpu {cpu_s:.2f} s {n / wall:,.0f} rec/s")
+            print(f"round {i + 1}: " + " | ".join(cells))
     return 0
 
 
