@@ -68,7 +68,7 @@ def test_a_job_done_by_the_first_poll_is_polled_once(sf: Any) -> None:
         created = sandbox.ctx.requests.entries("salesforce", "/services/data/v60.0/jobs/query")[0]
     assert len(run.records("Account")) == 30
     assert len(polls) == 1
-    assert polls[0].arrived_at - created.arrived_at >= FIRST_BULK_POLL_WAIT - 0.05
+    assert polls[0].arrived_at - created.arrived_at >= FIRST_BULK_POLL_WAIT - 0.2  # not at once (slack for load)
 
 
 def test_the_round_trip_counts_towards_the_wait(sf: Any) -> None:
@@ -96,7 +96,7 @@ def test_the_round_trip_counts_towards_the_wait(sf: Any) -> None:
     assert len(polls) == 2
     assert waits[0] <= FIRST_BULK_POLL_WAIT - 0.25
     assert waits[1] <= 2 * FIRST_BULK_POLL_WAIT - 0.25
-    assert polls[1].arrived_at - polls[0].arrived_at >= 2 * FIRST_BULK_POLL_WAIT - 0.05
+    assert polls[1].arrived_at - polls[0].arrived_at >= 2 * FIRST_BULK_POLL_WAIT - 0.15  # never closer than the wait
 
 
 @pytest.mark.parametrize("longest", [0.1, 0.5, 1.0, 5.0, 60.0])
