@@ -191,6 +191,31 @@ def test_bulk_2_job_state_follows_time_not_polls(session: tuple[requests.Session
     assert polled == "JobComplete"
 
 
+def test_bulk_2_job_aborted_while_it_runs(session: tuple[requests.Session, str], emulator: Any) -> None:
+    """Abort a Query Job: PATCH ``{"state": "Aborted"}`` while it runs; it stays Aborted, has no results, and a
+    finished job cannot be aborted."""
+    http, instance = session
+    jobs = f"{instance}/services/data/v60.0/jobs/query"
+    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 0.3
+    try:
+        job = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
+        aborted = http.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}, timeout=30)
+        time.sleep(0.4)
+        polled = http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"]
+        results = http.get(f"{jobs}/{job['id']}/results", timeout=30)
+        done = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
+        time.sleep(0.4)
+        late = http.patch(f"{jobs}/{done['id']}", json={"state": "Aborted"}, timeout=30)
+    finally:
+        emulator.bulk_job_seconds = before
+    assert aborted.status_code == 200
+    assert aborted.json()["state"] == "Aborted"
+    assert polled == "Aborted"
+    assert results.status_code == 400
+    assert late.status_code == 400
+    assert late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+
+
 def test_bulk_2_refuses_a_base64_field_and_rest_returns_its_blob_url(session: tuple[requests.Session, str]) -> None:
     http, instance = session
     soql = "SELECT Id, Body FROM Attachment"

@@ -6,12 +6,13 @@ the wait, not added to it); ``bulk_max_wait`` counts the waits."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from xlr8_kit.testing.singer_cli import sync_in_process
-from xlr8_tap_salesforce.client import FIRST_BULK_POLL_WAIT, bulk_poll_wait
+from xlr8_tap_salesforce.client import FIRST_BULK_POLL_WAIT, SalesforceAPIError, bulk_poll_wait
 from xlr8_tap_salesforce.tap import TapSalesforce
 
 JOB = "/services/data/v60.0/jobs/query/"
@@ -37,7 +38,9 @@ def _bulk_run(sf: Any, polls_before_complete: int, **extra: Any) -> tuple[list[f
 
 
 def _job_polls(sandbox: Any) -> list[Any]:
-    return [e for e in sandbox.ctx.requests.entries("salesforce", JOB) if not e.path.endswith("/results")]
+    """The job status requests (GET of the job, not its results)."""
+    logged = sandbox.ctx.requests.entries("salesforce", JOB)
+    return [e for e in logged if e.method == "GET" and "/results" not in e.path]
 
 
 def test_the_wait_between_polls_grows_from_half_a_second_to_the_interval(sf: Any) -> None:
@@ -107,3 +110,42 @@ def test_bulk_poll_wait_doubles_up_to_the_longest(longest: float) -> None:
     assert waits[0] == min(FIRST_BULK_POLL_WAIT, longest)
     assert all(later == min(longest, 2 * earlier) for earlier, later in itertools.pairwise(waits))
     assert waits[-1] == longest
+
+
+def _bulk_read_ending(sf: Any, end: Callable[[Any, Any, str], None]) -> SalesforceAPIError:
+    """A Bulk read whose job ``end(emulator, client, job_id)`` finishes badly while the tap waits for its first
+    poll (where a real job is aborted or fails); the error the read raised."""
+    with sf.start_sandbox({"Account": 30}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.bulk_job_seconds = 60.0  # running when ``end`` comes
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk")
+        tap = TapSalesforce(config=config, parse_env_config=False)
+
+        def sleep(_seconds: float) -> None:
+            (job_id,) = em._jobs
+            end(em, tap.client, job_id)
+
+        tap.client.sleep = sleep
+        with pytest.raises(SalesforceAPIError) as raised:
+            sync_in_process(tap)
+        polls = _job_polls(sandbox)
+    assert len(polls) == 1  # the read stops at the poll that tells it
+    return raised.value
+
+
+def _abort(_em: Any, client: Any, job_id: str) -> None:
+    client.request("PATCH", client.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"})
+
+
+def _fail(em: Any, _client: Any, job_id: str) -> None:
+    em._jobs[job_id].error = "INVALID_FIELD: No such column 'Rating__x' on entity 'Account'"
+    em.bulk_job_seconds = 0.0  # and it has run its course
+
+
+@pytest.mark.parametrize(("end", "said"), [(_abort, "Aborted: Aborted"), (_fail, "Failed: INVALID_FIELD")])
+def test_a_job_that_ends_badly_stops_the_read_with_its_state(sf: Any, end: Any, said: str) -> None:
+    """A job aborted (Abort a Query Job, by an admin) or failed while the tap waits for its first poll: the read
+    stops at that poll with the job's state and message (``BULK_JOB_FAILED``), not with rows or a retry."""
+    error = _bulk_read_ending(sf, end)
+    assert error.error_code == "BULK_JOB_FAILED"
+    assert said in str(error)

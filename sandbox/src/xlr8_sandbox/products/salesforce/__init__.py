@@ -393,6 +393,7 @@ class SalesforceEmulator(ProductEmulator):
             Route(data + "/queryAll/{locator}", self._api(self.query_more), methods=["GET"]),
             Route(data + "/jobs/query", self._api(self.create_job), methods=["POST"]),
             Route(data + "/jobs/query/{job_id}", self._api(self.get_job), methods=["GET"]),
+            Route(data + "/jobs/query/{job_id}", self._api(self.abort_job), methods=["PATCH"]),
             Route(data + "/jobs/query/{job_id}/results", self._api(self.job_results), methods=["GET"]),
             *self.bulk1.routes(),
         ]
@@ -985,22 +986,34 @@ class SalesforceEmulator(ProductEmulator):
     def _advance(self, job: _BulkJob) -> None:
         """The job's state now: InProgress until ``bulk_job_seconds`` after its creation (and its first
         ``bulk2_polls_before_complete`` polls), then JobComplete, or Failed if it was to fail."""
-        if job.state in ("JobComplete", "Failed"):
+        if job.state in ("JobComplete", "Failed", "Aborted"):
             return
         ran = time.monotonic() - job.created_at
-        if ran >= self.bulk_job_seconds and job.polls > self.bulk2_polls_before_complete:
+        if ran >= self.bulk_job_seconds and job.polls >= self.bulk2_polls_before_complete:
             job.state = "Failed" if job.error else "JobComplete"
         else:
             job.state = "InProgress"
 
     async def get_job(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"])
+        self._advance(job)  # after the polls answered before this one
         job.polls += 1
-        self._advance(job)
         info = self._job_info(job)
         if job.state == "Failed":
             info["errorMessage"] = job.error
         return JSONResponse(info)
+
+    async def abort_job(self, request: Request) -> Response:
+        """Abort a Query Job: ``{"state": "Aborted"}`` while it runs; a finished job cannot be aborted."""
+        job = self._job(request.path_params["job_id"])
+        body = await request.json()
+        if body.get("state") != "Aborted":
+            raise SalesforceError(400, "INVALIDJOBSTATE", "state must be Aborted")
+        self._advance(job)
+        if job.state in ("JobComplete", "Failed", "Aborted"):
+            raise SalesforceError(400, "INVALIDJOBSTATE", f"job {job.id} is {job.state}, it cannot be aborted")
+        job.state = "Aborted"
+        return JSONResponse(self._job_info(job))
 
     async def job_results(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"])
