@@ -17,6 +17,14 @@ share of its rate at the first (median of the per-round ratios [min-max]). The c
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
 window 1 with the build's default).
 
+``--per-round`` also prints every round's runs (wall s, CPU s user + sys, rec/s, old then new at each latency), the
+per-pair ratios a loaded machine needs beside the medians, and each run's requests from the emulator's log: how many,
+and the span from the first one's arrival to the last one's (a read's serial requests: at 100 ms a round trip more
+or less shows there whatever the CPU load, which a loaded machine's wall time hides).
+
+``--bulk-job-s S`` (Salesforce): Bulk API 2.0 jobs run S seconds after their creation (the emulator's
+``bulk_job_seconds``), to see how a poll schedule fares on jobs of other lengths.
+
 ``--count-stall-s S`` (Salesforce): every ``SELECT COUNT() FROM <object>`` request (the ranged REST read's plan, a
 read from the start) is answered S seconds late, as a huge object's COUNT() can be; the other requests are not.
 """
@@ -30,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,7 +46,9 @@ import ceilings
 from run import child_env, measure_ceiling, write_catalog
 
 
-def _run(command: list[str]) -> tuple[int, float, float]:
+def _run(command: list[str], log: t.Any = None) -> tuple[int, float, float]:
+    if log is not None:
+        log.clear()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, env=child_env(), check=False)
@@ -47,6 +58,12 @@ def _run(command: list[str]) -> tuple[int, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     records = done.stdout.count(b'"type":"RECORD"') + done.stdout.count(b'"type": "RECORD"')
     return records, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def _requests(log: t.Any, product: str) -> str:
+    """The last run's requests: how many, and the span from the first one's arrival to the last one's."""
+    arrivals = sorted(e.arrived_at for e in log.entries(product))
+    return f"{len(arrivals)} req {arrivals[-1] - arrivals[0]:.3f} s" if arrivals else "0 req"
 
 
 def _extra_config(argv: list[str], flag: str = "--config") -> dict[str, object]:
@@ -84,6 +101,12 @@ def main(argv: list[str]) -> int:
         old_config = workdir / "tap-old.json"
         old_config.write_text(json.dumps({**json.loads(config.read_text()), **_extra_config(argv, "--config-old")}))
         catalog = write_catalog(module.TAP, config, stream, workdir)
+        if "--bulk-job-s" in argv:
+            from xlr8_sandbox.products.salesforce import SalesforceEmulator
+
+            emulator = sandbox.emulator(product)
+            assert isinstance(emulator, SalesforceEmulator), "--bulk-job-s is for salesforce"
+            emulator.bulk_job_seconds = float(argv[argv.index("--bulk-job-s") + 1])
         if stall := _count_stall(argv):
             count = {"q": f"SELECT COUNT() FROM {stream}"}
             sandbox.ctx.faults.add(product, "*/query*", FaultSpec(kind="stall", seconds=stall, query=count))
@@ -97,12 +120,15 @@ def main(argv: list[str]) -> int:
         _run(commands[1])
         measure_ceiling(product, url, credentials, stream)
         runs: dict[tuple[str, float], list[tuple[int, float, float]]] = {}
+        spans: dict[tuple[str, float, int], str] = {}
+        log = sandbox.ctx.requests
         ceiling_rates = []
-        for _ in range(pairs):
+        for i in range(pairs):
             for latency in latencies:
                 sandbox.ctx.faults.set_latency(product, latency)
-                runs.setdefault(("old", latency), []).append(_run(commands[0]))
-                runs.setdefault(("new", latency), []).append(_run(commands[1]))
+                for name, command in zip(("old", "new"), commands, strict=True):
+                    runs.setdefault((name, latency), []).append(_run(command, log))
+                    spans[(name, latency, i)] = _requests(log, product)
             sandbox.ctx.faults.set_latency(product, latencies[0])
             ceiling = measure_ceiling(product, url, credentials, stream)
             ceiling_rates.append(ceiling.records / ceiling.wall_s)
@@ -139,6 +165,17 @@ def main(argv: list[str]) -> int:
             ]
             parts.append(f"{name} {statistics.median(shares):.2f} [{min(shares):.2f}-{max(shares):.2f}]")
         print(" | ".join(parts))
+    if "--per-round" in argv:
+        for i in range(pairs):
+            cells = []
+            for latency in latencies:
+                for name in ("old", "new"):
+                    n, cpu_s, wall = runs[(name, latency)][i]
+                    cells.append(
+                        f"{name} {latency:g} ms {wall:.2f} s cpu {cpu_s:.2f} s {n / wall:,.0f} rec/s "
+                        f"({spans[(name, latency, i)]})"
+                    )
+            print(f"round {i + 1}: " + " | ".join(cells))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
@@ -147,10 +148,11 @@ def test_bulk_2_query_flow(session: tuple[requests.Session, str]) -> None:
     job = http.post(
         f"{instance}/services/data/v60.0/jobs/query", json={"operation": "query", "query": soql}, timeout=30
     ).json()
-    for _ in range(20):
+    for _ in range(40):
         state = http.get(f"{instance}/services/data/v60.0/jobs/query/{job['id']}", timeout=30).json()["state"]
         if state == "JobComplete":
             break
+        time.sleep(0.05)  # a job runs a while after its creation: a client waits between polls
     assert state == "JobComplete"
     ids: list[str] = []
     params: dict[str, Any] = {"maxRecords": 20}
@@ -162,6 +164,56 @@ def test_bulk_2_query_flow(session: tuple[requests.Session, str]) -> None:
             break
         params["locator"] = page.headers["Sforce-Locator"]
     assert ids == _rest_ids(http, instance, soql + " ORDER BY Id")
+
+
+def test_bulk_2_job_state_follows_time_not_polls(session: tuple[requests.Session, str], emulator: Any) -> None:
+    """A query job is InProgress however often it is polled until it has run its time, and its results are there
+    once it has, polled or not (a real org's job runs on its own clock; results need JobComplete)."""
+    http, instance = session
+    jobs = f"{instance}/services/data/v60.0/jobs/query"
+    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 0.5
+    try:
+        job = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
+        assert job["state"] == "UploadComplete"
+        states = [http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"] for _ in range(5)]
+        early = http.get(f"{jobs}/{job['id']}/results", timeout=30)
+        time.sleep(0.6)
+        late = http.get(f"{jobs}/{job['id']}/results", timeout=30)
+        polled = http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"]
+    finally:
+        emulator.bulk_job_seconds = before
+    assert states == ["InProgress"] * 5
+    assert early.status_code == 400
+    assert early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert late.status_code == 200
+    assert late.text.startswith("Id\n")
+    assert late.text.count("\n") > 1
+    assert polled == "JobComplete"
+
+
+def test_bulk_2_job_aborted_while_it_runs(session: tuple[requests.Session, str], emulator: Any) -> None:
+    """Abort a Query Job: PATCH ``{"state": "Aborted"}`` while it runs; it stays Aborted, has no results, and a
+    finished job cannot be aborted."""
+    http, instance = session
+    jobs = f"{instance}/services/data/v60.0/jobs/query"
+    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 0.3
+    try:
+        job = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
+        aborted = http.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}, timeout=30)
+        time.sleep(0.4)
+        polled = http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"]
+        results = http.get(f"{jobs}/{job['id']}/results", timeout=30)
+        done = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
+        time.sleep(0.4)
+        late = http.patch(f"{jobs}/{done['id']}", json={"state": "Aborted"}, timeout=30)
+    finally:
+        emulator.bulk_job_seconds = before
+    assert aborted.status_code == 200
+    assert aborted.json()["state"] == "Aborted"
+    assert polled == "Aborted"
+    assert results.status_code == 400
+    assert late.status_code == 400
+    assert late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
 
 
 def test_bulk_2_refuses_a_base64_field_and_rest_returns_its_blob_url(session: tuple[requests.Session, str]) -> None:

@@ -17,6 +17,8 @@ from xlr8_tap_salesforce.tap import TapSalesforce
 
 
 def start_sandbox(counts: dict[str, int] | None = None, **options: Any) -> contextlib.AbstractContextManager[Sandbox]:
+    # Bulk 2.0 jobs done at once unless a test says otherwise: the taps' polls do not sleep in tests (``run_tap``)
+    options = {"bulk_job_seconds": 0.0, **options}
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": counts, **options}})
     return run_sandbox(["salesforce"], ctx=ctx)
 

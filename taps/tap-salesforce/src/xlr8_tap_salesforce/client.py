@@ -92,8 +92,10 @@ COUNT_REUSE_SECONDS = 60.0
 _P = t.TypeVar("_P", list[dict[str, t.Any]], tuple[list[dict[str, t.Any]], bool])
 
 
-#: The first wait between Bulk job polls, seconds: a small job is often done within a second, and waiting the whole
-#: ``bulk_poll_interval`` (5 s by default) before the first look costs every such job those seconds.
+#: The first wait before a Bulk job's first poll, seconds, counted from the job's creation: a small job is often
+#: done within a second, and waiting the whole ``bulk_poll_interval`` (5 s by default) before the first look costs
+#: every such job those seconds. No poll goes out sooner: a job just created is never done (a real one runs seconds
+#: to minutes), so a poll right after the create answer is a round trip spent on ``UploadComplete``.
 FIRST_BULK_POLL_WAIT = 0.5
 
 
@@ -183,6 +185,7 @@ class SalesforceClient:
         bulk_poll_interval: float = 5.0,
         bulk_max_wait: float = 3600.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.authenticator = authenticator
@@ -193,6 +196,9 @@ class SalesforceClient:
         self.bulk_poll_interval = bulk_poll_interval
         self.bulk_max_wait = bulk_max_wait
         self.sleep = sleep
+        self.clock = clock
+        #: ``clock()`` when each Bulk job this client created was asked for (``read_bulk_job``'s first wait).
+        self._bulk_created: dict[str, float] = {}
         self.classifier = SalesforceClassifier()
         self._describe_cache: dict[str, dict[str, t.Any]] = {}
         self._global_describe: dict[str, t.Any] | None = None
@@ -366,6 +372,7 @@ class SalesforceClient:
 
     def start_bulk_job(self, soql: str, *, include_deleted: bool = False) -> str:
         """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id."""
+        asked = self.clock()
         job = self.request(
             "POST",
             self.data_url("jobs/query"),
@@ -377,14 +384,28 @@ class SalesforceClient:
                 "lineEnding": "LF",
             },
         ).json()
-        return str(job["id"])
+        job_id = str(job["id"])
+        self._bulk_created[job_id] = asked
+        return job_id
 
     def read_bulk_job(self, job_id: str) -> Iterator[BulkPage]:
-        """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator)."""
+        """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator).
+
+        Each poll goes out its wait (``bulk_poll_wait``) after the previous one was sent, the first after the create
+        was sent: the schedule is the job's age, so a round trip spent on the wire counts towards the wait instead of
+        adding to it (at 100 ms a request, the create's answer arrives while the first wait runs). At most one poll
+        is in flight, never two closer than their wait."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
+        sent = self._bulk_created.pop(job_id, None)
+        if sent is None:  # a job created elsewhere (a connector caller): count from now
+            sent = self.clock()
         waited = wait = 0.0
         while True:
+            wait = bulk_poll_wait(wait, self.bulk_poll_interval)
+            self.sleep(max(0.0, sent + wait - self.clock()))
+            waited += wait
+            sent = self.clock()
             info = self.get_json(job_url)
             state = info.get("state")
             if state == "JobComplete":
@@ -400,9 +421,6 @@ class SalesforceClient:
                 raise ServerUnavailableError(
                     f"salesforce bulk query job {job['id']} still {state} after {waited:.0f} s (bulk_max_wait)"
                 )
-            wait = bulk_poll_wait(wait, self.bulk_poll_interval)
-            self.sleep(wait)
-            waited += wait
         locator: str | None = None
         while True:
             params: dict[str, t.Any] = {"maxRecords": self.bulk_max_records}

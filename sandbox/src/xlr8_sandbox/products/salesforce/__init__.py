@@ -58,6 +58,12 @@ BINARY_TYPES = ("base64",)
 API_VERSIONS = tuple(f"{major}.0" for major in range(31, 65))
 #: How long an idle keep-alive connection stays open: real orgs reset a pooled connection idle for about a minute.
 KEEP_ALIVE_SECONDS = 60
+#: Seconds a Bulk API 2.0 query job runs after its creation before it is JobComplete (or Failed). A real org takes
+#: seconds to minutes; the emulator is faster, but like a real org the state follows time, not how often it is polled.
+#: Longer than the 100 ms round trip the benches add (a poll sent as the create answers finds the job InProgress, as
+#: on any real org) and shorter than the bench's 0.2 s poll interval: a client polling at once, then after 0.2 s,
+#: sees what the emulator answered before jobs ran on time (InProgress, then JobComplete).
+BULK_JOB_SECONDS = 0.15
 #: Query cursors one user keeps open before API version 56.0; opening one more releases the oldest (its next page
 #: answers INVALID_QUERY_LOCATOR). Version 56.0 removed the limit ("API Query Cursor Limits").
 MAX_OPEN_CURSORS = 10
@@ -209,6 +215,8 @@ class _BulkJob:
     polls: int = 0
     state: str = "UploadComplete"
     processed: int = 0
+    #: ``time.monotonic()`` at creation: the job is done ``bulk_job_seconds`` later.
+    created_at: float = field(default_factory=time.monotonic)
     locators: dict[str, _Position] = field(default_factory=dict)
     #: Set when the job will fail while processing (Bulk jobs fail after creation, not at POST).
     error: str | None = None
@@ -239,6 +247,11 @@ class SalesforceEmulator(ProductEmulator):
         #: cursor is not continued after it (the client re-issues a query).
         self.query_more_timeout_when: Callable[[str, int], bool] | None = None
         self.bulk_polls_before_complete = 1
+        #: Bulk API 2.0 query jobs run this long after creation (``BULK_JOB_SECONDS``; option ``bulk_job_seconds``).
+        self.bulk_job_seconds: float = options.get("bulk_job_seconds", BULK_JOB_SECONDS)
+        #: A Bulk API 2.0 job stays InProgress for at least this many polls, however long it ran (a test holding a
+        #: job open without waiting in real time); 0: time alone decides, as on a real org.
+        self.bulk2_polls_before_complete = 0
         self.session_ttl: float | None = 7200.0
         self.rotate_refresh_tokens = False
         #: Revoke every session when the n-th data request arrives (token revocation mid-run).
@@ -296,6 +309,8 @@ class SalesforceEmulator(ProductEmulator):
             self.query_timeout_when = None
             self.query_more_timeout_when = None
             self.bulk_polls_before_complete = 1
+            self.bulk_job_seconds = options.get("bulk_job_seconds", BULK_JOB_SECONDS)
+            self.bulk2_polls_before_complete = 0
             self.session_ttl = 7200.0
             self.rotate_refresh_tokens = False
             self.revoke_sessions_at_request = None
@@ -378,6 +393,7 @@ class SalesforceEmulator(ProductEmulator):
             Route(data + "/queryAll/{locator}", self._api(self.query_more), methods=["GET"]),
             Route(data + "/jobs/query", self._api(self.create_job), methods=["POST"]),
             Route(data + "/jobs/query/{job_id}", self._api(self.get_job), methods=["GET"]),
+            Route(data + "/jobs/query/{job_id}", self._api(self.abort_job), methods=["PATCH"]),
             Route(data + "/jobs/query/{job_id}/results", self._api(self.job_results), methods=["GET"]),
             *self.bulk1.routes(),
         ]
@@ -967,20 +983,41 @@ class SalesforceEmulator(ProductEmulator):
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         return job
 
-    async def get_job(self, request: Request) -> Response:
-        job = self._job(request.path_params["job_id"])
-        job.polls += 1
-        if job.polls > self.bulk_polls_before_complete:
+    def _advance(self, job: _BulkJob) -> None:
+        """The job's state now: InProgress until ``bulk_job_seconds`` after its creation (and its first
+        ``bulk2_polls_before_complete`` polls), then JobComplete, or Failed if it was to fail."""
+        if job.state in ("JobComplete", "Failed", "Aborted"):
+            return
+        ran = time.monotonic() - job.created_at
+        if ran >= self.bulk_job_seconds and job.polls >= self.bulk2_polls_before_complete:
             job.state = "Failed" if job.error else "JobComplete"
         else:
             job.state = "InProgress"
+
+    async def get_job(self, request: Request) -> Response:
+        job = self._job(request.path_params["job_id"])
+        self._advance(job)  # after the polls answered before this one
+        job.polls += 1
         info = self._job_info(job)
         if job.state == "Failed":
             info["errorMessage"] = job.error
         return JSONResponse(info)
 
+    async def abort_job(self, request: Request) -> Response:
+        """Abort a Query Job: ``{"state": "Aborted"}`` while it runs; a finished job cannot be aborted."""
+        job = self._job(request.path_params["job_id"])
+        body = await request.json()
+        if body.get("state") != "Aborted":
+            raise SalesforceError(400, "INVALIDJOBSTATE", "state must be Aborted")
+        self._advance(job)
+        if job.state in ("JobComplete", "Failed", "Aborted"):
+            raise SalesforceError(400, "INVALIDJOBSTATE", f"job {job.id} is {job.state}, it cannot be aborted")
+        job.state = "Aborted"
+        return JSONResponse(self._job_info(job))
+
     async def job_results(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"])
+        self._advance(job)  # a job that ran its time has results, polled or not
         if job.state != "JobComplete":
             raise SalesforceError(400, "INVALIDJOBSTATE", f"job {job.id} is {job.state}, results not ready")
         locator = request.query_params.get("locator")
