@@ -149,3 +149,46 @@ def test_a_job_that_ends_badly_stops_the_read_with_its_state(sf: Any, end: Any, 
     error = _bulk_read_ending(sf, end)
     assert error.error_code == "BULK_JOB_FAILED"
     assert said in str(error)
+
+
+def _aborts(sandbox: Any) -> list[Any]:
+    """Abort a Query Job requests (PATCH of the job)."""
+    return [e for e in sandbox.ctx.requests.entries("salesforce", JOB) if e.method == "PATCH"]
+
+
+def test_a_job_given_up_after_bulk_max_wait_is_aborted(sf: Any) -> None:
+    """A job still running at ``bulk_max_wait`` is aborted before the read fails: left running it would keep
+    counting against the org's Bulk job limits for nothing."""
+    with sf.start_sandbox({"Account": 30}) as sandbox:
+        sf.emulator(sandbox).bulk2_polls_before_complete = 10
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk", bulk_max_wait=3)
+        tap = TapSalesforce(config=config, parse_env_config=False)
+        now = [0.0]
+        tap.client.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+        tap.client.clock = lambda: now[0]
+        with pytest.raises(Exception, match=r"\(bulk_max_wait\)"):
+            sync_in_process(tap)
+        aborted = _aborts(sandbox)
+        jobs = sf.emulator(sandbox)._jobs
+    assert len(aborted) == 1
+    assert [job.state for job in jobs.values()] == ["Aborted"]
+
+
+def test_a_job_started_ahead_for_another_query_is_aborted_and_the_read_is_whole(sf: Any) -> None:
+    """A job started ahead is read only if the stream builds that very query; one started for another query is
+    aborted (not left running against the org's limits), and the stream reads its own job in full."""
+    with sf.start_sandbox({"Account": 30}, bulk_job_seconds=0.0) as sandbox:
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk")
+        tap = TapSalesforce(config=config, parse_env_config=False)
+        stale = tap.client.start_bulk_job("SELECT Id FROM Account")
+        sf.emulator(sandbox)._jobs[stale].created_at += 3600  # it runs an hour more; the stream's own job at once
+        stream = tap.streams["Account"]
+        stream._prefetched_job = ("SELECT Id FROM Account", stale)
+        tap._bulk_jobs_started = True  # no other job ahead: the stale one stands for it
+        run = sync_in_process(tap)
+        aborted = _aborts(sandbox)
+        jobs = sf.emulator(sandbox)._jobs
+    assert len(run.records("Account")) == 30
+    assert [e.path.rsplit("/", 1)[-1] for e in aborted] == [stale]
+    assert jobs[stale].state == "Aborted"
+    assert [job.state for job_id, job in jobs.items() if job_id != stale] == ["JobComplete"]

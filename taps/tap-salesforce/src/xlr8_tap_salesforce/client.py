@@ -388,6 +388,15 @@ class SalesforceClient:
         self._bulk_created[job_id] = asked
         return job_id
 
+    def abort_bulk_job(self, job_id: str) -> None:
+        """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
+        stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
+        failure here must not hide why the job was given up."""
+        try:
+            self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"})
+        except Exception as exc:  # noqa: BLE001 - logged; the caller goes on (or raises its own reason)
+            logger.warning("salesforce bulk query job %s: could not abort it: %s", job_id, exc)
+
     def read_bulk_job(self, job_id: str) -> Iterator[BulkPage]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator).
 
@@ -418,6 +427,7 @@ class SalesforceClient:
                     error_code="QUERY_TIMEOUT" if error_type is QueryTimeoutError else "BULK_JOB_FAILED",
                 )
             if waited >= self.bulk_max_wait:
+                self.abort_bulk_job(job_id)  # given up: not left running against the org's daily job limit
                 raise ServerUnavailableError(
                     f"salesforce bulk query job {job['id']} still {state} after {waited:.0f} s (bulk_max_wait)"
                 )
@@ -1395,6 +1405,8 @@ class SalesforceStream(KitRESTStream):
             if prefetched is not None and prefetched[0] == soql:
                 job_id = prefetched[1]
             else:
+                if prefetched is not None:  # started for another query: it would run on, counting against the org
+                    self.client.abort_bulk_job(prefetched[1])
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
