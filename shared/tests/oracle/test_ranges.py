@@ -373,6 +373,23 @@ def test_bounds_placed_out_of_order_still_read_every_row_once() -> None:
     assert rows == ROWS
 
 
+def test_a_bound_whose_place_cannot_be_told_is_not_taken() -> None:
+    """Text keys tied on the ordering value, collated by the server without case, and rows moved between two bound
+    requests: bound 2's page answers row 5 (``p005``), which the server puts before bound 1 (``P017``) and Python
+    after it. Bound 2 is not taken on Python's word (range 1 is then empty, as for a bound placed below the one
+    before): taken, range 1 asked for the rows after ``P017`` up to ``p005`` (none) and the ranges after it read
+    rows 6-17 again."""
+    rows = [
+        {"LastUpdateDate": "2024-01-01T00:00:00+00:00", "PersonId": "p005" if i == 5 else f"P{i:03d}"}
+        for i in range(100)
+    ]
+    collection = Collection(rows, placed={33: 5})
+    collection.place = case_blind
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection), emitted)
+    assert [row["PersonId"] for row in emitted] == [row["PersonId"] for row in rows]
+
+
 def test_a_bound_past_the_end_makes_its_range_the_last() -> None:
     """Rows were deleted after the count: the row at bound 3's offset is gone, so range 2 reads to the end."""
     collection = Collection(ROWS[:60])
@@ -648,10 +665,15 @@ def case_blind(row: dict[str, t.Any]) -> tuple[t.Any, ...]:
     return (row["LastUpdateDate"], row["PersonId"].lower(), row["PersonId"])
 
 
-#: Text keys tied on the ordering value, in ``case_blind`` order: ranges 0-2 lower case, the last range upper case,
-#: so in Python's order the rows the last range reads all come before the rows of the first ranges.
+#: In ``case_blind`` order: the rows of ranges 0-2 at ordering values of their own, the last range's (12 on) tied on
+#: one, with text keys whose case differs (row 13 ``p013``: the server puts it between ``P012`` and ``P014``,
+#: Python after every ``P0xx``).
 CASE_BLIND_ROWS = [
-    {"LastUpdateDate": "2024-01-01T00:00:00+00:00", "PersonId": f"{'p' if i < 12 else 'P'}{i:03d}"} for i in range(30)
+    {
+        "LastUpdateDate": f"2024-01-01T{i:02d}:00:00+00:00" if i < 12 else "2024-01-02T00:00:00+00:00",
+        "PersonId": "p013" if i == 13 else f"P{i:03d}",
+    }
+    for i in range(30)
 ]
 
 
@@ -659,19 +681,19 @@ CASE_BLIND_ROWS = [
     ("moved", "rows", "order"),
     [
         (5, ROWS, place),  # the split's page answers a row the range read already (rows moved): not kept
-        (5, CASE_BLIND_ROWS, case_blind),
+        (13, CASE_BLIND_ROWS, case_blind),
     ],
     ids=["bound behind the range", "cannot tell"],
 )
 def test_a_split_whose_bound_cannot_be_kept_is_dropped(
     moved: int, rows: list[dict[str, t.Any]], order: t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]
 ) -> None:
-    """Rows moved: the split's page answers a row the range it splits read already (row 5; the range reads rows
-    12-29). Its bound is behind the rows the range read (numeric keys), or where it falls cannot be told: text keys
-    tied on the ordering value, collated by the server without case, so Python's order puts ``p005`` after the
-    range's ``P0xx`` rows, the server before them. The range reads on to its own bound, the upper half's pages are
-    emitted without their rows (counted, not emitted twice); every row once, in order. A split kept there (on
-    Python's word) would read rows 6 up to the range's last row read twice."""
+    """Rows moved: the split's page answers a row the range it splits read already (the range reads rows 12-29).
+    Its bound (row 5) is behind the rows the range read (numeric keys), or where it falls cannot be told (row 13):
+    text keys tied on the ordering value, collated by the server without case, so Python's order puts ``p013`` after
+    the range's ``P0xx`` rows, the server before ``P014``. The range reads on to its own bound, the upper half's
+    pages are emitted without their rows (counted, not emitted twice); every row once, in order. A split kept there
+    (on Python's word) would read the rows after the bound up to the range's last row read twice."""
     collection, _ = held_last_range(moved, rows, order)
     emitted = list(rows[:LIMIT])
     pages = []
