@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 import typing as t
@@ -48,7 +49,9 @@ def response(items: list[dict[str, t.Any]], has_more: bool, took: float = 0.0) -
 
 
 class Collection:
-    """The rows in keyset order; ``placed`` overrides where a ``PageAt`` page starts (rows that moved meanwhile)."""
+    """The rows in keyset order; ``placed`` overrides where a ``PageAt`` page starts (rows that moved meanwhile).
+    ``place`` is the server's order of a row (its ``q`` and ``orderBy``): Python's order of (ordering value, key)
+    unless the test collates otherwise (``case_blind``)."""
 
     def __init__(
         self, rows: list[dict[str, t.Any]], placed: dict[int, int] | None = None, latency: float = 0.0
@@ -62,6 +65,7 @@ class Collection:
         self.fail_parse: t.Callable[[list[dict[str, t.Any]]], bool] = lambda items: False
         self.asked: list[t.Any] = []
         self.lock = threading.Lock()
+        self.place: t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]] = place
 
     def __call__(self, token: KeysetRange | PageAt) -> Answer:
         with self.lock:
@@ -76,9 +80,10 @@ class Collection:
             page = self.rows[at : at + LIMIT]
             answer = response(page, at + LIMIT < len(self.rows), took)
             return Answer(token, requests.PreparedRequest(), answer, [])  # parsed when a range takes it up
-        after = place({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
-        upto = place({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
-        chosen = [r for r in self.rows if (after is None or place(r) > after) and (upto is None or place(r) <= upto)]
+        order = self.place
+        after = order({"LastUpdateDate": token.after.moment, "PersonId": token.after.key}) if token.after else None
+        upto = order({"LastUpdateDate": token.upto.moment, "PersonId": token.upto.key}) if token.upto else None
+        chosen = [r for r in self.rows if (after is None or order(r) > after) and (upto is None or order(r) <= upto)]
         page = chosen[:LIMIT]
         answer = response(page, len(chosen) > LIMIT, took)
         return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
@@ -368,6 +373,23 @@ def test_bounds_placed_out_of_order_still_read_every_row_once() -> None:
     assert rows == ROWS
 
 
+def test_a_bound_whose_place_cannot_be_told_is_not_taken() -> None:
+    """Text keys tied on the ordering value, collated by the server without case, and rows moved between two bound
+    requests: bound 2's page answers row 5 (``p005``), which the server puts before bound 1 (``P017``) and Python
+    after it. Bound 2 is not taken on Python's word (range 1 is then empty, as for a bound placed below the one
+    before): taken, range 1 asked for the rows after ``P017`` up to ``p005`` (none) and the ranges after it read
+    rows 6-17 again."""
+    rows = [
+        {"LastUpdateDate": "2024-01-01T00:00:00+00:00", "PersonId": "p005" if i == 5 else f"P{i:03d}"}
+        for i in range(100)
+    ]
+    collection = Collection(rows, placed={33: 5})
+    collection.place = case_blind
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection), emitted)
+    assert [row["PersonId"] for row in emitted] == [row["PersonId"] for row in rows]
+
+
 def test_a_bound_past_the_end_makes_its_range_the_last() -> None:
     """Rows were deleted after the count: the row at bound 3's offset is gone, so range 2 reads to the end."""
     collection = Collection(ROWS[:60])
@@ -570,14 +592,19 @@ class HeldLastRange(Collection):
         return super().__call__(token)
 
 
-def held_last_range(moved: int | None = None, rows: list[dict[str, t.Any]] = ROWS) -> tuple[HeldLastRange, int]:
+def held_last_range(
+    moved: int | None = None,
+    rows: list[dict[str, t.Any]] = ROWS,
+    order: t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]] = place,
+) -> tuple[HeldLastRange, int]:
     """30 rows: page 1 (2 rows), then 4 ranges planned of 2 pages each, read 2 at a time (the last reads to the end
     of the 30 counted: its page from its bound, then 9 by keyset); the last range's first request by keyset is
-    held."""
+    held. ``order``: the server's order of the rows (``rows`` are in it)."""
     sizes = [4, 3, 3, 3]
     starts = list(itertools.accumulate(sizes, initial=LIMIT))
     last = rows[starts[3]]  # the last range's page from its bound: the bound, then this row
     collection = HeldLastRange(rows[:30], {start - 1 for start in starts[1:4]}, keyset(last), moved)
+    collection.place = order
     return collection, starts[3]
 
 
@@ -632,19 +659,42 @@ def test_a_split_whose_page_cannot_place_its_bound_is_dropped_and_the_read_ends(
     assert len(collection.splits) >= 1, "no range was split"
 
 
+def case_blind(row: dict[str, t.Any]) -> tuple[t.Any, ...]:
+    """A server's order whose text keys collate without case (as a case-insensitive or linguistic collation does),
+    where Python puts every upper-case letter first."""
+    return (row["LastUpdateDate"], row["PersonId"].lower(), row["PersonId"])
+
+
+#: In ``case_blind`` order: the rows of ranges 0-2 at ordering values of their own, the last range's (12 on) tied on
+#: one, with text keys whose case differs (row 13 ``p013``: the server puts it between ``P012`` and ``P014``,
+#: Python after every ``P0xx``).
+CASE_BLIND_ROWS = [
+    {
+        "LastUpdateDate": f"2024-01-01T{i:02d}:00:00+00:00" if i < 12 else "2024-01-02T00:00:00+00:00",
+        "PersonId": "p013" if i == 13 else f"P{i:03d}",
+    }
+    for i in range(30)
+]
+
+
 @pytest.mark.parametrize(
-    ("moved", "rows"),
+    ("moved", "rows", "order"),
     [
-        (5, ROWS),  # the split's page answers a row the range read already (rows moved): not kept
-        (None, [{"LastUpdateDate": "2024-01-01T00:00:00+00:00", "PersonId": f"P{i:03d}"} for i in range(30)]),
+        (5, ROWS, place),  # the split's page answers a row the range read already (rows moved): not kept
+        (13, CASE_BLIND_ROWS, case_blind),
     ],
     ids=["bound behind the range", "cannot tell"],
 )
-def test_a_split_whose_bound_cannot_be_kept_is_dropped(moved: int | None, rows: list[dict[str, t.Any]]) -> None:
-    """The split's bound is behind the rows the range read (rows moved), or where it falls cannot be told (text keys
-    tied on the ordering value): the range reads on to its own bound, the upper half's pages are emitted without
-    their rows (counted, not emitted twice); every row once, in order."""
-    collection, _ = held_last_range(moved, rows)
+def test_a_split_whose_bound_cannot_be_kept_is_dropped(
+    moved: int, rows: list[dict[str, t.Any]], order: t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]
+) -> None:
+    """Rows moved: the split's page answers a row the range it splits read already (the range reads rows 12-29).
+    Its bound (row 5) is behind the rows the range read (numeric keys), or where it falls cannot be told (row 13):
+    text keys tied on the ordering value, collated by the server without case, so Python's order puts ``p013`` after
+    the range's ``P0xx`` rows, the server before ``P014``. The range reads on to its own bound, the upper half's
+    pages are emitted without their rows (counted, not emitted twice); every row once, in order. A split kept there
+    (on Python's word) would read the rows after the bound up to the range's last row read twice."""
+    collection, _ = held_last_range(moved, rows, order)
     emitted = list(rows[:LIMIT])
     pages = []
     for answer in ranged_read(collection, width=2, sizes=[4, 3, 3, 3], first_cost=0.001, counted=30).answers(
@@ -653,9 +703,95 @@ def test_a_split_whose_bound_cannot_be_kept_is_dropped(moved: int | None, rows: 
         if isinstance(answer, Answer):
             emitted.extend(answer.records)
             pages.append((answer.token, len(answer.records)))
-    assert emitted == rows[:30]
+    assert [row["PersonId"] for row in emitted] == [row["PersonId"] for row in rows[:30]]
     assert collection.splits, "no range was split"
     assert (PageAt(collection.splits[0]), 0) in pages, "the split's page was handed out, without its rows"
+
+
+class ChangedAtTheSplit(HeldLastRange):
+    """``HeldLastRange`` changed under the range it splits: that range's request in flight (its first by keyset,
+    held) is answered only once the split's page was answered, and ``change`` runs on the rows in between, once
+    (rows updated, created or deleted after the split's bound was placed, before the range's verdict on it)."""
+
+    def __init__(
+        self,
+        rows: list[dict[str, t.Any]],
+        planned: set[int],
+        last: Keyset,
+        change: t.Callable[[list[dict[str, t.Any]]], list[dict[str, t.Any]]],
+    ) -> None:
+        super().__init__(rows, planned, last)
+        self.change = change
+        self.split_answered = threading.Event()
+        self.changed = False
+
+    def __call__(self, token: KeysetRange | PageAt) -> Answer:
+        if isinstance(token, KeysetRange) and token.after == self.last and not self.changed:
+            self.split_answered.wait(10)
+            with self.lock:
+                self.rows, self.changed = self.change(self.rows), True  # a new list: answers read one or the other
+            return super().__call__(token)
+        answer = super().__call__(token)
+        if isinstance(token, PageAt) and token.offset not in self.planned:
+            self.split_answered.set()
+        return answer
+
+
+def changes(seed: int, touched: set[int]) -> t.Callable[[list[dict[str, t.Any]]], list[dict[str, t.Any]]]:
+    """1-4 changes drawn from ``seed``, mostly among the last range's rows (12 on): a row updated (to the end of the
+    order, a new version), a row created (at the end), a run of 1-10 rows deleted, or 9-12 rows from row 13 (the
+    range's page in flight then ends past the split's bound, row 22 here, and the split is dropped); the keys
+    updated or deleted go to ``touched``."""
+    rnd = random.Random(seed)
+
+    def change(rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        rows = list(rows)
+        for n in range(rnd.randint(1, 4)):
+            moment = f"2024-02-01T00:00:{n:02d}+00:00"  # past every row's
+            kind = rnd.choice(["update", "create", "delete", "delete past the split"])
+            at = rnd.randrange(LIMIT if rnd.random() < 0.2 or len(rows) <= 12 else 12, len(rows))
+            if kind == "delete past the split":
+                at = 13
+            if kind == "create":
+                rows.append({"LastUpdateDate": moment, "PersonId": 9000 + n})
+            elif kind == "update":
+                row = rows.pop(at)
+                touched.add(row["PersonId"])
+                rows.append({**row, "LastUpdateDate": moment, "version": row.get("version", 0) + 1})
+            else:
+                run = rnd.randint(9, 12) if at == 13 else rnd.randint(1, 10)
+                gone, rows[at : at + run] = rows[at : at + run], []
+                touched.update(row["PersonId"] for row in gone)
+        return rows
+
+    return change
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_rows_changed_between_a_splits_answer_and_the_verdict_are_read_as_page_after_page(seed: int) -> None:
+    """Review 18d: rows updated, created and deleted after a split's page placed its bound, before the range split
+    decides (its request in flight answered after the change: deleted rows may carry its page past the bound).
+    The read, then page after page after the row it ends on (as the stream goes on), emits rows in strictly
+    increasing keyset order, every row never changed exactly once, and every row's final version."""
+    touched: set[int] = set()
+    source, _ = held_last_range()
+    collection = ChangedAtTheSplit(ROWS[:30], source.planned, source.last, changes(seed, touched))
+    emitted = list(ROWS[:LIMIT])
+    go_on = drain(ranged_read(collection, width=2, sizes=[4, 3, 3, 3], first_cost=0.001, counted=30), emitted)
+    while go_on is not None:  # the stream's page after page after the ranges (``KeysetPaginator``)
+        answer = collection(KeysetRange(go_on, None))
+        items = json.loads(answer.response.content)
+        emitted.extend(answer.records)
+        go_on = keyset(items["items"][-1]) if items["hasMore"] and items["items"] else None
+    assert collection.splits, "no range was split"
+    assert collection.changed, "the rows were not changed"
+    places = [place(row) for row in emitted]
+    assert all(a < b for a, b in itertools.pairwise(places)), "rows out of order or twice"
+    keys = [row["PersonId"] for row in emitted]
+    assert [
+        row["PersonId"] for row in ROWS[:30] if keys.count(row["PersonId"]) != 1 and row["PersonId"] not in touched
+    ] == []
+    assert [row for row in collection.rows if row not in emitted] == [], "final versions not read"
 
 
 @pytest.mark.parametrize(

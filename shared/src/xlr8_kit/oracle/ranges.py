@@ -238,15 +238,15 @@ def compare(a: Keyset, b: Keyset) -> int | None:
 
 
 def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
-    """``later`` if it is past ``earlier`` in the keyset order, else ``earlier`` (bounds only ever increase: a
-    bound placed after rows moved can come out lower than the one before); END stays END. Values that cannot be
-    compared end the plan (the rest is one range)."""
+    """``later`` if it is surely past ``earlier`` in the keyset order (``compare``), else ``earlier`` (bounds only
+    ever increase: a bound placed after rows moved can come out lower than the one before, and the range between is
+    then empty, its rows read by the next range); END stays END. Where a bound falls cannot be told (text keys tied
+    on the ordering value: the server's collation orders them, not Python), it is not taken: taking a bound the
+    server puts below the one before on Python's word made the next range read rows again (review 18d's collation
+    case, session 19)."""
     if earlier is END or later is END:
         return END
-    try:
-        return later if order_value(later) > order_value(earlier) else earlier
-    except TypeError:
-        return END
+    return later if compare(later, earlier) == 1 else earlier
 
 
 class Growth:
