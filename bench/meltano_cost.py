@@ -297,7 +297,9 @@ class Sampler:
                     with contextlib.suppress(psutil.Error):
                         times = proc.cpu_times()
                         rss += proc.memory_info().rss
-                        role = self.cpu[proc.pid][0] if proc.pid in self.cpu else self.role(proc.cmdline())
+                        role = self.cpu[proc.pid][0] if proc.pid in self.cpu else "meltano"
+                        if role == "meltano" and proc.pid != self.root.pid:  # a child seen before its exec
+                            role = self.role(proc.cmdline())
                         self.cpu[proc.pid] = (role, times.user + times.system)
             own = self.own.cpu_times()
             per_role: dict[str, float] = {"emulator (this process)": own.user + own.system}
