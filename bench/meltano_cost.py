@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ceilings
-from run import ROOT, SANDBOX_PROJECT_ID, TARGET, child_env, meltano_project_copy, rows_in_store
+from run import ROOT, SANDBOX_PROJECT_ID, TARGET, child_env, meltano_project_copy
 
 #: Run in the meltano process: times the phases in process CPU and writes them (and the children's CPU) at exit.
 PROBE = """
@@ -163,6 +164,7 @@ def main() -> int:
     parser.add_argument("--cacheable-catalog", action="store_true")
     parser.add_argument("--batch-sizes", default="", help="comma-separated records per BATCH file, alternated")
     parser.add_argument("--base-root", type=Path, help="a second tree (the old side): alternate its runs with ours")
+    parser.add_argument("--trace", action="store_true", help="print each run's BATCH files: written, loaded, STATE")
     args = parser.parse_args()
     sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()] or [0]
     if args.base_root and sizes != [0]:
@@ -180,8 +182,8 @@ def main() -> int:
         work = Path(tmp)
         (work / "probe.py").write_text(PROBE)
         if args.base_root:
-            old = Side("old", args.base_root, work, tap, stream, cacheable=args.cacheable_catalog)
-            new = Side("new", ROOT, work, tap, stream, cacheable=args.cacheable_catalog)
+            old = Side("old", args.base_root, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
+            new = Side("new", ROOT, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
             print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}: {old.root} (old) / {ROOT} (new)")
             for side in (old, new):
                 side.run(work, "warm", quiet=True)  # untimed: the emulator's first read, the system db created
@@ -190,7 +192,7 @@ def main() -> int:
                     side.run(work, str(run_no))
             compare(old, new)
             return 0
-        side = Side("", ROOT, work, tap, stream, cacheable=args.cacheable_catalog)
+        side = Side("", ROOT, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
         print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
         figures: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
         for run_no, size in ((run_no, size) for run_no in range(args.runs) for size in sizes):
@@ -211,13 +213,169 @@ class Run:
     rows: int
     cpu: dict[str, float]
     steps: dict[str, float]
+    peak_mb: float
+    digest: str
+
+
+#: Columns the target sets per run (load times, run ids): left out of the landed rows' md5.
+PER_RUN_COLUMNS = re.compile(r"^_sdc_|^_xlr8_|loaded_at$|run_id$|_at_load$")
+
+
+def landed(store: Path) -> tuple[int, str]:
+    """Rows in the store and the md5 of the stream table's non-encrypted columns in id order (the columns the target
+    sets per run left out), to compare the rows two builds landed."""
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as conn:
+        found = conn.execute(
+            "SELECT table_name, row_count, encrypted_columns FROM _schema_metadata "
+            "WHERE is_current AND LOWER(project) = ?",
+            [SANDBOX_PROJECT_ID],
+        ).fetchall()
+        if len(found) != 1:
+            return sum(int(row[1] or 0) for row in found), f"{len(found)} tables"
+        table, rows, encrypted = found[0]
+        hidden = set(json.loads(encrypted) if isinstance(encrypted, str) else (encrypted or []))
+        names = [c[0] for c in conn.execute(f'DESCRIBE "{table}"').fetchall()]
+        kept = [n for n in names if n not in hidden and not PER_RUN_COLUMNS.search(n)]
+        order = "id" if "id" in names else kept[0]
+        columns = ", ".join(f'"{n}"' for n in kept)
+        lines = f'string_agg(to_json(struct_pack({columns}))::VARCHAR, chr(10) ORDER BY "{order}")'
+        digest = conn.execute(f'SELECT md5({lines}) FROM "{table}"').fetchone()
+    return int(rows or 0), str(digest[0] if digest else "")
+
+
+class Sampler:
+    """Every 50 ms while a run lasts: CPU seconds per process of its tree (Meltano, discovery, tap, target) and of
+    this process (the emulators it serves, with the sampler itself), the tree's RSS, and the BATCH files in the
+    extractor's storage directory (when each appeared as a partial file and under its final name)."""
+
+    def __init__(self, pid: int, batches: Path, epoch: float) -> None:
+        import threading
+
+        import psutil
+
+        self.root, self.own = psutil.Process(pid), psutil.Process()
+        self.batches, self.epoch = batches, epoch
+        self.peak_mb = 0.0
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, last CPU seconds seen)
+        self.samples: list[tuple[float, dict[str, float]]] = []  # (time, CPU s per role so far)
+        self.partial: dict[str, float] = {}
+        self.written: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def role(cmdline: list[str]) -> str:
+        text = " ".join(cmdline)
+        if "target-xlr8-truths" in text and "probe.py" not in text:
+            return "target"
+        if "--discover" in text:
+            return "discovery"
+        if "tap-" in text and "probe.py" not in text:
+            return "tap"
+        return "meltano"
+
+    def _run(self) -> None:
+        import contextlib
+
+        import psutil
+
+        while not self._stop.is_set():
+            now = time.time() - self.epoch
+            rss = 0
+            with contextlib.suppress(psutil.Error):
+                for proc in [self.root, *self.root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        times = proc.cpu_times()
+                        rss += proc.memory_info().rss
+                        role = self.cpu[proc.pid][0] if proc.pid in self.cpu else "meltano"
+                        if role == "meltano" and proc.pid != self.root.pid:  # a child seen before its exec
+                            role = self.role(proc.cmdline())
+                        self.cpu[proc.pid] = (role, times.user + times.system)
+            own = self.own.cpu_times()
+            per_role: dict[str, float] = {"emulator (this process)": own.user + own.system}
+            for role, seconds in self.cpu.values():
+                per_role[role] = per_role.get(role, 0.0) + seconds
+            self.samples.append((now, per_role))
+            self.peak_mb = max(self.peak_mb, rss / 1e6)
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(self.batches):
+                    name = entry.name
+                    if name.endswith(".partial"):
+                        self.partial.setdefault(name[1 : -len(".partial")], now)
+                    else:
+                        self.written.setdefault(name, now)
+            self._stop.wait(0.05)
+
+
+def _log_times(log: str, pattern: str) -> list[float]:
+    """Meltano's UTC timestamps of the log lines matching ``pattern``, in order."""
+    import datetime as dt
+
+    found = []
+    for line in log.splitlines():
+        stamp = re.match(r"(\d{4}-\d\d-\d\dT[\d:.]+)Z", line)
+        if stamp and re.search(pattern, line):
+            found.append(dt.datetime.fromisoformat(stamp.group(1)).replace(tzinfo=dt.UTC).timestamp())
+    return found
+
+
+def files_timeline(log: str, sampler: Sampler, marks: dict[str, float]) -> str:
+    """Per BATCH file, seconds since the tap's sync process was spawned: its partial file seen, its final name seen
+    (written), the target's "loaded" line, Meltano's "state updated" line; then the target's idle start, the tail
+    after the tap's last file, and each process's CPU while the tap ran and after."""
+    epoch = sampler.epoch
+    zero = marks["extractors spawned"]
+    loads = [t - epoch - zero for t in _log_times(log, r"target-xlr8-truths +BATCH file loaded")]
+    states = [t - epoch - zero for t in _log_times(log, r"meltano +Incremental state has been updated")]
+    tap_done = [t - epoch - zero for t in _log_times(log, r'"metric":"sync_duration"')]
+    files = sorted(sampler.written.items(), key=lambda item: item[1])
+    lines = ["    file  partial  written   loaded   state   (s since the tap's sync spawned; backlog: not loaded yet)"]
+    for index, (name, seen) in enumerate(files):
+        partial = sampler.partial.get(name, float("nan")) - zero
+        loaded = loads[index] if index < len(loads) else float("nan")
+        state = states[index] if index < len(states) else float("nan")
+        backlog = sum(1 for _, w in files if w - zero <= loaded) - index - 1 if loaded == loaded else 0
+        lines.append(
+            f"    {index + 1:4d} {partial:8.2f} {seen - zero:8.2f} {loaded:8.2f} {state:6.2f}   backlog {backlog}"
+        )
+    end = tap_done[0] if tap_done else float("nan")
+
+    def cpu_between(start: float, stop: float) -> dict[str, float]:
+        first = next((r for t, r in sampler.samples if t - zero >= start), {})
+        last = next((r for t, r in reversed(sampler.samples) if t - zero <= stop), {})
+        return {role: last.get(role, 0.0) - first.get(role, 0.0) for role in sorted(set(first) | set(last))}
+
+    finish = sampler.samples[-1][0] - zero if sampler.samples else float("nan")
+    during, after = cpu_between(0.0, end), cpu_between(end, finish)
+    nan = float("nan")
+    summary = (
+        f"    tap done {end:.2f} s, files {len(files)}, first written {files[0][1] - zero if files else nan:.2f}, "
+        f"last written {files[-1][1] - zero if files else nan:.2f}, last loaded "
+        f"{loads[-1] if loads else float('nan'):.2f}, last state {states[-1] if states else float('nan'):.2f}; "
+        f"states saved {len(states)}\n"
+        f"    CPU s while the tap ran ({end:.1f} s): {', '.join(f'{k} {v:.2f}' for k, v in during.items())}\n"
+        f"    CPU s after ({finish - end:.1f} s): {', '.join(f'{k} {v:.2f}' for k, v in after.items())}"
+    )
+    return "\n".join([*lines, summary])
 
 
 class Side:
     """One tree's project copy (its meltano.yml, lock files and venv) and its runs."""
 
-    def __init__(self, label: str, root: Path, work: Path, tap: str, stream: str, *, cacheable: bool) -> None:
-        self.label, self.root, self.tap = label, root.resolve(), tap
+    def __init__(
+        self, label: str, root: Path, work: Path, tap: str, stream: str, *, cacheable: bool, trace: bool = False
+    ) -> None:
+        self.label, self.root, self.tap, self.trace = label, root.resolve(), tap, trace
         self.python = sys.executable if self.root == ROOT else str(self.root / ".venv" / "bin" / "python")
         self.project = meltano_project_copy(work, f"project-{label or 'this'}", batch=True, root=self.root)
         if cacheable:
@@ -248,14 +406,19 @@ class Side:
         epoch = time.time()
         self.env["XLR8_MELTANO_COST_EPOCH"] = repr(epoch)
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=self.project, env=self.env, capture_output=True, text=True, check=False)
+        proc = subprocess.Popen(
+            command, cwd=self.project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        with Sampler(proc.pid, self.project / ".meltano" / "batches" / self.tap, epoch) as sampler:
+            stdout, stderr = proc.communicate()
         wall = time.perf_counter() - started
-        if done.returncode:
-            raise SystemExit(f"{self.root}: meltano run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        if proc.returncode:
+            raise SystemExit(f"{self.root}: meltano run failed ({proc.returncode}):\n{stderr[-3000:]}")
         probe = json.loads((work / "phases.json").read_text())
         cpu, marks = probe["cpu"], probe["marks"]
-        log = done.stderr + done.stdout
-        run = Run(wall, rows_in_store(self.store, SANDBOX_PROJECT_ID), cpu, meltano_steps(marks, wall))
+        log = stderr + stdout
+        rows, digest = landed(self.store)
+        run = Run(wall, rows, cpu, meltano_steps(marks, wall), sampler.peak_mb, digest)
         if quiet:
             return run
         self.runs.append(run)
@@ -263,9 +426,14 @@ class Side:
         split = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
         steps = ", ".join(f"{k} {v:.2f}" for k, v in run.steps.items())
         head = label or (f"{self.label} run {suffix}: " if self.label else f"run {suffix}: ")
-        print(f"  {head}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {run.rows}")
+        print(
+            f"  {head}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {run.rows} (md5 {digest[:12]}); "
+            f"peak {run.peak_mb:.0f} MB (tree)"
+        )
         print(f"    wall s: {steps}")
         print(f"    log moments, s: {timeline(log, epoch, epoch + wall)}")
+        if self.trace:
+            print(files_timeline(log, sampler, marks))
         return run
 
 

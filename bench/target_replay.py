@@ -35,7 +35,7 @@ import ceilings
 from run import ROOT, SANDBOX_PROJECT_ID, TARGET, bin_path, child_env, write_catalog
 
 
-def capture(cap: Path, stream_alias: str, scale: int) -> int:
+def capture(cap: Path, stream_alias: str, scale: int, batch_size: int | None = None) -> int:
     """The tap's messages and BATCH files for one stream, kept in ``cap``."""
     import yaml
 
@@ -46,6 +46,8 @@ def capture(cap: Path, stream_alias: str, scale: int) -> int:
     plugins = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["extractors"]
     batch_config = next(p for p in plugins if p["name"] == module.TAP)["config"]["batch_config"]
     batch_config["storage"] = {"root": (cap / "files").as_uri()}  # the target is told where they are
+    if batch_size:
+        batch_config["batch_size"] = batch_size
     cap.mkdir(parents=True, exist_ok=False)
     (cap / "files").mkdir()
     with (
@@ -145,11 +147,12 @@ def main() -> int:
     what.add_argument("--replay", type=Path, metavar="DIR", help="replay DIR's capture into --builds")
     parser.add_argument("--stream", default="contacts", help="Salesforce stream or its alias (capture)")
     parser.add_argument("--scale", type=int, default=500_000, help="sandbox rows (capture)")
+    parser.add_argument("--batch-size", type=int, help="records per BATCH file (capture; default meltano.yml's)")
     parser.add_argument("--builds", nargs=2, metavar="VENVBIN", help="two venv bin directories, A then B (replay)")
     parser.add_argument("--pairs", type=int, default=3, help="rounds of A then B (replay)")
     args = parser.parse_args()
     if args.capture:
-        return capture(args.capture.resolve(), args.stream, args.scale)
+        return capture(args.capture.resolve(), args.stream, args.scale, args.batch_size)
     if not args.builds:
         parser.error("--replay needs --builds VENVBIN_A VENVBIN_B")
     return replay(args.replay.resolve(), args.builds, args.pairs)

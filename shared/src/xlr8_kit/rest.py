@@ -946,7 +946,7 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         advanced in steps. Messages, their order, STATE and bookmarks are those of the SDK's loop. Without
         ``write_messages`` nothing is written, as in the SDK. With a ``sink`` (the kit's BATCH files) the records go
         to it instead of the writer, and where the loop would write STATE every ``STATE_MSG_FREQUENCY`` records the
-        sink cuts a file every ``sink.period`` records (BATCH, then STATE)."""
+        sink cuts a file after each ``sink.next_size()`` records (BATCH, then STATE)."""
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         writer = self._tap.message_writer
@@ -957,8 +957,13 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
         emit: t.Callable[[dict[str, t.Any], bool], None] | None = None
         emit_page: t.Callable[[list[dict[str, t.Any]], bool], None] | None = None
         frequency, at_frequency = self.STATE_MSG_FREQUENCY, self._write_state_message
+
+        def next_step() -> int:
+            """Records until the next STATE."""
+            return frequency
+
         if sink is not None:
-            emit, emit_page, frequency, at_frequency = sink.emit, sink.emit_page, sink.period, sink.cut
+            emit, emit_page, next_step, at_frequency = sink.emit, sink.emit_page, sink.next_size, sink.cut
         elif write_messages:
             emit = writer.record_emitter(self.stream_maps[0].stream_alias, self._stream_version)
         post_process = self.post_process
@@ -974,16 +979,19 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
             self._write_starting_replication_value(None)
             increment_state = self._plain_state_step()
             record_index = 0
+            boundary = next_step()  # the record index after which the next STATE (or the sink's cut) goes out
             if emit is None:  # nothing written: no STATE either, as in the SDK's loop
                 at_frequency = _no_state_change
 
             def advance(n: int) -> None:
                 """The loop's bookkeeping after ``n`` more records went out and the state moved past them: STATE
-                (or the sink's cut) every ``frequency`` records, the record counter in steps."""
-                nonlocal record_index, uncounted
+                every ``frequency`` records (or the sink's cut after each file's ``next_size()``), the record
+                counter in steps."""
+                nonlocal record_index, uncounted, boundary
                 record_index += n
-                if record_index % frequency == 0:
+                if record_index == boundary:
                     at_frequency()
+                    boundary += next_step()
                 uncounted += n
                 if uncounted >= COUNTER_STEP:
                     record_counter.increment(uncounted)
@@ -1028,8 +1036,8 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                             continue
                         start, size = 0, len(page)
                         while start < size:
-                            # A segment ends where the record loop writes a STATE message (every ``frequency``).
-                            stop = min(size, start + frequency - record_index % frequency)
+                            # A segment ends where the record loop writes a STATE message (at ``boundary``).
+                            stop = min(size, start + boundary - record_index)
                             segment = page if start == 0 and stop == size else page[start:stop]
                             apply_state = plan_state(segment) if whole else None
                             if apply_state is None and whole and stop - start > 1:

@@ -25,6 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams import RESTStream
 
+from xlr8_kit import batching
 from xlr8_kit.rest import LOOP_GC_THRESHOLD, KitRESTStream, KitTap, MarkedPage, kit_config_schema
 from xlr8_kit.singer_io import IsoClock, KitSingerWriter
 
@@ -557,16 +558,50 @@ def test_batch_files_from_pages_are_those_of_the_record_loop_and_of_the_sdk_loop
     the same order with the same state, as the plain loop record by record and the SDK's own loop and batcher; the
     same files as the records pulled from the plain loop (``get_batches``, the kit's path before the sink)."""
     pages, n = _pages_of(sizes, name)
+    _same_files_and_state_on_every_path(
+        pages, size, plain, expected=[size] * (n // size) + ([n % size] if n % size else [])
+    )
+
+
+def _same_files_and_state_on_every_path(
+    pages: list[list[dict[str, t.Any]]], size: int, plain: bool, *, expected: list[int]
+) -> None:
+    """The plain loop over pages, record by record, the SDK's loop and ``get_batches`` write the same files (of
+    ``expected`` records each) and the same BATCH and STATE messages; every STATE's bookmark is the last value of the
+    files named before it."""
     by_page = _sync_batch(pages, size, use_pages=True, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=False, sdk_loop=False, plain=plain)
     assert by_page == _sync_batch(pages, size, use_pages=True, sdk_loop=True, plain=plain)
     messages, files = by_page
     assert files == _pulled_files(pages, size, plain)
-    assert [len(f.splitlines()) for f in files] == [size] * (n // size) + ([n % size] if n % size else [])
+    assert [len(f.splitlines()) for f in files] == expected
     assert not [m for m in messages if type(m) is dict and m["type"] == "RECORD"]
-    named: list[str] = []  # every STATE's bookmark is the last value of the files named before it
+    named: list[str] = []
     for message in messages:
         if type(message) is tuple:
             named += [json.loads(line)["updated"] for line in files[message[1] - 1].splitlines()]
         elif message["type"] == "STATE":
             assert message["value"]["bookmarks"]["paged"].get("replication_key_value") == (named[-1] if named else None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 9), max_size=7),
+    first=st.integers(1, 4),
+    size=st.integers(1, 12),
+    plain=st.booleans(),
+)
+def test_batch_files_grow_from_the_first_file_to_batch_size_on_every_path(
+    sizes: list[int], first: int, size: int, plain: bool
+) -> None:
+    """``batch_size`` above ``FIRST_FILE_RECORDS``: the first file holds ``FIRST_FILE_RECORDS``, each next one twice
+    the one before, up to ``batch_size`` (``batching.file_sizes``), with its BATCH and STATE messages, the same on
+    every path (pages cut where a file ends)."""
+    pages, n = _pages_of(sizes)
+    expected, file_size = [], min(first, size)
+    while sum(expected) < n:
+        expected.append(min(file_size, n - sum(expected)))
+        file_size = min(size, file_size * 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batching, "FIRST_FILE_RECORDS", first)
+        _same_files_and_state_on_every_path(pages, size, plain, expected=expected)
