@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from xlr8_kit.testing.singer_cli import sync_in_process
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_tap_salesforce.client import FIRST_BULK_POLL_WAIT, SalesforceAPIError, bulk_poll_wait
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -156,22 +157,63 @@ def _aborts(sandbox: Any) -> list[Any]:
     return [e for e in sandbox.ctx.requests.entries("salesforce", JOB) if e.method == "PATCH"]
 
 
+def _timed_out_tap(sf: Any, sandbox: Any) -> tuple[TapSalesforce, list[float]]:
+    """A tap whose Bulk job is still running when ``bulk_max_wait`` (3 s) is spent, on a clock moved only by its
+    sleeps; the session's retry waits are recorded, not slept."""
+    sf.emulator(sandbox).bulk2_polls_before_complete = 10
+    config = sf.password_config(sandbox, objects=["Account"], api_type="bulk", bulk_max_wait=3)
+    tap = TapSalesforce(config=config, parse_env_config=False)
+    now = [0.0]
+    tap.client.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    tap.client.clock = lambda: now[0]
+    retry_waits: list[float] = []
+    tap.client.session.sleep = retry_waits.append
+    return tap, retry_waits
+
+
 def test_a_job_given_up_after_bulk_max_wait_is_aborted(sf: Any) -> None:
-    """A job still running at ``bulk_max_wait`` is aborted before the read fails: left running it would keep
-    counting against the org's Bulk job limits for nothing."""
+    """A stream's job still running at ``bulk_max_wait`` is aborted before the read fails: left running it would
+    keep counting against the org's Bulk job limits for nothing."""
     with sf.start_sandbox({"Account": 30}) as sandbox:
-        sf.emulator(sandbox).bulk2_polls_before_complete = 10
-        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk", bulk_max_wait=3)
-        tap = TapSalesforce(config=config, parse_env_config=False)
-        now = [0.0]
-        tap.client.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
-        tap.client.clock = lambda: now[0]
+        tap, _ = _timed_out_tap(sf, sandbox)
         with pytest.raises(Exception, match=r"\(bulk_max_wait\)"):
             sync_in_process(tap)
         aborted = _aborts(sandbox)
         jobs = sf.emulator(sandbox)._jobs
     assert len(aborted) == 1
     assert [job.state for job in jobs.values()] == ["Aborted"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [FaultSpec(kind="status", status=429, retry_after=550, method="PATCH"), FaultSpec(kind="status", method="PATCH")],
+    ids=["429 Retry-After 550", "503"],
+)
+def test_an_abort_refused_is_tried_once_and_the_read_fails_with_its_own_reason(sf: Any, answer: FaultSpec) -> None:
+    """The abort is a courtesy: one attempt, no retry wait (review 19b: it retried like a data request, waiting out
+    Retry-After 550 s up to the 1,800 s budget before the tap could report why it gave up), no open circuit."""
+    with sf.start_sandbox({"Account": 30}) as sandbox:
+        sandbox.ctx.faults.add("salesforce", JOB + "*", answer)
+        tap, retry_waits = _timed_out_tap(sf, sandbox)
+        with pytest.raises(Exception, match=r"still InProgress after 4 s \(bulk_max_wait\)"):
+            sync_in_process(tap)
+        aborted = _aborts(sandbox)
+    assert len(aborted) == 1
+    assert retry_waits == []
+
+
+def test_a_job_handed_in_by_a_caller_is_not_aborted_when_its_read_gives_up(sf: Any) -> None:
+    """``read_bulk_job`` on a job a connector caller created leaves it running at ``bulk_max_wait`` (review 19b: it
+    aborted the caller's export, whose next read then failed); the caller reads it whole later."""
+    with sf.start_sandbox({"Account": 30}) as sandbox:
+        tap, _ = _timed_out_tap(sf, sandbox)
+        job_id = tap.client.start_bulk_job("SELECT Id FROM Account")
+        with pytest.raises(Exception, match=r"\(bulk_max_wait\)"):
+            list(tap.client.read_bulk_job(job_id))
+        assert _aborts(sandbox) == []
+        sf.emulator(sandbox).bulk2_polls_before_complete = 0
+        rows = [row for page in tap.client.read_bulk_job(job_id) for row in page]
+    assert len(rows) == 30
 
 
 def test_a_job_started_ahead_for_another_query_is_aborted_and_the_read_is_whole(sf: Any) -> None:

@@ -476,8 +476,11 @@ class ResilientSession(requests.Session):
         classify: Callable[[requests.Response], Verdict] | None = None,
         authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
         kind: str = "api",
+        policy: HttpPolicy | None = None,
         **kwargs: Any,
     ) -> requests.Response:
+        """``policy`` replaces the session's for this call only (a courtesy call such as aborting a server-side job
+        the run gave up on: one attempt, a short budget, so it never delays the error that caused it)."""
         pending = getattr(self._call_options, "value", None)
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
@@ -496,7 +499,7 @@ class ResilientSession(requests.Session):
         kwargs.setdefault("proxies", self.proxies)
         kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
         classify = classify or self.classifier.classify
-        policy = self.policy
+        policy = policy or self.policy
         breaker = self.breakers.get(origin_of(url))
         abort = applied_abort()
         started = self.clock()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import csv
+import dataclasses
 import functools
 import io
 import itertools
@@ -40,7 +41,7 @@ from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
-from xlr8_kit.http.session import ResilientSession
+from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, sorted_bookmark_page_step
 from xlr8_kit.singer_io import (
@@ -223,9 +224,10 @@ class SalesforceClient:
         json_body: t.Any = None,
         headers: dict[str, str] | None = None,
         classify: Callable[[requests.Response], Verdict] | None = None,
+        policy: HttpPolicy | None = None,
     ) -> requests.Response:
         """One logical call: the session retries and guards; Salesforce error bodies become typed errors.
-        ``classify`` replaces the client's classifier for this call's responses."""
+        ``classify`` replaces the client's classifier for this call's responses, ``policy`` the session's."""
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
@@ -239,7 +241,7 @@ class SalesforceClient:
         # INVALID_SESSION_ID into one forced refresh and one retry.
         send = t.cast("t.Any", self.session.send)
         response: requests.Response = send(
-            prepared, classify=classify or self.classifier.classify, authenticate=self.authenticator
+            prepared, classify=classify or self.classifier.classify, authenticate=self.authenticator, policy=policy
         )
         if response.status_code >= 400:
             self._raise_error(method, response)
@@ -392,18 +394,21 @@ class SalesforceClient:
         """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
         stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
         failure here must not hide why the job was given up."""
+        session = t.cast("ResilientSession", self.session)
+        once = dataclasses.replace(session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0))
         try:
-            self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"})
+            self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"}, policy=once)
         except Exception as exc:  # noqa: BLE001 - logged; the caller goes on (or raises its own reason)
             logger.warning("salesforce bulk query job %s: could not abort it: %s", job_id, exc)
 
-    def read_bulk_job(self, job_id: str) -> Iterator[BulkPage]:
+    def read_bulk_job(self, job_id: str, *, abort_if_given_up: bool = False) -> Iterator[BulkPage]:
         """Wait for a job (polling) and yield its CSV result pages as rows of strings (follows Sforce-Locator).
 
         Each poll goes out its wait (``bulk_poll_wait``) after the previous one was sent, the first after the create
         was sent: the schedule is the job's age, so a round trip spent on the wire counts towards the wait instead of
         adding to it (at 100 ms a request, the create's answer arrives while the first wait runs). At most one poll
-        is in flight, never two closer than their wait."""
+        is in flight, never two closer than their wait. ``abort_if_given_up``: the job is the caller's own, so one
+        still running at ``bulk_max_wait`` is aborted (a job handed in by a connector caller is left to it)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
         sent = self._bulk_created.pop(job_id, None)
@@ -427,7 +432,8 @@ class SalesforceClient:
                     error_code="QUERY_TIMEOUT" if error_type is QueryTimeoutError else "BULK_JOB_FAILED",
                 )
             if waited >= self.bulk_max_wait:
-                self.abort_bulk_job(job_id)  # given up: not left running against the org's daily job limit
+                if abort_if_given_up:  # not left running against the org's daily job limit
+                    self.abort_bulk_job(job_id)
                 raise ServerUnavailableError(
                     f"salesforce bulk query job {job['id']} still {state} after {waited:.0f} s (bulk_max_wait)"
                 )
@@ -1410,7 +1416,7 @@ class SalesforceStream(KitRESTStream):
                 job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
-            for rows in read_ahead(self.client.read_bulk_job(job_id), name=f"xlr8-{self.name}"):
+            for rows in read_ahead(self.client.read_bulk_job(job_id, abort_if_given_up=True), name=f"xlr8-{self.name}"):
                 header = rows.fieldnames  # the page's first line
                 if header is None:
                     continue  # an empty page
