@@ -134,3 +134,40 @@ def test_e2_a_file_killed_mid_way_through_the_record_path_leaves_none_of_it_and_
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [(landed, landed)]
     assert query(store, "SELECT COUNT(*), MIN(error) FROM _dead_letters") == [(1, "schema violation (type)")]
     assert rerun.summary["streams"]["items"] == {"received": 2 * rows, "loaded": 2 * rows - 1, "dead_lettered": 1}
+
+
+def test_e3_sigterm_while_a_file_loads_record_by_record_waits_for_the_whole_file_then_relays_its_state(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """SIGTERM once a 200,000-row file has started down the record path: the target finishes the file (one
+    commit), relays the STATE after it and exits 0 (E3). Before, it shut down between two 10,000-row batches of
+    the file, leaving those committed with no STATE after them."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    rows = 200_000
+    files = [_file(batches, 0, rows, bad=True)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    messages = [*_messages(files), state_msg({"bookmarks": {"items": {"file": "after"}}})]
+    proc = subprocess.Popen(
+        [TARGET_EXE, "--config", str(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    assert proc.stderr is not None
+    proc.stdin.write(lines_of(messages))
+    proc.stdin.flush()  # stdin stays open: the run ends by the signal, not at the end of its input
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "BATCH file loaded record by record" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    stderr = "".join(seen) + err
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "Termination signal 15: finishing the open batch transaction first" in stderr
+    assert [json.loads(line)["bookmarks"]["items"]["file"] for line in out.splitlines()] == [0]
+    assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [(rows - 1, rows - 1)]
+    assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(1,)]
