@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from truths_testkit import P8, TARGET_EXE, held_target, killed, lines_of, query, run_target, schema_msg, state_msg
+from truths_testkit import (
+    P8,
+    PROJECT,
+    TARGET_EXE,
+    held_target,
+    killed,
+    lines_of,
+    query,
+    run_target,
+    schema_msg,
+    state_msg,
+)
 
 TABLE = f"{P8}_singer_items"
 WRITTEN = 1709287200  # older than the run: the target keeps the files, so the rerun reads them again
@@ -171,3 +182,40 @@ def test_e3_sigterm_while_a_file_loads_record_by_record_waits_for_the_whole_file
     assert [json.loads(line)["bookmarks"]["items"]["file"] for line in out.splitlines()] == [0]
     assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{TABLE}"') == [(rows - 1, rows - 1)]
     assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(1,)]
+
+
+def test_e2_postgres_a_file_killed_mid_way_leaves_none_of_it_and_the_rerun_lands_each_row_once(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    """delivery=postgres loads every BATCH file record by record: its batches are savepoints of one transaction,
+    so the target killed inside the file's third batch leaves none of it (before, its first two batches stayed)."""
+    import psycopg
+
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    rows = 3_500
+    files = [_file(batches, index, rows) for index in range(2)]
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    settings = {"project_id": PROJECT, "delivery": "postgres", "postgres_dsn": postgres_dsn,
+                "postgres_schema": schema, "batch_locations": [str(batches)], "batch_size_rows": 1_000}  # fmt: skip
+    cfg = tmp_path / "held.json"
+    cfg.write_text(json.dumps(settings))
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, _messages(files), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:3"}, marker, "batch 3")
+    assert killed(proc) == []
+
+    def landed() -> list[tuple[Any, ...]]:
+        with psycopg.connect(postgres_dsn) as conn:
+            found = conn.execute(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                [schema, TABLE],
+            ).fetchone()
+            if not found or not found[0]:
+                return [(0, 0)]
+            return list(conn.execute(f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{schema}"."{TABLE}"').fetchall())
+
+    assert landed() == [(0, 0)]
+    rerun = run_target(settings, _messages(files), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert _relayed(rerun.stdout) == [0, 1]
+    assert landed() == [(2 * rows, 2 * rows)]
