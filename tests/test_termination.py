@@ -8,9 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from xlr8_kit.exits import EXIT_TERMINATED
-from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.testing.singer_cli import BIN, Running, parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -52,36 +50,19 @@ def _ceiling(product: str) -> ModuleType:
 def _stuck_then_terminated(tap: str, args: list[str], sandbox: Any, product: str) -> tuple[int, str, str]:
     """The tap's console script; once its first RECORD is out every request stalls, and once its output has been
     still for a second it gets SIGTERM. Its exit code, stdout and stderr."""
-    proc = subprocess.Popen([str(BIN / tap), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    lines: list[str] = []
-    errors: list[str] = []
-    readers = [threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True),  # type: ignore[arg-type]
-               threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)]  # type: ignore[arg-type]  # fmt: skip
-    for reader in readers:
-        reader.start()
+    run = Running([str(BIN / tap), *args])
     try:
-        deadline = time.monotonic() + 60
-        while not any(line.startswith('{"type":"RECORD"') for line in lines):
-            assert proc.poll() is None, "".join(errors)[-3000:]
-            assert time.monotonic() < deadline, "no record within 60 s"
-            time.sleep(0.01)
+        run.wait_for(lambda: any(line.startswith('{"type":"RECORD"') for line in run.out), "a record")
         sandbox.faults.add(product, "*", FaultSpec("stall", seconds=STALL_SECONDS, times=None))
         seen = -1
-        while seen != len(lines):  # the pages asked before the stall are emitted, then nothing moves
-            seen = len(lines)
+        while seen != len(run.out):  # the pages asked before the stall are emitted, then nothing moves
+            seen = len(run.out)
             time.sleep(1.0)
-        assert proc.poll() is None, "the tap finished before it was stuck"
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
+        code = run.end(signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        run.close()
         sandbox.faults.clear(product)
-    for reader in readers:
-        reader.join(10)
-    return code, "".join(lines), "".join(errors)
+    return code, "".join(run.out), "".join(run.err)
 
 
 def _keys(messages: list[dict[str, Any]], stream: str, key: str) -> list[Any]:

@@ -5,15 +5,14 @@ a pipeline's target should, so the gather that never finished its read (no truth
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from xlr8_kit.exits import EXIT_TERMINATED
+from xlr8_kit.testing.singer_cli import Running
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -39,37 +38,20 @@ def test_e3_a_gather_stuck_on_its_read_and_ended_by_sigterm_exits_143(tmp_path: 
         company=Company(seed=42, scale=300), options={"salesforce": {"counts": {"Opportunity": 20_000}}}
     )
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
-        sandbox.faults.set_latency("salesforce", 100)  # time to be stuck part way
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(MELTANO_YML), sandbox.url("salesforce"), str(tmp_path / "t.duckdb")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        lines: list[str] = []
-        errors: list[str] = []
-        readers = [threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True),  # type: ignore[arg-type]
-                   threading.Thread(target=lambda: errors.extend(child.stderr), daemon=True)]  # type: ignore[arg-type]  # fmt: skip
-        for reader in readers:
-            reader.start()
+        run = Running(
+            [sys.executable, "-c", CHILD, str(MELTANO_YML), sandbox.url("salesforce"), str(tmp_path / "t.db")]
+        )
         try:
-            deadline = time.monotonic() + 60
-            while not any("reading" in line for line in lines):
-                assert child.poll() is None, "".join(errors)[-3000:]
-                assert time.monotonic() < deadline
-                time.sleep(0.005)
+            run.wait_for(lambda: any("reading" in line for line in run.out), "the read")
             # stuck from here: every request, or every query after the count and the first page
             stall = FaultSpec("stall", seconds=8, times=None, after=2 if landing else 0)
             sandbox.faults.add("salesforce", "/services/data/*/query*" if landing else "*", stall)
             time.sleep(2)
-            assert child.poll() is None, "the gather finished before it was stuck"
-            child.send_signal(signal.SIGTERM)
-            code = child.wait(timeout=60)
+            code = run.end(signal.SIGTERM)
         finally:
-            if child.poll() is None:
-                child.kill()
+            run.close()
             sandbox.faults.clear("salesforce")
-        for reader in readers:
-            reader.join(10)
-    stderr = "".join(errors)
+    lines, stderr = run.out, "".join(run.err)
     assert code == EXIT_TERMINATED, stderr[-3000:]
     assert not any(line.startswith("GATHERED") for line in lines)
     assert ("XLR8_TRUTHS_SUMMARY" in stderr) == landing  # who owned the signal
