@@ -219,3 +219,35 @@ def test_e2_postgres_a_file_killed_mid_way_leaves_none_of_it_and_the_rerun_lands
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert _relayed(rerun.stdout) == [0, 1]
     assert landed() == [(2 * rows, 2 * rows)]
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        (b'{"id": 2, "v": "CANARY-\n', "is not valid JSON"),
+        (b'["CANARY", 2]\n', "is not a JSON object"),
+        (b'{"id": 2, "v": "CANARY-\xff\xfe"}\n', "is not valid UTF-8"),
+    ],
+    ids=["malformed", "not an object", "not utf-8"],
+)
+def test_f3_a_batch_file_line_the_record_path_cannot_read_is_named_by_file_and_number_never_by_content(
+    tmp_path: Path, config: dict[str, Any], store: Path, bad: bytes, what: str
+) -> None:
+    """DuckDB's reader refuses such a file, so it takes the record path, which failed with the decoder's bare text
+    (``Expecting value: line 1 column 16``, ``'list' object has no attribute 'get'``, ``'utf-8' codec can't
+    decode…``), naming neither the file nor the stream. Now one ERROR names both and the line, quotes none of it,
+    and nothing of the file lands."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    path = batches / "part-0.jsonl"
+    path.write_bytes(b"".join(json.dumps({"id": i, "v": f"v{i}"}).encode() + b"\n" for i in range(2)) + b"\n" + bad)
+    os.utime(path, (WRITTEN, WRITTEN))
+    run = run_target({**config, "batch_locations": [str(batches)]}, _messages([path]), tmp_path)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert run.states == []
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, run.stderr[-3000:]
+    assert f"stream items: BATCH file {path} line 4 {what}; nothing of the file was committed" in errors[0]
+    assert "CANARY" not in run.stderr
+    tables = f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{TABLE}'"
+    assert query(store, tables) == [(0,)]  # its creation rolled back with the rest of the file

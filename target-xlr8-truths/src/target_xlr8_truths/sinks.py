@@ -14,7 +14,7 @@ import weakref
 import fastjsonschema
 import jsonschema
 import msgspec
-from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.exceptions import InvalidInputLine, InvalidJSONSchema, InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
@@ -470,7 +470,7 @@ class TruthsSink(BatchSink):
         self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
         try:
-            self._load_file_as_records(path, extracted)
+            self._load_file_as_records(path, extracted, shown or path)
         except (duckdb.Error, OSError) as exc:  # the store or the file failed, not a record (those name themselves)
             raise self._not_loaded(shown or path, exc) from exc
 
@@ -605,7 +605,7 @@ class TruthsSink(BatchSink):
 
         return protector
 
-    def _load_file_as_records(self, path: str, extracted: dt.datetime) -> None:
+    def _load_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
         """The file in batches of ``max_size`` records, committed together (``Store.one_commit``): a run dying
         mid-file leaves nothing of it, where each batch committed alone left part of it with no STATE after it (a
         keyless stream's rerun loaded that part twice). A termination signal waits for the commit, as for a
@@ -614,35 +614,61 @@ class TruthsSink(BatchSink):
         self.target.busy = True
         try:
             with self.target.store.one_commit():
-                self._read_file_as_records(path, extracted)
+                self._read_file_as_records(path, extracted, shown)
         finally:
             self.target.busy = busy
 
-    def _read_file_as_records(self, path: str, extracted: dt.datetime) -> None:
+    def _read_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
         from xlr8_kit.singer_io import loads_exact as deserialize_json
 
         extracted_text = extracted.isoformat()
         context: dict[str, t.Any] = {}
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                record = deserialize_json(line)
-                if isinstance(record, dict) and record.get("_sdc_extracted_at") is None:
-                    record["_sdc_extracted_at"] = extracted_text  # as RECORD messages' time_extracted lands
-                converted = self.compiled.row(record) if self.compiled is not None else None
-                if converted is not None:
-                    self._compiled_count += 1
-                    self._process_converted(converted, context)
-                else:
-                    self._validate_and_parse(record)
-                    self._singer_validate_message(record)
-                    self.process_record(record, context)
-                if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
-                    self.process_batch(context)
-                    context = {}
+        try:
+            with open(path, encoding="utf-8") as lines:
+                for number, line in enumerate(lines, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = deserialize_json(line)
+                    except (ValueError, RecursionError):
+                        raise self._bad_line(shown, number, "is not valid JSON") from None
+                    if not isinstance(record, dict):
+                        raise self._bad_line(shown, number, "is not a JSON object")
+                    if record.get("_sdc_extracted_at") is None:
+                        record["_sdc_extracted_at"] = extracted_text  # as RECORD messages' time_extracted lands
+                    converted = self.compiled.row(record) if self.compiled is not None else None
+                    if converted is not None:
+                        self._compiled_count += 1
+                        self._process_converted(converted, context)
+                    else:
+                        self._validate_and_parse(record)
+                        self._singer_validate_message(record)
+                        self.process_record(record, context)
+                    if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
+                        self.process_batch(context)
+                        context = {}
+        except UnicodeDecodeError:  # the text reader decodes ahead of the lines it gives: found again line by line
+            raise self._bad_line(shown, _undecodable_line(path), "is not valid UTF-8") from None
         if context:
             self.process_batch(context)
+
+    def _bad_line(self, path: str, number: int, what: str) -> InvalidInputLine:
+        """A BATCH file line the record path cannot read, named by file and number (it failed with the decoder's
+        bare text, naming neither); nothing of the file is committed."""
+        return InvalidInputLine(
+            f"stream {self.stream_name}: BATCH file {path} line {number} {what}; nothing of the file was committed"
+        )
+
+
+def _undecodable_line(path: str) -> int:
+    """The number of the first line of the file that is not UTF-8."""
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _remembering(rewrite: t.Callable[[t.Any], str]) -> t.Callable[[t.Any], str]:
