@@ -448,6 +448,29 @@ def test_an_archived_table_takes_its_rows_since_the_last_checkpoint_and_the_new_
         store.close()
 
 
+def test_a_checkpoint_due_when_its_table_is_archived_names_the_archive_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows of ``a`` make a checkpoint due; a key change archives ``a`` as ``a__v1`` before it runs (no STATE came
+    after the batch yet). The checkpoint writes the archive's rows, so its failure names ``a__v1``: it named ``a``,
+    by then the new table, which holds none of them (review 18c)."""
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_ROWS", 1_500)
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    real = store.con
+    try:
+        assert store.write_batch(_batch(tmp_path, "a", 0, 2_000)) == 2_000  # due, not run yet
+        assert store.archive_table("a") == "a__v1"
+        store.con = _RefusingCheckpoints(real)  # type: ignore[assignment]
+        with caplog.at_level(logging.WARNING, logger=duckdb_store.__name__):
+            store.checkpoint_if_due()
+        assert "did not checkpoint after 2000 rows of a__v1: IOException" in caplog.text
+        assert "rows of a:" not in caplog.text
+    finally:
+        store.con = real
+        store.close()
+
+
 def test_a_termination_signal_during_the_checkpoint_after_a_state_waits_for_it(
     tmp_path: Path, config: dict[str, Any], store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -276,7 +276,14 @@ def land(
     }
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
     with contextlib.redirect_stdout(io.StringIO()):
-        target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
+        try:
+            target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
+        except SystemExit:
+            # the target, the process's last plugin, handles SIGTERM and SIGINT as a pipeline's target does: it
+            # lands what it has and exits 0. Here that cut the read short: the gather did not finish
+            if target.stopped_by is not None:
+                raise SystemExit(128 + target.stopped_by) from None
+            raise
     return Landing(target.received[stream], target.loaded[stream], target.dead_lettered[stream])
 
 

@@ -21,6 +21,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: From sysexits (EX_TEMPFAIL: try again later).
 EXIT_PARTIAL_RUN = 75
+#: The shell's code for a process ended by SIGTERM (128 + 15); SIGINT gives 130.
+EXIT_TERMINATED = 128 + 15
 
 #: Every exit code of a kit CLI (the taps and the target) and what it means, for people and orchestrators.
 EXIT_CODES: dict[int, str] = {
@@ -32,13 +34,18 @@ EXIT_CODES: dict[int, str] = {
     EXIT_PARTIAL_RUN: "partial run: the tap stopped early on purpose (the vendor's API quota guard) and its STATE "
     "covers exactly what was emitted; run it again later to continue. Setting `allow_partial_run` makes such a run "
     "exit 0 instead",
+    EXIT_TERMINATED: "stopped by SIGTERM (130: by SIGINT) before it finished: its STATE covers every record "
+    "emitted; run it again to continue",
 }
+
+#: The codes only a tap ends with: the target never stops early, and drains and exits 0 on a signal (E3).
+TAP_ONLY = frozenset({EXIT_PARTIAL_RUN, EXIT_TERMINATED})
 
 
 def markdown_table(*, partial_runs: bool = True) -> str:
     """``EXIT_CODES`` as a Markdown table; without ``partial_runs`` (a plugin that never stops early, such as the
-    target) the 75 row is left out."""
-    rows = [(code, text) for code, text in EXIT_CODES.items() if partial_runs or code != EXIT_PARTIAL_RUN]
+    target) the ``TAP_ONLY`` rows are left out."""
+    rows = [(code, text) for code, text in EXIT_CODES.items() if partial_runs or code not in TAP_ONLY]
     return "\n".join(["| exit | meaning |", "|---|---|", *(f"| {code} | {text}. |" for code, text in rows)])
 
 

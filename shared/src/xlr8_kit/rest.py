@@ -54,6 +54,8 @@ from xlr8_kit.singer_io import KitSingerWriter, extract_records, loads_exact
 from xlr8_kit.streaming import send_streamed
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from jsonschema import ValidationError
 
 MAX_ERROR_BODY = 500
@@ -375,6 +377,14 @@ class KitTap(Tap):
             if param.name == "state":
                 param.type = StateFileParam()
         return command
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK's: the STATE so far goes out (after every RECORD line held, ``KitSingerWriter``), then it exits 0,
+        so an orchestrator took a tap it stopped (a stuck read, a cancel) for one that finished. It exits 128 + the
+        signal instead (143 for SIGTERM, 130 for SIGINT), the shell's code for a process a signal ended."""
+        with contextlib.suppress(SystemExit):
+            super()._handle_termination(signum, frame)
+        raise SystemExit(128 + signum)
 
     def note_partial_run(self, reason: str) -> None:
         """A stream stopped early on purpose with state safe (e.g. the quota guard): the CLI run exits 75 after

@@ -618,16 +618,23 @@ class KitSingerWriter(SingerWriter):
 
     def flush(self) -> None:
         """Write the held RECORD lines (before any other message, and when a sync ends or fails): as bytes to
-        stdout's binary buffer when it has one (no text encoding of ASCII already encoded), else as text."""
-        if self._pending:
-            block = b"".join(self._pending)
-            self._pending.clear()
+        stdout's binary buffer when it has one (no text encoding of ASCII already encoded), else as text.
+
+        The lines are let go once handed to the stream: a termination signal handled before that flushes them
+        itself ahead of its STATE (``Tap._handle_termination``), then ends the run, which never comes back here.
+        Let go before, they were lost while that STATE covered them."""
+        pending = self._pending
+        if pending:
+            count = len(pending)
+            block = b"".join(pending)
             out = sys.stdout
             binary = getattr(out, "buffer", None)
             if binary is None:
                 out.write(block.decode())
+                del pending[:count]
                 out.flush()
             else:
                 out.flush()  # whatever the text layer holds goes first
                 binary.write(block)
+                del pending[:count]
                 binary.flush()

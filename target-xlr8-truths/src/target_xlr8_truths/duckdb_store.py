@@ -285,6 +285,7 @@ class DuckDBStore(Store):
         self._facts: dict[str, _TableFacts] = {}
         self._pending: dict[str, _TableFacts] = {}
         self._in_batch = False
+        self._joined = False  # inside ``one_commit``: batch transactions join its transaction
         #: rows each table gained since the last checkpoint (``_checkpoint_by_rows``)
         self._unwritten: dict[str, int] = {}
         #: (table, rows) whose count made a checkpoint due at the last commit; ``checkpoint_if_due`` runs it
@@ -358,6 +359,10 @@ class DuckDBStore(Store):
         """One transaction. ``_facts`` hold only across batch transactions (``write_batch``): any other one (a
         version switch, retention, an archive, a test's own statements) may change a table, so they are forgotten;
         a batch's own facts count once it commits, and all are forgotten when a commit fails."""
+        if self._joined:  # part of ``one_commit``'s transaction: it commits or rolls back
+            self._pending.clear()
+            yield
+            return
         if not self._in_batch:
             self._facts.clear()
         self._pending.clear()
@@ -379,6 +384,17 @@ class DuckDBStore(Store):
         if self._in_batch:
             self._facts.update(self._pending)
         self._pending.clear()
+
+    @contextmanager
+    def one_commit(self) -> t.Iterator[None]:
+        """As ``Store.one_commit``: DuckDB has no savepoints, so the batches' ``transaction`` joins this one
+        (``_joined``), and no checkpoint runs inside it (``checkpoint_if_due`` keeps it due)."""
+        with self.transaction():
+            self._joined = True
+            try:
+                yield
+            finally:
+                self._joined = False
 
     def write_batch(self, batch: Batch) -> int:
         """As ``Store.write_batch``, in the pool for its kind of batch (``_use_pool``). A checkpoint that an earlier
@@ -418,7 +434,7 @@ class DuckDBStore(Store):
         does: an ordinary error (say out of memory) keeps the count and the next batch tries again; a fatal one (the
         file cannot grow: too large, disk full) invalidates the database, so it is logged with DuckDB's text (the
         file and the OS error, never row values) and the next statement stops the run."""
-        if self._due is None:
+        if self._due is None or self._joined:
             return
         table, unwritten = self._due
         self._due = None
@@ -441,10 +457,13 @@ class DuckDBStore(Store):
 
     def archive_table(self, table: str) -> str:
         """As ``Store.archive_table``; the rows the table gained since the last checkpoint go with it (row groups are
-        per table), so the new table under the old name counts from nothing (``_checkpoint_by_rows``)."""
+        per table), so the new table under the old name counts from nothing (``_checkpoint_by_rows``), and a
+        checkpoint they made due names the archive (its failure was logged under the new table's name)."""
         archived = super().archive_table(table)
         if table in self._unwritten:
             self._unwritten[archived] = self._unwritten.pop(table)
+        if self._due is not None and self._due[0] == table:
+            self._due = (archived, self._due[1])
         return archived
 
     def _row_count(self, table: str) -> int:

@@ -14,7 +14,7 @@ import weakref
 import fastjsonschema
 import jsonschema
 import msgspec
-from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.exceptions import InvalidInputLine, InvalidJSONSchema, InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
@@ -71,6 +71,20 @@ SDC_PREFIX = "_sdc_"
 
 class DeadLetterCeilingError(RuntimeError):
     """More records were dead-lettered in this run than ``dead_letter_ceiling`` allows."""
+
+
+class BatchFileLoadError(RuntimeError):
+    """A BATCH file failed to load for a reason other than its content (I/O, disk full, memory): the run stops."""
+
+
+def _failure(exc: BaseException) -> str:
+    """What failed, for the one ERROR line: DuckDB's text for a resource error (it names the file and the OS
+    error, never a row's value), the type alone otherwise (its text may quote a value)."""
+    import duckdb
+
+    if isinstance(exc, duckdb.OperationalError | duckdb.FatalException | OSError):
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    return type(exc).__name__
 
 
 def _without_keywords(node: t.Any, keywords: frozenset[str]) -> t.Any:
@@ -381,11 +395,12 @@ class TruthsSink(BatchSink):
             batch.rewrite = self._batch_rewrites
             batch.private = bool(self._protected_stored)
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
+        busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
             loaded = self.target.store.write_batch(batch)
         finally:
-            self.target.busy = False
+            self.target.busy = busy
         if batch.files:
             self.target.received[self.stream_name] += loaded
         self.target.loaded[self.stream_name] += loaded
@@ -408,13 +423,17 @@ class TruthsSink(BatchSink):
                 with self.target.spool.file(".jsonl") as (fd, plain):
                     with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
                         shutil.copyfileobj(src, out, 1 << 20)
-                    self._load_file(str(plain), extracted)
+                    self._load_file(str(plain), extracted, str(path))
             else:
                 self._load_file(str(path), extracted)
             if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
                 path.unlink()
 
-    def _load_file(self, path: str, extracted: dt.datetime) -> None:
+    def _load_file(self, path: str, extracted: dt.datetime, shown: str | None = None) -> None:
+        """One BATCH file (``shown``: its name in the manifest when ``path`` is a decompressed copy), by DuckDB's
+        reader or, when that refuses the file's content, record by record; either way one commit."""
+        import duckdb
+
         from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
 
         store = self.target.store
@@ -434,8 +453,15 @@ class TruthsSink(BatchSink):
                 return
             except FastPathRefused as exc:  # names columns and counts only, never values
                 reason = f"FastPathRefused: {exc}"
-            except Exception as exc:  # noqa: BLE001 - any reader failure falls back to the exact record path
+            except (duckdb.InvalidInputException, duckdb.DataError) as exc:
+                # DuckDB's reader refused a line or a value (malformed JSON, not an object, a value it cannot cast,
+                # a duplicate key): the record path reads the file and dead-letters or names what is wrong
                 reason = type(exc).__name__
+            except Exception as exc:
+                # an I/O error, a disk full, out of memory: not the file's fault, so no reason to change path (the
+                # record path committed part of the file before dying of the same cause, and a keyless stream's
+                # rerun loaded that part twice). The file's transaction rolled back and no STATE after it went out
+                raise self._not_loaded(shown or path, exc) from exc
             if check is not None and not check.exact():
                 reason = "numbers DuckDB would round"
         elif isinstance(store, DuckDBStore):  # names columns only, never values
@@ -443,7 +469,17 @@ class TruthsSink(BatchSink):
             reason = f"protected columns that are not plain strings ({unplain})"
         self.target.paths[self.stream_name]["batch_files_records"] += 1
         self.logger.info("BATCH file loaded record by record (stream %s: %s)", self.stream_name, reason)
-        self._load_file_as_records(path, extracted)
+        try:
+            self._load_file_as_records(path, extracted, shown or path)
+        except (duckdb.Error, OSError) as exc:  # the store or the file failed, not a record (those name themselves)
+            raise self._not_loaded(shown or path, exc) from exc
+
+    def _not_loaded(self, path: str, exc: BaseException) -> BatchFileLoadError:
+        return BatchFileLoadError(
+            f"stream {self.stream_name}: BATCH file {path} was not loaded ({_failure(exc)}); nothing of it was "
+            "committed and no STATE after it was relayed. Fix the cause (disk space, file permissions, "
+            "duckdb_batch_memory_limit) and run again: the rerun loads it from the start."
+        )
 
     @functools.cached_property
     def _protected_plain(self) -> bool:
@@ -569,31 +605,70 @@ class TruthsSink(BatchSink):
 
         return protector
 
-    def _load_file_as_records(self, path: str, extracted: dt.datetime) -> None:
+    def _load_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
+        """The file in batches of ``max_size`` records, committed together (``Store.one_commit``): a run dying
+        mid-file leaves nothing of it, where each batch committed alone left part of it with no STATE after it (a
+        keyless stream's rerun loaded that part twice). A termination signal waits for the commit, as for a
+        batch's."""
+        busy = self.target.busy
+        self.target.busy = True
+        try:
+            with self.target.store.one_commit():
+                self._read_file_as_records(path, extracted, shown)
+        finally:
+            self.target.busy = busy
+
+    def _read_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
         from xlr8_kit.singer_io import loads_exact as deserialize_json
 
         extracted_text = extracted.isoformat()
         context: dict[str, t.Any] = {}
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                record = deserialize_json(line)
-                if isinstance(record, dict) and record.get("_sdc_extracted_at") is None:
-                    record["_sdc_extracted_at"] = extracted_text  # as RECORD messages' time_extracted lands
-                converted = self.compiled.row(record) if self.compiled is not None else None
-                if converted is not None:
-                    self._compiled_count += 1
-                    self._process_converted(converted, context)
-                else:
-                    self._validate_and_parse(record)
-                    self._singer_validate_message(record)
-                    self.process_record(record, context)
-                if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
-                    self.process_batch(context)
-                    context = {}
+        try:
+            with open(path, encoding="utf-8") as lines:
+                for number, line in enumerate(lines, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = deserialize_json(line)
+                    except (ValueError, RecursionError):
+                        raise self._bad_line(shown, number, "is not valid JSON") from None
+                    if not isinstance(record, dict):
+                        raise self._bad_line(shown, number, "is not a JSON object")
+                    if record.get("_sdc_extracted_at") is None:
+                        record["_sdc_extracted_at"] = extracted_text  # as RECORD messages' time_extracted lands
+                    converted = self.compiled.row(record) if self.compiled is not None else None
+                    if converted is not None:
+                        self._compiled_count += 1
+                        self._process_converted(converted, context)
+                    else:
+                        self._validate_and_parse(record)
+                        self._singer_validate_message(record)
+                        self.process_record(record, context)
+                    if len(context.get("rows", [])) + len(context.get("dead", [])) >= self.max_size:
+                        self.process_batch(context)
+                        context = {}
+        except UnicodeDecodeError:  # the text reader decodes ahead of the lines it gives: found again line by line
+            raise self._bad_line(shown, _undecodable_line(path), "is not valid UTF-8") from None
         if context:
             self.process_batch(context)
+
+    def _bad_line(self, path: str, number: int, what: str) -> InvalidInputLine:
+        """A BATCH file line the record path cannot read, named by file and number (it failed with the decoder's
+        bare text, naming neither); nothing of the file is committed."""
+        return InvalidInputLine(
+            f"stream {self.stream_name}: BATCH file {path} line {number} {what}; nothing of the file was committed"
+        )
+
+
+def _undecodable_line(path: str) -> int:
+    """The number of the first line of the file that is not UTF-8."""
+    with open(path, "rb") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _remembering(rewrite: t.Callable[[t.Any], str]) -> t.Callable[[t.Any], str]:

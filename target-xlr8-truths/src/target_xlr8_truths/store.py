@@ -169,6 +169,13 @@ class Store(abc.ABC):
     @contextmanager
     def transaction(self) -> t.Iterator[None]: ...
 
+    @contextmanager
+    def one_commit(self) -> t.Iterator[None]:
+        """Every ``write_batch`` inside commits together, or none does (a BATCH file loaded record by record). Here
+        the batches' transactions nest in it (PostgreSQL: savepoints)."""
+        with self.transaction():
+            yield
+
     @abc.abstractmethod
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         """Create temp table ``name`` (columns + SEQ) holding the batch's rows."""

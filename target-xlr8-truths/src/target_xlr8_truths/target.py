@@ -353,6 +353,8 @@ class TargetXlr8Truths(Target):
         self._batch_committed = False  # a BATCH message committed since the last STATE relayed at its arrival
         self.busy = False  # inside a batch transaction
         self._stop_requested = False
+        #: The termination signal that stopped the run, if one did (an embedding caller's read was cut short).
+        self.stopped_by: int | None = None
         self._ending = False
 
     def _spool_root(self) -> Path:
@@ -533,6 +535,7 @@ class TargetXlr8Truths(Target):
         if self._stop_requested or self._ending:
             return
         self._stop_requested = True
+        self.stopped_by = signum
         if self.busy:
             self.logger.info("Termination signal %d: finishing the open batch transaction first", signum)
             return

@@ -13,7 +13,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Collection, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +50,47 @@ def run_tap_cli(
         timeout=timeout,
         check=False,
     )
+
+
+class Running:
+    """A command run in the background, its stdout and stderr read into ``out`` and ``err`` line by line as they
+    come: for tests that act on a process part way (a signal once it is stuck). ``end`` signals it and waits."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [
+            threading.Thread(target=lines.extend, args=(stream,), daemon=True)
+            for lines, stream in ((self.out, self.proc.stdout), (self.err, self.proc.stderr))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def wait_for(self, said: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        """Until ``said()``; fails naming ``what`` (with the stderr so far) if the process ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not said():
+            assert self.proc.poll() is None, f"ended before {what}: {''.join(self.err)[-3000:]}"
+            assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+            time.sleep(0.005)
+
+    def end(self, signum: int, timeout: float = 60) -> int:
+        """Sends ``signum`` (the process must still run), waits for its exit and its output; the exit code."""
+        try:
+            assert self.proc.poll() is None, "it ended before the signal"
+            self.proc.send_signal(signum)
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Kills the process if it still runs, and takes the rest of its output."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for reader in self._readers:
+            reader.join(10)
 
 
 def parse_singer_messages(text: str, *, exact_decimals: bool = False) -> list[dict[str, Any]]:
