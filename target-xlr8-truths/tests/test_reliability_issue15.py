@@ -275,6 +275,21 @@ def test_i15_4_key_change_fails_by_default_or_starts_a_new_table_version(
         (f"{table}__v1", '["id"]'),
     ]
 
+    # and again, twice (review 19a: the second archive took the first's name, the run failed on the rename)
+    for n, (keys, row) in enumerate(((["id"], (6, "Cy")), (["name"], (7, "Di"))), start=2):
+        again = run_target(cfg, _keyed(keys, [row], 3 + n), tmp_path)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert again.states == [{"run": 3 + n}]
+        assert query(store, f'SELECT id, name FROM "{table}"') == [row]
+    assert query(store, f'SELECT id, name FROM "{table}__v2"') == [(5, "Ann")]
+    assert query(store, f'SELECT id, name FROM "{table}__v3"') == [(6, "Cy")]
+    assert query(store, "SELECT table_name, likely_keys FROM _schema_metadata ORDER BY table_name") == [
+        (table, '["name"]'),
+        (f"{table}__v1", '["id"]'),
+        (f"{table}__v2", '["name"]'),
+        (f"{table}__v3", '["id"]'),
+    ]
+
 
 def test_i15_10_state_emitted_only_when_it_changed(config: dict, store: Path, tmp_path: Path) -> None:
     """RELIABILITY E10: repeated identical STATE messages (each after a committed batch) go out once."""

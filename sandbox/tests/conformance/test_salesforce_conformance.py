@@ -171,13 +171,13 @@ def test_bulk_2_job_state_follows_time_not_polls(session: tuple[requests.Session
     once it has, polled or not (a real org's job runs on its own clock; results need JobComplete)."""
     http, instance = session
     jobs = f"{instance}/services/data/v60.0/jobs/query"
-    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 0.5
+    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 60.0
     try:
         job = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
         assert job["state"] == "UploadComplete"
         states = [http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"] for _ in range(5)]
         early = http.get(f"{jobs}/{job['id']}/results", timeout=30)
-        time.sleep(0.6)
+        emulator._jobs[job["id"]].created_at -= 61.0  # it has run its minute (aged, not slept: no race with load)
         late = http.get(f"{jobs}/{job['id']}/results", timeout=30)
         polled = http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"]
     finally:
@@ -196,15 +196,16 @@ def test_bulk_2_job_aborted_while_it_runs(session: tuple[requests.Session, str],
     finished job cannot be aborted."""
     http, instance = session
     jobs = f"{instance}/services/data/v60.0/jobs/query"
-    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 0.3
+    before, emulator.bulk_job_seconds = emulator.bulk_job_seconds, 60.0
     try:
         job = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
         aborted = http.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}, timeout=30)
-        time.sleep(0.4)
+        emulator._jobs[job["id"]].created_at -= 61.0  # its minute is over: it stays Aborted all the same
         polled = http.get(f"{jobs}/{job['id']}", timeout=30).json()["state"]
         results = http.get(f"{jobs}/{job['id']}/results", timeout=30)
         done = http.post(jobs, json={"operation": "query", "query": "SELECT Id FROM Account"}, timeout=30).json()
-        time.sleep(0.4)
+        not_json = http.patch(f"{jobs}/{done['id']}", data="state=Aborted", timeout=30)
+        emulator._jobs[done["id"]].created_at -= 61.0  # it ran its minute: finished
         late = http.patch(f"{jobs}/{done['id']}", json={"state": "Aborted"}, timeout=30)
     finally:
         emulator.bulk_job_seconds = before
@@ -214,6 +215,8 @@ def test_bulk_2_job_aborted_while_it_runs(session: tuple[requests.Session, str],
     assert results.status_code == 400
     assert late.status_code == 400
     assert late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert not_json.status_code == 400  # review 19a: a body that is not a JSON object answered 500
+    assert not_json.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
 
 
 def test_bulk_2_refuses_a_base64_field_and_rest_returns_its_blob_url(session: tuple[requests.Session, str]) -> None:

@@ -247,15 +247,21 @@ class Store(abc.ABC):
         return [str(k) for k in keys]
 
     def archive_table(self, table: str) -> str:
-        """Rename ``table`` (rows, metadata, profiles, mappings) to ``{table}__v{version}`` so a stream whose key
-        changed starts a new table version under the old name; returns the archive's name."""
+        """Rename ``table`` (rows, metadata, profiles, mappings) to ``{table}__v{version}`` (the first free version
+        from the table's own) so a stream whose key changed starts a new table version under the old name; returns
+        the archive's name."""
         row = self.fetchone(
             "SELECT COALESCE(MAX(version), 1) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
             [self.run.project, table],
         )
-        suffix = f"__v{int(row[0]) if row else 1}"
+        version = int(row[0]) if row else 1
+        while True:  # a key that changed before left its archive: the next version along, never a clash
+            suffix = f"__v{version}"
+            archived = f"{table[: 63 - len(suffix)]}{suffix}"
+            if not self.table_columns(archived):
+                break
+            version += 1
         self._unique_keys.pop(table, None)
-        archived = f"{table[: 63 - len(suffix)]}{suffix}"
         with self.transaction():
             self.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(archived)}")
             for meta in ("_schema_metadata", "_column_profiles", "_column_mappings"):

@@ -412,13 +412,16 @@ class SalesforceClient:
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
         sent = self._bulk_created.pop(job_id, None)
-        if sent is None:  # a job created elsewhere (a connector caller): count from now
-            sent = self.clock()
+        # a job created elsewhere (a connector caller, who may have seen it finish) is asked about at once
+        at_once = sent is None
         waited = wait = 0.0
         while True:
-            wait = bulk_poll_wait(wait, self.bulk_poll_interval)
-            self.sleep(max(0.0, sent + wait - self.clock()))
-            waited += wait
+            if at_once:
+                at_once = False
+            else:
+                wait = bulk_poll_wait(wait, self.bulk_poll_interval)
+                self.sleep(max(0.0, t.cast("float", sent) + wait - self.clock()))
+                waited += wait
             sent = self.clock()
             info = self.get_json(job_url)
             state = info.get("state")

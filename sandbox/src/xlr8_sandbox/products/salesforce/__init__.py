@@ -1006,7 +1006,12 @@ class SalesforceEmulator(ProductEmulator):
     async def abort_job(self, request: Request) -> Response:
         """Abort a Query Job: ``{"state": "Aborted"}`` while it runs; a finished job cannot be aborted."""
         job = self._job(request.path_params["job_id"])
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise SalesforceError(400, "JSON_PARSER_ERROR", "the request body is not a JSON object")
         if body.get("state") != "Aborted":
             raise SalesforceError(400, "INVALIDJOBSTATE", "state must be Aborted")
         self._advance(job)
