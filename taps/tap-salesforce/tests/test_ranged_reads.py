@@ -926,3 +926,161 @@ def test_a_full_table_read_resumes_after_the_last_id_emitted(
     if fault == "timeout":
         assert "Id >" not in timed_out[0]
         assert all("WHERE Id > '001" in soql for soql in timed_out[1:])
+
+
+#: The describe held this long: the queries sent beside it arrive meanwhile (not a speed check).
+DESCRIBE_STALL = 1.0
+DESCRIBE = "/services/data/*/composite/batch"
+
+
+def _catalog(sandbox: Sandbox, width: int) -> dict[str, t.Any]:
+    """Account's catalog as discovery saves it (the read then starts from a catalog, as under Meltano)."""
+    return TapSalesforce(config=_config(sandbox, width), parse_env_config=False).catalog_dict
+
+
+def _first_query(soql: str) -> bool:
+    """The first read's own query (from the start: no bound), not a planning query."""
+    return "WHERE" not in soql and "COUNT()" not in soql and " DESC" not in soql
+
+
+def _queries_seen(sandbox: Sandbox) -> list[tuple[str, float]]:
+    """Every REST query the emulator plans from now on (SOQL, wall clock), none timed out."""
+    seen: list[tuple[str, float]] = []
+
+    def record(soql: str, _rows: int) -> bool:
+        seen.append((soql, time.time()))
+        return False
+
+    sandbox.emulator("salesforce").query_timeout_when = record
+    return seen
+
+
+def _describe_answered(sandbox: Sandbox) -> float:
+    (describe,) = [r for r in sandbox.requests("salesforce") if r.path.endswith("/composite/batch")]
+    return describe.at
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_first_read_from_a_catalog_sends_page_1_and_its_plan_beside_the_describe(
+    accounts: Sandbox, width: int
+) -> None:
+    """A first read started from a catalog (Meltano's run) sends its first query, and with ranges its two planning
+    queries, while the describe is out (held here), not a round trip after it: they arrive before it is answered,
+    each once. The stream reads that page 1 and that plan: the records and STATE are those of one cursor."""
+    catalog = _catalog(accounts, width)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(accounts)
+    read, error = _sync(_config(accounts, width), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    answered = _describe_answered(accounts)
+    early = [(soql, at) for soql, at in seen if at < answered]
+    assert [soql for soql, _ in early if _first_query(soql)] == [soql for soql, _ in seen if _first_query(soql)]
+    assert len([soql for soql, _ in seen if _first_query(soql)]) == 1  # page 1 asked once: the early one was read
+    planning = [soql for soql, _ in early if not _first_query(soql)]
+    assert len(planning) == (2 if width > 1 else 0)  # COUNT() and the newest value, beside it
+    assert len([soql for soql, _ in seen if not _first_query(soql) and "WHERE" not in soql]) == len(planning)
+
+
+def test_a_describe_without_a_field_of_the_catalog_gives_the_early_query_up(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog names a field the org dropped since discovery (Account's Industry here): the query sent beside
+    the describe asks for it (a real org answers INVALID_FIELD, as the emulator does), the describe lacks it, so the
+    stream builds another query and gives the early one up. The run lands exactly what the same run without the
+    early query lands (records and STATE): the field left out, no error."""
+    catalog = _catalog(accounts, 4)
+    account = accounts.emulator("salesforce").objects["Account"]
+    fields = account.fields
+    try:
+        account.fields = [f for f in fields if f["name"] != "Industry"]
+        account.__post_init__()
+        _prepare(accounts, [])
+        read, error = _sync(_config(accounts, 4), catalog=catalog)
+        assert error is None
+        refused = [r for r in accounts.requests("salesforce") if r.path.endswith("/queryAll") and r.status == 400]
+        assert len(refused) == 1  # the early query, with the field
+        _prepare(accounts, [])
+        monkeypatch.setattr(TapSalesforce, "_send_first_query_early", lambda _self, _entry: None)
+        today, error = _sync(_config(accounts, 4), catalog=catalog)
+        assert error is None
+        assert not [r for r in accounts.requests("salesforce") if r.status == 400]
+    finally:
+        account.fields = fields
+        account.__post_init__()
+    assert len(read.records("Account")) == ROWS
+    assert not any("Industry" in record for record in read.records("Account"))
+    _assert_same_read(read, today)
+
+
+def test_an_early_query_timing_out_is_split_as_the_read_s_own(accounts: Sandbox) -> None:
+    """The first query, sent beside the describe, answers QUERY_TIMEOUT: the stream reads that answer as its page
+    1's and splits the window in half as it would have (no query sent twice for it); records and STATE are those of
+    one cursor."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen: list[tuple[str, float]] = []
+
+    def times_out(soql: str, _rows: int) -> bool:
+        seen.append((soql, time.time()))
+        return _first_query(soql)
+
+    accounts.emulator("salesforce").query_timeout_when = times_out
+    read, error = _sync(_config(accounts, 4, min_window_seconds=1), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    timed_out = [at for soql, at in seen if _first_query(soql)]
+    assert len(timed_out) == 1
+    assert timed_out[0] < _describe_answered(accounts)  # the early query's answer is the one the read split on
+    assert any("SystemModstamp <" in soql for soql, _ in seen)  # the window's first half
+
+
+@pytest.mark.parametrize("at", [2, 3, 6])
+def test_cursors_expired_mid_read_from_a_catalog_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
+    """The early page 1's cursor, and every other, forgotten at the n-th data request (INVALID_QUERY_LOCATOR): the
+    query is re-issued from the last record emitted; the records are those of one cursor."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    em.expire_cursors_at_request = at
+    read, error = _sync(_config(accounts, 4), catalog=catalog)
+    assert error is None
+    assert read.records("Account") == everything
+    assert em.data_requests >= at
+
+
+#: Requests a run sends before the first answer reports the org's usage: the describe, and beside it page 1 and the
+#: plan's two queries. The guard has no reading to count them against (as for the describe alone before).
+FIRST_ROUND = 4
+
+
+@pytest.mark.parametrize("limit", [4, 6, 8, 14, 20])
+def test_the_quota_guard_counts_the_queries_sent_beside_the_describe(accounts: Sandbox, limit: int) -> None:
+    """The queries sent beside the describe pass the quota guard as any (optional: near the share they leave the
+    last slot to a needed request): the run stops as a read of one cursor does, the org's usage never past the share
+    once a reading is in (before it, the first round), what it emitted a prefix of the sequential read whose last
+    STATE resumes exactly the rest."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    everything = _sync(_config(accounts, 1))[0].records("Account")
+    _prepare(accounts, [])
+    em = accounts.emulator("salesforce")
+    em.api_limit = limit
+    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), catalog=catalog, parse_env_config=False)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    stopped = SingerOutput.parse(buffer.getvalue())
+    assert tap.quota_stopped
+    assert em.api_used <= max(limit // 2, FIRST_ROUND)
+    _assert_a_prefix_whose_state_resumes(accounts, stopped, everything)
