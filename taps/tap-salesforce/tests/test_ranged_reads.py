@@ -984,6 +984,27 @@ def test_a_first_read_from_a_catalog_sends_page_1_and_its_plan_beside_the_descri
     planning = [soql for soql, _ in early if not _first_query(soql)]
     assert len(planning) == (2 if width > 1 else 0)  # COUNT() and the newest value, beside it
     assert len([soql for soql, _ in seen if not _first_query(soql) and "WHERE" not in soql]) == len(planning)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+
+
+def test_a_read_from_a_bookmark_sends_nothing_beside_the_describe(accounts: Sandbox) -> None:
+    """A read from a bookmark (not an object's first read) sends no query before the describe is answered: its
+    first query is the one it builds, sent once (none given up)."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    first, error = _sync(_config(accounts, 4), catalog=catalog)
+    assert error is None
+    state = _states(first)[-1]
+    em = accounts.emulator("salesforce")
+    em.touch("Account", 5)
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(accounts)
+    later, error = _sync(_config(accounts, 4), state=state, catalog=catalog)
+    assert error is None
+    assert [record["Id"] for record in later.records("Account")][-1] == em.objects["Account"].record_id(5)
+    answered = max(r.at for r in accounts.requests("salesforce") if r.path.endswith("/composite/batch"))
+    assert [soql for soql, at in seen if at < answered] == []
+    assert len(seen) == 1  # the read's own query, from the bookmark
 
 
 def test_a_describe_without_a_field_of_the_catalog_gives_the_early_query_up(
