@@ -377,25 +377,33 @@ def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, a
     _assert_a_prefix_whose_state_resumes(accounts, failed, everything)
 
 
-@pytest.mark.parametrize("limit", [6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
-def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, limit: int) -> None:
-    """The quota guard refuses a request of any thread (range 0's, a range's, the plan's) once the usage plus the
-    requests in flight reach the share: the run stops as a read of one cursor does (``quota_stopped``), the org's
-    usage never past the share, what it emitted a prefix of the sequential read, its last STATE covering no record
-    it did not emit; a run from that state reads exactly the rest."""
+#: Requests a run from a catalog sends before the first answer reports the org's usage: the describe, and beside it
+#: page 1 and the plan's two queries. The guard has no reading to count them against (as for the describe alone).
+FIRST_ROUND = 4
+
+
+@pytest.mark.parametrize("from_catalog", [False, True])
+@pytest.mark.parametrize("limit", [4, 6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
+def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, limit: int, from_catalog: bool) -> None:
+    """The quota guard refuses a request of any thread (range 0's, a range's, the plan's, those sent beside the
+    describe) once the usage plus the requests in flight reach the share: the run stops as a read of one cursor does
+    (``quota_stopped``), the org's usage never past the share once a reading is in (a run from a catalog sends its
+    first query and plan beside the describe, before any), what it emitted a prefix of the sequential read, its last
+    STATE covering no record it did not emit; a run from that state reads exactly the rest."""
+    catalog = _catalog(accounts, 4) if from_catalog else None
     _prepare(accounts, [])
     everything = _sync(_config(accounts, 1))[0].records("Account")
     assert len(everything) == ROWS
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
     em.api_limit = limit
-    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), parse_env_config=False)
+    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), catalog=catalog, parse_env_config=False)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()
     stopped = SingerOutput.parse(buffer.getvalue())
     assert tap.quota_stopped
-    assert em.api_used <= limit // 2
+    assert em.api_used <= (max(limit // 2, FIRST_ROUND) if from_catalog else limit // 2)
     _assert_a_prefix_whose_state_resumes(accounts, stopped, everything)
 
 
@@ -440,17 +448,20 @@ def test_rows_created_or_updated_during_the_read_are_never_lost(accounts: Sandbo
         assert landed[record_id]["Name"].startswith("changed"), record_id
 
 
-@pytest.mark.parametrize("at", [3, 6, 9])
-def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
-    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due): the
-    query is re-issued from the last record emitted, and planned again; the records are those of one cursor."""
+@pytest.mark.parametrize("from_catalog", [False, True])
+@pytest.mark.parametrize("at", [2, 3, 6, 9])
+def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int, from_catalog: bool) -> None:
+    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due; from a
+    catalog, page 1's sent beside the describe among them): the query is re-issued from the last record emitted, and
+    planned again; the records are those of one cursor."""
+    catalog = _catalog(accounts, 4) if from_catalog else None
     _prepare(accounts, [])
     everything = _sync(_config(accounts, 1))[0].records("Account")
     assert len(everything) == ROWS
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
     em.expire_cursors_at_request = at
-    ranged, error = _sync(_config(accounts, 4))
+    ranged, error = _sync(_config(accounts, 4), catalog=catalog)
     assert error is None
     assert ranged.records("Account") == everything
     assert em.data_requests >= at
@@ -1062,46 +1073,3 @@ def test_an_early_query_timing_out_is_split_as_the_read_s_own(accounts: Sandbox)
     assert len(timed_out) == 1
     assert timed_out[0] < _describe_answered(accounts)  # the early query's answer is the one the read split on
     assert any("SystemModstamp <" in soql for soql, _ in seen)  # the window's first half
-
-
-@pytest.mark.parametrize("at", [2, 3, 6])
-def test_cursors_expired_mid_read_from_a_catalog_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
-    """The early page 1's cursor, and every other, forgotten at the n-th data request (INVALID_QUERY_LOCATOR): the
-    query is re-issued from the last record emitted; the records are those of one cursor."""
-    catalog = _catalog(accounts, 4)
-    _prepare(accounts, [])
-    everything = _sync(_config(accounts, 1))[0].records("Account")
-    _prepare(accounts, [])
-    em = accounts.emulator("salesforce")
-    em.expire_cursors_at_request = at
-    read, error = _sync(_config(accounts, 4), catalog=catalog)
-    assert error is None
-    assert read.records("Account") == everything
-    assert em.data_requests >= at
-
-
-#: Requests a run sends before the first answer reports the org's usage: the describe, and beside it page 1 and the
-#: plan's two queries. The guard has no reading to count them against (as for the describe alone before).
-FIRST_ROUND = 4
-
-
-@pytest.mark.parametrize("limit", [4, 6, 8, 14, 20])
-def test_the_quota_guard_counts_the_queries_sent_beside_the_describe(accounts: Sandbox, limit: int) -> None:
-    """The queries sent beside the describe pass the quota guard as any (optional: near the share they leave the
-    last slot to a needed request): the run stops as a read of one cursor does, the org's usage never past the share
-    once a reading is in (before it, the first round), what it emitted a prefix of the sequential read whose last
-    STATE resumes exactly the rest."""
-    catalog = _catalog(accounts, 4)
-    _prepare(accounts, [])
-    everything = _sync(_config(accounts, 1))[0].records("Account")
-    _prepare(accounts, [])
-    em = accounts.emulator("salesforce")
-    em.api_limit = limit
-    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), catalog=catalog, parse_env_config=False)
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        tap.sync_all()
-    stopped = SingerOutput.parse(buffer.getvalue())
-    assert tap.quota_stopped
-    assert em.api_used <= max(limit // 2, FIRST_ROUND)
-    _assert_a_prefix_whose_state_resumes(accounts, stopped, everything)
