@@ -1073,3 +1073,25 @@ def test_an_early_query_timing_out_is_split_as_the_read_s_own(accounts: Sandbox)
     assert len(timed_out) == 1
     assert timed_out[0] < _describe_answered(accounts)  # the early query's answer is the one the read split on
     assert any("SystemModstamp <" in soql for soql, _ in seen)  # the window's first half
+
+
+def test_auto_sends_the_count_that_chooses_the_api_beside_the_describe(accounts: Sandbox) -> None:
+    """``api_type: auto`` (the default) on an object's first read from a catalog: the ``COUNT()`` that chooses the
+    API goes out beside the describe and is the only count asked (the plan reuses it); page 1 waits for the choice
+    (a Bulk read would not use it). Records and STATE are those of one cursor."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(accounts)
+    read, error = _sync(_config(accounts, 4, api_type="auto"), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    answered = _describe_answered(accounts)
+    counts = [at for soql, at in seen if soql.startswith("SELECT COUNT()")]
+    assert len(counts) == 1
+    assert counts[0] < answered
+    assert [at for soql, at in seen if _first_query(soql) and at < answered] == []
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]

@@ -201,6 +201,8 @@ class SalesforceClient:
         self._page_bytes = threading.local()
         #: A stream's first query sent beside the describe, until its stream takes it (``early.py``).
         self._early: EarlyQuery | None = None
+        #: ``COUNT()`` of a stream's rows sent beside the describe (``send_early_count``), until ``count`` asks it.
+        self._early_count: EarlyQuery | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -368,9 +370,18 @@ class SalesforceClient:
         return int(getattr(self._page_bytes, "size", 0))
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
-        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
-        url = self.data_url("queryAll" if include_deleted else "query")
-        return int(self.get_json(url, params={"q": soql})["totalSize"])
+        soql = count_soql(sobject, where)
+        early, self._early_count = self._early_count, None
+        if early is not None and not early.matches(soql, include_deleted):
+            early.close()
+            early = None
+        sent = early.page() if early is not None else None  # ``send_early_count``'s answer, if it is this count's
+        if early is not None:
+            early.close()
+        if sent is None:
+            url = self.data_url("queryAll" if include_deleted else "query")
+            sent = self.request("GET", url, params={"q": soql})
+        return int(loads_with(sent.content, canonical_decimal)["totalSize"])
 
     def newest(self, sobject: str, key: str, where: str | None, *, include_deleted: bool) -> datetime | None:
         """The newest ``key`` value of the rows ``where`` selects (None: no row, or no value)."""
@@ -396,13 +407,25 @@ class SalesforceClient:
         """Send ``soql``'s page 1 (and ``plan``) now, before the stream that reads it exists (``early.py``); the
         token is fetched first, on this thread, as the describe would."""
         self.give_up_early()
+        self._early = self._early_query(
+            soql, include_deleted, {"Sforce-Query-Options": f"batchSize={self.batch_size}"}, plan
+        )
+
+    def send_early_count(self, sobject: str, *, include_deleted: bool) -> None:
+        """Send ``COUNT()`` of every row of ``sobject`` now (``early.py``): ``count`` reads its answer if it is
+        asked that very count next (``api_type: auto`` choosing the API of an object's first read)."""
+        self.give_up_early()
+        self._early_count = self._early_query(count_soql(sobject, None), include_deleted, {}, None)
+
+    def _early_query(
+        self, soql: str, include_deleted: bool, headers: dict[str, str], plan: Callable[[], Plan] | None
+    ) -> EarlyQuery:
         url = self.data_url("queryAll" if include_deleted else "query")
-        headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
 
         def page() -> requests.Response:
             return self.request("GET", url, params={"q": soql}, headers=headers)
 
-        self._early = EarlyQuery(soql, include_deleted, page, plan)
+        return EarlyQuery(soql, include_deleted, page, plan)
 
     def take_early(self, soql: str, *, include_deleted: bool) -> EarlyQuery | None:
         """The query sent early if it is ``soql`` to the same endpoint (the caller closes it once read), else
@@ -416,9 +439,10 @@ class SalesforceClient:
 
     def give_up_early(self) -> None:
         """Give up a query sent early that no stream took (its stream did not read by REST, or read another)."""
-        early, self._early = self._early, None
-        if early is not None:
-            early.close()
+        for early in (self._early, self._early_count):
+            if early is not None:
+                early.close()
+        self._early = self._early_count = None
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
@@ -572,6 +596,10 @@ _ZERO = Decimal(0)
 def _canonical_keeps_text(text: str) -> bool:
     """``str(canonical_decimal(text)) == text``: nothing to strip, and ``Decimal`` writes it as it is."""
     return text[-1] != "0" and decimal_keeps_text(text)
+
+
+def count_soql(sobject: str, where: str | None) -> str:
+    return f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
 
 
 def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None) -> str:

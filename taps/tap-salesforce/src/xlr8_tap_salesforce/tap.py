@@ -326,15 +326,20 @@ class TapSalesforce(KitTap):
     def _send_first_query_early(self, entry: CatalogEntry) -> None:
         """The first stream's page 1, and its ranged read's plan, sent beside the describe when it is the
         object's first read by REST (``early.py``): a round trip less before its records flow. The stream reads
-        them only if the query it builds once the describe is in is this one."""
+        them only if the query it builds once the describe is in is this one. With ``api_type: auto``, only the
+        ``COUNT()`` that chooses the API, the same way."""
         settings = self.settings
         name = entry.tap_stream_id
         bookmark = (self.state.get("bookmarks") or {}).get(name) or {}
         api_type = settings.api_type_overrides.get(name) or settings.api_type
-        if api_type != "rest" or settings.start_date or settings.filters or bookmark.get("replication_key_value"):
+        if api_type == "bulk" or settings.start_date or settings.filters or bookmark.get("replication_key_value"):
             return
         guess = early.predicted(entry, include_deleted=settings.include_deleted, deleted_at=discovery.DELETED_AT)
         client, key = self.client, guess.replication_key
+        if api_type == "auto":  # the count that chooses the API (page 1 would be wasted on a Bulk read)
+            if key is not None:
+                client.send_early_count(name, include_deleted=guess.include_deleted)
+            return
         plan = None
         if key is not None and settings.rest_concurrent_queries > 1:
             plan = functools.partial(client.plan, name, key, None, include_deleted=guess.include_deleted)
