@@ -1095,3 +1095,21 @@ def test_auto_sends_the_count_that_chooses_the_api_beside_the_describe(accounts:
     assert counts[0] < answered
     assert [at for soql, at in seen if _first_query(soql) and at < answered] == []
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+
+
+def test_a_failed_describe_gives_up_the_queries_sent_beside_it(accounts: Sandbox) -> None:
+    """The describe fails (a 400 here) while the queries sent beside it are out, the COUNT() slow: the run fails on
+    the describe as it did, and what was sent beside it is given up (its connections cut), not waited for."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="status", status=400))
+    _stalled.append(
+        accounts.faults.add(
+            "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=5.0, query={"q": COUNT})
+        )
+    )
+    read, error = _sync(_config(accounts, 4), catalog=catalog)
+    assert error is not None
+    assert "composite/batch: HTTP 400" in str(error)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+    assert read.records("Account") == []

@@ -315,12 +315,16 @@ class TapSalesforce(KitTap):
             names = [entry.tap_stream_id for entry in catalog.values() if selected(entry)]
             if names:
                 self._send_first_query_early(catalog[min(names)])  # the SDK syncs streams in name order
-        describes = self.client.describe_many(names)
-        streams: list[SalesforceStream] = []
-        for name in names:
-            schema = schemas.get(name) or discovery.object_schema(describes[name])
-            info = discovery.ObjectInfo.from_describe(describes[name])
-            streams.append(stream_class(name)(self, info=info, schema=schema))
+        try:
+            describes = self.client.describe_many(names)
+            streams: list[SalesforceStream] = []
+            for name in names:
+                schema = schemas.get(name) or discovery.object_schema(describes[name])
+                info = discovery.ObjectInfo.from_describe(describes[name])
+                streams.append(stream_class(name)(self, info=info, schema=schema))
+        except BaseException:
+            self.client.give_up_early()  # no stream will read it: cut, not waited for at exit
+            raise
         return streams
 
     def _send_first_query_early(self, entry: CatalogEntry) -> None:
