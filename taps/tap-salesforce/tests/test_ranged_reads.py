@@ -971,6 +971,23 @@ def _describe_answered(sandbox: Sandbox) -> float:
     return describe.at
 
 
+def _read_with_the_describe_held(sandbox: Sandbox, width: int, **extra: t.Any) -> tuple[list[tuple[str, float]], float]:
+    """A first read from a catalog, the describe held ``DESCRIBE_STALL``: its records and STATE are those of one
+    cursor. Returns the queries the emulator planned (SOQL, wall clock) and when the describe was answered."""
+    catalog = _catalog(sandbox, width)
+    _prepare(sandbox, [])
+    sequential, error = _sync(_config(sandbox, 1))
+    assert error is None
+    _prepare(sandbox, [])
+    sandbox.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(sandbox)
+    read, error = _sync(_config(sandbox, width, **extra), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+    return seen, _describe_answered(sandbox)
+
+
 @pytest.mark.parametrize("width", [1, 4])
 def test_a_first_read_from_a_catalog_sends_page_1_and_its_plan_beside_the_describe(
     accounts: Sandbox, width: int
@@ -978,24 +995,13 @@ def test_a_first_read_from_a_catalog_sends_page_1_and_its_plan_beside_the_descri
     """A first read started from a catalog (Meltano's run) sends its first query, and with ranges its two planning
     queries, while the describe is out (held here), not a round trip after it: they arrive before it is answered,
     each once. The stream reads that page 1 and that plan: the records and STATE are those of one cursor."""
-    catalog = _catalog(accounts, width)
-    _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
-    assert error is None
-    _prepare(accounts, [])
-    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
-    seen = _queries_seen(accounts)
-    read, error = _sync(_config(accounts, width), catalog=catalog)
-    assert error is None
-    _assert_same_read(read, sequential)
-    answered = _describe_answered(accounts)
+    seen, answered = _read_with_the_describe_held(accounts, width)
     early = [(soql, at) for soql, at in seen if at < answered]
     assert [soql for soql, _ in early if _first_query(soql)] == [soql for soql, _ in seen if _first_query(soql)]
     assert len([soql for soql, _ in seen if _first_query(soql)]) == 1  # page 1 asked once: the early one was read
     planning = [soql for soql, _ in early if not _first_query(soql)]
     assert len(planning) == (2 if width > 1 else 0)  # COUNT() and the newest value, beside it
     assert len([soql for soql, _ in seen if not _first_query(soql) and "WHERE" not in soql]) == len(planning)
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
 
 
 def test_a_read_from_a_bookmark_sends_nothing_beside_the_describe(accounts: Sandbox) -> None:
@@ -1079,22 +1085,11 @@ def test_auto_sends_the_count_that_chooses_the_api_beside_the_describe(accounts:
     """``api_type: auto`` (the default) on an object's first read from a catalog: the ``COUNT()`` that chooses the
     API goes out beside the describe and is the only count asked (the plan reuses it); page 1 waits for the choice
     (a Bulk read would not use it). Records and STATE are those of one cursor."""
-    catalog = _catalog(accounts, 4)
-    _prepare(accounts, [])
-    sequential, error = _sync(_config(accounts, 1))
-    assert error is None
-    _prepare(accounts, [])
-    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
-    seen = _queries_seen(accounts)
-    read, error = _sync(_config(accounts, 4, api_type="auto"), catalog=catalog)
-    assert error is None
-    _assert_same_read(read, sequential)
-    answered = _describe_answered(accounts)
+    seen, answered = _read_with_the_describe_held(accounts, 4, api_type="auto")
     counts = [at for soql, at in seen if soql.startswith("SELECT COUNT()")]
     assert len(counts) == 1
     assert counts[0] < answered
     assert [at for soql, at in seen if _first_query(soql) and at < answered] == []
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
 
 
 def test_a_failed_describe_gives_up_the_queries_sent_beside_it(accounts: Sandbox) -> None:
