@@ -377,25 +377,33 @@ def test_a_failed_request_in_a_range_emits_nothing_after_it(accounts: Sandbox, a
     _assert_a_prefix_whose_state_resumes(accounts, failed, everything)
 
 
-@pytest.mark.parametrize("limit", [6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
-def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, limit: int) -> None:
-    """The quota guard refuses a request of any thread (range 0's, a range's, the plan's) once the usage plus the
-    requests in flight reach the share: the run stops as a read of one cursor does (``quota_stopped``), the org's
-    usage never past the share, what it emitted a prefix of the sequential read, its last STATE covering no record
-    it did not emit; a run from that state reads exactly the rest."""
+#: Requests a run from a catalog sends before the first answer reports the org's usage: the describe, and beside it
+#: page 1 and the plan's two queries. The guard has no reading to count them against (as for the describe alone).
+FIRST_ROUND = 4
+
+
+@pytest.mark.parametrize("from_catalog", [False, True])
+@pytest.mark.parametrize("limit", [4, 6, 8, 10, 14, 20, 30])  # half of it: page 1 and its plan .. ranges under way
+def test_the_quota_guard_stops_a_ranged_read_with_state_safe(accounts: Sandbox, limit: int, from_catalog: bool) -> None:
+    """The quota guard refuses a request of any thread (range 0's, a range's, the plan's, those sent beside the
+    describe) once the usage plus the requests in flight reach the share: the run stops as a read of one cursor does
+    (``quota_stopped``), the org's usage never past the share once a reading is in (a run from a catalog sends its
+    first query and plan beside the describe, before any), what it emitted a prefix of the sequential read, its last
+    STATE covering no record it did not emit; a run from that state reads exactly the rest."""
+    catalog = _catalog(accounts, 4) if from_catalog else None
     _prepare(accounts, [])
     everything = _sync(_config(accounts, 1))[0].records("Account")
     assert len(everything) == ROWS
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
     em.api_limit = limit
-    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), parse_env_config=False)
+    tap = TapSalesforce(config=_config(accounts, 4, api_quota_share=0.5), catalog=catalog, parse_env_config=False)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()
     stopped = SingerOutput.parse(buffer.getvalue())
     assert tap.quota_stopped
-    assert em.api_used <= limit // 2
+    assert em.api_used <= (max(limit // 2, FIRST_ROUND) if from_catalog else limit // 2)
     _assert_a_prefix_whose_state_resumes(accounts, stopped, everything)
 
 
@@ -440,17 +448,20 @@ def test_rows_created_or_updated_during_the_read_are_never_lost(accounts: Sandbo
         assert landed[record_id]["Name"].startswith("changed"), record_id
 
 
-@pytest.mark.parametrize("at", [3, 6, 9])
-def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int) -> None:
-    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due): the
-    query is re-issued from the last record emitted, and planned again; the records are those of one cursor."""
+@pytest.mark.parametrize("from_catalog", [False, True])
+@pytest.mark.parametrize("at", [2, 3, 6, 9])
+def test_cursors_expired_mid_read_reissue_from_the_last_record(accounts: Sandbox, at: int, from_catalog: bool) -> None:
+    """Every open cursor forgotten at the n-th request (INVALID_QUERY_LOCATOR in whichever range is due; from a
+    catalog, page 1's sent beside the describe among them): the query is re-issued from the last record emitted, and
+    planned again; the records are those of one cursor."""
+    catalog = _catalog(accounts, 4) if from_catalog else None
     _prepare(accounts, [])
     everything = _sync(_config(accounts, 1))[0].records("Account")
     assert len(everything) == ROWS
     _prepare(accounts, [])
     em = accounts.emulator("salesforce")
     em.expire_cursors_at_request = at
-    ranged, error = _sync(_config(accounts, 4))
+    ranged, error = _sync(_config(accounts, 4), catalog=catalog)
     assert error is None
     assert ranged.records("Account") == everything
     assert em.data_requests >= at
@@ -926,3 +937,174 @@ def test_a_full_table_read_resumes_after_the_last_id_emitted(
     if fault == "timeout":
         assert "Id >" not in timed_out[0]
         assert all("WHERE Id > '001" in soql for soql in timed_out[1:])
+
+
+#: The describe held this long: the queries sent beside it arrive meanwhile (not a speed check).
+DESCRIBE_STALL = 1.0
+DESCRIBE = "/services/data/*/composite/batch"
+
+
+def _catalog(sandbox: Sandbox, width: int) -> dict[str, t.Any]:
+    """Account's catalog as discovery saves it (the read then starts from a catalog, as under Meltano)."""
+    return TapSalesforce(config=_config(sandbox, width), parse_env_config=False).catalog_dict
+
+
+def _first_query(soql: str) -> bool:
+    """The first read's own query (from the start: no bound), not a planning query."""
+    return "WHERE" not in soql and "COUNT()" not in soql and " DESC" not in soql
+
+
+def _queries_seen(sandbox: Sandbox) -> list[tuple[str, float]]:
+    """Every REST query the emulator plans from now on (SOQL, wall clock), none timed out."""
+    seen: list[tuple[str, float]] = []
+
+    def record(soql: str, _rows: int) -> bool:
+        seen.append((soql, time.time()))
+        return False
+
+    sandbox.emulator("salesforce").query_timeout_when = record
+    return seen
+
+
+def _describe_answered(sandbox: Sandbox) -> float:
+    (describe,) = [r for r in sandbox.requests("salesforce") if r.path.endswith("/composite/batch")]
+    return describe.at
+
+
+def _read_with_the_describe_held(sandbox: Sandbox, width: int, **extra: t.Any) -> tuple[list[tuple[str, float]], float]:
+    """A first read from a catalog, the describe held ``DESCRIBE_STALL``: its records and STATE are those of one
+    cursor. Returns the queries the emulator planned (SOQL, wall clock) and when the describe was answered."""
+    catalog = _catalog(sandbox, width)
+    _prepare(sandbox, [])
+    sequential, error = _sync(_config(sandbox, 1))
+    assert error is None
+    _prepare(sandbox, [])
+    sandbox.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(sandbox)
+    read, error = _sync(_config(sandbox, width, **extra), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+    return seen, _describe_answered(sandbox)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_first_read_from_a_catalog_sends_page_1_and_its_plan_beside_the_describe(
+    accounts: Sandbox, width: int
+) -> None:
+    """A first read started from a catalog (Meltano's run) sends its first query, and with ranges its two planning
+    queries, while the describe is out (held here), not a round trip after it: they arrive before it is answered,
+    each once. The stream reads that page 1 and that plan: the records and STATE are those of one cursor."""
+    seen, answered = _read_with_the_describe_held(accounts, width)
+    early = [(soql, at) for soql, at in seen if at < answered]
+    assert [soql for soql, _ in early if _first_query(soql)] == [soql for soql, _ in seen if _first_query(soql)]
+    assert len([soql for soql, _ in seen if _first_query(soql)]) == 1  # page 1 asked once: the early one was read
+    planning = [soql for soql, _ in early if not _first_query(soql)]
+    assert len(planning) == (2 if width > 1 else 0)  # COUNT() and the newest value, beside it
+    assert len([soql for soql, _ in seen if not _first_query(soql) and "WHERE" not in soql]) == len(planning)
+
+
+def test_a_read_from_a_bookmark_sends_nothing_beside_the_describe(accounts: Sandbox) -> None:
+    """A read from a bookmark (not an object's first read) sends no query before the describe is answered: its
+    first query is the one it builds, sent once (none given up)."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    first, error = _sync(_config(accounts, 4), catalog=catalog)
+    assert error is None
+    state = _states(first)[-1]
+    em = accounts.emulator("salesforce")
+    em.touch("Account", 5)
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen = _queries_seen(accounts)
+    later, error = _sync(_config(accounts, 4), state=state, catalog=catalog)
+    assert error is None
+    assert [record["Id"] for record in later.records("Account")][-1] == em.objects["Account"].record_id(5)
+    answered = max(r.at for r in accounts.requests("salesforce") if r.path.endswith("/composite/batch"))
+    assert [soql for soql, at in seen if at < answered] == []
+    assert len(seen) == 1  # the read's own query, from the bookmark
+
+
+def test_a_describe_without_a_field_of_the_catalog_gives_the_early_query_up(
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog names a field the org dropped since discovery (Account's Industry here): the query sent beside
+    the describe asks for it (a real org answers INVALID_FIELD, as the emulator does), the describe lacks it, so the
+    stream builds another query and gives the early one up. The run lands exactly what the same run without the
+    early query lands (records and STATE): the field left out, no error."""
+    catalog = _catalog(accounts, 4)
+    account = accounts.emulator("salesforce").objects["Account"]
+    fields = account.fields
+    try:
+        account.fields = [f for f in fields if f["name"] != "Industry"]
+        account.__post_init__()
+        _prepare(accounts, [])
+        read, error = _sync(_config(accounts, 4), catalog=catalog)
+        assert error is None
+        refused = [r for r in accounts.requests("salesforce") if r.path.endswith("/queryAll") and r.status == 400]
+        assert len(refused) == 1  # the early query, with the field
+        _prepare(accounts, [])
+        monkeypatch.setattr(TapSalesforce, "_send_first_query_early", lambda _self, _entry: None)
+        today, error = _sync(_config(accounts, 4), catalog=catalog)
+        assert error is None
+        assert not [r for r in accounts.requests("salesforce") if r.status == 400]
+    finally:
+        account.fields = fields
+        account.__post_init__()
+    assert len(read.records("Account")) == ROWS
+    assert not any("Industry" in record for record in read.records("Account"))
+    _assert_same_read(read, today)
+
+
+def test_an_early_query_timing_out_is_split_as_the_read_s_own(accounts: Sandbox) -> None:
+    """The first query, sent beside the describe, answers QUERY_TIMEOUT: the stream reads that answer as its page
+    1's and splits the window in half as it would have (no query sent twice for it); records and STATE are those of
+    one cursor."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    sequential, error = _sync(_config(accounts, 1))
+    assert error is None
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    seen: list[tuple[str, float]] = []
+
+    def times_out(soql: str, _rows: int) -> bool:
+        seen.append((soql, time.time()))
+        return _first_query(soql)
+
+    accounts.emulator("salesforce").query_timeout_when = times_out
+    read, error = _sync(_config(accounts, 4, min_window_seconds=1), catalog=catalog)
+    assert error is None
+    _assert_same_read(read, sequential)
+    timed_out = [at for soql, at in seen if _first_query(soql)]
+    assert len(timed_out) == 1
+    assert timed_out[0] < _describe_answered(accounts)  # the early query's answer is the one the read split on
+    assert any("SystemModstamp <" in soql for soql, _ in seen)  # the window's first half
+
+
+def test_auto_sends_the_count_that_chooses_the_api_beside_the_describe(accounts: Sandbox) -> None:
+    """``api_type: auto`` (the default) on an object's first read from a catalog: the ``COUNT()`` that chooses the
+    API goes out beside the describe and is the only count asked (the plan reuses it); page 1 waits for the choice
+    (a Bulk read would not use it). Records and STATE are those of one cursor."""
+    seen, answered = _read_with_the_describe_held(accounts, 4, api_type="auto")
+    counts = [at for soql, at in seen if soql.startswith("SELECT COUNT()")]
+    assert len(counts) == 1
+    assert counts[0] < answered
+    assert [at for soql, at in seen if _first_query(soql) and at < answered] == []
+
+
+def test_a_failed_describe_gives_up_the_queries_sent_beside_it(accounts: Sandbox) -> None:
+    """The describe fails (a 400 here) while the queries sent beside it are out, the COUNT() slow: the run fails on
+    the describe as it did, and what was sent beside it is given up (its connections cut), not waited for."""
+    catalog = _catalog(accounts, 4)
+    _prepare(accounts, [])
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="status", status=400))
+    _stalled.append(
+        accounts.faults.add(
+            "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=5.0, query={"q": COUNT})
+        )
+    )
+    read, error = _sync(_config(accounts, 4), catalog=catalog)
+    assert error is not None
+    assert "composite/batch: HTTP 400" in str(error)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+    assert read.records("Account") == []

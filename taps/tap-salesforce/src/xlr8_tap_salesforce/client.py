@@ -56,6 +56,7 @@ from xlr8_kit.singer_io import (
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
+from xlr8_tap_salesforce.early import EarlyQuery
 from xlr8_tap_salesforce.ranges import Plan, RangedQuery
 
 if t.TYPE_CHECKING:
@@ -205,6 +206,10 @@ class SalesforceClient:
         self._global_describe: dict[str, t.Any] | None = None
         #: The body size of the query page this thread read last (``last_page_bytes``).
         self._page_bytes = threading.local()
+        #: A stream's first query sent beside the describe, until its stream takes it (``early.py``).
+        self._early: EarlyQuery | None = None
+        #: ``COUNT()`` of a stream's rows sent beside the describe (``send_early_count``), until ``count`` asks it.
+        self._early_count: EarlyQuery | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -313,12 +318,16 @@ class SalesforceClient:
         include_deleted: bool = False,
         numbers: RawNumbers | None = None,
         records: QueryPageType | None = None,
+        early: EarlyQuery | None = None,
     ) -> QueryPages:
         """``query_pages`` with, per page, whether its records are plain (``singer_io.loads_marked``); with
         ``numbers``, fractional numbers as it gives them (records only the kit's writer reads); with ``records``
         too (``query_page_type`` of the SOQL's fields), a page whose records hold exactly those fields, the first in
-        that order, as ``QueryRecord`` structs (any other page as dicts)."""
-        return QueryPages(lambda cursor: self._marked_query_pages(cursor, soql, include_deleted, numbers, records))
+        that order, as ``QueryRecord`` structs (any other page as dicts). ``early``: this query sent already
+        (``take_early``), its page 1 read from it."""
+        return QueryPages(
+            lambda cursor: self._marked_query_pages(cursor, soql, include_deleted, numbers, records, early)
+        )
 
     def _marked_query_pages(
         self,
@@ -327,6 +336,7 @@ class SalesforceClient:
         include_deleted: bool,
         numbers: RawNumbers | None,
         records_as: QueryPageType | None = None,
+        early: EarlyQuery | None = None,
     ) -> Generator[tuple[list[dict[str, t.Any]], bool]]:
         url = self.data_url("queryAll" if include_deleted else "query")
         params: dict[str, t.Any] | None = {"q": soql}
@@ -339,7 +349,13 @@ class SalesforceClient:
             parse = records_as.parser(numbers, _sobject_of(soql))
         classifier = QueryPageClassifier(parse)
         while True:
-            response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
+            # page 1 sent beside the describe: classified by the session as any answer, parsed here as this read's
+            sent = early.page() if early is not None else None
+            early = None
+            if sent is None:
+                response = self.request("GET", url, params=params, headers=headers, classify=classifier.classify)
+            else:
+                response = sent
             body, plain = classifier.parsed_body(response)
             if isinstance(body, QueryPage):  # records as structs, ``attributes`` left out when they are written
                 records, next_url, done = body.records, body.nextRecordsUrl, body.done
@@ -362,9 +378,79 @@ class SalesforceClient:
         return int(getattr(self._page_bytes, "size", 0))
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
-        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
+        soql = count_soql(sobject, where)
+        early, self._early_count = self._early_count, None
+        if early is not None and not early.matches(soql, include_deleted):
+            early.close()
+            early = None
+        sent = early.page() if early is not None else None  # ``send_early_count``'s answer, if it is this count's
+        if early is not None:
+            early.close()
+        if sent is None:
+            url = self.data_url("queryAll" if include_deleted else "query")
+            sent = self.request("GET", url, params={"q": soql})
+        return int(loads_with(sent.content, canonical_decimal)["totalSize"])
+
+    def newest(self, sobject: str, key: str, where: str | None, *, include_deleted: bool) -> datetime | None:
+        """The newest ``key`` value of the rows ``where`` selects (None: no row, or no value)."""
+        soql = f"SELECT {key} FROM {sobject}"  # noqa: S608 - SOQL built from describe names
+        if where:
+            soql += f" WHERE {where}"
+        soql += f" ORDER BY {key} DESC, Id DESC LIMIT 1"
+        newest = next(iter(self.query_pages(soql, include_deleted=include_deleted)), [])
+        value = newest[0].get(key) if newest else None
+        return parse_sf_datetime(value) if isinstance(value, str) else None
+
+    def plan(self, sobject: str, key: str, where: str | None, *, include_deleted: bool) -> Plan:
+        """A ranged read's plan: COUNT() of the rows ``where`` selects and their newest ``key`` value, side by side
+        (one round trip)."""
+        with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{sobject}-plan") as beside:
+            newest = beside.submit(
+                contextvars.copy_context().run, self.newest, sobject, key, where, include_deleted=include_deleted
+            )
+            rows = self.count(sobject, where, include_deleted=include_deleted)
+            return Plan(rows, newest.result())
+
+    def send_early(self, soql: str, *, include_deleted: bool, plan: Callable[[], Plan] | None) -> None:
+        """Send ``soql``'s page 1 (and ``plan``) now, before the stream that reads it exists (``early.py``); the
+        token is fetched first, on this thread, as the describe would."""
+        self.give_up_early()
+        self._early = self._early_query(
+            soql, include_deleted, {"Sforce-Query-Options": f"batchSize={self.batch_size}"}, plan
+        )
+
+    def send_early_count(self, sobject: str, *, include_deleted: bool) -> None:
+        """Send ``COUNT()`` of every row of ``sobject`` now (``early.py``): ``count`` reads its answer if it is
+        asked that very count next (``api_type: auto`` choosing the API of an object's first read)."""
+        self.give_up_early()
+        self._early_count = self._early_query(count_soql(sobject, None), include_deleted, {}, None)
+
+    def _early_query(
+        self, soql: str, include_deleted: bool, headers: dict[str, str], plan: Callable[[], Plan] | None
+    ) -> EarlyQuery:
         url = self.data_url("queryAll" if include_deleted else "query")
-        return int(self.get_json(url, params={"q": soql})["totalSize"])
+
+        def page() -> requests.Response:
+            return self.request("GET", url, params={"q": soql}, headers=headers)
+
+        return EarlyQuery(soql, include_deleted, page, plan)
+
+    def take_early(self, soql: str, *, include_deleted: bool) -> EarlyQuery | None:
+        """The query sent early if it is ``soql`` to the same endpoint (the caller closes it once read), else
+        None, the one sent early given up (a describe that disagreed with the catalog made another query)."""
+        early, self._early = self._early, None
+        if early is None or early.matches(soql, include_deleted):
+            return early
+        logger.info("%s: the query sent beside the describe is not the one read; given up", _sobject_of(soql))
+        early.close()
+        return None
+
+    def give_up_early(self) -> None:
+        """Give up a query sent early that no stream took (its stream did not read by REST, or read another)."""
+        for early in (self._early, self._early_count):
+            if early is not None:
+                early.close()
+        self._early = self._early_count = None
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
@@ -547,6 +633,19 @@ _ZERO = Decimal(0)
 def _canonical_keeps_text(text: str) -> bool:
     """``str(canonical_decimal(text)) == text``: nothing to strip, and ``Decimal`` writes it as it is."""
     return text[-1] != "0" and decimal_keeps_text(text)
+
+
+def count_soql(sobject: str, where: str | None) -> str:
+    return f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
+
+
+def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None) -> str:
+    """A read's SOQL: ``fields`` of the rows ``where`` selects, in (``key``, Id) order (Id alone without a key)."""
+    soql = f"SELECT {', '.join(fields)} FROM {sobject}"  # noqa: S608 - SOQL built from describe names
+    if where:
+        soql += " WHERE " + where
+    soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
+    return soql
 
 
 def _sobject_of(soql: str) -> str:
@@ -965,6 +1064,12 @@ class SalesforceStream(KitRESTStream):
 
     def _record_pages(self, context: Context | None) -> Iterator[list[dict[str, t.Any]]]:
         """What ``get_records`` yields, a page at a time."""
+        try:
+            yield from self._records_read(context)
+        finally:
+            self.client.give_up_early()  # a query sent beside the describe that this stream's read did not take
+
+    def _records_read(self, context: Context | None) -> Iterator[list[dict[str, t.Any]]]:
         if self._sf_tap.quota_stopped:
             self.logger.warning("%s: skipped, the API quota guard stopped this run earlier", self.name)
             return
@@ -1303,13 +1408,7 @@ class SalesforceStream(KitRESTStream):
         return " AND ".join(clauses) or None
 
     def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
-        rk = self.replication_key
-        where = self._where(lower, upper)
-        soql = f"SELECT {', '.join(fields)} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
-        if where:
-            soql += " WHERE " + where
-        soql += f" ORDER BY {rk} ASC, Id ASC" if rk else " ORDER BY Id ASC"
-        return soql
+        return select_soql(self.name, fields, self.replication_key, self._where(lower, upper))
 
     def choose_api(self, lower: datetime | None) -> str:
         """``rest`` or ``bulk``: the per-object override, the global setting, else by row count."""
@@ -1437,17 +1536,22 @@ class SalesforceStream(KitRESTStream):
             records = self._query_page_type(fields) if numbers is not None else None
             struct_type = records.record if records is not None else None
             finish_struct = self._struct_finisher(struct_type) if struct_type is not None else finish
-            pages = self.client.query_pages_marked(
-                soql, include_deleted=self.tracks_deletes, numbers=numbers, records=records
-            )
-            width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
-            if self.replication_key and width > 1:
-                source = self._ranged(pages, fields, numbers, width, lower, upper, records).pages(upper)
-            else:
-                source = read_ahead(pages, name=f"xlr8-{self.name}")  # nextRecordsUrl comes from the page
-            for page, plain in source:
-                self.records_plain = plain
-                yield list(map(finish_struct if page and type(page[0]) is struct_type else finish, page))
+            early = self.client.take_early(soql, include_deleted=self.tracks_deletes)  # sent beside the describe
+            try:
+                pages = self.client.query_pages_marked(
+                    soql, include_deleted=self.tracks_deletes, numbers=numbers, records=records, early=early
+                )
+                width = 1 if self._one_cursor else self.settings.rest_concurrent_queries
+                if self.replication_key and width > 1:
+                    source = self._ranged(pages, fields, numbers, width, lower, upper, records, early).pages(upper)
+                else:
+                    source = read_ahead(pages, name=f"xlr8-{self.name}")  # nextRecordsUrl comes from the page
+                for page, plain in source:
+                    self.records_plain = plain
+                    yield list(map(finish_struct if page and type(page[0]) is struct_type else finish, page))
+            finally:
+                if early is not None:
+                    early.close()
 
     def _ranged(
         self,
@@ -1458,9 +1562,11 @@ class SalesforceStream(KitRESTStream):
         lower: datetime | None,
         upper: datetime | None,
         records: QueryPageType | None = None,
+        early: EarlyQuery | None = None,
     ) -> RangedQuery:
         """The REST read of ``pages`` (the window's query, ``lower`` .. ``upper``) split by replication key range
-        (``ranges.py``): ranges ``>= bound`` and ``< next bound`` with the window's other terms."""
+        (``ranges.py``): ranges ``>= bound`` and ``< next bound`` with the window's other terms; ``early``: the
+        query was sent beside the describe, its plan with it if it is a first read's."""
         rk = t.cast("str", self.replication_key)
         client, include_deleted = self.client, self.tracks_deletes
         # The plan goes out with page 1 when the read is likely longer than a page: the object's whole history, or
@@ -1489,26 +1595,14 @@ class SalesforceStream(KitRESTStream):
             except QueryTimeoutError as exc:
                 raise RangeTimeoutError(str(exc), error_code=exc.error_code, status=exc.status, path=exc.path) from exc
 
-        def newest_value(where: str | None) -> datetime | None:
-            soql = f"SELECT {rk} FROM {self.name}"  # noqa: S608 - SOQL built from describe names
-            if where:
-                soql += f" WHERE {where}"
-            soql += f" ORDER BY {rk} DESC, Id DESC LIMIT 1"
-            newest = next(iter(client.query_pages(soql, include_deleted=include_deleted)), [])
-            value = newest[0].get(rk) if newest else None
-            return parse_sf_datetime(value) if isinstance(value, str) else None
-
         def plan() -> Plan:
             """COUNT() of the window's rows and its newest value: two small queries, side by side (one round trip);
             the newest value only when ``choose_api`` has just counted the same window."""
             where = self._where(lower, upper)
             counted = self._counted_rows(where, include_deleted)
             if counted is not None:
-                return Plan(counted, newest_value(where))
-            with ThreadPoolExecutor(1, thread_name_prefix=f"xlr8-{self.name}-plan") as beside:
-                newest = beside.submit(contextvars.copy_context().run, newest_value, where)
-                rows = client.count(self.name, where, include_deleted=include_deleted)
-                return Plan(rows, newest.result())
+                return Plan(counted, client.newest(self.name, rk, where, include_deleted=include_deleted))
+            return client.plan(self.name, rk, where, include_deleted=include_deleted)
 
         def value_of(record: dict[str, t.Any]) -> datetime | None:
             value = record.get(rk)
@@ -1535,6 +1629,9 @@ class SalesforceStream(KitRESTStream):
             on_plan=on_plan,
             page_bytes=lambda _page: client.last_page_bytes(),
             plan_early=plan_early,
+            asked=early.plan if early is not None and plan_early else None,
+            sent=early.sent if early is not None else None,
+            abort=early.plan_abort if early is not None and early.plan is not None and plan_early else None,
         )
 
     def _written_numbers(self, kind: type[CanonicalNumbers] = CanonicalNumbers) -> RawNumbers | None:

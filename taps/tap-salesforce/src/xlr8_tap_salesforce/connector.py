@@ -25,6 +25,7 @@ from xlr8_tap_salesforce.streams import stream_class
 from xlr8_tap_salesforce.tap import TapSalesforce
 
 if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.catalog import CatalogEntry
     from singer_sdk.streams import Stream
 
 _FROM = re.compile(r"\bFROM\s+([A-Za-z0-9_]+)", re.IGNORECASE)
@@ -85,6 +86,9 @@ class ConnectorTap(TapSalesforce):
 
     def start_bulk_jobs_ahead(self) -> None:
         """Jobs started for objects nobody asked for would be orphaned."""
+
+    def _send_first_query_early(self, entry: CatalogEntry) -> None:
+        """A connector reads the object a call names, with that call's filter: no query is sent ahead of it."""
 
 
 class SalesforceConnector(TapConnector):

@@ -175,6 +175,9 @@ class RangedQuery:
         on_plan: t.Callable[[Plan | Exception, list[datetime]], None] | None = None,
         page_bytes: t.Callable[[Page], int] | None = None,
         plan_early: bool = False,
+        asked: Future[Plan] | None = None,
+        sent: float | None = None,
+        abort: Abort | None = None,
     ) -> None:
         self.cursor = cursor
         self.open_range = open_range
@@ -186,10 +189,14 @@ class RangedQuery:
         #: Ask the plan with page 1, not once page 1 says more follow: the read is expected to be longer than a page
         #: (the caller knows: e.g. an object's first read); a read of one page then paid two small queries.
         self.plan_early = plan_early
+        #: The plan asked already, with page 1 before the read began (``early.py``), under ``abort`` (this read's
+        #: to give up); ``sent``: when page 1 was asked (``time.monotonic``), if before the read began.
+        self._asked = asked
+        self._sent = sent
         self._executor: ThreadPoolExecutor | None = None
         #: The plan's own thread and connections: the read's end gives up a slow COUNT() instead of waiting.
         self._planner: ThreadPoolExecutor | None = None
-        self._abort = Abort()
+        self._abort = abort if abort is not None else Abort()
         #: Ranges are started by the emitter or by range 0's reader as it takes the plan, whichever comes first.
         self._starting = threading.Lock()
         self._closed = False
@@ -357,11 +364,12 @@ class RangedQuery:
         self._executor = ThreadPoolExecutor(max_workers=self.width + 1, thread_name_prefix=self.name)
         self._upper = upper
         try:
-            asked: Future[Plan] | None = None
-            if self.plan_early:  # side by side with page 1 (its answer and decode: a round trip and more at 100 ms)
+            asked = self._asked
+            if asked is None and self.plan_early:  # side by side with page 1 (its answer and decode: a round trip
+                # and more at 100 ms)
                 self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-plan")
                 asked = self._planner.submit(contextvars.copy_context().run, self._ask_plan)
-            sent = time.monotonic()
+            sent = time.monotonic() if self._sent is None else self._sent
             page = self._submit(next, self.cursor, None).result()  # off this thread, as read_ahead does
             took = time.monotonic() - sent
             if page is None:
@@ -459,9 +467,10 @@ class RangedQuery:
         with contextlib.suppress(InvalidStateError):  # a reader waiting for the plan goes on, then stops
             self._bounds.set_result([])
         self._settle_accepted([])
-        if self._planner is not None:
+        if self._planner is not None or self._asked is not None:
             self._abort.abort()
-            self._planner.shutdown(wait=True, cancel_futures=True)
+            if self._planner is not None:
+                self._planner.shutdown(wait=True, cancel_futures=True)
             self._abort.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)

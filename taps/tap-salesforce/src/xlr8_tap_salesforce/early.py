@@ -1,0 +1,110 @@
+"""The first stream's first query sent beside the describe (issue 14 goal 5).
+
+A sync's start is serial: token, describe (the streams need it), then the first stream's page 1 with its ranged
+read's plan, then the ranges' first pages: at 100 ms a request, four round trips before the middle of the read.
+Page 1 and the plan need only the catalog's fields, the object's name and the state's bookmark, so they go out
+beside the describe (``send``), built from the catalog as the stream will build them (``predicted``). The stream
+takes them (``take`` on its client) only when the query it builds once the describe is in is that very query
+(the same SOQL text to the same endpoint): a field the describe no longer has (dropped, renamed, no longer
+queryable) makes another query, and the early one is given up (cut if still out; a query spent) and the read goes
+as it would have. The plan's two queries are derived from the same name, key and WHERE, so the same match holds
+for them.
+
+Only an object's first read (no bookmark, no ``start_date``) through REST is sent early, for the first stream the
+SDK syncs (they sync in name order). Both requests are optional (``optional_requests``: near the quota share they
+leave the last slot to a needed request) and run over their own connections (``xlr8_kit.http.abort``) so a query
+no longer wanted is cut, never waited for. An answer that is the vendor's (a Salesforce error body: QUERY_TIMEOUT,
+INVALID_FIELD, ...) is the query's answer, raised where the stream would have read it; a request refused by the
+quota guard or given up is sent again by the stream as usual.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from xlr8_kit.http.abort import Abort
+from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError
+from xlr8_kit.http.session import optional_requests
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.singerlib.catalog import CatalogEntry
+
+    from xlr8_tap_salesforce.ranges import Plan
+
+_T = t.TypeVar("_T")
+
+
+class EarlyQuery:
+    """A query's page 1 (and its ranged read's plan) sent before the stream that reads it exists (see the module)."""
+
+    def __init__(
+        self,
+        soql: str,
+        include_deleted: bool,
+        page: t.Callable[[], requests.Response],
+        plan: t.Callable[[], Plan] | None,
+    ) -> None:
+        self.soql = soql
+        self.include_deleted = include_deleted
+        #: When page 1 (and the plan) went out: a ranged read waits for the plan as long as page 1 took from here.
+        self.sent = time.monotonic()
+        self._page_abort = Abort()
+        #: The plan's: the ranged read that takes the plan gives it up as its own (``RangedQuery``'s ``abort``).
+        self.plan_abort = Abort()
+        self._pool = ThreadPoolExecutor(2 if plan is not None else 1, thread_name_prefix="xlr8-early")
+        self._page = self._submit(self._page_abort, page)
+        self.plan: Future[Plan] | None = self._submit(self.plan_abort, plan) if plan is not None else None
+
+    def _submit(self, abort: Abort, fn: t.Callable[[], _T]) -> Future[_T]:
+        def run() -> _T:
+            with abort.applied(), optional_requests():
+                return fn()
+
+        return self._pool.submit(contextvars.copy_context().run, run)
+
+    def matches(self, soql: str, include_deleted: bool) -> bool:
+        return soql == self.soql and include_deleted == self.include_deleted
+
+    def page(self) -> requests.Response | None:
+        """Page 1's answer (a 2xx, classified as the session classifies any); raises the vendor's error answer;
+        None when it was refused near the quota share or given up: the stream sends it itself."""
+        try:
+            return self._page.result()
+        except (QuotaExhaustedError, RequestAbortedError):
+            return None
+
+    def close(self) -> None:
+        """Give up what is still out (its connections cut) and end the threads."""
+        self._page_abort.abort()
+        self.plan_abort.abort()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._page_abort.close()
+        self.plan_abort.close()
+
+
+class Predicted(t.NamedTuple):
+    """The first query of a stream's first read, as the stream will build it from the catalog entry."""
+
+    name: str
+    fields: list[str]
+    replication_key: str | None
+    include_deleted: bool
+
+
+def predicted(entry: CatalogEntry, *, include_deleted: bool, deleted_at: str) -> Predicted:
+    """What the stream of ``entry`` selects (``SalesforceStream.selected_fields``: the schema's properties the
+    catalog selects, plus Id, the replication key and IsDeleted; ``deleted_at`` is the tap's own), the key the SDK
+    gives it from the catalog, and whether it reads deleted rows (``queryAll``): a guess the stream checks."""
+    metadata = entry.metadata.get(())
+    key = entry.replication_key or (getattr(metadata, "replication_key", None) if metadata is not None else None)
+    properties = entry.schema.to_dict().get("properties") or {}
+    mask = entry.metadata.resolve_selection()
+    always = {"Id", key, "IsDeleted"}
+    fields = [
+        name for name in properties if name != deleted_at and (name in always or mask.get(("properties", name), True))
+    ]
+    return Predicted(entry.tap_stream_id, fields, key, include_deleted and "IsDeleted" in properties)
