@@ -34,8 +34,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_PARTIAL_RUN: "partial run: the tap stopped early on purpose (the vendor's API quota guard) and its STATE "
     "covers exactly what was emitted; run it again later to continue. Setting `allow_partial_run` makes such a run "
     "exit 0 instead",
-    EXIT_TERMINATED: "stopped by SIGTERM (130: by SIGINT) before it finished: its STATE covers every record "
-    "emitted; run it again to continue",
+    EXIT_TERMINATED: "stopped by SIGTERM (130: by SIGINT) before it finished: its last STATE covers only records "
+    "written (with BATCH output, only the files its BATCH messages named); run it again to continue",
 }
 
 #: The codes only a tap ends with: the target never stops early, and drains and exits 0 on a signal (E3).

@@ -50,7 +50,7 @@ from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.http.window import MAX_WINDOW
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.singer_io import KitSingerWriter, extract_records, loads_exact
+from xlr8_kit.singer_io import KitSingerWriter, extract_records, handle_after_writes, loads_exact
 from xlr8_kit.streaming import send_streamed
 
 if t.TYPE_CHECKING:
@@ -381,7 +381,16 @@ class KitTap(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """The SDK's: the STATE so far goes out (after every RECORD line held, ``KitSingerWriter``), then it exits 0,
         so an orchestrator took a tap it stopped (a stuck read, a cancel) for one that finished. It exits 128 + the
-        signal instead (143 for SIGTERM, 130 for SIGINT), the shell's code for a process a signal ended."""
+        signal instead (143 for SIGTERM, 130 for SIGINT), the shell's code for a process a signal ended.
+
+        A signal during a write to stdout is handled once the write returns (no torn line, no block written twice).
+        With BATCH output no STATE is added: the state so far covers the records of the file still being written,
+        never named in a BATCH message, so the last STATE written stands (review 19d: the added one lost them)."""
+        if handle_after_writes(lambda: self._handle_termination(signum, frame)):
+            return
+        if self.config.get("batch_config"):
+            self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")
+            raise SystemExit(128 + signum)
         with contextlib.suppress(SystemExit):
             super()._handle_termination(signum, frame)
         raise SystemExit(128 + signum)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import json
 import keyword
@@ -510,6 +511,33 @@ class _NotPlainPage(Exception):
     """A page ``record_page_emitter`` hands to the record-by-record emitter."""
 
 
+#: Whether stdout is being written (a depth: a write may nest), and a termination signal's handling put off until
+#: the write returns. A handler that writes or exits during a write blocked on a full pipe (a slower target) tore the
+#: line under way and wrote its block again (review 19d).
+_writes = [0]
+_put_off: list[t.Callable[[], None]] = []
+
+
+def handle_after_writes(handler: t.Callable[[], None]) -> bool:
+    """Put ``handler`` off until the write under way returns; False when none is under way (handle it now)."""
+    if not _writes[0]:
+        return False
+    _put_off.append(handler)
+    return True
+
+
+@contextlib.contextmanager
+def writing() -> t.Iterator[None]:
+    """A write to stdout: a termination signal that arrives during it is handled once it has returned."""
+    _writes[0] += 1
+    try:
+        yield
+    finally:
+        _writes[0] -= 1
+        if not _writes[0] and _put_off:
+            _put_off.pop(0)()
+
+
 class KitSingerWriter(SingerWriter):
     """The SDK's writer with a fast RECORD encoder and block writes (see the module docstring)."""
 
@@ -535,7 +563,8 @@ class KitSingerWriter(SingerWriter):
                 self.flush()
             return
         self.flush()
-        super().write_message(message)
+        with writing():
+            super().write_message(message)
 
     def record_emitter(self, stream: str, version: int | None) -> t.Callable[[dict[str, t.Any], bool], None]:
         """A function writing one stream's RECORD messages, the line ``record_line`` would give, built around the
@@ -620,10 +649,15 @@ class KitSingerWriter(SingerWriter):
         """Write the held RECORD lines (before any other message, and when a sync ends or fails): as bytes to
         stdout's binary buffer when it has one (no text encoding of ASCII already encoded), else as text.
 
-        The lines are let go once handed to the stream: a termination signal handled before that flushes them
-        itself ahead of its STATE (``Tap._handle_termination``), then ends the run, which never comes back here.
-        Let go before, they were lost while that STATE covered them."""
+        The lines are let go once written whole; a termination signal that arrives during the write is handled
+        after it (``writing``, ``KitTap._handle_termination``). Let go before, they were lost while the STATE the
+        signal wrote covered them."""
         pending = self._pending
+        if pending:
+            with writing():
+                self._write_held(pending)
+
+    def _write_held(self, pending: list[bytes]) -> None:
         if pending:
             count = len(pending)
             block = b"".join(pending)
@@ -635,6 +669,8 @@ class KitSingerWriter(SingerWriter):
                 out.flush()
             else:
                 out.flush()  # whatever the text layer holds goes first
-                binary.write(block)
+                view = memoryview(block)
+                while view:  # a write a signal interrupted (its handling put off) returns what it wrote so far
+                    view = view[binary.write(view) or 0 :]
                 del pending[:count]
                 binary.flush()
