@@ -1,11 +1,13 @@
 """The target alone replaying one tap's BATCH output, build against build: the figure of issue 14's goal 3 (the
 target's per-file cost as its table grows) measured without the tap's or Meltano's CPU beside it.
 
-Capture once: tap-salesforce reads ``--stream`` from the sandbox emulator at ``--scale`` rows (seed 42; REST or
-Bulk per ``XLR8_BENCH_SALESFORCE_API``, as bench/ceilings/salesforce.py) with meltano.yml's ``batch_config`` (files
-of the SDK's default 10,000 records); its stdout goes to ``DIR/messages.jsonl`` and its BATCH files to ``DIR/keep``.
+Capture once: the ``--product``'s tap (default tap-salesforce) reads ``--stream`` from the sandbox emulator at
+``--scale`` rows (seed 42; the config of bench/ceilings/<product>.py, for Salesforce REST or Bulk per
+``XLR8_BENCH_SALESFORCE_API``) with meltano.yml's ``batch_config`` (``--batch-size`` overrides its ``batch_size``);
+its stdout goes to ``DIR/messages.jsonl`` and its BATCH files to ``DIR/keep``.
 
     XLR8_BENCH_SALESFORCE_API=bulk uv run python bench/target_replay.py --capture /tmp/cap --scale 500000
+    uv run python bench/target_replay.py --capture /tmp/hcm --product oracle_hcm --stream workers --batch-size 10000
 
 Replay: each round runs each build's ``target-xlr8-truths`` console script (A then B) on those messages, each into a
 fresh DuckDB and with the files hard-linked back into ``DIR/files`` (the target removes what it loaded). Prints per
@@ -14,6 +16,9 @@ exit: what ``meltano run`` waits for after the target's summary), the per-pair C
 differences, and the rows landed, counted in the store's tables; a build landing another count exits 1.
 
     uv run python bench/target_replay.py --replay /tmp/cap --builds /work/base/.venv/bin .venv/bin --pairs 3
+
+Two captures of the same rows (e.g. files of 10,000 against 50,000 records) replay into one build the same way, A
+then B: ``--replay /tmp/hcm10k /tmp/hcm50k --builds .venv/bin``.
 """
 
 from __future__ import annotations
@@ -35,13 +40,15 @@ import ceilings
 from run import ROOT, SANDBOX_PROJECT_ID, TARGET, bin_path, child_env, write_catalog
 
 
-def capture(cap: Path, stream_alias: str, scale: int, batch_size: int | None = None) -> int:
+def capture(
+    cap: Path, stream_alias: str, scale: int, batch_size: int | None = None, product: str = "salesforce"
+) -> int:
     """The tap's messages and BATCH files for one stream, kept in ``cap``."""
     import yaml
 
     from xlr8_sandbox.platform.server import run_sandbox
 
-    module = ceilings.load("salesforce")
+    module = ceilings.load(product)
     stream = ceilings.resolve_stream(module, stream_alias)
     plugins = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["extractors"]
     batch_config = next(p for p in plugins if p["name"] == module.TAP)["config"]["batch_config"]
@@ -52,10 +59,10 @@ def capture(cap: Path, stream_alias: str, scale: int, batch_size: int | None = N
     (cap / "files").mkdir()
     with (
         tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp,  # the config's credentials stay out of DIR
-        run_sandbox(["salesforce"], seed=42, scale=scale, port_wait=600) as sandbox,
+        run_sandbox([product], seed=42, scale=scale, port_wait=600) as sandbox,
     ):
-        credentials = sandbox.emulator("salesforce").test_credentials()
-        config = {**module.tap_config(sandbox.url("salesforce"), credentials, stream), "batch_config": batch_config}
+        credentials = sandbox.emulator(product).test_credentials()
+        config = {**module.tap_config(sandbox.url(product), credentials, stream), "batch_config": batch_config}
         (Path(tmp) / "tap.json").write_text(json.dumps(config))
         catalog = write_catalog(module.TAP, Path(tmp) / "tap.json", stream, Path(tmp))
         started = time.perf_counter()
@@ -107,19 +114,23 @@ def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, flo
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows, started + wall - last_line
 
 
-def replay(cap: Path, builds: list[str], pairs: int) -> int:
-    """``pairs`` rounds of every build in turn; the spread per build, then B against A per round."""
-    runs: dict[str, list[tuple[float, float, float, int, float]]] = {b: [] for b in builds}
+def replay(caps: list[Path], builds: list[str], pairs: int) -> int:
+    """``pairs`` rounds of every side in turn (two builds on one capture, or one build on two captures); the spread
+    per side, then B against A per round."""
+    sides = [(caps[0], b) for b in builds] if len(builds) == 2 else [(cap, builds[0]) for cap in caps]
+    names = builds if len(builds) == 2 else [str(cap) for cap in caps]
+    runs: dict[str, list[tuple[float, float, float, int, float]]] = {name: [] for name in names}
     for n in range(pairs):
-        for build in builds:
+        for build, (cap, venv_bin) in zip(names, sides, strict=True):
             with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp:
-                run = replay_once(cap, build, Path(tmp))
+                run = replay_once(cap, venv_bin, Path(tmp))
             runs[build].append(run)
             cpu, peak, wall, rows, tail = run
             load = os.getloadavg()[0]
             print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, tail {tail:.3f} s, "
                   f"rows {rows:,}, load {load:.1f}", flush=True)  # fmt: skip
-    shutil.rmtree(cap / "files", ignore_errors=True)
+    for cap in caps:
+        shutil.rmtree(cap / "files", ignore_errors=True)
 
     def spread(values: list[float]) -> str:
         return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
@@ -128,7 +139,7 @@ def replay(cap: Path, builds: list[str], pairs: int) -> int:
         cpus, peaks, walls = ([run[i] for run in figures] for i in range(3))
         tails = [run[4] for run in figures]
         print(f"{build}: CPU {spread(cpus)} s, peak {spread(peaks)} MB, wall {spread(walls)} s, tail {spread(tails)} s")
-    first, second = (runs[b] for b in builds[:2])
+    first, second = (runs[name] for name in names)
     print("CPU B/A per pair:", ", ".join(f"{b[0] / a[0]:.3f}" for a, b in zip(first, second, strict=True)))
     print("peak B-A per pair MB:", ", ".join(f"{b[1] - a[1]:+.1f}" for a, b in zip(first, second, strict=True)))
     print(
@@ -144,18 +155,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--capture", type=Path, metavar="DIR", help="run the tap and keep its output in DIR (new)")
-    what.add_argument("--replay", type=Path, metavar="DIR", help="replay DIR's capture into --builds")
-    parser.add_argument("--stream", default="contacts", help="Salesforce stream or its alias (capture)")
+    what.add_argument(
+        "--replay", type=Path, nargs="+", metavar="DIR", help="replay DIR's capture into --builds (or two captures)"
+    )
+    parser.add_argument("--product", default="salesforce", help="bench/ceilings product (capture)")
+    parser.add_argument("--stream", default="contacts", help="the product's stream or its alias (capture)")
     parser.add_argument("--scale", type=int, default=500_000, help="sandbox rows (capture)")
     parser.add_argument("--batch-size", type=int, help="records per BATCH file (capture; default meltano.yml's)")
-    parser.add_argument("--builds", nargs=2, metavar="VENVBIN", help="two venv bin directories, A then B (replay)")
+    parser.add_argument(
+        "--builds", nargs="+", metavar="VENVBIN", help="two venv bin directories, A then B; one with two captures"
+    )
     parser.add_argument("--pairs", type=int, default=3, help="rounds of A then B (replay)")
     args = parser.parse_args()
     if args.capture:
-        return capture(args.capture.resolve(), args.stream, args.scale, args.batch_size)
-    if not args.builds:
-        parser.error("--replay needs --builds VENVBIN_A VENVBIN_B")
-    return replay(args.replay.resolve(), args.builds, args.pairs)
+        return capture(args.capture.resolve(), args.stream, args.scale, args.batch_size, args.product)
+    if not args.builds or sorted((len(args.replay), len(args.builds))) != [1, 2]:
+        parser.error("--replay needs one capture and --builds VENVBIN_A VENVBIN_B, or two captures and one build")
+    return replay([cap.resolve() for cap in args.replay], args.builds, args.pairs)
 
 
 if __name__ == "__main__":
