@@ -14,6 +14,7 @@ import requests
 from xlr8_kit.exits import EXIT_PARTIAL_RUN
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_tap_salesforce.tap import TapSalesforce
 
 
 def _run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -199,3 +200,21 @@ def test_i15_8_malformed_bookmark_value_names_the_stream(sf: Any, sandbox: Any, 
     assert all(m["value"]["bookmarks"]["Account"]["replication_key_value"] == "yesterday-ish"
                for m in messages if m["type"] == "STATE")  # fmt: skip
     assert "Traceback" not in result.stderr
+
+
+def test_i15_11_a_quota_refusal_of_the_describe_stops_a_sync_with_state_safe(sf: Any) -> None:
+    """A6 before the first stream: the org refuses the describe (403 REQUEST_LIMIT_EXCEEDED), or the kit's guard
+    does once an early answer gave it a reading (review 19e): the same quota stop as any stream's, a partial run
+    with the input state handed on, not a crash (exit 1, no STATE)."""
+    with sf.start_sandbox({"Account": 300}) as sandbox:
+        config = sf.password_config(sandbox, objects=["Account"], api_type="rest")
+        catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+        for entry in catalog["streams"]:
+            entry["metadata"][0]["metadata"]["selected"] = True
+        sandbox.faults.add("salesforce", "/services/data/*/composite/batch", FaultSpec("quota", times=1))
+        state = {"bookmarks": {"Account": {"replication_key": "SystemModstamp", "replication_key_value": "2020"}}}
+        stopped = sf.run_tap(config, state=state, catalog=catalog)
+    assert stopped.tap.partial_reasons
+    assert "describe" in stopped.tap.partial_reasons[0]
+    assert stopped.records("Account") == []
+    assert stopped.state["bookmarks"]["Account"]["replication_key_value"] == "2020"

@@ -70,12 +70,17 @@ class EarlyQuery:
         return soql == self.soql and include_deleted == self.include_deleted
 
     def page(self) -> requests.Response | None:
-        """Page 1's answer (a 2xx, classified as the session classifies any); raises the vendor's error answer;
-        None when it was refused near the quota share or given up: the stream sends it itself."""
+        """Page 1's answer (a 2xx, classified as the session classifies any); raises the vendor's error answer (a
+        quota refusal from the org included); None when the kit's guard refused to send it near the quota share, or
+        it was given up: the stream sends it itself."""
         try:
             return self._page.result()
-        except (QuotaExhaustedError, RequestAbortedError):
+        except RequestAbortedError:
             return None
+        except QuotaExhaustedError as exc:
+            if exc.status is not None:
+                raise  # the org's own refusal (403 REQUEST_LIMIT_EXCEEDED): not asked again (review 19e)
+            return None  # the kit's guard refused to send it
 
     def close(self) -> None:
         """Give up what is still out (its connections cut) and end the threads."""
