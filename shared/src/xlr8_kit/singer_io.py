@@ -658,19 +658,18 @@ class KitSingerWriter(SingerWriter):
                 self._write_held(pending)
 
     def _write_held(self, pending: list[bytes]) -> None:
-        if pending:
-            count = len(pending)
-            block = b"".join(pending)
-            out = sys.stdout
-            binary = getattr(out, "buffer", None)
-            if binary is None:
-                out.write(block.decode())
-                del pending[:count]
-                out.flush()
-            else:
-                out.flush()  # whatever the text layer holds goes first
-                view = memoryview(block)
-                while view:  # a write a signal interrupted (its handling put off) returns what it wrote so far
-                    view = view[binary.write(view) or 0 :]
-                del pending[:count]
-                binary.flush()
+        count = len(pending)
+        block = b"".join(pending)
+        out = sys.stdout
+        binary = getattr(out, "buffer", None)
+        if binary is None:
+            out.write(block.decode())
+            del pending[:count]
+            out.flush()
+        else:
+            out.flush()  # whatever the text layer holds goes first
+            view = memoryview(block)
+            while view:  # a write a signal interrupted (its handling put off) returns what it wrote so far
+                view = view[binary.write(view) or 0 :]
+            del pending[:count]
+            binary.flush()

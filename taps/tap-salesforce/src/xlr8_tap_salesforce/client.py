@@ -497,16 +497,17 @@ class SalesforceClient:
         still running at ``bulk_max_wait`` is aborted (a job handed in by a connector caller is left to it)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
-        sent = self._bulk_created.pop(job_id, None)
+        created = self._bulk_created.pop(job_id, None)
         # a job created elsewhere (a connector caller, who may have seen it finish) is asked about at once
-        at_once = sent is None
+        at_once = created is None
+        sent = self.clock() if created is None else created
         waited = wait = 0.0
         while True:
             if at_once:
                 at_once = False
             else:
                 wait = bulk_poll_wait(wait, self.bulk_poll_interval)
-                self.sleep(max(0.0, t.cast("float", sent) + wait - self.clock()))
+                self.sleep(max(0.0, sent + wait - self.clock()))
                 waited += wait
             sent = self.clock()
             info = self.get_json(job_url)
