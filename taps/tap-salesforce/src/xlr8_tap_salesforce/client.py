@@ -379,13 +379,13 @@ class SalesforceClient:
 
     def count(self, sobject: str, where: str | None = None, *, include_deleted: bool = False) -> int:
         soql = count_soql(sobject, where)
-        early, self._early_count = self._early_count, None
-        if early is not None and not early.matches(soql, include_deleted):
-            early.close()
-            early = None
-        sent = early.page() if early is not None else None  # ``send_early_count``'s answer, if it is this count's
-        if early is not None:
-            early.close()
+        early, self._early_count = _matching(self._early_count, soql, include_deleted), None
+        sent = None
+        if early is not None:  # ``send_early_count``'s answer: this very count
+            try:
+                sent = early.page()
+            finally:
+                early.close()
         if sent is None:
             url = self.data_url("queryAll" if include_deleted else "query")
             sent = self.request("GET", url, params={"q": soql})
@@ -438,12 +438,8 @@ class SalesforceClient:
     def take_early(self, soql: str, *, include_deleted: bool) -> EarlyQuery | None:
         """The query sent early if it is ``soql`` to the same endpoint (the caller closes it once read), else
         None, the one sent early given up (a describe that disagreed with the catalog made another query)."""
-        early, self._early = self._early, None
-        if early is None or early.matches(soql, include_deleted):
-            return early
-        logger.info("%s: the query sent beside the describe is not the one read; given up", _sobject_of(soql))
-        early.close()
-        return None
+        early, self._early = _matching(self._early, soql, include_deleted), None
+        return early
 
     def give_up_early(self) -> None:
         """Give up a query sent early that no stream took (its stream did not read by REST, or read another)."""
@@ -634,6 +630,15 @@ _ZERO = Decimal(0)
 def _canonical_keeps_text(text: str) -> bool:
     """``str(canonical_decimal(text)) == text``: nothing to strip, and ``Decimal`` writes it as it is."""
     return text[-1] != "0" and decimal_keeps_text(text)
+
+
+def _matching(early: EarlyQuery | None, soql: str, include_deleted: bool) -> EarlyQuery | None:
+    """``early`` if it is ``soql`` to the same endpoint, else None, ``early`` given up (cut if still out)."""
+    if early is None or early.matches(soql, include_deleted):
+        return early
+    logger.info("%s: the query sent beside the describe is not the one read; given up", _sobject_of(soql))
+    early.close()
+    return None
 
 
 def count_soql(sobject: str, where: str | None) -> str:
