@@ -431,7 +431,17 @@ class TruthsSink(BatchSink):
 
     def _load_file(self, path: str, extracted: dt.datetime, shown: str | None = None) -> None:
         """One BATCH file (``shown``: its name in the manifest when ``path`` is a decompressed copy), by DuckDB's
-        reader or, when that refuses the file's content, record by record; either way one commit."""
+        reader or, when that refuses the file's content, record by record; either way one commit. A termination
+        signal waits for the whole file, the fall back from one path to the other included (it was honoured in
+        between: the file's load stopped before the record path began)."""
+        busy = self.target.busy
+        self.target.busy = True
+        try:
+            self._load_file_either_way(path, extracted, shown)
+        finally:
+            self.target.busy = busy
+
+    def _load_file_either_way(self, path: str, extracted: dt.datetime, shown: str | None) -> None:
         import duckdb
 
         from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
@@ -608,15 +618,10 @@ class TruthsSink(BatchSink):
     def _load_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
         """The file in batches of ``max_size`` records, committed together (``Store.one_commit``): a run dying
         mid-file leaves nothing of it, where each batch committed alone left part of it with no STATE after it (a
-        keyless stream's rerun loaded that part twice). A termination signal waits for the commit, as for a
-        batch's."""
-        busy = self.target.busy
-        self.target.busy = True
-        try:
-            with self.target.store.one_commit():
-                self._read_file_as_records(path, extracted, shown)
-        finally:
-            self.target.busy = busy
+        keyless stream's rerun loaded that part twice). A termination signal waits for the commit (``_load_file``).
+        """
+        with self.target.store.one_commit():
+            self._read_file_as_records(path, extracted, shown)
 
     def _read_file_as_records(self, path: str, extracted: dt.datetime, shown: str) -> None:
         from xlr8_kit.singer_io import loads_exact as deserialize_json
