@@ -17,6 +17,11 @@ share of its rate at the first (median of the per-round ratios [min-max]). The c
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
 window 1 with the build's default).
 
+``--warm-config JSON``: before timing, each build reads once more with these settings merged, untimed: the
+emulators cache pages per URL, so a build whose reads depend on what it measured (Oracle's one cursor until latency
+shows, then ranges) is timed on a warm emulator only once every URL it may ask for was asked (``'{"max_concurrent_
+requests": 1}'``: the one-cursor pages; the default settings warm the ranges').
+
 ``--per-round`` also prints every round's runs (wall s, CPU s user + sys, rec/s, old then new at each latency), the
 per-pair ratios a loaded machine needs beside the medians, and each run's requests from the emulator's log: how many,
 and the span from the first one's arrival to the last one's (a read's serial requests: at 100 ms a round trip more
@@ -118,6 +123,12 @@ def main(argv: list[str]) -> int:
         if latencies != [0.0]:
             _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
         _run(commands[1])
+        if "--warm-config" in argv:  # both builds once more, untimed, with these settings (other request shapes)
+            for name, path in (("old", old_config), ("new", config)):
+                warm = workdir / f"tap-{name}-warm.json"
+                warm.write_text(json.dumps({**json.loads(path.read_text()), **_extra_config(argv, "--warm-config")}))
+                _run([f"{old_bin if name == 'old' else new_bin}/{module.TAP}", "--config", str(warm), "--catalog",
+                      str(catalog)])  # fmt: skip
         measure_ceiling(product, url, credentials, stream)
         runs: dict[tuple[str, float], list[tuple[int, float, float]]] = {}
         spans: dict[tuple[str, float, int], str] = {}
