@@ -11,7 +11,8 @@ median per-round CPU ratio new/old. The record counts of the two builds must mat
     uv run python bench/ab_builds.py PRODUCT STREAM SCALE PAIRS OLD_BIN_DIR NEW_BIN_DIR --latency-ms 0,100
 
 The latency line (issue 14 goal 5): each round runs both builds at every listed latency (added by the emulator to
-every request, on the same warm emulator); one line per latency, then each build's rate at the last latency as a
+every request, on the same warm emulator, each build read once untimed at every latency first: Oracle's keyset read
+asks for other pages once latency shows); one line per latency, then each build's rate at the last latency as a
 share of its rate at the first (median of the per-round ratios [min-max]). The ceiling runs at the first latency.
 ``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config; ``--config-old JSON``
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
@@ -119,10 +120,11 @@ def main(argv: list[str]) -> int:
             [f"{bin_dir}/{module.TAP}", "--config", str(path), "--catalog", str(catalog)]
             for bin_dir, path in ((old_bin, old_config), (new_bin, config))
         ]
-        sandbox.ctx.faults.set_latency(product, latencies[0])
-        if latencies != [0.0]:
-            _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
-        _run(commands[1])
+        for latency in reversed(latencies):  # at every latency: what a build asks for may depend on it
+            sandbox.ctx.faults.set_latency(product, latency)
+            if latencies != [0.0]:
+                _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
+            _run(commands[1])
         if "--warm-config" in argv:  # both builds once more, untimed, with these settings (other request shapes)
             for name, path in (("old", old_config), ("new", config)):
                 warm = workdir / f"tap-{name}-warm.json"
