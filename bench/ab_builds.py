@@ -6,7 +6,9 @@
 and ``uv sync --frozen --all-packages``). Both builds and the ceiling read once untimed (the emulator caches what
 it rendered), then each round runs old, new, ceiling. Prints one line: records/s median [min-max] and µs CPU per
 record (user + sys of the tap process, start-up included) for both builds, each as a share of the ceiling, and the
-median per-round CPU ratio new/old. The record counts of the two builds must match.
+median per-round CPU ratio new/old; the ceiling's CPU per record too (its child process, user + sys), and each
+build's CPU per record as a multiple of it (what a loaded machine's wall rates cannot say). The record counts of
+the two builds must match.
 
     uv run python bench/ab_builds.py PRODUCT STREAM SCALE PAIRS OLD_BIN_DIR NEW_BIN_DIR --latency-ms 0,100
 
@@ -136,6 +138,7 @@ def main(argv: list[str]) -> int:
         spans: dict[tuple[str, float, int], str] = {}
         log = sandbox.ctx.requests
         ceiling_rates = []
+        ceiling_cpus: list[float] = []  # CPU s a record of the ceiling child (user + sys, start-up included)
         for i in range(pairs):
             for latency in latencies:
                 sandbox.ctx.faults.set_latency(product, latency)
@@ -143,8 +146,11 @@ def main(argv: list[str]) -> int:
                     runs.setdefault((name, latency), []).append(_run(command, log))
                     spans[(name, latency, i)] = _requests(log, product)
             sandbox.ctx.faults.set_latency(product, latencies[0])
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             ceiling = measure_ceiling(product, url, credentials, stream)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             ceiling_rates.append(ceiling.records / ceiling.wall_s)
+            ceiling_cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / ceiling.records)
     records = runs[("new", latencies[0])][0][0]
     counts = {r[0] for measured in runs.values() for r in measured}
     if counts != {records}:
@@ -154,8 +160,9 @@ def main(argv: list[str]) -> int:
         parts = [f"{product}:{stream} n={records} pairs={pairs}"]
         if latencies != [0.0]:
             parts[0] += f" latency {latency:g} ms"
+        ceiling_cpu = statistics.median(ceiling_cpus) * 1e6
         if latency == latencies[0]:
-            parts[0] += f" ceiling {ceiling_rate:,.0f} rec/s"
+            parts[0] += f" ceiling {ceiling_rate:,.0f} rec/s {ceiling_cpu:.1f} us/rec"
         for name in ("old", "new"):
             measured = runs[(name, latency)]
             rates = [n / wall for n, _, wall in measured]
@@ -163,7 +170,7 @@ def main(argv: list[str]) -> int:
             rate = statistics.median(rates)
             parts.append(
                 f"{name} {rate:,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] rec/s {cpu:.1f} us/rec "
-                f"({rate / ceiling_rate:.2f} x ceil)"
+                f"({rate / ceiling_rate:.2f} x ceil, CPU {cpu / ceiling_cpu:.2f} x ceil's)"
             )
         old, new = runs[("old", latency)], runs[("new", latency)]
         ratio = statistics.median(new[i][1] / old[i][1] for i in range(pairs))
