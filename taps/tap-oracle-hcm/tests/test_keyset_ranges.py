@@ -295,7 +295,7 @@ def test_pages_that_come_back_fast_are_read_by_one_cursor(
     url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Round trips that never show latency (``RANGES_AT`` out of reach): the default window (8) reads by one cursor,
-    the very requests of ``max_concurrent_requests: 1``, no bound asked (at 0 ms the ranges cost HCM workers 1.7
+    the very requests of ``max_concurrent_requests: 1``, no bound asked (at 0 ms the ranges cost HCM workers 1.4-1.7
     times one cursor's CPU, session 20); the same records and STATE."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", float("inf"))
     start = len(emulator.collection_queries)

@@ -118,8 +118,9 @@ ANSWERED = 3.0
 #: page's round trip is under this many times what the page costs the tap besides (its body read and parsed, then
 #: emitted: the page before's emit time for pages after page 1), and plans ranges for the rest once it is past.
 #: Read ahead, one cursor is bound by the longer of the round trip and the page's cost; the ranges by the tap's
-#: CPU, which they raise (HCM workers 100,000 at 0 ms on a quiet machine, session 20: one cursor 1.21 s wall and
-#: 1.06 s CPU a run, ranges from page 1 2.01 s and 1.77 s; at 100 ms 22.5 s against 3.85 s). Ratios measured
+#: CPU, which they raise (HCM workers 100,000 at 0 ms, session 20, load 2-7: ranges from page 1 cost 1.37 and
+#: 1.67 times one cursor's CPU, medians of two runs of 3 pairs, 1.08-1.75 a pair; at 100 ms one cursor took 22-27 s
+#: a read, the ranges 3.9-6.5 s; bench/README "ora20"). Ratios measured
 #: (session 20, warm emulator, load 8-11): at 0 ms HCM workers 0.1-0.7, ERP invoices 0.2-0.7 (one page in ten
 #: up to 3); at 100 ms HCM 7-14, ERP 33; a page the emulator renders for the first time 3-25 at 0 ms.
 RANGES_AT = 2.0
