@@ -272,7 +272,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                         emitted = time.monotonic()
                         if held:
                             yield held
-                        held, cost = None, cost + time.monotonic() - emitted
+                        spent = time.monotonic() - emitted
+                        held, cost = None, cost + spent
                     else:
                         cost += emitting
                     if not (has_more and items):
@@ -290,10 +291,11 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     ):
                         break
                     nxt = ask(KeysetRange(go_on_after, None))  # the request page after page sends next
-                    emitted = time.monotonic()
                     if held:
+                        emitted = time.monotonic()
                         yield held
-                    emitting = time.monotonic() - emitted
+                        spent = time.monotonic() - emitted
+                    emitting = spent  # page 1's own emit time, judged with page 2
                     answer, fetched = nxt.result()
             if held:
                 yield held
