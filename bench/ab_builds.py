@@ -6,16 +6,24 @@
 and ``uv sync --frozen --all-packages``). Both builds and the ceiling read once untimed (the emulator caches what
 it rendered), then each round runs old, new, ceiling. Prints one line: records/s median [min-max] and µs CPU per
 record (user + sys of the tap process, start-up included) for both builds, each as a share of the ceiling, and the
-median per-round CPU ratio new/old. The record counts of the two builds must match.
+median per-round CPU ratio new/old; the ceiling's CPU per record too (its child process, user + sys), and each
+build's CPU per record as a multiple of it (what a loaded machine's wall rates cannot say). The record counts of
+the two builds must match.
 
     uv run python bench/ab_builds.py PRODUCT STREAM SCALE PAIRS OLD_BIN_DIR NEW_BIN_DIR --latency-ms 0,100
 
 The latency line (issue 14 goal 5): each round runs both builds at every listed latency (added by the emulator to
-every request, on the same warm emulator); one line per latency, then each build's rate at the last latency as a
+every request, on the same warm emulator, each build read once untimed at every latency first: Oracle's keyset read
+asks for other pages once latency shows); one line per latency, then each build's rate at the last latency as a
 share of its rate at the first (median of the per-round ratios [min-max]). The ceiling runs at the first latency.
 ``--config '{"max_concurrent_requests": 8}'`` merges settings into both builds' tap config; ``--config-old JSON``
 into the old build's only (one build against itself: ``--config-old '{"max_concurrent_requests": 1}'`` compares
 window 1 with the build's default).
+
+``--warm-config JSON``: before timing, each build reads once more with these settings merged, untimed: the
+emulators cache pages per URL, so a build whose reads depend on what it measured (Oracle's one cursor until latency
+shows, then ranges) is timed on a warm emulator only once every URL it may ask for was asked (``'{"max_concurrent_
+requests": 1}'``: the one-cursor pages; the default settings warm the ranges').
 
 ``--per-round`` also prints every round's runs (wall s, CPU s user + sys, rec/s, old then new at each latency), the
 per-pair ratios a loaded machine needs beside the medians, and each run's requests from the emulator's log: how many,
@@ -114,15 +122,23 @@ def main(argv: list[str]) -> int:
             [f"{bin_dir}/{module.TAP}", "--config", str(path), "--catalog", str(catalog)]
             for bin_dir, path in ((old_bin, old_config), (new_bin, config))
         ]
-        sandbox.ctx.faults.set_latency(product, latencies[0])
-        if latencies != [0.0]:
-            _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
-        _run(commands[1])
+        for latency in reversed(latencies):  # at every latency: what a build asks for may depend on it
+            sandbox.ctx.faults.set_latency(product, latency)
+            if latencies != [0.0]:
+                _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
+            _run(commands[1])
+        if "--warm-config" in argv:  # both builds once more, untimed, with these settings (other request shapes)
+            for name, path in (("old", old_config), ("new", config)):
+                warm = workdir / f"tap-{name}-warm.json"
+                warm.write_text(json.dumps({**json.loads(path.read_text()), **_extra_config(argv, "--warm-config")}))
+                _run([f"{old_bin if name == 'old' else new_bin}/{module.TAP}", "--config", str(warm), "--catalog",
+                      str(catalog)])  # fmt: skip
         measure_ceiling(product, url, credentials, stream)
         runs: dict[tuple[str, float], list[tuple[int, float, float]]] = {}
         spans: dict[tuple[str, float, int], str] = {}
         log = sandbox.ctx.requests
         ceiling_rates = []
+        ceiling_cpus: list[float] = []  # CPU s a record of the ceiling child (user + sys, start-up included)
         for i in range(pairs):
             for latency in latencies:
                 sandbox.ctx.faults.set_latency(product, latency)
@@ -130,8 +146,11 @@ def main(argv: list[str]) -> int:
                     runs.setdefault((name, latency), []).append(_run(command, log))
                     spans[(name, latency, i)] = _requests(log, product)
             sandbox.ctx.faults.set_latency(product, latencies[0])
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             ceiling = measure_ceiling(product, url, credentials, stream)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             ceiling_rates.append(ceiling.records / ceiling.wall_s)
+            ceiling_cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / ceiling.records)
     records = runs[("new", latencies[0])][0][0]
     counts = {r[0] for measured in runs.values() for r in measured}
     if counts != {records}:
@@ -141,8 +160,9 @@ def main(argv: list[str]) -> int:
         parts = [f"{product}:{stream} n={records} pairs={pairs}"]
         if latencies != [0.0]:
             parts[0] += f" latency {latency:g} ms"
+        ceiling_cpu = statistics.median(ceiling_cpus) * 1e6
         if latency == latencies[0]:
-            parts[0] += f" ceiling {ceiling_rate:,.0f} rec/s"
+            parts[0] += f" ceiling {ceiling_rate:,.0f} rec/s {ceiling_cpu:.1f} us/rec"
         for name in ("old", "new"):
             measured = runs[(name, latency)]
             rates = [n / wall for n, _, wall in measured]
@@ -150,7 +170,7 @@ def main(argv: list[str]) -> int:
             rate = statistics.median(rates)
             parts.append(
                 f"{name} {rate:,.0f} [{min(rates):,.0f}-{max(rates):,.0f}] rec/s {cpu:.1f} us/rec "
-                f"({rate / ceiling_rate:.2f} x ceil)"
+                f"({rate / ceiling_rate:.2f} x ceil, CPU {cpu / ceiling_cpu:.2f} x ceil's)"
             )
         old, new = runs[("old", latency)], runs[("new", latency)]
         ratio = statistics.median(new[i][1] / old[i][1] for i in range(pairs))

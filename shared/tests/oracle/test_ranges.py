@@ -27,6 +27,7 @@ from xlr8_kit.oracle.ranges import (
     Growth,
     RangedRead,
     compare,
+    latency_shows,
     range_rows,
     split_pages,
 )
@@ -388,6 +389,73 @@ def test_a_bound_whose_place_cannot_be_told_is_not_taken() -> None:
     emitted = list(rows[:LIMIT])
     drain(ranged_read(collection), emitted)
     assert [row["PersonId"] for row in emitted] == [row["PersonId"] for row in rows]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        pytest.param(lambda i: f"2024-01-{1 + i // 10:02d}T00:00:00{'-07:00' if i < 10 else '-08:00'}", id="offsets"),
+        pytest.param(lambda i: f"2024-01-{1 + i // 10:02d}T00:00:00.{'0' * 6 if i < 10 else '0' * 7}Z", id="digits"),
+        pytest.param(lambda i: "2024-01-01" if i < 10 else f"day {i:03d}", id="not a date-time"),
+    ],
+)
+def test_bounds_that_no_bound_can_be_placed_against_are_not_asked_for_past_the_first(
+    stamp: t.Callable[[int], str],
+) -> None:
+    """From row 10 on, ordering values that cannot be placed against the first bound (row 1): another UTC offset (a
+    change of season), a fraction finer than microseconds, not a date-time. No later bound can be placed either
+    (every bound taken is at row 1's offset, a date-time Python holds), so range 0 reads on to the end and the bounds
+    after the first such answer are not asked for: at most one round of ``width`` bound requests, those sent before
+    it was answered (review 19b: the read fell back to one cursor only after every planned bound was asked, 12 here;
+    session 20). Every row once, in order."""
+    rows = [{"LastUpdateDate": stamp(i), "PersonId": 1000 + i} for i in range(100)]
+    collection = Collection(rows, latency=0.01)
+    collection.wait = True
+    emitted = list(rows[:LIMIT])
+    drain(ranged_read(collection, width=3, rows_per_range=8 * LIMIT), emitted)
+    assert emitted == rows
+    placed = [token for token in collection.asked if isinstance(token, PageAt)]
+    assert 1 <= len(placed) <= 3, [token.offset for token in placed]
+
+
+def test_a_read_page_after_page_plans_ranges_once_its_round_trips_dwarf_what_a_page_costs() -> None:
+    """Page 1 alone decides (at 100 ms the ranges start where they always did); after it, one slow page among fast
+    ones does not (a page the server renders first), the median of the last three does (measured ratios of a round
+    trip to the page's cost besides, HCM workers, session 20: warm at 0 ms 0.1-0.7, at 100 ms 7-14, a page rendered
+    cold 3-25)."""
+    assert latency_shows([13.9])
+    assert not latency_shows([0.3])
+    assert not latency_shows([0.3, 4.5])
+    assert not latency_shows([0.3, 4.5, 0.4])
+    assert not latency_shows([0.3, 0.5, 0.2, 24.5, 0.3])
+    assert latency_shows([0.3, 0.5, 5.0, 7.0])
+    assert latency_shows([0.3, 7.2, 7.9])
+    assert not latency_shows([])
+
+
+def test_ranges_after_pages_read_by_one_cursor_read_every_row_once_in_order() -> None:
+    """Three pages read by one cursor (6 rows), then the ranges: their plan starts after row 6 (the first bound at
+    the offset of row 6 + range 0's rows - 1), pages of ``LIMIT`` rows, every row once, in order."""
+    collection = Collection(ROWS)
+    read_first = 3 * LIMIT
+    first = ROWS[read_first - 1]
+    sizes = range_rows(len(ROWS) - read_first, LIMIT, 3)
+    ranged = RangedRead(
+        collection,
+        width=3,
+        first_bound=Keyset(first["LastUpdateDate"], first["PersonId"]),
+        first_rows=read_first,
+        page_rows=LIMIT,
+        sizes=sizes,
+        name="test-ranges",
+        parse=collection.parse,
+    )
+    emitted = list(ROWS[:read_first])
+    drain(ranged, emitted)
+    assert emitted == ROWS
+    placed = sorted(token.offset for token in collection.asked if isinstance(token, PageAt))
+    assert placed == [o - 1 for o in itertools.accumulate(sizes[:-1], initial=read_first)][1:]
+    assert not [token for token in collection.asked if isinstance(token, KeysetRange) and token.after == keyset_of(1)]
 
 
 def test_a_bound_past_the_end_makes_its_range_the_last() -> None:

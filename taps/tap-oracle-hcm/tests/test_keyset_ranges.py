@@ -6,15 +6,21 @@ parse) stops the read after the rows before it; skewed timestamps; resume from a
 100 workers, 3 rows a page: page 1, then 8 ranges (``range_rows``: 33 pages left, two rounds of 4 ranges of at most 8
 pages each, within a page of each other: one of 5 pages, seven of 4, each after the first one row short of its pages:
 15 rows, then 11 each; bounds at offsets 17, 28, 39, 50, 61, 72, 83, each the first row of the page there, whose
-other rows are the next range's first), 4 read at once."""
+other rows are the next range's first), 4 read at once.
+
+A read goes page after page until the round trips show latency (``xlr8_kit.oracle.ranges.latency_shows``); the
+tests of the ranges themselves start them after page 1 whatever the round trips (``RANGES_AT`` 0, as every read did
+before session 20), those of the switch say when it comes."""
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
 
 from xlr8_kit.oracle.protocol import Keyset, join_q, keyset_q, upto_q
+from xlr8_kit.oracle.ranges import range_rows
 from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -25,6 +31,13 @@ from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 from .conftest import hcm_config, run_tap
 
 PATH = "/hcmRestApi/resources/*/workers"
+
+
+@pytest.fixture(autouse=True)
+def ranges_from_page_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read at a window past 1 ranges its rows after page 1, whatever the round trips (on a loaded machine a
+    page at 0 ms can look like latency, or not)."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
 
 
 def config(url: str, window: int, **extra: t.Any) -> dict[str, t.Any]:
@@ -270,4 +283,71 @@ def test_a_free_reader_splits_the_last_range_same_records_and_state(
     assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == [17, 28, 39, 50, 61, 72, 83, 94]
     assert range_q(after=before[88], upto=before[94]) in [q.get("q") for q in asked], "range 7 read up to row 94"
     assert four.records("workers") == before
+    assert four.of_type("STATE") == one.of_type("STATE")
+
+
+def plain(asked: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Requests a read page after page sends: none at an offset past 0, none with an upper bound."""
+    return [q for q in asked if not int(q.get("offset", 0)) and "<=" not in q.get("q", "")]
+
+
+def test_pages_that_come_back_fast_are_read_by_one_cursor(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round trips that never show latency (``RANGES_AT`` out of reach): the default window (8) reads by one cursor,
+    the very requests of ``max_concurrent_requests: 1``, no bound asked (at 0 ms the ranges cost HCM workers 1.4-1.7
+    times one cursor's CPU, session 20); the same records and STATE."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", float("inf"))
+    start = len(emulator.collection_queries)
+    one = run_tap(config(url, 1), streams={"workers"})
+    middle = len(emulator.collection_queries)
+    eight = run_tap(hcm_config(url, resources=["workers"], page_size=3), streams={"workers"})
+    assert len(one.records("workers")) == 100
+    assert emulator.collection_queries[middle:] == emulator.collection_queries[start:middle]
+    assert eight.records("workers") == one.records("workers")
+    assert eight.of_type("STATE") == one.of_type("STATE")
+
+
+def test_latency_after_some_pages_plans_ranges_after_the_last_row_read(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round trips show latency from page 5 on (the verdict, ``latency_shows``, says so at its fifth call): pages
+    1-5 (rows 0-14) are read by one cursor, then the ranges are planned for the 85 rows left, after row 14: bounds at
+    row 14 plus each range's rows, range 0 read from row 14 up to its bound. The records and STATE are those of the
+    read page after page."""
+    calls: list[int] = []
+
+    def shows(ratios: t.Sequence[float]) -> bool:
+        calls.append(len(ratios))
+        return len(calls) >= 5
+
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.latency_shows", shows)
+    one = run_tap(config(url, 1), streams={"workers"})
+    before = one.records("workers")
+    start = len(emulator.collection_queries)
+    four = run_tap(config(url, 4), streams={"workers"})
+    asked = emulator.collection_queries[start:]
+    sizes = range_rows(100 - 15, 3, 4)
+    bounds = [15 + sum(sizes[: j + 1]) - 1 for j in range(len(sizes) - 1)]
+    assert len(calls) == 5
+    assert plain(asked[:5]) == asked[:5] == emulator.collection_queries[start - 34 : start - 29]
+    assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == bounds
+    assert range_q(after=before[14], upto=before[bounds[0]]) in [q.get("q") for q in asked], "range 0 after row 14"
+    assert four.records("workers") == before
+    assert four.of_type("STATE") == one.of_type("STATE")
+
+
+def test_ordering_values_finer_than_microseconds_are_read_by_one_cursor(url: str, emulator: OracleHcmEmulator) -> None:
+    """``LastUpdateDate`` spelled with 7 fractional digits: no bound could be placed against page 1's last row
+    (``compare``), so the read goes on by one cursor at any latency: no bound asked (review 19b: every planned
+    bound was asked, then thrown away); the requests, records and STATE of ``max_concurrent_requests: 1``."""
+    emulator.change_rows("workers", lambda i, row: {**row, "LastUpdateDate": re.sub(
+        r"(T\d\d:\d\d:\d\d)(\.\d+)?", r"\g<1>.1000000", row["LastUpdateDate"])})  # fmt: skip
+    start = len(emulator.collection_queries)
+    one = run_tap(config(url, 1), streams={"workers"})
+    middle = len(emulator.collection_queries)
+    four = run_tap(config(url, 4), streams={"workers"})
+    assert ".1000000" in one.records("workers")[0]["LastUpdateDate"]
+    assert emulator.collection_queries[middle:] == emulator.collection_queries[start:middle]
+    assert four.records("workers") == one.records("workers")
     assert four.of_type("STATE") == one.of_type("STATE")

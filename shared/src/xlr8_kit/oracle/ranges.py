@@ -114,6 +114,20 @@ FIRST_ANSWERS = 3
 #: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06.
 ANSWERED = 3.0
 
+#: One cursor, then ranges (``latency_shows``): a keyset read goes page after page (one page read ahead) while a
+#: page's round trip is under this many times what the page costs the tap besides (its body read and parsed, then
+#: emitted: the page before's emit time for pages after page 1), and plans ranges for the rest once it is past.
+#: Read ahead, one cursor is bound by the longer of the round trip and the page's cost; the ranges by the tap's
+#: CPU, which they raise (HCM workers 100,000 at 0 ms, session 20, load 2-7: ranges from page 1 cost 1.37 and
+#: 1.67 times one cursor's CPU, medians of two runs of 3 pairs, 1.08-1.75 a pair; at 100 ms one cursor took 22-27 s
+#: a read, the ranges 3.9-6.5 s; bench/README "ora20"). Ratios measured
+#: (session 20, warm emulator, load 8-11): at 0 ms HCM workers 0.1-0.7, ERP invoices 0.2-0.7 (one page in ten
+#: up to 3); at 100 ms HCM 7-14, ERP 33; a page the emulator renders for the first time 3-25 at 0 ms.
+RANGES_AT = 2.0
+
+#: Pages whose ratios ``latency_shows`` judges (the last ones): the median of three stands one long wait.
+JUDGED_PAGES = 3
+
 #: Pages not asked for yet that a part of a range must have left for a reader with nothing left to read to split it
 #: (``RangedRead._split``, only once the first answers showed latency; where: ``split_pages``). Tried: 3 (ERP
 #: invoices at 100 ms, the last range was then often left whole with 2-3 pages while threads idled).
@@ -246,7 +260,33 @@ def after_or_end(earlier: t.Any, later: t.Any) -> t.Any:
     case, session 19)."""
     if earlier is END or later is END:
         return END
-    return later if compare(later, earlier) == 1 else earlier
+    told = compare(later, earlier)
+    if told == 1:
+        return later
+    if told is None and not placeable(later, earlier):
+        return END  # no later bound can be placed either: the range reads on to the end (review 19b)
+    return earlier
+
+
+def placeable(row: Keyset, first: Keyset) -> bool:
+    """Whether bound ``row`` can be placed against a read whose first bound is ``first``: its ordering value is a
+    date-time Python holds exactly, at the same UTC offset. Every bound taken is (``compare`` says 1 only then), so
+    a row that is not never is, against any of them: the ranges after it cannot be used (only a tie on a text key
+    can leave a placeable row unplaced)."""
+    if row.moment is None:
+        return False
+    mine, theirs = _instant(row.moment), _instant(first.moment)
+    return mine is not None and theirs is not None and mine.utcoffset() == theirs.utcoffset()
+
+
+def latency_shows(ratios: t.Sequence[float]) -> bool:
+    """Whether a read page after page should plan ranges for its rest, from each page's round trip over what it
+    cost besides, in order: page 1 alone (at 100 ms the ranges then start where they started before), then the
+    median of the last ``JUDGED_PAGES`` once that many are in (one slow page alone, e.g. a page the server had to
+    render first, does not decide)."""
+    if len(ratios) == 1:
+        return ratios[0] >= RANGES_AT
+    return len(ratios) >= JUDGED_PAGES and statistics.median(list(ratios)[-JUDGED_PAGES:]) >= RANGES_AT
 
 
 class Growth:
@@ -369,13 +409,16 @@ class RangedRead:
         first_took: float | None = None,
         first_cost: float | None = None,
         total: int | None = None,
+        page_rows: int | None = None,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
         the end whatever its size); ``total``: the rows counted (page 1's ``totalResults``), where the last range
         is estimated to end (``_split``). ``parse``: a ``PageAt`` answer's records, parsed by the reader of the range
         that takes them up, so rows that fail to parse fail that range, in order, not the range before (whose
         bound the page places). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides
-        (``Growth``: both None, the allowance grows only once the emitter mostly waits)."""
+        (``Growth``: both None, the allowance grows only once the emitter mostly waits). ``first_rows``: the rows read
+        before the ranges (page 1, or every page read by one cursor before latency showed), ``page_rows`` the rows a
+        page holds (default: ``first_rows``)."""
         self.fetch = fetch
         self.parse = parse
         self.width = width
@@ -385,7 +428,7 @@ class RangedRead:
         #: Ranges planned from the count: the last one has no upper bound.
         self.planned = max(1, len(sizes))
         #: Rows a page holds (page 1 was whole): where a split falls.
-        self._page_rows = first_rows
+        self._page_rows = first_rows if page_rows is None else page_rows
         #: Where range j starts (the row after bound j): bound j >= 1 is the row before it.
         self._starts = list(itertools.accumulate(sizes, initial=first_rows))
         if total is not None:
@@ -393,6 +436,9 @@ class RangedRead:
         self._bounds: list[Future[t.Any]] = [Future()]
         self._bounds[0].set_result(first_bound)
         self._effective: list[t.Any] = [first_bound]
+        #: The first bound answered that ends the read's ranges (no row there, or one no bound can be placed
+        #: against): the bounds after it are not asked for (their ranges are empty whatever they answer).
+        self._last_bound: int | None = None
         self._lock = threading.Lock()
         #: Pages read ahead of the range being emitted, at most ``_growth.room`` (``Growth``: 1, or ``width *
         #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
@@ -422,14 +468,17 @@ class RangedRead:
         range j's reader."""
         with self._lock:
             self._queued -= 1
+            if self._last_bound is not None and j > self._last_bound:
+                return END  # its range is empty whatever the page would answer: not asked for
         answer = self.fetch(PageAt(self._starts[j] - 1))
         self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
         items, _ = collection_page(body(answer.response))
+        row = self._row(items[0]) if items else END
         with self._lock:
             self._heads[j] = answer
-        if not items:
-            return END
-        return self._row(items[0])
+            if row is END or not placeable(row, self._effective[0]):  # every effective bound from j on is END
+                self._last_bound = j if self._last_bound is None else min(self._last_bound, j)
+        return row
 
     def _row(self, item: dict[str, t.Any]) -> Keyset:
         return Keyset(item.get(self._order_attribute), item.get(self._key_attribute))
