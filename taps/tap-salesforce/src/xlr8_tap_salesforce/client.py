@@ -56,7 +56,7 @@ from xlr8_kit.singer_io import (
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
-from xlr8_tap_salesforce.early import EarlyQuery
+from xlr8_tap_salesforce.early import EarlyBulkJob, EarlyQuery
 from xlr8_tap_salesforce.ranges import Plan, RangedQuery
 
 if t.TYPE_CHECKING:
@@ -210,6 +210,8 @@ class SalesforceClient:
         self._early: EarlyQuery | None = None
         #: ``COUNT()`` of a stream's rows sent beside the describe (``send_early_count``), until ``count`` asks it.
         self._early_count: EarlyQuery | None = None
+        #: A stream's Bulk query job created beside the describe (``send_early_bulk``), until its stream takes it.
+        self._early_bulk: EarlyBulkJob | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -442,11 +444,12 @@ class SalesforceClient:
         return early
 
     def give_up_early(self) -> None:
-        """Give up a query sent early that no stream took (its stream did not read by REST, or read another)."""
-        for early in (self._early, self._early_count):
+        """Give up a query sent early that no stream took (its stream did not read by REST, or read another); a
+        Bulk job created early and not taken is aborted."""
+        for early in (self._early, self._early_count, self._early_bulk):
             if early is not None:
                 early.close()
-        self._early = self._early_count = None
+        self._early = self._early_count = self._early_bulk = None
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
@@ -472,12 +475,39 @@ class SalesforceClient:
         self._bulk_created[job_id] = asked
         return job_id
 
+    def send_early_bulk(self, soql: str, *, include_deleted: bool) -> None:
+        """Create ``soql``'s Bulk query job now, before the stream that reads it exists (``early.py``)."""
+        self.give_up_early()
+        self._early_bulk = EarlyBulkJob(
+            soql,
+            include_deleted,
+            functools.partial(self.start_bulk_job, soql, include_deleted=include_deleted),
+            self.abort_bulk_job,
+        )
+
+    def bulk_job_for(self, soql: str, *, include_deleted: bool) -> str:
+        """The id of a Bulk query job of ``soql``: the one created early if it is this very job (same SOQL, same
+        operation), else a new one. One created early for this object and another query is aborted first."""
+        early = self._early_bulk
+        if early is not None and _sobject_of(early.soql) == _sobject_of(soql):
+            self._early_bulk = None
+            if early.matches(soql, include_deleted):
+                job_id = early.take()
+                if job_id is not None:
+                    return job_id
+            else:
+                early.close()  # a describe that disagreed with the catalog made another query
+        return self.start_bulk_job(soql, include_deleted=include_deleted)
+
     def abort_bulk_job(self, job_id: str) -> None:
         """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
         stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
-        failure here must not hide why the job was given up."""
+        failure here must not hide why the job was given up. Past the quota guard's share too (the run stopping at
+        it is one way a job is given up): one request more, and the org's job stops."""
         session = t.cast("ResilientSession", self.session)
-        once = dataclasses.replace(session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0))
+        once = dataclasses.replace(
+            session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0), max_quota_share=None
+        )
         try:
             self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"}, policy=once)
         except Exception as exc:  # noqa: BLE001 - logged; the caller goes on (or raises its own reason)
@@ -1505,7 +1535,7 @@ class SalesforceStream(KitRESTStream):
             return
         soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None)
         try:
-            self._prefetched_job = (soql, self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes))
+            self._prefetched_job = (soql, self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes))
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
 
@@ -1521,7 +1551,7 @@ class SalesforceStream(KitRESTStream):
             else:
                 if prefetched is not None:  # started for another query: it would run on, counting against the org
                     self.client.abort_bulk_job(prefetched[1])
-                job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
+                job_id = self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id, abort_if_given_up=True), name=f"xlr8-{self.name}"):

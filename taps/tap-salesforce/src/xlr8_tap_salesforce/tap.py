@@ -351,15 +351,24 @@ class TapSalesforce(KitTap):
         """The first stream's page 1, and its ranged read's plan, sent beside the describe when it is the
         object's first read by REST (``early.py``): a round trip less before its records flow. The stream reads
         them only if the query it builds once the describe is in is this one. With ``api_type: auto``, only the
-        ``COUNT()`` that chooses the API, the same way."""
+        ``COUNT()`` that chooses the API, the same way; with ``bulk``, the query job's creation (the stream takes
+        the job only if it is the one it would create; else it is aborted)."""
         settings = self.settings
         name = entry.tap_stream_id
         bookmark = (self.state.get("bookmarks") or {}).get(name) or {}
         api_type = settings.api_type_overrides.get(name) or settings.api_type
-        if api_type == "bulk" or settings.start_date or settings.filters or bookmark.get("replication_key_value"):
+        if settings.start_date or settings.filters or bookmark.get("replication_key_value"):
             return
         guess = early.predicted(entry, include_deleted=settings.include_deleted, deleted_at=discovery.DELETED_AT)
         client, key = self.client, guess.replication_key
+        if api_type == "bulk":  # the stream's ``_bulk_fields``, compounds read from the catalog's schema
+            compounds = discovery.schema_compounds(entry.schema.to_dict().get("properties") or {})
+            fields = [f for f in guess.fields if f not in compounds]
+            for compound, parts in compounds.items():
+                if compound in guess.fields:
+                    fields += [part for part in parts if part not in fields]
+            client.send_early_bulk(select_soql(name, fields, key, None), include_deleted=guess.include_deleted)
+            return
         if api_type == "auto":  # the count that chooses the API (page 1 would be wasted on a Bulk read)
             if key is not None:
                 client.send_early_count(name, include_deleted=guess.include_deleted)
