@@ -459,10 +459,11 @@ class SalesforceClient:
 
     def start_bulk_job(self, soql: str, *, include_deleted: bool = False) -> str:
         """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id."""
+        url = self.data_url("jobs/query")  # a token fetched first is not the job's age
         asked = self.clock()
         job = self.request(
             "POST",
-            self.data_url("jobs/query"),
+            url,
             json_body={
                 "operation": "queryAll" if include_deleted else "query",
                 "query": soql,
@@ -476,8 +477,10 @@ class SalesforceClient:
         return job_id
 
     def send_early_bulk(self, soql: str, *, include_deleted: bool) -> None:
-        """Create ``soql``'s Bulk query job now, before the stream that reads it exists (``early.py``)."""
+        """Create ``soql``'s Bulk query job now, before the stream that reads it exists (``early.py``); the token is
+        fetched first, on this thread, as the describe would."""
         self.give_up_early()
+        self.data_url("jobs/query")
         self._early_bulk = EarlyBulkJob(
             soql,
             include_deleted,
