@@ -284,3 +284,43 @@ def test_the_org_s_quota_answer_to_the_rest_early_page_1_is_not_asked_again(sf: 
     assert tap_today.quota_stopped
     assert read.records("Account") == today.records("Account") == []
     assert _states(read) == _states(today)
+
+
+def test_the_first_poll_waits_from_the_create_not_from_the_token_before_it(sf: t.Any, accounts: Sandbox) -> None:
+    """Real time: the early create is the run's first request after the token (held 0.5 s here), and a job's first
+    poll goes out ``FIRST_BULK_POLL_WAIT`` after its create was sent. Counted from before the token (the job's
+    age taken before the token was fetched), the poll came right after the create's answer and found a 0.25 s job
+    still running: a poll more, an API request spent on nothing."""
+    catalog = _catalog(sf, accounts)
+    accounts.reset()
+    sf.emulator(accounts).bulk_job_seconds = 0.25
+    accounts.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="stall", seconds=0.5))
+    tap = TapSalesforce(config=_config(sf, accounts), catalog=copy.deepcopy(catalog), parse_env_config=False)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    polls = [r for r in accounts.requests("salesforce") if r.method == "GET" and r.path.startswith(CREATE + "/")]
+    assert len(SingerOutput.parse(buffer.getvalue()).records("Account")) == ROWS
+    assert [r.path.endswith("/results") for r in polls] == [False, True]  # one poll (JobComplete), then results
+
+
+def test_the_quota_stop_at_the_first_stream_aborts_the_job_it_took_and_never_read(sf: t.Any, accounts: Sandbox) -> None:
+    """Two Bulk streams, the org at the quota share. The describe goes out before any usage reading (the early
+    create is held), Account's job created early is taken when the first stream starts the jobs ahead, then the
+    guard refuses Contact's create: the run stops with state safe before Account's job was read. That job is
+    aborted at the run's end, not left running (nor is any job started ahead and never read)."""
+    config = _config(sf, accounts, objects=["Account", "Contact"], api_quota_share=0.5)
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    accounts.reset()
+    em = sf.emulator(accounts)
+    em.bulk2_polls_before_complete = 1
+    em.api_limit, em.api_used = 1000, 600
+    accounts.faults.add("salesforce", "/services/data/*/jobs/query", FaultSpec(kind="stall", seconds=0.5, times=1))
+    read, error, tap = _sync(config, catalog)
+    assert error is None
+    assert tap.quota_stopped
+    assert read.records("Account") == []
+    assert read.records("Contact") == []
+    assert [r.status for r in _creates(accounts)] == [200]  # Contact's refused by the guard: never sent
+    assert [(job.plan.sobject.name, job.state) for job in em._jobs.values()] == [("Account", "Aborted")]
+    assert _no_early_thread()

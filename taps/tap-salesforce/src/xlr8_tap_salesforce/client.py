@@ -1542,6 +1542,12 @@ class SalesforceStream(KitRESTStream):
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
 
+    def give_up_bulk_ahead(self) -> None:
+        """Abort the job started ahead (``start_bulk_ahead``) if this stream never read it."""
+        prefetched, self._prefetched_job = self._prefetched_job, None
+        if prefetched is not None:
+            self.client.abort_bulk_job(prefetched[1])
+
     def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
         """The window's records, finished, in pages (REST pages as they come; Bulk result pages ``BULK_CHUNK`` rows
         at a time, read as they stream)."""

@@ -294,11 +294,16 @@ class TapSalesforce(KitTap):
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK: the SDK's run, wrapped
         """The SDK's; a query sent early that no stream took by the end (a failure before the first stream read it,
-        a broken pipe) is cut, not waited for at exit (review 19e: exit waited 20 s on a stalled COUNT())."""
+        a broken pipe) is cut, not waited for at exit (review 19e: exit waited 20 s on a stalled COUNT()). Bulk jobs
+        created early or ahead that no stream read (the quota stop, a failure, SIGTERM) are aborted, not left
+        running against the org's daily query jobs."""
         try:
             super().sync_all()
         finally:
             self.client.give_up_early()
+            for stream in (self._streams or {}).values():
+                if isinstance(stream, SalesforceStream):
+                    stream.give_up_bulk_ahead()
 
     def discover_streams(self) -> list[SalesforceStream]:
         """One stream per object: the catalog's selected objects and their schemas when a catalog is given, else
