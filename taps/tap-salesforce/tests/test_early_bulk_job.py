@@ -220,9 +220,10 @@ def test_the_quota_stop_before_any_stream_aborts_the_job_past_the_guard(
     describe_many = SalesforceClient.describe_many
 
     def after_the_create(self: SalesforceClient, names: list[str]) -> dict[str, dict[str, t.Any]]:
-        if self._early_bulk is not None:
+        early = getattr(self, "_early_bulk", None)
+        if early is not None:
             with contextlib.suppress(Exception):
-                self._early_bulk._job.result()
+                early._job.result()
         return describe_many(self, names)
 
     monkeypatch.setattr(SalesforceClient, "describe_many", after_the_create)
