@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, write_json
+from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -68,14 +68,7 @@ def _sync(
     tap.client.sleep = lambda _s: None
     if not early:
         tap._send_first_query_early = lambda _entry: None  # type: ignore[method-assign]
-    buffer = io.StringIO()
-    error: Exception | None = None
-    with contextlib.redirect_stdout(buffer):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            error = exc
-    return SingerOutput.parse(buffer.getvalue()), error, tap
+    return (*sync_until_error(tap), tap)
 
 
 def _states(output: SingerOutput) -> list[dict[str, t.Any]]:
