@@ -60,7 +60,7 @@ def _catalog(sf: t.Any, sandbox: Sandbox) -> dict[str, t.Any]:
 
 
 def _sync(
-    config: dict[str, t.Any], catalog: dict[str, t.Any], *, early: bool = True
+    config: dict[str, t.Any], catalog: dict[str, t.Any] | None, *, early: bool = True
 ) -> tuple[SingerOutput, Exception | None, TapSalesforce]:
     """One in-process run from ``catalog`` (polls without sleeping): its output up to the end or to the error it
     raised (returned). ``early=False``: the same run without anything sent beside the describe (today's read)."""
@@ -318,3 +318,20 @@ def test_the_quota_stop_at_the_first_stream_aborts_the_job_it_took_and_never_rea
     assert [r.status for r in _creates(accounts)] == [200]  # Contact's refused by the guard: never sent
     assert [(job.plan.sobject.name, job.state) for job in em._jobs.values()] == [("Account", "Aborted")]
     assert _no_early_thread()
+
+
+def test_the_quota_stop_at_a_poll_aborts_the_stream_s_job(sf: t.Any, accounts: Sandbox) -> None:
+    """The guard lets the job's creation through and refuses its poll (the org's usage reaches the share with the
+    create): the stream stops with state safe, and the job it created, still running, is aborted rather than
+    left to run on against the org's daily query jobs."""
+    config = _config(sf, accounts, api_quota_share=0.5)
+    em = sf.emulator(accounts)
+    em.bulk2_polls_before_complete = 1
+    em.api_limit, em.api_used = 1000, 498  # the describe's answer reads 499, the create's 500: the share
+    read, error, tap = _sync(config, None)
+    assert error is None
+    assert tap.quota_stopped
+    assert read.records("Account") == []
+    assert [r.status for r in _creates(accounts)] == [200]
+    assert [r for r in accounts.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path] == []
+    assert list(_jobs(sf, accounts).values()) == [("queryAll", "Aborted")]

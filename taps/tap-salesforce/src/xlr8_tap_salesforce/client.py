@@ -523,7 +523,8 @@ class SalesforceClient:
         was sent: the schedule is the job's age, so a round trip spent on the wire counts towards the wait instead of
         adding to it (at 100 ms a request, the create's answer arrives while the first wait runs). At most one poll
         is in flight, never two closer than their wait. ``abort_if_given_up``: the job is the caller's own, so one
-        still running at ``bulk_max_wait`` is aborted (a job handed in by a connector caller is left to it)."""
+        still running at ``bulk_max_wait``, or when a wait or a poll fails, is aborted (a job handed in by a
+        connector caller is left to it)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
         created = self._bulk_created.pop(job_id, None)
@@ -532,14 +533,21 @@ class SalesforceClient:
         sent = self.clock() if created is None else created
         waited = wait = 0.0
         while True:
-            if at_once:
-                at_once = False
-            else:
-                wait = bulk_poll_wait(wait, self.bulk_poll_interval)
-                self.sleep(max(0.0, sent + wait - self.clock()))
-                waited += wait
-            sent = self.clock()
-            info = self.get_json(job_url)
+            try:
+                if at_once:
+                    at_once = False
+                else:
+                    wait = bulk_poll_wait(wait, self.bulk_poll_interval)
+                    self.sleep(max(0.0, sent + wait - self.clock()))
+                    waited += wait
+                sent = self.clock()
+                info = self.get_json(job_url)
+            except BaseException:
+                # the wait or the poll ended the read (the quota stop, the org unreachable): the job is not left
+                # running against the org's daily query jobs
+                if abort_if_given_up:
+                    self.abort_bulk_job(job_id)
+                raise
             state = info.get("state")
             if state == "JobComplete":
                 break
