@@ -112,3 +112,15 @@ def test_replication_key_falls_back_when_system_modstamp_is_absent() -> None:
 
 def test_location_compound_key() -> None:
     assert discovery.compound_key("HQ_Location__c", "location", "HQ_Location__Latitude__s") == "latitude"
+
+
+@pytest.mark.parametrize("sobject", ["Account", "Contact"])
+def test_compounds_guessed_from_the_schema_are_the_describe_s(sobject: str) -> None:
+    """A Bulk job created beside the describe selects compound parts guessed from the catalog's schema alone
+    (``schema_compounds``): on real describe documents the guess is the describe's own, parts in its order, so the
+    early job is the stream's and is read, not aborted."""
+    describe = _describe(sobject)
+    info = discovery.ObjectInfo.from_describe(describe)
+    guessed = discovery.schema_compounds(discovery.object_schema(describe)["properties"])
+    assert guessed == {name: parts for name, (_kind, parts) in info.compounds.items()}
+    assert guessed  # the fixture has compounds to guess

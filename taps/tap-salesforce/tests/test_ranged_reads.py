@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from xlr8_kit.http.ranged import RangedPages, RangeQueue
-from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, write_json
+from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultRule, FaultSpec
@@ -95,15 +95,7 @@ def _sync(
     config: dict[str, t.Any], state: dict[str, t.Any] | None = None, catalog: dict[str, t.Any] | None = None
 ) -> tuple[SingerOutput, Exception | None]:
     """One in-process run: its output up to the end or to the error it raised (returned, not raised)."""
-    tap = TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False)
-    buffer = io.StringIO()
-    error: Exception | None = None
-    with contextlib.redirect_stdout(buffer):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            error = exc
-    return SingerOutput.parse(buffer.getvalue()), error
+    return sync_until_error(TapSalesforce(config=config, state=state, catalog=catalog, parse_env_config=False))
 
 
 def _states(output: SingerOutput) -> list[dict[str, t.Any]]:

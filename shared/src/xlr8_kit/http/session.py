@@ -338,14 +338,14 @@ class ResilientSession(requests.Session):
             return self.verify
         return True
 
-    def _reserve_quota(self, path: str, kind: str) -> bool:
+    def _reserve_quota(self, path: str, kind: str, share: float | None) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
         requests already sent on it and not yet answered reach the share of the limit; else count this one in
         flight (True: ``_release_quota`` once its answer is noted or it failed). Requests sent side by side (a
         ranged read's cursors, its planning queries) would otherwise all pass on the same old reading. No reading
         yet: nothing to count against, as before. A token request (a refresh sent from inside a request that holds a
-        slot) is judged on the reading alone and takes no slot: the request it serves already counted."""
-        share = self.policy.max_quota_share
+        slot) is judged on the reading alone and takes no slot: the request it serves already counted. ``share``
+        is the call's policy's: a clean-up call (aborting a server-side job the run started) may pass it."""
         if share is None or self.quota_usage is None:
             return False
         spare = 1 if _OPTIONAL.get() else 0  # an optional request leaves a slot to a needed one
@@ -480,7 +480,8 @@ class ResilientSession(requests.Session):
         **kwargs: Any,
     ) -> requests.Response:
         """``policy`` replaces the session's for this call only (a courtesy call such as aborting a server-side job
-        the run gave up on: one attempt, a short budget, so it never delays the error that caused it)."""
+        the run gave up on: one attempt, a short budget, so it never delays the error that caused it; its
+        ``max_quota_share`` too, so such a call can pass a guard that stopped the run)."""
         pending = getattr(self._call_options, "value", None)
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
@@ -509,7 +510,7 @@ class ResilientSession(requests.Session):
         while True:
             attempt += 1
             _check_abort(abort, label, path)
-            reserved = self._reserve_quota(path, kind)
+            reserved = self._reserve_quota(path, kind, policy.max_quota_share)
             try:  # the slot is given back on every way out of this attempt, its answer noted first
                 self._wait_for_window(path)
                 if not breaker.allow():

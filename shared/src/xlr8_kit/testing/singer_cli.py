@@ -164,6 +164,19 @@ def sync_in_process(tap: Any, *, exact_decimals: bool = False) -> SingerOutput:
     return SingerOutput.parse(buffer.getvalue(), exact_decimals=exact_decimals, tap=tap)
 
 
+def sync_until_error(tap: Any) -> tuple[SingerOutput, Exception | None]:
+    """``sync_in_process`` that returns the error the run raised, with what it wrote up to it (a test that checks
+    both what a failed run emitted and why it failed)."""
+    buffer = io.StringIO()
+    error: Exception | None = None
+    with contextlib.redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            error = exc
+    return SingerOutput.parse(buffer.getvalue(), tap=tap), error
+
+
 def sync_tap(
     tap_class: Any,
     config: dict[str, Any],

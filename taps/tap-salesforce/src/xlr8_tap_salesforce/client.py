@@ -56,7 +56,7 @@ from xlr8_kit.singer_io import (
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
-from xlr8_tap_salesforce.early import EarlyQuery
+from xlr8_tap_salesforce.early import EarlyBulkJob, EarlyQuery
 from xlr8_tap_salesforce.ranges import Plan, RangedQuery
 
 if t.TYPE_CHECKING:
@@ -210,6 +210,8 @@ class SalesforceClient:
         self._early: EarlyQuery | None = None
         #: ``COUNT()`` of a stream's rows sent beside the describe (``send_early_count``), until ``count`` asks it.
         self._early_count: EarlyQuery | None = None
+        #: A stream's Bulk query job created beside the describe (``send_early_bulk``), until its stream takes it.
+        self._early_bulk: EarlyBulkJob | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -442,11 +444,12 @@ class SalesforceClient:
         return early
 
     def give_up_early(self) -> None:
-        """Give up a query sent early that no stream took (its stream did not read by REST, or read another)."""
-        for early in (self._early, self._early_count):
+        """Give up a query sent early that no stream took (its stream did not read by REST, or read another); a
+        Bulk job created early and not taken is aborted."""
+        for early in (self._early, self._early_count, self._early_bulk):
             if early is not None:
                 early.close()
-        self._early = self._early_count = None
+        self._early = self._early_count = self._early_bulk = None
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
@@ -456,10 +459,11 @@ class SalesforceClient:
 
     def start_bulk_job(self, soql: str, *, include_deleted: bool = False) -> str:
         """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id."""
+        url = self.data_url("jobs/query")  # a token fetched first is not the job's age
         asked = self.clock()
         job = self.request(
             "POST",
-            self.data_url("jobs/query"),
+            url,
             json_body={
                 "operation": "queryAll" if include_deleted else "query",
                 "query": soql,
@@ -472,12 +476,41 @@ class SalesforceClient:
         self._bulk_created[job_id] = asked
         return job_id
 
+    def send_early_bulk(self, soql: str, *, include_deleted: bool) -> None:
+        """Create ``soql``'s Bulk query job now, before the stream that reads it exists (``early.py``); the token is
+        fetched first, on this thread, as the describe would."""
+        self.give_up_early()
+        self.data_url("jobs/query")
+        self._early_bulk = EarlyBulkJob(
+            soql,
+            include_deleted,
+            functools.partial(self.start_bulk_job, soql, include_deleted=include_deleted),
+            self.abort_bulk_job,
+        )
+
+    def bulk_job_for(self, soql: str, *, include_deleted: bool) -> str:
+        """The id of a Bulk query job of ``soql``: the one created early if it is this very job (same SOQL, same
+        operation), else a new one. One created early for this object and another query is aborted first."""
+        early = self._early_bulk
+        if early is not None and _sobject_of(early.soql) == _sobject_of(soql):
+            self._early_bulk = None
+            if early.matches(soql, include_deleted):
+                job_id = early.take()
+                if job_id is not None:
+                    return job_id
+            else:
+                early.close()  # a describe that disagreed with the catalog made another query
+        return self.start_bulk_job(soql, include_deleted=include_deleted)
+
     def abort_bulk_job(self, job_id: str) -> None:
         """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
         stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
-        failure here must not hide why the job was given up."""
+        failure here must not hide why the job was given up. Past the quota guard's share too (the run stopping at
+        it is one way a job is given up): one request more, and the org's job stops."""
         session = t.cast("ResilientSession", self.session)
-        once = dataclasses.replace(session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0))
+        once = dataclasses.replace(
+            session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0), max_quota_share=None
+        )
         try:
             self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"}, policy=once)
         except Exception as exc:  # noqa: BLE001 - logged; the caller goes on (or raises its own reason)
@@ -490,7 +523,8 @@ class SalesforceClient:
         was sent: the schedule is the job's age, so a round trip spent on the wire counts towards the wait instead of
         adding to it (at 100 ms a request, the create's answer arrives while the first wait runs). At most one poll
         is in flight, never two closer than their wait. ``abort_if_given_up``: the job is the caller's own, so one
-        still running at ``bulk_max_wait`` is aborted (a job handed in by a connector caller is left to it)."""
+        still running at ``bulk_max_wait``, or when a wait or a poll fails, is aborted (a job handed in by a
+        connector caller is left to it)."""
         job = {"id": job_id}
         job_url = self.data_url(f"jobs/query/{job_id}")
         created = self._bulk_created.pop(job_id, None)
@@ -499,14 +533,21 @@ class SalesforceClient:
         sent = self.clock() if created is None else created
         waited = wait = 0.0
         while True:
-            if at_once:
-                at_once = False
-            else:
-                wait = bulk_poll_wait(wait, self.bulk_poll_interval)
-                self.sleep(max(0.0, sent + wait - self.clock()))
-                waited += wait
-            sent = self.clock()
-            info = self.get_json(job_url)
+            try:
+                if at_once:
+                    at_once = False
+                else:
+                    wait = bulk_poll_wait(wait, self.bulk_poll_interval)
+                    self.sleep(max(0.0, sent + wait - self.clock()))
+                    waited += wait
+                sent = self.clock()
+                info = self.get_json(job_url)
+            except BaseException:
+                # the wait or the poll ended the read (the quota stop, the org unreachable): the job is not left
+                # running against the org's daily query jobs
+                if abort_if_given_up:
+                    self.abort_bulk_job(job_id)
+                raise
             state = info.get("state")
             if state == "JobComplete":
                 break
@@ -1505,9 +1546,15 @@ class SalesforceStream(KitRESTStream):
             return
         soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None)
         try:
-            self._prefetched_job = (soql, self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes))
+            self._prefetched_job = (soql, self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes))
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
+
+    def give_up_bulk_ahead(self) -> None:
+        """Abort the job started ahead (``start_bulk_ahead``) if this stream never read it."""
+        prefetched, self._prefetched_job = self._prefetched_job, None
+        if prefetched is not None:
+            self.client.abort_bulk_job(prefetched[1])
 
     def _fetch(self, lower: datetime | None, upper: datetime | None) -> Iterator[list[dict[str, t.Any]]]:
         """The window's records, finished, in pages (REST pages as they come; Bulk result pages ``BULK_CHUNK`` rows
@@ -1521,7 +1568,7 @@ class SalesforceStream(KitRESTStream):
             else:
                 if prefetched is not None:  # started for another query: it would run on, counting against the org
                     self.client.abort_bulk_job(prefetched[1])
-                job_id = self.client.start_bulk_job(soql, include_deleted=self.tracks_deletes)
+                job_id = self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
             # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
             for rows in read_ahead(self.client.read_bulk_job(job_id, abort_if_given_up=True), name=f"xlr8-{self.name}"):

@@ -159,3 +159,31 @@ def compound_key(compound: str, compound_type: str, component: str) -> str:
     prefix = compound[: -len("Address")] if compound.endswith("Address") else compound
     suffix = component[len(prefix) :] if component.startswith(prefix) else component
     return suffix[0].lower() + suffix[1:] if suffix else suffix
+
+
+def schema_compounds(properties: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Compound field -> its component fields, guessed from a stream schema alone (a catalog, before the describe
+    is in): the object-typed properties ``field_schema`` makes of address and location fields, and the properties
+    named as their components (``compound_key``), in schema order. ``ObjectInfo.compounds`` is the describe's own:
+    a guess that differs only makes a query sent early go unused."""
+    compounds: dict[str, tuple[str, ...]] = {}
+    for name, schema in properties.items():
+        kinds = schema.get("type")
+        if "object" not in (kinds if isinstance(kinds, list) else [kinds]):
+            continue
+        parts = schema.get("properties") or {}
+        if "street" in parts:
+            prefix = name[: -len("Address")] if name.endswith("Address") else name
+            compounds[name] = tuple(
+                p
+                for p in properties
+                if p != name and p.startswith(prefix) and p[len(prefix) :] and compound_key(name, "address", p) in parts
+            )
+        else:
+            stem = name.removesuffix("__c") + "__"
+            compounds[name] = tuple(
+                p
+                for p in properties
+                if p.startswith(stem) and p.endswith("__s") and compound_key(name, "location", p) in parts
+            )
+    return compounds

@@ -10,12 +10,21 @@ queryable) makes another query, and the early one is given up (cut if still out;
 as it would have. The plan's two queries are derived from the same name, key and WHERE, so the same match holds
 for them.
 
-Only an object's first read (no bookmark, no ``start_date``) through REST is sent early, for the first stream the
-SDK syncs (they sync in name order). Both requests are optional (``optional_requests``: near the quota share they
-leave the last slot to a needed request) and run over their own connections (``xlr8_kit.http.abort``) so a query
-no longer wanted is cut, never waited for. An answer that is the vendor's (a Salesforce error body: QUERY_TIMEOUT,
-INVALID_FIELD, ...) is the query's answer, raised where the stream would have read it; a request refused by the
-quota guard or given up is sent again by the stream as usual.
+Only an object's first read (no bookmark, no ``start_date``, no ``filters``) is sent early, for the first stream
+the SDK syncs (they sync in name order). The REST requests are optional (``optional_requests``: near the quota
+share they leave the last slot to a needed request) and run over their own connections (``xlr8_kit.http.abort``)
+so a query no longer wanted is cut, never waited for. An answer that is the vendor's (a Salesforce error body:
+QUERY_TIMEOUT, INVALID_FIELD, ...) is the query's answer, raised where the stream would have read it; a request
+refused by the quota guard or given up is sent again by the stream as usual.
+
+Through Bulk API 2.0 (``api_type: bulk``) what goes out early is the query job's creation (``EarlyBulkJob``,
+optional too), so the org runs the job while the describe is out: its first poll comes a round trip sooner. The
+stream takes the job only if it would create that very job (same SOQL, same operation); a job not taken is aborted
+(``abort_bulk_job``) on every way out (another query, a failure, the quota stop, SIGTERM, the run's end), never
+left running. Each job counts against the org's daily query jobs (``DailyBulkV2QueryJobs``, 10,000 per rolling 24
+hours), an aborted one too: a catalog the describe disagrees with costs one job per run. Reads from a bookmark send
+nothing early: their SOQL depends on how the SDK reads the state (the replication key it names, signposts), and a
+guess that misses spends a job on each daily incremental run.
 """
 
 from __future__ import annotations
@@ -89,6 +98,55 @@ class EarlyQuery:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._page_abort.close()
         self.plan_abort.close()
+
+
+class EarlyBulkJob:
+    """A Bulk API 2.0 query job created before the stream that reads it exists (see the module). The create is never
+    cut (a job the org created whose answer was cut would run on unseen): a job not taken is aborted once its
+    create answered (``close``)."""
+
+    def __init__(
+        self, soql: str, include_deleted: bool, create: t.Callable[[], str], abort: t.Callable[[str], None]
+    ) -> None:
+        self.soql = soql
+        self.include_deleted = include_deleted
+        self._abort = abort
+        self._taken = False
+
+        def run() -> str:
+            with optional_requests():
+                return create()
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="xlr8-early-bulk")
+        self._job = pool.submit(contextvars.copy_context().run, run)
+        pool.shutdown(wait=False)  # its one thread ends with the create
+
+    def matches(self, soql: str, include_deleted: bool) -> bool:
+        """The very job the stream would create: the same SOQL text and operation (query or queryAll)."""
+        return soql == self.soql and include_deleted == self.include_deleted
+
+    def take(self) -> str | None:
+        """The job's id, the stream's from now on; raises the org's error answer to the create (a quota refusal from
+        the org included: not asked again); None when the kit's guard refused to send it (the stream creates it)."""
+        self._taken = True
+        try:
+            return self._job.result()
+        except QuotaExhaustedError as exc:
+            if exc.status is not None:
+                raise
+            return None
+
+    def close(self) -> None:
+        """Not taken: wait for the create's answer, then abort the job it created (one attempt, ``abort``). A create
+        that failed created nothing."""
+        if self._taken:
+            return
+        self._taken = True
+        try:
+            job_id = self._job.result()
+        except Exception:  # noqa: BLE001 - no job was created (its error is not this run's: nothing read it)
+            return
+        self._abort(job_id)
 
 
 class Predicted(t.NamedTuple):

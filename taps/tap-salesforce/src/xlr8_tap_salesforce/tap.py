@@ -294,11 +294,16 @@ class TapSalesforce(KitTap):
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK: the SDK's run, wrapped
         """The SDK's; a query sent early that no stream took by the end (a failure before the first stream read it,
-        a broken pipe) is cut, not waited for at exit (review 19e: exit waited 20 s on a stalled COUNT())."""
+        a broken pipe) is cut, not waited for at exit (review 19e: exit waited 20 s on a stalled COUNT()). Bulk jobs
+        created early or ahead that no stream read (the quota stop, a failure, SIGTERM) are aborted, not left
+        running against the org's daily query jobs."""
         try:
             super().sync_all()
         finally:
             self.client.give_up_early()
+            for stream in (self._streams or {}).values():
+                if isinstance(stream, SalesforceStream):
+                    stream.give_up_bulk_ahead()
 
     def discover_streams(self) -> list[SalesforceStream]:
         """One stream per object: the catalog's selected objects and their schemas when a catalog is given, else
@@ -351,15 +356,24 @@ class TapSalesforce(KitTap):
         """The first stream's page 1, and its ranged read's plan, sent beside the describe when it is the
         object's first read by REST (``early.py``): a round trip less before its records flow. The stream reads
         them only if the query it builds once the describe is in is this one. With ``api_type: auto``, only the
-        ``COUNT()`` that chooses the API, the same way."""
+        ``COUNT()`` that chooses the API, the same way; with ``bulk``, the query job's creation (the stream takes
+        the job only if it is the one it would create; else it is aborted)."""
         settings = self.settings
         name = entry.tap_stream_id
         bookmark = (self.state.get("bookmarks") or {}).get(name) or {}
         api_type = settings.api_type_overrides.get(name) or settings.api_type
-        if api_type == "bulk" or settings.start_date or settings.filters or bookmark.get("replication_key_value"):
+        if settings.start_date or settings.filters or bookmark.get("replication_key_value"):
             return
         guess = early.predicted(entry, include_deleted=settings.include_deleted, deleted_at=discovery.DELETED_AT)
         client, key = self.client, guess.replication_key
+        if api_type == "bulk":  # the stream's ``_bulk_fields``, compounds read from the catalog's schema
+            compounds = discovery.schema_compounds(entry.schema.to_dict().get("properties") or {})
+            fields = [f for f in guess.fields if f not in compounds]
+            for compound, parts in compounds.items():
+                if compound in guess.fields:
+                    fields += [part for part in parts if part not in fields]
+            client.send_early_bulk(select_soql(name, fields, key, None), include_deleted=guess.include_deleted)
+            return
         if api_type == "auto":  # the count that chooses the API (page 1 would be wasted on a Bulk read)
             if key is not None:
                 client.send_early_count(name, include_deleted=guess.include_deleted)

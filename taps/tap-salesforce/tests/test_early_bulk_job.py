@@ -1,0 +1,337 @@
+"""A first Bulk API 2.0 read from a catalog creates its query job beside the describe (``early.py``), over real HTTP
+against the emulator: the stream takes that job only if it is the very job it would create (same SOQL, same
+operation), else the job is aborted, as it is on every way out (a failure, the quota stop, SIGTERM); records and
+STATE are those of the run without the early job. Also the REST early page 1's quota answer (review 19e Low 4)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import signal
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, sync_until_error, write_json
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.emulator import SandboxContext
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+from xlr8_sandbox.products.salesforce.objects import SObject
+from xlr8_tap_salesforce.client import SalesforceClient
+from xlr8_tap_salesforce.tap import TapSalesforce
+
+ROWS = 300
+DESCRIBE = "/services/data/*/composite/batch"
+CREATE = "/services/data/v60.0/jobs/query"
+#: The describe held this long: the job's creation sent beside it arrives meanwhile (not a speed check).
+DESCRIBE_STALL = 1.0
+
+
+@pytest.fixture(scope="module")
+def accounts() -> t.Iterator[Sandbox]:
+    """One sandbox for the module (each test resets it); Bulk jobs done at once unless a test says otherwise."""
+    ctx = SandboxContext(
+        company=Company(seed=42, scale=100),
+        options={"salesforce": {"counts": {"Account": ROWS}, "bulk_job_seconds": 0}},
+    )
+    with run_sandbox(["salesforce"], ctx=ctx) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh(request: pytest.FixtureRequest) -> None:
+    """Each test starts on a fresh emulator (no fault or job of the one before)."""
+    if "accounts" in request.fixturenames:
+        request.getfixturevalue("accounts").reset()
+
+
+def _config(sf: t.Any, sandbox: Sandbox, **extra: t.Any) -> dict[str, t.Any]:
+    return sf.password_config(sandbox, **{"objects": ["Account"], "api_type": "bulk", **extra})
+
+
+def _catalog(sf: t.Any, sandbox: Sandbox) -> dict[str, t.Any]:
+    """Account's catalog as discovery saves it (the read then starts from a catalog, as under Meltano)."""
+    return TapSalesforce(config=_config(sf, sandbox), parse_env_config=False).catalog_dict
+
+
+def _sync(
+    config: dict[str, t.Any], catalog: dict[str, t.Any] | None, *, early: bool = True
+) -> tuple[SingerOutput, Exception | None, TapSalesforce]:
+    """One in-process run from ``catalog`` (polls without sleeping): its output up to the end or to the error it
+    raised (returned). ``early=False``: the same run without anything sent beside the describe (today's read)."""
+    tap = TapSalesforce(config=config, catalog=copy.deepcopy(catalog), parse_env_config=False)
+    tap.client.sleep = lambda _s: None
+    if not early:
+        tap._send_first_query_early = lambda _entry: None  # type: ignore[method-assign]
+    return (*sync_until_error(tap), tap)
+
+
+def _states(output: SingerOutput) -> list[dict[str, t.Any]]:
+    """STATE values without the signpost (the wall clock at the run's start)."""
+    found = []
+    for message in output.of_type("STATE"):
+        value = copy.deepcopy(message["value"])
+        for bookmark in value.get("bookmarks", {}).values():
+            bookmark.pop("replication_key_signpost", None)
+        found.append(value)
+    return found
+
+
+def _assert_same_read(read: SingerOutput, expected: SingerOutput) -> None:
+    assert read.records("Account") == expected.records("Account")
+    assert _states(read) == _states(expected)
+
+
+def _creates(sandbox: Sandbox) -> list[t.Any]:
+    return [r for r in sandbox.requests("salesforce") if r.method == "POST" and r.path == CREATE]
+
+
+def _jobs(sf: t.Any, sandbox: Sandbox) -> dict[str, tuple[str, str]]:
+    """Every job the org holds: id -> (operation, state)."""
+    return {job_id: (job.operation, job.state) for job_id, job in sf.emulator(sandbox)._jobs.items()}
+
+
+def _no_early_thread() -> bool:
+    return not [thread for thread in threading.enumerate() if thread.name.startswith("xlr8-early")]
+
+
+def test_the_job_is_created_beside_the_describe_and_read(sf: t.Any, accounts: Sandbox) -> None:
+    """The describe held: the job's creation arrives before the describe is answered, and it is the only job of
+    the run (the stream took it: no second create); records and STATE are those of the run without it."""
+    catalog = _catalog(sf, accounts)
+    accounts.reset()
+    today, error, _ = _sync(_config(sf, accounts), catalog, early=False)
+    assert error is None
+    accounts.reset()
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=DESCRIBE_STALL))
+    read, error, _ = _sync(_config(sf, accounts), catalog)
+    assert error is None
+    (describe,) = [r for r in accounts.requests("salesforce") if r.path.endswith("/composite/batch")]
+    creates = _creates(accounts)
+    assert len(creates) == 1
+    assert creates[0].at < describe.at  # created (and answered) while the describe was out
+    assert list(_jobs(sf, accounts).values()) == [("queryAll", "JobComplete")]
+    assert len(read.records("Account")) == ROWS
+    _assert_same_read(read, today)
+    assert _no_early_thread()
+
+
+def test_a_field_dropped_since_discovery_makes_the_stream_create_its_own_job(sf: t.Any, accounts: Sandbox) -> None:
+    """The catalog names a field the org dropped since discovery (Industry): the job created early asks for it and
+    the org refuses it (INVALID_FIELD: no job), the stream's query, built from the describe, leaves it out and
+    creates its own job. The run lands what the run without the early job lands, no error."""
+    catalog = _catalog(sf, accounts)
+    account = sf.emulator(accounts).objects["Account"]
+    fields = account.fields
+    try:
+        account.fields = [f for f in fields if f["name"] != "Industry"]
+        account.__post_init__()
+        accounts.reset()
+        read, error, _ = _sync(_config(sf, accounts), catalog)
+        assert error is None
+        refused = [r.status for r in _creates(accounts)]
+        jobs = _jobs(sf, accounts)
+        accounts.reset()
+        today, error, _ = _sync(_config(sf, accounts), catalog, early=False)
+        assert error is None
+    finally:
+        account.fields = fields
+        account.__post_init__()
+    assert refused == [400, 200]  # the early create, with the field; the stream's own
+    assert list(jobs.values()) == [("queryAll", "JobComplete")]
+    assert len(read.records("Account")) == ROWS
+    assert not any("Industry" in record for record in read.records("Account"))
+    _assert_same_read(read, today)
+
+
+def test_a_job_for_another_operation_is_aborted_and_the_deleted_rows_land(sf: t.Any, accounts: Sandbox) -> None:
+    """A catalog without IsDeleted for an object that has it: the job created early is a ``query`` (no deleted
+    rows), the stream, once described, creates a ``queryAll`` of the very same SOQL text. The early job must not be
+    read for it (the deleted rows would be lost silently) and must not be left running: it is aborted, and the run
+    lands the deleted rows, as the run without the early job does."""
+    catalog = _catalog(sf, accounts)
+    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "Account"]
+    del entry["schema"]["properties"]["IsDeleted"]
+    entry["metadata"] = [m for m in entry["metadata"] if m["breadcrumb"] != ["properties", "IsDeleted"]]
+
+    def prepare() -> set[str]:
+        accounts.reset()
+        em = sf.emulator(accounts)
+        em.bulk2_polls_before_complete = 1  # a job runs until it is polled once: one never polled can be aborted
+        for index in (3, 7, 11):
+            accounts.ctx.clock.set(SObject.modstamp_at(index))
+            em.delete("Account", index)
+        return {em.objects["Account"].record_id(index) for index in (3, 7, 11)}
+
+    deleted = prepare()
+    read, error, _ = _sync(_config(sf, accounts), catalog)
+    assert error is None
+    jobs = _jobs(sf, accounts)
+    prepare()
+    today, error, _ = _sync(_config(sf, accounts), catalog, early=False)
+    assert error is None
+    assert sorted(jobs.values()) == [("query", "Aborted"), ("queryAll", "JobComplete")]
+    assert deleted <= {record["Id"] for record in today.records("Account")}
+    assert deleted <= {record["Id"] for record in read.records("Account")}
+    _assert_same_read(read, today)
+    assert _no_early_thread()
+
+
+def test_a_failed_describe_aborts_the_job_created_beside_it(sf: t.Any, accounts: Sandbox) -> None:
+    """The describe fails (a 400) while the job is created beside it: the run fails on the describe as it did, and
+    the job is aborted once its creation is answered (whichever answer came first), not left running on the org."""
+    catalog = _catalog(sf, accounts)
+    accounts.reset()
+    sf.emulator(accounts).bulk2_polls_before_complete = 1
+    accounts.faults.add("salesforce", DESCRIBE, FaultSpec(kind="status", status=400))
+    read, error, _ = _sync(_config(sf, accounts), catalog)
+    assert error is not None
+    assert "composite/batch: HTTP 400" in str(error)
+    assert read.records("Account") == []
+    assert [r.status for r in _creates(accounts)] == [200]
+    assert list(_jobs(sf, accounts).values()) == [("queryAll", "Aborted")]
+    assert _no_early_thread()
+
+
+def test_the_quota_stop_before_any_stream_aborts_the_job_past_the_guard(
+    sf: t.Any, accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The org at the quota share: the job's creation (no usage reading yet) is answered before the describe goes
+    out (held here until then, a busy host), so the guard refuses the describe and the run stops with state safe
+    (exit 75's stop). The job created early is aborted all the same: the abort passes the guard (one request past
+    the share, so the org's job stops), as every way out must leave no job running."""
+    catalog = _catalog(sf, accounts)
+    accounts.reset()
+    em = sf.emulator(accounts)
+    em.bulk2_polls_before_complete = 1
+    em.api_limit, em.api_used = 1000, 600
+    describe_many = SalesforceClient.describe_many
+
+    def after_the_create(self: SalesforceClient, names: list[str]) -> dict[str, dict[str, t.Any]]:
+        early = getattr(self, "_early_bulk", None)
+        if early is not None:
+            with contextlib.suppress(Exception):
+                early._job.result()
+        return describe_many(self, names)
+
+    monkeypatch.setattr(SalesforceClient, "describe_many", after_the_create)
+    read, error, tap = _sync(_config(sf, accounts, api_quota_share=0.5), catalog)
+    assert error is None
+    assert tap.quota_stopped
+    assert read.records("Account") == []
+    assert not [r for r in accounts.requests("salesforce") if r.path.endswith("/composite/batch")]
+    assert list(_jobs(sf, accounts).values()) == [("queryAll", "Aborted")]
+    assert _no_early_thread()
+
+
+def test_sigterm_during_the_describe_aborts_the_job_created_beside_it(sf: t.Any, tmp_path: Path) -> None:
+    """``tap-salesforce`` as users run it, stopped by SIGTERM while the describe is out (held 10 s), once the job
+    created beside it is on the org: it exits 143 and the job is aborted on the way out. (Its own sandbox: the held
+    describe is answered after the test, into no other test's request log.)"""
+    with sf.start_sandbox({"Account": ROWS}) as sandbox:
+        catalog = _catalog(sf, sandbox)
+        sandbox.reset()
+        sf.emulator(sandbox).bulk2_polls_before_complete = 1
+        sandbox.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=10))
+        config = write_json(tmp_path / "config.json", _config(sf, sandbox))
+        catalog_path = write_json(tmp_path / "catalog.json", catalog)
+        run = Running([str(BIN / "tap-salesforce"), "--config", config, "--catalog", catalog_path])
+        try:
+            run.wait_for(lambda: len(sf.emulator(sandbox)._jobs) == 1, "the job's creation")
+            time.sleep(0.2)  # its answer on the way to the tap (read or not, the way out waits for it)
+            started = time.monotonic()
+            code = run.end(signal.SIGTERM)
+            took = time.monotonic() - started
+        finally:
+            run.close()
+        jobs = _jobs(sf, sandbox)
+    assert code == 143, "".join(run.err)[-2000:]
+    assert took < 10  # not after the held describe's answer
+    assert list(jobs.values()) == [("queryAll", "Aborted")]
+
+
+def test_the_org_s_quota_answer_to_the_rest_early_page_1_is_not_asked_again(sf: t.Any, accounts: Sandbox) -> None:
+    """Review 19e Low 4: with the kit's guard off, the org answers the REST page 1 sent beside the describe with its
+    own 403 REQUEST_LIMIT_EXCEEDED. That is the query's answer: the stream stops on it with state safe (as the run
+    without the early query does) and does not send page 1 again to an org past its limit."""
+    catalog = _catalog(sf, accounts)
+    config = _config(sf, accounts, api_type="rest", rest_concurrent_queries=1, http={"max_quota_share": None})
+    page_1 = "/services/data/*/queryAll"
+
+    def run(early: bool) -> tuple[SingerOutput, TapSalesforce, list[int]]:
+        accounts.reset()
+        accounts.faults.add("salesforce", page_1, FaultSpec(kind="quota", times=1))
+        read, error, tap = _sync(config, catalog, early=early)
+        assert error is None
+        statuses = [r.status for r in accounts.requests("salesforce") if r.path.endswith("/queryAll")]
+        return read, tap, statuses
+
+    read, tap, statuses = run(early=True)
+    today, tap_today, statuses_today = run(early=False)
+    assert statuses == statuses_today == [403]
+    assert tap.quota_stopped
+    assert tap_today.quota_stopped
+    assert read.records("Account") == today.records("Account") == []
+    assert _states(read) == _states(today)
+
+
+def test_the_first_poll_waits_from_the_create_not_from_the_token_before_it(sf: t.Any, accounts: Sandbox) -> None:
+    """Real time: the early create is the run's first request after the token (held 0.5 s here), and a job's first
+    poll goes out ``FIRST_BULK_POLL_WAIT`` after its create was sent. Counted from before the token (the job's
+    age taken before the token was fetched), the poll came right after the create's answer and found a 0.25 s job
+    still running: a poll more, an API request spent on nothing."""
+    catalog = _catalog(sf, accounts)
+    accounts.reset()
+    sf.emulator(accounts).bulk_job_seconds = 0.25
+    accounts.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="stall", seconds=0.5))
+    tap = TapSalesforce(config=_config(sf, accounts), catalog=copy.deepcopy(catalog), parse_env_config=False)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    polls = [r for r in accounts.requests("salesforce") if r.method == "GET" and r.path.startswith(CREATE + "/")]
+    assert len(SingerOutput.parse(buffer.getvalue()).records("Account")) == ROWS
+    assert [r.path.endswith("/results") for r in polls] == [False, True]  # one poll (JobComplete), then results
+
+
+def test_the_quota_stop_at_the_first_stream_aborts_the_job_it_took_and_never_read(sf: t.Any, accounts: Sandbox) -> None:
+    """Two Bulk streams, the org at the quota share. The describe goes out before any usage reading (the early
+    create is held), Account's job created early is taken when the first stream starts the jobs ahead, then the
+    guard refuses Contact's create: the run stops with state safe before Account's job was read. That job is
+    aborted at the run's end, not left running (nor is any job started ahead and never read)."""
+    config = _config(sf, accounts, objects=["Account", "Contact"], api_quota_share=0.5)
+    catalog = TapSalesforce(config=config, parse_env_config=False).catalog_dict
+    accounts.reset()
+    em = sf.emulator(accounts)
+    em.bulk2_polls_before_complete = 1
+    em.api_limit, em.api_used = 1000, 600
+    accounts.faults.add("salesforce", "/services/data/*/jobs/query", FaultSpec(kind="stall", seconds=0.5, times=1))
+    read, error, tap = _sync(config, catalog)
+    assert error is None
+    assert tap.quota_stopped
+    assert read.records("Account") == []
+    assert read.records("Contact") == []
+    assert [r.status for r in _creates(accounts)] == [200]  # Contact's refused by the guard: never sent
+    assert [(job.plan.sobject.name, job.state) for job in em._jobs.values()] == [("Account", "Aborted")]
+    assert _no_early_thread()
+
+
+def test_the_quota_stop_at_a_poll_aborts_the_stream_s_job(sf: t.Any, accounts: Sandbox) -> None:
+    """The guard lets the job's creation through and refuses its poll (the org's usage reaches the share with the
+    create): the stream stops with state safe, and the job it created, still running, is aborted rather than
+    left to run on against the org's daily query jobs."""
+    config = _config(sf, accounts, api_quota_share=0.5)
+    em = sf.emulator(accounts)
+    em.bulk2_polls_before_complete = 1
+    em.api_limit, em.api_used = 1000, 498  # the describe's answer reads 499, the create's 500: the share
+    read, error, tap = _sync(config, None)
+    assert error is None
+    assert tap.quota_stopped
+    assert read.records("Account") == []
+    assert [r.status for r in _creates(accounts)] == [200]
+    assert [r for r in accounts.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path] == []
+    assert list(_jobs(sf, accounts).values()) == [("queryAll", "Aborted")]
