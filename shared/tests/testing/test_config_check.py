@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
@@ -63,7 +63,12 @@ schemas = st.recursive(st.just({}), _schemas, max_leaves=6)
 
 
 def _errors(schema: t.Any, instance: t.Any) -> list[str]:
-    return [error.message for error in Draft7Validator(schema).iter_errors(instance)]
+    try:
+        return [error.message for error in Draft7Validator(schema).iter_errors(instance)]
+    except (ArithmeticError, TypeError):
+        # jsonschema itself raises comparing Decimal('NaN') with a bound (decimal.InvalidOperation), so it can be no
+        # judge of that case: hypothesis drops it (it found {'anyOf': [{'minimum': -1}, {}]} with NaN once in ~10 runs)
+        reject()
 
 
 @settings(max_examples=3000, deadline=None)
