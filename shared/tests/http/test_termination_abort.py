@@ -1,8 +1,9 @@
 """``abort.terminate_requests()``, what a tap ended by a signal calls first (``KitTap._handle_termination``), over
 real sockets in a child process (it gives up every request of the process for good): a request stalled on a worker
 thread raises ``RequestAbortedError`` at once, and nothing is sent after; a token request beside it still gets its
-answer (a rotated refresh token is never cut); and a signal handler's ``SystemExit`` raised while the main thread is
-inside a request stays that exit (143), never turned into ``RequestAbortedError``."""
+answer (a rotated refresh token is never cut); a request waiting for a spent rate-limit window to reset (with or
+without the session's own limiter) is given up too, unsent; and a signal handler's ``SystemExit`` raised while the
+main thread is inside a request stays that exit (143), never turned into ``RequestAbortedError``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
 
 from xlr8_kit.testing.faultserver import FaultServer, Reply
 
@@ -60,6 +63,34 @@ WORKERS = textwrap.dedent(
     """
 )
 
+WINDOW = textwrap.dedent(
+    """
+    import contextvars, json, sys, threading, time
+    from xlr8_kit.http.abort import terminate_requests
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    url, per_second = sys.argv[1], float(sys.argv[2]) or None
+    session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
+    session.get(url + "/spent")  # remaining 0, the window resets in 40 s
+    out = {}
+
+    def call():
+        began = time.monotonic()
+        try:
+            out["next"] = [session.get(url + "/next").json(), 0]
+        except BaseException as exc:
+            out["next"] = [type(exc).__name__, 0]
+        out["next"][1] = round(time.monotonic() - began, 1)
+
+    waiting = threading.Thread(target=contextvars.copy_context().run, args=(call,))
+    waiting.start()
+    time.sleep(1.0)  # waiting for the window
+    terminate_requests()
+    waiting.join()
+    print(json.dumps(out))
+    """
+)
+
 MAIN_THREAD = textwrap.dedent(
     """
     import os, signal, sys
@@ -102,6 +133,26 @@ def test_terminate_requests_gives_up_requests_in_flight_but_a_token_request() ->
         assert sent["after"][0] == "RequestAbortedError"
         assert server.count("/after") == 0  # nothing sent once the process is ending
         assert server.count("/page") == 1  # and the stalled page not asked again
+
+
+@pytest.mark.parametrize("per_second", [0.0, 50.0], ids=["window", "limiter"])
+def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float) -> None:
+    with FaultServer() as server:
+        spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "40"}
+        server.script("/spent", Reply(200, body={}, headers=spent))
+        server.script("/next", Reply(200, body={}), repeat_last=True)
+        done = subprocess.run(
+            [sys.executable, "-c", WINDOW, server.url, str(per_second)],
+            capture_output=True,
+            text=True,
+            timeout=STALL / 2,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        outcome, took = json.loads(done.stdout)["next"]
+        assert outcome == "RequestAbortedError"
+        assert took < 10  # not the window's 40 s
+        assert server.count("/next") == 0
 
 
 def test_a_signal_raised_inside_a_request_on_the_main_thread_keeps_its_exit_code() -> None:

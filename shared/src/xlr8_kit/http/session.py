@@ -281,7 +281,7 @@ class ResilientSession(requests.Session):
         )
         if rate_limiter is None and self.policy.requests_per_second:
             rate_limiter = TokenBucket(
-                self.policy.requests_per_second, burst=self.policy.rate_burst, clock=clock, sleep=sleep
+                self.policy.requests_per_second, burst=self.policy.rate_burst, clock=clock, sleep=self._nap
             )
         self.rate_limiter = rate_limiter
         if audit is None and self.policy.audit_path:
@@ -401,7 +401,15 @@ class ResilientSession(requests.Session):
                 until=until,
                 path=path,
             )
-        self.sleep(wait)
+        self._nap(wait)
+
+    def _nap(self, seconds: float) -> None:
+        """``sleep``, cut short when a signal ends the process (``abort.TERMINATION``), as a retry's wait is: a
+        rate-limit window may be minutes long. A token request, and a test's clock, sleep as told."""
+        if self.sleep is time.sleep and not is_exempt():
+            TERMINATION.aborted.wait(seconds)
+        else:
+            self.sleep(seconds)
 
     # -- preparing a request ---------------------------------------------------------------------------------
 
@@ -527,6 +535,9 @@ class ResilientSession(requests.Session):
                     self.audit.check()
                 if self.rate_limiter is not None:
                     self.rate_limiter.acquire()
+                if abort is not None and abort.aborted.is_set():  # given up while waiting for the window or limiter
+                    breaker.release()
+                    _check_abort(abort, label, path)
                 remaining = policy.max_elapsed - (self.clock() - started)
                 timeout = (
                     max(0.001, min(policy.connect_timeout, remaining)),
