@@ -159,7 +159,8 @@ def test_a_token_request_under_an_abort_is_never_given_up() -> None:
 
 
 def test_requests_under_an_abort_use_its_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its adapter is the one sending (so ``abort()`` can cut what it opened), never the session's pool."""
+    """Its adapter is the one sending (so ``abort()`` can cut what it opened), never the session's pool (itself
+    abortable, by ``TERMINATION`` only)."""
     with FaultServer() as server:
         server.script("/count", Reply(200, body={}), repeat_last=True)
         session = ResilientSession(HttpPolicy(), product="test")
@@ -179,4 +180,5 @@ def test_requests_under_an_abort_use_its_connections(monkeypatch: pytest.MonkeyP
         finally:
             abort.close()
             session.close()
-        assert sent == [abort.adapter]
+        assert sent == [session.adapters["http://"], abort.adapter]
+        assert session.adapters["http://"] is not abort.adapter

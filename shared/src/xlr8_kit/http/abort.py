@@ -16,6 +16,11 @@ process, and the target reading its output, would wait for the answer. Instead:
 
 The vendor may still finish the work a given-up request asked for (a query runs on the org until it ends): only
 the client stops waiting.
+
+``TERMINATION`` is the process's own: every ``ResilientSession`` request but token requests goes over connections it
+tracks, whatever thread sends it. A tap ended by a signal (``KitTap._handle_termination``) calls
+``terminate_requests()``: the requests read ahead or ranged on worker threads, whose records will never be emitted,
+end at once instead of holding the exit until their answers come (rel19: 37.5 s of a 40 s stall).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import contextvars
 import socket
 import threading
 import typing as t
+import weakref
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -32,9 +38,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from xlr8_kit.http.errors import RequestAbortedError
 
-__all__ = ["Abort", "RequestAbortedError", "applied_abort", "never_given_up"]
+__all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "never_given_up", "terminate_requests"]
 
 _APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_kit_abort", default=None)
+#: Inside ``never_given_up`` (a token request): sent over connections no ``Abort`` tracks, ``TERMINATION``'s included.
+_EXEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("xlr8_kit_never_given_up", default=False)
 
 
 def applied_abort() -> Abort | None:
@@ -47,10 +55,17 @@ def never_given_up() -> t.Iterator[None]:
     """Requests sent inside go on whatever an applied ``Abort`` does: a token request must end, because the vendor
     may rotate the refresh token as it answers (cutting it would lose the new token with the old one spent)."""
     token = _APPLIED.set(None)
+    exempt = _EXEMPT.set(True)
     try:
         yield
     finally:
+        _EXEMPT.reset(exempt)
         _APPLIED.reset(token)
+
+
+def is_exempt() -> bool:
+    """Inside ``never_given_up``: nothing gives this thread's request up."""
+    return _EXEMPT.get()
 
 
 class Abort:
@@ -59,7 +74,7 @@ class Abort:
     def __init__(self) -> None:
         self.aborted = threading.Event()
         self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()  # a closed connection's goes with it
         self.adapter = _AbortableAdapter(max_retries=0)
 
     @contextlib.contextmanager
@@ -74,7 +89,7 @@ class Abort:
         """Give up every request sent under it: sockets shut down (a blocked read raises), nothing sent after."""
         with self._lock:
             self.aborted.set()
-            sockets, self._sockets = self._sockets, []
+            sockets, self._sockets = list(self._sockets), weakref.WeakSet()
         for sock in sockets:
             _shut(sock)
 
@@ -87,7 +102,7 @@ class Abort:
             return
         with self._lock:
             if not self.aborted.is_set():
-                self._sockets.append(sock)
+                self._sockets.add(sock)
                 return
         _shut(sock)
 
@@ -100,7 +115,8 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Tracked:
-    """Connections that register their socket with the ``Abort`` applied on the thread that opens them."""
+    """Connections that register their socket with the ``Abort`` applied on the thread that opens them, and with
+    ``TERMINATION``."""
 
     sock: socket.socket | None
 
@@ -109,6 +125,7 @@ class _Tracked:
         super().connect()  # type: ignore[misc]
         if handle is not None:
             handle._opened(self.sock)
+        TERMINATION._opened(self.sock)
 
 
 class _TrackedHTTPConnection(_Tracked, HTTPConnection):
@@ -142,3 +159,18 @@ class _AbortableAdapter(HTTPAdapter):
         if not proxy.lower().startswith("socks"):  # SOCKS pools make their own connections: not shut at abort
             manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+#: The process's own ``Abort`` (module doc): given up only when a signal ends the process.
+TERMINATION = Abort()
+
+
+def terminate_requests() -> None:
+    """A signal ends the process: every request in flight but token requests is given up, and none is sent after."""
+    TERMINATION.abort()
+
+
+def abortable_adapter() -> HTTPAdapter:
+    """An adapter without urllib3 retries whose connections ``TERMINATION`` (and the ``Abort`` applied where each
+    is made) can cut: a ``ResilientSession``'s own."""
+    return _AbortableAdapter(max_retries=0)

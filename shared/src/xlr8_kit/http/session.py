@@ -23,7 +23,8 @@ CONTRACT (helpers build against this; keep the names):
   labels the audit line (``api``, ``token``, ``secrets``).
 - Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
   aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried); token requests
-  (``kind="token"``) are never given up.
+  (``kind="token"``) are never given up. The same holds for every request under ``abort.TERMINATION``, which only a
+  signal ending the process aborts (token requests go over connections of their own, never cut).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cooki
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
 
-from xlr8_kit.http.abort import Abort, applied_abort, never_given_up
+from xlr8_kit.http.abort import TERMINATION, Abort, abortable_adapter, applied_abort, is_exempt, never_given_up
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -280,7 +281,7 @@ class ResilientSession(requests.Session):
         )
         if rate_limiter is None and self.policy.requests_per_second:
             rate_limiter = TokenBucket(
-                self.policy.requests_per_second, burst=self.policy.rate_burst, clock=clock, sleep=sleep
+                self.policy.requests_per_second, burst=self.policy.rate_burst, clock=clock, sleep=self._nap
             )
         self.rate_limiter = rate_limiter
         if audit is None and self.policy.audit_path:
@@ -301,10 +302,12 @@ class ResilientSession(requests.Session):
         self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         self._header_sets: dict[tuple[Any, ...], CaseInsensitiveDict[Any]] = {}
-        # No urllib3-level retries: every attempt is ours, counted and audited (A14).
-        adapter = HTTPAdapter(max_retries=0)
+        # No urllib3-level retries: every attempt is ours, counted and audited (A14). Connections a signal ending
+        # the process can cut (``abort.TERMINATION``); token requests have their own, never cut.
+        adapter = abortable_adapter()
         self.mount("https://", adapter)
         self.mount("http://", adapter)
+        self._token_adapter = HTTPAdapter(max_retries=0)
         self.max_redirects = self.policy.max_redirects
 
     # -- guards ---------------------------------------------------------------------------------------------
@@ -398,7 +401,15 @@ class ResilientSession(requests.Session):
                 until=until,
                 path=path,
             )
-        self.sleep(wait)
+        self._nap(wait)
+
+    def _nap(self, seconds: float) -> None:
+        """``sleep``, cut short when a signal ends the process (``abort.TERMINATION``), as a retry's wait is: a
+        rate-limit window may be minutes long. A token request, and a test's clock, sleep as told."""
+        if self.sleep is time.sleep and not is_exempt():
+            TERMINATION.aborted.wait(seconds)
+        else:
+            self.sleep(seconds)
 
     # -- preparing a request ---------------------------------------------------------------------------------
 
@@ -486,7 +497,7 @@ class ResilientSession(requests.Session):
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
             classify, authenticate, kind = classify or pending[0], authenticate or pending[1], pending[2]
-        if kind == "token" and applied_abort() is not None:
+        if kind == "token" and not is_exempt():
             with never_given_up():  # the refresh token may rotate as it answers: see xlr8_kit.http.abort
                 return self.send(request, classify=classify, authenticate=authenticate, kind=kind, **kwargs)
         url = request.url or ""
@@ -503,6 +514,8 @@ class ResilientSession(requests.Session):
         policy = policy or self.policy
         breaker = self.breakers.get(origin_of(url))
         abort = applied_abort()
+        if abort is None and not is_exempt():
+            abort = TERMINATION  # given up only when a signal ends the process
         started = self.clock()
         refreshed = False
         last_problem = ""
@@ -523,6 +536,9 @@ class ResilientSession(requests.Session):
                     self.audit.check()
                 if self.rate_limiter is not None:
                     self.rate_limiter.acquire()
+                if abort is not None and abort.aborted.is_set():  # given up while waiting for the window or limiter
+                    breaker.release()
+                    _check_abort(abort, label, path)
                 remaining = policy.max_elapsed - (self.clock() - started)
                 timeout = (
                     max(0.001, min(policy.connect_timeout, remaining)),
@@ -533,9 +549,10 @@ class ResilientSession(requests.Session):
                     prepared = authenticate(prepared)
                 try:
                     outcome = self._attempt(prepared, attempt, timeout, allow_redirects, kind, kwargs)
-                except BaseException:
+                except BaseException as exc:
                     breaker.release()  # TLS, redirect or audit refusals say nothing about the host's health
-                    _check_abort(abort, label, path)  # a TLS read cut by the abort is not a TLS failure
+                    if isinstance(exc, Exception):  # never in place of the SystemExit a signal handler raised
+                        _check_abort(abort, label, path)  # a TLS read cut by the abort is not a TLS failure
                     raise
                 if outcome.error is not None and abort is not None and abort.aborted.is_set():
                     breaker.release()  # we cut the connection: nothing to say about the host's health
@@ -647,10 +664,10 @@ class ResilientSession(requests.Session):
             )
             if response is not None:
                 response.close()
-            if abort is not None:
+            if abort is not None and (abort is not TERMINATION or self.sleep is time.sleep):
                 abort.aborted.wait(wait)  # given up while waiting: no attempt more
             else:
-                self.sleep(wait)
+                self.sleep(wait)  # a test's clock
 
     def _give_up(self, label: str, path: str, response: requests.Response | None, reason: str) -> NoReturn:
         status = response.status_code if response is not None else None
@@ -747,7 +764,9 @@ class ResilientSession(requests.Session):
                 body_size = len(read_whole_body(response))
         except BaseException as exc:
             abort = applied_abort()
-            given_up = abort is not None and abort.aborted.is_set()
+            given_up = (abort is not None and abort.aborted.is_set()) or (
+                not is_exempt() and TERMINATION.aborted.is_set()
+            )
             error = "given up (the answer is no longer wanted)" if given_up else describe_exception(exc)
             self._audit(prepared, parts, None, attempt, began, None, None, error, kind)
             raise
@@ -782,10 +801,13 @@ class ResilientSession(requests.Session):
         )
 
     def get_adapter(self, url: str) -> Any:
-        """The adapter of the ``Abort`` applied on this thread (connections it can cut), else the session's."""
+        """The adapter of the ``Abort`` applied on this thread (connections it can cut); a token request's own
+        (never cut); else the session's (cut only by ``abort.TERMINATION``)."""
         abort = applied_abort()
         if abort is not None:
             return abort.adapter
+        if is_exempt():
+            return self._token_adapter
         return super().get_adapter(url)
 
     # -- messages -------------------------------------------------------------------------------------------
@@ -810,6 +832,7 @@ class ResilientSession(requests.Session):
         finally:
             if self.audit is not None:
                 self.audit.close()
+            self._token_adapter.close()
             super().close()
 
 

@@ -1,0 +1,173 @@
+"""``abort.terminate_requests()``, what a tap ended by a signal calls first (``KitTap._handle_termination``), over
+real sockets in a child process (it gives up every request of the process for good): a request stalled on a worker
+thread raises ``RequestAbortedError`` at once, and nothing is sent after; a token request beside it still gets its
+answer (a rotated refresh token is never cut); a request waiting for a spent rate-limit window to reset (with or
+without the session's own limiter) is given up too, unsent; and a signal handler's ``SystemExit`` raised while the
+main thread is inside a request stays that exit (143), never turned into ``RequestAbortedError``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from xlr8_kit.testing.faultserver import FaultServer, Reply
+
+STALL = 60.0
+
+
+def _seen(server: FaultServer, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while server.count(path) < 1:
+        assert time.monotonic() < deadline, f"{path} never asked"
+        time.sleep(0.01)
+
+
+WORKERS = textwrap.dedent(
+    """
+    import contextvars, json, sys, threading, time
+    from xlr8_kit.http.abort import terminate_requests
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    url = sys.argv[1]
+    session = ResilientSession(HttpPolicy(max_attempts=5, backoff_base=0), product="test")
+    out = {}
+
+    def call(name, method, path, **options):
+        began = time.monotonic()
+        try:
+            answer = session.request(method, url + path, **options).json()
+        except BaseException as exc:
+            answer = type(exc).__name__
+        out[name] = [answer, round(time.monotonic() - began, 1)]
+
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(call, "page", "GET", "/page")),
+        threading.Thread(target=contextvars.copy_context().run, args=(call, "token", "POST", "/token"),
+                         kwargs={"kind": "token"}),
+    ]
+    for thread in threads:
+        thread.start()
+    while len(sys.stdin.readline()) == 0:  # the parent says both requests are in flight
+        pass
+    terminate_requests()
+    for thread in threads:
+        thread.join()
+    call("after", "GET", "/after")
+    print(json.dumps(out))
+    """
+)
+
+WINDOW = textwrap.dedent(
+    """
+    import contextvars, json, sys, threading, time
+    from xlr8_kit.http.abort import terminate_requests
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    url, per_second = sys.argv[1], float(sys.argv[2]) or None
+    session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
+    session.get(url + "/spent")  # remaining 0, the window resets in 40 s
+    out = {}
+
+    def call():
+        began = time.monotonic()
+        try:
+            out["next"] = [session.get(url + "/next").json(), 0]
+        except BaseException as exc:
+            out["next"] = [type(exc).__name__, 0]
+        out["next"][1] = round(time.monotonic() - began, 1)
+
+    waiting = threading.Thread(target=contextvars.copy_context().run, args=(call,))
+    waiting.start()
+    time.sleep(1.0)  # waiting for the window
+    terminate_requests()
+    waiting.join()
+    print(json.dumps(out))
+    """
+)
+
+MAIN_THREAD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from xlr8_kit.http.abort import terminate_requests
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    def handler(signum, frame):  # what KitTap._handle_termination does, in short
+        terminate_requests()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    session = ResilientSession(HttpPolicy(), product="test")
+    print("sending", flush=True)
+    session.get(sys.argv[1] + "/page")
+    """
+)
+
+
+def test_terminate_requests_gives_up_requests_in_flight_but_a_token_request() -> None:
+    with FaultServer() as server:
+        server.script("/page", Reply(200, body={"records": [1]}, delay=STALL))
+        server.script("/token", Reply(200, body={"access_token": "a2", "refresh_token": "r2"}, delay=2.0))
+        server.script("/after", Reply(200, body={}), repeat_last=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", WORKERS, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            _seen(server, "/page")
+            _seen(server, "/token")
+            out, _ = child.communicate("go\n", timeout=STALL / 2)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 0
+        sent = json.loads(out)
+        assert sent["page"][0] == "RequestAbortedError"
+        assert sent["page"][1] < STALL / 4  # given up, not answered
+        assert sent["token"][0] == {"access_token": "a2", "refresh_token": "r2"}  # answered, never cut
+        assert sent["after"][0] == "RequestAbortedError"
+        assert server.count("/after") == 0  # nothing sent once the process is ending
+        assert server.count("/page") == 1  # and the stalled page not asked again
+
+
+@pytest.mark.parametrize("per_second", [0.0, 50.0], ids=["window", "limiter"])
+def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float) -> None:
+    with FaultServer() as server:
+        spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "40"}
+        server.script("/spent", Reply(200, body={}, headers=spent))
+        server.script("/next", Reply(200, body={}), repeat_last=True)
+        done = subprocess.run(
+            [sys.executable, "-c", WINDOW, server.url, str(per_second)],
+            capture_output=True,
+            text=True,
+            timeout=STALL / 2,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        outcome, took = json.loads(done.stdout)["next"]
+        assert outcome == "RequestAbortedError"
+        assert took < 10  # not the window's 40 s
+        assert server.count("/next") == 0
+
+
+def test_a_signal_raised_inside_a_request_on_the_main_thread_keeps_its_exit_code() -> None:
+    with FaultServer() as server:
+        server.script("/page", Reply(200, body={}, delay=STALL))
+        child = subprocess.Popen(
+            [sys.executable, "-c", MAIN_THREAD, server.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            _seen(server, "/page")
+            child.send_signal(signal.SIGTERM)
+            _, err = child.communicate(timeout=STALL / 2)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 143, err[-2000:]
+        assert "RequestAbortedError" not in err
