@@ -38,6 +38,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
+from xlr8_kit.http.abort import never_given_up
 from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
 from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
@@ -461,17 +462,18 @@ class SalesforceClient:
         """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id."""
         url = self.data_url("jobs/query")  # a token fetched first is not the job's age
         asked = self.clock()
-        job = self.request(
-            "POST",
-            url,
-            json_body={
-                "operation": "queryAll" if include_deleted else "query",
-                "query": soql,
-                "contentType": "CSV",
-                "columnDelimiter": "COMMA",
-                "lineEnding": "LF",
-            },
-        ).json()
+        with never_given_up():  # a create cut by a termination after the org made the job would leave it running
+            job = self.request(
+                "POST",
+                url,
+                json_body={
+                    "operation": "queryAll" if include_deleted else "query",
+                    "query": soql,
+                    "contentType": "CSV",
+                    "columnDelimiter": "COMMA",
+                    "lineEnding": "LF",
+                },
+            ).json()
         job_id = str(job["id"])
         self._bulk_created[job_id] = asked
         return job_id
@@ -512,7 +514,10 @@ class SalesforceClient:
             session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0), max_quota_share=None
         )
         try:
-            self.request("PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"}, policy=once)
+            with never_given_up():  # sent when a termination gave up every other request (the tap's way out)
+                self.request(
+                    "PATCH", self.data_url(f"jobs/query/{job_id}"), json_body={"state": "Aborted"}, policy=once
+                )
         except Exception as exc:  # noqa: BLE001 - logged; the caller goes on (or raises its own reason)
             logger.warning("salesforce bulk query job %s: could not abort it: %s", job_id, exc)
 
