@@ -21,6 +21,13 @@ READS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def ranges_from_page_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ranged keyset read ranges its rows after page 1 whatever the round trips (else the machine's load decides
+    whether this test reads ranges at all: 3 runs in 5, review 20b)."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+
+
 @pytest.mark.parametrize("read", READS)
 def test_every_served_request_is_counted_and_costed_once(
     read: str, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch

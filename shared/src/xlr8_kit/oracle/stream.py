@@ -319,8 +319,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 sizes=range_rows(total - rows_read, page_rows, width),
                 name=f"xlr8-{self.name}",
                 parse=self._parsed_page,
-                first_took=took,
-                first_cost=cost,
+                # the ranges' own verdicts (how many pages ahead, when to split) as before: on the time to the headers
+                first_took=answer.response.elapsed.total_seconds(),
+                first_cost=cost + took - answer.response.elapsed.total_seconds(),
                 total=total,
             )
             for ranged_answer in ranged.answers(order, key):
