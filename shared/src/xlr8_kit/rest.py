@@ -9,6 +9,7 @@ A product's ``client.py`` subclasses ``KitRESTStream`` once; its ``tap.py`` subc
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -377,7 +378,24 @@ class KitTap(Tap):
         for param in command.params:
             if param.name == "state":
                 param.type = StateFileParam()
+        run = command.callback
+        assert run is not None
+
+        @functools.wraps(run)
+        def run_as_the_process(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            KitTap.process_run = True
+            try:
+                return run(*args, **kwargs)
+            finally:
+                KitTap.process_run = False  # a CLI invoked in-process (a test's runner) leaves nothing behind
+
+        command.callback = run_as_the_process
         return command
+
+    #: The tap is the process's own run (its CLI): a signal then gives up every request of the process
+    #: (``_handle_termination``). A connector's caller (a notebook, a service) goes on after a Ctrl-C: its later
+    #: requests must still be sent (review 20c: every one was refused until the process restarted).
+    process_run: t.ClassVar[bool] = False
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """The SDK's: the STATE so far goes out (after every RECORD line held, ``KitSingerWriter``), then it exits 0,
@@ -392,7 +410,8 @@ class KitTap(Tap):
         worker threads would never be emitted, and the exit waited for their answers (37.5 s of a 40 s stall)."""
         if handle_after_writes(lambda: self._handle_termination(signum, frame)):
             return
-        terminate_requests()
+        if KitTap.process_run:
+            terminate_requests()
         if self.config.get("batch_config"):
             self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")
             raise SystemExit(128 + signum)

@@ -5,6 +5,7 @@ breaker, a backoff wait ends too, and requests not sent under the ``Abort`` go o
 from __future__ import annotations
 
 import contextvars
+import socket
 import threading
 import time
 import typing as t
@@ -182,3 +183,23 @@ def test_requests_under_an_abort_use_its_connections(monkeypatch: pytest.MonkeyP
             session.close()
         assert sent == [session.adapters["http://"], abort.adapter]
         assert session.adapters["http://"] is not abort.adapter
+
+
+def test_an_abort_shuts_the_outer_socket_of_tls_inside_tls() -> None:
+    """Through an https:// proxy urllib3 wraps the origin's TLS in the proxy's (``SSLTransport``, which holds the
+    outer socket as ``.socket``): the abort shuts that socket; it raised TypeError (review 20c), which in a tap's
+    signal handler came before its STATE and exit code."""
+
+    class Transport:  # urllib3.util.ssltransport.SSLTransport's shape: not a socket, its socket inside
+        def __init__(self, sock: socket.socket) -> None:
+            self.socket = sock
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        abort = Abort()
+        transport = Transport(ours)  # its connection holds it (the Abort only weakly)
+        abort._opened(t.cast("socket.socket", transport))
+        abort.abort()
+        theirs.settimeout(5)
+        assert theirs.recv(1) == b""  # the end, at once
+        abort._opened(t.cast("socket.socket", object()))  # nothing to shut: no error either

@@ -171,3 +171,58 @@ def test_a_signal_raised_inside_a_request_on_the_main_thread_keeps_its_exit_code
                 child.wait()
         assert child.returncode == 143, err[-2000:]
         assert "RequestAbortedError" not in err
+
+
+OWN_ABORT = textwrap.dedent(
+    """
+    import contextvars, json, sys, threading, time
+    from xlr8_kit.http.abort import Abort, terminate_requests
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    url = sys.argv[1]
+    session = ResilientSession(HttpPolicy(max_attempts=4, backoff_base=0.5), product="test")
+    plan = Abort()  # a ranged read's plan, or a query sent early: under an Abort of its own
+    out = {}
+
+    def call():
+        began = time.monotonic()
+        try:
+            with plan.applied():
+                out["plan"] = session.get(url + "/plan").json()
+        except BaseException as exc:
+            out["plan"] = type(exc).__name__
+        out["took"] = round(time.monotonic() - began, 1)
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(call,))
+    thread.start()
+    while len(sys.stdin.readline()) == 0:
+        pass
+    terminate_requests()
+    thread.join()
+    out["later"] = Abort().aborted.is_set()
+    print(json.dumps(out))
+    """
+)
+
+
+def test_terminate_requests_gives_up_a_request_under_an_abort_of_its_own() -> None:
+    """A request under its own ``Abort`` is given up at termination as at that abort: one attempt, no retry over
+    the cut connection (it was retried with back-off, 4 attempts in 5.75 s, each a breaker failure: review 20c);
+    an ``Abort`` made afterwards starts aborted."""
+    with FaultServer() as server:
+        server.script("/plan", Reply(200, body={"n": 1}, delay=STALL), repeat_last=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", OWN_ABORT, server.url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert child.stdin is not None
+        _seen(server, "/plan")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out, err = child.communicate(timeout=STALL / 2)
+        assert child.returncode == 0, err
+        result = json.loads(out)
+        assert result["plan"] == "RequestAbortedError"
+        assert result["took"] < 5
+        assert result["later"] is True
+        assert server.count("/plan") == 1

@@ -40,6 +40,9 @@ from xlr8_kit.http.errors import RequestAbortedError
 
 __all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "never_given_up", "terminate_requests"]
 
+#: Every ``Abort`` alive (``terminate_requests`` aborts them all).
+_LIVE: weakref.WeakSet[Abort] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
 _APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_kit_abort", default=None)
 #: Inside ``never_given_up`` (a token request): sent over connections no ``Abort`` tracks, ``TERMINATION``'s included.
 _EXEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("xlr8_kit_never_given_up", default=False)
@@ -76,6 +79,11 @@ class Abort:
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()  # a closed connection's goes with it
         self.adapter = _AbortableAdapter(max_retries=0)
+        with _LIVE_LOCK:  # a signal ending the process gives its requests up too (``terminate_requests``)
+            _LIVE.add(self)
+            ended = "TERMINATION" in globals() and TERMINATION.aborted.is_set()
+        if ended:
+            self.aborted.set()
 
     @contextlib.contextmanager
     def applied(self) -> t.Iterator[Abort]:
@@ -107,11 +115,15 @@ class Abort:
         _shut(sock)
 
 
-def _shut(sock: socket.socket) -> None:
+def _shut(sock: t.Any) -> None:
     # The plain socket's shutdown, also for a TLS socket (its own would drop its TLS state under a reading thread):
-    # the reader's recv sees the end at once.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    # the reader's recv sees the end at once. TLS inside TLS (an https:// proxy) is urllib3's SSLTransport, which
+    # holds the outer socket (``socket.socket.shutdown`` refused it with TypeError, out of the signal handler before
+    # its STATE and exit code: review 20c).
+    raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+    if isinstance(raw, socket.socket):
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(raw, socket.SHUT_RDWR)
 
 
 class _Tracked:
@@ -166,8 +178,15 @@ TERMINATION = Abort()
 
 
 def terminate_requests() -> None:
-    """A signal ends the process: every request in flight but token requests is given up, and none is sent after."""
+    """A signal ends the process: every request in flight but token requests is given up, and none is sent after;
+    those under an ``Abort`` of their own too (given up as at its abort, not retried over cut connections: review
+    20c), and an ``Abort`` made afterwards starts aborted."""
+    with _LIVE_LOCK:
+        TERMINATION.aborted.set()
+        others = [abort for abort in _LIVE if abort is not TERMINATION]
     TERMINATION.abort()
+    for abort in others:
+        abort.abort()
 
 
 def abortable_adapter() -> HTTPAdapter:

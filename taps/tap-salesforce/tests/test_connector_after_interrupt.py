@@ -1,0 +1,45 @@
+"""A connector's caller (a notebook, a service) that goes on after a Ctrl-C: its later requests are still sent. The
+tap a connector builds installs the tap's signal handlers, whose first step in a tap's own CLI run gives up every
+request of the process for good (``abort.terminate_requests``); in a caller's process it must not (review 20c: a new
+connector's ``test_connection`` then failed reachability with "given up")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+CALLER = textwrap.dedent(
+    """
+    import json, os, signal
+    from xlr8_sandbox.company import Company
+    from xlr8_sandbox.platform.emulator import SandboxContext
+    from xlr8_sandbox.platform.server import run_sandbox
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {"login_url": sandbox.url("salesforce"), "auth_type": "password", "api_type": "rest",
+                  **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")}}
+        before = SalesforceConnector(config).test_connection()
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the user interrupts a cell; the caller catches it
+            interrupted = None
+        except BaseException as exc:
+            interrupted = type(exc).__name__
+        after = SalesforceConnector(config).test_connection()
+        print(json.dumps({"before": before.ok, "interrupted": interrupted, "after": after.ok,
+                          "why": [check.detail for check in after.checks if not check.ok]}))
+    """
+)
+
+
+def test_a_connector_still_sends_requests_after_its_caller_caught_an_interrupt() -> None:
+    done = subprocess.run([sys.executable, "-c", CALLER], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["before"] is True
+    assert result["interrupted"] == "SystemExit"
+    assert result["after"] is True, result["why"]
