@@ -335,3 +335,33 @@ def test_the_quota_stop_at_a_poll_aborts_the_stream_s_job(sf: t.Any, accounts: S
     assert [r.status for r in _creates(accounts)] == [200]
     assert [r for r in accounts.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path] == []
     assert list(_jobs(sf, accounts).values()) == [("queryAll", "Aborted")]
+
+
+def test_sigterm_while_a_job_is_polled_aborts_it(sf: t.Any, tmp_path: Path) -> None:
+    """``tap-salesforce`` stopped by SIGTERM while it polls the job it reads (one still running): it exits 143 at
+    once and aborts the job on the way out (review 20c: the signal gave up the abort with every other request, and
+    the job ran on, InProgress; before the signal gave requests up, the exit waited for the job to finish)."""
+    with sf.start_sandbox({"Account": ROWS}) as sandbox:
+        catalog = _catalog(sf, sandbox)
+        sandbox.reset()
+        sf.emulator(sandbox).bulk_job_seconds = 120.0
+        config = write_json(tmp_path / "config.json", _config(sf, sandbox, bulk_poll_interval=0.2))
+        catalog_path = write_json(tmp_path / "catalog.json", catalog)
+        run = Running([str(BIN / "tap-salesforce"), "--config", config, "--catalog", catalog_path])
+        try:
+            run.wait_for(
+                lambda: (
+                    len([r for r in sandbox.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path])
+                    >= 2
+                ),
+                "two polls of the running job",
+            )
+            started = time.monotonic()
+            code = run.end(signal.SIGTERM)
+            took = time.monotonic() - started
+        finally:
+            run.close()
+        jobs = _jobs(sf, sandbox)
+    assert code == 143, "".join(run.err)[-2000:]
+    assert took < 10  # not after the job's 120 s
+    assert list(jobs.values()) == [("queryAll", "Aborted")]
