@@ -377,42 +377,52 @@ def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, confi
 
 
 def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
-    """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
+    """Only fractions DuckDB would round send a file down the record path; an 18-digit id string does not, nor (in a
+    stream with a decimal column, so scanned) an 18-digit integer, which DuckDB's JSON text keeps exactly."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}
     strings = tmp_path / "strings.jsonl"
     strings.write_text("".join(f'{{"Id": "{10**17 + i}", "Qty": {i}, "Amount": 1.25}}\n' for i in range(50)))
-    numbers = tmp_path / "numbers.jsonl"
-    numbers.write_text('{"Id": "x", "Qty": 123456789012345678, "Amount": 1.5}\n')
+    integers = tmp_path / "integers.jsonl"
+    integers.write_text('{"Id": "x", "Qty": 123456789012345678, "Amount": 123456789012345678}\n')
+    fractions = tmp_path / "fractions.jsonl"
+    fractions.write_text('{"Id": "y", "Qty": 1, "Amount": 1234567.123456789}\n')
     messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
-    for path in (strings, numbers):
+    for path in (strings, integers, fractions):
         messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
                          "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
     run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 1, "batch_files_records": 1, "compiled": 1}
+    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 2, "batch_files_records": 1, "compiled": 1}
     assert "BATCH file loaded record by record (stream items: numbers DuckDB would round)" in run.stderr
     table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
     rows = query(store, f'SELECT id, qty, amount FROM "{table}" ORDER BY id')
-    assert len(rows) == 51
+    assert len(rows) == 52
     assert rows[0] == (str(10**17), 0, Decimal("1.25"))
-    assert ("x", 123456789012345678, Decimal("1.5")) in rows
+    assert ("x", 123456789012345678, Decimal("123456789012345678")) in rows
+    assert ("y", 1, Decimal("1234567.123456789")) in rows
 
 
-def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Path) -> None:
+def test_long_number_scan_counts_significant_digits_of_fractions_only(tmp_path: Path) -> None:
     from target_xlr8_truths.duckdb_store import has_long_number
 
     cases = {
         '{"a": "123456789012345678"}': False,  # digits inside a string
         '{"a": 81234.5000000000000000}': False,  # trailing zeros are not significant
-        '{"a": 1234567890123456}': True,  # 16-digit integer
+        '{"a": 1234567890123456}': False,  # 16-digit integer: DuckDB's JSON text keeps its digits
         '{"a": {"b": [0.1234567890123456]}}': True,  # nested, 16 significant digits
-        '{"a": 123456789012345}': False,  # 15 digits: exact as a double
+        '{"a": 123456789012345.6}': True,  # 16 significant digits
+        '{"a": 12345678901234.5}': False,  # 15: exact as a double
         '{"a": "x", "b": 12345678901234567': True,  # unreadable line: the record path reports it
     }
     for index, (line, expected) in enumerate(cases.items()):
         path = tmp_path / f"{index}.jsonl"
         path.write_text('{"pad": 1}\n' * 3 + line + "\n")
         assert has_long_number(str(path)) is expected, line
+    # a long fraction outside the properties scanned (a double column rounds as the record path does) is not one
+    path = tmp_path / "keys.jsonl"
+    path.write_text('{"a": 1, "d": 0.12345678901234567}\n')
+    assert has_long_number(str(path), {"a"}) is False
+    assert has_long_number(str(path), {"a", "d"}) is True
 
 
 def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, config: dict[str, Any]) -> None:

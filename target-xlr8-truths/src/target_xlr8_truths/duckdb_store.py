@@ -19,6 +19,7 @@ import msgspec
 from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import CHECKPOINT_ENV, SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
+from target_xlr8_truths.records import MAX_FIELD_BYTES
 from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, RowLines, RunContext, Store
 from xlr8_kit.singer_io import loads_exact
@@ -53,7 +54,6 @@ _LONG_NUMBER = b"0" * 16
 _STRIDE = 4
 _SAMPLED_RUN = b"0" * (len(_LONG_NUMBER) // _STRIDE)
 _SCAN_CHUNK = 1 << 22
-_SIXTEEN_DIGITS = 10**15
 BAD_ROW = "__xlr8_bad"
 _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
@@ -77,15 +77,15 @@ class ExactnessCheck:
     load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number is
     rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, keys: t.Collection[str] | None = None) -> None:
         self._found: bool | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._scan, args=(path,), name="xlr8-number-scan", daemon=True)
+        self._thread = threading.Thread(target=self._scan, args=(path, keys), name="xlr8-number-scan", daemon=True)
         self._thread.start()
 
-    def _scan(self, path: str) -> None:
+    def _scan(self, path: str, keys: t.Collection[str] | None) -> None:
         try:
-            self._found = has_long_number(path)
+            self._found = has_long_number(path, keys)
         except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
             self._error = exc
 
@@ -140,10 +140,13 @@ def _read_json_columns(columns: list[Column]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
 
 
-def has_long_number(path: str) -> bool:
-    """True when the file holds a number with more than 15 significant digits. Runs of [0-9.] holding 16 or more
-    digits are found with bytes (fast); a line holding one is then decoded, so digits inside strings (long ids,
-    phone numbers) no longer send the whole file down the record path. Blocks end at a line end."""
+def has_long_number(path: str, keys: t.Collection[str] | None = None) -> bool:
+    """True when the file holds a fraction with more than 15 significant digits (or NaN, Infinity) in one of the
+    properties ``keys`` (every property when None): the values DuckDB's reader would round through a double. An
+    integer of any length is not one: DuckDB's JSON text keeps its digits, and the load converts that text exactly.
+    Runs of [0-9.] holding 16 or more digits are found with bytes (fast); a line holding one is then decoded, so
+    digits inside strings (long ids, phone numbers) and integers (epoch microseconds) no longer send the whole file
+    down the record path. Blocks end at a line end."""
     with open(path, "rb") as handle:
         while block := handle.read(_SCAN_CHUNK):
             if not block.endswith(b"\n"):
@@ -158,17 +161,20 @@ def has_long_number(path: str) -> bool:
                 line_start = block.rfind(b"\n", 0, start) + 1
                 line_end = block.find(b"\n", start)
                 line_end = len(block) if line_end < 0 else line_end
-                if _line_has_long_number(block[line_start:line_end]):
+                if _line_has_long_number(block[line_start:line_end], keys):
                     return True
                 start = marked.find(_LONG_NUMBER, line_end)
     return False
 
 
-def _line_has_long_number(line: bytes) -> bool:
+def _line_has_long_number(line: bytes, keys: t.Collection[str] | None = None) -> bool:
     try:
-        stack = [loads_exact(line)]
+        record = loads_exact(line)
     except Exception:  # noqa: BLE001 - an unreadable line is the record path's to report
         return True
+    if type(record) is not dict:
+        return True
+    stack = list(record.values()) if keys is None else [record[k] for k in keys if k in record]
     while stack:
         value = stack.pop()
         kind = type(value)
@@ -176,9 +182,6 @@ def _line_has_long_number(line: bytes) -> bool:
             stack.extend(value.values())
         elif kind is list:
             stack.extend(value)
-        elif kind is int:
-            if abs(value) >= _SIXTEEN_DIGITS:
-                return True
         elif kind is Decimal:  # trailing zeros (81234.5000000000000) add no significant digits
             if not value.is_finite() or len(value.normalize().as_tuple().digits) >= len(_LONG_NUMBER):
                 return True
@@ -187,30 +190,52 @@ def _line_has_long_number(line: bytes) -> bool:
     return False
 
 
+#: Date, time and timestamp texts that Python's ``fromisoformat`` (the record path) and DuckDB's cast read as the same
+#: value. Any other spelling sends its file to the record path, which parses it or dead-letters it. DuckDB reads
+#: some texts Python refuses: a zero year, hour 24, an offset of 24 hours or more (``+25:00``: another instant),
+#: ``infinity``, one-digit months, a zone name. Python reads some texts DuckDB refuses: ``+05``, ``20240101``.
+_ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_ISO_TIME = "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?"
+_ISO_TEXT = {
+    "date": _ISO_DATE,
+    "time": _ISO_TIME,
+    "timestamp": f"{_ISO_DATE}([T ]{_ISO_TIME}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?",
+}
+
+
 def _batch_file_columns(
-    columns: list[Column], text_decimals: t.Collection[str] = ()
+    columns: list[Column],
+    text_decimals: t.Collection[str] = (),
+    json_shapes: t.Mapping[str, str] | None = None,
+    protected: t.Collection[str] = (),
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
-    expressions, and the conditions marking a row the exact record path must handle instead.
+    expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
+    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
+    plain string column holding another JSON type (not detectable in a VARCHAR read; see bench/README).
 
-    Integers are read as text (exact at any length) and must be integers that fit BIGINT. Numbers are read as
-    doubles, exact once ``has_long_number`` has ruled out 16+ digits. A number is cast straight to DECIMAL while
-    value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above
-    that (DuckDB's direct cast invents digits there), and must convert back to the same double: more places than
-    the scale would round, and that is caught here."""
+    Scalars other than strings are read as JSON text, so a value of the wrong JSON type (``"2"`` for an integer,
+    ``2`` for a boolean, ``"1.5"`` for a number) fails its conversion instead of being cast. Integers keep all their
+    digits as text (no double in between) and must be integers that fit BIGINT. Fractions are read as doubles (the
+    text is the double's), exact once ``has_long_number`` has ruled out 16+ significant digits; a decimal is cast
+    from that text and must convert back to the same double (more places than the scale would round), a double
+    must be finite (NaN, Infinity and 1e400 are dead-lettered). Dates and timestamps are read as text and must be
+    spelled as ``_ISO_TEXT`` says. Protected (PII) columns are read as JSON text: their Python protector decodes a
+    string and refuses anything else (``TruthsSink._batch_rewrites``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
     bad: list[tuple[str, str]] = []  # (column, condition)
+    shapes = json_shapes or {}
     for index, column in enumerate(columns):
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
+        text = f'"__xlr8_t{index}"'
         if column.kind == "decimal" and column.source in text_decimals:
             # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
             # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
             # left to the record path
             spec[column.source] = "JSON"
-            text = f'"__xlr8_t{index}"'
             limit = DECIMAL_PRECISION - column.scale
             raw.append(f"{source} AS {value}")
             converted += [
@@ -228,31 +253,58 @@ def _batch_file_columns(
                 )
             )
         elif column.kind == "integer":
-            # read as text: a JSON integer keeps all its digits (no double in between), so no long-number scan is
-            # needed for it; a value whose text is not exactly the BIGINT's (a fraction, 1.0, 1e3, a boolean, 2^63)
-            # is left to the record path. A JSON string of digits reads as those digits (as it did read as DOUBLE)
-            spec[column.source] = "VARCHAR"
-            raw.append(f"{source} AS {value}")
+            # a value whose text is not exactly the BIGINT's (a fraction, 1.0, 1e3, a boolean, a string, 2^63) is
+            # left to the record path
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {value}")
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
             exact = f"CAST({name} AS VARCHAR) = {value}"
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
-        elif column.kind == "decimal":
-            spec[column.source] = "DOUBLE"
-            decimal = column.sql_type("duckdb")
-            direct_below = float(2**50) / 10**column.scale
+        elif column.kind in {"decimal", "double"}:
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {text}")
+            real = f"TRY_CAST({text} AS DOUBLE)"
+            if column.kind == "double":
+                converted += [text, f"{real} AS {name}"]
+                bad.append((column.name, f"({text} IS NOT NULL AND ({name} IS NULL OR NOT isfinite({name})))"))
+            else:
+                converted += [text, f"{real} AS {value}", f"TRY_CAST({text} AS {column.sql_type('duckdb')}) AS {name}"]
+                bad.append(
+                    (
+                        column.name,
+                        f"({text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}) OR {name} IS NULL OR "
+                        f"CAST({name} AS DOUBLE) <> {value}))",
+                    )
+                )
+        elif column.kind == "boolean":
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {value}")
+            converted += [value, f"CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END AS {name}"]
+            bad.append((column.name, f"({value} IS NOT NULL AND {name} IS NULL)"))
+        elif column.kind in _ISO_TEXT:
+            spec[column.source] = "VARCHAR"
             raw.append(f"{source} AS {value}")
-            converted += [
-                value,
-                f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
-                f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
-            ]
+            converted += [value, f"TRY_CAST({value} AS {column.sql_type('duckdb')}) AS {name}"]
             bad.append(
-                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+                (
+                    column.name,
+                    f"({value} IS NOT NULL AND ({name} IS NULL OR NOT regexp_full_match({value}, "
+                    f"{_literal(_ISO_TEXT[column.kind])}) OR starts_with({value}, '0000')))",
+                )
             )
+        elif column.name in protected:
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {name}")
+            converted.append(name)
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
             converted.append(name)
+            if column.kind == "text":
+                bad.append((column.name, f"(strlen({name}) > {MAX_FIELD_BYTES} OR contains({name}, chr(0)))"))
+            elif column.kind == "json" and column.source in shapes:
+                starts = ", ".join(_literal(c) for c in shapes[column.source])
+                bad.append((column.name, f"(left(CAST({name} AS VARCHAR), 1) NOT IN ({starts}))"))
     literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
     return literal, raw, converted, bad
 
@@ -509,7 +561,9 @@ class DuckDBStore(Store):
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
-        spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
+        spec, raw, converted, bad = _batch_file_columns(
+            columns, batch.text_decimals, batch.json_shapes, batch.protected
+        )
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
         for index, path in enumerate(batch.files):
@@ -585,7 +639,9 @@ class DuckDBStore(Store):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        spec, raw, converted, bad = _batch_file_columns(batch.columns, batch.text_decimals)
+        spec, raw, converted, bad = _batch_file_columns(
+            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected
+        )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
             (condition, f"rows holding values SQL cannot convert exactly ({column}): record path")
@@ -721,10 +777,10 @@ class DuckDBStore(Store):
             names[column] = name
         return names
 
-    def exactness_check(self, path: str) -> ExactnessCheck:
-        """The scan for numbers a double would round (``has_long_number``; checked again value by value in SQL),
-        started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
-        return ExactnessCheck(path)
+    def exactness_check(self, path: str, keys: t.Collection[str] | None = None) -> ExactnessCheck:
+        """The scan for numbers a double would round in the properties ``keys`` (``has_long_number``; checked again
+        value by value in SQL), started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
+        return ExactnessCheck(path, keys)
 
     def close(self) -> None:
         self.con.close()
