@@ -426,11 +426,10 @@ def test_long_number_scan_counts_significant_digits_of_fractions_only(tmp_path: 
 
 
 def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, config: dict[str, Any]) -> None:
-    """Integers are read as text (all their digits), so a file whose only numbers are integers takes DuckDB's reader
-    even with 16-19 digit values, and lands what the exact path lands; a value whose text is not the BIGINT's (a
-    fraction, 1.0, a boolean, 2^63) sends its file to the record path. (A JSON string of digits in an integer
-    column still lands as that integer on the fast path, as it did when integers were read as doubles, where the
-    record path dead-letters it: not covered here.)"""
+    """Integers are read as JSON text (all their digits), so a file whose only numbers are integers takes DuckDB's
+    reader even with 16-19 digit values, and lands what the exact path lands; a value whose text is not the
+    BIGINT's (a fraction, 1.0, a boolean, 2^63) sends its file to the record path (a JSON string of digits too:
+    test_fast_path_parity.py)."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Name": {"type": ["null", "string"]}}
     files = [
         [{"Id": "I1", "Qty": 1234567890123456789}, {"Id": "I2", "Qty": -9223372036854775808}, {"Id": "I3"},
