@@ -54,6 +54,7 @@ _LONG_NUMBER = b"0" * 16
 _STRIDE = 4
 _SAMPLED_RUN = b"0" * (len(_LONG_NUMBER) // _STRIDE)
 _SCAN_CHUNK = 1 << 22
+_SIXTEEN_DIGITS = 10**15
 BAD_ROW = "__xlr8_bad"
 _ROW_ENCODER = msgspec.json.Encoder()
 _REWRITE_BLOCK = 10_000
@@ -72,34 +73,40 @@ class LongNumbers(FastPathRefused):
 
 
 class ExactnessCheck:
-    """``has_long_number`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
+    """``content_refusal`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
     GIL) and the INSERT runs in DuckDB's threads (which do not), so the scan no longer adds its time before the
-    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number is
-    rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
+    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number (or a
+    NUL) is rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
 
-    def __init__(self, path: str, keys: t.Collection[str] | None = None) -> None:
-        self._found: bool | None = None
+    def __init__(self, path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> None:
+        self._found: str | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._scan, args=(path, keys), name="xlr8-number-scan", daemon=True)
+        args = (path, keys, numbers)
+        self._thread = threading.Thread(target=self._scan, args=args, name="xlr8-number-scan", daemon=True)
         self._thread.start()
 
-    def _scan(self, path: str, keys: t.Collection[str] | None) -> None:
+    def _scan(self, path: str, keys: t.Mapping[str, bool] | None, numbers: bool) -> None:
         try:
-            self._found = has_long_number(path, keys)
+            self._found = content_refusal(path, keys, numbers)
         except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
             self._error = exc
 
     def exact(self) -> bool:
-        """Waits for the scan: True when every number of the file converts exactly through a double."""
+        """Waits for the scan: True when every number of the file converts exactly through a double (and no
+        string holds a NUL)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return not self._found
+        return self._found is None
+
+    def reason(self) -> str:
+        """What the scan found (after ``exact()`` said False)."""
+        return self._found or ""
 
     def require(self) -> None:
         """Raises LongNumbers (the transaction rolls back) unless the scan found every number exact."""
         if not self.exact():
-            raise LongNumbers("numbers DuckDB would round")
+            raise LongNumbers(self.reason())
 
 
 def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
@@ -140,18 +147,38 @@ def _read_json_columns(columns: list[Column]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
 
 
-def has_long_number(path: str, keys: t.Collection[str] | None = None) -> bool:
-    """True when the file holds a fraction with more than 15 significant digits (or NaN, Infinity) in one of the
+def has_long_number(path: str, keys: t.Mapping[str, bool] | None = None) -> bool:
+    """True when the file holds a number with more than 15 significant digits (or NaN, Infinity) in one of the
     properties ``keys`` (every property when None): the values DuckDB's reader would round through a double. An
-    integer of any length is not one: DuckDB's JSON text keeps its digits, and the load converts that text exactly.
-    Runs of [0-9.] holding 16 or more digits are found with bytes (fast); a line holding one is then decoded, so
-    digits inside strings (long ids, phone numbers) and integers (epoch microseconds) no longer send the whole file
-    down the record path. Blocks end at a line end."""
+    integer counts only in a property whose ``keys`` value is True (a decimal column, read as a double); in nested
+    JSON (False) DuckDB's text keeps its digits, and an integer column is read as text. Runs of [0-9.] holding 16
+    or more digits are found with bytes (fast); a line holding one is then decoded, so digits inside strings (long
+    ids, phone numbers) and integers elsewhere (epoch microseconds) do not send the whole file down the record
+    path. Blocks end at a line end."""
+    return _scanned(path, keys, numbers=True, nul=False) is not None
+
+
+def content_refusal(path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> str | None:
+    """Why DuckDB's reader must not load the file, from its bytes: ``LONG_NUMBERS`` (``has_long_number``, when
+    ``numbers``), or ``NUL_ESCAPE``: a ``\\u0000`` escape, which the record path refuses in a string (RELIABILITY
+    F1) and DuckDB's reader lands (a NUL inside nested JSON, or a false match, only costs the record path). A
+    search per 4 MiB block in C: a check per string value in SQL cost 4-8% of the load. None: neither."""
+    return _scanned(path, keys, numbers=numbers, nul=True)
+
+
+LONG_NUMBERS = "numbers DuckDB would round"
+NUL_ESCAPE = "a NUL escape, which the record path refuses in a string"
+_NUL = b"\\u0000"
+
+
+def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: bool) -> str | None:
     with open(path, "rb") as handle:
         while block := handle.read(_SCAN_CHUNK):
             if not block.endswith(b"\n"):
                 block += handle.readline()
-            if _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
+            if nul and _NUL in block:
+                return NUL_ESCAPE
+            if not numbers or _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
                 continue
             # a run of 13+ [0-9.] bytes somewhere: the block is translated whole, once, and its 16-runs found in C
             # (Salesforce's 15-digit Ids flag every line; line by line in Python that cost 5x the translation)
@@ -162,26 +189,32 @@ def has_long_number(path: str, keys: t.Collection[str] | None = None) -> bool:
                 line_end = block.find(b"\n", start)
                 line_end = len(block) if line_end < 0 else line_end
                 if _line_has_long_number(block[line_start:line_end], keys):
-                    return True
+                    return LONG_NUMBERS
                 start = marked.find(_LONG_NUMBER, line_end)
-    return False
+    return None
 
 
-def _line_has_long_number(line: bytes, keys: t.Collection[str] | None = None) -> bool:
+def _line_has_long_number(line: bytes, keys: t.Mapping[str, bool] | None = None) -> bool:
     try:
         record = loads_exact(line)
     except Exception:  # noqa: BLE001 - an unreadable line is the record path's to report
         return True
     if type(record) is not dict:
         return True
-    stack = list(record.values()) if keys is None else [record[k] for k in keys if k in record]
+    if keys is None:
+        stack = [(value, True) for value in record.values()]
+    else:
+        stack = [(record[k], integers) for k, integers in keys.items() if k in record]
     while stack:
-        value = stack.pop()
+        value, integers = stack.pop()
         kind = type(value)
         if kind is dict:
-            stack.extend(value.values())
+            stack.extend((v, integers) for v in value.values())
         elif kind is list:
-            stack.extend(value)
+            stack.extend((v, integers) for v in value)
+        elif kind is int:
+            if integers and abs(value) >= _SIXTEEN_DIGITS:
+                return True
         elif kind is Decimal:  # trailing zeros (81234.5000000000000) add no significant digits
             if not value.is_finite() or len(value.normalize().as_tuple().digits) >= len(_LONG_NUMBER):
                 return True
@@ -195,12 +228,17 @@ def _line_has_long_number(line: bytes, keys: t.Collection[str] | None = None) ->
 #: some texts Python refuses: a zero year, hour 24, an offset of 24 hours or more (``+25:00``: another instant),
 #: ``infinity``, one-digit months, a zone name. Python reads some texts DuckDB refuses: ``+05``, ``20240101``.
 _ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_ISO_TIME = "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?"
+_ISO_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
 _ISO_TEXT = {
     "date": _ISO_DATE,
     "time": _ISO_TIME,
-    "timestamp": f"{_ISO_DATE}([T ]{_ISO_TIME}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?",
+    "timestamp": f"{_ISO_DATE}(?:[T ]{_ISO_TIME}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?",
 }
+#: The spelling most values of a kind have (the kit's taps write these), checked without the regex (a LIKE of fixed
+#: width is a third of its CPU): a year of four digits from 0001 (the text from ``0001`` and below ``:``) and, for
+#: a timestamp, an hour below 24. Within that width DuckDB's cast refuses what Python refuses (a month 13, a second
+#: 60, a letter), and a refusal sends the file to the record path.
+_ISO_COMMON = {"date": "____-__-__", "timestamp": "____-__-__T__:__:__.___Z"}
 
 
 def _batch_file_columns(
@@ -212,16 +250,19 @@ def _batch_file_columns(
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
     path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    plain string column holding another JSON type (not detectable in a VARCHAR read; see bench/README).
+    string or boolean in a number column and a non-string in a plain string column: read as DOUBLE or VARCHAR they
+    cannot be told from a number or a string, and reading those columns as JSON text costs 5-11% of the load (see
+    bench/README.md, branch fastpath20).
 
-    Scalars other than strings are read as JSON text, so a value of the wrong JSON type (``"2"`` for an integer,
-    ``2`` for a boolean, ``"1.5"`` for a number) fails its conversion instead of being cast. Integers keep all their
-    digits as text (no double in between) and must be integers that fit BIGINT. Fractions are read as doubles (the
-    text is the double's), exact once ``has_long_number`` has ruled out 16+ significant digits; a decimal is cast
-    from that text and must convert back to the same double (more places than the scale would round), a double
-    must be finite (NaN, Infinity and 1e400 are dead-lettered). Dates and timestamps are read as text and must be
-    spelled as ``_ISO_TEXT`` says. Protected (PII) columns are read as JSON text: their Python protector decodes a
-    string and refuses anything else (``TruthsSink._batch_rewrites``)."""
+    Integers, booleans and protected (PII) strings are read as JSON text, so a value of another JSON type (``"2"``
+    for an integer, ``2`` for a boolean, ``5`` for a PII string) fails its conversion instead of being cast. Integers
+    keep all their digits as text (no double in between) and must be integers that fit BIGINT. Numbers are read as
+    doubles, exact once ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite
+    (NaN, Infinity and 1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale <
+    2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct
+    cast invents digits there), and must convert back to the same double: more places than the scale would round,
+    and that is caught here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A
+    protected string's Python protector decodes it (``sinks._from_json_string``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
@@ -260,22 +301,25 @@ def _batch_file_columns(
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
             exact = f"CAST({name} AS VARCHAR) = {value}"
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
-        elif column.kind in {"decimal", "double"}:
-            spec[column.source] = "JSON"
-            raw.append(f"CAST({source} AS VARCHAR) AS {text}")
-            real = f"TRY_CAST({text} AS DOUBLE)"
-            if column.kind == "double":
-                converted += [text, f"{real} AS {name}"]
-                bad.append((column.name, f"({text} IS NOT NULL AND ({name} IS NULL OR NOT isfinite({name})))"))
-            else:
-                converted += [text, f"{real} AS {value}", f"TRY_CAST({text} AS {column.sql_type('duckdb')}) AS {name}"]
-                bad.append(
-                    (
-                        column.name,
-                        f"({text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}) OR {name} IS NULL OR "
-                        f"CAST({name} AS DOUBLE) <> {value}))",
-                    )
-                )
+        elif column.kind == "decimal":
+            spec[column.source] = "DOUBLE"
+            decimal = column.sql_type("duckdb")
+            direct_below = float(2**50) / 10**column.scale
+            raw.append(f"{source} AS {value}")
+            converted += [
+                value,
+                f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
+                f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
+            ]
+            # NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
+            bad.append(
+                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
+            )
+        elif column.kind == "double":
+            spec[column.source] = "DOUBLE"
+            raw.append(f"{source} AS {name}")
+            converted.append(name)
+            bad.append((column.name, f"NOT isfinite({name})"))  # NaN, Infinity, 1e400 (read as inf)
         elif column.kind == "boolean":
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {value}")
@@ -285,13 +329,17 @@ def _batch_file_columns(
             spec[column.source] = "VARCHAR"
             raw.append(f"{source} AS {value}")
             converted += [value, f"TRY_CAST({value} AS {column.sql_type('duckdb')}) AS {name}"]
-            bad.append(
-                (
-                    column.name,
-                    f"({value} IS NOT NULL AND ({name} IS NULL OR NOT regexp_full_match({value}, "
-                    f"{_literal(_ISO_TEXT[column.kind])}) OR starts_with({value}, '0000')))",
-                )
+            spelled = (
+                f"(regexp_full_match({value}, {_literal(_ISO_TEXT[column.kind])}) AND NOT starts_with({value}, '0000'))"
             )
+            common = _ISO_COMMON.get(column.kind)
+            if common is not None:
+                hour = f" AND substr({value}, 12, 2) < '24'" if column.kind == "timestamp" else ""
+                spelled = (
+                    f"CASE WHEN {value} LIKE '{common}' THEN ({value} >= '0001' AND {value} < ':'{hour}) "
+                    f"ELSE {spelled} END"
+                )
+            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {spelled}))"))
         elif column.name in protected:
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {name}")
@@ -301,10 +349,12 @@ def _batch_file_columns(
             raw.append(f"{source} AS {name}")
             converted.append(name)
             if column.kind == "text":
-                bad.append((column.name, f"(strlen({name}) > {MAX_FIELD_BYTES} OR contains({name}, chr(0)))"))
+                bad.append((column.name, f"strlen({name}) > {MAX_FIELD_BYTES}"))  # NUL: ``content_refusal``
             elif column.kind == "json" and column.source in shapes:
-                starts = ", ".join(_literal(c) for c in shapes[column.source])
-                bad.append((column.name, f"(left(CAST({name} AS VARCHAR), 1) NOT IN ({starts}))"))
+                starts = " OR ".join(
+                    f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
+                )
+                bad.append((column.name, f"NOT ({starts})"))
     literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
     return literal, raw, converted, bad
 
@@ -777,10 +827,11 @@ class DuckDBStore(Store):
             names[column] = name
         return names
 
-    def exactness_check(self, path: str, keys: t.Collection[str] | None = None) -> ExactnessCheck:
-        """The scan for numbers a double would round in the properties ``keys`` (``has_long_number``; checked again
-        value by value in SQL), started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
-        return ExactnessCheck(path, keys)
+    def exactness_check(self, path: str, keys: t.Mapping[str, bool]) -> ExactnessCheck:
+        """The scan for NUL escapes, and for numbers a double would round in the properties ``keys`` if any
+        (``content_refusal``; checked again value by value in SQL), started in a thread to run while DuckDB loads
+        the file (``Batch.exactness``)."""
+        return ExactnessCheck(path, keys, numbers=bool(keys))
 
     def close(self) -> None:
         self.con.close()

@@ -456,9 +456,10 @@ class TruthsSink(BatchSink):
         if os.environ.get(EXACT_PATH_ENV) == "1":
             reason = f"{EXACT_PATH_ENV} is set"
         elif isinstance(store, DuckDBStore) and self._protected_plain:
-            # the scan for numbers DuckDB would round runs while DuckDB loads the file, and decides before the
-            # commit: a file it flags lands by the record path for that reason, whatever else the load ran into
-            check = store.exactness_check(path, self._scanned_sources) if self._scanned_sources else None
+            # the scan for NUL escapes and numbers DuckDB would round runs while DuckDB loads the file, and decides
+            # before the commit: a file it flags lands by the record path for that reason, whatever else the load
+            # ran into
+            check = store.exactness_check(path, self._scanned_sources)
             try:
                 self.process_batch(
                     {"files": [path], "window": (extracted, extracted), "extracted": extracted, "exactness": check}
@@ -477,8 +478,8 @@ class TruthsSink(BatchSink):
                 # record path committed part of the file before dying of the same cause, and a keyless stream's
                 # rerun loaded that part twice). The file's transaction rolled back and no STATE after it went out
                 raise self._not_loaded(shown or path, exc) from exc
-            if check is not None and not check.exact():
-                reason = "numbers DuckDB would round"
+            if not check.exact():
+                reason = check.reason()
         elif isinstance(store, DuckDBStore):  # names columns only, never values
             unplain = ", ".join(sorted(set(self._protected_stored) - self._plain_strings))
             reason = f"protected columns that are not plain strings ({unplain})"
@@ -503,11 +504,12 @@ class TruthsSink(BatchSink):
         return all(source in self._plain_strings for source in self._protected_stored)
 
     @functools.cached_property
-    def _scanned_sources(self) -> frozenset[str]:
-        """DuckDB's JSON reader reads fractions as doubles: files of a stream with decimal or nested JSON columns
-        take the fast path only when ``has_long_number`` finds no fraction a double would round in those columns
-        (integers keep their digits as JSON text, and a double column rounds as the record path does)."""
-        return frozenset(c.source for c in self.columns if c.kind in {"decimal", "json"})
+    def _scanned_sources(self) -> dict[str, bool]:
+        """DuckDB's JSON reader reads numbers as doubles: files of a stream with decimal or nested JSON columns take
+        the fast path only when ``has_long_number`` finds no number a double would round in those columns (source
+        -> whether integers count: in a decimal column, read as a double, yes; in nested JSON, whose text keeps an
+        integer's digits, no; an integer column is read as text and a double column rounds as the record path)."""
+        return {c.source: c.kind == "decimal" for c in self.columns if c.kind in {"decimal", "json"}}
 
     @functools.cached_property
     def _json_shapes(self) -> dict[str, str]:
