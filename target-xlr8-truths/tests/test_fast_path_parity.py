@@ -35,7 +35,8 @@ GOOD = [
     '"Geo": [1.5, -2]}, "Tags": ["a", "b"]}',
     '{"Id": "G2", "Name": "12345", "SSN": "tab\\there", "Qty": -922337203685477, "Amount": 0.1, '
     '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": []}',
-    '{"Id": "G3", "Name": null, "SSN": null, "Qty": null, "Amount": null, "Active": null, "UpdatedAt": null}',
+    '{"Id": "G3", "Name": "a backslash, then u0000: \\\\u0000", "SSN": null, "Qty": null, "Amount": null, '
+    '"Active": null, "UpdatedAt": null}',
 ]
 
 

@@ -176,7 +176,7 @@ def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: b
         while block := handle.read(_SCAN_CHUNK):
             if not block.endswith(b"\n"):
                 block += handle.readline()
-            if nul and _NUL in block:
+            if nul and _has_nul_escape(block):
                 return NUL_ESCAPE
             if not numbers or _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
                 continue
@@ -192,6 +192,18 @@ def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: b
                     return LONG_NUMBERS
                 start = marked.find(_LONG_NUMBER, line_end)
     return None
+
+
+def _has_nul_escape(block: bytes) -> bool:
+    """True when an escape of the block is ``\\u0000``. Escapes are walked from backslash to backslash (memchr;
+    most blocks hold none), each escaped character skipped, so an escaped backslash followed by ``u0000`` is not
+    one. ``_NUL in block`` cost 12-14 ms per 4 MiB of Salesforce Contacts (its last byte, ``0``, is everywhere)."""
+    at = block.find(b"\\")
+    while at >= 0:
+        if block.startswith(_NUL[1:], at + 1):
+            return True
+        at = block.find(b"\\", at + 2)
+    return False
 
 
 def _line_has_long_number(line: bytes, keys: t.Mapping[str, bool] | None = None) -> bool:
