@@ -573,9 +573,10 @@ class TruthsSink(BatchSink):
                 # a text that may nest past the depth limit (as many brackets as levels) or pass the field limit is
                 # rewritten too: the rewrite refuses it when the record path would dead-letter it
                 condition = (
-                    f"{name} IS NOT NULL AND (regexp_matches({text}, {_REWRITTEN_JSON}) OR "
-                    f"(strlen({text}) >= {2 * MAX_JSON_DEPTH} AND (strlen({text}) > {_JSON_MEASURED_BYTES} OR "
-                    f"strlen({text}) - strlen(translate({text}, '[{{', '')) >= {MAX_JSON_DEPTH})))"
+                    f"{name} IS NOT NULL AND CASE WHEN regexp_matches({text}, {_REWRITTEN_JSON}) THEN TRUE "
+                    f"WHEN strlen({text}) < {2 * MAX_JSON_DEPTH} THEN FALSE ELSE strlen({text}) > "
+                    f"{_JSON_MEASURED_BYTES} OR strlen({text}) - strlen(translate({text}, '[{{', '')) >= "
+                    f"{MAX_JSON_DEPTH} END"
                 )
                 rewrites[column.name] = (condition, self._json_rewriter(column))
         return rewrites
