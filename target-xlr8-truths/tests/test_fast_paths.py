@@ -377,25 +377,33 @@ def test_batch_files_loaded_in_place_across_schema_changes(tmp_path: Path, confi
 
 
 def test_long_digit_runs_inside_strings_keep_the_fast_path(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
-    """Only numbers DuckDB would round send a file down the record path; an 18-digit id string does not."""
+    """Only numbers DuckDB would round send a file down the record path: a fraction of 16+ digits, or an integer of
+    16+ digits in a decimal column (read as a double). An 18-digit id string does not, nor (in a stream with a
+    decimal column, so scanned) an 18-digit integer in an integer column, read as text."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Amount": {"type": ["null", "number"]}}
-    strings = tmp_path / "strings.jsonl"
-    strings.write_text("".join(f'{{"Id": "{10**17 + i}", "Qty": {i}, "Amount": 1.25}}\n' for i in range(50)))
-    numbers = tmp_path / "numbers.jsonl"
-    numbers.write_text('{"Id": "x", "Qty": 123456789012345678, "Amount": 1.5}\n')
+    lines = {
+        "strings": "".join(f'{{"Id": "{10**17 + i}", "Qty": {i}, "Amount": 1.25}}\n' for i in range(50)),
+        "integers": '{"Id": "x", "Qty": 123456789012345678, "Amount": 1.5}\n',
+        "decimal": '{"Id": "y", "Qty": 1, "Amount": 123456789012345678}\n',
+        "fraction": '{"Id": "z", "Qty": 1, "Amount": 1234567.123456789}\n',
+    }
     messages: list[dict[str, Any]] = [schema_msg("items", props, ["Id"], annotation("p", "items", "item"))]
-    for path in (strings, numbers):
+    for name, text in lines.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(text)
         messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
                          "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
     run = run_target({**config, "batch_locations": [str(tmp_path)]}, messages, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 1, "batch_files_records": 1, "compiled": 1}
+    assert _paths(run.stderr)["items"] == {"batch_files_duckdb": 2, "batch_files_records": 2, "compiled": 2}
     assert "BATCH file loaded record by record (stream items: numbers DuckDB would round)" in run.stderr
     table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
     rows = query(store, f'SELECT id, qty, amount FROM "{table}" ORDER BY id')
-    assert len(rows) == 51
+    assert len(rows) == 53
     assert rows[0] == (str(10**17), 0, Decimal("1.25"))
     assert ("x", 123456789012345678, Decimal("1.5")) in rows
+    assert ("y", 1, Decimal("123456789012345678")) in rows
+    assert ("z", 1, Decimal("1234567.123456789")) in rows
 
 
 def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Path) -> None:
@@ -406,21 +414,29 @@ def test_long_number_scan_counts_significant_digits_of_numbers_only(tmp_path: Pa
         '{"a": 81234.5000000000000000}': False,  # trailing zeros are not significant
         '{"a": 1234567890123456}': True,  # 16-digit integer
         '{"a": {"b": [0.1234567890123456]}}': True,  # nested, 16 significant digits
-        '{"a": 123456789012345}': False,  # 15 digits: exact as a double
+        '{"a": 123456789012345.6}': True,  # 16 significant digits
+        '{"a": 12345678901234.5}': False,  # 15: exact as a double
         '{"a": "x", "b": 12345678901234567': True,  # unreadable line: the record path reports it
     }
     for index, (line, expected) in enumerate(cases.items()):
         path = tmp_path / f"{index}.jsonl"
         path.write_text('{"pad": 1}\n' * 3 + line + "\n")
         assert has_long_number(str(path)) is expected, line
+    # only the properties named count (a double column rounds as the record path does), and integers only where
+    # asked (a decimal column; nested JSON text keeps an integer's digits)
+    path = tmp_path / "keys.jsonl"
+    path.write_text('{"a": 1, "d": 0.12345678901234567, "j": {"n": [1234567890123456]}, "i": 1234567890123456}\n')
+    assert has_long_number(str(path), {"a": True, "j": False}) is False
+    assert has_long_number(str(path), {"a": True, "d": False}) is True
+    assert has_long_number(str(path), {"j": True}) is True
+    assert has_long_number(str(path), {"i": True}) is True
 
 
 def test_integer_columns_load_exactly_without_a_number_scan(tmp_path: Path, config: dict[str, Any]) -> None:
-    """Integers are read as text (all their digits), so a file whose only numbers are integers takes DuckDB's reader
-    even with 16-19 digit values, and lands what the exact path lands; a value whose text is not the BIGINT's (a
-    fraction, 1.0, a boolean, 2^63) sends its file to the record path. (A JSON string of digits in an integer
-    column still lands as that integer on the fast path, as it did when integers were read as doubles, where the
-    record path dead-letters it: not covered here.)"""
+    """Integers are read as JSON text (all their digits), so a file whose only numbers are integers takes DuckDB's
+    reader even with 16-19 digit values, and lands what the exact path lands; a value whose text is not the
+    BIGINT's (a fraction, 1.0, a boolean, 2^63) sends its file to the record path (a JSON string of digits too:
+    test_fast_path_parity.py)."""
     props = {"Id": {"type": "string"}, "Qty": {"type": ["null", "integer"]}, "Name": {"type": ["null", "string"]}}
     files = [
         [{"Id": "I1", "Qty": 1234567890123456789}, {"Id": "I2", "Qty": -9223372036854775808}, {"Id": "I3"},
@@ -644,7 +660,8 @@ def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
 ) -> None:
     """DuckDB escapes some control characters with upper-case hex (``\\u001F``) where the record path writes
     lower case: a BATCH file's nested values holding them, with or without a fraction, land the record path's text
-    (every control character, each alone and all in one string, in keys and values, nested)."""
+    (every control character, each alone and all in one string, in keys and values, nested). A file holding a NUL
+    escape anywhere takes the record path (``content_refusal``: NUL in a string is dead-lettered), and lands alike."""
     props = {"Id": {"type": "string"}, "Addr": {"type": ["null", "object"]}}
     controls = [chr(i) for i in range(0x20)] + ["\x7f"]
     records: list[dict[str, Any]] = [
@@ -657,12 +674,14 @@ def test_nested_json_with_control_characters_lands_as_the_record_path_writes_it(
         {"Id": "D3", "Addr": {"s": "no control", "n": [1, 2]}},
         {"Id": "D4", "Addr": None},
     ]
+    nul = [r for r in records if "\x00" in json.dumps(r, ensure_ascii=False)]
     landed = []
     for exact, store, run in _both_paths(tmp_path, config, lambda where: [
         schema_msg("items", props, ["Id"], annotation("p", "items", "item")),
-        *_batch_files(where, "items", [records]),
+        *_batch_files(where, "items", [[r for r in records if r not in nul], nul]),
     ]):  # fmt: skip
-        assert _paths(run.stderr)["items"].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
+        paths = _paths(run.stderr)["items"]
+        assert (paths.get("batch_files_duckdb", 0), paths["batch_files_records"]) == ((0, 2) if exact else (1, 1))
         table = str(query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")[0][0])
         landed.append(query(store, f'SELECT id, CAST(addr AS VARCHAR) FROM "{table}" ORDER BY id'))
     assert len(landed[0]) == len(records)

@@ -19,6 +19,7 @@ import msgspec
 from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import CHECKPOINT_ENV, SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
+from target_xlr8_truths.records import MAX_FIELD_BYTES
 from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, RowLines, RunContext, Store
 from xlr8_kit.singer_io import loads_exact
@@ -72,34 +73,40 @@ class LongNumbers(FastPathRefused):
 
 
 class ExactnessCheck:
-    """``has_long_number`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
+    """``content_refusal`` of one file, run in a thread while DuckDB loads it: the scan is Python (it holds the
     GIL) and the INSERT runs in DuckDB's threads (which do not), so the scan no longer adds its time before the
-    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number is
-    rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
+    load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number (or a
+    NUL) is rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
 
-    def __init__(self, path: str) -> None:
-        self._found: bool | None = None
+    def __init__(self, path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> None:
+        self._found: str | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._scan, args=(path,), name="xlr8-number-scan", daemon=True)
+        args = (path, keys, numbers)
+        self._thread = threading.Thread(target=self._scan, args=args, name="xlr8-number-scan", daemon=True)
         self._thread.start()
 
-    def _scan(self, path: str) -> None:
+    def _scan(self, path: str, keys: t.Mapping[str, bool] | None, numbers: bool) -> None:
         try:
-            self._found = has_long_number(path)
+            self._found = content_refusal(path, keys, numbers)
         except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
             self._error = exc
 
     def exact(self) -> bool:
-        """Waits for the scan: True when every number of the file converts exactly through a double."""
+        """Waits for the scan: True when every number of the file converts exactly through a double (and no
+        string holds a NUL)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return not self._found
+        return self._found is None
+
+    def reason(self) -> str:
+        """What the scan found (after ``exact()`` said False)."""
+        return self._found or ""
 
     def require(self) -> None:
         """Raises LongNumbers (the transaction rolls back) unless the scan found every number exact."""
         if not self.exact():
-            raise LongNumbers("numbers DuckDB would round")
+            raise LongNumbers(self.reason())
 
 
 def _marking_refusals(function: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
@@ -140,15 +147,38 @@ def _read_json_columns(columns: list[Column]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
 
 
-def has_long_number(path: str) -> bool:
-    """True when the file holds a number with more than 15 significant digits. Runs of [0-9.] holding 16 or more
-    digits are found with bytes (fast); a line holding one is then decoded, so digits inside strings (long ids,
-    phone numbers) no longer send the whole file down the record path. Blocks end at a line end."""
+def has_long_number(path: str, keys: t.Mapping[str, bool] | None = None) -> bool:
+    """True when the file holds a number with more than 15 significant digits (or NaN, Infinity) in one of the
+    properties ``keys`` (every property when None): the values DuckDB's reader would round through a double. An
+    integer counts only in a property whose ``keys`` value is True (a decimal column, read as a double); in nested
+    JSON (False) DuckDB's text keeps its digits, and an integer column is read as text. Runs of [0-9.] holding 16
+    or more digits are found with bytes (fast); a line holding one is then decoded, so digits inside strings (long
+    ids, phone numbers) and integers elsewhere (epoch microseconds) do not send the whole file down the record
+    path. Blocks end at a line end."""
+    return _scanned(path, keys, numbers=True, nul=False) is not None
+
+
+def content_refusal(path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> str | None:
+    """Why DuckDB's reader must not load the file, from its bytes: ``LONG_NUMBERS`` (``has_long_number``, when
+    ``numbers``), or ``NUL_ESCAPE``: a ``\\u0000`` escape, which the record path refuses in a string (RELIABILITY
+    F1) and DuckDB's reader lands (a NUL inside nested JSON, or a false match, only costs the record path). A
+    search per 4 MiB block in C: a check per string value in SQL cost 4-8% of the load. None: neither."""
+    return _scanned(path, keys, numbers=numbers, nul=True)
+
+
+LONG_NUMBERS = "numbers DuckDB would round"
+NUL_ESCAPE = "a NUL escape, which the record path refuses in a string"
+_NUL = b"\\u0000"
+
+
+def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: bool) -> str | None:
     with open(path, "rb") as handle:
         while block := handle.read(_SCAN_CHUNK):
             if not block.endswith(b"\n"):
                 block += handle.readline()
-            if _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
+            if nul and _has_nul_escape(block):
+                return NUL_ESCAPE
+            if not numbers or _SAMPLED_RUN not in block[::_STRIDE].translate(_DIGIT_OR_DOT_AS_ZERO):
                 continue
             # a run of 13+ [0-9.] bytes somewhere: the block is translated whole, once, and its 16-runs found in C
             # (Salesforce's 15-digit Ids flag every line; line by line in Python that cost 5x the translation)
@@ -158,26 +188,44 @@ def has_long_number(path: str) -> bool:
                 line_start = block.rfind(b"\n", 0, start) + 1
                 line_end = block.find(b"\n", start)
                 line_end = len(block) if line_end < 0 else line_end
-                if _line_has_long_number(block[line_start:line_end]):
-                    return True
+                if _line_has_long_number(block[line_start:line_end], keys):
+                    return LONG_NUMBERS
                 start = marked.find(_LONG_NUMBER, line_end)
+    return None
+
+
+def _has_nul_escape(block: bytes) -> bool:
+    """True when an escape of the block is ``\\u0000``. Escapes are walked from backslash to backslash (memchr;
+    most blocks hold none), each escaped character skipped, so an escaped backslash followed by ``u0000`` is not
+    one. ``_NUL in block`` cost 12-14 ms per 4 MiB of Salesforce Contacts (its last byte, ``0``, is everywhere)."""
+    at = block.find(b"\\")
+    while at >= 0:
+        if block.startswith(_NUL[1:], at + 1):
+            return True
+        at = block.find(b"\\", at + 2)
     return False
 
 
-def _line_has_long_number(line: bytes) -> bool:
+def _line_has_long_number(line: bytes, keys: t.Mapping[str, bool] | None = None) -> bool:
     try:
-        stack = [loads_exact(line)]
+        record = loads_exact(line)
     except Exception:  # noqa: BLE001 - an unreadable line is the record path's to report
         return True
+    if type(record) is not dict:
+        return True
+    if keys is None:
+        stack = [(value, True) for value in record.values()]
+    else:
+        stack = [(record[k], integers) for k, integers in keys.items() if k in record]
     while stack:
-        value = stack.pop()
+        value, integers = stack.pop()
         kind = type(value)
         if kind is dict:
-            stack.extend(value.values())
+            stack.extend((v, integers) for v in value.values())
         elif kind is list:
-            stack.extend(value)
+            stack.extend((v, integers) for v in value)
         elif kind is int:
-            if abs(value) >= _SIXTEEN_DIGITS:
+            if integers and abs(value) >= _SIXTEEN_DIGITS:
                 return True
         elif kind is Decimal:  # trailing zeros (81234.5000000000000) add no significant digits
             if not value.is_finite() or len(value.normalize().as_tuple().digits) >= len(_LONG_NUMBER):
@@ -187,30 +235,60 @@ def _line_has_long_number(line: bytes) -> bool:
     return False
 
 
+#: Date, time and timestamp texts that Python's ``fromisoformat`` (the record path) and DuckDB's cast read as the same
+#: value. Any other spelling sends its file to the record path, which parses it or dead-letters it. DuckDB reads
+#: some texts Python refuses: a zero year, hour 24, an offset of 24 hours or more (``+25:00``: another instant),
+#: ``infinity``, one-digit months, a zone name. Python reads some texts DuckDB refuses: ``+05``, ``20240101``.
+_ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_ISO_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
+_ISO_TEXT = {
+    "date": _ISO_DATE,
+    "time": _ISO_TIME,
+    "timestamp": f"{_ISO_DATE}(?:[T ]{_ISO_TIME}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?",
+}
+#: The spelling most values of a kind have (the kit's taps write these), checked without the regex (a LIKE of fixed
+#: width is a third of its CPU): a year of four digits from 0001 (the text from ``0001`` and below ``:``) and, for
+#: a timestamp, an hour below 24. Within that width DuckDB's cast refuses what Python refuses (a month 13, a second
+#: 60, a letter), and a refusal sends the file to the record path.
+_ISO_COMMON = {"date": "____-__-__", "timestamp": "____-__-__T__:__:__.___Z"}
+
+
 def _batch_file_columns(
-    columns: list[Column], text_decimals: t.Collection[str] = ()
+    columns: list[Column],
+    text_decimals: t.Collection[str] = (),
+    json_shapes: t.Mapping[str, str] | None = None,
+    protected: t.Collection[str] = (),
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
-    expressions, and the conditions marking a row the exact record path must handle instead.
+    expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
+    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
+    string or boolean in a number column and a non-string in a plain string column: read as DOUBLE or VARCHAR they
+    cannot be told from a number or a string, and reading those columns as JSON text costs 5-11% of the load (see
+    bench/README.md, branch fastpath20).
 
-    Integers are read as text (exact at any length) and must be integers that fit BIGINT. Numbers are read as
-    doubles, exact once ``has_long_number`` has ruled out 16+ digits. A number is cast straight to DECIMAL while
-    value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above
-    that (DuckDB's direct cast invents digits there), and must convert back to the same double: more places than
-    the scale would round, and that is caught here."""
+    Integers, booleans and protected (PII) strings are read as JSON text, so a value of another JSON type (``"2"``
+    for an integer, ``2`` for a boolean, ``5`` for a PII string) fails its conversion instead of being cast. Integers
+    keep all their digits as text (no double in between) and must be integers that fit BIGINT. Numbers are read as
+    doubles, exact once ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite
+    (NaN, Infinity and 1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale <
+    2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct
+    cast invents digits there), and must convert back to the same double: more places than the scale would round,
+    and that is caught here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A
+    protected string's Python protector decodes it (``sinks._from_json_string``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
     bad: list[tuple[str, str]] = []  # (column, condition)
+    shapes = json_shapes or {}
     for index, column in enumerate(columns):
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
+        text = f'"__xlr8_t{index}"'
         if column.kind == "decimal" and column.source in text_decimals:
             # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
             # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
             # left to the record path
             spec[column.source] = "JSON"
-            text = f'"__xlr8_t{index}"'
             limit = DECIMAL_PRECISION - column.scale
             raw.append(f"{source} AS {value}")
             converted += [
@@ -228,11 +306,10 @@ def _batch_file_columns(
                 )
             )
         elif column.kind == "integer":
-            # read as text: a JSON integer keeps all its digits (no double in between), so no long-number scan is
-            # needed for it; a value whose text is not exactly the BIGINT's (a fraction, 1.0, 1e3, a boolean, 2^63)
-            # is left to the record path. A JSON string of digits reads as those digits (as it did read as DOUBLE)
-            spec[column.source] = "VARCHAR"
-            raw.append(f"{source} AS {value}")
+            # a value whose text is not exactly the BIGINT's (a fraction, 1.0, 1e3, a boolean, a string, 2^63) is
+            # left to the record path
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {value}")
             converted += [value, f"TRY_CAST({value} AS BIGINT) AS {name}"]
             exact = f"CAST({name} AS VARCHAR) = {value}"
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
@@ -246,13 +323,50 @@ def _batch_file_columns(
                 f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
                 f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
             ]
+            # NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
             bad.append(
                 (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
             )
+        elif column.kind == "double":
+            spec[column.source] = "DOUBLE"
+            raw.append(f"{source} AS {name}")
+            converted.append(name)
+            bad.append((column.name, f"NOT isfinite({name})"))  # NaN, Infinity, 1e400 (read as inf)
+        elif column.kind == "boolean":
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {value}")
+            converted += [value, f"CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END AS {name}"]
+            bad.append((column.name, f"({value} IS NOT NULL AND {name} IS NULL)"))
+        elif column.kind in _ISO_TEXT:
+            spec[column.source] = "VARCHAR"
+            raw.append(f"{source} AS {value}")
+            converted += [value, f"TRY_CAST({value} AS {column.sql_type('duckdb')}) AS {name}"]
+            spelled = (
+                f"(regexp_full_match({value}, {_literal(_ISO_TEXT[column.kind])}) AND NOT starts_with({value}, '0000'))"
+            )
+            common = _ISO_COMMON.get(column.kind)
+            if common is not None:
+                hour = f" AND substr({value}, 12, 2) < '24'" if column.kind == "timestamp" else ""
+                spelled = (
+                    f"CASE WHEN {value} LIKE '{common}' THEN ({value} >= '0001' AND {value} < ':'{hour}) "
+                    f"ELSE {spelled} END"
+                )
+            bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {spelled}))"))
+        elif column.name in protected:
+            spec[column.source] = "JSON"
+            raw.append(f"CAST({source} AS VARCHAR) AS {name}")
+            converted.append(name)
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
             converted.append(name)
+            if column.kind == "text":
+                bad.append((column.name, f"strlen({name}) > {MAX_FIELD_BYTES}"))  # NUL: ``content_refusal``
+            elif column.kind == "json" and column.source in shapes:
+                starts = " OR ".join(
+                    f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
+                )
+                bad.append((column.name, f"NOT ({starts})"))
     literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
     return literal, raw, converted, bad
 
@@ -509,7 +623,9 @@ class DuckDBStore(Store):
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
-        spec, raw, converted, bad = _batch_file_columns(columns, batch.text_decimals)
+        spec, raw, converted, bad = _batch_file_columns(
+            columns, batch.text_decimals, batch.json_shapes, batch.protected
+        )
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
         for index, path in enumerate(batch.files):
@@ -585,7 +701,9 @@ class DuckDBStore(Store):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        spec, raw, converted, bad = _batch_file_columns(batch.columns, batch.text_decimals)
+        spec, raw, converted, bad = _batch_file_columns(
+            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected
+        )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
             (condition, f"rows holding values SQL cannot convert exactly ({column}): record path")
@@ -721,10 +839,11 @@ class DuckDBStore(Store):
             names[column] = name
         return names
 
-    def exactness_check(self, path: str) -> ExactnessCheck:
-        """The scan for numbers a double would round (``has_long_number``; checked again value by value in SQL),
-        started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
-        return ExactnessCheck(path)
+    def exactness_check(self, path: str, keys: t.Mapping[str, bool]) -> ExactnessCheck:
+        """The scan for NUL escapes, and for numbers a double would round in the properties ``keys`` if any
+        (``content_refusal``; checked again value by value in SQL), started in a thread to run while DuckDB loads
+        the file (``Batch.exactness``)."""
+        return ExactnessCheck(path, keys, numbers=bool(keys))
 
     def close(self) -> None:
         self.con.close()

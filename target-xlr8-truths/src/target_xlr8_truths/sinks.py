@@ -39,8 +39,12 @@ from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 _JSON_NUMBERS_AS_WRITTEN = msgspec.json.Decoder(float_hook=json_number)
 _JSON_WRITER = msgspec.json.Encoder()
 #: Nested JSON text DuckDB writes otherwise than the record path: a number with a fraction or exponent, or an escape
-#: with upper-case hex digits (see ``TruthsSink._batch_rewrites``).
-_REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]'"
+#: with upper-case hex digits; or text the record path refuses: NaN or Infinity (see ``TruthsSink._batch_rewrites``).
+_REWRITTEN_JSON = r"'[0-9][.eE]|\\u00[01][A-F]|NaN|Infinity'"
+#: Nested JSON texts longer than this are rewritten too, whatever they hold, so that the rewrite measures them
+#: (the field limit; DuckDB's text and the record path's differ in length only where a number is rewritten).
+_JSON_MEASURED_BYTES = MAX_FIELD_BYTES // 2
+_JSON_STRING = msgspec.json.Decoder(str)
 #: The nested-JSON rewrite remembers what it wrote for texts of up to ``_REWRITE_MEMO_CHARS`` characters: at most
 #: ``_REWRITE_MEMO_ENTRIES`` of them holding ``_REWRITE_MEMO_BUDGET`` characters (texts and answers), forgotten all at
 #: once when either is reached (a few MB per column even at 4 bytes a character). A value that repeats (an address
@@ -395,6 +399,7 @@ class TruthsSink(BatchSink):
             batch.rewrite = self._batch_rewrites
             batch.private = bool(self._protected_stored)
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
+            batch.json_shapes = self._json_shapes
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -451,9 +456,10 @@ class TruthsSink(BatchSink):
         if os.environ.get(EXACT_PATH_ENV) == "1":
             reason = f"{EXACT_PATH_ENV} is set"
         elif isinstance(store, DuckDBStore) and self._protected_plain:
-            # the scan for numbers DuckDB would round runs while DuckDB loads the file, and decides before the
-            # commit: a file it flags lands by the record path for that reason, whatever else the load ran into
-            check = store.exactness_check(path) if self._scanned else None
+            # the scan for NUL escapes and numbers DuckDB would round runs while DuckDB loads the file, and decides
+            # before the commit: a file it flags lands by the record path for that reason, whatever else the load
+            # ran into
+            check = store.exactness_check(path, self._scanned_sources)
             try:
                 self.process_batch(
                     {"files": [path], "window": (extracted, extracted), "extracted": extracted, "exactness": check}
@@ -472,8 +478,8 @@ class TruthsSink(BatchSink):
                 # record path committed part of the file before dying of the same cause, and a keyless stream's
                 # rerun loaded that part twice). The file's transaction rolled back and no STATE after it went out
                 raise self._not_loaded(shown or path, exc) from exc
-            if check is not None and not check.exact():
-                reason = "numbers DuckDB would round"
+            if not check.exact():
+                reason = check.reason()
         elif isinstance(store, DuckDBStore):  # names columns only, never values
             unplain = ", ".join(sorted(set(self._protected_stored) - self._plain_strings))
             reason = f"protected columns that are not plain strings ({unplain})"
@@ -498,11 +504,27 @@ class TruthsSink(BatchSink):
         return all(source in self._plain_strings for source in self._protected_stored)
 
     @functools.cached_property
-    def _scanned(self) -> bool:
+    def _scanned_sources(self) -> dict[str, bool]:
         """DuckDB's JSON reader reads numbers as doubles: files of a stream with decimal or nested JSON columns take
-        the fast path only when ``has_long_number`` finds no number a double would round (integers are read as
-        text, exactly)."""
-        return any(c.kind in {"decimal", "json"} for c in self.columns)
+        the fast path only when ``has_long_number`` finds no number a double would round in those columns (source
+        -> whether integers count: in a decimal column, read as a double, yes; in nested JSON, whose text keeps an
+        integer's digits, no; an integer column is read as text and a double column rounds as the record path)."""
+        return {c.source: c.kind == "decimal" for c in self.columns if c.kind in {"decimal", "json"}}
+
+    @functools.cached_property
+    def _json_shapes(self) -> dict[str, str]:
+        """Nested JSON column source -> the first characters of the JSON texts its declared types allow (the record
+        path's validator dead-letters a string in an object column); a property declaring no type is not listed."""
+        starts = {"object": "{", "array": "[", "string": '"', "boolean": "tf", "integer": "-0123456789"}
+        starts["number"] = starts["integer"]
+        shapes = {}
+        for column in self.columns:
+            prop = self.schema["properties"].get(column.source)
+            declared = prop.get("type") if column.kind == "json" and isinstance(prop, dict) else None
+            names = [declared] if isinstance(declared, str) else declared
+            if isinstance(names, list) and names and all(n in starts or n == "null" for n in names):
+                shapes[column.source] = "".join(sorted({c for n in names if n != "null" for c in starts[n]}))
+        return shapes
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:
@@ -544,9 +566,18 @@ class TruthsSink(BatchSink):
         for column in self.columns:
             name = quote(column.name)
             if column.source in self._protected_stored:
-                rewrites[column.name] = (f"{name} IS NOT NULL", self._column_protector(column))
+                protector = _from_json_string(column.source, self._column_protector(column))
+                rewrites[column.name] = (f"{name} IS NOT NULL", protector)
             elif column.kind == "json":
-                condition = f"{name} IS NOT NULL AND regexp_matches(CAST({name} AS VARCHAR), {_REWRITTEN_JSON})"
+                text = f"CAST({name} AS VARCHAR)"
+                # a text that may nest past the depth limit (as many brackets as levels) or pass the field limit is
+                # rewritten too: the rewrite refuses it when the record path would dead-letter it
+                condition = (
+                    f"{name} IS NOT NULL AND CASE WHEN regexp_matches({text}, {_REWRITTEN_JSON}) THEN TRUE "
+                    f"WHEN strlen({text}) < {2 * MAX_JSON_DEPTH} THEN FALSE ELSE strlen({text}) > "
+                    f"{_JSON_MEASURED_BYTES} OR strlen({text}) - strlen(translate({text}, '[{{', '')) >= "
+                    f"{MAX_JSON_DEPTH} END"
+                )
                 rewrites[column.name] = (condition, self._json_rewriter(column))
         return rewrites
 
@@ -724,6 +755,27 @@ def _forget_chars(held: list[int]) -> None:
     """A collected memo's characters, given back to the process budget."""
     _memo_chars[0] -= held[0]
     held[0] = 0
+
+
+def _from_json_string(source: str, protector: t.Callable[[t.Any], t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """``protector`` of a PII value read as JSON text (``duckdb_store._batch_file_columns``): a JSON string is
+    decoded and protected, any other JSON value refuses the file (the record path dead-letters a number or an
+    object in a string column; read as VARCHAR it was protected as its text)."""
+    from target_xlr8_truths.duckdb_store import FastPathRefused
+
+    decode = _JSON_STRING.decode
+
+    def protect(text: t.Any) -> t.Any:
+        if type(text) is str and text[:1] == '"':
+            if "\\" not in text:
+                return protector(text[1:-1])
+            try:
+                return protector(decode(text))
+            except msgspec.MsgspecError:
+                pass
+        raise FastPathRefused(f"a value of {source} needs the record path")
+
+    return protect
 
 
 def _encrypting_protector(

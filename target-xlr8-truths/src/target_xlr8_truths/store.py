@@ -131,6 +131,9 @@ class Batch:
     #: For ``files``: the scan for numbers DuckDB would round, running while the file loads; the load waits for
     #: it and refuses the file (rolled back) before the commit when it finds one (``duckdb_store.ExactnessCheck``).
     exactness: PendingCheck | None = None
+    #: For ``files``: nested JSON column source -> the first characters of the JSON texts its declared types allow
+    #: (``{`` an object, ``[`` an array, ...); a source not listed takes any value.
+    json_shapes: dict[str, str] = field(default_factory=dict)
 
 
 class Store(abc.ABC):

@@ -1,0 +1,124 @@
+"""A BATCH file loaded by DuckDB's reader lands what the record path lands (RELIABILITY F1): a row the record path
+dead-letters (NaN, a value of the wrong JSON type, a timestamp Python cannot read, a string over the field limit)
+is never landed by the fast path. One bad row among good ones, per value class, through the target's CLI: the fast
+run lands the good rows and dead-letters the bad one exactly as ``XLR8_TRUTHS_EXACT_PATH=1`` does."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_fast_paths import FILE_WRITTEN, _both_paths, _landed, _paths
+from truths_testkit import annotation, schema_msg, state_msg
+
+from target_xlr8_truths.records import MAX_FIELD_BYTES
+
+STREAM = "people"
+PROPS: dict[str, Any] = {
+    "Id": {"type": "string"},
+    "Name": {"type": ["null", "string"]},
+    "SSN": {"type": ["null", "string"]},  # a national id: encrypted
+    "Qty": {"type": ["null", "integer"]},
+    "Amount": {"type": ["null", "number"]},  # a decimal in an XLR8 stream, a double in any other
+    "Active": {"type": ["null", "boolean"]},
+    "UpdatedAt": {"type": ["null", "string"], "format": "date-time"},
+    "HireDate": {"type": ["null", "string"], "format": "date"},
+    "Address": {"type": ["null", "object"], "properties": {"Street": {"type": ["null", "string"]}}},
+    "Tags": {"type": ["null", "array"], "items": {"type": "string"}},
+}
+GOOD = [
+    '{"Id": "G1", "Name": "Zoë", "SSN": "123-45-6789", "Qty": 3, "Amount": 81234.5, "Active": true, '
+    '"UpdatedAt": "2024-03-01T10:00:00.123+05:30", "HireDate": "2020-02-29", "Address": {"Street": "1 Main St", '
+    '"Geo": [1.5, -2]}, "Tags": ["a", "b"]}',
+    '{"Id": "G2", "Name": "12345", "SSN": "tab\\there", "Qty": -922337203685477, "Amount": 0.1, '
+    '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": []}',
+    '{"Id": "G3", "Name": "a backslash, then u0000: \\\\u0000", "SSN": null, "Qty": null, "Amount": null, '
+    '"Active": null, "UpdatedAt": null}',
+]
+
+
+def _deep(levels: int) -> str:
+    return '{"a": ' * (levels - 1) + "1" + "}" * (levels - 1)
+
+
+#: (case, an XLR8 stream, the bad row's fields as JSON text)
+CASES = [
+    ("NaN in a double", False, '"Amount": NaN'),
+    ("Infinity in a double", False, '"Amount": Infinity'),
+    ("-Infinity in a double", False, '"Amount": -Infinity'),
+    ("1e400 in a double", False, '"Amount": 1e400'),
+    ("NaN in a decimal", True, '"Amount": NaN'),
+    ("a string in an integer column", True, '"Qty": "2"'),
+    ("a number in a boolean column", True, '"Active": 2'),
+    ("a string in a boolean column", True, '"Active": "true"'),
+    ("a string in an object column", True, '"Address": "x"'),
+    ("a number in an object column", True, '"Address": 5'),
+    ("an object in an array column", True, '"Tags": {"a": 1}'),
+    ("a number in a PII column", True, '"SSN": 5'),
+    ("an object in a PII column", True, '"SSN": {"x": 1}'),
+    ("an offset of 25 hours", True, '"UpdatedAt": "2024-01-01T00:00:00+25:00"'),
+    ("year 10000", True, '"UpdatedAt": "10000-01-01T00:00:00Z"'),
+    ("year 0", True, '"UpdatedAt": "0000-01-01T00:00:00Z"'),
+    ("hour 24", True, '"UpdatedAt": "2024-01-01T24:00:00Z"'),
+    ("infinity as a timestamp", True, '"UpdatedAt": "infinity"'),
+    ("a one-digit month", True, '"UpdatedAt": "2024-1-01T00:00:00Z"'),
+    ("a date in year 0", True, '"HireDate": "0000-01-01"'),
+    ("a NUL byte in a string", True, '"Name": "a\\u0000b"'),
+    ("NaN inside an object", True, '"Address": {"Street": "x", "n": NaN}'),
+    ("an object nested 65 levels", True, f'"Address": {_deep(65)}'),
+    ("a string over the field limit", True, '"Name": "' + "x" * (MAX_FIELD_BYTES + 1) + '"'),
+]
+
+
+def _messages(files: Path, lines: list[str], exact_numbers: bool) -> list[dict[str, Any]]:
+    """One BATCH file of ``lines`` (written at ``FILE_WRITTEN``) for an XLR8 stream or another tap's."""
+    note = annotation("workday", STREAM, "person", keys=["Id"]) if exact_numbers else None
+    if note is not None:
+        note["canonical_fields"] = {"SSN": "national_id"}
+    path = files / "part-0.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
+    batch = {"type": "BATCH", "stream": STREAM, "manifest": [f"file://{path}"],
+             "encoding": {"format": "jsonl", "compression": "none"}}  # fmt: skip
+    return [schema_msg(STREAM, PROPS, ["Id"], note), batch, state_msg({"done": True})]
+
+
+@pytest.mark.parametrize("exact_numbers", [True, False], ids=["XLR8 stream", "another tap's stream"])
+def test_the_good_rows_alone_take_duckdbs_reader_and_land_what_the_record_path_lands(
+    tmp_path: Path, config: dict[str, Any], exact_numbers: bool
+) -> None:
+    """The control for the test below: without the bad row, the file is DuckDB's, so only that row sends it away."""
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, lambda files: _messages(files, GOOD, exact_numbers)):
+        assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
+        paths = _paths(run.stderr)[STREAM]
+        assert (paths.get("batch_files_duckdb", 0), paths.get("batch_files_records", 0)) == (
+            (0, 1) if exact else (1, 0)
+        )
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+    assert len(landed[0][0]) == 3
+
+
+@pytest.mark.parametrize(("exact_numbers", "bad"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_row_the_record_path_dead_letters_is_dead_lettered_by_either_path(
+    tmp_path: Path, config: dict[str, Any], exact_numbers: bool, bad: str
+) -> None:
+    def build(files: Path) -> list[dict[str, Any]]:
+        return _messages(files, [GOOD[0], f'{{"Id": "B1", {bad}}}', *GOOD[1:]], exact_numbers)
+
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())  # made by the first run
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        paths = _paths(run.stderr)[STREAM]
+        assert (paths.get("batch_files_duckdb", 0), paths["batch_files_records"]) == (0, 1), run.stderr[-3000:]
+        assert run.states == [{"done": True}]
+        landed.append(_landed(store, key))
+    fast, record = landed
+    assert fast == record
+    assert [k for k, _, _ in fast[1]] == ['["B1"]']
+    assert sorted(dict(r)["id"] for r in fast[0]) == ["'G1'", "'G2'", "'G3'"]
