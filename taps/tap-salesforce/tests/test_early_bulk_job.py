@@ -229,6 +229,23 @@ def test_the_quota_stop_before_any_stream_aborts_the_job_past_the_guard(
     assert _no_early_thread()
 
 
+def _terminated(
+    tmp_path: Path, config: dict[str, t.Any], catalog: dict[str, t.Any], until: t.Callable[[], bool], what: str
+) -> tuple[int, float, str]:
+    """``tap-salesforce`` from the catalog as users run it, ended by SIGTERM once ``until``: its exit code, how long
+    the exit took, the end of its stderr."""
+    run = Running([str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config),
+                   "--catalog", write_json(tmp_path / "catalog.json", catalog)])  # fmt: skip
+    try:
+        run.wait_for(until, what)
+        time.sleep(0.2)  # an answer on its way to the tap (read or not, the way out waits for it)
+        started = time.monotonic()
+        code = run.end(signal.SIGTERM)
+        return code, time.monotonic() - started, "".join(run.err)[-2000:]
+    finally:
+        run.close()
+
+
 def test_sigterm_during_the_describe_aborts_the_job_created_beside_it(sf: t.Any, tmp_path: Path) -> None:
     """``tap-salesforce`` as users run it, stopped by SIGTERM while the describe is out (held 10 s), once the job
     created beside it is on the org: it exits 143 and the job is aborted on the way out. (Its own sandbox: the held
@@ -238,19 +255,11 @@ def test_sigterm_during_the_describe_aborts_the_job_created_beside_it(sf: t.Any,
         sandbox.reset()
         sf.emulator(sandbox).bulk2_polls_before_complete = 1
         sandbox.faults.add("salesforce", DESCRIBE, FaultSpec(kind="stall", seconds=10))
-        config = write_json(tmp_path / "config.json", _config(sf, sandbox))
-        catalog_path = write_json(tmp_path / "catalog.json", catalog)
-        run = Running([str(BIN / "tap-salesforce"), "--config", config, "--catalog", catalog_path])
-        try:
-            run.wait_for(lambda: len(sf.emulator(sandbox)._jobs) == 1, "the job's creation")
-            time.sleep(0.2)  # its answer on the way to the tap (read or not, the way out waits for it)
-            started = time.monotonic()
-            code = run.end(signal.SIGTERM)
-            took = time.monotonic() - started
-        finally:
-            run.close()
+        code, took, err = _terminated(
+            tmp_path, _config(sf, sandbox), catalog, lambda: len(sf.emulator(sandbox)._jobs) == 1, "the job's creation"
+        )
         jobs = _jobs(sf, sandbox)
-    assert code == 143, "".join(run.err)[-2000:]
+    assert code == 143, err
     assert took < 10  # not after the held describe's answer
     assert list(jobs.values()) == [("queryAll", "Aborted")]
 
@@ -345,23 +354,11 @@ def test_sigterm_while_a_job_is_polled_aborts_it(sf: t.Any, tmp_path: Path) -> N
         catalog = _catalog(sf, sandbox)
         sandbox.reset()
         sf.emulator(sandbox).bulk_job_seconds = 120.0
-        config = write_json(tmp_path / "config.json", _config(sf, sandbox, bulk_poll_interval=0.2))
-        catalog_path = write_json(tmp_path / "catalog.json", catalog)
-        run = Running([str(BIN / "tap-salesforce"), "--config", config, "--catalog", catalog_path])
-        try:
-            run.wait_for(
-                lambda: (
-                    len([r for r in sandbox.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path])
-                    >= 2
-                ),
-                "two polls of the running job",
-            )
-            started = time.monotonic()
-            code = run.end(signal.SIGTERM)
-            took = time.monotonic() - started
-        finally:
-            run.close()
+        polls = lambda: [r for r in sandbox.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path]  # noqa: E731
+        code, took, err = _terminated(
+            tmp_path, _config(sf, sandbox, bulk_poll_interval=0.2), catalog, lambda: len(polls()) >= 2, "two polls"
+        )
         jobs = _jobs(sf, sandbox)
-    assert code == 143, "".join(run.err)[-2000:]
+    assert code == 143, err
     assert took < 10  # not after the job's 120 s
     assert list(jobs.values()) == [("queryAll", "Aborted")]
