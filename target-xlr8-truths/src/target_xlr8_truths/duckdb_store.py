@@ -258,6 +258,7 @@ def _batch_file_columns(
     text_decimals: t.Collection[str] = (),
     json_shapes: t.Mapping[str, str] | None = None,
     protected: t.Collection[str] = (),
+    not_null: t.Collection[str] = (),
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
@@ -348,7 +349,8 @@ def _batch_file_columns(
             if common is not None:
                 hour = f" AND substr({value}, 12, 2) < '24'" if column.kind == "timestamp" else ""
                 spelled = (
-                    f"CASE WHEN {value} LIKE '{common}' THEN ({value} >= '0001' AND {value} < ':'{hour}) "
+                    f"CASE WHEN {value} LIKE '{common}' THEN ({value} >= '0001' AND {value} < ':'{hour} "
+                    f"AND strpos({value}, ' ') = 0) "
                     f"ELSE {spelled} END"
                 )
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {spelled}))"))
@@ -367,6 +369,8 @@ def _batch_file_columns(
                     f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
                 )
                 bad.append((column.name, f"NOT ({starts})"))
+        if column.source in not_null:  # null, or absent (DuckDB reads both as NULL): the validator decides
+            bad.append((column.name, f"{raw[-1].rsplit(' AS ', 1)[1]} IS NULL"))
     literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
     return literal, raw, converted, bad
 
@@ -624,7 +628,7 @@ class DuckDBStore(Store):
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(
-            columns, batch.text_decimals, batch.json_shapes, batch.protected
+            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
         )
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
@@ -702,7 +706,7 @@ class DuckDBStore(Store):
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
         spec, raw, converted, bad = _batch_file_columns(
-            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected
+            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
         )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [

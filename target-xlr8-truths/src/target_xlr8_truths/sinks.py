@@ -400,6 +400,7 @@ class TruthsSink(BatchSink):
             batch.private = bool(self._protected_stored)
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
             batch.json_shapes = self._json_shapes
+            batch.not_null = self._not_null
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -525,6 +526,19 @@ class TruthsSink(BatchSink):
             if isinstance(names, list) and names and all(n in starts or n == "null" for n in names):
                 shapes[column.source] = "".join(sorted({c for n in names if n != "null" for c in starts[n]}))
         return shapes
+
+    @functools.cached_property
+    def _not_null(self) -> frozenset[str]:
+        """Properties declaring a type without null (a not-nillable vendor field): a null there is the validator's
+        to dead-letter (review 20d: DuckDB's reader landed it as NULL)."""
+        sources = set()
+        for column in self.columns:
+            prop = self.schema["properties"].get(column.source)
+            declared = prop.get("type") if isinstance(prop, dict) else None
+            names = [declared] if isinstance(declared, str) else declared
+            if isinstance(names, list) and names and "null" not in names:
+                sources.add(column.source)
+        return frozenset(sources)
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:

@@ -134,6 +134,9 @@ class Batch:
     #: For ``files``: nested JSON column source -> the first characters of the JSON texts its declared types allow
     #: (``{`` an object, ``[`` an array, ...); a source not listed takes any value.
     json_shapes: dict[str, str] = field(default_factory=dict)
+    #: For ``files``: property sources whose declared type excludes null (the record path's validator dead-letters a
+    #: null there; DuckDB's reader reads it, and an absent property, as NULL: such a row takes the record path).
+    not_null: frozenset[str] = frozenset()
 
 
 class Store(abc.ABC):
