@@ -42,7 +42,9 @@ __all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "neve
 
 #: Every ``Abort`` alive (``terminate_requests`` aborts them all).
 _LIVE: weakref.WeakSet[Abort] = weakref.WeakSet()
-_LIVE_LOCK = threading.Lock()
+#: Re-entrant, as ``Abort._lock``: the signal handler (``terminate_requests``) runs on the main thread, which may hold
+#: them when the signal comes (a plain lock hung the handler: review 20e).
+_LIVE_LOCK = threading.RLock()
 _APPLIED: contextvars.ContextVar[Abort | None] = contextvars.ContextVar("xlr8_kit_abort", default=None)
 #: Inside ``never_given_up`` (a token request): sent over connections no ``Abort`` tracks, ``TERMINATION``'s included.
 _EXEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("xlr8_kit_never_given_up", default=False)
@@ -76,7 +78,7 @@ class Abort:
 
     def __init__(self) -> None:
         self.aborted = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()  # a closed connection's goes with it
         self.adapter = _AbortableAdapter(max_retries=0)
         with _LIVE_LOCK:  # a signal ending the process gives its requests up too (``terminate_requests``)
