@@ -418,11 +418,20 @@ def test_bounds_that_no_bound_can_be_placed_against_are_not_asked_for_past_the_f
     assert 1 <= len(placed) <= 3, [token.offset for token in placed]
 
 
-def test_a_read_page_after_page_plans_ranges_once_its_round_trips_dwarf_what_a_page_costs() -> None:
-    """Page 1 alone decides (at 100 ms the ranges start where they always did); after it, one slow page among fast
-    ones does not (a page the server renders first), the median of the last three does (measured ratios of a round
-    trip to the page's cost besides, HCM workers, session 20: warm at 0 ms 0.1-0.7, at 100 ms 7-14, a page rendered
-    cold 3-25)."""
+def test_ranges_start_after_page_1_by_default() -> None:
+    """``RANGES_AT`` 0: page 1 decides for the ranges at any round trip (one cursor first was 2.5x the wall at 0 ms
+    on ERP invoices, session 20)."""
+    assert latency_shows([0.01])
+
+
+def test_a_read_page_after_page_plans_ranges_once_its_round_trips_dwarf_what_a_page_costs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At a threshold of 2: page 1 alone decides (at 100 ms the ranges start where they always did); after it, one
+    slow page among fast ones does not (a page the server renders first), the median of the last three does
+    (measured ratios of a round trip to the page's cost besides, HCM workers, session 20: warm at 0 ms 0.1-0.7, at
+    100 ms 7-14, a page rendered cold 3-25)."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 2.0)
     assert latency_shows([13.9])
     assert not latency_shows([0.3])
     assert not latency_shows([0.3, 4.5])

@@ -72,10 +72,13 @@ def _slow_body_proxy(target: str, delay: float) -> ThreadingHTTPServer:
     return server
 
 
-def test_a_body_slow_after_its_headers_is_latency(url: str, emulator: OracleHcmEmulator) -> None:
-    """0.25 s between each answer's headers and its body: the read plans ranges (bound requests go out) and lands
-    what one cursor lands; judged on the time to the headers it stayed on one cursor (no bound asked, 34 pages in
-    turn)."""
+def test_a_body_slow_after_its_headers_is_latency(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one cursor first (a threshold of 2; the default starts ranges after page 1 whatever the round trips),
+    0.25 s between each answer's headers and its body: the read plans ranges (bound requests go out) and lands what
+    one cursor lands; judged on the time to the headers it stayed on one cursor (no bound asked, 34 pages in turn)."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 2.0)
     one = run_tap(hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=1), streams={"workers"})
     server = _slow_body_proxy(url, 0.25)
     try:
