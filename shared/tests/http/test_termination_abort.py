@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import typing as t
 
 import pytest
 
@@ -173,8 +174,38 @@ def test_a_signal_raised_inside_a_request_on_the_main_thread_keeps_its_exit_code
         assert "RequestAbortedError" not in err
 
 
-OWN_ABORT = textwrap.dedent(
+def _terminated_child(script: str, server: FaultServer, path: str) -> dict[str, t.Any]:
+    """``script`` in a child process against ``server``: told to terminate its requests once ``path`` was asked,
+    then what it printed."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, server.url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdin is not None
+    _seen(server, path)
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    out, err = child.communicate(timeout=STALL / 2)
+    assert child.returncode == 0, err
+    return t.cast("dict[str, t.Any]", json.loads(out))
+
+
+#: The end of a child script: ``call`` on a thread, told by the parent when its request is out, then the process's
+#: termination, then the thread's end.
+_THEN_TERMINATE = textwrap.dedent(
     """
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(call,))
+    thread.start()
+    while len(sys.stdin.readline()) == 0:
+        pass
+    terminate_requests()
+    thread.join()
+    """
+)
+
+OWN_ABORT = (
+    textwrap.dedent(
+        """
     import contextvars, json, sys, threading, time
     from xlr8_kit.http.abort import Abort, terminate_requests
     from xlr8_kit.http.session import HttpPolicy, ResilientSession
@@ -193,15 +224,10 @@ OWN_ABORT = textwrap.dedent(
             out["plan"] = type(exc).__name__
         out["took"] = round(time.monotonic() - began, 1)
 
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(call,))
-    thread.start()
-    while len(sys.stdin.readline()) == 0:
-        pass
-    terminate_requests()
-    thread.join()
-    out["later"] = Abort().aborted.is_set()
-    print(json.dumps(out))
     """
+    )
+    + _THEN_TERMINATE
+    + "out['later'] = Abort().aborted.is_set()\nprint(json.dumps(out))\n"
 )
 
 
@@ -211,25 +237,16 @@ def test_terminate_requests_gives_up_a_request_under_an_abort_of_its_own() -> No
     an ``Abort`` made afterwards starts aborted."""
     with FaultServer() as server:
         server.script("/plan", Reply(200, body={"n": 1}, delay=STALL), repeat_last=True)
-        child = subprocess.Popen(
-            [sys.executable, "-c", OWN_ABORT, server.url],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert child.stdin is not None
-        _seen(server, "/plan")
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        out, err = child.communicate(timeout=STALL / 2)
-        assert child.returncode == 0, err
-        result = json.loads(out)
+        result = _terminated_child(OWN_ABORT, server, "/plan")
         assert result["plan"] == "RequestAbortedError"
         assert result["took"] < 5
         assert result["later"] is True
         assert server.count("/plan") == 1
 
 
-NEVER_CUT = textwrap.dedent(
-    """
+NEVER_CUT = (
+    textwrap.dedent(
+        """
     import contextvars, json, sys, threading, time
     from xlr8_kit.http.abort import never_given_up, terminate_requests
     from xlr8_kit.http.session import HttpPolicy, ResilientSession
@@ -247,14 +264,10 @@ NEVER_CUT = textwrap.dedent(
             out["create"] = type(exc).__name__
         out["took"] = round(time.monotonic() - began, 1)
 
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(call,))
-    thread.start()
-    while len(sys.stdin.readline()) == 0:
-        pass
-    terminate_requests()
-    thread.join()
-    print(json.dumps(out))
     """
+    )
+    + _THEN_TERMINATE
+    + "print(json.dumps(out))\n"
 )
 
 
@@ -264,17 +277,7 @@ def test_a_request_never_given_up_makes_no_attempt_after_a_termination() -> None
     the signal, each a job the org made)."""
     with FaultServer() as server:
         server.script("/jobs", Reply(429, headers={"Retry-After": "10"}), repeat_last=True)
-        child = subprocess.Popen(
-            [sys.executable, "-c", NEVER_CUT, server.url],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert child.stdin is not None
-        _seen(server, "/jobs")
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        out, err = child.communicate(timeout=STALL / 2)
-        assert child.returncode == 0, err
-        result = json.loads(out)
+        result = _terminated_child(NEVER_CUT, server, "/jobs")
         assert result["create"] == "RateLimitedError"
         assert result["took"] < 5
         assert server.count("/jobs") == 1
