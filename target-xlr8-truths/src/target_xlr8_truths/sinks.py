@@ -512,6 +512,13 @@ class TruthsSink(BatchSink):
         integer's digits, no; an integer column is read as text and a double column rounds as the record path)."""
         return {c.source: c.kind == "decimal" for c in self.columns if c.kind in {"decimal", "json"}}
 
+    def _declared_types(self, source: str) -> list[t.Any]:
+        """The type names a property declares (``"type"``, a name or a list of them); none when it declares none."""
+        prop = self.schema["properties"].get(source)
+        declared = prop.get("type") if isinstance(prop, dict) else None
+        names = [declared] if isinstance(declared, str) else declared
+        return names if isinstance(names, list) else []
+
     @functools.cached_property
     def _json_shapes(self) -> dict[str, str]:
         """Nested JSON column source -> the first characters of the JSON texts its declared types allow (the record
@@ -520,10 +527,8 @@ class TruthsSink(BatchSink):
         starts["number"] = starts["integer"]
         shapes = {}
         for column in self.columns:
-            prop = self.schema["properties"].get(column.source)
-            declared = prop.get("type") if column.kind == "json" and isinstance(prop, dict) else None
-            names = [declared] if isinstance(declared, str) else declared
-            if isinstance(names, list) and names and all(n in starts or n == "null" for n in names):
+            names = self._declared_types(column.source) if column.kind == "json" else []
+            if names and all(n in starts or n == "null" for n in names):
                 shapes[column.source] = "".join(sorted({c for n in names if n != "null" for c in starts[n]}))
         return shapes
 
@@ -533,10 +538,8 @@ class TruthsSink(BatchSink):
         to dead-letter (review 20d: DuckDB's reader landed it as NULL)."""
         sources = set()
         for column in self.columns:
-            prop = self.schema["properties"].get(column.source)
-            declared = prop.get("type") if isinstance(prop, dict) else None
-            names = [declared] if isinstance(declared, str) else declared
-            if isinstance(names, list) and names and "null" not in names:
+            names = self._declared_types(column.source)
+            if names and "null" not in names:
                 sources.add(column.source)
         return frozenset(sources)
 
