@@ -31,6 +31,7 @@ Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ceilings
 from run import ROOT, SANDBOX_PROJECT_ID, TARGET, child_env, meltano_project_copy
+
+#: ``py-spy record`` of a whole run (``--spy``): every process of the tree, 100 samples/s, raw (collapsed) stacks.
+SPY_RECORD = ["record", "--subprocesses", "-r", "100", "-f", "raw"]
 
 #: Run in the meltano process: times the phases in process CPU and writes them (and the children's CPU) at exit.
 PROBE = """
@@ -165,6 +170,7 @@ def main() -> int:
     parser.add_argument("--batch-sizes", default="", help="comma-separated records per BATCH file, alternated")
     parser.add_argument("--base-root", type=Path, help="a second tree (the old side): alternate its runs with ours")
     parser.add_argument("--trace", action="store_true", help="print each run's BATCH files: written, loaded, STATE")
+    parser.add_argument("--spy", type=Path, help="py-spy executable: record each timed run (raw stacks)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()] or [0]
     if args.base_root and sizes != [0]:
@@ -181,9 +187,10 @@ def main() -> int:
     ):
         work = Path(tmp)
         (work / "probe.py").write_text(PROBE)
+        options: dict[str, t.Any] = {"cacheable": args.cacheable_catalog, "trace": args.trace, "spy": args.spy}
         if args.base_root:
-            old = Side("old", args.base_root, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
-            new = Side("new", ROOT, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
+            old = Side("old", args.base_root, work, tap, stream, **options)
+            new = Side("new", ROOT, work, tap, stream, **options)
             print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}: {old.root} (old) / {ROOT} (new)")
             for side in (old, new):
                 side.run(work, "warm", quiet=True)  # untimed: the emulator's first read, the system db created
@@ -192,7 +199,7 @@ def main() -> int:
                     side.run(work, str(run_no))
             compare(old, new)
             return 0
-        side = Side("", ROOT, work, tap, stream, cacheable=args.cacheable_catalog, trace=args.trace)
+        side = Side("", ROOT, work, tap, stream, **options)
         print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
         figures: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
         for run_no, size in ((run_no, size) for run_no in range(args.runs) for size in sizes):
@@ -215,6 +222,7 @@ class Run:
     steps: dict[str, float]
     peak_mb: float
     digest: str
+    state: str
 
 
 #: Columns the target sets per run (load times, run ids): left out of the landed rows' md5.
@@ -243,6 +251,17 @@ def landed(store: Path) -> tuple[int, str]:
         lines = f'string_agg(to_json(struct_pack({columns}))::VARCHAR, chr(10) ORDER BY "{order}")'
         digest = conn.execute(f'SELECT md5({lines}) FROM "{table}"').fetchone()
     return int(rows or 0), str(digest[0] if digest else "")
+
+
+def saved_state(project: Path, state_id: str) -> str:
+    """The md5 of the completed STATE Meltano saved for ``state_id`` (its system database), to compare two builds'
+    final bookmarks; "none" when it saved none."""
+    import hashlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{project / '.meltano' / 'meltano.db'}?mode=ro", uri=True)) as db:
+        found = db.execute("SELECT completed_state FROM state WHERE state_id LIKE ?", [f"%:{state_id}"]).fetchone()
+    return hashlib.md5(found[0].encode()).hexdigest() if found and found[0] else "none"
 
 
 class Sampler:
@@ -276,6 +295,8 @@ class Sampler:
     @staticmethod
     def role(cmdline: list[str]) -> str:
         text = " ".join(cmdline)
+        if "py-spy" in text:
+            return "profiler"
         if "target-xlr8-truths" in text and "probe.py" not in text:
             return "target"
         if "--discover" in text:
@@ -285,8 +306,6 @@ class Sampler:
         return "meltano"
 
     def _run(self) -> None:
-        import contextlib
-
         import psutil
 
         while not self._stop.is_set():
@@ -298,7 +317,7 @@ class Sampler:
                         times = proc.cpu_times()
                         rss += proc.memory_info().rss
                         role = self.cpu[proc.pid][0] if proc.pid in self.cpu else "meltano"
-                        if role == "meltano" and proc.pid != self.root.pid:  # a child seen before its exec
+                        if role == "meltano":  # a child seen before its exec; the root (py-spy when --spy)
                             role = self.role(proc.cmdline())
                         self.cpu[proc.pid] = (role, times.user + times.system)
             own = self.own.cpu_times()
@@ -373,9 +392,18 @@ class Side:
     """One tree's project copy (its meltano.yml, lock files and venv) and its runs."""
 
     def __init__(
-        self, label: str, root: Path, work: Path, tap: str, stream: str, *, cacheable: bool, trace: bool = False
+        self,
+        label: str,
+        root: Path,
+        work: Path,
+        tap: str,
+        stream: str,
+        *,
+        cacheable: bool,
+        trace: bool = False,
+        spy: Path | None = None,
     ) -> None:
-        self.label, self.root, self.tap, self.trace = label, root.resolve(), tap, trace
+        self.label, self.root, self.tap, self.trace, self.spy = label, root.resolve(), tap, trace, spy
         self.python = sys.executable if self.root == ROOT else str(self.root / ".venv" / "bin" / "python")
         self.project = meltano_project_copy(work, f"project-{label or 'this'}", batch=True, root=self.root)
         if cacheable:
@@ -402,7 +430,11 @@ class Side:
         """One ``meltano run`` with its own state id (so it reads the whole stream); prints its figures and
         timeline unless ``quiet``, and keeps them unless it is the untimed warm-up."""
         command = [self.python, str(work / "probe.py"), "--environment=sandbox", "run"]
-        command += ["--state-id-suffix", f"cost{self.label}{suffix}", self.tap, TARGET]
+        state_id = f"cost{self.label}{suffix}"
+        command += ["--state-id-suffix", state_id, self.tap, TARGET]
+        if self.spy and not quiet:
+            raw = Path.cwd() / f"spy-{self.label or 'this'}-{suffix}.raw"
+            command = [str(self.spy), *SPY_RECORD, "-o", str(raw), "--", *command]
         epoch = time.time()
         self.env["XLR8_MELTANO_COST_EPOCH"] = repr(epoch)
         started = time.perf_counter()
@@ -418,7 +450,8 @@ class Side:
         cpu, marks = probe["cpu"], probe["marks"]
         log = stderr + stdout
         rows, digest = landed(self.store)
-        run = Run(wall, rows, cpu, meltano_steps(marks, wall), sampler.peak_mb, digest)
+        state = saved_state(self.project, state_id)
+        run = Run(wall, rows, cpu, meltano_steps(marks, wall), sampler.peak_mb, digest, state)
         if quiet:
             return run
         self.runs.append(run)
@@ -428,6 +461,7 @@ class Side:
         head = label or (f"{self.label} run {suffix}: " if self.label else f"run {suffix}: ")
         print(
             f"  {head}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {run.rows} (md5 {digest[:12]}); "
+            f"STATE md5 {state[:12]}; "
             f"peak {run.peak_mb:.0f} MB (tree)"
         )
         print(f"    wall s: {steps}")
