@@ -266,8 +266,9 @@ def saved_state(project: Path, state_id: str) -> str:
 
 class Sampler:
     """Every 50 ms while a run lasts: CPU seconds per process of its tree (Meltano, discovery, tap, target) and of
-    this process (the emulators it serves, with the sampler itself), the tree's RSS, and the BATCH files in the
-    extractor's storage directory (when each appeared as a partial file and under its final name)."""
+    this process (the emulators it serves, with the sampler itself), the tree's RSS (summed, and per role the largest
+    single process: goal 4 is per process), and the BATCH files in the extractor's storage directory (when each
+    appeared as a partial file and under its final name)."""
 
     def __init__(self, pid: int, batches: Path, epoch: float) -> None:
         import threading
@@ -277,6 +278,7 @@ class Sampler:
         self.root, self.own = psutil.Process(pid), psutil.Process()
         self.batches, self.epoch = batches, epoch
         self.peak_mb = 0.0
+        self.role_peak_mb: dict[str, float] = {}  # per role, the largest single process (goal 4 is per process)
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, last CPU seconds seen)
         self.samples: list[tuple[float, dict[str, float]]] = []  # (time, CPU s per role so far)
         self.partial: dict[str, float] = {}
@@ -315,11 +317,13 @@ class Sampler:
                 for proc in [self.root, *self.root.children(recursive=True)]:
                     with contextlib.suppress(psutil.Error):
                         times = proc.cpu_times()
-                        rss += proc.memory_info().rss
+                        one = proc.memory_info().rss
+                        rss += one
                         role = self.cpu[proc.pid][0] if proc.pid in self.cpu else "meltano"
                         if role == "meltano":  # a child seen before its exec; the root (py-spy when --spy)
                             role = self.role(proc.cmdline())
                         self.cpu[proc.pid] = (role, times.user + times.system)
+                        self.role_peak_mb[role] = max(self.role_peak_mb.get(role, 0.0), one / 1e6)
             own = self.own.cpu_times()
             per_role: dict[str, float] = {"emulator (this process)": own.user + own.system}
             for role, seconds in self.cpu.values():
@@ -464,6 +468,8 @@ class Side:
             f"STATE md5 {state[:12]}; "
             f"peak {run.peak_mb:.0f} MB (tree)"
         )
+        peaks = ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(sampler.role_peak_mb.items()))
+        print(f"    peak MB of one process: {peaks}")
         print(f"    wall s: {steps}")
         print(f"    log moments, s: {timeline(log, epoch, epoch + wall)}")
         if self.trace:
