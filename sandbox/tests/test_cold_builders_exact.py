@@ -6,6 +6,8 @@ cold17).
   outside positional notation, Decimals in untyped properties, non-ASCII text), with and without ``$expand``.
 - ``Company.employee_name`` against ``Company.employee``'s names: the initial population, people hired in sandbox
   time (scheduled and inserted), after sandbox time moved on, and a person not hired yet (the same error).
+- ``Company.employee_last_modified`` (Oracle HCM's sort pass over more people than its memo holds, cold21) against
+  ``Company.employee``'s ``last_modified``, the same way, at several moments of sandbox time.
 - Salesforce ``_stamp`` (system field stamps, from ``isoformat``) against ``sf_datetime`` (``strftime``).
 - Oracle ERP purchase orders and Salesforce Leads, which name a person through it, against rows built with the
   whole employee record (the pre-change builders, kept here).
@@ -123,6 +125,29 @@ def test_employee_name_is_the_employees_name(seed: int, scale: int) -> None:
     with pytest.raises(IndexError, match="not hired yet") as named:
         company.employee_name(count - 1, EPOCH)
     assert str(named.value) == str(raised.value)
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(0, 50), (42, 700), (2**64 - 1, 1500)])
+def test_employee_last_modified_is_the_employees(seed: int, scale: int) -> None:
+    company = Company(seed=seed, scale=scale)
+    for i in range(scale):
+        assert company.employee_last_modified(i) == company.employee(i).last_modified, i
+    # Sandbox time moves on: updates and terminations stamp people, new hires are stamped at their hire.
+    company.insert_employees(2)
+    for later in (EPOCH + timedelta(days=3, hours=5), EPOCH + timedelta(days=95), EPOCH + timedelta(days=900)):
+        count = company.employee_count(later)
+        assert count > scale
+        changed = 0
+        for i in [*range(0, scale, 3), *range(scale, count)]:
+            e = company.employee(i, later)
+            assert company.employee_last_modified(i, later) == e.last_modified, (later, i)
+            changed += e.last_modified > EPOCH
+        assert changed > 0, later
+    with pytest.raises(IndexError, match="not hired yet") as raised:
+        company.employee(count - 1, EPOCH)
+    with pytest.raises(IndexError, match="not hired yet") as dated:
+        company.employee_last_modified(count - 1, EPOCH)
+    assert str(dated.value) == str(raised.value)
 
 
 def _reference_purchase_order(emulator: OracleErpEmulator, i: int) -> dict[str, Any]:

@@ -9,15 +9,16 @@ emulator's ``_matched`` must give the same keys and indices.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
+from xlr8_sandbox.products.oracle_fusion import hcm as hcm_module
 from xlr8_sandbox.products.oracle_fusion.erp import OracleErpEmulator
-from xlr8_sandbox.products.oracle_fusion.framework import FusionEmulator, ResourceDef, _Desc
+from xlr8_sandbox.products.oracle_fusion.framework import MAX_LIMIT, FusionEmulator, ResourceDef, _Desc
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
 from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, parse_q, typed
 
@@ -92,6 +93,35 @@ def test_sort_rows_hold_the_whole_rows_values(kind: Any, name: str, seed: int, s
     for i in range(resource.count()):
         whole = resource.source_row(i)
         assert resource.sort_row(i) == {a: whole[a] for a in resource.sort_attrs}, (name, i)
+
+
+@pytest.mark.parametrize("days", [0, 40, 700])
+def test_hcm_worker_sort_rows_over_more_people_than_the_memo(days: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over more people than HCM's memo holds, the sort pass reads each worker's date alone
+    (``Company.employee_last_modified``): the same values as the whole rows, hires in sandbox time included."""
+    monkeypatch.setattr(hcm_module, "_EMPLOYEE_MEMO", 8)
+    emulator = _emulator(OracleHcmEmulator, 42, 600)
+    assert emulator._employee.cache_parameters()["maxsize"] == 2 * MAX_LIMIT  # the memo a page needs, no more
+    emulator.ctx.clock.advance(timedelta(days=days))
+    emulator.company.insert_employees(3)
+    resource = emulator.resources["workers"]
+    assert resource.count() > 600
+    partial = 0
+    original = emulator.company.employee_last_modified
+
+    def counted(i: int, as_of: datetime | None = None) -> datetime:
+        nonlocal partial
+        partial += 1
+        return original(i, as_of)
+
+    monkeypatch.setattr(emulator.company, "employee_last_modified", counted)
+    for i in range(resource.count()):
+        narrow = resource.sort_row(i)
+        whole = resource.source_row(i)
+        assert narrow == {a: whole[a] for a in resource.sort_attrs}, i
+    assert partial == resource.count()
+    order = "LastUpdateDate:asc,PersonId:asc"
+    assert _served(emulator, resource, order, None) == _expected(resource, order, None, emulator)
 
 
 @pytest.mark.parametrize(("kind", "name"), SORTED)

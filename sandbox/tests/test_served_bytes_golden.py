@@ -35,6 +35,7 @@ import requests
 
 from xlr8_sandbox import company as company_module
 from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.products.oracle_fusion import hcm as hcm_module
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGESTS = Path(__file__).with_name("served_bytes_digests.json")
@@ -175,8 +176,10 @@ def read_digest(product: str, stream: str, scale: int, counter: Counter,
 #: The sorted Oracle ERP reads and S/4HANA's journal items again with the company's memo shrunk to 8 records: at the
 #: golden's scale every record fits it, so this is how their passes over every record (a sort, row offsets) take
 #: the partial draws (``Company.purchase_order_date``, ``invoice_date``, ``journal_outline``) that they take at scale
-#: 100,000; the bytes must be the recorded ones.
+#: 100,000; the bytes must be the recorded ones. Oracle HCM workers the same way with the emulator's employee memo
+#: shrunk (its sort pass then reads ``Company.employee_last_modified``, as at scale 100,000).
 OUTGROWN = {
+    "oracle_hcm-workers",
     "oracle_erp-invoices",
     "oracle_erp-purchase_orders",
     "oracle_erp-journal_lines",
@@ -204,6 +207,7 @@ def test_served_bytes_match_golden(
         monkeypatch.setenv(name, value)
     if memo is not None:
         monkeypatch.setattr(company_module, "_MEMO_SIZE", memo)
+        monkeypatch.setattr(hcm_module, "_EMPLOYEE_MEMO", memo)
     (cold_count, cold, rows), (warm_count, warm, warm_rows) = read_digest(
         product, stream, scale, fixed_randomness, monkeypatch
     )

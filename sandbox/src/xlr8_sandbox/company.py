@@ -646,14 +646,10 @@ class Company:
             )
         if t <= EPOCH or base.status == "terminated":
             return base  # people who left before sandbox time do not change any more
-        events, ended = self._events_visible("employee", i, t, 0.3)
         salary, job, modified = base.annual_salary, base.job_code, base.last_modified
-        for k in range(events):
-            at = self._event_time("employee", i, k)
-            if hired_at is not None and at <= hired_at:
-                continue
+        for k, at, ends in self._employee_events(i, t, hired_at):
             modified = at
-            if k == ended:
+            if ends:
                 return replace(
                     base,
                     status="terminated",
@@ -667,6 +663,35 @@ class Company:
             if r.random() < 0.2:
                 job = self.jobs[r.randrange(len(self.jobs))].code
         return replace(base, annual_salary=salary, job_code=job, last_modified=modified)
+
+    def _employee_events(self, i: int, t: datetime, hired_at: datetime | None) -> Iterator[tuple[int, datetime, bool]]:
+        """Person ``i``'s update events visible at ``t`` after their hire, in order: (k, when, whether it ends
+        their employment)."""
+        events, ended = self._events_visible("employee", i, t, 0.3)
+        for k in range(events):
+            at = self._event_time("employee", i, k)
+            if hired_at is None or at > hired_at:
+                yield k, at, k == ended
+
+    def employee_last_modified(self, i: int, as_of: datetime | None = None) -> datetime:
+        """``employee(i, as_of).last_modified`` without the record, for a sort pass over every person (Oracle HCM
+        workers by ``LastUpdateDate``): the base record's draws up to its date and the update events' times, no
+        names, pay, job or frozen record. A person not hired yet raises as ``employee`` does."""
+        t = self._as_of(as_of)
+        hired_at = self.hire_time(i)
+        if hired_at is not None and hired_at > t:
+            self.employee(i, as_of)  # raises its IndexError
+        head = self._employee_head(self._rng("employee", i))
+        status, modified = head[3], head[7]
+        if hired_at is not None:
+            status, modified = "active", hired_at
+        if t <= EPOCH or status == "terminated":
+            return modified
+        for _k, at, ends in self._employee_events(i, t, hired_at):
+            modified = at
+            if ends:
+                break
+        return modified
 
     def employee_name(self, i: int, as_of: datetime | None = None) -> tuple[str, str]:
         """``employee(i, as_of)``'s (first_name, last_name) without the rest of the record: for rows that name a
@@ -682,15 +707,8 @@ class Company:
         # sandbox/tests/test_fast_paths_exact.py: the same values, about 1.5 us fewer a person.
         r = self._rng("employee", i)
         draw = r.getrandbits
-        first, last = _draw_name(draw)
-        hire = _fromordinal(_ORDINAL_2015 + below(draw, 4000))
-        roll = r.random()
-        status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"
-        term = hire + timedelta(days=30 + below(draw, 1470)) if status == "terminated" else None
+        first, last, hire, status, term, dept_index, loc, modified = self._employee_head(r)
         departments = self.departments
-        dept_index = below(draw, len(departments))
-        loc = self.locations[below(draw, len(self.locations))]
-        modified = _BASE + timedelta(seconds=below(draw, 8 * 365 * 86400))
         birth = _fromordinal(_ORDINAL_1960 + below(draw, 14000))
         jobs, pay_groups = self.jobs, self.pay_groups
         job = jobs[below(draw, len(jobs))].code
@@ -723,6 +741,21 @@ class Company:
             full_time=r.random() > 0.15,
             last_modified=modified,
         )
+
+    def _employee_head(self, r: random.Random) -> tuple[str, str, date, str, date | None, int, Code, datetime]:
+        """A person's first draws from their "employee" generator, in this order (``_employee_base`` draws on from
+        here): first and last name, hire date, status, termination date, department index, location, last
+        modified."""
+        draw = r.getrandbits
+        first, last = _draw_name(draw)
+        hire = _fromordinal(_ORDINAL_2015 + below(draw, 4000))
+        roll = r.random()
+        status = "terminated" if roll < 0.12 else "leave" if roll < 0.17 else "active"
+        term = hire + timedelta(days=30 + below(draw, 1470)) if status == "terminated" else None
+        dept_index = below(draw, len(self.departments))
+        loc = self.locations[below(draw, len(self.locations))]
+        modified = _BASE + timedelta(seconds=below(draw, 8 * 365 * 86400))
+        return first, last, hire, status, term, dept_index, loc, modified
 
     def employees(
         self, start: int = 0, stop: int | None = None, *, as_of: datetime | None = None

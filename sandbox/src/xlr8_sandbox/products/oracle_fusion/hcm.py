@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from xlr8_sandbox.company import EPOCH, Employee
 from xlr8_sandbox.products.oracle_fusion.framework import (
     END_OF_TIME,
+    MAX_LIMIT,
     Attr,
     ChildDef,
     FusionEmulator,
@@ -54,6 +55,8 @@ EXTRACT_COLUMNS = (
 _ID = 300_000_000_000_000
 _BASE_UPDATE = datetime(2018, 1, 1, tzinfo=UTC)
 _STATUS = {"active": "ACTIVE", "leave": "SUSPENDED", "terminated": "INACTIVE"}
+#: People the emulator keeps built (per sandbox time): a page's workers and their assignments' first version.
+_EMPLOYEE_MEMO = 16_384
 GRADES = [("G1", "Associate"), ("G2", "Professional"), ("G3", "Senior"), ("G4", "Lead"), ("G5", "Executive")]
 
 
@@ -93,7 +96,11 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
     client_secret = CLIENT_SECRET
 
     def __init__(self, ctx: Any) -> None:
-        self._employee = functools.lru_cache(maxsize=16_384)(self._employee_at)
+        # Over more people than the memo holds, the sort pass reads their dates alone (``_worker_keys``): the memo
+        # then serves within a page (a worker's row, children and first version), and a smaller one is a smaller
+        # heap for the collector to walk.
+        whole = ctx.company.scale <= _EMPLOYEE_MEMO
+        self._employee = functools.lru_cache(maxsize=_EMPLOYEE_MEMO if whole else 2 * MAX_LIMIT)(self._employee_at)
         super().__init__(ctx)
 
     # --- data ---------------------------------------------------------------------------------------------
@@ -119,8 +126,14 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
         }
 
     def _worker_keys(self, i: int) -> Row:
-        """The sort pass's partial worker row (``_worker``'s values): the employee is built once, for both passes."""
-        return {"PersonId": person_id(i), "LastUpdateDate": stamp(self.employee(i).last_modified)}
+        """The sort pass's partial worker row (``_worker``'s values). While the memo holds every person, the
+        employee is built once, for both passes; over more people than it holds, a pass evicts what it builds
+        before a page reads it, so the date comes from the employee's first draws alone."""
+        if self.company.scale <= _EMPLOYEE_MEMO:
+            modified = self.employee(i).last_modified
+        else:
+            modified = self.company.employee_last_modified(i, self.ctx.clock.now())
+        return {"PersonId": person_id(i), "LastUpdateDate": stamp(modified)}
 
     def _names(self, worker: Row) -> list[Row]:
         e: Employee = worker["__e"]
