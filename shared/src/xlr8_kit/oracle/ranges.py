@@ -25,9 +25,9 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
   (``width`` threads), on the next ``width + (RANGES_AHEAD - 1) * floor`` ranges; at most ``floor * RANGE_PAGES``
-  pages (or ``width * MIN_RANGE_PAGES`` if more) are read ahead of the range being emitted (which itself keeps at
-  most ``RANGE_PAGES`` of its own), so memory stays flat whatever the stream's size; one while the emitter does not
-  mostly wait for pages (``Growth``).
+  pages are read ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES`` of its own), whatever
+  the width, so memory stays flat whatever the stream's size; one while the emitter does not mostly wait for pages
+  (``Growth``). (Each range started also holds its bound's page until its reader takes it up.)
 - The width: ``max_concurrent_requests`` (the floor) while a page's round trip is short against what the page costs
   the tap; when it is longer, about as many requests as that ratio (Little's law: requests in flight = round trip x
   pages the tap can take a second), up to ``latency_concurrent_requests`` and to what the kit's rate limit answers
@@ -527,7 +527,7 @@ class RangedRead:
         #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
         #: its own pages (and never more than ``RANGE_PAGES``). A range's queue also carries its end: the last row
         #: read and whether its last request was sent after every range before it was emitted.
-        self._growth = Growth(max(floor * RANGE_PAGES, width * MIN_RANGE_PAGES), first_cost)
+        self._growth = Growth(floor * RANGE_PAGES, first_cost)  # widened: the same memory (heads aside)
         self._growth_lock = threading.Lock()  # fed by the emitter (pages handed) and by workers (bounds answered)
         if first_took is not None:
             self._growth.answered(first_took)
