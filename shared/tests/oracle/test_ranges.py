@@ -28,6 +28,7 @@ from xlr8_kit.oracle.ranges import (
     RangedRead,
     compare,
     latency_shows,
+    latency_width,
     range_rows,
     split_pages,
 )
@@ -932,3 +933,21 @@ def test_a_range_whose_reader_waits_for_its_upper_bound_is_not_split() -> None:
     open_ended = [token.after for token in collection.asked if isinstance(token, KeysetRange) and token.upto is None]
     assert open_ended
     assert all(after is not None and compare(after, bound3) >= 0 for after in open_ended), open_ended
+
+
+@pytest.mark.parametrize(
+    ("ratio", "rate", "width"),
+    [
+        (0.4, None, 8),  # 0 ms, a quiet machine
+        (9.0, None, 8),  # 0 ms, cheap pages on a loaded machine: not yet twice the floor's worth
+        (15.9, None, 8),
+        (16.0, None, 16),
+        (21.3, None, 22),  # HCM workers at 100 ms: as many as the round trip is times a page's cost
+        (33.0, None, 24),  # ERP invoices at 100 ms: no more than latency_concurrent_requests
+        (float("inf"), None, 24),
+        (33.0, 100.0, 11),  # 100 requests a second answer 11 within a round trip of 0.105 s
+        (33.0, 20.0, 8),  # never below the floor
+    ],
+)
+def test_the_width_follows_the_round_trip_over_a_pages_cost(ratio: float, rate: float | None, width: int) -> None:
+    assert latency_width(ratio, 8, 24, round_trip=0.105, rate=rate) == width

@@ -14,6 +14,7 @@ before session 20), those of the switch say when it comes."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import typing as t
 
@@ -41,6 +42,8 @@ def ranges_from_page_1(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config(url: str, window: int, **extra: t.Any) -> dict[str, t.Any]:
+    """``window`` ranges at once whatever the round trips (``latency_concurrent_requests`` the same, unless given)."""
+    extra.setdefault("latency_concurrent_requests", window)
     return hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=window, **extra)
 
 
@@ -351,3 +354,88 @@ def test_ordering_values_finer_than_microseconds_are_read_by_one_cursor(url: str
     assert emulator.collection_queries[middle:] == emulator.collection_queries[start:middle]
     assert four.records("workers") == one.records("workers")
     assert four.of_type("STATE") == one.of_type("STATE")
+
+
+def in_flight(requests: t.Sequence[t.Any], since: float = 0.0) -> int:
+    """The most requests the emulator was answering at once (from each request's arrival to its answer), counting
+    only what was in flight from ``since`` (wall clock) on."""
+    events = sorted([(max(r.arrived_at, since), 1) for r in requests if r.at > since] + [(r.at, -1) for r in requests
+                                                                                        if r.at > since])  # fmt: skip
+    busy = peak = 0
+    for _, step in events:  # an answer before an arrival at the same instant
+        busy += step
+        peak = max(peak, busy)
+    return peak
+
+
+def collection(sandbox: t.Any, start: int) -> list[t.Any]:
+    """The workers collection's requests the emulator logged since ``start`` (its log's length then)."""
+    return [r for r in sandbox.requests("oracle_hcm")[start:] if r.path.endswith("/workers")]
+
+
+def planned(width: int, page: int) -> set[int]:
+    """The offsets of the bounds of the ranges planned after page 1 for ``width`` (100 rows, ``page`` a page): each
+    bound the row before its range's first (``RangedRead._place``)."""
+    return {page - 1 + rows for rows in itertools.accumulate(range_rows(100 - page, page, width)[:-1])}
+
+
+def test_round_trips_long_against_a_page_widen_the_read_past_max_concurrent_requests(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """300 ms a request, 2 rows a page (50 pages): page 1's round trip is ~200 times what the page costs the tap
+    (``latency_width``), so the read keeps more than ``max_concurrent_requests`` (8, the default) in flight, up to
+    ``latency_concurrent_requests`` (16), its ranges planned for 16 (``range_rows``: 12 ranges, against 8 at 8); the
+    records and STATE are those of the read page after page (at 100 ms the ratio was 60-66 at load 13, once 19, and
+    the in-process emulator's CPU weighs on a test's page more). At 0 ms (a local round trip of a few ms, at most 8
+    times a page's cost even on a loaded machine) the same settings keep 8 at most and the plan of 8."""
+    settings = {"resources": ["workers"], "page_size": 2, "latency_concurrent_requests": 16}
+    one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
+    start, asked = len(sandbox.requests()), len(emulator.collection_queries)
+    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+    try:
+        wide = run_tap(hcm_config(url, **settings), streams={"workers"})
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+    offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
+    assert 8 < in_flight(collection(sandbox, start)) <= 16
+    assert planned(16, 2) <= offsets, offsets  # a free reader may split a range too
+    assert not planned(8, 2) <= offsets, offsets
+    assert wide.records("workers") == one.records("workers")
+    assert wide.of_type("STATE") == one.of_type("STATE")
+
+    start, asked = len(sandbox.requests()), len(emulator.collection_queries)
+    narrow = run_tap(hcm_config(url, **settings), streams={"workers"})
+    offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
+    assert in_flight(collection(sandbox, start)) <= 8
+    assert planned(8, 2) <= offsets, offsets
+    assert not planned(16, 2) <= offsets, offsets
+    assert narrow.records("workers") == one.records("workers")
+    assert narrow.of_type("STATE") == one.of_type("STATE")
+
+
+def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """Widened at 300 ms (as above; 1 row a page: 16 ranges of 6 pages), the tenant answers the tenth request 429
+    (Retry-After: 0): the session asks it again, and from then on the read keeps no more than
+    ``max_concurrent_requests`` (8) in flight (``InFlight``); the records and STATE are those of the read page
+    after page."""
+    settings = {"resources": ["workers"], "page_size": 1, "latency_concurrent_requests": 16}
+    one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
+    start = len(sandbox.requests())
+    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("rate_limit", retry_after=0, after=9, times=1))
+    try:
+        throttled = run_tap(hcm_config(url, **settings), streams={"workers"})
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+    asked = collection(sandbox, start)
+    limited = [r for r in asked if r.status == 429]
+    assert len(limited) == 1
+    before = [r for r in asked if r.arrived_at < limited[0].at]
+    assert in_flight(before) > 8, "widened before the 429"
+    # Requests sent before the 429 came back are answered within about a round trip of it.
+    assert in_flight(asked, since=limited[0].at + 0.4) <= 8
+    assert len([r for r in asked if r.arrived_at > limited[0].at + 0.4]) > 30, "most of the read came after it"
+    assert throttled.records("workers") == one.records("workers")
+    assert throttled.of_type("STATE") == one.of_type("STATE")

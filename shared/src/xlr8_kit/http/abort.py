@@ -37,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from xlr8_kit.http.errors import RequestAbortedError
+from xlr8_kit.http.window import MAX_LATENCY_WINDOW
 
 __all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "never_given_up", "terminate_requests"]
 
@@ -80,7 +81,7 @@ class Abort:
         self.aborted = threading.Event()
         self._lock = threading.RLock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()  # a closed connection's goes with it
-        self.adapter = _AbortableAdapter(max_retries=0)
+        self.adapter = _AbortableAdapter(max_retries=0, pool_maxsize=MAX_LATENCY_WINDOW)
         with _LIVE_LOCK:  # a signal ending the process gives its requests up too (``terminate_requests``)
             _LIVE.add(self)
             ended = "TERMINATION" in globals() and TERMINATION.aborted.is_set()
@@ -194,4 +195,4 @@ def terminate_requests() -> None:
 def abortable_adapter() -> HTTPAdapter:
     """An adapter without urllib3 retries whose connections ``TERMINATION`` (and the ``Abort`` applied where each
     is made) can cut: a ``ResilientSession``'s own."""
-    return _AbortableAdapter(max_retries=0)
+    return _AbortableAdapter(max_retries=0, pool_maxsize=MAX_LATENCY_WINDOW)

@@ -33,8 +33,14 @@ R = t.TypeVar("R")
 #: ``predict_next``'s answer when the next token depends on the answer not yet seen (or there is none to ask).
 UNKNOWN: t.Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 
-#: The largest window a tap accepts (the kit's HTTP adapter keeps this many connections per host).
+#: The largest window a tap accepts.
 MAX_WINDOW = 10
+
+#: The most requests one read may keep in flight when its round trips dwarf what a page costs (Oracle's ranged keyset
+#: reads, ``latency_concurrent_requests``), and the connections per host the kit's HTTP adapters keep (``abort.py``):
+#: urllib3 keeps 10 by default, and a request past them opened a connection of its own and dropped it after (a TLS
+#: handshake each on a real tenant). Idle connections are only kept once opened, so a read at 8 keeps 8.
+MAX_LATENCY_WINDOW = 32
 
 
 @t.runtime_checkable

@@ -24,9 +24,15 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
   ``LastUpdateDate`` is past every bound), are read there, as page after page would read them.
 - Ranges are emitted strictly in order, each page in order, so the records (and the bookmarks after each of them)
   are those of the read page after page when nothing changes. Up to ``width`` requests are in flight at once
-  (``width`` threads), on the next ``RANGES_AHEAD * width`` ranges; at most ``width * RANGE_PAGES`` pages are read
-  ahead of the range being emitted (which itself keeps at most as many of its own), so memory stays flat whatever
-  the stream's size; one while the emitter does not mostly wait for pages (``Growth``).
+  (``width`` threads), on the next ``width + (RANGES_AHEAD - 1) * floor`` ranges; at most ``floor * RANGE_PAGES``
+  pages are read ahead of the range being emitted (which itself keeps at most ``RANGE_PAGES`` of its own), whatever
+  the width, so memory stays flat whatever the stream's size; one while the emitter does not mostly wait for pages
+  (``Growth``). (Each range started also holds its bound's page until its reader takes it up.)
+- The width: ``max_concurrent_requests`` (the floor) while a page's round trip is short against what the page costs
+  the tap; when it is longer, about as many requests as that ratio (Little's law: requests in flight = round trip x
+  pages the tap can take a second), up to ``latency_concurrent_requests`` and to what the kit's rate limit answers
+  within a round trip (``latency_width``). Once the session saw a throttled answer (429, or 503 with Retry-After),
+  the read keeps no more than the floor in flight (``InFlight``).
 - At the end of a read, a reader with nothing left (every range started) splits the part of a range with the most
   pages not asked for yet (``RangedRead._split``; only once the first answers showed latency, ``Growth.latency``):
   the page at an offset about half-way through what it has left places the split's bound (its first row) and opens
@@ -57,6 +63,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import math
 import queue
 import re
 import statistics
@@ -179,6 +186,67 @@ def range_rows(rows_left: int, page_rows: int, width: int) -> list[int]:
     pages, larger = divmod(pages_left, count)
     sizes = [(pages + 1) * page_rows] * larger + [pages * page_rows] * (count - larger)
     return [size - 1 if j else size for j, size in enumerate(sizes)]
+
+
+#: A read widens past ``max_concurrent_requests`` only when a page's round trip is at least this many times the
+#: floor's worth of its cost to the tap (``latency_width``): clearly latency. At 0 ms the ratio was 0.1-0.7 on a
+#: quiet machine (up to 3 for a page the server renders first) but up to 9 for ERP invoices' cheap pages at load 6
+#: and 7.6 for 2-row test pages at load 12 (6 Dec, ora21); at 100 ms ERP invoices 20-33, HCM workers 6-23.
+WIDEN_AT = 2.0
+
+
+def latency_width(ratio: float, floor: int, widest: int, *, round_trip: float, rate: float | None = None) -> int:
+    """Requests a ranged read keeps in flight: ``floor`` (``max_concurrent_requests``, what the read kept before)
+    unless a page's round trip is ``WIDEN_AT`` times the floor's worth of what the page costs the tap besides
+    (``ratio``: round trip over cost); then as many as the ratio (Little's law: that many in flight keep the tap
+    busy, more would only queue for its CPU), never more than ``widest`` (``latency_concurrent_requests``), nor more
+    than the kit's rate limit (``rate`` requests a second) lets answer within a round trip: past that they would
+    only wait for the limiter. ERP invoices 50,000 at 100 ms read its ranges in 1.85-2.11 s at width 8, 1.23-1.38 s
+    at 16, 1.08-1.16 s at 24, at the same CPU (bench/README, ora20)."""
+    if not ratio >= WIDEN_AT * floor:
+        return floor
+    wanted = math.ceil(ratio) if math.isfinite(ratio) else widest
+    if rate:
+        wanted = min(wanted, max(1, math.ceil(rate * round_trip)))
+    return max(floor, min(widest, wanted))
+
+
+class InFlight:
+    """The requests of one ranged read in flight at once: at most ``width`` (its threads), and no more than ``floor``
+    once the session saw a throttled answer since the read began (``throttled``: the session's count of 429s and
+    503s with Retry-After, ``ResilientSession.throttled``). The session waits the Retry-After and asks again as
+    before; this keeps a read that widened under latency from asking a throttling tenant for more than it would
+    have asked without the latency (Oracle documents no Fusion REST limit on concurrent requests: throughput is
+    bound by the tenant's pod capacity, and throttling shows as 429 or 503 with Retry-After)."""
+
+    def __init__(self, width: int, floor: int, throttled: t.Callable[[], int] | None = None) -> None:
+        self.width = width
+        self.floor = min(floor, width)
+        self._throttled = throttled
+        self._seen = throttled() if throttled is not None else 0
+        self._busy = 0
+        self._changed = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now (the width, or the floor once throttled)."""
+        if self.width > self.floor and self._throttled is not None and self._throttled() > self._seen:
+            self.width = self.floor  # for the rest of the read: a tenant that throttled once is at its capacity
+        return self.width
+
+    @contextlib.contextmanager
+    def slot(self) -> t.Iterator[None]:
+        """Hold one of the requests in flight while the block runs (waiting for one when all are held)."""
+        with self._changed:
+            while self._busy >= self.limit:
+                self._changed.wait(timeout=0.05)  # the limit may fall meanwhile: looked at again
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify()
 
 
 def split_pages(rows_left: int, page_rows: int) -> int | None:
@@ -414,6 +482,8 @@ class RangedRead:
         first_cost: float | None = None,
         total: int | None = None,
         page_rows: int | None = None,
+        floor: int | None = None,
+        throttled: t.Callable[[], int] | None = None,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
         the end whatever its size); ``total``: the rows counted (page 1's ``totalResults``), where the last range
@@ -422,13 +492,22 @@ class RangedRead:
         bound the page places). ``first_took``, ``first_cost``: page 1's time on the wire and what it cost besides
         (``Growth``: both None, the allowance grows only once the emitter mostly waits). ``first_rows``: the rows read
         before the ranges (page 1, or every page read by one cursor before latency showed), ``page_rows`` the rows a
-        page holds (default: ``first_rows``)."""
-        self.fetch = fetch
+        page holds (default: ``first_rows``). ``floor``: ``max_concurrent_requests`` when ``width`` was widened for
+        latency (``latency_width``; default ``width``), what the read keeps in flight at most once ``throttled`` (the
+        session's count of throttled answers) grows (``InFlight``)."""
+        floor = width if floor is None else min(floor, width)
+        self.in_flight = InFlight(width, floor, throttled)
+
+        def gated(token: KeysetRange | PageAt) -> Answer:
+            with self.in_flight.slot():
+                return fetch(token)
+
+        self.fetch: Fetch = gated if width > floor else fetch
         self.parse = parse
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
         #: already, and ``width`` threads then still have ranges to read (memory: ``ahead * RANGE_PAGES`` pages).
-        self.ahead = RANGES_AHEAD * width
+        self.ahead = width + (RANGES_AHEAD - 1) * floor
         #: Ranges planned from the count: the last one has no upper bound.
         self.planned = max(1, len(sizes))
         #: Rows a page holds (page 1 was whole): where a split falls.
@@ -448,7 +527,7 @@ class RangedRead:
         #: RANGE_PAGES`` once the emitter mostly waits for pages); the range being emitted keeps at most as many of
         #: its own pages (and never more than ``RANGE_PAGES``). A range's queue also carries its end: the last row
         #: read and whether its last request was sent after every range before it was emitted.
-        self._growth = Growth(width * RANGE_PAGES, first_cost)
+        self._growth = Growth(floor * RANGE_PAGES, first_cost)  # widened: the same memory (heads aside)
         self._growth_lock = threading.Lock()  # fed by the emitter (pages handed) and by workers (bounds answered)
         if first_took is not None:
             self._growth.answered(first_took)

@@ -12,6 +12,7 @@ effective-dated resources. Rows: flatten rules applied to parents, child rows ca
 
 from __future__ import annotations
 
+import statistics
 import time
 import typing as t
 from functools import cached_property
@@ -230,6 +231,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             Answer,
             RangedRead,
             latency_shows,
+            latency_width,
             placeable,
             range_rows,
         )
@@ -317,13 +319,36 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     answer, fetched, took = nxt.result()
             if held:
                 yield held
+            # As many requests in flight as the pages' round trips are times their cost to the tap (page 1's alone by
+            # default), from max_concurrent_requests up to latency_concurrent_requests (``latency_width``). A widened
+            # read plans its ranges for the widest, whatever the ratio: the plan (where the bounds fall) then does not
+            # move with a ratio measured a little higher or lower (each new offset a page the server computes anew).
+            session = self._kit_tap.kit.session
+            limiter = session.rate_limiter
+            widest = max(width, self.settings.latency_concurrent_requests)
+            wide = latency_width(
+                statistics.median(ratios),
+                width,
+                widest,
+                round_trip=took,
+                rate=limiter.rate if limiter is not None else None,
+            )
+            self.logger.info(
+                "%s: ranges read %d at a time (a page's round trip %.3f s, %.1f times its cost to the tap)",
+                self.name,
+                wide,
+                took,
+                statistics.median(ratios),
+            )
             ranged = RangedRead(
                 fetch,
-                width=width,
+                width=wide,
+                floor=width,
+                throttled=lambda: session.throttled,
                 first_bound=go_on_after,
                 first_rows=rows_read,
                 page_rows=page_rows,
-                sizes=range_rows(total - rows_read, page_rows, width),
+                sizes=range_rows(total - rows_read, page_rows, widest if wide > width else width),
                 name=f"xlr8-{self.name}",
                 parse=self._parsed_page,
                 # the ranges' own verdicts (how many pages ahead, when to split) as before: on the time to the headers
