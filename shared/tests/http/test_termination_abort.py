@@ -70,8 +70,13 @@ WINDOW = textwrap.dedent(
     from xlr8_kit.http.abort import terminate_requests
     from xlr8_kit.http.session import HttpPolicy, ResilientSession
 
-    url, per_second = sys.argv[1], float(sys.argv[2]) or None
-    session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
+    from xlr8_kit.http.ratelimit import TokenBucket
+
+    url, per_second, external = sys.argv[1], float(sys.argv[2]) or None, sys.argv[3] == "external"
+    if external:  # a limiter built outside the session (shared by several), with its own default sleep
+        session = ResilientSession(HttpPolicy(), product="test", rate_limiter=TokenBucket(per_second))
+    else:
+        session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
     session.get(url + "/spent")  # remaining 0, the window resets in 40 s
     out = {}
 
@@ -136,14 +141,18 @@ def test_terminate_requests_gives_up_requests_in_flight_but_a_token_request() ->
         assert server.count("/page") == 1  # and the stalled page not asked again
 
 
-@pytest.mark.parametrize("per_second", [0.0, 50.0], ids=["window", "limiter"])
-def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float) -> None:
+@pytest.mark.parametrize(
+    ("per_second", "limiter"),
+    [(0.0, "session"), (50.0, "session"), (50.0, "external")],
+    ids=["window", "limiter", "external-limiter"],
+)
+def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float, limiter: str) -> None:
     with FaultServer() as server:
         spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "40"}
         server.script("/spent", Reply(200, body={}, headers=spent))
         server.script("/next", Reply(200, body={}), repeat_last=True)
         done = subprocess.run(
-            [sys.executable, "-c", WINDOW, server.url, str(per_second)],
+            [sys.executable, "-c", WINDOW, server.url, str(per_second), limiter],
             capture_output=True,
             text=True,
             timeout=STALL / 2,

@@ -29,6 +29,7 @@ import contextlib
 import contextvars
 import socket
 import threading
+import time
 import typing as t
 import weakref
 
@@ -38,7 +39,15 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from xlr8_kit.http.errors import RequestAbortedError
 
-__all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "never_given_up", "terminate_requests"]
+__all__ = [
+    "TERMINATION",
+    "Abort",
+    "RequestAbortedError",
+    "applied_abort",
+    "nap",
+    "never_given_up",
+    "terminate_requests",
+]
 
 #: Every ``Abort`` alive (``terminate_requests`` aborts them all).
 _LIVE: weakref.WeakSet[Abort] = weakref.WeakSet()
@@ -195,3 +204,13 @@ def abortable_adapter() -> HTTPAdapter:
     """An adapter without urllib3 retries whose connections ``TERMINATION`` (and the ``Abort`` applied where each
     is made) can cut: a ``ResilientSession``'s own."""
     return _AbortableAdapter(max_retries=0)
+
+
+def nap(seconds: float) -> None:
+    """``time.sleep``, cut short when a signal ends the process (``TERMINATION``): a wait before a request (a
+    rate-limit window, a job's next poll) that no one will send then. Inside ``never_given_up`` (a token request) it
+    sleeps as told."""
+    if is_exempt():
+        time.sleep(seconds)
+    else:
+        TERMINATION.aborted.wait(seconds)

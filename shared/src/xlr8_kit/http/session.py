@@ -51,7 +51,7 @@ from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cooki
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
 
-from xlr8_kit.http.abort import TERMINATION, Abort, abortable_adapter, applied_abort, is_exempt, never_given_up
+from xlr8_kit.http.abort import TERMINATION, Abort, abortable_adapter, applied_abort, is_exempt, nap, never_given_up
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -406,8 +406,8 @@ class ResilientSession(requests.Session):
     def _nap(self, seconds: float) -> None:
         """``sleep``, cut short when a signal ends the process (``abort.TERMINATION``), as a retry's wait is: a
         rate-limit window may be minutes long. A token request, and a test's clock, sleep as told."""
-        if self.sleep is time.sleep and not is_exempt():
-            TERMINATION.aborted.wait(seconds)
+        if self.sleep is time.sleep:
+            nap(seconds)
         else:
             self.sleep(seconds)
 
