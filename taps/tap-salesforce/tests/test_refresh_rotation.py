@@ -3,6 +3,8 @@ token in the credential store before using it, so the next run starts from the l
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,10 @@ import pytest
 
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
+from xlr8_kit.http.abort import EXEMPT_GRACE_SECONDS
 from xlr8_kit.testing.credential_store import seeded_credential_store
+from xlr8_kit.testing.singer_cli import BIN, Running, write_json
+from xlr8_sandbox.platform.faults import FaultSpec
 
 CREDENTIAL = "sf-rotating"
 
@@ -64,3 +69,42 @@ def test_b5_rotated_refresh_token_is_persisted_and_used_by_the_next_run(
     output = "\n".join(str(line) for line in [*first.lines, *second.lines])
     assert original not in output  # tokens never appear in the Singer output
     assert after_first not in output
+
+
+def test_sigterm_while_the_first_token_is_out_stores_the_refresh_token_it_rotated(
+    sf: Any, sandbox: Any, manager: CredentialManager, tmp_path: Path
+) -> None:
+    """``tap-salesforce`` as users run it: the org rotates the refresh token as it serves the first token request
+    (on the main thread), then answers 2 s late; SIGTERM in between. The signal waits for the answer (bounded by the
+    kit's grace) and the rotated token is stored, exit 143; the next run starts from it. (Before: the handler's
+    SystemExit cut the request, exit in 0.13 s, the store kept the spent token: the connection needed
+    re-authorising.)"""
+    emulator = sf.emulator(sandbox)
+    emulator.rotate_refresh_tokens = True
+    original = manager.get(CREDENTIAL).credentials["refresh_token"]
+    sandbox.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="slow_answer", seconds=2.0, times=1))
+    config = {
+        "login_url": sandbox.url("salesforce"),
+        "credential_id": CREDENTIAL,
+        "credential_store": str(tmp_path / "credentials.db"),
+        "auth_type": "refresh_token",
+        "objects": ["Project__c"],
+    }
+    run = Running([str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)])
+    try:
+        run.wait_for(lambda: original not in emulator._refresh_tokens, "the rotation on the org")
+        time.sleep(0.3)
+        started = time.monotonic()
+        code = run.end(signal.SIGTERM)
+        took = time.monotonic() - started
+    finally:
+        run.close()
+    err = "".join(run.err)
+    assert code == 143, err[-2000:]
+    assert took < EXEMPT_GRACE_SECONDS, err[-2000:]  # the answer's 2 s, not a read timeout
+    stored = manager.get(CREDENTIAL).credentials["refresh_token"]
+    assert stored != original
+    assert emulator._refresh_tokens >= {stored}  # the live one
+    assert original not in err  # and no secret in the log
+    assert stored not in err
+    assert len(sf.run_tap(config).records("Project__c")) == 10  # the next run refreshes with it

@@ -46,12 +46,20 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
 
-from xlr8_kit.http.abort import TERMINATION, Abort, abortable_adapter, applied_abort, is_exempt, nap, never_given_up
+from xlr8_kit.http.abort import (
+    TERMINATION,
+    Abort,
+    abortable_adapter,
+    applied_abort,
+    exempt_adapter,
+    is_exempt,
+    nap,
+    never_given_up,
+)
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -307,7 +315,7 @@ class ResilientSession(requests.Session):
         adapter = abortable_adapter()
         self.mount("https://", adapter)
         self.mount("http://", adapter)
-        self._token_adapter = HTTPAdapter(max_retries=0)
+        self._token_adapter = exempt_adapter()  # cut only at the grace's end after a signal
         self.max_redirects = self.policy.max_redirects
 
     # -- guards ---------------------------------------------------------------------------------------------

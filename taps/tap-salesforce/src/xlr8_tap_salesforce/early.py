@@ -37,7 +37,7 @@ import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from xlr8_kit.http.abort import TERMINATION, Abort
+from xlr8_kit.http.abort import Abort, grace_left
 from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError
 from xlr8_kit.http.session import optional_requests
 
@@ -105,20 +105,10 @@ class EarlyQuery:
         self.plan_abort.close()
 
 
-#: Once a signal ends the process, how long its way out waits for the answers of Bulk creates still out (counted
-#: from the first such wait), to abort the jobs they made: an orchestrator's kill often follows its SIGTERM in 30 s,
-#: and the abort PATCH takes up to 15 s more. A create still unanswered then is logged (a job may run on the org).
+#: Once a signal ends the process, how long from it its way out waits for the answers of Bulk creates still out, to
+#: abort the jobs they made: less than the kit's ``EXEMPT_GRACE_SECONDS`` (when the create's own connection is cut),
+#: leaving the abort PATCH time. A create still unanswered then is logged (a job may run on the org).
 CREATE_GRACE_SECONDS = 10.0
-_grace_ends: list[float] = []
-
-
-def _wait_allowed() -> float | None:
-    """None (as long as the create takes) while the process goes on; after a signal, what is left of the grace."""
-    if not TERMINATION.aborted.is_set():
-        return None
-    if not _grace_ends:
-        _grace_ends.append(time.monotonic() + CREATE_GRACE_SECONDS)
-    return max(0.0, _grace_ends[0] - time.monotonic())
 
 
 def on_own_thread(fn: t.Callable[[], _T], name: str) -> Future[_T]:
@@ -185,7 +175,7 @@ class BulkJobCreate:
         if self._taken:
             return
         try:
-            job_id = self._job.result(timeout=_wait_allowed())
+            job_id = self._job.result(timeout=grace_left(CREATE_GRACE_SECONDS))
         except TimeoutError:
             logger.warning(
                 "salesforce bulk query job of %s: its create is still unanswered %g s after the signal; the job it "
