@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -430,3 +433,30 @@ def test_sigterm_during_a_long_wait_between_polls_ends_it_and_aborts_the_job(sf:
     assert took < 5, err  # not the rest of the 8 s wait
     assert asked == 4  # no poll after the signal
     assert [state for _operation, state in jobs.values()] == ["Aborted"], (jobs, err)
+
+
+NOT_SENT = """
+import json, sys
+from xlr8_kit.http.abort import terminate_requests
+from xlr8_tap_salesforce.tap import TapSalesforce
+
+tap = TapSalesforce(config=json.loads(sys.argv[1]), parse_env_config=False)
+tap.client.data_url("jobs/query")  # the token, before the signal
+terminate_requests()  # what the handler does first
+try:
+    tap.client.start_bulk_job("SELECT Id FROM Account")
+except Exception as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_a_create_not_yet_sent_when_a_signal_ends_the_process_is_not_sent(sf: t.Any, accounts: Sandbox) -> None:
+    """A create is never cut once sent, but one not sent yet when the process is ending is not sent at all: no job
+    is made that the exit would have to wait for and abort (in a child process: the signal's state is for good)."""
+    done = subprocess.run(
+        [sys.executable, "-c", NOT_SENT, json.dumps(_config(sf, accounts))],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == "RequestAbortedError", done.stderr[-2000:]
+    assert _creates(accounts) == []
+    assert _jobs(sf, accounts) == {}
