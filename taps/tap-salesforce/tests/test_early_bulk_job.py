@@ -9,7 +9,6 @@ import contextlib
 import copy
 import io
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, sync_until_error, write_json
+from xlr8_kit.testing.singer_cli import BIN, SingerOutput, signalled, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -241,15 +240,7 @@ def _terminated(
     args = [str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)]
     if catalog is not None:
         args += ["--catalog", write_json(tmp_path / "catalog.json", catalog)]
-    run = Running(args)
-    try:
-        run.wait_for(until, what)
-        time.sleep(0.2)  # an answer on its way to the tap (read or not, the way out waits for it)
-        started = time.monotonic()
-        code = run.end(signal.SIGTERM)
-        return code, time.monotonic() - started, "".join(run.err)[-2000:]
-    finally:
-        run.close()
+    return signalled(args, until, what)
 
 
 def test_sigterm_during_the_describe_aborts_the_job_created_beside_it(sf: t.Any, tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ token in the credential store before using it, so the next run starts from the l
 
 from __future__ import annotations
 
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.http.abort import EXEMPT_GRACE_SECONDS
 from xlr8_kit.testing.credential_store import seeded_credential_store
-from xlr8_kit.testing.singer_cli import BIN, Running, write_json
+from xlr8_kit.testing.singer_cli import BIN, signalled, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 
 CREDENTIAL = "sf-rotating"
@@ -42,19 +40,24 @@ def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sf: Any, sandbox: A
     store.close()
 
 
-def test_b5_rotated_refresh_token_is_persisted_and_used_by_the_next_run(
-    sf: Any, sandbox: Any, manager: CredentialManager, tmp_path: Path
-) -> None:
-    emulator = sf.emulator(sandbox)
-    emulator.rotate_refresh_tokens = True
-    original = manager.get(CREDENTIAL).credentials["refresh_token"]
-    config = {
+def _config(sandbox: Any, tmp_path: Path) -> dict[str, Any]:
+    """A run of the stored credential by refresh token, as under Meltano."""
+    return {
         "login_url": sandbox.url("salesforce"),
         "credential_id": CREDENTIAL,
         "credential_store": str(tmp_path / "credentials.db"),
         "auth_type": "refresh_token",
         "objects": ["Project__c"],
     }
+
+
+def test_b5_rotated_refresh_token_is_persisted_and_used_by_the_next_run(
+    sf: Any, sandbox: Any, manager: CredentialManager, tmp_path: Path
+) -> None:
+    emulator = sf.emulator(sandbox)
+    emulator.rotate_refresh_tokens = True
+    original = manager.get(CREDENTIAL).credentials["refresh_token"]
+    config = _config(sandbox, tmp_path)
     first = sf.run_tap(config)
     assert len(first.records("Project__c")) == 10
     after_first = manager.get(CREDENTIAL).credentials["refresh_token"]
@@ -83,23 +86,12 @@ def test_sigterm_while_the_first_token_is_out_stores_the_refresh_token_it_rotate
     emulator.rotate_refresh_tokens = True
     original = manager.get(CREDENTIAL).credentials["refresh_token"]
     sandbox.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="slow_answer", seconds=2.0, times=1))
-    config = {
-        "login_url": sandbox.url("salesforce"),
-        "credential_id": CREDENTIAL,
-        "credential_store": str(tmp_path / "credentials.db"),
-        "auth_type": "refresh_token",
-        "objects": ["Project__c"],
-    }
-    run = Running([str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)])
-    try:
-        run.wait_for(lambda: original not in emulator._refresh_tokens, "the rotation on the org")
-        time.sleep(0.3)
-        started = time.monotonic()
-        code = run.end(signal.SIGTERM)
-        took = time.monotonic() - started
-    finally:
-        run.close()
-    err = "".join(run.err)
+    config = _config(sandbox, tmp_path)
+    code, took, err = signalled(
+        [str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)],
+        lambda: original not in emulator._refresh_tokens,
+        "the rotation on the org",
+    )
     assert code == 143, err[-2000:]
     assert took < EXEMPT_GRACE_SECONDS, err[-2000:]  # the answer's 2 s, not a read timeout
     stored = manager.get(CREDENTIAL).credentials["refresh_token"]

@@ -155,23 +155,18 @@ class _Tracked:
         TERMINATION._opened(self.sock)
 
 
-class _TrackedHTTPConnection(_Tracked, HTTPConnection):
-    pass
-
-
-class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
-    pass
-
-
-class _TrackedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _TrackedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-_POOLS = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+def _pools(tracked: type) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes by scheme whose connections are ``tracked``'s."""
+    name = tracked.__name__
+    return {
+        scheme: type(
+            f"{name}{pool.__name__}", (pool,), {"ConnectionCls": type(f"{name}{conn.__name__}", (tracked, conn), {})}
+        )
+        for scheme, pool, conn in (
+            ("http", HTTPConnectionPool, HTTPConnection),
+            ("https", HTTPSConnectionPool, HTTPSConnection),
+        )
+    }
 
 
 class _AbortableAdapter(HTTPAdapter):
@@ -179,13 +174,15 @@ class _AbortableAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # SOCKS pools make their own connections: not shut at abort
-            manager.pool_classes_by_scheme = _POOLS
+            manager.pool_classes_by_scheme = self.pools
         return manager
+
+    pools = _pools(_Tracked)
 
 
 #: The process's own ``Abort`` (module doc): given up only when a signal ends the process.
@@ -193,7 +190,7 @@ TERMINATION = Abort()
 
 #: After a signal, how long a request never given up (a token, a Bulk job's create or abort) may still take: then
 #: its connection is cut too. A token answer may carry a rotated refresh token, so it is waited for, but not for the
-#: whole read timeout (120 s: rel21 measured 58.7 s of a 60 s stalled refresh); an orchestrator's kill commonly
+#: whole read timeout (120 s: ends21 measured 58.7 s of a 60 s stalled refresh); an orchestrator's kill commonly
 #: follows its SIGTERM in 30 s.
 EXEMPT_GRACE_SECONDS = 15.0
 #: The sockets of requests never given up (``exempt_adapter``), cut ``EXEMPT_GRACE_SECONDS`` after the signal.
@@ -246,34 +243,10 @@ class _ExemptTracked:
                 _EXEMPT_SOCKETS.add(self.sock)
 
 
-class _ExemptHTTPConnection(_ExemptTracked, HTTPConnection):
-    pass
-
-
-class _ExemptHTTPSConnection(_ExemptTracked, HTTPSConnection):
-    pass
-
-
-class _ExemptHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _ExemptHTTPConnection
-
-
-class _ExemptHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _ExemptHTTPSConnection
-
-
-class _ExemptAdapter(HTTPAdapter):
+class _ExemptAdapter(_AbortableAdapter):
     """The adapter of requests never given up (a session's token requests, ``never_given_up``)."""
 
-    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _ExemptHTTPPool, "https": _ExemptHTTPSPool}
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):
-            manager.pool_classes_by_scheme = {"http": _ExemptHTTPPool, "https": _ExemptHTTPSPool}
-        return manager
+    pools = _pools(_ExemptTracked)
 
 
 def exempt_adapter() -> HTTPAdapter:
