@@ -100,3 +100,18 @@ def test_sigterm_while_the_first_token_is_out_stores_the_refresh_token_it_rotate
     assert original not in err  # and no secret in the log
     assert stored not in err
     assert len(sf.run_tap(config).records("Project__c")) == 10  # the next run refreshes with it
+
+
+def test_sigterm_while_the_first_token_stalls_exits_at_the_grace_s_end(sf: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The first token request (main thread) stalls 60 s; SIGTERM: the signal waits for it only the kit's grace,
+    then cuts it and exits 143 (the hold alone, with the requests given up after it, waited out the stall)."""
+    stall = sandbox.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="stall", seconds=60.0, times=1))
+    config = sf.password_config(sandbox, objects=["Project__c"])
+    code, took, err = signalled(
+        [str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)],
+        lambda: stall.fired >= 1,
+        "the token request",
+    )
+    assert code == 143, err
+    assert EXEMPT_GRACE_SECONDS - 1 <= took < EXEMPT_GRACE_SECONDS + 10, err  # the grace, not the 60 s stall
+    assert "Traceback" not in err
