@@ -20,7 +20,8 @@ the client stops waiting.
 ``TERMINATION`` is the process's own: every ``ResilientSession`` request but token requests goes over connections it
 tracks, whatever thread sends it. A tap ended by a signal (``KitTap._handle_termination``) calls
 ``terminate_requests()``: the requests read ahead or ranged on worker threads, whose records will never be emitted,
-end at once instead of holding the exit until their answers come (rel19: 37.5 s of a 40 s stall).
+end at once instead of holding the exit until their answers come (rel19: 37.5 s of a 40 s stall). Requests never
+given up get ``EXEMPT_GRACE_SECONDS`` after the signal, then their connections are cut too (``exempt_adapter``).
 """
 
 from __future__ import annotations
