@@ -38,7 +38,7 @@ import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from xlr8_kit.http.abort import Abort, grace_left
-from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError
+from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
 from xlr8_kit.http.session import optional_requests
 
 if t.TYPE_CHECKING:
@@ -177,19 +177,28 @@ class BulkJobCreate:
         try:
             job_id = self._job.result(timeout=grace_left(CREATE_GRACE_SECONDS))
         except TimeoutError:
-            logger.warning(
-                "salesforce bulk query job of %s: its create is still unanswered %g s after the signal; the job it "
-                "may have made is not aborted and may run on the org",
-                sobject_of(self.soql),
-                CREATE_GRACE_SECONDS,
-            )
+            self._unseen("is still unanswered")
+            return
+        except RequestAbortedError:
+            self._taken = True
+            return  # not sent: the process was ending
+        except Exception as exc:  # noqa: BLE001 - the org's answer made no job (its error is not this run's)
+            if grace_left() is not None and isinstance(exc, ServerUnavailableError) and exc.status is None:
+                self._unseen("got no answer after the signal")  # sent, none read: the org may have made the job
             self._taken = True
             return
-        except Exception:  # noqa: BLE001 - no job was made (its error is not this run's: nothing read it)
-            self._taken = True
-            return
-        self._taken = True
+        self._taken = True  # a second signal during the wait above leaves it to the next way out
         self._abort(job_id)
+
+    def _unseen(self, what: str) -> None:
+        self._taken = True
+        logger.warning(
+            "salesforce bulk query job of %s: its create %s (waited up to %g s); the job it may have made is not "
+            "aborted and may run on the org",
+            sobject_of(self.soql),
+            what,
+            CREATE_GRACE_SECONDS,
+        )
 
 
 class EarlyBulkJob(BulkJobCreate):
