@@ -407,11 +407,13 @@ class KitTap(Tap):
         never named in a BATCH message, so the last STATE written stands (review 19d: the added one lost them).
 
         First every request in flight is given up (``abort.terminate_requests``): those read ahead or ranged on
-        worker threads would never be emitted, and the exit waited for their answers (37.5 s of a 40 s stall)."""
+        worker threads would never be emitted, and the exit waited for their answers (37.5 s of a 40 s stall). A
+        token refresh on the main thread is not cut by the handler's exit: it is a write's like (``TokenAuthenticator``
+        holds the signal), so a rotated refresh token is stored; the kit's grace bounds the wait (15 s)."""
+        if KitTap.process_run:
+            terminate_requests()  # at once, also when the rest waits for a write or a token refresh to return
         if handle_after_writes(lambda: self._handle_termination(signum, frame)):
             return
-        if KitTap.process_run:
-            terminate_requests()
         if self.config.get("batch_config"):
             self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")
             raise SystemExit(128 + signum)

@@ -70,8 +70,13 @@ WINDOW = textwrap.dedent(
     from xlr8_kit.http.abort import terminate_requests
     from xlr8_kit.http.session import HttpPolicy, ResilientSession
 
-    url, per_second = sys.argv[1], float(sys.argv[2]) or None
-    session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
+    from xlr8_kit.http.ratelimit import TokenBucket
+
+    url, per_second, external = sys.argv[1], float(sys.argv[2]) or None, sys.argv[3] == "external"
+    if external:  # a limiter built outside the session (shared by several), with its own default sleep
+        session = ResilientSession(HttpPolicy(), product="test", rate_limiter=TokenBucket(per_second))
+    else:
+        session = ResilientSession(HttpPolicy(requests_per_second=per_second), product="test")
     session.get(url + "/spent")  # remaining 0, the window resets in 40 s
     out = {}
 
@@ -136,14 +141,18 @@ def test_terminate_requests_gives_up_requests_in_flight_but_a_token_request() ->
         assert server.count("/page") == 1  # and the stalled page not asked again
 
 
-@pytest.mark.parametrize("per_second", [0.0, 50.0], ids=["window", "limiter"])
-def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float) -> None:
+@pytest.mark.parametrize(
+    ("per_second", "limiter"),
+    [(0.0, "session"), (50.0, "session"), (50.0, "external")],
+    ids=["window", "limiter", "external-limiter"],
+)
+def test_terminate_requests_ends_a_wait_for_a_spent_rate_limit_window(per_second: float, limiter: str) -> None:
     with FaultServer() as server:
         spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "40"}
         server.script("/spent", Reply(200, body={}, headers=spent))
         server.script("/next", Reply(200, body={}), repeat_last=True)
         done = subprocess.run(
-            [sys.executable, "-c", WINDOW, server.url, str(per_second)],
+            [sys.executable, "-c", WINDOW, server.url, str(per_second), limiter],
             capture_output=True,
             text=True,
             timeout=STALL / 2,
@@ -280,6 +289,23 @@ def test_a_request_never_given_up_makes_no_attempt_after_a_termination() -> None
         result = _terminated_child(NEVER_CUT, server, "/jobs")
         assert result["create"] == "RateLimitedError"
         assert result["took"] < 5
+        assert server.count("/jobs") == 1
+
+
+#: NEVER_CUT with the kit's grace (15 s) shortened for the test.
+GRACE = "from xlr8_kit.http import abort\nabort.EXEMPT_GRACE_SECONDS = 2.0\n" + NEVER_CUT
+
+
+def test_a_request_never_given_up_still_unanswered_at_the_grace_s_end_is_cut() -> None:
+    """A request never given up (a token: a rotated refresh token in its answer must be stored; a Bulk job's create)
+    is not cut at the signal, but one still unanswered ``EXEMPT_GRACE_SECONDS`` after it is: the thread waiting on it
+    (a refresh read ahead on a worker) no longer holds the exit for the whole read timeout (ends21: exit 58.7 s after
+    SIGTERM on a 60 s stalled token refresh). No attempt follows."""
+    with FaultServer() as server:
+        server.script("/jobs", Reply(200, body={"id": "750x"}, delay=STALL))
+        result = _terminated_child(GRACE, server, "/jobs")
+        assert result["create"] == "ServerUnavailableError"
+        assert 1.5 <= result["took"] < 10  # the grace (2 s), not the stall
         assert server.count("/jobs") == 1
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import signal
+import json
+import subprocess
+import sys
 import threading
 import time
 import typing as t
@@ -16,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, sync_until_error, write_json
+from xlr8_kit.testing.singer_cli import BIN, SingerOutput, signalled, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
 from xlr8_tap_salesforce.client import SalesforceClient
+from xlr8_tap_salesforce.early import CREATE_GRACE_SECONDS
 from xlr8_tap_salesforce.tap import TapSalesforce
 
 ROWS = 300
@@ -230,20 +233,14 @@ def test_the_quota_stop_before_any_stream_aborts_the_job_past_the_guard(
 
 
 def _terminated(
-    tmp_path: Path, config: dict[str, t.Any], catalog: dict[str, t.Any], until: t.Callable[[], bool], what: str
+    tmp_path: Path, config: dict[str, t.Any], catalog: dict[str, t.Any] | None, until: t.Callable[[], bool], what: str
 ) -> tuple[int, float, str]:
-    """``tap-salesforce`` from the catalog as users run it, ended by SIGTERM once ``until``: its exit code, how long
-    the exit took, the end of its stderr."""
-    run = Running([str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config),
-                   "--catalog", write_json(tmp_path / "catalog.json", catalog)])  # fmt: skip
-    try:
-        run.wait_for(until, what)
-        time.sleep(0.2)  # an answer on its way to the tap (read or not, the way out waits for it)
-        started = time.monotonic()
-        code = run.end(signal.SIGTERM)
-        return code, time.monotonic() - started, "".join(run.err)[-2000:]
-    finally:
-        run.close()
+    """``tap-salesforce`` from the catalog (or, None, without one) as users run it, ended by SIGTERM once ``until``:
+    its exit code, how long the exit took, the end of its stderr."""
+    args = [str(BIN / "tap-salesforce"), "--config", write_json(tmp_path / "config.json", config)]
+    if catalog is not None:
+        args += ["--catalog", write_json(tmp_path / "catalog.json", catalog)]
+    return signalled(args, until, what)
 
 
 def test_sigterm_during_the_describe_aborts_the_job_created_beside_it(sf: t.Any, tmp_path: Path) -> None:
@@ -362,3 +359,95 @@ def test_sigterm_while_a_job_is_polled_aborts_it(sf: t.Any, tmp_path: Path) -> N
     assert code == 143, err
     assert took < 10  # not after the job's 120 s
     assert list(jobs.values()) == [("queryAll", "Aborted")]
+
+
+@pytest.mark.parametrize(
+    ("objects", "from_catalog"),
+    [(["Account"], False), (["Account", "Contact"], False), (["Account"], True)],
+    ids=["own-job", "jobs-ahead", "early-job-taken"],
+)
+def test_sigterm_while_the_sync_waits_for_a_create_aborts_the_job_it_made(
+    sf: t.Any, tmp_path: Path, objects: list[str], from_catalog: bool
+) -> None:
+    """Review 20e Medium 1: the org makes the job, then answers 2 s late; SIGTERM in between, while the sync waits
+    for the answer: without a catalog its own create (and, with two objects, the jobs started ahead), from a catalog
+    the job created beside the describe, which the stream is taking. The answer is not lost to the signal: the exit
+    waits for it (bounded) and aborts the job, exit 143. (Before: the handler's SystemExit cut the create on the main
+    thread, or the wait of the stream taking the early job, in 0.02 s, and the job ran on.)"""
+    with sf.start_sandbox({name: ROWS for name in objects}) as sandbox:
+        catalog = _catalog(sf, sandbox) if from_catalog else None
+        sandbox.reset()
+        sf.emulator(sandbox).bulk_job_seconds = 120.0  # still running when aborted (a done job cannot be)
+        sandbox.faults.add("salesforce", CREATE, FaultSpec(kind="slow_answer", seconds=2.0, method="POST"))
+        code, took, err = _terminated(
+            tmp_path,
+            _config(sf, sandbox, objects=objects),
+            catalog,
+            lambda: len(sf.emulator(sandbox)._jobs) == 1,
+            "the first job on the org",
+        )
+        time.sleep(0.5)  # an abort sent after the exit would land here (none should be)
+        jobs = _jobs(sf, sandbox)
+    assert code == 143, err
+    assert took < 10, err  # the held answer (2 s) and one PATCH, not the job's run
+    assert [state for _operation, state in jobs.values()] == ["Aborted"], (jobs, err)
+    assert "Traceback" not in err
+
+
+def test_sigterm_waits_for_a_create_s_answer_a_bounded_time(sf: t.Any, tmp_path: Path) -> None:
+    """A create the org answers 40 s late: the exit waits ``CREATE_GRACE_SECONDS`` for it, not the whole answer,
+    then exits 143 saying which object's job may run on (none can abort a job whose id it never read)."""
+    with sf.start_sandbox({"Account": ROWS}) as sandbox:
+        sandbox.faults.add("salesforce", CREATE, FaultSpec(kind="slow_answer", seconds=40.0, method="POST"))
+        code, took, err = _terminated(
+            tmp_path, _config(sf, sandbox), None, lambda: len(sf.emulator(sandbox)._jobs) == 1, "the job on the org"
+        )
+    assert code == 143, err
+    assert CREATE_GRACE_SECONDS <= took < CREATE_GRACE_SECONDS + 8, err
+    assert "salesforce bulk query job of Account: its create is still unanswered" in err
+    assert "Traceback" not in err
+
+
+def test_sigterm_during_a_long_wait_between_polls_ends_it_and_aborts_the_job(sf: t.Any, tmp_path: Path) -> None:
+    """The poll read ahead on a worker thread waits 0.5 s from the create, then 1, 2, 4, then 8 s between polls
+    (``bulk_poll_interval`` 60): SIGTERM in the 8 s wait after the 4th poll ends the wait at once (no poll more),
+    the job is aborted, exit 143. (Before: the exit waited out the sleep, 15.9 s after the 5th poll; with the default
+    interval of 5 s up to 5 s, with a longer one up to it.)"""
+    with sf.start_sandbox({"Account": ROWS}) as sandbox:
+        sf.emulator(sandbox).bulk_job_seconds = 120.0
+        polls = lambda: [r for r in sandbox.requests("salesforce") if r.method == "GET" and "/jobs/query/" in r.path]  # noqa: E731
+        code, took, err = _terminated(
+            tmp_path, _config(sf, sandbox, bulk_poll_interval=60), None, lambda: len(polls()) >= 4, "four polls"
+        )
+        jobs, asked = _jobs(sf, sandbox), len(polls())
+    assert code == 143, err
+    assert took < 5, err  # not the rest of the 8 s wait
+    assert asked == 4  # no poll after the signal
+    assert [state for _operation, state in jobs.values()] == ["Aborted"], (jobs, err)
+
+
+NOT_SENT = """
+import json, sys
+from xlr8_kit.http.abort import terminate_requests
+from xlr8_tap_salesforce.tap import TapSalesforce
+
+tap = TapSalesforce(config=json.loads(sys.argv[1]), parse_env_config=False)
+tap.client.data_url("jobs/query")  # the token, before the signal
+terminate_requests()  # what the handler does first
+try:
+    tap.client.start_bulk_job("SELECT Id FROM Account")
+except Exception as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_a_create_not_yet_sent_when_a_signal_ends_the_process_is_not_sent(sf: t.Any, accounts: Sandbox) -> None:
+    """A create is never cut once sent, but one not sent yet when the process is ending is not sent at all: no job
+    is made that the exit would have to wait for and abort (in a child process: the signal's state is for good)."""
+    done = subprocess.run(
+        [sys.executable, "-c", NOT_SENT, json.dumps(_config(sf, accounts))],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == "RequestAbortedError", done.stderr[-2000:]
+    assert _creates(accounts) == []
+    assert _jobs(sf, accounts) == {}

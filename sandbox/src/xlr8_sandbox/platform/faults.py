@@ -13,6 +13,9 @@ Kinds (``FaultSpec.kind``):
 - ``reset``: close the socket without a response (TCP RST).
 - ``truncate``: the real response with its full ``Content-Length`` but only half the body, then close.
 - ``stall``: wait ``seconds`` before answering normally (client read timeouts).
+- ``slow_answer``: serve the request at once (its effect on the vendor's data happens: a job is created), then hold
+  the answer ``seconds`` before sending it, as a loaded vendor acts on a request once it is in and answers late (a
+  client cut meanwhile never learns what it made).
 - ``revoke_tokens`` / ``expire_tokens``: the product's issued tokens stop working, then the request goes on, so the
   emulator answers with its own 401 shape (token revocation or expiry mid-run).
 - ``error_body``: 200 OK whose body is an error, in the vendor's shape (``ProductEmulator.error_body_response``).
@@ -38,6 +41,7 @@ FaultKind = Literal[
     "reset",
     "truncate",
     "stall",
+    "slow_answer",
     "revoke_tokens",
     "expire_tokens",
     "error_body",

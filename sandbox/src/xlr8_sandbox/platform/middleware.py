@@ -110,6 +110,8 @@ class SandboxMiddleware:
         elif kind == "stall":
             await asyncio.sleep(spec.seconds)
             await self.app(scope, receive, send)
+        elif kind == "slow_answer":
+            await self.app(scope, receive, _held(send, spec.seconds))
         elif kind in ("revoke_tokens", "expire_tokens"):
             if kind == "revoke_tokens":
                 self.ctx.tokens.revoke_all(self.product)
@@ -148,6 +150,20 @@ class SandboxMiddleware:
         await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         drop_connection(raw_send, reset=False)
+
+
+def _held(send: Send, seconds: float) -> Send:
+    """``send`` with the answer's first message held ``seconds`` (``slow_answer``: the request was served already)."""
+    held = False
+
+    async def late(message: Message) -> None:
+        nonlocal held
+        if not held and message["type"] == "http.response.start":
+            held = True
+            await asyncio.sleep(seconds)
+        await send(message)
+
+    return late
 
 
 def retry_after_value(spec: FaultSpec) -> str:

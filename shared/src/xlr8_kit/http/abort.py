@@ -20,7 +20,8 @@ the client stops waiting.
 ``TERMINATION`` is the process's own: every ``ResilientSession`` request but token requests goes over connections it
 tracks, whatever thread sends it. A tap ended by a signal (``KitTap._handle_termination``) calls
 ``terminate_requests()``: the requests read ahead or ranged on worker threads, whose records will never be emitted,
-end at once instead of holding the exit until their answers come (rel19: 37.5 s of a 40 s stall).
+end at once instead of holding the exit until their answers come (rel19: 37.5 s of a 40 s stall). Requests never
+given up get ``EXEMPT_GRACE_SECONDS`` after the signal, then their connections are cut too (``exempt_adapter``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import contextvars
 import socket
 import threading
+import time
 import typing as t
 import weakref
 
@@ -39,7 +41,17 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from xlr8_kit.http.errors import RequestAbortedError
 from xlr8_kit.http.window import MAX_LATENCY_WINDOW
 
-__all__ = ["TERMINATION", "Abort", "RequestAbortedError", "applied_abort", "never_given_up", "terminate_requests"]
+__all__ = [
+    "TERMINATION",
+    "Abort",
+    "RequestAbortedError",
+    "applied_abort",
+    "exempt_adapter",
+    "grace_left",
+    "nap",
+    "never_given_up",
+    "terminate_requests",
+]
 
 #: Every ``Abort`` alive (``terminate_requests`` aborts them all).
 _LIVE: weakref.WeakSet[Abort] = weakref.WeakSet()
@@ -79,6 +91,8 @@ class Abort:
 
     def __init__(self) -> None:
         self.aborted = threading.Event()
+        #: ``time.monotonic()`` when a signal ended the process (``TERMINATION``'s only).
+        self.ended_at: float | None = None
         self._lock = threading.RLock()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()  # a closed connection's goes with it
         self.adapter = _AbortableAdapter(max_retries=0, pool_maxsize=MAX_LATENCY_WINDOW)
@@ -143,23 +157,18 @@ class _Tracked:
         TERMINATION._opened(self.sock)
 
 
-class _TrackedHTTPConnection(_Tracked, HTTPConnection):
-    pass
-
-
-class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
-    pass
-
-
-class _TrackedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _TrackedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-_POOLS = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+def _pools(tracked: type) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes by scheme whose connections are ``tracked``'s."""
+    name = tracked.__name__
+    return {
+        scheme: type(
+            f"{name}{pool.__name__}", (pool,), {"ConnectionCls": type(f"{name}{conn.__name__}", (tracked, conn), {})}
+        )
+        for scheme, pool, conn in (
+            ("http", HTTPConnectionPool, HTTPConnection),
+            ("https", HTTPSConnectionPool, HTTPSConnection),
+        )
+    }
 
 
 class _AbortableAdapter(HTTPAdapter):
@@ -167,32 +176,97 @@ class _AbortableAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: t.Any) -> t.Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # SOCKS pools make their own connections: not shut at abort
-            manager.pool_classes_by_scheme = _POOLS
+            manager.pool_classes_by_scheme = self.pools
         return manager
+
+    pools = _pools(_Tracked)
 
 
 #: The process's own ``Abort`` (module doc): given up only when a signal ends the process.
 TERMINATION = Abort()
 
+#: After a signal, how long a request never given up (a token, a Bulk job's create or abort) may still take: then
+#: its connection is cut too. A token answer may carry a rotated refresh token, so it is waited for, but not for the
+#: whole read timeout (120 s: ends21 measured 58.7 s of a 60 s stalled refresh); an orchestrator's kill commonly
+#: follows its SIGTERM in 30 s.
+EXEMPT_GRACE_SECONDS = 15.0
+#: The sockets of requests never given up (``exempt_adapter``), cut ``EXEMPT_GRACE_SECONDS`` after the signal.
+_EXEMPT_SOCKETS: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+_EXEMPT_TIMER: list[threading.Timer] = []
+
 
 def terminate_requests() -> None:
     """A signal ends the process: every request in flight but token requests is given up, and none is sent after;
     those under an ``Abort`` of their own too (given up as at its abort, not retried over cut connections: review
-    20c), and an ``Abort`` made afterwards starts aborted."""
+    20c), and an ``Abort`` made afterwards starts aborted. Requests never given up get ``EXEMPT_GRACE_SECONDS``."""
     with _LIVE_LOCK:
         TERMINATION.aborted.set()
         others = [abort for abort in _LIVE if abort is not TERMINATION]
+        if not _EXEMPT_TIMER:
+            TERMINATION.ended_at = time.monotonic()
+            _EXEMPT_TIMER.append(threading.Timer(EXEMPT_GRACE_SECONDS, _cut_exempt))
+            _EXEMPT_TIMER[0].daemon = True
+            _EXEMPT_TIMER[0].start()
     TERMINATION.abort()
     for abort in others:
         abort.abort()
+
+
+def _cut_exempt() -> None:
+    """The grace is over: the connections of requests never given up still open are shut (one still in flight
+    fails at once); a connection made later is not (an abort PATCH sent after is still sent)."""
+    for sock in list(_EXEMPT_SOCKETS):
+        _shut(sock)
+
+
+def grace_left(grace: float | None = None) -> float | None:
+    """Seconds left of ``grace`` (``EXEMPT_GRACE_SECONDS``) counted from the signal that ends the process; None
+    while none did."""
+    ended_at = TERMINATION.ended_at
+    if ended_at is None:
+        return None
+    return max(0.0, ended_at + (EXEMPT_GRACE_SECONDS if grace is None else grace) - time.monotonic())
+
+
+class _ExemptTracked:
+    """Connections of requests never given up: registered to be cut at the grace's end (``_cut_exempt``)."""
+
+    sock: socket.socket | None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        if self.sock is not None:
+            with _LIVE_LOCK:
+                _EXEMPT_SOCKETS.add(self.sock)
+
+
+class _ExemptAdapter(_AbortableAdapter):
+    """The adapter of requests never given up (a session's token requests, ``never_given_up``)."""
+
+    pools = _pools(_ExemptTracked)
+
+
+def exempt_adapter() -> HTTPAdapter:
+    """An adapter without urllib3 retries for requests never given up: cut only at the grace's end after a signal."""
+    return _ExemptAdapter(max_retries=0)
 
 
 def abortable_adapter() -> HTTPAdapter:
     """An adapter without urllib3 retries whose connections ``TERMINATION`` (and the ``Abort`` applied where each
     is made) can cut: a ``ResilientSession``'s own."""
     return _AbortableAdapter(max_retries=0, pool_maxsize=MAX_LATENCY_WINDOW)
+
+
+def nap(seconds: float) -> None:
+    """``time.sleep``, cut short when a signal ends the process (``TERMINATION``): a wait before a request (a
+    rate-limit window, a job's next poll) that no one will send then. Inside ``never_given_up`` (a token request) it
+    sleeps as told."""
+    if is_exempt():
+        time.sleep(seconds)
+    else:
+        TERMINATION.aborted.wait(seconds)

@@ -2,7 +2,8 @@
 
 ``acquire()`` reserves the next slot under a lock and sleeps outside it, so concurrent callers queue in order
 and the observed rate never exceeds ``rate`` per second plus the ``burst`` allowance. Vendor headers can push
-the next slot out (``pause_until``) when the server says the window is spent.
+the next slot out (``pause_until``) when the server says the window is spent. Its wait ends when a signal ends the
+process (``abort.nap``), whoever built it: the session then sends nothing more.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+from xlr8_kit.http.abort import nap
 
 
 class TokenBucket:
@@ -19,7 +22,7 @@ class TokenBucket:
         *,
         burst: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = nap,
     ) -> None:
         if rate <= 0:
             raise ValueError("http.requests_per_second must be greater than 0")

@@ -46,12 +46,20 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
 
-from xlr8_kit.http.abort import TERMINATION, Abort, abortable_adapter, applied_abort, is_exempt, never_given_up
+from xlr8_kit.http.abort import (
+    TERMINATION,
+    Abort,
+    abortable_adapter,
+    applied_abort,
+    exempt_adapter,
+    is_exempt,
+    nap,
+    never_given_up,
+)
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
@@ -310,7 +318,7 @@ class ResilientSession(requests.Session):
         adapter = abortable_adapter()
         self.mount("https://", adapter)
         self.mount("http://", adapter)
-        self._token_adapter = HTTPAdapter(max_retries=0)
+        self._token_adapter = exempt_adapter()  # cut only at the grace's end after a signal
         self.max_redirects = self.policy.max_redirects
 
     # -- guards ---------------------------------------------------------------------------------------------
@@ -409,8 +417,8 @@ class ResilientSession(requests.Session):
     def _nap(self, seconds: float) -> None:
         """``sleep``, cut short when a signal ends the process (``abort.TERMINATION``), as a retry's wait is: a
         rate-limit window may be minutes long. A token request, and a test's clock, sleep as told."""
-        if self.sleep is time.sleep and not is_exempt():
-            TERMINATION.aborted.wait(seconds)
+        if self.sleep is time.sleep:
+            nap(seconds)
         else:
             self.sleep(seconds)
 

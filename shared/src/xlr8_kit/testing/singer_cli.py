@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -91,6 +92,22 @@ class Running:
             self.proc.wait()
         for reader in self._readers:
             reader.join(10)
+
+
+def signalled(
+    args: Sequence[str], until: Callable[[], bool], what: str, *, settle: float = 0.2
+) -> tuple[int, float, str]:
+    """``args`` run in the background, sent SIGTERM ``settle`` s after ``until()`` (named ``what``): its exit code,
+    how long the exit took after the signal, the end of its stderr."""
+    run = Running(args)
+    try:
+        run.wait_for(until, what)
+        time.sleep(settle)  # an answer on its way to the process (read or not, the way out waits for it)
+        started = time.monotonic()
+        code = run.end(signal.SIGTERM)
+        return code, time.monotonic() - started, "".join(run.err)[-2000:]
+    finally:
+        run.close()
 
 
 def parse_singer_messages(text: str, *, exact_decimals: bool = False) -> list[dict[str, Any]]:

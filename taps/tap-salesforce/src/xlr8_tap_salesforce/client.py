@@ -38,9 +38,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from xlr8_kit.auth import TokenAuthenticator
-from xlr8_kit.http.abort import never_given_up
+from xlr8_kit.http.abort import TERMINATION, nap, never_given_up
 from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
-from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, ServerUnavailableError
+from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
@@ -57,7 +57,8 @@ from xlr8_kit.singer_io import (
 from xlr8_kit.streaming import ChunkReader, body_chunks, send_streamed
 from xlr8_tap_salesforce import discovery
 from xlr8_tap_salesforce.auth import instance_url
-from xlr8_tap_salesforce.early import EarlyBulkJob, EarlyQuery
+from xlr8_tap_salesforce.early import BulkJobCreate, EarlyBulkJob, EarlyQuery
+from xlr8_tap_salesforce.early import sobject_of as _sobject_of
 from xlr8_tap_salesforce.ranges import Plan, RangedQuery
 
 if t.TYPE_CHECKING:
@@ -187,7 +188,7 @@ class SalesforceClient:
         bulk_max_records: int = 50_000,
         bulk_poll_interval: float = 5.0,
         bulk_max_wait: float = 3600.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = nap,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
@@ -198,6 +199,8 @@ class SalesforceClient:
         self.bulk_max_records = bulk_max_records
         self.bulk_poll_interval = bulk_poll_interval
         self.bulk_max_wait = bulk_max_wait
+        #: Between a Bulk job's polls: ends when a signal ends the process (``nap``), so a poll read ahead on a worker
+        #: thread does not hold the exit for its wait (up to ``bulk_poll_interval``); the job is then aborted.
         self.sleep = sleep
         self.clock = clock
         #: ``clock()`` when each Bulk job this client created was asked for (``read_bulk_job``'s first wait).
@@ -213,6 +216,8 @@ class SalesforceClient:
         self._early_count: EarlyQuery | None = None
         #: A stream's Bulk query job created beside the describe (``send_early_bulk``), until its stream takes it.
         self._early_bulk: EarlyBulkJob | None = None
+        #: Bulk creates under way on their own threads (``start_bulk_job``), until their jobs' ids are read.
+        self._creates: list[BulkJobCreate] = []
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -446,11 +451,12 @@ class SalesforceClient:
 
     def give_up_early(self) -> None:
         """Give up a query sent early that no stream took (its stream did not read by REST, or read another); a
-        Bulk job created early and not taken is aborted."""
-        for early in (self._early, self._early_count, self._early_bulk):
+        Bulk job created early and not taken is aborted, and so is one whose create a signal left unread."""
+        for early in (self._early, self._early_count, self._early_bulk, *self._creates):
             if early is not None:
                 early.close()
         self._early = self._early_count = self._early_bulk = None
+        self._creates.clear()
 
     # -- Bulk API 2.0 -----------------------------------------------------------------------------------------
 
@@ -459,8 +465,25 @@ class SalesforceClient:
         return self.read_bulk_job(self.start_bulk_job(soql, include_deleted=include_deleted))
 
     def start_bulk_job(self, soql: str, *, include_deleted: bool = False) -> str:
-        """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id."""
+        """Create a Bulk API 2.0 query job; Salesforce runs it while we do other things. Returns its id. The create
+        goes out on a thread of its own (``BulkJobCreate``): a signal ending the wait here leaves the job to the way
+        out (``give_up_early``), which aborts it once the create answers."""
+        send = functools.partial(self._create_bulk_job, soql, include_deleted)
+        create = BulkJobCreate(soql, send, self.abort_bulk_job)
+        self._creates.append(create)
+        try:
+            job_id = create.take()
+        except Exception:
+            self._creates.remove(create)  # the create's own error: it made no job
+            raise
+        self._creates.remove(create)
+        return t.cast("str", job_id)  # None only for an optional create
+
+    def _create_bulk_job(self, soql: str, include_deleted: bool) -> str:
+        """The create's request. Not sent once a signal ends the process (no job to abort then)."""
         url = self.data_url("jobs/query")  # a token fetched first is not the job's age
+        if TERMINATION.aborted.is_set():
+            raise RequestAbortedError(f"salesforce POST {urlsplit(url).path}: not sent, the process is ending")
         asked = self.clock()
         with never_given_up():  # a create cut by a termination after the org made the job would leave it running
             job = self.request(
@@ -486,22 +509,24 @@ class SalesforceClient:
         self._early_bulk = EarlyBulkJob(
             soql,
             include_deleted,
-            functools.partial(self.start_bulk_job, soql, include_deleted=include_deleted),
+            functools.partial(self._create_bulk_job, soql, include_deleted),
             self.abort_bulk_job,
         )
 
     def bulk_job_for(self, soql: str, *, include_deleted: bool) -> str:
         """The id of a Bulk query job of ``soql``: the one created early if it is this very job (same SOQL, same
-        operation), else a new one. One created early for this object and another query is aborted first."""
+        operation), else a new one. One created early for this object and another query is aborted first. Each
+        stays the client's (``give_up_early``) until taken or closed, so a signal meanwhile leaves no job unseen."""
         early = self._early_bulk
         if early is not None and _sobject_of(early.soql) == _sobject_of(soql):
-            self._early_bulk = None
             if early.matches(soql, include_deleted):
                 job_id = early.take()
+                self._early_bulk = None
                 if job_id is not None:
                     return job_id
             else:
                 early.close()  # a describe that disagreed with the catalog made another query
+                self._early_bulk = None
         return self.start_bulk_job(soql, include_deleted=include_deleted)
 
     def abort_bulk_job(self, job_id: str) -> None:
@@ -698,12 +723,6 @@ def select_soql(sobject: str, fields: list[str], key: str | None, where: str | N
         soql += " WHERE " + where
     soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
     return soql
-
-
-def _sobject_of(soql: str) -> str:
-    """The sObject a SOQL reads (for a log line: not the query, whose terms hold record values)."""
-    found = re.search(r" FROM (\w+)", soql)
-    return found.group(1) if found else "a query"
 
 
 class QueryPages:

@@ -30,12 +30,15 @@ guess that misses spends a job on each daily incremental run.
 from __future__ import annotations
 
 import contextvars
+import logging
+import re
+import threading
 import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from xlr8_kit.http.abort import Abort
-from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError
+from xlr8_kit.http.abort import Abort, grace_left
+from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
 from xlr8_kit.http.session import optional_requests
 
 if t.TYPE_CHECKING:
@@ -45,6 +48,8 @@ if t.TYPE_CHECKING:
     from xlr8_tap_salesforce.ranges import Plan
 
 _T = t.TypeVar("_T")
+
+logger = logging.getLogger(__name__)
 
 
 class EarlyQuery:
@@ -100,53 +105,121 @@ class EarlyQuery:
         self.plan_abort.close()
 
 
-class EarlyBulkJob:
-    """A Bulk API 2.0 query job created before the stream that reads it exists (see the module). The create is never
-    cut (a job the org created whose answer was cut would run on unseen): a job not taken is aborted once its
-    create answered (``close``)."""
+#: Once a signal ends the process, how long from it its way out waits for the answers of Bulk creates still out, to
+#: abort the jobs they made: less than the kit's ``EXEMPT_GRACE_SECONDS`` (when the create's own connection is cut),
+#: leaving the abort PATCH time. A create still unanswered then is logged (a job may run on the org).
+CREATE_GRACE_SECONDS = 10.0
+
+
+def on_own_thread(fn: t.Callable[[], _T], name: str) -> Future[_T]:
+    """``fn()`` on a daemon thread of its own, in a copy of this context: nothing joins it at exit, so the way out
+    waits for it only as long as it chooses (``BulkJobCreate.close``)."""
+    future: Future[_T] = Future()
+    future.set_running_or_notify_cancel()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            result = context.run(fn)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+class BulkJobCreate:
+    """A Bulk API 2.0 query job's create, sent on a thread of its own and waited for (``take``) where the job is
+    wanted. The create is never cut (a job the org made whose answer was cut would run on unseen), and neither is the
+    wait for it by a signal: the handler's ``SystemExit`` on the main thread ends the wait (``take``), not the create,
+    and the way out (``close``) aborts the job once the create answers (review 20e: a create sent on the main thread
+    was cut, its job ran on). ``optional``: a request the kit's quota guard may refuse near its share (``take``
+    answers None then)."""
+
+    def __init__(
+        self, soql: str, create: t.Callable[[], str], abort: t.Callable[[str], None], *, optional: bool = False
+    ) -> None:
+        self.soql = soql
+        self._abort = abort
+        self._optional = optional
+        self._taken = False
+
+        def run() -> str:
+            if not optional:
+                return create()
+            with optional_requests():
+                return create()
+
+        self._job = on_own_thread(run, "xlr8-bulk-create")
+
+    def take(self) -> str | None:
+        """The job's id, the caller's from now on; raises the org's error answer to the create (a quota refusal from
+        the org included: not asked again); None when the kit's guard refused to send an optional create. A signal
+        while it waits leaves the job to ``close``."""
+        try:
+            job_id = self._job.result()
+        except BaseException as exc:
+            if self._job.done() and self._job.exception() is exc:
+                self._taken = True  # the create's own answer: it made no job
+                if isinstance(exc, QuotaExhaustedError) and exc.status is None and self._optional:
+                    return None  # the kit's guard refused to send it
+            raise
+        self._taken = True
+        return job_id
+
+    def close(self) -> None:
+        """Not taken: wait for the create's answer, then abort the job it made (one attempt, ``abort``). A create
+        that failed made nothing. Once a signal ends the process the wait is bounded (``CREATE_GRACE_SECONDS``)."""
+        if self._taken:
+            return
+        try:
+            job_id = self._job.result(timeout=grace_left(CREATE_GRACE_SECONDS))
+        except TimeoutError:
+            self._unseen("is still unanswered")
+            return
+        except RequestAbortedError:
+            self._taken = True
+            return  # not sent: the process was ending
+        except Exception as exc:  # noqa: BLE001 - the org's answer made no job (its error is not this run's)
+            if grace_left() is not None and isinstance(exc, ServerUnavailableError) and exc.status is None:
+                self._unseen("got no answer after the signal")  # sent, none read: the org may have made the job
+            self._taken = True
+            return
+        self._taken = True  # a second signal during the wait above leaves it to the next way out
+        self._abort(job_id)
+
+    def _unseen(self, what: str) -> None:
+        self._taken = True
+        logger.warning(
+            "salesforce bulk query job of %s: its create %s (waited up to %g s); the job it may have made is not "
+            "aborted and may run on the org",
+            sobject_of(self.soql),
+            what,
+            CREATE_GRACE_SECONDS,
+        )
+
+
+class EarlyBulkJob(BulkJobCreate):
+    """A Bulk API 2.0 query job created before the stream that reads it exists (see the module); optional. A job not
+    taken is aborted once its create answered (``close``)."""
 
     def __init__(
         self, soql: str, include_deleted: bool, create: t.Callable[[], str], abort: t.Callable[[str], None]
     ) -> None:
-        self.soql = soql
         self.include_deleted = include_deleted
-        self._abort = abort
-        self._taken = False
-
-        def run() -> str:
-            with optional_requests():
-                return create()
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="xlr8-early-bulk")
-        self._job = pool.submit(contextvars.copy_context().run, run)
-        pool.shutdown(wait=False)  # its one thread ends with the create
+        super().__init__(soql, create, abort, optional=True)
 
     def matches(self, soql: str, include_deleted: bool) -> bool:
         """The very job the stream would create: the same SOQL text and operation (query or queryAll)."""
         return soql == self.soql and include_deleted == self.include_deleted
 
-    def take(self) -> str | None:
-        """The job's id, the stream's from now on; raises the org's error answer to the create (a quota refusal from
-        the org included: not asked again); None when the kit's guard refused to send it (the stream creates it)."""
-        self._taken = True
-        try:
-            return self._job.result()
-        except QuotaExhaustedError as exc:
-            if exc.status is not None:
-                raise
-            return None
 
-    def close(self) -> None:
-        """Not taken: wait for the create's answer, then abort the job it created (one attempt, ``abort``). A create
-        that failed created nothing."""
-        if self._taken:
-            return
-        self._taken = True
-        try:
-            job_id = self._job.result()
-        except Exception:  # noqa: BLE001 - no job was created (its error is not this run's: nothing read it)
-            return
-        self._abort(job_id)
+def sobject_of(soql: str) -> str:
+    """The sObject a SOQL reads (for a log line: not the query, whose terms hold record values)."""
+    found = re.search(r" FROM (\w+)", soql)
+    return found.group(1) if found else "a query"
 
 
 class Predicted(t.NamedTuple):
