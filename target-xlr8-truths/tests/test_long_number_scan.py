@@ -4,6 +4,8 @@ ending at line ends and searches every pattern forwards from the start of each b
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -156,3 +158,20 @@ def test_the_scan_beside_a_load_raises_what_the_scan_raised(tmp_path: Path) -> N
         check.exact()
     with pytest.raises(FileNotFoundError):
         check.require()
+
+
+def test_the_scan_does_not_keep_the_file_it_scanned_in_memory(tmp_path: Path) -> None:
+    """The scan maps the file: the pages it has scanned must leave the process (goal 4's peak counts RSS; a 75 MB
+    BATCH file mapped whole added its size to the target's peak)."""
+    path = tmp_path / "batch.jsonl"
+    line = b'{"Id": "001000000000000AAA", "AnnualRevenue": 6140558.67, "Name": "' + b"x" * 900 + b'"}\n'
+    path.write_bytes(line * (64 * 2**20 // len(line)))
+    # the peak of the child's own memory (VmHWM: ru_maxrss starts from the parent's RSS at the fork)
+    probe = (
+        "import re, sys; from target_xlr8_truths.duckdb_store import content_refusal\n"
+        "def peak(): return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "before = peak(); assert content_refusal(sys.argv[1], {'AnnualRevenue': True}) is None\n"
+        "print((peak() - before) // 1024)"
+    )
+    grown = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert int(grown.stdout) < 32, grown.stdout  # MB: a block and its translation, not the file's 64
