@@ -57,6 +57,8 @@ _TINY_EXPONENT = b"0e-000"
 #: ``find`` of the same patterns, whose last byte, ``0``, is everywhere in the translated block.
 _NUMBER_PATTERNS = (_LONG_NUMBER, _TINY_EXPONENT)
 _SCAN_CHUNK = 1 << 22
+#: Where the platform can give mapped pages back (Linux, macOS; not Windows, whose scan keeps them until the unmap)
+_RELEASE_PAGES = getattr(mmap, "MADV_DONTNEED", None) if hasattr(mmap.mmap, "madvise") else None
 _SIXTEEN_DIGITS = 10**15
 #: Decimal.adjusted() of the smallest normal double (2.2e-308): below it a double holds fewer digits, or none
 _DOUBLE_LOWEST_EXPONENT = -308
@@ -192,8 +194,8 @@ def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: b
                 block = data[offset:end]
                 offset = end
                 scanned = offset - offset % mmap.PAGESIZE
-                if scanned > released:
-                    data.madvise(mmap.MADV_DONTNEED, released, scanned - released)
+                if _RELEASE_PAGES is not None and scanned > released:
+                    data.madvise(_RELEASE_PAGES, released, scanned - released)
                     released = scanned
                 if nul and _has_nul_escape(block):
                     return NUL_ESCAPE
