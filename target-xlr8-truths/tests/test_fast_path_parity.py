@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ CASES = [
     ("null in a not nullable column of another tap", False, '"Code": null'),
     ("a space in a date", True, '"HireDate": "2024-03-1 "'),
     ("a space in a timestamp", True, '"UpdatedAt": "2024-03-01T 0:00:00.123Z"'),
+    ("1e-400 in a decimal (a double reads 0)", True, '"Amount": 1e-400'),
+    ("1.5E-310 in a decimal (a double holds fewer digits)", True, '"Amount": 1.5E-310'),
 ]
 
 
@@ -142,3 +145,21 @@ def test_a_not_nullable_property_left_out_lands_as_the_record_path_lands_it(
         assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 4, "dead_lettered": 0}, exact
         landed.append(_landed(store, key))
     assert landed[0] == landed[1]
+
+
+@pytest.mark.parametrize("number", ["1e-400", "-2.5E-0400", "1.5e-310"])
+def test_a_number_below_the_double_range_in_nested_json_keeps_its_digits_by_either_path(
+    tmp_path: Path, config: dict[str, Any], number: str
+) -> None:
+    """DuckDB's reader reads 1e-400 as a double, 0, and wrote it ``0.0`` in nested JSON; the record path keeps its
+    digits. The file now takes the record path, and both land the same text (review 20d)."""
+    rows = [*GOOD, '{"Id": "T1", "Code": "t1", "Address": {"Street": "x", "Geo": [' + number + ", 1.5]}}"]
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, lambda files: _messages(files, rows, True)):
+        key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 4, "dead_lettered": 0}, exact
+        assert _paths(run.stderr)[STREAM]["batch_files_records"] == 1, run.stderr[-3000:]
+        landed.append(_landed(store, key))
+    assert landed[0] == landed[1]
+    address = next(dict(r)["address"] for r in landed[0][0] if dict(r)["id"] == "'T1'")
+    assert f'"Geo":["{format(Decimal(number), "f")}","1.5"]' in address, address  # every digit, as text
