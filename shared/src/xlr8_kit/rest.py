@@ -796,13 +796,9 @@ class _TokenPages:
         self.stream.update_sync_costs(prepared, response, self.context)
 
 
-class KitRESTStream(KitBatchingMixin, RESTStream):
-    """Base for every product's REST stream. Subclasses declare; this class does.
-
-    Hooks a product base may override: ``response_classifier`` / ``classify_response`` (quota signals that are
-    not 429, statuses used unconventionally), ``response_error_in_body`` (errors inside a 200, RELIABILITY A8)
-    and ``error_body_verdict`` (retry or stop when that happens).
-    """
+class AnnotatedStreamMixin:
+    """Puts the ``x-xlr8`` annotation the truths target reads into each SCHEMA message of a stream (any SDK
+    ``Stream`` of a ``KitTap``: ``KitRESTStream``, or a stream that reads no HTTP API). Subclasses declare."""
 
     #: Canonical entity (``xlr8_kit.vocabulary``), e.g. ``employee``; None means the stream's own name.
     xlr8_entity: t.ClassVar[str | None] = None
@@ -812,6 +808,62 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
     xlr8_product: t.ClassVar[str | None] = None
     #: Columns that reference a configuration entity: ``{"JobCode": "job"}`` (spokes of that hub).
     xlr8_references: t.ClassVar[dict[str, str]] = {}
+    #: True for a stream that earlier versions of its tap sent without an annotation: the target then adopts the
+    #: table those runs landed (named after the run's source, not the product) once, instead of starting a new one.
+    xlr8_formerly_unannotated: t.ClassVar[bool] = False
+
+    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
+        """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""
+        from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
+
+        annotation = self.xlr8_annotation
+        for message in super()._generate_schema_messages():  # type: ignore[misc]
+            if annotation is not None:
+                message.schema = {**message.schema, ANNOTATION_KEY: annotation}
+            yield message
+
+    @property
+    def xlr8_annotation(self) -> dict[str, t.Any] | None:
+        """The stream's ``x-xlr8`` block; None for a stream the vocabulary cannot place (a tenant's custom object
+        with no declared entity), which then lands as Reality under its own name. A declared entity that the
+        vocabulary does not know is a programming error and raises, and so does a Configuration stream with no
+        entity: its declared truth type would otherwise be dropped and it would land as Reality."""
+        from xlr8_kit.vocabulary import VocabularyError, find_entity, mapping_for_stream
+        from xlr8_kit.vocabulary.annotations import build_annotation
+
+        stream = t.cast("Stream", self)
+        product = self.xlr8_product or t.cast("KitTap", stream._tap).product_id
+        if (
+            self.xlr8_entity is None
+            and mapping_for_stream(product, stream.name) is None
+            and not find_entity(stream.name)
+        ):
+            if self.xlr8_truth_type != "reality":
+                raise VocabularyError(
+                    f"{product} stream {stream.name!r} is declared {self.xlr8_truth_type} but has no entity: a "
+                    "configuration truth needs one (set xlr8_entity or map the stream in xlr8_kit/vocabulary/data.py)"
+                )
+            return None
+        return build_annotation(
+            product=product,
+            stream=stream.name,
+            entity=self.xlr8_entity,
+            truth_type=self.xlr8_truth_type,
+            key_columns=list(stream.primary_keys or []),
+            references=dict(self.xlr8_references),
+            columns=list(stream.schema.get("properties", {})),
+            formerly_unannotated=self.xlr8_formerly_unannotated,
+        )
+
+
+class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
+    """Base for every product's REST stream. Subclasses declare; this class does.
+
+    Hooks a product base may override: ``response_classifier`` / ``classify_response`` (quota signals that are
+    not 429, statuses used unconventionally), ``response_error_in_body`` (errors inside a 200, RELIABILITY A8)
+    and ``error_body_verdict`` (retry or stop when that happens).
+    """
+
     #: Status and body rules; a product base sets its own subclass for vendor quirks.
     response_classifier: t.ClassVar[ResponseClassifier] = DEFAULT_CLASSIFIER
     #: What a 2xx whose body is an error means: "fatal" (default) or "retry" (transient vendor hiccup).
@@ -1521,43 +1573,6 @@ class KitRESTStream(KitBatchingMixin, RESTStream):
                     version=self._stream_version,
                     time_extracted=utc_now(),
                 )
-
-    def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
-        """Attach the ``x-xlr8`` annotation to each SCHEMA message (not to the validation schema)."""
-        from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
-
-        annotation = self.xlr8_annotation
-        for message in super()._generate_schema_messages():
-            if annotation is not None:
-                message.schema = {**message.schema, ANNOTATION_KEY: annotation}
-            yield message
-
-    @property
-    def xlr8_annotation(self) -> dict[str, t.Any] | None:
-        """The stream's ``x-xlr8`` block; None for a stream the vocabulary cannot place (a tenant's custom object
-        with no declared entity), which then lands as Reality under its own name. A declared entity that the
-        vocabulary does not know is a programming error and raises, and so does a Configuration stream with no
-        entity: its declared truth type would otherwise be dropped and it would land as Reality."""
-        from xlr8_kit.vocabulary import VocabularyError, find_entity, mapping_for_stream
-        from xlr8_kit.vocabulary.annotations import build_annotation
-
-        product = self.xlr8_product or self._kit_tap.product_id
-        if self.xlr8_entity is None and mapping_for_stream(product, self.name) is None and not find_entity(self.name):
-            if self.xlr8_truth_type != "reality":
-                raise VocabularyError(
-                    f"{product} stream {self.name!r} is declared {self.xlr8_truth_type} but has no entity: a "
-                    "configuration truth needs one (set xlr8_entity or map the stream in xlr8_kit/vocabulary/data.py)"
-                )
-            return None
-        return build_annotation(
-            product=product,
-            stream=self.name,
-            entity=self.xlr8_entity,
-            truth_type=self.xlr8_truth_type,
-            key_columns=list(self.primary_keys or []),
-            references=dict(self.xlr8_references),
-            columns=list(self.schema.get("properties", {})),
-        )
 
 
 #: The collector's youngest-generation threshold while a plain loop streams records (CPython's default is 700):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +18,8 @@ from xlr8_kit.batching import FIRST_FILE_RECORDS
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_tap_common.tap import TapCommon
-from xlr8_tap_common.webhooks import EventStore
 
-from .conftest import common_config
+from .conftest import common_config, stored_events
 
 BIN = Path(sys.executable).parent
 STREAM = "webhook_events"
@@ -30,24 +28,10 @@ BATCH_SIZE = 30_000
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01"
 
 
-def _stored_events(path: Path, count: int) -> None:
-    """``count`` events in the receiver's store (its schema, one transaction rather than one per delivery)."""
-    EventStore(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.executemany(
-            "INSERT INTO webhook_events (event_id, event_type, signed_at, received_at, payload) VALUES (?, ?, ?, ?, ?)",
-            (
-                (f"evt-{n:06d}", "purchase_order.updated", 1_767_600_000 + n, f"2026-01-05T10:{n // 6000 % 60:02d}:00Z",
-                 json.dumps({"type": "purchase_order.updated", "data": {"id": f"po-{n}", "quantity": n % 97}}))
-                for n in range(count)
-            ),
-        )  # fmt: skip
-
-
 def test_webhook_events_batch_files_grow_to_batch_size_and_land_every_event(url: str, tmp_path: Path) -> None:
     assert FIRST_FILE_RECORDS == 10_000  # the sizes below
     store = tmp_path / "events.db"
-    _stored_events(store, EVENTS)
+    stored_events(store, range(EVENTS))
     batches = tmp_path / "batches"
     config = common_config(url, webhook_store_path=str(store))
     found = TapCommon(config=config, parse_env_config=False).catalog_dict
@@ -95,6 +79,6 @@ def test_webhook_events_batch_files_grow_to_batch_size_and_land_every_event(url:
     relayed = [json.loads(line) for line in landed.stdout.splitlines() if line.strip()]
     assert relayed[-1]["bookmarks"][STREAM]["replication_key_value"] == EVENTS
     with duckdb.connect(str(truths), read_only=True) as conn:
-        table = truths_table(conn, "singer", STREAM)  # the stream's SCHEMA names no product (an HTTP stream's does)
+        table = truths_table(conn, "common", STREAM)
         rows = conn.execute(f'SELECT count(*), count(DISTINCT "event_id"), max("seq") FROM "{table}"').fetchall()
     assert rows == [(EVENTS, EVENTS, EVENTS)]

@@ -69,7 +69,7 @@ class Receiver:
             self.proc.wait(timeout=10)
 
     def events(self) -> list[dict[str, Any]]:
-        return read_events(self.store) if self.store.exists() else []
+        return list(read_events(self.store)) if self.store.exists() else []
 
     def audit_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.audit.read_text().splitlines()] if self.audit.exists() else []

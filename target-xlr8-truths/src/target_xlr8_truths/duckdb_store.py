@@ -601,16 +601,16 @@ class DuckDBStore(Store):
             return
         self._unwritten.clear()
 
-    def archive_table(self, table: str) -> str:
-        """As ``Store.archive_table``; the rows the table gained since the last checkpoint go with it (row groups are
-        per table), so the new table under the old name counts from nothing (``_checkpoint_by_rows``), and a
-        checkpoint they made due names the archive (its failure was logged under the new table's name)."""
-        archived = super().archive_table(table)
+    def _rename(self, table: str, to: str, owner: str | None = None) -> None:
+        """As ``Store._rename`` (an archive, an adopted table); the rows the table gained since the last checkpoint
+        go with it (row groups are per table), so a new table under the old name counts from nothing
+        (``_checkpoint_by_rows``), and a checkpoint they made due names the new name (its failure was logged under
+        the old one)."""
+        super()._rename(table, to, owner)
         if table in self._unwritten:
-            self._unwritten[archived] = self._unwritten.pop(table)
+            self._unwritten[to] = self._unwritten.pop(table)
         if self._due is not None and self._due[0] == table:
-            self._due = (archived, self._due[1])
-        return archived
+            self._due = (to, self._due[1])
 
     def _row_count(self, table: str) -> int:
         """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;

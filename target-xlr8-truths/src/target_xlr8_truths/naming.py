@@ -111,6 +111,16 @@ class TableNames:
         self._owners[table] = owner
         return table
 
+    def stored_table(self, product: str, stream: str) -> str | None:
+        """The table ``table_for`` gave ``{product}:{stream}`` in an earlier run, per the store's owners (readable
+        name first, then hashed), or None: found without claiming any name in this run."""
+        owner = stream_owner(product, stream)
+        readable = readable_table_name(self.project_id, product, stream)
+        for table in (readable, hashed_table_name(self.project_id, product, stream)):
+            if table is not None and self._owner_of(table) == owner:
+                return table
+        return None
+
 
 def column_names(properties: list[str]) -> dict[str, str]:
     """Map each property to a unique snake-case column, suffixing collisions (``Name`` and ``name``) in order."""

@@ -203,6 +203,7 @@ class TruthsSink(BatchSink):
         self.info = stream_info(
             self.target.tables, self.target.source, stream_name, self.schema, [names[k] for k in self.key_sources]
         )
+        self.target.adopt_unannotated_table(self.info, bool(note.get("formerly_unannotated")))
         self.target.check_key_change(self.info)
         self.info.encrypted_columns = [names[s] for s in self.protection.encrypted_sources]
         self.info.protected_columns = [names[s] for s in sorted(self._protected) if s in names]

@@ -267,16 +267,37 @@ class Store(abc.ABC):
             if not self.table_columns(archived):
                 break
             version += 1
+        self._rename(table, archived)
+        return archived
+
+    def adopt_table(self, table: str, to: str, owner: str) -> None:
+        """Rename ``table`` to ``to`` for a new ``owner`` (``{product}:{stream}``), with everything that names it:
+        rows, metadata (all versions, their owner too), profiles, mappings, fields, ledger and dead letters. For a
+        stream whose table name changed (``formerly_unannotated``), so its rows stay its own."""
+        self._rename(table, to, owner)
+
+    def _rename(self, table: str, to: str, owner: str | None = None) -> None:
+        """``ALTER TABLE ... RENAME`` and the metadata rows that name the table, in one transaction; with an
+        ``owner``, the owner recorded with them and this target's own tables' rows too."""
         self._unique_keys.pop(table, None)
+        project = self.run.project
         with self.transaction():
-            self.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(archived)}")
-            for meta in ("_schema_metadata", "_column_profiles", "_column_mappings"):
+            self.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(to)}")
+            named: tuple[str, ...] = ("_schema_metadata", "_column_profiles", "_column_mappings")
+            if owner is not None:
+                named += (FIELDS_TABLE, LEDGER_TABLE, DEAD_LETTER_TABLE)
+            for meta in named:
                 self.execute(
                     f"UPDATE {meta} SET table_name = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
-                    [archived, self.run.project, table],
+                    [to, project, table],
                 )
+            if owner is not None:
+                for meta in ("_schema_metadata", "_column_mappings"):
+                    self.execute(
+                        f"UPDATE {meta} SET file_name = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
+                        [owner, project, to],
+                    )
         self._versioned_tables.discard(table)
-        return archived
 
     # -- data tables -------------------------------------------------------------------------------------------
     def evolve_table(self, table: str, columns: list[Column]) -> list[Column]:

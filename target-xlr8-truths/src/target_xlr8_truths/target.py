@@ -26,7 +26,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
-from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project
+from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, stream_owner
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
@@ -467,6 +467,29 @@ class TargetXlr8Truths(Target):
     # -- bookkeeping used by sinks -------------------------------------------------------------------------------
     def register_stream(self, info: StreamInfo) -> None:
         self._streams[info.stream] = info
+
+    def adopt_unannotated_table(self, info: StreamInfo, formerly_unannotated: bool) -> None:
+        """A stream whose tap once sent it without an ``x-xlr8`` annotation (the annotation says
+        ``formerly_unannotated``) landed then under this run's source, ``{p8}_{source_name}_{stream}``. The first
+        run that sees it annotated renames that table, with its metadata, to the product's name (``info``), so its
+        rows stay with the stream instead of an empty table starting beside them. Nothing moves when the product's
+        table exists already, or when the store holds no table of the stream under this run's source."""
+        old_product = self.source
+        if not formerly_unannotated or stream_owner(old_product, info.stream) == info.file_name:
+            return
+        store = self.store
+        if store.table_owner(info.table_name) is not None or store.table_columns(info.table_name):
+            return
+        old = self.tables.stored_table(old_product, info.stream)
+        if old is None or not store.table_columns(old):
+            return
+        store.adopt_table(old, info.table_name, info.file_name)
+        self.logger.warning(
+            "stream %s: table %s (landed before the stream named its product) renamed to %s, rows and metadata kept",
+            info.stream,
+            old,
+            info.table_name,
+        )
 
     def check_key_change(self, info: StreamInfo) -> None:
         """A new key would re-key the upsert and delete rows that were distinct under the old one: apply

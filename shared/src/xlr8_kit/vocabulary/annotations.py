@@ -11,12 +11,17 @@ CONTRACT (the target and every tap rely on this shape)::
       "key_columns": ["Id"],
       "hub": {"column": "Id", "semantic_type": "contact_code"} | null,   # configuration streams
       "references": {"AccountId": {"entity": "crm_account", "semantic_type": "crm_account_code"}},
-      "canonical_fields": {"Id": "contact_id", "SystemModstamp": "last_modified"}
+      "canonical_fields": {"Id": "contact_id", "SystemModstamp": "last_modified"},
+      "formerly_unannotated": true         # only on a stream older taps sent without this block (see below)
     }
 
 ``canonical_fields`` and ``references`` come from the vocabulary's mapping of the product's stream (only for
 columns the schema really has); references a stream declares itself are added on top. An entity the vocabulary
 does not know is refused here, when the tap builds its SCHEMA message, not discovered later in the target.
+
+``formerly_unannotated`` marks a stream that earlier versions of its tap sent without ``x-xlr8``: those runs landed
+it under the run's source name (``{p8}_{source_name}_{stream}``), and the target renames that table to the
+product's name the first time it sees the stream annotated, so its rows stay with it.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ def build_annotation(
     key_columns: list[str],
     references: dict[str, str],
     columns: list[str],
+    formerly_unannotated: bool = False,
 ) -> dict[str, Any]:
     """The ``x-xlr8`` block for one stream; raises ``VocabularyError`` for unknown products or entities."""
     product_id = resolve_product(product).id
@@ -86,7 +92,7 @@ def build_annotation(
     hub = None
     if truth_type == "configuration" and hub_column:
         hub = {"column": hub_column, "semantic_type": semantic_type(entity_name)}
-    return {
+    annotation: dict[str, Any] = {
         "version": 1,
         "product": product_id,
         "stream": stream,
@@ -97,6 +103,9 @@ def build_annotation(
         "references": refs,
         "canonical_fields": canonical_fields,
     }
+    if formerly_unannotated:
+        annotation["formerly_unannotated"] = True
+    return annotation
 
 
 def _stream_entity(product_id: str, stream: str, declared: str | None, mapped: str | None) -> str:

@@ -269,6 +269,13 @@ ENTITIES: tuple[Entity, ...] = (
         "update_id",
         "A change on a purchase order that the customer's ERP has yet to take over (acknowledged once it landed).",
     ),
+    Entity(
+        "webhook_event",
+        "reality",
+        ("webhook_events", "webhook_delivery", "webhook_deliveries"),
+        None,
+        "An event a platform pushed to a webhook receiver (Common's purchase-order events), as it was delivered.",
+    ),
     Entity("crm_account", "reality", ("account", "accounts", "sales_account"), "account_id"),
     Entity("contact", "reality", ("crm_contact",), "contact_id"),
     Entity("opportunity", "reality", ("opportunities", "deal", "deals", "pipeline"), "opportunity_id"),

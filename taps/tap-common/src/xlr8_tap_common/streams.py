@@ -21,6 +21,7 @@ from singer_sdk.streams import Stream
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.columns import schema_of
+from xlr8_kit.rest import AnnotatedStreamMixin
 from xlr8_tap_common.client import CommonStream, error_summary
 
 if t.TYPE_CHECKING:
@@ -193,15 +194,20 @@ STREAMS: tuple[type[CommonStream], ...] = (
 )
 
 
-class WebhookEventsStream(KitBatchingMixin, Stream):
+class WebhookEventsStream(AnnotatedStreamMixin, KitBatchingMixin, Stream):
     """Events the ``xlr8-common-webhooks`` receiver stored (``webhook_store_path``), incremental by ``seq``. Not an
     HTTP stream, but its BATCH files are the kit's as every other stream's (``xlr8_kit.batching``: sizes growing
-    from 10,000 to ``batch_size``, ``encoding.compression`` honoured, the STATE after each file covering it)."""
+    from 10,000 to ``batch_size``, ``encoding.compression`` honoured, the STATE after each file covering it), and
+    its SCHEMA carries Common's ``x-xlr8`` annotation, so it lands as ``{p8}_common_webhook_events``. Before it did,
+    it landed under the run's source (``{p8}_singer_webhook_events`` piped, ``{p8}_tap_common_webhook_events`` under
+    ``meltano run``): ``xlr8_formerly_unannotated`` has the target move that table to the new name, once."""
 
     name = "webhook_events"
     primary_keys = ("event_id",)
     replication_key = "seq"
     is_sorted = True
+    xlr8_entity = "webhook_event"
+    xlr8_formerly_unannotated = True
     schema = schema_of({"seq": "i", "event_id": "s", "event_type": "s", "signed_at": "i", "received_at": "dt",
                         "payload": "o"})  # fmt: skip
 

@@ -31,7 +31,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,28 +91,35 @@ class EventStore:
         self._conn.close()
 
 
-def read_events(path: str | Path, after_seq: int = 0) -> list[dict[str, Any]]:
-    """Events stored after ``after_seq``, in order (a read-only connection; the receiver may be writing)."""
+#: Rows ``read_events`` takes from SQLite at a time: its memory is this many events, not the whole store.
+READ_BATCH = 1000
+
+
+def read_events(path: str | Path, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+    """Events stored after ``after_seq``, in order, ``READ_BATCH`` rows at a time from one read-only connection (the
+    receiver may be writing). The query is one statement, so its read sees one snapshot of the store however long
+    the caller takes (in WAL mode the receiver goes on committing; its checkpoint waits for the read): the same
+    events a whole ``fetchall`` returned, without holding a million of them at once. The connection closes when the
+    iteration ends, fails or is dropped."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
+        cursor = conn.execute(
             "SELECT seq, event_id, event_type, signed_at, received_at, payload FROM webhook_events "
             "WHERE seq > ? ORDER BY seq",
             (after_seq,),
-        ).fetchall()
+        )
+        while rows := cursor.fetchmany(READ_BATCH):
+            for seq, event_id, event_type, signed_at, received_at, payload in rows:
+                yield {
+                    "seq": seq,
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "signed_at": signed_at,
+                    "received_at": received_at,
+                    "payload": json.loads(payload),
+                }
     finally:
         conn.close()
-    return [
-        {
-            "seq": seq,
-            "event_id": event_id,
-            "event_type": event_type,
-            "signed_at": signed_at,
-            "received_at": received_at,
-            "payload": json.loads(payload),
-        }
-        for seq, event_id, event_type, signed_at, received_at, payload in rows
-    ]
 
 
 def _hold_if_asked() -> None:

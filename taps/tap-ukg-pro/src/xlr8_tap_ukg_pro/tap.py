@@ -397,9 +397,9 @@ class TapUkgPro(KitTap):
 
 def _plain_schema_messages(stream: RaasReportStream) -> t.Generator[t.Any, None, None]:
     """Reports with no canonical entity go out without ``x-xlr8``."""
-    from xlr8_kit.rest import KitRESTStream
+    from xlr8_kit.rest import AnnotatedStreamMixin
 
-    yield from super(KitRESTStream, stream)._generate_schema_messages()
+    yield from super(AnnotatedStreamMixin, stream)._generate_schema_messages()
 
 
 def _type_of(prop: dict[str, t.Any]) -> discovery.ColumnType:
