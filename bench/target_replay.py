@@ -119,9 +119,10 @@ def replay_once(
     (cap / "files").mkdir()
     for kept in (cap / "keep").iterdir():
         os.link(kept, cap / "files" / kept.name)
-    for name in STORE_FILES if over is not None else ():
-        if (over / name).exists():
-            shutil.copy2(over / name, work / name)
+    if over is not None:
+        for name in STORE_FILES:
+            if (over / name).exists():
+                shutil.copy2(over / name, work / name)
     store = work / "truths.duckdb"
     config = {"project_id": SANDBOX_PROJECT_ID, "duckdb_path": str(store), "pii_key_file": str(work / "pii.key"),
               "pii_key_create": True, "batch_locations": [str(cap / "files")]}  # fmt: skip
@@ -195,9 +196,9 @@ def replay(
     with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-kept-") as kept_root:
         kept: dict[str, Path | None] = dict.fromkeys(names)
         for i, (build, (cap, venv_bin)) in enumerate(zip(names, sides, strict=True)) if over else ():
-            kept[build] = Path(kept_root) / str(i)
-            kept[build].mkdir()  # type: ignore[union-attr]
-            cpu, peak, wall, rows, _ = replay_once(cap, venv_bin, Path(kept_root) / str(i))
+            store = kept[build] = Path(kept_root) / str(i)
+            store.mkdir()
+            cpu, peak, wall, rows, _ = replay_once(cap, venv_bin, store)
             print(f"{build}: store loaded first (untimed): CPU {cpu:.2f} s, peak {peak:.1f} MB, rows {rows:,}",
                   flush=True)  # fmt: skip
         for n in range(pairs):
