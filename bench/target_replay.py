@@ -162,11 +162,11 @@ def landed_elsewhere(store: Path) -> tuple[int, str]:
     larger ``ru_maxrss`` across the fork and the exec)."""
     code = (
         "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
-        "from meltano_cost import landed; print(json.dumps(landed(Path(sys.argv[2]))))"
+        "from meltano_cost import landed; print(); print(json.dumps(landed(Path(sys.argv[2]))))"
     )
     bench = str(Path(__file__).resolve().parent)
     out = subprocess.run([sys.executable, "-c", code, bench, str(store)], capture_output=True, check=True, text=True)
-    count, digest = json.loads(out.stdout)
+    count, digest = json.loads(out.stdout.splitlines()[-1])  # after DuckDB's progress bar, if it drew one
     return int(count), str(digest)
 
 
