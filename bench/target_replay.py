@@ -19,6 +19,12 @@ differences, and the rows landed, counted in the store's tables; a build landing
 
 Two captures of the same rows (e.g. files of 10,000 against 50,000 records) replay into one build the same way, A
 then B: ``--replay /tmp/hcm10k /tmp/hcm50k --builds .venv/bin``.
+
+``--over``: each side first loads the capture once, untimed, into a store it keeps for the run; every timed run then
+loads it again over a copy of that store (the same rows upserted over a table that holds them: a second ``meltano
+run`` of the same job, where the target peaks highest). ``--md5`` adds the md5 of the landed rows (as
+bench/meltano_cost.py computes it) and of the STATE lines the target wrote; ``--rss`` prints the target's RSS over
+time (every 0.1 s; the peak, when it came, and the RSS at each quarter of the run).
 """
 
 from __future__ import annotations
@@ -80,31 +86,67 @@ def capture(
     return 0
 
 
-def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, float, int, float]:
+#: What a kept store is made of: the DuckDB file, its WAL (if the target left one) and the PII key its rows need.
+STORE_FILES = ("truths.duckdb", "truths.duckdb.wal", "pii.key")
+
+
+def rss_trace(pid: int, trace: list[tuple[float, float]]) -> None:
+    """(seconds since start, RSS MB) of ``pid`` every 0.1 s until it exits: when the peak comes, not only how high."""
+    started = time.perf_counter()
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        rss = next((line.split()[1] for line in text.splitlines() if line.startswith("VmRSS:")), None)
+        if rss is None:  # a zombie: exited, not yet reaped
+            return
+        trace.append((time.perf_counter() - started, int(rss) / 1024))
+        time.sleep(0.1)
+
+
+def replay_once(
+    cap: Path, venv_bin: str, work: Path, over: Path | None = None, trace: list[tuple[float, float]] | None = None
+) -> tuple[float, float, float, int, float]:
     """One target run: CPU s (user + sys), peak RSS MB, wall s, rows in the store's tables, tail s (its last stderr
-    line to its exit)."""
+    line to its exit). ``over``: a kept store (``STORE_FILES``) copied into ``work`` first, loaded over."""
+    import threading
+
     import duckdb
 
     shutil.rmtree(cap / "files", ignore_errors=True)
     (cap / "files").mkdir()
     for kept in (cap / "keep").iterdir():
         os.link(kept, cap / "files" / kept.name)
+    if over is not None:
+        for name in STORE_FILES:
+            if (over / name).exists():
+                shutil.copy2(over / name, work / name)
     store = work / "truths.duckdb"
     config = {"project_id": SANDBOX_PROJECT_ID, "duckdb_path": str(store), "pii_key_file": str(work / "pii.key"),
               "pii_key_create": True, "batch_locations": [str(cap / "files")]}  # fmt: skip
     (work / "target.json").write_text(json.dumps(config))
     command = [str(Path(venv_bin) / TARGET), "--config", str(work / "target.json")]
     started = time.perf_counter()
-    with open(cap / "messages.jsonl", "rb") as stdin, open(work / "target.log", "wb") as log:
-        proc = subprocess.Popen(
-            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env()
-        )
+    with (
+        open(cap / "messages.jsonl", "rb") as stdin,
+        open(work / "target.log", "wb") as log,
+        open(work / "state.jsonl", "wb") as out,
+    ):
+        proc = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=subprocess.PIPE, env=child_env())
+        sampler = None
+        if trace is not None:
+            sampler = threading.Thread(target=rss_trace, args=(proc.pid, trace), daemon=True)
+            sampler.start()
         assert proc.stderr is not None
         last_line = started
         for line in proc.stderr:  # kept in the log; read as written, for the time of the last one
             log.write(line)
             last_line = time.perf_counter()
         _, status, usage = os.wait4(proc.pid, 0)
+        if sampler is not None:
+            sampler.join()
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"{command[0]} failed:\n{(work / 'target.log').read_text(errors='replace')[-3000:]}")
@@ -114,21 +156,69 @@ def replay_once(cap: Path, venv_bin: str, work: Path) -> tuple[float, float, flo
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, rows, started + wall - last_line
 
 
-def replay(caps: list[Path], builds: list[str], pairs: int) -> int:
+def landed_elsewhere(store: Path) -> tuple[int, str]:
+    """``meltano_cost.landed`` in a child process: its md5 holds the whole table as one string (1.6 GB at 200,000
+    Accounts), and a target forked from a process that large reports that size as its own peak (Linux keeps the
+    larger ``ru_maxrss`` across the fork and the exec)."""
+    code = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "from meltano_cost import landed; print(); print(json.dumps(landed(Path(sys.argv[2]))))"
+    )
+    bench = str(Path(__file__).resolve().parent)
+    out = subprocess.run([sys.executable, "-c", code, bench, str(store)], capture_output=True, check=True, text=True)
+    count, digest = json.loads(out.stdout.splitlines()[-1])  # after DuckDB's progress bar, if it drew one
+    return int(count), str(digest)
+
+
+def rss_summary(trace: list[tuple[float, float]]) -> str:
+    """The RSS trace in one line: its peak and when, and the RSS at each quarter of the run."""
+    if not trace:
+        return "no RSS samples"
+    at, peak = max(trace, key=lambda sample: sample[1])
+    end = trace[-1][0] or 1.0
+    quarters = [next((mb for s, mb in trace if s >= end * q / 4), trace[-1][1]) for q in range(1, 5)]
+    return (f"RSS peak {peak:.0f} MB at {at:.1f} s of {end:.1f} s; at each quarter "
+            f"{', '.join(f'{mb:.0f}' for mb in quarters)} MB")  # fmt: skip
+
+
+def replay(
+    caps: list[Path], builds: list[str], pairs: int, over: bool = False, md5: bool = False, rss: bool = False
+) -> int:
     """``pairs`` rounds of every side in turn (two builds on one capture, or one build on two captures); the spread
-    per side, then B against A per round."""
+    per side, then B against A per round. ``over``: each side's store is loaded once first and every timed run
+    loads over a copy of it."""
+    import hashlib
+
     sides = [(caps[0], b) for b in builds] if len(builds) == 2 else [(cap, builds[0]) for cap in caps]
     names = builds if len(builds) == 2 else [str(cap) for cap in caps]
     runs: dict[str, list[tuple[float, float, float, int, float]]] = {name: [] for name in names}
-    for n in range(pairs):
-        for build, (cap, venv_bin) in zip(names, sides, strict=True):
-            with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp:
-                run = replay_once(cap, venv_bin, Path(tmp))
-            runs[build].append(run)
-            cpu, peak, wall, rows, tail = run
-            load = os.getloadavg()[0]
-            print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, tail {tail:.3f} s, "
-                  f"rows {rows:,}, load {load:.1f}", flush=True)  # fmt: skip
+    digests: set[tuple[str, str]] = set()
+    with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-kept-") as kept_root:
+        kept: dict[str, Path | None] = dict.fromkeys(names)
+        for i, (build, (cap, venv_bin)) in enumerate(zip(names, sides, strict=True)) if over else ():
+            store = kept[build] = Path(kept_root) / str(i)
+            store.mkdir()
+            cpu, peak, wall, rows, _ = replay_once(cap, venv_bin, store)
+            print(f"{build}: store loaded first (untimed): CPU {cpu:.2f} s, peak {peak:.1f} MB, rows {rows:,}",
+                  flush=True)  # fmt: skip
+        for n in range(pairs):
+            for build, (cap, venv_bin) in zip(names, sides, strict=True):
+                trace: list[tuple[float, float]] | None = [] if rss else None
+                with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-") as tmp:
+                    run = replay_once(cap, venv_bin, Path(tmp), kept[build], trace)
+                    extra = ""
+                    if md5:
+                        count, digest = landed_elsewhere(Path(tmp) / "truths.duckdb")
+                        state = hashlib.md5((Path(tmp) / "state.jsonl").read_bytes()).hexdigest()
+                        digests.add((digest, state))
+                        extra = f", md5 {digest[:12]} ({count:,} rows), STATE md5 {state[:12]}"
+                runs[build].append(run)
+                cpu, peak, wall, rows, tail = run
+                load = os.getloadavg()[0]
+                print(f"round {n + 1} {build}: CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, "
+                      f"tail {tail:.3f} s, rows {rows:,}, load {load:.1f}{extra}", flush=True)  # fmt: skip
+                if trace is not None:
+                    print(f"  {rss_summary(trace)}", flush=True)
     for cap in caps:
         shutil.rmtree(cap / "files", ignore_errors=True)
 
@@ -148,7 +238,10 @@ def replay(caps: list[Path], builds: list[str], pairs: int) -> int:
     landed = {run[3] for figures in runs.values() for run in figures}
     same = "the same on every run" if len(landed) == 1 else "NOT the same on every run"
     print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))} ({same})")
-    return 0 if len(landed) == 1 else 1
+    if md5:
+        same = "the same on every run" if len(digests) == 1 else "NOT the same on every run"
+        print(f"md5 of the landed rows and of the STATE: {same}")
+    return 0 if len(landed) == 1 and len(digests) <= 1 else 1
 
 
 def main() -> int:
@@ -166,12 +259,15 @@ def main() -> int:
         "--builds", nargs="+", metavar="VENVBIN", help="two venv bin directories, A then B; one with two captures"
     )
     parser.add_argument("--pairs", type=int, default=3, help="rounds of A then B (replay)")
+    parser.add_argument("--over", action="store_true", help="load each run over a store holding the rows (replay)")
+    parser.add_argument("--md5", action="store_true", help="md5 of the landed rows and the STATE per run (replay)")
+    parser.add_argument("--rss", action="store_true", help="the target's RSS over time per run (replay)")
     args = parser.parse_args()
     if args.capture:
         return capture(args.capture.resolve(), args.stream, args.scale, args.batch_size, args.product)
     if not args.builds or sorted((len(args.replay), len(args.builds))) != [1, 2]:
         parser.error("--replay needs one capture and --builds VENVBIN_A VENVBIN_B, or two captures and one build")
-    return replay([cap.resolve() for cap in args.replay], args.builds, args.pairs)
+    return replay([cap.resolve() for cap in args.replay], args.builds, args.pairs, args.over, args.md5, args.rss)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ def test_one_pool_serves_both_when_no_batch_pool_is_given(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("memory", "batch", "pool"),
     [
-        ("128MB", "160MB", "160MB"),  # the defaults: BATCH files get the larger pool
+        ("128MB", "128MB", "128MB"),  # the defaults: one pool (160MB for BATCH files peaked 291 MB upserting)
+        ("128MB", "160MB", "160MB"),  # a larger BATCH pool when asked for
         ("384MB", "160MB", "384MB"),  # a pool raised for a large machine is never lowered for BATCH loads
         ("160MB", "160MB", "160MB"),
         ("1GB", "1.5 GiB", "1.5 GiB"),
@@ -139,7 +140,8 @@ def test_the_target_opens_its_store_with_both_pools(tmp_path: Path) -> None:
 
     base = {"project_id": "1B4E28BA-2FA1-11D2-883F-0016D3CCA427", "duckdb_path": str(tmp_path / "t.duckdb")}
     for settings, pools in [
-        ({}, {False: "128MB", True: "160MB"}),
+        ({}, {False: "128MB", True: "128MB"}),
+        ({"duckdb_batch_memory_limit": "160MB"}, {False: "128MB", True: "160MB"}),
         ({"duckdb_memory_limit": "100MB", "duckdb_batch_memory_limit": "150MB"}, {False: "100MB", True: "150MB"}),
         ({"duckdb_memory_limit": "384MB"}, {False: "384MB", True: "384MB"}),
     ]:
@@ -150,3 +152,68 @@ def test_the_target_opens_its_store_with_both_pools(tmp_path: Path) -> None:
             assert store._pools == pools, settings
         finally:
             store.close()
+
+
+#: The target's CLI in a child process, printing the pool DuckDB reports inside each batch transaction (stderr).
+_CLI_REPORTING_POOLS = """
+import sys
+from target_xlr8_truths.duckdb_store import DuckDBStore
+from target_xlr8_truths.target import TargetXlr8Truths
+
+def before_commit(self):
+    row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    print("POOL", row[0], file=sys.stderr, flush=True)
+
+DuckDBStore.before_commit = before_commit
+sys.argv[0] = "target-xlr8-truths"
+TargetXlr8Truths.cli()
+"""
+
+
+def _cli_pools(tmp_path: Path, settings: dict[str, Any], messages: str) -> list[str]:
+    """One run of the target's CLI on ``messages``: the pool of each batch transaction, in order."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(settings))
+    child = subprocess.run(
+        [sys.executable, "-c", _CLI_REPORTING_POOLS, "--config", str(cfg)],
+        input=messages, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-3000:]
+    return [line.split(" ", 1)[1] for line in child.stderr.splitlines() if line.startswith("POOL ")]
+
+
+@pytest.mark.parametrize(("extra", "pool"), [({}, "128MB"), ({"duckdb_batch_memory_limit": "192MB"}, "192MB")])
+def test_the_cli_loads_batch_files_into_a_table_that_holds_them_in_the_128mb_pool_unless_told(
+    tmp_path: Path, config: dict[str, Any], store: Path, extra: dict[str, Any], pool: str
+) -> None:
+    """Issue 14 goal 4: BATCH files loaded over a table that already holds their rows (every run after the first)
+    peaked at 289-291 MB in a 160MB pool at 200,000 Account-width records and 258-261 MB in 128MB, so by default
+    they load in ``duckdb_memory_limit``'s pool; a larger ``duckdb_batch_memory_limit`` is still honoured. Each run
+    lands every row once, the second upserting the first's."""
+    import os
+
+    from truths_testkit import P8, lines_of, query, schema_msg, state_msg
+
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    messages: list[dict[str, Any]] = [schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])]
+    for index in range(3):
+        path = batches / f"part-{index}.jsonl"
+        path.write_text(
+            "".join(json.dumps({"id": i, "v": f"v-{i}"}) + "\n" for i in range(index * 1000, index * 1000 + 1000))
+        )
+        os.utime(path, (1709287200, 1709287200))  # older than the run: kept, so the second run reads them again
+        messages.append({"type": "BATCH", "stream": "items", "manifest": [f"file://{path}"],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+        messages.append(state_msg({"bookmarks": {"items": {"file": index}}}))
+    settings = {**config, "batch_locations": [str(batches)], **extra}
+    table = f"{P8}_singer_items"
+    for _ in range(2):  # into an empty store, then over the rows it holds
+        assert _cli_pools(tmp_path, settings, lines_of(messages)) == [reported(pool)] * 3
+        assert query(store, f'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM "{table}"') == [
+            (3000, 3000, 0, 2999)
+        ]
+        assert query(store, f'SELECT v FROM "{table}" WHERE id = 2999') == [("v-2999",)]

@@ -41,10 +41,11 @@ KEY_CHANGE_POLICIES = ("fail", "new_table_version")
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
-#: The pool while BATCH files load (``duckdb_batch_memory_limit``): DuckDB's reader and a file's checkpoint spill
-#: less, about 6% less CPU per 1M Account-width records; the process peaks about 270 MB there and in the 60-field
-#: shape. Record batches keep ``duckdb_memory_limit``: their Python buffers come on top (60 fields: 302 MB at 160MB).
-DEFAULT_BATCH_MEMORY_LIMIT = "160MB"
+#: The pool while BATCH files load (``duckdb_batch_memory_limit``), by default ``duckdb_memory_limit``'s 128MB: at
+#: 160MB a load over a table that already holds the rows (every run after the first) peaked at 289-291 MB at 200,000
+#: Account-width records (258-261 MB at 128MB, the same CPU; bench/README, session 21 peak21). A larger pool is
+#: used only when it is larger than ``duckdb_memory_limit``; record batches always keep that one.
+DEFAULT_BATCH_MEMORY_LIMIT = "128MB"
 _MEMORY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*")
 #: Every unit DuckDB's memory settings accept (its short and long forms), in bytes.
 _MEMORY_UNITS = {
@@ -157,8 +158,8 @@ class TargetXlr8Truths(Target):
             th.StringType,
             default=DEFAULT_BATCH_MEMORY_LIMIT,
             description="DuckDB buffer pool while BATCH files load, when larger than duckdb_memory_limit (record "
-            "batches keep that one: their rows are buffered in Python besides). At 160MB 1M Account-width BATCH "
-            "records load with about 6% less CPU and the process peaks about 270 MB.",
+            "batches keep that one: their rows are buffered in Python besides). At 128MB a load over a table that "
+            "already holds the rows peaks about 260 MB; 160MB reached 291 MB there.",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
