@@ -14,6 +14,7 @@ import gc
 import io
 import json
 import os
+import signal
 import typing as t
 import weakref
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from xlr8_kit.batching import BatchSink, KitBatchingMixin
 from xlr8_kit.config_check import proven_valid
 from xlr8_kit.conform import Conformer
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
+from xlr8_kit.http import abort
 from xlr8_kit.http.abort import terminate_requests
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, ServerUnavailableError
@@ -383,11 +385,12 @@ class KitTap(Tap):
 
         @functools.wraps(run)
         def run_as_the_process(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            KitTap.process_run = True
+            KitTap.process_run = abort.PROCESS_RUN = True
             try:
                 return run(*args, **kwargs)
             finally:
-                KitTap.process_run = False  # a CLI invoked in-process (a test's runner) leaves nothing behind
+                # a CLI invoked in-process (a test's runner) leaves nothing behind
+                KitTap.process_run = abort.PROCESS_RUN = False
 
         command.callback = run_as_the_process
         return command
@@ -409,10 +412,26 @@ class KitTap(Tap):
         First every request in flight is given up (``abort.terminate_requests``): those read ahead or ranged on
         worker threads would never be emitted, and the exit waited for their answers (37.5 s of a 40 s stall). A
         token refresh on the main thread is not cut by the handler's exit: it is a write's like (``TokenAuthenticator``
-        holds the signal), so a rotated refresh token is stored; the kit's grace bounds the wait (15 s)."""
+        holds the signal), so a rotated refresh token is stored; the kit's grace bounds the wait (15 s).
+
+        In a tap's own CLI run a second SIGTERM/SIGINT once the way out has begun is logged and ignored: its
+        SystemExit cut the way out's loop of aborts, and Bulk jobs answered and known ran on (review 21c). The way
+        out is bounded (10 s for a create's answer, the 15 s grace); SIGKILL stays the hard stop."""
         if KitTap.process_run:
+            if abort.TERMINATION.ended_at is not None:
+                self.logger.warning(
+                    "%s during the way out: ignored (it aborts the jobs it started and ends within about 15 s; "
+                    "SIGKILL stops it at once)",
+                    signal.Signals(signum).name,
+                )
+                return
             terminate_requests()  # at once, also when the rest waits for a write or a token refresh to return
-        if handle_after_writes(lambda: self._handle_termination(signum, frame)):
+        self._terminate(signum, frame)
+
+    def _terminate(self, signum: int, frame: FrameType | None) -> None:
+        """``_handle_termination`` past its first step: put off while a write (or a held token refresh) is under
+        way, then the STATE so far and the exit code."""
+        if handle_after_writes(lambda: self._terminate(signum, frame)):
             return
         if self.config.get("batch_config"):
             self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")

@@ -5,6 +5,10 @@ server on 127.0.0.1."""
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import threading
+import time
 
 import pytest
 
@@ -157,3 +161,40 @@ def test_refresh_grant_form_and_secrets_registered(auth_server, rotating, sessio
     leaked = f"{R1} {SECRET} {token.access_token} refresh-0002-rotated"
     assert redactor.redact(leaked) == "*** *** *** ***"
     assert R1 not in repr(auth)
+
+
+def test_a_refresh_holding_a_signal_keeps_its_token_for_the_way_out(auth_server, rotating, session, clock, monkeypatch):
+    """Review 21c Low 3: in a tap's own CLI run a signal during a main-thread refresh is handled once the refresh
+    returns (its answer may carry a rotated refresh token). The token it got is kept: the way out's requests (a Bulk
+    job's abort) sign with it, no second token request (before: dropped, fetched again, a second rotation inside the
+    grace, which the grace's cut could leave spent)."""
+    from xlr8_kit.http import abort
+    from xlr8_kit.singer_io import handle_after_writes
+
+    monkeypatch.setattr(abort, "PROCESS_RUN", True, raising=False)  # as ``KitTap``'s CLI run sets it
+    store = {"refresh_token": R1}
+
+    def slow(call):
+        time.sleep(1.0)  # SIGTERM arrives while the token endpoint answers
+        return rotated(call)
+
+    rotated, auth_server.token_handler = auth_server.token_handler, slow
+
+    def handler(signum, frame):  # ``KitTap._handle_termination``'s shape
+        if handle_after_writes(lambda: handler(signum, frame)):
+            return
+        raise SystemExit(128 + signum)
+
+    auth = _auth(auth_server, session, clock, on_rotate=lambda new: store.update(refresh_token=new))
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        with pytest.raises(SystemExit) as ended:
+            auth.current_token()
+        assert ended.value.code == 143
+        kept = auth.current_token()  # the way out signs its abort
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(auth_server.token_calls) == 1
+    assert store["refresh_token"] == "refresh-0002-rotated" == kept.refresh_token
+    assert rotating == {"refresh-0002-rotated"}  # the stored one is the live one

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import typing as t
+import weakref
 
 import pytest
 
@@ -324,3 +327,42 @@ def test_terminate_requests_from_a_handler_on_a_thread_holding_the_abort_locks()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "returned"
+
+
+def test_the_grace_cut_copies_the_exempt_sockets_under_the_lock_they_are_added_under() -> None:
+    """Review 21c Low 4: a token or abort connection opened on another thread (added under ``_LIVE_LOCK``) while the
+    grace's timer copies the set made the copy raise "Set changed size during iteration": nothing was cut. Here a
+    connection is added part way through the copy; under the lock it waits for the copy to end."""
+    from xlr8_kit.http import abort
+
+    added = socket.socket()
+
+    class Mutated(weakref.WeakSet):  # type: ignore[type-arg]
+        def __iter__(self) -> t.Iterator[t.Any]:
+            iterator = super().__iter__()
+            yield next(iterator)
+
+            def connect() -> None:  # as ``_ExemptTracked.connect`` registers its socket
+                with abort._LIVE_LOCK:
+                    self.add(added)
+
+            thread = threading.Thread(target=connect)
+            threads.append(thread)
+            thread.start()
+            thread.join(0.5)  # under the lock it cannot add now (the copy holds it)
+            yield from iterator
+
+    threads: list[threading.Thread] = []
+    first = socket.socket()
+    sockets = Mutated([first])
+    saved = abort._EXEMPT_SOCKETS
+    abort._EXEMPT_SOCKETS = sockets
+    try:
+        abort._cut_exempt()
+    finally:
+        abort._EXEMPT_SOCKETS = saved
+        for thread in threads:
+            thread.join(5)
+        first.close()
+        added.close()
+    assert added in sockets  # added once the copy was done

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 CALLER = textwrap.dedent(
     """
@@ -43,3 +44,46 @@ def test_a_connector_still_sends_requests_after_its_caller_caught_an_interrupt()
     assert result["before"] is True
     assert result["interrupted"] == "SystemExit"
     assert result["after"] is True, result["why"]
+
+
+STALLED_TOKEN = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    from xlr8_sandbox.company import Company
+    from xlr8_sandbox.platform.emulator import SandboxContext
+    from xlr8_sandbox.platform.faults import FaultSpec
+    from xlr8_sandbox.platform.server import run_sandbox
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {"login_url": sandbox.url("salesforce"), "auth_type": "password", "api_type": "rest",
+                  **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")}}
+        connector = SalesforceConnector(config)
+        sandbox.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="stall", seconds=12))
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C 1 s into the token request
+        started = time.monotonic()
+        try:
+            connector.get_entity_schema("Account")
+            what = "returned"
+        except BaseException as exc:
+            what = type(exc).__name__
+        print(what, round(time.monotonic() - started, 2), flush=True)
+        os._exit(0)  # not the sandbox's wait for the stalled request
+    """
+)
+
+
+def test_a_connector_s_ctrl_c_during_a_stalled_token_request_ends_the_call_at_once() -> None:
+    """Review 21c Medium 2: the tap's hold of a signal during a main-thread token refresh (its answer may carry a
+    rotated refresh token) is bounded by the kit's grace only in the tap's own CLI run. In a caller's process the
+    Ctrl-C must end the call at once, not wait out the stalled request (before: the whole 12 s stall)."""
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", STALLED_TOKEN], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    what, took = done.stdout.split()[-2:]
+    assert what == "SystemExit", done.stderr[-2000:]  # the tap's handler's exit (130), as after any Ctrl-C
+    assert float(took) < 4, (took, time.monotonic() - began)

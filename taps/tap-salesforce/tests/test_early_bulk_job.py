@@ -9,6 +9,7 @@ import contextlib
 import copy
 import io
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import BIN, SingerOutput, signalled, sync_until_error, write_json
+from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, signalled, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -424,6 +425,39 @@ def test_sigterm_during_a_long_wait_between_polls_ends_it_and_aborts_the_job(sf:
     assert took < 5, err  # not the rest of the 8 s wait
     assert asked == 4  # no poll after the signal
     assert [state for _operation, state in jobs.values()] == ["Aborted"], (jobs, err)
+
+
+def test_a_second_sigterm_during_the_way_out_is_ignored_and_every_job_is_aborted(sf: t.Any, tmp_path: Path) -> None:
+    """Review 21c Medium 1: four Bulk objects, every create and abort answered 1.5 s late. SIGTERM #1 once three
+    jobs are on the org (two started ahead and answered, the third's create out), SIGTERM #2 when the way out's
+    second abort reaches the org. The second is logged and ignored: every job is aborted, exit 143. (Before: its
+    SystemExit cut the loop of aborts, a job answered and known was left UploadComplete, nothing logged.)"""
+    objects = ["Account", "Contact", "Lead", "Opportunity"]
+    with sf.start_sandbox({name: 50 for name in objects}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.bulk_job_seconds = 120.0  # still running when aborted
+        sandbox.faults.add("salesforce", CREATE, FaultSpec(kind="slow_answer", seconds=1.5, method="POST"))
+        sandbox.faults.add("salesforce", CREATE + "/*", FaultSpec(kind="slow_answer", seconds=1.5, method="PATCH"))
+        patches = lambda: [r for r in sandbox.requests("salesforce") if r.method == "PATCH"]  # noqa: E731
+        config = write_json(tmp_path / "config.json", _config(sf, sandbox, objects=objects))
+        run = Running([str(BIN / "tap-salesforce"), "--config", config])
+        try:
+            run.wait_for(lambda: len(em._jobs) == 3, "three jobs on the org")
+            time.sleep(0.2)
+            run.proc.send_signal(signal.SIGTERM)
+            run.wait_for(lambda: len(patches()) >= 2, "the way out's second abort")
+            run.proc.send_signal(signal.SIGTERM)
+            code = run.proc.wait(60)
+        finally:
+            run.close()
+        time.sleep(0.5)  # an abort sent after the exit would land here (none should be)
+        jobs = _jobs(sf, sandbox)
+    err = "".join(run.err)[-3000:]
+    assert code == 143, err
+    assert len(jobs) == 3, (jobs, err)
+    assert [state for _operation, state in jobs.values()] == ["Aborted"] * 3, (jobs, err)
+    assert "SIGTERM during the way out: ignored" in err
+    assert "Traceback" not in err
 
 
 NOT_SENT = """

@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 import requests
 from requests.auth import AuthBase
 
+from xlr8_kit.http import abort
 from xlr8_kit.http.classify import json_or_not
 from xlr8_kit.http.errors import (
     AuthenticationError,
@@ -240,14 +241,16 @@ class TokenAuthenticator(AuthBase, ABC):
     def _refresh_locked(self) -> Token:
         self.refresh_count += 1
         # On the main thread a signal's handler would raise its SystemExit inside the token request: the answer, and
-        # a refresh token the vendor rotated in it, lost (ends21: the first token cut in 0.13 s). The handler waits
-        # for the refresh as for a write (the kit's grace cuts a stalled one: ``abort.EXEMPT_GRACE_SECONDS``).
-        held = writing() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext()
+        # a refresh token the vendor rotated in it, lost (ends21: the first token cut in 0.13 s). In a tap's own CLI
+        # run the handler waits for the refresh as for a write (the kit's grace cuts a stalled one:
+        # ``abort.EXEMPT_GRACE_SECONDS``); elsewhere nothing bounds that wait, so a Ctrl-C ends it at once.
+        main = threading.current_thread() is threading.main_thread()
+        held = writing() if main and abort.PROCESS_RUN else contextlib.nullcontext()
         with held:
             token = self.fetch_token()
-        self.redactor.add(token.access_token)
-        self.redactor.add(token.refresh_token)
-        self._token = token
+            self.redactor.add(token.access_token)
+            self.redactor.add(token.refresh_token)
+            self._token = token  # before the held handler runs: the way out's requests sign with it (review 21c)
         return token
 
     # -- requests integration ----------------------------------------------------------------------------------

@@ -198,6 +198,10 @@ EXEMPT_GRACE_SECONDS = 15.0
 #: The sockets of requests never given up (``exempt_adapter``), cut ``EXEMPT_GRACE_SECONDS`` after the signal.
 _EXEMPT_SOCKETS: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 _EXEMPT_TIMER: list[threading.Timer] = []
+#: The process is a tap's own CLI run (set by ``KitTap``'s CLI beside ``KitTap.process_run``): only there does a
+#: signal arm the grace, so only there may a main-thread token refresh hold the signal (``TokenAuthenticator``). In a
+#: connector's caller or the gatherer nothing would bound the hold (review 21c: 25 s of a stalled token).
+PROCESS_RUN = False
 
 
 def terminate_requests() -> None:
@@ -219,8 +223,11 @@ def terminate_requests() -> None:
 
 def _cut_exempt() -> None:
     """The grace is over: the connections of requests never given up still open are shut (one still in flight
-    fails at once); a connection made later is not (an abort PATCH sent after is still sent)."""
-    for sock in list(_EXEMPT_SOCKETS):
+    fails at once); a connection made later is not (an abort PATCH sent after is still sent). Copied under the
+    lock they are added under: one opened meanwhile made the copy raise, and nothing was cut (review 21c)."""
+    with _LIVE_LOCK:
+        sockets = list(_EXEMPT_SOCKETS)
+    for sock in sockets:
         _shut(sock)
 
 
