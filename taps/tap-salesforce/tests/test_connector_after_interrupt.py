@@ -87,3 +87,60 @@ def test_a_connector_s_ctrl_c_during_a_stalled_token_request_ends_the_call_at_on
     what, took = done.stdout.split()[-2:]
     assert what == "SystemExit", done.stderr[-2000:]  # the tap's handler's exit (130), as after any Ctrl-C
     assert float(took) < 4, (took, time.monotonic() - began)
+
+
+INTERRUPTED_CREATE = textwrap.dedent(
+    """
+    import json, os, signal, threading, time
+    from xlr8_sandbox.company import Company
+    from xlr8_sandbox.platform.emulator import SandboxContext
+    from xlr8_sandbox.platform.faults import FaultSpec
+    from xlr8_sandbox.platform.server import run_sandbox
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        org = sandbox.emulator("salesforce")
+        org.bulk_job_seconds = 120.0  # still running when aborted
+        creds = org.test_credentials()
+        config = {"login_url": sandbox.url("salesforce"), "auth_type": "password", "api_type": "bulk",
+                  **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")}}
+        connector = SalesforceConnector(config)
+        connector.get_entity_schema("Account")  # the token and the describe, before
+        sandbox.faults.add("salesforce", "/services/data/v60.0/jobs/query",
+                           FaultSpec(kind="slow_answer", seconds=2.0, method="POST"))
+
+        def interrupt():  # Ctrl-C once the org made the job, before its answer
+            while not org._jobs:
+                time.sleep(0.01)
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        started = time.monotonic()
+        try:
+            connector.bulk_export("Account")
+            what = "returned"
+        except BaseException as exc:
+            what = type(exc).__name__
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and [j.state for j in org._jobs.values()] != ["Aborted"]:
+            time.sleep(0.05)
+        print(json.dumps({"what": what, "took": took, "jobs": [j.state for j in org._jobs.values()]}), flush=True)
+    """
+)
+
+
+def test_a_connector_s_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_once_it_answers() -> None:
+    """Review 21c Info: a caller's Ctrl-C while ``bulk_export``'s create is out (the org made the job, its answer
+    comes 2 s late) ends the call at once, and the job is aborted once the create answers, with no later call on the
+    connector (before: it ran on, UploadComplete, unless a later read closed it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_CREATE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["what"] == "SystemExit", result
+    assert result["took"] < 2, result  # not after the create's answer
+    assert result["jobs"] == ["Aborted"], (result, done.stderr[-2000:])

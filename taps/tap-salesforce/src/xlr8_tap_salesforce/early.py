@@ -37,6 +37,7 @@ import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from xlr8_kit.http import abort as kit_abort
 from xlr8_kit.http.abort import Abort, grace_left
 from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
 from xlr8_kit.http.session import optional_requests
@@ -145,6 +146,10 @@ class BulkJobCreate:
         self._abort = abort
         self._optional = optional
         self._taken = False
+        #: Set once one of the two ways that abort a job not taken has it (``close``, ``_abort_once_answered``).
+        self._claimed = False
+        self._claim_lock = threading.Lock()
+        self._aborted_late = threading.Event()
 
         def run() -> str:
             if not optional:
@@ -157,7 +162,7 @@ class BulkJobCreate:
     def take(self) -> str | None:
         """The job's id, the caller's from now on; raises the org's error answer to the create (a quota refusal from
         the org included: not asked again); None when the kit's guard refused to send an optional create. A signal
-        while it waits leaves the job to ``close``."""
+        while it waits leaves the job to ``close`` (outside a tap's CLI run also aborted once the create answers)."""
         try:
             job_id = self._job.result()
         except BaseException as exc:
@@ -165,9 +170,26 @@ class BulkJobCreate:
                 self._taken = True  # the create's own answer: it made no job
                 if isinstance(exc, QuotaExhaustedError) and exc.status is None and self._optional:
                     return None  # the kit's guard refused to send it
+            elif not kit_abort.PROCESS_RUN:
+                # A caller's Ctrl-C (a connector): no way out may follow, so the job is aborted on the create's thread
+                # once it answers (review 21c: it ran on unless a later read on the connector closed it).
+                self._job.add_done_callback(self._abort_once_answered)
             raise
         self._taken = True
         return job_id
+
+    def _claim(self) -> bool:
+        with self._claim_lock:
+            claimed, self._claimed = self._claimed, True
+        return not claimed
+
+    def _abort_once_answered(self, job: Future[str]) -> None:
+        if job.exception() is not None or not self._claim():
+            return
+        try:
+            self._abort(job.result())
+        finally:
+            self._aborted_late.set()
 
     def close(self) -> None:
         """Not taken: wait for the create's answer, then abort the job it made (one attempt, ``abort``). A create
@@ -188,7 +210,10 @@ class BulkJobCreate:
             self._taken = True
             return
         self._taken = True  # a second signal during the wait above leaves it to the next way out
-        self._abort(job_id)
+        if self._claim():
+            self._abort(job_id)
+        else:  # aborted on the create's thread (``take``): the exit waits for that abort
+            self._aborted_late.wait(grace_left(CREATE_GRACE_SECONDS))
 
     def _unseen(self, what: str) -> None:
         self._taken = True
