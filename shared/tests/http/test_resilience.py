@@ -253,3 +253,22 @@ def test_g3_schedule_with_mocked_time_stays_within_max_elapsed(server, make_sess
         assert cap / 2 <= delay <= cap
     assert sum(fake_time.sleeps) <= 40.0
     assert len(fake_time.sleeps) >= 5
+
+
+def test_g1_every_retried_answer_counts_as_distress(server, make_session, fake_time):
+    """review 21b: ``throttled`` (what narrows a widened Oracle read) counts every retried answer, not only 429 and
+    503 with Retry-After: Oracle asks clients to back off on 500/502/503/504, which come without Retry-After."""
+    server.script(
+        "/strained",
+        Reply(500),
+        Reply(502),
+        Reply(503),
+        Reply(504),
+        Reply(429, headers={"Retry-After": "1"}),
+        Reply(200, body={"ok": True}),
+    )
+    server.script("/missing", Reply(404))
+    session = make_session(max_attempts=10, breaker_fail_max=10)
+    assert session.get(server.url + "/strained").json() == {"ok": True}
+    assert session.get(server.url + "/missing").status_code == 404  # the client's error: no distress
+    assert session.throttled == 5

@@ -66,12 +66,14 @@ class Collection:
         self.fail: t.Callable[[t.Any], bool] = lambda token: False
         self.fail_parse: t.Callable[[list[dict[str, t.Any]]], bool] = lambda items: False
         self.asked: list[t.Any] = []
+        self.asked_at: list[float] = []  # when each was asked (monotonic)
         self.lock = threading.Lock()
         self.place: t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]] = place
 
     def __call__(self, token: KeysetRange | PageAt) -> Answer:
         with self.lock:
             self.asked.append(token)
+            self.asked_at.append(time.monotonic())
         if self.fail(token):
             raise RuntimeError(f"HTTP 400 for {token}")
         if self.wait:
@@ -951,3 +953,42 @@ def test_a_range_whose_reader_waits_for_its_upper_bound_is_not_split() -> None:
 )
 def test_the_width_follows_the_round_trip_over_a_pages_cost(ratio: float, rate: float | None, width: int) -> None:
     assert latency_width(ratio, 8, 24, round_trip=0.105, rate=rate) == width
+
+
+def test_a_narrowed_read_sends_nothing_more_once_it_fails() -> None:
+    """review 21b: a read widened to 6 and narrowed to 1 (the session retried an answer since it began) whose
+    requests fail from the second on (an overloaded pod): the threads waiting for a slot (``InFlight``) give up when
+    the read closes instead of sending more requests to a tenant that just failed (before: one per slot freed, in
+    about 4 reads of 5: three reads here)."""
+    first = ROWS[LIMIT - 1]
+    late: list[int] = []
+    for _ in range(3):
+        collection = Collection(ROWS, latency=0.1)
+        collection.wait = True
+        collection.fail = lambda token, c=collection: time.sleep(0.1) is None and len(c.asked) > 1
+        retried = [0]
+        ranged = RangedRead(
+            collection,
+            width=6,
+            floor=1,
+            throttled=lambda r=retried: r[0],
+            first_bound=Keyset(first["LastUpdateDate"], first["PersonId"]),
+            first_rows=LIMIT,
+            sizes=[2 * LIMIT - 1] * 20 + [LIMIT],
+            name="test-ranges",
+            parse=collection.parse,
+        )
+        retried[0] = 1  # since the read began: 1 in flight, the other threads wait for it
+        closing: list[float] = []
+        close = ranged.close
+
+        def timed_close(close: t.Callable[[], None] = close, closing: list[float] = closing) -> None:
+            closing.append(time.monotonic())
+            close()
+
+        ranged.close = timed_close  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="HTTP 400"):
+            drain(ranged, [])
+        time.sleep(0.3)  # a request let through after the close would be asked by now
+        late.append(sum(at > closing[0] for at in collection.asked_at))
+    assert late == [0, 0, 0], f"requests sent after the read failed, read by read: {late}"

@@ -123,3 +123,15 @@ def test_credential_id_resolves_the_password_from_the_store(
     out = run_tap(config)
     assert len(out.records("jobs")) == 8
     assert PASSWORD not in "\n".join(out.lines)
+
+
+def test_latency_concurrent_requests_below_max_concurrent_requests_is_named(url: str, tmp_path: Path) -> None:
+    """review 21b: widening is opt-in; a ``latency_concurrent_requests`` below ``max_concurrent_requests`` (the default
+    8) would limit nothing, so the tap says so rather than read at 8 anyway; equal is accepted (never widens)."""
+    bad = write_json(tmp_path / "bad.json", hcm_config(url, latency_concurrent_requests=4))
+    result = run_tap_cli("tap-oracle-hcm", ["--config", bad, "--discover"], tmp_path)
+    assert result.returncode != 0
+    assert "'latency_concurrent_requests' (4) must be at least max_concurrent_requests (8)" in result.stderr
+    same = hcm_config(url, latency_concurrent_requests=2, max_concurrent_requests=2)
+    equal = write_json(tmp_path / "equal.json", same)
+    assert run_tap_cli("tap-oracle-hcm", ["--config", equal, "--discover"], tmp_path).returncode == 0

@@ -439,3 +439,79 @@ def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
     assert len([r for r in asked if r.arrived_at > limited[0].at + 0.4]) > 30, "most of the read came after it"
     assert throttled.records("workers") == one.records("workers")
     assert throttled.of_type("STATE") == one.of_type("STATE")
+
+
+def test_widening_is_opt_in_max_concurrent_requests_caps_a_read_at_any_latency(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """review 21b: with ``latency_concurrent_requests`` unset, a read at 300 ms a request (2 rows a page: page 1's
+    round trip ~200 times its cost, which widened to 12-16 before) keeps ``max_concurrent_requests`` in flight at
+    most, the default (8, its plan of 8) and an explicit 2 (a tenant held to 2); records and STATE those of the read
+    page after page."""
+    settings = {"resources": ["workers"], "page_size": 2}
+    one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
+    for window in (None, 2):
+        chosen = settings if window is None else {**settings, "max_concurrent_requests": window}
+        start, asked = len(sandbox.requests()), len(emulator.collection_queries)
+        sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+        try:
+            out = run_tap(hcm_config(url, **chosen), streams={"workers"})
+        finally:
+            sandbox.faults.clear("oracle_hcm")
+        peak = in_flight(collection(sandbox, start))
+        assert peak <= (window or 8), f"max_concurrent_requests {window or 'default 8'}: {peak} in flight at once"
+        offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
+        assert planned(window or 8, 2) <= offsets, offsets
+        assert out.records("workers") == one.records("workers")
+        assert out.of_type("STATE") == one.of_type("STATE")
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_5xx_without_retry_after_narrows_a_widened_read(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, status: int
+) -> None:
+    """review 21b: Oracle's guidance is to back off on 500/502/503/504, with no Retry-After; an overloaded pod's
+    503 or its gateway's 504 at the tenth request of a widened read (as the 429 test) narrows it to
+    ``max_concurrent_requests`` (8) as a 429 does; records and STATE those of the read page after page."""
+    settings = {"resources": ["workers"], "page_size": 1, "latency_concurrent_requests": 16}
+    one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
+    start = len(sandbox.requests())
+    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=status, after=9, times=1))
+    try:
+        out = run_tap(hcm_config(url, **settings), streams={"workers"})
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+    asked = collection(sandbox, start)
+    failed = [r for r in asked if r.status == status]
+    assert len(failed) == 1
+    assert in_flight([r for r in asked if r.arrived_at < failed[0].at]) > 8, "widened before the failure"
+    assert in_flight(asked, since=failed[0].at + 0.4) <= 8
+    assert out.records("workers") == one.records("workers")
+    assert out.of_type("STATE") == one.of_type("STATE")
+
+
+def test_a_read_after_a_throttled_stream_of_the_run_does_not_widen(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """review 21b: jobs (synced first) is answered one 429; workers, later in the same run at 300 ms a request, starts
+    at ``max_concurrent_requests`` (8) and stays there though ``latency_concurrent_requests`` is 16: the tenant
+    throttled once this run."""
+    settings = {"resources": ["jobs", "workers"], "page_size": 2, "latency_concurrent_requests": 16}
+    one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"jobs", "workers"})
+    start = len(sandbox.requests())
+    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+    sandbox.faults.add("oracle_hcm", "/hcmRestApi/resources/*/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
+    try:
+        out = run_tap(hcm_config(url, **settings), streams={"jobs", "workers"})
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+    limited = [r for r in sandbox.requests("oracle_hcm")[start:] if r.status == 429]
+    workers = collection(sandbox, start)
+    assert len(limited) == 1
+    assert limited[0].path.endswith("/jobs")
+    assert limited[0].at <= min(r.arrived_at for r in workers), "jobs throttled before workers began"
+    assert in_flight(workers) <= 8
+    assert out.records("jobs") == one.records("jobs")
+    assert out.records("workers") == one.records("workers")
+    assert out.of_type("STATE") == one.of_type("STATE")

@@ -306,8 +306,10 @@ class ResilientSession(requests.Session):
         #: Requests that passed the quota guard on a known reading and whose answer is not noted yet.
         self._quota_in_flight = 0
         self._paused_until = 0.0
-        #: Answers that throttled a request (429, or a 503 that says when to come back): a read that widened its
-        #: requests in flight narrows again once this grows (``xlr8_kit.oracle.ranges.InFlight``).
+        #: Attempts retried for the host's sake (429, 5xx with or without Retry-After, a timeout or dropped
+        #: connection): any sign of distress, as Oracle asks clients to back off on 500/502/503/504. A read that widened
+        #: its requests in flight narrows again once this grows (``xlr8_kit.oracle.ranges.InFlight``), and later
+        #: reads do not widen (review 21b).
         self.throttled = 0
         #: Guards what answers read concurrently (a window of page requests) note from their headers.
         self._headers_lock = threading.Lock()
@@ -582,6 +584,8 @@ class ResilientSession(requests.Session):
                 breaker.record_failure()
                 last_problem = describe_exception(outcome.error)
                 verdict: str = "retry"
+                with self._headers_lock:
+                    self.throttled += 1
             else:
                 verdict = classify(response)
                 if verdict not in VERDICTS:
@@ -597,9 +601,8 @@ class ResilientSession(requests.Session):
                     # counts as one failure only when the request gives up on it (below), so a host that answers
                     # nothing else still opens the circuit. Other 5xx (and retried answers below 400) count now.
                     paced = status == 503 and retry_after is not None and retry_after > 0
-                    if status == 429 or paced:
-                        with self._headers_lock:
-                            self.throttled += 1
+                    with self._headers_lock:
+                        self.throttled += 1
                     if (status >= 500 and not paced) or status < 400:
                         breaker.record_failure()
                     else:

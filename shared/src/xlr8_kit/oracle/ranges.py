@@ -31,8 +31,9 @@ time whatever the window. A ranged read splits the rows into contiguous ranges o
 - The width: ``max_concurrent_requests`` (the floor) while a page's round trip is short against what the page costs
   the tap; when it is longer, about as many requests as that ratio (Little's law: requests in flight = round trip x
   pages the tap can take a second), up to ``latency_concurrent_requests`` and to what the kit's rate limit answers
-  within a round trip (``latency_width``). Once the session saw a throttled answer (429, or 503 with Retry-After),
-  the read keeps no more than the floor in flight (``InFlight``).
+  within a round trip (``latency_width``), only when that setting is given (opt-in) and no answer of the run was
+  retried yet. Once the session retries an answer (429, 5xx, a timeout), the read keeps no more than the floor in
+  flight (``InFlight``).
 - At the end of a read, a reader with nothing left (every range started) splits the part of a range with the most
   pages not asked for yet (``RangedRead._split``; only once the first answers showed latency, ``Growth.latency``):
   the page at an offset about half-way through what it has left places the split's bound (its first row) and opens
@@ -211,18 +212,30 @@ def latency_width(ratio: float, floor: int, widest: int, *, round_trip: float, r
     return max(floor, min(widest, wanted))
 
 
+class ReadStopped(Exception):
+    """A request that waited for a slot (``InFlight``) while its read stopped: not sent."""
+
+
 class InFlight:
     """The requests of one ranged read in flight at once: at most ``width`` (its threads), and no more than ``floor``
-    once the session saw a throttled answer since the read began (``throttled``: the session's count of 429s and
-    503s with Retry-After, ``ResilientSession.throttled``). The session waits the Retry-After and asks again as
-    before; this keeps a read that widened under latency from asking a throttling tenant for more than it would
-    have asked without the latency (Oracle documents no Fusion REST limit on concurrent requests: throughput is
-    bound by the tenant's pod capacity, and throttling shows as 429 or 503 with Retry-After)."""
+    once the session retried an answer since the read began (``throttled``: the session's count of retried attempts,
+    429s, 5xx, timeouts, ``ResilientSession.throttled``). The session backs off and asks again as before; this keeps
+    a read that widened under latency from asking a straining tenant for more than it would have asked without the
+    latency (Oracle documents no Fusion REST limit on concurrent requests: throughput is bound by the tenant's pod
+    capacity, and its guidance is to back off on 500/502/503/504). ``stop`` set (the read failed or is closing): a
+    request waiting for a slot is not sent (``ReadStopped``), so a narrowed read asks nothing more on its way out."""
 
-    def __init__(self, width: int, floor: int, throttled: t.Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        width: int,
+        floor: int,
+        throttled: t.Callable[[], int] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.width = width
         self.floor = min(floor, width)
         self._throttled = throttled
+        self._stop = stop
         self._seen = throttled() if throttled is not None else 0
         self._busy = 0
         self._changed = threading.Condition()
@@ -238,8 +251,12 @@ class InFlight:
     def slot(self) -> t.Iterator[None]:
         """Hold one of the requests in flight while the block runs (waiting for one when all are held)."""
         with self._changed:
-            while self._busy >= self.limit:
-                self._changed.wait(timeout=0.05)  # the limit may fall meanwhile: looked at again
+            while True:
+                if self._stop is not None and self._stop.is_set():
+                    raise ReadStopped("the read stopped: request not sent")
+                if self._busy < self.limit:
+                    break
+                self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
             self._busy += 1
         try:
             yield
@@ -494,9 +511,8 @@ class RangedRead:
         before the ranges (page 1, or every page read by one cursor before latency showed), ``page_rows`` the rows a
         page holds (default: ``first_rows``). ``floor``: ``max_concurrent_requests`` when ``width`` was widened for
         latency (``latency_width``; default ``width``), what the read keeps in flight at most once ``throttled`` (the
-        session's count of throttled answers) grows (``InFlight``)."""
+        session's count of retried answers) grows (``InFlight``)."""
         floor = width if floor is None else min(floor, width)
-        self.in_flight = InFlight(width, floor, throttled)
 
         def gated(token: KeysetRange | PageAt) -> Answer:
             with self.in_flight.slot():
@@ -532,6 +548,7 @@ class RangedRead:
         if first_took is not None:
             self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
+        self.in_flight = InFlight(width, floor, throttled, stop=self._pages.stop)
         self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
         #: Range j's first page (``PageAt``: its bound first), not parsed, until its reader takes it up.
         self._heads: dict[int, Answer] = {}

@@ -17,7 +17,7 @@ from xlr8_kit.auth.oauth2 import OAuth2ClientCredentials
 from xlr8_kit.auth.static import Basic
 from xlr8_kit.http.window import MAX_LATENCY_WINDOW
 from xlr8_kit.oracle.protocol import ADVANCED_FRAMEWORK, MAX_LIMIT
-from xlr8_kit.rest import max_concurrent_requests_setting
+from xlr8_kit.rest import MAX_CONCURRENT_REQUESTS_KEY, max_concurrent_requests_setting
 
 if t.TYPE_CHECKING:
     import requests
@@ -31,13 +31,11 @@ AUTH_TYPES = ("basic", "oauth_client_credentials", "oauth_jwt")
 #: 14 goal 5). Oracle publishes no per-user limit on concurrent REST requests; a throttled request (429, 503) is
 #: retried after its Retry-After by the kit's session, and ``http.requests_per_second`` caps the rate.
 FUSION_CONCURRENT_REQUESTS = 8
-#: ``latency_concurrent_requests``' default: a keyset read whose page 1 came back slowly against what the page cost
-#: the tap keeps up to this many requests in flight (``xlr8_kit.oracle.ranges.latency_width``; at 0 ms it stays at
-#: ``max_concurrent_requests``). ERP invoices at 100 ms read its ranges in 1.08-1.16 s at 24 against 1.85-2.11 s at 8
-#: (bench/README, ora20). Oracle publishes no Fusion REST limit on concurrent requests (its REST guides; third-party
-#: rate-limit profiles say throughput is "bound by the service pod capacity"); a throttled answer (429, or 503 with
-#: Retry-After) narrows the read back to ``max_concurrent_requests`` for its rest.
-FUSION_LATENCY_CONCURRENT_REQUESTS = 24
+#: ``latency_concurrent_requests`` is opt-in (unset: a keyset read keeps ``max_concurrent_requests`` in flight, as
+#: before session 21). Its measure cannot tell the network from the server's own work: a real pod spends 300-1,000 ms
+#: on a page the tap takes 5-30 ms over, so it would always widen, each request in flight a database session shared
+#: with the customer's users, and Oracle publishes no Fusion REST concurrency limit to stay under (review 21b). Set,
+#: ERP invoices at 100 ms read its ranges in 1.08-1.16 s at 24 against 1.85-2.11 s at 8 (bench/README, ora20).
 CHILD_MODES = ("streams", "embed")
 DEFAULT_API_VERSION = "11.13.18.05"
 #: The ``aud`` Oracle identity domains expect in a JWT user assertion.
@@ -110,16 +108,18 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
         max_concurrent_requests_setting(
             FUSION_CONCURRENT_REQUESTS,
-            also="Keyset pages (incremental resources): up to that many ranges of LastUpdateDate read at once. ",
+            also="Keyset pages (incremental resources): up to that many ranges of LastUpdateDate read at once, and "
+            "never more requests in flight unless latency_concurrent_requests is set. ",
         ),
         th.Property(
             "latency_concurrent_requests",
             th.IntegerType(minimum=1, maximum=MAX_LATENCY_WINDOW),
-            default=FUSION_LATENCY_CONCURRENT_REQUESTS,
-            description="Keyset pages (incremental resources): the most ranges read at once when the tenant's round "
-            "trips dwarf what a page costs the tap (about round trip / page cost requests in flight, never fewer "
-            f"than max_concurrent_requests; 1-{MAX_LATENCY_WINDOW}). A throttled answer (429, or 503 with "
-            "Retry-After) narrows the read back to max_concurrent_requests; http.requests_per_second caps it too.",
+            description="Opt-in (unset: never more than max_concurrent_requests). Keyset pages (incremental "
+            "resources): up to this many requests in flight against your tenant when page 1's round trip dwarfs "
+            "what the page costs the tap (about round trip / page cost; a real pod's own time counts, so this is "
+            f"usually reached). At least max_concurrent_requests, at most {MAX_LATENCY_WINDOW}. Any retried answer "
+            "(429, 5xx, a timeout) narrows the read back to max_concurrent_requests, and later reads of the run do "
+            "not widen; http.requests_per_second caps it too.",
         ),
         th.Property(
             "extract_poll_interval", th.NumberType, default=5, description="Seconds between bulk job status polls."
@@ -143,7 +143,7 @@ class FusionSettings:
     effective_date: date | None
     extract_poll_interval: float
     extract_timeout: float
-    latency_concurrent_requests: int = FUSION_LATENCY_CONCURRENT_REQUESTS
+    latency_concurrent_requests: int | None = None
     username: str | None = None
     password: str | None = None
     client_id: str | None = None
@@ -191,11 +191,19 @@ class FusionSettings:
             errors.append(f"setting 'page_size' must be an integer between 1 and {MAX_LIMIT}, not {page_size!r}")
         start_date = _parse(config, "start_date", datetime.fromisoformat, errors)
         effective = _parse(config, "effective_date", date.fromisoformat, errors)
-        latency_width = config.get("latency_concurrent_requests") or FUSION_LATENCY_CONCURRENT_REQUESTS
-        if not isinstance(latency_width, int) or not 1 <= latency_width <= MAX_LATENCY_WINDOW:
+        latency_width = config.get("latency_concurrent_requests")
+        floor = config.get(MAX_CONCURRENT_REQUESTS_KEY) or FUSION_CONCURRENT_REQUESTS
+        if latency_width is None:
+            pass  # opt-in: the read keeps max_concurrent_requests in flight
+        elif not isinstance(latency_width, int) or not 1 <= latency_width <= MAX_LATENCY_WINDOW:
             errors.append(
                 f"setting 'latency_concurrent_requests' must be an integer between 1 and {MAX_LATENCY_WINDOW}, "
                 f"not {latency_width!r}"
+            )
+        elif isinstance(floor, int) and latency_width < floor:  # a limit below the floor limits nothing: say so
+            errors.append(
+                f"setting 'latency_concurrent_requests' ({latency_width}) must be at least max_concurrent_requests "
+                f"({floor}); leave it unset to keep max_concurrent_requests in flight"
             )
         resources = config.get("resources") or list(default_resources)
         if not isinstance(resources, list | tuple) or not all(isinstance(r, str) and r for r in resources):
@@ -214,7 +222,7 @@ class FusionSettings:
             effective_date=effective,
             extract_poll_interval=float(config.get("extract_poll_interval", 5)),
             extract_timeout=float(config.get("extract_timeout", 3600)),
-            latency_concurrent_requests=int(latency_width),
+            latency_concurrent_requests=latency_width,
             username=config.get("username"),
             password=config.get("password"),
             client_id=config.get("client_id"),

@@ -320,12 +320,14 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             if held:
                 yield held
             # As many requests in flight as the pages' round trips are times their cost to the tap (page 1's alone by
-            # default), from max_concurrent_requests up to latency_concurrent_requests (``latency_width``). A widened
-            # read plans its ranges for the widest, whatever the ratio: the plan (where the bounds fall) then does not
-            # move with a ratio measured a little higher or lower (each new offset a page the server computes anew).
+            # default), from max_concurrent_requests up to latency_concurrent_requests (``latency_width``), only when
+            # that is set (opt-in, review 21b) and no answer of the run was retried yet: a tenant that throttled or
+            # failed once is at its capacity, for later streams too. A widened read plans its ranges for the widest,
+            # whatever the ratio: the plan (where the bounds fall) then does not move with a ratio measured a little
+            # higher or lower (each new offset a page the server computes anew).
             session = self._kit_tap.kit.session
             limiter = session.rate_limiter
-            widest = max(width, self.settings.latency_concurrent_requests)
+            widest = width if session.throttled else max(width, self.settings.latency_concurrent_requests or width)
             wide = latency_width(
                 statistics.median(ratios),
                 width,
