@@ -20,6 +20,10 @@ side of an A/B) in its own project copy beside this tree's, alternating old, new
 one untimed run per side that warms the emulator for both), and ends with each side's median [min-max] of wall,
 records/s and CPU (Meltano + its children) and the per-pair ratios new/old.
 
+Each run also prints its own ``_truths_ledger`` counts (received, loaded, dead-lettered for its run id) beside the
+records the tap emitted (its ``record_count`` metrics), and the bench exits when loaded + dead-lettered differs: the
+table's rows and md5 are the whole store's, which the warm-up already filled, so they cannot show a run that lost rows.
+
 Each run also splits its wall into Meltano's start (to the tap's sync process spawned; discovery included), the sync
 (to the run's end: the tap, the target, Meltano relaying and saving their STATE) and Meltano's exit (the run's end to
 the process's), from marks the probe sets around Meltano's own functions.
@@ -223,6 +227,8 @@ class Run:
     peak_mb: float
     digest: str
     state: str
+    ledger: tuple[int, int, int]  # this run's own _truths_ledger counts: received, loaded, dead-lettered
+    emitted: int  # records the tap counted (its record_count metrics)
 
 
 #: Columns the target sets per run (load times, run ids): left out of the landed rows' md5.
@@ -251,6 +257,58 @@ def landed(store: Path) -> tuple[int, str]:
         lines = f'string_agg(to_json(struct_pack({columns}))::VARCHAR, chr(10) ORDER BY "{order}")'
         digest = conn.execute(f'SELECT md5({lines}) FROM "{table}"').fetchone()
     return int(rows or 0), str(digest[0] if digest else "")
+
+
+def ledger_runs(store: Path) -> set[str]:
+    """The run ids in the target's ``_truths_ledger`` (none before the store exists)."""
+    import duckdb
+
+    if not store.exists():
+        return set()
+    with duckdb.connect(str(store), read_only=True) as conn:
+        return {str(row[0]) for row in conn.execute("SELECT DISTINCT run_id FROM _truths_ledger").fetchall()}
+
+
+def run_ledger(store: Path, before: set[str]) -> tuple[str, tuple[int, int, int]]:
+    """The one run id the target added to ``_truths_ledger`` since ``before`` and its rows received, loaded and
+    dead-lettered: what this run landed (the table's row count and md5 are the whole store, which the untimed
+    warm-up already filled)."""
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as conn:
+        found = conn.execute(
+            "SELECT run_id, sum(rows_received), sum(rows_loaded), sum(rows_dead_lettered) FROM _truths_ledger "
+            "GROUP BY run_id"
+        ).fetchall()
+    new = [row for row in found if str(row[0]) not in before]
+    if len(new) != 1:
+        raise SystemExit(f"{store}: expected one new run in _truths_ledger, found {len(new)}")
+    run_id, received, loaded, dead = new[0]
+    return str(run_id), (int(received or 0), int(loaded or 0), int(dead or 0))
+
+
+#: The SDK's record counter, as the tap logs it (one line per interval, each counting the records since the last).
+RECORD_COUNT = re.compile(r'"metric": ?"record_count", ?"value": ?(\d+)')
+
+
+def emitted_records(log: str) -> int:
+    """Records the tap emitted, from its ``record_count`` metric lines (0 when it logged none)."""
+    return sum(int(found.group(1)) for found in RECORD_COUNT.finditer(log))
+
+
+def landed_by_run(store: Path, before: set[str], log: str, where: str) -> tuple[str, tuple[int, int, int], int]:
+    """This run's run id, ledger counts (received, loaded, dead-lettered) and the records the tap emitted; exits the
+    bench when the run did not land (or dead-letter) every record the tap emitted: a timed run that lost rows would
+    otherwise hide behind the warm-up's, as the table's count and md5 are the whole store's (review21a Medium 2)."""
+    run_id, ledger = run_ledger(store, before)
+    emitted = emitted_records(log)
+    received, loaded, dead = ledger
+    if not emitted or received != emitted or loaded + dead != emitted:
+        raise SystemExit(
+            f"{where}: the tap emitted {emitted} records but this run's ledger ({run_id}) has received {received}, "
+            f"loaded {loaded}, dead-lettered {dead}: rows were lost or not counted"
+        )
+    return run_id, ledger, emitted
 
 
 def saved_state(project: Path, state_id: str) -> str:
@@ -441,6 +499,7 @@ class Side:
             command = [str(self.spy), *SPY_RECORD, "-o", str(raw), "--", *command]
         epoch = time.time()
         self.env["XLR8_MELTANO_COST_EPOCH"] = repr(epoch)
+        ledger_before = ledger_runs(self.store)
         started = time.perf_counter()
         proc = subprocess.Popen(
             command, cwd=self.project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -455,7 +514,9 @@ class Side:
         log = stderr + stdout
         rows, digest = landed(self.store)
         state = saved_state(self.project, state_id)
-        run = Run(wall, rows, cpu, meltano_steps(marks, wall), sampler.peak_mb, digest, state)
+        _, ledger, emitted = landed_by_run(self.store, ledger_before, log, f"{self.root} run {suffix}")
+        run = Run(wall, rows, cpu, meltano_steps(marks, wall), sampler.peak_mb, digest, state, ledger, emitted)
+        received, loaded, dead = ledger
         if quiet:
             return run
         self.runs.append(run)
@@ -465,7 +526,8 @@ class Side:
         head = label or (f"{self.label} run {suffix}: " if self.label else f"run {suffix}: ")
         print(
             f"  {head}wall {wall:.2f} s; CPU s: {split}; discovery {discovered}; rows {run.rows} (md5 {digest[:12]}); "
-            f"STATE md5 {state[:12]}; "
+            f"STATE md5 {state[:12]}; this run's ledger: tap emitted {emitted}, received {received}, loaded "
+            f"{loaded}, dead-lettered {dead}; "
             f"peak {run.peak_mb:.0f} MB (tree)"
         )
         peaks = ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(sampler.role_peak_mb.items()))
@@ -505,8 +567,9 @@ def compare(old: Side, new: Side) -> None:
         "exit s": lambda r: r.steps["exit"],
     }
     print(
-        f"  n = {len(new.runs)} pairs, median [min-max]; rows landed old {[r.rows for r in old.runs]}, new "
-        f"{[r.rows for r in new.runs]}"
+        f"  n = {len(new.runs)} pairs, median [min-max]; rows in the store old {[r.rows for r in old.runs]}, new "
+        f"{[r.rows for r in new.runs]}; loaded + dead-lettered by each run (its ledger) old "
+        f"{[r.ledger[1] + r.ledger[2] for r in old.runs]}, new {[r.ledger[1] + r.ledger[2] for r in new.runs]}"
     )
     for name, measure in measures.items():
         olds, news = [measure(r) for r in old.runs], [measure(r) for r in new.runs]

@@ -732,3 +732,74 @@ def test_pii_loaded_in_place_stays_on_its_own_row(tmp_path: Path, config: dict[s
         assert name == ("last line wins" if i == 5 else f"{'n' * 300}{i}")
         assert (protected_ssn and engine_decrypt(protected_ssn, key)) == want_ssn, row_id
         assert engine_decrypt(protected_birth, key).startswith(want_born), row_id
+
+
+#: Loaded first by the target CLI (``sitecustomize`` on PYTHONPATH): makes the scan's blocks one page, and, as
+#: ``MEND_SCAN_FAULT`` says, refuses ``mmap`` as a file system without it does (ENODEV) or truncates each BATCH file
+#: after the scan's first block, as a tap rewriting it under the target would.
+_SCAN_FAULTS = """
+import errno, mmap, os
+from target_xlr8_truths import duckdb_store
+
+duckdb_store._SCAN_CHUNK = 4096
+fault = os.environ.get("MEND_SCAN_FAULT")
+if fault == "nommap":
+    class NoMmap:
+        def __init__(self, *args, **kwargs):
+            raise OSError(errno.ENODEV, "No such device")
+    mmap.mmap = NoMmap
+if fault == "truncate":
+    scanning, refusal, nul_escape = [], duckdb_store.content_refusal, duckdb_store._has_nul_escape
+    def content_refusal(path, *args, **kwargs):
+        scanning.append(path)
+        return refusal(path, *args, **kwargs)
+    def has_nul_escape(*args, **kwargs):
+        if scanning:
+            os.truncate(scanning.pop(), 0)
+        return nul_escape(*args, **kwargs)
+    duckdb_store.content_refusal, duckdb_store._has_nul_escape = content_refusal, has_nul_escape
+"""
+
+
+def _faulty_scan_run(tmp_path: Path, config: dict[str, Any], fault: str) -> tuple[Any, Path]:
+    """The target CLI given one BATCH file of 400 rows (several scan blocks) under ``_SCAN_FAULTS``' ``fault``."""
+    (tmp_path / "faults").mkdir()
+    (tmp_path / "faults" / "sitecustomize.py").write_text(_SCAN_FAULTS)
+    files = tmp_path / "batches"
+    files.mkdir()
+    store = tmp_path / "truths.duckdb"
+    rows = [{**FAST_FILE[0], "Id": f"R{i}"} for i in range(400)]
+    messages = [schema_msg(STREAM, BATCH_PROPS, ["Id"]), *_batch_files(files, STREAM, [rows]), state_msg({"n": 1})]
+    env = {
+        "MEND_SCAN_FAULT": fault,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "faults"), os.environ.get("PYTHONPATH", "")]),
+    }
+    every = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
+    return run_target(every, _encode(messages), tmp_path, env=env), store
+
+
+def test_batch_files_load_where_mmap_is_refused(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A file system without mmap (ENODEV) must not fail the run: the scan reads (review21d Low 2)."""
+    run, store = _faulty_scan_run(tmp_path, config, "nommap")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.summary["streams"][STREAM] == {"received": 400, "loaded": 400, "dead_lettered": 0}
+    assert _paths(run.stderr)[STREAM].get("batch_files_duckdb") == 1, run.stderr[-3000:]
+    assert _rows(store) == 400
+
+
+def _rows(store: Path) -> int:
+    if not store.exists():
+        return 0
+    current = query(store, "SELECT table_name FROM _schema_metadata WHERE is_current")
+    return int(query(store, f'SELECT count(*) FROM "{current[0][0]}"')[0][0]) if current else 0
+
+
+def test_a_batch_file_truncated_while_scanned_fails_cleanly(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A BATCH file cut short during the scan fails the run with a named error (a mapped scan died of SIGBUS: no
+    message, its spool left behind) and relays no STATE, and lands nothing (review21d Low 1)."""
+    run, store = _faulty_scan_run(tmp_path, config, "truncate")
+    assert run.returncode == 1, (run.returncode, run.stderr[-3000:])
+    assert "changed size while it was scanned" in run.stderr, run.stderr[-3000:]
+    assert "was not loaded" in run.stderr
+    assert run.states == []
+    assert _rows(store) == 0

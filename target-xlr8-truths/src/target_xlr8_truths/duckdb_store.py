@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import threading
 import typing as t
@@ -57,8 +56,6 @@ _TINY_EXPONENT = b"0e-000"
 #: ``find`` of the same patterns, whose last byte, ``0``, is everywhere in the translated block.
 _NUMBER_PATTERNS = (_LONG_NUMBER, _TINY_EXPONENT)
 _SCAN_CHUNK = 1 << 22
-#: Where the platform can give mapped pages back (Linux, macOS; not Windows, whose scan keeps them until the unmap)
-_RELEASE_PAGES = getattr(mmap, "MADV_DONTNEED", None) if hasattr(mmap.mmap, "madvise") else None
 _SIXTEEN_DIGITS = 10**15
 #: Decimal.adjusted() of the smallest normal double (2.2e-308): below it a double holds fewer digits, or none
 _DOUBLE_LOWEST_EXPONENT = -308
@@ -179,56 +176,76 @@ NUL_ESCAPE = "a NUL escape, which the record path refuses in a string"
 _NUL = b"\\u0000"
 
 
+class BatchFileChanged(OSError):
+    """The BATCH file's size changed while it was scanned (rewritten or truncated under the target): what DuckDB
+    loaded cannot be trusted, so the file fails as an I/O error does (its transaction rolls back)."""
+
+
 def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: bool) -> str | None:
-    with open(path, "rb") as handle:
+    # buffered reads into one reused buffer, blocks ending at its last line end: a memory map died of SIGBUS when
+    # the file shrank under it, and failed every file where mmap is refused (review21d); page cache is not RSS
+    with open(path, "rb", buffering=0) as handle:
         size = os.fstat(handle.fileno()).st_size
         if not size:
             return None
-        # blocks sliced out of a map end at a line end: one copy each (a read and a readline appended made two: the
-        # scan of 500,000 Salesforce Contacts 0.80 -> 0.59 s); pages already scanned leave the process at once, or
-        # a 75 MB file stayed in its RSS (+84 MB peak, against +16 MB)
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            offset = released = 0
-            while offset < size:
-                end = data.find(b"\n", min(offset + _SCAN_CHUNK, size) - 1) + 1 or size
-                block = data[offset:end]
-                offset = end
-                scanned = offset - offset % mmap.PAGESIZE
-                if _RELEASE_PAGES is not None and scanned > released:
-                    data.madvise(_RELEASE_PAGES, released, scanned - released)
-                    released = scanned
-                if nul and _has_nul_escape(block):
-                    return NUL_ESCAPE
-                if numbers and _block_has_long_number(block, keys):
-                    return LONG_NUMBERS
+        buffer = bytearray(max(1, min(_SCAN_CHUNK, size)))
+        view = memoryview(buffer)
+        held = read = 0  # held: the start of a line not yet ended, at the buffer's start
+        try:
+            while True:
+                if held == len(buffer):  # a line longer than the buffer
+                    view.release()
+                    buffer.extend(bytes(len(buffer)))
+                    view = memoryview(buffer)
+                got = handle.readinto(view[held:]) or 0
+                read += got
+                filled = held + got
+                end = filled if not got else buffer.rfind(b"\n", 0, filled) + 1
+                if end:
+                    if nul and _has_nul_escape(buffer, end):
+                        return NUL_ESCAPE
+                    if numbers and _block_has_long_number(buffer, keys, end):
+                        return LONG_NUMBERS
+                    view[: filled - end] = view[end:filled]
+                held = filled - end
+                if not got:
+                    break
+        finally:
+            view.release()
+    if read != size:
+        raise BatchFileChanged(f"BATCH file {path} changed size while it was scanned ({size} bytes, then {read})")
     return None
 
 
-def _block_has_long_number(block: bytes, keys: t.Mapping[str, bool] | None) -> bool:
-    """A line of the block holds a number ``_line_has_long_number`` counts. The block is translated whole, once,
-    and each pattern found from its end in C; a line holding one is decoded (Salesforce's 15-digit Ids are runs of
-    15: a pre-pass over every 4th byte, which they passed in every block, cost as much as the translation)."""
+def _block_has_long_number(block: bytes | bytearray, keys: t.Mapping[str, bool] | None, end: int = -1) -> bool:
+    """A line of the block (its first ``end`` bytes; all when -1) holds a number ``_line_has_long_number`` counts.
+    The block is translated whole, once, and each pattern found from its end in C; a line holding one is decoded
+    (Salesforce's 15-digit Ids are runs of 15: a pre-pass over every 4th byte, which they passed in every block, cost
+    as much as the translation)."""
+    end = len(block) if end < 0 else end
     marked = block.translate(_NUMBER_MARKS)
     for pattern in _NUMBER_PATTERNS:
-        start = marked.rfind(pattern)
+        start = marked.rfind(pattern, 0, end)
         while start >= 0:
             line_start = block.rfind(b"\n", 0, start) + 1
-            line_end = block.find(b"\n", start)
-            if _line_has_long_number(block[line_start : len(block) if line_end < 0 else line_end], keys):
+            line_end = block.find(b"\n", start, end)
+            if _line_has_long_number(bytes(block[line_start : end if line_end < 0 else line_end]), keys):
                 return True
             start = marked.rfind(pattern, 0, line_start)
     return False
 
 
-def _has_nul_escape(block: bytes) -> bool:
-    """True when an escape of the block is ``\\u0000``. Escapes are walked from backslash to backslash (memchr;
-    most blocks hold none), each escaped character skipped, so an escaped backslash followed by ``u0000`` is not
-    one. ``_NUL in block`` cost 12-14 ms per 4 MiB of Salesforce Contacts (its last byte, ``0``, is everywhere)."""
-    at = block.find(b"\\")
+def _has_nul_escape(block: bytes | bytearray, end: int = -1) -> bool:
+    """True when an escape of the block (its first ``end`` bytes; all when -1) is ``\\u0000``. Escapes are walked
+    from backslash to backslash (memchr; most blocks hold none), each escaped character skipped, so an escaped
+    backslash followed by ``u0000`` is not one. ``_NUL in block`` cost 12-14 ms per 4 MiB of Salesforce Contacts (its
+    last byte, ``0``, is everywhere)."""
+    end = len(block) if end < 0 else end
+    at = block.find(b"\\", 0, end)
     while at >= 0:
-        if block.startswith(_NUL[1:], at + 1):
+        if block.startswith(_NUL[1:], at + 1, end):
             return True
-        at = block.find(b"\\", at + 2)
+        at = block.find(b"\\", at + 2, end)
     return False
 
 

@@ -480,7 +480,11 @@ class TruthsSink(BatchSink):
                 # record path committed part of the file before dying of the same cause, and a keyless stream's
                 # rerun loaded that part twice). The file's transaction rolled back and no STATE after it went out
                 raise self._not_loaded(shown or path, exc) from exc
-            if not check.exact():
+            try:  # DuckDB refused the file first: the scan's own failure (the file changed under it) is the cause
+                exact = check.exact()
+            except Exception as exc:
+                raise self._not_loaded(shown or path, exc) from exc
+            if not exact:
                 reason = check.reason()
         elif isinstance(store, DuckDBStore):  # names columns only, never values
             unplain = ", ".join(sorted(set(self._protected_stored) - self._plain_strings))

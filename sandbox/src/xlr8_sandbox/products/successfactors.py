@@ -192,7 +192,10 @@ class SuccessFactorsEmulator(ProductEmulator):
         return self.company.employee_count(self.ctx.clock.now())
 
     def reset(self) -> None:
-        """Forget rows inserted at run time and open snapshots."""
+        """Forget rows inserted at run time, open snapshots and the employee and job memos (keyed on sandbox time
+        alone: back at the same moment after a reset, other hires hold the same indices)."""
+        self._employee_at.cache_clear()
+        self._jobs_at.cache_clear()
         with self._lock:
             for entity in self.entities.values():
                 entity.extra.clear()

@@ -156,6 +156,9 @@ class UkgWfmEmulator(ProductEmulator):
         return FaultResponse(200, json.dumps(body))
 
     def reset(self) -> None:
+        """Also forgets the employee memo (keyed on sandbox time alone: back at the same moment after a reset, other
+        hires hold the same indices)."""
+        self._employee.cache_clear()
         with self._lock:
             self._refresh.clear()
             self.grants.clear()

@@ -103,6 +103,12 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
         self._employee = functools.lru_cache(maxsize=_EMPLOYEE_MEMO if whole else 2 * MAX_LIMIT)(self._employee_at)
         super().__init__(ctx)
 
+    def reset(self) -> None:
+        """Also forgets the employee memo: it is keyed on sandbox time alone, and back at the same moment after a
+        reset other hires hold the same indices (review21a: stale people, sorted by one date, served with another)."""
+        self._employee.cache_clear()
+        super().reset()
+
     # --- data ---------------------------------------------------------------------------------------------
 
     def _employee_at(self, i: int, now: datetime) -> Employee:

@@ -133,7 +133,10 @@ class UkgProEmulator(ProductEmulator):
         return FaultResponse(200, doc.decode(), content_type=SOAP_CONTENT_TYPE)
 
     def reset(self) -> None:
-        """Scenario switches back to their defaults, pending reports and the window log dropped."""
+        """Scenario switches back to their defaults, pending reports and the window log dropped, the employee memo
+        forgotten (keyed on sandbox time alone: back at the same moment after a reset, other hires hold the same
+        indices)."""
+        self._employee.cache_clear()
         with self._lock:
             self.working_polls = 1
             self.fail_next_report = None
