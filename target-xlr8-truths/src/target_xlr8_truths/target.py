@@ -15,6 +15,7 @@ import sys
 import typing as t
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,7 +27,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
-from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, stream_owner
+from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
@@ -479,10 +480,26 @@ class TargetXlr8Truths(Target):
         if not formerly_unannotated or stream_owner(old_product, info.stream) == info.file_name:
             return
         store = self.store
-        if store.table_owner(info.table_name) is not None or store.table_columns(info.table_name):
-            return
+        product_exists = store.table_owner(info.table_name) is not None or bool(store.table_columns(info.table_name))
         old = self.tables.stored_table(old_product, info.stream)
-        if old is None or not store.table_columns(old):
+        if old is None or old == info.table_name or not store.table_columns(old):
+            return
+        if product_exists:
+            # never silent: the old rows stay apart from the stream's history (tap upgraded before the target)
+            left = int((store.fetchone(f"SELECT COUNT(*) FROM {quote(old)}") or (0,))[0])  # noqa: S608
+            if left:
+                self.logger.warning(
+                    "stream %s: table %s (landed before the stream named its product) still holds %d rows and was "
+                    "NOT moved, because %s exists already (the tap was upgraded before the target, or another "
+                    "extractor took it). Merge them by key %s and drop %s (target README, 'Upgrading a stream to its "
+                    "product'); upgrade the target before the tap",
+                    info.stream,
+                    old,
+                    left,
+                    info.table_name,
+                    info.key_columns,
+                    old,
+                )
             return
         store.adopt_table(old, info.table_name, info.file_name)
         self.logger.warning(
@@ -491,6 +508,21 @@ class TargetXlr8Truths(Target):
             old,
             info.table_name,
         )
+        if self.config.get("delivery") == "upload":
+            from target_xlr8_truths.upload import upload_file_name
+
+            # the engine keeps what it received under the old upload name; the renamed table goes under the new one
+            before = upload_file_name(replace(info, product=old_product, entity=snake_case(info.stream)))
+            self.logger.warning(
+                "stream %s: delivery=upload: the engine still holds the upload %s (table %s); this run uploads "
+                "all its rows again as %s. Remove %s from the engine (target README, 'Upgrading a stream to its "
+                "product')",
+                info.stream,
+                before,
+                old,
+                upload_file_name(info),
+                before,
+            )
 
     def check_key_change(self, info: StreamInfo) -> None:
         """A new key would re-key the upsert and delete rows that were distinct under the old one: apply
