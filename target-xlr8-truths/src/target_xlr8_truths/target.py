@@ -44,8 +44,10 @@ MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
 #: The pool while BATCH files load (``duckdb_batch_memory_limit``), by default ``duckdb_memory_limit``'s 128MB: at
 #: 160MB a load over a table that already holds the rows (every run after the first) peaked at 289-291 MB at 200,000
-#: Account-width records (258-261 MB at 128MB, the same CPU; bench/README, session 21 peak21). A larger pool is
-#: used only when it is larger than ``duckdb_memory_limit``; record batches always keep that one.
+#: Account-width records against 258-261 MB at 128MB (scratch harness; ``target_replay.py --over``: 270-272 against
+#: 240-243). The CPU cost is not settled: 0.99-1.01 per pair with one build, 1.05-1.09 in a build A/B run beside
+#: other loads (bench/README, session 21 peak21). A larger pool is used only when it is larger than
+#: ``duckdb_memory_limit``; record batches always keep that one.
 DEFAULT_BATCH_MEMORY_LIMIT = "128MB"
 _MEMORY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*")
 #: Every unit DuckDB's memory settings accept (its short and long forms), in bytes.
@@ -151,16 +153,18 @@ class TargetXlr8Truths(Target):
             "duckdb_memory_limit",
             th.StringType,
             default="128MB",
-            description="DuckDB buffer pool limit; larger work spills to disk. At 128MB the process peaks under 300 MB "
-            "at 1M Account-width records; raise it on a large machine for faster BATCH loads.",
+            description="DuckDB buffer pool limit; larger work spills to disk. At 128MB a BATCH load of 1M "
+            "Account-width records peaked under 300 MB (RECORD mode over a stored table measured 318 MB); raise "
+            "it on a large machine for faster BATCH loads.",
         ),
         th.Property(
             "duckdb_batch_memory_limit",
             th.StringType,
             default=DEFAULT_BATCH_MEMORY_LIMIT,
             description="DuckDB buffer pool while BATCH files load, when larger than duckdb_memory_limit (record "
-            "batches keep that one: their rows are buffered in Python besides). At 128MB a load over a table that "
-            "already holds the rows peaks about 260 MB; 160MB reached 291 MB there.",
+            "batches keep that one: their rows are buffered in Python besides). At 128MB a load of 200,000 "
+            "Account-width records over a table that already holds them peaked 240-261 MB; 160MB reached 270-291 MB "
+            "there.",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
