@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 from truths_testkit import P8, annotation, query, record_msg, run_target, schema_msg, state_msg
 
 PROPERTIES = {"id": {"type": "integer"}, "value": {"type": "string"}}
@@ -66,3 +67,37 @@ def test_a_marked_stream_takes_its_old_table_once(config: dict, store: Path, tmp
     assert query(store, f'SELECT min(id), max(id), count(DISTINCT id) FROM "{P8}_common_events"') == [(0, 7, 8)]
     assert "renamed" not in _run(config, tmp_path, _note(True), range(8, 9))
     assert _data_tables(store) == {f"{P8}_common_events": 9}
+
+
+def test_a_marked_stream_says_when_its_old_table_stays_apart(config: dict, store: Path, tmp_path: Path) -> None:
+    """The tap upgraded before the target: the old target made the product table, so the old rows cannot move;
+    the run must say so, naming both tables and the rows left behind (review21e finding 1)."""
+    _run(config, tmp_path, None, range(5))
+    _run(config, tmp_path, _note(False), range(5, 8))  # what the old target does with the new tap's SCHEMA
+    stderr = _run(config, tmp_path, _note(True), range(8, 9))
+    assert _data_tables(store) == {f"{P8}_singer_events": 5, f"{P8}_common_events": 4}
+    warned = [line for line in stderr.splitlines() if "NOT moved" in line]
+    assert len(warned) == 1, stderr[-2000:]
+    assert f"{P8}_singer_events" in warned[0]
+    assert f"{P8}_common_events" in warned[0]
+    assert "5 rows" in warned[0]
+    assert "['id']" in warned[0]
+    with duckdb.connect(str(store)) as con:  # the README's merge, with this test's key
+        con.execute(
+            f'BEGIN; INSERT INTO "{P8}_common_events" BY NAME SELECT * FROM "{P8}_singer_events" AS o WHERE NOT EXISTS'
+            f' (SELECT 1 FROM "{P8}_common_events" AS n WHERE n.id = o.id); DROP TABLE "{P8}_singer_events"; COMMIT'
+        )
+    assert _data_tables(store) == {f"{P8}_common_events": 9}
+    assert "NOT moved" not in _run(config, tmp_path, _note(True), range(9, 10))
+
+
+def test_dead_letters_move_with_an_adopted_table(config: dict, store: Path, tmp_path: Path) -> None:
+    """Dead letters name their table: after adoption they name the product table (review21e, Info)."""
+    messages = [schema_msg("events", PROPERTIES, ["id"], None)]
+    messages += [record_msg("events", {"id": 0, "value": "v0"}), record_msg("events", {"id": "bad", "value": "x"})]
+    messages.append(state_msg({"done": 2}))
+    done = run_target(config, messages, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert query(store, "SELECT table_name FROM _dead_letters") == [(f"{P8}_singer_events",)]
+    _run(config, tmp_path, _note(True), range(1, 2))
+    assert query(store, "SELECT table_name FROM _dead_letters") == [(f"{P8}_common_events",)]

@@ -152,3 +152,53 @@ def test_postgres_bad_dsn_is_redacted(pg_config: dict[str, Any], tmp_path: Path)
     assert run.returncode != 0
     assert "postgres_dsn" in run.stderr
     assert "Sup3rS3cretPw" not in run.stderr
+
+
+def test_postgres_adoption_renames_the_key_index_with_the_table(pg_config: dict[str, Any], tmp_path: Path) -> None:
+    """The key index is named after its table: adopted without renaming it, the next write built a second unique
+    index on the same key, and a new table under the old name got none (review21e finding 3)."""
+    dsn, schema = pg_config["postgres_dsn"], pg_config["postgres_schema"]
+    props = {"id": {"type": "integer"}}
+    note = {**annotation("common", "events", "webhook_event", keys=["id"]), "formerly_unannotated": True}
+
+    def run(ids: range, with_note: bool) -> str:
+        msgs = [schema_msg("events", props, ["id"], note if with_note else None)]
+        msgs += [record_msg("events", {"id": n}) for n in ids]
+        done = run_target(pg_config, [*msgs, state_msg({"n": ids.stop})], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    def indexes() -> dict[str, list[str]]:
+        rows = pg(dsn, schema, "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                  f"AND tablename LIKE '{P8}%' ORDER BY 1, 2")  # fmt: skip
+        found: dict[str, list[str]] = {}
+        for table, name in rows:
+            found.setdefault(table, []).append(name)
+        return found
+
+    run(range(5), False)
+    assert "renamed to" in run(range(5, 8), True)
+    adopted = indexes()
+    assert list(adopted) == [f"{P8}_common_events"]
+    assert len(adopted[f"{P8}_common_events"]) == 1, adopted
+    assert adopted[f"{P8}_common_events"][0].startswith(f"{P8}_common_events__key_")
+    run(range(100, 103), False)  # an old-version tap again: a new table under the old name, with its own index
+    again = indexes()
+    assert again[f"{P8}_common_events"] == adopted[f"{P8}_common_events"]
+    assert len(again.get(f"{P8}_singer_events", [])) == 1, again
+
+
+def test_postgres_key_change_archive_keeps_its_index_under_its_name(pg_config: dict[str, Any], tmp_path: Path) -> None:
+    """``archive_table`` renames through the same ``_rename``: the archive's key index goes with it."""
+    dsn, schema = pg_config["postgres_dsn"], pg_config["postgres_schema"]
+    props = {"id": {"type": "integer"}, "code": {"type": "string"}}
+    config = {**pg_config, "key_change_policy": "new_table_version"}
+    for keys, ids in ((["id"], range(3)), (["code"], range(3, 5))):
+        msgs = [schema_msg("things", props, keys, annotation("common", "things", "thing", keys=keys))]
+        msgs += [record_msg("things", {"id": n, "code": f"c{n}"}) for n in ids]
+        done = run_target(config, [*msgs, state_msg({"n": ids.stop})], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+    rows = pg(dsn, schema, "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
+              f"AND tablename LIKE '{P8}%' ORDER BY 1")  # fmt: skip
+    assert [table for table, _ in rows] == [f"{P8}_common_things", f"{P8}_common_things__v1"], rows
+    assert all(name.startswith(f"{table}__key_") for table, name in rows), rows

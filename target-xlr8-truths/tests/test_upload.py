@@ -83,3 +83,23 @@ def test_upload_job_failure_fails_the_run_without_state(tmp_path: Path, config: 
     assert "could not parse file" in run.stderr
     assert run.states == []
     assert API_KEY not in run.stderr
+
+
+def test_an_adopted_stream_names_the_old_upload_the_engine_still_holds(
+    tmp_path: Path, config: dict[str, Any], standin: UploadStandIn
+) -> None:
+    """Adoption renames only the staging table: the engine keeps the old upload, so the run names it to be removed
+    (review21e finding 2)."""
+    props = {"id": {"type": "integer"}}
+    note = {**annotation("common", "events", "webhook_event", keys=["id"]), "formerly_unannotated": True}
+    cfg = upload_config(config, standin, tmp_path)
+    first = [schema_msg("events", props, ["id"]), record_msg("events", {"id": 1}), state_msg({"n": 1})]
+    assert run_target(cfg, first, tmp_path).returncode == 0
+    second = [schema_msg("events", props, ["id"], note), record_msg("events", {"id": 2}), state_msg({"n": 2})]
+    run = run_target(cfg, second, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [u.filename for u in standin.uploads] == ["singer_events_events.csv", "common_webhook_event_events.csv"]
+    warned = [line for line in run.stderr.splitlines() if "still holds the upload" in line]
+    assert len(warned) == 1, run.stderr[-3000:]
+    assert "singer_events_events.csv" in warned[0]
+    assert "common_webhook_event_events.csv" in warned[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_tap_common.tap import TapCommon
-from xlr8_tap_common.webhooks import READ_BATCH, read_events
+from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events
 
 from .conftest import common_config, stored_events
 
@@ -74,3 +74,25 @@ def test_the_read_holds_a_batch_not_the_store(tmp_path: Path) -> None:
     large_count, large_peak = _peak_while_reading(large)
     assert (small_count, large_count) == (2 * READ_BATCH, 20 * READ_BATCH)
     assert large_peak < 2 * small_peak, (small_peak, large_peak)
+
+
+def test_events_delivered_during_a_read_are_the_next_reads_and_the_wal_is_not_held(tmp_path: Path) -> None:
+    """The receiver commits while the tap is part-way through a read: those events are not in this read (its end
+    is the largest seq at its start) and are all in the next, and between chunks the read holds no snapshot, so the
+    receiver's checkpoint copies its whole WAL (a held snapshot stopped it short and the WAL grew, review21e 4)."""
+    path = tmp_path / "events.db"
+    stored_events(path, range(EVENTS))
+    receiver = EventStore(path)
+    try:
+        assert receiver._conn.execute("PRAGMA journal_size_limit").fetchone()[0] == JOURNAL_SIZE_LIMIT
+        reading = read_events(path)
+        first = [next(reading)["seq"] for _ in range(READ_BATCH + 500)]  # the caller is between chunks here
+        for n in range(100):
+            assert receiver.add(f"during-{n}", "x", 1_767_600_000, b'{"n": %d}' % n)
+        busy, frames, copied = receiver._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert (busy, copied) == (0, frames), (busy, frames, copied)
+        rest = [event["seq"] for event in reading]
+        assert first + rest == list(range(1, EVENTS + 1))
+        assert [e["event_id"] for e in read_events(path, EVENTS)] == [f"during-{n}" for n in range(100)]
+    finally:
+        receiver.close()

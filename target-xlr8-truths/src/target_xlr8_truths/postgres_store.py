@@ -106,6 +106,26 @@ class PostgresStore(Store):
             log.warning("table %s holds repeated keys (%s): indexed without uniqueness", table, ", ".join(keys))
             self.execute(f"CREATE INDEX {quote(name)} ON {quote(table)} ({body})")
 
+    def _rename(self, table: str, to: str, owner: str | None = None) -> None:
+        """As ``Store._rename``, with the key index renamed too: its name derives from the table's, so a kept old
+        name made the next write build a second unique index on the renamed table, and left a new table under the
+        old name without one (``_ensure_key_index`` found the name taken). Both names are locked for writers."""
+        with self.transaction():
+            self.lock_table(table)
+            self.lock_table(to)
+            keys = self.stored_keys(table) or []
+            current = key_index_name(table, keys) if keys else None
+            prefix = f"{table[:40]}__key_"
+            rows = self.fetchall(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", [table]
+            )
+            for name in (str(row[0]) for row in rows if str(row[0]).startswith(prefix)):
+                if name == current:
+                    self.execute(f"ALTER INDEX {quote(name)} RENAME TO {quote(key_index_name(to, keys))}")
+                else:  # an index of keys no longer stored: the next write builds the right one
+                    self.execute(f"DROP INDEX {quote(name)}")
+            super()._rename(table, to, owner)
+
     def activate_version(self, info: StreamInfo, version: int, hard_delete: bool) -> None:
         with self.transaction():
             self.lock_table(info.table_name)

@@ -15,6 +15,7 @@ import sys
 import typing as t
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,7 +27,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
-from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, stream_owner
+from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
@@ -43,8 +44,10 @@ MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
 #: The pool while BATCH files load (``duckdb_batch_memory_limit``), by default ``duckdb_memory_limit``'s 128MB: at
 #: 160MB a load over a table that already holds the rows (every run after the first) peaked at 289-291 MB at 200,000
-#: Account-width records (258-261 MB at 128MB, the same CPU; bench/README, session 21 peak21). A larger pool is
-#: used only when it is larger than ``duckdb_memory_limit``; record batches always keep that one.
+#: Account-width records against 258-261 MB at 128MB (scratch harness; ``target_replay.py --over``: 270-272 against
+#: 240-243). The CPU cost is not settled: 0.99-1.01 per pair with one build, 1.05-1.09 in a build A/B run beside
+#: other loads (bench/README, session 21 peak21). A larger pool is used only when it is larger than
+#: ``duckdb_memory_limit``; record batches always keep that one.
 DEFAULT_BATCH_MEMORY_LIMIT = "128MB"
 _MEMORY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)\s*")
 #: Every unit DuckDB's memory settings accept (its short and long forms), in bytes.
@@ -150,16 +153,18 @@ class TargetXlr8Truths(Target):
             "duckdb_memory_limit",
             th.StringType,
             default="128MB",
-            description="DuckDB buffer pool limit; larger work spills to disk. At 128MB the process peaks under 300 MB "
-            "at 1M Account-width records; raise it on a large machine for faster BATCH loads.",
+            description="DuckDB buffer pool limit; larger work spills to disk. At 128MB a BATCH load of 1M "
+            "Account-width records peaked under 300 MB (RECORD mode over a stored table measured 318 MB); raise "
+            "it on a large machine for faster BATCH loads.",
         ),
         th.Property(
             "duckdb_batch_memory_limit",
             th.StringType,
             default=DEFAULT_BATCH_MEMORY_LIMIT,
             description="DuckDB buffer pool while BATCH files load, when larger than duckdb_memory_limit (record "
-            "batches keep that one: their rows are buffered in Python besides). At 128MB a load over a table that "
-            "already holds the rows peaks about 260 MB; 160MB reached 291 MB there.",
+            "batches keep that one: their rows are buffered in Python besides). At 128MB a load of 200,000 "
+            "Account-width records over a table that already holds them peaked 240-261 MB; 160MB reached 270-291 MB "
+            "there.",
         ),
         th.Property("postgres_schema", th.StringType, default="xlr8", description="PostgreSQL schema for the store."),
         th.Property("upload_url", th.StringType, description="Base URL of the running engine (delivery=upload)."),
@@ -479,10 +484,26 @@ class TargetXlr8Truths(Target):
         if not formerly_unannotated or stream_owner(old_product, info.stream) == info.file_name:
             return
         store = self.store
-        if store.table_owner(info.table_name) is not None or store.table_columns(info.table_name):
-            return
+        product_exists = store.table_owner(info.table_name) is not None or bool(store.table_columns(info.table_name))
         old = self.tables.stored_table(old_product, info.stream)
-        if old is None or not store.table_columns(old):
+        if old is None or old == info.table_name or not store.table_columns(old):
+            return
+        if product_exists:
+            # never silent: the old rows stay apart from the stream's history (tap upgraded before the target)
+            left = int((store.fetchone(f"SELECT COUNT(*) FROM {quote(old)}") or (0,))[0])  # noqa: S608
+            if left:
+                self.logger.warning(
+                    "stream %s: table %s (landed before the stream named its product) still holds %d rows and was "
+                    "NOT moved, because %s exists already (the tap was upgraded before the target, or another "
+                    "extractor took it). Merge them by key %s and drop %s (target README, 'Upgrading a stream to its "
+                    "product'); upgrade the target before the tap",
+                    info.stream,
+                    old,
+                    left,
+                    info.table_name,
+                    info.key_columns,
+                    old,
+                )
             return
         store.adopt_table(old, info.table_name, info.file_name)
         self.logger.warning(
@@ -491,6 +512,21 @@ class TargetXlr8Truths(Target):
             old,
             info.table_name,
         )
+        if self.config.get("delivery") == "upload":
+            from target_xlr8_truths.upload import upload_file_name
+
+            # the engine keeps what it received under the old upload name; the renamed table goes under the new one
+            before = upload_file_name(replace(info, product=old_product, entity=snake_case(info.stream)))
+            self.logger.warning(
+                "stream %s: delivery=upload: the engine still holds the upload %s (table %s); this run uploads "
+                "all its rows again as %s. Remove %s from the engine (target README, 'Upgrading a stream to its "
+                "product')",
+                info.stream,
+                before,
+                old,
+                upload_file_name(info),
+                before,
+            )
 
     def check_key_change(self, info: StreamInfo) -> None:
         """A new key would re-key the upsert and delete rows that were distinct under the old one: apply

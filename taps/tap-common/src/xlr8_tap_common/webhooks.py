@@ -59,6 +59,10 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+#: Bytes the receiver's WAL is truncated to after a checkpoint (SQLite's ``journal_size_limit``).
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
 class EventStore:
     """The durable side: one SQLite file, written by the receiver, read by tap-common."""
 
@@ -68,6 +72,8 @@ class EventStore:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
+        # a WAL that grew while a reader held it back shrinks to this at the next checkpoint, instead of staying
+        self._conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         self._conn.execute(SCHEMA)
 
     def add(self, event_id: str, event_type: str | None, signed_at: int, payload: bytes) -> bool:
@@ -96,19 +102,23 @@ READ_BATCH = 1000
 
 
 def read_events(path: str | Path, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-    """Events stored after ``after_seq``, in order, ``READ_BATCH`` rows at a time from one read-only connection (the
-    receiver may be writing). The query is one statement, so its read sees one snapshot of the store however long
-    the caller takes (in WAL mode the receiver goes on committing; its checkpoint waits for the read): the same
-    events a whole ``fetchall`` returned, without holding a million of them at once. The connection closes when the
-    iteration ends, fails or is dropped."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """Events stored after ``after_seq`` and up to the largest ``seq`` stored when the read starts, in order: each
+    ``READ_BATCH`` rows is a short query of its own, so no read snapshot is held while the caller works (a held one
+    keeps the receiver's checkpoints from resetting its WAL, which then grows with every delivery). Events stored
+    meanwhile are the next run's: ``seq`` is AUTOINCREMENT and writes are serialised, so every ``seq`` up to that
+    largest one was committed when it was read, and the records and STATE are those of one snapshot."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
-        cursor = conn.execute(
-            "SELECT seq, event_id, event_type, signed_at, received_at, payload FROM webhook_events "
-            "WHERE seq > ? ORDER BY seq",
-            (after_seq,),
-        )
-        while rows := cursor.fetchmany(READ_BATCH):
+        last = conn.execute("SELECT max(seq) FROM webhook_events").fetchone()[0]
+        seq = after_seq
+        while last is not None and seq < last:
+            rows = conn.execute(
+                "SELECT seq, event_id, event_type, signed_at, received_at, payload FROM webhook_events "
+                "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (seq, last, READ_BATCH),
+            ).fetchall()
+            if not rows:
+                break
             for seq, event_id, event_type, signed_at, received_at, payload in rows:
                 yield {
                     "seq": seq,
