@@ -208,9 +208,11 @@ def run_target(
 
 
 def target_memory_default() -> str:
+    """The pool the target loads BATCH files in by default (record batches use the smaller one)."""
     from target_xlr8_truths.duckdb_store import DEFAULT_MEMORY_LIMIT
+    from target_xlr8_truths.target import DEFAULT_BATCH_MEMORY_LIMIT, batch_pool
 
-    return DEFAULT_MEMORY_LIMIT
+    return batch_pool(DEFAULT_MEMORY_LIMIT, DEFAULT_BATCH_MEMORY_LIMIT)
 
 
 def start_up_seconds(work: Path, schema_line: str, src: str | None = None) -> float:

@@ -26,10 +26,13 @@ from xlr8_kit.singer_io import loads_exact
 
 log = logging.getLogger(__name__)
 
-#: DuckDB's buffer pool; larger work spills. The process peaks about 140 MB above it (Python, the SDK, DuckDB's own
-#: allocations outside the pool): 1M Account-width records 250-270 MB at 128MB, 440-480 MB at 384MB, which loads
-#: BATCH files with about 20% less CPU.
-DEFAULT_MEMORY_LIMIT = "128MB"
+#: DuckDB's buffer pool (record batches; BATCH files load in ``duckdb_batch_memory_limit``'s when larger); larger
+#: work spills. The process peaks about 140 MB above it (Python, the SDK, DuckDB's own allocations outside the pool):
+#: 1M Account-width records 250-270 MB at 128MB, 440-480 MB at 384MB, which loads BATCH files with about 20% less
+#: CPU. Record batches upserting 1M Account-width records over a table that holds them peaked 262-318 MB at 128MB
+#: (the checkpoint rewriting the row groups they deleted from fills the pool), 228-235 MB at 96MB, the same CPU
+#: (1.00-1.01 per pair; bench/README, session 21 rec21).
+DEFAULT_MEMORY_LIMIT = "96MB"
 #: Rows DuckDB puts in a row group. A checkpoint writes a table's new rows as new row groups (it never appends to a
 #: row group already written), and merges runs of neighbouring groups that fit in fewer (up to four into three):
 #: every group of 92,160 rows or fewer is read back and written again by a later checkpoint.

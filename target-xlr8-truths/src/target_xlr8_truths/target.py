@@ -42,7 +42,8 @@ KEY_CHANGE_POLICIES = ("fail", "new_table_version")
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
-#: The pool while BATCH files load (``duckdb_batch_memory_limit``), by default ``duckdb_memory_limit``'s 128MB: at
+#: The pool while BATCH files load (``duckdb_batch_memory_limit``), by default 128MB (above ``duckdb_memory_limit``'s
+#: 96MB, which record batches use, so BATCH loads keep the pool they had before that default was lowered): at
 #: 160MB a load over a table that already holds the rows (every run after the first) peaked at 289-291 MB at 200,000
 #: Account-width records against 258-261 MB at 128MB (scratch harness; ``target_replay.py --over``: 270-272 against
 #: 240-243). The CPU cost is not settled: 0.99-1.01 per pair with one build, 1.05-1.09 in a build A/B run beside
@@ -152,10 +153,10 @@ class TargetXlr8Truths(Target):
         th.Property(
             "duckdb_memory_limit",
             th.StringType,
-            default="128MB",
-            description="DuckDB buffer pool limit; larger work spills to disk. At 128MB a BATCH load of 1M "
-            "Account-width records peaked under 300 MB (RECORD mode over a stored table measured 318 MB); raise "
-            "it on a large machine for faster BATCH loads.",
+            default="96MB",
+            description="DuckDB buffer pool limit (record batches; BATCH files use duckdb_batch_memory_limit when "
+            "larger); larger work spills to disk. Record batches upserting 1M Account-width records over a table "
+            "that holds them peak 228-235 MB at 96MB (262-318 MB at 128MB); raise it on a large machine.",
         ),
         th.Property(
             "duckdb_batch_memory_limit",
