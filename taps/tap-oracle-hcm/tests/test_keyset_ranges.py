@@ -373,6 +373,17 @@ def collection(sandbox: t.Any, start: int) -> list[t.Any]:
     return [r for r in sandbox.requests("oracle_hcm")[start:] if r.path.endswith("/workers")]
 
 
+def run_slow(sandbox: t.Any, config: dict[str, t.Any], streams: set[str], *faults: tuple[str, FaultSpec]) -> t.Any:
+    """The tap at 300 ms a request (``faults`` added on top): page 1's round trip dwarfs its cost on any machine."""
+    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
+    for path, spec in faults:
+        sandbox.faults.add("oracle_hcm", path, spec)
+    try:
+        return run_tap(config, streams=streams)
+    finally:
+        sandbox.faults.clear("oracle_hcm")
+
+
 def planned(width: int, page: int) -> set[int]:
     """The offsets of the bounds of the ranges planned after page 1 for ``width`` (100 rows, ``page`` a page): each
     bound the row before its range's first (``RangedRead._place``)."""
@@ -391,11 +402,7 @@ def test_round_trips_long_against_a_page_widen_the_read_past_max_concurrent_requ
     settings = {"resources": ["workers"], "page_size": 2, "latency_concurrent_requests": 16}
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
     start, asked = len(sandbox.requests()), len(emulator.collection_queries)
-    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
-    try:
-        wide = run_tap(hcm_config(url, **settings), streams={"workers"})
-    finally:
-        sandbox.faults.clear("oracle_hcm")
+    wide = run_slow(sandbox, hcm_config(url, **settings), {"workers"})
     offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
     assert 8 < in_flight(collection(sandbox, start)) <= 16
     assert planned(16, 2) <= offsets, offsets  # a free reader may split a range too
@@ -423,12 +430,12 @@ def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
     settings = {"resources": ["workers"], "page_size": 1, "latency_concurrent_requests": 16}
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
     start = len(sandbox.requests())
-    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
-    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("rate_limit", retry_after=0, after=9, times=1))
-    try:
-        throttled = run_tap(hcm_config(url, **settings), streams={"workers"})
-    finally:
-        sandbox.faults.clear("oracle_hcm")
+    throttled = run_slow(
+        sandbox,
+        hcm_config(url, **settings),
+        {"workers"},
+        (PATH, FaultSpec("rate_limit", retry_after=0, after=9, times=1)),
+    )
     asked = collection(sandbox, start)
     limited = [r for r in asked if r.status == 429]
     assert len(limited) == 1
@@ -453,11 +460,7 @@ def test_widening_is_opt_in_max_concurrent_requests_caps_a_read_at_any_latency(
     for window in (None, 2):
         chosen = settings if window is None else {**settings, "max_concurrent_requests": window}
         start, asked = len(sandbox.requests()), len(emulator.collection_queries)
-        sandbox.faults.set_latency("oracle_hcm", 300, PATH)
-        try:
-            out = run_tap(hcm_config(url, **chosen), streams={"workers"})
-        finally:
-            sandbox.faults.clear("oracle_hcm")
+        out = run_slow(sandbox, hcm_config(url, **chosen), {"workers"})
         peak = in_flight(collection(sandbox, start))
         assert peak <= (window or 8), f"max_concurrent_requests {window or 'default 8'}: {peak} in flight at once"
         offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
@@ -476,12 +479,9 @@ def test_a_5xx_without_retry_after_narrows_a_widened_read(
     settings = {"resources": ["workers"], "page_size": 1, "latency_concurrent_requests": 16}
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
     start = len(sandbox.requests())
-    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
-    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("status", status=status, after=9, times=1))
-    try:
-        out = run_tap(hcm_config(url, **settings), streams={"workers"})
-    finally:
-        sandbox.faults.clear("oracle_hcm")
+    out = run_slow(
+        sandbox, hcm_config(url, **settings), {"workers"}, (PATH, FaultSpec("status", status=status, after=9, times=1))
+    )
     asked = collection(sandbox, start)
     failed = [r for r in asked if r.status == status]
     assert len(failed) == 1
@@ -500,12 +500,8 @@ def test_a_read_after_a_throttled_stream_of_the_run_does_not_widen(
     settings = {"resources": ["jobs", "workers"], "page_size": 2, "latency_concurrent_requests": 16}
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"jobs", "workers"})
     start = len(sandbox.requests())
-    sandbox.faults.set_latency("oracle_hcm", 300, PATH)
-    sandbox.faults.add("oracle_hcm", "/hcmRestApi/resources/*/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
-    try:
-        out = run_tap(hcm_config(url, **settings), streams={"jobs", "workers"})
-    finally:
-        sandbox.faults.clear("oracle_hcm")
+    jobs_429 = ("/hcmRestApi/resources/*/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
+    out = run_slow(sandbox, hcm_config(url, **settings), {"jobs", "workers"}, jobs_429)
     limited = [r for r in sandbox.requests("oracle_hcm")[start:] if r.status == 429]
     workers = collection(sandbox, start)
     assert len(limited) == 1
