@@ -385,20 +385,15 @@ class KitTap(Tap):
 
         @functools.wraps(run)
         def run_as_the_process(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            KitTap.process_run = abort.PROCESS_RUN = True
+            abort.PROCESS_RUN = True
             try:
                 return run(*args, **kwargs)
             finally:
                 # a CLI invoked in-process (a test's runner) leaves nothing behind
-                KitTap.process_run = abort.PROCESS_RUN = False
+                abort.PROCESS_RUN = False
 
         command.callback = run_as_the_process
         return command
-
-    #: The tap is the process's own run (its CLI): a signal then gives up every request of the process
-    #: (``_handle_termination``). A connector's caller (a notebook, a service) goes on after a Ctrl-C: its later
-    #: requests must still be sent (review 20c: every one was refused until the process restarted).
-    process_run: t.ClassVar[bool] = False
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """The SDK's: the STATE so far goes out (after every RECORD line held, ``KitSingerWriter``), then it exits 0,
@@ -417,7 +412,7 @@ class KitTap(Tap):
         In a tap's own CLI run a second SIGTERM/SIGINT once the way out has begun is logged and ignored: its
         SystemExit cut the way out's loop of aborts, and Bulk jobs answered and known ran on (review 21c). The way
         out is bounded (10 s for a create's answer, the 15 s grace); SIGKILL stays the hard stop."""
-        if KitTap.process_run:
+        if abort.PROCESS_RUN:
             if abort.TERMINATION.ended_at is not None:
                 self.logger.warning(
                     "%s during the way out: ignored (it aborts the jobs it started and ends within about 15 s; "

@@ -198,9 +198,10 @@ EXEMPT_GRACE_SECONDS = 15.0
 #: The sockets of requests never given up (``exempt_adapter``), cut ``EXEMPT_GRACE_SECONDS`` after the signal.
 _EXEMPT_SOCKETS: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 _EXEMPT_TIMER: list[threading.Timer] = []
-#: The process is a tap's own CLI run (set by ``KitTap``'s CLI beside ``KitTap.process_run``): only there does a
-#: signal arm the grace, so only there may a main-thread token refresh hold the signal (``TokenAuthenticator``). In a
-#: connector's caller or the gatherer nothing would bound the hold (review 21c: 25 s of a stalled token).
+#: The process is a tap's own CLI run (set by ``KitTap``'s CLI): only there does a signal give up every request of the
+#: process (``KitTap._handle_termination``) and arm the grace, so only there may a main-thread token refresh hold the
+#: signal (``TokenAuthenticator``). A connector's caller (a notebook, a service, the gatherer) goes on after a Ctrl-C:
+#: its later requests must still be sent (review 20c), and nothing would bound the hold (review 21c: 25 s).
 PROCESS_RUN = False
 
 
