@@ -218,12 +218,12 @@ class BulkJobCreate:
         out does, bounded from the interruption: ``CREATE_GRACE_SECONDS`` for the answer, ``EXEMPT_GRACE_SECONDS``
         in all."""
         try:
-            self._job.exception(timeout=max(0.0, self._left_at + CREATE_GRACE_SECONDS - time.monotonic()))
+            self._job.exception(timeout=self._grace_left(CREATE_GRACE_SECONDS))
         except TimeoutError:
             if self._claim():
                 self._unseen("is still unanswered at exit")
             return
-        self._aborted_late.wait(max(0.0, self._left_at + EXEMPT_GRACE_SECONDS - time.monotonic()))
+        self._aborted_late.wait(self._grace_left(EXEMPT_GRACE_SECONDS))
 
     def close(self) -> None:
         """Not taken: wait for the create's answer, then abort the job it made (one attempt, ``abort``). A create
@@ -231,7 +231,7 @@ class BulkJobCreate:
         if self._taken:
             return
         try:
-            job_id = self._job.result(timeout=grace_left(CREATE_GRACE_SECONDS))
+            job_id = self._job.result(timeout=self._grace_left(CREATE_GRACE_SECONDS))
         except TimeoutError:
             self._unseen("is still unanswered")
             return
@@ -247,7 +247,16 @@ class BulkJobCreate:
         if self._claim():
             self._abort(job_id)
         else:  # aborted on the create's thread (``take``): the exit waits for that abort
-            self._aborted_late.wait(grace_left(CREATE_GRACE_SECONDS))
+            self._aborted_late.wait(self._grace_left(EXEMPT_GRACE_SECONDS))
+
+    def _grace_left(self, grace: float) -> float | None:
+        """Seconds left of ``grace`` from the signal that ends the process, or from a caller's interruption of
+        ``take`` (the in-process gatherer's way out, which ignores a second signal: ``xlr8_gather.gather``); None
+        (no bound) while neither came."""
+        left = grace_left(grace)
+        if left is None and self._left_at:
+            left = max(0.0, self._left_at + grace - time.monotonic())
+        return left
 
     def _unseen(self, what: str) -> None:
         self._taken = True
