@@ -82,7 +82,7 @@ def test_e3_a_second_sigterm_while_a_gather_stops_is_logged_and_ignored_and_its_
 ) -> None:
     """A gather stopped while its Bulk create is out (the org made the job, its answer comes late): the way out
     waits for the answer to abort the job, bounded by the create grace from the stop; a second SIGTERM meanwhile is
-    logged and ignored (before: ignored unsaid by the target, and the wait unbounded: 7.7 s for an 8 s answer)."""
+    logged and ignored (before: ignored unsaid by the target, and the wait unbounded: the whole 8 s answer)."""
     ctx = SandboxContext(company=Company(seed=42, scale=300), options={"salesforce": {"counts": {"Opportunity": 2000}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
         org = sandbox.emulator("salesforce")
