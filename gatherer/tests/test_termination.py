@@ -4,7 +4,9 @@ a pipeline's target should, so the gather that never finished its read (no truth
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,3 +57,89 @@ def test_e3_a_gather_stuck_on_its_read_and_ended_by_sigterm_exits_143(tmp_path: 
     assert code == EXIT_TERMINATED, stderr[-3000:]
     assert not any(line.startswith("GATHERED") for line in lines)
     assert ("XLR8_TRUTHS_SUMMARY" in stderr) == landing  # who owned the signal
+
+
+#: A gather reading Salesforce through Bulk API 2.0 (its create's wait bounded by ``argv[4]`` s after a stop).
+BULK_CHILD = """
+import sys
+import xlr8_tap_salesforce.early as early
+from xlr8_gather.gather import gather, sandbox_sources
+early.CREATE_GRACE_SECONDS = float(sys.argv[4])
+config = {**sandbox_sources(sys.argv[1])["salesforce"], "login_url": sys.argv[2], "api_type": "bulk"}
+truths = gather("Total amount of opportunities by stage in Salesforce", project="9d6a1c55-6f0c-4a9e-8b7e-3f2d5a8c1e42",
+                sources={"salesforce": config}, duckdb_path=sys.argv[3], progress=lambda m: print(m, flush=True))
+print("GATHERED", len(truths), flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer_after", "grace", "jobs"),
+    [(3.0, 10.0, ["Aborted"]), (8.0, 1.0, ["UploadComplete"])],
+    ids=["answered-within-the-grace", "unanswered-at-the-grace-s-end"],
+)
+def test_e3_a_second_sigterm_while_a_gather_stops_is_logged_and_ignored_and_its_bulk_job_is_aborted(
+    tmp_path: Path, answer_after: float, grace: float, jobs: list[str]
+) -> None:
+    """A gather stopped while its Bulk create is out (the org made the job, its answer comes late): the way out
+    waits for the answer to abort the job, bounded by the create grace from the stop; a second SIGTERM meanwhile is
+    logged and ignored (before: ignored unsaid by the target, and the wait unbounded: the whole 8 s answer)."""
+    ctx = SandboxContext(company=Company(seed=42, scale=300), options={"salesforce": {"counts": {"Opportunity": 2000}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        org = sandbox.emulator("salesforce")
+        org.bulk_job_seconds = 120.0  # still running when aborted
+        late = FaultSpec(kind="slow_answer", seconds=answer_after, method="POST")
+        sandbox.faults.add("salesforce", "/services/data/v60.0/jobs/query", late)
+        args = [sys.executable, "-c", BULK_CHILD, str(MELTANO_YML), sandbox.url("salesforce"), str(tmp_path / "t.db")]
+        run = Running([*args, str(grace)])
+        try:
+            run.wait_for(lambda: bool(org._jobs), "the Bulk job")
+            time.sleep(0.3)
+            run.proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            time.sleep(0.5)
+            code = run.end(signal.SIGTERM)
+            took = time.monotonic() - stopped
+        finally:
+            run.close()
+            sandbox.faults.clear("salesforce")
+        states = [job.state for job in org._jobs.values()]
+    stderr = "".join(run.err)
+    assert code == EXIT_TERMINATED, stderr[-3000:]
+    assert states == jobs, (states, stderr[-3000:])
+    assert "SIGTERM during the gather's way out: ignored" in stderr, stderr[-3000:]
+    assert took < grace + 3, took  # the create's wait bounded from the stop, not its answer's time
+    unseen = "salesforce bulk query job of Opportunity: its create is still unanswered"
+    assert (unseen in stderr) == (jobs != ["Aborted"]), stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+
+
+#: A caller (a service) with its own SIGTERM handler gathers, then is sent SIGTERM and SIGINT.
+CALLER = """
+import json, os, signal, sys
+from xlr8_gather.gather import gather, sandbox_sources
+seen = []
+signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+config = {**sandbox_sources(sys.argv[1])["salesforce"], "login_url": sys.argv[2]}
+truths = gather("How many opportunities are there in Salesforce", project="9d6a1c55-6f0c-4a9e-8b7e-3f2d5a8c1e42",
+                sources={"salesforce": config}, duckdb_path=sys.argv[3])
+os.kill(os.getpid(), signal.SIGTERM)
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    interrupted = None
+except KeyboardInterrupt:
+    interrupted = "KeyboardInterrupt"
+print(json.dumps({"truths": len(truths), "seen": seen, "interrupted": interrupted}), flush=True)
+"""
+
+
+def test_a_caller_s_own_signal_handling_is_back_once_its_gather_returned(tmp_path: Path) -> None:
+    """The plugins a gather builds install their handlers in the caller's process; the last target's stayed and
+    ignored every later SIGTERM and SIGINT (a service that had gathered no longer stopped). The handlers found at
+    the gather's start are put back when it returns."""
+    ctx = SandboxContext(company=Company(seed=42, scale=300), options={"salesforce": {"counts": {"Opportunity": 50}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        args = [sys.executable, "-c", CALLER, str(MELTANO_YML), sandbox.url("salesforce"), str(tmp_path / "t.db")]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"truths": 1, "seen": [signal.SIGTERM], "interrupted": "KeyboardInterrupt"}, done.stderr[-3000:]

@@ -10,10 +10,14 @@ lands the rows through target-xlr8-truths, and returns ``Truth`` objects with pr
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
+import logging
 import os
 import re
+import signal
+import threading
 import typing as t
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -47,9 +51,104 @@ _GENERIC_WORDS = {"company", "org", "organization", "account", "hire", "po", "bp
 _NOT_PRODUCT_MENTIONS = {"common", "universal", "canonical", "sf", "s4", "sfdc"}
 
 Progress = Callable[[str], None]
+logger = logging.getLogger(__name__)
+_P = t.ParamSpec("_P")
+_R = t.TypeVar("_R")
 #: Namespace of project names: a project given by name is ``uuid5(PROJECT_NAMESPACE, name.strip().lower())``, so
 #: ``--project acme`` is the same project on every machine (the engine's own ids are UUIDs and pass through).
 PROJECT_NAMESPACE = uuid.UUID("5d0c3c0e-8f4a-5b7e-9a61-7c1d2e3f4a5b")
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stop:
+    """What SIGTERM and SIGINT do while a gather runs in this process (``xlr8 gather``, ``LiveDataGatherer``).
+
+    The first stops the gather: the plugin under way handles it (the tap gives up its read and aborts the Bulk jobs
+    it started; the target lands what it has), or, between plugins, the caller's own handler (the defaults: the
+    gather raises ``SystemExit(128 + signal)``, 143 / 130, as a tap does). A later one, while the first's way out
+    runs, is logged and ignored, so that way out completes (as in a tap's CLI run; its waits are bounded, SIGKILL
+    stays the hard stop). The handlers found at the start are put back at the end: the plugins' stayed, and the last
+    target's ignored every later signal of the caller's process (a service that had gathered no longer stopped)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.found: dict[int, t.Any] = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+        #: The handlers of the plugin under way (installed as it was built), which the first signal goes to.
+        self.owner: dict[int, t.Any] = {}
+
+    def built(self) -> None:
+        """A plugin was just built (the SDK installed its handlers): the first signal is its (``_built``)."""
+        for sig in _SIGNALS:
+            handler = signal.getsignal(sig)
+            if handler != self.handle:  # a bound method: a new object at each access
+                self.owner[sig] = handler
+                signal.signal(sig, self.handle)
+
+    def handle(self, signum: int, frame: t.Any) -> None:
+        name = signal.Signals(signum).name
+        if self.signum is not None:
+            logger.warning(
+                "%s during the gather's way out: ignored (it lands what it has and aborts the jobs it started; "
+                "SIGKILL stops it at once)",
+                name,
+            )
+            return
+        handler = self.owner.get(signum)
+        if handler is None:  # between plugins: the caller's own handling, as without a gather
+            handler = self.found[signum]
+            if handler == signal.SIG_IGN:
+                return
+            if callable(handler) and handler is not signal.default_int_handler:
+                handler(signum, frame)
+                return
+        self.signum = signum
+        logger.warning("%s: stopping the gather (a second signal is ignored while it stops)", name)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signum, frame)  # the plugin's (it may put the exit off: a target's open transaction)
+            return
+        raise SystemExit(128 + signum)
+
+
+#: The gather under way on the main thread (``_stops_once``): the plugins it builds get the first signal.
+_STOP: _Stop | None = None
+
+
+def _stops_once(gathering: t.Callable[_P, _R]) -> t.Callable[_P, _R]:
+    """``gathering`` under ``_Stop`` (on the main thread only: signals reach no other)."""
+
+    @functools.wraps(gathering)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        global _STOP
+        if _STOP is not None or threading.current_thread() is not threading.main_thread():
+            return gathering(*args, **kwargs)
+        _STOP = stop = _Stop()
+        for sig in _SIGNALS:
+            signal.signal(sig, stop.handle)
+        try:
+            return gathering(*args, **kwargs)
+        finally:
+            _STOP = None
+            for signum, handler in stop.found.items():
+                signal.signal(signum, handler)
+
+    return run
+
+
+@contextlib.contextmanager
+def _built() -> Iterator[None]:
+    """A plugin was just built: it has the first signal inside (``_Stop.built``), then the one before it again."""
+    stop = _STOP
+    if stop is None:
+        yield
+        return
+    before = dict(stop.owner)
+    stop.built()
+    try:
+        yield
+    finally:
+        stop.owner = before
 
 
 def project_uuid(project: str) -> str:
@@ -275,7 +374,7 @@ def land(
         **(target_settings or {}),
     }
     target = TargetXlr8Truths(config={k: v for k, v in config.items() if v is not None}, parse_env_config=False)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _built():
         try:
             target.listen(file_input=t.cast("t.IO[str]", _Lines(lines())))
         except SystemExit:
@@ -308,6 +407,7 @@ class GatherReport:
         return sum(read - landing.landed - landing.dead_lettered for *_, read, landing in self.landings)
 
 
+@_stops_once
 def gather(
     question: str,
     analysis: Analysis | Mapping[str, t.Any] | None = None,
@@ -325,7 +425,8 @@ def gather(
 
     ``sources`` maps product ids to tap settings (tests, the sandbox); by default the project's credentials in
     ``store`` are used. Products named in the question win over ``products``, which win over every product
-    with a credential.
+    with a credential. On the main thread a first SIGTERM/SIGINT stops it (``SystemExit`` 143/130) and a second one
+    during that stop is ignored (``_Stop``).
     """
     from target_xlr8_truths.ledger import Truth, read_truths
     from target_xlr8_truths.naming import normalise_project
@@ -354,7 +455,7 @@ def gather(
             say(f"{product}: reading {entity} ({query})")
             try:
                 connector = tap_connector(product, available[product])
-                with connector:
+                with connector, _built():  # its tap, built as it connects
                     stream, translation = connector.resolve_stream(entity, plan.filters.get(entity))
                     schema = connector.get_entity_schema(stream.name)
                     landed: list[dict[str, t.Any]] = []

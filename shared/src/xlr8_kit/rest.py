@@ -385,11 +385,13 @@ class KitTap(Tap):
 
         @functools.wraps(run)
         def run_as_the_process(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            abort.new_process_run()
             abort.PROCESS_RUN = True
             try:
                 return run(*args, **kwargs)
             finally:
-                # a CLI invoked in-process (a test's runner) leaves nothing behind
+                # a CLI invoked in-process (a test's runner) leaves nothing behind (a signal's end of its requests is
+                # undone as the next run starts: ``abort.new_process_run``)
                 abort.PROCESS_RUN = False
 
         command.callback = run_as_the_process

@@ -6,10 +6,19 @@ connector's ``test_connection`` then failed reachability with "given up")."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
+
+import pytest
+
+from xlr8_sandbox.company import Company
+from xlr8_sandbox.platform.emulator import SandboxContext
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import run_sandbox
 
 CALLER = textwrap.dedent(
     """
@@ -144,3 +153,82 @@ def test_a_connector_s_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_once_it_
     assert result["what"] == "SystemExit", result
     assert result["took"] < 2, result  # not after the create's answer
     assert result["jobs"] == ["Aborted"], (result, done.stderr[-2000:])
+
+
+#: A script (not a notebook): ``bulk_export`` without a try, so the Ctrl-C's SystemExit ends the interpreter.
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import xlr8_tap_salesforce.early as early
+    from xlr8_tap_salesforce.connector import SalesforceConnector
+
+    early.CREATE_GRACE_SECONDS = float(sys.argv[2])
+    connector = SalesforceConnector(json.load(open(sys.argv[1])))
+    connector.get_entity_schema("Account")  # the token and the describe, before
+    print("ready", flush=True)
+    sys.stdin.readline()
+    connector.bulk_export("Account")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("answer_after", "grace", "jobs"),
+    [(2.0, 10.0, ["Aborted"]), (5.0, 1.0, ["UploadComplete"])],
+    ids=["answered-within-the-grace", "unanswered-at-the-grace-s-end"],
+)
+def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_before_it_exits(
+    tmp_path: Path, answer_after: float, grace: float, jobs: list[str]
+) -> None:
+    """Review 21f Low 1: the create's daemon thread, which aborts the job once the create answers, died with the
+    interpreter when the Ctrl-C ended the script (before: exit 0.11 s, the job UploadComplete). The exit now waits
+    for that abort, bounded by the create grace from the Ctrl-C; a create unanswered by then is logged by object."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        org = sandbox.emulator("salesforce")
+        org.bulk_job_seconds = 120.0  # still running when aborted
+        creds = org.test_credentials()
+        config = {
+            "login_url": sandbox.url("salesforce"),
+            "auth_type": "password",
+            "api_type": "bulk",
+            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        child = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(tmp_path / "config.json"), str(grace)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdin is not None
+            assert child.stdout.readline().strip() == "ready"
+            sandbox.faults.add(
+                "salesforce",
+                "/services/data/v60.0/jobs/query",
+                FaultSpec(kind="slow_answer", seconds=answer_after, method="POST"),
+            )
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            deadline = time.monotonic() + 30
+            while not org._jobs and time.monotonic() < deadline:  # Ctrl-C once the org made the job
+                time.sleep(0.01)
+            time.sleep(0.2)
+            child.send_signal(signal.SIGINT)
+            interrupted = time.monotonic()
+            code = child.wait(timeout=60)
+            took = time.monotonic() - interrupted
+        finally:
+            child.kill()
+            child.wait()
+        states = [job.state for job in org._jobs.values()]
+        stderr = child.stderr.read() if child.stderr is not None else ""
+    assert code == 130, stderr[-2000:]
+    assert states == jobs, (states, took, stderr[-2000:])
+    assert took < grace + 4, took  # bounded by the grace, not the create's own timeouts
+    unseen = "salesforce bulk query job of Account: its create is still unanswered at exit"
+    assert (unseen in stderr) == (jobs != ["Aborted"]), stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-2000:]

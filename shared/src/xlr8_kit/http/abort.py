@@ -50,6 +50,7 @@ __all__ = [
     "grace_left",
     "nap",
     "never_given_up",
+    "new_process_run",
     "terminate_requests",
 ]
 
@@ -220,6 +221,19 @@ def terminate_requests() -> None:
     TERMINATION.abort()
     for abort in others:
         abort.abort()
+
+
+def new_process_run() -> None:
+    """A tap's CLI run starts (``KitTap``'s CLI): what a signal ended in an earlier run invoked in-process (a test's
+    runner) is undone, so this run's requests are sent and its signals handled, as in a process of its own (review
+    21f: every later run ignored every signal, and gave up every request). Undone at the start, not at the end: a
+    run a signal ended still joins its worker threads after the CLI returns, and they must find it set."""
+    with _LIVE_LOCK:
+        for timer in _EXEMPT_TIMER:
+            timer.cancel()  # the earlier run's grace would cut this run's token requests
+        _EXEMPT_TIMER.clear()
+        TERMINATION.ended_at = None
+        TERMINATION.aborted.clear()
 
 
 def _cut_exempt() -> None:

@@ -29,6 +29,7 @@ guess that misses spends a job on each daily incremental run.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import logging
 import re
@@ -38,7 +39,7 @@ import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from xlr8_kit.http import abort as kit_abort
-from xlr8_kit.http.abort import Abort, grace_left
+from xlr8_kit.http.abort import EXEMPT_GRACE_SECONDS, Abort, grace_left
 from xlr8_kit.http.errors import QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
 from xlr8_kit.http.session import optional_requests
 
@@ -111,6 +112,19 @@ class EarlyQuery:
 #: leaving the abort PATCH time. A create still unanswered then is logged (a job may run on the org).
 CREATE_GRACE_SECONDS = 10.0
 
+#: Creates a caller's interruption left to their own thread's abort (``BulkJobCreate.take``) and not yet aborted.
+_LEFT: set[BulkJobCreate] = set()
+_LEFT_LOCK = threading.Lock()
+
+
+@atexit.register
+def _abort_left_before_exit() -> None:
+    """Run at the interpreter's exit while daemon threads still live (``BulkJobCreate._abort_at_exit``)."""
+    with _LEFT_LOCK:
+        left = list(_LEFT)
+    for create in left:
+        create._abort_at_exit()
+
 
 def on_own_thread(fn: t.Callable[[], _T], name: str) -> Future[_T]:
     """``fn()`` on a daemon thread of its own, in a copy of this context: nothing joins it at exit, so the way out
@@ -150,6 +164,8 @@ class BulkJobCreate:
         self._claimed = False
         self._claim_lock = threading.Lock()
         self._aborted_late = threading.Event()
+        #: When a caller's interruption left the wait in ``take`` (outside a CLI run).
+        self._left_at = 0.0
 
         def run() -> str:
             if not optional:
@@ -172,7 +188,11 @@ class BulkJobCreate:
                     return None  # the kit's guard refused to send it
             elif not kit_abort.PROCESS_RUN:
                 # A caller's Ctrl-C (a connector): no way out may follow, so the job is aborted on the create's thread
-                # once it answers (review 21c: it ran on unless a later read on the connector closed it).
+                # once it answers (review 21c: it ran on unless a later read on the connector closed it), and the
+                # interpreter's exit waits for that abort (``_abort_left_before_exit``).
+                self._left_at = time.monotonic()
+                with _LEFT_LOCK:
+                    _LEFT.add(self)
                 self._job.add_done_callback(self._abort_once_answered)
             raise
         self._taken = True
@@ -184,12 +204,26 @@ class BulkJobCreate:
         return not claimed
 
     def _abort_once_answered(self, job: Future[str]) -> None:
-        if job.exception() is not None or not self._claim():
-            return
         try:
-            self._abort(job.result())
+            if job.exception() is None and self._claim():
+                self._abort(job.result())
         finally:
-            self._aborted_late.set()
+            self._aborted_late.set()  # or nothing to abort: a create that failed, a job ``close`` claimed
+            with _LEFT_LOCK:
+                _LEFT.discard(self)
+
+    def _abort_at_exit(self) -> None:
+        """The interpreter is exiting (a script its Ctrl-C ended): the create's daemon thread, which aborts the job once
+        the create answers, would die with it (review 21f: the job ran on). Waits for that abort as a CLI run's way
+        out does, bounded from the interruption: ``CREATE_GRACE_SECONDS`` for the answer, ``EXEMPT_GRACE_SECONDS``
+        in all."""
+        try:
+            self._job.exception(timeout=self._grace_left(CREATE_GRACE_SECONDS))
+        except TimeoutError:
+            if self._claim():
+                self._unseen("is still unanswered at exit")
+            return
+        self._aborted_late.wait(self._grace_left(EXEMPT_GRACE_SECONDS))
 
     def close(self) -> None:
         """Not taken: wait for the create's answer, then abort the job it made (one attempt, ``abort``). A create
@@ -197,7 +231,7 @@ class BulkJobCreate:
         if self._taken:
             return
         try:
-            job_id = self._job.result(timeout=grace_left(CREATE_GRACE_SECONDS))
+            job_id = self._job.result(timeout=self._grace_left(CREATE_GRACE_SECONDS))
         except TimeoutError:
             self._unseen("is still unanswered")
             return
@@ -213,7 +247,16 @@ class BulkJobCreate:
         if self._claim():
             self._abort(job_id)
         else:  # aborted on the create's thread (``take``): the exit waits for that abort
-            self._aborted_late.wait(grace_left(CREATE_GRACE_SECONDS))
+            self._aborted_late.wait(self._grace_left(EXEMPT_GRACE_SECONDS))
+
+    def _grace_left(self, grace: float) -> float | None:
+        """Seconds left of ``grace`` from the signal that ends the process, or from a caller's interruption of
+        ``take`` (the in-process gatherer's way out, which ignores a second signal: ``xlr8_gather.gather``); None
+        (no bound) while neither came."""
+        left = grace_left(grace)
+        if left is None and self._left_at:
+            left = max(0.0, self._left_at + grace - time.monotonic())
+        return left
 
     def _unseen(self, what: str) -> None:
         self._taken = True
