@@ -14,6 +14,7 @@ under ``/__sandbox/`` (see ``xlr8_sandbox.platform.admin``). In Python::
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import socket
 import threading
@@ -117,6 +118,15 @@ def run_sandbox(
             stack.enter_context(fixed_ports_lock(port_wait))
         with _serve(products, seed, scale, fixed_ports, ctx, latency_ms, faults, ports) as sandbox:
             yield sandbox
+
+
+def freeze_start_up_heap() -> None:
+    """For a process that only serves (``xlr8-sandbox``, the bench's emulator child), once the emulators are up: what
+    start-up built (modules, routes, the company's tables) lives as long as the process, so the collector's full
+    passes need not walk it again on every read (``gc.freeze``). Not in ``run_sandbox``: tests, the demo and the
+    bench run it inside their own processes, whose collector is theirs."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.contextmanager
