@@ -174,7 +174,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
                 "__e": e,
                 "PeriodOfServiceId": _ID + 30_000_000_000 + e.index + 1,
                 "LegalEntityId": _ID + 40_000_000_000 + int(e.company_code[1:]),
-                "LegalEmployerName": self._legal_employer_names[e.company_code],
+                "LegalEmployerName": self.company.legal_entity_by_code[e.company_code].name,
                 "WorkerType": "E",
                 "StartDate": e.hire_date.isoformat(),
                 "TerminationDate": e.termination_date.isoformat() if e.termination_date else None,
@@ -246,8 +246,6 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
         c = self.company
         #: Department code -> name, for every assignment row (built per row it cost ~1 µs a worker).
         self._department_names = {d.code: d.name for d in c.departments}
-        #: Legal entity code -> name, for every work relationship (a scan of the list per worker before).
-        self._legal_employer_names = {entity.code: entity.name for entity in c.legal_entities}
         dated = [Attr("EffectiveStartDate", "date"), Attr("EffectiveEndDate", "date")]
         stamp_attrs = [Attr("CreationDate", "datetime"), Attr("LastUpdateDate", "datetime")]
         base_stamp = stamp(_BASE_UPDATE)
