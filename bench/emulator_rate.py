@@ -57,9 +57,10 @@ class Read:
 
 def serve_child(product: str, seed: int, scale: int) -> int:
     """Child: serve one product on an ephemeral port, print its URL and credentials, exit when stdin closes."""
-    from xlr8_sandbox.platform.server import run_sandbox
+    from xlr8_sandbox.platform.server import run_sandbox, tune_collector_for_serving
 
     with run_sandbox([product], seed=seed, scale=scale) as sandbox:
+        tune_collector_for_serving()  # as ``xlr8-sandbox`` does: this child stands for the standalone server
         credentials = sandbox.emulator(product).test_credentials()
         print(json.dumps({"url": sandbox.url(product), "credentials": credentials}), flush=True)
         sys.stdin.read()

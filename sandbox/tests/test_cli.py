@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -67,3 +68,53 @@ def test_cli_rejects_bad_input_naming_the_setting(args: list[str], code: int, me
     result = subprocess.run([*sandbox_command(), *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == code
     assert message in result.stderr
+
+
+def test_cli_tunes_its_collector_for_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standalone server freezes what start-up built (``gc.freeze``) and collects its youngest generation less
+    often before it serves: full collections then walk only what requests leave behind (issue 14 goal 1,
+    bench/README "Cold reads, seventh pass"). ``main`` runs in this process (the collector is per process), stopped
+    by its own SIGTERM handler once it has answered a request; the test puts this process's collector back."""
+    import gc
+    import os
+    import threading
+
+    from xlr8_sandbox import cli
+    from xlr8_sandbox.platform.server import SERVING_GC_THRESHOLD
+
+    described = threading.Event()
+    real_describe = cli.describe
+
+    def describe(sandbox: Any) -> dict[str, dict[str, object]]:
+        info = real_describe(sandbox)
+        seen["info"] = info
+        described.set()
+        return info
+
+    seen: dict[str, Any] = {}
+
+    def serve_then_stop() -> None:
+        if described.wait(60):
+            seen["frozen"] = gc.get_freeze_count()
+            seen["threshold"] = gc.get_threshold()
+            url = seen["info"]["oracle_hcm"]["url"]
+            seen["status"] = requests.get(f"{url}/__sandbox/clock", timeout=10).status_code
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(cli, "describe", describe)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    threshold = gc.get_threshold()
+    stopper = threading.Thread(target=serve_then_stop, daemon=True)
+    stopper.start()
+    try:
+        code = cli.main(["oracle_hcm", "--ephemeral", "--json", "--quiet", "--scale", "50"])
+    finally:
+        stopper.join(10)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        gc.unfreeze()  # this test process's collector as it was
+        gc.set_threshold(*threshold)
+    assert code == 0
+    assert seen.get("status") == 200, seen
+    assert seen["frozen"] > 1000, f"start-up heap not frozen: {seen['frozen']} objects"
+    assert seen["threshold"] == (SERVING_GC_THRESHOLD, threshold[1], threshold[2])

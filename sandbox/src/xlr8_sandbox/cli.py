@@ -14,7 +14,7 @@ import threading
 from types import FrameType
 
 from xlr8_sandbox.platform.faults import PROFILES
-from xlr8_sandbox.platform.server import DEFAULT_PORTS, Sandbox, run_sandbox
+from xlr8_sandbox.platform.server import DEFAULT_PORTS, Sandbox, run_sandbox, tune_collector_for_serving
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             faults=args.faults,
         ) as sandbox:
+            tune_collector_for_serving()
             if args.json:
                 print(json.dumps(describe(sandbox)), flush=True)
             else:

@@ -384,7 +384,7 @@ class UkgReadyEmulator(ProductEmulator):
             return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
         resource = request.path_params["resource"]
         if resource == "demographics":
-            location = next((loc for loc in self.company.locations if loc.code == e.location_code), None)
+            location = self.company.location_by_code.get(e.location_code)
             return JSONResponse(
                 {
                     "employee_id": e.employee_id,

@@ -353,7 +353,7 @@ class UkgWfmEmulator(ProductEmulator):
         return [self._person(e) for e in people]
 
     def _org_path(self, e: Employee) -> str:
-        country = next(loc.parent for loc in self.company.locations if loc.code == e.location_code)
+        country = self.company.location_by_code[e.location_code].parent
         return f"./{ORG_ROOT}/{country}/{e.location_code}/{e.department_code}/{e.job_code}"
 
     def _person(self, e: Employee) -> dict[str, Any]:

@@ -169,13 +169,12 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
 
     def _relationships(self, worker: Row) -> list[Row]:
         e: Employee = worker["__e"]
-        entity = next(c for c in self.company.legal_entities if c.code == e.company_code)
         return [
             {
                 "__e": e,
                 "PeriodOfServiceId": _ID + 30_000_000_000 + e.index + 1,
                 "LegalEntityId": _ID + 40_000_000_000 + int(e.company_code[1:]),
-                "LegalEmployerName": entity.name,
+                "LegalEmployerName": self.company.legal_entity_by_code[e.company_code].name,
                 "WorkerType": "E",
                 "StartDate": e.hire_date.isoformat(),
                 "TerminationDate": e.termination_date.isoformat() if e.termination_date else None,

@@ -80,7 +80,7 @@ def employee_number(e: Employee) -> str:
 def job_description(company: Company, code: str) -> str:
     if code in JOB_DESCRIPTIONS:
         return JOB_DESCRIPTIONS[code]
-    return next((j.name for j in company.jobs if j.code == code), code)
+    return job.name if (job := company.job_by_code.get(code)) else code
 
 
 def person_details(company: Company, e: Employee) -> Row:
@@ -262,7 +262,7 @@ def pto_plans(company: Company, e: Employee) -> list[Row]:
 
 
 def _country(company: Company, e: Employee) -> str | None:
-    return next((loc.parent for loc in company.locations if loc.code == e.location_code), None)
+    return location.parent if (location := company.location_by_code.get(e.location_code)) else None
 
 
 PER_EMPLOYEE: dict[str, Callable[[Company, Employee], list[Row]]] = {

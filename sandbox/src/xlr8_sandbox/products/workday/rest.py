@@ -27,9 +27,9 @@ def _ref(kind: str, code: str, descriptor: str) -> dict[str, str]:
 
 def worker_json(emulator: WorkdayEmulator, e: Employee, base_url: str) -> dict[str, Any]:
     company = emulator.company
-    job = next((j for j in company.jobs if j.code == e.job_code), None)
-    dept = next(d for d in company.departments if d.code == e.department_code)
-    location = next(loc for loc in company.locations if loc.code == e.location_code)
+    job = company.job_by_code.get(e.job_code)
+    dept = company.department_by_code[e.department_code]
+    location = company.location_by_code[e.location_code]
     worker_id = wid("worker", e.employee_id)
     return {
         "id": worker_id,

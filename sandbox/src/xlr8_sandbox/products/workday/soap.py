@@ -267,8 +267,8 @@ class SoapServices:
 
     def _render_workers(self, e: Employee) -> etree._Element:
         company = self.emulator.company
-        job = next((j.name for j in company.jobs if j.code == e.job_code), e.job_code)
-        dept = next(d.name for d in company.departments if d.code == e.department_code)
+        job = job.name if (job := company.job_by_code.get(e.job_code)) else e.job_code
+        dept = company.department_by_code[e.department_code].name
         name = f"{e.first_name} {e.last_name}"
         orgs = [("Supervisory", f"SUP_{e.department_code}", dept), ("Cost_Center", e.cost_center, None),
                 ("Company", e.company_code, None)]  # fmt: skip
