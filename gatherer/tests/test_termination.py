@@ -109,7 +109,9 @@ def test_e3_a_second_sigterm_while_a_gather_stops_is_logged_and_ignored_and_its_
     assert "SIGTERM during the gather's way out: ignored" in stderr, stderr[-3000:]
     assert took < grace + 3, took  # the create's wait bounded from the stop, not its answer's time
     unseen = "salesforce bulk query job of Opportunity: its create is still unanswered"
-    assert (unseen in stderr) == (jobs != ["Aborted"]), stderr[-3000:]
+    assert stderr.count(unseen) == (jobs != ["Aborted"]), stderr[-3000:]  # once: close() and the exit hook logged it
+    late = "aborted if the create answers before this process exits"  # close() leaves it to the create's thread
+    assert (late in stderr) == (jobs != ["Aborted"]), stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
 
 
