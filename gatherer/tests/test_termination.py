@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -196,3 +197,40 @@ def test_a_sigterm_the_target_ignores_while_it_ends_its_stream_still_stops_the_g
     assert not any("reading crm_account" in line for line in lines), lines
     assert not any(line.startswith("GATHERED") for line in lines), lines
     assert "Traceback" not in stderr, stderr[-3000:]
+
+
+def test_a_gather_on_a_worker_thread_leaves_the_main_gather_s_first_signal_to_its_target() -> None:
+    """A gather on a worker thread (a ``LiveDataGatherer`` in a pool) while the main thread gathers: its ``_built``
+    put back its stale snapshot of the main gather's owners, so the main target lost the first signal (review 22a)."""
+    from xlr8_gather import gather as g
+
+    def target_handler(signum: int, frame: object) -> None:
+        """The main gather's target's (never called here)."""
+
+    events = {name: threading.Event() for name in ("worker_in", "main_in", "worker_out")}
+
+    def worker() -> None:
+        with g._built():
+            events["worker_in"].set()
+            events["main_in"].wait(10)
+        events["worker_out"].set()
+
+    @g._stops_once
+    def main_gather() -> tuple[bool, object]:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        events["worker_in"].wait(10)
+        signal.signal(signal.SIGTERM, target_handler)  # the main gather's target is built
+        with g._built():
+            assert g._STOP is not None
+            owned = g._STOP.owner.get(signal.SIGTERM) is target_handler
+            events["main_in"].set()
+            events["worker_out"].wait(10)
+            thread.join(10)
+            return owned, g._STOP.owner.get(signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    owned, after = main_gather()
+    assert owned
+    assert after is target_handler
+    assert signal.getsignal(signal.SIGTERM) == before

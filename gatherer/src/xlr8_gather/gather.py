@@ -151,7 +151,9 @@ def _honour_stop() -> None:
 def _built() -> Iterator[None]:
     """A plugin was just built: it has the first signal inside (``_Stop.built``), then the one before it again."""
     stop = _STOP
-    if stop is None:
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        # a worker thread's gather: ``_STOP`` is the main thread's, and putting back this gather's snapshot of its
+        # owners took the first signal from the main gather's plugin (review 22a)
         yield
         return
     before = dict(stop.owner)
