@@ -67,10 +67,12 @@ class _Stop:
 
     The first stops the gather: the plugin under way handles it (the tap gives up its read and aborts the Bulk jobs
     it started; the target lands what it has), or, between plugins, the caller's own handler (the defaults: the
-    gather raises ``SystemExit(128 + signal)``, 143 / 130, as a tap does). A later one, while the first's way out
-    runs, is logged and ignored, so that way out completes (as in a tap's CLI run; its waits are bounded, SIGKILL
-    stays the hard stop). The handlers found at the start are put back at the end: the plugins' stayed, and the last
-    target's ignored every later signal of the caller's process (a service that had gathered no longer stopped)."""
+    gather raises ``SystemExit(128 + signal)``, 143 / 130, as a tap does). A plugin that lets it pass (a target
+    ending its stream) still stops the gather before its next product or entity (``_honour_stop``). A later one,
+    while the first's way out runs, is logged and ignored, so that way out completes (as in a tap's CLI run; its
+    waits are bounded, SIGKILL stays the hard stop). The handlers found at the start are put back at the end: the
+    plugins' stayed, and the last target's ignored every later signal of the caller's process (a service that had
+    gathered no longer stopped)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -136,11 +138,22 @@ def _stops_once(gathering: t.Callable[_P, _R]) -> t.Callable[_P, _R]:
     return run
 
 
+def _honour_stop() -> None:
+    """Raises ``SystemExit(128 + signal)`` if this gather got a stop that the plugin under way did not carry out (a
+    target ignores a signal while it ends its stream): otherwise the gather read on and ignored every later signal
+    (review 22a). Main thread only: a worker's gather is not the one stopped."""
+    stop = _STOP
+    if stop is not None and stop.signum is not None and threading.current_thread() is threading.main_thread():
+        raise SystemExit(128 + stop.signum)
+
+
 @contextlib.contextmanager
 def _built() -> Iterator[None]:
     """A plugin was just built: it has the first signal inside (``_Stop.built``), then the one before it again."""
     stop = _STOP
-    if stop is None:
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        # a worker thread's gather: ``_STOP`` is the main thread's, and putting back this gather's snapshot of its
+        # owners took the first signal from the main gather's plugin (review 22a)
         yield
         return
     before = dict(stop.owner)
@@ -445,6 +458,7 @@ def gather(
         truth_type = resolve_entity(entity).truth_type
         carriers = set(products_for_entity(entity))
         for product in wanted:
+            _honour_stop()
             if product not in carriers:
                 report.skipped.append((product, entity, f"{product} has no {entity} data"))
                 continue
@@ -537,6 +551,7 @@ def gather(
                 f"{product}: {entity}: {len(landed)} row(s) read, {landing.landed} landed, "
                 f"{landing.dead_lettered} dead-lettered at {location}"
             )
+    _honour_stop()
     return report.truths
 
 
