@@ -8,11 +8,11 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen --quiet
 # Where Python will not cache bytecode itself (PYTHONDONTWRITEBYTECODE set, as in CI and most containers), compile it
-# now: the dependencies (uv does not by default) and the workspace's editable sources. Otherwise every process, each
-# `meltano run`, tap and target, compiles its imports from source every time: a 10,000-Contact `meltano run` 6.7 ->
-# 2.9 s of CPU (bench/README "Bytecode at install"). Without the variable the first run writes what it imports, which
-# is cheaper than compiling every file (~25 s of CPU). Not `[tool.uv] compile-bytecode`: that re-checks every file on
-# each `uv run` (+0.5 s of CPU a command). Python still recompiles in memory any source changed since.
+# now: the dependencies (uv does not by default) and the workspace's editable sources. Otherwise every process of a
+# `meltano run` (Meltano, tap, target) compiles its imports from source each time: 50,000 Contacts 6.85 -> 3.15 s
+# of CPU (bench/README "`meltano run`'s fixed cost", session 22). Without the variable the first run writes what it
+# imports, cheaper than compiling every file (~25 s of CPU). Not `[tool.uv] compile-bytecode`: that re-checks every
+# file on each `uv run` (+0.5 s of CPU a command). Python still recompiles in memory any source changed since.
 if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
   uv sync --frozen --quiet --compile-bytecode
   uv run --frozen --quiet python -m compileall -q -j 0 shared/src sandbox/src target-xlr8-truths/src target-common/src \
