@@ -28,6 +28,10 @@ Each run also splits its wall into Meltano's start (to the tap's sync process sp
 (to the run's end: the tap, the target, Meltano relaying and saving their STATE) and Meltano's exit (the run's end to
 the process's), from marks the probe sets around Meltano's own functions.
 
+``--env SIDE:NAME=VALUE`` (repeatable; SIDE old, new or both) sets a variable for one side's runs, e.g. ``--env
+both:PYTHONDONTWRITEBYTECODE=1 --env old:PYTHONPYCACHEPREFIX=/tmp/empty`` compares a tree installed without
+bytecode (the old side's cached bytecode hidden) with one whose bootstrap compiled it, where no run writes any.
+
 Usage: uv run python bench/meltano_cost.py [--stream accounts] [--scale 2000] [--runs 3] [--cacheable-catalog]
        [--batch-sizes N,M] [--base-root DIR]
 """
@@ -175,7 +179,15 @@ def main() -> int:
     parser.add_argument("--base-root", type=Path, help="a second tree (the old side): alternate its runs with ours")
     parser.add_argument("--trace", action="store_true", help="print each run's BATCH files: written, loaded, STATE")
     parser.add_argument("--spy", type=Path, help="py-spy executable: record each timed run (raw stacks)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="SIDE:NAME=VALUE",
+        help="an environment variable for every run of one side (old, new, or both; after the bench's own)",
+    )
     args = parser.parse_args()
+    side_env = side_variables(args.env)
     sizes = [int(size) for size in args.batch_sizes.split(",") if size.strip()] or [0]
     if args.base_root and sizes != [0]:
         raise SystemExit("--base-root and --batch-sizes are separate studies: choose one")
@@ -193,8 +205,8 @@ def main() -> int:
         (work / "probe.py").write_text(PROBE)
         options: dict[str, t.Any] = {"cacheable": args.cacheable_catalog, "trace": args.trace, "spy": args.spy}
         if args.base_root:
-            old = Side("old", args.base_root, work, tap, stream, **options)
-            new = Side("new", ROOT, work, tap, stream, **options)
+            old = Side("old", args.base_root, work, tap, stream, **options, extra_env=side_env["old"])
+            new = Side("new", ROOT, work, tap, stream, **options, extra_env=side_env["new"])
             print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}: {old.root} (old) / {ROOT} (new)")
             for side in (old, new):
                 side.run(work, "warm", quiet=True)  # untimed: the emulator's first read, the system db created
@@ -203,7 +215,7 @@ def main() -> int:
                     side.run(work, str(run_no))
             compare(old, new)
             return 0
-        side = Side("", ROOT, work, tap, stream, **options)
+        side = Side("", ROOT, work, tap, stream, **options, extra_env=side_env["new"])
         print(f"meltano run {tap} {TARGET}, {stream}, sandbox scale {args.scale}, one project ({ROOT.name})")
         figures: dict[int, list[tuple[float, float, float]]] = {size: [] for size in sizes}
         for run_no, size in ((run_no, size) for run_no in range(args.runs) for size in sizes):
@@ -464,6 +476,7 @@ class Side:
         cacheable: bool,
         trace: bool = False,
         spy: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.label, self.root, self.tap, self.trace, self.spy = label, root.resolve(), tap, trace, spy
         self.python = sys.executable if self.root == ROOT else str(self.root / ".venv" / "bin" / "python")
@@ -485,7 +498,7 @@ class Side:
         env["TARGET_XLR8_TRUTHS_DUCKDB_PATH"] = str(self.store)
         env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         env["XLR8_MELTANO_COST_OUT"] = str(work / "phases.json")
-        self.env = env
+        self.env = {**env, **(extra_env or {})}
         self.runs: list[Run] = []
 
     def run(self, work: Path, suffix: str, *, label: str = "", quiet: bool = False) -> Run:
@@ -579,6 +592,20 @@ def compare(old: Side, new: Side) -> None:
             f"  {name}: old {spread(olds, digits)}, new {spread(news, digits)}, new/old per pair "
             f"{', '.join(f'{r:.2f}' for r in ratios)}"
         )
+
+
+def side_variables(specs: list[str]) -> dict[str, dict[str, str]]:
+    """``--env`` values by side: ``old:PYTHONDONTWRITEBYTECODE=1`` sets it for the old side's runs, ``both:`` for
+    both (a run without ``--base-root`` is the new side)."""
+    found: dict[str, dict[str, str]] = {"old": {}, "new": {}}
+    for spec in specs:
+        side, _, assignment = spec.partition(":")
+        name, equals, value = assignment.partition("=")
+        if side not in ("old", "new", "both") or not name or not equals:
+            raise SystemExit(f"--env {spec!r}: expected SIDE:NAME=VALUE with SIDE old, new or both")
+        for which in ("old", "new") if side == "both" else (side,):
+            found[which][name] = value
+    return found
 
 
 def set_batch_size(meltano_yml: Path, tap: str, size: int) -> None:

@@ -75,3 +75,16 @@ def test_a_timed_run_that_landed_too_few_rows_fails_the_bench(tmp_path: Path) ->
     _land(store, bench.SANDBOX_PROJECT_ID, range(20))  # a run that landed what the tap emitted
     _, ledger, emitted = bench.landed_by_run(store, before, _tap_log(20), "new run 1")
     assert (ledger, emitted) == ((20, 20, 0), 20)
+
+
+def test_env_option_sets_a_variable_for_the_side_it_names() -> None:
+    """``--env`` compares installs (e.g. one side's cached bytecode hidden): each variable reaches only its side."""
+    bench = _bench()
+    found = bench.side_variables(["both:PYTHONDONTWRITEBYTECODE=1", "old:PYTHONPYCACHEPREFIX=/tmp/empty", "new:A=b=c"])
+    assert found == {
+        "old": {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/tmp/empty"},
+        "new": {"PYTHONDONTWRITEBYTECODE": "1", "A": "b=c"},
+    }
+    for bad in ("PYTHONDONTWRITEBYTECODE=1", "left:A=1", "old:A", "old:=1"):
+        with pytest.raises(SystemExit, match="SIDE:NAME=VALUE"):
+            bench.side_variables([bad])
