@@ -18,6 +18,7 @@ from truths_testkit import (
     PROJECT,
     held_target,
     killed,
+    postgres_rows,
     query,
     run_target,
     schema_msg,
@@ -215,8 +216,6 @@ def test_e2_postgres_a_message_whose_second_file_fails_lands_none_of_its_files(
 ) -> None:
     """delivery=postgres (every file record by record, each batch a savepoint): the message's transaction holds its
     files, so an unreadable line in file 2 leaves none of them, and the keyless rerun lands each row once."""
-    import psycopg
-
     batches = tmp_path / "batches"
     batches.mkdir()
     files = [_file(batches, 0, 0), _file(batches, 1, ROWS, line=UNREADABLE), _file(batches, 2, 2 * ROWS)]
@@ -225,14 +224,7 @@ def test_e2_postgres_a_message_whose_second_file_fails_lands_none_of_its_files(
                 "postgres_schema": schema, "batch_locations": [str(batches)]}  # fmt: skip
 
     def landed() -> list[tuple[Any, ...]]:
-        with psycopg.connect(postgres_dsn) as conn:
-            found = conn.execute(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                [schema, TABLE],
-            ).fetchone()
-            if not found or not found[0]:
-                return []
-            return list(conn.execute(f'SELECT id, v FROM "{schema}"."{TABLE}" ORDER BY id').fetchall())
+        return sorted(postgres_rows(postgres_dsn, schema, TABLE, "id, v") or [])
 
     failed = run_target(settings, _messages(files, []), tmp_path)
     assert failed.returncode == 1, failed.stderr[-3000:]
