@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from truths_testkit import P8, annotation, query, record_msg, run_target, schema_msg, state_msg
+from truths_testkit import P8, PROJECT, annotation, query, record_msg, run_target, schema_msg, state_msg
+
+from target_xlr8_truths import read_truths
 
 PROPERTIES = {"id": {"type": "integer"}, "value": {"type": "string"}}
 
@@ -101,3 +103,55 @@ def test_dead_letters_move_with_an_adopted_table(config: dict, store: Path, tmp_
     assert query(store, "SELECT table_name FROM _dead_letters") == [(f"{P8}_singer_events",)]
     _run(config, tmp_path, _note(True), range(1, 2))
     assert query(store, "SELECT table_name FROM _dead_letters") == [(f"{P8}_common_events",)]
+
+
+def test_the_ledger_of_an_adopted_table_names_its_product(config: dict, store: Path, tmp_path: Path) -> None:
+    """The ledger's rows move with the table and then name the product, as its metadata names the owner: they kept
+    the source's name (``singer``), so ``read_truths(product=...)`` missed the adopted table until a run had loaded
+    rows into it, and the table's history named two products."""
+    _run(config, tmp_path, None, range(5))
+    _run(config, tmp_path, _note(True), range(0))  # adopted by a run that loads nothing
+    assert query(store, "SELECT table_name, product, rows_loaded FROM _truths_ledger") == [
+        (f"{P8}_common_events", "common", 5)
+    ]
+    truths = read_truths(PROJECT, duckdb_path=str(store), product="common")
+    assert [(t.source_name, t.metadata["product"], len(t.content)) for t in truths] == [("common:events", "common", 5)]
+    assert read_truths(PROJECT, duckdb_path=str(store), product="singer") == []
+    _run(config, tmp_path, _note(True), range(5, 7))
+    assert query(store, "SELECT product, rows_loaded FROM _truths_ledger ORDER BY started_at") == [
+        ("common", 5),
+        ("common", 2),
+    ]
+
+
+def test_key_change_archives_move_with_an_adopted_table(config: dict, store: Path, tmp_path: Path) -> None:
+    """A key change under ``new_table_version`` left ``{table}__v{n}`` beside the table the stream landed in without
+    its annotation: the adoption renames those archives ``{product table}__v{n}`` for the product too, in the same
+    transaction, where they stayed under the old name, owned by the source, apart from the stream's history."""
+    config = {**config, "key_change_policy": "new_table_version"}
+
+    def run(keys: list[str], note: dict | None, ids: range) -> str:
+        messages = [schema_msg("events", PROPERTIES, keys, note)]
+        messages += [record_msg("events", {"id": n, "value": f"v{n}"}) for n in ids]
+        done = run_target(config, [*messages, state_msg({"done": ids.stop})], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    run(["id"], None, range(5))
+    run(["value"], None, range(5, 8))  # archive __v1: the 5 rows keyed by id
+    run(["id"], None, range(8, 10))  # archive __v2: the 3 rows keyed by value
+    assert _data_tables(store) == {f"{P8}_singer_events": 2, f"{P8}_singer_events__v1": 5,
+                                   f"{P8}_singer_events__v2": 3}  # fmt: skip
+    stderr = run(["id"], _note(True), range(10, 11))
+    assert _data_tables(store) == {f"{P8}_common_events": 3, f"{P8}_common_events__v1": 5,
+                                   f"{P8}_common_events__v2": 3}  # fmt: skip
+    owners = query(store, "SELECT DISTINCT table_name, file_name FROM _schema_metadata ORDER BY 1")
+    assert owners == [(f"{P8}_common_events", "common:events"), (f"{P8}_common_events__v1", "common:events"),
+                      (f"{P8}_common_events__v2", "common:events")]  # fmt: skip
+    renamed = [line for line in stderr.splitlines() if "renamed to" in line]
+    assert len(renamed) == 1, stderr[-2000:]
+    assert f"its key-change archive {P8}_singer_events__v1 renamed to {P8}_common_events__v1" in renamed[0]
+    assert f"its key-change archive {P8}_singer_events__v2 renamed to {P8}_common_events__v2" in renamed[0]
+    run(["value"], _note(True), range(11, 12))  # the product's own key change archives past the moved ones
+    assert _data_tables(store) == {f"{P8}_common_events": 1, f"{P8}_common_events__v1": 5,
+                                   f"{P8}_common_events__v2": 3, f"{P8}_common_events__v3": 3}  # fmt: skip

@@ -21,6 +21,7 @@ from truths_testkit import (
     held_target,
     killed,
     lines_of,
+    postgres_rows,
     query,
     run_target,
     schema_msg,
@@ -189,8 +190,6 @@ def test_e2_postgres_a_file_killed_mid_way_leaves_none_of_it_and_the_rerun_lands
 ) -> None:
     """delivery=postgres loads every BATCH file record by record: its batches are savepoints of one transaction,
     so the target killed inside the file's third batch leaves none of it (before, its first two batches stayed)."""
-    import psycopg
-
     batches = tmp_path / "batches"
     batches.mkdir()
     rows = 3_500
@@ -205,14 +204,7 @@ def test_e2_postgres_a_file_killed_mid_way_leaves_none_of_it_and_the_rerun_lands
     assert killed(proc) == []
 
     def landed() -> list[tuple[Any, ...]]:
-        with psycopg.connect(postgres_dsn) as conn:
-            found = conn.execute(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                [schema, TABLE],
-            ).fetchone()
-            if not found or not found[0]:
-                return [(0, 0)]
-            return list(conn.execute(f'SELECT COUNT(*), COUNT(DISTINCT id) FROM "{schema}"."{TABLE}"').fetchall())
+        return postgres_rows(postgres_dsn, schema, TABLE, "COUNT(*), COUNT(DISTINCT id)") or [(0, 0)]
 
     assert landed() == [(0, 0)]
     rerun = run_target(settings, _messages(files), tmp_path)

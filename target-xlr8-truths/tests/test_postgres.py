@@ -202,3 +202,34 @@ def test_postgres_key_change_archive_keeps_its_index_under_its_name(pg_config: d
               f"AND tablename LIKE '{P8}%' ORDER BY 1")  # fmt: skip
     assert [table for table, _ in rows] == [f"{P8}_common_things", f"{P8}_common_things__v1"], rows
     assert all(name.startswith(f"{table}__key_") for table, name in rows), rows
+
+
+def test_postgres_adoption_moves_the_key_change_archives_and_names_the_product_in_the_ledger(
+    pg_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """As on DuckDB: the archive a key change left of the table the stream landed in without its annotation moves
+    with it (``{product table}__v1``, its key index too), and the ledger's rows name the product."""
+    dsn, schema = pg_config["postgres_dsn"], pg_config["postgres_schema"]
+    config = {**pg_config, "key_change_policy": "new_table_version"}
+    props = {"id": {"type": "integer"}, "code": {"type": "string"}}
+    note = {**annotation("common", "events", "webhook_event", keys=["id"]), "formerly_unannotated": True}
+
+    def run(keys: list[str], with_note: bool, ids: range) -> None:
+        msgs = [schema_msg("events", props, keys, note if with_note else None)]
+        msgs += [record_msg("events", {"id": n, "code": f"c{n}"}) for n in ids]
+        done = run_target(config, [*msgs, state_msg({"n": ids.stop})], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    run(["id"], False, range(3))
+    run(["code"], False, range(3, 5))  # the 3 rows keyed by id go to {P8}_singer_events__v1
+    run(["code"], True, range(5, 6))
+    rows = pg(dsn, schema, "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
+              f"AND tablename LIKE '{P8}%' ORDER BY 1")  # fmt: skip
+    assert [table for table, _ in rows] == [f"{P8}_common_events", f"{P8}_common_events__v1"], rows
+    assert all(name.startswith(f"{table}__key_") for table, name in rows), rows
+    assert pg(dsn, schema, f'SELECT COUNT(*) FROM "{P8}_common_events__v1"') == [(3,)]
+    assert pg(dsn, schema, "SELECT DISTINCT table_name, file_name FROM _schema_metadata ORDER BY 1") == [
+        (f"{P8}_common_events", "common:events"),
+        (f"{P8}_common_events__v1", "common:events"),
+    ]
+    assert pg(dsn, schema, "SELECT DISTINCT product FROM _truths_ledger") == [("common",)]

@@ -136,6 +136,20 @@ def query(path: Path | str, sql: str, params: list[Any] | None = None) -> list[t
         con.close()
 
 
+def postgres_rows(dsn: str, schema: str, table: str, select: str) -> list[tuple[Any, ...]] | None:
+    """``SELECT {select}`` from ``schema.table`` on a PostgreSQL server, or None when the table does not exist."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [schema, table],
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        return list(conn.execute(f'SELECT {select} FROM "{schema}"."{table}"').fetchall())
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     return tmp_path / ".xlr8" / "truths.duckdb"

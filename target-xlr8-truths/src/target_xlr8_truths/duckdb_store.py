@@ -556,11 +556,16 @@ class DuckDBStore(Store):
         """As ``Store.one_commit``: DuckDB has no savepoints, so the batches' ``transaction`` joins this one
         (``_joined``), and no checkpoint runs inside it (``checkpoint_if_due`` keeps it due)."""
         with self.transaction():
-            self._joined = True
+            joined, self._joined = self._joined, True  # nested (a BATCH message's file record by record): still joined
             try:
                 yield
             finally:
-                self._joined = False
+                self._joined = joined
+
+    @property
+    def joined(self) -> bool:
+        """Inside ``one_commit``: a batch that fails leaves what came before it in the open transaction."""
+        return self._joined
 
     def write_batch(self, batch: Batch) -> int:
         """As ``Store.write_batch``, in the pool for its kind of batch (``_use_pool``). A checkpoint that an earlier

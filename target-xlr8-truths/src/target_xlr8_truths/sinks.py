@@ -10,6 +10,7 @@ import os
 import shutil
 import typing as t
 import weakref
+from pathlib import Path
 
 import fastjsonschema
 import jsonschema
@@ -79,6 +80,15 @@ class DeadLetterCeilingError(RuntimeError):
 
 class BatchFileLoadError(RuntimeError):
     """A BATCH file failed to load for a reason other than its content (I/O, disk full, memory): the run stops."""
+
+
+class _RefusedInGroup(Exception):
+    """A file of a BATCH message of several files needs the record path: the message's transaction, which holds what
+    DuckDB's reader already inserted for it, rolls back and the message loads again (``_load_together``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _failure(exc: BaseException) -> str:
@@ -423,39 +433,103 @@ class TruthsSink(BatchSink):
         if encoding.format != "jsonl":
             raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
+        if len(paths) == 1:
+            self._load_path(paths[0], encoding.compression)
+        elif paths:
+            self._load_together(paths, encoding.compression)
         for path in paths:
-            # BATCH messages carry no time_extracted: the tap finished writing the file when it had read its rows
-            extracted = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-            if encoding.compression == "gzip" or path.name.endswith(".gz"):
-                with self.target.spool.file(".jsonl") as (fd, plain):
-                    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                    self._load_file(str(plain), extracted, str(path))
-            else:
-                self._load_file(str(path), extracted)
             if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
                 path.unlink()
 
-    def _load_file(self, path: str, extracted: dt.datetime, shown: str | None = None) -> None:
+    def _load_path(self, path: Path, compression: str | None, refused: str | None = None) -> None:
+        """One file of a BATCH message, decompressed first when gzipped (``refused``: see ``_load_file``)."""
+        # BATCH messages carry no time_extracted: the tap finished writing the file when it had read its rows
+        extracted = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        if compression == "gzip" or path.name.endswith(".gz"):
+            with self.target.spool.file(".jsonl") as (fd, plain):
+                with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                self._load_file(str(plain), extracted, str(path), refused)
+        else:
+            self._load_file(str(path), extracted, None, refused)
+
+    def _load_together(self, paths: list[Path], compression: str | None) -> None:
+        """The files of one BATCH message (a manifest of several, as other Singer taps send) in one transaction:
+        all of them land or none does, and the STATE after the message goes out only after that commit. Each in its
+        own commit, a failure in file 2 left file 1 landed with no STATE after it, and a keyless stream's rerun
+        landed it twice. DuckDB has no savepoints, so a file that DuckDB's reader refuses (it needs the record path)
+        rolls back what the message had loaded, and the message loads again with that file on the record path; the
+        counts of the attempt rolled back are undone with it."""
+        store = self.target.store
+        refused: dict[int, str] = {}
+        counts = self._counts()
+        busy = self.target.busy
+        self.target.busy = True  # a termination signal waits for the whole message
+        try:
+            while True:
+                index = 0
+                try:
+                    with store.one_commit():
+                        for index, path in enumerate(paths):
+                            self._load_path(path, compression, refused.get(index))
+                    return
+                except _RefusedInGroup as exc:
+                    self._restore_counts(counts)
+                    refused[index] = exc.reason
+                    self.logger.info(
+                        "BATCH message of %d files (stream %s): file %d needs the record path (%s); the message's "
+                        "files load again in one transaction",
+                        len(paths),
+                        self.stream_name,
+                        index + 1,
+                        exc.reason,
+                    )
+                except (BatchFileLoadError, InvalidInputLine) as exc:
+                    raise type(exc)(
+                        f"{exc} It was file {index + 1} of {len(paths)} of one BATCH message: none of the message's "
+                        "files was committed."
+                    ) from exc
+        finally:
+            self.target.busy = busy
+
+    def _counts(self) -> tuple[int, int, int, t.Counter[str], int]:
+        """This stream's run counts, to undo those of a BATCH message's attempt that rolled back."""
+        stream, target = self.stream_name, self.target
+        paths = target.paths[stream].copy()
+        return target.received[stream], target.loaded[stream], target.dead_lettered[stream], paths, self._compiled_count
+
+    def _restore_counts(self, counts: tuple[int, int, int, t.Counter[str], int]) -> None:
+        stream, target = self.stream_name, self.target
+        target.received[stream], target.loaded[stream], target.dead_lettered[stream], paths, self._compiled_count = (
+            counts
+        )
+        target.paths[stream] = paths.copy()
+
+    def _load_file(
+        self, path: str, extracted: dt.datetime, shown: str | None = None, refused: str | None = None
+    ) -> None:
         """One BATCH file (``shown``: its name in the manifest when ``path`` is a decompressed copy), by DuckDB's
-        reader or, when that refuses the file's content, record by record; either way one commit. A termination
+        reader or, when that refuses the file's content, record by record; either way one commit (``refused``: the
+        reason DuckDB's reader refused it in an earlier attempt, straight to the record path). A termination
         signal waits for the whole file, the fall back from one path to the other included (it was honoured in
         between: the file's load stopped before the record path began)."""
         busy = self.target.busy
         self.target.busy = True
         try:
-            self._load_file_either_way(path, extracted, shown)
+            self._load_file_either_way(path, extracted, shown, refused)
         finally:
             self.target.busy = busy
 
-    def _load_file_either_way(self, path: str, extracted: dt.datetime, shown: str | None) -> None:
+    def _load_file_either_way(self, path: str, extracted: dt.datetime, shown: str | None, refused: str | None) -> None:
         import duckdb
 
         from target_xlr8_truths.duckdb_store import DuckDBStore, FastPathRefused
 
         store = self.target.store
         reason = "not a DuckDB store"
-        if os.environ.get(EXACT_PATH_ENV) == "1":
+        if refused is not None:
+            reason = refused
+        elif os.environ.get(EXACT_PATH_ENV) == "1":
             reason = f"{EXACT_PATH_ENV} is set"
         elif isinstance(store, DuckDBStore) and self._protected_plain:
             # the scan for NUL escapes and numbers DuckDB would round runs while DuckDB loads the file, and decides
@@ -486,6 +560,8 @@ class TruthsSink(BatchSink):
                 raise self._not_loaded(shown or path, exc) from exc
             if not exact:
                 reason = check.reason()
+            if store.joined:  # what DuckDB inserted is in the message's transaction: it rolls back (_load_together)
+                raise _RefusedInGroup(reason)
         elif isinstance(store, DuckDBStore):  # names columns only, never values
             unplain = ", ".join(sorted(set(self._protected_stored) - self._plain_strings))
             reason = f"protected columns that are not plain strings ({unplain})"

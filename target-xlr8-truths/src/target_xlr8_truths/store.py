@@ -260,21 +260,58 @@ class Store(abc.ABC):
             "SELECT COALESCE(MAX(version), 1) FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ?",
             [self.run.project, table],
         )
-        version = int(row[0]) if row else 1
-        while True:  # a key that changed before left its archive: the next version along, never a clash
-            suffix = f"__v{version}"
-            archived = f"{table[: 63 - len(suffix)]}{suffix}"
-            if not self.table_columns(archived):
-                break
-            version += 1
+        archived = self._free_archive_name(table, int(row[0]) if row else 1)
         self._rename(table, archived)
         return archived
 
-    def adopt_table(self, table: str, to: str, owner: str) -> None:
+    def _free_archive_name(self, table: str, version: int) -> str:
+        """``{table}__v{version}`` (cut to the identifier limit), or the next version along when that table exists: a
+        key that changed before left its archive there, and a rename onto it would fail."""
+        while True:
+            suffix = f"__v{version}"
+            archived = f"{table[: 63 - len(suffix)]}{suffix}"
+            if not self.table_columns(archived):
+                return archived
+            version += 1
+
+    def adopt_table(self, table: str, to: str, owner: str, product: str) -> list[tuple[str, str]]:
         """Rename ``table`` to ``to`` for a new ``owner`` (``{product}:{stream}``), with everything that names it:
-        rows, metadata (all versions, their owner too), profiles, mappings, fields, ledger and dead letters. For a
-        stream whose table name changed (``formerly_unannotated``), so its rows stay its own."""
-        self._rename(table, to, owner)
+        rows, metadata (all versions, their owner too), profiles, mappings, fields, ledger and dead letters, the
+        ledger's rows then naming ``product`` (``read_truths`` finds the table by it), and the archives a key change
+        left of ``table`` (``archive_table``), renamed ``{to}__v{n}`` for the same owner. All in one transaction. For
+        a stream whose table name changed (``formerly_unannotated``), so its rows and its history stay its own.
+        Returns each archive moved, (old name, new name)."""
+        archives = self._archives_of(table)
+        moved = []
+        with self.one_commit():
+            self._rename(table, to, owner)
+            for archive, version in archives:
+                renamed = self._free_archive_name(to, version)
+                self._rename(archive, renamed, owner)
+                moved.append((archive, renamed))
+            self.execute(
+                f"UPDATE {LEDGER_TABLE} SET product = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
+                [product, self.run.project, to],
+            )
+        return moved
+
+    def _archives_of(self, table: str) -> list[tuple[str, int]]:
+        """The tables ``archive_table`` made of ``table`` (its name with ``__v{n}``, the same owner in
+        ``_schema_metadata``, still present), with their versions in order."""
+        owner = self.table_owner(table)
+        if owner is None:
+            return []
+        rows = self.fetchall(
+            "SELECT DISTINCT table_name FROM _schema_metadata WHERE LOWER(project) = ? AND file_name = ? "
+            "AND table_name <> ?",
+            [self.run.project, owner, table],
+        )
+        found = []
+        for name in (str(row[0]) for row in rows):
+            stem, mark, number = name.rpartition("__v")
+            if mark and number.isdigit() and stem == table[: 63 - len(mark + number)] and self.table_columns(name):
+                found.append((name, int(number)))
+        return sorted(found, key=lambda archive: archive[1])
 
     def _rename(self, table: str, to: str, owner: str | None = None) -> None:
         """``ALTER TABLE ... RENAME`` and the metadata rows that name the table, in one transaction; with an

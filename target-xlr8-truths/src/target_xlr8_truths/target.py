@@ -506,12 +506,13 @@ class TargetXlr8Truths(Target):
                     old,
                 )
             return
-        store.adopt_table(old, info.table_name, info.file_name)
+        archives = store.adopt_table(old, info.table_name, info.file_name, info.product)
         self.logger.warning(
-            "stream %s: table %s (landed before the stream named its product) renamed to %s, rows and metadata kept",
+            "stream %s: table %s (landed before the stream named its product) renamed to %s, rows and metadata kept%s",
             info.stream,
             old,
             info.table_name,
+            "".join(f"; its key-change archive {was} renamed to {now}" for was, now in archives),
         )
         if self.config.get("delivery") == "upload":
             from target_xlr8_truths.upload import upload_file_name

@@ -1,0 +1,239 @@
+"""A BATCH message may name several files (its ``manifest``; our taps send one, other Singer taps several). They land
+together or not at all, and the STATE after the message goes out only after they have. Each file in its own commit,
+a failure in file 2 left file 1 landed with no STATE after the message: the rerun, sent the same message, upserted a
+keyed stream's rows again and landed a keyless stream's twice (RELIABILITY E2, E12, F5)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from truths_testkit import (
+    P8,
+    PROJECT,
+    held_target,
+    killed,
+    postgres_rows,
+    query,
+    run_target,
+    schema_msg,
+    state_msg,
+)
+
+from target_xlr8_truths.layout import ddl
+
+TABLE = f"{P8}_singer_items"
+WRITTEN = 1709287200  # older than the run: the target keeps the files, so the rerun reads them again
+ROWS = 1_000
+AFTER = {"bookmarks": {"items": {"message": 1}}}
+UNREADABLE = b'{"id": 7, "v": "CANARY-\n'
+
+
+def _file(
+    directory: Path, index: int, first: int, *, fraction: bool = False, line: bytes | None = None, gz: bool = False
+) -> Path:
+    """``ROWS`` narrow rows with ids from ``first`` and values naming the file. ``fraction``: the middle row's id is
+    0.5 (DuckDB's reader refuses the file, the record path dead-letters that row); ``line``: raw bytes in place of
+    the middle row; ``gz``: gzipped (its name ends in .gz)."""
+    rows = [json.dumps({"id": i, "v": f"f{index}-{i}"}).encode() for i in range(first, first + ROWS)]
+    if fraction:
+        rows[ROWS // 2] = json.dumps({"id": 0.5, "v": f"f{index}-half"}).encode()
+    if line is not None:
+        rows[ROWS // 2] = line.rstrip(b"\n")
+    body = b"".join(row + b"\n" for row in rows)
+    path = directory / f"part-{index}.jsonl{'.gz' if gz else ''}"
+    path.write_bytes(gzip.compress(body) if gz else body)
+    os.utime(path, (WRITTEN, WRITTEN))
+    return path
+
+
+def _batch(files: list[Path]) -> dict[str, Any]:
+    return {"type": "BATCH", "stream": "items", "manifest": [f"file://{path}" for path in files],
+            "encoding": {"format": "jsonl", "compression": "none"}}  # fmt: skip
+
+
+def _messages(files: list[Path], keys: list[str], *, one_message: bool = True) -> list[dict[str, Any]]:
+    """The stream's SCHEMA, then the files in one BATCH message (or one message each), then a STATE."""
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "string"}}, keys)
+    batches = [_batch(files)] if one_message else [_batch([path]) for path in files]
+    return [schema, *batches, state_msg(AFTER)]
+
+
+def _landed(store: Path) -> list[tuple[Any, ...]]:
+    found = query(store, f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{TABLE}'")
+    if found != [(1,)]:
+        return []
+    return query(store, f'SELECT id, v FROM "{TABLE}" ORDER BY id, v')
+
+
+def _refusing_dead_letters(store: Path) -> None:
+    """The store's dead-letter table made to refuse every row (a CHECK no error text passes): the DLQ write fails
+    (RELIABILITY F5), as on a full disk or a broken table."""
+    store.parent.mkdir(parents=True, exist_ok=True)
+    statement = next(s for s in ddl("duckdb") if "_dead_letters" in s)
+    con = duckdb.connect(str(store))
+    try:
+        con.execute(statement.replace("error VARCHAR NOT NULL,", "error VARCHAR NOT NULL CHECK (error = ''),"))
+    finally:
+        con.close()
+
+
+def _mended_dead_letters(store: Path) -> None:
+    """The refusing table dropped: the next run creates the target's own."""
+    con = duckdb.connect(str(store))
+    try:
+        con.execute("DROP TABLE _dead_letters")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("keys", [[], ["id"]], ids=["keyless", "keyed"])
+@pytest.mark.parametrize("failure", ["unreadable line", "dead letter refused"])
+def test_e2_a_message_whose_second_file_fails_lands_none_of_its_files_and_the_rerun_lands_each_row_once(
+    tmp_path: Path, config: dict[str, Any], store: Path, keys: list[str], failure: str
+) -> None:
+    """A 3-file message whose second file fails: a line no path can read (``InvalidInputLine``), or a row both paths
+    refuse (DuckDB's reader for its fraction, the record path dead-letters it) whose dead letter cannot be written.
+    The run stops (exit 1, one ERROR naming the file and the message), nothing of the message landed and no STATE
+    went out; the rerun of the same message, the cause fixed, lands every row once and relays the STATE. Before,
+    file 1 stayed landed, and the keyless rerun landed it twice."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    dead = failure == "dead letter refused"
+    files = [
+        _file(batches, 0, 0),
+        _file(batches, 1, ROWS, fraction=dead, line=None if dead else UNREADABLE),
+        _file(batches, 2, 2 * ROWS),
+    ]
+    settings = {**config, "batch_locations": [str(batches)]}
+    if dead:
+        _refusing_dead_letters(store)
+
+    failed = run_target(settings, _messages(files, keys), tmp_path)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert failed.states == []
+    assert _landed(store) == []
+    assert query(store, "SELECT COUNT(*) FROM _truths_ledger") == [(0,)]
+    assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(0,)]
+    errors = [line for line in failed.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, failed.stderr[-3000:]
+    assert f"BATCH file {files[1]}" in errors[0]
+    assert "It was file 2 of 3 of one BATCH message: none of the message's files was committed." in errors[0]
+    assert "CANARY" not in failed.stderr
+    assert all(path.exists() for path in files)
+
+    if dead:
+        _mended_dead_letters(store)
+    else:
+        _file(batches, 1, ROWS)  # the tap wrote it again, whole
+    rerun = run_target(settings, _messages(files, keys), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.states == [AFTER]
+    expected = [(i, f"f{i // ROWS}-{i}") for i in range(3 * ROWS) if not (dead and i == ROWS + ROWS // 2)]
+    assert _landed(store) == expected
+    assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(int(dead),)]
+    assert query(store, "SELECT SUM(rows_loaded), SUM(rows_dead_lettered) FROM _truths_ledger") == [
+        (len(expected), int(dead))
+    ]
+    assert rerun.summary["streams"]["items"] == {"received": 3 * ROWS, "loaded": len(expected),
+                                                 "dead_lettered": int(dead)}  # fmt: skip
+
+
+@pytest.mark.parametrize("keys", [[], ["id"]], ids=["keyless", "keyed"])
+def test_a_message_with_a_file_for_the_record_path_lands_what_one_message_per_file_lands(
+    tmp_path: Path, config: dict[str, Any], keys: list[str]
+) -> None:
+    """DuckDB has no savepoints: the message's second file, refused by DuckDB's reader (a fraction as an id), rolls
+    back the first file's rows and the message loads again, that file record by record. What lands (rows, dead
+    letters, ledger, the run's counts) is what the same files land sent one message each; keyed, the third file's
+    rows (gzipped) replace the first file's of the same ids, as a later message's would."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, 0, 0), _file(batches, 1, ROWS, fraction=True), _file(batches, 2, -ROWS // 2, gz=True)]
+    assert files[2].name.endswith(".gz")
+
+    outcomes = []
+    for one_message in (True, False):
+        store = tmp_path / f"one-{one_message}" / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(batches)]}
+        run = run_target(settings, _messages(files, keys, one_message=one_message), tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.states == [AFTER]
+        outcomes.append(
+            (
+                _landed(store),
+                query(store, "SELECT stream, table_name, error, error_path, record_key FROM _dead_letters"),
+                query(store, "SELECT rows_received, rows_loaded, rows_dead_lettered FROM _truths_ledger"),
+                run.summary["streams"]["items"],
+            )
+        )
+        if one_message:
+            assert "BATCH message of 3 files (stream items): file 2 needs the record path (FastPathRefused: " in (
+                run.stderr
+            )
+            assert run.stderr.count("BATCH file loaded record by record") == 1
+    assert outcomes[0] == outcomes[1]
+    rows, letters, _, summary = outcomes[0]
+    landed = 3 * ROWS - 1 - (ROWS // 2 if keys else 0)
+    assert len(rows) == landed
+    assert len(letters) == 1
+    assert summary == {"received": 3 * ROWS, "loaded": 3 * ROWS - 1, "dead_lettered": 1}
+    if keys:  # the later file won
+        assert (0, "f2-0") in rows
+        assert (0, "f0-0") not in rows
+
+
+def test_e2_killed_inside_a_message_s_second_file_leaves_none_of_the_message_and_the_rerun_lands_it_once(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """SIGKILL inside the second file's batch, before the commit (``XLR8_TRUTHS_HOLD_BEFORE_COMMIT`` 2): none of the
+    message's rows are in the store, where before the first file's stayed with no STATE after them, and the
+    keyless rerun landed them twice."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, index * ROWS) for index in range(3)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "held.json"
+    cfg.write_text(json.dumps(settings))
+    marker = tmp_path / "holding"
+    proc = held_target(cfg, _messages(files, []), {"XLR8_TRUTHS_HOLD_BEFORE_COMMIT": f"{marker}:2"}, marker, "file 2")
+    assert killed(proc) == []
+    assert _landed(store) == []
+
+    rerun = run_target(settings, _messages(files, []), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.states == [AFTER]
+    assert _landed(store) == [(i, f"f{i // ROWS}-{i}") for i in range(3 * ROWS)]
+
+
+def test_e2_postgres_a_message_whose_second_file_fails_lands_none_of_its_files(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    """delivery=postgres (every file record by record, each batch a savepoint): the message's transaction holds its
+    files, so an unreadable line in file 2 leaves none of them, and the keyless rerun lands each row once."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, 0, 0), _file(batches, 1, ROWS, line=UNREADABLE), _file(batches, 2, 2 * ROWS)]
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    settings = {"project_id": PROJECT, "delivery": "postgres", "postgres_dsn": postgres_dsn,
+                "postgres_schema": schema, "batch_locations": [str(batches)]}  # fmt: skip
+
+    def landed() -> list[tuple[Any, ...]]:
+        return sorted(postgres_rows(postgres_dsn, schema, TABLE, "id, v") or [])
+
+    failed = run_target(settings, _messages(files, []), tmp_path)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert failed.states == []
+    assert landed() == []
+    assert "none of the message's files was committed" in failed.stderr
+
+    _file(batches, 1, ROWS)
+    rerun = run_target(settings, _messages(files, []), tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.states == [AFTER]
+    assert landed() == [(i, f"f{i // ROWS}-{i}") for i in range(3 * ROWS)]
