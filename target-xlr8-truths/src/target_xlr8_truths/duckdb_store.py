@@ -301,6 +301,12 @@ _ISO_TEXT = {
 _ISO_COMMON = {"date": "____-__-__", "timestamp": "____-__-__T__:__:__.___Z"}
 
 
+def _double(source: str) -> str:
+    """A number read as JSON text, as a double: the double DuckDB's reader makes of it (both round correctly; 1e-400
+    reads 0.0 either way), and NULL for any other JSON value (``"12"`` and ``true``, which a DOUBLE read casts)."""
+    return f"TRY_CAST(CAST({source} AS VARCHAR) AS DOUBLE)"
+
+
 def _batch_file_columns(
     columns: list[Column],
     text_decimals: t.Collection[str] = (),
@@ -311,19 +317,20 @@ def _batch_file_columns(
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
     path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    string or boolean in a number column and a non-string in a plain string column: read as DOUBLE or VARCHAR they
-    cannot be told from a number or a string, and reading those columns as JSON text costs 5-11% of the load (see
-    bench/README.md, branch fastpath20).
+    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12), keywords beyond ``type``
+    (enum, pattern, ...) and nested properties' own types.
 
-    Integers, booleans and protected (PII) strings are read as JSON text, so a value of another JSON type (``"2"``
-    for an integer, ``2`` for a boolean, ``5`` for a PII string) fails its conversion instead of being cast. Integers
-    keep all their digits as text (no double in between) and must be integers that fit BIGINT. Numbers are read as
-    doubles, exact once ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite
-    (NaN, Infinity and 1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale <
-    2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct
-    cast invents digits there), and must convert back to the same double: more places than the scale would round,
-    and that is caught here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A
-    protected string's Python protector decodes it (``sinks._from_json_string``)."""
+    Integers, booleans, numbers and protected (PII) strings are read as JSON text, so a value of another JSON type
+    (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for a boolean, ``5`` for a PII string) fails
+    its conversion or its check instead of being cast (read as DOUBLE, ``"12"`` landed as 12 and ``true`` as 1).
+    Integers keep all their digits as text (no double in between) and must be integers that fit BIGINT. A number's
+    text is cast to a double (the double DuckDB's reader makes of it: correctly rounded either way), exact once
+    ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite (NaN, Infinity and
+    1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale < 2^50 (the cast's double
+    arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct cast invents digits
+    there), and must convert back to the same double: more places than the scale would round, and that is caught
+    here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A protected string's
+    Python protector decodes it (``sinks._from_json_string``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
@@ -333,6 +340,7 @@ def _batch_file_columns(
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
         text = f'"__xlr8_t{index}"'
+        absent = f'"__xlr8_n{index}"'
         if column.kind == "decimal" and column.source in text_decimals:
             # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
             # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
@@ -363,24 +371,24 @@ def _batch_file_columns(
             exact = f"CAST({name} AS VARCHAR) = {value}"
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
         elif column.kind == "decimal":
-            spec[column.source] = "DOUBLE"
+            spec[column.source] = "JSON"
             decimal = column.sql_type("duckdb")
             direct_below = float(2**50) / 10**column.scale
-            raw.append(f"{source} AS {value}")
+            raw += [f"{source} IS NULL AS {absent}", f"{_double(source)} AS {value}"]
             converted += [
+                absent,
                 value,
                 f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
                 f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
             ]
-            # NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
-            bad.append(
-                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
-            )
+            # not a number (no double), NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
+            bad.append((column.name, f"(NOT {absent} AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))"))
         elif column.kind == "double":
-            spec[column.source] = "DOUBLE"
-            raw.append(f"{source} AS {name}")
-            converted.append(name)
-            bad.append((column.name, f"NOT isfinite({name})"))  # NaN, Infinity, 1e400 (read as inf)
+            spec[column.source] = "JSON"
+            raw += [f"{source} IS NULL AS {absent}", f"{_double(source)} AS {name}"]
+            converted += [absent, name]
+            # not a number (no double), NaN, Infinity, 1e400 (read as inf)
+            bad.append((column.name, f"(NOT {absent} AND ({name} IS NULL OR NOT isfinite({name})))"))
         elif column.kind == "boolean":
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {value}")
