@@ -78,6 +78,17 @@ CASES = [
     ("a space in a timestamp", True, '"UpdatedAt": "2024-03-01T 0:00:00.123Z"'),
     ("1e-400 in a decimal (a double reads 0)", True, '"Amount": 1e-400'),
     ("1.5E-310 in a decimal (a double holds fewer digits)", True, '"Amount": 1.5E-310'),
+    ("a string in a decimal column", True, '"Amount": "12"'),
+    ("a string of a fraction in a decimal column", True, '"Amount": "1.5"'),
+    ("a boolean in a decimal column", True, '"Amount": true'),
+    ("a string in a double column", False, '"Amount": "12"'),
+    ("a boolean in a double column", False, '"Amount": false'),
+    ("a number in a string column", True, '"Name": 12'),
+    ("a fraction in a string column of another tap", False, '"Name": 1.5'),
+    ("a boolean in a string column", True, '"Name": true'),
+    ("an object in a string column", True, '"Name": {"a": 1}'),
+    ("an array in a string column", True, '"Name": ["a"]'),
+    ("a number in a not nullable string column", True, '"Code": 5'),
 ]
 
 

@@ -58,6 +58,10 @@ _TINY_EXPONENT = b"0e-000"
 #: Searched from the end of a block (``rfind``): 0.4-0.7 ms per 4 MiB of Salesforce records against 1.3-2.9 ms for
 #: ``find`` of the same patterns, whose last byte, ``0``, is everywhere in the translated block.
 _NUMBER_PATTERNS = (_LONG_NUMBER, _TINY_EXPONENT)
+#: Bytes that may follow a JSON number. An exponent match followed by anything else (``-``, a letter, a quote) is
+#: no number: a dashed UUID such as ``…30e-1234-…`` reads ``0e-000`` once translated (about 4% of random UUIDs do),
+#: and decoding its line cost a UUID-keyed stream's scan ~3.7x (review 21d).
+_NUMBER_ENDS = frozenset(b",]} \t\r\n")
 _SCAN_CHUNK = 1 << 22
 _SIXTEEN_DIGITS = 10**15
 #: Decimal.adjusted() of the smallest normal double (2.2e-308): below it a double holds fewer digits, or none
@@ -230,12 +234,22 @@ def _block_has_long_number(block: bytes | bytearray, keys: t.Mapping[str, bool] 
     for pattern in _NUMBER_PATTERNS:
         start = marked.rfind(pattern, 0, end)
         while start >= 0:
+            if pattern is _TINY_EXPONENT and not _ends_a_number(marked, start + len(pattern), end):
+                start = marked.rfind(pattern, 0, start + len(pattern) - 1)
+                continue
             line_start = block.rfind(b"\n", 0, start) + 1
             line_end = block.find(b"\n", start, end)
             if _line_has_long_number(bytes(block[line_start : end if line_end < 0 else line_end]), keys):
                 return True
             start = marked.rfind(pattern, 0, line_start)
     return False
+
+
+def _ends_a_number(marked: bytes | bytearray, at: int, end: int) -> bool:
+    """The exponent's digits from ``at`` on end where a JSON number may end (or at the block's end)."""
+    while at < end and marked[at] == 0x30:
+        at += 1
+    return at >= end or marked[at] in _NUMBER_ENDS
 
 
 def _has_nul_escape(block: bytes | bytearray, end: int = -1) -> bool:
@@ -301,29 +315,38 @@ _ISO_TEXT = {
 _ISO_COMMON = {"date": "____-__-__", "timestamp": "____-__-__T__:__:__.___Z"}
 
 
+def _double(source: str) -> str:
+    """A number read as JSON text, as a double: the double DuckDB's reader makes of it (both round correctly; 1e-400
+    reads 0.0 either way), and NULL for any other JSON value (``"12"`` and ``true``, which a DOUBLE read casts)."""
+    return f"TRY_CAST(CAST({source} AS VARCHAR) AS DOUBLE)"
+
+
 def _batch_file_columns(
     columns: list[Column],
     text_decimals: t.Collection[str] = (),
     json_shapes: t.Mapping[str, str] | None = None,
     protected: t.Collection[str] = (),
     not_null: t.Collection[str] = (),
+    strings: t.Collection[str] = (),
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
-    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    string or boolean in a number column and a non-string in a plain string column: read as DOUBLE or VARCHAR they
-    cannot be told from a number or a string, and reading those columns as JSON text costs 5-11% of the load (see
-    bench/README.md, branch fastpath20).
+    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except for
+    keywords beyond ``type`` (enum, pattern, ...) and nested properties' own types.
 
-    Integers, booleans and protected (PII) strings are read as JSON text, so a value of another JSON type (``"2"``
-    for an integer, ``2`` for a boolean, ``5`` for a PII string) fails its conversion instead of being cast. Integers
-    keep all their digits as text (no double in between) and must be integers that fit BIGINT. Numbers are read as
-    doubles, exact once ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite
-    (NaN, Infinity and 1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale <
-    2^50 (the cast's double arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct
-    cast invents digits there), and must convert back to the same double: more places than the scale would round,
-    and that is caught here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A
-    protected string's Python protector decodes it (``sinks._from_json_string``)."""
+    Integers, booleans, numbers, protected (PII) strings and the plain string properties ``strings`` are read as
+    JSON text, so a value of another JSON type (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for
+    a boolean or a string, ``5`` for a PII string) fails its conversion or its check instead of being cast (read as
+    DOUBLE or VARCHAR, ``"12"`` landed as 12 and ``12`` as the text 12). Integers keep all their digits as text (no
+    double in between) and must be integers that fit BIGINT. A number's text is cast to a double (the double
+    DuckDB's reader makes of it: correctly rounded either way), exact once ``has_long_number`` has ruled out 16+
+    significant digits in a fraction, and must be finite (NaN, Infinity and 1e400 are dead-lettered). A string's
+    text must start with a quote and is unescaped with ``->>`` (the text DuckDB's reader makes of it). A decimal is
+    cast straight to DECIMAL while value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly),
+    through its shortest text above that (DuckDB's direct cast invents digits there), and must convert back to the
+    same double: more places than the scale would round, and that is caught here. Dates and timestamps are read as
+    text and must be spelled as ``_ISO_TEXT`` says. A protected string's Python protector decodes it
+    (``sinks._from_json_string``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
@@ -333,6 +356,7 @@ def _batch_file_columns(
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
         text = f'"__xlr8_t{index}"'
+        absent = f'"__xlr8_n{index}"'
         if column.kind == "decimal" and column.source in text_decimals:
             # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
             # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
@@ -363,24 +387,24 @@ def _batch_file_columns(
             exact = f"CAST({name} AS VARCHAR) = {value}"
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {exact}))"))
         elif column.kind == "decimal":
-            spec[column.source] = "DOUBLE"
+            spec[column.source] = "JSON"
             decimal = column.sql_type("duckdb")
             direct_below = float(2**50) / 10**column.scale
-            raw.append(f"{source} AS {value}")
+            raw += [f"{source} IS NULL AS {absent}", f"{_double(source)} AS {value}"]
             converted += [
+                absent,
                 value,
                 f"CASE WHEN abs({value}) < {direct_below!r} THEN CAST({value} AS {decimal}) "
                 f"ELSE TRY_CAST(CAST({value} AS VARCHAR) AS {decimal}) END AS {name}",
             ]
-            # NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
-            bad.append(
-                (column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))")
-            )
+            # not a number (no double), NaN, Infinity and 1e400 (read as inf) do not cast (NULL)
+            bad.append((column.name, f"(NOT {absent} AND ({name} IS NULL OR CAST({name} AS DOUBLE) <> {value}))"))
         elif column.kind == "double":
-            spec[column.source] = "DOUBLE"
-            raw.append(f"{source} AS {name}")
-            converted.append(name)
-            bad.append((column.name, f"NOT isfinite({name})"))  # NaN, Infinity, 1e400 (read as inf)
+            spec[column.source] = "JSON"
+            raw += [f"{source} IS NULL AS {absent}", f"{_double(source)} AS {name}"]
+            converted += [absent, name]
+            # not a number (no double), NaN, Infinity, 1e400 (read as inf)
+            bad.append((column.name, f"(NOT {absent} AND ({name} IS NULL OR NOT isfinite({name})))"))
         elif column.kind == "boolean":
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {value}")
@@ -406,6 +430,12 @@ def _batch_file_columns(
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {name}")
             converted.append(name)
+        elif column.kind == "text" and column.source in strings:
+            spec[column.source] = "JSON"
+            raw.append(f"{source} AS {value}")
+            converted += [value, f"{value} ->> '$' AS {name}"]
+            starts = f"starts_with(CAST({value} AS VARCHAR), '\"')"
+            bad.append((column.name, f"(NOT {starts} OR strlen({name}) > {MAX_FIELD_BYTES})"))  # NUL: the scan
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
@@ -681,7 +711,7 @@ class DuckDBStore(Store):
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(
-            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
+            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null, batch.strings
         )
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
@@ -759,7 +789,7 @@ class DuckDBStore(Store):
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
         spec, raw, converted, bad = _batch_file_columns(
-            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
+            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null, batch.strings
         )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
