@@ -221,24 +221,30 @@ COLUMN_VALUES = st.one_of(
 @settings(max_examples=500, deadline=None)
 @given(st.lists(COLUMN_VALUES, max_size=8))
 def test_a_page_column_of_date_times_is_each_value_s_own_text(values: list[object]) -> None:
-    """``_datetime_column`` (a page's change stamps written at once) gives each value's ``_DatetimeTexts.text``, or
-    fails as the first value that fails does: a value not whole in the wire form, a NUL that would shift the joined
-    column, an ms past year 9999, a null or a number all take the value-by-value way."""
+    """``_PageTexts`` (a page's change stamps written at once) gives each value's ``_DatetimeTexts.text``, or fails
+    as the first value that fails does: a value not whole in the wire form, a NUL that would shift the joined
+    column, an ms past year 9999, a null or a number all take the value-by-value way, and only texts are kept as
+    keys (a number equal to another, ``1`` and ``True``, never finds another's text)."""
     text = types._DatetimeTexts(_STAMP).text
     types._forget_datetime_texts()
     expected = _outcome(lambda vs: [text(v) for v in vs], values)  # type: ignore[arg-type]
     types._forget_datetime_texts()
-    assert _outcome(lambda vs: types._datetime_column(vs, text), values) == expected  # type: ignore[arg-type]
+    column = types._datetime_column(values)
+    if column is not None:
+        assert all(type(v) is str for v in values)
+        assert ("ok", column) == expected
+    texts = types._PageTexts(text)
+    texts.fill(values)
+    assert set(texts) <= {v for v in values if type(v) is str}
+    assert _outcome(lambda vs: [texts[v] for v in vs], values) == expected  # type: ignore[arg-type]
 
 
 def test_a_nul_in_a_value_does_not_shift_the_column() -> None:
     """Two wire texts joined by the column's own separator inside one value, beside a value that is not a date: the
     joined column holds two wire forms for two values, yet neither value is one."""
-    text = types._DatetimeTexts(_STAMP).text
-    values = ["/Date(1)/\x00\x00/Date(2)/", "soon"]
-    with pytest.raises(ODataValueError, match="stamp"):
-        types._datetime_column(values, text)
-    assert types._datetime_column(["/Date(86400001)/", "/Date(0+0000)/"], text) == [
+    assert types._datetime_column(["/Date(1)/\x00\x00/Date(2)/", "soon"]) is None
+    assert types._datetime_column(["/Date(86400001)/", "/Date(0+0000)/"]) == [
         "1970-01-02T00:00:00.001000Z",
         "1970-01-01T00:00:00Z",
     ]
+    assert types._datetime_column(["/Date(86400001)/", None]) is None

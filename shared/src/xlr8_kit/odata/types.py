@@ -205,21 +205,21 @@ def _ms_text(ms: int) -> str:
 _WIRE_COLUMN_MS = re.compile(r"\x00/Date\(([0-9]+)(?:[+-][0-9]{4})?\)/\x00").findall
 
 
-def _datetime_column(values: list[Any], text: Any) -> list[Any]:
-    """``list(map(text, values))`` for ``text`` a ``_DatetimeTexts.text``, a page's column at once: when every
-    value is a text in the usual wire form (ms below ``_END_MS``), one pattern search over the joined column finds
-    their ms and ``_ms_text`` writes each (no match and two calls per value: most of a change stamp's cost);
-    anything else, value by value through ``text`` (which raises what it always raised)."""
+def _datetime_column(values: list[Any]) -> list[str] | None:
+    """``_datetime_text`` of each of a page's values at once when every value is a text in the usual wire form (ms
+    below ``_END_MS``): one pattern search over the joined column finds their ms and ``_ms_text`` writes each (no
+    match and two calls per value: most of a change stamp's cost). None for any other column (a null, a non-text,
+    a value not whole in the wire form, a NUL in a value, an ms past 9999): its values go one by one."""
     try:
         joined = "\x00\x00".join(values)
     except TypeError:  # a null or a non-text among them
-        return list(map(text, values))
+        return None
     found = _WIRE_COLUMN_MS(f"\x00{joined}\x00")
     if len(found) != len(values) or joined.count("\x00") != 2 * len(values) - 2:  # a value not whole, or a NUL
-        return list(map(text, values))
+        return None
     ms = list(map(int, found))
     if ms and max(ms) >= _END_MS:
-        return list(map(text, values))
+        return None
     return list(map(_ms_text, ms))
 
 
@@ -434,9 +434,10 @@ def _written_decimal_step(prop: EdmProperty) -> Any:
 
 
 class _PageTexts(dict[Any, Any]):
-    """A date-time property's record texts for the page being decoded, by wire value: ``fill`` writes the page's
-    column at once (``_datetime_column``), then each row finds its value's text in C. A value not among them is
-    written by ``text`` (``_DatetimeTexts.text``); an unhashable one raises, and the page goes the general way."""
+    """A date-time property's record texts for the page being decoded, by wire text: ``fill`` writes the page's
+    column at once when every value is a wire text (``_datetime_column``), then each row finds its value's text in
+    C. Any other page's values (and a value not among them) are written one by one by ``text``
+    (``_DatetimeTexts.text``), which raises what it always raised; only texts are keys."""
 
     __slots__ = ("_text",)
 
@@ -446,7 +447,9 @@ class _PageTexts(dict[Any, Any]):
 
     def fill(self, values: list[Any]) -> None:
         self.clear()
-        self.update(zip(values, _datetime_column(values, self._text), strict=True))
+        texts = _datetime_column(values)
+        if texts is not None:
+            self.update(zip(values, texts, strict=True))
 
     def __missing__(self, value: Any) -> Any:
         return self._text(value)
