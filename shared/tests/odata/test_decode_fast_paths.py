@@ -184,3 +184,67 @@ def test_a_bad_date_names_the_property() -> None:
         "amount": Decimal("1.50"),
         "changed": "1970-01-01T00:00:01Z",
     }
+
+
+_STAMP = EdmProperty(name="stamp", edm_type="Edm.DateTime")
+#: Values a page's date-time column may hold: the wire form at the edges of what ``_ms_text`` writes, other
+#: suffixes, texts near it, texts holding NULs (the column's separator), ISO text, nulls and non-texts.
+COLUMN_VALUES = st.one_of(
+    st.builds(
+        lambda ms, suffix: f"/Date({ms}{suffix})/",
+        st.one_of(
+            st.integers(min_value=0, max_value=types._END_MS + 10**9),
+            st.sampled_from([0, 1, types._END_MS - 1, types._END_MS, types._END_MS + 1, 10**20]),
+        ),
+        st.sampled_from(["", "+0000", "-0130", "+60", "+00000"]),
+    ),
+    st.sampled_from(
+        [
+            "/Date(1)/\x00\x00/Date(2)/",
+            "\x00/Date(1)/\x00",
+            "/Date(1)/\x00",
+            "\x00",
+            "/Date(-1)/",
+            "x/Date(1)/",
+            "/Date(1)/x",
+            "/Date(\u0661)/",
+            "2026-01-05T09:30:00Z",
+            "soon",
+            "",
+        ]
+    ),
+    st.none(),
+    st.integers(min_value=0, max_value=10**13),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(COLUMN_VALUES, max_size=8))
+def test_a_page_column_of_date_times_is_each_value_s_own_text(values: list[object]) -> None:
+    """``_PageTexts`` (a page's change stamps written at once) gives each value's ``_DatetimeTexts.text``, or fails
+    as the first value that fails does: a value not whole in the wire form, a NUL that would shift the joined
+    column, an ms past year 9999, a null or a number all take the value-by-value way, and only texts are kept as
+    keys (a number equal to another, ``1`` and ``True``, never finds another's text)."""
+    text = types._DatetimeTexts(_STAMP).text
+    types._forget_datetime_texts()
+    expected = _outcome(lambda vs: [text(v) for v in vs], values)  # type: ignore[arg-type]
+    types._forget_datetime_texts()
+    column = types._datetime_column(values)
+    if column is not None:
+        assert all(type(v) is str for v in values)
+        assert ("ok", column) == expected
+    texts = types._PageTexts(text)
+    texts.fill(values)
+    assert set(texts) <= {v for v in values if type(v) is str}
+    assert _outcome(lambda vs: [texts[v] for v in vs], values) == expected  # type: ignore[arg-type]
+
+
+def test_a_nul_in_a_value_does_not_shift_the_column() -> None:
+    """Two wire texts joined by the column's own separator inside one value, beside a value that is not a date: the
+    joined column holds two wire forms for two values, yet neither value is one."""
+    assert types._datetime_column(["/Date(1)/\x00\x00/Date(2)/", "soon"]) is None
+    assert types._datetime_column(["/Date(86400001)/", "/Date(0+0000)/"]) == [
+        "1970-01-02T00:00:00.001000Z",
+        "1970-01-01T00:00:00Z",
+    ]
+    assert types._datetime_column(["/Date(86400001)/", None]) is None
