@@ -327,26 +327,24 @@ def _batch_file_columns(
     json_shapes: t.Mapping[str, str] | None = None,
     protected: t.Collection[str] = (),
     not_null: t.Collection[str] = (),
-    strings: t.Collection[str] = (),
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
-    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except for
-    keywords beyond ``type`` (enum, pattern, ...) and nested properties' own types.
+    path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
+    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12), keywords beyond ``type``
+    (enum, pattern, ...) and nested properties' own types.
 
-    Integers, booleans, numbers, protected (PII) strings and the plain string properties ``strings`` are read as
-    JSON text, so a value of another JSON type (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for
-    a boolean or a string, ``5`` for a PII string) fails its conversion or its check instead of being cast (read as
-    DOUBLE or VARCHAR, ``"12"`` landed as 12 and ``12`` as the text 12). Integers keep all their digits as text (no
-    double in between) and must be integers that fit BIGINT. A number's text is cast to a double (the double
-    DuckDB's reader makes of it: correctly rounded either way), exact once ``has_long_number`` has ruled out 16+
-    significant digits in a fraction, and must be finite (NaN, Infinity and 1e400 are dead-lettered). A string's
-    text must start with a quote and is unescaped with ``->>`` (the text DuckDB's reader makes of it). A decimal is
-    cast straight to DECIMAL while value x 10^scale < 2^50 (the cast's double arithmetic then rounds correctly),
-    through its shortest text above that (DuckDB's direct cast invents digits there), and must convert back to the
-    same double: more places than the scale would round, and that is caught here. Dates and timestamps are read as
-    text and must be spelled as ``_ISO_TEXT`` says. A protected string's Python protector decodes it
-    (``sinks._from_json_string``)."""
+    Integers, booleans, numbers and protected (PII) strings are read as JSON text, so a value of another JSON type
+    (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for a boolean, ``5`` for a PII string) fails
+    its conversion or its check instead of being cast (read as DOUBLE, ``"12"`` landed as 12 and ``true`` as 1).
+    Integers keep all their digits as text (no double in between) and must be integers that fit BIGINT. A number's
+    text is cast to a double (the double DuckDB's reader makes of it: correctly rounded either way), exact once
+    ``has_long_number`` has ruled out 16+ significant digits in a fraction, and must be finite (NaN, Infinity and
+    1e400 are dead-lettered). A decimal is cast straight to DECIMAL while value x 10^scale < 2^50 (the cast's double
+    arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct cast invents digits
+    there), and must convert back to the same double: more places than the scale would round, and that is caught
+    here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A protected string's
+    Python protector decodes it (``sinks._from_json_string``)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
@@ -430,12 +428,6 @@ def _batch_file_columns(
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {name}")
             converted.append(name)
-        elif column.kind == "text" and column.source in strings:
-            spec[column.source] = "JSON"
-            raw.append(f"{source} AS {value}")
-            converted += [value, f"{value} ->> '$' AS {name}"]
-            starts = f"starts_with(CAST({value} AS VARCHAR), '\"')"
-            bad.append((column.name, f"(NOT {starts} OR strlen({name}) > {MAX_FIELD_BYTES})"))  # NUL: the scan
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
@@ -711,7 +703,7 @@ class DuckDBStore(Store):
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
         spec, raw, converted, bad = _batch_file_columns(
-            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null, batch.strings
+            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
         )
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
@@ -789,7 +781,7 @@ class DuckDBStore(Store):
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
         spec, raw, converted, bad = _batch_file_columns(
-            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null, batch.strings
+            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
         )
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [

@@ -412,7 +412,6 @@ class TruthsSink(BatchSink):
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
             batch.json_shapes = self._json_shapes
             batch.not_null = self._not_null
-            batch.strings = self._text_strings
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -624,12 +623,6 @@ class TruthsSink(BatchSink):
             if names and "null" not in names:
                 sources.add(column.source)
         return frozenset(sources)
-
-    @functools.cached_property
-    def _text_strings(self) -> frozenset[str]:
-        """Plain string properties stored as text: a value of another JSON type there is the validator's to
-        dead-letter (a text column of a property declaring other types takes their values as text)."""
-        return frozenset(c.source for c in self.columns if c.kind == "text" and c.source in self._plain_strings)
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:

@@ -137,9 +137,6 @@ class Batch:
     #: For ``files``: property sources whose declared type excludes null (the record path's validator dead-letters a
     #: null there; DuckDB's reader reads it, and an absent property, as NULL: such a row takes the record path).
     not_null: frozenset[str] = frozenset()
-    #: For ``files``: sources of plain string properties (text columns; the record path's validator dead-letters any
-    #: other JSON type there, which DuckDB's VARCHAR reading lands as its text).
-    strings: frozenset[str] = frozenset()
 
 
 class Store(abc.ABC):
