@@ -168,3 +168,23 @@ def test_a_number_below_the_double_range_in_nested_json_keeps_its_digits_by_eith
     assert landed[0] == landed[1]
     address = next(dict(r)["address"] for r in landed[0][0] if dict(r)["id"] == "'T1'")
     assert f'"Geo":["{format(Decimal(number), "f")}","1.5"]' in address, address  # every digit, as text
+
+
+def test_long_text_values_take_duckdbs_reader_at_the_default_memory_limits(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """review 22d: plain strings read as DuckDB ``JSON`` (aa41760, reverted) ran a file of 2,000 rows with 8 KiB names
+    (16 MB) out of the default 128MB batch pool, so the run exited 1 and every rerun failed the same way. Such a
+    file is DuckDB's at the defaults and lands what the record path lands."""
+    rows = [f'{{"Id": "L{i:04d}", "Code": "c{i}", "Name": "{chr(97 + i % 26) * 8192}"}}' for i in range(2000)]
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, lambda files: _messages(files, rows, True)):
+        key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
+        assert run.summary["streams"][STREAM] == {"received": 2000, "loaded": 2000, "dead_lettered": 0}, exact
+        paths = _paths(run.stderr)[STREAM]
+        assert (paths.get("batch_files_duckdb", 0), paths.get("batch_files_records", 0)) == (
+            (0, 1) if exact else (1, 0)
+        )
+        landed.append(_landed(store, key))
+    assert landed[0] == landed[1]
+    assert len(landed[0][0]) == 2000
