@@ -8,6 +8,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import resource
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,11 @@ import pytest
 from truths_testkit import (
     P8,
     PROJECT,
+    TARGET_EXE,
+    Run,
     held_target,
     killed,
+    lines_of,
     postgres_rows,
     query,
     run_target,
@@ -30,6 +36,8 @@ from target_xlr8_truths.layout import ddl
 TABLE = f"{P8}_singer_items"
 WRITTEN = 1709287200  # older than the run: the target keeps the files, so the rerun reads them again
 ROWS = 1_000
+COMMIT_LIMIT = 2**20  # RLIMIT_FSIZE: the store's start fits, the WAL of 3 files of COMMIT_ROWS does not
+COMMIT_ROWS = 20_000
 AFTER = {"bookmarks": {"items": {"message": 1}}}
 UNREADABLE = b'{"id": 7, "v": "CANARY-\n'
 
@@ -310,3 +318,89 @@ def test_a_retried_message_keeps_the_bookkeeping_one_message_per_file_keeps_and_
     versions = [(row[11], row[12]) for row in kept["_schema_metadata"]]
     assert sorted(versions) == ([(1, False), (2, True)] if table == "existing" else [(1, True)])
     assert {row[1] for row in kept["_truths_fields"]} >= {"id", "v", "w"}
+
+
+def test_a_message_of_files_duckdb_s_reader_refuses_loads_at_most_three_times(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """Each file of a 6-file message holds a row DuckDB's reader refuses. Each refusal restarted the message with
+    one more file on the record path: the message loaded 7 times and the record path read 21 files (n(n+1)/2).
+    From the second refusal on, every file DuckDB's reader has not loaded takes the record path: the message loads
+    at most three times and the record path reads each file at most twice. What lands is what one message per file
+    lands."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, index * ROWS, fraction=True) for index in range(6)]
+
+    outcomes = []
+    for one_message in (True, False):
+        store = tmp_path / f"one-{one_message}" / "truths.duckdb"
+        settings = {**config, "duckdb_path": str(store), "batch_locations": [str(batches)]}
+        run = run_target(settings, _messages(files, [], one_message=one_message), tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.states == [AFTER]
+        outcomes.append((_landed(store), _bookkeeping(store), run.summary["streams"]["items"]))
+        by_records = run.stderr.count("BATCH file loaded record by record")
+        if one_message:
+            assert run.stderr.count("BATCH message of 6 files (stream items): file") == 2, run.stderr[-3000:]
+            assert by_records == 1 + 6  # file 1 in the second attempt, all six in the third
+        else:
+            assert by_records == 6
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][2] == {"received": 6 * ROWS, "loaded": 6 * ROWS - 6, "dead_lettered": 6}
+
+
+def test_a_message_whose_commit_fails_stops_with_one_error_naming_the_message(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """Every file of a 3-file message loads, and the message's one COMMIT cannot write the WAL (RLIMIT_FSIZE, as a
+    full disk). The failure escaped as a bare DuckDB error, without the one ERROR line saying that none of the
+    message's files was committed; now it says so, names the stream and the message, and no STATE goes out."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, index, index * COMMIT_ROWS, rows=COMMIT_ROWS) for index in range(3)]
+    settings = {**config, "batch_locations": [str(batches)]}
+    cfg = tmp_path / "limited.json"
+    cfg.write_text(json.dumps(settings))
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of the process being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (COMMIT_LIMIT, resource.RLIM_INFINITY))
+
+    proc = subprocess.run(
+        [TARGET_EXE, "--config", str(cfg)], input=lines_of(_messages(files, [])), capture_output=True, text=True,
+        timeout=120, preexec_fn=limit, check=False,
+    )  # fmt: skip
+    failed = Run(proc.returncode, proc.stdout, proc.stderr)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert failed.states == []
+    assert _landed(store) == []
+    assert failed.stderr.count("BATCH file loaded by DuckDB directly") == 3  # the failure is the commit's
+    errors = [line for line in failed.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, failed.stderr[-3000:]
+    assert f"stream items: the BATCH message of 3 files ({files[0]}, ...) was not committed" in errors[0]
+    assert "File too large" in errors[0]
+    assert "none of the message's files was committed" in errors[0]
+    assert "Traceback" not in failed.stderr
+
+
+def test_the_dead_letter_ceiling_inside_a_message_says_none_of_the_message_was_committed(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """``dead_letter_ceiling`` 0 and a 2-file message whose second file holds a row to dead-letter: the run stops,
+    and none of the message's files is committed. The error said "earlier batches stay committed", untrue of the
+    message's first file; now it says which file of the message and that none of them was committed."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    files = [_file(batches, 0, 0), _file(batches, 1, ROWS, fraction=True)]
+    settings = {**config, "batch_locations": [str(batches)], "dead_letter_ceiling": 0}
+
+    failed = run_target(settings, _messages(files, []), tmp_path)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert failed.states == []
+    assert _landed(store) == []
+    errors = [line for line in failed.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, failed.stderr[-3000:]
+    assert "above setting 'dead_letter_ceiling' (0)" in errors[0]
+    assert "earlier batches stay committed" not in errors[0]
+    assert "It was file 2 of 2 of one BATCH message: none of the message's files was committed." in errors[0]
