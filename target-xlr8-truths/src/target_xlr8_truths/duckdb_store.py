@@ -576,13 +576,28 @@ class DuckDBStore(Store):
     @contextmanager
     def one_commit(self) -> t.Iterator[None]:
         """As ``Store.one_commit``: DuckDB has no savepoints, so the batches' ``transaction`` joins this one
-        (``_joined``), and no checkpoint runs inside it (``checkpoint_if_due`` keeps it due)."""
-        with self.transaction():
-            joined, self._joined = self._joined, True  # nested (a BATCH message's file record by record): still joined
-            try:
-                yield
-            finally:
-                self._joined = joined
+        (``_joined``), and no checkpoint runs inside it (``checkpoint_if_due`` keeps it due). Only the outermost
+        one commits or rolls back, so only it puts back the store's memos (``_memos``)."""
+        memos = None if self._joined else self._memos()
+        try:
+            with self.transaction():
+                joined, self._joined = self._joined, True  # nested (a message's file record by record): still joined
+                try:
+                    yield
+                finally:
+                    self._joined = joined
+        except BaseException:
+            if memos is not None:
+                self._restore_memos(memos)
+            raise
+
+    def _memos(self) -> tuple[t.Any, ...]:
+        """As ``Store._memos``, and the rows since the last checkpoint (``_checkpoint_by_rows``)."""
+        return (*super()._memos(), dict(self._unwritten), self._due)
+
+    def _restore_memos(self, memos: tuple[t.Any, ...]) -> None:
+        super()._restore_memos(memos[:-2])
+        self._unwritten, self._due = memos[-2:]
 
     @property
     def joined(self) -> bool:

@@ -178,9 +178,25 @@ class Store(abc.ABC):
     @contextmanager
     def one_commit(self) -> t.Iterator[None]:
         """Every ``write_batch`` inside commits together, or none does (a BATCH file loaded record by record). Here
-        the batches' transactions nest in it (PostgreSQL: savepoints)."""
-        with self.transaction():
-            yield
+        the batches' transactions nest in it (PostgreSQL: savepoints). A rollback puts back what the store knew
+        before (``_memos``)."""
+        memos = self._memos()
+        try:
+            with self.transaction():
+                yield
+        except BaseException:
+            self._restore_memos(memos)
+            raise
+
+    def _memos(self) -> tuple[t.Any, ...]:
+        """What the store learns in memory from a write that commits (a table's metadata version of this run, a key
+        known unique, when a table was profiled), as it stood before a ``one_commit``. Kept after its rollback,
+        the retry of a BATCH message wrote no ``_schema_metadata`` version and no ``_truths_fields`` rows (review
+        22c): the table was invisible to ``read_truths`` and the next run's key check."""
+        return set(self._versioned_tables), dict(self._unique_keys), dict(self._last_profiled)
+
+    def _restore_memos(self, memos: tuple[t.Any, ...]) -> None:
+        self._versioned_tables, self._unique_keys, self._last_profiled = memos
 
     @abc.abstractmethod
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:

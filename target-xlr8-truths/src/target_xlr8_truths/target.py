@@ -570,7 +570,9 @@ class TargetXlr8Truths(Target):
             raise DeadLetterCeilingError(
                 f"{total} records were dead-lettered in this run, above setting 'dead_letter_ceiling' ({ceiling}); "
                 "the run stops so a systematic problem does not load silently. Fix the source data or raise the "
-                "ceiling; earlier batches stay committed and the last STATE emitted is safe to resume from."
+                "ceiling; the records not yet committed (the pending batch, or a BATCH file or message being "
+                "loaded: all of it) were not, what committed before stays, and the last STATE emitted is safe to "
+                "resume from."
             )
 
     # -- state and end of run ------------------------------------------------------------------------------------
