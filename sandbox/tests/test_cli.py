@@ -70,51 +70,106 @@ def test_cli_rejects_bad_input_naming_the_setting(args: list[str], code: int, me
     assert message in result.stderr
 
 
-def test_cli_tunes_its_collector_for_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+# Run in a fresh child process so that no other test's freeze or threshold can satisfy (or disturb) the checks, and
+# so that the pytest process's collector and signal handlers are never touched. The stopper signals only once the
+# server is up and is joined before ``main``'s caller returns: a ``main`` that fails early leaves no thread behind.
+CLI_COLLECTOR_PROBE = r"""
+import contextlib, gc, json, os, signal, sys, threading
+import requests
+from xlr8_sandbox import cli
+
+built, seen = {}, {}
+up, finished = threading.Event(), threading.Event()
+real_run_sandbox, real_describe = cli.run_sandbox, cli.describe
+
+@contextlib.contextmanager
+def run_sandbox(*args, **kwargs):
+    with real_run_sandbox(*args, **kwargs) as sandbox:
+        built["sandbox"] = sandbox
+        yield sandbox
+
+def describe(sandbox):
+    info = real_describe(sandbox)
+    seen["url"] = info["oracle_hcm"]["url"]
+    up.set()
+    return info
+
+def check_then_stop():
+    while not up.wait(0.1):
+        if finished.is_set():
+            return  # main ended before it served: nothing to stop
+    try:
+        jobs = built["sandbox"].ctx.company.jobs  # built at start-up, lives as long as the server
+        seen["jobs_tracked"] = gc.is_tracked(jobs)
+        seen["jobs_frozen"] = not any(o is jobs for o in gc.get_objects())  # leaves out the frozen generation
+        seen["frozen"] = gc.get_freeze_count()
+        seen["threshold"] = gc.get_threshold()
+        seen["status"] = requests.get(seen.pop("url") + "/__sandbox/clock", timeout=10).status_code
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)  # main's own handler: it stops and returns
+
+cli.run_sandbox, cli.describe = run_sandbox, describe
+seen["threshold_before"] = gc.get_threshold()
+stopper = threading.Thread(target=check_then_stop)
+stopper.start()
+try:
+    seen["code"] = cli.main(sys.argv[1:])
+finally:
+    finished.set()
+    stopper.join()
+    print("PROBE " + json.dumps(seen), flush=True)
+"""
+
+
+def probe(code: str, *args: str) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    failed = f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, failed
+    assert lines, failed
+    return {**json.loads(lines[-1].removeprefix("PROBE ")), "stderr": result.stderr[-2000:]}
+
+
+def test_cli_tunes_its_collector_for_serving() -> None:
     """The standalone server freezes what start-up built (``gc.freeze``) and collects its youngest generation less
     often before it serves: full collections then walk only what requests leave behind (issue 14 goal 1,
-    bench/README "Cold reads, seventh pass"). ``main`` runs in this process (the collector is per process), stopped
-    by its own SIGTERM handler once it has answered a request; the test puts this process's collector back."""
-    import gc
-    import os
-    import threading
-
-    from xlr8_sandbox import cli
+    bench/README "Cold reads, seventh pass"). A table the company built must be frozen, not just some objects: a
+    freeze before the emulators exist would freeze nothing that matters."""
     from xlr8_sandbox.platform.server import SERVING_GC_THRESHOLD
 
-    described = threading.Event()
-    real_describe = cli.describe
+    seen = probe(CLI_COLLECTOR_PROBE, "oracle_hcm", "--ephemeral", "--json", "--quiet", "--scale", "50")
+    assert seen["code"] == 0, seen
+    assert seen.get("status") == 200, f"the server never served: {seen}"
+    assert seen["jobs_tracked"], seen
+    assert seen["jobs_frozen"], f"the company's start-up tables are not frozen ({seen['frozen']} objects frozen)"
+    older = seen["threshold_before"][1:]
+    assert seen["threshold"] == [SERVING_GC_THRESHOLD, *older]
 
-    def describe(sandbox: Any) -> dict[str, dict[str, object]]:
-        info = real_describe(sandbox)
-        seen["info"] = info
-        described.set()
-        return info
 
-    seen: dict[str, Any] = {}
+RUN_SANDBOX_PROBE = r"""
+import gc, json
+import requests
+from xlr8_sandbox.platform.server import run_sandbox
 
-    def serve_then_stop() -> None:
-        if described.wait(60):
-            seen["frozen"] = gc.get_freeze_count()
-            seen["threshold"] = gc.get_threshold()
-            url = seen["info"]["oracle_hcm"]["url"]
-            seen["status"] = requests.get(f"{url}/__sandbox/clock", timeout=10).status_code
-        os.kill(os.getpid(), signal.SIGTERM)
+seen = {"frozen_before": gc.get_freeze_count(), "threshold_before": gc.get_threshold()}
+with run_sandbox(["oracle_hcm"], scale=50) as sandbox:
+    url = sandbox.products["oracle_hcm"].url
+    seen["status"] = requests.get(url + "/__sandbox/clock", timeout=10).status_code
+    jobs = sandbox.ctx.company.jobs
+    seen["jobs_tracked"] = gc.is_tracked(jobs)
+    seen["jobs_frozen"] = not any(o is jobs for o in gc.get_objects())
+    seen["frozen"] = gc.get_freeze_count()
+    seen["threshold"] = gc.get_threshold()
+print("PROBE " + json.dumps(seen), flush=True)
+"""
 
-    monkeypatch.setattr(cli, "describe", describe)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    threshold = gc.get_threshold()
-    stopper = threading.Thread(target=serve_then_stop, daemon=True)
-    stopper.start()
-    try:
-        code = cli.main(["oracle_hcm", "--ephemeral", "--json", "--quiet", "--scale", "50"])
-    finally:
-        stopper.join(10)
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
-        gc.unfreeze()  # this test process's collector as it was
-        gc.set_threshold(*threshold)
-    assert code == 0
-    assert seen.get("status") == 200, seen
-    assert seen["frozen"] > 1000, f"start-up heap not frozen: {seen['frozen']} objects"
-    assert seen["threshold"] == (SERVING_GC_THRESHOLD, threshold[1], threshold[2])
+
+def test_in_process_sandboxes_leave_the_collector_alone() -> None:
+    """``run_sandbox`` runs inside tests, the demo and ``bench/run.py``, whose collector is theirs: only the
+    standalone server tunes it."""
+    seen = probe(RUN_SANDBOX_PROBE)
+    assert seen["status"] == 200, seen
+    assert seen["jobs_tracked"], seen
+    assert not seen["jobs_frozen"], seen
+    assert seen["frozen"] == seen["frozen_before"], seen
+    assert seen["threshold"] == seen["threshold_before"], seen

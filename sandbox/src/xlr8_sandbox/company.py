@@ -9,7 +9,9 @@ CONTRACT (emulators rely on these names; extend, do not rename):
 - ``company.employee(i, as_of=None) -> Employee``; ``company.employees(start=0, stop=None, *, as_of=None)``;
   ``company.employee_count(as_of=None)`` (the initial ``scale`` plus everyone hired since).
 - ``company.departments / jobs / locations / legal_entities / cost_centers / pay_groups / earning_codes /
-  deduction_codes / accrual_plans / gl_accounts`` -> small lists.
+  deduction_codes / accrual_plans / gl_accounts`` -> small lists, fixed once built (never reassigned or mutated):
+  ``job_by_code / department_by_code / location_by_code / legal_entity_by_code`` mirror them, built once, and would
+  silently go stale otherwise.
 - Payroll and time: ``pay_periods(as_of)``, ``pay_statement(employee_index, period)``, ``pay_statements()``,
   ``timecards()``, ``schedule(i)``, ``accrual_balances(i)``; clock punches ``worked_day(i, day)`` (late punches and
   manager edits appear as sandbox time passes) and scheduled ``shift(i, day)``, wall times in ``time_zone``.
