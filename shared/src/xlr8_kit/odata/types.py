@@ -437,7 +437,7 @@ def _written_decimal_step(prop: EdmProperty) -> Any:
 
 class _PageTexts(dict[Any, Any]):
     """A date-time property's record texts for the page being decoded, by wire text: ``fill`` writes the page's
-    column at once when every value is a wire text (``_datetime_column``), then each row finds its value's text in
+    column at once when every text is in wire form (``_datetime_column``), then each row finds its value's text in
     C. Any other page's values (and a value not among them) are written one by one by ``text``
     (``_DatetimeTexts.text``), which raises what it always raised; only texts are keys."""
 
