@@ -208,6 +208,8 @@ COLUMN_VALUES = st.one_of(
             "x/Date(1)/",
             "/Date(1)/x",
             "/Date(\u0661)/",
+            "/Date(" + "9" * 5000 + ")/",
+            "/Date(0000000000000000001)/",
             "2026-01-05T09:30:00Z",
             "soon",
             "",
@@ -248,3 +250,22 @@ def test_a_nul_in_a_value_does_not_shift_the_column() -> None:
         "1970-01-01T00:00:00Z",
     ]
     assert types._datetime_column(["/Date(86400001)/", None]) is None
+
+
+def test_a_stamp_past_int_s_digit_limit_names_its_field() -> None:
+    """review22e 3: a ``/Date(ms)/`` of more than 4,300 digits (past ``int``'s limit for a text) is not read as a
+    column (which raised a ``ValueError`` naming nothing): it goes value by value, whose error names the field;
+    a page of it goes the general way, which raises that error. Leading zeros past 15 digits give the same text."""
+    huge = "/Date(" + "9" * 5000 + ")/"
+    assert types._datetime_column(["/Date(1)/", huge]) is None
+    texts = types._PageTexts(types._DatetimeTexts(_STAMP).text)
+    texts.fill(["/Date(1)/", huge])
+    with pytest.raises(ODataValueError, match=r"^stamp: cannot read Edm.DateTime value"):
+        texts[huge]
+    entity = EntityType(namespace="N", name="E", keys=(), properties={"stamp": _STAMP}, navigation={})
+    assert types.EntryDecoder(entity).page([{"stamp": "/Date(1)/"}, {"stamp": huge}]) is None
+    with pytest.raises(ODataValueError, match=r"^stamp: cannot read Edm.DateTime value"):
+        decode_entry(entity, {"stamp": huge})
+    zeros = "/Date(" + "0" * 20 + "1)/"
+    texts.fill([zeros])
+    assert texts[zeros] == "1970-01-01T00:00:00.001000Z"

@@ -386,7 +386,49 @@ def test_a_full_date_time_memo_that_misses_is_retired_and_the_texts_stay_the_sam
     assert decoder.page(more) == [decode_entry(entity, e) for e in more]
     assert stamp_memo.misses == retired_misses  # no lookups any more
     assert len(stamp_memo) == 0
+    # review22e 1: the page's nulls (rows 20_079, 20_176, ...) no longer send its column value by value
+    assert decoder._page_texts["stamp"].keys() == {e["stamp"] for e in more if e["stamp"] is not None}
+    # review22e 4: a page without nulls is written as a column, and gives the same records
+    clean = [{**entry(row), "stamp": f"/Date({1_700_000_000_000 + row * 1_009})/"} for row in range(30_000, 31_000)]
+    assert decoder.page(clean) == [decode_entry(entity, e) for e in clean]
+    assert decoder._page_texts["stamp"].keys() == {e["stamp"] for e in clean}
+    assert stamp_memo.misses == retired_misses
     bad = [*more[:3], {**more[3], "stamp": "/Date(x)/"}]
     assert decoder.page(bad) is None
     with pytest.raises(types.ODataValueError, match="stamp"):
         decode_entry(entity, bad[3])
+
+
+def test_a_retired_iso_change_stamp_is_read_value_by_value_not_as_a_column() -> None:
+    """review22e 2: a change stamp in ISO text (v4 ``Edm.DateTimeOffset``, S/4HANA) never fills a page's column
+    (``_datetime_column`` reads only ``/Date(ms)/``), so once retired it is read by ``_DatetimeTexts.text`` alone:
+    no join, scan and per-row miss on every page. A ``/Date(ms)/`` stamp beside it still is read as a column, and
+    both give ``decode_entry``'s records."""
+    from xlr8_kit.odata import types
+
+    properties = {
+        "id": EdmProperty(name="id", edm_type="Edm.String"),
+        "changed": EdmProperty(name="changed", edm_type="Edm.DateTimeOffset"),
+        "stamp": EdmProperty(name="stamp", edm_type="Edm.DateTime"),
+    }
+    entity = EntityType(namespace="N", name="E", keys=("id",), properties=properties, navigation={})
+    decoder = EntryDecoder(entity)
+    changed_memo = decoder._steps["changed"].__self__
+
+    def entry(row: int) -> dict[str, t.Any]:
+        second, milli = divmod(row * 1_003, 1000)
+        return {
+            "id": str(row),
+            "changed": f"2024-01-{1 + second // 86_400:02d}T{second // 3600 % 24:02d}:{second // 60 % 60:02d}:"
+            f"{second % 60:02d}.{milli:03d}Z",
+            "stamp": f"/Date({1_600_000_000_000 + row * 1_003})/",
+        }
+
+    for start in range(0, 16_000, 1000):
+        page = [entry(row) for row in range(start, start + 1000)]
+        assert decoder.page(page) == [decode_entry(entity, e) for e in page]
+    assert len(changed_memo) == 0  # retired
+    assert "changed" not in decoder._page_texts
+    assert decoder._steps["changed"] == changed_memo.text
+    assert decoder._page_texts["stamp"].keys() == {e["stamp"] for e in page}
+    assert types._datetime_column([page[0]["changed"]]) is None

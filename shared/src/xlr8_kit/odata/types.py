@@ -201,8 +201,10 @@ def _ms_text(ms: int) -> str:
 
 
 #: A page's column of wire texts joined as ``\0`` + ``\0\0``.join(values) + ``\0``: the ms of each value that is
-#: the usual wire form whole (the separators anchor each match to one value).
-_WIRE_COLUMN_MS = re.compile(r"\x00/Date\(([0-9]+)(?:[+-][0-9]{4})?\)/\x00").findall
+#: the usual wire form whole (the separators anchor each match to one value). At most 15 digits, those of
+#: ``_END_MS``: a longer ms (past 9999, or leading zeros) goes value by value, which names the field when ``int``
+#: refuses its digits (past 4,300).
+_WIRE_COLUMN_MS = re.compile(r"\x00/Date\(([0-9]{1,15})(?:[+-][0-9]{4})?\)/\x00").findall
 
 
 def _datetime_column(values: list[Any]) -> list[str] | None:
@@ -435,7 +437,7 @@ def _written_decimal_step(prop: EdmProperty) -> Any:
 
 class _PageTexts(dict[Any, Any]):
     """A date-time property's record texts for the page being decoded, by wire text: ``fill`` writes the page's
-    column at once when every value is a wire text (``_datetime_column``), then each row finds its value's text in
+    column at once when every text is in wire form (``_datetime_column``), then each row finds its value's text in
     C. Any other page's values (and a value not among them) are written one by one by ``text``
     (``_DatetimeTexts.text``), which raises what it always raised; only texts are keys."""
 
@@ -446,10 +448,12 @@ class _PageTexts(dict[Any, Any]):
         self._text = text
 
     def fill(self, values: list[Any]) -> None:
+        """Only the page's texts: a null need not send the whole column value by value (keys, not rows, match)."""
         self.clear()
-        texts = _datetime_column(values)
+        keys = [value for value in values if type(value) is str]
+        texts = _datetime_column(keys)
         if texts is not None:
-            self.update(zip(values, texts, strict=True))
+            self.update(zip(keys, texts, strict=True))
 
     def __missing__(self, value: Any) -> Any:
         return self._text(value)
@@ -529,9 +533,9 @@ class EntryDecoder:
         shapes = self._shapes
         records: list[dict[str, Any]] = []
         append = records.append
+        entries = entries if type(entries) is list else list(entries)
         try:
             if self._page_texts:
-                entries = entries if type(entries) is list else list(entries)
                 for name, texts in self._page_texts.items():
                     texts.fill([entry.get(name) for entry in entries])
             for entry in entries:
@@ -549,15 +553,17 @@ class EntryDecoder:
         except Exception:  # noqa: BLE001 - the general path raises it again, where it always did
             return None
         if self._unjudged:
-            self._judge_memos(len(records))
+            self._judge_memos(entries)
         return records
 
-    def _judge_memos(self, rows: int) -> None:
+    def _judge_memos(self, entries: list[Mapping[str, Any]]) -> None:
         """Once a date-time memo is full and a page of rows has been read since, keep it if most values were found
         in it; otherwise (a change stamp, unique per row) read that property through ``_DatetimeTexts.text``: the
         failed lookup and the call of ``__missing__`` per value were ~0.12 µs of the ~1.7 µs such a value costs;
-        then the page's column is written at once before its rows (``_PageTexts``, ``_datetime_column``). The texts
-        are the same either way."""
+        then, if the page just read spells it ``/Date(ms)/`` (a service's spelling is fixed), the page's column is
+        written at once before its rows (``_PageTexts``, ``_datetime_column``): ISO text (v4) never fills it and
+        would only pay for the tries. The texts are the same either way."""
+        rows = len(entries)
         for name, judged in list(self._unjudged.items()):
             memo = judged[0]
             if len(memo) < _STEP_MEMO:
@@ -567,7 +573,11 @@ class EntryDecoder:
                 continue
             del self._unjudged[name]
             if memo.misses * 2 > judged[1]:
-                texts = self._page_texts[name] = _PageTexts(memo.text)
-                self._steps[name] = texts.__getitem__
+                wire = _datetime_column([v for entry in entries if type(v := entry.get(name)) is str]) is not None
+                if wire:
+                    texts = self._page_texts[name] = _PageTexts(memo.text)
+                    self._steps[name] = texts.__getitem__
+                else:
+                    self._steps[name] = memo.text
                 self._shapes.clear()
                 memo.clear()  # ~2 MB of wire and record texts no longer looked up
