@@ -9,10 +9,11 @@ fi
 uv sync --frozen --quiet
 # Where Python will not cache bytecode itself (PYTHONDONTWRITEBYTECODE set, as in CI and most containers), compile it
 # now: the dependencies (uv does not by default) and the workspace's editable sources. Otherwise every process of a
-# `meltano run` (Meltano, tap, target) compiles its imports from source each time: about 1.6 s of CPU per process
-# where the standard library's bytecode exists (review22d; bench/README "`meltano run`'s fixed cost", session 22). Without the variable the first run writes what it
-# imports, cheaper than compiling every file (~25 s of CPU). Not `[tool.uv] compile-bytecode`: that re-checks every
-# file on each `uv run` (+0.5 s of CPU a command). Python still recompiles in memory any source changed since.
+# `meltano run` (Meltano, tap, target) compiles its imports from source each time: about 1.6 s of CPU a run where
+# the standard library's bytecode exists (review22d; bench/README "`meltano run`'s fixed cost", session 22).
+# Without the variable the first run writes what it imports, cheaper than compiling every file (~25 s of CPU).
+# Not `[tool.uv] compile-bytecode`: that re-checks every file on each `uv run` (+0.5 s of CPU a command). Python
+# still recompiles in memory any source changed since.
 if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
   uv sync --frozen --quiet --compile-bytecode
   uv run --frozen --quiet python -m compileall -q -j 0 shared/src sandbox/src target-xlr8-truths/src target-common/src \

@@ -85,6 +85,21 @@ CASES = [
     ("a boolean in a double column", False, '"Amount": false'),
 ]
 
+#: Known to differ (target README "Known limits"): DuckDB reads a plain string column as VARCHAR, which takes any
+#: JSON value's text; reading it as JSON to check the type ran long text out of the batch pool and cost 8-10% of
+#: the target's CPU (review22d; aa41760 reverted). Strict: closing the gap turns these into failures to move up.
+STRING_GAP = pytest.mark.xfail(
+    strict=True, reason="a non-string in a plain string column lands as its text by the fast path"
+)
+STRING_GAP_CASES = [
+    ("a number in a string column", True, '"Name": 12'),
+    ("a fraction in a string column of another tap", False, '"Name": 1.5'),
+    ("a boolean in a string column", True, '"Name": true'),
+    ("an object in a string column", True, '"Name": {"a": 1}'),
+    ("an array in a string column", True, '"Name": ["a"]'),
+    ("a number in a not nullable string column", True, '"Code": 5'),
+]
+
 
 def _messages(files: Path, lines: list[str], exact_numbers: bool) -> list[dict[str, Any]]:
     """One BATCH file of ``lines`` (written at ``FILE_WRITTEN``) for an XLR8 stream or another tap's."""
@@ -116,7 +131,11 @@ def test_the_good_rows_alone_take_duckdbs_reader_and_land_what_the_record_path_l
     assert len(landed[0][0]) == 3
 
 
-@pytest.mark.parametrize(("exact_numbers", "bad"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("exact_numbers", "bad"),
+    [pytest.param(*c[1:], id=c[0]) for c in CASES]
+    + [pytest.param(*c[1:], id=c[0], marks=STRING_GAP) for c in STRING_GAP_CASES],
+)
 def test_a_row_the_record_path_dead_letters_is_dead_lettered_by_either_path(
     tmp_path: Path, config: dict[str, Any], exact_numbers: bool, bad: str
 ) -> None:

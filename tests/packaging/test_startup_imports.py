@@ -258,7 +258,7 @@ for name, module in sorted(sys.modules.items()):
 def test_what_a_meltano_run_imports_loads_from_bytecode_on_disk() -> None:
     """scripts/bootstrap.sh compiles the venv and the workspace's sources where Python writes no bytecode itself
     (PYTHONDONTWRITEBYTECODE, as in CI): else every meltano, tap and target process compiles its imports from source
-    each run (bench/README "`meltano run`'s fixed cost": 50,000 Contacts 6.85 -> 3.15 s of CPU). The probe runs with
+    each run (bench/README "`meltano run`'s fixed cost"; about 1.6 s of CPU a run, review22d). The probe runs with
     the variable set, so it writes nothing and sees what a run finds. Without the variable in this shell the
     bootstrap compiles nothing (the first run writes what it imports): nothing to check."""
     if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
