@@ -22,7 +22,7 @@ PROPS: dict[str, Any] = {
     "Id": {"type": "string"},
     "Code": {"type": "string"},  # a field the vendor never leaves empty: null is a schema violation
     "Name": {"type": ["null", "string"]},
-    "SSN": {"type": ["null", "string"]},  # a national id: encrypted
+    "SSN": {"type": ["null", "string"], "maxLength": 11},  # a national id: encrypted
     "Qty": {"type": ["null", "integer"]},
     "Amount": {"type": ["null", "number"]},  # a decimal in an XLR8 stream, a double in any other
     "Active": {"type": ["null", "boolean"]},
@@ -30,15 +30,23 @@ PROPS: dict[str, Any] = {
     "HireDate": {"type": ["null", "string"], "format": "date"},
     "Address": {"type": ["null", "object"], "properties": {"Street": {"type": ["null", "string"]}}},
     "Tags": {"type": ["null", "array"], "items": {"type": "string"}},
+    # string lengths count code points (Python's len), as Salesforce's and OData's maxLength does
+    "Title": {"type": ["null", "string"], "maxLength": 5},
+    "Zip": {"type": ["null", "string"], "minLength": 3},
+    "Email": {"type": ["null", "string"], "format": "email", "maxLength": 12},  # read as text, not as JSON
 }
 GOOD = [
     '{"Id": "G1", "Code": "c1", "Name": "Zoë", "SSN": "123-45-6789", "Qty": 3, "Amount": 81234.5, "Active": true, '
     '"UpdatedAt": "2024-03-01T10:00:00.123+05:30", "HireDate": "2020-02-29", "Address": {"Street": "1 Main St", '
-    '"Geo": [1.5, -2]}, "Tags": ["a", "b"]}',
+    '"Geo": [1.5, -2]}, "Tags": ["a", "b"], "Title": "Dr.", "Zip": "123", "Email": "a@b.example"}',
     '{"Id": "G2", "Code": "c2", "Name": "12345", "SSN": "tab\\there", "Qty": -922337203685477, "Amount": 0.1, '
-    '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": []}',
+    '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": [], '
+    # 5, 3 and 11 code points in 10, 4 and 13 bytes: within the limits
+    '"Title": "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9", "Zip": "e\\u0301e", "Email": "\\u00e9@\\u00e9.example"}',
     '{"Id": "G3", "Code": "c3", "Name": "a backslash, then u0000: \\\\u0000", "SSN": null, "Qty": null, '
-    '"Amount": null, "Active": null, "UpdatedAt": null}',
+    '"Amount": null, "Active": null, "UpdatedAt": null, '
+    # 5 code points in 20 bytes (surrogate pairs), 3 in 6
+    '"Title": "' + "\\ud83d\\ude00" * 5 + '", "Zip": "ééé", "Email": null}',
 ]
 
 
@@ -83,6 +91,17 @@ CASES = [
     ("a boolean in a decimal column", True, '"Amount": true'),
     ("a string in a double column", False, '"Amount": "12"'),
     ("a boolean in a double column", False, '"Amount": false'),
+    ("a string over its maxLength", True, '"Title": "Doctor"'),
+    ("a string over its maxLength in another tap's stream", False, '"Title": "Doctor"'),
+    ("a string over its maxLength in code points, escaped", True, '"Title": "' + "\\u00e9" * 6 + '"'),
+    ("a string over its maxLength in code points, raw", True, '"Title": "éééééé"'),
+    ("surrogate pairs over a maxLength", True, '"Title": "' + "\\ud83d\\ude00" * 6 + '"'),
+    ("a string under its minLength", True, '"Zip": "12"'),
+    ("a string under its minLength in code points", True, '"Zip": "\\u00e9\\u00e9"'),
+    ("an empty string under a minLength", False, '"Zip": ""'),
+    ("a PII string over its maxLength", True, '"SSN": "123-45-67890"'),
+    ("a string with a format over its maxLength", True, '"Email": "someone@b.example"'),
+    ("a string with a format over its maxLength in code points", True, '"Email": "' + "\\u00e9" * 13 + '"'),
 ]
 
 #: Known to differ (target README "Known limits"): DuckDB reads a plain string column as VARCHAR, which takes any

@@ -412,6 +412,7 @@ class TruthsSink(BatchSink):
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
             batch.json_shapes = self._json_shapes
             batch.not_null = self._not_null
+            batch.lengths = self._string_lengths
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -641,6 +642,23 @@ class TruthsSink(BatchSink):
             if names and "null" not in names:
                 sources.add(column.source)
         return frozenset(sources)
+
+    @functools.cached_property
+    def _string_lengths(self) -> dict[str, tuple[int | None, int | None]]:
+        """Stored properties declaring ``minLength`` or ``maxLength``: (minimum, maximum), None where not declared
+        and -1 for a limit that is not an integer (the fast path then leaves every value to the record path)."""
+
+        def limit(value: t.Any) -> int | None:
+            if value is None:
+                return None
+            return value if type(value) is int and value >= 0 else -1
+
+        lengths = {}
+        for column in self.columns:
+            prop = self.schema["properties"].get(column.source)
+            if isinstance(prop, dict) and ("minLength" in prop or "maxLength" in prop):
+                lengths[column.source] = (limit(prop.get("minLength")), limit(prop.get("maxLength")))
+        return lengths
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:
