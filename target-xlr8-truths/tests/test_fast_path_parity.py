@@ -15,6 +15,8 @@ import pytest
 from test_fast_paths import FILE_WRITTEN, _both_paths, _landed, _paths
 from truths_testkit import annotation, schema_msg, state_msg
 
+from target_xlr8_truths.columns import Column
+from target_xlr8_truths.duckdb_store import _batch_file_columns
 from target_xlr8_truths.records import MAX_FIELD_BYTES
 
 STREAM = "people"
@@ -22,7 +24,7 @@ PROPS: dict[str, Any] = {
     "Id": {"type": "string"},
     "Code": {"type": "string"},  # a field the vendor never leaves empty: null is a schema violation
     "Name": {"type": ["null", "string"]},
-    "SSN": {"type": ["null", "string"]},  # a national id: encrypted
+    "SSN": {"type": ["null", "string"], "maxLength": 11},  # a national id: encrypted
     "Qty": {"type": ["null", "integer"]},
     "Amount": {"type": ["null", "number"]},  # a decimal in an XLR8 stream, a double in any other
     "Active": {"type": ["null", "boolean"]},
@@ -30,15 +32,27 @@ PROPS: dict[str, Any] = {
     "HireDate": {"type": ["null", "string"], "format": "date"},
     "Address": {"type": ["null", "object"], "properties": {"Street": {"type": ["null", "string"]}}},
     "Tags": {"type": ["null", "array"], "items": {"type": "string"}},
+    # string lengths count code points (Python's len), as Salesforce's and OData's maxLength does
+    "Title": {"type": ["null", "string"], "maxLength": 5},
+    "Zip": {"type": ["null", "string"], "minLength": 3},
+    "Email": {"type": ["null", "string"], "format": "email", "maxLength": 12},  # not a plain string
+    "Status": {"type": ["null", "string"], "enum": ["open", "Zoë", None]},  # compared in SQL
+    "Kind": {"type": ["null", "string"], "const": "k"},
 }
 GOOD = [
     '{"Id": "G1", "Code": "c1", "Name": "Zoë", "SSN": "123-45-6789", "Qty": 3, "Amount": 81234.5, "Active": true, '
     '"UpdatedAt": "2024-03-01T10:00:00.123+05:30", "HireDate": "2020-02-29", "Address": {"Street": "1 Main St", '
-    '"Geo": [1.5, -2]}, "Tags": ["a", "b"]}',
+    '"Geo": [1.5, -2]}, "Tags": ["a", "b"], "Title": "Dr.", "Zip": "123", "Email": "a@b.example", "Status": "open", '
+    '"Kind": "k"}',
     '{"Id": "G2", "Code": "c2", "Name": "12345", "SSN": "tab\\there", "Qty": -922337203685477, "Amount": 0.1, '
-    '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": []}',
+    '"Active": false, "UpdatedAt": "2024-03-01 10:00:00Z", "HireDate": "0001-01-01", "Address": null, "Tags": [], '
+    # 5, 3 and 11 code points in 10, 4 and 13 bytes: within the limits
+    '"Title": "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9", "Zip": "e\\u0301e", "Email": "\\u00e9@\\u00e9.example", '
+    '"Status": "Zo\\u00eb", "Kind": "k"}',
     '{"Id": "G3", "Code": "c3", "Name": "a backslash, then u0000: \\\\u0000", "SSN": null, "Qty": null, '
-    '"Amount": null, "Active": null, "UpdatedAt": null}',
+    '"Amount": null, "Active": null, "UpdatedAt": null, '
+    # 5 code points in 20 bytes (surrogate pairs), 3 in 6
+    '"Title": "' + "\\ud83d\\ude00" * 5 + '", "Zip": "ééé", "Email": null, "Status": null, "Kind": "k"}',
 ]
 
 
@@ -83,6 +97,23 @@ CASES = [
     ("a boolean in a decimal column", True, '"Amount": true'),
     ("a string in a double column", False, '"Amount": "12"'),
     ("a boolean in a double column", False, '"Amount": false'),
+    ("a string over its maxLength", True, '"Title": "Doctor"'),
+    ("a string over its maxLength in another tap's stream", False, '"Title": "Doctor"'),
+    ("a string over its maxLength in code points, escaped", True, '"Title": "' + "\\u00e9" * 6 + '"'),
+    ("a string over its maxLength in code points, raw", True, '"Title": "éééééé"'),
+    ("surrogate pairs over a maxLength", True, '"Title": "' + "\\ud83d\\ude00" * 6 + '"'),
+    ("a string under its minLength", True, '"Zip": "12"'),
+    ("a string under its minLength in code points", True, '"Zip": "\\u00e9\\u00e9"'),
+    ("an empty string under a minLength", False, '"Zip": ""'),
+    ("a PII string over its maxLength", True, '"SSN": "123-45-67890"'),
+    ("a string with a format over its maxLength", True, '"Email": "someone@b.example"'),
+    ("a string with a format over its maxLength in code points", True, '"Email": "' + "\\u00e9" * 13 + '"'),
+    ("a string not in its enum", True, '"Status": "pending"'),
+    ("a string not in its enum in another tap's stream", False, '"Status": "Open"'),
+    ("a string not in its enum by a combining accent", True, '"Status": "Zoe\\u0308"'),
+    ("a string other than its const", True, '"Kind": "x"'),
+    ("null where a const allows only a string", True, '"Kind": null'),
+    ("a number in a string column with an enum", True, '"Status": 12'),
 ]
 
 #: Known to differ (target README "Known limits"): DuckDB reads a plain string column as VARCHAR, which takes any
@@ -101,7 +132,9 @@ STRING_GAP_CASES = [
 ]
 
 
-def _messages(files: Path, lines: list[str], exact_numbers: bool) -> list[dict[str, Any]]:
+def _messages(
+    files: Path, lines: list[str], exact_numbers: bool, props: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """One BATCH file of ``lines`` (written at ``FILE_WRITTEN``) for an XLR8 stream or another tap's."""
     note = annotation("workday", STREAM, "person", keys=["Id"]) if exact_numbers else None
     if note is not None:
@@ -111,7 +144,7 @@ def _messages(files: Path, lines: list[str], exact_numbers: bool) -> list[dict[s
     os.utime(path, (FILE_WRITTEN, FILE_WRITTEN))
     batch = {"type": "BATCH", "stream": STREAM, "manifest": [f"file://{path}"],
              "encoding": {"format": "jsonl", "compression": "none"}}  # fmt: skip
-    return [schema_msg(STREAM, PROPS, ["Id"], note), batch, state_msg({"done": True})]
+    return [schema_msg(STREAM, props or PROPS, ["Id"], note), batch, state_msg({"done": True})]
 
 
 @pytest.mark.parametrize("exact_numbers", [True, False], ids=["XLR8 stream", "another tap's stream"])
@@ -140,7 +173,8 @@ def test_a_row_the_record_path_dead_letters_is_dead_lettered_by_either_path(
     tmp_path: Path, config: dict[str, Any], exact_numbers: bool, bad: str
 ) -> None:
     def build(files: Path) -> list[dict[str, Any]]:
-        code = "" if '"Code"' in bad else '"Code": "b1", '
+        # Kind: absent reads as null, which its const refuses: that alone would send every bad row away
+        code = ("" if '"Code"' in bad else '"Code": "b1", ') + ("" if '"Kind"' in bad else '"Kind": "k", ')
         return _messages(files, [GOOD[0], f'{{"Id": "B1", {code}{bad}}}', *GOOD[1:]], exact_numbers)
 
     landed = []
@@ -195,7 +229,8 @@ def test_long_text_values_take_duckdbs_reader_at_the_default_memory_limits(
     """review 22d: plain strings read as DuckDB ``JSON`` (aa41760, reverted) ran a file of 2,000 rows with 8 KiB names
     (16 MB) out of the default 128MB batch pool, so the run exited 1 and every rerun failed the same way. Such a
     file is DuckDB's at the defaults and lands what the record path lands."""
-    rows = [f'{{"Id": "L{i:04d}", "Code": "c{i}", "Name": "{chr(97 + i % 26) * 8192}"}}' for i in range(2000)]
+    text = [chr(97 + i % 26) * 8192 for i in range(2000)]  # Kind: absent is null to its const (record path)
+    rows = [f'{{"Id": "L{i:04d}", "Code": "c{i}", "Name": "{v}", "Kind": "k"}}' for i, v in enumerate(text)]
     landed = []
     for exact, store, run in _both_paths(tmp_path, config, lambda files: _messages(files, rows, True)):
         key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
@@ -207,3 +242,58 @@ def test_long_text_values_take_duckdbs_reader_at_the_default_memory_limits(
         landed.append(_landed(store, key))
     assert landed[0] == landed[1]
     assert len(landed[0][0]) == 2000
+
+
+#: (keyword, the property declaring it, the bad row's fields as JSON text)
+UNCHECKED = [
+    ("enum of integers", {"type": ["null", "integer"], "enum": [1, 2]}, '"Extra": 3'),
+    ("const number", {"type": ["null", "number"], "const": 1.5}, '"Extra": 2'),
+    ("enum with a pattern", {"type": ["null", "string"], "enum": ["ab", "cd"], "pattern": "^a"}, '"Extra": "cd"'),
+    ("pattern", {"type": ["null", "string"], "pattern": "^[A-Z]{3}$"}, '"Extra": "abcd"'),
+    ("minimum", {"type": ["null", "integer"], "minimum": 0}, '"Extra": -1'),
+    ("maximum", {"type": ["null", "integer"], "maximum": 10}, '"Extra": 11'),
+    ("exclusiveMinimum", {"type": ["null", "number"], "exclusiveMinimum": 0}, '"Extra": 0'),
+    ("exclusiveMaximum", {"type": ["null", "number"], "exclusiveMaximum": 1}, '"Extra": 1.5'),
+    ("not", {"type": ["null", "string"], "not": {"const": "x"}}, '"Extra": "x"'),
+    ("enum on a PII string", {"type": ["null", "string"], "enum": ["123-45-6789", "tab\there", None]}, '"SSN": "x"'),
+    # text columns that are not plain strings: their VARCHAR holds other types' text, so SQL does not compare
+    ("enum on a string or integer", {"type": ["null", "string", "integer"], "enum": ["5", None]}, '"Extra": 5'),
+    (
+        "enum on a string with a format",
+        {"type": ["null", "string"], "format": "email", "enum": ["a@b.c"]},
+        '"Extra": "x"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("prop", "bad"), [c[1:] for c in UNCHECKED], ids=[c[0] for c in UNCHECKED])
+def test_a_property_declaring_a_keyword_sql_does_not_check_keeps_its_files_on_the_record_path(
+    tmp_path: Path, config: dict[str, Any], prop: dict[str, Any], bad: str
+) -> None:
+    """enum, const, pattern, bounds: the record path's validator dead-letters a value outside them and the fast
+    path's SQL does not look, so a stream declaring one has its files read record by record, with the reason."""
+
+    def build(files: Path) -> list[dict[str, Any]]:
+        rows = [GOOD[0], f'{{"Id": "B1", "Code": "b1", "Kind": "k", {bad}}}', *GOOD[1:]]
+        name = "SSN" if '"SSN"' in bad else "Extra"  # SSN: the stream's PII column
+        return _messages(files, rows, True, {**PROPS, name: prop})
+
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
+        if not exact:
+            assert "keywords the fast path does not check (" in run.stderr, run.stderr[-3000:]
+        landed.append(_landed(store, key))
+    assert landed[0] == landed[1]
+    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
+
+
+@pytest.mark.parametrize("kind", ["text", "json", "integer"])
+def test_choices_on_a_column_the_sql_does_not_compare_mark_every_row(kind: str) -> None:
+    """The sink leaves an enum off ``_unchecked_keywords`` because the SQL compares it: a column that reaches the
+    SQL read otherwise (PII as JSON text, a JSON or integer column) marks every row rather than skip the check."""
+    protected = ["s"] if kind == "text" else []
+    _, _, _, bad = _batch_file_columns([Column("s", "S", kind)], protected=protected, choices={"S": ("a",)})
+    assert ("s", "TRUE") in bad, bad

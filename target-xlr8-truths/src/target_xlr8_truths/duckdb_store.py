@@ -321,18 +321,35 @@ def _double(source: str) -> str:
     return f"TRY_CAST(CAST({source} AS VARCHAR) AS DOUBLE)"
 
 
+def _outside_lengths(text: str, low: int | None, high: int | None) -> str:
+    """SQL true when the string ``text`` has fewer code points than ``low`` or more than ``high`` (DuckDB's
+    ``length`` counts code points, as Python's ``len``; a surrogate pair read from ``\\uXXXX`` escapes is one).
+    The byte length decides first where it can: a code point is 1-4 bytes."""
+    if (low is not None and low < 0) or (high is not None and high < 0):  # a limit that is not an integer
+        return f"{text} IS NOT NULL"
+    outside = []
+    if low:
+        outside.append(f"(strlen({text}) < {4 * low} AND length({text}) < {low})")
+    if high is not None:
+        outside.append(f"(strlen({text}) > {high} AND length({text}) > {high})")
+    return " OR ".join(outside) or "FALSE"
+
+
 def _batch_file_columns(
     columns: list[Column],
     text_decimals: t.Collection[str] = (),
     json_shapes: t.Mapping[str, str] | None = None,
     protected: t.Collection[str] = (),
     not_null: t.Collection[str] = (),
+    lengths: t.Mapping[str, tuple[int | None, int | None]] | None = None,
+    choices: t.Mapping[str, tuple[str | None, ...]] | None = None,
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
     path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12), keywords beyond ``type``
-    (enum, pattern, ...) and nested properties' own types.
+    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12) and nested properties' own
+    types and keywords; keywords checked neither here (lengths, plain strings' enum and const) nor by DuckDB's
+    reader keep the stream on the record path (``sinks.TruthsSink._unchecked_keywords``).
 
     Integers, booleans, numbers and protected (PII) strings are read as JSON text, so a value of another JSON type
     (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for a boolean, ``5`` for a PII string) fails
@@ -344,17 +361,24 @@ def _batch_file_columns(
     arithmetic then rounds correctly), through its shortest text above that (DuckDB's direct cast invents digits
     there), and must convert back to the same double: more places than the scale would round, and that is caught
     here. Dates and timestamps are read as text and must be spelled as ``_ISO_TEXT`` says. A protected string's
-    Python protector decodes it (``sinks._from_json_string``)."""
+    Python protector decodes it (``sinks._from_json_string``). A string of a property declaring ``minLength`` or
+    ``maxLength`` (``lengths``: Salesforce and OData give most string fields a ``maxLength``) must have as many code
+    points as they allow; a column with no string text here marks every value it holds. A plain string in
+    ``choices`` (its ``enum`` or ``const``) must be one of them, compared as the VARCHAR read (a column read
+    otherwise marks every row: the sink's ``_unchecked_keywords`` trusts that what it passes is checked)."""
     spec: dict[str, str] = {}
     raw: list[str] = []
     converted: list[str] = []
     bad: list[tuple[str, str]] = []  # (column, condition)
     shapes = json_shapes or {}
+    limits = lengths or {}
     for index, column in enumerate(columns):
         source, name = quote(column.source), quote(column.name)
         value = f'"__xlr8_v{index}"'
         text = f'"__xlr8_t{index}"'
         absent = f'"__xlr8_n{index}"'
+        limited = limits.get(column.source)
+        string: str | None = None  # SQL for the value's text as the record path's string, where one is read
         if column.kind == "decimal" and column.source in text_decimals:
             # x-singer.decimal: a JSON string of plain decimal digits casts exactly when its significant places fit
             # the scale and its integer digits the precision; anything else (a number, an exponent, spaces) is
@@ -424,25 +448,69 @@ def _batch_file_columns(
                     f"ELSE {spelled} END"
                 )
             bad.append((column.name, f"({value} IS NOT NULL AND ({name} IS NULL OR NOT {spelled}))"))
+            string = value
         elif column.name in protected:
             spec[column.source] = "JSON"
             raw.append(f"CAST({source} AS VARCHAR) AS {name}")
             converted.append(name)
+            if limited is not None:  # the plaintext's length; a value that is not a string is the protector's
+                raw.append(f"{source} ->> '$' AS {text}")
+                converted.append(text)
+                string = text
         else:
             spec[column.source] = column.sql_type("duckdb")
             raw.append(f"{source} AS {name}")
             converted.append(name)
             if column.kind == "text":
-                bad.append((column.name, f"strlen({name}) > {MAX_FIELD_BYTES}"))  # NUL: ``content_refusal``
+                other = ""
+                allowed = (choices or {}).get(column.source)
+                if allowed is not None:  # null (or absent: read alike) is marked unless the enum lists it
+                    texts = [_literal(v) for v in allowed if v is not None]
+                    listed = f"{name} NOT IN ({', '.join(texts)})" if texts else "TRUE"
+                    other = (
+                        f" OR ({name} IS NOT NULL AND {listed})"
+                        if None in allowed
+                        else f" OR {name} IS NULL OR {listed}"
+                    )
+                too_long = f"strlen({name}) > {MAX_FIELD_BYTES}"  # NUL: ``content_refusal``
+                bad.append((column.name, f"({too_long}{other})" if other else too_long))
+                string = name
             elif column.kind == "json" and column.source in shapes:
                 starts = " OR ".join(
                     f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
                 )
                 bad.append((column.name, f"NOT ({starts})"))
+        if column.source in (choices or {}) and string != name:  # not compared above: every row to the record path
+            bad.append((column.name, "TRUE"))
+        if limited is not None:
+            # a non-string in a plain string column reads as its text (the string gap): the validator refuses it
+            outside = (
+                _outside_lengths(string, *limited)
+                if string is not None
+                else f"{raw[-1].rsplit(' AS ', 1)[1]} IS NOT NULL"
+            )
+            condition = bad[-1][1] if bad and bad[-1][0] == column.name else None
+            if condition is not None:
+                bad[-1] = (column.name, f"({condition} OR {outside})")
+            else:
+                bad.append((column.name, f"({outside})"))
         if column.source in not_null:  # null, or absent (DuckDB reads both as NULL): the validator decides
             bad.append((column.name, f"{raw[-1].rsplit(' AS ', 1)[1]} IS NULL"))
     literal = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in spec.items()) + "}"
     return literal, raw, converted, bad
+
+
+def _batch_columns(columns: list[Column], batch: Batch) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
+    """``_batch_file_columns`` with what the sink knows of the stream's properties (``Batch``)."""
+    return _batch_file_columns(
+        columns,
+        batch.text_decimals,
+        batch.json_shapes,
+        batch.protected,
+        batch.not_null,
+        batch.lengths,
+        batch.choices,
+    )
 
 
 class DuckDBStore(Store):
@@ -717,9 +785,7 @@ class DuckDBStore(Store):
         """One read of each file: values converted exactly in SQL; any row that needs the record path (an inexact
         or non-integral number, a missing key) refuses the whole file before anything is written. Long numbers are
         ruled out before the commit (``Batch.exactness``): the conversions are only exact below 16 digits."""
-        spec, raw, converted, bad = _batch_file_columns(
-            columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
-        )
+        spec, raw, converted, bad = _batch_columns(columns, batch)
         flags = "".join(f", {condition} AS {BAD_ROW}{i}" for i, (_, condition) in enumerate(bad))
         names = ", ".join(quote(c.name) for c in columns)
         for index, path in enumerate(batch.files):
@@ -795,9 +861,7 @@ class DuckDBStore(Store):
             return None
         qt = quote(table)
         kinds = {c.name: c.sql_type(self.dialect) for c in stored}
-        spec, raw, converted, bad = _batch_file_columns(
-            batch.columns, batch.text_decimals, batch.json_shapes, batch.protected, batch.not_null
-        )
+        spec, raw, converted, bad = _batch_columns(batch.columns, batch)
         checks = [(f"{quote(k)} IS NULL", "rows lack a key: they go through the record path") for k in keys]
         checks += [
             (condition, f"rows holding values SQL cannot convert exactly ({column}): record path")

@@ -118,6 +118,11 @@ def _without_keywords(node: t.Any, keywords: frozenset[str]) -> t.Any:
 #: named) and ``multipleOf`` (a float divisor cannot check the exact Decimal values the SDK reads, and raises
 #: TypeError; the decimal column's scale, taken from it, rejects values with more places instead).
 UNVALIDATED = frozenset({"format", "multipleOf"})
+#: Property keywords the record path's validator enforces that the BATCH fast path's SQL does not check (but for
+#: a plain string's enum or const of strings: ``TruthsSink._string_choices``).
+_FAST_PATH_UNCHECKED = frozenset(
+    {"enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "not"}
+)
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -412,6 +417,8 @@ class TruthsSink(BatchSink):
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
             batch.json_shapes = self._json_shapes
             batch.not_null = self._not_null
+            batch.lengths = self._string_lengths
+            batch.choices = self._string_choices
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -549,6 +556,8 @@ class TruthsSink(BatchSink):
             reason = refused
         elif os.environ.get(EXACT_PATH_ENV) == "1":
             reason = f"{EXACT_PATH_ENV} is set"
+        elif isinstance(store, DuckDBStore) and self._unchecked_keywords:  # names properties and keywords only
+            reason = f"keywords the fast path does not check ({', '.join(self._unchecked_keywords)})"
         elif isinstance(store, DuckDBStore) and self._protected_plain:
             # the scan for NUL escapes and numbers DuckDB would round runs while DuckDB loads the file, and decides
             # before the commit: a file it flags lands by the record path for that reason, whatever else the load
@@ -641,6 +650,57 @@ class TruthsSink(BatchSink):
             if names and "null" not in names:
                 sources.add(column.source)
         return frozenset(sources)
+
+    @functools.cached_property
+    def _unchecked_keywords(self) -> list[str]:
+        """``property: keyword`` for each stored property declaring a keyword the record path's validator enforces
+        and the BATCH fast path does not check (RELIABILITY F1: an enum, a pattern, a bound); their files take the
+        record path. No XLR8 tap declares one (Salesforce and OData declare ``maxLength``, which the fast path
+        checks); nested properties' own keywords are not looked at (see ``_batch_file_columns``)."""
+        stored = {c.source for c in self.columns}
+        return [
+            f"{source}: {keyword}"
+            for source, prop in self.schema["properties"].items()
+            if source in stored and isinstance(prop, dict) and source not in self._string_choices
+            for keyword in sorted(_FAST_PATH_UNCHECKED & set(prop))
+        ]
+
+    @functools.cached_property
+    def _string_choices(self) -> dict[str, tuple[str | None, ...]]:
+        """Plain string properties stored as text, not PII, whose only keyword beyond the type and lengths is an
+        ``enum`` of strings (and null) or a string ``const``: the values allowed (None: null), which the fast path's
+        SQL compares with the VARCHAR it reads (``_batch_file_columns``); any other keeps its stream off it."""
+        text = {c.source for c in self.columns if c.kind == "text"} & self._plain_strings
+        choices = {}
+        for source in text - set(self._protected_stored):  # PII: read as JSON text, not compared
+            prop = self.schema["properties"][source]
+            declared = _FAST_PATH_UNCHECKED & set(prop)
+            if declared == {"enum"} and isinstance(prop["enum"], list):
+                allowed = prop["enum"]
+            elif declared == {"const"}:
+                allowed = [prop["const"]]
+            else:
+                continue
+            if all(v is None or isinstance(v, str) for v in allowed):
+                choices[source] = tuple(allowed)
+        return choices
+
+    @functools.cached_property
+    def _string_lengths(self) -> dict[str, tuple[int | None, int | None]]:
+        """Stored properties declaring ``minLength`` or ``maxLength``: (minimum, maximum), None where not declared
+        and -1 for a limit that is not an integer (the fast path then leaves every value to the record path)."""
+
+        def limit(value: t.Any) -> int | None:
+            if value is None:
+                return None
+            return value if type(value) is int and value >= 0 else -1
+
+        lengths = {}
+        for column in self.columns:
+            prop = self.schema["properties"].get(column.source)
+            if isinstance(prop, dict) and ("minLength" in prop or "maxLength" in prop):
+                lengths[column.source] = (limit(prop.get("minLength")), limit(prop.get("maxLength")))
+        return lengths
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:

@@ -137,6 +137,13 @@ class Batch:
     #: For ``files``: property sources whose declared type excludes null (the record path's validator dead-letters a
     #: null there; DuckDB's reader reads it, and an absent property, as NULL: such a row takes the record path).
     not_null: frozenset[str] = frozenset()
+    #: For ``files``: property source -> (``minLength``, ``maxLength``) it declares (None: not declared; a limit
+    #: that is not an integer is -1). The record path's validator dead-letters a string outside them, counted in
+    #: code points as Python's ``len``; DuckDB's reader would land it.
+    lengths: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    #: For ``files``: sources of plain string properties -> the values their ``enum`` or ``const`` allows (strings,
+    #: and None for null: without it a null is the validator's to dead-letter, and absent reads as null too).
+    choices: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
 
 
 class Store(abc.ABC):
