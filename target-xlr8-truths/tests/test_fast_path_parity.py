@@ -211,7 +211,9 @@ def test_a_number_below_the_double_range_in_nested_json_keeps_its_digits_by_eith
 ) -> None:
     """DuckDB's reader reads 1e-400 as a double, 0, and wrote it ``0.0`` in nested JSON; the record path keeps its
     digits. The file now takes the record path, and both land the same text (review 20d)."""
-    rows = [*GOOD, '{"Id": "T1", "Code": "t1", "Address": {"Street": "x", "Geo": [' + number + ", 1.5]}}"]
+    # ``Kind`` given: without it the const alone would send the file away and the test could not fail (review22g)
+    row = '{"Id": "T1", "Code": "t1", "Kind": "k", "Address": {"Street": "x", "Geo": [' + number + ", 1.5]}}"
+    rows = [*GOOD, row]
     landed = []
     for exact, store, run in _both_paths(tmp_path, config, lambda files: _messages(files, rows, True)):
         key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())
