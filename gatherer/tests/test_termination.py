@@ -234,3 +234,25 @@ def test_a_gather_on_a_worker_thread_leaves_the_main_gather_s_first_signal_to_it
     assert owned
     assert after is target_handler
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_handler_set_outside_python_does_not_fail_the_gather_s_return(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``signal.getsignal`` gives None for a handler an embedding host set outside Python, and ``signal.signal``
+    refuses None: putting it back raised TypeError from the gather's end (review 22a Info). It is left as it is."""
+    from xlr8_gather import gather as g
+
+    real = signal.getsignal
+    before = {sig: real(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setattr(g.signal, "getsignal", lambda sig: None if sig == signal.SIGTERM else real(sig))
+
+    @g._stops_once
+    def a_gather() -> str:
+        return "gathered"
+
+    try:
+        assert a_gather() == "gathered"
+        assert real(signal.SIGINT) == before[signal.SIGINT]  # the others are put back as found
+    finally:
+        monkeypatch.undo()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

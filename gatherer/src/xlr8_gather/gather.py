@@ -133,7 +133,8 @@ def _stops_once(gathering: t.Callable[_P, _R]) -> t.Callable[_P, _R]:
         finally:
             _STOP = None
             for signum, handler in stop.found.items():
-                signal.signal(signum, handler)
+                if handler is not None:  # None: set outside Python (an embedding host), which Python cannot put back
+                    signal.signal(signum, handler)
 
     return run
 
