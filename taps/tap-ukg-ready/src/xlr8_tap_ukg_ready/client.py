@@ -177,7 +177,8 @@ class ReportStream(ReadyBaseStream):
         before ``bookmark - lookback_days`` are held back and counted in the log; a row with no date is always
         emitted (it cannot be bookmarked, so it would never be emitted otherwise)."""
         client = t.cast("TapUkgReady", self._tap).client
-        readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
+        fmt = self.settings.report_date_format
+        readers = [(name, reports.cell_reader(kind, name, fmt)) for name, kind in self.column_types.items()]
         key = self.replication_key
         bookmark = self.get_starting_replication_key_value(context) if key and self.lookback_days is not None else None
         with closing(self.pages_of_blocks(self._typed_blocks(client, readers))) as pages:

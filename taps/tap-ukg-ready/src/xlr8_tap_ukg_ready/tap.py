@@ -87,6 +87,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
         allowed_values=list(REPORT_FORMATS),
         description="How reports are read: csv (streamed row by row) or json.",
     ),
+    th.Property(
+        "report_date_format",
+        th.StringType,
+        default=reports.DEFAULT_DATE_FORMAT,
+        allowed_values=list(reports.DATE_FORMATS),
+        description="How CSV report dates are written: the API user's date format in UKG Ready (MM/DD/YYYY, or "
+        "DD/MM/YYYY for day-first regional settings). A date that only fits the other order stops the run.",
+    ),
 )
 
 
@@ -118,6 +126,7 @@ class UkgReadySettings:
     page_size: int
     reports: tuple[ReportSpec, ...]
     report_format: str
+    report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
 
     @property
     def company_ref(self) -> str:
@@ -162,6 +171,9 @@ class UkgReadySettings:
         fmt = str(config.get("report_format") or "csv")
         if fmt not in REPORT_FORMATS:
             errors.append(f"setting 'report_format' must be 'csv' or 'json', not {fmt!r}")
+        date_format = str(config.get("report_date_format") or reports.DEFAULT_DATE_FORMAT)
+        if date_format not in reports.DATE_FORMATS:
+            errors.append(f"setting 'report_date_format' must be one of {', '.join(reports.DATE_FORMATS)}")
         filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
@@ -170,7 +182,7 @@ class UkgReadySettings:
             api_key=config.get("api_key"), username=config.get("username"), password=config.get("password"),
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
-            report_format=fmt,
+            report_format=fmt, report_date_format=date_format,
         )  # fmt: skip
 
 
