@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
+from collections.abc import Iterator
 from functools import partial
+
+import pytest
 
 from xlr8_kit.testing.singer_cli import sync_tap
 from xlr8_sandbox.products.ukg_ready import API_KEY, COMPANY_SHORT_NAME, PASSWORD, USERNAME
 from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_ukg_ready.tap import TapUkgReady
+
+from .fake_ready import FakeReady
 
 SCALE = 60
 
@@ -37,3 +43,14 @@ def ready_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
 
 #: ``run_tap(config, streams=..., state=..., fake=...)``: a sync in-process over real HTTP; what the tap wrote.
 run_tap = partial(sync_tap, TapUkgReady)
+
+
+@pytest.fixture
+def ready() -> Iterator[FakeReady]:
+    """A small UKG Ready whose saved report 1002 the test rewrites between runs (``fake_ready``)."""
+    fake = FakeReady()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

@@ -121,10 +121,16 @@ def test_a9_report_broken_off_every_time_fails_clearly(
         run_tap(config, streams={"pay_statements"})
 
 
-def test_report_replication_key_emits_only_rows_since_the_bookmark(
+def test_report_lookback_days_emits_only_rows_since_the_bookmark_less_it(
     url: str, sandbox: Sandbox, emulator: UkgReadyEmulator
 ) -> None:
-    report = {"id": 1002, "name": "timesheets", "primary_keys": ["TimesheetEntryId"], "replication_key": "WorkDate"}
+    report = {
+        "id": 1002,
+        "name": "timesheets",
+        "primary_keys": ["TimesheetEntryId"],
+        "replication_key": "WorkDate",
+        "lookback_days": 0,  # without it every row is emitted (test_report_bookmark)
+    }
     config = ready_config(url, reports=[report])
     catalog = select_streams(TapUkgReady(config=config, parse_env_config=False).catalog_dict, {"timesheets"})
     first = sync_in_process(TapUkgReady(config=config, catalog=catalog, parse_env_config=False))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import repeat
@@ -156,6 +157,8 @@ class ReportStream(ReadyBaseStream):
 
     report: t.ClassVar[reports.ReportRef]
     column_types: t.ClassVar[dict[str, ColumnType]] = {}
+    #: None: every row is emitted; else only rows dated on or after the bookmark less this many days (or undated).
+    lookback_days: t.ClassVar[int | None] = None
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -168,23 +171,41 @@ class ReportStream(ReadyBaseStream):
         return self._report_pages(None)
 
     def _report_pages(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
-        """The report's blocks (``pages_of_blocks``: marks set per block, cleared when they stop), less the rows an
-        earlier run emitted (rows on the bookmark's own date are read again)."""
+        """The report's blocks (``pages_of_blocks``: marks set per block, cleared when they stop). Every row is
+        emitted unless ``lookback_days`` is set: the report is read whole anyway, and a row dated before the
+        bookmark may have been corrected since (the target upserts it by key). With ``lookback_days``, rows dated
+        before ``bookmark - lookback_days`` are held back and counted in the log; a row with no date is always
+        emitted (it cannot be bookmarked, so it would never be emitted otherwise)."""
         client = t.cast("TapUkgReady", self._tap).client
-        readers = [(name, reports.cell_reader(kind, name)) for name, kind in self.column_types.items()]
+        fmt = self.settings.report_date_format
+        readers = [(name, reports.cell_reader(kind, name, fmt)) for name, kind in self.column_types.items()]
         key = self.replication_key
-        since = self.get_starting_replication_key_value(context) if key else None
+        bookmark = self.get_starting_replication_key_value(context) if key and self.lookback_days is not None else None
         with closing(self.pages_of_blocks(self._typed_blocks(client, readers))) as pages:
-            if since is None or not key:
+            if bookmark is None or not key:
                 yield from pages
                 return
+            since = (date.fromisoformat(str(bookmark)[:10]) - timedelta(days=self.lookback_days or 0)).isoformat()
+            held = 0
             for page in pages:
+                rows = page if isinstance(page, list) else list(page)
                 kept: t.Iterable[dict[str, t.Any]]
                 try:
-                    kept = [record for record in page if not (record[key] is None or record[key] < since)]
+                    kept = [record for record in rows if record[key] is None or record[key] >= since]
+                    held += len(rows) - len(kept)
                 except Exception:  # noqa: BLE001 - raised again at the same record, after the records before it
-                    kept = (record for record in page if not (record[key] is None or record[key] < since))
+                    kept = (record for record in rows if record[key] is None or record[key] >= since)
                 yield kept
+            if held:
+                self.logger.info(
+                    "report stream %r: held back %d row(s) dated before %s (bookmark %s less lookback_days %d); "
+                    "changes to them are not emitted",
+                    self.name,
+                    held,
+                    since,
+                    bookmark,
+                    self.lookback_days,
+                )
 
     def _typed_blocks(
         self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]

@@ -43,8 +43,10 @@ class UkgReadyConnector(TapConnector):
         ref = reports.ReportRef(kind, report_id)
         client = self.ready_tap.client
         columns = client.metadata(ref).columns
-        for row in client.report_rows(ref, self.ready_tap.settings.report_format):
-            yield {name: reports.coerce(row.get(name), kind_, name) for name, kind_ in columns.items()}
+        settings = self.ready_tap.settings
+        fmt = settings.report_date_format
+        for row in client.report_rows(ref, settings.report_format):
+            yield {name: reports.coerce(row.get(name), kind_, name, fmt) for name, kind_ in columns.items()}
 
     def get_path(self, path: str) -> Iterator[dict[str, t.Any]]:
         """The rows of one GET: a list under the body's first list-valued key, or the object itself."""

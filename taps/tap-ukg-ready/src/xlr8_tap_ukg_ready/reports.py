@@ -3,7 +3,8 @@ the HTTP client that runs them, and cell coercion.
 
 ``GET /ta/rest/v1/report/{saved|global}/{id}/metadata`` lists the columns with a type; ``GET .../{id}`` runs the
 report as CSV (``Accept: text/csv``, read row by row off the socket, never held whole) or JSON
-(``{"columns": [...], "rows": [[...], ...]}``). CSV dates come as ``MM/DD/YYYY``; JSON dates as ISO.
+(``{"columns": [...], "rows": [[...], ...]}``). CSV dates come in the API user's date format (``MM/DD/YYYY`` in US
+tenants, ``DD/MM/YYYY`` where the user's regional settings say so: setting ``report_date_format``); JSON dates as ISO.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ _VENDOR_TYPES: dict[str, ColumnType] = {
 }  # fmt: skip
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _US_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+#: ``report_date_format`` values: whether the first number of a CSV date is the day.
+DATE_FORMATS: dict[str, bool] = {"MM/DD/YYYY": False, "DD/MM/YYYY": True}
+DEFAULT_DATE_FORMAT = "MM/DD/YYYY"
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 class ReportDataError(ValueError):
     """A report cannot be read as its metadata says."""
+
+
+class ReportDateFormatError(ReportDataError):
+    """A CSV date that only fits the other day/month order: the tenant writes dates in another format than the
+    setting says, so dates read before it (day 12 or less) may have had day and month swapped."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,9 @@ def stream_name_for(report_name: str) -> str:
     return f"report_{slug or 'unnamed'}"
 
 
-def coerce(value: t.Any, kind: ColumnType, column: str) -> t.Any:
-    """A report cell as its column's JSON value; a misfit names the column instead of landing as something else."""
+def coerce(value: t.Any, kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT) -> t.Any:
+    """A report cell as its column's JSON value; a misfit names the column instead of landing as something else.
+    CSV dates are read in ``date_format``; one that only fits the other order raises ``ReportDateFormatError``."""
     if value is None or (value == "" and kind != "string"):
         return None
     try:
@@ -90,20 +100,39 @@ def coerce(value: t.Any, kind: ColumnType, column: str) -> t.Any:
         if kind == "date":
             found = _US_DATE.match(text)
             if found:
-                return date(int(found.group(3)), int(found.group(1)), int(found.group(2))).isoformat()
+                month, day = _month_day(found.group(1), found.group(2), date_format, column)
+                return date(int(found.group(3)), month, day).isoformat()
             return date.fromisoformat(text[:10]).isoformat()
         found = _US_DATETIME.match(text)
         if found:
-            m, d, y, hh, mm, ss = found.groups()
-            return datetime(int(y), int(m), int(d), int(hh), int(mm), int(ss or 0)).isoformat()
+            a, b, y, hh, mm, ss = found.groups()
+            month, day = _month_day(a, b, date_format, column)
+            return datetime(int(y), month, day, int(hh), int(mm), int(ss or 0)).isoformat()
         return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ReportDataError:
+        raise
     except (ValueError, KeyError, InvalidOperation, TypeError):
         raise ReportDataError(
             f"report column {column!r} has a value that is not a {kind} (as the report's metadata says)"
         ) from None
 
 
-def cell_reader(kind: ColumnType, column: str) -> t.Callable[[t.Any], t.Any]:
+def _month_day(first: str, second: str, date_format: str, column: str) -> tuple[int, int]:
+    """A CSV date's month and day in ``date_format``. A first or second number over 12 proves the order: when it
+    contradicts the setting, the error names the setting (never a silent swap, never the value)."""
+    day_first = DATE_FORMATS[date_format]
+    month, day = (int(second), int(first)) if day_first else (int(first), int(second))
+    if month > 12 and day <= 12:
+        other = next(name for name, flag in DATE_FORMATS.items() if flag is not day_first)
+        raise ReportDateFormatError(
+            f"report column {column!r} has a date that is {other}, not {date_format}: set 'report_date_format' to "
+            f"{other!r} (rows read before it may have day and month swapped; the run stops and nothing is "
+            "bookmarked)"
+        )
+    return month, day
+
+
+def cell_reader(kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT) -> t.Callable[[t.Any], t.Any]:
     """``coerce(value, kind, column)`` for one column, with its usual case decided once: a non-empty text under a
     string, integer or number column is converted directly, and each distinct text of a date, date-time or boolean
     column once. Anything else (None, "", other types, a text that does not convert) goes to ``coerce`` itself,
@@ -127,7 +156,7 @@ def cell_reader(kind: ColumnType, column: str) -> t.Callable[[t.Any], t.Any]:
 
         read_number.bulk = convert  # type: ignore[attr-defined]  # a whole column at once (cells_block_builder)
         return read_number
-    return text_memo(lambda value: coerce(value, kind, column))
+    return text_memo(lambda value: coerce(value, kind, column, date_format))
 
 
 #: A streamed report is classified by its status and headers only (see ``classify_status``).
@@ -302,6 +331,7 @@ def record_builder(
     names: list[str],
     *,
     readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
 ) -> t.Callable[[list[str]], dict[str, t.Any]] | None:
     """For CSV rows under header ``names``: a function giving the typed record of a row's cells (what
     ``{name: cell_reader(kind, name)(row.get(name)) ...}`` gives for ``row = dict(zip(names, cells))``) when the
@@ -310,7 +340,8 @@ def record_builder(
     header (every row then goes the general way)."""
     if not set(column_types) <= set(names):
         return None
-    return cells_record_builder(names, list(column_types), typed_readers(column_types, readers), empty_is_none=False)
+    typed = typed_readers(column_types, readers, date_format)
+    return cells_record_builder(names, list(column_types), typed, empty_is_none=False)
 
 
 def block_builder(
@@ -320,6 +351,7 @@ def block_builder(
     written: t.Collection[str] = (),
     vouch: t.Callable[[t.Mapping[str, t.Sequence[t.Any]]], bool] | None = None,
     readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
 ) -> t.Callable[[list[list[str]]], tuple[list[dict[str, t.Any]], dict[str, t.Sequence[t.Any]]] | None] | None:
     """``record_builder`` for a block of rows, each with one cell per name, column by column
     (``xlr8_kit.columns.cells_block_builder``: None for a block it leaves to ``record_builder``, row by row;
@@ -327,15 +359,21 @@ def block_builder(
     rest)."""
     if not set(column_types) <= set(names):
         return None
-    readers = typed_readers(column_types, readers)
+    readers = typed_readers(column_types, readers, date_format)
     return cells_block_builder(names, list(column_types), readers, empty_is_none=False, written=written, vouch=vouch)
 
 
 def typed_readers(
-    column_types: dict[str, ColumnType], readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None
+    column_types: dict[str, ColumnType],
+    readers: t.Mapping[str, t.Callable[[t.Any], t.Any]] | None = None,
+    date_format: str = DEFAULT_DATE_FORMAT,
 ) -> dict[str, t.Callable[[t.Any], t.Any]]:
     """Each non-string column's reader for the CSV builders (a string column's cell is its value as is): from
     ``readers`` (a report's ``cell_reader`` per column, so its builders and its general path share one memo per
     column), else a new ``cell_reader``."""
     found = readers or {}
-    return {name: found.get(name) or cell_reader(kind, name) for name, kind in column_types.items() if kind != "string"}
+    return {
+        name: found.get(name) or cell_reader(kind, name, date_format)
+        for name, kind in column_types.items()
+        if kind != "string"
+    }

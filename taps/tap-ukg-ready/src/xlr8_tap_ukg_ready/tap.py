@@ -27,6 +27,7 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap-ukg-ready")
 
 MAX_PAGE_SIZE = 1000
+MAX_LOOKBACK_DAYS = 3660
 REPORT_FORMATS = ("csv", "json")
 
 PRODUCT_SETTINGS = th.PropertiesList(
@@ -63,8 +64,16 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 th.Property(
                     "replication_key",
                     th.StringType,
-                    description="A date column: rows before the bookmark are not emitted again (the report is "
-                    "still read whole; its date range is part of its saved definition).",
+                    description="A date column the bookmark follows. Every row the report returns is still "
+                    "emitted unless lookback_days is set (the report is read whole; the target upserts by "
+                    "primary_keys).",
+                ),
+                th.Property(
+                    "lookback_days",
+                    th.IntegerType,
+                    description="With replication_key: emit only rows dated on or after the bookmark less this "
+                    f"many days (0-{MAX_LOOKBACK_DAYS}); rows with an empty date are always emitted. Corrections "
+                    "to older rows are then not emitted (their count is logged).",
                 ),
                 *declaration_properties("pay_statement", "EmployeeId"),
             )
@@ -78,6 +87,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
         allowed_values=list(REPORT_FORMATS),
         description="How reports are read: csv (streamed row by row) or json.",
     ),
+    th.Property(
+        "report_date_format",
+        th.StringType,
+        default=reports.DEFAULT_DATE_FORMAT,
+        allowed_values=list(reports.DATE_FORMATS),
+        description="How CSV report dates are written: the API user's date format in UKG Ready (MM/DD/YYYY, or "
+        "DD/MM/YYYY for day-first regional settings). A date that only fits the other order stops the run.",
+    ),
 )
 
 
@@ -87,6 +104,8 @@ class ReportSpec:
     name: str | None = None
     primary_keys: tuple[str, ...] = ()
     replication_key: str | None = None
+    #: None: every row is emitted; else rows dated before ``bookmark - lookback_days`` are held back (and counted).
+    lookback_days: int | None = None
     entity: str | None = None
     truth_type: str = "reality"
     references: dict[str, str] = field(default_factory=dict)
@@ -107,6 +126,7 @@ class UkgReadySettings:
     page_size: int
     reports: tuple[ReportSpec, ...]
     report_format: str
+    report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
 
     @property
     def company_ref(self) -> str:
@@ -151,6 +171,9 @@ class UkgReadySettings:
         fmt = str(config.get("report_format") or "csv")
         if fmt not in REPORT_FORMATS:
             errors.append(f"setting 'report_format' must be 'csv' or 'json', not {fmt!r}")
+        date_format = str(config.get("report_date_format") or reports.DEFAULT_DATE_FORMAT)
+        if date_format not in reports.DATE_FORMATS:
+            errors.append(f"setting 'report_date_format' must be one of {', '.join(reports.DATE_FORMATS)}")
         filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
@@ -159,7 +182,7 @@ class UkgReadySettings:
             api_key=config.get("api_key"), username=config.get("username"), password=config.get("password"),
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
-            report_format=fmt,
+            report_format=fmt, report_date_format=date_format,
         )  # fmt: skip
 
 
@@ -172,11 +195,22 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
     if kind not in reports.REPORT_KINDS:
         errors.append(f"setting '{where}.kind' must be 'saved' or 'global', not {kind!r}")
     truth, references = declared_truths(raw, where, errors)
+    replication_key = raw.get("replication_key") or None
+    lookback = raw.get("lookback_days")
+    if lookback is not None:
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or not 0 <= lookback <= MAX_LOOKBACK_DAYS:
+            errors.append(f"setting '{where}.lookback_days' must be a whole number of days, 0-{MAX_LOOKBACK_DAYS}")
+            lookback = None
+        elif replication_key is None:
+            errors.append(
+                f"setting '{where}.lookback_days' needs '{where}.replication_key' (the date it counts back from)"
+            )
     return ReportSpec(
         ref=reports.ReportRef(kind, raw["id"]),
         name=raw.get("name") or None,
         primary_keys=tuple(raw.get("primary_keys") or ()),
-        replication_key=raw.get("replication_key") or None,
+        replication_key=replication_key,
+        lookback_days=lookback,
         entity=raw.get("entity") or None,
         truth_type=truth,
         references=references,
@@ -260,6 +294,7 @@ class TapUkgReady(KitTap):
                 "column_types": dict(meta.columns),
                 "primary_keys": list(spec.primary_keys),
                 "replication_key": key,
+                "lookback_days": spec.lookback_days,
                 "xlr8_entity": spec.entity,
                 "xlr8_truth_type": spec.truth_type,
                 "xlr8_references": dict(spec.references),
