@@ -4,7 +4,8 @@
 ``xlr8_mapper_common.templates``); ``direction`` is ``from_erp`` (ERP purchase orders into Common's shape, for
 target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream
 is renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through
-untouched, after the records before it. A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
+after the records before it, untouched unless ``drop_other_streams``: then the bookmarks of the streams dropped
+leave it (``map_state_message``). A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
 messages its files hold, mapped, passed or dropped as RECORDs are (target-common reads RECORDs only); its files are
 read only under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the
 template cannot carry stops the run with a message naming the value, the field and the record's key: an unmapped
@@ -50,7 +51,8 @@ class CommonMapper(InlineMapper):
             "drop_other_streams",
             th.BooleanType,
             default=False,
-            description="Drop streams other than the template's source stream (default: pass them through).",
+            description="Drop streams other than the template's source stream, their bookmarks too (default: pass "
+            "them through).",
         ),
         th.Property(
             "batch_locations",
@@ -124,6 +126,16 @@ class CommonMapper(InlineMapper):
         return BatchLocations.from_config(self.config)
 
     def map_state_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        """With ``drop_other_streams``, only the mapped stream's bookmark goes on: a dropped stream's records never
+        land, so its bookmark must not say they did (tap-common acknowledges the ERP-sync ids its bookmark names
+        to Common, which then drops them from its pending list for good; an incremental bookmark skips them)."""
+        value = message_dict.get("value")
+        bookmarks = value.get("bookmarks") if isinstance(value, dict) else None
+        if self.config.get("drop_other_streams") and isinstance(bookmarks, dict):
+            kept = {s: b for s, b in bookmarks.items() if self._mapped(s)}
+            if len(kept) != len(bookmarks):
+                yield StateMessage(value={**t.cast("dict[str, t.Any]", value), "bookmarks": kept})
+                return
         yield StateMessage.from_dict(message_dict)
 
     def map_activate_version_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
