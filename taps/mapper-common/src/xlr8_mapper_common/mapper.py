@@ -4,17 +4,24 @@
 ``xlr8_mapper_common.templates``); ``direction`` is ``from_erp`` (ERP purchase orders into Common's shape, for
 target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream
 is renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through
-untouched, after the records before it. A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
+after the records before it, untouched unless ``drop_other_streams``: then the bookmarks of the streams dropped
+leave it (``map_state_message``). A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
 messages its files hold, mapped, passed or dropped as RECORDs are (target-common reads RECORDs only); its files are
 read only under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the
-template cannot carry stops the run with a message naming the value, the field and the record's key: an unmapped
-status is an error, never a guess.
+template cannot carry (an unmapped status is an error, never a guess) is refused, logged naming the value, the field
+and the record's key, and the others go on (``_refuse``): one shipped purchase order must not stop every later one on
+every run. A refused record goes to ``dead_letter_path`` when set, and the STATE goes on past it; otherwise no STATE
+goes on from the first refusal, so the refused records are read again next run. Either way the run ends with exit 1
+naming them.
 """
 
 from __future__ import annotations
 
+import json
 import typing as t
+from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 from singer_sdk import InlineMapper
 from singer_sdk import typing as th
@@ -50,7 +57,8 @@ class CommonMapper(InlineMapper):
             "drop_other_streams",
             th.BooleanType,
             default=False,
-            description="Drop streams other than the template's source stream (default: pass them through).",
+            description="Drop streams other than the template's source stream, their bookmarks too (default: pass "
+            "them through).",
         ),
         th.Property(
             "batch_locations",
@@ -58,7 +66,21 @@ class CommonMapper(InlineMapper):
             description="Directories BATCH messages may name files in (the tap's batch_config storage root); their "
             "records are sent on as RECORD messages. Files the tap wrote during this run are deleted once read.",
         ),
+        th.Property(
+            "dead_letter_path",
+            th.StringType,
+            description="JSON-lines file records the template cannot carry are appended to (stream, key, error, "
+            "record); the STATE then goes on past them. Without it no STATE goes on from the first such record, so "
+            "they are read again next run. Either way the other records go on and the run exits 1 naming them.",
+        ),
     ).to_dict()
+
+    #: The keys of the records refused this run (``_refuse``).
+    refused: list[str]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = []
 
     @cached_property
     def template(self) -> Template:
@@ -99,7 +121,8 @@ class CommonMapper(InlineMapper):
             try:
                 record = self.template.map_record(message_dict["record"], direction)
             except MappingError as exc:
-                raise MappingError(f"mapper-common: {exc}") from None
+                self._refuse(stream, message_dict["record"], exc)
+                return
             yield RecordMessage(stream=self.template.target_stream(direction), record=record)
         elif self._passes(stream):
             yield RecordMessage.from_dict(message_dict)
@@ -123,7 +146,50 @@ class CommonMapper(InlineMapper):
     def _batch_locations(self) -> BatchLocations:
         return BatchLocations.from_config(self.config)
 
+    def _refuse(self, stream: str, record: dict[str, t.Any], exc: MappingError) -> None:
+        """Not sent on: written to ``dead_letter_path`` (before any later STATE goes on) or, without one, every
+        later STATE held back (``map_state_message``); counted for the exit (``process_endofpipe``)."""
+        key = self.template.describe_key(record, self.direction)
+        self.refused.append(key)
+        self.logger.error("mapper-common: %s; %s %s not sent on", exc, stream, key)
+        path = self.config.get("dead_letter_path")
+        if path:
+            line = {"at": datetime.now(UTC).isoformat(), "stream": stream, "key": key, "error": str(exc),
+                    "record": record}  # fmt: skip
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line, default=str) + "\n")
+
+    def process_endofpipe(self) -> None:
+        """Exit 1 when a record was refused: the run did not send on everything it read."""
+        super().process_endofpipe()
+        if self.refused:
+            where = self.config.get("dead_letter_path")
+            shown = "; ".join(self.refused[:20]) + ("; ..." if len(self.refused) > 20 else "")
+            raise MappingError(
+                f"mapper-common: {len(self.refused)} record(s) the template {self.template.name!r} cannot carry were "
+                f"not sent on ({shown}); "
+                + (
+                    f"written to dead_letter_path {where}"
+                    if where
+                    else "no STATE went on from the first of them, so they are read again next run (set "
+                    "'dead_letter_path' to set them aside, or push the mapped values down with the tap's 'filters')"
+                )
+            )
+
     def map_state_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
+        """With ``drop_other_streams``, only the mapped stream's bookmark goes on: a dropped stream's records never
+        land, so its bookmark must not say they did (tap-common acknowledges the ERP-sync ids its bookmark names
+        to Common, which then drops them from its pending list for good; an incremental bookmark skips them)."""
+        if self.refused and not self.config.get("dead_letter_path"):
+            return  # held back: a refused record before it is neither sent on nor set aside
+        value = message_dict.get("value")
+        bookmarks = value.get("bookmarks") if isinstance(value, dict) else None
+        if self.config.get("drop_other_streams") and isinstance(bookmarks, dict):
+            kept = {s: b for s, b in bookmarks.items() if self._mapped(s)}
+            if len(kept) != len(bookmarks):
+                yield StateMessage(value={**t.cast("dict[str, t.Any]", value), "bookmarks": kept})
+                return
         yield StateMessage.from_dict(message_dict)
 
     def map_activate_version_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:

@@ -116,7 +116,7 @@ class Template:
 
     def map_record(self, record: dict[str, Any], direction: Direction) -> dict[str, Any]:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
-        key = self._describe_key(record, direction)
+        key = self.describe_key(record, direction)
         if direction == "from_erp":
             for list_name in self.single_item_lists:
                 items = _as_list(record.get(list_name))
@@ -132,7 +132,7 @@ class Template:
             _set(out, rule.steps(target_side), converted)
         return out
 
-    def _describe_key(self, record: dict[str, Any], direction: Direction) -> str:
+    def describe_key(self, record: dict[str, Any], direction: Direction) -> str:
         names = self.common_key if direction == "to_erp" else self.erp_key
         return ", ".join(f"{n}={record.get(n)!r}" for n in names)
 

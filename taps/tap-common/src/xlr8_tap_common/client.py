@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import typing as t
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import repeat
@@ -113,6 +114,29 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
 
     def get_new_paginator(self) -> JSONPathPaginator:
         return CursorPaginator("$.next_cursor")
+
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """A bookmark is read from ``lookback_seconds`` before it: Common stamps ``updated_at`` when a write begins
+        and shows the row when it commits, so a row committed after the last run read past its stamp sits below
+        the bookmark (audit23a finding 7). The stored value moves back too, so the rows read again are in order
+        (the SDK's sort check); they are upserted by id. Never below ``start_date``."""
+        super()._write_starting_replication_value(context)
+        seconds = self.settings.lookback_seconds
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        if not (self.replication_key and seconds and isinstance(bookmark, str)):
+            return
+        self.get_starting_replication_key_value(context)  # a malformed bookmark fails here, naming the stream
+        moment = datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        earlier = moment - timedelta(seconds=seconds)
+        if self.settings.start_date is not None:
+            earlier = max(earlier, self.settings.start_date)
+        if earlier >= moment:
+            return
+        text = earlier.isoformat()
+        text = text.replace("+00:00", "Z") if bookmark.endswith("Z") else text
+        state["starting_replication_value"] = state["replication_key_value"] = text
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         pushed = dict(self.universal_filter.params) if self.universal_filter is not None else {}

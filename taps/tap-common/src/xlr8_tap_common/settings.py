@@ -14,6 +14,8 @@ MAX_PAGE_SIZE = 500
 API_PREFIX = "/api/v1"
 ACK_ROUTES = ("acknowledge", "mark-synced")
 AUTH_FLOWS = ("password", "client_credentials")
+#: A write's ``updated_at`` is stamped when its transaction starts and seen when it commits: minutes cover that.
+DEFAULT_LOOKBACK_SECONDS = 300
 
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
@@ -48,6 +50,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="Acknowledge ERP-sync updates a previous run delivered (its state says which); false reads only.",
     ),
     th.Property("start_date", th.DateTimeType, description="Incremental streams: first updated_since on a first run."),
+    th.Property(
+        "lookback_seconds",
+        th.IntegerType,
+        default=DEFAULT_LOOKBACK_SECONDS,
+        description="Incremental streams: updated_since is the bookmark minus this many seconds, so a row committed "
+        "after the last run read past its updated_at is still read (rows read again are upserted by id); 0 for none.",
+    ),
     th.Property("page_size", th.IntegerType, default=MAX_PAGE_SIZE, description=f"Rows per page (1-{MAX_PAGE_SIZE})."),
     th.Property(
         "webhook_store_path",
@@ -72,6 +81,7 @@ class CommonSettings:
     page_size: int
     webhook_store_path: str | None
     filters: str | None = None
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS
 
     @property
     def api_url(self) -> str:
@@ -101,6 +111,11 @@ class CommonSettings:
                 start = start if start.tzinfo else start.replace(tzinfo=UTC)
             except ValueError:
                 errors.append(f"setting 'start_date' must be an ISO 8601 date-time, not {config['start_date']!r}")
+        lookback = config.get("lookback_seconds")
+        lookback = DEFAULT_LOOKBACK_SECONDS if lookback is None else lookback
+        lookback = int(lookback) if isinstance(lookback, str) and lookback.strip().isdigit() else lookback
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
+            errors.append(f"setting 'lookback_seconds' must be a whole number of seconds, 0 or more, not {lookback!r}")
         from xlr8_kit.filtering import filters_setting
 
         filters = filters_setting(config, errors)
@@ -113,6 +128,7 @@ class CommonSettings:
             company_id=config.get("company_id"), ack_route=ack_route,
             acknowledge_updates=True if acknowledge is None else bool(acknowledge), start_date=start,
             page_size=page_size, webhook_store_path=config.get("webhook_store_path") or None, filters=filters,
+            lookback_seconds=lookback,
         )  # fmt: skip
 
 

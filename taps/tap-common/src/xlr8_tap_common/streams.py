@@ -6,7 +6,7 @@ once the target committed that record. At the start of the next run the ids foun
 acknowledged (idempotent on Common's side), then the pending list is read again. A crash before the target's
 commit leaves the old state: nothing new is acknowledged and the updates are read again; a crash after it
 re-acknowledges ids Common already has (a no-op). Stream maps that drop records would acknowledge them too: do not
-filter this stream with a mapper.
+filter this stream with one (mapper-common's ``drop_other_streams`` drops the stream's bookmark with its records).
 """
 
 from __future__ import annotations
