@@ -63,7 +63,10 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             "rest_framework_version",
             th.StringType,
             default=ADVANCED_FRAMEWORK,
-            description="REST-Framework-Version header: 1 for the simple q syntax, 2 or later for rowmatch q.",
+            description=(
+                "REST-Framework-Version header: 1 for the simple q syntax, 2 or later for rowmatch q; from 3 expanded "
+                "children come as collection objects of 25 rows, the rest read from each child's own URL."
+            ),
         ),
         th.Property(
             "auth_type",
