@@ -23,11 +23,17 @@ _ORDER = {"workers": "LastUpdateDate:asc,PersonId:asc", "jobs": "LastUpdateDate:
           "absences": "LastUpdateDate:asc,PersonAbsenceEntryId:asc"}  # fmt: skip
 
 
+def _rows(child: Any) -> list[dict[str, Any]]:
+    """A child's rows: framework 4 sends a collection object (``items``, ``hasMore``), 1 and 2 an array. The
+    emulator's workers have at most two rows per child, never cut at 25."""
+    return (child.get("items") if isinstance(child, dict) else child) or [{}]
+
+
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
-    name = (row.pop("names", None) or [{}])[0]
-    email = (row.pop("emails", None) or [{}])[0]
-    relation = (row.pop("workRelationships", None) or [{}])[0]
-    assignment = (relation.get("assignments") or [{}])[0]
+    name = _rows(row.pop("names", None))[0]
+    email = _rows(row.pop("emails", None))[0]
+    relation = _rows(row.pop("workRelationships", None))[0]
+    assignment = _rows(relation.get("assignments"))[0]
     row.update({k: name.get(k) for k in ("FirstName", "LastName", "DisplayName")})
     row["WorkEmail"] = email.get("EmailAddress")
     row.update(HireDate=relation.get("StartDate"), TerminationDate=relation.get("TerminationDate"),

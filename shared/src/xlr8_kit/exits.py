@@ -102,5 +102,21 @@ def with_one_line_errors(command: click.Command, logger: logging.Logger) -> clic
             ctx.exit(EXIT_PARTIAL_RUN)
         return result
 
+    make_context = command.make_context
+
+    def guarded_options(info_name: str | None, args: list[str], parent: click.Context | None = None,
+                        **extra: t.Any) -> click.Context:  # fmt: skip
+        """``--discover``, ``--about`` and ``--test`` run in eager option callbacks while the arguments are parsed,
+        before ``invoke``: their errors end the same way (one ERROR line, audit23b #8), not in a traceback."""
+        try:
+            return make_context(info_name, args, parent=parent, **extra)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            logger.debug("Traceback of the error below", exc_info=True)
+            logger.error("%s", one_line(exc))
+            raise click.exceptions.Exit(exit_code(exc)) from None
+
     command.invoke = guarded  # type: ignore[method-assign]
+    command.make_context = guarded_options  # type: ignore[method-assign]
     return command

@@ -5,9 +5,11 @@ describe."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import requests
 
+from xlr8_kit.testing.singer_cli import assert_one_error_line, run_tap_cli, write_json
 from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD, USERNAME, OracleErpEmulator
 from xlr8_sandbox.products.oracle_fusion.hcm import person_id
 from xlr8_tap_oracle_erp.tap import TapOracleErp
@@ -87,3 +89,12 @@ def test_ledger_balances_agree_with_the_journal_lines(url: str) -> None:
                    (balance["LedgerName"], balance["AccountCombination"])]  # fmt: skip
         assert Decimal(str(history[-1]["EndingBalance"])) == expected
     assert out.schema_message("ledgerBalances")["key_properties"] == ["LedgerName", "AccountCombination", "PeriodName"]
+
+
+def test_discover_with_a_wrong_password_is_one_error_line(url: str, tmp_path: Path) -> None:
+    """audit23b #8: one ERROR line and exit 1, not a traceback."""
+    wrong = write_json(tmp_path / "wrong.json", erp_config(url, password="wrong-canary-pw-1618"))
+    result = run_tap_cli("tap-oracle-erp", ["--config", wrong, "--discover"], tmp_path)
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "HTTP 401")
+    assert "wrong-canary-pw-1618" not in result.stdout + result.stderr

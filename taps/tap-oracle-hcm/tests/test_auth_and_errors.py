@@ -13,7 +13,7 @@ from xlr8_kit.credentials.model import ProductCredential
 from xlr8_kit.oracle import FusionSettings
 from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_kit.testing.fake_time import FakeTime
-from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
+from xlr8_kit.testing.singer_cli import assert_one_error_line, run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.hcm import CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME, OracleHcmEmulator
@@ -135,3 +135,16 @@ def test_latency_concurrent_requests_below_max_concurrent_requests_is_named(url:
     same = hcm_config(url, latency_concurrent_requests=2, max_concurrent_requests=2)
     equal = write_json(tmp_path / "equal.json", same)
     assert run_tap_cli("tap-oracle-hcm", ["--config", equal, "--discover"], tmp_path).returncode == 0
+
+
+def test_discover_failures_are_one_error_line(url: str, tmp_path: Path) -> None:
+    """audit23b #8: a wrong password or an unknown resource at ``--discover`` is one ERROR line and exit 1."""
+    wrong = write_json(tmp_path / "wrong.json", hcm_config(url, password="wrong-canary-pw-2718"))
+    result = run_tap_cli("tap-oracle-hcm", ["--config", wrong, "--discover"], tmp_path)
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "HTTP 401")
+    assert "wrong-canary-pw-2718" not in result.stdout + result.stderr
+    unknown = write_json(tmp_path / "unknown.json", hcm_config(url, resources=["nosuchResource"]))
+    result = run_tap_cli("tap-oracle-hcm", ["--config", unknown, "--discover"], tmp_path)
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "nosuchResource")

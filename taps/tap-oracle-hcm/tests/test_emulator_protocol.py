@@ -27,7 +27,9 @@ def test_finders_and_single_items(url: str) -> None:
     assert [r["PersonNumber"] for r in by_key["items"]] == ["E000005"]
     item = get(url, f"/workers/{person_id(4)}", expand="emails", onlyData="true").json()
     assert item["PersonNumber"] == "E000005"
-    assert item["emails"][0]["EmailType"] == "W1"
+    assert item["emails"]["items"][0]["EmailType"] == "W1"  # framework 3+: a collection object (audit23b #1)
+    v2_item = get(url, f"/workers/{person_id(4)}", "2", expand="emails", onlyData="true").json()
+    assert v2_item["emails"][0]["EmailType"] == "W1"
     unknown = get(url, "/workers", finder="findByNothing;X=1")
     assert unknown.status_code == 400
     assert "findByNothing" in unknown.json()["o:errorDetails"][0]["detail"]

@@ -4,7 +4,7 @@ in both q syntaxes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -124,3 +124,45 @@ def test_incremental_in_the_simple_syntax(url: str, emulator: OracleHcmEmulator)
     expected = {e.employee_id for e in emulator.company.employees() if e.last_modified.isoformat() >= "2025-06-01"}
     assert {r["PersonNumber"] for r in rows} == expected
     assert emulator.collection_queries[-1]["q"] == "LastUpdateDate>='2025-06-01T00:00:00+00:00'"
+
+
+def test_full_read_every_days_refreshes_columns_flattened_from_children(url: str, emulator: OracleHcmEmulator) -> None:
+    """audit23b #5, #6: a job change in the assignment child does not move the worker's ``LastUpdateDate``, so
+    incremental reads never refresh ``JobCode``; with ``full_read_every_days`` a run whose last whole read is that
+    old reads every worker again (no ``LastUpdateDate`` condition) and lands the new job, then goes incremental."""
+    config = hcm_config(url, resources=["workers"], full_read_every_days=7)
+
+    def first_q() -> str | None:
+        return emulator.collection_queries[asked].get("q")
+
+    asked = len(emulator.collection_queries)
+    first = run_tap(config, streams={"workers"})
+    state = first.state
+    assert first_q() is None
+    assert state["bookmarks"]["workers"]["xlr8_full_read_at"]
+    assignments = emulator.resources["workers"].children["workRelationships"].children["assignments"]
+    rows = assignments.rows
+    workers_def = emulator.resources["workers"]
+    declared_row = workers_def.row
+    assignments.rows = lambda relationship: [{**r, "JobCode": "MOVED"} for r in rows(relationship)]
+    emulator.change_rows("workers", lambda i, row: row)  # the same workers: a new data version, no page kept
+    try:
+        asked = len(emulator.collection_queries)
+        second = run_tap(config, streams={"workers"}, state=state)  # whole read 0 days ago: incremental
+        assert (first_q() or "").startswith("LastUpdateDate >= ")
+        assert len(second.records("workers")) < len(first.records("workers"))
+        stale = second.state
+        stale["bookmarks"]["workers"]["xlr8_full_read_at"] = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+        asked = len(emulator.collection_queries)
+        third = run_tap(config, streams={"workers"}, state=stale)
+    finally:
+        assignments.rows = rows
+        emulator.change_rows("workers", lambda i, row: row)
+        workers_def.row = declared_row
+    assert first_q() is None
+    workers = third.records("workers")
+    assert len(workers) == emulator.resources["workers"].count()
+    assert {r["JobCode"] for r in workers} == {"MOVED"}
+    bookmark = third.state["bookmarks"]["workers"]
+    assert bookmark["replication_key_value"] == max(r["LastUpdateDate"] for r in workers)
+    assert datetime.fromisoformat(bookmark["xlr8_full_read_at"]) > datetime.now(UTC) - timedelta(hours=1)

@@ -7,7 +7,13 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
-from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.testing.singer_cli import (
+    assert_one_error_line,
+    parse_singer_messages,
+    run_tap_cli,
+    select_streams,
+    write_json,
+)
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import COMM_PASSWORD, S4HanaEmulator
 
@@ -68,3 +74,12 @@ def test_bad_config_exits_non_zero_naming_the_setting(tmp_path: Path) -> None:
     result = _run(["--config", config_file, "--discover"], tmp_path)
     assert result.returncode != 0
     assert "setting 'password' is required" in result.stderr
+
+
+def test_discover_with_a_wrong_password_is_one_error_line(url: str, tmp_path: Path) -> None:
+    """audit23b #8: one ERROR line and exit 1, not a traceback."""
+    wrong = write_json(tmp_path / "wrong.json", basic_config(url, password="wrong-canary-pw-1414"))
+    result = _run(["--config", wrong, "--discover"], tmp_path)
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "401")
+    assert "wrong-canary-pw-1414" not in result.stdout + result.stderr

@@ -80,6 +80,10 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
     for path in embed:  # every attribute of an embedded child
         fields[path] = None
     expand = tuple(dict.fromkeys([*(r.child for r in declared.flatten), *embed]))
+    for path, wanted in fields.items():  # a level's key names its children's URL, where a cut child is read whole
+        keys = resource.child(path).keys if path else ()
+        if wanted is not None and len(keys) == 1 and any(p.startswith(f"{path}.") for p in expand):
+            wanted[:0] = [k for k in keys if k not in wanted]
     effective = resource.effective_dated or any(resource.child(p).effective_dated for p in expand)
     plans = [
         StreamPlan(

@@ -55,6 +55,109 @@ def collection_page(payload: Any) -> tuple[list[dict[str, Any]], bool]:
     return payload["items"], has_more
 
 
+class ChildShapeError(CollectionError):
+    """An expanded child that is neither a list (framework 1 and 2) nor a collection object (3 and later): landing
+    it as "no rows" would null the parent's flattened columns and drop the child's rows, silently (audit23b #1)."""
+
+
+def child_items(value: Any, name: str) -> tuple[list[Any], bool] | None:
+    """``(rows, hasMore)`` of an expanded child, None when the parent has none (absent or null).
+
+    Framework 1 and 2 send an array; 3 and later a collection object, ``{"items": [...], "count": n, "hasMore":
+    ..., "limit": 25, "offset": 0}`` (Oracle, "Set the REST Framework Version": version 3 "supports retrieving
+    nested child resources ... as a resource collection (JSON object), instead of an array of items"; the
+    children "contain additional paging information such as hasMore"), so a child of more than 25 rows comes cut
+    and the rest is read from the child's own URL (``expand_children``)."""
+    if type(value) is list:
+        return value, False
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and isinstance(value.get("items"), list):
+        has_more = value.get("hasMore", False)
+        if not isinstance(has_more, bool):
+            raise ChildShapeError(f"expanded child {name!r} has a non-boolean 'hasMore': {has_more!r}")
+        return value["items"], has_more
+    raise ChildShapeError(
+        f"expanded child {name!r} is neither a list nor a collection object with 'items' ({type(value).__name__})"
+    )
+
+
+@dataclass(frozen=True)
+class ChildLevel:
+    """One expanded child level: its key attribute (None: composite or no key, so its own children cannot be paged
+    from their URL) and the levels expanded below it."""
+
+    key: str | None
+    below: Mapping[str, ChildLevel]
+
+
+#: Reads the rest of a cut child collection: (URL path segments after the resource, the child's dotted path, the
+#: offset to start at) -> every row from there.
+ChildPager = Callable[[tuple[str, ...], str, int], list[dict[str, Any]]]
+
+
+def expand_children(row: dict[str, Any], levels: Mapping[str, ChildLevel], key: str | None, more: ChildPager) -> None:
+    """Every expanded child of ``row`` (and below) made a list in place, whatever the framework's shape, with the
+    rows of a cut collection (``hasMore``) read from ``<resource>/<key>/child/<name>`` (nested:
+    ``.../<child key>/child/<grandchild>``), so flatten rules and child streams see every row.
+
+    A list needs nothing (framework 1 and 2): the loop then only checks types."""
+    _expand(row, levels, key, more, (), "")
+
+
+def _expand(
+    row: dict[str, Any],
+    levels: Mapping[str, ChildLevel],
+    key: str | None,
+    more: ChildPager,
+    trail: tuple[str, ...] | None,
+    prefix: str,
+) -> None:
+    here = row.get(key) if key is not None and trail is not None else None
+    for name, level in levels.items():
+        value = row.get(name)
+        if type(value) is list:
+            rows, has_more = value, False
+        else:
+            got = child_items(value, name)
+            if got is None:
+                continue
+            rows, has_more = got
+        path = f"{prefix}.{name}" if prefix else name
+        at = (*trail, str(here), "child", name) if trail is not None and here is not None else None
+        if has_more:
+            if at is None:
+                raise ChildShapeError(
+                    f"expanded child {path!r} is cut at {len(rows)} rows (hasMore) and its parent has no single "
+                    "key to read the rest from its own URL"
+                )
+            rows = [*rows, *more(at, path, len(rows))]
+        row[name] = rows
+        if level.below:
+            for child in rows:
+                if isinstance(child, dict):
+                    _expand(child, level.below, level.key, more, at, path)
+
+
+def child_levels(paths: Iterable[str], key_of: Callable[[str], str | None]) -> dict[str, ChildLevel]:
+    """The tree of expanded paths (``workRelationships.assignments`` implies ``workRelationships``), each level
+    with its single key (``key_of(dotted path)``)."""
+    tree: dict[str, Any] = {}
+    for p in paths:
+        node = tree
+        for part in p.split("."):
+            node = node.setdefault(part, {})
+
+    def build(node: dict[str, Any], prefix: str) -> dict[str, ChildLevel]:
+        out = {}
+        for name, below in node.items():
+            path = f"{prefix}.{name}" if prefix else name
+            out[name] = ChildLevel(key_of(path), build(below, path))
+        return out
+
+    return build(tree, "")
+
+
 class FusionClassifier(ResponseClassifier):
     """Fusion answers 503 with Retry-After when throttling; a 2xx without a collection or describe body is an
     error inside a success (A8)."""

@@ -63,7 +63,10 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             "rest_framework_version",
             th.StringType,
             default=ADVANCED_FRAMEWORK,
-            description="REST-Framework-Version header: 1 for the simple q syntax, 2 or later for rowmatch q.",
+            description=(
+                "REST-Framework-Version header: 1 for the simple q syntax, 2 or later for rowmatch q; from 3 expanded "
+                "children come as collection objects of 25 rows, the rest read from each child's own URL."
+            ),
         ),
         th.Property(
             "auth_type",
@@ -105,6 +108,14 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             th.DateType,
             description="As-of date for effective-dated resources (effectiveDate parameter; default today).",
         ),
+        th.Property(
+            "full_read_every_days",
+            th.IntegerType(minimum=0),
+            default=0,
+            description="Incremental resources whose rows change without their LastUpdateDate (columns flattened "
+            "from children, effective-dated rows whose future-dated change takes effect): read whole, ignoring the "
+            "bookmark, when the last whole read is this many days old or more (0: never, the default).",
+        ),
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
         max_concurrent_requests_setting(
             FUSION_CONCURRENT_REQUESTS,
@@ -144,6 +155,7 @@ class FusionSettings:
     extract_poll_interval: float
     extract_timeout: float
     latency_concurrent_requests: int | None = None
+    full_read_every_days: int = 0
     username: str | None = None
     password: str | None = None
     client_id: str | None = None
@@ -205,6 +217,9 @@ class FusionSettings:
                 f"setting 'latency_concurrent_requests' ({latency_width}) must be at least max_concurrent_requests "
                 f"({floor}); leave it unset to keep max_concurrent_requests in flight"
             )
+        full_read_every = config.get("full_read_every_days") or 0
+        if not isinstance(full_read_every, int) or isinstance(full_read_every, bool) or full_read_every < 0:
+            errors.append(f"setting 'full_read_every_days' must be an integer >= 0, not {full_read_every!r}")
         resources = config.get("resources") or list(default_resources)
         if not isinstance(resources, list | tuple) or not all(isinstance(r, str) and r for r in resources):
             errors.append("setting 'resources' must be a list of resource names")
@@ -223,6 +238,7 @@ class FusionSettings:
             extract_poll_interval=float(config.get("extract_poll_interval", 5)),
             extract_timeout=float(config.get("extract_timeout", 3600)),
             latency_concurrent_requests=latency_width,
+            full_read_every_days=int(full_read_every),
             username=config.get("username"),
             password=config.get("password"),
             client_id=config.get("client_id"),

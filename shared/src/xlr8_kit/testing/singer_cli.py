@@ -214,3 +214,14 @@ def sync_tap(
         cls = with_fake_time(tap_class, fake)
     tap = cls(config=config, catalog=catalog, state=state, parse_env_config=False)
     return sync_in_process(tap, exact_decimals=True)
+
+
+def assert_one_error_line(stderr: str, *named: str) -> str:
+    """A failed CLI run ended as the README's exit codes promise: no traceback, one ERROR line, naming ``named``
+    (audit23b #8: ``--discover`` failures printed 60-95 lines of traceback). Returns that line."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    errors = [line for line in stderr.splitlines() if "| ERROR " in line]
+    assert len(errors) == 1, stderr[-3000:]
+    for text in named:
+        assert text in errors[0], errors[0]
+    return errors[0]

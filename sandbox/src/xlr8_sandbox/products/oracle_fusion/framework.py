@@ -6,7 +6,11 @@ than 500 lowered to 500), ``offset``, ``hasMore``, ``totalResults=true``, ``only
 ``fields=A,B;child:C``, ``expand=child,child.grandchild|all``, ``orderBy=A:asc,B:desc``, ``q`` (simple syntax
 under ``REST-Framework-Version: 1``, rowmatch expressions from 2), ``finder=Name;Attr=value`` and
 ``effectiveDate=YYYY-MM-DD`` (effective-dated rows valid that day; default the sandbox's today); ``GET
-.../<resource>/<id>`` for one item. Errors are 400 naming the bad attribute: plain text under framework 1, an
+.../<resource>/<id>`` for one item. Expanded children are arrays under framework 1 and 2 and, from 3, collection
+objects of at most 25 rows (``{"items": [...], "count", "hasMore", "limit": 25, "offset": 0}``, Oracle's "Set the
+REST Framework Version"); ``GET .../<resource>/<id>/child/<child>[/<id>/child/<grandchild>]`` pages one parent's
+child collection (``limit`` default 25, ``offset``, ``fields``, ``expand``). Errors are 400 naming the bad
+attribute: plain text under framework 1, an
 ``application/vnd.oracle.adf.error+json`` document from 2. Auth: HTTP Basic (integration user) or a bearer token
 from ``/oauth2/v1/token`` (client credentials with client Basic auth, or a JWT user assertion).
 """
@@ -271,6 +275,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             Route(f"{base}/{{resource}}/describe", self._describe, methods=["GET"]),
             Route(f"{base}/{{resource}}", self._collection, methods=["GET"]),
             Route(f"{base}/{{resource}}/{{item_id}}", self._item, methods=["GET"]),
+            Route(f"{base}/{{resource}}/{{item_id}}/child/{{rest:path}}", self._child_collection, methods=["GET"]),
         ]
 
     def test_credentials(self) -> dict[str, str]:
@@ -502,28 +507,72 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             return refused
         try:
             resource = self._resource(request)
-            if len(resource.keys) != 1:
-                raise FusionRequestError(f"The resource {resource.name} has a composite key.", 400)
-            key = resource.keys[0]
-            info = {a.name: a for a in resource.all_attrs()}[key]
-            wanted = typed(request.path_params["item_id"], info.type, key)
             params = dict(request.query_params)
-            found = await run_in_threadpool(
-                lambda: next(
-                    (
-                        r
-                        for r in (resource.source_row(i) for i in range(resource.count()))
-                        if typed(r.get(key), info.type, key) == wanted
-                    ),
-                    None,
-                )
+            found = await run_in_threadpool(self._keyed_row, resource, resource, request.path_params["item_id"], None)
+            item = self._shape(
+                resource, found, params, self._effective_date(params), framework=self._framework(request)
             )
-            if found is None:
-                raise FusionRequestError(f"The item {request.path_params['item_id']} is not found.", 404)
-            item = self._shape(resource, found, params, self._effective_date(params))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
         return Response(json.dumps(item, default=json_default), media_type=ITEM_TYPE)
+
+    def _keyed_row(self, resource: ResourceDef, node: ChildDef, item_id: str, parent: Row | None) -> Row:
+        """The row of ``node`` whose single key is ``item_id``: a top-level row (``parent`` None), else one of
+        ``parent``'s child rows."""
+        if len(node.keys) != 1:
+            raise FusionRequestError(f"The resource {node.name} has a composite key.", 400)
+        key = node.keys[0]
+        attrs = resource.all_attrs() if parent is None else node.attrs
+        info = {a.name: a for a in attrs}[key]
+        wanted = typed(item_id, info.type, key)
+        rows: Iterable[Row] = (
+            (resource.source_row(i) for i in range(resource.count())) if parent is None else node.rows(parent)
+        )
+        found = next((r for r in rows if typed(r.get(key), info.type, key) == wanted), None)
+        if found is None:
+            raise FusionRequestError(f"The item {item_id} is not found.", 404)
+        return found
+
+    async def _child_collection(self, request: Request) -> Response:
+        """One parent's child collection, paged like a collection (``limit`` default 25): where a client reads
+        the rest of a child that came cut in an expanded parent (framework 3+)."""
+        if (refused := self._guard(request)) is not None:
+            return refused
+        params = dict(request.query_params)
+        framework = self._framework(request)
+
+        def page() -> dict[str, Any]:
+            resource = self._resource(request)
+            parts = [request.path_params["item_id"], "child", *request.path_params["rest"].strip("/").split("/")]
+            node: ChildDef = resource
+            row = self._keyed_row(resource, resource, parts[0], None)
+            rest = parts[1:]
+            while True:
+                if len(rest) < 2 or rest[0] != "child" or rest[1] not in node.children:
+                    raise FusionRequestError(f"The child {'/'.join(rest)} is not found.", 404)
+                node = node.children[rest[1]]
+                if len(rest) == 2:
+                    break
+                row = self._keyed_row(resource, node, rest[2], row)
+                rest = rest[3:]
+            effective = self._effective_date(params)
+            limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+            offset = self._int_param(params, "offset", 0)
+            rows = [r for r in node.rows(row) if not node.effective_dated or _valid_on(r, effective)]
+            plans: dict[tuple[int, str], _ShapePlan] = {}
+            items = [self._shape(node, r, params, effective, plans=plans, framework=framework)
+                     for r in rows[offset : offset + limit]]  # fmt: skip
+            body: dict[str, Any] = {"items": items, "count": len(items), "hasMore": offset + len(items) < len(rows),
+                                    "limit": limit, "offset": offset}  # fmt: skip
+            if params.get("onlyData") != "true":
+                body["links"] = [{"rel": "self", "href": str(request.url), "name": node.name, "kind": "collection"}]
+            return body
+
+        try:
+            body = await run_in_threadpool(page)
+        except (FusionRequestError, QueryError) as exc:
+            return self._error(request, str(exc), getattr(exc, "status", 400))
+        return Response(json.dumps(body, default=json_default), media_type=COLLECTION_TYPE)
 
     def _effective_date(self, params: Mapping[str, str]) -> date:
         raw = params.get("effectiveDate")
@@ -577,7 +626,10 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
         plans: dict[tuple[int, str], _ShapePlan] = {}
-        items = [self._shape(resource, resource.source_row(i), params, effective, plans=plans) for i in chosen]
+        items = [
+            self._shape(resource, resource.source_row(i), params, effective, plans=plans, framework=framework)
+            for i in chosen
+        ]
         body: dict[str, Any] = {"items": items}
         if params.get("totalResults") == "true":
             body["totalResults"] = total  # only when asked for, right after the items (Fusion's order)
@@ -739,9 +791,12 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         effective: date,
         path: str = "",
         plans: dict[tuple[int, str], _ShapePlan] | None = None,
+        framework: int = 1,
     ) -> Row:
         """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``. ``plans``
-        keeps what depends only on the request per node (a page shapes every row the same way)."""
+        keeps what depends only on the request per node (a page shapes every row the same way). A child is an
+        array under framework 1 and 2; from 3 a collection object of its first ``DEFAULT_LIMIT`` rows with
+        ``hasMore`` (the rest from the child's own URL), as Fusion sends it."""
         if plans is None:
             plans = {}
         plan = plans.get((id(node), path))
@@ -751,7 +806,17 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         out = {n: get(n) for n in plan.names}
         for child_name, child, child_path, dated in plan.children:
             rows = [r for r in child.rows(row) if not dated or _valid_on(r, effective)]
-            out[child_name] = [self._shape(child, r, params, effective, child_path, plans) for r in rows]
+            if framework < 3:
+                out[child_name] = [self._shape(child, r, params, effective, child_path, plans, framework) for r in rows]
+                continue
+            shaped = [
+                self._shape(child, r, params, effective, child_path, plans, framework) for r in rows[:DEFAULT_LIMIT]
+            ]
+            kids: dict[str, Any] = {"items": shaped, "count": len(shaped), "hasMore": len(rows) > DEFAULT_LIMIT,
+                                    "limit": DEFAULT_LIMIT, "offset": 0}  # fmt: skip
+            if plan.links:
+                kids["links"] = [{"rel": "self", "name": child.name, "kind": "collection"}]
+            out[child_name] = kids
         if plan.bad_expand is not None:  # raised after the children, as it always was
             raise FusionRequestError(f"The child {plan.bad_expand} in the expand parameter is not found.")
         if plan.links:
