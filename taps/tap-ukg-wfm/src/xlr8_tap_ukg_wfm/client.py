@@ -283,6 +283,12 @@ def as_date(value: t.Any) -> str | None:
     return str(value)[:10] if value else None
 
 
+def id_text(value: t.Any) -> str | None:
+    """An id as text; a missing one stays None (``str`` made every id-less row the one key "None", merged and past
+    the target's missing-key dead letter)."""
+    return None if value is None else str(value)
+
+
 def number(value: t.Any) -> Decimal | None:
     if value is None or value == "":
         return None

@@ -21,6 +21,7 @@ from xlr8_tap_ukg_wfm.client import (
     WindowedStream,
     as_date,
     employees_where,
+    id_text,
     number,
     ref,
 )
@@ -349,7 +350,7 @@ class PunchesStream(WindowedStream):
             person = ref(card.get("employee"))
             for punch in card.get("punches") or []:
                 yield {
-                    "punchId": str(punch.get("id")),
+                    "punchId": id_text(punch.get("id")),
                     "personNumber": person,
                     "applyDate": as_date(punch.get("applyDate")),
                     "punchType": ref(punch.get("typeOverride")),
@@ -405,7 +406,7 @@ class SchedulesStream(WindowedStream):
                 seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
                 hours = number(round(seconds / 3600, 2))
             yield {
-                "shiftId": str(shift.get("id")),
+                "shiftId": id_text(shift.get("id")),
                 "personNumber": ref(shift.get("employee")),
                 "date": as_date(shift.get("startDateTime")),
                 "startDateTime": start,

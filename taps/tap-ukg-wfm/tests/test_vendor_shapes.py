@@ -1,0 +1,79 @@
+"""Answers a tenant may give that the emulator does not: the emulator's answers rewritten by a server in front of
+it (``rewriting_proxy``), read through the real CLI or over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import typing as t
+from pathlib import Path
+
+import duckdb
+
+from xlr8_kit.testing.meltano_e2e import truths_table
+from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
+
+from .conftest import rewriting_proxy, wfm_config
+
+PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b02"
+
+
+def _drop_ids(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """The first two punches and shifts of each answer come without their ``id``."""
+    if path.endswith("/timecard/multi_read") and sent["select"] == ["PUNCHES"]:
+        punches = [p for card in answer for p in card.get("punches") or []]
+        for punch in punches[:2]:
+            del punch["id"]
+    if path.endswith("/schedule/multi_read"):
+        for shift in (answer.get("shifts") or [])[:2]:
+            del shift["id"]
+    return answer
+
+
+def test_an_id_less_punch_or_shift_is_dead_lettered_not_merged(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """A punch or shift without an id keeps a null key, so the target dead-letters and counts it; as the text
+    "None" every id-less row was one key (merged into one row) and got past the target's missing-key check."""
+    with rewriting_proxy(url, _drop_ids) as proxy:
+        config = write_json(tmp_path / "config.json", wfm_config(proxy.url, window_days=7))
+        discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+        assert discovered.returncode == 0, discovered.stderr
+        streams = {"punches", "schedules"}
+        catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), streams))
+        synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
+    assert synced.returncode == 0, synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    key = {"punches": "punchId", "schedules": "shiftId"}
+    records = {s: [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == s] for s in streams}
+    calls = {s: len([r for r in records[s] if r[key[s]] is None]) for s in streams}
+    answers = {s: calls[s] // 2 for s in streams}
+    assert all(n >= 2 for n in answers.values()), calls  # several answers, two id-less rows in each
+    assert all(calls[s] == 2 * answers[s] for s in streams)
+
+    truths = tmp_path / "truths.duckdb"
+    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
+    landed = subprocess.run(
+        [str(BIN / "target-xlr8-truths"), "--config", target_config],
+        input=synced.stdout,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    with duckdb.connect(str(truths), read_only=True) as conn:
+        for stream in streams:
+            table = truths_table(conn, "ukg_wfm", stream)
+            column = {"punches": "punch_id", "schedules": "shift_id"}[stream]
+            rows = conn.execute(f'SELECT count(*), count("{column}") FROM "{table}"').fetchone()
+            dead = conn.execute(
+                "SELECT count(*) FROM _dead_letters WHERE stream = ? AND error LIKE '%missing key%'", [stream]
+            ).fetchone()
+            with_id = len([r for r in records[stream] if r[key[stream]] is not None])
+            assert rows == (with_id, with_id), stream  # no row under a "None" key
+            assert dead == (calls[stream],), stream
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
+    counted = json.loads(summary.split(" ", 1)[1])["streams"]
+    assert {s: counted[s]["dead_lettered"] for s in streams} == calls  # counted, not silent
