@@ -9,12 +9,14 @@ import typing as t
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
 
-from .conftest import rewriting_proxy, wfm_config
+from .conftest import rewriting_proxy, run_tap, wfm_config
 
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b02"
 
@@ -77,3 +79,36 @@ def test_an_id_less_punch_or_shift_is_dead_lettered_not_merged(
     [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
     counted = json.loads(summary.split(" ", 1)[1])["streams"]
     assert {s: counted[s]["dead_lettered"] for s in streams} == calls  # counted, not silent
+
+
+def _total_renamed(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """The data multi_read's page total under another name (``totalElements`` absent)."""
+    if path.endswith("/data/multi_read"):
+        metadata = answer["metadata"]
+        metadata["totalNumberOfRecords"] = metadata.pop("totalElements")
+    return answer
+
+
+def _total_overstated(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """A page total above the rows the pages hold (rows lost between pages)."""
+    if path.endswith("/data/multi_read"):
+        answer["metadata"]["totalElements"] += 3
+    return answer
+
+
+def test_accruals_without_a_page_total_are_paged_to_a_short_page(url: str, emulator: UkgWfmEmulator) -> None:
+    """Without ``metadata.totalElements`` every page is read, up to the first short one; the read stopped silently
+    after the first page (7 of the rows)."""
+    config = wfm_config(url, data_page_size=7)
+    expected = run_tap(config, streams={"accruals"}).records("accruals")
+    assert len(expected) > 3 * 7
+    with rewriting_proxy(url, _total_renamed) as proxy:
+        read = run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"}).records("accruals")
+        pages = proxy.requests_to("/api/v1/commons/data/multi_read")
+    assert read == expected
+    assert len(pages) == len(expected) // 7 + 1  # the last page short (or empty)
+
+
+def test_accruals_ending_short_of_their_page_total_fail_by_name(url: str, emulator: UkgWfmEmulator) -> None:
+    with rewriting_proxy(url, _total_overstated) as proxy, pytest.raises(ClientRequestError, match="totalElements"):
+        run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})

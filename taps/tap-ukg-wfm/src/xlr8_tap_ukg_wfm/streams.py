@@ -16,6 +16,7 @@ from operator import getitem, itemgetter
 from singer_sdk import typing as th
 
 from xlr8_kit.columns import BLOCK_ROWS, written_numbers
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
@@ -441,7 +442,9 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``."""
+        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``.
+        An answer without that total pages on until a short or empty page (stopping after a full first page
+        read only ``data_page_size`` rows); one that ends short of its total is an error, not fewer rows."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
         index = 0
@@ -461,9 +464,17 @@ class AccrualsStream(UkgWfmStream):
             answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
             yield answer
             children = self.children(answer)
-            total = int((answer.get("metadata") or {}).get("totalElements") or 0)
             index += len(children)
-            if not children or index >= total:
+            total = (answer.get("metadata") or {}).get("totalElements")
+            if total is not None and index >= int(total):
+                return
+            if len(children) < s.data_page_size:  # a short or empty page is the last
+                if total is not None:
+                    raise ClientRequestError(
+                        f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
+                        f"metadata.totalElements is {total}: rows are missing",
+                        path="/api/v1/commons/data/multi_read",
+                    )
                 return
 
     @staticmethod
