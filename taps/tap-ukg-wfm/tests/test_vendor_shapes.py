@@ -112,3 +112,37 @@ def test_accruals_without_a_page_total_are_paged_to_a_short_page(url: str, emula
 def test_accruals_ending_short_of_their_page_total_fail_by_name(url: str, emulator: UkgWfmEmulator) -> None:
     with rewriting_proxy(url, _total_overstated) as proxy, pytest.raises(ClientRequestError, match="totalElements"):
         run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+
+
+def _five_in_los_angeles(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """The first five people of each persons answer work in Los Angeles (the emulator puts everyone in New York)."""
+    if path.endswith("/persons/multi_read"):
+        for row in answer[:5]:
+            row["jobAssignment"]["jobAssignmentDetails"]["timeZoneName"] = "America/Los_Angeles"
+    return answer
+
+
+def _persons_stderr(base_url: str, tmp_path: Path, **settings: t.Any) -> str:
+    config = write_json(tmp_path / "config.json", wfm_config(base_url, **settings))
+    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"persons"}))
+    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
+    assert synced.returncode == 0, synced.stderr
+    return synced.stderr
+
+
+def test_people_in_another_time_zone_are_warned_of(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """Date-times are converted with the one ``timezone`` setting, not each person's zone (a documented limit):
+    the run says so when the people's zones show it shifts some of them, and stays quiet when they all match."""
+    warning = "every date-time is converted to UTC with the setting 'timezone'"
+    assert warning not in _persons_stderr(url, tmp_path)  # everyone in America/New_York, as configured
+    quiet_default = _persons_stderr(url, tmp_path, timezone="UTC")  # the default, everyone in New York
+    assert warning in quiet_default
+    assert "America/New_York (" in quiet_default
+    with rewriting_proxy(url, _five_in_los_angeles) as proxy:
+        mixed = _persons_stderr(proxy.url, tmp_path)
+    [line] = [line for line in mixed.splitlines() if warning in line]
+    assert "WARNING" in line
+    assert "America/Los_Angeles (15)" in line  # five in each of three batches of 40
+    assert "(America/New_York)" in line

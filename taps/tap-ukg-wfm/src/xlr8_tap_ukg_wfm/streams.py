@@ -8,10 +8,12 @@ Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals
 from __future__ import annotations
 
 import typing as t
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
@@ -81,10 +83,28 @@ class PersonsStream(UkgWfmStream):
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         s = self.settings
+        zones: Counter[str] = Counter()
         for people in self.person_batches(s.start_date, s.end_date):
-            yield self.call(
+            answer = self.call(
                 "POST", "/api/v1/commons/persons/multi_read", {"where": {"employees": employees_where(people)}}
             )
+            zones.update(_zone_names(answer))
+            yield answer
+        self.warn_of_other_zones(zones)
+
+    def warn_of_other_zones(self, zones: Counter[str]) -> None:
+        """Time data is converted with the one ``timezone`` setting, not each person's zone (README, "Time
+        zones"): say so when the people's zones show that shifts some of them (several zones, or one other)."""
+        configured = getattr(self.settings.zone, "key", "UTC")
+        if len(zones) < 2 and (not zones or not _other_iana_zone(next(iter(zones)), configured)):
+            return
+        named = ", ".join(f"{name} ({count})" for name, count in zones.most_common())
+        self.logger.warning(
+            "ukg_wfm persons: people are in time zone(s) %s, but every date-time is converted to UTC with the "
+            "setting 'timezone' (%s): times of people in another zone land shifted by the difference",
+            named,
+            configured,
+        )
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         for row in answer:
@@ -128,6 +148,25 @@ class PersonsStream(UkgWfmStream):
             "workRule": details.get("payRuleName"),
             "timeZone": details.get("timeZoneName"),
         }
+
+
+def _zone_names(answer: t.Any) -> list[str]:
+    """Each person's ``jobAssignmentDetails.timeZoneName`` in a persons multi_read answer (given ones only)."""
+    found = []
+    for row in answer if isinstance(answer, list) else ():
+        details = ((row or {}).get("jobAssignment") or {}).get("jobAssignmentDetails") or {}
+        if details.get("timeZoneName"):
+            found.append(str(details["timeZoneName"]))
+    return found
+
+
+def _other_iana_zone(name: str, configured: str) -> bool:
+    """``name`` is an IANA zone other than ``configured`` (a tenant's own zone names cannot be compared)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return name != configured
 
 
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
