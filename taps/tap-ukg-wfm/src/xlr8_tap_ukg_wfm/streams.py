@@ -173,10 +173,12 @@ TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
 class TimecardsStream(WindowedStream):
-    """Daily totals by pay code (one row per person, day and pay code), from timecard multi_read TOTALS."""
+    """Daily totals from timecard multi_read TOTALS: one row per person, day, pay code, labor account (job path)
+    and amount type, as UKG totals them (a job transfer mid-day gives two REG totals; a pay code may total both
+    hours and money), so no total overwrites another under a shorter key."""
 
     name = "timecards"
-    primary_keys = ("personNumber", "applyDate", "payCode")
+    primary_keys = ("personNumber", "applyDate", "payCode", "orgJobPath", "amountType")
     replication_key = "applyDate"
     xlr8_entity = "timecard"
     xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}
