@@ -35,19 +35,40 @@ def _drop_ids(path: str, sent: t.Any, answer: t.Any) -> t.Any:
     return answer
 
 
+def _sync_cli(base_url: str, tmp_path: Path, streams: set[str], **settings: t.Any) -> subprocess.CompletedProcess[str]:
+    """Discover, select ``streams`` and sync through the CLI (exit 0 asserted)."""
+    config = write_json(tmp_path / "config.json", wfm_config(base_url, **settings))
+    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), streams))
+    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
+    assert synced.returncode == 0, synced.stderr
+    return synced
+
+
+def _land(singer: str, truths: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``singer`` into target-xlr8-truths (CLI, DuckDB at ``truths``; exit 0 asserted)."""
+    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
+    landed = subprocess.run(
+        [str(BIN / "target-xlr8-truths"), "--config", target_config],
+        input=singer,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    return landed
+
+
 def test_an_id_less_punch_or_shift_is_dead_lettered_not_merged(
     url: str, emulator: UkgWfmEmulator, tmp_path: Path
 ) -> None:
     """A punch or shift without an id keeps a null key, so the target dead-letters and counts it; as the text
     "None" every id-less row was one key (merged into one row) and got past the target's missing-key check."""
+    streams = {"punches", "schedules"}
     with rewriting_proxy(url, _drop_ids) as proxy:
-        config = write_json(tmp_path / "config.json", wfm_config(proxy.url, window_days=7))
-        discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
-        assert discovered.returncode == 0, discovered.stderr
-        streams = {"punches", "schedules"}
-        catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), streams))
-        synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
-    assert synced.returncode == 0, synced.stderr
+        synced = _sync_cli(proxy.url, tmp_path, streams, window_days=7)
     messages = parse_singer_messages(synced.stdout)
     key = {"punches": "punchId", "schedules": "shiftId"}
     records = {s: [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == s] for s in streams}
@@ -57,15 +78,7 @@ def test_an_id_less_punch_or_shift_is_dead_lettered_not_merged(
     assert all(calls[s] == 2 * answers[s] for s in streams)
 
     truths = tmp_path / "truths.duckdb"
-    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
-    landed = subprocess.run(
-        [str(BIN / "target-xlr8-truths"), "--config", target_config],
-        input=synced.stdout,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    landed = _land(synced.stdout, truths, tmp_path)
     with duckdb.connect(str(truths), read_only=True) as conn:
         for stream in streams:
             table = truths_table(conn, "ukg_wfm", stream)
@@ -77,7 +90,6 @@ def test_an_id_less_punch_or_shift_is_dead_lettered_not_merged(
             with_id = len([r for r in records[stream] if r[key[stream]] is not None])
             assert rows == (with_id, with_id), stream  # no row under a "None" key
             assert dead == (calls[stream],), stream
-    assert landed.returncode == 0, landed.stderr[-3000:]
     [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
     counted = json.loads(summary.split(" ", 1)[1])["streams"]
     assert {s: counted[s]["dead_lettered"] for s in streams} == calls  # counted, not silent
@@ -125,13 +137,7 @@ def _five_in_los_angeles(path: str, sent: t.Any, answer: t.Any) -> t.Any:
 
 
 def _persons_stderr(base_url: str, tmp_path: Path, **settings: t.Any) -> str:
-    config = write_json(tmp_path / "config.json", wfm_config(base_url, **settings))
-    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"persons"}))
-    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
-    assert synced.returncode == 0, synced.stderr
-    return synced.stderr
+    return _sync_cli(base_url, tmp_path, {"persons"}, **settings).stderr
 
 
 def test_people_in_another_time_zone_are_warned_of(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
@@ -152,27 +158,7 @@ def test_people_in_another_time_zone_are_warned_of(url: str, emulator: UkgWfmEmu
 
 def _timecards_cli(base_url: str, tmp_path: Path) -> str:
     """The Singer output of ``timecards`` through the CLI."""
-    config = write_json(tmp_path / "config.json", wfm_config(base_url))
-    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"timecards"}))
-    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
-    assert synced.returncode == 0, synced.stderr
-    return synced.stdout
-
-
-def _land(singer: str, truths: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
-    landed = subprocess.run(
-        [str(BIN / "target-xlr8-truths"), "--config", target_config],
-        input=singer,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert landed.returncode == 0, landed.stderr[-3000:]
-    return landed
+    return _sync_cli(base_url, tmp_path, {"timecards"}).stdout
 
 
 MOVED = [("E000001", date(2025, 12, 23)), ("E000002", date(2025, 12, 29))]
