@@ -3,9 +3,14 @@ in-process tap runner returning what the tap wrote."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import typing as t
 from functools import partial
 
+import requests
+
+from xlr8_kit.testing.faultserver import FaultServer, RecordedRequest, Reply
 from xlr8_kit.testing.singer_cli import sync_tap
 from xlr8_sandbox.products.ukg_wfm import APPKEY, CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME
 from xlr8_sandbox.testing import emulator_fixtures
@@ -36,3 +41,30 @@ def wfm_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
 
 #: ``run_tap(config, streams=..., state=..., fake=...)``: a sync in-process over real HTTP; what the tap wrote.
 run_tap = partial(sync_tap, TapUkgWfm)
+
+
+_HOP_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+
+
+@contextlib.contextmanager
+def rewriting_proxy(upstream: str, rewrite: t.Callable[[str, t.Any, t.Any], t.Any]) -> t.Iterator[FaultServer]:
+    """A server on 127.0.0.1 in front of the emulator: every request forwarded as sent, each JSON answer passed
+    through ``rewrite(path, request JSON or None, answer JSON)`` first (a tenant's shape the emulator does not
+    serve: an id left out, a page total named differently)."""
+    server = FaultServer()
+
+    def forward(request: RecordedRequest) -> Reply:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        query = f"?{request.raw_query}" if request.raw_query else ""
+        answer = requests.request(
+            request.method, upstream + request.path + query, headers=headers, data=request.body, timeout=60
+        )
+        if not answer.headers.get("Content-Type", "").startswith("application/json"):
+            kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
+            return Reply(answer.status_code, body=answer.content, headers=kept)
+        sent = json.loads(request.body) if request.headers.get("Content-Type") == "application/json" else None
+        return Reply(answer.status_code, body=rewrite(request.path, sent, answer.json()))
+
+    server.route("*", forward)
+    with server:
+        yield server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,13 @@ def test_discover_then_sync_through_the_cli(url: str, emulator: UkgWfmEmulator, 
     catalog = json.loads(discovered.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == set(ENTITIES)
-    assert streams["timecards"]["key_properties"] == ["personNumber", "applyDate", "payCode"]
+    assert streams["timecards"]["key_properties"] == [
+        "personNumber",
+        "applyDate",
+        "payCode",
+        "orgJobPath",
+        "amountType",
+    ]
     assert streams["punches"]["replication_key"] == "applyDate"
     selected = write_json(tmp_path / "catalog.json", select_streams(catalog, {"timecards", "pay_codes"}))
     synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", selected], tmp_path, timeout=120)
@@ -80,3 +87,36 @@ def test_429_waits_for_retry_after_then_carries_on(url: str, sandbox: Sandbox, e
             if e.termination_date is None or str(e.termination_date) >= "2025-12-22"
         ]
     )
+
+
+def test_an_old_bookmark_is_read_from_without_start_date(
+    url: str, sandbox: Sandbox, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """A paused pipeline (bookmark 60 days old, no ``start_date``) reads every day from the bookmark minus the
+    lookback, not from the 30-day default start, and the bookmark moves only over days read."""
+    end, bookmark, lookback = date(2026, 1, 2), date(2025, 11, 3), 7
+    settings = wfm_config(url, end_date=end.isoformat(), lookback_days=lookback)
+    del settings["start_date"]
+    config = write_json(tmp_path / "config.json", settings)
+    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+    assert discovered.returncode == 0, discovered.stderr
+    selected = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"timecards"}))
+    old = {"replication_key": "applyDate", "replication_key_value": bookmark.isoformat()}
+    state = {"bookmarks": {"timecards": old}}
+    args = ["--config", config, "--catalog", selected, "--state", write_json(tmp_path / "state.json", state)]
+    synced = run_tap_cli("tap-ukg-wfm", args, tmp_path, timeout=300)
+    assert synced.returncode == 0, synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    landed = {(m["record"]["personNumber"], m["record"]["applyDate"]) for m in messages if m["type"] == "RECORD"}
+    first = bookmark - timedelta(days=lookback)
+    company = sandbox.ctx.company
+    expected = {
+        (company.employee(i).employee_id, day.isoformat())
+        for i in range(company.employee_count())
+        for n in range((end - first).days + 1)
+        if company.worked_day(i, day := first + timedelta(days=n)) is not None
+    }
+    assert min(day for _, day in expected) < (end - timedelta(days=30)).isoformat()  # days the old code skipped
+    assert landed == expected
+    last_state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert last_state["bookmarks"]["timecards"]["replication_key_value"] == end.isoformat()

@@ -17,7 +17,8 @@ public hyperfinds). Punches change as sandbox time advances (late punches, manag
 Limits, enforced with the vendor's error body (``errorCode``, ``message``, ``details``): at most ``max_persons``
 people per multi_read and ``max_days`` days per timecard or schedule call (HTTP 400); 429 with Retry-After from the
 platform's quota fault. Scenario switches: ``max_persons``, ``max_days``, ``token_ttl``, ``accept_refresh``
-(False: every refresh grant is refused as expired); ``grants`` logs every token
+(False: every refresh grant is refused as expired), ``transfer_jobs`` (days on which a person moves to another job
+at mid-shift: two REG totals that day, one per job); ``grants`` logs every token
 grant type asked for (refused ones too).
 """
 
@@ -28,6 +29,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -106,6 +108,8 @@ class UkgWfmEmulator(ProductEmulator):
         self.max_days = MAX_DAYS
         self.token_ttl = TOKEN_TTL
         self.accept_refresh = True
+        #: (person number, day) pairs whose REG total is split between two jobs (``transfer_jobs``).
+        self.job_transfers: frozenset[tuple[str, date]] = frozenset()
         self._employee = functools.lru_cache(maxsize=16384)(self._employee_at)
         #: Rendered answers per request and data version (``XLR8_SANDBOX_CACHE=0`` disables).
         self.row_cache = RowCache()
@@ -166,7 +170,15 @@ class UkgWfmEmulator(ProductEmulator):
             self.max_days = MAX_DAYS
             self.token_ttl = TOKEN_TTL
             self.accept_refresh = True
+            self.job_transfers = frozenset()
         self.row_cache.clear()
+
+    def transfer_jobs(self, days: Iterable[tuple[str, date]]) -> None:
+        """On each (person number, day), the person moves to another job half way through the regular hours, so
+        the day has two REG totals, one per job (a real timecard's totals are per pay code *and* labor account)."""
+        with self._lock:
+            self.job_transfers = frozenset(days)
+        self.row_cache.clear()  # rendered answers of those days change
 
     # --- authentication -------------------------------------------------------------------------------------------
 
@@ -352,9 +364,14 @@ class UkgWfmEmulator(ProductEmulator):
             return people
         return [self._person(e) for e in people]
 
-    def _org_path(self, e: Employee) -> str:
+    def _org_path(self, e: Employee, *, transferred: bool = False) -> str:
+        """The person's labor account path; ``transferred``: the same with the next job of the company's list."""
         country = self.company.location_by_code[e.location_code].parent
-        return f"./{ORG_ROOT}/{country}/{e.location_code}/{e.department_code}/{e.job_code}"
+        job = e.job_code
+        if transferred:
+            codes = [c.code for c in self.company.jobs]
+            job = codes[(codes.index(job) + 1) % len(codes)]
+        return f"./{ORG_ROOT}/{country}/{e.location_code}/{e.department_code}/{job}"
 
     def _person(self, e: Employee) -> dict[str, Any]:
         statuses = []
@@ -469,8 +486,13 @@ class UkgWfmEmulator(ProductEmulator):
         split = [("REG", start, min(end, start + timedelta(hours=8)))]
         if end > start + timedelta(hours=8):
             split.append(("OT", start + timedelta(hours=8), end))
+        moved = (e.employee_id, worked.work_date) in self.job_transfers
+        if moved:
+            begin, finish = split[0][1], split[0][2]
+            middle = begin + (finish - begin) / 2
+            split[0:1] = [("REG", begin, middle), ("REG", middle, finish)]
         rows = []
-        for code, begin, finish in split:
+        for n, (code, begin, finish) in enumerate(split):
             amount = (Decimal(int((finish - begin).total_seconds())) / 3600).quantize(Decimal("0.01"))
             rows.append(
                 {
@@ -481,7 +503,7 @@ class UkgWfmEmulator(ProductEmulator):
                     "startDateTime": begin.isoformat(),
                     "endDateTime": finish.isoformat(),
                     "location": {"qualifier": e.location_code},
-                    "orgJob": {"qualifier": self._org_path(e)},
+                    "orgJob": {"qualifier": self._org_path(e, transferred=moved and n >= 1)},
                     "approved": worked.approved,
                     "updatedOnDtm": self._local(worked.updated_at),
                 }

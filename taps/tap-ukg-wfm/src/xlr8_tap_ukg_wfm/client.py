@@ -240,7 +240,8 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
 
 
 class WindowedStream(UkgWfmStream):
-    """Time data by date window: from the bookmark minus ``lookback_days`` (or ``start_date``) to ``end_date``."""
+    """Time data by date window: from the bookmark minus ``lookback_days`` (or ``start_date`` on a first run; a
+    configured ``start_date`` floors every run) to ``end_date``."""
 
     is_sorted = False
     #: Days after ``end_date`` also read (schedules are published ahead).
@@ -251,10 +252,12 @@ class WindowedStream(UkgWfmStream):
         bookmark = self.get_starting_replication_key_value(context)
         first = s.start_date
         if bookmark:
-            # a bookmark ahead of end_date (a shift published for next week) never skips days not read yet
-            first = max(
-                s.start_date, min(date.fromisoformat(str(bookmark)[:10]), s.end_date) - timedelta(days=s.lookback_days)
-            )
+            # a bookmark ahead of end_date (a shift published for next week) never skips days not read yet; an old
+            # one is read from, however old: the 30-day default start floors a first run only, or days between the
+            # bookmark and it would never be read while the bookmark moves past them
+            first = min(date.fromisoformat(str(bookmark)[:10]), s.end_date) - timedelta(days=s.lookback_days)
+            if s.configured_start is not None:
+                first = max(s.configured_start, first)
         last = s.end_date + timedelta(days=s.schedule_days_ahead if self.reads_ahead else 0)
         return first, last
 
@@ -278,6 +281,12 @@ def employees_where(people: list[str]) -> dict[str, t.Any]:
 
 def as_date(value: t.Any) -> str | None:
     return str(value)[:10] if value else None
+
+
+def id_text(value: t.Any) -> str | None:
+    """An id as text; a missing one stays None (``str`` made every id-less row the one key "None", merged and past
+    the target's missing-key dead letter)."""
+    return None if value is None else str(value)
 
 
 def number(value: t.Any) -> Decimal | None:

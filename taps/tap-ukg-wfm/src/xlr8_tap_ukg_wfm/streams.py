@@ -8,19 +8,23 @@ Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals
 from __future__ import annotations
 
 import typing as t
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
 from xlr8_kit.columns import BLOCK_ROWS, written_numbers
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
     as_date,
     employees_where,
+    id_text,
     number,
     ref,
 )
@@ -79,10 +83,28 @@ class PersonsStream(UkgWfmStream):
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         s = self.settings
+        zones: Counter[str] = Counter()
         for people in self.person_batches(s.start_date, s.end_date):
-            yield self.call(
+            answer = self.call(
                 "POST", "/api/v1/commons/persons/multi_read", {"where": {"employees": employees_where(people)}}
             )
+            zones.update(_zone_names(answer))
+            yield answer
+        self.warn_of_other_zones(zones)
+
+    def warn_of_other_zones(self, zones: Counter[str]) -> None:
+        """Time data is converted with the one ``timezone`` setting, not each person's zone (README, "Time
+        zones"): say so when the people's zones show that shifts some of them (several zones, or one other)."""
+        configured = getattr(self.settings.zone, "key", "UTC")
+        if len(zones) < 2 and (not zones or not _other_iana_zone(next(iter(zones)), configured)):
+            return
+        named = ", ".join(f"{name} ({count})" for name, count in zones.most_common())
+        self.logger.warning(
+            "ukg_wfm persons: people are in time zone(s) %s, but every date-time is converted to UTC with the "
+            "setting 'timezone' (%s): times of people in another zone land shifted by the difference",
+            named,
+            configured,
+        )
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         for row in answer:
@@ -128,14 +150,35 @@ class PersonsStream(UkgWfmStream):
         }
 
 
+def _zone_names(answer: t.Any) -> list[str]:
+    """Each person's ``jobAssignmentDetails.timeZoneName`` in a persons multi_read answer (given ones only)."""
+    found = []
+    for row in answer if isinstance(answer, list) else ():
+        details = ((row or {}).get("jobAssignment") or {}).get("jobAssignmentDetails") or {}
+        if details.get("timeZoneName"):
+            found.append(str(details["timeZoneName"]))
+    return found
+
+
+def _other_iana_zone(name: str, configured: str) -> bool:
+    """``name`` is an IANA zone other than ``configured`` (a tenant's own zone names cannot be compared)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return name != configured
+
+
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
 class TimecardsStream(WindowedStream):
-    """Daily totals by pay code (one row per person, day and pay code), from timecard multi_read TOTALS."""
+    """Daily totals from timecard multi_read TOTALS: one row per person, day, pay code, labor account (job path)
+    and amount type, as UKG totals them (a job transfer mid-day gives two REG totals; a pay code may total both
+    hours and money), so no total overwrites another under a shorter key."""
 
     name = "timecards"
-    primary_keys = ("personNumber", "applyDate", "payCode")
+    primary_keys = ("personNumber", "applyDate", "payCode", "orgJobPath", "amountType")
     replication_key = "applyDate"
     xlr8_entity = "timecard"
     xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}
@@ -349,7 +392,7 @@ class PunchesStream(WindowedStream):
             person = ref(card.get("employee"))
             for punch in card.get("punches") or []:
                 yield {
-                    "punchId": str(punch.get("id")),
+                    "punchId": id_text(punch.get("id")),
                     "personNumber": person,
                     "applyDate": as_date(punch.get("applyDate")),
                     "punchType": ref(punch.get("typeOverride")),
@@ -405,7 +448,7 @@ class SchedulesStream(WindowedStream):
                 seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
                 hours = number(round(seconds / 3600, 2))
             yield {
-                "shiftId": str(shift.get("id")),
+                "shiftId": id_text(shift.get("id")),
                 "personNumber": ref(shift.get("employee")),
                 "date": as_date(shift.get("startDateTime")),
                 "startDateTime": start,
@@ -440,7 +483,9 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``."""
+        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``.
+        An answer without that total pages on until a short or empty page (stopping after a full first page
+        read only ``data_page_size`` rows); one that ends short of its total is an error, not fewer rows."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
         index = 0
@@ -460,9 +505,17 @@ class AccrualsStream(UkgWfmStream):
             answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
             yield answer
             children = self.children(answer)
-            total = int((answer.get("metadata") or {}).get("totalElements") or 0)
             index += len(children)
-            if not children or index >= total:
+            total = (answer.get("metadata") or {}).get("totalElements")
+            if total is not None and index >= int(total):
+                return
+            if len(children) < s.data_page_size:  # a short or empty page is the last
+                if total is not None:
+                    raise ClientRequestError(
+                        f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
+                        f"metadata.totalElements is {total}: rows are missing",
+                        path="/api/v1/commons/data/multi_read",
+                    )
                 return
 
     @staticmethod

@@ -57,7 +57,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
         default="UTC",
         description="IANA time zone of the tenant: its date-times carry no offset and are emitted in UTC.",
     ),
-    th.Property("start_date", th.DateType, description="First day of time data on a first run (default: 30 days ago)."),
+    th.Property(
+        "start_date",
+        th.DateType,
+        description="First day of time data on a first run (default: 30 days ago); when set, also a floor on later "
+        "runs. Later runs start lookback_days before the bookmark, however old it is.",
+    ),
     th.Property("end_date", th.DateType, description="Last day of time data (default: today in the tenant's zone)."),
     th.Property(
         "lookback_days",
@@ -134,6 +139,8 @@ class UkgWfmSettings:
     location_level: int
     department_level: int
     filters: str | None = None
+    #: ``start_date`` as configured (None: the 30-day default, which floors a first run only).
+    configured_start: date | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, t.Any], *, today: date | None = None) -> UkgWfmSettings:
@@ -156,7 +163,8 @@ class UkgWfmSettings:
             errors.append(f"setting 'timezone' must be an IANA time zone such as America/New_York, not {zone_name!r}")
         now_local = today or datetime.now(zone).date()
         end_date = _date(config, "end_date", errors) or now_local
-        start_date = _date(config, "start_date", errors) or end_date - timedelta(days=30)
+        configured_start = _date(config, "start_date", errors)
+        start_date = configured_start or end_date - timedelta(days=30)
         if start_date > end_date:
             errors.append("setting 'start_date' must not be after 'end_date'")
         numbers = {
@@ -200,6 +208,7 @@ class UkgWfmSettings:
             end_date=end_date,
             accruals_as_of=accruals_as_of,
             filters=filters,
+            configured_start=configured_start,
             **values,
         )
 
