@@ -44,6 +44,8 @@ ODATA_SAFE = "$,'():/*"
 #: Headers whose items are read per request when reading items of changed headers (keeps URLs short).
 HEADER_BATCH = 40
 RFC_PATH = "/sap/bc/soap/rfc"
+#: A header the read of changed headers did not return (told apart from one returned with a null stamp).
+_UNREAD: t.Any = object()
 
 
 def encode_query(params: Mapping[str, t.Any]) -> str:
@@ -321,9 +323,11 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
 
         def stamped(records: t.Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
             for record in records:
-                stamp = changed.get(header_of(record))
-                if stamp is None:
+                stamp = changed.get(header_of(record), _UNREAD)
+                if stamp is _UNREAD:
                     continue  # a header created (or changed) after it was read: the next run reads it
+                # A header read without a stamp (initial LastChangeDateTime: converted or never-changed orders)
+                # still has its items landed, with a null stamp that moves no bookmark.
                 record[HEADER_CHANGE_COLUMN] = stamp
                 yield record
 
