@@ -25,8 +25,13 @@ def test_business_partner_edmx_plans_every_set() -> None:
     assert (bp.change.name, bp.change.day_precision, bp.change.time_companion) == (
         "LastChangeDate", True, "LastChangeTime"
     )  # fmt: skip
-    # a day-precision key re-reads the bookmark's whole day, with the v2 literal
-    assert str(bp.change.since("2026-01-05T17:30:00Z")) == "LastChangeDate ge datetime'2026-01-05T00:00:00'"
+    # a day-precision key re-reads the bookmark's whole day, with the v2 literal; partners never changed since
+    # their creation (LastChangeDate null, nullable in the EDMX) are read by their creation day
+    assert bp.change.created == "CreationDate"
+    assert str(bp.change.since("2026-01-05T17:30:00Z")) == (
+        "(LastChangeDate ge datetime'2026-01-05T00:00:00' or "
+        "(LastChangeDate eq null and CreationDate ge datetime'2026-01-05T00:00:00'))"
+    )
     assert plans["A_Supplier"].replication_key == "CreationDate"  # the fallback
     assert plans["A_BusinessPartnerAddress"].replication_key is None  # full table
     properties = bp.schema["properties"]

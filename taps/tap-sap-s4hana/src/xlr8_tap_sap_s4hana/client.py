@@ -224,7 +224,8 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         chosen = [n for n in names if self.mask.get(("properties", n), True)]
         if len(chosen) == len(names):
             return None
-        must = [*self.primary_keys, *([self.plan.change.name] if self.plan.change else [])]
+        change = self.plan.change
+        must = [*self.primary_keys, *(n for n in ((change.name, change.created) if change else ()) if n)]
         return [n for n in names if n in chosen or n in must]
 
     def pushed_filter(self) -> Filter | None:
@@ -297,7 +298,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             raise RuntimeError(f"{self.name}: header-driven stream planned without its header")
         start = self.get_starting_timestamp(context)
         since = change.since(start, version=self.plan.version) if start is not None else None
-        header_columns = list(dict.fromkeys([*link.join.values(), change.name]))
+        header_columns = list(dict.fromkeys([*link.join.values(), change.name, change.created or change.name]))
         header_url = self.client.url(f"{self.plan.service.path}/{header.name}")
         changed: dict[tuple[t.Any, ...], t.Any] = {}
         for entry in self.client.iter_rows(
@@ -309,7 +310,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             keys=header.entity_type.keys,
         ):
             row = decode_entry(header.entity_type, entry)
-            changed[tuple(row.get(c) for c in link.join.values())] = row.get(change.name)
+            changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)
         pushed = self.pushed_filter()
         item_columns = list(link.join)
         if since is None:
@@ -358,6 +359,18 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         return result
 
 
+class CreatedStampStream(S4Stream):
+    """A set whose change stamp stays null until a row's first change (``ChangeKey.created``): a never-changed
+    row's creation stamp moves the bookmark in its place, as the ``$filter`` reads such rows by it."""
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+        change = self.plan.change
+        if change is not None and latest_record and latest_record.get(change.name) is None:
+            latest_record = {**latest_record, change.name: change.stamp(latest_record)}
+        super()._increment_stream_state(latest_record, context=context)
+
+
 def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[S4Stream]:
     doc = f"S/4HANA entity set {plan.entity_set.name} of {plan.service.path}."
-    return declared_stream_class(S4Stream, plan, plan.name, declared, doc)
+    base = CreatedStampStream if plan.change is not None and plan.change.created else S4Stream
+    return declared_stream_class(base, plan, plan.name, declared, doc)
