@@ -32,7 +32,9 @@ def test_business_partner_edmx_plans_every_set() -> None:
         "(LastChangeDate ge datetime'2026-01-05T00:00:00' or "
         "(LastChangeDate eq null and CreationDate ge datetime'2026-01-05T00:00:00'))"
     )
-    assert plans["A_Supplier"].replication_key == "CreationDate"  # the fallback
+    # only CreationDate (nullable, no change stamp): read in full, so changed suppliers and customers are read again
+    assert plans["A_Supplier"].replication_key is None
+    assert plans["A_Customer"].replication_key is None
     assert plans["A_BusinessPartnerAddress"].replication_key is None  # full table
     properties = bp.schema["properties"]
     assert not [n for n in bp.entity_set.entity_type.navigation if n in properties]

@@ -225,3 +225,20 @@ def test_partner_created_after_the_first_run_and_never_changed_lands(stub: StubS
     ]
     # the bookmark follows the creation day of a never-changed partner (and never passes what was read)
     assert second.state["bookmarks"]["A_BusinessPartner"]["replication_key_value"].startswith("2026-06-15")
+
+
+def test_supplier_changed_after_the_first_run_lands_again(stub: StubS4) -> None:
+    """``A_Supplier`` has no change stamp, only ``CreationDate``: before the mend it was incremental on it, so a
+    supplier renamed and blocked after the first run was never read again."""
+    config = stub_config(stub, "A_Supplier", "A_Customer")
+    first = run_tap(config)
+    assert sorted(r["Supplier"] for r in first.records("A_Supplier")) == ["2000001", "2000002"]
+    stub.sets["A_Supplier"][0].update(SupplierName="Early Co (renamed)", PostingIsBlocked=True)
+    stub.queries.clear()
+    second = run_tap(config, state=first.state)
+    landed = {r["Supplier"]: r for r in second.records("A_Supplier")}
+    assert (landed["2000001"]["SupplierName"], landed["2000001"]["PostingIsBlocked"]) == ("Early Co (renamed)", True)
+    assert [r["Customer"] for r in second.records("A_Customer")] == ["3000001"]
+    assert not [q for name, q in stub.queries if name in ("A_Supplier", "A_Customer") and "$filter" in q]
+    for name in ("A_Supplier", "A_Customer"):  # full-table, and the catalog says so
+        assert first.schema_message(name).get("bookmark_properties") in (None, [])

@@ -3,7 +3,8 @@ reads rows changed since a bookmark.
 
 SuccessFactors names it ``lastModifiedDateTime`` (and variants); S/4HANA uses ``LastChangeDateTime``
 (Edm.DateTimeOffset), ``LastChangeDate`` (an Edm.DateTime holding a day, usually paired with an Edm.Time
-``LastChangeTime``), ``ChangedOn`` or, for sets that are only ever created, ``CreationDate``. Day-precision keys
+``LastChangeTime``) or ``ChangedOn``. A creation stamp is never a replication key: rows change after they are
+created (suppliers, customers), and a set with nothing else is read in full. Day-precision keys
 are filtered with ``ge`` on the bookmark's day, so rows changed later that same day are read again rather than
 lost (the target upserts by key).
 """
@@ -19,15 +20,14 @@ from xlr8_kit.odata.filters import Filter, compare
 
 #: SuccessFactors entities and MDF objects, most specific first.
 SUCCESSFACTORS_CHANGE_KEYS = ("lastModifiedDateTime", "lastModifiedOn", "lastModified", "lastModifiedDate")
-#: S/4HANA (and most SAP Gateway / RAP services), most specific first; ``CreationDate`` is the last resort.
+#: S/4HANA (and most SAP Gateway / RAP services), most specific first. No creation stamp: ``A_Supplier`` and
+#: ``A_Customer`` have only ``CreationDate``, and keyed on it a changed supplier would never be read again.
 S4_CHANGE_KEYS = (
     "LastChangeDateTime",
     "LastChangedDateTime",
     "ChangedDateTime",
     "LastChangeDate",
     "ChangedOn",
-    "CreationDateTime",
-    "CreationDate",
 )
 #: Edm types a change timestamp can have (v2 and v4).
 TIMESTAMP_TYPES = frozenset({"Edm.DateTimeOffset", "Edm.DateTime", "Edm.Date"})
