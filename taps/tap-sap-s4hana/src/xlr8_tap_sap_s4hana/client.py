@@ -23,7 +23,7 @@ from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import row_key
-from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
+from xlr8_kit.odata import EntityType, ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
 from xlr8_kit.odata.stream import conformed_decoder
@@ -124,8 +124,13 @@ class S4Client:
         it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
         ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
         (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
-        tell when rows moved between windows answered out of order."""
+        tell when rows moved between windows answered out of order.
+
+        ``$skip`` windows are ordered by ``keys`` (unless the caller orders them): OData promises no stable order
+        without ``$orderby``, and windows read in another order can repeat some rows and miss others."""
         query = dict(params)
+        if page_size and keys and "$orderby" not in query:
+            query["$orderby"] = ",".join(keys)
         if version < 4:
             query.setdefault("$format", "json")
         accept = "application/json;IEEE754Compatible=true" if version >= 4 else "application/json"
@@ -164,6 +169,13 @@ class S4Client:
         result = decode(response_payload(message.body, function), tables)
         raise_for_return(function, result)
         return result
+
+
+def order_keys(entity: EntityType) -> tuple[str, ...]:
+    """The entity's key properties, to order ``$skip`` windows by; none when the service says one cannot be
+    sorted (``sap:sortable="false"``: Gateway would refuse the ``$orderby``)."""
+    props = entity.properties
+    return entity.keys if all(k in props and props[k].sortable for k in entity.keys) else ()
 
 
 def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
@@ -255,7 +267,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             version=self.plan.version,
             page_size=self.settings.page_size,
             window=self.page_window_width,
-            keys=entity.keys,
+            keys=order_keys(entity),
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
@@ -307,7 +319,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             version=self.plan.version,
             page_size=self.settings.page_size,
             window=self.page_window_width,
-            keys=header.entity_type.keys,
+            keys=order_keys(header.entity_type),
         ):
             row = decode_entry(header.entity_type, entry)
             changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)
