@@ -373,13 +373,24 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
 
 class CreatedStampStream(S4Stream):
     """A set whose change stamp stays null until a row's first change (``ChangeKey.created``): a never-changed
-    row's creation stamp moves the bookmark in its place, as the ``$filter`` reads such rows by it."""
+    row's creation stamp moves the bookmark in its place, as the ``$filter`` reads such rows by it.
 
-    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+    Done in the plain loop's state step (the kit's per-record fast path stays; pages go record by record). Where
+    the SDK's own loop runs instead, such rows move no bookmark: the ``$filter`` still reads them, only more."""
+
+    def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
+        step = super()._plain_state_step()
         change = self.plan.change
-        if change is not None and latest_record and latest_record.get(change.name) is None:
-            latest_record = {**latest_record, change.name: change.stamp(latest_record)}
-        super()._increment_stream_state(latest_record, context=context)
+        if change is None or change.created is None:
+            return step
+        name, created = change.name, change.created
+
+        def stamped(record: dict[str, t.Any]) -> None:
+            if record and record.get(name) is None and record.get(created) is not None:
+                record = {**record, name: record[created]}
+            step(record)
+
+        return stamped
 
 
 def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[S4Stream]:
