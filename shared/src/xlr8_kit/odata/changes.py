@@ -101,11 +101,8 @@ def change_key(entity: EntityType, candidates: tuple[str, ...] = S4_CHANGE_KEYS)
         has_created = (
             pair is not None
             and pair.filterable
-            and (pair.edm_type, pair.sap.get("display-format", ""))
-            == (
-                prop.edm_type,
-                prop.sap.get("display-format", ""),
-            )
+            and pair.edm_type == prop.edm_type
+            and pair.sap.get("display-format", "") == prop.sap.get("display-format", "")
         )
         return ChangeKey(
             name, prop.edm_type, day, companion if has_companion else None, created if has_created else None
