@@ -25,9 +25,16 @@ def test_business_partner_edmx_plans_every_set() -> None:
     assert (bp.change.name, bp.change.day_precision, bp.change.time_companion) == (
         "LastChangeDate", True, "LastChangeTime"
     )  # fmt: skip
-    # a day-precision key re-reads the bookmark's whole day, with the v2 literal
-    assert str(bp.change.since("2026-01-05T17:30:00Z")) == "LastChangeDate ge datetime'2026-01-05T00:00:00'"
-    assert plans["A_Supplier"].replication_key == "CreationDate"  # the fallback
+    # a day-precision key re-reads the bookmark's whole day, with the v2 literal; partners never changed since
+    # their creation (LastChangeDate null, nullable in the EDMX) are read by their creation day
+    assert bp.change.created == "CreationDate"
+    assert str(bp.change.since("2026-01-05T17:30:00Z")) == (
+        "(LastChangeDate ge datetime'2026-01-05T00:00:00' or "
+        "(LastChangeDate eq null and CreationDate ge datetime'2026-01-05T00:00:00'))"
+    )
+    # only CreationDate (nullable, no change stamp): read in full, so changed suppliers and customers are read again
+    assert plans["A_Supplier"].replication_key is None
+    assert plans["A_Customer"].replication_key is None
     assert plans["A_BusinessPartnerAddress"].replication_key is None  # full table
     properties = bp.schema["properties"]
     assert not [n for n in bp.entity_set.entity_type.navigation if n in properties]

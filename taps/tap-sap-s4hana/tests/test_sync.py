@@ -24,7 +24,8 @@ def test_discovery_covers_every_default_service(url: str) -> None:
         assert name in catalog
     assert catalog["A_PurchaseOrder"].replication_key == "LastChangeDateTime"
     assert catalog["A_BusinessPartner"].replication_key == "LastChangeDate"
-    assert catalog["A_Supplier"].replication_key == "CreationDate"
+    assert catalog["A_Supplier"].replication_key is None  # only a creation date: read in full
+    assert catalog["A_Customer"].replication_key is None
     assert catalog["A_PurchaseOrderItem"].replication_key == HEADER_CHANGE_COLUMN
     assert catalog["A_CostCenter"].replication_key is None
     assert catalog["A_JournalEntryItemBasic"].key_properties == [

@@ -1,11 +1,11 @@
 """Business partners created by another user while several ``$skip`` windows are in flight (RELIABILITY E7).
 
-Thirty partners created before the read come first in the entity set. The window at ``$skip=10`` is held back
-by the emulator for a second, so the windows after it are answered first; then one more partner is created at
-position 15, inside that window and after its first row, and the window is served. Read one window after another,
-an insert repeats a row and never hides one; a window of requests must not do worse. Every window asks for
-``$inlinecount=allpages`` and must report the total of the window before them: the moved total of ``$skip=10``
-drops the windows asked for beside it and asks for them again."""
+Thirty partners are created before the read (windows are ordered by key: they sit where ``N...`` sorts). The
+window at ``$skip=10`` is held back by the emulator for a second, so the windows after it are answered first; then
+one more partner is created (``N000000031``; the window's total moves) and the window is served.
+Read one window after another, an insert repeats a row and never hides one; a window of requests must not do worse.
+Every window asks for ``$inlinecount=allpages`` and must report the total of the window before them: the moved
+total of ``$skip=10`` drops the windows asked for beside it and asks for them again."""
 
 from __future__ import annotations
 
@@ -67,31 +67,34 @@ def test_nothing_changes_same_records_and_state_as_window_1(url: str, emulator: 
 def test_delete_while_windows_are_in_flight_loses_no_more_than_in_turn(
     url: str, sandbox: Sandbox, emulator: S4HanaEmulator
 ) -> None:
-    """A partner of the first window deleted when ``$skip=10`` is served (held back 1 s): every row after it moves
-    up one place, so the row that moves into the first window is skipped by any ``$skip`` read, in turn or not.
-    The window of requests skips nothing more."""
+    """A partner of one window deleted when the window after it is served (held back 1 s): every row after it moves
+    up one place, so the row that moves into the earlier window is skipped by any ``$skip`` read, in turn or not.
+    The window of requests skips nothing more. (Windows are ordered by key: the created partners, the only ones
+    that can be deleted, sit where their numbers sort.)"""
     emulator.insert_records(30)
     before = partner_ids(url, 1)
-    gone = before[4]
+    gone = next(p for p in before if p.startswith("N"))
+    after = (before.index(gone) // 10 + 1) * 10  # the $skip of the window after the deleted partner's
+    assert after + 10 < len(before)
 
     def lost_with(window: int) -> set[str]:
         done = False
 
         def delete(path: str, query: dict[str, str]) -> None:
             nonlocal done
-            if not done and path.endswith("/A_BusinessPartner") and query.get("$skip") == "10":
+            if not done and path.endswith("/A_BusinessPartner") and query.get("$skip") == str(after):
                 done = True
                 emulator.delete_partner(gone)
 
         emulator.reset()
         emulator.insert_records(30)
         emulator.before_request = delete
-        sandbox.faults.add("s4hana", PARTNERS, FaultSpec("stall", seconds=1.0, times=1, query={"$skip": "10"}))
+        sandbox.faults.add("s4hana", PARTNERS, FaultSpec("stall", seconds=1.0, times=1, query={"$skip": str(after)}))
         read = partner_ids(url, window)
         sandbox.faults.clear("s4hana")
         assert done
         return set(before) - {gone} - set(read)
 
     in_turn, windowed = lost_with(1), lost_with(4)
-    assert in_turn == {before[10]}  # $skip paging's own loss on a delete behind the read position
+    assert in_turn == {before[after]}  # $skip paging's own loss on a delete behind the read position
     assert windowed <= in_turn

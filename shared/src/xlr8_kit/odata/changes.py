@@ -3,7 +3,8 @@ reads rows changed since a bookmark.
 
 SuccessFactors names it ``lastModifiedDateTime`` (and variants); S/4HANA uses ``LastChangeDateTime``
 (Edm.DateTimeOffset), ``LastChangeDate`` (an Edm.DateTime holding a day, usually paired with an Edm.Time
-``LastChangeTime``), ``ChangedOn`` or, for sets that are only ever created, ``CreationDate``. Day-precision keys
+``LastChangeTime``) or ``ChangedOn``. A creation stamp is never a replication key: rows change after they are
+created (suppliers, customers), and a set with nothing else is read in full. Day-precision keys
 are filtered with ``ge`` on the bookmark's day, so rows changed later that same day are read again rather than
 lost (the target upserts by key).
 """
@@ -19,20 +20,28 @@ from xlr8_kit.odata.filters import Filter, compare
 
 #: SuccessFactors entities and MDF objects, most specific first.
 SUCCESSFACTORS_CHANGE_KEYS = ("lastModifiedDateTime", "lastModifiedOn", "lastModified", "lastModifiedDate")
-#: S/4HANA (and most SAP Gateway / RAP services), most specific first; ``CreationDate`` is the last resort.
+#: S/4HANA (and most SAP Gateway / RAP services), most specific first. No creation stamp: ``A_Supplier`` and
+#: ``A_Customer`` have only ``CreationDate``, and keyed on it a changed supplier would never be read again.
 S4_CHANGE_KEYS = (
     "LastChangeDateTime",
     "LastChangedDateTime",
     "ChangedDateTime",
     "LastChangeDate",
     "ChangedOn",
-    "CreationDateTime",
-    "CreationDate",
 )
 #: Edm types a change timestamp can have (v2 and v4).
 TIMESTAMP_TYPES = frozenset({"Edm.DateTimeOffset", "Edm.DateTime", "Edm.Date"})
 #: Time-of-day companions of a day-precision key (``LastChangeDate`` + ``LastChangeTime``).
 _COMPANIONS = {"LastChangeDate": "LastChangeTime", "ChangedOn": "ChangedAt", "CreationDate": "CreationTime"}
+#: Creation stamps of a change key: SAP leaves the change stamp initial (``null`` in OData) until a row's first
+#: change (BUT000's ``LastChangeDate``), so rows created since the bookmark are found by their creation stamp.
+_CREATED = {
+    "LastChangeDate": "CreationDate",
+    "ChangedOn": "CreationDate",
+    "LastChangeDateTime": "CreationDateTime",
+    "LastChangedDateTime": "CreationDateTime",
+    "ChangedDateTime": "CreationDateTime",
+}
 
 
 @dataclass(frozen=True)
@@ -45,16 +54,31 @@ class ChangeKey:
     day_precision: bool
     #: The Edm.Time / Edm.TimeOfDay property that completes a day-precision key, if the type has one.
     time_companion: str | None = None
+    #: The creation stamp of the same type (``CreationDate`` for ``LastChangeDate``), if the type has one: rows whose
+    #: change stamp is still null are read by it, and it stands in for it in the bookmark.
+    created: str | None = None
 
     def since(self, bookmark: Any, *, version: int = 2) -> Filter:
-        """Rows changed at or after ``bookmark`` (an ISO 8601 string or a datetime), as a typed ``$filter``."""
+        """Rows changed at or after ``bookmark`` (an ISO 8601 string or a datetime), as a typed ``$filter``; with
+        a creation stamp, also rows never changed (null change stamp) created at or after it."""
         value = bookmark
         if self.day_precision:
             moment = bookmark if isinstance(bookmark, datetime) else datetime.fromisoformat(
                 str(bookmark).replace("Z", "+00:00")
             )  # fmt: skip
             value = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        return compare(self.name, "ge", value, self.edm_type, version=version)
+        changed = compare(self.name, "ge", value, self.edm_type, version=version)
+        if self.created is None:
+            return changed
+        never_changed = compare(self.name, "eq", None, self.edm_type, version=version) & compare(
+            self.created, "ge", value, self.edm_type, version=version
+        )
+        return changed | Filter(f"({never_changed})")
+
+    def stamp(self, row: dict[str, Any]) -> Any:
+        """The row's change stamp, or its creation stamp while it was never changed (what the bookmark follows)."""
+        value = row.get(self.name)
+        return row.get(self.created) if value is None and self.created is not None else value
 
 
 def change_key(entity: EntityType, candidates: tuple[str, ...] = S4_CHANGE_KEYS) -> ChangeKey | None:
@@ -72,5 +96,15 @@ def change_key(entity: EntityType, candidates: tuple[str, ...] = S4_CHANGE_KEYS)
             and companion in entity.properties
             and entity.properties[companion].edm_type in ("Edm.Time", "Edm.TimeOfDay")
         )
-        return ChangeKey(name, prop.edm_type, day, companion if has_companion else None)
+        created = _CREATED.get(name)
+        pair = entity.properties.get(created) if created is not None else None
+        has_created = (
+            pair is not None
+            and pair.filterable
+            and pair.edm_type == prop.edm_type
+            and pair.sap.get("display-format", "") == prop.sap.get("display-format", "")
+        )
+        return ChangeKey(
+            name, prop.edm_type, day, companion if has_companion else None, created if has_created else None
+        )
     return None

@@ -23,7 +23,7 @@ from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import row_key
-from xlr8_kit.odata import ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
+from xlr8_kit.odata import EntityType, ServiceMetadata, all_of, compare, decode_entry, iter_pages, parse_edmx
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
 from xlr8_kit.odata.stream import conformed_decoder
@@ -44,6 +44,8 @@ ODATA_SAFE = "$,'():/*"
 #: Headers whose items are read per request when reading items of changed headers (keeps URLs short).
 HEADER_BATCH = 40
 RFC_PATH = "/sap/bc/soap/rfc"
+#: A header the read of changed headers did not return (told apart from one returned with a null stamp).
+_UNREAD: t.Any = object()
 
 
 def encode_query(params: Mapping[str, t.Any]) -> str:
@@ -122,8 +124,13 @@ class S4Client:
         it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
         ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
         (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
-        tell when rows moved between windows answered out of order."""
+        tell when rows moved between windows answered out of order.
+
+        ``$skip`` windows are ordered by ``keys`` (unless the caller orders them): OData promises no stable order
+        without ``$orderby``, and windows read in another order can repeat some rows and miss others."""
         query = dict(params)
+        if page_size and keys and "$orderby" not in query:
+            query["$orderby"] = ",".join(keys)
         if version < 4:
             query.setdefault("$format", "json")
         accept = "application/json;IEEE754Compatible=true" if version >= 4 else "application/json"
@@ -162,6 +169,13 @@ class S4Client:
         result = decode(response_payload(message.body, function), tables)
         raise_for_return(function, result)
         return result
+
+
+def order_keys(entity: EntityType) -> tuple[str, ...]:
+    """The entity's key properties, to order ``$skip`` windows by; none when the service says one cannot be
+    sorted (``sap:sortable="false"``: Gateway would refuse the ``$orderby``)."""
+    props = entity.properties
+    return entity.keys if all(k in props and props[k].sortable for k in entity.keys) else ()
 
 
 def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
@@ -222,7 +236,8 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         chosen = [n for n in names if self.mask.get(("properties", n), True)]
         if len(chosen) == len(names):
             return None
-        must = [*self.primary_keys, *([self.plan.change.name] if self.plan.change else [])]
+        change = self.plan.change
+        must = [*self.primary_keys, *(n for n in ((change.name, change.created) if change else ()) if n)]
         return [n for n in names if n in chosen or n in must]
 
     def pushed_filter(self) -> Filter | None:
@@ -252,7 +267,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             version=self.plan.version,
             page_size=self.settings.page_size,
             window=self.page_window_width,
-            keys=entity.keys,
+            keys=order_keys(entity),
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
@@ -295,7 +310,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             raise RuntimeError(f"{self.name}: header-driven stream planned without its header")
         start = self.get_starting_timestamp(context)
         since = change.since(start, version=self.plan.version) if start is not None else None
-        header_columns = list(dict.fromkeys([*link.join.values(), change.name]))
+        header_columns = list(dict.fromkeys([*link.join.values(), change.name, change.created or change.name]))
         header_url = self.client.url(f"{self.plan.service.path}/{header.name}")
         changed: dict[tuple[t.Any, ...], t.Any] = {}
         for entry in self.client.iter_rows(
@@ -304,10 +319,10 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             version=self.plan.version,
             page_size=self.settings.page_size,
             window=self.page_window_width,
-            keys=header.entity_type.keys,
+            keys=order_keys(header.entity_type),
         ):
             row = decode_entry(header.entity_type, entry)
-            changed[tuple(row.get(c) for c in link.join.values())] = row.get(change.name)
+            changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)
         pushed = self.pushed_filter()
         item_columns = list(link.join)
         if since is None:
@@ -321,9 +336,11 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
 
         def stamped(records: t.Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
             for record in records:
-                stamp = changed.get(header_of(record))
-                if stamp is None:
+                stamp = changed.get(header_of(record), _UNREAD)
+                if stamp is _UNREAD:
                     continue  # a header created (or changed) after it was read: the next run reads it
+                # A header read without a stamp (initial LastChangeDateTime: converted or never-changed orders)
+                # still has its items landed, with a null stamp that moves no bookmark.
                 record[HEADER_CHANGE_COLUMN] = stamp
                 yield record
 
@@ -354,6 +371,29 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         return result
 
 
+class CreatedStampStream(S4Stream):
+    """A set whose change stamp stays null until a row's first change (``ChangeKey.created``): a never-changed
+    row's creation stamp moves the bookmark in its place, as the ``$filter`` reads such rows by it.
+
+    Done in the plain loop's state step (the kit's per-record fast path stays; pages go record by record). Where
+    the SDK's own loop runs instead, such rows move no bookmark: the ``$filter`` still reads them, only more."""
+
+    def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
+        step = super()._plain_state_step()
+        change = self.plan.change
+        if change is None or change.created is None:
+            return step
+        name, created = change.name, change.created
+
+        def stamped(record: dict[str, t.Any]) -> None:
+            if record and record.get(name) is None and record.get(created) is not None:
+                record = {**record, name: record[created]}
+            step(record)
+
+        return stamped
+
+
 def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[S4Stream]:
     doc = f"S/4HANA entity set {plan.entity_set.name} of {plan.service.path}."
-    return declared_stream_class(S4Stream, plan, plan.name, declared, doc)
+    base = CreatedStampStream if plan.change is not None and plan.change.created else S4Stream
+    return declared_stream_class(base, plan, plan.name, declared, doc)

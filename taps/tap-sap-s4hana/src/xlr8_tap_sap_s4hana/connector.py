@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from xlr8_kit.connectors import ConnectorError, DeferredDiscovery, TapConnector
 from xlr8_kit.odata import decode_entry
 from xlr8_kit.soap.rfc import Value
+from xlr8_tap_sap_s4hana.client import order_keys
 from xlr8_tap_sap_s4hana.discovery import ServiceRef
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
@@ -68,13 +69,14 @@ class SapS4HanaConnector(TapConnector):
         metadata = client.metadata(service)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         has_paging = "$top" in params or "$skip" in params
+        entity = metadata.entity_sets[set_name].entity_type
         rows = client.iter_rows(
             client.url(f"{service.path}/{set_name}"),
             params,
             version=metadata.odata_version,
             page_size=None if has_paging else self.s4_tap.settings.page_size,
+            keys=order_keys(entity),
         )
-        entity = metadata.entity_sets[set_name].entity_type
         return (decode_entry(entity, row) for row in rows)
 
     def execute_bapi(self, bapi_name: str, params: Mapping[str, t.Any] | None = None) -> dict[str, Value]:

@@ -1,6 +1,7 @@
 """Streams from each service's own ``$metadata`` (v2 EDMX or v4 CSDL): one stream per entity set, keys from the
 EDMX, navigation properties left out (item sets are streams of their own), Edm types mapped by the kit, and the
-replication key the kit recognises (``LastChangeDateTime``, ``LastChangeDate``, ``ChangedOn``, ``CreationDate``).
+replication key the kit recognises (``LastChangeDateTime``, ``LastChangeDate``, ``ChangedOn``; never a creation
+stamp, which misses every later change).
 Item sets without a timestamp of their own but with a header (``HEADER_LINKS``) are incremental through the
 header's timestamp, carried on each item as ``HeaderLastChangeDateTime``; everything else is full-table."""
 

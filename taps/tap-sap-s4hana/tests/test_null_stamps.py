@@ -1,0 +1,244 @@
+"""Rows whose change stamp is null (initial in SAP, ``null`` in OData), over real HTTP: a header without
+``LastChangeDateTime`` (the emulator), a partner never changed since its creation and a supplier changed after the
+first run (a stub serving the real ``API_BUSINESS_PARTNER`` EDMX, audit23b findings 2-4)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import typing as t
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlparse
+
+import pytest
+
+from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+
+from .conftest import basic_config, run_tap
+
+ORDER = "PO99999999"
+
+
+@pytest.fixture
+def unstamped_order(emulator: S4HanaEmulator) -> Iterator[int]:
+    """A purchase order whose ``LastChangeDateTime`` is initial (as converted ECC orders carry it), with 3 items."""
+    service = emulator.service("API_PURCHASEORDER_PROCESS_SRV")
+    orders, items = service.sets["A_PurchaseOrder"].entity, service.sets["A_PurchaseOrderItem"].entity
+    lines = [{**items.row(i), "PurchaseOrder": ORDER} for i in range(3)]
+    assert all(line["PurchaseOrderItem"] for line in lines)
+    orders.extra.append({**orders.row(0), "PurchaseOrder": ORDER, "LastChangeDateTime": None})
+    items.extra.extend(lines)
+    emulator.row_cache.clear()
+    try:
+        yield len(lines)
+    finally:
+        emulator.reset()
+
+
+def test_items_of_a_header_without_change_stamp_land(url: str, unstamped_order: int) -> None:
+    """Before the mend a null header stamp read as "header not read": its items were dropped, silently."""
+    output = run_tap(basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5000))
+    assert [o["LastChangeDateTime"] for o in output.records("A_PurchaseOrder") if o["PurchaseOrder"] == ORDER] == [None]
+    landed = [i for i in output.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]
+    assert len(landed) == unstamped_order
+    assert {i[HEADER_CHANGE_COLUMN] for i in landed} == {None}
+    # the null stamp moves no bookmark; the stamped orders' items still set it
+    assert output.state["bookmarks"]["A_PurchaseOrderItem"]["replication_key_value"]
+
+
+# -- a stub S/4 serving the real API_BUSINESS_PARTNER EDMX ------------------------------------------------------
+
+#: SAP's own EDMX, read in place (as ``test_conformance.py`` does).
+EDMX = Path(__file__).resolve().parents[3].parent / "shared/fixtures/vendor-metadata/s4hana/API_BUSINESS_PARTNER.edmx"
+_TOKEN = re.compile(r"\s*(\(|\)|datetime'[^']*'|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _day(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _predicate(text: str) -> t.Callable[[dict[str, t.Any]], bool]:
+    """The v2 ``$filter`` subset the tap sends (``ge``/``eq`` on dates and strings, ``and``, ``or``, parentheses);
+    a comparison with null is false, as in SAP (``eq null`` matches only nulls)."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        assert match, f"unparsed $filter at {text[pos:]!r}"
+        tokens.append(match.group(1))
+        pos = match.end()
+    at = 0
+
+    def take() -> str:
+        nonlocal at
+        at += 1
+        return tokens[at - 1]
+
+    def value(token: str) -> t.Any:
+        if token.startswith("datetime'"):
+            return _day(token[len("datetime'") : -1])
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        return None if token == "null" else token
+
+    def term() -> t.Callable[[dict[str, t.Any]], bool]:
+        if tokens[at] == "(":
+            take()
+            inner = disjunction()
+            assert take() == ")"
+            return inner
+        name, op, literal = take(), take(), value(take())
+
+        def check(row: dict[str, t.Any]) -> bool:
+            got = row.get(name)
+            if op == "eq":
+                return bool(got == literal)
+            if got is None or literal is None:
+                return False
+            return {"ge": got >= literal, "gt": got > literal, "le": got <= literal, "lt": got < literal}[op]
+
+        return check
+
+    def conjunction() -> t.Callable[[dict[str, t.Any]], bool]:
+        parts = [term()]
+        while at < len(tokens) and tokens[at] == "and":
+            take()
+            parts.append(term())
+        return lambda row: all(p(row) for p in parts)
+
+    def disjunction() -> t.Callable[[dict[str, t.Any]], bool]:
+        parts = [conjunction()]
+        while at < len(tokens) and tokens[at] == "or":
+            take()
+            parts.append(conjunction())
+        return lambda row: any(p(row) for p in parts)
+
+    result = disjunction()
+    assert at == len(tokens), f"unparsed $filter tail {tokens[at:]}"
+    return result
+
+
+def _v2(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Dates as Gateway sends them (``/Date(ms)/``), null as null."""
+    return {
+        k: f"/Date({int(v.replace(tzinfo=UTC).timestamp() * 1000)})/" if isinstance(v, datetime) else v
+        for k, v in row.items()
+    }
+
+
+class StubS4:
+    """``$metadata`` and the rows of ``sets``, with ``$filter``, ``$orderby`` (keys), ``$top``/``$skip`` and
+    ``$inlinecount``; every request's decoded query is kept in ``queries``."""
+
+    def __init__(self, sets: dict[str, list[dict[str, t.Any]]]) -> None:
+        self.sets = sets
+        self.queries: list[tuple[str, dict[str, str]]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: t.Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                query = dict(parse_qsl(parsed.query))
+                name = parsed.path.rsplit("/", 1)[-1]
+                stub.queries.append((name, query))
+                if name == "$metadata":
+                    self.answer(EDMX.read_bytes(), "application/xml")
+                    return
+                rows = [r for r in stub.sets[name] if "$filter" not in query or _predicate(query["$filter"])(r)]
+                for key in reversed(query["$orderby"].split(",") if query.get("$orderby") else []):
+                    column = key.split()[0]
+                    rows.sort(key=lambda r, c=column: r[c])
+                skip = int(query.get("$skip", 0))
+                page = rows[skip : skip + int(query["$top"])] if "$top" in query else rows[skip:]
+                body: dict[str, t.Any] = {"results": [_v2(r) for r in page]}
+                if query.get("$inlinecount") == "allpages":
+                    body["__count"] = str(len(rows))
+                self.answer(json.dumps({"d": body}).encode(), "application/json")
+
+            def answer(self, body: bytes, kind: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[StubS4]:
+    partners = [
+        {"BusinessPartner": "1000001", "BusinessPartnerFullName": "Changed Co", "CreationDate": _day("2026-01-05"),
+         "LastChangeDate": _day("2026-03-01")},
+        {"BusinessPartner": "1000002", "BusinessPartnerFullName": "Untouched Co", "CreationDate": _day("2026-02-01"),
+         "LastChangeDate": None},
+    ]  # fmt: skip
+    suppliers = [
+        {"Supplier": "2000001", "SupplierName": "Early Co", "CreationDate": _day("2026-01-05"),
+         "PostingIsBlocked": False},
+        {"Supplier": "2000002", "SupplierName": "Later Co", "CreationDate": _day("2026-06-01"),
+         "PostingIsBlocked": False},
+    ]  # fmt: skip
+    customers = [{"Customer": "3000001", "CustomerName": "Buyer Co", "CreationDate": _day("2026-01-05")}]
+    server = StubS4({"A_BusinessPartner": partners, "A_Supplier": suppliers, "A_Customer": customers})
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def stub_config(stub: StubS4, *sets: str) -> dict[str, t.Any]:
+    return basic_config(stub.url, services=["API_BUSINESS_PARTNER"], entity_sets=list(sets), max_concurrent_requests=1)
+
+
+def test_partner_created_after_the_first_run_and_never_changed_lands(stub: StubS4) -> None:
+    """``LastChangeDate`` stays null until a partner's first change: before the mend the second run's
+    ``LastChangeDate ge`` filter left out every partner created since, silently."""
+    config = stub_config(stub, "A_BusinessPartner")
+    first = run_tap(config)
+    assert sorted(r["BusinessPartner"] for r in first.records("A_BusinessPartner")) == ["1000001", "1000002"]
+    stub.sets["A_BusinessPartner"].append(
+        {"BusinessPartner": "1000003", "BusinessPartnerFullName": "New Co", "CreationDate": _day("2026-06-15"),
+         "LastChangeDate": None}
+    )  # fmt: skip
+    second = run_tap(config, state=first.state)
+    landed = {r["BusinessPartner"]: r for r in second.records("A_BusinessPartner")}
+    assert "1000003" in landed
+    assert landed["1000003"]["LastChangeDate"] is None  # landed as sent: the creation day only moves the bookmark
+    reads = [q["$filter"] for name, q in stub.queries if name == "A_BusinessPartner" and "$filter" in q]
+    assert reads == [
+        "(LastChangeDate ge datetime'2026-03-01T00:00:00' or (LastChangeDate eq null and "
+        "CreationDate ge datetime'2026-03-01T00:00:00'))"
+    ]
+    # the bookmark follows the creation day of a never-changed partner (and never passes what was read)
+    assert second.state["bookmarks"]["A_BusinessPartner"]["replication_key_value"].startswith("2026-06-15")
+
+
+def test_supplier_changed_after_the_first_run_lands_again(stub: StubS4) -> None:
+    """``A_Supplier`` has no change stamp, only ``CreationDate``: before the mend it was incremental on it, so a
+    supplier renamed and blocked after the first run was never read again."""
+    config = stub_config(stub, "A_Supplier", "A_Customer")
+    first = run_tap(config)
+    assert sorted(r["Supplier"] for r in first.records("A_Supplier")) == ["2000001", "2000002"]
+    stub.sets["A_Supplier"][0].update(SupplierName="Early Co (renamed)", PostingIsBlocked=True)
+    stub.queries.clear()
+    second = run_tap(config, state=first.state)
+    landed = {r["Supplier"]: r for r in second.records("A_Supplier")}
+    assert (landed["2000001"]["SupplierName"], landed["2000001"]["PostingIsBlocked"]) == ("Early Co (renamed)", True)
+    assert [r["Customer"] for r in second.records("A_Customer")] == ["3000001"]
+    assert not [q for name, q in stub.queries if name in ("A_Supplier", "A_Customer") and "$filter" in q]
+    for name in ("A_Supplier", "A_Customer"):  # full-table, and the catalog says so
+        assert first.schema_message(name).get("bookmark_properties") in (None, [])
