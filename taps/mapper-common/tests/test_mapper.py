@@ -185,3 +185,33 @@ def test_batch_messages_become_the_record_messages_record_mode_gives(tmp_path: P
     assert refused.returncode != 0
     assert "outside setting 'batch_locations'" in refused.stderr
     assert outside.exists()
+
+
+def test_an_unwritable_dead_letter_path_fails_at_start_naming_the_setting(tmp_path: Path) -> None:
+    """A directory (or a path that cannot be made) fails before any record goes on, naming the setting (review23a
+    finding 4); before, the first refused record raised a bare IsADirectoryError after a record had gone on."""
+    good = {"po_number": "PO1", "status": "draft", "currency": "USD"}
+    bad = {"po_number": "PO9", "status": "shipped", "currency": "USD"}
+    messages = singer("purchase_orders", [good, bad], ["id"])
+    (tmp_path / "blocker").write_text("")  # a file where the path needs a directory
+    for where in (tmp_path, tmp_path / "blocker" / "letters.jsonl"):
+        config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(where)}
+        result = run_mapper(config, messages, tmp_path)
+        assert result.returncode != 0
+        assert f"setting 'dead_letter_path' {str(where)!r} cannot be written" in result.stderr, result.stderr[-800:]
+        assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+
+
+def test_a_changed_refused_record_is_lettered_again(tmp_path: Path) -> None:
+    """Only the same record (stream, key, content) counts as set aside: a changed one is written and exits 1."""
+    dead = tmp_path / "letters.jsonl"
+    config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(dead)}
+    bad = {"po_number": "PO9", "status": "shipped", "currency": "USD", "total_amount": Decimal("10.50")}
+    first = run_mapper(config, singer("purchase_orders", [bad], ["id"]), tmp_path)
+    assert first.returncode == 1
+    again = run_mapper(config, singer("purchase_orders", [bad], ["id"]), tmp_path)
+    assert again.returncode == 0, again.stderr[-800:]
+    assert "1 record(s) refused again" in again.stderr
+    changed = run_mapper(config, singer("purchase_orders", [{**bad, "status": "received"}], ["id"]), tmp_path)
+    assert changed.returncode == 1
+    assert len(dead.read_text().splitlines()) == 2

@@ -123,3 +123,30 @@ def test_a_refused_order_does_not_stop_the_others(url: str, emulator: CommonEmul
     assert f"written to dead_letter_path {dead}" in stderr
     last = [m["value"] for m in messages if m["type"] == "STATE"][-1]  # set aside: the STATE goes past them
     assert last["bookmarks"]["purchase_orders"]["replication_key_value"] == orders[-1]["updated_at"]
+
+
+def test_a_dead_lettered_order_re_read_is_not_lettered_again(
+    url: str, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """Three runs, each from the last STATE: the tap re-reads the bookmark's rows (and ``lookback_seconds``), so
+    the refused orders among them come again; they are not written again and the later runs exit 0 (review23a
+    finding 2). Before, each run lettered them again and exited 1, forever."""
+    orders = emulator.data.purchase_orders()
+    mapped = {"draft", "amendment_pending", "pending", "confirmed", "cancelled"}  # templates/s4hana.yaml
+    refused = [o["po_number"] for o in orders if o["status"] not in mapped]
+    assert refused
+    tap_config, catalog = tap_files(tmp_path, url, {"purchase_orders"})
+    dead = tmp_path / "letters.jsonl"
+    config = write_json(
+        tmp_path / "lettered.json", {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(dead)}
+    )
+    messages, stderr = tap_then_mapper(tmp_path, tap_config, catalog, config, None, mapper_rc=1)
+    assert [json.loads(line)["record"]["po_number"] for line in dead.read_text().splitlines()] == refused
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    for _ in range(2):
+        messages, stderr = tap_then_mapper(tmp_path, tap_config, catalog, config, state)
+        assert len(dead.read_text().splitlines()) == len(refused)  # nothing lettered twice
+        assert "refused again, unchanged and already in dead_letter_path, not written again" in stderr
+        assert "not sent on (" not in stderr
+        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert state["bookmarks"]["purchase_orders"]["replication_key_value"] == orders[-1]["updated_at"]

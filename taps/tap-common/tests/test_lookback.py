@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,22 @@ def test_a_row_committed_late_with_an_earlier_stamp_is_read_and_lands_once(
 
     third = run_pipeline(tmp_path, {**config, "lookback_seconds": 0}, second, 3)  # 0: the bookmark as it is
     assert third["bookmarks"]["purchase_orders"]["replication_key_value"] == bookmark
+
+
+def test_a_start_date_with_an_offset_inside_the_lookback_is_written_in_the_bookmarks_form(
+    tmp_path: Path, url: str, emulator: CommonEmulator
+) -> None:
+    """``start_date`` at +01:00, 100 s before the bookmark: the value counted back from is written as the
+    bookmark's ``Z`` text, so the rows read again sort after it. Before, it kept ``+01:00`` and the SDK's sort check
+    failed on every run (review23a finding 3)."""
+    config = common_config(url, page_size=7)
+    first = run_pipeline(tmp_path, config, None, 1)
+    bookmark = first["bookmarks"]["purchase_orders"]["replication_key_value"]
+    moment = datetime.fromisoformat(bookmark.replace("Z", "+00:00")) - timedelta(seconds=100)
+    start_date = moment.astimezone(timezone(timedelta(hours=1))).isoformat()
+    second = run_pipeline(tmp_path, {**config, "start_date": start_date}, first, 2)
+    assert second["bookmarks"]["purchase_orders"]["replication_key_value"] == bookmark
+    assert len(landed(tmp_path)) == len(emulator.data.purchase_orders())
 
 
 @pytest.mark.parametrize("value", [-1, "soon", 1.5, True])

@@ -12,11 +12,14 @@ template cannot carry (an unmapped status is an error, never a guess) is refused
 and the record's key, and the others go on (``_refuse``): one shipped purchase order must not stop every later one on
 every run. A refused record goes to ``dead_letter_path`` when set, and the STATE goes on past it; otherwise no STATE
 goes on from the first refusal, so the refused records are read again next run. Either way the run ends with exit 1
-naming them.
+naming them, except that a record already in ``dead_letter_path`` (same stream, key and content: the tap re-reads the
+bookmark's rows) is not written again and only counted at INFO, so a run whose refusals were all set aside before
+exits 0.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import typing as t
 from datetime import UTC, datetime
@@ -71,16 +74,47 @@ class CommonMapper(InlineMapper):
             th.StringType,
             description="JSON-lines file records the template cannot carry are appended to (stream, key, error, "
             "record); the STATE then goes on past them. Without it no STATE goes on from the first such record, so "
-            "they are read again next run. Either way the other records go on and the run exits 1 naming them.",
+            "they are read again next run. Either way the other records go on and the run exits 1 naming them; a "
+            "record the file already holds (same stream, key and content) is not written again and does not fail "
+            "the run.",
         ),
     ).to_dict()
 
-    #: The keys of the records refused this run (``_refuse``).
+    #: The keys of the records refused this run and not set aside before (``_refuse``).
     refused: list[str]
+    #: The keys of the records refused this run that ``dead_letter_path`` already held.
+    repeated: list[str]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.refused = []
+        self.repeated = []
+        self._lettered = self._open_dead_letters()
+
+    def _open_dead_letters(self) -> set[str]:
+        """Checked at start, so a path that cannot be written fails naming the setting before any record goes on;
+        the letters already there (``_letter_id``), so a record re-read by the tap is not lettered again."""
+        where = self.config.get("dead_letter_path")
+        if not where:
+            return set()
+        path = Path(str(where))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8"):
+                pass
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            message = f"mapper-common: setting 'dead_letter_path' {str(path)!r} cannot be written: {reason}"
+            raise ConfigValidationError(message, errors=[message]) from None
+        seen: set[str] = set()
+        for line in lines:
+            try:
+                letter = json.loads(line)
+                seen.add(_letter_id(letter["stream"], letter["key"], letter["record"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or foreign line: a record it held is lettered again (never lost)
+        return seen
 
     @cached_property
     def template(self) -> Template:
@@ -150,10 +184,15 @@ class CommonMapper(InlineMapper):
         """Not sent on: written to ``dead_letter_path`` (before any later STATE goes on) or, without one, every
         later STATE held back (``map_state_message``); counted for the exit (``process_endofpipe``)."""
         key = self.template.describe_key(record, self.direction)
+        path = self.config.get("dead_letter_path")
+        letter_id = _letter_id(stream, key, record) if path else ""
+        if path and letter_id in self._lettered:
+            self.repeated.append(key)  # set aside by an earlier run, unchanged: counted at the end
+            return
         self.refused.append(key)
         self.logger.error("mapper-common: %s; %s %s not sent on", exc, stream, key)
-        path = self.config.get("dead_letter_path")
         if path:
+            self._lettered.add(letter_id)
             line = {"at": datetime.now(UTC).isoformat(), "stream": stream, "key": key, "error": str(exc),
                     "record": record}  # fmt: skip
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -161,8 +200,17 @@ class CommonMapper(InlineMapper):
                 handle.write(json.dumps(line, default=str) + "\n")
 
     def process_endofpipe(self) -> None:
-        """Exit 1 when a record was refused: the run did not send on everything it read."""
+        """Exit 1 when a record was refused and not set aside by an earlier run: the run did not send on everything
+        it read. Records ``dead_letter_path`` already held are only counted, or every run would fail on them."""
         super().process_endofpipe()
+        if self.repeated:
+            shown = "; ".join(self.repeated[:20]) + ("; ..." if len(self.repeated) > 20 else "")
+            self.logger.info(
+                "mapper-common: %d record(s) refused again, unchanged and already in dead_letter_path, not written "
+                "again (%s)",
+                len(self.repeated),
+                shown,
+            )
         if self.refused:
             where = self.config.get("dead_letter_path")
             shown = "; ".join(self.refused[:20]) + ("; ..." if len(self.refused) > 20 else "")
@@ -200,6 +248,13 @@ class CommonMapper(InlineMapper):
             )
         elif self._passes(stream):
             yield ActivateVersionMessage.from_dict(message_dict)
+
+
+def _letter_id(stream: str, key: str, record: t.Any) -> str:
+    """A dead letter's identity: stream, key and content, the record as its JSON line holds it (so a record read
+    back from the file matches the one refused), hashed to keep the set small."""
+    content = json.dumps(json.loads(json.dumps(record, default=str)), sort_keys=True)
+    return hashlib.sha256(json.dumps([stream, key, content]).encode()).hexdigest()
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
         """A bookmark is read from ``lookback_seconds`` before it: Common stamps ``updated_at`` when a write begins
         and shows the row when it commits, so a row committed after the last run read past its stamp sits below
         the bookmark (audit23a finding 7). The stored value moves back too, so the rows read again are in order
-        (the SDK's sort check); they are upserted by id. Never below ``start_date``."""
+        (the SDK's sort check); they are upserted by id. Never below ``start_date`` (written in the bookmark's
+        offset)."""
         super()._write_starting_replication_value(context)
         seconds = self.settings.lookback_seconds
         state = self.get_context_state(context)
@@ -134,7 +135,8 @@ class CommonStream(UniversalFilterMixin, KitRESTStream):
             earlier = max(earlier, self.settings.start_date)
         if earlier >= moment:
             return
-        text = earlier.isoformat()
+        # In the bookmark's own offset: the sort check compares texts, and a start_date's offset would sort wrong.
+        text = earlier.astimezone(moment.tzinfo).isoformat()
         text = text.replace("+00:00", "Z") if bookmark.endswith("Z") else text
         state["starting_replication_value"] = state["replication_key_value"] = text
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import repeat
@@ -181,11 +181,15 @@ class ReportStream(ReadyBaseStream):
         readers = [(name, reports.cell_reader(kind, name, fmt)) for name, kind in self.column_types.items()]
         key = self.replication_key
         bookmark = self.get_starting_replication_key_value(context) if key and self.lookback_days is not None else None
+        if key and not self._bookmark_format_holds(context, fmt):
+            bookmark = None
         with closing(self.pages_of_blocks(self._typed_blocks(client, readers))) as pages:
             if bookmark is None or not key:
                 yield from pages
                 return
-            since = (date.fromisoformat(str(bookmark)[:10]) - timedelta(days=self.lookback_days or 0)).isoformat()
+            # A bookmark later than today (a swapped date) would hold back every real row: count back from today.
+            start = min(date.fromisoformat(str(bookmark)[:10]), datetime.now(UTC).date())
+            since = (start - timedelta(days=self.lookback_days or 0)).isoformat()
             held = 0
             for page in pages:
                 rows = page if isinstance(page, list) else list(page)
@@ -206,6 +210,25 @@ class ReportStream(ReadyBaseStream):
                     bookmark,
                     self.lookback_days,
                 )
+
+    def _bookmark_format_holds(self, context: Context | None, fmt: str) -> bool:
+        """Whether the stored bookmark was written under ``fmt`` (a state without the stamp predates it: the
+        default). A bookmark written under the other order may be a swapped date months ahead, so it is dropped
+        (this run reads as if there were none); the state is stamped with ``fmt`` either way."""
+        state = self.get_context_state(context)
+        written = state.get("report_date_format", reports.DEFAULT_DATE_FORMAT)
+        state["report_date_format"] = fmt
+        if written == fmt or "replication_key_value" not in state:
+            return True
+        self.logger.warning(
+            "report stream %r: bookmark %s was written under report_date_format %s, not %s: ignored (every row "
+            "is emitted and the bookmark is set again from this run)",
+            self.name,
+            state.pop("replication_key_value"),
+            written,
+            fmt,
+        )
+        return False
 
     def _typed_blocks(
         self, client: reports.ReportClient, readers: list[tuple[str, t.Callable[[t.Any], t.Any]]]

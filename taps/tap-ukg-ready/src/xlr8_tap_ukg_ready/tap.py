@@ -93,7 +93,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         default=reports.DEFAULT_DATE_FORMAT,
         allowed_values=list(reports.DATE_FORMATS),
         description="How CSV report dates are written: the API user's date format in UKG Ready (MM/DD/YYYY, or "
-        "DD/MM/YYYY for day-first regional settings). A date that only fits the other order stops the run.",
+        "DD/MM/YYYY for day-first regional settings). A date that only fits the other order stops the run. A report "
+        "bookmark written under the other format is ignored (every row is emitted once).",
     ),
 )
 
