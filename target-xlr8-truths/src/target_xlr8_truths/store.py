@@ -144,6 +144,9 @@ class Batch:
     #: For ``files``: sources of plain string properties -> the values their ``enum`` or ``const`` allows (strings,
     #: and None for null: without it a null is the validator's to dead-letter, and absent reads as null too).
     choices: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    #: For ``files``: columns ``pii_policy`` drops, read only for the checks above (the record path's validator
+    #: checks the whole record, dropped properties included); never projected, so no value of theirs is stored.
+    checked: list[Column] = field(default_factory=list)
 
 
 class Store(abc.ABC):
