@@ -134,6 +134,15 @@ _FAST_PATH_CHECKED = _ANNOTATIONS | UNVALIDATED | {"type", "minLength", "maxLeng
 _STREAM_HARMLESS = _ANNOTATIONS | {"type", "properties", "$schema", "$id", "definitions", "$defs"}
 
 
+def _types_only(branches: t.Any) -> bool:
+    """An ``anyOf`` whose branches declare a type and annotations alone: it allows what a ``type`` list of the same
+    names allows, and ``logical_type`` reads it so (``oneOf`` is not: a value of two overlapping branches fails)."""
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and "type" in b and all(k == "type" or k in _ANNOTATIONS or k.startswith("x-") for k in b)
+        for b in branches
+    )
+
+
 class FastValidator(BaseJSONSchemaValidator):
     """Compiled validation (fastjsonschema) for the common case; the SDK's jsonschema validator only explains a
     failure, and has the last word, so both agree on what is valid."""
@@ -697,6 +706,8 @@ class TruthsSink(BatchSink):
                     continue  # nested values are not checked (the README's nested gap)
                 if keyword == "additionalProperties" and prop[keyword] in (True, {}):
                     continue
+                if keyword == "anyOf" and _types_only(prop[keyword]):
+                    continue  # a union of types, read and checked as a ``type`` list is
                 unchecked.append(f"{column.source}: {keyword}")
         read = {c.source for c in self._read_columns}
         for keyword in sorted(self.schema):
