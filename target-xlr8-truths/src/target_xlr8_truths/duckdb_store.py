@@ -501,9 +501,10 @@ def _batch_file_columns(
 
 
 def _batch_columns(columns: list[Column], batch: Batch) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
-    """``_batch_file_columns`` with what the sink knows of the stream's properties (``Batch``)."""
+    """``_batch_file_columns`` with what the sink knows of the stream's properties (``Batch``); the dropped columns
+    (``Batch.checked``) are read after the stored ones, for their checks alone (the callers project ``columns``)."""
     return _batch_file_columns(
-        columns,
+        [*columns, *batch.checked],
         batch.text_decimals,
         batch.json_shapes,
         batch.protected,

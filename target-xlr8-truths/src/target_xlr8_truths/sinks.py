@@ -118,11 +118,29 @@ def _without_keywords(node: t.Any, keywords: frozenset[str]) -> t.Any:
 #: named) and ``multipleOf`` (a float divisor cannot check the exact Decimal values the SDK reads, and raises
 #: TypeError; the decimal column's scale, taken from it, rejects values with more places instead).
 UNVALIDATED = frozenset({"format", "multipleOf"})
-#: Property keywords the record path's validator enforces that the BATCH fast path's SQL does not check (but for
-#: a plain string's enum or const of strings: ``TruthsSink._string_choices``).
-_FAST_PATH_UNCHECKED = frozenset(
-    {"enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "not"}
+#: Keywords no value can fail (annotations), on a property or on the stream.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"}
 )
+#: Property keywords a stream keeps the BATCH fast path with (an allow-list, RELIABILITY F1): annotations, ``x-*``,
+#: the type (the SQL's conversions check it), lengths (``_string_lengths``) and what neither path validates. Also,
+#: with a condition (``TruthsSink._unchecked_keywords``): ``enum``/``const`` of a plain string (``_string_choices``),
+#: ``properties``/``items`` of a nested JSON column (its nested values are not checked: the README's nested gap) and
+#: an ``additionalProperties`` that allows anything. Any other keyword (``pattern``, bounds, ``maxItems``,
+#: ``uniqueItems``, ``anyOf``, ``$ref``, ``required`` on an object, ...) sends the stream's files to the record path.
+_FAST_PATH_CHECKED = _ANNOTATIONS | UNVALIDATED | {"type", "minLength", "maxLength"}
+#: Stream-level keywords that cannot refuse a record, besides annotations and ``x-*`` (the stream's ``required`` and
+#: ``additionalProperties`` are judged in ``TruthsSink._unchecked_keywords``).
+_STREAM_HARMLESS = _ANNOTATIONS | {"type", "properties", "$schema", "$id", "definitions", "$defs"}
+
+
+def _types_only(branches: t.Any) -> bool:
+    """An ``anyOf`` whose branches declare a type and annotations alone: it allows what a ``type`` list of the same
+    names allows, and ``logical_type`` reads it so (``oneOf`` is not: a value of two overlapping branches fails)."""
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and "type" in b and all(k == "type" or k in _ANNOTATIONS or k.startswith("x-") for k in b)
+        for b in branches
+    )
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -211,6 +229,10 @@ class TruthsSink(BatchSink):
             stream_name, columns, note.get("canonical_fields") or {}, self.key_sources, self.target.privacy
         )
         self.columns = self.protection.stored_columns(columns)
+        stored = {c.source for c in self.columns}
+        #: Properties ``pii_policy`` drops: never stored, but the record path's validator checks them, so a BATCH
+        #: file's SQL reads them for its checks alone (``Batch.checked``), never into a table.
+        self.dropped = [c for c in columns if c.source not in stored]
         self._protected = self.protection.protected_sources
         self._datelike = {
             p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
@@ -419,6 +441,7 @@ class TruthsSink(BatchSink):
             batch.not_null = self._not_null
             batch.lengths = self._string_lengths
             batch.choices = self._string_choices
+            batch.checked = self.dropped
         busy = self.target.busy  # True already while a BATCH file loads record by record
         self.target.busy = True
         try:
@@ -634,18 +657,26 @@ class TruthsSink(BatchSink):
         starts = {"object": "{", "array": "[", "string": '"', "boolean": "tf", "integer": "-0123456789"}
         starts["number"] = starts["integer"]
         shapes = {}
-        for column in self.columns:
+        for column in self._read_columns:
             names = self._declared_types(column.source) if column.kind == "json" else []
             if names and all(n in starts or n == "null" for n in names):
                 shapes[column.source] = "".join(sorted({c for n in names if n != "null" for c in starts[n]}))
         return shapes
 
     @functools.cached_property
+    def _read_columns(self) -> list[Column]:
+        """The columns a BATCH file's SQL reads: the stored ones, then those ``pii_policy`` drops (checked only)."""
+        return [*self.columns, *self.dropped]
+
+    @functools.cached_property
     def _not_null(self) -> frozenset[str]:
-        """Properties declaring a type without null (a not-nillable vendor field): a null there is the validator's
-        to dead-letter (review 20d: DuckDB's reader landed it as NULL)."""
-        sources = set()
-        for column in self.columns:
+        """Properties declaring a type without null (a not-nillable vendor field), and those the stream's
+        ``required`` lists (OData streams list their keys): a null there is the validator's to dead-letter (review
+        20d: DuckDB's reader landed it as NULL), and DuckDB reads an absent property as NULL too, so such a row takes
+        the record path, which decides."""
+        required = self.schema.get("required")
+        sources = set(required) & {c.source for c in self._read_columns} if isinstance(required, list) else set()
+        for column in self._read_columns:
             names = self._declared_types(column.source)
             if names and "null" not in names:
                 sources.add(column.source)
@@ -653,28 +684,54 @@ class TruthsSink(BatchSink):
 
     @functools.cached_property
     def _unchecked_keywords(self) -> list[str]:
-        """``property: keyword`` for each stored property declaring a keyword the record path's validator enforces
-        and the BATCH fast path does not check (RELIABILITY F1: an enum, a pattern, a bound); their files take the
-        record path. No XLR8 tap declares one (Salesforce and OData declare ``maxLength``, which the fast path
-        checks); nested properties' own keywords are not looked at (see ``_batch_file_columns``)."""
-        stored = {c.source for c in self.columns}
-        return [
-            f"{source}: {keyword}"
-            for source, prop in self.schema["properties"].items()
-            if source in stored and isinstance(prop, dict) and source not in self._string_choices
-            for keyword in sorted(_FAST_PATH_UNCHECKED & set(prop))
-        ]
+        """``property: keyword`` for each keyword of a property the BATCH file's SQL reads (stored, or dropped by
+        ``pii_policy``) and of the stream itself that is not on the allow-list (``_FAST_PATH_CHECKED``): the record
+        path's validator may refuse a value by it and the SQL does not look, so the stream's files take the record
+        path (RELIABILITY F1). The stream's ``required`` is checked as a null mark (``_not_null``) when it lists only
+        properties the SQL reads. ``additionalProperties: false`` on the stream (tap-salesforce declares it) is
+        trusted on an XLR8 stream (``x-xlr8``): the kit's taps conform every record to the catalog schema before it
+        is written (``xlr8_kit.conform``, as the SDK's ``conform_record_data_types``), which drops properties the
+        schema does not declare, so no record of theirs can fail it; on any other stream it takes the record path
+        (DuckDB's reader ignores undeclared keys, and reading each row's keys cost a second parse of the file)."""
+        json_columns = {c.source for c in self._read_columns if c.kind == "json"}
+        unchecked = []
+        for column in self._read_columns:
+            prop = self.schema["properties"].get(column.source)
+            for keyword in sorted(prop) if isinstance(prop, dict) else ():
+                if keyword in _FAST_PATH_CHECKED or keyword.startswith("x-"):
+                    continue
+                if keyword in {"enum", "const"} and column.source in self._string_choices:
+                    continue
+                if keyword in {"properties", "items"} and column.source in json_columns:
+                    continue  # nested values are not checked (the README's nested gap)
+                if keyword == "additionalProperties" and prop[keyword] in (True, {}):
+                    continue
+                if keyword == "anyOf" and _types_only(prop[keyword]):
+                    continue  # a union of types, read and checked as a ``type`` list is
+                unchecked.append(f"{column.source}: {keyword}")
+        read = {c.source for c in self._read_columns}
+        for keyword in sorted(self.schema):
+            value = self.schema[keyword]
+            if keyword in _STREAM_HARMLESS or keyword.startswith("x-"):
+                continue
+            if keyword == "required" and isinstance(value, list) and set(value) <= read:
+                continue  # null or absent is marked (``_not_null``)
+            if keyword == "additionalProperties" and (value in (True, {}) or self.schema.get(ANNOTATION_KEY)):
+                continue
+            unchecked.append(f"(stream): {keyword}")
+        return unchecked
 
     @functools.cached_property
     def _string_choices(self) -> dict[str, tuple[str | None, ...]]:
-        """Plain string properties stored as text, not PII, whose only keyword beyond the type and lengths is an
-        ``enum`` of strings (and null) or a string ``const``: the values allowed (None: null), which the fast path's
-        SQL compares with the VARCHAR it reads (``_batch_file_columns``); any other keeps its stream off it."""
-        text = {c.source for c in self.columns if c.kind == "text"} & self._plain_strings
+        """Plain string properties read as text, not PII-protected, whose only keyword beyond the type, lengths and
+        annotations is an ``enum`` of strings (and null) or a string ``const``: the values allowed (None: null), which
+        the fast path's SQL compares with the VARCHAR it reads (``_batch_file_columns``); any other keeps its stream
+        off it (``_unchecked_keywords``)."""
+        text = {c.source for c in self._read_columns if c.kind == "text"} & self._plain_strings
         choices = {}
         for source in text - set(self._protected_stored):  # PII: read as JSON text, not compared
             prop = self.schema["properties"][source]
-            declared = _FAST_PATH_UNCHECKED & set(prop)
+            declared = {k for k in prop if k not in _FAST_PATH_CHECKED and not k.startswith("x-")}
             if declared == {"enum"} and isinstance(prop["enum"], list):
                 allowed = prop["enum"]
             elif declared == {"const"}:
@@ -696,7 +753,7 @@ class TruthsSink(BatchSink):
             return value if type(value) is int and value >= 0 else -1
 
         lengths = {}
-        for column in self.columns:
+        for column in self._read_columns:
             prop = self.schema["properties"].get(column.source)
             if isinstance(prop, dict) and ("minLength" in prop or "maxLength" in prop):
                 lengths[column.source] = (limit(prop.get("minLength")), limit(prop.get("maxLength")))
@@ -728,7 +785,9 @@ class TruthsSink(BatchSink):
     def _text_decimals(self) -> frozenset[str]:
         props = self.schema["properties"]
         return frozenset(
-            c.source for c in self.columns if c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source])
+            c.source
+            for c in self._read_columns
+            if c.kind == "decimal" and SINGER_DECIMAL_FORMAT in str(props[c.source])
         )
 
     @functools.cached_property

@@ -134,8 +134,9 @@ class Batch:
     #: For ``files``: nested JSON column source -> the first characters of the JSON texts its declared types allow
     #: (``{`` an object, ``[`` an array, ...); a source not listed takes any value.
     json_shapes: dict[str, str] = field(default_factory=dict)
-    #: For ``files``: property sources whose declared type excludes null (the record path's validator dead-letters a
-    #: null there; DuckDB's reader reads it, and an absent property, as NULL: such a row takes the record path).
+    #: For ``files``: property sources whose declared type excludes null, or that the stream's ``required`` lists (the
+    #: record path's validator dead-letters a null, or an absent required property; DuckDB's reader reads both as NULL:
+    #: such a row takes the record path).
     not_null: frozenset[str] = frozenset()
     #: For ``files``: property source -> (``minLength``, ``maxLength``) it declares (None: not declared; a limit
     #: that is not an integer is -1). The record path's validator dead-letters a string outside them, counted in
@@ -144,6 +145,9 @@ class Batch:
     #: For ``files``: sources of plain string properties -> the values their ``enum`` or ``const`` allows (strings,
     #: and None for null: without it a null is the validator's to dead-letter, and absent reads as null too).
     choices: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
+    #: For ``files``: columns ``pii_policy`` drops, read only for the checks above (the record path's validator
+    #: checks the whole record, dropped properties included); never projected, so no value of theirs is stored.
+    checked: list[Column] = field(default_factory=list)
 
 
 class Store(abc.ABC):
