@@ -87,12 +87,14 @@ STALLED_TOKEN = textwrap.dedent(
 def test_a_connector_s_ctrl_c_during_a_stalled_token_request_ends_the_call_at_once() -> None:
     """Review 21c Medium 2: the tap's hold of a signal during a main-thread token refresh (its answer may carry a
     rotated refresh token) is bounded by the kit's grace only in the tap's own CLI run. In a caller's process the
-    Ctrl-C must end the call at once, not wait out the stalled request (before: the whole 12 s stall)."""
+    Ctrl-C must end the call at once, not wait out the stalled request (before: the whole 12 s stall), and write
+    nothing on the caller's stdout (ends22: the tap's handler printed ``{"type":"STATE","value":{}}`` there)."""
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", STALLED_TOKEN], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.splitlines()) == 1, done.stdout  # the script's own line only
     what, took = done.stdout.split()[-2:]
     assert what == "SystemExit", done.stderr[-2000:]  # the tap's handler's exit (130), as after any Ctrl-C
     assert float(took) < 4, (took, time.monotonic() - began)
