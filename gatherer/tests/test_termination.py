@@ -36,7 +36,9 @@ print("GATHERED", len(truths), flush=True)
 @pytest.mark.parametrize("landing", [False, True], ids=["before landing", "while landing"])
 def test_e3_a_gather_stuck_on_its_read_and_ended_by_sigterm_exits_143(tmp_path: Path, landing: bool) -> None:
     """Stuck on the stream's first requests (the tap owns the signal), or once its read has begun inside the
-    target's landing (the target owns it: it lands what it has, its summary says so): either way exit 143."""
+    target's landing (the target owns it: it lands what it has, its summary says so): either way exit 143. Nothing
+    but the gather's own lines on its stdout: the tap of a connector writes no Singer stream, so no STATE either
+    (ends22: a stop during the token or describe requests printed ``{"type":"STATE","value":{}}``)."""
     ctx = SandboxContext(
         company=Company(seed=42, scale=300), options={"salesforce": {"counts": {"Opportunity": 20_000}}}
     )
@@ -58,6 +60,7 @@ def test_e3_a_gather_stuck_on_its_read_and_ended_by_sigterm_exits_143(tmp_path: 
     assert code == EXIT_TERMINATED, stderr[-3000:]
     assert not any(line.startswith("GATHERED") for line in lines)
     assert ("XLR8_TRUTHS_SUMMARY" in stderr) == landing  # who owned the signal
+    assert [line for line in lines if not line.startswith("salesforce: ")] == [], lines
 
 
 #: A gather reading Salesforce through Bulk API 2.0 (its create's wait bounded by ``argv[4]`` s after a stop).

@@ -427,9 +427,16 @@ class KitTap(Tap):
 
     def _terminate(self, signum: int, frame: FrameType | None) -> None:
         """``_handle_termination`` past its first step: put off while a write (or a held token refresh) is under
-        way, then the STATE so far and the exit code."""
+        way, then the STATE so far and the exit code.
+
+        The STATE goes out only in a tap's own CLI run, the one place its stdout carries a Singer stream. A
+        connector's tap (a gather, a notebook, a script) writes none: its STATE landed on the caller's own stdout
+        (ends22: a gather stopped during its token or describe requests printed ``{"type":"STATE","value":{}}``)."""
         if handle_after_writes(lambda: self._terminate(signum, frame)):
             return
+        if not abort.PROCESS_RUN:
+            self.logger.info("Gracefully shutting down (no Singer output outside the tap's CLI run: no STATE)...")
+            raise SystemExit(128 + signum)
         if self.config.get("batch_config"):
             self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")
             raise SystemExit(128 + signum)

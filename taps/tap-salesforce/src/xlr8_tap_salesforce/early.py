@@ -119,11 +119,19 @@ _LEFT_LOCK = threading.Lock()
 
 @atexit.register
 def _abort_left_before_exit() -> None:
-    """Run at the interpreter's exit while daemon threads still live (``BulkJobCreate._abort_at_exit``)."""
+    """Run at the interpreter's exit while daemon threads still live (``BulkJobCreate._abort_at_exit``).
+
+    A second Ctrl-C (or SIGTERM) during that wait ends it at once: whoever presses it again wants out, and the wait
+    is only for the org's sake. Each create whose job is not aborted yet is logged once (the job may run on); no
+    "Exception ignored in atexit callback" traceback (ends22: the handler's SystemExit escaped the callback)."""
     with _LEFT_LOCK:
         left = list(_LEFT)
-    for create in left:
-        create._abort_at_exit()
+    try:
+        for create in left:
+            create._abort_at_exit()
+    except (KeyboardInterrupt, SystemExit):
+        for create in left:
+            create._given_up_at_exit()
 
 
 def on_own_thread(fn: t.Callable[[], _T], name: str) -> Future[_T]:
@@ -227,6 +235,21 @@ class BulkJobCreate:
             return
         self._aborted_late.wait(self._grace_left(EXEMPT_GRACE_SECONDS))
 
+    def _given_up_at_exit(self) -> None:
+        """A second interruption ended the exit's wait (``_abort_left_before_exit``): a job not aborted yet is logged,
+        once (not again if ``close`` or the wait had logged it)."""
+        if self._aborted_late.is_set() or self._warned:
+            return
+        if self._claim():
+            self._unseen("is still unanswered at exit, whose wait a second interruption ended", waited=False)
+            return
+        self._warned = True  # answered: its abort, on the create's thread, is still out
+        logger.warning(
+            "salesforce bulk query job of %s: its abort is still out at exit, whose wait a second interruption "
+            "ended; the job may run on the org",
+            sobject_of(self.soql),
+        )
+
     def close(self) -> None:
         """Not taken: wait for the create's answer, then abort the job it made (one attempt, ``abort``). A create
         that failed made nothing. Once a signal ends the process the wait is bounded (``CREATE_GRACE_SECONDS``)."""
@@ -262,15 +285,14 @@ class BulkJobCreate:
             left = max(0.0, self._left_at + grace - time.monotonic())
         return left
 
-    def _unseen(self, what: str, *, left: bool = False) -> None:
+    def _unseen(self, what: str, *, left: bool = False, waited: bool = True) -> None:
         self._taken = self._warned = True
         fate = "is aborted if the create answers before this process exits, else it" if left else "is not aborted and"
         logger.warning(
-            "salesforce bulk query job of %s: its create %s (waited up to %g s); the job it may have made %s may run "
-            "on the org",
+            "salesforce bulk query job of %s: its create %s%s; the job it may have made %s may run on the org",
             sobject_of(self.soql),
             what,
-            CREATE_GRACE_SECONDS,
+            f" (waited up to {CREATE_GRACE_SECONDS:g} s)" if waited else "",
             fate,
         )
 
