@@ -60,11 +60,6 @@ def _types_of(prop: dict[str, Any]) -> tuple[set[str], set[str]]:
     return types, formats
 
 
-def json_types(prop: dict[str, Any]) -> set[str]:
-    """The JSON types other than null a property's values may take (``anyOf``/``oneOf`` options included)."""
-    return _types_of(prop)[0]
-
-
 def decimal_scale(prop: dict[str, Any]) -> int:
     """Scale from ``multipleOf`` (e.g. 0.0001 -> 4) when it is finer than the default, capped."""
     multiple = prop.get("multipleOf")

@@ -89,18 +89,16 @@ class ExactnessCheck:
     load. The load consults ``exact()`` before its transaction commits; a file found to hold a long number (or a
     NUL) is rolled back and takes the record path, as when it was scanned first. The thread ends with the scan."""
 
-    def __init__(
-        self, path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True, strings: t.Collection[str] = ()
-    ) -> None:
+    def __init__(self, path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> None:
         self._found: str | None = None
         self._error: BaseException | None = None
-        args = (path, keys, numbers, strings)
+        args = (path, keys, numbers)
         self._thread = threading.Thread(target=self._scan, args=args, name="xlr8-number-scan", daemon=True)
         self._thread.start()
 
-    def _scan(self, path: str, keys: t.Mapping[str, bool] | None, numbers: bool, strings: t.Collection[str]) -> None:
+    def _scan(self, path: str, keys: t.Mapping[str, bool] | None, numbers: bool) -> None:
         try:
-            self._found = content_refusal(path, keys, numbers, strings)
+            self._found = content_refusal(path, keys, numbers)
         except BaseException as exc:  # noqa: BLE001 - raised again by exact(), in the loading thread
             self._error = exc
 
@@ -172,21 +170,16 @@ def has_long_number(path: str, keys: t.Mapping[str, bool] | None = None) -> bool
     return _scanned(path, keys, numbers=True, nul=False) is not None
 
 
-def content_refusal(
-    path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True, strings: t.Collection[str] = ()
-) -> str | None:
+def content_refusal(path: str, keys: t.Mapping[str, bool] | None = None, numbers: bool = True) -> str | None:
     """Why DuckDB's reader must not load the file, from its bytes: ``LONG_NUMBERS`` (``has_long_number``, when
-    ``numbers``), ``NUL_ESCAPE``: a ``\\u0000`` escape, which the record path refuses in a string (RELIABILITY
-    F1) and DuckDB's reader lands (a NUL inside nested JSON, or a false match, only costs the record path), or
-    ``NOT_A_STRING``: a top-level value of one of the properties ``strings`` (text columns allowing strings alone)
-    that is neither a string nor null (``_strings_checker``). A search per 4 MiB block in C: a check per string
-    value in SQL cost 4-8% of the load. None: none of them."""
-    return _scanned(path, keys, numbers=numbers, nul=True, strings=strings)
+    ``numbers``), or ``NUL_ESCAPE``: a ``\\u0000`` escape, which the record path refuses in a string (RELIABILITY
+    F1) and DuckDB's reader lands (a NUL inside nested JSON, or a false match, only costs the record path). A
+    search per 4 MiB block in C: a check per string value in SQL cost 4-8% of the load. None: neither."""
+    return _scanned(path, keys, numbers=numbers, nul=True)
 
 
 LONG_NUMBERS = "numbers DuckDB would round"
 NUL_ESCAPE = "a NUL escape, which the record path refuses in a string"
-NOT_A_STRING = "a value that is not a string in a string column"
 _NUL = b"\\u0000"
 
 
@@ -195,41 +188,7 @@ class BatchFileChanged(OSError):
     loaded cannot be trusted, so the file fails as an I/O error does (its transaction rolls back)."""
 
 
-def _strings_checker(strings: t.Collection[str]) -> t.Callable[[bytes | bytearray, int], bool] | None:
-    """A check that the lines of a block (its first ``end`` bytes) hold, at the top level of each, only a string or
-    null in the properties ``strings``: each line decoded by msgspec as a struct of them typed ``str | None``
-    (DuckDB's reader reads a number, boolean, object or array there as its JSON text; the record path's validator
-    dead-letters it). Exact: key order, white space, escaped keys and nested keys of the same name are the
-    decoder's, as they are DuckDB's reader's. False also for a line msgspec does not decode (DuckDB refuses it
-    too, or it holds NaN or Infinity): only the record path then reads the file. Cost: +5-12% of the target's CPU
-    on Salesforce captures (bench/README, session 23, strgap23)."""
-    if not strings:
-        return None
-    names = {f"f{i}": source for i, source in enumerate(sorted(strings))}
-    line = msgspec.defstruct("Strings", [(n, str | None, None) for n in names], rename=names, gc=False)
-    decoder = msgspec.json.Decoder(line)
-
-    def check(block: bytes | bytearray, end: int) -> bool:
-        start = 0
-        with memoryview(block) as view:
-            while start < end:
-                stop = block.find(b"\n", start, end)
-                stop = end if stop < 0 else stop
-                if stop > start:  # a line at a time: a list of the block's structs cost 40% more
-                    try:
-                        decoder.decode(view[start:stop])
-                    except msgspec.DecodeError:  # ValidationError included: a value of another type
-                        return False
-                start = stop + 1
-        return True
-
-    return check
-
-
-def _scanned(
-    path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: bool, strings: t.Collection[str] = ()
-) -> str | None:
-    strings_hold = _strings_checker(strings)
+def _scanned(path: str, keys: t.Mapping[str, bool] | None, numbers: bool, nul: bool) -> str | None:
     # buffered reads into one reused buffer, blocks ending at its last line end: a memory map died of SIGBUS when
     # the file shrank under it, and failed every file where mmap is refused (review21d); page cache is not RSS
     with open(path, "rb", buffering=0) as handle:
@@ -254,8 +213,6 @@ def _scanned(
                         return NUL_ESCAPE
                     if numbers and _block_has_long_number(buffer, keys, end):
                         return LONG_NUMBERS
-                    if strings_hold is not None and not strings_hold(buffer, end):
-                        return NOT_A_STRING
                     view[: filled - end] = view[end:filled]
                 held = filled - end
                 if not got:
@@ -390,10 +347,9 @@ def _batch_file_columns(
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
     path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    non-string in a string column (read as VARCHAR, ``12`` reads as the text 12: the scan of the file's text finds
-    it, ``content_refusal``) and nested properties' own types and keywords; keywords checked neither here (lengths,
-    plain strings' enum and const) nor by DuckDB's reader keep the stream on the record path
-    (``sinks.TruthsSink._unchecked_keywords``).
+    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12) and nested properties' own
+    types and keywords; keywords checked neither here (lengths, plain strings' enum and const) nor by DuckDB's
+    reader keep the stream on the record path (``sinks.TruthsSink._unchecked_keywords``).
 
     Integers, booleans, numbers and protected (PII) strings are read as JSON text, so a value of another JSON type
     (``"2"`` for an integer or a number, ``true`` for a number, ``2`` for a boolean, ``5`` for a PII string) fails
@@ -1041,11 +997,11 @@ class DuckDBStore(Store):
             names[column] = name
         return names
 
-    def exactness_check(self, path: str, keys: t.Mapping[str, bool], strings: t.Collection[str] = ()) -> ExactnessCheck:
-        """The scan for NUL escapes, for numbers a double would round in the properties ``keys`` if any
-        (``content_refusal``; checked again value by value in SQL) and for values other than strings in the
-        properties ``strings``, started in a thread to run while DuckDB loads the file (``Batch.exactness``)."""
-        return ExactnessCheck(path, keys, numbers=bool(keys), strings=strings)
+    def exactness_check(self, path: str, keys: t.Mapping[str, bool]) -> ExactnessCheck:
+        """The scan for NUL escapes, and for numbers a double would round in the properties ``keys`` if any
+        (``content_refusal``; checked again value by value in SQL), started in a thread to run while DuckDB loads
+        the file (``Batch.exactness``)."""
+        return ExactnessCheck(path, keys, numbers=bool(keys))
 
     def close(self) -> None:
         self.con.close()

@@ -20,7 +20,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
-from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, json_types, logical_type
+from target_xlr8_truths.columns import SINGER_DECIMAL_FORMAT, Column, decimal_scale, logical_type
 from target_xlr8_truths.compiled import CompiledRecords
 from target_xlr8_truths.naming import TableNames, column_names, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import StreamProtection
@@ -562,7 +562,7 @@ class TruthsSink(BatchSink):
             # the scan for NUL escapes and numbers DuckDB would round runs while DuckDB loads the file, and decides
             # before the commit: a file it flags lands by the record path for that reason, whatever else the load
             # ran into
-            check = store.exactness_check(path, self._scanned_sources, self._strings_only)
+            check = store.exactness_check(path, self._scanned_sources)
             try:
                 self.process_batch(
                     {"files": [path], "window": (extracted, extracted), "extracted": extracted, "exactness": check}
@@ -701,15 +701,6 @@ class TruthsSink(BatchSink):
             if isinstance(prop, dict) and ("minLength" in prop or "maxLength" in prop):
                 lengths[column.source] = (limit(prop.get("minLength")), limit(prop.get("maxLength")))
         return lengths
-
-    @functools.cached_property
-    def _strings_only(self) -> frozenset[str]:
-        """Text columns whose property allows strings alone (and null), any format (``anyOf``/``oneOf`` options
-        included), not PII (its protector refuses a non-string): a number, boolean, object or array there is the
-        validator's to dead-letter, and DuckDB's reader reads it as its JSON text (``content_refusal`` finds it)."""
-        props = self.schema["properties"]
-        text = (c.source for c in self.columns if c.kind == "text" and c.source not in self._protected_stored)
-        return frozenset(s for s in text if isinstance(props.get(s), dict) and json_types(props[s]) == {"string"})
 
     @functools.cached_property
     def _plain_strings(self) -> frozenset[str]:
