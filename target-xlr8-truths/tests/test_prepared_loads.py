@@ -70,7 +70,7 @@ def test_files_of_one_shape_land_their_own_rows_through_one_prepared_insert(
         row[0]: row[1:]
         for row in query(
             store,
-            f"SELECT id, name, ssn, CAST(address AS VARCHAR), epoch(_sdc_extracted_at)::BIGINT FROM \"{table}\"",
+            f'SELECT id, name, ssn, CAST(address AS VARCHAR), epoch(_sdc_extracted_at)::BIGINT FROM "{table}"',
         )
     }
     assert sorted(rows) == ["F0-0", "F1-0", "F1-1", "F1-2", "F2-0", "F2-1", "F2-2", "F2-3", "F3-1"]
