@@ -894,8 +894,9 @@ class DuckDBStore(Store):
         extracted = batch.extracted
         # EXECUTE takes literals only: the file's time as a TIMESTAMPTZ literal, exact for an aware datetime (the
         # BATCH path's file time, in UTC); any other value is passed to the statement per file as a parameter
+        stamped = extracted is not None and any(c.source == "_sdc_extracted_at" for c in batch.columns)
         arguments = None
-        if extracted is None:
+        if not stamped:
             arguments = ""
         elif isinstance(extracted, dt.datetime) and extracted.tzinfo is not None:
             arguments = f"(TIMESTAMPTZ {_literal(extracted.isoformat())})"
@@ -909,7 +910,7 @@ class DuckDBStore(Store):
                     value = f"CASE WHEN {condition} THEN {functions[column.name]}(CAST({value} AS VARCHAR)) END"
                     if column.name not in batch.protected:  # nested JSON without fractions stays as DuckDB read it
                         value = f"COALESCE({value}, {quote(column.name)})"
-                if column.source == "_sdc_extracted_at" and extracted is not None:
+                if column.source == "_sdc_extracted_at" and stamped:
                     value = f"COALESCE({value}, {parameter})"
                 projected.append(f"CAST({value} AS {kinds[column.name]})")
             return (
@@ -933,7 +934,7 @@ class DuckDBStore(Store):
                     else:  # no link here (a file system without symbolic links): the statement per file
                         functions = self._register_rewrites(batch.rewrite)
                         try:
-                            row = self.fetchone(insert(path, functions, "?"), [] if extracted is None else [extracted])
+                            row = self.fetchone(insert(path, functions, "?"), [extracted] if stamped else [])
                         finally:
                             for name in functions.values():
                                 with contextlib.suppress(duckdb.Error):
