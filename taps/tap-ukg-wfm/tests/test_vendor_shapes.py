@@ -164,23 +164,27 @@ def _timecards_cli(base_url: str, tmp_path: Path) -> str:
 MOVED = [("E000001", date(2025, 12, 23)), ("E000002", date(2025, 12, 29))]
 
 
-def _regular(records: list[dict[str, t.Any]], person: str, day: date) -> list[tuple[str, Decimal]]:
+def _day(records: list[dict[str, t.Any]], person: str, day: date) -> list[tuple[str, Decimal, str]]:
+    """(pay code, hours, job) of each record of the person's day."""
     return sorted(
-        (r["job"], Decimal(str(r["hours"])))
+        (r["payCode"], Decimal(str(r["hours"])), r["job"])
         for r in records
-        if (r["personNumber"], r["applyDate"], r["payCode"]) == (person, str(day), "REG")
+        if (r["personNumber"], r["applyDate"]) == (person, str(day))
     )
 
 
-def _landed_regular(truths: Path, person: str, day: date) -> list[tuple[str, Decimal]]:
+def _landed_day(truths: Path, person: str, day: date) -> list[tuple[str, Decimal, str]]:
     with duckdb.connect(str(truths), read_only=True) as conn:
         table = truths_table(conn, "ukg_wfm", "timecards")
         return sorted(
             conn.execute(
-                f'SELECT job, hours FROM "{table}" WHERE person_number = ? AND apply_date = ? AND pay_code = ?',
-                [person, day, "REG"],
+                f'SELECT pay_code, hours, job FROM "{table}" WHERE person_number = ? AND apply_date = ?', [person, day]
             ).fetchall()
         )
+
+
+def _records(singer: str) -> list[dict[str, t.Any]]:
+    return [m["record"] for m in parse_singer_messages(singer) if m["type"] == "RECORD"]
 
 
 def _count(truths: Path) -> int:
@@ -188,49 +192,58 @@ def _count(truths: Path) -> int:
         return conn.execute(f'SELECT count(*) FROM "{truths_table(conn, "ukg_wfm", "timecards")}"').fetchone()[0]
 
 
-def test_a_job_transfer_lands_both_totals_of_the_day(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
-    """A person moved to another job mid-shift has two REG totals that day, one per job: both land (through the
-    CLI into the target). Under the key (person, day, pay code) the second overwrote the first."""
+def test_a_job_transfer_day_lands_its_whole_hours_once(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """A person moved to another job mid-shift has two REG totals that day, one per job: they land as one REG row
+    with the day's hours (the first job's columns on a tie), through the CLI into the target."""
+    before = _records(_timecards_cli(url, tmp_path))
     emulator.transfer_jobs(MOVED)
     singer = _timecards_cli(url, tmp_path)
-    records = [m["record"] for m in parse_singer_messages(singer) if m["type"] == "RECORD"]
     truths = tmp_path / "truths.duckdb"
     _land(singer, truths, tmp_path)
-    assert _count(truths) == len(records)
+    assert _count(truths) == len(_records(singer)) == len(before)
     for person, day in MOVED:
-        assert len({job for job, _ in _regular(records, person, day)}) == 2
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
+        unmoved = _day(before, person, day)
+        assert [code for code, _, _ in unmoved] == ["OT", "REG"]
+        [(_, _, job)] = [total for total in unmoved if total[0] == "REG"]
+        [(_, _, moved_to), _] = _day(_records(singer), person, day)  # the overtime is on the next job
+        assert moved_to != job
+        assert _landed_day(truths, person, day) == [("OT", unmoved[0][1], moved_to), ("REG", unmoved[1][1], job)]
 
 
-def test_a_table_landed_under_the_old_key_takes_both_totals(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
-    """A table first landed under the old key (person, day, pay code) is extended to the new one by the next
-    run, which then lands both totals of a transfer day. The overtime that moved to the new job is a new key: the
-    old job's overtime row stays (a total gone from a day is not deleted, as an overtime total edited away was
-    not under the old key either; README)."""
-    before = _timecards_cli(url, tmp_path)
-    old_key = ["personNumber", "applyDate", "payCode"]
-    lines = [json.loads(line) for line in before.splitlines() if line.strip()]
-    for line in lines:
-        if line["type"] == "SCHEMA":
-            line["key_properties"] = old_key
+def test_hours_moved_to_another_job_replace_the_days_rows(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """A day landed, then corrected so part of its hours are on another job: the re-read replaces the day's rows
+    (a key holding the job kept the old job's row beside the new one: the day's hours doubled)."""
     truths = tmp_path / "truths.duckdb"
-    _land("\n".join(json.dumps(line) for line in lines) + "\n", truths, tmp_path)
+    first = _timecards_cli(url, tmp_path)
+    _land(first, truths, tmp_path)
     emulator.transfer_jobs(MOVED)
-    after = _timecards_cli(url, tmp_path)
-    landed = _land(after, truths, tmp_path)
-    assert "key properties extended" in landed.stderr
-    records = [m["record"] for m in parse_singer_messages(after) if m["type"] == "RECORD"]
+    second = _timecards_cli(url, tmp_path)
+    _land(second, truths, tmp_path)
+    assert _count(truths) == len(_records(first))
     for person, day in MOVED:
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
-    with duckdb.connect(str(truths), read_only=True) as conn:
-        landed_keys = conn.execute(
-            "SELECT person_number, CAST(apply_date AS VARCHAR), pay_code, org_job_path, amount_type "
-            f'FROM "{truths_table(conn, "ukg_wfm", "timecards")}"'
-        ).fetchall()
-    keys = {(r["personNumber"], r["applyDate"], r["payCode"], r["orgJobPath"], r["amountType"]) for r in records}
-    assert len(landed_keys) == len(set(landed_keys))
-    assert keys <= set(landed_keys)
-    stale = set(landed_keys) - keys
-    assert {(person, day, code) for person, day, code, _, _ in stale} == {(p, str(d), "OT") for p, d in MOVED}
-    for person, day in MOVED:
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
+        landed = _landed_day(truths, person, day)
+        assert landed == _day(_records(second), person, day)
+        assert [(code, hours) for code, hours, _ in landed] == [
+            (c, h) for c, h, _ in _day(_records(first), person, day)
+        ]
+
+
+def _without_amount_type_or_job(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """Every daily total comes without ``amountType`` and ``orgJob`` (fields only the emulator is known to send)."""
+    if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+        for card in answer:
+            for total in card.get("dailyTotals") or []:
+                total.pop("amountType", None)
+                total.pop("orgJob", None)
+    return answer
+
+
+def test_totals_without_amount_type_or_job_all_land(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """Neither field is part of the key, so a tenant that leaves them out loses no row to the dead letters."""
+    with rewriting_proxy(url, _without_amount_type_or_job) as proxy:
+        singer = _timecards_cli(proxy.url, tmp_path)
+    truths = tmp_path / "truths.duckdb"
+    landed = _land(singer, truths, tmp_path)
+    assert _count(truths) == len(_records(singer)) > 0
+    [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
+    assert json.loads(summary.split(" ", 1)[1])["streams"]["timecards"]["dead_lettered"] == 0

@@ -173,12 +173,14 @@ TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
 class TimecardsStream(WindowedStream):
-    """Daily totals from timecard multi_read TOTALS: one row per person, day, pay code, labor account (job path)
-    and amount type, as UKG totals them (a job transfer mid-day gives two REG totals; a pay code may total both
-    hours and money), so no total overwrites another under a shorter key."""
+    """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
+    pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
+    (``_day_totals``): a re-read day then replaces its rows, whichever jobs the hours moved to, where a key with
+    the job would keep the old job's row beside the new one (hours doubled) and one without summing would keep
+    only the last total (hours lost)."""
 
     name = "timecards"
-    primary_keys = ("personNumber", "applyDate", "payCode", "orgJobPath", "amountType")
+    primary_keys = ("personNumber", "applyDate", "payCode")
     replication_key = "applyDate"
     xlr8_entity = "timecard"
     xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}
@@ -232,6 +234,8 @@ class TimecardsStream(WindowedStream):
                 return None
             totals += found
             people += repeat(ref(card.get("employee")), len(found))
+        if _shares_a_key(people, totals):
+            return None  # ``rows`` sums the totals of one key
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -304,10 +308,54 @@ class TimecardsStream(WindowedStream):
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         utc = self.utc_of
-        for card in answer:
-            person = ref(card.get("employee"))
-            for total in card.get("dailyTotals") or []:
-                yield self._row(person, total, utc)
+        yield from _day_totals(
+            self._row(ref(card.get("employee")), total, utc)
+            for card in answer
+            for total in card.get("dailyTotals") or []
+        )
+
+
+def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
+    """Two daily totals of one person, day and pay code (or totals whose key cannot be read): ``rows`` reads
+    them, summing (and raising at a bad row)."""
+    try:
+        days = _dates(list(map(dict.get, totals, repeat("applyDate"))))
+        codes = _refs(list(map(dict.get, totals, repeat("payCode"))))
+        keys = [key for key in zip(people, days, codes, strict=True) if None not in key]
+        return len(set(keys)) < len(keys)
+    except Exception:  # noqa: BLE001 - ``rows`` raises at the row
+        return True
+
+
+def _day_totals(records: t.Iterator[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
+    """The records, those of one (person, day, pay code) made one, in first-seen order (a day's totals all come
+    in one answer: one call reads each person's whole days). A record with a null key part is kept as it is (the
+    target dead-letters each). A row that raises does so after the records before it, as unsummed rows did."""
+    groups: dict[t.Any, list[dict[str, t.Any]]] = {}
+    try:
+        for record in records:
+            key = (record["personNumber"], record["applyDate"], record["payCode"])
+            groups.setdefault(object() if None in key else key, []).append(record)
+    finally:
+        yield from (group[0] if len(group) == 1 else _summed(group) for group in groups.values())
+
+
+def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """One record for a key's totals: hours summed; location, job path and job those of the total with the most
+    hours (the first on a tie); the earliest start, the latest end and update; approved only if all are."""
+    hours = [r["hours"] for r in group if r["hours"] is not None]
+    starts = [r["startDateTime"] for r in group if r["startDateTime"]]
+    ends = [r["endDateTime"] for r in group if r["endDateTime"]]
+    updated = [r["updatedOn"] for r in group if r["updatedOn"]]
+    approvals = {r["approved"] for r in group}
+    return {
+        **max(group, key=lambda r: r["hours"] or 0),
+        "hours": sum(hours, Decimal(0)) if hours else None,
+        "startDateTime": min(starts, default=None),
+        "endDateTime": max(ends, default=None),
+        "updatedOn": max(updated, default=None),
+        "approved": False if False in approvals else (True if approvals == {True} else None),
+    }
 
 
 _DICTS = frozenset({dict})
