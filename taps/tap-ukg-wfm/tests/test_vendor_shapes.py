@@ -9,6 +9,7 @@ import typing as t
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -17,6 +18,7 @@ from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
+from xlr8_tap_ukg_wfm import streams as wfm_streams
 
 from .conftest import rewriting_proxy, run_tap, wfm_config
 
@@ -120,12 +122,79 @@ def test_accruals_without_a_page_total_are_paged_to_a_short_page(url: str, emula
         read = run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"}).records("accruals")
         pages = proxy.requests_to("/api/v1/commons/data/multi_read")
     assert read == expected
-    assert len(pages) == len(expected) // 7 + 1  # the last page short (or empty)
+    assert len(pages) == -(-len(expected) // 7) + 1  # every page, then the empty one that ends the read
 
 
 def test_accruals_ending_short_of_their_page_total_fail_by_name(url: str, emulator: UkgWfmEmulator) -> None:
     with rewriting_proxy(url, _total_overstated) as proxy, pytest.raises(ClientRequestError, match="totalElements"):
         run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+
+
+def _five_a_page(total: bool) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """A server that serves at most five rows a page, whatever ``count`` asks (with or without the page total)."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/data/multi_read"):
+            answer["data"]["children"] = answer["data"]["children"][:5]
+            if not total:
+                del answer["metadata"]["totalElements"]
+        return answer
+
+    return rewrite
+
+
+@pytest.mark.parametrize("total", [False, True])
+def test_accruals_from_a_server_serving_fewer_rows_than_count_are_all_read(
+    url: str, emulator: UkgWfmEmulator, total: bool
+) -> None:
+    """A page shorter than ``data_page_size`` is not the last: without a total the read stopped there (rows lost,
+    exit 0), with one it failed."""
+    expected = run_tap(wfm_config(url, data_page_size=7), streams={"accruals"}).records("accruals")
+    with rewriting_proxy(url, _five_a_page(total)) as proxy:
+        read = run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"}).records("accruals")
+    assert read == expected
+
+
+def _first_page_always(total: bool, renumbered: bool = False) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """A server that ignores ``index``: every call answers the first page (``renumbered``: its people renamed
+    on each call, so no page repeats and the read never ends on its own)."""
+    first: list[t.Any] = []
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if not path.endswith("/data/multi_read"):
+            return answer
+        first.append(answer)
+        page = json.loads(json.dumps(first[0]))
+        if not total:
+            del page["metadata"]["totalElements"]
+        for child in page["data"]["children"] if renumbered else ():
+            for attribute in child["attributes"]:
+                if attribute["key"] == "PEOPLE_PERSON_NUMBER":
+                    attribute["rawValue"] += f"-{len(first)}"
+        return page
+
+    return rewrite
+
+
+@pytest.mark.parametrize("total", [False, True])
+def test_accruals_from_a_server_ignoring_index_fail_by_name(url: str, emulator: UkgWfmEmulator, total: bool) -> None:
+    """Without a total the read paged for ever; with one it read page 1 again and again to the total."""
+    with (
+        rewriting_proxy(url, _first_page_always(total)) as proxy,
+        pytest.raises(ClientRequestError, match="does not page by 'index'"),
+    ):
+        run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+    assert len(proxy.requests_to("/api/v1/commons/data/multi_read")) == 2
+
+
+def test_accruals_paging_without_end_stop_at_the_page_cap(url: str, emulator: UkgWfmEmulator) -> None:
+    with (
+        mock.patch.object(wfm_streams, "MAX_ACCRUAL_PAGES", 5),
+        rewriting_proxy(url, _first_page_always(total=False, renumbered=True)) as proxy,
+        pytest.raises(ClientRequestError, match=r"after 5 pages .* 'data_page_size'"),
+    ):
+        run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+    assert len(proxy.requests_to("/api/v1/commons/data/multi_read")) == 5
 
 
 def _five_in_los_angeles(path: str, sent: t.Any, answer: t.Any) -> t.Any:

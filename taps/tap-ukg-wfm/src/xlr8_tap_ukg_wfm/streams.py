@@ -518,6 +518,11 @@ ACCRUAL_KEYS = {
 }
 
 
+DATA_PATH = "/api/v1/commons/data/multi_read"
+#: Pages one accruals read may take: a server that never answers an empty page (nor a total) is stopped here.
+MAX_ACCRUAL_PAGES = 100_000
+
+
 class AccrualsStream(UkgWfmStream):
     """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read (one paged call for everyone,
     not one call per person), pages of ``data_page_size`` rows."""
@@ -531,13 +536,15 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``.
-        An answer without that total pages on until a short or empty page (stopping after a full first page
-        read only ``data_page_size`` rows); one that ends short of its total is an error, not fewer rows."""
+        """Pages of the data multi_read; the next ``index`` is the rows counted so far. Paging ends at
+        ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
+        ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
+        before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
+        repeated rows, nor a read without end."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
-        index = 0
-        while True:
+        index, before = 0, None
+        for _ in range(MAX_ACCRUAL_PAGES):
             body = {
                 "select": [{"key": k} for k in ACCRUAL_KEYS],
                 "from": {
@@ -550,21 +557,31 @@ class AccrualsStream(UkgWfmStream):
                 "index": index,
                 "count": s.data_page_size,
             }
-            answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
-            yield answer
+            answer = self.call("POST", DATA_PATH, body)
             children = self.children(answer)
-            index += len(children)
+            if children and children == before:
+                raise ClientRequestError(
+                    f"ukg_wfm {self.name}: the data multi_read at index {index} answered the same rows as the page "
+                    "before: the server does not page by 'index', so the rows cannot all be read",
+                    path=DATA_PATH,
+                )
             total = (answer.get("metadata") or {}).get("totalElements")
-            if total is not None and index >= int(total):
+            if not children and total is not None and index < int(total):
+                raise ClientRequestError(
+                    f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
+                    f"metadata.totalElements is {total}: rows are missing",
+                    path=DATA_PATH,
+                )
+            yield answer
+            index += len(children)
+            if not children or (total is not None and index >= int(total)):
                 return
-            if len(children) < s.data_page_size:  # a short or empty page is the last
-                if total is not None:
-                    raise ClientRequestError(
-                        f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
-                        f"metadata.totalElements is {total}: rows are missing",
-                        path="/api/v1/commons/data/multi_read",
-                    )
-                return
+            before = children
+        raise ClientRequestError(
+            f"ukg_wfm {self.name}: the data multi_read was still answering rows after {MAX_ACCRUAL_PAGES} pages "
+            f"({index} rows) of setting 'data_page_size' ({s.data_page_size}); stopped rather than read without end",
+            path=DATA_PATH,
+        )
 
     @staticmethod
     def children(answer: t.Any) -> list[dict[str, t.Any]]:
