@@ -225,6 +225,16 @@ def test_people_in_another_time_zone_are_warned_of(url: str, emulator: UkgWfmEmu
     assert "(America/New_York)" in line
 
 
+def test_an_alias_of_the_peoples_zone_is_not_warned_of(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """``timezone: US/Eastern`` converts New York's times exactly (a link to ``America/New_York``): no warning,
+    where names compared gave one; a zone with another clock still warns."""
+    warning = "every date-time is converted to UTC with the setting 'timezone'"
+    assert warning not in _persons_stderr(url, tmp_path, timezone="US/Eastern")
+    assert warning in _persons_stderr(url, tmp_path, timezone="America/Chicago")
+    assert not wfm_streams._other_iana_zone("UTC", "Etc/UTC")
+    assert wfm_streams._other_iana_zone("Europe/London", "UTC")  # equal in winter only
+
+
 def _timecards_cli(base_url: str, tmp_path: Path) -> str:
     """The Singer output of ``timecards`` through the CLI."""
     return _sync_cli(base_url, tmp_path, {"timecards"}).stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
@@ -161,12 +161,18 @@ def _zone_names(answer: t.Any) -> list[str]:
 
 
 def _other_iana_zone(name: str, configured: str) -> bool:
-    """``name`` is an IANA zone other than ``configured`` (a tenant's own zone names cannot be compared)."""
+    """``name`` is an IANA zone whose clock differs from ``configured``'s (a tenant's own zone names cannot be
+    compared). Aliases (``US/Eastern`` and ``America/New_York``, ``Etc/UTC`` and ``UTC``) convert alike, so they
+    are compared by their UTC offsets every six hours over two years (both DST changes of each), not by name."""
+    if name == configured:
+        return False
     try:
-        ZoneInfo(name)
+        zone, other = ZoneInfo(name), ZoneInfo(configured)
     except (ZoneInfoNotFoundError, ValueError):
         return False
-    return name != configured
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=365)
+    instants = (start + timedelta(hours=6 * n) for n in range(4 * 730))
+    return any(at.astimezone(zone).utcoffset() != at.astimezone(other).utcoffset() for at in instants)
 
 
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
