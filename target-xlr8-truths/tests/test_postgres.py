@@ -233,3 +233,34 @@ def test_postgres_adoption_moves_the_key_change_archives_and_names_the_product_i
         (f"{P8}_common_events__v1", "common:events"),
     ]
     assert pg(dsn, schema, "SELECT DISTINCT product FROM _truths_ledger") == [("common",)]
+
+
+def test_postgres_extended_key_replaces_the_old_key_index(pg_config: dict[str, Any], tmp_path: Path) -> None:
+    """A key the target lets extend (more columns) gets its own unique index and loses the old one: left, the old
+    one refused every row new only in the added column, failing each run with no STATE."""
+    dsn, schema = pg_config["postgres_dsn"], pg_config["postgres_schema"]
+    props = {"person": {"type": "string"}, "day": {"type": "string"}, "job": {"type": "string"}}
+    runs = (
+        (["person", "day"], [("E1", "d1", "A")]),
+        (["person", "day", "job"], [("E1", "d1", "A"), ("E1", "d1", "B")]),
+    )
+    for n, (keys, rows) in enumerate(runs):
+        msgs = [schema_msg("totals", props, keys, annotation("common", "totals", "timecard", keys=keys))]
+        msgs += [record_msg("totals", dict(zip(props, row, strict=True))) for row in rows]
+        done = run_target(pg_config, [*msgs, state_msg({"run": n})], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1]) == {"run": n}
+    table = f"{P8}_common_totals"
+    assert pg(dsn, schema, f'SELECT person, day, job FROM "{table}" ORDER BY job') == [
+        ("E1", "d1", "A"),
+        ("E1", "d1", "B"),
+    ]
+    indexes = pg(
+        dsn,
+        schema,
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        f"AND tablename = '{table}' AND indexname LIKE '%__key_%'",
+    )
+    assert len(indexes) == 1, indexes
+    assert "CREATE UNIQUE INDEX" in indexes[0][0], indexes
+    assert "(person, day, job)" in indexes[0][0], indexes

@@ -39,13 +39,7 @@ def test_discover_then_sync_through_the_cli(url: str, emulator: UkgWfmEmulator, 
     catalog = json.loads(discovered.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == set(ENTITIES)
-    assert streams["timecards"]["key_properties"] == [
-        "personNumber",
-        "applyDate",
-        "payCode",
-        "orgJobPath",
-        "amountType",
-    ]
+    assert streams["timecards"]["key_properties"] == ["personNumber", "applyDate", "payCode"]
     assert streams["punches"]["replication_key"] == "applyDate"
     selected = write_json(tmp_path / "catalog.json", select_streams(catalog, {"timecards", "pay_codes"}))
     synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", selected], tmp_path, timeout=120)

@@ -102,7 +102,8 @@ def test_a_usual_answer_is_built_in_blocks() -> None:
         "approved": True,
         "updatedOnDtm": "2026-01-06T09:00:00",
     }
-    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": [total] * 300}, {"employee": {"qualifier": "P2"}}]
+    totals = [{**total, "payCode": {"qualifier": f"C{n}"}} for n in range(300)]  # 300 keys
+    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": totals}, {"employee": {"qualifier": "P2"}}]
     stream = _stream("UTC")
     blocks = TimecardsStream.row_blocks(stream, answer)
     assert blocks is not None
@@ -136,12 +137,23 @@ USUAL_TOTAL = st.fixed_dictionaries(
 )
 
 
+#: Cards of distinct people, each total of a card its own (day, pay code): no two share a key (those are summed
+#: by ``rows``, ``test_totals_sharing_a_key_are_read_by_rows``).
+USUAL_CARDS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "employee": st.fixed_dictionaries({"qualifier": st.sampled_from(["P1", "P2", "P3"])}),
+            "dailyTotals": st.lists(USUAL_TOTAL, unique_by=lambda x: (x["applyDate"][:10], x["payCode"]["qualifier"])),
+        }
+    ),
+    max_size=3,
+    unique_by=lambda card: card["employee"]["qualifier"],
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.fixed_dictionaries({"employee": st.just({"qualifier": "P1"}), "dailyTotals": st.lists(USUAL_TOTAL)}),
-        max_size=3,
-    ),
+    USUAL_CARDS,
     st.sampled_from(["UTC", "America/New_York"]),
 )
 def test_usual_answers_in_blocks_are_rows(answer: t.Any, zone: str) -> None:
@@ -156,10 +168,7 @@ def test_usual_answers_in_blocks_are_rows(answer: t.Any, zone: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.fixed_dictionaries({"employee": st.just({"qualifier": "P1"}), "dailyTotals": st.lists(USUAL_TOTAL)}),
-        max_size=3,
-    ),
+    USUAL_CARDS,
     st.booleans(),
 )
 def test_written_hours_are_the_bytes_of_their_decimals(answer: t.Any, vouching: bool) -> None:
@@ -217,3 +226,24 @@ def test_usual_hours_are_written_as_their_texts() -> None:
     assert blocks is not None
     records = [record for block, _columns in blocks for record in block]
     assert [record["hours"] for record in records] == [msgspec.Raw("8.0"), msgspec.Raw("7.75"), msgspec.Raw("2")]
+
+
+def test_totals_sharing_a_key_are_read_by_rows() -> None:
+    """A job transfer's two REG totals of one day are one record with the day's hours (the first job, on a tie
+    of hours); the block builder leaves such an answer to ``rows``."""
+    total = {"applyDate": "2026-01-05", "payCode": {"qualifier": "REG"}, "amount": 4.0, "approved": True}
+    totals = [
+        {**total, "orgJob": {"qualifier": "./A/J1"}, "startDateTime": "2026-01-05T08:00:00"},
+        {**total, "orgJob": {"qualifier": "./A/J2"}, "endDateTime": "2026-01-05T16:00:00", "approved": False},
+        {**total, "payCode": {"qualifier": "OT"}, "amount": 1.0, "orgJob": {"qualifier": "./A/J2"}},
+    ]
+    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": totals}]
+    assert TimecardsStream.row_blocks(_stream("UTC"), answer) is None
+    regular, overtime = TimecardsStream.rows(_stream("UTC"), answer)
+    assert (regular["payCode"], regular["hours"], regular["job"]) == ("REG", Decimal("8.0"), "J1")
+    assert (regular["startDateTime"], regular["endDateTime"]) == (
+        "2026-01-05T08:00:00+00:00",
+        "2026-01-05T16:00:00+00:00",
+    )
+    assert regular["approved"] is False
+    assert (overtime["payCode"], overtime["hours"], overtime["job"]) == ("OT", Decimal("1.0"), "J2")

@@ -9,6 +9,7 @@ import typing as t
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -17,6 +18,7 @@ from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
+from xlr8_tap_ukg_wfm import streams as wfm_streams
 
 from .conftest import rewriting_proxy, run_tap, wfm_config
 
@@ -120,12 +122,79 @@ def test_accruals_without_a_page_total_are_paged_to_a_short_page(url: str, emula
         read = run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"}).records("accruals")
         pages = proxy.requests_to("/api/v1/commons/data/multi_read")
     assert read == expected
-    assert len(pages) == len(expected) // 7 + 1  # the last page short (or empty)
+    assert len(pages) == -(-len(expected) // 7) + 1  # every page, then the empty one that ends the read
 
 
 def test_accruals_ending_short_of_their_page_total_fail_by_name(url: str, emulator: UkgWfmEmulator) -> None:
     with rewriting_proxy(url, _total_overstated) as proxy, pytest.raises(ClientRequestError, match="totalElements"):
         run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+
+
+def _five_a_page(total: bool) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """A server that serves at most five rows a page, whatever ``count`` asks (with or without the page total)."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/data/multi_read"):
+            answer["data"]["children"] = answer["data"]["children"][:5]
+            if not total:
+                del answer["metadata"]["totalElements"]
+        return answer
+
+    return rewrite
+
+
+@pytest.mark.parametrize("total", [False, True])
+def test_accruals_from_a_server_serving_fewer_rows_than_count_are_all_read(
+    url: str, emulator: UkgWfmEmulator, total: bool
+) -> None:
+    """A page shorter than ``data_page_size`` is not the last: without a total the read stopped there (rows lost,
+    exit 0), with one it failed."""
+    expected = run_tap(wfm_config(url, data_page_size=7), streams={"accruals"}).records("accruals")
+    with rewriting_proxy(url, _five_a_page(total)) as proxy:
+        read = run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"}).records("accruals")
+    assert read == expected
+
+
+def _first_page_always(total: bool, renumbered: bool = False) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """A server that ignores ``index``: every call answers the first page (``renumbered``: its people renamed
+    on each call, so no page repeats and the read never ends on its own)."""
+    first: list[t.Any] = []
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if not path.endswith("/data/multi_read"):
+            return answer
+        first.append(answer)
+        page = json.loads(json.dumps(first[0]))
+        if not total:
+            del page["metadata"]["totalElements"]
+        for child in page["data"]["children"] if renumbered else ():
+            for attribute in child["attributes"]:
+                if attribute["key"] == "PEOPLE_PERSON_NUMBER":
+                    attribute["rawValue"] += f"-{len(first)}"
+        return page
+
+    return rewrite
+
+
+@pytest.mark.parametrize("total", [False, True])
+def test_accruals_from_a_server_ignoring_index_fail_by_name(url: str, emulator: UkgWfmEmulator, total: bool) -> None:
+    """Without a total the read paged for ever; with one it read page 1 again and again to the total."""
+    with (
+        rewriting_proxy(url, _first_page_always(total)) as proxy,
+        pytest.raises(ClientRequestError, match="does not page by 'index'"),
+    ):
+        run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+    assert len(proxy.requests_to("/api/v1/commons/data/multi_read")) == 2
+
+
+def test_accruals_paging_without_end_stop_at_the_page_cap(url: str, emulator: UkgWfmEmulator) -> None:
+    with (
+        mock.patch.object(wfm_streams, "MAX_ACCRUAL_PAGES", 5),
+        rewriting_proxy(url, _first_page_always(total=False, renumbered=True)) as proxy,
+        pytest.raises(ClientRequestError, match=r"after 5 pages .* 'data_page_size'"),
+    ):
+        run_tap(wfm_config(proxy.url, data_page_size=7), streams={"accruals"})
+    assert len(proxy.requests_to("/api/v1/commons/data/multi_read")) == 5
 
 
 def _five_in_los_angeles(path: str, sent: t.Any, answer: t.Any) -> t.Any:
@@ -156,6 +225,16 @@ def test_people_in_another_time_zone_are_warned_of(url: str, emulator: UkgWfmEmu
     assert "(America/New_York)" in line
 
 
+def test_an_alias_of_the_peoples_zone_is_not_warned_of(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """``timezone: US/Eastern`` converts New York's times exactly (a link to ``America/New_York``): no warning,
+    where names compared gave one; a zone with another clock still warns."""
+    warning = "every date-time is converted to UTC with the setting 'timezone'"
+    assert warning not in _persons_stderr(url, tmp_path, timezone="US/Eastern")
+    assert warning in _persons_stderr(url, tmp_path, timezone="America/Chicago")
+    assert not wfm_streams._other_iana_zone("UTC", "Etc/UTC")
+    assert wfm_streams._other_iana_zone("Europe/London", "UTC")  # equal in winter only
+
+
 def _timecards_cli(base_url: str, tmp_path: Path) -> str:
     """The Singer output of ``timecards`` through the CLI."""
     return _sync_cli(base_url, tmp_path, {"timecards"}).stdout
@@ -164,23 +243,27 @@ def _timecards_cli(base_url: str, tmp_path: Path) -> str:
 MOVED = [("E000001", date(2025, 12, 23)), ("E000002", date(2025, 12, 29))]
 
 
-def _regular(records: list[dict[str, t.Any]], person: str, day: date) -> list[tuple[str, Decimal]]:
+def _day(records: list[dict[str, t.Any]], person: str, day: date) -> list[tuple[str, Decimal, str]]:
+    """(pay code, hours, job) of each record of the person's day."""
     return sorted(
-        (r["job"], Decimal(str(r["hours"])))
+        (r["payCode"], Decimal(str(r["hours"])), r["job"])
         for r in records
-        if (r["personNumber"], r["applyDate"], r["payCode"]) == (person, str(day), "REG")
+        if (r["personNumber"], r["applyDate"]) == (person, str(day))
     )
 
 
-def _landed_regular(truths: Path, person: str, day: date) -> list[tuple[str, Decimal]]:
+def _landed_day(truths: Path, person: str, day: date) -> list[tuple[str, Decimal, str]]:
     with duckdb.connect(str(truths), read_only=True) as conn:
         table = truths_table(conn, "ukg_wfm", "timecards")
         return sorted(
             conn.execute(
-                f'SELECT job, hours FROM "{table}" WHERE person_number = ? AND apply_date = ? AND pay_code = ?',
-                [person, day, "REG"],
+                f'SELECT pay_code, hours, job FROM "{table}" WHERE person_number = ? AND apply_date = ?', [person, day]
             ).fetchall()
         )
+
+
+def _records(singer: str) -> list[dict[str, t.Any]]:
+    return [m["record"] for m in parse_singer_messages(singer) if m["type"] == "RECORD"]
 
 
 def _count(truths: Path) -> int:
@@ -188,49 +271,58 @@ def _count(truths: Path) -> int:
         return conn.execute(f'SELECT count(*) FROM "{truths_table(conn, "ukg_wfm", "timecards")}"').fetchone()[0]
 
 
-def test_a_job_transfer_lands_both_totals_of_the_day(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
-    """A person moved to another job mid-shift has two REG totals that day, one per job: both land (through the
-    CLI into the target). Under the key (person, day, pay code) the second overwrote the first."""
+def test_a_job_transfer_day_lands_its_whole_hours_once(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """A person moved to another job mid-shift has two REG totals that day, one per job: they land as one REG row
+    with the day's hours (the first job's columns on a tie), through the CLI into the target."""
+    before = _records(_timecards_cli(url, tmp_path))
     emulator.transfer_jobs(MOVED)
     singer = _timecards_cli(url, tmp_path)
-    records = [m["record"] for m in parse_singer_messages(singer) if m["type"] == "RECORD"]
     truths = tmp_path / "truths.duckdb"
     _land(singer, truths, tmp_path)
-    assert _count(truths) == len(records)
+    assert _count(truths) == len(_records(singer)) == len(before)
     for person, day in MOVED:
-        assert len({job for job, _ in _regular(records, person, day)}) == 2
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
+        unmoved = _day(before, person, day)
+        assert [code for code, _, _ in unmoved] == ["OT", "REG"]
+        [(_, _, job)] = [total for total in unmoved if total[0] == "REG"]
+        [(_, _, moved_to), _] = _day(_records(singer), person, day)  # the overtime is on the next job
+        assert moved_to != job
+        assert _landed_day(truths, person, day) == [("OT", unmoved[0][1], moved_to), ("REG", unmoved[1][1], job)]
 
 
-def test_a_table_landed_under_the_old_key_takes_both_totals(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
-    """A table first landed under the old key (person, day, pay code) is extended to the new one by the next
-    run, which then lands both totals of a transfer day. The overtime that moved to the new job is a new key: the
-    old job's overtime row stays (a total gone from a day is not deleted, as an overtime total edited away was
-    not under the old key either; README)."""
-    before = _timecards_cli(url, tmp_path)
-    old_key = ["personNumber", "applyDate", "payCode"]
-    lines = [json.loads(line) for line in before.splitlines() if line.strip()]
-    for line in lines:
-        if line["type"] == "SCHEMA":
-            line["key_properties"] = old_key
+def test_hours_moved_to_another_job_replace_the_days_rows(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """A day landed, then corrected so part of its hours are on another job: the re-read replaces the day's rows
+    (a key holding the job kept the old job's row beside the new one: the day's hours doubled)."""
     truths = tmp_path / "truths.duckdb"
-    _land("\n".join(json.dumps(line) for line in lines) + "\n", truths, tmp_path)
+    first = _timecards_cli(url, tmp_path)
+    _land(first, truths, tmp_path)
     emulator.transfer_jobs(MOVED)
-    after = _timecards_cli(url, tmp_path)
-    landed = _land(after, truths, tmp_path)
-    assert "key properties extended" in landed.stderr
-    records = [m["record"] for m in parse_singer_messages(after) if m["type"] == "RECORD"]
+    second = _timecards_cli(url, tmp_path)
+    _land(second, truths, tmp_path)
+    assert _count(truths) == len(_records(first))
     for person, day in MOVED:
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
-    with duckdb.connect(str(truths), read_only=True) as conn:
-        landed_keys = conn.execute(
-            "SELECT person_number, CAST(apply_date AS VARCHAR), pay_code, org_job_path, amount_type "
-            f'FROM "{truths_table(conn, "ukg_wfm", "timecards")}"'
-        ).fetchall()
-    keys = {(r["personNumber"], r["applyDate"], r["payCode"], r["orgJobPath"], r["amountType"]) for r in records}
-    assert len(landed_keys) == len(set(landed_keys))
-    assert keys <= set(landed_keys)
-    stale = set(landed_keys) - keys
-    assert {(person, day, code) for person, day, code, _, _ in stale} == {(p, str(d), "OT") for p, d in MOVED}
-    for person, day in MOVED:
-        assert _landed_regular(truths, person, day) == _regular(records, person, day)
+        landed = _landed_day(truths, person, day)
+        assert landed == _day(_records(second), person, day)
+        assert [(code, hours) for code, hours, _ in landed] == [
+            (c, h) for c, h, _ in _day(_records(first), person, day)
+        ]
+
+
+def _without_amount_type_or_job(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+    """Every daily total comes without ``amountType`` and ``orgJob`` (fields only the emulator is known to send)."""
+    if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+        for card in answer:
+            for total in card.get("dailyTotals") or []:
+                total.pop("amountType", None)
+                total.pop("orgJob", None)
+    return answer
+
+
+def test_totals_without_amount_type_or_job_all_land(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """Neither field is part of the key, so a tenant that leaves them out loses no row to the dead letters."""
+    with rewriting_proxy(url, _without_amount_type_or_job) as proxy:
+        singer = _timecards_cli(proxy.url, tmp_path)
+    truths = tmp_path / "truths.duckdb"
+    landed = _land(singer, truths, tmp_path)
+    assert _count(truths) == len(_records(singer)) > 0
+    [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
+    assert json.loads(summary.split(" ", 1)[1])["streams"]["timecards"]["dead_lettered"] == 0

@@ -94,10 +94,17 @@ class PostgresStore(Store):
 
     def _ensure_key_index(self, table: str, keys: list[str]) -> None:
         """Unique on the keys; a table that already holds doubled keys (loaded before this index existed) gets a
-        plain index instead, and a warning, rather than a failed run."""
+        plain index instead, and a warning, rather than a failed run. The index of an earlier key (one the target
+        let extend, ``check_key_change``) is dropped: left, it refused every row new only in the added columns."""
         name = key_index_name(table, keys)
         if self.fetchone("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?", [name]):
             return
+        prefix = f"{table[:40]}__key_"
+        rows = self.fetchall(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?", [table]
+        )
+        for old in (str(row[0]) for row in rows if str(row[0]).startswith(prefix)):
+            self.execute(f"DROP INDEX {quote(old)}")
         body = ", ".join(quote(k) for k in keys)
         try:
             with self.conn.transaction():  # a savepoint: a refused unique index must not abort the batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
@@ -161,24 +161,32 @@ def _zone_names(answer: t.Any) -> list[str]:
 
 
 def _other_iana_zone(name: str, configured: str) -> bool:
-    """``name`` is an IANA zone other than ``configured`` (a tenant's own zone names cannot be compared)."""
+    """``name`` is an IANA zone whose clock differs from ``configured``'s (a tenant's own zone names cannot be
+    compared). Aliases (``US/Eastern`` and ``America/New_York``, ``Etc/UTC`` and ``UTC``) convert alike, so they
+    are compared by their UTC offsets every six hours over two years (both DST changes of each), not by name."""
+    if name == configured:
+        return False
     try:
-        ZoneInfo(name)
+        zone, other = ZoneInfo(name), ZoneInfo(configured)
     except (ZoneInfoNotFoundError, ValueError):
         return False
-    return name != configured
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=365)
+    instants = (start + timedelta(hours=6 * n) for n in range(4 * 730))
+    return any(at.astimezone(zone).utcoffset() != at.astimezone(other).utcoffset() for at in instants)
 
 
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
 class TimecardsStream(WindowedStream):
-    """Daily totals from timecard multi_read TOTALS: one row per person, day, pay code, labor account (job path)
-    and amount type, as UKG totals them (a job transfer mid-day gives two REG totals; a pay code may total both
-    hours and money), so no total overwrites another under a shorter key."""
+    """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
+    pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
+    (``_day_totals``): a re-read day then replaces its rows, whichever jobs the hours moved to, where a key with
+    the job would keep the old job's row beside the new one (hours doubled) and one without summing would keep
+    only the last total (hours lost)."""
 
     name = "timecards"
-    primary_keys = ("personNumber", "applyDate", "payCode", "orgJobPath", "amountType")
+    primary_keys = ("personNumber", "applyDate", "payCode")
     replication_key = "applyDate"
     xlr8_entity = "timecard"
     xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}
@@ -232,6 +240,8 @@ class TimecardsStream(WindowedStream):
                 return None
             totals += found
             people += repeat(ref(card.get("employee")), len(found))
+        if _shares_a_key(people, totals):
+            return None  # ``rows`` sums the totals of one key
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -304,10 +314,54 @@ class TimecardsStream(WindowedStream):
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         utc = self.utc_of
-        for card in answer:
-            person = ref(card.get("employee"))
-            for total in card.get("dailyTotals") or []:
-                yield self._row(person, total, utc)
+        yield from _day_totals(
+            self._row(ref(card.get("employee")), total, utc)
+            for card in answer
+            for total in card.get("dailyTotals") or []
+        )
+
+
+def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
+    """Two daily totals of one person, day and pay code (or totals whose key cannot be read): ``rows`` reads
+    them, summing (and raising at a bad row)."""
+    try:
+        days = _dates(list(map(dict.get, totals, repeat("applyDate"))))
+        codes = _refs(list(map(dict.get, totals, repeat("payCode"))))
+        keys = [key for key in zip(people, days, codes, strict=True) if None not in key]
+        return len(set(keys)) < len(keys)
+    except Exception:  # noqa: BLE001 - ``rows`` raises at the row
+        return True
+
+
+def _day_totals(records: t.Iterator[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
+    """The records, those of one (person, day, pay code) made one, in first-seen order (a day's totals all come
+    in one answer: one call reads each person's whole days). A record with a null key part is kept as it is (the
+    target dead-letters each). A row that raises does so after the records before it, as unsummed rows did."""
+    groups: dict[t.Any, list[dict[str, t.Any]]] = {}
+    try:
+        for record in records:
+            key = (record["personNumber"], record["applyDate"], record["payCode"])
+            groups.setdefault(object() if None in key else key, []).append(record)
+    finally:
+        yield from (group[0] if len(group) == 1 else _summed(group) for group in groups.values())
+
+
+def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """One record for a key's totals: hours summed; location, job path and job those of the total with the most
+    hours (the first on a tie); the earliest start, the latest end and update; approved only if all are."""
+    hours = [r["hours"] for r in group if r["hours"] is not None]
+    starts = [r["startDateTime"] for r in group if r["startDateTime"]]
+    ends = [r["endDateTime"] for r in group if r["endDateTime"]]
+    updated = [r["updatedOn"] for r in group if r["updatedOn"]]
+    approvals = {r["approved"] for r in group}
+    return {
+        **max(group, key=lambda r: r["hours"] or 0),
+        "hours": sum(hours, Decimal(0)) if hours else None,
+        "startDateTime": min(starts, default=None),
+        "endDateTime": max(ends, default=None),
+        "updatedOn": max(updated, default=None),
+        "approved": False if False in approvals else (True if approvals == {True} else None),
+    }
 
 
 _DICTS = frozenset({dict})
@@ -470,6 +524,11 @@ ACCRUAL_KEYS = {
 }
 
 
+DATA_PATH = "/api/v1/commons/data/multi_read"
+#: Pages one accruals read may take: a server that never answers an empty page (nor a total) is stopped here.
+MAX_ACCRUAL_PAGES = 100_000
+
+
 class AccrualsStream(UkgWfmStream):
     """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read (one paged call for everyone,
     not one call per person), pages of ``data_page_size`` rows."""
@@ -483,13 +542,15 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far, up to ``totalElements``.
-        An answer without that total pages on until a short or empty page (stopping after a full first page
-        read only ``data_page_size`` rows); one that ends short of its total is an error, not fewer rows."""
+        """Pages of the data multi_read; the next ``index`` is the rows counted so far. Paging ends at
+        ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
+        ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
+        before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
+        repeated rows, nor a read without end."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
-        index = 0
-        while True:
+        index, before = 0, None
+        for _ in range(MAX_ACCRUAL_PAGES):
             body = {
                 "select": [{"key": k} for k in ACCRUAL_KEYS],
                 "from": {
@@ -502,21 +563,31 @@ class AccrualsStream(UkgWfmStream):
                 "index": index,
                 "count": s.data_page_size,
             }
-            answer = self.call("POST", "/api/v1/commons/data/multi_read", body)
-            yield answer
+            answer = self.call("POST", DATA_PATH, body)
             children = self.children(answer)
-            index += len(children)
+            if children and children == before:
+                raise ClientRequestError(
+                    f"ukg_wfm {self.name}: the data multi_read at index {index} answered the same rows as the page "
+                    "before: the server does not page by 'index', so the rows cannot all be read",
+                    path=DATA_PATH,
+                )
             total = (answer.get("metadata") or {}).get("totalElements")
-            if total is not None and index >= int(total):
+            if not children and total is not None and index < int(total):
+                raise ClientRequestError(
+                    f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
+                    f"metadata.totalElements is {total}: rows are missing",
+                    path=DATA_PATH,
+                )
+            yield answer
+            index += len(children)
+            if not children or (total is not None and index >= int(total)):
                 return
-            if len(children) < s.data_page_size:  # a short or empty page is the last
-                if total is not None:
-                    raise ClientRequestError(
-                        f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
-                        f"metadata.totalElements is {total}: rows are missing",
-                        path="/api/v1/commons/data/multi_read",
-                    )
-                return
+            before = children
+        raise ClientRequestError(
+            f"ukg_wfm {self.name}: the data multi_read was still answering rows after {MAX_ACCRUAL_PAGES} pages "
+            f"({index} rows) of setting 'data_page_size' ({s.data_page_size}); stopped rather than read without end",
+            path=DATA_PATH,
+        )
 
     @staticmethod
     def children(answer: t.Any) -> list[dict[str, t.Any]]:
