@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import requests
 
+from xlr8_sandbox.products.oracle_fusion.framework import uniq_id
 from xlr8_sandbox.products.oracle_fusion.hcm import PASSWORD, USERNAME, person_id
 
 BASE = "/hcmRestApi/resources/11.13.18.05"
@@ -25,10 +26,13 @@ def test_finders_and_single_items(url: str) -> None:
     assert [r["PersonId"] for r in found["items"]] == [person_id(9)]
     by_key = get(url, "/workers", finder=f"PrimaryKey;PersonId={person_id(4)}", onlyData="true").json()
     assert [r["PersonNumber"] for r in by_key["items"]] == ["E000005"]
-    item = get(url, f"/workers/{person_id(4)}", expand="emails", onlyData="true").json()
+    assert get(url, f"/workers/{person_id(4)}", onlyData="true").status_code == 404  # Oracle: workersUniqID
+    listed = get(url, "/workers", q=f"PersonId = {person_id(4)}", fields="PersonId").json()["items"][0]
+    assert listed["links"][0]["href"] == f"{url}{BASE}/workers/{uniq_id(str(person_id(4)))}"
+    item = get(url, f"/workers/{uniq_id(str(person_id(4)))}", expand="emails", onlyData="true").json()
     assert item["PersonNumber"] == "E000005"
     assert item["emails"]["items"][0]["EmailType"] == "W1"  # framework 3+: a collection object (audit23b #1)
-    v2_item = get(url, f"/workers/{person_id(4)}", "2", expand="emails", onlyData="true").json()
+    v2_item = get(url, f"/workers/{uniq_id(str(person_id(4)))}", "2", expand="emails", onlyData="true").json()
     assert v2_item["emails"][0]["EmailType"] == "W1"
     unknown = get(url, "/workers", finder="findByNothing;X=1")
     assert unknown.status_code == 400

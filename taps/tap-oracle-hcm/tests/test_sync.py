@@ -166,3 +166,24 @@ def test_full_read_every_days_refreshes_columns_flattened_from_children(url: str
     bookmark = third.state["bookmarks"]["workers"]
     assert bookmark["replication_key_value"] == max(r["LastUpdateDate"] for r in workers)
     assert datetime.fromisoformat(bookmark["xlr8_full_read_at"]) > datetime.now(UTC) - timedelta(hours=1)
+
+
+@pytest.mark.parametrize("stamp", ["2026-12-01T00:00:00", "yesterday", 7])
+def test_a_bad_full_read_stamp_in_the_state_is_a_whole_read_and_a_warning(
+    url: str, emulator: OracleHcmEmulator, caplog: pytest.LogCaptureFixture, stamp: object
+) -> None:
+    """review23b #4: a naive, malformed or foreign ``xlr8_full_read_at`` (an edited state) is taken as absent, with
+    a WARNING naming the key: a whole read, not every run failing on a ``TypeError`` that names nothing."""
+    config = hcm_config(url, resources=["workers"], full_read_every_days=7)
+    bookmark = {"replication_key_value": "2099-01-01T00:00:00+00:00", "xlr8_full_read_at": stamp}
+    state = {"bookmarks": {"workers": bookmark}}
+    asked = len(emulator.collection_queries)
+    out = run_tap(config, streams={"workers"}, state=state)
+    assert emulator.collection_queries[asked].get("q") is None  # a whole read: no LastUpdateDate condition
+    assert len(out.records("workers")) == emulator.resources["workers"].count()
+    stamped = out.state["bookmarks"]["workers"]["xlr8_full_read_at"]
+    assert datetime.fromisoformat(stamped) > datetime.now(UTC) - timedelta(hours=1)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    named = [m for m in warned if "xlr8_full_read_at" in m]
+    assert named
+    assert repr(stamp) in named[0]

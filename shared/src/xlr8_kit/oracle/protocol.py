@@ -60,6 +60,12 @@ class ChildShapeError(CollectionError):
     it as "no rows" would null the parent's flattened columns and drop the child's rows, silently (audit23b #1)."""
 
 
+class ChildReadError(ChildShapeError):
+    """A cut child read from its own URL that does not add up: a repeated key, fewer or more rows than its
+    ``totalResults``, ``hasMore`` past its end, or no parent link to read it from (audit23b #1; review23b 1-3).
+    Landing it would double or drop child rows, or flatten the wrong one, silently."""
+
+
 def child_items(value: Any, name: str) -> tuple[list[Any], bool] | None:
     """``(rows, hasMore)`` of an expanded child, None when the parent has none (absent or null).
 
@@ -91,15 +97,17 @@ class ChildLevel:
     below: Mapping[str, ChildLevel]
 
 
-#: Reads the rest of a cut child collection: (URL path segments after the resource, the child's dotted path, the
-#: offset to start at) -> every row from there.
-ChildPager = Callable[[tuple[str, ...], str, int], list[dict[str, Any]]]
+#: Reads a cut child collection whole: (URL path segments after the resource, the first the top-level key's value;
+#: the child's dotted path) -> every row of the child, in one order (the expanded rows are not reused).
+ChildPager = Callable[[tuple[str, ...], str], list[dict[str, Any]]]
 
 
 def expand_children(row: dict[str, Any], levels: Mapping[str, ChildLevel], key: str | None, more: ChildPager) -> None:
-    """Every expanded child of ``row`` (and below) made a list in place, whatever the framework's shape, with the
-    rows of a cut collection (``hasMore``) read from ``<resource>/<key>/child/<name>`` (nested:
-    ``.../<child key>/child/<grandchild>``), so flatten rules and child streams see every row.
+    """Every expanded child of ``row`` (and below) made a list in place, whatever the framework's shape, with a cut
+    collection (``hasMore``) read whole by ``more`` from the child's own URL (``<parent item>/child/<name>``,
+    nested: ``.../<child key>/child/<grandchild>``), so flatten rules and child streams see every row. The
+    expanded rows are dropped, not joined to a second query's rows at offset 25: the two queries need not agree
+    on an order (review23b #2).
 
     A list needs nothing (framework 1 and 2): the loop then only checks types."""
     _expand(row, levels, key, more, (), "")
@@ -131,7 +139,7 @@ def _expand(
                     f"expanded child {path!r} is cut at {len(rows)} rows (hasMore) and its parent has no single "
                     "key to read the rest from its own URL"
                 )
-            rows = [*rows, *more(at, path, len(rows))]
+            rows = more(at, path)
         row[name] = rows
         if level.below:
             for child in rows:

@@ -65,7 +65,8 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             default=ADVANCED_FRAMEWORK,
             description=(
                 "REST-Framework-Version header: 1 for the simple q syntax, 2 or later for rowmatch q; from 3 expanded "
-                "children come as collection objects of 25 rows, the rest read from each child's own URL."
+                "children come as collection objects of 25 rows, and a cut child is read whole from its own URL under "
+                "the parent item's self link."
             ),
         ),
         th.Property(

@@ -13,6 +13,7 @@ effective-dated resources. Rows: flatten rules applied to parents, child rows ca
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 import typing as t
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from xlr8_kit.oracle.plan import StreamPlan
 from xlr8_kit.oracle.protocol import (
     SIMPLE_FRAMEWORK,
     ChildLevel,
+    ChildReadError,
     ChildShapeError,
     CollectionError,
     FusionClassifier,
@@ -46,6 +48,7 @@ from xlr8_kit.oracle.protocol import (
     join_q,
     keyset_q,
     order_by_param,
+    q_quote,
     row_shaper,
     since_q,
     upto_q,
@@ -78,6 +81,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         super().__init__(tap, name=self.plan.name, schema=self.plan.schema, path=f"/{self.plan.resource_name}")
         self.primary_keys = list(self.plan.primary_keys)
         self.replication_key = self.plan.replication_key
+        #: Requests sent to read cut children whole (inside pages' parses, so outside the page counters).
+        self.child_requests = 0
+        self._child_lock = threading.Lock()
 
     @property
     def fusion_tap(self) -> FusionTap:
@@ -181,13 +187,34 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         state = self.get_context_state(context)
         now = datetime.now(UTC)
         last = state.get(FULL_READ_AT)
-        if isinstance(last, str) and now - datetime.fromisoformat(last) < timedelta(days=days):
+        if last is not None and self._full_read_moment(last) is None:
+            self.logger.warning(
+                "%s: state key %s is %r, not an ISO timestamp with an offset: taken as absent (a whole read now)",
+                self.name,
+                FULL_READ_AT,
+                last,
+            )
+            last = None
+        moment = self._full_read_moment(last)
+        if moment is not None and now - moment < timedelta(days=days):
             return
         if state.get("replication_key_value") is not None:
             self.logger.info("%s: a whole read (full_read_every_days %d; last whole read %s)", self.name, days, last)
         state.pop("replication_key_value", None)
         state["starting_replication_value"] = self.config.get("start_date")  # as on a first run
         state[FULL_READ_AT] = now.replace(microsecond=0).isoformat()
+
+    @staticmethod
+    def _full_read_moment(value: t.Any) -> datetime | None:
+        """``FULL_READ_AT`` as an aware moment; None when absent, malformed or naive (an edited or foreign state:
+        a whole read is the safe answer, review23b #4)."""
+        if not isinstance(value, str):
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else None
 
     def keep_record(self, record: t.Mapping[str, t.Any]) -> bool:
         universal = self.universal_filter
@@ -234,12 +261,23 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         return params
 
     def request_record_pages(self, context: Context | None) -> t.Generator[list[dict[str, t.Any]], None, None]:
-        """Keyset pages with ``max_concurrent_requests`` > 1: ranges read side by side (``ranges.py``)."""
-        width = self.page_window_width
-        if self.keyset_key is None or width <= 1:
-            yield from super().request_record_pages(context)
-            return
-        yield from self._marked_pages(self._request_pages_by_range(context, width))
+        """Keyset pages with ``max_concurrent_requests`` > 1: ranges read side by side (``ranges.py``). Requests sent
+        to read cut children (inside the pages' parses) are counted after, in the SDK's ``http_request_count``
+        metric with the endpoint ``/<resource>/{id}/child`` (review23b #5)."""
+        before = self.child_requests
+        try:
+            width = self.page_window_width
+            if self.keyset_key is None or width <= 1:
+                yield from super().request_record_pages(context)
+                return
+            yield from self._marked_pages(self._request_pages_by_range(context, width))
+        finally:
+            sent = self.child_requests - before
+            if sent:
+                from singer_sdk import metrics
+
+                with metrics.http_request_counter(self.name, f"/{self.plan.resource_name}/{{id}}/child") as counter:
+                    counter.increment(sent)
 
     def _request_pages_by_range(self, context: Context | None, width: int) -> t.Iterator[list[dict[str, t.Any]]]:
         """Page after page with one cursor (the next page fetched while this one is emitted) while the pages come
@@ -416,12 +454,12 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             raise CollectionError(f"{self._tap.product_id} {self.name}: {exc}") from None
         plan = self.plan
         if plan.expand:
-            levels, key, more = self._child_levels, self._top_key, self._more_children
+            levels, key, more = self._child_levels, self._top_key, self._whole_child
             try:
                 for item in items:
                     expand_children(item, levels, key, more)  # lists, whatever the framework's shape
             except ChildShapeError as exc:
-                raise ChildShapeError(f"{self._tap.product_id} {self.name}: {exc}") from None
+                raise type(exc)(f"{self._tap.product_id} {self.name}: {exc}") from None
         if plan.child_path is not None:
             rows = [row for item in items for row in child_rows(item, plan.child_path, plan.parent_keys)]
         else:
@@ -448,35 +486,136 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         keys = self.plan.resource.keys
         return keys[0] if len(keys) == 1 else None
 
-    def _more_children(self, segments: tuple[str, ...], path: str, offset: int) -> list[dict[str, t.Any]]:
-        """The rest of a cut child collection (framework 3+: 25 rows expanded by default), from the child's own
-        URL with the same ``fields`` and ``expand`` below it, page after page while ``hasMore``."""
-        from urllib.parse import quote
+    #: Pages one cut child may take (``limit`` = ``page_size``) when the server sends no ``totalResults``.
+    MAX_CHILD_PAGES: t.ClassVar[int] = 1000
 
+    def _whole_child(self, segments: tuple[str, ...], path: str) -> list[dict[str, t.Any]]:
+        """A cut child collection (framework 3+: 25 rows expanded), read whole from its own URL from offset 0 in
+        its key order, with ``totalResults``: the expansion and a second query need not agree on an order, so
+        its 25 rows are not joined to a rest at offset 25 (review23b #2). Rows are checked against the key and the
+        count the server gives; a mismatch, a page that does not advance or a page budget passed is a
+        ``ChildReadError``, never a short or doubled child (review23b #3)."""
         plan = self.plan
+        keys = list(plan.resource.child(path).keys)
+        where = f"child collection {path!r} of {plan.resource.name} {self._top_key}={segments[0]}"
+        if not keys:
+            raise ChildReadError(f"{where} is cut (hasMore) and has no key to read it whole in one order")
         below = f"{path}."
-        params: dict[str, t.Any] = {"onlyData": "true", "limit": self.settings.page_size}
+        params: dict[str, t.Any] = {
+            "onlyData": "true",
+            "limit": self.settings.page_size,
+            "orderBy": order_by_param(keys),
+            "totalResults": "true",
+        }
         wanted = plan.fields.get(path)
+        added: list[str] = []
         if wanted is not None:
+            added = [k for k in keys if k not in wanted]  # asked for the checks, dropped again
             deeper = {p[len(below) :]: n for p, n in plan.fields.items() if p.startswith(below) and n is not None}
-            params["fields"] = fields_param(wanted, deeper)
+            params["fields"] = fields_param([*wanted, *added], deeper)
         expand = [p[len(below) :] for p in plan.expand if p.startswith(below)]
         if expand:
             params["expand"] = expand_param(expand)
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
-        url = "/".join([plan.resource.name, *(quote(s, safe="") for s in segments)])
+        url = self._child_url(segments)
         rows: list[dict[str, t.Any]] = []
-        while True:
+        seen: set[tuple[t.Any, ...]] = set()
+        total: int | None = None
+        offset = 0
+        for page in range(self.MAX_CHILD_PAGES + 1):
+            if page == self.MAX_CHILD_PAGES and total is None:
+                raise ChildReadError(f"{where}: more than {self.MAX_CHILD_PAGES} pages (hasMore without end)")
             payload = self.client.get_json(url, {**params, "offset": offset})
+            self._count_child_request()
             try:
                 items, has_more = collection_page(payload)
             except CollectionError as exc:
-                raise ChildShapeError(f"child collection {path!r} at {url}: {exc}") from None
+                raise ChildReadError(f"{where}: {exc}") from None
+            if page == 0 and isinstance(payload.get("totalResults"), int):
+                total = payload["totalResults"]
+            for item in items:
+                key = tuple(item.get(k) for k in keys)
+                if key in seen:
+                    raise ChildReadError(f"{where}: key {dict(zip(keys, key, strict=True))} comes twice")
+                seen.add(key)
+                for k in added:
+                    item.pop(k, None)
             rows.extend(items)
-            if not has_more or not items:
-                return rows
+            if not has_more:
+                break
+            if not items:
+                raise ChildReadError(f"{where}: hasMore with no rows at offset {offset} (the offset does not advance)")
             offset += len(items)
+            if total is not None and offset >= total:
+                raise ChildReadError(f"{where}: hasMore at offset {offset}, past its totalResults {total}")
+        if total is not None and len(rows) != total:
+            raise ChildReadError(f"{where}: {len(rows)} rows read, the server counts {total}")
+        return rows
+
+    def _child_url(self, segments: tuple[str, ...]) -> str:
+        """The child's URL under the parent item's ``self`` link: Oracle addresses workers, invoices and purchase
+        orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so it is never built
+        from the key. Levels below the top one are addressed by their key, as documented
+        (``…/child/workRelationships/{PeriodOfServiceId}/child/assignments``)."""
+        from urllib.parse import quote
+
+        return "/".join([self._item_href(segments[0]), *(quote(s, safe="") for s in segments[1:])])
+
+    def _item_href(self, key_value: str) -> str:
+        """The ``self`` link of the top-level item whose key is ``key_value``: one query without ``onlyData`` (which
+        strips ``links``), asking only for the key. Kept per stream; the link must stay on the tenant's host."""
+        from urllib.parse import urlsplit
+
+        hrefs = self._item_hrefs
+        if key_value in hrefs:
+            return hrefs[key_value]
+        plan, key = self.plan, self._top_key
+        assert key is not None  # _expand reads a cut child only under a parent with a single key
+        number = plan.resource.attributes[key].type in ("integer", "number")
+        literal = key_value if number else q_quote(key_value)
+        simple = self.settings.framework_version == SIMPLE_FRAMEWORK
+        params: dict[str, t.Any] = {"q": f"{key}={literal}" if simple else f"{key} = {literal}", "fields": key}
+        params["limit"] = 2
+        if plan.effective_dated and self.settings.effective_date is not None:
+            params["effectiveDate"] = self.settings.effective_date.isoformat()
+        payload = self.client.get_json(plan.resource.name, params)
+        self._count_child_request()
+        where = f"{plan.resource.name} {key}={key_value}"
+        try:
+            items, _ = collection_page(payload)
+        except CollectionError as exc:
+            raise ChildReadError(f"{where}: {exc}") from None
+        if len(items) != 1:
+            raise ChildReadError(f"{where}: {len(items)} items found where one holds the cut child")
+        links = items[0].get("links")
+        href = next(
+            (
+                link.get("href")
+                for link in (links if isinstance(links, list) else [])
+                if isinstance(link, dict) and link.get("rel") == "self"
+            ),
+            None,
+        )
+        base = urlsplit(self.client.resources_url)
+        got = urlsplit(href) if isinstance(href, str) else None
+        if (
+            got is None
+            or (got.scheme, got.netloc) != (base.scheme, base.netloc)
+            or not got.path.startswith(f"{base.path}/{plan.resource.name}/")
+        ):
+            raise ChildReadError(f"{where}: no self link under {plan.resource.name} to read its cut child from")
+        hrefs[key_value] = found = f"{base.scheme}://{base.netloc}{got.path}"
+        return found
+
+    @cached_property
+    def _item_hrefs(self) -> dict[str, str]:
+        return {}
+
+    def _count_child_request(self) -> None:
+        """Child reads happen inside a page's parse: counted here, apart from the pages (review23b #5)."""
+        with self._child_lock:
+            self.child_requests += 1
 
     @cached_property
     def _shape_row(self) -> t.Callable[[dict[str, t.Any]], None]:

@@ -324,6 +324,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                        s("SupplierNumber"), Attr("BuyerId", "integer"), s("Buyer"), Attr("Ordered", "number"),
                        s("CurrencyCode"), s("Status"), dt("CreationDate"), dt("LastUpdateDate")],
                 keys=("POHeaderId",),
+                hashed_id=True,  # Oracle: purchaseOrdersUniqID
                 count=lambda: c.purchase_order_count,
                 row=self._purchase_order,
                 sort_row=self._purchase_order_keys,
@@ -346,6 +347,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                        Attr("InvoiceDate", "date"), Attr("TermsDate", "date"), s("ValidationStatus"),
                        s("PaymentStatus"), dt("LastUpdateDate")],
                 keys=("InvoiceId",),
+                hashed_id=True,  # Oracle: invoicesUniqID
                 count=lambda: c.invoice_count,
                 row=self._invoice,
                 sort_row=self._invoice_keys,

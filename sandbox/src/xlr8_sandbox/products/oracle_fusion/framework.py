@@ -71,6 +71,24 @@ def no_rows(_parent: Row) -> list[Row]:
     return []
 
 
+#: How the emulator's ``UniqID`` hashes start (the shape of Fusion's: hex of a serialized key, opaque to clients).
+_HASH_HEAD = "00020000000EACED0005"
+
+
+def uniq_id(key: str) -> str:
+    """The emulator's ``<resource>UniqID`` of an item with key value ``key`` (reversible here, opaque to a client)."""
+    return _HASH_HEAD + key.encode().hex().upper()
+
+
+def _unhash(item_id: str) -> str | None:
+    if not item_id.startswith(_HASH_HEAD):
+        return None
+    try:
+        return bytes.fromhex(item_id[len(_HASH_HEAD) :]).decode()
+    except ValueError:
+        return None
+
+
 @dataclass
 class ChildDef:
     """A child resource: its rows come from the parent's source row (keys starting ``__`` are never sent)."""
@@ -94,6 +112,9 @@ class ResourceDef(ChildDef):
     row: Callable[[int], Row] = lambda i: {}
     #: Named row finders: finder name -> its bind attributes (equality on each).
     finders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Oracle documents this resource's item id as a ``<resource>UniqID`` hash ("the client should not generate the
+    #: hash key value"): items are addressed only by the hash their ``self`` link carries; a plain key is a 404.
+    hashed_id: bool = False
     #: Attributes added at run time (a flexfield configured on the tenant): name -> value of a source row.
     extra: dict[str, tuple[Attr, Callable[[Row], Any]]] = field(default_factory=dict)
     #: A cheap partial row for sort passes: ``sort_row(i)`` holds the attributes ``sort_attrs`` with the values
@@ -512,15 +533,28 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             item = self._shape(
                 resource, found, params, self._effective_date(params), framework=self._framework(request)
             )
+            if "links" in item:
+                item["links"][0]["href"] = str(request.url).split("?")[0]
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
         return Response(json.dumps(item, default=json_default), media_type=ITEM_TYPE)
+
+    @staticmethod
+    def item_id(resource: ResourceDef, row: Row) -> str:
+        """The id in an item's URL: its ``UniqID`` hash where Oracle documents one, else its single key's value."""
+        plain = "|".join(str(row.get(k)) for k in resource.keys)
+        return uniq_id(plain) if resource.hashed_id or len(resource.keys) != 1 else plain
 
     def _keyed_row(self, resource: ResourceDef, node: ChildDef, item_id: str, parent: Row | None) -> Row:
         """The row of ``node`` whose single key is ``item_id``: a top-level row (``parent`` None), else one of
         ``parent``'s child rows."""
         if len(node.keys) != 1:
             raise FusionRequestError(f"The resource {node.name} has a composite key.", 400)
+        if parent is None and resource.hashed_id:
+            plain = _unhash(item_id)
+            if plain is None:
+                raise FusionRequestError(f"The item {item_id} is not found.", 404)
+            item_id = plain
         key = node.keys[0]
         attrs = resource.all_attrs() if parent is None else node.attrs
         info = {a.name: a for a in attrs}[key]
@@ -559,11 +593,17 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
             offset = self._int_param(params, "offset", 0)
             rows = [r for r in node.rows(row) if not node.effective_dated or _valid_on(r, effective)]
+            attrs = {a.name: AttrInfo(a.type, a.queryable) for a in node.attrs}
+            sort_keys = self._order(params.get("orderBy"), attrs)
+            if sort_keys:
+                rows.sort(key=_sort_keyer(sort_keys, attrs))
             plans: dict[tuple[int, str], _ShapePlan] = {}
             items = [self._shape(node, r, params, effective, plans=plans, framework=framework)
                      for r in rows[offset : offset + limit]]  # fmt: skip
-            body: dict[str, Any] = {"items": items, "count": len(items), "hasMore": offset + len(items) < len(rows),
-                                    "limit": limit, "offset": offset}  # fmt: skip
+            body: dict[str, Any] = {"items": items}
+            if params.get("totalResults") == "true":
+                body["totalResults"] = len(rows)
+            body.update(count=len(items), hasMore=offset + len(items) < len(rows), limit=limit, offset=offset)
             if params.get("onlyData") != "true":
                 body["links"] = [{"rel": "self", "href": str(request.url), "name": node.name, "kind": "collection"}]
             return body
@@ -626,10 +666,12 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
         plans: dict[tuple[int, str], _ShapePlan] = {}
-        items = [
-            self._shape(resource, resource.source_row(i), params, effective, plans=plans, framework=framework)
-            for i in chosen
-        ]
+        sources = [resource.source_row(i) for i in chosen]
+        items = [self._shape(resource, r, params, effective, plans=plans, framework=framework) for r in sources]
+        if params.get("onlyData") != "true":  # an item's self link: where a client reads it (and its children) from
+            base = url.split("?")[0]
+            for item, source in zip(items, sources, strict=True):
+                item["links"][0]["href"] = f"{base}/{self.item_id(resource, source)}"
         body: dict[str, Any] = {"items": items}
         if params.get("totalResults") == "true":
             body["totalResults"] = total  # only when asked for, right after the items (Fusion's order)

@@ -300,6 +300,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
                 Attr("LastUpdateDate", "datetime"),
             ],
             keys=("PersonId",),
+            hashed_id=True,  # Oracle: workersUniqID
             count=lambda: c.employee_count(),
             row=self._worker,
             sort_row=self._worker_keys,
