@@ -249,3 +249,46 @@ def test_supplier_changed_after_the_first_run_lands_again(stub: StubS4) -> None:
     assert not [q for name, q in stub.queries if name in ("A_Supplier", "A_Customer") and "$filter" in q]
     for name in ("A_Supplier", "A_Customer"):  # full-table, and the catalog says so
         assert first.schema_message(name).get("bookmark_properties") in (None, [])
+
+
+# -- upgrading: a bookmark written before the filter read never-changed rows (review23d finding 1) -------------
+
+
+def test_partner_missed_before_the_upgrade_lands_once(stub: StubS4, caplog: pytest.LogCaptureFixture) -> None:
+    """The old filter (``LastChangeDate ge``) missed 1000003 (created 2026-02-15, never changed) and another
+    partner's change then moved the bookmark past its creation day: before the mend the new filter, from that
+    bookmark, never reached it. A bookmark without ``filter_version`` now means one whole read, logged."""
+    stub.sets["A_BusinessPartner"].append(
+        {"BusinessPartner": "1000003", "BusinessPartnerFullName": "Missed Co", "CreationDate": _day("2026-02-15"),
+         "LastChangeDate": None}
+    )  # fmt: skip
+    config = stub_config(stub, "A_BusinessPartner")
+    old = {"replication_key": "LastChangeDate", "replication_key_value": "2026-03-01T00:00:00Z"}  # as 1afc3de left
+    upgraded = run_tap(config, state={"bookmarks": {"A_BusinessPartner": old}})
+    assert "1000003" in {r["BusinessPartner"] for r in upgraded.records("A_BusinessPartner")}
+    assert [m for m in caplog.messages if "before filter version 2" in m and "A_BusinessPartner" in m]
+    bookmark = upgraded.state["bookmarks"]["A_BusinessPartner"]
+    assert bookmark["filter_version"] == 2
+    assert bookmark["replication_key_value"].startswith("2026-03-01")
+    stub.queries.clear()
+    caplog.clear()
+    after = run_tap(config, state=upgraded.state)  # once only: the next run is incremental again
+    assert [q["$filter"] for name, q in stub.queries if name == "A_BusinessPartner" and "$filter" in q]
+    assert not [m for m in caplog.messages if "before filter version" in m]
+    assert after.state["bookmarks"]["A_BusinessPartner"]["filter_version"] == 2
+
+
+def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(
+    url: str, unstamped_order: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old code dropped the items of a header without ``LastChangeDateTime``, and later runs read only headers
+    stamped since the bookmark: before the mend those items never landed after upgrading."""
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5000)
+    first = run_tap(config)
+    old = {k: v for k, v in first.state["bookmarks"]["A_PurchaseOrderItem"].items() if k != "filter_version"}
+    assert old["replication_key_value"]
+    upgraded = run_tap(config, state={"bookmarks": {**first.state["bookmarks"], "A_PurchaseOrderItem": old}})
+    landed = [i for i in upgraded.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]
+    assert len(landed) == unstamped_order
+    assert [m for m in caplog.messages if "before filter version 2" in m and "A_PurchaseOrderItem" in m]
+    assert upgraded.state["bookmarks"]["A_PurchaseOrderItem"]["filter_version"] == 2
