@@ -71,6 +71,8 @@ DEFAULT_SERVER_PAGE_SIZE = 1000
 class S4HanaEmulator(ProductEmulator):
     product_id = "s4hana"
     title = "SAP S/4HANA (OData v2/v4, SOAP-RFC)"
+    #: The key the next partner ``insert_records`` creates gets (None: ``N`` + its number).
+    insert_key: str | None = None
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -160,7 +162,7 @@ class S4HanaEmulator(ProductEmulator):
         self.repeat_next_link = False
         self.ignore_skip = False
         self.insert_at = 0
-        self.insert_key: str | None = None
+        self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
         self.before_request: Callable[[str, dict[str, str]], None] | None = None
 
