@@ -5,6 +5,7 @@ first run (a stub serving the real ``API_BUSINESS_PARTNER`` EDMX, audit23b findi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import typing as t
@@ -292,3 +293,22 @@ def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(
     assert len(landed) == unstamped_order
     assert [m for m in caplog.messages if "before filter version 2" in m and "A_PurchaseOrderItem" in m]
     assert upgraded.state["bookmarks"]["A_PurchaseOrderItem"]["filter_version"] == 2
+
+
+def test_null_stamps_are_one_line_not_a_warning_each(
+    url: str, unstamped_order: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the mend the SDK warned ``New replication value is null`` once per item of an unstamped header:
+    hundreds of thousands of lines on a converted system's first run, burying the real warnings."""
+    caplog.set_level(logging.INFO)
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5000)
+    output = run_tap(config)
+    assert len([i for i in output.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]) == unstamped_order
+    assert not [r for r in caplog.records if "replication value is null" in r.getMessage()]
+    summary = [m for m in caplog.messages if "landed with a null" in m]
+    assert summary == [
+        "A_PurchaseOrder: 1 records landed with a null LastChangeDateTime (never changed, or items of a header "
+        "without a change stamp); they move no bookmark",
+        f"A_PurchaseOrderItem: {unstamped_order} records landed with a null {HEADER_CHANGE_COLUMN} (never changed, "
+        f"or items of a header without a change stamp); they move no bookmark",
+    ]

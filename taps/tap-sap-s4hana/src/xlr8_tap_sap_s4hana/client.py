@@ -235,6 +235,32 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
     def collection_url(self) -> str:
         return self.client.url(f"{self.plan.service.path}/{self.plan.entity_set.name}")
 
+    increment_only_drops_nulls = True
+    #: Records of this sync whose replication value was null (counted, logged once at the end).
+    null_stamps = 0
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+        """A null stamp (a never-changed row, an item of an unstamped header) moves no bookmark: counted for one
+        line per stream instead of the SDK's WARNING per record, which would bury real warnings."""
+        rk = self.replication_key
+        if latest_record and rk and rk in latest_record and latest_record[rk] is None:
+            self.null_stamps += 1
+            return
+        super()._increment_stream_state(latest_record, context=context)
+
+    def _finalize_state(self, state: dict[str, t.Any] | None = None) -> None:
+        """The null stamps' one line, when the records are done (both loops finalize here)."""
+        super()._finalize_state(state)
+        if self.null_stamps:
+            self.logger.info(
+                "%s: %d records landed with a null %s (never changed, or items of a header without a change "
+                "stamp); they move no bookmark",
+                self.name,
+                self.null_stamps,
+                self.replication_key,
+            )
+            self.null_stamps = 0
+
     @property
     def versioned_filter(self) -> bool:
         """Whether this set's bookmark carries ``FILTER_VERSION``: sets whose earlier reads missed rows."""
@@ -246,6 +272,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
         changed and the items of null-stamp headers that read missed lie below it, and would stay missed. The
         version is kept in the state from the start: a read cut short leaves no older bookmark to resume from."""
         super()._write_starting_replication_value(context)
+        self.null_stamps = 0
         if not self.replication_key or not self.versioned_filter:
             return
         state = self.get_context_state(context)
