@@ -17,8 +17,10 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
+from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import basic_config, run_tap
 
@@ -311,4 +313,24 @@ def test_null_stamps_are_one_line_not_a_warning_each(
         "without a change stamp); they move no bookmark",
         f"A_PurchaseOrderItem: {unstamped_order} records landed with a null {HEADER_CHANGE_COLUMN} (never changed, "
         f"or items of a header without a change stamp); they move no bookmark",
+    ]
+
+
+def test_null_stamps_are_one_line_in_the_sdk_loop_too(stub: StubS4, caplog: pytest.LogCaptureFixture) -> None:
+    """A catalog selecting some columns runs the SDK's own loop, where ``CreatedStampStream`` substitutes nothing:
+    each never-changed partner gave a WARNING there before the mend."""
+    caplog.set_level(logging.INFO)
+    config = stub_config(stub, "A_BusinessPartner")
+    catalog = TapSapS4Hana(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for md in entry["metadata"]:
+            if md["breadcrumb"] == ["properties", "BusinessPartnerFullName"]:
+                md["metadata"]["selected"] = False
+    output = sync_in_process(TapSapS4Hana(config=config, catalog=catalog, parse_env_config=False))
+    assert sorted(r["BusinessPartner"] for r in output.records("A_BusinessPartner")) == ["1000001", "1000002"]
+    assert "BusinessPartnerFullName" not in output.records("A_BusinessPartner")[0]
+    assert not [r for r in caplog.records if "replication value is null" in r.getMessage()]
+    assert [m for m in caplog.messages if "landed with a null" in m] == [
+        "A_BusinessPartner: 1 records landed with a null LastChangeDate (never changed, or items of a header "
+        "without a change stamp); they move no bookmark"
     ]
