@@ -1,5 +1,6 @@
-"""Ceiling for S/4HANA: Basic auth, OData v2 JSON pages of ``$top=1000`` (``$skip`` windows, ``__next`` followed
-if the server caps a window), JSON parsed and nothing else."""
+"""Ceiling for S/4HANA: Basic auth, OData v2 JSON pages of ``$top=1000`` (``$skip`` windows ordered by the entity's
+keys, the ``$orderby`` the tap sends; ``__next`` followed if the server caps a window), JSON parsed and nothing
+else."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ SERVICES = {
     "A_BusinessPartner": "API_BUSINESS_PARTNER",
 }
 PAGE = 1000
+#: The ``$orderby`` the tap puts on every ``$skip`` window (the entity's keys, ``client.order_keys``): the same work
+#: asked of the emulator, whose ordered reads cost otherwise than its natural-order ones.
+_ORDER = {
+    "A_PurchaseOrderItem": "PurchaseOrder,PurchaseOrderItem",
+    "A_PurchaseOrder": "PurchaseOrder",
+    "A_JournalEntryItemBasic": "SourceLedger,CompanyCode,FiscalYear,AccountingDocument,LedgerGLLineItem,Ledger",
+    "A_BusinessPartner": "BusinessPartner",
+}
 
 
 def tap_config(url: str, credentials: dict[str, str], stream: str) -> dict[str, Any]:
@@ -43,7 +52,13 @@ def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[st
     collection = f"{url}/sap/opu/odata/sap/{SERVICES[stream]}/{stream}"
     skip = 0
     while True:
-        params = {"$format": "json", "$top": str(PAGE), "$skip": str(skip), "sap-client": credentials["sap_client"]}
+        params = {
+            "$format": "json",
+            "$orderby": _ORDER[stream],
+            "$top": str(PAGE),
+            "$skip": str(skip),
+            "sap-client": credentials["sap_client"],
+        }
         page = session.get(collection, params=params, timeout=300).json()["d"]
         in_window = 0
         while True:

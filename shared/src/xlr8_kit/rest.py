@@ -1293,6 +1293,10 @@ class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
             return _nothing_page_step
         return plan.page_step
 
+    #: True when the stream's ``_increment_stream_state`` override only takes out records whose replication value
+    #: is null before calling the SDK's (which warns and moves nothing for them): the plain loop's plan stands.
+    increment_only_drops_nulls: t.ClassVar[bool] = False
+
     def _plain_state_step(self) -> t.Callable[[dict[str, t.Any]], None]:
         """What the plain loop calls after each record to advance the stream's state, built when the loop starts:
         the SDK's ``_increment_stream_state`` (a stream may return an equivalent that does less per record).
@@ -1314,9 +1318,8 @@ class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
         stream that is not incremental, else the state dict it writes and its switches. None: only the SDK's own
         increment can say (an override, another state manager, an incremental stream without a key)."""
         manager = self.state_manager
-        if type(self)._increment_stream_state is not Stream._increment_stream_state or type(manager) is not (
-            StreamStateManager
-        ):
+        overridden = type(self)._increment_stream_state is not Stream._increment_stream_state
+        if (overridden and not self.increment_only_drops_nulls) or type(manager) is not StreamStateManager:
             return None
         if self.replication_method != REPLICATION_INCREMENTAL:
             return _NOTHING_TO_INCREMENT  # the SDK's increment advances nothing

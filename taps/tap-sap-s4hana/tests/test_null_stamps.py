@@ -5,6 +5,7 @@ first run (a stub serving the real ``API_BUSINESS_PARTNER`` EDMX, audit23b findi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import typing as t
@@ -16,8 +17,10 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
+from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
+from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import basic_config, run_tap
 
@@ -62,9 +65,10 @@ def _day(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _predicate(text: str) -> t.Callable[[dict[str, t.Any]], bool]:
+def _predicate(text: str, *, eq_null_matches: bool = True) -> t.Callable[[dict[str, t.Any]], bool]:
     """The v2 ``$filter`` subset the tap sends (``ge``/``eq`` on dates and strings, ``and``, ``or``, parentheses);
-    a comparison with null is false, as in SAP (``eq null`` matches only nulls)."""
+    a comparison with null is false. Whether ``eq null`` matches a null is unverified for Gateway (an initial DATS
+    is no SQL NULL), so ``eq_null_matches=False`` makes it match nothing."""
     tokens, pos = [], 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
@@ -96,7 +100,7 @@ def _predicate(text: str) -> t.Callable[[dict[str, t.Any]], bool]:
         def check(row: dict[str, t.Any]) -> bool:
             got = row.get(name)
             if op == "eq":
-                return bool(got == literal)
+                return bool(got == literal) and (literal is not None or eq_null_matches)
             if got is None or literal is None:
                 return False
             return {"ge": got >= literal, "gt": got > literal, "le": got <= literal, "lt": got < literal}[op]
@@ -134,8 +138,9 @@ class StubS4:
     """``$metadata`` and the rows of ``sets``, with ``$filter``, ``$orderby`` (keys), ``$top``/``$skip`` and
     ``$inlinecount``; every request's decoded query is kept in ``queries``."""
 
-    def __init__(self, sets: dict[str, list[dict[str, t.Any]]]) -> None:
+    def __init__(self, sets: dict[str, list[dict[str, t.Any]]], *, eq_null_matches: bool = True) -> None:
         self.sets = sets
+        self.eq_null_matches = eq_null_matches
         self.queries: list[tuple[str, dict[str, str]]] = []
         stub = self
 
@@ -151,7 +156,11 @@ class StubS4:
                 if name == "$metadata":
                     self.answer(EDMX.read_bytes(), "application/xml")
                     return
-                rows = [r for r in stub.sets[name] if "$filter" not in query or _predicate(query["$filter"])(r)]
+                rows = [
+                    r
+                    for r in stub.sets[name]
+                    if "$filter" not in query or _predicate(query["$filter"], eq_null_matches=stub.eq_null_matches)(r)
+                ]
                 for key in reversed(query["$orderby"].split(",") if query.get("$orderby") else []):
                     column = key.split()[0]
                     rows.sort(key=lambda r, c=column: r[c])
@@ -178,8 +187,8 @@ class StubS4:
         self.server.server_close()
 
 
-@pytest.fixture
-def stub() -> Iterator[StubS4]:
+@pytest.fixture(params=[True, False], ids=["eq-null-matches-nulls", "eq-null-matches-nothing"])
+def stub(request: pytest.FixtureRequest) -> Iterator[StubS4]:
     partners = [
         {"BusinessPartner": "1000001", "BusinessPartnerFullName": "Changed Co", "CreationDate": _day("2026-01-05"),
          "LastChangeDate": _day("2026-03-01")},
@@ -193,7 +202,8 @@ def stub() -> Iterator[StubS4]:
          "PostingIsBlocked": False},
     ]  # fmt: skip
     customers = [{"Customer": "3000001", "CustomerName": "Buyer Co", "CreationDate": _day("2026-01-05")}]
-    server = StubS4({"A_BusinessPartner": partners, "A_Supplier": suppliers, "A_Customer": customers})
+    sets = {"A_BusinessPartner": partners, "A_Supplier": suppliers, "A_Customer": customers}
+    server = StubS4(sets, eq_null_matches=request.param)
     try:
         yield server
     finally:
@@ -206,7 +216,8 @@ def stub_config(stub: StubS4, *sets: str) -> dict[str, t.Any]:
 
 def test_partner_created_after_the_first_run_and_never_changed_lands(stub: StubS4) -> None:
     """``LastChangeDate`` stays null until a partner's first change: before the mend the second run's
-    ``LastChangeDate ge`` filter left out every partner created since, silently."""
+    ``LastChangeDate ge`` filter left out every partner created since, silently; with ``eq null`` in the filter
+    they were still left out wherever Gateway's ``eq null`` matches no initial date."""
     config = stub_config(stub, "A_BusinessPartner")
     first = run_tap(config)
     assert sorted(r["BusinessPartner"] for r in first.records("A_BusinessPartner")) == ["1000001", "1000002"]
@@ -219,10 +230,9 @@ def test_partner_created_after_the_first_run_and_never_changed_lands(stub: StubS
     assert "1000003" in landed
     assert landed["1000003"]["LastChangeDate"] is None  # landed as sent: the creation day only moves the bookmark
     reads = [q["$filter"] for name, q in stub.queries if name == "A_BusinessPartner" and "$filter" in q]
-    assert reads == [
-        "(LastChangeDate ge datetime'2026-03-01T00:00:00' or (LastChangeDate eq null and "
-        "CreationDate ge datetime'2026-03-01T00:00:00'))"
-    ]
+    # no ``eq null``: what Gateway makes of it over an initial DATS is unverified, and the stub tries both ways
+    day = "datetime'2026-03-01T00:00:00'"
+    assert reads == [f"(LastChangeDate ge {day} or CreationDate ge {day})"]
     # the bookmark follows the creation day of a never-changed partner (and never passes what was read)
     assert second.state["bookmarks"]["A_BusinessPartner"]["replication_key_value"].startswith("2026-06-15")
 
@@ -242,3 +252,85 @@ def test_supplier_changed_after_the_first_run_lands_again(stub: StubS4) -> None:
     assert not [q for name, q in stub.queries if name in ("A_Supplier", "A_Customer") and "$filter" in q]
     for name in ("A_Supplier", "A_Customer"):  # full-table, and the catalog says so
         assert first.schema_message(name).get("bookmark_properties") in (None, [])
+
+
+# -- upgrading: a bookmark written before the filter read never-changed rows (review23d finding 1) -------------
+
+
+def test_partner_missed_before_the_upgrade_lands_once(stub: StubS4, caplog: pytest.LogCaptureFixture) -> None:
+    """The old filter (``LastChangeDate ge``) missed 1000003 (created 2026-02-15, never changed) and another
+    partner's change then moved the bookmark past its creation day: before the mend the new filter, from that
+    bookmark, never reached it. A bookmark without ``filter_version`` now means one whole read, logged."""
+    stub.sets["A_BusinessPartner"].append(
+        {"BusinessPartner": "1000003", "BusinessPartnerFullName": "Missed Co", "CreationDate": _day("2026-02-15"),
+         "LastChangeDate": None}
+    )  # fmt: skip
+    config = stub_config(stub, "A_BusinessPartner")
+    old = {"replication_key": "LastChangeDate", "replication_key_value": "2026-03-01T00:00:00Z"}  # as 1afc3de left
+    upgraded = run_tap(config, state={"bookmarks": {"A_BusinessPartner": old}})
+    assert "1000003" in {r["BusinessPartner"] for r in upgraded.records("A_BusinessPartner")}
+    assert [m for m in caplog.messages if "before filter version 2" in m and "A_BusinessPartner" in m]
+    bookmark = upgraded.state["bookmarks"]["A_BusinessPartner"]
+    assert bookmark["filter_version"] == 2
+    assert bookmark["replication_key_value"].startswith("2026-03-01")
+    stub.queries.clear()
+    caplog.clear()
+    after = run_tap(config, state=upgraded.state)  # once only: the next run is incremental again
+    assert [q["$filter"] for name, q in stub.queries if name == "A_BusinessPartner" and "$filter" in q]
+    assert not [m for m in caplog.messages if "before filter version" in m]
+    assert after.state["bookmarks"]["A_BusinessPartner"]["filter_version"] == 2
+
+
+def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(
+    url: str, unstamped_order: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old code dropped the items of a header without ``LastChangeDateTime``, and later runs read only headers
+    stamped since the bookmark: before the mend those items never landed after upgrading."""
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5000)
+    first = run_tap(config)
+    old = {k: v for k, v in first.state["bookmarks"]["A_PurchaseOrderItem"].items() if k != "filter_version"}
+    assert old["replication_key_value"]
+    upgraded = run_tap(config, state={"bookmarks": {**first.state["bookmarks"], "A_PurchaseOrderItem": old}})
+    landed = [i for i in upgraded.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]
+    assert len(landed) == unstamped_order
+    assert [m for m in caplog.messages if "before filter version 2" in m and "A_PurchaseOrderItem" in m]
+    assert upgraded.state["bookmarks"]["A_PurchaseOrderItem"]["filter_version"] == 2
+
+
+def test_null_stamps_are_one_line_not_a_warning_each(
+    url: str, unstamped_order: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before the mend the SDK warned ``New replication value is null`` once per item of an unstamped header:
+    hundreds of thousands of lines on a converted system's first run, burying the real warnings."""
+    caplog.set_level(logging.INFO)
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5000)
+    output = run_tap(config)
+    assert len([i for i in output.records("A_PurchaseOrderItem") if i["PurchaseOrder"] == ORDER]) == unstamped_order
+    assert not [r for r in caplog.records if "replication value is null" in r.getMessage()]
+    summary = [m for m in caplog.messages if "landed with a null" in m]
+    assert summary == [
+        "A_PurchaseOrder: 1 records landed with a null LastChangeDateTime (never changed, or items of a header "
+        "without a change stamp); they move no bookmark",
+        f"A_PurchaseOrderItem: {unstamped_order} records landed with a null {HEADER_CHANGE_COLUMN} (never changed, "
+        f"or items of a header without a change stamp); they move no bookmark",
+    ]
+
+
+def test_null_stamps_are_one_line_in_the_sdk_loop_too(stub: StubS4, caplog: pytest.LogCaptureFixture) -> None:
+    """A catalog selecting some columns runs the SDK's own loop, where ``CreatedStampStream`` substitutes nothing:
+    each never-changed partner gave a WARNING there before the mend."""
+    caplog.set_level(logging.INFO)
+    config = stub_config(stub, "A_BusinessPartner")
+    catalog = TapSapS4Hana(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for md in entry["metadata"]:
+            if md["breadcrumb"] == ["properties", "BusinessPartnerFullName"]:
+                md["metadata"]["selected"] = False
+    output = sync_in_process(TapSapS4Hana(config=config, catalog=catalog, parse_env_config=False))
+    assert sorted(r["BusinessPartner"] for r in output.records("A_BusinessPartner")) == ["1000001", "1000002"]
+    assert "BusinessPartnerFullName" not in output.records("A_BusinessPartner")[0]
+    assert not [r for r in caplog.records if "replication value is null" in r.getMessage()]
+    assert [m for m in caplog.messages if "landed with a null" in m] == [
+        "A_BusinessPartner: 1 records landed with a null LastChangeDate (never changed, or items of a header "
+        "without a change stamp); they move no bookmark"
+    ]

@@ -60,7 +60,10 @@ class ChangeKey:
 
     def since(self, bookmark: Any, *, version: int = 2) -> Filter:
         """Rows changed at or after ``bookmark`` (an ISO 8601 string or a datetime), as a typed ``$filter``; with
-        a creation stamp, also rows never changed (null change stamp) created at or after it."""
+        a creation stamp, also rows created at or after it, so never-changed rows (null change stamp) are read.
+
+        No ``eq null`` term: whether Gateway matches an initial DATS with it is unverified, and without it the rows
+        are the same (a row created since the bookmark cannot have been changed before it)."""
         value = bookmark
         if self.day_precision:
             moment = bookmark if isinstance(bookmark, datetime) else datetime.fromisoformat(
@@ -70,10 +73,7 @@ class ChangeKey:
         changed = compare(self.name, "ge", value, self.edm_type, version=version)
         if self.created is None:
             return changed
-        never_changed = compare(self.name, "eq", None, self.edm_type, version=version) & compare(
-            self.created, "ge", value, self.edm_type, version=version
-        )
-        return changed | Filter(f"({never_changed})")
+        return changed | compare(self.created, "ge", value, self.edm_type, version=version)
 
     def stamp(self, row: dict[str, Any]) -> Any:
         """The row's change stamp, or its creation stamp while it was never changed (what the bookmark follows)."""

@@ -11,7 +11,9 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
 ``ignore_skip`` (``$skip`` is ignored), ``insert_at`` (where ``insert_records`` puts new business partners
-among the partners created at run time, which come before the rest: 0, ahead of everything, by default) and
+among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
+order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
+instead of ``N`` + its number: where it sorts under ``$orderby``) and
 ``before_request`` (called before each OData request is served: changes by others while a client pages).
 """
 
@@ -69,6 +71,8 @@ DEFAULT_SERVER_PAGE_SIZE = 1000
 class S4HanaEmulator(ProductEmulator):
     product_id = "s4hana"
     title = "SAP S/4HANA (OData v2/v4, SOAP-RFC)"
+    #: The key the next partner ``insert_records`` creates gets (None: ``N`` + its number).
+    insert_key: str | None = None
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -122,8 +126,9 @@ class S4HanaEmulator(ProductEmulator):
                 n = self._inserted
                 now = self.ctx.clock.now()
                 extra = self.service("API_BUSINESS_PARTNER").sets["A_BusinessPartner"].entity.extra
+                key, self.insert_key = self.insert_key or f"N{n:09d}", None
                 extra.insert(min(self.insert_at, len(extra)), {
-                    "BusinessPartner": f"N{n:09d}", "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
+                    "BusinessPartner": key, "Customer": "", "Supplier": "", "BusinessPartnerCategory": "2",
                     "BusinessPartnerFullName": f"Inserted partner {n}",
                     "BusinessPartnerName": f"Inserted partner {n}",
                     "BusinessPartnerGrouping": "BPSU", "Language": "EN", "CreationDate": now,
@@ -157,6 +162,7 @@ class S4HanaEmulator(ProductEmulator):
         self.repeat_next_link = False
         self.ignore_skip = False
         self.insert_at = 0
+        self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
         self.before_request: Callable[[str, dict[str, str]], None] | None = None
 
