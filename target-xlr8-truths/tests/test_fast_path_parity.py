@@ -357,6 +357,68 @@ def test_a_property_declaring_a_keyword_sql_does_not_check_keeps_its_files_on_th
     assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
 
+#: (case, an XLR8 stream, the property, the bad row's fields as JSON text): review23e finding 1, a type-only
+#: ``anyOf`` read as a type list must be checked as one (null and JSON shape), and one beside a ``type`` is not
+ANYOF_TYPES = [
+    ("null in a union without null", True, {"anyOf": [{"type": "string"}, {"type": "integer"}]}, '"Extra": null'),
+    (
+        "null in a union without null of another tap",
+        False,
+        {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        '"Extra": null',
+    ),
+    ("a string in an object-only union", True, {"anyOf": [{"type": "object"}, {"type": "null"}]}, '"Extra": "x"'),
+    ("a number in an array-only union", True, {"anyOf": [{"type": "array"}]}, '"Extra": 5'),
+    (
+        "null in a type with a union without null",
+        True,
+        {"type": ["null", "string"], "anyOf": [{"type": "string"}, {"type": "integer"}]},
+        '"Extra": null',
+    ),
+    (
+        "an integer in a type outside its union",
+        True,
+        {"type": ["integer", "null"], "anyOf": [{"type": "string"}, {"type": "null"}]},
+        '"Extra": 5',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("exact_numbers", "prop", "bad"), [c[1:] for c in ANYOF_TYPES], ids=[c[0] for c in ANYOF_TYPES]
+)
+def test_an_anyof_of_types_is_checked_as_the_type_list_it_amounts_to(
+    tmp_path: Path, config: dict[str, Any], exact_numbers: bool, prop: dict[str, Any], bad: str
+) -> None:
+    """review23e finding 1: the column kind came from the union, but the null and shape marks read only the
+    top-level ``type``, so DuckDB's reader landed what the validator dead-letters."""
+
+    def build(files: Path) -> list[dict[str, Any]]:
+        rows = [GOOD[0], f'{{"Id": "B1", "Code": "b1", "Kind": "k", {bad}}}', *GOOD[1:]]
+        return _messages(files, rows, exact_numbers, {**PROPS, "Extra": prop}, absent=frozenset({"Extra"}))
+
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
+
+
+def test_an_anyof_of_types_with_its_values_keeps_duckdbs_reader(tmp_path: Path, config: dict[str, Any]) -> None:
+    """The control: a non-nullable union whose rows all carry a value of its types stays DuckDB's."""
+    prop = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+    rows = [line[:-1] + f', "Extra": {v}}}' for line, v in zip(GOOD, ['"a"', "5", '"b"'], strict=True)]
+    build = lambda files: _messages(files, rows, True, {**PROPS, "Extra": prop})  # noqa: E731
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+
+
 @pytest.mark.parametrize("kind", ["text", "json", "integer"])
 def test_choices_on_a_column_the_sql_does_not_compare_mark_every_row(kind: str) -> None:
     """The sink leaves an enum off ``_unchecked_keywords`` because the SQL compares it: a column that reaches the

@@ -644,9 +644,16 @@ class TruthsSink(BatchSink):
         return {c.source: c.kind == "decimal" for c in self.columns if c.kind in {"decimal", "json"}}
 
     def _declared_types(self, source: str) -> list[t.Any]:
-        """The type names a property declares (``"type"``, a name or a list of them); none when it declares none."""
+        """The type names a property declares (``"type"``, a name or a list of them, or, with no ``type``, the
+        branches of an ``anyOf`` of bare types: the null and shape marks must read the union the column kind reads,
+        review23e); none when it declares none."""
         prop = self.schema["properties"].get(source)
-        declared = prop.get("type") if isinstance(prop, dict) else None
+        if not isinstance(prop, dict):
+            return []
+        declared = prop.get("type")
+        if declared is None and _types_only(prop.get("anyOf")):
+            branches = [b["type"] for b in prop["anyOf"]]
+            declared = [n for b in branches for n in ([b] if isinstance(b, str) else b if isinstance(b, list) else [])]
         names = [declared] if isinstance(declared, str) else declared
         return names if isinstance(names, list) else []
 
@@ -706,8 +713,9 @@ class TruthsSink(BatchSink):
                     continue  # nested values are not checked (the README's nested gap)
                 if keyword == "additionalProperties" and prop[keyword] in (True, {}):
                     continue
-                if keyword == "anyOf" and _types_only(prop[keyword]):
-                    continue  # a union of types, read and checked as a ``type`` list is
+                if keyword == "anyOf" and _types_only(prop[keyword]) and "type" not in prop:
+                    continue  # a union of types, read and checked as a ``type`` list is; beside a ``type``, the
+                    # validator allows the intersection, which the SQL does not compute
                 unchecked.append(f"{column.source}: {keyword}")
         read = {c.source for c in self._read_columns}
         for keyword in sorted(self.schema):
