@@ -484,8 +484,9 @@ def test_a_required_property_the_sql_reads_is_checked_there(
 def test_additional_properties_false_on_an_xlr8_stream_keeps_duckdbs_reader(
     tmp_path: Path, config: dict[str, Any]
 ) -> None:
-    """tap-salesforce declares ``additionalProperties: false`` on every stream; the kit's taps conform each record
-    to the catalog schema before writing it, so their files hold no undeclared key and stay DuckDB's."""
+    """tap-salesforce declares ``additionalProperties: false`` on every stream; its SOQL selects exactly the
+    schema's fields and its records' last step drops any other key (``test_undeclared_keys.py``), so its files stay
+    DuckDB's."""
     build = lambda files: _messages(files, GOOD, True, stream={"additionalProperties": False})  # noqa: E731
     landed = []
     for exact, store, run in _both_paths(tmp_path, config, build):
@@ -493,6 +494,25 @@ def test_additional_properties_false_on_an_xlr8_stream_keeps_duckdbs_reader(
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
         landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
     assert landed[0] == landed[1]
+
+
+def test_a_schema_valued_additional_properties_on_an_xlr8_stream_keeps_its_files_on_the_record_path(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """review23e finding 2: only ``false`` exactly is trusted; a schema keeps undeclared keys and checks them, which
+    DuckDB's reader does not (it landed the row)."""
+    rows = [GOOD[0], '{"Id": "B1", "Code": "b1", "Kind": "k", "NotDeclared": "x"}', *GOOD[1:]]
+    keywords = {"additionalProperties": {"type": "integer"}}
+    build = lambda files: _messages(files, rows, True, stream=keywords)  # noqa: E731
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
+        if not exact:
+            assert "(stream): additionalProperties" in run.stderr, run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
 
 @pytest.mark.xfail(strict=True, reason="an XLR8 stream's additionalProperties: false is trusted, not checked")

@@ -695,11 +695,11 @@ class TruthsSink(BatchSink):
         ``pii_policy``) and of the stream itself that is not on the allow-list (``_FAST_PATH_CHECKED``): the record
         path's validator may refuse a value by it and the SQL does not look, so the stream's files take the record
         path (RELIABILITY F1). The stream's ``required`` is checked as a null mark (``_not_null``) when it lists only
-        properties the SQL reads. ``additionalProperties: false`` on the stream (tap-salesforce declares it) is
-        trusted on an XLR8 stream (``x-xlr8``): the kit's taps conform every record to the catalog schema before it
-        is written (``xlr8_kit.conform``, as the SDK's ``conform_record_data_types``), which drops properties the
-        schema does not declare, so no record of theirs can fail it; on any other stream it takes the record path
-        (DuckDB's reader ignores undeclared keys, and reading each row's keys cost a second parse of the file)."""
+        properties the SQL reads. ``additionalProperties: false`` exactly (tap-salesforce declares it) is trusted
+        on an XLR8 stream (``x-xlr8``): tap-salesforce conforms nothing (``TYPE_CONFORMANCE_LEVEL`` NONE), but its
+        SOQL selects exactly the schema's fields and its records' last step drops any other key (``_finisher``,
+        tested in ``test_undeclared_keys.py``), so its files hold none; any other value, and any other stream, takes
+        the record path (DuckDB's reader ignores undeclared keys; reading each row's keys costs a second parse)."""
         json_columns = {c.source for c in self._read_columns if c.kind == "json"}
         unchecked = []
         for column in self._read_columns:
@@ -724,8 +724,10 @@ class TruthsSink(BatchSink):
                 continue
             if keyword == "required" and isinstance(value, list) and set(value) <= read:
                 continue  # null or absent is marked (``_not_null``)
-            if keyword == "additionalProperties" and (value in (True, {}) or self.schema.get(ANNOTATION_KEY)):
-                continue
+            if keyword == "additionalProperties" and (
+                value is True or value == {} or (value is False and self.schema.get(ANNOTATION_KEY))
+            ):
+                continue  # a schema value keeps undeclared keys and checks them: the record path's to do
             unchecked.append(f"(stream): {keyword}")
         return unchecked
 
