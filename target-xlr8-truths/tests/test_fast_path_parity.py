@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_fast_paths import FILE_WRITTEN, _both_paths, _landed, _paths
-from truths_testkit import annotation, schema_msg, state_msg
+from test_fast_paths import FILE_WRITTEN, _both_paths, _encode, _landed, _paths
+from truths_testkit import annotation, run_target, schema_msg, state_msg
 
 from target_xlr8_truths.columns import Column
 from target_xlr8_truths.duckdb_store import _batch_file_columns
@@ -138,6 +138,8 @@ def _absence_marked(props: dict[str, Any]) -> set[str]:
     null, or an enum or const that leaves null out."""
     marked = set()
     for name, prop in props.items():
+        if not isinstance(prop, dict):  # a boolean schema: refused at the SCHEMA
+            continue
         types = prop.get("type")
         types = [types] if isinstance(types, str) else types or []
         choices = prop["enum"] if "enum" in prop else [prop["const"]] if "const" in prop else [None]
@@ -613,3 +615,22 @@ def test_a_dropped_property_with_good_values_keeps_duckdbs_reader_and_never_land
         landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
     assert landed[0] == landed[1]
     assert all("extra" not in dict(r) for r in landed[0][0])
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize("exact", [False, True], ids=["fast path", "record path"])
+def test_a_boolean_property_schema_stops_the_target_naming_stream_and_property(
+    tmp_path: Path, config: dict[str, Any], value: bool, exact: bool
+) -> None:
+    """review23e finding 6: ``"Extra": true`` (the metaschema allows it) stopped the target with "'bool' object has
+    no attribute 'get'", naming nothing; it now names the stream and the property, and lands nothing."""
+    files = tmp_path / "batches"
+    files.mkdir()
+    store = tmp_path / "truths.duckdb"
+    messages = _messages(files, GOOD, True, {**PROPS, "Extra": value})
+    every = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
+    run = run_target(every, _encode(messages), tmp_path, env={"XLR8_TRUTHS_EXACT_PATH": "1"} if exact else {})
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert f"stream {STREAM} property Extra: a boolean schema ({str(value).lower()}) is not supported" in run.stderr
+    assert "has no attribute" not in run.stderr
+    assert not run.stdout.strip()  # no STATE

@@ -211,6 +211,13 @@ class TruthsSink(BatchSink):
         properties = [
             p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
+        for p in properties:
+            if not isinstance(self.schema["properties"][p], dict):  # ``true``/``false``: the metaschema allows them
+                raise ValueError(
+                    f"stream {stream_name} property {p}: a boolean schema "
+                    f"({str(self.schema['properties'][p]).lower()}) is not supported; declare the property's type "
+                    "({} for any value)"
+                )
         names = column_names(properties)
         note = self.schema.get(ANNOTATION_KEY) or {}
         exact = bool(note)  # an XLR8 tap's numbers are decimals; any other tap's unconstrained numbers are doubles
