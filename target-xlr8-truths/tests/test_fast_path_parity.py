@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_fast_paths import FILE_WRITTEN, _both_paths, _landed, _paths
-from truths_testkit import annotation, schema_msg, state_msg
+from test_fast_paths import FILE_WRITTEN, _both_paths, _encode, _landed, _paths
+from truths_testkit import annotation, run_target, schema_msg, state_msg
 
 from target_xlr8_truths.columns import Column
 from target_xlr8_truths.duckdb_store import _batch_file_columns
@@ -138,6 +138,8 @@ def _absence_marked(props: dict[str, Any]) -> set[str]:
     null, or an enum or const that leaves null out."""
     marked = set()
     for name, prop in props.items():
+        if not isinstance(prop, dict):  # a boolean schema: refused at the SCHEMA
+            continue
         types = prop.get("type")
         types = [types] if isinstance(types, str) else types or []
         choices = prop["enum"] if "enum" in prop else [prop["const"]] if "const" in prop else [None]
@@ -357,6 +359,95 @@ def test_a_property_declaring_a_keyword_sql_does_not_check_keeps_its_files_on_th
     assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
 
+#: (case, an XLR8 stream, the property, the bad row's fields as JSON text): review23e finding 1, a type-only
+#: ``anyOf`` read as a type list must be checked as one (null and JSON shape), and one beside a ``type`` is not
+ANYOF_TYPES = [
+    ("null in a union without null", True, {"anyOf": [{"type": "string"}, {"type": "integer"}]}, '"Extra": null'),
+    (
+        "null in a union without null of another tap",
+        False,
+        {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        '"Extra": null',
+    ),
+    ("a string in an object-only union", True, {"anyOf": [{"type": "object"}, {"type": "null"}]}, '"Extra": "x"'),
+    ("a number in an array-only union", True, {"anyOf": [{"type": "array"}]}, '"Extra": 5'),
+    (
+        "null in a type with a union without null",
+        True,
+        {"type": ["null", "string"], "anyOf": [{"type": "string"}, {"type": "integer"}]},
+        '"Extra": null',
+    ),
+    (
+        "an integer in a type outside its union",
+        True,
+        {"type": ["integer", "null"], "anyOf": [{"type": "string"}, {"type": "null"}]},
+        '"Extra": 5',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("exact_numbers", "prop", "bad"), [c[1:] for c in ANYOF_TYPES], ids=[c[0] for c in ANYOF_TYPES]
+)
+def test_an_anyof_of_types_is_checked_as_the_type_list_it_amounts_to(
+    tmp_path: Path, config: dict[str, Any], exact_numbers: bool, prop: dict[str, Any], bad: str
+) -> None:
+    """review23e finding 1: the column kind came from the union, but the null and shape marks read only the
+    top-level ``type``, so DuckDB's reader landed what the validator dead-letters."""
+
+    def build(files: Path) -> list[dict[str, Any]]:
+        rows = [GOOD[0], f'{{"Id": "B1", "Code": "b1", "Kind": "k", {bad}}}', *GOOD[1:]]
+        return _messages(files, rows, exact_numbers, {**PROPS, "Extra": prop}, absent=frozenset({"Extra"}))
+
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
+
+
+def test_an_anyof_of_types_with_its_values_keeps_duckdbs_reader(tmp_path: Path, config: dict[str, Any]) -> None:
+    """The control: a non-nullable union whose rows all carry a value of its types stays DuckDB's."""
+    prop = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+    rows = [line[:-1] + f', "Extra": {v}}}' for line, v in zip(GOOD, ['"a"', "5", '"b"'], strict=True)]
+    build = lambda files: _messages(files, rows, True, {**PROPS, "Extra": prop})  # noqa: E731
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+
+
+#: (case, the property, the bad row's fields as JSON text): review23e finding 3, other columns read as text
+TEXT_GAP_CASES = [
+    ("a string in a null-only column", {"type": "null"}, '"Extra": "x"'),
+    ("an object in a null, boolean or string column", {"type": ["null", "boolean", "string"]}, '"Extra": {"a": 1}'),
+    (
+        "a boolean in an integer, string or null union",
+        {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        '"Extra": true',
+    ),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="a column read as text lands any JSON value's text by the fast path")
+@pytest.mark.parametrize(("prop", "bad"), [c[1:] for c in TEXT_GAP_CASES], ids=[c[0] for c in TEXT_GAP_CASES])
+def test_a_value_of_an_undeclared_type_in_a_text_column_is_dead_lettered_by_either_path(
+    tmp_path: Path, config: dict[str, Any], prop: dict[str, Any], bad: str
+) -> None:
+    """The README's known limit, kept strict: every column read as text lands any JSON value's text."""
+
+    def build(files: Path) -> list[dict[str, Any]]:
+        rows = [GOOD[0], f'{{"Id": "B1", "Code": "b1", "Kind": "k", {bad}}}', *GOOD[1:]]
+        return _messages(files, rows, True, {**PROPS, "Extra": prop}, absent=frozenset({"Extra"}))
+
+    for exact, _store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+
+
 @pytest.mark.parametrize("kind", ["text", "json", "integer"])
 def test_choices_on_a_column_the_sql_does_not_compare_mark_every_row(kind: str) -> None:
     """The sink leaves an enum off ``_unchecked_keywords`` because the SQL compares it: a column that reaches the
@@ -422,8 +513,9 @@ def test_a_required_property_the_sql_reads_is_checked_there(
 def test_additional_properties_false_on_an_xlr8_stream_keeps_duckdbs_reader(
     tmp_path: Path, config: dict[str, Any]
 ) -> None:
-    """tap-salesforce declares ``additionalProperties: false`` on every stream; the kit's taps conform each record
-    to the catalog schema before writing it, so their files hold no undeclared key and stay DuckDB's."""
+    """tap-salesforce declares ``additionalProperties: false`` on every stream; its SOQL selects exactly the
+    schema's fields and its records' last step drops any other key (``test_undeclared_keys.py``), so its files stay
+    DuckDB's."""
     build = lambda files: _messages(files, GOOD, True, stream={"additionalProperties": False})  # noqa: E731
     landed = []
     for exact, store, run in _both_paths(tmp_path, config, build):
@@ -431,6 +523,25 @@ def test_additional_properties_false_on_an_xlr8_stream_keeps_duckdbs_reader(
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
         landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
     assert landed[0] == landed[1]
+
+
+def test_a_schema_valued_additional_properties_on_an_xlr8_stream_keeps_its_files_on_the_record_path(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """review23e finding 2: only ``false`` exactly is trusted; a schema keeps undeclared keys and checks them, which
+    DuckDB's reader does not (it landed the row)."""
+    rows = [GOOD[0], '{"Id": "B1", "Code": "b1", "Kind": "k", "NotDeclared": "x"}', *GOOD[1:]]
+    keywords = {"additionalProperties": {"type": "integer"}}
+    build = lambda files: _messages(files, rows, True, stream=keywords)  # noqa: E731
+    landed = []
+    for exact, store, run in _both_paths(tmp_path, config, build):
+        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
+        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
+        if not exact:
+            assert "(stream): additionalProperties" in run.stderr, run.stderr[-3000:]
+        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+    assert landed[0] == landed[1]
+    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
 
 @pytest.mark.xfail(strict=True, reason="an XLR8 stream's additionalProperties: false is trusted, not checked")
@@ -504,3 +615,22 @@ def test_a_dropped_property_with_good_values_keeps_duckdbs_reader_and_never_land
         landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
     assert landed[0] == landed[1]
     assert all("extra" not in dict(r) for r in landed[0][0])
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize("exact", [False, True], ids=["fast path", "record path"])
+def test_a_boolean_property_schema_stops_the_target_naming_stream_and_property(
+    tmp_path: Path, config: dict[str, Any], value: bool, exact: bool
+) -> None:
+    """review23e finding 6: ``"Extra": true`` (the metaschema allows it) stopped the target with "'bool' object has
+    no attribute 'get'", naming nothing; it now names the stream and the property, and lands nothing."""
+    files = tmp_path / "batches"
+    files.mkdir()
+    store = tmp_path / "truths.duckdb"
+    messages = _messages(files, GOOD, True, {**PROPS, "Extra": value})
+    every = {**config, "duckdb_path": str(store), "batch_locations": [str(files)]}
+    run = run_target(every, _encode(messages), tmp_path, env={"XLR8_TRUTHS_EXACT_PATH": "1"} if exact else {})
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert f"stream {STREAM} property Extra: a boolean schema ({str(value).lower()}) is not supported" in run.stderr
+    assert "has no attribute" not in run.stderr
+    assert not run.stdout.strip()  # no STATE

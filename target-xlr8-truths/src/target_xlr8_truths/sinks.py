@@ -211,6 +211,13 @@ class TruthsSink(BatchSink):
         properties = [
             p for p in self.schema["properties"] if not p.startswith(SDC_PREFIX) or keep_all or p in ALWAYS_KEPT_SDC
         ]
+        for p in properties:
+            if not isinstance(self.schema["properties"][p], dict):  # ``true``/``false``: the metaschema allows them
+                raise ValueError(
+                    f"stream {stream_name} property {p}: a boolean schema "
+                    f"({str(self.schema['properties'][p]).lower()}) is not supported; declare the property's type "
+                    "({} for any value)"
+                )
         names = column_names(properties)
         note = self.schema.get(ANNOTATION_KEY) or {}
         exact = bool(note)  # an XLR8 tap's numbers are decimals; any other tap's unconstrained numbers are doubles
@@ -644,9 +651,16 @@ class TruthsSink(BatchSink):
         return {c.source: c.kind == "decimal" for c in self.columns if c.kind in {"decimal", "json"}}
 
     def _declared_types(self, source: str) -> list[t.Any]:
-        """The type names a property declares (``"type"``, a name or a list of them); none when it declares none."""
+        """The type names a property declares (``"type"``, a name or a list of them, or, with no ``type``, the
+        branches of an ``anyOf`` of bare types: the null and shape marks must read the union the column kind reads,
+        review23e); none when it declares none."""
         prop = self.schema["properties"].get(source)
-        declared = prop.get("type") if isinstance(prop, dict) else None
+        if not isinstance(prop, dict):
+            return []
+        declared = prop.get("type")
+        if declared is None and _types_only(prop.get("anyOf")):
+            branches = [b["type"] for b in prop["anyOf"]]
+            declared = [n for b in branches for n in ([b] if isinstance(b, str) else b if isinstance(b, list) else [])]
         names = [declared] if isinstance(declared, str) else declared
         return names if isinstance(names, list) else []
 
@@ -688,11 +702,11 @@ class TruthsSink(BatchSink):
         ``pii_policy``) and of the stream itself that is not on the allow-list (``_FAST_PATH_CHECKED``): the record
         path's validator may refuse a value by it and the SQL does not look, so the stream's files take the record
         path (RELIABILITY F1). The stream's ``required`` is checked as a null mark (``_not_null``) when it lists only
-        properties the SQL reads. ``additionalProperties: false`` on the stream (tap-salesforce declares it) is
-        trusted on an XLR8 stream (``x-xlr8``): the kit's taps conform every record to the catalog schema before it
-        is written (``xlr8_kit.conform``, as the SDK's ``conform_record_data_types``), which drops properties the
-        schema does not declare, so no record of theirs can fail it; on any other stream it takes the record path
-        (DuckDB's reader ignores undeclared keys, and reading each row's keys cost a second parse of the file)."""
+        properties the SQL reads. ``additionalProperties: false`` exactly (tap-salesforce declares it) is trusted
+        on an XLR8 stream (``x-xlr8``): tap-salesforce conforms nothing (``TYPE_CONFORMANCE_LEVEL`` NONE), but its
+        SOQL selects exactly the schema's fields and its records' last step drops any other key (``_finisher``,
+        tested in ``test_undeclared_keys.py``), so its files hold none; any other value, and any other stream, takes
+        the record path (DuckDB's reader ignores undeclared keys; reading each row's keys costs a second parse)."""
         json_columns = {c.source for c in self._read_columns if c.kind == "json"}
         unchecked = []
         for column in self._read_columns:
@@ -706,8 +720,9 @@ class TruthsSink(BatchSink):
                     continue  # nested values are not checked (the README's nested gap)
                 if keyword == "additionalProperties" and prop[keyword] in (True, {}):
                     continue
-                if keyword == "anyOf" and _types_only(prop[keyword]):
-                    continue  # a union of types, read and checked as a ``type`` list is
+                if keyword == "anyOf" and _types_only(prop[keyword]) and "type" not in prop:
+                    continue  # a union of types, read and checked as a ``type`` list is; beside a ``type``, the
+                    # validator allows the intersection, which the SQL does not compute
                 unchecked.append(f"{column.source}: {keyword}")
         read = {c.source for c in self._read_columns}
         for keyword in sorted(self.schema):
@@ -716,8 +731,10 @@ class TruthsSink(BatchSink):
                 continue
             if keyword == "required" and isinstance(value, list) and set(value) <= read:
                 continue  # null or absent is marked (``_not_null``)
-            if keyword == "additionalProperties" and (value in (True, {}) or self.schema.get(ANNOTATION_KEY)):
-                continue
+            if keyword == "additionalProperties" and (
+                value is True or value == {} or (value is False and self.schema.get(ANNOTATION_KEY))
+            ):
+                continue  # a schema value keeps undeclared keys and checks them: the record path's to do
             unchecked.append(f"(stream): {keyword}")
         return unchecked
 
