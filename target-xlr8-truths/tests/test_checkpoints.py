@@ -391,9 +391,11 @@ def test_a_checkpoint_the_file_cannot_hold_is_logged_the_batch_stays_committed_a
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert child.returncode == 0, child.stderr[-3000:]
-    results = [json.loads(line) for line in child.stdout.splitlines()]
+    # One fresh-clone CI at load 20 saw an empty line in the child's stdout (not reproduced since): the test reads the
+    # child's JSON lines, so blank ones are passed over rather than failing the JSON decode.
+    results = [json.loads(line) for line in child.stdout.splitlines() if line.strip()]
     loaded = [result for result in results if "loaded" in result]
-    assert [result["loaded"] for result in loaded] == [50_000] * len(loaded)
+    assert [result["loaded"] for result in loaded] == [50_000] * len(loaded), child.stdout
     assert 2 <= len(loaded) < 10, child.stdout
     stopped = results[-1]
     assert stopped["batch"] == len(loaded), child.stdout
