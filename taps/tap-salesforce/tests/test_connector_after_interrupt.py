@@ -244,3 +244,69 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
     assert ("whose wait a second interruption ended" in stderr) == (again is not None), stderr[-2000:]
     assert "Traceback" not in stderr, stderr[-2000:]
     assert "Exception ignored" not in stderr, stderr[-2000:]
+
+
+#: User code that runs the tap itself, stdout piped to a target: a Singer stream, so a signal still ends it with a
+#: STATE. ``--test`` (the SDK runs it while parsing, outside the CLI run proper) likewise.
+DIRECT = textwrap.dedent(
+    """
+    import io, contextlib, json, sys
+    from xlr8_tap_salesforce.tap import TapSalesforce
+
+    print("ready", file=sys.stderr, flush=True)
+    TapSalesforce(config=json.load(open(sys.argv[1])), parse_env_config=False).sync_all()
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["sync_all", "--test"])
+def test_a_tap_run_by_user_code_or_test_still_writes_its_state_when_a_signal_ends_it(tmp_path: Path, how: str) -> None:
+    """Review23f Low 4: the STATE on a signal was gated on the tap's CLI run, so ``TapX(...).sync_all()`` in user
+    code (and ``tap-x --test``) lost its final STATE (a re-read of up to a stream). Only a connector's tap skips it."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 3000}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {
+            "login_url": sandbox.url("salesforce"),
+            "auth_type": "password",
+            "api_type": "rest",
+            "objects": ["Account"],
+            "batch_size": 200,
+            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        # sync_all: SIGTERM mid-read; --test (one record): during its first query
+        sandbox.faults.set_latency("salesforce", 300 if how == "sync_all" else 4000, "/services/data/v60.0/query*")
+        command = (
+            [sys.executable, "-c", DIRECT, str(tmp_path / "config.json")]
+            if how == "sync_all"
+            else [
+                str(Path(sys.executable).parent / "tap-salesforce"),
+                "--config",
+                str(tmp_path / "config.json"),
+                "--test",
+            ]
+        )
+        errors = (tmp_path / "stderr").open("w")
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            assert child.stdout is not None
+            deadline = time.monotonic() + 60
+            awaited = "RECORD" if how == "sync_all" else "SCHEMA"
+            while time.monotonic() < deadline:  # SIGTERM once the read is under way
+                line = child.stdout.readline()
+                if not line or json.loads(line)["type"] == awaited:
+                    break
+            time.sleep(0.5 if how == "sync_all" else 1.0)
+            child.send_signal(signal.SIGTERM)
+            out = child.stdout.read()  # not communicate(): it reads past what readline() buffered
+            child.wait(timeout=60)
+        finally:
+            child.kill()
+            child.wait()
+            errors.close()
+    err = (tmp_path / "stderr").read_text()
+    lines = [json.loads(text) for text in out.splitlines()]
+    assert child.returncode == 143, err[-2000:]
+    assert lines, err[-2000:]
+    assert lines[-1]["type"] == "STATE", (lines[-3:], err[-2000:])
