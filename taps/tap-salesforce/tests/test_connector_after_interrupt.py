@@ -175,12 +175,22 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize(
-    ("answer_after", "grace", "again", "jobs"),
-    [(2.0, 10.0, None, ["Aborted"]), (5.0, 1.0, None, ["UploadComplete"]), (5.0, 10.0, 1.0, ["UploadComplete"])],
-    ids=["answered-within-the-grace", "unanswered-at-the-grace-s-end", "a-second-ctrl-c-during-the-wait"],
+    ("answer_after", "grace", "again", "jobs", "abort_stall"),
+    [
+        (2.0, 10.0, None, ["Aborted"], None),
+        (5.0, 1.0, None, ["UploadComplete"], None),
+        (5.0, 10.0, 1.0, ["UploadComplete"], None),
+        (1.5, 10.0, 3.0, ["UploadComplete"], 15.0),
+    ],
+    ids=[
+        "answered-within-the-grace",
+        "unanswered-at-the-grace-s-end",
+        "a-second-ctrl-c-during-the-wait",
+        "a-second-ctrl-c-while-the-abort-is-out",
+    ],
 )
 def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_before_it_exits(
-    tmp_path: Path, answer_after: float, grace: float, again: float | None, jobs: list[str]
+    tmp_path: Path, answer_after: float, grace: float, again: float | None, jobs: list[str], abort_stall: float | None
 ) -> None:
     """Review 21f Low 1: the create's daemon thread, which aborts the job once the create answers, died with the
     interpreter when the Ctrl-C ended the script (before: exit 0.11 s, the job UploadComplete). The exit now waits
@@ -188,7 +198,8 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
 
     A second Ctrl-C ``again`` s into that wait ends it at once (the user wants out): exit 130 well before the answer,
     the create logged once as left by that interruption, no traceback (ends22: "Exception ignored in atexit
-    callback", the SystemExit's traceback, and nothing logged)."""
+    callback", the SystemExit's traceback, and nothing logged). If the create had answered and its abort is what is
+    still out (a slow org), the line names the job's id, so the user can abort it by hand (review23f Low 3)."""
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
         org = sandbox.emulator("salesforce")
@@ -217,6 +228,12 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
                 "/services/data/v60.0/jobs/query",
                 FaultSpec(kind="slow_answer", seconds=answer_after, method="POST"),
             )
+            if abort_stall is not None:
+                sandbox.faults.add(
+                    "salesforce",
+                    "/services/data/v60.0/jobs/query/*",
+                    FaultSpec(kind="stall", seconds=abort_stall, method="PATCH"),
+                )
             child.stdin.write("go\n")
             child.stdin.flush()
             deadline = time.monotonic() + 30
@@ -235,12 +252,17 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
             child.kill()
             child.wait()
         states = [job.state for job in org._jobs.values()]
+        job_ids = list(org._jobs)
         stderr = child.stderr.read() if child.stderr is not None else ""
     assert code == 130, stderr[-2000:]
     assert states == jobs, (states, took, stderr[-2000:])
     assert took < (grace + 4 if again is None else again + 3), took  # bounded by the grace (or the 2nd Ctrl-C)
     unseen = "salesforce bulk query job of Account: its create is still unanswered at exit"
-    assert stderr.count(unseen) == (jobs != ["Aborted"]), stderr[-2000:]
+    assert stderr.count(unseen) == (jobs != ["Aborted"] and abort_stall is None), stderr[-2000:]
+    abort_out = f"salesforce bulk query job {job_ids[0]} of Account: its abort is still out at exit"
+    assert stderr.count("its abort is still out at exit") == stderr.count(abort_out) == (abort_stall is not None), (
+        stderr[-2000:]
+    )
     assert ("whose wait a second interruption ended" in stderr) == (again is not None), stderr[-2000:]
     assert "Traceback" not in stderr, stderr[-2000:]
     assert "Exception ignored" not in stderr, stderr[-2000:]
