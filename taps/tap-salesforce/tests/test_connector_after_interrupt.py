@@ -332,3 +332,41 @@ def test_a_tap_run_by_user_code_or_test_still_writes_its_state_when_a_signal_end
     assert child.returncode == 143, err[-2000:]
     assert lines, err[-2000:]
     assert lines[-1]["type"] == "STATE", (lines[-3:], err[-2000:])
+
+
+def test_a_signal_during_discover_writes_no_state_into_the_catalog(tmp_path: Path) -> None:
+    """``--discover`` writes a catalog on stdout, not a Singer stream: a SIGTERM during its describes ends it with
+    143 and writes no STATE there (review23f Info; ``KitTap.run_discovery``)."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {
+            "login_url": sandbox.url("salesforce"),
+            "auth_type": "password",
+            "api_type": "rest",
+            "objects": ["Account"],
+            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        sandbox.faults.set_latency("salesforce", 3000, "/services/data/*")  # the describes
+        tap = str(Path(sys.executable).parent / "tap-salesforce")
+        child = subprocess.Popen(
+            [tap, "--config", str(tmp_path / "config.json"), "--discover"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                "/token" in r.path for r in sandbox.requests("salesforce")
+            ):  # the token answered: the describes are next
+                time.sleep(0.05)
+            time.sleep(1.0)
+            child.send_signal(signal.SIGTERM)
+            out, err = child.communicate(timeout=60)
+        finally:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143, err[-2000:]
+    assert '"STATE"' not in out, out[-2000:]
