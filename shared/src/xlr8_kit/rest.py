@@ -362,7 +362,11 @@ class KitTap(Tap):
     #: Same Singer bytes as the SDK's writer, written faster (``xlr8_kit.singer_io``).
     message_writer_class = KitSingerWriter
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, *args: t.Any, for_connector: bool = False, **kwargs: t.Any) -> None:
+        #: Built by a connector (``TapConnector``): its stdout is the caller's, so a signal writes no STATE there.
+        #: Set before the SDK installs the signal handlers, so no signal finds the tap unmarked.
+        self.for_connector = for_connector
+        self._discovering = False
         self.partial_reasons: list[str] = []
         if isinstance(kwargs.get("state"), str | PurePath):
             kwargs["state"] = read_state_file(kwargs["state"])
@@ -425,17 +429,28 @@ class KitTap(Tap):
             terminate_requests()  # at once, also when the rest waits for a write or a token refresh to return
         self._terminate(signum, frame)
 
+    def run_discovery(self) -> str:
+        """``--discover`` writes a catalog, not a Singer stream: a signal during it writes no STATE into the catalog
+        (review23f Info: it printed ``{"type":"STATE","value":{}}`` there before ends23)."""
+        self._discovering = True
+        try:
+            return super().run_discovery()
+        finally:
+            self._discovering = False
+
     def _terminate(self, signum: int, frame: FrameType | None) -> None:
         """``_handle_termination`` past its first step: put off while a write (or a held token refresh) is under
         way, then the STATE so far and the exit code.
 
-        The STATE goes out only in a tap's own CLI run, the one place its stdout carries a Singer stream. A
-        connector's tap (a gather, a notebook, a script) writes none: its STATE landed on the caller's own stdout
-        (ends22: a gather stopped during its token or describe requests printed ``{"type":"STATE","value":{}}``)."""
+        A connector's tap (``for_connector``: a gather, a notebook, a script) writes no STATE: it writes no Singer
+        stream, so its STATE landed on the caller's own stdout (ends22: a gather stopped during its token or describe
+        requests printed ``{"type":"STATE","value":{}}``). Any other tap does, a CLI run's or user code's own
+        ``sync_all()`` (review23f Low 4: gated on the CLI run, the latter lost its final STATE). ``--discover``
+        writes none either (``run_discovery``)."""
         if handle_after_writes(lambda: self._terminate(signum, frame)):
             return
-        if not abort.PROCESS_RUN:
-            self.logger.info("Gracefully shutting down (no Singer output outside the tap's CLI run: no STATE)...")
+        if self.for_connector or self._discovering:
+            self.logger.info("Gracefully shutting down (no Singer stream on stdout: no STATE)...")
             raise SystemExit(128 + signum)
         if self.config.get("batch_config"):
             self.logger.info("Gracefully shutting down (BATCH output: the last STATE written stands)...")

@@ -175,12 +175,22 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize(
-    ("answer_after", "grace", "again", "jobs"),
-    [(2.0, 10.0, None, ["Aborted"]), (5.0, 1.0, None, ["UploadComplete"]), (5.0, 10.0, 1.0, ["UploadComplete"])],
-    ids=["answered-within-the-grace", "unanswered-at-the-grace-s-end", "a-second-ctrl-c-during-the-wait"],
+    ("answer_after", "grace", "again", "jobs", "abort_stall"),
+    [
+        (2.0, 10.0, None, ["Aborted"], None),
+        (5.0, 1.0, None, ["UploadComplete"], None),
+        (5.0, 10.0, 1.0, ["UploadComplete"], None),
+        (1.5, 10.0, 3.0, ["UploadComplete"], 15.0),
+    ],
+    ids=[
+        "answered-within-the-grace",
+        "unanswered-at-the-grace-s-end",
+        "a-second-ctrl-c-during-the-wait",
+        "a-second-ctrl-c-while-the-abort-is-out",
+    ],
 )
 def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_before_it_exits(
-    tmp_path: Path, answer_after: float, grace: float, again: float | None, jobs: list[str]
+    tmp_path: Path, answer_after: float, grace: float, again: float | None, jobs: list[str], abort_stall: float | None
 ) -> None:
     """Review 21f Low 1: the create's daemon thread, which aborts the job once the create answers, died with the
     interpreter when the Ctrl-C ended the script (before: exit 0.11 s, the job UploadComplete). The exit now waits
@@ -188,7 +198,8 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
 
     A second Ctrl-C ``again`` s into that wait ends it at once (the user wants out): exit 130 well before the answer,
     the create logged once as left by that interruption, no traceback (ends22: "Exception ignored in atexit
-    callback", the SystemExit's traceback, and nothing logged)."""
+    callback", the SystemExit's traceback, and nothing logged). If the create had answered and its abort is what is
+    still out (a slow org), the line names the job's id, so the user can abort it by hand (review23f Low 3)."""
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
         org = sandbox.emulator("salesforce")
@@ -217,6 +228,12 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
                 "/services/data/v60.0/jobs/query",
                 FaultSpec(kind="slow_answer", seconds=answer_after, method="POST"),
             )
+            if abort_stall is not None:
+                sandbox.faults.add(
+                    "salesforce",
+                    "/services/data/v60.0/jobs/query/*",
+                    FaultSpec(kind="stall", seconds=abort_stall, method="PATCH"),
+                )
             child.stdin.write("go\n")
             child.stdin.flush()
             deadline = time.monotonic() + 30
@@ -235,12 +252,121 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
             child.kill()
             child.wait()
         states = [job.state for job in org._jobs.values()]
+        job_ids = list(org._jobs)
         stderr = child.stderr.read() if child.stderr is not None else ""
     assert code == 130, stderr[-2000:]
     assert states == jobs, (states, took, stderr[-2000:])
     assert took < (grace + 4 if again is None else again + 3), took  # bounded by the grace (or the 2nd Ctrl-C)
     unseen = "salesforce bulk query job of Account: its create is still unanswered at exit"
-    assert stderr.count(unseen) == (jobs != ["Aborted"]), stderr[-2000:]
+    assert stderr.count(unseen) == (jobs != ["Aborted"] and abort_stall is None), stderr[-2000:]
+    abort_out = f"salesforce bulk query job {job_ids[0]} of Account: its abort is still out at exit"
+    assert stderr.count("its abort is still out at exit") == stderr.count(abort_out) == (abort_stall is not None), (
+        stderr[-2000:]
+    )
     assert ("whose wait a second interruption ended" in stderr) == (again is not None), stderr[-2000:]
     assert "Traceback" not in stderr, stderr[-2000:]
     assert "Exception ignored" not in stderr, stderr[-2000:]
+
+
+#: User code that runs the tap itself, stdout piped to a target: a Singer stream, so a signal still ends it with a
+#: STATE. ``--test`` (the SDK runs it while parsing, outside the CLI run proper) likewise.
+DIRECT = textwrap.dedent(
+    """
+    import io, contextlib, json, sys
+    from xlr8_tap_salesforce.tap import TapSalesforce
+
+    print("ready", file=sys.stderr, flush=True)
+    TapSalesforce(config=json.load(open(sys.argv[1])), parse_env_config=False).sync_all()
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["sync_all", "--test"])
+def test_a_tap_run_by_user_code_or_test_still_writes_its_state_when_a_signal_ends_it(tmp_path: Path, how: str) -> None:
+    """Review23f Low 4: the STATE on a signal was gated on the tap's CLI run, so ``TapX(...).sync_all()`` in user
+    code (and ``tap-x --test``) lost its final STATE (a re-read of up to a stream). Only a connector's tap skips it."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 3000}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {
+            "login_url": sandbox.url("salesforce"),
+            "auth_type": "password",
+            "api_type": "rest",
+            "objects": ["Account"],
+            "batch_size": 200,
+            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        # sync_all: SIGTERM mid-read; --test (one record): during its first query
+        sandbox.faults.set_latency("salesforce", 300 if how == "sync_all" else 4000, "/services/data/v60.0/query*")
+        command = (
+            [sys.executable, "-c", DIRECT, str(tmp_path / "config.json")]
+            if how == "sync_all"
+            else [
+                str(Path(sys.executable).parent / "tap-salesforce"),
+                "--config",
+                str(tmp_path / "config.json"),
+                "--test",
+            ]
+        )
+        errors = (tmp_path / "stderr").open("w")
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            assert child.stdout is not None
+            deadline = time.monotonic() + 60
+            awaited = "RECORD" if how == "sync_all" else "SCHEMA"
+            while time.monotonic() < deadline:  # SIGTERM once the read is under way
+                line = child.stdout.readline()
+                if not line or json.loads(line)["type"] == awaited:
+                    break
+            time.sleep(0.5 if how == "sync_all" else 1.0)
+            child.send_signal(signal.SIGTERM)
+            out = child.stdout.read()  # not communicate(): it reads past what readline() buffered
+            child.wait(timeout=60)
+        finally:
+            child.kill()
+            child.wait()
+            errors.close()
+    err = (tmp_path / "stderr").read_text()
+    lines = [json.loads(text) for text in out.splitlines()]
+    assert child.returncode == 143, err[-2000:]
+    assert lines, err[-2000:]
+    assert lines[-1]["type"] == "STATE", (lines[-3:], err[-2000:])
+
+
+def test_a_signal_during_discover_writes_no_state_into_the_catalog(tmp_path: Path) -> None:
+    """``--discover`` writes a catalog on stdout, not a Singer stream: a SIGTERM during its describes ends it with
+    143 and writes no STATE there (review23f Info; ``KitTap.run_discovery``)."""
+    ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
+    with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
+        creds = sandbox.emulator("salesforce").test_credentials()
+        config = {
+            "login_url": sandbox.url("salesforce"),
+            "auth_type": "password",
+            "api_type": "rest",
+            "objects": ["Account"],
+            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        sandbox.faults.set_latency("salesforce", 3000, "/services/data/*")  # the describes
+        tap = str(Path(sys.executable).parent / "tap-salesforce")
+        child = subprocess.Popen(
+            [tap, "--config", str(tmp_path / "config.json"), "--discover"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                "/token" in r.path for r in sandbox.requests("salesforce")
+            ):  # the token answered: the describes are next
+                time.sleep(0.05)
+            time.sleep(1.0)
+            child.send_signal(signal.SIGTERM)
+            out, err = child.communicate(timeout=60)
+        finally:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143, err[-2000:]
+    assert '"STATE"' not in out, out[-2000:]

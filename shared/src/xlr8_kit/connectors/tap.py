@@ -108,7 +108,9 @@ class TapConnector(BaseConnector):
 
     def connect(self) -> None:
         if self._tap is None:
-            self._tap = self.tap_class(config=self.config, parse_env_config=False, validate_config=True)
+            self._tap = self.tap_class(
+                config=self.config, parse_env_config=False, validate_config=True, for_connector=True
+            )
 
     def disconnect(self) -> None:
         tap, self._tap = self._tap, None

@@ -244,9 +244,12 @@ class BulkJobCreate:
             self._unseen("is still unanswered at exit, whose wait a second interruption ended", waited=False)
             return
         self._warned = True  # answered: its abort, on the create's thread, is still out
+        # the id, so the user can find the job and abort it by hand (review23f Low 3: the line named only the object)
+        answered = self._job.done() and self._job.exception() is None
         logger.warning(
-            "salesforce bulk query job of %s: its abort is still out at exit, whose wait a second interruption "
+            "salesforce bulk query job %s of %s: its abort is still out at exit, whose wait a second interruption "
             "ended; the job may run on the org",
+            self._job.result() if answered else "(id unknown)",
             sobject_of(self.soql),
         )
 

@@ -60,7 +60,9 @@ class UkgWfmConnector(TapConnector):
 
     def _read(self, stream: str, overrides: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
         """A tap built for these dates (its own session, closed when the iterator ends)."""
-        tap = TapUkgWfm(config={**self.config, **overrides}, parse_env_config=False, validate_config=True)
+        tap = TapUkgWfm(
+            config={**self.config, **overrides}, parse_env_config=False, validate_config=True, for_connector=True
+        )
         try:
             yield from sync_records(tap.streams[stream])
         finally:
