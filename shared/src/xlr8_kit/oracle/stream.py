@@ -18,7 +18,9 @@ import time
 import typing as t
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from urllib.parse import quote, urlsplit
 
+from singer_sdk import metrics
 from singer_sdk.pagination import BaseAPIPaginator
 
 from xlr8_kit.declared import declared_stream_class
@@ -274,8 +276,6 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         finally:
             sent = self.child_requests - before
             if sent:
-                from singer_sdk import metrics
-
                 with metrics.http_request_counter(self.name, f"/{self.plan.resource_name}/{{id}}/child") as counter:
                     counter.increment(sent)
 
@@ -558,15 +558,11 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so it is never built
         from the key. Levels below the top one are addressed by their key, as documented
         (``…/child/workRelationships/{PeriodOfServiceId}/child/assignments``)."""
-        from urllib.parse import quote
-
         return "/".join([self._item_href(segments[0]), *(quote(s, safe="") for s in segments[1:])])
 
     def _item_href(self, key_value: str) -> str:
         """The ``self`` link of the top-level item whose key is ``key_value``: one query without ``onlyData`` (which
         strips ``links``), asking only for the key. Kept per stream; the link must stay on the tenant's host."""
-        from urllib.parse import urlsplit
-
         hrefs = self._item_hrefs
         if key_value in hrefs:
             return hrefs[key_value]
