@@ -12,7 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_fast_paths import _both_paths, _encode, _landed, _paths
+from test_privacy import engine_decrypt
 from truths_testkit import annotation, query, run_target, schema_msg, state_msg
 
 STREAM = "workers"
@@ -127,3 +129,204 @@ def test_a_streams_batch_files_bind_their_insert_once(tmp_path: Path, config: di
     assert (paths.get("batch_files_duckdb"), paths.get("batch_files_records")) == (3, 1), run.stderr[-3000:]
     # file 1's bind is rolled back with it (refused); files 2 to 4 share one
     assert run.stderr.count("XLR8_TEST_BIND") == 2, run.stderr[-3000:]
+
+
+def _hooked(tmp_path: Path, code: str) -> dict[str, str]:
+    """The environment that runs ``code`` first in the target CLI (``sitecustomize`` on PYTHONPATH)."""
+    hook = tmp_path / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(textwrap.dedent(code))
+    return {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+
+
+#: The spool's links made but not followed, as on a ``nosymfollow`` mount (where following one fails with ELOOP):
+#: each link leads nowhere.
+_UNFOLLOWED_LINKS = """
+import os
+from target_xlr8_truths import duckdb_store
+
+class Os:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def symlink(self, target, link, *args, **kwargs):
+        os.symlink(str(target) + ".unfollowed", link, *args, **kwargs)
+
+duckdb_store.os = Os()
+"""
+
+
+def test_a_spool_whose_links_are_not_followed_loads_each_file_by_its_own_statement(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    """review23g 1: on a ``nosymfollow`` spool the link was made, DuckDB could not follow it, and every BATCH file
+    failed the run (base loaded them); the store now checks the link leads to the file, else reads each file by
+    its own statement for the rest of the run, said once."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    settings = {**config, "batch_locations": [str(batches)], "duckdb_path": str(tmp_path / "truths.duckdb")}
+    run = run_target(settings, _encode(_build(batches)), tmp_path, env=_hooked(tmp_path, _UNFOLLOWED_LINKS))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.summary["streams"][STREAM] == {"received": 11, "loaded": 10, "dead_lettered": 1}, run.stderr[-3000:]
+    paths = _paths(run.stderr)[STREAM]
+    assert (paths.get("batch_files_duckdb"), paths.get("batch_files_records")) == (3, 1), run.stderr[-3000:]
+    assert run.stderr.count("symbolic links are not followed") == 1, run.stderr[-3000:]
+
+
+#: Each BATCH file removed once its link is made, before DuckDB reads it (a read error of the file itself).
+_FILE_GONE = """
+import contextlib, os
+from target_xlr8_truths import duckdb_store
+
+linked = duckdb_store.DuckDBStore._linked
+
+@contextlib.contextmanager
+def _linked(self, path):
+    with linked(self, path) as link:
+        if link is not None:
+            os.unlink(path)
+        yield link
+
+duckdb_store.DuckDBStore._linked = _linked
+"""
+
+
+def test_a_batch_files_read_error_names_the_file_not_the_spools_link(tmp_path: Path, config: dict[str, Any]) -> None:
+    """review23g 2: DuckDB's error named the spool's link (gone with the process), not the BATCH file."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    settings = {**config, "batch_locations": [str(batches)], "duckdb_path": str(tmp_path / "truths.duckdb")}
+    run = run_target(settings, _encode(_build(batches)), tmp_path, env=_hooked(tmp_path, _FILE_GONE))
+    assert run.returncode == 1, run.stderr[-3000:]
+    failed = [line for line in run.stderr.splitlines() if "was not loaded" in line]
+    assert failed, run.stderr[-3000:]
+    assert f'IOException: IO Error: No files found that match the pattern "{batches / "part-0.jsonl"}"' in failed[0]
+    assert "spool" not in failed[0], failed[0]
+
+
+def test_stores_sharing_a_spool_directory_keep_their_own_links(tmp_path: Path) -> None:
+    """review23g 3: two targets sharing one spool directory (one volume, the same PID in two containers) used one
+    fixed link name, so one could repoint the other's link between its link and its read: the other's rows loaded
+    instead, silently. Each store now has its own name, and never removes a link it did not make."""
+    import datetime as dt
+
+    from target_xlr8_truths.duckdb_store import DuckDBStore
+    from target_xlr8_truths.spool import Spool
+    from target_xlr8_truths.store import RunContext
+
+    run = RunContext(
+        "proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    )
+    spool = Spool(tmp_path / "spool")
+    stores = [DuckDBStore(str(tmp_path / f"{name}.duckdb"), run, spool) for name in ("a", "b")]
+    files = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for file in files:
+        file.write_text(file.name)
+    try:
+        with stores[0]._linked(str(files[0])) as first, stores[1]._linked(str(files[1])) as second:
+            assert first is not None
+            assert second is not None
+            assert first != second
+            assert (first.read_text(), second.read_text()) == ("a.jsonl", "b.jsonl")
+    finally:
+        for store in stores:
+            store.close()
+        spool.close()
+
+
+#: A store keeping one prepared load: every new shape drops the one before (said on stderr).
+_ONE_KEPT = """
+import sys
+from target_xlr8_truths import duckdb_store
+
+duckdb_store._LOADS_KEPT = 1
+drop = duckdb_store.DuckDBStore._drop_load
+def _drop_load(self, load):
+    sys.stderr.write("XLR8_TEST_DROPPED\\n")
+    drop(self, load)
+duckdb_store.DuckDBStore._drop_load = _drop_load
+"""
+#: Symbolic links not made at all (a file system without them).
+_NO_LINKS = """
+import os
+from target_xlr8_truths import duckdb_store
+
+class Os:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def symlink(self, *args, **kwargs):
+        raise OSError(1, "symbolic links not supported here")
+
+duckdb_store.os = Os()
+"""
+
+
+def _two_streams(batches: Path) -> list[dict[str, Any]]:
+    """Two PII streams' BATCH files in turn, one stream's schema then widened: three shapes, alternating."""
+    messages: list[dict[str, Any]] = []
+    for stream in ("alpha", "beta"):
+        note = annotation("workday", stream, "worker", keys=["Id"])
+        note["canonical_fields"] = {"SSN": "national_id"}
+        messages.append(schema_msg(stream, PROPS, ["Id"], note))
+    wide = {**PROPS, "Dept": {"type": ["null", "string"]}}
+    for index in range(6):
+        stream = ("alpha", "beta")[index % 2]
+        if index == 4:
+            note = annotation("workday", "alpha", "worker", keys=["Id"])
+            note["canonical_fields"] = {"SSN": "national_id"}
+            messages.append(schema_msg("alpha", wide, ["Id"], note))
+        path = batches / f"{stream}-{index}.jsonl"
+        extra = {"Dept": "D"} if index >= 4 and stream == "alpha" else {}
+        path.write_text(_encode([
+            {"Id": f"{stream}-{index}-{i}", "Name": f"{stream} {i}", "SSN": f"{index}{i}-0000",
+             "Address": {"Lat": Decimal(f"{index}.{i}5")}, **extra}
+            for i in range(2 + index % 3)
+        ]))  # fmt: skip
+        os.utime(path, (WRITTEN[0] + index, WRITTEN[0] + index))
+        messages.append({"type": "BATCH", "stream": stream, "manifest": [f"file://{path}"],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    return [*messages, state_msg({"done": True})]
+
+
+@pytest.mark.parametrize("hook", [_NO_LINKS, _ONE_KEPT], ids=["no-links", "one-load-kept"])
+def test_the_per_file_statement_and_dropped_loads_land_what_the_exact_path_lands(
+    tmp_path: Path, config: dict[str, Any], hook: str
+) -> None:
+    """review23g 5: the statement per file (no links) and a prepared load dropped for a newer shape, run by no test
+    before, land the rows the exact path lands."""
+    dumps = []
+    for label, env in (("fast", _hooked(tmp_path, hook)), ("exact", {"XLR8_TRUTHS_EXACT_PATH": "1"})):
+        where = tmp_path / label
+        batches = where / "batches"
+        batches.mkdir(parents=True)
+        settings = {**config, "batch_locations": [str(batches)], "duckdb_path": str(where / "truths.duckdb")}
+        run = run_target(settings, _encode(_two_streams(batches)), where, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        if label == "fast":
+            paths = _paths(run.stderr)
+            assert sum(p.get("batch_files_duckdb", 0) for p in paths.values()) == 6, run.stderr[-3000:]
+            if hook is _ONE_KEPT:
+                assert run.stderr.count("XLR8_TEST_DROPPED") >= 4, run.stderr[-3000:]
+        key = base64.b64decode(Path(config["pii_key_file"]).read_text().strip())  # made by the first run
+        tables = [
+            r[0]
+            for r in query(
+                where / "truths.duckdb", "SELECT table_name FROM _schema_metadata WHERE is_current ORDER BY 1"
+            )
+        ]
+        dump = {}
+        for table in tables:
+            names = [r[0] for r in query(where / "truths.duckdb", f'DESCRIBE "{table}"')]
+            rows = []
+            for row in query(where / "truths.duckdb", f'SELECT * FROM "{table}"'):
+                values = dict(zip(names, row, strict=True))
+                for name, value in values.items():
+                    if isinstance(value, str) and value.startswith("ENC256:"):
+                        values[name] = engine_decrypt(value, key)
+                rows.append(tuple(sorted((k, repr(v)) for k, v in values.items()
+                                         if not k.startswith("_sdc_") or k == "_sdc_extracted_at")))  # fmt: skip
+            dump[table] = sorted(rows)
+        dumps.append(dump)
+    fast, exact = dumps
+    assert len(fast) == 2
+    assert sum(len(rows) for rows in fast.values()) == 18
+    assert fast == exact

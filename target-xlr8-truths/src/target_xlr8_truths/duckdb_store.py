@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import secrets
 import threading
 import typing as t
 from contextlib import contextmanager
@@ -148,6 +149,21 @@ class _PreparedLoad:
     #: column -> the one-element slot its registered function calls (set to the current file's function)
     slots: dict[str, list[t.Callable[[t.Any], t.Any]]]
     functions: list[str]
+
+
+def _leads_to(link: Path, path: str) -> bool | None:
+    """Whether the OS follows ``link`` to ``path``'s file (as DuckDB's open will): on a ``nosymfollow`` mount the
+    link is made but following it fails (ELOOP), and every prepared load through it would fail. None when the file
+    itself cannot be seen (its own error comes from the read, naming it)."""
+    try:
+        real = os.stat(path)
+    except OSError:
+        return None
+    try:
+        followed = os.stat(link)
+    except OSError:
+        return False
+    return (followed.st_dev, followed.st_ino) == (real.st_dev, real.st_ino)
 
 
 class StoreLockedError(RuntimeError):
@@ -555,6 +571,10 @@ class DuckDBStore(Store):
         self._functions = 0  # scalar functions and prepared loads so far (each gets its own name)
         #: prepared BATCH-file INSERTs by statement shape, least recently used first (``_prepared_load``)
         self._loads: dict[str, _PreparedLoad] = {}
+        #: this store's link to the BATCH file at hand (``_linked``): its own random name, since two targets may share a
+        #: spool directory (one volume, the same PID in two containers) and a fixed name let one read the other's file
+        self._link = f"batch-{secrets.token_hex(8)}.jsonl"
+        self._links_followed = True  # False once a link was made but did not lead to its file (a nosymfollow mount)
         #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
         #: not SELECT/INSERT/UPDATE/DELETE/WITH) or a rollback; this process is the file's only writer.
         self._columns: dict[str, dict[str, str]] = {}
@@ -925,14 +945,20 @@ class DuckDBStore(Store):
         new = "TRUE" if before is None else f"rowid > {int(before)}"
         loaded = 0
         for path in batch.files:
+            named = ""  # the link DuckDB reads, which its errors name
             try:
                 with self._linked(path) as link:
                     if link is not None and arguments is not None:
-                        load = self._prepared_load(lambda names: insert(str(link), names, "$1"), batch.rewrite)
+                        named = str(link)
+
+                        def statement(names: t.Mapping[str, str], at: str = named) -> str:
+                            return insert(at, names, "$1")
+
+                        load = self._prepared_load(statement, batch.rewrite)
                         # EXECUTE of an INSERT alters no table's columns: not through ``fetchall``, whose
                         # statement check would forget them (``_columns``)
                         row = self.con.execute(f"EXECUTE {load.name}{arguments}").fetchone()
-                    else:  # no link here (a file system without symbolic links): the statement per file
+                    else:  # no link here (none made, or not followed): the statement per file
                         functions = self._register_rewrites(batch.rewrite)
                         try:
                             row = self.fetchone(insert(path, functions, "?"), [extracted] if stamped else [])
@@ -942,7 +968,10 @@ class DuckDBStore(Store):
                                     self.con.remove_function(name)
             except duckdb.Error as exc:  # the transaction is rolled back (``transaction`` forgets prepared loads)
                 if _REFUSED not in str(exc):
-                    raise
+                    if not named or named not in str(exc):
+                        raise
+                    # DuckDB named the link, gone with the spool: the operator is told the BATCH file instead
+                    raise type(exc)(str(exc).replace(named, path)) from exc
                 raise FastPathRefused(str(exc).split(_REFUSED, 1)[1].splitlines()[0]) from None
             loaded += int(row[0]) if row else 0
         if batch.exactness is not None:  # the scan ran while DuckDB read the file; it decides before the commit
@@ -1049,17 +1078,32 @@ class DuckDBStore(Store):
 
     @contextmanager
     def _linked(self, path: str) -> t.Iterator[Path | None]:
-        """A symbolic link in the spool (private, this process's) to the BATCH file, for as long as DuckDB reads it:
-        the prepared load always reads this path. None where links cannot be made (the statement per file then)."""
-        link = self.spool.dir / "batch-file.jsonl"
-        with contextlib.suppress(FileNotFoundError):
-            link.unlink()  # a load that died before its cleanup
+        """A symbolic link in the spool to the BATCH file, for as long as DuckDB reads it: the prepared load always
+        reads this path. None where links cannot be made, or are made but not followed (a ``nosymfollow`` mount):
+        the statement per file then, for the rest of the run."""
+        if not self._links_followed:
+            yield None
+            return
+        link = self.spool.dir / self._link
         try:
-            os.symlink(os.path.abspath(path), link)
+            os.symlink(os.path.abspath(path), link)  # fails if the name exists: never repoint a link not ours
         except (OSError, NotImplementedError):
             yield None
             return
         try:
+            leads = _leads_to(link, path)
+            if leads is None:
+                yield None
+                return
+            if not leads:
+                self._links_followed = False
+                log.warning(
+                    "The spool's symbolic links are not followed (%s; a nosymfollow mount?): BATCH files are read "
+                    "through a statement per file for the rest of this run",
+                    self.spool.dir,
+                )
+                yield None
+                return
             yield link
         finally:
             with contextlib.suppress(FileNotFoundError):
