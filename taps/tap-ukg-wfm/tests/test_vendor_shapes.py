@@ -307,6 +307,73 @@ def test_hours_moved_to_another_job_replace_the_days_rows(url: str, emulator: Uk
         ]
 
 
+def _transfer_halves(answer: t.Any, person: str, day: date) -> tuple[list[dict[str, t.Any]], list[int]]:
+    """The person's daily totals in the answer and the places of the day's two REG totals (none if not there)."""
+    for card in answer:
+        if (card.get("employee") or {}).get("qualifier") == person:
+            totals = card.get("dailyTotals") or []
+            regs = [
+                at
+                for at, total in enumerate(totals)
+                if (total.get("payCode") or {}).get("qualifier") == "REG"
+                and str(total.get("applyDate")).startswith(str(day))
+            ]
+            return totals, regs
+    return [], []
+
+
+def _timecards_failing(base_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``timecards`` through the CLI, which must fail."""
+    config = write_json(tmp_path / "config.json", wfm_config(base_url))
+    discovered = run_tap_cli("tap-ukg-wfm", ["--config", config, "--discover"], tmp_path, timeout=120)
+    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"timecards"}))
+    synced = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", catalog], tmp_path, timeout=300)
+    assert synced.returncode != 0, synced.stderr[-3000:]
+    return synced
+
+
+def test_a_row_failing_between_a_transfer_days_totals_sends_no_partial_sum(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """review23h finding 2: a malformed total between a transfer day's two REG totals fails the run, and the day
+    is not sent with its first job's hours only (the target would upsert that half day over the whole one)."""
+    person, day = MOVED[0]
+
+    def bad_row_between(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+            totals, regs = _transfer_halves(answer, person, day)
+            if len(regs) == 2:
+                totals.insert(regs[1], {**totals[regs[1]], "payCode": {"qualifier": "BONUS"}, "amount": "8,5"})
+        return answer
+
+    emulator.transfer_jobs(MOVED)
+    with rewriting_proxy(url, bad_row_between) as proxy:
+        failed = _timecards_failing(proxy.url, tmp_path)
+    assert "decimal.ConversionSyntax" in failed.stderr  # the malformed amount
+    assert _day(_records(failed.stdout), person, day) == []
+
+
+def test_totals_of_one_key_in_hours_and_money_fail_naming_amount_type(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """review23h finding 3: two totals of one person, day and pay code, one in hours and one in money, are not
+    added into one figure: the run fails naming ``amountType`` and the pay code, and sends neither."""
+    person, day = MOVED[0]
+
+    def second_half_in_money(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+            totals, regs = _transfer_halves(answer, person, day)
+            if len(regs) == 2:
+                totals[regs[1]].update(amountType="MONEY", amount=150.0)
+        return answer
+
+    emulator.transfer_jobs(MOVED)
+    with rewriting_proxy(url, second_half_in_money) as proxy:
+        failed = _timecards_failing(proxy.url, tmp_path)
+    assert f"person {person} on {day}, pay code REG have amountType HOUR, MONEY" in failed.stderr
+    assert _day(_records(failed.stdout), person, day) == []
+
+
 def _without_amount_type_or_job(path: str, sent: t.Any, answer: t.Any) -> t.Any:
     """Every daily total comes without ``amountType`` and ``orgJob`` (fields only the emulator is known to send)."""
     if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
