@@ -595,10 +595,12 @@ class AccrualsStream(UkgWfmStream):
         ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
         ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
         before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
-        repeated rows, nor a read without end."""
+        repeated rows, nor a read without end. One repeat is the end: a page shorter than an earlier one, answered
+        again (a server answering an ``index`` past the end with its last page; one ignoring ``index`` repeats
+        the first page, as long as itself)."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
-        index, before = 0, None
+        index, before, longest = 0, None, 0
         for _ in range(MAX_ACCRUAL_PAGES):
             body = {
                 "select": [{"key": k} for k in ACCRUAL_KEYS],
@@ -615,9 +617,19 @@ class AccrualsStream(UkgWfmStream):
             answer = self.call("POST", DATA_PATH, body)
             children = self.children(answer)
             if children and children == before:
+                if len(children) < longest:
+                    self.logger.info(
+                        "ukg_wfm %s: the data multi_read at index %d answered its last page (%d rows) again: the end",
+                        self.name,
+                        index,
+                        len(children),
+                    )
+                    return
                 raise ClientRequestError(
                     f"ukg_wfm {self.name}: the data multi_read at index {index} answered the same rows as the page "
-                    "before: the server does not page by 'index', so the rows cannot all be read",
+                    "before: the server does not page by 'index', or answers an index past the end with its last "
+                    "page again (a last page as long as the ones before it cannot be told from the first one "
+                    "repeated), so the rows cannot all be read",
                     path=DATA_PATH,
                 )
             total = (answer.get("metadata") or {}).get("totalElements")
@@ -631,6 +643,8 @@ class AccrualsStream(UkgWfmStream):
             index += len(children)
             if not children or (total is not None and index >= int(total)):
                 return
+            if before is not None:
+                longest = max(longest, len(before))
             before = children
         raise ClientRequestError(
             f"ukg_wfm {self.name}: the data multi_read was still answering rows after {MAX_ACCRUAL_PAGES} pages "
