@@ -215,3 +215,45 @@ def test_a_changed_refused_record_is_lettered_again(tmp_path: Path) -> None:
     changed = run_mapper(config, singer("purchase_orders", [{**bad, "status": "received"}], ["id"]), tmp_path)
     assert changed.returncode == 1
     assert len(dead.read_text().splitlines()) == 2
+
+
+def test_a_record_changed_back_is_lettered_again(tmp_path: Path) -> None:
+    """review23h finding 4: a refused PO going A -> B -> A is lettered each time (the third run exits 1), so the
+    file's latest letter for the key is the record as it stands, not B."""
+    dead = tmp_path / "letters.jsonl"
+    config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(dead)}
+    shipped = {"po_number": "PO9", "status": "shipped", "currency": "USD", "total_amount": Decimal("10.50")}
+    for record in (shipped, {**shipped, "status": "received"}, shipped):
+        run = run_mapper(config, singer("purchase_orders", [record], ["id"]), tmp_path)
+        assert run.returncode == 1, run.stderr[-800:]
+    assert [json.loads(line)["record"]["status"] for line in dead.read_text().splitlines()] == [
+        "shipped",
+        "received",
+        "shipped",
+    ]
+    again = run_mapper(config, singer("purchase_orders", [shipped], ["id"]), tmp_path)
+    assert again.returncode == 0, again.stderr[-800:]
+    assert "1 record(s) refused again" in again.stderr
+
+
+def test_the_dead_letter_file_is_not_held_in_memory_at_start(tmp_path: Path) -> None:
+    """review23h finding 5: a large dead-letter file (many letters of one key) costs little memory at start: it is
+    read line by line, keeping only each key's latest id (read whole, the peak grew by about twice the file)."""
+    dead = tmp_path / "letters.jsonl"
+    record = {"po_number": "PO9", "status": "shipped", "note": "x" * 3000}
+    line = json.dumps({"stream": "purchase_orders", "key": "po_number='PO9'", "error": "e", "record": record})
+    with dead.open("w") as handle:
+        for n in range(20_000):  # about 60 MB
+            handle.write(line.replace("PO9", f"PO9{n % 2}", 2) + "\n")
+    peaks = []
+    for path in (tmp_path / "empty.jsonl", dead):
+        config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(path)}
+        (tmp_path / "mapper.json").write_text(json.dumps(config))
+        measure = (
+            "import resource, subprocess, sys; "
+            "subprocess.run(sys.argv[1:], input=b'', capture_output=True, check=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        cmd = [sys.executable, "-c", measure, str(BIN / "mapper-common"), "--config", str(tmp_path / "mapper.json")]
+        peaks.append(int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
+    assert peaks[1] - peaks[0] < 30 * 1024, peaks  # KiB: well under the file's 60 MB

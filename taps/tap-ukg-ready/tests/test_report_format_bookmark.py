@@ -5,9 +5,13 @@ from today. Run through the console script against a small UKG Ready whose repor
 
 from __future__ import annotations
 
+import copy
+import json
 import typing as t
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 
 from .fake_ready import FakeReady, report_config, run_report_cli
 
@@ -52,3 +56,53 @@ def test_a_bookmark_later_than_today_counts_back_from_today(ready: FakeReady, tm
     )
     assert _dates(records) == [today.isoformat()]
     assert f"held back 1 row(s) dated before {today - timedelta(days=7)}" in err
+
+
+def _meltano_merge(source: dict[str, t.Any], destination: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``meltano.core.utils.merge`` (Meltano 4.4), which ``MeltanoState.json_merged`` uses to lay a failed run's
+    partial STATE over the last completed one (and ``--state-strategy merge`` a new STATE over the stored one)."""
+    for key, value in source.items():
+        if isinstance(value, dict):
+            merge_into = destination.setdefault(key, {})
+            _meltano_merge(value, merge_into)
+        else:
+            destination[key] = value
+    return destination
+
+
+def test_a_failed_runs_partial_state_merged_over_the_swapped_bookmark_holds_nothing_back(
+    ready: FakeReady, tmp_path: Path
+) -> None:
+    """review23h finding 1: run 2 (DD/MM) fails after its first mid-stream STATE; Meltano merges that STATE over
+    run 1's swapped bookmark. The merged state must not read as a bookmark written under DD/MM: run 3 emits all."""
+    first_rows = "1,E1,05/01/2026,8.00\n2,E1,10/01/2026,7.50\n"
+    ready.body = HEAD + first_rows
+    _, s1, _ = run_report_cli(tmp_path, report_config(ready.url, **SPEC), None)
+    assert s1["bookmarks"]["timesheets"]["replication_key_value"] == "2026-10-01"  # swapped
+    rows = [f"{n},E{n % 50},{1 + n % 28:02d}/01/2026,8.00" for n in range(3, 10_103)]  # > STATE_MSG_FREQUENCY
+    ready.body = HEAD + first_rows + "\n".join(rows) + "\n"
+    config = report_config(ready.url, DAY_FIRST, **SPEC)
+    write_json(tmp_path / "config.json", config)
+    found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
+    write_json(tmp_path / "catalog.json", select_streams(json.loads(found.stdout), {"timesheets"}))
+    state_file = write_json(tmp_path / "state.json", s1)
+    synced = run_tap_cli(
+        "tap-ukg-ready", ["--config", "config.json", "--catalog", "catalog.json", "--state", state_file], tmp_path
+    )
+    assert synced.returncode == 0, synced.stderr
+    states = [m["value"] for m in parse_singer_messages(synced.stdout) if m["type"] == "STATE"]
+    assert len(states) >= 2  # one mid-stream STATE (after 10,000 records), then the final one
+    partial = states[-2]  # what a run failing after it leaves Meltano
+    merged = _meltano_merge(copy.deepcopy(partial), copy.deepcopy(s1))
+    third, s3, err = run_report_cli(tmp_path, config, merged)
+    assert len(third) == len(rows) + 2
+    assert "held back" not in err
+    assert s3["bookmarks"]["timesheets"]["replication_key_value"] == "2026-01-28"
+    # A successful run that reads no rows, its STATE merged over the stored swapped one (--state-strategy merge).
+    ready.body = HEAD
+    _, s4, _ = run_report_cli(tmp_path, config, s1)
+    merged = _meltano_merge(copy.deepcopy(s4), copy.deepcopy(s1))
+    ready.body = HEAD + first_rows
+    fifth, _, err = run_report_cli(tmp_path, config, merged)
+    assert _dates(fifth) == ["2026-01-05", "2026-01-10"]
+    assert "held back" not in err

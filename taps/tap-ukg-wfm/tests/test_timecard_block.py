@@ -247,3 +247,40 @@ def test_totals_sharing_a_key_are_read_by_rows() -> None:
     )
     assert regular["approved"] is False
     assert (overtime["payCode"], overtime["hours"], overtime["job"]) == ("OT", Decimal("1.0"), "J2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CARD, max_size=4), st.sampled_from(["UTC", "Asia/Kolkata"]))
+def test_an_answer_that_raises_sends_no_record_whose_key_repeats(answer: t.Any, zone: str) -> None:
+    """review23h finding 2: when ``rows`` raises, the records it sent before are only those of an answer where no
+    key repeats (whole records, as ``row_blocks`` sends them); a key that repeats could be a partial sum."""
+    got = _outcome(TimecardsStream.rows(_stream(zone), answer))
+    if got and isinstance(got[-1], tuple) and len(got) > 1:
+        assert not streams._answer_shares_a_key(answer)
+
+
+def test_a_row_raising_after_half_a_transfer_day_sends_nothing_of_the_answer() -> None:
+    total = {"applyDate": "2026-01-05", "payCode": {"qualifier": "REG"}, "amount": 4.0, "amountType": "HOUR"}
+    totals = [
+        {**total, "orgJob": {"qualifier": "./A/J1"}},
+        {**total, "payCode": {"qualifier": "OT"}, "amount": "8,5"},
+        {**total, "orgJob": {"qualifier": "./A/J2"}},
+    ]
+    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": totals}]
+    assert [type(x).__name__ for x in _outcome(TimecardsStream.rows(_stream("UTC"), answer))] == ["tuple"]
+    totals[1]["amount"] = 1.0
+    regular, _ = TimecardsStream.rows(_stream("UTC"), answer)
+    assert regular["hours"] == Decimal("8.0")
+
+
+def test_totals_of_one_key_sum_only_within_one_amount_type() -> None:
+    """review23h finding 3: hours and money of one key fail naming ``amountType``; a total without a type is
+    summed with those of the one type there is."""
+    total = {"applyDate": "2026-01-05", "payCode": {"qualifier": "BONUS"}, "amount": 8.0, "amountType": "HOUR"}
+    answer = [{"employee": {"qualifier": "P1"}, "dailyTotals": [total, {**total, "amountType": "MONEY"}]}]
+    [(_, kind, message)] = _outcome(TimecardsStream.rows(_stream("UTC"), answer))
+    assert kind == "ValueError"
+    assert "pay code BONUS have amountType HOUR, MONEY" in message
+    answer[0]["dailyTotals"] = [{**total, "amountType": None}, total]
+    [record] = TimecardsStream.rows(_stream("UTC"), answer)
+    assert (record["amountType"], record["hours"]) == ("HOUR", Decimal("16.0"))

@@ -75,8 +75,8 @@ class CommonMapper(InlineMapper):
             description="JSON-lines file records the template cannot carry are appended to (stream, key, error, "
             "record); the STATE then goes on past them. Without it no STATE goes on from the first such record, so "
             "they are read again next run. Either way the other records go on and the run exits 1 naming them; a "
-            "record the file already holds (same stream, key and content) is not written again and does not fail "
-            "the run.",
+            "record equal to the file's latest letter for its stream and key is not written again and does not "
+            "fail the run.",
         ),
     ).to_dict()
 
@@ -91,30 +91,32 @@ class CommonMapper(InlineMapper):
         self.repeated = []
         self._lettered = self._open_dead_letters()
 
-    def _open_dead_letters(self) -> set[str]:
+    def _open_dead_letters(self) -> dict[tuple[str, str], str]:
         """Checked at start, so a path that cannot be written fails naming the setting before any record goes on;
-        the letters already there (``_letter_id``), so a record re-read by the tap is not lettered again."""
+        the latest letter of each (stream, key) (``_letter_id``), so a record re-read by the tap unchanged since it
+        was lettered is not lettered again. Read line by line: the file only grows, and only the ids are kept."""
         where = self.config.get("dead_letter_path")
         if not where:
-            return set()
+            return {}
         path = Path(str(where))
+        latest: dict[tuple[str, str], str] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8"):
                 pass
-            lines = path.read_text(encoding="utf-8").splitlines()
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        letter = json.loads(line)
+                        stream, key = letter["stream"], letter["key"]
+                        latest[(stream, key)] = _letter_id(stream, key, letter["record"])
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a torn or foreign line: a record it held is lettered again (never lost)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             message = f"mapper-common: setting 'dead_letter_path' {str(path)!r} cannot be written: {reason}"
             raise ConfigValidationError(message, errors=[message]) from None
-        seen: set[str] = set()
-        for line in lines:
-            try:
-                letter = json.loads(line)
-                seen.add(_letter_id(letter["stream"], letter["key"], letter["record"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn or foreign line: a record it held is lettered again (never lost)
-        return seen
+        return latest
 
     @cached_property
     def template(self) -> Template:
@@ -186,13 +188,13 @@ class CommonMapper(InlineMapper):
         key = self.template.describe_key(record, self.direction)
         path = self.config.get("dead_letter_path")
         letter_id = _letter_id(stream, key, record) if path else ""
-        if path and letter_id in self._lettered:
-            self.repeated.append(key)  # set aside by an earlier run, unchanged: counted at the end
+        if path and self._lettered.get((stream, key)) == letter_id:
+            self.repeated.append(key)  # its key's latest letter, unchanged: counted at the end
             return
         self.refused.append(key)
         self.logger.error("mapper-common: %s; %s %s not sent on", exc, stream, key)
         if path:
-            self._lettered.add(letter_id)
+            self._lettered[(stream, key)] = letter_id
             line = {"at": datetime.now(UTC).isoformat(), "stream": stream, "key": key, "error": str(exc),
                     "record": record}  # fmt: skip
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -315,10 +315,29 @@ class TimecardsStream(WindowedStream):
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         utc = self.utc_of
         yield from _day_totals(
-            self._row(ref(card.get("employee")), total, utc)
-            for card in answer
-            for total in card.get("dailyTotals") or []
+            (
+                self._row(ref(card.get("employee")), total, utc)
+                for card in answer
+                for total in card.get("dailyTotals") or []
+            ),
+            lambda: _answer_shares_a_key(answer),
         )
+
+
+def _answer_shares_a_key(answer: t.Any) -> bool:
+    """``_shares_a_key`` over a whole answer (True for one of another shape: it cannot be told)."""
+    people: list[t.Any] = []
+    totals: list[t.Any] = []
+    try:
+        for card in answer:
+            found = card.get("dailyTotals") or []
+            if type(found) is not list:
+                return True
+            totals += found
+            people += repeat(ref(card.get("employee")), len(found))
+    except Exception:  # noqa: BLE001 - ``rows`` raises at the row
+        return True
+    return _shares_a_key(people, totals)
 
 
 def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
@@ -333,29 +352,59 @@ def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
         return True
 
 
-def _day_totals(records: t.Iterator[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
+def _day_totals(
+    records: t.Iterator[dict[str, t.Any]], shares_a_key: t.Callable[[], bool]
+) -> t.Iterator[dict[str, t.Any]]:
     """The records, those of one (person, day, pay code) made one, in first-seen order (a day's totals all come
     in one answer: one call reads each person's whole days). A record with a null key part is kept as it is (the
-    target dead-letters each). A row that raises does so after the records before it, as unsummed rows did."""
+    target dead-letters each). Nothing is emitted before the answer is read whole: a row that raises midway would
+    leave a transfer day's sum partial, and that row would replace the whole day's landed row. Only an answer
+    where no key repeats (``shares_a_key``: its records are whole) emits the records before the row that raises,
+    as ``row_blocks`` does."""
     groups: dict[t.Any, list[dict[str, t.Any]]] = {}
     try:
         for record in records:
             key = (record["personNumber"], record["applyDate"], record["payCode"])
             groups.setdefault(object() if None in key else key, []).append(record)
-    finally:
-        yield from (group[0] if len(group) == 1 else _summed(group) for group in groups.values())
+    except Exception:
+        if not shares_a_key():
+            yield from (group[0] for group in groups.values())
+        raise
+    summed = [group[0] if len(group) == 1 else _summed(group) for group in groups.values()]
+    yield from summed
+
+
+def _amount_type(group: list[dict[str, t.Any]]) -> t.Any:
+    """The one ``amountType`` of a key's totals (None when none has one); totals of two types (hours and money)
+    cannot be added, so they fail the answer rather than land a sum of both."""
+    kinds: list[t.Any] = []
+    for record in group:
+        kind = record["amountType"]
+        if kind is not None and kind not in kinds:
+            kinds.append(kind)
+    if len(kinds) > 1:
+        first = group[0]
+        raise ValueError(
+            f"timecards: the daily totals of person {first['personNumber']} on {first['applyDate']}, pay code "
+            f"{first['payCode']} have amountType {', '.join(map(str, kinds))}: only totals of one amountType are "
+            "summed into one row"
+        )
+    return kinds[0] if kinds else None
 
 
 def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """One record for a key's totals: hours summed; location, job path and job those of the total with the most
-    hours (the first on a tie); the earliest start, the latest end and update; approved only if all are."""
+    """One record for a key's totals (of one ``amountType``): hours summed; location, job path and job those of
+    the total with the most hours (the first on a tie); the earliest start, the latest end and update; approved
+    only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
     ends = [r["endDateTime"] for r in group if r["endDateTime"]]
     updated = [r["updatedOn"] for r in group if r["updatedOn"]]
     approvals = {r["approved"] for r in group}
+    kind = _amount_type(group)
     return {
         **max(group, key=lambda r: r["hours"] or 0),
+        "amountType": kind,
         "hours": sum(hours, Decimal(0)) if hours else None,
         "startDateTime": min(starts, default=None),
         "endDateTime": max(ends, default=None),
@@ -546,10 +595,12 @@ class AccrualsStream(UkgWfmStream):
         ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
         ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
         before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
-        repeated rows, nor a read without end."""
+        repeated rows, nor a read without end. One repeat is the end: a page shorter than an earlier one, answered
+        again (a server answering an ``index`` past the end with its last page; one ignoring ``index`` repeats
+        the first page, as long as itself)."""
         s = self.settings
         day = s.accruals_as_of.isoformat()
-        index, before = 0, None
+        index, before, longest = 0, None, 0
         for _ in range(MAX_ACCRUAL_PAGES):
             body = {
                 "select": [{"key": k} for k in ACCRUAL_KEYS],
@@ -566,9 +617,19 @@ class AccrualsStream(UkgWfmStream):
             answer = self.call("POST", DATA_PATH, body)
             children = self.children(answer)
             if children and children == before:
+                if len(children) < longest:
+                    self.logger.info(
+                        "ukg_wfm %s: the data multi_read at index %d answered its last page (%d rows) again: the end",
+                        self.name,
+                        index,
+                        len(children),
+                    )
+                    return
                 raise ClientRequestError(
                     f"ukg_wfm {self.name}: the data multi_read at index {index} answered the same rows as the page "
-                    "before: the server does not page by 'index', so the rows cannot all be read",
+                    "before: the server does not page by 'index', or answers an index past the end with its last "
+                    "page again (a last page as long as the ones before it cannot be told from the first one "
+                    "repeated), so the rows cannot all be read",
                     path=DATA_PATH,
                 )
             total = (answer.get("metadata") or {}).get("totalElements")
@@ -582,6 +643,8 @@ class AccrualsStream(UkgWfmStream):
             index += len(children)
             if not children or (total is not None and index >= int(total)):
                 return
+            if before is not None:
+                longest = max(longest, len(before))
             before = children
         raise ClientRequestError(
             f"ukg_wfm {self.name}: the data multi_read was still answering rows after {MAX_ACCRUAL_PAGES} pages "
