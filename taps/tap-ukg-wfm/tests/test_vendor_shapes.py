@@ -222,6 +222,35 @@ def test_accruals_from_a_server_answering_its_last_page_past_the_end(
                 run_tap(config, streams={"accruals"})
 
 
+def _last_page_past_an_overstated_total() -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """A page total above the rows held, and an ``index`` past the end answered with the last page again."""
+    pages: list[t.Any] = []
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/data/multi_read"):
+            answer["metadata"]["totalElements"] += 3
+            if not answer["data"]["children"]:
+                return pages[-1]
+            pages.append(answer)
+        return answer
+
+    return rewrite
+
+
+def test_accruals_repeating_a_short_last_page_short_of_their_total_fail_by_name(
+    url: str, emulator: UkgWfmEmulator
+) -> None:
+    """review23j #1: a short last page answered again is the end only without a total; with one saying rows remain,
+    the read ended short, logged at INFO, exit 0."""
+    expected = run_tap(wfm_config(url, data_page_size=7), streams={"accruals"}).records("accruals")
+    size = next(size for size in range(7, len(expected)) if len(expected) % size)
+    with (
+        rewriting_proxy(url, _last_page_past_an_overstated_total()) as proxy,
+        pytest.raises(ClientRequestError, match="does not page by 'index'"),
+    ):
+        run_tap(wfm_config(proxy.url, data_page_size=size), streams={"accruals"})
+
+
 def test_accruals_paging_without_end_stop_at_the_page_cap(url: str, emulator: UkgWfmEmulator) -> None:
     with (
         mock.patch.object(wfm_streams, "MAX_ACCRUAL_PAGES", 5),

@@ -616,8 +616,9 @@ class AccrualsStream(UkgWfmStream):
             }
             answer = self.call("POST", DATA_PATH, body)
             children = self.children(answer)
+            total = (answer.get("metadata") or {}).get("totalElements")
             if children and children == before:
-                if len(children) < longest:
+                if len(children) < longest and total is None:  # a total says whether rows remain (review23j #1)
                     self.logger.info(
                         "ukg_wfm %s: the data multi_read at index %d answered its last page (%d rows) again: the end",
                         self.name,
@@ -632,7 +633,6 @@ class AccrualsStream(UkgWfmStream):
                     "repeated), so the rows cannot all be read",
                     path=DATA_PATH,
                 )
-            total = (answer.get("metadata") or {}).get("totalElements")
             if not children and total is not None and index < int(total):
                 raise ClientRequestError(
                     f"ukg_wfm {self.name}: the data multi_read ended after {index} rows, but its "
