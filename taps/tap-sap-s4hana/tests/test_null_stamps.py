@@ -281,6 +281,32 @@ def test_partner_missed_before_the_upgrade_lands_once(stub: StubS4, caplog: pyte
     assert after.state["bookmarks"]["A_BusinessPartner"]["filter_version"] == 2
 
 
+def test_an_upgrade_cut_short_under_meltanos_merge_still_reads_the_missed_partner(
+    stub: StubS4, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review23i #2: with a merge strategy Meltano deep-merges a cut-short run's last STATE over the stored one. The
+    upgrade's marker then sat beside the old bookmark (the key was removed, so the stored one survived) and the next
+    run trusted it: 1000003 never landed. The bookmark is now an explicit null, which the merge takes."""
+    from meltano.core.utils import merge  # Meltano's own deep merge of states
+
+    from xlr8_tap_sap_s4hana.client import S4Stream
+
+    stub.sets["A_BusinessPartner"].append(
+        {"BusinessPartner": "1000003", "BusinessPartnerFullName": "Missed Co", "CreationDate": _day("2026-02-15"),
+         "LastChangeDate": None}
+    )  # fmt: skip
+    config = stub_config(stub, "A_BusinessPartner")
+    stored = {"bookmarks": {"A_BusinessPartner": {"replication_key": "LastChangeDate",
+                                                  "replication_key_value": "2026-03-01T00:00:00Z"}}}  # fmt: skip
+    monkeypatch.setattr(S4Stream, "STATE_MSG_FREQUENCY", 1)  # a STATE after each record (10,000 on a real read)
+    upgraded = run_tap(config, state=json.loads(json.dumps(stored)))
+    partial = [m["value"] for m in upgraded.of_type("STATE")][1]  # what a run failing after its first record leaves
+    merged = merge(partial, json.loads(json.dumps(stored)))
+    monkeypatch.setattr(S4Stream, "STATE_MSG_FREQUENCY", 10_000)
+    after = run_tap(config, state=merged)
+    assert "1000003" in {r["BusinessPartner"] for r in after.records("A_BusinessPartner")}
+
+
 def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(
     url: str, unstamped_order: int, caplog: pytest.LogCaptureFixture
 ) -> None:
