@@ -134,8 +134,10 @@ def test_e7_soap_paging_holds_as_of_while_people_are_hired(
     second = run_tap(base_config(url, streams=only("soap_workers"), soap_page_size=30), state=first.state)
     hires = [r["Employee_ID"] for r in second.records("soap_workers")]
     assert hires == [f"E{i:06d}" for i in range(101, 108)]  # picked up through the transaction log next run
-    log = emulator.soap_calls[0]
+    moment_call, log = emulator.soap_calls[0], emulator.soap_calls[1]
+    assert (moment_call["page"], moment_call["updated_from"]) == ("1", None)  # the tenant's "now", asked first
     assert datetime.fromisoformat(log["updated_from"]) == moment
+    assert log["updated_through"] == log["as_of"] == second.state["bookmarks"]["soap_workers"]["replication_key_value"]
 
 
 def test_e7_rest_window_asks_again_when_the_total_moves(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:
@@ -163,9 +165,12 @@ def test_transaction_log_incremental_reads_exactly_the_changes(url: str, emulato
     person = emulator.company.employee(int(expected[0][1:]) - 1)
     assert changed["Annual_Salary"] == person.annual_salary
     assert datetime.fromisoformat(second.state["bookmarks"]["soap_workers"]["replication_key_value"]) == t1
-    asked = emulator.soap_calls[-1]
-    assert datetime.fromisoformat(asked["updated_from"]) == t0
-    assert asked["updated_through"] is None  # the tenant's own "now" closes the window (no client clock skew)
+    ranged = [c for c in emulator.soap_calls if c["updated_from"] is not None]
+    assert ranged, "no page asked for the transaction log"
+    for asked in ranged:  # every page, page 1 too, sends the whole range (audit24b M1), closed at the tenant's now
+        assert datetime.fromisoformat(asked["updated_from"]) == t0
+        assert datetime.fromisoformat(asked["updated_through"]) == t1
+        assert asked["as_of"] == asked["updated_through"]
 
 
 def test_soap_throttling_fault_is_retried(url: str, emulator: WorkdayEmulator) -> None:

@@ -594,8 +594,37 @@ class WorkdaySoapStream(WorkdayStream):
         return self.client.soap_auth
 
     def criteria(self, context: Context | None, as_of: str | None) -> list[etree._Element]:
-        """Request_Criteria; ``as_of`` is the moment held fixed for this sync (None on the first page)."""
+        """Request_Criteria; ``as_of`` is the moment held fixed for this sync (None on the first page unless
+        ``first_page_moment`` names one)."""
         return []
+
+    def first_page_moment(self, context: Context | None) -> str | None:
+        """The As_Of_Entry_DateTime page 1 is read at; None lets the tenant answer with its own "now"."""
+        return None
+
+    def tenant_moment(self, context: Context | None) -> str:
+        """The tenant's "now", asked with one one-row page of the operation (no criteria): a moment from the
+        tenant's clock, never this machine's, so clock skew cannot move a window past entries not yet read."""
+        payload = soap_envelope(self.settings, self.operation, [], page=1, count=1, as_of=None)
+        prepared = self.build_prepared_request(
+            method="POST",
+            url=self.get_url(context),
+            headers={**self.http_headers, **request_headers(SOAP11, "")},
+            data=payload,
+        )
+        response = self._request(prepared, context)
+        message = parsed_message(response)
+        if message.fault is not None:
+            raise SoapFaultError(message.fault, status=response.status_code, path=self.path)
+        moment = read_soap_page(message).as_of
+        if not moment:
+            raise KitHTTPError(
+                f"{self.operation} answered without Response_Filter/As_Of_Entry_DateTime; the stream "
+                f"{self.name!r} cannot hold one moment for its pages",
+                status=response.status_code,
+                path=self.path,
+            )
+        return moment
 
     def extract(self, node: etree._Element) -> dict[str, t.Any]:
         raise NotImplementedError
@@ -605,7 +634,7 @@ class WorkdaySoapStream(WorkdayStream):
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         token = page.next_page_token
-        number, as_of = token if token is not None else (1, None)
+        number, as_of = token if token is not None else (1, self.first_page_moment(page.stream_context))
         payload = soap_envelope(
             self.settings, self.operation, self.criteria(page.stream_context, as_of), page=number,
             count=self.settings.soap_page_size, as_of=as_of,

@@ -189,8 +189,15 @@ class SoapWorkersStream(WorkdaySoapStream):
         since = self.get_starting_replication_key_value(context)
         if not since:
             return []
-        window = [bsvc("Updated_From", str(since)), bsvc("Updated_Through", as_of) if as_of else None]
+        if not as_of:
+            raise RuntimeError("soap_workers: an incremental page without its As_Of moment")
+        window = [bsvc("Updated_From", str(since)), bsvc("Updated_Through", as_of)]
         return [bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *window))]
+
+    def first_page_moment(self, context: Context | None) -> str | None:
+        """Incremental: the tenant's "now" first, so page 1 sends a whole updated range (Workday refuses
+        Updated_From without Updated_Through, audit24b M1) and every page is read at that one moment."""
+        return self.tenant_moment(context) if self.get_starting_replication_key_value(context) else None
 
     def extract_with_moment(self, node: etree._Element, page: SoapPage) -> dict[str, t.Any]:
         row = self.extract(node)

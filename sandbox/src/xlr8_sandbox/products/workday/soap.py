@@ -224,11 +224,16 @@ class SoapServices:
         window = next(iter(children(log, "Transaction_Date_Range_Data")), None)
         if log is not None:
             start_text = child_text(window, "Updated_From")
-            if not start_text:
-                raise validation_fault("Updated_From is required", "//wd:Transaction_Date_Range_Data")
-            start = _parse_moment(start_text, "//wd:Updated_From")
             through_text = child_text(window, "Updated_Through")
-            end = emulator.clamp(_parse_moment(through_text, "//wd:Updated_Through") if through_text else as_of)
+            if not start_text or not through_text:
+                # Workday's own validation of an updated range (Effective_And_Updated_DateTime_Data): half a range
+                # is refused, never closed at the tenant's "now" (audit24b M1).
+                raise validation_fault(
+                    "If one of Updated From or Updated Through contains a value, both are Required!",
+                    "//wd:Transaction_Date_Range_Data",
+                )
+            start = _parse_moment(start_text, "//wd:Updated_From")
+            end = emulator.clamp(_parse_moment(through_text, "//wd:Updated_Through"))
             if end > as_of:
                 end = as_of
             indexes = emulator.changed_worker_indexes(start, end) if start < end else []
