@@ -81,6 +81,20 @@ def test_bad_config_exits_non_zero_naming_the_setting(url: str, tmp_path: Path) 
     assert ISU_PASSWORD not in result.stderr
 
 
+def test_incremental_report_without_primary_keys_is_refused_naming_the_setting(url: str, tmp_path: Path) -> None:
+    """audit24b M3: the bookmark's day is re-read every run; without a key each run would append it again."""
+    report = {
+        "name": "worker_report",
+        "url": report_url(url, "XLR8_Workers"),
+        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2025-01-01",
+                        "replication_key": "Last_Updated"},
+    }  # fmt: skip
+    config = base_config(url, streams=[], reports=[report])
+    result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
+    assert result.returncode != 0
+    assert "'reports[0].primary_keys' is required" in result.stderr
+
+
 def test_about_marks_secrets(tmp_path: Path) -> None:
     result = _run(["--about", "--format=json"], tmp_path)
     assert result.returncode == 0, result.stderr

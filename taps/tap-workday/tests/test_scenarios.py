@@ -3,7 +3,7 @@ paging, SOAP paging at a fixed as-of moment while data changes, transaction-log 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -96,13 +96,52 @@ def test_raas_rolling_prompts_windows_and_bookmark(url: str, emulator: WorkdayEm
     report["incremental"]["end_date"] = "2026-02-15"
     again = run_tap(base_config(url, streams=[], reports=[report]), state=result.state)
     first_call = dict(emulator.raas_calls[0]["prompts"])
-    assert first_call["Updated_From"] == f"{latest.date().isoformat()}-08:00"  # resumes at the bookmark's day
+    local_day = latest.astimezone(timezone(timedelta(hours=-8))).date()  # the bookmark's day in the prompts' zone
+    assert first_call["Updated_From"] == f"{local_day.isoformat()}-08:00"  # resumes at the bookmark's day
     resumed = {r["Employee_ID"] for r in again.records("worker_report")}
     assert resumed == {
-        e.employee_id
-        for e in emulator.company.employees()
-        if latest.date() <= e.last_modified.date() <= date(2026, 2, 15)
+        e.employee_id for e in emulator.company.employees() if local_day <= e.last_modified.date() <= date(2026, 2, 15)
     }
+
+
+def test_raas_bookmark_in_another_zone_than_the_prompts_leaves_no_gap(url: str, emulator: WorkdayEmulator) -> None:
+    """audit24b M4: a bookmark written at 02:47 UTC is the evening before in -08:00: the next window opens on that
+    local day, not on the UTC text's day (which would start 5 hours after the bookmark)."""
+    report = {
+        "name": "worker_report",
+        "url": report_url(url, "XLR8_Workers") + f"?Organization!WID={wid('organization', 'SUP_TOP')}",
+        "primary_keys": ["Employee_ID"],
+        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2025-01-01",
+                        "end_date": "2026-01-31", "window_days": 400, "replication_key": "Last_Updated",
+                        "date_suffix": "-08:00"},
+    }  # fmt: skip
+    state = {"bookmarks": {"worker_report": {"replication_key": "Last_Updated",
+                                             "replication_key_value": "2025-12-22T02:47:52.000+00:00"}}}  # fmt: skip
+    run_tap(base_config(url, streams=[], reports=[report]), state=state)
+    prompts = dict(next(c for c in emulator.raas_calls if c["report"] == "XLR8_Workers")["prompts"])
+    assert prompts["Updated_From"] == "2025-12-21-08:00"
+
+
+def test_raas_entry_without_the_bookmark_column_keeps_the_bookmark(url: str, emulator: WorkdayEmulator) -> None:
+    """audit24b M2: RaaS leaves an empty field out; an entry without the bookmark column (here Termination_Date,
+    empty for everyone still employed) lands with a null there and leaves the bookmark to the others."""
+    start, end = date(2025, 1, 1), date(2025, 12, 31)
+    report = {
+        "name": "worker_report",
+        "url": report_url(url, "XLR8_Workers") + f"?Organization!WID={wid('organization', 'SUP_TOP')}",
+        "primary_keys": ["Employee_ID"],
+        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": start.isoformat(),
+                        "end_date": end.isoformat(), "window_days": 400, "replication_key": "Termination_Date"},
+    }  # fmt: skip
+    result = run_tap(base_config(url, streams=[], reports=[report]))
+    rows = result.records("worker_report")
+    expected = [e for e in emulator.company.employees() if start <= e.last_modified.date() <= end]
+    assert sorted(r["Employee_ID"] for r in rows) == sorted(e.employee_id for e in expected)
+    assert any(r["Termination_Date"] is None for r in rows)
+    ended = [e.termination_date for e in expected if e.termination_date is not None]
+    assert ended, "the fixture has no terminated worker in the window"
+    bookmark = result.state["bookmarks"]["worker_report"]["replication_key_value"]
+    assert date.fromisoformat(str(bookmark)[:10]) == max(ended)
 
 
 def test_rest_offset_paging_to_the_end(url: str, emulator: WorkdayEmulator, sandbox: Sandbox) -> None:

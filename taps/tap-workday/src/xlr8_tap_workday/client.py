@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cached_property
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -452,6 +452,31 @@ class WindowPaginator(BaseAPIPaginator[tuple[date, date] | None]):
         return self.index + 1 < len(self.windows)
 
 
+def restart_day(bookmark: str, date_suffix: str) -> date:
+    """The first day a report is read again from: the bookmark's day in the prompts' own offset (``date_suffix``),
+    so a bookmark written in another zone leaves no hours unread (audit24b M4). Without a suffix the prompts are in
+    the tenant's zone, unknown here: a timestamp's day before, as well. A plain date bookmark is that day."""
+    text = bookmark.strip()
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    offset = _suffix_offset(date_suffix)
+    if moment.tzinfo is not None and offset is not None:
+        return moment.astimezone(offset).date()
+    return moment.date() - timedelta(days=1)
+
+
+def _suffix_offset(date_suffix: str) -> timezone | None:
+    """``-08:00`` / ``+05:30`` / ``Z`` as a fixed offset; None for no suffix or one this cannot read."""
+    text = date_suffix.strip()
+    if text in ("Z", "z"):
+        return UTC
+    if len(text) == 6 and text[0] in "+-" and text[3] == ":" and text[1:3].isdigit() and text[4:].isdigit():
+        minutes = int(text[1:3]) * 60 + int(text[4:])
+        return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
+    return None
+
+
 def date_windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
     """Consecutive inclusive windows covering ``start``..``end``."""
     windows: list[tuple[date, date]] = []
@@ -496,7 +521,7 @@ class WorkdayRaasStream(WorkdayStream):
         if inc.replication_key:
             bookmark = self.get_starting_replication_key_value(context)
             if bookmark:
-                start = max(start, date.fromisoformat(str(bookmark)[:10]))  # the bookmark's day is re-read
+                start = max(start, restart_day(str(bookmark), inc.date_suffix))  # the bookmark's day is re-read
         end = inc.end_date or self.today()
         return date_windows(start, end, inc.window_days)
 
@@ -542,12 +567,22 @@ class WorkdayRaasStream(WorkdayStream):
         so an error is raised at its own entry, after the records before it."""
         convert, convert_block = self._convert, self._convert_block
         keeps = self._conformer.keeps_records
+        rk = self.replication_key
         for entries in iter_report_blocks(response):
             records = convert_block(entries)
             if records is None:
                 for entry in entries:
-                    yield [convert(entry)], False
+                    record = convert(entry)
+                    if rk and rk not in record:
+                        record[rk] = None
+                    yield [record], False
             else:
+                if rk:
+                    # RaaS leaves an empty field out of the entry: an entry without the bookmark column keeps the
+                    # bookmark where it is (a null replication value), never a bare KeyError (audit24b M2).
+                    for record in records:
+                        if rk not in record:
+                            record[rk] = None
                 yield records, keeps(records)
 
 

@@ -273,6 +273,12 @@ def parse_report_setting(raw: t.Any, index: int, base_url: str, tenant: str, err
                 str(inc["from_prompt"]), str(inc["to_prompt"]), start, window, inc.get("replication_key"), end,
                 str(inc.get("date_suffix") or ""),
             )  # fmt: skip
+    if incremental is not None and incremental.replication_key and not raw.get("primary_keys"):
+        # The bookmark's day is read again every run: without a key each run would append it once more.
+        errors.append(
+            f"setting '{where}.primary_keys' is required when '{where}.incremental.replication_key' is set "
+            "(the bookmark's day is re-read each run and upserted by these columns)"
+        )
     return ReportSpec(
         name=name,
         url=f"{parts.scheme}://{parts.netloc}{parts.path}",
