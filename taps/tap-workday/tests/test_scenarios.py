@@ -212,6 +212,30 @@ def test_transaction_log_incremental_reads_exactly_the_changes(url: str, emulato
         assert asked["as_of"] == asked["updated_through"]
 
 
+def test_future_dated_change_lands_when_it_takes_effect(url: str, emulator: WorkdayEmulator) -> None:
+    """audit24b H4: a raise entered today, effective in ten days, is read today as of today (old pay); once it takes
+    effect no transaction is entered, so only the transaction log's effective range finds the worker again."""
+    config = base_config(url, streams=only("soap_workers"), soap_page_size=50)
+    first = run_tap(config)
+    t0 = emulator.ctx.clock.now()
+    busy = {c.index for c in emulator.company.changes_between(t0, t0 + timedelta(days=12)) if c.entity == "employee"}
+    person = next(e for e in emulator.company.employees(as_of=t0) if e.index not in busy and e.status == "active")
+    raised = (person.annual_salary * Decimal("1.10")).quantize(Decimal("0.01"))
+    emulator.enter_future_dated(person.index, (t0 + timedelta(days=10)).date(), raised)
+
+    second = run_tap(config, state=first.state)
+    seen = {r["Employee_ID"]: r for r in second.records("soap_workers")}
+    assert seen[person.employee_id]["Annual_Salary"] == person.annual_salary  # entered, not yet in effect
+
+    emulator.ctx.clock.advance(timedelta(days=11))
+    third = run_tap(config, state=second.state)
+    later = {r["Employee_ID"]: r for r in third.records("soap_workers")}
+    assert person.employee_id in later, "the raise took effect but the worker was never read again"
+    assert later[person.employee_id]["Annual_Salary"] == raised
+    bookmark = datetime.fromisoformat(third.state["bookmarks"]["soap_workers"]["replication_key_value"])
+    assert bookmark == emulator.ctx.clock.now()
+
+
 def test_soap_throttling_fault_is_retried(url: str, emulator: WorkdayEmulator) -> None:
     emulator.throttle_soap(2)
     result = run_tap(base_config(url, streams=only("suppliers")))

@@ -4,6 +4,7 @@ the tap's ``reports`` setting. Only names, keys, schemas, annotations and the ro
 from __future__ import annotations
 
 import typing as t
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from lxml import etree
@@ -139,6 +140,14 @@ class JobsStream(WorkdayRestStream):
 # --- SOAP --------------------------------------------------------------------------------------------------------
 
 
+def effective_from(bookmark: str) -> str:
+    """The start of the day before the bookmark's (in its own offset): the effective range overlaps the last run by a
+    day, so a change that took effect on the last run's day after it read is not missed (upserts dedupe)."""
+    moment = datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
+    start = datetime.combine(moment.date() - timedelta(days=1), time(), moment.tzinfo or UTC)
+    return start.isoformat(timespec="milliseconds")
+
+
 class SoapWorkersStream(WorkdaySoapStream):
     """Get_Workers. First run: every worker as of the sync's moment. Later runs: only workers with a transaction
     entered since the bookmark (Transaction_Log_Criteria_Data), up to the same moment held on every page."""
@@ -191,8 +200,15 @@ class SoapWorkersStream(WorkdaySoapStream):
             return []
         if not as_of:
             raise RuntimeError("soap_workers: an incremental page without its As_Of moment")
-        window = [bsvc("Updated_From", str(since)), bsvc("Updated_Through", as_of)]
-        return [bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *window))]
+        entered = [bsvc("Updated_From", str(since)), bsvc("Updated_Through", as_of)]
+        # A change keyed in advance was read before it took effect (as of that day) and no new transaction is
+        # entered when it does: a second criteria block (OR-ed) asks for changes that took effect since the last
+        # run, from the day before the bookmark (audit24b H4).
+        effective = [bsvc("Effective_From", effective_from(str(since))), bsvc("Effective_Through", as_of)]
+        return [
+            bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *entered)),
+            bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *effective)),
+        ]
 
     def first_page_moment(self, context: Context | None) -> str | None:
         """Incremental: the tenant's "now" first, so page 1 sends a whole updated range (Workday refuses

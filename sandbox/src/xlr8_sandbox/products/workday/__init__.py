@@ -17,7 +17,9 @@ import functools
 import hashlib
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,6 +60,18 @@ def worker_status(e: Employee) -> str:
     return {"active": "Active", "leave": "On Leave", "terminated": "Terminated"}[e.status]
 
 
+@dataclass(frozen=True)
+class FutureDated:
+    """A transaction entered at ``entered_at`` that takes effect on ``effective`` (a raise keyed in advance):
+    Get_Workers shows it only as of an effective date on or after ``effective``, and the transaction log finds it by
+    either its entry moment or its effective date."""
+
+    index: int
+    entered_at: datetime
+    effective: date
+    annual_salary: Decimal
+
+
 class WorkdayEmulator(ProductEmulator):
     product_id = "workday"
     title = "Workday HCM and Financials (REST, RaaS, SOAP)"
@@ -77,6 +91,8 @@ class WorkdayEmulator(ProductEmulator):
         self.rotate_refresh_tokens = False
         self._soap_throttle = 0
         self._workers_cache: tuple[tuple[datetime, int], list[Employee]] | None = None
+        #: Future-dated pay changes (``enter_future_dated``): entered at one moment, effective on a later day.
+        self.future_dated: list[FutureDated] = []
         #: What clients asked (prompts, SOAP paging), for tests: the platform's request log has no query strings.
         self.raas_calls: list[dict[str, Any]] = []
         self.soap_calls: list[dict[str, Any]] = []
@@ -114,8 +130,43 @@ class WorkdayEmulator(ProductEmulator):
         self.ctx.clock.advance(timedelta(seconds=1))
         self.company.insert_employees(count)
 
+    def enter_future_dated(self, index: int, effective: date, annual_salary: Decimal) -> FutureDated:
+        """Enter a pay change for person ``index`` a moment after now, effective on ``effective`` (tests: Workday's
+        future-dated transactions, audit24b H4). Not part of the default data: the served bytes stay as they were."""
+        entered = self.ctx.clock.advance(timedelta(seconds=1))
+        change = FutureDated(index, entered, effective, annual_salary)
+        with self._lock:
+            self.future_dated.append(change)
+            self._workers_cache = None
+        self.row_cache.clear()
+        return change
+
+    def effective_view(self, person: Employee, index: int, as_of: datetime, effective: date) -> Employee:
+        """``person`` with the future-dated changes entered by ``as_of`` and in effect on ``effective``."""
+        for change in self.future_dated:
+            if change.index == index and change.entered_at <= as_of and change.effective <= effective:
+                person = replace(person, annual_salary=change.annual_salary)
+        return person
+
+    def future_dated_indexes(
+        self, entered: tuple[datetime, datetime] | None, effective: tuple[datetime, datetime] | None, as_of: datetime
+    ) -> set[int]:
+        """People with a future-dated change entered in ``entered`` (``(from, through]``) and effective in
+        ``effective`` (``[from, through]``, by day), each range left out when None; none entered after ``as_of``."""
+        found: set[int] = set()
+        for change in self.future_dated:
+            if change.entered_at > as_of:
+                continue
+            if entered is not None and not entered[0] < change.entered_at <= entered[1]:
+                continue
+            if effective is not None and not effective[0].date() <= change.effective <= effective[1].date():
+                continue
+            found.add(change.index)
+        return found
+
     def reset(self) -> None:
         with self._lock:
+            self.future_dated.clear()
             self.refresh_tokens = {REFRESH_TOKEN}
             self.rotate_refresh_tokens = False
             self._soap_throttle = 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import typing as t
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -102,6 +102,26 @@ def _parse_moment(value: str, xpath: str) -> datetime:
     if moment.tzinfo is None:
         raise validation_fault(f"dateTime {value!r} needs a time zone offset", xpath)
     return moment
+
+
+#: Before any sandbox data: an effective range with no updated range reads entries from the start of time.
+EPOCH_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _range(window: etree._Element | None, prefix: str, as_of: datetime) -> tuple[datetime, datetime] | None:
+    """``<prefix>_From``..``<prefix>_Through`` of a Transaction_Date_Range_Data, None when neither is given;
+    half a range is refused as Workday does ("both are Required!"). The end never lies past ``as_of``."""
+    start_text, end_text = child_text(window, f"{prefix}_From"), child_text(window, f"{prefix}_Through")
+    if not start_text and not end_text:
+        return None
+    if not start_text or not end_text:
+        raise validation_fault(
+            f"If one of {prefix} From or {prefix} Through contains a value, both are Required!",
+            "//wd:Transaction_Date_Range_Data",
+        )
+    start = _parse_moment(start_text, f"//wd:{prefix}_From")
+    end = _parse_moment(end_text, f"//wd:{prefix}_Through")
+    return start, min(end, as_of) if prefix == "Updated" else end
 
 
 def _parse_date(value: str, xpath: str) -> date:
@@ -220,26 +240,43 @@ class SoapServices:
     def _workers(self, payload: etree._Element, as_of: datetime) -> tuple[Any, int]:
         emulator = self.emulator
         criteria = next(iter(children(payload, "Request_Criteria")), None)
-        log = next(iter(children(criteria, "Transaction_Log_Criteria_Data")), None)
-        window = next(iter(children(log, "Transaction_Date_Range_Data")), None)
-        if log is not None:
-            start_text = child_text(window, "Updated_From")
-            through_text = child_text(window, "Updated_Through")
-            if not start_text or not through_text:
-                # Workday's own validation of an updated range (Effective_And_Updated_DateTime_Data): half a range
-                # is refused, never closed at the tenant's "now" (audit24b M1).
-                raise validation_fault(
-                    "If one of Updated From or Updated Through contains a value, both are Required!",
-                    "//wd:Transaction_Date_Range_Data",
-                )
-            start = _parse_moment(start_text, "//wd:Updated_From")
-            end = emulator.clamp(_parse_moment(through_text, "//wd:Updated_Through"))
-            if end > as_of:
-                end = as_of
-            indexes = emulator.changed_worker_indexes(start, end) if start < end else []
-            people = [emulator.company.employee(i, as_of) for i in indexes]
+        logs = list(children(criteria, "Transaction_Log_Criteria_Data"))
+        effective_day = as_of.date()
+        if logs:
+            # Several Transaction_Log_Criteria_Data blocks are OR-ed; within one block an updated range (entry
+            # moment) and an effective range (the day a change takes effect) must both hold.
+            found: set[int] = set()
+            for log in logs:
+                window = next(iter(children(log, "Transaction_Date_Range_Data")), None)
+                entered = _range(window, "Updated", as_of)
+                effective = _range(window, "Effective", as_of)
+                if entered is None and effective is None:
+                    raise validation_fault(
+                        "Transaction_Date_Range_Data needs an updated or an effective range",
+                        "//wd:Transaction_Date_Range_Data",
+                    )
+                start, end = entered if entered is not None else (EPOCH_MOMENT, as_of)
+                if effective is None:
+                    found.update(emulator.changed_worker_indexes(start, end) if start < end else [])
+                # A regular change takes effect on the day it is entered; a future-dated one on its own day.
+                elif start < end:
+                    day_start = datetime.combine(effective[0].date(), time(), effective[0].tzinfo)
+                    day_end = datetime.combine(effective[1].date() + timedelta(days=1), time(), effective[1].tzinfo)
+                    low, high = max(start, day_start - timedelta(microseconds=1)), min(end, day_end)
+                    found.update(emulator.changed_worker_indexes(low, high) if low < high else [])
+                found.update(emulator.future_dated_indexes(entered, effective, as_of))
+            people = [
+                emulator.effective_view(emulator.company.employee(i, as_of), i, as_of, effective_day)
+                for i in sorted(found)
+            ]
             return people, len(people)
         moment = emulator.clamp(as_of)
+        if emulator.future_dated:
+            everyone = [
+                emulator.effective_view(person, i, moment, effective_day)
+                for i, person in enumerate(emulator.company.employees(as_of=moment))
+            ]
+            return (lambda a, b: everyone[a:b]), len(everyone)
         return (lambda a, b: list(emulator.company.employees(a, b, as_of=moment))), emulator.worker_count(moment)
 
     def _organizations(self, payload: etree._Element, as_of: datetime) -> tuple[list[Any], int]:
