@@ -285,7 +285,7 @@ def test_journals_and_suppliers_are_financials(url: str, emulator: WorkdayEmulat
 
 def test_b5_rotated_refresh_token_without_a_store_stops_the_run(url: str, emulator: WorkdayEmulator) -> None:
     emulator.rotate_refresh_tokens = True
-    with pytest.raises(RefreshTokenNotPersistedError, match="rotated the refresh token") as caught:
+    with pytest.raises(RefreshTokenNotPersistedError, match="refresh_token is now spent: issue a new one") as caught:
         run_tap(base_config(url, streams=only("jobs")))
     assert "sandbox-wd-refresh-token" not in str(caught.value)
 

@@ -31,10 +31,11 @@ def token_url(settings: WorkdaySettings) -> str:
 
 
 def refuse_rotation(_value: str) -> None:
-    """Without ``credential_id`` a rotated token has nowhere to go: stop rather than spend the only valid one."""
+    """Without ``credential_id`` a rotated token has nowhere to go: stop and say the configured one is spent."""
     raise RuntimeError(
-        "Workday rotated the refresh token but this run has no credential_id to store it in; "
-        "configure credential_id (xlr8-credentials) for this API client"
+        "Workday rotated the refresh token but this run has no credential_id to store it in; the configured "
+        "refresh_token is now spent: issue a new one in Workday and configure credential_id (xlr8-credentials) "
+        "for this API client"
     )
 
 
