@@ -218,3 +218,24 @@ def test_i15_11_a_quota_refusal_of_the_describe_stops_a_sync_with_state_safe(sf:
     assert "describe" in stopped.tap.partial_reasons[0]
     assert stopped.records("Account") == []
     assert stopped.state["bookmarks"]["Account"]["replication_key_value"] == "2020"
+
+
+def test_concurrency_limit_403_is_retried_not_taken_for_the_daily_quota(sf: Any, tmp_path: Path) -> None:
+    """audit24a M5: an org answers 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit exceeded" while other
+    long requests of the org run (transient); the daily quota is "TotalRequests". The tap retries the first and
+    reads on: every Account lands, exit 0, no partial run."""
+    body = json.dumps(
+        [{"message": "ConcurrentPerOrgLongTxn Limit exceeded", "errorCode": "REQUEST_LIMIT_EXCEEDED", "fields": []}]
+    )
+    with sf.start_sandbox({"Account": 500}) as sandbox:
+        sandbox.faults.add(
+            "salesforce", "/services/data/*/queryAll/*", FaultSpec("status", status=403, body=body, after=1, times=1)
+        )
+        config = sf.password_config(
+            sandbox, objects=["Account"], api_type="rest", batch_size=200, rest_concurrent_queries=1
+        )
+        result = _run(["--config", write_json(tmp_path / "config.json", config)], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [m["record"] for m in parse_singer_messages(result.stdout) if m["type"] == "RECORD"]
+    assert len({r["Id"] for r in records}) == 500
+    assert "partial run" not in result.stderr

@@ -127,12 +127,35 @@ class RangeTimeoutError(QueryTimeoutError):
 
 
 class SalesforceClassifier(ResponseClassifier):
-    """403 REQUEST_LIMIT_EXCEEDED is the daily quota (not an auth failure, never retried)."""
+    """403 REQUEST_LIMIT_EXCEEDED is the daily quota (not an auth failure, never retried), unless it names a
+    concurrency limit ("ConcurrentPerOrgLongTxn Limit exceeded", "ConcurrentRequests ...": other long requests of
+    the org, transient, retried with backoff; audit24a M5) and the org's usage header is not at its limit."""
 
     def classify(self, response: requests.Response) -> Verdict:
         if response.status_code == 403 and error_code_of(response) == "REQUEST_LIMIT_EXCEEDED":
+            if _names_concurrency_limit(response) and not _api_usage_at_limit(response):
+                return "retry"
             return "quota"
         return super().classify(response)
+
+
+def _names_concurrency_limit(response: requests.Response) -> bool:
+    body = json_or_not(response)
+    first = body[0] if isinstance(body, list) and body else body
+    message = str(first.get("message") or "") if isinstance(first, dict) else ""
+    return message.startswith("Concurrent") and "TotalRequests" not in message
+
+
+def _api_usage_at_limit(response: requests.Response) -> bool:
+    """``Sforce-Limit-Info: api-usage=used/limit`` at or past its limit."""
+    info = response.headers.get("Sforce-Limit-Info") or ""
+    for part in info.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "api-usage":
+            used, _, limit = value.partition("/")
+            if used.isdigit() and limit.isdigit():
+                return int(used) >= int(limit)
+    return False
 
 
 class QueryPageClassifier(SalesforceClassifier):
