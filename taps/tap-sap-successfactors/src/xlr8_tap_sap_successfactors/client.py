@@ -54,6 +54,9 @@ if t.TYPE_CHECKING:
     from xlr8_tap_sap_successfactors.tap import SuccessFactorsSettings, TapSapSuccessFactors
 
 MAX_MESSAGE = 300
+#: Every User status: a User query without a status term returns active users only (SAP KBAs 2736579, 2166571),
+#: so terminated people would never land and a termination after the first run would never be read.
+USER_STATUS_FILTER = Filter("status in 't','f','T','F','e','d'")
 #: Characters left readable in OData query strings (``$filter=a eq 'b'`` -> ``%24`` would also work, but logs
 #: and the audit trail are easier to read this way). Spaces are always ``%20``, never ``+``.
 ODATA_SAFE = "$,'():/*"
@@ -222,7 +225,7 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
                 incremental = compare(self.replication_key, "ge", start, self.plan.replication_key_type)
         universal = self.universal_filter
         pushed = Filter(f"({universal.where})") if universal is not None and universal.where else None
-        return all_of(incremental, pushed)
+        return all_of(incremental, pushed, USER_STATUS_FILTER if self.plan.name == "User" else None)
 
     def base_params(self, context: Context | None) -> dict[str, t.Any]:
         """What both $count and the first page are asked with."""

@@ -1,0 +1,65 @@
+"""What a real SuccessFactors tenant does where the emulator used to do what the tap expected (review audit24a),
+over real HTTP: inactive users only on request (H1), rows changed while a read is in progress (H3), future-dated
+rows (H2), a ``__next`` naming the default port (M1) and a retired Basic authentication (M2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import requests
+
+from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID, SuccessFactorsEmulator
+
+from .conftest import SCALE, basic_config, run_tap
+
+AUTH = (f"{API_USER}@{COMPANY_ID}", API_PASSWORD)
+
+
+def _ids(rows: list[dict]) -> set[str]:
+    return {r["userId"] for r in rows}
+
+
+def test_h1_emulator_returns_active_users_unless_status_is_filtered(url: str, emulator: SuccessFactorsEmulator) -> None:
+    """SAP KBA 2736579: no status term, active users only; ``status in ...`` (or its ``or`` chain) names the rest."""
+
+    def users(**params: str) -> list[dict]:
+        got = requests.get(f"{url}/odata/v2/User", params={"$format": "json", **params}, auth=AUTH, timeout=30)
+        got.raise_for_status()
+        return got.json()["d"]["results"]
+
+    def count(**params: str) -> int:
+        got = requests.get(f"{url}/odata/v2/User/$count", params=params, auth=AUTH, timeout=30)
+        got.raise_for_status()
+        return int(got.text)
+
+    everyone = users(**{"$filter": "status in 't','f','T','F','e','d'"})
+    assert len(everyone) == SCALE
+    inactive = {u["userId"] for u in everyone if u["status"] == "inactive"}
+    assert inactive
+    default = users()
+    assert {u["status"] for u in default} == {"active"}
+    assert len(default) == SCALE - len(inactive) == count()
+    assert count(**{"$filter": "status in 't','f','T','F','e','d'"}) == SCALE
+    assert _ids(users(**{"$filter": "status eq 'f' or status eq 'F'"})) == inactive
+    assert _ids(users(**{"$filter": "status in 'inactive'"})) == inactive
+    stamp = "lastModifiedDateTime ge datetimeoffset'1900-01-01T00:00:00Z'"
+    assert len(users(**{"$filter": stamp})) == len(default)  # a filter without a status term: still active only
+    assert users(**{"$filter": f"{stamp} and status in 't','f'"}) == everyone
+
+
+def test_h1_terminated_users_land_first_and_incrementally(url: str, emulator: SuccessFactorsEmulator) -> None:
+    config = basic_config(url, entity_sets=["User"])
+    first = run_tap(config)
+    users = first.records("User")
+    assert len(users) == SCALE
+    inactive = {u["userId"] for u in users if u["status"] == "inactive"}
+    assert inactive  # the seed's terminated people land on the first run
+    # An active user is terminated after the first run: the next run reads the change.
+    leaver = next(u for u in users if u["status"] == "active")
+    clock = emulator.ctx.clock
+    clock.advance(timedelta(hours=1))
+    row = next(r for _, r in emulator._all_rows(emulator.entities["User"]) if r["userId"] == leaver["userId"])
+    emulator.insert("User", {**row, "status": "inactive", "lastModifiedDateTime": clock.now()})
+    second = run_tap(config, state=first.state)
+    landed = {u["userId"]: u["status"] for u in second.records("User")}
+    assert landed.get(leaver["userId"]) == "inactive"
