@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import requests
 
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID, SuccessFactorsEmulator
 
 from .conftest import SCALE, basic_config, run_tap
@@ -63,3 +65,35 @@ def test_h1_terminated_users_land_first_and_incrementally(url: str, emulator: Su
     second = run_tap(config, state=first.state)
     landed = {u["userId"]: u["status"] for u in second.records("User")}
     assert landed.get(leaver["userId"]) == "inactive"
+
+
+def test_h3_a_row_edited_while_the_read_pages_is_read_next_run(
+    url: str, sandbox: Sandbox, emulator: SuccessFactorsEmulator
+) -> None:
+    """Row ZA is served on the first page; then a user edits ZA and, a second later, ZB, which a later page serves
+    with its new stamp. The bookmark must not pass ZA's edit, so the next run reads it (E-series: rows changed
+    during the read)."""
+    clock = emulator.ctx.clock
+    template = next(r for _, r in emulator._all_rows(emulator.entities["User"]))
+    old = clock.now() - timedelta(days=400)
+    for user_id in ("ZB", "ZX", "ZA"):  # inserted rows come first, the last inserted first: ZA, ZX | ZB, ...
+        emulator.insert("User", {**template, "userId": user_id, "lastName": user_id, "lastModifiedDateTime": old})
+
+    def edit_mid_read(_count: int) -> None:
+        edited_a = clock.advance(timedelta(minutes=15))
+        emulator.edit("User", ("ZA",), {"lastName": "A-edited", "lastModifiedDateTime": edited_a})
+        edited_b = clock.advance(timedelta(seconds=1))
+        emulator.edit("User", ("ZB",), {"lastName": "B-edited", "lastModifiedDateTime": edited_b})
+
+    emulator.insert_records = edit_mid_read  # type: ignore[method-assign]  # the fault hook's action
+    sandbox.faults.add("successfactors", "/odata/v2/User", FaultSpec("insert_records", after=1, times=1))
+    config = basic_config(url, entity_sets=["User"], page_size=2)
+    first = run_tap(config)
+    seen = {u["userId"]: u["lastName"] for u in first.records("User")}
+    assert (seen["ZA"], seen["ZB"]) == ("ZA", "B-edited")  # ZA served before its edit, ZB after
+    bookmark = first.state["bookmarks"]["User"]["replication_key_value"]
+    assert bookmark == "2026-01-05T08:59:00Z"  # the first page's Date (09:00 sandbox time) less the skew
+    second = run_tap(config, state=first.state)
+    again = {u["userId"]: u["lastName"] for u in second.records("User")}
+    assert again.get("ZA") == "A-edited"
+    assert again.get("ZB") == "B-edited"

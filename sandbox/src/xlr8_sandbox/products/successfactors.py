@@ -116,6 +116,7 @@ class _MatchScan:
 class SuccessFactorsEmulator(ProductEmulator):
     product_id = "successfactors"
     title = "SAP SuccessFactors (OData v2)"
+    sandbox_date_header = True
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -215,6 +216,17 @@ class SuccessFactorsEmulator(ProductEmulator):
         """Add one row (exact Python values) ahead of the generated rows."""
         with self._lock:
             self.entities[entity_set].extra.insert(0, row)
+            self._changes += 1
+
+    def edit(self, entity_set: str, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        """Change a row inserted at run time in place, as another user edits it while a client pages (a page asked
+        for afterwards serves the new values, as SuccessFactors does)."""
+        entity = self.entities[entity_set]
+        with self._lock:
+            row = next((r for r in entity.extra if entity.key_of(r) == key), None)
+            if row is None:
+                raise KeyError(f"{entity_set}{key} was not inserted at run time")
+            row.update(changes)
             self._changes += 1
 
     def _data_version(self) -> tuple[Any, ...]:

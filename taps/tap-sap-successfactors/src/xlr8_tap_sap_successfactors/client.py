@@ -42,6 +42,7 @@ from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
 from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.odata.types import EntryDecoder
+from xlr8_kit.read_start import ReadStartCap
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_tap_sap_successfactors.discovery import StreamPlan
@@ -179,8 +180,9 @@ class SuccessFactorsClient:
             response = self.get(link)
 
 
-class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
-    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
+class SuccessFactorsStream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
+    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare. Pages come in
+    server order, not by change stamp, so the bookmark is held at the read's start (``ReadStartCap``)."""
 
     response_classifier = CLASSIFIER
     plan: t.ClassVar[StreamPlan]
@@ -279,6 +281,7 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
     # -- response ------------------------------------------------------------------------------------------------
 
     def validate_response(self, response: requests.Response) -> None:
+        self.note_read_start(response)
         try:
             super().validate_response(response)
         except KitHTTPError as exc:
