@@ -97,3 +97,26 @@ def test_h3_a_row_edited_while_the_read_pages_is_read_next_run(
     again = {u["userId"]: u["lastName"] for u in second.records("User")}
     assert again.get("ZA") == "A-edited"
     assert again.get("ZB") == "B-edited"
+
+
+def test_h2_a_future_dated_row_lands_when_keyed(url: str, emulator: SuccessFactorsEmulator) -> None:
+    """A promotion keyed on 5 Jan for 15 Jan, then another change an hour later: the promotion must land (with
+    its startDate, a key of its own) although its stamp is older than the bookmark by the time it takes effect."""
+    clock = emulator.ctx.clock
+    config = basic_config(url, entity_sets=["EmpJob"])
+    first = run_tap(config)
+    keyed = emulator.key_future_job("E000001", 10, jobCode="PROMOTED")
+    clock.advance(timedelta(hours=1))
+    emulator.key_future_job("E000002", 0, jobCode="OTHER", seqNumber=2)  # a change in force today
+    second = run_tap(config, state=first.state)
+    clock.advance(timedelta(days=11))
+    third = run_tap(config, state=second.state)
+    promoted = [
+        (r["userId"], r["startDate"])
+        for run in (second, third)
+        for r in run.records("EmpJob")
+        if r["jobCode"] == "PROMOTED"
+    ]
+    assert promoted
+    assert set(promoted) == {("E000001", keyed["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ"))}
+    assert any(r["jobCode"] == "OTHER" for r in second.records("EmpJob"))

@@ -218,6 +218,22 @@ class SuccessFactorsEmulator(ProductEmulator):
             self.entities[entity_set].extra.insert(0, row)
             self._changes += 1
 
+    def key_future_job(self, user_id: str, days_ahead: int, **changes: Any) -> dict[str, Any]:
+        """HR keys a job change now that takes effect ``days_ahead`` days later: an EmpJob row stamped now whose
+        startDate is ahead (Employee Central's future-dated rows). Opt-in, for tests: the default data keeps its
+        own rows. The row in force today keeps its end date (the emulator does not end it)."""
+        now = self.ctx.clock.now()
+        today = _day(now.date())
+        current = self._related("EmpJob", {"userId": user_id}, (today, today))
+        if not current:
+            raise KeyError(f"EmpJob: no row of {user_id} in force on {today.date()}")
+        row = {
+            **current[0], "startDate": today + timedelta(days=days_ahead), "endDate": END_OF_TIME,
+            "eventReason": "DATACHG", "createdDateTime": now, "lastModifiedDateTime": now, **changes,
+        }  # fmt: skip
+        self.insert("EmpJob", row)
+        return row
+
     def edit(self, entity_set: str, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
         """Change a row inserted at run time in place, as another user edits it while a client pages (a page asked
         for afterwards serves the new values, as SuccessFactors does)."""

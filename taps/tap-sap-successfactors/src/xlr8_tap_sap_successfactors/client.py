@@ -15,6 +15,7 @@ import time
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlparse
@@ -42,7 +43,7 @@ from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
 from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.odata.types import EntryDecoder
-from xlr8_kit.read_start import ReadStartCap
+from xlr8_kit.read_start import ReadStartCap, server_time
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_tap_sap_successfactors.discovery import StreamPlan
@@ -58,6 +59,7 @@ MAX_MESSAGE = 300
 #: Every User status: a User query without a status term returns active users only (SAP KBAs 2736579, 2166571),
 #: so terminated people would never land and a termination after the first run would never be read.
 USER_STATUS_FILTER = Filter("status in 't','f','T','F','e','d'")
+END_OF_TIME_DATE = "9999-12-31"
 #: Characters left readable in OData query strings (``$filter=a eq 'b'`` -> ``%24`` would also work, but logs
 #: and the audit trail are easier to read this way). Spaces are always ``%20``, never ``+``.
 ODATA_SAFE = "$,'():/*"
@@ -129,6 +131,17 @@ class SuccessFactorsClient:
         self.authenticator = authenticator
         self.api_url = api_url.rstrip("/")
         self.redactor = redactor
+        #: The tenant's clock less ours, from the last ``Date`` header seen (zero until one is).
+        self.clock_offset = timedelta(0)
+
+    def note_server_time(self, response: requests.Response) -> None:
+        moment = server_time(response)
+        if moment is not None:
+            self.clock_offset = moment - datetime.now(UTC)
+
+    def server_today(self) -> date:
+        """Today on the tenant's clock (UTC): where effective-dated reads start."""
+        return (datetime.now(UTC) + self.clock_offset).date()
 
     @property
     def service_url(self) -> str:
@@ -140,6 +153,7 @@ class SuccessFactorsClient:
         full = f"{url}?{encode_query(params)}" if params else url
         prepared = self.session.prepare_request(requests.Request("GET", full, headers={"Accept": accept}))
         response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator)
+        self.note_server_time(response)
         raise_for_status(response, self.redactor)
         return response
 
@@ -235,9 +249,16 @@ class SuccessFactorsStream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         where = self.row_filter(context)
         if where is not None:
             params["$filter"] = str(where)
-        if self.plan.effective_dated and self.settings.history:
-            params["fromDate"] = self.settings.history_from_date
-            params["toDate"] = self.settings.history_to_date
+        if self.plan.effective_dated:
+            if self.settings.history:
+                params["fromDate"] = self.settings.history_from_date
+                params["toDate"] = self.settings.history_to_date
+            else:
+                # Today's rows and every row that takes effect later: a row keyed today for next month is read
+                # now (its change stamp is today's), under its own key (the key carries startDate). Today's rows
+                # alone would miss it for good once the bookmark passes its stamp (audit24a H2).
+                params["fromDate"] = self.client.server_today().isoformat()
+                params["toDate"] = END_OF_TIME_DATE
         return params
 
     def use_snapshot(self, params: dict[str, t.Any]) -> bool:
@@ -282,6 +303,7 @@ class SuccessFactorsStream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
 
     def validate_response(self, response: requests.Response) -> None:
         self.note_read_start(response)
+        self.client.note_server_time(response)
         try:
             super().validate_response(response)
         except KitHTTPError as exc:

@@ -66,7 +66,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "effective_dated_history",
         th.BooleanType,
         default=False,
-        description="Read every effective-dated row (fromDate/toDate) instead of only the rows valid today.",
+        description="Read every effective-dated row (the history window) instead of the rows valid today and "
+        "the rows that take effect later.",
     ),
     th.Property("history_from_date", th.DateType, description="History window start (default 1900-01-01)."),
     th.Property("history_to_date", th.DateType, description="History window end (default 9999-12-31)."),
