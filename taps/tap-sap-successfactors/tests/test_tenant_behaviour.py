@@ -4,8 +4,12 @@ rows (H2), a ``__next`` naming the default port (M1) and a retired Basic authent
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 import requests
 
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -120,3 +124,47 @@ def test_h2_a_future_dated_row_lands_when_keyed(url: str, emulator: SuccessFacto
     assert promoted
     assert set(promoted) == {("E000001", keyed["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ"))}
     assert any(r["jobCode"] == "OTHER" for r in second.records("EmpJob"))
+
+
+@pytest.fixture
+def default_port_proxy(url: str) -> Iterator[str]:
+    """The emulator behind 127.0.0.1:80, its links written as SAP writes them: with the default port named
+    (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form)."""
+    upstream = url.rstrip("/")
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept")}
+            got = requests.get(upstream + self.path, headers=headers, timeout=30)
+            body = got.content.replace(upstream.encode(), b"http://127.0.0.1:80")
+            self.send_response(got.status_code)
+            for name in ("Content-Type", "Date"):
+                if name in got.headers:
+                    self.send_header(name, got.headers[name])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", 80), Forward)
+    except OSError as exc:
+        pytest.skip(f"cannot listen on 127.0.0.1:80 for the default-port link ({exc})")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_m1_a_next_link_naming_the_default_port_is_followed(
+    default_port_proxy: str, emulator: SuccessFactorsEmulator
+) -> None:
+    """``api_url`` without a port, ``__next`` with ``:80``: the same server, so every page is read."""
+    result = run_tap(basic_config(default_port_proxy, entity_sets=["User"], page_size=10, snapshot_paging_threshold=0))
+    assert len({u["userId"] for u in result.records("User")}) == SCALE
+    assert result.state["bookmarks"]["User"]["replication_key_value"]

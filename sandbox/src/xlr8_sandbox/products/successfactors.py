@@ -658,7 +658,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         """One entity by its key: every key property given, effective dating by the key (startDate), not today."""
         entity, row = self._addressed(request)
         select, expand = self._select_expand(entity, request.query_params)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         body = serialize(entity, row, service_url, select, _top(expand), self._effective_window(request), expand)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
 
@@ -673,7 +673,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             )
         target = self.entities[nav.target]
         window = self._effective_window(request)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         related = [serialize(target, r, service_url, None, {}, window) for r in nav.resolve(row, window)]
         if nav.multiplicity == "*":
             body: Any = {"results": related}
@@ -700,7 +700,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         offset, snapshot = decode_skiptoken(token) if token else (skip, None)
         order = parse_orderby(params["$orderby"], entity) if params.get("$orderby") else None
         window = self._effective_window(request)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
 
         if self.row_cache.enabled and not order:
             return self._collection_cached(request, entity, page_size, top, skip, offset, snapshot, window)
@@ -755,7 +755,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         same pages and links, each generated row serialized once per (request shape, data version)."""
         params = request.query_params
         select, expand = self._select_expand(entity, params)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         remaining = None if top is None else max(top - (offset - skip), 0)
         limit = page_size if remaining is None else min(page_size, remaining)
         scan: _MatchScan | None = None
@@ -893,6 +893,15 @@ class SuccessFactorsEmulator(ProductEmulator):
         if user != API_USER:
             raise ODataRequestError(401, "invalid_grant", "The SAML assertion subject is not a known user.")
         return user
+
+
+def _service_url(request: Request) -> str:
+    """The service root as SuccessFactors writes it in ``__next`` and ``__metadata.uri``: the port always named,
+    ``:443`` included (SAP KBA 2489065)."""
+    base = request.base_url
+    if base.port is None:
+        base = base.replace(port=443 if base.scheme == "https" else 80)
+    return str(base).rstrip("/") + "/odata/v2"
 
 
 def _top(tree: ExpandTree) -> dict[str, EntityDef]:
