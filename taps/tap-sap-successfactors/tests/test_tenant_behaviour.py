@@ -8,10 +8,12 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
 
+from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID, SuccessFactorsEmulator
@@ -168,3 +170,25 @@ def test_m1_a_next_link_naming_the_default_port_is_followed(
     result = run_tap(basic_config(default_port_proxy, entity_sets=["User"], page_size=10, snapshot_paging_threshold=0))
     assert len({u["userId"] for u in result.records("User")}) == SCALE
     assert result.state["bookmarks"]["User"]["replication_key_value"]
+
+
+def test_m2_basic_is_deprecated_and_its_401_names_saml_bearer(
+    url: str, emulator: SuccessFactorsEmulator, tmp_path: Path
+) -> None:
+    """Through the CLI: Basic works with a warning; a rejected Basic login says Basic may be retired for this tenant
+    and names ``auth.type saml_bearer`` (SAP deleted Basic for APIs on 20 Nov 2026), never the password."""
+    config = basic_config(url, entity_sets=["FOCompany"])
+    working = run_tap_cli(
+        "tap-sap-successfactors", ["--config", write_json(tmp_path / "ok.json", config), "--discover"], tmp_path
+    )
+    assert working.returncode == 0, working.stderr[-2000:]
+    assert "auth.type basic is deprecated" in working.stderr
+    config["auth"]["password"] = "canary-pw-5f1e9"
+    refused = run_tap_cli(
+        "tap-sap-successfactors", ["--config", write_json(tmp_path / "bad.json", config), "--discover"], tmp_path
+    )
+    assert refused.returncode != 0
+    assert "LGN0011" in refused.stderr
+    assert "Basic authentication may be retired for this tenant" in refused.stderr
+    assert "use auth.type saml_bearer" in refused.stderr
+    assert "canary-pw-5f1e9" not in refused.stdout + refused.stderr

@@ -23,9 +23,10 @@ from urllib.parse import quote, urlencode, urlparse
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
+from xlr8_kit.auth.static import Basic
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.errors import ClientRequestError, InsecureTransportError, KitHTTPError
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, InsecureTransportError, KitHTTPError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import (
     ODataNextLinkPaginator,
@@ -77,9 +78,22 @@ class SuccessFactorsClassifier(ODataClassifier):
 CLASSIFIER = SuccessFactorsClassifier()
 
 
-def raise_for_status(response: requests.Response, redactor: Redactor) -> None:
+#: What a 401 under Basic adds: SAP deleted Basic authentication for APIs on 20 Nov 2026, so a rejected Basic login
+#: more likely means the method is gone for this tenant than a wrong password (audit24a M2).
+BASIC_RETIRED_HINT = (
+    "; Basic authentication may be retired for this tenant (SAP retired it for SuccessFactors APIs on "
+    "20 Nov 2026): use auth.type saml_bearer"
+)
+
+
+def raise_for_status(response: requests.Response, redactor: Redactor, *, basic: bool = False) -> None:
     """Turn a final non-2xx answer into the kit's error with the vendor's code and message (redacted, short)."""
-    odata_raise_for_status(response, redactor, "successfactors")
+    try:
+        odata_raise_for_status(response, redactor, "successfactors")
+    except AuthenticationError as exc:
+        if basic and exc.status == 401:
+            raise AuthenticationError(f"{exc}{BASIC_RETIRED_HINT}", status=401, path=exc.path) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -154,7 +168,7 @@ class SuccessFactorsClient:
         prepared = self.session.prepare_request(requests.Request("GET", full, headers={"Accept": accept}))
         response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator)
         self.note_server_time(response)
-        raise_for_status(response, self.redactor)
+        raise_for_status(response, self.redactor, basic=isinstance(self.authenticator, Basic))
         return response
 
     @cached_property
@@ -307,7 +321,7 @@ class SuccessFactorsStream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         try:
             super().validate_response(response)
         except KitHTTPError as exc:
-            raise_for_status(response, self._kit_tap.kit.redactor)
+            raise_for_status(response, self._kit_tap.kit.redactor, basic=self.settings.auth.type == "basic")
             raise exc
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
