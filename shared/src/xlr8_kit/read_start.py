@@ -43,8 +43,9 @@ def server_time(response: requests.Response) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _instant(value: t.Any) -> datetime | None:
-    if not isinstance(value, str):
+def aware_instant(value: t.Any) -> datetime | None:
+    """An ISO 8601 text (``Z`` or an offset; none read as UTC) as an aware moment, None when it is not one."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -59,7 +60,7 @@ def cap_bookmark(state: dict[str, t.Any], cap: datetime) -> str | None:
     markers = state.get(PROGRESS_MARKERS)
     if not isinstance(markers, dict):
         return None
-    seen = _instant(markers.get("replication_key_value"))
+    seen = aware_instant(markers.get("replication_key_value"))
     if seen is None or seen <= cap:
         return None
     markers["replication_key_value"] = capped = cap.strftime("%Y-%m-%dT%H:%M:%SZ")

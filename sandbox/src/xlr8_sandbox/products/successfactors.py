@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from xlr8_kit.read_start import aware_instant
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.clock import EPOCH
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
@@ -880,8 +881,8 @@ class SuccessFactorsEmulator(ProductEmulator):
         ns = {"saml2": SAML_NS}
         conditions = signed.find("saml2:Conditions", ns)
         now = datetime.now(UTC)
-        not_before = _xml_instant(conditions.get("NotBefore") if conditions is not None else None)
-        not_after = _xml_instant(conditions.get("NotOnOrAfter") if conditions is not None else None)
+        not_before = aware_instant(conditions.get("NotBefore") if conditions is not None else None)
+        not_after = aware_instant(conditions.get("NotOnOrAfter") if conditions is not None else None)
         if not_after is None or now >= not_after or (not_before is not None and now < not_before):
             raise ODataRequestError(
                 401, "invalid_grant", "The SAML assertion has expired or is not yet valid (check the client clock)."
@@ -906,16 +907,6 @@ def _service_url(request: Request) -> str:
 
 def _top(tree: ExpandTree) -> dict[str, EntityDef]:
     return {name: entity for name, (entity, _) in tree.items()}
-
-
-def _xml_instant(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _self_signed_pair() -> tuple[str, str]:
