@@ -28,6 +28,8 @@ def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[st
     session = requests.Session()
     session.auth = (f"{credentials['username']}@{credentials['company_id']}", credentials["password"])
     params = {"$format": "json", "customPageSize": "1000", "paging": "snapshot", "fromDate": "1900-01-01"}
+    if stream == "User":  # as the tap: without a status term a tenant returns active users only (KBA 2736579)
+        params["$filter"] = "status in 't','f','T','F','e','d'"
     page = session.get(f"{url}/odata/v2/{stream}", params=params, timeout=300).json()["d"]
     while True:
         yield from page["results"]

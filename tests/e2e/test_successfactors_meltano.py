@@ -7,6 +7,7 @@ variables, exactly as an operator would, in a temporary copy of the project. Ass
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,10 @@ def test_meltano_run_lands_successfactors_truths(tmp_path: Path) -> None:
         expected = company.employee(0)
         assert users[0] == (expected.employee_id, expected.first_name, expected.last_name, expected.department_code)
         jobs = rows("EmpJob", ["user_id", "seq_number", "fte"], "user_id")
-        assert len(jobs) == 100  # today's rows only
+        # today's rows and the rows that take effect later (future-dated terminations, audit24a H2)
+        later = sum(1 for e in company.employees() if e.termination_date and e.termination_date > date(2026, 1, 5))
+        assert later
+        assert len(jobs) == 100 + later
         assert {row[0] for row in jobs} == {row[0] for row in users}
         assert all(Decimal(str(row[2])) in (Decimal("1.00"), Decimal("0.50")) for row in jobs)
         departments = rows("FODepartment", ["external_code", "name"], "external_code")

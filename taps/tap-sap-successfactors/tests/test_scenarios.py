@@ -93,10 +93,15 @@ def test_e7_offset_paging_shows_the_vendor_problem(
 
 
 def test_effective_dating_current_rows_by_default(url: str, emulator: SuccessFactorsEmulator) -> None:
+    """Today's rows, one per person, and the rows that take effect later (future-dated terminations), never the
+    rows that ended before today."""
     jobs = run_tap(basic_config(url, entity_sets=["EmpJob", "FOCompany"]))
     rows = jobs.records("EmpJob")
-    assert Counter(r["userId"] for r in rows) == dict.fromkeys(ALL_USERS, 1)
-    assert all(_day(r["startDate"]) <= TODAY <= _day(r["endDate"]) for r in rows)
+    current = [r for r in rows if _day(r["startDate"]) <= TODAY <= _day(r["endDate"])]
+    assert Counter(r["userId"] for r in current) == dict.fromkeys(ALL_USERS, 1)
+    later = [r for r in rows if r not in current]
+    assert later
+    assert all(_day(r["startDate"]) > TODAY for r in later)
     companies = jobs.records("FOCompany")
     assert sorted(c["name"] for c in companies) == ["Acme Canada Ltd.", "Acme Holdings Inc."]
 
@@ -233,7 +238,7 @@ def test_universal_filters_pushed_down_as_odata(url: str, sandbox: Sandbox, emul
         parse_env_config=False,
     )
     params = tap.streams["User"].get_url_params(None, None)
-    assert params["$filter"] == "(department eq 'D001')"  # pushed down, not filtered after fetching
+    assert params["$filter"] == "(department eq 'D001') and status in 't','f','T','F','e','d'"  # pushed down
 
 
 def test_e8_expired_snapshot_fails_clearly_and_a_rerun_reads_everything(

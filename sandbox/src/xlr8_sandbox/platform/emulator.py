@@ -66,6 +66,9 @@ class ProductEmulator(abc.ABC):
     #: Seconds an idle keep-alive connection stays open before the server closes it (the vendor's, where known;
     #: uvicorn's default of 5 s resets pooled connections far sooner than most vendors' load balancers do).
     keep_alive_seconds: float = 5.0
+    #: Send the ``Date`` header in sandbox time (the clock the emulator's change stamps follow), not uvicorn's
+    #: wall clock: a client that reads the server's time (a bookmark capped at the read's start) sees one clock.
+    sandbox_date_header: bool = False
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx

@@ -63,6 +63,9 @@ class SandboxMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if self.emulator.sandbox_date_header:
+                    stamp = format_datetime(self.ctx.clock.now().astimezone(UTC), usegmt=True).encode("latin-1")
+                    message = {**message, "headers": [*message.get("headers", []), (b"date", stamp)]}
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 log_once()  # before the last byte leaves, so a client that got its answer finds it logged
             await send(message)

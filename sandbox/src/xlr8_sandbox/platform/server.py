@@ -210,6 +210,7 @@ def _serve(
                 log_config=None,
                 timeout_graceful_shutdown=2,
                 timeout_keep_alive=int(emulator.keep_alive_seconds),
+                date_header=not emulator.sandbox_date_header,  # the middleware sends it in sandbox time
             )
             server = uvicorn.Server(config)
             thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

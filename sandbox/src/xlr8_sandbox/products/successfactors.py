@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from xlr8_kit.read_start import aware_instant
 from xlr8_sandbox.company import Employee
 from xlr8_sandbox.platform.clock import EPOCH
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
@@ -51,6 +52,8 @@ from xlr8_sandbox.products.successfactors_odata import (
     build_edmx,
     decode_skiptoken,
     encode_skiptoken,
+    filter_names,
+    names_every_value,
     next_url,
     parse_filter,
     parse_key,
@@ -69,6 +72,11 @@ API_PASSWORD = "sandbox-sf-password"  # emulator test credential, not a real sec
 CLIENT_ID = "YWNtZS1zYW5kYm94LWFwaS1rZXk"
 TOKEN_TTL = 86399.0
 _BEGINNING = datetime(1900, 1, 1, tzinfo=UTC)
+#: User ``status`` codes a filter may use for the stored status texts (KBA 2736579).
+USER_STATUS_CODES = {
+    "t": "active", "f": "inactive", "T": "active_external", "F": "inactive_external",
+    "e": "active_external_suite", "d": "inactive_external_suite",
+}  # fmt: skip
 _REFERENCE_DAY = EPOCH.date()
 
 
@@ -109,6 +117,7 @@ class _MatchScan:
 class SuccessFactorsEmulator(ProductEmulator):
     product_id = "successfactors"
     title = "SAP SuccessFactors (OData v2)"
+    sandbox_date_header = True
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -210,6 +219,33 @@ class SuccessFactorsEmulator(ProductEmulator):
             self.entities[entity_set].extra.insert(0, row)
             self._changes += 1
 
+    def key_future_job(self, user_id: str, days_ahead: int, **changes: Any) -> dict[str, Any]:
+        """HR keys a job change now that takes effect ``days_ahead`` days later: an EmpJob row stamped now whose
+        startDate is ahead (Employee Central's future-dated rows). Opt-in, for tests: the default data keeps its
+        own rows. The row in force today keeps its end date (the emulator does not end it)."""
+        now = self.ctx.clock.now()
+        today = _day(now.date())
+        current = self._related("EmpJob", {"userId": user_id}, (today, today))
+        if not current:
+            raise KeyError(f"EmpJob: no row of {user_id} in force on {today.date()}")
+        row = {
+            **current[0], "startDate": today + timedelta(days=days_ahead), "endDate": END_OF_TIME,
+            "eventReason": "DATACHG", "createdDateTime": now, "lastModifiedDateTime": now, **changes,
+        }  # fmt: skip
+        self.insert("EmpJob", row)
+        return row
+
+    def edit(self, entity_set: str, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        """Change a row inserted at run time in place, as another user edits it while a client pages (a page asked
+        for afterwards serves the new values, as SuccessFactors does)."""
+        entity = self.entities[entity_set]
+        with self._lock:
+            row = next((r for r in entity.extra if entity.key_of(r) == key), None)
+            if row is None:
+                raise KeyError(f"{entity_set}{key} was not inserted at run time")
+            row.update(changes)
+            self._changes += 1
+
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:
             return (self.company.data_version(), self._changes)
@@ -231,6 +267,8 @@ class SuccessFactorsEmulator(ProductEmulator):
                  Prop("managerId", label="Manager"), Prop("empId", label="Employee Id"),
                  Prop("timeZone", label="Time Zone", filterable=False), *_modified()],
                 scale, lambda i: self._user(employee(i)), total=True,
+                value_codes={"status": USER_STATUS_CODES},
+                unless_filtered=("status", lambda row: row.get("status") in ("active", "active_external")),
                 navs=[Nav("empInfo", "EmpEmployment", "0..1", lambda r, w: self._related("EmpEmployment", r, w))],
             ),
             EntityDef(
@@ -486,9 +524,24 @@ class SuccessFactorsEmulator(ProductEmulator):
     def _resolve(self, entity: EntityDef, ident: Any) -> dict[str, Any] | None:
         return ident if isinstance(ident, dict) else entity.row(ident)
 
+    @staticmethod
+    def _predicate(entity: EntityDef, text: str | None) -> Callable[[dict[str, Any]], bool] | None:
+        """The request's ``$filter``, and the entity's default view when the filter does not name its property
+        (a User query without a status term sees active users only, SAP KBA 2736579)."""
+        predicate = parse_filter(text, entity) if text else None
+        if entity.unless_filtered is None:
+            return predicate
+        name, default = entity.unless_filtered
+        if text and name in filter_names(text):
+            return None if names_every_value(text, entity) else predicate
+        if predicate is None:
+            return default
+        given = predicate
+        return lambda row: default(row) and given(row)
+
     def _matching(self, entity: EntityDef, request: Request) -> Iterator[tuple[Any, dict[str, Any]]]:
         params = request.query_params
-        predicate = parse_filter(params["$filter"], entity) if params.get("$filter") else None
+        predicate = self._predicate(entity, params.get("$filter"))
         window = self._effective_window(request)
         yield from self._matching_rows(entity, predicate, window)
 
@@ -499,7 +552,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             return None
         params = request.query_params
         text = params.get("$filter")
-        predicate = parse_filter(text, entity) if text else None
+        predicate = self._predicate(entity, text)
         window = self._effective_window(request)
         if predicate is None and entity.total and not entity.effective_dated:
             rows = self._every_identity(entity)  # every row matches: the pages build them, once
@@ -606,7 +659,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         """One entity by its key: every key property given, effective dating by the key (startDate), not today."""
         entity, row = self._addressed(request)
         select, expand = self._select_expand(entity, request.query_params)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         body = serialize(entity, row, service_url, select, _top(expand), self._effective_window(request), expand)
         return JSONResponse({"d": body}, headers={"Content-Type": "application/json;charset=utf-8"})
 
@@ -621,7 +674,7 @@ class SuccessFactorsEmulator(ProductEmulator):
             )
         target = self.entities[nav.target]
         window = self._effective_window(request)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         related = [serialize(target, r, service_url, None, {}, window) for r in nav.resolve(row, window)]
         if nav.multiplicity == "*":
             body: Any = {"results": related}
@@ -648,7 +701,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         offset, snapshot = decode_skiptoken(token) if token else (skip, None)
         order = parse_orderby(params["$orderby"], entity) if params.get("$orderby") else None
         window = self._effective_window(request)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
 
         if self.row_cache.enabled and not order:
             return self._collection_cached(request, entity, page_size, top, skip, offset, snapshot, window)
@@ -703,7 +756,7 @@ class SuccessFactorsEmulator(ProductEmulator):
         same pages and links, each generated row serialized once per (request shape, data version)."""
         params = request.query_params
         select, expand = self._select_expand(entity, params)
-        service_url = str(request.base_url).rstrip("/") + "/odata/v2"
+        service_url = _service_url(request)
         remaining = None if top is None else max(top - (offset - skip), 0)
         limit = page_size if remaining is None else min(page_size, remaining)
         scan: _MatchScan | None = None
@@ -828,8 +881,8 @@ class SuccessFactorsEmulator(ProductEmulator):
         ns = {"saml2": SAML_NS}
         conditions = signed.find("saml2:Conditions", ns)
         now = datetime.now(UTC)
-        not_before = _xml_instant(conditions.get("NotBefore") if conditions is not None else None)
-        not_after = _xml_instant(conditions.get("NotOnOrAfter") if conditions is not None else None)
+        not_before = aware_instant(conditions.get("NotBefore") if conditions is not None else None)
+        not_after = aware_instant(conditions.get("NotOnOrAfter") if conditions is not None else None)
         if not_after is None or now >= not_after or (not_before is not None and now < not_before):
             raise ODataRequestError(
                 401, "invalid_grant", "The SAML assertion has expired or is not yet valid (check the client clock)."
@@ -843,18 +896,17 @@ class SuccessFactorsEmulator(ProductEmulator):
         return user
 
 
+def _service_url(request: Request) -> str:
+    """The service root as SuccessFactors writes it in ``__next`` and ``__metadata.uri``: the port always named,
+    ``:443`` included (SAP KBA 2489065)."""
+    base = request.base_url
+    if base.port is None:
+        base = base.replace(port=443 if base.scheme == "https" else 80)
+    return str(base).rstrip("/") + "/odata/v2"
+
+
 def _top(tree: ExpandTree) -> dict[str, EntityDef]:
     return {name: entity for name, (entity, _) in tree.items()}
-
-
-def _xml_instant(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _self_signed_pair() -> tuple[str, str]:

@@ -87,6 +87,11 @@ class EntityDef:
     navs: list[Nav] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
     total: bool = False
+    #: Filter literals the vendor accepts for a stored value, per property (User ``status``: ``'t'`` is active).
+    value_codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: (property, predicate): rows a query sees when its ``$filter`` does not name the property (User: only active
+    #: users unless ``status`` is filtered on, SAP KBA 2736579).
+    unless_filtered: tuple[str, Callable[[dict[str, Any]], bool]] | None = None
     #: ``serialize``'s (property, wire kind) per ``$select``, worked out once rather than per row.
     wire_plans: dict[tuple[str, ...] | None, tuple[tuple[str, int], ...]] = field(
         default_factory=dict, repr=False, compare=False
@@ -209,6 +214,17 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
             return _column(text_)
         return _constant(_literal(kind, text_))
 
+    def literals() -> list[Any]:
+        found = []
+        while True:
+            kind, text_ = take()
+            if kind in ("word", "lp", "rp", "comma"):
+                raise _bad_filter(f"expected a literal after 'in', got {text_!r}")
+            found.append(_literal(kind, text_))
+            if peek() != ("comma", ","):
+                return found
+            take()
+
     def comparison() -> Predicate:
         nonlocal pos
         nxt = peek()
@@ -222,11 +238,19 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
             take()
             inner = comparison()
             return lambda row: not inner(row)
+        first = peek()
+        codes = entity.value_codes.get(first[1], {}) if first and first[0] == "word" else {}
         left = operand()
         kind, op = take()
+        if kind == "word" and op == "in":
+            # ``status in 't','f'``: SuccessFactors' list operator (KBA 2166571), the same as an ``or`` chain of eq
+            values = {_comparable(codes.get(v, v) if isinstance(v, str) else v) for v in literals()}
+            return lambda row: _comparable(left(row)) in values
         if kind != "word" or op not in _COMPARE:
             raise _bad_filter(f"expected a comparison operator, got {op!r}")
         right = operand()
+        if codes:
+            right = _coded(right, codes)
         compare = _COMPARE[op]
 
         def predicate(row: dict[str, Any]) -> bool:
@@ -256,6 +280,35 @@ def parse_filter(text: str, entity: EntityDef) -> Predicate:
     if pos != len(tokens):
         raise _bad_filter(f"unexpected {tokens[pos][1]!r}")
     return predicate
+
+
+def filter_names(text: str) -> set[str]:
+    """The words of a ``$filter`` (property names among them), to tell whether it names a property at all."""
+    return {value for kind, value in _tokens(text) if kind == "word"}
+
+
+def names_every_value(text: str, entity: EntityDef) -> bool:
+    """Whether a ``$filter`` is only ``<coded property> in <every code>`` (what the tap sends for User): it keeps
+    every row, so a scan need not build the rows to know which match."""
+    tokens = _tokens(text)
+    if len(tokens) < 3 or tokens[0][0] != "word" or tokens[1] != ("word", "in"):
+        return False
+    codes = entity.value_codes.get(tokens[0][1])
+    values = tokens[2::2]
+    if not codes or any(t != ("comma", ",") for t in tokens[3::2]) or any(k != "str" for k, _ in values):
+        return False
+    named = {codes.get(v, v) for v in (_literal(k, t) for k, t in values)}
+    return named >= set(codes.values())
+
+
+def _coded(read: Callable[[dict[str, Any]], Any], codes: dict[str, str]) -> Callable[[dict[str, Any]], Any]:
+    """A literal compared with a coded property, as the value the vendor stores for it."""
+
+    def coded(row: dict[str, Any]) -> Any:
+        value = read(row)
+        return codes.get(value, value) if isinstance(value, str) else value
+
+    return coded
 
 
 def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:

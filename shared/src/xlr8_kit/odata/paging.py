@@ -22,6 +22,7 @@ import requests
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.http.classify import keep_parsed, kept_body
+from xlr8_kit.http.origin import same_origin as origin_matches
 
 logger = logging.getLogger(__name__)
 
@@ -170,9 +171,9 @@ class ODataNextLinkPaginator(BaseHATEOASPaginator):
 
 
 def same_origin(link: ParseResult, base_url: str) -> bool:
-    """Whether a next link stays on the service host (credentials must never follow a link elsewhere)."""
-    base = urlparse(base_url)
-    return (link.scheme, link.netloc) == (base.scheme, base.netloc)
+    """Whether a next link stays on the service host (credentials must never follow a link elsewhere); ``:443``,
+    letter case and a trailing dot do not make another host (``xlr8_kit.http.origin``)."""
+    return origin_matches(link, base_url)
 
 
 def _link_path(link: str) -> str:

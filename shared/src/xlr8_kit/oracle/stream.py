@@ -18,13 +18,14 @@ import time
 import typing as t
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from singer_sdk import metrics
 from singer_sdk.pagination import BaseAPIPaginator
 
 from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
+from xlr8_kit.http.origin import same_origin
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import StreamPlan
 from xlr8_kit.oracle.protocol import (
@@ -63,17 +64,6 @@ if t.TYPE_CHECKING:
 
     from xlr8_kit.oracle.settings import FusionSettings
     from xlr8_kit.oracle.tap import FusionTap
-
-
-def _origin(url: SplitResult) -> tuple[str, str, int | None]:
-    """Scheme, host (any case) and effective port: Oracle's links name ``:443`` where ``base_url`` does not (review23i
-    #1), and both are the tenant."""
-    scheme = url.scheme.lower()
-    try:
-        port = url.port or {"https": 443, "http": 80}.get(scheme)
-    except ValueError:
-        port = -1  # a malformed port never matches the tenant's
-    return scheme, (url.hostname or "").lower(), port
 
 
 #: The stream state's key for the start of the last whole read (``full_read_every_days``).
@@ -608,7 +598,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         got = urlsplit(href) if isinstance(href, str) else None
         if (
             got is None
-            or _origin(got) != _origin(base)
+            or not same_origin(got, base)  # Oracle's links name :443 where base_url does not (review23i #1)
             or not got.path.startswith(f"{base.path}/{plan.resource.name}/")
         ):
             raise ChildReadError(f"{where}: no self link under {plan.resource.name} to read its cut child from")

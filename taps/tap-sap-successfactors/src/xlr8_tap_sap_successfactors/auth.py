@@ -1,8 +1,11 @@
-"""SuccessFactors credentials: Basic as ``user@companyId``, or OAuth 2.0 SAML bearer with an assertion signed
-locally from the configured private key (the kit's ``SAML2Bearer``; token endpoint ``<api_url>/oauth/token``)."""
+"""SuccessFactors credentials: OAuth 2.0 SAML bearer, the first choice (an assertion signed locally from the
+configured private key: the kit's ``SAML2Bearer``; token endpoint ``<api_url>/oauth/token``), or Basic as
+``user@companyId``, which SAP retired for APIs on 20 Nov 2026 (kept, with a warning, for tenants that still allow it
+and the sandbox)."""
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 from xlr8_kit.auth.saml_bearer import SAML2Bearer
@@ -15,6 +18,9 @@ if t.TYPE_CHECKING:
     from xlr8_tap_sap_successfactors.tap import BasicAuth, SamlBearerAuth, SuccessFactorsSettings
 
 
+logger = logging.getLogger(__name__)
+
+
 def basic_user(auth: BasicAuth, company_id: str) -> str:
     """SuccessFactors Basic users are ``username@companyId``; a username that already names a company is kept."""
     return auth.username if "@" in auth.username else f"{auth.username}@{company_id}"
@@ -23,6 +29,11 @@ def basic_user(auth: BasicAuth, company_id: str) -> str:
 def build_authenticator(settings: SuccessFactorsSettings, runtime: KitRuntime) -> requests.auth.AuthBase:
     auth = settings.auth
     if auth.type == "basic":
+        logger.warning(
+            "tap-sap-successfactors: auth.type basic is deprecated: SAP retired Basic authentication for "
+            "SuccessFactors APIs on 20 Nov 2026 and it works only where a tenant still allows it; use auth.type "
+            "saml_bearer"
+        )
         return Basic(basic_user(auth, settings.company_id), auth.password, redactor=runtime.redactor)
     saml: SamlBearerAuth = auth
     return SAML2Bearer(

@@ -15,6 +15,7 @@ import time
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlparse
@@ -22,9 +23,10 @@ from urllib.parse import quote, urlencode, urlparse
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
+from xlr8_kit.auth.static import Basic
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.errors import ClientRequestError, InsecureTransportError, KitHTTPError
+from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, InsecureTransportError, KitHTTPError
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.odata import (
     ODataNextLinkPaginator,
@@ -42,6 +44,7 @@ from xlr8_kit.odata.http import raise_for_status as odata_raise_for_status
 from xlr8_kit.odata.paging import same_origin
 from xlr8_kit.odata.stream import conformed_decoder
 from xlr8_kit.odata.types import EntryDecoder
+from xlr8_kit.read_start import ReadStartCap, server_time
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, MarkedPage
 from xlr8_tap_sap_successfactors.discovery import StreamPlan
@@ -54,6 +57,10 @@ if t.TYPE_CHECKING:
     from xlr8_tap_sap_successfactors.tap import SuccessFactorsSettings, TapSapSuccessFactors
 
 MAX_MESSAGE = 300
+#: Every User status: a User query without a status term returns active users only (SAP KBAs 2736579, 2166571),
+#: so terminated people would never land and a termination after the first run would never be read.
+USER_STATUS_FILTER = Filter("status in 't','f','T','F','e','d'")
+END_OF_TIME_DATE = "9999-12-31"
 #: Characters left readable in OData query strings (``$filter=a eq 'b'`` -> ``%24`` would also work, but logs
 #: and the audit trail are easier to read this way). Spaces are always ``%20``, never ``+``.
 ODATA_SAFE = "$,'():/*"
@@ -71,9 +78,22 @@ class SuccessFactorsClassifier(ODataClassifier):
 CLASSIFIER = SuccessFactorsClassifier()
 
 
-def raise_for_status(response: requests.Response, redactor: Redactor) -> None:
+#: What a 401 under Basic adds: SAP deleted Basic authentication for APIs on 20 Nov 2026, so a rejected Basic login
+#: more likely means the method is gone for this tenant than a wrong password (audit24a M2).
+BASIC_RETIRED_HINT = (
+    "; Basic authentication may be retired for this tenant (SAP retired it for SuccessFactors APIs on "
+    "20 Nov 2026): use auth.type saml_bearer"
+)
+
+
+def raise_for_status(response: requests.Response, redactor: Redactor, *, basic: bool = False) -> None:
     """Turn a final non-2xx answer into the kit's error with the vendor's code and message (redacted, short)."""
-    odata_raise_for_status(response, redactor, "successfactors")
+    try:
+        odata_raise_for_status(response, redactor, "successfactors")
+    except AuthenticationError as exc:
+        if basic and exc.status == 401:
+            raise AuthenticationError(f"{exc}{BASIC_RETIRED_HINT}", status=401, path=exc.path) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,17 @@ class SuccessFactorsClient:
         self.authenticator = authenticator
         self.api_url = api_url.rstrip("/")
         self.redactor = redactor
+        #: The tenant's clock less ours, from the last ``Date`` header seen (zero until one is).
+        self.clock_offset = timedelta(0)
+
+    def note_server_time(self, response: requests.Response) -> None:
+        moment = server_time(response)
+        if moment is not None:
+            self.clock_offset = moment - datetime.now(UTC)
+
+    def server_today(self) -> date:
+        """Today on the tenant's clock (UTC): where effective-dated reads start."""
+        return (datetime.now(UTC) + self.clock_offset).date()
 
     @property
     def service_url(self) -> str:
@@ -136,7 +167,8 @@ class SuccessFactorsClient:
         full = f"{url}?{encode_query(params)}" if params else url
         prepared = self.session.prepare_request(requests.Request("GET", full, headers={"Accept": accept}))
         response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator)
-        raise_for_status(response, self.redactor)
+        self.note_server_time(response)
+        raise_for_status(response, self.redactor, basic=isinstance(self.authenticator, Basic))
         return response
 
     @cached_property
@@ -176,8 +208,9 @@ class SuccessFactorsClient:
             response = self.get(link)
 
 
-class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
-    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
+class SuccessFactorsStream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
+    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare. Pages come in
+    server order, not by change stamp, so the bookmark is held at the read's start (``ReadStartCap``)."""
 
     response_classifier = CLASSIFIER
     plan: t.ClassVar[StreamPlan]
@@ -222,7 +255,7 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
                 incremental = compare(self.replication_key, "ge", start, self.plan.replication_key_type)
         universal = self.universal_filter
         pushed = Filter(f"({universal.where})") if universal is not None and universal.where else None
-        return all_of(incremental, pushed)
+        return all_of(incremental, pushed, USER_STATUS_FILTER if self.plan.name == "User" else None)
 
     def base_params(self, context: Context | None) -> dict[str, t.Any]:
         """What both $count and the first page are asked with."""
@@ -230,9 +263,16 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
         where = self.row_filter(context)
         if where is not None:
             params["$filter"] = str(where)
-        if self.plan.effective_dated and self.settings.history:
-            params["fromDate"] = self.settings.history_from_date
-            params["toDate"] = self.settings.history_to_date
+        if self.plan.effective_dated:
+            if self.settings.history:
+                params["fromDate"] = self.settings.history_from_date
+                params["toDate"] = self.settings.history_to_date
+            else:
+                # Today's rows and every row that takes effect later: a row keyed today for next month is read
+                # now (its change stamp is today's), under its own key (the key carries startDate). Today's rows
+                # alone would miss it for good once the bookmark passes its stamp (audit24a H2).
+                params["fromDate"] = self.client.server_today().isoformat()
+                params["toDate"] = END_OF_TIME_DATE
         return params
 
     def use_snapshot(self, params: dict[str, t.Any]) -> bool:
@@ -276,10 +316,12 @@ class SuccessFactorsStream(UniversalFilterMixin, KitRESTStream):
     # -- response ------------------------------------------------------------------------------------------------
 
     def validate_response(self, response: requests.Response) -> None:
+        self.note_read_start(response)
+        self.client.note_server_time(response)
         try:
             super().validate_response(response)
         except KitHTTPError as exc:
-            raise_for_status(response, self._kit_tap.kit.redactor)
+            raise_for_status(response, self._kit_tap.kit.redactor, basic=self.settings.auth.type == "basic")
             raise exc
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -39,11 +39,10 @@ PRODUCT_SETTINGS = th.PropertiesList(
             th.Property(
                 "type",
                 th.StringType,
-                allowed_values=["basic", "saml_bearer"],
-                description="basic (user@companyId + password) or saml_bearer (OAuth 2.0 SAML assertion).",
+                allowed_values=["saml_bearer", "basic"],
+                description="saml_bearer (OAuth 2.0 SAML assertion; use this) or basic (user@companyId + password; "
+                "retired by SAP for APIs on 20 Nov 2026, only for tenants that still allow it).",
             ),
-            th.Property("username", th.StringType, description="basic: API user name (without @companyId)."),
-            th.Property("password", th.StringType, secret=True, description="basic: the API user's password."),
             th.Property("client_id", th.StringType, description="saml_bearer: API key of the OAuth client."),
             th.Property("user_id", th.StringType, description="saml_bearer: user the assertion is issued for."),
             th.Property("private_key", th.StringType, secret=True, description="saml_bearer: PEM private key."),
@@ -51,6 +50,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 "private_key_passphrase", th.StringType, secret=True, description="saml_bearer: key passphrase."
             ),
             th.Property("certificate", th.StringType, description="saml_bearer: PEM X.509 certificate of the key."),
+            th.Property(
+                "username", th.StringType, description="basic (deprecated): API user name (without @companyId)."
+            ),
+            th.Property(
+                "password", th.StringType, secret=True, description="basic (deprecated): the API user's password."
+            ),
         ),
         required=True,
         description="How to authenticate.",
@@ -66,7 +71,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "effective_dated_history",
         th.BooleanType,
         default=False,
-        description="Read every effective-dated row (fromDate/toDate) instead of only the rows valid today.",
+        description="Read every effective-dated row (the history window) instead of the rows valid today and "
+        "the rows that take effect later.",
     ),
     th.Property("history_from_date", th.DateType, description="History window start (default 1900-01-01)."),
     th.Property("history_to_date", th.DateType, description="History window end (default 9999-12-31)."),
