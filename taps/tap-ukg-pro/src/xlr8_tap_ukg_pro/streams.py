@@ -2,13 +2,17 @@
 
 Personnel resources are Reality, code tables and configuration resources are Configuration. ``employee_changes``
 is the incremental feed: it reads ``/personnel/v1/employee-changes`` in ``startDate``/``endDate`` windows from the
-bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark.
+bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark. The
+bookmark moves to a window's end only once that window's last page is in (a run that fails inside a window resumes
+at its start): the rows' window end is a progress marker until then.
 """
 
 from __future__ import annotations
 
 import typing as t
 from datetime import UTC, datetime, timedelta
+
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 
 from xlr8_tap_ukg_pro.client import EmployeeFilterMixin, UkgRestStream
 
@@ -80,7 +84,9 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
     path = "/personnel/v1/employee-changes"
     primary_keys = ("employeeId", "changeWindowEnd")
     replication_key = "changeWindowEnd"
-    is_sorted = True
+    #: Unsorted for the SDK, so a STATE written inside a window keeps the bookmark at the last whole window
+    #: (``_window_read``): every row of a window carries the window's end before its last page is read.
+    is_sorted = False
     status_column = "employeeStatus"
     termination_column = "terminationDate"
     xlr8_entity = "employee"
@@ -123,7 +129,19 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
                 if kept is not None:
                     kept["changeWindowEnd"] = window[1].isoformat()
                     yield kept
+            self._window_read(context)
         self._window = None
+
+    def _window_read(self, context: Context | None) -> None:
+        """The window's last page is in and its rows went out: the bookmark moves to its end (the progress
+        marker its rows left), so a later STATE lets a resumed run start after it. The markers stay, emptied,
+        so the next window's rows move them again without the SDK's "not resumable" warning per window."""
+        state = self.get_context_state(context)
+        markers = state.get(PROGRESS_MARKERS)
+        if not markers or "replication_key_value" not in markers:
+            return  # no row in this window: the bookmark stays where it was
+        state["replication_key"] = markers.pop("replication_key", self.replication_key)
+        state["replication_key_value"] = markers.pop("replication_key_value")
 
 
 class DemographicsStream(UkgRestStream):
