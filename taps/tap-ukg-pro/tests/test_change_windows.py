@@ -6,10 +6,11 @@ process (a STATE after every record, as every 10,000 on a large window), BATCH t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.testing.singer_cli import (
     parse_singer_messages,
@@ -127,3 +128,27 @@ def test_batch_state_after_a_file_inside_a_window_keeps_its_start(
     files = [url for m in again if m["type"] == "BATCH" for url in m["manifest"]]
     later = [json.loads(line) for f in files for line in Path(f.removeprefix("file://")).read_text().splitlines()]
     assert {(r["employeeId"], r["changeWindowEnd"]) for r in first + later} == _expected()
+
+
+@pytest.mark.parametrize(("lag", "hours"), [(None, 3.0), (0.5, 0.5)])
+def test_the_last_window_ends_before_now_by_the_lag(
+    url: str, emulator: UkgProEmulator, lag: float | None, hours: float
+) -> None:
+    """UKG's change feed is batched (audit24b M5): with no ``end_date`` the last window ends
+    ``employee_changes_lag_hours`` (default 3) before now, so a change that reaches the feed late is still after
+    the bookmark the run leaves."""
+    now = datetime.now(UTC)
+    config = ukg_config(url, start_date=_stamp(now - timedelta(days=2)), employee_changes_window_days=7)
+    del config["end_date"]
+    if lag is not None:
+        config["employee_changes_lag_hours"] = lag
+    run_tap(config, streams={"employee_changes"})
+    ((start, end),) = emulator.change_windows
+    assert start == _stamp(now - timedelta(days=2))
+    asked_end = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    assert abs(asked_end - (now - timedelta(hours=hours))) < timedelta(minutes=2)
+
+
+def test_a_lag_out_of_range_names_the_setting(url: str) -> None:
+    with pytest.raises(ConfigValidationError, match="employee_changes_lag_hours"):
+        TapUkgPro(config=ukg_config(url, employee_changes_lag_hours=-1), parse_env_config=False)

@@ -1,7 +1,12 @@
 """The UKG Pro base streams: REST (page/per_Page over bare JSON arrays) and RaaS reports (SOAP, see ``raas.py``).
 
-REST pages are requested with ``per_Page`` (at most 10,000) until a page comes back shorter than asked; a 200 whose
-body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no more rows" (RELIABILITY A8).
+REST pages are requested with ``per_Page`` until an empty page or one shorter than the server's page size. UKG
+serves up to 10,000 rows a page only on the resources its January 2022 note lists (person, employment and
+compensation details, job history, education, contacts, company details, ...) and at most 100 on the others
+(employee changes, demographics, PTO plans, configuration; https://developer.ukg.com/hcm/docs/news-doc, "Expanded
+default/max pagination parameters"), so a short first page that is not empty is taken as the server's page size,
+never as the end. A 200 whose body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no
+more rows" (RELIABILITY A8).
 Dates arrive as ``YYYY-MM-DDT00:00:00`` and are emitted as ISO dates; change stamps as RFC 3339 date-times.
 """
 
@@ -55,15 +60,23 @@ CLASSIFIER = UkgClassifier()
 
 
 class PerPagePaginator(PageNumberPaginator):
-    """UKG's ``page`` (1-based): another page only when this one was full."""
+    """UKG's ``page`` (1-based): another page only when this one was full. Full means as long as the server's
+    pages: a first page shorter than asked but not empty may be the server's own cap (100 on most resources,
+    whatever ``per_Page`` asked), so its length becomes the page size and the next page is asked for; the read
+    ends at an empty page or one shorter than that."""
 
     def __init__(self, per_page: int) -> None:
         super().__init__(1)
         self.per_page = per_page
+        #: Rows in a full page, learnt from the first page (None before it).
+        self.page_size: int | None = None
 
     def has_more(self, response: requests.Response) -> bool:
-        rows = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
-        return (json_array_length(response.content) if rows is None else rows) >= self.per_page
+        counted = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
+        rows = json_array_length(response.content) if counted is None else counted
+        if self.page_size is None:
+            self.page_size = rows if 0 < rows < self.per_page else self.per_page
+        return rows > 0 and rows >= self.page_size
 
     def predict_next(self, token: int | None) -> int:
         """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives."""

@@ -36,7 +36,8 @@ class PersonDetailsStream(UkgRestStream):
 class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
     name = "employment_details"
     path = "/personnel/v1/employment-details"
-    primary_keys = ("employeeID",)
+    #: Per employment: an employee transferred between companies has a row in each (audit24b H3).
+    primary_keys = ("employeeID", "companyID")
     xlr8_entity = "employee"
     xlr8_references = {**_EMPLOYEE_REFS, "primaryJobCode": "job", "orgLevel1Code": "department",
                        "primaryWorkLocationCode": "location", "orgLevel2Code": "cost_center"}  # fmt: skip
@@ -59,7 +60,7 @@ class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
 class CompensationDetailsStream(UkgRestStream):
     name = "compensation_details"
     path = "/personnel/v1/compensation-details"
-    primary_keys = ("employeeID",)
+    primary_keys = ("employeeID", "companyID")  # per employment, as employment_details
     xlr8_entity = "compensation"
     xlr8_references = {**_EMPLOYEE_REFS, "employeeID": "employee", "primaryJobCode": "job"}
     columns = {"employeeID": "s", "companyID": "s", "annualSalary": "n", "hourlyPayRate": "n",
@@ -101,9 +102,12 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
     _window: tuple[datetime, datetime] | None = None
 
     def windows(self, context: Context | None) -> list[tuple[datetime, datetime]]:
-        """``[start, end)`` windows of ``employee_changes_window_days`` from the bookmark to ``end_date``."""
+        """``[start, end)`` windows of ``employee_changes_window_days`` from the bookmark to ``end_date``, never
+        past now less ``employee_changes_lag_hours``: UKG's change feed is batched, so a change stamped just before
+        now may enter it after this run, before the next run's start (the bookmark), and be lost (audit24b M5)."""
         settings = self.settings
-        end = settings.end_date or datetime.now(UTC)
+        latest = datetime.now(UTC) - settings.employee_changes_lag
+        end = min(settings.end_date, latest) if settings.end_date else latest
         start = self.get_starting_timestamp(context) or end - timedelta(days=settings.employee_changes_window_days)
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         step = timedelta(days=settings.employee_changes_window_days)
@@ -174,7 +178,7 @@ class ContactsStream(UkgRestStream):
 class PtoPlansStream(UkgRestStream):
     name = "pto_plans"
     path = "/personnel/v1/pto-plans"
-    primary_keys = ("employeeID", "ptoPlan")
+    primary_keys = ("employeeID", "companyID", "ptoPlan")  # plans are per company
     xlr8_entity = "accrual"
     columns = {"employeeID": "s", "companyID": "s", "ptoPlan": "s", "ptoPlanDescription": "s", "earned": "n",
                "taken": "n", "available": "n", "asOfDate": "d"}  # fmt: skip
