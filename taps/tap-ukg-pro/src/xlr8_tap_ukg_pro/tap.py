@@ -382,6 +382,14 @@ class TapUkgPro(KitTap):
             )
             types = dict(shape.types)
             keys = list(spec.primary_keys) if spec.primary_keys is not None else shape.primary_keys
+        inferred = bool(keys) and spec.primary_keys is None
+        if inferred:
+            logger.warning(
+                "RaaS report %r: key %s was inferred (unique in the one run discovery saw), not set; every run "
+                "checks it stays unique and stops if not. Set raas_reports[].primary_keys to confirm it",
+                name,
+                keys,
+            )
         unknown = [k for k in keys if k not in types]
         if unknown:
             raise ConfigValidationError(f"tap-ukg-pro: report {name!r} has no column(s) {', '.join(unknown)}")
@@ -403,6 +411,7 @@ class TapUkgPro(KitTap):
             "report_parameters": dict(spec.parameters),
             "column_types": types,
             "primary_keys": tuple(keys),
+            "keys_inferred": inferred,
             "xlr8_entity": entity,
             "xlr8_references": references,
             "xlr8_truth_type": spec.truth_type,
