@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typing as t
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from singer_sdk.helpers._state import PROGRESS_MARKERS
 
@@ -49,8 +50,9 @@ class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
-        if self.settings.employee_status_codes:
-            params["employeeStatusCode"] = ",".join(self.settings.employee_status_codes)
+        statuses = self.settings.employee_status_codes
+        if len(statuses) == 1:  # a list (A,L) is not documented to work: several are checked per row only
+            params["employeeStatusCode"] = statuses[0]
         return params
 
     def row_kept(self, row: dict[str, t.Any]) -> bool:
@@ -131,6 +133,9 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             for row in self.request_records(context):
                 kept = self.post_process(row, context) if self.keep(row) else None
                 if kept is not None:
+                    number = kept.get("employeeNumber")
+                    if number is not None and type(number) is not str:
+                        kept["employeeNumber"] = _number_text(number)
                     kept["changeWindowEnd"] = window[1].isoformat()
                     yield kept
             self._window_read(context)
@@ -304,6 +309,19 @@ REST_STREAMS: tuple[type[UkgRestStream], ...] = (
     JobsStream, OrgLevelsStream, LocationsStream, CompaniesStream, PayGroupPeriodsStream, EarningsStream,
     DeductionsStream, PositionsStream, ShiftCodesStream, TaxGroupsStream,
 )  # fmt: skip
+
+
+def _number_text(value: t.Any) -> t.Any:
+    """``employeeNumber`` as text: UKG's change feed model types it as a number (Double), the other resources as
+    text; the column stays text (a strict target refuses a number there), a whole number without ``.0``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value  # not a number: conformance judges it as it is
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return str(int(value)) if value == int(value) else str(value)
+    except (ValueError, OverflowError):  # NaN, Infinity: as they are, conformance refuses them
+        return value
 
 
 def _stamp(moment: datetime) -> str:

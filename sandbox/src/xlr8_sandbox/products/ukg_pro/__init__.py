@@ -17,7 +17,8 @@ Switches for scenarios: ``working_polls`` (how many Working answers a report giv
 ``fail_next_report`` (the next RetrieveReport answers Status Failed with this message) and ``second_company``
 (employee id -> another company code: that employee also holds an ended employment there, a row of its own in the
 per-company resources, as a transfer between companies leaves in UKG Pro; opt-in so the default data and its
-served bytes stay as recorded).
+served bytes stay as recorded) and ``numeric_employee_numbers`` (employee-changes serves ``employeeNumber`` as a
+JSON number, as UKG's EmployeeChangesResponse model types it: Double).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class UkgProEmulator(ProductEmulator):
         self.change_windows: list[tuple[str, str | None]] = []
         #: Employee id -> a second company that employee was employed in (``rest.PER_COMPANY`` rows for both).
         self.second_company: dict[str, str] = {}
+        #: employee-changes rows carry ``employeeNumber`` as a number instead of text.
+        self.numeric_employee_numbers = False
         self._lock = threading.Lock()
         #: RaaS replies and REST rows per request shape and data version (``XLR8_SANDBOX_CACHE=0`` disables).
         self.row_cache = RowCache()
@@ -159,6 +162,7 @@ class UkgProEmulator(ProductEmulator):
             self._reports.clear()
             self.change_windows.clear()
             self.second_company.clear()
+            self.numeric_employee_numbers = False
         self.row_cache.clear()
 
     def report_paths(self) -> list[str]:
@@ -306,7 +310,11 @@ class UkgProEmulator(ProductEmulator):
         end = min(end, now)  # nothing has changed after sandbox now; a window in the future is simply empty
         changed = sorted({c.index for c in self.company.changes_between(start, end) if c.entity == "employee"})
         window = changed[(page - 1) * per_page : page * per_page]
-        return JSONResponse([rest.employee_change(self.company, self._employee(i, now)) for i in window])
+        rows = [rest.employee_change(self.company, self._employee(i, now)) for i in window]
+        if self.numeric_employee_numbers:
+            for row in rows:
+                row["employeeNumber"] = int(row["employeeNumber"])
+        return JSONResponse(rows)
 
     async def _configuration(self, request: Request) -> Response:
         denied = self._rest_auth_error(request)
