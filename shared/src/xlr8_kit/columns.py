@@ -239,6 +239,11 @@ def cells_block_builder(
     return build_block
 
 
+class CellRefused(ValueError):
+    """Raised by a reader's ``column`` when a cell is one its reader refuses: ``converted_column`` then skips
+    ``bulk`` (which may accept what the reader does not, e.g. ``int`` and a leading zero) for the reader."""
+
+
 def converted_column(
     cells: t.Sequence[t.Any],
     read: t.Callable[[t.Any], t.Any],
@@ -249,12 +254,17 @@ def converted_column(
 ) -> list[t.Any] | None:
     """A column's cells through its reader (``cells_block_builder``; Workday's report blocks): ``column`` of the
     whole column first, then ``bulk`` mapped (``text_memo``'s raises for a text it has not seen); None when the
-    reader raises for a cell (the caller then types the rows one by one)."""
+    reader raises for a cell (the caller then types the rows one by one). ``column`` raising ``CellRefused`` goes
+    straight to the reader."""
     if empty_is_none and "" in cells:
         cells = list(map(none_if_empty, cells, cells))
     if column is not None:
-        with contextlib.suppress(Exception):  # ``bulk`` and the reader decide (and raise their own error) below
+        try:
             return column(cells)
+        except CellRefused:
+            bulk = None
+        except Exception:  # noqa: BLE001, S110 - ``bulk`` and the reader decide (and raise their own error) below
+            pass
     if bulk is not None:
         with contextlib.suppress(Exception):  # the reader decides (and raises its own error) below
             return list(map(bulk, cells))

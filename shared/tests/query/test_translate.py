@@ -220,7 +220,7 @@ TABLE = [
         "ukg_pro",
         "employee where employment_status in (active, leave) and hire_date >= 2020-01-01",
         "employment_details",
-        {"employeeStatusCode": "A,L"},
+        {},  # a list is not pushed (no UKG document says employeeStatusCode takes one): checked per row
         "employeeStatusCode in ('A', 'L') and originalHireDate >= 2020-01-01",
         False,
     ),

@@ -323,11 +323,12 @@ def test_only_streams_of_text_columns_decode_pages_into_columns() -> None:
 @pytest.mark.parametrize("row", [{"employeeID": "E1"}, {"employeeID": "E1", "companyID": 7}, 7])
 def test_the_paginator_reads_the_count_parse_response_kept(stream: t.Any, size: int, row: t.Any) -> None:
     """A page parsed (text rows, other rows, odd rows) tells the paginator its count without a second scan of the
-    body: another page exactly when this one was full, as counting the body's array says."""
+    body: as counting the body's array says. A first page that is not empty always asks for another (a short one
+    may be the server's own cap, audit24b H2)."""
     paginator = ukg_client.PerPagePaginator(3)
     response = _response([row] * size)
     expected = paginator.has_more(response)  # not parsed yet: the body is scanned
-    assert expected == (size >= 3)
+    assert expected == (size > 0)
     stream.parse_response(response)
     with mock.patch.object(ukg_client, "json_array_length", side_effect=AssertionError("scanned again")):
         assert paginator.has_more(response) is expected

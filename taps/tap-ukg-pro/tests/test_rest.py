@@ -30,20 +30,22 @@ def _stamp(moment: datetime) -> str:
 
 
 @pytest.mark.parametrize("window", [1, 4])
-@pytest.mark.parametrize(("per_page", "pages"), [(7, 15), (10, 11), (10_000, 1)])
+@pytest.mark.parametrize(("per_page", "pages"), [(7, 15), (10, 11), (10_000, 2)])
 def test_paging_to_the_end(
     url: str, sandbox: Sandbox, emulator: UkgProEmulator, per_page: int, pages: int, window: int
 ) -> None:
     """A short page ends the stream; a full last page costs exactly one more (empty) request. With a window of
     requests in flight (``max_concurrent_requests``), the pages asked for past the end before the end was seen
-    (at most window - 1) are the only extra requests; a stream that fits in one page still costs one."""
+    (at most window - 1) are the only extra requests. A stream that fits in one short page costs one more
+    request too: a short first page may be the server's cap (audit24b H2), so its length is taken as the page
+    size and the next page, empty, ends the read."""
     before = len(sandbox.requests("ukg_pro", "/personnel/v1/employment-details"))
     config = ukg_config(url, per_page=per_page, max_concurrent_requests=window)
     rows = run_tap(config, streams={"employment_details"}).records("employment_details")
     assert len(rows) == SCALE
     assert {r["employeeID"] for r in rows} == ALL_IDS
     asked = len(sandbox.requests("ukg_pro", "/personnel/v1/employment-details")) - before
-    assert asked == (pages if pages == 1 else pages + window - 1)
+    assert asked == pages + window - 1
 
 
 def test_exact_values_and_annotations(url: str, emulator: UkgProEmulator) -> None:

@@ -347,7 +347,7 @@ class NamedParams(Dialect):
         if isinstance(node, In) and len(node.values) == 1:
             return [(self._param(node.field, "="), param_value(node.values[0]))]
         if isinstance(node, In) and node.values and not any("," in param_value(v) for v in node.values):
-            # a list parameter (UKG's employeeStatusCode=A,L): declared as (field, "in")
+            # a list parameter a vendor documents as comma-separated: declared as (field, "in")
             return [(self._param(node.field, "in"), ",".join(param_value(v) for v in node.values))]
         raise _NotExpressible
 

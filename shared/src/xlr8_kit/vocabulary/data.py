@@ -685,8 +685,9 @@ def build_mappings() -> list[StreamMapping]:
             },
             params={
                 ("company_code", "="): "companyID",
+                # one status only: no UKG document says employeeStatusCode takes a list (A,L), and a server that
+                # read one as a literal would answer no rows (audit24b L5); several are checked per row instead
                 ("employment_status", "="): "employeeStatusCode",
-                ("employment_status", "in"): "employeeStatusCode",
             },
         ),
         _m(

@@ -1,7 +1,12 @@
 """The UKG Pro base streams: REST (page/per_Page over bare JSON arrays) and RaaS reports (SOAP, see ``raas.py``).
 
-REST pages are requested with ``per_Page`` (at most 10,000) until a page comes back shorter than asked; a 200 whose
-body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no more rows" (RELIABILITY A8).
+REST pages are requested with ``per_Page`` until an empty page or one shorter than the server's page size. UKG
+serves up to 10,000 rows a page only on the resources its January 2022 note lists (person, employment and
+compensation details, job history, education, contacts, company details, ...) and at most 100 on the others
+(employee changes, demographics, PTO plans, configuration; https://developer.ukg.com/hcm/docs/news-doc, "Expanded
+default/max pagination parameters"), so a short first page that is not empty is taken as the server's page size,
+never as the end. A 200 whose body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no
+more rows" (RELIABILITY A8).
 Dates arrive as ``YYYY-MM-DDT00:00:00`` and are emitted as ISO dates; change stamps as RFC 3339 date-times.
 """
 
@@ -55,15 +60,23 @@ CLASSIFIER = UkgClassifier()
 
 
 class PerPagePaginator(PageNumberPaginator):
-    """UKG's ``page`` (1-based): another page only when this one was full."""
+    """UKG's ``page`` (1-based): another page only when this one was full. Full means as long as the server's
+    pages: a first page shorter than asked but not empty may be the server's own cap (100 on most resources,
+    whatever ``per_Page`` asked), so its length becomes the page size and the next page is asked for; the read
+    ends at an empty page or one shorter than that."""
 
     def __init__(self, per_page: int) -> None:
         super().__init__(1)
         self.per_page = per_page
+        #: Rows in a full page, learnt from the first page (None before it).
+        self.page_size: int | None = None
 
     def has_more(self, response: requests.Response) -> bool:
-        rows = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
-        return (json_array_length(response.content) if rows is None else rows) >= self.per_page
+        counted = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
+        rows = json_array_length(response.content) if counted is None else counted
+        if self.page_size is None:
+            self.page_size = rows if 0 < rows < self.per_page else self.per_page
+        return rows > 0 and rows >= self.page_size
 
     def predict_next(self, token: int | None) -> int:
         """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives."""
@@ -318,6 +331,28 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
         return out
 
 
+class _KeyCheck:
+    """A report's inferred key must stay unique within a run (``RaasReportStream.keys_inferred``): a repeat would
+    be upserted into one row by the target, the rest lost while "loaded" counts them. One 64-bit hash per row
+    is kept (a million rows, a few dozen MB); a repeated hash stops the stream before its block goes out."""
+
+    def __init__(self, report: str, columns: t.Sequence[str]) -> None:
+        self.report = report
+        self.columns = list(columns)
+        self.seen: set[int] = set()
+
+    def __call__(self, keys: list[t.Any]) -> None:
+        before = len(self.seen)
+        self.seen.update(map(hash, keys))
+        if len(self.seen) != before + len(keys):
+            raise discovery.ReportDataError(
+                f"ukg_pro report {self.report!r}: key column(s) {', '.join(self.columns)} repeat a value within "
+                "this run; the key was inferred from the one run discovery saw, so rows would overwrite each "
+                "other in the target. Set raas_reports[].primary_keys for this report (a column or columns "
+                "unique per row)"
+            )
+
+
 class _Unshaped(dict[str, t.Any]):
     """A row of a page ``parse_response`` could not shape whole: ``post_process`` shapes it (into a plain dict)."""
 
@@ -393,6 +428,8 @@ class RaasReportStream(KitRESTStream):
     report_path: t.ClassVar[str] = ""
     report_parameters: t.ClassVar[dict[str, t.Any]] = {}
     column_types: t.ClassVar[dict[str, discovery.ColumnType]] = {}
+    #: The key was inferred (unique in the one run discovery saw), not set by the user: every run checks it.
+    keys_inferred: t.ClassVar[bool] = False
     path = "/services/BIDataService"
 
     @property
@@ -406,6 +443,9 @@ class RaasReportStream(KitRESTStream):
     @cached_property
     def raas(self) -> RaasClient:
         return t.cast("TapUkgPro", self._tap).raas
+
+    def _key_check(self) -> _KeyCheck:
+        return _KeyCheck(self.name, self.primary_keys)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         return records_of_pages(self.plain_record_pages())
@@ -432,9 +472,13 @@ class RaasReportStream(KitRESTStream):
                 f"ukg_pro report {self.name!r} no longer has column(s) {', '.join(missing)}; run discovery again"
             )
         zone = self.settings.raas_timezone
+        check = self._key_check() if self.keys_inferred and self.primary_keys else None
         if declared is not None:  # XML: a dict per row
             kinds = list(self.column_types.items())
+            keyed = itemgetter(*self.primary_keys) if check is not None else None
             for row in rows:
+                if check is not None and keyed is not None:
+                    check([keyed({name: row.get(name) for name in self.primary_keys})])
                 yield [{name: discovery.coerce(row.get(name), kind, name, zone=zone) for name, kind in kinds}], False
             return
         # Number columns the writer alone reads may stay the texts it would write (never the replication key).
@@ -446,7 +490,10 @@ class RaasReportStream(KitRESTStream):
         vouch, verdict = remembered_verdicts(self._conformer.keeps_columns)  # a block is judged once
         build = discovery.record_builder(self.column_types, header, zone=zone)
         build_block = discovery.block_builder(self.column_types, header, zone=zone, written=written, vouch=vouch)
+        cells_of_key = itemgetter(*(header.index(name) for name in self.primary_keys)) if check else None
         for block in rows:
+            if check is not None and cells_of_key is not None:
+                check(list(map(cells_of_key, block)))
             built = build_block(block)
             if built is None:
                 for values in block:

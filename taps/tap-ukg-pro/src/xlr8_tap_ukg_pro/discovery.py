@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from operator import itemgetter
 
-from xlr8_kit.columns import BLOCK_ROWS, TextMemo, cells_block_builder, cells_record_builder
+from xlr8_kit.columns import BLOCK_ROWS, CellRefused, TextMemo, cells_block_builder, cells_record_builder
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -46,6 +46,14 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 _BOOLEANS = {"true": True, "false": False}
+#: The integer and number texts a column typed at discovery takes at sync time: what ``_kind`` types so (no leading
+#: zero, sign, exponent, space, NaN or Infinity): ``int``/``Decimal`` would read ``04411`` as 4411 (a badge or GL
+#: segment losing its zero) and ``NaN`` as a number (audit24b M6).
+_INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+#: A column of such texts joined by newlines (``cell_coercer``'s whole-column check).
+_INTEGER_TEXTS = re.compile(rf"(?:{_INTEGER_TEXT.pattern}\n)*{_INTEGER_TEXT.pattern}")
+_NUMBER_TEXTS = re.compile(rf"(?:{_NUMBER_TEXT.pattern}\n)*{_NUMBER_TEXT.pattern}")
 
 
 class ReportDataError(ValueError):
@@ -304,8 +312,12 @@ def coerce(value: str | None, column_type: ColumnType, column: str, *, zone: tzi
         if column_type == "string":
             return value
         if column_type == "integer":
+            if not _INTEGER_TEXT.fullmatch(value):
+                raise ValueError(column)  # a leading zero, sign, space: not what discovery typed
             return int(value)
         if column_type == "number":
+            if not _NUMBER_TEXT.fullmatch(value):
+                raise ValueError(column)  # also NaN and Infinity
             return Decimal(value)
         if column_type == "boolean":
             return _BOOLEANS[value.strip().lower()]
@@ -318,8 +330,8 @@ def coerce(value: str | None, column_type: ColumnType, column: str, *, zone: tzi
         return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).isoformat()
     except (ValueError, KeyError, InvalidOperation):
         raise ReportDataError(
-            f"report column {column!r} has a value that is not a {column_type} (discovered type); run discovery "
-            "again or set the report's column types"
+            f"report column {column!r} has a value that is not a {column_type} (discovered type; a number with a "
+            "leading zero, NaN or Infinity is not one); run discovery again or set the report's column types"
         ) from None
 
 
@@ -331,14 +343,25 @@ def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) ->
         return str
     if column_type in ("integer", "number"):
         convert: t.Callable[[str], t.Any] = int if column_type == "integer" else Decimal
+        one, many = (_INTEGER_TEXT, _INTEGER_TEXTS) if column_type == "integer" else (_NUMBER_TEXT, _NUMBER_TEXTS)
 
         def read_number(value: str) -> t.Any:
-            try:
+            if one.fullmatch(value):
                 return convert(value)
-            except (ValueError, InvalidOperation):
-                return coerce(value, column_type, column, zone=zone)
+            return coerce(value, column_type, column, zone=zone)  # raises its error
 
-        read_number.bulk = convert  # type: ignore[attr-defined]  # a whole column at once (cells_block_builder)
+        def read_column(cells: t.Sequence[str | None]) -> list[t.Any]:
+            """The column checked in one match (``int``/``Decimal``, the ``bulk``, take texts this reader
+            refuses): converted, or ``CellRefused`` so the reader raises at the row."""
+            texts = [cell for cell in cells if cell is not None] if None in cells else cells
+            if texts and not many.fullmatch("\n".join(t.cast("t.Sequence[str]", texts))):
+                raise CellRefused(column)
+            if texts is cells:
+                return list(map(convert, t.cast("t.Sequence[str]", cells)))
+            return [None if cell is None else convert(cell) for cell in cells]
+
+        read_number.bulk = convert  # type: ignore[attr-defined]  # only past ``column`` (cells_block_builder)
+        read_number.column = read_column  # type: ignore[attr-defined]
         return read_number
     # empty cells (None) are looked up in C too: a block's column is then one ``map`` (``cells_block_builder``)
     memo = TextMemo(lambda value: coerce(value, column_type, column, zone=zone), seed={None: None})

@@ -2,13 +2,18 @@
 
 Personnel resources are Reality, code tables and configuration resources are Configuration. ``employee_changes``
 is the incremental feed: it reads ``/personnel/v1/employee-changes`` in ``startDate``/``endDate`` windows from the
-bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark.
+bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark. The
+bookmark moves to a window's end only once that window's last page is in (a run that fails inside a window resumes
+at its start): the rows' window end is a progress marker until then.
 """
 
 from __future__ import annotations
 
 import typing as t
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 
 from xlr8_tap_ukg_pro.client import EmployeeFilterMixin, UkgRestStream
 
@@ -32,7 +37,8 @@ class PersonDetailsStream(UkgRestStream):
 class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
     name = "employment_details"
     path = "/personnel/v1/employment-details"
-    primary_keys = ("employeeID",)
+    #: Per employment: an employee transferred between companies has a row in each (audit24b H3).
+    primary_keys = ("employeeID", "companyID")
     xlr8_entity = "employee"
     xlr8_references = {**_EMPLOYEE_REFS, "primaryJobCode": "job", "orgLevel1Code": "department",
                        "primaryWorkLocationCode": "location", "orgLevel2Code": "cost_center"}  # fmt: skip
@@ -44,8 +50,9 @@ class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
-        if self.settings.employee_status_codes:
-            params["employeeStatusCode"] = ",".join(self.settings.employee_status_codes)
+        statuses = self.settings.employee_status_codes
+        if len(statuses) == 1:  # a list (A,L) is not documented to work: several are checked per row only
+            params["employeeStatusCode"] = statuses[0]
         return params
 
     def row_kept(self, row: dict[str, t.Any]) -> bool:
@@ -55,7 +62,7 @@ class EmploymentDetailsStream(EmployeeFilterMixin, UkgRestStream):
 class CompensationDetailsStream(UkgRestStream):
     name = "compensation_details"
     path = "/personnel/v1/compensation-details"
-    primary_keys = ("employeeID",)
+    primary_keys = ("employeeID", "companyID")  # per employment, as employment_details
     xlr8_entity = "compensation"
     xlr8_references = {**_EMPLOYEE_REFS, "employeeID": "employee", "primaryJobCode": "job"}
     columns = {"employeeID": "s", "companyID": "s", "annualSalary": "n", "hourlyPayRate": "n",
@@ -80,7 +87,9 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
     path = "/personnel/v1/employee-changes"
     primary_keys = ("employeeId", "changeWindowEnd")
     replication_key = "changeWindowEnd"
-    is_sorted = True
+    #: Unsorted for the SDK, so a STATE written inside a window keeps the bookmark at the last whole window
+    #: (``_window_read``): every row of a window carries the window's end before its last page is read.
+    is_sorted = False
     status_column = "employeeStatus"
     termination_column = "terminationDate"
     xlr8_entity = "employee"
@@ -95,9 +104,12 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
     _window: tuple[datetime, datetime] | None = None
 
     def windows(self, context: Context | None) -> list[tuple[datetime, datetime]]:
-        """``[start, end)`` windows of ``employee_changes_window_days`` from the bookmark to ``end_date``."""
+        """``[start, end)`` windows of ``employee_changes_window_days`` from the bookmark to ``end_date``, never
+        past now less ``employee_changes_lag_hours``: UKG's change feed is batched, so a change stamped just before
+        now may enter it after this run, before the next run's start (the bookmark), and be lost (audit24b M5)."""
         settings = self.settings
-        end = settings.end_date or datetime.now(UTC)
+        latest = datetime.now(UTC) - settings.employee_changes_lag
+        end = min(settings.end_date, latest) if settings.end_date else latest
         start = self.get_starting_timestamp(context) or end - timedelta(days=settings.employee_changes_window_days)
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         step = timedelta(days=settings.employee_changes_window_days)
@@ -121,9 +133,24 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             for row in self.request_records(context):
                 kept = self.post_process(row, context) if self.keep(row) else None
                 if kept is not None:
+                    number = kept.get("employeeNumber")
+                    if number is not None and type(number) is not str:
+                        kept["employeeNumber"] = _number_text(number)
                     kept["changeWindowEnd"] = window[1].isoformat()
                     yield kept
+            self._window_read(context)
         self._window = None
+
+    def _window_read(self, context: Context | None) -> None:
+        """The window's last page is in and its rows went out: the bookmark moves to its end (the progress
+        marker its rows left), so a later STATE lets a resumed run start after it. The markers stay, emptied,
+        so the next window's rows move them again without the SDK's "not resumable" warning per window."""
+        state = self.get_context_state(context)
+        markers = state.get(PROGRESS_MARKERS)
+        if not markers or "replication_key_value" not in markers:
+            return  # no row in this window: the bookmark stays where it was
+        state["replication_key"] = markers.pop("replication_key", self.replication_key)
+        state["replication_key_value"] = markers.pop("replication_key_value")
 
 
 class DemographicsStream(UkgRestStream):
@@ -156,7 +183,7 @@ class ContactsStream(UkgRestStream):
 class PtoPlansStream(UkgRestStream):
     name = "pto_plans"
     path = "/personnel/v1/pto-plans"
-    primary_keys = ("employeeID", "ptoPlan")
+    primary_keys = ("employeeID", "companyID", "ptoPlan")  # plans are per company
     xlr8_entity = "accrual"
     columns = {"employeeID": "s", "companyID": "s", "ptoPlan": "s", "ptoPlanDescription": "s", "earned": "n",
                "taken": "n", "available": "n", "asOfDate": "d"}  # fmt: skip
@@ -282,6 +309,19 @@ REST_STREAMS: tuple[type[UkgRestStream], ...] = (
     JobsStream, OrgLevelsStream, LocationsStream, CompaniesStream, PayGroupPeriodsStream, EarningsStream,
     DeductionsStream, PositionsStream, ShiftCodesStream, TaxGroupsStream,
 )  # fmt: skip
+
+
+def _number_text(value: t.Any) -> t.Any:
+    """``employeeNumber`` as text: UKG's change feed model types it as a number (Double), the other resources as
+    text; the column stays text (a strict target refuses a number there), a whole number without ``.0``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value  # not a number: conformance judges it as it is
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return str(int(value)) if value == int(value) else str(value)
+    except (ValueError, OverflowError):  # NaN, Infinity: as they are, conformance refuses them
+        return value
 
 
 def _stamp(moment: datetime) -> str:

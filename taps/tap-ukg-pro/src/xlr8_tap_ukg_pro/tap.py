@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cached_property
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,12 +48,25 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "user_access_key", th.StringType, secret=True, description="RaaS user access key (needed for RaaS reports)."
     ),
-    th.Property("per_page", th.IntegerType, default=1000, description=f"REST rows per page (1-{MAX_PER_PAGE})."),
+    th.Property(
+        "per_page",
+        th.IntegerType,
+        default=1000,
+        description=f"REST rows asked per page (1-{MAX_PER_PAGE}); UKG serves at most 100 on resources outside its "
+        "10,000 list, and a short first page is then read as the page size.",
+    ),
     MAX_CONCURRENT_REQUESTS,
     th.Property("start_date", th.DateTimeType, description="employee_changes: first window start on a first run."),
     th.Property("end_date", th.DateTimeType, description="employee_changes: read changes up to here (default now)."),
     th.Property(
         "employee_changes_window_days", th.IntegerType, default=7, description="employee_changes window length."
+    ),
+    th.Property(
+        "employee_changes_lag_hours",
+        th.NumberType,
+        default=3,
+        description="employee_changes: the last window ends this many hours before now (0-72). UKG's change feed "
+        "is batched (3 hours at least), so a change stamped just before now may reach it after the run.",
     ),
     th.Property(
         "employee_status_codes",
@@ -130,6 +143,8 @@ class UkgProSettings:
     raas_poll_interval: float
     raas_timeout: float
     filters: str | None = None
+    #: How far behind now the last ``employee_changes`` window ends (``employee_changes_lag_hours``).
+    employee_changes_lag: timedelta = timedelta(hours=3)
 
     @property
     def raas_enabled(self) -> bool:
@@ -150,6 +165,9 @@ class UkgProSettings:
         window = int(_or_default(config.get("employee_changes_window_days"), 7))
         if not 1 <= window <= 366:
             errors.append(f"setting 'employee_changes_window_days' must be between 1 and 366, not {window}")
+        lag_hours = float(_or_default(config.get("employee_changes_lag_hours"), 3))
+        if not 0 <= lag_hours <= 72:
+            errors.append(f"setting 'employee_changes_lag_hours' must be between 0 and 72, not {lag_hours:g}")
         start_date = _instant(config, "start_date", errors)
         end_date = _instant(config, "end_date", errors)
         if start_date and end_date and end_date <= start_date:
@@ -202,6 +220,7 @@ class UkgProSettings:
             employee_status_codes=statuses, terminated_since=terminated_since, reports=reports,
             all_reports=all_reports, raas_output=output, raas_csv_encoding=encoding, raas_timezone=zone,
             raas_poll_interval=poll, raas_timeout=timeout, filters=filters,
+            employee_changes_lag=timedelta(hours=lag_hours),
         )  # fmt: skip
 
 
@@ -363,6 +382,14 @@ class TapUkgPro(KitTap):
             )
             types = dict(shape.types)
             keys = list(spec.primary_keys) if spec.primary_keys is not None else shape.primary_keys
+        inferred = bool(keys) and spec.primary_keys is None
+        if inferred:
+            logger.warning(
+                "RaaS report %r: key %s was inferred (unique in the one run discovery saw), not set; every run "
+                "checks it stays unique and stops if not. Set raas_reports[].primary_keys to confirm it",
+                name,
+                keys,
+            )
         unknown = [k for k in keys if k not in types]
         if unknown:
             raise ConfigValidationError(f"tap-ukg-pro: report {name!r} has no column(s) {', '.join(unknown)}")
@@ -384,6 +411,7 @@ class TapUkgPro(KitTap):
             "report_parameters": dict(spec.parameters),
             "column_types": types,
             "primary_keys": tuple(keys),
+            "keys_inferred": inferred,
             "xlr8_entity": entity,
             "xlr8_references": references,
             "xlr8_truth_type": spec.truth_type,

@@ -9,11 +9,16 @@ XML otherwise. Business failures are HTTP 200 with Status ``Failed`` as in the r
 content type, missing or unknown ``a:Action``) are SOAP faults.
 
 REST: Basic auth plus ``US-Customer-Api-Key``; ``page`` (1-based) and ``per_Page`` (default 100, at most 10,000);
+a larger ``per_Page`` is served as 100 rows a page on the resources outside UKG's 10,000 list (``LARGE_PAGES``);
 bare JSON arrays, an empty array past the end; 401 for bad credentials; 429 from the platform's fault injection
 (``quota_error_response`` is UKG's throttling answer).
 
-Switches for scenarios: ``working_polls`` (how many Working answers a report gives first) and
-``fail_next_report`` (the next RetrieveReport answers Status Failed with this message).
+Switches for scenarios: ``working_polls`` (how many Working answers a report gives first),
+``fail_next_report`` (the next RetrieveReport answers Status Failed with this message) and ``second_company``
+(employee id -> another company code: that employee also holds an ended employment there, a row of its own in the
+per-company resources, as a transfer between companies leaves in UKG Pro; opt-in so the default data and its
+served bytes stay as recorded) and ``numeric_employee_numbers`` (employee-changes serves ``employeeNumber`` as a
+JSON number, as UKG's EmployeeChangesResponse model types it: Double).
 """
 
 from __future__ import annotations
@@ -57,6 +62,16 @@ USER_ACCESS_KEY = "sandbox-ukg-user-access-key"
 TOKEN_TTL = 3600.0
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 10_000
+#: The resources UKG serves up to ``MAX_PER_PAGE`` rows a page ("Expanded default/max pagination parameters",
+#: https://developer.ukg.com/hcm/docs/news-doc, January 2022: company details, compensation details, employee
+#: contact details, contract, direct deposit, education, job history, national documents, employment details,
+#: international employees, person details). Every other resource still serves at most ``CAPPED_PER_PAGE``.
+LARGE_PAGES = frozenset({
+    "/personnel/v1/person-details", "/personnel/v1/employment-details", "/personnel/v1/compensation-details",
+    "/personnel/v1/employee-job-history-details", "/personnel/v1/employee-education", "/personnel/v1/contacts",
+    "/configuration/v1/company-details",
+})  # fmt: skip
+CAPPED_PER_PAGE = 100
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 MAX_KEPT_REPORTS = 64
 INVALID_TOKEN = "The security token is invalid or has expired. Log on again."
@@ -84,6 +99,10 @@ class UkgProEmulator(ProductEmulator):
         self._reports: dict[str, PendingReport] = {}
         #: ``(startDate, endDate)`` of every employee-changes request, as asked (scenario tests read it).
         self.change_windows: list[tuple[str, str | None]] = []
+        #: Employee id -> a second company that employee was employed in (``rest.PER_COMPANY`` rows for both).
+        self.second_company: dict[str, str] = {}
+        #: employee-changes rows carry ``employeeNumber`` as a number instead of text.
+        self.numeric_employee_numbers = False
         self._lock = threading.Lock()
         #: RaaS replies and REST rows per request shape and data version (``XLR8_SANDBOX_CACHE=0`` disables).
         self.row_cache = RowCache()
@@ -142,6 +161,8 @@ class UkgProEmulator(ProductEmulator):
             self.fail_next_report = None
             self._reports.clear()
             self.change_windows.clear()
+            self.second_company.clear()
+            self.numeric_employee_numbers = False
         self.row_cache.clear()
 
     def report_paths(self) -> list[str]:
@@ -176,6 +197,8 @@ class UkgProEmulator(ProductEmulator):
 
     @staticmethod
     def _paging(request: Request) -> tuple[int, int] | Response:
+        """``(page, rows per page)``: ``per_Page`` as asked on ``LARGE_PAGES``, at most ``CAPPED_PER_PAGE``
+        elsewhere (UKG answers a larger one with 100 rows a page, no error)."""
         query = request.query_params
         raw_page = query.get("page", "1")
         raw_per = query.get("per_Page", query.get("per_page", str(DEFAULT_PER_PAGE)))
@@ -187,6 +210,8 @@ class UkgProEmulator(ProductEmulator):
             return JSONResponse(
                 {"message": f"page must be >= 1 and per_Page between 1 and {MAX_PER_PAGE}."}, status_code=400
             )
+        if request.url.path not in LARGE_PAGES:
+            per_page = min(per_page, CAPPED_PER_PAGE)
         return page, per_page
 
     async def _personnel(self, request: Request) -> Response:
@@ -215,6 +240,8 @@ class UkgProEmulator(ProductEmulator):
         kept = self.row_cache.rows(
             ("personnel", resource, tuple(sorted(statuses)), wanted_id, wanted_company), self.company.data_version()
         )
+        if self.second_company:  # a scenario's rows: built per request, beside the cached default data
+            one_per_employee, kept = False, None
         if one_per_employee and not (statuses or wanted_id or wanted_company):
             start = (page - 1) * per_page  # one row per person: page straight from the index
             if kept is not None:
@@ -234,6 +261,10 @@ class UkgProEmulator(ProductEmulator):
             if (wanted_id and e.employee_id != wanted_id) or (wanted_company and e.company_code != wanted_company):
                 continue
             selected.extend(builder(self.company, e))
+            other = self.second_company.get(e.employee_id)
+            if other is not None and resource in rest.PER_COMPANY:
+                earlier = [rest.in_company(row, other) for row in builder(self.company, e)]
+                selected.extend(r for r in earlier if not statuses or r.get("employeeStatusCode", "T") in statuses)
         return JSONResponse(selected[(page - 1) * per_page : page * per_page])
 
     def _json_rows(self, kept: dict[int, Any], start: int, stop: int, build: Callable[[Employee], Any]) -> Response:
@@ -279,7 +310,11 @@ class UkgProEmulator(ProductEmulator):
         end = min(end, now)  # nothing has changed after sandbox now; a window in the future is simply empty
         changed = sorted({c.index for c in self.company.changes_between(start, end) if c.entity == "employee"})
         window = changed[(page - 1) * per_page : page * per_page]
-        return JSONResponse([rest.employee_change(self.company, self._employee(i, now)) for i in window])
+        rows = [rest.employee_change(self.company, self._employee(i, now)) for i in window]
+        if self.numeric_employee_numbers:
+            for row in rows:
+                row["employeeNumber"] = int(row["employeeNumber"])
+        return JSONResponse(rows)
 
     async def _configuration(self, request: Request) -> Response:
         denied = self._rest_auth_error(request)

@@ -121,6 +121,22 @@ def employment_details(company: Company, e: Employee) -> Row:
     }
 
 
+#: Resources UKG Pro serves per employment (employee and company: ``/personnel/v1/companies/{companyId}/employees/
+#: {employeeId}/employment-details``), so an employee of two companies has a row in each.
+PER_COMPANY = frozenset({"employment-details", "compensation-details", "pto-plans"})
+
+
+def in_company(row: Row, company_code: str) -> Row:
+    """``row`` as the same employee's ended employment in another company (the ``second_company`` scenario)."""
+    other = {**row, "companyID": company_code}
+    if "companyCode" in other:
+        other["companyCode"] = company_code
+    if "employeeStatusCode" in other:
+        other["employeeStatusCode"] = "T"
+        other["dateOfTermination"] = other.get("originalHireDate")
+    return other
+
+
 def compensation_details(company: Company, e: Employee) -> Row:
     hourly = (e.annual_salary / 2080).quantize(Decimal("0.0001"))
     periods = {"BW": 26, "MO": 12, "WK": 52}.get(e.pay_group, 26)

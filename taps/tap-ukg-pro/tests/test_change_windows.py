@@ -1,0 +1,154 @@
+"""``employee_changes`` windows that fail part-way (audit24b H1): a STATE written inside a window never carries
+that window's end, so the run resumed from it asks for the window again and no change is lost. RECORD in
+process (a STATE after every record, as every 10,000 on a large window), BATCH through the console script
+(a STATE after every file)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from xlr8_kit.testing.singer_cli import (
+    parse_singer_messages,
+    run_tap_cli,
+    select_streams,
+    sync_until_error,
+    write_json,
+)
+from xlr8_sandbox.company import EPOCH, Company
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.ukg_pro import UkgProEmulator
+from xlr8_tap_ukg_pro.streams import EmployeeChangesStream
+from xlr8_tap_ukg_pro.tap import TapUkgPro
+
+from .conftest import SCALE, run_tap, ukg_config
+
+COMPANY = Company(seed=42, scale=SCALE)
+PATH = "/personnel/v1/employee-changes"
+START = EPOCH
+MIDDLE = EPOCH + timedelta(days=10)
+END = EPOCH + timedelta(days=20)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _expected() -> set[tuple[str, str]]:
+    """(employeeId, changeWindowEnd) of every change in the two 10-day windows."""
+    return {
+        (c.key, b.isoformat())
+        for a, b in ((START, MIDDLE), (MIDDLE, END))
+        for c in COMPANY.changes_between(a, b)
+        if c.entity == "employee"
+    }
+
+
+def _config(url: str, **extra: object) -> dict[str, object]:
+    return ukg_config(url, start_date=_stamp(START), end_date=_stamp(END), employee_changes_window_days=10,
+                      per_page=2, max_concurrent_requests=1, **extra)  # fmt: skip
+
+
+def _fail_second_windows_page_2(sandbox: Sandbox) -> None:
+    """A final 400 on page 2 of the second window (after its page 1 went out)."""
+    sandbox.faults.add(
+        "ukg_pro",
+        PATH,
+        FaultSpec("status", status=400, body='{"message": "boom"}', query={"startDate": _stamp(MIDDLE), "page": "2"},
+                  times=1),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def twenty_days(sandbox: Sandbox, emulator: UkgProEmulator) -> None:
+    sandbox.ctx.clock.advance(timedelta(days=20))
+    assert len({key for key, end in _expected() if end == MIDDLE.isoformat()}) > 2  # window 1 has rows
+    assert len({key for key, end in _expected() if end == END.isoformat()}) > 2  # window 2 has more than a page
+    emulator.change_windows.clear()
+
+
+def test_record_state_inside_a_window_keeps_its_start(
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, twenty_days: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(EmployeeChangesStream, "STATE_MSG_FREQUENCY", 1)  # a STATE after each record
+    _fail_second_windows_page_2(sandbox)
+    config = _config(url)
+    probe = TapUkgPro(config=config, parse_env_config=False)
+    catalog = select_streams(probe.catalog_dict, {"employee_changes"})
+    failed, error = sync_until_error(TapUkgPro(config=config, catalog=catalog, parse_env_config=False))
+    assert error is not None
+    assert "boom" in str(error)
+    first = failed.records("employee_changes")
+    assert any(r["changeWindowEnd"] == END.isoformat() for r in first)  # window 2's page 1 went out
+    bookmark = failed.state["bookmarks"]["employee_changes"]
+    assert bookmark.get("replication_key_value") == MIDDLE.isoformat()  # not END: window 2 is not all read
+
+    emulator.change_windows.clear()
+    resumed = run_tap(config, streams={"employee_changes"}, state=failed.state)
+    assert emulator.change_windows == [(_stamp(MIDDLE), _stamp(END))]  # the window asked again
+    got = {(r["employeeId"], r["changeWindowEnd"]) for r in first + resumed.records("employee_changes")}
+    assert got == _expected()  # nothing lost
+    assert resumed.state["bookmarks"]["employee_changes"]["replication_key_value"] == END.isoformat()
+
+
+def test_batch_state_after_a_file_inside_a_window_keeps_its_start(
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, twenty_days: None, tmp_path: Path
+) -> None:
+    _fail_second_windows_page_2(sandbox)
+    spool = tmp_path / "batches"
+    spool.mkdir()
+    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": spool.as_uri()}, "batch_size": 2}
+    config_file = write_json(tmp_path / "config.json", _config(url, batch_config=batch))
+    probe = TapUkgPro(config=_config(url), parse_env_config=False)
+    catalog_file = write_json(tmp_path / "catalog.json", select_streams(probe.catalog_dict, {"employee_changes"}))
+
+    failed = run_tap_cli("tap-ukg-pro", ["--config", config_file, "--catalog", catalog_file], tmp_path)
+    assert failed.returncode != 0
+    assert "boom" in failed.stderr
+    messages = parse_singer_messages(failed.stdout)
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    files = [url for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
+    first = [json.loads(line) for f in files for line in Path(f.removeprefix("file://")).read_text().splitlines()]
+    assert any(r["changeWindowEnd"] == END.isoformat() for r in first)  # a file of window 2 was named
+    last = states[-1]
+    assert last["bookmarks"]["employee_changes"].get("replication_key_value") == MIDDLE.isoformat()
+
+    emulator.change_windows.clear()
+    state_file = write_json(tmp_path / "state.json", last)
+    resumed = run_tap_cli("tap-ukg-pro", ["--config", config_file, "--catalog", catalog_file, "--state", state_file],
+                          tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert emulator.change_windows == [(_stamp(MIDDLE), _stamp(END))]
+    again = parse_singer_messages(resumed.stdout)
+    files = [url for m in again if m["type"] == "BATCH" for url in m["manifest"]]
+    later = [json.loads(line) for f in files for line in Path(f.removeprefix("file://")).read_text().splitlines()]
+    assert {(r["employeeId"], r["changeWindowEnd"]) for r in first + later} == _expected()
+
+
+@pytest.mark.parametrize(("lag", "hours"), [(None, 3.0), (0.5, 0.5)])
+def test_the_last_window_ends_before_now_by_the_lag(
+    url: str, emulator: UkgProEmulator, lag: float | None, hours: float
+) -> None:
+    """UKG's change feed is batched (audit24b M5): with no ``end_date`` the last window ends
+    ``employee_changes_lag_hours`` (default 3) before now, so a change that reaches the feed late is still after
+    the bookmark the run leaves."""
+    now = datetime.now(UTC)
+    config = ukg_config(url, start_date=_stamp(now - timedelta(days=2)), employee_changes_window_days=7)
+    del config["end_date"]
+    if lag is not None:
+        config["employee_changes_lag_hours"] = lag
+    run_tap(config, streams={"employee_changes"})
+    ((start, end),) = emulator.change_windows
+    assert start == _stamp(now - timedelta(days=2))
+    asked_end = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    assert abs(asked_end - (now - timedelta(hours=hours))) < timedelta(minutes=2)
+
+
+def test_a_lag_out_of_range_names_the_setting(url: str) -> None:
+    with pytest.raises(ConfigValidationError, match="employee_changes_lag_hours"):
+        TapUkgPro(config=ukg_config(url, employee_changes_lag_hours=-1), parse_env_config=False)
