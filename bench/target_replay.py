@@ -24,7 +24,10 @@ then B: ``--replay /tmp/hcm10k /tmp/hcm50k --builds .venv/bin``.
 loads it again over a copy of that store (the same rows upserted over a table that holds them: a second ``meltano
 run`` of the same job, where the target peaks highest). ``--md5`` adds the md5 of the landed rows (as
 bench/meltano_cost.py computes it) and of the STATE lines the target wrote; ``--rss`` prints the target's RSS over
-time (every 0.1 s; the peak, when it came, and the RSS at each quarter of the run).
+time (every 0.1 s; the peak, when it came, and the RSS at each quarter of the run). ``--raw`` adds issue 14 goal 3's
+reference to each round: a raw DuckDB load of the same files (one ``CREATE TABLE AS`` over ``read_json`` of all of
+them, each property read as the type the target landed it as, in the target's BATCH buffer pool, DuckDB's other
+settings its defaults) in a child process after the builds, then raw CPU / target CPU per round for each build.
 """
 
 from __future__ import annotations
@@ -181,8 +184,70 @@ def rss_summary(trace: list[tuple[float, float]]) -> str:
             f"{', '.join(f'{mb:.0f}' for mb in quarters)} MB")  # fmt: skip
 
 
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def raw_columns(cap: Path, store: Path) -> str:
+    """The ``read_json`` columns of a raw load of ``cap``'s files: each property of the first line, read as the type
+    the target landed its column as (names compared without case and underscores: ``BillingCity`` and
+    ``billing_city``), VARCHAR for one it did not land."""
+    import duckdb
+
+    first = min((cap / "keep").iterdir())
+    with open(first, "rb") as lines:
+        keys = list(json.loads(lines.readline()))
+    with duckdb.connect(str(store), read_only=True) as conn:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM _schema_metadata WHERE is_current").fetchall()]
+        landed = {
+            _normal(str(name)): str(kind)
+            for name, kind in conn.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", tables[:1]
+            ).fetchall()
+        }
+    return "{" + ", ".join(f"'{key}': '{landed.get(_normal(key), 'VARCHAR')}'" for key in keys) + "}"
+
+
+#: The raw load, as its own process: argv = the files (a JSON list), the read_json columns, the database, the pool.
+RAW_LOAD = """import json, sys
+import duckdb
+files, columns, database, pool = sys.argv[1:5]
+conn = duckdb.connect(database, config={"memory_limit": pool})
+listed = ", ".join("'" + f.replace("'", "''") + "'" for f in json.loads(files))
+conn.execute(f"CREATE TABLE raw AS SELECT * FROM read_json([{listed}], format='newline_delimited', columns={columns})")
+print(conn.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
+conn.close()
+"""
+
+
+def raw_once(cap: Path, columns: str) -> tuple[float, float, float, int]:
+    """One raw DuckDB load of ``cap``'s kept files into a fresh database, in a child process: CPU s (user + sys),
+    peak RSS MB, wall s, rows."""
+    from target_xlr8_truths.target import DEFAULT_BATCH_MEMORY_LIMIT
+
+    files = json.dumps([str(f) for f in sorted((cap / "keep").iterdir())])
+    with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-raw-") as tmp:
+        command = [sys.executable, "-c", RAW_LOAD, files, columns, str(Path(tmp) / "raw.duckdb"),
+                   DEFAULT_BATCH_MEMORY_LIMIT]  # fmt: skip
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=child_env())
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"the raw DuckDB load of {cap}'s files failed")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall, int(out.split()[-1])
+
+
 def replay(
-    caps: list[Path], builds: list[str], pairs: int, over: bool = False, md5: bool = False, rss: bool = False
+    caps: list[Path],
+    builds: list[str],
+    pairs: int,
+    over: bool = False,
+    md5: bool = False,
+    rss: bool = False,
+    raw: bool = False,
 ) -> int:
     """``pairs`` rounds of every side in turn (two builds on one capture, or one build on two captures); the spread
     per side, then B against A per round. ``over``: each side's store is loaded once first and every timed run
@@ -193,6 +258,8 @@ def replay(
     names = builds if len(builds) == 2 else [str(cap) for cap in caps]
     runs: dict[str, list[tuple[float, float, float, int, float]]] = {name: [] for name in names}
     digests: set[tuple[str, str]] = set()
+    columns: dict[Path, str] = {}  # the raw load's read_json columns per capture (``raw_columns``)
+    raws: dict[Path, list[tuple[float, float, float, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="xlr8-target-replay-kept-") as kept_root:
         kept: dict[str, Path | None] = dict.fromkeys(names)
         for i, (build, (cap, venv_bin)) in enumerate(zip(names, sides, strict=True)) if over else ():
@@ -212,6 +279,8 @@ def replay(
                         state = hashlib.md5((Path(tmp) / "state.jsonl").read_bytes()).hexdigest()
                         digests.add((digest, state))
                         extra = f", md5 {digest[:12]} ({count:,} rows), STATE md5 {state[:12]}"
+                    if raw and cap not in columns:  # the landed types, from the first store of the capture
+                        columns[cap] = raw_columns(cap, Path(tmp) / "truths.duckdb")
                 runs[build].append(run)
                 cpu, peak, wall, rows, tail = run
                 load = os.getloadavg()[0]
@@ -219,6 +288,12 @@ def replay(
                       f"tail {tail:.3f} s, rows {rows:,}, load {load:.1f}{extra}", flush=True)  # fmt: skip
                 if trace is not None:
                     print(f"  {rss_summary(trace)}", flush=True)
+            for cap in dict.fromkeys(cap for cap, _ in sides) if raw else ():  # after the builds, each capture once
+                raws.setdefault(cap, []).append(raw_once(cap, columns[cap]))
+                cpu, peak, wall, rows = raws[cap][-1]
+                load = os.getloadavg()[0]
+                print(f"round {n + 1} raw DuckDB ({cap.name}): CPU {cpu:.2f} s, peak {peak:.1f} MB, wall {wall:.2f} s, "
+                      f"rows {rows:,}, load {load:.1f}", flush=True)  # fmt: skip
     for cap in caps:
         shutil.rmtree(cap / "files", ignore_errors=True)
 
@@ -235,13 +310,22 @@ def replay(
     print(
         "tail B-A per pair ms:", ", ".join(f"{(b[4] - a[4]) * 1000:+.0f}" for a, b in zip(first, second, strict=True))
     )
+    for build, (cap, _) in zip(names, sides, strict=True) if raw else ():
+        ratios = [r[0] / run[0] for r, run in zip(raws[cap], runs[build], strict=True)]
+        print(f"raw DuckDB ({cap.name}): CPU {spread([r[0] for r in raws[cap]])} s, wall "
+              f"{spread([r[2] for r in raws[cap]])} s; raw / {build} CPU per round "
+              f"{', '.join(f'{x:.3f}' for x in ratios)}, median {statistics.median(ratios):.3f}")  # fmt: skip
     landed = {run[3] for figures in runs.values() for run in figures}
     same = "the same on every run" if len(landed) == 1 else "NOT the same on every run"
     print(f"rows landed: {', '.join(f'{rows:,}' for rows in sorted(landed))} ({same})")
     if md5:
         same = "the same on every run" if len(digests) == 1 else "NOT the same on every run"
         print(f"md5 of the landed rows and of the STATE: {same}")
-    return 0 if len(landed) == 1 and len(digests) <= 1 else 1
+    raw_rows = {r[3] for figures in raws.values() for r in figures}
+    if raws:
+        same = "as the target landed" if raw_rows <= landed else "NOT as the target landed"
+        print(f"raw DuckDB rows: {', '.join(f'{rows:,}' for rows in sorted(raw_rows))} ({same})")
+    return 0 if len(landed) == 1 and len(digests) <= 1 and raw_rows <= landed else 1
 
 
 def main() -> int:
@@ -262,12 +346,14 @@ def main() -> int:
     parser.add_argument("--over", action="store_true", help="load each run over a store holding the rows (replay)")
     parser.add_argument("--md5", action="store_true", help="md5 of the landed rows and the STATE per run (replay)")
     parser.add_argument("--rss", action="store_true", help="the target's RSS over time per run (replay)")
+    parser.add_argument("--raw", action="store_true", help="a raw DuckDB load of the same files per round (replay)")
     args = parser.parse_args()
     if args.capture:
         return capture(args.capture.resolve(), args.stream, args.scale, args.batch_size, args.product)
     if not args.builds or sorted((len(args.replay), len(args.builds))) != [1, 2]:
         parser.error("--replay needs one capture and --builds VENVBIN_A VENVBIN_B, or two captures and one build")
-    return replay([cap.resolve() for cap in args.replay], args.builds, args.pairs, args.over, args.md5, args.rss)
+    caps = [cap.resolve() for cap in args.replay]
+    return replay(caps, args.builds, args.pairs, args.over, args.md5, args.rss, args.raw)
 
 
 if __name__ == "__main__":
