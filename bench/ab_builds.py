@@ -33,6 +33,10 @@ or less shows there whatever the CPU load, which a loaded machine's wall time hi
 ``--bulk-job-s S`` (Salesforce): Bulk API 2.0 jobs run S seconds after their creation (the emulator's
 ``bulk_job_seconds``), to see how a poll schedule fares on jobs of other lengths.
 
+``--cut-children-every N`` (Oracle HCM ``workers``): every Nth worker has 30 emails (the emulator's bench knob
+``cut_children_every``), so under framework 3+ its expanded ``emails`` is cut at 25 rows (``hasMore``) and each build
+reads it whole from the worker's own URL (a link query and child pages per such worker on the base build).
+
 ``--count-stall-s S`` (Salesforce): every ``SELECT COUNT() FROM <object>`` request (the ranged REST read's plan, a
 read from the start) is answered S seconds late, as a huge object's COUNT() can be; the other requests are not.
 """
@@ -115,6 +119,12 @@ def main(argv: list[str]) -> int:
             emulator = sandbox.emulator(product)
             assert isinstance(emulator, SalesforceEmulator), "--bulk-job-s is for salesforce"
             emulator.bulk_job_seconds = float(argv[argv.index("--bulk-job-s") + 1])
+        if "--cut-children-every" in argv:
+            from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
+
+            hcm = sandbox.emulator(product)
+            assert isinstance(hcm, OracleHcmEmulator), "--cut-children-every is for oracle_hcm"
+            hcm.set_cut_children_every(int(argv[argv.index("--cut-children-every") + 1]))
         if stall := _count_stall(argv):
             count = {"q": f"SELECT COUNT() FROM {stream}"}
             sandbox.ctx.faults.add(product, "*/query*", FaultSpec(kind="stall", seconds=stall, query=count))

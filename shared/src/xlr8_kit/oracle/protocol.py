@@ -97,27 +97,47 @@ class ChildLevel:
     below: Mapping[str, ChildLevel]
 
 
-#: Reads a cut child collection whole: (URL path segments after the resource, the first the top-level key's value;
-#: the child's dotted path) -> every row of the child, in one order (the expanded rows are not reused).
-ChildPager = Callable[[tuple[str, ...], str], list[dict[str, Any]]]
+@dataclass(frozen=True)
+class CutChild:
+    """An expanded child cut at 25 rows (``hasMore``), left in place to be read whole from its own URL: the row
+    holding it, the child's name there, its URL path segments after the resource (the first the top-level key's
+    value, then ``child/<name>`` per level) and its dotted path, and its level (what is expanded below it)."""
+
+    row: dict[str, Any]
+    name: str
+    at: tuple[str, ...]
+    path: str
+    level: ChildLevel
 
 
-def expand_children(row: dict[str, Any], levels: Mapping[str, ChildLevel], key: str | None, more: ChildPager) -> None:
-    """Every expanded child of ``row`` (and below) made a list in place, whatever the framework's shape, with a cut
-    collection (``hasMore``) read whole by ``more`` from the child's own URL (``<parent item>/child/<name>``,
-    nested: ``.../<child key>/child/<grandchild>``), so flatten rules and child streams see every row. The
-    expanded rows are dropped, not joined to a second query's rows at offset 25: the two queries need not agree
-    on an order (review23b #2).
+def expand_children(
+    row: dict[str, Any], levels: Mapping[str, ChildLevel], key: str | None, cut: list[CutChild]
+) -> None:
+    """Every expanded child of ``row`` (and below) made a list in place, whatever the framework's shape; a cut
+    collection (``hasMore``) is appended to ``cut`` for the caller to read whole from the child's own URL
+    (``<parent item>/child/<name>``, nested: ``.../<child key>/child/<grandchild>``) and put in place with
+    ``fill_cut_child``, so the cut children of a whole page can be read side by side. The expanded rows are dropped,
+    not joined to a second query's rows at offset 25: the two queries need not agree on an order (review23b #2).
 
     A list needs nothing (framework 1 and 2): the loop then only checks types."""
-    _expand(row, levels, key, more, (), "")
+    _expand(row, levels, key, cut, (), "")
+
+
+def fill_cut_child(child: CutChild, rows: list[dict[str, Any]], cut: list[CutChild]) -> None:
+    """``child``'s rows read whole, put in place, and the children expanded below them made lists the same way
+    (their own cut ones appended to ``cut``)."""
+    child.row[child.name] = rows
+    if child.level.below:
+        for item in rows:
+            if isinstance(item, dict):
+                _expand(item, child.level.below, child.level.key, cut, child.at, child.path)
 
 
 def _expand(
     row: dict[str, Any],
     levels: Mapping[str, ChildLevel],
     key: str | None,
-    more: ChildPager,
+    cut: list[CutChild],
     trail: tuple[str, ...] | None,
     prefix: str,
 ) -> None:
@@ -139,12 +159,13 @@ def _expand(
                     f"expanded child {path!r} is cut at {len(rows)} rows (hasMore) and its parent has no single "
                     "key to read the rest from its own URL"
                 )
-            rows = more(at, path)
+            cut.append(CutChild(row, name, at, path, level))
+            continue
         row[name] = rows
         if level.below:
             for child in rows:
                 if isinstance(child, dict):
-                    _expand(child, level.below, level.key, more, at, path)
+                    _expand(child, level.below, level.key, cut, at, path)
 
 
 def child_levels(paths: Iterable[str], key_of: Callable[[str], str | None]) -> dict[str, ChildLevel]:

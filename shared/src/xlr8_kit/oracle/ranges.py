@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import itertools
 import math
 import queue
@@ -157,6 +158,8 @@ class Answer:
     prepared: requests.PreparedRequest
     response: requests.Response
     records: list[dict[str, t.Any]]
+    #: Seconds its parse waited for its cut children's requests (round trips, not the tap's cost).
+    children: float = 0.0
 
 
 class Fetch(t.Protocol):
@@ -249,7 +252,8 @@ class InFlight:
 
     @contextlib.contextmanager
     def slot(self) -> t.Iterator[None]:
-        """Hold one of the requests in flight while the block runs (waiting for one when all are held)."""
+        """Hold one of the requests in flight while the block runs (waiting for one when all are held); the
+        thread's requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``."""
         with self._changed:
             while True:
                 if self._stop is not None and self._stop.is_set():
@@ -258,12 +262,32 @@ class InFlight:
                     break
                 self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
             self._busy += 1
+        held = HELD.set(self)
         try:
             yield
         finally:
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify()
+            HELD.reset(held)
+            self.give()
+
+    def try_take(self) -> bool:
+        """One more request in flight if one is free now, never waiting: a thread that holds a slot and wants
+        more (a page's cut children read side by side) must not wait for slots other holders wait on too."""
+        with self._changed:
+            if (self._stop is not None and self._stop.is_set()) or self._busy >= self.limit:
+                return False
+            self._busy += 1
+            return True
+
+    def give(self) -> None:
+        """A slot taken (``slot``, ``try_take``) given back."""
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify()
+
+
+#: The ``InFlight`` whose slot this thread holds while its block runs (``InFlight.slot``): a page parsed there
+#: reads its cut children within that read's requests in flight, its own slot and any free one (review23i #4).
+HELD: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar("xlr8_oracle_held_slot", default=None)
 
 
 def split_pages(rows_left: int, page_rows: int) -> int | None:
@@ -518,7 +542,9 @@ class RangedRead:
             with self.in_flight.slot():
                 return fetch(token)
 
-        self.fetch: Fetch = gated if width > floor else fetch
+        # Always through the slots, also when not widened: a page parsed on a slot reads its cut children on it and
+        # on slots free then, so pages and children share the read's requests in flight (review23i #4).
+        self.fetch: Fetch = gated
         self.parse = parse
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
@@ -601,7 +627,8 @@ class RangedRead:
         None when where a row falls cannot be told for sure: the range then reads every row by keyset. Parses the
         page (an error raised here fails this range)."""
         items, has_more = collection_page(body(head.response))
-        records = self.parse(head.response)
+        with self.in_flight.slot():  # its cut children are requests of this read too (review23i #4)
+            records = self.parse(head.response)
         if len(records) != len(items):  # rows shaped into others: no row-for-row match
             return None
 

@@ -12,13 +12,15 @@ effective-dated resources. Rows: flatten rules applied to parents, child rows ca
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import statistics
 import threading
 import time
 import typing as t
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from singer_sdk import metrics
 from singer_sdk.pagination import BaseAPIPaginator
@@ -34,6 +36,7 @@ from xlr8_kit.oracle.protocol import (
     ChildReadError,
     ChildShapeError,
     CollectionError,
+    CutChild,
     FusionClassifier,
     HasMorePaginator,
     Keyset,
@@ -47,6 +50,7 @@ from xlr8_kit.oracle.protocol import (
     expand_children,
     expand_param,
     fields_param,
+    fill_cut_child,
     holds_inner_arrays,
     join_q,
     keyset_q,
@@ -62,9 +66,17 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from xlr8_kit.oracle.ranges import InFlight
     from xlr8_kit.oracle.settings import FusionSettings
     from xlr8_kit.oracle.tap import FusionTap
 
+
+#: Seconds the page being parsed on this thread spent reading its cut children (added by ``_read_cut_children``
+#: where a reader measures a page's cost, ``_request_pages_by_range``: that wait is round trips, not the tap's cost).
+_CHILD_WAIT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("xlr8_oracle_child_wait", default=None)
+
+#: Top-level keys one link query asks for at most (``q`` with ``or``): about 35 characters each in the URL.
+LINKS_PER_QUERY = 50
 
 #: The stream state's key for the start of the last whole read (``full_read_every_days``).
 FULL_READ_AT = "xlr8_full_read_at"
@@ -163,7 +175,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 keyset = keyset_q(self.replication_key, self.keyset_key, number, after)
         return join_q([since, self.pushed_where, bounded, keyset], version)
 
-    @cached_property
+    @functools.cached_property
     def pushed_where(self) -> str | None:
         """The ``q`` text of the pushed-down filter, when every attribute it reads is a queryable attribute of the
         resource (columns flattened from children are not: those rows are filtered after fetching)."""
@@ -325,9 +337,18 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             response, _ = pages_at.send(prepared, parse=False)
             answered = time.monotonic()
             reading = answered - headers[-1] if headers else 0.0
-            records = self._parsed_page(response)
+            waited: list[float] = []
+            wait = _CHILD_WAIT.set(waited)
+            try:
+                records = self._parsed_page(response)
+            finally:
+                _CHILD_WAIT.reset(wait)
+            # The page's cut children (their link query and pages) are round trips too: apart from its cost to the
+            # tap, with its own round trip, so the judge sees the latency the page carried (review23i #3).
+            children = sum(waited)
             took = response.elapsed.total_seconds() + reading
-            return Answer(token, prepared, response, records), time.monotonic() - started, took
+            answer = Answer(token, prepared, response, records, children=children)
+            return answer, time.monotonic() - started, took + children
 
         def last_row(items: list[dict[str, t.Any]]) -> Keyset:
             return Keyset(items[-1].get(order), items[-1].get(key))
@@ -405,7 +426,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 rate=limiter.rate if limiter is not None else None,
             )
             self.logger.info(
-                "%s: ranges read %d at a time (a page's round trip %.3f s, %.1f times its cost to the tap)",
+                "%s: ranges read %d at a time (a page's round trip %.3f s with its cut children's, %.1f times its cost "
+                "to the tap)",
                 self.name,
                 wide,
                 took,
@@ -424,7 +446,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 parse=self._parsed_page,
                 # the ranges' own verdicts (how many pages ahead, when to split) as before: on the time to the headers
                 first_took=answer.response.elapsed.total_seconds(),
-                first_cost=cost + took - answer.response.elapsed.total_seconds(),
+                first_cost=max(cost + took - answer.children - answer.response.elapsed.total_seconds(), 0.0),
                 total=total,
             )
             for ranged_answer in ranged.answers(order, key):
@@ -455,10 +477,13 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             raise CollectionError(f"{self._tap.product_id} {self.name}: {exc}") from None
         plan = self.plan
         if plan.expand:
-            levels, key, more = self._child_levels, self._top_key, self._whole_child
+            levels, key = self._child_levels, self._top_key
+            cut: list[CutChild] = []
             try:
                 for item in items:
-                    expand_children(item, levels, key, more)  # lists, whatever the framework's shape
+                    expand_children(item, levels, key, cut)  # lists, whatever the framework's shape
+                if cut:
+                    self._read_cut_children(cut)
             except ChildShapeError as exc:
                 raise type(exc)(f"{self._tap.product_id} {self.name}: {exc}") from None
         if plan.child_path is not None:
@@ -472,7 +497,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         conformed, plain = self._conformer.vouches_records(rows)
         return MarkedPage(rows, conformed=conformed, plain=plain)
 
-    @cached_property
+    @functools.cached_property
     def _child_levels(self) -> dict[str, ChildLevel]:
         resource = self.plan.resource
 
@@ -482,20 +507,82 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
         return child_levels(self.plan.expand, key_of)
 
-    @cached_property
+    @functools.cached_property
     def _top_key(self) -> str | None:
         keys = self.plan.resource.keys
         return keys[0] if len(keys) == 1 else None
 
+    def _read_cut_children(self, cut: list[CutChild]) -> None:
+        """The page's cut children read whole and put in place, side by side (review23i #3): one link query for
+        the page's parents (``_item_hrefs``), then every child's pages at once, within the requests in flight the
+        read allows (``_side_by_side``); children cut below those read whole come in a next round. Rows stay where
+        the page had them, so records come in the order one cursor reads them; a failed read fails the page
+        before any of its rows is emitted. The time waited is kept apart from the page's cost (``_CHILD_WAIT``)."""
+        started = time.monotonic()
+        hrefs: dict[str, str] = {}
+        try:
+            while cut:
+                self._item_hrefs([c.at[0] for c in cut if c.at[0] not in hrefs], hrefs)
+                rows = self._side_by_side([self._child_reader(c, hrefs[c.at[0]]) for c in cut])
+                done, cut = cut, []
+                for child, read in zip(done, rows, strict=True):
+                    fill_cut_child(child, read, cut)
+        finally:
+            waited = _CHILD_WAIT.get()
+            if waited is not None:
+                waited.append(time.monotonic() - started)
+
+    def _child_reader(self, child: CutChild, href: str) -> t.Callable[[], list[dict[str, t.Any]]]:
+        return lambda: self._whole_child(child.at, child.path, href)
+
+    def _side_by_side(self, reads: list[t.Callable[[], t.Any]]) -> list[t.Any]:
+        """Each read's result, in order; up to as many at once as requests in flight are free: within a ranged
+        read, the slot this thread holds for the page (``ranges.HELD``) and any the read has free now, never
+        waited for (other holders may wait on them); elsewhere up to ``max_concurrent_requests`` of the stream's
+        own (``_child_slots``). The first error is raised, in order, and reads not started are not sent."""
+        from xlr8_kit.oracle.ranges import HELD
+
+        holding = HELD.get()
+        slots = self._child_slots if holding is None else holding
+        with contextlib.ExitStack() as held:
+            if holding is None:
+                held.enter_context(slots.slot())
+            extra = 0
+            while extra < len(reads) - 1 and slots.try_take():
+                extra += 1
+            for _ in range(extra):
+                held.callback(slots.give)
+            if not extra:
+                return [read() for read in reads]
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1 + extra, thread_name_prefix=f"xlr8-{self.name}-child") as pool:
+                futures = [pool.submit(contextvars.copy_context().run, read) for read in reads]
+                try:
+                    return [future.result() for future in futures]
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+
+    @functools.cached_property
+    def _child_slots(self) -> InFlight:
+        """Requests in flight for cut children outside a ranged read: ``max_concurrent_requests``, what the read
+        would keep in flight for its pages."""
+        from xlr8_kit.oracle.ranges import InFlight
+
+        width = max(1, self.page_window_width)
+        return InFlight(width, width)
+
     #: Pages one cut child may take (``limit`` = ``page_size``) when the server sends no ``totalResults``.
     MAX_CHILD_PAGES: t.ClassVar[int] = 1000
 
-    def _whole_child(self, segments: tuple[str, ...], path: str) -> list[dict[str, t.Any]]:
-        """A cut child collection (framework 3+: 25 rows expanded), read whole from its own URL from offset 0 in
-        its key order, with ``totalResults``: the expansion and a second query need not agree on an order, so
-        its 25 rows are not joined to a rest at offset 25 (review23b #2). Rows are checked against the key and the
-        count the server gives; a mismatch, a page that does not advance or a page budget passed is a
-        ``ChildReadError``, never a short or doubled child (review23b #3)."""
+    def _whole_child(self, segments: tuple[str, ...], path: str, href: str) -> list[dict[str, t.Any]]:
+        """A cut child collection (framework 3+: 25 rows expanded), read whole from its own URL under the parent
+        item's ``href`` from offset 0 in its key order, with ``totalResults``: the expansion and a second query
+        need not agree on an order, so its 25 rows are not joined to a rest at offset 25 (review23b #2). Rows are
+        checked against the key and the count the server gives; a mismatch, a page that does not advance or a page
+        budget passed is a ``ChildReadError``, never a short or doubled child (review23b #3)."""
         plan = self.plan
         keys = list(plan.resource.child(path).keys)
         where = f"child collection {path!r} of {plan.resource.name} {self._top_key}={segments[0]}"
@@ -519,7 +606,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             params["expand"] = expand_param(expand)
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
-        url = self._child_url(segments)
+        url = "/".join([href, *(quote(s, safe="") for s in segments[1:])])
         rows: list[dict[str, t.Any]] = []
         seen: set[tuple[t.Any, ...]] = set()
         total: int | None = None
@@ -554,38 +641,61 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             raise ChildReadError(f"{where}: {len(rows)} rows read, the server counts {total}")
         return rows
 
-    def _child_url(self, segments: tuple[str, ...]) -> str:
-        """The child's URL under the parent item's ``self`` link: Oracle addresses workers, invoices and purchase
-        orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so it is never built
-        from the key. Levels below the top one are addressed by their key, as documented
-        (``…/child/workRelationships/{PeriodOfServiceId}/child/assignments``)."""
-        return "/".join([self._item_href(segments[0]), *(quote(s, safe="") for s in segments[1:])])
-
-    def _item_href(self, key_value: str) -> str:
-        """The ``self`` link of the top-level item whose key is ``key_value``: one query without ``onlyData`` (which
-        strips ``links``), asking only for the key. Kept per stream; the link must stay on the tenant's host."""
-        hrefs = self._item_hrefs
-        if key_value in hrefs:
-            return hrefs[key_value]
+    def _item_hrefs(self, key_values: list[str], hrefs: dict[str, str]) -> None:
+        """The ``self`` links of the top-level items with these key values, into ``hrefs``: Oracle addresses workers,
+        invoices and purchase orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so
+        the child URL is never built from the key. One query per ``LINKS_PER_QUERY`` parents (review23i #3):
+        ``q=<Key> = a or <Key> = b ...`` (framework 2+ rowmatch, as the keyset ``q`` is), ``fields=<Key>`` and no
+        ``onlyData`` (which strips ``links``; with ``fields``, Fusion returns only those attributes and the links).
+        Each key must come back exactly once, its link on the tenant's host. Levels below the top one are
+        addressed by their key, as documented (``…/child/workRelationships/{PeriodOfServiceId}/child/assignments``)."""
+        wanted = list(dict.fromkeys(key_values))
+        if not wanted:
+            return
         plan, key = self.plan, self._top_key
         assert key is not None  # _expand reads a cut child only under a parent with a single key
         number = plan.resource.attributes[key].type in ("integer", "number")
-        literal = key_value if number else q_quote(key_value)
         simple = self.settings.framework_version == SIMPLE_FRAMEWORK
-        params: dict[str, t.Any] = {"q": f"{key}={literal}" if simple else f"{key} = {literal}", "fields": key}
-        params["limit"] = 2
-        if plan.effective_dated and self.settings.effective_date is not None:
-            params["effectiveDate"] = self.settings.effective_date.isoformat()
-        payload = self.client.get_json(plan.resource.name, params)
-        self._count_child_request()
-        where = f"{plan.resource.name} {key}={key_value}"
-        try:
-            items, _ = collection_page(payload)
-        except CollectionError as exc:
-            raise ChildReadError(f"{where}: {exc}") from None
-        if len(items) != 1:
-            raise ChildReadError(f"{where}: {len(items)} items found where one holds the cut child")
-        links = items[0].get("links")
+        per_query = 1 if simple else LINKS_PER_QUERY  # the simple syntax has no "or" (and no cut children)
+        effective = plan.effective_dated and self.settings.effective_date is not None
+        base = urlsplit(self.client.resources_url)
+
+        def lookup(values: list[str]) -> dict[str, str]:
+            literals = [v if number else q_quote(v) for v in values]
+            where = f"{key}={literals[0]}" if simple else " or ".join(f"{key} = {v}" for v in literals)
+            params: dict[str, t.Any] = {"q": where, "fields": key, "limit": len(values) + 1}
+            if effective:
+                params["effectiveDate"] = self.settings.effective_date.isoformat()  # type: ignore[union-attr]
+            payload = self.client.get_json(plan.resource.name, params)
+            self._count_child_request()
+            try:
+                items, _ = collection_page(payload)
+            except CollectionError as exc:
+                raise ChildReadError(f"{plan.resource.name} {key} in {values}: {exc}") from None
+            found: dict[str, list[dict[str, t.Any]]] = {}
+            for item in items:
+                found.setdefault(str(item.get(key)), []).append(item)
+            links: dict[str, str] = {}
+            for value in values:
+                got_items = found.get(value, [])
+                where = f"{plan.resource.name} {key}={value}"
+                if len(got_items) != 1:
+                    raise ChildReadError(f"{where}: {len(got_items)} items found where one holds the cut child")
+                links[value] = self._self_link(got_items[0], where, base)
+            if len(items) != len(values):
+                raise ChildReadError(
+                    f"{plan.resource.name}: {len(items)} items answer a link query for {len(values)} {key} values"
+                )
+            return links
+
+        chunks = [wanted[i : i + per_query] for i in range(0, len(wanted), per_query)]
+        for links in self._side_by_side([functools.partial(lookup, chunk) for chunk in chunks]):
+            hrefs.update(links)
+
+    def _self_link(self, item: dict[str, t.Any], where: str, base: SplitResult) -> str:
+        """An item's ``self`` link, rebuilt on ``base_url``'s origin; it must be the tenant's and name this resource."""
+        name = self.plan.resource.name
+        links = item.get("links")
         href = next(
             (
                 link.get("href")
@@ -594,27 +704,21 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             ),
             None,
         )
-        base = urlsplit(self.client.resources_url)
         got = urlsplit(href) if isinstance(href, str) else None
         if (
             got is None
             or not same_origin(got, base)  # Oracle's links name :443 where base_url does not (review23i #1)
-            or not got.path.startswith(f"{base.path}/{plan.resource.name}/")
+            or not got.path.startswith(f"{base.path}/{name}/")
         ):
-            raise ChildReadError(f"{where}: no self link under {plan.resource.name} to read its cut child from")
-        hrefs[key_value] = found = f"{base.scheme}://{base.netloc}{got.path}"
-        return found
-
-    @cached_property
-    def _item_hrefs(self) -> dict[str, str]:
-        return {}
+            raise ChildReadError(f"{where}: no self link under {name} to read its cut child from")
+        return f"{base.scheme}://{base.netloc}{got.path}"
 
     def _count_child_request(self) -> None:
         """Child reads happen inside a page's parse: counted here, apart from the pages (review23b #5)."""
         with self._child_lock:
             self.child_requests += 1
 
-    @cached_property
+    @functools.cached_property
     def _shape_row(self) -> t.Callable[[dict[str, t.Any]], None]:
         plan = self.plan
         return row_shaper(plan.flatten, {p.split(".")[0] for p in plan.fields if p and plan.fields[p] is None})

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -95,6 +95,13 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
     client_id = CLIENT_ID
     client_secret = CLIENT_SECRET
 
+    #: Bench knob (issue 14 goal 5): every Nth worker (by index, from worker 0) has ``CUT_EMAILS`` emails, its
+    #: primary work email first and home emails after it in key order, so under framework 3+ its expanded
+    #: ``emails`` is cut at 25 (``hasMore``) and the tap reads it whole. 0 (the default): one email each, the served
+    #: bytes of every request as before (the served-bytes golden).
+    cut_children_every: int = 0
+    CUT_EMAILS: ClassVar[int] = 30
+
     def __init__(self, ctx: Any) -> None:
         # Over more people than the memo holds, the sort pass reads their dates alone (``_worker_keys``): the memo
         # then serves within a page (a worker's row, children and first version), and a smaller one is a smaller
@@ -103,10 +110,18 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
         self._employee = functools.lru_cache(maxsize=_EMPLOYEE_MEMO if whole else 2 * MAX_LIMIT)(self._employee_at)
         super().__init__(ctx)
 
+    def set_cut_children_every(self, every: int) -> None:
+        """The bench knob ``cut_children_every``, with the pages rendered before it forgotten (a new data version)."""
+        with self._lock:
+            self.cut_children_every = every
+            self._index_cache.clear()
+            self._changes += 1
+
     def reset(self) -> None:
         """Also forgets the employee memo: it is keyed on sandbox time alone, and back at the same moment after a
         reset other hires hold the same indices (review21a: stale people, sorted by one date, served with another)."""
         self._employee.cache_clear()
+        self.cut_children_every = 0
         super().reset()
 
     # --- data ---------------------------------------------------------------------------------------------
@@ -157,7 +172,7 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
 
     def _emails(self, worker: Row) -> list[Row]:
         e: Employee = worker["__e"]
-        return [
+        rows = [
             {
                 "EmailAddressId": _ID + 20_000_000_000 + e.index + 1,
                 "EmailType": "W1",
@@ -166,6 +181,19 @@ class OracleHcmEmulator(FusionEmulator[ExtractRun]):
                 "LastUpdateDate": worker["LastUpdateDate"],
             }
         ]
+        every = self.cut_children_every
+        if every and e.index % every == 0:
+            rows.extend(
+                {
+                    "EmailAddressId": _ID + 80_000_000_000 + e.index * 100 + k,
+                    "EmailType": "H1",
+                    "EmailAddress": f"home{k}.{e.email}",
+                    "PrimaryFlag": False,
+                    "LastUpdateDate": worker["LastUpdateDate"],
+                }
+                for k in range(1, self.CUT_EMAILS)
+            )
+        return rows
 
     def _relationships(self, worker: Row) -> list[Row]:
         e: Employee = worker["__e"]
