@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
-from xlr8_sandbox.products.oracle_fusion.framework import FusionEmulator
+from xlr8_sandbox.platform.wirejson import spaced_ascii_bytes
+from xlr8_sandbox.products.oracle_fusion.framework import FusionEmulator, _PlainPage
 from xlr8_sandbox.products.oracle_fusion.hcm import person_id
 
 WORKERS = "/hcmRestApi/resources/11.13.18.05/workers"
@@ -85,13 +86,13 @@ def test_decimals_and_datetimes_still_go_through_json_default(hcm: Sandbox) -> N
     assert values == {"float": 12.5, "str": "2026-12-07 08:00:00+00:00"}  # float(Decimal), str(datetime)
 
 
-def test_the_page_says_when_its_bytes_were_written_here(hcm: Sandbox) -> None:
+def test_a_page_is_plain_only_while_every_value_is(hcm: Sandbox) -> None:
     emulator: FusionEmulator[Any] = hcm.emulator("oracle_hcm")  # type: ignore[assignment]
     params = {**PARAMS, "onlyData": "true"}
-    body, written = emulator._page(emulator.resources["workers"], params, 4, "http://x/workers")
+    body = emulator._page(emulator.resources["workers"], params, 4, "http://x/workers")
     first = body["items"][0]["PersonId"] - person_id(0)  # the first worker on the page, by index
-    assert written is not None
-    assert written == json.dumps(body).encode()
+    assert isinstance(body, _PlainPage)
+    assert spaced_ascii_bytes(body) == json.dumps(body).encode()
     emulator.change_rows("workers", lambda i, row: {**row, "CorrespondenceLanguage": Decimal(i)} if i == first else row)
-    _body, written = emulator._page(emulator.resources["workers"], params, 4, "http://x/workers")
-    assert written is None
+    body = emulator._page(emulator.resources["workers"], params, 4, "http://x/workers")
+    assert type(body) is dict

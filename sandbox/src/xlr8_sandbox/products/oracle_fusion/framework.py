@@ -643,9 +643,10 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             kept = self.row_cache.rows(("collection", resource.name, framework, str(request.url)), version)
             if kept is not None and 0 in kept:
                 return Response(kept[0], media_type=COLLECTION_TYPE)
-            body, written = await run_in_threadpool(self._page, resource, params, framework, str(request.url))
+            body = await run_in_threadpool(self._page, resource, params, framework, str(request.url))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
+        written = wirejson.spaced_ascii_bytes(body) if isinstance(body, _PlainPage) else None
         rendered = written if written is not None else json.dumps(body, default=json_default)
         if kept is not None and self.row_cache.room_for(len(rendered)):
             kept[0] = rendered
@@ -659,10 +660,8 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             raise FusionRequestError(f"The value {raw} of parameter {name} is not valid; it must be an integer >= 0.")
         return int(raw)
 
-    def _page(
-        self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str
-    ) -> tuple[dict[str, Any], bytes | None]:
-        """The page's body, and its ``json.dumps`` bytes when they could be written faster here (else None)."""
+    def _page(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> dict[str, Any]:
+        """The page's body: a ``_PlainPage`` when every value in it is a str, int, bool or None."""
         limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
         offset = self._int_param(params, "offset", 0)
         effective = self._effective_date(params)
@@ -682,9 +681,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         body.update(count=len(items), hasMore=offset + len(items) < total, limit=limit, offset=offset)
         if params.get("onlyData") != "true":
             body["links"] = [{"rel": "self", "href": url, "name": resource.name, "kind": "collection"}]
-        if plans.plain:  # every value a str, int, bool or None (the rest is built here, of those): msgspec's bytes
-            return body, wirejson.spaced_ascii_bytes(body)
-        return body, None
+        return _PlainPage(body) if plans.plain else body
 
     def _indices(
         self, resource: ResourceDef, params: Mapping[str, str], framework: int, effective: date
@@ -902,10 +899,16 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
 
 class _Shaping(dict[tuple[int, str], "_ShapePlan"]):
     """The plans of one response's ``_shape`` calls (per node and path), and whether every attribute value they
-    picked was a str, int, bool or None: then the response, built of those and of what ``_shape`` and ``_page``
-    add (dicts, lists, str, int, bool), can go to ``wirejson.spaced_ascii_bytes`` without walking it again."""
+    picked was a str, int, bool or None: then the page, built of those and of what ``_shape`` and ``_page`` add
+    (dicts, lists, str, int, bool), is a ``_PlainPage`` without walking it again."""
 
     plain = True
+
+
+class _PlainPage(dict[str, Any]):
+    """A page body built of dicts, lists, str, int, bool and None alone (``_Shaping.plain``): written by
+    ``wirejson.spaced_ascii_bytes``, the same bytes as ``json.dumps`` several times faster. Whoever changes one
+    after ``_page`` keeps to those types."""
 
 
 #: Whether every type of an iterable is one ``spaced_ascii_bytes`` takes (one C-level pass over a row's values).
