@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from xlr8_sandbox.platform.rowcache import json_bytes
-from xlr8_sandbox.platform.wirejson import content_bytes, projected_bytes, row_bytes
+from xlr8_sandbox.platform.wirejson import content_bytes, projected_bytes, row_bytes, spaced_ascii_bytes
 
 
 def _default(value: Any) -> Any:
@@ -113,3 +113,20 @@ def test_a_signalling_nan_fails_as_float_does() -> None:
     with pytest.raises(ValueError, match="signaling NaN"):
         projected_bytes({}, {"a": Decimal("sNaN")}, ("a",), decimal_as_float=True)
     assert projected_bytes({}, {"a": Decimal("NaN")}, ("a",), decimal_as_float=True) is None
+
+
+def test_spaced_ascii_bytes_are_json_dumps_defaults() -> None:
+    """Oracle Fusion's pages: ``json.dumps``'s separators and its escapes of every character outside printable
+    ASCII (DEL, accents, astral pairs), msgspec's control escapes, empty containers, ints past 64 bits."""
+    content = {
+        "items": [{"a": TEXT, "b": "x, y: z", "c": [1, None, True, False], "e": {}, "f": [], "g": "\x7f"}] * 3,
+        "count": 3,
+        "big": -(2**80),
+        "keys ,: é😀": "",
+    }
+    assert spaced_ascii_bytes(content) == json.dumps(content).encode()
+    assert spaced_ascii_bytes([]) == b"[]"
+
+
+def test_spaced_ascii_bytes_leave_a_lone_surrogate_to_the_stdlib() -> None:
+    assert spaced_ascii_bytes({"a": "x\ud800y"}) is None

@@ -6,10 +6,14 @@ same bytes for str, int, bool, None, dicts and lists, and for floats written in 
 against ``1e-05``) and NaN/inf as null. ``row_bytes`` checks every value first and answers None when anything
 falls outside that set, so the caller falls back to its stdlib encoder: same bytes either way, several times
 faster when it applies. ``sandbox/tests/test_wirejson.py`` holds the two encoders against each other.
+
+Oracle Fusion answers with ``json.dumps``'s defaults instead (``", "`` and ``": "``, every character outside
+printable ASCII escaped): ``spaced_ascii_bytes`` writes those from msgspec's bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import threading
 from decimal import Decimal
 from typing import Any
@@ -168,3 +172,39 @@ def projected_bytes(
         if type(key) is not str:
             return None
     return _encode(out)
+
+
+def _ascii_escapes(error: UnicodeError) -> tuple[str, int]:
+    """The ``ascii`` codec's handler for a run of non-ASCII characters: escaped as ``json.dumps`` escapes them
+    (lowercase hex, surrogate pairs above the BMP). A codec handler, not a regex: the codec scans in C."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for char in error.object[error.start : error.end]:
+        n = ord(char)
+        if n > 0xFFFF:
+            n -= 0x10000
+            out.append(f"\\u{0xD800 | (n >> 10):04x}\\u{0xDC00 | (n & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{n:04x}")
+    return "".join(out), error.end
+
+
+_ASCII_ESCAPES = "xlr8-json-ascii-escapes"
+codecs.register_error(_ASCII_ESCAPES, _ascii_escapes)
+
+
+def spaced_ascii_bytes(content: Any) -> bytes | None:
+    """``json.dumps(content).encode()`` for content the caller built of str keys and str, int, bool and None
+    values (in dicts and lists) alone, as ``plain_bytes``; None for a str msgspec cannot write (a lone surrogate,
+    which ``json.dumps`` escapes), so the caller falls back to the stdlib. About 3 us against 7-20 for a
+    1.1 KB Oracle worker: msgspec's bytes, spaced by ``msgspec.json.format`` (which copies strings and numbers
+    as they are), then the characters ``ensure_ascii`` escapes (msgspec already escapes controls the same way)."""
+    try:
+        spaced = msgspec.json.format(_ENCODER.encode(content), indent=0)
+    except UnicodeEncodeError:
+        return None
+    if not spaced.isascii():
+        spaced = spaced.decode().encode("ascii", _ASCII_ESCAPES)
+    # DEL is ASCII to the codec; ``ensure_ascii`` escapes it (it can only stand inside a string here).
+    return spaced.replace(b"\x7f", b"\\u007f") if b"\x7f" in spaced else spaced

@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from xlr8_sandbox.platform import wirejson
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator, SandboxContext
 from xlr8_sandbox.platform.rowcache import RowCache
 from xlr8_sandbox.products.oracle_fusion.query import AttrInfo, QueryError, parse_q, typed
@@ -597,7 +598,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             sort_keys = self._order(params.get("orderBy"), attrs)
             if sort_keys:
                 rows.sort(key=_sort_keyer(sort_keys, attrs))
-            plans: dict[tuple[int, str], _ShapePlan] = {}
+            plans = _Shaping()
             items = [self._shape(node, r, params, effective, plans=plans, framework=framework)
                      for r in rows[offset : offset + limit]]  # fmt: skip
             body: dict[str, Any] = {"items": items}
@@ -645,7 +646,8 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             body = await run_in_threadpool(self._page, resource, params, framework, str(request.url))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
-        rendered = json.dumps(body, default=json_default)
+        written = wirejson.spaced_ascii_bytes(body) if isinstance(body, _PlainPage) else None
+        rendered = written if written is not None else json.dumps(body, default=json_default)
         if kept is not None and self.row_cache.room_for(len(rendered)):
             kept[0] = rendered
         return Response(rendered, media_type=COLLECTION_TYPE)
@@ -659,13 +661,14 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         return int(raw)
 
     def _page(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> dict[str, Any]:
+        """The page's body: a ``_PlainPage`` when every value in it is a str, int, bool or None."""
         limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
         offset = self._int_param(params, "offset", 0)
         effective = self._effective_date(params)
         indices = self._indices(resource, params, framework, effective)
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
-        plans: dict[tuple[int, str], _ShapePlan] = {}
+        plans = _Shaping()
         sources = [resource.source_row(i) for i in chosen]
         items = [self._shape(resource, r, params, effective, plans=plans, framework=framework) for r in sources]
         if params.get("onlyData") != "true":  # an item's self link: where a client reads it (and its children) from
@@ -678,7 +681,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         body.update(count=len(items), hasMore=offset + len(items) < total, limit=limit, offset=offset)
         if params.get("onlyData") != "true":
             body["links"] = [{"rel": "self", "href": url, "name": resource.name, "kind": "collection"}]
-        return body
+        return _PlainPage(body) if plans.plain else body
 
     def _indices(
         self, resource: ResourceDef, params: Mapping[str, str], framework: int, effective: date
@@ -832,7 +835,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         params: Mapping[str, str],
         effective: date,
         path: str = "",
-        plans: dict[tuple[int, str], _ShapePlan] | None = None,
+        plans: _Shaping | None = None,
         framework: int = 1,
     ) -> Row:
         """The row as sent: ``fields`` for this level, expanded children, links unless ``onlyData``. ``plans``
@@ -840,12 +843,14 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         array under framework 1 and 2; from 3 a collection object of its first ``DEFAULT_LIMIT`` rows with
         ``hasMore`` (the rest from the child's own URL), as Fusion sends it."""
         if plans is None:
-            plans = {}
+            plans = _Shaping()
         plan = plans.get((id(node), path))
         if plan is None:  # a bad ``fields`` raises here, before any child is shaped (as it always did)
             plan = plans[(id(node), path)] = self._shape_plan(node, params, path)
         get = row.get
         out = {n: get(n) for n in plan.names}
+        if plans.plain and not _PLAIN_TYPES(map(type, out.values())):
+            plans.plain = False
         for child_name, child, child_path, dated in plan.children:
             rows = [r for r in child.rows(row) if not dated or _valid_on(r, effective)]
             if framework < 3:
@@ -890,6 +895,24 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
                 bad_expand = head
                 break
         return _ShapePlan(list(wanted or names), children, bad_expand, params.get("onlyData") != "true")
+
+
+class _Shaping(dict[tuple[int, str], "_ShapePlan"]):
+    """The plans of one response's ``_shape`` calls (per node and path), and whether every attribute value they
+    picked was a str, int, bool or None: then the page, built of those and of what ``_shape`` and ``_page`` add
+    (dicts, lists, str, int, bool), is a ``_PlainPage`` without walking it again."""
+
+    plain = True
+
+
+class _PlainPage(dict[str, Any]):
+    """A page body built of dicts, lists, str, int, bool and None alone (``_Shaping.plain``): written by
+    ``wirejson.spaced_ascii_bytes``, the same bytes as ``json.dumps`` several times faster. Whoever changes one
+    after ``_page`` keeps to those types."""
+
+
+#: Whether every type of an iterable is one ``spaced_ascii_bytes`` takes (one C-level pass over a row's values).
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)}).issuperset
 
 
 @dataclass(frozen=True)
