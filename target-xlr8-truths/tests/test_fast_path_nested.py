@@ -1,7 +1,8 @@
 """A nested JSON column's schema types the values inside it (a Salesforce address's parts, an Oracle child
 collection's attributes, a Workday report's nested groups): the record path's validator dead-letters a row whose
 nested value breaks them, so a BATCH file loaded by DuckDB's reader must not land it (RELIABILITY F1). The types in
-there are checked in the fast path's SQL; any other keyword in there sends the stream's files to the record path.
+there are checked in the fast path's SQL; any other keyword in there sends the stream's files to the record path
+(the nested cases of test_fast_path_parity.py's ``UNCHECKED``).
 Through the target's CLI, both paths compared: same rows, same dead letters (key, error, JSON path, payload)."""
 
 from __future__ import annotations
@@ -145,46 +146,6 @@ def test_a_nested_value_its_schema_refuses_is_dead_lettered_by_either_path(
     assert [k for k, _, _ in fast[1]] == ['["B1"]']
     assert len(fast[3]) == 1
     assert '"B1"' in fast[3][0][1]  # the payload, as the record path writes it
-
-
-#: (case, the nested schema, the bad row's fields as JSON text): keywords inside a nested schema the SQL does not
-#: check, each refusing the row on the record path
-NESTED_UNCHECKED = [
-    ("maxLength", {"properties": {"city": {"type": "string", "maxLength": 2}}}, '"Extra": {"city": "Boston"}'),
-    ("enum", {"properties": {"city": {"type": "string", "enum": ["a"]}}}, '"Extra": {"city": "b"}'),
-    ("pattern", {"properties": {"city": {"type": "string", "pattern": "^a"}}}, '"Extra": {"city": "b"}'),
-    ("minimum", {"items": {"type": "integer", "minimum": 0}}, '"Extra": [-1]'),
-    ("required", {"items": {"type": "object", "required": ["k"]}}, '"Extra": [{"j": 1}]'),
-    (
-        "additionalProperties false",
-        {"properties": {"a": {"type": "object", "additionalProperties": False}}},
-        '"Extra": {"a": {"b": 1}}',
-    ),
-    ("a false schema", {"properties": {"gone": False}}, '"Extra": {"gone": 1}'),
-    ("items false", {"items": {"type": "array", "items": False}}, '"Extra": [[1]]'),
-    ("a name holding a quote", {"properties": {'a"b': {"type": "string"}}}, '"Extra": {"a\\"b": 1}'),
-    ("an empty name", {"properties": {"": {"type": "string"}}}, '"Extra": {"": 1}'),
-]
-
-
-@pytest.mark.parametrize(
-    ("nested", "bad"), [c[1:] for c in NESTED_UNCHECKED], ids=[c[0].replace(" ", "_") for c in NESTED_UNCHECKED]
-)
-def test_a_nested_keyword_sql_does_not_check_keeps_the_streams_files_on_the_record_path(
-    tmp_path: Path, config: dict[str, Any], nested: dict[str, Any], bad: str
-) -> None:
-    """Before: the keyword inside ``properties``/``items`` was not looked at and DuckDB's reader landed the row."""
-    prop = {"type": ["null", "object", "array"], **nested}
-    rows = [GOOD[0], f'{{"Id": "B1", "Code": "b1", "Kind": "k", {bad}}}', *GOOD[1:]]
-    landed = []
-    for exact, store, run in _both_paths(tmp_path, config, _build(rows, True, {**PROPS, "Extra": prop})):
-        assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
-        assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
-        if not exact:
-            assert "keywords the fast path does not check (Extra" in run.stderr, run.stderr[-3000:]
-        landed.append(_landed_with_payloads(store, config))
-    assert landed[0] == landed[1]
-    assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
 
 def test_nested_types_name_every_path_and_each_keyword_left_unchecked() -> None:
