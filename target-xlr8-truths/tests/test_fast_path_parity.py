@@ -281,6 +281,7 @@ def test_long_text_values_take_duckdbs_reader_at_the_default_memory_limits(
     assert len(landed[0][0]) == 2000
 
 
+_NESTS = ["null", "object", "array"]
 #: (keyword, the property declaring it, the bad row's fields as JSON text)
 UNCHECKED = [
     ("enum of integers", {"type": ["null", "integer"], "enum": [1, 2]}, '"Extra": 3'),
@@ -331,6 +332,38 @@ UNCHECKED = [
         {"type": ["null", "string"], "enum": ["a", None], "maxItems": 1},
         '"Extra": "b"',
     ),
+    # keywords inside a nested JSON column's properties or items (its types there are checked in SQL:
+    # test_fast_path_nested.py)
+    (
+        "nested maxLength",
+        {"type": _NESTS, "properties": {"city": {"type": "string", "maxLength": 2}}},
+        '"Extra": {"city": "Boston"}',
+    ),
+    (
+        "nested enum",
+        {"type": _NESTS, "properties": {"city": {"type": "string", "enum": ["a"]}}},
+        '"Extra": {"city": "b"}',
+    ),
+    (
+        "nested pattern",
+        {"type": _NESTS, "properties": {"city": {"type": "string", "pattern": "^a"}}},
+        '"Extra": {"city": "b"}',
+    ),
+    ("nested minimum", {"type": _NESTS, "items": {"type": "integer", "minimum": 0}}, '"Extra": [-1]'),
+    ("nested required", {"type": _NESTS, "items": {"type": "object", "required": ["k"]}}, '"Extra": [{"j": 1}]'),
+    (
+        "nested additionalProperties false",
+        {"type": _NESTS, "properties": {"a": {"type": "object", "additionalProperties": False}}},
+        '"Extra": {"a": {"b": 1}}',
+    ),
+    ("a nested false schema", {"type": _NESTS, "properties": {"gone": False}}, '"Extra": {"gone": 1}'),
+    ("nested items false", {"type": _NESTS, "items": {"type": "array", "items": False}}, '"Extra": [[1]]'),
+    (
+        "a nested name holding a quote",
+        {"type": _NESTS, "properties": {'a"b': {"type": "string"}}},
+        '"Extra": {"a\\"b": 1}',
+    ),
+    ("an empty nested name", {"type": _NESTS, "properties": {"": {"type": "string"}}}, '"Extra": {"": 1}'),
 ]
 
 

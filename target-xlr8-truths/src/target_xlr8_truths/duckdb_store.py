@@ -24,7 +24,7 @@ from target_xlr8_truths.faults import CHECKPOINT_ENV, SPOOL_ENV, hold
 from target_xlr8_truths.naming import quote
 from target_xlr8_truths.records import MAX_FIELD_BYTES
 from target_xlr8_truths.spool import Spool
-from target_xlr8_truths.store import SEQ, Batch, RowLines, RunContext, Store
+from target_xlr8_truths.store import SEQ, Batch, NestedTypes, RowLines, RunContext, Store
 from xlr8_kit.singer_io import loads_exact
 
 log = logging.getLogger(__name__)
@@ -369,6 +369,29 @@ def _outside_lengths(text: str, low: int | None, high: int | None) -> str:
     return " OR ".join(outside) or "FALSE"
 
 
+def _nested_refused(value: str, nested: NestedTypes, depth: int = 0) -> str:
+    """SQL true when the JSON ``value`` holds a nested value of a type its schema does not allow there (``nested``):
+    one ``json_type`` of every plain path per value (one parse: 9 paths of a Salesforce address cost ~0.45 us a
+    value, as much as one path alone twice), and, per array the schema describes, the same for each element
+    (``json_type`` takes no wildcard beside other paths). A path that is absent, or runs through another kind of
+    value, reads NULL or no element: allowed, as the validator allows it."""
+    refused = []
+    x, i, element = f"__xlr8_x{depth}", f"__xlr8_i{depth}", f"__xlr8_e{depth}"
+    if nested.paths:
+        paths = "[" + ", ".join(_literal(p) for p, _ in nested.paths) + "]"
+        allowed = "[" + ", ".join("[" + ", ".join(_literal(n) for n in names) + "]" for _, names in nested.paths) + "]"
+        refused.append(
+            f"coalesce(list_bool_or(list_transform(json_type({value}, {paths}), lambda {x}, {i}: "
+            f"coalesce(NOT list_contains({allowed}[{i}], {x}), FALSE))), FALSE)"
+        )
+    for path, items in nested.arrays:
+        refused.append(
+            f"coalesce(list_bool_or(list_transform(json_extract({value}, {_literal(path + '[*]')}), lambda {element}: "
+            f"{_nested_refused(element, items, depth + 1)})), FALSE)"
+        )
+    return " OR ".join(refused) or "FALSE"
+
+
 def _batch_file_columns(
     columns: list[Column],
     text_decimals: t.Collection[str] = (),
@@ -377,12 +400,13 @@ def _batch_file_columns(
     not_null: t.Collection[str] = (),
     lengths: t.Mapping[str, tuple[int | None, int | None]] | None = None,
     choices: t.Mapping[str, tuple[str | None, ...]] | None = None,
+    nested: t.Mapping[str, NestedTypes] | None = None,
 ) -> tuple[str, list[str], list[str], list[tuple[str, str]]]:
     """How a BATCH file's columns are read and converted exactly in SQL: the read_json spec, the raw and converted
     expressions, and the conditions marking a row the exact record path must handle instead. Every row the record
     path would dead-letter is marked (RELIABILITY F1: the same input lands the same way by either path), except a
-    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12) and nested properties' own
-    types and keywords; keywords checked neither here (lengths, plain strings' enum and const) nor by DuckDB's
+    non-string in a plain string column (read as VARCHAR, ``12`` lands as the text 12); keywords checked neither here
+    (lengths, plain strings' enum and const, nested JSON's shape and the types inside it: ``nested``) nor by DuckDB's
     reader keep the stream on the record path (``sinks.TruthsSink._unchecked_keywords``).
 
     Integers, booleans, numbers and protected (PII) strings are read as JSON text, so a value of another JSON type
@@ -509,11 +533,17 @@ def _batch_file_columns(
                 too_long = f"strlen({name}) > {MAX_FIELD_BYTES}"  # NUL: ``content_refusal``
                 bad.append((column.name, f"({too_long}{other})" if other else too_long))
                 string = name
-            elif column.kind == "json" and column.source in shapes:
-                starts = " OR ".join(
-                    f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
-                )
-                bad.append((column.name, f"NOT ({starts})"))
+            elif column.kind == "json":
+                refused = []
+                if column.source in shapes:
+                    starts = " OR ".join(
+                        f"starts_with(CAST({name} AS VARCHAR), {_literal(c)})" for c in shapes[column.source]
+                    )
+                    refused.append(f"NOT ({starts})")
+                if column.source in (nested or {}):
+                    refused.append(_nested_refused(name, (nested or {})[column.source]))
+                if refused:
+                    bad.append((column.name, " OR ".join(f"({r})" for r in refused)))
         if column.source in (choices or {}) and string != name:  # not compared above: every row to the record path
             bad.append((column.name, "TRUE"))
         if limited is not None:
@@ -545,6 +575,7 @@ def _batch_columns(columns: list[Column], batch: Batch) -> tuple[str, list[str],
         batch.not_null,
         batch.lengths,
         batch.choices,
+        batch.nested,
     )
 
 

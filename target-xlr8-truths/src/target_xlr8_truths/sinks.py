@@ -32,7 +32,7 @@ from target_xlr8_truths.records import (
     json_number,
     redact_payload,
 )
-from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
+from target_xlr8_truths.store import SEQ, Batch, DeadLetter, NestedTypes, StreamInfo
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
@@ -125,10 +125,27 @@ _ANNOTATIONS = frozenset(
 #: Property keywords a stream keeps the BATCH fast path with (an allow-list, RELIABILITY F1): annotations, ``x-*``,
 #: the type (the SQL's conversions check it), lengths (``_string_lengths``) and what neither path validates. Also,
 #: with a condition (``TruthsSink._unchecked_keywords``): ``enum``/``const`` of a plain string (``_string_choices``),
-#: ``properties``/``items`` of a nested JSON column (its nested values are not checked: the README's nested gap) and
-#: an ``additionalProperties`` that allows anything. Any other keyword (``pattern``, bounds, ``maxItems``,
-#: ``uniqueItems``, ``anyOf``, ``$ref``, ``required`` on an object, ...) sends the stream's files to the record path.
+#: ``properties``/``items`` of a nested JSON column whose schemas inside declare only ``_NESTED_CHECKED`` (the types
+#: in there are checked in SQL: ``nested_types``) and an ``additionalProperties`` that allows anything. Any other
+#: keyword (``pattern``, bounds, ``maxItems``, ``uniqueItems``, ``anyOf``, ``$ref``, ``required`` on an object, ...)
+#: sends the stream's files to the record path.
 _FAST_PATH_CHECKED = _ANNOTATIONS | UNVALIDATED | {"type", "minLength", "maxLength"}
+#: JSON Schema type -> DuckDB's ``json_type`` names of the values it allows (``duckdb_store._nested_refused``). An
+#: integer spelled with a fraction or an exponent (1.0, 1e3: a Decimal the validator refuses as an integer) or past
+#: 2^64 reads DOUBLE and is marked: the record path decides.
+_JSON_TYPE_NAMES = {
+    "string": ("VARCHAR",),
+    "boolean": ("BOOLEAN",),
+    "null": ("NULL",),
+    "object": ("OBJECT",),
+    "array": ("ARRAY",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "DOUBLE", "UBIGINT"),
+}
+#: Keywords of a schema nested in a JSON column (under its ``properties`` or ``items``, at any depth) the fast path
+#: keeps the stream with: its type (checked in SQL), its own ``properties`` and ``items`` (walked in turn),
+#: annotations, ``x-*``, what neither path validates, and an ``additionalProperties`` that allows anything.
+_NESTED_CHECKED = _ANNOTATIONS | UNVALIDATED | {"type", "properties", "items"}
 #: Stream-level keywords that cannot refuse a record, besides annotations and ``x-*`` (the stream's ``required`` and
 #: ``additionalProperties`` are judged in ``TruthsSink._unchecked_keywords``).
 _STREAM_HARMLESS = _ANNOTATIONS | {"type", "properties", "$schema", "$id", "definitions", "$defs"}
@@ -141,6 +158,58 @@ def _types_only(branches: t.Any) -> bool:
         isinstance(b, dict) and "type" in b and all(k == "type" or k in _ANNOTATIONS or k.startswith("x-") for k in b)
         for b in branches
     )
+
+
+def nested_types(prop: dict[str, t.Any], where: str, unchecked: list[str], own: bool = False) -> NestedTypes:
+    """The types a JSON column's schema (``prop``, named ``where``) declares inside its values, for the fast path's
+    SQL (``duckdb_store._nested_refused``); each keyword in there it does not check goes to ``unchecked`` as
+    ``where.path: keyword`` (the stream's files then take the record path). The column's own keywords and type
+    are judged elsewhere (``TruthsSink._unchecked_keywords``, ``_json_shapes``); ``own``: those of ``prop`` too (an
+    array's element schema)."""
+    paths: list[tuple[str, tuple[str, ...]]] = []
+    arrays: list[tuple[str, NestedTypes]] = []
+
+    def walk(node: t.Any, path: str, label: str, own: bool) -> None:
+        if node is True or node == {}:
+            return
+        if not isinstance(node, dict):  # ``false`` (no value) or not a schema: the validator's to judge
+            unchecked.append(f"{label}: {_json_text(node)}")
+            return
+        if own:
+            for keyword in sorted(node):
+                if keyword in _NESTED_CHECKED or keyword.startswith("x-"):
+                    continue
+                if keyword == "additionalProperties" and node[keyword] in (True, {}):
+                    continue
+                unchecked.append(f"{label}: {keyword}")
+            declared = node.get("type")
+            names = [declared] if isinstance(declared, str) else declared
+            if isinstance(names, list) and names and all(n in _JSON_TYPE_NAMES for n in names):
+                paths.append((path, tuple(sorted({x for n in names for x in _JSON_TYPE_NAMES[n]}))))
+            elif declared is not None:
+                unchecked.append(f"{label}: type")
+        properties = node.get("properties", {})
+        for name, sub in properties.items() if isinstance(properties, dict) else ():
+            if name and not any(c in '"\\' or c < " " for c in name):
+                walk(sub, f'{path}."{name}"', f"{label}.{name}", True)
+            else:  # a JSON path cannot spell it (DuckDB's: no escapes, no empty name)
+                unchecked.append(f"{label}.{_json_text(name)}: a name a JSON path cannot spell")
+        if not isinstance(properties, dict):
+            unchecked.append(f"{label}: properties")
+        items = node.get("items", True)
+        if isinstance(items, dict) and items:
+            element = nested_types(items, f"{label}[]", unchecked, own=True)
+            if element.paths or element.arrays:
+                arrays.append((path, element))
+        elif items is not True and items != {}:  # a list of schemas (tuple validation) or ``false``
+            unchecked.append(f"{label}: items")
+
+    walk(prop, "$", where, own)
+    return NestedTypes(tuple(paths), tuple(arrays))
+
+
+def _json_text(value: t.Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 class FastValidator(BaseJSONSchemaValidator):
@@ -445,6 +514,7 @@ class TruthsSink(BatchSink):
             batch.private = bool(self._protected_stored)
             batch.protected = frozenset(c.name for c in self._protected_stored.values())
             batch.json_shapes = self._json_shapes
+            batch.nested = self._nested[0]
             batch.not_null = self._not_null
             batch.lengths = self._string_lengths
             batch.choices = self._string_choices
@@ -678,6 +748,20 @@ class TruthsSink(BatchSink):
         return shapes
 
     @functools.cached_property
+    def _nested(self) -> tuple[dict[str, NestedTypes], list[str]]:
+        """Nested JSON column source -> the types its schema declares inside its values (checked in SQL), and
+        ``column.path: keyword`` for each keyword in there the SQL does not check (``_unchecked_keywords``)."""
+        checked: dict[str, NestedTypes] = {}
+        unchecked: list[str] = []
+        for column in self._read_columns:
+            prop = self.schema["properties"].get(column.source)
+            if column.kind == "json" and isinstance(prop, dict):
+                types = nested_types(prop, column.source, unchecked)
+                if types.paths or types.arrays:
+                    checked[column.source] = types
+        return checked, unchecked
+
+    @functools.cached_property
     def _read_columns(self) -> list[Column]:
         """The columns a BATCH file's SQL reads: the stored ones, then those ``pii_policy`` drops (checked only)."""
         return [*self.columns, *self.dropped]
@@ -717,13 +801,14 @@ class TruthsSink(BatchSink):
                 if keyword in {"enum", "const"} and column.source in self._string_choices:
                     continue
                 if keyword in {"properties", "items"} and column.source in json_columns:
-                    continue  # nested values are not checked (the README's nested gap)
+                    continue  # the types inside are checked in SQL, any other keyword in there is listed below
                 if keyword == "additionalProperties" and prop[keyword] in (True, {}):
                     continue
                 if keyword == "anyOf" and _types_only(prop[keyword]) and "type" not in prop:
                     continue  # a union of types, read and checked as a ``type`` list is; beside a ``type``, the
                     # validator allows the intersection, which the SQL does not compute
                 unchecked.append(f"{column.source}: {keyword}")
+        unchecked += self._nested[1]
         read = {c.source for c in self._read_columns}
         for keyword in sorted(self.schema):
             value = self.schema[keyword]

@@ -106,6 +106,18 @@ class PendingCheck(t.Protocol):
         """Waits for the check; raises (the transaction rolls back) when the load must not commit."""
 
 
+@dataclass(frozen=True)
+class NestedTypes:
+    """The types a nested JSON column's schema declares inside its values (``properties``, ``items``, at any depth),
+    as DuckDB's ``json_type`` names them: ``paths``, a JSON path without wildcards from the value -> the names allowed
+    there (absent is allowed: a nested property is not required); ``arrays``, the path of an array -> what each of
+    its elements must be, read from the element (a path that holds no array, or an array at a path expecting an
+    object, matches nothing: as in JSON Schema, ``items`` and ``properties`` apply to their own kind only)."""
+
+    paths: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    arrays: tuple[tuple[str, NestedTypes], ...] = ()
+
+
 @dataclass
 class Batch:
     info: StreamInfo
@@ -134,6 +146,9 @@ class Batch:
     #: For ``files``: nested JSON column source -> the first characters of the JSON texts its declared types allow
     #: (``{`` an object, ``[`` an array, ...); a source not listed takes any value.
     json_shapes: dict[str, str] = field(default_factory=dict)
+    #: For ``files``: nested JSON column source -> the types its schema declares inside the value (the record path's
+    #: validator dead-letters a number where a nested ``Street`` is a string; DuckDB's reader lands it).
+    nested: dict[str, NestedTypes] = field(default_factory=dict)
     #: For ``files``: property sources whose declared type excludes null, or that the stream's ``required`` lists (the
     #: record path's validator dead-letters a null, or an absent required property; DuckDB's reader reads both as NULL:
     #: such a row takes the record path).
