@@ -3,6 +3,7 @@ paging, SOAP paging at a fixed as-of moment while data changes, transaction-log 
 
 from __future__ import annotations
 
+import typing as t
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -66,16 +67,26 @@ def test_raas_xsd_discovery_with_nested_groups(url: str, emulator: WorkdayEmulat
     ]
 
 
-def test_raas_rolling_prompts_windows_and_bookmark(url: str, emulator: WorkdayEmulator) -> None:
-    start, end = date(2025, 1, 1), date(2025, 12, 31)
-    report = {
+def worker_report(url: str, **incremental: t.Any) -> dict[str, t.Any]:
+    """The XLR8_Workers report of the top organization, keyed by Employee_ID, read in rolling Updated_* windows."""
+    return {
         "name": "worker_report",
         "url": report_url(url, "XLR8_Workers") + f"?Organization!WID={wid('organization', 'SUP_TOP')}",
         "primary_keys": ["Employee_ID"],
-        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": start.isoformat(),
-                        "end_date": end.isoformat(), "window_days": 45, "replication_key": "Last_Updated",
-                        "date_suffix": "-08:00"},
-    }  # fmt: skip
+        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", **incremental},
+    }
+
+
+def test_raas_rolling_prompts_windows_and_bookmark(url: str, emulator: WorkdayEmulator) -> None:
+    start, end = date(2025, 1, 1), date(2025, 12, 31)
+    report = worker_report(
+        url,
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        window_days=45,
+        replication_key="Last_Updated",
+        date_suffix="-08:00",
+    )
     config = base_config(url, streams=[], reports=[report])
     result = run_tap(config)
     windows = date_windows(start, end, 45)
@@ -107,14 +118,14 @@ def test_raas_rolling_prompts_windows_and_bookmark(url: str, emulator: WorkdayEm
 def test_raas_bookmark_in_another_zone_than_the_prompts_leaves_no_gap(url: str, emulator: WorkdayEmulator) -> None:
     """audit24b M4: a bookmark written at 02:47 UTC is the evening before in -08:00: the next window opens on that
     local day, not on the UTC text's day (which would start 5 hours after the bookmark)."""
-    report = {
-        "name": "worker_report",
-        "url": report_url(url, "XLR8_Workers") + f"?Organization!WID={wid('organization', 'SUP_TOP')}",
-        "primary_keys": ["Employee_ID"],
-        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": "2025-01-01",
-                        "end_date": "2026-01-31", "window_days": 400, "replication_key": "Last_Updated",
-                        "date_suffix": "-08:00"},
-    }  # fmt: skip
+    report = worker_report(
+        url,
+        start_date="2025-01-01",
+        end_date="2026-01-31",
+        window_days=400,
+        replication_key="Last_Updated",
+        date_suffix="-08:00",
+    )
     state = {"bookmarks": {"worker_report": {"replication_key": "Last_Updated",
                                              "replication_key_value": "2025-12-22T02:47:52.000+00:00"}}}  # fmt: skip
     run_tap(base_config(url, streams=[], reports=[report]), state=state)
@@ -126,13 +137,9 @@ def test_raas_entry_without_the_bookmark_column_keeps_the_bookmark(url: str, emu
     """audit24b M2: RaaS leaves an empty field out; an entry without the bookmark column (here Termination_Date,
     empty for everyone still employed) lands with a null there and leaves the bookmark to the others."""
     start, end = date(2025, 1, 1), date(2025, 12, 31)
-    report = {
-        "name": "worker_report",
-        "url": report_url(url, "XLR8_Workers") + f"?Organization!WID={wid('organization', 'SUP_TOP')}",
-        "primary_keys": ["Employee_ID"],
-        "incremental": {"from_prompt": "Updated_From", "to_prompt": "Updated_Through", "start_date": start.isoformat(),
-                        "end_date": end.isoformat(), "window_days": 400, "replication_key": "Termination_Date"},
-    }  # fmt: skip
+    report = worker_report(
+        url, start_date=start.isoformat(), end_date=end.isoformat(), window_days=400, replication_key="Termination_Date"
+    )
     result = run_tap(base_config(url, streams=[], reports=[report]))
     rows = result.records("worker_report")
     expected = [e for e in emulator.company.employees() if start <= e.last_modified.date() <= end]
