@@ -30,9 +30,9 @@ from target_xlr8_truths.records import (
     Rejected,
     convert_value,
     json_number,
-    redact_payload,
 )
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, StreamInfo
+from xlr8_kit.dead_letters import redact_payload
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
