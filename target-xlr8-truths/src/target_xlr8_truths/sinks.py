@@ -195,7 +195,17 @@ def stream_info(
         hub_semantic_type=str(hub.get("semantic_type")) if hub.get("semantic_type") else None,
         references=references,
         domain=note.get("domain"),
+        replace_by=_replace_by(note, names, key_columns),
     )
+
+
+def _replace_by(note: dict[str, t.Any], names: dict[str, str], key_columns: list[str]) -> list[str]:
+    """The annotation's ``replace_by`` as column names, kept only while it is a leading part of the key the stream
+    lands with (a set must hold whole keys: else a row of another set could share a replaced key)."""
+    wanted = [names.get(str(source)) for source in note.get("replace_by") or []]
+    if not wanted or None in wanted or wanted != key_columns[: len(wanted)]:
+        return []
+    return t.cast("list[str]", wanted)
 
 
 class TruthsSink(BatchSink):
