@@ -48,9 +48,10 @@ def _sync_cli(base_url: str, tmp_path: Path, streams: set[str], **settings: t.An
     return synced
 
 
-def _land(singer: str, truths: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """``singer`` into target-xlr8-truths (CLI, DuckDB at ``truths``; exit 0 asserted)."""
-    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
+def _land(singer: str, truths: Path, tmp_path: Path, **settings: t.Any) -> subprocess.CompletedProcess[str]:
+    """``singer`` into target-xlr8-truths (CLI, DuckDB at ``truths``, ``settings`` beside; exit 0 asserted)."""
+    config = {"project_id": PROJECT, "duckdb_path": str(truths), **settings}
+    target_config = write_json(tmp_path / "target.json", config)
     landed = subprocess.run(
         [str(BIN / "target-xlr8-truths"), "--config", target_config],
         input=singer,
@@ -515,32 +516,20 @@ def test_a_pay_code_a_correction_removed_is_deleted_downstream(
         settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
         (tmp_path / "batches").mkdir()
     truths = tmp_path / "truths.duckdb"
-    target = {"project_id": PROJECT, "duckdb_path": str(truths), "hard_delete": hard_delete, "batch_size_rows": 7}
+    target: dict[str, t.Any] = {"hard_delete": hard_delete, "batch_size_rows": 7}
     if batch:
         target["batch_locations"] = [str(tmp_path / "batches")]
-    target_config = write_json(tmp_path / "target.json", target)
-
-    def land(singer: str) -> None:
-        landed = subprocess.run(
-            [str(BIN / "target-xlr8-truths"), "--config", target_config],
-            input=singer,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert landed.returncode == 0, landed.stderr[-3000:]
 
     first = _sync_cli(url, tmp_path, {"timecards"}, **settings).stdout
     files = sorted((tmp_path / "batches").glob("wfm-*")) if batch else []
     sent = sum(len(path.read_text().splitlines()) for path in files) if batch else len(_records(first))
     assert sent > 100
-    land(first)
+    _land(first, truths, tmp_path, **target)
     assert _count(truths) == sent  # every row of every day kept, though days span the target's batches
     assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
     with rewriting_proxy(url, _without_overtime_of(person, day)) as proxy:
         second = _sync_cli(proxy.url, tmp_path, {"timecards"}, **settings).stdout
-    land(second)
+    _land(second, truths, tmp_path, **target)
     assert _landed_rows(truths, person, day) == ([("REG", False)] if hard_delete else [("OT", True), ("REG", False)])
     assert _live_count(truths) == sent - 1  # every other day's rows as they were
     assert _count(truths) == (sent - 1 if hard_delete else sent)
