@@ -326,7 +326,8 @@ class ReportClient:
                 raise ServerUnavailableError(
                     self.redact(
                         f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows ({exc}); the rows read "
-                        "so far were emitted, nothing is bookmarked: run again (the target keys rows by the "
+                        "so far were emitted (but those held back until a date proved the day/month order), "
+                        "nothing is bookmarked: run again (the target keys rows by the "
                         "report's primary_keys)"
                     ),
                     path=ref.path,
