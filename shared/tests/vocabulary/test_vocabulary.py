@@ -281,3 +281,15 @@ def test_annotation_stream_named_like_an_entity_without_mapping() -> None:
     assert annotation["entity"] == "cost_center"
     assert annotation["hub"] == {"column": "code", "semantic_type": "cost_center_code"}
     assert annotation["canonical_fields"] == {}
+
+
+def test_annotation_replace_by_is_a_leading_part_of_the_key() -> None:
+    """``replace_by`` names sets of whole keys: a leading part of the key, kept; anything else refused by name."""
+    kw = {"product": "ukg_wfm", "stream": "timecards", "entity": "timecard", "truth_type": "reality", "references": {}}
+    key = ["personNumber", "applyDate", "payCode"]
+    columns = [*key, "hours"]
+    kept = build_annotation(key_columns=key, columns=columns, replace_by=["personNumber", "applyDate"], **kw)
+    assert kept["replace_by"] == ["personNumber", "applyDate"]
+    assert "replace_by" not in build_annotation(key_columns=key, columns=columns, **kw)
+    with pytest.raises(VocabularyError, match="replace_by"):
+        build_annotation(key_columns=key, columns=columns, replace_by=["applyDate"], **kw)

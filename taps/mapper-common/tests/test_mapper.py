@@ -257,3 +257,44 @@ def test_the_dead_letter_file_is_not_held_in_memory_at_start(tmp_path: Path) -> 
         cmd = [sys.executable, "-c", measure, str(BIN / "mapper-common"), "--config", str(tmp_path / "mapper.json")]
         peaks.append(int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout))
     assert peaks[1] - peaks[0] < 30 * 1024, peaks  # KiB: well under the file's 60 MB
+
+
+def test_a_refused_order_reaches_the_dead_letter_file_masked(tmp_path: Path) -> None:
+    """CLOSING23 "Left": the dead-letter file held whole records in clear. A refused order's secret-named and
+    PII-named fields (any depth) are masked as the target's dead letters mask them; the rest stays readable, and the
+    masked letter still counts as set aside on the next run."""
+    dead = tmp_path / "letters.jsonl"
+    config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(dead)}
+    canaries = {
+        "supplier_bank_account": "CANARY-PII-BANK-7f3c633a",
+        "supplier_tax_id": "CANARY-PII-TIN-91ae6f7b",
+        "api_token": "CANARY-SECRET-TOKEN-0797300c",
+    }
+    order = {
+        "po_number": "PO9",
+        "status": "shipped",  # unmapped in the S/4 template: refused
+        "currency": "USD",
+        "total_amount": Decimal("10.50"),
+        "supplier_bank_account": canaries["supplier_bank_account"],
+        "buyer": {"name": "Ada", "contact": {"SupplierTaxID": canaries["supplier_tax_id"]}},
+        "lines": [{"line": 1, "api_token": canaries["api_token"]}],
+    }
+    first = run_mapper(config, singer("purchase_orders", [order], ["id"]), tmp_path)
+    assert first.returncode == 1, first.stderr[-800:]
+    text = dead.read_text()
+    for name, canary in canaries.items():
+        assert canary not in text, f"{name} reached the dead-letter file in clear"
+        assert canary[7:] not in text
+    (letter,) = [json.loads(line) for line in text.splitlines()]
+    kept = letter["record"]
+    assert kept["po_number"] == "PO9"  # what names and explains the letter stays readable
+    assert kept["status"] == "shipped"
+    assert kept["total_amount"] == "10.50"
+    assert kept["buyer"]["name"] == "Ada"
+    assert kept["supplier_bank_account"] == "[PII]"
+    assert kept["buyer"]["contact"]["SupplierTaxID"] == "[PII]"
+    assert kept["lines"] == [{"line": 1, "api_token": "***"}]
+    again = run_mapper(config, singer("purchase_orders", [order], ["id"]), tmp_path)
+    assert again.returncode == 0, again.stderr[-800:]
+    assert "1 record(s) refused again" in again.stderr
+    assert len(dead.read_text().splitlines()) == 1

@@ -253,7 +253,7 @@ def test_report_blocks_are_marked_by_their_own_columns() -> None:
     column_types: dict[str, t.Any] = {"A": "string", "B": "number"}
     schema = {"type": "object", "properties": {name: json_schema_for(kind) for name, kind in column_types.items()}}
     stream = SimpleNamespace(
-        settings=SimpleNamespace(report_format="csv"),
+        settings=SimpleNamespace(report_format="csv", report_date_format="MM/DD/YYYY"),
         _conformer=Conformer("s", schema, TypeConformanceLevel.RECURSIVE, logging.getLogger()),
         column_types=column_types,
         records_written_only=True,

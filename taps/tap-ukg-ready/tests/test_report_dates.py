@@ -5,6 +5,7 @@ console script against a small UKG Ready."""
 
 from __future__ import annotations
 
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,43 @@ def test_coerce_reads_both_orders_and_datetimes() -> None:
         reports.coerce("31/12/2026 23:59", "date-time", "d")
     with pytest.raises(reports.ReportDataError, match="not a date"):
         reports.coerce("31/31/2026", "date", "d")  # fits neither order
+
+
+#: 600 rows whose dates fit both orders (three of the reader's blocks and more), numbered from 1.
+AMBIGUOUS = "".join(f"{n},E{n % 7},{n % 12 + 1:02d}/{n % 11 + 2:02d}/2026,8.00,\n" for n in range(1, 601))
+HEADER = "EntryId,EmployeeId,WorkDate,Hours,Stamp\n"
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["RECORD", "BATCH"])
+def test_ambiguous_rows_before_a_date_proving_the_other_order_never_leave_the_tap(
+    stamped: FakeReady, tmp_path: Path, batch: bool
+) -> None:
+    """CLOSING23 "Left" (mendready23, review23h): rows whose dates fit both orders were emitted before a later date
+    proved ``report_date_format`` wrong, and landed swapped although the run then failed. They are held back until
+    a date proves the order: here the proof contradicts the setting, so the run exits 1 naming it with no row out."""
+    stamped.body = HEADER + AMBIGUOUS + "601,E1,13/01/2026,7.50,\n"
+    extra: dict[str, t.Any] = {}
+    if batch:
+        storage = {"root": tmp_path.as_uri(), "prefix": "ready-"}
+        encoding = {"format": "jsonl", "compression": "none"}
+        extra["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 100}  # files of 100 rows
+    records, state, err = run_report_cli(tmp_path, report_config(stamped.url, extra), None, returncode=1)
+    assert "set 'report_date_format' to 'DD/MM/YYYY'" in err
+    assert records == []
+    assert not list(tmp_path.glob("ready-*"))  # no BATCH file either
+    assert not (state or {}).get("bookmarks", {}).get("timesheets", {}).get("replication_key_value")
+
+
+def test_rows_held_back_go_out_in_order_once_a_date_proves_the_setting(stamped: FakeReady, tmp_path: Path) -> None:
+    """The other side: a later date proving the setting's order lets the held rows out, in the report's order, then
+    the rest as it comes; a report that never proves the order is read as the setting says, every row out."""
+    stamped.body = HEADER + AMBIGUOUS + "601,E1,01/13/2026,7.50,\n602,E2,02/03/2026,1.00,\n"
+    records, state, _ = run_report_cli(tmp_path, report_config(stamped.url), None)
+    assert [r["EntryId"] for r in records] == [str(n) for n in range(1, 603)]
+    assert records[0]["WorkDate"] == "2026-02-03"  # 02/03: month first, as set
+    assert records[600]["WorkDate"] == "2026-01-13"
+    assert state["bookmarks"]["timesheets"]["replication_key_value"] == max(r["WorkDate"] for r in records)
+    stamped.body = HEADER + AMBIGUOUS
+    records, _, _ = run_report_cli(tmp_path, report_config(stamped.url, {"report_date_format": "DD/MM/YYYY"}), None)
+    assert [r["EntryId"] for r in records] == [str(n) for n in range(1, 601)]
+    assert records[0]["WorkDate"] == "2026-03-02"

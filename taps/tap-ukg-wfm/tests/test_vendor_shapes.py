@@ -48,9 +48,10 @@ def _sync_cli(base_url: str, tmp_path: Path, streams: set[str], **settings: t.An
     return synced
 
 
-def _land(singer: str, truths: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """``singer`` into target-xlr8-truths (CLI, DuckDB at ``truths``; exit 0 asserted)."""
-    target_config = write_json(tmp_path / "target.json", {"project_id": PROJECT, "duckdb_path": str(truths)})
+def _land(singer: str, truths: Path, tmp_path: Path, **settings: t.Any) -> subprocess.CompletedProcess[str]:
+    """``singer`` into target-xlr8-truths (CLI, DuckDB at ``truths``, ``settings`` beside; exit 0 asserted)."""
+    config = {"project_id": PROJECT, "duckdb_path": str(truths), **settings}
+    target_config = write_json(tmp_path / "target.json", config)
     landed = subprocess.run(
         [str(BIN / "target-xlr8-truths"), "--config", target_config],
         input=singer,
@@ -457,3 +458,78 @@ def test_totals_without_amount_type_or_job_all_land(url: str, emulator: UkgWfmEm
     assert _count(truths) == len(_records(singer)) > 0
     [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
     assert json.loads(summary.split(" ", 1)[1])["streams"]["timecards"]["dead_lettered"] == 0
+
+
+def _without_overtime_of(person: str, day: date) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """Answers in which a timecard correction removed the person's overtime of the day (its OT total is gone)."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+            for card in answer:
+                if (card.get("employee") or {}).get("qualifier") == person:
+                    card["dailyTotals"] = [
+                        total
+                        for total in card.get("dailyTotals") or []
+                        if not (
+                            (total.get("payCode") or {}).get("qualifier") == "OT"
+                            and str(total.get("applyDate")).startswith(str(day))
+                        )
+                    ]
+        return answer
+
+    return rewrite
+
+
+def _landed_rows(truths: Path, person: str, day: date) -> list[tuple[str, bool]]:
+    """(pay code, marked deleted) of each row the store holds for the person's day."""
+    with duckdb.connect(str(truths), read_only=True) as conn:
+        table = truths_table(conn, "ukg_wfm", "timecards")
+        return sorted(
+            conn.execute(
+                f'SELECT pay_code, _sdc_deleted_at IS NOT NULL FROM "{table}" WHERE person_number = ? '
+                "AND apply_date = ?",
+                [person, day],
+            ).fetchall()
+        )
+
+
+def _live_count(truths: Path) -> int:
+    with duckdb.connect(str(truths), read_only=True) as conn:
+        table = truths_table(conn, "ukg_wfm", "timecards")
+        return conn.execute(f'SELECT count(*) FROM "{table}" WHERE _sdc_deleted_at IS NULL').fetchone()[0]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("batch", [False, True], ids=["RECORD", "BATCH"])
+def test_a_pay_code_a_correction_removed_is_deleted_downstream(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path, batch: bool, hard_delete: bool
+) -> None:
+    """CLOSING23 "Left" (mendwfm23, review23c): a day landed with OT and REG, then corrected so only REG remains: the
+    re-read's rows replace the day's (``replace_by``: person and day), so the OT total no longer counts, marked
+    deleted (or gone with ``hard_delete``), through the tap CLI into the target CLI, on the record path (RECORD) and
+    the files path (BATCH). Batches (and BATCH files) of 7 rows: days span batches of one run and keep every row."""
+    person, day = MOVED[0]
+    settings: dict[str, t.Any] = {}
+    if batch:
+        storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
+        encoding = {"format": "jsonl", "compression": "none"}
+        settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
+        (tmp_path / "batches").mkdir()
+    truths = tmp_path / "truths.duckdb"
+    target: dict[str, t.Any] = {"hard_delete": hard_delete, "batch_size_rows": 7}
+    if batch:
+        target["batch_locations"] = [str(tmp_path / "batches")]
+
+    first = _sync_cli(url, tmp_path, {"timecards"}, **settings).stdout
+    files = sorted((tmp_path / "batches").glob("wfm-*")) if batch else []
+    sent = sum(len(path.read_text().splitlines()) for path in files) if batch else len(_records(first))
+    assert sent > 100
+    _land(first, truths, tmp_path, **target)
+    assert _count(truths) == sent  # every row of every day kept, though days span the target's batches
+    assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
+    with rewriting_proxy(url, _without_overtime_of(person, day)) as proxy:
+        second = _sync_cli(proxy.url, tmp_path, {"timecards"}, **settings).stdout
+    _land(second, truths, tmp_path, **target)
+    assert _landed_rows(truths, person, day) == ([("REG", False)] if hard_delete else [("OT", True), ("REG", False)])
+    assert _live_count(truths) == sent - 1  # every other day's rows as they were
+    assert _count(truths) == (sent - 1 if hard_delete else sent)

@@ -1008,7 +1008,8 @@ class DuckDBStore(Store):
         if batch.exactness is not None:  # the scan ran while DuckDB read the file; it decides before the commit
             batch.exactness.require()
         committed = self._facts.get(table) or _TableFacts()
-        deleted = 0
+        older = "FALSE" if before is None else f"rowid <= {int(before)}"
+        deleted = self._replace_sets(batch.info, f"(SELECT * FROM {qt} WHERE {new})", older, batch.hard_delete)  # noqa: S608
         key: tuple[str, str, t.Any, t.Any] | None = None
         if keys:
             partition = ", ".join(quote(k) for k in keys)

@@ -10,18 +10,14 @@ import datetime as dt
 import functools
 import json
 import math
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
-from xlr8_kit.redaction import MASK, Redactor
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_JSON_DEPTH = 64
 MAX_FIELD_BYTES = 8 * 1024 * 1024
-PAYLOAD_STRING_LIMIT = 256
-SENSITIVE_NAME = re.compile(r"pass(word)?|secret|token|api_?key|ssn|social_?security|private|credential", re.I)
 
 
 class Rejected(ValueError):
@@ -171,32 +167,3 @@ def convert_value(column: Column, value: Any) -> Any:
             return _check_text(path, value)
         raise Rejected(path, f"expected a {kind}")
     raise Rejected(path, f"unsupported column type {kind}")
-
-
-def redact_payload(record: dict[str, Any], redactor: Redactor) -> str:
-    """The dead-lettered record as JSON: secrets masked, sensitive-named fields masked, long strings cut."""
-
-    def clean(value: Any, key: str = "", depth: int = 0) -> Any:
-        if key and SENSITIVE_NAME.search(key):
-            return MASK
-        if depth > 8:
-            return "…(nested)"
-        if isinstance(value, dict):
-            return {str(k): clean(v, str(k), depth + 1) for k, v in list(value.items())[:200]}
-        if isinstance(value, list):
-            return [clean(v, "", depth + 1) for v in value[:50]]
-        if isinstance(value, str):
-            safe = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\0")
-            if len(safe) > PAYLOAD_STRING_LIMIT:
-                safe = f"{safe[:PAYLOAD_STRING_LIMIT]}…({len(safe)} chars)"
-            return redactor.redact(safe)
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, dt.datetime | dt.date | dt.time):
-            return value.isoformat()
-        return value
-
-    visible = {k: v for k, v in record.items() if not str(k).startswith("_sdc_")}
-    return redactor.redact(json.dumps(clean(visible), ensure_ascii=False, default=str))

@@ -30,9 +30,9 @@ from target_xlr8_truths.records import (
     Rejected,
     convert_value,
     json_number,
-    redact_payload,
 )
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, NestedTypes, StreamInfo
+from xlr8_kit.dead_letters import redact_payload
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
@@ -264,7 +264,17 @@ def stream_info(
         hub_semantic_type=str(hub.get("semantic_type")) if hub.get("semantic_type") else None,
         references=references,
         domain=note.get("domain"),
+        replace_by=_replace_by(note, names, key_columns),
     )
+
+
+def _replace_by(note: dict[str, t.Any], names: dict[str, str], key_columns: list[str]) -> list[str]:
+    """The annotation's ``replace_by`` as column names, kept only while it is a leading part of the key the stream
+    lands with (a set must hold whole keys: else a row of another set could share a replaced key)."""
+    wanted = [names.get(str(source)) for source in note.get("replace_by") or []]
+    if not wanted or None in wanted or wanted != key_columns[: len(wanted)]:
+        return []
+    return t.cast("list[str]", wanted)
 
 
 class TruthsSink(BatchSink):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import hashlib
 import json
 import time
 import typing as t
@@ -80,6 +81,9 @@ class StreamInfo:
     #: Column -> canonical field (from the annotation) and column -> PII action, kept in ``_truths_fields``.
     canonical_columns: dict[str, str] = field(default_factory=dict)
     pii_actions: dict[str, str] = field(default_factory=dict)
+    #: Columns naming sets of rows the tap reads whole (the annotation's ``replace_by``): a run's rows of a set
+    #: replace the rows earlier runs landed for it (``Store._replace_sets``).
+    replace_by: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -434,6 +438,7 @@ class Store(abc.ABC):
                 loaded = in_place
             elif batch.rows or batch.files:
                 self.stage(stage, batch.columns, batch)
+                self._replace_sets(info, quote(stage), "TRUE", batch.hard_delete)
                 loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
             if unique and key is not None:
                 self._unique_keys[table] = key
@@ -494,6 +499,45 @@ class Store(abc.ABC):
         self.execute(f"INSERT INTO {qt} ({column_list}) SELECT {select} FROM {source} AS src{where}")  # noqa: S608
         self.execute(f"DROP TABLE {qs}")
         return received
+
+    def _replace_sets(self, info: StreamInfo, source: str, older: str, hard_delete: bool) -> int:
+        """For a stream with ``replace_by``: the rows of ``info``'s table matching ``older`` (rows earlier writes
+        landed) whose set (their ``replace_by`` values) has rows in ``source`` (this batch's) and was not replaced
+        yet in this run are deleted with ``hard_delete``, else marked deleted (``_sdc_deleted_at``), as superseded
+        rows are (``activate_version``); the upsert then replaces rows of the same key as ever. The sets replaced
+        are kept in a temporary table, so a set whose rows span two batches of one run keeps the first batch's
+        rows; it is written in the batch's transaction, so a batch rolled back replaced nothing. Returns the rows
+        deleted (none when marked)."""
+        if not info.replace_by:
+            return 0
+        table = quote(info.table_name)
+        parts = [quote(c) for c in info.replace_by]
+        done = quote("__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16])
+        listed = ", ".join(parts)
+        self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {done} AS SELECT {listed} FROM {table} WHERE FALSE")  # noqa: S608
+
+        def same(left: str, right: str) -> str:
+            return " AND ".join(f"{left}.{p} = {right}.{p}" for p in parts)
+
+        in_batch = f"EXISTS (SELECT 1 FROM {source} AS s WHERE {same('s', table)})"  # noqa: S608
+        not_done = f"NOT EXISTS (SELECT 1 FROM {done} AS d WHERE {same('d', table)})"  # noqa: S608
+        deleted = 0
+        if hard_delete or "_sdc_deleted_at" not in self.table_columns(info.table_name):
+            count = f"SELECT COUNT(*) FROM {table}"  # noqa: S608
+            before = int((self.fetchone(count) or (0,))[0])
+            self.execute(f"DELETE FROM {table} WHERE {older} AND {in_batch} AND {not_done}")  # noqa: S608
+            deleted = before - int((self.fetchone(count) or (0,))[0])
+        else:
+            marked = quote("_sdc_deleted_at")
+            self.execute(
+                f"UPDATE {table} SET {marked} = ? WHERE {older} AND {marked} IS NULL AND {in_batch} AND {not_done}",  # noqa: S608
+                [dt.datetime.now(dt.UTC)],
+            )
+        self.execute(
+            f"INSERT INTO {done} SELECT DISTINCT {', '.join(f's.{p}' for p in parts)} FROM {source} AS s "  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {done} AS d WHERE {same('d', 's')})"
+        )
+        return deleted
 
     def _has_repeated_keys(self, stage: str, partition: str) -> bool:
         """A grouping of the keys alone is far cheaper than ranking every (wide) row when no key repeats."""

@@ -12,7 +12,8 @@ CONTRACT (the target and every tap rely on this shape)::
       "hub": {"column": "Id", "semantic_type": "contact_code"} | null,   # configuration streams
       "references": {"AccountId": {"entity": "crm_account", "semantic_type": "crm_account_code"}},
       "canonical_fields": {"Id": "contact_id", "SystemModstamp": "last_modified"},
-      "formerly_unannotated": true         # only on a stream older taps sent without this block (see below)
+      "formerly_unannotated": true,        # only on a stream older taps sent without this block (see below)
+      "replace_by": ["personNumber", "applyDate"]   # only on a stream whose rows come in sets (see below)
     }
 
 ``canonical_fields`` and ``references`` come from the vocabulary's mapping of the product's stream (only for
@@ -22,6 +23,11 @@ does not know is refused here, when the tap builds its SCHEMA message, not disco
 ``formerly_unannotated`` marks a stream that earlier versions of its tap sent without ``x-xlr8``: those runs landed
 it under the run's source name (``{p8}_{source_name}_{stream}``), and the target renames that table to the
 product's name the first time it sees the stream annotated, so its rows stay with it.
+
+``replace_by`` (a leading part of ``key_columns``) names sets of rows the tap always reads whole, such as a person's
+totals of one day: the rows a run sends for such a set replace every row an earlier run landed for it, so a row that
+vanished from the source (a pay code a timecard correction removed) is deleted downstream, as the key alone cannot
+say. A set the source answers with no rows at all is not seen, so its rows stay.
 """
 
 from __future__ import annotations
@@ -58,9 +64,16 @@ def build_annotation(
     references: dict[str, str],
     columns: list[str],
     formerly_unannotated: bool = False,
+    replace_by: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``x-xlr8`` block for one stream; raises ``VocabularyError`` for unknown products or entities."""
+    """The ``x-xlr8`` block for one stream; raises ``VocabularyError`` for unknown products or entities, or for a
+    ``replace_by`` that is not a leading part of the key."""
     product_id = resolve_product(product).id
+    if replace_by and list(replace_by) != list(key_columns)[: len(replace_by)]:
+        raise VocabularyError(
+            f"{product_id} stream {stream!r}: replace_by {list(replace_by)} must be a leading part of the key "
+            f"{list(key_columns)}"
+        )
     if truth_type not in TRUTH_TYPES:
         raise VocabularyError(
             f"{product_id} stream {stream!r}: truth_type must be one of {TRUTH_TYPES}, not {truth_type!r}"
@@ -105,6 +118,8 @@ def build_annotation(
     }
     if formerly_unannotated:
         annotation["formerly_unannotated"] = True
+    if replace_by:
+        annotation["replace_by"] = list(replace_by)
     return annotation
 
 

@@ -10,11 +10,12 @@ messages its files hold, mapped, passed or dropped as RECORDs are (target-common
 read only under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the
 template cannot carry (an unmapped status is an error, never a guess) is refused, logged naming the value, the field
 and the record's key, and the others go on (``_refuse``): one shipped purchase order must not stop every later one on
-every run. A refused record goes to ``dead_letter_path`` when set, and the STATE goes on past it; otherwise no STATE
-goes on from the first refusal, so the refused records are read again next run. Either way the run ends with exit 1
-naming them, except that a record already in ``dead_letter_path`` (same stream, key and content: the tap re-reads the
-bookmark's rows) is not written again and only counted at INFO, so a run whose refusals were all set aside before
-exits 0.
+every run. A refused record goes to ``dead_letter_path`` when set (masked as the target's dead letters are, and
+PII-named fields too: ``xlr8_kit.dead_letters``), and the STATE goes on past it; otherwise no STATE goes on from the
+first refusal, so the refused records are read again next run. Either way the run ends with exit 1 naming them,
+except that a record already in ``dead_letter_path`` (same stream, key and content as the file holds it: the tap
+re-reads the bookmark's rows) is not written again and only counted at INFO, so a run whose refusals were all set
+aside before exits 0.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import ActivateVersionMessage, Message, RecordMessage, SchemaMessage, StateMessage
 
 from xlr8_kit.batch_files import BatchLocations, batch_file_records
+from xlr8_kit.dead_letters import redacted_payload
+from xlr8_kit.redaction import Redactor
 from xlr8_mapper_common.templates import Direction, MappingError, Template, load_template
 
 DIRECTIONS = ("from_erp", "to_erp")
@@ -187,7 +190,11 @@ class CommonMapper(InlineMapper):
         later STATE held back (``map_state_message``); counted for the exit (``process_endofpipe``)."""
         key = self.template.describe_key(record, self.direction)
         path = self.config.get("dead_letter_path")
-        letter_id = _letter_id(stream, key, record) if path else ""
+        # the letter keeps the record as the target's dead letters do, and without the engine's key to protect PII
+        # with, a PII-named field masked too; its identity is what the file holds (a change only in a masked field
+        # is the same letter)
+        kept = redacted_payload(record, Redactor.default(), personal=True) if path else record
+        letter_id = _letter_id(stream, key, kept) if path else ""
         if path and self._lettered.get((stream, key)) == letter_id:
             self.repeated.append(key)  # its key's latest letter, unchanged: counted at the end
             return
@@ -195,8 +202,9 @@ class CommonMapper(InlineMapper):
         self.logger.error("mapper-common: %s; %s %s not sent on", exc, stream, key)
         if path:
             self._lettered[(stream, key)] = letter_id
-            line = {"at": datetime.now(UTC).isoformat(), "stream": stream, "key": key, "error": str(exc),
-                    "record": record}  # fmt: skip
+            error = Redactor.default().redact(str(exc))
+            line = {"at": datetime.now(UTC).isoformat(), "stream": stream, "key": key, "error": error,
+                    "record": kept}  # fmt: skip
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             with Path(path).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, default=str) + "\n")

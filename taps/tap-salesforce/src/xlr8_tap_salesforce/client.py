@@ -1014,6 +1014,15 @@ def _none_of(_record: object) -> None:
     return None
 
 
+def _emits_deleted_at(stream: t.Any) -> bool:
+    """Whether ``stream``'s records carry ``_sdc_deleted_at``: its object has IsDeleted and its schema declares the
+    key. Decided here once for every path (REST dicts, REST structs, Bulk columns), so the same catalog gives the same
+    record shape whatever is selected (review23j #2); a schema without properties checks nothing, as ``_finisher``'s
+    undeclared-key drop."""
+    declared = stream.schema.get("properties")
+    return bool(stream.info.has_is_deleted and (not declared or discovery.DELETED_AT in declared))
+
+
 #: Column steps of the Bulk chunk builder that run in C: ``cell or None`` (``get(cell, cell)``), the Boolean literals
 #: Bulk writes (``cell.lower() == "true"`` for each, None for an empty cell), ``value is None`` counted, and the
 #: types a datetime column holds.
@@ -1101,6 +1110,8 @@ class SalesforceStream(KitRESTStream):
         self._one_cursor_until: float | None = None
         #: (SOQL, job id) of a Bulk job started ahead of this stream's turn (see ``start_bulk_ahead``).
         self._prefetched_job: tuple[str, str] | None = None
+        #: Whether this run said once that its deleted rows go out unmarked (``_warn_deletes_unmarked``).
+        self._deletes_unmarked_told = False
 
     @property
     def _sf_tap(self) -> TapSalesforce:
@@ -1149,6 +1160,20 @@ class SalesforceStream(KitRESTStream):
 
     # -- reading ----------------------------------------------------------------------------------------------
 
+    def _warn_deletes_unmarked(self) -> None:
+        """Deleted rows are read (``include_deleted``) but the catalog's schema lacks ``_sdc_deleted_at``, so they go
+        out as rows with IsDeleted true and the target does not mark them deleted: said once, naming the fix."""
+        if self._deletes_unmarked_told or not self.tracks_deletes or _emits_deleted_at(self):
+            return
+        self._deletes_unmarked_told = True
+        self.logger.warning(
+            "%s: include_deleted reads deleted rows, but the catalog's schema has no %s: they are emitted with "
+            "IsDeleted true and not marked deleted downstream; discover again (or add %s to the catalog) to mark them",
+            self.name,
+            discovery.DELETED_AT,
+            discovery.DELETED_AT,
+        )
+
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         for page in self._record_pages(context):
             yield from page  # records pass up in pages: one generator per record, not four
@@ -1170,6 +1195,7 @@ class SalesforceStream(KitRESTStream):
         plan = self.universal_filter
         if plan is not None and plan.empty:
             return
+        self._warn_deletes_unmarked()
         start_value = self._start_value(context)
         try:
             self._sf_tap.start_bulk_jobs_ahead()
@@ -1803,7 +1829,7 @@ class SalesforceStream(KitRESTStream):
             _compound_structs([key for key, _part in keys]) if by_column is not None else None
             for _compound, keys in compounds
         ]
-        has_is_deleted = self.info.has_is_deleted
+        has_is_deleted = _emits_deleted_at(self)
         stamp_key = self.replication_key or "SystemModstamp"
         stamp_at = fields.index(stamp_key) if stamp_key in fields else None
         deleted_at = fields.index("IsDeleted") if "IsDeleted" in fields else None
@@ -1957,14 +1983,14 @@ class SalesforceStream(KitRESTStream):
     def _query_page_type(self, fields: list[str]) -> QueryPageType | None:
         """The REST pages of ``fields`` as structs (``query_page_type``), ``_sdc_deleted_at`` last as ``finish``
         adds it."""
-        return query_page_type(tuple(fields), discovery.DELETED_AT if self.info.has_is_deleted else None)
+        return query_page_type(tuple(fields), discovery.DELETED_AT if _emits_deleted_at(self) else None)
 
     def _struct_finisher(self, kind: type[QueryRecord]) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
         """``_finisher``'s finish for a ``QueryRecord`` of ``kind`` (the same values; a field the struct lacks is
         one the record lacks, read as None), and ``attributes`` unset (left out when written)."""
         fields = kind.__struct_fields__
         datetime_fields = tuple(name for name in self._datetime_fields if name in fields)
-        has_is_deleted = self.info.has_is_deleted
+        has_is_deleted = _emits_deleted_at(self)
         stamp_key = self.replication_key or "SystemModstamp"
         stamp_of = operator.attrgetter(stamp_key) if stamp_key in fields else _none_of
         is_deleted = operator.attrgetter("IsDeleted") if "IsDeleted" in fields else _none_of
@@ -1985,13 +2011,13 @@ class SalesforceStream(KitRESTStream):
 
     def _finisher(self) -> t.Callable[[dict[str, t.Any]], dict[str, t.Any]]:
         """What every record gets last, for the stream as configured now (fields and keys looked up once, not
-        per record): Salesforce's ``+0000`` made ``Z`` (RFC 3339), ``_sdc_deleted_at`` from ``IsDeleted``, and a
-        key the stream's schema does not declare dropped (logged by name once): the schema declares
-        ``additionalProperties: false`` and the target's BATCH fast path trusts it (review23e finding 2); nothing
-        conforms this tap's records (``TYPE_CONFORMANCE_LEVEL`` NONE), so an answer holding a field the SOQL did
-        not ask for (an org's change since discovery) would otherwise reach the files."""
+        per record): Salesforce's ``+0000`` made ``Z`` (RFC 3339), ``_sdc_deleted_at`` from ``IsDeleted`` (where
+        ``_emits_deleted_at``), and a key the stream's schema does not declare dropped (logged by name once): the
+        schema declares ``additionalProperties: false`` and the target's BATCH fast path trusts it (review23e
+        finding 2); nothing conforms this tap's records (``TYPE_CONFORMANCE_LEVEL`` NONE), so an answer holding a
+        field the SOQL did not ask for (an org's change since discovery) would otherwise reach the files."""
         datetime_fields = tuple(self._datetime_fields)
-        has_is_deleted = self.info.has_is_deleted
+        has_is_deleted = _emits_deleted_at(self)
         stamp_key = self.replication_key or "SystemModstamp"
         deleted_at = discovery.DELETED_AT
         declared = frozenset(self.schema.get("properties") or ())

@@ -265,7 +265,9 @@ class ReportStream(ReadyBaseStream):
         build: t.Callable[[list[str]], dict[str, t.Any]] | None = None
         build_block: t.Any = None
         width = 0
-        for names, block in client.report_blocks(self.report):
+        dates = [name for name, kind in self.column_types.items() if kind in reports.DATE_KINDS]
+        blocks = reports.proven_blocks(client.report_blocks(self.report), dates, self.settings.report_date_format)
+        for names, block in blocks:  # none before the report proves its day/month order as set (or ends)
             if names is not header:
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names, readers=by_name)

@@ -45,7 +45,8 @@ class UkgReadyConnector(TapConnector):
         columns = client.metadata(ref).columns
         settings = self.ready_tap.settings
         fmt = settings.report_date_format
-        for row in client.report_rows(ref, settings.report_format):
+        dates = [name for name, kind_ in columns.items() if kind_ in reports.DATE_KINDS]
+        for row in client.report_rows(ref, settings.report_format, dates, fmt):
             yield {name: reports.coerce(row.get(name), kind_, name, fmt) for name, kind_ in columns.items()}
 
     def get_path(self, path: str) -> Iterator[dict[str, t.Any]]:

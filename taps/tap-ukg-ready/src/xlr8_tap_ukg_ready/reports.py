@@ -13,6 +13,7 @@ import codecs
 import csv
 import operator
 import re
+import tempfile
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain, islice, repeat
 
+import msgspec
 import requests
 
 from xlr8_kit.columns import BLOCK_ROWS, ColumnType, cells_block_builder, cells_record_builder, text_memo
@@ -44,6 +46,8 @@ _US_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?:
 #: ``report_date_format`` values: whether the first number of a CSV date is the day.
 DATE_FORMATS: dict[str, bool] = {"MM/DD/YYYY": False, "DD/MM/YYYY": True}
 DEFAULT_DATE_FORMAT = "MM/DD/YYYY"
+#: Column types whose CSV cells are written in ``report_date_format``.
+DATE_KINDS = ("date", "date-time")
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
@@ -126,10 +130,65 @@ def _month_day(first: str, second: str, date_format: str, column: str) -> tuple[
         other = next(name for name, flag in DATE_FORMATS.items() if flag is not day_first)
         raise ReportDateFormatError(
             f"report column {column!r} has a date that is {other}, not {date_format}: set 'report_date_format' to "
-            f"{other!r} (rows read before it may have day and month swapped; the run stops and nothing is "
-            "bookmarked)"
+            f"{other!r} (the run stops and nothing is bookmarked; rows are held back until a date proves the "
+            "order, so none was emitted with day and month swapped)"
         )
     return month, day
+
+
+_DAY_OR_MONTH = re.compile(r"^(\d{1,2})/(\d{1,2})/\d{4}")
+
+
+def order_proof(names: list[str], block: list[list[str]], date_columns: t.Collection[str], date_format: str) -> bool:
+    """Whether a date in ``block`` (CSV cells under ``names``) proves ``date_format``'s day/month order: a number
+    over 12 in the day's place (the other 12 or less). A date proving the other order raises, as reading it would
+    (``_month_day``: the error names the setting, never the value); False while every date fits both orders."""
+    places = [(at, name) for at, name in enumerate(names) if name in date_columns]
+    for row in block:
+        for at, name in places:
+            found = _DAY_OR_MONTH.match(row[at]) if at < len(row) else None
+            if found is None:
+                continue
+            first, second = found.groups()
+            if (int(first) > 12) is not (int(second) > 12):  # exactly one number is a day only
+                _month_day(first, second, date_format, name)  # raises when it is in the month's place
+                return True
+    return False
+
+
+def proven_blocks(
+    blocks: t.Iterable[tuple[list[str], list[list[str]]]], date_columns: t.Collection[str], date_format: str
+) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """``blocks`` of a CSV report (``ReportClient.report_blocks``), none handed on until a date proves the report's
+    day/month order as ``date_format`` says (``order_proof``) or the report ends: a report whose first dates fit
+    both orders and a later one proves the other raises before any of its rows is emitted (they would land with day
+    and month swapped). Blocks held back wait in an anonymous temporary file (never a list: memory stays bounded,
+    and no named file is left behind), handed on in order; after the proof the rest passes as it comes."""
+    if not date_columns:
+        yield from blocks
+        return
+    rest = iter(blocks)
+    with tempfile.TemporaryFile() as spool:
+        headers: list[list[str]] = []  # each header list once (the builders compare it by identity)
+        encode = msgspec.json.encode
+        proven = False
+        for names, block in rest:
+            proven = order_proof(names, block, date_columns, date_format)
+            if proven:
+                break
+            if not headers or headers[-1] is not names:
+                headers.append(names)
+            spool.write(encode((len(headers) - 1, block)) + b"\n")
+        if spool.tell():
+            spool.seek(0)
+            decode = msgspec.json.Decoder(tuple[int, list[list[str]]]).decode
+            for line in spool:
+                at, kept = decode(line)
+                yield headers[at], kept
+        if not proven:
+            return
+        yield names, block
+    yield from rest
 
 
 def cell_reader(kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT) -> t.Callable[[t.Any], t.Any]:
@@ -217,8 +276,15 @@ class ReportClient:
         typed = {str(c.get("name")): column_type(c.get("type")) for c in columns if isinstance(c, dict)}
         return ReportMetadata(name=str(data.get("name") or f"{ref.kind} {ref.id}"), columns=typed)
 
-    def report_rows(self, ref: ReportRef, fmt: str) -> Iterator[dict[str, t.Any]]:
-        """The report's rows as ``{column: raw value}``; CSV read as it arrives."""
+    def report_rows(
+        self,
+        ref: ReportRef,
+        fmt: str,
+        date_columns: t.Collection[str] = (),
+        date_format: str = DEFAULT_DATE_FORMAT,
+    ) -> Iterator[dict[str, t.Any]]:
+        """The report's rows as ``{column: raw value}``; CSV read as it arrives, held back until its ``date_columns``
+        prove ``date_format``'s day/month order (``proven_blocks``)."""
         if fmt == "json":
             data = self.get_json(ref.path)
             names = [str(c.get("name")) for c in data.get("columns") or []]
@@ -226,18 +292,13 @@ class ReportClient:
                 cells = row.get("cols") if isinstance(row, dict) else row
                 yield dict(zip(names, cells or (), strict=False))
             return
-        for names, cells in self.report_cells(ref):
-            yield dict(zip(names, cells, strict=False))
-
-    def report_cells(self, ref: ReportRef) -> Iterator[tuple[list[str], list[str]]]:
-        """The CSV report's header and the cells of each non-empty row, read as they arrive (see
-        ``read_csv_cells``)."""
-        for names, block in self.report_blocks(ref):
+        for names, block in proven_blocks(self.report_blocks(ref), date_columns, date_format):
             for cells in block:
-                yield names, cells
+                yield dict(zip(names, cells, strict=False))
 
     def report_blocks(self, ref: ReportRef) -> Iterator[tuple[list[str], list[list[str]]]]:
-        """``report_cells`` a block of rows at a time (``read_csv_blocks``): the same rows, in the same order."""
+        """The CSV report's header and the cells of its non-empty rows, a block at a time, read as they arrive
+        (``read_csv_blocks``)."""
         request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
         response = send_streamed(
             self.session,
@@ -265,7 +326,8 @@ class ReportClient:
                 raise ServerUnavailableError(
                     self.redact(
                         f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows ({exc}); the rows read "
-                        "so far were emitted, nothing is bookmarked: run again (the target keys rows by the "
+                        "so far were emitted (but those held back until a date proved the day/month order), "
+                        "nothing is bookmarked: run again (the target keys rows by the "
                         "report's primary_keys)"
                     ),
                     path=ref.path,

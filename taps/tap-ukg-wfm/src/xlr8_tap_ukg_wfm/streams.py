@@ -187,6 +187,9 @@ class TimecardsStream(WindowedStream):
 
     name = "timecards"
     primary_keys = ("personNumber", "applyDate", "payCode")
+    #: A person's day is read whole (one answer holds it): its rows replace the day's landed rows, so a pay code a
+    #: correction removed is deleted downstream (the key alone would keep its old total).
+    xlr8_replace_by = ("personNumber", "applyDate")
     replication_key = "applyDate"
     xlr8_entity = "timecard"
     xlr8_references = {"payCode": "earning", "location": "location", "job": "job"}

@@ -1,0 +1,66 @@
+"""What a dead letter may keep of a record it sets aside (RELIABILITY F1 "redacted payload", C6, D1).
+
+A dead-letter file or table outlives the run and is read by people, so a refused record is kept in a masked form:
+values of secret-named keys masked, registered secrets masked inside every string, long strings and deep nesting cut.
+The target keeps PII columns in the protected form its policy gives them (``protect_record``, before this); a
+component without the engine's key (``mapper-common``) asks for ``personal``: every key the engine's PII patterns
+name is masked too, at any depth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from decimal import Decimal
+from typing import Any, cast
+
+from xlr8_kit.privacy.policy import classify_column
+from xlr8_kit.redaction import MASK, Redactor
+
+#: A dead letter keeps this many characters of a string (the rest counted).
+PAYLOAD_STRING_LIMIT = 256
+#: Keys whose values a dead letter never keeps, whatever the value looks like.
+SENSITIVE_NAME = re.compile(r"pass(word)?|secret|token|api_?key|ssn|social_?security|private|credential", re.I)
+#: What stands for a personal value a component without the engine's key cannot protect.
+PII_MASK = "[PII]"
+
+
+def redacted_payload(record: dict[str, Any], redactor: Redactor, *, personal: bool = False) -> dict[str, Any]:
+    """``record`` as a dead letter keeps it (JSON values only): ``_sdc_`` metadata left out, a secret-named key's
+    value masked, with ``personal`` a PII-named key's value too (``classify_column``, any depth), registered secrets
+    masked in strings, strings cut at ``PAYLOAD_STRING_LIMIT``, at most 200 keys and 50 items, 8 levels."""
+
+    def clean(value: Any, key: str = "", depth: int = 0) -> Any:
+        if key and SENSITIVE_NAME.search(key):
+            return MASK
+        if personal and key and value is not None and classify_column(key) is not None:
+            return PII_MASK
+        if depth > 8:
+            return "…(nested)"
+        if isinstance(value, dict):
+            return {str(k): clean(v, str(k), depth + 1) for k, v in list(value.items())[:200]}
+        if isinstance(value, list):
+            return [clean(v, "", depth + 1) for v in value[:50]]
+        if isinstance(value, str):
+            safe = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\0")
+            if len(safe) > PAYLOAD_STRING_LIMIT:
+                safe = f"{safe[:PAYLOAD_STRING_LIMIT]}…({len(safe)} chars)"
+            return redactor.redact(safe)
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dt.datetime | dt.date | dt.time):
+            return value.isoformat()
+        return value
+
+    visible = {k: v for k, v in record.items() if not str(k).startswith("_sdc_")}
+    return cast("dict[str, Any]", clean(visible))
+
+
+def redact_payload(record: dict[str, Any], redactor: Redactor, *, personal: bool = False) -> str:
+    """``redacted_payload`` as one JSON text, every registered secret's forms masked in it once more."""
+    payload = redacted_payload(record, redactor, personal=personal)
+    return redactor.redact(json.dumps(payload, ensure_ascii=False, default=str))

@@ -1,0 +1,71 @@
+"""``replace_by`` (the ``x-xlr8`` block): a set of rows the tap reads whole, such as a person's day of timecard
+totals, is replaced by each run's rows of it, so a row gone from the source stops counting (CLOSING23 "Left": a pay
+code a correction removed kept its old total). Through the target CLI, on DuckDB and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from truths_testkit import P8, PROJECT, annotation, postgres_rows, query, record_msg, run_target, schema_msg, state_msg
+
+PROPS = {
+    "person": {"type": "string"},
+    "day": {"type": "string"},
+    "code": {"type": "string"},
+    "hours": {"type": "number"},
+}
+KEY = ["person", "day", "code"]
+TABLE = f"{P8}_common_totals"
+
+
+def _messages(rows: list[tuple[str, str, str, int]], run: int, replace_by: bool) -> list[dict[str, Any]]:
+    note = annotation("common", "totals", "timecard", keys=KEY)
+    if replace_by:
+        note["replace_by"] = ["person", "day"]
+    out = [schema_msg("totals", PROPS, KEY, note)]
+    out += [record_msg("totals", dict(zip(PROPS, row, strict=True))) for row in rows]
+    return [*out, state_msg({"run": run})]
+
+
+#: The first run: E1's day d1 spans the target's batches of 2 rows (A, B | C, E2's A), so it keeps every row.
+FIRST = [("E1", "d1", "A", 8), ("E1", "d1", "B", 1), ("E1", "d1", "C", 2), ("E2", "d1", "A", 7)]
+#: The second run re-reads E1's day d1, corrected to A alone; E2 is not re-read.
+SECOND = [("E1", "d1", "A", 9)]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+@pytest.mark.parametrize("replace_by", [True, False], ids=["replace_by", "key only"])
+def test_a_set_re_read_replaces_its_rows(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool, replace_by: bool
+) -> None:
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete, "batch_size_rows": 2}
+    if delivery == "postgres":
+        schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+        dsn = request.getfixturevalue("postgres_dsn")
+        config.update(delivery="postgres", postgres_dsn=dsn, postgres_schema=schema)
+    else:
+        config["duckdb_path"] = str(tmp_path / "truths.duckdb")
+
+    def rows() -> list[tuple[Any, ...]]:
+        select = "person, day, code, CAST(hours AS INTEGER), _sdc_deleted_at IS NOT NULL"
+        if delivery == "postgres":
+            found = postgres_rows(config["postgres_dsn"], config["postgres_schema"], TABLE, select)
+        else:
+            found = query(config["duckdb_path"], f'SELECT {select} FROM "{TABLE}"')
+        return sorted(found or [])
+
+    for run, sent in enumerate((FIRST, SECOND)):
+        done = run_target(config, _messages(sent, run, replace_by), tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        if run == 0:
+            assert rows() == sorted((*row, False) for row in FIRST)  # a set spanning batches keeps every row
+    if not replace_by:  # the key alone: B and C keep their old totals
+        expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, False), ("E1", "d1", "C", 2, False)]
+    elif hard_delete:
+        expected = [("E1", "d1", "A", 9, False)]
+    else:
+        expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, True), ("E1", "d1", "C", 2, True)]
+    assert rows() == sorted([*expected, ("E2", "d1", "A", 7, False)])  # a set not re-read is left as it was
