@@ -1306,9 +1306,7 @@ class SalesforceStream(KitRESTStream):
         if self.settings.reread_formula_fields and self.info.formula_fields:
             self.logger.info("%s: re-reading all rows so formula fields are current (reread_formula_fields)", self.name)
             # The bookmark restarts from the first row; if this run stops early the next one re-reads more, never less.
-            state = self.get_context_state(context)
-            state.pop("replication_key_value", None)
-            state.pop(BOUNDARY_KEY, None)
+            self.restart_bookmark(context, {BOUNDARY_KEY: {"value": None, "ids": []}})  # no Ids at no bookmark
             self._first_read = True
             return None
         value = self.get_starting_replication_key_value(context)
