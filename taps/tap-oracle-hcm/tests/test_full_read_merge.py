@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from meltano.core.utils import merge  # the deep merge Meltano's state store lays a partial state with
 
 from xlr8_kit.exits import EXIT_TERMINATED
-from xlr8_kit.testing.singer_cli import BIN, Running, parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, terminated, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
 
@@ -67,15 +66,15 @@ def test_a_whole_read_stopped_before_its_first_bookmark_under_meltanos_merge_is_
         # The whole read starts (its bookmark reset in the tap's state), its first page is stuck, and the run is
         # stopped: the tap's last STATE is that reset state.
         stuck = sandbox.faults.add("oracle_hcm", WORKERS, FaultSpec("stall", seconds=20, times=None))
-        run = Running([str(BIN / TAP), *args, "--state", write_json(tmp_path / "stored.json", stored)])
+        stored_path = write_json(tmp_path / "stored.json", stored)
         try:
-            run.wait_for(lambda: stuck.fired > 0, "the whole read's first request")
-            code = run.end(signal.SIGTERM)
+            code, _, out, err = terminated(
+                [str(BIN / TAP), *args, "--state", stored_path], lambda: stuck.fired > 0, "the first page", settle=0
+            )
         finally:
-            run.close()
             sandbox.faults.clear("oracle_hcm")
-        assert code == EXIT_TERMINATED, "".join(run.err)[-3000:]
-        stopped = parse_singer_messages("".join(run.out))
+        assert code == EXIT_TERMINATED, err[-3000:]
+        stopped = parse_singer_messages(out)
         assert not _workers(stopped)
         partial = _last_state(stopped)
         assert datetime.fromisoformat(partial["bookmarks"]["workers"]["xlr8_full_read_at"]) > datetime.now(

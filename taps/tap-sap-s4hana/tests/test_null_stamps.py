@@ -8,9 +8,7 @@ import copy
 import json
 import logging
 import re
-import signal
 import threading
-import time
 import typing as t
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,11 +21,11 @@ import pytest
 from xlr8_kit.exits import EXIT_TERMINATED
 from xlr8_kit.testing.singer_cli import (
     BIN,
-    Running,
     parse_singer_messages,
     run_tap_cli,
     select_streams,
     sync_in_process,
+    terminated,
     write_json,
 )
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -353,16 +351,15 @@ def test_an_upgrade_stopped_after_some_items_under_meltanos_merge_reads_every_it
     assert items["replication_key_value"]
     # Items' first two pages answered, the rest stuck: the read stops part way whatever its speed.
     stuck = sandbox.faults.add("s4hana", "*/A_PurchaseOrderItem", FaultSpec("stall", seconds=20, after=2, times=None))
-    run = Running([str(BIN / TAP), *args, "--state", write_json(tmp_path / "stored.json", stored)])
-    try:
-        run.wait_for(lambda: stuck.fired > 0, "the stuck item page")
-        time.sleep(1.0)  # the pages answered are taken in (the writer holds their lines until it flushes)
-        code = run.end(signal.SIGTERM)
+    stored_path = write_json(tmp_path / "stored.json", stored)
+    try:  # SIGTERM once the pages answered are taken in (the writer holds their lines until it flushes)
+        code, _, out, err = terminated(
+            [str(BIN / TAP), *args, "--state", stored_path], lambda: stuck.fired > 0, "the stuck page", settle=1.0
+        )
     finally:
-        run.close()
         sandbox.faults.clear("s4hana")
-    assert code == EXIT_TERMINATED, "".join(run.err)[-3000:]
-    stopped = parse_singer_messages("".join(run.out))
+    assert code == EXIT_TERMINATED, err[-3000:]
+    stopped = parse_singer_messages(out)
     assert 0 < len(_item_keys(stopped)) < len(every), "the whole read was stopped part way"
     partial = next(m["value"] for m in reversed(stopped) if m["type"] == "STATE")
     merged = merge(copy.deepcopy(partial), copy.deepcopy(stored))
