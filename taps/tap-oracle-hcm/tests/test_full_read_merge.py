@@ -17,9 +17,10 @@ from typing import Any
 from meltano.core.utils import merge  # the deep merge Meltano's state store lays a partial state with
 
 from xlr8_kit.exits import EXIT_TERMINATED
-from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, terminated, write_json
+from xlr8_kit.testing.singer_cli import BIN, parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
+from xlr8_sandbox.testing import stopped_while_stuck
 
 from .conftest import hcm_config
 
@@ -65,16 +66,11 @@ def test_a_whole_read_stopped_before_its_first_bookmark_under_meltanos_merge_is_
     try:
         # The whole read starts (its bookmark reset in the tap's state), its first page is stuck, and the run is
         # stopped: the tap's last STATE is that reset state.
-        stuck = sandbox.faults.add("oracle_hcm", WORKERS, FaultSpec("stall", seconds=20, times=None))
         stored_path = write_json(tmp_path / "stored.json", stored)
-        try:
-            code, _, out, err = terminated(
-                [str(BIN / TAP), *args, "--state", stored_path], lambda: stuck.fired > 0, "the first page", settle=0
-            )
-        finally:
-            sandbox.faults.clear("oracle_hcm")
+        stall = FaultSpec("stall", seconds=20, times=None)
+        run = [str(BIN / TAP), *args, "--state", stored_path]
+        code, stopped, err = stopped_while_stuck(sandbox, "oracle_hcm", WORKERS, stall, run)
         assert code == EXIT_TERMINATED, err[-3000:]
-        stopped = parse_singer_messages(out)
         assert not _workers(stopped)
         partial = _last_state(stopped)
         assert datetime.fromisoformat(partial["bookmarks"]["workers"]["xlr8_full_read_at"]) > datetime.now(

@@ -25,12 +25,12 @@ from xlr8_kit.testing.singer_cli import (
     run_tap_cli,
     select_streams,
     sync_in_process,
-    terminated,
     write_json,
 )
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_sandbox.testing import stopped_while_stuck
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
@@ -350,16 +350,11 @@ def test_an_upgrade_stopped_after_some_items_under_meltanos_merge_reads_every_it
     assert items.pop("filter_version") == 2  # as a read before the version left it
     assert items["replication_key_value"]
     # Items' first two pages answered, the rest stuck: the read stops part way whatever its speed.
-    stuck = sandbox.faults.add("s4hana", "*/A_PurchaseOrderItem", FaultSpec("stall", seconds=20, after=2, times=None))
-    stored_path = write_json(tmp_path / "stored.json", stored)
-    try:  # SIGTERM once the pages answered are taken in (the writer holds their lines until it flushes)
-        code, _, out, err = terminated(
-            [str(BIN / TAP), *args, "--state", stored_path], lambda: stuck.fired > 0, "the stuck page", settle=1.0
-        )
-    finally:
-        sandbox.faults.clear("s4hana")
+    stall = FaultSpec("stall", seconds=20, after=2, times=None)
+    run = [str(BIN / TAP), *args, "--state", write_json(tmp_path / "stored.json", stored)]
+    # SIGTERM a second after: the pages answered are taken in (the writer holds their lines until it flushes)
+    code, stopped, err = stopped_while_stuck(sandbox, "s4hana", "*/A_PurchaseOrderItem", stall, run, settle=1.0)
     assert code == EXIT_TERMINATED, err[-3000:]
-    stopped = parse_singer_messages(out)
     assert 0 < len(_item_keys(stopped)) < len(every), "the whole read was stopped part way"
     partial = next(m["value"] for m in reversed(stopped) if m["type"] == "STATE")
     merged = merge(copy.deepcopy(partial), copy.deepcopy(stored))
