@@ -1,17 +1,19 @@
 """The pytest fixtures every tap's tests start from: one product emulator per test module on an ephemeral port,
-reset after each test, and its URL.
+reset after each test, and its URL; and a run stopped while the emulator holds its requests.
 
 A conftest takes them with ``sandbox, emulator, url = emulator_fixtures("workday", scale=100)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
+from xlr8_kit.testing.singer_cli import parse_singer_messages, terminated
 from xlr8_sandbox.platform.emulator import ProductEmulator
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 
 
@@ -34,3 +36,17 @@ def emulator_fixtures(product: str, *, scale: int = 100) -> tuple[Any, Any, Any]
         return sandbox.url(product)
 
     return sandbox_fixture, emulator_fixture, url_fixture
+
+
+def stopped_while_stuck(
+    sandbox: Sandbox, product: str, path_glob: str, stall: FaultSpec, args: Sequence[str], *, settle: float = 0.0
+) -> tuple[int, list[dict[str, Any]], str]:
+    """``args`` (a tap's console script) run until the emulator holds one of its requests by ``stall`` (a fault on
+    ``path_glob``), then stopped by SIGTERM ``settle`` s later: its exit code, Singer messages and stderr. The fault
+    is removed whatever happens."""
+    stuck = sandbox.faults.add(product, path_glob, stall)
+    try:
+        code, _, out, err = terminated(args, lambda: stuck.fired > 0, f"a request to {path_glob} held", settle=settle)
+    finally:
+        sandbox.faults.clear(product)
+    return code, parse_singer_messages(out), err

@@ -1033,6 +1033,25 @@ class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
                 )
         return super().get_starting_replication_key_value(context)
 
+    def restart_bookmark(self, context: t.Any, siblings: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """This stream's (or partition's) bookmark restarted from ``start_date``, as on a first run: the one way a
+        tap resets a bookmark (S/4's ``filter_version``, UKG Ready's date-format stamp, Oracle's whole reads,
+        Salesforce's formula re-read). Returns the state, for the caller's own stamp.
+
+        Explicit nulls, never removed keys: Meltano lays a cut-short run's last STATE over the stored one with a
+        deep merge (``meltano.core.utils.merge``: every STATE of a run with a merge strategy, a failed run's partial
+        state under any), which takes a null but keeps a key the new state lacks, so a popped bookmark came back
+        beside the reset's stamp and the restarted read was skipped (review23i #2, #6). ``siblings``: the stream's
+        own keys that describe the old bookmark, each with its empty value; a key holding a dict gets a dict of
+        nulls, never a null (the merge lays a later dict over a stored null by indexing the null: Meltano fails).
+        The SDK's progress markers need nothing: ``sync_all`` drops them before any stream starts, and a
+        partitions list is replaced whole by the merge."""
+        state = self.get_context_state(context)
+        state["replication_key_value"] = None
+        state.update(siblings or {})
+        state["starting_replication_value"] = self.config.get("start_date")  # what the SDK writes on a first run
+        return state
+
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
         """The SDK's record loop (or the kit's plain one, below); RECORD lines the kit's writer still holds reach
         stdout even when it fails."""

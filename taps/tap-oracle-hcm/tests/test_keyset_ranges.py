@@ -32,7 +32,8 @@ from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator, person_id
 from xlr8_sandbox.read_ahead_checks import sync_until_error
 from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
-from .conftest import hcm_config, run_tap
+from .conftest import hcm_config as conftest_config
+from .conftest import run_tap
 
 PATH = "/hcmRestApi/resources/*/workers"
 
@@ -42,6 +43,12 @@ def ranges_from_page_1(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every read at a window past 1 ranges its rows after page 1, whatever the round trips (on a loaded machine a
     page at 0 ms can look like latency, or not)."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+
+
+def hcm_config(url: str, **extra: t.Any) -> dict[str, t.Any]:
+    """The tap's config without the whole-read stamp (``full_read_every_days`` 0): it is a clock reading, and these
+    tests compare the STATEs of two runs."""
+    return conftest_config(url, **{"full_read_every_days": 0, **extra})
 
 
 def config(url: str, window: int, **extra: t.Any) -> dict[str, t.Any]:

@@ -126,11 +126,15 @@ def test_incremental_in_the_simple_syntax(url: str, emulator: OracleHcmEmulator)
     assert emulator.collection_queries[-1]["q"] == "LastUpdateDate>='2025-06-01T00:00:00+00:00'"
 
 
-def test_full_read_every_days_refreshes_columns_flattened_from_children(url: str, emulator: OracleHcmEmulator) -> None:
+@pytest.mark.parametrize("setting", [{}, {"full_read_every_days": 7}], ids=["default", "set"])
+def test_full_read_every_days_refreshes_columns_flattened_from_children(
+    url: str, emulator: OracleHcmEmulator, setting: dict[str, int]
+) -> None:
     """audit23b #5, #6: a job change in the assignment child does not move the worker's ``LastUpdateDate``, so
     incremental reads never refresh ``JobCode``; with ``full_read_every_days`` a run whose last whole read is that
-    old reads every worker again (no ``LastUpdateDate`` condition) and lands the new job, then goes incremental."""
-    config = hcm_config(url, resources=["workers"], full_read_every_days=7)
+    old reads every worker again (no ``LastUpdateDate`` condition) and lands the new job, then goes incremental.
+    A default install does so every 7 days (bk24: it never did, the setting was opt-in)."""
+    config = hcm_config(url, resources=["workers"], **setting)
 
     def first_q() -> str | None:
         return emulator.collection_queries[asked].get("q")
@@ -166,6 +170,23 @@ def test_full_read_every_days_refreshes_columns_flattened_from_children(url: str
     bookmark = third.state["bookmarks"]["workers"]
     assert bookmark["replication_key_value"] == max(r["LastUpdateDate"] for r in workers)
     assert datetime.fromisoformat(bookmark["xlr8_full_read_at"]) > datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_full_read_every_days_0_reads_from_the_bookmark_whatever_the_stamp(
+    url: str, emulator: OracleHcmEmulator
+) -> None:
+    """0 turns the whole reads off: a stamp a year old (or none) leaves the run incremental, and none is written."""
+    config = hcm_config(url, resources=["workers"], full_read_every_days=0)
+    every = run_tap(config, streams={"workers"}).records("workers")
+    bookmark = max(r["LastUpdateDate"] for r in every)
+    old = (datetime.now(UTC) - timedelta(days=365)).isoformat()
+    state = {"bookmarks": {"workers": {"replication_key": "LastUpdateDate", "replication_key_value": bookmark,
+                                       "xlr8_full_read_at": old}}}  # fmt: skip
+    asked = len(emulator.collection_queries)
+    out = run_tap(config, streams={"workers"}, state=state)
+    assert emulator.collection_queries[asked].get("q", "").startswith("LastUpdateDate >= ")
+    assert len(out.records("workers")) < len(every)
+    assert out.state["bookmarks"]["workers"]["xlr8_full_read_at"] == old
 
 
 @pytest.mark.parametrize("stamp", ["2026-12-01T00:00:00", "yesterday", 7])

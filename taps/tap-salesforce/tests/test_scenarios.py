@@ -191,6 +191,18 @@ def test_formula_fields_reread_when_asked(sf: Any, sandbox: Any) -> None:
     assert all(after[k] == before[k] + 10 for k in before)
 
 
+def test_formula_fields_reread_starts_at_start_date(sf: Any, sandbox: Any) -> None:
+    """bk24: the re-read restarts the bookmark as a first run does, from ``start_date``: it read every row, landing
+    rows older than ``start_date`` that no run of this config had landed."""
+    every = sf.run_tap(_account_config(sf, sandbox)).records("Account")
+    stamps = sorted(r["SystemModstamp"] for r in every)
+    config = _account_config(sf, sandbox, start_date=stamps[len(stamps) // 2])
+    first = sf.run_tap(config)
+    assert 0 < len(first.records("Account")) < len(every)
+    reread = sf.run_tap({**config, "reread_formula_fields": True}, state=first.state)
+    assert sorted(_ids(reread.records("Account"))) == sorted(_ids(first.records("Account")))
+
+
 @pytest.mark.parametrize("flow", ["jwt_bearer", "refresh_token", "client_credentials", "password"])
 def test_every_auth_flow_reads_data(sf: Any, sandbox: Any, flow: str) -> None:
     creds = sf.emulator(sandbox).test_credentials()

@@ -4,6 +4,7 @@ first run (a stub serving the real ``API_BUSINESS_PARTNER`` EDMX, audit23b findi
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -17,14 +18,26 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import sync_in_process
+from xlr8_kit.exits import EXIT_TERMINATED
+from xlr8_kit.testing.singer_cli import (
+    BIN,
+    parse_singer_messages,
+    run_tap_cli,
+    select_streams,
+    sync_in_process,
+    write_json,
+)
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_sandbox.testing import stopped_while_stuck
 from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import basic_config, run_tap
 
 ORDER = "PO99999999"
+TAP = "tap-sap-s4hana"
 
 
 @pytest.fixture
@@ -305,6 +318,58 @@ def test_an_upgrade_cut_short_under_meltanos_merge_still_reads_the_missed_partne
     monkeypatch.setattr(S4Stream, "STATE_MSG_FREQUENCY", 10_000)
     after = run_tap(config, state=merged)
     assert "1000003" in {r["BusinessPartner"] for r in after.records("A_BusinessPartner")}
+
+
+def test_an_upgrade_stopped_after_some_items_under_meltanos_merge_reads_every_item_next_through_the_cli(
+    sandbox: Sandbox, url: str, unstamped_order: int, tmp_path: Path
+) -> None:
+    """bk24, the kit's ``restart_bookmark`` through the console script: the one-time whole read of the items is
+    stopped by SIGTERM after its first items (the tap's last STATE holds the restarted bookmark), Meltano's own
+    merge lays that STATE over the pre-version one, and the next run reads every item again, the unstamped
+    order's among them. With the old bookmark removed instead of nulled, the merge brought it back beside the
+    marker and the next run read only items changed since it."""
+    from meltano.core.utils import merge  # Meltano's own deep merge of states
+
+    config = write_json(
+        tmp_path / "config.json",
+        basic_config(
+            url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], page_size=5, max_concurrent_requests=1
+        ),
+    )
+    found = run_tap_cli(TAP, ["--config", config, "--discover"], tmp_path)
+    assert found.returncode == 0, found.stderr[-3000:]
+    sets = {"A_PurchaseOrder", "A_PurchaseOrderItem"}
+    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(found.stdout), sets))
+    args = ["--config", config, "--catalog", catalog]
+    first = run_tap_cli(TAP, args, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    messages = parse_singer_messages(first.stdout)
+    every = _item_keys(messages)
+    stored = next(m["value"] for m in reversed(messages) if m["type"] == "STATE")
+    items = stored["bookmarks"]["A_PurchaseOrderItem"]
+    assert items.pop("filter_version") == 2  # as a read before the version left it
+    assert items["replication_key_value"]
+    # Items' first two pages answered, the rest stuck: the read stops part way whatever its speed.
+    stall = FaultSpec("stall", seconds=20, after=2, times=None)
+    run = [str(BIN / TAP), *args, "--state", write_json(tmp_path / "stored.json", stored)]
+    # SIGTERM a second after: the pages answered are taken in (the writer holds their lines until it flushes)
+    code, stopped, err = stopped_while_stuck(sandbox, "s4hana", "*/A_PurchaseOrderItem", stall, run, settle=1.0)
+    assert code == EXIT_TERMINATED, err[-3000:]
+    assert 0 < len(_item_keys(stopped)) < len(every), "the whole read was stopped part way"
+    partial = next(m["value"] for m in reversed(stopped) if m["type"] == "STATE")
+    merged = merge(copy.deepcopy(partial), copy.deepcopy(stored))
+    after = run_tap_cli(TAP, [*args, "--state", write_json(tmp_path / "merged.json", merged)], tmp_path)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert _item_keys(parse_singer_messages(after.stdout)) == every
+    assert sum(key[0] == ORDER for key in every) == unstamped_order
+
+
+def _item_keys(messages: list[dict[str, t.Any]]) -> set[tuple[str, str]]:
+    return {
+        (m["record"]["PurchaseOrder"], m["record"]["PurchaseOrderItem"])
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == "A_PurchaseOrderItem"
+    }
 
 
 def test_items_of_a_null_stamp_header_missed_before_the_upgrade_land_once(

@@ -37,6 +37,10 @@ FUSION_CONCURRENT_REQUESTS = 8
 #: with the customer's users, and Oracle publishes no Fusion REST concurrency limit to stay under (review 21b). Set,
 #: ERP invoices at 100 ms read its ranges in 1.08-1.16 s at 24 against 1.85-2.11 s at 8 (bench/README, ora20).
 CHILD_MODES = ("streams", "embed")
+#: ``full_read_every_days`` unless set: a default install's flattened child columns and future-dated changes are at
+#: most a week late, for one whole read of the resources they touch a week (HCM's workers and effective-dated code
+#: tables; no ERP resource has either); 0 turns it off.
+FULL_READ_EVERY_DAYS = 7
 DEFAULT_API_VERSION = "11.13.18.05"
 #: The ``aud`` Oracle identity domains expect in a JWT user assertion.
 DEFAULT_JWT_AUDIENCE = "https://identity.oraclecloud.com/"
@@ -112,10 +116,11 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
         th.Property(
             "full_read_every_days",
             th.IntegerType(minimum=0),
-            default=0,
+            default=FULL_READ_EVERY_DAYS,
             description="Incremental resources whose rows change without their LastUpdateDate (columns flattened "
             "from children, effective-dated rows whose future-dated change takes effect): read whole, ignoring the "
-            "bookmark, when the last whole read is this many days old or more (0: never, the default).",
+            "bookmark, when the last whole read is this many days old or more (0: never; a whole read costs a "
+            f"first run's requests; default {FULL_READ_EVERY_DAYS}).",
         ),
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
         max_concurrent_requests_setting(
@@ -156,7 +161,7 @@ class FusionSettings:
     extract_poll_interval: float
     extract_timeout: float
     latency_concurrent_requests: int | None = None
-    full_read_every_days: int = 0
+    full_read_every_days: int = FULL_READ_EVERY_DAYS
     username: str | None = None
     password: str | None = None
     client_id: str | None = None
@@ -218,7 +223,8 @@ class FusionSettings:
                 f"setting 'latency_concurrent_requests' ({latency_width}) must be at least max_concurrent_requests "
                 f"({floor}); leave it unset to keep max_concurrent_requests in flight"
             )
-        full_read_every = config.get("full_read_every_days") or 0
+        full_read_every = config.get("full_read_every_days")
+        full_read_every = FULL_READ_EVERY_DAYS if full_read_every is None else full_read_every
         if not isinstance(full_read_every, int) or isinstance(full_read_every, bool) or full_read_every < 0:
             errors.append(f"setting 'full_read_every_days' must be an integer >= 0, not {full_read_every!r}")
         resources = config.get("resources") or list(default_resources)

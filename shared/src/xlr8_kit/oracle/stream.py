@@ -194,7 +194,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         a worker whose job changed in a child, or whose future-dated change took effect, has no newer
         ``LastUpdateDate`` to be found by. The whole read's start is kept in the state (``FULL_READ_AT``) as soon
         as it starts: the read goes in ``LastUpdateDate`` order, so one cut short has still read whole everything
-        below the bookmark it leaves, and the next run goes on from there."""
+        below the bookmark it leaves, and the next run goes on from there. Cut short before its first bookmark, it
+        leaves a null one (``restart_bookmark``), which Meltano's merge keeps: a removed key let the old bookmark
+        come back beside the fresh stamp, and the whole read was skipped for another N days (review23i #6)."""
         super()._write_starting_replication_value(context)
         days = self.settings.full_read_every_days
         if not days or not self.replication_key or not (self.plan.flatten or self.plan.effective_dated):
@@ -215,9 +217,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             return
         if state.get("replication_key_value") is not None:
             self.logger.info("%s: a whole read (full_read_every_days %d; last whole read %s)", self.name, days, last)
-        state.pop("replication_key_value", None)
-        state["starting_replication_value"] = self.config.get("start_date")  # as on a first run
-        state[FULL_READ_AT] = now.replace(microsecond=0).isoformat()
+        self.restart_bookmark(context)[FULL_READ_AT] = now.replace(microsecond=0).isoformat()
 
     @staticmethod
     def _full_read_moment(value: t.Any) -> datetime | None:

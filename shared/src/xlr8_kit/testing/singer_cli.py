@@ -94,20 +94,28 @@ class Running:
             reader.join(10)
 
 
-def signalled(
+def terminated(
     args: Sequence[str], until: Callable[[], bool], what: str, *, settle: float = 0.2
-) -> tuple[int, float, str]:
+) -> tuple[int, float, str, str]:
     """``args`` run in the background, sent SIGTERM ``settle`` s after ``until()`` (named ``what``): its exit code,
-    how long the exit took after the signal, the end of its stderr."""
+    how long the exit took after the signal, its whole stdout and stderr (a stopped run's last STATE, e.g.)."""
     run = Running(args)
     try:
         run.wait_for(until, what)
         time.sleep(settle)  # an answer on its way to the process (read or not, the way out waits for it)
         started = time.monotonic()
         code = run.end(signal.SIGTERM)
-        return code, time.monotonic() - started, "".join(run.err)[-2000:]
+        return code, time.monotonic() - started, "".join(run.out), "".join(run.err)
     finally:
         run.close()
+
+
+def signalled(
+    args: Sequence[str], until: Callable[[], bool], what: str, *, settle: float = 0.2
+) -> tuple[int, float, str]:
+    """``terminated``'s exit code, exit time and the end of its stderr."""
+    code, took, _, err = terminated(args, until, what, settle=settle)
+    return code, took, err[-2000:]
 
 
 def parse_singer_messages(text: str, *, exact_decimals: bool = False) -> list[dict[str, Any]]:

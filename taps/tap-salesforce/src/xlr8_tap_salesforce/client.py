@@ -1354,12 +1354,11 @@ class SalesforceStream(KitRESTStream):
             return None
         if self.settings.reread_formula_fields and self.info.formula_fields:
             self.logger.info("%s: re-reading all rows so formula fields are current (reread_formula_fields)", self.name)
-            # The bookmark restarts from the first row; if this run stops early the next one re-reads more, never less.
-            state = self.get_context_state(context)
-            state.pop("replication_key_value", None)
-            state.pop(BOUNDARY_KEY, None)
-            self._first_read = True
-            return None
+            # The bookmark restarts as on a first run, from start_date (it read rows before start_date, which no
+            # run had landed: bk24); if this run stops early the next one re-reads more, never less.
+            self.restart_bookmark(context, {BOUNDARY_KEY: {"value": None, "ids": []}})  # no Ids at no bookmark
+            self._first_read = not self.settings.start_date
+            return self.settings.start_date
         value = self.get_starting_replication_key_value(context)
         self._first_read = value is None and not self.settings.start_date
         if value is None and self.settings.start_date:

@@ -286,11 +286,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
                 state["replication_key_value"],
                 FILTER_VERSION,
             )
-        # An explicit null, not a removed key: Meltano deep-merges a cut-short run's last STATE over the stored one
-        # (the merge strategies), which keeps a key the new state lacks but takes a null (review23i #2).
-        state["replication_key_value"] = None
-        state["starting_replication_value"] = self.config.get("start_date")  # as on a first run
-        state[FILTER_VERSION_KEY] = FILTER_VERSION
+        self.restart_bookmark(context)[FILTER_VERSION_KEY] = FILTER_VERSION  # merge-safe (review23i #2)
 
     def selected_properties(self) -> list[str] | None:
         """$select of the chosen properties (keys and the replication key always), None when all are chosen."""

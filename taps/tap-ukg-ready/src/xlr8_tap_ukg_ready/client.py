@@ -214,17 +214,17 @@ class ReportStream(ReadyBaseStream):
     def _bookmark_format_holds(self, context: Context | None, fmt: str) -> bool:
         """Whether the stored bookmark was written under ``fmt`` (a state without the stamp predates it: the
         default). A bookmark written under the other order may be a swapped date months ahead, so it is dropped
-        (this run reads as if there were none); the state is stamped with ``fmt`` either way. Dropped as explicit
-        nulls, not removed: Meltano deep-merges a failed run's partial STATE (and ``--state-strategy merge`` a new
-        one) over the stored state, where a missing key keeps the old swapped date under the new stamp."""
+        (this run reads as if there were none); the state is stamped with ``fmt`` either way. Dropped with the kit's
+        ``restart_bookmark`` (explicit nulls): Meltano deep-merges a failed run's partial STATE (and
+        ``--state-strategy merge`` a new one) over the stored state, where a missing key keeps the old swapped date
+        under the new stamp."""
         state = self.get_context_state(context)
         written = state.get("report_date_format", reports.DEFAULT_DATE_FORMAT)
         state["report_date_format"] = fmt
         old = state.get("replication_key_value")
         if written == fmt or old is None:
             return True
-        state["replication_key_value"] = None
-        state["starting_replication_value"] = None
+        self.restart_bookmark(context)
         self.logger.warning(
             "report stream %r: bookmark %s was written under report_date_format %s, not %s: ignored (every row "
             "is emitted and the bookmark is set again from this run)",
