@@ -37,6 +37,12 @@ def test_a_link_naming_the_default_port_another_case_or_a_trailing_dot_is_the_te
         "https://acme-fa-ext.oraclecloud.com:99999/hcmRestApi/resources/11.13.18.05/workers/x",
         "https://acme-fa-ext.oraclecloud.com.elsewhere.example/hcmRestApi/workers/x",
         "https://acme-fa-ext.oraclecloud.com@elsewhere.example/hcmRestApi/workers/x",
+        # review24a #1: read as the tenant by urlsplit, connected to elsewhere.example by requests/urllib3
+        "https://elsewhere.example\\@acme-fa-ext.oraclecloud.com/hcmRestApi/workers/x",
+        "https://elsewhere.example:1\\@acme-fa-ext.oraclecloud.com/hcmRestApi/workers/x",
+        "https://user@acme-fa-ext.oraclecloud.com/hcmRestApi/workers/x",
+        "https://acme-fa-ext.oraclecloud.com%2F@elsewhere.example/hcmRestApi/workers/x",
+        "https://acme-fa-ext.oraclecloud.com\t/hcmRestApi/workers/x",
     ],
 )
 def test_another_port_scheme_or_host_is_not(link: str) -> None:

@@ -172,6 +172,60 @@ def test_m1_a_next_link_naming_the_default_port_is_followed(
     assert result.state["bookmarks"]["User"]["replication_key_value"]
 
 
+def test_a_next_link_that_parsers_read_two_ways_carries_no_credentials(
+    url: str, emulator: SuccessFactorsEmulator
+) -> None:
+    """review24a #1: ``http://127.0.0.2:P\\@127.0.0.1:Q/...`` reads as the tenant to Python's URL parser but
+    ``requests`` connects to 127.0.0.2. The link is refused by name and nothing reaches the other host."""
+    upstream = url.rstrip("/")
+    reached: list[str] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            reached.append(self.headers.get("Authorization") or "")
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.2", 0), Elsewhere)
+    front: dict[str, str] = {}
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept")}
+            got = requests.get(upstream + self.path, headers=headers, timeout=30)
+            body = got.content.replace(upstream.encode(), front["evil"].encode())
+            self.send_response(got.status_code)
+            for name in ("Content-Type", "Date"):
+                if name in got.headers:
+                    self.send_header(name, got.headers[name])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    tenant = f"http://127.0.0.1:{proxy.server_address[1]}"
+    front["evil"] = f"http://127.0.0.2:{elsewhere.server_address[1]}\\\\@127.0.0.1:{proxy.server_address[1]}"
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (elsewhere, proxy)]
+    for thread in threads:
+        thread.start()
+    try:
+        with pytest.raises(Exception, match="another host") as caught:
+            run_tap(basic_config(tenant, entity_sets=["User"], page_size=10, snapshot_paging_threshold=0))
+    finally:
+        for server in (elsewhere, proxy):
+            server.shutdown()
+            server.server_close()
+    assert reached == []
+    assert API_PASSWORD not in str(caught.value)
+
+
 def test_m2_basic_is_deprecated_and_its_401_names_saml_bearer(
     url: str, emulator: SuccessFactorsEmulator, tmp_path: Path
 ) -> None:
