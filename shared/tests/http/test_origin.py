@@ -42,7 +42,6 @@ def test_a_link_naming_the_default_port_another_case_or_a_trailing_dot_is_the_te
         "https://elsewhere.example:1\\@acme-fa-ext.oraclecloud.com/hcmRestApi/workers/x",
         "https://user@acme-fa-ext.oraclecloud.com/hcmRestApi/workers/x",
         "https://acme-fa-ext.oraclecloud.com%2F@elsewhere.example/hcmRestApi/workers/x",
-        "https://acme-fa-ext.oraclecloud.com\t/hcmRestApi/workers/x",
     ],
 )
 def test_another_port_scheme_or_host_is_not(link: str) -> None:
