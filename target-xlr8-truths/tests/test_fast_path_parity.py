@@ -364,6 +364,8 @@ UNCHECKED = [
         '"Extra": {"a\\"b": 1}',
     ),
     ("an empty nested name", {"type": _NESTS, "properties": {"": {"type": "string"}}}, '"Extra": {"": 1}'),
+    # review24d #1: DuckDB reads $."*" as its wildcard and refuses it among several paths: every file failed
+    ("a nested name that is a star", {"type": _NESTS, "properties": {"*": {"type": "string"}}}, '"Extra": {"*": 1}'),
 ]
 
 

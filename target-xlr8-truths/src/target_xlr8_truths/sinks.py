@@ -190,9 +190,9 @@ def nested_types(prop: dict[str, t.Any], where: str, unchecked: list[str], own: 
                 unchecked.append(f"{label}: type")
         properties = node.get("properties", {})
         for name, sub in properties.items() if isinstance(properties, dict) else ():
-            if name and not any(c in '"\\' or c < " " for c in name):
+            if name and name != "*" and not any(c in '"\\' or c < " " for c in name):
                 walk(sub, f'{path}."{name}"', f"{label}.{name}", True)
-            else:  # a JSON path cannot spell it (DuckDB's: no escapes, no empty name)
+            else:  # a JSON path cannot spell it (DuckDB's: no escapes, no empty name, "*" is its wildcard)
                 unchecked.append(f"{label}.{_json_text(name)}: a name a JSON path cannot spell")
         if not isinstance(properties, dict):
             unchecked.append(f"{label}: properties")
