@@ -14,6 +14,7 @@ import pytest
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.s4hana import S4HanaEmulator
+from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 
 from .conftest import basic_config, run_tap
 
@@ -55,3 +56,38 @@ def test_a_row_edited_while_the_read_pages_is_read_next_run(
     assert again.get(LAST) == "EDT"
     state = first.state["bookmarks"]["A_PurchaseOrder"]
     assert state["replication_key_value"] == "2026-01-05T08:59:00Z"  # page 1's Date (09:00 sandbox) less 60 s
+
+
+def test_items_read_through_a_header_edited_while_the_headers_page_are_read_next_run(
+    url: str, sandbox: Sandbox, emulator: S4HanaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item set's read starts with the read of its changed headers: the bookmark is held at that read's start,
+    not at the first item page's (asked for after the edits, so it would pass an edit made minutes earlier)."""
+    clock = emulator.ctx.clock
+    service = emulator.service(SERVICE)
+    orders, items = service.sets["A_PurchaseOrder"].entity, service.sets["A_PurchaseOrderItem"].entity
+    old = clock.now() - timedelta(minutes=30)
+    for number in (FIRST, MIDDLE, LAST):
+        orders.extra.append({**orders.row(0), "PurchaseOrder": number, "LastChangeDateTime": old})
+        items.extra.extend({**items.row(i), "PurchaseOrder": number} for i in range(2))
+    emulator.row_cache.clear()
+    stamps: dict[str, str] = {}
+
+    def edit_mid_read(_count: int) -> None:
+        """Before the headers' page 2: FIRST (already read) edited at 09:05, LAST (still to come) at 09:15."""
+        for number, minutes in ((FIRST, 5), (LAST, 10)):
+            moment = clock.advance(timedelta(minutes=minutes))
+            emulator.edit(SERVICE, "A_PurchaseOrder", (number,), {"LastChangeDateTime": moment})
+            stamps[number] = moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+    monkeypatch.setattr(emulator, "insert_records", edit_mid_read)
+    sandbox.faults.add("s4hana", PATH, FaultSpec("insert_records", after=1, times=1))
+    config = basic_config(url, entity_sets=["A_PurchaseOrderItem"], page_size=2)
+    bookmark = {"replication_key": HEADER_CHANGE_COLUMN, "replication_key_value": "2026-01-05T08:15:00Z"}
+    first = run_tap(config, state={"bookmarks": {"A_PurchaseOrderItem": {**bookmark, "filter_version": 2}}})
+    assert {i["PurchaseOrder"] for i in first.records("A_PurchaseOrderItem")} == {FIRST, MIDDLE, LAST}
+
+    second = run_tap(config, state=first.state)
+    again = {i["PurchaseOrder"]: str(i[HEADER_CHANGE_COLUMN]) for i in second.records("A_PurchaseOrderItem")}
+    assert again.get(FIRST, "").startswith(stamps[FIRST])  # FIRST's items with its edit's stamp
+    assert first.state["bookmarks"]["A_PurchaseOrderItem"]["replication_key_value"] == "2026-01-05T08:59:00Z"
