@@ -8,6 +8,7 @@ Codes: ``s`` string, ``i`` integer, ``n`` number, ``b`` boolean, ``o`` object (a
 from __future__ import annotations
 
 import contextlib
+import re
 import typing as t
 from decimal import Decimal
 from itertools import repeat
@@ -242,6 +243,39 @@ def cells_block_builder(
 class CellRefused(ValueError):
     """Raised by a reader's ``column`` when a cell is one its reader refuses: ``converted_column`` then skips
     ``bulk`` (which may accept what the reader does not, e.g. ``int`` and a leading zero) for the reader."""
+
+
+#: The integer and number texts a report column typed so takes: no leading zero, sign, exponent, space, underscore,
+#: NaN or Infinity. ``int``/``Decimal`` would read ``04411`` as 4411 (a badge or GL segment losing its zero) and
+#: ``NaN`` as a number (audit24b M6; UKG Pro RaaS and UKG Ready reports).
+INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+#: A column of such texts joined by newlines (``plain_number_column``'s one match).
+_INTEGER_TEXTS = re.compile(rf"(?:{INTEGER_TEXT.pattern}\n)*{INTEGER_TEXT.pattern}")
+_NUMBER_TEXTS = re.compile(rf"(?:{NUMBER_TEXT.pattern}\n)*{NUMBER_TEXT.pattern}")
+
+
+def plain_number_text(kind: str) -> re.Pattern[str]:
+    """``INTEGER_TEXT`` for an ``integer`` column, else ``NUMBER_TEXT``: what its reader converts (else refuses)."""
+    return INTEGER_TEXT if kind == "integer" else NUMBER_TEXT
+
+
+def plain_number_column(kind: str, column: str) -> t.Callable[[t.Sequence[str | None]], list[t.Any]]:
+    """A number reader's ``column`` (``converted_column``): the whole column checked in one match, then converted
+    (empty cells, None or "", are None). A text outside ``plain_number_text`` raises ``CellRefused``, so the
+    column goes to the reader, which raises its error at the row (``int``/``Decimal``, the ``bulk``, would take it)."""
+    many = _INTEGER_TEXTS if kind == "integer" else _NUMBER_TEXTS
+    convert: t.Callable[[str], t.Any] = int if kind == "integer" else Decimal
+
+    def read_column(cells: t.Sequence[str | None]) -> list[t.Any]:
+        texts = [cell for cell in cells if cell] if None in cells or "" in cells else cells
+        if texts and not many.fullmatch("\n".join(t.cast("t.Sequence[str]", texts))):
+            raise CellRefused(column)
+        if texts is cells:
+            return list(map(convert, t.cast("t.Sequence[str]", cells)))
+        return [convert(cell) if cell else None for cell in cells]
+
+    return read_column
 
 
 def converted_column(

@@ -65,12 +65,14 @@ def test_block_builder_types_whole_columns() -> None:
     """The usual block (every cell converts) is typed column-wise, not refused."""
     build_block = reports.block_builder({"A": "string", "B": "number", "C": "date", "D": "integer"}, NAMES)
     assert build_block is not None
-    got = build_block([["a", "1.5", "01/31/2026", "7"], ["b", "", "2026-02-01", " 8 "]])
+    got = build_block([["a", "1.5", "01/31/2026", "7"], ["b", "", "2026-02-01", "8"]])
     assert got is not None
     assert got[0] == [
         {"A": "a", "B": reports.Decimal("1.5"), "C": "2026-01-31", "D": 7},
         {"A": "b", "B": None, "C": "2026-02-01", "D": 8},
     ]
+    # a number text int() would change (spaces, a leading zero) refuses the block: typed row by row, it raises
+    assert build_block([["a", "1.5", "01/31/2026", "7"], ["b", "", "2026-02-01", " 8 "]]) is None
 
 
 def _old_read_csv_cells(chunks: list[bytes], content_type: str) -> t.Iterator[tuple[list[str], list[str]]]:
@@ -261,9 +263,10 @@ def test_report_blocks_are_marked_by_their_own_columns() -> None:
         report=None,
     )
     names = ["A", "B"]
-    blocks = [[["a", "1.50"]], [["b", "1E+400"]], [["c", "2"]], [["d", "1E+400"]]]
+    huge = "1" + "0" * 400  # 1E+400 as a plain number text: past a float, so conformance changes it
+    blocks = [[["a", "1.50"]], [["b", huge]], [["c", "2"]], [["d", huge]]]
     client = SimpleNamespace(report_blocks=lambda _report: iter([(names, block) for block in blocks]))
     got = list(ReportStream._typed_blocks(stream, client, []))  # type: ignore[arg-type]
     assert [marked for _records, marked in got] == [True, False, True, False]
     assert [dict(record.items()) for record in got[0][0]] == [{"A": "a", "B": msgspec.Raw("1.50")}]
-    assert got[1][0] == [{"A": "b", "B": reports.Decimal("1E+400")}]
+    assert got[1][0] == [{"A": "b", "B": reports.Decimal(huge)}]

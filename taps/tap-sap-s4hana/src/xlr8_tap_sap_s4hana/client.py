@@ -27,6 +27,7 @@ from xlr8_kit.odata import EntityType, ServiceMetadata, all_of, compare, decode_
 from xlr8_kit.odata.filters import Filter
 from xlr8_kit.odata.http import ODATA_CLASSIFIER, raise_for_status
 from xlr8_kit.odata.stream import conformed_decoder
+from xlr8_kit.read_start import ReadStartCap
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, records_of_pages
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
@@ -122,6 +123,7 @@ class S4Client:
         page_size: int | None,
         window: int = 1,
         keys: t.Sequence[str] = (),
+        on_response: t.Callable[[requests.Response], None] | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
         """Raw entries of every page, a page at a time (see ``xlr8_kit.odata.iter_pages``); v2 asks for JSON.
 
@@ -129,7 +131,8 @@ class S4Client:
         it is fetched on a worker thread while this page's rows are emitted (``xlr8_kit.http.readahead``). With
         ``$top``/``$skip`` windows and ``window`` > 1, that many windows are asked for at once instead
         (``xlr8_kit.http.window``, the ``max_concurrent_requests`` setting); ``keys`` (the entity's key properties)
-        tell when rows moved between windows answered out of order.
+        tell when rows moved between windows answered out of order. ``on_response`` sees every page's answer (a
+        stream notes its read's start there: ``xlr8_kit.read_start``).
 
         ``$skip`` windows are ordered by ``keys`` (unless the caller orders them): OData promises no stable order
         without ``$orderby``, and windows read in another order can repeat some rows and miss others."""
@@ -141,7 +144,10 @@ class S4Client:
         accept = "application/json;IEEE754Compatible=true" if version >= 4 else "application/json"
 
         def fetch(link: str, options: Mapping[str, t.Any] | None) -> requests.Response:
-            return self.get(link, options, accept=accept)
+            response = self.get(link, options, accept=accept)
+            if on_response is not None:
+                on_response(response)
+            return response
 
         if window > 1 and page_size:
             key_names = tuple(keys)
@@ -205,8 +211,10 @@ def _soap_classify(response: requests.Response) -> Verdict:
     return DEFAULT_CLASSIFIER.classify(response)
 
 
-class S4Stream(UniversalFilterMixin, KitRESTStream):
-    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare."""
+class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
+    """One entity set. Subclasses are made per entity set by ``stream_class`` and only declare. Pages come ordered
+    by key, not by change stamp, so the bookmark is held at the read's start (``ReadStartCap``; every page's
+    answer is noted: ``S4Client.iter_pages``'s ``on_response``)."""
 
     response_classifier = ODATA_CLASSIFIER
     plan: t.ClassVar[StreamPlan]
@@ -326,6 +334,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             page_size=self.settings.page_size,
             window=self.page_window_width,
             keys=order_keys(entity),
+            on_response=self.note_read_start,
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
@@ -378,6 +387,7 @@ class S4Stream(UniversalFilterMixin, KitRESTStream):
             page_size=self.settings.page_size,
             window=self.page_window_width,
             keys=order_keys(header.entity_type),
+            on_response=self.note_read_start,
         ):
             row = decode_entry(header.entity_type, entry)
             changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)

@@ -22,7 +22,16 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 from operator import itemgetter
 
-from xlr8_kit.columns import BLOCK_ROWS, CellRefused, TextMemo, cells_block_builder, cells_record_builder
+from xlr8_kit.columns import (
+    BLOCK_ROWS,
+    INTEGER_TEXT,
+    NUMBER_TEXT,
+    TextMemo,
+    cells_block_builder,
+    cells_record_builder,
+    plain_number_column,
+    plain_number_text,
+)
 from xlr8_kit.soap import children, local_name
 from xlr8_kit.streaming import ChunkReader
 from xlr8_kit.xmlsafe import UnsafeXMLError, XMLParseError, iterparse_xml
@@ -46,14 +55,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 _BOOLEANS = {"true": True, "false": False}
-#: The integer and number texts a column typed at discovery takes at sync time: what ``_kind`` types so (no leading
-#: zero, sign, exponent, space, NaN or Infinity): ``int``/``Decimal`` would read ``04411`` as 4411 (a badge or GL
-#: segment losing its zero) and ``NaN`` as a number (audit24b M6).
-_INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-#: A column of such texts joined by newlines (``cell_coercer``'s whole-column check).
-_INTEGER_TEXTS = re.compile(rf"(?:{_INTEGER_TEXT.pattern}\n)*{_INTEGER_TEXT.pattern}")
-_NUMBER_TEXTS = re.compile(rf"(?:{_NUMBER_TEXT.pattern}\n)*{_NUMBER_TEXT.pattern}")
 
 
 class ReportDataError(ValueError):
@@ -312,11 +313,11 @@ def coerce(value: str | None, column_type: ColumnType, column: str, *, zone: tzi
         if column_type == "string":
             return value
         if column_type == "integer":
-            if not _INTEGER_TEXT.fullmatch(value):
-                raise ValueError(column)  # a leading zero, sign, space: not what discovery typed
+            if not INTEGER_TEXT.fullmatch(value):
+                raise ValueError(column)  # a leading zero, sign, space: not what discovery typed (``_kind``)
             return int(value)
         if column_type == "number":
-            if not _NUMBER_TEXT.fullmatch(value):
+            if not NUMBER_TEXT.fullmatch(value):
                 raise ValueError(column)  # also NaN and Infinity
             return Decimal(value)
         if column_type == "boolean":
@@ -343,25 +344,15 @@ def cell_coercer(column_type: ColumnType, column: str, *, zone: tzinfo = UTC) ->
         return str
     if column_type in ("integer", "number"):
         convert: t.Callable[[str], t.Any] = int if column_type == "integer" else Decimal
-        one, many = (_INTEGER_TEXT, _INTEGER_TEXTS) if column_type == "integer" else (_NUMBER_TEXT, _NUMBER_TEXTS)
+        one = plain_number_text(column_type)
 
         def read_number(value: str) -> t.Any:
             if one.fullmatch(value):
                 return convert(value)
             return coerce(value, column_type, column, zone=zone)  # raises its error
 
-        def read_column(cells: t.Sequence[str | None]) -> list[t.Any]:
-            """The column checked in one match (``int``/``Decimal``, the ``bulk``, take texts this reader
-            refuses): converted, or ``CellRefused`` so the reader raises at the row."""
-            texts = [cell for cell in cells if cell is not None] if None in cells else cells
-            if texts and not many.fullmatch("\n".join(t.cast("t.Sequence[str]", texts))):
-                raise CellRefused(column)
-            if texts is cells:
-                return list(map(convert, t.cast("t.Sequence[str]", cells)))
-            return [None if cell is None else convert(cell) for cell in cells]
-
         read_number.bulk = convert  # type: ignore[attr-defined]  # only past ``column`` (cells_block_builder)
-        read_number.column = read_column  # type: ignore[attr-defined]
+        read_number.column = plain_number_column(column_type, column)  # type: ignore[attr-defined]
         return read_number
     # empty cells (None) are looked up in C too: a block's column is then one ``map`` (``cells_block_builder``)
     memo = TextMemo(lambda value: coerce(value, column_type, column, zone=zone), seed={None: None})

@@ -156,6 +156,8 @@ class ReportStream(ReadyBaseStream):
     """One saved or global report: columns from its metadata, rows read as they arrive (CSV) or from JSON."""
 
     report: t.ClassVar[reports.ReportRef]
+    #: The report's name in the tenant (its metadata's), for errors.
+    report_title: t.ClassVar[str] = ""
     column_types: t.ClassVar[dict[str, ColumnType]] = {}
     #: None: every row is emitted; else only rows dated on or after the bookmark less this many days (or undated).
     lookback_days: t.ClassVar[int | None] = None
@@ -171,6 +173,17 @@ class ReportStream(ReadyBaseStream):
         return self._report_pages(None)
 
     def _report_pages(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
+        """``_read_report``'s pages; a cell that does not fit its column names the report as well (the column alone
+        does not say which of several reports to fix)."""
+        try:
+            yield from self._read_report(context)
+        except reports.ReportDataError as exc:
+            raise type(exc)(
+                f"ukg_ready report {self.report_title!r} ({self.report.kind}/{self.report.id}, stream "
+                f"{self.name!r}): {exc}"
+            ) from None
+
+    def _read_report(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """The report's blocks (``pages_of_blocks``: marks set per block, cleared when they stop). Every row is
         emitted unless ``lookback_days`` is set: the report is read whole anyway, and a row dated before the
         bookmark may have been corrected since (the target upserts it by key). With ``lookback_days``, rows dated

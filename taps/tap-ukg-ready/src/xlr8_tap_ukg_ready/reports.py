@@ -24,7 +24,15 @@ from itertools import chain, islice, repeat
 import msgspec
 import requests
 
-from xlr8_kit.columns import BLOCK_ROWS, ColumnType, cells_block_builder, cells_record_builder, text_memo
+from xlr8_kit.columns import (
+    BLOCK_ROWS,
+    ColumnType,
+    cells_block_builder,
+    cells_record_builder,
+    plain_number_column,
+    plain_number_text,
+    text_memo,
+)
 from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
@@ -94,10 +102,8 @@ def coerce(value: t.Any, kind: ColumnType, column: str, date_format: str = DEFAU
     try:
         if kind == "string":
             return str(value)
-        if kind == "integer":
-            return int(value)
-        if kind == "number":
-            return Decimal(str(value))
+        if kind in ("integer", "number"):
+            return _number(value, kind, column)
         if kind == "boolean":
             return value if isinstance(value, bool) else _BOOLEANS[str(value).strip().lower()]
         text = str(value).strip()
@@ -117,8 +123,26 @@ def coerce(value: t.Any, kind: ColumnType, column: str, date_format: str = DEFAU
         raise
     except (ValueError, KeyError, InvalidOperation, TypeError):
         raise ReportDataError(
-            f"report column {column!r} has a value that is not a {kind} (as the report's metadata says)"
+            f"report column {column!r} has a value that is not a {kind} (as the report's metadata says; a number "
+            "with a leading zero, sign, space, exponent, NaN or Infinity is not one)"
         ) from None
+
+
+def _number(value: t.Any, kind: ColumnType, column: str) -> t.Any:
+    """An integer or number cell, refusing what ``int``/``Decimal`` would change (``04411`` is 4411, ``NaN`` is a
+    number to them): only ``plain_number_text`` texts; a JSON number only when finite (and whole, for integers)."""
+    if isinstance(value, str):
+        if not plain_number_text(kind).fullmatch(value):
+            raise ValueError(column)
+        return int(value) if kind == "integer" else Decimal(value)
+    if isinstance(value, bool):
+        raise TypeError(column)
+    if kind == "integer" and isinstance(value, int):
+        return value
+    number = Decimal(str(value))
+    if not number.is_finite() or (kind == "integer" and number != number.to_integral_value()):
+        raise ValueError(column)
+    return int(number) if kind == "integer" else number
 
 
 def _month_day(first: str, second: str, date_format: str, column: str) -> tuple[int, int]:
@@ -205,15 +229,15 @@ def cell_reader(kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_F
     if kind in ("integer", "number"):
         convert: t.Callable[[str], t.Any] = int if kind == "integer" else Decimal
 
-        def read_number(value: t.Any) -> t.Any:
-            if type(value) is str and value:
-                try:
-                    return convert(value)
-                except (ValueError, InvalidOperation):
-                    pass
-            return coerce(value, kind, column)
+        one = plain_number_text(kind)
 
-        read_number.bulk = convert  # type: ignore[attr-defined]  # a whole column at once (cells_block_builder)
+        def read_number(value: t.Any) -> t.Any:
+            if type(value) is str and one.fullmatch(value):
+                return convert(value)
+            return coerce(value, kind, column)  # None, "", JSON numbers; raises for a text it refuses
+
+        read_number.bulk = convert  # type: ignore[attr-defined]  # only past ``column`` (cells_block_builder)
+        read_number.column = plain_number_column(kind, column)  # type: ignore[attr-defined]
         return read_number
     return text_memo(lambda value: coerce(value, kind, column, date_format))
 

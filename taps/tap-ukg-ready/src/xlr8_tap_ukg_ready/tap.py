@@ -292,6 +292,7 @@ class TapUkgReady(KitTap):
             attrs: dict[str, t.Any] = {
                 "name": name,
                 "report": spec.ref,
+                "report_title": meta.name,
                 "column_types": dict(meta.columns),
                 "primary_keys": list(spec.primary_keys),
                 "replication_key": key,

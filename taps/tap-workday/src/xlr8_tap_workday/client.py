@@ -510,9 +510,13 @@ class WorkdayRaasStream(WorkdayStream):
         return self.client.raas_auth
 
     def today(self) -> date:
-        from datetime import UTC, datetime
-
-        return datetime.now(UTC).date()
+        """Today in the prompts' offset (``date_suffix``; UTC without one), where the windows end. UTC's date in
+        ``-08:00`` is the local tomorrow for eight hours a day: a read crossing local midnight then sees rows changed
+        after it in that window, its bookmark passes the local day, and an edit made before midnight to a row an
+        earlier window served is never read again (the next run starts at the bookmark's day)."""
+        inc = self.spec.incremental
+        offset = _suffix_offset(inc.date_suffix) if inc is not None else None
+        return datetime.now(offset or UTC).date()
 
     def windows(self, context: Context | None) -> list[tuple[date, date]]:
         inc = self.spec.incremental

@@ -45,7 +45,11 @@ REPORT_SCHEMA = th.ObjectType(
             th.Property("start_date", th.DateType, required=True, description="First window's start on a first run."),
             th.Property("window_days", th.IntegerType, description="Days per request window (default 30)."),
             th.Property("replication_key", th.StringType, description="Column bookmarked between runs."),
-            th.Property("end_date", th.DateType, description="Last day to read (default: today, UTC)."),
+            th.Property(
+                "end_date",
+                th.DateType,
+                description="Last day to read (default: today in date_suffix's offset, UTC without one).",
+            ),
             th.Property(
                 "date_suffix", th.StringType, description="Offset appended to prompt dates, e.g. -08:00 (default none)."
             ),

@@ -15,6 +15,8 @@ among the partners created at run time, which come before the rest: 0, ahead of 
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
 instead of ``N`` + its number: where it sorts under ``$orderby``) and
 ``before_request`` (called before each OData request is served: changes by others while a client pages).
+``edit`` changes a row added at run time in place (another user's edit while a client pages). Answers carry the
+``Date`` header in sandbox time, the clock the change stamps follow.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class S4HanaEmulator(ProductEmulator):
     title = "SAP S/4HANA (OData v2/v4, SOAP-RFC)"
     #: The key the next partner ``insert_records`` creates gets (None: ``N`` + its number).
     insert_key: str | None = None
+    sandbox_date_header = True
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
@@ -145,6 +148,17 @@ class S4HanaEmulator(ProductEmulator):
             extra[:] = [row for row in extra if row["BusinessPartner"] != business_partner]
             self._deleted += 1  # a new data version: row caches key on it
 
+    def edit(self, service: str, entity_set: str, key: tuple[Any, ...], changes: dict[str, Any]) -> None:
+        """Change a row added at run time in place, as another user edits it while a client pages (a page asked
+        for afterwards serves the new values, as Gateway reads each page when it is asked for)."""
+        entity = self.service(service).sets[entity_set].entity
+        with self._lock:
+            row = next((r for r in entity.extra if entity.key_of(r) == key), None)
+            if row is None:
+                raise KeyError(f"{entity_set}{key} was not added at run time")
+            row.update(changes)
+            self._edited += 1  # a new data version: row caches key on it
+
     def reset(self) -> None:
         with self._lock:
             for service in self.services.values():
@@ -152,6 +166,7 @@ class S4HanaEmulator(ProductEmulator):
                     s4set.entity.extra.clear()
             self._inserted = 0
             self._deleted = 0
+            self._edited = 0
         self.snapshots = SnapshotStore()
         self.row_cache.clear()
         with self._lock:
@@ -334,7 +349,7 @@ class S4HanaEmulator(ProductEmulator):
 
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:
-            return (self.ctx.company.data_version(), self._inserted, self._deleted)
+            return (self.ctx.company.data_version(), self._inserted, self._deleted, self._edited)
 
     def _kept_rows(
         self, service: Service, s4set: S4Set, request: Request, select: list[str] | None
