@@ -243,6 +243,21 @@ def test_future_dated_change_lands_when_it_takes_effect(url: str, emulator: Work
     assert bookmark == emulator.ctx.clock.now()
 
 
+def test_a_bookmark_past_the_tenants_now_reads_from_now(url: str, emulator: WorkdayEmulator) -> None:
+    """review24b #4: a bookmark ahead of the tenant's clock (a state from another tenant) made every range end before
+    it starts, which Workday refuses; the tap reads every worker as of the tenant's now (as a first run) and the
+    bookmark comes back to that now."""
+    config = base_config(url, streams=only("soap_workers"), soap_page_size=50)
+    ahead = (emulator.ctx.clock.now() + timedelta(days=3)).isoformat(timespec="milliseconds")
+    state = {"bookmarks": {"soap_workers": {"replication_key": "As_Of_Entry_DateTime", "replication_key_value": ahead}}}
+    result = run_tap(config, state=state)
+    assert not [c for c in emulator.soap_calls if c["updated_from"] is not None]
+    assert len({r["Employee_ID"] for r in result.records("soap_workers")}) == emulator.company.employee_count()
+    assert datetime.fromisoformat(result.state["bookmarks"]["soap_workers"]["replication_key_value"]) == (
+        emulator.ctx.clock.now()
+    )
+
+
 def test_soap_throttling_fault_is_retried(url: str, emulator: WorkdayEmulator) -> None:
     emulator.throttle_soap(2)
     result = run_tap(base_config(url, streams=only("suppliers")))

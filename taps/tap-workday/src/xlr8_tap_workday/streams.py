@@ -140,11 +140,16 @@ class JobsStream(WorkdayRestStream):
 # --- SOAP --------------------------------------------------------------------------------------------------------
 
 
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def effective_from(bookmark: str) -> str:
     """The start of the day before the bookmark's (in its own offset): the effective range overlaps the last run by a
     day, so a change that took effect on the last run's day after it read is not missed (upserts dedupe)."""
-    moment = datetime.fromisoformat(bookmark.replace("Z", "+00:00"))
-    start = datetime.combine(moment.date() - timedelta(days=1), time(), moment.tzinfo or UTC)
+    moment = _instant(bookmark)
+    start = datetime.combine(moment.date() - timedelta(days=1), time(), moment.tzinfo)
     return start.isoformat(timespec="milliseconds")
 
 
@@ -200,15 +205,30 @@ class SoapWorkersStream(WorkdaySoapStream):
             return []
         if not as_of:
             raise RuntimeError("soap_workers: an incremental page without its As_Of moment")
-        entered = [bsvc("Updated_From", str(since)), bsvc("Updated_Through", as_of)]
+        since = str(since)
+        if _instant(since) >= _instant(as_of):
+            # A bookmark at or past the tenant's now is not one this tenant wrote (a state from another tenant, a
+            # clock set back): Workday refuses a range ending before it starts, and any range from it could miss
+            # changes, so every worker is read as of now, as on a first run (review24b #4).
+            if not self._warned_ahead:
+                self._warned_ahead = True
+                self.logger.warning(
+                    "soap_workers: the bookmark %s is not before the tenant's now %s; reading every worker",
+                    since,
+                    as_of,
+                )
+            return []
+        entered = [bsvc("Updated_From", since), bsvc("Updated_Through", as_of)]
         # A change keyed in advance was read before it took effect (as of that day) and no new transaction is
         # entered when it does: a second criteria block (OR-ed) asks for changes that took effect since the last
         # run, from the day before the bookmark (audit24b H4).
-        effective = [bsvc("Effective_From", effective_from(str(since))), bsvc("Effective_Through", as_of)]
+        effective = [bsvc("Effective_From", effective_from(since)), bsvc("Effective_Through", as_of)]
         return [
             bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *entered)),
             bsvc("Transaction_Log_Criteria_Data", bsvc("Transaction_Date_Range_Data", *effective)),
         ]
+
+    _warned_ahead = False
 
     def first_page_moment(self, context: Context | None) -> str | None:
         """Incremental: the tenant's "now" first, so page 1 sends a whole updated range (Workday refuses

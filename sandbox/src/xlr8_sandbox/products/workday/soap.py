@@ -121,6 +121,10 @@ def _range(window: etree._Element | None, prefix: str, as_of: datetime) -> tuple
         )
     start = _parse_moment(start_text, f"//wd:{prefix}_From")
     end = _parse_moment(end_text, f"//wd:{prefix}_Through")
+    if start > end:
+        raise validation_fault(
+            f"{prefix} From must be on or before {prefix} Through", "//wd:Transaction_Date_Range_Data"
+        )
     return start, min(end, as_of) if prefix == "Updated" else end
 
 
