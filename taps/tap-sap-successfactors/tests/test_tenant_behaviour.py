@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID, SuccessFactorsEmulator
+from xlr8_tap_sap_successfactors.connector import SuccessFactorsConnector
 
 from .conftest import SCALE, basic_config, run_tap
 
@@ -246,3 +247,46 @@ def test_m2_basic_is_deprecated_and_its_401_names_saml_bearer(
     assert "Basic authentication may be retired for this tenant" in refused.stderr
     assert "use auth.type saml_bearer" in refused.stderr
     assert "canary-pw-5f1e9" not in refused.stdout + refused.stderr
+
+
+def test_connector_answers_about_today_not_with_future_rows(url: str, emulator: SuccessFactorsEmulator) -> None:
+    """review24a M1: a leave keyed today to start in 30 days is next month's fact. The connector (the gatherer's
+    questions about today) must not list that person as on leave now; a sync still lands the future row."""
+    company = emulator.ctx.company
+    on_leave = sorted(e.employee_id for e in company.employees() if e.status == "leave")
+    assert "E000001" not in on_leave
+    keyed = emulator.key_future_job("E000001", 30, emplStatus="U", seqNumber=2)
+    with SuccessFactorsConnector(basic_config(url)) as connector:
+        assert sorted(r["userId"] for r in connector.get_employees({"employment_status": "leave"})) == on_leave
+        today = list(connector.get_entity("EmpJob", 'employee_id = "E000001"'))
+        assert [r["emplStatus"] for r in today] == ["A"]
+    synced = run_tap(basic_config(url, entity_sets=["EmpJob"])).records("EmpJob")
+    future = keyed["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [r["emplStatus"] for r in synced if r["userId"] == "E000001" and r["startDate"] == future] == ["U"]
+
+
+def test_a_row_ending_the_data_centres_day_lands_with_fresh_or_cached_metadata(
+    url: str, emulator: SuccessFactorsEmulator, tmp_path: Path
+) -> None:
+    """review24a M3: at 02:00 UTC it is still yesterday in a data centre at UTC-5 (DC8), so a row ending yesterday
+    (UTC) is in force there today: it must land, also when ``$metadata`` comes from the disk cache (no ``Date``
+    seen yet: the tap asks the server, not its own clock, which here is months apart from the sandbox's)."""
+    clock = emulator.ctx.clock
+    now = clock.advance(timedelta(hours=17))
+    assert now.hour == 2
+    utc_day = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    current = next(r for _, r in emulator._all_rows(emulator.entities["EmpJob"]) if r["userId"] == "E000001")
+    ends = {"ZDC8": utc_day - timedelta(days=1), "ZMARGIN": utc_day - timedelta(days=2)}
+    ends["ZOLD"] = utc_day - timedelta(days=3)  # ended before the margin: not asked for
+    for user_id, end in ends.items():
+        emulator.insert(
+            "EmpJob",
+            {**current, "userId": user_id, "startDate": end - timedelta(days=90), "endDate": end,
+             "lastModifiedDateTime": now},
+        )  # fmt: skip
+    config = basic_config(url, entity_sets=["EmpJob"], metadata_cache_dir=str(tmp_path / "meta"))
+    for run in ("fresh", "cached"):
+        landed = {r["userId"] for r in run_tap(config).records("EmpJob")}
+        assert ("ZDC8" in landed, "ZMARGIN" in landed, "ZOLD" in landed) == (True, True, False), run
+        assert "E000001" in landed, run
+    assert any((tmp_path / "meta").iterdir())
