@@ -4,7 +4,9 @@ rows (H2), a ``__next`` naming the default port (M1) and a retired Basic authent
 
 from __future__ import annotations
 
+import socket
 import threading
+import typing as t
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from urllib3.util import connection as urllib3_connection
 
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -130,9 +133,11 @@ def test_h2_a_future_dated_row_lands_when_keyed(url: str, emulator: SuccessFacto
 
 
 @pytest.fixture
-def default_port_proxy(url: str) -> Iterator[str]:
-    """The emulator behind 127.0.0.1:80, its links written as SAP writes them: with the default port named
-    (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form)."""
+def default_port_proxy(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The emulator behind ``http://127.0.0.1`` (port 80), its links written as SAP writes them: with the default
+    port named (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form). The proxy listens on
+    an ephemeral port and urllib3's connections to 127.0.0.1:80 are routed there, so no runner needs root to bind
+    port 80 and the tap still compares ``:80`` links with a port-less ``api_url`` over real HTTP (review24a L1)."""
     upstream = url.rstrip("/")
 
     class Forward(BaseHTTPRequestHandler):
@@ -151,10 +156,18 @@ def default_port_proxy(url: str) -> Iterator[str]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", 80), Forward)
-    except OSError as exc:
-        pytest.skip(f"cannot listen on 127.0.0.1:80 for the default-port link ({exc})")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    port = server.server_address[1]
+    connect = urllib3_connection.create_connection
+    routed: list[int] = []
+
+    def route_port_80(address: tuple[str, int], *args: t.Any, **kwargs: t.Any) -> socket.socket:
+        if address == ("127.0.0.1", 80):
+            routed.append(port)
+            address = ("127.0.0.1", port)
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3_connection, "create_connection", route_port_80)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -162,6 +175,7 @@ def default_port_proxy(url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+    assert routed  # the tap's requests did go to port 80
 
 
 def test_m1_a_next_link_naming_the_default_port_is_followed(
