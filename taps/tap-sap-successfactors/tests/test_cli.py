@@ -70,3 +70,15 @@ def test_about_lists_secrets_as_secret(tmp_path: Path) -> None:
     assert auth["password"]["secret"] is True
     assert auth["private_key"]["secret"] is True
     assert "api_url" in about["settings"]["required"]
+
+
+def test_a_saml_config_missing_its_private_key_is_told_so(tmp_path: Path) -> None:
+    """review24a L2: no ``auth.type``, SAML settings given but the private key forgotten: the error names
+    ``auth.private_key``, not Basic's ``auth.username`` (Basic is retired for SuccessFactors APIs)."""
+    config = basic_config("https://api4.successfactors.com", entity_sets=["User"])
+    config["auth"] = {"client_id": "api-key", "user_id": "sfapi", "certificate": "-----BEGIN CERTIFICATE-----"}
+    result = _run(["--config", write_json(tmp_path / "config.json", config), "--discover"], tmp_path)
+    assert result.returncode != 0
+    assert "setting 'auth.private_key' is required when auth.type is 'saml_bearer'" in result.stderr
+    assert "auth.username" not in result.stderr
+    assert "auth.password" not in result.stderr

@@ -4,19 +4,23 @@ rows (H2), a ``__next`` naming the default port (M1) and a retired Basic authent
 
 from __future__ import annotations
 
+import socket
 import threading
+import typing as t
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from urllib3.util import connection as urllib3_connection
 
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import API_PASSWORD, API_USER, COMPANY_ID, SuccessFactorsEmulator
+from xlr8_tap_sap_successfactors.connector import SuccessFactorsConnector
 
 from .conftest import SCALE, basic_config, run_tap
 
@@ -129,9 +133,11 @@ def test_h2_a_future_dated_row_lands_when_keyed(url: str, emulator: SuccessFacto
 
 
 @pytest.fixture
-def default_port_proxy(url: str) -> Iterator[str]:
-    """The emulator behind 127.0.0.1:80, its links written as SAP writes them: with the default port named
-    (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form)."""
+def default_port_proxy(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The emulator behind ``http://127.0.0.1`` (port 80), its links written as SAP writes them: with the default
+    port named (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form). The proxy listens on
+    an ephemeral port and urllib3's connections to 127.0.0.1:80 are routed there, so no runner needs root to bind
+    port 80 and the tap still compares ``:80`` links with a port-less ``api_url`` over real HTTP (review24a L1)."""
     upstream = url.rstrip("/")
 
     class Forward(BaseHTTPRequestHandler):
@@ -150,10 +156,18 @@ def default_port_proxy(url: str) -> Iterator[str]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", 80), Forward)
-    except OSError as exc:
-        pytest.skip(f"cannot listen on 127.0.0.1:80 for the default-port link ({exc})")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    port = server.server_address[1]
+    connect = urllib3_connection.create_connection
+    routed: list[int] = []
+
+    def route_port_80(address: tuple[str, int], *args: t.Any, **kwargs: t.Any) -> socket.socket:
+        if address == ("127.0.0.1", 80):
+            routed.append(port)
+            address = ("127.0.0.1", port)
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3_connection, "create_connection", route_port_80)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -161,6 +175,7 @@ def default_port_proxy(url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+    assert routed  # the tap's requests did go to port 80
 
 
 def test_m1_a_next_link_naming_the_default_port_is_followed(
@@ -246,3 +261,46 @@ def test_m2_basic_is_deprecated_and_its_401_names_saml_bearer(
     assert "Basic authentication may be retired for this tenant" in refused.stderr
     assert "use auth.type saml_bearer" in refused.stderr
     assert "canary-pw-5f1e9" not in refused.stdout + refused.stderr
+
+
+def test_connector_answers_about_today_not_with_future_rows(url: str, emulator: SuccessFactorsEmulator) -> None:
+    """review24a M1: a leave keyed today to start in 30 days is next month's fact. The connector (the gatherer's
+    questions about today) must not list that person as on leave now; a sync still lands the future row."""
+    company = emulator.ctx.company
+    on_leave = sorted(e.employee_id for e in company.employees() if e.status == "leave")
+    assert "E000001" not in on_leave
+    keyed = emulator.key_future_job("E000001", 30, emplStatus="U", seqNumber=2)
+    with SuccessFactorsConnector(basic_config(url)) as connector:
+        assert sorted(r["userId"] for r in connector.get_employees({"employment_status": "leave"})) == on_leave
+        today = list(connector.get_entity("EmpJob", 'employee_id = "E000001"'))
+        assert [r["emplStatus"] for r in today] == ["A"]
+    synced = run_tap(basic_config(url, entity_sets=["EmpJob"])).records("EmpJob")
+    future = keyed["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [r["emplStatus"] for r in synced if r["userId"] == "E000001" and r["startDate"] == future] == ["U"]
+
+
+def test_a_row_ending_the_data_centres_day_lands_with_fresh_or_cached_metadata(
+    url: str, emulator: SuccessFactorsEmulator, tmp_path: Path
+) -> None:
+    """review24a M3: at 02:00 UTC it is still yesterday in a data centre at UTC-5 (DC8), so a row ending yesterday
+    (UTC) is in force there today: it must land, also when ``$metadata`` comes from the disk cache (no ``Date``
+    seen yet: the tap asks the server, not its own clock, which here is months apart from the sandbox's)."""
+    clock = emulator.ctx.clock
+    now = clock.advance(timedelta(hours=17))
+    assert now.hour == 2
+    utc_day = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    current = next(r for _, r in emulator._all_rows(emulator.entities["EmpJob"]) if r["userId"] == "E000001")
+    ends = {"ZDC8": utc_day - timedelta(days=1), "ZMARGIN": utc_day - timedelta(days=2)}
+    ends["ZOLD"] = utc_day - timedelta(days=3)  # ended before the margin: not asked for
+    for user_id, end in ends.items():
+        emulator.insert(
+            "EmpJob",
+            {**current, "userId": user_id, "startDate": end - timedelta(days=90), "endDate": end,
+             "lastModifiedDateTime": now},
+        )  # fmt: skip
+    config = basic_config(url, entity_sets=["EmpJob"], metadata_cache_dir=str(tmp_path / "meta"))
+    for run in ("fresh", "cached"):
+        landed = {r["userId"] for r in run_tap(config).records("EmpJob")}
+        assert ("ZDC8" in landed, "ZMARGIN" in landed, "ZOLD" in landed) == (True, True, False), run
+        assert "E000001" in landed, run
+    assert any((tmp_path / "meta").iterdir())

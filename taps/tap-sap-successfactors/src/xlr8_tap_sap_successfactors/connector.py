@@ -1,6 +1,7 @@
 """Python surface for the gatherer (``xlr8.connectors`` entry point ``successfactors``): the kit's
 ``TapConnector`` over this tap, so ``get_entity`` sends the requests a sync sends and returns the rows a sync
-emits. ``execute_query`` also takes SuccessFactors' own dialect, an OData path such as
+emits, except that effective-dated sets are asked without dates: the connector answers about today, not next
+month's future-dated rows. ``execute_query`` also takes SuccessFactors' own dialect, an OData path such as
 ``EmpJob?$filter=userId eq 'E000001'&fromDate=1900-01-01``, through the tap's client."""
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
                 th.StringType,
                 allowed_values=["saml_bearer", "basic"],
                 description="saml_bearer (OAuth 2.0 SAML assertion; use this) or basic (user@companyId + password; "
-                "retired by SAP for APIs on 20 Nov 2026, only for tenants that still allow it).",
+                "retired by SAP for APIs on 20 Nov 2026, only for tenants that still allow it). Unset: saml_bearer "
+                "when a SAML setting is given without username/password, else basic.",
             ),
             th.Property("client_id", th.StringType, description="saml_bearer: API key of the OAuth client."),
             th.Property("user_id", th.StringType, description="saml_bearer: user the assertion is issued for."),
@@ -182,8 +183,17 @@ class SuccessFactorsSettings:
         )  # fmt: skip
 
     @staticmethod
+    def _inferred_auth_type(raw: dict[str, t.Any]) -> str:
+        """No ``auth.type``: SAML when the private key or any SAML setting without the Basic ones is given, so a
+        SAML config missing one setting is told that setting, never steered to retired Basic (review24a L2)."""
+        if raw.get("private_key"):
+            return "saml_bearer"
+        saml = any(raw.get(n) for n in ("client_id", "user_id", "certificate", "private_key_passphrase"))
+        return "saml_bearer" if saml and not (raw.get("username") or raw.get("password")) else "basic"
+
+    @staticmethod
     def _auth(raw: dict[str, t.Any], errors: list[str]) -> BasicAuth | SamlBearerAuth | None:
-        kind = raw.get("type") or ("saml_bearer" if raw.get("private_key") else "basic")
+        kind = raw.get("type") or SuccessFactorsSettings._inferred_auth_type(raw)
 
         def need(*names: str) -> list[str]:
             missing = [n for n in names if not raw.get(n)]
