@@ -68,6 +68,8 @@ AUTH_SETTINGS = (
 #: requests (ranges are sized in pages, not by the width).
 DEFAULT_REST_CONCURRENT_QUERIES = 6
 MAX_REST_CONCURRENT_QUERIES = 8
+#: How far before the bookmark each incremental read starts (``lookback_seconds``): rows committed late land.
+DEFAULT_LOOKBACK_SECONDS = 300
 
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
@@ -144,6 +146,15 @@ PRODUCT_SETTINGS = th.PropertiesList(
         default=60.0,
         description="Smallest date window when QUERY_TIMEOUT splits a query; below it the error is fatal.",
     ),
+    th.Property(
+        "lookback_seconds",
+        th.IntegerType(minimum=0),
+        default=DEFAULT_LOOKBACK_SECONDS,
+        description="Each incremental read starts this many seconds before the bookmark, so rows committed late "
+        "(a long transaction, Bulk load or Apex batch stamps SystemModstamp when it writes, not when it commits) "
+        "still land. Cost: the rows changed in that window are read and emitted again each run (the target upserts "
+        "them by Id); the bookmark never moves back. 0 turns it off.",
+    ),
 )
 
 
@@ -171,6 +182,7 @@ class SalesforceSettings:
     bulk_max_wait: float = 3600.0
     reread_formula_fields: bool = False
     min_window_seconds: float = 60.0
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS
     filters: str | None = None
 
     @classmethod
@@ -195,6 +207,9 @@ class SalesforceSettings:
         if share is not None and not 0 < float(share) <= 1:
             raise ValueError(f"setting 'api_quota_share' must be in (0, 1]; got {share}")
         objects = config.get("objects")
+        lookback = int(config.get("lookback_seconds", DEFAULT_LOOKBACK_SECONDS))
+        if lookback < 0:
+            raise ValueError(f"setting 'lookback_seconds' must be 0 or more; got {lookback}")
         return cls(
             login_url=str(config.get("login_url") or "https://login.salesforce.com"),
             api_version=str(config.get("api_version") or "60.0"),
@@ -212,6 +227,7 @@ class SalesforceSettings:
             bulk_max_wait=float(config.get("bulk_max_wait") or 3600.0),
             reread_formula_fields=bool(config.get("reread_formula_fields", False)),
             min_window_seconds=float(config.get("min_window_seconds") or 60.0),
+            lookback_seconds=lookback,
             filters=config.get("filters") or None,
         )
 

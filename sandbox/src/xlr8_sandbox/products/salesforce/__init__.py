@@ -372,6 +372,18 @@ class SalesforceEmulator(ProductEmulator):
             self._overlays[sobject][index] = record
         return record
 
+    def commit_late(self, sobject: str, index: int, written_at: datetime, **changes: Any) -> dict[str, Any]:
+        """Make visible now a row written at ``written_at`` by a transaction that commits only now (a data load, an
+        Apex batch): a real org stamps SystemModstamp at the write, so the row appears with an older stamp than
+        rows edited meanwhile. Test hook (audit24a H4); nothing else calls it."""
+        obj = self.objects[sobject]
+        with self._lock:
+            record = dict(self._overlays[sobject].get(index) or obj.base_record(index))
+            stamp = sf_datetime(written_at)
+            record.update(changes, SystemModstamp=stamp, LastModifiedDate=stamp)
+            self._overlays[sobject][index] = record
+        return record
+
     def delete(self, sobject: str, index: int) -> dict[str, Any]:
         """Delete a row (to the recycle bin): only queryAll sees it afterwards, with IsDeleted = true."""
         return self.touch(sobject, index, IsDeleted=True)
