@@ -228,6 +228,8 @@ class SalesforceClient:
         self.clock = clock
         #: ``clock()`` when each Bulk job this client created was asked for (``read_bulk_job``'s first wait).
         self._bulk_created: dict[str, float] = {}
+        #: Each completed Bulk job's ``createdDate`` (server time): its rows' bookmark goes no later (``_land_bulk``).
+        self.bulk_job_started: dict[str, str | None] = {}
         self.classifier = SalesforceClassifier()
         self._describe_cache: dict[str, dict[str, t.Any]] = {}
         self._global_describe: dict[str, t.Any] | None = None
@@ -603,10 +605,11 @@ class SalesforceClient:
                 raise
             state = info.get("state")
             if state == "JobComplete":
+                self.bulk_job_started[job_id] = info.get("createdDate")
                 break
             if state in ("Failed", "Aborted"):
                 message = str(info.get("errorMessage") or state)
-                error_type = QueryTimeoutError if "QUERY_TIMEOUT" in message else SalesforceAPIError
+                error_type = QueryTimeoutError if bulk_timed_out(message) else SalesforceAPIError
                 raise error_type(
                     f"salesforce bulk query job {job['id']} {state}: {message[:MAX_MESSAGE]}",
                     error_code="QUERY_TIMEOUT" if error_type is QueryTimeoutError else "BULK_JOB_FAILED",
@@ -735,17 +738,31 @@ def _matching(early: EarlyQuery | None, soql: str, include_deleted: bool) -> Ear
     return None
 
 
+def bulk_timed_out(message: str) -> bool:
+    """A failed Bulk job that ran too long: QUERY_TIMEOUT, or Bulk 2.0's "Retried more than 15 times" (its chunks
+    kept timing out). Both are cleared by a smaller date window, not by failing the stream (audit24a M3)."""
+    return "QUERY_TIMEOUT" in message or "retried more than 15 times" in message.lower()
+
+
 def count_soql(sobject: str, where: str | None) -> str:
     return f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
 
 
-def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None) -> str:
-    """A read's SOQL: ``fields`` of the rows ``where`` selects, in (``key``, Id) order (Id alone without a key)."""
+def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None, *, ordered: bool = True) -> str:
+    """A read's SOQL: ``fields`` of the rows ``where`` selects, in (``key``, Id) order (Id alone without a key).
+    ``ordered=False`` for Bulk 2.0: ORDER BY disables PK chunking there, and large jobs then time out (audit24a M3)."""
     soql = f"SELECT {', '.join(fields)} FROM {sobject}"  # noqa: S608 - SOQL built from describe names
     if where:
         soql += " WHERE " + where
-    soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
+    if ordered:
+        soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
     return soql
+
+
+def sf_stamp(moment: datetime) -> str:
+    """A datetime as Salesforce writes SystemModstamp (UTC, milliseconds), so bookmarks compare as strings."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class QueryPages:
@@ -1103,6 +1120,9 @@ class SalesforceStream(KitRESTStream):
         self._prefetched_job: tuple[str, str] | None = None
         #: This read started ``lookback_seconds`` before the bookmark: rows below the bookmark leave it alone.
         self._rereading = False
+        #: A Bulk job's rows are being emitted: unsorted, they only note their newest value (``_land_bulk``).
+        self._bulk_open = False
+        self._bulk_newest: str | None = None
 
     @property
     def _sf_tap(self) -> TapSalesforce:
@@ -1253,8 +1273,8 @@ class SalesforceStream(KitRESTStream):
                 # its first row. No page of this query came: the split could not clear it, so it stops the stream.
                 # A page that came counts even when all its rows were delivered already: rows sharing the last
                 # timestamp are read again before new ones, and a tie longer than a page holds no new row at first.
-                if not answered or resumes >= MAX_TIMEOUT_RESUMES:
-                    raise
+                if not answered or resumes >= MAX_TIMEOUT_RESUMES or self._api_choice == "bulk":
+                    raise  # Bulk rows come unsorted: no "last record" to resume from, and the bookmark has not moved
                 resumes += 1
                 # The org is timing out: the fresh query reads as one cursor, no COUNT() plan or range queries
                 # beside it (each resume would otherwise leave one more slow COUNT() out).
@@ -1270,6 +1290,8 @@ class SalesforceStream(KitRESTStream):
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
+                if answered and self._api_choice == "bulk":
+                    raise  # as for a timeout: an unsorted read has no last record to resume from
                 restarts += 1
                 self._first_read = False  # the re-issued query is of the rest: it plans once page 1 says more follow
                 self.logger.warning(
@@ -1297,8 +1319,8 @@ class SalesforceStream(KitRESTStream):
                         yield page
                     return
                 except QueryTimeoutError as exc:
-                    if not answered or resumes >= MAX_TIMEOUT_RESUMES:
-                        raise
+                    if not answered or resumes >= MAX_TIMEOUT_RESUMES or self._api_choice == "bulk":
+                        raise  # Bulk rows come in no order: no last Id to read on after
                     resumes += 1
                     self.logger.warning(
                         "%s: a page of the query timed out (%s); re-issuing the query after Id %s",
@@ -1309,6 +1331,8 @@ class SalesforceStream(KitRESTStream):
                 except SalesforceAPIError as exc:
                     if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                         raise
+                    if answered and self._api_choice == "bulk":
+                        raise  # as for a timeout
                     restarts += 1
                     self.logger.warning(
                         "%s: query cursor expired (INVALID_QUERY_LOCATOR); re-issuing the query after Id %s",
@@ -1350,8 +1374,7 @@ class SalesforceStream(KitRESTStream):
         self._rereading = bookmark is not None and lookback > 0
         if bookmark is None or not lookback:
             return bookmark
-        floor = parse_sf_datetime(bookmark).astimezone(UTC) - timedelta(seconds=lookback)
-        return floor.strftime("%Y-%m-%dT%H:%M:%S.") + f"{floor.microsecond // 1000:03d}Z"
+        return sf_stamp(parse_sf_datetime(bookmark) - timedelta(seconds=lookback))
 
     def _boundary_ids(self, context: Context | None, start_value: str | None) -> set[str]:
         boundary = self.get_context_state(context).get(BOUNDARY_KEY) or {}
@@ -1363,6 +1386,9 @@ class SalesforceStream(KitRESTStream):
         """Besides the SDK's bookmark, remember the Ids delivered at the bookmark's exact timestamp, so a resume
         with ``>=`` skips them and loses nothing that shares the timestamp (RELIABILITY E6)."""
         rk = self.replication_key
+        if self._bulk_open:
+            self._note_bulk_value(latest_record.get(rk) if rk and latest_record else None)
+            return
         if rk and latest_record and self._rereading:
             value, held = latest_record.get(rk), self.get_context_state(context).get("replication_key_value")
             if type(value) is str and type(held) is str and value < held:
@@ -1392,7 +1418,7 @@ class SalesforceStream(KitRESTStream):
 
         def step(record: dict[str, t.Any]) -> None:
             """``_advance_sorted_bookmark`` then ``_track_boundary``, inline."""
-            if not record:
+            if not record or self._bulk_open:
                 general(record)
                 return
             new_value = record[rk]
@@ -1432,6 +1458,9 @@ class SalesforceStream(KitRESTStream):
         def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
             if not page or not all(page):
                 return None
+            if self._bulk_open:  # unsorted Bulk rows: only their newest value, for ``_land_bulk``
+                newest = max((v for v in map(values_of, page) if type(v) is str), default=None)
+                return functools.partial(self._note_bulk_value, newest)
             advance = bookmark_step(page)  # strings, in order, from the bookmark on: the bookmark becomes the last
             if advance is None:
                 return None
@@ -1520,8 +1549,8 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"({self.universal_filter.where})")
         return " AND ".join(clauses) or None
 
-    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
-        return select_soql(self.name, fields, self.replication_key, self._where(lower, upper))
+    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None, *, ordered: bool = True) -> str:
+        return select_soql(self.name, fields, self.replication_key, self._where(lower, upper), ordered=ordered)
 
     def choose_api(self, lower: datetime | None) -> str:
         """``rest`` or ``bulk``: the per-object override, the global setting, else by row count."""
@@ -1610,11 +1639,39 @@ class SalesforceStream(KitRESTStream):
         lower = parse_sf_datetime(start_value) if start_value else None
         if self.choose_api(lower) != "bulk":
             return
-        soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None)
+        soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None, ordered=False)
         try:
             self._prefetched_job = (soql, self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes))
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
+
+    def _note_bulk_value(self, value: t.Any) -> None:
+        if type(value) is str and (self._bulk_newest is None or value > self._bulk_newest):
+            self._bulk_newest = value
+
+    def _land_bulk(self, job_id: str) -> None:
+        """The bookmark once a Bulk job's rows were all emitted. Without ORDER BY they come in no order, so it moves
+        once, to the newest value read but no later than the job's ``createdDate``: a row edited while the job ran
+        can be missing from its results yet older than one that is there, and the next run reads from there."""
+        newest, self._bulk_newest = self._bulk_newest, None
+        started = self.client.bulk_job_started.pop(job_id, None)
+        rk = self.replication_key
+        if newest is None or rk is None:
+            return
+        if not started:
+            self.logger.warning(
+                "%s: Bulk job %s named no createdDate; the bookmark stays where it was", self.name, job_id
+            )
+            return
+        cap = parse_sf_datetime(started)
+        value = newest if parse_sf_datetime(newest) <= cap else sf_stamp(cap)
+        state = self.get_context_state(None)
+        held = state.get("replication_key_value")
+        if isinstance(held, str) and parse_sf_datetime(held) >= parse_sf_datetime(value):
+            return  # a lookback window or a lower half of a split window: the bookmark never moves back
+        state["replication_key"] = rk
+        state["replication_key_value"] = value
+        state[BOUNDARY_KEY] = {"value": None, "ids": []}  # rows at the value came in no order: read again, never lost
 
     def give_up_bulk_ahead(self) -> None:
         """Abort the job started ahead (``start_bulk_ahead``) if this stream never read it."""
@@ -1627,7 +1684,7 @@ class SalesforceStream(KitRESTStream):
         at a time, read as they stream)."""
         fields = self.selected_fields()
         if self.choose_api(lower) == "bulk":
-            soql = self._soql(self._bulk_fields(fields), lower, upper)
+            soql = self._soql(self._bulk_fields(fields), lower, upper, ordered=False)
             prefetched, self._prefetched_job = self._prefetched_job, None
             if prefetched is not None and prefetched[0] == soql:
                 job_id = prefetched[1]
@@ -1636,17 +1693,23 @@ class SalesforceStream(KitRESTStream):
                     self.client.abort_bulk_job(prefetched[1])
                 job_id = self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
-            # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
-            for rows in read_ahead(self.client.read_bulk_job(job_id, abort_if_given_up=True), name=f"xlr8-{self.name}"):
-                header = rows.fieldnames  # the page's first line
-                if header is None:
-                    continue  # an empty page
-                build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
-                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them; when
-                # only the writer reads the records, records and compounds as structs it writes as those dicts
-                self.records_plain = True
-                for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
-                    yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
+            self._bulk_open, self._bulk_newest = self.replication_key is not None, None
+            try:
+                # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
+                job_pages = self.client.read_bulk_job(job_id, abort_if_given_up=True)
+                for rows in read_ahead(job_pages, name=f"xlr8-{self.name}"):
+                    header = rows.fieldnames  # the page's first line
+                    if header is None:
+                        continue  # an empty page
+                    build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
+                    # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them;
+                    # when only the writer reads the records, records and compounds as structs it writes as dicts
+                    self.records_plain = True
+                    for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
+                        yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
+                self._land_bulk(job_id)  # every row of the job was emitted: only now does the bookmark move
+            finally:
+                self._bulk_open, self._bulk_newest = False, None
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()

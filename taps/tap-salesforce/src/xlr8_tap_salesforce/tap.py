@@ -388,7 +388,8 @@ class TapSalesforce(KitTap):
             for compound, parts in compounds.items():
                 if compound in guess.fields:
                     fields += [part for part in parts if part not in fields]
-            client.send_early_bulk(select_soql(name, fields, key, None), include_deleted=guess.include_deleted)
+            soql = select_soql(name, fields, key, None, ordered=False)
+            client.send_early_bulk(soql, include_deleted=guess.include_deleted)
             return
         if api_type == "auto":  # the count that chooses the API (page 1 would be wasted on a Bulk read)
             if key is not None:
