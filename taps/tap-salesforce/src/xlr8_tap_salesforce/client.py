@@ -29,7 +29,7 @@ from decimal import Decimal
 from functools import cached_property
 from itertools import compress, repeat
 from itertools import count as count_up
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 import requests
@@ -736,6 +736,16 @@ def _matching(early: EarlyQuery | None, soql: str, include_deleted: bool) -> Ear
     logger.info("%s: the query sent beside the describe is not the one read; given up", _sobject_of(soql))
     early.close()
     return None
+
+
+#: Longest REST query URL the tap sends. Salesforce refuses a request whose URI and headers together pass 16,384
+#: bytes (414/431); the rest is room for the headers and a ranged read's upper bound (audit24a M4).
+MAX_REST_QUERY_URL = 15_000
+
+
+def rest_query_url_length(url: str, soql: str) -> int:
+    """Bytes of ``GET url?q=soql`` as requests encodes it."""
+    return len(url) + 1 + len(urlencode({"q": soql}))
 
 
 def bulk_timed_out(message: str) -> bool:
@@ -1553,9 +1563,12 @@ class SalesforceStream(KitRESTStream):
         return select_soql(self.name, fields, self.replication_key, self._where(lower, upper), ordered=ordered)
 
     def choose_api(self, lower: datetime | None) -> str:
-        """``rest`` or ``bulk``: the per-object override, the global setting, else by row count."""
+        """``rest`` or ``bulk``: the per-object override, the global setting, else by row count; Bulk, or a clear
+        error when REST is asked for, where the REST query's URL would pass Salesforce's limit (a wide object)."""
         if self._api_choice is None:
             choice = self.settings.api_type_overrides.get(self.name) or self.settings.api_type
+            if choice != "bulk":
+                choice = self._bulk_if_too_wide(choice, lower)
             if choice == "auto":
                 where = f"{self.replication_key} >= {soql_datetime(lower)}" if lower and self.replication_key else None
                 try:
@@ -1568,6 +1581,29 @@ class SalesforceStream(KitRESTStream):
                 self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
             self._api_choice = choice
         return self._api_choice
+
+    def _bulk_if_too_wide(self, choice: str, lower: datetime | None) -> str:
+        """``choice``, or ``bulk`` when the object's REST query URL would be over ``MAX_REST_QUERY_URL`` (its fields
+        go in a GET's query string; a Bulk job's SOQL goes in a POST body). Asked for REST: an error naming the
+        object and the setting, before any request it would fail."""
+        soql = self._soql(self.selected_fields(), lower, None)
+        length = rest_query_url_length(self.client.data_url("queryAll" if self.tracks_deletes else "query"), soql)
+        if length <= MAX_REST_QUERY_URL:
+            return choice
+        if choice == "rest":
+            raise SalesforceAPIError(
+                f"{self.name}: the REST query of its {len(self.selected_fields())} selected fields would be a "
+                f"{length}-byte URL, over Salesforce's 16,384-byte limit for URI and headers; read it by Bulk "
+                f'(api_type_overrides: {{"{self.name}": "bulk"}}) or deselect fields',
+                error_code="URI_TOO_LONG",
+            )
+        self.logger.warning(
+            "%s: the REST query would be a %d-byte URL (Salesforce's limit is 16,384 with the headers); reading it "
+            "by Bulk API 2.0",
+            self.name,
+            length,
+        )
+        return "bulk"
 
     def _counted_rows(self, where: str | None, include_deleted: bool) -> int | None:
         """The rows ``choose_api`` counted, if it counted this WHERE (and queryAll or not) under

@@ -22,7 +22,14 @@ from xlr8_tap_salesforce.auth import (
     flatten_legacy_auth,
     parse_auth_settings,
 )
-from xlr8_tap_salesforce.client import SalesforceAPIError, SalesforceClient, SalesforceStream, select_soql
+from xlr8_tap_salesforce.client import (
+    MAX_REST_QUERY_URL,
+    SalesforceAPIError,
+    SalesforceClient,
+    SalesforceStream,
+    rest_query_url_length,
+    select_soql,
+)
 from xlr8_tap_salesforce.streams import stream_class
 
 if t.TYPE_CHECKING:
@@ -399,6 +406,9 @@ class TapSalesforce(KitTap):
         if key is not None and settings.rest_concurrent_queries > 1:
             plan = functools.partial(client.plan, name, key, None, include_deleted=guess.include_deleted)
         soql = select_soql(name, guess.fields, key, None)
+        url = client.data_url("queryAll" if guess.include_deleted else "query")
+        if rest_query_url_length(url, soql) > MAX_REST_QUERY_URL:
+            return  # too wide for REST: the stream says so, or reads it by Bulk (``choose_api``)
         client.send_early(soql, include_deleted=guess.include_deleted, plan=plan)
 
 

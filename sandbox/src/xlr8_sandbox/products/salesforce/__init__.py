@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import bisect
 import csv
+import dataclasses
 import heapq
 import io
 import itertools
@@ -40,7 +41,7 @@ from xlr8_sandbox.platform.rowcache import RowCache
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.platform.wirejson import projected_bytes
 from xlr8_sandbox.products.salesforce import soql
-from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
+from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, describe_field, sf_datetime
 
 PRODUCT = "salesforce"
 CLIENT_ID = "xlr8-sandbox-connected-app"
@@ -222,6 +223,15 @@ class _BulkJob:
     error: str | None = None
 
 
+#: "In each REST call, the maximum length for the combined URI and headers is 16,384 bytes" (limits cheatsheet).
+MAX_URI_AND_HEADERS = 16_384
+
+
+def _uri_and_headers_bytes(request: Request) -> int:
+    uri = len(request.url.path) + (len(request.url.query) + 1 if request.url.query else 0)
+    return uri + sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+
+
 class SalesforceEmulator(ProductEmulator):
     product_id = PRODUCT
     title = "Salesforce (REST, Bulk API 1.0 and 2.0, OAuth)"
@@ -236,6 +246,10 @@ class SalesforceEmulator(ProductEmulator):
         self.bulk1_batches = 0
         options = ctx.options.get(PRODUCT, {})
         self.objects = build_objects(ctx.company, options.get("counts"))
+        for name, extra in (options.get("wide_fields") or {}).items():  # opt-in: as wide as real objects get
+            obj = self.objects[name]
+            wide = [describe_field(f"Wide_Custom_Field_{n:04d}_Txt__c", "string") for n in range(extra)]
+            self.objects[name] = dataclasses.replace(obj, fields=[*obj.fields, *wide])
         self.api_limit: int = options.get("api_limit", 1_000_000)
         self.api_used: int = 0
         self.query_timeout_rows: int | None = options.get("query_timeout_rows")
@@ -453,6 +467,8 @@ class SalesforceEmulator(ProductEmulator):
                 return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
             if request.path_params.get("version") not in API_VERSIONS:
                 return _sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+            if _uri_and_headers_bytes(request) > MAX_URI_AND_HEADERS:
+                return _sf_error(414, "URI_TOO_LONG", "URI Too Long")
             with self._lock:
                 if self.api_used >= self.api_limit:
                     response: Response = _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
