@@ -738,6 +738,9 @@ def _matching(early: EarlyQuery | None, soql: str, include_deleted: bool) -> Ear
     return None
 
 
+#: Days a deleted row stays in the recycle bin, where queryAll sees it (less where the org empties the bin).
+RECYCLE_BIN_DAYS = 15
+
 #: Longest REST query URL the tap sends. Salesforce refuses a request whose URI and headers together pass 16,384
 #: bytes (414/431); the rest is room for the headers and a ranged read's upper bound (audit24a M4).
 MAX_REST_QUERY_URL = 15_000
@@ -1203,6 +1206,7 @@ class SalesforceStream(KitRESTStream):
         if plan is not None and plan.empty:
             return
         start_value = self._start_value(context)
+        self._warn_past_recycle_bin(context)
         try:
             self._sf_tap.start_bulk_jobs_ahead()
             for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
@@ -1375,6 +1379,24 @@ class SalesforceStream(KitRESTStream):
         if value is None and self.settings.start_date:
             return self.settings.start_date
         return self._looked_back(t.cast("str | None", value))
+
+    def _warn_past_recycle_bin(self, context: Context | None) -> None:
+        """queryAll sees a deleted row only while it is in the recycle bin (15 days): a bookmark older than that
+        means hard deletes since may be missed, and their rows stay in the target (audit24a L2)."""
+        bookmark = self.get_starting_replication_key_value(context)
+        if not self.tracks_deletes or not isinstance(bookmark, str) or self._first_read:
+            return
+        age = datetime.now(UTC) - parse_sf_datetime(bookmark)
+        if age > timedelta(days=RECYCLE_BIN_DAYS):
+            self.logger.warning(
+                "%s: its bookmark %s is %d days old, past the recycle bin's %d days: rows deleted since then may "
+                "be missed and stay in the target; re-read %s in full (empty its state) to drop them",
+                self.name,
+                bookmark,
+                age.days,
+                RECYCLE_BIN_DAYS,
+                self.name,
+            )
 
     def _looked_back(self, bookmark: str | None) -> str | None:
         """Where a read from ``bookmark`` starts: ``lookback_seconds`` before it, because SystemModstamp is stamped
