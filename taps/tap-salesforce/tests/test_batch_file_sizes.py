@@ -42,13 +42,17 @@ def test_batch_files_grow_from_the_first_file_to_batch_size(sf: t.Any, tmp_path:
     named: list[str] = []  # SystemModstamp of every record named so far
     for before, message in zip(by_batch.messages, by_batch.messages[1:], strict=False):
         if before["type"] == "BATCH":
-            assert message["type"] == "STATE"  # each file's STATE right after its BATCH message
             [url] = before["manifest"]
             lines = Path(url.removeprefix("file://")).read_text().splitlines()
             files.append(lines)
             named += [json.loads(line)["SystemModstamp"] for line in lines]
-            bookmark = message["value"]["bookmarks"]["Account"]
-            assert bookmark["replication_key_value"] == max(named)  # no further than the records named
+            if api_type == "rest":
+                assert message["type"] == "STATE"  # each file's STATE right after its BATCH message
+                bookmark = message["value"]["bookmarks"]["Account"]
+                assert bookmark["replication_key_value"] == max(named)  # no further than the records named
+            elif message["type"] == "STATE":  # Bulk rows come unsorted: the bookmark moves once, at the job's end
+                bookmark = message["value"]["bookmarks"]["Account"]
+                assert bookmark.get("replication_key_value", "") <= max(named)
     assert [len(lines) for lines in files] == [10_000, 20_000, 5_000]
     assert not by_batch.of_type("RECORD")
     records = by_record.records("Account")

@@ -15,7 +15,7 @@ def _run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> 
 
 
 def test_discover_then_sync_selected_object_with_state(sf: Any, sandbox: Any, tmp_path: Path) -> None:
-    config = sf.password_config(sandbox)
+    config = sf.password_config(sandbox, lookback_seconds=0)  # the sandbox clock stands still: no window re-read
     config_file = write_json(tmp_path / "config.json", config)
     discovered = _run(["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr

@@ -25,6 +25,8 @@ def _fake(state: dict[str, t.Any]) -> t.Any:
         get_context_state=lambda context: state,
         _advance_sorted_bookmark=SalesforceStream._advance_sorted_bookmark,
         _track_boundary=SalesforceStream._track_boundary,
+        _rereading=False,
+        _bulk_open=False,
     )
     fake._increment_stream_state = lambda record, context=None: SalesforceStream._increment_stream_state(
         fake, record, context=context

@@ -85,6 +85,7 @@ def _config(sandbox: Sandbox, width: int, **extra: t.Any) -> dict[str, t.Any]:
         "client_secret": creds["client_secret"],
         "objects": ["Account"],
         "api_type": "rest",
+        "lookback_seconds": 0,  # resumes are exact here: no window read again (test_lookback.py)
         "batch_size": BATCH,
         "rest_concurrent_queries": width,
         **extra,

@@ -60,7 +60,7 @@ def test_i15_11_quota_fault_is_salesforce_403_and_stops_the_run_with_state_safe(
         # one cursor: which cursor page a ranged read asks second depends on its plan (test_ranged_reads.py has a
         # failed range request emitting nothing after it)
         config = sf.password_config(
-            sandbox, objects=["Account"], api_type="rest", batch_size=200, rest_concurrent_queries=1
+            sandbox, objects=["Account"], api_type="rest", batch_size=200, rest_concurrent_queries=1, lookback_seconds=0
         )
         stopped = sf.run_tap(config)
         resumed = sf.run_tap(config, state=stopped.state)
@@ -105,7 +105,7 @@ def test_i15_11_e7_inserts_land_in_the_object_being_paged(sf: Any) -> None:
         sandbox.faults.add(
             "salesforce", "/services/data/*/queryAll*", FaultSpec("insert_records", count=3, after=3, times=1)
         )
-        config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200)
+        config = sf.password_config(sandbox, objects=["Account"], api_type="rest", batch_size=200, lookback_seconds=0)
         first = sf.run_tap(config)
         second = sf.run_tap(config, state=first.state)
     base = {em.objects["Account"].record_id(i) for i in range(600)}

@@ -57,7 +57,11 @@ def test_pages_skip_and_resume_as_the_record_reader_did(
             raise SalesforceAPIError("expired", error_code="INVALID_QUERY_LOCATOR")
 
     stream = SimpleNamespace(
-        replication_key="SystemModstamp", _read_window=read_window, logger=logging.getLogger("t"), name="Account"
+        replication_key="SystemModstamp",
+        _read_window=read_window,
+        logger=logging.getLogger("t"),
+        name="Account",
+        _api_choice="rest",
     )
     found = [
         (record.get("SystemModstamp"), record["Id"])

@@ -19,7 +19,8 @@ def _ids(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _account_config(sf: Any, sandbox: Any, **extra: Any) -> dict[str, Any]:
-    return sf.password_config(sandbox, **{"objects": ["Account"], "api_type": "rest", **extra})
+    """Reads from the bookmark exactly (no lookback window read again: test_lookback.py), so runs compare exactly."""
+    return sf.password_config(sandbox, **{"objects": ["Account"], "api_type": "rest", "lookback_seconds": 0, **extra})
 
 
 def test_rest_paging_follows_next_records_url(sf: Any) -> None:

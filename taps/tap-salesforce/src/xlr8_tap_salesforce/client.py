@@ -29,7 +29,7 @@ from decimal import Decimal
 from functools import cached_property
 from itertools import compress, repeat
 from itertools import count as count_up
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 import requests
@@ -228,6 +228,8 @@ class SalesforceClient:
         self.clock = clock
         #: ``clock()`` when each Bulk job this client created was asked for (``read_bulk_job``'s first wait).
         self._bulk_created: dict[str, float] = {}
+        #: Each completed Bulk job's ``createdDate`` (server time): its rows' bookmark goes no later (``_land_bulk``).
+        self.bulk_job_started: dict[str, str | None] = {}
         self.classifier = SalesforceClassifier()
         self._describe_cache: dict[str, dict[str, t.Any]] = {}
         self._global_describe: dict[str, t.Any] | None = None
@@ -603,10 +605,11 @@ class SalesforceClient:
                 raise
             state = info.get("state")
             if state == "JobComplete":
+                self.bulk_job_started[job_id] = info.get("createdDate")
                 break
             if state in ("Failed", "Aborted"):
                 message = str(info.get("errorMessage") or state)
-                error_type = QueryTimeoutError if "QUERY_TIMEOUT" in message else SalesforceAPIError
+                error_type = QueryTimeoutError if bulk_timed_out(message) else SalesforceAPIError
                 raise error_type(
                     f"salesforce bulk query job {job['id']} {state}: {message[:MAX_MESSAGE]}",
                     error_code="QUERY_TIMEOUT" if error_type is QueryTimeoutError else "BULK_JOB_FAILED",
@@ -735,17 +738,44 @@ def _matching(early: EarlyQuery | None, soql: str, include_deleted: bool) -> Ear
     return None
 
 
+#: Days a deleted row stays in the recycle bin, where queryAll sees it (less where the org empties the bin).
+RECYCLE_BIN_DAYS = 15
+
+#: Longest REST query URL the tap sends. Salesforce refuses a request whose URI and headers together pass 16,384
+#: bytes (414/431); the rest is room for the headers and a ranged read's upper bound (audit24a M4).
+MAX_REST_QUERY_URL = 15_000
+
+
+def rest_query_url_length(url: str, soql: str) -> int:
+    """Bytes of ``GET url?q=soql`` as requests encodes it."""
+    return len(url) + 1 + len(urlencode({"q": soql}))
+
+
+def bulk_timed_out(message: str) -> bool:
+    """A failed Bulk job that ran too long: QUERY_TIMEOUT, or Bulk 2.0's "Retried more than 15 times" (its chunks
+    kept timing out). Both are cleared by a smaller date window, not by failing the stream (audit24a M3)."""
+    return "QUERY_TIMEOUT" in message or "retried more than 15 times" in message.lower()
+
+
 def count_soql(sobject: str, where: str | None) -> str:
     return f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")  # noqa: S608 - SOQL
 
 
-def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None) -> str:
-    """A read's SOQL: ``fields`` of the rows ``where`` selects, in (``key``, Id) order (Id alone without a key)."""
+def select_soql(sobject: str, fields: list[str], key: str | None, where: str | None, *, ordered: bool = True) -> str:
+    """A read's SOQL: ``fields`` of the rows ``where`` selects, in (``key``, Id) order (Id alone without a key).
+    ``ordered=False`` for Bulk 2.0: ORDER BY disables PK chunking there, and large jobs then time out (audit24a M3)."""
     soql = f"SELECT {', '.join(fields)} FROM {sobject}"  # noqa: S608 - SOQL built from describe names
     if where:
         soql += " WHERE " + where
-    soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
+    if ordered:
+        soql += f" ORDER BY {key} ASC, Id ASC" if key else " ORDER BY Id ASC"
     return soql
+
+
+def sf_stamp(moment: datetime) -> str:
+    """A datetime as Salesforce writes SystemModstamp (UTC, milliseconds), so bookmarks compare as strings."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class QueryPages:
@@ -1112,6 +1142,11 @@ class SalesforceStream(KitRESTStream):
         self._prefetched_job: tuple[str, str] | None = None
         #: Whether this run said once that its deleted rows go out unmarked (``_warn_deletes_unmarked``).
         self._deletes_unmarked_told = False
+        #: This read started ``lookback_seconds`` before the bookmark: rows below the bookmark leave it alone.
+        self._rereading = False
+        #: A Bulk job's rows are being emitted: unsorted, they only note their newest value (``_land_bulk``).
+        self._bulk_open = False
+        self._bulk_newest: str | None = None
 
     @property
     def _sf_tap(self) -> TapSalesforce:
@@ -1197,6 +1232,7 @@ class SalesforceStream(KitRESTStream):
             return
         self._warn_deletes_unmarked()
         start_value = self._start_value(context)
+        self._warn_past_recycle_bin(context)
         try:
             self._sf_tap.start_bulk_jobs_ahead()
             for page in self._read_resumable(start_value, self._boundary_ids(context, start_value)):
@@ -1277,8 +1313,8 @@ class SalesforceStream(KitRESTStream):
                 # its first row. No page of this query came: the split could not clear it, so it stops the stream.
                 # A page that came counts even when all its rows were delivered already: rows sharing the last
                 # timestamp are read again before new ones, and a tie longer than a page holds no new row at first.
-                if not answered or resumes >= MAX_TIMEOUT_RESUMES:
-                    raise
+                if not answered or resumes >= MAX_TIMEOUT_RESUMES or self._api_choice == "bulk":
+                    raise  # Bulk rows come unsorted: no "last record" to resume from, and the bookmark has not moved
                 resumes += 1
                 # The org is timing out: the fresh query reads as one cursor, no COUNT() plan or range queries
                 # beside it (each resume would otherwise leave one more slow COUNT() out).
@@ -1294,6 +1330,8 @@ class SalesforceStream(KitRESTStream):
             except SalesforceAPIError as exc:
                 if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                     raise
+                if answered and self._api_choice == "bulk":
+                    raise  # as for a timeout: an unsorted read has no last record to resume from
                 restarts += 1
                 self._first_read = False  # the re-issued query is of the rest: it plans once page 1 says more follow
                 self.logger.warning(
@@ -1321,8 +1359,8 @@ class SalesforceStream(KitRESTStream):
                         yield page
                     return
                 except QueryTimeoutError as exc:
-                    if not answered or resumes >= MAX_TIMEOUT_RESUMES:
-                        raise
+                    if not answered or resumes >= MAX_TIMEOUT_RESUMES or self._api_choice == "bulk":
+                        raise  # Bulk rows come in no order: no last Id to read on after
                     resumes += 1
                     self.logger.warning(
                         "%s: a page of the query timed out (%s); re-issuing the query after Id %s",
@@ -1333,6 +1371,8 @@ class SalesforceStream(KitRESTStream):
                 except SalesforceAPIError as exc:
                     if exc.error_code != "INVALID_QUERY_LOCATOR" or restarts >= MAX_QUERY_RESTARTS:
                         raise
+                    if answered and self._api_choice == "bulk":
+                        raise  # as for a timeout
                     restarts += 1
                     self.logger.warning(
                         "%s: query cursor expired (INVALID_QUERY_LOCATOR); re-issuing the query after Id %s",
@@ -1363,7 +1403,35 @@ class SalesforceStream(KitRESTStream):
         self._first_read = value is None and not self.settings.start_date
         if value is None and self.settings.start_date:
             return self.settings.start_date
-        return t.cast("str | None", value)
+        return self._looked_back(t.cast("str | None", value))
+
+    def _warn_past_recycle_bin(self, context: Context | None) -> None:
+        """queryAll sees a deleted row only while it is in the recycle bin (15 days): a bookmark older than that
+        means hard deletes since may be missed, and their rows stay in the target (audit24a L2)."""
+        bookmark = self.get_starting_replication_key_value(context)
+        if not self.tracks_deletes or not isinstance(bookmark, str) or self._first_read:
+            return
+        age = datetime.now(UTC) - parse_sf_datetime(bookmark)
+        if age > timedelta(days=RECYCLE_BIN_DAYS):
+            self.logger.warning(
+                "%s: its bookmark %s is %d days old, past the recycle bin's %d days: rows deleted since then may "
+                "be missed and stay in the target; re-read %s in full (empty its state) to drop them",
+                self.name,
+                bookmark,
+                age.days,
+                RECYCLE_BIN_DAYS,
+                self.name,
+            )
+
+    def _looked_back(self, bookmark: str | None) -> str | None:
+        """Where a read from ``bookmark`` starts: ``lookback_seconds`` before it, because SystemModstamp is stamped
+        when a row is written and the row is seen only once its transaction commits (audit24a H4). The rows of the
+        window are emitted again; the bookmark does not move back for them (``_rereading``)."""
+        lookback = self.settings.lookback_seconds
+        self._rereading = bookmark is not None and lookback > 0
+        if bookmark is None or not lookback:
+            return bookmark
+        return sf_stamp(parse_sf_datetime(bookmark) - timedelta(seconds=lookback))
 
     def _boundary_ids(self, context: Context | None, start_value: str | None) -> set[str]:
         boundary = self.get_context_state(context).get(BOUNDARY_KEY) or {}
@@ -1375,6 +1443,13 @@ class SalesforceStream(KitRESTStream):
         """Besides the SDK's bookmark, remember the Ids delivered at the bookmark's exact timestamp, so a resume
         with ``>=`` skips them and loses nothing that shares the timestamp (RELIABILITY E6)."""
         rk = self.replication_key
+        if self._bulk_open:
+            self._note_bulk_value(latest_record.get(rk) if rk and latest_record else None)
+            return
+        if rk and latest_record and self._rereading:
+            value, held = latest_record.get(rk), self.get_context_state(context).get("replication_key_value")
+            if type(value) is str and type(held) is str and value < held:
+                return  # a row of the lookback window, read again: the bookmark stays where it is
         if context is None and rk and latest_record and self._sorted_string_bookmarks:
             state = self.get_context_state(None)
             new_value = latest_record[rk]
@@ -1400,7 +1475,7 @@ class SalesforceStream(KitRESTStream):
 
         def step(record: dict[str, t.Any]) -> None:
             """``_advance_sorted_bookmark`` then ``_track_boundary``, inline."""
-            if not record:
+            if not record or self._bulk_open:
                 general(record)
                 return
             new_value = record[rk]
@@ -1409,6 +1484,8 @@ class SalesforceStream(KitRESTStream):
                 general(record)
                 return
             if old_value is not None and new_value < old_value:
+                if self._rereading:
+                    return  # a row of the lookback window, read again: the bookmark stays where it is
                 unsorted(state, rk, new_value, old_value)  # raises the SDK's unsorted-data error
             state["replication_key"] = rk
             state["replication_key_value"] = new_value
@@ -1438,6 +1515,9 @@ class SalesforceStream(KitRESTStream):
         def plan(page: list[dict[str, t.Any]]) -> t.Callable[[], None] | None:
             if not page or not all(page):
                 return None
+            if self._bulk_open:  # unsorted Bulk rows: only their newest value, for ``_land_bulk``
+                newest = max((v for v in map(values_of, page) if type(v) is str), default=None)
+                return functools.partial(self._note_bulk_value, newest)
             advance = bookmark_step(page)  # strings, in order, from the bookmark on: the bookmark becomes the last
             if advance is None:
                 return None
@@ -1526,13 +1606,16 @@ class SalesforceStream(KitRESTStream):
             clauses.append(f"({self.universal_filter.where})")
         return " AND ".join(clauses) or None
 
-    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None) -> str:
-        return select_soql(self.name, fields, self.replication_key, self._where(lower, upper))
+    def _soql(self, fields: list[str], lower: datetime | None, upper: datetime | None, *, ordered: bool = True) -> str:
+        return select_soql(self.name, fields, self.replication_key, self._where(lower, upper), ordered=ordered)
 
     def choose_api(self, lower: datetime | None) -> str:
-        """``rest`` or ``bulk``: the per-object override, the global setting, else by row count."""
+        """``rest`` or ``bulk``: the per-object override, the global setting, else by row count; Bulk, or a clear
+        error when REST is asked for, where the REST query's URL would pass Salesforce's limit (a wide object)."""
         if self._api_choice is None:
             choice = self.settings.api_type_overrides.get(self.name) or self.settings.api_type
+            if choice != "bulk":
+                choice = self._bulk_if_too_wide(choice, lower)
             if choice == "auto":
                 where = f"{self.replication_key} >= {soql_datetime(lower)}" if lower and self.replication_key else None
                 try:
@@ -1545,6 +1628,29 @@ class SalesforceStream(KitRESTStream):
                 self.logger.info("%s: %d rows to read, using the %s API", self.name, rows, choice.upper())
             self._api_choice = choice
         return self._api_choice
+
+    def _bulk_if_too_wide(self, choice: str, lower: datetime | None) -> str:
+        """``choice``, or ``bulk`` when the object's REST query URL would be over ``MAX_REST_QUERY_URL`` (its fields
+        go in a GET's query string; a Bulk job's SOQL goes in a POST body). Asked for REST: an error naming the
+        object and the setting, before any request it would fail."""
+        soql = self._soql(self.selected_fields(), lower, None)
+        length = rest_query_url_length(self.client.data_url("queryAll" if self.tracks_deletes else "query"), soql)
+        if length <= MAX_REST_QUERY_URL:
+            return choice
+        if choice == "rest":
+            raise SalesforceAPIError(
+                f"{self.name}: the REST query of its {len(self.selected_fields())} selected fields would be a "
+                f"{length}-byte URL, over Salesforce's 16,384-byte limit for URI and headers; read it by Bulk "
+                f'(api_type_overrides: {{"{self.name}": "bulk"}}) or deselect fields',
+                error_code="URI_TOO_LONG",
+            )
+        self.logger.warning(
+            "%s: the REST query would be a %d-byte URL (Salesforce's limit is 16,384 with the headers); reading it "
+            "by Bulk API 2.0",
+            self.name,
+            length,
+        )
+        return "bulk"
 
     def _counted_rows(self, where: str | None, include_deleted: bool) -> int | None:
         """The rows ``choose_api`` counted, if it counted this WHERE (and queryAll or not) under
@@ -1616,11 +1722,39 @@ class SalesforceStream(KitRESTStream):
         lower = parse_sf_datetime(start_value) if start_value else None
         if self.choose_api(lower) != "bulk":
             return
-        soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None)
+        soql = self._soql(self._bulk_fields(self.selected_fields()), lower, None, ordered=False)
         try:
             self._prefetched_job = (soql, self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes))
         except QueryTimeoutError:
             return  # the stream splits its window itself when its turn comes
+
+    def _note_bulk_value(self, value: t.Any) -> None:
+        if type(value) is str and (self._bulk_newest is None or value > self._bulk_newest):
+            self._bulk_newest = value
+
+    def _land_bulk(self, job_id: str) -> None:
+        """The bookmark once a Bulk job's rows were all emitted. Without ORDER BY they come in no order, so it moves
+        once, to the newest value read but no later than the job's ``createdDate``: a row edited while the job ran
+        can be missing from its results yet older than one that is there, and the next run reads from there."""
+        newest, self._bulk_newest = self._bulk_newest, None
+        started = self.client.bulk_job_started.pop(job_id, None)
+        rk = self.replication_key
+        if newest is None or rk is None:
+            return
+        if not started:
+            self.logger.warning(
+                "%s: Bulk job %s named no createdDate; the bookmark stays where it was", self.name, job_id
+            )
+            return
+        cap = parse_sf_datetime(started)
+        value = newest if parse_sf_datetime(newest) <= cap else sf_stamp(cap)
+        state = self.get_context_state(None)
+        held = state.get("replication_key_value")
+        if isinstance(held, str) and parse_sf_datetime(held) >= parse_sf_datetime(value):
+            return  # a lookback window or a lower half of a split window: the bookmark never moves back
+        state["replication_key"] = rk
+        state["replication_key_value"] = value
+        state[BOUNDARY_KEY] = {"value": None, "ids": []}  # rows at the value came in no order: read again, never lost
 
     def give_up_bulk_ahead(self) -> None:
         """Abort the job started ahead (``start_bulk_ahead``) if this stream never read it."""
@@ -1633,7 +1767,7 @@ class SalesforceStream(KitRESTStream):
         at a time, read as they stream)."""
         fields = self.selected_fields()
         if self.choose_api(lower) == "bulk":
-            soql = self._soql(self._bulk_fields(fields), lower, upper)
+            soql = self._soql(self._bulk_fields(fields), lower, upper, ordered=False)
             prefetched, self._prefetched_job = self._prefetched_job, None
             if prefetched is not None and prefetched[0] == soql:
                 job_id = prefetched[1]
@@ -1642,17 +1776,23 @@ class SalesforceStream(KitRESTStream):
                     self.client.abort_bulk_job(prefetched[1])
                 job_id = self.client.bulk_job_for(soql, include_deleted=self.tracks_deletes)
             numbers = self._written_numbers()
-            # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
-            for rows in read_ahead(self.client.read_bulk_job(job_id, abort_if_given_up=True), name=f"xlr8-{self.name}"):
-                header = rows.fieldnames  # the page's first line
-                if header is None:
-                    continue  # an empty page
-                build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
-                # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them; when
-                # only the writer reads the records, records and compounds as structs it writes as those dicts
-                self.records_plain = True
-                for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
-                    yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
+            self._bulk_open, self._bulk_newest = self.replication_key is not None, None
+            try:
+                # The next result page (Sforce-Locator) is fetched while this one's rows are emitted.
+                job_pages = self.client.read_bulk_job(job_id, abort_if_given_up=True)
+                for rows in read_ahead(job_pages, name=f"xlr8-{self.name}"):
+                    header = rows.fieldnames  # the page's first line
+                    if header is None:
+                        continue  # an empty page
+                    build_chunk = self._csv_chunk_builder(list(header), fields, numbers)
+                    # CSV cells as strings, booleans, integers, Decimals or RawNumbers; compounds as dicts of them;
+                    # when only the writer reads the records, records and compounds as structs it writes as dicts
+                    self.records_plain = True
+                    for chunk in bulk_row_chunks(rows, BULK_CHUNK):  # the DictReader's rows, as lists
+                        yield build_chunk(chunk)  # DictReader skips blank lines too (so does the builder)
+                self._land_bulk(job_id)  # every row of the job was emitted: only now does the bookmark move
+            finally:
+                self._bulk_open, self._bulk_newest = False, None
         else:
             soql = self._soql(fields, lower, upper)
             finish = self._finisher()

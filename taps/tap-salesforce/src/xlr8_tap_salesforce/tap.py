@@ -22,7 +22,14 @@ from xlr8_tap_salesforce.auth import (
     flatten_legacy_auth,
     parse_auth_settings,
 )
-from xlr8_tap_salesforce.client import SalesforceAPIError, SalesforceClient, SalesforceStream, select_soql
+from xlr8_tap_salesforce.client import (
+    MAX_REST_QUERY_URL,
+    SalesforceAPIError,
+    SalesforceClient,
+    SalesforceStream,
+    rest_query_url_length,
+    select_soql,
+)
 from xlr8_tap_salesforce.streams import stream_class
 
 if t.TYPE_CHECKING:
@@ -68,6 +75,8 @@ AUTH_SETTINGS = (
 #: requests (ranges are sized in pages, not by the width).
 DEFAULT_REST_CONCURRENT_QUERIES = 6
 MAX_REST_CONCURRENT_QUERIES = 8
+#: How far before the bookmark each incremental read starts (``lookback_seconds``): rows committed late land.
+DEFAULT_LOOKBACK_SECONDS = 300
 
 PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
@@ -144,6 +153,15 @@ PRODUCT_SETTINGS = th.PropertiesList(
         default=60.0,
         description="Smallest date window when QUERY_TIMEOUT splits a query; below it the error is fatal.",
     ),
+    th.Property(
+        "lookback_seconds",
+        th.IntegerType(minimum=0),
+        default=DEFAULT_LOOKBACK_SECONDS,
+        description="Each incremental read starts this many seconds before the bookmark, so rows committed late "
+        "(a long transaction, Bulk load or Apex batch stamps SystemModstamp when it writes, not when it commits) "
+        "still land. Cost: the rows changed in that window are read and emitted again each run (the target upserts "
+        "them by Id); the bookmark never moves back. 0 turns it off.",
+    ),
 )
 
 
@@ -171,6 +189,7 @@ class SalesforceSettings:
     bulk_max_wait: float = 3600.0
     reread_formula_fields: bool = False
     min_window_seconds: float = 60.0
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS
     filters: str | None = None
 
     @classmethod
@@ -195,6 +214,9 @@ class SalesforceSettings:
         if share is not None and not 0 < float(share) <= 1:
             raise ValueError(f"setting 'api_quota_share' must be in (0, 1]; got {share}")
         objects = config.get("objects")
+        lookback = int(config.get("lookback_seconds", DEFAULT_LOOKBACK_SECONDS))
+        if lookback < 0:
+            raise ValueError(f"setting 'lookback_seconds' must be 0 or more; got {lookback}")
         return cls(
             login_url=str(config.get("login_url") or "https://login.salesforce.com"),
             api_version=str(config.get("api_version") or "60.0"),
@@ -212,6 +234,7 @@ class SalesforceSettings:
             bulk_max_wait=float(config.get("bulk_max_wait") or 3600.0),
             reread_formula_fields=bool(config.get("reread_formula_fields", False)),
             min_window_seconds=float(config.get("min_window_seconds") or 60.0),
+            lookback_seconds=lookback,
             filters=config.get("filters") or None,
         )
 
@@ -372,7 +395,8 @@ class TapSalesforce(KitTap):
             for compound, parts in compounds.items():
                 if compound in guess.fields:
                     fields += [part for part in parts if part not in fields]
-            client.send_early_bulk(select_soql(name, fields, key, None), include_deleted=guess.include_deleted)
+            soql = select_soql(name, fields, key, None, ordered=False)
+            client.send_early_bulk(soql, include_deleted=guess.include_deleted)
             return
         if api_type == "auto":  # the count that chooses the API (page 1 would be wasted on a Bulk read)
             if key is not None:
@@ -382,6 +406,9 @@ class TapSalesforce(KitTap):
         if key is not None and settings.rest_concurrent_queries > 1:
             plan = functools.partial(client.plan, name, key, None, include_deleted=guess.include_deleted)
         soql = select_soql(name, guess.fields, key, None)
+        url = client.data_url("queryAll" if guess.include_deleted else "query")
+        if rest_query_url_length(url, soql) > MAX_REST_QUERY_URL:
+            return  # too wide for REST: the stream says so, or reads it by Bulk (``choose_api``)
         client.send_early(soql, include_deleted=guess.include_deleted, plan=plan)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import bisect
 import csv
+import dataclasses
 import heapq
 import io
 import itertools
@@ -40,7 +41,7 @@ from xlr8_sandbox.platform.rowcache import RowCache
 from xlr8_sandbox.platform.wirecsv import plain_csv_line
 from xlr8_sandbox.platform.wirejson import projected_bytes
 from xlr8_sandbox.products.salesforce import soql
-from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, sf_datetime
+from xlr8_sandbox.products.salesforce.objects import SObject, build_objects, describe_field, sf_datetime
 
 PRODUCT = "salesforce"
 CLIENT_ID = "xlr8-sandbox-connected-app"
@@ -222,6 +223,15 @@ class _BulkJob:
     error: str | None = None
 
 
+#: "In each REST call, the maximum length for the combined URI and headers is 16,384 bytes" (limits cheatsheet).
+MAX_URI_AND_HEADERS = 16_384
+
+
+def _uri_and_headers_bytes(request: Request) -> int:
+    uri = len(request.url.path) + (len(request.url.query) + 1 if request.url.query else 0)
+    return uri + sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+
+
 class SalesforceEmulator(ProductEmulator):
     product_id = PRODUCT
     title = "Salesforce (REST, Bulk API 1.0 and 2.0, OAuth)"
@@ -236,9 +246,19 @@ class SalesforceEmulator(ProductEmulator):
         self.bulk1_batches = 0
         options = ctx.options.get(PRODUCT, {})
         self.objects = build_objects(ctx.company, options.get("counts"))
+        for name, extra in (options.get("wide_fields") or {}).items():  # opt-in: as wide as real objects get
+            obj = self.objects[name]
+            wide = [describe_field(f"Wide_Custom_Field_{n:04d}_Txt__c", "string") for n in range(extra)]
+            self.objects[name] = dataclasses.replace(obj, fields=[*obj.fields, *wide])
         self.api_limit: int = options.get("api_limit", 1_000_000)
         self.api_used: int = 0
         self.query_timeout_rows: int | None = options.get("query_timeout_rows")
+        #: The ``errorMessage`` of a Bulk job too big to finish (``query_timeout_rows``); None: QUERY_TIMEOUT's. Bulk
+        #: 2.0 also fails as "Retried more than 15 times" when its chunks keep timing out (opt-in, audit24a M3).
+        self.bulk_timeout_message: str | None = None
+        #: Stamp a Bulk job's ``createdDate`` with the sandbox clock, the clock its rows' SystemModstamp comes from, as
+        #: one org's clock does (opt-in; by default the wall clock, as before).
+        self.bulk_created_at_sandbox_time = False
         #: QUERY_TIMEOUT for the REST queries (SOQL text, rows scanned) it answers True for, at their first request:
         #: one query of several (a range of a ranged read) timing out while the others run, as under an org's load.
         self.query_timeout_when: Callable[[str, int], bool] | None = None
@@ -306,6 +326,8 @@ class SalesforceEmulator(ProductEmulator):
             self.api_limit = options.get("api_limit", 1_000_000)
             self.api_used = 0
             self.query_timeout_rows = options.get("query_timeout_rows")
+            self.bulk_timeout_message = None
+            self.bulk_created_at_sandbox_time = False
             self.query_timeout_when = None
             self.query_more_timeout_when = None
             self.bulk_polls_before_complete = 1
@@ -372,6 +394,34 @@ class SalesforceEmulator(ProductEmulator):
             self._overlays[sobject][index] = record
         return record
 
+    def commit_late(self, sobject: str, index: int, written_at: datetime, **changes: Any) -> dict[str, Any]:
+        """Make visible now a row written at ``written_at`` by a transaction that commits only now (a data load, an
+        Apex batch): a real org stamps SystemModstamp at the write, so the row appears with an older stamp than
+        rows edited meanwhile. Test hook (audit24a H4); nothing else calls it."""
+        obj = self.objects[sobject]
+        with self._lock:
+            record = dict(self._overlays[sobject].get(index) or obj.base_record(index))
+            stamp = sf_datetime(written_at)
+            record.update(changes, SystemModstamp=stamp, LastModifiedDate=stamp)
+            self._overlays[sobject][index] = record
+        return record
+
+    def touch_into_running_jobs(self, sobject: str, index: int, **changes: Any) -> dict[str, Any]:
+        """``touch`` a row, and let the object's Bulk jobs still running return the edit. A real job reads its PK
+        chunks one after another, so a row of a later chunk comes with an edit made after the job was created,
+        while an earlier chunk's row edited then does not (jobs here read a snapshot taken at their creation).
+        Test hook (audit24a M3); nothing else calls it."""
+        record = self.touch(sobject, index, **changes)
+        with self._lock:
+            for job in self._jobs.values():
+                plan = job.plan
+                if plan.sobject.name != sobject or job.state in ("JobComplete", "Failed", "Aborted"):
+                    continue
+                kept = [r for r in plan.overlay if r["Id"] != record["Id"]]
+                plan.overlay = sorted([*kept, record], key=lambda r: (r["SystemModstamp"], r["Id"]))
+                plan.overlaid = plan.overlaid | {index}
+        return record
+
     def delete(self, sobject: str, index: int) -> dict[str, Any]:
         """Delete a row (to the recycle bin): only queryAll sees it afterwards, with IsDeleted = true."""
         return self.touch(sobject, index, IsDeleted=True)
@@ -417,6 +467,8 @@ class SalesforceEmulator(ProductEmulator):
                 return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
             if request.path_params.get("version") not in API_VERSIONS:
                 return _sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+            if _uri_and_headers_bytes(request) > MAX_URI_AND_HEADERS:
+                return _sf_error(414, "URI_TOO_LONG", "URI Too Long")
             with self._lock:
                 if self.api_used >= self.api_limit:
                     response: Response = _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -971,9 +1023,10 @@ class SalesforceEmulator(ProductEmulator):
         refusal = bulk_refusal(plan.sobject, plan.query.fields)
         if refusal:
             raise SalesforceError(400, "API_ERROR", refusal)
-        job = _BulkJob("750" + secrets.token_hex(7)[:15], plan, operation, sf_datetime(datetime.now(UTC)))
+        created = self.ctx.clock.now() if self.bulk_created_at_sandbox_time else datetime.now(UTC)
+        job = _BulkJob("750" + secrets.token_hex(7)[:15], plan, operation, sf_datetime(created))
         if self._too_big(plan):
-            job.error = "QUERY_TIMEOUT: Your query request was running for too long."
+            job.error = self.bulk_timeout_message or "QUERY_TIMEOUT: Your query request was running for too long."
         self._jobs[job.id] = job
         return JSONResponse(self._job_info(job))
 

@@ -1,0 +1,74 @@
+"""Bulk 2.0 reads (audit24a M3): no ORDER BY in the job's SOQL (it disables PK chunking), the rows treated as
+unsorted with the bookmark moved once at the job's end and no later than the job's createdDate, and the "Retried
+more than 15 times" failure split like QUERY_TIMEOUT. The tap against the emulator over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from xlr8_kit.testing.singer_cli import sync_in_process
+from xlr8_tap_salesforce.client import sf_stamp
+from xlr8_tap_salesforce.tap import TapSalesforce
+
+
+def _bookmark(output: Any) -> str:
+    return str(output.state["bookmarks"]["Account"]["replication_key_value"])
+
+
+def test_m3_bulk_jobs_carry_no_order_by_and_rest_queries_do(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 30}) as sandbox:
+        em = sf.emulator(sandbox)
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk")
+        bulk = sf.run_tap(config)
+        jobs = list(em._jobs.values())
+        rest = sf.run_tap({**config, "api_type": "rest"})
+    assert jobs
+    assert all(job.plan.query.order_by == [] for job in jobs)  # PK chunking stays on
+    assert sorted(r["Id"] for r in bulk.records("Account")) == sorted(r["Id"] for r in rest.records("Account"))
+
+
+def test_m3_bookmark_of_a_bulk_read_stops_at_the_job_start(sf: Any) -> None:
+    """While a job runs, row 8 is edited (its chunk was read already: not in the results), then row 9 (its chunk
+    read later: in the results, newer). The bookmark stops at the job's createdDate, so the next run reads row 8."""
+    with sf.start_sandbox({"Account": 50}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.bulk_created_at_sandbox_time = True
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk", lookback_seconds=0)
+        first = sf.run_tap(config)
+        em.ctx.clock.advance(timedelta(days=1))
+        job_start = em.ctx.clock.now()
+        em.touch("Account", 3, Name="Edited before the job")
+        edits: list[dict[str, Any]] = []
+
+        def edit_while_the_job_runs(_seconds: float) -> None:  # the tap's wait before its first poll
+            if not edits:
+                em.ctx.clock.advance(timedelta(minutes=1))
+                edits.append(em.touch("Account", 8, Name="Edited after its chunk was read"))
+                em.ctx.clock.advance(timedelta(minutes=1))
+                edits.append(em.touch_into_running_jobs("Account", 9, Name="Edited before its chunk was read"))
+
+        tap = TapSalesforce(config=config, state=first.state, parse_env_config=False)
+        tap.client.sleep = edit_while_the_job_runs
+        second = sync_in_process(tap)
+        third = sf.run_tap(config, state=second.state)
+    accounts = em.objects["Account"]
+    read = {r["Id"]: r["Name"] for r in second.records("Account")}
+    assert read[accounts.record_id(9)] == "Edited before its chunk was read"
+    assert accounts.record_id(8) not in read
+    assert _bookmark(second) == sf_stamp(job_start)  # not row 9's stamp, 2 minutes later
+    landed = {r["Id"]: r["Name"] for r in third.records("Account")}
+    assert landed[accounts.record_id(8)] == "Edited after its chunk was read"
+
+
+def test_m3_retried_more_than_15_times_splits_the_window(sf: Any) -> None:
+    with sf.start_sandbox({"Account": 700}, query_timeout_rows=300) as sandbox:
+        em = sf.emulator(sandbox)
+        em.bulk_timeout_message = "InternalServerError : Retried more than 15 times"
+        config = sf.password_config(sandbox, objects=["Account"], api_type="bulk", min_window_seconds=1)
+        run = sf.run_tap(config)
+        states = [job.state for job in em._jobs.values()]
+    assert "Failed" in states  # the whole-range job failed as Bulk 2.0 does when its chunks keep timing out
+    assert sorted(r["Id"] for r in run.records("Account")) == sorted(
+        em.objects["Account"].record_id(i) for i in range(700)
+    )
