@@ -6,12 +6,17 @@ process (a STATE after every record, as every 10,000 on a large window), BATCH t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import typing as t
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import (
     parse_singer_messages,
     run_tap_cli,
@@ -33,6 +38,7 @@ PATH = "/personnel/v1/employee-changes"
 START = EPOCH
 MIDDLE = EPOCH + timedelta(days=10)
 END = EPOCH + timedelta(days=20)
+BIN = Path(sys.executable).parent
 
 
 def _stamp(moment: datetime) -> str:
@@ -152,3 +158,61 @@ def test_the_last_window_ends_before_now_by_the_lag(
 def test_a_lag_out_of_range_names_the_setting(url: str) -> None:
     with pytest.raises(ConfigValidationError, match="employee_changes_lag_hours"):
         TapUkgPro(config=ukg_config(url, employee_changes_lag_hours=-1), parse_env_config=False)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["record", "batch"])
+def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, tmp_path: Path, batch: bool
+) -> None:
+    """review24b #1: the last window ends at now less the lag, which moves between runs. A run that fails inside
+    it, resumed later, must read it again to the same end: the rows the failed run landed are keyed by that end,
+    and the target upserts them instead of storing each change twice. ``tap | target`` (DuckDB) through the
+    console scripts, real clock (no ``end_date``), one window from ``start_date`` to now."""
+    sandbox.ctx.clock.advance(timedelta(days=20))
+    changed = {c.key for c in COMPANY.changes_between(START, END) if c.entity == "employee"}
+    assert len(changed) > 4  # more than the two pages before the failure
+    sandbox.faults.add(
+        "ukg_pro",
+        PATH,
+        FaultSpec("status", status=400, body='{"message": "boom"}', query={"startDate": _stamp(START), "page": "3"},
+                  times=1),
+    )  # fmt: skip
+    config = ukg_config(url, start_date=_stamp(START), employee_changes_window_days=366, per_page=2,
+                        max_concurrent_requests=1)  # fmt: skip
+    del config["end_date"]  # the window ends at now less the lag: later on the resumed run
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    if batch:
+        config["batch_config"] = {"encoding": {"format": "jsonl"}, "storage": {"root": spool.as_uri()},
+                                  "batch_size": 2}  # fmt: skip
+    store = tmp_path / "truths.duckdb"
+    target_config = write_json(tmp_path / "target.json", {
+        "project_id": "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01", "duckdb_path": str(store),
+        "pii_key_file": str(tmp_path / "pii.key"), "pii_key_create": True, "batch_locations": [str(spool)],
+    })  # fmt: skip
+    config_file = write_json(tmp_path / "config.json", config)
+    probe = TapUkgPro(config=config, parse_env_config=False)
+    catalog_file = write_json(tmp_path / "catalog.json", select_streams(probe.catalog_dict, {"employee_changes"}))
+
+    def tap_into_target(*state: str) -> tuple[int, list[dict[str, t.Any]]]:
+        tap = run_tap_cli("tap-ukg-pro", ["--config", config_file, "--catalog", catalog_file, *state], tmp_path)
+        target = subprocess.run([str(BIN / "target-xlr8-truths"), "--config", target_config], input=tap.stdout,
+                                capture_output=True, text=True, check=False, timeout=180)  # fmt: skip
+        assert target.returncode == 0, target.stderr[-2000:]
+        return tap.returncode, [m["value"] for m in parse_singer_messages(tap.stdout) if m["type"] == "STATE"]
+
+    failed, states = tap_into_target()
+    assert failed != 0
+    (window,) = emulator.change_windows
+    emulator.change_windows.clear()
+    # resumed from the failed run's last STATE (none written: from the start, as the scheduler would)
+    state = ["--state", write_json(tmp_path / "state.json", states[-1])] if states else []
+    resumed, _ = tap_into_target(*state)
+    assert resumed == 0
+    with duckdb.connect(str(store), read_only=True) as conn:
+        table = truths_table(conn, "ukg_pro", "employee_changes")
+        rows = conn.execute(f'SELECT employee_id, change_window_end FROM "{table}"').fetchall()
+    assert {employee for employee, _ in rows} == changed
+    assert len(rows) == len(changed)  # each change once: the re-read rows were upserted
+    assert "replication_key_value" not in states[-1]["bookmarks"]["employee_changes"]  # the window was not all read
+    assert emulator.change_windows[0] == window  # read again to the same end; then on from it to the new end

@@ -1,12 +1,12 @@
 """The UKG Pro base streams: REST (page/per_Page over bare JSON arrays) and RaaS reports (SOAP, see ``raas.py``).
 
-REST pages are requested with ``per_Page`` until an empty page or one shorter than the server's page size. UKG
+REST pages are requested with ``per_Page`` until an empty page (a short page may have rows after it). UKG
 serves up to 10,000 rows a page only on the resources its January 2022 note lists (person, employment and
 compensation details, job history, education, contacts, company details, ...) and at most 100 on the others
 (employee changes, demographics, PTO plans, configuration; https://developer.ukg.com/hcm/docs/news-doc, "Expanded
-default/max pagination parameters"), so a short first page that is not empty is taken as the server's page size,
-never as the end. A 200 whose body is not a JSON array (UKG's ``{"message": ...}`` shape) is an error, never "no
-more rows" (RELIABILITY A8).
+default/max pagination parameters"), so a short first page that is not empty is taken as the server's page size
+and the later pages are asked with it. A 200 whose body is not a JSON array (UKG's ``{"message": ...}`` shape) is
+an error, never "no more rows" (RELIABILITY A8).
 Dates arrive as ``YYYY-MM-DDT00:00:00`` and are emitted as ISO dates; change stamps as RFC 3339 date-times.
 """
 
@@ -21,7 +21,7 @@ from operator import attrgetter, itemgetter
 
 import msgspec
 import requests
-from singer_sdk.pagination import PageNumberPaginator
+from singer_sdk.pagination import BaseAPIPaginator
 
 from xlr8_kit.columns import remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
@@ -59,11 +59,21 @@ class UkgClassifier(ResponseClassifier):
 CLASSIFIER = UkgClassifier()
 
 
-class PerPagePaginator(PageNumberPaginator):
-    """UKG's ``page`` (1-based): another page only when this one was full. Full means as long as the server's
-    pages: a first page shorter than asked but not empty may be the server's own cap (100 on most resources,
-    whatever ``per_Page`` asked), so its length becomes the page size and the next page is asked for; the read
-    ends at an empty page or one shorter than that."""
+class PageAt(t.NamedTuple):
+    """A page token after the first: the page number and the ``per_Page`` to ask it with."""
+
+    page: int
+    per_page: int
+
+
+class PerPagePaginator(BaseAPIPaginator[int | PageAt]):
+    """UKG's ``page`` (1-based), read until an empty page (review24b #3). A short page is never taken as the end:
+    rows trimmed after the server's slice or a page size changed mid-read would end it early and lose the rest.
+
+    A first page shorter than asked but not empty may be the server's own cap (100 on most resources, whatever
+    ``per_Page`` asked), so its length becomes the page size, and every later page (read-ahead included) is asked
+    with it (``PageAt``): a server that counts pages by the size asked then still serves the next rows
+    (review24b #2: asked at 1,000 and capped at 100, page 2 would start at row 1,000)."""
 
     def __init__(self, per_page: int) -> None:
         super().__init__(1)
@@ -76,11 +86,17 @@ class PerPagePaginator(PageNumberPaginator):
         rows = json_array_length(response.content) if counted is None else counted
         if self.page_size is None:
             self.page_size = rows if 0 < rows < self.per_page else self.per_page
-        return rows > 0 and rows >= self.page_size
+        return rows > 0
 
-    def predict_next(self, token: int | None) -> int:
-        """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives."""
-        return (token or 1) + 1
+    def get_next(self, response: requests.Response) -> PageAt | None:
+        return self.predict_next(self.current_value)
+
+    def predict_next(self, token: int | PageAt | None) -> PageAt:
+        """The page after this one (``xlr8_kit.http.window``): asked for before this one's answer arrives, at the
+        learned page size (the first page is answered before any other is asked for)."""
+        if isinstance(token, PageAt):
+            return PageAt(token.page + 1, token.per_page)
+        return PageAt((token or 1) + 1, self.page_size or self.per_page)
 
 
 class UkgRestStream(UniversalFilterMixin, KitRESTStream):
@@ -115,7 +131,11 @@ class UkgRestStream(UniversalFilterMixin, KitRESTStream):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
         pushed = self.universal_filter.params if self.universal_filter is not None else {}
-        return {**self.extra_params, **pushed, "page": next_page_token or 1, "per_Page": self.settings.per_page}
+        if isinstance(next_page_token, PageAt):
+            page, per_page = next_page_token
+        else:  # the first page
+            page, per_page = next_page_token or 1, self.settings.per_page
+        return {**self.extra_params, **pushed, "page": page, "per_Page": per_page}
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         if self.filter_matches_nothing:

@@ -4,7 +4,9 @@ Personnel resources are Reality, code tables and configuration resources are Con
 is the incremental feed: it reads ``/personnel/v1/employee-changes`` in ``startDate``/``endDate`` windows from the
 bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark. The
 bookmark moves to a window's end only once that window's last page is in (a run that fails inside a window resumes
-at its start): the rows' window end is a progress marker until then.
+at its start): the rows' window end is a progress marker until then. The window being read is kept in the STATE
+too (``xlr8_window``), and a resumed run reads it again to that same end, so the rows it lands again keep their key
+and are upserted (the last window ends at now less the lag, which moves between runs).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 _EMPLOYEE_REFS = {"companyID": "company"}
+#: ``employee_changes``' state key for the window being read (``start``, ``end``), set before its first request and
+#: dropped once it is all read: a resumed run reads that window again to the same end (``_held_window``).
+WINDOW_KEY = "xlr8_window"
 
 
 class PersonDetailsStream(UkgRestStream):
@@ -114,6 +119,10 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         step = timedelta(days=settings.employee_changes_window_days)
         spans = []
+        held = self._held_window(context, start)
+        if held is not None:  # a window a failed run left part-read: read again to the same end (same row keys)
+            spans.append(held)
+            start = held[1]
         while start < end:
             spans.append((start, min(start + step, end)))
             start += step
@@ -128,8 +137,10 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
         return params
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        for window in self.windows(context):
+        batch = self.get_batch_config(self.config) is not None
+        for index, window in enumerate(self.windows(context)):
             self._window = window
+            self._window_started(context, window, say=index == 0 or not batch)
             for row in self.request_records(context):
                 kept = self.post_process(row, context) if self.keep(row) else None
                 if kept is not None:
@@ -141,11 +152,43 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             self._window_read(context)
         self._window = None
 
+    def _window_started(self, context: Context | None, window: tuple[datetime, datetime], *, say: bool) -> None:
+        """Keep ``window`` in the state and, when ``say``, write a STATE now, before its first request: a run that
+        fails before any later STATE still leaves the window's end for the resumed run (a RECORD run writes its
+        next STATE only after 10,000 rows). Only where nothing unlanded is behind the bookmark: the first window,
+        or in RECORD mode every window (the previous window's rows were all written before); in BATCH mode a
+        later window's STATE would pass rows still in an unnamed file."""
+        self.get_context_state(context)[WINDOW_KEY] = {"start": window[0].isoformat(), "end": window[1].isoformat()}
+        if say:
+            self.state_manager.is_flushed = False
+            self._write_state_message()
+
+    def _held_window(self, context: Context | None, start: datetime) -> tuple[datetime, datetime] | None:
+        """The window the STATE says was being read (``WINDOW_KEY``), when it starts at ``start`` (the bookmark, or
+        the first start where there is none). Its rows already landed carry its end in their key, and the last
+        window's end (now less the lag) moves between runs: read to another end, they would land twice."""
+        state = self.get_context_state(context)
+        held = state.get(WINDOW_KEY)
+        if not isinstance(held, dict):
+            return None
+        try:
+            held_start = datetime.fromisoformat(str(held["start"]))
+            held_end = datetime.fromisoformat(str(held["end"]))
+        except (KeyError, ValueError):
+            self.logger.warning("%s: ignoring a malformed %s in the state: %r", self.name, WINDOW_KEY, held)
+            return None
+        if held_start.tzinfo is None or held_end.tzinfo is None or held_end <= held_start:
+            return None
+        if held_start != start and "replication_key_value" in state:
+            return None  # the bookmark moved on since: that window was read whole
+        return held_start, held_end
+
     def _window_read(self, context: Context | None) -> None:
         """The window's last page is in and its rows went out: the bookmark moves to its end (the progress
         marker its rows left), so a later STATE lets a resumed run start after it. The markers stay, emptied,
         so the next window's rows move them again without the SDK's "not resumable" warning per window."""
         state = self.get_context_state(context)
+        state.pop(WINDOW_KEY, None)
         markers = state.get(PROGRESS_MARKERS)
         if not markers or "replication_key_value" not in markers:
             return  # no row in this window: the bookmark stays where it was

@@ -53,7 +53,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         th.IntegerType,
         default=1000,
         description=f"REST rows asked per page (1-{MAX_PER_PAGE}); UKG serves at most 100 on resources outside its "
-        "10,000 list, and a short first page is then read as the page size.",
+        "10,000 list, and a short first page is then read as the page size: later pages are asked at that size. "
+        "The read ends only at an empty page.",
     ),
     MAX_CONCURRENT_REQUESTS,
     th.Property("start_date", th.DateTimeType, description="employee_changes: first window start on a first run."),

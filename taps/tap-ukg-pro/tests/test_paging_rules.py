@@ -1,0 +1,95 @@
+"""REST paging against servers that page otherwise than the emulator (review24b #2, #3), each a small HTTP server
+on 127.0.0.1 in the test: every row must be read, whatever the server's paging rule.
+
+- ``asked``: caps a page at 100 rows but counts pages by the ``per_Page`` asked (``(page-1) * per_Page``): a tap
+  that keeps asking 1,000 after a first page of 100 reads rows 0-99, 1,000-1,099, ... and skips the rest.
+- ``trimmed``: caps at 100 and counts by the capped size (the emulator's rule), but one row of page 3 is left out
+  after the slice (row-level security, a row deleted meanwhile): a tap that ends at a short page stops there."""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing as t
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .conftest import run_tap, ukg_config
+
+ROWS = 2_500
+CAP = 100
+TRIMMED_PAGE = 3
+
+
+def _row(i: int) -> dict[str, t.Any]:
+    return {"employeeId": f"E{i:06d}", "personId": f"P{i}", "companyId": "C1", "employeeNumber": str(100_000 + i),
+            "firstName": "A", "lastName": "B", "employeeStatus": "A", "isActive": True,
+            "hireDate": "2020-01-01T00:00:00", "terminationDate": None}  # fmt: skip
+
+
+class _Server:
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.asked: list[tuple[int, int]] = []
+        self.rows = [json.dumps(_row(i)) for i in range(ROWS)]
+
+    def page(self, path: str, page: int, asked: int) -> list[str]:
+        if not path.endswith("/employee-changes"):
+            return []
+        self.asked.append((page, asked))
+        size = min(asked, CAP)
+        start = (page - 1) * (asked if self.rule == "asked" else size)
+        rows = self.rows[start : start + size]
+        if self.rule == "trimmed" and page == TRIMMED_PAGE:
+            rows = rows[1:]
+        return rows
+
+
+@pytest.fixture(params=["asked", "trimmed"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, _Server]]:
+    fake = _Server(request.param)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: t.Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            rows = fake.page(url.path, int(query.get("page", 1)), int(query.get("per_Page", 100)))
+            body = f"[{','.join(rows)}]".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", fake
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_every_row_is_read_whatever_the_paging_rule(server: tuple[str, _Server], window: int) -> None:
+    """The default ``per_Page`` (1,000) against a 100-row cap: every later page (read-ahead and a window of 3
+    included) asked at 100, and the read goes on past a short page to the empty one."""
+    url, fake = server
+    config = ukg_config(url, start_date="2026-11-01T00:00:00Z", end_date="2026-11-08T00:00:00Z",
+                        employee_changes_window_days=7, max_concurrent_requests=window)  # fmt: skip
+    got = run_tap(config, streams={"employee_changes"}).records("employee_changes")
+    expected = {f"E{i:06d}" for i in range(ROWS)}
+    if fake.rule == "trimmed":
+        expected.discard(f"E{(TRIMMED_PAGE - 1) * CAP:06d}")  # the row the server left out
+    assert len(got) == len(expected)
+    assert {r["employeeId"] for r in got} == expected
+    assert fake.asked[0] == (1, 1000)
+    assert {asked for page, asked in fake.asked if page > 1} == {CAP}  # every later page at the learned size
