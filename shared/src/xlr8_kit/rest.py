@@ -1039,11 +1039,13 @@ class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
         Salesforce's formula re-read). Returns the state, for the caller's own stamp.
 
         Explicit nulls, never removed keys: Meltano lays a cut-short run's last STATE over the stored one with a
-        deep merge (``meltano.core.utils.merge``: every STATE of a run with a merge strategy, a failed run's partial
-        state under any), which takes a null but keeps a key the new state lacks, so a popped bookmark came back
-        beside the reset's stamp and the restarted read was skipped (review23i #2, #6). ``siblings``: the stream's
-        own keys that describe the old bookmark, each with its empty value; a key holding a dict gets a dict of
-        nulls, never a null (the merge lays a later dict over a stored null by indexing the null: Meltano fails).
+        deep merge (``meltano.core.utils.merge``: every STATE of a run with ``--state-strategy merge`` or, under
+        ``auto``, with ``--full-refresh``; a failed run's partial state under any), which takes a null but keeps a
+        key the new state lacks, so a popped bookmark came back beside the reset's stamp and the restarted read was
+        skipped (review23i #2, #6). ``siblings``: the stream's own keys that describe the old bookmark, each with
+        its empty value; a key holding a dict gets a dict of nulls naming every inner key it can hold (the merge
+        clears only the inner keys named, any other stays), never a null (the merge lays a later dict over a stored
+        null by indexing the null: Meltano fails).
         The SDK's progress markers need nothing: ``sync_all`` drops them before any stream starts, and a
         partitions list is replaced whole by the merge."""
         state = self.get_context_state(context)

@@ -37,9 +37,10 @@ FUSION_CONCURRENT_REQUESTS = 8
 #: with the customer's users, and Oracle publishes no Fusion REST concurrency limit to stay under (review 21b). Set,
 #: ERP invoices at 100 ms read its ranges in 1.08-1.16 s at 24 against 1.85-2.11 s at 8 (bench/README, ora20).
 CHILD_MODES = ("streams", "embed")
-#: ``full_read_every_days`` unless set: a default install's flattened child columns and future-dated changes are at
-#: most a week late, for one whole read of the resources they touch a week (HCM's workers and effective-dated code
-#: tables; no ERP resource has either); 0 turns it off.
+#: ``full_read_every_days`` unless set: a default install's flattened child columns, embedded children and
+#: future-dated changes are at most a week late, for one whole read of the resources they touch a week (HCM's
+#: workers and effective-dated code tables; ERP's suppliers, purchaseOrders and invoices only with
+#: ``child_mode: embed``); 0 turns it off.
 FULL_READ_EVERY_DAYS = 7
 DEFAULT_API_VERSION = "11.13.18.05"
 #: The ``aud`` Oracle identity domains expect in a JWT user assertion.
@@ -118,9 +119,9 @@ def fusion_settings(default_resources: t.Sequence[str]) -> th.PropertiesList:
             th.IntegerType(minimum=0),
             default=FULL_READ_EVERY_DAYS,
             description="Incremental resources whose rows change without their LastUpdateDate (columns flattened "
-            "from children, effective-dated rows whose future-dated change takes effect): read whole, ignoring the "
-            "bookmark, when the last whole read is this many days old or more (0: never; a whole read costs a "
-            f"first run's requests; default {FULL_READ_EVERY_DAYS}).",
+            "from children, children embedded by child_mode embed, effective-dated rows whose future-dated change "
+            "takes effect): read whole, ignoring the bookmark, when the last whole read is this many days old or "
+            f"more (0: never; a whole read costs a first run's requests; default {FULL_READ_EVERY_DAYS}).",
         ),
         th.Property("page_size", th.IntegerType, default=MAX_LIMIT, description=f"Rows per page (1-{MAX_LIMIT})."),
         max_concurrent_requests_setting(

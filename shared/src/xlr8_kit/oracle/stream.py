@@ -192,14 +192,16 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     def _write_starting_replication_value(self, context: Context | None) -> None:
         """The bookmark dropped for a whole read when ``full_read_every_days`` says one is due (audit23b #5, #6):
         a worker whose job changed in a child, or whose future-dated change took effect, has no newer
-        ``LastUpdateDate`` to be found by. The whole read's start is kept in the state (``FULL_READ_AT``) as soon
-        as it starts: the read goes in ``LastUpdateDate`` order, so one cut short has still read whole everything
+        ``LastUpdateDate`` to be found by, nor has a supplier whose embedded site changed (review24f #1). The whole
+        read's start is kept in the state (``FULL_READ_AT``) as soon as it starts: the read goes in
+        ``LastUpdateDate`` order, so one cut short has still read whole everything
         below the bookmark it leaves, and the next run goes on from there. Cut short before its first bookmark, it
         leaves a null one (``restart_bookmark``), which Meltano's merge keeps: a removed key let the old bookmark
         come back beside the fresh stamp, and the whole read was skipped for another N days (review23i #6)."""
         super()._write_starting_replication_value(context)
         days = self.settings.full_read_every_days
-        if not days or not self.replication_key or not (self.plan.flatten or self.plan.effective_dated):
+        # expand: flattened and embedded children alike, neither of which always moves the parent's date
+        if not days or not self.replication_key or not (self.plan.expand or self.plan.effective_dated):
             return
         state = self.get_context_state(context)
         now = datetime.now(UTC)
