@@ -44,6 +44,16 @@ def emails_served(url: str) -> dict[int, int]:
     return {w["PersonId"]: len(w["emails"]) for w in body["items"]}
 
 
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The most requests the emulator had open at one moment, from their (arrived, answered) times."""
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals], key=lambda e: (e[0], e[1]))
+    level = most = 0
+    for _, step in events:
+        level += step
+        most = max(most, level)
+    return most
+
+
 def link_queries(emulator: OracleHcmEmulator, start: int) -> list[set[int]]:
     """The PersonIds each link query (``fields=PersonId``, a ``q`` on the key) asked for, since ``start``."""
     return [
@@ -86,17 +96,29 @@ def test_child_reads_overlap_within_the_requests_in_flight(
     spans = [(e.arrived_at, e.at) for e in sandbox.requests("oracle_hcm", "/hcmRestApi/resources")]
     children = [(e.arrived_at, e.at) for e in sandbox.requests("oracle_hcm") if "/child/" in e.path]
     assert len(children) == CUT
-
-    def most_at_once(intervals: list[tuple[float, float]]) -> int:
-        events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals], key=lambda e: (e[0], e[1]))
-        level = most = 0
-        for _, step in events:
-            level += step
-            most = max(most, level)
-        return most
-
     assert most_at_once(children) > 1
     assert most_at_once(spans) == 2
+
+
+def test_an_offset_windows_pages_and_their_children_share_the_requests_in_flight(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+) -> None:
+    """``workers_emails`` is read by offset in a window of ``max_concurrent_requests`` pages, each parsed on its
+    worker: a page's cut children take the slot its worker holds and only extras free now, so pages and children
+    together stay within 4 (review24c #1: they drew on a budget of their own, 5 at once)."""
+    emulator.set_cut_children_every(3)
+    try:
+        sandbox.faults.set_latency("oracle_hcm", 200, "*/workers*")
+        sandbox.ctx.requests.clear()
+        config = hcm_config(url, resources=["workers"], page_size=10, max_concurrent_requests=4)
+        out = run_tap(config, streams={"workers_emails"})
+    finally:
+        emulator.set_cut_children_every(0)
+    assert {r["PersonId"] for r in out.records("workers_emails")} == set(emails_served(url))
+    spans = [(e.arrived_at, e.at) for e in sandbox.requests("oracle_hcm", "/hcmRestApi/resources")]
+    children = {e.path for e in sandbox.requests("oracle_hcm") if "/child/" in e.path}
+    assert len(children) == len(range(0, SCALE, 3))  # every cut parent's emails read whole (3 pages of 10 each)
+    assert most_at_once(spans) == 4
 
 
 @pytest.mark.parametrize("ranged", [False, True])
@@ -115,6 +137,33 @@ def test_records_come_in_the_one_cursor_order(
         return [(m["stream"], m["record"]) for m in out.of_type("RECORD")]
 
     assert records(many) == records(one)
+
+
+def test_no_child_read_is_sent_once_one_failed(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, cut: None
+) -> None:
+    """Page 1 (50 workers, 8 cut parents, 4 reads at once): the second parent's child answers 404 at once while the
+    others take 1.5 s; only the reads begun before the 404 was seen go out, never the other four (review24c #2: the
+    404's thread took the next read at once, and all 8 were sent)."""
+    config = hcm_config(url, resources=["workers"], page_size=50, max_concurrent_requests=4)
+    before = run_tap(config, streams={"workers"}).records("workers")
+    served = emails_served(url)
+    parents = [r["PersonId"] for r in before[:50] if served[r["PersonId"]] > 25]
+    assert len(parents) == 8
+    failing = parents[1]
+    for pid in parents:
+        if pid != failing:
+            sandbox.faults.set_latency("oracle_hcm", 1500, f"*/workers/{uniq_id(str(pid))}/child/emails")
+    sandbox.faults.add("oracle_hcm", f"*/workers/{uniq_id(str(failing))}/child/emails", FaultSpec("status", status=404))
+    sandbox.ctx.requests.clear()
+    catalog = select_streams(TapOracleHcm(config=config, parse_env_config=False).catalog_dict, {"workers"})
+    output, error = sync_until_error(TapOracleHcm(config=config, catalog=catalog, parse_env_config=False))
+    assert error is not None
+    assert "404" in str(error), error
+    assert output.records("workers") == []
+    children = [e.path for e in sandbox.requests("oracle_hcm") if "/child/" in e.path]
+    assert f"/workers/{uniq_id(str(failing))}/child/emails" in "".join(children)
+    assert len(children) <= 4, children  # the 4 begun together at most; 5-8 come after the 404 or not at all
 
 
 def test_a_failed_child_read_mid_page_stops_before_the_page(
