@@ -8,6 +8,7 @@ the page holding its parent: no record of that page, no bookmark past the page b
 from __future__ import annotations
 
 import collections
+import logging
 import re
 import typing as t
 from pathlib import Path
@@ -123,15 +124,24 @@ def test_an_offset_windows_pages_and_their_children_share_the_requests_in_flight
 
 @pytest.mark.parametrize("ranged", [False, True])
 def test_records_come_in_the_one_cursor_order(
-    url: str, emulator: OracleHcmEmulator, cut: None, monkeypatch: pytest.MonkeyPatch, ranged: bool
+    url: str,
+    emulator: OracleHcmEmulator,
+    cut: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    ranged: bool,
 ) -> None:
     """The RECORD messages of every stream, in order, equal those of a read with one request in flight (each cut
-    child read one after the other): page after page, and in ranges read side by side from page 1 on."""
+    child read one after the other): page after page (``RANGES_AT`` out of reach: one cursor for certain), and in
+    ranges read side by side (pages of 3: more than ``RANGE_PAGES`` pages left after page 1, which decides by
+    default)."""
     one = run_tap(hcm_config(url, resources=["workers"], page_size=20, max_concurrent_requests=1))
-    if ranged:
-        monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+    if not ranged:
+        monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", float("inf"))
     config = hcm_config(url, resources=["workers"], page_size=3 if ranged else 20, max_concurrent_requests=4)
+    caplog.set_level(logging.INFO)
     many = run_tap(config)
+    assert ("ranges read" in caplog.text) is ranged
 
     def records(out: t.Any) -> list[tuple[str, dict[str, t.Any]]]:
         return [(m["stream"], m["record"]) for m in out.of_type("RECORD")]
@@ -200,3 +210,66 @@ def test_a_failed_child_read_mid_page_stops_before_the_page(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if "| ERROR " in line and "404" in line]
+
+
+def sync_failing_at(
+    url: str, sandbox: t.Any, streams: set[str], page_size: int, parent: int
+) -> tuple[t.Any, BaseException | None]:
+    """Sync ``streams`` (4 requests in flight, STATE every 2 records) with a 404 on ``parent``'s emails URL."""
+    sandbox.faults.add("oracle_hcm", f"*/workers/{uniq_id(str(parent))}/child/emails", FaultSpec("status", status=404))
+    config = hcm_config(url, resources=["workers"], page_size=page_size, max_concurrent_requests=4)
+    catalog = select_streams(TapOracleHcm(config=config, parse_env_config=False).catalog_dict, streams)
+    return sync_until_error(TapOracleHcm(config=config, catalog=catalog, parse_env_config=False))
+
+
+@pytest.mark.parametrize("row", [10, 70])
+def test_a_failed_child_read_in_a_ranged_read_stops_before_its_page(
+    url: str,
+    sandbox: t.Any,
+    emulator: OracleHcmEmulator,
+    cut: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    row: int,
+) -> None:
+    """Pages of 3 read in ranges, 4 at once: the cut parent at ``row`` answers 404 on its child URL while its page's
+    thread holds a slot of the read and its children borrow free ones (review24c #4: only one cursor was tested).
+    The records are the rows before that page, in order; no bookmark passes the last of them."""
+    before = run_tap(hcm_config(url, resources=["workers"], page_size=20), streams={"workers"}).records("workers")
+    served = emails_served(url)
+    at = next(i for i in range(row, SCALE) if served[before[i]["PersonId"]] > 25)
+    from xlr8_kit.oracle.stream import FusionStream
+
+    monkeypatch.setattr(FusionStream, "STATE_MSG_FREQUENCY", 2)
+    caplog.set_level(logging.INFO)
+    output, error = sync_failing_at(url, sandbox, {"workers"}, 3, before[at]["PersonId"])
+    assert "ranges read" in caplog.text
+    assert error is not None
+    assert "404" in str(error), error
+    got = output.records("workers")
+    assert at - 2 <= len(got) <= at  # every page before the failing one (pages of 3)
+    assert got == before[: len(got)]
+    bookmarks = [
+        (m["value"].get("bookmarks") or {}).get("workers", {}).get("replication_key_value")
+        for m in output.of_type("STATE")
+    ]
+    assert [b for b in bookmarks if b is not None]
+    assert all(b is None or b <= got[-1]["LastUpdateDate"] for b in bookmarks)
+
+
+def test_a_failed_child_read_in_an_offset_window_stops_before_its_page(
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, cut: None
+) -> None:
+    """``workers_emails`` by offset, pages of 5 workers, 4 in flight: the cut parent at row 70 or after answers 404;
+    the emails of every page before its page land, in order, and none after (review24c #4)."""
+    clean = run_tap(hcm_config(url, resources=["workers"], page_size=5), streams={"workers_emails"})
+    emails = clean.records("workers_emails")
+    order = list(dict.fromkeys(r["PersonId"] for r in emails))
+    assert len(order) == SCALE
+    served = emails_served(url)
+    at = next(i for i in range(70, SCALE) if served[order[i]] > 25)
+    output, error = sync_failing_at(url, sandbox, {"workers_emails"}, 5, order[at])
+    assert error is not None
+    assert "404" in str(error), error
+    landed = set(order[: at - at % 5])  # the pages of 5 before the failing one
+    assert output.records("workers_emails") == [r for r in emails if r["PersonId"] in landed]
