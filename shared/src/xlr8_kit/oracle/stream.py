@@ -95,10 +95,11 @@ FULL_READ_AT = "xlr8_full_read_at"
 
 
 class _SlottedPages(_TokenPages):
-    """Pages sent and parsed on a slot of the stream's ``_child_slots`` when the thread holds none (an offset
-    window's workers, the one-cursor phase's sends): a page's cut children then take that slot and only extras free
-    now, so pages and children share ``max_concurrent_requests`` (review24c #1: a window's children drew on a budget
-    of their own, 5 requests at once at 4). In a ranged read the read's slot is held already (``HELD``)."""
+    """A page sent and parsed where the thread holds no slot (an offset window's workers) holds one of the stream's
+    ``_child_slots`` meanwhile: its cut children then take that slot and only extras free now, so the window's pages
+    and their children share ``max_concurrent_requests`` (review24c #1: they drew on two budgets, 5 at once at 4).
+    A ranged read's pages hold the read's own slot already (``HELD``); the one-cursor phase sends without parsing,
+    one page at a time, and parses after, its children on ``_side_by_side``'s own slot."""
 
     def __init__(self, stream: FusionStream, context: t.Any) -> None:
         super().__init__(stream, context)
@@ -109,7 +110,7 @@ class _SlottedPages(_TokenPages):
     ) -> tuple[requests.Response, list[dict[str, t.Any]]]:
         from xlr8_kit.oracle.ranges import HELD
 
-        if HELD.get() is not None:
+        if not parse or HELD.get() is not None:
             return super().send(prepared, parse=parse)
         with self._slots.slot():
             return super().send(prepared, parse=parse)
@@ -626,8 +627,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
     @functools.cached_property
     def _child_slots(self) -> InFlight:
-        """Requests in flight outside a ranged read: ``max_concurrent_requests``, shared by the pages a window or
-        the one-cursor phase sends (``_SlottedPages``) and their cut children."""
+        """Requests in flight outside a ranged read: ``max_concurrent_requests``, shared by an offset window's pages
+        (``_SlottedPages``) and their cut children."""
         from xlr8_kit.oracle.ranges import InFlight
 
         width = max(1, self.page_window_width)
