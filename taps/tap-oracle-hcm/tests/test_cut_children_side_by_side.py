@@ -273,3 +273,37 @@ def test_a_failed_child_read_in_an_offset_window_stops_before_its_page(
     assert "404" in str(error), error
     landed = set(order[: at - at % 5])  # the pages of 5 before the failing one
     assert output.records("workers_emails") == [r for r in emails if r["PersonId"] in landed]
+
+
+def test_a_link_query_url_stays_within_its_bytes(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker cut, one page of 100: each link query's URL, encoded as sent, stays within ``LINK_QUERY_BYTES``
+    (800 here: 50 numeric keys take about 1,730 bytes, long string keys more), so more queries take fewer keys each;
+    every parent is still asked for once and all its emails land (review24c #5)."""
+    from urllib.parse import urlencode
+
+    import xlr8_kit.oracle.stream as stream_module
+
+    monkeypatch.setattr(stream_module, "LINK_QUERY_BYTES", 800, raising=False)
+    config = hcm_config(url, resources=["workers"], page_size=100)
+    resources = TapOracleHcm(config=config, parse_env_config=False).client.resources_url
+    emulator.set_cut_children_every(1)
+    try:
+        start = len(emulator.collection_queries)
+        out = run_tap(config, streams={"workers_emails"})
+        asked = [
+            q
+            for q in emulator.collection_queries[start:]
+            if q.get("fields") == "PersonId" and "PersonId = " in q.get("q", "")
+        ]
+        served = emails_served(url)
+    finally:
+        emulator.set_cut_children_every(0)
+    assert dict(collections.Counter(r["PersonId"] for r in out.records("workers_emails"))) == served
+    assert all(n > 25 for n in served.values())
+    sizes = [len(f"{resources}/workers") + 1 + len(urlencode(q)) for q in asked]
+    assert max(sizes) <= 800, sizes
+    parents = collections.Counter(int(v) for q in asked for v in re.findall(r"PersonId = (\d+)", q["q"]))
+    assert parents == dict.fromkeys(served, 1)
+    assert len(asked) > SCALE // 50

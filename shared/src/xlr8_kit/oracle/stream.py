@@ -20,7 +20,7 @@ import threading
 import time
 import typing as t
 from datetime import UTC, datetime, timedelta
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from singer_sdk import metrics
 from singer_sdk.pagination import BaseAPIPaginator
@@ -89,6 +89,11 @@ class _NotSent(Exception):
 
 #: Top-level keys one link query asks for at most (``q`` with ``or``): about 35 characters each in the URL.
 LINKS_PER_QUERY = 50
+
+#: Bytes a link query's URL takes at most, percent-encoded (review24c #5): 50 numeric keys of 15 digits take about
+#: 1,730, so long string keys go fewer to a query. Fusion documents no URL limit; front ends commonly take 8 KB, and
+#: Oracle CRM On Demand documents 4,096 characters for a ``q``. A key longer than this alone still goes alone.
+LINK_QUERY_BYTES = 2000
 
 #: The stream state's key for the start of the last whole read (``full_read_every_days``).
 FULL_READ_AT = "xlr8_full_read_at"
@@ -707,7 +712,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     def _item_hrefs(self, key_values: list[str], hrefs: dict[str, str]) -> None:
         """The ``self`` links of the top-level items with these key values, into ``hrefs``: Oracle addresses workers,
         invoices and purchase orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so
-        the child URL is never built from the key. One query per ``LINKS_PER_QUERY`` parents (review23i #3):
+        the child URL is never built from the key. One query per ``LINKS_PER_QUERY`` parents, fewer when its URL
+        would pass ``LINK_QUERY_BYTES`` (review23i #3, review24c #5):
         ``q=<Key> = a or <Key> = b ...`` (framework 2+ rowmatch, as the keyset ``q`` is), ``fields=<Key>`` and no
         ``onlyData`` (which strips ``links``; with ``fields``, Fusion returns only those attributes and the links).
         Each key must come back exactly once, its link on the tenant's host. Levels below the top one are
@@ -723,13 +729,21 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         effective = plan.effective_dated and self.settings.effective_date is not None
         base = urlsplit(self.client.resources_url)
 
-        def lookup(values: list[str]) -> dict[str, str]:
+        def query(values: list[str]) -> dict[str, t.Any]:
             literals = [v if number else q_quote(v) for v in values]
             where = f"{key}={literals[0]}" if simple else " or ".join(f"{key} = {v}" for v in literals)
             params: dict[str, t.Any] = {"q": where, "fields": key, "limit": len(values) + 1}
             if effective:
                 params["effectiveDate"] = self.settings.effective_date.isoformat()  # type: ignore[union-attr]
-            payload = self.client.get_json(plan.resource.name, params)
+            return params
+
+        url = f"{self.client.resources_url}/{plan.resource.name}"
+
+        def fits(values: list[str]) -> bool:
+            return len(values) <= per_query and len(url) + 1 + len(urlencode(query(values))) <= LINK_QUERY_BYTES
+
+        def lookup(values: list[str]) -> dict[str, str]:
+            payload = self.client.get_json(plan.resource.name, query(values))
             self._count_child_request()
             try:
                 items, _ = collection_page(payload)
@@ -751,7 +765,12 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 )
             return links
 
-        chunks = [wanted[i : i + per_query] for i in range(0, len(wanted), per_query)]
+        chunks: list[list[str]] = []
+        for value in wanted:  # in order, as many to a query as fit
+            if chunks and fits([*chunks[-1], value]):
+                chunks[-1].append(value)
+            else:
+                chunks.append([value])
         for links in self._side_by_side([functools.partial(lookup, chunk) for chunk in chunks]):
             hrefs.update(links)
 
