@@ -20,7 +20,7 @@ import threading
 import time
 import typing as t
 from datetime import UTC, datetime, timedelta
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from singer_sdk import metrics
 from singer_sdk.pagination import BaseAPIPaginator
@@ -60,7 +60,7 @@ from xlr8_kit.oracle.protocol import (
     since_q,
     upto_q,
 )
-from xlr8_kit.rest import KitRESTStream, MarkedPage
+from xlr8_kit.rest import KitRESTStream, MarkedPage, _TokenPages
 
 if t.TYPE_CHECKING:
     import requests
@@ -75,11 +75,50 @@ if t.TYPE_CHECKING:
 #: where a reader measures a page's cost, ``_request_pages_by_range``: that wait is round trips, not the tap's cost).
 _CHILD_WAIT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("xlr8_oracle_child_wait", default=None)
 
+#: Set by ``_side_by_side`` in each read's context: true once a read before this one failed (its own requests are
+#: then of no use: that failure is raised whatever this read finds).
+_SIDE_STOP: contextvars.ContextVar[t.Callable[[], bool] | None] = contextvars.ContextVar(
+    "xlr8_oracle_side_stop", default=None
+)
+
+
+class _NotSent(Exception):
+    """A read side by side stopped before its next request because one before it failed (never raised past
+    ``_side_by_side``, which raises that failure)."""
+
+
 #: Top-level keys one link query asks for at most (``q`` with ``or``): about 35 characters each in the URL.
 LINKS_PER_QUERY = 50
 
+#: Bytes a link query's URL takes at most, percent-encoded (review24c #5): 50 numeric keys of 15 digits take about
+#: 1,730, so long string keys go fewer to a query. Fusion documents no URL limit; front ends commonly take 8 KB, and
+#: Oracle CRM On Demand documents 4,096 characters for a ``q``. A key longer than this alone still goes alone.
+LINK_QUERY_BYTES = 2000
+
 #: The stream state's key for the start of the last whole read (``full_read_every_days``).
 FULL_READ_AT = "xlr8_full_read_at"
+
+
+class _SlottedPages(_TokenPages):
+    """A page sent and parsed where the thread holds no slot (an offset window's workers) holds one of the stream's
+    ``_child_slots`` meanwhile: its cut children then take that slot and only extras free now, so the window's pages
+    and their children share ``max_concurrent_requests`` (review24c #1: they drew on two budgets, 5 at once at 4).
+    A ranged read's pages hold the read's own slot already (``HELD``); the one-cursor phase sends without parsing,
+    one page at a time, and parses after, its children on ``_side_by_side``'s own slot."""
+
+    def __init__(self, stream: FusionStream, context: t.Any) -> None:
+        super().__init__(stream, context)
+        self._slots = stream._child_slots
+
+    def send(
+        self, prepared: requests.PreparedRequest, *, parse: bool = True
+    ) -> tuple[requests.Response, list[dict[str, t.Any]]]:
+        from xlr8_kit.oracle.ranges import HELD
+
+        if not parse or HELD.get() is not None:
+            return super().send(prepared, parse=parse)
+        with self._slots.slot():
+            return super().send(prepared, parse=parse)
 
 
 class FusionStream(UniversalFilterMixin, KitRESTStream):
@@ -541,7 +580,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         """Each read's result, in order; up to as many at once as requests in flight are free: within a ranged
         read, the slot this thread holds for the page (``ranges.HELD``) and any the read has free now, never
         waited for (other holders may wait on them); elsewhere up to ``max_concurrent_requests`` of the stream's
-        own (``_child_slots``). The first error is raised, in order, and reads not started are not sent."""
+        own (``_child_slots``). Once one read fails, no read after it sends another request (review24c #2: a
+        failing tenant is asked no more than needed); the reads before it end, and the first error in order is
+        raised: the one reading them in turn raises, whichever thread ran first."""
         from xlr8_kit.oracle.ranges import HELD
 
         holding = HELD.get()
@@ -556,21 +597,45 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 held.callback(slots.give)
             if not extra:
                 return [read() for read in reads]
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+            failed = [len(reads)]  # the first read (in submission order) that failed
+            lock = threading.Lock()
+
+            def run(index: int, read: t.Callable[[], t.Any]) -> t.Any:
+                def stopped() -> bool:
+                    return failed[0] < index
+
+                if stopped():
+                    raise _NotSent
+                _SIDE_STOP.set(stopped)  # this read's own context (``copy_context``): ``_whole_child`` looks per page
+                try:
+                    return read()
+                except BaseException:
+                    with lock:
+                        failed[0] = min(failed[0], index)  # before this future is done: the next read sees it
+                    raise
 
             with ThreadPoolExecutor(1 + extra, thread_name_prefix=f"xlr8-{self.name}-child") as pool:
-                futures = [pool.submit(contextvars.copy_context().run, read) for read in reads]
-                try:
-                    return [future.result() for future in futures]
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
+                futures = [pool.submit(contextvars.copy_context().run, run, i, read) for i, read in enumerate(reads)]
+                wait(futures, return_when=FIRST_EXCEPTION)
+                for future in futures:
+                    future.cancel()  # the reads not started (all after every started one): never sent
+            # Here every read ended or was never started (the pool's exit waits for the running ones). The reads
+            # before the first failure all ran to their end, so the error is the one reading in turn would raise.
+            for future in futures:
+                error = None if future.cancelled() else future.exception()
+                if error is not None and not isinstance(error, _NotSent):
+                    raise error
+            return [future.result() for future in futures]
+
+    def _token_pages(self, context: t.Any) -> _TokenPages:
+        return _SlottedPages(self, context)
 
     @functools.cached_property
     def _child_slots(self) -> InFlight:
-        """Requests in flight for cut children outside a ranged read: ``max_concurrent_requests``, what the read
-        would keep in flight for its pages."""
+        """Requests in flight outside a ranged read: ``max_concurrent_requests``, shared by an offset window's pages
+        (``_SlottedPages``) and their cut children."""
         from xlr8_kit.oracle.ranges import InFlight
 
         width = max(1, self.page_window_width)
@@ -616,6 +681,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         for page in range(self.MAX_CHILD_PAGES + 1):
             if page == self.MAX_CHILD_PAGES and total is None:
                 raise ChildReadError(f"{where}: more than {self.MAX_CHILD_PAGES} pages (hasMore without end)")
+            stopped = _SIDE_STOP.get()
+            if page and stopped is not None and stopped():
+                raise _NotSent
             payload = self.client.get_json(url, {**params, "offset": offset})
             self._count_child_request()
             try:
@@ -646,7 +714,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     def _item_hrefs(self, key_values: list[str], hrefs: dict[str, str]) -> None:
         """The ``self`` links of the top-level items with these key values, into ``hrefs``: Oracle addresses workers,
         invoices and purchase orders by a ``…UniqID`` hash that "the client should not generate" (review23b #1), so
-        the child URL is never built from the key. One query per ``LINKS_PER_QUERY`` parents (review23i #3):
+        the child URL is never built from the key. One query per ``LINKS_PER_QUERY`` parents, fewer when its URL
+        would pass ``LINK_QUERY_BYTES`` (review23i #3, review24c #5):
         ``q=<Key> = a or <Key> = b ...`` (framework 2+ rowmatch, as the keyset ``q`` is), ``fields=<Key>`` and no
         ``onlyData`` (which strips ``links``; with ``fields``, Fusion returns only those attributes and the links).
         Each key must come back exactly once, its link on the tenant's host. Levels below the top one are
@@ -662,13 +731,21 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         effective = plan.effective_dated and self.settings.effective_date is not None
         base = urlsplit(self.client.resources_url)
 
-        def lookup(values: list[str]) -> dict[str, str]:
+        def query(values: list[str]) -> dict[str, t.Any]:
             literals = [v if number else q_quote(v) for v in values]
             where = f"{key}={literals[0]}" if simple else " or ".join(f"{key} = {v}" for v in literals)
             params: dict[str, t.Any] = {"q": where, "fields": key, "limit": len(values) + 1}
             if effective:
                 params["effectiveDate"] = self.settings.effective_date.isoformat()  # type: ignore[union-attr]
-            payload = self.client.get_json(plan.resource.name, params)
+            return params
+
+        url = f"{self.client.resources_url}/{plan.resource.name}"
+
+        def fits(values: list[str]) -> bool:
+            return len(values) <= per_query and len(url) + 1 + len(urlencode(query(values))) <= LINK_QUERY_BYTES
+
+        def lookup(values: list[str]) -> dict[str, str]:
+            payload = self.client.get_json(plan.resource.name, query(values))
             self._count_child_request()
             try:
                 items, _ = collection_page(payload)
@@ -690,7 +767,12 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 )
             return links
 
-        chunks = [wanted[i : i + per_query] for i in range(0, len(wanted), per_query)]
+        chunks: list[list[str]] = []
+        for value in wanted:  # in order, as many to a query as fit
+            if chunks and fits([*chunks[-1], value]):
+                chunks[-1].append(value)
+            else:
+                chunks.append([value])
         for links in self._side_by_side([functools.partial(lookup, chunk) for chunk in chunks]):
             hrefs.update(links)
 
