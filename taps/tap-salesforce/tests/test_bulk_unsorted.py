@@ -72,3 +72,51 @@ def test_m3_retried_more_than_15_times_splits_the_window(sf: Any) -> None:
     assert sorted(r["Id"] for r in run.records("Account")) == sorted(
         em.objects["Account"].record_id(i) for i in range(700)
     )
+
+
+def test_a_row_edited_while_a_split_windows_lower_half_ran_lands_next_run(sf: Any) -> None:
+    """review24g #2: the whole window's job times out and the window splits; while the lower half's job runs a row is
+    edited (stamped before the split point, missing from that job) and the clock then passes the split point. The
+    upper half's job alone would move the bookmark past the edit: the read's earliest job caps it, so the next run
+    reads the edit."""
+    from xlr8_tap_salesforce.client import QueryTimeoutError
+
+    edited = "Edited while the lower half's job ran"
+    with sf.start_sandbox({"Account": 50}) as sandbox:
+        em = sf.emulator(sandbox)
+        em.bulk_created_at_sandbox_time = True
+        config = sf.password_config(
+            sandbox, objects=["Account"], api_type="bulk", lookback_seconds=0, min_window_seconds=1
+        )
+        em.touch("Account", 1, Name="Edited before run 1")  # a recent bookmark, as an hourly sync's
+        first = sf.run_tap(config)
+        em.ctx.clock.advance(timedelta(days=1))
+        em.touch("Account", 3, Name="Edited before run 2")
+        tap = TapSalesforce(config=config, state=first.state, parse_env_config=False)
+        real_read = tap.client.read_bulk_job
+        calls: list[str] = []
+
+        def read_bulk_job(job_id: str, **kw: Any) -> Any:
+            calls.append(job_id)
+            if len(calls) == 1:  # the whole window's job fails as an org's timing-out job does
+                raise QueryTimeoutError("salesforce bulk query job Failed: QUERY_TIMEOUT", error_code="QUERY_TIMEOUT")
+            return real_read(job_id, **kw)
+
+        edits: list[Any] = []
+
+        def long_lower_job(_seconds: float) -> None:
+            if len(calls) == 2 and not edits:
+                em.ctx.clock.advance(timedelta(minutes=1))
+                edits.append(em.touch("Account", 8, Name=edited))
+                em.ctx.clock.advance(timedelta(days=200))  # long enough for the clock to pass the split point
+                edits.append(em.touch("Account", 20, Name="Edited after the split point"))
+
+        tap.client.read_bulk_job = read_bulk_job  # type: ignore[method-assign]
+        tap.client.sleep = long_lower_job  # type: ignore[method-assign]
+        second = sync_in_process(tap)
+        third = sf.run_tap(config, state=second.state)
+        row8 = em.objects["Account"].record_id(8)
+    assert len(calls) >= 3, calls  # the failed job, then the two halves
+    assert edits, "the lower half's job never polled"
+    landed = {r["Id"]: r["Name"] for r in [*second.records("Account"), *third.records("Account")]}
+    assert landed.get(row8) == edited

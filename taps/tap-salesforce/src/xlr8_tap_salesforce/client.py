@@ -1147,6 +1147,8 @@ class SalesforceStream(KitRESTStream):
         #: A Bulk job's rows are being emitted: unsorted, they only note their newest value (``_land_bulk``).
         self._bulk_open = False
         self._bulk_newest: str | None = None
+        #: The earliest ``createdDate`` of this read's Bulk jobs: no job of the read moves the bookmark past it.
+        self._bulk_read_cap: datetime | None = None
 
     @property
     def _sf_tap(self) -> TapSalesforce:
@@ -1231,6 +1233,7 @@ class SalesforceStream(KitRESTStream):
         if plan is not None and plan.empty:
             return
         self._warn_deletes_unmarked()
+        self._bulk_read_cap = None
         start_value = self._start_value(context)
         self._warn_past_recycle_bin(context)
         try:
@@ -1746,7 +1749,13 @@ class SalesforceStream(KitRESTStream):
                 "%s: Bulk job %s named no createdDate; the bookmark stays where it was", self.name, job_id
             )
             return
+        # The read's earliest job, not this one's: the halves of a window split on QUERY_TIMEOUT are jobs of one
+        # read, and a row edited while the lower half's job ran (missing from it, stamped before the split point)
+        # is in no later half: the upper half's job alone would move the bookmark past it (review24g #2).
         cap = parse_sf_datetime(started)
+        if self._bulk_read_cap is None or cap < self._bulk_read_cap:
+            self._bulk_read_cap = cap
+        cap = self._bulk_read_cap
         value = newest if parse_sf_datetime(newest) <= cap else sf_stamp(cap)
         state = self.get_context_state(None)
         held = state.get("replication_key_value")
