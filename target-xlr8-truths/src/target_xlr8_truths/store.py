@@ -515,6 +515,15 @@ class Store(abc.ABC):
         done = quote("__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16])
         listed = ", ".join(parts)
         self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {done} AS SELECT {listed} FROM {table} WHERE FALSE")  # noqa: S608
+        evolved, _created, retyped = self._evolved
+        if evolved == info.table_name and retyped & set(info.replace_by):
+            # a set column this batch widened is widened here too, keeping the run's sets (else the compare fails)
+            types = self.table_columns(info.table_name)
+            for name in sorted(retyped & set(info.replace_by)):
+                kind = types[name]
+                self.execute(
+                    f"ALTER TABLE {done} ALTER COLUMN {quote(name)} TYPE {kind} USING CAST({quote(name)} AS {kind})"
+                )
 
         def same(left: str, right: str) -> str:
             return " AND ".join(f"{left}.{p} = {right}.{p}" for p in parts)
