@@ -60,8 +60,15 @@ def test_a_set_re_read_replaces_its_rows(
     for run, sent in enumerate((FIRST, SECOND)):
         done = run_target(config, _messages(sent, run, replace_by), tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
+        counted = done.summary["streams"]["totals"]
         if run == 0:
             assert rows() == sorted((*row, False) for row in FIRST)  # a set spanning batches keeps every row
+            assert "replaced" not in counted
+        else:  # review24e 4: the operator is told how many landed rows the re-read sets replaced (E1's A, B, C)
+            assert counted.get("replaced") == (3 if replace_by else None), counted
+            if replace_by:
+                how = "deleted" if hard_delete else "marked deleted"
+                assert f"stream totals: 3 row(s) of re-read sets (replace_by person, day) {how}" in done.stderr
     if not replace_by:  # the key alone: B and C keep their old totals
         expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, False), ("E1", "d1", "C", 2, False)]
     elif hard_delete:

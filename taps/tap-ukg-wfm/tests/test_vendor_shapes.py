@@ -529,7 +529,9 @@ def test_a_pay_code_a_correction_removed_is_deleted_downstream(
     assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
     with rewriting_proxy(url, _without_overtime_of(person, day)) as proxy:
         second = _sync_cli(proxy.url, tmp_path, {"timecards"}, **settings).stdout
-    _land(second, truths, tmp_path, **target)
+    landed = _land(second, truths, tmp_path, **target)
+    [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
+    assert json.loads(summary.split(" ", 1)[1])["streams"]["timecards"]["replaced"] == sent  # every day re-read
     assert _landed_rows(truths, person, day) == ([("REG", False)] if hard_delete else [("OT", True), ("REG", False)])
     assert _live_count(truths) == sent - 1  # every other day's rows as they were
     assert _count(truths) == (sent - 1 if hard_delete else sent)
