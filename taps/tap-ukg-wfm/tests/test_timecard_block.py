@@ -289,7 +289,8 @@ def test_blocks_hold_a_day_spanning_blocks_until_its_last_total_is_read() -> Non
         assert blocks is not None
         got = _outcome(_from_blocks(blocks))
     assert [record["applyDate"] for record in got[:-1]] == ["2026-01-01", "2026-01-02", "2026-01-03"]
-    assert got[-1][:2] == ("error", "InvalidOperation")
+    assert got[-1][:2] == ("error", "ValueError")
+    assert "person P1 on 2026-01-05, pay code OT, has an amount that is not a number ('2,5')" in got[-1][2]
 
 
 def test_a_row_raising_after_half_a_transfer_day_sends_nothing_of_the_answer() -> None:

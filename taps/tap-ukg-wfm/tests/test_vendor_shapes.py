@@ -414,7 +414,7 @@ def test_a_row_failing_between_a_transfer_days_totals_sends_no_partial_sum(
     emulator.transfer_jobs(MOVED)
     with rewriting_proxy(url, bad_row_between) as proxy:
         failed = _timecards_failing(proxy.url, tmp_path)
-    assert "decimal.ConversionSyntax" in failed.stderr  # the malformed amount
+    assert "pay code BONUS, has an amount that is not a number ('8,5')" in failed.stderr  # the malformed amount
     assert _day(_records(failed.stdout), person, day) == []
 
 
@@ -585,6 +585,8 @@ def test_a_total_that_fails_to_read_sends_none_of_its_day(
     assert seen == ["REG", "OT"]  # the day's REG total is read before its bad OT total
     assert failed.returncode != 0
     assert '"STATE"' not in failed.stdout
+    # the error names the field and the total, not Decimal's ``[<class 'decimal.ConversionSyntax'>]``
+    assert f"person {person} on {day}, pay code OT, has an amount that is not a number ('2,5')" in failed.stderr
     _land(failed.stdout, truths, tmp_path, **target)  # the target drains what came, as `meltano run` has it do
     assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
     assert _live_count(truths) == live

@@ -308,12 +308,19 @@ class TimecardsStream(WindowedStream):
         """One daily total's record (``rows``)."""
         get = total.get
         path = ref(get("orgJob"))
+        try:
+            hours = number(get("amount"))
+        except (ArithmeticError, ValueError) as exc:  # Decimal's own text names neither the field nor the total
+            raise ValueError(
+                f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
+                f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
+            ) from exc
         return {
             "personNumber": person,
             "applyDate": as_date(get("applyDate")),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": number(get("amount")),
+            "hours": hours,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
