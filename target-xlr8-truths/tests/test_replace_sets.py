@@ -60,8 +60,15 @@ def test_a_set_re_read_replaces_its_rows(
     for run, sent in enumerate((FIRST, SECOND)):
         done = run_target(config, _messages(sent, run, replace_by), tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
+        counted = done.summary["streams"]["totals"]
         if run == 0:
             assert rows() == sorted((*row, False) for row in FIRST)  # a set spanning batches keeps every row
+            assert "replaced" not in counted
+        else:  # review24e 4: the operator is told how many landed rows the re-read sets replaced (E1's A, B, C)
+            assert counted.get("replaced") == (3 if replace_by else None), counted
+            if replace_by:
+                how = "deleted" if hard_delete else "marked deleted"
+                assert f"stream totals: 3 row(s) of re-read sets (replace_by person, day) {how}" in done.stderr
     if not replace_by:  # the key alone: B and C keep their old totals
         expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, False), ("E1", "d1", "C", 2, False)]
     elif hard_delete:
@@ -69,3 +76,43 @@ def test_a_set_re_read_replaces_its_rows(
     else:
         expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, True), ("E1", "d1", "C", 2, True)]
     assert rows() == sorted([*expected, ("E2", "d1", "A", 7, False)])  # a set not re-read is left as it was
+
+
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_a_set_column_widened_mid_run_keeps_the_runs_sets(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+) -> None:
+    """review24e finding 2: a ``replace_by`` column widened mid-run (integer, then text) failed the run (the run's
+    set table kept the first type); it is widened too, so day 1, replaced in the first batch, keeps its A row when
+    the widened batch brings its B row."""
+    config: dict[str, Any] = {"project_id": PROJECT, "batch_size_rows": 2}
+    if delivery == "postgres":
+        schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+        config.update(delivery="postgres", postgres_dsn=request.getfixturevalue("postgres_dsn"), postgres_schema=schema)
+    else:
+        config["duckdb_path"] = str(tmp_path / "truths.duckdb")
+    note = annotation("common", "totals", "timecard", keys=KEY)
+    note["replace_by"] = ["person", "day"]
+    messages = [schema_msg("totals", {**PROPS, "day": {"type": "integer"}}, KEY, note)]
+    messages += [record_msg("totals", {"person": "E1", "day": day, "code": "A", "hours": 1}) for day in (1, 2)]
+    messages += [
+        state_msg({"run": 0}),
+        schema_msg("totals", {**PROPS, "day": {"type": ["integer", "string"]}}, KEY, note),
+    ]
+    messages += [
+        record_msg("totals", {"person": "E1", "day": day, "code": code, "hours": 1})
+        for day, code in (("d3", "A"), ("1", "B"))
+    ]
+    done = run_target(config, [*messages, state_msg({"run": 1})], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    select = "person, CAST(day AS VARCHAR), code, _sdc_deleted_at IS NOT NULL"
+    if delivery == "postgres":
+        found = postgres_rows(config["postgres_dsn"], config["postgres_schema"], TABLE, select)
+    else:
+        found = query(config["duckdb_path"], f'SELECT {select} FROM "{TABLE}"')
+    assert sorted(found or []) == [
+        ("E1", "1", "A", False),
+        ("E1", "1", "B", False),
+        ("E1", "2", "A", False),
+        ("E1", "d3", "A", False),
+    ]

@@ -4,7 +4,7 @@ A dead-letter file or table outlives the run and is read by people, so a refused
 values of secret-named keys masked, registered secrets masked inside every string, long strings and deep nesting cut.
 The target keeps PII columns in the protected form its policy gives them (``protect_record``, before this); a
 component without the engine's key (``mapper-common``) asks for ``personal``: every key the engine's PII patterns
-name is masked too, at any depth.
+or the vocabulary's personal-data fields (and ``iban``) name is masked too, at any depth.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import json
 import math
 import re
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
-from xlr8_kit.privacy.policy import classify_column
+from xlr8_kit.privacy.policy import classify_column, pii_canonical_fields, snake
 from xlr8_kit.redaction import MASK, Redactor
 
 #: A dead letter keeps this many characters of a string (the rest counted).
@@ -27,15 +28,28 @@ SENSITIVE_NAME = re.compile(r"pass(word)?|secret|token|api_?key|ssn|social_?secu
 PII_MASK = "[PII]"
 
 
+@cache
+def _vocabulary_names() -> re.Pattern[str]:
+    """The vocabulary's personal-data fields (``national_id``, ``home_address``...) and ``iban``, as parts of a
+    snake-case name: the engine's patterns miss them, and a letter keeps whole records, not only mapped fields."""
+    names = sorted({*pii_canonical_fields(), "iban"})
+    return re.compile(rf"(?:^|_)(?:{'|'.join(map(re.escape, names))})(?:$|_)")
+
+
+def _personal(key: str) -> bool:
+    """A key whose value is personal data: the engine's PII patterns name it, or a vocabulary PII field does."""
+    return classify_column(key) is not None or _vocabulary_names().search(snake(key)) is not None
+
+
 def redacted_payload(record: dict[str, Any], redactor: Redactor, *, personal: bool = False) -> dict[str, Any]:
     """``record`` as a dead letter keeps it (JSON values only): ``_sdc_`` metadata left out, a secret-named key's
-    value masked, with ``personal`` a PII-named key's value too (``classify_column``, any depth), registered secrets
+    value masked, with ``personal`` a PII-named key's value too (``_personal``, any depth), registered secrets
     masked in strings, strings cut at ``PAYLOAD_STRING_LIMIT``, at most 200 keys and 50 items, 8 levels."""
 
     def clean(value: Any, key: str = "", depth: int = 0) -> Any:
         if key and SENSITIVE_NAME.search(key):
             return MASK
-        if personal and key and value is not None and classify_column(key) is not None:
+        if personal and key and value is not None and _personal(key):
             return PII_MASK
         if depth > 8:
             return "…(nested)"

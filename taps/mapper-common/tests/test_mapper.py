@@ -298,3 +298,21 @@ def test_a_refused_order_reaches_the_dead_letter_file_masked(tmp_path: Path) -> 
     assert again.returncode == 0, again.stderr[-800:]
     assert "1 record(s) refused again" in again.stderr
     assert len(dead.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["national_id", "home_address", "personal_email", "personal_phone", "iban", "requesterIBAN", "nationalId"]
+)
+def test_a_refused_orders_vocabulary_personal_field_is_masked_in_the_dead_letter(tmp_path: Path, name: str) -> None:
+    """review24e finding 3: a field named after one of the vocabulary's personal-data fields (or an IBAN), at any
+    depth, reached the letter file in clear; it is masked as the engine's PII patterns are."""
+    dead = tmp_path / "letters.jsonl"
+    config = {"template": "s4hana", "direction": "to_erp", "dead_letter_path": str(dead)}
+    canary = f"CANARY-{name}-5d0e11c2"
+    order = {"po_number": "PO9", "status": "shipped", "currency": "USD", "requester": {"name": "Jo", name: canary}}
+    refused = run_mapper(config, singer("purchase_orders", [order], ["id"]), tmp_path)
+    assert refused.returncode == 1, refused.stderr[-800:]
+    text = dead.read_text()
+    assert canary not in text, f"{name} reached the dead-letter file in clear"
+    (letter,) = [json.loads(line) for line in text.splitlines()]
+    assert letter["record"]["requester"] == {"name": "Jo", name: "[PII]"}

@@ -414,7 +414,7 @@ def test_a_row_failing_between_a_transfer_days_totals_sends_no_partial_sum(
     emulator.transfer_jobs(MOVED)
     with rewriting_proxy(url, bad_row_between) as proxy:
         failed = _timecards_failing(proxy.url, tmp_path)
-    assert "decimal.ConversionSyntax" in failed.stderr  # the malformed amount
+    assert "pay code BONUS, has an amount that is not a number ('8,5')" in failed.stderr  # the malformed amount
     assert _day(_records(failed.stdout), person, day) == []
 
 
@@ -529,7 +529,64 @@ def test_a_pay_code_a_correction_removed_is_deleted_downstream(
     assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
     with rewriting_proxy(url, _without_overtime_of(person, day)) as proxy:
         second = _sync_cli(proxy.url, tmp_path, {"timecards"}, **settings).stdout
-    _land(second, truths, tmp_path, **target)
+    landed = _land(second, truths, tmp_path, **target)
+    [summary] = [line for line in landed.stderr.splitlines() if line.startswith("XLR8_TRUTHS_SUMMARY ")]
+    assert json.loads(summary.split(" ", 1)[1])["streams"]["timecards"]["replaced"] == sent  # every day re-read
     assert _landed_rows(truths, person, day) == ([("REG", False)] if hard_delete else [("OT", True), ("REG", False)])
     assert _live_count(truths) == sent - 1  # every other day's rows as they were
     assert _count(truths) == (sent - 1 if hard_delete else sent)
+
+
+def _unreadable_overtime_of(person: str, day: date, seen: list[str]) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """Answers in which the person's OT total of the day has an amount the tap cannot read (``"2,5"``); ``seen``
+    gets the pay codes of that day in answer order, so the test knows a total of the day precedes the bad one."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+            for card in answer:
+                if (card.get("employee") or {}).get("qualifier") == person:
+                    for total in card.get("dailyTotals") or []:
+                        if str(total.get("applyDate")).startswith(str(day)):
+                            seen.append((total.get("payCode") or {}).get("qualifier"))
+                            if seen[-1] == "OT":
+                                total["amount"] = "2,5"
+        return answer
+
+    return rewrite
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("batch", [False, True], ids=["RECORD", "BATCH"])
+def test_a_total_that_fails_to_read_sends_none_of_its_day(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path, batch: bool, hard_delete: bool
+) -> None:
+    """review24e finding 1: a run whose OT total of a day cannot be read (amount ``"2,5"``) after the day's REG
+    total fails, and sends none of that day: the target (``replace_by``) would take a REG row alone as the whole
+    day and mark (or hard-delete) the still-valid OT row, exiting 0. Tap CLI into target CLI, RECORD and BATCH."""
+    person, day = MOVED[0]
+    settings: dict[str, t.Any] = {}
+    target: dict[str, t.Any] = {"hard_delete": hard_delete, "batch_size_rows": 7}
+    if batch:
+        (tmp_path / "batches").mkdir()
+        storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
+        encoding = {"format": "jsonl", "compression": "none"}
+        settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
+        target["batch_locations"] = [str(tmp_path / "batches")]
+    truths = tmp_path / "truths.duckdb"
+    _land(_sync_cli(url, tmp_path, {"timecards"}, **settings).stdout, truths, tmp_path, **target)
+    assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
+    live = _live_count(truths)
+    seen: list[str] = []
+    with rewriting_proxy(url, _unreadable_overtime_of(person, day, seen)) as proxy:
+        if batch:  # a file per row, so the rows read before the error are out before it
+            settings["batch_config"] = {**settings["batch_config"], "batch_size": 1}
+        config = write_json(tmp_path / "config.json", wfm_config(proxy.url, **settings))
+        failed = run_tap_cli("tap-ukg-wfm", ["--config", config, "--catalog", str(tmp_path / "catalog.json")], tmp_path)
+    assert seen == ["REG", "OT"]  # the day's REG total is read before its bad OT total
+    assert failed.returncode != 0
+    assert '"STATE"' not in failed.stdout
+    # the error names the field and the total, not Decimal's ``[<class 'decimal.ConversionSyntax'>]``
+    assert f"person {person} on {day}, pay code OT, has an amount that is not a number ('2,5')" in failed.stderr
+    _land(failed.stdout, truths, tmp_path, **target)  # the target drains what came, as `meltano run` has it do
+    assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
+    assert _live_count(truths) == live

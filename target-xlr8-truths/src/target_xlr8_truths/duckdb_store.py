@@ -644,6 +644,10 @@ class DuckDBStore(Store):
         self._forget_columns_before(sql)
         self.con.execute(sql, list(params) if params is not None else None)
 
+    def execute_count(self, sql: str, params: t.Sequence[t.Any] | None = None) -> int:
+        row = self.fetchone(sql, params)  # DuckDB answers an UPDATE or DELETE with its count
+        return int(row[0]) if row else 0
+
     def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         self._forget_columns_before(sql)
         return self.con.execute(sql, list(params) if params is not None else None).fetchall()

@@ -154,6 +154,10 @@ class PostgresStore(Store):
         else:
             self.conn.execute(_pg(sql).encode(), list(params))
 
+    def execute_count(self, sql: str, params: t.Sequence[t.Any] | None = None) -> int:
+        cursor = self.conn.execute(_pg(sql).encode(), list(params)) if params else self.conn.execute(sql.encode())
+        return max(cursor.rowcount, 0)
+
     def fetchall(self, sql: str, params: t.Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         cursor = self.conn.execute(_pg(sql).encode(), list(params)) if params else self.conn.execute(sql.encode())
         return list(cursor.fetchall())

@@ -538,6 +538,15 @@ class TruthsSink(BatchSink):
         if batch.files:
             self.target.received[self.stream_name] += loaded
         self.target.loaded[self.stream_name] += loaded
+        if self.target.store.replaced:
+            self.target.replaced[self.stream_name] += self.target.store.replaced
+            self.logger.info(
+                "stream %s: %d row(s) of re-read sets (replace_by %s) %s",
+                self.stream_name,
+                self.target.store.replaced,
+                ", ".join(self.info.replace_by or ()),
+                self.target.store.replaced_how,
+            )
 
     def activate_version(self, new_version: int) -> None:
         """Drain what is pending first, so the version switch never races the rows of the new version."""
@@ -627,17 +636,18 @@ class TruthsSink(BatchSink):
         finally:
             self.target.busy = busy
 
-    def _counts(self) -> tuple[int, int, int, t.Counter[str], int]:
+    def _counts(self) -> tuple[int, int, int, int, t.Counter[str], int]:
         """This stream's run counts, to undo those of a BATCH message's attempt that rolled back."""
         stream, target = self.stream_name, self.target
         paths = target.paths[stream].copy()
-        return target.received[stream], target.loaded[stream], target.dead_lettered[stream], paths, self._compiled_count
+        counted = target.received[stream], target.loaded[stream], target.dead_lettered[stream], target.replaced[stream]
+        return *counted, paths, self._compiled_count
 
-    def _restore_counts(self, counts: tuple[int, int, int, t.Counter[str], int]) -> None:
+    def _restore_counts(self, counts: tuple[int, int, int, int, t.Counter[str], int]) -> None:
         stream, target = self.stream_name, self.target
-        target.received[stream], target.loaded[stream], target.dead_lettered[stream], paths, self._compiled_count = (
-            counts
-        )
+        received, loaded, dead, replaced, paths, self._compiled_count = counts
+        target.received[stream], target.loaded[stream], target.dead_lettered[stream] = received, loaded, dead
+        target.replaced[stream] = replaced
         target.paths[stream] = paths.copy()
 
     def _load_file(

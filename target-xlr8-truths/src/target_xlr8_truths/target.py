@@ -352,6 +352,8 @@ class TargetXlr8Truths(Target):
         self._keys_by_table: dict[str, list[str]] = {}
         self.received: Counter[str] = Counter()
         self.loaded: Counter[str] = Counter()
+        #: Rows of re-read sets (``replace_by``) marked deleted or deleted, per stream.
+        self.replaced: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
         #: Per stream, how records and BATCH files were loaded (compiled / exact path, DuckDB / record by record).
         self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -651,6 +653,8 @@ class TargetXlr8Truths(Target):
                     "received": self.received[s],
                     "loaded": self.loaded[s],
                     "dead_lettered": self.dead_lettered[s],
+                    # rows of re-read sets (replace_by) marked deleted or deleted, when there were any
+                    **({"replaced": self.replaced[s]} if self.replaced[s] else {}),
                 }
                 for s in streams
             },

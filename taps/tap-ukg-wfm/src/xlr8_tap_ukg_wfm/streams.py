@@ -8,7 +8,7 @@ Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals
 from __future__ import annotations
 
 import typing as t
-from collections import Counter
+from collections import Counter, deque
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
@@ -231,8 +231,9 @@ class TimecardsStream(WindowedStream):
         """``self.rows(answer)`` in blocks of up to ``BLOCK_ROWS`` records, each built column by column (each
         field of its daily totals read by one C loop, each conversion mapped over its column), with each key's
         values. None for an answer of another shape (a card or total that is not a dict): ``rows`` reads it. A
-        block a conversion raises for comes row by row (values None), so the error is raised at its row, after
-        the rows before it."""
+        block a conversion raises for comes row by row (values None), so the error is raised at its row. A block
+        goes out only once every total of its person-days is converted (``_day_ends``): the error sends no part of
+        its day (the target replaces a day by the rows it gets of it)."""
         if type(answer) is not list or not set(map(type, answer)) <= _DICTS:
             return None
         people: list[t.Any] = []
@@ -255,7 +256,11 @@ class TimecardsStream(WindowedStream):
     ) -> t.Iterator[tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]]:
         utc = self.utc_of
         keys = self._KEYS
+        ends = _day_ends(people, totals)
+        held: deque[tuple[int, tuple[list[dict[str, t.Any]], dict[str, list[t.Any]] | None]]] = deque()
         for start in range(0, len(totals), BLOCK_ROWS):
+            while held and held[0][0] < start:  # every row of its blocks' person-days converted
+                yield held.popleft()[1]
             some = totals[start : start + BLOCK_ROWS]
             persons = people[start : start + BLOCK_ROWS]
 
@@ -290,22 +295,32 @@ class TimecardsStream(WindowedStream):
                     else:
                         values[_HOURS_AT] = _numbers(amounts)
                         columns = dict(zip(keys, values, strict=True))
-            except Exception:  # noqa: BLE001 - row by row below, raising at its own row
-                for person, total in zip(persons, some, strict=True):
-                    yield [self._row(person, total, utc)], None
+            except Exception:  # noqa: BLE001 - row by row below, raising at its own row (the held rows unsent)
+                rows = [self._row(person, total, utc) for person, total in zip(persons, some, strict=True)]
+                held.extend((end, ([row], None)) for end, row in zip(ends[start:], rows, strict=False))
                 continue
-            yield list(map(dict, map(zip, repeat(keys), zip(*values, strict=True)))), columns
+            block = list(map(dict, map(zip, repeat(keys), zip(*values, strict=True))))
+            held.append((max(ends[start : start + BLOCK_ROWS]), (block, columns)))
+        while held:
+            yield held.popleft()[1]
 
     def _row(self, person: t.Any, total: dict[str, t.Any], utc: t.Callable[[t.Any], t.Any]) -> dict[str, t.Any]:
         """One daily total's record (``rows``)."""
         get = total.get
         path = ref(get("orgJob"))
+        try:
+            hours = number(get("amount"))
+        except (ArithmeticError, ValueError) as exc:  # Decimal's own text names neither the field nor the total
+            raise ValueError(
+                f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
+                f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
+            ) from exc
         return {
             "personNumber": person,
             "applyDate": as_date(get("applyDate")),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": number(get("amount")),
+            "hours": hours,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
@@ -318,29 +333,22 @@ class TimecardsStream(WindowedStream):
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
         utc = self.utc_of
         yield from _day_totals(
-            (
-                self._row(ref(card.get("employee")), total, utc)
-                for card in answer
-                for total in card.get("dailyTotals") or []
-            ),
-            lambda: _answer_shares_a_key(answer),
+            self._row(ref(card.get("employee")), total, utc)
+            for card in answer
+            for total in card.get("dailyTotals") or []
         )
 
 
-def _answer_shares_a_key(answer: t.Any) -> bool:
-    """``_shares_a_key`` over a whole answer (True for one of another shape: it cannot be told)."""
-    people: list[t.Any] = []
-    totals: list[t.Any] = []
+def _day_ends(people: list[t.Any], totals: list[dict[str, t.Any]]) -> list[int]:
+    """For each total, the index of the last total of its person's day (the whole answer's last one when the days
+    cannot be told apart): ``_blocks`` sends a block once those are converted, so a total that fails to convert
+    sends no part of its day, which the target (``replace_by``) would take for the whole day."""
     try:
-        for card in answer:
-            found = card.get("dailyTotals") or []
-            if type(found) is not list:
-                return True
-            totals += found
-            people += repeat(ref(card.get("employee")), len(found))
-    except Exception:  # noqa: BLE001 - ``rows`` raises at the row
-        return True
-    return _shares_a_key(people, totals)
+        days = list(zip(people, _dates(list(map(dict.get, totals, repeat("applyDate")))), strict=True))
+        last = dict(zip(days, range(len(days)), strict=True))
+        return list(map(last.__getitem__, days))
+    except Exception:  # noqa: BLE001 - a day key that cannot be read or hashed: hold the answer
+        return [len(totals)] * len(totals)
 
 
 def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
@@ -355,24 +363,16 @@ def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
         return True
 
 
-def _day_totals(
-    records: t.Iterator[dict[str, t.Any]], shares_a_key: t.Callable[[], bool]
-) -> t.Iterator[dict[str, t.Any]]:
+def _day_totals(records: t.Iterator[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
     """The records, those of one (person, day, pay code) made one, in first-seen order (a day's totals all come
     in one answer: one call reads each person's whole days). A record with a null key part is kept as it is (the
-    target dead-letters each). Nothing is emitted before the answer is read whole: a row that raises midway would
-    leave a transfer day's sum partial, and that row would replace the whole day's landed row. Only an answer
-    where no key repeats (``shares_a_key``: its records are whole) emits the records before the row that raises,
-    as ``row_blocks`` does."""
+    target dead-letters each). Nothing is emitted before the answer is read whole, so a row that raises sends no
+    part of a day: a partial sum, or a day's other pay codes alone, would replace the whole landed day
+    (``replace_by``)."""
     groups: dict[t.Any, list[dict[str, t.Any]]] = {}
-    try:
-        for record in records:
-            key = (record["personNumber"], record["applyDate"], record["payCode"])
-            groups.setdefault(object() if None in key else key, []).append(record)
-    except Exception:
-        if not shares_a_key():
-            yield from (group[0] for group in groups.values())
-        raise
+    for record in records:
+        key = (record["personNumber"], record["applyDate"], record["payCode"])
+        groups.setdefault(object() if None in key else key, []).append(record)
     summed = [group[0] if len(group) == 1 else _summed(group) for group in groups.values()]
     yield from summed
 
