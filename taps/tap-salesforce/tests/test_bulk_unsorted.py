@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from xlr8_kit.testing.singer_cli import sync_in_process
-from xlr8_tap_salesforce.client import sf_stamp
+from xlr8_tap_salesforce.client import parse_sf_datetime, sf_stamp
 from xlr8_tap_salesforce.tap import TapSalesforce
 
 
@@ -120,3 +120,28 @@ def test_a_row_edited_while_a_split_windows_lower_half_ran_lands_next_run(sf: An
     assert edits, "the lower half's job never polled"
     landed = {r["Id"]: r["Name"] for r in [*second.records("Account"), *third.records("Account")]}
     assert landed.get(row8) == edited
+
+
+def test_an_empty_earliest_job_still_caps_the_reads_bookmark() -> None:
+    """review24h #1: the lower half's job came back empty (created 09:00; a row edited at 09:05 is missing from it),
+    the upper half's job (created 09:30) has a row at 09:20: the bookmark stays at 09:00, not 09:20."""
+    import logging
+    from types import SimpleNamespace
+
+    from xlr8_tap_salesforce.client import SalesforceStream
+
+    state = {"replication_key": "SystemModstamp", "replication_key_value": "2026-12-07T08:00:00.000Z"}
+    started = {"J1": "2026-12-07T09:00:00.000+0000", "J2": "2026-12-07T09:30:00.000+0000"}
+    stream = SimpleNamespace(
+        name="Account",
+        replication_key="SystemModstamp",
+        logger=logging.getLogger("test"),
+        _bulk_read_cap=None,
+        _bulk_newest=None,
+        get_context_state=lambda _context: state,
+        client=SimpleNamespace(bulk_job_started=started),
+    )
+    SalesforceStream._land_bulk(stream, "J1")  # type: ignore[arg-type]
+    stream._bulk_newest = "2026-12-07T09:20:00.000Z"
+    SalesforceStream._land_bulk(stream, "J2")  # type: ignore[arg-type]
+    assert state["replication_key_value"] == sf_stamp(parse_sf_datetime("2026-12-07T09:00:00.000+0000"))

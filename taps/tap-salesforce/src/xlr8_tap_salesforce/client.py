@@ -1742,6 +1742,14 @@ class SalesforceStream(KitRESTStream):
         newest, self._bulk_newest = self._bulk_newest, None
         started = self.client.bulk_job_started.pop(job_id, None)
         rk = self.replication_key
+        # The read's earliest job, not this one's: the halves of a window split on QUERY_TIMEOUT are jobs of one
+        # read, and a row edited while the lower half's job ran (missing from it, stamped before the split point)
+        # is in no later half: the upper half's job alone would move the bookmark past it (review24g #2). An empty
+        # job caps the read too (review24h #1).
+        if started:
+            begun = parse_sf_datetime(started)
+            if self._bulk_read_cap is None or begun < self._bulk_read_cap:
+                self._bulk_read_cap = begun
         if newest is None or rk is None:
             return
         if not started:
@@ -1749,13 +1757,7 @@ class SalesforceStream(KitRESTStream):
                 "%s: Bulk job %s named no createdDate; the bookmark stays where it was", self.name, job_id
             )
             return
-        # The read's earliest job, not this one's: the halves of a window split on QUERY_TIMEOUT are jobs of one
-        # read, and a row edited while the lower half's job ran (missing from it, stamped before the split point)
-        # is in no later half: the upper half's job alone would move the bookmark past it (review24g #2).
-        cap = parse_sf_datetime(started)
-        if self._bulk_read_cap is None or cap < self._bulk_read_cap:
-            self._bulk_read_cap = cap
-        cap = self._bulk_read_cap
+        cap = t.cast("datetime", self._bulk_read_cap)
         value = newest if parse_sf_datetime(newest) <= cap else sf_stamp(cap)
         state = self.get_context_state(None)
         held = state.get("replication_key_value")
