@@ -33,7 +33,7 @@ def _vocabulary_names() -> re.Pattern[str]:
     """The vocabulary's personal-data fields (``national_id``, ``home_address``...) and ``iban``, as parts of a
     snake-case name: the engine's patterns miss them, and a letter keeps whole records, not only mapped fields."""
     names = sorted({*pii_canonical_fields(), "iban"})
-    return re.compile(rf"(?:^|_)(?:{'|'.join(map(re.escape, names))})(?:$|_)")
+    return re.compile(rf"(?:^|_)(?:{'|'.join(map(re.escape, names))})(?:$|_|\d)")  # HomeAddress1 too
 
 
 def _personal(key: str) -> bool:

@@ -301,7 +301,18 @@ def test_a_refused_order_reaches_the_dead_letter_file_masked(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "name", ["national_id", "home_address", "personal_email", "personal_phone", "iban", "requesterIBAN", "nationalId"]
+    "name",
+    [
+        "national_id",
+        "home_address",
+        "personal_email",
+        "personal_phone",
+        "iban",
+        "requesterIBAN",
+        "nationalId",
+        "HomeAddress1",
+        "IBAN2",
+    ],
 )
 def test_a_refused_orders_vocabulary_personal_field_is_masked_in_the_dead_letter(tmp_path: Path, name: str) -> None:
     """review24e finding 3: a field named after one of the vocabulary's personal-data fields (or an IBAN), at any
