@@ -28,7 +28,7 @@ from xlr8_sandbox.company import EPOCH, Company
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_pro import UkgProEmulator
-from xlr8_tap_ukg_pro.streams import EmployeeChangesStream
+from xlr8_tap_ukg_pro.streams import WINDOW_KEY, EmployeeChangesStream
 from xlr8_tap_ukg_pro.tap import TapUkgPro
 
 from .conftest import SCALE, run_tap, ukg_config
@@ -160,14 +160,17 @@ def test_a_lag_out_of_range_names_the_setting(url: str) -> None:
         TapUkgPro(config=ukg_config(url, employee_changes_lag_hours=-1), parse_env_config=False)
 
 
+@pytest.mark.parametrize("after_empty", [False, True], ids=["one-window", "after-an-empty-window"])
 @pytest.mark.parametrize("batch", [False, True], ids=["record", "batch"])
 def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
-    url: str, sandbox: Sandbox, emulator: UkgProEmulator, tmp_path: Path, batch: bool
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, tmp_path: Path, batch: bool, after_empty: bool
 ) -> None:
     """review24b #1: the last window ends at now less the lag, which moves between runs. A run that fails inside
     it, resumed later, must read it again to the same end: the rows the failed run landed are keyed by that end,
     and the target upserts them instead of storing each change twice. ``tap | target`` (DuckDB) through the
-    console scripts, real clock (no ``end_date``), one window from ``start_date`` to now."""
+    console scripts, real clock (no ``end_date``), one window from ``start_date`` to now. ``after_empty``
+    (review24g #1): a bookmark a year before, so an empty window comes first; the bookmark must still move to its
+    end, where the failing window starts, or the resume drops that window and reads it to a new end."""
     sandbox.ctx.clock.advance(timedelta(days=20))
     changed = {c.key for c in COMPANY.changes_between(START, END) if c.entity == "employee"}
     assert len(changed) > 4  # more than the two pages before the failure
@@ -177,7 +180,9 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
         FaultSpec("status", status=400, body='{"message": "boom"}', query={"startDate": _stamp(START), "page": "3"},
                   times=1),
     )  # fmt: skip
-    config = ukg_config(url, start_date=_stamp(START), employee_changes_window_days=366, per_page=2,
+    first = START - timedelta(days=366) if after_empty else START
+    assert not any(c.entity == "employee" for c in COMPANY.changes_between(first, START))
+    config = ukg_config(url, start_date=_stamp(first), employee_changes_window_days=366, per_page=2,
                         max_concurrent_requests=1)  # fmt: skip
     del config["end_date"]  # the window ends at now less the lag: later on the resumed run
     spool = tmp_path / "spool"
@@ -201,9 +206,12 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
         assert target.returncode == 0, target.stderr[-2000:]
         return tap.returncode, [m["value"] for m in parse_singer_messages(tap.stdout) if m["type"] == "STATE"]
 
-    failed, states = tap_into_target()
+    bookmark = {"replication_key": "changeWindowEnd", "replication_key_value": first.isoformat()}
+    initial = write_json(tmp_path / "state0.json", {"bookmarks": {"employee_changes": bookmark}})
+    failed, states = tap_into_target(*(["--state", initial] if after_empty else []))
     assert failed != 0
-    (window,) = emulator.change_windows
+    *before, window = emulator.change_windows
+    assert len(before) == int(after_empty)
     emulator.change_windows.clear()
     # resumed from the failed run's last STATE (none written: from the start, as the scheduler would)
     state = ["--state", write_json(tmp_path / "state.json", states[-1])] if states else []
@@ -214,5 +222,23 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
         rows = conn.execute(f'SELECT employee_id, change_window_end FROM "{table}"').fetchall()
     assert {employee for employee, _ in rows} == changed
     assert len(rows) == len(changed)  # each change once: the re-read rows were upserted
-    assert "replication_key_value" not in states[-1]["bookmarks"]["employee_changes"]  # the window was not all read
+    left = states[-1]["bookmarks"]["employee_changes"].get("replication_key_value")
+    assert left == (START.isoformat() if after_empty else None)  # the failing window was not all read
     assert emulator.change_windows[0] == window  # read again to the same end; then on from it to the new end
+
+
+def test_a_held_window_is_taken_only_where_the_read_starts(
+    url: str, emulator: UkgProEmulator, twenty_days: None
+) -> None:
+    """review24g #4: no bookmark, and an ``xlr8_window`` left in the state by an earlier run (Meltano's merge keeps
+    a key a later run popped) that does not start at ``start_date`` (moved earlier since). The read starts at
+    ``start_date``: taking the held window first would skip ``[start_date, held start)``."""
+    earlier = START - timedelta(days=10)
+    config = ukg_config(url, start_date=_stamp(earlier), end_date=_stamp(END), employee_changes_window_days=10,
+                        per_page=50)  # fmt: skip
+    held = {WINDOW_KEY: {"start": MIDDLE.isoformat(), "end": END.isoformat()}}
+    got = run_tap(config, streams={"employee_changes"}, state={"bookmarks": {"employee_changes": held}})
+    assert emulator.change_windows == [(_stamp(a), _stamp(b)) for a, b in ((earlier, START), (START, MIDDLE),
+                                                                          (MIDDLE, END))]  # fmt: skip
+    changed = {c.key for c in COMPANY.changes_between(earlier, END) if c.entity == "employee"}
+    assert {r["employeeId"] for r in got.records("employee_changes")} == changed

@@ -331,4 +331,5 @@ def test_the_paginator_reads_the_count_parse_response_kept(stream: t.Any, size: 
     assert expected == (size > 0)
     stream.parse_response(response)
     with mock.patch.object(ukg_client, "json_array_length", side_effect=AssertionError("scanned again")):
-        assert paginator.has_more(response) is expected
+        # a fresh paginator: this one would take the same body again as a repeated page (RepeatedPageError)
+        assert ukg_client.PerPagePaginator(3).has_more(response) is expected

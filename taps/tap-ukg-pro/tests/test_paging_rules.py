@@ -4,7 +4,9 @@ on 127.0.0.1 in the test: every row must be read, whatever the server's paging r
 - ``asked``: caps a page at 100 rows but counts pages by the ``per_Page`` asked (``(page-1) * per_Page``): a tap
   that keeps asking 1,000 after a first page of 100 reads rows 0-99, 1,000-1,099, ... and skips the rest.
 - ``trimmed``: caps at 100 and counts by the capped size (the emulator's rule), but one row of page 3 is left out
-  after the slice (row-level security, a row deleted meanwhile): a tap that ends at a short page stops there."""
+  after the slice (row-level security, a row deleted meanwhile): a tap that ends at a short page stops there.
+- ``repeats``: answers a page past the end with its last page again (review24g #5): only an empty page ends a read,
+  so the tap must stop on the repeat with a named error, not page forever."""
 
 from __future__ import annotations
 
@@ -17,11 +19,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from xlr8_tap_ukg_pro.client import RepeatedPageError
+
 from .conftest import run_tap, ukg_config
 
 ROWS = 2_500
 CAP = 100
 TRIMMED_PAGE = 3
+#: Requests after which the ``repeats`` server answers ``[]``: far more than the 26 pages of a read.
+REPEATS_CUT = 60
 
 
 def _row(i: int) -> dict[str, t.Any]:
@@ -42,6 +48,10 @@ class _Server:
         self.asked.append((page, asked))
         size = min(asked, CAP)
         start = (page - 1) * (asked if self.rule == "asked" else size)
+        if self.rule == "repeats":
+            if len(self.asked) > REPEATS_CUT:
+                return []  # so a tap that pages on ends (and the test fails) instead of hanging
+            start = min(start, ROWS - size)  # past the end: the last page again
         rows = self.rows[start : start + size]
         if self.rule == "trimmed" and page == TRIMMED_PAGE:
             rows = rows[1:]
@@ -50,7 +60,10 @@ class _Server:
 
 @pytest.fixture(params=["asked", "trimmed"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, _Server]]:
-    fake = _Server(request.param)
+    yield from _serve(_Server(request.param))
+
+
+def _serve(fake: _Server) -> Iterator[tuple[str, _Server]]:
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: t.Any) -> None:
@@ -93,3 +106,19 @@ def test_every_row_is_read_whatever_the_paging_rule(server: tuple[str, _Server],
     assert {r["employeeId"] for r in got} == expected
     assert fake.asked[0] == (1, 1000)
     assert {asked for page, asked in fake.asked if page > 1} == {CAP}  # every later page at the learned size
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_a_server_repeating_its_last_page_stops_the_read(window: int) -> None:
+    """review24g #5: past the end the server sends its last page again, not ``[]``. The read stops at the first
+    repeat with ``RepeatedPageError``, having asked only about the pages there are."""
+    serving = _serve(_Server("repeats"))
+    url, fake = next(serving)
+    try:
+        config = ukg_config(url, start_date="2026-11-01T00:00:00Z", end_date="2026-11-08T00:00:00Z",
+                            employee_changes_window_days=7, max_concurrent_requests=window)  # fmt: skip
+        with pytest.raises(RepeatedPageError, match="page 26 repeats the page before it"):
+            run_tap(config, streams={"employee_changes"})
+        assert len(fake.asked) < ROWS // CAP + 2 + window  # the 25 pages, the repeat and those read ahead
+    finally:
+        serving.close()

@@ -1,6 +1,7 @@
 """The UKG Pro base streams: REST (page/per_Page over bare JSON arrays) and RaaS reports (SOAP, see ``raas.py``).
 
-REST pages are requested with ``per_Page`` until an empty page (a short page may have rows after it). UKG
+REST pages are requested with ``per_Page`` until an empty page (a short page may have rows after it; a page
+repeated whole is an error, never read forever). UKG
 serves up to 10,000 rows a page only on the resources its January 2022 note lists (person, employment and
 compensation details, job history, education, contacts, company details, ...) and at most 100 on the others
 (employee changes, demographics, PTO plans, configuration; https://developer.ukg.com/hcm/docs/news-doc, "Expanded
@@ -66,8 +67,14 @@ class PageAt(t.NamedTuple):
     per_page: int
 
 
+class RepeatedPageError(RuntimeError):
+    """A page came back byte for byte as the page before it: a server that answers a page past the end with its
+    last page (or ignores ``page``) would otherwise be read forever, since only an empty page ends a read."""
+
+
 class PerPagePaginator(BaseAPIPaginator[int | PageAt]):
-    """UKG's ``page`` (1-based), read until an empty page (review24b #3). A short page is never taken as the end:
+    """UKG's ``page`` (1-based), read until an empty page (review24b #3), or a page repeated whole
+    (``RepeatedPageError``, review24g #5). A short page is never taken as the end:
     rows trimmed after the server's slice or a page size changed mid-read would end it early and lose the rest.
 
     A first page shorter than asked but not empty may be the server's own cap (100 on most resources, whatever
@@ -80,12 +87,23 @@ class PerPagePaginator(BaseAPIPaginator[int | PageAt]):
         self.per_page = per_page
         #: Rows in a full page, learnt from the first page (None before it).
         self.page_size: int | None = None
+        #: The body of the last page with rows, to stop at a page repeated whole (``RepeatedPageError``).
+        self._last_body: bytes | None = None
 
     def has_more(self, response: requests.Response) -> bool:
         counted = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
         rows = json_array_length(response.content) if counted is None else counted
         if self.page_size is None:
             self.page_size = rows if 0 < rows < self.per_page else self.per_page
+        if rows > 0:
+            body = response.content
+            if body == self._last_body:
+                page = self.current_value.page if isinstance(self.current_value, PageAt) else self.current_value
+                raise RepeatedPageError(
+                    f"ukg_pro: page {page} repeats the page before it ({rows} rows): the server answers past the "
+                    "end with its last page, or ignores 'page'; stopped instead of paging forever"
+                )
+            self._last_body = body
         return rows > 0
 
     def get_next(self, response: requests.Response) -> PageAt | None:

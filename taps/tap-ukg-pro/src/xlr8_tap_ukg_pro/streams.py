@@ -3,10 +3,11 @@
 Personnel resources are Reality, code tables and configuration resources are Configuration. ``employee_changes``
 is the incremental feed: it reads ``/personnel/v1/employee-changes`` in ``startDate``/``endDate`` windows from the
 bookmark to ``end_date`` (default now) and stamps each row with its window's end, the stream's bookmark. The
-bookmark moves to a window's end only once that window's last page is in (a run that fails inside a window resumes
-at its start): the rows' window end is a progress marker until then. The window being read is kept in the STATE
-too (``xlr8_window``), and a resumed run reads it again to that same end, so the rows it lands again keep their key
-and are upserted (the last window ends at now less the lag, which moves between runs).
+bookmark moves to a window's end (an empty window's too) only once that window's last page is in (a run that
+fails inside a window resumes at its start): the rows' window end is a progress marker until then. The window
+being read is kept in the STATE too (``xlr8_window``), and a resumed run reads it again to that same end, so the
+rows it lands again keep their key and are upserted (the last window ends at now less the lag, which moves between
+runs).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
                         kept["employeeNumber"] = _number_text(number)
                     kept["changeWindowEnd"] = window[1].isoformat()
                     yield kept
-            self._window_read(context)
+            self._window_read(context, window)
         self._window = None
 
     def _window_started(self, context: Context | None, window: tuple[datetime, datetime], *, say: bool) -> None:
@@ -164,9 +165,12 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             self._write_state_message()
 
     def _held_window(self, context: Context | None, start: datetime) -> tuple[datetime, datetime] | None:
-        """The window the STATE says was being read (``WINDOW_KEY``), when it starts at ``start`` (the bookmark, or
-        the first start where there is none). Its rows already landed carry its end in their key, and the last
-        window's end (now less the lag) moves between runs: read to another end, they would land twice."""
+        """The window the STATE says was being read (``WINDOW_KEY``), when it starts at ``start``: its rows already
+        landed carry its end in their key, and the last window's end (now less the lag) moves between runs: read to
+        another end, they would land twice. ``start`` is the bookmark, or ``start_date`` where there is none: a
+        held window elsewhere is stale (Meltano's merge keeps a popped key) and reading from it would skip
+        ``[start, held start)`` (review24g #4). Only without both, where the first start moves with now, is it
+        taken wherever it starts."""
         state = self.get_context_state(context)
         held = state.get(WINDOW_KEY)
         if not isinstance(held, dict):
@@ -179,21 +183,26 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             return None
         if held_start.tzinfo is None or held_end.tzinfo is None or held_end <= held_start:
             return None
-        if held_start != start and "replication_key_value" in state:
-            return None  # the bookmark moved on since: that window was read whole
+        if held_start != start and ("replication_key_value" in state or self.settings.start_date is not None):
+            self.logger.info("%s: ignoring the %s %r of the state: the read starts at %s", self.name, WINDOW_KEY,
+                             held, start.isoformat())  # fmt: skip
+            return None
         return held_start, held_end
 
-    def _window_read(self, context: Context | None) -> None:
-        """The window's last page is in and its rows went out: the bookmark moves to its end (the progress
-        marker its rows left), so a later STATE lets a resumed run start after it. The markers stay, emptied,
-        so the next window's rows move them again without the SDK's "not resumable" warning per window."""
+    def _window_read(self, context: Context | None, window: tuple[datetime, datetime]) -> None:
+        """The window's last page is in and its rows went out: the bookmark moves to its end (the progress marker
+        its rows left), so a later STATE lets a resumed run start after it. An empty window moves it too: the
+        next window's ``WINDOW_KEY`` must start at the bookmark, or a resumed run drops it and reads that window
+        to a new end, landing its rows twice (review24g #1). The markers stay, emptied, so the next window's rows
+        move them again without the SDK's "not resumable" warning per window."""
         state = self.get_context_state(context)
         state.pop(WINDOW_KEY, None)
         markers = state.get(PROGRESS_MARKERS)
-        if not markers or "replication_key_value" not in markers:
-            return  # no row in this window: the bookmark stays where it was
-        state["replication_key"] = markers.pop("replication_key", self.replication_key)
-        state["replication_key_value"] = markers.pop("replication_key_value")
+        if markers:
+            markers.pop("replication_key", None)
+            markers.pop("replication_key_value", None)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = window[1].isoformat()  # the rows' changeWindowEnd, or where they'd be
 
 
 class DemographicsStream(UkgRestStream):
