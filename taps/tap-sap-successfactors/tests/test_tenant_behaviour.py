@@ -132,19 +132,15 @@ def test_h2_a_future_dated_row_lands_when_keyed(url: str, emulator: SuccessFacto
     assert any(r["jobCode"] == "OTHER" for r in second.records("EmpJob"))
 
 
-@pytest.fixture
-def default_port_proxy(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The emulator behind ``http://127.0.0.1`` (port 80), its links written as SAP writes them: with the default
-    port named (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form). The proxy listens on
-    an ephemeral port and urllib3's connections to 127.0.0.1:80 are routed there, so no runner needs root to bind
-    port 80 and the tap still compares ``:80`` links with a port-less ``api_url`` over real HTTP (review24a L1)."""
-    upstream = url.rstrip("/")
+def rewriting_proxy(upstream: str, links: t.Callable[[], str]) -> ThreadingHTTPServer:
+    """A proxy on an ephemeral 127.0.0.1 port in front of the emulator, its answers' links to ``upstream`` rewritten
+    to ``links()`` (the form a tenant writes them in)."""
 
     class Forward(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept")}
             got = requests.get(upstream + self.path, headers=headers, timeout=30)
-            body = got.content.replace(upstream.encode(), b"http://127.0.0.1:80")
+            body = got.content.replace(upstream.encode(), links().encode())
             self.send_response(got.status_code)
             for name in ("Content-Type", "Date"):
                 if name in got.headers:
@@ -156,7 +152,16 @@ def default_port_proxy(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    return ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+
+
+@pytest.fixture
+def default_port_proxy(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The emulator behind ``http://127.0.0.1`` (port 80), its links written as SAP writes them: with the default
+    port named (``http://127.0.0.1:80/odata/v2/User?...&$skiptoken=...``, KBA 2489065's form). The proxy listens on
+    an ephemeral port and urllib3's connections to 127.0.0.1:80 are routed there, so no runner needs root to bind
+    port 80 and the tap still compares ``:80`` links with a port-less ``api_url`` over real HTTP (review24a L1)."""
+    server = rewriting_proxy(url.rstrip("/"), lambda: "http://127.0.0.1:80")
     port = server.server_address[1]
     connect = urllib3_connection.create_connection
     routed: list[int] = []
@@ -207,24 +212,7 @@ def test_a_next_link_that_parsers_read_two_ways_carries_no_credentials(
 
     elsewhere = ThreadingHTTPServer(("127.0.0.2", 0), Elsewhere)
     front: dict[str, str] = {}
-
-    class Forward(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept")}
-            got = requests.get(upstream + self.path, headers=headers, timeout=30)
-            body = got.content.replace(upstream.encode(), front["evil"].encode())
-            self.send_response(got.status_code)
-            for name in ("Content-Type", "Date"):
-                if name in got.headers:
-                    self.send_header(name, got.headers[name])
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    proxy = rewriting_proxy(upstream, lambda: front["evil"])
     tenant = f"http://127.0.0.1:{proxy.server_address[1]}"
     front["evil"] = f"http://127.0.0.2:{elsewhere.server_address[1]}\\\\@127.0.0.1:{proxy.server_address[1]}"
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (elsewhere, proxy)]
