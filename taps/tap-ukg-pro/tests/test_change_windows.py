@@ -169,8 +169,9 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
     it, resumed later, must read it again to the same end: the rows the failed run landed are keyed by that end,
     and the target upserts them instead of storing each change twice. ``tap | target`` (DuckDB) through the
     console scripts, real clock (no ``end_date``), one window from ``start_date`` to now. ``after_empty``
-    (review24g #1): a bookmark a year before, so an empty window comes first; the bookmark must still move to its
-    end, where the failing window starts, or the resume drops that window and reads it to a new end."""
+    (review24g #1): a bookmark a year before, so an empty window comes first; the bookmark stays behind it
+    (review24i #1: a change may reach UKG's feed late), and the resume reads the empty window again, then the held
+    one to its same end (it must not drop the held window and read it to a new end)."""
     sandbox.ctx.clock.advance(timedelta(days=20))
     changed = {c.key for c in COMPANY.changes_between(START, END) if c.entity == "employee"}
     assert len(changed) > 4  # more than the two pages before the failure
@@ -223,8 +224,9 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
     assert {employee for employee, _ in rows} == changed
     assert len(rows) == len(changed)  # each change once: the re-read rows were upserted
     left = states[-1]["bookmarks"]["employee_changes"].get("replication_key_value")
-    assert left == (START.isoformat() if after_empty else None)  # the failing window was not all read
-    assert emulator.change_windows[0] == window  # read again to the same end; then on from it to the new end
+    assert left == (first.isoformat() if after_empty else None)  # the failing window was not all read
+    # the empty window again (its bookmark stayed), then the failing one to the same end; then on to the new end
+    assert emulator.change_windows[: len(before) + 1] == [*before, window]
 
 
 def test_a_held_window_is_taken_only_where_the_read_starts(
@@ -242,3 +244,22 @@ def test_a_held_window_is_taken_only_where_the_read_starts(
                                                                           (MIDDLE, END))]  # fmt: skip
     changed = {c.key for c in COMPANY.changes_between(earlier, END) if c.entity == "employee"}
     assert {r["employeeId"] for r in got.records("employee_changes")} == changed
+
+
+def test_a_change_reaching_the_feed_after_its_window_was_read_empty_lands_next_run(
+    url: str, sandbox: Sandbox, emulator: UkgProEmulator, twenty_days: None
+) -> None:
+    """review24i #1: UKG's feed is batched; a window read while its changes were not in the feed yet (later than the
+    lag) comes back empty. The bookmark stays behind an empty window, so the next run reads it again and every
+    change lands (moving past it lost 37 of 79)."""
+    sandbox.faults.add(
+        "ukg_pro", PATH, FaultSpec("status", status=200, body="[]", query={"startDate": _stamp(START), "page": "1"},
+                                   times=1),
+    )  # fmt: skip
+    first = run_tap(ukg_config(url, start_date=_stamp(START), end_date=_stamp(MIDDLE), employee_changes_window_days=10,
+                               per_page=50), streams={"employee_changes"})  # fmt: skip
+    assert first.records("employee_changes") == []
+    second = run_tap(ukg_config(url, start_date=_stamp(START), end_date=_stamp(END), employee_changes_window_days=10,
+                                per_page=50), streams={"employee_changes"}, state=first.state)  # fmt: skip
+    landed = {r["employeeId"] for r in second.records("employee_changes")}
+    assert landed == {c.key for c in COMPANY.changes_between(START, END) if c.entity == "employee"}

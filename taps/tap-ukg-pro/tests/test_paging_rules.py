@@ -111,14 +111,46 @@ def test_every_row_is_read_whatever_the_paging_rule(server: tuple[str, _Server],
 @pytest.mark.parametrize("window", [1, 3])
 def test_a_server_repeating_its_last_page_stops_the_read(window: int) -> None:
     """review24g #5: past the end the server sends its last page again, not ``[]``. The read stops at the first
-    repeat with ``RepeatedPageError``, having asked only about the pages there are."""
+    second repeat (review24i #2: one repeat may be two identical rows) with ``RepeatedPageError``, having asked
+    only about the pages there are."""
     serving = _serve(_Server("repeats"))
     url, fake = next(serving)
     try:
         config = ukg_config(url, start_date="2026-11-01T00:00:00Z", end_date="2026-11-08T00:00:00Z",
                             employee_changes_window_days=7, max_concurrent_requests=window)  # fmt: skip
-        with pytest.raises(RepeatedPageError, match="page 26 repeats the page before it"):
+        with pytest.raises(RepeatedPageError, match="page 27 repeats the two pages before it"):
             run_tap(config, streams={"employee_changes"})
-        assert len(fake.asked) < ROWS // CAP + 2 + window  # the 25 pages, the repeat and those read ahead
+        assert len(fake.asked) < ROWS // CAP + 3 + window  # the 25 pages, two repeats and those read ahead
     finally:
         serving.close()
+
+
+class _TwoIdenticalRows:
+    """Two byte-identical rows in a row at ``per_page`` 1: two identical pages from a correct server, then []."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, int]] = []
+        same = json.dumps(_row(1))
+        self.rows = [json.dumps(_row(0)), same, same, json.dumps(_row(2))]
+
+    def page(self, path: str, page: int, asked: int) -> list[str]:
+        if not path.endswith("/employee-changes"):
+            return []
+        self.asked.append((page, asked))
+        size = min(asked, 100)
+        return self.rows[(page - 1) * size : page * size]
+
+
+@pytest.mark.parametrize("per_page", [1, 1000])
+def test_two_identical_pages_from_a_correct_server_end_normally(per_page: int) -> None:
+    """review24i #2: one repeat asks one more page (here the next row, then []); only a third identical page is a
+    server answering past the end."""
+    serving = _serve(_TwoIdenticalRows())
+    url, _fake = next(serving)
+    try:
+        config = ukg_config(url, start_date="2026-11-01T00:00:00Z", end_date="2026-11-08T00:00:00Z",
+                            employee_changes_window_days=7, max_concurrent_requests=1, per_page=per_page)  # fmt: skip
+        got = run_tap(config, streams={"employee_changes"})
+    finally:
+        serving.close()
+    assert len(got.records("employee_changes")) == 4

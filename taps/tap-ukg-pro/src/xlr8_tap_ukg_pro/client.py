@@ -89,6 +89,8 @@ class PerPagePaginator(BaseAPIPaginator[int | PageAt]):
         self.page_size: int | None = None
         #: The body of the last page with rows, to stop at a page repeated whole (``RepeatedPageError``).
         self._last_body: bytes | None = None
+        #: The last page repeated the one before it: one more page decides (empty: the end; the same: an error).
+        self._repeated = False
 
     def has_more(self, response: requests.Response) -> bool:
         counted = response.__dict__.get(_ROWS)  # parse_response counted them (the body need not be read again)
@@ -98,11 +100,17 @@ class PerPagePaginator(BaseAPIPaginator[int | PageAt]):
         if rows > 0:
             body = response.content
             if body == self._last_body:
-                page = self.current_value.page if isinstance(self.current_value, PageAt) else self.current_value
-                raise RepeatedPageError(
-                    f"ukg_pro: page {page} repeats the page before it ({rows} rows): the server answers past the "
-                    "end with its last page, or ignores 'page'; stopped instead of paging forever"
-                )
+                # Two identical pages can be two identical rows at a small ``per_page`` (review24i #2): one more
+                # page decides; a third identical page is a server answering past the end with its last page.
+                if self._repeated:
+                    page = self.current_value.page if isinstance(self.current_value, PageAt) else self.current_value
+                    raise RepeatedPageError(
+                        f"ukg_pro: page {page} repeats the two pages before it ({rows} rows): the server answers "
+                        "past the end with its last page, or ignores 'page'; stopped instead of paging forever"
+                    )
+                self._repeated = True
+            else:
+                self._repeated = False
             self._last_body = body
         return rows > 0
 

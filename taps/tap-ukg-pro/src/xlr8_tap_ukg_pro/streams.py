@@ -121,7 +121,10 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
         step = timedelta(days=settings.employee_changes_window_days)
         spans = []
         held = self._held_window(context, start)
-        if held is not None:  # a window a failed run left part-read: read again to the same end (same row keys)
+        if held is not None:  # a window a failed run left part-read: read again to the same end (same row keys),
+            while start < held[0]:  # after the windows before it, which an empty window left behind the bookmark
+                spans.append((start, min(start + step, held[0])))
+                start += step
             spans.append(held)
             start = held[1]
         while start < end:
@@ -142,7 +145,9 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
         for index, window in enumerate(self.windows(context)):
             self._window = window
             self._window_started(context, window, say=index == 0 or not batch)
+            rows = 0
             for row in self.request_records(context):
+                rows += 1
                 kept = self.post_process(row, context) if self.keep(row) else None
                 if kept is not None:
                     number = kept.get("employeeNumber")
@@ -150,7 +155,7 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
                         kept["employeeNumber"] = _number_text(number)
                     kept["changeWindowEnd"] = window[1].isoformat()
                     yield kept
-            self._window_read(context, window)
+            self._window_read(context, window, empty=rows == 0)
         self._window = None
 
     def _window_started(self, context: Context | None, window: tuple[datetime, datetime], *, say: bool) -> None:
@@ -165,15 +170,15 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             self._write_state_message()
 
     def _held_window(self, context: Context | None, start: datetime) -> tuple[datetime, datetime] | None:
-        """The window the STATE says was being read (``WINDOW_KEY``), when it starts at ``start``: its rows already
-        landed carry its end in their key, and the last window's end (now less the lag) moves between runs: read to
-        another end, they would land twice. ``start`` is the bookmark, or ``start_date`` where there is none: a
-        held window elsewhere is stale (Meltano's merge keeps a popped key) and reading from it would skip
-        ``[start, held start)`` (review24g #4). Only without both, where the first start moves with now, is it
-        taken wherever it starts."""
+        """The window the STATE says was being read (``WINDOW_KEY``), when it starts at or after ``start`` (the
+        windows before it are read first: empty windows leave the bookmark behind): its rows already landed carry
+        its end in their key, and the last window's end (now less the lag) moves between runs: read to another end,
+        they would land twice. ``start`` is the bookmark, or ``start_date`` where there is none: a held window
+        before it is stale (review24g #4). Only without both, where the first start moves with now, is it taken
+        wherever it starts."""
         state = self.get_context_state(context)
         held = state.get(WINDOW_KEY)
-        if not isinstance(held, dict):
+        if not isinstance(held, dict) or held.get("start") is None:  # none, or cleared (``_window_read``)
             return None
         try:
             held_start = datetime.fromisoformat(str(held["start"]))
@@ -183,26 +188,29 @@ class EmployeeChangesStream(EmployeeFilterMixin, UkgRestStream):
             return None
         if held_start.tzinfo is None or held_end.tzinfo is None or held_end <= held_start:
             return None
-        if held_start != start and ("replication_key_value" in state or self.settings.start_date is not None):
+        if held_start < start and ("replication_key_value" in state or self.settings.start_date is not None):
             self.logger.info("%s: ignoring the %s %r of the state: the read starts at %s", self.name, WINDOW_KEY,
                              held, start.isoformat())  # fmt: skip
             return None
         return held_start, held_end
 
-    def _window_read(self, context: Context | None, window: tuple[datetime, datetime]) -> None:
+    def _window_read(self, context: Context | None, window: tuple[datetime, datetime], *, empty: bool) -> None:
         """The window's last page is in and its rows went out: the bookmark moves to its end (the progress marker
-        its rows left), so a later STATE lets a resumed run start after it. An empty window moves it too: the
-        next window's ``WINDOW_KEY`` must start at the bookmark, or a resumed run drops it and reads that window
-        to a new end, landing its rows twice (review24g #1). The markers stay, emptied, so the next window's rows
-        move them again without the SDK's "not resumable" warning per window."""
+        its rows left), so a later STATE lets a resumed run start after it. An empty window leaves the bookmark
+        where it was: UKG's feed is batched, and a change reaching it later than the lag is still read by the next
+        run (review24i #1); a resumed run then reads the windows before a held one first (``windows``). The held
+        window is cleared with nulls (Meltano's merge keeps a removed key). The markers stay, emptied, so the next
+        window's rows move them again without the SDK's "not resumable" warning per window."""
         state = self.get_context_state(context)
-        state.pop(WINDOW_KEY, None)
+        state[WINDOW_KEY] = {"start": None, "end": None}
+        if empty:
+            return
         markers = state.get(PROGRESS_MARKERS)
         if markers:
             markers.pop("replication_key", None)
             markers.pop("replication_key_value", None)
         state["replication_key"] = self.replication_key
-        state["replication_key_value"] = window[1].isoformat()  # the rows' changeWindowEnd, or where they'd be
+        state["replication_key_value"] = window[1].isoformat()  # the rows' changeWindowEnd
 
 
 class DemographicsStream(UkgRestStream):
