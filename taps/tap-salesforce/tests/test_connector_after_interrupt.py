@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
-from xlr8_sandbox.platform.server import run_sandbox
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 
 CALLER = textwrap.dedent(
     """
@@ -174,6 +175,18 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def password_config(sandbox: Sandbox, api_type: str, **extra: t.Any) -> dict[str, t.Any]:
+    """The emulator org's password-flow config (the scripts above build the same in their own interpreter)."""
+    creds = sandbox.emulator("salesforce").test_credentials()
+    return {
+        "login_url": sandbox.url("salesforce"),
+        "auth_type": "password",
+        "api_type": api_type,
+        **extra,
+        **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
+    }
+
+
 @pytest.mark.parametrize(
     ("answer_after", "grace", "again", "jobs", "abort_stall"),
     [
@@ -204,13 +217,7 @@ def test_a_script_ended_by_its_ctrl_c_while_a_bulk_create_is_out_aborts_the_job_
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
         org = sandbox.emulator("salesforce")
         org.bulk_job_seconds = 120.0  # still running when aborted
-        creds = org.test_credentials()
-        config = {
-            "login_url": sandbox.url("salesforce"),
-            "auth_type": "password",
-            "api_type": "bulk",
-            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
-        }
+        config = password_config(sandbox, "bulk")
         (tmp_path / "config.json").write_text(json.dumps(config))
         child = subprocess.Popen(
             [sys.executable, "-c", SCRIPT, str(tmp_path / "config.json"), str(grace)],
@@ -287,15 +294,7 @@ def test_a_tap_run_by_user_code_or_test_still_writes_its_state_when_a_signal_end
     code (and ``tap-x --test``) lost its final STATE (a re-read of up to a stream). Only a connector's tap skips it."""
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 3000}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
-        creds = sandbox.emulator("salesforce").test_credentials()
-        config = {
-            "login_url": sandbox.url("salesforce"),
-            "auth_type": "password",
-            "api_type": "rest",
-            "objects": ["Account"],
-            "batch_size": 200,
-            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
-        }
+        config = password_config(sandbox, "rest", objects=["Account"], batch_size=200)
         (tmp_path / "config.json").write_text(json.dumps(config))
         # sync_all: SIGTERM mid-read; --test (one record): during its first query
         sandbox.faults.set_latency("salesforce", 300 if how == "sync_all" else 4000, "/services/data/v60.0/query*")
@@ -339,14 +338,7 @@ def test_a_signal_during_discover_writes_no_state_into_the_catalog(tmp_path: Pat
     143 and writes no STATE there (review23f Info; ``KitTap.run_discovery``)."""
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": 5}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
-        creds = sandbox.emulator("salesforce").test_credentials()
-        config = {
-            "login_url": sandbox.url("salesforce"),
-            "auth_type": "password",
-            "api_type": "rest",
-            "objects": ["Account"],
-            **{k: creds[k] for k in ("client_id", "client_secret", "username", "password", "security_token")},
-        }
+        config = password_config(sandbox, "rest", objects=["Account"])
         (tmp_path / "config.json").write_text(json.dumps(config))
         sandbox.faults.set_latency("salesforce", 3000, "/services/data/*")  # the describes
         tap = str(Path(sys.executable).parent / "tap-salesforce")
