@@ -60,13 +60,13 @@ def _config(url: str, **extra: object) -> dict[str, object]:
                       per_page=2, max_concurrent_requests=1, **extra)  # fmt: skip
 
 
-def _fail_second_windows_page_2(sandbox: Sandbox) -> None:
-    """A final 400 on page 2 of the second window (after its page 1 went out)."""
+def _fail_page(sandbox: Sandbox, window_start: datetime, page: int) -> None:
+    """A final 400 on one page of the window starting at ``window_start`` (after the pages before it went out)."""
     sandbox.faults.add(
         "ukg_pro",
         PATH,
-        FaultSpec("status", status=400, body='{"message": "boom"}', query={"startDate": _stamp(MIDDLE), "page": "2"},
-                  times=1),
+        FaultSpec("status", status=400, body='{"message": "boom"}',
+                  query={"startDate": _stamp(window_start), "page": str(page)}, times=1),
     )  # fmt: skip
 
 
@@ -82,7 +82,7 @@ def test_record_state_inside_a_window_keeps_its_start(
     url: str, sandbox: Sandbox, emulator: UkgProEmulator, twenty_days: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(EmployeeChangesStream, "STATE_MSG_FREQUENCY", 1)  # a STATE after each record
-    _fail_second_windows_page_2(sandbox)
+    _fail_page(sandbox, MIDDLE, 2)  # page 2 of the second window
     config = _config(url)
     probe = TapUkgPro(config=config, parse_env_config=False)
     catalog = select_streams(probe.catalog_dict, {"employee_changes"})
@@ -105,7 +105,7 @@ def test_record_state_inside_a_window_keeps_its_start(
 def test_batch_state_after_a_file_inside_a_window_keeps_its_start(
     url: str, sandbox: Sandbox, emulator: UkgProEmulator, twenty_days: None, tmp_path: Path
 ) -> None:
-    _fail_second_windows_page_2(sandbox)
+    _fail_page(sandbox, MIDDLE, 2)  # page 2 of the second window
     spool = tmp_path / "batches"
     spool.mkdir()
     batch = {"encoding": {"format": "jsonl"}, "storage": {"root": spool.as_uri()}, "batch_size": 2}
@@ -175,12 +175,7 @@ def test_a_resumed_last_window_keeps_its_end_so_rows_upsert(
     sandbox.ctx.clock.advance(timedelta(days=20))
     changed = {c.key for c in COMPANY.changes_between(START, END) if c.entity == "employee"}
     assert len(changed) > 4  # more than the two pages before the failure
-    sandbox.faults.add(
-        "ukg_pro",
-        PATH,
-        FaultSpec("status", status=400, body='{"message": "boom"}', query={"startDate": _stamp(START), "page": "3"},
-                  times=1),
-    )  # fmt: skip
+    _fail_page(sandbox, START, 3)
     first = START - timedelta(days=366) if after_empty else START
     assert not any(c.entity == "employee" for c in COMPANY.changes_between(first, START))
     config = ukg_config(url, start_date=_stamp(first), employee_changes_window_days=366, per_page=2,
