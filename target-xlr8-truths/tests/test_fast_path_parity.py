@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_fast_paths import FILE_WRITTEN, _both_paths, _encode, _landed, _paths
+from test_fast_paths import FILE_WRITTEN, _both_paths, _encode, _landed, _landed_of, _paths
 from truths_testkit import annotation, run_target, schema_msg, state_msg
 
 from target_xlr8_truths.columns import Column
@@ -190,7 +190,7 @@ def test_the_good_rows_alone_take_duckdbs_reader_and_land_what_the_record_path_l
         assert (paths.get("batch_files_duckdb", 0), paths.get("batch_files_records", 0)) == (
             (0, 1) if exact else (1, 0)
         )
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
     assert len(landed[0][0]) == 3
 
@@ -438,7 +438,7 @@ def test_an_anyof_of_types_is_checked_as_the_type_list_it_amounts_to(
     for exact, store, run in _both_paths(tmp_path, config, build):
         assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
     assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
@@ -452,7 +452,7 @@ def test_an_anyof_of_types_with_its_values_keeps_duckdbs_reader(tmp_path: Path, 
     for exact, store, run in _both_paths(tmp_path, config, build):
         assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
 
 
@@ -519,7 +519,7 @@ def test_a_stream_declaring_a_keyword_sql_does_not_check_keeps_its_files_on_the_
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
         if not exact:
             assert f"(stream): {next(iter(keywords))}" in run.stderr, run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
 
 
@@ -541,7 +541,7 @@ def test_a_required_property_the_sql_reads_is_checked_there(
             paths = _paths(run.stderr)[STREAM]
             assert paths.get("batch_files_duckdb", 0) == (0 if exact or dead else 1), run.stderr[-3000:]
             assert "keywords the fast path does not check" not in run.stderr
-            landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+            landed.append(_landed_of(store, config))
         assert landed[0] == landed[1]
 
 
@@ -556,7 +556,7 @@ def test_additional_properties_false_on_an_xlr8_stream_keeps_duckdbs_reader(
     for exact, store, run in _both_paths(tmp_path, config, build):
         assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
 
 
@@ -574,7 +574,7 @@ def test_a_schema_valued_additional_properties_on_an_xlr8_stream_keeps_its_files
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
         if not exact:
             assert "(stream): additionalProperties" in run.stderr, run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
     assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
 
@@ -629,7 +629,7 @@ def test_a_property_pii_policy_drops_is_validated_by_either_path(
     for exact, store, run in _both_paths(tmp_path, config, build, pii_policy=DROP_EXTRA):
         assert run.summary["streams"][STREAM] == {"received": 4, "loaded": 3, "dead_lettered": 1}, exact
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == 0, run.stderr[-3000:]
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
     assert [k for k, _, _ in landed[0][1]] == ['["B1"]']
     assert all("extra" not in dict(r) for r in landed[0][0])
@@ -647,7 +647,7 @@ def test_a_dropped_property_with_good_values_keeps_duckdbs_reader_and_never_land
         assert run.summary["streams"][STREAM] == {"received": 3, "loaded": 3, "dead_lettered": 0}, exact
         assert _paths(run.stderr)[STREAM].get("batch_files_duckdb", 0) == (0 if exact else 1), run.stderr[-3000:]
         assert b"secret-value" not in store.read_bytes()
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     assert landed[0] == landed[1]
     assert all("extra" not in dict(r) for r in landed[0][0])
 

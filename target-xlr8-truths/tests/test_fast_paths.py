@@ -144,6 +144,11 @@ def _landed(store: Path, key: bytes) -> tuple[list[tuple[Any, ...]], list[tuple[
     return rows, letters, ledger
 
 
+def _landed_of(store: Path, config: dict[str, Any]) -> Any:
+    """``_landed`` with the run's own PII key (``config["pii_key_file"]``)."""
+    return _landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip()))
+
+
 def _paths(stderr: str) -> dict[str, dict[str, int]]:
     for line in stderr.splitlines():
         if line.startswith("XLR8_TRUTHS_PATHS "):
@@ -161,7 +166,7 @@ def test_compiled_record_path_lands_what_the_exact_path_lands(tmp_path: Path, co
         assert run.summary["streams"][STREAM] == {"received": 18, "loaded": 6, "dead_lettered": 12}
         paths = _paths(run.stderr)[STREAM]
         assert (paths.get("compiled", 0), paths["exact"]) == ((0, 18) if env else (6, 12))
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     fast, exact = landed
     assert fast == exact
     rows, letters, _ = fast
@@ -238,7 +243,7 @@ def test_batch_fast_path_lands_what_the_record_path_lands(tmp_path: Path, config
         paths = _paths(run.stderr)[STREAM]
         assert paths.get("batch_files_duckdb", 0) == (0 if exact else 2), run.stderr[-3000:]
         assert paths["batch_files_records"] == (6 if exact else 4)
-        landed.append(_landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip())))
+        landed.append(_landed_of(store, config))
     fast, exact = landed
     assert fast[0] == exact[0]
     assert fast[1] == exact[1]
@@ -278,10 +283,7 @@ def test_a_protected_column_that_is_not_a_plain_string_keeps_files_on_the_record
     assert run.stderr.count(reason + "Salary))") == 1, run.stderr[-3000:]
     assert "would round" not in run.stderr
     assert "81234" not in run.stderr
-    rows = {
-        dict(row)["id"]: dict(row)
-        for row in _landed(store, base64.b64decode(Path(config["pii_key_file"]).read_text().strip()))[0]
-    }
+    rows = {dict(row)["id"]: dict(row) for row in _landed_of(store, config)[0]}
     assert rows["'P1'"]["salary"] == "'81234.50'"
     assert rows["'P2'"]["salary"] == "'7'"
 
