@@ -87,3 +87,63 @@ def test_settings_errors_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="max_concurrent \\(3\\) must be >= 1 and at most requests_per_second"):
         TenantPolicy(max_concurrent=3, requests_per_second=2)
     assert TenantPolicy(max_concurrent=2, requests_per_second=4).per_sync_rate() == pytest.approx(2 / 1.1)
+
+
+def test_dagster_loads_the_code_location_and_partitioned_jobs_are_planned_scheduled_and_run(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: str
+) -> None:
+    """audit25e F2/F3: an op named as its job made Dagster refuse the whole code location (no schedule ever fired),
+    and a partitioned stream (left out of the regular job, as the README says) was in no schedule, no plan and no
+    `run` of every job."""
+    from unittest import mock
+
+    from xlr8_orchestration import cli
+    from xlr8_orchestration.definitions import build_definitions
+
+    (one,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(one, "salesforce", sandbox))
+    tenant = tenant_key("salesforce", sandbox.url("salesforce"))
+    config = write_settings(tmp_path, store, schema, tenant)
+    config.write_text(config.read_text() + "[partitioned.salesforce]\nOpportunity = 4\n")
+    env = {
+        **os.environ,
+        "XLR8_POSTGRES_DSN": "postgresql://nobody@127.0.0.1:1/none",
+        "XLR8_ORCHESTRATION_CONFIG": str(config),
+    }
+
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    validate = subprocess.run(
+        [dagster, "definitions", "validate", "-m", "xlr8_orchestration.repository"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
+
+    settings = load_settings(config)
+    defs = build_definitions(settings)
+    jobs = sorted(job.name for job in defs.resolve_all_job_defs())
+    regular = next(name for name in jobs if name.endswith("_salesforce"))
+    partitioned = f"{regular}_Opportunity_x4"
+    assert jobs == [regular, partitioned]
+    schedules = sorted((s.name, s.job_name) for s in defs.schedules or [])  # type: ignore[union-attr]
+    assert schedules == [
+        (f"{partitioned}_daily", partitioned),
+        (f"{regular}_daily", regular),
+    ]
+
+    plan = subprocess.run([CLI, "--config", str(config), "plan"], capture_output=True, text=True, env=env, check=False)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert [line.split("\t")[0] for line in plan.stdout.strip().splitlines()] == [regular, partitioned]
+
+    ran: list[str] = []
+
+    def job_def(name: str) -> mock.Mock:
+        ran.append(name)
+        return mock.Mock(execute_in_process=mock.Mock(return_value=mock.Mock(success=True)))
+
+    with mock.patch.object(cli, "build_definitions", return_value=mock.Mock(get_job_def=job_def)):
+        assert cli.run_jobs(settings, workers=1) == {regular: True, partitioned: True}
+    assert ran == [regular, partitioned]

@@ -8,7 +8,7 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from xlr8_orchestration.definitions import build_definitions, run_coordinator_config
+from xlr8_orchestration.definitions import build_definitions, job_names, partitioned_job_name, run_coordinator_config
 from xlr8_orchestration.plan import plan_syncs
 from xlr8_orchestration.settings import OrchestrationSettings, load_settings
 
@@ -17,7 +17,7 @@ def run_jobs(settings: OrchestrationSettings, names: list[str] | None = None, wo
     """Each job in-process through Dagster (retries included), ``workers`` at a time; tenant slots still apply
     across all of them. Returns job name -> success."""
     defs = build_definitions(settings)
-    wanted = names or [spec.name for spec in plan_syncs(settings)]
+    wanted = names or job_names(settings)
 
     def one(name: str) -> tuple[str, bool]:
         result = defs.get_job_def(name).execute_in_process(raise_on_error=False)
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"\tcredential={spec.credential_id}\tcron={','.join(spec.crons)}"
                 f"\tdelivery={settings.route(spec.project_id).delivery}"
             )
+            for stream, n in settings.partitioned.get(spec.product_id, {}).items():
+                print(f"{partitioned_job_name(spec, stream, n)}\ttenant={spec.tenant}\t{stream} in {n} ranges")
         return 0
     if args.command == "dagster-yaml":
         print(json.dumps({"run_coordinator": run_coordinator_config(settings)}, indent=2))
