@@ -351,6 +351,17 @@ class Landing:
     dead_lettered: int = 0
 
 
+def _without_replace_by(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A gather reads what a question asks for (a filter, a date range), not whole sets: landed with the stream's
+    ``replace_by``, every row of a set it read in part would be marked deleted in the pipeline's table."""
+    from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
+
+    note = schema.get(ANNOTATION_KEY)
+    if not isinstance(note, dict) or "replace_by" not in note:
+        return schema
+    return {**schema, ANNOTATION_KEY: {k: v for k, v in note.items() if k != "replace_by"}}
+
+
 def land(
     *,
     project: str,
@@ -371,6 +382,7 @@ def land(
     except ImportError as exc:  # pragma: no cover - the workspace installs it
         raise ConnectorError("gathering needs target-xlr8-truths (pip install xlr8-target-truths)") from exc
     extracted = datetime.now(UTC).isoformat()
+    schema = _without_replace_by(schema)
 
     def lines() -> Iterator[str]:
         yield (
