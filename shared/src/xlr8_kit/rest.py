@@ -894,8 +894,14 @@ class AnnotatedStreamMixin:
             references=dict(self.xlr8_references),
             columns=list(stream.schema.get("properties", {})),
             formerly_unannotated=self.xlr8_formerly_unannotated,
-            replace_by=list(self.xlr8_replace_by),
+            replace_by=[] if self._reads_part_of_sets else list(self.xlr8_replace_by),
         )
+
+    @property
+    def _reads_part_of_sets(self) -> bool:
+        """A ``filters`` setting that applies to the stream reads part of each set (a pay code of a day): the target
+        must not take those rows for whole sets and mark the rest deleted."""
+        return getattr(self, "universal_filter", None) is not None
 
 
 class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
