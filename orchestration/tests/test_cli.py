@@ -19,14 +19,15 @@ CLI = str(Path(sys.executable).with_name("xlr8-orchestrate"))
 
 
 def write_settings(tmp_path: Path, store: str, schema: str, tenant: str) -> Path:
+    """Paths relative to the settings file, as the README's example writes them."""
     path = tmp_path / "orchestration.toml"
     path.write_text(
         f"""
-credential_store = "{store}"
+credential_store = "{os.path.relpath(store, tmp_path)}"
 [store]
 delivery = "postgres"
 postgres_schema = "{schema}"
-pii_key_file = "{tmp_path / "pii.key"}"
+pii_key_file = "keys/pii.key"
 pii_key_create = true
 [retry]
 max_retries = 1
@@ -71,6 +72,9 @@ def test_plan_and_run_from_a_settings_file(
     for project in (one, two):
         assert [len(rows) for rows in landed(postgres_dsn, schema, project).values()] == [20]
     assert postgres_dsn not in run.stdout + run.stderr
+    # the key PII was encrypted with is kept where the settings say (audit25e F9: it was made in the sync's
+    # temporary directory and deleted with it), and the second run used the same one
+    assert (tmp_path / "keys" / "pii.key").is_file()
 
     queue = subprocess.run(
         [CLI, "--config", str(config), "dagster-yaml"], capture_output=True, text=True, env=env, check=False

@@ -112,12 +112,30 @@ def _route(raw: dict[str, Any], where: str, base: StoreRoute | None = None) -> S
     return StoreRoute(**values)
 
 
+def _path_setting(key: str) -> bool:
+    return key in ("credential_store", "pii_key_file") or key.endswith(("_file", "_path", "_dir"))
+
+
+def _resolved(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Path settings relative to the settings file, as ``state_dir`` is: the tap and target run in a temporary
+    directory, where a relative ``pii_key_file`` was created anew and deleted with it after every sync (each
+    run's PII encrypted under a key no one kept) and a relative ``credential_store`` was not found."""
+    out = dict(raw)
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            out[key] = _resolved(value, base)
+        elif isinstance(value, str) and value and _path_setting(key) and "://" not in value:
+            out[key] = str(base / Path(value).expanduser())
+    return out
+
+
 def load_settings(path: str | os.PathLike[str], environ: dict[str, str] | None = None) -> OrchestrationSettings:
     """Read ``orchestration.toml``; the PostgreSQL DSN may come from ``XLR8_POSTGRES_DSN`` instead of the file."""
     env = dict(os.environ if environ is None else environ)
     with open(path, "rb") as handle:
         raw = tomllib.load(handle)
     base = Path(path).resolve().parent
+    raw = _resolved(raw, base)
     store_raw = dict(raw.get("store", {}))
     if not store_raw.get("postgres_dsn") and env.get("XLR8_POSTGRES_DSN"):
         store_raw["postgres_dsn"] = env["XLR8_POSTGRES_DSN"]
@@ -127,7 +145,9 @@ def load_settings(path: str | os.PathLike[str], environ: dict[str, str] | None =
     default_tenant = TenantPolicy(**dict(raw.get("default_tenant", {})))
     return OrchestrationSettings(
         credential_store=str(
-            raw.get("credential_store") or env.get("XLR8_CREDENTIALS_STORE") or ".xlr8/credentials.db"
+            raw.get("credential_store")
+            or _resolved({"credential_store": env.get("XLR8_CREDENTIALS_STORE") or ""}, Path.cwd())["credential_store"]
+            or base / ".xlr8/credentials.db"
         ),
         state_dir=base / raw.get("state_dir", ".xlr8/orchestration/state"),
         lock_dir=base / raw.get("lock_dir", ".xlr8/orchestration/locks"),
