@@ -291,6 +291,43 @@ def test_i15_4_key_change_fails_by_default_or_starts_a_new_table_version(
     ]
 
 
+def test_i15_4b_a_key_extended_by_a_column_old_rows_lack_is_a_key_change(
+    config: dict, store: Path, tmp_path: Path
+) -> None:
+    """audit25e F6: a key extended by a column the landed rows hold no value in passed with a warning, and no new
+    row ever matched its old one (NULL equals nothing): each entity twice, live. It is a key change: refused by
+    default, a new table version on request; a column every landed row holds still extends with a warning."""
+    table = f"{P8}_singer_people"
+    props = {"id": {"type": "integer"}, "name": {"type": "string"}, "company": {"type": ["string", "null"]}}
+
+    def run(keys: list[str], rows: list[dict], n: int, cfg: dict) -> Any:
+        msgs = [schema_msg("people", props, keys), *(record_msg("people", r) for r in rows), state_msg({"run": n})]
+        return run_target(cfg, msgs, tmp_path)
+
+    first = run(["id"], [{"id": 1, "name": "old"}, {"id": 2, "name": "old"}], 1, config)
+    assert first.returncode == 0, first.stderr[-2000:]
+    refused = run(["id", "company"], [{"id": 1, "company": "A", "name": "new"}], 2, config)
+    assert refused.returncode != 0
+    assert "hold no value in rows already landed" in refused.stderr
+    assert "company" in refused.stderr
+    assert refused.states == []
+    assert query(store, f'SELECT id, company, name FROM "{table}" ORDER BY id') == [(1, None, "old"), (2, None, "old")]
+
+    cfg = {**config, "key_change_policy": "new_table_version"}
+    switched = run(["id", "company"], [{"id": 1, "company": "A", "name": "new"}], 3, cfg)
+    assert switched.returncode == 0, switched.stderr[-2000:]
+    assert query(store, f'SELECT id, company, name FROM "{table}"') == [(1, "A", "new")]
+    assert query(store, f'SELECT id, name FROM "{table}__v1" ORDER BY id') == [(1, "old"), (2, "old")]
+
+    props["team"] = {"type": ["string", "null"]}
+    filled = run(["id", "company"], [{"id": 1, "company": "A", "name": "newer", "team": "x"}], 4, config)
+    assert filled.returncode == 0, filled.stderr[-2000:]
+    extended = run(["id", "company", "name"], [{"id": 1, "company": "A", "name": "newer", "team": "y"}], 5, config)
+    assert extended.returncode == 0, extended.stderr[-2000:]
+    assert "key properties extended" in extended.stderr
+    assert query(store, f'SELECT id, company, name, team FROM "{table}"') == [(1, "A", "newer", "y")]
+
+
 def test_i15_10_state_emitted_only_when_it_changed(config: dict, store: Path, tmp_path: Path) -> None:
     """RELIABILITY E10: repeated identical STATE messages (each after a committed batch) go out once."""
     same, later = {"bookmarks": {"items": {"id": 2}}}, {"bookmarks": {"items": {"id": 4}}}

@@ -305,6 +305,18 @@ class Store(abc.ABC):
         keys = json.loads(row[0]) if isinstance(row[0], str) else row[0]
         return [str(k) for k in keys]
 
+    def unset_columns(self, table: str, columns: list[str]) -> list[str]:
+        """Of ``columns``, those ``table`` lacks or some live row holds no value in (none for a table not made)."""
+        have = self.table_columns(table)
+        if not have:
+            return []
+        live = " AND _sdc_deleted_at IS NULL" if "_sdc_deleted_at" in have else ""
+        return [
+            c
+            for c in columns
+            if c not in have or self.fetchone(f"SELECT 1 FROM {quote(table)} WHERE {quote(c)} IS NULL{live} LIMIT 1")  # noqa: S608
+        ]
+
     def archive_table(self, table: str) -> str:
         """Rename ``table`` (rows, metadata, profiles, mappings) to ``{table}__v{version}`` (the first free version
         from the table's own) so a stream whose key changed starts a new table version under the old name; returns

@@ -535,24 +535,35 @@ class TargetXlr8Truths(Target):
     def check_key_change(self, info: StreamInfo) -> None:
         """A new key would re-key the upsert and delete rows that were distinct under the old one: apply
         ``key_change_policy`` instead of doing that silently (RELIABILITY F4). Only a key extended by more columns
-        (which keeps every old distinction) passes with a warning."""
+        that every landed row already holds (which keeps every old distinction, and lets a new row match its old
+        one) passes with a warning: an added column empty in old rows would never match, each entity twice."""
         previous = self._keys_by_table.get(info.table_name)
         self._keys_by_table[info.table_name] = list(info.key_columns)
         if previous is None:
             previous = self.store.stored_keys(info.table_name)
         if previous is None or previous == list(info.key_columns):
             return
+        unset: list[str] = []
         if previous and set(previous) <= set(info.key_columns):
-            # a finer key cannot merge rows that the old one kept apart: allowed, but said
-            self.logger.warning(
-                "stream %s: key properties extended from %s to %s", info.stream, previous, info.key_columns
-            )
-            return
+            added = [c for c in info.key_columns if c not in previous]
+            self.drain_all()  # rows of the old key land first: they are among those the added columns must fill
+            unset = self.store.unset_columns(info.table_name, added)
+            if not unset:
+                # a finer key cannot merge rows that the old one kept apart: allowed, but said
+                self.logger.warning(
+                    "stream %s: key properties extended from %s to %s", info.stream, previous, info.key_columns
+                )
+                return
         policy = self.config.get("key_change_policy", "fail")
         change = (
             f"stream {info.stream}: key properties changed from {previous} to {info.key_columns} "
             f"(table {info.table_name})"
         )
+        if unset:
+            change += (
+                f"; the added key column(s) {', '.join(unset)} hold no value in rows already landed, so no new row "
+                "could replace its old one"
+            )
         if policy != "new_table_version":
             raise KeyChangeError(
                 f"{change}; setting 'key_change_policy' is 'fail', so nothing was loaded under the new key. Set it "
