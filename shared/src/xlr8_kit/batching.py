@@ -309,6 +309,9 @@ class KitBatchingMixin(_StreamBase):
                     counter.increment()
                     self._write_batch_message(encoding=encoding, manifest=manifest)
                     self._write_state_message()  # covers exactly the records of the files named so far
+        activate = getattr(self, "_xlr8_activate_read_version", None)
+        if activate is not None:  # after the last file, as ``xlr8_kit.rest.ActivateAtEndMixin`` holds it
+            activate()
         self._write_state_message()  # a stream without records still reports its (finalized) state
 
     def get_batches(

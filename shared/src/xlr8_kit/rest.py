@@ -904,7 +904,30 @@ class AnnotatedStreamMixin:
         return getattr(self, "universal_filter", None) is not None
 
 
-class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
+class ActivateAtEndMixin:
+    """A full-table stream's ACTIVATE_VERSION after its last record, not before its first (singer-sdk 0.54.9
+    sends it first): a target applies it on arrival, marking every row of the older version deleted, so a read
+    cut short left every row it had not re-read deleted, and readers saw the table empty while it loaded. Held
+    here, it goes out once the read ended; a read that fails sends none, and the older version stays live."""
+
+    _xlr8_pending_version: int | None = None
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        self._xlr8_pending_version = full_table_version
+
+    def _xlr8_activate_read_version(self) -> None:
+        """Send the version this read held back (called when the read completed)."""
+        version, self._xlr8_pending_version = self._xlr8_pending_version, None
+        if version is not None:
+            super()._write_activate_version_message(version)  # type: ignore[misc]
+
+    def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
+        yield from super()._sync_records(context, write_messages=write_messages)  # type: ignore[misc]
+        if write_messages:  # BATCH mode reads without messages: ``KitBatchingMixin._sync_batches`` sends it
+            self._xlr8_activate_read_version()
+
+
+class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
     """Base for every product's REST stream. Subclasses declare; this class does.
 
     Hooks a product base may override: ``response_classifier`` / ``classify_response`` (quota signals that are
@@ -1066,6 +1089,8 @@ class KitRESTStream(AnnotatedStreamMixin, KitBatchingMixin, RESTStream):
         try:
             if context is None and self._plain_record_loop:
                 yield from self._sync_plain_records(write_messages=write_messages)
+                if write_messages:
+                    self._xlr8_activate_read_version()
             else:
                 yield from super()._sync_records(context, write_messages=write_messages)
         finally:

@@ -21,7 +21,7 @@ from singer_sdk.streams import Stream
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.columns import schema_of
-from xlr8_kit.rest import AnnotatedStreamMixin
+from xlr8_kit.rest import ActivateAtEndMixin, AnnotatedStreamMixin
 from xlr8_tap_common.client import CommonStream, error_summary
 
 if t.TYPE_CHECKING:
@@ -194,7 +194,7 @@ STREAMS: tuple[type[CommonStream], ...] = (
 )
 
 
-class WebhookEventsStream(AnnotatedStreamMixin, KitBatchingMixin, Stream):
+class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, Stream):
     """Events the ``xlr8-common-webhooks`` receiver stored (``webhook_store_path``), incremental by ``seq``. Not an
     HTTP stream, but its BATCH files are the kit's as every other stream's (``xlr8_kit.batching``: sizes growing
     from 10,000 to ``batch_size``, ``encoding.compression`` honoured, the STATE after each file covering it), and
