@@ -98,3 +98,24 @@ def test_discover_with_a_wrong_password_is_one_error_line(url: str, tmp_path: Pa
     assert result.returncode == 1
     assert_one_error_line(result.stderr, "HTTP 401")
     assert "wrong-canary-pw-1618" not in result.stdout + result.stderr
+
+
+def test_child_streams_land_with_fields_never_beside_expand(url: str, emulator: OracleErpEmulator) -> None:
+    """Fusion ignores ``expand`` when ``fields`` is given (audit25a F3): invoice lines, PO lines and supplier sites
+    must be named in ``fields`` with their attributes, or every child stream lands nothing, exit 0."""
+    emulator.collection_queries.clear()
+    children = {"invoices_invoiceLines", "purchaseOrders_lines", "suppliers_sites"}
+    out = run_tap(erp_config(url), streams={"invoices", "purchaseOrders", "suppliers", *children})
+    assert {r["InvoiceId"] for r in out.records("invoices_invoiceLines")} == {
+        r["InvoiceId"] for r in out.records("invoices")
+    }
+    assert {r["POHeaderId"] for r in out.records("purchaseOrders_lines")} == {
+        r["POHeaderId"] for r in out.records("purchaseOrders")
+    }
+    assert {r["SupplierId"] for r in out.records("suppliers_sites")} == {
+        r["SupplierId"] for r in out.records("suppliers")
+    }
+    assert not [q for q in emulator.collection_queries if "fields" in q and "expand" in q]
+    sites = next(q for q in emulator.collection_queries if ";sites:" in q.get("fields", ""))
+    described = [a.name for a in emulator.resources["suppliers"].children["sites"].attrs]
+    assert sites["fields"].endswith(f";sites:{','.join(described)}")

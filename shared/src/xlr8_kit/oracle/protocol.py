@@ -335,7 +335,8 @@ def upto_q(order_attribute: str, key_attribute: str, key_is_number: bool, upto: 
 
 
 def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:
-    """``fields=A,B;child:C,D;child.grand:E``: the attributes to return per level (children need ``expand``)."""
+    """``fields=A,B;child:C,D;child.grand:E``: the attributes to return per level; the children named are expanded
+    (Fusion ignores ``expand`` beside ``fields``, audit25a F3)."""
     parts = [",".join(top)]
     parts.extend(f"{path}:{','.join(names)}" for path, names in (children or {}).items() if names)
     return ";".join(parts)
