@@ -1,7 +1,8 @@
 """Seeded generators an emulator makes per row it serves on a cold read, by kind: where cold CPU goes.
 
     uv run python bench/emulator_seeds.py --product ukg_wfm --stream timecards --scale 300
-    uv run python bench/emulator_seeds.py --product oracle_erp --stream journalLines --scale 10000
+    XLR8_SANDBOX_FUSION_UNLISTED=1 uv run python bench/emulator_seeds.py --product oracle_erp --stream journalLines \
+        --scale 10000
 
 Seeding a record's Mersenne Twister is the floor of cold generation (``xlr8_sandbox.seeded``), so more than one
 seed of a kind per row served (a parent rebuilt for every child row, a sort pass rebuilding what the page builds

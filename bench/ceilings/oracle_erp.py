@@ -1,5 +1,7 @@
 """Ceiling for Oracle ERP: Fusion REST collection pages of 500 (Basic auth, ``onlyData``, the tap's ``orderBy``)
-until ``hasMore`` is false. Plain requests; no SDK, no retries, no typing of values."""
+until ``hasMore`` is false. Plain requests; no SDK, no retries, no typing of values. ``journals`` reads the
+emulator's top-level ``journalLines``, which no pod has (audit25a F2): the emulator serves it only with
+``XLR8_SANDBOX_FUSION_UNLISTED=1`` in its environment."""
 
 from __future__ import annotations
 

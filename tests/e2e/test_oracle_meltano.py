@@ -64,7 +64,10 @@ def test_meltano_run_lands_oracle_hcm_and_erp_truths(tmp_path: Path) -> None:
         rerun = project.run("tap-oracle-hcm", env=hcm_env)  # incremental from the stored bookmark (E12)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         outputs.append(rerun)
-        hcm_queries = [q for q in hcm.collection_queries if q.get("expand", "").startswith("names")]
+        # the workers pages: children named in fields, never expand beside it (audit25a F3)
+        hcm_queries = [q for q in hcm.collection_queries if q.get("fields", "").startswith("PersonId,")]
+        assert hcm_queries
+        assert all(";names:" in q["fields"] and "expand" not in q for q in hcm_queries)
         assert hcm_queries[-1]["q"].startswith("LastUpdateDate >= '")
 
     workers = rows("oracle_hcm", "workers", ["PersonNumber", "FirstName", "WorkEmail", "JobCode",

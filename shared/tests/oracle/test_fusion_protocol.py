@@ -138,6 +138,8 @@ def test_query_text_in_both_syntaxes() -> None:
     moment = datetime(2024, 5, 1, 8, 30, 15, 123, tzinfo=UTC)
     assert since_q("LastUpdateDate", moment, "4") == "LastUpdateDate >= '2024-05-01T08:30:15+00:00'"
     assert since_q("LastUpdateDate", moment, "1") == "LastUpdateDate>='2024-05-01T08:30:15+00:00'"
+    stamped = datetime(2024, 5, 1, 8, 30, 15, 607_900, tzinfo=UTC)  # Fusion's milliseconds kept (audit25a F5)
+    assert since_q("LastUpdateDate", stamped, "4") == "LastUpdateDate >= '2024-05-01T08:30:15.607+00:00'"
     assert join_q(["a = 1", None, "b = 2"], "4") == "(a = 1) and (b = 2)"
     assert join_q(["a=1", "b=2"], "1") == "a=1;b=2"
     assert join_q([None], "4") is None

@@ -233,3 +233,49 @@ def test_child_requests_are_counted(url: str, wide_worker: None, caplog: pytest.
         if "METRIC: " in r.getMessage() and "/child" in r.getMessage()
     ]
     assert [(m["metric"], m["value"], m["tags"]["stream"]) for m in counted] == [("http_request_count", 5, "workers")]
+
+
+def test_a_cut_child_with_children_below_past_the_url_cap_reads_them_with_expand_alone(
+    url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker 0 with 30 work relationships (cut at 25, each with its assignments below): read whole from its own URL
+    with the assignments named in ``fields``, never ``expand`` beside it (audit25a F3); past ``URL_BYTES``, with
+    ``expand`` alone. The embedded records are the same either way."""
+    from xlr8_kit.oracle import stream as stream_module
+    from xlr8_kit.oracle.client import FusionClient
+
+    relationships = emulator.resources["workers"].children["workRelationships"]
+    relationship_rows = relationships.rows
+
+    def many_relationships(worker: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        rows = relationship_rows(worker)
+        if worker["PersonId"] != WIDE:
+            return rows
+        return [{**rows[0], "PeriodOfServiceId": rows[0]["PeriodOfServiceId"] * 100 + k} for k in range(MANY)]
+
+    monkeypatch.setattr(relationships, "rows", many_relationships)
+    sent: list[tuple[str, dict[str, t.Any]]] = []
+    get_json = FusionClient.get_json
+
+    def recorded(self: FusionClient, path_or_url: str, params: t.Any = None) -> t.Any:
+        sent.append((path_or_url, dict(params or {})))
+        return get_json(self, path_or_url, params)
+
+    monkeypatch.setattr(FusionClient, "get_json", recorded)
+    config = hcm_config(url, resources=["workers"], child_mode="embed", page_size=20)
+
+    def wide_row() -> tuple[dict[str, t.Any], list[dict[str, t.Any]]]:
+        sent.clear()
+        row = next(r for r in run_tap(config).records("workers") if r["PersonId"] == WIDE)
+        return row, [p for u, p in sent if u.endswith("/child/workRelationships")]
+
+    listed, listed_reads = wide_row()
+    assert len(listed["workRelationships"]) == MANY
+    assert all(r["assignments"] for r in listed["workRelationships"])
+    assert listed_reads
+    assert all("expand" not in p and ";assignments:" in p["fields"] for p in listed_reads)
+    monkeypatch.setattr(stream_module, "URL_BYTES", 150)
+    alone, alone_reads = wide_row()
+    assert alone == listed
+    assert alone_reads
+    assert all(p.get("expand") == "assignments" and "fields" not in p for p in alone_reads)

@@ -59,3 +59,24 @@ def test_credentials_are_checked(url: str) -> None:
     refused = requests.get(f"{url}{BASE}/jobs", auth=(USERNAME, "wrong"), timeout=30)
     assert refused.status_code == 401
     assert requests.get(f"{url}{BASE}/jobs", timeout=30).status_code == 401
+
+
+def test_fields_wins_over_expand_as_fusion_documents(url: str) -> None:
+    """Oracle, ``fields``: "It cannot be combined with expand query parameter. If both are provided, only fields
+    will be considered"; a child named in ``fields`` is expanded, its missing ancestors "processed implicitly"
+    (audit25a F3). The emulator answered ``expand`` beside ``fields``, so no test saw children lost on a pod."""
+    who = f"PersonId = {person_id(3)}"
+    both = get(url, "/workers", q=who, fields="PersonId", expand="emails", onlyData="true").json()["items"][0]
+    assert both == {"PersonId": person_id(3)}  # expand ignored: no emails
+    named = get(url, "/workers", q=who, fields="PersonId;emails:EmailType", onlyData="true").json()["items"][0]
+    assert [e["EmailType"] for e in named["emails"]["items"]] == ["W1"]
+    assert set(named["emails"]["items"][0]) == {"EmailType"}
+    nested = get(url, "/workers", q=who, fields="PersonId;workRelationships.assignments:JobCode", onlyData="true")
+    relation = nested.json()["items"][0]["workRelationships"]["items"][0]  # the ancestor, processed implicitly
+    assert "PeriodOfServiceId" in relation
+    assert set(relation["assignments"]["items"][0]) == {"JobCode"}
+    alone = get(url, "/workers", q=who, expand="emails", onlyData="true").json()["items"][0]
+    assert alone["emails"]["items"][0]["EmailType"] == "W1"  # expand alone: whole children
+    bad = get(url, "/workers", q=who, fields="PersonId;nothing:X")
+    assert bad.status_code == 400
+    assert "nothing in the fields parameter" in bad.json()["o:errorDetails"][0]["detail"]

@@ -36,8 +36,18 @@ def test_workers_are_the_company_people_with_flattened_children(url: str, emulat
     assignments = out.records("workers_workRelationships_assignments")
     assert {r["PersonId"] for r in assignments} == {person_id(i) for i in range(100)}
     assert all(r["PeriodOfServiceId"] and r["EffectiveStartDate"] for r in assignments)
-    query = next(q for q in emulator.collection_queries if q.get("expand") == "workRelationships.assignments")
-    assert query["fields"] == "PersonId;workRelationships:PeriodOfServiceId"  # one query, not one per parent
+    # One query, not one per parent; the child named in fields with every attribute, and no expand beside it:
+    # Fusion ignores expand when fields is given (audit25a F3).
+    described = [
+        a.name for a in emulator.resources["workers"].children["workRelationships"].children["assignments"].attrs
+    ]
+    query = next(
+        q for q in emulator.collection_queries if q.get("fields", "").startswith("PersonId;workRelationships:")
+    )
+    assert query["fields"] == (
+        f"PersonId;workRelationships:PeriodOfServiceId;workRelationships.assignments:{','.join(described)}"
+    )
+    assert not [q for q in emulator.collection_queries if "fields" in q and "expand" in q]
 
 
 def test_embed_mode_nests_children_in_the_parent(url: str) -> None:

@@ -48,6 +48,29 @@ class StreamPlan:
     def resource_name(self) -> str:
         return self.resource.name
 
+    def child_fields(self, under: str = "") -> dict[str, list[str]]:
+        """Every level expanded below ``under`` (paths relative to it), ancestors first, with its attributes named:
+        Oracle's ``fields`` "cannot be combined with expand ... If both are provided, only fields will be
+        considered", so a child left out of ``fields`` comes back absent, read as "no rows" (audit25a F3). A whole
+        child (None) lists every described attribute; a level named by no rule, every one (what ``expand`` gave);
+        a level asked for nothing (an ancestor a ``where`` does not read), its keys."""
+        below = f"{under}." if under else ""
+        levels: dict[str, None] = {}
+        for path in self.expand:
+            if below and not path.startswith(below):
+                continue
+            parts = path[len(below) :].split(".")
+            levels.update(dict.fromkeys(".".join(parts[: i + 1]) for i in range(len(parts))))
+        named: dict[str, list[str]] = {}
+        for level in levels:
+            node = self.resource.child(below + level)
+            wanted = self.fields.get(below + level)
+            if wanted is None:
+                named[level] = list(node.attributes)
+            else:
+                named[level] = list(wanted) or list(node.keys) or list(node.attributes)
+        return named
+
 
 def child_stream_name(resource: str, child_path: str) -> str:
     return f"{resource}_{child_path.replace('.', '_')}"
@@ -116,7 +139,8 @@ def _keys(resource: Resource) -> tuple[str, ...]:
 
 
 def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) -> StreamPlan:
-    """A child's rows with the keys of every ancestor: one collection query with ``expand``, not one per parent."""
+    """A child's rows with the keys of every ancestor: one collection query naming it in ``fields``, not one per
+    parent."""
     child = resource.child(path)
     parent_keys: dict[str, str] = {}
     fields: dict[str, list[str] | None] = {"": list(resource.keys)}

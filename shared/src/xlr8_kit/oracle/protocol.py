@@ -335,7 +335,8 @@ def upto_q(order_attribute: str, key_attribute: str, key_is_number: bool, upto: 
 
 
 def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:
-    """``fields=A,B;child:C,D;child.grand:E``: the attributes to return per level (children need ``expand``)."""
+    """``fields=A,B;child:C,D;child.grand:E``: the attributes to return per level; the children named are expanded
+    (Fusion ignores ``expand`` beside ``fields``, audit25a F3)."""
     parts = [",".join(top)]
     parts.extend(f"{path}:{','.join(names)}" for path, names in (children or {}).items() if names)
     return ";".join(parts)
@@ -351,8 +352,13 @@ def order_by_param(keys: Sequence[str]) -> str:
 
 
 def q_datetime(moment: datetime) -> str:
-    """A timestamp literal Fusion compares correctly: UTC, whole seconds, ISO 8601."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+    """A timestamp literal Fusion compares correctly: UTC, ISO 8601, whole seconds or, when the moment has them,
+    milliseconds as Fusion stamps ``LastUpdateDate`` (``...29.607+00:00``; a finer part cut: a lower bound only
+    re-reads). Cut to its second, a bookmark re-read the rows of that second below it, which the SDK's sort check
+    stops the run for (audit25a F5)."""
+    utc = moment.astimezone(UTC)
+    utc = utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+    return utc.isoformat(timespec="milliseconds" if utc.microsecond else "seconds")
 
 
 def q_quote(text: str) -> str:

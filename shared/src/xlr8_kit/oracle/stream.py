@@ -3,8 +3,9 @@ plans (``plan.py``); this class shapes requests and rows.
 
 Request: ``onlyData=true``, pages while ``hasMore`` (keyset: "after the last row" in ``q`` for incremental
 resources with a one-attribute key on framework 2+, so rows updated while paging are not lost; ``offset``
-otherwise), ``fields=`` (the selected attributes and
-what flatten rules read), ``expand=`` (flattened or embedded children, or the child a child stream reads),
+otherwise), ``fields=`` (the selected attributes, what flatten rules read, and every flattened or embedded child
+or the child a child stream reads, its attributes listed: never ``expand=`` beside it, which Fusion then ignores;
+``expand=`` alone when the list would pass ``URL_BYTES``),
 ``orderBy=LastUpdateDate:asc,<keys>`` and ``q`` with ``LastUpdateDate >= bookmark`` plus the pushed-down part of
 the ``filters`` setting, in the syntax the ``REST-Framework-Version`` header selects, and ``effectiveDate`` for
 effective-dated resources. Rows: flatten rules applied to parents, child rows carrying their ancestors' keys.
@@ -94,6 +95,10 @@ LINKS_PER_QUERY = 50
 #: 1,730, so long string keys go fewer to a query. Fusion documents no URL limit; front ends commonly take 8 KB, and
 #: Oracle CRM On Demand documents 4,096 characters for a ``q``. A key longer than this alone still goes alone.
 LINK_QUERY_BYTES = 2000
+
+#: Bytes a collection request's URL may take when its ``fields`` names every expanded child's attributes (audit25a
+#: F3); past it, ``expand`` alone is sent. The link queries' bound (``LINK_QUERY_BYTES``) is the kit's one URL cap.
+URL_BYTES = LINK_QUERY_BYTES
 
 #: The stream state's key for the start of the last whole read (``full_read_every_days``).
 FULL_READ_AT = "xlr8_full_read_at"
@@ -295,10 +300,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         }
         if isinstance(token, PageAt):  # where a range ends (its first row), then the next range's first rows
             params["offset"] = token.offset
-        children = {path: names for path, names in plan.fields.items() if path and names is not None}
-        params["fields"] = fields_param(self.top_fields(), children)
-        if plan.expand:
-            params["expand"] = expand_param(plan.expand)
+        params["fields"] = fields_param(self.top_fields(), self._child_fields)
         keys = [k for k in plan.resource.keys if k in plan.resource.attributes]
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
@@ -308,6 +310,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             params["q"] = where
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
+        if plan.expand and self._url_bytes(params) > URL_BYTES:
+            self._expand_alone(params)
         if isinstance(token, PageAt | KeysetRange):
             return params
         if not next_page_token or (self.counting_pages and after is None):
@@ -315,6 +319,31 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             # it (``KitRESTStream._request_pages_windowed``).
             params["totalResults"] = "true"
         return params
+
+    @functools.cached_property
+    def _child_fields(self) -> dict[str, list[str]]:
+        """The expanded children as ``fields`` names them, each attribute listed (``StreamPlan.child_fields``);
+        never ``expand`` beside them, which Fusion ignores then (audit25a F3)."""
+        return self.plan.child_fields()
+
+    def _url_bytes(self, params: t.Mapping[str, t.Any], url: str | None = None) -> int:
+        """The request URL's length, percent-encoded as sent (``requests`` encodes ``params`` this way)."""
+        return len(url or f"{self.url_base}{self.path}") + 1 + len(urlencode(params))
+
+    def _expand_alone(self, params: dict[str, t.Any]) -> None:
+        """``expand`` without ``fields``, when the attributes listed per child would take the URL past
+        ``URL_BYTES``: whole children and every attribute of the parent (Oracle's other documented form), the
+        catalog's projection dropping what is not selected. Logged once per stream."""
+        del params["fields"]
+        params["expand"] = expand_param(self.plan.expand)
+        if not self.__dict__.get("_xlr8_expand_alone_logged"):
+            self.__dict__["_xlr8_expand_alone_logged"] = True
+            self.logger.info(
+                "%s: fields naming every expanded child would take the URL past %d bytes: expand alone (every "
+                "attribute read, the unselected ones dropped)",
+                self.name,
+                URL_BYTES,
+            )
 
     def request_record_pages(self, context: Context | None) -> t.Generator[list[dict[str, t.Any]], None, None]:
         """Keyset pages with ``max_concurrent_requests`` > 1: ranges read side by side (``ranges.py``). Requests sent
@@ -655,7 +684,6 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         where = f"child collection {path!r} of {plan.resource.name} {self._top_key}={segments[0]}"
         if not keys:
             raise ChildReadError(f"{where} is cut (hasMore) and has no key to read it whole in one order")
-        below = f"{path}."
         params: dict[str, t.Any] = {
             "onlyData": "true",
             "limit": self.settings.page_size,
@@ -666,14 +694,16 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         added: list[str] = []
         if wanted is not None:
             added = [k for k in keys if k not in wanted]  # asked for the checks, dropped again
-            deeper = {p[len(below) :]: n for p, n in plan.fields.items() if p.startswith(below) and n is not None}
-            params["fields"] = fields_param([*wanted, *added], deeper)
-        expand = [p[len(below) :] for p in plan.expand if p.startswith(below)]
-        if expand:
-            params["expand"] = expand_param(expand)
+        deeper = plan.child_fields(path)
+        if wanted is not None or deeper:  # children below named in fields, never beside expand (audit25a F3)
+            top = list(plan.resource.child(path).attributes) if wanted is None else [*wanted, *added]
+            params["fields"] = fields_param(top, deeper)
         if plan.effective_dated and self.settings.effective_date is not None:
             params["effectiveDate"] = self.settings.effective_date.isoformat()
         url = "/".join([href, *(quote(s, safe="") for s in segments[1:])])
+        if deeper and self._url_bytes({**params, "offset": 0}, url) > URL_BYTES:
+            del params["fields"]  # whole rows and children below (``_expand_alone``): the rest is not kept
+            params["expand"] = expand_param(deeper)
         rows: list[dict[str, t.Any]] = []
         seen: set[tuple[t.Any, ...]] = set()
         total: int | None = None

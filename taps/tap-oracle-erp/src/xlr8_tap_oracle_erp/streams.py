@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from xlr8_kit.oracle import ResourceDeclaration
 
-DEFAULT_RESOURCES: tuple[str, ...] = ("suppliers", "purchaseOrders", "invoices", "journalLines", "ledgerBalances")
+#: Not ``journalLines``: Oracle has journal lines only under ``journalBatches/.../journalHeaders/.../journalLines``,
+#: no top-level resource, so a default naming it failed discovery on every pod (audit25a F2).
+DEFAULT_RESOURCES: tuple[str, ...] = ("suppliers", "purchaseOrders", "invoices", "ledgerBalances")
 
 DECLARATIONS: dict[str, ResourceDeclaration] = {
     "suppliers": ResourceDeclaration("supplier", children=("sites",), child_entities={"sites": "supplier"}),
@@ -21,6 +23,5 @@ DECLARATIONS: dict[str, ResourceDeclaration] = {
         children=("invoiceLines",),
         child_entities={"invoiceLines": "invoice"},
     ),
-    "journalLines": ResourceDeclaration("journal_entry"),
     "ledgerBalances": ResourceDeclaration("journal_entry"),  # period balances summed from journal entries
 }

@@ -1,9 +1,10 @@
 """Oracle ERP Cloud emulator (``/fscmRestApi``): suppliers (sites), purchase orders (lines), payables invoices
 (lines), journal lines and ledger balances (per ledger, account combination and period, summed from the journal
-lines) of the one fictional company. Suppliers, PO numbers, amounts and dates are those of
-``company.supplier(i)`` / ``company.purchase_order(i)`` / ``company.invoice(i)`` (the same as S/4HANA's); line
-details are derived here, deterministically, and always add up to the header amount. ``BuyerId`` is the buyer's
-HCM ``PersonId``.
+lines) of the one fictional company. ``journalLines`` is no top-level resource on a pod, so it answers 404 as
+Fusion does unless ``XLR8_SANDBOX_FUSION_UNLISTED=1`` (the bench's reads of it). Suppliers, PO numbers, amounts
+and dates are those of ``company.supplier(i)`` / ``company.purchase_order(i)`` / ``company.invoice(i)`` (the same
+as S/4HANA's); line details are derived here, deterministically, and always add up to the header amount.
+``BuyerId`` is the buyer's HCM ``PersonId``.
 
 ESS jobs through the ERP integrations resource: ``POST .../erpintegrations`` with ``OperationName``
 ``submitESSJobRequest`` returns ``ReqstId``; ``GET .../erpintegrations?finder=ESSJobStatusRF;requestId=<id>``
@@ -92,6 +93,9 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
     password = PASSWORD
     client_id = CLIENT_ID
     client_secret = CLIENT_SECRET
+    #: Oracle has journal lines only under journal batches (``journalBatches/{JeBatchId}/child/journalHeaders/
+    #: {journalHeadersUniqID}/child/journalLines``), no top-level ``journalLines``: a pod answers 404 (audit25a F2).
+    unlisted = frozenset({"journalLines"})
 
     # --- data ---------------------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@ finders, row generators) and the protocol around them.
 
 ``GET /<api>/resources/<version>/<resource>/describe``; ``GET .../<resource>`` with ``limit`` (default 25, larger
 than 500 lowered to 500), ``offset``, ``hasMore``, ``totalResults=true``, ``onlyData=true`` (no ``links``),
-``fields=A,B;child:C``, ``expand=child,child.grandchild|all``, ``orderBy=A:asc,B:desc``, ``q`` (simple syntax
-under ``REST-Framework-Version: 1``, rowmatch expressions from 2), ``finder=Name;Attr=value`` and
+``fields=A,B;child:C``, ``expand=child,child.grandchild|all`` (ignored beside ``fields``, whose named children are
+expanded: "If both are provided, only fields will be considered", Oracle), ``orderBy=A:asc,B:desc``, ``q``
+(simple syntax under ``REST-Framework-Version: 1``, rowmatch expressions from 2), ``finder=Name;Attr=value`` and
 ``effectiveDate=YYYY-MM-DD`` (effective-dated rows valid that day; default the sandbox's today); ``GET
 .../<resource>/<id>`` for one item. Expanded children are arrays under framework 1 and 2 and, from 3, collection
 objects of at most 25 rows (``{"items": [...], "count", "hasMore", "limit": 25, "offset": 0}``, Oracle's "Set the
@@ -24,6 +25,7 @@ import csv
 import functools
 import io
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -506,9 +508,14 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
                 )
         return None
 
+    #: Resources built here (their rows feed others, and the bench reads them) that a pod has no top-level URL for:
+    #: 404 as Fusion answers an unknown resource, unless ``XLR8_SANDBOX_FUSION_UNLISTED=1`` (the bench's recorded
+    #: reads of them, audit25a F2).
+    unlisted: frozenset[str] = frozenset()
+
     def _resource(self, request: Request) -> ResourceDef:
         name = request.path_params["resource"]
-        if name not in self.resources:
+        if name not in self.resources or (name in self.unlisted and not _serves_unlisted()):
             raise FusionRequestError(f"The resource {name} is not found.", 404)
         return self.resources[name]
 
@@ -865,7 +872,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
                 kids["links"] = [{"rel": "self", "name": child.name, "kind": "collection"}]
             out[child_name] = kids
         if plan.bad_expand is not None:  # raised after the children, as it always was
-            raise FusionRequestError(f"The child {plan.bad_expand} in the expand parameter is not found.")
+            raise FusionRequestError(f"The child {plan.bad_expand} in the {plan.bad_source} parameter is not found.")
         if plan.links:
             out["links"] = [{"rel": "self", "name": node.name, "kind": "item"}]
         return out
@@ -879,7 +886,10 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             for name in wanted:
                 if name not in names:
                     raise FusionRequestError(f"The attribute {name} in the fields parameter is not found.")
-        expand = _expand_paths(params.get("expand"))
+        # Oracle: fields "cannot be combined with expand query parameter. If both are provided, only fields will be
+        # considered"; the children it names are expanded, their missing ancestors "processed implicitly".
+        expand = tuple(p for p in fields if p) if fields else _expand_paths(params.get("expand"))
+        source = "fields" if fields else "expand"
         children: list[tuple[str, ChildDef, str, bool]] = []
         for child_name, child in node.children.items():
             child_path = f"{path}.{child_name}".lstrip(".")
@@ -894,7 +904,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             if head and head != "all" and head not in node.children:
                 bad_expand = head
                 break
-        return _ShapePlan(list(wanted or names), children, bad_expand, params.get("onlyData") != "true")
+        return _ShapePlan(list(wanted or names), children, bad_expand, source, params.get("onlyData") != "true")
 
 
 class _Shaping(dict[tuple[int, str], "_ShapePlan"]):
@@ -918,11 +928,13 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)}).issuperset
 @dataclass(frozen=True)
 class _ShapePlan:
     """How ``_shape`` renders one node for one request: its attributes, the children to expand (name, node, path,
-    effective-dated), the first unknown ``expand`` head (an error), and whether rows carry links."""
+    effective-dated), the first unknown child head (an error) and the parameter naming it (``expand``, or
+    ``fields`` when given: then ``expand`` is ignored, as Fusion documents), and whether rows carry links."""
 
     names: list[str]
     children: list[tuple[str, ChildDef, str, bool]]
     bad_expand: str | None
+    bad_source: str
     links: bool
 
 
@@ -997,6 +1009,11 @@ def _parsed_fields(text: str | None) -> dict[str, list[str]]:
 
 
 @functools.lru_cache(maxsize=256)
+def _serves_unlisted() -> bool:
+    """``XLR8_SANDBOX_FUSION_UNLISTED=1``: serve ``FusionEmulator.unlisted`` resources at top level anyway."""
+    return os.environ.get("XLR8_SANDBOX_FUSION_UNLISTED", "").strip() == "1"
+
+
 def _expand_paths(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
