@@ -10,7 +10,8 @@ Auth, both paths the real tenants offer:
 Either token is accepted on every resource; an expired or unknown one gets 401 with an ``errors`` body.
 
 Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREADY``). Resources (v2):
-``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``), per employee
+``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``; items in UKG's
+documented shape, dates under ``dates``), per employee
 ``demographics`` and ``pay-info``, and ``config/cost-centers``, ``config/pay-types``, ``config/job-titles``.
 
 Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../report/{kind}/{id}/metadata`` gives the
@@ -58,6 +59,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 ACCOUNT_ID_BASE = 100_000
 STATUS = {"active": "Active", "leave": "On Leave", "terminated": "Terminated"}
+EIN_NAME = "Acme Ready Inc"
 PAY_GROUPS = {"BW": "Biweekly", "MO": "Monthly", "WK": "Weekly"}
 
 Row = dict[str, Any]
@@ -316,19 +318,22 @@ class UkgReadyEmulator(ProductEmulator):
     def _employee_row(self, request: Request, e: Employee) -> Row:
         base = str(request.base_url).rstrip("/")
         self_link = f"{base}/ta/rest/v2/companies/{COMPANY_ID}/employees/{self.account_id(e)}"
-        return {
+        return {  # the list item UKG documents: dates nested; no job, location, cost center, manager or e-mail
             "id": self.account_id(e),
-            "employee_id": e.employee_id,
+            "username": f"{e.first_name}.{e.last_name}".lower(),
             "first_name": e.first_name,
             "last_name": e.last_name,
-            "primary_email": e.email,
+            "employee_id": e.employee_id,
+            "external_id": None,
+            "primary_account_id": self.account_id(e),
+            "ein_name": EIN_NAME,
             "status": STATUS[e.status],
-            "hired_date": e.hire_date.isoformat(),
-            "terminated_date": e.termination_date.isoformat() if e.termination_date else None,
-            "job": e.job_code,
-            "location": e.location_code,
-            "cost_center": e.cost_center,
-            "manager_employee_id": e.manager_id,
+            "dates": {
+                "hired": e.hire_date.isoformat(),
+                "re_hired": None,
+                "started": e.hire_date.isoformat(),
+                "terminated": e.termination_date.isoformat() if e.termination_date else None,
+            },
             "_links": {
                 "self": self_link,
                 "demographics": self_link + "/demographics",

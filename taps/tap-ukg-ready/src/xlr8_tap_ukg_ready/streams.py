@@ -15,7 +15,12 @@ if t.TYPE_CHECKING:
 
 
 class EmployeesStream(ReadyStream):
-    """``GET /employees``: one row per employee account (``id``), paged with ``size`` and ``_links.next``."""
+    """``GET /employees``: one row per employee account (``id``), paged with ``size`` and ``_links.next``.
+
+    The list item as UKG documents it (UKG's v2 reference as the UKG Ready .NET SDK models it, ``Employee`` and
+    ``EmployeeDates``; a provisioning client reads it alike): ``id, username, first_name, last_name, employee_id,
+    external_id, primary_account_id, ein_name, status, dates: {hired, re_hired, started, terminated}, _links``. Job,
+    location, cost center, manager and e-mail are not in it, so they are not columns here."""
 
     name = "employees"
     resource = "/employees"
@@ -23,25 +28,24 @@ class EmployeesStream(ReadyStream):
     records_jsonpath = "$.employees[*]"
     primary_keys: t.ClassVar[list[str]] = ["employee_id"]
     xlr8_entity = "employee"
-    xlr8_references: t.ClassVar[dict[str, str]] = {
-        "job": "job",
-        "location": "location",
-        "cost_center": "cost_center",
-        "manager_employee_id": "employee",
-    }
     columns: t.ClassVar[dict[str, str]] = {
         "id": "i",
         "employee_id": "s",
+        "external_id": "s",
         "first_name": "s",
         "last_name": "s",
-        "primary_email": "s",
+        "ein_name": "s",
         "status": "s",
         "hired_date": "d",
+        "re_hired_date": "d",
+        "started_date": "d",
         "terminated_date": "d",
-        "job": "s",
-        "location": "s",
-        "cost_center": "s",
-        "manager_employee_id": "s",
+    }
+    nested: t.ClassVar[dict[str, tuple[str, str]]] = {
+        "hired_date": ("dates", "hired"),
+        "re_hired_date": ("dates", "re_hired"),
+        "started_date": ("dates", "started"),
+        "terminated_date": ("dates", "terminated"),
     }
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
