@@ -895,7 +895,9 @@ def build_mappings() -> list[StreamMapping]:
                 "effective_date": _f("AsOf", "date"),
             },
         ),
-        _code_table("ukg_ready", "cost_centers", "cost_center", "code", "name", parent_code="parent_code"),
+        _code_table(
+            "ukg_ready", "cost_centers", "cost_center", "external_id", "name", parent_code="parent_external_id"
+        ),
         _code_table("ukg_ready", "job_titles", "job", "code", "name"),
         _code_table("ukg_ready", "pay_types", "earning", "code", "name"),
         # --- Oracle HCM and ERP (Fusion REST resources) --------------------------------------------------------

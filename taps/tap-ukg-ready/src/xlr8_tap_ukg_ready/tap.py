@@ -27,6 +27,8 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap-ukg-ready")
 
 MAX_PAGE_SIZE = 1000
+#: UKG Ready's cost-center trees (lists) are numbered from 0; a company has at most nine.
+COST_CENTER_TREES = tuple(range(9))
 MAX_LOOKBACK_DAYS = 3660
 REPORT_FORMATS = ("csv", "json")
 
@@ -51,6 +53,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="OAuth token endpoint (default <base_url>/ta/rest/v2/companies/<company>/oauth2/token).",
     ),
     th.Property("page_size", th.IntegerType, default=100, description=f"Employees per page (1-{MAX_PAGE_SIZE})."),
+    th.Property(
+        "cost_center_trees",
+        th.ArrayType(th.IntegerType),
+        description="The cost-center trees (tree_index, 0-8) the cost_centers stream reads, one call each. Default: "
+        "all nine, so no tree (departments, locations, unions...) is left out; a tree the tenant refuses stops the "
+        "run with an error naming this setting: then list only the trees the tenant has.",
+    ),
     th.Property(
         "reports",
         th.ArrayType(
@@ -128,6 +137,7 @@ class UkgReadySettings:
     reports: tuple[ReportSpec, ...]
     report_format: str
     report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
+    cost_center_trees: tuple[int, ...] = COST_CENTER_TREES
 
     @property
     def company_ref(self) -> str:
@@ -175,6 +185,15 @@ class UkgReadySettings:
         date_format = str(config.get("report_date_format") or reports.DEFAULT_DATE_FORMAT)
         if date_format not in reports.DATE_FORMATS:
             errors.append(f"setting 'report_date_format' must be one of {', '.join(reports.DATE_FORMATS)}")
+        trees = config.get("cost_center_trees")
+        trees = COST_CENTER_TREES if trees is None else trees
+        if (
+            not isinstance(trees, list | tuple)
+            or not trees
+            or any(isinstance(i, bool) or i not in COST_CENTER_TREES for i in trees)
+        ):
+            errors.append("setting 'cost_center_trees' must be a non-empty list of tree indexes 0-8")
+            trees = COST_CENTER_TREES
         filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
@@ -183,7 +202,7 @@ class UkgReadySettings:
             api_key=config.get("api_key"), username=config.get("username"), password=config.get("password"),
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
-            report_format=fmt, report_date_format=date_format,
+            report_format=fmt, report_date_format=date_format, cost_center_trees=tuple(dict.fromkeys(trees)),
         )  # fmt: skip
 
 
