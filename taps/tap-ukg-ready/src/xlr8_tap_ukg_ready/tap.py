@@ -69,7 +69,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
                     "kind", th.StringType, allowed_values=list(reports.REPORT_KINDS), description="saved/global"
                 ),
                 th.Property("name", th.StringType, description="Stream name (default report_<report name>)."),
-                th.Property("primary_keys", th.ArrayType(th.StringType), description="Key columns."),
+                th.Property(
+                    "primary_keys",
+                    th.ArrayType(th.StringType),
+                    description="Key columns the target upserts by; required with replication_key. Without "
+                    "them every run appends the whole report again (a warning says so).",
+                ),
                 th.Property(
                     "replication_key",
                     th.StringType,
@@ -111,6 +116,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
 @dataclass(frozen=True)
 class ReportSpec:
     ref: reports.ReportRef
+    #: ``reports[n]``, for messages naming the setting.
+    where: str = "reports[?]"
     name: str | None = None
     primary_keys: tuple[str, ...] = ()
     replication_key: str | None = None
@@ -225,7 +232,14 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
             errors.append(
                 f"setting '{where}.lookback_days' needs '{where}.replication_key' (the date it counts back from)"
             )
+    if replication_key is not None and not raw.get("primary_keys"):
+        # Every run reads the report whole (a bookmark only dates it): without a key each run appends it again.
+        errors.append(
+            f"setting '{where}.primary_keys' is required when '{where}.replication_key' is set (the report is read "
+            "whole every run and its rows are upserted by these columns; without them every run lands them again)"
+        )
     return ReportSpec(
+        where=where,
         ref=reports.ReportRef(kind, raw["id"]),
         name=raw.get("name") or None,
         primary_keys=tuple(raw.get("primary_keys") or ()),
@@ -301,6 +315,13 @@ class TapUkgReady(KitTap):
                 raise ConfigValidationError(
                     f"tap-ukg-ready: setting 'reports' names key column(s) {', '.join(unknown)} that report "
                     f"{spec.ref.kind}/{spec.ref.id} ({meta.name!r}) does not have"
+                )
+            if not spec.primary_keys:
+                logger.warning(
+                    "report stream %r has no primary_keys: every run lands all of its rows again beside the earlier "
+                    "runs' (a keyless stream is appended); set '%s.primary_keys' to the columns that identify a row",
+                    name,
+                    spec.where,
                 )
             key = spec.replication_key
             if key is not None and meta.columns.get(key) not in ("date", "date-time"):
