@@ -299,7 +299,7 @@ class ReportStream(ReadyBaseStream):
             return {name: read(row.get(name)) for name, read in readers}
 
         if self.settings.report_format == "json":
-            for row in client.report_rows(self.report, "json"):
+            for row in client.report_rows(self.report, "json", expected=list(self.column_types)):
                 yield [typed(row)], False
             return
         conformer = self._conformer
@@ -318,6 +318,7 @@ class ReportStream(ReadyBaseStream):
         blocks = reports.proven_blocks(client.report_blocks(self.report), dates, self.settings.report_date_format)
         for names, block in blocks:  # none before the report proves its day/month order as set (or ends)
             if names is not header:
+                reports.check_header(names, self.column_types)
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names, readers=by_name)
                 build_block = reports.block_builder(

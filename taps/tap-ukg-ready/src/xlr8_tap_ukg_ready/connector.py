@@ -46,7 +46,7 @@ class UkgReadyConnector(TapConnector):
         settings = self.ready_tap.settings
         fmt = settings.report_date_format
         dates = [name for name, kind_ in columns.items() if kind_ in reports.DATE_KINDS]
-        for row in client.report_rows(ref, settings.report_format, dates, fmt):
+        for row in client.report_rows(ref, settings.report_format, dates, fmt, expected=list(columns)):
             yield {name: reports.coerce(row.get(name), kind_, name, fmt) for name, kind_ in columns.items()}
 
     def get_path(self, path: str) -> Iterator[dict[str, t.Any]]:

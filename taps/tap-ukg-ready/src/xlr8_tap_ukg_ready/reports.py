@@ -297,8 +297,22 @@ class ReportClient:
         columns = data.get("columns") if isinstance(data, dict) else None
         if not isinstance(columns, list) or not columns:
             raise ReportDataError(f"ukg_ready report {ref.kind}/{ref.id}: its metadata lists no columns")
-        typed = {str(c.get("name")): column_type(c.get("type")) for c in columns if isinstance(c, dict)}
-        return ReportMetadata(name=str(data.get("name") or f"{ref.kind} {ref.id}"), columns=typed)
+        title = str(data.get("name") or f"{ref.kind} {ref.id}")
+        where = f"ukg_ready report {ref.kind}/{ref.id} ({title!r})"
+        typed: dict[str, ColumnType] = {}
+        for position, column in enumerate(columns, start=1):
+            name = column.get("name") if isinstance(column, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                raise ReportDataError(
+                    f"{where}: metadata column {position} has no name ({str(column)[:120]}); its cells cannot be "
+                    "matched to the CSV header"
+                )
+            if name in typed:  # two columns would land as one (the last one's values)
+                raise ReportDataError(
+                    f"{where}: two columns are named {name!r}; rename one in the saved report in UKG Ready"
+                )
+            typed[name] = column_type(column.get("type"))
+        return ReportMetadata(name=title, columns=typed)
 
     def report_rows(
         self,
@@ -306,17 +320,21 @@ class ReportClient:
         fmt: str,
         date_columns: t.Collection[str] = (),
         date_format: str = DEFAULT_DATE_FORMAT,
+        expected: t.Collection[str] = (),
     ) -> Iterator[dict[str, t.Any]]:
         """The report's rows as ``{column: raw value}``; CSV read as it arrives, held back until its ``date_columns``
-        prove ``date_format``'s day/month order (``proven_blocks``)."""
+        prove ``date_format``'s day/month order (``proven_blocks``). Every name in ``expected`` (the metadata's)
+        must be a column of the answer, once (``check_header``)."""
         if fmt == "json":
             data = self.get_json(ref.path)
-            names = [str(c.get("name")) for c in data.get("columns") or []]
+            names = [str(c.get("name")) if isinstance(c, dict) else "" for c in data.get("columns") or []]
+            check_header(names, expected)
             for row in data.get("rows") or []:
                 cells = row.get("cols") if isinstance(row, dict) else row
                 yield dict(zip(names, cells or (), strict=False))
             return
         for names, block in proven_blocks(self.report_blocks(ref), date_columns, date_format):
+            check_header(names, expected)
             for cells in block:
                 yield dict(zip(names, cells, strict=False))
 
@@ -356,6 +374,19 @@ class ReportClient:
                     ),
                     path=ref.path,
                 ) from None
+
+
+def check_header(names: t.Sequence[str], expected: t.Collection[str]) -> None:
+    """Every metadata column name is in the answer's header exactly once: one spelled otherwise would land null on
+    every row, one named twice would land one of the two (audit25c F11, F13)."""
+    missing = [name for name in expected if name not in names]
+    twice = sorted({name for name in names if name in expected and names.count(name) > 1})
+    if missing or twice:
+        problem = f"column(s) {missing} of its metadata are not in it" if missing else f"it repeats {twice}"
+        raise ReportDataError(
+            f"the report's header {list(names)[:40]} does not match its metadata: {problem} (names must match "
+            "exactly; rename the columns in the saved report)"
+        )
 
 
 def read_csv_cells(response: requests.Response) -> Iterator[tuple[list[str], list[str]]]:
