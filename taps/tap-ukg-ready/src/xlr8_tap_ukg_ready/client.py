@@ -227,7 +227,8 @@ class ReportStream(ReadyBaseStream):
         emitted (it cannot be bookmarked, so it would never be emitted otherwise)."""
         client = t.cast("TapUkgReady", self._tap).client
         fmt = self.settings.report_date_format
-        readers = [(name, reports.cell_reader(kind, name, fmt)) for name, kind in self.column_types.items()]
+        zone = self.settings.report_time_zone
+        readers = [(name, reports.cell_reader(kind, name, fmt, zone)) for name, kind in self.column_types.items()]
         key = self.replication_key
         bookmark = self.get_starting_replication_key_value(context) if key and self.lookback_days is not None else None
         if key and not self._bookmark_format_holds(context, fmt):

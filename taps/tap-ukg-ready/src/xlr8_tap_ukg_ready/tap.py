@@ -7,6 +7,7 @@ import typing as t
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -102,6 +103,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="How reports are read: csv (streamed row by row) or json.",
     ),
     th.Property(
+        "report_time_zone",
+        th.StringType,
+        description="The IANA time zone (e.g. America/Chicago) the tenant writes report date-times in (they carry "
+        "no offset): each such value is emitted with this zone's offset. Required when a report has a date-time "
+        "column. A wall time the clock skipped stops the run; one it shows twice is taken as the first.",
+    ),
+    th.Property(
         "report_date_format",
         th.StringType,
         default=reports.DEFAULT_DATE_FORMAT,
@@ -145,6 +153,8 @@ class UkgReadySettings:
     report_format: str
     report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
     cost_center_trees: tuple[int, ...] = COST_CENTER_TREES
+    #: ``report_time_zone``: the zone of report date-times (None: not set; a report with one is refused).
+    report_time_zone: ZoneInfo | None = None
 
     @property
     def company_ref(self) -> str:
@@ -201,6 +211,15 @@ class UkgReadySettings:
         ):
             errors.append("setting 'cost_center_trees' must be a non-empty list of tree indexes 0-8")
             trees = COST_CENTER_TREES
+        zone_name = str(config.get("report_time_zone") or "").strip() or None
+        zone = None
+        if zone_name is not None:
+            try:
+                zone = ZoneInfo(zone_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(
+                    f"setting 'report_time_zone' must be an IANA time zone such as America/Chicago, not {zone_name!r}"
+                )
         filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
@@ -210,6 +229,7 @@ class UkgReadySettings:
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
             report_format=fmt, report_date_format=date_format, cost_center_trees=tuple(dict.fromkeys(trees)),
+            report_time_zone=zone,
         )  # fmt: skip
 
 
@@ -322,6 +342,13 @@ class TapUkgReady(KitTap):
                     "runs' (a keyless stream is appended); set '%s.primary_keys' to the columns that identify a row",
                     name,
                     spec.where,
+                )
+            stamps = [c for c, kind in meta.columns.items() if kind == "date-time"]
+            if stamps and self.settings.report_time_zone is None:
+                raise ConfigValidationError(
+                    f"tap-ukg-ready: report {spec.ref.kind}/{spec.ref.id} ({meta.name!r}) has date-time column(s) "
+                    f"{', '.join(stamps)}, which UKG Ready writes in the tenant's time zone without an offset: set "
+                    "'report_time_zone' (an IANA name such as America/Chicago)"
                 )
             key = spec.replication_key
             if key is not None and meta.columns.get(key) not in ("date", "date-time"):
