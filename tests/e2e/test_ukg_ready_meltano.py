@@ -71,10 +71,12 @@ def test_meltano_run_lands_ukg_ready_truths_and_the_report_evolves(
         assert run.stderr.count('"type":"BATCH"') >= len(SELECT)
         assert '"type":"RECORD"' not in run.stderr
     assert not list((project.sys_dir / "batches" / "tap-ukg-ready").iterdir())  # the target consumed its files
-    landed = project.rows("ukg_ready", "employees", ["employee_id", "status", "job"], "employee_id")
+    landed = project.rows("ukg_ready", "employees", ["employee_id", "status", "hired_date"], "employee_id")
     assert len(landed) == len(employees)  # upserted by key on the second run, not appended
-    assert landed[7] == (employees[7].employee_id, ready_emulator.STATUS[employees[7].status], employees[7].job_code)
-    centers = project.rows("ukg_ready", "cost_centers", ["code", "name"], "code")
+    e = employees[7]
+    assert landed[7][:2] == (e.employee_id, ready_emulator.STATUS[e.status])
+    assert str(landed[7][2])[:10] == e.hire_date.isoformat()
+    centers = project.rows("ukg_ready", "cost_centers", ["external_id", "name"], "external_id")
     assert centers == [(c.code, c.name) for c in company.cost_centers]
     assert len(project.rows("ukg_ready", "job_titles", ["code"], "code")) == len(company.jobs)
 

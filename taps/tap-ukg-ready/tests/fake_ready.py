@@ -1,5 +1,5 @@
 """A small UKG Ready for tests that need a report's body to change between runs: the v1 login, saved report 1002's
-metadata (``columns``) and its CSV body (``body``), on 127.0.0.1."""
+metadata (``columns``) and its CSV body (``body``), and v2 answers a test sets (``v2``), on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 
@@ -24,6 +25,10 @@ class FakeReady:
     def __init__(self) -> None:
         self.body = ""
         self.columns = list(COLUMNS)
+        #: v2 answers by path (query string left off): a JSON body, or a function of the query giving one.
+        self.v2: dict[str, t.Any] = {}
+        #: Every GET path asked, with its query.
+        self.asked: list[str] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,8 +51,15 @@ class FakeReady:
                     self._send(404, "application/json", "{}")
 
             def do_GET(self) -> None:
+                owner.asked.append(self.path)
+                path, _, query = self.path.partition("?")
                 if self.headers.get("Authentication") != "Bearer tok-abc":
                     self._send(401, "application/json", "{}")
+                elif path in owner.v2:
+                    answer = owner.v2[path]
+                    answer = answer(dict(parse_qsl(query))) if callable(answer) else answer
+                    status, body = answer if isinstance(answer, tuple) else (200, answer)
+                    self._send(status, "application/json", json.dumps(body))
                 elif self.path == "/ta/rest/v1/report/saved/1002/metadata":
                     self._send(200, "application/json", json.dumps({"name": "Timesheets", "columns": owner.columns}))
                 elif self.path == "/ta/rest/v1/report/saved/1002":

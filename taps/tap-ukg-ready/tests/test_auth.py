@@ -117,7 +117,7 @@ def test_oauth_client_credentials_and_numeric_company_id(url: str, emulator: Ukg
     config = {"base_url": url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "company_id": COMPANY_ID}
     output = run_tap(config, streams={"employees", "cost_centers"})
     assert len(output.records("employees")) == SCALE
-    assert {r["code"] for r in output.records("cost_centers")} == {c.code for c in COMPANY.cost_centers}
+    assert {r["external_id"] for r in output.records("cost_centers")} == {c.code for c in COMPANY.cost_centers}
     assert emulator.logins == 1
 
 

@@ -31,7 +31,7 @@ def test_get_entity_by_canonical_name_pushes_the_status(url: str, emulator: UkgR
 
 def test_get_entity_by_product_name_and_configuration(url: str, emulator: UkgReadyEmulator) -> None:
     with UkgReadyConnector(ready_config(url)) as connector:
-        assert {r["code"] for r in connector.get_entity("cost_center")} == {c.code for c in COMPANY.cost_centers}
+        assert {r["external_id"] for r in connector.get_entity("cost_center")} == {c.code for c in COMPANY.cost_centers}
         assert {r["code"] for r in connector.get_entity("job_titles")} == {j.code for j in COMPANY.jobs}
         schema = connector.get_entity_schema("employees")
     assert schema["x-xlr8"]["entity"] == "employee"

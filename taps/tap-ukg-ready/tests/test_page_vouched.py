@@ -8,12 +8,14 @@ import typing as t
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.helpers._typing import conform_record_data_types
 
 from xlr8_kit.rest import MarkedPage
 from xlr8_kit.singer_io import _ENCODER, loads_exact
+from xlr8_tap_ukg_ready.client import ReadyShapeError
 from xlr8_tap_ukg_ready.streams import EmployeesStream
 from xlr8_tap_ukg_ready.tap import TapUkgReady
 
@@ -33,15 +35,26 @@ VALUE = st.one_of(
     st.just({"a": 1}),
     st.just([1, "x"]),
 )
-NAMES = [*EmployeesStream.columns, "_links", "other"]
-ROW = st.dictionaries(st.sampled_from(NAMES), VALUE)
+#: The list item's keys as UKG documents them (the date columns come from ``dates``), and one it does not.
+NAMES = [*(c for c in EmployeesStream.columns if c not in EmployeesStream.nested), "dates", "_links", "other"]
+DATES = st.one_of(VALUE, st.dictionaries(st.sampled_from(["hired", "terminated", "other"]), VALUE))
+ROW = st.dictionaries(st.sampled_from(NAMES), VALUE).flatmap(
+    lambda row: st.builds(lambda dates: {**row, "dates": dates} if "dates" in row else row, DATES)
+)
 
 
 def _body(rows: list[t.Any]) -> bytes:
     return _ENCODER.encode({"employees": rows})  # Decimals as JSON numbers (1E+400 too)
 
 
-USUAL_ROW = st.fixed_dictionaries(dict.fromkeys(EmployeesStream.columns, st.text(max_size=4)))
+USUAL_ROW = st.fixed_dictionaries(
+    {
+        **dict.fromkeys((c for c in EmployeesStream.columns if c not in EmployeesStream.nested), st.text(max_size=4)),
+        "dates": st.fixed_dictionaries(
+            dict.fromkeys(("hired", "re_hired", "started", "terminated"), st.text(max_size=4))
+        ),
+    }
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -51,6 +64,9 @@ def test_a_page_is_vouched_only_when_conformance_keeps_its_records(rows: list[di
     parsed = loads_exact(_body(rows))["employees"]
     assert repr(list(page)) == repr(parsed)
     if not rows:
+        return
+    if any(_STREAM._shape_error(row) for row in rows if isinstance(row, dict)):
+        assert type(page) is list  # ``post_process`` raises at that row
         return
     assert type(page) is MarkedPage
     made = [_STREAM.post_process(dict(row)) for row in parsed]
@@ -67,7 +83,7 @@ def test_a_page_is_vouched_only_when_conformance_keeps_its_records(rows: list[di
 
 def test_a_usual_page_is_vouched() -> None:
     """Not a check that can only say no: employee rows as the API gives them are vouched."""
-    row = {name: "x" for name in EmployeesStream.columns} | {"id": 7, "hired_date": "2020-01-02T00:00:00"}
+    row = {name: "x" for name in NAMES[:-3]} | {"id": 7, "dates": {"hired": "2020-01-02T00:00:00"}}
     page = _STREAM.parse_response(SimpleNamespace(content=_body([row, {**row, "_links": {"self": "u"}}])))  # type: ignore[arg-type]
     assert type(page) is MarkedPage
     assert page.conformed
@@ -85,7 +101,13 @@ def test_post_process_is_the_declared_columns_of_the_row(row: dict[str, t.Any]) 
     """``post_process`` gives what the projection it replaced gave (main ea609d0): the declared columns in order,
     a date column's text cut to its date (empty: None)."""
     declared = tuple(_STREAM.schema["properties"])
+    if _STREAM._shape_error(row):
+        with pytest.raises(ReadyShapeError):
+            _STREAM.post_process(dict(row))
+        return
     expected = dict(zip(declared, map(row.get, declared), strict=True))
+    for name, (outer, inner) in EmployeesStream.nested.items():
+        expected[name] = (row.get(outer) or {}).get(inner)
     for name in _STREAM._dates:
         value = expected[name]
         if isinstance(value, str):

@@ -150,6 +150,6 @@ def test_report_lookback_days_emits_only_rows_since_the_bookmark_less_it(
 
 
 def test_report_replication_key_must_be_a_date_column(url: str, emulator: UkgReadyEmulator) -> None:
-    config = ready_config(url, reports=[{"id": 1002, "replication_key": "Hours"}])
+    config = ready_config(url, reports=[{"id": 1002, "replication_key": "Hours", "primary_keys": ["TimesheetEntryId"]}])
     with pytest.raises(ConfigValidationError, match=r"replication_key 'Hours'.*not one of its date columns"):
         _ = TapUkgReady(config=config, parse_env_config=False).streams

@@ -10,8 +10,10 @@ Auth, both paths the real tenants offer:
 Either token is accepted on every resource; an expired or unknown one gets 401 with an ``errors`` body.
 
 Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREADY``). Resources (v2):
-``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``), per employee
-``demographics`` and ``pay-info``, and ``config/cost-centers``, ``config/pay-types``, ``config/job-titles``.
+``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``; items in UKG's
+documented shape, dates under ``dates``), per employee
+``demographics`` and ``pay-info`` (pay type and default job as objects), ``config/cost-centers`` (``tree_index``
+required, one tree per call), ``config/pay-types``, ``config/job-titles``.
 
 Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../report/{kind}/{id}/metadata`` gives the
 tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/csv``, streamed, US dates) or JSON
@@ -58,6 +60,10 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 ACCOUNT_ID_BASE = 100_000
 STATUS = {"active": "Active", "leave": "On Leave", "terminated": "Terminated"}
+EIN_NAME = "Acme Ready Inc"
+COST_CENTER_ID_BASE = 500
+JOB_ID_BASE = 900
+MAX_TREE_INDEX = 8
 PAY_GROUPS = {"BW": "Biweekly", "MO": "Monthly", "WK": "Weekly"}
 
 Row = dict[str, Any]
@@ -316,19 +322,22 @@ class UkgReadyEmulator(ProductEmulator):
     def _employee_row(self, request: Request, e: Employee) -> Row:
         base = str(request.base_url).rstrip("/")
         self_link = f"{base}/ta/rest/v2/companies/{COMPANY_ID}/employees/{self.account_id(e)}"
-        return {
+        return {  # the list item UKG documents: dates nested; no job, location, cost center, manager or e-mail
             "id": self.account_id(e),
-            "employee_id": e.employee_id,
+            "username": f"{e.first_name}.{e.last_name}".lower(),
             "first_name": e.first_name,
             "last_name": e.last_name,
-            "primary_email": e.email,
+            "employee_id": e.employee_id,
+            "external_id": None,
+            "primary_account_id": self.account_id(e),
+            "ein_name": EIN_NAME,
             "status": STATUS[e.status],
-            "hired_date": e.hire_date.isoformat(),
-            "terminated_date": e.termination_date.isoformat() if e.termination_date else None,
-            "job": e.job_code,
-            "location": e.location_code,
-            "cost_center": e.cost_center,
-            "manager_employee_id": e.manager_id,
+            "dates": {
+                "hired": e.hire_date.isoformat(),
+                "re_hired": None,
+                "started": e.hire_date.isoformat(),
+                "terminated": e.termination_date.isoformat() if e.termination_date else None,
+            },
             "_links": {
                 "self": self_link,
                 "demographics": self_link + "/demographics",
@@ -396,11 +405,11 @@ class UkgReadyEmulator(ProductEmulator):
                     },
                 }
             )
-        if resource == "pay-info":
+        if resource == "pay-info":  # pay type and job as objects, no employee_id (as UKG's public clients read it)
             return JSONResponse(
                 {
-                    "employee_id": e.employee_id,
-                    "pay_type": "SALARY" if e.full_time else "HOURLY",
+                    "pay_type": {"id": 701 if e.full_time else 702, "name": "Salary" if e.full_time else "Hourly"},
+                    "default_job": {"id": JOB_ID_BASE + self._job_index(e.job_code)},
                     "annual_salary": float(e.annual_salary),
                     "hourly_rate": float((e.annual_salary / 2080).quantize(Decimal("0.01"))),
                     "currency": e.currency,
@@ -410,18 +419,24 @@ class UkgReadyEmulator(ProductEmulator):
             )
         return _error(404, 4040, f"Resource '{resource}' not found.")
 
+    def _job_index(self, code: str) -> int:
+        return next((i for i, job in enumerate(self.company.jobs) if job.code == code), 0)
+
     async def _config(self, request: Request) -> Response:
         denied = self._company_denied(request)
         if denied is not None:
             return denied
         resource = request.path_params["resource"]
         c = self.company
-        if resource == "cost-centers":
-            return JSONResponse({"cost_centers": _code_rows(500, c.cost_centers, parent_code=attrgetter("parent"))})
+        if resource == "cost-centers":  # one tree per call, as UKG's public clients ask; this tenant uses tree 0
+            tree = request.query_params.get("tree_index", "")
+            if not tree.isdigit() or int(tree) > MAX_TREE_INDEX:
+                return _error(400, 4000, f"tree_index must be 0-{MAX_TREE_INDEX}.")
+            return JSONResponse({"cost_centers": _cost_center_tree(c.cost_centers) if tree == "0" else []})
         if resource == "pay-types":
             return JSONResponse({"pay_types": _code_rows(700, c.earning_codes, type=lambda _: "EARNING")})
         if resource == "job-titles":
-            return JSONResponse({"job_titles": _code_rows(900, c.jobs)})
+            return JSONResponse({"job_titles": _code_rows(JOB_ID_BASE, c.jobs)})
         return _error(404, 4040, f"Configuration resource '{resource}' not found.")
 
     # --- reports ------------------------------------------------------------------------------------------------
@@ -507,6 +522,16 @@ def _code_rows(first_id: int, items: Iterable[Any], **extra: Callable[[Any], Any
     return [
         {"id": first_id + i, "code": item.code, "name": item.name, **{key: value(item) for key, value in extra.items()}}
         for i, item in enumerate(items)
+    ]
+
+
+def _cost_center_tree(items: Iterable[Any]) -> list[Row]:
+    """One cost-center tree as UKG's public clients read it: ``id, name, external_id, parent_id``."""
+    listed = list(items)
+    ids = {item.code: COST_CENTER_ID_BASE + i for i, item in enumerate(listed)}
+    return [
+        {"id": ids[item.code], "name": item.name, "external_id": item.code, "parent_id": ids.get(item.parent)}
+        for item in listed
     ]
 
 

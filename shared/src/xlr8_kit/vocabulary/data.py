@@ -843,15 +843,10 @@ def build_mappings() -> list[StreamMapping]:
                 "employee_id": "employee_id",
                 "first_name": "first_name",
                 "last_name": "last_name",
-                "email": "primary_email",
                 "hire_date": _f("hired_date", "date"),
                 "termination_date": _f("terminated_date", "date"),
                 "employment_status": _f("status", active="Active", leave="On Leave", terminated="Terminated"),
-                "job_code": "job",
-                "location_code": "location",
-                "cost_center": "cost_center",
-                "manager_id": "manager_employee_id",
-            },
+            },  # the v2 list carries no e-mail, job, location, cost center or manager (tap-ukg-ready streams.py)
             params={("employment_status", "="): "status"},
         ),
         _m(
@@ -900,7 +895,9 @@ def build_mappings() -> list[StreamMapping]:
                 "effective_date": _f("AsOf", "date"),
             },
         ),
-        _code_table("ukg_ready", "cost_centers", "cost_center", "code", "name", parent_code="parent_code"),
+        _code_table(
+            "ukg_ready", "cost_centers", "cost_center", "external_id", "name", parent_code="parent_external_id"
+        ),
         _code_table("ukg_ready", "job_titles", "job", "code", "name"),
         _code_table("ukg_ready", "pay_types", "earning", "code", "name"),
         # --- Oracle HCM and ERP (Fusion REST resources) --------------------------------------------------------

@@ -32,6 +32,12 @@ if t.TYPE_CHECKING:
 
 
 _ERRORS = frozenset({"errors"})
+
+
+class ReadyShapeError(ValueError):
+    """A v2 answer in a shape UKG does not document: stopping beats landing its columns as nulls."""
+
+
 _LINKS = frozenset({"_links"})
 
 
@@ -87,6 +93,10 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
     paged: t.ClassVar[bool] = False
     #: The next page is this page's ``_links.next``, so it is fetched while this page is emitted.
     read_ahead_pages = True
+    #: Columns UKG documents inside an object of the row: column -> (object key, key inside it). A missing or null
+    #: object gives nulls; anything but an object, or the column's name found flat in the row (a shape UKG does not
+    #: document), is a ``ReadyShapeError``.
+    nested: t.ClassVar[dict[str, tuple[str, str]]] = {}
 
     def __init__(self, tap: TapUkgReady, **kwargs: t.Any) -> None:
         kwargs.setdefault("schema", schema_of(self.columns))
@@ -124,8 +134,12 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
             return rows
         if not set(map(type, rows)) <= _DICTS:
             return rows  # ``post_process`` raises at the row that is not an object, as before
+        if self.nested and any(self._shape_error(row) for row in rows):
+            return rows  # ``post_process`` raises at the row, after the rows before it
         declared, dates = self._declared, self._dates
         columns = {name: list(map(dict.get, rows, repeat(name))) for name in declared}
+        for name, (outer, inner) in self.nested.items():
+            columns[name] = [(row.get(outer) or {}).get(inner) for row in rows]
         for name in dates:
             columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
         return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
@@ -142,11 +156,33 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         """Declared columns only (the schema is the contract; ``_links`` dropped), dates as dates."""
         get = row.get
         out = {name: get(name) for name in self._declared}  # faster than dict(zip(names, map(get, names)))
+        if self.nested:
+            problem = self._shape_error(row)
+            if problem:
+                raise ReadyShapeError(problem)
+            for name, (outer, inner) in self.nested.items():
+                out[name] = (get(outer) or {}).get(inner)
         for name in self._dates:
             value = out[name]
             if isinstance(value, str):
                 out[name] = value[:10] or None
         return out if self.keep_record(out) else None
+
+    def _shape_error(self, row: dict[str, t.Any]) -> str | None:
+        """Why ``row`` is not in the documented shape of ``nested`` (None when it is)."""
+        for name, (outer, inner) in self.nested.items():
+            if name in row:
+                return (
+                    f"ukg_ready stream {self.name!r}: the answer has {name!r} at the top of the row, where UKG "
+                    f"documents {outer}.{inner}; this shape is not documented, so its values are not guessed"
+                )
+            value = row.get(outer)
+            if value is not None and not isinstance(value, dict):
+                return (
+                    f"ukg_ready stream {self.name!r}: {outer!r} is {type(value).__name__} {str(value)[:60]!r}, "
+                    f"where UKG documents an object (with {inner!r})"
+                )
+        return None
 
 
 _DICTS = frozenset({dict})
@@ -191,7 +227,8 @@ class ReportStream(ReadyBaseStream):
         emitted (it cannot be bookmarked, so it would never be emitted otherwise)."""
         client = t.cast("TapUkgReady", self._tap).client
         fmt = self.settings.report_date_format
-        readers = [(name, reports.cell_reader(kind, name, fmt)) for name, kind in self.column_types.items()]
+        zone = self.settings.report_time_zone
+        readers = [(name, reports.cell_reader(kind, name, fmt, zone)) for name, kind in self.column_types.items()]
         key = self.replication_key
         bookmark = self.get_starting_replication_key_value(context) if key and self.lookback_days is not None else None
         if key and not self._bookmark_format_holds(context, fmt):
@@ -263,7 +300,7 @@ class ReportStream(ReadyBaseStream):
             return {name: read(row.get(name)) for name, read in readers}
 
         if self.settings.report_format == "json":
-            for row in client.report_rows(self.report, "json"):
+            for row in client.report_rows(self.report, "json", expected=list(self.column_types)):
                 yield [typed(row)], False
             return
         conformer = self._conformer
@@ -282,6 +319,7 @@ class ReportStream(ReadyBaseStream):
         blocks = reports.proven_blocks(client.report_blocks(self.report), dates, self.settings.report_date_format)
         for names, block in blocks:  # none before the report proves its day/month order as set (or ends)
             if names is not header:
+                reports.check_header(names, self.column_types)
                 header, width = names, len(names)
                 build = reports.record_builder(self.column_types, names, readers=by_name)
                 build_block = reports.block_builder(

@@ -46,8 +46,11 @@ class UkgReadyConnector(TapConnector):
         settings = self.ready_tap.settings
         fmt = settings.report_date_format
         dates = [name for name, kind_ in columns.items() if kind_ in reports.DATE_KINDS]
-        for row in client.report_rows(ref, settings.report_format, dates, fmt):
-            yield {name: reports.coerce(row.get(name), kind_, name, fmt) for name, kind_ in columns.items()}
+        for row in client.report_rows(ref, settings.report_format, dates, fmt, expected=list(columns)):
+            yield {
+                name: reports.coerce(row.get(name), kind_, name, fmt, settings.report_time_zone)
+                for name, kind_ in columns.items()
+            }
 
     def get_path(self, path: str) -> Iterator[dict[str, t.Any]]:
         """The rows of one GET: a list under the body's first list-valued key, or the object itself."""

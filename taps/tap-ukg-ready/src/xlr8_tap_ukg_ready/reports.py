@@ -17,7 +17,7 @@ import tempfile
 import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from itertools import chain, islice, repeat
 
@@ -50,7 +50,7 @@ _VENDOR_TYPES: dict[str, ColumnType] = {
     "BOOLEAN": "boolean", "DATE": "date", "DATETIME": "date-time", "TIMESTAMP": "date-time",
 }  # fmt: skip
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_US_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_US_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?$")
 #: ``report_date_format`` values: whether the first number of a CSV date is the day.
 DATE_FORMATS: dict[str, bool] = {"MM/DD/YYYY": False, "DD/MM/YYYY": True}
 DEFAULT_DATE_FORMAT = "MM/DD/YYYY"
@@ -94,9 +94,17 @@ def stream_name_for(report_name: str) -> str:
     return f"report_{slug or 'unnamed'}"
 
 
-def coerce(value: t.Any, kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT) -> t.Any:
+def coerce(
+    value: t.Any,
+    kind: ColumnType,
+    column: str,
+    date_format: str = DEFAULT_DATE_FORMAT,
+    zone: tzinfo | None = None,
+) -> t.Any:
     """A report cell as its column's JSON value; a misfit names the column instead of landing as something else.
-    CSV dates are read in ``date_format``; one that only fits the other order raises ``ReportDateFormatError``."""
+    CSV dates are read in ``date_format``; one that only fits the other order raises ``ReportDateFormatError``.
+    A date-time without an offset is the tenant's wall time: it gets ``zone`` (``report_time_zone``), so it is not
+    taken for UTC downstream."""
     if value is None or (value == "" and kind != "string"):
         return None
     try:
@@ -115,17 +123,47 @@ def coerce(value: t.Any, kind: ColumnType, column: str, date_format: str = DEFAU
             return date.fromisoformat(text[:10]).isoformat()
         found = _US_DATETIME.match(text)
         if found:
-            a, b, y, hh, mm, ss = found.groups()
+            a, b, y, hh, mm, ss, half = found.groups()
             month, day = _month_day(a, b, date_format, column)
-            return datetime(int(y), month, day, int(hh), int(mm), int(ss or 0)).isoformat()
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+            hour = int(hh)
+            if half is not None:  # 12-hour clock: 12 AM is 0h, 12 PM is 12h
+                if not 1 <= hour <= 12:
+                    raise ValueError(hour)
+                hour = hour % 12 + (12 if half in "Pp" else 0)
+            moment = datetime(int(y), month, day, hour, int(mm), int(ss or 0))
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return _zoned(moment, zone, column).isoformat()
     except ReportDataError:
         raise
     except (ValueError, KeyError, InvalidOperation, TypeError):
+        if kind == "date-time":
+            raise ReportDataError(
+                f"report column {column!r} has a value that is not a date-time in the form MM/DD/YYYY HH:MM[:SS] "
+                "[AM|PM] (the order of report_date_format) or ISO 8601"
+            ) from None
         raise ReportDataError(
             f"report column {column!r} has a value that is not a {kind} (as the report's metadata says; a number "
             "with a leading zero, sign, space, exponent, NaN or Infinity is not one)"
         ) from None
+
+
+def _zoned(moment: datetime, zone: tzinfo | None, column: str) -> datetime:
+    """``moment`` in ``zone`` when it has no offset. A wall time the clock skipped (spring forward) names the
+    column; one it shows twice (fall back) is taken as the first (``fold=0``, still daylight time)."""
+    if moment.tzinfo is not None:
+        return moment
+    if zone is None:
+        raise ReportDataError(
+            f"report column {column!r} is a date-time without a time zone; setting 'report_time_zone' is required"
+        )
+    zoned = moment.replace(tzinfo=zone)
+    if zoned.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise ReportDataError(
+            f"report column {column!r} has {moment.isoformat()}, a wall time that does not exist in "
+            f"report_time_zone {zone} (the clock skipped it)"
+        )
+    return zoned
 
 
 def _number(value: t.Any, kind: ColumnType, column: str) -> t.Any:
@@ -215,7 +253,9 @@ def proven_blocks(
     yield from rest
 
 
-def cell_reader(kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT) -> t.Callable[[t.Any], t.Any]:
+def cell_reader(
+    kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_FORMAT, zone: tzinfo | None = None
+) -> t.Callable[[t.Any], t.Any]:
     """``coerce(value, kind, column)`` for one column, with its usual case decided once: a non-empty text under a
     string, integer or number column is converted directly, and each distinct text of a date, date-time or boolean
     column once. Anything else (None, "", other types, a text that does not convert) goes to ``coerce`` itself,
@@ -239,7 +279,7 @@ def cell_reader(kind: ColumnType, column: str, date_format: str = DEFAULT_DATE_F
         read_number.bulk = convert  # type: ignore[attr-defined]  # only past ``column`` (cells_block_builder)
         read_number.column = plain_number_column(kind, column)  # type: ignore[attr-defined]
         return read_number
-    return text_memo(lambda value: coerce(value, kind, column, date_format))
+    return text_memo(lambda value: coerce(value, kind, column, date_format, zone))
 
 
 #: A streamed report is classified by its status and headers only (see ``classify_status``).
@@ -297,8 +337,22 @@ class ReportClient:
         columns = data.get("columns") if isinstance(data, dict) else None
         if not isinstance(columns, list) or not columns:
             raise ReportDataError(f"ukg_ready report {ref.kind}/{ref.id}: its metadata lists no columns")
-        typed = {str(c.get("name")): column_type(c.get("type")) for c in columns if isinstance(c, dict)}
-        return ReportMetadata(name=str(data.get("name") or f"{ref.kind} {ref.id}"), columns=typed)
+        title = str(data.get("name") or f"{ref.kind} {ref.id}")
+        where = f"ukg_ready report {ref.kind}/{ref.id} ({title!r})"
+        typed: dict[str, ColumnType] = {}
+        for position, column in enumerate(columns, start=1):
+            name = column.get("name") if isinstance(column, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                raise ReportDataError(
+                    f"{where}: metadata column {position} has no name ({str(column)[:120]}); its cells cannot be "
+                    "matched to the CSV header"
+                )
+            if name in typed:  # two columns would land as one (the last one's values)
+                raise ReportDataError(
+                    f"{where}: two columns are named {name!r}; rename one in the saved report in UKG Ready"
+                )
+            typed[name] = column_type(column.get("type"))
+        return ReportMetadata(name=title, columns=typed)
 
     def report_rows(
         self,
@@ -306,17 +360,21 @@ class ReportClient:
         fmt: str,
         date_columns: t.Collection[str] = (),
         date_format: str = DEFAULT_DATE_FORMAT,
+        expected: t.Collection[str] = (),
     ) -> Iterator[dict[str, t.Any]]:
         """The report's rows as ``{column: raw value}``; CSV read as it arrives, held back until its ``date_columns``
-        prove ``date_format``'s day/month order (``proven_blocks``)."""
+        prove ``date_format``'s day/month order (``proven_blocks``). Every name in ``expected`` (the metadata's)
+        must be a column of the answer, once (``check_header``)."""
         if fmt == "json":
             data = self.get_json(ref.path)
-            names = [str(c.get("name")) for c in data.get("columns") or []]
+            names = [str(c.get("name")) if isinstance(c, dict) else "" for c in data.get("columns") or []]
+            check_header(names, expected)
             for row in data.get("rows") or []:
                 cells = row.get("cols") if isinstance(row, dict) else row
                 yield dict(zip(names, cells or (), strict=False))
             return
         for names, block in proven_blocks(self.report_blocks(ref), date_columns, date_format):
+            check_header(names, expected)
             for cells in block:
                 yield dict(zip(names, cells, strict=False))
 
@@ -356,6 +414,19 @@ class ReportClient:
                     ),
                     path=ref.path,
                 ) from None
+
+
+def check_header(names: t.Sequence[str], expected: t.Collection[str]) -> None:
+    """Every metadata column name is in the answer's header exactly once: one spelled otherwise would land null on
+    every row, one named twice would land one of the two (audit25c F11, F13)."""
+    missing = [name for name in expected if name not in names]
+    twice = sorted({name for name in names if name in expected and names.count(name) > 1})
+    if missing or twice:
+        problem = f"column(s) {missing} of its metadata are not in it" if missing else f"it repeats {twice}"
+        raise ReportDataError(
+            f"the report's header {list(names)[:40]} does not match its metadata: {problem} (names must match "
+            "exactly; rename the columns in the saved report)"
+        )
 
 
 def read_csv_cells(response: requests.Response) -> Iterator[tuple[list[str], list[str]]]:

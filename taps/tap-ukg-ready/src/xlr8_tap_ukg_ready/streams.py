@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import typing as t
 
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_tap_ukg_ready.client import ReadyStream
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 
 class EmployeesStream(ReadyStream):
-    """``GET /employees``: one row per employee account (``id``), paged with ``size`` and ``_links.next``."""
+    """``GET /employees``: one row per employee account (``id``), paged with ``size`` and ``_links.next``.
+
+    The list item as UKG documents it (UKG's v2 reference as the UKG Ready .NET SDK models it, ``Employee`` and
+    ``EmployeeDates``; a provisioning client reads it alike): ``id, username, first_name, last_name, employee_id,
+    external_id, primary_account_id, ein_name, status, dates: {hired, re_hired, started, terminated}, _links``. Job,
+    location, cost center, manager and e-mail are not in it, so they are not columns here."""
 
     name = "employees"
     resource = "/employees"
@@ -23,29 +30,28 @@ class EmployeesStream(ReadyStream):
     records_jsonpath = "$.employees[*]"
     primary_keys: t.ClassVar[list[str]] = ["employee_id"]
     xlr8_entity = "employee"
-    xlr8_references: t.ClassVar[dict[str, str]] = {
-        "job": "job",
-        "location": "location",
-        "cost_center": "cost_center",
-        "manager_employee_id": "employee",
-    }
     columns: t.ClassVar[dict[str, str]] = {
         "id": "i",
         "employee_id": "s",
+        "external_id": "s",
         "first_name": "s",
         "last_name": "s",
-        "primary_email": "s",
+        "ein_name": "s",
         "status": "s",
         "hired_date": "d",
+        "re_hired_date": "d",
+        "started_date": "d",
         "terminated_date": "d",
-        "job": "s",
-        "location": "s",
-        "cost_center": "s",
-        "manager_employee_id": "s",
+    }
+    nested: t.ClassVar[dict[str, tuple[str, str]]] = {
+        "hired_date": ("dates", "hired"),
+        "re_hired_date": ("dates", "re_hired"),
+        "started_date": ("dates", "started"),
+        "terminated_date": ("dates", "terminated"),
     }
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
-        return {"account_id": record["id"]}
+        return {"account_id": record["id"], "employee_id": record["employee_id"]}
 
 
 class EmployeeResourceStream(ReadyStream):
@@ -61,6 +67,12 @@ class EmployeeResourceStream(ReadyStream):
     primary_keys: t.ClassVar[list[str]] = ["employee_id"]
     records_jsonpath = "$"
     xlr8_references: t.ClassVar[dict[str, str]] = {"employee_id": "employee"}
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        """``employee_id`` is the parent row's: UKG's per-employee answers need not carry it (pay info does not)."""
+        if context is not None:
+            row = {**row, "employee_id": context["employee_id"]}
+        return super().post_process(row, context)
 
 
 class EmployeeDemographicsStream(EmployeeResourceStream):
@@ -82,17 +94,27 @@ class EmployeeDemographicsStream(EmployeeResourceStream):
 
 
 class EmployeePayInfoStream(EmployeeResourceStream):
+    """Pay info as UKG's public clients read it: ``pay_type`` and ``default_job`` are objects (``{"id", ...}``);
+    the ids are the pay-type and job lists' ids."""
+
     name = "employee_pay_info"
     resource = "/employees/{account_id}/pay-info"
     xlr8_entity = "compensation"
     columns: t.ClassVar[dict[str, str]] = {
         "employee_id": "s",
-        "pay_type": "s",
+        "pay_type_id": "i",
+        "pay_type_name": "s",
+        "default_job_id": "i",
         "annual_salary": "n",
         "hourly_rate": "n",
         "currency": "s",
         "pay_period": "s",
         "effective_from": "d",
+    }
+    nested: t.ClassVar[dict[str, tuple[str, str]]] = {
+        "pay_type_id": ("pay_type", "id"),
+        "pay_type_name": ("pay_type", "name"),
+        "default_job_id": ("default_job", "id"),
     }
 
 
@@ -104,11 +126,62 @@ class ConfigStream(ReadyStream):
 
 
 class CostCentersStream(ConfigStream):
+    """``/config/cost-centers?tree_index=N``, one call per tree (setting ``cost_center_trees``): each answers its
+    whole tree, ``{id, name, external_id, parent_id}`` per item, as UKG's public clients read it. Departments,
+    locations and unions are trees of their own, so every configured tree is read; keyed by ``(tree_index, id)``."""
+
     name = "cost_centers"
     resource = "/config/cost-centers"
     records_jsonpath = "$.cost_centers[*]"
     xlr8_entity = "cost_center"
-    columns: t.ClassVar[dict[str, str]] = {"id": "i", "code": "s", "name": "s", "parent_code": "s"}
+    primary_keys: t.ClassVar[list[str]] = ["tree_index", "id"]
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+    columns: t.ClassVar[dict[str, str]] = {
+        "tree_index": "i",
+        "id": "i",
+        "external_id": "s",
+        "name": "s",
+        "parent_id": "i",
+        "parent_external_id": "s",
+    }
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        return [{"tree_index": index} for index in self.settings.cost_center_trees]
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any | None) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        if context is not None:
+            params["tree_index"] = context["tree_index"]
+        return params
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """A tree the tenant refuses names the setting (the trees a tenant has are not listed by any call we
+        know of)."""
+        try:
+            yield from super().get_records(context)
+        except ClientRequestError as exc:
+            index = (context or {}).get("tree_index")
+            raise ClientRequestError(
+                f"{exc} (cost-center tree_index {index}: setting 'cost_center_trees' lists the trees to read; "
+                "leave out the ones the tenant does not have)",
+                status=exc.status,
+                path=exc.path,
+            ) from None
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """The tree's rows, each with its parent's ``external_id`` (the answer holds the whole tree)."""
+        rows = list(super().parse_response(response))
+        external = {row.get("id"): row.get("external_id") for row in rows if isinstance(row, dict)}
+        return [
+            {**row, "parent_external_id": external.get(row.get("parent_id"))} if isinstance(row, dict) else row
+            for row in rows
+        ]
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
+        if isinstance(row, dict) and context is not None:
+            row = {**row, "tree_index": context["tree_index"]}
+        return super().post_process(row, context)
 
 
 class PayTypesStream(ConfigStream):

@@ -7,6 +7,7 @@ import typing as t
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -27,6 +28,8 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("tap-ukg-ready")
 
 MAX_PAGE_SIZE = 1000
+#: UKG Ready's cost-center trees (lists) are numbered from 0; a company has at most nine.
+COST_CENTER_TREES = tuple(range(9))
 MAX_LOOKBACK_DAYS = 3660
 REPORT_FORMATS = ("csv", "json")
 
@@ -52,6 +55,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
     ),
     th.Property("page_size", th.IntegerType, default=100, description=f"Employees per page (1-{MAX_PAGE_SIZE})."),
     th.Property(
+        "cost_center_trees",
+        th.ArrayType(th.IntegerType),
+        description="The cost-center trees (tree_index, 0-8) the cost_centers stream reads, one call each. Default: "
+        "all nine, so no tree (departments, locations, unions...) is left out; a tree the tenant refuses stops the "
+        "run with an error naming this setting: then list only the trees the tenant has.",
+    ),
+    th.Property(
         "reports",
         th.ArrayType(
             th.ObjectType(
@@ -60,7 +70,12 @@ PRODUCT_SETTINGS = th.PropertiesList(
                     "kind", th.StringType, allowed_values=list(reports.REPORT_KINDS), description="saved/global"
                 ),
                 th.Property("name", th.StringType, description="Stream name (default report_<report name>)."),
-                th.Property("primary_keys", th.ArrayType(th.StringType), description="Key columns."),
+                th.Property(
+                    "primary_keys",
+                    th.ArrayType(th.StringType),
+                    description="Key columns the target upserts by; required with replication_key. Without "
+                    "them every run appends the whole report again (a warning says so).",
+                ),
                 th.Property(
                     "replication_key",
                     th.StringType,
@@ -88,6 +103,13 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="How reports are read: csv (streamed row by row) or json.",
     ),
     th.Property(
+        "report_time_zone",
+        th.StringType,
+        description="The IANA time zone (e.g. America/Chicago) the tenant writes report date-times in (they carry "
+        "no offset): each such value is emitted with this zone's offset. Required when a report has a date-time "
+        "column. A wall time the clock skipped stops the run; one it shows twice is taken as the first.",
+    ),
+    th.Property(
         "report_date_format",
         th.StringType,
         default=reports.DEFAULT_DATE_FORMAT,
@@ -102,6 +124,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
 @dataclass(frozen=True)
 class ReportSpec:
     ref: reports.ReportRef
+    #: ``reports[n]``, for messages naming the setting.
+    where: str = "reports[?]"
     name: str | None = None
     primary_keys: tuple[str, ...] = ()
     replication_key: str | None = None
@@ -128,6 +152,9 @@ class UkgReadySettings:
     reports: tuple[ReportSpec, ...]
     report_format: str
     report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
+    cost_center_trees: tuple[int, ...] = COST_CENTER_TREES
+    #: ``report_time_zone``: the zone of report date-times (None: not set; a report with one is refused).
+    report_time_zone: ZoneInfo | None = None
 
     @property
     def company_ref(self) -> str:
@@ -175,6 +202,24 @@ class UkgReadySettings:
         date_format = str(config.get("report_date_format") or reports.DEFAULT_DATE_FORMAT)
         if date_format not in reports.DATE_FORMATS:
             errors.append(f"setting 'report_date_format' must be one of {', '.join(reports.DATE_FORMATS)}")
+        trees = config.get("cost_center_trees")
+        trees = COST_CENTER_TREES if trees is None else trees
+        if (
+            not isinstance(trees, list | tuple)
+            or not trees
+            or any(isinstance(i, bool) or i not in COST_CENTER_TREES for i in trees)
+        ):
+            errors.append("setting 'cost_center_trees' must be a non-empty list of tree indexes 0-8")
+            trees = COST_CENTER_TREES
+        zone_name = str(config.get("report_time_zone") or "").strip() or None
+        zone = None
+        if zone_name is not None:
+            try:
+                zone = ZoneInfo(zone_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(
+                    f"setting 'report_time_zone' must be an IANA time zone such as America/Chicago, not {zone_name!r}"
+                )
         filters_setting(config, errors)  # checked with the others; the streams read it (UniversalFilterMixin)
         if errors:
             raise ConfigValidationError("tap-ukg-ready: invalid configuration: " + "; ".join(errors), errors=errors)
@@ -183,7 +228,8 @@ class UkgReadySettings:
             api_key=config.get("api_key"), username=config.get("username"), password=config.get("password"),
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
-            report_format=fmt, report_date_format=date_format,
+            report_format=fmt, report_date_format=date_format, cost_center_trees=tuple(dict.fromkeys(trees)),
+            report_time_zone=zone,
         )  # fmt: skip
 
 
@@ -206,7 +252,14 @@ def _report(index: int, raw: t.Any, errors: list[str]) -> ReportSpec:
             errors.append(
                 f"setting '{where}.lookback_days' needs '{where}.replication_key' (the date it counts back from)"
             )
+    if replication_key is not None and not raw.get("primary_keys"):
+        # Every run reads the report whole (a bookmark only dates it): without a key each run appends it again.
+        errors.append(
+            f"setting '{where}.primary_keys' is required when '{where}.replication_key' is set (the report is read "
+            "whole every run and its rows are upserted by these columns; without them every run lands them again)"
+        )
     return ReportSpec(
+        where=where,
         ref=reports.ReportRef(kind, raw["id"]),
         name=raw.get("name") or None,
         primary_keys=tuple(raw.get("primary_keys") or ()),
@@ -282,6 +335,20 @@ class TapUkgReady(KitTap):
                 raise ConfigValidationError(
                     f"tap-ukg-ready: setting 'reports' names key column(s) {', '.join(unknown)} that report "
                     f"{spec.ref.kind}/{spec.ref.id} ({meta.name!r}) does not have"
+                )
+            if not spec.primary_keys:
+                logger.warning(
+                    "report stream %r has no primary_keys: every run lands all of its rows again beside the earlier "
+                    "runs' (a keyless stream is appended); set '%s.primary_keys' to the columns that identify a row",
+                    name,
+                    spec.where,
+                )
+            stamps = [c for c, kind in meta.columns.items() if kind == "date-time"]
+            if stamps and self.settings.report_time_zone is None:
+                raise ConfigValidationError(
+                    f"tap-ukg-ready: report {spec.ref.kind}/{spec.ref.id} ({meta.name!r}) has date-time column(s) "
+                    f"{', '.join(stamps)}, which UKG Ready writes in the tenant's time zone without an offset: set "
+                    "'report_time_zone' (an IANA name such as America/Chicago)"
                 )
             key = spec.replication_key
             if key is not None and meta.columns.get(key) not in ("date", "date-time"):

@@ -1,0 +1,136 @@
+"""The v2 resources are read in the shapes UKG documents (audit25c F14, F15, F16), through the console script over
+HTTP: the emulator serves those shapes, and an answer in another shape stops the run with an error naming the field
+instead of landing its columns as nulls."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from pathlib import Path
+
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_sandbox.platform.server import Sandbox
+
+from .conftest import ready_config
+from .fake_ready import FakeReady, report_config
+
+V2 = "/ta/rest/v2/companies/%7CACME"
+
+
+def cli_sync(tmp: Path, config: dict[str, t.Any], streams: set[str]) -> tuple[int, list[dict[str, t.Any]], str]:
+    """Discover, select ``streams``, sync: the exit code, the RECORD messages and stderr."""
+    write_json(tmp / "config.json", config)
+    found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp)
+    assert found.returncode == 0, found.stderr
+    write_json(tmp / "catalog.json", select_streams(json.loads(found.stdout), streams))
+    synced = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--catalog", "catalog.json"], tmp)
+    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
+    return synced.returncode, records, synced.stderr
+
+
+def fake_config(ready: FakeReady) -> dict[str, t.Any]:
+    return {**report_config(ready.url), "reports": []}
+
+
+def test_employees_land_their_documented_dates(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """Before the mend the tap read flat ``hired_date``/``terminated_date``: every date null on UKG's shape."""
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees"})
+    assert rc == 0, err
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    people = list(sandbox.ctx.company.employees())
+    assert len(got) == len(people)
+    for e in people:
+        row = got[e.employee_id]
+        assert row["hired_date"] == e.hire_date.isoformat()
+        assert row["started_date"] == e.hire_date.isoformat()
+        assert row["terminated_date"] == (e.termination_date.isoformat() if e.termination_date else None)
+    assert any(r["terminated_date"] for r in got.values())
+    assert not {"job", "location", "cost_center", "manager_employee_id", "primary_email"} & set(records[0]["record"])
+
+
+def test_a_documented_field_missing_is_null_and_another_shape_is_a_named_error(
+    tmp_path: Path, ready: FakeReady
+) -> None:
+    row = {"id": 7, "employee_id": "E7", "first_name": "Ann", "last_name": "Lee", "status": "Active"}
+    ready.v2[V2 + "/employees"] = {"employees": [row], "_links": {}}
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees"})
+    assert rc == 0, err
+    assert records[0]["record"]["hired_date"] is None  # no ``dates``: documented, just absent
+    for shape, named in (
+        ({**row, "hired_date": "2020-01-02"}, "'hired_date' at the top of the row"),  # the old emulator's
+        ({**row, "dates": "2020-01-02"}, "'dates' is str"),
+    ):
+        ready.v2[V2 + "/employees"] = {"employees": [shape], "_links": {}}
+        rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees"})
+        assert rc != 0
+        assert named in err
+        assert records == []
+
+
+def test_cost_centers_are_keyed_by_id_with_their_tree(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """Before the mend: no ``tree_index`` (the emulator, like the API, refuses that) and keys read from ``code``."""
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"cost_centers"})
+    assert rc == 0, err
+    centers = sandbox.ctx.company.cost_centers
+    got = {r["record"]["external_id"]: r["record"] for r in records}
+    assert sorted(got) == sorted(c.code for c in centers)
+    for c in centers:
+        assert got[c.code]["name"] == c.name
+        assert got[c.code]["tree_index"] == 0
+        assert isinstance(got[c.code]["id"], int)
+        assert got[c.code]["parent_external_id"] == (c.parent if c.parent in got else None)
+
+
+def test_every_tree_is_read_and_a_refused_tree_names_the_setting(tmp_path: Path, ready: FakeReady) -> None:
+    trees = {
+        "0": [{"id": 501, "name": "Head Office", "external_id": "HQ", "parent_id": None}],
+        "3": [
+            {"id": 801, "name": "Local 12", "external_id": "U12", "parent_id": None},
+            {"id": 802, "name": "Local 12 East", "external_id": "U12E", "parent_id": 801},
+        ],
+    }
+    ready.v2[V2 + "/config/cost-centers"] = lambda query: {"cost_centers": trees.get(query.get("tree_index"), [])}
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"cost_centers"})
+    assert rc == 0, err
+    asked = sorted(p.partition("tree_index=")[2] for p in ready.asked if "cost-centers" in p)
+    assert asked == [str(i) for i in range(9)]
+    rows = sorted((r["record"]["tree_index"], r["record"]["id"], r["record"]["parent_external_id"]) for r in records)
+    assert rows == [(0, 501, None), (3, 801, None), (3, 802, "U12")]
+
+    def refusing(query: dict[str, str]) -> t.Any:
+        if query.get("tree_index") == "5":
+            return 400, {"errors": [{"code": 4000, "message": "Invalid tree index"}]}
+        return {"cost_centers": trees.get(query.get("tree_index"), [])}
+
+    ready.v2[V2 + "/config/cost-centers"] = refusing
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"cost_centers"})
+    assert rc != 0
+    assert "cost_center_trees" in err
+    config = {**fake_config(ready), "cost_center_trees": [0, 3]}
+    rc, records, err = cli_sync(tmp_path, config, {"cost_centers"})
+    assert rc == 0, err
+    assert len(records) == 3
+
+
+def test_pay_info_lands_its_objects_and_the_parents_employee_id(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """Before the mend ``pay_type`` was an object in a string column and ``employee_id`` null (not in the answer)."""
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees", "employee_pay_info"})
+    assert rc == 0, err
+    pay = [r["record"] for r in records if r["stream"] == "employee_pay_info"]
+    people = {e.employee_id: e for e in sandbox.ctx.company.employees()}
+    assert sorted(r["employee_id"] for r in pay) == sorted(people)
+    for row in pay:
+        assert row["pay_type_name"] == ("Salary" if people[row["employee_id"]].full_time else "Hourly")
+        assert isinstance(row["pay_type_id"], int)
+        assert isinstance(row["default_job_id"], int)
+        assert "pay_type" not in row
+
+
+def test_pay_info_in_another_shape_is_a_named_error(tmp_path: Path, ready: FakeReady) -> None:
+    row = {"id": 7, "employee_id": "E7", "first_name": "Ann", "last_name": "Lee", "status": "Active"}
+    ready.v2[V2 + "/employees"] = {"employees": [row], "_links": {}}
+    ready.v2[V2 + "/employees/7/pay-info"] = {"pay_type": "SALARY", "annual_salary": 1}
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees", "employee_pay_info"})
+    assert rc != 0
+    assert "'pay_type' is str" in err
+    assert not [r for r in records if r["stream"] == "employee_pay_info"]
