@@ -412,15 +412,31 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
                 record[HEADER_CHANGE_COLUMN] = stamp
                 yield record
 
-        for batch in batches:
-            for records in self.row_pages(all_of(batch, pushed)):
-                page: t.Iterable[dict[str, t.Any]] = stamped(records)
-                if isinstance(records, list):
-                    try:
-                        page = list(page)
-                    except Exception:  # noqa: BLE001 - raised again at the same record, after the ones before it
-                        page = stamped(records)  # (stamping a record twice stamps it alike)
-                yield page
+        def stamped_pages() -> Iterator[Marked]:
+            for batch in batches:
+                for records, conformed, plain in self.pages(all_of(batch, pushed)):
+                    page: t.Iterable[dict[str, t.Any]] = stamped(records)
+                    if isinstance(records, list):
+                        try:
+                            page = list(page)
+                        except Exception:  # noqa: BLE001 - raised again at the same record, after the ones before it
+                            page = stamped(records)  # (stamping a record twice stamps it alike)
+                    yield page, conformed, plain
+
+        pages = stamped_pages()
+        yield from self.handed_pages(whole_sets(pages, header_of) if self.xlr8_replace_by else pages)
+
+    @property
+    def xlr8_replace_by(self) -> tuple[str, ...]:  # type: ignore[override]
+        """A header-driven set reads every sub-row of each header it reads (S/4 stamps the order when a line,
+        condition or schedule line is removed), so the target replaces a header's rows with the run's: a removed
+        line is marked deleted. Only where pages come ordered by key (``page_size`` > 0 sends ``$orderby``), so a
+        header's rows come together (``whole_sets``), and where the join columns lead the key."""
+        link = self.plan.header
+        if link is None or not self.settings.page_size:
+            return ()
+        join = tuple(link.join)
+        return join if list(join) == list(self.plan.primary_keys)[: len(join)] else ()
 
     def _keys_filter(self, columns: list[str], keys: list[tuple[t.Any, ...]]) -> Filter:
         entity = self.plan.entity_set.entity_type
@@ -459,6 +475,36 @@ class CreatedStampStream(S4Stream):
             step(record)
 
         return stamped
+
+
+#: A page's records with the marks ``KitRESTStream.handed_pages`` sets before them (conformed, plain).
+Marked = tuple[t.Iterable[dict[str, t.Any]], bool, bool]
+
+
+def whole_sets(pages: t.Iterable[Marked], set_of: t.Callable[[dict[str, t.Any]], t.Any]) -> Iterator[Marked]:
+    """Pages regrouped so no set is cut: the rows of a page's last set wait for the next page (with it when both
+    carry the same marks, else just before it, the next page in hand). A read that fails part way then sends no
+    part of a set, which the target (``replace_by``) would take for the whole set and mark the rest deleted (the
+    lesson of UKG WFM's person-days, review24e)."""
+    held: list[dict[str, t.Any]] = []
+    held_marks: tuple[bool, bool] = (False, False)
+    for records, conformed, plain in pages:
+        rows = list(records)
+        if held and (conformed, plain) != held_marks:
+            yield held, *held_marks
+            held = []
+        rows = [*held, *rows]
+        if not rows:
+            continue
+        last = set_of(rows[-1])
+        cut = len(rows)
+        while cut and set_of(rows[cut - 1]) == last:
+            cut -= 1
+        held, held_marks = rows[cut:], (conformed, plain)
+        if cut:
+            yield rows[:cut], conformed, plain
+    if held:
+        yield held, *held_marks
 
 
 def stream_class(plan: StreamPlan, declared: StreamDeclaration | None) -> type[S4Stream]:
