@@ -241,6 +241,8 @@ class InFlight:
         self._stop = stop
         self._seen = throttled() if throttled is not None else 0
         self._busy = 0
+        #: The ranks of the requests waiting for a slot (``slot``): the lowest goes first.
+        self._waiting: list[int] = []
         self._changed = threading.Condition()
 
     @property
@@ -251,16 +253,22 @@ class InFlight:
         return self.width
 
     @contextlib.contextmanager
-    def slot(self) -> t.Iterator[None]:
-        """Hold one of the requests in flight while the block runs (waiting for one when all are held); the
+    def slot(self, rank: int = -1) -> t.Iterator[None]:
+        """Hold one of the requests in flight while the block runs (waiting for one when all are held, the lowest
+        ``rank`` first: a ranged read's readers wait with their range's place in the emitting order, so the range
+        the emitter waits for is not kept waiting by ranges read ahead; -1, e.g. a page's cut children: first); the
         thread's requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``."""
         with self._changed:
-            while True:
-                if self._stop is not None and self._stop.is_set():
-                    raise ReadStopped("the read stopped: request not sent")
-                if self._busy < self.limit:
-                    break
-                self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
+            self._waiting.append(rank)
+            try:
+                while True:
+                    if self._stop is not None and self._stop.is_set():
+                        raise ReadStopped("the read stopped: request not sent")
+                    if self._busy < self.limit and rank <= min(self._waiting):
+                        break
+                    self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
+            finally:
+                self._waiting.remove(rank)
             self._busy += 1
         held = HELD.set(self)
         try:
@@ -282,7 +290,7 @@ class InFlight:
         """A slot taken (``slot``, ``try_take``) given back."""
         with self._changed:
             self._busy -= 1
-            self._changed.notify()
+            self._changed.notify_all()  # the lowest rank waiting takes it
 
 
 #: The ``InFlight`` whose slot this thread holds while its block runs (``InFlight.slot``): a page parsed there
@@ -293,6 +301,9 @@ HELD: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar("xlr8_ora
 #: parses off the slot, so a slot is a request in flight, not a page being shaped): the page's cut children take one
 #: of that read's slots, waiting for it, and any free then, so they stay within its requests in flight.
 OWED: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar("xlr8_oracle_owed_slot", default=None)
+
+#: The range (its place in the emitting order) this thread reads for: its requests wait for a slot with that rank.
+RANK: contextvars.ContextVar[int] = contextvars.ContextVar("xlr8_oracle_range_rank", default=-1)
 
 
 @contextlib.contextmanager
@@ -554,7 +565,7 @@ class RangedRead:
         floor = width if floor is None else min(floor, width)
 
         def gated(token: KeysetRange | PageAt) -> Answer:
-            with self.in_flight.slot():
+            with self.in_flight.slot(RANK.get()):
                 answer = fetch(token)
             if not isinstance(token, PageAt):  # parsed off the slot: another reader sends meanwhile
                 with off_slot(self.in_flight):
@@ -619,7 +630,7 @@ class RangedRead:
         looks again once it has one, so bounds past one that ends the ranges are not asked for (review 19b)."""
         with self._lock:
             self._queued -= 1
-        with self.in_flight.slot():
+        with self.in_flight.slot(j - 1):  # range j - 1 waits for it (its upper bound), range j too
             with self._lock:
                 if self._last_bound is not None and j > self._last_bound:
                     return END  # its range is empty whatever the page would answer: not asked for
@@ -718,9 +729,17 @@ class RangedRead:
             return
         with self._lock:
             part.upto = upto
-        self._read(part, after, upto, head)
+        ranked = RANK.set(part.range)
+        try:
+            self._read(part, after, upto, head)
+        finally:
+            RANK.reset(ranked)
         while (split := self._split()) is not None:
-            self._read_split(split)
+            ranked = RANK.set(split.upper.range)
+            try:
+                self._read_split(split)
+            finally:
+                RANK.reset(ranked)
 
     def _read(self, part: Part, after: t.Any, upto: t.Any, head: Answer | None) -> None:
         """A part page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages): the rows of its
