@@ -254,17 +254,19 @@ class InFlight:
 
     @contextlib.contextmanager
     def slot(self, rank: int = -1) -> t.Iterator[None]:
-        """Hold one of the requests in flight while the block runs (waiting for one when all are held, the lowest
-        ``rank`` first: a ranged read's readers wait with their range's place in the emitting order, so the range
-        the emitter waits for is not kept waiting by ranges read ahead; -1, e.g. a page's cut children: first); the
-        thread's requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``."""
+        """Hold one of the requests in flight while the block runs, waiting for one when all are held; the thread's
+        requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``. Free slots go to the
+        lowest ``rank`` waiting (k free to the k lowest): a ranged read's readers wait with their range's place in
+        the emitting order, so the range the emitter waits for is not kept waiting by ranges read ahead (perf25);
+        -1 (a page's cut children, anything unranked) first."""
         with self._changed:
             self._waiting.append(rank)
             try:
                 while True:
                     if self._stop is not None and self._stop.is_set():
                         raise ReadStopped("the read stopped: request not sent")
-                    if self._busy < self.limit and rank <= min(self._waiting):
+                    free = self.limit - self._busy  # the free slots go to the lowest ranks waiting
+                    if free > 0 and sum(1 for other in self._waiting if other < rank) < free:
                         break
                     self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
             finally:
