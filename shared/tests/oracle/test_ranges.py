@@ -25,6 +25,7 @@ from xlr8_kit.oracle.ranges import (
     RANGE_PAGES,
     Answer,
     Growth,
+    InFlight,
     RangedRead,
     compare,
     latency_shows,
@@ -993,3 +994,59 @@ def test_a_narrowed_read_sends_nothing_more_once_it_fails() -> None:
         time.sleep(0.3)  # a request let through after the close would be asked by now
         late.append(sum(at > closing[0] for at in collection.asked_at))
     assert late == [0, 0, 0], f"requests sent after the read failed, read by read: {late}"
+
+
+def test_a_freed_slot_goes_to_the_lowest_rank_waiting_whatever_the_order_they_came_in() -> None:
+    """One request in flight, held; readers of ranges 5, 9 and 2 then wait for it, in that order: the slots go to
+    ranges 2, 5, 9 (the range the emitter needs first is not kept waiting by ranges read ahead, perf25), one at a
+    time, and a free slot is never kept from a waiter (two free at once go to the two lowest)."""
+    slots = InFlight(1, 1)
+    order: list[int] = []
+    lock = threading.Lock()
+
+    def reader(rank: int) -> None:
+        with slots.slot(rank):
+            with lock:
+                order.append(rank)
+            time.sleep(0.02)
+
+    with slots.slot():
+        threads = []
+        for rank in (5, 9, 2):
+            thread = threading.Thread(target=reader, args=(rank,))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 5
+            while rank not in slots._waiting and time.monotonic() < deadline:  # waiting before the next comes
+                time.sleep(0.001)
+        assert sorted(slots._waiting) == [2, 5, 9]
+    for thread in threads:
+        thread.join(5)
+    assert order == [2, 5, 9]
+
+    two = InFlight(2, 2)
+    taken: list[int] = []
+    release = threading.Event()
+
+    def holder(rank: int) -> None:
+        with two.slot(rank):
+            with lock:
+                taken.append(rank)
+            release.wait(5)
+
+    with two.slot(), two.slot():
+        threads = [threading.Thread(target=holder, args=(rank,)) for rank in (7, 3, 4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while len(two._waiting) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    deadline = time.monotonic() + 5
+    while len(taken) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert sorted(taken) == [3, 4]  # both freed at once: the two lowest, whoever woke first
+    assert two._waiting == [7]
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert taken[-1] == 7

@@ -15,8 +15,8 @@ before session 20), those of the switch say when it comes."""
 from __future__ import annotations
 
 import itertools
-import time
 import re
+import time
 import typing as t
 import warnings
 from dataclasses import dataclass
@@ -618,7 +618,8 @@ def test_a_reader_shaping_its_page_leaves_its_request_slot_to_another(
     sandbox.faults.set_latency("oracle_hcm", 150, PATH)
     sandbox.ctx.requests.clear()
     try:
-        two = run_tap(hcm_config(url, resources=["workers"], page_size=5, max_concurrent_requests=2), streams={"workers"})
+        slow_config = hcm_config(url, resources=["workers"], page_size=5, max_concurrent_requests=2)
+        two = run_tap(slow_config, streams={"workers"})
     finally:
         sandbox.faults.clear("oracle_hcm")
     spans = [(e.arrived_at, e.at) for e in sandbox.requests("oracle_hcm", "/hcmRestApi/resources")]
