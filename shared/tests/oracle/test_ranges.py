@@ -996,29 +996,40 @@ def test_a_narrowed_read_sends_nothing_more_once_it_fails() -> None:
     assert late == [0, 0, 0], f"requests sent after the read failed, read by read: {late}"
 
 
+def holding(slots: InFlight, taken: list[int], release: threading.Event) -> t.Callable[[int], None]:
+    """A reader of range ``rank``: takes a slot, notes its rank, holds the slot until ``release`` is set."""
+
+    def hold(rank: int) -> None:
+        with slots.slot(rank):
+            taken.append(rank)
+            release.wait(5)
+
+    return hold
+
+
+def queue_up(slots: InFlight, ranks: t.Sequence[int], body: t.Callable[[int], None]) -> list[threading.Thread]:
+    """A thread running ``body(rank)`` for each rank, started in turn, each waiting for a slot before the next."""
+    threads = []
+    for rank in ranks:
+        thread = threading.Thread(target=body, args=(rank,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while rank not in slots._waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+    return threads
+
+
 def test_a_freed_slot_goes_to_the_lowest_rank_waiting_whatever_the_order_they_came_in() -> None:
     """One request in flight, held; readers of ranges 5, 9 and 2 then wait for it, in that order: the slots go to
     ranges 2, 5, 9 (the range the emitter needs first is not kept waiting by ranges read ahead, perf25), one at a
     time, and a free slot is never kept from a waiter (two free at once go to the two lowest)."""
     slots = InFlight(1, 1)
     order: list[int] = []
-    lock = threading.Lock()
-
-    def reader(rank: int) -> None:
-        with slots.slot(rank):
-            with lock:
-                order.append(rank)
-            time.sleep(0.02)
-
+    at_once = threading.Event()
+    at_once.set()  # each gives its slot back as soon as it has it
     with slots.slot():
-        threads = []
-        for rank in (5, 9, 2):
-            thread = threading.Thread(target=reader, args=(rank,))
-            thread.start()
-            threads.append(thread)
-            deadline = time.monotonic() + 5
-            while rank not in slots._waiting and time.monotonic() < deadline:  # waiting before the next comes
-                time.sleep(0.001)
+        threads = queue_up(slots, (5, 9, 2), holding(slots, order, at_once))
         assert sorted(slots._waiting) == [2, 5, 9]
     for thread in threads:
         thread.join(5)
@@ -1027,20 +1038,8 @@ def test_a_freed_slot_goes_to_the_lowest_rank_waiting_whatever_the_order_they_ca
     two = InFlight(2, 2)
     taken: list[int] = []
     release = threading.Event()
-
-    def holder(rank: int) -> None:
-        with two.slot(rank):
-            with lock:
-                taken.append(rank)
-            release.wait(5)
-
     with two.slot(), two.slot():
-        threads = [threading.Thread(target=holder, args=(rank,)) for rank in (7, 3, 4)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 5
-        while len(two._waiting) < 3 and time.monotonic() < deadline:
-            time.sleep(0.001)
+        threads = queue_up(two, (7, 3, 4), holding(two, taken, release))
     deadline = time.monotonic() + 5
     while len(taken) < 2 and time.monotonic() < deadline:
         time.sleep(0.001)
