@@ -25,7 +25,6 @@ from xlr8_kit.oracle.ranges import (
     RANGE_PAGES,
     Answer,
     Growth,
-    InFlight,
     RangedRead,
     compare,
     latency_shows,
@@ -94,7 +93,7 @@ class Collection:
         return Answer(token, requests.PreparedRequest(), answer, [dict(r) for r in page])
 
     def parse(self, answer: requests.Response) -> list[dict[str, t.Any]]:
-        """A page's records (``RangedRead.parse``: every page, off its slot; a ``PageAt`` one when taken up)."""
+        """A ``PageAt`` answer's records (``RangedRead.parse``)."""
         items: list[dict[str, t.Any]] = json.loads(answer.content)["items"]
         if self.fail_parse(items):
             raise RuntimeError(f"cannot shape the page from {items[0]}")
@@ -544,8 +543,7 @@ def test_a_page_from_a_bound_that_fails_to_parse_fails_its_own_range_after_the_r
     fail on that page (before, the parse failed the bound, and range 2 raised before any of its rows)."""
     collection = Collection(ROWS)
     start = LIMIT + 3 * RANGE_PAGES * LIMIT  # first row of range 3
-    # that page alone (every page is parsed with ``parse``: range 2's last keyset page may hold just that row)
-    collection.fail_parse = lambda items: items[0] == ROWS[start - 1] and len(items) == LIMIT
+    collection.fail_parse = lambda items: items[0] == ROWS[start - 1]
     rows = list(ROWS[:LIMIT])
     with pytest.raises(RuntimeError, match="cannot shape"):
         drain(ranged_read(collection, width), rows)
@@ -994,58 +992,3 @@ def test_a_narrowed_read_sends_nothing_more_once_it_fails() -> None:
         time.sleep(0.3)  # a request let through after the close would be asked by now
         late.append(sum(at > closing[0] for at in collection.asked_at))
     assert late == [0, 0, 0], f"requests sent after the read failed, read by read: {late}"
-
-
-def holding(slots: InFlight, taken: list[int], release: threading.Event) -> t.Callable[[int], None]:
-    """A reader of range ``rank``: takes a slot, notes its rank, holds the slot until ``release`` is set."""
-
-    def hold(rank: int) -> None:
-        with slots.slot(rank):
-            taken.append(rank)
-            release.wait(5)
-
-    return hold
-
-
-def queue_up(slots: InFlight, ranks: t.Sequence[int], body: t.Callable[[int], None]) -> list[threading.Thread]:
-    """A thread running ``body(rank)`` for each rank, started in turn, each waiting for a slot before the next."""
-    threads = []
-    for rank in ranks:
-        thread = threading.Thread(target=body, args=(rank,))
-        thread.start()
-        threads.append(thread)
-        deadline = time.monotonic() + 5
-        while rank not in slots._waiting and time.monotonic() < deadline:
-            time.sleep(0.001)
-    return threads
-
-
-def test_a_freed_slot_goes_to_the_lowest_rank_waiting_whatever_the_order_they_came_in() -> None:
-    """One request in flight, held; readers of ranges 5, 9 and 2 then wait for it, in that order: the slots go to
-    ranges 2, 5, 9 (the range the emitter needs first is not kept waiting by ranges read ahead, perf25), one at a
-    time, and a free slot is never kept from a waiter (two free at once go to the two lowest)."""
-    slots = InFlight(1, 1)
-    order: list[int] = []
-    at_once = threading.Event()
-    at_once.set()  # each gives its slot back as soon as it has it
-    with slots.slot():
-        threads = queue_up(slots, (5, 9, 2), holding(slots, order, at_once))
-        assert sorted(slots._waiting) == [2, 5, 9]
-    for thread in threads:
-        thread.join(5)
-    assert order == [2, 5, 9]
-
-    two = InFlight(2, 2)
-    taken: list[int] = []
-    release = threading.Event()
-    with two.slot(), two.slot():
-        threads = queue_up(two, (7, 3, 4), holding(two, taken, release))
-    deadline = time.monotonic() + 5
-    while len(taken) < 2 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert sorted(taken) == [3, 4]  # both freed at once: the two lowest, whoever woke first
-    assert two._waiting == [7]
-    release.set()
-    for thread in threads:
-        thread.join(5)
-    assert taken[-1] == 7

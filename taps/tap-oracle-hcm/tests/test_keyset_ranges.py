@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 import typing as t
 import warnings
 from dataclasses import dataclass
@@ -591,48 +590,3 @@ def test_a_read_after_a_throttled_stream_of_the_run_does_not_widen(
     assert out.records("jobs") == one.records("jobs")
     assert out.records("workers") == one.records("workers")
     assert unstamped(out.of_type("STATE")) == unstamped(one.of_type("STATE"))
-
-
-def test_a_reader_shaping_its_page_leaves_its_request_slot_to_another(
-    url: str, sandbox: t.Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """150 ms a request and 150 ms to shape each page, two requests in flight: while a reader shapes its page,
-    two other requests are on the wire (a slot is held on the wire only, perf25; before, a reader held its slot
-    through its page's shaping, so no more than one request was ever on the wire while a page was shaped), and
-    never more than two. The records and STATE are those of one cursor."""
-    from xlr8_kit.oracle.stream import FusionStream
-
-    one = run_tap(config(url, 1), streams={"workers"})
-    shaped: list[tuple[float, float]] = []
-    parsed_page = FusionStream._parsed_page
-
-    def slow(self: FusionStream, response: t.Any) -> t.Any:
-        started = time.time()  # the emulator's request log is on the wall clock
-        time.sleep(0.15)
-        try:
-            return parsed_page(self, response)
-        finally:
-            shaped.append((started, time.time()))
-
-    monkeypatch.setattr(FusionStream, "_parsed_page", slow)
-    sandbox.faults.set_latency("oracle_hcm", 150, PATH)
-    sandbox.ctx.requests.clear()
-    try:
-        slow_config = hcm_config(url, resources=["workers"], page_size=5, max_concurrent_requests=2)
-        two = run_tap(slow_config, streams={"workers"})
-    finally:
-        sandbox.faults.clear("oracle_hcm")
-    spans = [(e.arrived_at, e.at) for e in sandbox.requests("oracle_hcm", "/hcmRestApi/resources")]
-
-    def on_the_wire(moment: float) -> int:
-        return sum(1 for arrived, answered in spans if arrived <= moment < answered)
-
-    assert max(on_the_wire(arrived) for arrived, _ in spans) == 2
-    both_out_while_shaping = [
-        arrived
-        for arrived, _ in spans
-        if any(start + 0.01 < arrived < end - 0.01 for start, end in shaped) and on_the_wire(arrived + 0.005) == 2
-    ]
-    assert both_out_while_shaping, "no moment with two requests on the wire while a page was shaped"
-    assert two.records("workers") == one.records("workers")
-    assert unstamped(two.of_type("STATE")) == unstamped(one.of_type("STATE"))

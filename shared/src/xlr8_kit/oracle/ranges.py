@@ -163,8 +163,8 @@ class Answer:
 
 
 class Fetch(t.Protocol):
-    """Send the request for a page token (on a worker thread), its answer not parsed (no records): ``RangedRead``
-    parses it (``parse``) off the request's slot, a ``PageAt`` answer when a range takes its rows up."""
+    """Send the request for a page token and parse its answer (on a worker thread); a ``PageAt`` answer is not
+    parsed (no records): ``RangedRead`` parses it (``parse``) when a range takes its rows up."""
 
     def __call__(self, token: KeysetRange | PageAt) -> Answer: ...
 
@@ -241,8 +241,6 @@ class InFlight:
         self._stop = stop
         self._seen = throttled() if throttled is not None else 0
         self._busy = 0
-        #: The ranks of the requests waiting for a slot (``slot``): the lowest goes first.
-        self._waiting: list[int] = []
         self._changed = threading.Condition()
 
     @property
@@ -253,24 +251,16 @@ class InFlight:
         return self.width
 
     @contextlib.contextmanager
-    def slot(self, rank: int = -1) -> t.Iterator[None]:
-        """Hold one of the requests in flight while the block runs, waiting for one when all are held; the thread's
-        requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``. Free slots go to the
-        lowest ``rank`` waiting (k free to the k lowest): a ranged read's readers wait with their range's place in
-        the emitting order, so the range the emitter waits for is not kept waiting by ranges read ahead (perf25);
-        -1 (a page's cut children, anything unranked) first."""
+    def slot(self) -> t.Iterator[None]:
+        """Hold one of the requests in flight while the block runs (waiting for one when all are held); the
+        thread's requests made meanwhile (a page's cut children, ``FusionStream``) know it by ``HELD``."""
         with self._changed:
-            self._waiting.append(rank)
-            try:
-                while True:
-                    if self._stop is not None and self._stop.is_set():
-                        raise ReadStopped("the read stopped: request not sent")
-                    free = self.limit - self._busy  # the free slots go to the lowest ranks waiting
-                    if free > 0 and sum(1 for other in self._waiting if other < rank) < free:
-                        break
-                    self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
-            finally:
-                self._waiting.remove(rank)
+            while True:
+                if self._stop is not None and self._stop.is_set():
+                    raise ReadStopped("the read stopped: request not sent")
+                if self._busy < self.limit:
+                    break
+                self._changed.wait(timeout=0.05)  # the limit may fall, or the read stop, meanwhile: looked at again
             self._busy += 1
         held = HELD.set(self)
         try:
@@ -292,30 +282,12 @@ class InFlight:
         """A slot taken (``slot``, ``try_take``) given back."""
         with self._changed:
             self._busy -= 1
-            self._changed.notify_all()  # the lowest rank waiting takes it
+            self._changed.notify()
 
 
 #: The ``InFlight`` whose slot this thread holds while its block runs (``InFlight.slot``): a page parsed there
 #: reads its cut children within that read's requests in flight, its own slot and any free one (review23i #4).
 HELD: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar("xlr8_oracle_held_slot", default=None)
-
-#: The ``InFlight`` of the ranged read whose page this thread parses holding none of its slots (``RangedRead``
-#: parses off the slot, so a slot is a request in flight, not a page being shaped): the page's cut children take one
-#: of that read's slots, waiting for it, and any free then, so they stay within its requests in flight.
-OWED: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar("xlr8_oracle_owed_slot", default=None)
-
-#: The range (its place in the emitting order) this thread reads for: its requests wait for a slot with that rank.
-RANK: contextvars.ContextVar[int] = contextvars.ContextVar("xlr8_oracle_range_rank", default=-1)
-
-
-@contextlib.contextmanager
-def off_slot(in_flight: InFlight) -> t.Iterator[None]:
-    """Parse a page of ``in_flight``'s read holding no slot (``OWED``): its cut children take theirs."""
-    owed = OWED.set(in_flight)
-    try:
-        yield
-    finally:
-        OWED.reset(owed)
 
 
 def split_pages(rows_left: int, page_rows: int) -> int | None:
@@ -567,19 +539,12 @@ class RangedRead:
         floor = width if floor is None else min(floor, width)
 
         def gated(token: KeysetRange | PageAt) -> Answer:
-            with self.in_flight.slot(RANK.get()):
-                answer = fetch(token)
-            if not isinstance(token, PageAt):  # parsed off the slot: another reader sends meanwhile
-                with off_slot(self.in_flight):
-                    answer.records = parse(answer.response)
-            return answer
+            with self.in_flight.slot():
+                return fetch(token)
 
-        # Always through the slots, also when not widened; a page is parsed holding none, its cut children taking
-        # theirs (``OWED``), so pages and children share the read's requests in flight (review23i #4). A slot is
-        # held only on the wire: with as many readers as slots, a reader shaping its page (HCM workers: 10-30 ms
-        # of a 105 ms round trip under load) or waiting for its range's bounds left its slot idle (perf25).
+        # Always through the slots, also when not widened: a page parsed on a slot reads its cut children on it and
+        # on slots free then, so pages and children share the read's requests in flight (review23i #4).
         self.fetch: Fetch = gated
-        self._send = fetch
         self.parse = parse
         self.width = width
         #: Ranges asked for ahead of the one being emitted: the ranges after it were often read to their end
@@ -610,9 +575,7 @@ class RangedRead:
             self._growth.answered(first_took)
         self._pages = RangedPages(keep=RANGE_PAGES, room=self._growth.room)
         self.in_flight = InFlight(width, floor, throttled, stop=self._pages.stop)
-        #: Readers: one per range started ahead (``ahead``), so a reader parsing its page or waiting for its bounds
-        #: leaves its request slot to another; requests in flight stay at most ``in_flight``'s limit.
-        self._executor = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=name)
         #: Range j's first page (``PageAt``: its bound first), not parsed, until its reader takes it up.
         self._heads: dict[int, Answer] = {}
         #: Answers whose rows no range emits (a ``PageAt`` page left unused), not yet handed to the emitter.
@@ -628,22 +591,19 @@ class RangedRead:
 
     def _place(self, j: int) -> t.Any:
         """Bound j: the first row of the page at its planned offset (END past the last row); the page is kept for
-        range j's reader. Placed on a slot, which it holds until the bound is known: a bound waiting for a slot
-        looks again once it has one, so bounds past one that ends the ranges are not asked for (review 19b)."""
+        range j's reader."""
         with self._lock:
             self._queued -= 1
-        with self.in_flight.slot(j - 1):  # range j - 1 waits for it (its upper bound), range j too
-            with self._lock:
-                if self._last_bound is not None and j > self._last_bound:
-                    return END  # its range is empty whatever the page would answer: not asked for
-            answer = self._send(PageAt(self._starts[j] - 1))
-            self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
-            items, _ = collection_page(body(answer.response))
-            row = self._row(items[0]) if items else END
-            with self._lock:
-                self._heads[j] = answer
-                if row is END or not placeable(row, self._effective[0]):  # every effective bound from j on is END
-                    self._last_bound = j if self._last_bound is None else min(self._last_bound, j)
+            if self._last_bound is not None and j > self._last_bound:
+                return END  # its range is empty whatever the page would answer: not asked for
+        answer = self.fetch(PageAt(self._starts[j] - 1))
+        self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
+        items, _ = collection_page(body(answer.response))
+        row = self._row(items[0]) if items else END
+        with self._lock:
+            self._heads[j] = answer
+            if row is END or not placeable(row, self._effective[0]):  # every effective bound from j on is END
+                self._last_bound = j if self._last_bound is None else min(self._last_bound, j)
         return row
 
     def _row(self, item: dict[str, t.Any]) -> Keyset:
@@ -667,7 +627,7 @@ class RangedRead:
         None when where a row falls cannot be told for sure: the range then reads every row by keyset. Parses the
         page (an error raised here fails this range)."""
         items, has_more = collection_page(body(head.response))
-        with off_slot(self.in_flight):  # its cut children are requests of this read too (review23i #4)
+        with self.in_flight.slot():  # its cut children are requests of this read too (review23i #4)
             records = self.parse(head.response)
         if len(records) != len(items):  # rows shaped into others: no row-for-row match
             return None
@@ -731,17 +691,9 @@ class RangedRead:
             return
         with self._lock:
             part.upto = upto
-        ranked = RANK.set(part.range)
-        try:
-            self._read(part, after, upto, head)
-        finally:
-            RANK.reset(ranked)
+        self._read(part, after, upto, head)
         while (split := self._split()) is not None:
-            ranked = RANK.set(split.upper.range)
-            try:
-                self._read_split(split)
-            finally:
-                RANK.reset(ranked)
+            self._read_split(split)
 
     def _read(self, part: Part, after: t.Any, upto: t.Any, head: Answer | None) -> None:
         """A part page after page into its queue (blocking when it holds ``RANGE_PAGES`` pages): the rows of its
@@ -815,9 +767,7 @@ class RangedRead:
         only when the bound is surely at or past its last row read and before its upper bound (``_asking``); else
         it reads its rows itself and the upper half's pages are emitted without them. Without this, the last
         ranges of a read end about one range's pages apart (ERP invoices at 100 ms: 0.2-0.5 s of 2 s with threads
-        idle). Only while fewer parts are being read than requests may be in flight: with a reader per range
-        started, a reader with nothing left no longer means a slot is idle (perf25: splits then only added
-        requests queued for a slot, 104 -> 112 on ERP invoices at 100 ms)."""
+        idle)."""
         page = self._page_rows
         if not self._pages.has_room():  # the emitter is behind (CPU-bound): another reader would only hold pages
             return None
@@ -825,9 +775,6 @@ class RangedRead:
             if self._pages.stop.is_set() or not self._growth.latency or self._queued:
                 return None
             if len(self._parts) < self.planned:  # ranges not started yet: they are this reader's next work
-                return None
-            reading = sum(part.reading for parts in self._parts[self._emitting :] for part in parts)
-            if reading >= self.in_flight.limit:  # every slot has a reader still: a split would only queue for one
                 return None
             best: Part | None = None
             most = 0

@@ -362,8 +362,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         pages_at = self._token_pages(context)
 
         def fetch(token: t.Any) -> Answer:
-            # parsed by ``RangedRead`` off the request's slot; a page from a bound when its range takes it up
-            return Answer(token, *pages_at.fetch(token, parse=False))
+            # a page from a bound is parsed when its range takes it up (``RangedRead.parse``), not to place the bound
+            return Answer(token, *pages_at.fetch(token, parse=not isinstance(token, PageAt)))
 
         def timed(token: t.Any) -> tuple[Answer, float, float]:
             """The answer, the time to fetch and parse it, and its round trip: sent to headers read (``elapsed``)
@@ -579,15 +579,14 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     def _side_by_side(self, reads: list[t.Callable[[], t.Any]]) -> list[t.Any]:
         """Each read's result, in order; up to as many at once as requests in flight are free: within a ranged
         read, the slot this thread holds for the page (``ranges.HELD``) and any the read has free now, never
-        waited for (other holders may wait on them), or, for a page parsed off its slot (``ranges.OWED``), one of
-        the read's slots waited for and any free then; elsewhere up to ``max_concurrent_requests`` of the stream's
+        waited for (other holders may wait on them); elsewhere up to ``max_concurrent_requests`` of the stream's
         own (``_child_slots``). Once one read fails, no read after it sends another request (review24c #2: a
         failing tenant is asked no more than needed); the reads before it end, and the first error in order is
         raised: the one reading them in turn raises, whichever thread ran first."""
-        from xlr8_kit.oracle.ranges import HELD, OWED
+        from xlr8_kit.oracle.ranges import HELD
 
         holding = HELD.get()
-        slots = holding or OWED.get() or self._child_slots
+        slots = self._child_slots if holding is None else holding
         with contextlib.ExitStack() as held:
             if holding is None:
                 held.enter_context(slots.slot())
