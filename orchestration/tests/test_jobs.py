@@ -163,3 +163,51 @@ def test_products_with_time_data_are_also_scheduled_hourly() -> None:
         job = build_job(settings_for(Path("/tmp"), "db", "dsn", "s"), spec)
         names = {s.name.rsplit("_", 1)[1] for s in build_schedules(spec, job)}
         assert names == expected
+
+
+CORRUPTING_TARGET = '''#!{python}
+"""The real target behind a pipe that spoils one number of the first record with a numeric column."""
+import json, subprocess, sys
+numeric, spoiled, out = {{}}, False, []
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("type") == "SCHEMA":
+        props = message["schema"].get("properties", {{}})
+        numeric[message["stream"]] = [n for n, p in props.items() if {{"number", "integer"}} & set(p.get("type", []))]
+    elif message.get("type") == "RECORD" and not spoiled and numeric.get(message["stream"]):
+        message["record"][numeric[message["stream"]][0]] = "not a number"
+        spoiled = True
+        line = json.dumps(message) + "\\n"
+    out.append(line)
+sys.exit(subprocess.run([{target!r}, *sys.argv[1:]], input="".join(out), text=True).returncode)
+'''
+
+
+def test_a_run_that_dead_letters_records_fails_without_retries(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    """audit25e F8: the target exits 0 below its dead_letter_ceiling, and a sync that landed fewer rows than it
+    read was a green job. It fails now, naming the streams and counts, and is not retried (a retry reads past
+    the rows: they wait in _dead_letters)."""
+    import sys
+
+    from xlr8_orchestration import runner
+
+    wrapper = tmp_path / "spoiling-target"
+    real = str(Path(sys.executable).with_name("target-xlr8-truths"))
+    wrapper.write_text(CORRUPTING_TARGET.format(python=sys.executable, target=real))
+    wrapper.chmod(0o755)
+    beside = runner.executable
+    monkeypatch.setattr(runner, "executable", lambda name: str(wrapper) if name == runner.TARGET else beside(name))
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    (spec,) = plan_syncs(settings)
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert kinds.count(DagsterEventType.STEP_UP_FOR_RETRY) == 0
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "1 record(s) dead-lettered (Account: 1)" in str(failure.event_specific_data)
+    rows = landed(postgres_dsn, schema, project)
+    assert sum(len(r) for r in rows.values()) == 59  # of 60 read (Account, Contact), every other row landed

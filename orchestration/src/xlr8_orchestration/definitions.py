@@ -30,9 +30,12 @@ def retry_policy(settings: OrchestrationSettings) -> dg.RetryPolicy:
 
 def failure(exc: SyncFailedError) -> dg.Failure:
     """A failed run is retried with backoff; a partial one (quota or rate limit reached) is not: it waits for the
-    next scheduled run, which resumes from the saved state."""
+    next scheduled run, which resumes from the saved state; nor is one that dead-lettered records (a retry reads
+    past them: they wait in ``_dead_letters``)."""
     metadata = {"tap_rc": exc.tap_rc, "target_rc": exc.target_rc, "partial": exc.partial}
-    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not exc.partial)
+    if exc.dead_lettered:
+        metadata["dead_lettered"] = sum(exc.dead_lettered.values())
+    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not (exc.partial or exc.dead_lettered))
 
 
 def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefinition:

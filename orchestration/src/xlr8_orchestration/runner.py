@@ -36,9 +36,23 @@ class SyncFailedError(RuntimeError):
     """The tap or the target exited non-zero, or the tap stopped early (``partial``: a retry now would hit the same
     quota or rate limit, so it is left to the next scheduled run, which resumes from the saved state)."""
 
-    def __init__(self, spec: SyncSpec, tap_rc: int, target_rc: int, detail: str, *, partial: bool = False) -> None:
+    def __init__(
+        self,
+        spec: SyncSpec,
+        tap_rc: int,
+        target_rc: int,
+        detail: str,
+        *,
+        partial: bool = False,
+        dead_lettered: dict[str, int] | None = None,
+    ) -> None:
         self.tap_rc, self.target_rc, self.partial = tap_rc, target_rc, partial
+        #: Records the target dead-lettered, per stream, in a run that otherwise succeeded: a retry would not land
+        #: them (the state moved past them; they wait in ``_dead_letters``), so the run is failed, not retried.
+        self.dead_lettered = dead_lettered or {}
         what = "partial run (a stream stopped early, state safe)" if partial else "failed"
+        if self.dead_lettered:
+            what = "records dead-lettered"
         super().__init__(
             f"{spec.name}: {what}: tap exited {tap_rc}, target exited {target_rc}; state kept at the last commit. "
             f"{detail}"
@@ -93,13 +107,40 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
-def _tail(stream: IO[bytes], sink: list[bytes], partial: list[bytes] | None = None, limit: int = 40) -> None:
-    """Keep the last lines for the error message; collect every line that reports an early, state-safe stop."""
+#: The target's last stderr line: per stream, records received, loaded and dead-lettered in the run.
+SUMMARY = b"XLR8_TRUTHS_SUMMARY "
+
+
+def _tail(
+    stream: IO[bytes],
+    sink: list[bytes],
+    partial: list[bytes] | None = None,
+    limit: int = 40,
+    summary: list[bytes] | None = None,
+) -> None:
+    """Keep the last lines for the error message; collect every line that reports an early, state-safe stop, and
+    the target's summary."""
     for line in stream:
         sink.append(line)
         del sink[:-limit]
         if partial is not None and any(marker.encode() in line for marker in PARTIAL_MARKERS):
             partial.append(line)
+        if summary is not None and line.startswith(SUMMARY):
+            summary.append(line[len(SUMMARY) :])
+
+
+def dead_lettered(summary: list[bytes]) -> dict[str, int]:
+    """Per stream, the records the target's summary says went to ``_dead_letters`` (streams with none left out)."""
+    counts: dict[str, int] = {}
+    for line in summary:
+        try:
+            streams = json.loads(line).get("streams", {})
+        except ValueError:
+            continue
+        for name, figures in streams.items():
+            if isinstance(figures, dict) and int(figures.get("dead_lettered") or 0):
+                counts[name] = counts.get(name, 0) + int(figures["dead_lettered"])
+    return counts
 
 
 def run_sync(
@@ -145,9 +186,10 @@ def run_sync(
         tap_err: list[bytes] = []
         target_err: list[bytes] = []
         partial: list[bytes] = []
+        summary: list[bytes] = []
         readers = [
             threading.Thread(target=_tail, args=(tap.stderr, tap_err, partial), daemon=True),
-            threading.Thread(target=_tail, args=(target.stderr, target_err), daemon=True),
+            threading.Thread(target=_tail, args=(target.stderr, target_err, None, 40, summary), daemon=True),
         ]
         for reader in readers:
             reader.start()
@@ -175,4 +217,11 @@ def run_sync(
         if partial:  # a tap that stops early and still exits 0 (allow_partial_run, or not on the kit)
             detail = b"".join(partial[-3:]).decode(errors="replace").strip()
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
+        letters = dead_lettered(summary)
+        if letters:  # below the target's dead_letter_ceiling it exits 0; a read of N rows that landed fewer is not ok
+            streams = ", ".join(f"{name}: {n}" for name, n in sorted(letters.items()))
+            detail = (
+                f"{sum(letters.values())} record(s) dead-lettered ({streams}); they are in the store's _dead_letters"
+            )
+            raise SyncFailedError(spec, tap_rc, target_rc, detail, dead_lettered=letters)
         return SyncResult(spec, state, tap_rc, target_rc, slot)
