@@ -651,7 +651,7 @@ class DuckDBStore(Store):
                 ) from None
             raise
         #: DuckDB's threads as it opened (its default: one per core), and as set now (``_use_threads``)
-        threads = self.fetchone("SELECT current_setting('threads')")
+        threads = self.con.execute("SELECT current_setting('threads')").fetchone()
         self._threads = self._threads_now = int(threads[0]) if threads else 1
 
     def execute(self, sql: str, params: t.Sequence[t.Any] | None = None) -> None:
@@ -849,15 +849,7 @@ class DuckDBStore(Store):
         """BATCH files load in the larger pool and record batches in the smaller one. The pool changes only when the
         kind of batch changes, between transactions (nothing is pinned then, so DuckDB can evict down to a lower
         limit; a refusal is logged and the run goes on, in the larger pool)."""
-        wanted = self._pools[files]
-        if wanted == self._pool:
-            return
-        try:
-            self.con.execute(f"SET memory_limit = {_literal(wanted)}")
-        except duckdb.Error as exc:
-            log.warning("DuckDB kept its %s buffer pool instead of %s: %s", self._pool, wanted, exc)
-            return
-        self._pool = wanted
+        self._pool = self._switch("memory_limit", self._pool, self._pools[files])
 
     def _use_threads(self, files: list[str]) -> None:
         """One DuckDB thread for BATCH files that each fit in the JSON reader's buffer (``_READER_BUFFER``: a
@@ -868,17 +860,20 @@ class DuckDBStore(Store):
         target loaded 500,000 Contacts with 0.85-0.92 of the CPU and 200,000 Accounts with 0.91-0.94, in no more
         wall (bench/README, session 25). Changed only when it changes, between batches as the pool (``_use_pool``);
         a refusal is logged and the run goes on."""
-        wanted = self._threads
-        if files and all(_size(path) <= _READER_BUFFER for path in files):
-            wanted = 1
-        if wanted == self._threads_now:
-            return
+        one = bool(files) and all(_size(path) <= _READER_BUFFER for path in files)
+        self._threads_now = int(self._switch("threads", str(self._threads_now), "1" if one else str(self._threads)))
+
+    def _switch(self, setting: str, now: str, wanted: str) -> str:
+        """DuckDB's ``setting`` set to ``wanted`` where it is ``now`` another value; what it holds after (a refusal
+        is logged and the run goes on with ``now``)."""
+        if wanted == now:
+            return now
         try:
-            self.con.execute(f"SET threads = {wanted}")
+            self.con.execute(f"SET {setting} = {_literal(wanted)}")
         except duckdb.Error as exc:
-            log.warning("DuckDB kept %d threads instead of %d: %s", self._threads_now, wanted, exc)
-            return
-        self._threads_now = wanted
+            log.warning("DuckDB kept its %s at %s instead of %s: %s", setting, now, wanted, exc)
+            return now
+        return wanted
 
     def stage(self, name: str, columns: list[Column], batch: Batch) -> None:
         if batch.files:
