@@ -16,7 +16,9 @@ public hyperfinds). Punches change as sandbox time advances (late punches, manag
 
 Limits, enforced with the vendor's error body (``errorCode``, ``message``, ``details``): at most ``max_persons``
 people per multi_read and ``max_days`` days per timecard or schedule call (HTTP 400); 429 with Retry-After from the
-platform's quota fault. Scenario switches: ``max_persons``, ``max_days``, ``token_ttl``, ``accept_refresh``
+platform's quota fault. A hyperfind answers at most its ``threshold`` people (default ``hyperfind_threshold``, 3,500
+as documented; at most 50,000). Scenario switches: ``max_persons``, ``max_days``, ``hyperfind_threshold``,
+``token_ttl``, ``accept_refresh``
 (False: every refresh grant is refused as expired), ``transfer_jobs`` (days on which a person moves to another job
 at mid-shift: two REG totals that day, one per job); ``grants`` logs every token
 grant type asked for (refused ones too).
@@ -60,6 +62,11 @@ REFRESH_TTL = 8 * 3600.0
 MAX_PERSONS = 500
 MAX_DAYS = 31
 MAX_DATA_COUNT = 5000
+#: Execute Hyperfind Query: "The default threshold limits the number of returned employees to 3,500. Use the
+#: threshold property to define a higher limit of up to 50,000 employees." (developer.ukg.com/wfm/reference/
+#: execute-hyperfind-query). Past the threshold the answer holds that many people and no more.
+HYPERFIND_THRESHOLD = 3500
+HYPERFIND_MAX_THRESHOLD = 50_000
 ORG_ROOT = "Acme"
 COUNTRIES = {"US": "United States", "CA": "Canada", "GB": "United Kingdom", "DE": "Germany", "AU": "Australia"}
 PAY_CODE_IDS = {"REG": 101, "OT": 102, "HOL": 103, "VAC": 104, "SICK": 105, "BON": 106}
@@ -106,6 +113,8 @@ class UkgWfmEmulator(ProductEmulator):
         self.grants: list[str] = []
         self.max_persons = MAX_PERSONS
         self.max_days = MAX_DAYS
+        #: People a hyperfind answers when the request names no ``threshold`` (tests scale it down).
+        self.hyperfind_threshold = HYPERFIND_THRESHOLD
         self.token_ttl = TOKEN_TTL
         self.accept_refresh = True
         #: (person number, day) pairs whose REG total is split between two jobs (``transfer_jobs``).
@@ -168,6 +177,7 @@ class UkgWfmEmulator(ProductEmulator):
             self.grants.clear()
             self.max_persons = MAX_PERSONS
             self.max_days = MAX_DAYS
+            self.hyperfind_threshold = HYPERFIND_THRESHOLD
             self.token_ttl = TOKEN_TTL
             self.accept_refresh = True
             self.job_transfers = frozenset()
@@ -283,7 +293,14 @@ class UkgWfmEmulator(ProductEmulator):
                     return wfm_error(400, "WCO-100400", "The request body must be a JSON object.")
             # Every read is a pure function of (path, query, body, the caps) and the company's data: an answer is
             # rendered once per data version (errors are not kept, they are cheap and may depend on the caps).
-            shape = (request.url.path, request.url.query, raw, self.max_persons, self.max_days)
+            shape = (
+                request.url.path,
+                request.url.query,
+                raw,
+                self.max_persons,
+                self.max_days,
+                self.hyperfind_threshold,
+            )
             kept = self.row_cache.rows(shape, self.company.data_version())
             if kept is not None and 0 in kept:
                 return Response(kept[0], media_type="application/json")
@@ -326,7 +343,15 @@ class UkgWfmEmulator(ProductEmulator):
         window = _date_range(body.get("dateRange"))
         if isinstance(window, Response):
             return window
-        people = self._population(*window, hyperfind)
+        threshold = body.get("threshold", self.hyperfind_threshold)
+        if type(threshold) is not int or not 1 <= threshold <= HYPERFIND_MAX_THRESHOLD:
+            return wfm_error(
+                400,
+                "WCO-101102",
+                f"threshold must be an integer between 1 and {HYPERFIND_MAX_THRESHOLD}.",
+                maximum=HYPERFIND_MAX_THRESHOLD,
+            )
+        people = self._population(*window, hyperfind)[:threshold]
         return {
             "result": {"refs": [{"id": e.index + 1, "qualifier": e.employee_id} for e in people]},
             "count": len(people),

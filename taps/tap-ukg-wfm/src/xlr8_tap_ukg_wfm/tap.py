@@ -15,7 +15,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from xlr8_kit.filtering import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_wfm.auth import AppKeyLogin, PlatformClientCredentials
-from xlr8_tap_ukg_wfm.client import MAX_DATA_COUNT, MAX_DAYS_PER_CALL, MAX_PERSONS_PER_CALL, Population
+from xlr8_tap_ukg_wfm.client import (
+    MAX_DATA_COUNT,
+    MAX_DAYS_PER_CALL,
+    MAX_HYPERFIND_THRESHOLD,
+    MAX_PERSONS_PER_CALL,
+    Population,
+)
 from xlr8_tap_ukg_wfm.streams import STREAMS
 
 if t.TYPE_CHECKING:
@@ -92,6 +98,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "hyperfind_id", th.IntegerType, default=1, description="Hyperfind query naming the population (1 is All Home)."
     ),
+    th.Property(
+        "hyperfind_threshold",
+        th.IntegerType,
+        default=MAX_HYPERFIND_THRESHOLD,
+        description="Most people the hyperfind may answer (its 'threshold'; UKG answers 3,500 when none is sent, "
+        f"at most {MAX_HYPERFIND_THRESHOLD:,}). A population that reaches it fails the run rather than be read "
+        "in part: raise it, or split the people into smaller hyperfinds.",
+    ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
         "data_page_size",
@@ -134,6 +148,7 @@ class UkgWfmSettings:
     schedule_days_ahead: int
     persons_per_request: int
     hyperfind_id: int
+    hyperfind_threshold: int
     accruals_as_of: date
     data_page_size: int
     location_level: int
@@ -173,6 +188,7 @@ class UkgWfmSettings:
             "schedule_days_ahead": (14, 0, 366),
             "persons_per_request": (MAX_PERSONS_PER_CALL, 1, MAX_PERSONS_PER_CALL),
             "hyperfind_id": (1, 1, 2**31),
+            "hyperfind_threshold": (MAX_HYPERFIND_THRESHOLD, 1, MAX_HYPERFIND_THRESHOLD),
             "data_page_size": (1000, 1, MAX_DATA_COUNT),
             "location_level": (3, 1, 32),
             "department_level": (4, 1, 32),
