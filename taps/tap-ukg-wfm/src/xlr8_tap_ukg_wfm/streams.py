@@ -467,7 +467,10 @@ class PunchesStream(WindowedStream):
     """Every clock punch (in and out), as recorded or later edited, from timecard multi_read PUNCHES."""
 
     name = "punches"
-    primary_keys = ("punchId",)
+    primary_keys = ("personNumber", "applyDate", "punchId")
+    #: A person's day of punches comes whole in one answer (one call per window and batch of people), so its rows
+    #: replace the day's landed ones: a punch a manager deleted is deleted downstream (no tombstone is answered).
+    xlr8_replace_by = ("personNumber", "applyDate")
     replication_key = "applyDate"
     xlr8_entity = "punch"
     schema = _schema(
@@ -493,27 +496,34 @@ class PunchesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """The answer's punches, all converted before any is sent: a punch that fails to convert sends no part of
+        its day, which the target (``replace_by``) would take for the whole day (review24e #1)."""
         utc = self.utc_of
-        for card in answer:
-            person = ref(card.get("employee"))
-            for punch in card.get("punches") or []:
-                yield {
-                    "punchId": id_text(punch.get("id")),
-                    "personNumber": person,
-                    "applyDate": as_date(punch.get("applyDate")),
-                    "punchType": ref(punch.get("typeOverride")),
-                    "punchDateTime": utc(punch.get("punchDtm")),
-                    "enteredOn": utc(punch.get("enteredOnDtm")),
-                    "updatedOn": utc(punch.get("updatedOnDtm")),
-                    "editedByManager": punch.get("editedByManager"),
-                }
+        return [
+            {
+                "punchId": id_text(punch.get("id")),
+                "personNumber": person,
+                "applyDate": as_date(punch.get("applyDate")),
+                "punchType": ref(punch.get("typeOverride")),
+                "punchDateTime": utc(punch.get("punchDtm")),
+                "enteredOn": utc(punch.get("enteredOnDtm")),
+                "updatedOn": utc(punch.get("updatedOnDtm")),
+                "editedByManager": punch.get("editedByManager"),
+            }
+            for card in answer
+            for person in (ref(card.get("employee")),)
+            for punch in card.get("punches") or []
+        ]
 
 
 class SchedulesStream(WindowedStream):
     """Scheduled shifts from schedule multi_read, through ``schedule_days_ahead`` days after ``end_date``."""
 
     name = "schedules"
-    primary_keys = ("shiftId",)
+    primary_keys = ("personNumber", "date", "shiftId")
+    #: A person's day of shifts comes whole in one answer: its rows replace the day's landed ones, so a shift
+    #: deleted, or moved to another person or day, does not stay live beside its new row.
+    xlr8_replace_by = ("personNumber", "date")
     replication_key = "date"
     reads_ahead = True
     xlr8_entity = "schedule"
@@ -544,6 +554,10 @@ class SchedulesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """The answer's shifts, all converted before any is sent (as ``PunchesStream.rows``)."""
+        return list(self._shifts(answer))
+
+    def _shifts(self, answer: t.Any) -> t.Iterator[dict[str, t.Any]]:
         s = self.settings
         for shift in answer.get("shifts") or []:
             segments = shift.get("segments") or []
