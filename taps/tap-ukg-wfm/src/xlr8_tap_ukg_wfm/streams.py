@@ -133,7 +133,7 @@ class PersonsStream(UkgWfmStream):
             "firstName": person.get("firstName"),
             "lastName": person.get("lastName"),
             "fullName": person.get("fullName"),
-            "email": emails[0].get("address") if emails else None,
+            "email": _work_email(emails, s.work_email_types),
             "hireDate": as_date(person.get("hireDate")),
             "employmentStatus": current.get("employmentStatusName"),
             "employmentStatusDate": as_date(current.get("effectiveDate")),
@@ -148,6 +148,16 @@ class PersonsStream(UkgWfmStream):
             "workRule": details.get("payRuleName"),
             "timeZone": details.get("timeZoneName"),
         }
+
+
+def _work_email(emails: t.Any, types: frozenset[str]) -> t.Any:
+    """The first address whose ``contactTypeName`` is a work type, else None. The list holds every type in no
+    promised order, and hourly staff often have only a Home address: the first of any type landed personal
+    addresses, unprotected, as the work e-mail (``email`` is not personal data in the vocabulary)."""
+    for entry in emails if isinstance(emails, list) else ():
+        if isinstance(entry, dict) and entry.get("address") and str(entry.get("contactTypeName")).casefold() in types:
+            return entry["address"]
+    return None
 
 
 def _zone_names(answer: t.Any) -> list[str]:

@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 AUTH_TYPES = ("appkey", "platform")
+#: The contact type of a work e-mail address in UKG's person record (its other types, such as Home, are personal).
+WORK_EMAIL_TYPES = ("Work",)
 #: Settings each auth path needs (also meltano.yml's settings_group_validation).
 REQUIRED_BY_AUTH = {
     "appkey": ("appkey", "username", "password", "client_id", "client_secret"),
@@ -106,6 +108,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
         f"at most {MAX_HYPERFIND_THRESHOLD:,}). A population that reaches it fails the run rather than be read "
         "in part: raise it, or split the people into smaller hyperfinds.",
     ),
+    th.Property(
+        "work_email_types",
+        th.ArrayType(th.StringType),
+        default=list(WORK_EMAIL_TYPES),
+        description="Contact types (an e-mail address's contactTypeName, case ignored) that are work addresses: "
+        "persons.email is the person's first address of one of them, else null, so a personal (Home) address never "
+        "lands as the work e-mail.",
+    ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
         "data_page_size",
@@ -154,6 +164,8 @@ class UkgWfmSettings:
     location_level: int
     department_level: int
     filters: str | None = None
+    #: ``work_email_types``, case-folded.
+    work_email_types: frozenset[str] = frozenset(kind.casefold() for kind in WORK_EMAIL_TYPES)
     #: ``start_date`` as configured (None: the 30-day default, which floors a first run only).
     configured_start: date | None = None
 
@@ -206,6 +218,12 @@ class UkgWfmSettings:
             values[name] = value
         accruals_as_of = _date(config, "accruals_as_of", errors) or end_date
         filters = filters_setting(config, errors)
+        raw_types = config.get("work_email_types")
+        if raw_types is None:
+            raw_types = list(WORK_EMAIL_TYPES)
+        if not isinstance(raw_types, list) or not all(isinstance(x, str) and x.strip() for x in raw_types):
+            errors.append(f"setting 'work_email_types' must be a list of contact type names, not {raw_types!r}")
+            raw_types = list(WORK_EMAIL_TYPES)
         if errors:
             raise ConfigValidationError("tap-ukg-wfm: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(
@@ -224,6 +242,7 @@ class UkgWfmSettings:
             end_date=end_date,
             accruals_as_of=accruals_as_of,
             filters=filters,
+            work_email_types=frozenset(str(x).strip().casefold() for x in raw_types),
             configured_start=configured_start,
             **values,
         )
