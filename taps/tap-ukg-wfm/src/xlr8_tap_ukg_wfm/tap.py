@@ -28,6 +28,10 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 AUTH_TYPES = ("appkey", "platform")
+#: Days re-read before the bookmark by default: a manager edits the Current and Previous Pay Period (UKG's
+#: timecard tile), approved a few days after the period ends. Two bi-weekly periods (28 days) and a week to
+#: sign-off; also a semi-monthly period with two weeks' lag. Seven days missed most edits (audit25b F2).
+LOOKBACK_DAYS = 35
 #: The contact type of a work e-mail address in UKG's person record (its other types, such as Home, are personal).
 WORK_EMAIL_TYPES = ("Work",)
 #: Settings each auth path needs (also meltano.yml's settings_group_validation).
@@ -75,9 +79,11 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "lookback_days",
         th.IntegerType,
-        default=7,
-        description="Days before the bookmark read again on every run (timecards are edited and approved "
-        "after the fact).",
+        default=LOOKBACK_DAYS,
+        description="Days before the bookmark read again on every run: timecards are edited and approved per pay "
+        "period, until its sign-off, so this should cover the previous and current pay periods plus the days to "
+        "sign-off (the default fits weekly, bi-weekly and semi-monthly periods; monthly ones need about 65). "
+        "Edits to days older than this, and historical corrections after sign-off, are not read.",
     ),
     th.Property(
         "window_days",
@@ -195,7 +201,7 @@ class UkgWfmSettings:
         if start_date > end_date:
             errors.append("setting 'start_date' must not be after 'end_date'")
         numbers = {
-            "lookback_days": (7, 0, 366),
+            "lookback_days": (LOOKBACK_DAYS, 0, 366),
             "window_days": (14, 1, MAX_DAYS_PER_CALL),
             "schedule_days_ahead": (14, 0, 366),
             "persons_per_request": (MAX_PERSONS_PER_CALL, 1, MAX_PERSONS_PER_CALL),
