@@ -606,8 +606,10 @@ MAX_ACCRUAL_PAGES = 100_000
 
 
 class AccrualsStream(UkgWfmStream):
-    """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read (one paged call for everyone,
-    not one call per person), pages of ``data_page_size`` rows."""
+    """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read, one paged call per batch of
+    ``persons_per_request`` people of the population (not one call per person), pages of ``data_page_size``
+    rows. The API refuses an employee set of more than 500 people (413 WCO-106194, developer.ukg.com/wfm/reference/
+    retrieve-data), so the hyperfind is never sent as the set: UKG's "Large data sets" guide batches its people."""
 
     name = "accruals"
     primary_keys = ("personNumber", "accrualCode", "asOfDate")
@@ -618,7 +620,12 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far. Paging ends at
+        day = self.settings.accruals_as_of
+        for people in self.person_batches(day, day):
+            yield from self.pages_of(people)
+
+    def pages_of(self, people: list[str]) -> t.Iterator[t.Any]:
+        """Pages of the data multi_read for ``people``; the next ``index`` is the rows counted so far. Paging ends at
         ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
         ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
         before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
@@ -634,7 +641,7 @@ class AccrualsStream(UkgWfmStream):
                 "from": {
                     "view": "EMP",
                     "employeeSet": {
-                        "hyperfind": {"id": s.hyperfind_id},
+                        "employees": {"qualifiers": people},
                         "dateRange": {"startDate": day, "endDate": day},
                     },
                 },

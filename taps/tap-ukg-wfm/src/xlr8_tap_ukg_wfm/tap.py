@@ -101,7 +101,8 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "persons_per_request",
         th.IntegerType,
         default=MAX_PERSONS_PER_CALL,
-        description=f"People per multi_read call (1-{MAX_PERSONS_PER_CALL}, the API's person cap).",
+        description="People per multi_read call, the accruals data multi_read included "
+        f"(1-{MAX_PERSONS_PER_CALL}, the API's person cap).",
     ),
     th.Property(
         "hyperfind_id", th.IntegerType, default=1, description="Hyperfind query naming the population (1 is All Home)."
