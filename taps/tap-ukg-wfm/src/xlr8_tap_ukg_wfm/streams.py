@@ -115,15 +115,16 @@ class PersonsStream(UkgWfmStream):
         person = info.get("person") or {}
         statuses = sorted(info.get("employmentStatusList") or [], key=lambda x: str(x.get("effectiveDate")))
         today = self.settings.end_date.isoformat()
-        current = next(
-            (x for x in reversed(statuses) if str(x.get("effectiveDate"))[:10] <= today),
-            statuses[0] if statuses else {},
-        )
-        ended = next((x for x in statuses if x.get("employmentStatusName") == "Terminated"), None)
+        at = _in_effect(statuses, today)
+        current = statuses[at] if at is not None else {}
         job = row.get("jobAssignment") or {}
         details = job.get("jobAssignmentDetails") or {}
-        accounts = job.get("primaryLaborAccounts") or []
-        path = accounts[-1].get("organizationPath") if accounts else None
+        accounts = sorted(
+            (a for a in job.get("primaryLaborAccounts") or [] if isinstance(a, dict)),
+            key=lambda a: str(a.get("effectiveDate")),
+        )
+        account = _in_effect(accounts, today)
+        path = accounts[account].get("organizationPath") if account is not None else None
         emails = info.get("emailAddresses") or []
         worker = details.get("workerTypeName")
         s = self.settings
@@ -137,7 +138,7 @@ class PersonsStream(UkgWfmStream):
             "hireDate": as_date(person.get("hireDate")),
             "employmentStatus": current.get("employmentStatusName"),
             "employmentStatusDate": as_date(current.get("effectiveDate")),
-            "terminationDate": as_date(ended.get("effectiveDate")) if ended else None,
+            "terminationDate": _termination_date(statuses, at),
             "primaryOrgPath": path,
             "primaryLocation": _path_part(path, s.location_level),
             "primaryDepartment": _path_part(path, s.department_level),
@@ -148,6 +149,29 @@ class PersonsStream(UkgWfmStream):
             "workRule": details.get("payRuleName"),
             "timeZone": details.get("timeZoneName"),
         }
+
+
+def _in_effect(entries: list[dict[str, t.Any]], day: str) -> int | None:
+    """The index of the entry in effect on ``day`` in effective-dated ``entries`` (sorted by ``effectiveDate``): the
+    last one started by then, else the first (all start later); None when there are none. The API promises no order
+    and keeps past and future-dated entries (a transfer entered ahead of its date)."""
+    started = [i for i, entry in enumerate(entries) if str(entry.get("effectiveDate"))[:10] <= day]
+    return started[-1] if started else (0 if entries else None)
+
+
+def _termination_date(statuses: list[dict[str, t.Any]], at: int | None) -> str | None:
+    """The termination date that holds at ``statuses[at]`` (the status in effect): when it is Terminated, the start
+    of that stretch of Terminated entries (not an earlier one a rehire ended); else the next Terminated entry
+    after it (a termination entered ahead of its date), else None (a rehired person has none)."""
+    if at is None:
+        return None
+    if statuses[at].get("employmentStatusName") == "Terminated":
+        start = at
+        while start > 0 and statuses[start - 1].get("employmentStatusName") == "Terminated":
+            start -= 1
+        return as_date(statuses[start].get("effectiveDate"))
+    later = next((x for x in statuses[at + 1 :] if x.get("employmentStatusName") == "Terminated"), None)
+    return as_date(later.get("effectiveDate")) if later else None
 
 
 def _work_email(emails: t.Any, types: frozenset[str]) -> t.Any:
