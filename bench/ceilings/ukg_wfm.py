@@ -34,7 +34,7 @@ def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[st
     while first <= LAST:
         last = min(LAST, first + timedelta(days=WINDOW_DAYS - 1))
         span = {"startDate": first.isoformat(), "endDate": last.isoformat()}
-        ask = {"hyperfind": {"id": 1}, "dateRange": span}
+        ask = {"hyperfind": {"id": 1}, "dateRange": span, "threshold": 50_000}  # 3,500 when none is sent
         found = session.post(f"{url}/api/v1/commons/hyperfind/execute", json=ask, timeout=300).json()
         people = [ref["qualifier"] for ref in found["result"]["refs"]]
         for start in range(0, len(people), PERSONS):

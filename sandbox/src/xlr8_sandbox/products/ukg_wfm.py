@@ -16,7 +16,10 @@ public hyperfinds). Punches change as sandbox time advances (late punches, manag
 
 Limits, enforced with the vendor's error body (``errorCode``, ``message``, ``details``): at most ``max_persons``
 people per multi_read and ``max_days`` days per timecard or schedule call (HTTP 400); 429 with Retry-After from the
-platform's quota fault. Scenario switches: ``max_persons``, ``max_days``, ``token_ttl``, ``accept_refresh``
+platform's quota fault. A hyperfind answers at most its ``threshold`` people (default ``hyperfind_threshold``, 3,500
+as documented; at most 50,000). An aggregated data multi_read covers at most ``max_data_employees`` people (500),
+named (``employeeSet.employees.qualifiers``) or by hyperfind, else 413 ``WCO-106194``. Scenario switches:
+``max_persons``, ``max_days``, ``hyperfind_threshold``, ``max_data_employees``, ``token_ttl``, ``accept_refresh``
 (False: every refresh grant is refused as expired), ``transfer_jobs`` (days on which a person moves to another job
 at mid-shift: two REG totals that day, one per job); ``grants`` logs every token
 grant type asked for (refused ones too).
@@ -60,6 +63,14 @@ REFRESH_TTL = 8 * 3600.0
 MAX_PERSONS = 500
 MAX_DAYS = 31
 MAX_DATA_COUNT = 5000
+#: Execute Hyperfind Query: "The default threshold limits the number of returned employees to 3,500. Use the
+#: threshold property to define a higher limit of up to 50,000 employees." (developer.ukg.com/wfm/reference/
+#: execute-hyperfind-query). Past the threshold the answer holds that many people and no more.
+HYPERFIND_THRESHOLD = 3500
+HYPERFIND_MAX_THRESHOLD = 50_000
+#: Retrieve Data (the aggregated data multi_read): "The Number of Employees cannot exceed 500"
+#: (developer.ukg.com/wfm/reference/retrieve-data); refused with 413 WCO-106194 (.../docs/error-handling-doc).
+MAX_DATA_EMPLOYEES = 500
 ORG_ROOT = "Acme"
 COUNTRIES = {"US": "United States", "CA": "Canada", "GB": "United Kingdom", "DE": "Germany", "AU": "Australia"}
 PAY_CODE_IDS = {"REG": 101, "OT": 102, "HOL": 103, "VAC": 104, "SICK": 105, "BON": 106}
@@ -106,6 +117,10 @@ class UkgWfmEmulator(ProductEmulator):
         self.grants: list[str] = []
         self.max_persons = MAX_PERSONS
         self.max_days = MAX_DAYS
+        #: People a hyperfind answers when the request names no ``threshold`` (tests scale it down).
+        self.hyperfind_threshold = HYPERFIND_THRESHOLD
+        #: People one aggregated data multi_read may cover, named or by hyperfind (tests scale it down).
+        self.max_data_employees = MAX_DATA_EMPLOYEES
         self.token_ttl = TOKEN_TTL
         self.accept_refresh = True
         #: (person number, day) pairs whose REG total is split between two jobs (``transfer_jobs``).
@@ -168,6 +183,8 @@ class UkgWfmEmulator(ProductEmulator):
             self.grants.clear()
             self.max_persons = MAX_PERSONS
             self.max_days = MAX_DAYS
+            self.hyperfind_threshold = HYPERFIND_THRESHOLD
+            self.max_data_employees = MAX_DATA_EMPLOYEES
             self.token_ttl = TOKEN_TTL
             self.accept_refresh = True
             self.job_transfers = frozenset()
@@ -283,7 +300,8 @@ class UkgWfmEmulator(ProductEmulator):
                     return wfm_error(400, "WCO-100400", "The request body must be a JSON object.")
             # Every read is a pure function of (path, query, body, the caps) and the company's data: an answer is
             # rendered once per data version (errors are not kept, they are cheap and may depend on the caps).
-            shape = (request.url.path, request.url.query, raw, self.max_persons, self.max_days)
+            caps = (self.max_persons, self.max_days, self.hyperfind_threshold, self.max_data_employees)
+            shape = (request.url.path, request.url.query, raw, *caps)
             kept = self.row_cache.rows(shape, self.company.data_version())
             if kept is not None and 0 in kept:
                 return Response(kept[0], media_type="application/json")
@@ -326,7 +344,15 @@ class UkgWfmEmulator(ProductEmulator):
         window = _date_range(body.get("dateRange"))
         if isinstance(window, Response):
             return window
-        people = self._population(*window, hyperfind)
+        threshold = body.get("threshold", self.hyperfind_threshold)
+        if type(threshold) is not int or not 1 <= threshold <= HYPERFIND_MAX_THRESHOLD:
+            return wfm_error(
+                400,
+                "WCO-101102",
+                f"threshold must be an integer between 1 and {HYPERFIND_MAX_THRESHOLD}.",
+                maximum=HYPERFIND_MAX_THRESHOLD,
+            )
+        people = self._population(*window, hyperfind)[:threshold]
         return {
             "result": {"refs": [{"id": e.index + 1, "qualifier": e.employee_id} for e in people]},
             "count": len(people),
@@ -545,6 +571,19 @@ class UkgWfmEmulator(ProductEmulator):
                 day += timedelta(days=1)
         return {"shifts": shifts}
 
+    def _named(self, employees: Any) -> list[Employee] | Response:
+        """The people an employee set names: ``qualifiers`` (person numbers) or ``ids`` (person keys)."""
+        if not isinstance(employees, dict):
+            return wfm_error(400, "WCO-101265", "employeeSet.employees must be an object.")
+        key = "personnumber" if employees.get("qualifiers") is not None else "personid"
+        values = employees.get("qualifiers") if key == "personnumber" else employees.get("ids")
+        if not isinstance(values, list) or not values:
+            return wfm_error(400, "WCO-101265", "employeeSet.employees must name at least one person.")
+        now = self.ctx.clock.now()
+        count = self.company.employee_count(now)
+        indices = (_person_index(str(value), key) for value in values)
+        return [self._employee(i, now) for i in indices if i is not None and 0 <= i < count]
+
     def _data(self, body: dict[str, Any], request: Request) -> Any:
         """Aggregated data multi_read, accrual balances only: one child per person and accrual code, paged."""
         keys = [str((s or {}).get("key")) for s in body.get("select") or []]
@@ -569,9 +608,22 @@ class UkgWfmEmulator(ProductEmulator):
             return wfm_error(
                 400, "WDM-100103", f"count must be between 1 and {MAX_DATA_COUNT}.", maximum=MAX_DATA_COUNT
             )
-        hyperfind = int(str((employee_set.get("hyperfind") or {}).get("id") or 1))
+        if employee_set.get("employees") is not None:
+            people = self._named(employee_set["employees"])
+            if isinstance(people, Response):
+                return people
+        else:
+            hyperfind = int(str((employee_set.get("hyperfind") or {}).get("id") or 1))
+            people = self._population(*window, hyperfind)
+        if len(people) > self.max_data_employees:
+            return wfm_error(
+                413,
+                "WCO-106194",
+                f"The number of employees in the request ({len(people)}) exceeds the allowed limit "
+                f"({self.max_data_employees}).",
+                limits=[{"actual": len(people), "maximum": self.max_data_employees}],
+            )
         as_of = datetime.combine(window[1], datetime.min.time(), tzinfo=UTC) + timedelta(hours=23)
-        people = self._population(*window, hyperfind)
         plans = self.company.accrual_plans
         total = len(people) * len(plans)
         children = []

@@ -1,9 +1,11 @@
 """The UKG WFM base streams: JSON over POST (multi_read) and GET (setup lists), read by population and window.
 
 Population first: ``POST /api/v1/commons/hyperfind/execute`` names the people of a date window (cached per window
-for the run); multi_read calls then name at most ``persons_per_request`` of them and span at most ``window_days``
-days, below the API's caps (500 people, 31 days), so no call is refused for its size. Each call's response is one
-bounded batch: memory follows the batch, never the tenant.
+for the run), asked with ``hyperfind_threshold`` (the API answers 3,500 people when no threshold is sent); an
+answer that reaches it fails the run, never a population cut short. multi_read calls then name at most
+``persons_per_request`` of them and span at most ``window_days`` days, below the API's caps (500 people, 31 days),
+so no call is refused for its size. Each call's response is one bounded batch: memory follows the batch, never the
+tenant.
 
 Time data is read in windows from the bookmark minus ``lookback_days`` (timecards are edited and approved after the
 fact), so an edited punch lands again under the same key on a later run. Tenant-local date-times (no offset) are
@@ -38,6 +40,9 @@ if t.TYPE_CHECKING:
 MAX_PERSONS_PER_CALL = 500
 MAX_DAYS_PER_CALL = 31
 MAX_DATA_COUNT = 5000
+#: Execute Hyperfind Query answers at most ``threshold`` people: 3,500 when none is sent, 50,000 at most
+#: (developer.ukg.com/wfm/reference/execute-hyperfind-query).
+MAX_HYPERFIND_THRESHOLD = 50_000
 HYPERFIND_PATH = "/api/v1/commons/hyperfind/execute"
 
 
@@ -73,15 +78,28 @@ class Population:
             found = self._cache.get(key)
         if found is not None:
             return found
+        threshold = stream.settings.hyperfind_threshold
         body = {
             "hyperfind": {"id": stream.settings.hyperfind_id},
             "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             "includeTerminatedInRange": True,
+            "threshold": threshold,
         }
         answer = stream.call("POST", HYPERFIND_PATH, body)
         refs = ((answer or {}).get("result") or {}).get("refs") if isinstance(answer, dict) else None
         if not isinstance(refs, list):
             raise ClientRequestError(f"ukg_wfm: {HYPERFIND_PATH} answered without result.refs", path=HYPERFIND_PATH)
+        count = answer.get("count")
+        if len(refs) >= threshold or (type(count) is int and count > len(refs)):
+            # the answer stops at the threshold: the people past it would never be read, every run, exit 0
+            raise ClientRequestError(
+                f"ukg_wfm: hyperfind {stream.settings.hyperfind_id} answered {len(refs)} people for "
+                f"{first}..{last} (count {count}), reaching setting 'hyperfind_threshold' ({threshold}): the "
+                "people past it would never be read. Raise 'hyperfind_threshold' (UKG allows at most "
+                f"{MAX_HYPERFIND_THRESHOLD:,}) or split the population into smaller hyperfinds, one extractor per "
+                "'hyperfind_id'",
+                path=HYPERFIND_PATH,
+            )
         numbers = [str(ref["qualifier"]) for ref in refs if ref.get("qualifier")]
         with self._lock:
             self._cache[key] = numbers
@@ -138,6 +156,15 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
     @property
     def url_base(self) -> str:
         return self.settings.base_url
+
+    @property
+    def xlr8_annotation(self) -> dict[str, t.Any] | None:
+        """Without ``replace_by`` while the ``filters`` setting applies to the stream: a filtered read sends part of
+        a day, and the target would delete the day's rows the filter left out."""
+        annotation = super().xlr8_annotation
+        if annotation is not None and "replace_by" in annotation and self.universal_filter is not None:
+            annotation = {k: v for k, v in annotation.items() if k != "replace_by"}
+        return annotation
 
     def call(self, method: str, path: str, body: dict[str, t.Any] | None = None) -> t.Any:
         """One API call through the kit's session (retries, Retry-After, token refresh); the JSON answer."""

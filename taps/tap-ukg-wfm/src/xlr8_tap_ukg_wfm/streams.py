@@ -115,15 +115,16 @@ class PersonsStream(UkgWfmStream):
         person = info.get("person") or {}
         statuses = sorted(info.get("employmentStatusList") or [], key=lambda x: str(x.get("effectiveDate")))
         today = self.settings.end_date.isoformat()
-        current = next(
-            (x for x in reversed(statuses) if str(x.get("effectiveDate"))[:10] <= today),
-            statuses[0] if statuses else {},
-        )
-        ended = next((x for x in statuses if x.get("employmentStatusName") == "Terminated"), None)
+        at = _in_effect(statuses, today)
+        current = statuses[at] if at is not None else {}
         job = row.get("jobAssignment") or {}
         details = job.get("jobAssignmentDetails") or {}
-        accounts = job.get("primaryLaborAccounts") or []
-        path = accounts[-1].get("organizationPath") if accounts else None
+        accounts = sorted(
+            (a for a in job.get("primaryLaborAccounts") or [] if isinstance(a, dict)),
+            key=lambda a: str(a.get("effectiveDate")),
+        )
+        account = _in_effect(accounts, today)
+        path = accounts[account].get("organizationPath") if account is not None else None
         emails = info.get("emailAddresses") or []
         worker = details.get("workerTypeName")
         s = self.settings
@@ -133,11 +134,11 @@ class PersonsStream(UkgWfmStream):
             "firstName": person.get("firstName"),
             "lastName": person.get("lastName"),
             "fullName": person.get("fullName"),
-            "email": emails[0].get("address") if emails else None,
+            "email": _work_email(emails, s.work_email_types),
             "hireDate": as_date(person.get("hireDate")),
             "employmentStatus": current.get("employmentStatusName"),
             "employmentStatusDate": as_date(current.get("effectiveDate")),
-            "terminationDate": as_date(ended.get("effectiveDate")) if ended else None,
+            "terminationDate": _termination_date(statuses, at),
             "primaryOrgPath": path,
             "primaryLocation": _path_part(path, s.location_level),
             "primaryDepartment": _path_part(path, s.department_level),
@@ -148,6 +149,39 @@ class PersonsStream(UkgWfmStream):
             "workRule": details.get("payRuleName"),
             "timeZone": details.get("timeZoneName"),
         }
+
+
+def _in_effect(entries: list[dict[str, t.Any]], day: str) -> int | None:
+    """The index of the entry in effect on ``day`` in effective-dated ``entries`` (sorted by ``effectiveDate``): the
+    last one started by then, else the first (all start later); None when there are none. The API promises no order
+    and keeps past and future-dated entries (a transfer entered ahead of its date)."""
+    started = [i for i, entry in enumerate(entries) if str(entry.get("effectiveDate"))[:10] <= day]
+    return started[-1] if started else (0 if entries else None)
+
+
+def _termination_date(statuses: list[dict[str, t.Any]], at: int | None) -> str | None:
+    """The termination date that holds at ``statuses[at]`` (the status in effect): when it is Terminated, the start
+    of that stretch of Terminated entries (not an earlier one a rehire ended); else the next Terminated entry
+    after it (a termination entered ahead of its date), else None (a rehired person has none)."""
+    if at is None:
+        return None
+    if statuses[at].get("employmentStatusName") == "Terminated":
+        start = at
+        while start > 0 and statuses[start - 1].get("employmentStatusName") == "Terminated":
+            start -= 1
+        return as_date(statuses[start].get("effectiveDate"))
+    later = next((x for x in statuses[at + 1 :] if x.get("employmentStatusName") == "Terminated"), None)
+    return as_date(later.get("effectiveDate")) if later else None
+
+
+def _work_email(emails: t.Any, types: frozenset[str]) -> t.Any:
+    """The first address whose ``contactTypeName`` is a work type, else None. The list holds every type in no
+    promised order, and hourly staff often have only a Home address: the first of any type landed personal
+    addresses, unprotected, as the work e-mail (``email`` is not personal data in the vocabulary)."""
+    for entry in emails if isinstance(emails, list) else ():
+        if isinstance(entry, dict) and entry.get("address") and str(entry.get("contactTypeName")).casefold() in types:
+            return entry["address"]
+    return None
 
 
 def _zone_names(answer: t.Any) -> list[str]:
@@ -467,7 +501,10 @@ class PunchesStream(WindowedStream):
     """Every clock punch (in and out), as recorded or later edited, from timecard multi_read PUNCHES."""
 
     name = "punches"
-    primary_keys = ("punchId",)
+    primary_keys = ("personNumber", "applyDate", "punchId")
+    #: A person's day of punches comes whole in one answer (one call per window and batch of people), so its rows
+    #: replace the day's landed ones: a punch a manager deleted is deleted downstream (no tombstone is answered).
+    xlr8_replace_by = ("personNumber", "applyDate")
     replication_key = "applyDate"
     xlr8_entity = "punch"
     schema = _schema(
@@ -493,27 +530,34 @@ class PunchesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """The answer's punches, all converted before any is sent: a punch that fails to convert sends no part of
+        its day, which the target (``replace_by``) would take for the whole day (review24e #1)."""
         utc = self.utc_of
-        for card in answer:
-            person = ref(card.get("employee"))
-            for punch in card.get("punches") or []:
-                yield {
-                    "punchId": id_text(punch.get("id")),
-                    "personNumber": person,
-                    "applyDate": as_date(punch.get("applyDate")),
-                    "punchType": ref(punch.get("typeOverride")),
-                    "punchDateTime": utc(punch.get("punchDtm")),
-                    "enteredOn": utc(punch.get("enteredOnDtm")),
-                    "updatedOn": utc(punch.get("updatedOnDtm")),
-                    "editedByManager": punch.get("editedByManager"),
-                }
+        return [
+            {
+                "punchId": id_text(punch.get("id")),
+                "personNumber": person,
+                "applyDate": as_date(punch.get("applyDate")),
+                "punchType": ref(punch.get("typeOverride")),
+                "punchDateTime": utc(punch.get("punchDtm")),
+                "enteredOn": utc(punch.get("enteredOnDtm")),
+                "updatedOn": utc(punch.get("updatedOnDtm")),
+                "editedByManager": punch.get("editedByManager"),
+            }
+            for card in answer
+            for person in (ref(card.get("employee")),)
+            for punch in card.get("punches") or []
+        ]
 
 
 class SchedulesStream(WindowedStream):
     """Scheduled shifts from schedule multi_read, through ``schedule_days_ahead`` days after ``end_date``."""
 
     name = "schedules"
-    primary_keys = ("shiftId",)
+    primary_keys = ("personNumber", "date", "shiftId")
+    #: A person's day of shifts comes whole in one answer: its rows replace the day's landed ones, so a shift
+    #: deleted, or moved to another person or day, does not stay live beside its new row.
+    xlr8_replace_by = ("personNumber", "date")
     replication_key = "date"
     reads_ahead = True
     xlr8_entity = "schedule"
@@ -544,6 +588,10 @@ class SchedulesStream(WindowedStream):
         }
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """The answer's shifts, all converted before any is sent (as ``PunchesStream.rows``)."""
+        return list(self._shifts(answer))
+
+    def _shifts(self, answer: t.Any) -> t.Iterator[dict[str, t.Any]]:
         s = self.settings
         for shift in answer.get("shifts") or []:
             segments = shift.get("segments") or []
@@ -582,8 +630,10 @@ MAX_ACCRUAL_PAGES = 100_000
 
 
 class AccrualsStream(UkgWfmStream):
-    """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read (one paged call for everyone,
-    not one call per person), pages of ``data_page_size`` rows."""
+    """Accrual balances as of ``accruals_as_of``: the aggregated data multi_read, one paged call per batch of
+    ``persons_per_request`` people of the population (not one call per person), pages of ``data_page_size``
+    rows. The API refuses an employee set of more than 500 people (413 WCO-106194, developer.ukg.com/wfm/reference/
+    retrieve-data), so the hyperfind is never sent as the set: UKG's "Large data sets" guide batches its people."""
 
     name = "accruals"
     primary_keys = ("personNumber", "accrualCode", "asOfDate")
@@ -594,7 +644,12 @@ class AccrualsStream(UkgWfmStream):
     )
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
-        """Pages of the data multi_read; the next ``index`` is the rows counted so far. Paging ends at
+        day = self.settings.accruals_as_of
+        for people in self.person_batches(day, day):
+            yield from self.pages_of(people)
+
+    def pages_of(self, people: list[str]) -> t.Iterator[t.Any]:
+        """Pages of the data multi_read for ``people``; the next ``index`` is the rows counted so far. Paging ends at
         ``metadata.totalElements`` or, without it, only at an empty page (a server may serve fewer rows than
         ``count``: a short page is not the last). An empty page before the total, a page that repeats the one
         before (the server ignored ``index``) and more than ``MAX_ACCRUAL_PAGES`` pages are errors, never fewer or
@@ -610,7 +665,7 @@ class AccrualsStream(UkgWfmStream):
                 "from": {
                     "view": "EMP",
                     "employeeSet": {
-                        "hyperfind": {"id": s.hyperfind_id},
+                        "employees": {"qualifiers": people},
                         "dateRange": {"startDate": day, "endDate": day},
                     },
                 },

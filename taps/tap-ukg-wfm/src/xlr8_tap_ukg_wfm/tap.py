@@ -15,13 +15,25 @@ from singer_sdk.exceptions import ConfigValidationError
 from xlr8_kit.filtering import filters_setting
 from xlr8_kit.rest import KitRuntime, KitTap, kit_config_schema
 from xlr8_tap_ukg_wfm.auth import AppKeyLogin, PlatformClientCredentials
-from xlr8_tap_ukg_wfm.client import MAX_DATA_COUNT, MAX_DAYS_PER_CALL, MAX_PERSONS_PER_CALL, Population
+from xlr8_tap_ukg_wfm.client import (
+    MAX_DATA_COUNT,
+    MAX_DAYS_PER_CALL,
+    MAX_HYPERFIND_THRESHOLD,
+    MAX_PERSONS_PER_CALL,
+    Population,
+)
 from xlr8_tap_ukg_wfm.streams import STREAMS
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 AUTH_TYPES = ("appkey", "platform")
+#: Days re-read before the bookmark by default: a manager edits the Current and Previous Pay Period (UKG's
+#: timecard tile), approved a few days after the period ends. Two bi-weekly periods (28 days) and a week to
+#: sign-off; also a semi-monthly period with two weeks' lag. Seven days missed most edits (audit25b F2).
+LOOKBACK_DAYS = 35
+#: The contact type of a work e-mail address in UKG's person record (its other types, such as Home, are personal).
+WORK_EMAIL_TYPES = ("Work",)
 #: Settings each auth path needs (also meltano.yml's settings_group_validation).
 REQUIRED_BY_AUTH = {
     "appkey": ("appkey", "username", "password", "client_id", "client_secret"),
@@ -67,9 +79,11 @@ PRODUCT_SETTINGS = th.PropertiesList(
     th.Property(
         "lookback_days",
         th.IntegerType,
-        default=7,
-        description="Days before the bookmark read again on every run (timecards are edited and approved "
-        "after the fact).",
+        default=LOOKBACK_DAYS,
+        description="Days before the bookmark read again on every run: timecards are edited and approved per pay "
+        "period, until its sign-off, so this should cover the previous and current pay periods plus the days to "
+        "sign-off (the default fits weekly, bi-weekly and semi-monthly periods; monthly ones need about 65). "
+        "Edits to days older than this, and historical corrections after sign-off, are not read.",
     ),
     th.Property(
         "window_days",
@@ -87,10 +101,27 @@ PRODUCT_SETTINGS = th.PropertiesList(
         "persons_per_request",
         th.IntegerType,
         default=MAX_PERSONS_PER_CALL,
-        description=f"People per multi_read call (1-{MAX_PERSONS_PER_CALL}, the API's person cap).",
+        description="People per multi_read call, the accruals data multi_read included "
+        f"(1-{MAX_PERSONS_PER_CALL}, the API's person cap).",
     ),
     th.Property(
         "hyperfind_id", th.IntegerType, default=1, description="Hyperfind query naming the population (1 is All Home)."
+    ),
+    th.Property(
+        "hyperfind_threshold",
+        th.IntegerType,
+        default=MAX_HYPERFIND_THRESHOLD,
+        description="Most people the hyperfind may answer (its 'threshold'; UKG answers 3,500 when none is sent, "
+        f"at most {MAX_HYPERFIND_THRESHOLD:,}). A population that reaches it fails the run rather than be read "
+        "in part: raise it, or split the people into smaller hyperfinds.",
+    ),
+    th.Property(
+        "work_email_types",
+        th.ArrayType(th.StringType),
+        default=list(WORK_EMAIL_TYPES),
+        description="Contact types (an e-mail address's contactTypeName, case ignored) that are work addresses: "
+        "persons.email is the person's first address of one of them, else null, so a personal (Home) address never "
+        "lands as the work e-mail.",
     ),
     th.Property("accruals_as_of", th.DateType, description="Date of the accrual balances (default: end_date)."),
     th.Property(
@@ -134,11 +165,14 @@ class UkgWfmSettings:
     schedule_days_ahead: int
     persons_per_request: int
     hyperfind_id: int
+    hyperfind_threshold: int
     accruals_as_of: date
     data_page_size: int
     location_level: int
     department_level: int
     filters: str | None = None
+    #: ``work_email_types``, case-folded.
+    work_email_types: frozenset[str] = frozenset(kind.casefold() for kind in WORK_EMAIL_TYPES)
     #: ``start_date`` as configured (None: the 30-day default, which floors a first run only).
     configured_start: date | None = None
 
@@ -168,11 +202,12 @@ class UkgWfmSettings:
         if start_date > end_date:
             errors.append("setting 'start_date' must not be after 'end_date'")
         numbers = {
-            "lookback_days": (7, 0, 366),
+            "lookback_days": (LOOKBACK_DAYS, 0, 366),
             "window_days": (14, 1, MAX_DAYS_PER_CALL),
             "schedule_days_ahead": (14, 0, 366),
             "persons_per_request": (MAX_PERSONS_PER_CALL, 1, MAX_PERSONS_PER_CALL),
             "hyperfind_id": (1, 1, 2**31),
+            "hyperfind_threshold": (MAX_HYPERFIND_THRESHOLD, 1, MAX_HYPERFIND_THRESHOLD),
             "data_page_size": (1000, 1, MAX_DATA_COUNT),
             "location_level": (3, 1, 32),
             "department_level": (4, 1, 32),
@@ -190,6 +225,12 @@ class UkgWfmSettings:
             values[name] = value
         accruals_as_of = _date(config, "accruals_as_of", errors) or end_date
         filters = filters_setting(config, errors)
+        raw_types = config.get("work_email_types")
+        if raw_types is None:
+            raw_types = list(WORK_EMAIL_TYPES)
+        if not isinstance(raw_types, list) or not all(isinstance(x, str) and x.strip() for x in raw_types):
+            errors.append(f"setting 'work_email_types' must be a list of contact type names, not {raw_types!r}")
+            raw_types = list(WORK_EMAIL_TYPES)
         if errors:
             raise ConfigValidationError("tap-ukg-wfm: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(
@@ -208,6 +249,7 @@ class UkgWfmSettings:
             end_date=end_date,
             accruals_as_of=accruals_as_of,
             filters=filters,
+            work_email_types=frozenset(str(x).strip().casefold() for x in raw_types),
             configured_start=configured_start,
             **values,
         )
