@@ -157,15 +157,6 @@ class UkgWfmStream(UniversalFilterMixin, KitRESTStream):
     def url_base(self) -> str:
         return self.settings.base_url
 
-    @property
-    def xlr8_annotation(self) -> dict[str, t.Any] | None:
-        """Without ``replace_by`` while the ``filters`` setting applies to the stream: a filtered read sends part of
-        a day, and the target would delete the day's rows the filter left out."""
-        annotation = super().xlr8_annotation
-        if annotation is not None and "replace_by" in annotation and self.universal_filter is not None:
-            annotation = {k: v for k, v in annotation.items() if k != "replace_by"}
-        return annotation
-
     def call(self, method: str, path: str, body: dict[str, t.Any] | None = None) -> t.Any:
         """One API call through the kit's session (retries, Retry-After, token refresh); the JSON answer."""
         headers = {"Accept": "application/json"}
