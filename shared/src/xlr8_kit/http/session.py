@@ -20,7 +20,9 @@ CONTRACT (helpers build against this; keep the names):
   the session's classifier for this call; ``authenticate(prepared) -> prepared`` is applied to a fresh copy before
   every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
-  labels the audit line (``api``, ``token``, ``secrets``).
+  labels the audit line (``api``, ``token``, ``secrets``). ``idempotent=False`` (a job's create) is resent only
+  when it certainly did not reach the server or was certainly not applied (a connect failure, 429, 503 with
+  Retry-After, 408, 425); any other failure raises ``OutcomeUnknownError``: a resend could make a second job.
 - Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
   aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried); token requests
   (``kind="token"``) are never given up. The same holds for every request under ``abort.TERMINATION``, which only a
@@ -68,6 +70,7 @@ from xlr8_kit.http.errors import (
     ErrorBodyError,
     InsecureTransportError,
     KitHTTPError,
+    OutcomeUnknownError,
     QuotaExhaustedError,
     RateLimitedError,
     ReauthorizationRequiredError,
@@ -484,10 +487,12 @@ class ResilientSession(requests.Session):
         classify: Callable[[requests.Response], Verdict] | None = None,
         authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
         kind: str = "api",
+        idempotent: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
-        """``session.get(url, classify=..., authenticate=..., kind=...)`` works like ``send``'s options."""
-        self._call_options.value = (classify, authenticate, kind)
+        """``session.get(url, classify=..., authenticate=..., kind=..., idempotent=...)`` works like ``send``'s
+        options."""
+        self._call_options.value = (classify, authenticate, kind, idempotent)
         try:
             return super().request(method, url, *args, **kwargs)
         finally:
@@ -501,6 +506,7 @@ class ResilientSession(requests.Session):
         authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
         kind: str = "api",
         policy: HttpPolicy | None = None,
+        idempotent: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """``policy`` replaces the session's for this call only (a courtesy call such as aborting a server-side job
@@ -510,9 +516,12 @@ class ResilientSession(requests.Session):
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
             classify, authenticate, kind = classify or pending[0], authenticate or pending[1], pending[2]
+            idempotent = idempotent and pending[3]
         if kind == "token" and not is_exempt():
             with never_given_up():  # the refresh token may rotate as it answers: see xlr8_kit.http.abort
-                return self.send(request, classify=classify, authenticate=authenticate, kind=kind, **kwargs)
+                return self.send(
+                    request, classify=classify, authenticate=authenticate, kind=kind, idempotent=idempotent, **kwargs
+                )
         url = request.url or ""
         path = path_of(url)
         method = request.method or "GET"
@@ -658,6 +667,8 @@ class ResilientSession(requests.Session):
                     return response
 
             # verdict == "retry"
+            if not idempotent and not _certainly_not_applied(outcome, retry_after):
+                self._give_up_unsure(label, path, response, last_problem)
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
                 if paced:
@@ -696,6 +707,17 @@ class ResilientSession(requests.Session):
         if status == 429:
             raise RateLimitedError(f"{label}: still rate limited; {reason}", status=status, path=path)
         raise ServerUnavailableError(f"{label}: {reason}", status=status, path=path)
+
+    def _give_up_unsure(self, label: str, path: str, response: requests.Response | None, problem: str) -> NoReturn:
+        status = response.status_code if response is not None else None
+        if response is not None:
+            response.close()
+        raise OutcomeUnknownError(
+            f"{label}: {problem} after the request was sent; not resent, since the server may have acted on it "
+            "(a job or request it creates may exist)",
+            status=status,
+            path=path,
+        )
 
     def _proxy_for(self, request: requests.PreparedRequest) -> str:
         scheme = urlsplit(request.url or "").scheme
@@ -859,6 +881,39 @@ class ResilientSession(requests.Session):
 def _check_abort(abort: Abort | None, label: str, path: str) -> None:
     if abort is not None and abort.aborted.is_set():
         raise RequestAbortedError(f"{label}: given up (the answer is no longer wanted)", path=path) from None
+
+
+#: Answers that say the request was not applied: rate limited (429), paced (503 with Retry-After), or not
+#: processed (408 Request Timeout, 425 Too Early; RFC 9110 / RFC 8470).
+_NOT_APPLIED_STATUSES = frozenset({408, 425, 429})
+
+
+def _certainly_not_applied(outcome: _Attempt, retry_after: float | None) -> bool:
+    """May a non-idempotent request be sent again? Only if this attempt never reached the server (the connection
+    was never made) or its answer says it was not applied."""
+    if outcome.response is not None:
+        status = outcome.response.status_code
+        return status in _NOT_APPLIED_STATUSES or (status == 503 and retry_after is not None)
+    return _never_sent(outcome.error)
+
+
+def _never_sent(error: BaseException | None) -> bool:
+    """The connection (or the proxy's) was never made: a connect timeout, a refused connection, a name that did
+    not resolve. A read timeout or a reset may come after the server read the request."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return True
+        if isinstance(item, BaseException):
+            pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
+    return False
 
 
 def window_reset_in(response: requests.Response, *, now: float) -> float | None:
