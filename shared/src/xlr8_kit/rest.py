@@ -104,7 +104,11 @@ KIT_SETTINGS = th.PropertiesList(
             th.Property("backoff_base", th.NumberType, description="First backoff step (s); doubles per retry."),
             th.Property("backoff_max", th.NumberType, description="Longest single backoff step (s)."),
             th.Property("max_elapsed", th.NumberType, description="Wall-clock budget per request, waits included."),
-            th.Property("breaker_fail_max", th.IntegerType, description="Consecutive failures that open a circuit."),
+            th.Property(
+                "breaker_fail_max",
+                th.IntegerType,
+                description="Consecutive failed requests (each after its retries) that open a circuit.",
+            ),
             th.Property("breaker_reset_timeout", th.NumberType, description="Seconds a circuit stays open."),
             th.Property("breaker_state_path", th.StringType, description="JSON file keeping breakers across runs."),
             th.Property("max_redirects", th.IntegerType, description="Same-origin redirects followed per attempt."),
@@ -750,7 +754,7 @@ def http_policy_from_config(config: dict[str, t.Any]) -> HttpPolicy:
     http_cfg = config.get("http") or {}
     if not isinstance(http_cfg, dict):
         raise ValueError(f"setting 'http' must be an object, not {type(http_cfg).__name__}")
-    unknown = sorted(set(http_cfg) - (set(HttpPolicy.__dataclass_fields__) - {"audit_path"}))
+    unknown = sorted(set(http_cfg) - (set(HttpPolicy.__dataclass_fields__) - {"audit_path", "bypass_breaker"}))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
     return HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))

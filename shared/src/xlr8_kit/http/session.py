@@ -63,7 +63,7 @@ from xlr8_kit.http.abort import (
     never_given_up,
 )
 from xlr8_kit.http.audit import AuditLog
-from xlr8_kit.http.breaker import BreakerRegistry
+from xlr8_kit.http.breaker import BreakerRegistry, CircuitBreaker
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import (
     CircuitOpenError,
@@ -124,6 +124,9 @@ class HttpPolicy:
     max_quota_share: float | None = 0.9
     #: Extra CA bundle for private PKI; adds trust, never removes verification.
     ca_bundle: str | None = None
+    #: A clean-up call (aborting a server-side job the run gave up on) passes an open circuit and is not counted:
+    #: one request more to a host that just failed is the point of it (audit25d F16). Not a setting.
+    bypass_breaker: bool = False
 
     def __post_init__(self) -> None:
         # Singer config arrives with JSON numbers as Decimal; the arithmetic here needs float/int.
@@ -236,6 +239,33 @@ def optional_requests() -> Iterator[None]:
         yield
     finally:
         _OPTIONAL.reset(token)
+
+
+class _NoBreaker:
+    """What a call that bypasses the breaker (``HttpPolicy.bypass_breaker``) checks and reports to: nothing."""
+
+    fail_max = 0
+
+    def allow(self) -> bool:
+        return True
+
+    def retry_in(self) -> float:
+        return 0.0
+
+    def record_success(self) -> None:
+        pass
+
+    def record_failure(self) -> None:
+        pass
+
+    def record_attempt_failure(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+_NO_BREAKER = _NoBreaker()
 
 
 class _Attempt:
@@ -534,7 +564,9 @@ class ResilientSession(requests.Session):
         kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
         classify = classify or self.classifier.classify
         policy = policy or self.policy
-        breaker = self.breakers.get(origin_of(url))
+        breaker: CircuitBreaker | _NoBreaker = (
+            _NO_BREAKER if policy.bypass_breaker else self.breakers.get(origin_of(url))
+        )
         abort = applied_abort()
         if abort is None and not is_exempt():
             abort = TERMINATION  # given up only when a signal ends the process
@@ -588,9 +620,10 @@ class ResilientSession(requests.Session):
                     self._release_quota()
             retry_after: float | None = None
             paced = False
+            host_failed = True
             if response is None:
                 assert outcome.error is not None
-                breaker.record_failure()
+                breaker.record_attempt_failure()
                 last_problem = describe_exception(outcome.error)
                 verdict: str = "retry"
                 with self._headers_lock:
@@ -605,15 +638,17 @@ class ResilientSession(requests.Session):
                     return response
                 if verdict == "retry":
                     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
-                    # A 503 that says when to come back (throttling) is the host pacing us, not failing: with
-                    # several requests in flight, a burst of them must not open the circuit and stop the run. It
-                    # counts as one failure only when the request gives up on it (below), so a host that answers
-                    # nothing else still opens the circuit. Other 5xx (and retried answers below 400) count now.
+                    # A failed attempt counts against the host only when its request gives up (below): a round
+                    # of 5xx on the requests in flight must not open the circuit before any was retried (F8). A
+                    # 503 that says when to come back (throttling) is the host pacing us, not failing: no probe
+                    # failure either; it too counts once the request gives up, so a host that answers nothing
+                    # else still opens the circuit. 429 and the like never count.
                     paced = status == 503 and retry_after is not None and retry_after > 0
+                    host_failed = status >= 500 or status < 400
                     with self._headers_lock:
                         self.throttled += 1
-                    if (status >= 500 and not paced) or status < 400:
-                        breaker.record_failure()
+                    if host_failed and not paced:
+                        breaker.record_attempt_failure()
                     else:
                         breaker.release()
                     last_problem = self._describe_response(response)
@@ -668,17 +703,19 @@ class ResilientSession(requests.Session):
 
             # verdict == "retry"
             if not idempotent and not _certainly_not_applied(outcome, retry_after):
+                if host_failed:
+                    breaker.record_failure()
                 self._give_up_unsure(label, path, response, last_problem)
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
-                if paced:
+                if host_failed:
                     breaker.record_failure()
                 self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
             wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
             if wait is None:
                 wait = self.backoff.delay(attempt)
             if elapsed + wait >= policy.max_elapsed:
-                if paced:
+                if host_failed:
                     breaker.record_failure()
                 self._give_up(
                     label,

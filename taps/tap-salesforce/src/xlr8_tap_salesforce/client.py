@@ -576,11 +576,15 @@ class SalesforceClient:
     def abort_bulk_job(self, job_id: str) -> None:
         """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
         stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
-        failure here must not hide why the job was given up. Past the quota guard's share too (the run stopping at
-        it is one way a job is given up): one request more, and the org's job stops."""
+        failure here must not hide why the job was given up. Past the quota guard's share and an open circuit too
+        (the run stopping at either is one way a job is given up): one request more, and the org's job stops."""
         session = t.cast("ResilientSession", self.session)
         once = dataclasses.replace(
-            session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0), max_quota_share=None
+            session.policy,
+            max_attempts=1,
+            max_elapsed=min(session.policy.max_elapsed, 15.0),
+            max_quota_share=None,
+            bypass_breaker=True,  # the poll that gave up on 5xx may just have opened the circuit (audit25d F16)
         )
         try:
             with never_given_up():  # sent when a termination gave up every other request (the tap's way out)
