@@ -124,6 +124,9 @@ class HttpPolicy:
     max_quota_share: float | None = 0.9
     #: Extra CA bundle for private PKI; adds trust, never removes verification.
     ca_bundle: str | None = None
+    #: The vendor's rate-limit window (s): a 429 without Retry-After waits it out (capped by ``max_retry_after``)
+    #: instead of the 5xx backoff, which gave a one-minute quota window up after about 15 s (audit25d F6).
+    rate_window: float | None = None
     #: A clean-up call (aborting a server-side job the run gave up on) passes an open circuit and is not counted:
     #: one request more to a host that just failed is the point of it (audit25d F16). Not a setting.
     bypass_breaker: bool = False
@@ -150,6 +153,7 @@ class HttpPolicy:
             "breaker_reset_timeout": self.breaker_reset_timeout >= 0,
             "max_redirects": self.max_redirects >= 0,
             "max_quota_share": self.max_quota_share is None or 0 < self.max_quota_share <= 1,
+            "rate_window": self.rate_window is None or self.rate_window >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -172,6 +176,7 @@ _NUMERIC_FIELDS: dict[str, type] = {
     "breaker_success_threshold": int,
     "max_redirects": int,
     "max_quota_share": float,
+    "rate_window": float,
 }
 
 
@@ -711,6 +716,8 @@ class ResilientSession(requests.Session):
                 if host_failed:
                     breaker.record_failure()
                 self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
+            if retry_after is None and policy.rate_window and response is not None and response.status_code == 429:
+                retry_after = min(policy.rate_window, policy.max_retry_after)  # the vendor's documented window
             wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
             if wait is None:
                 wait = self.backoff.delay(attempt)
