@@ -329,6 +329,18 @@ class KitRuntime:
     #: Reads a secret field's stored value and makes later saves expect the version read; None for plain settings.
     reload_secret: t.Callable[[str], str | None] | None = None
 
+    #: Spends a secret field under the credential store's lease (``SecretPersister.leased_refresh``); None for
+    #: plain settings.
+    lease_secret: t.Callable[[str, t.Callable[[str], t.Any]], t.Any] | None = None
+
+    def lease_hook(self, field_name: str) -> t.Callable[[t.Callable[[str], t.Any]], t.Any] | None:
+        """An ``OAuth2RefreshToken``'s ``refresh_lease``: two runs of one credential refreshing together take turns,
+        the second spending the token the first stored (audit25d F12)."""
+        lease = self.lease_secret
+        if lease is None:
+            return None
+        return lambda spend: lease(field_name, spend)
+
     def reload_hook(self, field_name: str) -> t.Callable[[], str | None] | None:
         """An authenticator's ``reload_refresh_token()``: the stored value after another run of the same credential
         rotated it; adopting it also lets this run's own next rotation pass the compare-and-swap (B6)."""
@@ -553,6 +565,7 @@ class KitTap(Tap):
             policy=policy,
             persist_secret=persister,
             reload_secret=persister.reload if persister is not None else None,
+            lease_secret=persister.leased_refresh if persister is not None else None,
         )
         runtime.authenticator = self.build_authenticator(runtime)
         weakref.finalize(self, session.close)  # audit log and breaker state closed when the tap goes away
