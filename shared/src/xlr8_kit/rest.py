@@ -104,7 +104,17 @@ KIT_SETTINGS = th.PropertiesList(
             th.Property("backoff_base", th.NumberType, description="First backoff step (s); doubles per retry."),
             th.Property("backoff_max", th.NumberType, description="Longest single backoff step (s)."),
             th.Property("max_elapsed", th.NumberType, description="Wall-clock budget per request, waits included."),
-            th.Property("breaker_fail_max", th.IntegerType, description="Consecutive failures that open a circuit."),
+            th.Property(
+                "breaker_fail_max",
+                th.IntegerType,
+                description="Consecutive failed requests (each after its retries) that open a circuit.",
+            ),
+            th.Property(
+                "rate_window",
+                th.NumberType,
+                description="The vendor's rate-limit window (s): a 429 without Retry-After waits it out, within "
+                "max_retry_after (UKG Pro and Workday: 60 by default).",
+            ),
             th.Property("breaker_reset_timeout", th.NumberType, description="Seconds a circuit stays open."),
             th.Property("breaker_state_path", th.StringType, description="JSON file keeping breakers across runs."),
             th.Property("max_redirects", th.IntegerType, description="Same-origin redirects followed per attempt."),
@@ -319,6 +329,18 @@ class KitRuntime:
     #: Reads a secret field's stored value and makes later saves expect the version read; None for plain settings.
     reload_secret: t.Callable[[str], str | None] | None = None
 
+    #: Spends a secret field under the credential store's lease (``SecretPersister.leased_refresh``); None for
+    #: plain settings.
+    lease_secret: t.Callable[[str, t.Callable[[str], t.Any]], t.Any] | None = None
+
+    def lease_hook(self, field_name: str) -> t.Callable[[t.Callable[[str], t.Any]], t.Any] | None:
+        """An ``OAuth2RefreshToken``'s ``refresh_lease``: two runs of one credential refreshing together take turns,
+        the second spending the token the first stored (audit25d F12)."""
+        lease = self.lease_secret
+        if lease is None:
+            return None
+        return lambda spend: lease(field_name, spend)
+
     def reload_hook(self, field_name: str) -> t.Callable[[], str | None] | None:
         """An authenticator's ``reload_refresh_token()``: the stored value after another run of the same credential
         rotated it; adopting it also lets this run's own next rotation pass the compare-and-swap (B6)."""
@@ -336,6 +358,8 @@ class KitTap(Tap):
     #: The setting naming the tenant's host (``base_url``, ``api_url``, Salesforce's ``login_url``): a credential's
     #: ``instance_url`` fills it when the config leaves it unset.
     instance_url_setting: t.ClassVar[str | None] = None
+    #: The product's own defaults for ``http`` settings the config leaves unset (e.g. its ``rate_window``).
+    http_defaults: t.ClassVar[dict[str, t.Any]] = {}
     #: ``max_concurrent_requests`` when the config leaves it unset (the tap's setting declares the same default).
     default_concurrent_requests: t.ClassVar[int] = DEFAULT_CONCURRENT_REQUESTS
 
@@ -373,7 +397,7 @@ class KitTap(Tap):
         elif isinstance(kwargs.get("state"), dict):
             check_state(kwargs["state"], "the state given")
         super().__init__(*args, **kwargs)
-        http_policy_from_config(dict(self.config))  # bad HTTP settings fail at start, naming the setting
+        http_policy_from_config(dict(self.config), self.http_defaults)  # bad HTTP settings fail now, named
         if not self.config.get("credential_id"):
             proxy_map(self.config)  # a bad proxy setting fails here too (with a credential: once resolved)
 
@@ -524,7 +548,7 @@ class KitTap(Tap):
             redactor.add(value)
             for user in users:
                 redactor.add_pair(user, value)
-        policy = http_policy_from_config(config)
+        policy = http_policy_from_config(config, self.http_defaults)
         session = self.make_session(policy, config=config, redactor=redactor)
         proxies = proxy_map(config)
         if proxies:
@@ -541,6 +565,7 @@ class KitTap(Tap):
             policy=policy,
             persist_secret=persister,
             reload_secret=persister.reload if persister is not None else None,
+            lease_secret=persister.leased_refresh if persister is not None else None,
         )
         runtime.authenticator = self.build_authenticator(runtime)
         weakref.finalize(self, session.close)  # audit log and breaker state closed when the tap goes away
@@ -745,12 +770,14 @@ def setting_format_errors(config: t.Mapping[str, t.Any], schema: t.Mapping[str, 
     return errors
 
 
-def http_policy_from_config(config: dict[str, t.Any]) -> HttpPolicy:
-    """The tap's ``http`` block and ``audit_log_path`` as a validated policy; errors name the setting."""
+def http_policy_from_config(config: dict[str, t.Any], defaults: t.Mapping[str, t.Any] | None = None) -> HttpPolicy:
+    """The tap's ``http`` block and ``audit_log_path`` as a validated policy; errors name the setting.
+    ``defaults`` (the tap's ``http_defaults``) fill what the block leaves unset."""
     http_cfg = config.get("http") or {}
     if not isinstance(http_cfg, dict):
         raise ValueError(f"setting 'http' must be an object, not {type(http_cfg).__name__}")
-    unknown = sorted(set(http_cfg) - (set(HttpPolicy.__dataclass_fields__) - {"audit_path"}))
+    http_cfg = {**http_cfg, **{k: v for k, v in (defaults or {}).items() if http_cfg.get(k) is None}}
+    unknown = sorted(set(http_cfg) - (set(HttpPolicy.__dataclass_fields__) - {"audit_path", "bypass_breaker"}))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join('http.' + k for k in unknown)}")
     return HttpPolicy(**http_cfg, audit_path=config.get("audit_log_path"))

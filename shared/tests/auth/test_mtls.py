@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import stat
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,23 +80,63 @@ def mtls_url(pki):
         thread.join(timeout=5)
 
 
-def test_mtls_encrypted_key_decrypted_to_private_tempfile_and_removed(pki, mtls_url):
-    with requests.Session() as session:
+def _clear_key_bytes(pem_path: str) -> bytes:
+    """The DER body of the clear key: what any decrypted copy on disk would contain (PEM or not)."""
+    key = serialization.load_pem_private_key(Path(pem_path).read_bytes(), password=None)
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _holding(folder: Path, secret: bytes) -> list[Path]:
+    import base64
+
+    forms = (secret, base64.b64encode(secret)[16:80])
+    found = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            flat = b"".join(data.split())
+            if any(form in data or form in flat for form in forms):
+                found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("session_kind", ["resilient", "plain"])
+def test_mtls_encrypted_key_never_written_decrypted(pki, mtls_url, tmp_path, monkeypatch, session_kind):
+    """audit25d F7: the clear key was written to TMPDIR for the whole run (a SIGKILL left it); now OpenSSL decrypts
+    the customer's encrypted file in memory at the handshake, over the kit's session and a plain one alike."""
+    from xlr8_kit.http.session import HttpPolicy, ResilientSession
+
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    secret = _clear_key_bytes(pki["client_key"])
+    session = ResilientSession(HttpPolicy(ca_bundle=pki["ca"])) if session_kind == "resilient" else requests.Session()
+    with session:
         session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
         session.verify = pki["ca"]
-        with MutualTLS(pki["client_cert"], pki["client_key_encrypted"], PASSPHRASE, redactor=Redactor()) as mtls:
-            mtls.apply_to(session)
-            key_path = Path(mtls.key_file)
-            assert key_path != Path(pki["client_key_encrypted"])
-            assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
-            assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
-            assert b"ENCRYPTED" not in key_path.read_bytes()
-            response = session.get(mtls_url, auth=mtls)
-            assert response.json() == {"client_cn": "acme-integration-client"}
-        assert not key_path.exists()
-        assert not key_path.parent.exists()
-        with pytest.raises(ValueError, match="closed"):
-            mtls.apply_to(session)
+        mtls = MutualTLS(pki["client_cert"], pki["client_key_encrypted"], PASSPHRASE, redactor=Redactor())
+        mtls.apply_to(session)
+        assert list(tmpdir.iterdir()) == []
+        assert mtls.key_file == pki["client_key_encrypted"]
+        assert PASSPHRASE not in repr(session.cert)
+        assert session.get(mtls_url, auth=mtls).json() == {"client_cn": "acme-integration-client"}
+        assert session.get(mtls_url, auth=mtls).json() == {"client_cn": "acme-integration-client"}  # pooled
+        assert list(tmpdir.iterdir()) == []  # mid-run: a SIGKILL now leaves nothing
+        assert _holding(tmp_path, secret) == []
+    mtls.close()
+    assert b"ENCRYPTED" in Path(pki["client_key_encrypted"]).read_bytes()  # the customer's file untouched
+
+
+def test_mtls_removes_clear_keys_earlier_versions_left(pki, tmp_path, monkeypatch):
+    tmpdir = tmp_path / "tmpdir"
+    (tmpdir / "xlr8-mtls-abc123").mkdir(parents=True)
+    (tmpdir / "xlr8-mtls-abc123" / "client.key").write_bytes(Path(pki["client_key"]).read_bytes())
+    (tmpdir / "unrelated").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    MutualTLS(pki["client_cert"], pki["client_key_encrypted"], PASSPHRASE, redactor=Redactor())
+    assert sorted(p.name for p in tmpdir.iterdir()) == ["unrelated"]
 
 
 def test_mtls_unencrypted_key_used_in_place(pki, mtls_url):

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,7 +161,10 @@ def test_b5_refresh_persists_rotated_token_before_returning(
 
 
 def test_b5_crash_between_receipt_and_persist_is_detectable(
-    manager: CredentialManager, make_credential: Callable[..., ProductCredential], caplog: pytest.LogCaptureFixture
+    manager: CredentialManager,
+    make_credential: Callable[..., ProductCredential],
+    caplog: pytest.LogCaptureFixture,
+    clock: Any,
 ) -> None:
     manager.store(make_credential("sf-prod"))
 
@@ -173,6 +177,10 @@ def test_b5_crash_between_receipt_and_persist_is_detectable(
     with pytest.raises(Crash):
         manager.refresh_token("sf-prod", refresher)
     assert manager.get("sf-prod").refresh_interrupted
+    with caplog.at_level(logging.WARNING):
+        manager.get_for_run("sf-prod")
+    assert "re-authorise" not in caplog.text  # a lease this young is another run refreshing now (audit25d F12)
+    clock.advance(seconds=61)  # past lease_seconds: its holder died
     with caplog.at_level(logging.WARNING):
         manager.get_for_run("sf-prod")
     assert "sf-prod: a token refresh started at" in caplog.text

@@ -224,7 +224,8 @@ def test_a8_product_hook_for_error_bodies(server, fake_time):
 def test_g1_tap_run_persists_breaker_state_for_the_next_run(tmp_path, fake_time):
     dead = f"http://127.0.0.1:{_free_port()}"
     state = tmp_path / "breakers.json"
-    http = {"breaker_state_path": str(state), "breaker_fail_max": 2, "max_attempts": 2, "breaker_reset_timeout": 600}
+    # one request that gives up is one failure: fail_max 1 opens the circuit with it
+    http = {"breaker_state_path": str(state), "breaker_fail_max": 1, "max_attempts": 2, "breaker_reset_timeout": 600}
     tap = make_tap(FaultServerStub(dead), fake_time, http=http)
     with pytest.raises(ServerUnavailableError, match="connection refused"):
         tap.sync_all()

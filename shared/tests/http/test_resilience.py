@@ -82,15 +82,20 @@ def test_g1_throttling_5xx_with_retry_after_does_not_open_the_circuit(server, ma
     assert session.breakers.get(f"http://127.0.0.1:{server.port}").state == CLOSED
 
     server.script("/down", Reply(503), repeat_last=True)
+    for _ in range(2):  # each request that gives up is one failure (audit25d F8: not each attempt)
+        with pytest.raises(ServerUnavailableError):
+            session.get(server.url + "/down")
+    assert server.count("/down") == 20
     with pytest.raises(CircuitOpenError):
         session.get(server.url + "/down")
-    assert server.count("/down") == 2
+    assert server.count("/down") == 20
 
 
 def test_g1_a_host_that_only_paces_still_opens_the_circuit(server, make_session, fake_time):
     """A 503 with Retry-After on every request (a maintenance page) releases the breaker attempt by attempt, but
     each request that gives up on it counts one failure: after ``fail_max`` such requests the circuit opens and
-    the next fails fast. A 500 with Retry-After, or a Retry-After of 0, is not pacing: each counts at once."""
+    the next fails fast. A 500 with Retry-After, or a Retry-After of 0, counts the same way: once per request that
+    gives up, never per attempt (audit25d F8)."""
     server.script("/maintenance", Reply(503, headers={"Retry-After": "1"}), repeat_last=True)
     session = make_session(max_attempts=3, breaker_fail_max=2)
     for _ in range(2):
@@ -107,9 +112,12 @@ def test_g1_a_host_that_only_paces_still_opens_the_circuit(server, make_session,
     ):
         fresh = make_session(max_attempts=5, breaker_fail_max=2)
         server.script(path, reply, repeat_last=True)
+        for _ in range(2):
+            with pytest.raises(ServerUnavailableError):
+                fresh.get(server.url + path)
         with pytest.raises(CircuitOpenError):
             fresh.get(server.url + path)
-        assert server.count(path) == 2
+        assert server.count(path) == 10
 
 
 def test_g1_open_circuit_fails_fast_over_http(server, make_session):

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from xlr8_kit.http.errors import OutcomeUnknownError
 from xlr8_kit.oracle import BulkJobError
 from xlr8_kit.soap import SoapFaultError
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -83,3 +84,21 @@ def test_a_submit_answering_json_that_is_not_an_object_is_a_clear_error(
         list(connector.execute_ess_job(*INVOICE_JOB))
     assert f"submitESSJobRequest for {INVOICE_JOB[1]} did not answer a JSON object" in str(caught.value)
     assert [r.method for r in sandbox.requests("oracle_erp") if r.path.endswith("/erpintegrations")] == ["POST"]
+
+
+def test_a_submit_answered_late_is_not_resubmitted(url: str, sandbox: Sandbox, emulator: OracleErpEmulator) -> None:
+    """audit25d F2: the pod queued the ESS job but answered after ``http.read_timeout``; the kit resent the submit and
+    a second ESS job (a full extract on the customer's queue) ran, the first one's output never read. Now the run
+    stops, saying the job may have been submitted: its request id is unknowable, so nothing can adopt it."""
+    before = len(emulator.jobs)
+    sandbox.faults.add(
+        "oracle_erp", "*/erpintegrations", FaultSpec(kind="slow_answer", seconds=3.0, method="POST", times=1)
+    )
+    config = {**erp_config(url), "http": {"read_timeout": 1}}
+    with (
+        OracleErpConnector(config) as connector,
+        pytest.raises(OutcomeUnknownError, match="may have been submitted") as caught,
+    ):
+        list(connector.execute_ess_job(*INVOICE_JOB, parameters=["2025-01-01"]))
+    assert "read timeout" in str(caught.value)
+    assert len(emulator.jobs) - before == 1

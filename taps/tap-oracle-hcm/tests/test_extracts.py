@@ -123,3 +123,19 @@ def test_extract_download_cut_mid_body_is_resumed(
     assert rows == whole
     assert len(rows) == 100
     assert any("broke off after" in r.getMessage() for r in caplog.records)
+
+
+def test_a_submit_answered_late_is_found_not_resubmitted(
+    url: str, sandbox: Sandbox, emulator: OracleHcmEmulator
+) -> None:
+    """audit25d F2: Fusion started the flow but answered after ``http.read_timeout``; the kit resent the submit, which
+    Fusion refused ("already used") and the run failed on its own first submission. Now the submit is not resent
+    blindly: the instance is looked up and polled."""
+    before = set(emulator.jobs)
+    sandbox.faults.add(
+        "oracle_hcm", "*/flowActions", FaultSpec(kind="slow_answer", seconds=3.0, method="POST", times=1)
+    )
+    with OracleHcmConnector({**hcm_config(url), "http": {"read_timeout": 1}}) as connector:
+        rows = list(connector.execute_hcm_extract(WORKER_EXTRACT, {"Effective Date": "2026-01-05"}))
+    assert len(rows) == 100
+    assert len(set(emulator.jobs) - before) == 1  # one flow on the tenant, the one the run read

@@ -68,7 +68,7 @@ def test_b5_rotated_refresh_token_is_persisted_and_used_by_the_next_run(
     second = sf.run_tap(config)  # would fail with invalid_grant had the rotation stayed in memory
     assert len(second.records("Project__c")) == 10
     assert manager.get(CREDENTIAL).credentials["refresh_token"] not in (original, after_first)
-    assert manager.get(CREDENTIAL).version == 3
+    assert manager.get(CREDENTIAL).version == 5  # each refresh: its lease taken, then its rotation saved
     output = "\n".join(str(line) for line in [*first.lines, *second.lines])
     assert original not in output  # tokens never appear in the Singer output
     assert after_first not in output

@@ -71,3 +71,73 @@ def test_a_key_of_another_certificate_names_the_setting(tmp_path: Path, url: str
 def test_a_missing_certificate_file_names_the_setting(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigValidationError, match=r"client_certificate_file .* does not exist"):
         TapSapS4Hana(config={**config(str(tmp_path / "absent.crt"), None), "base_url": url}, parse_env_config=False)
+
+
+def test_a_sigkilled_run_leaves_no_clear_client_key(tmp_path: Path, url: str, sandbox) -> None:
+    """audit25d F7, the real CLI: a passphrase-protected key was decrypted into TMPDIR for the whole run, and a
+    SIGKILL (an orchestrator's kill, the OOM killer) left it there for good. Now nothing holds it, during or after."""
+    import base64
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    cert, clear_key = write_pair(tmp_path, "XLR8_COMM_USER")
+    key = serialization.load_pem_private_key(Path(clear_key).read_bytes(), password=None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"CANARY-keypass-77"),
+        )
+    )
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    Path(clear_key).unlink()
+    settings = tmp_path / "config.json"
+    settings.write_text(
+        json.dumps({**config(cert, str(encrypted)), "base_url": url, "client_key_passphrase": "CANARY-keypass-77"})
+    )
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+
+    def holders() -> list[Path]:
+        found = []
+        for path in tmpdir.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                body = b"".join(line for line in data.splitlines() if not line.startswith(b"-----"))
+                try:
+                    decoded = base64.b64decode(body)
+                except ValueError:
+                    decoded = b""
+                if der in data or der in decoded or path.name.endswith(".key"):
+                    found.append(path)
+        return found
+
+    stall = sandbox.faults.add("s4hana", "*", FaultSpec(kind="stall", seconds=30))
+    tap = Path(sys.executable).parent / "tap-sap-s4hana"
+    run = subprocess.Popen(
+        [str(tap), "--config", str(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while stall.fired == 0 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stall.fired > 0, "the run never reached the vendor"
+        assert holders() == []  # the run is past its auth, its request in flight
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        sandbox.faults.clear("s4hana")
+    assert holders() == []

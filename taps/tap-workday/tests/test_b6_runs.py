@@ -59,7 +59,7 @@ def test_b6_second_run_adopts_the_first_runs_rotation_and_persists_its_own(
     final = stored.credentials["refresh_token"]
     assert final not in (REFRESH_TOKEN, after_a)
     assert emulator.refresh_tokens == {final}  # the store holds the last token issued
-    assert stored.version == 3  # both rotations persisted
+    assert stored.version == 5  # both rotations persisted, each under its lease (taken, then saved)
 
     jobs = {wid("job", job.code) for job in emulator.company.jobs}
     for output in (output_a, output_b):

@@ -27,6 +27,11 @@ from xlr8_kit.http.errors import AuthenticationError, ReauthorizationRequiredErr
 CLIENT_AUTH_METHODS = ("post", "basic")
 
 
+#: ``lease(spend)``: runs ``spend(stored_refresh_token) -> (token answer, rotated token or None)`` under the
+#: credential store's lease and persists the rotation before returning the answer.
+RefreshLease = Callable[[Callable[[str], tuple[dict[str, Any], str | None]]], dict[str, Any]]
+
+
 class RefreshTokenNotPersistedError(AuthenticationError):
     """The vendor rotated the refresh token and saving the new one failed: stopping before it is relied on."""
 
@@ -127,6 +132,7 @@ class OAuth2RefreshToken(_OAuth2Client):
         on_rotate: Callable[[str], None] | None = None,
         *,
         reload_refresh_token: Callable[[], str | None] | None = None,
+        refresh_lease: RefreshLease | None = None,
         scope: str | None = None,
         extra_params: Mapping[str, str] | None = None,
         client_auth: str = "post",
@@ -147,6 +153,9 @@ class OAuth2RefreshToken(_OAuth2Client):
         self._refresh_token = refresh_token
         self.on_rotate = on_rotate
         self.reload_refresh_token = reload_refresh_token
+        #: The credential store's lease (``SecretPersister.leased_refresh`` for ``refresh_token``): a stored
+        #: credential's refresh is spent under it, so two runs of one credential never present the same token.
+        self.refresh_lease = refresh_lease
 
     @property
     def refresh_token_in_use(self) -> str:
@@ -154,6 +163,8 @@ class OAuth2RefreshToken(_OAuth2Client):
         return self._refresh_token
 
     def fetch_token(self) -> Token:
+        if self.refresh_lease is not None:
+            return self._fetch_leased(self.refresh_lease)
         try:
             payload = self._grant({"grant_type": "refresh_token", "refresh_token": self._refresh_token})
         except ReauthorizationRequiredError:
@@ -169,6 +180,37 @@ class OAuth2RefreshToken(_OAuth2Client):
         if rotated and rotated != self._refresh_token:
             self._persist_rotation(rotated)
         return token
+
+    def _fetch_leased(self, lease: RefreshLease) -> Token:
+        """The stored token spent under the store's lease, its rotation persisted by the lease before use."""
+        granted: list[str] = []
+
+        def spend(stored: str) -> tuple[dict[str, Any], str | None]:
+            sent = stored or self._refresh_token
+            self.redactor.add(sent)
+            payload = self._grant({"grant_type": "refresh_token", "refresh_token": sent})
+            rotated = payload.get("refresh_token")
+            rotated = rotated if isinstance(rotated, str) and rotated else None
+            if rotated:
+                self.redactor.add(rotated)
+            granted.append(rotated or sent)
+            return payload, rotated
+
+        try:
+            payload = lease(spend)
+        except Exception as exc:
+            if not granted:  # the grant itself failed (or the lease could not be taken): its own error
+                raise
+            raise RefreshTokenNotPersistedError(
+                self._message(
+                    f"{self.flow_name}: the provider issued a new refresh token but saving it failed "
+                    f"({type(exc).__name__}: {exc}); stopping before it is relied on. The previous refresh token "
+                    "may already be spent: fix the credential store, then re-authorise the connection if the next "
+                    "run reports invalid_grant"
+                )
+            ) from None
+        self._refresh_token = granted[-1]
+        return Token.from_response(payload, now=self.clock(), assumed_lifetime_s=self.assumed_lifetime_s)
 
     def _persist_rotation(self, rotated: str) -> None:
         self.redactor.add(rotated)

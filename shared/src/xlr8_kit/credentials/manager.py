@@ -126,12 +126,14 @@ class CredentialManager:
         status = self._metadata(sealed).effective_status(self._clock())
         if status is not CredentialStatus.ACTIVE:
             raise CredentialUnusableError(credential_id, status.value)
-        if sealed.refresh_started_at is not None:
+        started = sealed.refresh_started_at
+        if started is not None and (self._clock() - started).total_seconds() >= self._lease_seconds:
+            # a younger lease is another run of this credential refreshing now (``refresh_token``): it is waited on
             log.warning(
                 "credential %s: a token refresh started at %s never persisted its result; if the provider rotates "
                 "refresh tokens and this run fails with invalid_grant, re-authorise the credential",
                 credential_id,
-                sealed.refresh_started_at.isoformat(),
+                started.isoformat(),
             )
         return self.get(credential_id, mark_used=True)
 

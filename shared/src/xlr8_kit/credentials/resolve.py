@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
-from xlr8_kit.credentials.errors import CredentialValidationError
+from xlr8_kit.credentials.errors import CredentialConflictError, CredentialValidationError
 from xlr8_kit.credentials.manager import CredentialManager
+from xlr8_kit.credentials.model import ProductCredential
 from xlr8_kit.credentials.store import DEFAULT_STORE_PATH, SQLiteCredentialStore
 from xlr8_kit.redaction import Redactor
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STORE_ENV = "XLR8_CREDENTIALS_STORE"
 
@@ -167,6 +169,33 @@ class SecretPersister:
                 Redactor.default().add(value)
             self.expected_version = current.version
             return value
+
+    def leased_refresh(self, field_name: str, spend: Callable[[str], tuple[T, str | None]]) -> T:
+        """Spend the stored ``field_name`` (a single-use refresh token) under the store's lease
+        (``CredentialManager.refresh_token``): ``spend(stored)`` sends it and returns its result and the rotated
+        value, persisted before this returns. Another run of the credential refreshing at the same time holds the
+        lease; this one waits for it to persist and then spends the token it stored, instead of presenting the
+        spent one and being told to re-authorise (audit25d F12)."""
+        outcome: list[T] = []
+
+        def refresher(current: ProductCredential) -> dict[str, str]:
+            stored = current.credentials.get(field_name) or ""
+            Redactor.default().add(stored)
+            result, rotated = spend(stored)
+            outcome.append(result)
+            return {field_name: rotated} if rotated and rotated != stored else {}
+
+        for _ in range(3):  # a run that waited on another's lease refreshes next, with what that run stored
+            with self._lock:
+                manager = open_manager(self.location, create=False)
+                try:
+                    updated = manager.refresh_token(self.credential_id, refresher)
+                finally:
+                    manager.close()
+                self.expected_version = updated.version
+            if outcome:
+                return outcome[0]
+        raise CredentialConflictError(self.credential_id, self.expected_version, self.expected_version)
 
 
 def secret_persister(config: Mapping[str, Any]) -> SecretPersister | None:

@@ -38,6 +38,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from xlr8_kit.http.clientcert import KeyPasswordAdapter
 from xlr8_kit.http.errors import RequestAbortedError
 from xlr8_kit.http.window import MAX_LATENCY_WINDOW
 
@@ -172,8 +173,9 @@ def _pools(tracked: type) -> dict[str, type[HTTPConnectionPool]]:
     }
 
 
-class _AbortableAdapter(HTTPAdapter):
-    """An adapter whose connections (direct or through a proxy) are tracked by the ``Abort`` they were made under."""
+class _AbortableAdapter(KeyPasswordAdapter):
+    """An adapter whose connections (direct or through a proxy) are tracked by the ``Abort`` they were made under
+    (an encrypted client key's passphrase passed on: ``KeyPasswordAdapter``)."""
 
     def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().init_poolmanager(*args, **kwargs)

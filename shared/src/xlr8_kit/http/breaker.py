@@ -1,6 +1,11 @@
-"""A circuit breaker per host: after ``fail_max`` consecutive failures, calls fail fast without touching the
-network for ``reset_timeout`` seconds; then one probe is let through (half-open) and ``success_threshold``
+"""A circuit breaker per host: after ``fail_max`` consecutive failed requests, calls fail fast without touching
+the network for ``reset_timeout`` seconds; then one probe is let through (half-open) and ``success_threshold``
 successes close the circuit again. Client errors (4xx) say nothing about the host's health and are not counted.
+
+A failure is a request that gave up, not an attempt (``record_failure`` at the give-up, ``record_attempt_failure``
+for an attempt that will be retried): the retry budget is per request, so counting attempts let one round of 502s
+on a few requests in flight open the circuit before any was retried, and one request's own ``max_attempts`` open it
+for every other request, its clean-up included (audit25d F8, F16). A failed probe still re-opens at once.
 
 State can be persisted to a small JSON file so a new run does not hammer a host the previous run saw down.
 """
@@ -102,6 +107,16 @@ class CircuitBreaker:
         """The call ended without saying anything about the host (429, a refused redirect): free the probe slot."""
         with self._lock:
             self._probe_in_flight = False
+
+    def record_attempt_failure(self) -> None:
+        """An attempt failed and its request will try again: counted when the request gives up, except for a
+        probe (half-open), whose failure re-opens the circuit now."""
+        with self._lock:
+            before = self._state
+            self._probe_in_flight = False
+            if self._state == HALF_OPEN:
+                self._trip()
+        self._changed(before)
 
     def record_failure(self) -> None:
         with self._lock:

@@ -31,6 +31,11 @@ class ServerUnavailableError(KitHTTPError):
     """5xx, resets, truncated bodies or timeouts beyond the retry budget."""
 
 
+class OutcomeUnknownError(ServerUnavailableError):
+    """A non-idempotent request (a job's create) failed after it may have reached the server (a read timeout, a
+    reset after sending, a 5xx): not resent, since the server may have acted on it (audit25d F1)."""
+
+
 class RateLimitedError(KitHTTPError):
     """The vendor asked us to wait longer than the configured cap ("rate limited until ...")."""
 

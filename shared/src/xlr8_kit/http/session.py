@@ -20,7 +20,9 @@ CONTRACT (helpers build against this; keep the names):
   the session's classifier for this call; ``authenticate(prepared) -> prepared`` is applied to a fresh copy before
   every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
-  labels the audit line (``api``, ``token``, ``secrets``).
+  labels the audit line (``api``, ``token``, ``secrets``). ``idempotent=False`` (a job's create) is resent only
+  when it certainly did not reach the server or was certainly not applied (a connect failure, 429, 503 with
+  Retry-After, 408, 425); any other failure raises ``OutcomeUnknownError``: a resend could make a second job.
 - Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
   aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried); token requests
   (``kind="token"``) are never given up. The same holds for every request under ``abort.TERMINATION``, which only a
@@ -33,6 +35,7 @@ import contextlib
 import contextvars
 import ipaddress
 import logging
+import os
 import re
 import threading
 import time
@@ -61,13 +64,14 @@ from xlr8_kit.http.abort import (
     never_given_up,
 )
 from xlr8_kit.http.audit import AuditLog
-from xlr8_kit.http.breaker import BreakerRegistry
+from xlr8_kit.http.breaker import BreakerRegistry, CircuitBreaker
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
 from xlr8_kit.http.errors import (
     CircuitOpenError,
     ErrorBodyError,
     InsecureTransportError,
     KitHTTPError,
+    OutcomeUnknownError,
     QuotaExhaustedError,
     RateLimitedError,
     ReauthorizationRequiredError,
@@ -85,6 +89,12 @@ logger = logging.getLogger("xlr8_kit.http")
 MAX_ERROR_BODY = 500
 #: Distinct header sets whose checked form ``prepare_request`` keeps (a stream has one or two); past it, forgotten.
 MAX_HEADER_SETS = 64
+#: What ``requests`` reads from the environment for an http(s) URL's proxy and CA bundle.
+_ENVIRONMENT_VARIABLES = (
+    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+    *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+)
 
 #: Transport failures worth another attempt. ``SSLError`` subclasses ``ConnectionError`` and is caught first.
 RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -121,6 +131,12 @@ class HttpPolicy:
     max_quota_share: float | None = 0.9
     #: Extra CA bundle for private PKI; adds trust, never removes verification.
     ca_bundle: str | None = None
+    #: The vendor's rate-limit window (s): a 429 without Retry-After waits it out (capped by ``max_retry_after``)
+    #: instead of the 5xx backoff, which gave a one-minute quota window up after about 15 s (audit25d F6).
+    rate_window: float | None = None
+    #: A clean-up call (aborting a server-side job the run gave up on) passes an open circuit and is not counted:
+    #: one request more to a host that just failed is the point of it (audit25d F16). Not a setting.
+    bypass_breaker: bool = False
 
     def __post_init__(self) -> None:
         # Singer config arrives with JSON numbers as Decimal; the arithmetic here needs float/int.
@@ -144,6 +160,7 @@ class HttpPolicy:
             "breaker_reset_timeout": self.breaker_reset_timeout >= 0,
             "max_redirects": self.max_redirects >= 0,
             "max_quota_share": self.max_quota_share is None or 0 < self.max_quota_share <= 1,
+            "rate_window": self.rate_window is None or self.rate_window >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -166,6 +183,7 @@ _NUMERIC_FIELDS: dict[str, type] = {
     "breaker_success_threshold": int,
     "max_redirects": int,
     "max_quota_share": float,
+    "rate_window": float,
 }
 
 
@@ -233,6 +251,33 @@ def optional_requests() -> Iterator[None]:
         yield
     finally:
         _OPTIONAL.reset(token)
+
+
+class _NoBreaker:
+    """What a call that bypasses the breaker (``HttpPolicy.bypass_breaker``) checks and reports to: nothing."""
+
+    fail_max = 0
+
+    def allow(self) -> bool:
+        return True
+
+    def retry_in(self) -> float:
+        return 0.0
+
+    def record_success(self) -> None:
+        pass
+
+    def record_failure(self) -> None:
+        pass
+
+    def record_attempt_failure(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+_NO_BREAKER = _NoBreaker()
 
 
 class _Attempt:
@@ -315,6 +360,7 @@ class ResilientSession(requests.Session):
         self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         self._header_sets: dict[tuple[Any, ...], CaseInsensitiveDict[Any]] = {}
+        self._environment: dict[tuple[Any, ...], tuple[dict[str, str], Any]] = {}
         # No urllib3-level retries: every attempt is ours, counted and audited (A14). Connections a signal ending
         # the process can cut (``abort.TERMINATION``); token requests have their own, never cut.
         adapter = abortable_adapter()
@@ -353,6 +399,20 @@ class ResilientSession(requests.Session):
         if isinstance(self.verify, str) and self.verify:
             return self.verify
         return True
+
+    def _environment_for(self, url: str) -> tuple[dict[str, str], Any]:
+        """``merge_environment_settings``' proxies and CA bundle for ``url``'s origin, kept while the environment
+        variables it reads are unchanged: about 0.2 ms a request to work out afresh."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, tuple(os.environ.get(name) for name in _ENVIRONMENT_VARIABLES))
+        found = self._environment.get(key)
+        if found is None:
+            merged = self.merge_environment_settings(url, {}, None, None, None)
+            found = (dict(merged["proxies"] or {}), merged["verify"])
+            if len(self._environment) >= MAX_HEADER_SETS:
+                self._environment.clear()
+            self._environment[key] = found
+        return found
 
     def _reserve_quota(self, path: str, kind: str, share: float | None) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
@@ -484,10 +544,12 @@ class ResilientSession(requests.Session):
         classify: Callable[[requests.Response], Verdict] | None = None,
         authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
         kind: str = "api",
+        idempotent: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
-        """``session.get(url, classify=..., authenticate=..., kind=...)`` works like ``send``'s options."""
-        self._call_options.value = (classify, authenticate, kind)
+        """``session.get(url, classify=..., authenticate=..., kind=..., idempotent=...)`` works like ``send``'s
+        options."""
+        self._call_options.value = (classify, authenticate, kind, idempotent)
         try:
             return super().request(method, url, *args, **kwargs)
         finally:
@@ -501,6 +563,7 @@ class ResilientSession(requests.Session):
         authenticate: Callable[[requests.PreparedRequest], requests.PreparedRequest] | None = None,
         kind: str = "api",
         policy: HttpPolicy | None = None,
+        idempotent: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """``policy`` replaces the session's for this call only (a courtesy call such as aborting a server-side job
@@ -510,22 +573,37 @@ class ResilientSession(requests.Session):
         if pending is not None:  # options given to request()/get(); consumed so nested sends do not inherit them
             self._call_options.value = None
             classify, authenticate, kind = classify or pending[0], authenticate or pending[1], pending[2]
+            idempotent = idempotent and pending[3]
         if kind == "token" and not is_exempt():
             with never_given_up():  # the refresh token may rotate as it answers: see xlr8_kit.http.abort
-                return self.send(request, classify=classify, authenticate=authenticate, kind=kind, **kwargs)
+                return self.send(
+                    request, classify=classify, authenticate=authenticate, kind=kind, idempotent=idempotent, **kwargs
+                )
         url = request.url or ""
         path = path_of(url)
         method = request.method or "GET"
         label = f"{self.product} {method} {path}"
         self.check_url(url)
         allow_redirects = bool(kwargs.pop("allow_redirects", True))
+        if "proxies" not in kwargs and self.trust_env:
+            # Sent as a prepared request (the SDK's streams, the taps' clients): what ``request()`` takes from the
+            # environment (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE) applies here too. Without it the token went
+            # through the customer's proxy and the data direct (audit25d F9). ``proxy_url`` still wins.
+            proxies, verify = self._environment_for(url)
+            kwargs["proxies"] = dict(proxies)
+            if self.verify is True and kwargs.get("verify") in (None, True):  # a CA bundle set elsewhere stays
+                kwargs["verify"] = verify
+        if self.proxies:  # the proxy_url setting wins over the environment's on both paths
+            kwargs["proxies"] = {**(kwargs.get("proxies") or {}), **self.proxies}
         kwargs["verify"] = self._verify_setting(kwargs.get("verify"))
         kwargs.setdefault("cert", self.cert)
         kwargs.setdefault("proxies", self.proxies)
         kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
         classify = classify or self.classifier.classify
         policy = policy or self.policy
-        breaker = self.breakers.get(origin_of(url))
+        breaker: CircuitBreaker | _NoBreaker = (
+            _NO_BREAKER if policy.bypass_breaker else self.breakers.get(origin_of(url))
+        )
         abort = applied_abort()
         if abort is None and not is_exempt():
             abort = TERMINATION  # given up only when a signal ends the process
@@ -579,9 +657,10 @@ class ResilientSession(requests.Session):
                     self._release_quota()
             retry_after: float | None = None
             paced = False
+            host_failed = True
             if response is None:
                 assert outcome.error is not None
-                breaker.record_failure()
+                breaker.record_attempt_failure()
                 last_problem = describe_exception(outcome.error)
                 verdict: str = "retry"
                 with self._headers_lock:
@@ -596,15 +675,17 @@ class ResilientSession(requests.Session):
                     return response
                 if verdict == "retry":
                     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
-                    # A 503 that says when to come back (throttling) is the host pacing us, not failing: with
-                    # several requests in flight, a burst of them must not open the circuit and stop the run. It
-                    # counts as one failure only when the request gives up on it (below), so a host that answers
-                    # nothing else still opens the circuit. Other 5xx (and retried answers below 400) count now.
+                    # A failed attempt counts against the host only when its request gives up (below): a round
+                    # of 5xx on the requests in flight must not open the circuit before any was retried (F8). A
+                    # 503 that says when to come back (throttling) is the host pacing us, not failing: no probe
+                    # failure either; it too counts once the request gives up, so a host that answers nothing
+                    # else still opens the circuit. 429 and the like never count.
                     paced = status == 503 and retry_after is not None and retry_after > 0
+                    host_failed = status >= 500 or status < 400
                     with self._headers_lock:
                         self.throttled += 1
-                    if (status >= 500 and not paced) or status < 400:
-                        breaker.record_failure()
+                    if host_failed and not paced:
+                        breaker.record_attempt_failure()
                     else:
                         breaker.release()
                     last_problem = self._describe_response(response)
@@ -658,16 +739,22 @@ class ResilientSession(requests.Session):
                     return response
 
             # verdict == "retry"
+            if not idempotent and not _certainly_not_applied(outcome, retry_after):
+                if host_failed:
+                    breaker.record_failure()
+                self._give_up_unsure(label, path, response, last_problem)
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
-                if paced:
+                if host_failed:
                     breaker.record_failure()
                 self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
+            if retry_after is None and policy.rate_window and response is not None and response.status_code == 429:
+                retry_after = min(policy.rate_window, policy.max_retry_after)  # the vendor's documented window
             wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
             if wait is None:
                 wait = self.backoff.delay(attempt)
             if elapsed + wait >= policy.max_elapsed:
-                if paced:
+                if host_failed:
                     breaker.record_failure()
                 self._give_up(
                     label,
@@ -696,6 +783,17 @@ class ResilientSession(requests.Session):
         if status == 429:
             raise RateLimitedError(f"{label}: still rate limited; {reason}", status=status, path=path)
         raise ServerUnavailableError(f"{label}: {reason}", status=status, path=path)
+
+    def _give_up_unsure(self, label: str, path: str, response: requests.Response | None, problem: str) -> NoReturn:
+        status = response.status_code if response is not None else None
+        if response is not None:
+            response.close()
+        raise OutcomeUnknownError(
+            f"{label}: {problem} after the request was sent; not resent, since the server may have acted on it "
+            "(a job or request it creates may exist)",
+            status=status,
+            path=path,
+        )
 
     def _proxy_for(self, request: requests.PreparedRequest) -> str:
         scheme = urlsplit(request.url or "").scheme
@@ -859,6 +957,39 @@ class ResilientSession(requests.Session):
 def _check_abort(abort: Abort | None, label: str, path: str) -> None:
     if abort is not None and abort.aborted.is_set():
         raise RequestAbortedError(f"{label}: given up (the answer is no longer wanted)", path=path) from None
+
+
+#: Answers that say the request was not applied: rate limited (429), paced (503 with Retry-After), or not
+#: processed (408 Request Timeout, 425 Too Early; RFC 9110 / RFC 8470).
+_NOT_APPLIED_STATUSES = frozenset({408, 425, 429})
+
+
+def _certainly_not_applied(outcome: _Attempt, retry_after: float | None) -> bool:
+    """May a non-idempotent request be sent again? Only if this attempt never reached the server (the connection
+    was never made) or its answer says it was not applied."""
+    if outcome.response is not None:
+        status = outcome.response.status_code
+        return status in _NOT_APPLIED_STATUSES or (status == 503 and retry_after is not None)
+    return _never_sent(outcome.error)
+
+
+def _never_sent(error: BaseException | None) -> bool:
+    """The connection (or the proxy's) was never made: a connect timeout, a refused connection, a name that did
+    not resolve. A read timeout or a reset may come after the server read the request."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return True
+        if isinstance(item, BaseException):
+            pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
+    return False
 
 
 def window_reset_in(response: requests.Response, *, now: float) -> float | None:

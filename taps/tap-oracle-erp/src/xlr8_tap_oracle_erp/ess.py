@@ -14,6 +14,7 @@ import typing as t
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from xlr8_kit.http.errors import OutcomeUnknownError
 from xlr8_kit.oracle.client import BulkJobError, FusionClient, wait_for_job
 
 DONE = {"SUCCEEDED"}
@@ -36,7 +37,15 @@ def submit(client: FusionClient, package: str, definition: str, parameters: Sequ
         "JobDefName": definition,
         "ESSParameters": ",".join(parameters),
     }
-    answer = client.request_json("POST", f"{client.resources_url}/{RESOURCE}", json=body)
+    try:  # never resent once it may have reached the pod: a second ESS job would run the extract again, unread
+        answer = client.request_json("POST", f"{client.resources_url}/{RESOURCE}", json=body, idempotent=False)
+    except OutcomeUnknownError as exc:
+        raise OutcomeUnknownError(
+            f"{exc}; the ESS job {package}/{definition} may have been submitted (its request id is unknown: check the "
+            "ESS queue, Scheduled Processes, before running again)",
+            status=exc.status,
+            path=exc.path,
+        ) from None
     if not isinstance(answer, Mapping):  # JSON, but a list, a text or null: no request id to read
         raise BulkJobError(f"{client.product}: submitESSJobRequest for {definition} did not answer a JSON object")
     request_id = str(answer.get("ReqstId") or "")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import requests
 
+from xlr8_kit.http.errors import ClientRequestError, OutcomeUnknownError
 from xlr8_kit.oracle.bulk import BulkStream
 from xlr8_kit.oracle.client import BulkJobError, FusionClient, classify_unread, raise_for_status, wait_for_job
 from xlr8_kit.oracle.protocol import q_quote
@@ -33,7 +34,29 @@ def submit(client: FusionClient, extract_name: str, instance: str, parameters: M
         "RecurringFlag": False,
         "ParameterValues": [{"ParameterName": k, "ParameterValue": v} for k, v in parameters.items()],
     }
-    client.request("POST", f"{client.resources_url}/flowActions", json=body)
+    url = f"{client.resources_url}/flowActions"
+    try:
+        client.request("POST", url, json=body, idempotent=False)
+        return
+    except OutcomeUnknownError:
+        # The submit may have landed (a late answer, a 5xx after Fusion acted): look for the instance, and submit
+        # again only if it is not there. The unique instance name makes that safe: Fusion refuses a name already
+        # used, so no second flow runs (audit25d F2: the kit's resend was refused as "already used").
+        if _flow_exists(client, instance):
+            return
+    try:
+        client.request("POST", url, json=body, idempotent=False)
+    except ClientRequestError as exc:
+        if "already used" not in str(exc) or not _flow_exists(client, instance):
+            raise
+
+
+def _flow_exists(client: FusionClient, instance: str) -> bool:
+    try:
+        flow_row(client, instance)
+    except BulkJobError:
+        return False
+    return True
 
 
 def flow_row(client: FusionClient, instance: str) -> dict[str, t.Any]:

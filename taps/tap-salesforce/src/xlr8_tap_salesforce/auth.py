@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from xlr8_kit.auth import OAuth2ClientCredentials, OAuth2RefreshToken, Token, TokenAuthenticator
+from xlr8_kit.auth.oauth2 import RefreshLease
 from xlr8_kit.redaction import Redactor
 
 TOKEN_PATH = "/services/oauth2/token"
@@ -130,12 +131,13 @@ def build_authenticator(
     redactor: Redactor,
     on_rotate: Callable[[str], None] | None = None,
     reload_refresh_token: Callable[[], str | None] | None = None,
+    refresh_lease: RefreshLease | None = None,
 ) -> TokenAuthenticator:
     """The authenticator for the configured flow, talking to ``login_url`` (login, test or My Domain host).
 
     With refresh-token rotation switched on in the connected app, each refresh spends the token: ``on_rotate``
     saves the new one in the credential store before it is used, ``reload_refresh_token`` re-reads it when another
-    run spent ours."""
+    run spent ours, and ``refresh_lease`` (a stored credential) makes two runs refreshing at once take turns."""
     token_url = login_url.rstrip("/") + TOKEN_PATH
     common: dict[str, Any] = {"session": session, "redactor": redactor, "assumed_lifetime_s": ASSUMED_SESSION_SECONDS}
     if settings.type == "jwt_bearer":
@@ -159,6 +161,7 @@ def build_authenticator(
             settings.refresh_token or "",
             on_rotate=on_rotate,
             reload_refresh_token=reload_refresh_token,
+            refresh_lease=refresh_lease,
             **common,
         )
     if settings.type == "client_credentials":

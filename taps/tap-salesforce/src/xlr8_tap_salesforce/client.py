@@ -40,7 +40,13 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from xlr8_kit.auth import TokenAuthenticator
 from xlr8_kit.http.abort import TERMINATION, nap, never_given_up
 from xlr8_kit.http.classify import NOT_JSON, ResponseClassifier, Verdict, json_or_not
-from xlr8_kit.http.errors import ClientRequestError, QuotaExhaustedError, RequestAbortedError, ServerUnavailableError
+from xlr8_kit.http.errors import (
+    ClientRequestError,
+    OutcomeUnknownError,
+    QuotaExhaustedError,
+    RequestAbortedError,
+    ServerUnavailableError,
+)
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
@@ -263,9 +269,11 @@ class SalesforceClient:
         headers: dict[str, str] | None = None,
         classify: Callable[[requests.Response], Verdict] | None = None,
         policy: HttpPolicy | None = None,
+        idempotent: bool = True,
     ) -> requests.Response:
         """One logical call: the session retries and guards; Salesforce error bodies become typed errors.
-        ``classify`` replaces the client's classifier for this call's responses, ``policy`` the session's."""
+        ``classify`` replaces the client's classifier for this call's responses, ``policy`` the session's;
+        ``idempotent=False`` for a create (never resent once it may have reached the org)."""
         prepared = self.session.prepare_request(
             requests.Request(
                 method,
@@ -279,7 +287,11 @@ class SalesforceClient:
         # INVALID_SESSION_ID into one forced refresh and one retry.
         send = t.cast("t.Any", self.session.send)
         response: requests.Response = send(
-            prepared, classify=classify or self.classifier.classify, authenticate=self.authenticator, policy=policy
+            prepared,
+            classify=classify or self.classifier.classify,
+            authenticate=self.authenticator,
+            policy=policy,
+            idempotent=idempotent,
         )
         if response.status_code >= 400:
             self._raise_error(method, response)
@@ -510,18 +522,25 @@ class SalesforceClient:
         if TERMINATION.aborted.is_set():
             raise RequestAbortedError(f"salesforce POST {urlsplit(url).path}: not sent, the process is ending")
         asked = self.clock()
-        with never_given_up():  # a create cut by a termination after the org made the job would leave it running
-            job = self.request(
-                "POST",
-                url,
-                json_body={
-                    "operation": "queryAll" if include_deleted else "query",
-                    "query": soql,
-                    "contentType": "CSV",
-                    "columnDelimiter": "COMMA",
-                    "lineEnding": "LF",
-                },
-            ).json()
+        body = {
+            "operation": "queryAll" if include_deleted else "query",
+            "query": soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        }
+        try:
+            with never_given_up():  # a create cut by a termination after the org made the job would leave it running
+                # Never resent once it may have reached the org: a second job would run beside the first, whose
+                # id was never read, so nothing could abort it (audit25d F1).
+                job = self.request("POST", url, json_body=body, idempotent=False).json()
+        except OutcomeUnknownError as exc:
+            raise OutcomeUnknownError(
+                f"{exc}; a Bulk query job for {_sobject_of(soql)} may be running on the org unread (Setup > Bulk "
+                "Data Load Jobs); if the org answers creates slowly, raise http.read_timeout",
+                status=exc.status,
+                path=exc.path,
+            ) from None
         job_id = str(job["id"])
         self._bulk_created[job_id] = asked
         return job_id
@@ -557,11 +576,15 @@ class SalesforceClient:
     def abort_bulk_job(self, job_id: str) -> None:
         """Abort a query job the tap will not read (Abort a Query Job: PATCH ``{"state": "Aborted"}``), so it
         stops using the org's Bulk limits. Best effort: a job that already finished cannot be aborted, and a
-        failure here must not hide why the job was given up. Past the quota guard's share too (the run stopping at
-        it is one way a job is given up): one request more, and the org's job stops."""
+        failure here must not hide why the job was given up. Past the quota guard's share and an open circuit too
+        (the run stopping at either is one way a job is given up): one request more, and the org's job stops."""
         session = t.cast("ResilientSession", self.session)
         once = dataclasses.replace(
-            session.policy, max_attempts=1, max_elapsed=min(session.policy.max_elapsed, 15.0), max_quota_share=None
+            session.policy,
+            max_attempts=1,
+            max_elapsed=min(session.policy.max_elapsed, 15.0),
+            max_quota_share=None,
+            bypass_breaker=True,  # the poll that gave up on 5xx may just have opened the circuit (audit25d F16)
         )
         try:
             with never_given_up():  # sent when a termination gave up every other request (the tap's way out)

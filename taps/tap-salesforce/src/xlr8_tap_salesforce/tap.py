@@ -285,6 +285,7 @@ class TapSalesforce(KitTap):
             redactor=runtime.redactor,
             on_rotate=runtime.rotation_hook("refresh_token"),
             reload_refresh_token=runtime.reload_hook("refresh_token"),
+            refresh_lease=runtime.lease_hook("refresh_token"),
         )
 
     @cached_property

@@ -284,6 +284,9 @@ class TapUkgPro(KitTap):
     name = "tap-ukg-pro"
     product_id = "ukg_pro"
     instance_url_setting = "base_url"
+    #: UKG Pro's gateway quota window ("normally 1 minute", developer.ukg.com api-rate-limiting; no Retry-After):
+    #: a 429 waits it out (audit25d F6).
+    http_defaults: t.ClassVar[dict[str, t.Any]] = {"rate_window": 60.0}
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
     @cached_property

@@ -64,6 +64,7 @@ def build_oauth(settings: WorkdaySettings, runtime: KitRuntime, config: dict[str
         oauth.refresh_token,
         on_rotate=runtime.rotation_hook("refresh_token") or refuse_rotation,
         reload_refresh_token=runtime.reload_hook("refresh_token"),
+        refresh_lease=runtime.lease_hook("refresh_token"),
         client_auth="basic",  # Workday's token endpoint takes the client as HTTP Basic
         session=runtime.session,
         redactor=runtime.redactor,

@@ -304,6 +304,9 @@ class TapWorkday(KitTap):
     name = "tap-workday"
     product_id = "workday_hcm"
     instance_url_setting = "base_url"
+    #: Workday answers 429 with no Retry-After and no rate-limit headers; its quotas are per minute: a 429 waits
+    #: the window out (audit25d F6).
+    http_defaults: t.ClassVar[dict[str, t.Any]] = {"rate_window": 60.0}
     default_concurrent_requests = WINDOW_DEFAULT
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
 
