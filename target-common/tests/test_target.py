@@ -104,6 +104,40 @@ def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: Comm
     final = emulator.data.find_po(po["id"])
     assert final["quantity"] == str(Decimal(po["quantity"]) + 1)
     assert final["amendment_status"] == "approved"
+    assert [w for w in _writes(sandbox) if w.endswith("-changes")] == [
+        f"PUT /api/v1/purchase-orders/{po['id']}/propose-changes",
+        f"PUT /api/v1/purchase-orders/{po['id']}/approve-changes",
+    ]  # Common's method for both (a POST is its 405)
+    decided = [a for a in emulator.data.amendments() if a["purchase_order_id"] == po["id"] and a["decided_at"]]
+    assert decided[-1]["decision_notes"] == "supplier agreed"  # sent as the plan's buyer_notes
+
+
+def test_a_405_on_an_amendment_call_stops_the_run(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """A tenant without the method refuses every amendment: that is a configuration error (exit 1, no STATE), not a
+    dead letter per record behind an exit 0."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    po = next(
+        p for p in emulator.data.purchase_orders() if p["status"] == "confirmed" and p["amendment_status"] != "proposed"
+    )
+    body = '{"detail": "Method Not Allowed"}'
+    sandbox.faults.add(
+        "common",
+        "/api/v1/purchase-orders/*/propose-changes",
+        FaultSpec("status", status=405, body=body, headers={"Allow": "POST"}, times=1),
+    )
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 2}
+    result = pipeline(
+        [("target-common", target_config(url, tmp_path))], singer("purchase_orders", [changed], ["po_number"]), tmp_path
+    )
+    assert result.returncode != 0
+    assert "bookmarks" not in result.stdout  # no STATE past the record
+    assert "HTTP 405" in result.stderr
+    assert "propose-changes" in result.stderr
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+    assert emulator.data.find_po(po["id"])["amendment_status"] != "proposed"
 
 
 def test_422_lands_in_dead_letters_with_request_id(
@@ -116,7 +150,9 @@ def test_422_lands_in_dead_letters_with_request_id(
     unknown = {**good, "po_number": "DL-3", "supplier_number": "S9999999"}
     steps = [("target-common", target_config(url, tmp_path))]
     result = pipeline(steps, singer("purchase_orders", [good, bad, unknown], ["po_number"]), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]  # under dead_letter_ceiling (100): counted, said, exit 0
+    assert "WARNING" in result.stderr
+    assert "2 record(s) dead-lettered" in result.stderr
     letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
     assert [(d["po_number"], d["error_code"], d["status"]) for d in letters] == [
         ("DL-2", "VALIDATION_ERROR", 422), ("DL-3", "UNWRITABLE", None)

@@ -3,7 +3,7 @@
 ``purchase_orders`` (Common's shape, e.g. from ``mapper-common`` with ``direction: from_erp``): looked up by
 ``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
 nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
-it) gets changes to quantity, unit price or delivery date as a *proposal* (``propose-changes``), never
+it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT propose-changes``), never
 overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
 supplier company by its ``erp_supplier_id``.
 
@@ -12,8 +12,9 @@ proposal is open); ``approved``/``rejected`` decides the open proposal (nothing 
 decision: nothing to do).
 
 Common's business answers (4xx in its error format) and records that cannot be sent (unknown supplier) go to the
-dead letters with the error code, detail and ``request_id``; 429/5xx are retried by the kit's session and, when
-the budget is spent, stop the run before any STATE past the record is emitted.
+dead letters with the error code, detail and ``request_id``; a 405 stops the run (``CommonRouteError``); 429/5xx
+are retried by the kit's session and, when the budget is spent, stop the run before any STATE past the record is
+emitted.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class CommonSink(RecordSink):
                 self.counts["unchanged"] += 1
                 return  # the same proposal is already waiting for the supplier: nothing new
         self.client.call(
-            "POST", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
+            "PUT", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
         )
         self.counts["proposed"] += 1
 
@@ -148,9 +149,9 @@ class CommonSink(RecordSink):
                     return
                 raise RecordFailed(f"purchase order {number} has no open proposal to mark {status}")
             self.client.call(
-                "POST",
+                "PUT",  # Common's method for both amendment calls (plan: PUT .../propose-changes, .../approve-changes)
                 f"/purchase-orders/{po['id']}/approve-changes",
-                {"approve": status == "approved", "notes": record.get("decision_notes")},
+                {"approve": status == "approved", "buyer_notes": record.get("decision_notes")},
             )
             self.counts[status] += 1
         else:
