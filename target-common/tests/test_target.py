@@ -82,6 +82,45 @@ def test_s4_orders_through_mapper_into_common_and_rerun_changes_nothing(
     assert not (tmp_path / "dead-letters.jsonl").exists()
 
 
+def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[str, Any]:
+    """Common's PO as the S/4 ERP holds it (same line), with the ERP's processing status ``status``."""
+    suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
+    item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
+            "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
+            "NetPriceAmount": po["unit_price"], "NetAmount": po["total_amount"],
+            "ScheduleLineDeliveryDate": po["delivery_date"]}  # fmt: skip
+    return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
+            "PurchaseOrderDate": po["order_date"], "DocumentCurrency": po["currency"],
+            "PurchasingProcessingStatus": status, "to_PurchaseOrderItem": {"results": [item]}}  # fmt: skip
+
+
+def test_erp_status_never_moves_common_backwards(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """S/4 knows draft (01), released (05 -> confirmed) and cancelled (08); shipping to receipt happen in Common and
+    confirmation is the supplier's: those are never overwritten, and only the buyer's steps go forward."""
+    pos = [p for p in emulator.data.purchase_orders() if p["amendment_status"] != "proposed"]
+    later = [p for p in pos if p["status"] in ("in_transit", "shipped", "delivered", "received")][:4]
+    pending = next(p for p in pos if p["status"] == "pending")
+    draft = next(p for p in pos if p["status"] == "draft")
+    confirmed = next(p for p in pos if p["status"] == "confirmed")
+    cancel = next(p for p in pos if p["status"] == "pending" and p["id"] != pending["id"])
+    assert len(later) == 4
+    orders = [*(_as_s4(emulator, p, "05") for p in later), _as_s4(emulator, pending, "01"),
+              _as_s4(emulator, confirmed, "01"), _as_s4(emulator, draft, "03"),
+              _as_s4(emulator, cancel, "08")]  # fmt: skip
+    steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path))]
+    result = pipeline(steps, singer("A_PurchaseOrder", orders, ["PurchaseOrder"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    now = {p["id"]: p["status"] for p in emulator.data.purchase_orders()}
+    assert [now[p["id"]] for p in later] == [p["status"] for p in later]  # not set back to confirmed
+    assert now[pending["id"]] == "pending"  # not set back to draft
+    assert now[confirmed["id"]] == "confirmed"
+    assert now[draft["id"]] == "pending"  # released in the ERP: forward
+    assert now[cancel["id"]] == "cancelled"
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+
+
 def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
     changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}

@@ -34,6 +34,12 @@ COMMERCIAL = ("quantity", "unit_price", "delivery_date")
 WRITABLE = ("seller_company_id", "product_id", "product_name", "unit", "quantity", "unit_price", "total_amount",
             "currency", "order_date", "delivery_date", "delivery_location", "status", "notes")  # fmt: skip
 OPEN_STATUSES = ("draft", "pending")
+# Common's PO lifecycle, in the order a PO moves. The buyer's ERP owns only the buyer's steps (draft, released to the
+# supplier = pending, cancelled): confirmation is the supplier's (plan 000, "Seller confirmation": POST
+# .../seller-confirm), shipping to receipt are recorded in Common, amendment_pending is Common's own. So an ERP
+# status is written only when the ERP owns it and it moves the PO forward; never backwards, never a guess.
+LIFECYCLE = {"draft": 0, "pending": 1, "confirmed": 2, "in_transit": 3, "shipped": 3, "delivered": 4, "received": 5}
+ERP_OWNED_STATUSES = ("draft", "pending", "cancelled")
 
 
 class RecordFailed(Exception):
@@ -85,12 +91,34 @@ class CommonSink(RecordSink):
                 body[name] = str(body[name])
         return body
 
+    def _status(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> None:
+        """Drop the ERP's status from ``body`` unless the ERP owns it and it moves the PO forward (see LIFECYCLE)."""
+        ours = body.get("status")
+        if ours is None:
+            return
+        theirs = None if existing is None else existing.get("status")
+        if ours not in ERP_OWNED_STATUSES:
+            forward = False  # the supplier's or Common's step: not the ERP's to set
+        elif theirs is None or ours == theirs:
+            forward = True
+        elif ours == "cancelled":
+            forward = (
+                LIFECYCLE.get(str(theirs), 99) < LIFECYCLE["delivered"]
+            )  # nothing delivered, received or cancelled
+        else:
+            forward = LIFECYCLE[ours] > LIFECYCLE.get(str(theirs), 99)  # draft -> pending only
+        if not forward:
+            del body["status"]
+            if ours != theirs:
+                self.counts["status_left_to_common"] += 1
+
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
         number = record.get("po_number")
         if not number:
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
+        self._status(body, existing)
         if existing is None:
             try:
                 self.client.call("POST", "/purchase-orders", {"po_number": number, **body})
@@ -103,6 +131,8 @@ class CommonSink(RecordSink):
                 existing = self.client.find_po(str(number))
                 if existing is None:
                     raise
+                body = self._body(record)
+                self._status(body, existing)
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
         if not changed:
             self.counts["unchanged"] += 1
