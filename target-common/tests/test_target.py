@@ -245,3 +245,35 @@ def test_transient_errors_are_retried_by_the_kit_and_create_once(
         r.status for r in sandbox.requests("common") if r.method == "POST" and r.path == "/api/v1/purchase-orders"
     ] == [503, 503, 201, 201]
     assert not (tmp_path / "dead-letters.jsonl").exists()
+
+
+def test_a_retried_proposal_and_decision_that_landed_are_not_dead_lettered(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """The first attempt lands but its answer is lost (read timeout); the kit's retry meets Common's 409 (our own
+    proposal open / no proposal left to decide). Re-read, Common holds exactly ours: counted, not a dead letter that
+    would send someone to redo what is done (audit25c F12)."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    po = next(
+        p for p in emulator.data.purchase_orders() if p["status"] == "confirmed" and p["amendment_status"] == "none"
+    )
+    config = target_config(url, tmp_path, http={"max_attempts": 3, "backoff_base": 0, "read_timeout": 1})
+    for path in ("propose-changes", "approve-changes"):
+        slow = FaultSpec("slow_answer", seconds=3, times=1)
+        sandbox.faults.add("common", f"/api/v1/purchase-orders/*/{path}", slow)
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 3}
+    proposed = pipeline([("target-common", config)], singer("purchase_orders", [changed], ["po_number"]), tmp_path)
+    assert proposed.returncode == 0, proposed.stderr[-3000:]
+    assert "'proposed': 1" in proposed.stderr
+    decision = {"po_number": po["po_number"], "status": "rejected", "decision_notes": "no"}
+    decided = pipeline([("target-common", config)], singer("amendments", [decision], ["po_number"]), tmp_path)
+    assert decided.returncode == 0, decided.stderr[-3000:]
+    assert "'rejected': 1" in decided.stderr
+    calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
+    # the held first answers are logged when served, after the retry; the retries met Common's 409
+    assert sorted(c for c in calls if c[0] == "propose-changes") == [("propose-changes", 201), ("propose-changes", 409)]
+    assert ("approve-changes", 409) in calls
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+    ours = [a for a in emulator.data.amendments() if a["purchase_order_id"] == po["id"]]
+    assert [(a["status"], a["proposed_quantity"]) for a in ours] == [("rejected", str(Decimal(po["quantity"]) + 3))]

@@ -149,16 +149,23 @@ class CommonSink(RecordSink):
 
     def _propose(self, po: dict[str, t.Any], changes: dict[str, t.Any], *, reason: str) -> None:
         proposal = {f"proposed_{k}": v for k, v in changes.items()}
-        if po.get("amendment_status") == "proposed":
-            open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
-            current = next((a for a in open_ones if a["status"] == "proposed"), None)
-            if current is not None and all(_same(v, current.get(k)) for k, v in proposal.items()):
-                self.counts["unchanged"] += 1
-                return  # the same proposal is already waiting for the supplier: nothing new
-        self.client.call(
-            "PUT", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
-        )
+        if po.get("amendment_status") == "proposed" and self._open_proposal_is(po, proposal):
+            self.counts["unchanged"] += 1
+            return  # the same proposal is already waiting for the supplier: nothing new
+        try:
+            self.client.call(
+                "PUT", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
+            )
+        except CommonError as exc:
+            # a retried call whose first attempt landed (its answer lost) meets our own proposal: Common holds it
+            if exc.error_code != "AMENDMENT_PENDING" or not self._open_proposal_is(po, proposal):
+                raise
         self.counts["proposed"] += 1
+
+    def _open_proposal_is(self, po: dict[str, t.Any], proposal: dict[str, t.Any]) -> bool:
+        open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
+        current = next((a for a in open_ones if a["status"] == "proposed"), None)
+        return current is not None and all(_same(v, current.get(k)) for k, v in proposal.items())
 
     # --- amendments ---------------------------------------------------------------------------------------
     def write_amendment(self, record: dict[str, t.Any]) -> None:
@@ -178,11 +185,17 @@ class CommonSink(RecordSink):
                     self.counts["unchanged"] += 1
                     return
                 raise RecordFailed(f"purchase order {number} has no open proposal to mark {status}")
-            self.client.call(
-                "PUT",  # Common's method for both amendment calls (plan: PUT .../propose-changes, .../approve-changes)
-                f"/purchase-orders/{po['id']}/approve-changes",
-                {"approve": status == "approved", "buyer_notes": record.get("decision_notes")},
-            )
+            try:
+                self.client.call(
+                    "PUT",  # Common's method for both amendment calls (plan: PUT .../propose-changes, approve-changes)
+                    f"/purchase-orders/{po['id']}/approve-changes",
+                    {"approve": status == "approved", "buyer_notes": record.get("decision_notes")},
+                )
+            except CommonError as exc:
+                # a retried decision whose first attempt landed: Common now shows that decision, nothing open
+                now = self.client.find_po(str(number)) if exc.error_code == "NO_PENDING_AMENDMENT" else None
+                if now is None or now.get("amendment_status") != status:
+                    raise
             self.counts[status] += 1
         else:
             raise RecordFailed(f"amendment status {status!r} is not proposed, approved or rejected")
