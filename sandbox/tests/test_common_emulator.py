@@ -158,7 +158,14 @@ def test_pending_updates_appear_with_sandbox_time_and_acks_are_idempotent(
 def test_amendment_workflow(sandbox: Sandbox, api: requests.Session) -> None:
     url = sandbox.url("common") + "/api/v1/purchase-orders"
     po = next(p for p in _all(api, url) if p["status"] == "confirmed" and p["amendment_status"] != "proposed")
-    proposed = api.post(
+    posted = api.post(f"{url}/{po['id']}/propose-changes", json={"proposed_quantity": "1.000"}, timeout=TIMEOUT)
+    assert (posted.status_code, posted.headers["Allow"], posted.json()) == (
+        405,
+        "PUT",
+        {"detail": "Method Not Allowed"},
+    )
+    assert api.post(f"{url}/{po['id']}/approve-changes", json={"approve": True}, timeout=TIMEOUT).status_code == 405
+    proposed = api.put(
         f"{url}/{po['id']}/propose-changes",
         json={"proposed_quantity": "12.125", "proposed_unit_price": "4.10", "amendment_reason": "capacity"},
         timeout=TIMEOUT,
@@ -168,13 +175,17 @@ def test_amendment_workflow(sandbox: Sandbox, api: requests.Session) -> None:
     assert blocked.status_code == 409
     assert blocked.json()["error_code"] == "AMENDMENT_PENDING"
     assert api.get(f"{url}/{po['id']}", timeout=TIMEOUT).json()["status"] == "amendment_pending"
-    approved = api.post(f"{url}/{po['id']}/approve-changes", json={"approve": True, "notes": "ok"}, timeout=10).json()
+    approved = api.put(
+        f"{url}/{po['id']}/approve-changes", json={"approve": True, "buyer_notes": "ok"}, timeout=10
+    ).json()
     assert approved["quantity"] == "12.125"
     assert approved["unit_price"] == "4.10"
     assert approved["total_amount"] == "49.71"  # 12.125 * 4.10 = 49.7125, rounded half up to cents
     assert approved["status"] == "confirmed"
     assert approved["amendment_status"] == "approved"
-    too_precise = api.post(f"{url}/{po['id']}/propose-changes", json={"proposed_quantity": "1.0001"}, timeout=10)
+    decided = [a for a in api.get(f"{url}/{po['id']}/amendments", timeout=TIMEOUT).json()["data"] if a["decided_at"]]
+    assert decided[-1]["decision_notes"] == "ok"
+    too_precise = api.put(f"{url}/{po['id']}/propose-changes", json={"proposed_quantity": "1.0001"}, timeout=10)
     assert too_precise.status_code == 422
     assert "proposed_quantity" in too_precise.json()["detail"]
 

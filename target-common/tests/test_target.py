@@ -82,6 +82,45 @@ def test_s4_orders_through_mapper_into_common_and_rerun_changes_nothing(
     assert not (tmp_path / "dead-letters.jsonl").exists()
 
 
+def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[str, Any]:
+    """Common's PO as the S/4 ERP holds it (same line), with the ERP's processing status ``status``."""
+    suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
+    item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
+            "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
+            "NetPriceAmount": po["unit_price"], "NetAmount": po["total_amount"],
+            "ScheduleLineDeliveryDate": po["delivery_date"]}  # fmt: skip
+    return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
+            "PurchaseOrderDate": po["order_date"], "DocumentCurrency": po["currency"],
+            "PurchasingProcessingStatus": status, "to_PurchaseOrderItem": {"results": [item]}}  # fmt: skip
+
+
+def test_erp_status_never_moves_common_backwards(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """S/4 knows draft (01), released (05 -> confirmed) and cancelled (08); shipping to receipt happen in Common and
+    confirmation is the supplier's: those are never overwritten, and only the buyer's steps go forward."""
+    pos = [p for p in emulator.data.purchase_orders() if p["amendment_status"] != "proposed"]
+    later = [p for p in pos if p["status"] in ("in_transit", "shipped", "delivered", "received")][:4]
+    pending = next(p for p in pos if p["status"] == "pending")
+    draft = next(p for p in pos if p["status"] == "draft")
+    confirmed = next(p for p in pos if p["status"] == "confirmed")
+    cancel = next(p for p in pos if p["status"] == "pending" and p["id"] != pending["id"])
+    assert len(later) == 4
+    orders = [*(_as_s4(emulator, p, "05") for p in later), _as_s4(emulator, pending, "01"),
+              _as_s4(emulator, confirmed, "01"), _as_s4(emulator, draft, "03"),
+              _as_s4(emulator, cancel, "08")]  # fmt: skip
+    steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path))]
+    result = pipeline(steps, singer("A_PurchaseOrder", orders, ["PurchaseOrder"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    now = {p["id"]: p["status"] for p in emulator.data.purchase_orders()}
+    assert [now[p["id"]] for p in later] == [p["status"] for p in later]  # not set back to confirmed
+    assert now[pending["id"]] == "pending"  # not set back to draft
+    assert now[confirmed["id"]] == "confirmed"
+    assert now[draft["id"]] == "pending"  # released in the ERP: forward
+    assert now[cancel["id"]] == "cancelled"
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+
+
 def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
     changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
@@ -104,6 +143,40 @@ def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: Comm
     final = emulator.data.find_po(po["id"])
     assert final["quantity"] == str(Decimal(po["quantity"]) + 1)
     assert final["amendment_status"] == "approved"
+    assert [w for w in _writes(sandbox) if w.endswith("-changes")] == [
+        f"PUT /api/v1/purchase-orders/{po['id']}/propose-changes",
+        f"PUT /api/v1/purchase-orders/{po['id']}/approve-changes",
+    ]  # Common's method for both (a POST is its 405)
+    decided = [a for a in emulator.data.amendments() if a["purchase_order_id"] == po["id"] and a["decided_at"]]
+    assert decided[-1]["decision_notes"] == "supplier agreed"  # sent as the plan's buyer_notes
+
+
+def test_a_405_on_an_amendment_call_stops_the_run(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """A tenant without the method refuses every amendment: that is a configuration error (exit 1, no STATE), not a
+    dead letter per record behind an exit 0."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    po = next(
+        p for p in emulator.data.purchase_orders() if p["status"] == "confirmed" and p["amendment_status"] != "proposed"
+    )
+    body = '{"detail": "Method Not Allowed"}'
+    sandbox.faults.add(
+        "common",
+        "/api/v1/purchase-orders/*/propose-changes",
+        FaultSpec("status", status=405, body=body, headers={"Allow": "POST"}, times=1),
+    )
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 2}
+    result = pipeline(
+        [("target-common", target_config(url, tmp_path))], singer("purchase_orders", [changed], ["po_number"]), tmp_path
+    )
+    assert result.returncode != 0
+    assert "bookmarks" not in result.stdout  # no STATE past the record
+    assert "HTTP 405" in result.stderr
+    assert "propose-changes" in result.stderr
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+    assert emulator.data.find_po(po["id"])["amendment_status"] != "proposed"
 
 
 def test_422_lands_in_dead_letters_with_request_id(
@@ -116,7 +189,9 @@ def test_422_lands_in_dead_letters_with_request_id(
     unknown = {**good, "po_number": "DL-3", "supplier_number": "S9999999"}
     steps = [("target-common", target_config(url, tmp_path))]
     result = pipeline(steps, singer("purchase_orders", [good, bad, unknown], ["po_number"]), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]  # under dead_letter_ceiling (100): counted, said, exit 0
+    assert "WARNING" in result.stderr
+    assert "2 record(s) dead-lettered" in result.stderr
     letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
     assert [(d["po_number"], d["error_code"], d["status"]) for d in letters] == [
         ("DL-2", "VALIDATION_ERROR", 422), ("DL-3", "UNWRITABLE", None)
@@ -170,3 +245,35 @@ def test_transient_errors_are_retried_by_the_kit_and_create_once(
         r.status for r in sandbox.requests("common") if r.method == "POST" and r.path == "/api/v1/purchase-orders"
     ] == [503, 503, 201, 201]
     assert not (tmp_path / "dead-letters.jsonl").exists()
+
+
+def test_a_retried_proposal_and_decision_that_landed_are_not_dead_lettered(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """The first attempt lands but its answer is lost (read timeout); the kit's retry meets Common's 409 (our own
+    proposal open / no proposal left to decide). Re-read, Common holds exactly ours: counted, not a dead letter that
+    would send someone to redo what is done (audit25c F12)."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    po = next(
+        p for p in emulator.data.purchase_orders() if p["status"] == "confirmed" and p["amendment_status"] == "none"
+    )
+    config = target_config(url, tmp_path, http={"max_attempts": 3, "backoff_base": 0, "read_timeout": 1})
+    for path in ("propose-changes", "approve-changes"):
+        slow = FaultSpec("slow_answer", seconds=3, times=1)
+        sandbox.faults.add("common", f"/api/v1/purchase-orders/*/{path}", slow)
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 3}
+    proposed = pipeline([("target-common", config)], singer("purchase_orders", [changed], ["po_number"]), tmp_path)
+    assert proposed.returncode == 0, proposed.stderr[-3000:]
+    assert "'proposed': 1" in proposed.stderr
+    decision = {"po_number": po["po_number"], "status": "rejected", "decision_notes": "no"}
+    decided = pipeline([("target-common", config)], singer("amendments", [decision], ["po_number"]), tmp_path)
+    assert decided.returncode == 0, decided.stderr[-3000:]
+    assert "'rejected': 1" in decided.stderr
+    calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
+    # the held first answers are logged when served, after the retry; the retries met Common's 409
+    assert sorted(c for c in calls if c[0] == "propose-changes") == [("propose-changes", 201), ("propose-changes", 409)]
+    assert ("approve-changes", 409) in calls
+    assert not (tmp_path / "dead-letters.jsonl").exists()
+    ours = [a for a in emulator.data.amendments() if a["purchase_order_id"] == po["id"]]
+    assert [(a["status"], a["proposed_quantity"]) for a in ours] == [("rejected", str(Decimal(po["quantity"]) + 3))]

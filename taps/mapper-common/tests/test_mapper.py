@@ -86,7 +86,8 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     template = load_template("s4hana")
     order = {"po_number": "PO1", "supplier_number": "S0000007", "order_date": "2024-02-14", "currency": "usd",
              "status": "confirmed", "quantity": "12.5", "unit_price": 4.1, "total_amount": "51.25",
-             "delivery_date": "2024-03-01T00:00:00Z"}  # fmt: skip
+             "delivery_date": "2024-03-01T00:00:00Z", "product_id": None, "product_name": None,
+             "unit": None}  # fmt: skip
     s4 = template.map_record(order, "to_erp")
     item = s4["to_PurchaseOrderItem"][0]
     assert (s4["PurchaseOrder"], s4["Supplier"], s4["DocumentCurrency"]) == ("PO1", "S0000007", "USD")
@@ -98,9 +99,11 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
     with pytest.raises(MappingError, match="more than 2 decimal places"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
+    item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
+            "PurchaseOrderQuantityUnit": None, "NetAmount": None, "ScheduleLineDeliveryDate": None}  # fmt: skip
     odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
-             "PurchasingProcessingStatus": "01",
-             "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "3.000", "NetPriceAmount": "10.00"}]}}  # fmt: skip
+             "PurchasingProcessingStatus": "01", "Supplier": None,
+             "to_PurchaseOrderItem": {"results": [item]}}  # fmt: skip
     common = template.map_record(odata, "from_erp")
     assert common["order_date"] == "2024-02-14"
     assert common["status"] == "draft"
@@ -110,15 +113,35 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
         template.map_record(two_items, "from_erp")
 
 
+def test_an_absent_source_field_is_an_error_not_a_null() -> None:
+    """A null stays null, but a field the source never carried (an unexpanded item list, a deselected column) would
+    reach Common as null, which target-common reads as "leave as it is": the value is lost without a word."""
+    template = load_template("s4hana")
+    header = {"PurchaseOrder": "4500000001", "Supplier": "S0000007", "PurchaseOrderDate": "2024-02-14",
+              "DocumentCurrency": "EUR", "PurchasingProcessingStatus": "01"}  # fmt: skip
+    with pytest.raises(MappingError, match=r"PurchaseOrder='4500000001': to_PurchaseOrderItem is absent.*'expand'"):
+        template.map_record(header, "from_erp")
+    with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
+        template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1"}]}}, "from_erp")
+    nulls = {**header, "Supplier": None, "to_PurchaseOrderItem": None}
+    assert template.map_record(nulls, "from_erp")["quantity"] is None  # present but null: stays null
+    with pytest.raises(MappingError, match=r"field 'unit' of po_number='PO1' is absent"):
+        template.map_record({"po_number": "PO1", "supplier_number": None, "order_date": None, "currency": None,
+                             "status": None, "product_id": None, "product_name": None}, "to_erp")  # fmt: skip
+
+
 def test_unknown_status_fails_naming_the_value(tmp_path: Path) -> None:
-    order = {"po_number": "PO9", "status": "in_transit", "currency": "USD"}
+    order = dict.fromkeys(("supplier_number", "order_date", "product_id", "product_name", "unit", "quantity",
+                           "unit_price", "total_amount", "delivery_date"))  # fmt: skip
+    order |= {"po_number": "PO9", "status": "in_transit", "currency": "USD"}
     result = run_mapper(
         {"template": "s4hana", "direction": "to_erp"}, singer("purchase_orders", [order], ["id"]), tmp_path
     )
     assert result.returncode != 0
     assert "'in_transit' has no mapping in template 's4hana'" in result.stderr
     assert "po_number='PO9'" in result.stderr
-    s4 = {"PurchaseOrder": "45", "PurchasingProcessingStatus": "99"}
+    s4 = {"PurchaseOrder": "45", "Supplier": None, "PurchaseOrderDate": None, "DocumentCurrency": None,
+          "PurchasingProcessingStatus": "99", "to_PurchaseOrderItem": None}  # fmt: skip
     back = run_mapper({"template": "s4hana", "direction": "from_erp"}, singer("A_PurchaseOrder", [s4], []), tmp_path)
     assert back.returncode != 0
     assert "value '99' has no mapping" in back.stderr

@@ -30,6 +30,11 @@ class CommonError(Exception):
         return f"HTTP {self.status} {self.error_code}: {self.detail} (request_id {self.request_id})"
 
 
+class CommonRouteError(RuntimeError):
+    """Common has no such method on the route (405): the tenant's API is not the one this target speaks, so every
+    record of that kind would be refused; a configuration error that stops the run, never a dead letter."""
+
+
 def _verdict(response: requests.Response) -> t.Any:
     status = response.status_code
     if status == 429 or status >= 500:
@@ -63,6 +68,12 @@ class CommonClient:
             classify=_verdict,
             authenticate=self.auth,
         )
+        if response.status_code == 405:
+            raise CommonRouteError(
+                f"target-common: Common refuses {method} {path.split('?')[0]} (HTTP 405, allows "
+                f"{response.headers.get('Allow') or 'nothing said'}); this tenant's API differs from the one "
+                "target-common writes to, so the run stops before any state past this record"
+            )
         if response.status_code >= 400:
             try:
                 payload = response.json()

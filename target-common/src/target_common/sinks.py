@@ -3,7 +3,7 @@
 ``purchase_orders`` (Common's shape, e.g. from ``mapper-common`` with ``direction: from_erp``): looked up by
 ``po_number``; created when absent; when present, only the fields that differ are sent, so a re-run changes
 nothing. The amendment workflow is respected: a PO that has left draft/pending (the supplier may have confirmed
-it) gets changes to quantity, unit price or delivery date as a *proposal* (``propose-changes``), never
+it) gets changes to quantity, unit price or delivery date as a *proposal* (``PUT propose-changes``), never
 overwritten; other fields are updated directly. ``supplier_number`` (an ERP supplier id) is resolved to Common's
 supplier company by its ``erp_supplier_id``.
 
@@ -12,8 +12,9 @@ proposal is open); ``approved``/``rejected`` decides the open proposal (nothing 
 decision: nothing to do).
 
 Common's business answers (4xx in its error format) and records that cannot be sent (unknown supplier) go to the
-dead letters with the error code, detail and ``request_id``; 429/5xx are retried by the kit's session and, when
-the budget is spent, stop the run before any STATE past the record is emitted.
+dead letters with the error code, detail and ``request_id``; a 405 stops the run (``CommonRouteError``); 429/5xx
+are retried by the kit's session and, when the budget is spent, stop the run before any STATE past the record is
+emitted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ COMMERCIAL = ("quantity", "unit_price", "delivery_date")
 WRITABLE = ("seller_company_id", "product_id", "product_name", "unit", "quantity", "unit_price", "total_amount",
             "currency", "order_date", "delivery_date", "delivery_location", "status", "notes")  # fmt: skip
 OPEN_STATUSES = ("draft", "pending")
+# Common's PO lifecycle, in the order a PO moves. The buyer's ERP owns only the buyer's steps (draft, released to the
+# supplier = pending, cancelled): confirmation is the supplier's (plan 000, "Seller confirmation": POST
+# .../seller-confirm), shipping to receipt are recorded in Common, amendment_pending is Common's own. So an ERP
+# status is written only when the ERP owns it and it moves the PO forward; never backwards, never a guess.
+LIFECYCLE = {"draft": 0, "pending": 1, "confirmed": 2, "in_transit": 3, "shipped": 3, "delivered": 4, "received": 5}
+ERP_OWNED_STATUSES = ("draft", "pending", "cancelled")
 
 
 class RecordFailed(Exception):
@@ -84,12 +91,34 @@ class CommonSink(RecordSink):
                 body[name] = str(body[name])
         return body
 
+    def _status(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> None:
+        """Drop the ERP's status from ``body`` unless the ERP owns it and it moves the PO forward (see LIFECYCLE)."""
+        ours = body.get("status")
+        if ours is None:
+            return
+        theirs = None if existing is None else existing.get("status")
+        if ours not in ERP_OWNED_STATUSES:
+            forward = False  # the supplier's or Common's step: not the ERP's to set
+        elif theirs is None or ours == theirs:
+            forward = True
+        elif ours == "cancelled":
+            forward = (
+                LIFECYCLE.get(str(theirs), 99) < LIFECYCLE["delivered"]
+            )  # nothing delivered, received or cancelled
+        else:
+            forward = LIFECYCLE[ours] > LIFECYCLE.get(str(theirs), 99)  # draft -> pending only
+        if not forward:
+            del body["status"]
+            if ours != theirs:
+                self.counts["status_left_to_common"] += 1
+
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
         number = record.get("po_number")
         if not number:
             raise RecordFailed("record has no po_number")
         body = self._body(record)
         existing = self.client.find_po(str(number))
+        self._status(body, existing)
         if existing is None:
             try:
                 self.client.call("POST", "/purchase-orders", {"po_number": number, **body})
@@ -102,6 +131,8 @@ class CommonSink(RecordSink):
                 existing = self.client.find_po(str(number))
                 if existing is None:
                     raise
+                body = self._body(record)
+                self._status(body, existing)
         changed = {k: v for k, v in body.items() if not _same(v, existing.get(k))}
         if not changed:
             self.counts["unchanged"] += 1
@@ -118,16 +149,23 @@ class CommonSink(RecordSink):
 
     def _propose(self, po: dict[str, t.Any], changes: dict[str, t.Any], *, reason: str) -> None:
         proposal = {f"proposed_{k}": v for k, v in changes.items()}
-        if po.get("amendment_status") == "proposed":
-            open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
-            current = next((a for a in open_ones if a["status"] == "proposed"), None)
-            if current is not None and all(_same(v, current.get(k)) for k, v in proposal.items()):
-                self.counts["unchanged"] += 1
-                return  # the same proposal is already waiting for the supplier: nothing new
-        self.client.call(
-            "POST", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
-        )
+        if po.get("amendment_status") == "proposed" and self._open_proposal_is(po, proposal):
+            self.counts["unchanged"] += 1
+            return  # the same proposal is already waiting for the supplier: nothing new
+        try:
+            self.client.call(
+                "PUT", f"/purchase-orders/{po['id']}/propose-changes", {**proposal, "amendment_reason": reason}
+            )
+        except CommonError as exc:
+            # a retried call whose first attempt landed (its answer lost) meets our own proposal: Common holds it
+            if exc.error_code != "AMENDMENT_PENDING" or not self._open_proposal_is(po, proposal):
+                raise
         self.counts["proposed"] += 1
+
+    def _open_proposal_is(self, po: dict[str, t.Any], proposal: dict[str, t.Any]) -> bool:
+        open_ones = self.client.call("GET", f"/purchase-orders/{po['id']}/amendments")["data"]
+        current = next((a for a in open_ones if a["status"] == "proposed"), None)
+        return current is not None and all(_same(v, current.get(k)) for k, v in proposal.items())
 
     # --- amendments ---------------------------------------------------------------------------------------
     def write_amendment(self, record: dict[str, t.Any]) -> None:
@@ -147,11 +185,17 @@ class CommonSink(RecordSink):
                     self.counts["unchanged"] += 1
                     return
                 raise RecordFailed(f"purchase order {number} has no open proposal to mark {status}")
-            self.client.call(
-                "POST",
-                f"/purchase-orders/{po['id']}/approve-changes",
-                {"approve": status == "approved", "notes": record.get("decision_notes")},
-            )
+            try:
+                self.client.call(
+                    "PUT",  # Common's method for both amendment calls (plan: PUT .../propose-changes, approve-changes)
+                    f"/purchase-orders/{po['id']}/approve-changes",
+                    {"approve": status == "approved", "buyer_notes": record.get("decision_notes")},
+                )
+            except CommonError as exc:
+                # a retried decision whose first attempt landed: Common now shows that decision, nothing open
+                now = self.client.find_po(str(number)) if exc.error_code == "NO_PENDING_AMENDMENT" else None
+                if now is None or now.get("amendment_status") != status:
+                    raise
             self.counts[status] += 1
         else:
             raise RecordFailed(f"amendment status {status!r} is not proposed, approved or rejected")

@@ -81,7 +81,14 @@ class TargetCommon(Target):
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
-        self.logger.info("target-common: %s; dead letters: %d", dict(self.counts), self.dead_letters.count)
+        letters = self.dead_letters
+        if letters.count:  # under the ceiling the run succeeds, but never without saying so
+            self.logger.warning(
+                "target-common: %s; %d record(s) dead-lettered to %s (fails the run above dead_letter_ceiling=%d)",
+                dict(self.counts), letters.count, letters.path, letters.ceiling,
+            )  # fmt: skip
+        else:
+            self.logger.info("target-common: %s; dead letters: 0", dict(self.counts))
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         if "client" in self.__dict__:

@@ -21,8 +21,10 @@ Format (see ``templates/s4hana.yaml``)::
 
 Rules: decimals keep their exact value at ``scale`` places (``Decimal``; strings and numbers accepted); dates
 are ISO 8601 ``YYYY-MM-DD`` out (ISO dates, date-times and OData ``/Date(ms)/`` in); currencies are ISO 4217
-codes, upper-cased; enum values outside the table fail naming the value, the field and the record key. A
-missing or null source field stays null. OData V2's ``{"results": [...]}`` list wrapper is read as a list.
+codes, upper-cased; enum values outside the table fail naming the value, the field and the record key. A null
+source field stays null; an *absent* one (the key not in the record at all, or a list the source did not expand)
+is an error naming the field: a null there would read downstream as "unchanged" and lose the value without a
+word. OData V2's ``{"results": [...]}`` list wrapper is read as a list.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ class Template:
         key = self.describe_key(record, direction)
         if direction == "from_erp":
             for list_name in self.single_item_lists:
+                if list_name not in record:
+                    raise MappingError(
+                        f"{self.name}: {self.erp_stream} {key}: {list_name} is absent; the source must carry the "
+                        f"items (tap-sap-s4hana: setting 'expand' with {self.erp_stream}: [{list_name}])"
+                    )
                 items = _as_list(record.get(list_name))
                 if items is not None and len(items) != 1:
                     raise MappingError(
@@ -128,6 +135,12 @@ class Template:
         out: dict[str, Any] = {}
         for rule in self.fields:
             value = _get(record, rule.steps(source_side))
+            if value is None and not _present(record, rule.steps(source_side)):
+                path = rule.common if direction == "to_erp" else rule.erp
+                raise MappingError(
+                    f"{self.name}: field {path!r} of {key} is absent from the source record (not null: missing); "
+                    f"{'the catalog must select it' if direction == 'to_erp' else 'the tap must read it'}"
+                )
             converted = self._convert(rule, value, direction, key)
             _set(out, rule.steps(target_side), converted)
         return out
@@ -213,6 +226,25 @@ def _get(record: Any, steps: list[tuple[str, int | None]]) -> Any:
                 return None
             node = items[index]
     return node
+
+
+def _present(record: Any, steps: list[tuple[str, int | None]]) -> bool:
+    """Whether the path exists (its value may be null); a null object or list on the way counts as present."""
+    node = record
+    for name, index in steps:
+        if node is None:
+            return True
+        if not isinstance(node, dict) or name not in node:
+            return False
+        node = node[name]
+        if index is not None:
+            items = _as_list(node)
+            if node is None:
+                return True
+            if items is None or index >= len(items):
+                return False
+            node = items[index]
+    return True
 
 
 def _set(record: dict[str, Any], steps: list[tuple[str, int | None]], value: Any) -> None:

@@ -60,6 +60,15 @@ API = "/api/v1"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def _method_not_allowed(allow: str) -> Handler:
+    """FastAPI's answer to a method a route does not have (its JSON ``detail``, not Common's error format)."""
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
+
+    return endpoint
+
+
 def error_response(status: int, error_code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     request_id = f"req_{uuid.uuid4().hex[:16]}"
     body = {
@@ -189,8 +198,20 @@ class CommonEmulator(ProductEmulator):
             Route(f"{API}/purchase-orders/{{po_id}}", g(self._get_po), methods=["GET"]),
             Route(f"{API}/purchase-orders/{{po_id}}", g(self._update_po), methods=["PUT", "PATCH"]),
             Route(f"{API}/purchase-orders/{{po_id}}/seller-confirm", g(self._seller_confirm), methods=["POST"]),
-            Route(f"{API}/purchase-orders/{{po_id}}/propose-changes", g(self._propose), methods=["POST"]),
-            Route(f"{API}/purchase-orders/{{po_id}}/approve-changes", g(self._approve), methods=["POST"]),
+            # PUT, as Common's API (and its plan) has them; any other method is FastAPI's 405, so a client that
+            # POSTs fails here as it would against a tenant
+            Route(f"{API}/purchase-orders/{{po_id}}/propose-changes", g(self._propose), methods=["PUT"]),
+            Route(f"{API}/purchase-orders/{{po_id}}/approve-changes", g(self._approve), methods=["PUT"]),
+            Route(
+                f"{API}/purchase-orders/{{po_id}}/propose-changes",
+                _method_not_allowed("PUT"),
+                methods=["POST", "PATCH"],
+            ),
+            Route(
+                f"{API}/purchase-orders/{{po_id}}/approve-changes",
+                _method_not_allowed("PUT"),
+                methods=["POST", "PATCH"],
+            ),
             Route(f"{API}/purchase-orders/{{po_id}}/amendments", g(self._po_amendments), methods=["GET"]),
             Route(f"{API}/amendments", g(self._list_amendments), methods=["GET"]),
             Route(f"{API}/companies", g(self._list_companies), methods=["GET"]),
@@ -531,7 +552,7 @@ class CommonEmulator(ProductEmulator):
             raise CommonApiError(422, "VALIDATION_ERROR", "field 'approve' must be true or false")
         amendment = dict(amendment)
         amendment["status"] = "approved" if approve else "rejected"
-        amendment["decision_notes"] = body.get("notes")
+        amendment["decision_notes"] = body.get("buyer_notes")  # the plan's field; a pydantic server drops others
         amendment["decided_at"] = iso(self.data.now())
         if approve:
             if amendment["proposed_quantity"]:
