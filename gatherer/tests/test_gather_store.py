@@ -81,3 +81,31 @@ def test_an_answer_counts_only_the_rows_its_read_saw_when_a_key_part_is_a_date(
     (answer,) = report.answers
     assert f"= {expected}" in answer.text() or f"= {expected:,}" in answer.text(), answer.text()
     assert "found in the store by key" not in answer.text()
+
+
+def test_a_date_time_key_without_an_offset_is_found_on_a_host_west_of_utc(tmp_path: Path) -> None:
+    """review25a F6: the target reads a date-time without an offset as UTC; the answer's key join read it in the
+    host's zone, and on a host west of UTC found none of the rows it had read."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("CREATE TABLE t (k TIMESTAMPTZ, v INTEGER)")
+        conn.execute("INSERT INTO t VALUES ('2026-01-05T10:00:00+00:00', 3), ('2026-01-06T10:00:00+00:00', 4)")
+    script = f"""
+from xlr8_gather.answer import compute
+answer = compute(duckdb_path={str(path)!r}, table="t", product="p", entity="e", kind="sum", measure="v",
+                 group_by=None, canonical_fields={{"v": "v"}}, key_properties=["k"],
+                 rows=[{{"k": "2026-01-05T10:00:00", "v": 3}}])
+print(answer.text())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, check=False, env={**os.environ, "TZ": "America/Chicago"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "= 3" in done.stdout, done.stdout
+    assert "found in the store by key" not in done.stdout, done.stdout

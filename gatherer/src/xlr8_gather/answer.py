@@ -75,6 +75,7 @@ def compute(
     column_of = {canonical: snake_case(column) for column, canonical in canonical_fields.items()}
     notes: list[str] = []
     with duckdb.connect() as conn:
+        conn.execute("SET TimeZone = 'UTC'")  # as the target read a date-time without an offset
         conn.execute(f"ATTACH '{duckdb_path.replace(chr(39), chr(39) * 2)}' AS landed (READ_ONLY)")
         source = f'landed."{table}"'
         columns = {name: kind_ for name, kind_, *_ in conn.execute(f"DESCRIBE {source}").fetchall()}

@@ -921,35 +921,56 @@ class AnnotatedStreamMixin:
             references=dict(self.xlr8_references),
             columns=list(stream.schema.get("properties", {})),
             formerly_unannotated=self.xlr8_formerly_unannotated,
-            replace_by=[] if self._reads_part_of_sets else list(self.xlr8_replace_by),
+            replace_by=[] if reads_part(self) else list(self.xlr8_replace_by),
         )
 
-    @property
-    def _reads_part_of_sets(self) -> bool:
-        """A ``filters`` setting that applies to the stream reads part of each set (a pay code of a day): the target
-        must not take those rows for whole sets and mark the rest deleted."""
-        return getattr(self, "universal_filter", None) is not None
+
+def reads_part(stream: t.Any) -> bool:
+    """Whether a run reads part of the stream's rows: the kit's ``filters`` setting applies to it, or a
+    ``stream_maps`` entry filters it (``__filter__``). The target must then neither take the rows for whole sets
+    (``replace_by``: the rest of each set marked deleted) nor for the whole table (ACTIVATE_VERSION)."""
+    if getattr(stream, "universal_filter", None) is not None:
+        return True
+    maps = (getattr(stream, "config", None) or {}).get("stream_maps") or {}
+    name = getattr(stream, "name", None)
+    return any(
+        isinstance(m, dict) and m.get("__filter__") and (key == name or m.get("__source__") == name)
+        for key, m in maps.items()
+    )
 
 
 class ActivateAtEndMixin:
     """A full-table stream's ACTIVATE_VERSION after its last record, not before its first (singer-sdk 0.54.9
     sends it first): a target applies it on arrival, marking every row of the older version deleted, so a read
     cut short left every row it had not re-read deleted, and readers saw the table empty while it loaded. Held
-    here, it goes out once the read ended; a read that fails sends none, and the older version stays live."""
+    here, it goes out once the read ended: a child stream's once every parent's children were read (the SDK syncs
+    a child per parent record), none for a read that failed or read part of the rows (``reads_part``)."""
 
     _xlr8_pending_version: int | None = None
+    _xlr8_read_failed: bool = False
 
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._xlr8_pending_version = full_table_version
 
     def _xlr8_activate_read_version(self) -> None:
-        """Send the version this read held back (called when the read completed)."""
-        version, self._xlr8_pending_version = self._xlr8_pending_version, None
-        if version is not None:
-            super()._write_activate_version_message(version)  # type: ignore[misc]
+        """Send the versions this read held back, its own and its child streams' (called when the read ended)."""
+        if getattr(self, "parent_stream_type", None) is not None:
+            return  # sent by the top-level parent, after the children of every parent
+        pending: list[t.Any] = [self]
+        while pending:
+            stream = pending.pop(0)
+            pending.extend(c for c in getattr(stream, "child_streams", ()) if isinstance(c, ActivateAtEndMixin))
+            version, stream._xlr8_pending_version = stream._xlr8_pending_version, None
+            failed, stream._xlr8_read_failed = stream._xlr8_read_failed, False
+            if version is not None and not failed and not reads_part(stream):
+                Stream._write_activate_version_message(stream, version)
 
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
-        yield from super()._sync_records(context, write_messages=write_messages)  # type: ignore[misc]
+        try:
+            yield from super()._sync_records(context, write_messages=write_messages)  # type: ignore[misc]
+        except BaseException:
+            self._xlr8_read_failed = True  # a child's failure the SDK logs and passes over included
+            raise
         if write_messages:  # BATCH mode reads without messages: ``KitBatchingMixin._sync_batches`` sends it
             self._xlr8_activate_read_version()
 

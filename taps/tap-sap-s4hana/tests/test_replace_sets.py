@@ -145,3 +145,19 @@ def test_a_read_failing_part_way_sends_no_part_of_an_order(
     sent = Counter(m["record"]["PurchaseOrder"] for m in parse_singer_messages(cut) if m["type"] == "RECORD")
     assert sent
     assert all(sent[po] == full[po] for po in sent), (sent, full)
+
+
+def test_a_stream_map_filter_reads_part_of_each_order_and_marks_nothing_deleted(
+    url: str, sandbox: Sandbox, emulator: S4HanaEmulator, tmp_path: Path
+) -> None:
+    """review25a F1: ``stream_maps`` ``__filter__`` reads part of each order like the ``filters`` setting does."""
+    rc, whole = _sync(url, tmp_path)
+    assert rc == 0
+    _land(whole, tmp_path)
+    before = _rows(tmp_path)
+    maps = {STREAM: {"__filter__": "PurchaseOrderItem == '00010'"}}
+    rc, part = _sync(url, tmp_path, stream_maps=maps)
+    assert rc == 0
+    assert '"replace_by"' not in part
+    _land(part, tmp_path)
+    assert _rows(tmp_path) == before

@@ -431,9 +431,10 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         """A header-driven set reads every sub-row of each header it reads (S/4 stamps the order when a line,
         condition or schedule line is removed), so the target replaces a header's rows with the run's: a removed
         line is marked deleted. Only where pages come ordered by key (``page_size`` > 0 sends ``$orderby``), so a
-        header's rows come together (``whole_sets``), and where the join columns lead the key."""
+        header's rows come together (``whole_sets``; not where a key is ``sap:sortable="false"``: no ``$orderby``), and
+        where the join columns lead the key."""
         link = self.plan.header
-        if link is None or not self.settings.page_size:
+        if link is None or not self.settings.page_size or not order_keys(self.plan.entity_set.entity_type):
             return ()
         join = tuple(link.join)
         return join if list(join) == list(self.plan.primary_keys)[: len(join)] else ()
