@@ -170,3 +170,46 @@ def test_transient_errors_are_retried_by_the_kit_and_create_once(
         r.status for r in sandbox.requests("common") if r.method == "POST" and r.path == "/api/v1/purchase-orders"
     ] == [503, 503, 201, 201]
     assert not (tmp_path / "dead-letters.jsonl").exists()
+
+
+def test_a_dead_lettered_records_personal_and_secret_fields_are_masked_in_every_file_and_log(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """loose24 "left": ``DeadLetters.add`` wrote the refused record whole. A record Common refuses (422) and one the
+    target cannot send (unknown supplier) keep PII-named and secret-named fields, at any depth, only masked, as the
+    target's and mapper-common's letters do (``xlr8_kit.dead_letters``); the letter still names the stream, the key
+    and the failing field, and no canary is in any file the run leaves or in its output."""
+    supplier = emulator.ctx.company.supplier(0)
+    canaries = {
+        "supplier_tax_id": "CANARY-TC-TIN-2b41c9e0",
+        "home_address": "CANARY-TC-ADDR-8f0d17aa",
+        "personal_email": "canary.tc.7c1e@example.org",
+        "bank_account": "CANARY-TC-BANK-51f3e2d4",
+        "api_token": "CANARY-TC-TOKEN-e0a9b6c3",
+    }
+    line = {"line": 1, "bank_account": canaries["bank_account"], "api_token": canaries["api_token"]}
+    refused = {"po_number": "DL-PII-1", "supplier_number": supplier.supplier_id, "quantity": "1.000",
+               "unit_price": "2.00", "currency": "xx", "order_date": "2026-01-05",
+               "supplier_tax_id": canaries["supplier_tax_id"],
+               "requester": {"name": "Ada", "home_address": canaries["home_address"],
+                             "contact": {"personal_email": canaries["personal_email"]}},
+               "lines": [line]}  # fmt: skip
+    unwritable = {**refused, "po_number": "DL-PII-2", "currency": "USD", "supplier_number": "S9999999"}
+    steps = [("target-common", target_config(url, tmp_path, audit_log_path=str(tmp_path / "audit.jsonl")))]
+    result = pipeline(steps, singer("purchase_orders", [refused, unwritable], ["po_number"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blobs = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    blobs |= {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
+    assert scan([Canary(name, value) for name, value in canaries.items()], blobs) == []
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(d["stream"], d["po_number"], d["error_code"]) for d in letters] == [
+        ("purchase_orders", "DL-PII-1", "VALIDATION_ERROR"), ("purchase_orders", "DL-PII-2", "UNWRITABLE")
+    ]  # fmt: skip
+    assert "currency" in letters[0]["detail"]
+    assert "supplier_number" in letters[1]["detail"]
+    kept = letters[0]["record"]
+    assert (kept["po_number"], kept["currency"], kept["requester"]["name"]) == ("DL-PII-1", "xx", "Ada")  # readable
+    assert kept["supplier_tax_id"] == "[PII]"
+    assert kept["requester"]["home_address"] == "[PII]"
+    assert kept["requester"]["contact"]["personal_email"] == "[PII]"
+    assert kept["lines"] == [{"line": 1, "bank_account": "[PII]", "api_token": "***"}]

@@ -28,6 +28,8 @@ from pathlib import Path
 from singer_sdk.sinks import RecordSink
 
 from target_common.client import CommonClient, CommonError
+from xlr8_kit.dead_letters import redacted_payload
+from xlr8_kit.redaction import Redactor
 
 COMMERCIAL = ("quantity", "unit_price", "delivery_date")
 WRITABLE = ("seller_company_id", "product_id", "product_name", "unit", "quantity", "unit_price", "total_amount",
@@ -158,11 +160,16 @@ class CommonSink(RecordSink):
 
 
 class DeadLetters:
-    """JSON lines: stream, key, error code, detail, request_id, HTTP status, the record; a ceiling fails the run."""
+    """JSON lines: stream, key, error code, detail, request_id, HTTP status, the record; a ceiling fails the run.
 
-    def __init__(self, path: str, ceiling: int) -> None:
+    The file outlives the run and is read by people, so the record is kept as every dead letter keeps one
+    (``xlr8_kit.dead_letters``): secret-named and PII-named fields masked at any depth (this target has no PII key to
+    protect them with), registered secrets masked, long strings cut."""
+
+    def __init__(self, path: str, ceiling: int, redactor: Redactor) -> None:
         self.path = Path(path)
         self.ceiling = ceiling
+        self.redactor = redactor
         self.count = 0
 
     def add(
@@ -183,7 +190,7 @@ class DeadLetters:
             "detail": detail,
             "request_id": request_id,
             "status": status,
-            "record": record,
+            "record": redacted_payload(record, self.redactor, personal=True),
         }
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
