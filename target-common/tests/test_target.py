@@ -213,3 +213,45 @@ def test_a_dead_lettered_records_personal_and_secret_fields_are_masked_in_every_
     assert kept["requester"]["home_address"] == "[PII]"
     assert kept["requester"]["contact"]["personal_email"] == "[PII]"
     assert kept["lines"] == [{"line": 1, "bank_account": "[PII]", "api_token": "***"}]
+
+
+def test_a_record_failing_its_schema_is_dead_lettered_naming_the_path_never_the_value(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """loose25 task 1: a record that failed its stream's schema stopped the run with the SDK's validator text, which
+    quotes the value (a PII-named field's here), in the ERROR log. It is dead-lettered (``INVALID_RECORD``, the
+    field's JSON path and the rule), masked, and the records after it are still written."""
+    supplier = emulator.ctx.company.supplier(0)
+    canaries = {"supplier_tax_id": "CANARY-TC-TIN-schema-4b7e", "requester_birth_date": "CANARY-TC-DOB-9d03"}
+    schema = {"type": "object", "properties": {
+        "po_number": {"type": "string"}, "supplier_number": {"type": ["string", "null"]},
+        "quantity": {"type": ["string", "null"]}, "unit_price": {"type": ["string", "null"]},
+        "currency": {"type": ["string", "null"]}, "order_date": {"type": ["string", "null"], "format": "date"},
+        "supplier_tax_id": {"type": ["integer", "null"]},
+        "requester_birth_date": {"type": ["string", "null"], "format": "date"}}}  # fmt: skip
+    good = {"po_number": "DL-SCH-3", "supplier_number": supplier.supplier_id, "quantity": "1.000",
+            "unit_price": "2.00", "currency": "USD", "order_date": "2026-01-05"}  # fmt: skip
+    records = [
+        {**good, "po_number": "DL-SCH-1", "supplier_tax_id": canaries["supplier_tax_id"]},
+        {**good, "po_number": "DL-SCH-2", "requester_birth_date": canaries["requester_birth_date"]},
+        good,
+    ]
+    messages = [{"type": "SCHEMA", "stream": "purchase_orders", "schema": schema, "key_properties": ["po_number"]},
+                *({"type": "RECORD", "stream": "purchase_orders", "record": r} for r in records),
+                {"type": "STATE", "value": {"bookmarks": {"purchase_orders": {"done": True}}}}]  # fmt: skip
+    result = pipeline([("target-common", target_config(url, tmp_path))], messages, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"bookmarks": {"purchase_orders": {"done": True}}}
+    blobs = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    blobs |= {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
+    assert scan([Canary(name, value) for name, value in canaries.items()], blobs) == []
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(d["stream"], d["po_number"], d["error_code"], d["detail"]) for d in letters] == [
+        ("purchase_orders", "DL-SCH-1", "INVALID_RECORD", "schema violation (type) at $.supplier_tax_id"),
+        ("purchase_orders", "DL-SCH-2", "INVALID_RECORD", "unparseable date value at $.requester_birth_date"),
+    ]
+    assert letters[0]["record"]["supplier_tax_id"] == "[PII]"
+    assert letters[1]["record"]["requester_birth_date"] == "[PII]"
+    landed = {p["po_number"] for p in emulator.data.purchase_orders()}
+    assert "DL-SCH-3" in landed  # the run went on past them
+    assert not {"DL-SCH-1", "DL-SCH-2"} & landed

@@ -16,10 +16,16 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+import jsonschema
+from singer_sdk.helpers._typing import get_datelike_property_type
 
 from xlr8_kit.privacy.policy import classify_column, pii_canonical_fields, snake
 from xlr8_kit.redaction import MASK, Redactor
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
 
 #: A dead letter keeps this many characters of a string (the rest counted).
 PAYLOAD_STRING_LIMIT = 256
@@ -100,3 +106,39 @@ def redact_payload(record: dict[str, Any], redactor: Redactor, *, personal: bool
     """``redacted_payload`` as one JSON text, every registered secret's forms masked in it once more."""
     payload = redacted_payload(record, redactor, personal=personal)
     return redactor.redact(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+def schema_violation(exc: BaseException) -> tuple[str, str]:
+    """Where and why a record fails its stream's JSON schema (the SDK's ``InvalidRecord``), as a letter says it: the
+    field's JSON path and the rule, never the value (the validator's own message quotes it, RELIABILITY D3)."""
+    cause = exc.__cause__
+    if isinstance(cause, jsonschema.ValidationError):
+        return cause.json_path, f"schema violation ({cause.validator})"
+    return "$", "schema violation"
+
+
+def datelike_properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The schema's date, date-time and time properties (what ``unparseable_datelike`` parses)."""
+    properties = schema.get("properties") or {}
+    return {name: prop for name, prop in properties.items() if get_datelike_property_type(prop) is not None}
+
+
+def unparseable_datelike(
+    sink: Sink, record: dict[str, Any], datelike: dict[str, dict[str, Any]]
+) -> tuple[str, str] | None:
+    """The SDK's timestamp parsing (``Sink._parse_timestamps_in_record``) one field of ``datelike`` at a time, each
+    replaced in ``record`` by its parsed value, so a refusal names its field: the path and reason of the first that
+    does not parse (the parser's text quotes the value), else None."""
+    for key, prop in datelike.items():
+        value = record.get(key)
+        if value is None:
+            continue
+        single = {key: value}
+        try:
+            sink._parse_timestamps_in_record(
+                record=single, schema={"properties": {key: prop}}, treatment=sink.datetime_error_treatment
+            )
+        except (ValueError, TypeError, OverflowError):
+            return f"$.{key}", f"unparseable {prop.get('format', 'date')} value"
+        record[key] = single[key]
+    return None
