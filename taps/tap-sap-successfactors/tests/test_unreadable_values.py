@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.testing.singer_cli import discover_selecting, parse_singer_messages, run_tap_cli
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.successfactors import SuccessFactorsEmulator
@@ -28,19 +28,17 @@ from .conftest import basic_config
 def test_an_unreadable_value_names_property_and_type_never_the_value(
     url: str, sandbox: Sandbox, emulator: SuccessFactorsEmulator, tmp_path: Path, field: str, canary: str, edm: str
 ) -> None:
-    config = write_json(tmp_path / "config.json", basic_config(url, entity_sets=["PerPerson"]))
-    discovered = run_tap_cli("tap-sap-successfactors", ["--config", config, "--discover"], tmp_path)
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = json.loads(discovered.stdout)
-    (stream,) = [s for s in catalog["streams"] if s["tap_stream_id"] == "PerPerson"]
-    types = {name: prop.get("format") for name, prop in stream["schema"]["properties"].items()}
-    assert types[field] == "date-time"
-    catalog_file = write_json(tmp_path / "catalog.json", select_streams(catalog, {"PerPerson"}))
+    tap = "tap-sap-successfactors"
+    config, catalog_file = discover_selecting(
+        tap, basic_config(url, entity_sets=["PerPerson"]), {"PerPerson"}, tmp_path
+    )
+    (stream,) = [s for s in json.loads(Path(catalog_file).read_text())["streams"] if s["tap_stream_id"] == "PerPerson"]
+    assert stream["schema"]["properties"][field].get("format") == "date-time"
     good = {"personIdExternal": "P1", "dateOfBirth": "/Date(315532800000)/",
             "lastModifiedDateTime": "/Date(1767571200000+0000)/"}  # fmt: skip
     body = json.dumps({"d": {"results": [good, {**good, "personIdExternal": "P2", field: canary}]}})
     sandbox.faults.add("successfactors", "/odata/v2/PerPerson", FaultSpec("status", status=200, body=body))
-    synced = run_tap_cli("tap-sap-successfactors", ["--config", config, "--catalog", catalog_file], tmp_path)
+    synced = run_tap_cli(tap, ["--config", config, "--catalog", catalog_file], tmp_path)
     assert synced.returncode != 0
     assert "CANARY" not in synced.stderr + synced.stdout
     assert f"{field}: cannot read {edm} value" in synced.stderr

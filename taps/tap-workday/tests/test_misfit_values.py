@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+from xlr8_kit.testing.singer_cli import discover_selecting, parse_singer_messages, run_tap_cli
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import REPORT_OWNER, TENANT, WorkdayEmulator
@@ -34,10 +34,7 @@ def test_a_value_that_does_not_fit_its_type_names_stream_and_field_never_the_val
     url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: Path, field: str, canary: str, kind: str
 ) -> None:
     report = {"name": "worker_report", "url": report_url(url, "XLR8_Workers"), "primary_keys": ["Employee_ID"]}
-    config = write_json(tmp_path / "config.json", base_config(url, reports=[report]))
-    discovered = run_tap_cli("tap-workday", ["--config", config, "--discover"], tmp_path)
-    assert discovered.returncode == 0, discovered.stderr
-    catalog = write_json(tmp_path / "catalog.json", select_streams(json.loads(discovered.stdout), {"worker_report"}))
+    config, catalog = discover_selecting("tap-workday", base_config(url, reports=[report]), {"worker_report"}, tmp_path)
     good = {"Employee_ID": "21001", "Annual_Salary": "85000.00", "Hire_Date": "2019-03-01-08:00", "Full_Time": "1"}
     body = json.dumps({"Report_Entry": [good, {**good, "Employee_ID": "21002", field: canary}]})
     sandbox.faults.add("workday", REPORT_PATH, FaultSpec("status", status=200, body=body, query={"format": "json"}))
