@@ -277,3 +277,88 @@ def test_a_retried_proposal_and_decision_that_landed_are_not_dead_lettered(
     assert not (tmp_path / "dead-letters.jsonl").exists()
     ours = [a for a in emulator.data.amendments() if a["purchase_order_id"] == po["id"]]
     assert [(a["status"], a["proposed_quantity"]) for a in ours] == [("rejected", str(Decimal(po["quantity"]) + 3))]
+
+
+def test_a_dead_lettered_records_personal_and_secret_fields_are_masked_in_every_file_and_log(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """loose24 "left": ``DeadLetters.add`` wrote the refused record whole. A record Common refuses (422) and one the
+    target cannot send (unknown supplier) keep PII-named and secret-named fields, at any depth, only masked, as the
+    target's and mapper-common's letters do (``xlr8_kit.dead_letters``); the letter still names the stream, the key
+    and the failing field, and no canary is in any file the run leaves or in its output."""
+    supplier = emulator.ctx.company.supplier(0)
+    canaries = {
+        "supplier_tax_id": "CANARY-TC-TIN-2b41c9e0",
+        "home_address": "CANARY-TC-ADDR-8f0d17aa",
+        "personal_email": "canary.tc.7c1e@example.org",
+        "bank_account": "CANARY-TC-BANK-51f3e2d4",
+        "api_token": "CANARY-TC-TOKEN-e0a9b6c3",
+    }
+    line = {"line": 1, "bank_account": canaries["bank_account"], "api_token": canaries["api_token"]}
+    refused = {"po_number": "DL-PII-1", "supplier_number": supplier.supplier_id, "quantity": "1.000",
+               "unit_price": "2.00", "currency": "xx", "order_date": "2026-01-05",
+               "supplier_tax_id": canaries["supplier_tax_id"],
+               "requester": {"name": "Ada", "home_address": canaries["home_address"],
+                             "contact": {"personal_email": canaries["personal_email"]}},
+               "lines": [line]}  # fmt: skip
+    unwritable = {**refused, "po_number": "DL-PII-2", "currency": "USD", "supplier_number": "S9999999"}
+    steps = [("target-common", target_config(url, tmp_path, audit_log_path=str(tmp_path / "audit.jsonl")))]
+    result = pipeline(steps, singer("purchase_orders", [refused, unwritable], ["po_number"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blobs = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    blobs |= {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
+    assert scan([Canary(name, value) for name, value in canaries.items()], blobs) == []
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(d["stream"], d["po_number"], d["error_code"]) for d in letters] == [
+        ("purchase_orders", "DL-PII-1", "VALIDATION_ERROR"), ("purchase_orders", "DL-PII-2", "UNWRITABLE")
+    ]  # fmt: skip
+    assert "currency" in letters[0]["detail"]
+    assert "supplier_number" in letters[1]["detail"]
+    kept = letters[0]["record"]
+    assert (kept["po_number"], kept["currency"], kept["requester"]["name"]) == ("DL-PII-1", "xx", "Ada")  # readable
+    assert kept["supplier_tax_id"] == "[PII]"
+    assert kept["requester"]["home_address"] == "[PII]"
+    assert kept["requester"]["contact"]["personal_email"] == "[PII]"
+    assert kept["lines"] == [{"line": 1, "bank_account": "[PII]", "api_token": "***"}]
+
+
+def test_a_record_failing_its_schema_is_dead_lettered_naming_the_path_never_the_value(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """loose25 task 1: a record that failed its stream's schema stopped the run with the SDK's validator text, which
+    quotes the value (a PII-named field's here), in the ERROR log. It is dead-lettered (``INVALID_RECORD``, the
+    field's JSON path and the rule), masked, and the records after it are still written."""
+    supplier = emulator.ctx.company.supplier(0)
+    canaries = {"supplier_tax_id": "CANARY-TC-TIN-schema-4b7e", "requester_birth_date": "CANARY-TC-DOB-9d03"}
+    schema = {"type": "object", "properties": {
+        "po_number": {"type": "string"}, "supplier_number": {"type": ["string", "null"]},
+        "quantity": {"type": ["string", "null"]}, "unit_price": {"type": ["string", "null"]},
+        "currency": {"type": ["string", "null"]}, "order_date": {"type": ["string", "null"], "format": "date"},
+        "supplier_tax_id": {"type": ["integer", "null"]},
+        "requester_birth_date": {"type": ["string", "null"], "format": "date"}}}  # fmt: skip
+    good = {"po_number": "DL-SCH-3", "supplier_number": supplier.supplier_id, "quantity": "1.000",
+            "unit_price": "2.00", "currency": "USD", "order_date": "2026-01-05"}  # fmt: skip
+    records = [
+        {**good, "po_number": "DL-SCH-1", "supplier_tax_id": canaries["supplier_tax_id"]},
+        {**good, "po_number": "DL-SCH-2", "requester_birth_date": canaries["requester_birth_date"]},
+        good,
+    ]
+    messages = [{"type": "SCHEMA", "stream": "purchase_orders", "schema": schema, "key_properties": ["po_number"]},
+                *({"type": "RECORD", "stream": "purchase_orders", "record": r} for r in records),
+                {"type": "STATE", "value": {"bookmarks": {"purchase_orders": {"done": True}}}}]  # fmt: skip
+    result = pipeline([("target-common", target_config(url, tmp_path))], messages, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"bookmarks": {"purchase_orders": {"done": True}}}
+    blobs = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    blobs |= {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
+    assert scan([Canary(name, value) for name, value in canaries.items()], blobs) == []
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(d["stream"], d["po_number"], d["error_code"], d["detail"]) for d in letters] == [
+        ("purchase_orders", "DL-SCH-1", "INVALID_RECORD", "schema violation (type) at $.supplier_tax_id"),
+        ("purchase_orders", "DL-SCH-2", "INVALID_RECORD", "unparseable date value at $.requester_birth_date"),
+    ]
+    assert letters[0]["record"]["supplier_tax_id"] == "[PII]"
+    assert letters[1]["record"]["requester_birth_date"] == "[PII]"
+    landed = {p["po_number"] for p in emulator.data.purchase_orders()}
+    assert "DL-SCH-3" in landed  # the run went on past them
+    assert not {"DL-SCH-1", "DL-SCH-2"} & landed

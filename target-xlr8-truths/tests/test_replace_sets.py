@@ -116,3 +116,94 @@ def test_a_set_column_widened_mid_run_keeps_the_runs_sets(
         ("E1", "2", "A", False),
         ("E1", "d3", "A", False),
     ]
+
+
+def _counted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, batches: int) -> tuple[int, int]:
+    """One in-process run of 60 ``replace_by`` rows in ``batches`` batches (of records, or one BATCH file each) into
+    a fresh store: the set-table CREATEs and the catalog scans it ran."""
+    import io
+    import json
+
+    from target_xlr8_truths.duckdb_store import DuckDBStore
+    from target_xlr8_truths.target import TargetXlr8Truths
+
+    statements: list[str] = []
+    execute, fetchall = DuckDBStore.execute, DuckDBStore.fetchall
+
+    def counted_execute(self: DuckDBStore, sql: str, params: Any = None) -> None:
+        statements.append(sql)
+        execute(self, sql, params)
+
+    def counted_fetchall(self: DuckDBStore, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        statements.append(sql)
+        return fetchall(self, sql, params)
+
+    monkeypatch.setattr(DuckDBStore, "execute", counted_execute)
+    monkeypatch.setattr(DuckDBStore, "fetchall", counted_fetchall)
+    where = tmp_path / f"{mode}-{batches}".replace(" ", "-")
+    where.mkdir()
+    rows = [(f"E{n // 3}", f"d{n % 2}", f"C{n}", n) for n in range(60)]
+    messages = _messages(rows, 0, replace_by=True)
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(where / "truths.duckdb")}
+    if mode == "records":
+        config["batch_size_rows"] = len(rows) // batches
+    else:
+        config["batch_locations"] = [str(where)]
+        records = [m["record"] for m in messages if m["type"] == "RECORD"]
+        messages = [m for m in messages if m["type"] != "RECORD"]
+        for n in range(batches):
+            part = where / f"part-{n}.jsonl"
+            part.write_text("".join(json.dumps(r) + "\n" for r in records[n::batches]))
+            messages.insert(-1, {"type": "BATCH", "stream": "totals", "manifest": [f"file://{part}"],
+                                 "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    TargetXlr8Truths(config=config).listen(file_input=io.StringIO("".join(json.dumps(m) + "\n" for m in messages)))
+    monkeypatch.undo()
+    assert query(config["duckdb_path"], f'SELECT COUNT(*) FROM "{TABLE}" WHERE _sdc_deleted_at IS NULL') == [(60,)]
+    creates = sum(s.startswith('CREATE TEMPORARY TABLE IF NOT EXISTS "__xlr8_replaced_') for s in statements)
+    return creates, sum("FROM duckdb_columns()" in s for s in statements)
+
+
+@pytest.mark.parametrize("mode", ["records", "batch files"])
+def test_the_run_s_set_table_is_created_once_per_stream_not_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """loose24 "left": ``_replace_sets`` ran ``CREATE TEMPORARY TABLE IF NOT EXISTS`` on every batch of a
+    ``replace_by`` stream; on DuckDB any DDL empties the column cache, so every batch of a BATCH-file load scanned
+    the catalog again (~3 ms). The statement runs once per stream, and a BATCH-file load scans the catalog as often
+    for 12 files as for 3 (the record path's staging DDL empties the cache per batch anyway)."""
+    few, many = _counted_run(tmp_path, monkeypatch, mode, 3), _counted_run(tmp_path, monkeypatch, mode, 12)
+    assert (few[0], many[0]) == (1, 1)
+    if mode == "batch files":
+        assert few[1] == many[1], (few, many)
+
+
+def test_a_set_table_made_in_a_batch_rolled_back_is_made_again(tmp_path: Path) -> None:
+    """The store's note of the set tables it made is forgotten with a rolled-back batch (its CREATE is gone)."""
+    import datetime as dt
+
+    from target_xlr8_truths.duckdb_store import DuckDBStore
+    from target_xlr8_truths.spool import Spool
+    from target_xlr8_truths.store import RunContext
+
+    run = RunContext(
+        "proj", "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b01", "run-1", None, dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    )
+    store = DuckDBStore(str(tmp_path / "truths.duckdb"), run, Spool(tmp_path / "spool"))
+    store.ensure_layout()
+    store.execute('CREATE TABLE t ("person" VARCHAR, "day" VARCHAR)')
+
+    def made() -> bool:
+        return bool(store.fetchall("SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = 'sets_t'"))
+
+    def a_batch_that_fails_after_making_it() -> None:
+        with store.transaction():
+            store._replaced_sets_table("sets_t", '"person", "day"', '"t"')
+            assert made()
+            raise RuntimeError("the batch fails")
+
+    with pytest.raises(RuntimeError, match="the batch fails"):
+        a_batch_that_fails_after_making_it()
+    assert not made()
+    with store.transaction():
+        store._replaced_sets_table("sets_t", '"person", "day"', '"t"')
+    assert made()

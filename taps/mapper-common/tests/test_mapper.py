@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from xlr8_kit.testing.residue import Canary, scan
 from xlr8_kit.testing.singer_cli import parse_singer_messages
 from xlr8_mapper_common.templates import MappingError, load_template, parse_template
 from xlr8_sandbox.company import Company
@@ -350,3 +353,47 @@ def test_a_refused_orders_vocabulary_personal_field_is_masked_in_the_dead_letter
     assert canary not in text, f"{name} reached the dead-letter file in clear"
     (letter,) = [json.loads(line) for line in text.splitlines()]
     assert letter["record"]["requester"] == {"name": "Jo", name: "[PII]"}
+
+
+def test_a_refused_personal_value_is_named_by_field_and_template_never_quoted(tmp_path: Path) -> None:
+    """loose24 "left": a ``MappingError`` quoted the failing value, and its text reaches the ERROR log and the
+    letter's ``error``, where only registered secrets are masked. A custom template mapping PII-named fields (a
+    birth date, a salary, a tax id, a currency of a bank account): each refusal names the template, the
+    field, the key and the reason, and the value as its letter keeps it ([PII]); no canary in any file or log."""
+    s4 = yaml.safe_load((resources.files("xlr8_mapper_common") / "templates" / "s4hana.yaml").read_text())
+    s4["fields"] += [
+        {"common": "requester_birth_date", "erp": "RequesterBirthDate", "type": "date"},
+        {"common": "annual_salary", "erp": "Requester.Salary", "type": "decimal", "scale": 2},
+        {"common": "supplier_tax_id", "erp": "SupplierTIN", "type": "enum", "values": {"A1": "1"}},
+        {"common": "payee_bank_account_currency", "erp": "Payee.BankAccount.Currency", "type": "currency"},
+    ]
+    template = tmp_path / "with_pii.yaml"
+    template.write_text(yaml.safe_dump(s4))
+    canaries = {
+        "requester_birth_date": "CANARY-DOB-0a1b2c3d",
+        "annual_salary": "CANARY-SALARY-4e5f6a7b",
+        "supplier_tax_id": "CANARY-TIN-8c9d0e1f",
+        "payee_bank_account_currency": "CANARY-CUR-2a3b4c5d",
+    }
+    present = {f["common"]: None for f in s4["fields"]}  # a field absent from the record is refused first
+    orders = [{**present, "po_number": f"PO-{field}", "status": "confirmed", "currency": "USD", field: canary}
+              for field, canary in canaries.items()]  # fmt: skip
+    dead = tmp_path / "letters.jsonl"
+    config = {"template": str(template), "direction": "to_erp", "dead_letter_path": str(dead)}
+    result = run_mapper(config, singer("purchase_orders", orders, ["po_number"]), tmp_path)
+    assert result.returncode == 1, result.stderr[-800:]
+    blobs = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    blobs |= {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
+    assert scan([Canary(name, value) for name, value in canaries.items()], blobs) == []
+    letters = {letter["key"]: letter for letter in map(json.loads, dead.read_text().splitlines())}
+    reasons = {"requester_birth_date": "is not an ISO 8601 date", "annual_salary": "is not a decimal number",
+               "supplier_tax_id": "has no mapping in template 's4hana'",
+               "payee_bank_account_currency": "is not an ISO 4217"}  # fmt: skip
+    for field, reason in reasons.items():
+        letter = letters[f"po_number='PO-{field}'"]
+        assert letter["stream"] == "purchase_orders"
+        assert f"s4hana: field '{field}' of po_number='PO-{field}': " in letter["error"]
+        assert "[PII]" in letter["error"]
+        assert reason in letter["error"]
+        assert f"{letter['error']}; purchase_orders po_number='PO-{field}' not sent on" in result.stderr
+        assert letter["record"][field] == "[PII]"

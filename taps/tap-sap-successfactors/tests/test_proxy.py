@@ -37,3 +37,15 @@ def test_sync_through_the_proxy_and_a_wrong_password(url: str, tmp_path: Path) -
         for output in (discovered, synced, refused):
             assert PROXY_PASSWORD not in output.stdout + output.stderr
             assert "not-the-password-42" not in output.stdout + output.stderr
+
+
+def test_a_proxy_url_of_another_form_is_refused_without_quoting_its_credentials(url: str, tmp_path: Path) -> None:
+    """loose25: a ``proxy_url`` that is not http(s) was quoted whole in the error, so a SOCKS URL or a URL without
+    its scheme carrying a password put it on stderr (the Redactor knows only ``proxy_password``)."""
+    for n, proxy_url in enumerate(["socks5://egress:CANARY-pw-7d1f0b@proxy.example:1080",
+                                   "egress:CANARY-pw-7d1f0b@proxy.example:3128"]):  # fmt: skip
+        config_file = write_json(tmp_path / f"config{n}.json", {**basic_config(url), "proxy_url": proxy_url})
+        refused = run_tap_cli("tap-sap-successfactors", ["--config", config_file, "--discover"], tmp_path)
+        assert refused.returncode != 0
+        assert "setting 'proxy_url' must be an http:// or https:// proxy URL" in refused.stderr
+        assert "CANARY" not in refused.stdout + refused.stderr

@@ -3,6 +3,8 @@ down, and ``execute_query`` with a report or a REST path."""
 
 from __future__ import annotations
 
+import logging
+import typing as t
 from decimal import Decimal
 
 import pytest
@@ -12,6 +14,7 @@ from xlr8_kit.testing.connector_contract import ConnectorContract, ConnectorCont
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.ukg_ready import API_KEY, PASSWORD, UkgReadyEmulator
+from xlr8_tap_ukg_ready import reports
 from xlr8_tap_ukg_ready.connector import UkgReadyConnector
 
 from .conftest import REPORTS, SCALE, ready_config
@@ -80,3 +83,30 @@ class TestUkgReadyConnectorContract(ConnectorContractTests):
             secrets=[PASSWORD, API_KEY, "WRONG-KEY-123"],
             request_count=lambda: [r.path for r in sandbox.requests("ukg_ready", EMPLOYEES_PATH)].count(EMPLOYEES_PATH),
         )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_report_cell_that_does_not_fit_names_report_row_and_column_never_the_value(
+    url: str, emulator: UkgReadyEmulator, fmt: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """mendukg24 "left": the connector's refusal named only the column, not which report. It names the report (its
+    title, kind/id), the row and the column; the value (an SSN column's here) is in no message or log line."""
+    canary = "CANARY-SSN-4f2a9c1e"
+    bad = COMPANY.employee(7).employee_id
+    emulator.add_report_column("global", 2001, "SSN", "INTEGER", lambda e: canary if e.employee_id == bad else "42")
+    caplog.set_level(logging.DEBUG)
+    rows: list[dict[str, t.Any]] = []
+    with UkgReadyConnector(ready_config(url, report_format=fmt)) as connector:
+        try:
+            for row in connector.execute_query("report global/2001"):
+                rows.append(row)
+        except reports.ReportDataError as refused:
+            message = str(refused)
+        else:
+            pytest.fail("the report was read whole")
+    assert message.startswith(f"ukg_ready report 'Employee Roster' (global/2001, row {len(rows) + 1}): ")
+    assert "report column 'SSN' has a value that is not a integer" in message
+    assert [r["EmployeeId"] for r in rows] == [e.employee_id for e in COMPANY.employees()][: len(rows)]
+    assert bad not in {r["EmployeeId"] for r in rows}
+    assert canary not in message
+    assert canary not in caplog.text

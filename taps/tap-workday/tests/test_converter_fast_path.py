@@ -22,10 +22,20 @@ def _reference(schema: dict[str, t.Any]) -> t.Callable[[t.Any], t.Any]:
         )
     if "object" in kinds:
         fields = {name: _reference(spec) for name, spec in schema.get("properties", {}).items()}
+
+        def one(k: str, v: t.Any) -> t.Any:
+            """``fields[k](v)``, a misfit named by its field (its path inside a group), never by its value."""
+            try:
+                return fields[k](v) if k in fields else v
+            except discovery.ReportValueError as exc:
+                raise discovery.ReportValueError(f"{k}.{exc.field}", exc.kind) from None
+            except (ValueError, TypeError, ArithmeticError):
+                raise discovery.ReportValueError(k, discovery._KIND_NAMES.get(fields[k], "value of its type")) from None
+
         return lambda value: (
             (None if value is None else value)
             if not isinstance(value, dict)
-            else {k: (fields[k](v) if k in fields else v) for k, v in value.items()}
+            else {k: one(k, v) for k, v in value.items()}
         )
     return discovery.converter(schema)
 

@@ -11,9 +11,10 @@ supplier company by its ``erp_supplier_id``.
 proposal is open); ``approved``/``rejected`` decides the open proposal (nothing open and the PO already shows that
 decision: nothing to do).
 
-Common's business answers (4xx in its error format) and records that cannot be sent (unknown supplier) go to the
-dead letters with the error code, detail and ``request_id``; a 405 stops the run (``CommonRouteError``); 429/5xx
-are retried by the kit's session and, when the budget is spent, stop the run before any STATE past the record is
+Common's business answers (4xx in its error format), records that cannot be sent (unknown supplier) and records
+that fail their stream's schema (``INVALID_RECORD``: the field's path and the rule, never the value) go to the dead
+letters with the error code, detail and ``request_id``; a 405 stops the run (``CommonRouteError``); 429/5xx are
+retried by the kit's session and, when the budget is spent, stop the run before any STATE past the record is
 emitted.
 """
 
@@ -26,9 +27,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import RecordSink
 
 from target_common.client import CommonClient, CommonError
+from xlr8_kit.dead_letters import datelike_properties, redacted_payload, schema_violation, unparseable_datelike
+from xlr8_kit.redaction import Redactor
 
 COMMERCIAL = ("quantity", "unit_price", "delivery_date")
 WRITABLE = ("seller_company_id", "product_id", "product_name", "unit", "quantity", "unit_price", "total_amount",
@@ -65,8 +69,33 @@ class CommonSink(RecordSink):
         self.client: CommonClient = target.client
         self.dead_letters: DeadLetters = target.dead_letters
         self.counts: Counter[str] = target.counts
+        self._datelike = datelike_properties(self.schema)
+        #: Why the record being processed is refused before it is sent (its field's path and the rule), or None.
+        self._rejection: tuple[str, str] | None = None
+
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Like the SDK's, but a record that fails the stream's schema, or whose date does not parse, is set aside
+        as a dead letter naming the field's path and the rule, never the value (the SDK logged and raised the
+        validator's text, which quotes it), and the others go on (RELIABILITY F1, D3)."""
+        self._rejection = None
+        try:
+            if self._validator is not None:
+                self._validator.validate(record)
+        except InvalidRecord as exc:
+            self._rejection = schema_violation(exc)
+        else:
+            self._rejection = unparseable_datelike(self, record, self._datelike)
+        return record
+
+    def _singer_validate_message(self, record: dict[str, t.Any]) -> None:
+        if self._rejection is None:  # a refused record is lettered whole, key or not
+            super()._singer_validate_message(record)
 
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
+        if self._rejection is not None:
+            path, reason = self._rejection
+            self.dead_letters.add(self.stream_name, record, "INVALID_RECORD", f"{reason} at {path}", None, None)
+            return
         try:
             if self.stream_name == "amendments":
                 self.write_amendment(record)
@@ -202,11 +231,16 @@ class CommonSink(RecordSink):
 
 
 class DeadLetters:
-    """JSON lines: stream, key, error code, detail, request_id, HTTP status, the record; a ceiling fails the run."""
+    """JSON lines: stream, key, error code, detail, request_id, HTTP status, the record; a ceiling fails the run.
 
-    def __init__(self, path: str, ceiling: int) -> None:
+    The file outlives the run and is read by people, so the record is kept as every dead letter keeps one
+    (``xlr8_kit.dead_letters``): secret-named and PII-named fields masked at any depth (this target has no PII key to
+    protect them with), registered secrets masked, long strings cut."""
+
+    def __init__(self, path: str, ceiling: int, redactor: Redactor) -> None:
         self.path = Path(path)
         self.ceiling = ceiling
+        self.redactor = redactor
         self.count = 0
 
     def add(
@@ -227,7 +261,7 @@ class DeadLetters:
             "detail": detail,
             "request_id": request_id,
             "status": status,
-            "record": record,
+            "record": redacted_payload(record, self.redactor, personal=True),
         }
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")

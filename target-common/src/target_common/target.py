@@ -65,6 +65,7 @@ class TargetCommon(Target):
         return DeadLetters(
             str(self.config.get("dead_letter_path") or ".xlr8/common-dead-letters.jsonl"),
             100 if self.config.get("dead_letter_ceiling") is None else int(self.config["dead_letter_ceiling"]),
+            self.redactor,
         )
 
     @cached_property

@@ -620,6 +620,8 @@ class DuckDBStore(Store):
         #: ``table_columns`` answers, kept until a statement that may change a table's columns (any statement that is
         #: not SELECT/INSERT/UPDATE/DELETE/WITH) or a rollback; this process is the file's only writer.
         self._columns: dict[str, dict[str, str]] = {}
+        #: the temporary tables of replaced sets made in this connection (``_replaced_sets_table``)
+        self._sets_tables: set[str] = set()
         #: ``_TableFacts`` of the committed tables, and those the open batch transaction will commit
         self._facts: dict[str, _TableFacts] = {}
         self._pending: dict[str, _TableFacts] = {}
@@ -684,6 +686,16 @@ class DuckDBStore(Store):
             known = self._columns[table] = {str(name): str(kind) for name, kind in rows}
         return dict(known)
 
+    def _replaced_sets_table(self, name: str, listed: str, table: str) -> None:
+        """As ``Store._replaced_sets_table``, its statement run once per stream, not per batch: the CREATE, as any
+        DDL, empties the column cache (``_forget_columns_before``), a catalog scan (~3 ms) on the next batch of a
+        BATCH-file load. ``_sets_tables`` names the ones made, forgotten with the column cache on a rollback or a
+        failed commit (a CREATE rolled back with its batch is run again)."""
+        if name in self._sets_tables:
+            return
+        super()._replaced_sets_table(name, listed, table)
+        self._sets_tables.add(name)
+
     def tables_columns(self, tables: list[str]) -> dict[str, dict[str, str]]:
         """As ``Store.tables_columns``, from one catalog scan for all of them (each scan costs ~3 ms: the start-up
         asked five times), kept as ``table_columns`` keeps its answers."""
@@ -717,6 +729,7 @@ class DuckDBStore(Store):
             yield
         except BaseException:
             self._columns.clear()  # a rolled-back ALTER or CREATE no longer holds
+            self._sets_tables.clear()
             self._pending.clear()
             self.con.rollback()
             self._forget_loads()
@@ -725,6 +738,7 @@ class DuckDBStore(Store):
             self.con.commit()
         except BaseException:
             self._columns.clear()
+            self._sets_tables.clear()
             self._facts.clear()
             self._pending.clear()
             self._forget_loads()

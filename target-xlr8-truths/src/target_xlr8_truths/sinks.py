@@ -13,7 +13,6 @@ import weakref
 from pathlib import Path
 
 import fastjsonschema
-import jsonschema
 import msgspec
 from singer_sdk.exceptions import InvalidInputLine, InvalidJSONSchema, InvalidRecord
 from singer_sdk.helpers._typing import get_datelike_property_type
@@ -32,7 +31,7 @@ from target_xlr8_truths.records import (
     json_number,
 )
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, NestedTypes, StreamInfo
-from xlr8_kit.dead_letters import redact_payload
+from xlr8_kit.dead_letters import datelike_properties, redact_payload, schema_violation, unparseable_datelike
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
@@ -320,9 +319,7 @@ class TruthsSink(BatchSink):
         #: file's SQL reads them for its checks alone (``Batch.checked``), never into a table.
         self.dropped = [c for c in columns if c.source not in stored]
         self._protected = self.protection.protected_sources
-        self._datelike = {
-            p: prop for p, prop in self.schema["properties"].items() if get_datelike_property_type(prop) is not None
-        }
+        self._datelike = datelike_properties(self.schema)
         self.info = stream_info(
             self.target.tables, self.target.source, stream_name, self.schema, [names[k] for k in self.key_sources]
         )
@@ -382,29 +379,16 @@ class TruthsSink(BatchSink):
                 self._validator.validate(record)
             self._parse_datelike(record)
         except InvalidRecord as exc:
-            cause = exc.__cause__
-            if isinstance(cause, jsonschema.ValidationError):
-                self._rejection = Rejected(cause.json_path, f"schema violation ({cause.validator})")
-            else:
-                self._rejection = Rejected("$", "schema violation")
+            self._rejection = Rejected(*schema_violation(exc))
         except Rejected as exc:
             self._rejection = exc
         return record
 
     def _parse_datelike(self, record: dict) -> None:
         """The SDK's timestamp parsing, one field at a time so a rejection names its field."""
-        for key, prop in self._datelike.items():
-            value = record.get(key)
-            if value is None:
-                continue
-            single = {key: value}
-            try:
-                self._parse_timestamps_in_record(
-                    record=single, schema={"properties": {key: prop}}, treatment=self.datetime_error_treatment
-                )
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise Rejected(f"$.{key}", f"unparseable {prop.get('format', 'date')} value") from exc
-            record[key] = single[key]
+        refused = unparseable_datelike(self, record, self._datelike)
+        if refused is not None:
+            raise Rejected(*refused)
 
     def _singer_validate_message(self, record: dict) -> None:
         if self._rejection is not None:

@@ -532,9 +532,9 @@ class Store(abc.ABC):
             return 0
         table = quote(info.table_name)
         parts = [quote(c) for c in info.replace_by]
-        done = quote("__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16])
-        listed = ", ".join(parts)
-        self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {done} AS SELECT {listed} FROM {table} WHERE FALSE")  # noqa: S608
+        done_name = "__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
+        done = quote(done_name)
+        self._replaced_sets_table(done_name, ", ".join(parts), table)
         evolved, _created, retyped = self._evolved
         if evolved == info.table_name and retyped & set(info.replace_by):
             # a set column this batch widened is widened here too, keeping the run's sets (else the compare fails)
@@ -567,6 +567,11 @@ class Store(abc.ABC):
             f"WHERE NOT EXISTS (SELECT 1 FROM {done} AS d WHERE {same('d', 's')})"
         )
         return deleted
+
+    def _replaced_sets_table(self, name: str, listed: str, table: str) -> None:
+        """The run's temporary table ``name`` of the sets ``_replace_sets`` replaced (columns ``listed`` of
+        ``table``), created when missing (in the batch's transaction: a batch rolled back leaves none)."""
+        self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(name)} AS SELECT {listed} FROM {table} WHERE FALSE")  # noqa: S608
 
     def _has_repeated_keys(self, stage: str, partition: str) -> bool:
         """A grouping of the keys alone is far cheaper than ranking every (wide) row when no key repeats."""

@@ -30,7 +30,11 @@ def proxy_map(config: Mapping[str, Any]) -> dict[str, str]:
         raise ValueError("setting 'proxy_url' must be a URL string such as http://proxy.example:3128")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"setting 'proxy_url' must be an http:// or https:// proxy URL with a host, not {url!r}")
+        # the value is not quoted: a URL of another form (socks5://user:pw@host, user:pw@host) may carry a password
+        raise ValueError(
+            "setting 'proxy_url' must be an http:// or https:// proxy URL with a host, such as "
+            "http://proxy.example:3128 (the value is not shown: it may carry credentials)"
+        )
     if parts.username or parts.password:
         raise ValueError("setting 'proxy_url' must not carry credentials; use 'proxy_username' and 'proxy_password'")
     user, password = config.get("proxy_username"), config.get("proxy_password")

@@ -249,9 +249,15 @@ def decode_value(prop: EdmProperty, value: Any) -> Any:
             return time.fromisoformat(str(value)).isoformat()
         if edm == "Edm.Boolean" and isinstance(value, str):
             return value.strip().lower() == "true"
-    except (ValueError, InvalidOperation, ArithmeticError) as exc:
-        raise ODataValueError(f"{prop.name}: cannot read {edm} value ({exc})") from None
+    except (ValueError, InvalidOperation, ArithmeticError):
+        raise ODataValueError(unreadable(prop.name, edm)) from None
     return value
+
+
+def unreadable(name: str, edm: str) -> str:
+    """The error for a property's value that is not ``edm``'s wire form: the name and the type, never the value
+    (nor the parser's text, which quotes it), since a record value may be a birth date or an id number."""
+    return f"{name}: cannot read {edm} value (not its wire form; the value is left out, it may be personal data)"
 
 
 #: Types whose JSON value is the record value as is (no call per value on the hot path).
@@ -396,8 +402,8 @@ class _DatetimeTexts(_PropertyMemo):
             return None
         try:
             return _datetime_text(str(value))
-        except (ValueError, InvalidOperation, ArithmeticError) as exc:
-            raise ODataValueError(f"{self._prop.name}: cannot read {self._prop.edm_type} value ({exc})") from None
+        except (ValueError, InvalidOperation, ArithmeticError):
+            raise ODataValueError(unreadable(self._prop.name, self._prop.edm_type)) from None
 
 
 #: An Edm.Decimal text that is a JSON number without exponent (no sign but ``-``, spaces, underscores or leading

@@ -137,6 +137,16 @@ def select_streams(catalog: dict[str, Any], wanted: Collection[str]) -> dict[str
     return catalog
 
 
+def discover_selecting(tap: str, config: dict[str, Any], streams: Collection[str], cwd: Path) -> tuple[str, str]:
+    """``config`` written to ``cwd``, ``<tap> --discover`` run with it (asserted to succeed) and its catalog written
+    with exactly ``streams`` selected: the ``--config`` and ``--catalog`` paths of a sync through the CLI."""
+    config_path = write_json(cwd / "config.json", config)
+    discovered = run_tap_cli(tap, ["--config", config_path, "--discover"], cwd)
+    assert discovered.returncode == 0, discovered.stderr[-2000:]
+    catalog = select_streams(json.loads(discovered.stdout), streams)
+    return config_path, write_json(cwd / "catalog.json", catalog)
+
+
 @dataclass
 class SingerOutput:
     """What one tap run wrote to stdout."""

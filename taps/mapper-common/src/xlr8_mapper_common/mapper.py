@@ -2,20 +2,20 @@
 
 ``template`` picks the ERP (``s4hana``, ``oracle_erp``, ``workday_fins`` or a YAML file of the same format, see
 ``xlr8_mapper_common.templates``); ``direction`` is ``from_erp`` (ERP purchase orders into Common's shape, for
-target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream
-is renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through
-after the records before it, untouched unless ``drop_other_streams``: then the bookmarks of the streams dropped
-leave it (``map_state_message``). A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD
-messages its files hold, mapped, passed or dropped as RECORDs are (target-common reads RECORDs only); its files are
-read only under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the
-template cannot carry (an unmapped status is an error, never a guess) is refused, logged naming the value, the field
-and the record's key, and the others go on (``_refuse``): one shipped purchase order must not stop every later one on
-every run. A refused record goes to ``dead_letter_path`` when set (masked as the target's dead letters are, and
-PII-named fields too: ``xlr8_kit.dead_letters``), and the STATE goes on past it; otherwise no STATE goes on from the
-first refusal, so the refused records are read again next run. Either way the run ends with exit 1 naming them,
-except that a record already in ``dead_letter_path`` (same stream, key and content as the file holds it: the tap
-re-reads the bookmark's rows) is not written again and only counted at INFO, so a run whose refusals were all set
-aside before exits 0.
+target-common) or ``to_erp`` (tap-common's purchase_orders into the ERP's shape). The template's source stream is
+renamed and reshaped; other streams pass through unchanged unless ``drop_other_streams``. STATE passes through after
+the records before it, untouched unless ``drop_other_streams``: then the bookmarks of the streams dropped leave it
+(``map_state_message``). A BATCH message (taps write them for target-xlr8-truths) becomes the RECORD messages its
+files hold, mapped, passed or dropped as RECORDs are (target-common reads RECORDs only); its files are read only
+under ``batch_locations`` and deleted once read when the tap wrote them for this run. A record the template cannot
+carry (an unmapped status is an error, never a guess) is refused, logged naming the value (masked where its letter
+masks it), the field and the record's key, and the others go on (``_refuse``): one shipped purchase order must not
+stop every later one on every run. A refused record goes to ``dead_letter_path`` when set (masked as the target's
+dead letters are, and PII-named fields too: ``xlr8_kit.dead_letters``), and the STATE goes on past it; otherwise no
+STATE goes on from the first refusal, so the refused records are read again next run. Either way the run ends with
+exit 1 naming them, except that a record already in ``dead_letter_path`` (same stream, key and content as the file
+holds it: the tap re-reads the bookmark's rows) is not written again and only counted at INFO, so a run whose
+refusals were all set aside before exits 0.
 """
 
 from __future__ import annotations

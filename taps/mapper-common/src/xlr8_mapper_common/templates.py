@@ -21,7 +21,9 @@ Format (see ``templates/s4hana.yaml``)::
 
 Rules: decimals keep their exact value at ``scale`` places (``Decimal``; strings and numbers accepted); dates
 are ISO 8601 ``YYYY-MM-DD`` out (ISO dates, date-times and OData ``/Date(ms)/`` in); currencies are ISO 4217
-codes, upper-cased; enum values outside the table fail naming the value, the field and the record key. A null
+codes, upper-cased; enum values outside the table fail naming the value, the field and the record key. An error
+quotes a value only as a dead letter keeps it (``xlr8_kit.dead_letters.quoted_value``): a value under a PII-named
+or secret-named field (either side's path) is masked, since the text reaches logs and the letter's ``error``. A null
 source field stays null; an *absent* one (the key not in the record at all, or a list the source did not expand)
 is an error naming the field: a null there would read downstream as "unchanged" and lose the value without a
 word. OData V2's ``{"results": [...]}`` list wrapper is read as a list.
@@ -33,11 +35,15 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from xlr8_kit.dead_letters import quoted_value
+from xlr8_kit.redaction import Redactor
 
 Direction = Literal["to_erp", "from_erp"]
 FIELD_TYPES = ("string", "decimal", "date", "currency", "enum")
@@ -46,7 +52,13 @@ _ODATA_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
 
 
 class MappingError(ValueError):
-    """A record (or a template) the mapping cannot carry without guessing; the message says which value."""
+    """A record (or a template) the mapping cannot carry without guessing; the message says which field and why, and
+    quotes the value as its dead letter would keep it (``_shown``)."""
+
+
+def _shown(value: Any, names: tuple[str, ...]) -> str:
+    """``value`` of a field going by ``names`` as an error may quote it: masked where its dead letter masks it."""
+    return quoted_value(names, value, Redactor.default())
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,11 @@ class FieldRule:
                 raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
             out.append((match[1], int(match[2]) if match[2] is not None else None))
         return out
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """Every key the field's paths pass through, both sides: an error masks its value if any is personal."""
+        return tuple(name for side in ("common", "erp") for name, _ in self.steps(side))
 
     def json_schema(self) -> dict[str, Any]:
         if self.type == "decimal":
@@ -153,44 +170,45 @@ class Template:
         if value is None or value == "":
             return None
         where = f"{self.name}: field {rule.common if direction == 'to_erp' else rule.erp!r} of {key}"
+        names = rule.names
         if rule.type == "decimal":
-            return exact_decimal(value, rule.scale or 0, where)
+            return exact_decimal(value, rule.scale or 0, where, names)
         if rule.type == "date":
-            return iso_date(value, where)
+            return iso_date(value, where, names)
         if rule.type == "currency":
             code = str(value).strip().upper()
             if not re.fullmatch(r"[A-Z]{3}", code):
-                raise MappingError(f"{where}: {value!r} is not an ISO 4217 currency code")
+                raise MappingError(f"{where}: {_shown(value, names)} is not an ISO 4217 currency code")
             return code
         if rule.type == "enum":
             table = dict(rule.values) if direction == "to_erp" else {erp: common for common, erp in rule.values}
             text = str(value)
             if text not in table:
                 raise MappingError(
-                    f"{where}: value {text!r} has no mapping in template {self.name!r} "
+                    f"{where}: value {_shown(text, names)} has no mapping in template {self.name!r} "
                     f"(mapped values: {', '.join(sorted(table))})"
                 )
             return table[text]
         return value
 
 
-def exact_decimal(value: Any, scale: int, where: str) -> Decimal:
+def exact_decimal(value: Any, scale: int, where: str, names: tuple[str, ...]) -> Decimal:
     """``value`` at exactly ``scale`` places; more places than that (or not a number) is an error."""
     if isinstance(value, bool):
-        raise MappingError(f"{where}: {value!r} is not a decimal number")
+        raise MappingError(f"{where}: {_shown(value, names)} is not a decimal number")
     try:
         number = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except InvalidOperation:
-        raise MappingError(f"{where}: {value!r} is not a decimal number") from None
+        raise MappingError(f"{where}: {_shown(value, names)} is not a decimal number") from None
     if not number.is_finite():
-        raise MappingError(f"{where}: {value!r} is not a finite number")
+        raise MappingError(f"{where}: {_shown(value, names)} is not a finite number")
     quantized = number.quantize(Decimal(1).scaleb(-scale))
     if quantized != number:
-        raise MappingError(f"{where}: {value!r} has more than {scale} decimal places; refusing to round")
+        raise MappingError(f"{where}: {_shown(value, names)} has more than {scale} decimal places; refusing to round")
     return quantized
 
 
-def iso_date(value: Any, where: str) -> str:
+def iso_date(value: Any, where: str, names: tuple[str, ...]) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).date().isoformat() if value.tzinfo else value.date().isoformat()
     if isinstance(value, date):
@@ -204,7 +222,7 @@ def iso_date(value: Any, where: str) -> str:
             return date.fromisoformat(text).isoformat()
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise MappingError(f"{where}: {value!r} is not an ISO 8601 date") from None
+        raise MappingError(f"{where}: {_shown(value, names)} is not an ISO 8601 date") from None
     return (moment.astimezone(UTC) if moment.tzinfo else moment).date().isoformat()
 
 

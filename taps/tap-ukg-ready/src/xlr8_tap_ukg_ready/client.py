@@ -214,10 +214,7 @@ class ReportStream(ReadyBaseStream):
         try:
             yield from self._read_report(context)
         except reports.ReportDataError as exc:
-            raise type(exc)(
-                f"ukg_ready report {self.report_title!r} ({self.report.kind}/{self.report.id}, stream "
-                f"{self.name!r}): {exc}"
-            ) from None
+            raise reports.naming_report(exc, self.report_title, self.report, f"stream {self.name!r}") from None
 
     def _read_report(self, context: Context | None) -> t.Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """The report's blocks (``pages_of_blocks``: marks set per block, cleared when they stop). Every row is

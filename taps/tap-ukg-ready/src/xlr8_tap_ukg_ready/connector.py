@@ -39,18 +39,31 @@ class UkgReadyConnector(TapConnector):
         return super().execute_query(query)
 
     def run_report(self, kind: str, report_id: int) -> Iterator[dict[str, t.Any]]:
-        """A saved or global report's rows, typed as its metadata says."""
+        """A saved or global report's rows, typed as its metadata says. A cell that does not fit its column stops
+        the rows naming the report, the row (1 = the first data row) and the column, never the value."""
         ref = reports.ReportRef(kind, report_id)
         client = self.ready_tap.client
-        columns = client.metadata(ref).columns
+        metadata = client.metadata(ref)
+        columns = metadata.columns
         settings = self.ready_tap.settings
         fmt = settings.report_date_format
         dates = [name for name, kind_ in columns.items() if kind_ in reports.DATE_KINDS]
-        for row in client.report_rows(ref, settings.report_format, dates, fmt, expected=list(columns)):
-            yield {
-                name: reports.coerce(row.get(name), kind_, name, fmt, settings.report_time_zone)
-                for name, kind_ in columns.items()
-            }
+
+        def raw_rows() -> Iterator[dict[str, t.Any]]:
+            try:
+                yield from client.report_rows(ref, settings.report_format, dates, fmt, expected=list(columns))
+            except reports.ReportDataError as exc:  # a date proving the other order (its rows were held back)
+                raise reports.naming_report(exc, metadata.name, ref) from None
+
+        zone = settings.report_time_zone
+        for number, row in enumerate(raw_rows(), start=1):
+            try:
+                record = {
+                    name: reports.coerce(row.get(name), kind_, name, fmt, zone) for name, kind_ in columns.items()
+                }
+            except reports.ReportDataError as exc:
+                raise reports.naming_report(exc, metadata.name, ref, f"row {number}") from None
+            yield record
 
     def get_path(self, path: str) -> Iterator[dict[str, t.Any]]:
         """The rows of one GET: a list under the body's first list-valued key, or the object itself."""

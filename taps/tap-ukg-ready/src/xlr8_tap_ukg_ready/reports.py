@@ -68,6 +68,13 @@ class ReportDateFormatError(ReportDataError):
     setting says, so dates read before it (day 12 or less) may have had day and month swapped."""
 
 
+def naming_report(exc: ReportDataError, title: str, ref: ReportRef, where: str = "") -> ReportDataError:
+    """``exc`` naming the report as well (its title, kind/id and ``where``: the stream, the row), of the same type so
+    ``ReportDateFormatError`` stays itself: the column alone does not say which of several reports to fix. The
+    value is never named (``coerce`` leaves it out), since a report column may hold personal data."""
+    return type(exc)(f"ukg_ready report {title!r} ({ref.kind}/{ref.id}{', ' + where if where else ''}): {exc}")
+
+
 @dataclass(frozen=True)
 class ReportRef:
     kind: str  # saved | global

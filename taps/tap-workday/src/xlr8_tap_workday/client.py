@@ -48,7 +48,7 @@ from xlr8_kit.streaming import (
     send_streamed,
 )
 from xlr8_tap_workday import auth as wd_auth
-from xlr8_tap_workday.discovery import ReportSchema, block_converter, converter, parse_report_xsd
+from xlr8_tap_workday.discovery import ReportSchema, ReportValueError, block_converter, converter, parse_report_xsd
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -239,7 +239,10 @@ class WorkdayClient:
         )
         if body_complete(response):  # a large 2xx body is streamed unread; errors are always read whole
             raise_for_response(response, self.redactor)
-        return [convert(entry) for entry in iter_report_entries(response)]
+        try:
+            return [convert(entry) for entry in iter_report_entries(response)]
+        except ReportValueError as exc:
+            raise exc.at(f"report {spec.report!r}") from None
 
     # --- REST ---------------------------------------------------------------------------------------------------
 
@@ -576,7 +579,10 @@ class WorkdayRaasStream(WorkdayStream):
             records = convert_block(entries)
             if records is None:
                 for entry in entries:
-                    record = convert(entry)
+                    try:
+                        record = convert(entry)
+                    except ReportValueError as exc:
+                        raise exc.at(f"report stream {self.name!r}") from None
                     if rk and rk not in record:
                         record[rk] = None
                     yield [record], False

@@ -53,6 +53,20 @@ class ReportSchemaError(ValueError):
     """The XSD is not a RaaS report schema (no Report_Entry), or names a type it does not define."""
 
 
+class ReportValueError(ValueError):
+    """A report value that does not fit its XSD type. The message names the field (``Group.Field`` inside a group)
+    and the type, never the value: a report carries salaries and birth dates, and the text reaches the ERROR log."""
+
+    def __init__(self, field: str, kind: str, where: str = "") -> None:
+        text = f"field {field!r} has a value that is not a {kind} (as the report's XSD says)"
+        super().__init__(f"{where}: {text}" if where else text)
+        self.field, self.kind = field, kind
+
+    def at(self, where: str) -> ReportValueError:
+        """The same misfit, said where (the report stream, the report): the field alone does not say which."""
+        return ReportValueError(self.field, self.kind, where)
+
+
 @dataclass(frozen=True)
 class ReportSchema:
     report: str
@@ -173,7 +187,18 @@ def converter(schema: dict[str, t.Any]) -> Callable[[t.Any], t.Any]:
         others = tuple((name, convert) for name, convert in fields.items() if convert is not _string)
 
         def every_field(value: dict[str, t.Any]) -> dict[str, t.Any]:
-            return {k: (fields[k](v) if k in fields else v) for k, v in value.items()}
+            """Each field converted; the first misfit raises ``ReportValueError`` naming the field, not the value
+            (the conversions' own texts quote it)."""
+            out = {}
+            for k, v in value.items():
+                convert = fields.get(k)
+                try:
+                    out[k] = v if convert is None else convert(v)
+                except ReportValueError as exc:  # inside a group
+                    raise ReportValueError(f"{k}.{exc.field}", exc.kind) from None
+                except (ValueError, TypeError, ArithmeticError):
+                    raise ReportValueError(k, _KIND_NAMES.get(convert, "value of its type")) from None
+            return out
 
         def obj(value: t.Any) -> t.Any:
             """``every_field(value)``: the entry copied in C, then only the fields that change replaced (a
@@ -248,6 +273,10 @@ def _date(value: t.Any) -> str | None:
         return None
     text = str(value).strip()
     return date.fromisoformat(text[:10]).isoformat()
+
+
+#: The type each converter reads, for ``ReportValueError`` (a list of values: "value of its type").
+_KIND_NAMES: dict[t.Any, str] = {_boolean: "boolean", _integer: "integer", _number: "number", _date: "date"}
 
 
 # --- blocks ---------------------------------------------------------------------------------------------------
