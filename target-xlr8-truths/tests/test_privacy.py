@@ -268,3 +268,43 @@ def test_concurrent_first_runs_make_one_whole_key(tmp_path: Path) -> None:
     assert [p.name for p in key_file.parent.iterdir()] == ["pii.key"]
     cipher = FieldCipher(load_key(key_file=str(key_file)))
     assert cipher.decrypt(cipher.encrypt("round trip")) == "round trip"
+
+
+@pytest.mark.parametrize("path", ["record", "batch"])
+def test_a_dead_letter_of_a_pii_keyed_stream_keeps_its_key_hashed_as_the_table_does(
+    path: str, config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F19: a stream keyed by an SSN dead-lettered a record (a bad salary) with the SSN in clear in
+    ``_dead_letters.record_key`` while its table held the hash. The key is stored as the table stores it, on the
+    RECORD path and on a BATCH file's (the record path loads a file DuckDB's reader refuses)."""
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}, "Dept": {"type": ["null", "string"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+    records = [{"SSN": CANARY_SSN, "Salary": "lots", "Dept": "x"}, {"SSN": "111-22-3333", "Salary": 5, "Dept": "y"}]
+    messages: list[dict[str, Any]] = [schema_msg("by_ssn", props, ["SSN"], ann)]
+    settings = dict(config)
+    if path == "record":
+        messages += [record_msg("by_ssn", r) for r in records]
+    else:
+        batches = tmp_path / "batches"
+        batches.mkdir()
+        file = batches / "by_ssn-1.jsonl"
+        file.write_text("".join(json.dumps(r) + "\n" for r in records))
+        settings["batch_locations"] = [str(batches)]
+        messages.append({"type": "BATCH", "stream": "by_ssn", "manifest": [file.as_uri()],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    run = run_target(settings, messages, tmp_path, env={"LOGLEVEL": "DEBUG"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["streams"]["by_ssn"] == {"received": 2, "loaded": 1, "dead_lettered": 1}
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    assert query(store, f'SELECT ssn FROM "{table}"') == [(cipher.hash("111-22-3333"),)]
+    letters = query(store, "SELECT record_key, error_path FROM _dead_letters")
+    assert letters == [(json.dumps([cipher.hash(CANARY_SSN)]), "$.Salary")]
+    haystacks = {"stderr": run.stderr.encode(), "stdout": run.stdout.encode()}
+    for found in tmp_path.rglob("*"):
+        if found.is_file() and found.suffix != ".json":  # the test's own config files
+            haystacks[str(found)] = found.read_bytes()
+    assert any(name.endswith(".duckdb") for name in haystacks)
+    assert [where for where, data in haystacks.items() if CANARY_SSN.encode() in data] == []

@@ -141,18 +141,21 @@ def erase_person(
                 else:
                     store.execute(f"UPDATE {qt} SET {quote(column)} = NULL WHERE {match}", [value])  # noqa: S608
                     cleared += n
-            letters = store.fetchall(
-                f"SELECT COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
-                "AND CAST(record_key AS VARCHAR) = ?",
-                [store.run.project, table, json.dumps([person_id])],
-            )
-            if letters and int(letters[0][0]):
-                store.execute(
-                    f"DELETE FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
-                    "AND CAST(record_key AS VARCHAR) = ?",
-                    [store.run.project, table, json.dumps([person_id])],
+            # a dead letter keeps a PII key hashed as its table does (audit25e F19)
+            keys = [json.dumps([person_id])] + ([json.dumps([hash_value(person_id)])] if hash_value else [])
+            for key in keys:
+                letters = store.fetchall(
+                    f"SELECT COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
+                    "AND table_name = ? AND CAST(record_key AS VARCHAR) = ?",
+                    [store.run.project, table, key],
                 )
-                removed += int(letters[0][0])
+                if letters and int(letters[0][0]):
+                    store.execute(
+                        f"DELETE FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
+                        "AND table_name = ? AND CAST(record_key AS VARCHAR) = ?",
+                        [store.run.project, table, key],
+                    )
+                    removed += int(letters[0][0])
             if removed or cleared:
                 change = TableChange(table, removed, cleared)
                 _record(store, "erase", table, change)

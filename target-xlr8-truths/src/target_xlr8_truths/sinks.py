@@ -32,7 +32,7 @@ from target_xlr8_truths.records import (
     json_number,
 )
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, NestedTypes, StreamInfo
-from xlr8_kit.dead_letters import redact_payload
+from xlr8_kit.dead_letters import PII_MASK, redact_payload
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
@@ -438,7 +438,7 @@ class TruthsSink(BatchSink):
             except Rejected as exc:
                 rejection = exc
         if rejection is not None:
-            key = [record.get(k) for k in self.key_properties] if self.key_properties else None
+            key = self._letter_key(record) if self.key_properties else None
             dead.append(
                 DeadLetter(
                     key,
@@ -452,6 +452,20 @@ class TruthsSink(BatchSink):
             return
         extracted = record.get("_sdc_extracted_at")
         self._append(row, extracted if isinstance(extracted, dt.datetime) else None, context)
+
+    def _letter_key(self, record: dict[str, t.Any]) -> list[t.Any]:
+        """A dead letter's ``record_key`` as the table stores the key: a PII key column hashed by the same policy
+        (audit25e F19: an SSN key was kept in clear beside its hashed row), so erasure can still match it."""
+        key = []
+        for source in self.key_properties:
+            value = record.get(source)
+            if source in self._protected:
+                try:
+                    value = self.protection.protect(source, value)
+                except Exception:  # noqa: BLE001 - a value the cipher refuses is masked, never kept in clear
+                    value = PII_MASK
+            key.append(value)
+        return key
 
     def _append(self, row: dict[str, t.Any], extracted: dt.datetime | None, context: dict) -> None:
         if extracted is not None:
