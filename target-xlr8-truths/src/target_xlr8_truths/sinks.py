@@ -573,13 +573,12 @@ class TruthsSink(BatchSink):
         if encoding.format != "jsonl":
             raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
+        self.target.hold_batch_files(paths)  # removed once committed, or at exit whatever happens
         if len(paths) == 1:
             self._load_path(paths[0], encoding.compression)
         elif paths:
             self._load_together(paths, encoding.compression)
-        for path in paths:
-            if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
-                path.unlink()
+        self.target.remove_batch_files(paths)  # loaded and committed: the tap's files have served their purpose
 
     def _load_path(self, path: Path, compression: str | None, refused: str | None = None) -> None:
         """One file of a BATCH message, decompressed first when gzipped (``refused``: see ``_load_file``)."""

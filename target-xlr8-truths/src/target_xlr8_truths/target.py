@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import datetime as dt
 import functools
@@ -14,6 +15,7 @@ import signal
 import sys
 import typing as t
 import uuid
+import weakref
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -80,8 +82,64 @@ def _digest(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
 
 
+#: How long a failed run reads the BATCH messages already waiting in stdin (``_waiting_batch_files``), at most.
+WAITING_INPUT_SECONDS = 5.0
+
+
+def _waiting_batch_files(source: t.IO[str], seconds: float = WAITING_INPUT_SECONDS) -> list[tuple[str, str]]:
+    """(url, stream) of each file named by a BATCH message already in ``source`` (stdin), read without waiting for
+    more (a failed run: the tap may go on writing, or never close the pipe), for ``seconds`` at most."""
+    import fcntl
+    import time
+
+    found: list[tuple[str, str]] = []
+    try:
+        fd = source.fileno()
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        if os.isatty(fd):
+            return found
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    except (OSError, ValueError, AttributeError):  # closed, or not a file (an embedding caller's input)
+        return found
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = source.readline()
+            except (OSError, ValueError, UnicodeDecodeError, TypeError):
+                break
+            if not line.endswith("\n"):  # nothing waiting (or half a line: its file stays)
+                break
+            if '"BATCH"' not in line:
+                continue
+            try:
+                message = loads_exact(line)
+                manifest = message["manifest"] if message.get("type") == "BATCH" else []
+                found += [(str(url), str(message.get("stream"))) for url in manifest]
+            except Exception:  # noqa: BLE001, S112 - a line that is no BATCH message names no file
+                continue
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)  # the descriptor may be shared with the process that started us
+    return found
+
+
+def _batch_files_at_exit(target: weakref.ref[TargetXlr8Truths]) -> None:
+    """``TargetXlr8Truths.batch_files_at_exit`` of a target still alive at exit (an embedded one may be gone)."""
+    alive = target()
+    if alive is not None:
+        alive.batch_files_at_exit()
+
+
 class RedactingSingerReader(SimpleSingerReader):
     """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII)."""
+
+    #: The input being read (``TargetXlr8Truths.batch_files_at_exit`` reads what is left of it after a failure).
+    source: t.IO[str] | None = None
+
+    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> t.Any:
+        self.source = file_input if file_input is not None else self.default_input
+        return super().process_lines(file_input, callbacks)
 
     def deserialize_json(self, line: str) -> dict:
         try:
@@ -194,7 +252,8 @@ class TargetXlr8Truths(Target):
             "batch_locations",
             th.ArrayType(th.StringType),
             description="Directories BATCH messages may name files in (the tap's batch_config storage root); files "
-            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, others are kept.",
+            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, and when the run "
+            "fails (those of the BATCH messages received or waiting in the input), others are kept.",
         ),
         th.Property(
             "spool_dir",
@@ -365,6 +424,39 @@ class TargetXlr8Truths(Target):
         #: The termination signal that stopped the run, if one did (an embedding caller's read was cut short).
         self.stopped_by: int | None = None
         self._ending = False
+        #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
+        self._batch_files: set[Path] = set()
+        atexit.register(_batch_files_at_exit, weakref.ref(self))
+
+    def hold_batch_files(self, paths: t.Iterable[Path]) -> None:
+        """The files of a BATCH message just received that the tap wrote for this run: each is removed once it has
+        committed (``TruthsSink.process_batch_files``), and whatever is left at exit, failure or not (audit25e F20:
+        a failed run left them, plaintext PII, for good). None is needed again: the tap writes new files from the
+        source on every run, and no STATE past a file goes out before the file has committed, so the rerun reads
+        its records from the source again."""
+        self._batch_files.update(path for path in paths if self.batch_locations.owned(path))
+
+    def batch_files_at_exit(self) -> None:
+        """At exit: the held files removed; after a failure (no end of pipe) first those of the BATCH messages
+        already waiting in the input too, which the tap wrote before the target stopped and will not name again."""
+        source = getattr(self.message_reader, "source", None)  # what the run reads
+        if not self._ending and source is not None and self.batch_locations.roots:
+            for url, stream in _waiting_batch_files(source):
+                try:
+                    self.hold_batch_files([self.batch_locations.readable(url, stream)])
+                except BatchFileRefused:
+                    continue  # not a file this run may touch
+        self.remove_batch_files()
+
+    def remove_batch_files(self, paths: t.Iterable[Path] | None = None) -> None:
+        """Remove ``paths`` (by default every held file) of those ``hold_batch_files`` holds."""
+        for path in list(self._batch_files if paths is None else paths):
+            if path in self._batch_files:
+                self._batch_files.discard(path)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    self.logger.warning("BATCH file %s could not be removed (%s)", path, exc.strerror)
 
     def _spool_root(self) -> Path:
         if self.config.get("spool_dir"):
