@@ -314,7 +314,14 @@ class Store(abc.ABC):
             [self.run.project, table],
         )
         archived = self._free_archive_name(table, int(row[0]) if row else 1)
-        self._rename(table, archived)
+        with self.one_commit():
+            self._rename(table, archived)
+            # what its columns mean goes with the rows (erasure finds a person's columns by it: audit25e F17); the
+            # new table's first write records its own
+            self.execute(
+                f"UPDATE {FIELDS_TABLE} SET table_name = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
+                [archived, self.run.project, table],
+            )
         return archived
 
     def _free_archive_name(self, table: str, version: int) -> str:
