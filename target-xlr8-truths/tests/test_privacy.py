@@ -308,3 +308,33 @@ def test_a_dead_letter_of_a_pii_keyed_stream_keeps_its_key_hashed_as_the_table_d
             haystacks[str(found)] = found.read_bytes()
     assert any(name.endswith(".duckdb") for name in haystacks)
     assert [where for where, data in haystacks.items() if CANARY_SSN.encode() in data] == []
+
+
+def test_a_run_with_another_pii_key_on_the_same_store_is_refused(
+    config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F10: a second key (another machine's ``pii_key_create``, a gather with another key file) was
+    accepted silently: the same SSN hashed to another key, so the person landed twice, and the store held
+    ciphertext of two keys. The first protected write records the key's check value; a run with another key stops
+    before its first write, naming the settings."""
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+
+    def messages(salary: int) -> list[dict[str, Any]]:
+        return [schema_msg("by_ssn", props, ["SSN"], ann), record_msg("by_ssn", {"SSN": CANARY_SSN, "Salary": salary})]
+
+    first = run_target(config, messages(1), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    other = {**config, "pii_key_file": str(tmp_path / "other.key")}
+    second = run_target(other, messages(2), tmp_path)
+    assert second.returncode != 0
+    assert "pii_key_file" in second.stderr
+    assert "pii_key_credential_id" in second.stderr
+    assert "_truths_keys" in second.stderr
+    assert CANARY_SSN not in second.stderr
+    assert Path(other["pii_key_file"]).read_text().strip() not in second.stderr
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    assert len(query(store, f'SELECT ssn FROM "{table}"')) == 1
+    again = run_target(config, messages(3), tmp_path)  # the project's own key still lands
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(query(store, f'SELECT ssn FROM "{table}"')) == 1

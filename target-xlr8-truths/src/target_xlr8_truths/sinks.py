@@ -314,6 +314,8 @@ class TruthsSink(BatchSink):
         self.protection = StreamProtection.build(
             stream_name, columns, note.get("canonical_fields") or {}, self.key_sources, self.target.privacy
         )
+        if any(d.action in {"encrypt", "hash"} for d in self.protection.decisions.values()):
+            self.target.check_pii_key(stream_name)
         self.columns = self.protection.stored_columns(columns)
         stored = {c.source for c in self.columns}
         #: Properties ``pii_policy`` drops: never stored, but the record path's validator checks them, so a BATCH

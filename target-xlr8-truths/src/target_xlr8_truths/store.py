@@ -20,6 +20,7 @@ from target_xlr8_truths.layout import (
     DEAD_LETTER_TABLE,
     ENGINE_TABLES,
     FIELDS_TABLE,
+    KEYS_TABLE,
     LEDGER_TABLE,
     UPLOADED_BY,
     LayoutError,
@@ -281,6 +282,18 @@ class Store(abc.ABC):
                         )
             for statement in ddl(self.dialect):
                 self.execute(statement)
+
+    def pii_key_check(self, check: str) -> str:
+        """The key check value the project's protected columns were written with: ``check`` (this run's) when none
+        was recorded, which it then is (the first of concurrent first runs wins)."""
+        with self.transaction():
+            self.execute(
+                f"INSERT INTO {KEYS_TABLE} (project, key_check, created_at) VALUES (?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (project) DO NOTHING",
+                [self.run.project, check, dt.datetime.now(dt.UTC)],
+            )
+            row = self.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [self.run.project])  # noqa: S608
+        return str(row[0]) if row else check
 
     def table_owner(self, table: str) -> str | None:
         """The ``{product}:{stream}`` that wrote ``table`` (its latest ``_schema_metadata`` row), if any."""

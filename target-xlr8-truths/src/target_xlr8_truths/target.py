@@ -29,6 +29,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
+from target_xlr8_truths.layout import KEYS_TABLE
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
@@ -287,7 +288,8 @@ class TargetXlr8Truths(Target):
             th.StringType,
             description="The engine's AES-256 key file (its default is /data/.encryption_key_v2): PII columns are "
             "encrypted with it in the engine's ENC256 format. Without a key, PII columns stop the run unless "
-            "pii_policy says hash/drop/keep.",
+            "pii_policy says hash/drop/keep. One key per project and store: the first protected write records its "
+            "check value (_truths_keys), and a run with another key stops before writing.",
         ),
         th.Property(
             "pii_key_create",
@@ -426,7 +428,27 @@ class TargetXlr8Truths(Target):
         self._ending = False
         #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
         self._batch_files: set[Path] = set()
+        self._key_checked = False  # ``check_pii_key`` passed
         atexit.register(_batch_files_at_exit, weakref.ref(self))
+
+    def check_pii_key(self, stream: str) -> None:
+        """Before a stream's first protected write: this run's PII key must be the one the project's protected
+        columns were written with (the first such write records its check value). Another key (another machine's
+        ``pii_key_create``, another ``$XLR8_PII_KEY_FILE``) gave the same person another ``HMAC256:`` key, so rows
+        duplicated, and ciphertext the engine could open only in part (audit25e F10)."""
+        if self._key_checked:
+            return
+        check = self.privacy.key_check()
+        if self.store.pii_key_check(check) != check:
+            setting = self.privacy.key_setting
+            raise PrivacyError(
+                f"stream {stream!r}: the PII key of setting '{setting}' is not the key project {self.project}'s "
+                f"protected columns in this store were written with (its check value in {KEYS_TABLE} differs); "
+                "a second key would duplicate every row keyed by a hashed column and leave ciphertext no single key "
+                "opens. Point 'pii_key_file' or 'pii_key_credential_id' at the engine's key for this project. "
+                "Nothing was written for this stream."
+            )
+        self._key_checked = True
 
     def hold_batch_files(self, paths: t.Iterable[Path]) -> None:
         """The files of a BATCH message just received that the tap wrote for this run: each is removed once it has
