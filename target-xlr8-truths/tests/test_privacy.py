@@ -338,3 +338,30 @@ def test_a_run_with_another_pii_key_on_the_same_store_is_refused(
     again = run_target(config, messages(3), tmp_path)  # the project's own key still lands
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(query(store, f'SELECT ssn FROM "{table}"')) == 1
+
+
+@pytest.mark.parametrize(("before", "after"), [("keep", "encrypt"), ("encrypt", "keep"), ("hash", "encrypt")])
+def test_a_changed_pii_action_on_a_landed_column_is_refused(
+    before: str, after: str, config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F14: a run whose policy protects a landed column otherwise (an edited ``pii_policy``, a gather's
+    default ``encrypt`` over a pipeline's ``keep``) mixed clear text and ciphertext in one column, under metadata
+    calling all of it one form. It stops before its first write, naming the column, both actions and the setting."""
+    props = {"Id": {"type": "string"}, "Salary": {"type": ["null", "string"]}}
+    ann = annotation("ukg_pro", "pay", "employee", keys=["Id"])
+
+    def messages(*rows: tuple[str, str]) -> list[dict[str, Any]]:
+        return [schema_msg("pay", props, ["Id"], ann)] + [record_msg("pay", {"Id": i, "Salary": s}) for i, s in rows]
+
+    first = run_target({**config, "pii_policy": {"default": before}}, messages(("e1", "100"), ("e2", "200")), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:pay'")[0][0]
+    landed = query(store, f'SELECT id, salary FROM "{table}" ORDER BY id')
+    changed = run_target({**config, "pii_policy": {"default": after}}, messages(("e3", "250")), tmp_path)
+    assert changed.returncode != 0
+    assert f"salary ({before} -> {after})" in changed.stderr
+    assert "pii_policy" in changed.stderr
+    assert query(store, f'SELECT id, salary FROM "{table}" ORDER BY id') == landed
+    assert query(store, "SELECT pii_action FROM _truths_fields WHERE column_name = 'salary'") == [(before,)]
+    same = run_target({**config, "pii_policy": {"default": before}}, messages(("e3", "250")), tmp_path)
+    assert same.returncode == 0, same.stderr[-2000:]

@@ -335,6 +335,7 @@ class TruthsSink(BatchSink):
         canonical = note.get("canonical_fields") or {}
         self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
         self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
+        self.target.check_pii_actions(self.info, [c.name for c in self.columns])
         self.target.register_stream(self.info)
         self._debug = self.logger.isEnabledFor(logging.DEBUG)
         self._compiled_count = 0  # records converted on the compiled path since the last drain (counted then)

@@ -283,6 +283,17 @@ class Store(abc.ABC):
             for statement in ddl(self.dialect):
                 self.execute(statement)
 
+    def stored_pii_actions(self, table: str) -> dict[str, str | None] | None:
+        """The PII action each column of ``table`` was written with (``_truths_fields``), or None when it holds no
+        rows yet."""
+        if not self.table_columns(table) or not self.fetchone(f"SELECT 1 FROM {quote(table)} LIMIT 1"):  # noqa: S608
+            return None
+        rows = self.fetchall(
+            f"SELECT column_name, pii_action FROM {FIELDS_TABLE} WHERE project = ? AND table_name = ?",  # noqa: S608
+            [self.run.project, table],
+        )
+        return {str(column): (str(action) if action is not None else None) for column, action in rows}
+
     def pii_key_check(self, check: str) -> str:
         """The key check value the project's protected columns were written with: ``check`` (this run's) when none
         was recorded, which it then is (the first of concurrent first runs wins)."""

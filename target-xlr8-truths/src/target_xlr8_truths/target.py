@@ -317,7 +317,7 @@ class TargetXlr8Truths(Target):
                 th.Property("columns", th.ObjectType(additional_properties=th.StringType)),
             ),
             description="Per-project PII policy: default action and per canonical field / column regex actions "
-            "(encrypt, hash, drop, keep).",
+            "(encrypt, hash, drop, keep). A landed column keeps its action: a run that would change it stops.",
         ),
         th.Property("pii_policy_file", th.StringType, description="The PII policy as a JSON or YAML file."),
         th.Property(
@@ -449,6 +449,34 @@ class TargetXlr8Truths(Target):
                 "Nothing was written for this stream."
             )
         self._key_checked = True
+
+    def check_pii_actions(self, info: StreamInfo, columns: list[str]) -> None:
+        """Each stored column keeps the form its rows were written in: a PII action that changed (an edited
+        ``pii_policy``, a gather's default ``encrypt`` over a pipeline's ``keep``) mixed clear text and ciphertext
+        in one column, under metadata calling all of it one or the other (audit25e F14). Stops before the
+        stream's first write, naming the columns, both actions and the settings. ``drop`` writes nothing: allowed."""
+        stored = self.store.stored_pii_actions(info.table_name)
+        if not stored:
+            return
+
+        def form(action: str | None) -> str:
+            return "keep" if action in (None, "keep") else action
+
+        changed = [
+            f"{column} ({form(stored[column])} -> {form(info.pii_actions.get(column))})"
+            for column in columns
+            if column in stored
+            and info.pii_actions.get(column) != "drop"
+            and form(stored[column]) != form(info.pii_actions.get(column))
+        ]
+        if changed:
+            raise PrivacyError(
+                f"stream {info.stream!r}: column(s) {', '.join(changed)} of table {info.table_name} would change "
+                "their PII action (setting 'pii_policy' / 'pii_policy_file'); the rows already landed keep the "
+                "old form, so one column would hold both. Keep the action the table was written with, or move the "
+                "table's rows aside (or remove them) to land it again under the new one. Nothing was written for "
+                "this stream."
+            )
 
     def hold_batch_files(self, paths: t.Iterable[Path]) -> None:
         """The files of a BATCH message just received that the tap wrote for this run: each is removed once it has
