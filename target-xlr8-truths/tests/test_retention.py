@@ -139,7 +139,7 @@ def test_erase_person_reaches_key_change_archives_and_composite_key_dead_letters
     (person, day, code) kept them (only a key that was the id alone matched); the command said it had erased.
     ``hash``: the person column is hashed, in the table and in the letter's key and payload. ``old_archive``: an
     archive made before the fields moved with it (none of its own: those of the current table serve)."""
-    config = {**config, "key_change_policy": "new_table_version", "pii_policy": {"fields": {"employee_id": action}}}
+    config = {**config, "key_change_policy": "new_table_version", "pii_policy": {"columns": {"(?i)^worker$": action}}}
     first = [_timecards(["Worker", "Day", "Code"]), _punch("P1", "d1", "REG", 8), _punch("P1", "d1", "OT", "x"),
              _punch("P2", "d1", "REG", 8), _punch("P2", "d1", "OT", "y")]  # fmt: skip
     assert run_target(config, first, tmp_path).returncode == 0
@@ -150,10 +150,21 @@ def test_erase_person_reaches_key_change_archives_and_composite_key_dead_letters
     archive = f"{current}__v1"
     assert query(store, f'SELECT COUNT(*) FROM "{archive}"') == [(2,)]
     assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(2,)]
+    if action == "hash":
+        assert query(store, f'SELECT worker FROM "{archive}"')[0][0].startswith("HMAC256:")
     if old_archive:
         with duckdb.connect(str(store)) as con:
             con.execute("DELETE FROM _truths_fields WHERE table_name = ?", [archive])
     key = ["--pii-key-file", config["pii_key_file"]] if action == "hash" else []
+    if action == "hash":  # another key would match no hashed value: refused, nothing erased (audit25e F10)
+        from xlr8_kit.privacy.cipher import ensure_key_file
+
+        ensure_key_file(str(tmp_path / "other.key"))
+        wrong = xlr8("truths", "erase", "--project", PROJECT, "--duckdb", str(store), "--person", "P1",
+                     "--pii-key-file", str(tmp_path / "other.key"))  # fmt: skip
+        assert wrong.returncode == 2
+        assert "--pii-key-file is not the key" in wrong.stderr
+        assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(2,)]
     done = xlr8("truths", "erase", "--project", PROJECT, "--duckdb", str(store), "--person", "P1", *key)
     assert done.returncode == 0, done.stderr
     assert query(store, f'SELECT day FROM "{current}"') == [("d2",)]

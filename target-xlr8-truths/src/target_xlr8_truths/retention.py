@@ -251,6 +251,20 @@ def register(commands: t.Any) -> None:
         sub.set_defaults(handler=_run_cli)
 
 
+def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
+    """The key given must be the one the project's protected columns were written with (``_truths_keys``):
+    another matches no hashed value, and the erasure would report nothing found as done (audit25e F10)."""
+    from target_xlr8_truths.layout import KEYS_TABLE
+    from target_xlr8_truths.privacy import KEY_CHECK_TEXT
+
+    row = store.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [store.run.project])  # noqa: S608
+    if row and str(row[0]) != hash_value(KEY_CHECK_TEXT):
+        raise ValueError(
+            f"--pii-key-file is not the key project {store.run.project}'s protected columns were written with (its "
+            f"check value in {KEYS_TABLE} differs); nothing was erased"
+        )
+
+
 def open_store(args: argparse.Namespace, action: str) -> Store:
     import os
 
@@ -294,6 +308,7 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
                 from xlr8_kit.privacy import FieldCipher, load_key
 
                 hasher = FieldCipher(load_key(key_file=args.pii_key_file, setting="--pii-key-file")).hash
+                _check_key(store, hasher)
             changes = erase_person(store, args.person, hash_value=hasher)
     except ValueError as exc:
         print(f"xlr8 truths {action}: error: {exc}", file=err)
