@@ -243,3 +243,37 @@ def test_f3_a_batch_file_line_the_record_path_cannot_read_is_named_by_file_and_n
     assert "CANARY" not in run.stderr
     tables = f"SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{TABLE}'"
     assert query(store, tables) == [(0,)]  # its creation rolled back with the rest of the file
+
+
+def test_a_failed_run_removes_the_batch_files_it_was_sent_and_only_those(store: Path, tmp_path: Path) -> None:
+    """audit25e F20: a run that stopped (here: a stream with personal data and no PII key) left every file the tap
+    had written, records in clear, for good. Removed now: the files of the BATCH messages received and of those
+    already waiting in the input, once the tap wrote them for this run (a file older than the run, or outside
+    ``batch_locations``, is never touched). The tap never reads a file again: its rerun reads the source."""
+    batches, outside = tmp_path / "batches", tmp_path / "outside"
+    batches.mkdir()
+    outside.mkdir()
+    files = {}
+    for name, folder in (("landed", batches), ("waiting", batches), ("old", batches), ("outside", outside)):
+        files[name] = folder / f"{name}.jsonl"
+        files[name].write_text(json.dumps({"id": 1, "ssn": "987-65-4329"}) + "\n")
+    os.utime(files["old"], (1709287200, 1709287200))
+
+    def batch(stream: str, *names: str) -> dict[str, Any]:
+        return {"type": "BATCH", "stream": stream, "manifest": [files[n].as_uri() for n in names],
+                "encoding": {"format": "jsonl", "compression": "none"}}  # fmt: skip
+
+    plain = {"id": {"type": "integer"}}
+    messages = [
+        schema_msg("plain", plain, ["id"]),
+        batch("plain", "landed"),
+        schema_msg("people", {**plain, "ssn": {"type": "string"}}, ["id"]),  # stops the run: no PII key
+        batch("people", "waiting", "old"),
+        batch("people", "outside"),
+    ]
+    config = {"project_id": PROJECT, "duckdb_path": str(store), "batch_locations": [str(batches)]}
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode != 0
+    assert "no PII key is configured" in run.stderr
+    assert sorted(p.name for p in batches.iterdir()) == ["old.jsonl"]
+    assert files["outside"].exists()

@@ -268,3 +268,100 @@ def test_concurrent_first_runs_make_one_whole_key(tmp_path: Path) -> None:
     assert [p.name for p in key_file.parent.iterdir()] == ["pii.key"]
     cipher = FieldCipher(load_key(key_file=str(key_file)))
     assert cipher.decrypt(cipher.encrypt("round trip")) == "round trip"
+
+
+@pytest.mark.parametrize("path", ["record", "batch"])
+def test_a_dead_letter_of_a_pii_keyed_stream_keeps_its_key_hashed_as_the_table_does(
+    path: str, config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F19: a stream keyed by an SSN dead-lettered a record (a bad salary) with the SSN in clear in
+    ``_dead_letters.record_key`` while its table held the hash. The key is stored as the table stores it, on the
+    RECORD path and on a BATCH file's (the record path loads a file DuckDB's reader refuses)."""
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}, "Dept": {"type": ["null", "string"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+    records = [{"SSN": CANARY_SSN, "Salary": "lots", "Dept": "x"}, {"SSN": "111-22-3333", "Salary": 5, "Dept": "y"}]
+    messages: list[dict[str, Any]] = [schema_msg("by_ssn", props, ["SSN"], ann)]
+    settings = dict(config)
+    if path == "record":
+        messages += [record_msg("by_ssn", r) for r in records]
+    else:
+        batches = tmp_path / "batches"
+        batches.mkdir()
+        file = batches / "by_ssn-1.jsonl"
+        file.write_text("".join(json.dumps(r) + "\n" for r in records))
+        settings["batch_locations"] = [str(batches)]
+        messages.append({"type": "BATCH", "stream": "by_ssn", "manifest": [file.as_uri()],
+                         "encoding": {"format": "jsonl", "compression": "none"}})  # fmt: skip
+    run = run_target(settings, messages, tmp_path, env={"LOGLEVEL": "DEBUG"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["streams"]["by_ssn"] == {"received": 2, "loaded": 1, "dead_lettered": 1}
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    assert query(store, f'SELECT ssn FROM "{table}"') == [(cipher.hash("111-22-3333"),)]
+    letters = query(store, "SELECT record_key, error_path FROM _dead_letters")
+    assert letters == [(json.dumps([cipher.hash(CANARY_SSN)]), "$.Salary")]
+    haystacks = {"stderr": run.stderr.encode(), "stdout": run.stdout.encode()}
+    for found in tmp_path.rglob("*"):
+        if found.is_file() and found.suffix != ".json":  # the test's own config files
+            haystacks[str(found)] = found.read_bytes()
+    assert any(name.endswith(".duckdb") for name in haystacks)
+    assert [where for where, data in haystacks.items() if CANARY_SSN.encode() in data] == []
+
+
+def test_a_run_with_another_pii_key_on_the_same_store_is_refused(
+    config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F10: a second key (another machine's ``pii_key_create``, a gather with another key file) was
+    accepted silently: the same SSN hashed to another key, so the person landed twice, and the store held
+    ciphertext of two keys. The first protected write records the key's check value; a run with another key stops
+    before its first write, naming the settings."""
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+
+    def messages(salary: int) -> list[dict[str, Any]]:
+        return [schema_msg("by_ssn", props, ["SSN"], ann), record_msg("by_ssn", {"SSN": CANARY_SSN, "Salary": salary})]
+
+    first = run_target(config, messages(1), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    other = {**config, "pii_key_file": str(tmp_path / "other.key")}
+    second = run_target(other, messages(2), tmp_path)
+    assert second.returncode != 0
+    assert "pii_key_file" in second.stderr
+    assert "pii_key_credential_id" in second.stderr
+    assert "_truths_keys" in second.stderr
+    assert CANARY_SSN not in second.stderr
+    assert Path(other["pii_key_file"]).read_text().strip() not in second.stderr
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    assert len(query(store, f'SELECT ssn FROM "{table}"')) == 1
+    again = run_target(config, messages(3), tmp_path)  # the project's own key still lands
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(query(store, f'SELECT ssn FROM "{table}"')) == 1
+
+
+@pytest.mark.parametrize(("before", "after"), [("keep", "encrypt"), ("encrypt", "keep"), ("hash", "encrypt")])
+def test_a_changed_pii_action_on_a_landed_column_is_refused(
+    before: str, after: str, config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F14: a run whose policy protects a landed column otherwise (an edited ``pii_policy``, a gather's
+    default ``encrypt`` over a pipeline's ``keep``) mixed clear text and ciphertext in one column, under metadata
+    calling all of it one form. It stops before its first write, naming the column, both actions and the setting."""
+    props = {"Id": {"type": "string"}, "Salary": {"type": ["null", "string"]}}
+    ann = annotation("ukg_pro", "pay", "employee", keys=["Id"])
+
+    def messages(*rows: tuple[str, str]) -> list[dict[str, Any]]:
+        return [schema_msg("pay", props, ["Id"], ann)] + [record_msg("pay", {"Id": i, "Salary": s}) for i, s in rows]
+
+    first = run_target({**config, "pii_policy": {"default": before}}, messages(("e1", "100"), ("e2", "200")), tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:pay'")[0][0]
+    landed = query(store, f'SELECT id, salary FROM "{table}" ORDER BY id')
+    changed = run_target({**config, "pii_policy": {"default": after}}, messages(("e3", "250")), tmp_path)
+    assert changed.returncode != 0
+    assert f"salary ({before} -> {after})" in changed.stderr
+    assert "pii_policy" in changed.stderr
+    assert query(store, f'SELECT id, salary FROM "{table}" ORDER BY id') == landed
+    assert query(store, "SELECT pii_action FROM _truths_fields WHERE column_name = 'salary'") == [(before,)]
+    same = run_target({**config, "pii_policy": {"default": before}}, messages(("e3", "250")), tmp_path)
+    assert same.returncode == 0, same.stderr[-2000:]

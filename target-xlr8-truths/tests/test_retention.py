@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from truths_testkit import PROJECT, annotation, query, record_msg, run_target, schema_msg
+import duckdb
+import pytest
+from truths_testkit import P8, PROJECT, annotation, query, record_msg, run_target, schema_msg
 
 XLR8 = str(Path(sys.executable).with_name("xlr8"))
 
@@ -116,3 +118,61 @@ def test_purge_without_a_retention_is_refused(config: dict[str, Any], store: Pat
     bad = run_target({**config, "retention_purge_on_run": True}, [WORKERS], tmp_path)
     assert bad.returncode != 0
     assert "retention_purge_on_run" in bad.stderr
+
+
+def _timecards(keys: list[str]) -> dict[str, Any]:
+    props = {"Worker": {"type": "string"}, "Day": {"type": "string"}, "Code": {"type": "string"},
+             "Hours": {"type": ["null", "integer"]}}  # fmt: skip
+    return schema_msg("punches", props, keys, _note("punches", "timecard", {"Worker": "employee_id"}, keys))
+
+
+def _punch(worker: str, day: str, code: str, hours: Any) -> dict[str, Any]:
+    return record_msg("punches", {"Worker": worker, "Day": day, "Code": code, "Hours": hours})
+
+
+@pytest.mark.parametrize(("action", "old_archive"), [("keep", False), ("hash", False), ("keep", True)])
+def test_erase_person_reaches_key_change_archives_and_composite_key_dead_letters(
+    action: str, old_archive: bool, config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """audit25e F17: after a key change (``new_table_version``) the person's rows stayed in ``{table}__v1`` (its
+    ``_truths_fields`` were not moved, so no person column was found), and a dead letter of a stream keyed by
+    (person, day, code) kept them (only a key that was the id alone matched); the command said it had erased.
+    ``hash``: the person column is hashed, in the table and in the letter's key and payload. ``old_archive``: an
+    archive made before the fields moved with it (none of its own: those of the current table serve)."""
+    config = {**config, "key_change_policy": "new_table_version", "pii_policy": {"columns": {"(?i)^worker$": action}}}
+    first = [_timecards(["Worker", "Day", "Code"]), _punch("P1", "d1", "REG", 8), _punch("P1", "d1", "OT", "x"),
+             _punch("P2", "d1", "REG", 8), _punch("P2", "d1", "OT", "y")]  # fmt: skip
+    assert run_target(config, first, tmp_path).returncode == 0
+    second = [_timecards(["Worker", "Day"]), _punch("P1", "d2", "REG", 7), _punch("P2", "d2", "REG", 7)]
+    run = run_target(config, second, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    current = f"{P8}_workday_hcm_punches"
+    archive = f"{current}__v1"
+    assert query(store, f'SELECT COUNT(*) FROM "{archive}"') == [(2,)]
+    assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(2,)]
+    if action == "hash":
+        assert query(store, f'SELECT worker FROM "{archive}"')[0][0].startswith("HMAC256:")
+    if old_archive:
+        with duckdb.connect(str(store)) as con:
+            con.execute("DELETE FROM _truths_fields WHERE table_name = ?", [archive])
+    key = ["--pii-key-file", config["pii_key_file"]] if action == "hash" else []
+    if action == "hash":  # another key would match no hashed value: refused, nothing erased (audit25e F10)
+        from xlr8_kit.privacy.cipher import ensure_key_file
+
+        ensure_key_file(str(tmp_path / "other.key"))
+        wrong = xlr8("truths", "erase", "--project", PROJECT, "--duckdb", str(store), "--person", "P1",
+                     "--pii-key-file", str(tmp_path / "other.key"))  # fmt: skip
+        assert wrong.returncode == 2
+        assert "--pii-key-file is not the key" in wrong.stderr
+        assert query(store, "SELECT COUNT(*) FROM _dead_letters") == [(2,)]
+    done = xlr8("truths", "erase", "--project", PROJECT, "--duckdb", str(store), "--person", "P1", *key)
+    assert done.returncode == 0, done.stderr
+    assert query(store, f'SELECT day FROM "{current}"') == [("d2",)]
+    assert query(store, f'SELECT day, code FROM "{archive}"') == [("d1", "REG")]  # P2's, kept
+    letters = query(store, "SELECT CAST(record_key AS VARCHAR), CAST(payload AS VARCHAR) FROM _dead_letters")
+    assert len(letters) == 1  # P2's
+    assert '"y"' in letters[0][1]
+    if action == "keep":
+        assert "P2" in letters[0][0]
+    assert "P1" not in repr(query(store, f'SELECT * FROM "{archive}"')) + repr(letters)
+    assert f"{archive}: 1 row(s) removed" in done.stdout

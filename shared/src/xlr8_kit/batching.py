@@ -116,6 +116,20 @@ def _local_root(root: str) -> Path | None:
     return None
 
 
+def private_file(path: Path) -> t.IO[bytes]:
+    """``path`` opened for writing, readable by its owner alone (0600; a directory created for it 0700): a batch
+    file holds the records in clear, personal data included, and was 0644 under the usual umask (audit25e F20). An
+    existing directory keeps its mode (the storage root may be a shared one): the files in it are private."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a file left by an earlier run under the same name keeps its mode otherwise
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class BatchFileWriter:
     """Writes one stream's batch files (sized by ``file_sizes``) and returns each file's URL."""
 
@@ -175,9 +189,8 @@ class BatchFile:
             if writer.local is None:
                 raw = self._files.enter_context(writer.config.storage.open(self.name, "wb"))
             else:
-                writer.local.mkdir(parents=True, exist_ok=True)
                 self._partial = writer.local / f".{self.name}.partial"
-                raw = self._files.enter_context(open(self._partial, "wb"))  # noqa: SIM115 - closed by finish/discard
+                raw = self._files.enter_context(private_file(self._partial))
             if writer.gzip:
                 raw = t.cast(
                     "t.IO[bytes]", self._files.enter_context(gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6))
@@ -210,6 +223,20 @@ class BatchFile:
         self._files.close()
         if self._partial is not None:
             self._partial.unlink(missing_ok=True)
+
+
+def write_batch_message(stream: KitBatchingMixin, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
+    """The BATCH message naming ``manifest``; when it cannot be written (the target has gone: a broken pipe) its
+    local files are removed, since no reader will ever be told of them (audit25e F20: a failed run left them, in
+    clear, for good). The records are read again from the source on the next run: no STATE past them went out."""
+    try:
+        stream._write_batch_message(encoding=encoding, manifest=manifest)
+    except BaseException:
+        for url in manifest:
+            parsed = urlparse(url)
+            if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+                Path(unquote(parsed.path)).unlink(missing_ok=True)
+        raise
 
 
 class BatchSink:
@@ -264,7 +291,7 @@ class BatchSink:
         url = file.finish() if file is not None else None
         if url is not None:
             self.counter.increment()
-            self.stream._write_batch_message(encoding=self.encoding, manifest=[url])
+            write_batch_message(self.stream, self.encoding, [url])
             self.stream._write_state_message()  # covers exactly the records of the files named so far
 
     close = cut
@@ -307,7 +334,7 @@ class KitBatchingMixin(_StreamBase):
             else:
                 for encoding, manifest in self.get_batches(batch_config, context):
                     counter.increment()
-                    self._write_batch_message(encoding=encoding, manifest=manifest)
+                    write_batch_message(self, encoding, manifest)
                     self._write_state_message()  # covers exactly the records of the files named so far
         activate = getattr(self, "_xlr8_activate_read_version", None)
         if activate is not None:  # after the last file, as ``xlr8_kit.rest.ActivateAtEndMixin`` holds it

@@ -255,3 +255,41 @@ def test_plain_record_loop_writes_the_files_and_state_of_the_sdk_loop(tmp_path: 
     assert seen[0] == seen[1]
     assert seen[0][2] == 3
     assert "secret_note" in seen[0][0]
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_batch_files_are_the_owner_s_alone(tmp_path: Path, compression: str) -> None:
+    """audit25e F20: the files hold records in clear (personal data too) and were 0644 under the usual umask; a
+    folder the writer creates for them is 0700 (one that exists keeps its mode: the root may be shared)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        messages = _run(tmp_path, _batch_config(tmp_path / "new" / "b", compression))
+    finally:
+        os.umask(old)
+    urls = [url for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
+    assert len(urls) == 3
+    assert {stat.S_IMODE(Path(url.removeprefix("file://")).stat().st_mode) for url in urls} == {0o600}
+    assert stat.S_IMODE((tmp_path / "new" / "b").stat().st_mode) == 0o700
+
+
+class _GoneAfter(io.StringIO):
+    """A stdout whose reader goes away at the first BATCH message (a target that stopped)."""
+
+    def write(self, text: str) -> int:
+        if '"type":"BATCH"' in text.replace(" ", ""):
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_file_the_tap_cannot_name_is_removed(tmp_path: Path) -> None:
+    """audit25e F20: a file whose BATCH message cannot be written (the target has gone) will never be read nor
+    removed by a target: the tap removes it. Its records were covered by no STATE, so the next run reads them."""
+    tap = _Tap(config={"batch_config": _batch_config(tmp_path / "b", "none")}, catalog=_catalog(_Tap, None))
+    out = _GoneAfter()
+    with redirect_stdout(out), pytest.raises(BrokenPipeError):
+        tap.sync_all()
+    assert '"BATCH"' not in out.getvalue()
+    assert list((tmp_path / "b").iterdir()) == []

@@ -9,6 +9,8 @@ LEDGER_TABLE = "_truths_ledger"
 DEAD_LETTER_TABLE = "_dead_letters"
 #: Per table column: the canonical field it carries and the PII action applied (erasure and audits read it).
 FIELDS_TABLE = "_truths_fields"
+#: Per project: the check value of the PII key its protected columns were written with (``Store.pii_key_check``).
+KEYS_TABLE = "_truths_keys"
 UPLOADED_BY = "target-xlr8-truths"
 
 
@@ -147,6 +149,16 @@ CREATE TABLE IF NOT EXISTS {FIELDS_TABLE} (
 )"""
 
 
+def _keys(ts: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
+    project VARCHAR NOT NULL,
+    key_check VARCHAR NOT NULL,
+    created_at {ts},
+    PRIMARY KEY (project)
+)"""
+
+
 def ddl(dialect: str) -> list[str]:
     json_type = "JSONB" if dialect == "postgres" else "JSON"
     double = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
@@ -159,6 +171,7 @@ def ddl(dialect: str) -> list[str]:
         _ledger(ts),
         _dead_letters(json_type, ts),
         _fields(ts),
+        _keys(ts),
     ]
 
 

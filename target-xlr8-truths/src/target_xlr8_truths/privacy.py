@@ -22,6 +22,10 @@ from xlr8_kit.privacy.cipher import PrivacyKeyError, ensure_key_file
 LOGGER = logging.getLogger("target_xlr8_truths.privacy")
 
 
+#: What a key's check value hashes (``PrivacySettings.key_check``).
+KEY_CHECK_TEXT = "xlr8-key-check"
+
+
 class PrivacyError(ValueError):
     """PII would land in clear or the key/policy cannot be used; names the columns and the setting."""
 
@@ -51,7 +55,13 @@ class PrivacySettings:
                 cipher = FieldCipher(_key_from_store(config))
         except (PolicyError, PrivacyKeyError) as exc:
             raise PrivacyError(str(exc)) from None
-        return cls(policy=policy, cipher=cipher)
+        setting = "pii_key_file" if config.get("pii_key_file") else "pii_key_credential_id"
+        return cls(policy=policy, cipher=cipher, key_setting=setting)
+
+    def key_check(self) -> str:
+        """The key's check value: a keyed hash of a constant (it tells keys apart and reveals nothing of them)."""
+        assert self.cipher is not None
+        return self.cipher.hash(KEY_CHECK_TEXT)
 
 
 def _key_from_store(config: t.Mapping[str, t.Any]) -> bytes:

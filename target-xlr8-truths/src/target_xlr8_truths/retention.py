@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from target_xlr8_truths.layout import DEAD_LETTER_TABLE, FIELDS_TABLE, LEDGER_TABLE
-from target_xlr8_truths.naming import normalise_project, quote
+from target_xlr8_truths.naming import column_names, normalise_project, quote
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 
 PERSON_KEYS = ("employee_id", "person_id")
@@ -70,6 +70,83 @@ def _fields(store: Store, table: str) -> dict[str, tuple[str | None, str | None]
     return {str(c): (f, a) for c, f, a in rows}
 
 
+def _person_fields(store: Store, table: str) -> dict[str, tuple[str | None, str | None]]:
+    """``_fields`` of ``table``; for an archive a key change left before its fields moved with it (``__v{n}``, no
+    fields of its own), those of the current table of the same stream for the columns the archive has (audit25e
+    F17: erasure found no person column in it and left every row)."""
+    fields = _fields(store, table)
+    if fields or "__v" not in table:
+        return fields
+    owner = store.table_owner(table)
+    rows = store.fetchall(
+        "SELECT DISTINCT table_name FROM _schema_metadata WHERE LOWER(project) = ? AND file_name = ? "
+        "AND table_name <> ? AND is_current = TRUE",
+        [store.run.project, owner, table],
+    )
+    columns = store.table_columns(table)
+    for (other,) in rows:
+        found = {c: f for c, f in _fields(store, str(other)).items() if c in columns}
+        if found:
+            return found
+    return {}
+
+
+def _letter_matches(
+    key: t.Any, payload: t.Any, key_columns: list[str], person_columns: set[str], values: set[str]
+) -> bool:
+    """A dead letter holds the person: a person column's part of its ``record_key`` (by the table's key order), or
+    a payload field landing in a person column, is the id or its hash (audit25e F17: only a key that was the person
+    id alone was matched, so letters of composite-key streams kept the person)."""
+    if isinstance(key, list) and len(key) == 1 and key[0] is not None and str(key[0]) in values:
+        return True  # a key that is the id alone (what erasure matched before, annotated or not)
+    if isinstance(key, list):
+        for column, part in zip(key_columns, key, strict=False):
+            if column in person_columns and part is not None and str(part) in values:
+                return True
+    if isinstance(payload, dict):
+        names = column_names([str(k) for k in payload])
+        for source, value in payload.items():
+            if names.get(str(source)) in person_columns and value is not None and str(value) in values:
+                return True
+    return False
+
+
+def _erase_dead_letters(store: Store, table: str, person_columns: set[str], values: set[str]) -> int:
+    """Remove the dead letters of ``table`` that hold the person (``_letter_matches``); how many."""
+    keys = store.fetchone(
+        "SELECT likely_keys FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
+        "ORDER BY is_current DESC, version DESC LIMIT 1",
+        [store.run.project, table],
+    )
+    key_columns = _json(keys[0]) if keys else None
+    letters = store.fetchall(
+        f"SELECT run_id, CAST(record_key AS VARCHAR), CAST(payload AS VARCHAR) FROM {DEAD_LETTER_TABLE} "  # noqa: S608
+        "WHERE LOWER(project) = ? AND table_name = ?",
+        [store.run.project, table],
+    )
+    removed = 0
+    for run_id, key, payload in letters:
+        if not _letter_matches(_json(key), _json(payload), list(key_columns or []), person_columns, values):
+            continue
+        store.execute(
+            f"DELETE FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
+            "AND run_id = ? AND CAST(record_key AS VARCHAR) IS NOT DISTINCT FROM ? "
+            "AND CAST(payload AS VARCHAR) IS NOT DISTINCT FROM ?",
+            [store.run.project, table, run_id, key, payload],
+        )
+        removed += 1
+    return removed
+
+
+def _json(value: t.Any) -> t.Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
 def _reprofile(store: Store, table: str, fields: dict[str, tuple[str | None, str | None]]) -> None:
     protected = [c for c, (_, action) in fields.items() if action in {"encrypt", "hash"}]
     info = StreamInfo(table, "xlr8", "", "reality", table, table, table, [], protected_columns=protected)
@@ -119,7 +196,7 @@ def erase_person(
     changes = []
     with store.transaction():
         for table in _tables(store):
-            fields = _fields(store, table)
+            fields = _person_fields(store, table)
             removed = cleared = 0
             for column, (canonical, action) in fields.items():
                 value: str = person_id
@@ -141,18 +218,10 @@ def erase_person(
                 else:
                     store.execute(f"UPDATE {qt} SET {quote(column)} = NULL WHERE {match}", [value])  # noqa: S608
                     cleared += n
-            letters = store.fetchall(
-                f"SELECT COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
-                "AND CAST(record_key AS VARCHAR) = ?",
-                [store.run.project, table, json.dumps([person_id])],
-            )
-            if letters and int(letters[0][0]):
-                store.execute(
-                    f"DELETE FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? AND table_name = ? "  # noqa: S608
-                    "AND CAST(record_key AS VARCHAR) = ?",
-                    [store.run.project, table, json.dumps([person_id])],
-                )
-                removed += int(letters[0][0])
+            person = {c for c, (canonical, _) in fields.items() if canonical in PERSON_KEYS}
+            values = {person_id} | ({hash_value(person_id)} if hash_value is not None else set())
+            # the letters keep a PII key hashed as its table does (audit25e F19)
+            removed += _erase_dead_letters(store, table, person, values)
             if removed or cleared:
                 change = TableChange(table, removed, cleared)
                 _record(store, "erase", table, change)
@@ -180,6 +249,20 @@ def register(commands: t.Any) -> None:
             sub.add_argument("--person", required=True, help="the person's id (employee or person id)")
             sub.add_argument("--pii-key-file", help="engine key, needed when a person key column is hashed")
         sub.set_defaults(handler=_run_cli)
+
+
+def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
+    """The key given must be the one the project's protected columns were written with (``_truths_keys``):
+    another matches no hashed value, and the erasure would report nothing found as done (audit25e F10)."""
+    from target_xlr8_truths.layout import KEYS_TABLE
+    from target_xlr8_truths.privacy import KEY_CHECK_TEXT
+
+    row = store.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [store.run.project])  # noqa: S608
+    if row and str(row[0]) != hash_value(KEY_CHECK_TEXT):
+        raise ValueError(
+            f"--pii-key-file is not the key project {store.run.project}'s protected columns were written with (its "
+            f"check value in {KEYS_TABLE} differs); nothing was erased"
+        )
 
 
 def open_store(args: argparse.Namespace, action: str) -> Store:
@@ -225,6 +308,7 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
                 from xlr8_kit.privacy import FieldCipher, load_key
 
                 hasher = FieldCipher(load_key(key_file=args.pii_key_file, setting="--pii-key-file")).hash
+                _check_key(store, hasher)
             changes = erase_person(store, args.person, hash_value=hasher)
     except ValueError as exc:
         print(f"xlr8 truths {action}: error: {exc}", file=err)

@@ -31,7 +31,13 @@ from target_xlr8_truths.records import (
     json_number,
 )
 from target_xlr8_truths.store import SEQ, Batch, DeadLetter, NestedTypes, StreamInfo
-from xlr8_kit.dead_letters import datelike_properties, redact_payload, schema_violation, unparseable_datelike
+from xlr8_kit.dead_letters import (
+    PII_MASK,
+    datelike_properties,
+    redact_payload,
+    schema_violation,
+    unparseable_datelike,
+)
 from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
@@ -313,6 +319,8 @@ class TruthsSink(BatchSink):
         self.protection = StreamProtection.build(
             stream_name, columns, note.get("canonical_fields") or {}, self.key_sources, self.target.privacy
         )
+        if any(d.action in {"encrypt", "hash"} for d in self.protection.decisions.values()):
+            self.target.check_pii_key(stream_name)
         self.columns = self.protection.stored_columns(columns)
         stored = {c.source for c in self.columns}
         #: Properties ``pii_policy`` drops: never stored, but the record path's validator checks them, so a BATCH
@@ -330,6 +338,7 @@ class TruthsSink(BatchSink):
         canonical = note.get("canonical_fields") or {}
         self.info.canonical_columns = {names[s]: str(c) for s, c in canonical.items() if s in names}
         self.info.pii_actions = {names[s]: d.action for s, d in self.protection.decisions.items() if s in names}
+        self.target.check_pii_actions(self.info, [c.name for c in self.columns])
         self.target.register_stream(self.info)
         self._debug = self.logger.isEnabledFor(logging.DEBUG)
         self._compiled_count = 0  # records converted on the compiled path since the last drain (counted then)
@@ -422,7 +431,7 @@ class TruthsSink(BatchSink):
             except Rejected as exc:
                 rejection = exc
         if rejection is not None:
-            key = [record.get(k) for k in self.key_properties] if self.key_properties else None
+            key = self._letter_key(record) if self.key_properties else None
             dead.append(
                 DeadLetter(
                     key,
@@ -436,6 +445,20 @@ class TruthsSink(BatchSink):
             return
         extracted = record.get("_sdc_extracted_at")
         self._append(row, extracted if isinstance(extracted, dt.datetime) else None, context)
+
+    def _letter_key(self, record: dict[str, t.Any]) -> list[t.Any]:
+        """A dead letter's ``record_key`` as the table stores the key: a PII key column hashed by the same policy
+        (audit25e F19: an SSN key was kept in clear beside its hashed row), so erasure can still match it."""
+        key = []
+        for source in self.key_properties:
+            value = record.get(source)
+            if source in self._protected:
+                try:
+                    value = self.protection.protect(source, value)
+                except Exception:  # noqa: BLE001 - a value the cipher refuses is masked, never kept in clear
+                    value = PII_MASK
+            key.append(value)
+        return key
 
     def _append(self, row: dict[str, t.Any], extracted: dt.datetime | None, context: dict) -> None:
         if extracted is not None:
@@ -543,13 +566,12 @@ class TruthsSink(BatchSink):
         if encoding.format != "jsonl":
             raise NotImplementedError(f"BATCH encoding {encoding.format!r} is not supported (jsonl only)")
         paths = [self.target.batch_locations.readable(url, self.stream_name) for url in files]  # all before any load
+        self.target.hold_batch_files(paths)  # removed once committed, or at exit whatever happens
         if len(paths) == 1:
             self._load_path(paths[0], encoding.compression)
         elif paths:
             self._load_together(paths, encoding.compression)
-        for path in paths:
-            if self.target.batch_locations.owned(path):  # loaded and committed: the tap's file has served its purpose
-                path.unlink()
+        self.target.remove_batch_files(paths)  # loaded and committed: the tap's files have served their purpose
 
     def _load_path(self, path: Path, compression: str | None, refused: str | None = None) -> None:
         """One file of a BATCH message, decompressed first when gzipped (``refused``: see ``_load_file``)."""

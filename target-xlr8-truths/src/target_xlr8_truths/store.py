@@ -20,6 +20,7 @@ from target_xlr8_truths.layout import (
     DEAD_LETTER_TABLE,
     ENGINE_TABLES,
     FIELDS_TABLE,
+    KEYS_TABLE,
     LEDGER_TABLE,
     UPLOADED_BY,
     LayoutError,
@@ -282,6 +283,29 @@ class Store(abc.ABC):
             for statement in ddl(self.dialect):
                 self.execute(statement)
 
+    def stored_pii_actions(self, table: str) -> dict[str, str | None] | None:
+        """The PII action each column of ``table`` was written with (``_truths_fields``), or None when it holds no
+        rows yet."""
+        if not self.table_columns(table) or not self.fetchone(f"SELECT 1 FROM {quote(table)} LIMIT 1"):  # noqa: S608
+            return None
+        rows = self.fetchall(
+            f"SELECT column_name, pii_action FROM {FIELDS_TABLE} WHERE project = ? AND table_name = ?",  # noqa: S608
+            [self.run.project, table],
+        )
+        return {str(column): (str(action) if action is not None else None) for column, action in rows}
+
+    def pii_key_check(self, check: str) -> str:
+        """The key check value the project's protected columns were written with: ``check`` (this run's) when none
+        was recorded, which it then is (the first of concurrent first runs wins)."""
+        with self.transaction():
+            self.execute(
+                f"INSERT INTO {KEYS_TABLE} (project, key_check, created_at) VALUES (?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (project) DO NOTHING",
+                [self.run.project, check, dt.datetime.now(dt.UTC)],
+            )
+            row = self.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [self.run.project])  # noqa: S608
+        return str(row[0]) if row else check
+
     def table_owner(self, table: str) -> str | None:
         """The ``{product}:{stream}`` that wrote ``table`` (its latest ``_schema_metadata`` row), if any."""
         row = self.fetchone(
@@ -326,7 +350,14 @@ class Store(abc.ABC):
             [self.run.project, table],
         )
         archived = self._free_archive_name(table, int(row[0]) if row else 1)
-        self._rename(table, archived)
+        with self.one_commit():
+            self._rename(table, archived)
+            # what its columns mean goes with the rows (erasure finds a person's columns by it: audit25e F17); the
+            # new table's first write records its own
+            self.execute(
+                f"UPDATE {FIELDS_TABLE} SET table_name = ? WHERE LOWER(project) = ? AND table_name = ?",  # noqa: S608
+                [archived, self.run.project, table],
+            )
         return archived
 
     def _free_archive_name(self, table: str, version: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import datetime as dt
 import functools
@@ -14,6 +15,7 @@ import signal
 import sys
 import typing as t
 import uuid
+import weakref
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +29,7 @@ from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
 from target_xlr8_truths.extras import MissingExtraError, import_psycopg
+from target_xlr8_truths.layout import KEYS_TABLE
 from target_xlr8_truths.naming import ProjectIdError, TableNames, normalise_project, quote, snake_case, stream_owner
 from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
@@ -80,8 +83,64 @@ def _digest(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8", "replace")).hexdigest()[:12]
 
 
+#: How long a failed run reads the BATCH messages already waiting in stdin (``_waiting_batch_files``), at most.
+WAITING_INPUT_SECONDS = 5.0
+
+
+def _waiting_batch_files(source: t.IO[str], seconds: float = WAITING_INPUT_SECONDS) -> list[tuple[str, str]]:
+    """(url, stream) of each file named by a BATCH message already in ``source`` (stdin), read without waiting for
+    more (a failed run: the tap may go on writing, or never close the pipe), for ``seconds`` at most."""
+    import fcntl
+    import time
+
+    found: list[tuple[str, str]] = []
+    try:
+        fd = source.fileno()
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        if os.isatty(fd):
+            return found
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    except (OSError, ValueError, AttributeError):  # closed, or not a file (an embedding caller's input)
+        return found
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = source.readline()
+            except (OSError, ValueError, UnicodeDecodeError, TypeError):
+                break
+            if not line.endswith("\n"):  # nothing waiting (or half a line: its file stays)
+                break
+            if '"BATCH"' not in line:
+                continue
+            try:
+                message = loads_exact(line)
+                manifest = message["manifest"] if message.get("type") == "BATCH" else []
+                found += [(str(url), str(message.get("stream"))) for url in manifest]
+            except Exception:  # noqa: BLE001, S112 - a line that is no BATCH message names no file
+                continue
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)  # the descriptor may be shared with the process that started us
+    return found
+
+
+def _batch_files_at_exit(target: weakref.ref[TargetXlr8Truths]) -> None:
+    """``TargetXlr8Truths.batch_files_at_exit`` of a target still alive at exit (an embedded one may be gone)."""
+    alive = target()
+    if alive is not None:
+        alive.batch_files_at_exit()
+
+
 class RedactingSingerReader(SimpleSingerReader):
     """Bad input lines are reported by length and hash, never by content (they may hold secrets or PII)."""
+
+    #: The input being read (``TargetXlr8Truths.batch_files_at_exit`` reads what is left of it after a failure).
+    source: t.IO[str] | None = None
+
+    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]) -> t.Any:
+        self.source = file_input if file_input is not None else self.default_input
+        return super().process_lines(file_input, callbacks)
 
     def deserialize_json(self, line: str) -> dict:
         try:
@@ -194,7 +253,8 @@ class TargetXlr8Truths(Target):
             "batch_locations",
             th.ArrayType(th.StringType),
             description="Directories BATCH messages may name files in (the tap's batch_config storage root); files "
-            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, others are kept.",
+            "elsewhere are refused. Files the tap wrote during this run are deleted once loaded, and when the run "
+            "fails (those of the BATCH messages received or waiting in the input), others are kept.",
         ),
         th.Property(
             "spool_dir",
@@ -228,7 +288,8 @@ class TargetXlr8Truths(Target):
             th.StringType,
             description="The engine's AES-256 key file (its default is /data/.encryption_key_v2): PII columns are "
             "encrypted with it in the engine's ENC256 format. Without a key, PII columns stop the run unless "
-            "pii_policy says hash/drop/keep.",
+            "pii_policy says hash/drop/keep. One key per project and store: the first protected write records its "
+            "check value (_truths_keys), and a run with another key stops before writing.",
         ),
         th.Property(
             "pii_key_create",
@@ -256,7 +317,7 @@ class TargetXlr8Truths(Target):
                 th.Property("columns", th.ObjectType(additional_properties=th.StringType)),
             ),
             description="Per-project PII policy: default action and per canonical field / column regex actions "
-            "(encrypt, hash, drop, keep).",
+            "(encrypt, hash, drop, keep). A landed column keeps its action: a run that would change it stops.",
         ),
         th.Property("pii_policy_file", th.StringType, description="The PII policy as a JSON or YAML file."),
         th.Property(
@@ -365,6 +426,87 @@ class TargetXlr8Truths(Target):
         #: The termination signal that stopped the run, if one did (an embedding caller's read was cut short).
         self.stopped_by: int | None = None
         self._ending = False
+        #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
+        self._batch_files: set[Path] = set()
+        self._key_checked = False  # ``check_pii_key`` passed
+        atexit.register(_batch_files_at_exit, weakref.ref(self))
+
+    def check_pii_key(self, stream: str) -> None:
+        """Before a stream's first protected write: this run's PII key must be the one the project's protected
+        columns were written with (the first such write records its check value). Another key (another machine's
+        ``pii_key_create``, another ``$XLR8_PII_KEY_FILE``) gave the same person another ``HMAC256:`` key, so rows
+        duplicated, and ciphertext the engine could open only in part (audit25e F10)."""
+        if self._key_checked:
+            return
+        check = self.privacy.key_check()
+        if self.store.pii_key_check(check) != check:
+            setting = self.privacy.key_setting
+            raise PrivacyError(
+                f"stream {stream!r}: the PII key of setting '{setting}' is not the key project {self.project}'s "
+                f"protected columns in this store were written with (its check value in {KEYS_TABLE} differs); "
+                "a second key would duplicate every row keyed by a hashed column and leave ciphertext no single key "
+                "opens. Point 'pii_key_file' or 'pii_key_credential_id' at the engine's key for this project. "
+                "Nothing was written for this stream."
+            )
+        self._key_checked = True
+
+    def check_pii_actions(self, info: StreamInfo, columns: list[str]) -> None:
+        """Each stored column keeps the form its rows were written in: a PII action that changed (an edited
+        ``pii_policy``, a gather's default ``encrypt`` over a pipeline's ``keep``) mixed clear text and ciphertext
+        in one column, under metadata calling all of it one or the other (audit25e F14). Stops before the
+        stream's first write, naming the columns, both actions and the settings. ``drop`` writes nothing: allowed."""
+        stored = self.store.stored_pii_actions(info.table_name)
+        if not stored:
+            return
+
+        def form(action: str | None) -> str:
+            return "keep" if action in (None, "keep") else action
+
+        changed = [
+            f"{column} ({form(stored[column])} -> {form(info.pii_actions.get(column))})"
+            for column in columns
+            if column in stored
+            and info.pii_actions.get(column) != "drop"
+            and form(stored[column]) != form(info.pii_actions.get(column))
+        ]
+        if changed:
+            raise PrivacyError(
+                f"stream {info.stream!r}: column(s) {', '.join(changed)} of table {info.table_name} would change "
+                "their PII action (setting 'pii_policy' / 'pii_policy_file'); the rows already landed keep the "
+                "old form, so one column would hold both. Keep the action the table was written with, or move the "
+                "table's rows aside (or remove them) to land it again under the new one. Nothing was written for "
+                "this stream."
+            )
+
+    def hold_batch_files(self, paths: t.Iterable[Path]) -> None:
+        """The files of a BATCH message just received that the tap wrote for this run: each is removed once it has
+        committed (``TruthsSink.process_batch_files``), and whatever is left at exit, failure or not (audit25e F20:
+        a failed run left them, plaintext PII, for good). None is needed again: the tap writes new files from the
+        source on every run, and no STATE past a file goes out before the file has committed, so the rerun reads
+        its records from the source again."""
+        self._batch_files.update(path for path in paths if self.batch_locations.owned(path))
+
+    def batch_files_at_exit(self) -> None:
+        """At exit: the held files removed; after a failure (no end of pipe) first those of the BATCH messages
+        already waiting in the input too, which the tap wrote before the target stopped and will not name again."""
+        source = getattr(self.message_reader, "source", None)  # what the run reads
+        if not self._ending and source is not None and self.batch_locations.roots:
+            for url, stream in _waiting_batch_files(source):
+                try:
+                    self.hold_batch_files([self.batch_locations.readable(url, stream)])
+                except BatchFileRefused:
+                    continue  # not a file this run may touch
+        self.remove_batch_files()
+
+    def remove_batch_files(self, paths: t.Iterable[Path] | None = None) -> None:
+        """Remove ``paths`` (by default every held file) of those ``hold_batch_files`` holds."""
+        for path in list(self._batch_files if paths is None else paths):
+            if path in self._batch_files:
+                self._batch_files.discard(path)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    self.logger.warning("BATCH file %s could not be removed (%s)", path, exc.strerror)
 
     def _spool_root(self) -> Path:
         if self.config.get("spool_dir"):
