@@ -35,6 +35,10 @@ class OutcomeUnknownError(ServerUnavailableError):
     """A non-idempotent request (a job's create) failed after it may have reached the server (a read timeout, a
     reset after sending, a 5xx): not resent, since the server may have acted on it (audit25d F1)."""
 
+    def explained(self, what_may_exist: str) -> OutcomeUnknownError:
+        """The same error saying what the server may have made and where the user looks for it."""
+        return OutcomeUnknownError(f"{self}; {what_may_exist}", status=self.status, path=self.path)
+
 
 class RateLimitedError(KitHTTPError):
     """The vendor asked us to wait longer than the configured cap ("rate limited until ...")."""

@@ -40,11 +40,9 @@ def submit(client: FusionClient, package: str, definition: str, parameters: Sequ
     try:  # never resent once it may have reached the pod: a second ESS job would run the extract again, unread
         answer = client.request_json("POST", f"{client.resources_url}/{RESOURCE}", json=body, idempotent=False)
     except OutcomeUnknownError as exc:
-        raise OutcomeUnknownError(
-            f"{exc}; the ESS job {package}/{definition} may have been submitted (its request id is unknown: check the "
-            "ESS queue, Scheduled Processes, before running again)",
-            status=exc.status,
-            path=exc.path,
+        raise exc.explained(
+            f"the ESS job {package}/{definition} may have been submitted (its request id is unknown: check the "
+            "ESS queue, Scheduled Processes, before running again)"
         ) from None
     if not isinstance(answer, Mapping):  # JSON, but a list, a text or null: no request id to read
         raise BulkJobError(f"{client.product}: submitESSJobRequest for {definition} did not answer a JSON object")

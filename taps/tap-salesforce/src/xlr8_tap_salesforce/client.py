@@ -535,11 +535,9 @@ class SalesforceClient:
                 # id was never read, so nothing could abort it (audit25d F1).
                 job = self.request("POST", url, json_body=body, idempotent=False).json()
         except OutcomeUnknownError as exc:
-            raise OutcomeUnknownError(
-                f"{exc}; a Bulk query job for {_sobject_of(soql)} may be running on the org unread (Setup > Bulk "
-                "Data Load Jobs); if the org answers creates slowly, raise http.read_timeout",
-                status=exc.status,
-                path=exc.path,
+            raise exc.explained(
+                f"a Bulk query job for {_sobject_of(soql)} may be running on the org unread (Setup > Bulk "
+                "Data Load Jobs); if the org answers creates slowly, raise http.read_timeout"
             ) from None
         job_id = str(job["id"])
         self._bulk_created[job_id] = asked
