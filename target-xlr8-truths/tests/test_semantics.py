@@ -103,6 +103,20 @@ def test_activate_version_soft_deletes_by_default(tmp_path: Path, config: dict[s
     assert rows == [(1, True), (2, False)]
 
 
+def test_rows_marked_deleted_are_not_read_back_as_truths(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    """audit25e F4: ``read_truths`` served rows marked deleted beside the live ones (a removed Account, a pay code
+    gone from its day) as current truths; they are history, read only when asked for."""
+    from target_xlr8_truths import read_truths
+
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "integer"}}, ["id"])
+    assert run_target(config, [schema, *_versioned(100, [1, 2, 3])], tmp_path).returncode == 0
+    assert run_target(config, [schema, *_versioned(200, [2])], tmp_path).returncode == 0
+    (truth,) = read_truths(config["project_id"], duckdb_path=str(store))
+    assert [(r["id"], r["v"]) for r in truth.content] == [(2, 200)]
+    (history,) = read_truths(config["project_id"], duckdb_path=str(store), include_deleted=True)
+    assert sorted(r["id"] for r in history.content) == [1, 2, 3]
+
+
 def test_sdc_deleted_at_soft_and_hard_deletes(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     props = {"id": {"type": "integer"}, "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"}}
     base = [schema_msg("items", props, ["id"]), record_msg("items", {"id": 1}), record_msg("items", {"id": 2})]

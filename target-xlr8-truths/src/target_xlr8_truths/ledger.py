@@ -48,8 +48,12 @@ def read_truths(
     truth_type: str | None = None,
     entity: str | None = None,
     max_rows: int = 1000,
+    include_deleted: bool = False,
 ) -> list[Truth]:
-    """Truths of ``project`` (UUID, any case), optionally filtered; each carries at most ``max_rows`` rows."""
+    """Truths of ``project`` (UUID, any case), optionally filtered; each carries at most ``max_rows`` rows, those
+    still current: a row marked deleted (``_sdc_deleted_at``: gone from a full-table read, replaced with its set,
+    deleted at the source) is history, not a truth, unless ``include_deleted``. ``row_count`` in the metadata
+    counts every stored row."""
     project_key = normalise_project(project)
     conn = _connect(duckdb_path, postgres_dsn, postgres_schema)
     mark = "%s" if postgres_dsn else "?"
@@ -75,7 +79,9 @@ def read_truths(
         for row in rows:
             (table, file_name, entity_type, kind, row_count, version, columns, prod, instance, stream, run_id,
              loaded, dead, window_start, window_end, updated_at) = row  # fmt: skip
-            cursor = conn.execute(f"SELECT * FROM {quote(table)} LIMIT {int(max_rows)}")  # noqa: S608
+            stored = [d[0] for d in conn.execute(f"SELECT * FROM {quote(table)} LIMIT 0").description]  # noqa: S608
+            live = "" if include_deleted or "_sdc_deleted_at" not in stored else " WHERE _sdc_deleted_at IS NULL"
+            cursor = conn.execute(f"SELECT * FROM {quote(table)}{live} LIMIT {int(max_rows)}")  # noqa: S608
             names = [d[0] for d in cursor.description]
             content = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
             store = f"postgres:{postgres_schema}" if postgres_dsn else f"duckdb:{duckdb_path}"
