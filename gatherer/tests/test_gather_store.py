@@ -109,3 +109,35 @@ print(answer.text())
     assert done.returncode == 0, done.stderr[-2000:]
     assert "= 3" in done.stdout, done.stdout
     assert "found in the store by key" not in done.stdout, done.stdout
+
+
+def test_a_product_whose_read_fails_is_skipped_named_and_the_gather_exits_1(
+    sandbox: t.Any, sources: dict[str, dict[str, t.Any]], tmp_path: Path, monkeypatch: t.Any
+) -> None:
+    """audit25e F5: one product's HTTP error mid-read ended the whole gather in a traceback (the other products
+    unread, no table); it is a skip naming the product and the failure, the others answer, and the exit is 1."""
+    import argparse
+    import io
+
+    from xlr8_gather import cli
+    from xlr8_gather import gather as gathering
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    chosen = {p: sources[p] for p in ("successfactors", "ukg_pro")}
+    monkeypatch.setattr(gathering, "sandbox_sources", lambda *args, **kwargs: chosen)
+    sandbox.faults.add("ukg_pro", "/personnel/v1/*", FaultSpec("status", status=400, after=1, times=1000))
+    try:
+        args = argparse.Namespace(
+            question="How many employees are on leave?", project=PROJECT, products=None, store=None,
+            duckdb=str(tmp_path / "t.duckdb"), sandbox=True, json=False,
+        )  # fmt: skip
+        out, err = io.StringIO(), io.StringIO()
+        rc = cli.run_gather_cli(args, out, err)
+    finally:
+        sandbox.faults.clear()
+    assert rc == 1, err.getvalue()[-2000:]
+    assert "Traceback" not in err.getvalue()
+    assert "skipped ukg_pro employee: read failed:" in out.getvalue()
+    assert "HTTP 400" in out.getvalue()
+    assert any(line.startswith("successfactors") for line in out.getvalue().splitlines())
+    assert "the read of ukg_pro employee failed" in err.getvalue()

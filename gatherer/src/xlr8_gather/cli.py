@@ -68,4 +68,8 @@ def run_gather_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> in
             file=err,
         )
         return 1
+    if report.failed:
+        failed = ", ".join(f"{product} {entity}" for product, entity in report.failed)
+        print(f"xlr8: the read of {failed} failed; see the table above", file=err)
+        return 1
     return 0 if report.truths else 1

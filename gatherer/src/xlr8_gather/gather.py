@@ -31,6 +31,7 @@ from xlr8_gather.answer import Answer, nothing_read
 from xlr8_gather.answer import compute as compute_answer
 from xlr8_kit.connectors.base import ConnectorError
 from xlr8_kit.connectors.tap import tap_connector
+from xlr8_kit.http.errors import KitHTTPError
 from xlr8_kit.query import Filter, QueryError, as_filter, format_filter
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.vocabulary import (
@@ -418,6 +419,8 @@ class GatherReport:
 
     truths: list[Truth] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (product, entity, reason)
+    #: the (product, entity) pairs of ``skipped`` whose read failed (HTTP, auth): the gather did not do all it could
+    failed: list[tuple[str, str]] = field(default_factory=list)
     #: the answer per (product, entity), computed from the landed rows
     answers: list[Answer] = field(default_factory=list)
     #: (product, entity, stream, rows read, the target's counters) per stream landed
@@ -505,6 +508,12 @@ def gather(
             except (ConnectorError, VocabularyError, QueryError) as exc:
                 report.skipped.append((product, entity, redactor.redact(str(exc))))
                 say(f"{product}: skipped: {redactor.redact(str(exc))}")
+                continue
+            except KitHTTPError as exc:  # one product's tenant refusing or failing: the others are still read
+                reason = f"read failed: {redactor.redact(str(exc))}"
+                report.skipped.append((product, entity, reason))
+                report.failed.append((product, entity))
+                say(f"{product}: skipped: {reason}")
                 continue
             stored = [
                 tr
