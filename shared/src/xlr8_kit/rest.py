@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import io
 import json
 import os
@@ -579,11 +580,38 @@ class KitTap(Tap):
             credential_id=config.get("credential_id"),
             redactor=redactor,
             run_id=os.environ.get("XLR8_RUN_ID") or os.environ.get("MELTANO_RUN_ID"),
+            tenant=tenant_identity(config),
         )
 
     def build_authenticator(self, runtime: KitRuntime) -> requests.auth.AuthBase | None:
         """Return this tap's authenticator (one per tap instance, i.e. per credential)."""
         raise NotImplementedError
+
+
+#: Settings that tell one tenant (or one login to it) from another on a shared vendor host; none of them secret.
+TENANT_SETTINGS = (
+    "tenant", "company_id", "company_short_name", "customer_id", "sap_client", "instance_url", "username",
+    "client_id", "user", "integration_user",
+)  # fmt: skip
+
+
+def tenant_identity(config: t.Mapping[str, t.Any]) -> str | None:
+    """A short digest of the tenant-naming settings present (top level and under ``auth``), or None without any:
+    the persisted breaker's scope when no ``credential_id`` names the tenant."""
+    auth = config.get("auth")
+    sources: tuple[tuple[str, t.Mapping[str, t.Any]], ...] = (
+        ("", config),
+        ("auth.", auth if isinstance(auth, dict) else {}),
+    )
+    found = {
+        f"{where}{name}": str(source[name])
+        for where, source in sources
+        for name in TENANT_SETTINGS
+        if source.get(name) not in (None, "")
+    }
+    if not found:
+        return None
+    return hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1024)

@@ -309,6 +309,7 @@ class ResilientSession(requests.Session):
         classifier: ResponseClassifier | None = None,
         breakers: BreakerRegistry | None = None,
         rate_limiter: TokenBucket | None = None,
+        tenant: str | None = None,
     ) -> None:
         super().__init__()
         self.policy = policy or HttpPolicy()
@@ -330,7 +331,9 @@ class ResilientSession(requests.Session):
             clock=clock,
             wall=wall,
             state_path=self.policy.breaker_state_path,
-            scope=f"{product}:{credential_id or ''}",
+            # a persisted breaker is one tenant's: vendors serve many tenants from one host, and one tenant's
+            # failures must not stop another's run (audit25d F3); ``tenant`` names it where no credential does
+            scope=f"{product}:{credential_id or tenant or ''}",
         )
         if rate_limiter is None and self.policy.requests_per_second:
             rate_limiter = TokenBucket(
