@@ -282,3 +282,46 @@ def test_a_collection_page_is_parsed_once_and_never_probed(monkeypatch: pytest.M
     assert body(response) is classify.kept_body(response)
     assert "_xlr8_json" not in response.__dict__  # one parse kept, not two
     assert reads.counts() == [1]
+
+
+POD_ASSIGNMENTS = ["AssignmentId", "EffectiveStartDate", "EffectiveEndDate", "EffectiveSequence",
+                   "EffectiveLatestChange"]  # fmt: skip
+
+
+def _pod_describe() -> dict[str, t.Any]:
+    """``DESCRIBE`` with the keys Oracle documents: assignments' five-part key, ``jobs`` keyed with its dates."""
+    import copy
+
+    doc = copy.deepcopy(DESCRIBE)
+    assignments = doc["Resources"]["workers"]["children"]["workRelationships"]["children"]["assignments"]
+    assignments["attributes"] += [{"name": "EffectiveSequence", "type": "integer"},
+                                  {"name": "EffectiveLatestChange"}]  # fmt: skip
+    assignments["collection"]["finders"][0]["attributes"] = [{"name": n} for n in POD_ASSIGNMENTS]
+    doc["Resources"]["jobs"] = {
+        "attributes": [{"name": "EffectiveStartDate", "type": "date"}, {"name": "JobId", "type": "integer"},
+                       {"name": "EffectiveEndDate", "type": "date"}, {"name": "LastUpdateDate", "type": "datetime"}],
+        "collection": {"finders": [{"name": "PrimaryKey", "attributes": [
+            {"name": "EffectiveStartDate"}, {"name": "JobId"}, {"name": "EffectiveEndDate"}]}]},
+    }  # fmt: skip
+    return doc
+
+
+def test_effective_dated_keys_land_without_mutable_dates_and_replace_by_the_logical_id() -> None:
+    """audit25a F1: read as of one date, a superseded version is never read again; the logical id (a leading part
+    of the key) lets the run's version replace it. ``EffectiveEndDate`` and ``EffectiveLatestChange`` change as a
+    version is superseded: never in the landed key."""
+    doc = _pod_describe()
+    workers = parse_describe(doc, "workers")
+    _, assignments = plan_streams(workers, ResourceDeclaration(children=("workRelationships.assignments",)), "streams")
+    assert assignments.primary_keys == (
+        "PersonId", "PeriodOfServiceId", "AssignmentId", "EffectiveStartDate", "EffectiveSequence"
+    )  # fmt: skip
+    assert assignments.replace_by == assignments.primary_keys[: len(assignments.replace_by)]
+    assert set(assignments.replace_by) <= {"PersonId", "PeriodOfServiceId", "AssignmentId"}
+    assert assignments.replace_by[:1] == ("PersonId",)
+    assert set(assignments.schema["properties"]) >= set(POD_ASSIGNMENTS)  # still read, as attributes
+    (jobs,) = plan_streams(parse_describe(doc, "jobs"), None, "streams")
+    assert jobs.primary_keys == ("JobId", "EffectiveStartDate")
+    assert jobs.replace_by == ("JobId",)
+    (workers_plan,) = plan_streams(workers, None, "streams")
+    assert workers_plan.replace_by == ()  # not effective-dated: its key is the logical id already

@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xlr8_kit.oracle.describe import EFFECTIVE_START, DescribeError, Resource
+from xlr8_kit.oracle.describe import (
+    EFFECTIVE_END,
+    EFFECTIVE_LATEST,
+    EFFECTIVE_SEQUENCE,
+    EFFECTIVE_START,
+    DescribeError,
+    Resource,
+)
 from xlr8_kit.oracle.protocol import LAST_UPDATE_DATE, Flatten
 
 
@@ -43,6 +50,9 @@ class StreamPlan:
     entity: str | None
     truth_type: str
     references: dict[str, str]
+    #: A leading part of ``primary_keys`` naming sets of rows each read holds whole (the annotation's
+    #: ``replace_by``): an effective-dated row's logical id, read as of one date (audit25a F1).
+    replace_by: tuple[str, ...] = ()
 
     @property
     def resource_name(self) -> str:
@@ -115,6 +125,7 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
             child_path=None,
             schema=schema,
             primary_keys=_keys(resource),
+            replace_by=_versions_of(resource),
             replication_key=replication_key,
             expand=expand,
             fields=fields,
@@ -131,11 +142,34 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
     return plans
 
 
+#: Attributes of a date-effective key that pick a physical record (a version) of a logical one.
+VERSION_KEYS = (EFFECTIVE_START, EFFECTIVE_SEQUENCE)
+#: Attributes a pod's describe may list in a date-effective ``PrimaryKey`` (Oracle documents assignments'
+#: "AssignmentId, EffectiveStartDate, EffectiveEndDate, EffectiveSequence and EffectiveLatestChange") that change
+#: when the version is superseded (end-dated) or a same-day change is added: never in a landed key, where the old
+#: and the new state of one version would land side by side (audit25a F1). Still read as attributes.
+MUTABLE_KEYS = (EFFECTIVE_END, EFFECTIVE_LATEST)
+
+
+def logical_keys(resource: Resource) -> tuple[str, ...]:
+    """The key without its date-effective attributes: the logical record every version of it shares."""
+    return tuple(k for k in resource.keys if k not in VERSION_KEYS and k not in MUTABLE_KEYS)
+
+
 def _keys(resource: Resource) -> tuple[str, ...]:
-    keys = resource.keys
-    if resource.effective_dated and EFFECTIVE_START not in keys:
-        keys = (*keys, EFFECTIVE_START)
-    return keys
+    """The landed key: the logical id first (so it can be ``replace_by``), then what picks the version
+    (``EffectiveStartDate`` always on an effective-dated resource, ``EffectiveSequence`` when describe keys it)."""
+    if not resource.effective_dated:
+        return resource.keys
+    versions = [EFFECTIVE_START, *(k for k in resource.keys if k == EFFECTIVE_SEQUENCE)]
+    return (*logical_keys(resource), *versions)
+
+
+def _versions_of(resource: Resource) -> tuple[str, ...]:
+    """An effective-dated resource read as of one date answers one version per logical id: the run's version
+    replaces the ones landed before (marked deleted), else a superseded version stays a second current row
+    (audit25a F1). Nothing without a logical id to group by."""
+    return logical_keys(resource) if resource.effective_dated else ()
 
 
 def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) -> StreamPlan:
@@ -148,7 +182,7 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
     node = resource
     for depth, part in enumerate(parts):
         level = ".".join(parts[:depth])
-        for key in node.keys:
+        for key in _carried(node):
             column = key if key not in parent_keys.values() else f"{node.name}{key}"
             parent_keys[f"{level}.{key}".lstrip(".")] = column
         node = node.children[part]
@@ -160,6 +194,7 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
         owner = resource.child(head) if head else resource
         schema["properties"].setdefault(column, owner.attributes[name].jsonschema())
     keys = tuple(dict.fromkeys([*parent_keys.values(), *_keys(child)]))
+    sets = (*parent_keys.values(), *_versions_of(child)) if child.effective_dated else ()
     return StreamPlan(
         name=child_stream_name(resource.name, path),
         resource=resource,
@@ -175,4 +210,11 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
         entity=declared.child_entities.get(path),
         truth_type=declared.truth_type,
         references={},
+        replace_by=sets if keys[: len(sets)] == sets else (),
     )
+
+
+def _carried(node: Resource) -> tuple[str, ...]:
+    """An ancestor's key as its children's rows carry it: never an attribute that changes as its versions are
+    superseded (``MUTABLE_KEYS``), the logical id first."""
+    return (*logical_keys(node), *(k for k in node.keys if k in VERSION_KEYS))

@@ -840,4 +840,6 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:
     """A declared class per stream, on the product's base stream (the plan carries the declaration)."""
-    return declared_stream_class(base, plan, plan.name, plan, f"Fusion resource {plan.name}.")
+    cls = declared_stream_class(base, plan, plan.name, plan, f"Fusion resource {plan.name}.")
+    cls.xlr8_replace_by = plan.replace_by  # sets each read holds whole (audit25a F1)
+    return cls
