@@ -325,3 +325,16 @@ def test_effective_dated_keys_land_without_mutable_dates_and_replace_by_the_logi
     assert jobs.replace_by == ("JobId",)
     (workers_plan,) = plan_streams(workers, None, "streams")
     assert workers_plan.replace_by == ()  # not effective-dated: its key is the logical id already
+
+
+def test_child_streams_replace_by_their_top_level_parent_only_where_a_cut_child_shows() -> None:
+    """audit25a F7: each run reads every parent's children whole (framework 3+ marks a cut child, read whole from its
+    own URL), so the parent's logical id names a set a deleted child drops out of. Frameworks 1 and 2 send bare
+    arrays: only an effective-dated child's versions replace each other there (F1)."""
+    workers = parse_describe(_pod_describe(), "workers")
+    declaration = ResourceDeclaration(children=("emails", "workRelationships.assignments"))
+    _, emails, assignments = plan_streams(workers, declaration, "streams")
+    assert emails.replace_by == assignments.replace_by == ("PersonId",)
+    _, emails, assignments = plan_streams(workers, declaration, "streams", cuts_seen=False)
+    assert emails.replace_by == ()
+    assert assignments.replace_by == ("PersonId", "PeriodOfServiceId", "AssignmentId")

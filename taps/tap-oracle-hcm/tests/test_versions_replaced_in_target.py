@@ -93,3 +93,57 @@ def test_a_superseded_assignment_version_is_marked_deleted_one_live_row_per_assi
     assert changed <= {row[0] for row in current}  # each replaced by its new version
     workers = _rows(store, "workers", "SELECT count(*), count(*) FILTER (_sdc_deleted_at IS NULL) FROM {table}")
     assert workers[0][0] == workers[0][1] == len(live)
+
+
+def test_a_child_deleted_between_runs_is_marked_deleted_cut_children_included(
+    emulator: t.Any, url: str, tmp_path: Path
+) -> None:
+    """audit25a F7: a full-table child stream's rows are upserted by key, so a deleted email stayed live for good.
+    Worker 1 loses its second email (expanded whole in the page), worker 0 one of its 30 (cut: read whole from its
+    own URL), worker 2 its only one: a parent answering no children sends no rows, so its email stays (README)."""
+    store = tmp_path / "truths.duckdb"
+    emails = emulator.resources["workers"].children["emails"]
+    listed = emails.rows
+    gone: list[int] = []
+    alone: list[int] = []
+
+    def with_second(worker: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        rows = listed(worker)
+        if worker["__e"].index == 1:
+            rows = [*rows, {**rows[0], "EmailAddressId": rows[0]["EmailAddressId"] + 900_000, "EmailType": "H1"}]
+        return rows
+
+    def after_deletes(worker: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        rows, index = listed(worker), worker["__e"].index
+        if index == 0:
+            gone.insert(0, rows[5]["EmailAddressId"])
+            return rows[:5] + rows[6:]
+        if index == 1:
+            gone.append(rows[0]["EmailAddressId"] + 900_000)
+        if index == 2:
+            alone.append(rows[0]["EmailAddressId"])
+            return []
+        return rows
+
+    emulator.set_cut_children_every(10)
+    try:
+        emails.rows = with_second
+        emulator.change_rows("workers", lambda i, row: row)  # a new data version: no page kept
+        state = _run(tmp_path, url, None, "1")
+        emails.rows = after_deletes
+        emulator.change_rows("workers", lambda i, row: row)
+        _run(tmp_path, url, state, "2")
+    finally:
+        emails.rows = listed
+        emulator.set_cut_children_every(0)
+    assert len(set(gone)) == 2
+    rows = _rows(
+        store, "workers_emails", "SELECT email_address_id, person_id, _sdc_deleted_at IS NOT NULL FROM {table}"
+    )
+    deleted = {row[0] for row in rows if row[2]}
+    assert deleted == set(gone)
+    live = [row for row in rows if not row[2]]
+    assert len(live) > 100  # every other email live, the cut workers' 30 too
+    cut = {row[1] for row in rows if row[0] == gone[0]}  # worker 0: 29 left of 30
+    assert len([row for row in live if row[1] in cut]) == emulator.CUT_EMAILS - 1
+    assert set(alone) <= {row[0] for row in live}  # no rows for worker 2: not seen, so kept (documented)

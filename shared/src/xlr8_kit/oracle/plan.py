@@ -86,8 +86,12 @@ def child_stream_name(resource: str, child_path: str) -> str:
     return f"{resource}_{child_path.replace('.', '_')}"
 
 
-def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, child_mode: str) -> list[StreamPlan]:
-    """The parent stream's plan, then one per declared child when children are streams of their own."""
+def plan_streams(
+    resource: Resource, declaration: ResourceDeclaration | None, child_mode: str, *, cuts_seen: bool = True
+) -> list[StreamPlan]:
+    """The parent stream's plan, then one per declared child when children are streams of their own.
+    ``cuts_seen``: the framework marks a cut child (3 and later, ``hasMore``), so every parent's children are read
+    whole (``_child_plan``)."""
     declared = declaration or ResourceDeclaration()
     for path in declared.children:
         resource.child(path)  # unknown child: a clear error naming it
@@ -138,7 +142,7 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
         )
     ]
     if child_mode == "streams":
-        plans.extend(_child_plan(resource, path, declared) for path in declared.children)
+        plans.extend(_child_plan(resource, path, declared, cuts_seen) for path in declared.children)
     return plans
 
 
@@ -172,9 +176,16 @@ def _versions_of(resource: Resource) -> tuple[str, ...]:
     return logical_keys(resource) if resource.effective_dated else ()
 
 
-def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) -> StreamPlan:
+def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration, cuts_seen: bool) -> StreamPlan:
     """A child's rows with the keys of every ancestor: one collection query naming it in ``fields``, not one per
-    parent."""
+    parent.
+
+    Its ``replace_by`` is the top-level parent's logical id (audit25a F7): each run reads every parent's children
+    whole (a cut collection from its own URL, checked against its count, or the run fails; a cut under a parent
+    with no single key fails too), so a child deleted in Fusion (an email, an invoice line, a superseded
+    assignment version) is marked deleted when its parent's rows land. Not when a cut cannot be seen (framework
+    1 and 2 send bare arrays, their completeness unverified): then only an effective-dated child's versions
+    replace each other (F1). A parent answering no rows at all is not seen: its children stay."""
     child = resource.child(path)
     parent_keys: dict[str, str] = {}
     fields: dict[str, list[str] | None] = {"": list(resource.keys)}
@@ -194,7 +205,11 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
         owner = resource.child(head) if head else resource
         schema["properties"].setdefault(column, owner.attributes[name].jsonschema())
     keys = tuple(dict.fromkeys([*parent_keys.values(), *_keys(child)]))
-    sets = (*parent_keys.values(), *_versions_of(child)) if child.effective_dated else ()
+    sets: tuple[str, ...] = ()
+    if cuts_seen and logical_keys(resource):
+        sets = logical_keys(resource)  # depth 0: the columns are the attribute names
+    elif child.effective_dated:
+        sets = (*parent_keys.values(), *_versions_of(child))
     return StreamPlan(
         name=child_stream_name(resource.name, path),
         resource=resource,

@@ -23,6 +23,8 @@ MAX_LIMIT = 500
 #: ``REST-Framework-Version`` values: 1 is the simple ``q`` syntax, 2 and later the rowmatch expressions.
 ADVANCED_FRAMEWORK = "4"
 SIMPLE_FRAMEWORK = "1"
+#: The first framework whose expanded child says it was cut (``hasMore``); 1 and 2 send bare arrays.
+CUT_FRAMEWORK = 3
 LAST_UPDATE_DATE = "LastUpdateDate"
 
 
