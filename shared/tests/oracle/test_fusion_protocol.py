@@ -338,3 +338,24 @@ def test_child_streams_replace_by_their_top_level_parent_only_where_a_cut_child_
     _, emails, assignments = plan_streams(workers, declaration, "streams", cuts_seen=False)
     assert emails.replace_by == ()
     assert assignments.replace_by == ("PersonId", "PeriodOfServiceId", "AssignmentId")
+
+
+def test_keyset_bounds_over_a_composite_key_compare_attribute_after_attribute() -> None:
+    """audit25a F9: a composite key pages by keyset too; one attribute renders as before."""
+    from xlr8_kit.oracle.protocol import upto_q
+
+    at = Keyset("2026-01-01T08:01:00+00:00", (101, "A"))
+    moment = "'2026-01-01T08:01:00+00:00'"
+    assert keyset_q("LastUpdateDate", ("GlId", "Code"), [True, False], at) == (
+        f"(LastUpdateDate > {moment} or (LastUpdateDate = {moment} and (GlId > 101 or (GlId = 101 and "
+        "Code > 'A'))) or LastUpdateDate is null)"
+    )
+    assert upto_q("LastUpdateDate", ("GlId", "Code"), [True, False], at) == (
+        f"(LastUpdateDate < {moment} or (LastUpdateDate = {moment} and (GlId < 101 or (GlId = 101 and Code <= 'A'))))"
+    )
+    assert keyset_q("LastUpdateDate", ("GlId", "Line"), True, Keyset(None, (1, 2))) == (
+        "(LastUpdateDate is null and (GlId > 1 or (GlId = 1 and Line > 2)))"
+    )
+    assert keyset_q("LastUpdateDate", "GlId", True, Keyset("x", 5)) == (
+        "(LastUpdateDate > 'x' or (LastUpdateDate = 'x' and GlId > 5) or LastUpdateDate is null)"
+    )

@@ -193,7 +193,7 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration, cu
     node = resource
     for depth, part in enumerate(parts):
         level = ".".join(parts[:depth])
-        for key in _carried(node):
+        for key in carried_keys(node):
             column = key if key not in parent_keys.values() else f"{node.name}{key}"
             parent_keys[f"{level}.{key}".lstrip(".")] = column
         node = node.children[part]
@@ -229,7 +229,7 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration, cu
     )
 
 
-def _carried(node: Resource) -> tuple[str, ...]:
+def carried_keys(node: Resource) -> tuple[str, ...]:
     """An ancestor's key as its children's rows carry it: never an attribute that changes as its versions are
     superseded (``MUTABLE_KEYS``), the logical id first."""
     return (*logical_keys(node), *(k for k in node.keys if k in VERSION_KEYS))

@@ -2,10 +2,10 @@
 plans (``plan.py``); this class shapes requests and rows.
 
 Request: ``onlyData=true``, pages while ``hasMore`` (keyset: "after the last row" in ``q`` for incremental
-resources with a one-attribute key on framework 2+, so rows updated while paging are not lost; ``offset``
-otherwise), ``fields=`` (the selected attributes, what flatten rules read, and every flattened or embedded child
-or the child a child stream reads, its attributes listed: never ``expand=`` beside it, which Fusion then ignores;
-``expand=`` alone when the list would pass ``URL_BYTES``),
+resources on framework 2+, a composite key compared attribute after attribute, so rows updated while paging are not
+lost; ``offset`` otherwise), ``fields=`` (the selected attributes, what flatten rules read, and every flattened
+or embedded child or the child a child stream reads, its attributes listed: never ``expand=`` beside it, which
+Fusion then ignores; ``expand=`` alone when the list would pass ``URL_BYTES``),
 ``orderBy=LastUpdateDate:asc,<keys>`` and ``q`` with ``LastUpdateDate >= bookmark`` plus the pushed-down part of
 the ``filters`` setting, in the syntax the ``REST-Framework-Version`` header selects, and ``effectiveDate`` for
 effective-dated resources. Rows: flatten rules applied to parents, child rows carrying their ancestors' keys.
@@ -30,7 +30,7 @@ from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.origin import same_origin
 from xlr8_kit.oracle.client import FusionClient
-from xlr8_kit.oracle.plan import StreamPlan
+from xlr8_kit.oracle.plan import StreamPlan, carried_keys
 from xlr8_kit.oracle.protocol import (
     SIMPLE_FRAMEWORK,
     ChildLevel,
@@ -40,6 +40,7 @@ from xlr8_kit.oracle.protocol import (
     CutChild,
     FusionClassifier,
     HasMorePaginator,
+    KeyAttributes,
     Keyset,
     KeysetPaginator,
     KeysetRange,
@@ -190,16 +191,38 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     @property
     def keyset_key(self) -> str | None:
         """The key keyset paging continues after: incremental parent streams with a one-attribute key, on a
-        framework whose ``q`` has ``or`` (2 and later); otherwise pages go by offset."""
+        framework whose ``q`` has ``or`` (2 and later); otherwise ``keyset_keys`` or pages by offset."""
         keys = self.plan.resource.keys
-        if (
-            self.replication_key is None
-            or self.plan.child_path is not None
-            or len(keys) != 1
-            or self.settings.framework_version == SIMPLE_FRAMEWORK
-        ):
+        if len(keys) != 1 or not self._keyset_paged:
             return None
         return keys[0]
+
+    @property
+    def keyset_keys(self) -> tuple[str, ...]:
+        """A composite key keyset paging continues after, attribute after attribute (one cursor, no ranges):
+        paged by offset, a row updated during the read made the row after it skip and the bookmark passed it
+        (audit25a F9). Its logical id then what picks a version, never ``EffectiveEndDate`` or
+        ``EffectiveLatestChange`` (they change as a version is superseded); each must be queryable, else offset."""
+        if self.keyset_key is not None or not self._keyset_paged:
+            return ()
+        resource = self.plan.resource
+        keys = carried_keys(resource)
+        if len(keys) < 2 or not all(k in resource.attributes and resource.attributes[k].queryable for k in keys):
+            return ()
+        return keys
+
+    @property
+    def _keyset_paged(self) -> bool:
+        return (
+            self.replication_key is not None
+            and self.plan.child_path is None
+            and self.settings.framework_version != SIMPLE_FRAMEWORK
+        )
+
+    @property
+    def _keyset_attributes(self) -> KeyAttributes | None:
+        """What the keyset continues after: the one key, a composite key, or None (offset)."""
+        return self.keyset_key or self.keyset_keys or None
 
     def q(self, context: Context | None, after: Keyset | None = None, upto: Keyset | None = None) -> str | None:
         """``LastUpdateDate >= bookmark``, the pushed-down filter, then (keyset pages) "up to this row" and "after
@@ -211,12 +234,15 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             if start is not None:
                 since = since_q(self.replication_key, start, version)
         keyset = bounded = None
-        if self.replication_key and self.keyset_key and (after is not None or upto is not None):
-            number = self.plan.resource.attributes[self.keyset_key].type in ("integer", "number")
+        key = self._keyset_attributes
+        if self.replication_key and key and (after is not None or upto is not None):
+            attributes = self.plan.resource.attributes
+            numbers = [attributes[k].type in ("integer", "number") for k in ([key] if isinstance(key, str) else key)]
+            number: bool | list[bool] = numbers[0] if isinstance(key, str) else numbers
             if upto is not None:
-                bounded = upto_q(self.replication_key, self.keyset_key, number, upto)
+                bounded = upto_q(self.replication_key, key, number, upto)
             if after is not None:
-                keyset = keyset_q(self.replication_key, self.keyset_key, number, after)
+                keyset = keyset_q(self.replication_key, key, number, after)
         return join_q([since, self.pushed_where, bounded, keyset], version)
 
     @functools.cached_property
@@ -301,7 +327,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         if isinstance(token, PageAt):  # where a range ends (its first row), then the next range's first rows
             params["offset"] = token.offset
         params["fields"] = fields_param(self.top_fields(), self._child_fields)
-        keys = [k for k in plan.resource.keys if k in plan.resource.attributes]
+        keys = list(self.keyset_keys) or [k for k in plan.resource.keys if k in plan.resource.attributes]
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
             params["orderBy"] = order_by_param(order)
@@ -531,8 +557,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
 
     def get_new_paginator(self) -> BaseAPIPaginator:
-        if self.replication_key and self.keyset_key:
-            return KeysetPaginator(self.replication_key, self.keyset_key)
+        key = self._keyset_attributes
+        if self.replication_key and key:
+            return KeysetPaginator(self.replication_key, key)
         return HasMorePaginator(self.settings.page_size)
 
     # -- response --------------------------------------------------------------------------------------------
