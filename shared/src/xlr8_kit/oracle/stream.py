@@ -57,6 +57,7 @@ from xlr8_kit.oracle.protocol import (
     join_q,
     keyset_q,
     order_by_param,
+    q_datetime,
     q_quote,
     row_shaper,
     since_q,
@@ -268,6 +269,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         below the bookmark it leaves, and the next run goes on from there. Cut short before its first bookmark, it
         leaves a null one (``restart_bookmark``), which Meltano's merge keeps: a removed key let the old bookmark
         come back beside the fresh stamp, and the whole read was skipped for another N days (review23i #6)."""
+        self._look_back(context)
         super()._write_starting_replication_value(context)
         days = self.settings.full_read_every_days
         # expand: flattened and embedded children alike, neither of which always moves the parent's date
@@ -290,6 +292,22 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         if state.get("replication_key_value") is not None:
             self.logger.info("%s: a whole read (full_read_every_days %d; last whole read %s)", self.name, days, last)
         self.restart_bookmark(context)[FULL_READ_AT] = now.replace(microsecond=0).isoformat()
+
+    def _look_back(self, context: Context | None) -> None:
+        """The read starts ``lookback_seconds`` before the bookmark (audit25a F6): a row a long transaction wrote
+        before the last run's newest row and committed after that run has a ``LastUpdateDate`` below its
+        bookmark. The held bookmark is lowered before the SDK takes its starting value from it (never below
+        ``start_date``, its comparison), so ``q`` starts there and the window's rows come in order; the bookmark
+        then moves up as rows are emitted, never past one unread. A bookmark that is not an ISO timestamp with an
+        offset, or of another replication key, is left as it is."""
+        seconds = self.settings.lookback_seconds
+        if not seconds or not self.replication_key:
+            return
+        state = self.get_context_state(context)
+        moment = self._full_read_moment(state.get("replication_key_value"))
+        if moment is None or state.get("replication_key") != self.replication_key:
+            return
+        state["replication_key_value"] = q_datetime(moment - timedelta(seconds=seconds))
 
     @staticmethod
     def _full_read_moment(value: t.Any) -> datetime | None:
