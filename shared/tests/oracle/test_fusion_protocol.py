@@ -282,3 +282,80 @@ def test_a_collection_page_is_parsed_once_and_never_probed(monkeypatch: pytest.M
     assert body(response) is classify.kept_body(response)
     assert "_xlr8_json" not in response.__dict__  # one parse kept, not two
     assert reads.counts() == [1]
+
+
+POD_ASSIGNMENTS = ["AssignmentId", "EffectiveStartDate", "EffectiveEndDate", "EffectiveSequence",
+                   "EffectiveLatestChange"]  # fmt: skip
+
+
+def _pod_describe() -> dict[str, t.Any]:
+    """``DESCRIBE`` with the keys Oracle documents: assignments' five-part key, ``jobs`` keyed with its dates."""
+    import copy
+
+    doc = copy.deepcopy(DESCRIBE)
+    assignments = doc["Resources"]["workers"]["children"]["workRelationships"]["children"]["assignments"]
+    assignments["attributes"] += [{"name": "EffectiveSequence", "type": "integer"},
+                                  {"name": "EffectiveLatestChange"}]  # fmt: skip
+    assignments["collection"]["finders"][0]["attributes"] = [{"name": n} for n in POD_ASSIGNMENTS]
+    doc["Resources"]["jobs"] = {
+        "attributes": [{"name": "EffectiveStartDate", "type": "date"}, {"name": "JobId", "type": "integer"},
+                       {"name": "EffectiveEndDate", "type": "date"}, {"name": "LastUpdateDate", "type": "datetime"}],
+        "collection": {"finders": [{"name": "PrimaryKey", "attributes": [
+            {"name": "EffectiveStartDate"}, {"name": "JobId"}, {"name": "EffectiveEndDate"}]}]},
+    }  # fmt: skip
+    return doc
+
+
+def test_effective_dated_keys_land_without_mutable_dates_and_replace_by_the_logical_id() -> None:
+    """audit25a F1: read as of one date, a superseded version is never read again; the logical id (a leading part
+    of the key) lets the run's version replace it. ``EffectiveEndDate`` and ``EffectiveLatestChange`` change as a
+    version is superseded: never in the landed key."""
+    doc = _pod_describe()
+    workers = parse_describe(doc, "workers")
+    _, assignments = plan_streams(workers, ResourceDeclaration(children=("workRelationships.assignments",)), "streams")
+    assert assignments.primary_keys == (
+        "PersonId", "PeriodOfServiceId", "AssignmentId", "EffectiveStartDate", "EffectiveSequence"
+    )  # fmt: skip
+    assert assignments.replace_by == assignments.primary_keys[: len(assignments.replace_by)]
+    assert set(assignments.replace_by) <= {"PersonId", "PeriodOfServiceId", "AssignmentId"}
+    assert assignments.replace_by[:1] == ("PersonId",)
+    assert set(assignments.schema["properties"]) >= set(POD_ASSIGNMENTS)  # still read, as attributes
+    (jobs,) = plan_streams(parse_describe(doc, "jobs"), None, "streams")
+    assert jobs.primary_keys == ("JobId", "EffectiveStartDate")
+    assert jobs.replace_by == ("JobId",)
+    (workers_plan,) = plan_streams(workers, None, "streams")
+    assert workers_plan.replace_by == ()  # not effective-dated: its key is the logical id already
+
+
+def test_child_streams_replace_by_their_top_level_parent_only_where_a_cut_child_shows() -> None:
+    """audit25a F7: each run reads every parent's children whole (framework 3+ marks a cut child, read whole from its
+    own URL), so the parent's logical id names a set a deleted child drops out of. Frameworks 1 and 2 send bare
+    arrays: only an effective-dated child's versions replace each other there (F1)."""
+    workers = parse_describe(_pod_describe(), "workers")
+    declaration = ResourceDeclaration(children=("emails", "workRelationships.assignments"))
+    _, emails, assignments = plan_streams(workers, declaration, "streams")
+    assert emails.replace_by == assignments.replace_by == ("PersonId",)
+    _, emails, assignments = plan_streams(workers, declaration, "streams", cuts_seen=False)
+    assert emails.replace_by == ()
+    assert assignments.replace_by == ("PersonId", "PeriodOfServiceId", "AssignmentId")
+
+
+def test_keyset_bounds_over_a_composite_key_compare_attribute_after_attribute() -> None:
+    """audit25a F9: a composite key pages by keyset too; one attribute renders as before."""
+    from xlr8_kit.oracle.protocol import upto_q
+
+    at = Keyset("2026-01-01T08:01:00+00:00", (101, "A"))
+    moment = "'2026-01-01T08:01:00+00:00'"
+    assert keyset_q("LastUpdateDate", ("GlId", "Code"), [True, False], at) == (
+        f"(LastUpdateDate > {moment} or (LastUpdateDate = {moment} and (GlId > 101 or (GlId = 101 and "
+        "Code > 'A'))) or LastUpdateDate is null)"
+    )
+    assert upto_q("LastUpdateDate", ("GlId", "Code"), [True, False], at) == (
+        f"(LastUpdateDate < {moment} or (LastUpdateDate = {moment} and (GlId < 101 or (GlId = 101 and Code <= 'A'))))"
+    )
+    assert keyset_q("LastUpdateDate", ("GlId", "Line"), True, Keyset(None, (1, 2))) == (
+        "(LastUpdateDate is null and (GlId > 1 or (GlId = 1 and Line > 2)))"
+    )
+    assert keyset_q("LastUpdateDate", "GlId", True, Keyset("x", 5)) == (
+        "(LastUpdateDate > 'x' or (LastUpdateDate = 'x' and GlId > 5) or LastUpdateDate is null)"
+    )

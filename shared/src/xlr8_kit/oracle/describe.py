@@ -25,6 +25,8 @@ _TYPES: dict[str, dict[str, Any]] = {
 }
 EFFECTIVE_START = "EffectiveStartDate"
 EFFECTIVE_END = "EffectiveEndDate"
+EFFECTIVE_SEQUENCE = "EffectiveSequence"
+EFFECTIVE_LATEST = "EffectiveLatestChange"
 
 
 class DescribeError(ValueError):

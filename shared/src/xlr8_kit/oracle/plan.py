@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xlr8_kit.oracle.describe import EFFECTIVE_START, DescribeError, Resource
+from xlr8_kit.oracle.describe import (
+    EFFECTIVE_END,
+    EFFECTIVE_LATEST,
+    EFFECTIVE_SEQUENCE,
+    EFFECTIVE_START,
+    DescribeError,
+    Resource,
+)
 from xlr8_kit.oracle.protocol import LAST_UPDATE_DATE, Flatten
 
 
@@ -43,6 +50,9 @@ class StreamPlan:
     entity: str | None
     truth_type: str
     references: dict[str, str]
+    #: A leading part of ``primary_keys`` naming sets of rows each read holds whole (the annotation's
+    #: ``replace_by``): an effective-dated row's logical id, read as of one date (audit25a F1).
+    replace_by: tuple[str, ...] = ()
 
     @property
     def resource_name(self) -> str:
@@ -76,8 +86,12 @@ def child_stream_name(resource: str, child_path: str) -> str:
     return f"{resource}_{child_path.replace('.', '_')}"
 
 
-def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, child_mode: str) -> list[StreamPlan]:
-    """The parent stream's plan, then one per declared child when children are streams of their own."""
+def plan_streams(
+    resource: Resource, declaration: ResourceDeclaration | None, child_mode: str, *, cuts_seen: bool = True
+) -> list[StreamPlan]:
+    """The parent stream's plan, then one per declared child when children are streams of their own.
+    ``cuts_seen``: the framework marks a cut child (3 and later, ``hasMore``), so every parent's children are read
+    whole (``_child_plan``)."""
     declared = declaration or ResourceDeclaration()
     for path in declared.children:
         resource.child(path)  # unknown child: a clear error naming it
@@ -115,6 +129,7 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
             child_path=None,
             schema=schema,
             primary_keys=_keys(resource),
+            replace_by=_versions_of(resource),
             replication_key=replication_key,
             expand=expand,
             fields=fields,
@@ -127,20 +142,50 @@ def plan_streams(resource: Resource, declaration: ResourceDeclaration | None, ch
         )
     ]
     if child_mode == "streams":
-        plans.extend(_child_plan(resource, path, declared) for path in declared.children)
+        plans.extend(_child_plan(resource, path, declared, cuts_seen) for path in declared.children)
     return plans
 
 
+#: Attributes of a date-effective key that pick a physical record (a version) of a logical one.
+VERSION_KEYS = (EFFECTIVE_START, EFFECTIVE_SEQUENCE)
+#: Attributes a pod's describe may list in a date-effective ``PrimaryKey`` (Oracle documents assignments'
+#: "AssignmentId, EffectiveStartDate, EffectiveEndDate, EffectiveSequence and EffectiveLatestChange") that change
+#: when the version is superseded (end-dated) or a same-day change is added: never in a landed key, where the old
+#: and the new state of one version would land side by side (audit25a F1). Still read as attributes.
+MUTABLE_KEYS = (EFFECTIVE_END, EFFECTIVE_LATEST)
+
+
+def logical_keys(resource: Resource) -> tuple[str, ...]:
+    """The key without its date-effective attributes: the logical record every version of it shares."""
+    return tuple(k for k in resource.keys if k not in VERSION_KEYS and k not in MUTABLE_KEYS)
+
+
 def _keys(resource: Resource) -> tuple[str, ...]:
-    keys = resource.keys
-    if resource.effective_dated and EFFECTIVE_START not in keys:
-        keys = (*keys, EFFECTIVE_START)
-    return keys
+    """The landed key: the logical id first (so it can be ``replace_by``), then what picks the version
+    (``EffectiveStartDate`` always on an effective-dated resource, ``EffectiveSequence`` when describe keys it)."""
+    if not resource.effective_dated:
+        return resource.keys
+    versions = [EFFECTIVE_START, *(k for k in resource.keys if k == EFFECTIVE_SEQUENCE)]
+    return (*logical_keys(resource), *versions)
 
 
-def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) -> StreamPlan:
+def _versions_of(resource: Resource) -> tuple[str, ...]:
+    """An effective-dated resource read as of one date answers one version per logical id: the run's version
+    replaces the ones landed before (marked deleted), else a superseded version stays a second current row
+    (audit25a F1). Nothing without a logical id to group by."""
+    return logical_keys(resource) if resource.effective_dated else ()
+
+
+def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration, cuts_seen: bool) -> StreamPlan:
     """A child's rows with the keys of every ancestor: one collection query naming it in ``fields``, not one per
-    parent."""
+    parent.
+
+    Its ``replace_by`` is the top-level parent's logical id (audit25a F7): each run reads every parent's children
+    whole (a cut collection from its own URL, checked against its count, or the run fails; a cut under a parent
+    with no single key fails too), so a child deleted in Fusion (an email, an invoice line, a superseded
+    assignment version) is marked deleted when its parent's rows land. Not when a cut cannot be seen (framework
+    1 and 2 send bare arrays, their completeness unverified): then only an effective-dated child's versions
+    replace each other (F1). A parent answering no rows at all is not seen: its children stay."""
     child = resource.child(path)
     parent_keys: dict[str, str] = {}
     fields: dict[str, list[str] | None] = {"": list(resource.keys)}
@@ -148,7 +193,7 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
     node = resource
     for depth, part in enumerate(parts):
         level = ".".join(parts[:depth])
-        for key in node.keys:
+        for key in carried_keys(node):
             column = key if key not in parent_keys.values() else f"{node.name}{key}"
             parent_keys[f"{level}.{key}".lstrip(".")] = column
         node = node.children[part]
@@ -160,6 +205,11 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
         owner = resource.child(head) if head else resource
         schema["properties"].setdefault(column, owner.attributes[name].jsonschema())
     keys = tuple(dict.fromkeys([*parent_keys.values(), *_keys(child)]))
+    sets: tuple[str, ...] = ()
+    if cuts_seen and logical_keys(resource):
+        sets = logical_keys(resource)  # depth 0: the columns are the attribute names
+    elif child.effective_dated:
+        sets = (*parent_keys.values(), *_versions_of(child))
     return StreamPlan(
         name=child_stream_name(resource.name, path),
         resource=resource,
@@ -175,4 +225,11 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration) ->
         entity=declared.child_entities.get(path),
         truth_type=declared.truth_type,
         references={},
+        replace_by=sets if keys[: len(sets)] == sets else (),
     )
+
+
+def carried_keys(node: Resource) -> tuple[str, ...]:
+    """An ancestor's key as its children's rows carry it: never an attribute that changes as its versions are
+    superseded (``MUTABLE_KEYS``), the logical id first."""
+    return (*logical_keys(node), *(k for k in node.keys if k in VERSION_KEYS))

@@ -23,6 +23,8 @@ MAX_LIMIT = 500
 #: ``REST-Framework-Version`` values: 1 is the simple ``q`` syntax, 2 and later the rowmatch expressions.
 ADVANCED_FRAMEWORK = "4"
 SIMPLE_FRAMEWORK = "1"
+#: The first framework whose expanded child says it was cut (``hasMore``); 1 and 2 send bare arrays.
+CUT_FRAMEWORK = 3
 LAST_UPDATE_DATE = "LastUpdateDate"
 
 
@@ -267,19 +269,23 @@ class HasMorePaginator(OffsetPaginator):
 
 @dataclass(frozen=True)
 class Keyset:
-    """Where the last page ended: its last row's ordering value (as sent) and key."""
+    """Where the last page ended: its last row's ordering value (as sent) and key (a tuple for a composite key)."""
 
     moment: Any
     key: Any
+
+
+#: A keyset key: one attribute, or a composite key's attributes in ``orderBy`` order.
+KeyAttributes = str | tuple[str, ...]
 
 
 class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
     """Pages that start after the last row seen (``orderBy=<attr>:asc,<key>:asc``), never at an offset: rows
     updated while paging move to the end and are read there, and none shifts back across a page boundary
     (RELIABILITY E7), which offset paging cannot promise. ``start``: continue after that row (a read that went on
-    from rows already emitted)."""
+    from rows already emitted). A composite key (a tuple) continues after the row's whole key (audit25a F9)."""
 
-    def __init__(self, order_attribute: str, key_attribute: str, start: Keyset | None = None) -> None:
+    def __init__(self, order_attribute: str, key_attribute: KeyAttributes, start: Keyset | None = None) -> None:
         super().__init__(start)
         self.order_attribute = order_attribute
         self.key_attribute = key_attribute
@@ -291,7 +297,9 @@ class KeysetPaginator(BaseAPIPaginator[Keyset | None]):
     def get_next(self, response: requests.Response) -> Keyset | None:
         items, _ = collection_page(body(response))
         last = items[-1]
-        return Keyset(last.get(self.order_attribute), last.get(self.key_attribute))
+        key = self.key_attribute
+        value = last.get(key) if isinstance(key, str) else tuple(last.get(k) for k in key)
+        return Keyset(last.get(self.order_attribute), value)
 
 
 @dataclass(frozen=True)
@@ -313,25 +321,47 @@ class PageAt:
     offset: int
 
 
-def keyset_q(order_attribute: str, key_attribute: str, key_is_number: bool, after: Keyset) -> str:
-    """Rowmatch for "after this row" in ``orderBy=<order>:asc,<key>:asc`` order (nulls sort last)."""
-    key = str(after.key) if key_is_number else q_quote(str(after.key))
+def _key_literals(
+    key_attribute: KeyAttributes, key_is_number: bool | Sequence[bool], key: Any
+) -> list[tuple[str, str]]:
+    """(attribute, literal) per key attribute: one, or each of a composite key's."""
+    if isinstance(key_attribute, str):
+        names, numbers, values = [key_attribute], [bool(key_is_number)], [key]
+    else:
+        names, values = list(key_attribute), list(key)
+        numbers = [bool(key_is_number)] * len(names) if isinstance(key_is_number, bool) else list(key_is_number)
+    return [(n, str(v) if number else q_quote(str(v))) for n, number, v in zip(names, numbers, values, strict=True)]
+
+
+def _past(pairs: list[tuple[str, str]], last: str) -> str:
+    """Lexicographic "past this key": ``(K1 > a or (K1 = a and K2 > b))`` (``last`` the final comparison)."""
+    (name, literal), rest = pairs[0], pairs[1:]
+    if not rest:
+        return f"{name} {last} {literal}"
+    return f"({name} {last[0]} {literal} or ({name} = {literal} and {_past(rest, last)}))"
+
+
+def keyset_q(
+    order_attribute: str, key_attribute: KeyAttributes, key_is_number: bool | Sequence[bool], after: Keyset
+) -> str:
+    """Rowmatch for "after this row" in ``orderBy=<order>:asc,<key>:asc`` order (nulls sort last); a composite
+    key compares lexicographically, attribute after attribute (audit25a F9)."""
+    keys = _past(_key_literals(key_attribute, key_is_number, after.key), ">")
     if after.moment is None:
-        return f"({order_attribute} is null and {key_attribute} > {key})"
+        return f"({order_attribute} is null and {keys})"
     moment = q_quote(str(after.moment))
-    return (
-        f"({order_attribute} > {moment} or ({order_attribute} = {moment} and {key_attribute} > {key})"
-        f" or {order_attribute} is null)"
-    )
+    return f"({order_attribute} > {moment} or ({order_attribute} = {moment} and {keys}) or {order_attribute} is null)"
 
 
-def upto_q(order_attribute: str, key_attribute: str, key_is_number: bool, upto: Keyset) -> str:
+def upto_q(
+    order_attribute: str, key_attribute: KeyAttributes, key_is_number: bool | Sequence[bool], upto: Keyset
+) -> str:
     """Rowmatch for "up to and including this row" in ``orderBy=<order>:asc,<key>:asc`` order: the complement of
     ``keyset_q`` for the same row, so consecutive ranges neither overlap nor leave a gap, ties on the ordering
     value included (the key decides). ``upto`` has an ordering value (rows without one sort last: never bounded)."""
-    key = str(upto.key) if key_is_number else q_quote(str(upto.key))
+    keys = _past(_key_literals(key_attribute, key_is_number, upto.key), "<=")
     moment = q_quote(str(upto.moment))
-    return f"({order_attribute} < {moment} or ({order_attribute} = {moment} and {key_attribute} <= {key}))"
+    return f"({order_attribute} < {moment} or ({order_attribute} = {moment} and {keys}))"
 
 
 def fields_param(top: Sequence[str], children: Mapping[str, Sequence[str]] | None = None) -> str:

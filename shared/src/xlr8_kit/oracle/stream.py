@@ -2,10 +2,10 @@
 plans (``plan.py``); this class shapes requests and rows.
 
 Request: ``onlyData=true``, pages while ``hasMore`` (keyset: "after the last row" in ``q`` for incremental
-resources with a one-attribute key on framework 2+, so rows updated while paging are not lost; ``offset``
-otherwise), ``fields=`` (the selected attributes, what flatten rules read, and every flattened or embedded child
-or the child a child stream reads, its attributes listed: never ``expand=`` beside it, which Fusion then ignores;
-``expand=`` alone when the list would pass ``URL_BYTES``),
+resources on framework 2+, a composite key compared attribute after attribute, so rows updated while paging are not
+lost; ``offset`` otherwise), ``fields=`` (the selected attributes, what flatten rules read, and every flattened
+or embedded child or the child a child stream reads, its attributes listed: never ``expand=`` beside it, which
+Fusion then ignores; ``expand=`` alone when the list would pass ``URL_BYTES``),
 ``orderBy=LastUpdateDate:asc,<keys>`` and ``q`` with ``LastUpdateDate >= bookmark`` plus the pushed-down part of
 the ``filters`` setting, in the syntax the ``REST-Framework-Version`` header selects, and ``effectiveDate`` for
 effective-dated resources. Rows: flatten rules applied to parents, child rows carrying their ancestors' keys.
@@ -30,7 +30,7 @@ from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.origin import same_origin
 from xlr8_kit.oracle.client import FusionClient
-from xlr8_kit.oracle.plan import StreamPlan
+from xlr8_kit.oracle.plan import StreamPlan, carried_keys
 from xlr8_kit.oracle.protocol import (
     SIMPLE_FRAMEWORK,
     ChildLevel,
@@ -40,6 +40,7 @@ from xlr8_kit.oracle.protocol import (
     CutChild,
     FusionClassifier,
     HasMorePaginator,
+    KeyAttributes,
     Keyset,
     KeysetPaginator,
     KeysetRange,
@@ -56,6 +57,7 @@ from xlr8_kit.oracle.protocol import (
     join_q,
     keyset_q,
     order_by_param,
+    q_datetime,
     q_quote,
     row_shaper,
     since_q,
@@ -190,16 +192,38 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     @property
     def keyset_key(self) -> str | None:
         """The key keyset paging continues after: incremental parent streams with a one-attribute key, on a
-        framework whose ``q`` has ``or`` (2 and later); otherwise pages go by offset."""
+        framework whose ``q`` has ``or`` (2 and later); otherwise ``keyset_keys`` or pages by offset."""
         keys = self.plan.resource.keys
-        if (
-            self.replication_key is None
-            or self.plan.child_path is not None
-            or len(keys) != 1
-            or self.settings.framework_version == SIMPLE_FRAMEWORK
-        ):
+        if len(keys) != 1 or not self._keyset_paged:
             return None
         return keys[0]
+
+    @property
+    def keyset_keys(self) -> tuple[str, ...]:
+        """A composite key keyset paging continues after, attribute after attribute (one cursor, no ranges):
+        paged by offset, a row updated during the read made the row after it skip and the bookmark passed it
+        (audit25a F9). Its logical id then what picks a version, never ``EffectiveEndDate`` or
+        ``EffectiveLatestChange`` (they change as a version is superseded); each must be queryable, else offset."""
+        if self.keyset_key is not None or not self._keyset_paged:
+            return ()
+        resource = self.plan.resource
+        keys = carried_keys(resource)
+        if len(keys) < 2 or not all(k in resource.attributes and resource.attributes[k].queryable for k in keys):
+            return ()
+        return keys
+
+    @property
+    def _keyset_paged(self) -> bool:
+        return (
+            self.replication_key is not None
+            and self.plan.child_path is None
+            and self.settings.framework_version != SIMPLE_FRAMEWORK
+        )
+
+    @property
+    def _keyset_attributes(self) -> KeyAttributes | None:
+        """What the keyset continues after: the one key, a composite key, or None (offset)."""
+        return self.keyset_key or self.keyset_keys or None
 
     def q(self, context: Context | None, after: Keyset | None = None, upto: Keyset | None = None) -> str | None:
         """``LastUpdateDate >= bookmark``, the pushed-down filter, then (keyset pages) "up to this row" and "after
@@ -211,12 +235,15 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             if start is not None:
                 since = since_q(self.replication_key, start, version)
         keyset = bounded = None
-        if self.replication_key and self.keyset_key and (after is not None or upto is not None):
-            number = self.plan.resource.attributes[self.keyset_key].type in ("integer", "number")
+        key = self._keyset_attributes
+        if self.replication_key and key and (after is not None or upto is not None):
+            attributes = self.plan.resource.attributes
+            numbers = [attributes[k].type in ("integer", "number") for k in ([key] if isinstance(key, str) else key)]
+            number: bool | list[bool] = numbers[0] if isinstance(key, str) else numbers
             if upto is not None:
-                bounded = upto_q(self.replication_key, self.keyset_key, number, upto)
+                bounded = upto_q(self.replication_key, key, number, upto)
             if after is not None:
-                keyset = keyset_q(self.replication_key, self.keyset_key, number, after)
+                keyset = keyset_q(self.replication_key, key, number, after)
         return join_q([since, self.pushed_where, bounded, keyset], version)
 
     @functools.cached_property
@@ -242,6 +269,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         below the bookmark it leaves, and the next run goes on from there. Cut short before its first bookmark, it
         leaves a null one (``restart_bookmark``), which Meltano's merge keeps: a removed key let the old bookmark
         come back beside the fresh stamp, and the whole read was skipped for another N days (review23i #6)."""
+        self._look_back(context)
         super()._write_starting_replication_value(context)
         days = self.settings.full_read_every_days
         # expand: flattened and embedded children alike, neither of which always moves the parent's date
@@ -264,6 +292,22 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         if state.get("replication_key_value") is not None:
             self.logger.info("%s: a whole read (full_read_every_days %d; last whole read %s)", self.name, days, last)
         self.restart_bookmark(context)[FULL_READ_AT] = now.replace(microsecond=0).isoformat()
+
+    def _look_back(self, context: Context | None) -> None:
+        """The read starts ``lookback_seconds`` before the bookmark (audit25a F6): a row a long transaction wrote
+        before the last run's newest row and committed after that run has a ``LastUpdateDate`` below its
+        bookmark. The held bookmark is lowered before the SDK takes its starting value from it (never below
+        ``start_date``, its comparison), so ``q`` starts there and the window's rows come in order; the bookmark
+        then moves up as rows are emitted, never past one unread. A bookmark that is not an ISO timestamp with an
+        offset, or of another replication key, is left as it is."""
+        seconds = self.settings.lookback_seconds
+        if not seconds or not self.replication_key:
+            return
+        state = self.get_context_state(context)
+        moment = self._full_read_moment(state.get("replication_key_value"))
+        if moment is None or state.get("replication_key") != self.replication_key:
+            return
+        state["replication_key_value"] = q_datetime(moment - timedelta(seconds=seconds))
 
     @staticmethod
     def _full_read_moment(value: t.Any) -> datetime | None:
@@ -301,7 +345,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         if isinstance(token, PageAt):  # where a range ends (its first row), then the next range's first rows
             params["offset"] = token.offset
         params["fields"] = fields_param(self.top_fields(), self._child_fields)
-        keys = [k for k in plan.resource.keys if k in plan.resource.attributes]
+        keys = list(self.keyset_keys) or [k for k in plan.resource.keys if k in plan.resource.attributes]
         order = [plan.replication_key, *keys] if plan.replication_key else keys
         if order:
             params["orderBy"] = order_by_param(order)
@@ -531,8 +575,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             yield from read_ahead(self._request_pages(context, paginator), name=f"xlr8-{self.name}")
 
     def get_new_paginator(self) -> BaseAPIPaginator:
-        if self.replication_key and self.keyset_key:
-            return KeysetPaginator(self.replication_key, self.keyset_key)
+        key = self._keyset_attributes
+        if self.replication_key and key:
+            return KeysetPaginator(self.replication_key, key)
         return HasMorePaginator(self.settings.page_size)
 
     # -- response --------------------------------------------------------------------------------------------
@@ -840,4 +885,6 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
 def stream_class(plan: StreamPlan, base: type[FusionStream] = FusionStream) -> type[FusionStream]:
     """A declared class per stream, on the product's base stream (the plan carries the declaration)."""
-    return declared_stream_class(base, plan, plan.name, plan, f"Fusion resource {plan.name}.")
+    cls = declared_stream_class(base, plan, plan.name, plan, f"Fusion resource {plan.name}.")
+    cls.xlr8_replace_by = plan.replace_by  # sets each read holds whole (audit25a F1)
+    return cls

@@ -11,6 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from xlr8_kit.oracle.bulk import BulkSpec, BulkStream, bulk_stream_class
 from xlr8_kit.oracle.client import FusionClient
 from xlr8_kit.oracle.plan import ResourceDeclaration, plan_streams
+from xlr8_kit.oracle.protocol import CUT_FRAMEWORK
 from xlr8_kit.oracle.settings import FUSION_CONCURRENT_REQUESTS, FusionSettings, build_authenticator
 from xlr8_kit.oracle.stream import FusionStream, stream_class
 from xlr8_kit.rest import KitRuntime, KitTap
@@ -72,7 +73,10 @@ class FusionTap(KitTap):
         streams: list[Stream] = []
         for name in self.settings.resources:
             resource = self.client.describe(name)
-            for plan in plan_streams(resource, self.declarations.get(name), self.settings.child_mode):
+            cuts_seen = int(self.settings.framework_version) >= CUT_FRAMEWORK
+            for plan in plan_streams(
+                resource, self.declarations.get(name), self.settings.child_mode, cuts_seen=cuts_seen
+            ):
                 streams.append(stream_class(plan, self.stream_base)(self))
         if self.bulk_stream_base is not None:
             streams.extend(bulk_stream_class(spec, self.bulk_stream_base)(self) for spec in self.bulk_specs)
