@@ -17,8 +17,10 @@ default 1 they run one after another, each with the whole total), every partitio
 queries open at once stay what the user set unless more partitions run at once than that (then one cursor each).
 
 Merging: ranges are disjoint and ordered, so the bookmark is the highest range's own (its replication value and
-the Ids at that value); a range with no rows contributes nothing. Only incremental streams can be partitioned: a
-full-table stream's ACTIVATE_VERSION would delete the other partitions' rows.
+the Ids at that value); a range with no rows contributes nothing. It replaces only this stream's bookmark in the
+state file as it is at the end (under ``runner.state_lock``): the regular job of the same (project, product) runs
+at the same time and commits its own streams' bookmarks to that file meanwhile. Only incremental streams can be
+partitioned: a full-table stream's ACTIVATE_VERSION would delete the other partitions' rows.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from xlr8_orchestration.plan import SyncSpec
-from xlr8_orchestration.runner import SyncFailedError, _write_json, run_sync, state_path, tap_config
+from xlr8_orchestration.runner import SyncFailedError, _write_json, run_sync, state_lock, state_path, tap_config
 from xlr8_orchestration.settings import OrchestrationSettings
 from xlr8_orchestration.tenancy import tenant_slot
 
@@ -183,7 +185,9 @@ def partition_overrides(
 
 
 def merge_bookmarks(prior: dict[str, Any], stream: str, parts: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """The prior state with ``stream``'s bookmark taken from the highest range that read anything."""
+    """The prior state with ``stream``'s bookmark taken from the highest range that read anything (a later state
+    in ``parts`` replaces an earlier one only when strictly higher, so the file's own, listed last, never sends
+    the bookmark back)."""
     merged = json.loads(json.dumps(prior or {}))
     bookmarks = merged.setdefault("bookmarks", {})
     best: dict[str, Any] | None = None
@@ -265,9 +269,10 @@ def run_partitioned(
         if isinstance(first, SyncFailedError):
             raise first
         raise RuntimeError(f"{len(failures)} of {len(partitions)} partitions of {stream} failed: {first}") from first
-    merged = merge_bookmarks(
-        _load(prior_file) or prior, stream, [_load(work / f"part-{p.index}.json") for p in partitions]
-    )
-    _write_json(main, merged)
+    parts = [_load(work / f"part-{p.index}.json") for p in partitions]
+    with state_lock(main):  # the regular job commits to this file meanwhile: merge into it as it is now
+        current = _load(main) or {}
+        merged = merge_bookmarks(current, stream, [*parts, current])
+        _write_json(main, merged)
     shutil.rmtree(work)
     return merged
