@@ -1,5 +1,6 @@
 """The regular job and the partitioned job of one (project, product) run at once (same schedules, ``run`` runs both)
-and write the one state file: neither may put the other's bookmark back (review25a F4, audit25e F12)."""
+and share its files: neither may put the other's bookmark back in the state file (review25a F4, audit25e F12), nor
+fail on the other's upload staging file (audit25e F13)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 from orchestration_testkit import credential, project_ids, seed_store, settings_for
 
 from xlr8_orchestration import partitions
+from xlr8_orchestration.cli import run_jobs
 from xlr8_orchestration.plan import SyncSpec, plan_syncs
 from xlr8_orchestration.runner import SyncResult, run_sync, state_path
-from xlr8_orchestration.settings import OrchestrationSettings
+from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute
 from xlr8_sandbox.platform.server import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -87,3 +89,40 @@ def test_a_regular_run_that_commits_after_the_merge_keeps_the_partitioned_bookma
     found = _bookmarks(settings, spec)
     assert found.get("Account") == account
     assert found["Contact"] == (result.state or {})["bookmarks"]["Contact"]
+
+
+def test_an_upload_route_runs_its_ranges_and_the_regular_job_one_at_a_time(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    """``delivery = "upload"`` stages in one DuckDB file per (project, product), which one target at a time can open
+    (audit25e F13): ranges that sync at once, and the regular job beside them, failed on its lock. Each upload
+    sends the whole staged table, so the ranges share that file one after another rather than each its own."""
+    from upload_standin import UploadStandIn
+
+    engine = UploadStandIn(polls_before_done=1).start()
+    try:
+        (project,) = project_ids(1)
+        store = seed_store(tmp_path, monkeypatch, credential(project, "salesforce", sandbox))
+        route = StoreRoute(
+            delivery="upload",
+            upload_url=engine.url,
+            upload_api_key="k-123",
+            extra={"upload_poll_interval": 0.01},
+            pii_key_file=str(tmp_path / "upload-pii.key"),
+            pii_key_create=True,
+        )
+        settings = settings_for(tmp_path, store, postgres_dsn, schema, projects={project: route}, retries=0)
+        settings = replace(
+            settings,
+            product_config={"salesforce": {**settings.product_config["salesforce"], "objects": ["Contact"]}},
+            partitioned={"salesforce": {"Account": 4}},
+        )
+        (spec,) = plan_syncs(settings)
+        outcomes = run_jobs(settings, workers=2)  # `xlr8-orchestrate run`: both jobs at once, no retries
+        assert outcomes == {spec.name: True, f"{spec.name}_Account_x4": True}, outcomes
+        accounts = [u for u in engine.uploads if u.filename.endswith("_account.csv")]
+        assert len(accounts) == 4  # one per range, each the whole staged table so far
+        assert len(accounts[-1].content.strip().splitlines()) == 1 + 20  # header + every account
+        assert sorted(_bookmarks(settings, spec)) == ["Account", "Contact"]
+    finally:
+        engine.stop()

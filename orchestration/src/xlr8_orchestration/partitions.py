@@ -15,6 +15,7 @@ partition gets a share instead (``share_queries``): the total the user set (else
 divided by the partitions that sync at once (each holds one of the tenant's ``max_concurrent`` slots: with the
 default 1 they run one after another, each with the whole total), every partition at least 1 (one cursor), so the
 queries open at once stay what the user set unless more partitions run at once than that (then one cursor each).
+An upload route's ranges sync one at a time whatever the slots (they take turns on its staging file).
 
 Merging: ranges are disjoint and ordered, so the bookmark is the highest range's own (its replication value and
 the Ids at that value); a range with no rows contributes nothing. It replaces only this stream's bookmark in the
@@ -171,6 +172,8 @@ def partition_overrides(
     entity = ENTITIES.get(stream, stream.lower())
     total = concurrent_queries(settings.product_config.get(spec.product_id, {}), spec.product_id)
     running = settings.tenant_policy(spec.tenant).max_concurrent  # partitions each hold a tenant slot
+    if settings.route(spec.project_id).delivery == "upload":
+        running = 1  # they take turns on the staging file (runner.staging_turn)
     shares = share_queries(total, len(partitions), running) if total is not None else None
     found = []
     for part in partitions:

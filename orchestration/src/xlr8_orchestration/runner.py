@@ -123,6 +123,18 @@ def state_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+@contextlib.contextmanager
+def staging_turn(target: dict[str, Any]) -> Iterator[None]:
+    """An upload route's syncs of one (project, product) take turns: they stage in one DuckDB file, which one
+    target at a time can open (the partitioned job's ranges and the regular job run at once). Not a file per
+    range: each upload sends the whole staged table, so a range's own file would send only its range."""
+    if target.get("delivery") != "upload":
+        yield
+        return
+    with state_lock(Path(str(target.get("upload_staging_path", ".xlr8/upload-staging.duckdb")))):
+        yield
+
+
 def _load_json(path: Path) -> dict[str, Any]:
     loaded = json.loads(path.read_text()) if path.exists() else None
     return loaded if isinstance(loaded, dict) else {}
@@ -194,10 +206,15 @@ def run_sync(
     and writes its own (``partitions.run_partitioned``). ``tap_overrides`` replace tap settings (objects, filters).
     """
     policy = settings.tenant_policy(spec.tenant)
-    with tenant_slot(settings.lock_dir, spec.tenant, policy) as slot, tempfile.TemporaryDirectory() as tmp:
+    target_settings = target_config(settings, spec)
+    with (
+        staging_turn(target_settings),  # before the slot: a sync waiting its turn holds none of the tenant's
+        tenant_slot(settings.lock_dir, spec.tenant, policy) as slot,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         work = Path(tmp)
         _write_json(work / "tap.json", {**tap_config(settings, spec), **(tap_overrides or {})})
-        _write_json(work / "target.json", target_config(settings, spec))
+        _write_json(work / "target.json", target_settings)
         tap_cmd = [executable(spec.tap.executable), "--config", str(work / "tap.json")]
         saved = state_out or state_path(settings, spec)
         resume_from = state_in or saved
