@@ -223,3 +223,26 @@ def _check_shares(tmp_path: Path, configured: int | None, n: int, shares: list[i
         auth = {"auth_type": "client_credentials", "client_id": "id", "client_secret": "secret"}
         tap = SalesforceSettings.parse({**product, **auth, **overrides})
         assert tap.rest_concurrent_queries == overrides["rest_concurrent_queries"]
+
+
+def test_an_upload_routes_ranges_take_turns_so_each_gets_the_whole_total(tmp_path: Path) -> None:
+    """Ranges of a project on ``delivery = "upload"`` sync one at a time (they share its staging file), whatever
+    the tenant's slots: each gets every query the user set, not a fourth of it."""
+    from xlr8_orchestration.partitions import partition_overrides
+    from xlr8_orchestration.plan import PRODUCT_TAPS, SyncSpec
+    from xlr8_orchestration.settings import OrchestrationSettings, StoreRoute
+
+    settings = OrchestrationSettings(
+        credential_store=str(tmp_path / "credentials.db"),
+        state_dir=tmp_path,
+        lock_dir=tmp_path,
+        store=StoreRoute(),
+        projects={"p": StoreRoute(delivery="upload", upload_url="http://127.0.0.1:9")},
+        product_config={"salesforce": {"objects": ["Account"], "rest_concurrent_queries": 8}},
+        tenants={"salesforce@default": TenantPolicy(max_concurrent=4, requests_per_second=20)},
+    )
+    spec = SyncSpec("p", "salesforce", "c", None, PRODUCT_TAPS["salesforce"], "salesforce@default")
+    parts = [Partition(i, None if i == 0 else f"2020-0{i}-01T00:00:00Z", None) for i in range(4)]
+    assert [o["rest_concurrent_queries"] for o in partition_overrides(settings, spec, "Account", parts)] == [8] * 4
+    other = replace(spec, project_id="q")  # the postgres route: all four at once, a fourth each
+    assert [o["rest_concurrent_queries"] for o in partition_overrides(settings, other, "Account", parts)] == [2] * 4

@@ -15,10 +15,13 @@ partition gets a share instead (``share_queries``): the total the user set (else
 divided by the partitions that sync at once (each holds one of the tenant's ``max_concurrent`` slots: with the
 default 1 they run one after another, each with the whole total), every partition at least 1 (one cursor), so the
 queries open at once stay what the user set unless more partitions run at once than that (then one cursor each).
+An upload route's ranges sync one at a time whatever the slots (they take turns on its staging file).
 
 Merging: ranges are disjoint and ordered, so the bookmark is the highest range's own (its replication value and
-the Ids at that value); a range with no rows contributes nothing. Only incremental streams can be partitioned: a
-full-table stream's ACTIVATE_VERSION would delete the other partitions' rows.
+the Ids at that value); a range with no rows contributes nothing. It replaces only this stream's bookmark in the
+state file as it is at the end (under ``runner.state_lock``): the regular job of the same (project, product) runs
+at the same time and commits its own streams' bookmarks to that file meanwhile. Only incremental streams can be
+partitioned: a full-table stream's ACTIVATE_VERSION would delete the other partitions' rows.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from xlr8_orchestration.plan import SyncSpec
-from xlr8_orchestration.runner import SyncFailedError, _write_json, run_sync, state_path, tap_config
+from xlr8_orchestration.runner import SyncFailedError, _write_json, run_sync, state_lock, state_path, tap_config
 from xlr8_orchestration.settings import OrchestrationSettings
 from xlr8_orchestration.tenancy import tenant_slot
 
@@ -169,6 +172,8 @@ def partition_overrides(
     entity = ENTITIES.get(stream, stream.lower())
     total = concurrent_queries(settings.product_config.get(spec.product_id, {}), spec.product_id)
     running = settings.tenant_policy(spec.tenant).max_concurrent  # partitions each hold a tenant slot
+    if settings.route(spec.project_id).delivery == "upload":
+        running = 1  # they take turns on the staging file (runner.staging_turn)
     shares = share_queries(total, len(partitions), running) if total is not None else None
     found = []
     for part in partitions:
@@ -183,7 +188,9 @@ def partition_overrides(
 
 
 def merge_bookmarks(prior: dict[str, Any], stream: str, parts: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """The prior state with ``stream``'s bookmark taken from the highest range that read anything."""
+    """The prior state with ``stream``'s bookmark taken from the highest range that read anything (a later state
+    in ``parts`` replaces an earlier one only when strictly higher, so the file's own, listed last, never sends
+    the bookmark back)."""
     merged = json.loads(json.dumps(prior or {}))
     bookmarks = merged.setdefault("bookmarks", {})
     best: dict[str, Any] | None = None
@@ -265,9 +272,10 @@ def run_partitioned(
         if isinstance(first, SyncFailedError):
             raise first
         raise RuntimeError(f"{len(failures)} of {len(partitions)} partitions of {stream} failed: {first}") from first
-    merged = merge_bookmarks(
-        _load(prior_file) or prior, stream, [_load(work / f"part-{p.index}.json") for p in partitions]
-    )
-    _write_json(main, merged)
+    parts = [_load(work / f"part-{p.index}.json") for p in partitions]
+    with state_lock(main):  # the regular job commits to this file meanwhile: merge into it as it is now
+        current = _load(main) or {}
+        merged = merge_bookmarks(current, stream, [*parts, current])
+        _write_json(main, merged)
     shutil.rmtree(work)
     return merged

@@ -10,12 +10,15 @@ the kit's words, and that run is reported failed (``partial``) rather than green
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -107,6 +110,50 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def state_lock(path: Path) -> Iterator[None]:
+    """Held for each read-modify-write of a (project, product) state file: its regular and partitioned jobs run at
+    once and write the same file (a kernel lock, freed if the holder dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f"{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def staging_turn(target: dict[str, Any]) -> Iterator[None]:
+    """An upload route's syncs of one (project, product) take turns: they stage in one DuckDB file, which one
+    target at a time can open (the partitioned job's ranges and the regular job run at once). Not a file per
+    range: each upload sends the whole staged table, so a range's own file would send only its range."""
+    if target.get("delivery") != "upload":
+        yield
+        return
+    with state_lock(Path(str(target.get("upload_staging_path", ".xlr8/upload-staging.duckdb")))):
+        yield
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    loaded = json.loads(path.read_text()) if path.exists() else None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def commit_state(path: Path, state: dict[str, Any], started: dict[str, Any]) -> None:
+    """Write a committed STATE over the state file as it is now: only the bookmarks this run moved (its tap passes
+    the others through as it read them at the start, which another job may have moved since)."""
+    marks, before = state.get("bookmarks"), started.get("bookmarks") or {}
+    if not isinstance(marks, dict) or not isinstance(before, dict):
+        _write_json(path, state)
+        return
+    with state_lock(path):
+        current = _load_json(path)
+        bookmarks = dict(current.get("bookmarks") or {})
+        bookmarks.update({stream: mark for stream, mark in marks.items() if mark != before.get(stream)})
+        _write_json(path, {**current, **state, "bookmarks": bookmarks})
+
+
 #: The target's last stderr line: per stream, records received, loaded and dead-lettered in the run.
 SUMMARY = b"XLR8_TRUTHS_SUMMARY "
 
@@ -159,15 +206,22 @@ def run_sync(
     and writes its own (``partitions.run_partitioned``). ``tap_overrides`` replace tap settings (objects, filters).
     """
     policy = settings.tenant_policy(spec.tenant)
-    with tenant_slot(settings.lock_dir, spec.tenant, policy) as slot, tempfile.TemporaryDirectory() as tmp:
+    target_settings = target_config(settings, spec)
+    with (
+        staging_turn(target_settings),  # before the slot: a sync waiting its turn holds none of the tenant's
+        tenant_slot(settings.lock_dir, spec.tenant, policy) as slot,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         work = Path(tmp)
         _write_json(work / "tap.json", {**tap_config(settings, spec), **(tap_overrides or {})})
-        _write_json(work / "target.json", target_config(settings, spec))
+        _write_json(work / "target.json", target_settings)
         tap_cmd = [executable(spec.tap.executable), "--config", str(work / "tap.json")]
         saved = state_out or state_path(settings, spec)
         resume_from = state_in or saved
+        started = _load_json(resume_from)  # what the tap reads: a copy, so the file may move under it
         if resume_from.exists():
-            tap_cmd += ["--state", str(resume_from)]
+            _write_json(work / "state.json", started)
+            tap_cmd += ["--state", str(work / "state.json")]
         process_env = {**os.environ, **settings.env, **(env or {})}
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=process_env, cwd=work)
         target = subprocess.Popen(
@@ -203,7 +257,11 @@ def run_sync(
                 continue
             if isinstance(message, dict):  # a Singer target writes each committed state as one JSON line
                 state = message.get("value") if message.get("type") == "STATE" else message
-                _write_json(saved, state)  # committed: safe to resume from even if this run fails later
+                if isinstance(state, dict):  # committed: safe to resume from even if this run fails later
+                    if state_out is None:
+                        commit_state(saved, state, started)
+                    else:  # a partition's own file: no other writer
+                        _write_json(saved, state)
         target_rc = target.wait()
         tap_rc = tap.wait()
         for reader in readers:
