@@ -38,7 +38,7 @@ from xlr8_kit.dead_letters import (
     schema_violation,
     unparseable_datelike,
 )
-from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY
+from xlr8_kit.vocabulary.annotations import ANNOTATION_KEY, replace_sets_fit
 
 #: The BATCH path's rewrite of nested JSON: fractions become what ``convert_value`` writes for them (see
 #: ``TruthsSink._json_rewriter``).
@@ -275,9 +275,10 @@ def stream_info(
 
 def _replace_by(note: dict[str, t.Any], names: dict[str, str], key_columns: list[str]) -> list[str]:
     """The annotation's ``replace_by`` as column names, kept only while it is a leading part of the key the stream
-    lands with (a set must hold whole keys: else a row of another set could share a replaced key)."""
+    lands with or lies outside it (``replace_sets_fit``): a set taking part of the key but not its head could share
+    a replaced key with another set."""
     wanted = [names.get(str(source)) for source in note.get("replace_by") or []]
-    if not wanted or None in wanted or wanted != key_columns[: len(wanted)]:
+    if not wanted or None in wanted or not replace_sets_fit(t.cast("list[str]", wanted), key_columns):
         return []
     return t.cast("list[str]", wanted)
 

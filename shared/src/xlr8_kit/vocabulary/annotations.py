@@ -24,10 +24,12 @@ does not know is refused here, when the tap builds its SCHEMA message, not disco
 it under the run's source name (``{p8}_{source_name}_{stream}``), and the target renames that table to the
 product's name the first time it sees the stream annotated, so its rows stay with it.
 
-``replace_by`` (a leading part of ``key_columns``) names sets of rows the tap always reads whole, such as a person's
-totals of one day: the rows a run sends for such a set replace every row an earlier run landed for it, so a row that
-vanished from the source (a pay code a timecard correction removed) is deleted downstream, as the key alone cannot
-say. A set the source answers with no rows at all is not seen, so its rows stay.
+``replace_by`` names sets of rows the tap always reads whole, such as a person's totals of one day: the rows a run
+sends for such a set replace every row an earlier run landed for it, so a row that vanished from the source (a pay
+code a timecard correction removed) is deleted downstream, as the key alone cannot say. A set the source answers
+with no rows at all is not seen, so its rows stay. It is either a leading part of ``key_columns`` (a row belongs to
+one set for good), or columns outside the key (``replace_sets_fit``): the key is then the source's own id, and a row
+the source moved to another set (a shift given to another person) upserts in place instead of standing twice.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ def semantic_type(entity: str) -> str:
     return f"{entity}_code"
 
 
+def replace_sets_fit(replace_by: list[str], key_columns: list[str]) -> bool:
+    """Whether ``replace_by`` can name sets for the target: a leading part of the key, or no part of it (one rule
+    for the tap's annotation and the target's reading of it)."""
+    wanted, key = list(replace_by), list(key_columns)
+    return bool(wanted) and (wanted == key[: len(wanted)] or not set(wanted) & set(key))
+
+
 def build_annotation(
     *,
     product: str,
@@ -69,10 +78,10 @@ def build_annotation(
     """The ``x-xlr8`` block for one stream; raises ``VocabularyError`` for unknown products or entities, or for a
     ``replace_by`` that is not a leading part of the key."""
     product_id = resolve_product(product).id
-    if replace_by and list(replace_by) != list(key_columns)[: len(replace_by)]:
+    if replace_by and not replace_sets_fit(replace_by, key_columns):
         raise VocabularyError(
             f"{product_id} stream {stream!r}: replace_by {list(replace_by)} must be a leading part of the key "
-            f"{list(key_columns)}"
+            f"{list(key_columns)} or lie outside it"
         )
     if truth_type not in TRUTH_TYPES:
         raise VocabularyError(

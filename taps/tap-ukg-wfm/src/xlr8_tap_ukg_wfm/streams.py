@@ -501,9 +501,10 @@ class PunchesStream(WindowedStream):
     """Every clock punch (in and out), as recorded or later edited, from timecard multi_read PUNCHES."""
 
     name = "punches"
-    primary_keys = ("personNumber", "applyDate", "punchId")
+    primary_keys = ("punchId",)
     #: A person's day of punches comes whole in one answer (one call per window and batch of people), so its rows
     #: replace the day's landed ones: a punch a manager deleted is deleted downstream (no tombstone is answered).
+    #: The sets lie outside the key (UKG's id): a punch moved to another day upserts in place (review25b F4).
     xlr8_replace_by = ("personNumber", "applyDate")
     replication_key = "applyDate"
     xlr8_entity = "punch"
@@ -554,9 +555,10 @@ class SchedulesStream(WindowedStream):
     """Scheduled shifts from schedule multi_read, through ``schedule_days_ahead`` days after ``end_date``."""
 
     name = "schedules"
-    primary_keys = ("personNumber", "date", "shiftId")
+    primary_keys = ("shiftId",)
     #: A person's day of shifts comes whole in one answer: its rows replace the day's landed ones, so a shift
-    #: deleted, or moved to another person or day, does not stay live beside its new row.
+    #: deleted is deleted downstream; the sets lie outside the key (UKG's id), so a shift given to another person
+    #: or day upserts in place instead of standing live twice (review25b F4).
     xlr8_replace_by = ("personNumber", "date")
     replication_key = "date"
     reads_ahead = True
