@@ -162,6 +162,38 @@ def test_an_erp_cancellation_that_cannot_be_written_is_dead_lettered_never_dropp
     assert "3 record(s) dead-lettered" in result.stderr
 
 
+def test_a_new_po_is_created_with_the_erps_status(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review25b F9: a first sync of ERP history created received/delivered/confirmed orders as `pending`, open
+    for the supplier for good. The plan's create carries the status; only Common's own amendment_pending is refused."""
+    order = s4_orders(emulator, 1)[0]
+    statuses = ("draft", "pending", "confirmed", "in_transit", "shipped", "delivered", "received", "cancelled",
+                "amendment_pending")  # fmt: skip
+    records = [
+        {"po_number": f"TC25-{status}", "supplier_number": order["Supplier"], "order_date": "2025-01-05",
+         "currency": order["DocumentCurrency"], "status": status, "product_id": "MAT-1", "product_name": "bolts",
+         "unit": "EA", "quantity": "2.000", "unit_price": "3.00", "total_amount": "6.00",
+         "delivery_date": "2025-02-01"}
+        for status in statuses
+    ]  # fmt: skip
+    steps = [("target-common", target_config(url, tmp_path))]
+    result = pipeline(steps, singer("purchase_orders", records, ["po_number"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    landed = {p["po_number"]: p["status"] for p in emulator.data.purchase_orders()}
+    assert {s: landed.get(f"TC25-{s}") for s in statuses} == {
+        **{s: s for s in statuses[:-1]},
+        "amendment_pending": None,
+    }
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(x["po_number"], x["error_code"]) for x in letters] == [("TC25-amendment_pending", "UNWRITABLE")]
+    assert "cannot create a PO as amendment_pending" in letters[0]["detail"]
+    writes = _writes(sandbox)
+    again = pipeline(steps, singer("purchase_orders", records[:-1], ["po_number"]), tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _writes(sandbox) == writes  # re-read: the same statuses, nothing sent
+
+
 def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
     changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
@@ -311,8 +343,15 @@ def test_a_retried_proposal_and_decision_that_landed_are_not_dead_lettered(
     decided = pipeline([("target-common", config)], singer("amendments", [decision], ["po_number"]), tmp_path)
     assert decided.returncode == 0, decided.stderr[-3000:]
     assert "'rejected': 1" in decided.stderr
-    calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
-    # the held first answers are logged when served, after the retry; the retries met Common's 409
+    import time
+
+    deadline = time.monotonic() + 10  # the held first answers are logged when served (3 s), maybe after the run
+    while True:
+        calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
+        if ("propose-changes", 201) in calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    # the retries met Common's 409
     assert sorted(c for c in calls if c[0] == "propose-changes") == [("propose-changes", 201), ("propose-changes", 409)]
     assert ("approve-changes", 409) in calls
     assert not (tmp_path / "dead-letters.jsonl").exists()

@@ -123,18 +123,30 @@ class CommonSink(RecordSink):
     def _status(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> None:
         """Drop the ERP's status from ``body`` unless the ERP owns it and it moves the PO forward (see LIFECYCLE).
 
+        A new PO takes the ERP's status as it is: the plan's create carries the PO's ``status`` with no rule on the
+        first one (plan 000: ``POST /api/v1/purchase-orders``, PurchaseOrder ``status: enum``, ``status ->
+        OrderStatus``), and there is nothing to move backwards from; created as ``pending`` a received order would
+        stay open for good. Only ``amendment_pending``, Common's own (its amendment calls set it), is refused.
+
         A cancellation that cannot be written is refused (dead letter), never dropped: Common would keep the PO
         live and the supplier could ship against an order the buyer cancelled."""
         ours = body.get("status")
         if ours is None:
             return
-        theirs = None if existing is None else existing.get("status")
-        if existing is not None and ours == "cancelled" and theirs != "cancelled":
+        if existing is None:
+            if ours == "amendment_pending":
+                raise RecordFailed(
+                    "a new PO whose ERP change awaits approval: Common cannot create a PO as amendment_pending "
+                    "(its amendment calls set it); re-send once the ERP has decided the change"
+                )
+            return
+        theirs = existing.get("status")
+        if ours == "cancelled" and theirs != "cancelled":
             self._cancellable(existing)
             return
         if ours not in ERP_OWNED_STATUSES:
             forward = False  # the supplier's or Common's step: not the ERP's to set
-        elif theirs is None or ours == theirs:
+        elif ours == theirs:
             forward = True
         else:
             forward = LIFECYCLE[ours] > LIFECYCLE.get(str(theirs), 99)  # draft -> pending only
