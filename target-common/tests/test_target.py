@@ -121,6 +121,79 @@ def test_erp_status_never_moves_common_backwards(
     assert not (tmp_path / "dead-letters.jsonl").exists()
 
 
+def test_an_erp_cancellation_that_cannot_be_written_is_dead_lettered_never_dropped(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review25b F3: a cancellation over an open amendment (Common's pre-amendment status given or not) or past
+    delivery was dropped (exit 0, no letter, STATE past it); Common kept the PO live for the supplier."""
+    pos = [p for p in emulator.data.purchase_orders() if p["amendment_status"] != "proposed"]
+    amended, blind = [p for p in pos if p["status"] == "confirmed"][:2]
+    delivered = next(p for p in pos if p["status"] == "delivered")
+    cancel = next(p for p in pos if p["status"] == "pending")
+    raised = {p["id"]: str(Decimal(p["quantity"]) + 1) for p in (amended, blind)}
+    target = ("target-common", target_config(url, tmp_path))
+    proposals = [{"po_number": p["po_number"], "quantity": raised[p["id"]]} for p in (amended, blind)]
+    first = pipeline([target], singer("purchase_orders", proposals, ["po_number"]), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    hidden = emulator.data.find_po(blind["id"])
+    del hidden["status_before_amendment"]  # a Common that does not say what the amendment was proposed from
+    emulator.data.save_po(hidden, created=False, update_type="po_updated", changes={})
+    amended, blind = emulator.data.find_po(amended["id"]), emulator.data.find_po(blind["id"])
+    assert amended["status"] == blind["status"] == "amendment_pending"
+    orders = [_as_s4(emulator, p, "08") for p in (amended, blind, delivered, cancel)]
+    for order, po in zip(orders[:2], (amended, blind), strict=True):  # the ERP holds the quantity it proposed
+        order["to_PurchaseOrderItem"]["results"][0]["OrderQuantity"] = raised[po["id"]]
+    writes = len(_writes(sandbox))
+    steps = [("mapper-common", MAPPER), target]
+    result = pipeline(steps, singer("A_PurchaseOrder", orders, ["PurchaseOrder"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]  # dead letters under the ceiling: the run goes on
+    now = {p["id"]: p["status"] for p in emulator.data.purchase_orders()}
+    assert [now[p["id"]] for p in (amended, blind, delivered, cancel)] == [
+        "amendment_pending", "amendment_pending", "delivered", "cancelled"]  # fmt: skip
+    assert _writes(sandbox)[writes:] == [f"PUT /api/v1/purchase-orders/{cancel['id']}"]
+    letters = {
+        line["po_number"]: line for line in map(json.loads, (tmp_path / "dead-letters.jsonl").read_text().splitlines())
+    }
+    assert sorted(letters) == sorted(p["po_number"] for p in (amended, blind, delivered))
+    assert {line["error_code"] for line in letters.values()} == {"UNWRITABLE"}
+    for po in (amended, blind):
+        assert "decide the open amendment first" in letters[po["po_number"]]["detail"]
+    assert "shows as delivered" in letters[delivered["po_number"]]["detail"]
+    assert "3 record(s) dead-lettered" in result.stderr
+
+
+def test_a_new_po_is_created_with_the_erps_status(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review25b F9: a first sync of ERP history created received/delivered/confirmed orders as `pending`, open
+    for the supplier for good. The plan's create carries the status; only Common's own amendment_pending is refused."""
+    order = s4_orders(emulator, 1)[0]
+    statuses = ("draft", "pending", "confirmed", "in_transit", "shipped", "delivered", "received", "cancelled",
+                "amendment_pending")  # fmt: skip
+    records = [
+        {"po_number": f"TC25-{status}", "supplier_number": order["Supplier"], "order_date": "2025-01-05",
+         "currency": order["DocumentCurrency"], "status": status, "product_id": "MAT-1", "product_name": "bolts",
+         "unit": "EA", "quantity": "2.000", "unit_price": "3.00", "total_amount": "6.00",
+         "delivery_date": "2025-02-01"}
+        for status in statuses
+    ]  # fmt: skip
+    steps = [("target-common", target_config(url, tmp_path))]
+    result = pipeline(steps, singer("purchase_orders", records, ["po_number"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    landed = {p["po_number"]: p["status"] for p in emulator.data.purchase_orders()}
+    assert {s: landed.get(f"TC25-{s}") for s in statuses} == {
+        **{s: s for s in statuses[:-1]},
+        "amendment_pending": None,
+    }
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    assert [(x["po_number"], x["error_code"]) for x in letters] == [("TC25-amendment_pending", "UNWRITABLE")]
+    assert "cannot create a PO as amendment_pending" in letters[0]["detail"]
+    writes = _writes(sandbox)
+    again = pipeline(steps, singer("purchase_orders", records[:-1], ["po_number"]), tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _writes(sandbox) == writes  # re-read: the same statuses, nothing sent
+
+
 def test_amendment_workflow_respected(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
     changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
@@ -270,8 +343,15 @@ def test_a_retried_proposal_and_decision_that_landed_are_not_dead_lettered(
     decided = pipeline([("target-common", config)], singer("amendments", [decision], ["po_number"]), tmp_path)
     assert decided.returncode == 0, decided.stderr[-3000:]
     assert "'rejected': 1" in decided.stderr
-    calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
-    # the held first answers are logged when served, after the retry; the retries met Common's 409
+    import time
+
+    deadline = time.monotonic() + 10  # the held first answers are logged when served (3 s), maybe after the run
+    while True:
+        calls = [(r.path.rsplit("/", 1)[-1], r.status) for r in sandbox.requests("common") if r.method == "PUT"]
+        if ("propose-changes", 201) in calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    # the retries met Common's 409
     assert sorted(c for c in calls if c[0] == "propose-changes") == [("propose-changes", 201), ("propose-changes", 409)]
     assert ("approve-changes", 409) in calls
     assert not (tmp_path / "dead-letters.jsonl").exists()

@@ -121,25 +121,58 @@ class CommonSink(RecordSink):
         return body
 
     def _status(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> None:
-        """Drop the ERP's status from ``body`` unless the ERP owns it and it moves the PO forward (see LIFECYCLE)."""
+        """Drop the ERP's status from ``body`` unless the ERP owns it and it moves the PO forward (see LIFECYCLE).
+
+        A new PO takes the ERP's status as it is: the plan's create carries the PO's ``status`` with no rule on the
+        first one (plan 000: ``POST /api/v1/purchase-orders``, PurchaseOrder ``status: enum``, ``status ->
+        OrderStatus``), and there is nothing to move backwards from; created as ``pending`` a received order would
+        stay open for good. Only ``amendment_pending``, Common's own (its amendment calls set it), is refused.
+
+        A cancellation that cannot be written is refused (dead letter), never dropped: Common would keep the PO
+        live and the supplier could ship against an order the buyer cancelled."""
         ours = body.get("status")
         if ours is None:
             return
-        theirs = None if existing is None else existing.get("status")
+        if existing is None:
+            if ours == "amendment_pending":
+                raise RecordFailed(
+                    "a new PO whose ERP change awaits approval: Common cannot create a PO as amendment_pending "
+                    "(its amendment calls set it); re-send once the ERP has decided the change"
+                )
+            return
+        theirs = existing.get("status")
+        if ours == "cancelled" and theirs != "cancelled":
+            self._cancellable(existing)
+            return
         if ours not in ERP_OWNED_STATUSES:
             forward = False  # the supplier's or Common's step: not the ERP's to set
-        elif theirs is None or ours == theirs:
+        elif ours == theirs:
             forward = True
-        elif ours == "cancelled":
-            forward = (
-                LIFECYCLE.get(str(theirs), 99) < LIFECYCLE["delivered"]
-            )  # nothing delivered, received or cancelled
         else:
             forward = LIFECYCLE[ours] > LIFECYCLE.get(str(theirs), 99)  # draft -> pending only
         if not forward:
             del body["status"]
             if ours != theirs:
                 self.counts["status_left_to_common"] += 1
+
+    @staticmethod
+    def _cancellable(po: dict[str, t.Any]) -> None:
+        """Raise RecordFailed unless Common's PO may take the ERP's cancellation now (nothing delivered yet).
+
+        An open amendment is judged by the status it was proposed from (``status_before_amendment``) when Common
+        gives it; either way Common refuses the write until the amendment is decided (409 AMENDMENT_PENDING)."""
+        number, theirs = po.get("po_number"), str(po.get("status"))
+        before = po.get("status_before_amendment") if theirs == "amendment_pending" else theirs
+        if before is not None and LIFECYCLE.get(str(before), 99) >= LIFECYCLE["delivered"]:
+            raise RecordFailed(
+                f"the ERP cancelled PO {number}, which Common shows as {before}: past delivery it cannot be "
+                "cancelled from the ERP; settle it in Common"
+            )
+        if theirs == "amendment_pending":
+            raise RecordFailed(
+                f"the ERP cancelled PO {number}, whose amendment is open in Common: decide the open amendment "
+                "first, then re-send the cancellation"
+            )
 
     def write_purchase_order(self, record: dict[str, t.Any]) -> None:
         number = record.get("po_number")
