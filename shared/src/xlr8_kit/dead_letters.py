@@ -18,7 +18,6 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema
 from singer_sdk.helpers._typing import get_datelike_property_type
 
 from xlr8_kit.privacy.policy import classify_column, pii_canonical_fields, snake
@@ -111,6 +110,8 @@ def redact_payload(record: dict[str, Any], redactor: Redactor, *, personal: bool
 def schema_violation(exc: BaseException) -> tuple[str, str]:
     """Where and why a record fails its stream's JSON schema (the SDK's ``InvalidRecord``), as a letter says it: the
     field's JSON path and the rule, never the value (the validator's own message quotes it, RELIABILITY D3)."""
+    import jsonschema  # only where a record was refused: the taps' and the mapper's start-up stay without it
+
     cause = exc.__cause__
     if isinstance(cause, jsonschema.ValidationError):
         return cause.json_path, f"schema violation ({cause.validator})"

@@ -1008,9 +1008,9 @@ def _parsed_fields(text: str | None) -> dict[str, list[str]]:
     return parse_fields(text)
 
 
-@functools.lru_cache(maxsize=256)
 def _serves_unlisted() -> bool:
-    """``XLR8_SANDBOX_FUSION_UNLISTED=1``: serve ``FusionEmulator.unlisted`` resources at top level anyway."""
+    """``XLR8_SANDBOX_FUSION_UNLISTED=1``: serve ``FusionEmulator.unlisted`` resources at top level anyway (read
+    per request: a cached answer kept the first test's environment for every later one in the process)."""
     return os.environ.get("XLR8_SANDBOX_FUSION_UNLISTED", "").strip() == "1"
 
 
