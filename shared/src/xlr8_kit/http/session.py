@@ -35,7 +35,6 @@ import contextlib
 import contextvars
 import ipaddress
 import logging
-import os
 import re
 import threading
 import time
@@ -89,12 +88,6 @@ logger = logging.getLogger("xlr8_kit.http")
 MAX_ERROR_BODY = 500
 #: Distinct header sets whose checked form ``prepare_request`` keeps (a stream has one or two); past it, forgotten.
 MAX_HEADER_SETS = 64
-#: What ``requests`` reads from the environment for an http(s) URL's proxy and CA bundle.
-_ENVIRONMENT_VARIABLES = (
-    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
-    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
-    *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
-)
 
 #: Transport failures worth another attempt. ``SSLError`` subclasses ``ConnectionError`` and is caught first.
 RETRIABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -363,7 +356,6 @@ class ResilientSession(requests.Session):
         self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         self._header_sets: dict[tuple[Any, ...], CaseInsensitiveDict[Any]] = {}
-        self._environment: dict[tuple[Any, ...], tuple[dict[str, str], Any]] = {}
         # No urllib3-level retries: every attempt is ours, counted and audited (A14). Connections a signal ending
         # the process can cut (``abort.TERMINATION``); token requests have their own, never cut.
         adapter = abortable_adapter()
@@ -402,20 +394,6 @@ class ResilientSession(requests.Session):
         if isinstance(self.verify, str) and self.verify:
             return self.verify
         return True
-
-    def _environment_for(self, url: str) -> tuple[dict[str, str], Any]:
-        """``merge_environment_settings``' proxies and CA bundle for ``url``'s origin, kept while the environment
-        variables it reads are unchanged: about 0.2 ms a request to work out afresh."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, tuple(os.environ.get(name) for name in _ENVIRONMENT_VARIABLES))
-        found = self._environment.get(key)
-        if found is None:
-            merged = self.merge_environment_settings(url, {}, None, None, None)
-            found = (dict(merged["proxies"] or {}), merged["verify"])
-            if len(self._environment) >= MAX_HEADER_SETS:
-                self._environment.clear()
-            self._environment[key] = found
-        return found
 
     def _reserve_quota(self, path: str, kind: str, share: float | None) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
@@ -588,16 +566,6 @@ class ResilientSession(requests.Session):
         label = f"{self.product} {method} {path}"
         self.check_url(url)
         allow_redirects = bool(kwargs.pop("allow_redirects", True))
-        if "proxies" not in kwargs and self.trust_env:
-            # Sent as a prepared request (the SDK's streams, the taps' clients): what ``request()`` takes from the
-            # environment (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE) applies here too. Without it the token went
-            # through the customer's proxy and the data direct (audit25d F9). ``proxy_url`` still wins.
-            proxies, verify = self._environment_for(url)
-            kwargs["proxies"] = dict(proxies)
-            if self.verify is True and kwargs.get("verify") in (None, True):  # a CA bundle set elsewhere stays
-                kwargs["verify"] = verify
-        if self.proxies:  # the proxy_url setting wins over the environment's on both paths
-            kwargs["proxies"] = {**(kwargs.get("proxies") or {}), **self.proxies}
         kwargs["verify"] = self._verify_setting(kwargs.get("verify"))
         kwargs.setdefault("cert", self.cert)
         kwargs.setdefault("proxies", self.proxies)
