@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from xlr8_kit.testing.singer_cli import parse_singer_messages, select_streams, write_json
+from xlr8_kit.testing.singer_cli import parse_singer_messages, piped, select_streams, write_json
 from xlr8_sandbox.products.common import EMAIL, PASSWORD, CommonEmulator
 from xlr8_sandbox.testing import emulator_fixtures
 from xlr8_tap_common.tap import TapCommon
@@ -34,20 +33,7 @@ def tap_then_mapper(
     args = [str(BIN / "tap-common"), "--config", tap_config, "--catalog", catalog]
     if state is not None:
         args += ["--state", write_json(tmp / "state.json", state)]
-    log = tmp / "tap.log"
-    with log.open("wb") as err:
-        tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
-    mapper = subprocess.run(
-        [str(BIN / "mapper-common"), "--config", mapper_config],
-        stdin=tap.stdout,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert tap.stdout is not None
-    tap.stdout.close()
-    assert tap.wait(timeout=60) == 0, log.read_text()[-2000:]
+    mapper = piped(args, [str(BIN / "mapper-common"), "--config", mapper_config], tmp / "tap.log")
     assert mapper.returncode == mapper_rc, mapper.stderr[-2000:]
     return parse_singer_messages(mapper.stdout, exact_decimals=True), mapper.stderr
 

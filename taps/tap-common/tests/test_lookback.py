@@ -7,7 +7,6 @@ an earlier stamp, as a database that stamps at the write's start and shows the r
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -19,7 +18,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.testing.meltano_e2e import truths_table
-from xlr8_kit.testing.singer_cli import select_streams, write_json
+from xlr8_kit.testing.singer_cli import piped, select_streams, write_json
 from xlr8_sandbox.products.common import CommonEmulator
 from xlr8_tap_common.settings import CommonSettings
 from xlr8_tap_common.tap import TapCommon
@@ -38,19 +37,8 @@ def run_pipeline(tmp: Path, config: dict[str, Any], state: dict[str, Any] | None
     if state is not None:
         args += ["--state", write_json(tmp / f"state-{n}.json", state)]
     target_config = {"project_id": PROJECT, "duckdb_path": str(tmp / "truths.duckdb")}
-    with (tmp / f"tap-{n}.log").open("wb") as log:
-        tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
-    target = subprocess.run(
-        [str(BIN / "target-xlr8-truths"), "--config", write_json(tmp / "target.json", target_config)],
-        stdin=tap.stdout,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert tap.stdout is not None
-    tap.stdout.close()
-    assert tap.wait(timeout=60) == 0, (tmp / f"tap-{n}.log").read_text()[-2000:]
+    target_args = [str(BIN / "target-xlr8-truths"), "--config", write_json(tmp / "target.json", target_config)]
+    target = piped(args, target_args, tmp / f"tap-{n}.log")
     assert target.returncode == 0, target.stderr[-2000:]
     return dict(json.loads([line for line in target.stdout.splitlines() if line.strip()][-1]))
 

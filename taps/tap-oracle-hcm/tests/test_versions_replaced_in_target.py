@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from xlr8_kit.testing.meltano_e2e import truths_table
-from xlr8_kit.testing.singer_cli import BIN, select_streams, write_json
+from xlr8_kit.testing.singer_cli import BIN, piped, select_streams, write_json
 
 from .conftest import hcm_config
 
@@ -38,19 +38,7 @@ def _run(tmp: Path, url: str, state: dict[str, t.Any] | None, name: str) -> dict
     args = [str(BIN / "tap-oracle-hcm"), "--config", config, "--catalog", catalog]
     if state is not None:
         args += ["--state", write_json(tmp / f"state-{name}.json", state)]
-    with (tmp / f"tap-{name}.err").open("w") as tap_err:
-        tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=tap_err)
-        loaded = subprocess.run(
-            [str(BIN / "target-xlr8-truths"), "--config", target],
-            stdin=tap.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        assert tap.stdout is not None
-        tap.stdout.close()
-        assert tap.wait(timeout=60) == 0, (tmp / f"tap-{name}.err").read_text()[-3000:]
+    loaded = piped(args, [str(BIN / "target-xlr8-truths"), "--config", target], tmp / f"tap-{name}.err")
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     states = [json.loads(line) for line in loaded.stdout.splitlines() if line.strip()]
     return states[-1] if states else {}

@@ -53,6 +53,20 @@ def run_tap_cli(
     )
 
 
+def piped(tap_args: Sequence[str], consumer_args: Sequence[str], log: Path, *, timeout: float = 300) -> Any:
+    """``tap | consumer`` as a shell pipe runs it: the tap's stderr into ``log``, the consumer's output captured as
+    text (a ``CompletedProcess``, its exit code left to the caller); the tap must exit 0 (``log``'s tail if not)."""
+    with log.open("wb") as err:
+        tap = subprocess.Popen(list(tap_args), stdout=subprocess.PIPE, stderr=err)
+        consumer = subprocess.run(
+            list(consumer_args), stdin=tap.stdout, capture_output=True, text=True, check=False, timeout=timeout
+        )
+        assert tap.stdout is not None
+        tap.stdout.close()
+        assert tap.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
+    return consumer
+
+
 class Running:
     """A command run in the background, its stdout and stderr read into ``out`` and ``err`` line by line as they
     come: for tests that act on a process part way (a signal once it is stuck). ``end`` signals it and waits."""
