@@ -904,8 +904,9 @@ class AnnotatedStreamMixin:
     #: True for a stream that earlier versions of its tap sent without an annotation: the target then adopts the
     #: table those runs landed (named after the run's source, not the product) once, instead of starting a new one.
     xlr8_formerly_unannotated: t.ClassVar[bool] = False
-    #: A leading part of the key naming sets of rows the stream always reads whole (a person's day of totals): the
-    #: target replaces such a set's rows with each run's (``replace_by`` in ``xlr8_kit.vocabulary.annotations``).
+    #: Columns naming sets of rows the stream always reads whole (a person's day of totals), a leading part of the
+    #: key or outside it: the target replaces such a set's rows with each run's (``replace_by`` in
+    #: ``xlr8_kit.vocabulary.annotations``).
     xlr8_replace_by: t.ClassVar[tuple[str, ...]] = ()
 
     def _generate_schema_messages(self) -> t.Generator[t.Any, None, None]:
