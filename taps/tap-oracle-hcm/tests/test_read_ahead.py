@@ -9,7 +9,7 @@ from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_sandbox.read_ahead_checks import ReadAheadCase
 from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
-from .conftest import hcm_config
+from .conftest import hcm_config, unstamped
 
 
 def case(url: str, sandbox: t.Any, window: int = 1) -> ReadAheadCase:
@@ -33,7 +33,8 @@ def offset_case(url: str, sandbox: t.Any) -> ReadAheadCase:
     """Pages by ``offset`` (framework 1 has no keyset ``q``), so the stream reads with a window of requests."""
     config = hcm_config(url, resources=["workers"], page_size=10, rest_framework_version="1")
     return ReadAheadCase(TapOracleHcm, config, "workers", sandbox, "oracle_hcm", "/hcmRestApi/resources/*/workers",
-                         page_rows=10, page_query=lambda k: {"offset": str((k - 1) * 10)})  # fmt: skip
+                         page_rows=10, page_query=lambda k: {"offset": str((k - 1) * 10)},
+                         state_view=unstamped)  # fmt: skip
 
 
 def test_offset_window_keeps_page_order_and_honours_retry_after(url: str, sandbox: t.Any, emulator: t.Any) -> None:

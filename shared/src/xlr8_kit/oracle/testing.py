@@ -1,7 +1,7 @@
 """What both Oracle taps' tests share: a config for the product's emulator and an in-process run of the tap
 (``fusion_test_helpers``, one line in each conftest), and the check that the Meltano plugin definition matches what
 the tap reports (settings, secrets, capabilities, one settings group per auth flow, ``pip_url``) and that the
-sandbox points at the emulator."""
+sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,31 @@ from pathlib import Path
 import yaml
 
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
+from xlr8_kit.oracle.stream import FULL_READ_AT
 from xlr8_kit.rest import KIT_SETTINGS
 from xlr8_kit.testing.meltano_e2e import declared_plugin
 from xlr8_kit.testing.singer_cli import SingerOutput, run_tap_cli, sync_tap
+
+
+def unstamped(states: t.Any) -> t.Any:
+    """STATE messages (or one state) with every whole-read stamp (``FULL_READ_AT``) blanked: it is a wall-clock
+    reading to the second, so two runs' STATEs differ by it alone when a second ticks between them. The runs compared
+    keep the shipped ``full_read_every_days`` (review24f #2), so a stamp must be there: none means the default's path
+    was not run."""
+    found = 0
+
+    def blank(value: t.Any) -> t.Any:
+        nonlocal found
+        if isinstance(value, dict):
+            found += FULL_READ_AT in value
+            return {k: "<stamp>" if k == FULL_READ_AT else blank(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        return value
+
+    blanked = blank(states)
+    assert found, f"no {FULL_READ_AT} in the STATE: the shipped full_read_every_days was not run"
+    return blanked
 
 
 class ConfigFor(t.Protocol):
