@@ -4,23 +4,31 @@ by the other re-reads the store, refreshes with the stored token and persists it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from xlr8_kit.auth import OAuth2RefreshToken
+from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import CredentialConflictError
 from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
-from xlr8_kit.credentials.resolve import resolve_config, secret_persister
+from xlr8_kit.credentials.resolve import SecretPersister, resolve_config, secret_persister
+from xlr8_kit.credentials.store import SQLiteCredentialStore
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRuntime
 from xlr8_kit.testing.credential_store import seeded_credential_store
+from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator
 from xlr8_sandbox.testing import emulator_fixtures
+
+from .conftest import FrozenClock
 
 sandbox, emulator, url = emulator_fixtures("workday", scale=10)
 
@@ -131,3 +139,107 @@ def test_b6_without_reload_a_save_after_another_runs_rotation_conflicts(
     assert run_b.reload("client_id") == CLIENT_ID
     assert run_b.reload("no_such_field") is None
     assert Redactor.default().redact("rt-from-b") == "***"
+
+
+def leased_run(
+    url: str,
+    db: Path,
+    clock: FrozenClock,
+    *,
+    session_sleep: Callable[[float], None],
+    store_sleep: Callable[[float], None],
+) -> tuple[OAuth2RefreshToken, ResilientSession]:
+    """A tap run whose refreshes go through the store's lease (``lease_hook``), as tap-workday wires it; the store
+    reads ``clock`` (a test's, so a lease can age without waiting) and renews a held lease every 10 ms."""
+
+    def open_store() -> CredentialManager:
+        cipher = EnvelopeCipher(Keyring.from_environment(dict(os.environ)))
+        return CredentialManager(
+            SQLiteCredentialStore(db, create=False), cipher, clock=clock, renew_every=0.01, sleep=store_sleep
+        )
+
+    persister = SecretPersister(CREDENTIAL, str(db), open_store=open_store)
+    session = ResilientSession(HttpPolicy(), product="workday", sleep=session_sleep)
+    runtime = KitRuntime(
+        session=session,
+        authenticator=None,
+        redactor=Redactor.default(),
+        policy=HttpPolicy(),
+        persist_secret=persister,
+        reload_secret=persister.reload,
+        lease_secret=persister.leased_refresh,
+    )
+    auth = OAuth2RefreshToken(
+        f"{url}{TOKEN_PATH}",
+        CLIENT_ID,
+        CLIENT_SECRET,
+        REFRESH_TOKEN,
+        on_rotate=runtime.rotation_hook("refresh_token"),
+        reload_refresh_token=runtime.reload_hook("refresh_token"),
+        refresh_lease=runtime.lease_hook("refresh_token"),
+        client_auth="basic",
+        session=session,
+        redactor=runtime.redactor,
+    )
+    return auth, session
+
+
+def test_f2_refresh_outlasting_the_lease_keeps_it_and_the_other_run_spends_the_rotated_token(
+    url: str, emulator: WorkdayEmulator, sandbox: Sandbox, store: CredentialManager, tmp_path: Path
+) -> None:
+    """review25b F2: run A's refresh meets a 429 and waits out 61 s, longer than the 60 s lease. Run B arriving
+    meanwhile must wait for A (whose lease is renewed while it waits), not take the lease over and spend the same
+    refresh token: that made A's retry invalid_grant (or, had A's grant gone through, its rotation unsaveable)."""
+    emulator.rotate_refresh_tokens = True
+    sandbox.faults.add("workday", TOKEN_PATH, FaultSpec("rate_limit", retry_after=61, times=1))
+    db = tmp_path / "credentials.db"
+    clock = FrozenClock()
+    b_waits = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def b_store_sleep(seconds: float) -> None:
+        b_waits.set()  # B found a live lease and waits on it
+        time.sleep(0.005)
+
+    run_b, session_b = leased_run(url, db, clock, session_sleep=time.sleep, store_sleep=b_store_sleep)
+
+    def b_refreshes() -> None:
+        try:
+            outcome["b"] = run_b.fetch_token()
+        except Exception as exc:
+            outcome["b"] = exc
+
+    run_b_thread = threading.Thread(target=b_refreshes)
+
+    def a_waits_out_the_429(seconds: float) -> None:
+        assert seconds >= 61
+        clock.advance(seconds=seconds)  # the rate-limit window passes while A holds the lease
+        for _ in range(1000):  # the lease renewed at the new time (never, before the fix: then B goes on anyway)
+            if store.get(CREDENTIAL).refresh_started_at == clock():
+                break
+            time.sleep(0.01)
+        run_b_thread.start()
+        for _ in range(3000):  # B either waits on the lease or (before the fix) took it over and finished
+            if b_waits.is_set() or not run_b_thread.is_alive():
+                break
+            time.sleep(0.01)
+
+    run_a, session_a = leased_run(url, db, clock, session_sleep=a_waits_out_the_429, store_sleep=time.sleep)
+    try:
+        outcome["a"] = run_a.fetch_token()
+    except Exception as exc:
+        outcome["a"] = exc
+    run_b_thread.join(timeout=60)
+    session_a.close()
+    session_b.close()
+
+    assert not isinstance(outcome["a"], Exception), outcome["a"]
+    assert not isinstance(outcome["b"], Exception), outcome["b"]
+    stored = stored_refresh_token(store)
+    # A spent the seeded token once (after its 429), B then the one A stored: the store holds the only live token.
+    assert token_statuses(sandbox) == [429, 200, 200]
+    assert emulator.refresh_tokens == {stored}
+    assert run_b.refresh_token_in_use == stored
+    assert run_a.refresh_token_in_use not in (REFRESH_TOKEN, stored)
+    final = store.get(CREDENTIAL)
+    assert not final.refresh_interrupted

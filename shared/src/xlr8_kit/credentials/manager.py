@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,42 @@ def _meta_of(sealed: SealedCredential) -> str:
     )
 
 
+class _LeaseKeeper:
+    """Renews a held refresh lease (``refresh_started_at`` restamped by compare-and-swap) every ``renew_every``
+    until ``stop``, on a daemon thread: the lease says "alive", not "started less than lease_seconds ago"."""
+
+    def __init__(self, manager: CredentialManager, leased: SealedCredential) -> None:
+        self._manager = manager
+        self._leased = leased
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"xlr8-lease-{leased.credential_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        manager = self._manager
+        while not self._stopped.wait(manager._renew_every):
+            leased = self._leased
+            renewed = manager._resealed(
+                replace(leased, refresh_started_at=manager._clock(), version=leased.version + 1)
+            )
+            try:
+                manager.backend.swap(renewed, expected_version=leased.version, encryptions=manager._counts())
+            except CredentialConflictError:
+                # Someone else wrote the row (took a lease that looked dead): persisting ours will conflict loudly.
+                log.warning("credential %s: refresh lease lost while renewing it", leased.credential_id)
+                return
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: try again next tick, the lease is still ours
+                log.warning("credential %s: could not renew the refresh lease (%s)", leased.credential_id, exc)
+                continue
+            self._leased = renewed
+
+    def stop(self) -> SealedCredential:
+        """Stop renewing; the row as last written by this lease (its version is what the holder swaps against)."""
+        self._stopped.set()
+        self._thread.join()
+        return self._leased
+
+
 @dataclass
 class RotationReport:
     rewrapped: list[str] = field(default_factory=list)
@@ -81,6 +118,8 @@ class CredentialManager:
         warn_at: int = crypto.WARN_AT,
         nonce_limit: int = crypto.NONCE_LIMIT,
         lease_seconds: float = 60.0,
+        renew_every: float | None = None,
+        wait_limit_seconds: float = 2400.0,
         poll_interval: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -95,8 +134,13 @@ class CredentialManager:
         self._warn_at = warn_at
         self._nonce_limit = nonce_limit
         self._lease_seconds = lease_seconds
+        #: Real seconds between renewals of a held lease: several per ``lease_seconds``, so a live holder's lease
+        #: never looks dead however long its provider call takes (review25b F2).
+        self._renew_every = renew_every if renew_every is not None else lease_seconds / 4
         self._poll_interval = poll_interval
-        self._max_polls = max(1, int(lease_seconds / poll_interval))
+        #: Polls a worker waits on a live (renewed) lease before giving up (more than a refresh can take: the
+        #: session's ``max_elapsed``, 1800 s by default, bounds it); it never takes a live lease over.
+        self._max_polls = max(1, int(wait_limit_seconds / poll_interval))
         self._sleep = sleep
 
     @property
@@ -180,7 +224,11 @@ class CredentialManager:
 
         A lease (``refresh_started_at``, taken by compare-and-swap) lets exactly one worker spend a single-use
         refresh token; a worker that finds a live lease waits for the holder to persist and returns that result.
-        A lease older than ``lease_seconds`` (its holder died) is taken over with a warning (B5/B6).
+        The holder renews the lease every ``renew_every`` while ``refresher`` runs (a 429 waited out, a slow token
+        endpoint), so only a lease not renewed for ``lease_seconds`` (its holder died) is taken over, with a
+        warning (B5/B6). Taking over a live holder's lease would present its refresh token a second time: the
+        rotation it is about to receive could then not be persisted, and a vendor detecting reuse revokes the
+        whole token family (review25b F2).
         """
         polls = 0
         before: dict[str, str] | None = None
@@ -192,14 +240,19 @@ class CredentialManager:
                 before = self._unseal(sealed).credentials
             started = sealed.refresh_started_at
             if started is not None:
-                fresh = (self._clock() - started).total_seconds() < self._lease_seconds
-                if fresh and polls < self._max_polls:
+                if (self._clock() - started).total_seconds() < self._lease_seconds:
+                    if polls >= self._max_polls:
+                        raise CredentialError(
+                            f"credential {credential_id!r}: another run has held its token-refresh lease (still "
+                            f"renewed, last at {started.isoformat()}) longer than this run waits; not taking it "
+                            "over, which would spend the same refresh token twice: try again when that run ends"
+                        )
                     polls += 1
                     self._sleep(self._poll_interval)
                     continue
                 log.warning(
-                    "credential %s: taking over a refresh started at %s that never persisted; if the provider "
-                    "rotates refresh tokens this may need re-authorisation",
+                    "credential %s: taking over a refresh lease last renewed at %s whose holder stopped without "
+                    "persisting; if the provider rotates refresh tokens this may need re-authorisation",
                     credential_id,
                     started.isoformat(),
                 )
@@ -219,18 +272,24 @@ class CredentialManager:
                 continue
             break
         current = self._unseal(leased)
+        keeper = _LeaseKeeper(self, leased)
         try:
             new_fields = refresher(current)
         except Exception:
+            held = keeper.stop()
             # The provider call failed, so nothing was rotated: release the lease for the next attempt.
             with contextlib.suppress(CredentialConflictError):
                 self.backend.swap(
-                    self._resealed(replace(leased, refresh_started_at=None, version=leased.version + 1)),
-                    expected_version=leased.version,
+                    self._resealed(replace(held, refresh_started_at=None, version=held.version + 1)),
+                    expected_version=held.version,
                     encryptions=self._counts(),
                 )
             raise
-        return self.update_secret(credential_id, new_fields, expected_version=leased.version)
+        except BaseException:
+            keeper.stop()  # the process is going down: the lease ages out and is reported (B5)
+            raise
+        held = keeper.stop()
+        return self.update_secret(credential_id, new_fields, expected_version=held.version)
 
     def revoke(self, credential_id: str) -> dict[str, object]:
         """Needs no key (an emergency stop must work even when the key is lost); returns the redacted row."""

@@ -133,11 +133,19 @@ class SecretPersister:
     another run's rotation through ``reload`` can then persist its own next rotation (RELIABILITY B6 across runs).
     """
 
-    def __init__(self, credential_id: str, location: str | None) -> None:
+    def __init__(
+        self,
+        credential_id: str,
+        location: str | None,
+        *,
+        open_store: Callable[[], CredentialManager] | None = None,
+    ) -> None:
         self.credential_id = credential_id
         self.location = location
         self._lock = threading.Lock()
-        manager = open_manager(location, create=False)
+        #: A fresh manager of the store per call (the store's own, or one with a test's clock and lease timing).
+        self._open = open_store or (lambda: open_manager(location, create=False))
+        manager = self._open()
         try:
             self.expected_version = manager.get(credential_id).version
         finally:
@@ -146,7 +154,7 @@ class SecretPersister:
     def __call__(self, field_name: str, value: str) -> None:
         Redactor.default().add(value)
         with self._lock:
-            writer = open_manager(self.location, create=False)
+            writer = self._open()
             try:
                 updated = writer.update_secret(
                     self.credential_id, {field_name: value}, expected_version=self.expected_version
@@ -159,7 +167,7 @@ class SecretPersister:
         """The stored value of ``field_name`` now; later saves compare against the version it was read at, so the
         caller must use this value (not the one it held) from here on."""
         with self._lock:
-            reader = open_manager(self.location, create=False)
+            reader = self._open()
             try:
                 current = reader.get(self.credential_id)
             finally:
@@ -187,7 +195,7 @@ class SecretPersister:
 
         for _ in range(3):  # a run that waited on another's lease refreshes next, with what that run stored
             with self._lock:
-                manager = open_manager(self.location, create=False)
+                manager = self._open()
                 try:
                     updated = manager.refresh_token(self.credential_id, refresher)
                 finally:
