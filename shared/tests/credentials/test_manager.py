@@ -20,6 +20,7 @@ from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import (
     CredentialAlreadyExistsError,
     CredentialConflictError,
+    CredentialError,
     CredentialNotFoundError,
     CredentialTamperedError,
     CredentialUndecryptableError,
@@ -260,6 +261,53 @@ def test_b6_worker_arriving_during_a_refresh_waits_for_it(
     assert results[0].credentials["refresh_token"] == "rt-0002-rotated"
 
 
+def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
+    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review25b F2: a waiter used to take the lease over after ``lease_seconds`` worth of polls even while its holder
+    was still refreshing (spending the same refresh token twice). It waits while the lease is live; past its wait
+    limit it stops with an error instead."""
+    make_manager(keyring).store(make_credential("sf-prod"))
+    in_provider, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    polls: list[float] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        calls.append(current.credentials["refresh_token"])
+        in_provider.set()
+        assert release.wait(timeout=30)
+        return {"refresh_token": "rt-0002-rotated"}
+
+    def long_wait(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 2 * 1200:  # twice the polls of a 60 s lease at 0.05 s: the holder is still at it
+            release.set()
+        time.sleep(0.0005)
+
+    holder, waiter = make_manager(keyring), make_manager(keyring, sleep=long_wait)
+    results: list[ProductCredential] = []
+    thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", provider)))
+    thread.start()
+    assert in_provider.wait(timeout=10)
+    from_waiter = waiter.refresh_token("sf-prod", provider)
+    thread.join(timeout=30)
+    assert calls == ["rt-0001-initial"]  # spent once: the waiter never presented it
+    assert len(polls) >= 2 * 1200
+    assert from_waiter.credentials["refresh_token"] == "rt-0002-rotated"
+
+    impatient = make_manager(keyring, wait_limit_seconds=1.0, sleep=lambda s: None)
+    release.clear()
+    in_provider.clear()
+    thread = threading.Thread(target=lambda: holder.refresh_token("sf-prod", provider))
+    thread.start()
+    assert in_provider.wait(timeout=10)
+    with pytest.raises(CredentialError, match="not taking it over"):
+        impatient.refresh_token("sf-prod", provider)
+    release.set()
+    thread.join(timeout=30)
+    assert calls == ["rt-0001-initial", "rt-0002-rotated"]
+
+
 def test_b6_failed_provider_call_releases_the_lease(
     manager: CredentialManager, make_credential: Callable[..., ProductCredential]
 ) -> None:
@@ -296,7 +344,7 @@ def test_b5_stale_lease_of_a_dead_worker_is_taken_over(
     with caplog.at_level(logging.WARNING):
         result = manager.refresh_token("sf-prod", lambda c: {"refresh_token": "rt-after-takeover"})
     assert result.credentials["refresh_token"] == "rt-after-takeover"
-    assert "taking over a refresh started at" in caplog.text
+    assert "taking over a refresh lease last renewed at" in caplog.text
 
 
 def test_b6_update_race_across_connections_has_one_winner(
