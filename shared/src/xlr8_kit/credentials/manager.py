@@ -174,8 +174,9 @@ class CredentialManager:
         if started is not None and (self._clock() - started).total_seconds() >= self._lease_seconds:
             # a younger lease is another run of this credential refreshing now (``refresh_token``): it is waited on
             log.warning(
-                "credential %s: a token refresh started at %s never persisted its result; if the provider rotates "
-                "refresh tokens and this run fails with invalid_grant, re-authorise the credential",
+                "credential %s: a token refresh started at %s (lease last renewed then) never persisted its result; "
+                "if the provider rotates refresh tokens and this run fails with invalid_grant, re-authorise the "
+                "credential",
                 credential_id,
                 started.isoformat(),
             )
