@@ -98,6 +98,12 @@ KIT_SETTINGS = th.PropertiesList(
         th.ObjectType(
             th.Property("connect_timeout", th.NumberType, description="Seconds to establish a connection."),
             th.Property("read_timeout", th.NumberType, description="Seconds to wait for response bytes."),
+            th.Property(
+                "report_read_timeout",
+                th.NumberType,
+                description="Seconds a report call (Workday RaaS, UKG Pro RaaS) waits for its answer while the "
+                "tenant runs the report (default 1800); a timeout re-runs it once, with a warning, then fails.",
+            ),
             th.Property("max_attempts", th.IntegerType, description="Attempts per request, retries included."),
             th.Property("max_retry_after", th.NumberType, description="Longest Retry-After honoured (s)."),
             th.Property("requests_per_second", th.NumberType, description="Client-side rate limit."),
@@ -1019,6 +1025,9 @@ class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, 
     #: Read large 2xx bodies as they arrive (``xlr8_kit.streaming.send_streamed``) instead of whole; the parser
     #: and ``validate_response`` must then accept a body left unread (``body_complete`` is False).
     stream_bodies: t.ClassVar[bool] = False
+    #: The session's ``kind`` for this stream's requests: ``report`` where the tenant runs a report per request
+    #: (Workday RaaS), so it waits ``http.report_read_timeout`` and is not re-run silently (F13).
+    request_kind: t.ClassVar[str] = "api"
 
     @property
     def _kit_tap(self) -> KitTap:
@@ -1080,6 +1089,7 @@ class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, 
             classify=self.classify_response,
             authenticate=self.authenticator,
             allow_redirects=self.allow_redirects,
+            kind=self.request_kind,
         )
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         self.validate_response(response)

@@ -20,9 +20,13 @@ CONTRACT (helpers build against this; keep the names):
   the session's classifier for this call; ``authenticate(prepared) -> prepared`` is applied to a fresh copy before
   every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
-  labels the audit line (``api``, ``token``, ``secrets``). ``idempotent=False`` (a job's create) is resent only
-  when it certainly did not reach the server or was certainly not applied (a connect failure, 429, 503 with
-  Retry-After, 408, 425); any other failure raises ``OutcomeUnknownError``: a resend could make a second job.
+  labels the audit line (``api``, ``token``, ``secrets``, ``report``). ``kind="report"`` is a call the tenant
+  answers only once it has run a report (Workday RaaS, UKG Pro ExecuteReport/RetrieveReport): it waits
+  ``report_read_timeout`` for its answer, not the pages' ``read_timeout``, and a read timeout runs it again once,
+  with a warning, and then stops, since every attempt runs the whole report on the tenant (F13).
+  ``idempotent=False`` (a job's create) is resent only when it certainly did not reach the server or was certainly
+  not applied (a connect failure, 429, 503 with Retry-After, 408, 425); any other failure raises
+  ``OutcomeUnknownError``: a resend could make a second job.
 - Under ``xlr8_kit.http.abort.Abort.applied()``, requests go over the ``Abort``'s own connections, and once it is
   aborted the request in flight and any later attempt raise ``RequestAbortedError`` (not retried); token requests
   (``kind="token"``) are never given up. The same holds for every request under ``abort.TERMINATION``, which only a
@@ -40,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from http.cookiejar import CookieJar
 from typing import Any, NoReturn, cast
@@ -105,6 +109,9 @@ class HttpPolicy:
 
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    #: Seconds a report call (``kind="report"``) waits for its answer: the tenant runs the report while the request
+    #: waits, far longer than a page takes. 1800 s is Workday's RaaS limit of 30 minutes (F13).
+    report_read_timeout: float = 1800.0
     max_attempts: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -143,6 +150,7 @@ class HttpPolicy:
         checks = {
             "connect_timeout": self.connect_timeout > 0,
             "read_timeout": self.read_timeout > 0,
+            "report_read_timeout": self.report_read_timeout > 0,
             "max_attempts": self.max_attempts >= 1,
             "backoff_base": self.backoff_base >= 0,
             "backoff_max": self.backoff_max >= 0,
@@ -160,10 +168,17 @@ class HttpPolicy:
             values = ", ".join(f"http.{name}={getattr(self, name)!r}" for name in bad)
             raise ValueError(f"invalid HTTP policy: {values}")
 
+    def for_report(self) -> HttpPolicy:
+        """This policy for a report call: ``report_read_timeout`` to read, and an elapsed budget that holds the one
+        re-run a read timeout gets (``max_elapsed`` sized for pages would cut a long report's first wait short)."""
+        budget = 2 * (self.connect_timeout + self.report_read_timeout) + self.backoff_max
+        return replace(self, read_timeout=self.report_read_timeout, max_elapsed=max(self.max_elapsed, budget))
+
 
 _NUMERIC_FIELDS: dict[str, type] = {
     "connect_timeout": float,
     "read_timeout": float,
+    "report_read_timeout": float,
     "max_attempts": int,
     "backoff_base": float,
     "backoff_max": float,
@@ -572,6 +587,9 @@ class ResilientSession(requests.Session):
         kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
         classify = classify or self.classifier.classify
         policy = policy or self.policy
+        if kind == "report":
+            policy = policy.for_report()
+        report_timeouts = 0
         breaker: CircuitBreaker | _NoBreaker = (
             _NO_BREAKER if policy.bypass_breaker else self.breakers.get(origin_of(url))
         )
@@ -714,6 +732,24 @@ class ResilientSession(requests.Session):
                 if host_failed:
                     breaker.record_failure()
                 self._give_up_unsure(label, path, response, last_problem)
+            if kind == "report" and response is None and last_problem == "read timeout":
+                report_timeouts += 1
+                if report_timeouts > 1:
+                    breaker.record_failure()
+                    self._give_up(
+                        label,
+                        path,
+                        None,
+                        f"no answer within http.report_read_timeout={policy.report_read_timeout:g} s, twice; not "
+                        "run again, since every attempt runs the whole report on the tenant: raise "
+                        "http.report_read_timeout or narrow the report (prompts, date windows)",
+                    )
+                logger.warning(
+                    "%s: no answer within http.report_read_timeout=%g s; running the report once more (the tenant "
+                    "runs it again)",
+                    label,
+                    policy.report_read_timeout,
+                )
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
                 if host_failed:

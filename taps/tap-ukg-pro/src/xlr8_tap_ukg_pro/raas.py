@@ -247,12 +247,19 @@ class RaasClient:
     def _delimiter_headers(self) -> dict[str, str]:
         return {"US-DELIMITER": self.csv_delimiter} if self.csv_delimiter else {}
 
-    def call(self, operation: str, *payload: etree._Element, http_headers: dict[str, str] | None = None) -> RaasOutcome:
-        """One authenticated data-service call (the context goes last, as the contract orders it)."""
+    def call(
+        self,
+        operation: str,
+        *payload: etree._Element,
+        http_headers: dict[str, str] | None = None,
+        kind: str = "api",
+    ) -> RaasOutcome:
+        """One authenticated data-service call (the context goes last, as the contract orders it); ``kind="report"``
+        for ExecuteReport, which runs the report on the tenant (``http.report_read_timeout``, F13)."""
         body = element(q(operation), *payload, context_element(None, self.client_access_key))
         request = soap_request(self.data_url, data_action(operation), body, http_headers=http_headers)
         prepared = self.session.prepare_request(request)
-        response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator)
+        response = self.session.send(prepared, classify=CLASSIFIER.classify, authenticate=self.authenticator, kind=kind)
         return raise_for_outcome(response, operation, self.redactor)
 
     def list_reports(self) -> list[ReportInfo]:
@@ -286,7 +293,7 @@ class RaasClient:
                 nodes.append(element(q("ReportParameter"), element(q("Name"), str(name)),
                                      element(q("Value"), str(one))))  # fmt: skip
         request = element(q("request"), element(q("ReportPath"), path), element(q("ReportParameters"), *nodes))
-        outcome = self.call("ExecuteReport", request, http_headers=self._delimiter_headers())
+        outcome = self.call("ExecuteReport", request, http_headers=self._delimiter_headers(), kind="report")
         key = child_text(outcome.result, "ReportKey")
         if not key:
             raise ClientRequestError(f"ukg_pro RaaS ExecuteReport: no ReportKey for report {path!r}", path=DATA_PATH)
@@ -311,7 +318,9 @@ class RaasClient:
                 headers=[element(q("ReportKey", BISTREAM_NS), key)],
                 http_headers=self._delimiter_headers(),
             )
-            response = send_streamed(self.session, self.session.prepare_request(request), classify=CLASSIFIER.classify)
+            response = send_streamed(
+                self.session, self.session.prepare_request(request), classify=CLASSIFIER.classify, kind="report"
+            )
             if body_complete(response):
                 outcome = raise_for_outcome(response, "RetrieveReport", self.redactor)
                 status = (outcome.status or "").lower()

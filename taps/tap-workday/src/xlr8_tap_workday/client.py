@@ -235,7 +235,11 @@ class WorkdayClient:
         url = self.report_url(spec, [*spec.params, *params])
         request = requests.Request("GET", url, headers={"Accept": "application/json"})
         response = send_streamed(
-            self.session, self.session.prepare_request(request), classify=soap_verdict, authenticate=self.raas_auth
+            self.session,
+            self.session.prepare_request(request),
+            classify=soap_verdict,
+            authenticate=self.raas_auth,
+            kind="report",  # the tenant runs the report while this waits (F13)
         )
         if body_complete(response):  # a large 2xx body is streamed unread; errors are always read whole
             raise_for_response(response, self.redactor)
@@ -499,6 +503,8 @@ class WorkdayRaasStream(WorkdayStream):
     is_sorted = False
     #: The report is streamed (``xlr8_kit.streaming``): same session, retries, redaction and audit.
     stream_bodies = True
+    #: Each request runs the report on the tenant: ``http.report_read_timeout``, re-run at most once (F13).
+    request_kind = "report"
 
     def __init__(self, tap: TapWorkday) -> None:
         super().__init__(tap=tap, name=self.spec.name, schema=self.report_schema, path=urlsplit(self.spec.url).path)
