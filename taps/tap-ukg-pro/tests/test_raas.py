@@ -3,6 +3,8 @@ the polling timeout, failed reports, Windows-1252 text, XML and CSV giving the s
 
 from __future__ import annotations
 
+import logging
+import time
 import typing as t
 from decimal import Decimal
 
@@ -274,3 +276,40 @@ def test_a_lone_surrogate_in_a_report_cell_lands_the_record_the_sdk_loop_lands(
     assert plain[1] == {"Code": "A2", "Label": "lone \ud800 surrogate", "Amount": Decimal("2.25")}
     assert plain == sdk
     assert [record["Amount"] for record in plain] == [Decimal("1.50"), Decimal("2.25"), Decimal("3.00")]
+
+
+#: ExecuteReport (after the LogOn) answers only after 5 s every time, as a heavy report on a busy tenant does.
+SLOW_EXECUTE = FaultSpec("stall", seconds=5, after=1)
+
+
+def test_f13_execute_report_slower_than_the_page_read_timeout_runs_once(
+    url: str, emulator: UkgProEmulator, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ExecuteReport runs the report on the tenant: it waits ``http.report_read_timeout``, not ``read_timeout``."""
+    tap = _tap(url, FakeTime(), http={"read_timeout": 2, "report_read_timeout": 60})
+    slow = sandbox.faults.add("ukg_pro", "/services/BIDataService", SLOW_EXECUTE)
+    with caplog.at_level(logging.WARNING):
+        content = tap.raas.run_report(JOB_CODES)
+    assert b"Director" in content
+    assert (slow.seen, slow.fired) == (2, 1)  # LogOn, then ExecuteReport once: the report ran once
+    assert not [r for r in caplog.records if "read timeout" in r.getMessage() or "once more" in r.getMessage()]
+
+
+def test_f13_execute_report_outlasting_report_read_timeout_runs_twice_then_fails_naming_the_setting(
+    url: str, emulator: UkgProEmulator, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    tap = _tap(url, FakeTime(), http={"report_read_timeout": 1})
+    before = len(sandbox.requests("ukg_pro", "/services/BIDataService"))
+    slow = sandbox.faults.add("ukg_pro", "/services/BIDataService", SLOW_EXECUTE)
+    with (
+        caplog.at_level(logging.WARNING),
+        pytest.raises(ServerUnavailableError, match=r"ExecuteReport|BIDataService") as info,
+    ):
+        tap.raas.run_report(JOB_CODES)
+    assert "no answer within http.report_read_timeout=1 s, twice" in str(info.value)
+    assert sum("running the report once more" in r.getMessage() for r in caplog.records) == 1  # said, not silent
+    assert (slow.seen, slow.fired) == (3, 2)  # LogOn, then ExecuteReport twice: not max_attempts (5) times
+    for _ in range(300):  # let the tenant finish the two runs the client stopped waiting for (clean shutdown)
+        if len(sandbox.requests("ukg_pro", "/services/BIDataService")) >= before + 3:
+            break
+        time.sleep(0.05)
