@@ -204,3 +204,24 @@ def test_a11_token_endpoint_tls_failure_is_not_retried(mtls_url):
         with pytest.raises(TLSVerificationError, match="TLS verification failed for token endpoint /oauth/token"):
             auth.current_token()
     assert waits == []
+
+
+def test_f6_a_session_with_an_encrypted_client_key_copies_and_refuses_pickling_clearly(pki, mtls_url):
+    """review25b F6: ``ClientCertificate`` (a tuple carrying the passphrase) made ``copy``/``deepcopy`` of any session
+    holding it fail (``__new__() missing 'key_file'``). Copies now keep the passphrase and still handshake; a pickle
+    is refused with a reason, never writing the passphrase into bytes."""
+    import copy
+    import pickle
+
+    with requests.Session() as session:
+        session.trust_env = False
+        session.verify = pki["ca"]
+        mtls = MutualTLS(pki["client_cert"], pki["client_key_encrypted"], PASSPHRASE, redactor=Redactor())
+        mtls.apply_to(session)
+        for copied in (copy.copy(session), copy.deepcopy(session)):
+            with copied:
+                assert copied.cert == (pki["client_cert"], pki["client_key_encrypted"])
+                assert copied.get(mtls_url).json() == {"client_cn": "acme-integration-client"}
+        with pytest.raises(TypeError, match="not picklable: it carries the client key's passphrase") as info:
+            pickle.dumps(session)
+        assert PASSPHRASE not in str(info.value)

@@ -24,6 +24,21 @@ class ClientCertificate(tuple[str, str]):
     def __repr__(self) -> str:
         return f"ClientCertificate({self[0]!r}, {self[1]!r}{', key_password=***' if self.key_password else ''})"
 
+    # A tuple subclass is copied and pickled by calling ``cls(*tuple(self))``, which dropped the passphrase argument
+    # (TypeError), so a session carrying one could not be copied (review25b F6). Copies in this process keep it; a
+    # pickle is refused: it would write the passphrase into bytes that may leave the process or land on disk.
+    def __copy__(self) -> ClientCertificate:
+        return ClientCertificate(self[0], self[1], self.key_password)
+
+    def __deepcopy__(self, memo: dict[int, t.Any]) -> ClientCertificate:
+        return self.__copy__()
+
+    def __reduce_ex__(self, protocol: t.SupportsIndex) -> t.NoReturn:
+        raise TypeError(
+            "ClientCertificate is not picklable: it carries the client key's passphrase; build MutualTLS from the "
+            "cert_file, key_file and passphrase settings in the other process instead"
+        )
+
 
 class KeyPasswordAdapter(HTTPAdapter):
     """Passes a ``ClientCertificate``'s passphrase to the pool, so the encrypted key file is loaded as it is. The
