@@ -63,6 +63,14 @@ def start_run(url: str, config: dict[str, str]) -> tuple[OAuth2RefreshToken, Res
     persister = secret_persister(config)
     assert persister is not None
     session = ResilientSession(HttpPolicy(), product="workday")
+    return run_authenticator(url, resolved, persister, session, leased=False), session
+
+
+def run_authenticator(
+    url: str, secrets: dict[str, str], persister: SecretPersister, session: ResilientSession, *, leased: bool
+) -> OAuth2RefreshToken:
+    """The run's runtime hooks over ``persister`` and the Workday authenticator on them (``leased``: refreshes
+    spent under the store's lease, ``lease_hook``, as tap-workday wires it)."""
     runtime = KitRuntime(
         session=session,
         authenticator=None,
@@ -70,19 +78,20 @@ def start_run(url: str, config: dict[str, str]) -> tuple[OAuth2RefreshToken, Res
         policy=HttpPolicy(),
         persist_secret=persister,
         reload_secret=persister.reload,
+        lease_secret=persister.leased_refresh if leased else None,
     )
-    auth = OAuth2RefreshToken(
+    return OAuth2RefreshToken(
         f"{url}{TOKEN_PATH}",
-        resolved["client_id"],
-        resolved["client_secret"],
-        resolved["refresh_token"],
+        secrets["client_id"],
+        secrets["client_secret"],
+        secrets["refresh_token"],
         on_rotate=runtime.rotation_hook("refresh_token"),
         reload_refresh_token=runtime.reload_hook("refresh_token"),
+        refresh_lease=runtime.lease_hook("refresh_token"),
         client_auth="basic",
         session=session,
         redactor=runtime.redactor,
     )
-    return auth, session
 
 
 def token_statuses(sandbox: Sandbox) -> list[int]:
@@ -160,28 +169,8 @@ def leased_run(
 
     persister = SecretPersister(CREDENTIAL, str(db), open_store=open_store)
     session = ResilientSession(HttpPolicy(), product="workday", sleep=session_sleep)
-    runtime = KitRuntime(
-        session=session,
-        authenticator=None,
-        redactor=Redactor.default(),
-        policy=HttpPolicy(),
-        persist_secret=persister,
-        reload_secret=persister.reload,
-        lease_secret=persister.leased_refresh,
-    )
-    auth = OAuth2RefreshToken(
-        f"{url}{TOKEN_PATH}",
-        CLIENT_ID,
-        CLIENT_SECRET,
-        REFRESH_TOKEN,
-        on_rotate=runtime.rotation_hook("refresh_token"),
-        reload_refresh_token=runtime.reload_hook("refresh_token"),
-        refresh_lease=runtime.lease_hook("refresh_token"),
-        client_auth="basic",
-        session=session,
-        redactor=runtime.redactor,
-    )
-    return auth, session
+    secrets = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN}
+    return run_authenticator(url, secrets, persister, session, leased=True), session
 
 
 def test_f2_refresh_outlasting_the_lease_keeps_it_and_the_other_run_spends_the_rotated_token(
