@@ -732,7 +732,8 @@ class ResilientSession(requests.Session):
                 if host_failed:
                     breaker.record_failure()
                 self._give_up_unsure(label, path, response, last_problem)
-            if kind == "report" and response is None and last_problem == "read timeout":
+            report_timed_out = kind == "report" and response is None and last_problem == "read timeout"
+            if report_timed_out:
                 report_timeouts += 1
                 if report_timeouts > 1:
                     breaker.record_failure()
@@ -744,12 +745,6 @@ class ResilientSession(requests.Session):
                         "run again, since every attempt runs the whole report on the tenant: raise "
                         "http.report_read_timeout or narrow the report (prompts, date windows)",
                     )
-                logger.warning(
-                    "%s: no answer within http.report_read_timeout=%g s; running the report once more (the tenant "
-                    "runs it again)",
-                    label,
-                    policy.report_read_timeout,
-                )
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
                 if host_failed:
@@ -769,6 +764,13 @@ class ResilientSession(requests.Session):
                     response,
                     f"gave up after {attempt} attempts: waiting {wait:.1f} s more would exceed "
                     f"http.max_elapsed={policy.max_elapsed:g} s: {last_problem}",
+                )
+            if report_timed_out:
+                logger.warning(
+                    "%s: no answer within http.report_read_timeout=%g s; running the report once more (the tenant "
+                    "runs it again)",
+                    label,
+                    policy.report_read_timeout,
                 )
             logger.warning(
                 "%s: %s on attempt %d/%d; retrying in %.1f s", label, last_problem, attempt, policy.max_attempts, wait
