@@ -33,10 +33,10 @@ from xlr8_kit.columns import (
     plain_number_text,
     text_memo,
 )
-from xlr8_kit.http.classify import ResponseClassifier
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.streaming import StreamedBodyError, body_chunks, send_streamed
+from xlr8_tap_ukg_ready.classify import ReadyClassifier
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -289,8 +289,9 @@ def cell_reader(
     return text_memo(lambda value: coerce(value, kind, column, date_format, zone))
 
 
-#: A streamed report is classified by its status and headers only (see ``classify_status``).
-_STATUS = ResponseClassifier()
+#: A streamed report is classified by its status and headers only (see ``classify_status``), an error status's body
+#: read for Ready's rate-limit code.
+_STATUS = ReadyClassifier()
 
 
 class ReportClient:

@@ -277,6 +277,9 @@ class TapUkgReady(KitTap):
     name = "tap-ukg-ready"
     product_id = "ukg_ready"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
+    #: Ready's rate limit (error code 100, or a 429) names no wait: a minute per attempt, within http.max_attempts
+    #: (a public Ready client backs off 2+4+8+16+32 s, about the same minute in all).
+    http_defaults: t.ClassVar[dict[str, t.Any]] = {"rate_window": 60.0}
 
     @cached_property
     def settings(self) -> UkgReadySettings:
