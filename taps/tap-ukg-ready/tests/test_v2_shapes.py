@@ -134,3 +134,17 @@ def test_pay_info_in_another_shape_is_a_named_error(tmp_path: Path, ready: FakeR
     assert rc != 0
     assert "'pay_type' is str" in err
     assert not [r for r in records if r["stream"] == "employee_pay_info"]
+
+
+def test_pay_types_and_jobs_come_from_the_paths_ready_serves(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """Before, the tap read ``config/pay-types`` and ``config/job-titles``, which Ready does not serve (a public Ready
+    client reads v1 ``company/pay-types`` and v2 ``lookup/jobs``): the run stopped on a 404."""
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"pay_types", "job_titles"})
+    assert rc == 0, err
+    company = sandbox.ctx.company
+    by_stream: dict[str, list[dict[str, t.Any]]] = {}
+    for message in records:
+        by_stream.setdefault(message["stream"], []).append(message["record"])
+    assert [(r["code"], r["name"]) for r in by_stream["pay_types"]] == [(c.code, c.name) for c in company.earning_codes]
+    assert [(r["code"], r["name"]) for r in by_stream["job_titles"]] == [(j.code, j.name) for j in company.jobs]
+    assert [r["id"] for r in by_stream["job_titles"]] == list(range(900, 900 + len(company.jobs)))  # pay info's ids

@@ -13,7 +13,9 @@ Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREA
 ``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``; items in UKG's
 documented shape, dates under ``dates``), per employee
 ``demographics`` and ``pay-info`` (pay type and default job as objects), ``config/cost-centers`` (``tree_index``
-required, one tree per call), ``config/pay-types``, ``config/job-titles``.
+required, one tree per call), ``lookup/jobs`` (``{"items": [...]}``, ids as pay info's ``default_job.id``), and the
+company's pay types at v1 ``GET /ta/rest/v1/company/pay-types`` (``{"pay_types": [...]}``, company from the token), the
+paths a public Ready client reads them from (no ``config/pay-types`` or ``config/job-titles``).
 
 Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../report/{kind}/{id}/metadata`` gives the
 tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/csv``, streamed, US dates) or JSON
@@ -206,6 +208,8 @@ class UkgReadyEmulator(ProductEmulator):
             Route(company + "/employees", self._employees, methods=["GET"]),
             Route(company + "/employees/{aid:int}/{resource}", self._employee_resource, methods=["GET"]),
             Route(company + "/config/{resource}", self._config, methods=["GET"]),
+            Route(company + "/lookup/jobs", self._lookup_jobs, methods=["GET"]),
+            Route("/ta/rest/v1/company/pay-types", self._pay_types, methods=["GET"]),
             Route("/ta/rest/v1/reports/{kind}", self._report_list, methods=["GET"]),
             Route("/ta/rest/v1/report/{kind}/{rid:int}/metadata", self._report_metadata, methods=["GET"]),
             Route("/ta/rest/v1/report/{kind}/{rid:int}", self._report, methods=["GET"]),
@@ -433,11 +437,21 @@ class UkgReadyEmulator(ProductEmulator):
             if not tree.isdigit() or int(tree) > MAX_TREE_INDEX:
                 return _error(400, 4000, f"tree_index must be 0-{MAX_TREE_INDEX}.")
             return JSONResponse({"cost_centers": _cost_center_tree(c.cost_centers) if tree == "0" else []})
-        if resource == "pay-types":
-            return JSONResponse({"pay_types": _code_rows(700, c.earning_codes, type=lambda _: "EARNING")})
-        if resource == "job-titles":
-            return JSONResponse({"job_titles": _code_rows(JOB_ID_BASE, c.jobs)})
         return _error(404, 4040, f"Configuration resource '{resource}' not found.")
+
+    async def _lookup_jobs(self, request: Request) -> Response:
+        """The company's jobs, ``{"items": [...]}``: the ids pay info's ``default_job`` names."""
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"items": _code_rows(JOB_ID_BASE, self.company.jobs)})
+
+    async def _pay_types(self, request: Request) -> Response:
+        """v1: the token's company's pay types, ``{"pay_types": [...]}`` (no company in the path)."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"pay_types": _code_rows(700, self.company.earning_codes, type=lambda _: "EARNING")})
 
     # --- reports ------------------------------------------------------------------------------------------------
 

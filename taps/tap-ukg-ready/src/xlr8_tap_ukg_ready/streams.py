@@ -185,17 +185,26 @@ class CostCentersStream(ConfigStream):
 
 
 class PayTypesStream(ConfigStream):
+    """The company's pay types where a public Ready client reads them: v1 ``GET /ta/rest/v1/company/pay-types``
+    (the company is the token's; ``{"pay_types": [...]}``). There is no v2 ``config/pay-types``."""
+
     name = "pay_types"
-    resource = "/config/pay-types"
     records_jsonpath = "$.pay_types[*]"
     xlr8_entity = "earning"
     columns: t.ClassVar[dict[str, str]] = {"id": "i", "code": "s", "name": "s", "type": "s"}
 
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return "/ta/rest/v1/company/pay-types"
+
 
 class JobTitlesStream(ConfigStream):
+    """The company's jobs, ``GET .../lookup/jobs`` (``{"items": [...]}``; ``id`` is what pay info's ``default_job``
+    names), as a public Ready client reads them. There is no ``config/job-titles``."""
+
     name = "job_titles"
-    resource = "/config/job-titles"
-    records_jsonpath = "$.job_titles[*]"
+    resource = "/lookup/jobs"
+    records_jsonpath = "$.items[*]"
     xlr8_entity = "job"
     columns: t.ClassVar[dict[str, str]] = {"id": "i", "code": "s", "name": "s"}
 
