@@ -11,7 +11,8 @@ Either token is accepted on every resource; an expired or unknown one gets 401 w
 
 Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREADY``). Resources (v2):
 ``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``; items in UKG's
-documented shape, dates under ``dates``), per employee
+documented shape, dates under ``dates``), ``employees/{id}`` (the full record: e-mail, managers, default cost
+centers), per employee
 ``demographics`` and ``pay-info`` (pay type and default job as objects), ``config/cost-centers`` (``tree_index``
 required, one tree per call), ``lookup/jobs`` (``{"items": [...]}``, ids as pay info's ``default_job.id``), and the
 company's pay types at v1 ``GET /ta/rest/v1/company/pay-types`` (``{"pay_types": [...]}``, company from the token), the
@@ -206,6 +207,7 @@ class UkgReadyEmulator(ProductEmulator):
             Route("/ta/rest/v1/login", self._login, methods=["POST"]),
             Route(company + "/oauth2/token", self._oauth_token, methods=["POST"]),
             Route(company + "/employees", self._employees, methods=["GET"]),
+            Route(company + "/employees/{aid:int}", self._employee_detail, methods=["GET"]),
             Route(company + "/employees/{aid:int}/{resource}", self._employee_resource, methods=["GET"]),
             Route(company + "/config/{resource}", self._config, methods=["GET"]),
             Route(company + "/lookup/jobs", self._lookup_jobs, methods=["GET"]),
@@ -387,6 +389,33 @@ class UkgReadyEmulator(ProductEmulator):
         if not 0 <= index < self.company.employee_count():
             return None
         return self.company.employee(index)
+
+    async def _employee_detail(self, request: Request) -> Response:
+        """One employee's full record (the list item's ``_links.self``), in the shape UKG Ready's public clients
+        read and write it: ``primary_email``, ``managers`` as ``[{index, empl_ref: {account_id}}]`` and the
+        employee's default cost center per tree in ``cost_centers_info.defaults`` as ``[{index, value: {id}}]``
+        (this tenant uses tree 0, the cost centers ``config/cost-centers?tree_index=0`` lists)."""
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        e = self._employee_by_account(request.path_params["aid"])
+        if e is None:
+            return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
+        row = self._employee_row(request, e)
+        location = self.company.location_by_code.get(e.location_code)
+        managers = []
+        if e.manager_id:  # employee ids are E + the 1-based index
+            managers.append({"index": 0, "empl_ref": {"account_id": ACCOUNT_ID_BASE + int(e.manager_id[1:]) - 1}})
+        centers = {item.code: COST_CENTER_ID_BASE + i for i, item in enumerate(self.company.cost_centers)}
+        defaults = [{"index": 0, "value": {"id": centers[e.cost_center]}}] if e.cost_center in centers else []
+        detail = {
+            **row,
+            "primary_email": e.email,
+            "address": {"city": location.name if location else None, "country": location.parent if location else None},
+            "managers": managers,
+            "cost_centers_info": {"defaults": defaults},
+        }
+        return JSONResponse(detail)
 
     async def _employee_resource(self, request: Request) -> Response:
         denied = self._company_denied(request)

@@ -115,7 +115,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         ``MarkedPage`` saying whether conformance keeps every record ``post_process`` makes of them (its columns
         computed here column by column, ``Conformer.keeps_columns``): the loop then spares the per-record check."""
         data, plain = loads_marked(response.content, Decimal)
-        rows = list(extract_records(self.records_jsonpath, data))
+        rows = self.enrich(list(extract_records(self.records_jsonpath, data)))
         if not (rows and self.read_ahead_pages and type(self).post_process is ReadyStream.post_process):
             return rows
         if not set(map(type, rows)) <= _DICTS:
@@ -129,6 +129,10 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         for name in dates:
             columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
         return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
+
+    def enrich(self, rows: list[t.Any]) -> list[t.Any]:
+        """A page's rows with what further calls add (a stream that reads more per row overrides it)."""
+        return rows
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:
