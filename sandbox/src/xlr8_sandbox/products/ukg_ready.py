@@ -395,12 +395,9 @@ class UkgReadyEmulator(ProductEmulator):
         read and write it: ``primary_email``, ``managers`` as ``[{index, empl_ref: {account_id}}]`` and the
         employee's default cost center per tree in ``cost_centers_info.defaults`` as ``[{index, value: {id}}]``
         (this tenant uses tree 0, the cost centers ``config/cost-centers?tree_index=0`` lists)."""
-        denied = self._company_denied(request)
-        if denied is not None:
-            return denied
-        e = self._employee_by_account(request.path_params["aid"])
-        if e is None:
-            return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
+        e = self._requested_employee(request)
+        if isinstance(e, Response):
+            return e
         row = self._employee_row(request, e)
         location = self.company.location_by_code.get(e.location_code)
         managers = []
@@ -417,13 +414,20 @@ class UkgReadyEmulator(ProductEmulator):
         }
         return JSONResponse(detail)
 
-    async def _employee_resource(self, request: Request) -> Response:
+    def _requested_employee(self, request: Request) -> Employee | Response:
+        """The employee the path's account id names, or the answer refusing the request."""
         denied = self._company_denied(request)
         if denied is not None:
             return denied
         e = self._employee_by_account(request.path_params["aid"])
         if e is None:
             return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
+        return e
+
+    async def _employee_resource(self, request: Request) -> Response:
+        e = self._requested_employee(request)
+        if isinstance(e, Response):
+            return e
         resource = request.path_params["resource"]
         if resource == "demographics":
             location = self.company.location_by_code.get(e.location_code)
