@@ -227,7 +227,9 @@ class UkgReadyEmulator(ProductEmulator):
         }
 
     def quota_error_response(self) -> FaultResponse:
-        body = {"errors": [{"code": 429, "message": "Too many requests. Request limit exceeded, try again later."}]}
+        """Ready's rate-limit error is code 100 (what a public Ready client retries on); its status is not documented
+        publicly, so the tap reads code 100 in any status (``test_rate_limit_code``)."""
+        body = {"errors": [{"code": 100, "message": "Too many requests. Request limit exceeded, try again later."}]}
         return FaultResponse(429, json.dumps(body), headers={"Retry-After": "1"})
 
     def error_body_response(self) -> FaultResponse:
