@@ -10,6 +10,7 @@ from pathlib import Path
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.server import Sandbox
+from xlr8_tap_ukg_ready.tap import TapUkgReady
 
 from .conftest import ready_config
 from .fake_ready import FakeReady, report_config
@@ -171,12 +172,18 @@ def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, 
         assert row["cost_center_0_id"] == centers[e.cost_center]
         assert row["cost_center_1_id"] is None  # this tenant uses one tree
     assert any(e.manager_id for e in people)
+    annotation = TapUkgReady(config=config, parse_env_config=False).streams["employees"].xlr8_annotation
+    assert annotation is not None
+    assert annotation["references"]["manager_employee_id"]["entity"] == "employee"
 
 
 def test_employee_details_off_keeps_one_call_per_page(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
     rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees"})
     assert rc == 0, err
     assert "primary_email" not in records[0]["record"]
+    annotation = TapUkgReady(config=ready_config(url), parse_env_config=False).streams["employees"].xlr8_annotation
+    assert annotation is not None
+    assert "manager_employee_id" not in annotation["references"]
 
 
 def test_employee_details_in_another_shape_stop_naming_the_field(tmp_path: Path, ready: FakeReady) -> None:

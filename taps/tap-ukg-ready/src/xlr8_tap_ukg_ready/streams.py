@@ -65,6 +65,19 @@ class EmployeesStream(ReadyStream):
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["id"], "employee_id": record["employee_id"]}
 
+    @property
+    def xlr8_annotation(self) -> dict[str, t.Any] | None:
+        """With ``employee_details``, ``manager_employee_id`` references the employee. Not in the vocabulary's
+        mapping: that would offer a universal query the e-mail and manager of a stream that, with the setting
+        off, does not have them (nulls instead of the query's "not carried" error)."""
+        annotation = super().xlr8_annotation
+        if annotation is not None and "manager_employee_id" in self.schema.get("properties", {}):
+            from xlr8_kit.vocabulary.annotations import semantic_type
+
+            references = annotation.setdefault("references", {})
+            references["manager_employee_id"] = {"entity": "employee", "semantic_type": semantic_type("employee")}
+        return annotation
+
     def enrich(self, rows: list[t.Any]) -> list[t.Any]:
         """With ``employee_details``: each row with the columns of the employee's full record
         (``GET .../employees/{id}``, the list item's ``_links.self``), read one employee at a time."""
