@@ -52,7 +52,7 @@ def test_execute_query_runs_a_report(url: str, emulator: UkgReadyEmulator) -> No
 
 def test_execute_query_reads_a_rest_path_and_a_universal_query(url: str, emulator: UkgReadyEmulator) -> None:
     with UkgReadyConnector(ready_config(url)) as connector:
-        pay_types = list(connector.execute_query("/ta/rest/v2/companies/{company}/config/pay-types"))
+        pay_types = list(connector.execute_query("/ta/rest/v1/company/pay-types"))
         limited = list(connector.execute_query("employee where employment_status = active fields employee_id limit 3"))
         with pytest.raises(ConnectorError, match="without a query string"):
             list(connector.execute_query("/ta/rest/v2/companies/{company}/employees?size=5"))

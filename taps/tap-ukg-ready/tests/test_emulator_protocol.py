@@ -27,11 +27,11 @@ def _token(url: str) -> str:
 
 def test_company_by_numeric_id_or_short_name_and_vendor_errors(url: str, emulator: UkgReadyEmulator) -> None:
     headers = {"Authentication": f"Bearer {_token(url)}"}
-    by_id = requests.get(f"{url}/ta/rest/v2/companies/{COMPANY_ID}/config/job-titles", headers=headers, timeout=10)
-    by_name = requests.get(f"{url}/ta/rest/v2/companies/%7CACMEREADY/config/job-titles", headers=headers, timeout=10)
+    by_id = requests.get(f"{url}/ta/rest/v2/companies/{COMPANY_ID}/lookup/jobs", headers=headers, timeout=10)
+    by_name = requests.get(f"{url}/ta/rest/v2/companies/%7CACMEREADY/lookup/jobs", headers=headers, timeout=10)
     assert by_id.status_code == by_name.status_code == 200
     assert by_id.json() == by_name.json()
-    unknown = requests.get(f"{url}/ta/rest/v2/companies/%7CNOPE/config/job-titles", headers=headers, timeout=10)
+    unknown = requests.get(f"{url}/ta/rest/v2/companies/%7CNOPE/lookup/jobs", headers=headers, timeout=10)
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["code"] == 4004
     anonymous = requests.get(f"{url}/ta/rest/v2/companies/{COMPANY_ID}/employees", timeout=10)

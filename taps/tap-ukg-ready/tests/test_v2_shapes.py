@@ -10,6 +10,7 @@ from pathlib import Path
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_sandbox.platform.server import Sandbox
+from xlr8_tap_ukg_ready.tap import TapUkgReady
 
 from .conftest import ready_config
 from .fake_ready import FakeReady, report_config
@@ -134,3 +135,69 @@ def test_pay_info_in_another_shape_is_a_named_error(tmp_path: Path, ready: FakeR
     assert rc != 0
     assert "'pay_type' is str" in err
     assert not [r for r in records if r["stream"] == "employee_pay_info"]
+
+
+def test_pay_types_and_jobs_come_from_the_paths_ready_serves(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """Before, the tap read ``config/pay-types`` and ``config/job-titles``, which Ready does not serve (a public Ready
+    client reads v1 ``company/pay-types`` and v2 ``lookup/jobs``): the run stopped on a 404."""
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"pay_types", "job_titles"})
+    assert rc == 0, err
+    company = sandbox.ctx.company
+    by_stream: dict[str, list[dict[str, t.Any]]] = {}
+    for message in records:
+        by_stream.setdefault(message["stream"], []).append(message["record"])
+    assert [(r["code"], r["name"]) for r in by_stream["pay_types"]] == [(c.code, c.name) for c in company.earning_codes]
+    assert [(r["code"], r["name"]) for r in by_stream["job_titles"]] == [(j.code, j.name) for j in company.jobs]
+    assert [r["id"] for r in by_stream["job_titles"]] == list(range(900, 900 + len(company.jobs)))  # pay info's ids
+
+
+def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """The documented list item has no e-mail, manager or cost center; each employee's full record
+    (``GET .../employees/{id}``: ``primary_email``, ``managers[].empl_ref.account_id``,
+    ``cost_centers_info.defaults[].value.id``) has. With ``employee_details`` the employees stream reads it: before,
+    the setting was refused and the columns were gone."""
+    config = ready_config(url, employee_details=True, cost_center_trees=[0, 1])
+    rc, records, err = cli_sync(tmp_path, config, {"employees"})
+    assert rc == 0, err
+    company = sandbox.ctx.company
+    centers = {c.code: 500 + i for i, c in enumerate(company.cost_centers)}
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    people = list(company.employees())
+    assert len(got) == len(people)
+    for e in people:
+        row = got[e.employee_id]
+        assert row["primary_email"] == e.email
+        assert row["manager_employee_id"] == e.manager_id
+        assert row["manager_account_id"] == (100_000 + int(e.manager_id[1:]) - 1 if e.manager_id else None)
+        assert row["cost_center_0_id"] == centers[e.cost_center]
+        assert row["cost_center_1_id"] is None  # this tenant uses one tree
+    assert any(e.manager_id for e in people)
+    annotation = TapUkgReady(config=config, parse_env_config=False).streams["employees"].xlr8_annotation
+    assert annotation is not None
+    assert annotation["references"]["manager_employee_id"]["entity"] == "employee"
+
+
+def test_employee_details_off_keeps_one_call_per_page(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees"})
+    assert rc == 0, err
+    assert "primary_email" not in records[0]["record"]
+    annotation = TapUkgReady(config=ready_config(url), parse_env_config=False).streams["employees"].xlr8_annotation
+    assert annotation is not None
+    assert "manager_employee_id" not in annotation["references"]
+
+
+def test_employee_details_in_another_shape_stop_naming_the_field(tmp_path: Path, ready: FakeReady) -> None:
+    ready.v2[V2 + "/employees"] = {"employees": [{"id": 7, "employee_id": "E1", "dates": {}}], "_links": {}}
+    ready.v2[V2 + "/employees/7"] = {"id": 7, "employee_id": "E1", "managers": "E2"}
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc != 0
+    assert "'managers'" in err
+    assert "list of objects" in err
+    assert records == []
+
+
+def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url: str) -> None:
+    write_json(tmp_path / "config.json", ready_config(url, employee_details="yes"))
+    found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
+    assert found.returncode != 0
+    assert "employee_details" in found.stderr

@@ -11,9 +11,12 @@ Either token is accepted on every resource; an expired or unknown one gets 401 w
 
 Companies are addressed by numeric id (``COMPANY_ID``) or short name (``|ACMEREADY``). Resources (v2):
 ``employees`` (``size``/``page`` paging, optional ``status`` filter, HATEOAS ``_links.next``; items in UKG's
-documented shape, dates under ``dates``), per employee
+documented shape, dates under ``dates``), ``employees/{id}`` (the full record: e-mail, managers, default cost
+centers), per employee
 ``demographics`` and ``pay-info`` (pay type and default job as objects), ``config/cost-centers`` (``tree_index``
-required, one tree per call), ``config/pay-types``, ``config/job-titles``.
+required, one tree per call), ``lookup/jobs`` (``{"items": [...]}``, ids as pay info's ``default_job.id``), and the
+company's pay types at v1 ``GET /ta/rest/v1/company/pay-types`` (``{"pay_types": [...]}``, company from the token), the
+paths a public Ready client reads them from (no ``config/pay-types`` or ``config/job-titles``).
 
 Reports (v1): ``GET /ta/rest/v1/reports/{saved|global}`` lists them, ``.../report/{kind}/{id}/metadata`` gives the
 tenant-defined columns, ``.../report/{kind}/{id}`` runs it: CSV (``Accept: text/csv``, streamed, US dates) or JSON
@@ -204,8 +207,11 @@ class UkgReadyEmulator(ProductEmulator):
             Route("/ta/rest/v1/login", self._login, methods=["POST"]),
             Route(company + "/oauth2/token", self._oauth_token, methods=["POST"]),
             Route(company + "/employees", self._employees, methods=["GET"]),
+            Route(company + "/employees/{aid:int}", self._employee_detail, methods=["GET"]),
             Route(company + "/employees/{aid:int}/{resource}", self._employee_resource, methods=["GET"]),
             Route(company + "/config/{resource}", self._config, methods=["GET"]),
+            Route(company + "/lookup/jobs", self._lookup_jobs, methods=["GET"]),
+            Route("/ta/rest/v1/company/pay-types", self._pay_types, methods=["GET"]),
             Route("/ta/rest/v1/reports/{kind}", self._report_list, methods=["GET"]),
             Route("/ta/rest/v1/report/{kind}/{rid:int}/metadata", self._report_metadata, methods=["GET"]),
             Route("/ta/rest/v1/report/{kind}/{rid:int}", self._report, methods=["GET"]),
@@ -221,7 +227,9 @@ class UkgReadyEmulator(ProductEmulator):
         }
 
     def quota_error_response(self) -> FaultResponse:
-        body = {"errors": [{"code": 429, "message": "Too many requests. Request limit exceeded, try again later."}]}
+        """Ready's rate-limit error is code 100 (what a public Ready client retries on); its status is not documented
+        publicly, so the tap reads code 100 in any status (``test_rate_limit_code``)."""
+        body = {"errors": [{"code": 100, "message": "Too many requests. Request limit exceeded, try again later."}]}
         return FaultResponse(429, json.dumps(body), headers={"Retry-After": "1"})
 
     def error_body_response(self) -> FaultResponse:
@@ -384,13 +392,44 @@ class UkgReadyEmulator(ProductEmulator):
             return None
         return self.company.employee(index)
 
-    async def _employee_resource(self, request: Request) -> Response:
+    async def _employee_detail(self, request: Request) -> Response:
+        """One employee's full record (the list item's ``_links.self``), in the shape UKG Ready's public clients
+        read and write it: ``primary_email``, ``managers`` as ``[{index, empl_ref: {account_id}}]`` and the
+        employee's default cost center per tree in ``cost_centers_info.defaults`` as ``[{index, value: {id}}]``
+        (this tenant uses tree 0, the cost centers ``config/cost-centers?tree_index=0`` lists)."""
+        e = self._requested_employee(request)
+        if isinstance(e, Response):
+            return e
+        row = self._employee_row(request, e)
+        location = self.company.location_by_code.get(e.location_code)
+        managers = []
+        if e.manager_id:  # employee ids are E + the 1-based index
+            managers.append({"index": 0, "empl_ref": {"account_id": ACCOUNT_ID_BASE + int(e.manager_id[1:]) - 1}})
+        centers = {item.code: COST_CENTER_ID_BASE + i for i, item in enumerate(self.company.cost_centers)}
+        defaults = [{"index": 0, "value": {"id": centers[e.cost_center]}}] if e.cost_center in centers else []
+        detail = {
+            **row,
+            "primary_email": e.email,
+            "address": {"city": location.name if location else None, "country": location.parent if location else None},
+            "managers": managers,
+            "cost_centers_info": {"defaults": defaults},
+        }
+        return JSONResponse(detail)
+
+    def _requested_employee(self, request: Request) -> Employee | Response:
+        """The employee the path's account id names, or the answer refusing the request."""
         denied = self._company_denied(request)
         if denied is not None:
             return denied
         e = self._employee_by_account(request.path_params["aid"])
         if e is None:
             return _error(404, 4041, f"Employee {request.path_params['aid']} not found.")
+        return e
+
+    async def _employee_resource(self, request: Request) -> Response:
+        e = self._requested_employee(request)
+        if isinstance(e, Response):
+            return e
         resource = request.path_params["resource"]
         if resource == "demographics":
             location = self.company.location_by_code.get(e.location_code)
@@ -433,11 +472,21 @@ class UkgReadyEmulator(ProductEmulator):
             if not tree.isdigit() or int(tree) > MAX_TREE_INDEX:
                 return _error(400, 4000, f"tree_index must be 0-{MAX_TREE_INDEX}.")
             return JSONResponse({"cost_centers": _cost_center_tree(c.cost_centers) if tree == "0" else []})
-        if resource == "pay-types":
-            return JSONResponse({"pay_types": _code_rows(700, c.earning_codes, type=lambda _: "EARNING")})
-        if resource == "job-titles":
-            return JSONResponse({"job_titles": _code_rows(JOB_ID_BASE, c.jobs)})
         return _error(404, 4040, f"Configuration resource '{resource}' not found.")
+
+    async def _lookup_jobs(self, request: Request) -> Response:
+        """The company's jobs, ``{"items": [...]}``: the ids pay info's ``default_job`` names."""
+        denied = self._company_denied(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"items": _code_rows(JOB_ID_BASE, self.company.jobs)})
+
+    async def _pay_types(self, request: Request) -> Response:
+        """v1: the token's company's pay types, ``{"pay_types": [...]}`` (no company in the path)."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"pay_types": _code_rows(700, self.company.earning_codes, type=lambda _: "EARNING")})
 
     # --- reports ------------------------------------------------------------------------------------------------
 

@@ -214,6 +214,22 @@ def json_members(response: requests.Response, keys: frozenset[str] | None) -> di
     return t.cast("dict[str, Any]", data) if isinstance(data, dict) else None
 
 
+#: Set on a response a product's classifier read as a rate limit although it is not a 429 (``mark_rate_limited``).
+_RATE_LIMITED = "_xlr8_rate_limited"
+
+
+def mark_rate_limited(response: requests.Response) -> None:
+    """Tell the session that ``response`` (verdict ``retry``) is the vendor's rate limit in a status other than 429
+    (UKG Ready's error code 100): it is waited out as a 429 is (Retry-After, else ``http.rate_window``), is never
+    held against the host's circuit, and a request that gives up on it raises ``RateLimitedError``."""
+    response.__dict__[_RATE_LIMITED] = True
+
+
+def is_rate_limited(response: requests.Response) -> bool:
+    """Whether ``response`` is a rate limit: a 429, or an answer a product's classifier marked as one."""
+    return response.status_code == 429 or _RATE_LIMITED in response.__dict__
+
+
 class ResponseClassifier:
     """Status and body rules every product starts from."""
 

@@ -68,7 +68,7 @@ from xlr8_kit.http.abort import (
 )
 from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry, CircuitBreaker
-from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict
+from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict, is_rate_limited
 from xlr8_kit.http.errors import (
     CircuitOpenError,
     ErrorBodyError,
@@ -670,7 +670,7 @@ class ResilientSession(requests.Session):
                     # failure either; it too counts once the request gives up, so a host that answers nothing
                     # else still opens the circuit. 429 and the like never count.
                     paced = status == 503 and retry_after is not None and retry_after > 0
-                    host_failed = status >= 500 or status < 400
+                    host_failed = (status >= 500 or status < 400) and not is_rate_limited(response)
                     with self._headers_lock:
                         self.throttled += 1
                     if host_failed and not paced:
@@ -750,7 +750,7 @@ class ResilientSession(requests.Session):
                 if host_failed:
                     breaker.record_failure()
                 self._give_up(label, path, response, f"gave up after {attempt} attempts: {last_problem}")
-            if retry_after is None and policy.rate_window and response is not None and response.status_code == 429:
+            if retry_after is None and policy.rate_window and response is not None and is_rate_limited(response):
                 retry_after = min(policy.rate_window, policy.max_retry_after)  # the vendor's documented window
             wait = self.backoff.after_retry_after(retry_after) if retry_after is not None else None
             if wait is None:
@@ -787,9 +787,10 @@ class ResilientSession(requests.Session):
 
     def _give_up(self, label: str, path: str, response: requests.Response | None, reason: str) -> NoReturn:
         status = response.status_code if response is not None else None
+        limited = response is not None and is_rate_limited(response)
         if response is not None:
             response.close()
-        if status == 429:
+        if limited:
             raise RateLimitedError(f"{label}: still rate limited; {reason}", status=status, path=path)
         raise ServerUnavailableError(f"{label}: {reason}", status=status, path=path)
 
@@ -978,7 +979,9 @@ def _certainly_not_applied(outcome: _Attempt, retry_after: float | None) -> bool
     was never made) or its answer says it was not applied."""
     if outcome.response is not None:
         status = outcome.response.status_code
-        return status in _NOT_APPLIED_STATUSES or (status == 503 and retry_after is not None)
+        if status in _NOT_APPLIED_STATUSES or is_rate_limited(outcome.response):
+            return True
+        return status == 503 and retry_after is not None
     return _never_sent(outcome.error)
 
 

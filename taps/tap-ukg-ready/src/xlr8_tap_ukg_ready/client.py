@@ -20,10 +20,11 @@ from singer_sdk.pagination import BaseHATEOASPaginator
 
 from xlr8_kit.columns import ColumnType, remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
-from xlr8_kit.http.classify import ResponseClassifier, json_members
+from xlr8_kit.http.classify import Verdict, json_members
 from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
 from xlr8_kit.singer_io import extract_records, loads_marked
 from xlr8_tap_ukg_ready import reports
+from xlr8_tap_ukg_ready.classify import CLASSIFIER
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -31,30 +32,11 @@ if t.TYPE_CHECKING:
     from xlr8_tap_ukg_ready.tap import TapUkgReady, UkgReadySettings
 
 
-_ERRORS = frozenset({"errors"})
-
-
 class ReadyShapeError(ValueError):
     """A v2 answer in a shape UKG does not document: stopping beats landing its columns as nulls."""
 
 
 _LINKS = frozenset({"_links"})
-
-
-class ReadyClassifier(ResponseClassifier):
-    """UKG Ready's ``{"errors": [...]}`` in a 200 is an error."""
-
-    def error_in_body(self, response: requests.Response) -> str | None:
-        found = super().error_in_body(response)
-        if found is not None:
-            return found
-        data = json_members(response, _ERRORS)  # the page's rows are parsed once, by the stream
-        if isinstance(data, dict) and data.get("errors"):
-            return f"errors instead of data: {str(data['errors'])[:200]}"
-        return None
-
-
-CLASSIFIER = ReadyClassifier()
 
 
 class NextLinkPaginator(BaseHATEOASPaginator):
@@ -73,6 +55,10 @@ class ReadyBaseStream(KitRESTStream):
     """What every UKG Ready stream shares: the tap's parsed settings, the tenant host, the vendor's error bodies."""
 
     response_classifier = CLASSIFIER
+
+    def classify_response(self, response: requests.Response) -> Verdict:
+        """The kit's verdict, but Ready's error code 100 (in a 200 too) is a rate limit, waited out."""
+        return CLASSIFIER.rate_limit_verdict(response, super().classify_response(response))
 
     @property
     def settings(self) -> UkgReadySettings:
@@ -129,7 +115,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         ``MarkedPage`` saying whether conformance keeps every record ``post_process`` makes of them (its columns
         computed here column by column, ``Conformer.keeps_columns``): the loop then spares the per-record check."""
         data, plain = loads_marked(response.content, Decimal)
-        rows = list(extract_records(self.records_jsonpath, data))
+        rows = self.enrich(list(extract_records(self.records_jsonpath, data)))
         if not (rows and self.read_ahead_pages and type(self).post_process is ReadyStream.post_process):
             return rows
         if not set(map(type, rows)) <= _DICTS:
@@ -143,6 +129,10 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         for name in dates:
             columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
         return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
+
+    def enrich(self, rows: list[t.Any]) -> list[t.Any]:
+        """A page's rows with what further calls add (a stream that reads more per row overrides it)."""
+        return rows
 
     @cached_property
     def _dates(self) -> tuple[str, ...]:

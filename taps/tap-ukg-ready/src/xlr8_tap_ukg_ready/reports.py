@@ -33,10 +33,11 @@ from xlr8_kit.columns import (
     plain_number_text,
     text_memo,
 )
-from xlr8_kit.http.classify import ResponseClassifier
+from xlr8_kit.http.classify import Verdict
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.streaming import StreamedBodyError, body_chunks, send_streamed
+from xlr8_tap_ukg_ready.classify import ReadyClassifier
 
 if t.TYPE_CHECKING:
     from xlr8_kit.http.session import ResilientSession
@@ -289,8 +290,9 @@ def cell_reader(
     return text_memo(lambda value: coerce(value, kind, column, date_format, zone))
 
 
-#: A streamed report is classified by its status and headers only (see ``classify_status``).
-_STATUS = ResponseClassifier()
+#: A streamed report is classified by its status and headers only (see ``classify_status``), an error status's body
+#: read for Ready's rate-limit code.
+_STATUS = ReadyClassifier()
 
 
 class ReportClient:
@@ -305,7 +307,9 @@ class ReportClient:
     def get_json(self, path: str, params: dict[str, t.Any] | None = None) -> t.Any:
         """An authenticated GET of a ``/ta/rest`` path answered with JSON (errors raised, vendor body redacted)."""
         request = requests.Request("GET", self.base_url + path, params=params, headers={"Accept": "application/json"})
-        response = self.session.send(self.session.prepare_request(request), authenticate=self.auth)
+        response = self.session.send(
+            self.session.prepare_request(request), authenticate=self.auth, classify=self._json_verdict
+        )
         self._raise_for(response, path)
         try:
             data = loads_exact(response.content)
@@ -320,6 +324,10 @@ class ReportClient:
                 path=path,
             )
         return data
+
+    def _json_verdict(self, response: requests.Response) -> Verdict:
+        """The session's verdict, but Ready's error code 100 is a rate limit (waited out like a 429)."""
+        return ReadyClassifier.rate_limit_verdict(response, self.session.classifier.classify(response))
 
     def _raise_for(self, response: requests.Response, path: str) -> None:
         if response.status_code < 400:

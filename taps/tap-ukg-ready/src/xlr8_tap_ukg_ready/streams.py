@@ -7,13 +7,17 @@ All are full-table: the v2 employee and configuration resources take no changed-
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import quote
 
+from xlr8_kit.columns import schema_of
 from xlr8_kit.http.errors import ClientRequestError
-from xlr8_tap_ukg_ready.client import ReadyStream
+from xlr8_tap_ukg_ready.client import ReadyShapeError, ReadyStream
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
+
+    from xlr8_tap_ukg_ready.tap import TapUkgReady
 
 
 class EmployeesStream(ReadyStream):
@@ -50,8 +54,104 @@ class EmployeesStream(ReadyStream):
         "terminated_date": ("dates", "terminated"),
     }
 
+    def __init__(self, tap: TapUkgReady, **kwargs: t.Any) -> None:
+        settings = tap.settings
+        if settings.employee_details:
+            kwargs.setdefault("schema", schema_of({**self.columns, **detail_columns(settings.cost_center_trees)}))
+        super().__init__(tap, **kwargs)
+        #: account id -> employee_id of every employee seen (list rows, managers' records read), for managers.
+        self._employee_ids: dict[t.Any, t.Any] = {}
+
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["id"], "employee_id": record["employee_id"]}
+
+    @property
+    def xlr8_annotation(self) -> dict[str, t.Any] | None:
+        """With ``employee_details``, ``manager_employee_id`` references the employee. Not in the vocabulary's
+        mapping: that would offer a universal query the e-mail and manager of a stream that, with the setting
+        off, does not have them (nulls instead of the query's "not carried" error)."""
+        annotation = super().xlr8_annotation
+        if annotation is not None and "manager_employee_id" in self.schema.get("properties", {}):
+            from xlr8_kit.vocabulary.annotations import semantic_type
+
+            references = annotation.setdefault("references", {})
+            references["manager_employee_id"] = {"entity": "employee", "semantic_type": semantic_type("employee")}
+        return annotation
+
+    def enrich(self, rows: list[t.Any]) -> list[t.Any]:
+        """With ``employee_details``: each row with the columns of the employee's full record
+        (``GET .../employees/{id}``, the list item's ``_links.self``), read one employee at a time."""
+        if not self.settings.employee_details:
+            return rows
+        for row in rows:
+            if isinstance(row, dict):
+                self._employee_ids[row.get("id")] = row.get("employee_id")
+        return [self._with_details(row) if isinstance(row, dict) else row for row in rows]
+
+    def _record_of(self, account_id: t.Any) -> dict[str, t.Any]:
+        record = t.cast("TapUkgReady", self._tap).client.get_json(f"{self.path}/{quote(str(account_id), safe='')}")
+        if not isinstance(record, dict):
+            raise ReadyShapeError(f"ukg_ready employee {account_id}: the record is not an object: {str(record)[:60]!r}")
+        return record
+
+    def _with_details(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        record = self._record_of(row.get("id"))
+        flat = employee_details(record, self.settings.cost_center_trees)
+        manager = flat["manager_account_id"]
+        if manager is not None:
+            if manager not in self._employee_ids:  # not listed yet: the manager's own record names them
+                self._employee_ids[manager] = self._record_of(manager).get("employee_id")
+            flat["manager_employee_id"] = self._employee_ids[manager]
+        return {**row, **flat}
+
+
+def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:
+    """The columns ``employee_details`` adds to ``employees``."""
+    columns = {"primary_email": "s", "manager_account_id": "i", "manager_employee_id": "s"}
+    columns.update({f"cost_center_{index}_id": "i" for index in trees})
+    return columns
+
+
+def _listed_at(item: dict[str, t.Any]) -> int:
+    """An indexed item's ``index`` (one without an integer index sorts last)."""
+    index = item.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else 1 << 30
+
+
+def employee_details(record: dict[str, t.Any], trees: t.Iterable[int]) -> dict[str, t.Any]:
+    """``detail_columns`` from one employee's full record, in the shape Ready's public clients read and write it:
+    ``primary_email``; ``managers: [{index, empl_ref: {account_id}}]`` (the manager at index 0, as a provisioning
+    client uses the first); ``cost_centers_info: {defaults: [{index, value: {id}}]}`` (the default cost center of
+    each tree). Another shape of either is a ``ReadyShapeError`` naming the field, never nulls."""
+    where = f"ukg_ready employee {record.get('id')}"
+    managers = record.get("managers") or []
+    if not isinstance(managers, list) or not all(isinstance(m, dict) for m in managers):
+        raise ReadyShapeError(f"{where}: 'managers' is {str(managers)[:60]!r}, where UKG documents a list of objects")
+    first: dict[str, t.Any] = min(managers, key=_listed_at, default={})
+    ref = first.get("empl_ref") or {}
+    if not isinstance(ref, dict):
+        raise ReadyShapeError(f"{where}: 'managers[].empl_ref' is {str(ref)[:60]!r}, where UKG documents an object")
+    info = record.get("cost_centers_info") or {}
+    defaults = info.get("defaults") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not isinstance(defaults or [], list):
+        raise ReadyShapeError(
+            f"{where}: 'cost_centers_info' is {str(info)[:60]!r}, where UKG documents {{defaults: [{{index, value}}]}}"
+        )
+    by_tree: dict[t.Any, t.Any] = {}
+    for item in defaults or []:
+        value = item.get("value") if isinstance(item, dict) else None
+        if not isinstance(value, dict):
+            raise ReadyShapeError(
+                f"{where}: 'cost_centers_info.defaults' item {str(item)[:60]!r} is not {{index, value: {{id}}}}"
+            )
+        by_tree[item.get("index")] = value.get("id")
+    flat = {
+        "primary_email": record.get("primary_email"),
+        "manager_account_id": ref.get("account_id"),
+        "manager_employee_id": None,
+    }
+    flat.update({f"cost_center_{index}_id": by_tree.get(index) for index in trees})
+    return flat
 
 
 class EmployeeResourceStream(ReadyStream):
@@ -185,17 +285,26 @@ class CostCentersStream(ConfigStream):
 
 
 class PayTypesStream(ConfigStream):
+    """The company's pay types where a public Ready client reads them: v1 ``GET /ta/rest/v1/company/pay-types``
+    (the company is the token's; ``{"pay_types": [...]}``). There is no v2 ``config/pay-types``."""
+
     name = "pay_types"
-    resource = "/config/pay-types"
     records_jsonpath = "$.pay_types[*]"
     xlr8_entity = "earning"
     columns: t.ClassVar[dict[str, str]] = {"id": "i", "code": "s", "name": "s", "type": "s"}
 
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return "/ta/rest/v1/company/pay-types"
+
 
 class JobTitlesStream(ConfigStream):
+    """The company's jobs, ``GET .../lookup/jobs`` (``{"items": [...]}``; ``id`` is what pay info's ``default_job``
+    names), as a public Ready client reads them. There is no ``config/job-titles``."""
+
     name = "job_titles"
-    resource = "/config/job-titles"
-    records_jsonpath = "$.job_titles[*]"
+    resource = "/lookup/jobs"
+    records_jsonpath = "$.items[*]"
     xlr8_entity = "job"
     columns: t.ClassVar[dict[str, str]] = {"id": "i", "code": "s", "name": "s"}
 

@@ -55,6 +55,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
     ),
     th.Property("page_size", th.IntegerType, default=100, description=f"Employees per page (1-{MAX_PAGE_SIZE})."),
     th.Property(
+        "employee_details",
+        th.BooleanType,
+        default=False,
+        description="Give employees the columns only each employee's full record has (primary_email, "
+        "manager_account_id, manager_employee_id, cost_center_<tree>_id per cost_center_trees): one more call per "
+        "employee (GET .../employees/{id}) against the tenant's rate limit, so off by default.",
+    ),
+    th.Property(
         "cost_center_trees",
         th.ArrayType(th.IntegerType),
         description="The cost-center trees (tree_index, 0-8) the cost_centers stream reads, one call each. Default: "
@@ -153,6 +161,8 @@ class UkgReadySettings:
     report_format: str
     report_date_format: str = "MM/DD/YYYY"  # reports.DEFAULT_DATE_FORMAT (the field above hides the module)
     cost_center_trees: tuple[int, ...] = COST_CENTER_TREES
+    #: ``employee_details``: employees read each employee's full record too (one call each).
+    employee_details: bool = False
     #: ``report_time_zone``: the zone of report date-times (None: not set; a report with one is refused).
     report_time_zone: ZoneInfo | None = None
 
@@ -211,6 +221,12 @@ class UkgReadySettings:
         ):
             errors.append("setting 'cost_center_trees' must be a non-empty list of tree indexes 0-8")
             trees = COST_CENTER_TREES
+        details = config.get("employee_details", False)
+        if details is None:
+            details = False
+        if not isinstance(details, bool):
+            errors.append(f"setting 'employee_details' must be true or false, not {details!r}")
+            details = False
         zone_name = str(config.get("report_time_zone") or "").strip() or None
         zone = None
         if zone_name is not None:
@@ -229,7 +245,7 @@ class UkgReadySettings:
             client_id=config.get("client_id"), client_secret=config.get("client_secret"),
             oauth_token_url=config.get("oauth_token_url") or None, page_size=page_size, reports=specs,
             report_format=fmt, report_date_format=date_format, cost_center_trees=tuple(dict.fromkeys(trees)),
-            report_time_zone=zone,
+            report_time_zone=zone, employee_details=details,
         )  # fmt: skip
 
 
@@ -277,6 +293,9 @@ class TapUkgReady(KitTap):
     name = "tap-ukg-ready"
     product_id = "ukg_ready"
     config_jsonschema = kit_config_schema(PRODUCT_SETTINGS)
+    #: Ready's rate limit (error code 100, or a 429) names no wait: a minute per attempt, within http.max_attempts
+    #: (a public Ready client backs off 2+4+8+16+32 s, about the same minute in all).
+    http_defaults: t.ClassVar[dict[str, t.Any]] = {"rate_window": 60.0}
 
     @cached_property
     def settings(self) -> UkgReadySettings:
