@@ -51,11 +51,12 @@ _PO = {"PurchaseOrder": "PurchaseOrder"}
 #: Purchase order sub-sets of API_PURCHASEORDER_PROCESS_SRV (v2) and the v4 purchaseorder service: a change to any
 #: of them stamps the order's ``LastChangeDateTime``.
 HEADER_LINKS: dict[str, HeaderLink] = {
+    #: S/4 keys schedule lines by PurchasingDocument (and -Item), not PurchaseOrder (API_PURCHASEORDER_PROCESS_SRV).
+    "A_PurchaseOrderScheduleLine": HeaderLink("A_PurchaseOrder", {"PurchasingDocument": "PurchaseOrder"}),
     **{
         name: HeaderLink("A_PurchaseOrder", _PO)
         for name in (
             "A_PurchaseOrderItem",
-            "A_PurchaseOrderScheduleLine",
             "A_PurOrdAccountAssignment",
             "A_PurOrdPricingElement",
             "A_PurchaseOrderItemNote",
