@@ -61,6 +61,17 @@ def _shown(value: Any, names: tuple[str, ...]) -> str:
     return quoted_value(names, value, Redactor.default())
 
 
+def path_steps(path: str) -> list[tuple[str, int | None]]:
+    """``a[0].b`` -> ``[("a", 0), ("b", None)]``."""
+    out = []
+    for part in path.split("."):
+        match = _STEP.match(part)
+        if not match:
+            raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
+        out.append((match[1], int(match[2]) if match[2] is not None else None))
+    return out
+
+
 @dataclass(frozen=True)
 class FieldRule:
     common: str
@@ -70,14 +81,7 @@ class FieldRule:
     values: tuple[tuple[str, str], ...] = ()
 
     def steps(self, side: str) -> list[tuple[str, int | None]]:
-        path = self.common if side == "common" else self.erp
-        out = []
-        for part in path.split("."):
-            match = _STEP.match(part)
-            if not match:
-                raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
-            out.append((match[1], int(match[2]) if match[2] is not None else None))
-        return out
+        return path_steps(self.common if side == "common" else self.erp)
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -137,13 +141,15 @@ class Template:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
         key = self.describe_key(record, direction)
         if direction == "from_erp":
-            for list_name in self.single_item_lists:
-                if list_name not in record:
+            for list_name in self.single_item_lists:  # outer lists first: an inner path goes through [0]
+                steps = path_steps(list_name)
+                if not _present(record, steps):
+                    expand = list_name.replace("[0].", "/")
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {list_name} is absent; the source must carry the "
-                        f"items (tap-sap-s4hana: setting 'expand' with {self.erp_stream}: [{list_name}])"
+                        f"items (tap-sap-s4hana: setting 'expand' with {self.erp_stream}: [{expand}])"
                     )
-                items = _as_list(record.get(list_name))
+                items = _as_list(_get(record, steps))
                 if items is not None and len(items) != 1:
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {list_name} has {len(items)} items; a Common purchase "
