@@ -33,6 +33,7 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     "A_Customer": StreamDeclaration("customer"),
     "A_PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
     "A_PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "A_PurchaseOrderScheduleLine": StreamDeclaration("purchase_order"),
     "A_PurOrdAccountAssignment": StreamDeclaration(
         "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
     ),
