@@ -40,6 +40,7 @@ def s4_orders(emulator: CommonEmulator, count: int) -> list[dict[str, Any]]:
                             "PurchaseOrderQuantityUnit": "KG",
                             "OrderQuantity": "12.125",
                             "NetPriceAmount": "4.10",
+                            "NetPriceQuantity": "1",
                             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "2026-02-01"}]},
                         }
                     ]
@@ -86,7 +87,7 @@ def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[st
     suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
     item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
             "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
-            "NetPriceAmount": po["unit_price"],
+            "NetPriceAmount": po["unit_price"], "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": po["delivery_date"]}]}}  # fmt: skip
     return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
             "PurchaseOrderDate": po["order_date"], "DocumentCurrency": po["currency"],

@@ -99,12 +99,13 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert str(item["NetPriceAmount"]) == "4.10"
     assert item["to_ScheduleLine"][0]["ScheduleLineDeliveryDate"] == "2024-03-01"  # the schedule line's
     assert "NetAmount" not in item  # API_PURCHASEORDER_PROCESS_SRV's item has no net amount
+    assert item["NetPriceQuantity"] == Decimal(1)  # the price is per one unit
     with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
     with pytest.raises(MappingError, match="more than 2 decimal places"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
     item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
-            "PurchaseOrderQuantityUnit": None,
+            "PurchaseOrderQuantityUnit": None, "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "/Date(1709251200000)/"}]}}  # fmt: skip
     odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
              "PurchasingProcessingStatus": "01", "Supplier": None,
@@ -114,6 +115,15 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert common["status"] == "draft"
     assert common["quantity"] == Decimal("3.000")
     assert common["delivery_date"] == "2024-03-01"
+    per_hundred = {**odata, "to_PurchaseOrderItem": {"results": [{**item, "NetPriceQuantity": "100"}]}}
+    with pytest.raises(MappingError, match=r"NetPriceQuantity is 100, not 1: NetPriceAmount is then not a price per"):
+        template.map_record(per_hundred, "from_erp")  # 10.00 per 100 units would reach Common as 10.00 per unit
+    unread = {
+        **odata,
+        "to_PurchaseOrderItem": {"results": [{k: v for k, v in item.items() if k != "NetPriceQuantity"}]},
+    }
+    with pytest.raises(MappingError, match=r"'to_PurchaseOrderItem\[0\].NetPriceQuantity' of .* is absent"):
+        template.map_record(unread, "from_erp")
     two_items = {**odata, "to_PurchaseOrderItem": {"results": [{}, {}]}}
     with pytest.raises(MappingError, match="to_PurchaseOrderItem has 2 items"):
         template.map_record(two_items, "from_erp")
@@ -132,7 +142,7 @@ def test_an_absent_source_field_is_an_error_not_a_null() -> None:
         template.map_record(header, "from_erp")
     with pytest.raises(MappingError, match=r"to_ScheduleLine is absent.*\[to_PurchaseOrderItem/to_ScheduleLine\]"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1"}]}}, "from_erp")
-    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}}
+    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1}
     with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1", **lines}]}},
                             "from_erp")  # fmt: skip

@@ -140,7 +140,7 @@ class S4Data:
         return {
             "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
             "PurchaseOrderItemText": item.description, "Plant": "1010", "MaterialGroup": "L001",
-            "Material": f"MAT-{item.gl_account}",
+            "Material": f"MAT-{item.gl_account}", "NetPriceQuantity": Decimal(1),
             "OrderQuantity": item.quantity, "PurchaseOrderQuantityUnit": item.unit, "NetPriceAmount": item.net_price,
             "NetAmount": item.net_amount, "DocumentCurrency": item.currency, "AccountAssignmentCategory": "K",
         }  # fmt: skip
@@ -314,6 +314,7 @@ class S4Data:
             P("DocumentCurrency", max_length=5, label="Currency"),
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
             P("Material", max_length=40, label="Material"),
+            P("NetPriceQuantity", "Edm.Decimal", label="Price Unit", precision=5, scale=0),
         ]
         schedule_props: list[Prop] = [  # keyed by PurchasingDocument/-Item, as S/4 names them (not PurchaseOrder)
             P("PurchasingDocument", max_length=10, label="Purchasing Document"),
