@@ -95,6 +95,11 @@ def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = Fa
     )
 
 
+def states(run: JobRun) -> list[dict[str, Any]]:
+    """The state values target-common wrote (a target writes each state value as a line of its own)."""
+    return [m for m in run.out if "bookmarks" in m]
+
+
 def common_pos(both: Sandbox) -> dict[str, dict[str, Any]]:
     return {p["po_number"]: dict(p) for p in both.emulator("common").data.purchase_orders()}  # type: ignore[attr-defined]
 
@@ -117,6 +122,7 @@ def test_the_job_lands_orders_of_one_item_with_s4s_values(both: Sandbox, tmp_pat
     letters = [json.loads(line) for line in (tmp_path / "map-dead.jsonl").read_text().splitlines()]
     assert sorted(letter["record"]["PurchaseOrder"] for letter in letters) == sorted(several)
     assert all("to_PurchaseOrderItem has" in letter["error"] for letter in letters)
+    assert "A_PurchaseOrder" in states(run)[-1]["bookmarks"]  # set aside as letters: the STATE goes on past them
 
     after = common_pos(both)
     amendments = {a["po_number"]: a for a in both.emulator("common").data.amendments() if a["status"] == "proposed"}  # type: ignore[attr-defined]
@@ -168,7 +174,7 @@ def test_orders_answered_without_their_items_stop_the_tap(both: Sandbox, tmp_pat
         emulator.expand_ignored = False  # type: ignore[attr-defined]
     assert run.tap_rc != 0
     assert "PurchaseOrder='PO00000001' came without its expanded to_PurchaseOrderItem" in run.logs["tap"]
-    assert not [m for m in run.out if m.get("type") == "STATE" and m["value"].get("bookmarks")]
+    assert not [state for state in states(run) if state["bookmarks"]]
     assert common_pos(both) == before  # no order reached Common without its items
 
 
@@ -180,6 +186,6 @@ def test_po_headers_without_items_are_refused_by_name_not_mapped_to_nulls(both: 
     assert run.mapper_rc == 1, run.logs["mapper"][-2000:]
     assert "to_PurchaseOrderItem is absent" in run.logs["mapper"]
     assert "PurchaseOrder='PO00000001'" in run.logs["mapper"]  # refused by key, every one
-    assert not [m for m in run.out if m.get("type") == "STATE" and m["value"].get("bookmarks")]  # no STATE past them
+    assert not [state for state in states(run) if state["bookmarks"]]  # no STATE past them
     assert not (tmp_path / "tc-dead.jsonl").exists()
     assert common_pos(both) == before  # nothing written to Common from a record without its line
