@@ -45,7 +45,12 @@ def write_project(root: Path, extractors: list[dict[str, Any]], target_config: d
             }
         ],
         "plugins": {
-            "extractors": [{"name": "tap-salesforce"}, {"name": "tap-sap-successfactors"}, {"name": "tap-mystery"}],
+            "extractors": [
+                {"name": "tap-salesforce"},
+                {"name": "tap-sap-successfactors"},
+                {"name": "tap-mystery"},
+                {"name": "tap-salesforce--job", "inherit_from": "tap-salesforce"},
+            ],
             "loaders": [{"name": "target-xlr8-truths", "config": {"duckdb_path": ".xlr8/base.duckdb"}}],
         },
     }
@@ -66,7 +71,10 @@ def test_plan_reads_target_settings_from_the_environment_and_maps_products(tmp_p
         Extractor("tap-salesforce", "salesforce"),
         Extractor("tap-sap-successfactors", "successfactors"),
     ]
-    assert plan.skipped == [("tap-mystery", "no sandbox emulator for its product yet")]
+    assert plan.skipped == [
+        ("tap-mystery", "no sandbox emulator for its product yet"),
+        ("tap-salesforce--job", "a variant of tap-salesforce for a job, not run into target-xlr8-truths"),
+    ]  # an inherited plugin (meltano.yml's tap-sap-s4hana--purchase-orders) is not a tap of its own
     only = make_plan(tmp_path, "sandbox", only=["successfactors"])
     assert [e.name for e in only.extractors] == ["tap-sap-successfactors"]
 

@@ -40,8 +40,8 @@ def s4_orders(emulator: CommonEmulator, count: int) -> list[dict[str, Any]]:
                             "PurchaseOrderQuantityUnit": "KG",
                             "OrderQuantity": "12.125",
                             "NetPriceAmount": "4.10",
-                            "NetAmount": "49.71",
-                            "ScheduleLineDeliveryDate": "2026-02-01",
+                            "NetPriceQuantity": "1",
+                            "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "2026-02-01"}]},
                         }
                     ]
                 },
@@ -87,8 +87,8 @@ def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[st
     suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
     item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
             "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
-            "NetPriceAmount": po["unit_price"], "NetAmount": po["total_amount"],
-            "ScheduleLineDeliveryDate": po["delivery_date"]}  # fmt: skip
+            "NetPriceAmount": po["unit_price"], "NetPriceQuantity": "1",
+            "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": po["delivery_date"]}]}}  # fmt: skip
     return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
             "PurchaseOrderDate": po["order_date"], "DocumentCurrency": po["currency"],
             "PurchasingProcessingStatus": status, "to_PurchaseOrderItem": {"results": [item]}}  # fmt: skip

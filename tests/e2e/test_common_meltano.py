@@ -125,3 +125,41 @@ def test_c6_d1_no_canary_left_after_meltano_runs_of_the_common_plugins(tmp_path:
     assert scan([Canary("password", canary, user=EMAIL), *tokens, *refresh], blobs) == []
     assert tokens  # positive controls: tokens were issued and data landed
     assert b"PO00000001" in blobs["truths rows"]
+
+
+def test_meltano_run_s4hana_into_common_job_lands_orders_with_their_line(tmp_path: Path) -> None:
+    """``meltano run s4hana-into-common-job`` as meltano.yml declares it: tap-sap-s4hana--purchase-orders reads each
+    order with its items and schedule lines (``expand``), and an order of one item lands in Common with S/4's
+    material, text and unit (and quantity, price and delivery date, written or proposed as Common's amendment rules
+    say: ``taps/mapper-common/tests/test_s4hana_job.py``); an order of several items is refused by key, so the
+    job exits 1 naming them and Common keeps them as they were. Before, every order came without its items and
+    the job landed nothing (review25b F1)."""
+    from xlr8_sandbox.products.s4hana import COMM_PASSWORD
+
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    with run_sandbox(["s4hana", "common"], scale=200) as sandbox:
+        s4 = sandbox.emulator("s4hana").data  # type: ignore[attr-defined]
+        items = {o["PurchaseOrder"]: s4.items_of_order(o) for o in map(s4.purchase_order, range(100))}
+        single = sorted(n for n, its in items.items() if len(its) == 1)
+        several = sorted(n for n, its in items.items() if len(its) > 1)
+        assert single
+        assert several
+        common = sandbox.emulator("common").data  # type: ignore[attr-defined]
+        before = {p["po_number"]: dict(p) for p in common.purchase_orders()}
+        env = {
+            "TAP_SAP_S4HANA__PURCHASE_ORDERS_BASE_URL": sandbox.url("s4hana"),
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        }
+        result = project.meltano("run", "s4hana-into-common-job", env=env)
+        after = {p["po_number"]: dict(p) for p in common.purchase_orders()}
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"{len(several)} record(s) the template 's4hana' cannot carry were not sent on" in result.stderr
+    for number in single:
+        item = items[number][0]
+        assert (after[number]["product_id"], after[number]["product_name"], after[number]["unit"]) == (
+            item["Material"], item["PurchaseOrderItemText"], item["PurchaseOrderQuantityUnit"]
+        ), number  # fmt: skip
+    for number in several:
+        assert after[number] == before[number]
+    assert COMM_PASSWORD not in result.stdout + result.stderr

@@ -162,6 +162,9 @@ def make_plan(root: Path, environment: str, only: list[str] | None = None) -> De
     skipped: list[tuple[str, str]] = []
     for plugin in _plugins(data, "extractors"):
         name = str(plugin.get("name"))
+        if plugin.get("inherit_from"):  # a variant of a tap the demo runs anyway, configured for a job
+            skipped.append((name, f"a variant of {plugin['inherit_from']} for a job, not run into {TARGET}"))
+            continue
         product = product_for(name, plugin_config(data, "extractors", name, environment, root), EMULATORS)
         if product is None:
             skipped.append((name, "no sandbox emulator for its product yet"))

@@ -97,13 +97,16 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert s4["PurchasingProcessingStatus"] == "05"
     assert str(item["OrderQuantity"]) == "12.500"
     assert str(item["NetPriceAmount"]) == "4.10"
-    assert item["ScheduleLineDeliveryDate"] == "2024-03-01"
+    assert item["to_ScheduleLine"][0]["ScheduleLineDeliveryDate"] == "2024-03-01"  # the schedule line's
+    assert "NetAmount" not in item  # API_PURCHASEORDER_PROCESS_SRV's item has no net amount
+    assert item["NetPriceQuantity"] == Decimal(1)  # the price is per one unit
     with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
     with pytest.raises(MappingError, match="more than 2 decimal places"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
     item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
-            "PurchaseOrderQuantityUnit": None, "NetAmount": None, "ScheduleLineDeliveryDate": None}  # fmt: skip
+            "PurchaseOrderQuantityUnit": None, "NetPriceQuantity": "1",
+            "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "/Date(1709251200000)/"}]}}  # fmt: skip
     odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
              "PurchasingProcessingStatus": "01", "Supplier": None,
              "to_PurchaseOrderItem": {"results": [item]}}  # fmt: skip
@@ -111,9 +114,22 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert common["order_date"] == "2024-02-14"
     assert common["status"] == "draft"
     assert common["quantity"] == Decimal("3.000")
+    assert common["delivery_date"] == "2024-03-01"
+    per_hundred = {**odata, "to_PurchaseOrderItem": {"results": [{**item, "NetPriceQuantity": "100"}]}}
+    with pytest.raises(MappingError, match=r"NetPriceQuantity is 100, not 1: NetPriceAmount is then not a price per"):
+        template.map_record(per_hundred, "from_erp")  # 10.00 per 100 units would reach Common as 10.00 per unit
+    unread = {
+        **odata,
+        "to_PurchaseOrderItem": {"results": [{k: v for k, v in item.items() if k != "NetPriceQuantity"}]},
+    }
+    with pytest.raises(MappingError, match=r"'to_PurchaseOrderItem\[0\].NetPriceQuantity' of .* is absent"):
+        template.map_record(unread, "from_erp")
     two_items = {**odata, "to_PurchaseOrderItem": {"results": [{}, {}]}}
     with pytest.raises(MappingError, match="to_PurchaseOrderItem has 2 items"):
         template.map_record(two_items, "from_erp")
+    two_dates = {**item, "to_ScheduleLine": {"results": [{}, {}]}}  # a delivery split in two: no one date for Common
+    with pytest.raises(MappingError, match=r"to_PurchaseOrderItem\[0\].to_ScheduleLine has 2 items"):
+        template.map_record({**odata, "to_PurchaseOrderItem": {"results": [two_dates]}}, "from_erp")
 
 
 def test_an_absent_source_field_is_an_error_not_a_null() -> None:
@@ -124,8 +140,12 @@ def test_an_absent_source_field_is_an_error_not_a_null() -> None:
               "DocumentCurrency": "EUR", "PurchasingProcessingStatus": "01"}  # fmt: skip
     with pytest.raises(MappingError, match=r"PurchaseOrder='4500000001': to_PurchaseOrderItem is absent.*'expand'"):
         template.map_record(header, "from_erp")
-    with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
+    with pytest.raises(MappingError, match=r"to_ScheduleLine is absent.*\[to_PurchaseOrderItem/to_ScheduleLine\]"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1"}]}}, "from_erp")
+    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1}
+    with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
+        template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1", **lines}]}},
+                            "from_erp")  # fmt: skip
     nulls = {**header, "Supplier": None, "to_PurchaseOrderItem": None}
     assert template.map_record(nulls, "from_erp")["quantity"] is None  # present but null: stays null
     with pytest.raises(MappingError, match=r"field 'unit' of po_number='PO1' is absent"):

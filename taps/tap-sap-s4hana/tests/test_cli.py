@@ -34,8 +34,8 @@ def test_discover_then_sync_then_resume_from_state(
     catalog = json.loads(discovered.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == {
-        "A_PurchaseOrder", "A_PurchaseOrderItem", "A_PurOrdAccountAssignment", "A_CostCenter", "A_CostCenterText",
-        "PurchaseOrder", "PurchaseOrderItem",
+        "A_PurchaseOrder", "A_PurchaseOrderItem", "A_PurOrdAccountAssignment", "A_PurchaseOrderScheduleLine",
+        "A_CostCenter", "A_CostCenterText", "PurchaseOrder", "PurchaseOrderItem",
     }  # fmt: skip
     assert streams["PurchaseOrder"]["replication_key"] == "LastChangeDateTime"
     assert streams["A_PurOrdAccountAssignment"]["replication_key"] == "HeaderLastChangeDateTime"

@@ -138,3 +138,71 @@ def test_v4_service_decimals_dates_and_count(url: str, sandbox: Sandbox, emulato
     ]
     queries = [q for p, q in emulator.queries if p.endswith("/PurchaseOrder")]
     assert any("$count=true" in q for q in queries)
+
+
+def test_schedule_lines_are_read_through_their_order_by_purchasing_document(url: str, sandbox: Sandbox) -> None:
+    """S/4 keys schedule lines by PurchasingDocument, not PurchaseOrder: read through the order by that column.
+    Joined by PurchaseOrder (before), no line found its order and every line was skipped without a word, and an
+    incremental run failed on the filter."""
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderScheduleLine"], page_size=40)
+    first = run_tap(config)
+    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records("A_PurchaseOrder")}
+    lines = first.records("A_PurchaseOrderScheduleLine")
+    company = sandbox.ctx.company
+    assert len(lines) == sum(company.purchase_order(i).line_count for i in range(company.purchase_order_count))
+    assert all(line[HEADER_CHANGE_COLUMN] == orders[line["PurchasingDocument"]] for line in lines)
+    state = first.state
+    bookmark = state["bookmarks"]["A_PurchaseOrderScheduleLine"]["replication_key_value"]
+    again = run_tap(config, state=state).records("A_PurchaseOrderScheduleLine")
+    changed = {number for number, stamp in orders.items() if stamp >= bookmark}
+    assert changed
+    assert {line["PurchasingDocument"] for line in again} == changed  # the orders at the bookmark, read again
+    assert len(again) == len([line for line in lines if line["PurchasingDocument"] in changed])
+
+
+EXPAND = {"A_PurchaseOrder": ["to_PurchaseOrderItem", "to_PurchaseOrderItem/to_ScheduleLine"]}
+
+
+def test_expand_reads_each_order_with_its_items_and_their_schedule_lines(url: str) -> None:
+    config = basic_config(url, entity_sets=["A_PurchaseOrder"], page_size=40)
+    apart = run_tap({**config, "entity_sets": ["A_PurchaseOrderItem", "A_PurchaseOrderScheduleLine"]})
+    items = [{k: v for k, v in i.items() if k != HEADER_CHANGE_COLUMN} for i in apart.records("A_PurchaseOrderItem")]
+    lines = [
+        {k: v for k, v in s.items() if k != HEADER_CHANGE_COLUMN} for s in apart.records("A_PurchaseOrderScheduleLine")
+    ]
+    output = run_tap({**config, "expand": EXPAND})
+    orders = output.records("A_PurchaseOrder")
+    assert orders
+    for order in orders:
+        expected = [i for i in items if i["PurchaseOrder"] == order["PurchaseOrder"]]
+        got = order["to_PurchaseOrderItem"]
+        assert [{k: v for k, v in i.items() if k != "to_ScheduleLine"} for i in got] == expected
+        for item in got:
+            key = (item["PurchaseOrder"], item["PurchaseOrderItem"])
+            assert item["to_ScheduleLine"] == [
+                s for s in lines if (s["PurchasingDocument"], s["PurchasingDocumentItem"]) == key
+            ]
+    assert all(isinstance(i["OrderQuantity"], Decimal) for o in orders for i in o["to_PurchaseOrderItem"])
+    schema = output.schema("A_PurchaseOrder")["properties"]["to_PurchaseOrderItem"]
+    assert schema["type"] == "array"
+    assert "to_ScheduleLine" in schema["items"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("expand", "message"),
+    [
+        ({"A_Nowhere": ["to_PurchaseOrderItem"]}, r"setting 'expand' names A_Nowhere, not among the streams read"),
+        ({"A_PurchaseOrder": ["to_Items"]}, r"setting 'expand': A_PurchaseOrder has no navigation property 'to_Items'"),
+        (
+            {"A_PurchaseOrder": ["to_PurchaseOrderItem/to_Lines"]},
+            r"setting 'expand': A_PurchaseOrder/to_PurchaseOrderItem has no navigation property 'to_Lines'",
+        ),
+        ({"A_PurchaseOrderItem": ["to_ScheduleLine"]}, r"setting 'expand': A_PurchaseOrderItem is read through its"),
+    ],
+)
+def test_an_expand_the_metadata_does_not_have_is_refused_naming_the_setting(
+    url: str, expand: dict[str, list[str]], message: str
+) -> None:
+    config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], expand=expand)
+    with pytest.raises(ValueError, match=message):
+        TapSapS4Hana(config=config, parse_env_config=False).catalog  # noqa: B018

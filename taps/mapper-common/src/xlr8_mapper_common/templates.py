@@ -9,6 +9,8 @@ Format (see ``templates/s4hana.yaml``)::
     common_key: [po_number]           # key properties of each side's SCHEMA
     erp_key: [PurchaseOrder]
     single_item_lists: [to_PurchaseOrderItem]   # lists that must hold exactly one element (Common POs have one line)
+    fixed:                            # ERP values Common's fields assume: checked from the ERP, written to it
+      - {erp: "to_PurchaseOrderItem[0].NetPriceQuantity", value: 1, why: "Common's unit price is per one unit"}
     fields:
       - common: quantity              # a Common field name
         erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
@@ -61,6 +63,17 @@ def _shown(value: Any, names: tuple[str, ...]) -> str:
     return quoted_value(names, value, Redactor.default())
 
 
+def path_steps(path: str) -> list[tuple[str, int | None]]:
+    """``a[0].b`` -> ``[("a", 0), ("b", None)]``."""
+    out = []
+    for part in path.split("."):
+        match = _STEP.match(part)
+        if not match:
+            raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
+        out.append((match[1], int(match[2]) if match[2] is not None else None))
+    return out
+
+
 @dataclass(frozen=True)
 class FieldRule:
     common: str
@@ -70,14 +83,7 @@ class FieldRule:
     values: tuple[tuple[str, str], ...] = ()
 
     def steps(self, side: str) -> list[tuple[str, int | None]]:
-        path = self.common if side == "common" else self.erp
-        out = []
-        for part in path.split("."):
-            match = _STEP.match(part)
-            if not match:
-                raise MappingError(f"field path {path!r}: {part!r} is not name or name[index]")
-            out.append((match[1], int(match[2]) if match[2] is not None else None))
-        return out
+        return path_steps(self.common if side == "common" else self.erp)
 
     @cached_property
     def names(self) -> tuple[str, ...]:
@@ -104,6 +110,8 @@ class Template:
     erp_key: tuple[str, ...]
     single_item_lists: tuple[str, ...]
     fields: tuple[FieldRule, ...]
+    #: (ERP path, value, why): a record whose value differs is refused from the ERP; the value is written to it.
+    fixed: tuple[tuple[str, str, str], ...] = ()
 
     def source_stream(self, direction: Direction) -> str:
         return self.common_stream if direction == "to_erp" else self.erp_stream
@@ -118,9 +126,14 @@ class Template:
         """The JSON schema of mapped records (nested objects and one-element lists for ERP paths)."""
         root: dict[str, Any] = {"type": "object", "properties": {}}
         side = "erp" if direction == "to_erp" else "common"
-        for rule in self.fields:
+        placed = [(rule.steps(side), rule.json_schema()) for rule in self.fields]
+        if direction == "to_erp":
+            placed += [
+                (path_steps(path), {"type": ["number", "null"]} if _is_number(value) else {"type": ["string", "null"]})
+                for path, value, _ in self.fixed
+            ]
+        for steps, leaf in placed:
             node = root
-            steps = rule.steps(side)
             for name, index in steps[:-1]:
                 props = node["properties"]
                 if index is None:
@@ -130,24 +143,39 @@ class Template:
                         name, {"type": ["array", "null"], "items": {"type": "object", "properties": {}}}
                     )
                     node = holder["items"]
-            node["properties"][steps[-1][0]] = rule.json_schema()
+            node["properties"][steps[-1][0]] = leaf
         return root
 
     def map_record(self, record: dict[str, Any], direction: Direction) -> dict[str, Any]:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
         key = self.describe_key(record, direction)
         if direction == "from_erp":
-            for list_name in self.single_item_lists:
-                if list_name not in record:
+            for list_name in self.single_item_lists:  # outer lists first: an inner path goes through [0]
+                steps = path_steps(list_name)
+                if not _present(record, steps):
+                    expand = list_name.replace("[0].", "/")
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {list_name} is absent; the source must carry the "
-                        f"items (tap-sap-s4hana: setting 'expand' with {self.erp_stream}: [{list_name}])"
+                        f"items (tap-sap-s4hana: setting 'expand' with {self.erp_stream}: [{expand}])"
                     )
-                items = _as_list(record.get(list_name))
+                items = _as_list(_get(record, steps))
                 if items is not None and len(items) != 1:
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {list_name} has {len(items)} items; a Common purchase "
                         "order carries exactly one line"
+                    )
+            for path, expected, why in self.fixed:
+                steps = path_steps(path)
+                if not _present(record, steps):
+                    raise MappingError(
+                        f"{self.name}: field {path!r} of {key} is absent from the source record (not null: missing); "
+                        "the tap must read it"
+                    )
+                value = _get(record, steps)
+                if value is not None and not _same_value(value, expected):
+                    raise MappingError(
+                        f"{self.name}: {self.erp_stream} {key}: {path} is {value}, not {expected}: {why}; "
+                        "refusing rather than sending a wrong value"
                     )
         out: dict[str, Any] = {}
         for rule in self.fields:
@@ -160,6 +188,9 @@ class Template:
                 )
             converted = self._convert(rule, value, direction, key)
             _set(out, rule.steps(target_side), converted)
+        if direction == "to_erp":
+            for path, expected, _ in self.fixed:
+                _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
         return out
 
     def describe_key(self, record: dict[str, Any], direction: Direction) -> str:
@@ -224,6 +255,24 @@ def iso_date(value: Any, where: str, names: tuple[str, ...]) -> str:
     except ValueError:
         raise MappingError(f"{where}: {_shown(value, names)} is not an ISO 8601 date") from None
     return (moment.astimezone(UTC) if moment.tzinfo else moment).date().isoformat()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def _same_value(value: Any, expected: str) -> bool:
+    """``value`` equals the fixed value: as numbers when both are (``"1.000"``, ``1``, ``"1"``), else as text."""
+    if _is_number(expected) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value)) == Decimal(expected)
+        except InvalidOperation:
+            return False
+    return str(value) == expected
 
 
 def _as_list(value: Any) -> list[Any] | None:
@@ -314,6 +363,7 @@ def parse_template(data: Any, *, source: str = "template") -> Template:
             erp_key=tuple(data["erp_key"]),
             single_item_lists=tuple(data.get("single_item_lists") or ()),
             fields=fields,
+            fixed=tuple(_fixed(raw, source) for raw in data.get("fixed") or ()),
         )
     except KeyError as exc:
         raise MappingError(f"{source}: missing {exc.args[0]!r}") from None
@@ -323,6 +373,14 @@ def parse_template(data: Any, *, source: str = "template") -> Template:
         if twice:
             raise MappingError(f"{source}: {side} path(s) {', '.join(twice)} mapped twice")
     return template
+
+
+def _fixed(raw: Any, source: str) -> tuple[str, str, str]:
+    if not isinstance(raw, dict) or "erp" not in raw or "value" not in raw:
+        raise MappingError(f"{source}: every fixed value needs 'erp' and 'value' ({raw!r})")
+    path = str(raw["erp"])
+    path_steps(path)
+    return path, str(raw["value"]), str(raw.get("why") or "the template assumes it")
 
 
 def _rule(raw: Any, source: str) -> FieldRule:

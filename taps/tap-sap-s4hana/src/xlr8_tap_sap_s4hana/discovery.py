@@ -7,10 +7,10 @@ header's timestamp, carried on each item as ``HeaderLastChangeDateTime``; everyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from xlr8_kit.odata import ChangeKey, EntitySet, ServiceMetadata, change_key, entity_jsonschema
+from xlr8_kit.odata import ChangeKey, EntitySet, EntityType, ServiceMetadata, change_key, entity_jsonschema
 from xlr8_tap_sap_s4hana.streams import HEADER_LINKS, HeaderLink
 
 #: The column an item set carries its header's change timestamp in (its replication key).
@@ -37,6 +37,26 @@ class ServiceRef:
 
 
 @dataclass(frozen=True)
+class Expansion:
+    """A navigation property read inline with its source row (``$expand``): the rows it leads to are part of the
+    record (a list for a collection), so a purchase order and its items come from one answer, as S/4 holds them."""
+
+    name: str
+    entity: EntityType
+    many: bool
+    children: tuple[Expansion, ...] = ()
+
+    def jsonschema(self) -> dict[str, Any]:
+        schema = entity_jsonschema(self.entity)
+        for child in self.children:
+            schema["properties"][child.name] = child.jsonschema()
+        if self.many:
+            return {"type": "array", "items": schema, "description": f"{self.name} ($expand): every related row"}
+        schema["type"] = ["object", "null"]
+        return schema
+
+
+@dataclass(frozen=True)
 class StreamPlan:
     service: ServiceRef
     version: int
@@ -49,6 +69,8 @@ class StreamPlan:
     header: HeaderLink | None = None
     header_entity: EntitySet | None = None
     header_change: ChangeKey | None = None
+    #: Navigation properties read inline (the ``expand`` setting).
+    expand: tuple[Expansion, ...] = ()
 
     @property
     def replication_key(self) -> str | None:
@@ -106,3 +128,55 @@ def select_plans(plans: list[StreamPlan], wanted: tuple[str, ...]) -> list[Strea
             f"(available: {', '.join(sorted(known))})"
         )
     return [p for p in plans if p.name in wanted]
+
+
+def with_expansions(
+    plans: list[StreamPlan], metadata: dict[str, ServiceMetadata], expand: dict[str, tuple[str, ...]]
+) -> list[StreamPlan]:
+    """Plans with the ``expand`` setting's navigation paths (``to_PurchaseOrderItem/to_ScheduleLine``) resolved
+    against each service's ``$metadata`` and added to the stream's schema; every error names the setting."""
+    by_name = {p.name: p for p in plans}
+    unknown = [name for name in expand if name not in by_name]
+    if unknown:
+        raise ValueError(
+            f"setting 'expand' names {', '.join(unknown)}, not among the streams read (check 'entity_sets' and "
+            f"'services'; read: {', '.join(sorted(by_name))})"
+        )
+    out = []
+    for plan in plans:
+        paths = expand.get(plan.name)
+        if not paths:
+            out.append(plan)
+            continue
+        if plan.version >= 4:
+            raise ValueError(f"setting 'expand': {plan.name} is an OData v4 set; only v2 services are expanded")
+        if plan.header is not None:
+            raise ValueError(f"setting 'expand': {plan.name} is read through its header; expand the header instead")
+        tree: dict[str, Any] = {}
+        for path in paths:
+            node = tree
+            for segment in path.strip().split("/"):
+                node = node.setdefault(segment, {})
+        expansions = _expansions(plan.entity_set.entity_type, tree, metadata[plan.service.path], plan.name)
+        schema = {**plan.schema, "properties": dict(plan.schema["properties"])}
+        for expansion in expansions:
+            schema["properties"][expansion.name] = expansion.jsonschema()
+        out.append(replace(plan, schema=schema, expand=expansions))
+    return out
+
+
+def _expansions(
+    entity: EntityType, tree: dict[str, Any], metadata: ServiceMetadata, where: str
+) -> tuple[Expansion, ...]:
+    found = []
+    for name, below in tree.items():
+        nav = entity.navigation.get(name)
+        target = metadata.entity_types.get(nav.target_type or "") if nav is not None else None
+        if nav is None or target is None:
+            raise ValueError(
+                f"setting 'expand': {where} has no navigation property {name!r} in $metadata (its navigation "
+                f"properties: {', '.join(sorted(entity.navigation)) or 'none'})"
+            )
+        children = _expansions(target, below, metadata, f"{where}/{name}")
+        found.append(Expansion(name, target, nav.multiplicity == "*", children))
+    return tuple(found)

@@ -33,6 +33,7 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     "A_Customer": StreamDeclaration("customer"),
     "A_PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
     "A_PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "A_PurchaseOrderScheduleLine": StreamDeclaration("purchase_order"),
     "A_PurOrdAccountAssignment": StreamDeclaration(
         "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
     ),
@@ -51,11 +52,12 @@ _PO = {"PurchaseOrder": "PurchaseOrder"}
 #: Purchase order sub-sets of API_PURCHASEORDER_PROCESS_SRV (v2) and the v4 purchaseorder service: a change to any
 #: of them stamps the order's ``LastChangeDateTime``.
 HEADER_LINKS: dict[str, HeaderLink] = {
+    #: S/4 keys schedule lines by PurchasingDocument (and -Item), not PurchaseOrder (API_PURCHASEORDER_PROCESS_SRV).
+    "A_PurchaseOrderScheduleLine": HeaderLink("A_PurchaseOrder", {"PurchasingDocument": "PurchaseOrder"}),
     **{
         name: HeaderLink("A_PurchaseOrder", _PO)
         for name in (
             "A_PurchaseOrderItem",
-            "A_PurchaseOrderScheduleLine",
             "A_PurOrdAccountAssignment",
             "A_PurOrdPricingElement",
             "A_PurchaseOrderItemNote",

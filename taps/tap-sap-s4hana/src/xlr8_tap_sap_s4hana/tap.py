@@ -20,7 +20,7 @@ from xlr8_kit.rest import (
 )
 from xlr8_tap_sap_s4hana import auth as s4_auth
 from xlr8_tap_sap_s4hana.client import S4Client, stream_class
-from xlr8_tap_sap_s4hana.discovery import ServiceRef, plan_streams, select_plans
+from xlr8_tap_sap_s4hana.discovery import ServiceRef, plan_streams, select_plans, with_expansions
 from xlr8_tap_sap_s4hana.streams import DEFAULT_SERVICES, declaration_for
 
 if t.TYPE_CHECKING:
@@ -83,6 +83,14 @@ PRODUCT_SETTINGS = th.PropertiesList(
         description="Only these entity sets (stream names) of the services; default every set.",
     ),
     th.Property(
+        "expand",
+        th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+        description="Navigation properties read inline with each row ($expand, v2 services), per stream, e.g. "
+        '{"A_PurchaseOrder": ["to_PurchaseOrderItem", "to_PurchaseOrderItem/to_ScheduleLine"]}: a purchase order '
+        "with its items and their schedule lines in one record. A row the server answers without them stops the "
+        "stream (it is never emitted without its items).",
+    ),
+    th.Property(
         "page_size",
         th.IntegerType,
         default=DEFAULT_PAGE_SIZE,
@@ -112,6 +120,8 @@ class S4Settings:
     entity_sets: tuple[str, ...]
     page_size: int
     filters: str | None
+    #: Stream -> navigation paths read inline (``$expand``).
+    expand: dict[str, tuple[str, ...]]
 
     def __repr__(self) -> str:
         return f"S4Settings(base_url={self.base_url!r}, auth_type={self.auth_type!r})"
@@ -148,6 +158,19 @@ class S4Settings:
         bad = [s.configured for s in services if not s.configured.strip() or " " in s.configured.strip()]
         if bad:
             errors.append(f"setting 'services' has unusable entries: {bad}")
+        raw_expand = config.get("expand") or {}
+        expand: dict[str, tuple[str, ...]] = {}
+        if not isinstance(raw_expand, dict):
+            errors.append("setting 'expand' must be an object: stream name -> list of navigation paths")
+        else:
+            for stream, paths in raw_expand.items():
+                listed = [paths] if isinstance(paths, str) else paths
+                if not isinstance(listed, list) or not all(
+                    isinstance(p, str) and p.strip() and " " not in p.strip() for p in listed
+                ):
+                    errors.append(f"setting 'expand': {stream!r} must list navigation paths such as to_Item/to_Line")
+                    continue
+                expand[str(stream)] = tuple(p.strip() for p in listed)
         if errors:
             raise ConfigValidationError("tap-sap-s4hana: invalid configuration: " + "; ".join(errors), errors=errors)
         return cls(
@@ -168,6 +191,7 @@ class S4Settings:
             entity_sets=tuple(config.get("entity_sets") or ()),
             page_size=page_size,
             filters=config.get("filters"),
+            expand=expand,
         )
 
 
@@ -202,9 +226,11 @@ class TapSapS4Hana(KitTap):
     def discover_streams(self) -> list[Stream]:
         plans = []
         taken: set[str] = set()
+        metadata = {}
         for service in self.settings.services:
-            plans.extend(plan_streams(service, self.client.metadata(service), taken))
-        selected = select_plans(plans, self.settings.entity_sets)
+            metadata[service.path] = self.client.metadata(service)
+            plans.extend(plan_streams(service, metadata[service.path], taken))
+        selected = with_expansions(select_plans(plans, self.settings.entity_sets), metadata, self.settings.expand)
         return [stream_class(plan, declaration_for(plan.entity_set.name))(self) for plan in selected]
 
 

@@ -10,7 +10,8 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 ``server_page_size`` and a longer window continues through ``$skiptoken``. Errors are Gateway's JSON bodies.
 
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
-``ignore_skip`` (``$skip`` is ignored), ``insert_at`` (where ``insert_records`` puts new business partners
+``ignore_skip`` (``$skip`` is ignored), ``expand_ignored`` (``$expand`` answered with deferred links),
+``insert_at`` (where ``insert_records`` puts new business partners
 among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
 instead of ``N`` + its number: where it sorts under ``$orderby``) and
@@ -176,6 +177,8 @@ class S4HanaEmulator(ProductEmulator):
         self.server_page_size = DEFAULT_SERVER_PAGE_SIZE
         self.repeat_next_link = False
         self.ignore_skip = False
+        #: ``$expand`` is accepted but navigation properties stay ``__deferred`` (a server that did not expand).
+        self.expand_ignored = False
         self.insert_at = 0
         self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
@@ -278,11 +281,11 @@ class S4HanaEmulator(ProductEmulator):
         params = request.query_params
         if service.version == 2 and params.get("$format", "json").lower() != "json":
             raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "Only $format=json is emulated")
-        if params.get("$expand"):
-            raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "$expand is not emulated")
+        expand = self._expand_tree(service, s4set, params.get("$expand"))
         select = [s.strip() for s in params["$select"].split(",")] if params.get("$select") else None
+        navs = {nav.name for nav in s4set.navs}
         for name in select or []:
-            if name not in entity.by_name:
+            if name not in entity.by_name and name not in navs:
                 raise S4Error(400, "/IWBEP/CM_MGW_RT/022", f"Property '{name}' is invalid")
         top = self._int(params.get("$top"), "$top")
         skip = 0 if self.ignore_skip else (self._int(params.get("$skip"), "$skip") or 0)
@@ -305,7 +308,7 @@ class S4HanaEmulator(ProductEmulator):
         total = len(identities) if identities is not None else self._natural_count(s4set)
         stop = min(total, end if end is not None else total, offset + page_size)
         picked = range(offset, max(offset, stop))
-        kept = self._kept_rows(service, s4set, request, select)
+        kept = None if expand else self._kept_rows(service, s4set, request, select)
         if kept is None:
             rows = [r for i in picked if (r := self._resolve(s4set, identities, i)) is not None]
         more = stop < (min(total, end) if end is not None else total)
@@ -324,9 +327,11 @@ class S4HanaEmulator(ProductEmulator):
             return self._page_from_kept(service, s4set, request, kept, identities, picked, total, next_token, query)
         if service.version == 2:
             service_url = str(request.base_url).rstrip("/") + service.path
-            results = [serialize_v2(service, s4set, row, service_url) for row in rows]
+            results = [self._expanded_v2(service, s4set, row, service_url, expand) for row in rows]
             if select is not None:
-                results = [{k: v for k, v in r.items() if k in select or k == "__metadata"} for r in results]
+                results = [
+                    {k: v for k, v in r.items() if k in select or k == "__metadata" or k in expand} for r in results
+                ]
             body: dict[str, Any] = {}
             if params.get("$inlinecount") == "allpages":
                 body["__count"] = str(total)  # only when asked for, ahead of the results (Gateway's order)
@@ -346,6 +351,45 @@ class S4HanaEmulator(ProductEmulator):
             v4_body["@odata.nextLink"] = f"{entity.name}?{query}"
         media = "application/json;odata.metadata=minimal" + (";IEEE754Compatible=true" if ieee else "")
         return Response(dumps_v4(v4_body), media_type=media)
+
+    def _expand_tree(self, service: Service, s4set: S4Set, text: str | None) -> dict[str, Any]:
+        """``$expand=to_A,to_A/to_B`` as a tree of navigation names, each checked against its set's navigation
+        properties (Gateway answers an unknown one with 400). v4 ``$expand`` is not emulated."""
+        tree: dict[str, Any] = {}
+        if not text:
+            return tree
+        if service.version >= 4:
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "$expand is not emulated for OData v4 services")
+        for path in (p.strip() for p in text.split(",")):
+            current, node = s4set, tree
+            for segment in path.split("/"):
+                nav = next((n for n in current.navs if n.name == segment), None)
+                if nav is None or nav.related is None:
+                    raise S4Error(
+                        400, "/IWBEP/CM_MGW_RT/021", f"Property '{segment}' at offset '0' has invalid value '{path}'"
+                    )
+                node = node.setdefault(segment, {})
+                current = service.sets[nav.target]
+        return tree
+
+    def _expanded_v2(
+        self, service: Service, s4set: S4Set, row: dict[str, Any], service_url: str, expand: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A v2 entry with the ``expand`` tree's navigation properties inline (``{"results": [...]}`` for a
+        collection, as JSON verbose writes them); ``expand_ignored`` leaves them deferred (a server that did not
+        expand)."""
+        out = serialize_v2(service, s4set, row, service_url)
+        if self.expand_ignored:
+            return out
+        for nav in s4set.navs:
+            if nav.name not in expand or nav.related is None:
+                continue
+            target = service.sets[nav.target]
+            children = [
+                self._expanded_v2(service, target, child, service_url, expand[nav.name]) for child in nav.related(row)
+            ]
+            out[nav.name] = {"results": children} if nav.many else (children[0] if children else None)
+        return out
 
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -140,9 +140,32 @@ class S4Data:
         return {
             "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
             "PurchaseOrderItemText": item.description, "Plant": "1010", "MaterialGroup": "L001",
+            "Material": f"MAT-{item.gl_account}", "NetPriceQuantity": Decimal(1),
             "OrderQuantity": item.quantity, "PurchaseOrderQuantityUnit": item.unit, "NetPriceAmount": item.net_price,
             "NetAmount": item.net_amount, "DocumentCurrency": item.currency, "AccountAssignmentCategory": "K",
         }  # fmt: skip
+
+    def schedule_line(self, k: int) -> dict[str, Any]:
+        """Item ``k``'s schedule line (one per item): its delivery date, some weeks after the order date."""
+        header, line = self.item_offsets.locate(k)
+        item = self._po_items(header)[line]
+        delivery = self._po(header).order_date + timedelta(days=14 + 7 * line)
+        return {
+            "PurchasingDocument": item.po_id, "PurchasingDocumentItem": f"{item.item_number:05d}",
+            "ScheduleLine": "0001", "ScheduleLineDeliveryDate": day(delivery),
+            "PurchaseOrderQuantityUnit": item.unit, "ScheduleLineOrderQuantity": item.quantity,
+        }  # fmt: skip
+
+    def items_of_order(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        """``to_PurchaseOrderItem`` of one order row: its items, in item order."""
+        return [self.purchase_order_item(k) for k in self.po_items_of(str(order.get("PurchaseOrder")))]
+
+    def schedule_lines_of_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """``to_ScheduleLine`` of one item row."""
+        indexes = self.po_items_of(str(item.get("PurchaseOrder")))
+        number = str(item.get("PurchaseOrderItem") or "")
+        position = int(number) // 10 - 1 if number.isdigit() else -1
+        return [self.schedule_line(indexes[position])] if 0 <= position < len(indexes) else []
 
     def account_assignment(self, k: int) -> dict[str, Any]:
         """Item ``k``'s account assignment (category K: one cost center and G/L account per item)."""
@@ -290,6 +313,16 @@ class S4Data:
             P("NetAmount", "Edm.Decimal", **amount("Net Order Value", 16, 3)),
             P("DocumentCurrency", max_length=5, label="Currency"),
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
+            P("Material", max_length=40, label="Material"),
+            P("NetPriceQuantity", "Edm.Decimal", label="Price Unit", precision=5, scale=0),
+        ]
+        schedule_props: list[Prop] = [  # keyed by PurchasingDocument/-Item, as S/4 names them (not PurchaseOrder)
+            P("PurchasingDocument", max_length=10, label="Purchasing Document"),
+            P("PurchasingDocumentItem", max_length=5, label="Item"),
+            P("ScheduleLine", max_length=4, label="Schedule Line"),
+            P("ScheduleLineDeliveryDate", "Edm.DateTime", "Delivery Date", day=True),
+            P("PurchaseOrderQuantityUnit", max_length=3, label="Order Unit"),
+            P("ScheduleLineOrderQuantity", "Edm.Decimal", **amount("Scheduled Quantity", 13, 3)),
         ]
         assignment_props: list[Prop] = [
             P("PurchaseOrder", max_length=10, label="Purchasing Document"),
@@ -305,12 +338,19 @@ class S4Data:
         ]
         po = S4Set(EntityDef("A_PurchaseOrder", "Purchase Order", ("PurchaseOrder",), po_props,
                              lambda: c.purchase_order_count, self.purchase_order),
-                   "A_PurchaseOrderType", [S4Nav("to_PurchaseOrderItem", "A_PurchaseOrderItem", True)])  # fmt: skip
+                   "A_PurchaseOrderType",
+                   [S4Nav("to_PurchaseOrderItem", "A_PurchaseOrderItem", True, self.items_of_order)])  # fmt: skip
         po_item = S4Set(EntityDef("A_PurchaseOrderItem", "Purchase Order Item", ("PurchaseOrder", "PurchaseOrderItem"),
                                   item_props, lambda: self.item_offsets.total, self.purchase_order_item),
                         "A_PurchaseOrderItemType",
                         [S4Nav("to_PurchaseOrder", "A_PurchaseOrder", False),
-                         S4Nav("to_AccountAssignment", "A_PurOrdAccountAssignment", True)])  # fmt: skip
+                         S4Nav("to_AccountAssignment", "A_PurOrdAccountAssignment", True),
+                         S4Nav("to_ScheduleLine", "A_PurchaseOrderScheduleLine", True,
+                               self.schedule_lines_of_item)])  # fmt: skip
+        schedule = S4Set(EntityDef("A_PurchaseOrderScheduleLine", "Schedule Lines",
+                                   ("PurchasingDocument", "PurchasingDocumentItem", "ScheduleLine"), schedule_props,
+                                   lambda: self.item_offsets.total, self.schedule_line),
+                         "A_PurchaseOrderScheduleLineType")  # fmt: skip
         assignment = S4Set(EntityDef("A_PurOrdAccountAssignment", "Account Assignment",
                                      ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber"),
                                      assignment_props, lambda: self.item_offsets.total, self.account_assignment),
@@ -401,7 +441,7 @@ class S4Data:
 
         return [
             v2("API_BUSINESS_PARTNER", bp, supplier, customer),
-            v2("API_PURCHASEORDER_PROCESS_SRV", po, po_item, assignment),
+            v2("API_PURCHASEORDER_PROCESS_SRV", po, po_item, assignment, schedule),
             v2("API_COSTCENTER_SRV", cost_center, cost_center_text),
             v2("API_JOURNALENTRYITEMBASIC_SRV", journal),
             v2("API_GLACCOUNTINCHARTOFACCOUNTS_SRV", gl, gl_text),

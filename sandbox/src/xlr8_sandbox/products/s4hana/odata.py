@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -38,11 +38,12 @@ class S4Prop(Prop):
 
 @dataclass(frozen=True)
 class S4Nav:
-    """A navigation property (never expanded by the tap; declared so the metadata is realistic)."""
+    """A navigation property; with ``related`` (the target rows of one source row) it can be ``$expand``-ed."""
 
     name: str
     target: str
     many: bool
+    related: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = field(default=None, compare=False)
 
 
 @dataclass
