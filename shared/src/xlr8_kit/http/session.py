@@ -356,6 +356,8 @@ class ResilientSession(requests.Session):
         self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         self._header_sets: dict[tuple[Any, ...], CaseInsensitiveDict[Any]] = {}
+        #: The environment's proxies and CA bundle per origin (``_environment_for``), read once per session.
+        self._environment: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
         # No urllib3-level retries: every attempt is ours, counted and audited (A14). Connections a signal ending
         # the process can cut (``abort.TERMINATION``); token requests have their own, never cut.
         adapter = abortable_adapter()
@@ -394,6 +396,20 @@ class ResilientSession(requests.Session):
         if isinstance(self.verify, str) and self.verify:
             return self.verify
         return True
+
+    def _environment_for(self, url: str) -> tuple[dict[str, str], Any]:
+        """What ``session.request()`` takes from the environment for ``url`` (``merge_environment_settings``:
+        ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` minus ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``), worked out once
+        per origin for the session's life: a run's environment does not change, and the look-up (every variable
+        scanned, ``NO_PROXY`` matched) is not paid per page. Taken before the attempts, so never timed with one."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._environment.get(key)
+        if found is None:
+            merged = self.merge_environment_settings(url, {}, None, None, None)
+            found = (dict(merged["proxies"] or {}), merged["verify"])
+            self._environment[key] = found  # a session speaks to one to three origins
+        return found
 
     def _reserve_quota(self, path: str, kind: str, share: float | None) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
@@ -566,6 +582,18 @@ class ResilientSession(requests.Session):
         label = f"{self.product} {method} {path}"
         self.check_url(url)
         allow_redirects = bool(kwargs.pop("allow_redirects", True))
+        if "proxies" not in kwargs and self.trust_env:
+            # Sent as a prepared request (every stream's pages, the taps' clients): the environment's proxy and CA
+            # bundle apply as they do to ``request()`` (the token calls). Without it the token went through the
+            # customer's proxy and the data direct (audit25d F9).
+            proxies, verify = self._environment_for(url)
+            kwargs["proxies"] = dict(proxies)
+            # A CA bundle asked for by the call stays. Plain http (loopback only) verifies nothing: a bundle there
+            # would only key another urllib3 pool than the one its requests used so far.
+            if url.startswith("https:") and kwargs.get("verify") in (None, True):
+                kwargs["verify"] = verify
+        if self.proxies:  # the proxy_url setting wins over the environment's, on both paths
+            kwargs["proxies"] = {**(kwargs.get("proxies") or {}), **self.proxies}
         kwargs["verify"] = self._verify_setting(kwargs.get("verify"))
         kwargs.setdefault("cert", self.cert)
         kwargs.setdefault("proxies", self.proxies)
