@@ -80,7 +80,7 @@ from xlr8_kit.http.errors import (
 )
 from xlr8_kit.http.proxy import proxy_refused
 from xlr8_kit.http.ratelimit import TokenBucket
-from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after
+from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after, server_now
 from xlr8_kit.redaction import Redactor
 
 logger = logging.getLogger("xlr8_kit.http")
@@ -673,7 +673,9 @@ class ResilientSession(requests.Session):
                     breaker.record_success()
                     return response
                 if verdict == "retry":
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), now=self.wall(), server_date=response.headers.get("Date")
+                    )
                     # A failed attempt counts against the host only when its request gives up (below): a round
                     # of 5xx on the requests in flight must not open the circuit before any was retried (F8). A
                     # 503 that says when to come back (throttling) is the host pacing us, not failing: no probe
@@ -992,7 +994,8 @@ def _never_sent(error: BaseException | None) -> bool:
 
 
 def window_reset_in(response: requests.Response, *, now: float) -> float | None:
-    """Seconds until a spent rate-limit window resets, when a 2xx says ``remaining: 0`` (adaptive limiting)."""
+    """Seconds until a spent rate-limit window resets, when a 2xx says ``remaining: 0`` (adaptive limiting). A reset
+    given as an epoch is a moment on the server's clock: counted from the answer's ``Date`` (else ``now``)."""
     if response.status_code >= 400:
         return None  # 429 and friends go through Retry-After
     headers = response.headers
@@ -1007,8 +1010,8 @@ def window_reset_in(response: requests.Response, *, now: float) -> float | None:
             value = float(reset)
         except ValueError:
             return None
-        if value > 1_000_000_000:  # an epoch timestamp rather than a delta
-            value -= now
+        if value > 1_000_000_000:  # an epoch timestamp rather than a delta: a moment on the server's clock
+            value -= server_now(headers.get("Date"), now)
         return max(0.0, value)
     return None
 
