@@ -186,7 +186,10 @@ def _make_handler(server: AuthServer) -> type[BaseHTTPRequestHandler]:
                     server.api_calls.append(call)
                 status, body, headers = server.handle_api(call)
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
+            self.send_response_only(status)  # send_response without its Date when the script gives one
+            self.send_header("Server", self.version_string())
+            if "Date" not in headers:
+                self.send_header("Date", self.date_time_string())
             content_type = "text/html" if isinstance(body, bytes) else "application/json"
             self.send_header("Content-Type", headers.pop("Content-Type", content_type))
             for name, value in headers.items():

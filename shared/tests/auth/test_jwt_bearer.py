@@ -16,12 +16,17 @@ from xlr8_kit.auth.jwt_bearer import JWT_BEARER_GRANT
 from xlr8_kit.redaction import Redactor
 
 AUDIENCE = "https://login.salesforce.com"
+#: The tenant's clock minus ours (seconds), for the token endpoint below; 0 unless a test sets it.
+TENANT = {"skew": 0.0}
 
 
 @pytest.fixture
 def salesforce_like(auth_server, customer_keys):
-    """Verify like Salesforce: RS256 with the registered key, aud/iss/sub, exp at most 3 minutes ahead."""
+    """Verify like Salesforce: RS256 with the registered key, aud/iss/sub, exp at most 3 minutes ahead; and, as
+    verifiers without leeway do (PyJWT's defaults), ``iat`` and ``nbf`` not in the future: all on the tenant's clock
+    (``TENANT["skew"]`` off ours)."""
     seen: list[tuple[dict, dict]] = []
+    TENANT["skew"] = 0.0
 
     def handler(call):
         if call.form.get("grant_type") != JWT_BEARER_GRANT:
@@ -33,13 +38,15 @@ def salesforce_like(auth_server, customer_keys):
                 customer_keys.public_pem,
                 algorithms=["RS256"],
                 audience=AUDIENCE,
-                options={"verify_exp": False, "verify_iat": False},
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.InvalidTokenError as exc:
             return 400, {"error": "invalid_grant", "error_description": f"bad assertion: {type(exc).__name__}"}, {}
-        now = auth_server.clock()
+        now = auth_server.clock() + TENANT["skew"]
         if not now < claims["exp"] <= now + 180:
             return 400, {"error": "invalid_grant", "error_description": "expired or too long-lived"}, {}
+        if any(claims.get(name, now) > now for name in ("iat", "nbf")):
+            return 400, {"error": "invalid_grant", "error_description": "issued in the future"}, {}
         seen.append((jwt.get_unverified_header(assertion), claims))
         body = auth_server.issue(expires_in=None)  # Salesforce sends no expires_in
         body["instance_url"] = "https://acme.my.salesforce.com"
@@ -73,8 +80,8 @@ def test_jwt_claims_and_signature_verified_with_public_key(auth_server, salesfor
     assert claims["iss"] == "3MVG9consumerkey"
     assert claims["sub"] == "integration@acme.example"
     assert claims["aud"] == AUDIENCE
-    assert claims["iat"] == int(clock())
-    assert claims["exp"] == int(clock()) + 180
+    assert claims["iat"] == claims["nbf"] == int(clock()) - 30  # ISSUED_SKEW_S
+    assert claims["exp"] == claims["iat"] + 180
     assert len(claims["jti"]) == 32
     token = auth.token
     assert token is not None
@@ -162,3 +169,25 @@ def test_jwt_garbage_key_and_bad_lifetime(session):
         JWTBearer("https://login.example/token", "c", "u", "not a key", AUDIENCE, session=session)
     with pytest.raises(ValueError, match="assertion_lifetime_s"):
         JWTBearer("https://l/t", "c", "u", "x", AUDIENCE, assertion_lifetime_s=3600, session=session)
+
+
+@pytest.mark.parametrize("skew", [-5.0, -29.0, 5.0])
+def test_a_tenant_clock_a_little_off_ours_accepts_the_assertion(
+    auth_server, salesforce_like, session, clock, customer_keys, skew
+):
+    """audit25d F10: ``iat`` was our now, so a tenant whose clock is seconds behind ours saw it issued in the future
+    and refused the token; ``iat``/``nbf`` are set 30 s back, and ``exp`` stays within 3 minutes of its clock."""
+    TENANT["skew"] = skew
+    auth = _jwt(auth_server, session, clock, customer_keys)
+    assert session.get(auth_server.api_url, auth=auth).status_code == 200
+    ((_, claims),) = salesforce_like
+    assert claims["iat"] <= clock() + skew < claims["exp"] <= clock() + skew + 180
+
+
+def test_a_short_assertion_lifetime_is_set_back_by_half_of_it_at_most(
+    auth_server, salesforce_like, session, clock, customer_keys
+):
+    auth = _jwt(auth_server, session, clock, customer_keys, assertion_lifetime_s=20)
+    assert session.get(auth_server.api_url, auth=auth).status_code == 200
+    ((_, claims),) = salesforce_like
+    assert (claims["iat"], claims["exp"]) == (int(clock()) - 10, int(clock()) + 10)

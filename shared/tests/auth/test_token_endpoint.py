@@ -4,6 +4,7 @@ fatal at once with a "re-authorise" message and no secret in it. Client authenti
 from __future__ import annotations
 
 import socket
+from email.utils import formatdate
 
 import pytest
 
@@ -48,6 +49,20 @@ def test_b3_429_honours_retry_after(auth_server, session, clock, sleeper):
     assert sleeper.waits
     assert sleeper.waits[0] >= 7
     assert len(auth_server.token_calls) == 2
+
+
+@pytest.mark.parametrize("skew", [-3600, 0, 600])
+def test_b3_429_honours_an_http_date_retry_after_on_the_servers_clock(auth_server, session, clock, sleeper, skew):
+    """audit25d F5: a date was ignored (the backoff asked again after about a second); it is counted from the
+    answer's ``Date`` (the server's clock, ``skew`` off ours)."""
+    server_now = clock() + skew
+    dated = {"Date": formatdate(server_now, usegmt=True), "Retry-After": formatdate(server_now + 7, usegmt=True)}
+    auth_server.token_script = [(429, {"error": "slow down"}, dated)]
+    auth = _cc(auth_server, session, clock, sleeper)
+    auth.current_token()
+    assert len(auth_server.token_calls) == 2
+    assert len(sleeper.waits) == 1
+    assert 7 <= sleeper.waits[0] < 7.5  # the larger of the date and the backoff (1-1.5 s)
 
 
 def test_b3_persistent_5xx_is_fatal_within_budget(auth_server, session, clock, sleeper):

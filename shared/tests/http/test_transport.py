@@ -51,9 +51,22 @@ def test_a1_retry_after_seconds_waits_at_least_that_long(server, make_session, f
     assert "page=2" not in text
 
 
-def test_a2_retry_after_http_date(server, make_session, fake_time):
+@pytest.mark.parametrize("skew", [0, -3 * 86_400, -300, 300])
+def test_a2_retry_after_http_date_is_counted_from_the_servers_date(server, make_session, fake_time, skew):
+    """The date is a moment on the server's clock, whose ``Date`` is ``skew`` seconds off ours: 45 s whatever the
+    skew (audit25d F5: counted from our clock, 5 minutes behind was no wait, 5 ahead 345 s)."""
+    now = fake_time.wall() + skew
+    dated = {"Date": formatdate(now, usegmt=True), "Retry-After": formatdate(now + 45, usegmt=True)}
+    server.script("/items", Reply(429, headers=dated), Reply(200))
+    make_session().get(server.url + "/items")
+    assert len(fake_time.sleeps) == 1
+    assert 45 <= fake_time.sleeps[0] <= 46  # jitter goes on top only
+
+
+def test_a2_retry_after_http_date_without_a_valid_date_is_counted_from_ours(server, make_session, fake_time):
     retry_at = fake_time.wall() + 45
-    server.script("/items", Reply(429, headers={"Retry-After": formatdate(retry_at, usegmt=True)}), Reply(200))
+    dated = {"Date": "yesterday", "Retry-After": formatdate(retry_at, usegmt=True)}
+    server.script("/items", Reply(429, headers=dated), Reply(200))
     make_session().get(server.url + "/items")
     assert len(fake_time.sleeps) == 1
     assert 45 <= fake_time.sleeps[0] <= 46

@@ -103,7 +103,9 @@ class SandboxMiddleware:
             body = spec.body or json.dumps({"error": "injected fault", "status": spec.status})
             await send_fault_response(send, FaultResponse(spec.status, body, headers=dict(spec.headers)))
         elif kind == "rate_limit":
-            headers = {"Retry-After": retry_after_value(spec), **spec.headers}
+            # An HTTP-date on the clock the answer's Date header is written on, as a server's own
+            now = self.ctx.clock.now() if self.emulator.sandbox_date_header else datetime.now(UTC)
+            headers = {"Retry-After": retry_after_value(spec, now=now), **spec.headers}
             body = spec.body or json.dumps({"error": "rate_limited", "message": "Too many requests"})
             await send_fault_response(send, FaultResponse(429, body, headers=headers))
         elif kind == "reset":
@@ -169,12 +171,14 @@ def _held(send: Send, seconds: float) -> Send:
     return late
 
 
-def retry_after_value(spec: FaultSpec) -> str:
+def retry_after_value(spec: FaultSpec, *, now: datetime) -> str:
+    """The fault's ``Retry-After``: its text as given, or its seconds, as an HTTP-date counted from ``now`` (the
+    server's clock, the one its ``Date`` header says) when asked for."""
     if isinstance(spec.retry_after, str):
         return spec.retry_after
     seconds = 1.0 if spec.retry_after is None else float(spec.retry_after)
     if spec.retry_after_format == "http-date":
-        return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
+        return format_datetime(now.astimezone(UTC) + timedelta(seconds=seconds), usegmt=True)
     return str(int(seconds)) if seconds.is_integer() else str(seconds)
 
 

@@ -51,6 +51,7 @@ from xlr8_kit.http.errors import (
     ServerUnavailableError,
     TLSVerificationError,
 )
+from xlr8_kit.http.retry import parse_retry_after
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import writing
 
@@ -353,7 +354,7 @@ class TokenAuthenticator(AuthBase, ABC):
                     200 <= response.status_code < 300 and payload is None
                 ):
                     failure = f"HTTP {response.status_code}"
-                    retry_after = _retry_after_seconds(response)
+                    retry_after = _retry_after_seconds(response, now=self.clock())
                 else:
                     self._raise_rejected(response, payload, path)
             elapsed = self.clock() - started
@@ -414,12 +415,7 @@ def _path(url: str | None) -> str:
     return urlparse(url or "").path or "/"
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+def _retry_after_seconds(response: requests.Response, *, now: float) -> float | None:
+    """The token endpoint's ``Retry-After``, seconds or an HTTP-date on the server's clock (its ``Date``; audit25d
+    F5): a date was ignored before, and the backoff's first second or two asked again far too early."""
+    return parse_retry_after(response.headers.get("Retry-After"), now=now, server_date=response.headers.get("Date"))

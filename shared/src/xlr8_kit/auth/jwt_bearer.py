@@ -2,9 +2,12 @@
 
 Assertion claims: ``iss`` = client_id (connected app consumer key / confidential app client id), ``sub`` =
 username, ``aud`` = the login host (``https://login.salesforce.com``, ``https://test.salesforce.com`` or
-``https://identity.oraclecloud.com/``), ``exp`` = now + ``assertion_lifetime_s`` (Salesforce allows at most three
-minutes), ``iat`` = now, ``jti`` = a random id. Header: ``alg=RS256``, ``typ=JWT``, plus ``kid`` when given and
-``x5t`` (base64url SHA-1 thumbprint) when the certificate is given (Oracle needs one of the two).
+``https://identity.oraclecloud.com/``), ``iat`` = ``nbf`` = now - ``ISSUED_SKEW_S`` (a tenant whose clock is a
+few seconds behind ours rejected an assertion issued in its future; audit25d F10), ``exp`` = ``iat`` +
+``assertion_lifetime_s`` (Salesforce allows at most three minutes: the window keeps its length, moved back by the
+skew, so ``exp`` stays within three minutes of a tenant clock up to the skew behind), ``jti`` = a random id.
+Header: ``alg=RS256``, ``typ=JWT``, plus ``kid`` when given and ``x5t`` (base64url SHA-1 thumbprint) when the
+certificate is given (Oracle needs one of the two).
 
 A fresh assertion is signed for every token request, so nothing long-lived besides the key is kept. Salesforce
 answers without ``expires_in``: the token gets ``assumed_lifetime_s`` and the 401 hook covers early expiry.
@@ -25,6 +28,11 @@ from xlr8_kit.auth.keys import ensure_key_matches_certificate, load_certificate,
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300.0
+#: Seconds ``iat`` and ``nbf`` are set back from our clock. RFC 7519 (4.1.4, 4.1.5) leaves the verifier "some small
+#: leeway, usually no more than a few minutes", but verifiers differ (PyJWT checks ``iat`` and ``nbf`` with none by
+#: default); 30 s covers an NTP-synced pair with room, is a sixth of Salesforce's three minutes, and is half what
+#: the kit's SAML assertions set ``NotBefore`` back (``saml_bearer``: 60 s). At most half the lifetime.
+ISSUED_SKEW_S = 30
 
 
 class JWTBearer(TokenAuthenticator):
@@ -92,14 +100,16 @@ class JWTBearer(TokenAuthenticator):
 
     def build_assertion(self) -> str:
         """The signed JWT for one token request (public so tests and emulators can inspect the exact claims)."""
-        now = int(self.clock())
+        lifetime = int(self.assertion_lifetime_s)
+        issued = int(self.clock()) - min(ISSUED_SKEW_S, lifetime // 2)
         claims: dict[str, Any] = {
             **self.extra_claims,
             "iss": self.client_id,
             "sub": self.username,
             "aud": self.audience,
-            "iat": now,
-            "exp": now + int(self.assertion_lifetime_s),
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + lifetime,
             "jti": uuid.uuid4().hex,
         }
         import jwt

@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP-date), relative to wall time ``now``.
+def parse_retry_after(value: str | None, *, now: float, server_date: str | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP-date).
 
-    Returns None when the header is absent, malformed or negative: the caller falls back to exponential backoff.
-    A date in the past means "retry now" (0).
+    An HTTP-date is a moment on the server's clock, so it is counted from the answer's own ``Date`` header
+    (``server_date``, RFC 9110 10.2.3 and 6.6.1) when that is valid, else from wall time ``now``: read against our
+    clock, a server minutes ahead made us wait minutes too long (or give up past ``max_retry_after``), one behind
+    not at all (audit25d F5). Returns None when the header is absent, malformed or negative: the caller falls back
+    to exponential backoff. A date in the past means "retry now" (0).
     """
     if value is None:
         return None
@@ -28,15 +31,33 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative or infinite
             return None
         return seconds
+    moment = http_date(text)
+    if moment is None:
+        return None
+    return max(0.0, moment - server_now(server_date, now))
+
+
+def http_date(text: str | None) -> float | None:
+    """An HTTP-date (``Sun, 06 Nov 1994 08:49:37 GMT``, or the obsolete forms) as a Unix timestamp; None if it is
+    not one. A date without a zone is taken as UTC, as HTTP dates are."""
+    if not text:
+        return None
     try:
-        moment = parsedate_to_datetime(text)
+        moment = parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError):
         return None
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(0.0, moment.timestamp() - now)
+    return moment.timestamp()
+
+
+def server_now(server_date: str | None, now: float) -> float:
+    """The server's clock when it answered: its ``Date`` header if valid, else our wall time ``now``. What a moment
+    the server names (a Retry-After date, a rate-limit window's reset as an epoch) is measured against."""
+    moment = http_date(server_date)
+    return now if moment is None else moment
 
 
 def format_until(now: float, wait: float) -> str:

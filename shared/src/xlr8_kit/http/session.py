@@ -84,7 +84,7 @@ from xlr8_kit.http.errors import (
 )
 from xlr8_kit.http.proxy import proxy_refused
 from xlr8_kit.http.ratelimit import TokenBucket
-from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after
+from xlr8_kit.http.retry import Backoff, format_until, parse_retry_after, server_now
 from xlr8_kit.redaction import Redactor
 
 logger = logging.getLogger("xlr8_kit.http")
@@ -371,6 +371,8 @@ class ResilientSession(requests.Session):
         self._headers_lock = threading.Lock()
         self._call_options = threading.local()
         self._header_sets: dict[tuple[Any, ...], CaseInsensitiveDict[Any]] = {}
+        #: The environment's proxies and CA bundle per origin (``_environment_for``), read once per session.
+        self._environment: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
         # No urllib3-level retries: every attempt is ours, counted and audited (A14). Connections a signal ending
         # the process can cut (``abort.TERMINATION``); token requests have their own, never cut.
         adapter = abortable_adapter()
@@ -409,6 +411,20 @@ class ResilientSession(requests.Session):
         if isinstance(self.verify, str) and self.verify:
             return self.verify
         return True
+
+    def _environment_for(self, url: str) -> tuple[dict[str, str], Any]:
+        """What ``session.request()`` takes from the environment for ``url`` (``merge_environment_settings``:
+        ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` minus ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``), worked out once
+        per origin for the session's life: a run's environment does not change, and the look-up (every variable
+        scanned, ``NO_PROXY`` matched) is not paid per page. Taken before the attempts, so never timed with one."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._environment.get(key)
+        if found is None:
+            merged = self.merge_environment_settings(url, {}, None, None, None)
+            found = (dict(merged["proxies"] or {}), merged["verify"])
+            self._environment[key] = found  # a session speaks to one to three origins
+        return found
 
     def _reserve_quota(self, path: str, kind: str, share: float | None) -> bool:
         """The proactive quota guard (A7): refuse a request once the usage the vendor last reported plus the
@@ -581,6 +597,18 @@ class ResilientSession(requests.Session):
         label = f"{self.product} {method} {path}"
         self.check_url(url)
         allow_redirects = bool(kwargs.pop("allow_redirects", True))
+        if "proxies" not in kwargs and self.trust_env:
+            # Sent as a prepared request (every stream's pages, the taps' clients): the environment's proxy and CA
+            # bundle apply as they do to ``request()`` (the token calls). Without it the token went through the
+            # customer's proxy and the data direct (audit25d F9).
+            proxies, verify = self._environment_for(url)
+            kwargs["proxies"] = dict(proxies)
+            # A CA bundle asked for by the call stays. Plain http (loopback only) verifies nothing: a bundle there
+            # would only key another urllib3 pool than the one its requests used so far.
+            if url.startswith("https:") and kwargs.get("verify") in (None, True):
+                kwargs["verify"] = verify
+        if self.proxies:  # the proxy_url setting wins over the environment's, on both paths
+            kwargs["proxies"] = {**(kwargs.get("proxies") or {}), **self.proxies}
         kwargs["verify"] = self._verify_setting(kwargs.get("verify"))
         kwargs.setdefault("cert", self.cert)
         kwargs.setdefault("proxies", self.proxies)
@@ -663,7 +691,9 @@ class ResilientSession(requests.Session):
                     breaker.record_success()
                     return response
                 if verdict == "retry":
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall())
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), now=self.wall(), server_date=response.headers.get("Date")
+                    )
                     # A failed attempt counts against the host only when its request gives up (below): a round
                     # of 5xx on the requests in flight must not open the circuit before any was retried (F8). A
                     # 503 that says when to come back (throttling) is the host pacing us, not failing: no probe
@@ -1005,7 +1035,8 @@ def _never_sent(error: BaseException | None) -> bool:
 
 
 def window_reset_in(response: requests.Response, *, now: float) -> float | None:
-    """Seconds until a spent rate-limit window resets, when a 2xx says ``remaining: 0`` (adaptive limiting)."""
+    """Seconds until a spent rate-limit window resets, when a 2xx says ``remaining: 0`` (adaptive limiting). A reset
+    given as an epoch is a moment on the server's clock: counted from the answer's ``Date`` (else ``now``)."""
     if response.status_code >= 400:
         return None  # 429 and friends go through Retry-After
     headers = response.headers
@@ -1020,8 +1051,8 @@ def window_reset_in(response: requests.Response, *, now: float) -> float | None:
             value = float(reset)
         except ValueError:
             return None
-        if value > 1_000_000_000:  # an epoch timestamp rather than a delta
-            value -= now
+        if value > 1_000_000_000:  # an epoch timestamp rather than a delta: a moment on the server's clock
+            value -= server_now(headers.get("Date"), now)
         return max(0.0, value)
     return None
 

@@ -211,8 +211,12 @@ def _make_handler(owner: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             payload, content_type = reply.encoded()
-            self.send_response(reply.status)
             headers = {k.lower(): v for k, v in reply.headers.items()}
+            # ``send_response`` without its own ``Date`` when the reply gives one: a server on another clock
+            self.send_response_only(reply.status)
+            self.send_header("Server", self.version_string())
+            if "date" not in headers:
+                self.send_header("Date", self.date_time_string())
             if content_type and "content-type" not in headers:
                 self.send_header("Content-Type", content_type)
             for name, value in reply.headers.items():

@@ -286,7 +286,10 @@ class RaasClient:
         ]
 
     def execute_report(self, path: str, parameters: dict[str, t.Any] | None = None) -> str:
-        """Start the report; returns its ReportKey."""
+        """Start the report; returns its ReportKey. Resent after a failure whose outcome is unknown (unlike a Bulk
+        job's create or an ESS submit, ``idempotent=False``): a second execution leaves the first one unread on the
+        tenant, where it expires; no row is read twice (only the answered key is read) and UKG documents no limit a
+        stray execution spends, while stopping the run on every 5xx would lose the sync (test_raas: 503 twice)."""
         nodes = []
         for name, value in (parameters or {}).items():
             for one in value if isinstance(value, list | tuple) else [value]:
