@@ -68,6 +68,10 @@ def test_a_job_lands_its_project_rows_in_postgres(
     (spec,) = plan_syncs(settings)
     result = defs.get_job_def(spec.name).execute_in_process()
     assert result.success
+    # the job's metadata counts the tables' current rows, and rows marked deleted apart (audit25e, row_count)
+    (output,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_OUTPUT]
+    shown = {k: v.value for k, v in output.event_specific_data.metadata.items()}  # type: ignore[union-attr]
+    assert (shown["rows"], shown["deleted_rows"]) == (60, 0)
     tables = landed(postgres_dsn, schema, project)
     assert sorted(tables) == ["_salesforce_account", "_salesforce_contact"]
     accounts, contacts = tables["_salesforce_account"], tables["_salesforce_contact"]

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,6 +69,8 @@ class SyncResult:
     tap_rc: int
     target_rc: int
     slot: int
+    #: per stream, its table after the sync: current rows and, apart, rows marked deleted (``table_rows``)
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def executable(name: str) -> str:
@@ -190,6 +192,20 @@ def dead_lettered(summary: list[bytes]) -> dict[str, int]:
     return counts
 
 
+def table_rows(summary: list[bytes]) -> dict[str, dict[str, int]]:
+    """Per stream, the table's ``rows`` (current) and ``deleted_rows`` (marked deleted) the target's summary gives."""
+    tables: dict[str, dict[str, int]] = {}
+    for line in summary:
+        try:
+            streams = json.loads(line).get("streams", {})
+        except ValueError:
+            continue
+        for name, figures in streams.items():
+            if isinstance(figures, dict) and "rows" in figures:
+                tables[name] = {"rows": int(figures["rows"]), "deleted_rows": int(figures.get("deleted_rows") or 0)}
+    return tables
+
+
 def run_sync(
     settings: OrchestrationSettings,
     spec: SyncSpec,
@@ -282,4 +298,4 @@ def run_sync(
                 f"{sum(letters.values())} record(s) dead-lettered ({streams}); they are in the store's _dead_letters"
             )
             raise SyncFailedError(spec, tap_rc, target_rc, detail, dead_lettered=letters)
-        return SyncResult(spec, state, tap_rc, target_rc, slot)
+        return SyncResult(spec, state, tap_rc, target_rc, slot, table_rows(summary))

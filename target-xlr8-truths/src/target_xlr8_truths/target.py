@@ -797,8 +797,15 @@ class TargetXlr8Truths(Target):
         self.spool.close()
 
     def report(self) -> None:
-        """received = loaded + dead-lettered, per stream, on stderr as one JSON line."""
+        """received = loaded + dead-lettered, per stream, on stderr as one JSON line; with a store, the stream's
+        table after the run: its current rows (``rows``) and, apart, the rows marked deleted (``deleted_rows``)."""
         streams = sorted(set(self.received) | set(self.dead_lettered) | set(self._streams))
+        tables: dict[str, dict[str, int]] = {}
+        if self._store is not None and self.config.get("delivery") != "upload":
+            for name, info in self._streams.items():
+                if self._store.table_columns(info.table_name):
+                    stored, marked = self._store.row_counts(info.table_name)
+                    tables[name] = {"rows": stored - marked, "deleted_rows": marked}
         summary = {
             "run_id": self.run.run_id,
             "streams": {
@@ -808,6 +815,7 @@ class TargetXlr8Truths(Target):
                     "dead_lettered": self.dead_lettered[s],
                     # rows of re-read sets (replace_by) marked deleted or deleted, when there were any
                     **({"replaced": self.replaced[s]} if self.replaced[s] else {}),
+                    **tables.get(s, {}),
                 }
                 for s in streams
             },
