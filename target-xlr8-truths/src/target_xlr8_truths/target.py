@@ -42,6 +42,8 @@ from xlr8_kit.singer_io import loads_exact
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
+#: The one SDK load_method this target does (append-only, overwrite refused by name at start-up).
+LOAD_METHOD = "upsert"
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
@@ -244,6 +246,14 @@ class TargetXlr8Truths(Target):
             description="Most records a run may dead-letter before it fails (0 = fail on the first).",
         ),
         th.Property(
+            "load_method",
+            th.StringType,
+            default=LOAD_METHOD,
+            description="How records land: 'upsert' only (a row replaces the stored row of its key, keyless rows are "
+            "added, a full-table stream's ACTIVATE_VERSION retires rows its read did not see). 'append-only' and "
+            "'overwrite' are refused at start-up.",
+        ),
+        th.Property(
             "hard_delete",
             th.BooleanType,
             default=False,
@@ -362,6 +372,13 @@ class TargetXlr8Truths(Target):
         except ProjectIdError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.project_id = self.project
+        method = self.config.get("load_method") or LOAD_METHOD
+        if method != LOAD_METHOD:  # the SDK's other methods would silently land as upserts
+            message = (
+                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts (load_method 'upsert'); "
+                "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
+            )
+            raise ConfigValidationError(message, errors=[message])
         delivery = self.config.get("delivery", "duckdb")
         for needed, mode in (("postgres_dsn", "postgres"), ("upload_url", "upload")):
             if delivery == mode and not self.config.get(needed):
