@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from xlr8_kit.credentials import CredentialStatus, open_manager
+from xlr8_kit.credentials import open_manager
+from xlr8_kit.credentials.resolve import chosen_credentials
 from xlr8_orchestration.settings import OrchestrationSettings
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,10 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
     one unknown product must not stop every other project's jobs from loading."""
     manager = open_manager(settings.credential_store, create=False)
     try:
-        described = manager.describe()
+        chosen = dict(chosen_credentials(manager.describe()))
     finally:
         manager.close()
-    chosen: dict[tuple[str, str], dict[str, object]] = {}
-    for row in described:
-        if row["status"] != CredentialStatus.ACTIVE.value:
-            continue
-        product = str(row["product_id"])
+    for (_project, product), row in list(chosen.items()):
         if product not in PRODUCT_TAPS:
             log.warning(
                 "credential %s: product %s has no tap in the orchestrator (known: %s); no job for it",
@@ -83,11 +80,7 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
                 product,
                 ", ".join(sorted(PRODUCT_TAPS)),
             )
-            continue
-        key = (str(row["project_id"]), product)
-        previous = chosen.get(key)
-        if previous is None or str(row["created_at"]) > str(previous["created_at"]):
-            chosen[key] = row
+            del chosen[(_project, product)]
     specs = []
     for (project, product), row in sorted(chosen.items()):
         url = str(row["instance_url"]) if row.get("instance_url") else None
