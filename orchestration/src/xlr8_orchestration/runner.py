@@ -197,7 +197,7 @@ def table_rows(summary: list[bytes]) -> dict[str, dict[str, int]]:
     tables: dict[str, dict[str, int]] = {}
     for line in summary:
         try:
-            streams = json.loads(line).get("streams", {})
+            streams = json.loads(line).get("tables", {})
         except ValueError:
             continue
         for name, figures in streams.items():

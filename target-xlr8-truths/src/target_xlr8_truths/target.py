@@ -35,7 +35,7 @@ from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
-from xlr8_kit.batch_files import BatchFileRefused, BatchLocations
+from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
@@ -418,6 +418,9 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's files: no live run will load them
+        if stale:
+            self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         try:
             self.spool = Spool(self._spool_root())
         except (SpoolError, OSError) as exc:
@@ -814,8 +817,9 @@ class TargetXlr8Truths(Target):
         self.spool.close()
 
     def report(self) -> None:
-        """received = loaded + dead-lettered, per stream, on stderr as one JSON line; with a store, the stream's
-        table after the run: its current rows (``rows``) and, apart, the rows marked deleted (``deleted_rows``)."""
+        """received = loaded + dead-lettered, per stream, on stderr as one JSON line; with a store, under ``tables``
+        each stream's table after the run: its current rows (``rows``) and, apart, rows marked deleted
+        (``deleted_rows``)."""
         streams = sorted(set(self.received) | set(self.dead_lettered) | set(self._streams))
         tables: dict[str, dict[str, int]] = {}
         if self._store is not None and self.config.get("delivery") != "upload":
@@ -832,10 +836,10 @@ class TargetXlr8Truths(Target):
                     "dead_lettered": self.dead_lettered[s],
                     # rows of re-read sets (replace_by) marked deleted or deleted, when there were any
                     **({"replaced": self.replaced[s]} if self.replaced[s] else {}),
-                    **tables.get(s, {}),
                 }
                 for s in streams
             },
+            **({"tables": tables} if tables else {}),
         }
         self.logger.info("target-xlr8-truths run summary: %s", json.dumps(summary))
         print(f"XLR8_TRUTHS_SUMMARY {json.dumps(summary)}", file=sys.stderr, flush=True)
