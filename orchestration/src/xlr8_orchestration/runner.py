@@ -178,32 +178,34 @@ def _tail(
             summary.append(line[len(SUMMARY) :])
 
 
+def _summary_figures(summary: list[bytes], part: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(stream, figures) of one part of the target's summary lines (``streams``, ``tables``); bad lines skipped."""
+    for line in summary:
+        try:
+            entries = json.loads(line).get(part, {})
+        except ValueError:
+            continue
+        for name, figures in entries.items():
+            if isinstance(figures, dict):
+                yield name, figures
+
+
 def dead_lettered(summary: list[bytes]) -> dict[str, int]:
     """Per stream, the records the target's summary says went to ``_dead_letters`` (streams with none left out)."""
     counts: dict[str, int] = {}
-    for line in summary:
-        try:
-            streams = json.loads(line).get("streams", {})
-        except ValueError:
-            continue
-        for name, figures in streams.items():
-            if isinstance(figures, dict) and int(figures.get("dead_lettered") or 0):
-                counts[name] = counts.get(name, 0) + int(figures["dead_lettered"])
+    for name, figures in _summary_figures(summary, "streams"):
+        if int(figures.get("dead_lettered") or 0):
+            counts[name] = counts.get(name, 0) + int(figures["dead_lettered"])
     return counts
 
 
 def table_rows(summary: list[bytes]) -> dict[str, dict[str, int]]:
     """Per stream, the table's ``rows`` (current) and ``deleted_rows`` (marked deleted) the target's summary gives."""
-    tables: dict[str, dict[str, int]] = {}
-    for line in summary:
-        try:
-            streams = json.loads(line).get("tables", {})
-        except ValueError:
-            continue
-        for name, figures in streams.items():
-            if isinstance(figures, dict) and "rows" in figures:
-                tables[name] = {"rows": int(figures["rows"]), "deleted_rows": int(figures.get("deleted_rows") or 0)}
-    return tables
+    return {
+        name: {"rows": int(figures["rows"]), "deleted_rows": int(figures.get("deleted_rows") or 0)}
+        for name, figures in _summary_figures(summary, "tables")
+        if "rows" in figures
+    }
 
 
 def run_sync(
