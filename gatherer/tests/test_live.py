@@ -86,3 +86,36 @@ def test_dict_analysis_is_accepted(store: str, sandbox: Sandbox, tmp_path: Path)
     expected = [o for o in every if not o.get("IsDeleted") and o["Amount"] is not None and o["Amount"] > 100000]
     assert 0 < len(expected) < len(every)
     assert sorted(r["Id"] for r in truths[0].content) == sorted(o["Id"] for o in expected)
+
+
+def test_the_credential_a_project_uses_is_the_one_its_jobs_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """audit25e F18: the gatherer took a project's first credential for a product by id (by stored status, an
+    expired one too), the orchestrator the newest active one: two logins, maybe two tenants, for one project.
+    Both choose through ``chosen_credentials`` now: newest active, aliases as their product."""
+    from datetime import UTC, datetime, timedelta
+
+    from xlr8_gather.gather import project_sources
+    from xlr8_kit.credentials.resolve import chosen_credentials
+
+    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", base64.b64encode(os.urandom(32)).decode())
+    path = str(tmp_path / "credentials.db")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    manager = open_manager(path)
+    try:
+        for name, product, age, expires in (
+            ("sf-a-old", "salesforce", 3, None),
+            ("sf-b-new", "sfdc", 2, None),  # the newest active one, stored under an alias
+            ("sf-0-expired", "salesforce", 1, start),  # newer still, but expired
+        ):
+            manager.store(
+                ProductCredential(
+                    name, "acme", product, AuthType.BASIC, {"username": "u", "password": "p"},
+                    instance_url="https://acme.my.salesforce.com", created_at=start + timedelta(days=10 - age),
+                    expires_at=expires,
+                )
+            )  # fmt: skip
+        jobs = chosen_credentials(manager.describe())
+    finally:
+        manager.close()
+    assert {key: row["credential_id"] for key, row in jobs.items()} == {("acme", "salesforce"): "sf-b-new"}
+    assert project_sources("acme", path) == {"salesforce": {"credential_id": "sf-b-new", "credential_store": path}}

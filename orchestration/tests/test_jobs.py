@@ -11,11 +11,11 @@ import pytest
 from dagster import DagsterEventType
 from orchestration_testkit import credential, landed, project_ids, seed_store, settings_for
 
-from xlr8_kit.credentials.model import CredentialStatus
+from xlr8_kit.credentials.model import AuthType, CredentialStatus
 from xlr8_orchestration.cli import run_jobs
 from xlr8_orchestration.definitions import build_definitions
 from xlr8_orchestration.plan import plan_syncs, tenant_key
-from xlr8_orchestration.settings import StoreRoute
+from xlr8_orchestration.settings import StoreRoute, TenantPolicy
 from xlr8_sandbox.platform.server import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -25,6 +25,44 @@ def test_tenant_key_ignores_scheme_case_and_path() -> None:
     assert tenant_key("salesforce", "https://ACME.my.salesforce.com/") == "salesforce@acme.my.salesforce.com"
     assert tenant_key("salesforce", "acme.my.salesforce.com") == "salesforce@acme.my.salesforce.com"
     assert tenant_key("successfactors", "http://127.0.0.1:18102/odata") == "successfactors@127.0.0.1:18102"
+
+
+def test_tenants_sharing_a_host_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """audit25e F15: the tenant key was product + host, and vendors serve many tenants from one host (Workday's
+    services hosts, SuccessFactors' API hosts, UKG Pro's): two customers' syncs took turns on one tenant's slots and
+    split one tenant's request budget. The settings naming the tenant (in the credential, else the product's
+    settings) are part of the key; two projects on one tenant still share it, and a policy set for the host holds
+    for each of its tenants unless one has its own."""
+    from xlr8_kit.credentials.model import ProductCredential
+
+    one, two, three, four = project_ids(4)
+    host = "https://api4.successfactors.com/odata/v2"
+
+    def stored(project: str, company: str, **fields: str) -> ProductCredential:
+        secrets = {"company_id": company, "auth.username": "u", "auth.password": "p", **fields}
+        return ProductCredential(
+            f"sf-{project[-4:]}", project, "successfactors", AuthType.BASIC, secrets, instance_url=host
+        )
+
+    store = seed_store(
+        tmp_path, monkeypatch, stored(one, "ACME"), stored(two, "GLOBEX"), stored(three, "acme"),
+        replace(stored(four, "x"), product_id="ukg_pro", credentials={"customer_api_key": "B7K2Q", "username": "u"},
+                instance_url="https://service5.ultipro.com"),
+    )  # fmt: skip
+    budget = TenantPolicy(max_concurrent=2, requests_per_second=10)
+    settings = replace(
+        settings_for(tmp_path, store, "postgresql://unused", "xlr8"),
+        tenants={"successfactors@api4.successfactors.com": budget},
+    )
+    tenants = {s.project_id: s.tenant for s in plan_syncs(settings)}
+    assert tenants[one] == "successfactors@api4.successfactors.com/company_id=acme" == tenants[three]
+    assert tenants[two] == "successfactors@api4.successfactors.com/company_id=globex"
+    assert tenants[four].startswith("ukg_pro@service5.ultipro.com/customer_api_key#")
+    assert "B7K2Q" not in tenants[four]
+    assert settings.tenant_policy(tenants[two]) == budget
+    assert tenant_key("workday_hcm", "https://wd2-impl-services1.workday.com", {"tenant": "acme_impl"}) != tenant_key(
+        "workday_hcm", "https://wd2-impl-services1.workday.com", {"tenant": "globex"}
+    )
 
 
 def test_active_credentials_decide_the_jobs(
@@ -49,7 +87,10 @@ def test_active_credentials_decide_the_jobs(
     ]
     assert {s.tenant for s in specs} == {
         tenant_key("salesforce", sandbox.url("salesforce")),
-        tenant_key("successfactors", sandbox.url("successfactors")),
+        # the company the credential names is part of the key: the API host serves many companies (F15)
+        tenant_key(
+            "successfactors", sandbox.url("successfactors"), sandbox.emulator("successfactors").test_credentials()
+        ),
     }
     defs = build_definitions(settings)
     names = {s.name for s in specs}
@@ -68,6 +109,10 @@ def test_a_job_lands_its_project_rows_in_postgres(
     (spec,) = plan_syncs(settings)
     result = defs.get_job_def(spec.name).execute_in_process()
     assert result.success
+    # the job's metadata counts the tables' current rows, and rows marked deleted apart (audit25e, row_count)
+    (output,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_OUTPUT]
+    shown = {k: v.value for k, v in output.event_specific_data.metadata.items()}  # type: ignore[union-attr]
+    assert (shown["rows"], shown["deleted_rows"]) == (60, 0)
     tables = landed(postgres_dsn, schema, project)
     assert sorted(tables) == ["_salesforce_account", "_salesforce_contact"]
     accounts, contacts = tables["_salesforce_account"], tables["_salesforce_contact"]

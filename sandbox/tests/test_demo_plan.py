@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -145,10 +146,14 @@ def test_summary_reads_registry_ledger_and_live_rows(tmp_path: Path) -> None:
         conn.execute("INSERT INTO \"3f2a9c1e_salesforce_account\" VALUES ('a', NULL), ('b', NULL), ('c', now())")
     plan = DemoPlan(tmp_path, "sandbox", [Extractor("tap-salesforce", "salesforce")], [], store, PROJECT)
     landed = read_landed(plan, ["salesforce"])
-    assert [(s.product, s.stream, s.truth_type, s.rows) for s in landed] == [("salesforce", "account", "reality", 2)]
+    assert [(s.product, s.stream, s.truth_type, s.rows, s.deleted) for s in landed] == [
+        ("salesforce", "account", "reality", 2, 1)
+    ]
     out = io.StringIO()
     render_summary(plan, [TapRun(Extractor("tap-salesforce", "salesforce"), ok=True, seconds=1.0)], landed, out)
     text = out.getvalue()
     assert "salesforce  account  reality" in text
-    assert "totals: salesforce: 2 rows" in text
+    assert re.search(r"rows\s+deleted", text)
+    assert re.search(r"crm_account\s+2\s+1\s", text)  # current rows, rows marked deleted apart
+    assert "totals: salesforce: 2 rows (1 marked deleted apart)" in text
     assert f"Truths store: {store}" in text

@@ -277,3 +277,24 @@ def test_a_failed_run_removes_the_batch_files_it_was_sent_and_only_those(store: 
     assert "no PII key is configured" in run.stderr
     assert sorted(p.name for p in batches.iterdir()) == ["old.jsonl"]
     assert files["outside"].exists()
+
+
+def test_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A tap or target SIGKILLed mid-run leaves BATCH files (records in clear) that no run will load; a target's
+    start removes those under its batch_locations (in a tap's own folder beneath them) whose writer and the writer's
+    parent run are gone, and keeps a live run's files and any other file."""
+    from xlr8_kit.testing.batch_residue import killed_run_files
+
+    folder = tmp_path / "batches" / "tap-things"
+    stale = killed_run_files(folder)
+    live = folder / f"tap-things--things-00000000-0000-0000-0000-000000000000~{os.getpid()}~{os.getppid()}-0.jsonl"
+    live.write_text('{"id": 3}\n')
+    other = folder / "notes.jsonl"
+    other.write_text("{}\n")
+    schema = schema_msg("items", {"id": {"type": "integer"}}, ["id"])
+    run = run_target({**config, "batch_locations": [str(tmp_path / "batches")]}, [schema], tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Removed 2 BATCH file(s) left in batch_locations by killed runs" in run.stderr
+    assert not any(p.exists() for p in stale)
+    assert live.exists()
+    assert other.exists()

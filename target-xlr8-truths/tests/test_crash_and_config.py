@@ -131,6 +131,23 @@ def test_bad_settings_name_the_setting(tmp_path: Path, config: dict[str, Any]) -
         assert run.states == []
 
 
+def test_load_method_other_than_upsert_is_refused_by_name(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    """audit25e F16: the SDK's standard ``load_method`` was accepted and ignored: 'append-only' (every record kept)
+    and 'overwrite' (the table's rows replaced) both landed as upserts. Only 'upsert' runs; the others stop at
+    start-up naming the setting, before anything lands or a STATE goes out."""
+    for method in ("append-only", "overwrite"):
+        run = run_target({**config, "load_method": method}, stream(range(3)), tmp_path)
+        assert run.returncode != 0, method
+        assert f"setting 'load_method' is '{method}'" in run.stderr, run.stderr[-2000:]
+        assert run.states == []
+        assert not store.exists() or not query(store, "SELECT 1 FROM information_schema.tables WHERE table_name = ?",
+                                               [TABLE])  # fmt: skip
+    again = [*stream(range(3)), record_msg("items", {"id": 1, "v": "again"})]
+    run = run_target({**config, "load_method": "upsert"}, again, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert query(store, f'SELECT id, v FROM "{TABLE}" ORDER BY id') == [(0, "value-0"), (1, "again"), (2, "value-2")]
+
+
 def test_e3_sigterm_drains_relays_final_state_and_exits_clean(
     tmp_path: Path, config: dict[str, Any], store: Path
 ) -> None:

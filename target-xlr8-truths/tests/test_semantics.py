@@ -117,6 +117,56 @@ def test_rows_marked_deleted_are_not_read_back_as_truths(tmp_path: Path, config:
     assert sorted(r["id"] for r in history.content) == [1, 2, 3]
 
 
+def _summary(stderr: str) -> dict[str, Any]:
+    (line,) = [x for x in stderr.splitlines() if x.startswith("XLR8_TRUTHS_SUMMARY ")]
+    return dict(json.loads(line.split(" ", 1)[1]))
+
+
+def test_row_count_counts_current_rows_and_deleted_ones_apart(tmp_path: Path, config: dict[str, Any],
+                                                              store: Path) -> None:  # fmt: skip
+    """audit25e F4 (row_count): ``_schema_metadata.row_count``, ``read_truths``' ``row_count`` and the target's
+    summary counted rows marked deleted as rows of the table; they are history, counted apart (``deleted_rows``)."""
+    from target_xlr8_truths import read_truths
+
+    schema = schema_msg("items", {"id": {"type": "integer"}, "v": {"type": "integer"}}, ["id"])
+    assert run_target(config, [schema, *_versioned(100, [1, 2, 3])], tmp_path).returncode == 0
+    second = run_target(config, [schema, *_versioned(200, [2])], tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(1,)]
+    (truth,) = read_truths(config["project_id"], duckdb_path=str(store))
+    assert (truth.metadata["row_count"], truth.metadata["deleted_rows"]) == (1, 2)
+    summary = _summary(second.stderr)
+    assert summary["streams"]["items"] == {"received": 1, "loaded": 1, "dead_lettered": 0}
+    assert summary["tables"]["items"] == {"rows": 1, "deleted_rows": 2}
+
+
+def test_batch_row_count_leaves_out_rows_marked_deleted(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
+    """The BATCH path keeps its counts between files (no rescan): rows arriving marked deleted, and a marked row
+    replaced by a current one of the same key, move the current and deleted counts apart."""
+    from target_xlr8_truths import read_truths
+
+    props = {"id": {"type": "integer"}, "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"}}
+    gone = "2024-05-01T00:00:00Z"
+    first, second, third = (tmp_path / f"part-{n}.jsonl" for n in (1, 2, 3))
+    first.write_text(
+        "".join(json.dumps({"id": i}) + "\n" for i in (1, 2, 3)) + json.dumps({"id": 4, "_sdc_deleted_at": gone}) + "\n"
+    )
+    second.write_text(json.dumps({"id": 5}) + "\n" + json.dumps({"id": 6, "_sdc_deleted_at": gone}) + "\n")
+    third.write_text(json.dumps({"id": 4}) + "\n" + json.dumps({"id": 1, "_sdc_deleted_at": gone}) + "\n")
+    messages = [schema_msg("items", props, ["id"]), *(_batch_message([f], "none") for f in (first, second))]
+    config = {**config, "batch_locations": [str(tmp_path)]}
+    run = run_target(config, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(4,)]  # 1, 2, 3, 5
+    assert _summary(run.stderr)["tables"]["items"] == {"rows": 4, "deleted_rows": 2}
+    run = run_target(config, [messages[0], _batch_message([third], "none")], tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(4,)]  # 2, 3, 4, 5
+    (truth,) = read_truths(config["project_id"], duckdb_path=str(store))
+    assert (truth.metadata["row_count"], truth.metadata["deleted_rows"]) == (4, 2)  # 1 and 6
+    assert sorted(r["id"] for r in truth.content) == [2, 3, 4, 5]
+
+
 def test_sdc_deleted_at_soft_and_hard_deletes(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     props = {"id": {"type": "integer"}, "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"}}
     base = [schema_msg("items", props, ["id"]), record_msg("items", {"id": 1}), record_msg("items", {"id": 2})]
@@ -189,3 +239,4 @@ def test_batch_messages_loaded_directly_and_files_deleted(tmp_path: Path, config
     assert query(store, f'SELECT tags FROM "{TABLE}" WHERE id = 7') == [('["x"]',)]
     assert query(store, "SELECT error_path FROM _dead_letters ORDER BY 1") == [("$.id",), ("$.price",)]
     assert run.summary["streams"]["items"] == {"received": 1505, "loaded": 1503, "dead_lettered": 2}
+    assert run.summary["tables"]["items"] == {"rows": 1502, "deleted_rows": 0}

@@ -280,30 +280,26 @@ def analyse(question: str, *, today: date | None = None) -> Analysis:
 
 
 def project_sources(project: str, store: str | None) -> dict[str, dict[str, t.Any]]:
-    """product id -> tap settings naming the project's active credential for it (the tap reads the store)."""
-    from xlr8_kit.credentials.resolve import open_manager
+    """product id -> tap settings naming the project's credential for it (the tap reads the store), chosen as the
+    orchestrator's jobs choose it (``chosen_credentials``: the newest active one)."""
+    from xlr8_kit.credentials.resolve import chosen_credentials, open_manager
 
     manager = open_manager(store, create=False)
     try:
-        credentials = {
-            c.credential_id: c
-            for key in dict.fromkeys((project, project_uuid(project)))
-            for c in manager.list_by_project(key)
-        }.values()
+        rows = [row for key in dict.fromkeys((project, project_uuid(project))) for row in manager.describe(key)]
     finally:
         manager.close()
+    chosen = {product: row for (_, product), row in chosen_credentials(rows, by_project=False).items()}
     sources: dict[str, dict[str, t.Any]] = {}
-    for credential in sorted(credentials, key=lambda c: c.credential_id):
-        if str(getattr(credential.status, "value", credential.status)) != "active":
-            continue
+    for product, row in sorted(chosen.items()):
         try:
-            product = resolve_product(credential.product_id).id
+            resolve_product(product)
         except UnknownProductError:
             continue
-        config: dict[str, t.Any] = {"credential_id": credential.credential_id}
+        config: dict[str, t.Any] = {"credential_id": str(row["credential_id"])}
         if store:
             config["credential_store"] = store
-        sources.setdefault(product, config)
+        sources[product] = config
     return sources
 
 

@@ -13,7 +13,7 @@ import dagster as dg
 
 from xlr8_orchestration.partitions import run_partitioned
 from xlr8_orchestration.plan import SyncSpec, plan_syncs
-from xlr8_orchestration.runner import SyncFailedError, run_sync
+from xlr8_orchestration.runner import SyncFailedError, SyncResult, run_sync
 from xlr8_orchestration.settings import OrchestrationSettings
 
 TENANT_TAG = "xlr8/tenant"
@@ -38,6 +38,12 @@ def failure(exc: SyncFailedError) -> dg.Failure:
     return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not (exc.partial or exc.dead_lettered))
 
 
+def rows_metadata(result: SyncResult) -> dict[str, int]:
+    """The synced tables' current rows and, apart, their rows marked deleted (history, not rows of the table)."""
+    tables = result.tables.values()
+    return {"rows": sum(t["rows"] for t in tables), "deleted_rows": sum(t["deleted_rows"] for t in tables)}
+
+
 def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefinition:
     tags = {
         TENANT_TAG: spec.tenant.replace("@", "_at_"),
@@ -57,7 +63,7 @@ def build_job(settings: OrchestrationSettings, spec: SyncSpec) -> dg.JobDefiniti
             raise failure(exc) from exc
         return dg.Output(
             {"streams": sorted((result.state or {}).get("bookmarks", {}))},
-            metadata={"tenant_slot": result.slot, "attempt": attempt},
+            metadata={"tenant_slot": result.slot, "attempt": attempt, **rows_metadata(result)},
         )
 
     @dg.job(name=spec.name, tags=tags, description=f"{spec.product_id} for project {spec.project_id}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import typing as t
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from xlr8_kit.credentials import CredentialStatus, open_manager
+from xlr8_kit.credentials import CredentialError, CredentialManager, KeyringError, open_manager
+from xlr8_kit.credentials.resolve import SECRET_TENANT_NAMES, TENANT_NAMES, chosen_credentials
 from xlr8_orchestration.settings import OrchestrationSettings
 
 log = logging.getLogger(__name__)
@@ -51,15 +55,49 @@ class SyncSpec:
         return [DAILY_CRON, HOURLY_CRON] if self.tap.hourly else [DAILY_CRON]
 
 
-def tenant_key(product_id: str, instance_url: str | None) -> str:
-    """Product plus the tenant's host (scheme, case, path and trailing slash ignored): two credentials that reach the
-    same vendor tenant share this key, and so its concurrency and rate limits."""
+def tenant_key(product_id: str, instance_url: str | None, names: Mapping[str, str] | None = None) -> str:
+    """Product, the tenant's host (scheme, case, path and trailing slash ignored) and the settings naming the tenant
+    on that host (``TENANT_NAMES``: a Workday tenant, a SuccessFactors company, an S/4 client; a secret one as a
+    digest): two credentials that reach the same vendor tenant share this key, and so its concurrency and rate
+    limits; two tenants on one host do not (audit25e F15: every Workday customer on wd2-impl-services1 shared one)."""
     if not instance_url:
-        return f"{product_id}@default"
-    parts = urlsplit(instance_url if "//" in instance_url else f"//{instance_url}")
-    host = (parts.hostname or "").lower()
-    port = f":{parts.port}" if parts.port else ""
-    return f"{product_id}@{host}{port}"
+        key = f"{product_id}@default"
+    else:
+        parts = urlsplit(instance_url if "//" in instance_url else f"//{instance_url}")
+        host = (parts.hostname or "").lower()
+        port = f":{parts.port}" if parts.port else ""
+        key = f"{product_id}@{host}{port}"
+    names = names or {}
+    for name in TENANT_NAMES:
+        if names.get(name):
+            key += f"/{name}={str(names[name]).strip().lower()}"
+    for name in SECRET_TENANT_NAMES:
+        if names.get(name):
+            key += f"/{name}#{hashlib.sha256(str(names[name]).strip().encode()).hexdigest()[:12]}"
+    return key
+
+
+def tenant_names(
+    manager: CredentialManager, credential_id: str, defaults: Mapping[str, t.Any] | None = None
+) -> dict[str, str]:
+    """The credential's settings naming its tenant (top level or under ``auth``), else the product's settings'.
+    Reading them needs the credential key; without it the host alone keys the tenant, as it did, and a warning
+    says so."""
+    fields: Mapping[str, str] = {}
+    try:
+        fields = manager.get(credential_id).credentials
+    except (CredentialError, KeyringError) as exc:
+        log.warning(
+            "credential %s: its tenant is not known without the credential key (%s): it shares its host's limits",
+            credential_id,
+            type(exc).__name__,
+        )
+    found = {}
+    for name in (*TENANT_NAMES, *SECRET_TENANT_NAMES):
+        value = fields.get(name) or fields.get(f"auth.{name}") or (defaults or {}).get(name)
+        if value:
+            found[name] = str(value)
+    return found
 
 
 def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
@@ -68,14 +106,15 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
     one unknown product must not stop every other project's jobs from loading."""
     manager = open_manager(settings.credential_store, create=False)
     try:
-        described = manager.describe()
+        chosen = dict(chosen_credentials(manager.describe()))
+        names = {
+            key: tenant_names(manager, str(row["credential_id"]), settings.product_config.get(key[1]))
+            for key, row in chosen.items()
+            if key[1] in PRODUCT_TAPS
+        }
     finally:
         manager.close()
-    chosen: dict[tuple[str, str], dict[str, object]] = {}
-    for row in described:
-        if row["status"] != CredentialStatus.ACTIVE.value:
-            continue
-        product = str(row["product_id"])
+    for (_project, product), row in list(chosen.items()):
         if product not in PRODUCT_TAPS:
             log.warning(
                 "credential %s: product %s has no tap in the orchestrator (known: %s); no job for it",
@@ -83,15 +122,18 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
                 product,
                 ", ".join(sorted(PRODUCT_TAPS)),
             )
-            continue
-        key = (str(row["project_id"]), product)
-        previous = chosen.get(key)
-        if previous is None or str(row["created_at"]) > str(previous["created_at"]):
-            chosen[key] = row
+            del chosen[(_project, product)]
     specs = []
     for (project, product), row in sorted(chosen.items()):
         url = str(row["instance_url"]) if row.get("instance_url") else None
         specs.append(
-            SyncSpec(project, product, str(row["credential_id"]), url, PRODUCT_TAPS[product], tenant_key(product, url))
+            SyncSpec(
+                project,
+                product,
+                str(row["credential_id"]),
+                url,
+                PRODUCT_TAPS[product],
+                tenant_key(product, url, names[(project, product)]),
+            )
         )
     return specs

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,6 +69,8 @@ class SyncResult:
     tap_rc: int
     target_rc: int
     slot: int
+    #: per stream, its table after the sync: current rows and, apart, rows marked deleted (``table_rows``)
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def executable(name: str) -> str:
@@ -176,18 +178,34 @@ def _tail(
             summary.append(line[len(SUMMARY) :])
 
 
+def _summary_figures(summary: list[bytes], part: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(stream, figures) of one part of the target's summary lines (``streams``, ``tables``); bad lines skipped."""
+    for line in summary:
+        try:
+            entries = json.loads(line).get(part, {})
+        except ValueError:
+            continue
+        for name, figures in entries.items():
+            if isinstance(figures, dict):
+                yield name, figures
+
+
 def dead_lettered(summary: list[bytes]) -> dict[str, int]:
     """Per stream, the records the target's summary says went to ``_dead_letters`` (streams with none left out)."""
     counts: dict[str, int] = {}
-    for line in summary:
-        try:
-            streams = json.loads(line).get("streams", {})
-        except ValueError:
-            continue
-        for name, figures in streams.items():
-            if isinstance(figures, dict) and int(figures.get("dead_lettered") or 0):
-                counts[name] = counts.get(name, 0) + int(figures["dead_lettered"])
+    for name, figures in _summary_figures(summary, "streams"):
+        if int(figures.get("dead_lettered") or 0):
+            counts[name] = counts.get(name, 0) + int(figures["dead_lettered"])
     return counts
+
+
+def table_rows(summary: list[bytes]) -> dict[str, dict[str, int]]:
+    """Per stream, the table's ``rows`` (current) and ``deleted_rows`` (marked deleted) the target's summary gives."""
+    return {
+        name: {"rows": int(figures["rows"]), "deleted_rows": int(figures.get("deleted_rows") or 0)}
+        for name, figures in _summary_figures(summary, "tables")
+        if "rows" in figures
+    }
 
 
 def run_sync(
@@ -282,4 +300,4 @@ def run_sync(
                 f"{sum(letters.values())} record(s) dead-lettered ({streams}); they are in the store's _dead_letters"
             )
             raise SyncFailedError(spec, tap_rc, target_rc, detail, dead_lettered=letters)
-        return SyncResult(spec, state, tap_rc, target_rc, slot)
+        return SyncResult(spec, state, tap_rc, target_rc, slot, table_rows(summary))

@@ -99,7 +99,10 @@ class OrchestrationSettings:
         return self.projects.get(project_id, self.store)
 
     def tenant_policy(self, tenant: str) -> TenantPolicy:
-        return self.tenants.get(tenant, self.default_tenant)
+        """The policy set for this tenant key, else for its product and host (keys set before tenants on one
+        host were told apart), else the default."""
+        host = tenant.split("/", 1)[0]
+        return self.tenants.get(tenant) or self.tenants.get(host) or self.default_tenant
 
 
 def _route(raw: dict[str, Any], where: str, base: StoreRoute | None = None) -> StoreRoute:

@@ -73,6 +73,8 @@ class LandedStream:
     truth_type: str
     rows: int
     seconds: float | None
+    #: rows marked deleted (``_sdc_deleted_at``): history, not counted in ``rows``
+    deleted: int = 0
 
 
 # --- meltano.yml --------------------------------------------------------------------------------------------------
@@ -334,12 +336,15 @@ def read_landed(plan: DemoPlan, products: Iterable[str]) -> list[LandedStream]:
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
                 ).fetchall()
             }
-            live = " WHERE _sdc_deleted_at IS NULL" if "_sdc_deleted_at" in columns else ""
+            marked = "COUNT(_sdc_deleted_at)" if "_sdc_deleted_at" in columns else "0"
             quoted = '"' + table.replace('"', '""') + '"'
-            rows = int(conn.execute(f"SELECT COUNT(*) FROM {quoted}{live}").fetchone()[0])  # type: ignore[index]  # noqa: S608
+            stored, deleted = conn.execute(f"SELECT COUNT(*), {marked} FROM {quoted}").fetchone()  # type: ignore[misc]  # noqa: S608
+            rows = int(stored) - int(deleted)
             product, stream, seconds = ledger.get(table) or (*_split_table(table, prefix, aliases), None)
             product = aliases.get(product, product)
-            landed.append(LandedStream(product, stream, table, entity or "", truth_type or "", rows, seconds))
+            landed.append(
+                LandedStream(product, stream, table, entity or "", truth_type or "", rows, seconds, int(deleted))
+            )
         return landed
     finally:
         conn.close()
@@ -383,7 +388,7 @@ def render_summary(plan: DemoPlan, runs: list[TapRun], landed: list[LandedStream
     if not rows:
         print("  nothing yet", file=out)
     else:
-        headers = ("product", "stream", "truth type", "entity", "rows", "time", "table")
+        headers = ("product", "stream", "truth type", "entity", "rows", "deleted", "time", "table")
         body = [
             (
                 s.product,
@@ -391,13 +396,14 @@ def render_summary(plan: DemoPlan, runs: list[TapRun], landed: list[LandedStream
                 s.truth_type,
                 s.entity,
                 f"{s.rows:,}",
+                f"{s.deleted:,}",
                 "-" if s.seconds is None else f"{s.seconds:.1f}s",
                 s.table,
             )
             for s in sorted(rows, key=lambda s: (s.product, s.stream))
         ]
         widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
-        numeric = {4, 5}
+        numeric = {4, 5, 6}
 
         def fmt(cells: tuple[str, ...]) -> str:
             return "  ".join(
@@ -409,9 +415,14 @@ def render_summary(plan: DemoPlan, runs: list[TapRun], landed: list[LandedStream
         for row in body:
             print("  " + fmt(row), file=out)
         by_product: dict[str, int] = defaultdict(int)
+        deleted: dict[str, int] = defaultdict(int)
         for s in rows:
             by_product[s.product] += s.rows
-        totals = ", ".join(f"{p}: {n:,} rows" for p, n in sorted(by_product.items()))
+            deleted[s.product] += s.deleted
+        totals = ", ".join(
+            f"{p}: {n:,} rows" + (f" ({deleted[p]:,} marked deleted apart)" if deleted[p] else "")
+            for p, n in sorted(by_product.items())
+        )
         print(f"\n  totals: {totals}", file=out)
     for run in runs:
         if not run.ok:

@@ -9,8 +9,10 @@ setting named.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import re
 import stat
 import time
 import typing as t
@@ -23,6 +25,78 @@ from xlr8_kit.singer_io import loads_exact
 #: A tap started by the same ``meltano run`` may write its first file a little before the target is up.
 START_GRACE_SECONDS = 60.0
 PROCESS_STARTED = time.time()
+
+
+#: The end of a name the kit's writer gives (``{stem}{owner_tag()}-{index}.jsonl`` or ``.json.gz``; while written,
+#: ``.{name}.partial``): the writing process's id and its parent's (the ``meltano run`` or shell pipeline).
+_OWNED = re.compile(r"~(\d+)~(\d+)-\d+\.(?:jsonl|json\.gz)(?:\.partial)?$")
+
+
+def owner_tag() -> str:
+    """What a batch file name carries of its writer: this process's id and its parent's."""
+    return f"~{os.getpid()}~{os.getppid()}"
+
+
+def _alive(pid: int) -> bool:
+    """A process of that id exists (another user's too); an id that cannot be checked counts as alive."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale(directory: Path) -> int:
+    """Removes the batch files killed runs left in ``directory`` (records in clear, personal data too): files the
+    kit's writer named (``owner_tag``), this user's, whose writer and its parent are both gone, so no tap still
+    writes them and no target of that run is left to read them. A file of a live run (its tap, or the ``meltano
+    run`` / pipeline its target belongs to, still running), another user's or another writer's is kept. Returns
+    the files removed."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        owner = _OWNED.search(entry.name)
+        if owner is None or _alive(int(owner[1])) or _alive(int(owner[2])):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed += 1
+    return removed
+
+
+def remove_stale_under(roots: t.Iterable[Path]) -> int:
+    """``remove_stale`` in each batch location and the folders right under it (a reader's location is often the
+    parent of one folder per tap: ``.meltano/batches``)."""
+    removed = 0
+    for root in roots:
+        removed += remove_stale(root)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(root):
+                if entry.is_dir(follow_symlinks=False):
+                    removed += remove_stale(Path(entry.path))
+    return removed
+
+
+def private_dir(directory: Path) -> None:
+    """``directory`` made 0700, or, existing and this user's, narrowed to 0700: in a 0755 batch folder every local
+    user could list the files (names, sizes), and could read those an earlier version left 0644. Another user's
+    folder (a shared root) keeps its mode; the files in it are 0600."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        with contextlib.suppress(OSError):
+            os.chmod(directory, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 class BatchFileRefused(RuntimeError):

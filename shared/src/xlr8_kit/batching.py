@@ -26,6 +26,7 @@ without the catalog's projection, the type conformance or the stream maps that R
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import typing as t
 import uuid
@@ -37,7 +38,10 @@ import msgspec
 from singer_sdk.exceptions import AbortedSyncPausedException
 from singer_sdk.singerlib.json import serialize_json
 
+from xlr8_kit.batch_files import owner_tag, private_dir, remove_stale
 from xlr8_kit.singer_io import _is_plain, sdk_record
+
+LOGGER = logging.getLogger(__name__)
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -116,10 +120,23 @@ def _local_root(root: str) -> Path | None:
     return None
 
 
+#: Batch folders this process made private and cleared of killed runs' files (once each).
+_PREPARED: set[Path] = set()
+
+
+def prepare_folder(directory: Path) -> int:
+    """Once per process and folder, before its first file: the folder 0700 (``private_dir``) and the files killed
+    runs left in it removed (``remove_stale``); returns how many were."""
+    if directory in _PREPARED:
+        return 0
+    private_dir(directory)
+    _PREPARED.add(directory)
+    return remove_stale(directory)
+
+
 def private_file(path: Path) -> t.IO[bytes]:
     """``path`` opened for writing, readable by its owner alone (0600; a directory created for it 0700): a batch
-    file holds the records in clear, personal data included, and was 0644 under the usual umask (audit25e F20). An
-    existing directory keeps its mode (the storage root may be a shared one): the files in it are private."""
+    file holds the records in clear, personal data included, and was 0644 under the usual umask (audit25e F20)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
@@ -137,8 +154,12 @@ class BatchFileWriter:
         self.config = batch_config
         self.gzip = batch_config.encoding.compression == "gzip"
         prefix = batch_config.storage.prefix or ""
-        self.stem = f"{prefix}{tap_name}--{stream_name}-{uuid.uuid4()}"
+        self.stem = f"{prefix}{tap_name}--{stream_name}-{uuid.uuid4()}{owner_tag()}"
         self.local = _local_root(batch_config.storage.root)
+        if self.local is not None:
+            removed = prepare_folder(self.local)
+            if removed:
+                LOGGER.info("Removed %d batch file(s) left in %s by killed runs", removed, self.local)
 
     def open(self, index: int) -> BatchFile:
         """File number ``index``, created when its first lines arrive."""

@@ -46,6 +46,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from xlr8_kit.batching import BatchSink, KitBatchingMixin
 from xlr8_kit.config_check import proven_valid
 from xlr8_kit.conform import Conformer
+from xlr8_kit.credentials.resolve import TENANT_NAMES
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http import abort
 from xlr8_kit.http.abort import terminate_requests
@@ -595,10 +596,7 @@ class KitTap(Tap):
 
 
 #: Settings that tell one tenant (or one login to it) from another on a shared vendor host; none of them secret.
-TENANT_SETTINGS = (
-    "tenant", "company_id", "company_short_name", "customer_id", "sap_client", "instance_url", "username",
-    "client_id", "user", "integration_user",
-)  # fmt: skip
+TENANT_SETTINGS = (*TENANT_NAMES, "instance_url", "username", "client_id", "user", "integration_user")
 
 
 def tenant_identity(config: t.Mapping[str, t.Any]) -> str | None:

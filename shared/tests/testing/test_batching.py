@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
 import typing as t
 from contextlib import redirect_stdout
 from decimal import Decimal
@@ -17,6 +18,7 @@ from singer_sdk.singerlib.json import deserialize_json, serialize_json
 
 from xlr8_kit.batching import encode_lines
 from xlr8_kit.rest import KitRESTStream, KitTap, kit_config_schema
+from xlr8_kit.testing.batch_residue import killed_run_files
 
 TRICKY = [
     {"Id": "001", "Name": "Acme", "AnnualRevenue": Decimal("1250000.50"), "Employees": 120, "Active": True},
@@ -293,3 +295,26 @@ def test_a_file_the_tap_cannot_name_is_removed(tmp_path: Path) -> None:
         tap.sync_all()
     assert '"BATCH"' not in out.getvalue()
     assert list((tmp_path / "b").iterdir()) == []
+
+
+def test_a_killed_run_s_batch_files_go_at_the_next_start(tmp_path: Path) -> None:
+    """A SIGKILLed tap (or target) leaves its BATCH files, records in clear, and no one removed them; and a batch
+    folder that already existed 0755 stayed so. The next tap to write there removes the files whose writer and its
+    parent run are gone, keeps those of a live run and any other file, and makes the folder 0700."""
+    import stat
+
+    folder = tmp_path / "b"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    stale = killed_run_files(folder)
+    live = folder / f"p-tap-things--things-00000000-0000-0000-0000-000000000000~{os.getpid()}~{os.getppid()}-0.jsonl"
+    live.write_text('{"id": 3}\n')  # a file of this (live) process: a run still going
+    other = folder / "notes.jsonl"
+    other.write_text("{}\n")
+    messages = _run(tmp_path, _batch_config(folder, "none"))
+    urls = [url for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
+    assert urls
+    assert not any(p.exists() for p in stale)
+    assert live.exists()
+    assert other.exists()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700

@@ -21,7 +21,7 @@ import msgspec
 
 from target_xlr8_truths.columns import DECIMAL_PRECISION, Column
 from target_xlr8_truths.faults import CHECKPOINT_ENV, SPOOL_ENV, hold
-from target_xlr8_truths.naming import quote
+from target_xlr8_truths.naming import DELETED_MARK, quote
 from target_xlr8_truths.records import MAX_FIELD_BYTES
 from target_xlr8_truths.spool import Spool
 from target_xlr8_truths.store import SEQ, Batch, NestedTypes, RowLines, RunContext, Store
@@ -176,12 +176,14 @@ class StoreLockedError(RuntimeError):
 @dataclass
 class _TableFacts:
     """What this process knows of a data table between its own batch transactions, so that a BATCH file's
-    bookkeeping does not rescan the table: its row count, and a range holding the first key column's value of every
-    row (``key``: column, SQL type, lowest, highest; a superset, since deletes only narrow the truth). None: unknown,
-    measured when needed. Held only across this store's batch transactions (``DuckDBStore.transaction``)."""
+    bookkeeping does not rescan the table: its row count, of those the rows marked deleted (``marked``), and a range
+    holding the first key column's value of every row (``key``: column, SQL type, lowest, highest; a superset, since
+    deletes only narrow the truth). None: unknown, measured when needed. Held only across this store's batch
+    transactions (``DuckDBStore.transaction``)."""
 
     rows: int | None = None
     key: tuple[str, str, t.Any, t.Any] | None = None
+    marked: int | None = None
 
 
 def _size(path: str) -> float:
@@ -850,14 +852,15 @@ class DuckDBStore(Store):
             self._due = (to, self._due[1])
 
     def _row_count(self, table: str) -> int:
-        """The count ``insert_files`` kept (the committed count, plus rows inserted, less rows deleted), or counted;
-        a table this transaction loaded otherwise (staged and merged) has its key range forgotten."""
+        """The current rows, from the counts ``insert_files`` kept (the committed counts, plus rows inserted, less
+        rows deleted; rows marked deleted likewise), or counted; a table this transaction loaded otherwise (staged
+        and merged) has its key range forgotten."""
         facts = self._pending.get(table)
         if facts is None:
             facts = self._pending[table] = _TableFacts()
-        if facts.rows is None:
-            facts.rows = super()._row_count(table)
-        return facts.rows
+        if facts.rows is None or facts.marked is None:
+            facts.rows, facts.marked = self.row_counts(table)
+        return facts.rows - facts.marked
 
     def _use_pool(self, files: bool) -> None:
         """BATCH files load in the larger pool and record batches in the smaller one. The pool changes only when the
@@ -1058,7 +1061,10 @@ class DuckDBStore(Store):
             batch.exactness.require()
         committed = self._facts.get(table) or _TableFacts()
         older = "FALSE" if before is None else f"rowid <= {int(before)}"
+        replaced = self.replaced
         deleted = self._replace_sets(batch.info, f"(SELECT * FROM {qt} WHERE {new})", older, batch.hard_delete)  # noqa: S608
+        marked_now = self.replaced - replaced - deleted  # older rows of re-read sets marked deleted
+        older_deleted = deleted
         key: tuple[str, str, t.Any, t.Any] | None = None
         if keys:
             partition = ", ".join(quote(k) for k in keys)
@@ -1072,10 +1078,12 @@ class DuckDBStore(Store):
             key = self._key_range(table, keys[0], kinds.get(keys[0], ""), committed, before, low, high)
             if before is not None and not self._apart(committed, key, low, high):
                 match = " AND ".join(f"n.{quote(k)} = o.{quote(k)}" for k in keys)
-                deleted += self._deleted(
+                gone = self._deleted(
                     f"DELETE FROM {qt} AS o WHERE o.rowid <= {int(before)} AND EXISTS "  # noqa: S608
                     f"(SELECT 1 FROM {qt} AS n WHERE n.{new} AND {match})"
                 )
+                deleted += gone
+                older_deleted += gone
             if repeated:  # the last record of the file wins
                 deleted += self._deleted(
                     f"DELETE FROM {qt} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER "  # noqa: S608
@@ -1086,10 +1094,15 @@ class DuckDBStore(Store):
             deleted += self._deleted(
                 f"DELETE FROM {qt} WHERE {new} AND {quote('_sdc_deleted_at')} IS NOT NULL"  # noqa: S608
             )
-        rows = committed.rows
+        rows, marked = committed.rows, committed.marked
         if rows is not None and (before is None) != (rows == 0):  # not as this store left it: counted instead
-            rows = None
-        self._pending[table] = _TableFacts(None if rows is None else rows + loaded - deleted, key)
+            rows = marked = None
+        if marked is not None and older_deleted and marked + marked_now:
+            marked = None  # older rows deleted may have been marked ones: counted when needed
+        elif marked is not None and DELETED_MARK in kinds:  # the new rows that arrived marked deleted, and stayed
+            arrived = self.fetchone(f"SELECT COUNT({quote(DELETED_MARK)}) FROM {qt} WHERE {new}")  # noqa: S608
+            marked += marked_now + int(arrived[0] if arrived else 0)
+        self._pending[table] = _TableFacts(None if rows is None else rows + loaded - deleted, key, marked)
         return loaded
 
     def _deleted(self, sql: str) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from target_xlr8_truths.extras import import_psycopg
 from target_xlr8_truths.layout import LEDGER_TABLE
-from target_xlr8_truths.naming import normalise_project, quote
+from target_xlr8_truths.naming import DELETED_MARK, normalise_project, quote, row_counts_sql
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def read_truths(
     """Truths of ``project`` (UUID, any case), optionally filtered; each carries at most ``max_rows`` rows, those
     still current: a row marked deleted (``_sdc_deleted_at``: gone from a full-table read, replaced with its set,
     deleted at the source) is history, not a truth, unless ``include_deleted``. ``row_count`` in the metadata
-    counts every stored row."""
+    counts the current rows, ``deleted_rows`` those marked deleted, counted now (a store written before
+    ``_schema_metadata.row_count`` left marked rows out counted them too)."""
     project_key = normalise_project(project)
     conn = _connect(duckdb_path, postgres_dsn, postgres_schema)
     mark = "%s" if postgres_dsn else "?"
@@ -77,10 +78,13 @@ def read_truths(
         rows = conn.execute(sql, params).fetchall()
         truths = []
         for row in rows:
-            (table, file_name, entity_type, kind, row_count, version, columns, prod, instance, stream, run_id,
+            (table, file_name, entity_type, kind, _row_count, version, columns, prod, instance, stream, run_id,
              loaded, dead, window_start, window_end, updated_at) = row  # fmt: skip
             stored = [d[0] for d in conn.execute(f"SELECT * FROM {quote(table)} LIMIT 0").description]  # noqa: S608
-            live = "" if include_deleted or "_sdc_deleted_at" not in stored else " WHERE _sdc_deleted_at IS NULL"
+            has_marks = DELETED_MARK in stored
+            counts = conn.execute(row_counts_sql(table, has_marks)).fetchone()
+            kept, marked = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            live = "" if include_deleted or not has_marks else f" WHERE {quote(DELETED_MARK)} IS NULL"
             cursor = conn.execute(f"SELECT * FROM {quote(table)}{live} LIMIT {int(max_rows)}")  # noqa: S608
             names = [d[0] for d in cursor.description]
             content = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -99,7 +103,8 @@ def read_truths(
                         "instance": instance,
                         "stream": stream,
                         "run_id": run_id,
-                        "row_count": row_count,
+                        "row_count": kept - marked,
+                        "deleted_rows": marked,
                         "version": version,
                         "rows_loaded": loaded,
                         "rows_dead_lettered": dead,

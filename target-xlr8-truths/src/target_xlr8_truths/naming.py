@@ -140,3 +140,14 @@ def column_names(properties: list[str]) -> dict[str, str]:
 def quote(identifier: str) -> str:
     """Double-quoted identifier, safe in DuckDB and PostgreSQL."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+#: The column a row marked deleted has set (gone from a full-table read, replaced with its set, deleted at the source).
+DELETED_MARK = "_sdc_deleted_at"
+
+
+def row_counts_sql(table: str, marked: bool) -> str:
+    """One scan giving the rows ``table`` stores and, of those, the rows marked deleted (``DELETED_MARK``, when the
+    table has the column: ``marked``). A table's rows are its current ones; marked rows are counted apart."""
+    deleted = f"COUNT({quote(DELETED_MARK)})" if marked else "0"
+    return f"SELECT COUNT(*), {deleted} FROM {quote(table)}"  # noqa: S608

@@ -46,6 +46,12 @@ def _count(store: Store, table: str, where: str = "TRUE", params: t.Sequence[t.A
     return int(row[0]) if row else 0
 
 
+def _current(store: Store, table: str) -> int:
+    """``_schema_metadata.row_count``: the table's rows not marked deleted."""
+    stored, marked = store.row_counts(table)
+    return stored - marked
+
+
 def _record(store: Store, action: str, table: str, change: TableChange) -> None:
     now = dt.datetime.now(dt.UTC)
     store.execute(
@@ -57,7 +63,7 @@ def _record(store: Store, action: str, table: str, change: TableChange) -> None:
     )  # fmt: skip
     store.execute(
         "UPDATE _schema_metadata SET row_count = ? WHERE LOWER(project) = ? AND table_name = ? AND is_current = TRUE",
-        [_count(store, table), store.run.project, table],
+        [_current(store, table), store.run.project, table],
     )
 
 

@@ -27,7 +27,7 @@ from target_xlr8_truths.layout import (
     ddl,
     required_columns,
 )
-from target_xlr8_truths.naming import quote
+from target_xlr8_truths.naming import DELETED_MARK, quote, row_counts_sql
 from target_xlr8_truths.profiles import profile_rows, spoke_coverage
 
 SEQ = "__xlr8_seq"
@@ -692,8 +692,15 @@ class Store(abc.ABC):
             )
 
     def _row_count(self, table: str) -> int:
-        """The rows ``table`` holds now, inside the open transaction (``_schema_metadata.row_count``)."""
-        return int((self.fetchone(f"SELECT COUNT(*) FROM {quote(table)}") or (0,))[0])  # noqa: S608
+        """The current rows of ``table`` inside the open transaction (``_schema_metadata.row_count``): a row marked
+        deleted (``_sdc_deleted_at``) is history, not a row of the table, and is counted apart (``row_counts``)."""
+        stored, marked = self.row_counts(table)
+        return stored - marked
+
+    def row_counts(self, table: str) -> tuple[int, int]:
+        """The rows ``table`` stores, and of those the rows marked deleted (``_sdc_deleted_at`` set)."""
+        row = self.fetchone(row_counts_sql(table, DELETED_MARK in self.table_columns(table)))
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def _write_fields(self, info: StreamInfo, columns: list[str]) -> None:
         """What each stored column means (canonical field) and how it was protected, for erasure and audits: one

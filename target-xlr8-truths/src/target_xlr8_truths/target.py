@@ -35,13 +35,15 @@ from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
-from xlr8_kit.batch_files import BatchFileRefused, BatchLocations
+from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
+#: The one SDK load_method this target does (append-only, overwrite refused by name at start-up).
+LOAD_METHOD = "upsert"
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
@@ -244,6 +246,14 @@ class TargetXlr8Truths(Target):
             description="Most records a run may dead-letter before it fails (0 = fail on the first).",
         ),
         th.Property(
+            "load_method",
+            th.StringType,
+            default=LOAD_METHOD,
+            description="How records land: 'upsert' only (a row replaces the stored row of its key, keyless rows are "
+            "added, a full-table stream's ACTIVATE_VERSION retires rows its read did not see). 'append-only' and "
+            "'overwrite' are refused at start-up.",
+        ),
+        th.Property(
             "hard_delete",
             th.BooleanType,
             default=False,
@@ -362,6 +372,13 @@ class TargetXlr8Truths(Target):
         except ProjectIdError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.project_id = self.project
+        method = self.config.get("load_method") or LOAD_METHOD
+        if method != LOAD_METHOD:  # the SDK's other methods would silently land as upserts
+            message = (
+                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts (load_method 'upsert'); "
+                "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
+            )
+            raise ConfigValidationError(message, errors=[message])
         delivery = self.config.get("delivery", "duckdb")
         for needed, mode in (("postgres_dsn", "postgres"), ("upload_url", "upload")):
             if delivery == mode and not self.config.get(needed):
@@ -401,6 +418,9 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's files: no live run will load them
+        if stale:
+            self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         try:
             self.spool = Spool(self._spool_root())
         except (SpoolError, OSError) as exc:
@@ -797,8 +817,16 @@ class TargetXlr8Truths(Target):
         self.spool.close()
 
     def report(self) -> None:
-        """received = loaded + dead-lettered, per stream, on stderr as one JSON line."""
+        """received = loaded + dead-lettered, per stream, on stderr as one JSON line; with a store, under ``tables``
+        each stream's table after the run: its current rows (``rows``) and, apart, rows marked deleted
+        (``deleted_rows``)."""
         streams = sorted(set(self.received) | set(self.dead_lettered) | set(self._streams))
+        tables: dict[str, dict[str, int]] = {}
+        if self._store is not None and self.config.get("delivery") != "upload":
+            for name, info in self._streams.items():
+                if self._store.table_columns(info.table_name):
+                    stored, marked = self._store.row_counts(info.table_name)
+                    tables[name] = {"rows": stored - marked, "deleted_rows": marked}
         summary = {
             "run_id": self.run.run_id,
             "streams": {
@@ -811,6 +839,7 @@ class TargetXlr8Truths(Target):
                 }
                 for s in streams
             },
+            **({"tables": tables} if tables else {}),
         }
         self.logger.info("target-xlr8-truths run summary: %s", json.dumps(summary))
         print(f"XLR8_TRUTHS_SUMMARY {json.dumps(summary)}", file=sys.stderr, flush=True)

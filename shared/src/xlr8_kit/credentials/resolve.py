@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import CredentialConflictError, CredentialValidationError
 from xlr8_kit.credentials.manager import CredentialManager
-from xlr8_kit.credentials.model import ProductCredential
+from xlr8_kit.credentials.model import CredentialStatus, ProductCredential
 from xlr8_kit.credentials.store import DEFAULT_STORE_PATH, SQLiteCredentialStore
 from xlr8_kit.redaction import Redactor
 
@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STORE_ENV = "XLR8_CREDENTIALS_STORE"
+#: Settings naming the tenant itself on a vendor host many tenants share (Workday's tenant, SuccessFactors' and
+#: UKG Ready's company, S/4HANA's client); none of them secret.
+TENANT_NAMES = ("tenant", "company_id", "company_short_name", "customer_id", "sap_client")
+#: A setting naming the tenant that is also a secret (UKG Pro's customer API key): named by a digest only.
+SECRET_TENANT_NAMES = ("customer_api_key",)
 
 
 def default_store_location(environ: Mapping[str, str] | None = None) -> str:
@@ -93,15 +98,38 @@ def resolve_config(config: dict[str, Any], *, product_id: str) -> dict[str, Any]
 
 def same_product(a: str, b: str) -> bool:
     """Two product ids or aliases (``sap_sf``, ``successfactors``, ``tap-sap-successfactors``) for one product."""
+    return canonical_product(a) == canonical_product(b)
+
+
+def canonical_product(name: str) -> str:
+    """The vocabulary's id of a product id or alias; a name it does not know, as it is."""
     from xlr8_kit.vocabulary import UnknownProductError, resolve_product
 
-    def canonical(name: str) -> str:
-        try:
-            return resolve_product(name).id
-        except UnknownProductError:
-            return name
+    try:
+        return resolve_product(name).id
+    except UnknownProductError:
+        return name
 
-    return canonical(a) == canonical(b)
+
+def chosen_credentials(
+    rows: Iterable[Mapping[str, object]], *, by_project: bool = True
+) -> dict[tuple[str, str], Mapping[str, object]]:
+    """(project, canonical product) -> the credential a run for them uses, from ``CredentialManager.describe`` rows
+    (never decrypted): the newest active one (revoked and expired ones never; the credential id breaks a tie).
+    ``by_project=False`` chooses per product over every row given (project "": one project under two names). The
+    one chooser the orchestrator's jobs and the gatherer share, so a project holding two credentials for one
+    product is read with the same one by both (audit25e F18: the gatherer took the first by id, by stored status,
+    and the orchestrator knew no product alias)."""
+    chosen: dict[tuple[str, str], Mapping[str, object]] = {}
+    for row in rows:
+        if row["status"] != CredentialStatus.ACTIVE.value:  # effective status: expires_at counts
+            continue
+        key = (str(row["project_id"]) if by_project else "", canonical_product(str(row["product_id"])))
+        previous = chosen.get(key)
+        order = (str(row["created_at"]), str(row["credential_id"]))
+        if previous is None or order > (str(previous["created_at"]), str(previous["credential_id"])):
+            chosen[key] = row
+    return chosen
 
 
 def merge_secret_fields(config: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
