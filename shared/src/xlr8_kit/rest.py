@@ -1052,6 +1052,9 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
             parts = [{**part, column: chunk} for part in parts for chunk in chunks]
         for part in parts:
             tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record={"stream": stream.name, "sets": part}))
+    writer = tap.message_writer
+    if isinstance(writer, KitSingerWriter):
+        writer.flush()  # the kit's writer holds RECORD lines: these may be the run's last message
 
 
 class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, RESTStream):

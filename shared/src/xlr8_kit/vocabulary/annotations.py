@@ -27,9 +27,10 @@ product's name the first time it sees the stream annotated, so its rows stay wit
 ``replace_by`` names sets of rows the tap always reads whole, such as a person's totals of one day: the rows a run
 sends for such a set replace every row an earlier run landed for it, so a row that vanished from the source (a pay
 code a timecard correction removed) is deleted downstream, as the key alone cannot say. A set the source answers
-with no rows at all is not seen, so its rows stay. It is either a leading part of ``key_columns`` (a row belongs to
-one set for good), or columns outside the key (``replace_sets_fit``): the key is then the source's own id, and a row
-the source moved to another set (a shift given to another person) upserts in place instead of standing twice.
+with no rows at all is named only by the announcement below. It is either a leading part of ``key_columns`` (a row
+belongs to one set for good), or columns outside the key (``replace_sets_fit``): the key is then the source's own id,
+and a row the source moved to another set (a shift given to another person) upserts in place instead of standing
+twice.
 
 A set that lost ALL its rows sends no record, so nothing above names it. For those the tap also says which sets it
 read whole, once the read ended well (never for a read that failed or read part of the rows, ``reads_part``), as
