@@ -1031,7 +1031,8 @@ class ActivateAtEndMixin:
 
 def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
     """The ``SETS_READ_STREAM`` records of ``stream``'s sets read whole (``xlr8_kit.vocabulary.annotations``), its
-    SCHEMA first once per run; a column's values split over records of ``SETS_READ_CHUNK`` values at most."""
+    SCHEMA first once per run; a column's values split over records of ``SETS_READ_CHUNK`` values at most, in an
+    order that depends on what was read, not on the pages or the order they came in."""
     from singer_sdk.singerlib import SchemaMessage
 
     from xlr8_kit.vocabulary.annotations import SETS_READ_CHUNK, SETS_READ_STREAM
@@ -1045,6 +1046,12 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
         }
         tap.write_message(SchemaMessage(stream=SETS_READ_STREAM, schema=schema, key_properties=[]))
         tap._xlr8_sets_read_schema_sent = True
+    if len(sets[0]) == 1:  # one column: all its values as one list, in one order whatever the pages read
+        (column,) = sets[0]
+        values = dict.fromkeys(value for listed in sets for value in listed[column])
+        sets = [{column: sorted(values, key=_value_order)}]
+    else:
+        sets = sorted(sets, key=_value_order)
     for listed in sets:
         parts: list[dict[str, list[t.Any]]] = [{}]
         for column, values in listed.items():
@@ -1055,6 +1062,11 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
     writer = tap.message_writer
     if isinstance(writer, KitSingerWriter):
         writer.flush()  # the kit's writer holds RECORD lines: these may be the run's last message
+
+
+def _value_order(value: t.Any) -> str:
+    """A stable order for announced values and sets (any JSON value)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, RESTStream):

@@ -101,7 +101,8 @@ def test_an_old_bookmark_is_read_from_without_start_date(
     synced = run_tap_cli("tap-ukg-wfm", args, tmp_path, timeout=300)
     assert synced.returncode == 0, synced.stderr
     messages = parse_singer_messages(synced.stdout)
-    landed = {(m["record"]["personNumber"], m["record"]["applyDate"]) for m in messages if m["type"] == "RECORD"}
+    timecards = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "timecards"]
+    landed = {(r["personNumber"], r["applyDate"]) for r in timecards}
     first = bookmark - timedelta(days=lookback)
     company = sandbox.ctx.company
     expected = {
