@@ -1048,8 +1048,8 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
         tap._xlr8_sets_read_schema_sent = True
     if len(sets[0]) == 1:  # one column: all its values as one list, in one order whatever the pages read
         (column,) = sets[0]
-        values = dict.fromkeys(value for listed in sets for value in listed[column])
-        sets = [{column: sorted(values, key=_value_order)}]
+        merged = dict.fromkeys(value for listed in sets for value in listed[column])
+        sets = [{column: sorted(merged, key=_value_order)}]
     else:
         sets = sorted(sets, key=_value_order)
     for listed in sets:
