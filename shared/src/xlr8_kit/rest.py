@@ -1046,12 +1046,15 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
         }
         tap.write_message(SchemaMessage(stream=SETS_READ_STREAM, schema=schema, key_properties=[]))
         tap._xlr8_sets_read_schema_sent = True
-    if len(sets[0]) == 1:  # one column: all its values as one list, in one order whatever the pages read
-        (column,) = sets[0]
-        merged = dict.fromkeys(value for listed in sets for value in listed[column])
-        sets = [{column: sorted(merged, key=_value_order)}]
-    else:
-        sets = sorted(sets, key=_value_order)
+    # Sets sharing every other column's values are one record, the first column's values joined (a UKG window's
+    # people from all its calls; all of a one-column stream's values): the target applies each record in one
+    # statement, and the order is one whatever the pages or the order they came in.
+    columns = list(sets[0])
+    joined: dict[str, tuple[dict[str, list[t.Any]], dict[t.Any, None]]] = {}
+    for listed in sets:
+        rest = {c: listed[c] for c in columns[1:]}
+        joined.setdefault(_value_order(rest), (rest, {}))[1].update(dict.fromkeys(listed[columns[0]]))
+    sets = [{columns[0]: sorted(values, key=_value_order), **rest} for _, (rest, values) in sorted(joined.items())]
     for listed in sets:
         parts: list[dict[str, list[t.Any]]] = [{}]
         for column, values in listed.items():
