@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from truths_testkit import P8, PROJECT, annotation, postgres_rows, query, record_msg, run_target, schema_msg, state_msg
 
+from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
+
 PROPS = {
     "person": {"type": "string"},
     "day": {"type": "string"},
@@ -207,3 +209,74 @@ def test_a_set_table_made_in_a_batch_rolled_back_is_made_again(tmp_path: Path) -
     with store.transaction():
         store._replaced_sets_table("sets_t", '"person", "day"', '"t"')
     assert made()
+
+
+def _sets_read(stream: str, sets: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """A tap's announcement of sets it read whole (``xlr8_kit.vocabulary.annotations``): SCHEMA and one RECORD."""
+    schema = {"type": "object", "properties": {"stream": {"type": "string"}, "sets": {"type": "object"}}}
+    return [
+        {"type": "SCHEMA", "stream": SETS_READ_STREAM, "schema": schema, "key_properties": []},
+        {"type": "RECORD", "stream": SETS_READ_STREAM, "record": {"stream": stream, "sets": sets}},
+    ]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_a_set_read_whole_with_no_row_left_has_its_rows_deleted(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool
+) -> None:
+    """empty26: run 2 re-reads E1's and E2's day d1 and E3's day d2 and announces them read whole; E2's day answered
+    no row (its last total gone), so nothing but the announcement names it: its row is marked deleted (removed with
+    ``hard_delete``). E1's day is replaced by its rows as ever (its new A kept), E3's day never landed (nothing to
+    do), and E1's day d2, not announced, is left as it was. The announcement lands no table."""
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete, "batch_size_rows": 2}
+    if delivery == "postgres":
+        schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+        dsn = request.getfixturevalue("postgres_dsn")
+        config.update(delivery="postgres", postgres_dsn=dsn, postgres_schema=schema)
+    else:
+        config["duckdb_path"] = str(tmp_path / "truths.duckdb")
+
+    def rows() -> list[tuple[Any, ...]]:
+        select = "person, day, code, CAST(hours AS INTEGER), _sdc_deleted_at IS NOT NULL"
+        if delivery == "postgres":
+            found = postgres_rows(config["postgres_dsn"], config["postgres_schema"], TABLE, select)
+        else:
+            found = query(config["duckdb_path"], f'SELECT {select} FROM "{TABLE}"')
+        return sorted(found or [])
+
+    first = [*FIRST, ("E1", "d2", "A", 4)]
+    done = run_target(config, _messages(first, 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = _messages(SECOND, 1, True)
+    announced = _sets_read("totals", {"person": ["E1", "E2", "E3"], "day": ["d1"]})
+    announced += _sets_read("totals", {"person": ["E3"], "day": ["d2"]})[1:]
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["replaced"] == 3 + 1  # E1's B and C (and old A), E2's A
+    how = "deleted" if hard_delete else "marked deleted"
+    assert f"stream totals: 1 row(s) of sets now empty (read whole, no row sent; replace_by person, day) {how}" in (
+        done.stderr
+    )
+    assert SETS_READ_STREAM not in done.summary["streams"]
+    if hard_delete:
+        expected = [("E1", "d1", "A", 9, False)]
+    else:
+        expected = [("E1", "d1", "A", 9, False), ("E1", "d1", "B", 1, True), ("E1", "d1", "C", 2, True)]
+        expected.append(("E2", "d1", "A", 7, True))
+    assert rows() == sorted([*expected, ("E1", "d2", "A", 4, False)])
+    if delivery == "duckdb":
+        tables = query(config["duckdb_path"], "SELECT table_name FROM information_schema.tables")
+        assert not [t for (t,) in tables or [] if "sets_read" in t]
+
+
+def test_an_announcement_for_other_columns_is_ignored_and_said(tmp_path: Path) -> None:
+    """Sets named by columns the stream's SCHEMA does not name as ``replace_by`` delete nothing (a WARNING)."""
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
+    assert run_target(config, _messages(FIRST, 0, True), tmp_path).returncode == 0
+    schema = _messages([], 1, True)[0]
+    done = run_target(config, [schema, *_sets_read("totals", {"person": ["E2"]})], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "sets read whole announced for columns person, but its SCHEMA names replace_by person, day" in done.stderr
+    found = query(config["duckdb_path"], f'SELECT count(*) FROM "{TABLE}" WHERE _sdc_deleted_at IS NULL')
+    assert found == [(len(FIRST),)]

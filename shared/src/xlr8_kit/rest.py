@@ -981,9 +981,27 @@ class ActivateAtEndMixin:
 
     _xlr8_pending_version: int | None = None
     _xlr8_read_failed: bool = False
+    #: The sets (``replace_by``) this read has read whole so far (``xlr8_read_whole``), sent when it ended well.
+    _xlr8_sets_read: list[dict[str, list[t.Any]]] | None = None
 
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._xlr8_pending_version = full_table_version
+
+    def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
+        """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
+        them one set (a page's parents; a call's people and days), whether it sent rows of them or not. They go out
+        when the read ends well (``SETS_READ_STREAM``), so the target can mark deleted the rows of a set that is now
+        empty, which no record names (held until then: a failed read announces nothing)."""
+        columns = tuple(getattr(self, "xlr8_replace_by", ()))
+        if not columns:
+            return
+        if set(sets) != set(columns):
+            raise ValueError(f"{getattr(self, 'name', self)}: sets read name {sorted(sets)}, not replace_by {columns}")
+        listed = {c: list(dict.fromkeys(v for v in sets[c] if v is not None)) for c in columns}
+        if all(listed.values()):
+            if self._xlr8_sets_read is None:
+                self._xlr8_sets_read = []
+            self._xlr8_sets_read.append(listed)
 
     def _xlr8_activate_read_version(self) -> None:
         """Send the versions this read held back, its own and its child streams' (called when the read ended)."""
@@ -995,10 +1013,17 @@ class ActivateAtEndMixin:
             pending.extend(c for c in getattr(stream, "child_streams", ()) if isinstance(c, ActivateAtEndMixin))
             version, stream._xlr8_pending_version = stream._xlr8_pending_version, None
             failed, stream._xlr8_read_failed = stream._xlr8_read_failed, False
-            if version is not None and not failed and not reads_part(stream):
+            sets, stream._xlr8_sets_read = stream._xlr8_sets_read, None
+            if failed or reads_part(stream):
+                continue
+            if version is not None:
                 Stream._write_activate_version_message(stream, version)
+            if sets:
+                write_sets_read(stream, sets)
 
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
+        if getattr(self, "parent_stream_type", None) is None:
+            self._xlr8_sets_read = None  # what an earlier read that failed noted never goes out
         try:
             yield from super()._sync_records(context, write_messages=write_messages)  # type: ignore[misc]
         except BaseException:
@@ -1006,6 +1031,49 @@ class ActivateAtEndMixin:
             raise
         if write_messages:  # BATCH mode reads without messages: ``KitBatchingMixin._sync_batches`` sends it
             self._xlr8_activate_read_version()
+
+
+def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
+    """The ``SETS_READ_STREAM`` records of ``stream``'s sets read whole (``xlr8_kit.vocabulary.annotations``), its
+    SCHEMA first once per run; a column's values split over records of ``SETS_READ_CHUNK`` values at most, in an
+    order that depends on what was read, not on the pages or the order they came in."""
+    from singer_sdk.singerlib import SchemaMessage
+
+    from xlr8_kit.vocabulary.annotations import SETS_READ_CHUNK, SETS_READ_STREAM
+
+    tap = stream._tap
+    if not getattr(tap, "_xlr8_sets_read_schema_sent", False):
+        schema = {
+            "type": "object",
+            "properties": {"stream": {"type": "string"}, "sets": {"type": "object"}},
+            "required": ["stream", "sets"],
+        }
+        tap.write_message(SchemaMessage(stream=SETS_READ_STREAM, schema=schema, key_properties=[]))
+        tap._xlr8_sets_read_schema_sent = True
+    # Sets sharing every other column's values are one record, the first column's values joined (a UKG window's
+    # people from all its calls; all of a one-column stream's values): the target applies each record in one
+    # statement, and the order is one whatever the pages or the order they came in.
+    columns = list(sets[0])
+    joined: dict[str, tuple[dict[str, list[t.Any]], dict[t.Any, None]]] = {}
+    for listed in sets:
+        rest = {c: listed[c] for c in columns[1:]}
+        joined.setdefault(_value_order(rest), (rest, {}))[1].update(dict.fromkeys(listed[columns[0]]))
+    sets = [{columns[0]: sorted(values, key=_value_order), **rest} for _, (rest, values) in sorted(joined.items())]
+    for listed in sets:
+        parts: list[dict[str, list[t.Any]]] = [{}]
+        for column, values in listed.items():
+            chunks = [values[i : i + SETS_READ_CHUNK] for i in range(0, len(values), SETS_READ_CHUNK)]
+            parts = [{**part, column: chunk} for part in parts for chunk in chunks]
+        for part in parts:
+            tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record={"stream": stream.name, "sets": part}))
+    writer = tap.message_writer
+    if isinstance(writer, KitSingerWriter):
+        writer.flush()  # the kit's writer holds RECORD lines: these may be the run's last message
+
+
+def _value_order(value: t.Any) -> str:
+    """A stable order for announced values and sets (any JSON value)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, RESTStream):

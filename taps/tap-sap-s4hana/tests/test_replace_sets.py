@@ -31,9 +31,10 @@ PROJECT = "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 
 @pytest.fixture
 def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
-    """Forwards to the emulator; once ``drop["on"]``, answers of the account-assignment set lack PO00000001's
-    first line, as S/4 does once the buyer removed it (the edit stamps the order's LastChangeDateTime)."""
-    drop: dict = {"on": False, "key": None}
+    """Forwards to the emulator; once ``drop["on"]``, answers of the account-assignment set lack the line
+    ``drop["key"]`` (or every line of order ``drop["order"]``), as S/4 does once the buyer removed it (the edit
+    stamps the order's LastChangeDateTime)."""
+    drop: dict = {"on": False, "key": None, "order": None, "fail": None}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -43,6 +44,11 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
             request = urllib.request.Request(
                 url + self.path, headers={k: v for k, v in self.headers.items() if k.lower() != "host"}
             )
+            if drop["fail"] and f"/{STREAM}" in self.path and drop["fail"] in self.path.lower():
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             try:
                 answer = urllib.request.urlopen(request)
                 status, body, headers = answer.status, answer.read(), answer.headers
@@ -55,9 +61,10 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
                     r
                     for r in rows
                     if (r["PurchaseOrder"], r["PurchaseOrderItem"], r["AccountAssignmentNumber"]) != drop["key"]
+                    and r["PurchaseOrder"] != drop["order"]
                 ]
                 if len(kept) < len(rows) and "__count" in document["d"]:
-                    document["d"]["__count"] = str(int(document["d"]["__count"]) - 1)
+                    document["d"]["__count"] = str(int(document["d"]["__count"]) - (len(rows) - len(kept)))
                 document["d"]["results"] = kept
                 body = json.dumps(document).encode()
             body = body.replace(url.encode(), f"http://127.0.0.1:{server.server_port}".encode())
@@ -136,7 +143,7 @@ def test_a_read_failing_part_way_sends_no_part_of_an_order(
 ) -> None:
     rc, whole = _sync(url, tmp_path)
     assert rc == 0
-    full = Counter(m["record"]["PurchaseOrder"] for m in parse_singer_messages(whole) if m["type"] == "RECORD")
+    full = Counter(m["record"]["PurchaseOrder"] for m in _records(whole, STREAM))
     assert any(n > 4 for n in full.values()) or len(full) > 1
     path = "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV/" + STREAM
     # page 4 by its query (``$skip``), not the 4th request to arrive: pages are read side by side, so the 4th to
@@ -144,7 +151,7 @@ def test_a_read_failing_part_way_sends_no_part_of_an_order(
     sandbox.faults.add("s4hana", path, FaultSpec("status", status=503, times=100, query={"$skip": "12"}))
     rc, cut = _sync(url, tmp_path, http={"backoff_base": 0.01, "backoff_max": 0.02, "max_attempts": 2})
     assert rc != 0
-    sent = Counter(m["record"]["PurchaseOrder"] for m in parse_singer_messages(cut) if m["type"] == "RECORD")
+    sent = Counter(m["record"]["PurchaseOrder"] for m in _records(cut, STREAM))
     assert sent
     assert all(sent[po] == full[po] for po in sent), (sent, full)
 
@@ -163,3 +170,51 @@ def test_a_stream_map_filter_reads_part_of_each_order_and_marks_nothing_deleted(
     assert '"replace_by"' not in part
     _land(part, tmp_path)
     assert _rows(tmp_path) == before
+
+
+def test_an_order_left_with_no_account_assignment_has_its_last_ones_marked_deleted(
+    dropping_proxy: tuple[str, dict], tmp_path: Path
+) -> None:
+    """empty26: every account-assignment line of PO00000001 removed in S/4 sends no row of the order; the read
+    announces the orders it read whole (``_xlr8_sets_read``), and the target marks the order's old lines deleted
+    (they stayed live: no record named the order). Every other order's lines stay as they were."""
+    base, drop = dropping_proxy
+    rc, first = _sync(base, tmp_path, page_size=5000)
+    assert rc == 0
+    _land(first, tmp_path)
+    before = _rows(tmp_path)
+    assert sum(1 for r in before if r[0] == "PO00000001") > 1
+    drop.update(on=True, order="PO00000001")
+    rc, second = _sync(base, tmp_path, page_size=5000)
+    assert rc == 0
+    assert not any(m["record"].get("PurchaseOrder") == "PO00000001" for m in _records(second, STREAM))
+    _land(second, tmp_path)
+    after = _rows(tmp_path)
+    assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
+    assert [r[:3] for r in after] == [r[:3] for r in before]
+
+
+def test_a_read_failing_part_way_leaves_an_emptied_order_as_it_was(
+    dropping_proxy: tuple[str, dict], emulator: S4HanaEmulator, tmp_path: Path
+) -> None:
+    """A read that fails (the lines' second server-driven page answers 503) announces no order read whole, though
+    the emptied order's rows came on the first page: its lines stay live, as every line does."""
+    base, drop = dropping_proxy
+    emulator.server_page_size = 20  # pages by ``__next`` links (``$skiptoken``): a short page ends no read
+    rc, first = _sync(base, tmp_path, page_size=5000)
+    assert rc == 0
+    _land(first, tmp_path)
+    before = _rows(tmp_path)
+    assert sum(1 for r in before if r[0] == "PO00000001") > 1
+    drop.update(on=True, order="PO00000001", fail="skiptoken")
+    http = {"backoff_base": 0.01, "backoff_max": 0.02, "max_attempts": 2}
+    rc, cut = _sync(base, tmp_path, page_size=5000, http=http)
+    assert rc != 0
+    assert _records(cut, STREAM)  # the first page's lines came
+    assert not _records(cut, "_xlr8_sets_read")
+    _land(cut, tmp_path)
+    assert _rows(tmp_path) == before
+
+
+def _records(singer: str, stream: str) -> list[dict]:
+    return [m for m in parse_singer_messages(singer) if m["type"] == "RECORD" and m["stream"] == stream]

@@ -256,6 +256,7 @@ def stream_info(
         for col, ref in (note.get("references") or {}).items()
         if isinstance(ref, dict)
     }
+    replace_by = _replace_by(note, names, key_columns)
     return StreamInfo(
         stream=stream,
         product=product,
@@ -269,7 +270,8 @@ def stream_info(
         hub_semantic_type=str(hub.get("semantic_type")) if hub.get("semantic_type") else None,
         references=references,
         domain=note.get("domain"),
-        replace_by=_replace_by(note, names, key_columns),
+        replace_by=replace_by,
+        replace_sources=[str(source) for source in note.get("replace_by") or []] if replace_by else [],
     )
 
 

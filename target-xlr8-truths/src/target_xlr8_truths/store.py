@@ -85,6 +85,9 @@ class StreamInfo:
     #: Columns naming sets of rows the tap reads whole (the annotation's ``replace_by``): a run's rows of a set
     #: replace the rows earlier runs landed for it (``Store._replace_sets``).
     replace_by: list[str] = field(default_factory=list)
+    #: The annotation's ``replace_by`` as the tap names it (properties), in the order of ``replace_by``: the
+    #: columns of the sets a tap announces read whole (``SETS_READ_STREAM``).
+    replace_sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -563,7 +566,7 @@ class Store(abc.ABC):
             return 0
         table = quote(info.table_name)
         parts = [quote(c) for c in info.replace_by]
-        done_name = "__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
+        done_name = _replaced_sets_name(info)
         done = quote(done_name)
         self._replaced_sets_table(done_name, ", ".join(parts), table)
         evolved, _created, retyped = self._evolved
@@ -598,6 +601,50 @@ class Store(abc.ABC):
             f"WHERE NOT EXISTS (SELECT 1 FROM {done} AS d WHERE {same('d', 's')})"
         )
         return deleted
+
+    def empty_sets(self, info: StreamInfo, sets: list[dict[str, list[t.Any]]], hard_delete: bool) -> int:
+        """The rows of the sets a tap read whole (``sets``: per ``replace_by`` column its values, every combination
+        one set) that this run sent no row of are deleted with ``hard_delete``, else marked deleted: such a set is
+        now empty in the source. A set with rows in this run is left to ``_replace_sets`` (the run's replaced
+        sets, in their temporary table). One transaction; returns the rows so marked or deleted."""
+        columns = self.table_columns(info.table_name)
+        if not info.replace_by or not sets or any(c not in columns for c in info.replace_by):
+            return 0  # no row ever landed (no table, or no such column yet): nothing to delete
+        table = quote(info.table_name)
+        parts = [quote(c) for c in info.replace_by]
+        done = quote(_replaced_sets_name(info))
+        marked = quote("_sdc_deleted_at")
+        soft = not hard_delete and "_sdc_deleted_at" in columns
+        count = 0
+        self._live_columns = None
+        if soft and self._unique_keys.get(info.table_name) == "_sdc_deleted_at":
+            del self._unique_keys[info.table_name]  # the soft delete gives many rows one value
+        with self.transaction():
+            self._replaced_sets_table(_replaced_sets_name(info), ", ".join(parts), table)
+            not_done = "NOT EXISTS (SELECT 1 FROM {d} AS d WHERE {m})".format(  # noqa: S608
+                d=done, m=" AND ".join(f"d.{p} = {table}.{p}" for p in parts)
+            )
+            for listed in sets:
+                terms: list[str] = []
+                params: list[t.Any] = []
+                for column, part in zip(info.replace_by, parts, strict=True):
+                    values = [_set_value(v) for v in listed[column] if v is not None]
+                    if not values:
+                        break
+                    rows = ", ".join("(?)" for _ in values)
+                    kind = columns[column]
+                    terms.append(f"{part} IN (SELECT CAST(v AS {kind}) FROM (VALUES {rows}) AS v_(v))")  # noqa: S608
+                    params += values
+                else:
+                    where = " AND ".join([*terms, not_done])
+                    if soft:
+                        count += self.execute_count(
+                            f"UPDATE {table} SET {marked} = ? WHERE {marked} IS NULL AND {where}",  # noqa: S608
+                            [dt.datetime.now(dt.UTC), *params],
+                        )
+                    else:
+                        count += self.execute_count(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+        return count
 
     def _replaced_sets_table(self, name: str, listed: str, table: str) -> None:
         """The run's temporary table ``name`` of the sets ``_replace_sets`` replaced (columns ``listed`` of
@@ -900,3 +947,15 @@ class Store(abc.ABC):
                 counted = self.refresh_profiles(info)
                 # a sole writer's table holds still between the two; another writer's may not
                 self.refresh_mappings(info, counted if self.sole_writer else None)
+
+
+def _replaced_sets_name(info: StreamInfo) -> str:
+    """The run's temporary table of the sets of ``info``'s table replaced so far (``Store._replace_sets``)."""
+    return "__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
+
+
+def _set_value(value: t.Any) -> str:
+    """A value of an announced set as text, cast to its column's type in SQL (JSON gives text, numbers, booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -39,6 +39,7 @@ from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
+from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
@@ -449,6 +450,8 @@ class TargetXlr8Truths(Target):
         #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
         self._batch_files: set[Path] = set()
         self._key_checked = False  # ``check_pii_key`` passed
+        #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets), in arrival order.
+        self._sets_read: list[tuple[str, dict[str, t.Any]]] = []
         atexit.register(_batch_files_at_exit, weakref.ref(self))
 
     def check_pii_key(self, stream: str) -> None:
@@ -575,9 +578,73 @@ class TargetXlr8Truths(Target):
         batch = batch_pool(memory, self._batch_memory)
         return DuckDBStore(path, self.run, self.spool, interval, memory, batch)
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """The stream of sets read whole (``SETS_READ_STREAM``) lands no table: its records are applied instead."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            return
+        super()._process_schema_message(message_dict)
+
+    def _process_sets_read(self, message_dict: dict) -> None:
+        """A tap's announcement of sets it read whole (``xlr8_kit.vocabulary.annotations``): held until no sink holds
+        a record (the rows the run sent of those sets committed first), then applied (``_apply_sets_read``)."""
+        record = message_dict.get("record")
+        stream = record.get("stream") if isinstance(record, dict) else None
+        sets = record.get("sets") if isinstance(record, dict) else None
+        if not isinstance(stream, str) or not isinstance(sets, dict):
+            raise InvalidInputLine(f"RECORD of stream {SETS_READ_STREAM} without a 'stream' text and a 'sets' object")
+        for column, values in sets.items():
+            if not isinstance(values, list):
+                raise InvalidInputLine(
+                    f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: sets of {str(column)[:100]!r} "
+                    "is not a list"
+                )
+        self._sets_read.append((stream, sets))
+        if self._settled():
+            self._apply_sets_read()
+            self.check_stop()
+
+    def _settled(self) -> bool:
+        """No sink holds a record that has not committed, and no transaction is open."""
+        if self.busy:
+            return False
+        return not any(sink.current_size for sink in (*self._sinks_to_clear, *self._sinks_active.values()))
+
+    def _apply_sets_read(self) -> None:
+        """Marks deleted (``hard_delete``: deletes) the landed rows of the sets announced read whole that this run
+        sent no row of: sets now empty in the source. Called once every record before them committed, before any
+        STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
+        this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged."""
+        pending, self._sets_read = self._sets_read, []
+        hard = bool(self.config.get("hard_delete", False))
+        for stream, sets in pending:
+            info = self._streams.get(stream)
+            wanted = info.replace_sources if info is not None else []
+            if not wanted or set(sets) != set(wanted):
+                self.logger.warning(
+                    "stream %s: sets read whole announced for columns %s, but its SCHEMA names replace_by %s: ignored",
+                    stream[:100], ", ".join(map(str, sets))[:200], ", ".join(wanted) or "none",
+                )  # fmt: skip
+                continue
+            assert info is not None
+            by_column = {column: sets[source] for column, source in zip(info.replace_by, wanted, strict=True)}
+            self.busy = True
+            try:
+                count = self.store.empty_sets(info, [by_column], hard)
+            finally:
+                self.busy = False
+            if count:
+                self.replaced[stream] += count
+                self.logger.info(
+                    "stream %s: %d row(s) of sets now empty (read whole, no row sent; replace_by %s) %s",
+                    stream, count, ", ".join(info.replace_by), "deleted" if hard else "marked deleted",
+                )  # fmt: skip
+
     def _process_record_message(self, message_dict: dict) -> None:
         """The SDK's RECORD handling, without its per-record generic steps when nothing maps the stream: the sink
         converts the record on its compiled path (same rows, same dead letters)."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            self._process_sets_read(message_dict)
+            return
         maps = self.mapper.stream_maps.get(message_dict.get("stream"))  # type: ignore[arg-type]
         record = message_dict.get("record")
         if maps is not None and len(maps) == 1 and type(record) is dict:
@@ -621,11 +688,8 @@ class TargetXlr8Truths(Target):
     def _relay_state_if_settled(self) -> bool:
         """Relays the latest STATE, as ``drain_all`` would after draining, when no sink holds a record that has not
         committed (a drain would have nothing to do); otherwise it waits for that drain."""
-        if not self._latest_state or self.busy:
+        if not self._latest_state or not self._settled():
             return False
-        for sink in (*self._sinks_to_clear, *self._sinks_active.values()):
-            if sink.current_size:
-                return False
         self._write_state_message(copy.deepcopy(self._latest_state))
         return True
 
@@ -752,7 +816,10 @@ class TargetXlr8Truths(Target):
 
     # -- state and end of run ------------------------------------------------------------------------------------
     def _write_state_message(self, state: dict) -> None:
-        """In upload mode nothing is committed until the engine has the files: hold STATE until then."""
+        """In upload mode nothing is committed until the engine has the files: hold STATE until then. Sets
+        announced read whole before it are applied first (the SDK calls this once every sink drained)."""
+        if self._sets_read:
+            self._apply_sets_read()
         if self.config.get("delivery") == "upload":
             self._held_state = state
             return
@@ -795,6 +862,8 @@ class TargetXlr8Truths(Target):
             return
         self._ending = True
         super().process_endofpipe()
+        if self._sets_read:  # announced after the last STATE (or a run with none): every sink has drained
+            self._apply_sets_read()
         if self._streams and self.config.get("delivery") != "upload":  # the engine profiles what it is sent
             self.store.finalize(list(self._streams.values()))
             if self.config.get("retention_purge_on_run"):

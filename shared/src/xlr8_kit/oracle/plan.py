@@ -185,7 +185,8 @@ def _child_plan(resource: Resource, path: str, declared: ResourceDeclaration, cu
     with no single key fails too), so a child deleted in Fusion (an email, an invoice line, a superseded
     assignment version) is marked deleted when its parent's rows land. Not when a cut cannot be seen (framework
     1 and 2 send bare arrays, their completeness unverified): then only an effective-dated child's versions
-    replace each other (F1). A parent answering no rows at all is not seen: its children stay."""
+    replace each other (F1). A parent left with no children sends no row: its read announces the parents it read
+    (``FusionStream._parents_read``), so their old children are marked deleted too."""
     child = resource.child(path)
     parent_keys: dict[str, str] = {}
     fields: dict[str, list[str] | None] = {"": list(resource.keys)}

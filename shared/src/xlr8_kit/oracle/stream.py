@@ -30,7 +30,7 @@ from xlr8_kit.declared import declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.origin import same_origin
 from xlr8_kit.oracle.client import FusionClient
-from xlr8_kit.oracle.plan import StreamPlan, carried_keys
+from xlr8_kit.oracle.plan import StreamPlan, carried_keys, logical_keys
 from xlr8_kit.oracle.protocol import (
     SIMPLE_FRAMEWORK,
     ChildLevel,
@@ -603,6 +603,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 raise type(exc)(f"{self._tap.product_id} {self.name}: {exc}") from None
         if plan.child_path is not None:
             rows = [row for item in items for row in child_rows(item, plan.child_path, plan.parent_keys)]
+            if self._sets_are_parents:
+                self._parents_read(items)
         else:
             rows = items
             if plan.flatten or holds_inner_arrays(response.content):
@@ -611,6 +613,22 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     shape(item)  # flatten rules, then the children expanded only for flattening go
         conformed, plain = self._conformer.vouches_records(rows)
         return MarkedPage(rows, conformed=conformed, plain=plain)
+
+    @functools.cached_property
+    def _sets_are_parents(self) -> bool:
+        """A child stream whose sets (``replace_by``) are its top-level parents (``plan._child_plan``)."""
+        plan = self.plan
+        return plan.child_path is not None and bool(plan.replace_by) and plan.replace_by == logical_keys(plan.resource)
+
+    def _parents_read(self, items: list[dict[str, t.Any]]) -> None:
+        """The page's parents, each with its children read whole (``xlr8_read_whole``): a parent left with no
+        child sends no row, and only this names its set, so the target marks its old children deleted."""
+        columns = self.plan.replace_by
+        if len(columns) == 1:
+            self.xlr8_read_whole({columns[0]: [item.get(columns[0]) for item in items]})
+            return
+        for item in items:  # one set per parent: the values of two parents never combine into a third
+            self.xlr8_read_whole({c: [item.get(c)] for c in columns})
 
     @functools.cached_property
     def _child_levels(self) -> dict[str, ChildLevel]:

@@ -27,9 +27,22 @@ product's name the first time it sees the stream annotated, so its rows stay wit
 ``replace_by`` names sets of rows the tap always reads whole, such as a person's totals of one day: the rows a run
 sends for such a set replace every row an earlier run landed for it, so a row that vanished from the source (a pay
 code a timecard correction removed) is deleted downstream, as the key alone cannot say. A set the source answers
-with no rows at all is not seen, so its rows stay. It is either a leading part of ``key_columns`` (a row belongs to
-one set for good), or columns outside the key (``replace_sets_fit``): the key is then the source's own id, and a row
-the source moved to another set (a shift given to another person) upserts in place instead of standing twice.
+with no rows at all is named only by the announcement below. It is either a leading part of ``key_columns`` (a row
+belongs to one set for good), or columns outside the key (``replace_sets_fit``): the key is then the source's own id,
+and a row the source moved to another set (a shift given to another person) upserts in place instead of standing
+twice.
+
+A set that lost ALL its rows sends no record, so nothing above names it. For those the tap also says which sets it
+read whole, once the read ended well (never for a read that failed or read part of the rows, ``reads_part``), as
+RECORD messages of one extra stream, ``SETS_READ_STREAM`` (its SCHEMA sent once per run, before the first)::
+
+    {"stream": "punches", "sets": {"personNumber": ["E1", "E2"], "applyDate": ["2026-01-05", "2026-01-06"]}}
+
+``sets`` names every ``replace_by`` column, each with a list of values: every combination of them is a set the
+run read whole (here two people's two days). target-xlr8-truths marks deleted (``hard_delete``: deletes) the
+rows of every such set that the run sent no row of: the set is now empty. Singer has no message for this (an
+unknown message type stops SDK targets), and a RECORD of a stream of its own is harmless elsewhere: another target
+lands a small table of these announcements (drop it there with a stream map ``{"_xlr8_sets_read": null}``).
 """
 
 from __future__ import annotations
@@ -49,6 +62,10 @@ from xlr8_kit.vocabulary import (
 )
 
 ANNOTATION_KEY = "x-xlr8"
+#: The stream of the sets a run read whole (see above): its records name sets, not rows of a table.
+SETS_READ_STREAM = "_xlr8_sets_read"
+#: Values one ``SETS_READ_STREAM`` record lists per column at most (a run's sets go in as many records as needed).
+SETS_READ_CHUNK = 1000
 
 
 def semantic_type(entity: str) -> str:

@@ -478,15 +478,25 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
                     yield page, conformed, plain
 
         pages = stamped_pages()
-        yield from self.handed_pages(whole_sets(pages, header_of) if self.xlr8_replace_by else pages)
+        sets = self.xlr8_replace_by
+        yield from self.handed_pages(whole_sets(pages, header_of) if sets else pages)
+        if sets:
+            # every header read had its items read whole: one left with none sends no row, and only this names it
+            # (the target marks its old items deleted); said once the read ended, never for a read that failed
+            if len(sets) == 1:
+                self.xlr8_read_whole({sets[0]: [key[0] for key in changed]})
+            else:
+                for key in changed:
+                    self.xlr8_read_whole({c: [v] for c, v in zip(sets, key, strict=True)})
 
     @property
     def xlr8_replace_by(self) -> tuple[str, ...]:  # type: ignore[override]
         """A header-driven set reads every sub-row of each header it reads (S/4 stamps the order when a line,
         condition or schedule line is removed), so the target replaces a header's rows with the run's: a removed
-        line is marked deleted. Only where pages come ordered by key (``page_size`` > 0 sends ``$orderby``), so a
-        header's rows come together (``whole_sets``; not where a key is ``sap:sortable="false"``: no ``$orderby``), and
-        where the join columns lead the key."""
+        line is marked deleted, and so are the last ones of a header left with none (``header_driven_pages``
+        announces the headers it read, ``xlr8_read_whole``). Only where pages come ordered by key (``page_size`` > 0
+        sends ``$orderby``), so a header's rows come together (``whole_sets``; not where a key is
+        ``sap:sortable="false"``: no ``$orderby``), and where the join columns lead the key."""
         link = self.plan.header
         if link is None or not self.settings.page_size or not order_keys(self.plan.entity_set.entity_type):
             return ()

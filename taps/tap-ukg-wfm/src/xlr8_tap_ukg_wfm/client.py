@@ -283,10 +283,19 @@ class WindowedStream(UkgWfmStream):
     window_path: t.ClassVar[str]
 
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
+        """Each call's answer. A stream whose sets are person-days (``replace_by``: person, day) notes each call's
+        people and days read whole (``xlr8_read_whole``): a day whose last punch or shift was deleted answers no
+        row, and only this names it, so the target marks its old rows deleted (once the whole read ended well)."""
         first, last = self.window_span(context)
+        days = len(self.xlr8_replace_by) == 2
         for start, end in windows(first, last, self.settings.window_days):
             for people in self.person_batches(start, end):
-                yield self.call("POST", self.window_path, self.window_body(people, start, end))
+                answer = self.call("POST", self.window_path, self.window_body(people, start, end))
+                if days:
+                    person, day = self.xlr8_replace_by
+                    dates = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+                    self.xlr8_read_whole({person: people, day: dates})
+                yield answer
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         """The request of one window for one batch of people."""
