@@ -993,6 +993,7 @@ def _sort_keyer(sort_keys: list[tuple[str, bool]], attrs: Mapping[str, AttrInfo]
         parts: list[Any] = []
         for name, kind, asc, memo in columns:
             raw = row.get(name)
+            value: Any
             if kind == "integer" and type(raw) is int:
                 value = raw  # ``typed``'s int(str(raw)): the same int
             elif memo is None or type(raw) is not str:
