@@ -731,7 +731,7 @@ class Company:
             person_id=f"P{n:06d}",
             first_name=first,
             last_name=last,
-            email=f"{_ascii(first)}.{_ascii(last)}.{n}@acme.example".lower(),
+            email=f"{_email_part(first)}.{_email_part(last)}.{n}@acme.example",
             birth_date=birth,
             hire_date=hire,
             termination_date=term,
@@ -1259,7 +1259,7 @@ class Company:
         account = i // 2
         first, last = FIRST_NAMES[below(draw, _FIRST_COUNT)], LAST_NAMES[below(draw, _LAST_COUNT)]
         created = _BASE + timedelta(seconds=below(draw, 6 * 365 * 86400))
-        email = f"{_ascii(first)}.{_ascii(last)}.c{i + 1}@customer.example".lower()
+        email = f"{_email_part(first)}.{_email_part(last)}.c{i + 1}@customer.example"
         title = _CONTACT_TITLES[below(draw, 5)]
         modified = created + timedelta(seconds=below(draw, 365 * 86400))
         modified, deleted, _ = self._crm_changes("contact", i, modified, as_of)
@@ -1339,7 +1339,7 @@ class Company:
             first_name=first,
             last_name=last,
             company=company,
-            email=f"{_ascii(first)}.{_ascii(last)}.l{i + 1}@prospect.example".lower(),
+            email=f"{_email_part(first)}.{_email_part(last)}.l{i + 1}@prospect.example",
             status=status,
             source=source,
             created=created,
@@ -1434,6 +1434,13 @@ def _frozen(cls: type[_T], **fields: Any) -> _T:
 @functools.lru_cache(maxsize=256)
 def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace("'", "")
+
+
+@functools.lru_cache(maxsize=256)
+def _email_part(name: str) -> str:
+    """``_ascii(name).lower()``, kept per name: the text is ASCII, so an address built of such parts and a
+    lowercase rest equals the whole address lowered (as the builders wrote it), one cache hit a part cheaper."""
+    return _ascii(name).lower()
 
 
 def _sf_id(prefix: str, i: int) -> str:

@@ -767,12 +767,15 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             source, predicates = narrow
         key = _sort_keyer(sort_keys, attrs)
         matched: list[tuple[tuple[Any, ...], int]] = []
-        for i in range(resource.count()):
-            row = source(i)
-            if dated and not _valid_on(row, effective):
-                continue
-            if all(p(row) for p in predicates):
-                matched.append((key(row) if reorder else (), i))
+        if reorder and not dated and not predicates:  # an unfiltered sorted read: every row's key, no checks
+            matched = [(key(source(i)), i) for i in range(resource.count())]
+        else:
+            for i in range(resource.count()):
+                row = source(i)
+                if dated and not _valid_on(row, effective):
+                    continue
+                if all(p(row) for p in predicates):
+                    matched.append((key(row) if reorder else (), i))
         if reorder:
             matched.sort()
         result = ([k for k, _ in matched] if reorder else [], [i for _, i in matched])
@@ -990,7 +993,10 @@ def _sort_keyer(sort_keys: list[tuple[str, bool]], attrs: Mapping[str, AttrInfo]
         parts: list[Any] = []
         for name, kind, asc, memo in columns:
             raw = row.get(name)
-            if memo is None or type(raw) is not str:
+            value: Any
+            if kind == "integer" and type(raw) is int:
+                value = raw  # ``typed``'s int(str(raw)): the same int
+            elif memo is None or type(raw) is not str:
                 value = typed(raw, kind, name)
             elif (value := memo.get(raw)) is None:
                 value = memo[raw] = typed(raw, kind, name)
