@@ -192,7 +192,10 @@ def _serve(
         for product_id in products:
             emulator = load_emulator(product_id)(context)
             port = (ports or {}).get(product_id, DEFAULT_PORTS.get(product_id, 0) if fixed_ports else 0)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets of that protocol, as a vendor's
+            # front end (and uvicorn bound by host and port) has it; without it Nagle held a body behind its headers
+            # until a delayed ACK, 40 ms on a reused keep-alive connection (tests/test_server_sockets.py).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
