@@ -324,7 +324,13 @@ def test_latency_after_some_pages_plans_ranges_after_the_last_row_read(
     """The round trips show latency from page 5 on (the verdict, ``latency_shows``, says so at its fifth call): pages
     1-5 (rows 0-14) are read by one cursor, then the ranges are planned for the 85 rows left, after row 14: bounds at
     row 14 plus each range's rows, range 0 read from row 14 up to its bound. The records and STATE are those of the
-    read page after page."""
+    read page after page.
+
+    The plan's own requests only: no range split by a free reader. The split waits on ``Growth.answered``, which
+    weighs the first answers' round trips against what page 5 cost the tap, here a 3-row page at 0 ms whose ratio
+    the machine's load decides (the emulator's sockets without TCP_NODELAY put a 40 ms delayed-ACK stall into that
+    cost and hid it: no split ever; with it, a ratio of 18 split a range on a loaded machine, offsets [35, 38, 58,
+    78]). Splits are tested at 100 ms (``test_a_free_reader_splits_the_last_range_same_records_and_state``)."""
     calls: list[int] = []
 
     def shows(ratios: t.Sequence[float]) -> bool:
@@ -332,6 +338,7 @@ def test_latency_after_some_pages_plans_ranges_after_the_last_row_read(
         return len(calls) >= 5
 
     monkeypatch.setattr("xlr8_kit.oracle.ranges.latency_shows", shows)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
     one = run_tap(config(url, 1), streams={"workers"})
     before = one.records("workers")
     start = len(emulator.collection_queries)
