@@ -196,6 +196,47 @@ def test_employee_details_in_another_shape_stop_naming_the_field(tmp_path: Path,
     assert records == []
 
 
+def test_employee_details_manager_record_not_readable_lands_the_employees(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a M3: a manager the API user cannot read (another company, outside its security group, or deleted
+    since the list) answered 403/404 and the whole employees stream landed nothing, on every run. Now each employee
+    lands with the columns that could be read (``manager_account_id`` kept, ``manager_employee_id`` null), the
+    unreadable manager is named by id in a warning that names the setting, read once, and the run succeeds."""
+    rows = [{"id": 7, "employee_id": "E1", "dates": {}}, {"id": 8, "employee_id": "E2", "dates": {}}]
+    ready.v2[V2 + "/employees"] = {"employees": rows, "_links": {}}
+    for row in rows:
+        ready.v2[V2 + f"/employees/{row['id']}"] = {
+            **row,
+            "primary_email": f"{row['employee_id']}@x.test",
+            "managers": [{"index": 0, "empl_ref": {"account_id": 99}}],
+        }
+    ready.v2[V2 + "/employees/99"] = (403, {"errors": [{"code": 4030, "message": "Access denied"}]})
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc == 0, err
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    assert set(got) == {"E1", "E2"}
+    for employee_id, row in got.items():
+        assert row["primary_email"] == f"{employee_id}@x.test"
+        assert row["manager_account_id"] == 99
+        assert row["manager_employee_id"] is None
+    warned = [line for line in err.splitlines() if "manager account 99" in line]
+    assert len(warned) == 1, err[-2000:]  # once per manager, not per employee
+    assert "employee_details" in warned[0]
+    assert "403" in warned[0]
+    assert sum(path.split("?")[0] == V2 + "/employees/99" for path in ready.asked) == 1
+
+
+def test_employee_details_own_record_not_readable_stops_naming_the_setting(tmp_path: Path, ready: FakeReady) -> None:
+    """An employee's own record that cannot be read would land the row without its details: that stops the run,
+    and the error names ``employee_details`` (the setting that made the call)."""
+    ready.v2[V2 + "/employees"] = {"employees": [{"id": 7, "employee_id": "E1", "dates": {}}], "_links": {}}
+    ready.v2[V2 + "/employees/7"] = (403, {"errors": [{"code": 4030, "message": "Access denied"}]})
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc != 0
+    assert records == []
+    assert "employee_details" in err
+    assert "/employees/7" in err
+
+
 def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url: str) -> None:
     write_json(tmp_path / "config.json", ready_config(url, employee_details="yes"))
     found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
