@@ -90,9 +90,7 @@ class EmployeesStream(ReadyStream):
 
     def _record_of(self, account_id: t.Any) -> dict[str, t.Any]:
         try:
-            record = t.cast("TapUkgReady", self._tap).client.get_json(
-                f"{self.path}/{quote(str(account_id), safe='')}"
-            )
+            record = t.cast("TapUkgReady", self._tap).client.get_json(f"{self.path}/{quote(str(account_id), safe='')}")
         except ClientRequestError as exc:  # the operator is told which setting made the call
             raise ClientRequestError(
                 f"{exc} (employee account {account_id}'s record, read because the setting employee_details is on)",
