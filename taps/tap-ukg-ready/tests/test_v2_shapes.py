@@ -5,6 +5,7 @@ instead of landing its columns as nulls."""
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -178,8 +179,13 @@ def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, 
 
 
 def test_employee_details_off_keeps_one_call_per_page(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """With the setting off no employee's own record is read (review26a L12: counted, not inferred from columns)."""
+    before = len(sandbox.requests("ukg_ready"))
     rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees"})
     assert rc == 0, err
+    asked = [r.path for r in sandbox.requests("ukg_ready")[before:]]
+    assert [p for p in asked if p.rstrip("/").endswith("/employees")]  # the list was read, and logged
+    assert not [p for p in asked if re.search(r"/employees/[^/]+$", p)]
     assert "primary_email" not in records[0]["record"]
     annotation = TapUkgReady(config=ready_config(url), parse_env_config=False).streams["employees"].xlr8_annotation
     assert annotation is not None
