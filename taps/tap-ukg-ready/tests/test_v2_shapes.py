@@ -158,8 +158,11 @@ def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, 
     ``cost_centers_info.defaults[].value.id``) has. With ``employee_details`` the employees stream reads it: before,
     the setting was refused and the columns were gone."""
     config = ready_config(url, employee_details=True, cost_center_trees=[0, 1])
+    before = len(sandbox.requests("ukg_ready"))
     rc, records, err = cli_sync(tmp_path, config, {"employees"})
     assert rc == 0, err
+    read = [r.path for r in sandbox.requests("ukg_ready")[before:] if re.search(r"/employees/[^/]+$", r.path)]
+    assert len(read) == len(set(read)) == len(records)  # each record read once (review26a L8)
     company = sandbox.ctx.company
     centers = {c.code: 500 + i for i, c in enumerate(company.cost_centers)}
     got = {r["record"]["employee_id"]: r["record"] for r in records}
@@ -241,6 +244,26 @@ def test_employee_details_own_record_not_readable_stops_naming_the_setting(tmp_p
     assert records == []
     assert "employee_details" in err
     assert "/employees/7" in err
+
+
+def test_employee_details_manager_listed_later_is_read_once(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L8: a manager listed on a later page was read through their own record for the employee they manage,
+    then again for their own row: one call too many per such manager against the rate limit. Now read once."""
+    first = {"id": 7, "employee_id": "E1", "dates": {}}
+    second = {"id": 8, "employee_id": "E2", "dates": {}}
+    pages = {
+        "1": {"employees": [first], "_links": {"next": {"href": f"{ready.url}{V2}/employees?page=2&size=1"}}},
+        "2": {"employees": [second], "_links": {}},
+    }
+    ready.v2[V2 + "/employees"] = lambda query: pages[query.get("page", "1")]
+    ready.v2[V2 + "/employees/7"] = {**first, "managers": [{"index": 0, "empl_ref": {"account_id": 8}}]}
+    ready.v2[V2 + "/employees/8"] = {**second, "primary_email": "boss@x.test"}
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc == 0, err
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    assert got["E1"]["manager_employee_id"] == "E2"
+    assert got["E2"]["primary_email"] == "boss@x.test"
+    assert sum(path.split("?")[0] == V2 + "/employees/8" for path in ready.asked) == 1
 
 
 def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url: str) -> None:

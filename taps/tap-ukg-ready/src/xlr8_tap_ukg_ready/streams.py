@@ -61,6 +61,9 @@ class EmployeesStream(ReadyStream):
         super().__init__(tap, **kwargs)
         #: account id -> employee_id of every employee seen (list rows, managers' records read), for managers.
         self._employee_ids: dict[t.Any, t.Any] = {}
+        #: account id -> the record of a manager read before their own row was listed: used for that row, not read
+        #: again (one call per employee against the rate limit).
+        self._read_ahead: dict[t.Any, dict[str, t.Any]] = {}
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["id"], "employee_id": record["employee_id"]}
@@ -102,7 +105,7 @@ class EmployeesStream(ReadyStream):
         return record
 
     def _with_details(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
-        record = self._record_of(row.get("id"))
+        record = self._read_ahead.pop(row.get("id"), None) or self._record_of(row.get("id"))
         flat = employee_details(record, self.settings.cost_center_trees)
         manager = flat["manager_account_id"]
         if manager is not None:
@@ -116,7 +119,7 @@ class EmployeesStream(ReadyStream):
         company, outside its security group) or that is gone (404) costs only that column: the employees land with
         ``manager_account_id``, and a warning names the manager (once: the answer is kept), never a silent null."""
         try:
-            return self._record_of(manager).get("employee_id")
+            record = self._record_of(manager)
         except ClientRequestError as exc:
             if exc.status not in (403, 404):
                 raise
@@ -129,6 +132,8 @@ class EmployeesStream(ReadyStream):
                 exc.status,
             )
             return None
+        self._read_ahead[manager] = record
+        return record.get("employee_id")
 
 
 def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:
