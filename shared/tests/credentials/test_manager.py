@@ -598,3 +598,32 @@ def test_m1_renewal_whose_answer_was_lost_keeps_the_lease_and_the_rotated_token(
         after.close()
     assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert not stored.refresh_interrupted
+
+
+def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """The same lost answer on the write that takes the lease: the run used to find its own live lease, wait on it
+    for ``wait_limit_seconds`` and give up ("not taking it over"). Now the row is recognised as its own write."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    store = _AnswerLostOnce(db_path, CredentialConflictError("sf-prod", 1, 2))
+    store.arm()
+    manager = CredentialManager(
+        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=lambda seconds: None
+    )
+    calls: list[str] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        calls.append(current.credentials["refresh_token"])
+        return {"refresh_token": "rt-0002-rotated"}
+
+    try:
+        refreshed = manager.refresh_token("sf-prod", provider)
+        stored = manager.get("sf-prod")
+    finally:
+        manager.close()
+    assert calls == ["rt-0001-initial"]
+    assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated"
+    assert not stored.refresh_interrupted

@@ -93,16 +93,13 @@ class _LeaseKeeper:
         seal, under a fresh random nonce, is unique to it), False (forgotten) if not, None if the row cannot be read."""
         unsure = self._unsure
         assert unsure is not None
-        try:
-            row = self._manager.backend.load(unsure.credential_id)
-        except Exception as exc:  # noqa: BLE001 - the store is still failing: judged on a later tick
-            log.warning("credential %s: could not re-read the refresh lease (%s)", unsure.credential_id, exc)
+        landed = self._manager._landed(unsure)
+        if landed is None:
             return None
         self._unsure = None
-        if row is None or row.version != unsure.version or row.blobs.get(META_FIELD) != unsure.blobs[META_FIELD]:
-            return False
-        self._leased = unsure
-        return True
+        if landed:
+            self._leased = unsure
+        return landed
 
     def stop(self) -> SealedCredential:
         """Stop renewing; the row as last written by this lease (its version is what the holder swaps against)."""
@@ -294,6 +291,8 @@ class CredentialManager:
             try:
                 self.backend.swap(leased, expected_version=sealed.version, encryptions=self._counts())
             except CredentialConflictError:
+                if self._landed(leased):  # our own write, its answer lost (Vault's retry is told "did not match")
+                    break
                 polls += 1
                 if polls > self._max_polls:
                     raise
@@ -458,6 +457,20 @@ class CredentialManager:
                 refresh_started_at=credential.refresh_started_at,
                 blobs=blobs,
             )
+        )
+
+    def _landed(self, written: SealedCredential) -> bool | None:
+        """Whether the row is ``written``, a write whose answer was lost: same version and same metadata seal (a
+        fresh random-nonce encryption, unique to that write). None when the row cannot be read."""
+        try:
+            row = self.backend.load(written.credential_id)
+        except Exception as exc:  # noqa: BLE001 - the store is failing: the caller judges later
+            log.warning("credential %s: could not re-read it after a write (%s)", written.credential_id, exc)
+            return None
+        return (
+            row is not None
+            and row.version == written.version
+            and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
         )
 
     def _resealed(self, sealed: SealedCredential) -> SealedCredential:
