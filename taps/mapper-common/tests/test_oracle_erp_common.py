@@ -106,3 +106,45 @@ def test_one_line_orders_land_with_oracles_line_and_schedule_values(both: Sandbo
         assert po["order_date"] == order["CreationDate"][:10]
         assert po["currency"] == order["CurrencyCode"]
         assert suppliers[po["seller_company_id"]] == order["SupplierNumber"]
+
+
+def test_the_tap_embeds_each_lines_schedules_and_the_mapper_reads_the_date_from_them(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """``tap-oracle-erp`` (``child_mode: embed``) reads each order's lines with their schedules, as Fusion serves
+    them; through ``mapper-common`` an order of one line gets its schedule's requested delivery date. Before, the
+    tap embedded the lines only, and the template read a delivery date from the line."""
+    served = {o["OrderNumber"]: o for o in fusion_orders(both)}
+    tap = {"base_url": both.url("oracle_erp"), "username": ERP_USER, "password": ERP_PASSWORD,
+           "resources": ["purchaseOrders"], "child_mode": "embed"}  # fmt: skip
+    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
+               "dead_letter_path": str(tmp_path / "map-dead.jsonl")}  # fmt: skip
+    (tmp_path / "tap.json").write_text(json.dumps(tap))
+    (tmp_path / "map.json").write_text(json.dumps(mapping))
+    read = subprocess.run([str(BIN / "tap-oracle-erp"), "--config", str(tmp_path / "tap.json")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert read.returncode == 0, read.stderr[-3000:]
+    messages = [json.loads(x) for x in read.stdout.splitlines() if x.startswith("{")]
+    orders = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "purchaseOrders"]
+    assert len(orders) == len(served)
+    for order in orders:
+        want = served[order["OrderNumber"]]["lines"]
+        got = [
+            [(s["LineLocationId"], s["RequestedDeliveryDate"]) for s in line["schedules"]] for line in order["lines"]
+        ]
+        assert got == [[(s["LineLocationId"], s["RequestedDeliveryDate"]) for s in line["schedules"]] for line in want]
+    mapped = subprocess.run([str(BIN / "mapper-common"), "--config", str(tmp_path / "map.json")], input=read.stdout,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    out = {
+        r["record"]["po_number"]: r["record"]
+        for r in map(json.loads, mapped.stdout.splitlines())
+        if r.get("type") == "RECORD"
+    }
+    cents = [
+        o for o in orders
+        if len(o["lines"]) == 1 and Decimal(str(o["lines"][0]["Price"])).as_tuple().exponent >= -2  # type: ignore[operator]
+    ]  # fmt: skip
+    assert cents
+    for order in cents:
+        assert out[order["OrderNumber"]]["delivery_date"] == order["lines"][0]["schedules"][0]["RequestedDeliveryDate"]
+        assert out[order["OrderNumber"]]["product_id"] == order["lines"][0]["Item"]
