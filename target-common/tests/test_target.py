@@ -281,6 +281,31 @@ def test_422_lands_in_dead_letters_with_request_id(
     assert "dead_letter_ceiling" in over.stderr
 
 
+def test_load_method_other_than_upsert_is_refused_by_name(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """Meltano's standard ``load_method`` was accepted and ignored: 'append-only' (the SDK's default, every record
+    kept as a new one) and 'overwrite' (the destination's rows replaced) both landed as upserts by po_number. Only
+    'upsert' runs; the others stop at start-up naming the setting, before any call to Common or a STATE."""
+    orders = s4_orders(emulator, 2)
+    numbers = {o["PurchaseOrder"] for o in orders}
+    messages = singer("A_PurchaseOrder", orders, ["PurchaseOrder"])
+    assert not numbers & {p["po_number"] for p in emulator.data.purchase_orders()}
+    for method in ("append-only", "overwrite"):
+        calls = len(sandbox.requests("common"))
+        steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path, load_method=method))]
+        run = pipeline(steps, messages, tmp_path)
+        assert run.returncode != 0, method
+        assert f"setting 'load_method' is '{method}'" in run.stderr, run.stderr[-2000:]
+        assert run.stdout == ""  # no STATE
+        assert len(sandbox.requests("common")) == calls  # not even a login
+        assert not numbers & {p["po_number"] for p in emulator.data.purchase_orders()}
+    steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path, load_method="upsert"))]
+    run = pipeline(steps, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert numbers <= {p["po_number"] for p in emulator.data.purchase_orders()}
+
+
 def test_canary_password_appears_nowhere(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     canary = 'CANARY-tc/8d41+Q="k&p'
     emulator.password = canary

@@ -12,6 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_common.client import CommonClient
 from target_common.sinks import CommonSink, DeadLetters
+from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import http_policy_from_config
 from xlr8_tap_common.settings import PRODUCT_SETTINGS, CommonSettings
@@ -29,6 +30,11 @@ TARGET_SETTINGS = th.PropertiesList(
     th.Property("dead_letter_ceiling", th.IntegerType, default=100, description="Most dead letters before failing."),
     th.Property("http", th.ObjectType(additional_properties=True), description="Resilient HTTP policy overrides."),
     th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+    load_method_property(
+        UPSERT,
+        "a purchase order is looked up by po_number, created when absent, else only its changed fields are sent, "
+        "commercial ones as a proposal once confirmed; Common's other orders are left as they are",
+    ),
 )
 
 
@@ -38,6 +44,14 @@ class TargetCommon(Target):
     name = "target-common"
     config_jsonschema = TARGET_SETTINGS.to_dict()
     default_sink_class = CommonSink
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        refuse_other_load_methods(
+            self.config, UPSERT,
+            "a purchase order replaces Common's order of its po_number; Common keeps one order per number and "
+            "never has its orders deleted by a load",
+        )  # fmt: skip
 
     @cached_property
     def settings(self) -> CommonSettings:

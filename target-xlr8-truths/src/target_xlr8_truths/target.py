@@ -37,14 +37,13 @@ from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
 from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
+from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
-#: The one SDK load_method this target does (append-only, overwrite refused by name at start-up).
-LOAD_METHOD = "upsert"
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
@@ -246,13 +245,10 @@ class TargetXlr8Truths(Target):
             default=100,
             description="Most records a run may dead-letter before it fails (0 = fail on the first).",
         ),
-        th.Property(
-            "load_method",
-            th.StringType,
-            default=LOAD_METHOD,
-            description="How records land: 'upsert' only (a row replaces the stored row of its key, keyless rows are "
-            "added, a full-table stream's ACTIVATE_VERSION retires rows its read did not see). 'append-only' and "
-            "'overwrite' are refused at start-up.",
+        load_method_property(
+            UPSERT,
+            "a row replaces the stored row of its key, keyless rows are added, a full-table stream's "
+            "ACTIVATE_VERSION retires rows its read did not see",
         ),
         th.Property(
             "hard_delete",
@@ -373,13 +369,10 @@ class TargetXlr8Truths(Target):
         except ProjectIdError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.project_id = self.project
-        method = self.config.get("load_method") or LOAD_METHOD
-        if method != LOAD_METHOD:  # the SDK's other methods would silently land as upserts
-            message = (
-                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts (load_method 'upsert'); "
-                "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
-            )
-            raise ConfigValidationError(message, errors=[message])
+        refuse_other_load_methods(
+            self.config, UPSERT,
+            "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION",
+        )  # fmt: skip
         delivery = self.config.get("delivery", "duckdb")
         for needed, mode in (("postgres_dsn", "postgres"), ("upload_url", "upload")):
             if delivery == mode and not self.config.get(needed):
