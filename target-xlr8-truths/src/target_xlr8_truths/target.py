@@ -419,7 +419,7 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's files: no live run will load them
+        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's partial files: no one can load them
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         try:
