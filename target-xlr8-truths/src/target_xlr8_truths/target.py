@@ -376,8 +376,10 @@ class TargetXlr8Truths(Target):
         method = self.config.get("load_method") or LOAD_METHOD
         if method != LOAD_METHOD:  # the SDK's other methods would silently land as upserts
             message = (
-                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts (load_method 'upsert'); "
-                "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
+                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts; set load_method to "
+                "'upsert' (Meltano: `meltano config <loader> set load_method upsert`, or `meltano lock --update "
+                "<loader>` when the project's lock file is from before 7 Dec 2026 and ships 'append-only'). A key's "
+                "rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
             )
             raise ConfigValidationError(message, errors=[message])
         delivery = self.config.get("delivery", "duckdb")
