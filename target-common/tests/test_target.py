@@ -467,3 +467,24 @@ def test_a_record_failing_its_schema_is_dead_lettered_naming_the_path_never_the_
     landed = {p["po_number"] for p in emulator.data.purchase_orders()}
     assert "DL-SCH-3" in landed  # the run went on past them
     assert not {"DL-SCH-1", "DL-SCH-2"} & landed
+
+
+def test_an_announcement_of_sets_read_whole_is_ignored(url: str, emulator: CommonEmulator, tmp_path: Path) -> None:
+    """review26c L5: a tap's ``_xlr8_sets_read`` stream (not a PO) reaching target-common without mapper-common's
+    ``drop_other_streams`` stopped the run; it is ignored, and the POs beside it land, STATE out."""
+    from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
+
+    po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
+    messages = singer("purchase_orders", [changed], ["po_number"])
+    announced = [
+        {"type": "SCHEMA", "stream": SETS_READ_STREAM, "schema": {"type": "object", "properties": {}},
+         "key_properties": []},
+        {"type": "RECORD", "stream": SETS_READ_STREAM,
+         "record": {"stream": "purchase_orders", "sets": {"po_number": [po["po_number"]]}}},
+    ]  # fmt: skip
+    result = pipeline([("target-common", target_config(url, tmp_path))], [*messages[:-1], *announced, messages[-1]],
+                      tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"done": true' in result.stdout
+    assert emulator.data.find_po(po["id"])["status"] == "amendment_pending"

@@ -36,5 +36,9 @@ def refuse_other_load_methods(config: t.Mapping[str, t.Any], does: str, what: st
     says in a few words what the target does instead (so the user knows why it cannot honour the value)."""
     method = config.get("load_method") or does
     if method != does:
-        message = f"setting 'load_method' is {str(method)[:40]!r}: this target only does {does!r} ({what})"
+        message = (
+            f"setting 'load_method' is {str(method)[:40]!r}: this target only does {does!r} ({what}); set "
+            f"load_method to {does!r} (Meltano: `meltano config <loader> set load_method {does}`, or `meltano lock "
+            "--update <loader>` when the project's lock file is from before 7 Dec 2026 and ships 'append-only')"
+        )
         raise ConfigValidationError(message, errors=[message])

@@ -15,6 +15,7 @@ from target_common.sinks import CommonSink, DeadLetters
 from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import http_policy_from_config
+from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
 from xlr8_tap_common.settings import PRODUCT_SETTINGS, CommonSettings
 
 _AUTH = {"api_base_url", "auth_flow", "email", "password", "client_id", "client_secret", "company_id"}
@@ -85,6 +86,19 @@ class TargetCommon(Target):
     @cached_property
     def counts(self) -> Counter[str]:
         return Counter()
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A tap's announcement of sets read whole (``SETS_READ_STREAM``) is not a PO: ignored, not refused
+        (review26c L5: a direct tap -> target-common pipeline failed on it)."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            return
+        super()._process_schema_message(message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """As ``_process_schema_message``: the announcement's records are ignored; Common has no rows to delete."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            return
+        super()._process_record_message(message_dict)
 
     def get_sink_class(self, stream_name: str) -> type[CommonSink]:
         if stream_name not in ("purchase_orders", "amendments"):

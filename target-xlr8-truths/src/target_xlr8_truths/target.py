@@ -412,7 +412,7 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's files: no live run will load them
+        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's partial files: no one can load them
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         try:
@@ -606,10 +606,19 @@ class TargetXlr8Truths(Target):
         """Marks deleted (``hard_delete``: deletes) the landed rows of the sets announced read whole that this run
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
         STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
-        this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged."""
+        this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged.
+        So is one for a stream with a dead-lettered record this run (review26c H2): a set whose rows were read but
+        refused is not empty, and its last good rows must stay current until the dead letter is replayed."""
         pending, self._sets_read = self._sets_read, []
         hard = bool(self.config.get("hard_delete", False))
         for stream, sets in pending:
+            if self.dead_lettered[stream]:
+                self.logger.warning(
+                    "stream %s: sets read whole announced, but %d record(s) of the stream were dead-lettered in this "
+                    "run: no set is taken as empty (their rows stay until the dead letters are replayed)",
+                    stream[:100], self.dead_lettered[stream],
+                )  # fmt: skip
+                continue
             info = self._streams.get(stream)
             wanted = info.replace_sources if info is not None else []
             if not wanted or set(sets) != set(wanted):
