@@ -100,12 +100,14 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert item["to_ScheduleLine"][0]["ScheduleLineDeliveryDate"] == "2024-03-01"  # the schedule line's
     assert "NetAmount" not in item  # API_PURCHASEORDER_PROCESS_SRV's item has no net amount
     assert item["NetPriceQuantity"] == Decimal(1)  # the price is per one unit
+    assert "OrderPriceUnit" in item  # written as the order unit: the price is per the order unit
+    assert item["OrderPriceUnit"] == item["PurchaseOrderQuantityUnit"]
     with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
     with pytest.raises(MappingError, match="more than 2 decimal places"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
     item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
-            "PurchaseOrderQuantityUnit": None, "NetPriceQuantity": "1",
+            "PurchaseOrderQuantityUnit": "EA", "OrderPriceUnit": "EA", "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "/Date(1709251200000)/"}]}}  # fmt: skip
     odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
              "PurchasingProcessingStatus": "01", "Supplier": None,
@@ -142,7 +144,8 @@ def test_an_absent_source_field_is_an_error_not_a_null() -> None:
         template.map_record(header, "from_erp")
     with pytest.raises(MappingError, match=r"to_ScheduleLine is absent.*\[to_PurchaseOrderItem/to_ScheduleLine\]"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1"}]}}, "from_erp")
-    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1}
+    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1,
+             "OrderPriceUnit": "EA", "PurchaseOrderQuantityUnit": "EA"}  # fmt: skip
     with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1", **lines}]}},
                             "from_erp")  # fmt: skip

@@ -172,6 +172,7 @@ class Template:
                 (path_steps(path), {"type": ["number", "null"]} if _is_number(value) else {"type": ["string", "null"]})
                 for path, value, _ in self.fixed
             ]
+            placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
         for steps, leaf in placed:
             node = root
             for name, index in steps[:-1]:
@@ -215,13 +216,17 @@ class Template:
                         "the tap must read it"
                     )
                 value = _get(record, steps)
-                if value is None or not _same_value(value, expected):  # null too: S/4 never sends a null one
+                if value is None and not isinstance(_get(record, steps[:-1]), dict):
+                    continue  # a null list or object on the way: nothing there to be wrong
+                if value is None or not _same_value(value, expected):  # null too: the ERP never sends a null one
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {path} is {value}, not {expected}: {why}; "
                         "refusing rather than sending a wrong value"
                     )
             for path, other, why in self.equal:
                 values = []
+                if not isinstance(_get(record, path_steps(path)[:-1]), dict) and _present(record, path_steps(path)):
+                    continue  # a null list or object on the way: nothing there to be wrong
                 for each in (path, other):
                     if not _present(record, path_steps(each)):
                         raise MappingError(
@@ -229,7 +234,7 @@ class Template:
                             "missing); the tap must read it"
                         )
                     values.append(_get(record, path_steps(each)))
-                if values[0] is None or values[1] is None or str(values[0]) != str(values[1]):
+                if (values[0] is None) != (values[1] is None) or str(values[0]) != str(values[1]):
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {path} is {values[0]!r} but {other} is "
                         f"{values[1]!r}: {why}; refusing rather than sending a wrong value"
@@ -248,6 +253,8 @@ class Template:
         if direction == "to_erp":
             for path, expected, _ in self.fixed:
                 _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
+            for path, other, _ in self.equal:  # written as the field it must equal
+                _set(out, path_steps(path), _get(out, path_steps(other)))
         if deleted and self.deletion is not None:
             out.update(dict(self.deletion.common))
         return out
