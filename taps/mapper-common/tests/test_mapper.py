@@ -420,3 +420,14 @@ def test_a_refused_personal_value_is_named_by_field_and_template_never_quoted(tm
         assert reason in letter["error"]
         assert f"{letter['error']}; purchase_orders po_number='PO-{field}' not sent on" in result.stderr
         assert letter["record"][field] == "[PII]"
+
+
+def test_equal_and_deletion_rules_are_checked_when_loaded() -> None:
+    base = {"name": "x", "common_stream": "purchase_orders", "erp_stream": "po", "common_key": ["po_number"],
+            "erp_key": ["N"], "fields": [{"common": "po_number", "erp": "N"}]}  # fmt: skip
+    with pytest.raises(MappingError, match="every equal rule needs 'erp' and 'other'"):
+        parse_template({**base, "equal": [{"erp": "a"}]})
+    with pytest.raises(MappingError, match="'deletion' needs 'erp', 'values' and a 'common' mapping"):
+        parse_template({**base, "deletion": {"erp": "D", "values": ["L"]}})
+    with pytest.raises(MappingError, match=r"deletion list 'a\[0\].b' must be a list of the record itself"):
+        parse_template({**base, "deletion": {"erp": "D", "values": ["L"], "lists": ["a[0].b"], "common": {"s": "c"}}})
