@@ -38,6 +38,7 @@ def s4_orders(emulator: CommonEmulator, count: int) -> list[dict[str, Any]]:
                             "Material": "MAT-1001",
                             "PurchaseOrderItemText": "Steel fasteners",
                             "PurchaseOrderQuantityUnit": "KG",
+                            "OrderPriceUnit": "KG",
                             "OrderQuantity": "12.125",
                             "NetPriceAmount": "4.10",
                             "NetPriceQuantity": "1",
@@ -86,7 +87,7 @@ def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[st
     """Common's PO as the S/4 ERP holds it (same line), with the ERP's processing status ``status``."""
     suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
     item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
-            "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
+            "PurchaseOrderQuantityUnit": po["unit"], "OrderPriceUnit": po["unit"], "OrderQuantity": po["quantity"],
             "NetPriceAmount": po["unit_price"], "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": po["delivery_date"]}]}}  # fmt: skip
     return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
