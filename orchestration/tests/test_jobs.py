@@ -27,39 +27,48 @@ def test_tenant_key_ignores_scheme_case_and_path() -> None:
     assert tenant_key("successfactors", "http://127.0.0.1:18102/odata") == "successfactors@127.0.0.1:18102"
 
 
-def test_tenants_sharing_a_host_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """audit25e F15: the tenant key was product + host, and vendors serve many tenants from one host (Workday's
-    services hosts, SuccessFactors' API hosts, UKG Pro's): two customers' syncs took turns on one tenant's slots and
-    split one tenant's request budget. The settings naming the tenant (in the credential, else the product's
-    settings) are part of the key; two projects on one tenant still share it, and a policy set for the host holds
-    for each of its tenants unless one has its own."""
+def test_one_tenant_gets_one_key_from_what_every_process_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review26c H1, M4, M3. The tenant key is product, host and the tenant names of the product's settings only:
+    no credential field feeds it, so UKG Pro's customer API key (5 characters, its unsalted digest brute-forced
+    from a run tag) never does, and a process without the credential key (a Dagster daemon) keys a tenant as the
+    run worker with it does (they held separate slots of one tenant at once). A policy set for the product and host
+    still holds for the tenant key, in process and in the Dagster queue config (its exact tag value)."""
     from xlr8_kit.credentials.model import ProductCredential
+    from xlr8_orchestration.definitions import run_coordinator_config
 
-    one, two, three, four = project_ids(4)
+    one, two, three = project_ids(3)
     host = "https://api4.successfactors.com/odata/v2"
 
-    def stored(project: str, company: str, **fields: str) -> ProductCredential:
-        secrets = {"company_id": company, "auth.username": "u", "auth.password": "p", **fields}
+    def stored(project: str, company: str) -> ProductCredential:
+        secrets = {"company_id": company, "auth.username": "u", "auth.password": "p"}
         return ProductCredential(
             f"sf-{project[-4:]}", project, "successfactors", AuthType.BASIC, secrets, instance_url=host
         )
 
+    ukg = {"customer_api_key": "B7K2Q", "username": "u"}
     store = seed_store(
-        tmp_path, monkeypatch, stored(one, "ACME"), stored(two, "GLOBEX"), stored(three, "acme"),
-        replace(stored(four, "x"), product_id="ukg_pro", credentials={"customer_api_key": "B7K2Q", "username": "u"},
-                instance_url="https://service5.ultipro.com"),
+        tmp_path, monkeypatch, stored(one, "ACME"), stored(two, "GLOBEX"),
+        replace(stored(three, "x"), product_id="ukg_pro", credentials=ukg, instance_url="https://service5.ultipro.com"),
     )  # fmt: skip
     budget = TenantPolicy(max_concurrent=2, requests_per_second=10)
     settings = replace(
         settings_for(tmp_path, store, "postgresql://unused", "xlr8"),
         tenants={"successfactors@api4.successfactors.com": budget},
+        product_config={"successfactors": {"company_id": "ACME"}},
     )
-    tenants = {s.project_id: s.tenant for s in plan_syncs(settings)}
-    assert tenants[one] == "successfactors@api4.successfactors.com/company_id=acme" == tenants[three]
-    assert tenants[two] == "successfactors@api4.successfactors.com/company_id=globex"
-    assert tenants[four].startswith("ukg_pro@service5.ultipro.com/customer_api_key#")
-    assert "B7K2Q" not in tenants[four]
-    assert settings.tenant_policy(tenants[two]) == budget
+    with_key = {s.project_id: s.tenant for s in plan_syncs(settings)}
+    monkeypatch.setenv("XLR8_CREDENTIALS_KEY", "k1:" + "A" * 44)  # a process holding another (wrong) key
+    assert {s.project_id: s.tenant for s in plan_syncs(settings)} == with_key
+    monkeypatch.delenv("XLR8_CREDENTIALS_KEY")  # and one with none
+    assert {s.project_id: s.tenant for s in plan_syncs(settings)} == with_key
+    assert with_key[one] == with_key[two] == "successfactors@api4.successfactors.com/company_id=acme"
+    assert with_key[three] == "ukg_pro@service5.ultipro.com"
+    assert not [k for k in with_key.values() if "customer_api_key" in k or "#" in k]
+    assert settings.tenant_policy(with_key[one]) == budget
+    limits = run_coordinator_config(settings, with_key.values())["config"]["tag_concurrency_limits"]  # type: ignore[index]
+    tag = "successfactors_at_api4.successfactors.com/company_id=acme"
+    assert {"key": "xlr8/tenant", "value": tag, "limit": 2} in limits
+    assert not [x for x in limits if x["value"] == "ukg_pro_at_service5.ultipro.com"]  # the default covers it
     assert tenant_key("workday_hcm", "https://wd2-impl-services1.workday.com", {"tenant": "acme_impl"}) != tenant_key(
         "workday_hcm", "https://wd2-impl-services1.workday.com", {"tenant": "globex"}
     )
@@ -87,10 +96,7 @@ def test_active_credentials_decide_the_jobs(
     ]
     assert {s.tenant for s in specs} == {
         tenant_key("salesforce", sandbox.url("salesforce")),
-        # the company the credential names is part of the key: the API host serves many companies (F15)
-        tenant_key(
-            "successfactors", sandbox.url("successfactors"), sandbox.emulator("successfactors").test_credentials()
-        ),
+        tenant_key("successfactors", sandbox.url("successfactors")),  # no credential field keys it (review26c M4)
     }
     defs = build_definitions(settings)
     names = {s.name for s in specs}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -176,6 +177,56 @@ def test_e7_records_inserted_while_paging(sandbox: Sandbox) -> None:
     assert (first["total"], second["total"]) == (100, 103)
     last = get_page(sandbox, access, 100).json()
     assert [row["id"] for row in last["items"]] == ["E000101", "E000102", "E000103"]
+
+
+def test_a_stall_until_answered_is_answered_after_the_requests_sent_beside_it(sandbox: Sandbox) -> None:
+    """``until_answered``: page 1 is held until two requests to its path were answered since the rule was added, so it
+    is answered after the pages sent beside it whatever order they arrive in (a fixed hold can be too short on a
+    loaded machine); ``seconds`` only bounds the hold."""
+    access = token(sandbox)
+    spec = FaultSpec("stall", seconds=60, until_answered=2, times=1, query={"offset": "0"})
+    rule = sandbox.faults.add("toy", EMPLOYEES, spec)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(get_page, sandbox, access, 0, timeout=60)
+        beside = [get_page(sandbox, access, offset).json()["items"][0]["id"] for offset in (10, 20)]
+        page = held.result()
+    assert page.status_code == 200
+    assert page.json()["items"][0]["id"] == "E000001"
+    assert beside == ["E000011", "E000021"]
+    assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == [None, None, "stall"]
+    assert (rule.fired, rule.answered) == (1, 3)
+
+
+def test_records_inserted_until_answered_come_after_the_page_beside_them(sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    spec = FaultSpec("insert_records", count=3, seconds=60, until_answered=1, times=1, query={"offset": "0"})
+    sandbox.faults.add("toy", EMPLOYEES, spec)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(get_page, sandbox, access, 0, timeout=60)
+        beside = get_page(sandbox, access, 10).json()
+        first = held.result().json()
+    assert (beside["total"], first["total"]) == (100, 103)
+
+
+def test_a_hold_until_answered_ends_at_its_seconds(sandbox: Sandbox) -> None:
+    """Nothing else is answered: the request goes on when ``seconds`` are up (the test that set it then fails on
+    what it checks, not on a hang)."""
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("stall", seconds=0.2, until_answered=5, times=1))
+    assert get_page(sandbox, access).json()["total"] == 100
+    assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == ["stall"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "stall", "until_answered": -1}, "'until_answered' must be >= 0"),
+        ({"kind": "status", "until_answered": 2}, "holds a stall or insert_records, not 'status'"),
+    ],
+)
+def test_until_answered_is_checked(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FaultSpec.from_dict(fields)
 
 
 def test_latency_applies_per_endpoint(sandbox: Sandbox) -> None:

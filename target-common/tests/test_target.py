@@ -38,6 +38,7 @@ def s4_orders(emulator: CommonEmulator, count: int) -> list[dict[str, Any]]:
                             "Material": "MAT-1001",
                             "PurchaseOrderItemText": "Steel fasteners",
                             "PurchaseOrderQuantityUnit": "KG",
+                            "OrderPriceUnit": "KG",
                             "OrderQuantity": "12.125",
                             "NetPriceAmount": "4.10",
                             "NetPriceQuantity": "1",
@@ -86,7 +87,7 @@ def _as_s4(emulator: CommonEmulator, po: dict[str, Any], status: str) -> dict[st
     """Common's PO as the S/4 ERP holds it (same line), with the ERP's processing status ``status``."""
     suppliers = {c["id"]: c.get("erp_supplier_id") for c in emulator.data.companies()}
     item = {"Material": po["product_id"], "PurchaseOrderItemText": po["product_name"],
-            "PurchaseOrderQuantityUnit": po["unit"], "OrderQuantity": po["quantity"],
+            "PurchaseOrderQuantityUnit": po["unit"], "OrderPriceUnit": po["unit"], "OrderQuantity": po["quantity"],
             "NetPriceAmount": po["unit_price"], "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": po["delivery_date"]}]}}  # fmt: skip
     return {"PurchaseOrder": po["po_number"], "Supplier": suppliers[po["seller_company_id"]],
@@ -281,6 +282,31 @@ def test_422_lands_in_dead_letters_with_request_id(
     assert "dead_letter_ceiling" in over.stderr
 
 
+def test_load_method_other_than_upsert_is_refused_by_name(
+    url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """Meltano's standard ``load_method`` was accepted and ignored: 'append-only' (the SDK's default, every record
+    kept as a new one) and 'overwrite' (the destination's rows replaced) both landed as upserts by po_number. Only
+    'upsert' runs; the others stop at start-up naming the setting, before any call to Common or a STATE."""
+    orders = s4_orders(emulator, 2)
+    numbers = {o["PurchaseOrder"] for o in orders}
+    messages = singer("A_PurchaseOrder", orders, ["PurchaseOrder"])
+    assert not numbers & {p["po_number"] for p in emulator.data.purchase_orders()}
+    for method in ("append-only", "overwrite"):
+        calls = len(sandbox.requests("common"))
+        steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path, load_method=method))]
+        run = pipeline(steps, messages, tmp_path)
+        assert run.returncode != 0, method
+        assert f"setting 'load_method' is '{method}'" in run.stderr, run.stderr[-2000:]
+        assert run.stdout == ""  # no STATE
+        assert len(sandbox.requests("common")) == calls  # not even a login
+        assert not numbers & {p["po_number"] for p in emulator.data.purchase_orders()}
+    steps = [("mapper-common", MAPPER), ("target-common", target_config(url, tmp_path, load_method="upsert"))]
+    run = pipeline(steps, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert numbers <= {p["po_number"] for p in emulator.data.purchase_orders()}
+
+
 def test_canary_password_appears_nowhere(url: str, sandbox: Sandbox, emulator: CommonEmulator, tmp_path: Path) -> None:
     canary = 'CANARY-tc/8d41+Q="k&p'
     emulator.password = canary
@@ -442,3 +468,24 @@ def test_a_record_failing_its_schema_is_dead_lettered_naming_the_path_never_the_
     landed = {p["po_number"] for p in emulator.data.purchase_orders()}
     assert "DL-SCH-3" in landed  # the run went on past them
     assert not {"DL-SCH-1", "DL-SCH-2"} & landed
+
+
+def test_an_announcement_of_sets_read_whole_is_ignored(url: str, emulator: CommonEmulator, tmp_path: Path) -> None:
+    """review26c L5: a tap's ``_xlr8_sets_read`` stream (not a PO) reaching target-common without mapper-common's
+    ``drop_other_streams`` stopped the run; it is ignored, and the POs beside it land, STATE out."""
+    from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
+
+    po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
+    messages = singer("purchase_orders", [changed], ["po_number"])
+    announced = [
+        {"type": "SCHEMA", "stream": SETS_READ_STREAM, "schema": {"type": "object", "properties": {}},
+         "key_properties": []},
+        {"type": "RECORD", "stream": SETS_READ_STREAM,
+         "record": {"stream": "purchase_orders", "sets": {"po_number": [po["po_number"]]}}},
+    ]  # fmt: skip
+    result = pipeline([("target-common", target_config(url, tmp_path))], [*messages[:-1], *announced, messages[-1]],
+                      tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"done": true' in result.stdout
+    assert emulator.data.find_po(po["id"])["status"] == "amendment_pending"

@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -279,22 +280,58 @@ def test_a_failed_run_removes_the_batch_files_it_was_sent_and_only_those(store: 
     assert files["outside"].exists()
 
 
-def test_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path: Path, config: dict[str, Any]) -> None:
-    """A tap or target SIGKILLed mid-run leaves BATCH files (records in clear) that no run will load; a target's
-    start removes those under its batch_locations (in a tap's own folder beneath them) whose writer and the writer's
-    parent run are gone, and keeps a live run's files and any other file."""
+def test_partial_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path: Path, config: dict[str, Any]) -> None:
+    """A tap or target SIGKILLed mid-run leaves a ``.partial`` BATCH file (records in clear) that no BATCH message
+    names; a target's start removes those under its batch_locations (in a tap's own folder beneath them) whose
+    writer and the writer's parent run are gone and that went unwritten for STALE_PARTIAL_IDLE_SECONDS. It keeps the
+    killed run's complete file (a later target may still be sent it: review26c M1), a live run's files, a partial
+    written lately (its writer may live in another pid namespace), and any other file."""
+    from xlr8_kit.batch_files import STALE_PARTIAL_IDLE_SECONDS
     from xlr8_kit.testing.batch_residue import killed_run_files
 
     folder = tmp_path / "batches" / "tap-things"
-    stale = killed_run_files(folder)
+    complete, partial = sorted(killed_run_files(folder), key=lambda p: p.name.endswith(".partial"))
+    idle = time.time() - STALE_PARTIAL_IDLE_SECONDS - 60
+    os.utime(complete, (idle, idle))
+    recent = killed_run_files(tmp_path / "batches" / "tap-other")
     live = folder / f"tap-things--things-00000000-0000-0000-0000-000000000000~{os.getpid()}~{os.getppid()}-0.jsonl"
     live.write_text('{"id": 3}\n')
     other = folder / "notes.jsonl"
     other.write_text("{}\n")
+    for path in (partial, live, other):
+        os.utime(path, (idle, idle))
     schema = schema_msg("items", {"id": {"type": "integer"}}, ["id"])
     run = run_target({**config, "batch_locations": [str(tmp_path / "batches")]}, [schema], tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "Removed 2 BATCH file(s) left in batch_locations by killed runs" in run.stderr
-    assert not any(p.exists() for p in stale)
+    assert "Removed 1 BATCH file(s) left in batch_locations by killed runs" in run.stderr
+    assert not partial.exists()
+    assert complete.exists()
+    assert all(p.exists() for p in recent)
     assert live.exists()
     assert other.exists()
+
+
+def test_a_batch_file_written_by_a_tap_that_has_ended_is_loaded_later(tmp_path: Path, config: dict[str, Any]) -> None:
+    """review26c M1: "tap > messages.jsonl" now, "target < messages.jsonl" later. The tap and its shell are gone
+    when the target starts; the target loads the tap's file (was: removed it as a killed run's, then failed on the
+    missing file, exit 1, the extract lost) and removes it only once loaded."""
+    dead = []
+    for _ in range(2):
+        shell = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+        dead.append(int(shell.stdout))
+    folder = tmp_path / "batches" / "tap-things"
+    folder.mkdir(parents=True)
+    file = folder / f"tap-things--items-00000000-0000-0000-0000-000000000000~{dead[0]}~{dead[1]}-0.jsonl"
+    file.write_text('{"id": 1}\n{"id": 2}\n')
+    messages = [
+        schema_msg("items", {"id": {"type": "integer"}}, ["id"]),
+        {"type": "BATCH", "stream": "items", "encoding": {"format": "jsonl", "compression": "none"},
+         "manifest": [file.as_uri()]},
+        state_msg({"bookmarks": {"items": {"replication_key_value": 2}}}),
+    ]  # fmt: skip
+    run = run_target({**config, "batch_locations": [str(tmp_path / "batches")]}, messages, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "killed runs" not in run.stderr
+    assert run.summary["streams"]["items"]["loaded"] == 2
+    assert '"replication_key_value": 2' in run.stdout
+    assert not file.exists()

@@ -131,6 +131,21 @@ def test_bad_settings_name_the_setting(tmp_path: Path, config: dict[str, Any]) -
         assert run.states == []
 
 
+def test_the_project_s_loader_definition_ships_upsert() -> None:
+    """review26c M2: a lock file's setting value is Meltano's last configuration layer; the project's must ship the
+    one method the target runs, or every run of the project stops at start-up."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    plugin = yaml.safe_load((root / "plugins/loaders/target-xlr8-truths--xlr8.yml").read_text())
+    (setting,) = [s for s in plugin["settings"] if s["name"] == "load_method"]
+    assert setting["value"] == "upsert"
+    assert (
+        "load_method" not in (root / "meltano.yml").read_text()
+        or "append-only" not in (root / "meltano.yml").read_text()
+    )
+
+
 def test_load_method_other_than_upsert_is_refused_by_name(tmp_path: Path, config: dict[str, Any], store: Path) -> None:
     """audit25e F16: the SDK's standard ``load_method`` was accepted and ignored: 'append-only' (every record kept)
     and 'overwrite' (the table's rows replaced) both landed as upserts. Only 'upsert' runs; the others stop at
@@ -139,6 +154,9 @@ def test_load_method_other_than_upsert_is_refused_by_name(tmp_path: Path, config
         run = run_target({**config, "load_method": method}, stream(range(3)), tmp_path)
         assert run.returncode != 0, method
         assert f"setting 'load_method' is '{method}'" in run.stderr, run.stderr[-2000:]
+        # review26c M2: old lock files shipped 'append-only'; the error says what to set and how
+        assert "set load_method to 'upsert'" in run.stderr
+        assert "meltano lock --update" in run.stderr
         assert run.states == []
         assert not store.exists() or not query(store, "SELECT 1 FROM information_schema.tables WHERE table_name = ?",
                                                [TABLE])  # fmt: skip

@@ -239,3 +239,26 @@ def test_the_scan_does_not_keep_the_file_it_scanned_in_memory(tmp_path: Path) ->
     )
     grown = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
     assert int(grown.stdout) < 32, grown.stdout  # MB: a block and its translation, not the file's 64
+
+
+def test_the_scan_works_in_blocks_that_stay_in_a_cores_cache(tmp_path: Path) -> None:
+    """The scan's block and its translation stay small (``_SCAN_CHUNK``: 4 MiB blocks were written out to memory and
+    read back by each search, a third of the scan's CPU on Salesforce Contacts), however large the file; a line
+    longer than a block is still read whole, and a long number in the file's last line is still found."""
+    import tracemalloc
+
+    path = tmp_path / "batch.jsonl"
+    line = b'{"Id": "003000000000000AAA", "MailingLatitude": 37.7749, "Name": "' + b"x" * 200 + b'"}\n'
+    path.write_bytes(line * (8 * 2**20 // len(line)))
+    tracemalloc.start()
+    try:
+        assert duckdb_store.content_refusal(str(path), {"MailingLatitude": False}) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, peak  # a block and its translation: 8 MiB with blocks of 4 MiB
+    with open(path, "ab") as out:
+        out.write(b'{"Id": "003000000000001AAA", "Name": "' + b"y" * (1 << 20) + b'"}\n')
+        out.write(b'{"Id": "003000000000002AAA", "MailingLatitude": 37.77490000000000123}\n')
+    assert duckdb_store.content_refusal(str(path), {"MailingLatitude": False}) == duckdb_store.LONG_NUMBERS
+    assert duckdb_store.content_refusal(str(path), {"Name": False}) is None

@@ -4,6 +4,7 @@ code a correction removed kept its old total). Through the target CLI, on DuckDB
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,11 @@ FIRST = [("E1", "d1", "A", 8), ("E1", "d1", "B", 1), ("E1", "d1", "C", 2), ("E2"
 SECOND = [("E1", "d1", "A", 9)]
 
 
-@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
-@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
-@pytest.mark.parametrize("replace_by", [True, False], ids=["replace_by", "key only"])
-def test_a_set_re_read_replaces_its_rows(
-    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool, replace_by: bool
-) -> None:
-    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete, "batch_size_rows": 2}
+def _store(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, config: dict[str, Any]
+) -> Callable[[], list[tuple[Any, ...]]]:
+    """``config`` pointed at DuckDB or a real PostgreSQL (a schema per test); returns a reader of the table's rows
+    (person, day, code, hours, marked deleted), sorted."""
     if delivery == "postgres":
         schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
         dsn = request.getfixturevalue("postgres_dsn")
@@ -58,6 +57,18 @@ def test_a_set_re_read_replaces_its_rows(
         else:
             found = query(config["duckdb_path"], f'SELECT {select} FROM "{TABLE}"')
         return sorted(found or [])
+
+    return rows
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+@pytest.mark.parametrize("replace_by", [True, False], ids=["replace_by", "key only"])
+def test_a_set_re_read_replaces_its_rows(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool, replace_by: bool
+) -> None:
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete, "batch_size_rows": 2}
+    rows = _store(request, tmp_path, delivery, config)
 
     for run, sent in enumerate((FIRST, SECOND)):
         done = run_target(config, _messages(sent, run, replace_by), tmp_path)
@@ -230,20 +241,7 @@ def test_a_set_read_whole_with_no_row_left_has_its_rows_deleted(
     ``hard_delete``). E1's day is replaced by its rows as ever (its new A kept), E3's day never landed (nothing to
     do), and E1's day d2, not announced, is left as it was. The announcement lands no table."""
     config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete, "batch_size_rows": 2}
-    if delivery == "postgres":
-        schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
-        dsn = request.getfixturevalue("postgres_dsn")
-        config.update(delivery="postgres", postgres_dsn=dsn, postgres_schema=schema)
-    else:
-        config["duckdb_path"] = str(tmp_path / "truths.duckdb")
-
-    def rows() -> list[tuple[Any, ...]]:
-        select = "person, day, code, CAST(hours AS INTEGER), _sdc_deleted_at IS NOT NULL"
-        if delivery == "postgres":
-            found = postgres_rows(config["postgres_dsn"], config["postgres_schema"], TABLE, select)
-        else:
-            found = query(config["duckdb_path"], f'SELECT {select} FROM "{TABLE}"')
-        return sorted(found or [])
+    rows = _store(request, tmp_path, delivery, config)
 
     first = [*FIRST, ("E1", "d2", "A", 4)]
     done = run_target(config, _messages(first, 0, True), tmp_path)
@@ -280,3 +278,27 @@ def test_an_announcement_for_other_columns_is_ignored_and_said(tmp_path: Path) -
     assert "sets read whole announced for columns person, but its SCHEMA names replace_by person, day" in done.stderr
     found = query(config["duckdb_path"], f'SELECT count(*) FROM "{TABLE}" WHERE _sdc_deleted_at IS NULL')
     assert found == [(len(FIRST),)]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_a_set_whose_only_new_row_was_dead_lettered_keeps_its_landed_row(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool
+) -> None:
+    """review26c H2: run 2 re-reads E2's day d1, whose only row has hours the target refuses (dead-lettered), and
+    announces the day read whole. The set was read, not found empty: E2's landed row stays current (was: marked
+    deleted, or deleted, exit 0), the dead letter is kept, and the skip is said."""
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete}
+    rows = _store(request, tmp_path, delivery, config)
+
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = _messages([("E2", "d1", "A", "seven-point-five")], 1, True)  # type: ignore[list-item]
+    announced = _sets_read("totals", {"person": ["E2"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 1
+    assert not done.summary["streams"]["totals"].get("replaced")
+    assert "1 record(s) of the stream were dead-lettered in this run: no set is taken as empty" in done.stderr
+    assert "now empty" not in done.stderr
+    assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, False)]

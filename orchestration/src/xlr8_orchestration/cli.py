@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{partitioned_job_name(spec, stream, n)}\ttenant={spec.tenant}\t{stream} in {n} ranges")
         return 0
     if args.command == "dagster-yaml":
-        print(json.dumps({"run_coordinator": run_coordinator_config(settings)}, indent=2))
+        tenants = {spec.tenant for spec in plan_syncs(settings)}
+        print(json.dumps({"run_coordinator": run_coordinator_config(settings, tenants)}, indent=2))
         return 0
     outcomes = run_jobs(settings, args.jobs or None, args.workers)
     for name, ok in sorted(outcomes.items()):

@@ -9,6 +9,8 @@ retry policy and its tenant tags.
 - Schedules: daily for every job; hourly too for products that carry time data.
 """
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from xlr8_orchestration.partitions import run_partitioned
@@ -134,11 +136,18 @@ def build_definitions(settings: OrchestrationSettings) -> dg.Definitions:
     return dg.Definitions(jobs=jobs, schedules=schedules)
 
 
-def run_coordinator_config(settings: OrchestrationSettings) -> dict[str, object]:
-    """The ``run_coordinator`` block of ``dagster.yaml`` for a daemon deployment: queue runs per tenant tag."""
+def run_coordinator_config(settings: OrchestrationSettings, tenants: Iterable[str] = ()) -> dict[str, object]:
+    """The ``run_coordinator`` block of ``dagster.yaml`` for a daemon deployment: queue runs per tenant tag. Each
+    planned tenant key (``tenants``) gets the limit ``tenant_policy`` gives it, so a policy set for a product and
+    host before tenants on one host were told apart still limits every run tag of that host (review26c M3: Dagster
+    matches tag values exactly, and the host-only value matched no run)."""
+    policies = dict(settings.tenants)
+    for tenant in tenants:
+        if tenant not in policies and settings.tenant_policy(tenant) is not settings.default_tenant:
+            policies[tenant] = settings.tenant_policy(tenant)
     limits = [
         {"key": TENANT_TAG, "value": key.replace("@", "_at_"), "limit": policy.max_concurrent}
-        for key, policy in sorted(settings.tenants.items())
+        for key, policy in sorted(policies.items())
     ]
     limits.append(
         {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import typing as t
@@ -10,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from xlr8_kit.credentials import CredentialError, CredentialManager, KeyringError, open_manager
-from xlr8_kit.credentials.resolve import SECRET_TENANT_NAMES, TENANT_NAMES, chosen_credentials
+from xlr8_kit.credentials import open_manager
+from xlr8_kit.credentials.resolve import TENANT_NAMES, chosen_credentials
 from xlr8_orchestration.settings import OrchestrationSettings
 
 log = logging.getLogger(__name__)
@@ -57,9 +56,11 @@ class SyncSpec:
 
 def tenant_key(product_id: str, instance_url: str | None, names: Mapping[str, str] | None = None) -> str:
     """Product, the tenant's host (scheme, case, path and trailing slash ignored) and the settings naming the tenant
-    on that host (``TENANT_NAMES``: a Workday tenant, a SuccessFactors company, an S/4 client; a secret one as a
-    digest): two credentials that reach the same vendor tenant share this key, and so its concurrency and rate
-    limits; two tenants on one host do not (audit25e F15: every Workday customer on wd2-impl-services1 shared one)."""
+    on that host (``TENANT_NAMES``: a Workday tenant, a SuccessFactors company, an S/4 client) given in the
+    product's settings: two syncs of one vendor tenant share this key, and so its concurrency and rate limits.
+    Only what every process can read feeds it, never a credential's fields (review26c M4: a process without the
+    credential key keyed one tenant apart from one with it, so both ran it at once) and never a secret (H1: an
+    unsalted digest of UKG Pro's 5-character customer API key gave the key back from a run tag)."""
     if not instance_url:
         key = f"{product_id}@default"
     else:
@@ -71,33 +72,13 @@ def tenant_key(product_id: str, instance_url: str | None, names: Mapping[str, st
     for name in TENANT_NAMES:
         if names.get(name):
             key += f"/{name}={str(names[name]).strip().lower()}"
-    for name in SECRET_TENANT_NAMES:
-        if names.get(name):
-            key += f"/{name}#{hashlib.sha256(str(names[name]).strip().encode()).hexdigest()[:12]}"
     return key
 
 
-def tenant_names(
-    manager: CredentialManager, credential_id: str, defaults: Mapping[str, t.Any] | None = None
-) -> dict[str, str]:
-    """The credential's settings naming its tenant (top level or under ``auth``), else the product's settings'.
-    Reading them needs the credential key; without it the host alone keys the tenant, as it did, and a warning
-    says so."""
-    fields: Mapping[str, str] = {}
-    try:
-        fields = manager.get(credential_id).credentials
-    except (CredentialError, KeyringError) as exc:
-        log.warning(
-            "credential %s: its tenant is not known without the credential key (%s): it shares its host's limits",
-            credential_id,
-            type(exc).__name__,
-        )
-    found = {}
-    for name in (*TENANT_NAMES, *SECRET_TENANT_NAMES):
-        value = fields.get(name) or fields.get(f"auth.{name}") or (defaults or {}).get(name)
-        if value:
-            found[name] = str(value)
-    return found
+def tenant_names(defaults: Mapping[str, t.Any] | None = None) -> dict[str, str]:
+    """The settings naming the tenant in the product's settings (``product_config``): readable by every process,
+    unlike a credential's fields, which need the credential key."""
+    return {name: str(value) for name in TENANT_NAMES if (value := (defaults or {}).get(name))}
 
 
 def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
@@ -107,11 +88,7 @@ def plan_syncs(settings: OrchestrationSettings) -> list[SyncSpec]:
     manager = open_manager(settings.credential_store, create=False)
     try:
         chosen = dict(chosen_credentials(manager.describe()))
-        names = {
-            key: tenant_names(manager, str(row["credential_id"]), settings.product_config.get(key[1]))
-            for key, row in chosen.items()
-            if key[1] in PRODUCT_TAPS
-        }
+        names = {key: tenant_names(settings.product_config.get(key[1])) for key in chosen if key[1] in PRODUCT_TAPS}
     finally:
         manager.close()
     for (_project, product), row in list(chosen.items()):

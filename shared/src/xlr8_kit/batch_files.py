@@ -50,23 +50,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: How long a dead writer's ``.partial`` file must have gone unwritten before it is removed: the writer's pid can
+#: look dead from another pid namespace (pods sharing a batch volume) while it still appends (review26c M1).
+STALE_PARTIAL_IDLE_SECONDS = 6 * 3600.0
+
+
 def remove_stale(directory: Path) -> int:
-    """Removes the batch files killed runs left in ``directory`` (records in clear, personal data too): files the
-    kit's writer named (``owner_tag``), this user's, whose writer and its parent are both gone, so no tap still
-    writes them and no target of that run is left to read them. A file of a live run (its tap, or the ``meltano
-    run`` / pipeline its target belongs to, still running), another user's or another writer's is kept. Returns
-    the files removed."""
+    """Removes what killed runs left in ``directory`` that no one can ever read: the kit writer's ``.partial``
+    files (``owner_tag``), this user's, whose writer and its parent are both gone and that went unwritten for
+    ``STALE_PARTIAL_IDLE_SECONDS``. A ``.partial`` is never named in a BATCH message (the writer renames it first),
+    so no reader can load it; the idle age keeps a live writer seen from another pid namespace. A complete file is
+    never removed here (review26c M1): "tap to a file now, target later", a pod sharing the volume, or a tap behind
+    a wrapper that exited may still send it to a target, and losing it loses the extract. Its target removes it once
+    loaded (``hold_batch_files``). Returns the files removed."""
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return 0
     removed = 0
+    idle_since = time.time() - STALE_PARTIAL_IDLE_SECONDS
     for entry in entries:
         owner = _OWNED.search(entry.name)
-        if owner is None or _alive(int(owner[1])) or _alive(int(owner[2])):
+        if owner is None or not entry.name.endswith(".partial") or _alive(int(owner[1])) or _alive(int(owner[2])):
             continue
         try:
-            if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+            info = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or info.st_uid != os.getuid() or info.st_mtime > idle_since:
                 continue
             os.unlink(entry.path)
         except OSError:

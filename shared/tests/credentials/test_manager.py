@@ -530,3 +530,100 @@ def test_i15_9_keyless_revoke_still_stops_the_credential(
     keyless.close()
     with pytest.raises((CredentialUnusableError, CredentialTamperedError)):
         make_manager(ring("k1", keys=keys)).get_for_run("sf-prod")
+
+
+class _AnswerLostOnce(SQLiteCredentialStore):
+    """Once armed, the first swap commits and then raises ``lost`` (its answer lost): what Vault's caller does when
+    it re-sends a CAS write that landed (a CAS mismatch), or any backend whose write committed before it failed."""
+
+    def __init__(self, path: Path, lost: Exception) -> None:
+        super().__init__(path)
+        self.lost: Exception | None = None
+        self._pending = lost
+        self.renewals = 0
+        self.renewed = threading.Condition()
+
+    def arm(self) -> None:
+        self.lost = self._pending
+
+    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
+        if self.lost is None:
+            super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
+            return
+        try:
+            super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
+            if self.renewals == 0:
+                raise self.lost
+        finally:
+            with self.renewed:
+                self.renewals += 1
+                self.renewed.notify_all()
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [CredentialConflictError("sf-prod", 2, 3), TimeoutError("read timed out")],
+    ids=["cas-retry-mismatch", "timeout-after-commit"],
+)
+def test_m1_renewal_whose_answer_was_lost_keeps_the_lease_and_the_rotated_token(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential], lost: Exception
+) -> None:
+    """review26a M1: a lease renewal that landed but whose answer was lost (Vault's retry of the same CAS write
+    answers "did not match"; a timeout after the commit) left the keeper at the old version: the vendor's rotated
+    refresh token then failed to persist (``expected version 2, store has 3``) and the credential needed
+    re-authorising. The keeper now re-reads the row and recognises its own write by the row's seal (a fresh random
+    nonce per write), so the rotated token lands. Held by renewal counts, not by time."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    store = _AnswerLostOnce(db_path, lost)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.arm()  # the lease is held: its next renewal's answer is lost
+        with store.renewed:  # the lost renewal and the next one were made (or the keeper gave up: old code)
+            store.renewed.wait_for(lambda: store.renewals >= 3, timeout=10)
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        refreshed = manager.refresh_token("sf-prod", provider)
+    finally:
+        manager.close()
+    assert store.renewals >= 3
+    assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    after = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
+    try:
+        stored = after.get("sf-prod")
+    finally:
+        after.close()
+    assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert not stored.refresh_interrupted
+
+
+def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """The same lost answer on the write that takes the lease: the run used to find its own live lease, wait on it
+    for ``wait_limit_seconds`` and give up ("not taking it over"). Now the row is recognised as its own write."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    store = _AnswerLostOnce(db_path, CredentialConflictError("sf-prod", 1, 2))
+    store.arm()
+    manager = CredentialManager(
+        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=lambda seconds: None
+    )
+    calls: list[str] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        calls.append(current.credentials["refresh_token"])
+        return {"refresh_token": "rt-0002-rotated"}
+
+    try:
+        refreshed = manager.refresh_token("sf-prod", provider)
+        stored = manager.get("sf-prod")
+    finally:
+        manager.close()
+    assert calls == ["rt-0001-initial"]
+    assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated"
+    assert not stored.refresh_interrupted

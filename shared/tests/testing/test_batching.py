@@ -300,13 +300,22 @@ def test_a_file_the_tap_cannot_name_is_removed(tmp_path: Path) -> None:
 def test_a_killed_run_s_batch_files_go_at_the_next_start(tmp_path: Path) -> None:
     """A SIGKILLed tap (or target) leaves its BATCH files, records in clear, and no one removed them; and a batch
     folder that already existed 0755 stayed so. The next tap to write there removes the files whose writer and its
-    parent run are gone, keeps those of a live run and any other file, and makes the folder 0700."""
+    parent run are gone, keeps those of a live run and any other file, and makes the folder 0700. Only the killed
+    run's ``.partial`` goes (unwritten for STALE_PARTIAL_IDLE_SECONDS): its complete file may still be sent to a
+    target (review26c M1)."""
     import stat
+    import time
+
+    from xlr8_kit.batch_files import STALE_PARTIAL_IDLE_SECONDS
 
     folder = tmp_path / "b"
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
-    stale = killed_run_files(folder)
+    complete, partial = sorted(killed_run_files(folder), key=lambda p: p.name.endswith(".partial"))
+    idle = time.time() - STALE_PARTIAL_IDLE_SECONDS - 60
+    os.utime(complete, (idle, idle))
+    os.utime(partial, (idle, idle))
+    stale = [partial]
     live = folder / f"p-tap-things--things-00000000-0000-0000-0000-000000000000~{os.getpid()}~{os.getppid()}-0.jsonl"
     live.write_text('{"id": 3}\n')  # a file of this (live) process: a run still going
     other = folder / "notes.jsonl"
@@ -315,6 +324,7 @@ def test_a_killed_run_s_batch_files_go_at_the_next_start(tmp_path: Path) -> None
     urls = [url for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
     assert urls
     assert not any(p.exists() for p in stale)
+    assert complete.exists()
     assert live.exists()
     assert other.exists()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700

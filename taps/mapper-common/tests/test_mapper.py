@@ -100,12 +100,14 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert item["to_ScheduleLine"][0]["ScheduleLineDeliveryDate"] == "2024-03-01"  # the schedule line's
     assert "NetAmount" not in item  # API_PURCHASEORDER_PROCESS_SRV's item has no net amount
     assert item["NetPriceQuantity"] == Decimal(1)  # the price is per one unit
+    assert "OrderPriceUnit" in item  # written as the order unit: the price is per the order unit
+    assert item["OrderPriceUnit"] == item["PurchaseOrderQuantityUnit"]
     with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
     with pytest.raises(MappingError, match="more than 2 decimal places"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
     item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
-            "PurchaseOrderQuantityUnit": None, "NetPriceQuantity": "1",
+            "PurchaseOrderQuantityUnit": "EA", "OrderPriceUnit": "EA", "NetPriceQuantity": "1",
             "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "/Date(1709251200000)/"}]}}  # fmt: skip
     odata = {"PurchaseOrder": "4500000001", "PurchaseOrderDate": "/Date(1707868800000)/", "DocumentCurrency": "EUR",
              "PurchasingProcessingStatus": "01", "Supplier": None,
@@ -142,7 +144,8 @@ def test_an_absent_source_field_is_an_error_not_a_null() -> None:
         template.map_record(header, "from_erp")
     with pytest.raises(MappingError, match=r"to_ScheduleLine is absent.*\[to_PurchaseOrderItem/to_ScheduleLine\]"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1"}]}}, "from_erp")
-    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1}
+    lines = {"to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": None}]}, "NetPriceQuantity": 1,
+             "OrderPriceUnit": "EA", "PurchaseOrderQuantityUnit": "EA"}  # fmt: skip
     with pytest.raises(MappingError, match=r"field 'to_PurchaseOrderItem\[0\].Material' of .* is absent"):
         template.map_record({**header, "to_PurchaseOrderItem": {"results": [{"OrderQuantity": "1", **lines}]}},
                             "from_erp")  # fmt: skip
@@ -417,3 +420,14 @@ def test_a_refused_personal_value_is_named_by_field_and_template_never_quoted(tm
         assert reason in letter["error"]
         assert f"{letter['error']}; purchase_orders po_number='PO-{field}' not sent on" in result.stderr
         assert letter["record"][field] == "[PII]"
+
+
+def test_equal_and_deletion_rules_are_checked_when_loaded() -> None:
+    base = {"name": "x", "common_stream": "purchase_orders", "erp_stream": "po", "common_key": ["po_number"],
+            "erp_key": ["N"], "fields": [{"common": "po_number", "erp": "N"}]}  # fmt: skip
+    with pytest.raises(MappingError, match="every equal rule needs 'erp' and 'other'"):
+        parse_template({**base, "equal": [{"erp": "a"}]})
+    with pytest.raises(MappingError, match="'deletion' needs 'erp', 'values' and a 'common' mapping"):
+        parse_template({**base, "deletion": {"erp": "D", "values": ["L"]}})
+    with pytest.raises(MappingError, match=r"deletion list 'a\[0\].b' must be a list of the record itself"):
+        parse_template({**base, "deletion": {"erp": "D", "values": ["L"], "lists": ["a[0].b"], "common": {"s": "c"}}})

@@ -189,3 +189,114 @@ def test_po_headers_without_items_are_refused_by_name_not_mapped_to_nulls(both: 
     assert not [state for state in states(run) if state["bookmarks"]]  # no STATE past them
     assert not (tmp_path / "tc-dead.jsonl").exists()
     assert common_pos(both) == before  # nothing written to Common from a record without its line
+
+
+def _letters(path: Path) -> dict[str, str]:
+    """The mapper's dead letters: PurchaseOrder -> error."""
+    if not path.exists():
+        return {}
+    return {
+        (letter := json.loads(line))["record"]["PurchaseOrder"]: letter["error"]
+        for line in path.read_text().splitlines()
+    }
+
+
+def test_deleted_orders_and_items_land_cancelled_or_without_the_deleted_line(both: Sandbox, tmp_path: Path) -> None:
+    """ME22N's deletion indicator (``PurchasingDocumentDeletionCode`` L deleted, S blocked) on an item or on the order:
+    a deleted item is not a line of the order, and an order deleted (or left with no live item) is cancelled in
+    Common. Before (review26b H1) the order went on as a live PO, and one live item next to deleted ones was
+    refused as "N items"."""
+    common = both.emulator("common")
+    common.reset()
+    emulator = both.emulator("s4hana")
+    s4 = emulator.data  # type: ignore[attr-defined]
+    before = common_pos(both)
+    orders = [s4.purchase_order(i) for i in range(s4.company.purchase_order_count)]
+    live = [o for o in orders if not o["PurchasingDocumentDeletionCode"] and before[o["PurchaseOrder"]]["status"]
+            in ("draft", "pending")]  # fmt: skip
+    items = {o["PurchaseOrder"]: s4.items_of_order(o) for o in live}
+    single = [number for number, its in items.items() if len(its) == 1]
+    several = [number for number, its in items.items() if len(its) > 1]
+    assert len(single) >= 2
+    assert several
+    item_deleted, order_blocked, one_left = single[0], single[1], several[0]
+    try:
+        emulator.change_order(item_deleted, items[item_deleted][0]["PurchaseOrderItem"],  # type: ignore[attr-defined]
+                              PurchasingDocumentDeletionCode="L")  # fmt: skip
+        emulator.change_order(order_blocked, PurchasingDocumentDeletionCode="S")  # type: ignore[attr-defined]
+        for item in items[one_left][1:]:  # every item but the first deleted
+            emulator.change_order(one_left, item["PurchaseOrderItem"], PurchasingDocumentDeletionCode="L")  # type: ignore[attr-defined]
+        run = run_job(both, tmp_path, expand=True, mapper_letters=True)
+    finally:
+        emulator.reset()
+    assert run.tap_rc == 0, run.logs["tap"][-2000:]
+    assert run.target_rc == 0, run.logs["target"][-2000:]
+    letters = _letters(tmp_path / "map-dead.jsonl")
+    assert not {item_deleted, order_blocked, one_left} & set(letters), letters
+    after = common_pos(both)
+    assert after[item_deleted]["status"] == "cancelled"
+    assert after[order_blocked]["status"] == "cancelled"
+    kept = items[one_left][0]
+    assert after[one_left]["status"] != "cancelled"
+    assert (after[one_left]["product_id"], Decimal(after[one_left]["quantity"])) == (
+        kept["Material"],
+        Decimal(str(kept["OrderQuantity"])),
+    )
+
+
+def test_an_order_price_unit_other_than_the_order_unit_or_a_null_price_unit_is_refused_by_key(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """NetPriceAmount is per NetPriceQuantity OrderPriceUnit: priced per KG for an order in PC (or with a null
+    price unit) the unit price Common would get is wrong by the factor, so the order is refused by key naming the
+    fields, and Common keeps it as it was. Before (review26b H2, L1) both landed with the wrong unit price."""
+    common = both.emulator("common")
+    common.reset()
+    emulator = both.emulator("s4hana")
+    s4 = emulator.data  # type: ignore[attr-defined]
+    before = common_pos(both)
+    orders = [s4.purchase_order(i) for i in range(s4.company.purchase_order_count)]
+    items = {o["PurchaseOrder"]: s4.items_of_order(o) for o in orders if not o["PurchasingDocumentDeletionCode"]}
+    single = [number for number, its in items.items() if len(its) == 1]
+    per_kg, null_unit = single[0], single[1]
+    other = "KG" if items[per_kg][0]["PurchaseOrderQuantityUnit"] != "KG" else "PC"  # priced per another unit
+    try:
+        emulator.change_order(per_kg, items[per_kg][0]["PurchaseOrderItem"], OrderPriceUnit=other,  # type: ignore[attr-defined]
+                              OrderPriceUnitToOrderUnitNmrtr=Decimal(2))  # fmt: skip
+        emulator.change_order(null_unit, items[null_unit][0]["PurchaseOrderItem"], NetPriceQuantity=None)  # type: ignore[attr-defined]
+        run = run_job(both, tmp_path, expand=True, mapper_letters=True)
+    finally:
+        emulator.reset()
+    assert run.tap_rc == 0, run.logs["tap"][-2000:]
+    letters = _letters(tmp_path / "map-dead.jsonl")
+    assert f"OrderPriceUnit is {other!r} but to_PurchaseOrderItem[0].PurchaseOrderQuantityUnit" in letters[per_kg]
+    assert "NetPriceQuantity is None, not 1" in letters[null_unit]
+    after = common_pos(both)
+    assert after[per_kg] == before[per_kg]
+    assert after[null_unit] == before[null_unit]
+
+
+def test_a_paged_inline_item_collection_stops_the_tap_naming_the_order(both: Sandbox, tmp_path: Path) -> None:
+    """A server may page an expanded collection (``{"results": [...], "__next": ...}``, MS-ODATA 2.2.6.3.9.1). The
+    tap stops naming the order rather than emit it with part of its items: before (review26b M1) the ``__next`` was
+    dropped and an order of several items landed in Common as its first line."""
+    common = both.emulator("common")
+    common.reset()
+    before = common_pos(both)
+    emulator = both.emulator("s4hana")
+    s4 = emulator.data  # type: ignore[attr-defined]
+    orders = [s4.purchase_order(i) for i in range(s4.company.purchase_order_count)]
+    several = [o["PurchaseOrder"] for o in orders if len(s4.items_of_order(o)) > 1]
+    emulator.expand_page_size = 1  # type: ignore[attr-defined]
+    try:
+        run = run_job(both, tmp_path, expand=True, mapper_letters=True)
+    finally:
+        emulator.reset()
+    assert run.tap_rc != 0
+    assert (
+        f"PurchaseOrder={several[0]!r} came with only the first 1 of its expanded to_PurchaseOrderItem"
+        in (run.logs["tap"])
+    )
+    after = common_pos(both)
+    for number in several:
+        assert after[number] == before[number], number  # no order landed as its first line

@@ -109,7 +109,8 @@ def test_a_login_answered_408_425_429_or_5xx_is_sent_again_and_the_run_goes_on(
     assert [r.status for r in sandbox.requests("common", "/api/v1/auth/login")] == [status, 200]
 
 
-def test_a_refused_login_is_sent_once(url: str, sandbox: Sandbox) -> None:
+def test_a_refused_login_is_sent_once(url: str, sandbox: Sandbox, emulator: CommonEmulator) -> None:
+    """A login refused 401 is sent once (``emulator`` resets the request log after: the next test counts its own)."""
     with pytest.raises(KitHTTPError, match="INVALID_CREDENTIALS"):
         run_tap(common_config(url, password="wrong-" + PASSWORD), streams={"companies"})
     assert [r.status for r in sandbox.requests("common", "/api/v1/auth/login")] == [401]

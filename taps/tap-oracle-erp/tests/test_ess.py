@@ -3,6 +3,7 @@ output downloaded and read; a failed job is a clear error."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -102,3 +103,9 @@ def test_a_submit_answered_late_is_not_resubmitted(url: str, sandbox: Sandbox, e
         list(connector.execute_ess_job(*INVOICE_JOB, parameters=["2025-01-01"]))
     assert "read timeout" in str(caught.value)
     assert len(emulator.jobs) - before == 1
+    # the emulator still holds the answer (3 s): it is logged when sent, so wait for that here, or it lands in
+    # the request log of the module's next test after the reset
+    deadline = time.monotonic() + 30
+    while not [r for r in sandbox.requests("oracle_erp") if r.fault == "slow_answer"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.method for r in sandbox.requests("oracle_erp") if r.fault == "slow_answer"] == ["POST"]

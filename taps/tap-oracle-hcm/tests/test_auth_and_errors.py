@@ -91,7 +91,7 @@ def test_throttling_503_waits_retry_after_then_lands_everything(url: str, emulat
     assert fake.sleeps.count(7) == 2
 
 
-def test_quota_429_with_retry_after(url: str, sandbox: Sandbox) -> None:
+def test_quota_429_with_retry_after(url: str, sandbox: Sandbox, emulator: OracleHcmEmulator) -> None:
     sandbox.faults.add("oracle_hcm", "/hcmRestApi/resources/*/positions", FaultSpec("quota", times=1))
     fake = FakeTime()
     out = run_tap(hcm_config(url, resources=["positions"]), fake=fake)
@@ -99,7 +99,11 @@ def test_quota_429_with_retry_after(url: str, sandbox: Sandbox) -> None:
     assert 1 in fake.sleeps
 
 
-def test_html_sign_in_page_with_200_is_an_error_not_zero_rows(url: str, sandbox: Sandbox) -> None:
+def test_html_sign_in_page_with_200_is_an_error_not_zero_rows(
+    url: str, sandbox: Sandbox, emulator: OracleHcmEmulator
+) -> None:
+    """A sign-in page answered 200 is an error naming the stream (``emulator`` resets the fault after: its firings
+    left would answer the module's next test)."""
     sandbox.faults.add("oracle_hcm", "/hcmRestApi/resources/*/grades", FaultSpec("error_body", times=10))
     with pytest.raises(Exception, match="grades") as caught:
         run_tap(hcm_config(url, resources=["grades"], http={"max_attempts": 2}), fake=FakeTime())

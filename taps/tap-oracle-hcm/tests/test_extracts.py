@@ -93,7 +93,9 @@ def test_extract_stream_settings_are_checked(url: str) -> None:
         TapOracleHcm(config=hcm_config(url, hcm_extracts=bad), parse_env_config=False).discover_streams()
 
 
-def test_sign_in_page_instead_of_the_document_is_an_error(url: str, sandbox: Sandbox) -> None:
+def test_sign_in_page_instead_of_the_document_is_an_error(
+    url: str, sandbox: Sandbox, emulator: OracleHcmEmulator
+) -> None:
     """The download is streamed (its body unread until rows are read), yet an HTML page with 200 is refused."""
     sandbox.faults.add("oracle_hcm", "/cs/idcplg", FaultSpec("error_body", after=1, times=1))  # the GET_FILE
     with OracleHcmConnector(hcm_config(url)) as connector, pytest.raises(ErrorBodyError, match="HTTP 200"):

@@ -1,7 +1,8 @@
 """Business partners created by another user while several ``$skip`` windows are in flight (RELIABILITY E7).
 
 Thirty partners are created before the read (windows are ordered by key: they sit where ``N...`` sorts). The
-window at ``$skip=10`` is held back by the emulator for a second, so the windows after it are answered first; then
+window at ``$skip=10`` is held back by the emulator until the windows asked for beside it were answered (not for a
+fixed time: a loaded machine may send them later than any hold); then
 one more partner is created, with a key that sorts inside that window (every row after it moves down one place;
 the window's total moves) and the window is served.
 Read one window after another, an insert repeats a row and never hides one; a window of requests must not do worse.
@@ -46,8 +47,9 @@ def test_insert_inside_a_window_answered_late_loses_no_partner(
     # sorts just after the window's 5th row (windows are in key order), so every row after it moves down one place
     new = emulator.insert_key = before[14] + "5"
     assert before[14] < new < before[15]
-    sandbox.faults.add("s4hana", PARTNERS, FaultSpec("insert_records", count=1, seconds=1.0, times=1,
-                                                     query={"$skip": "10"}))  # fmt: skip
+    # held until 4 windows were answered: $skip=0, then the three asked for beside $skip=10 (30 s at most)
+    sandbox.faults.add("s4hana", PARTNERS, FaultSpec("insert_records", count=1, seconds=30.0, until_answered=4,
+                                                     times=1, query={"$skip": "10"}))  # fmt: skip
     start = len(emulator.queries)
     read = partner_ids(url, 4)
     served = skips(emulator, start)

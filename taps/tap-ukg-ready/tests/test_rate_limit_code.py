@@ -66,3 +66,31 @@ def test_code_100_on_a_streamed_report_is_waited_out(url: str, sandbox: Sandbox,
     out = _sync(config, {"pay_statements"}, fake)
     assert out.records("pay_statements") == clean.records("pay_statements")
     assert fake.sleeps == [60.0]
+
+
+def test_code_100_in_a_200_on_an_employee_record_is_waited_out(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator
+) -> None:
+    """review26a M2: with ``employee_details`` each employee's record is read through ``ReportClient.get_json``,
+    whose verdict came from the kit's default classifier: a 200 carrying code 100 stopped the run at once."""
+    config = ready_config(url, employee_details=True)
+    clean = _sync(config, {"employees"}, FakeTime())
+    spec = FaultSpec("status", status=200, body=CODE_100, after=2, times=1, method="GET")
+    rule = sandbox.faults.add("ukg_ready", EMPLOYEES + "/*", spec)
+    fake = FakeTime()
+    out = _sync(config, {"employees"}, fake)
+    assert rule.fired == 1
+    assert out.records("employees") == clean.records("employees")  # every row, with its details, once
+    assert fake.sleeps == [60.0]
+
+
+def test_other_errors_in_a_200_on_an_employee_record_still_stop(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator
+) -> None:
+    """The guard: only code 100 is waited out; another error in a 200 is not data and stops the run at once."""
+    body = json.dumps({"errors": [{"code": 5, "message": "Invalid API key"}]})
+    sandbox.faults.add("ukg_ready", EMPLOYEES + "/*", FaultSpec("status", status=200, body=body, times=1, method="GET"))
+    fake = FakeTime()
+    with pytest.raises(Exception, match="Invalid API key"):
+        _sync(ready_config(url, employee_details=True), {"employees"}, fake)
+    assert fake.sleeps == []

@@ -5,6 +5,7 @@ instead of landing its columns as nulls."""
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -157,8 +158,11 @@ def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, 
     ``cost_centers_info.defaults[].value.id``) has. With ``employee_details`` the employees stream reads it: before,
     the setting was refused and the columns were gone."""
     config = ready_config(url, employee_details=True, cost_center_trees=[0, 1])
+    before = len(sandbox.requests("ukg_ready"))
     rc, records, err = cli_sync(tmp_path, config, {"employees"})
     assert rc == 0, err
+    read = [r.path for r in sandbox.requests("ukg_ready")[before:] if re.search(r"/employees/[^/]+$", r.path)]
+    assert len(read) == len(set(read)) == len(records)  # each record read once (review26a L8)
     company = sandbox.ctx.company
     centers = {c.code: 500 + i for i, c in enumerate(company.cost_centers)}
     got = {r["record"]["employee_id"]: r["record"] for r in records}
@@ -178,8 +182,13 @@ def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, 
 
 
 def test_employee_details_off_keeps_one_call_per_page(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
+    """With the setting off no employee's own record is read (review26a L12: counted, not inferred from columns)."""
+    before = len(sandbox.requests("ukg_ready"))
     rc, records, err = cli_sync(tmp_path, ready_config(url), {"employees"})
     assert rc == 0, err
+    asked = [r.path for r in sandbox.requests("ukg_ready")[before:]]
+    assert [p for p in asked if p.rstrip("/").endswith("/employees")]  # the list was read, and logged
+    assert not [p for p in asked if re.search(r"/employees/[^/]+$", p)]
     assert "primary_email" not in records[0]["record"]
     annotation = TapUkgReady(config=ready_config(url), parse_env_config=False).streams["employees"].xlr8_annotation
     assert annotation is not None
@@ -194,6 +203,67 @@ def test_employee_details_in_another_shape_stop_naming_the_field(tmp_path: Path,
     assert "'managers'" in err
     assert "list of objects" in err
     assert records == []
+
+
+def test_employee_details_manager_record_not_readable_lands_the_employees(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a M3: a manager the API user cannot read (another company, outside its security group, or deleted
+    since the list) answered 403/404 and the whole employees stream landed nothing, on every run. Now each employee
+    lands with the columns that could be read (``manager_account_id`` kept, ``manager_employee_id`` null), the
+    unreadable manager is named by id in a warning that names the setting, read once, and the run succeeds."""
+    rows = [{"id": 7, "employee_id": "E1", "dates": {}}, {"id": 8, "employee_id": "E2", "dates": {}}]
+    ready.v2[V2 + "/employees"] = {"employees": rows, "_links": {}}
+    for row in rows:
+        ready.v2[V2 + f"/employees/{row['id']}"] = {
+            **row,
+            "primary_email": f"{row['employee_id']}@x.test",
+            "managers": [{"index": 0, "empl_ref": {"account_id": 99}}],
+        }
+    ready.v2[V2 + "/employees/99"] = (403, {"errors": [{"code": 4030, "message": "Access denied"}]})
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc == 0, err
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    assert set(got) == {"E1", "E2"}
+    for employee_id, row in got.items():
+        assert row["primary_email"] == f"{employee_id}@x.test"
+        assert row["manager_account_id"] == 99
+        assert row["manager_employee_id"] is None
+    warned = [line for line in err.splitlines() if "manager account 99" in line]
+    assert len(warned) == 1, err[-2000:]  # once per manager, not per employee
+    assert "employee_details" in warned[0]
+    assert "403" in warned[0]
+    assert sum(path.split("?")[0] == V2 + "/employees/99" for path in ready.asked) == 1
+
+
+def test_employee_details_own_record_not_readable_stops_naming_the_setting(tmp_path: Path, ready: FakeReady) -> None:
+    """An employee's own record that cannot be read would land the row without its details: that stops the run,
+    and the error names ``employee_details`` (the setting that made the call)."""
+    ready.v2[V2 + "/employees"] = {"employees": [{"id": 7, "employee_id": "E1", "dates": {}}], "_links": {}}
+    ready.v2[V2 + "/employees/7"] = (403, {"errors": [{"code": 4030, "message": "Access denied"}]})
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc != 0
+    assert records == []
+    assert "employee_details" in err
+    assert "/employees/7" in err
+
+
+def test_employee_details_manager_listed_later_is_read_once(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L8: a manager listed on a later page was read through their own record for the employee they manage,
+    then again for their own row: one call too many per such manager against the rate limit. Now read once."""
+    first = {"id": 7, "employee_id": "E1", "dates": {}}
+    second = {"id": 8, "employee_id": "E2", "dates": {}}
+    pages = {
+        "1": {"employees": [first], "_links": {"next": {"href": f"{ready.url}{V2}/employees?page=2&size=1"}}},
+        "2": {"employees": [second], "_links": {}},
+    }
+    ready.v2[V2 + "/employees"] = lambda query: pages[query.get("page", "1")]
+    ready.v2[V2 + "/employees/7"] = {**first, "managers": [{"index": 0, "empl_ref": {"account_id": 8}}]}
+    ready.v2[V2 + "/employees/8"] = {**second, "primary_email": "boss@x.test"}
+    rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+    assert rc == 0, err
+    got = {r["record"]["employee_id"]: r["record"] for r in records}
+    assert got["E1"]["manager_employee_id"] == "E2"
+    assert got["E2"]["primary_email"] == "boss@x.test"
+    assert sum(path.split("?")[0] == V2 + "/employees/8" for path in ready.asked) == 1
 
 
 def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url: str) -> None:

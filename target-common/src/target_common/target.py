@@ -12,8 +12,10 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_common.client import CommonClient
 from target_common.sinks import CommonSink, DeadLetters
+from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import http_policy_from_config
+from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
 from xlr8_tap_common.settings import PRODUCT_SETTINGS, CommonSettings
 
 _AUTH = {"api_base_url", "auth_flow", "email", "password", "client_id", "client_secret", "company_id"}
@@ -29,6 +31,11 @@ TARGET_SETTINGS = th.PropertiesList(
     th.Property("dead_letter_ceiling", th.IntegerType, default=100, description="Most dead letters before failing."),
     th.Property("http", th.ObjectType(additional_properties=True), description="Resilient HTTP policy overrides."),
     th.Property("audit_log_path", th.StringType, description="JSON-lines audit log, one line per HTTP attempt."),
+    load_method_property(
+        UPSERT,
+        "a purchase order is looked up by po_number, created when absent, else only its changed fields are sent, "
+        "commercial ones as a proposal once confirmed; Common's other orders are left as they are",
+    ),
 )
 
 
@@ -38,6 +45,14 @@ class TargetCommon(Target):
     name = "target-common"
     config_jsonschema = TARGET_SETTINGS.to_dict()
     default_sink_class = CommonSink
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        refuse_other_load_methods(
+            self.config, UPSERT,
+            "a purchase order replaces Common's order of its po_number; Common keeps one order per number and "
+            "never has its orders deleted by a load",
+        )  # fmt: skip
 
     @cached_property
     def settings(self) -> CommonSettings:
@@ -71,6 +86,19 @@ class TargetCommon(Target):
     @cached_property
     def counts(self) -> Counter[str]:
         return Counter()
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A tap's announcement of sets read whole (``SETS_READ_STREAM``) is not a PO: ignored, not refused
+        (review26c L5: a direct tap -> target-common pipeline failed on it)."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            return
+        super()._process_schema_message(message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """As ``_process_schema_message``: the announcement's records are ignored; Common has no rows to delete."""
+        if message_dict.get("stream") == SETS_READ_STREAM:
+            return
+        super()._process_record_message(message_dict)
 
     def get_sink_class(self, stream_name: str) -> type[CommonSink]:
         if stream_name not in ("purchase_orders", "amendments"):

@@ -68,7 +68,11 @@ _NUMBER_PATTERNS = (_LONG_NUMBER, _TINY_EXPONENT)
 #: no number: a dashed UUID such as ``…30e-1234-…`` reads ``0e-000`` once translated (about 4% of random UUIDs do),
 #: and decoding its line cost a UUID-keyed stream's scan ~3.7x (review 21d).
 _NUMBER_ENDS = frozenset(b",]} \t\r\n")
-_SCAN_CHUNK = 1 << 22
+#: The scan's block (``_scanned``): the block, its translation and the two searches over it stay in a core's cache.
+#: Blocks of 4 MiB wrote each translation out to memory and read it back twice, and took fresh pages for it: 256 KiB
+#: blocks scanned Salesforce BATCH files with 0.58-0.66 (Contacts) and 0.77-0.80 (Accounts) of the CPU (bench/README,
+#: session 26); 128 KiB to 1 MiB scanned alike. A longer line grows the buffer to hold it.
+_SCAN_CHUNK = 1 << 18
 _SIXTEEN_DIGITS = 10**15
 #: Decimal.adjusted() of the smallest normal double (2.2e-308): below it a double holds fewer digits, or none
 _DOUBLE_LOWEST_EXPONENT = -308
@@ -221,7 +225,7 @@ def content_refusal(path: str, keys: t.Mapping[str, bool] | None = None, numbers
     """Why DuckDB's reader must not load the file, from its bytes: ``LONG_NUMBERS`` (``has_long_number``, when
     ``numbers``), or ``NUL_ESCAPE``: a ``\\u0000`` escape, which the record path refuses in a string (RELIABILITY
     F1) and DuckDB's reader lands (a NUL inside nested JSON, or a false match, only costs the record path). A
-    search per 4 MiB block in C: a check per string value in SQL cost 4-8% of the load. None: neither."""
+    search per block (``_SCAN_CHUNK``) in C: a check per string value in SQL cost 4-8% of the load. None: neither."""
     return _scanned(path, keys, numbers=numbers, nul=True)
 
 

@@ -37,14 +37,13 @@ from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
 from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
+from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
 
 DELIVERIES = ("duckdb", "postgres", "upload")
 KEY_CHANGE_POLICIES = ("fail", "new_table_version")
-#: The one SDK load_method this target does (append-only, overwrite refused by name at start-up).
-LOAD_METHOD = "upsert"
 #: Meltano puts the extractor's name in the loader's environment during ``meltano run``.
 MELTANO_EXTRACTOR_ENV = "MELTANO_EXTRACTOR_NAME"
 UNNAMED_SOURCE = "singer"
@@ -246,13 +245,10 @@ class TargetXlr8Truths(Target):
             default=100,
             description="Most records a run may dead-letter before it fails (0 = fail on the first).",
         ),
-        th.Property(
-            "load_method",
-            th.StringType,
-            default=LOAD_METHOD,
-            description="How records land: 'upsert' only (a row replaces the stored row of its key, keyless rows are "
-            "added, a full-table stream's ACTIVATE_VERSION retires rows its read did not see). 'append-only' and "
-            "'overwrite' are refused at start-up.",
+        load_method_property(
+            UPSERT,
+            "a row replaces the stored row of its key, keyless rows are added, a full-table stream's "
+            "ACTIVATE_VERSION retires rows its read did not see",
         ),
         th.Property(
             "hard_delete",
@@ -373,13 +369,10 @@ class TargetXlr8Truths(Target):
         except ProjectIdError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.project_id = self.project
-        method = self.config.get("load_method") or LOAD_METHOD
-        if method != LOAD_METHOD:  # the SDK's other methods would silently land as upserts
-            message = (
-                f"setting 'load_method' is {str(method)[:40]!r}: this target only upserts (load_method 'upsert'); "
-                "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION"
-            )
-            raise ConfigValidationError(message, errors=[message])
+        refuse_other_load_methods(
+            self.config, UPSERT,
+            "a key's rows replace each other and full-table streams replace their rows through ACTIVATE_VERSION",
+        )  # fmt: skip
         delivery = self.config.get("delivery", "duckdb")
         for needed, mode in (("postgres_dsn", "postgres"), ("upload_url", "upload")):
             if delivery == mode and not self.config.get(needed):
@@ -419,7 +412,7 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's files: no live run will load them
+        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's partial files: no one can load them
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         try:
@@ -613,10 +606,19 @@ class TargetXlr8Truths(Target):
         """Marks deleted (``hard_delete``: deletes) the landed rows of the sets announced read whole that this run
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
         STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
-        this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged."""
+        this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged.
+        So is one for a stream with a dead-lettered record this run (review26c H2): a set whose rows were read but
+        refused is not empty, and its last good rows must stay current until the dead letter is replayed."""
         pending, self._sets_read = self._sets_read, []
         hard = bool(self.config.get("hard_delete", False))
         for stream, sets in pending:
+            if self.dead_lettered[stream]:
+                self.logger.warning(
+                    "stream %s: sets read whole announced, but %d record(s) of the stream were dead-lettered in this "
+                    "run: no set is taken as empty (their rows stay until the dead letters are replayed)",
+                    stream[:100], self.dead_lettered[stream],
+                )  # fmt: skip
+                continue
             info = self._streams.get(stream)
             wanted = info.replace_sources if info is not None else []
             if not wanted or set(sets) != set(wanted):

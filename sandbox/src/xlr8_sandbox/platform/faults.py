@@ -12,7 +12,10 @@ Kinds (``FaultSpec.kind``):
   raw string (``retry_after="abc"``) for malformed values.
 - ``reset``: close the socket without a response (TCP RST).
 - ``truncate``: the real response with its full ``Content-Length`` but only half the body, then close.
-- ``stall``: wait ``seconds`` before answering normally (client read timeouts).
+- ``stall``: wait ``seconds`` before answering normally (client read timeouts). With ``until_answered=N``, wait
+  instead until N requests to the rule's path (any query, this one aside) have been answered since the rule was
+  added, ``seconds`` at most: "page 2 answered after the pages asked for beside it" by what happened, not by a hold
+  long enough on an idle machine (a loaded one may send those pages later than any fixed hold).
 - ``slow_answer``: serve the request at once (its effect on the vendor's data happens: a job is created), then hold
   the answer ``seconds`` before sending it, as a loaded vendor acts on a request once it is in and answers late (a
   client cut meanwhile never learns what it made).
@@ -23,7 +26,8 @@ Kinds (``FaultSpec.kind``):
   ``REQUEST_LIMIT_EXCEEDED``.
 - ``insert_records``: ``count`` records are inserted (``ProductEmulator.insert_records``) before the request is
   served, as if another user created them while the client was paging; with ``seconds``, the request is held
-  back that long first (so requests sent beside it are answered before the insert).
+  back that long first (so requests sent beside it are answered before the insert), or, with ``until_answered``,
+  until that many were answered as for ``stall``.
 """
 
 from __future__ import annotations
@@ -74,6 +78,9 @@ class FaultSpec:
     #: Only requests whose query string has these parameters with these values (e.g. ``{"offset": "20"}``): a
     #: fault on one page whatever order concurrent page requests arrive in. Any query when None.
     query: dict[str, str] | None = None
+    #: ``stall``/``insert_records``: hold the request until this many requests to the rule's path (any query, this
+    #: one aside) were answered since the rule was added, ``seconds`` at most; 0: hold ``seconds``.
+    until_answered: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -82,6 +89,10 @@ class FaultSpec:
             raise ValueError(f"fault 'every' must be >= 1, got {self.every}")
         if self.after < 0:
             raise ValueError(f"fault 'after' must be >= 0, got {self.after}")
+        if self.until_answered < 0:
+            raise ValueError(f"fault 'until_answered' must be >= 0, got {self.until_answered}")
+        if self.until_answered and self.kind not in ("stall", "insert_records"):
+            raise ValueError(f"fault 'until_answered' holds a stall or insert_records, not {self.kind!r}")
         if self.times is not None and self.times < 0:
             raise ValueError(f"fault 'times' must be >= 0 or null, got {self.times}")
         if self.retry_after_format not in ("seconds", "http-date"):
@@ -107,6 +118,8 @@ class FaultRule:
     spec: FaultSpec
     seen: int = 0
     fired: int = 0
+    #: Requests to ``path_glob`` (any method and query) answered since the rule was added (``until_answered``).
+    answered: int = 0
 
     def matches(self, product: str, method: str, path: str, query: str = "") -> bool:
         if self.product not in ("*", product):
@@ -135,6 +148,7 @@ class FaultRule:
             "spec": asdict(self.spec),
             "seen": self.seen,
             "fired": self.fired,
+            "answered": self.answered,
         }
 
 
@@ -191,6 +205,13 @@ class FaultRegistry:
             if chosen is not None:
                 chosen.fired += 1
         return chosen
+
+    def note_answered(self, product: str, path: str) -> None:
+        """One request to ``path`` answered (or cut): counted by every rule of the product on that path."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.product in ("*", product) and fnmatch.fnmatchcase(path, rule.path_glob):
+                    rule.answered += 1
 
     def set_latency(self, product: str, ms: float, path_glob: str = "*") -> None:
         """Add ``ms`` of latency to every matching request; 0 removes the product's rule for that glob."""

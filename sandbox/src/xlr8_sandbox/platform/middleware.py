@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xlr8_sandbox.platform.admin import ADMIN_PREFIX
 from xlr8_sandbox.platform.emulator import FaultResponse, ProductEmulator
-from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.faults import FaultRule, FaultSpec
 from xlr8_sandbox.platform.requestlog import LoggedRequest
 
 request_logger = logging.getLogger("xlr8_sandbox.requests")
@@ -58,6 +58,7 @@ class SandboxMiddleware:
             if not logged:
                 logged = True
                 self._log(method, path, status, (time.perf_counter() - started) * 1000, fault)
+                self.ctx.faults.note_answered(self.product, path)
 
         async def tracking_send(message: Message) -> None:
             nonlocal status
@@ -80,7 +81,7 @@ class SandboxMiddleware:
                 await self.app(scope, receive, tracking_send)
             else:
                 fault = rule.spec.kind
-                await self._inject(rule.spec, scope, receive, send, tracking_send)
+                await self._inject(rule, scope, receive, send, tracking_send)
         finally:
             log_once()
 
@@ -97,7 +98,8 @@ class SandboxMiddleware:
                 f" fault={fault}" if fault else "",
             )
 
-    async def _inject(self, spec: FaultSpec, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
+    async def _inject(self, rule: FaultRule, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
+        spec = rule.spec
         kind = spec.kind
         if kind == "status":
             body = spec.body or json.dumps({"error": "injected fault", "status": spec.status})
@@ -113,7 +115,7 @@ class SandboxMiddleware:
         elif kind == "truncate":
             await self._truncated(scope, receive, raw_send, send)
         elif kind == "stall":
-            await asyncio.sleep(spec.seconds)
+            await _hold(rule)
             await self.app(scope, receive, send)
         elif kind == "slow_answer":
             await self.app(scope, receive, _held(send, spec.seconds))
@@ -130,7 +132,7 @@ class SandboxMiddleware:
             await send_fault_response(send, self.emulator.quota_error_response())
         elif kind == "insert_records":
             if spec.seconds:  # this request held back while another user creates the records
-                await asyncio.sleep(spec.seconds)
+                await _hold(rule)
             await run_in_threadpool(self.emulator.insert_records, spec.count)
             await self.app(scope, receive, send)
         else:  # pragma: no cover - FaultSpec validates kinds
@@ -155,6 +157,19 @@ class SandboxMiddleware:
         await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         drop_connection(raw_send, reset=False)
+
+
+async def _hold(rule: FaultRule) -> None:
+    """A held request: ``seconds``, or until ``until_answered`` requests to the rule's path were answered since the
+    rule was added (``seconds`` at most), so "the pages sent beside it are answered first" holds however slowly a
+    loaded machine sends them."""
+    spec = rule.spec
+    if not spec.until_answered:
+        await asyncio.sleep(spec.seconds)
+        return
+    deadline = time.monotonic() + spec.seconds
+    while rule.answered < spec.until_answered and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
 
 
 def _held(send: Send, seconds: float) -> Send:

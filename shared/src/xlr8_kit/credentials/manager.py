@@ -57,6 +57,8 @@ class _LeaseKeeper:
     def __init__(self, manager: CredentialManager, leased: SealedCredential) -> None:
         self._manager = manager
         self._leased = leased
+        #: A renewal whose outcome is unknown (the store failed after it may have committed), judged on the next tick.
+        self._unsure: SealedCredential | None = None
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"xlr8-lease-{leased.credential_id}", daemon=True)
         self._thread.start()
@@ -64,6 +66,8 @@ class _LeaseKeeper:
     def _run(self) -> None:
         manager = self._manager
         while not self._stopped.wait(manager._renew_every):
+            if self._unsure is not None and self._settle() is None:
+                continue  # the store is still failing
             leased = self._leased
             renewed = manager._resealed(
                 replace(leased, refresh_started_at=manager._clock(), version=leased.version + 1)
@@ -71,18 +75,38 @@ class _LeaseKeeper:
             try:
                 manager.backend.swap(renewed, expected_version=leased.version, encryptions=manager._counts())
             except CredentialConflictError:
-                # Someone else wrote the row (took a lease that looked dead): persisting ours will conflict loudly.
+                # Our own write whose answer was lost (Vault re-sends a CAS write that landed and is told it did not
+                # match) is still ours; only another writer's row (a lease that looked dead, taken) means it is lost.
+                self._unsure = renewed
+                if self._settle() is not False:
+                    continue  # ours (adopted), or the row unreadable (judged next tick)
                 log.warning("credential %s: refresh lease lost while renewing it", leased.credential_id)
                 return
-            except Exception as exc:  # noqa: BLE001 - a store hiccup: try again next tick, the lease is still ours
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: the write may have landed; judged next tick
                 log.warning("credential %s: could not renew the refresh lease (%s)", leased.credential_id, exc)
+                self._unsure = renewed
                 continue
             self._leased = renewed
+
+    def _settle(self) -> bool | None:
+        """The unsure renewal judged by the row re-read: True (adopted) if the row is that very write (its metadata
+        seal, under a fresh random nonce, is unique to it), False (forgotten) if not, None if the row cannot be read."""
+        unsure = self._unsure
+        assert unsure is not None
+        landed = self._manager._landed(unsure)
+        if landed is None:
+            return None
+        self._unsure = None
+        if landed:
+            self._leased = unsure
+        return landed
 
     def stop(self) -> SealedCredential:
         """Stop renewing; the row as last written by this lease (its version is what the holder swaps against)."""
         self._stopped.set()
         self._thread.join()
+        if self._unsure is not None:
+            self._settle()
         return self._leased
 
 
@@ -267,6 +291,8 @@ class CredentialManager:
             try:
                 self.backend.swap(leased, expected_version=sealed.version, encryptions=self._counts())
             except CredentialConflictError:
+                if self._landed(leased):  # our own write, its answer lost (Vault's retry is told "did not match")
+                    break
                 polls += 1
                 if polls > self._max_polls:
                     raise
@@ -431,6 +457,20 @@ class CredentialManager:
                 refresh_started_at=credential.refresh_started_at,
                 blobs=blobs,
             )
+        )
+
+    def _landed(self, written: SealedCredential) -> bool | None:
+        """Whether the row is ``written``, a write whose answer was lost: same version and same metadata seal (a
+        fresh random-nonce encryption, unique to that write). None when the row cannot be read."""
+        try:
+            row = self.backend.load(written.credential_id)
+        except Exception as exc:  # noqa: BLE001 - the store is failing: the caller judges later
+            log.warning("credential %s: could not re-read it after a write (%s)", written.credential_id, exc)
+            return None
+        return (
+            row is not None
+            and row.version == written.version
+            and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
         )
 
     def _resealed(self, sealed: SealedCredential) -> SealedCredential:

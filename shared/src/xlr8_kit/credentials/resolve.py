@@ -29,8 +29,6 @@ STORE_ENV = "XLR8_CREDENTIALS_STORE"
 #: Settings naming the tenant itself on a vendor host many tenants share (Workday's tenant, SuccessFactors' and
 #: UKG Ready's company, S/4HANA's client); none of them secret.
 TENANT_NAMES = ("tenant", "company_id", "company_short_name", "customer_id", "sap_client")
-#: A setting naming the tenant that is also a secret (UKG Pro's customer API key): named by a digest only.
-SECRET_TENANT_NAMES = ("customer_api_key",)
 
 
 def default_store_location(environ: Mapping[str, str] | None = None) -> str:

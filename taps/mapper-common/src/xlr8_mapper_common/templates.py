@@ -11,6 +11,14 @@ Format (see ``templates/s4hana.yaml``)::
     single_item_lists: [to_PurchaseOrderItem]   # lists that must hold exactly one element (Common POs have one line)
     fixed:                            # ERP values Common's fields assume: checked from the ERP, written to it
       - {erp: "to_PurchaseOrderItem[0].NetPriceQuantity", value: 1, why: "Common's unit price is per one unit"}
+    equal:                            # ERP fields that must hold the same value, or the record is refused
+      - {erp: "to_PurchaseOrderItem[0].OrderPriceUnit", other: "to_PurchaseOrderItem[0].PurchaseOrderQuantityUnit",
+         why: "NetPriceAmount is then a price per another unit"}
+    deletion:                         # a deleted ERP order maps to one Common value; its deleted items are dropped
+      erp: PurchasingDocumentDeletionCode   # the field, on the record and on each element of `lists`
+      values: [L, S]                  # deleted / blocked
+      lists: [to_PurchaseOrderItem]   # dropped before single_item_lists counts (all gone: the order is deleted)
+      common: {status: cancelled}     # what a deleted order sets on the Common side
     fields:
       - common: quantity              # a Common field name
         erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
@@ -101,6 +109,35 @@ class FieldRule:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """How the ERP marks a deleted (or blocked) order or line: such lines are not lines of the order any more, and
+    such an order (or one left without a live line) is not a live order, whatever its processing status says."""
+
+    erp: str
+    values: frozenset[str]
+    lists: tuple[str, ...]
+    common: tuple[tuple[str, Any], ...]
+
+    def live(self, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``record`` with its deleted list elements dropped, and whether the order itself counts as deleted. An
+        order whose every element is deleted keeps them (its one line still describes the cancelled order)."""
+        deleted = str(record.get(self.erp) or "") in self.values
+        out = record
+        for name in self.lists:
+            steps = path_steps(name)
+            items = _as_list(_get(record, steps)) if _present(record, steps) else None
+            if not items:
+                continue
+            kept = [item for item in items if str((item or {}).get(self.erp) or "") not in self.values]
+            if not kept:
+                deleted = True
+            elif len(kept) != len(items):
+                out = dict(out) if out is record else out
+                out[name] = kept
+        return out, deleted
+
+
+@dataclass(frozen=True)
 class Template:
     name: str
     erp: str
@@ -112,6 +149,9 @@ class Template:
     fields: tuple[FieldRule, ...]
     #: (ERP path, value, why): a record whose value differs is refused from the ERP; the value is written to it.
     fixed: tuple[tuple[str, str, str], ...] = ()
+    #: (ERP path, other ERP path, why): a record whose two values differ (or either is null) is refused from the ERP.
+    equal: tuple[tuple[str, str, str], ...] = ()
+    deletion: Deletion | None = None
 
     def source_stream(self, direction: Direction) -> str:
         return self.common_stream if direction == "to_erp" else self.erp_stream
@@ -132,6 +172,7 @@ class Template:
                 (path_steps(path), {"type": ["number", "null"]} if _is_number(value) else {"type": ["string", "null"]})
                 for path, value, _ in self.fixed
             ]
+            placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
         for steps, leaf in placed:
             node = root
             for name, index in steps[:-1]:
@@ -149,7 +190,10 @@ class Template:
     def map_record(self, record: dict[str, Any], direction: Direction) -> dict[str, Any]:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
         key = self.describe_key(record, direction)
+        deleted = False
         if direction == "from_erp":
+            if self.deletion is not None:
+                record, deleted = self.deletion.live(record)
             for list_name in self.single_item_lists:  # outer lists first: an inner path goes through [0]
                 steps = path_steps(list_name)
                 if not _present(record, steps):
@@ -172,10 +216,28 @@ class Template:
                         "the tap must read it"
                     )
                 value = _get(record, steps)
-                if value is not None and not _same_value(value, expected):
+                if value is None and not isinstance(_get(record, steps[:-1]), dict):
+                    continue  # a null list or object on the way: nothing there to be wrong
+                if value is None or not _same_value(value, expected):  # null too: the ERP never sends a null one
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {path} is {value}, not {expected}: {why}; "
                         "refusing rather than sending a wrong value"
+                    )
+            for path, other, why in self.equal:
+                values = []
+                if not isinstance(_get(record, path_steps(path)[:-1]), dict) and _present(record, path_steps(path)):
+                    continue  # a null list or object on the way: nothing there to be wrong
+                for each in (path, other):
+                    if not _present(record, path_steps(each)):
+                        raise MappingError(
+                            f"{self.name}: field {each!r} of {key} is absent from the source record (not null: "
+                            "missing); the tap must read it"
+                        )
+                    values.append(_get(record, path_steps(each)))
+                if (values[0] is None) != (values[1] is None) or str(values[0]) != str(values[1]):
+                    raise MappingError(
+                        f"{self.name}: {self.erp_stream} {key}: {path} is {values[0]!r} but {other} is "
+                        f"{values[1]!r}: {why}; refusing rather than sending a wrong value"
                     )
         out: dict[str, Any] = {}
         for rule in self.fields:
@@ -191,6 +253,10 @@ class Template:
         if direction == "to_erp":
             for path, expected, _ in self.fixed:
                 _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
+            for path, other, _ in self.equal:  # written as the field it must equal
+                _set(out, path_steps(path), _get(out, path_steps(other)))
+        if deleted and self.deletion is not None:
+            out.update(dict(self.deletion.common))
         return out
 
     def describe_key(self, record: dict[str, Any], direction: Direction) -> str:
@@ -364,6 +430,8 @@ def parse_template(data: Any, *, source: str = "template") -> Template:
             single_item_lists=tuple(data.get("single_item_lists") or ()),
             fields=fields,
             fixed=tuple(_fixed(raw, source) for raw in data.get("fixed") or ()),
+            equal=tuple(_equal(raw, source) for raw in data.get("equal") or ()),
+            deletion=_deletion(data.get("deletion"), source),
         )
     except KeyError as exc:
         raise MappingError(f"{source}: missing {exc.args[0]!r}") from None
@@ -381,6 +449,32 @@ def _fixed(raw: Any, source: str) -> tuple[str, str, str]:
     path = str(raw["erp"])
     path_steps(path)
     return path, str(raw["value"]), str(raw.get("why") or "the template assumes it")
+
+
+def _equal(raw: Any, source: str) -> tuple[str, str, str]:
+    if not isinstance(raw, dict) or "erp" not in raw or "other" not in raw:
+        raise MappingError(f"{source}: every equal rule needs 'erp' and 'other' ({raw!r})")
+    path_steps(str(raw["erp"]))
+    path_steps(str(raw["other"]))
+    return str(raw["erp"]), str(raw["other"]), str(raw.get("why") or "the template assumes it")
+
+
+def _deletion(raw: Any, source: str) -> Deletion | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or not raw.get("erp")
+        or not raw.get("values")
+        or not isinstance(raw.get("common"), dict)
+    ):
+        raise MappingError(f"{source}: 'deletion' needs 'erp', 'values' and a 'common' mapping ({raw!r})")
+    lists = tuple(str(name) for name in raw.get("lists") or ())
+    for name in lists:
+        if len(path_steps(name)) != 1 or path_steps(name)[0][1] is not None:
+            raise MappingError(f"{source}: deletion list {name!r} must be a list of the record itself (no path)")
+    common = tuple((str(k), v) for k, v in raw["common"].items())
+    return Deletion(str(raw["erp"]), frozenset(str(v) for v in raw["values"]), lists, common)
 
 
 def _rule(raw: Any, source: str) -> FieldRule:

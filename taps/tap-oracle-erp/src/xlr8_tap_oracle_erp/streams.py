@@ -14,8 +14,8 @@ DECLARATIONS: dict[str, ResourceDeclaration] = {
     "purchaseOrders": ResourceDeclaration(
         "purchase_order",
         references={"SupplierNumber": "supplier"},
-        children=("lines",),
-        child_entities={"lines": "purchase_order"},
+        children=("lines", "lines.schedules"),  # a line's delivery date is on its schedule
+        child_entities={"lines": "purchase_order", "lines.schedules": "purchase_order"},
     ),
     "invoices": ResourceDeclaration(
         "invoice",

@@ -204,6 +204,13 @@ def decode_expanded(
     for expansion in expansions:
         value = entry.get(expansion.name, _UNREAD)
         if isinstance(value, dict) and "results" in value and isinstance(value["results"], list):
+            if value.get("__next"):  # a paged inline collection (MS-ODATA 2.2.6.3.9.1): the rest is not here
+                key = ", ".join(f"{k}={record.get(k)!r}" for k in entity.keys)
+                raise ExpansionMissing(
+                    f"{where}: row {key} came with only the first {len(value['results'])} of its expanded "
+                    f"{expansion.name} (the server paged them: __next); stopped rather than emit it with part of "
+                    "them (setting 'expand')"
+                )
             value = value["results"]
         if value is _UNREAD or (isinstance(value, dict) and "__deferred" in value):
             key = ", ".join(f"{k}={record.get(k)!r}" for k in entity.keys)

@@ -290,8 +290,8 @@ def cell_reader(
     return text_memo(lambda value: coerce(value, kind, column, date_format, zone))
 
 
-#: A streamed report is classified by its status and headers only (see ``classify_status``), an error status's body
-#: read for Ready's rate-limit code.
+#: Ready's classifier: a JSON answer by its body too (``get_json``), a streamed report by its status and headers only
+#: (``classify_status``), an error status's body read for Ready's rate-limit code.
 _STATUS = ReadyClassifier()
 
 
@@ -326,8 +326,9 @@ class ReportClient:
         return data
 
     def _json_verdict(self, response: requests.Response) -> Verdict:
-        """The session's verdict, but Ready's error code 100 is a rate limit (waited out like a 429)."""
-        return ReadyClassifier.rate_limit_verdict(response, self.session.classifier.classify(response))
+        """Ready's verdict, not the session's (the kit default, blind to ``{"errors": [...]}`` in a 200): code 100
+        in any status is a rate limit, waited out like a 429; other errors in a 200 stop the call at once."""
+        return _STATUS.classify(response)
 
     def _raise_for(self, response: requests.Response, path: str) -> None:
         if response.status_code < 400:

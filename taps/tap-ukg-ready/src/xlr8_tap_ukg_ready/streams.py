@@ -61,6 +61,9 @@ class EmployeesStream(ReadyStream):
         super().__init__(tap, **kwargs)
         #: account id -> employee_id of every employee seen (list rows, managers' records read), for managers.
         self._employee_ids: dict[t.Any, t.Any] = {}
+        #: account id -> the record of a manager read before their own row was listed: used for that row, not read
+        #: again (one call per employee against the rate limit).
+        self._read_ahead: dict[t.Any, dict[str, t.Any]] = {}
 
     def get_child_context(self, record: dict[str, t.Any], context: Context | None) -> dict[str, t.Any]:
         return {"account_id": record["id"], "employee_id": record["employee_id"]}
@@ -89,20 +92,48 @@ class EmployeesStream(ReadyStream):
         return [self._with_details(row) if isinstance(row, dict) else row for row in rows]
 
     def _record_of(self, account_id: t.Any) -> dict[str, t.Any]:
-        record = t.cast("TapUkgReady", self._tap).client.get_json(f"{self.path}/{quote(str(account_id), safe='')}")
+        try:
+            record = t.cast("TapUkgReady", self._tap).client.get_json(f"{self.path}/{quote(str(account_id), safe='')}")
+        except ClientRequestError as exc:  # the operator is told which setting made the call
+            raise ClientRequestError(
+                f"{exc} (employee account {account_id}'s record, read because the setting employee_details is on)",
+                status=exc.status,
+                path=exc.path,
+            ) from None
         if not isinstance(record, dict):
             raise ReadyShapeError(f"ukg_ready employee {account_id}: the record is not an object: {str(record)[:60]!r}")
         return record
 
     def _with_details(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
-        record = self._record_of(row.get("id"))
+        record = self._read_ahead.pop(row.get("id"), None) or self._record_of(row.get("id"))
         flat = employee_details(record, self.settings.cost_center_trees)
         manager = flat["manager_account_id"]
         if manager is not None:
             if manager not in self._employee_ids:  # not listed yet: the manager's own record names them
-                self._employee_ids[manager] = self._record_of(manager).get("employee_id")
+                self._employee_ids[manager] = self._manager_employee_id(manager, row.get("id"))
             flat["manager_employee_id"] = self._employee_ids[manager]
         return {**row, **flat}
+
+    def _manager_employee_id(self, manager: t.Any, of: t.Any) -> t.Any:
+        """The manager's ``employee_id`` from their record. A manager the API user may not read (403: another
+        company, outside its security group) or that is gone (404) costs only that column: the employees land with
+        ``manager_account_id``, and a warning names the manager (once: the answer is kept), never a silent null."""
+        try:
+            record = self._record_of(manager)
+        except ClientRequestError as exc:
+            if exc.status not in (403, 404):
+                raise
+            self.logger.warning(
+                "ukg_ready employees: manager account %s (first met as employee account %s's manager) cannot be "
+                "read: HTTP %s; manager_employee_id is null for the employees they manage, manager_account_id is "
+                "kept. Let the API user read that employee, or turn employee_details off",
+                manager,
+                of,
+                exc.status,
+            )
+            return None
+        self._read_ahead[manager] = record
+        return record.get("employee_id")
 
 
 def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:

@@ -24,7 +24,7 @@ import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,12 @@ INVOICE_JOB_COLUMNS = ("InvoiceNumber", "SupplierNumber", "InvoiceAmount", "Invo
 _ID = 300_000_100_000_000
 _CENT = Decimal("0.01")
 _ITEMS = ["Laptops", "Office chairs", "Consulting hours", "Cloud subscription", "Safety gloves", "Pallets", "Toner"]
+#: The company's order statuses as Fusion's purchaseOrders serves them: ``StatusCode`` (the document status code)
+#: and ``Status`` (its display name). Fusion has no "approved" or "received" document status: an approved order is
+#: OPEN, a fully received one CLOSED FOR RECEIVING.
+_PO_STATUS = {"Open": ("OPEN", "Open"), "Approved": ("OPEN", "Open"),
+              "Received": ("CLOSED FOR RECEIVING", "Closed for Receiving"), "Closed": ("CLOSED", "Closed"),
+              "Cancelled": ("CANCELED", "Canceled")}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4_096)
@@ -187,7 +193,8 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
             "Buyer": f"{first} {last}",
             "Ordered": po.amount,
             "CurrencyCode": po.currency,
-            "Status": po.status.upper(),
+            "StatusCode": _PO_STATUS[po.status][0],
+            "Status": _PO_STATUS[po.status][1],
             "CreationDate": stamp(po.order_date),
             "LastUpdateDate": stamp(po.order_date),
         }
@@ -198,19 +205,37 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
         rows = []
         for k, amount in enumerate(amounts):
             quantity = 1 + _h(po.po_id, k, "qty") % 20
+            item = _h(po.po_id, k) % len(_ITEMS)
             rows.append(
                 {
                     "POLineId": _ID + 30_000_000 + po.index * 10 + k + 1,
                     "LineNumber": k + 1,
-                    "ItemDescription": _ITEMS[_h(po.po_id, k) % len(_ITEMS)],
+                    "Item": f"XLR8-ITM-{item + 1:03d}",
+                    "Description": _ITEMS[item],
                     "Quantity": quantity,
+                    "UOMCode": "Ea",
                     "UOM": "Each",
                     "Price": (amount / quantity).quantize(Decimal("0.0001")),
                     "Amount": amount,
                     "LastUpdateDate": header["LastUpdateDate"],
+                    "__po": po,
                 }
             )
         return rows
+
+    def _po_schedules(self, line: Row) -> list[Row]:
+        """One schedule per line (Fusion's ``lines/{POLineId}/child/schedules``: where and when it is delivered)."""
+        po: PurchaseOrder = line["__po"]
+        requested = po.order_date + timedelta(days=7 + _h(po.po_id, line["LineNumber"], "due") % 60)
+        return [
+            {
+                "LineLocationId": _ID + 35_000_000 + (line["POLineId"] - _ID - 30_000_000),
+                "ScheduleNumber": 1,
+                "Quantity": line["Quantity"],
+                "RequestedDeliveryDate": requested.isoformat(),
+                "LastUpdateDate": line["LastUpdateDate"],
+            }
+        ]
 
     def _invoice(self, i: int) -> Row:
         inv = self.company.invoice(i)
@@ -326,7 +351,7 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 name="purchaseOrders",
                 attrs=[Attr("POHeaderId", "integer"), s("OrderNumber"), Attr("SupplierId", "integer"), s("Supplier"),
                        s("SupplierNumber"), Attr("BuyerId", "integer"), s("Buyer"), Attr("Ordered", "number"),
-                       s("CurrencyCode"), s("Status"), dt("CreationDate"), dt("LastUpdateDate")],
+                       s("CurrencyCode"), s("StatusCode"), s("Status"), dt("CreationDate"), dt("LastUpdateDate")],
                 keys=("POHeaderId",),
                 hashed_id=True,  # Oracle: purchaseOrdersUniqID
                 count=lambda: c.purchase_order_count,
@@ -336,11 +361,21 @@ class OracleErpEmulator(FusionEmulator[EssJob]):
                 children={
                     "lines": ChildDef(
                         "lines",
-                        [Attr("POLineId", "integer"), Attr("LineNumber", "integer"), s("ItemDescription"),
-                         Attr("Quantity", "number"), s("UOM"), Attr("Price", "number"), Attr("Amount", "number"),
-                         dt("LastUpdateDate")],
+                        [Attr("POLineId", "integer"), Attr("LineNumber", "integer"), s("Item"), s("Description"),
+                         Attr("Quantity", "number"), s("UOMCode"), s("UOM"), Attr("Price", "number"),
+                         Attr("Amount", "number"), dt("LastUpdateDate")],
                         ("POLineId",),
                         self._po_lines,
+                        children={
+                            "schedules": ChildDef(
+                                "schedules",
+                                [Attr("LineLocationId", "integer"), Attr("ScheduleNumber", "integer"),
+                                 Attr("Quantity", "number"), Attr("RequestedDeliveryDate", "date"),
+                                 dt("LastUpdateDate")],
+                                ("LineLocationId",),
+                                self._po_schedules,
+                            )
+                        },
                     )
                 },
             ),

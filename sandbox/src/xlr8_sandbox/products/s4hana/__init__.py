@@ -11,6 +11,8 @@ for v4 (``value``, ``@odata.count``, relative ``@odata.nextLink``; Edm.Decimal a
 
 Test switches: ``server_page_size``, ``repeat_next_link`` (every next link is the first one: a broken server),
 ``ignore_skip`` (``$skip`` is ignored), ``expand_ignored`` (``$expand`` answered with deferred links),
+``expand_page_size`` (inline collections cut after that many rows with a ``__next``), ``change_order`` (another
+user's change to a generated order or item, e.g. its deletion code),
 ``insert_at`` (where ``insert_records`` puts new business partners
 among the partners created at run time, which come before the rest: 0, ahead of everything, by default; natural
 order only, a read with ``$orderby`` sorts them by key), ``insert_key`` (the key the next inserted partner gets
@@ -160,8 +162,16 @@ class S4HanaEmulator(ProductEmulator):
             row.update(changes)
             self._edited += 1  # a new data version: row caches key on it
 
+    def change_order(self, order: str, item: str | None = None, **changes: Any) -> None:
+        """Another user changes a generated purchase order (``item`` None) or one of its items, e.g. deletes it in
+        ME22N (``PurchasingDocumentDeletionCode="L"``); every set and expansion serving the row shows it."""
+        with self._lock:
+            self.data.order_changes.setdefault((order, item), {}).update(changes)
+            self._edited += 1  # a new data version: row caches key on it
+
     def reset(self) -> None:
         with self._lock:
+            self.data.order_changes.clear()
             for service in self.services.values():
                 for s4set in service.sets.values():
                     s4set.entity.extra.clear()
@@ -179,6 +189,9 @@ class S4HanaEmulator(ProductEmulator):
         self.ignore_skip = False
         #: ``$expand`` is accepted but navigation properties stay ``__deferred`` (a server that did not expand).
         self.expand_ignored = False
+        #: Inline collections longer than this are cut with a ``__next`` link (legal v2 JSON verbose, MS-ODATA
+        #: 2.2.6.3.9.1): a server that pages its expansions.
+        self.expand_page_size: int | None = None
         self.insert_at = 0
         self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
@@ -388,7 +401,15 @@ class S4HanaEmulator(ProductEmulator):
             children = [
                 self._expanded_v2(service, target, child, service_url, expand[nav.name]) for child in nav.related(row)
             ]
-            out[nav.name] = {"results": children} if nav.many else (children[0] if children else None)
+            if not nav.many:
+                out[nav.name] = children[0] if children else None
+                continue
+            inline: dict[str, Any] = {"results": children}
+            page = self.expand_page_size
+            if page is not None and len(children) > page:  # a server paging the inline collection
+                inline = {"results": children[:page], "__next": f"{out['__metadata']['uri']}/{nav.name}"
+                          f"?$skiptoken={page}"}  # fmt: skip
+            out[nav.name] = inline
         return out
 
     def _data_version(self) -> tuple[Any, ...]:

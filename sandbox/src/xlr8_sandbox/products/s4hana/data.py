@@ -63,6 +63,8 @@ class S4Data:
         self._po_items = functools.lru_cache(maxsize=4096)(company.purchase_order_items)
         self._journal = functools.lru_cache(maxsize=4096)(company.journal)
         self._po = functools.lru_cache(maxsize=4096)(company.purchase_order)
+        #: (PurchaseOrder, PurchaseOrderItem or None for the header) -> values others changed in S/4.
+        self.order_changes: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     @functools.cached_property
     def item_offsets(self) -> Offsets:
@@ -123,7 +125,7 @@ class S4Data:
     def purchase_order(self, i: int) -> dict[str, Any]:
         po = self._po(i)
         changed = self.company.purchase_order_changed(i)
-        return {
+        return self._changed((po.po_id, None), {
             "PurchaseOrder": po.po_id, "CompanyCode": "C200" if po.currency == "CAD" else "C100",
             "PurchaseOrderType": "NB", "PurchasingProcessingStatus": _STATUS.get(po.status, "02"),
             "PurchaseOrderDate": day(po.order_date), "CreationDate": day(po.order_date),
@@ -132,18 +134,26 @@ class S4Data:
             "PurchasingOrganization": "1010", "PurchasingGroup": "001", "PurchaseOrderNetAmount": po.amount,
             "ReleaseIsNotCompleted": po.status == "Open", "PurchasingDocumentDeletionCode": "L"
             if po.status == "Cancelled" else "",
-        }  # fmt: skip
+        })  # fmt: skip
+
+    def _changed(self, key: tuple[str, str | None], row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with the changes another user made to it (``S4HanaEmulator.change_order``)."""
+        changes = self.order_changes.get(key)
+        return {**row, **changes} if changes else row
 
     def purchase_order_item(self, k: int) -> dict[str, Any]:
         header, line = self.item_offsets.locate(k)
         item = self._po_items(header)[line]
-        return {
-            "PurchaseOrder": item.po_id, "PurchaseOrderItem": f"{item.item_number:05d}",
+        number = f"{item.item_number:05d}"
+        return self._changed((item.po_id, number), {
+            "PurchaseOrder": item.po_id, "PurchaseOrderItem": number,
             "PurchaseOrderItemText": item.description, "Plant": "1010", "MaterialGroup": "L001",
             "Material": f"MAT-{item.gl_account}", "NetPriceQuantity": Decimal(1),
             "OrderQuantity": item.quantity, "PurchaseOrderQuantityUnit": item.unit, "NetPriceAmount": item.net_price,
             "NetAmount": item.net_amount, "DocumentCurrency": item.currency, "AccountAssignmentCategory": "K",
-        }  # fmt: skip
+            "OrderPriceUnit": item.unit, "OrderPriceUnitToOrderUnitNmrtr": Decimal(1),
+            "OrdPriceUnitToOrderUnitDnmntr": Decimal(1), "PurchasingDocumentDeletionCode": "",
+        })  # fmt: skip
 
     def schedule_line(self, k: int) -> dict[str, Any]:
         """Item ``k``'s schedule line (one per item): its delivery date, some weeks after the order date."""
@@ -315,6 +325,10 @@ class S4Data:
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
             P("Material", max_length=40, label="Material"),
             P("NetPriceQuantity", "Edm.Decimal", label="Price Unit", precision=5, scale=0),
+            P("OrderPriceUnit", max_length=3, label="Order Price Unit"),
+            P("OrderPriceUnitToOrderUnitNmrtr", "Edm.Decimal", label="Numerator", precision=5, scale=0),
+            P("OrdPriceUnitToOrderUnitDnmntr", "Edm.Decimal", label="Denominator", precision=5, scale=0),
+            P("PurchasingDocumentDeletionCode", max_length=1, label="Deletion indicator"),
         ]
         schedule_props: list[Prop] = [  # keyed by PurchasingDocument/-Item, as S/4 names them (not PurchaseOrder)
             P("PurchasingDocument", max_length=10, label="Purchasing Document"),

@@ -1,0 +1,150 @@
+"""Oracle ERP purchase orders into Common through mapper-common's and target-common's CLIs, both emulators over
+HTTP: the orders as Fusion's ``purchaseOrders`` serves them with ``expand=lines.schedules`` (child ``lines``,
+grandchild ``schedules``) land in Common with Oracle's item number, description, unit code, quantity, price and
+the schedule's requested delivery date (review25b F5, Oracle half: the template read the delivery date from the
+line, where Fusion has none, and the emulator served the SOAP service's line names)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+from xlr8_sandbox.products.common import EMAIL, PASSWORD, CommonEmulator
+from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD as ERP_PASSWORD
+from xlr8_sandbox.products.oracle_fusion.erp import USERNAME as ERP_USER
+
+BIN = Path(sys.executable).parent
+ORDERS = "/fscmRestApi/resources/11.13.18.05/purchaseOrders"
+
+
+@pytest.fixture(scope="module")
+def both() -> Iterator[Sandbox]:
+    with run_sandbox(["oracle_erp", "common"], scale=1000) as running:
+        yield running
+
+
+def fusion_orders(both: Sandbox) -> list[dict[str, Any]]:
+    """Every purchase order with its lines and their schedules, paged as a client reads them."""
+    orders: list[dict[str, Any]] = []
+    while True:
+        page = requests.get(
+            both.url("oracle_erp") + ORDERS,
+            params={"expand": "lines.schedules", "onlyData": "true", "limit": "100", "offset": str(len(orders))},
+            auth=(ERP_USER, ERP_PASSWORD),
+            timeout=30,
+        )
+        page.raise_for_status()
+        body = page.json()
+        orders.extend(body["items"])
+        if not body["hasMore"]:
+            return orders
+
+
+def test_one_line_orders_land_with_oracles_line_and_schedule_values(both: Sandbox, tmp_path: Path) -> None:
+    orders = fusion_orders(both)
+    # Open orders of one line with one schedule (a Common PO carries one line), numbered apart from the POs
+    # Common already holds. Fusion's prices carry up to 4 decimals, Common's 2: those orders are refused by key.
+    chosen = [
+        {**o, "OrderNumber": f"ORA-{o['OrderNumber']}"}
+        for o in orders
+        if len(o["lines"]) == 1 and len(o["lines"][0]["schedules"]) == 1 and o["StatusCode"] == "OPEN"
+    ]  # fmt: skip
+    cents = [o for o in chosen if Decimal(str(o["lines"][0]["Price"])).as_tuple().exponent >= -2]  # type: ignore[operator]
+    assert len(cents) >= 2, len(cents)
+    assert len(chosen) > len(cents), len(chosen)
+    messages = [
+        {"type": "SCHEMA", "stream": "purchaseOrders", "schema": {"type": "object", "properties": {}},
+         "key_properties": ["POHeaderId"]},
+        *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in chosen),
+        {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}},
+    ]  # fmt: skip
+    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
+               "dead_letter_path": str(tmp_path / "map-dead.jsonl")}  # fmt: skip
+    common = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
+              "dead_letter_path": str(tmp_path / "tc-dead.jsonl")}  # fmt: skip
+    text = "\n".join(json.dumps(m) for m in messages) + "\n"
+    for exe, config in (("mapper-common", mapping), ("target-common", common)):
+        path = tmp_path / f"{exe}.json"
+        path.write_text(json.dumps(config))
+        run = subprocess.run(
+            [str(BIN / exe), "--config", str(path)], input=text, capture_output=True, text=True, check=False
+        )
+        if exe == "mapper-common":  # the orders it refused are lettered and named; the others go on
+            assert run.returncode == 1, run.stderr[-3000:]
+            assert "dead_letter_path" in run.stderr, run.stderr[-3000:]
+        else:
+            assert run.returncode == 0, (exe, run.stderr[-3000:])
+        text = run.stdout
+    assert json.loads(text.splitlines()[-1]) == {"bookmarks": {"purchaseOrders": {"done": True}}}
+    assert not (tmp_path / "tc-dead.jsonl").exists()
+    common_emulator = both.emulator("common")
+    assert isinstance(common_emulator, CommonEmulator)
+    landed = {p["po_number"]: p for p in common_emulator.data.purchase_orders()}
+    suppliers = {c["id"]: c.get("erp_supplier_id") for c in common_emulator.data.companies()}
+    letters = [json.loads(x) for x in (tmp_path / "map-dead.jsonl").read_text().splitlines()]
+    refused = {o["OrderNumber"] for o in chosen} - {o["OrderNumber"] for o in cents}
+    assert {d["key"] for d in letters} == {f"OrderNumber={n!r}" for n in refused}
+    assert all("'lines[0].Price'" in d["error"] and "refusing to round" in d["error"] for d in letters)
+    assert not refused & set(landed)
+    for order in cents:
+        line = order["lines"][0]
+        po = landed[order["OrderNumber"]]
+        assert (po["product_id"], po["product_name"], po["unit"]) == (line["Item"], line["Description"],
+                                                                      line["UOMCode"])  # fmt: skip
+        assert Decimal(po["quantity"]) == Decimal(str(line["Quantity"]))
+        assert Decimal(po["unit_price"]) == Decimal(str(line["Price"]))
+        assert po["delivery_date"] == line["schedules"][0]["RequestedDeliveryDate"]
+        assert po["order_date"] == order["CreationDate"][:10]
+        assert po["currency"] == order["CurrencyCode"]
+        assert suppliers[po["seller_company_id"]] == order["SupplierNumber"]
+
+
+def test_the_tap_embeds_each_lines_schedules_and_the_mapper_reads_the_date_from_them(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """``tap-oracle-erp`` (``child_mode: embed``) reads each order's lines with their schedules, as Fusion serves
+    them; through ``mapper-common`` an order of one line gets its schedule's requested delivery date. Before, the
+    tap embedded the lines only, and the template read a delivery date from the line."""
+    served = {o["OrderNumber"]: o for o in fusion_orders(both)}
+    tap = {"base_url": both.url("oracle_erp"), "username": ERP_USER, "password": ERP_PASSWORD,
+           "resources": ["purchaseOrders"], "child_mode": "embed"}  # fmt: skip
+    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
+               "dead_letter_path": str(tmp_path / "map-dead.jsonl")}  # fmt: skip
+    (tmp_path / "tap.json").write_text(json.dumps(tap))
+    (tmp_path / "map.json").write_text(json.dumps(mapping))
+    read = subprocess.run([str(BIN / "tap-oracle-erp"), "--config", str(tmp_path / "tap.json")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert read.returncode == 0, read.stderr[-3000:]
+    messages = [json.loads(x) for x in read.stdout.splitlines() if x.startswith("{")]
+    orders = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "purchaseOrders"]
+    assert len(orders) == len(served)
+    for order in orders:
+        want = served[order["OrderNumber"]]["lines"]
+        got = [
+            [(s["LineLocationId"], s["RequestedDeliveryDate"]) for s in line["schedules"]] for line in order["lines"]
+        ]
+        assert got == [[(s["LineLocationId"], s["RequestedDeliveryDate"]) for s in line["schedules"]] for line in want]
+    mapped = subprocess.run([str(BIN / "mapper-common"), "--config", str(tmp_path / "map.json")], input=read.stdout,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    out = {
+        r["record"]["po_number"]: r["record"]
+        for r in map(json.loads, mapped.stdout.splitlines())
+        if r.get("type") == "RECORD"
+    }
+    cents = [
+        o for o in orders
+        if len(o["lines"]) == 1 and Decimal(str(o["lines"][0]["Price"])).as_tuple().exponent >= -2  # type: ignore[operator]
+    ]  # fmt: skip
+    assert cents
+    for order in cents:
+        assert out[order["OrderNumber"]]["delivery_date"] == order["lines"][0]["schedules"][0]["RequestedDeliveryDate"]
+        assert out[order["OrderNumber"]]["product_id"] == order["lines"][0]["Item"]
