@@ -7,6 +7,7 @@ import contextlib
 import json
 import typing as t
 from functools import partial
+from pathlib import Path
 
 import requests
 
@@ -44,6 +45,16 @@ run_tap = partial(sync_tap, TapUkgWfm)
 
 
 _HOP_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection"})
+
+
+def in_batches(tmp_path: Path, settings: dict[str, t.Any], target: dict[str, t.Any]) -> None:
+    """Adds to a tap's ``settings`` and a target's ``target`` settings a BATCH run of 7-row jsonl files under
+    ``tmp_path / "batches"`` (the tests that land both ways, RECORD and BATCH)."""
+    (tmp_path / "batches").mkdir()
+    storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
+    encoding = {"format": "jsonl", "compression": "none"}
+    settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
+    target["batch_locations"] = [str(tmp_path / "batches")]
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
 
-from .conftest import rewriting_proxy, wfm_config
+from .conftest import in_batches, rewriting_proxy, wfm_config
 from .test_vendor_shapes import _land, _records, _sync_cli
 
 STREAMS = {"punches", "schedules"}
@@ -67,11 +67,7 @@ def test_a_deleted_punch_or_shift_is_deleted_downstream(
     settings: dict[str, t.Any] = {}
     target: dict[str, t.Any] = {"batch_size_rows": 7}
     if batch:
-        (tmp_path / "batches").mkdir()
-        storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
-        settings["batch_config"] = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": storage}
-        settings["batch_config"]["batch_size"] = 7
-        target["batch_locations"] = [str(tmp_path / "batches")]
+        in_batches(tmp_path, settings, target)
     truths = tmp_path / "truths.duckdb"
     _land(_sync_cli(url, tmp_path, STREAMS, **settings).stdout, truths, tmp_path, **target)
     live = {stream: _live(truths, stream) for stream in STREAMS}

@@ -21,7 +21,7 @@ from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM as SETS_READ
 from xlr8_sandbox.products.ukg_wfm import UkgWfmEmulator
 from xlr8_tap_ukg_wfm import streams as wfm_streams
 
-from .conftest import rewriting_proxy, run_tap, wfm_config
+from .conftest import in_batches, rewriting_proxy, run_tap, wfm_config
 
 PROJECT = "6f1c2a9e-5a4d-4b8e-9c1f-0a5d5a4d0b02"
 
@@ -516,15 +516,10 @@ def test_a_pay_code_a_correction_removed_is_deleted_downstream(
     the files path (BATCH). Batches (and BATCH files) of 7 rows: days span batches of one run and keep every row."""
     person, day = MOVED[0]
     settings: dict[str, t.Any] = {}
-    if batch:
-        storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
-        encoding = {"format": "jsonl", "compression": "none"}
-        settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
-        (tmp_path / "batches").mkdir()
     truths = tmp_path / "truths.duckdb"
     target: dict[str, t.Any] = {"hard_delete": hard_delete, "batch_size_rows": 7}
     if batch:
-        target["batch_locations"] = [str(tmp_path / "batches")]
+        in_batches(tmp_path, settings, target)
 
     first = _sync_cli(url, tmp_path, {"timecards"}, **settings).stdout
     files = sorted((tmp_path / "batches").glob("wfm-*")) if batch else []
@@ -573,11 +568,7 @@ def test_a_total_that_fails_to_read_sends_none_of_its_day(
     settings: dict[str, t.Any] = {}
     target: dict[str, t.Any] = {"hard_delete": hard_delete, "batch_size_rows": 7}
     if batch:
-        (tmp_path / "batches").mkdir()
-        storage = {"root": (tmp_path / "batches").as_uri(), "prefix": "wfm-"}
-        encoding = {"format": "jsonl", "compression": "none"}
-        settings["batch_config"] = {"encoding": encoding, "storage": storage, "batch_size": 7}
-        target["batch_locations"] = [str(tmp_path / "batches")]
+        in_batches(tmp_path, settings, target)
     truths = tmp_path / "truths.duckdb"
     _land(_sync_cli(url, tmp_path, {"timecards"}, **settings).stdout, truths, tmp_path, **target)
     assert _landed_rows(truths, person, day) == [("OT", False), ("REG", False)]
