@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from xlr8_kit.credentials import open_manager
-from xlr8_kit.credentials.resolve import TENANT_NAMES, chosen_credentials
+from xlr8_kit.credentials.resolve import chosen_credentials
+from xlr8_kit.tenants import TENANT_NAMES
 from xlr8_orchestration.settings import OrchestrationSettings
 
 log = logging.getLogger(__name__)

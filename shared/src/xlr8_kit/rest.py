@@ -46,7 +46,6 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from xlr8_kit.batching import BatchSink, KitBatchingMixin
 from xlr8_kit.config_check import proven_valid
 from xlr8_kit.conform import Conformer
-from xlr8_kit.credentials.resolve import TENANT_NAMES
 from xlr8_kit.exits import note_partial_run, with_one_line_errors
 from xlr8_kit.http import abort
 from xlr8_kit.http.abort import terminate_requests
@@ -58,6 +57,7 @@ from xlr8_kit.http.window import MAX_WINDOW
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import KitSingerWriter, extract_records, handle_after_writes, loads_exact
 from xlr8_kit.streaming import send_streamed
+from xlr8_kit.tenants import TENANT_NAMES
 
 if t.TYPE_CHECKING:
     from types import FrameType

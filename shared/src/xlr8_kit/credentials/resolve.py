@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STORE_ENV = "XLR8_CREDENTIALS_STORE"
-#: Settings naming the tenant itself on a vendor host many tenants share (Workday's tenant, SuccessFactors' and
-#: UKG Ready's company, S/4HANA's client); none of them secret.
-TENANT_NAMES = ("tenant", "company_id", "company_short_name", "customer_id", "sap_client")
 
 
 def default_store_location(environ: Mapping[str, str] | None = None) -> str:
