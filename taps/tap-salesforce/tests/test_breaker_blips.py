@@ -25,6 +25,10 @@ def test_a_502_blip_on_the_ranges_read_side_by_side_is_ridden_out(sf, tmp_path: 
     with 4,000 of 30,000 rows, none of the requests retried."""
     with sf.start_sandbox({"Account": 30_000}) as sandbox:
         config = sf.password_config(sandbox, objects=["Account"], api_type="rest", start_date="2000-01-01T00:00:00Z")
+        # the six 502s go to whichever requests arrive (by arrival order): on a loaded machine one request's retries
+        # can take five of them and give up by design at the default 5 attempts, so 7 attempts: no request can run
+        # out, and the breaker alone (5 consecutive failures, the setting under test) is what could stop the run
+        config["http"] = {"max_attempts": 7}
         blip = FaultSpec(kind="status", status=502, body="<html>502 Bad Gateway</html>", after=3, times=6)
         sandbox.faults.add("salesforce", "/services/data/*/query*", blip)
         run = _run(config, tmp_path)
