@@ -5,6 +5,7 @@ failures (B8: bounded, no fallback), and resolve_config / the CLI with a vault:/
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -221,3 +222,71 @@ def test_resolve_and_cli_with_vault_store(
     denied = run_cli("--store", store_url(vault), "show", "sf-v", env={"VAULT_TOKEN": "bad"})
     assert denied.code == 1
     assert "denied" in denied.stderr
+
+
+DATA_PATH = "/v1/secret/data/xlr8/credentials/sf-prod"
+
+
+def kv_writes(vault: VaultStandIn) -> int:
+    return vault.requests.count(("POST", DATA_PATH))
+
+
+@pytest.mark.parametrize("then_sealed", [0, 2], ids=["resent-told-cas-mismatch", "resends-meet-a-sealed-vault"])
+def test_kit27b_final_save_whose_answer_was_lost_keeps_the_rotated_token(
+    vault: VaultStandIn,
+    open_vault: Callable[..., CredentialManager],
+    make_credential: Callable[..., ProductCredential],
+    then_sealed: int,
+) -> None:
+    """The save of a rotated refresh token lands in Vault but its answer is cut. VaultCaller re-sends the same
+    ``cas`` write and Vault answers "check-and-set parameter did not match" (its own first write moved the version),
+    or the re-sends meet a sealed Vault (503). The run used to fail with ``CredentialConflictError`` /
+    ``BackendUnavailableError`` after the token had landed (so ``RefreshTokenNotPersistedError``, "re-authorise").
+    Now the row is re-read and recognised as that very write by its metadata seal."""
+    open_vault().store(make_credential("sf-prod"))
+    manager = open_vault()
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        assert current.credentials["refresh_token"] == "rt-0001-initial"
+        vault.lose_answer_next("POST", DATA_PATH, then_sealed=then_sealed)  # the next KV write: the final save
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    before = kv_writes(vault)
+    refreshed = manager.refresh_token("sf-prod", provider)
+    assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    stored = open_vault().get("sf-prod")
+    assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert not stored.refresh_interrupted
+    assert stored.version == refreshed.version == 3  # the lease, then the save: the re-sends wrote nothing
+    assert kv_writes(vault) - before == 2 + (then_sealed or 1)  # lease, save (lost), its re-sends
+
+
+@pytest.mark.parametrize("then_sealed", [0, 2], ids=["resent-told-cas-mismatch", "resends-meet-a-sealed-vault"])
+def test_kit27b_release_whose_answer_was_lost_reports_the_providers_error_and_frees_the_lease(
+    vault: VaultStandIn,
+    open_vault: Callable[..., CredentialManager],
+    make_credential: Callable[..., ProductCredential],
+    then_sealed: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lease release after a failed provider call lands but its answer is cut. The provider's own error (what the
+    operator must see) used to be replaced by the store's (``BackendUnavailableError`` when the re-sends met a sealed
+    Vault). Now the release is recognised by its seal, the provider's error is raised, and the next run refreshes at
+    once without a stale-lease warning."""
+    open_vault().store(make_credential("sf-prod"))
+    manager = open_vault()
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        vault.lose_answer_next("POST", DATA_PATH, then_sealed=then_sealed)  # the next KV write: the release
+        raise ConnectionError("token endpoint unreachable")
+
+    with pytest.raises(ConnectionError, match="token endpoint unreachable"):
+        manager.refresh_token("sf-prod", provider)
+    after = open_vault().get("sf-prod")
+    assert not after.refresh_interrupted
+    assert after.credentials["refresh_token"] == "rt-0001-initial"
+    assert after.version == 3  # lease, release
+    with caplog.at_level(logging.WARNING):
+        again = open_vault().refresh_token("sf-prod", lambda c: {"refresh_token": "rt-0002"})
+    assert again.credentials["refresh_token"] == "rt-0002"
+    assert "refresh lease" not in caplog.text

@@ -6,7 +6,9 @@ KV v2 (``/v1/<mount>/data|metadata/<path>``): read (optionally ``?version=``), w
 ``custom_metadata`` update, delete. Transit (``/v1/<mount>/keys|encrypt|decrypt|rewrap/<name>``): aes256-gcm96 keys
 with versions, ``derived`` keys (HKDF of the key with the request ``context``), rotate, ``min_decryption_version``,
 ciphertexts ``vault:v<N>:<base64(nonce|ciphertext|tag)>``. Auth: ``X-Vault-Token`` must match, else 403
-"permission denied". ``fail_next`` injects 5xx/429 answers; ``requests`` counts every request served.
+"permission denied". ``fail_next`` injects 5xx/429 answers; ``lose_answer_next`` applies a request and then drops
+the connection without answering (a write that landed whose answer was lost); ``requests`` counts every request
+served.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class VaultState:
         self.transit: dict[tuple[str, str], _TransitKey] = {}
         self.requests: list[tuple[str, str]] = []
         self.injected: list[tuple[int, str]] = []
+        #: (method, path fragment) of requests to apply and then leave unanswered, each once, in order.
+        self.lose: list[tuple[str, str, int]] = []
         self.lock = threading.Lock()
 
     # -- KV v2 ------------------------------------------------------------------------------------------------
@@ -219,6 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
             with state.lock:
                 status, payload = self._route(state, method, url.path, body, query)
+                lost = next((x for x in state.lose[:1] if x[0] == method and x[1] in url.path), None)
+                if lost is not None:
+                    state.lose.pop(0)
+                    state.injected[:0] = [(503, "Vault is sealed")] * lost[2]
+            if lost is not None:  # applied; the answer never reaches the client
+                self.close_connection = True
+                return
         except VaultError as exc:
             status, payload = exc.status, {"errors": exc.errors}
         except json.JSONDecodeError:
@@ -363,6 +374,13 @@ class VaultStandIn:
     def fail_next(self, status: int, error: str, times: int = 1) -> None:
         with self.state.lock:
             self.state.injected.extend([(status, error)] * times)
+
+    def lose_answer_next(self, method: str, path_fragment: str, *, then_sealed: int = 0) -> None:
+        """Apply the next ``method`` request whose path contains ``path_fragment``, then close the connection
+        unanswered: what a client sees when a write landed but its answer was cut (a reset, a proxy timeout).
+        ``then_sealed``: the next that many requests are answered 503 "Vault is sealed" (the client's re-sends)."""
+        with self.state.lock:
+            self.state.lose.append((method, path_fragment, then_sealed))
 
     def start(self) -> VaultStandIn:
         self._thread.start()
