@@ -627,3 +627,69 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
     assert calls == ["rt-0001-initial"]
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated"
     assert not stored.refresh_interrupted
+
+
+class _FailsBeforeCommitOnce(SQLiteCredentialStore):
+    """Once armed, the next swap fails without writing anything (SQLite's busy timeout running out under contention)."""
+
+    armed = False
+    #: Run before the failure: another writer changing the row in the meantime.
+    meanwhile: Callable[[], object] = staticmethod(lambda: None)
+
+    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
+        if self.armed:
+            self.armed = False
+            self.meanwhile()
+            raise sqlite3.OperationalError("database is locked")
+        super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
+
+
+def test_kit27b_final_save_that_did_not_land_is_written_again(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """The save of a rotated refresh token fails before it lands (the row is still the run's own lease): the rotated
+    token used to be dropped with the error, though the row was there to write it to. It is written again."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    store = _FailsBeforeCommitOnce(db_path)
+    sleeps: list[float] = []
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=sleeps.append)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.armed = True  # the next swap is the final save
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        refreshed = manager.refresh_token("sf-prod", provider)
+        stored = manager.get("sf-prod")
+    finally:
+        manager.close()
+    assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert stored.version == 3
+    assert not stored.refresh_interrupted
+    assert sleeps == [0.5]
+
+
+def test_kit27b_final_save_never_overwrites_another_writers_row(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """The guard: a failed save whose row another writer changed (a revoke) is not written again over it."""
+    first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
+    first.store(make_credential("sf-prod"))
+    store = _FailsBeforeCommitOnce(db_path)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
+
+    store.meanwhile = lambda: first.revoke("sf-prod")
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.armed = True
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            manager.refresh_token("sf-prod", provider)
+    finally:
+        manager.close()
+    assert first.describe_one("sf-prod")["status"] == "revoked"
+    first.close()

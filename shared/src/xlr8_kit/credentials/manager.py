@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -108,6 +107,11 @@ class _LeaseKeeper:
         if self._unsure is not None:
             self._settle()
         return self._leased
+
+    @property
+    def written(self) -> list[SealedCredential]:
+        """Every row this lease may have left in the store: the last sure one and a renewal still unsettled."""
+        return [self._leased, *([self._unsure] if self._unsure is not None else [])]
 
 
 @dataclass
@@ -236,7 +240,7 @@ class CredentialManager:
         if current.version != expected_version:
             raise CredentialConflictError(credential_id, expected_version, current.version)
         updated = replace(current.with_secrets(dict(updates)), version=expected_version + 1, refresh_started_at=None)
-        self.backend.swap(self._seal(updated), expected_version=expected_version, encryptions=self._counts())
+        self._swap_surely(self._seal(updated), expected_version=expected_version)
         log.info(
             "credential %s: secret fields %s updated (version %d)", credential_id, sorted(updates), updated.version
         )
@@ -303,14 +307,10 @@ class CredentialManager:
         try:
             new_fields = refresher(current)
         except Exception:
-            held = keeper.stop()
-            # The provider call failed, so nothing was rotated: release the lease for the next attempt.
-            with contextlib.suppress(CredentialConflictError):
-                self.backend.swap(
-                    self._resealed(replace(held, refresh_started_at=None, version=held.version + 1)),
-                    expected_version=held.version,
-                    encryptions=self._counts(),
-                )
+            keeper.stop()
+            # The provider call failed, so nothing was rotated: release the lease for the next attempt. The
+            # provider's error is what the run raises, whatever the release meets.
+            self._release(keeper.written)
             raise
         except BaseException:
             keeper.stop()  # the process is going down: the lease ages out and is reported (B5)
@@ -459,19 +459,89 @@ class CredentialManager:
             )
         )
 
+    def _swap_surely(self, written: SealedCredential, *, expected_version: int, attempts: int = 3) -> None:
+        """``backend.swap`` for a write that must not be lost (a rotated refresh token). A failure after which the
+        write may have landed (its answer lost: Vault's re-send told "cas did not match", a timeout, a reset) is
+        judged by re-reading the row: that very write (its seal) is success; the row still at ``expected_version``
+        is written again (bounded); anything else (another writer's row, an unreadable store) raises the failure."""
+        encryptions = self._counts()
+        for attempt in range(1, attempts + 1):
+            try:
+                self.backend.swap(written, expected_version=expected_version, encryptions=encryptions)
+                return
+            except Exception as exc:  # noqa: BLE001 - judged by the row below; re-raised unless it landed
+                failure = exc
+            readable, row = self._reread(written.credential_id)
+            if readable and row is not None and self._same(row, written):
+                log.info(
+                    "credential %s: version %d landed; its answer was lost", written.credential_id, written.version
+                )
+                return
+            if not readable or row is None or row.version != expected_version or attempt == attempts:
+                raise failure
+            log.warning(
+                "credential %s: writing version %d failed (%s); the row is unchanged, writing it again",
+                written.credential_id,
+                written.version,
+                failure,
+            )
+            self._sleep(0.5 * attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _release(self, written: list[SealedCredential]) -> None:
+        """Clear the refresh lease after a failed provider call, never raising (the provider's error is the one to
+        report). ``written``: the rows this lease may have left (a renewal whose outcome is still unknown among
+        them). A release whose answer was lost is recognised by its seal; one met by our own later renewal is made
+        again against it; a row another writer made is left alone. An unconfirmed release is only said: the next
+        run waits for the lease to go stale (``lease_seconds``) and takes it over."""
+        target = written[0]
+        problem: object = None
+        for _attempt in range(MAX_CAS_ATTEMPTS):
+            release = self._resealed(replace(target, refresh_started_at=None, version=target.version + 1))
+            try:
+                self.backend.swap(release, expected_version=target.version, encryptions=self._counts())
+                return
+            except Exception as exc:  # noqa: BLE001 - judged by the row below
+                problem = exc
+            readable, row = self._reread(target.credential_id)
+            if not readable or row is None:
+                break
+            if self._same(row, release):
+                return  # landed; its answer was lost
+            ours = next((w for w in written if self._same(row, w)), None)
+            if ours is None:
+                problem = f"the row is at version {row.version}, written by another run"
+                break
+            target = row  # still our lease (the release did not land, or a renewal we were unsure of did)
+        log.warning(
+            "credential %s: could not release the token-refresh lease after the failed refresh (%s); the next run "
+            "waits up to %d s for it to go stale, then takes it over",
+            target.credential_id,
+            problem,
+            int(self._lease_seconds),
+        )
+
+    def _reread(self, credential_id: str) -> tuple[bool, SealedCredential | None]:
+        """(False, None) when the store cannot be read (the caller judges later or gives up), else (True, row)."""
+        try:
+            return True, self.backend.load(credential_id)
+        except Exception as exc:  # noqa: BLE001 - the store is failing
+            log.warning("credential %s: could not re-read it after a write (%s)", credential_id, exc)
+            return False, None
+
+    @staticmethod
+    def _same(row: SealedCredential, written: SealedCredential) -> bool:
+        """The row is ``written``: same version and the same metadata seal (a fresh random-nonce encryption, unique
+        to that write)."""
+        return row.version == written.version and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
+
     def _landed(self, written: SealedCredential) -> bool | None:
         """Whether the row is ``written``, a write whose answer was lost: same version and same metadata seal (a
         fresh random-nonce encryption, unique to that write). None when the row cannot be read."""
-        try:
-            row = self.backend.load(written.credential_id)
-        except Exception as exc:  # noqa: BLE001 - the store is failing: the caller judges later
-            log.warning("credential %s: could not re-read it after a write (%s)", written.credential_id, exc)
+        readable, row = self._reread(written.credential_id)
+        if not readable:
             return None
-        return (
-            row is not None
-            and row.version == written.version
-            and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
-        )
+        return row is not None and self._same(row, written)
 
     def _resealed(self, sealed: SealedCredential) -> SealedCredential:
         """``sealed`` with a fresh metadata seal for what it says now."""
