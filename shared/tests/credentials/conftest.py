@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +35,61 @@ class FrozenClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+class WaiterClock:
+    """A waiting run's monotonic clock and sleep (``monotonic=clock, sleep=clock.sleep``): time passes only in its
+    sleeps, so a 40-minute wait takes no real time. With ``holder_renews_every`` it never outruns a live holder: each
+    time that many of its seconds pass it first waits (real time, bounded) until the lease row's version in
+    ``db_path`` has moved, as it does when a holder renews. ``on_sleep(clock)`` runs after every sleep."""
+
+    def __init__(
+        self,
+        db_path: Path | None = None,
+        *,
+        credential_id: str = "sf-prod",
+        holder_renews_every: float | None = None,
+        on_sleep: Callable[[WaiterClock], None] | None = None,
+    ) -> None:
+        self.now = 1000.0
+        self.start = self.now
+        self.slept: list[float] = []
+        self._db = db_path
+        self._credential_id = credential_id
+        self._every = holder_renews_every
+        self._due = self.now + (holder_renews_every or 0.0)
+        self._version: int | None = None
+        self._on_sleep = on_sleep
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def waited(self) -> float:
+        return self.now - self.start
+
+    def row(self) -> tuple[int, str | None]:
+        assert self._db is not None
+        with closing(sqlite3.connect(self._db)) as conn:
+            version, started = conn.execute(
+                "SELECT version, refresh_started_at FROM credentials WHERE credential_id = ?", (self._credential_id,)
+            ).fetchone()
+        return int(version), started
+
+    def sleep(self, seconds: float) -> None:
+        if self._every is not None and self._version is None:
+            self._version = self.row()[0]  # the lease the waiter has just found
+        self.slept.append(seconds)
+        self.now += seconds
+        while self._every is not None and self.now >= self._due:
+            deadline = time.monotonic() + 60
+            while (current := self.row()[0]) == self._version:
+                assert time.monotonic() < deadline, "the holder did not renew its lease within 60 s"
+                time.sleep(0.002)
+            self._version = current
+            self._due += self._every
+        if self._on_sleep is not None:
+            self._on_sleep(self)
 
 
 def key_b64() -> str:

@@ -33,6 +33,8 @@ from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, CredentialStatus, ProductCredential
 from xlr8_kit.credentials.store import SQLiteCredentialStore
 
+from .conftest import WaiterClock
+
 Make = Callable[..., CredentialManager]
 
 
@@ -262,15 +264,15 @@ def test_b6_worker_arriving_during_a_refresh_waits_for_it(
 
 
 def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
-    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
+    make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential], db_path: Path
 ) -> None:
     """review25b F2: a waiter used to take the lease over after ``lease_seconds`` worth of polls even while its holder
     was still refreshing (spending the same refresh token twice). It waits while the lease is live; past its wait
-    limit it stops with an error instead."""
+    limit it stops with an error instead. review26a L5: its polls back off to one a second, so the 40-minute wait
+    is about 2,400 store reads, not 48,000, and a released lease is seen within a second."""
     make_manager(keyring).store(make_credential("sf-prod"))
     in_provider, release = threading.Event(), threading.Event()
     calls: list[str] = []
-    polls: list[float] = []
 
     def provider(current: ProductCredential) -> dict[str, str]:
         calls.append(current.credentials["refresh_token"])
@@ -278,13 +280,17 @@ def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
         assert release.wait(timeout=30)
         return {"refresh_token": "rt-0002-rotated"}
 
-    def long_wait(seconds: float) -> None:
-        polls.append(seconds)
-        if len(polls) == 2 * 1200:  # twice the polls of a 60 s lease at 0.05 s: the holder is still at it
+    def persisted(clock: WaiterClock) -> None:
+        if clock.waited >= 2 * 60 and not release.is_set():  # two lease lengths: the holder is still at it
             release.set()
-        time.sleep(0.0005)
+            deadline = time.monotonic() + 30
+            while clock.row()[1] is not None:  # the holder persisted: the waiter's next read sees it
+                assert time.monotonic() < deadline
+                time.sleep(0.002)
 
-    holder, waiter = make_manager(keyring), make_manager(keyring, sleep=long_wait)
+    waiting = WaiterClock(db_path, holder_renews_every=15, on_sleep=persisted)
+    holder = make_manager(keyring, renew_every=0.005)
+    waiter = make_manager(keyring, sleep=waiting.sleep, monotonic=waiting)
     results: list[ProductCredential] = []
     thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", provider)))
     thread.start()
@@ -292,12 +298,15 @@ def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
     from_waiter = waiter.refresh_token("sf-prod", provider)
     thread.join(timeout=30)
     assert calls == ["rt-0001-initial"]  # spent once: the waiter never presented it
-    assert len(polls) >= 2 * 1200
     assert from_waiter.credentials["refresh_token"] == "rt-0002-rotated"
+    assert 120 <= waiting.waited < 121  # seen at the first read after the release
+    assert waiting.slept[:5] == [0.05, 0.1, 0.2, 0.4, 0.8]
+    assert set(waiting.slept[5:]) == {1.0}
 
-    impatient = make_manager(keyring, wait_limit_seconds=1.0, sleep=lambda s: None)
     release.clear()
     in_provider.clear()
+    patient = WaiterClock(db_path, holder_renews_every=15)
+    impatient = make_manager(keyring, sleep=patient.sleep, monotonic=patient)  # the default 2400 s wait limit
     thread = threading.Thread(target=lambda: holder.refresh_token("sf-prod", provider))
     thread.start()
     assert in_provider.wait(timeout=10)
@@ -306,6 +315,8 @@ def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
     release.set()
     thread.join(timeout=30)
     assert calls == ["rt-0001-initial", "rt-0002-rotated"]
+    assert 2400 <= patient.waited < 2401
+    assert len(patient.slept) == 5 + 2399  # was 48,000 reads at 0.05 s
 
 
 def test_b6_failed_provider_call_releases_the_lease(
@@ -325,12 +336,13 @@ def test_b6_failed_provider_call_releases_the_lease(
 
 
 def test_b5_stale_lease_of_a_dead_worker_is_taken_over(
-    manager: CredentialManager,
+    make_manager: Make,
+    keyring: Keyring,
     make_credential: Callable[..., ProductCredential],
-    clock: object,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    manager.store(make_credential("sf-prod"))
+    dead = make_manager(keyring)
+    dead.store(make_credential("sf-prod"))
 
     class Killed(BaseException):
         pass
@@ -339,12 +351,14 @@ def test_b5_stale_lease_of_a_dead_worker_is_taken_over(
         raise Killed
 
     with pytest.raises(Killed):
-        manager.refresh_token("sf-prod", dies)
-    clock.advance(seconds=120)  # type: ignore[attr-defined]
+        dead.refresh_token("sf-prod", dies)
+    waiting = WaiterClock()  # nobody renews: the lease is dead
+    manager = make_manager(keyring, sleep=waiting.sleep, monotonic=waiting)
     with caplog.at_level(logging.WARNING):
         result = manager.refresh_token("sf-prod", lambda c: {"refresh_token": "rt-after-takeover"})
     assert result.credentials["refresh_token"] == "rt-after-takeover"
     assert "taking over a refresh lease last renewed at" in caplog.text
+    assert 60 <= waiting.waited < 61  # one lease length watched by the waiter's own clock
 
 
 def test_b6_update_race_across_connections_has_one_winner(

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Attempts of a read-modify-write (revoke) racing other writers before giving up.
 MAX_CAS_ATTEMPTS = 5
+#: Times a worker may lose the race to take a free refresh lease (each loss means another worker holds it, which is
+#: then waited on) before giving up.
+MAX_LEASE_RACES = 100
 #: The metadata seal: an AEAD blob (under the credential key, bound to project, credential and this name) whose
 #: plaintext is the row's security-relevant metadata. Editing status, version, product, auth type, instance URL,
 #: expiry or the set of secret fields in the store (or deleting a field row) no longer matches it: the credential
@@ -149,7 +152,9 @@ class CredentialManager:
         renew_every: float | None = None,
         wait_limit_seconds: float = 2400.0,
         poll_interval: float = 0.05,
+        poll_max: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
         self._cipher: Cipher | None = None
@@ -165,11 +170,17 @@ class CredentialManager:
         #: Real seconds between renewals of a held lease: several per ``lease_seconds``, so a live holder's lease
         #: never looks dead however long its provider call takes (review25b F2).
         self._renew_every = renew_every if renew_every is not None else lease_seconds / 4
+        #: A waiter's polls start at ``poll_interval`` and double up to ``poll_max`` (review26a L5: 20 reads a
+        #: second for 40 minutes were 48,000 Vault reads or paid AWS calls; now about one a second, and a released
+        #: lease is seen at most ``poll_max`` late).
         self._poll_interval = poll_interval
-        #: Polls a worker waits on a live (renewed) lease before giving up (more than a refresh can take: the
-        #: session's ``max_elapsed``, 1800 s by default, bounds it); it never takes a live lease over.
-        self._max_polls = max(1, int(wait_limit_seconds / poll_interval))
+        self._poll_max = max(poll_max, poll_interval)
+        #: Seconds (by ``monotonic``) a worker waits on a live (renewed) lease before giving up (more than a refresh
+        #: can take: the session's ``max_elapsed``, 1800 s by default, bounds it); it never takes a live lease over.
+        self._wait_limit = wait_limit_seconds
         self._sleep = sleep
+        #: This process's own clock for judging a lease (review26a L6): never compared with another host's.
+        self._monotonic = monotonic
 
     @property
     def cipher(self) -> Cipher:
@@ -255,12 +266,19 @@ class CredentialManager:
         refresh token; a worker that finds a live lease waits for the holder to persist and returns that result.
         The holder renews the lease every ``renew_every`` while ``refresher`` runs (a 429 waited out, a slow token
         endpoint), so only a lease not renewed for ``lease_seconds`` (its holder died) is taken over, with a
-        warning (B5/B6). Taking over a live holder's lease would present its refresh token a second time: the
+        warning (B5/B6). "Not renewed" is judged by this process's monotonic clock watching the row's version (every
+        renewal moves it), never by comparing the holder's wall-clock stamp with ours: hosts whose clocks differ
+        cannot take a live lease over (review26a L6), and a lease found already dead is taken after
+        ``lease_seconds`` of watching. The waiter's polls back off to ``poll_max`` (L5). Taking over a live holder's lease would present its refresh token a second time: the
         rotation it is about to receive could then not be persisted, and a vendor detecting reuse revokes the
         whole token family (review25b F2).
         """
-        polls = 0
+        polls = conflicts = 0
         before: dict[str, str] | None = None
+        waiting_since: float | None = None
+        #: The lease as last seen (its version moves with every renewal) and when, by this process's clock.
+        seen: tuple[int, datetime] | None = None
+        seen_at = 0.0
         while True:
             sealed = self._load(credential_id)
             if sealed.status == CredentialStatus.REVOKED.value:
@@ -269,23 +287,29 @@ class CredentialManager:
                 before = self._unseal(sealed).credentials
             started = sealed.refresh_started_at
             if started is not None:
-                if (self._clock() - started).total_seconds() < self._lease_seconds:
-                    if polls >= self._max_polls:
+                now = self._monotonic()
+                if (sealed.version, started) != seen:
+                    seen, seen_at = (sealed.version, started), now
+                if now - seen_at < self._lease_seconds:
+                    waiting_since = now if waiting_since is None else waiting_since
+                    if now - waiting_since >= self._wait_limit:
                         raise CredentialError(
                             f"credential {credential_id!r}: another run has held its token-refresh lease (still "
                             f"renewed, last at {started.isoformat()}) longer than this run waits; not taking it "
                             "over, which would spend the same refresh token twice: try again when that run ends"
                         )
+                    self._sleep(min(self._poll_max, self._poll_interval * 2 ** min(polls, 30)))
                     polls += 1
-                    self._sleep(self._poll_interval)
                     continue
                 log.warning(
-                    "credential %s: taking over a refresh lease last renewed at %s whose holder stopped without "
-                    "persisting; if the provider rotates refresh tokens this may need re-authorisation",
+                    "credential %s: taking over a refresh lease last renewed at %s (its holder's clock) and not "
+                    "renewed for %d s since (this run's clock); its holder stopped without persisting; if the "
+                    "provider rotates refresh tokens this may need re-authorisation",
                     credential_id,
                     started.isoformat(),
+                    int(now - seen_at),
                 )
-            elif polls:
+            elif polls or conflicts:
                 latest = self._unseal(sealed)
                 if latest.credentials != before:
                     log.info("credential %s: another worker refreshed it; using theirs", credential_id)
@@ -297,8 +321,8 @@ class CredentialManager:
             except CredentialConflictError:
                 if self._landed(leased):  # our own write, its answer lost (Vault's retry is told "did not match")
                     break
-                polls += 1
-                if polls > self._max_polls:
+                conflicts += 1  # another worker took it first: its lease is waited on from the next read
+                if conflicts > MAX_LEASE_RACES:
                     raise
                 continue
             break
