@@ -131,6 +131,33 @@ def test_saml_expired_assertion(url: str, emulator: SuccessFactorsEmulator) -> N
     assert "expired" in message
 
 
+@pytest.mark.parametrize("tenant_clock_s", [-5.0, -25.0, 5.0])
+def test_kit27b_a_tenant_clock_seconds_off_ours_signs_in_by_saml_and_reads(
+    url: str, emulator: SuccessFactorsEmulator, tenant_clock_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant whose clock is seconds behind ours refused the assertion: ``IssueInstant`` (and ``AuthnInstant``) were
+    our now, an instant in its future (the emulator checks ``IssueInstant``, ``NotBefore`` and both ``NotOnOrAfter``
+    without leeway). They are now set 30 s back, as the JWT flows' ``iat`` (audit25d F10)."""
+    monkeypatch.setattr(emulator, "clock_offset_s", tenant_clock_s)  # the emulator is shared: restored after
+    result = run_tap(saml_config(url, emulator))
+    assert len(result.records("User")) == SCALE
+
+
+def test_kit27b_the_tenant_judges_the_assertion_by_its_own_clock(
+    url: str, emulator: SuccessFactorsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: the emulator's check is real. A tenant clock more than the 30 s behind (our IssueInstant is then in
+    its future) or past the assertion's end refuses it, naming the clock."""
+    for off in (-45.0, 600.0):
+        monkeypatch.setattr(emulator, "clock_offset_s", off)
+        response = post_assertion(url, sign(url, emulator))
+        assert response.status_code == 401
+        assert _error(response) == (
+            "invalid_grant",
+            "The SAML assertion has expired or is not yet valid (check the client clock).",
+        )
+
+
 def test_saml_wrong_company(url: str, emulator: SuccessFactorsEmulator) -> None:
     response = post_assertion(url, sign(url, emulator), company_id="OTHERCO")
     assert response.status_code == 401

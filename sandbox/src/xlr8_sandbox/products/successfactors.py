@@ -132,6 +132,8 @@ class SuccessFactorsEmulator(ProductEmulator):
         self.row_cache = RowCache()
         self.snapshots = SnapshotStore()
         self.private_key_pem, self.certificate_pem = _self_signed_pair()
+        #: Seconds the tenant's clock is off ours (negative: behind); the assertion's times are judged by it.
+        self.clock_offset_s = 0.0
         self.entities = {e.name: e for e in self._declare()}
         self._metadata = build_edmx(self.entities.values())
 
@@ -879,11 +881,21 @@ class SuccessFactorsEmulator(ProductEmulator):
         if signed is None:
             raise ODataRequestError(401, "invalid_grant", "The SAML assertion must carry exactly one signature.")
         ns = {"saml2": SAML_NS}
+        now = datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)  # the tenant's clock, no leeway
+        issued = aware_instant(signed.get("IssueInstant"))
         conditions = signed.find("saml2:Conditions", ns)
-        now = datetime.now(UTC)
         not_before = aware_instant(conditions.get("NotBefore") if conditions is not None else None)
         not_after = aware_instant(conditions.get("NotOnOrAfter") if conditions is not None else None)
-        if not_after is None or now >= not_after or (not_before is not None and now < not_before):
+        confirmation = signed.find("saml2:Subject/saml2:SubjectConfirmation/saml2:SubjectConfirmationData", ns)
+        confirmed_until = aware_instant(confirmation.get("NotOnOrAfter") if confirmation is not None else None)
+        if (
+            issued is None
+            or not_after is None
+            or now < issued
+            or now >= not_after
+            or (not_before is not None and now < not_before)
+            or (confirmed_until is not None and now >= confirmed_until)
+        ):
             raise ODataRequestError(
                 401, "invalid_grant", "The SAML assertion has expired or is not yet valid (check the client clock)."
             )
