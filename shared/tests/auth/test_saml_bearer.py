@@ -47,7 +47,7 @@ def test_saml_assertion_verifies_against_the_registered_cert_with_documented_cla
 
     assert signed.tag == "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
     assert signed.get("Version") == "2.0"
-    assert signed.get("IssueInstant") == "2026-01-05T09:00:00Z"
+    assert signed.get("IssueInstant") == "2026-01-05T08:59:30Z"  # ISSUED_SKEW_S before now
     assert signed.get("ID").startswith("_")
     assert one("saml2:Issuer").text == "SFAPIKEY123"
     name_id = one("saml2:Subject/saml2:NameID")
@@ -57,12 +57,12 @@ def test_saml_assertion_verifies_against_the_registered_cert_with_documented_cla
     assert confirmation.get("Method") == "urn:oasis:names:tc:SAML:2.0:cm:bearer"
     data = one("saml2:Subject/saml2:SubjectConfirmation/saml2:SubjectConfirmationData")
     assert data.get("Recipient") == TOKEN_URL
-    assert data.get("NotOnOrAfter") == "2026-01-05T09:10:00Z"
+    assert data.get("NotOnOrAfter") == "2026-01-05T09:09:30Z"  # ten minutes after IssueInstant
     conditions = one("saml2:Conditions")
     assert conditions.get("NotBefore") == "2026-01-05T08:59:00Z"
-    assert conditions.get("NotOnOrAfter") == "2026-01-05T09:10:00Z"
+    assert conditions.get("NotOnOrAfter") == "2026-01-05T09:09:30Z"
     assert one("saml2:Conditions/saml2:AudienceRestriction/saml2:Audience").text == "www.successfactors.com"
-    assert one("saml2:AuthnStatement").get("AuthnInstant") == "2026-01-05T09:00:00Z"
+    assert one("saml2:AuthnStatement").get("AuthnInstant") == "2026-01-05T08:59:30Z"
     assert one("saml2:AttributeStatement/saml2:Attribute[@Name='api_key']/saml2:AttributeValue").text == "SFAPIKEY123"
 
 
@@ -142,7 +142,7 @@ def test_saml2_bearer_token_exchange(auth_server, successfactors_like, session, 
     assert set(auth_server.token_calls[0].form) == {"company_id", "client_id", "grant_type", "assertion"}
     data = signed.find("saml2:Subject/saml2:SubjectConfirmation/saml2:SubjectConfirmationData", NS)
     assert data.get("Recipient") == auth_server.token_url
-    issued = datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    issued = datetime.fromtimestamp(clock() - 30, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # ISSUED_SKEW_S
     assert signed.get("IssueInstant") == issued
     token = auth.token
     assert token is not None

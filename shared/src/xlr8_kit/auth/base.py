@@ -63,6 +63,13 @@ AuthFailurePredicate = Callable[[requests.Response], bool]
 SECRET_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 MAX_ERROR_DESCRIPTION = 300
 RETRIABLE_TOKEN_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Seconds a signed assertion's issue time (JWT ``iat``/``nbf``, SAML ``IssueInstant``/``AuthnInstant``) is set back
+#: from our clock: a tenant whose clock is a few seconds behind ours refuses an assertion issued in its future
+#: (audit25d F10). RFC 7519 (4.1.4, 4.1.5) leaves the verifier "some small leeway, usually no more than a few
+#: minutes", but verifiers differ (PyJWT checks ``iat`` and ``nbf`` with none by default); 30 s covers an NTP-synced
+#: pair with room, is a sixth of Salesforce's three minutes and a twentieth of the ten minutes SuccessFactors' own
+#: assertions are valid for. At most half the assertion's lifetime.
+ISSUED_SKEW_S = 30
 
 
 def is_http_401(response: requests.Response) -> bool:

@@ -23,16 +23,11 @@ from typing import Any
 
 from requests.auth import HTTPBasicAuth
 
-from xlr8_kit.auth.base import Token, TokenAuthenticator
+from xlr8_kit.auth.base import ISSUED_SKEW_S, Token, TokenAuthenticator
 from xlr8_kit.auth.keys import ensure_key_matches_certificate, load_certificate, load_private_key
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300.0
-#: Seconds ``iat`` and ``nbf`` are set back from our clock. RFC 7519 (4.1.4, 4.1.5) leaves the verifier "some small
-#: leeway, usually no more than a few minutes", but verifiers differ (PyJWT checks ``iat`` and ``nbf`` with none by
-#: default); 30 s covers an NTP-synced pair with room, is a sixth of Salesforce's three minutes, and is half what
-#: the kit's SAML assertions set ``NotBefore`` back (``saml_bearer``: 60 s). At most half the lifetime.
-ISSUED_SKEW_S = 30
 
 
 class JWTBearer(TokenAuthenticator):

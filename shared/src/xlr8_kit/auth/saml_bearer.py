@@ -1,20 +1,23 @@
 """SAML 2.0 bearer assertion grant (RFC 7522) as SAP SuccessFactors implements it.
 
 ``build_signed_saml_assertion`` returns this document (UTF-8 bytes, prefix ``saml2`` =
-``urn:oasis:names:tc:SAML:2.0:assertion``; times are UTC ``YYYY-MM-DDTHH:MM:SSZ``; ``now`` is the caller's clock):
+``urn:oasis:names:tc:SAML:2.0:assertion``; times are UTC ``YYYY-MM-DDTHH:MM:SSZ``; ``now`` is the caller's clock and
+``issued`` = now - ``ISSUED_SKEW_S`` (30 s; at most half the lifetime): a tenant whose clock is a few seconds behind
+ours refused an assertion issued in its future, as for the JWT flows' ``iat`` (audit25d F10)):
 
-- ``Assertion``: ``ID`` = ``_`` + 32 hex chars, ``Version="2.0"``, ``IssueInstant`` = now.
+- ``Assertion``: ``ID`` = ``_`` + 32 hex chars, ``Version="2.0"``, ``IssueInstant`` = issued.
 - ``Issuer`` = client_id (the API key of the registered OAuth client).
 - ``ds:Signature`` right after ``Issuer``: enveloped, RSA-SHA256, SHA-256 digest, exclusive C14N, one Reference
   to ``#<ID>``, the signing certificate in ``KeyInfo/X509Data``. Verify with
   ``signxml.XMLVerifier().verify(xml, x509_cert=<registered cert>)`` (``expect_config`` defaults are fine).
 - ``Subject/NameID`` (format ``urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified``) = user_id, with
   ``SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"`` whose ``SubjectConfirmationData`` has
-  ``Recipient`` = the token URL and ``NotOnOrAfter`` = now + lifetime.
-- ``Conditions NotBefore`` = now - ``not_before_skew_s`` (default 60 s, clock skew allowance) and
-  ``NotOnOrAfter`` = now + ``lifetime_s`` (default 600 s), with ``AudienceRestriction/Audience`` =
-  ``www.successfactors.com``.
-- ``AuthnStatement AuthnInstant`` = now, ``SessionIndex`` = the assertion ID, class
+  ``Recipient`` = the token URL and ``NotOnOrAfter`` = issued + lifetime.
+- ``Conditions NotBefore`` = now - ``not_before_skew_s`` (default 60 s, clock skew allowance; never after issued)
+  and ``NotOnOrAfter`` = issued + ``lifetime_s`` (default 600 s: the ten minutes SuccessFactors' own IdP and its
+  offline generator give an assertion, SAP KBA 3031657; the window keeps its length, moved back with the issue
+  time), with ``AudienceRestriction/Audience`` = ``www.successfactors.com``.
+- ``AuthnStatement AuthnInstant`` = issued, ``SessionIndex`` = the assertion ID, class
   ``urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport``.
 - ``AttributeStatement``: attribute ``api_key`` = client_id (what SuccessFactors' own generator adds).
 
@@ -32,7 +35,7 @@ from typing import Any
 
 from lxml import etree
 
-from xlr8_kit.auth.base import Token, TokenAuthenticator
+from xlr8_kit.auth.base import ISSUED_SKEW_S, Token, TokenAuthenticator
 from xlr8_kit.auth.keys import ensure_key_matches_certificate, load_certificate, load_private_key
 
 SAML2_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:saml2-bearer"
@@ -87,7 +90,8 @@ def build_signed_saml_assertion(
         raise ValueError(f"{FLOW}: private_key must be an RSA key for RSA-SHA256")
     cert = load_certificate(certificate_pem, setting="certificate", flow=FLOW)
     ensure_key_matches_certificate(key, cert, key_setting="private_key", cert_setting="certificate", flow=FLOW)
-    issued = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    issued = moment - timedelta(seconds=min(ISSUED_SKEW_S, lifetime_s // 2))
     expires = _xml_time(issued + timedelta(seconds=lifetime_s))
     ident = assertion_id or f"_{uuid.uuid4().hex}"
 
@@ -102,7 +106,7 @@ def build_signed_saml_assertion(
     conditions = _saml(
         assertion,
         "Conditions",
-        NotBefore=_xml_time(issued - timedelta(seconds=not_before_skew_s)),
+        NotBefore=_xml_time(min(issued, moment - timedelta(seconds=not_before_skew_s))),
         NotOnOrAfter=expires,
     )
     _saml(_saml(conditions, "AudienceRestriction"), "Audience", audience)
