@@ -76,6 +76,14 @@ class WaiterClock:
             ).fetchone()
         return int(version), started
 
+    def await_persisted(self) -> None:
+        """Block (real time, bounded) until the holder has persisted and released the lease, so the waiter's next
+        read finds its result."""
+        deadline = time.monotonic() + 60
+        while self.row()[1] is not None:
+            assert time.monotonic() < deadline, "the holder did not persist within 60 s"
+            time.sleep(0.002)
+
     def sleep(self, seconds: float) -> None:
         if self._every is not None and self._version is None:
             self._version = self.row()[0]  # the lease the waiter has just found

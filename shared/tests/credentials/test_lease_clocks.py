@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,10 +113,7 @@ def test_l6_holder_whose_clock_is_behind_is_never_taken_over(
     def vendor_answers(clock: WaiterClock) -> None:
         if clock.waited >= 3 * 60 and holder.stdin is not None and not holder.stdin.closed:
             answer()
-            deadline = time.monotonic() + 60
-            while clock.row()[1] is not None:  # persisted: the waiter's next read finds it
-                assert time.monotonic() < deadline
-                time.sleep(0.002)
+            clock.await_persisted()
 
     clock = WaiterClock(seeded, holder_renews_every=15, on_sleep=vendor_answers)
     manager = waiter(seeded, key, clock)

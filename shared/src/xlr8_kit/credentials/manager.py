@@ -269,9 +269,9 @@ class CredentialManager:
         warning (B5/B6). "Not renewed" is judged by this process's monotonic clock watching the row's version (every
         renewal moves it), never by comparing the holder's wall-clock stamp with ours: hosts whose clocks differ
         cannot take a live lease over (review26a L6), and a lease found already dead is taken after
-        ``lease_seconds`` of watching. The waiter's polls back off to ``poll_max`` (L5). Taking over a live holder's lease would present its refresh token a second time: the
-        rotation it is about to receive could then not be persisted, and a vendor detecting reuse revokes the
-        whole token family (review25b F2).
+        ``lease_seconds`` of watching. The waiter's polls back off to ``poll_max`` (L5). Taking over a live
+        holder's lease would present its refresh token a second time: the rotation it is about to receive could
+        then not be persisted, and a vendor detecting reuse revokes the whole token family (review25b F2).
         """
         polls = conflicts = 0
         before: dict[str, str] | None = None
