@@ -704,3 +704,56 @@ def test_kit27b_final_save_never_overwrites_another_writers_row(
         manager.close()
     assert first.describe_one("sf-prod")["status"] == "revoked"
     first.close()
+
+
+class _RenewalLeftUnsettled(SQLiteCredentialStore):
+    """Once armed, the next lease renewal commits and then times out, and the store cannot be read from then on
+    (so the keeper cannot tell whether that renewal landed, even when stopped) until the next write clears the lease."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.armed = False
+        self.unreadable = threading.Event()
+
+    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
+        if sealed.refresh_started_at is None:
+            self.unreadable.clear()  # the store is back for the release
+        super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
+        if self.armed and sealed.refresh_started_at is not None:
+            self.armed = False
+            self.unreadable.set()
+            raise TimeoutError("read timed out")
+
+    def load(self, credential_id: str) -> Any:
+        if self.unreadable.is_set():
+            raise TimeoutError("store unreachable")
+        return super().load(credential_id)
+
+
+def test_kit27b_release_after_a_renewal_left_unsettled_still_frees_the_lease(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """The provider call fails while the lease's last renewal is of unknown outcome (it landed, but its answer and
+    every re-read failed). The release was made against the version before that renewal, lost its compare-and-swap,
+    and the conflict was swallowed: the lease stayed set, so the next run waited for it to go stale and warned "may
+    need re-authorisation". The release now recognises the row as its own renewal and releases that."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    store = _RenewalLeftUnsettled(db_path)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.armed = True
+        assert store.unreadable.wait(timeout=30)  # the renewal landed, its answer lost, the store unreadable
+        raise ConnectionError("token endpoint unreachable")
+
+    try:
+        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
+            manager.refresh_token("sf-prod", provider)
+        after = manager.get("sf-prod")
+    finally:
+        manager.close()
+    assert not after.refresh_interrupted
+    assert after.version == 4  # lease, the unsettled renewal, the release
+    assert after.credentials["refresh_token"] == "rt-0001-initial"
