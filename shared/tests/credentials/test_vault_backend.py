@@ -290,3 +290,28 @@ def test_kit27b_release_whose_answer_was_lost_reports_the_providers_error_and_fr
         again = open_vault().refresh_token("sf-prod", lambda c: {"refresh_token": "rt-0002"})
     assert again.credentials["refresh_token"] == "rt-0002"
     assert "refresh lease" not in caplog.text
+
+
+def test_kit27b_release_that_cannot_be_sealed_still_reports_the_providers_error(
+    vault: VaultStandIn,
+    open_vault: Callable[..., CredentialManager],
+    make_credential: Callable[..., ProductCredential],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Vault is sealed when the lease is to be released after a failed provider call (its transit encrypt answers 503
+    three times): the store's ``BackendUnavailableError`` used to replace the provider's error. Now the provider's
+    error is raised and the unreleased lease is said, with what the next run will do."""
+    open_vault().store(make_credential("sf-prod"))
+    manager = open_vault()
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        vault.fail_next(503, "Vault is sealed", times=3)  # the release's transit encrypt, every attempt
+        raise ConnectionError("token endpoint unreachable")
+
+    with caplog.at_level(logging.WARNING), pytest.raises(ConnectionError, match="token endpoint unreachable"):
+        manager.refresh_token("sf-prod", provider)
+    assert "could not release the token-refresh lease after the failed refresh" in caplog.text
+    assert "waits up to 60 s for it to go stale" in caplog.text
+    held = open_vault().get("sf-prod")
+    assert held.refresh_interrupted  # honestly left: nothing was written
+    assert held.version == 2

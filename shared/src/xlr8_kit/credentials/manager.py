@@ -521,12 +521,15 @@ class CredentialManager:
         target = written[0]
         problem: object = None
         for _attempt in range(MAX_CAS_ATTEMPTS):
-            release = self._resealed(replace(target, refresh_started_at=None, version=target.version + 1))
+            release: SealedCredential | None = None
             try:
+                release = self._resealed(replace(target, refresh_started_at=None, version=target.version + 1))
                 self.backend.swap(release, expected_version=target.version, encryptions=self._counts())
                 return
             except Exception as exc:  # noqa: BLE001 - judged by the row below
                 problem = exc
+            if release is None:
+                break  # could not even seal it (the cipher is failing): nothing was written
             readable, row = self._reread(target.credential_id)
             if not readable or row is None:
                 break
