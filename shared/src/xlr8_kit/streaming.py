@@ -77,12 +77,14 @@ def send_streamed(
     allow_redirects: bool = True,
     kind: str = "api",
     judge_unread: Callable[[requests.Response], Verdict] | None = None,
+    report: str | None = None,
 ) -> requests.Response:
     """Send with ``stream=True``; see the module docstring. ``classify`` sees a small body whole; a large 2xx
     body is judged by ``judge_unread`` from its status and headers (default ``ok``: the caller's parser finds a
-    document that is an error or ends early)."""
+    document that is an error or ends early). ``report`` names a ``kind="report"`` call's report in errors
+    (default: the URL's last path segment)."""
     judge = _classify_streamed(classify or session.classifier.classify, judge_unread)
-    runs = ReportRuns(report_name(prepared.url or "")) if kind == "report" else None
+    runs = ReportRuns(report or report_name(prepared.url or "")) if kind == "report" else None
 
     def reopen() -> requests.Response:
         response = session.send(
