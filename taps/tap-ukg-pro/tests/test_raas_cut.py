@@ -73,7 +73,8 @@ def test_retrieve_report_waits_the_page_read_timeout_and_is_retried_like_a_page(
     with sent_timeouts() as sent:
         whole = tap.raas.run_report(JOB_CODES)
     fetches = [s.read for s in sent if "BIStreamingService" in (s.request.url or "")]
-    assert fetches and set(fetches) == {7}
+    assert fetches
+    assert set(fetches) == {7}
     assert [s.read for s in sent if b"ExecuteReport" in s.body] == [60]
     resets = sandbox.faults.add("ukg_pro", "/services/BIStreamingService", FaultSpec("reset", times=3))
     assert _tap(url).raas.run_report(JOB_CODES) == whole
