@@ -271,3 +271,26 @@ def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url
     found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
     assert found.returncode != 0
     assert "employee_details" in found.stderr
+
+
+def test_shape_errors_name_the_field_and_quote_no_vendor_value(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L7: an answer in another shape stops naming the field and what kind of value it holds, never the
+    value itself (an e-mail, a name, an account id is personal data; errors reach logs unredacted)."""
+    secret = "ann.lee@private.example"
+    row = {"id": 7, "employee_id": "E1", "dates": {}}
+    cases: list[tuple[dict[str, t.Any], t.Any, str]] = [
+        (row, {**row, "managers": secret}, "'managers' is a string"),
+        (row, {**row, "managers": [{"index": 0, "empl_ref": secret}]}, "'managers[].empl_ref' is a string"),
+        (row, {**row, "cost_centers_info": secret}, "'cost_centers_info' is a string"),
+        (row, {**row, "cost_centers_info": {"defaults": [secret]}}, "'cost_centers_info.defaults' item is a string"),
+        (row, [secret], "the record is a list"),
+        ({**row, "dates": secret}, None, "'dates' is str"),
+    ]
+    for listed, record, named in cases:
+        ready.v2[V2 + "/employees"] = {"employees": [listed], "_links": {}}
+        ready.v2[V2 + "/employees/7"] = record if record is not None else {**row, "primary_email": "x@y.example"}
+        rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+        assert rc != 0
+        assert named in err, err
+        assert secret not in err
+        assert records == []
