@@ -152,6 +152,25 @@ def test_pay_types_and_jobs_come_from_the_paths_ready_serves(tmp_path: Path, url
     assert [r["id"] for r in by_stream["job_titles"]] == list(range(900, 900 + len(company.jobs)))  # pay info's ids
 
 
+def test_pay_types_and_jobs_are_keyed_by_the_id_ready_confirms(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L9: keyed by ``code``, which no public source shows on these answers, a tenant whose items carry no
+    ``code`` landed every row with a null key (dead-lettered or merged into one by a target). Keyed by ``id``, the
+    field pay info names, every row lands with its own key."""
+    ready.v2["/ta/rest/v1/company/pay-types"] = {"pay_types": [{"id": 11, "name": "Regular"}, {"id": 12, "name": "OT"}]}
+    ready.v2[V2 + "/lookup/jobs"] = {"items": [{"id": 900, "name": "Cook"}, {"id": 901, "name": "Server"}]}
+    config = fake_config(ready)
+    write_json(tmp_path / "config.json", config)
+    found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
+    write_json(tmp_path / "catalog.json", select_streams(json.loads(found.stdout), {"pay_types", "job_titles"}))
+    synced = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--catalog", "catalog.json"], tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    keys = {m["stream"]: m["key_properties"] for m in messages if m["type"] == "SCHEMA"}
+    assert keys == {"pay_types": ["id"], "job_titles": ["id"]}
+    rows = [(m["stream"], m["record"]["id"]) for m in messages if m["type"] == "RECORD"]
+    assert sorted(rows) == [("job_titles", 900), ("job_titles", 901), ("pay_types", 11), ("pay_types", 12)]
+
+
 def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
     """The documented list item has no e-mail, manager or cost center; each employee's full record
     (``GET .../employees/{id}``: ``primary_email``, ``managers[].empl_ref.account_id``,

@@ -262,10 +262,13 @@ class EmployeePayInfoStream(EmployeeResourceStream):
 
 
 class ConfigStream(ReadyStream):
-    """A company configuration list (``/config/<resource>``), one response, rows under ``records_jsonpath``."""
+    """A company configuration list (``/config/<resource>``), one response, rows under ``records_jsonpath``. Keyed
+    by ``id``: the one field a public Ready client reads on pay types and jobs (it indexes both by ``id``, as pay
+    info's ``pay_type.id`` / ``default_job.id`` name them); ``code`` is read where the emulator puts it but is
+    unconfirmed on the real answers, and a missing key would land every row with a null key (review26a L9)."""
 
     xlr8_truth_type = "configuration"
-    primary_keys: t.ClassVar[list[str]] = ["code"]
+    primary_keys: t.ClassVar[list[str]] = ["id"]
 
 
 class CostCentersStream(ConfigStream):
