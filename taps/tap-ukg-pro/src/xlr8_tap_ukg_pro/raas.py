@@ -297,7 +297,9 @@ class RaasClient:
         """Start the report; returns its ReportKey. Resent after a failure whose outcome is unknown (unlike a Bulk
         job's create or an ESS submit, ``idempotent=False``): a second execution leaves the first one unread on the
         tenant, where it expires; no row is read twice (only the answered key is read) and UKG documents no limit a
-        stray execution spends, while stopping the run on every 5xx would lose the sync (test_raas: 503 twice)."""
+        stray execution spends, while stopping the run on every 5xx would lose the sync (test_raas: 503 twice). An
+        answer lost after the tenant may have run it (a reset, a cut body, a read timeout, 500/502/504) is resent
+        once only (``kind="report"``, F13): each execution runs the whole report."""
         nodes = []
         for name, value in (parameters or {}).items():
             for one in value if isinstance(value, list | tuple) else [value]:
