@@ -214,16 +214,16 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                 current.close()
                 cuts += 1
                 reason = describe_exception(exc)
-                stopped = stream.runs.give_up_reason(
-                    f"broke off after {delivered} bytes: {reason}", False, session.policy
-                ) if stream.runs is not None else None  # fmt: skip
-                if stopped is not None:
-                    raise StreamedBodyError(
-                        f"{session.product}: {what}: {stopped}; rows read so far were emitted, nothing is "
-                        "bookmarked past them",
-                        path=path,
-                    ) from None
-                if stream.runs is None and cuts >= session.policy.max_attempts:
+                if stream.runs is not None:  # a report: each re-send runs it again, so once only (F13)
+                    problem = f"broke off after {delivered} bytes: {reason}"
+                    stopped = stream.runs.give_up_reason(problem, False, session.policy)
+                    if stopped is not None:
+                        raise StreamedBodyError(
+                            f"{session.product}: {what}: {stopped}; rows read so far were emitted, nothing is "
+                            "bookmarked past them",
+                            path=path,
+                        ) from None
+                elif cuts >= session.policy.max_attempts:
                     raise StreamedBodyError(
                         f"{session.product}: {what} broke off after {delivered} bytes ({reason}) {cuts} times; "
                         "rows read so far were emitted, nothing is bookmarked past them: run again",
