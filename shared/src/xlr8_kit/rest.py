@@ -102,8 +102,10 @@ KIT_SETTINGS = th.PropertiesList(
             th.Property(
                 "report_read_timeout",
                 th.NumberType,
-                description="Seconds a report call (Workday RaaS, UKG Pro RaaS) waits for its answer while the "
-                "tenant runs the report (default 1800); a timeout re-runs it once, with a warning, then fails.",
+                description="Seconds a report call waits for its answer while the tenant runs the report "
+                "(default 1800). Used by Workday RaaS, UKG Pro ExecuteReport and UKG Ready report runs only; other "
+                "taps make no such call. A run that times out, breaks off or fails after reaching the tenant is run "
+                "once more, with a warning, then the run fails naming the report.",
             ),
             th.Property("max_attempts", th.IntegerType, description="Attempts per request, retries included."),
             th.Property("max_retry_after", th.NumberType, description="Longest Retry-After honoured (s)."),
@@ -111,7 +113,13 @@ KIT_SETTINGS = th.PropertiesList(
             th.Property("rate_burst", th.NumberType, description="Requests allowed back to back (token bucket)."),
             th.Property("backoff_base", th.NumberType, description="First backoff step (s); doubles per retry."),
             th.Property("backoff_max", th.NumberType, description="Longest single backoff step (s)."),
-            th.Property("max_elapsed", th.NumberType, description="Wall-clock budget per request, waits included."),
+            th.Property(
+                "max_elapsed",
+                th.NumberType,
+                description="Wall-clock budget per request, waits included. A report call (report_read_timeout) "
+                "gets at least 2 x (connect_timeout + report_read_timeout) + backoff_max, room for its one re-run: "
+                "lower report_read_timeout to shorten it.",
+            ),
             th.Property(
                 "breaker_fail_max",
                 th.IntegerType,

@@ -6,7 +6,8 @@
   a larger 2xx body is left unread for the caller.
 - ``body_chunks``: the body's bytes. A connection cut mid-transfer re-sends the request and resumes after the bytes
   already handed out, once the re-sent body's prefix has proven identical (SHA-256); a body that changed, or cuts
-  beyond the policy's ``max_attempts``, raise ``ServerUnavailableError``: never a silently shorter document.
+  beyond the policy's ``max_attempts``, raise ``ServerUnavailableError``: never a silently shorter document. A
+  report (``kind="report"``), whose every request runs it on the tenant, is asked again once only (F13).
 - ``JsonArrayItems``: the items of one top-level array member (``{"Report_Entry": [...]}``), each decoded by
   ``loads_exact`` (fractions as ``Decimal``) from its own bytes; a document that ends early raises.
 - ``Base64Stream``: incremental base64 (whitespace ignored, strictly validated, like ``b64decode(validate=True)``).
@@ -32,7 +33,7 @@ import requests
 
 from xlr8_kit.http.classify import Verdict
 from xlr8_kit.http.errors import ServerUnavailableError
-from xlr8_kit.http.session import ResilientSession, describe_exception, path_of
+from xlr8_kit.http.session import CUT_MARK, ReportRuns, ResilientSession, describe_exception, path_of, report_name
 from xlr8_kit.singer_io import loads_exact
 
 logger = logging.getLogger("xlr8_kit.streaming")
@@ -63,6 +64,8 @@ class _Stream:
     rest: Iterator[bytes] | None
     reopen: Callable[[], requests.Response]
     session: ResilientSession
+    #: A report's failed runs, shared with the session's attempts (None: not a report, cuts bounded by attempts).
+    runs: ReportRuns | None = None
 
 
 def send_streamed(
@@ -74,11 +77,14 @@ def send_streamed(
     allow_redirects: bool = True,
     kind: str = "api",
     judge_unread: Callable[[requests.Response], Verdict] | None = None,
+    report: str | None = None,
 ) -> requests.Response:
     """Send with ``stream=True``; see the module docstring. ``classify`` sees a small body whole; a large 2xx
     body is judged by ``judge_unread`` from its status and headers (default ``ok``: the caller's parser finds a
-    document that is an error or ends early)."""
+    document that is an error or ends early). ``report`` names a ``kind="report"`` call's report in errors
+    (default: the URL's last path segment)."""
     judge = _classify_streamed(classify or session.classifier.classify, judge_unread)
+    runs = ReportRuns(report or report_name(prepared.url or "")) if kind == "report" else None
 
     def reopen() -> requests.Response:
         response = session.send(
@@ -87,12 +93,14 @@ def send_streamed(
             authenticate=authenticate,
             allow_redirects=allow_redirects,
             kind=kind,
+            report_runs=runs,
             stream=True,
         )
         stream = response.__dict__.get("_xlr8_stream")
         if isinstance(stream, _Stream):
             stream.reopen = reopen
             stream.session = session
+            stream.runs = runs
         return response
 
     return reopen()
@@ -133,9 +141,10 @@ def _peek(response: requests.Response) -> bool:
         else:
             response.__dict__["_xlr8_stream"] = _Stream(b"".join(pieces), chunks, _no_reopen, t.cast("t.Any", None))
             return False
-    except CUT_EXCEPTIONS:
-        response._content = b""  # a part of a body is no error text: the session logs "HTTP 200" and retries
+    except CUT_EXCEPTIONS as exc:
+        response._content = b""  # a part of a body is no error text: the session retries, saying why
         response.__dict__["_content_consumed"] = True
+        response.__dict__[CUT_MARK] = exc
         raise
     response._content = b"".join(pieces)
     response.__dict__["_content_consumed"] = True
@@ -205,7 +214,16 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                 current.close()
                 cuts += 1
                 reason = describe_exception(exc)
-                if cuts >= session.policy.max_attempts:
+                if stream.runs is not None:  # a report: each re-send runs it again, so once only (F13)
+                    problem = f"broke off after {delivered} bytes: {reason}"
+                    stopped = stream.runs.give_up_reason(problem, False, session.policy)
+                    if stopped is not None:
+                        raise StreamedBodyError(
+                            f"{session.product}: {what}: {stopped}; rows read so far were emitted, nothing is "
+                            "bookmarked past them",
+                            path=path,
+                        ) from None
+                elif cuts >= session.policy.max_attempts:
                     raise StreamedBodyError(
                         f"{session.product}: {what} broke off after {delivered} bytes ({reason}) {cuts} times; "
                         "rows read so far were emitted, nothing is bookmarked past them: run again",
@@ -213,8 +231,10 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                     ) from None
                 wait = session.backoff.delay(cuts)
                 logger.warning(
-                    "%s: %s broke off after %d bytes (%s); asking again in %.1f s and resuming after them",
+                    "%s: %s broke off after %d bytes (%s); asking again in %.1f s and resuming after them%s",
                     session.product, what, delivered, reason, wait,
+                    f" (report {stream.runs.report!r} runs once more on the tenant, and not after another failure)"
+                    if stream.runs is not None else "",
                 )  # fmt: skip
                 session.sleep(wait)
                 current = stream.reopen()

@@ -94,3 +94,18 @@ def test_other_errors_in_a_200_on_an_employee_record_still_stop(
     with pytest.raises(Exception, match="Invalid API key"):
         _sync(ready_config(url, employee_details=True), {"employees"}, fake)
     assert fake.sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_flat_top_level_code_100_is_not_taken_for_the_rate_limit(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, status: int
+) -> None:
+    """review26a L4: only ``errors[].code == 100`` is Ready's rate limit. An answer ``{"code": 100, ...}`` (no
+    ``errors`` list) stops at once with its own error, not after minutes of 60 s waits."""
+    flat = json.dumps({"code": 100, "message": "Invalid company"})
+    sandbox.faults.add("ukg_ready", EMPLOYEES, FaultSpec("status", status=status, body=flat))
+    fake = FakeTime()
+    with pytest.raises(Exception, match="Invalid company") as info:
+        _sync(ready_config(url), {"employees"}, fake)
+    assert not isinstance(info.value, RateLimitedError)
+    assert fake.sleeps == []  # told at once

@@ -152,6 +152,25 @@ def test_pay_types_and_jobs_come_from_the_paths_ready_serves(tmp_path: Path, url
     assert [r["id"] for r in by_stream["job_titles"]] == list(range(900, 900 + len(company.jobs)))  # pay info's ids
 
 
+def test_pay_types_and_jobs_are_keyed_by_the_id_ready_confirms(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L9: keyed by ``code``, which no public source shows on these answers, a tenant whose items carry no
+    ``code`` landed every row with a null key (dead-lettered or merged into one by a target). Keyed by ``id``, the
+    field pay info names, every row lands with its own key."""
+    ready.v2["/ta/rest/v1/company/pay-types"] = {"pay_types": [{"id": 11, "name": "Regular"}, {"id": 12, "name": "OT"}]}
+    ready.v2[V2 + "/lookup/jobs"] = {"items": [{"id": 900, "name": "Cook"}, {"id": 901, "name": "Server"}]}
+    config = fake_config(ready)
+    write_json(tmp_path / "config.json", config)
+    found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
+    write_json(tmp_path / "catalog.json", select_streams(json.loads(found.stdout), {"pay_types", "job_titles"}))
+    synced = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--catalog", "catalog.json"], tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    messages = parse_singer_messages(synced.stdout)
+    keys = {m["stream"]: m["key_properties"] for m in messages if m["type"] == "SCHEMA"}
+    assert keys == {"pay_types": ["id"], "job_titles": ["id"]}
+    rows = [(m["stream"], m["record"]["id"]) for m in messages if m["type"] == "RECORD"]
+    assert sorted(rows) == [("job_titles", 900), ("job_titles", 901), ("pay_types", 11), ("pay_types", 12)]
+
+
 def test_employee_details_restore_email_manager_and_cost_center(tmp_path: Path, url: str, sandbox: Sandbox) -> None:
     """The documented list item has no e-mail, manager or cost center; each employee's full record
     (``GET .../employees/{id}``: ``primary_email``, ``managers[].empl_ref.account_id``,
@@ -271,3 +290,26 @@ def test_employee_details_not_a_boolean_is_refused_naming_it(tmp_path: Path, url
     found = run_tap_cli("tap-ukg-ready", ["--config", "config.json", "--discover"], tmp_path)
     assert found.returncode != 0
     assert "employee_details" in found.stderr
+
+
+def test_shape_errors_name_the_field_and_quote_no_vendor_value(tmp_path: Path, ready: FakeReady) -> None:
+    """review26a L7: an answer in another shape stops naming the field and what kind of value it holds, never the
+    value itself (an e-mail, a name, an account id is personal data; errors reach logs unredacted)."""
+    secret = "ann.lee@private.example"
+    row = {"id": 7, "employee_id": "E1", "dates": {}}
+    cases: list[tuple[dict[str, t.Any], t.Any, str]] = [
+        (row, {**row, "managers": secret}, "'managers' is a string"),
+        (row, {**row, "managers": [{"index": 0, "empl_ref": secret}]}, "'managers[].empl_ref' is a string"),
+        (row, {**row, "cost_centers_info": secret}, "'cost_centers_info' is a string"),
+        (row, {**row, "cost_centers_info": {"defaults": [secret]}}, "'cost_centers_info.defaults' item is a string"),
+        (row, [secret], "the record is a list"),
+        ({**row, "dates": secret}, None, "'dates' is str"),
+    ]
+    for listed, record, named in cases:
+        ready.v2[V2 + "/employees"] = {"employees": [listed], "_links": {}}
+        ready.v2[V2 + "/employees/7"] = record if record is not None else {**row, "primary_email": "x@y.example"}
+        rc, records, err = cli_sync(tmp_path, {**fake_config(ready), "employee_details": True}, {"employees"})
+        assert rc != 0
+        assert named in err, err
+        assert secret not in err
+        assert records == []

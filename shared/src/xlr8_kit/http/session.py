@@ -21,9 +21,12 @@ CONTRACT (helpers build against this; keep the names):
   every attempt (so a retry after a long wait carries a fresh token); if it has a ``force_refresh()`` method, a 401
   triggers one forced refresh and one retry, and a second 401 raises ``ReauthorizationRequiredError``. ``kind``
   labels the audit line (``api``, ``token``, ``secrets``, ``report``). ``kind="report"`` is a call the tenant
-  answers only once it has run a report (Workday RaaS, UKG Pro ExecuteReport/RetrieveReport): it waits
-  ``report_read_timeout`` for its answer, not the pages' ``read_timeout``, and a read timeout runs it again once,
-  with a warning, and then stops, since every attempt runs the whole report on the tenant (F13).
+  answers only once it has run a report (Workday RaaS, UKG Pro ExecuteReport, UKG Ready report runs): it waits
+  ``report_read_timeout`` for its answer, not the pages' ``read_timeout``, and an attempt that may have run the
+  report and still failed (a read timeout, a reset or a body cut after the request was sent, a 500/502/504) runs
+  it again once, with a warning, and then stops naming the report, since every attempt runs the whole report on
+  the tenant (F13). ``report_runs`` (a ``ReportRuns``) carries that count across the re-sends of one streamed
+  report (``xlr8_kit.streaming``).
   ``idempotent=False`` (a job's create) is resent only when it certainly did not reach the server or was certainly
   not applied (a connect failure, 429, 503 with Retry-After, 408, 425); any other failure raises
   ``OutcomeUnknownError``: a resend could make a second job.
@@ -221,6 +224,58 @@ def path_of(url: str) -> str:
 _SSL_REASON = re.compile(r"\[SSL(?:: [A-Z_]+)?\] ([^(\]]+)")
 
 
+def is_read_timeout(exc: BaseException | None) -> bool:
+    """A read timeout, as requests raises it or as ``read_whole_body`` maps urllib3's (a ``ConnectionError``)."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    if exc is None:
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args
+    ):
+        return True
+    return "Read timed out" in str(exc)
+
+
+#: The exception that cut a response's body while its classifier read it (``xlr8_kit.streaming``): what a retry says.
+CUT_MARK = "_xlr8_cut"
+
+#: Report runs that may fail after the tenant ran them before the report is given up: one re-run (F13).
+REPORT_RERUNS = 1
+
+
+@dataclass
+class ReportRuns:
+    """The attempts of one report request that may have run the report on the tenant and still failed, shared by
+    every re-send of it (a streamed report asked again after its body broke off): past ``REPORT_RERUNS`` the report
+    is not run again, whatever ``http.max_attempts`` allows pages (F13)."""
+
+    report: str
+    failed: int = 0
+
+    def give_up_reason(self, problem: str, timed_out: bool, policy: HttpPolicy) -> str | None:
+        """Count one failed run; the reason to stop once the re-run is spent too, else None."""
+        self.failed += 1
+        if self.failed <= REPORT_RERUNS:
+            return None
+        if timed_out:
+            return (
+                f"report {self.report!r}: no answer within http.report_read_timeout={policy.report_read_timeout:g} "
+                "s, twice; not run again, since every attempt runs the whole report on the tenant: raise "
+                "http.report_read_timeout or narrow the report (prompts, date windows)"
+            )
+        return (
+            f"report {self.report!r} failed twice after the tenant ran it ({problem}); not run again, since every "
+            "attempt runs the whole report on the tenant (http.max_attempts counts page requests, not report runs): "
+            "run again later, or narrow the report (prompts, date windows)"
+        )
+
+
+def report_name(url: str) -> str:
+    """The report a URL runs, for messages: its last path segment (a Workday RaaS report's name)."""
+    return path_of(url).rstrip("/").rsplit("/", 1)[-1] or path_of(url)
+
+
 def describe_exception(exc: BaseException) -> str:
     """A short, URL-free reason: requests' own messages embed the full URL, query string included."""
     text = str(exc)
@@ -229,7 +284,7 @@ def describe_exception(exc: BaseException) -> str:
         return f"TLS verification failed: {found.group(1).strip() if found else 'certificate rejected'}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect timeout"
-    if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
+    if is_read_timeout(exc):
         return "read timeout"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "body truncated mid-transfer"
@@ -576,6 +631,7 @@ class ResilientSession(requests.Session):
         kind: str = "api",
         policy: HttpPolicy | None = None,
         idempotent: bool = True,
+        report_runs: ReportRuns | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         """``policy`` replaces the session's for this call only (a courtesy call such as aborting a server-side job
@@ -615,9 +671,10 @@ class ResilientSession(requests.Session):
         kwargs.pop("timeout", None)  # the policy decides; never None (wait forever) nor the SDK's 300 s
         classify = classify or self.classifier.classify
         policy = policy or self.policy
+        runs: ReportRuns | None = None
         if kind == "report":
             policy = policy.for_report()
-        report_timeouts = 0
+            runs = report_runs or ReportRuns(report_name(url))
         breaker: CircuitBreaker | _NoBreaker = (
             _NO_BREAKER if policy.bypass_breaker else self.breakers.get(origin_of(url))
         )
@@ -707,7 +764,12 @@ class ResilientSession(requests.Session):
                         breaker.record_attempt_failure()
                     else:
                         breaker.release()
-                    last_problem = self._describe_response(response)
+                    cut = response.__dict__.get(CUT_MARK)
+                    last_problem = (
+                        f"HTTP {status}, body {describe_exception(cut)}"
+                        if isinstance(cut, BaseException)
+                        else self._describe_response(response)
+                    )
                     if retry_after is not None and retry_after > policy.max_retry_after:
                         until = format_until(self.wall(), retry_after)
                         response.close()
@@ -762,19 +824,15 @@ class ResilientSession(requests.Session):
                 if host_failed:
                     breaker.record_failure()
                 self._give_up_unsure(label, path, response, last_problem)
-            report_timed_out = kind == "report" and response is None and last_problem == "read timeout"
-            if report_timed_out:
-                report_timeouts += 1
-                if report_timeouts > 1:
-                    breaker.record_failure()
-                    self._give_up(
-                        label,
-                        path,
-                        None,
-                        f"no answer within http.report_read_timeout={policy.report_read_timeout:g} s, twice; not "
-                        "run again, since every attempt runs the whole report on the tenant: raise "
-                        "http.report_read_timeout or narrow the report (prompts, date windows)",
-                    )
+            rerun = runs is not None and _report_may_have_run(outcome, retry_after)
+            timed_out = is_read_timeout(outcome.error if response is None else response.__dict__.get(CUT_MARK))
+            if rerun:
+                assert runs is not None
+                reason = runs.give_up_reason(last_problem, timed_out, policy)
+                if reason is not None:
+                    if host_failed:
+                        breaker.record_failure()
+                    self._give_up(label, path, response, reason)
             elapsed = self.clock() - started
             if attempt >= policy.max_attempts:
                 if host_failed:
@@ -795,13 +853,24 @@ class ResilientSession(requests.Session):
                     f"gave up after {attempt} attempts: waiting {wait:.1f} s more would exceed "
                     f"http.max_elapsed={policy.max_elapsed:g} s: {last_problem}",
                 )
-            if report_timed_out:
-                logger.warning(
-                    "%s: no answer within http.report_read_timeout=%g s; running the report once more (the tenant "
-                    "runs it again)",
-                    label,
-                    policy.report_read_timeout,
-                )
+            if rerun:
+                assert runs is not None
+                if timed_out:
+                    logger.warning(
+                        "%s: no answer within http.report_read_timeout=%g s; running the report once more (%r: the "
+                        "tenant runs it again)",
+                        label,
+                        policy.report_read_timeout,
+                        runs.report,
+                    )
+                else:
+                    logger.warning(
+                        "%s: %s after the tenant may have run it; running the report once more (%r: the tenant runs "
+                        "it again), and not after another failure",
+                        label,
+                        last_problem,
+                        runs.report,
+                    )
             logger.warning(
                 "%s: %s on attempt %d/%d; retrying in %.1f s", label, last_problem, attempt, policy.max_attempts, wait
             )
@@ -1013,6 +1082,16 @@ def _certainly_not_applied(outcome: _Attempt, retry_after: float | None) -> bool
             return True
         return status == 503 and retry_after is not None
     return _never_sent(outcome.error)
+
+
+def _report_may_have_run(outcome: _Attempt, retry_after: float | None) -> bool:
+    """May this failed attempt of a report call have run the report on the tenant? Yes unless it never reached the
+    server or its answer says it was not served: a read timeout, a reset or cut body after the request was sent, a
+    500/502/504 (a gateway gives up while the tenant runs on) all count; a 503 (unavailable, with or without
+    Retry-After), 429, 408 or a connection never made do not."""
+    if outcome.response is not None and outcome.response.status_code == 503:
+        return False
+    return not _certainly_not_applied(outcome, retry_after)
 
 
 def _never_sent(error: BaseException | None) -> bool:

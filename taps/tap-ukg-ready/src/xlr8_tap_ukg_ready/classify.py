@@ -13,17 +13,17 @@ _ERRORS = frozenset({"errors"})
 #: UKG Ready's rate-limit error: ``{"errors": [{"code": 100, "message": ...}]}`` (a public UKG Ready client retries
 #: exactly this code, whatever the HTTP status; the status is not documented publicly).
 RATE_LIMIT_CODE = 100
-_ERRORS_AND_CODE = frozenset({"errors", "code"})
 
 
 def rate_limit_error(response: requests.Response) -> bool:
-    """Whether ``response``'s JSON body is Ready's rate-limit error: code 100 in ``errors[]`` (or a bare ``code``)."""
-    data = json_members(response, _ERRORS_AND_CODE)
-    if not isinstance(data, dict):
+    """Whether ``response``'s JSON body is Ready's rate-limit error: code 100 in ``errors[]``, the one shape the
+    evidence shows. A flat top-level ``{"code": 100}`` is not taken for it (review26a L4): an answer of that shape
+    that means something else would be waited on for minutes before its real error was told."""
+    data = json_members(response, _ERRORS)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
         return False
-    errors = data.get("errors")
-    found = [*(errors if isinstance(errors, list) else []), data]
-    return any(isinstance(item, dict) and item.get("code") == RATE_LIMIT_CODE for item in found)
+    return any(isinstance(item, dict) and item.get("code") == RATE_LIMIT_CODE for item in errors)
 
 
 class ReadyClassifier(ResponseClassifier):

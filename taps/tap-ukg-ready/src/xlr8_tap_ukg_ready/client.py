@@ -169,8 +169,8 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
             value = row.get(outer)
             if value is not None and not isinstance(value, dict):
                 return (
-                    f"ukg_ready stream {self.name!r}: {outer!r} is {type(value).__name__} {str(value)[:60]!r}, "
-                    f"where UKG documents an object (with {inner!r})"
+                    f"ukg_ready stream {self.name!r}: {outer!r} is {type(value).__name__} (its value not shown: it "
+                    f"may be personal data), where UKG documents an object (with {inner!r})"
                 )
         return None
 

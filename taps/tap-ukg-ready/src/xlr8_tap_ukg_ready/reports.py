@@ -35,6 +35,7 @@ from xlr8_kit.columns import (
 )
 from xlr8_kit.http.classify import Verdict
 from xlr8_kit.http.errors import ClientRequestError, ServerUnavailableError
+from xlr8_kit.http.session import ReportRuns
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.streaming import StreamedBodyError, body_chunks, send_streamed
 from xlr8_tap_ukg_ready.classify import ReadyClassifier
@@ -84,6 +85,11 @@ class ReportRef:
     @property
     def path(self) -> str:
         return f"/ta/rest/v1/report/{self.kind}/{self.id}"
+
+    @property
+    def name(self) -> str:
+        """How errors name the report: ``saved/1001``."""
+        return f"{self.kind}/{self.id}"
 
 
 @dataclass(frozen=True)
@@ -304,11 +310,17 @@ class ReportClient:
         self.base_url = base_url.rstrip("/")
         self.redact = redact
 
-    def get_json(self, path: str, params: dict[str, t.Any] | None = None) -> t.Any:
-        """An authenticated GET of a ``/ta/rest`` path answered with JSON (errors raised, vendor body redacted)."""
+    def get_json(self, path: str, params: dict[str, t.Any] | None = None, *, report: str | None = None) -> t.Any:
+        """An authenticated GET of a ``/ta/rest`` path answered with JSON (errors raised, vendor body redacted);
+        ``report`` (its name) for a report run, which runs the report on the tenant: ``kind="report"``, so it waits
+        ``http.report_read_timeout`` and is run again at most once (F13, review26a L10)."""
         request = requests.Request("GET", self.base_url + path, params=params, headers={"Accept": "application/json"})
         response = self.session.send(
-            self.session.prepare_request(request), authenticate=self.auth, classify=self._json_verdict
+            self.session.prepare_request(request),
+            authenticate=self.auth,
+            classify=self._json_verdict,
+            kind="api" if report is None else "report",
+            report_runs=None if report is None else ReportRuns(report),
         )
         self._raise_for(response, path)
         try:
@@ -382,7 +394,7 @@ class ReportClient:
         prove ``date_format``'s day/month order (``proven_blocks``). Every name in ``expected`` (the metadata's)
         must be a column of the answer, once (``check_header``)."""
         if fmt == "json":
-            data = self.get_json(ref.path)
+            data = self.get_json(ref.path, report=ref.name)
             names = [str(c.get("name")) if isinstance(c, dict) else "" for c in data.get("columns") or []]
             check_header(names, expected)
             for row in data.get("rows") or []:
@@ -396,13 +408,15 @@ class ReportClient:
 
     def report_blocks(self, ref: ReportRef) -> Iterator[tuple[list[str], list[list[str]]]]:
         """The CSV report's header and the cells of its non-empty rows, a block at a time, read as they arrive
-        (``read_csv_blocks``)."""
+        (``read_csv_blocks``). Every GET runs the report on the tenant: ``kind="report"`` (F13, review26a L10)."""
         request = requests.Request("GET", self.base_url + ref.path, headers={"Accept": "text/csv"})
         response = send_streamed(
             self.session,
             self.session.prepare_request(request),
             authenticate=self.auth,
             classify=_STATUS.classify_status,
+            kind="report",
+            report=ref.name,
         )
         with response:
             if response.status_code >= 400:  # error answers are read whole
@@ -420,7 +434,7 @@ class ReportClient:
                 for names, block in read_csv_blocks(response):
                     yield names, block
                     read += len(block)
-            except StreamedBodyError as exc:  # cut more often than max_attempts (each cut is resumed first)
+            except StreamedBodyError as exc:  # cut again after its one re-run (F13), or changed between runs
                 raise ServerUnavailableError(
                     self.redact(
                         f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows ({exc}); the rows read "

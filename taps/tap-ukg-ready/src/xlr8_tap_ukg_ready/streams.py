@@ -101,7 +101,9 @@ class EmployeesStream(ReadyStream):
                 path=exc.path,
             ) from None
         if not isinstance(record, dict):
-            raise ReadyShapeError(f"ukg_ready employee {account_id}: the record is not an object: {str(record)[:60]!r}")
+            raise ReadyShapeError(
+                f"ukg_ready employee {account_id}: the record is {_kind(record)}, where UKG documents an object"
+            )
         return record
 
     def _with_details(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -143,6 +145,16 @@ def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:
     return columns
 
 
+def _kind(value: t.Any) -> str:
+    """What a value in an unexpected shape is, for an error: its JSON kind only, never its text (an account id, a
+    name or an e-mail is personal data, and errors reach logs unredacted: review26a L7)."""
+    if isinstance(value, dict):
+        return f"an object with keys {sorted(map(str, value))[:8]}"
+    return {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def _listed_at(item: dict[str, t.Any]) -> int:
     """An indexed item's ``index`` (one without an integer index sorts last)."""
     index = item.get("index")
@@ -157,23 +169,23 @@ def employee_details(record: dict[str, t.Any], trees: t.Iterable[int]) -> dict[s
     where = f"ukg_ready employee {record.get('id')}"
     managers = record.get("managers") or []
     if not isinstance(managers, list) or not all(isinstance(m, dict) for m in managers):
-        raise ReadyShapeError(f"{where}: 'managers' is {str(managers)[:60]!r}, where UKG documents a list of objects")
+        raise ReadyShapeError(f"{where}: 'managers' is {_kind(managers)}, where UKG documents a list of objects")
     first: dict[str, t.Any] = min(managers, key=_listed_at, default={})
     ref = first.get("empl_ref") or {}
     if not isinstance(ref, dict):
-        raise ReadyShapeError(f"{where}: 'managers[].empl_ref' is {str(ref)[:60]!r}, where UKG documents an object")
+        raise ReadyShapeError(f"{where}: 'managers[].empl_ref' is {_kind(ref)}, where UKG documents an object")
     info = record.get("cost_centers_info") or {}
     defaults = info.get("defaults") if isinstance(info, dict) else None
     if not isinstance(info, dict) or not isinstance(defaults or [], list):
         raise ReadyShapeError(
-            f"{where}: 'cost_centers_info' is {str(info)[:60]!r}, where UKG documents {{defaults: [{{index, value}}]}}"
+            f"{where}: 'cost_centers_info' is {_kind(info)}, where UKG documents {{defaults: [{{index, value}}]}}"
         )
     by_tree: dict[t.Any, t.Any] = {}
     for item in defaults or []:
         value = item.get("value") if isinstance(item, dict) else None
         if not isinstance(value, dict):
             raise ReadyShapeError(
-                f"{where}: 'cost_centers_info.defaults' item {str(item)[:60]!r} is not {{index, value: {{id}}}}"
+                f"{where}: a 'cost_centers_info.defaults' item is {_kind(item)}, not {{index, value: {{id}}}}"
             )
         by_tree[item.get("index")] = value.get("id")
     flat = {
@@ -250,10 +262,13 @@ class EmployeePayInfoStream(EmployeeResourceStream):
 
 
 class ConfigStream(ReadyStream):
-    """A company configuration list (``/config/<resource>``), one response, rows under ``records_jsonpath``."""
+    """A company configuration list (``/config/<resource>``), one response, rows under ``records_jsonpath``. Keyed
+    by ``id``: the one field a public Ready client reads on pay types and jobs (it indexes both by ``id``, as pay
+    info's ``pay_type.id`` / ``default_job.id`` name them); ``code`` is read where the emulator puts it but is
+    unconfirmed on the real answers, and a missing key would land every row with a null key (review26a L9)."""
 
     xlr8_truth_type = "configuration"
-    primary_keys: t.ClassVar[list[str]] = ["code"]
+    primary_keys: t.ClassVar[list[str]] = ["id"]
 
 
 class CostCentersStream(ConfigStream):

@@ -1,0 +1,86 @@
+"""F13 for a report whose answer breaks off: every RaaS request runs the whole report on the tenant, so a report
+reset or cut part way (before the first peeked bytes, or while it streams) is run once more with a warning, then
+the run fails naming the report, instead of being run ``max_attempts`` (5) times. The bookmark never moves and no
+record lands cut short."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import pytest
+from click.testing import CliRunner
+
+from xlr8_kit import streaming
+from xlr8_kit.testing.singer_cli import SingerOutput, write_json
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.workday import WorkdayEmulator
+from xlr8_tap_workday.tap import TapWorkday
+
+from .conftest import base_config, run_tap
+from .test_streaming import REPORT_PATH, report_gets, worker_report
+
+EARLIER = "2024-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("fault", "peek"),
+    [
+        ("truncate", None),  # half the body, cut inside the bytes read before the answer is judged
+        ("truncate", 300),  # cut while the rows stream (``body_chunks``): resumed once, then stopped
+        ("reset", None),  # the connection dropped after the request reached the tenant
+    ],
+)
+def test_report_broken_off_twice_runs_twice_then_the_cli_fails_naming_the_report(
+    url: str,
+    emulator: WorkdayEmulator,
+    sandbox: Sandbox,
+    tmp_path: t.Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    peek: int | None,
+) -> None:
+    expected = run_tap(base_config(url, streams=[], reports=[worker_report(url)])).records("worker_report")
+    if peek is not None:
+        monkeypatch.setattr(streaming, "PEEK_BYTES", peek)
+        monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
+    before = len(report_gets(sandbox))
+    cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec(t.cast("t.Any", fault), after=1))  # XSD, then runs
+    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
+    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
+    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(TapWorkday.cli, args)
+    assert isinstance(result.exception, SystemExit)
+    assert result.exit_code != 0
+    assert (cut.seen, cut.fired) == (3, 2)  # the XSD, then the report run twice: not max_attempts (5) times
+    if fault == "truncate":
+        assert report_gets(sandbox)[before:] == [200, 200, 200]  # logged 200, half sent
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert sum("once more" in w for w in warnings) == 1  # said, not silent
+    assert any("report 'XLR8_Workers' failed twice after the tenant ran it" in e for e in errors), errors
+    assert any("http.max_attempts counts page requests, not report runs" in e for e in errors)
+    output = SingerOutput.parse(result.stdout, exact_decimals=True)
+    landed = output.records("worker_report")
+    assert all(record in expected for record in landed)  # whole rows only, none cut short
+    if peek is None:
+        assert landed == []  # the cut came before any row was handed out
+    for state in output.of_type("STATE"):
+        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
+
+
+def test_report_broken_off_once_is_run_again_and_lands_every_row(
+    url: str, emulator: WorkdayEmulator, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one re-run is real: a report reset once lands every row once, and says it ran the report again."""
+    expected = run_tap(base_config(url, streams=[], reports=[worker_report(url)]))
+    sandbox.faults.add("workday", REPORT_PATH, FaultSpec("reset", after=1, times=1))
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0}))
+    assert len(expected.records("worker_report")) > 10
+    assert result.records("worker_report") == expected.records("worker_report")
+    assert result.state == expected.state
+    assert sum("running the report once more ('XLR8_Workers'" in r.getMessage() for r in caplog.records) == 1
