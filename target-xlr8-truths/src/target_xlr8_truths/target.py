@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import typing as t
@@ -412,9 +413,18 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's partial files: no one can load them
+        ended: list[Path] = []
+        stale = remove_stale_under(self.batch_locations.roots, ended)  # killed runs' partial files: no one loads them
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
+        if ended:  # kept (a later target may be sent them), but records in clear: the operator is told how to go on
+            folders = " ".join(sorted({shlex.quote(str(p.parent)) for p in ended}))
+            self.logger.warning(
+                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; a later "
+                "target may still be sent them). Once no run will, `xlr8 batches clean --older-than 2d %s` removes "
+                "those no live process can still read",
+                len(ended), folders,
+            )  # fmt: skip
         try:
             self.spool = Spool(self._spool_root())
         except (SpoolError, OSError) as exc:
