@@ -552,7 +552,43 @@ class TargetXlr8Truths(Target):
             # command ended without one (``__main__``)
             atexit.register(self._store.close)
             self._store.ensure_layout()
+            self._hash_old_dead_letter_keys(self._store)
         return self._store
+
+    def _hash_old_dead_letter_keys(self, store: Store) -> None:
+        """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
+        value in clear: at the store's first open they are hashed with this run's key when it is the project's
+        (its check value in the store), else a WARNING names the store and the command that does it."""
+        from target_xlr8_truths.retention import plaintext_letter_keys, rekey_dead_letters
+
+        found = plaintext_letter_keys(store)
+        if not found:
+            return
+        cipher = self.privacy.cipher
+        recorded = store.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [self.run.project])  # noqa: S608
+        if cipher is not None and recorded and str(recorded[0]) == self.privacy.key_check():
+            changed = rekey_dead_letters(store, cipher.hash, found)
+            self.logger.info(
+                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them",
+                changed, ", ".join(sorted(found)),
+            )  # fmt: skip
+            return
+        if self.config.get("delivery", "duckdb") == "postgres":
+            where = f"PostgreSQL schema {self.config.get('postgres_schema', 'xlr8')}"
+            store_args = (
+                f'--postgres-dsn "$XLR8_POSTGRES_DSN" --postgres-schema {self.config.get("postgres_schema", "xlr8")}'
+            )
+        else:
+            path = str(getattr(store, "path", None) or self.config.get("duckdb_path", ".xlr8/truths.duckdb"))
+            where, store_args = path, f"--duckdb {shlex.quote(path)}"
+        self.logger.warning(
+            "%d dead letter(s) of tables %s in %s keep a PII key column's value in clear in record_key (written "
+            "before dead letters kept it hashed as the table does). Hash them with the project's PII key: "
+            "`xlr8 truths rekey-dead-letters --project %s %s --pii-key-file <the project's key file>`, or run this "
+            "target with that key (pii_key_file / pii_key_credential_id)",
+            sum(len(texts) for _, texts in found.values()), ", ".join(sorted(found)), where, self.run.project,
+            store_args,
+        )  # fmt: skip
 
     @functools.cached_property
     def rows_type(self) -> type[list[dict[str, t.Any]]] | type[RowLines]:
