@@ -434,3 +434,44 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"Hashed the clear PII key values of 1 older dead letter(s) (tables {table})" in again.stderr
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+
+
+def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
+    """As above on PostgreSQL (JSONB keys), a composite key whose second column alone is hashed: the command names
+    the schema, hashes only that place, and the letter keeps the other."""
+    import subprocess
+    import sys
+
+    import psycopg
+
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    config = {"project_id": PROJECT, "delivery": "postgres", "postgres_dsn": postgres_dsn, "postgres_schema": schema,
+              "pii_key_file": str(tmp_path / "pii.key"), "pii_key_create": True}  # fmt: skip
+    props = {"Dept": {"type": "string"}, "SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["Dept", "SSN"])
+    letter = {"Dept": "D1", "SSN": CANARY_SSN, "Salary": "lots"}
+    run = run_target(
+        config, [schema_msg("by_ssn", props, ["Dept", "SSN"], ann), record_msg("by_ssn", letter)], tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    select = f"SELECT CAST(record_key AS VARCHAR) FROM {schema}._dead_letters"
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
+        con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])  # pre-F19
+    other = [schema_msg("things", {"id": {"type": "integer"}}, ["id"]), record_msg("things", {"id": 1})]
+    warned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    assert f"in PostgreSQL schema {schema} keep a PII key column's value in clear" in warned.stderr
+    assert postgres_dsn not in warned.stderr
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
+         "--postgres-dsn", postgres_dsn, "--postgres-schema", schema, "--pii-key-file", config["pii_key_file"]],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
+    with psycopg.connect(postgres_dsn) as con:
+        assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
