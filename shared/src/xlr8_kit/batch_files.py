@@ -145,11 +145,13 @@ def clean_ended_runs(roots: t.Iterable[Path], older_than: float, *, dry_run: boo
     cutoff = time.time() - older_than
     result = Cleaning([])
     busy: set[tuple[int, int]] | None = None
-    folders: list[Path] = []
+    folders: dict[Path, None] = {}  # each once, though a root is given twice or lies right under another
     for root in roots:
-        folders.append(root)
+        folders[root.resolve()] = None
         with contextlib.suppress(OSError):
-            folders += sorted(Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False))
+            for e in sorted(os.scandir(root), key=lambda e: e.name):
+                if e.is_dir(follow_symlinks=False):
+                    folders[Path(e.path).resolve()] = None
     for folder in folders:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)

@@ -39,7 +39,7 @@ def test_a_dead_run_s_old_files_go_and_a_live_run_s_stay(tmp_path: Path) -> None
         _age(path, 3600)
     complete = next(p for p in old_run if not p.name.endswith(".partial"))
 
-    dry = _clean("--older-than", "2d", "--dry-run", str(root))
+    dry = _clean("--older-than", "2d", "--dry-run", str(root), str(root / "tap-things"))  # each folder once
     assert dry.returncode == 0, dry.stderr
     assert sorted(dry.stdout.splitlines()[:-1]) == sorted(f"would remove {p}" for p in old_run)
     assert all(p.exists() for p in old_run)  # a dry run removes nothing

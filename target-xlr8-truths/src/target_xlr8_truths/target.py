@@ -418,6 +418,7 @@ class TargetXlr8Truths(Target):
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
         if ended:  # kept (a later target may be sent them), but records in clear: the operator is told how to go on
+            ended = sorted(set(ended))  # a folder under two batch_locations is scanned twice
             folders = " ".join(sorted({shlex.quote(str(p.parent)) for p in ended}))
             self.logger.warning(
                 "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; a later "
