@@ -402,7 +402,7 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert warned.returncode == 0, warned.stderr[-2000:]
     table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
     assert (
-        f"2 dead letter(s) of tables {table} in {store} keep a PII key column's value in clear in record_key"
+        f"2 dead-letter key(s) of tables {table} in {store} keep a PII key column's value in clear in record_key"
         in warned.stderr
     )
     command = f"`xlr8 truths rekey-dead-letters --project {PROJECT.lower()} --duckdb {store} --pii-key-file"

@@ -583,7 +583,7 @@ class TargetXlr8Truths(Target):
             path = str(getattr(store, "path", None) or self.config.get("duckdb_path", ".xlr8/truths.duckdb"))
             where, store_args = path, f"--duckdb {shlex.quote(path)}"
         self.logger.warning(
-            "%d dead letter(s) of tables %s in %s keep a PII key column's value in clear in record_key (written "
+            "%d dead-letter key(s) of tables %s in %s keep a PII key column's value in clear in record_key (written "
             "before dead letters kept it hashed as the table does). Hash them with the project's PII key: "
             "`xlr8 truths rekey-dead-letters --project %s %s --pii-key-file <the project's key file>`, or run this "
             "target with that key (pii_key_file / pii_key_credential_id)",
