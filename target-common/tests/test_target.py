@@ -489,3 +489,42 @@ def test_an_announcement_of_sets_read_whole_is_ignored(url: str, emulator: Commo
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"done": true' in result.stdout
     assert emulator.data.find_po(po["id"])["status"] == "amendment_pending"
+
+
+def test_a_data_stream_other_than_common_s_is_refused_by_name(
+    url: str, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review26c L5, the other half: only the kit's control stream is skipped; a tap's own data stream reaching
+    target-common unmapped (an Oracle ``purchaseOrders``) stops the run naming the stream and mapper-common, before
+    the STATE after it (its rows would otherwise be dropped unseen). Before, the refusal said only "Config validation
+    failed". Orders before it are written as they come (one call per PO, idempotent by po_number)."""
+    from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
+
+    po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
+    messages = singer("purchase_orders", [changed], ["po_number"])
+    unmapped = singer("purchaseOrders", [{"OrderNumber": po["po_number"], "Status": "Open"}], ["OrderNumber"])
+    announced = [
+        {"type": "SCHEMA", "stream": SETS_READ_STREAM, "schema": {"type": "object", "properties": {}},
+         "key_properties": []},
+        {"type": "RECORD", "stream": SETS_READ_STREAM, "record": {"stream": "purchaseOrders", "sets": {}}},
+    ]  # fmt: skip
+    result = pipeline([("target-common", target_config(url, tmp_path))],
+                      [*messages[:-1], *announced, *unmapped[:-1], messages[-1]], tmp_path)  # fmt: skip
+    assert result.returncode != 0
+    assert "got stream 'purchaseOrders' (map it with mapper-common first" in result.stderr, result.stderr[-3000:]
+    assert SETS_READ_STREAM not in result.stderr  # the control stream was skipped, not the reason
+    assert '"done": true' not in result.stdout  # no STATE past rows that did not land
+    assert emulator.data.find_po(po["id"])["status"] == "amendment_pending"  # the PO before it, as it came
+
+
+def test_an_unknown_http_setting_is_refused_by_name(url: str, emulator: CommonEmulator, tmp_path: Path) -> None:
+    """The SDK's CLI logs a ConfigValidationError's ``errors`` only: the refusal of a misspelt ``http`` key said
+    just "Config validation failed"; it names the setting, and nothing is written."""
+    po = next(p for p in emulator.data.purchase_orders() if p["status"] == "confirmed")
+    changed = {"po_number": po["po_number"], "quantity": Decimal(po["quantity"]) + 1, "notes": "ERP raised quantity"}
+    config = target_config(url, tmp_path, http={"max_atempts": 2})
+    result = pipeline([("target-common", config)], singer("purchase_orders", [changed], ["po_number"]), tmp_path)
+    assert result.returncode != 0
+    assert "unknown setting(s) http.max_atempts" in result.stderr, result.stderr[-3000:]
+    assert emulator.data.find_po(po["id"])["status"] == "confirmed"

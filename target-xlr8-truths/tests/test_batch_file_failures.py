@@ -285,7 +285,8 @@ def test_partial_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path:
     names; a target's start removes those under its batch_locations (in a tap's own folder beneath them) whose
     writer and the writer's parent run are gone and that went unwritten for STALE_PARTIAL_IDLE_SECONDS. It keeps the
     killed run's complete file (a later target may still be sent it: review26c M1), a live run's files, a partial
-    written lately (its writer may live in another pid namespace), and any other file."""
+    written lately (its writer may live in another pid namespace), and any other file; it names the complete files'
+    folders and the command that removes them (``xlr8 batches clean``)."""
     from xlr8_kit.batch_files import STALE_PARTIAL_IDLE_SECONDS
     from xlr8_kit.testing.batch_residue import killed_run_files
 
@@ -304,6 +305,9 @@ def test_partial_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path:
     run = run_target({**config, "batch_locations": [str(tmp_path / "batches")]}, [schema], tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Removed 1 BATCH file(s) left in batch_locations by killed runs" in run.stderr
+    # the complete files of ended runs (this one's, tap-other's) are kept, and the operator told how to remove them
+    assert "2 complete BATCH file(s) of runs that ended are kept in batch_locations" in run.stderr
+    assert f"`xlr8 batches clean --older-than 2d {folder.parent / 'tap-other'} {folder}`" in run.stderr
     assert not partial.exists()
     assert complete.exists()
     assert all(p.exists() for p in recent)

@@ -365,3 +365,113 @@ def test_a_changed_pii_action_on_a_landed_column_is_refused(
     assert query(store, "SELECT pii_action FROM _truths_fields WHERE column_name = 'salary'") == [(before,)]
     same = run_target({**config, "pii_policy": {"default": before}}, messages(("e3", "250")), tmp_path)
     assert same.returncode == 0, same.stderr[-2000:]
+
+
+def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_the_next_run_with_the_key(
+    config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """Dead letters written before audit25e F19 (16e03510) kept a PII key column's value in clear in
+    ``record_key``; nothing hashed them. A store with such letters (the old form set in place: what the old target
+    wrote, ``[record[k] for k in key_properties]``): a run without the project's key names the store and the command
+    in a WARNING and changes nothing; ``xlr8 truths rekey-dead-letters`` refuses another key, then hashes them as the
+    table's key is; a run with the project's key hashes any left at its store's first open."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+    bad = [{"SSN": CANARY_SSN, "Salary": "lots"}, {"SSN": "222-33-4444", "Salary": "many"}, {"SSN": "1", "Salary": 5}]
+    run = run_target(config, [schema_msg("by_ssn", props, ["SSN"], ann), *(record_msg("by_ssn", r) for r in bad)],
+                     tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19
+        for ssn in (CANARY_SSN, "222-33-4444"):
+            con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
+                        [json.dumps([ssn]), json.dumps([cipher.hash(ssn)])])  # fmt: skip
+    old = sorted([(json.dumps([CANARY_SSN]),), (json.dumps(["222-33-4444"]),)])
+    assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
+
+    plain = {k: v for k, v in config.items() if not k.startswith("pii_key")}  # a run of a stream without PII
+    other = [schema_msg("things", {"id": {"type": "integer"}}, ["id"]), record_msg("things", {"id": 1})]
+    warned = run_target(plain, other, tmp_path)
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+    assert (
+        f"2 dead-letter key(s) of tables {table} in {store} keep a PII key column's value in clear in record_key"
+        in warned.stderr
+    )
+    command = f"`xlr8 truths rekey-dead-letters --project {PROJECT.lower()} --duckdb {store} --pii-key-file"
+    assert command in warned.stderr, warned.stderr[-2000:]
+    assert CANARY_SSN not in warned.stderr
+    assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
+
+    xlr8 = [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
+            "--duckdb", str(store), "--pii-key-file"]  # fmt: skip
+    wrong_key = tmp_path / "other.key"
+    wrong_key.write_bytes(base64.b64encode(os.urandom(32)))
+    refused = subprocess.run([*xlr8, str(wrong_key)], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert "--pii-key-file is not the key project" in refused.stderr
+    assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
+    done = subprocess.run([*xlr8, config["pii_key_file"]], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{table}: 2 dead-letter key(s) hashed",
+        "rekey-dead-letters: 2 dead letter(s) changed in 1 table(s)",
+    ]
+    hashed = sorted([(json.dumps([cipher.hash(CANARY_SSN)]),), (json.dumps([cipher.hash("222-33-4444")]),)])
+    assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+
+    with duckdb.connect(str(store)) as con:  # one more old letter: the next run with the project's key hashes it
+        con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
+                    [json.dumps([CANARY_SSN]), json.dumps([cipher.hash(CANARY_SSN)])])  # fmt: skip
+    again = run_target(config, other, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"Hashed the clear PII key values of 1 older dead letter(s) (tables {table})" in again.stderr
+    assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+
+
+def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
+    """As above on PostgreSQL (JSONB keys), a composite key whose second column alone is hashed: the command names
+    the schema, hashes only that place, and the letter keeps the other."""
+    import subprocess
+    import sys
+
+    import psycopg
+
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    schema = f"t_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    config = {"project_id": PROJECT, "delivery": "postgres", "postgres_dsn": postgres_dsn, "postgres_schema": schema,
+              "pii_key_file": str(tmp_path / "pii.key"), "pii_key_create": True}  # fmt: skip
+    props = {"Dept": {"type": "string"}, "SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["Dept", "SSN"])
+    letter = {"Dept": "D1", "SSN": CANARY_SSN, "Salary": "lots"}
+    run = run_target(
+        config, [schema_msg("by_ssn", props, ["Dept", "SSN"], ann), record_msg("by_ssn", letter)], tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    select = f"SELECT CAST(record_key AS VARCHAR) FROM {schema}._dead_letters"
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
+        con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])  # pre-F19
+    other = [schema_msg("things", {"id": {"type": "integer"}}, ["id"]), record_msg("things", {"id": 1})]
+    warned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    assert f"in PostgreSQL schema {schema} keep a PII key column's value in clear" in warned.stderr
+    assert postgres_dsn not in warned.stderr
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
+         "--postgres-dsn", postgres_dsn, "--postgres-schema", schema, "--pii-key-file", config["pii_key_file"]],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
+    with psycopg.connect(postgres_dsn) as con:
+        assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]

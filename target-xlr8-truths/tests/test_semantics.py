@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from truths_testkit import P8, query, record_msg, run_target, schema_msg, state_msg
+from truths_testkit import P8, annotation, query, record_msg, run_target, schema_msg, state_msg
 
 TABLE = f"{P8}_singer_items"
 
@@ -165,6 +165,35 @@ def test_batch_row_count_leaves_out_rows_marked_deleted(tmp_path: Path, config: 
     (truth,) = read_truths(config["project_id"], duckdb_path=str(store))
     assert (truth.metadata["row_count"], truth.metadata["deleted_rows"]) == (4, 2)  # 1 and 6
     assert sorted(r["id"] for r in truth.content) == [2, 3, 4, 5]
+
+
+def test_batch_row_count_leaves_out_the_rows_a_re_read_set_marked(
+    tmp_path: Path, config: dict[str, Any], store: Path
+) -> None:
+    """review26c L4, through the CLI: in a run of BATCH files (counts kept between files, no rescan) a later file
+    re-reads a set an earlier run landed (``replace_by``) and its older rows are marked deleted, with and without a
+    key the file sends again: ``row_count`` counts current rows only."""
+    props = {"person": {"type": "string"}, "day": {"type": "string"}, "code": {"type": "string"}}
+    keys = ["person", "day", "code"]
+    note = annotation("common", "totals", "timecard", keys=keys)
+    note["replace_by"] = ["person", "day"]
+    config = {**config, "batch_locations": [str(tmp_path)]}
+    runs = [
+        [[("E1", "d1", "A"), ("E1", "d1", "B"), ("E2", "d1", "A"), ("E3", "d1", "A"), ("E3", "d1", "B")]],
+        [[("E4", "d1", "A")], [("E1", "d1", "C")], [("E3", "d1", "A")]],  # E1: A, B marked; E3: B marked, A again
+    ]
+    for number, files in enumerate(runs):
+        messages: list[dict[str, Any]] = [schema_msg("totals", props, keys, note)]
+        for index, rows in enumerate(files):
+            path = tmp_path / f"run{number}-{index}.jsonl"
+            path.write_text("".join(json.dumps(dict(zip(props, row, strict=True))) + "\n" for row in rows))
+            messages.append({**_batch_message([path], "none"), "stream": "totals"})
+        run = run_target(config, [*messages, state_msg({"run": number})], tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+    table = f"{P8}_common_totals"
+    current = query(store, f'SELECT person, code FROM "{table}" WHERE _sdc_deleted_at IS NULL ORDER BY 1, 2')
+    assert current == [("E1", "C"), ("E2", "A"), ("E3", "A"), ("E4", "A")]
+    assert query(store, "SELECT row_count FROM _schema_metadata WHERE is_current") == [(4,)]
 
 
 def test_sdc_deleted_at_soft_and_hard_deletes(tmp_path: Path, config: dict[str, Any], store: Path) -> None:

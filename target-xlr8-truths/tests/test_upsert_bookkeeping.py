@@ -190,3 +190,37 @@ def test_files_outside_the_landed_keys_skip_the_table_scans(tmp_path: Path) -> N
         assert store.fetchall('SELECT "v" FROM "items" WHERE "id" = \'00300100010\'') == [("again",)]
     finally:
         store.close()
+
+
+def test_rows_a_re_read_set_marked_leave_the_count_whatever_the_file_s_columns(tmp_path: Path) -> None:
+    """review26c L4: a file whose columns lack ``_sdc_deleted_at`` (the table has it) re-reads a set an earlier run
+    landed and marks the set's older rows deleted; the kept count took no note of them, so ``row_count`` still
+    counted them as current until a later recount."""
+    info = StreamInfo(
+        "items", "proj", "item", "reality", "items", "proj:items", "proj item", ["id"], replace_by=["grp"]
+    )
+    marked = [
+        Column("id", "id", "text"),
+        Column("grp", "grp", "text"),
+        Column("_sdc_deleted_at", "_sdc_deleted_at", "timestamp"),
+    ]
+    runs = [
+        [(marked, [("a1", "g1"), ("a2", "g1")])],
+        # the second run: a file of set g2 (its counts kept), then g1 re-read by a file without the mark column
+        [(marked, [("b1", "g2")]), (marked[:2], [("a3", "g1")])],
+    ]
+    for run, files in enumerate(runs):
+        store = DuckDBStore(str(tmp_path / "truths.duckdb"), RUN, Spool(tmp_path / f"spool{run}"))
+        store.ensure_layout()
+        try:
+            for number, (columns, rows) in enumerate(files):
+                path = tmp_path / f"r{run}-f{number}.jsonl"
+                path.write_text("".join(json.dumps({"id": key, "grp": grp}) + "\n" for key, grp in rows))
+                batch = Batch(info, columns, [], [], 0, (STAMP, STAMP), False, files=[str(path)], extracted=STAMP)
+                store.write_batch(batch)
+            landed = store.fetchall('SELECT "id", "_sdc_deleted_at" IS NOT NULL FROM "items" ORDER BY "id"')
+            counted = store.fetchall("SELECT row_count FROM _schema_metadata WHERE table_name = 'items' AND is_current")
+        finally:
+            store.close()
+    assert landed == [("a1", True), ("a2", True), ("a3", False), ("b1", False)]  # g1 re-read: a1, a2 marked
+    assert counted == [(2,)]  # a3 and b1

@@ -55,14 +55,15 @@ def _alive(pid: int) -> bool:
 STALE_PARTIAL_IDLE_SECONDS = 6 * 3600.0
 
 
-def remove_stale(directory: Path) -> int:
+def remove_stale(directory: Path, ended: list[Path] | None = None) -> int:
     """Removes what killed runs left in ``directory`` that no one can ever read: the kit writer's ``.partial``
     files (``owner_tag``), this user's, whose writer and its parent are both gone and that went unwritten for
     ``STALE_PARTIAL_IDLE_SECONDS``. A ``.partial`` is never named in a BATCH message (the writer renames it first),
     so no reader can load it; the idle age keeps a live writer seen from another pid namespace. A complete file is
     never removed here (review26c M1): "tap to a file now, target later", a pod sharing the volume, or a tap behind
     a wrapper that exited may still send it to a target, and losing it loses the extract. Its target removes it once
-    loaded (``hold_batch_files``). Returns the files removed."""
+    loaded (``hold_batch_files``). Returns the files removed; ``ended`` gets those complete files of this user whose
+    writer and parent are gone (``xlr8 batches clean`` removes them on the operator's word)."""
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -71,11 +72,18 @@ def remove_stale(directory: Path) -> int:
     idle_since = time.time() - STALE_PARTIAL_IDLE_SECONDS
     for entry in entries:
         owner = _OWNED.search(entry.name)
-        if owner is None or not entry.name.endswith(".partial") or _alive(int(owner[1])) or _alive(int(owner[2])):
+        partial = entry.name.endswith(".partial")
+        if owner is None or (not partial and ended is None) or _alive(int(owner[1])) or _alive(int(owner[2])):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
-            if not entry.is_file(follow_symlinks=False) or info.st_uid != os.getuid() or info.st_mtime > idle_since:
+            if not entry.is_file(follow_symlinks=False) or info.st_uid != os.getuid():
+                continue
+            if not partial:
+                if ended is not None:
+                    ended.append(Path(entry.path))
+                continue
+            if info.st_mtime > idle_since:
                 continue
             os.unlink(entry.path)
         except OSError:
@@ -84,17 +92,99 @@ def remove_stale(directory: Path) -> int:
     return removed
 
 
-def remove_stale_under(roots: t.Iterable[Path]) -> int:
+def remove_stale_under(roots: t.Iterable[Path], ended: list[Path] | None = None) -> int:
     """``remove_stale`` in each batch location and the folders right under it (a reader's location is often the
     parent of one folder per tap: ``.meltano/batches``)."""
     removed = 0
     for root in roots:
-        removed += remove_stale(root)
+        removed += remove_stale(root, ended)
         with contextlib.suppress(OSError):
             for entry in os.scandir(root):
                 if entry.is_dir(follow_symlinks=False):
-                    removed += remove_stale(Path(entry.path))
+                    removed += remove_stale(Path(entry.path), ended)
     return removed
+
+
+@dataclass
+class Cleaning:
+    """What ``clean_ended_runs`` found: files removed (or, dry run, that would be), and kit files kept, by reason."""
+
+    removed: list[Path]
+    live: int = 0  # the writer or its parent run still exists (``meltano run``, a shell pipeline)
+    open: int = 0  # some process has the file open (a target reading it)
+    recent: int = 0  # last written more recently than the age asked
+
+
+def _open_files() -> set[tuple[int, int]]:
+    """(device, inode) of every file a process this user can inspect has open (``/proc/<pid>/fd``): a target
+    reading a BATCH file has it open. Processes of other users (or another pid namespace) are not seen."""
+    found: set[tuple[int, int]] = set()
+    with contextlib.suppress(OSError):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    info = os.stat(f"/proc/{pid}/fd/{fd}")
+                    found.add((info.st_dev, info.st_ino))
+    return found
+
+
+def clean_ended_runs(roots: t.Iterable[Path], older_than: float, *, dry_run: bool = False) -> Cleaning:
+    """The operator's clean-up (``xlr8 batches clean``) of what ended runs left in ``roots`` and the folders right
+    under them: the kit writer's files (``owner_tag`` names; complete and ``.partial``), this user's regular files,
+    last written more than ``older_than`` seconds ago, whose writer and its parent are both gone and that no process
+    has open. Complete files are what the automatic clean-up (``remove_stale``) must keep: a file written by a tap
+    that has ended may still be sent to a target later (``tap > out.jsonl``; a pod sharing the volume, whose pids
+    look dead from here). The age is the operator's word that no such run is pending: the files of a run still
+    going are kept by the pid check where its pids are visible, and by the age where they are not (review26c M1)."""
+    cutoff = time.time() - older_than
+    result = Cleaning([])
+    busy: set[tuple[int, int]] | None = None
+    folders: dict[Path, None] = {}  # each once, though a root is given twice or lies right under another
+    for root in roots:
+        folders[root.resolve()] = None
+        with contextlib.suppress(OSError):
+            for e in sorted(os.scandir(root), key=lambda e: e.name):
+                if e.is_dir(follow_symlinks=False):
+                    folders[Path(e.path).resolve()] = None
+    for folder in folders:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            owner = _OWNED.search(entry.name)
+            if owner is None:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            if _alive(int(owner[1])) or _alive(int(owner[2])):
+                result.live += 1
+                continue
+            if info.st_mtime > cutoff:
+                result.recent += 1
+                continue
+            if busy is None:
+                busy = _open_files()
+            if (info.st_dev, info.st_ino) in busy:
+                result.open += 1
+                continue
+            if not dry_run:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    continue
+            result.removed.append(Path(entry.path))
+    return result
 
 
 def private_dir(directory: Path) -> None:

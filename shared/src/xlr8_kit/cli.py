@@ -3,6 +3,7 @@
     xlr8 translate --to salesforce,sap_sf "employee where hire_date >= 2024-01-01 limit 10"
     xlr8 translate --from successfactors --to ukg_pro "User where hireDate >= 2024-01-01"
     xlr8 gather --project P "How many active employees were hired in 2024?"   (from xlr8-gatherer)
+    xlr8 batches clean --older-than 2d .meltano/batches      (BATCH files killed runs left)
 
 Exit codes: 0 done, 1 the work failed (a product refused, a connection failed), 2 bad input (the message names
 the product, entity, field or setting at fault).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -38,8 +40,58 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--strict", action="store_true", help="refuse instead of filtering after fetching")
     tr.add_argument("--json", action="store_true", help="one JSON object per target product")
 
+    batches = commands.add_parser("batches", help="BATCH files taps wrote: remove those ended runs left")
+    actions = batches.add_subparsers(dest="batches_command", required=True, metavar="ACTION")
+    clean = actions.add_parser(
+        "clean",
+        help="remove the kit's BATCH files of ended runs older than --older-than",
+        description="Removes, in each FOLDER and the folders right under it, the BATCH files the kit's writer named "
+        "(complete and .partial), this user's, last written before --older-than, whose writing tap and its parent "
+        "run (meltano run, shell pipeline) are gone and that no process has open. A complete file of a tap that "
+        "ended may still be sent to a target (tap > out.jsonl, then target < out.jsonl; another container sharing "
+        "the folder): choose an age no such run waits that long.",
+    )
+    clean.add_argument("folders", nargs="+", metavar="FOLDER", help="a batch folder, e.g. .meltano/batches")
+    clean.add_argument("--older-than", required=True, help="an age such as 90m, 36h or 2d")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    clean.set_defaults(handler=_clean_batches)
     _add_plugin_commands(commands)
     return parser
+
+
+def _age_seconds(text: str) -> float:
+    """``90m``, ``36h``, ``2d`` in seconds; a unit is required, so ``--older-than 2`` is not taken as hours."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([mhd])", text.strip())
+    if match is None:
+        raise ValueError(f"--older-than {text!r}: give an age with a unit: minutes, hours or days (90m, 36h, 2d)")
+    return float(match[1]) * {"m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
+def _clean_batches(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``xlr8 batches clean``: each file removed on its own line, then what was kept and why."""
+    from pathlib import Path
+
+    from xlr8_kit.batch_files import clean_ended_runs
+
+    try:
+        age = _age_seconds(args.older_than)
+    except ValueError as exc:
+        print(f"xlr8: error: {exc}", file=err)
+        return EXIT_USAGE
+    folders = [Path(f).expanduser() for f in args.folders]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        print(f"xlr8: error: not a folder: {', '.join(missing)}; nothing was removed", file=err)
+        return EXIT_USAGE
+    found = clean_ended_runs(folders, age, dry_run=args.dry_run)
+    for path in found.removed:
+        print(f"{'would remove' if args.dry_run else 'removed'} {path}", file=out)
+    print(
+        f"{len(found.removed)} file(s) {'would be ' if args.dry_run else ''}removed; kept: {found.live} of runs "
+        f"still going, {found.open} open in a process, {found.recent} newer than {args.older_than}",
+        file=out,
+    )
+    return EXIT_OK
 
 
 def _add_plugin_commands(commands: Any) -> None:

@@ -72,7 +72,8 @@ class TargetCommon(Target):
         try:
             policy = http_policy_from_config(dict(self.config))
         except ValueError as exc:
-            raise ConfigValidationError(f"target-common: {exc}") from None
+            message = f"target-common: {exc}"
+            raise ConfigValidationError(message, errors=[message]) from None  # the SDK's CLI logs only ``errors``
         return CommonClient(self.settings, policy, self.redactor)
 
     @cached_property
@@ -101,11 +102,15 @@ class TargetCommon(Target):
         super()._process_record_message(message_dict)
 
     def get_sink_class(self, stream_name: str) -> type[CommonSink]:
+        """Common's two streams; any other data stream is refused by name (the SDK's CLI logs only ``errors``:
+        without them the run stopped saying just "Config validation failed"). The kit's control stream never gets
+        here (``_process_schema_message``)."""
         if stream_name not in ("purchase_orders", "amendments"):
-            raise ConfigValidationError(
+            message = (
                 f"target-common writes purchase_orders and amendments (Common's shape); got stream {stream_name!r} "
-                "(map it with mapper-common first)"
+                "(map it with mapper-common first, with drop_other_streams: true for the tap's other streams)"
             )
+            raise ConfigValidationError(message, errors=[message])
         return CommonSink
 
     def process_endofpipe(self) -> None:

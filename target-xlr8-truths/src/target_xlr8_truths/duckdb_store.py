@@ -1103,9 +1103,12 @@ class DuckDBStore(Store):
             rows = marked = None
         if marked is not None and older_deleted and marked + marked_now:
             marked = None  # older rows deleted may have been marked ones: counted when needed
-        elif marked is not None and DELETED_MARK in kinds:  # the new rows that arrived marked deleted, and stayed
-            arrived = self.fetchone(f"SELECT COUNT({quote(DELETED_MARK)}) FROM {qt} WHERE {new}")  # noqa: S608
-            marked += marked_now + int(arrived[0] if arrived else 0)
+        elif marked is not None:
+            # older rows of re-read sets marked: marked in the table whatever this file's columns (review26c L4)
+            marked += marked_now
+            if DELETED_MARK in kinds:  # the new rows that arrived marked deleted, and stayed
+                arrived = self.fetchone(f"SELECT COUNT({quote(DELETED_MARK)}) FROM {qt} WHERE {new}")  # noqa: S608
+                marked += int(arrived[0] if arrived else 0)
         self._pending[table] = _TableFacts(None if rows is None else rows + loaded - deleted, key, marked)
         return loaded
 

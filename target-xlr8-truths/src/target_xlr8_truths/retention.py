@@ -242,7 +242,8 @@ def register(commands: t.Any) -> None:
     truths = commands.add_parser("truths", help="retention and erasure on a project's landed truths")
     actions = truths.add_subparsers(dest="truths_command", required=True, metavar="ACTION")
     for name, text in (("purge", "remove superseded and soft-deleted rows beyond the retention"),
-                       ("erase", "remove one person from every table of the project")):  # fmt: skip
+                       ("erase", "remove one person from every table of the project"),
+                       ("rekey-dead-letters", "hash the PII key values older dead letters keep in clear")):  # fmt: skip
         sub = actions.add_parser(name, help=text)
         sub.add_argument("--project", required=True, help="engine project id (UUID)")
         sub.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="DuckDB store (default %(default)s)")
@@ -251,9 +252,13 @@ def register(commands: t.Any) -> None:
         if name == "purge":
             sub.add_argument("--keep-days", type=int, help="keep superseded/deleted rows this many days")
             sub.add_argument("--keep-versions", type=int, help="keep superseded rows of the newest N table versions")
-        else:
+        elif name == "erase":
             sub.add_argument("--person", required=True, help="the person's id (employee or person id)")
             sub.add_argument("--pii-key-file", help="engine key, needed when a person key column is hashed")
+        else:
+            sub.add_argument(
+                "--pii-key-file", required=True, help="the engine key the project's columns were hashed with"
+            )
         sub.set_defaults(handler=_run_cli)
 
 
@@ -298,6 +303,105 @@ def open_store(args: argparse.Namespace, action: str) -> Store:
     return store
 
 
+#: What a dead letter keeps at a hashed key column's place instead of the value: ``HMAC256:...``, or the mask for a
+#: value the cipher refused (``TruthsSink._letter_key``).
+_PROTECTED_KEY_PREFIXES = ("HMAC256:", "[PII]")
+
+
+def _plain_positions(key: t.Any, positions: list[int]) -> list[int]:
+    """The places of ``key`` (a dead letter's ``record_key``) that hold a hashed key column's value in clear."""
+    if not isinstance(key, list):
+        return []
+    return [
+        i for i in positions
+        if i < len(key) and key[i] is not None and not str(key[i]).startswith(_PROTECTED_KEY_PREFIXES)
+    ]  # fmt: skip
+
+
+def plaintext_letter_keys(store: Store) -> dict[str, tuple[list[int], list[str]]]:
+    """Per table, the places of its hashed key columns and the ``record_key`` texts of dead letters that keep such
+    a column's value in clear: letters written before the key was kept hashed as the table keeps it (audit25e F19,
+    16e03510: an SSN key in clear beside its hashed row). A key column is hashed when ``_truths_fields`` says so;
+    its place is its place in the table's key columns (``likely_keys``). Reads only; needs no PII key."""
+    rows = store.fetchall(
+        f"SELECT table_name, column_name FROM {FIELDS_TABLE} WHERE project = ? AND pii_action = 'hash'",  # noqa: S608
+        [store.run.project],
+    )
+    hashed: dict[str, set[str]] = {}
+    for table, column in rows:
+        hashed.setdefault(str(table), set()).add(str(column))
+    found: dict[str, tuple[list[int], list[str]]] = {}
+    for table, columns in sorted(hashed.items()):
+        keys = store.fetchone(
+            "SELECT likely_keys FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
+            "ORDER BY is_current DESC, version DESC LIMIT 1",
+            [store.run.project, table],
+        )
+        names = json.loads(keys[0]) if keys and isinstance(keys[0], str) else (keys[0] if keys else None) or []
+        positions = [i for i, name in enumerate(names) if name in columns]
+        if not positions:
+            continue
+        letters = store.fetchall(
+            f"SELECT DISTINCT CAST(record_key AS VARCHAR) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
+            "AND table_name = ? AND record_key IS NOT NULL",
+            [store.run.project, table],
+        )
+        old = []
+        for (text,) in letters:
+            key = json.loads(str(text))
+            if isinstance(key, list) and len(key) == len(names) and _plain_positions(key, positions):
+                old.append(str(text))
+        if old:
+            found[table] = (positions, sorted(old))
+    return found
+
+
+def rekey_dead_letters(
+    store: Store, hash_value: t.Callable[[str], str], found: dict[str, tuple[list[int], list[str]]]
+) -> int:
+    """The dead letters ``plaintext_letter_keys`` found, their clear key values hashed as the table's are (the
+    project's key, checked by the caller), in one transaction. Returns the letters changed."""
+    from target_xlr8_truths.privacy import _text
+
+    changed = 0
+    with store.transaction():
+        for table, (positions, texts) in found.items():
+            for text in texts:
+                key = json.loads(text)
+                for i in _plain_positions(key, positions):
+                    key[i] = hash_value(_text(key[i]))
+                changed += store.execute_count(
+                    f"UPDATE {DEAD_LETTER_TABLE} SET record_key = ? WHERE LOWER(project) = ? "  # noqa: S608
+                    "AND table_name = ? AND CAST(record_key AS VARCHAR) = ?",
+                    [json.dumps(key), store.run.project, table, text],
+                )
+    return changed
+
+
+def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
+    """``xlr8 truths rekey-dead-letters``: with the project's own key (its check value must be the store's), the
+    clear key values of older dead letters hashed; raises ValueError (exit 2) otherwise, nothing changed."""
+    from target_xlr8_truths.layout import KEYS_TABLE
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    found = plaintext_letter_keys(store)
+    if not found:
+        print("rekey-dead-letters: no dead letter keeps a hashed key column's value in clear", file=out)
+        return 0
+    hasher = FieldCipher(load_key(key_file=key_file, setting="--pii-key-file")).hash
+    if not store.fetchone(f"SELECT 1 FROM {KEYS_TABLE} WHERE project = ?", [store.run.project]):  # noqa: S608
+        raise ValueError(
+            f"project {store.run.project} has no PII key check value in {KEYS_TABLE}, so --pii-key-file cannot be "
+            "checked against the key its columns were hashed with; nothing was changed"
+        )
+    _check_key(store, hasher)
+    changed = rekey_dead_letters(store, hasher, found)
+    for table, (_, texts) in found.items():
+        print(f"{table}: {len(texts)} dead-letter key(s) hashed", file=out)
+    print(f"rekey-dead-letters: {changed} dead letter(s) changed in {len(found)} table(s)", file=out)
+    return 0
+
+
 def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
     action = args.truths_command
     try:
@@ -308,6 +412,8 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
     try:
         if action == "purge":
             changes = purge(store, keep_days=args.keep_days, keep_versions=args.keep_versions)
+        elif action == "rekey-dead-letters":
+            return _rekey_cli(store, args.pii_key_file, out)
         else:
             hasher = None
             if args.pii_key_file:

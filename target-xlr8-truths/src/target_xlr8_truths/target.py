@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import typing as t
@@ -412,9 +413,19 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-        stale = remove_stale_under(self.batch_locations.roots)  # a killed run's partial files: no one can load them
+        ended: list[Path] = []
+        stale = remove_stale_under(self.batch_locations.roots, ended)  # killed runs' partial files: no one loads them
         if stale:
             self.logger.info("Removed %d BATCH file(s) left in batch_locations by killed runs", stale)
+        if ended:  # kept (a later target may be sent them), but records in clear: the operator is told how to go on
+            ended = sorted(set(ended))  # a folder under two batch_locations is scanned twice
+            folders = " ".join(sorted({shlex.quote(str(p.parent)) for p in ended}))
+            self.logger.warning(
+                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; a later "
+                "target may still be sent them). Once no run will, `xlr8 batches clean --older-than 2d %s` removes "
+                "those no live process can still read",
+                len(ended), folders,
+            )  # fmt: skip
         try:
             self.spool = Spool(self._spool_root())
         except (SpoolError, OSError) as exc:
@@ -542,7 +553,43 @@ class TargetXlr8Truths(Target):
             # command ended without one (``__main__``)
             atexit.register(self._store.close)
             self._store.ensure_layout()
+            self._hash_old_dead_letter_keys(self._store)
         return self._store
+
+    def _hash_old_dead_letter_keys(self, store: Store) -> None:
+        """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
+        value in clear: at the store's first open they are hashed with this run's key when it is the project's
+        (its check value in the store), else a WARNING names the store and the command that does it."""
+        from target_xlr8_truths.retention import plaintext_letter_keys, rekey_dead_letters
+
+        found = plaintext_letter_keys(store)
+        if not found:
+            return
+        cipher = self.privacy.cipher
+        recorded = store.fetchone(f"SELECT key_check FROM {KEYS_TABLE} WHERE project = ?", [self.run.project])  # noqa: S608
+        if cipher is not None and recorded and str(recorded[0]) == self.privacy.key_check():
+            changed = rekey_dead_letters(store, cipher.hash, found)
+            self.logger.info(
+                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them",
+                changed, ", ".join(sorted(found)),
+            )  # fmt: skip
+            return
+        if self.config.get("delivery", "duckdb") == "postgres":
+            where = f"PostgreSQL schema {self.config.get('postgres_schema', 'xlr8')}"
+            store_args = (
+                f'--postgres-dsn "$XLR8_POSTGRES_DSN" --postgres-schema {self.config.get("postgres_schema", "xlr8")}'
+            )
+        else:
+            path = str(getattr(store, "path", None) or self.config.get("duckdb_path", ".xlr8/truths.duckdb"))
+            where, store_args = path, f"--duckdb {shlex.quote(path)}"
+        self.logger.warning(
+            "%d dead-letter key(s) of tables %s in %s keep a PII key column's value in clear in record_key (written "
+            "before dead letters kept it hashed as the table does). Hash them with the project's PII key: "
+            "`xlr8 truths rekey-dead-letters --project %s %s --pii-key-file <the project's key file>`, or run this "
+            "target with that key (pii_key_file / pii_key_credential_id)",
+            sum(len(texts) for _, texts in found.values()), ", ".join(sorted(found)), where, self.run.project,
+            store_args,
+        )  # fmt: skip
 
     @functools.cached_property
     def rows_type(self) -> type[list[dict[str, t.Any]]] | type[RowLines]:

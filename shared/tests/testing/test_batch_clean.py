@@ -1,0 +1,79 @@
+"""``xlr8 batches clean``: the operator's way to remove the complete BATCH files (records in clear) killed runs left,
+which the automatic clean-up at start keeps because a later target may still be sent them (review26c M1). Through the
+real ``xlr8`` command, on files a real SIGKILLed writer left; ages set with ``os.utime`` (no clock ticking)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from xlr8_kit.testing.batch_residue import killed_run_files
+
+XLR8 = str(Path(sys.executable).parent / "xlr8")
+DAY = 86400
+
+
+def _clean(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([XLR8, "batches", "clean", *args], capture_output=True, text=True, check=False)
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_dead_run_s_old_files_go_and_a_live_run_s_stay(tmp_path: Path) -> None:
+    root = tmp_path / "batches"
+    old_run = killed_run_files(root / "tap-things")  # a run killed 3 days ago: complete file and partial
+    new_run = killed_run_files(root / "tap-things")  # killed an hour ago: its target may still be sent the file
+    live = root / "tap-things" / f"p-tap-things--things-0000~{os.getpid()}~{os.getppid()}-0.jsonl"
+    live.write_text('{"id": 3}\n')  # a run still going (this process): old, but its writer is alive
+    other = root / "notes-1~1~1.txt"  # not a name the kit's writer gives
+    other.write_text("{}\n")
+    for path in [*old_run, live, other]:
+        _age(path, 3 * DAY)
+    for path in new_run:
+        _age(path, 3600)
+    complete = next(p for p in old_run if not p.name.endswith(".partial"))
+
+    dry = _clean("--older-than", "2d", "--dry-run", str(root), str(root / "tap-things"))  # each folder once
+    assert dry.returncode == 0, dry.stderr
+    assert sorted(dry.stdout.splitlines()[:-1]) == sorted(f"would remove {p}" for p in old_run)
+    assert all(p.exists() for p in old_run)  # a dry run removes nothing
+
+    with complete.open("rb"):  # a target reading the file now: kept
+        held = _clean("--older-than", "2d", str(root))
+    assert held.returncode == 0, held.stderr
+    partial = next(p for p in old_run if p.name.endswith(".partial"))
+    assert held.stdout.splitlines() == [
+        f"removed {partial}",
+        "1 file(s) removed; kept: 1 of runs still going, 1 open in a process, 2 newer than 2d",
+    ]
+    assert complete.exists()
+
+    done = _clean("--older-than", "2d", str(root))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"removed {complete}"
+    assert not any(p.exists() for p in old_run)
+    assert all(p.exists() for p in [*new_run, live, other])
+
+    younger = _clean("--older-than", "30m", str(root))  # the hour-old run goes under a shorter age
+    assert sorted(younger.stdout.splitlines()[:-1]) == sorted(f"removed {p}" for p in new_run)
+    assert live.exists()
+    assert other.exists()
+
+
+def test_an_age_without_a_unit_or_a_missing_folder_is_refused_by_name(tmp_path: Path) -> None:
+    left = killed_run_files(tmp_path)
+    for path in left:
+        _age(path, 3 * DAY)
+    bare = _clean("--older-than", "2", str(tmp_path))
+    assert bare.returncode == 2
+    assert "--older-than '2': give an age with a unit" in bare.stderr
+    missing = _clean("--older-than", "2d", str(tmp_path), str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert f"not a folder: {tmp_path / 'nowhere'}; nothing was removed" in missing.stderr
+    assert all(p.exists() for p in left)
