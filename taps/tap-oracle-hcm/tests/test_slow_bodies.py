@@ -1,0 +1,94 @@
+"""A tenant whose answers come with their headers at once and their bodies late (far away, or streaming rows as its
+database reads them: the emulator's ``slow_body`` fault) is latency, not a dear page: the kit's judges (the
+cursor's ``latency_shows``, the ranges' ``Growth``) must count the body's time as the page's round trip, never as
+what the page cost the tap, or such a tenant is read with the fewest pages ahead (issue 14 goal 5; nodelay26 #4).
+
+The emulator holds a body ``HOLD`` seconds after its headers; what a 3-row page costs the tap besides is a few
+milliseconds (parsed and emitted), so the margins are a third of ``HOLD`` either way and cannot flip under load."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from xlr8_kit.oracle import ranges
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
+
+from .conftest import hcm_config, run_tap, unstamped
+
+PATH = "/hcmRestApi/resources/*/workers"
+
+#: Seconds each slow answer's body comes after its headers.
+HOLD = 1.0
+
+
+class SpiedGrowth(ranges.Growth):
+    """The ranges' ``Growth`` as it is, its inputs kept: what page 1 cost, and each request's time it judged."""
+
+    made: t.ClassVar[list[SpiedGrowth]] = []
+
+    def __init__(self, most: int, cost: float | None = None) -> None:
+        super().__init__(most, cost)
+        self.cost = cost
+        self.took: list[float] = []
+        SpiedGrowth.made.append(self)
+
+    def answered(self, took: float) -> bool:
+        self.took.append(took)
+        return super().answered(took)
+
+
+def config(url: str) -> dict[str, t.Any]:
+    """100 workers, 3 a page, 4 ranges at once: bounds 1 and 2 are the pages at offsets 17 and 28."""
+    return hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=4)
+
+
+def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
+    for query in queries:
+        sandbox.faults.add("oracle_hcm", PATH, FaultSpec("slow_body", seconds=HOLD, query=query, times=1))
+
+
+def test_slow_bodies_are_round_trips_so_the_ranges_read_the_most_ahead(
+    sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1 and bounds 1 and 2 (the requests ``Growth.answered`` judges) answer their headers at once and their
+    bodies ``HOLD`` later: the three round trips are judged at ``HOLD`` or more and page 1's cost well under it, so
+    the most pages are read ahead at once (``Growth.latency``). Before, page 1's body counted as its cost and the
+    bounds were judged on their headers alone: no latency seen. Records and STATE are the page-after-page read's."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)  # ranges after page 1 (the default)
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    slow_bodies(sandbox, {"totalResults": "true"}, {"offset": "17"}, {"offset": "28"})
+    output = run_tap(config(url), streams={"workers"})
+    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1, 1, 1]
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    assert growth.cost is not None
+    assert growth.cost < HOLD / 3, "page 1's body is its round trip, not its cost"
+    assert len(growth.took) == ranges.FIRST_ANSWERS
+    assert min(growth.took) >= HOLD * 2 / 3, "each judged answer's round trip holds its body"
+    assert growth.latency
+    assert growth.room == growth.most
+
+
+def test_a_slow_body_on_page_1_starts_the_ranges_after_it(
+    sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ranges only once latency shows (``RANGES_AT`` 3, as ``ANSWERED``), page 1 whose body comes ``HOLD``
+    after its headers is judged by its round trip over its cost: latency, so the rest is read in ranges (requests
+    with an upper bound in ``q``) right after it."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 3.0)
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    start = len(emulator.collection_queries)
+    slow_bodies(sandbox, {"totalResults": "true"})
+    output = run_tap(config(url), streams={"workers"})
+    asked = emulator.collection_queries[start:]
+    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1]
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    assert "<=" in asked[1].get("q", "") or int(asked[1].get("offset", 0)) == 17, "ranges right after page 1"
