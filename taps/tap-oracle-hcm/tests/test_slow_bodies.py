@@ -8,11 +8,13 @@ milliseconds (parsed and emitted), so the margins are a third of ``HOLD`` either
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 
 import pytest
 
 from xlr8_kit.oracle import ranges
+from xlr8_kit.oracle.ranges import range_rows
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
@@ -42,8 +44,12 @@ class SpiedGrowth(ranges.Growth):
 
 
 def config(url: str) -> dict[str, t.Any]:
-    """100 workers, 3 a page, 4 ranges at once: bounds 1 and 2 are the pages at offsets 17 and 28."""
+    """100 workers, 3 a page, 4 ranges at once."""
     return hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=4)
+
+
+#: The offsets of the pages that place bounds 1.. (``PageAt``): page 1 holds 3 rows, 97 are left.
+BOUNDS = [start - 1 for start in itertools.accumulate(range_rows(97, 3, 4), initial=3)][1:-1]
 
 
 def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
@@ -54,24 +60,29 @@ def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
 def test_slow_bodies_are_round_trips_so_the_ranges_read_the_most_ahead(
     sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Page 1 and bounds 1 and 2 (the requests ``Growth.answered`` judges) answer their headers at once and their
-    bodies ``HOLD`` later: the three round trips are judged at ``HOLD`` or more and page 1's cost well under it, so
-    the most pages are read ahead at once (``Growth.latency``). Before, page 1's body counted as its cost and the
-    bounds were judged on their headers alone: no latency seen. Records and STATE are the page-after-page read's."""
+    """Page 1 and every bound's page (the requests ``Growth.answered`` judges: page 1 and the first two bounds
+    answered, whichever they are) answer their headers at once and their bodies ``HOLD`` later: the three round
+    trips are judged at ``HOLD`` or more and page 1's cost well under it, so the most pages are read ahead at once
+    (``Growth.latency``; the emitter's own verdict, ``WAITED``, set aside so that only this one can open them).
+    Before, page 1's body counted as its cost and the bounds were judged on their headers alone: no latency seen.
+    Records and STATE are the page-after-page read's."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)  # ranges after page 1 (the default)
     one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
     SpiedGrowth.made.clear()
     monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
-    slow_bodies(sandbox, {"totalResults": "true"}, {"offset": "17"}, {"offset": "28"})
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    assert BOUNDS == [17, 28, 39, 50, 61, 72, 83]
+    slow_bodies(sandbox, {"totalResults": "true"}, *({"offset": str(offset)} for offset in BOUNDS))
     output = run_tap(config(url), streams={"workers"})
-    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1, 1, 1]
+    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1] * (1 + len(BOUNDS))
     assert output.records("workers") == one.records("workers")
     assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
     [growth] = SpiedGrowth.made
     assert growth.cost is not None
     assert growth.cost < HOLD / 3, "page 1's body is its round trip, not its cost"
-    assert len(growth.took) == ranges.FIRST_ANSWERS
-    assert min(growth.took) >= HOLD * 2 / 3, "each judged answer's round trip holds its body"
+    judged = growth.took[: ranges.FIRST_ANSWERS]  # page 1's, then the first two bounds answered
+    assert len(judged) == ranges.FIRST_ANSWERS
+    assert min(judged) >= HOLD * 2 / 3, "each judged answer's round trip holds its body"
     assert growth.latency
     assert growth.room == growth.most
 

@@ -160,6 +160,9 @@ class Answer:
     records: list[dict[str, t.Any]]
     #: Seconds its parse waited for its cut children's requests (round trips, not the tap's cost).
     children: float = 0.0
+    #: Seconds from its request sent to its body read (its round trip, headers and body); None: not measured, the
+    #: time to its headers (``elapsed``) stands for it.
+    took: float | None = None
 
 
 class Fetch(t.Protocol):
@@ -597,7 +600,8 @@ class RangedRead:
             if self._last_bound is not None and j > self._last_bound:
                 return END  # its range is empty whatever the page would answer: not asked for
         answer = self.fetch(PageAt(self._starts[j] - 1))
-        self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
+        took = answer.took if answer.took is not None else answer.response.elapsed.total_seconds()
+        self._answered(took)  # before the bound is known: ranges wait for it
         items, _ = collection_page(body(answer.response))
         row = self._row(items[0]) if items else END
         with self._lock:
