@@ -30,6 +30,10 @@ per-pair ratios a loaded machine needs beside the medians, and each run's reques
 and the span from the first one's arrival to the last one's (a read's serial requests: at 100 ms a round trip more
 or less shows there whatever the CPU load, which a loaded machine's wall time hides).
 
+``--slow-body``: each listed latency comes between an answer's headers and its body (a ``slow_body`` fault on
+every request of the product) instead of before the answer: a tenant far away whose bodies arrive slowly, or one
+that streams its rows as its database reads them (ora27: Oracle's judges took such a body for the page's cost).
+
 ``--bulk-job-s S`` (Salesforce): Bulk API 2.0 jobs run S seconds after their creation (the emulator's
 ``bulk_job_seconds``), to see how a poll schedule fares on jobs of other lengths.
 
@@ -97,6 +101,21 @@ def _count_stall(argv: list[str]) -> float:
     return float(argv[argv.index("--count-stall-s") + 1]) if "--count-stall-s" in argv else 0.0
 
 
+def _delay(sandbox: t.Any, product: str, ms: float, argv: list[str], rules: list[t.Any]) -> None:
+    """``ms`` added to every request of ``product``: before its answer (the emulator's latency), or with
+    ``--slow-body`` between its headers and its body."""
+    from xlr8_sandbox.platform.faults import FaultSpec
+
+    if "--slow-body" not in argv:
+        sandbox.ctx.faults.set_latency(product, ms)
+        return
+    for rule in rules:
+        sandbox.ctx.faults.remove(rule.rule_id)
+    rules.clear()
+    if ms:
+        rules.append(sandbox.ctx.faults.add(product, "*", FaultSpec(kind="slow_body", seconds=ms / 1000)))
+
+
 def main(argv: list[str]) -> int:
     from xlr8_sandbox.platform.faults import FaultSpec
     from xlr8_sandbox.platform.server import run_sandbox
@@ -132,8 +151,9 @@ def main(argv: list[str]) -> int:
             [f"{bin_dir}/{module.TAP}", "--config", str(path), "--catalog", str(catalog)]
             for bin_dir, path in ((old_bin, old_config), (new_bin, config))
         ]
+        delays: list[t.Any] = []  # the slow_body rules in force (``--slow-body``)
         for latency in reversed(latencies):  # at every latency: what a build asks for may depend on it
-            sandbox.ctx.faults.set_latency(product, latency)
+            _delay(sandbox, product, latency, argv, delays)
             if latencies != [0.0]:
                 _run(commands[0])  # both builds' request shapes warm (a window may ask for pages past the end)
             _run(commands[1])
@@ -151,11 +171,11 @@ def main(argv: list[str]) -> int:
         ceiling_cpus: list[float] = []  # CPU s a record of the ceiling child (user + sys, start-up included)
         for i in range(pairs):
             for latency in latencies:
-                sandbox.ctx.faults.set_latency(product, latency)
+                _delay(sandbox, product, latency, argv, delays)
                 for name, command in zip(("old", "new"), commands, strict=True):
                     runs.setdefault((name, latency), []).append(_run(command, log))
                     spans[(name, latency, i)] = _requests(log, product)
-            sandbox.ctx.faults.set_latency(product, latencies[0])
+            _delay(sandbox, product, latencies[0], argv, delays)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             ceiling = measure_ceiling(product, url, credentials, stream)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -141,6 +141,22 @@ def test_a_slow_answer_is_the_request_served_then_answered_late(sandbox: Sandbox
     assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)][-2:] == ["slow_answer", "slow_answer"]
 
 
+def test_a_slow_body_is_the_headers_at_once_then_the_body_late(sandbox: Sandbox) -> None:
+    """``slow_body``: the status and headers arrive within a read timeout far shorter than the hold, the body does
+    not (a client reading it for less than the hold times out); the bytes are the unfaulted request's."""
+    access = token(sandbox)
+    plain = get_page(sandbox, access).content
+    rule = sandbox.faults.add("toy", EMPLOYEES, FaultSpec("slow_body", seconds=8.0, times=1))
+    late = get_page(sandbox, access, timeout=(5, 2), stream=True)  # the headers: no wait for the body
+    assert late.status_code == 200
+    assert late.headers["content-length"] == str(len(plain))
+    with pytest.raises(requests.ConnectionError, match="timed out"):
+        late.content  # noqa: B018 - reading the body is the point
+    late.close()
+    assert get_page(sandbox, access).content == plain
+    assert rule.fired == 1
+
+
 @pytest.mark.parametrize("kind", ["revoke_tokens", "expire_tokens"])
 def test_b2_tokens_revoked_or_expired_mid_run(sandbox: Sandbox, kind: str) -> None:
     access = token(sandbox)

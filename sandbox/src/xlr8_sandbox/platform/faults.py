@@ -19,6 +19,9 @@ Kinds (``FaultSpec.kind``):
 - ``slow_answer``: serve the request at once (its effect on the vendor's data happens: a job is created), then hold
   the answer ``seconds`` before sending it, as a loaded vendor acts on a request once it is in and answers late (a
   client cut meanwhile never learns what it made).
+- ``slow_body``: the answer's status line and headers sent at once, its body held ``seconds`` after them, as a tenant
+  far away (or one that streams rows as its database reads them) delivers a body slowly: the client's time to the
+  headers is short, its time to the whole answer is not.
 - ``revoke_tokens`` / ``expire_tokens``: the product's issued tokens stop working, then the request goes on, so the
   emulator answers with its own 401 shape (token revocation or expiry mid-run).
 - ``error_body``: 200 OK whose body is an error, in the vendor's shape (``ProductEmulator.error_body_response``).
@@ -46,6 +49,7 @@ FaultKind = Literal[
     "truncate",
     "stall",
     "slow_answer",
+    "slow_body",
     "revoke_tokens",
     "expire_tokens",
     "error_body",

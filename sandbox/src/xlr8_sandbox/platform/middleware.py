@@ -119,6 +119,8 @@ class SandboxMiddleware:
             await self.app(scope, receive, send)
         elif kind == "slow_answer":
             await self.app(scope, receive, _held(send, spec.seconds))
+        elif kind == "slow_body":
+            await self.app(scope, receive, _held(send, spec.seconds, body=True))
         elif kind in ("revoke_tokens", "expire_tokens"):
             if kind == "revoke_tokens":
                 self.ctx.tokens.revoke_all(self.product)
@@ -172,13 +174,16 @@ async def _hold(rule: FaultRule) -> None:
         await asyncio.sleep(0.005)
 
 
-def _held(send: Send, seconds: float) -> Send:
-    """``send`` with the answer's first message held ``seconds`` (``slow_answer``: the request was served already)."""
+def _held(send: Send, seconds: float, *, body: bool = False) -> Send:
+    """``send`` with the answer's first message held ``seconds`` (``slow_answer``: the request was served already),
+    or (``body``, ``slow_body``) its first body message: the headers went out at once (uvicorn writes them on
+    ``http.response.start``), the body comes ``seconds`` after them."""
     held = False
+    first = "http.response.body" if body else "http.response.start"
 
     async def late(message: Message) -> None:
         nonlocal held
-        if not held and message["type"] == "http.response.start":
+        if not held and message["type"] == first:
             held = True
             await asyncio.sleep(seconds)
         await send(message)

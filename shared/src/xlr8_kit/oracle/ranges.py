@@ -120,7 +120,10 @@ FIRST_ANSWERS = 3
 #: 0.4x, 0.4x, 2.2x (the emulator slowed by the load), HCM 0.4x. Below it the allowance grows as before. (Tried: as
 #: many pages as the ratio; HCM started at 3 and did not gain at 100 ms: waiting less, its emitter may not reach
 #: ``WAITED``, which opens the most.) Re-checked with whole pages from bounds (6 Dec, bench/README "Review 17b's
-#: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06.
+#: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06. Those were
+#: on the headers alone against a cost holding page 1's body read; since ora27 a round trip holds its body and the
+#: cost does not (a slow body is latency): at 100 ms ERP 9-51x, at 0 ms on a loaded box (load 16-18, the emulator
+#: starved on the same cores) 2.9-27x, HCM 0.6-3.7x either way (bench/README "ora27"; not re-tuned).
 ANSWERED = 3.0
 
 #: One cursor, then ranges (``latency_shows``): a keyset read goes page after page (one page read ahead) while a
@@ -160,6 +163,9 @@ class Answer:
     records: list[dict[str, t.Any]]
     #: Seconds its parse waited for its cut children's requests (round trips, not the tap's cost).
     children: float = 0.0
+    #: Seconds from its request sent to its body read (its round trip, headers and body); None: not measured, the
+    #: time to its headers (``elapsed``) stands for it.
+    took: float | None = None
 
 
 class Fetch(t.Protocol):
@@ -418,8 +424,8 @@ class Growth:
     def __init__(self, most: int, cost: float | None = None) -> None:
         self.room = 1
         self.most = most
-        #: What page 1 cost besides its round trip: its body read and parsed, then emitted (None: unknown, no direct
-        #: verdict). Request times are judged against it (at 0 ms the emitter alone takes a tenth of it: ERP
+        #: What page 1 cost besides its round trip (which holds its body's read): parsed, then emitted (None: no
+        #: direct verdict). Request times are judged against it (at 0 ms the emitter alone takes a tenth of it: ERP
         #: invoices, 1 ms of about 6 for 500 rows).
         self._cost = cost
         #: Request times judged so far (``answered``), at most ``FIRST_ANSWERS``.
@@ -433,9 +439,9 @@ class Growth:
         self.latency = False
 
     def answered(self, took: float) -> bool:
-        """A request answered ``took`` seconds after it was sent (headers read: no parse, no wait for a slot). Once
-        ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the most (a bound's
-        ``PageAt``: the round trip and the server's work for a page, whose body is not read yet). True when
+        """A request answered ``took`` seconds after it was sent (headers and body read: no parse, no wait for a
+        slot). Once ``FIRST_ANSWERS`` are in, their median past ``ANSWERED`` times what page 1 cost besides: the
+        most (a bound's ``PageAt``: the round trip and the server's work for a page, not parsed yet). True when
         ``room`` changed."""
         if self.room == self.most or self._cost is None or len(self._took) >= FIRST_ANSWERS:
             return False
@@ -597,7 +603,8 @@ class RangedRead:
             if self._last_bound is not None and j > self._last_bound:
                 return END  # its range is empty whatever the page would answer: not asked for
         answer = self.fetch(PageAt(self._starts[j] - 1))
-        self._answered(answer.response.elapsed.total_seconds())  # before the bound is known: ranges wait for it
+        took = answer.took if answer.took is not None else answer.response.elapsed.total_seconds()
+        self._answered(took)  # before the bound is known: ranges wait for it
         items, _ = collection_page(body(answer.response))
         row = self._row(items[0]) if items else END
         with self._lock:

@@ -1,0 +1,108 @@
+"""A tenant whose answers come with their headers at once and their bodies late (far away, or streaming rows as its
+database reads them: the emulator's ``slow_body`` fault) is latency, not a dear page: the kit's judges (the
+cursor's ``latency_shows``, the ranges' ``Growth``) must count the body's time as the page's round trip, never as
+what the page cost the tap, or such a tenant is read with the fewest pages ahead (issue 14 goal 5; nodelay26 #4).
+
+The emulator holds a body ``HOLD`` seconds after its headers; what a 3-row page costs the tap besides is a few
+milliseconds (parsed and emitted), so the margins are a third of ``HOLD`` either way and cannot flip under load."""
+
+from __future__ import annotations
+
+import itertools
+import typing as t
+
+import pytest
+
+from xlr8_kit.oracle import ranges
+from xlr8_kit.oracle.ranges import range_rows
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.oracle_fusion.hcm import OracleHcmEmulator
+
+from .conftest import hcm_config, run_tap, unstamped
+
+PATH = "/hcmRestApi/resources/*/workers"
+
+#: Seconds each slow answer's body comes after its headers.
+HOLD = 1.0
+
+
+class SpiedGrowth(ranges.Growth):
+    """The ranges' ``Growth`` as it is, its inputs kept: what page 1 cost, and each request's time it judged."""
+
+    made: t.ClassVar[list[SpiedGrowth]] = []
+
+    def __init__(self, most: int, cost: float | None = None) -> None:
+        super().__init__(most, cost)
+        self.cost = cost
+        self.took: list[float] = []
+        SpiedGrowth.made.append(self)
+
+    def answered(self, took: float) -> bool:
+        self.took.append(took)
+        return super().answered(took)
+
+
+def config(url: str) -> dict[str, t.Any]:
+    """100 workers, 3 a page, 4 ranges at once."""
+    return hcm_config(url, resources=["workers"], page_size=3, max_concurrent_requests=4)
+
+
+#: The offsets of the pages that place bounds 1.. (``PageAt``): page 1 holds 3 rows, 97 are left.
+BOUNDS = [start - 1 for start in itertools.accumulate(range_rows(97, 3, 4), initial=3)][1:-1]
+
+
+def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
+    for query in queries:
+        sandbox.faults.add("oracle_hcm", PATH, FaultSpec("slow_body", seconds=HOLD, query=query, times=1))
+
+
+def test_slow_bodies_are_round_trips_so_the_ranges_read_the_most_ahead(
+    sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1 and every bound's page (the requests ``Growth.answered`` judges: page 1 and the first two bounds
+    answered, whichever they are) answer their headers at once and their bodies ``HOLD`` later: the three round
+    trips are judged at ``HOLD`` or more and page 1's cost well under it, so the most pages are read ahead at once
+    (``Growth.latency``; the emitter's own verdict, ``WAITED``, set aside so that only this one can open them).
+    Before, page 1's body counted as its cost and the bounds were judged on their headers alone: no latency seen.
+    Records and STATE are the page-after-page read's."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)  # ranges after page 1 (the default)
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    assert BOUNDS == [17, 28, 39, 50, 61, 72, 83]
+    slow_bodies(sandbox, {"totalResults": "true"}, *({"offset": str(offset)} for offset in BOUNDS))
+    output = run_tap(config(url), streams={"workers"})
+    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1] * (1 + len(BOUNDS))
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    assert growth.cost is not None
+    assert growth.cost < HOLD / 3, "page 1's body is its round trip, not its cost"
+    judged = growth.took[: ranges.FIRST_ANSWERS]  # page 1's, then the first two bounds answered
+    assert len(judged) == ranges.FIRST_ANSWERS
+    assert min(judged) >= HOLD * 2 / 3, "each judged answer's round trip holds its body"
+    assert growth.latency
+    assert growth.room == growth.most
+
+
+def test_a_slow_body_on_page_1_starts_the_ranges_after_it(
+    sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ranges only once latency shows (``RANGES_AT`` 3, as ``ANSWERED``), page 1 whose body comes ``HOLD``
+    after its headers is judged by its round trip over its cost: latency, so the rest is planned in ranges right
+    after it: the bounds' pages are those planned from page 1's 3 rows (``BOUNDS``), whatever order they arrive in
+    (one cursor would ask for none; ranges after page k > 1 for others). Free readers' splits are off (their pages
+    would add offsets)."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 3.0)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    start = len(emulator.collection_queries)
+    slow_bodies(sandbox, {"totalResults": "true"})
+    output = run_tap(config(url), streams={"workers"})
+    asked = emulator.collection_queries[start:]
+    assert [rule.fired for rule in sandbox.faults.rules("oracle_hcm")] == [1]
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == BOUNDS, "ranges right after page 1"
