@@ -1,11 +1,13 @@
 """What both Oracle taps' tests share: a config for the product's emulator and an in-process run of the tap
 (``fusion_test_helpers``, one line in each conftest), and the check that the Meltano plugin definition matches what
 the tap reports (settings, secrets, capabilities, one settings group per auth flow, ``pip_url``) and that the
-sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs."""
+sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs; ``ScriptedStopwatch`` for a read's timing
+verdicts decided by the test."""
 
 from __future__ import annotations
 
 import json
+import threading
 import typing as t
 from functools import partial
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
+from xlr8_kit.oracle.stopwatch import Stopwatch
 from xlr8_kit.oracle.stream import FULL_READ_AT
 from xlr8_kit.rest import KIT_SETTINGS
 from xlr8_kit.testing.meltano_e2e import declared_plugin
@@ -38,6 +41,28 @@ def unstamped(states: t.Any) -> t.Any:
     blanked = blank(states)
     assert found, f"no {FULL_READ_AT} in the STATE: the shipped full_read_every_days was not run"
     return blanked
+
+
+class ScriptedStopwatch(Stopwatch):
+    """A stopwatch whose readings the test decides (``FusionStream.stopwatch``), so a read's timing verdicts
+    (``xlr8_kit.oracle.ranges``: ranges or one cursor, the width, pages ahead, splits) are the same on any machine:
+    every answer's round trip is ``round_trip`` seconds, and each thread's clock moves ``tick`` seconds a reading
+    and never otherwise, so what a page costs the tap, and the emitter's wait for a page, are a few ticks each
+    whatever the load. ``round_trip`` 0.1 against a tick of 0.1 ms: pages that come back 100 times slower than they
+    cost, latency by every judge."""
+
+    def __init__(self, round_trip: float, tick: float = 0.0001) -> None:
+        self.seconds = round_trip
+        self.tick = tick
+        self._threads = threading.local()
+
+    def now(self) -> float:
+        reading: float = getattr(self._threads, "now", 0.0) + self.tick
+        self._threads.now = reading
+        return reading
+
+    def round_trip(self, response: t.Any) -> float:
+        return self.seconds
 
 
 class ConfigFor(t.Protocol):
