@@ -26,6 +26,8 @@ import pytest
 from xlr8_kit.oracle import ranges
 from xlr8_kit.oracle.protocol import Keyset, join_q, keyset_q, upto_q
 from xlr8_kit.oracle.ranges import range_rows
+from xlr8_kit.oracle.stream import FusionStream
+from xlr8_kit.oracle.testing import ScriptedStopwatch
 from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.faults import FaultSpec
@@ -270,19 +272,28 @@ def test_the_emulator_serves_a_range_as_its_query_says(url: str, emulator: Oracl
         assert [r["PersonId"] for r in scanned.json()["items"]] == expected
 
 
+#: Requests of the split test's read answered before its stalled one: page 1, range 0's 5 pages, ranges 1-6's 4 each,
+#: range 7's page from its bound, and the split's two (the page at offset 94, then rows 97-99 by keyset).
+ANSWERED_BEFORE_THE_STALLED = 1 + 5 + 6 * 4 + 1 + 2
+
+
 def test_a_free_reader_splits_the_last_range_same_records_and_state(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """100 ms a request (the first answers show latency), and the last range's first request by keyset (after row
-    85, its page from bound 7 held rows 84 and 85) stalls 3 s: the readers done with the other ranges split it at
-    the page at offset 94 (4 pages not asked for after the stalled one, by the count: about half each), so the
+    """100 ms a request, on the wire and by the read's stopwatch (``ScriptedStopwatch``: the first answers show
+    latency whatever the load, so a free reader may split), and the last range's first request by keyset (after
+    row 85, its page from bound 7 held rows 84 and 85) is held until every other request of the read was answered
+    (``until_answered``; a fixed 3 s once ran out first at load 20): the readers done with the other ranges split it
+    at the page at offset 94 (4 pages not asked for after the stalled one, by the count: about half each), so the
     range reads up to row 94 and the upper half from it. The records and STATE are those of the read page after
     page."""
     one = run_tap(config(url, 1), streams={"workers"})
     before = one.records("workers")
     stalled = str(join_q([keyset_q("LastUpdateDate", "PersonId", True, bound(before[85]))], "4"))
-    sandbox.faults.add("oracle_hcm", PATH, FaultSpec("stall", seconds=3, times=1, query={"q": stalled}))
+    hold = FaultSpec("stall", seconds=30, until_answered=ANSWERED_BEFORE_THE_STALLED, times=1, query={"q": stalled})
+    sandbox.faults.add("oracle_hcm", PATH, hold)
     sandbox.faults.set_latency("oracle_hcm", 100, PATH)
+    monkeypatch.setattr(FusionStream, "stopwatch", ScriptedStopwatch(0.1))
     start = len(emulator.collection_queries)
     try:
         four = run_tap(config(url, 4), streams={"workers"})
@@ -448,8 +459,29 @@ def collection(sandbox: t.Any, start: int) -> list[t.Any]:
     return [r for r in sandbox.requests("oracle_hcm")[start:] if r.path.endswith("/workers")]
 
 
-def run_slow(sandbox: t.Any, config: dict[str, t.Any], streams: set[str], *faults: tuple[str, FaultSpec]) -> t.Any:
-    """The tap at 300 ms a request (``faults`` added on top): page 1's round trip dwarfs its cost on any machine."""
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[float], None]:
+    """Sets the round trip the reads' stopwatch reports from now on (``ScriptedStopwatch``): whether a read widens
+    (``latency_width``) and how far it reads ahead (``Growth``) then follow it, not the machine's load (on the wall
+    clock, at load 15 beside two busy loops, a 1-row page at 300 ms cost the tap more than a sixteenth of its round
+    trip in 7 of 30 narrowing runs: the read kept 8, "widened before the fault" failed; session 27)."""
+
+    def stopwatch(seconds: float) -> None:
+        monkeypatch.setattr(FusionStream, "stopwatch", ScriptedStopwatch(seconds))
+
+    return stopwatch
+
+
+def run_slow(
+    sandbox: t.Any,
+    round_trips: t.Callable[[float], None],
+    config: dict[str, t.Any],
+    streams: set[str],
+    *faults: tuple[str, FaultSpec],
+) -> t.Any:
+    """The tap at 300 ms a request, on the wire and by its stopwatch (``faults`` added on top): page 1's round trip
+    dwarfs its cost on any machine."""
+    round_trips(0.3)
     sandbox.faults.set_latency("oracle_hcm", 300, PATH)
     for path, spec in faults:
         sandbox.faults.add("oracle_hcm", path, spec)
@@ -466,18 +498,19 @@ def planned(width: int, page: int) -> set[int]:
 
 
 def test_round_trips_long_against_a_page_widen_the_read_past_max_concurrent_requests(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, round_trips: t.Callable[[float], None]
 ) -> None:
     """300 ms a request, 2 rows a page (50 pages): page 1's round trip is ~200 times what the page costs the tap
     (``latency_width``), so the read keeps more than ``max_concurrent_requests`` (8, the default) in flight, up to
     ``latency_concurrent_requests`` (16), its ranges planned for 16 (``range_rows``: 12 ranges, against 8 at 8); the
     records and STATE are those of the read page after page (at 100 ms the ratio was 60-66 at load 13, once 19, and
-    the in-process emulator's CPU weighs on a test's page more). At 0 ms (a local round trip of a few ms, at most 8
-    times a page's cost even on a loaded machine) the same settings keep 8 at most and the plan of 8."""
+    the in-process emulator's CPU weighs on a test's page more). At 0 ms the same settings keep 8 at most and the
+    plan of 8. The read's stopwatch says 300 ms, then 0 ms (``round_trips``), so its verdicts do not move with the
+    load."""
     settings = {"resources": ["workers"], "page_size": 2, "latency_concurrent_requests": 16}
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"workers"})
     start, asked = len(sandbox.requests()), len(emulator.collection_queries)
-    wide = run_slow(sandbox, hcm_config(url, **settings), {"workers"})
+    wide = run_slow(sandbox, round_trips, hcm_config(url, **settings), {"workers"})
     offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
     assert 8 < in_flight(collection(sandbox, start)) <= 16
     assert planned(16, 2) <= offsets, offsets  # a free reader may split a range too
@@ -485,6 +518,7 @@ def test_round_trips_long_against_a_page_widen_the_read_past_max_concurrent_requ
     assert wide.records("workers") == one.records("workers")
     assert unstamped(wide.of_type("STATE")) == unstamped(one.of_type("STATE"))
 
+    round_trips(0.0)  # a round trip of nothing: a page costs the tap more than its round trip, whatever the load
     start, asked = len(sandbox.requests()), len(emulator.collection_queries)
     narrow = run_tap(hcm_config(url, **settings), streams={"workers"})
     offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
@@ -503,7 +537,11 @@ WIDENED_AT = 29
 
 @pytest.mark.filterwarnings("default:the wire showed:UserWarning")
 def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, decisions: list[Decision]
+    url: str,
+    sandbox: t.Any,
+    emulator: OracleHcmEmulator,
+    decisions: list[Decision],
+    round_trips: t.Callable[[float], None],
 ) -> None:
     """Widened at 300 ms (as above; 1 row a page: 16 ranges of 6 pages), the tenant answers the 30th request 429
     (Retry-After: 0): the session asks it again, and from then on the read keeps no more than
@@ -518,6 +556,7 @@ def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
     decisions.clear()  # the widened read's only
     throttled = run_slow(
         sandbox,
+        round_trips,
         hcm_config(url, **settings),
         {"workers"},
         (PATH, FaultSpec("rate_limit", retry_after=0, after=WIDENED_AT, times=1)),
@@ -532,7 +571,7 @@ def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
 
 
 def test_widening_is_opt_in_max_concurrent_requests_caps_a_read_at_any_latency(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, round_trips: t.Callable[[float], None]
 ) -> None:
     """review 21b: with ``latency_concurrent_requests`` unset, a read at 300 ms a request (2 rows a page: page 1's
     round trip ~200 times its cost, which widened to 12-16 before) keeps ``max_concurrent_requests`` in flight at
@@ -543,7 +582,7 @@ def test_widening_is_opt_in_max_concurrent_requests_caps_a_read_at_any_latency(
     for window in (None, 2):
         chosen = settings if window is None else {**settings, "max_concurrent_requests": window}
         start, asked = len(sandbox.requests()), len(emulator.collection_queries)
-        out = run_slow(sandbox, hcm_config(url, **chosen), {"workers"})
+        out = run_slow(sandbox, round_trips, hcm_config(url, **chosen), {"workers"})
         peak = in_flight(collection(sandbox, start))
         assert peak <= (window or 8), f"max_concurrent_requests {window or 'default 8'}: {peak} in flight at once"
         offsets = {int(q["offset"]) for q in emulator.collection_queries[asked:] if int(q.get("offset", 0))}
@@ -555,7 +594,12 @@ def test_widening_is_opt_in_max_concurrent_requests_caps_a_read_at_any_latency(
 @pytest.mark.filterwarnings("default:the wire showed:UserWarning")
 @pytest.mark.parametrize("status", [503, 504])
 def test_a_5xx_without_retry_after_narrows_a_widened_read(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, status: int, decisions: list[Decision]
+    url: str,
+    sandbox: t.Any,
+    emulator: OracleHcmEmulator,
+    status: int,
+    decisions: list[Decision],
+    round_trips: t.Callable[[float], None],
 ) -> None:
     """review 21b: Oracle's guidance is to back off on 500/502/503/504, with no Retry-After; an overloaded pod's
     503 or its gateway's 504 at the 30th request of a widened read (as the 429 test, and why the 30th) narrows it
@@ -566,6 +610,7 @@ def test_a_5xx_without_retry_after_narrows_a_widened_read(
     decisions.clear()  # the widened read's only
     out = run_slow(
         sandbox,
+        round_trips,
         hcm_config(url, **settings),
         {"workers"},
         (PATH, FaultSpec("status", status=status, after=WIDENED_AT, times=1)),
@@ -579,7 +624,7 @@ def test_a_5xx_without_retry_after_narrows_a_widened_read(
 
 
 def test_a_read_after_a_throttled_stream_of_the_run_does_not_widen(
-    url: str, sandbox: t.Any, emulator: OracleHcmEmulator
+    url: str, sandbox: t.Any, emulator: OracleHcmEmulator, round_trips: t.Callable[[float], None]
 ) -> None:
     """review 21b: jobs (synced first) is answered one 429; workers, later in the same run at 300 ms a request, starts
     at ``max_concurrent_requests`` (8) and stays there though ``latency_concurrent_requests`` is 16: the tenant
@@ -588,7 +633,7 @@ def test_a_read_after_a_throttled_stream_of_the_run_does_not_widen(
     one = run_tap(hcm_config(url, **{**settings, "max_concurrent_requests": 1}), streams={"jobs", "workers"})
     start = len(sandbox.requests())
     jobs_429 = ("/hcmRestApi/resources/*/jobs", FaultSpec("rate_limit", retry_after=0, times=1))
-    out = run_slow(sandbox, hcm_config(url, **settings), {"jobs", "workers"}, jobs_429)
+    out = run_slow(sandbox, round_trips, hcm_config(url, **settings), {"jobs", "workers"}, jobs_429)
     limited = [r for r in sandbox.requests("oracle_hcm")[start:] if r.status == 429]
     workers = collection(sandbox, start)
     assert len(limited) == 1

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from xlr8_kit.testing.fake_time import FakeTime
 from xlr8_kit.testing.singer_cli import BIN, Running, SingerOutput, signalled, sync_until_error, write_json
 from xlr8_sandbox.company import Company
 from xlr8_sandbox.platform.emulator import SandboxContext
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.salesforce.objects import SObject
-from xlr8_tap_salesforce.client import SalesforceClient
+from xlr8_tap_salesforce.client import FIRST_BULK_POLL_WAIT, SalesforceClient
 from xlr8_tap_salesforce.early import CREATE_GRACE_SECONDS
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -287,21 +288,36 @@ def test_the_org_s_quota_answer_to_the_rest_early_page_1_is_not_asked_again(sf: 
     assert _states(read) == _states(today)
 
 
-def test_the_first_poll_waits_from_the_create_not_from_the_token_before_it(sf: t.Any, accounts: Sandbox) -> None:
-    """Real time: the early create is the run's first request after the token (held 0.5 s here), and a job's first
-    poll goes out ``FIRST_BULK_POLL_WAIT`` after its create was sent. Counted from before the token (the job's
-    age taken before the token was fetched), the poll came right after the create's answer and found a 0.25 s job
-    still running: a poll more, an API request spent on nothing."""
+def test_the_first_poll_waits_from_the_create_not_from_the_token_before_it(
+    sf: t.Any, accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early create is the run's first request after the token (which takes 0.5 s here), and a job's first poll
+    goes out ``FIRST_BULK_POLL_WAIT`` after its create was sent. Counted from before the token (the job's age taken
+    before the token was fetched), the poll came right after the create's answer (no wait): a 0.25 s job was still
+    running, a poll more, an API request spent on nothing. The tap's clock is the test's (``FakeTime``: the token
+    fetch moves it 0.5 s, the tap's waits move it, nothing else does), so what the tap waited is exact whatever the
+    load: on the wall clock a create answered more than 0.25 s after the tap took its age found the job running
+    (1 run in 20 beside two busy loops, session 27)."""
     catalog = _catalog(sf, accounts)
     accounts.reset()
-    sf.emulator(accounts).bulk_job_seconds = 0.25
-    accounts.faults.add("salesforce", "/services/oauth2/token", FaultSpec(kind="stall", seconds=0.5))
+    fake = FakeTime()
     tap = TapSalesforce(config=_config(sf, accounts), catalog=copy.deepcopy(catalog), parse_env_config=False)
+    tap.client.clock, tap.client.sleep = fake.clock, fake.sleep
+    authenticator = type(tap.kit.authenticator)
+    fetch = authenticator.fetch_token
+
+    def slow_fetch(self: t.Any) -> t.Any:
+        token = fetch(self)
+        fake.advance(0.5)  # the token endpoint's answer took 0.5 s
+        return token
+
+    monkeypatch.setattr(authenticator, "fetch_token", slow_fetch)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()
     polls = [r for r in accounts.requests("salesforce") if r.method == "GET" and r.path.startswith(CREATE + "/")]
     assert len(SingerOutput.parse(buffer.getvalue()).records("Account")) == ROWS
+    assert fake.sleeps == [FIRST_BULK_POLL_WAIT]  # the whole wait, from the create: none of it spent on the token
     assert [r.path.endswith("/results") for r in polls] == [False, True]  # one poll (JobComplete), then results
 
 

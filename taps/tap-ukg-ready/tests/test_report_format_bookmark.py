@@ -1,17 +1,23 @@
 """A bookmark written under the wrong ``report_date_format`` never holds rows back (review23a finding 1): a
 day-first tenant read month-first lands swapped dates and a bookmark months ahead; once the format is set, that
 bookmark is ignored (it carries the format it was written under) and a bookmark later than today is counted back
-from today. Run through the console script against a small UKG Ready whose report the test rewrites."""
+from today. Run through the console script against a small UKG Ready whose report the test rewrites (the "later
+than today" case in process, with the session's wall clock fixed)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import typing as t
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
+import pytest
+
+from xlr8_kit.testing.fake_time import with_session_time
+from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, sync_tap, write_json
+from xlr8_tap_ukg_ready.tap import TapUkgReady
 
 from .fake_ready import FakeReady, report_config, run_report_cli
 
@@ -45,17 +51,24 @@ def test_review_sequence_lands_every_january_row(ready: FakeReady, tmp_path: Pat
     assert s4["bookmarks"]["timesheets"]["replication_key_value"] == "2026-01-20"
 
 
-def test_a_bookmark_later_than_today_counts_back_from_today(ready: FakeReady, tmp_path: Path) -> None:
+def test_a_bookmark_later_than_today_counts_back_from_today(ready: FakeReady, caplog: pytest.LogCaptureFixture) -> None:
     """A future bookmark written under the current format still holds back only rows before today less the
-    lookback: today's row goes out."""
-    today = datetime.now(UTC).date()
+    lookback: today's row goes out. Today is the tap's session wall clock, fixed here a tenth of a second before
+    UTC midnight, in process: the test and the tap read one clock (the test's own "today" beside a CLI run failed
+    when UTC midnight passed in between)."""
+    today = date(2026, 3, 14)
+    wall = datetime(2026, 3, 14, 23, 59, 59, 900_000, tzinfo=UTC).timestamp()
     ready.body = HEAD + f"1,E1,{today:%d/%m/%Y},8.00\n2,E1,{today - timedelta(days=30):%d/%m/%Y},7.50\n"
     future = {"replication_key": "WorkDate", "replication_key_value": "2099-01-01", **DAY_FIRST}
-    records, _, err = run_report_cli(
-        tmp_path, report_config(ready.url, DAY_FIRST, **SPEC), {"bookmarks": {"timesheets": future}}
-    )
-    assert _dates(records) == [today.isoformat()]
-    assert f"held back 1 row(s) dated before {today - timedelta(days=7)}" in err
+    with caplog.at_level(logging.INFO):
+        output = sync_tap(
+            with_session_time(TapUkgReady, wall=lambda: wall),
+            report_config(ready.url, DAY_FIRST, **SPEC),
+            streams={"timesheets"},
+            state={"bookmarks": {"timesheets": future}},
+        )
+    assert _dates(output.records("timesheets")) == [today.isoformat()]
+    assert f"held back 1 row(s) dated before {today - timedelta(days=7)}" in caplog.text
 
 
 def _meltano_merge(source: dict[str, t.Any], destination: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -70,7 +70,6 @@ import queue
 import re
 import statistics
 import threading
-import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ from xlr8_kit.http.ranged import ERROR as _ERROR
 from xlr8_kit.http.ranged import PAGE as _PAGE
 from xlr8_kit.http.ranged import RangedPages, RangeQueue
 from xlr8_kit.oracle.protocol import Keyset, KeysetRange, PageAt, body, collection_page
+from xlr8_kit.oracle.stopwatch import WALL, Stopwatch
 from xlr8_kit.rest import MarkedPage
 
 if t.TYPE_CHECKING:
@@ -531,6 +531,7 @@ class RangedRead:
         page_rows: int | None = None,
         floor: int | None = None,
         throttled: t.Callable[[], int] | None = None,
+        stopwatch: Stopwatch = WALL,
     ) -> None:
         """``sizes``: the rows each range after page 1 is planned to hold (``range_rows``; the last range reads to
         the end whatever its size); ``total``: the rows counted (page 1's ``totalResults``), where the last range
@@ -541,8 +542,10 @@ class RangedRead:
         before the ranges (page 1, or every page read by one cursor before latency showed), ``page_rows`` the rows a
         page holds (default: ``first_rows``). ``floor``: ``max_concurrent_requests`` when ``width`` was widened for
         latency (``latency_width``; default ``width``), what the read keeps in flight at most once ``throttled`` (the
-        session's count of retried answers) grows (``InFlight``)."""
+        session's count of retried answers) grows (``InFlight``). ``stopwatch``: where the times the read judges by
+        come from (``Growth``: the bounds' round trips, the emitter's waits)."""
         floor = width if floor is None else min(floor, width)
+        self._stopwatch = stopwatch
 
         def gated(token: KeysetRange | PageAt) -> Answer:
             with self.in_flight.slot():
@@ -603,7 +606,7 @@ class RangedRead:
             if self._last_bound is not None and j > self._last_bound:
                 return END  # its range is empty whatever the page would answer: not asked for
         answer = self.fetch(PageAt(self._starts[j] - 1))
-        took = answer.took if answer.took is not None else answer.response.elapsed.total_seconds()
+        took = answer.took if answer.took is not None else self._stopwatch.round_trip(answer.response)
         self._answered(took)  # before the bound is known: ranges wait for it
         items, _ = collection_page(body(answer.response))
         row = self._row(items[0]) if items else END
@@ -914,7 +917,8 @@ class RangedRead:
             for j in range(min(self.ahead, self.planned)):
                 self._start(j)
             j = 0
-            handed = time.monotonic()
+            now = self._stopwatch.now
+            handed = now()
             while True:
                 i = 0
                 end: t.Any = None
@@ -930,16 +934,16 @@ class RangedRead:
                     rng = part.queue
                     self._pages.make_due(rng)  # its reader waits for room among its own pages from now on
                     while True:
-                        asked = time.monotonic()
+                        asked = now()
                         kind, value = self._pages.get(rng)
                         if not void:
-                            got = time.monotonic()
+                            got = now()
                             self._handed(got - asked, asked - handed)
                         while not self._placed.empty():
                             yield self._placed.get()
                         if kind == _PAGE:
                             answer, held = value
-                            handed = time.monotonic()
+                            handed = now()
                             yield Answer(answer.token, answer.prepared, answer.response, []) if void else answer
                             if held:
                                 self._pages.release()

@@ -18,7 +18,6 @@ import contextvars
 import functools
 import statistics
 import threading
-import time
 import typing as t
 from datetime import UTC, datetime, timedelta
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
@@ -63,6 +62,7 @@ from xlr8_kit.oracle.protocol import (
     since_q,
     upto_q,
 )
+from xlr8_kit.oracle.stopwatch import WALL, Stopwatch
 from xlr8_kit.rest import KitRESTStream, MarkedPage, _TokenPages
 
 if t.TYPE_CHECKING:
@@ -137,6 +137,8 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
     #: The next page follows from this page alone (``hasMore`` + offset, or the keyset of its last item), so it
     #: is fetched while this page is emitted.
     read_ahead_pages = True
+    #: Where a keyset read's timing verdicts take their times from (``stopwatch.py``): the machine's clocks.
+    stopwatch: t.ClassVar[Stopwatch] = WALL
 
     def __init__(self, tap: FusionTap) -> None:
         super().__init__(tap, name=self.plan.name, schema=self.plan.schema, path=f"/{self.plan.resource_name}")
@@ -433,20 +435,22 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
 
         order, key = str(self.replication_key), str(self.keyset_key)
         pages_at = self._token_pages(context)
+        stopwatch = self.stopwatch
+        now = stopwatch.now
 
         def sent(token: t.Any) -> tuple[requests.PreparedRequest, requests.Response, float]:
             """The request for ``token`` sent and its answer read whole (not parsed), and its round trip: sent to
-            headers read (``elapsed``) plus the body's read after them (a server that flushes its headers first and
-            streams its rows, or a body slow on the wire, is latency too: the headers alone kept such a tenant on
+            headers read (``round_trip``) plus the body's read after them (a server that flushes its headers first
+            and streams its rows, or a body slow on the wire, is latency too: the headers alone kept such a tenant on
             one cursor, review 20b, and its body counted as page 1's cost hid the latency from ``Growth``, ora27).
             Not the kit's own work before the send (preparing, the quota guard, the limiter): counted as latency,
             it sent reads of 100-row pages to ranges at 0 ms (review 20e)."""
             prepared = pages_at.prepare(token)
             headers: list[float] = []  # requests calls response hooks once the headers are in, before the body read
-            prepared.register_hook("response", lambda response, *args, **kwargs: headers.append(time.monotonic()))
+            prepared.register_hook("response", lambda response, *args, **kwargs: headers.append(now()))
             response, _ = pages_at.send(prepared, parse=False)
-            reading = time.monotonic() - headers[-1] if headers else 0.0
-            return prepared, response, response.elapsed.total_seconds() + reading
+            reading = now() - headers[-1] if headers else 0.0
+            return prepared, response, stopwatch.round_trip(response) + reading
 
         def fetch(token: t.Any) -> Answer:
             # a page from a bound is parsed when its range takes it up (``RangedRead.parse``), not to place the bound
@@ -457,7 +461,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         def timed(token: t.Any) -> tuple[Answer, float, float]:
             """The answer, the time to send, read and parse it, and its round trip (``sent``) with its cut
             children's."""
-            started = time.monotonic()
+            started = now()
             prepared, response, took = sent(token)
             waited: list[float] = []
             wait = _CHILD_WAIT.set(waited)
@@ -469,7 +473,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             # tap, with its own round trip, so the judge sees the latency the page carried (review23i #3).
             children = sum(waited)
             answer = Answer(token, prepared, response, records, children=children, took=took)
-            return answer, time.monotonic() - started, took + children
+            return answer, now() - started, took + children
 
         def last_row(items: list[dict[str, t.Any]]) -> Keyset:
             return Keyset(items[-1].get(order), items[-1].get(key))
@@ -495,10 +499,10 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                     held: list[dict[str, t.Any]] | None = answer.records
                     if emitting is None:  # page 1, emitted before it is judged (its cost then includes it)
                         page_rows = len(items)
-                        emitted = time.monotonic()
+                        emitted = now()
                         if held:
                             yield held
-                        spent = time.monotonic() - emitted
+                        spent = now() - emitted
                         held, cost = None, cost + spent
                     else:
                         cost += emitting
@@ -523,9 +527,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                         break
                     nxt = ask(KeysetRange(go_on_after, None))  # the request page after page sends next
                     if held:
-                        emitted = time.monotonic()
+                        emitted = now()
                         yield held
-                        spent = time.monotonic() - emitted
+                        spent = now() - emitted
                     emitting = spent  # page 1's own emit time, judged with page 2
                     answer, fetched, took = nxt.result()
             if held:
@@ -570,6 +574,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 first_took=took - answer.children,
                 first_cost=cost,
                 total=total,
+                stopwatch=stopwatch,
             )
             for ranged_answer in ranged.answers(order, key):
                 if isinstance(ranged_answer, Answer):
@@ -659,7 +664,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         read allows (``_side_by_side``); children cut below those read whole come in a next round. Rows stay where
         the page had them, so records come in the order one cursor reads them; a failed read fails the page
         before any of its rows is emitted. The time waited is kept apart from the page's cost (``_CHILD_WAIT``)."""
-        started = time.monotonic()
+        started = self.stopwatch.now()
         hrefs: dict[str, str] = {}
         try:
             while cut:
@@ -671,7 +676,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         finally:
             waited = _CHILD_WAIT.get()
             if waited is not None:
-                waited.append(time.monotonic() - started)
+                waited.append(self.stopwatch.now() - started)
 
     def _child_reader(self, child: CutChild, href: str) -> t.Callable[[], list[dict[str, t.Any]]]:
         return lambda: self._whole_child(child.at, child.path, href)

@@ -1,18 +1,26 @@
 """What both Oracle taps' tests share: a config for the product's emulator and an in-process run of the tap
 (``fusion_test_helpers``, one line in each conftest), and the check that the Meltano plugin definition matches what
 the tap reports (settings, secrets, capabilities, one settings group per auth flow, ``pip_url``) and that the
-sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs."""
+sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs; ``ScriptedStopwatch`` for a read's timing
+verdicts decided by the test; ``described_in_process`` for the SDK's standard test class."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import typing as t
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
+from xlr8_kit.oracle.client import FusionClient
+from xlr8_kit.oracle.describe import Resource, parse_describe
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
+from xlr8_kit.oracle.stopwatch import Stopwatch
 from xlr8_kit.oracle.stream import FULL_READ_AT
 from xlr8_kit.rest import KIT_SETTINGS
 from xlr8_kit.testing.meltano_e2e import declared_plugin
@@ -38,6 +46,46 @@ def unstamped(states: t.Any) -> t.Any:
     blanked = blank(states)
     assert found, f"no {FULL_READ_AT} in the STATE: the shipped full_read_every_days was not run"
     return blanked
+
+
+class ScriptedStopwatch(Stopwatch):
+    """A stopwatch whose readings the test decides (``FusionStream.stopwatch``), so a read's timing verdicts
+    (``xlr8_kit.oracle.ranges``: ranges or one cursor, the width, pages ahead, splits) are the same on any machine:
+    every answer's round trip is ``round_trip`` seconds, and each thread's clock moves ``tick`` seconds a reading
+    and never otherwise, so what a page costs the tap, and the emitter's wait for a page, are a few ticks each
+    whatever the load. ``round_trip`` 0.1 against a tick of 0.1 ms: pages that come back 100 times slower than they
+    cost, latency by every judge."""
+
+    def __init__(self, round_trip: float, tick: float = 0.0001) -> None:
+        self.seconds = round_trip
+        self.tick = tick
+        self._threads = threading.local()
+
+    def now(self) -> float:
+        reading: float = getattr(self._threads, "now", 0.0) + self.tick
+        self._threads.now = reading
+        return reading
+
+    def round_trip(self, response: t.Any) -> float:
+        return self.seconds
+
+
+@contextlib.contextmanager
+def described_in_process(emulator: t.Any) -> Iterator[None]:
+    """While the block runs, a tap's ``FusionClient.describe`` reads the document ``emulator`` serves at
+    ``<resource>/describe`` from the emulator object, not over HTTP. For the SDK's standard test class, which
+    discovers while pytest collects: a request that failed there on a loaded machine errored the whole xdist run
+    ("Different tests were collected between gw1 and gw0"), not one test. The class's tests discover and sync over
+    HTTP as every other test does."""
+
+    def describe(client: FusionClient, resource: str) -> Resource:
+        if resource not in client._described:
+            document = emulator.describe_document(resource, f"{client.resources_url}/{resource}")
+            client._described[resource] = parse_describe(document, resource)
+        return client._described[resource]
+
+    with mock.patch.object(FusionClient, "describe", describe):
+        yield
 
 
 class ConfigFor(t.Protocol):

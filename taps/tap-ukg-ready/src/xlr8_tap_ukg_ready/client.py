@@ -224,8 +224,10 @@ class ReportStream(ReadyBaseStream):
             if bookmark is None or not key:
                 yield from pages
                 return
-            # A bookmark later than today (a swapped date) would hold back every real row: count back from today.
-            start = min(date.fromisoformat(str(bookmark)[:10]), datetime.now(UTC).date())
+            # A bookmark later than today (a swapped date) would hold back every real row: count back from today, by
+            # the session's wall clock (the one the kit reads the vendor's dates against; a test fixes it).
+            today = datetime.fromtimestamp(client.session.wall(), UTC).date()
+            start = min(date.fromisoformat(str(bookmark)[:10]), today)
             since = (start - timedelta(days=self.lookback_days or 0)).isoformat()
             held = 0
             for page in pages:

@@ -527,9 +527,11 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         except FusionRequestError as exc:
             return self._error(request, str(exc), exc.status)
         base = str(request.url).rsplit("/describe", 1)[0]
-        return Response(
-            json.dumps({"Resources": {resource.name: _describe_node(resource, base)}}), media_type=ITEM_TYPE
-        )
+        return Response(json.dumps(self.describe_document(resource.name, base)), media_type=ITEM_TYPE)
+
+    def describe_document(self, name: str, base: str) -> dict[str, Any]:
+        """What ``<name>/describe`` answers (``base``: the resource's URL, which its links start with)."""
+        return {"Resources": {name: _describe_node(self.resources[name], base)}}
 
     async def _item(self, request: Request) -> Response:
         if (refused := self._guard(request)) is not None:
