@@ -26,6 +26,7 @@ from xlr8_kit.testing.singer_cli import parse_singer_messages, write_json
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.common import EMAIL, PASSWORD
 from xlr8_sandbox.products.s4hana import COMM_PASSWORD, COMM_USER, SAP_CLIENT
+from xlr8_sandbox.testing import landed_as, s4_lines_as_common
 
 BIN = Path(sys.executable).parent
 
@@ -48,7 +49,7 @@ class JobRun:
     out: list[dict[str, Any]]
 
 
-def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = False) -> JobRun:
+def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = False, **choices: str) -> JobRun:
     """``tap-sap-s4hana | mapper-common | target-common`` as the job runs them, each process's exit and log."""
     s4 = {"base_url": both.url("s4hana"), "sap_client": SAP_CLIENT, "username": COMM_USER, "password": COMM_PASSWORD,
           "services": ["API_PURCHASEORDER_PROCESS_SRV"], "entity_sets": ["A_PurchaseOrder"]}  # fmt: skip
@@ -57,8 +58,10 @@ def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = Fa
     mapping: dict[str, Any] = {"template": "s4hana", "direction": "from_erp", "drop_other_streams": True}
     if mapper_letters:
         mapping["dead_letter_path"] = str(tmp / "map-dead.jsonl")
+    mapping.update(choices)  # multi_line, price_rounding
     common = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
               "dead_letter_path": str(tmp / "tc-dead.jsonl")}  # fmt: skip
+    tmp.mkdir(parents=True, exist_ok=True)
     logs = {name: (tmp / f"{name}.log").open("wb") for name in ("tap", "mapper", "target")}
     try:
         tap = subprocess.Popen(
@@ -300,3 +303,34 @@ def test_a_paged_inline_item_collection_stops_the_tap_naming_the_order(both: San
     after = common_pos(both)
     for number in several:
         assert after[number] == before[number], number  # no order landed as its first line
+
+
+def test_multi_line_split_lands_every_item_of_every_order_once(both: Sandbox, tmp_path: Path) -> None:
+    """``multi_line: split`` (the user's explicit choice; the default refuses, as above): every one of the sandbox's
+    100 orders lands, one Common PO per item numbered <order>-<item> with that item's values, and a second run
+    writes nothing (target-common finds each by its stable number). Before, an order of several items could only
+    be refused (86 of the 100)."""
+    common = both.emulator("common")
+    common.reset()
+    s4 = both.emulator("s4hana").data  # type: ignore[attr-defined]
+    expected = s4_lines_as_common(s4)
+    orders = {number.rsplit("-", 1)[0] for number in expected}
+    assert len(orders) == s4.company.purchase_order_count == 100
+    assert len(expected) > 150  # most orders carry several items
+    before = common_pos(both)
+
+    run = run_job(both, tmp_path / "1", expand=True, mapper_letters=True, multi_line="split")
+    assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["mapper"][-2000:]
+    assert not (tmp_path / "1" / "map-dead.jsonl").read_text()  # nothing refused
+    assert not (tmp_path / "1" / "tc-dead.jsonl").exists()
+    after = common_pos(both)
+    assert set(after) - set(before) == set(expected)  # one new PO per item, nothing else new
+    assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
+    assert {number: after[number] for number in before} == before  # the orders' own numbers untouched
+
+    writes = len([r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path])
+    again = run_job(both, tmp_path / "2", expand=True, mapper_letters=True, multi_line="split")
+    assert (again.tap_rc, again.mapper_rc, again.target_rc) == (0, 0, 0), again.logs["target"][-2000:]
+    rewrites = [r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path]
+    assert rewrites[writes:] == []  # the re-run lands nothing twice
+    assert common_pos(both) == after
