@@ -155,14 +155,14 @@ class CommonMapper(InlineMapper):
         multi, rounding = self.config.get("multi_line") or "refuse", self.config.get("price_rounding") or "refuse"
         for name, value, allowed in (("multi_line", multi, MULTI_LINE), ("price_rounding", rounding, PRICE_ROUNDING)):
             if value not in allowed:
-                raise ConfigValidationError(
-                    f"mapper-common: setting {name!r} is {value!r}: one of {', '.join(allowed)}"
-                )
+                message = f"mapper-common: setting {name!r} is {value!r}: one of {', '.join(allowed)}"
+                raise ConfigValidationError(message, errors=[message])
         if multi == "split" and self.template.lines is None:
-            raise ConfigValidationError(
+            message = (
                 f"mapper-common: setting 'multi_line' is 'split' but template {self.template.name!r} says no 'lines' "
                 "(where the ERP keeps an order's lines and their number)"
             )
+            raise ConfigValidationError(message, errors=[message])
         return MapOptions(split=multi == "split", round_prices=rounding == "half_up")
 
     @property
