@@ -19,11 +19,14 @@ Format (see ``templates/s4hana.yaml``)::
       values: [L, S]                  # deleted / blocked
       lists: [to_PurchaseOrderItem]   # dropped before single_item_lists counts (all gone: the order is deleted)
       common: {status: cancelled}     # what a deleted order sets on the Common side
+    lines:                            # the mapper's multi_line: split: one Common PO per element of `list`,
+      {list: to_PurchaseOrderItem, number: PurchaseOrderItem}   # numbered <erp_key>-<number> (separator "-")
     fields:
       - common: quantity              # a Common field name
         erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
         type: decimal                 # string (default) | decimal | date | currency | enum
         scale: 3                      # decimal: places; a value with more places is an error, never rounded
+        price: false                  # true: the mapper's price_rounding: half_up may round it to scale instead
       - common: status
         erp: PurchasingProcessingStatus
         type: enum
