@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from xlr8_kit.testing.meltano_e2e import MeltanoProject
 from xlr8_sandbox.platform.server import run_sandbox
@@ -163,3 +164,97 @@ def test_meltano_run_s4hana_into_common_job_lands_orders_with_their_line(tmp_pat
     for number in several:
         assert after[number] == before[number]
     assert COMM_PASSWORD not in result.stdout + result.stderr
+
+
+def choosing(**config: str) -> Any:
+    """``workspace_executables`` plus the user's explicit choices on every ERP -> Common mapping of meltano.yml."""
+
+    def edit(data: dict[str, Any]) -> None:
+        workspace_executables(data)
+        for mapper in data["plugins"]["mappers"]:
+            for mapping in mapper.get("mappings", []):
+                if mapping["config"].get("direction") == "from_erp":
+                    mapping["config"].update(config)
+
+    return edit
+
+
+def common_writes(sandbox: Any) -> list[Any]:
+    return [r for r in sandbox.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path]
+
+
+def test_meltano_run_s4hana_into_common_job_with_multi_line_split_lands_every_item_once(tmp_path: Path) -> None:
+    """The job with the mapping's ``multi_line: split``: each of the 100 orders lands as one Common PO per item
+    (<order>-<item>) with that item's values, exit 0; a second ``meltano run`` writes nothing to Common. With the
+    default (above) 86 of the 100 are refused."""
+    from xlr8_sandbox.testing import landed_as, s4_lines_as_common
+
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=choosing(multi_line="split"))
+    with run_sandbox(["s4hana", "common"], scale=200) as sandbox:
+        expected = s4_lines_as_common(sandbox.emulator("s4hana").data)  # type: ignore[attr-defined]
+        assert len({number.rsplit("-", 1)[0] for number in expected}) == 100
+        common = sandbox.emulator("common").data  # type: ignore[attr-defined]
+        before = {p["po_number"] for p in common.purchase_orders()}
+        env = {
+            "TAP_SAP_S4HANA__PURCHASE_ORDERS_BASE_URL": sandbox.url("s4hana"),
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        }
+        first = project.meltano("run", "s4hana-into-common-job", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        after = {p["po_number"]: dict(p) for p in common.purchase_orders()}
+        writes = len(common_writes(sandbox))
+        second = project.meltano("run", "s4hana-into-common-job", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert common_writes(sandbox)[writes:] == []  # the re-run lands nothing twice
+        assert {p["po_number"]: dict(p) for p in common.purchase_orders()} == after
+    assert set(after) - before == set(expected)
+    assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
+    assert not (tmp_path / "dead.jsonl").exists()
+
+
+def test_meltano_run_oracle_erp_into_common_job(tmp_path: Path) -> None:
+    """``meltano run oracle-erp-into-common-job`` (tap-oracle-erp--purchase-orders: purchaseOrders with lines and
+    schedules embedded): by default orders of several lines and prices of more than 2 places are refused by key,
+    exit 1, none of them in Common; with ``multi_line: split`` and ``price_rounding: half_up`` every line lands
+    with its price rounded, exit 0, and a re-run writes nothing."""
+    from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD as ERP_PASSWORD
+    from xlr8_sandbox.products.oracle_fusion.erp import USERNAME as ERP_USER
+    from xlr8_sandbox.testing import fusion_lines_as_common, landed_as
+
+    orders_url = "/fscmRestApi/resources/11.13.18.05/purchaseOrders"
+    with run_sandbox(["oracle_erp", "common"], scale=100) as sandbox:
+        query = {"expand": "lines.schedules", "onlyData": "true", "limit": "500"}
+        auth = (ERP_USER, ERP_PASSWORD)
+        served = requests.get(sandbox.url("oracle_erp") + orders_url, auth=auth, params=query, timeout=30).json()
+        assert not served["hasMore"]
+        expected = fusion_lines_as_common(served["items"])
+        env = {
+            "TAP_ORACLE_ERP__PURCHASE_ORDERS_BASE_URL": sandbox.url("oracle_erp"),
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        }
+        common = sandbox.emulator("common")
+        refusing = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path / "a", edit=workspace_executables)
+        before = {p["po_number"]: dict(p) for p in common.data.purchase_orders()}  # type: ignore[attr-defined]
+        default = refusing.meltano("run", "oracle-erp-into-common-job", env=env)
+        assert default.returncode == 1, default.stderr[-3000:]
+        assert "lines has " in default.stderr
+        assert "more than 2; refusing to round" in default.stderr
+        assert not set(expected) & {p["po_number"] for p in common.data.purchase_orders()}  # type: ignore[attr-defined]
+
+        common.reset()
+        project = MeltanoProject.copy_of(
+            ROOT / "meltano.yml", tmp_path / "b", edit=choosing(multi_line="split", price_rounding="half_up")
+        )
+        first = project.meltano("run", "oracle-erp-into-common-job", env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert "price_rounding half_up rounded" in first.stderr
+        after = {p["po_number"]: dict(p) for p in common.data.purchase_orders()}  # type: ignore[attr-defined]
+        writes = len(common_writes(sandbox))
+        second = project.meltano("run", "oracle-erp-into-common-job", env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert common_writes(sandbox)[writes:] == []
+    assert set(after) - set(before) == set(expected)
+    assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
+    assert ERP_PASSWORD not in first.stdout + first.stderr

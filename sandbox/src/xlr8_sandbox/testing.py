@@ -1,12 +1,15 @@
 """The pytest fixtures every tap's tests start from: one product emulator per test module on an ephemeral port,
-reset after each test, and its URL; and a run stopped while the emulator holds its requests.
+reset after each test, and its URL; and a run stopped while the emulator holds its requests. And what an ERP
+order's lines should be in Common once mapper-common splits them (``multi_line: split``), for the job tests.
 
 A conftest takes them with ``sandbox, emulator, url = emulator_fixtures("workday", scale=100)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -50,3 +53,56 @@ def stopped_while_stuck(
     finally:
         sandbox.faults.clear(product)
     return code, parse_singer_messages(out), err
+
+
+def s4_lines_as_common(s4: Any) -> dict[str, dict[str, Any]]:
+    """Every item of every S/4 order (``S4Data``) as ``multi_line: split`` lands it in Common: po_number
+    <order>-<item>, the item's values and schedule line's date, the order's status (cancelled when the item or
+    the order is deleted)."""
+    status = {"01": "draft", "02": "amendment_pending", "03": "pending", "05": "confirmed", "08": "cancelled"}
+    expected = {}
+    for i in range(s4.company.purchase_order_count):
+        order = s4.purchase_order(i)
+        for item in s4.items_of_order(order):
+            deleted = "L" in (order["PurchasingDocumentDeletionCode"], item["PurchasingDocumentDeletionCode"])
+            expected[f"{order['PurchaseOrder']}-{item['PurchaseOrderItem']}"] = {
+                "product_id": item["Material"],
+                "product_name": item["PurchaseOrderItemText"],
+                "unit": item["PurchaseOrderQuantityUnit"],
+                "quantity": Decimal(str(item["OrderQuantity"])),
+                "unit_price": Decimal(str(item["NetPriceAmount"])),
+                "delivery_date": s4.schedule_lines_of_item(item)[0]["ScheduleLineDeliveryDate"].date().isoformat(),
+                "status": "cancelled" if deleted else status[order["PurchasingProcessingStatus"]],
+                "currency": order["DocumentCurrency"],
+                "order_date": order["PurchaseOrderDate"].date().isoformat(),
+            }
+    return expected
+
+
+def fusion_lines_as_common(orders: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every line of Fusion's purchase orders (as ``expand=lines.schedules`` serves them) as ``multi_line: split``
+    with ``price_rounding: half_up`` lands it in Common: po_number <OrderNumber>-<LineNumber>, the line's values,
+    its price rounded half up to cents, its schedule's requested date."""
+    status = {"OPEN": "confirmed", "CLOSED FOR RECEIVING": "received", "CLOSED": "delivered", "CANCELED": "cancelled"}
+    expected = {}
+    for order in orders:
+        created = datetime.fromisoformat(str(order["CreationDate"]).replace("Z", "+00:00"))
+        for line in order["lines"]:
+            expected[f"{order['OrderNumber']}-{line['LineNumber']}"] = {
+                "product_id": line["Item"],
+                "product_name": line["Description"],
+                "unit": line["UOMCode"],
+                "quantity": Decimal(str(line["Quantity"])),
+                "unit_price": Decimal(str(line["Price"])).quantize(Decimal("0.01"), ROUND_HALF_UP),
+                "total_amount": Decimal(str(line["Amount"])),
+                "delivery_date": line["schedules"][0]["RequestedDeliveryDate"][:10],
+                "status": status[order["StatusCode"]],
+                "currency": order["CurrencyCode"],
+                "order_date": created.astimezone(UTC).date().isoformat(),
+            }
+    return expected
+
+
+def landed_as(po: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """Common's ``po`` in the terms of ``expected`` (exact decimals where it has them), for one equality."""
+    return {name: Decimal(po[name]) if isinstance(value, Decimal) else po[name] for name, value in expected.items()}

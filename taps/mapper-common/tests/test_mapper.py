@@ -102,9 +102,11 @@ def test_s4_fields_and_decimal_rules_exact() -> None:
     assert item["NetPriceQuantity"] == Decimal(1)  # the price is per one unit
     assert "OrderPriceUnit" in item  # written as the order unit: the price is per the order unit
     assert item["OrderPriceUnit"] == item["PurchaseOrderQuantityUnit"]
-    with pytest.raises(MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has more than 3 decimal places"):
+    with pytest.raises(
+        MappingError, match=r"'quantity' of po_number='PO1'.*'1.2345' has 4 decimal places, more than 3"
+    ):
         template.map_record({**order, "quantity": "1.2345"}, "to_erp")
-    with pytest.raises(MappingError, match="more than 2 decimal places"):
+    with pytest.raises(MappingError, match="3 decimal places, more than 2; refusing to round"):
         template.map_record({**order, "unit_price": "3.999"}, "to_erp")
     item = {"OrderQuantity": "3.000", "NetPriceAmount": "10.00", "Material": None, "PurchaseOrderItemText": None,
             "PurchaseOrderQuantityUnit": "EA", "OrderPriceUnit": "EA", "NetPriceQuantity": "1",
@@ -431,3 +433,73 @@ def test_equal_and_deletion_rules_are_checked_when_loaded() -> None:
         parse_template({**base, "deletion": {"erp": "D", "values": ["L"]}})
     with pytest.raises(MappingError, match=r"deletion list 'a\[0\].b' must be a list of the record itself"):
         parse_template({**base, "deletion": {"erp": "D", "values": ["L"], "lists": ["a[0].b"], "common": {"s": "c"}}})
+
+
+def test_lines_and_price_are_checked_when_loaded_and_split_needs_lines(tmp_path: Path) -> None:
+    """A template's ``lines`` and ``price`` are checked when loaded, and ``multi_line: split`` on a template without
+    ``lines`` (or an unknown choice) stops the mapper at start naming the setting, before any record goes on."""
+    base = {"name": "x", "common_stream": "purchase_orders", "erp_stream": "po", "common_key": ["po_number"],
+            "erp_key": ["N"], "fields": [{"common": "po_number", "erp": "N"}]}  # fmt: skip
+    with pytest.raises(MappingError, match="'lines' needs 'list' and 'number'"):
+        parse_template({**base, "lines": {"list": "items"}})
+    with pytest.raises(MappingError, match=r"lines 'items\[0\]' must be a plain name"):
+        parse_template({**base, "lines": {"list": "items[0]", "number": "No"}})
+    with pytest.raises(MappingError, match="separator '1' must not be digits"):
+        parse_template({**base, "lines": {"list": "items", "number": "No", "separator": "1"}})
+    with pytest.raises(MappingError, match="a field must map the one to the other"):
+        parse_template({**base, "erp_key": ["M"], "lines": {"list": "items", "number": "No"}})
+    with pytest.raises(MappingError, match="'price' is true or false, on a decimal field"):
+        parse_template({**base, "fields": [*base["fields"], {"common": "unit", "erp": "U", "price": True}]})
+    orders = [{"type": "SCHEMA", "stream": "Goods", "schema": {"type": "object"}, "key_properties": ["ID"]},
+              {"type": "RECORD", "stream": "Goods", "record": {"ID": "1"}}]  # fmt: skip
+    for config, named in (
+        ({"template": "workday_fins", "direction": "from_erp", "multi_line": "split"}, "'multi_line' is 'split'"),
+        ({"template": "s4hana", "direction": "from_erp", "price_rounding": "up"}, "price_rounding"),
+    ):
+        run = run_mapper(config, orders, tmp_path)
+        assert run.returncode != 0
+        assert named in run.stderr
+        assert run.stdout == ""
+
+
+def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
+    """``multi_line: split``: one Common PO per ERP line, po_number <order>-<line> (a deleted line's PO cancelled,
+    a refused line named by its number); ``to_erp`` gives the order and the line number back, and refuses a
+    po_number that is not so numbered. Without the choice the order of several lines is refused."""
+    from xlr8_mapper_common.templates import MapOptions
+
+    template = load_template("s4hana")
+    split = MapOptions(split=True)
+
+    def item(number: str, price: str, deleted: str = "") -> dict[str, Any]:
+        return {"PurchaseOrderItem": number, "Material": f"M{number}", "PurchaseOrderItemText": "t",
+                "PurchaseOrderQuantityUnit": "EA", "OrderPriceUnit": "EA", "NetPriceQuantity": "1",
+                "OrderQuantity": "2", "NetPriceAmount": price, "PurchasingDocumentDeletionCode": deleted,
+                "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "2024-03-01"}]}}  # fmt: skip
+
+    order = {"PurchaseOrder": "45-01", "PurchaseOrderDate": "2024-02-01", "DocumentCurrency": "EUR",
+             "PurchasingProcessingStatus": "05", "Supplier": "S1", "PurchasingDocumentDeletionCode": "",
+             "to_PurchaseOrderItem": {"results": [item("00010", "4.10"), item("00020", "1.5", "L"),
+                                                  item("00030", "1.255")]}}  # fmt: skip
+    with pytest.raises(MappingError, match=r"has 2 items; .* multi_line: split lands one Common PO per line"):
+        template.map_record(order, "from_erp")
+    pieces = template.pieces(order, "from_erp", split)
+    assert [template.describe_key(p, "from_erp", split) for p in pieces] == [
+        f"PurchaseOrder='45-01', PurchaseOrderItem={n!r}" for n in ("00010", "00020", "00030")
+    ]
+    first, second = (template.map_record(p, "from_erp", split) for p in pieces[:2])
+    assert (first["po_number"], first["product_id"], first["unit_price"], first["status"]) == (
+        "45-01-00010", "M00010", Decimal("4.10"), "confirmed")  # fmt: skip
+    assert (second["po_number"], second["status"]) == ("45-01-00020", "cancelled")  # a deleted item: cancelled
+    with pytest.raises(MappingError, match=r"PurchaseOrderItem='00030'.*'1.255' has 3 decimal places"):
+        template.map_record(pieces[2], "from_erp", split)
+    rounded: list[str] = []
+    third = template.map_record(pieces[2], "from_erp", MapOptions(split=True, round_prices=True), rounded)
+    assert third["unit_price"] == Decimal("1.26")  # half up
+    assert rounded == ["PurchaseOrder='45-01', PurchaseOrderItem='00030' unit_price 1.255 -> 1.26"]
+    back = template.map_record(first, "to_erp", split)
+    assert (back["PurchaseOrder"], back["to_PurchaseOrderItem"][0]["PurchaseOrderItem"]) == ("45-01", "00010")
+    assert template.target_schema("to_erp", split)["properties"]["to_PurchaseOrderItem"]["items"]["properties"][
+        "PurchaseOrderItem"] == {"type": ["string", "null"]}  # fmt: skip
+    with pytest.raises(MappingError, match=r"po_number '4501' is not <order>-<line number>"):
+        template.map_record({**first, "po_number": "4501"}, "to_erp", split)

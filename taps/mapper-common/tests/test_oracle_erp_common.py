@@ -21,6 +21,7 @@ from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.common import EMAIL, PASSWORD, CommonEmulator
 from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD as ERP_PASSWORD
 from xlr8_sandbox.products.oracle_fusion.erp import USERNAME as ERP_USER
+from xlr8_sandbox.testing import fusion_lines_as_common, landed_as
 
 BIN = Path(sys.executable).parent
 ORDERS = "/fscmRestApi/resources/11.13.18.05/purchaseOrders"
@@ -93,7 +94,16 @@ def test_one_line_orders_land_with_oracles_line_and_schedule_values(both: Sandbo
     letters = [json.loads(x) for x in (tmp_path / "map-dead.jsonl").read_text().splitlines()]
     refused = {o["OrderNumber"] for o in chosen} - {o["OrderNumber"] for o in cents}
     assert {d["key"] for d in letters} == {f"OrderNumber={n!r}" for n in refused}
-    assert all("'lines[0].Price'" in d["error"] and "refusing to round" in d["error"] for d in letters)
+    for letter in letters:  # the order (key), the field and the value's places; and the setting that would round
+        price = Decimal(
+            str(next(o for o in chosen if f"OrderNumber={o['OrderNumber']!r}" == letter["key"])["lines"][0]["Price"])
+        )
+        places = -price.normalize().as_tuple().exponent  # type: ignore[operator]
+        assert (
+            f"'lines[0].Price' of {letter['key']}: '{price}' has {places} decimal places, more than 2; refusing "
+            "to round" in letter["error"]
+        )
+        assert "price_rounding: half_up" in letter["error"]
     assert not refused & set(landed)
     for order in cents:
         line = order["lines"][0]
@@ -148,3 +158,44 @@ def test_the_tap_embeds_each_lines_schedules_and_the_mapper_reads_the_date_from_
     for order in cents:
         assert out[order["OrderNumber"]]["delivery_date"] == order["lines"][0]["schedules"][0]["RequestedDeliveryDate"]
         assert out[order["OrderNumber"]]["product_id"] == order["lines"][0]["Item"]
+
+
+def test_split_with_half_up_rounding_lands_every_line_and_says_how_many_prices_it_rounded(
+    both: Sandbox, tmp_path: Path
+) -> None:
+    """The two explicit choices (``multi_line: split``, ``price_rounding: half_up``): every line of every order
+    lands as its own Common PO (<OrderNumber>-<LineNumber>) with its price rounded half up to cents, its own
+    amount and its schedule's date, and the mapper logs how many prices it rounded. The defaults refuse both
+    (above); before, there was no choice at all."""
+    common = both.emulator("common")
+    assert isinstance(common, CommonEmulator)
+    common.reset()
+    orders = [{**o, "OrderNumber": f"ORA-{o['OrderNumber']}"} for o in fusion_orders(both)]
+    expected = fusion_lines_as_common(orders)
+    prices = [Decimal(str(line["Price"])).normalize() for o in orders for line in o["lines"]]
+    rounded = [price for price in prices if price.as_tuple().exponent < -2]  # type: ignore[operator]
+    assert len(expected) > len(orders)
+    assert rounded
+    messages = [
+        {"type": "SCHEMA", "stream": "purchaseOrders", "schema": {"type": "object", "properties": {}},
+         "key_properties": ["POHeaderId"]},
+        *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in orders),
+        {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}},
+    ]  # fmt: skip
+    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
+               "multi_line": "split", "price_rounding": "half_up"}  # fmt: skip
+    target = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
+              "dead_letter_path": str(tmp_path / "tc-dead.jsonl")}  # fmt: skip
+    text = "\n".join(json.dumps(m) for m in messages) + "\n"
+    for exe, config in (("mapper-common", mapping), ("target-common", target)):
+        path = tmp_path / f"{exe}.json"
+        path.write_text(json.dumps(config))
+        run = subprocess.run([str(BIN / exe), "--config", str(path)], input=text, capture_output=True, text=True,
+                             check=False)  # fmt: skip
+        assert run.returncode == 0, (exe, run.stderr[-3000:])
+        if exe == "mapper-common":
+            assert f"price_rounding half_up rounded {len(rounded)} price(s)" in run.stderr
+        text = run.stdout
+    assert not (tmp_path / "tc-dead.jsonl").exists()
+    landed = {p["po_number"]: p for p in common.data.purchase_orders()}
+    assert {number: landed_as(landed[number], want) for number, want in expected.items()} == expected

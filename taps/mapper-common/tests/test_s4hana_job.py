@@ -12,6 +12,7 @@ mapper-common (s4hana, from_erp) | target-common``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from xlr8_kit.testing.singer_cli import parse_singer_messages, write_json
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
 from xlr8_sandbox.products.common import EMAIL, PASSWORD
 from xlr8_sandbox.products.s4hana import COMM_PASSWORD, COMM_USER, SAP_CLIENT
+from xlr8_sandbox.testing import landed_as, s4_lines_as_common
 
 BIN = Path(sys.executable).parent
 
@@ -48,7 +50,7 @@ class JobRun:
     out: list[dict[str, Any]]
 
 
-def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = False) -> JobRun:
+def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = False, **choices: str) -> JobRun:
     """``tap-sap-s4hana | mapper-common | target-common`` as the job runs them, each process's exit and log."""
     s4 = {"base_url": both.url("s4hana"), "sap_client": SAP_CLIENT, "username": COMM_USER, "password": COMM_PASSWORD,
           "services": ["API_PURCHASEORDER_PROCESS_SRV"], "entity_sets": ["A_PurchaseOrder"]}  # fmt: skip
@@ -57,8 +59,10 @@ def run_job(both: Sandbox, tmp: Path, *, expand: bool, mapper_letters: bool = Fa
     mapping: dict[str, Any] = {"template": "s4hana", "direction": "from_erp", "drop_other_streams": True}
     if mapper_letters:
         mapping["dead_letter_path"] = str(tmp / "map-dead.jsonl")
+    mapping.update(choices)  # multi_line, price_rounding
     common = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
               "dead_letter_path": str(tmp / "tc-dead.jsonl")}  # fmt: skip
+    tmp.mkdir(parents=True, exist_ok=True)
     logs = {name: (tmp / f"{name}.log").open("wb") for name in ("tap", "mapper", "target")}
     try:
         tap = subprocess.Popen(
@@ -276,27 +280,60 @@ def test_an_order_price_unit_other_than_the_order_unit_or_a_null_price_unit_is_r
     assert after[null_unit] == before[null_unit]
 
 
-def test_a_paged_inline_item_collection_stops_the_tap_naming_the_order(both: Sandbox, tmp_path: Path) -> None:
-    """A server may page an expanded collection (``{"results": [...], "__next": ...}``, MS-ODATA 2.2.6.3.9.1). The
-    tap stops naming the order rather than emit it with part of its items: before (review26b M1) the ``__next`` was
-    dropped and an order of several items landed in Common as its first line."""
+def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_path: Path) -> None:
+    """A server may page an expanded collection (``{"results": [...], "__next": ...}``, MS-ODATA 2.2.6.3.9.1; SAP
+    does past its server page). The tap follows each ``__next`` (the navigation's URL, nested ``$expand`` on) to
+    the collection's end: with pages of 2 items every item of every order still lands, once. Before (review26b M1)
+    the link was dropped and an order landed as its first line; then (session 26) the tap stopped naming it."""
     common = both.emulator("common")
     common.reset()
-    before = common_pos(both)
     emulator = both.emulator("s4hana")
     s4 = emulator.data  # type: ignore[attr-defined]
-    orders = [s4.purchase_order(i) for i in range(s4.company.purchase_order_count)]
-    several = [o["PurchaseOrder"] for o in orders if len(s4.items_of_order(o)) > 1]
-    emulator.expand_page_size = 1  # type: ignore[attr-defined]
+    expected = s4_lines_as_common(s4)
+    longer = {number.rsplit("-", 1)[0] for number in expected if int(number.rsplit("-", 1)[1]) > 20}
+    assert longer  # orders of more than 2 items: their items come in pages
+    emulator.expand_page_size = 2  # type: ignore[attr-defined]
     try:
-        run = run_job(both, tmp_path, expand=True, mapper_letters=True)
+        run = run_job(both, tmp_path, expand=True, mapper_letters=True, multi_line="split")
+        followed = {
+            match[0]
+            for r in both.requests("s4hana")
+            if r.path.endswith("/to_PurchaseOrderItem") and (match := re.search(r"PO\d+", r.path))
+        }
     finally:
         emulator.reset()
-    assert run.tap_rc != 0
-    assert (
-        f"PurchaseOrder={several[0]!r} came with only the first 1 of its expanded to_PurchaseOrderItem"
-        in (run.logs["tap"])
-    )
+    assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["tap"][-2000:]
+    assert followed == longer  # each paged order's rest read from its __next link
     after = common_pos(both)
-    for number in several:
-        assert after[number] == before[number], number  # no order landed as its first line
+    assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
+
+
+def test_multi_line_split_lands_every_item_of_every_order_once(both: Sandbox, tmp_path: Path) -> None:
+    """``multi_line: split`` (the user's explicit choice; the default refuses, as above): every one of the sandbox's
+    100 orders lands, one Common PO per item numbered <order>-<item> with that item's values, and a second run
+    writes nothing (target-common finds each by its stable number). Before, an order of several items could only
+    be refused (86 of the 100)."""
+    common = both.emulator("common")
+    common.reset()
+    s4 = both.emulator("s4hana").data  # type: ignore[attr-defined]
+    expected = s4_lines_as_common(s4)
+    orders = {number.rsplit("-", 1)[0] for number in expected}
+    assert len(orders) == s4.company.purchase_order_count == 100
+    assert len(expected) > 150  # most orders carry several items
+    before = common_pos(both)
+
+    run = run_job(both, tmp_path / "1", expand=True, mapper_letters=True, multi_line="split")
+    assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["mapper"][-2000:]
+    assert not (tmp_path / "1" / "map-dead.jsonl").read_text()  # nothing refused
+    assert not (tmp_path / "1" / "tc-dead.jsonl").exists()
+    after = common_pos(both)
+    assert set(after) - set(before) == set(expected)  # one new PO per item, nothing else new
+    assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
+    assert {number: after[number] for number in before} == before  # the orders' own numbers untouched
+
+    writes = len([r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path])
+    again = run_job(both, tmp_path / "2", expand=True, mapper_letters=True, multi_line="split")
+    assert (again.tap_rc, again.mapper_rc, again.target_rc) == (0, 0, 0), again.logs["target"][-2000:]
+    rewrites = [r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path]
+    assert rewrites[writes:] == []  # the re-run lands nothing twice
+    assert common_pos(both) == after

@@ -41,10 +41,10 @@ def test_execute_query_takes_an_odata_path(url: str, sandbox: Sandbox) -> None:
     with connector(url) as s4:
         rows = list(s4.execute_query("A_PurchaseOrderItem?$filter=PurchaseOrder eq 'PO00000002'"))
     expected = sandbox.ctx.company.purchase_order_items(1)
-    assert [(r["PurchaseOrderItem"], r["NetAmount"]) for r in rows] == [
-        (f"{line.item_number:05d}", line.net_amount) for line in expected
+    assert [(r["PurchaseOrderItem"], r["NetPriceAmount"], r["OrderQuantity"]) for r in rows] == [
+        (f"{line.item_number:05d}", line.net_price, line.quantity) for line in expected
     ]
-    assert all(isinstance(r["NetAmount"], Decimal) for r in rows)
+    assert all(isinstance(r["NetPriceAmount"], Decimal) for r in rows)
 
 
 def test_bapi_success_returns_tables_as_rows(url: str, sandbox: Sandbox) -> None:

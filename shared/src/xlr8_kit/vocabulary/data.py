@@ -1028,11 +1028,10 @@ def build_mappings() -> list[StreamMapping]:
             "s4hana",
             "A_PurchaseOrder",
             "purchase_order",
-            {
+            {  # no amount: API_PURCHASEORDER_PROCESS_SRV's header has no net value (its items have NetPriceAmount)
                 "purchase_order_id": "PurchaseOrder",
                 "supplier_id": "Supplier",
                 "company_code": "CompanyCode",
-                "amount": "PurchaseOrderNetAmount",
                 "currency": "DocumentCurrency",
                 "order_date": _f("PurchaseOrderDate", "date"),
                 "status": "PurchasingProcessingStatus",

@@ -35,9 +35,11 @@ from singer_sdk.singerlib import ActivateVersionMessage, Message, RecordMessage,
 from xlr8_kit.batch_files import BatchLocations, batch_file_records
 from xlr8_kit.dead_letters import redacted_payload
 from xlr8_kit.redaction import Redactor
-from xlr8_mapper_common.templates import Direction, MappingError, Template, load_template
+from xlr8_mapper_common.templates import Direction, MapOptions, MappingError, Template, load_template
 
 DIRECTIONS = ("from_erp", "to_erp")
+MULTI_LINE = ("refuse", "split")
+PRICE_ROUNDING = ("refuse", "half_up")
 
 
 class CommonMapper(InlineMapper):
@@ -81,6 +83,23 @@ class CommonMapper(InlineMapper):
             "record equal to the file's latest letter for its stream and key is not written again and does not "
             "fail the run.",
         ),
+        th.Property(
+            "multi_line",
+            th.StringType,
+            default="refuse",
+            allowed_values=list(MULTI_LINE),
+            description="An ERP order of several lines (a Common PO carries one): refuse (default: refused by key, "
+            "dead-lettered, exit 1) or split (one Common PO per ERP line, po_number <order>-<line number> as the "
+            "template's 'lines' says; to_erp cuts it back into order and line).",
+        ),
+        th.Property(
+            "price_rounding",
+            th.StringType,
+            default="refuse",
+            allowed_values=list(PRICE_ROUNDING),
+            description="A price with more decimal places than Common's (unit_price: 2): refuse (default: refused by "
+            "key naming the field and its places) or half_up (rounded half up; the run logs how many were).",
+        ),
     ).to_dict()
 
     #: The keys of the records refused this run and not set aside before (``_refuse``).
@@ -92,7 +111,9 @@ class CommonMapper(InlineMapper):
         super().__init__(*args, **kwargs)
         self.refused = []
         self.repeated = []
+        self.rounded: list[str] = []
         self._lettered = self._open_dead_letters()
+        self.options  # noqa: B018  (checked at start: a bad choice stops the run before any record)
 
     def _open_dead_letters(self) -> dict[tuple[str, str], str]:
         """Checked at start, so a path that cannot be written fails naming the setting before any record goes on;
@@ -128,6 +149,22 @@ class CommonMapper(InlineMapper):
         except MappingError as exc:
             raise ConfigValidationError(f"mapper-common: {exc}") from None
 
+    @cached_property
+    def options(self) -> MapOptions:
+        """The settings' explicit choices, checked against the template (split needs its ``lines``)."""
+        multi, rounding = self.config.get("multi_line") or "refuse", self.config.get("price_rounding") or "refuse"
+        for name, value, allowed in (("multi_line", multi, MULTI_LINE), ("price_rounding", rounding, PRICE_ROUNDING)):
+            if value not in allowed:
+                message = f"mapper-common: setting {name!r} is {value!r}: one of {', '.join(allowed)}"
+                raise ConfigValidationError(message, errors=[message])
+        if multi == "split" and self.template.lines is None:
+            message = (
+                f"mapper-common: setting 'multi_line' is 'split' but template {self.template.name!r} says no 'lines' "
+                "(where the ERP keeps an order's lines and their number)"
+            )
+            raise ConfigValidationError(message, errors=[message])
+        return MapOptions(split=multi == "split", round_prices=rounding == "half_up")
+
     @property
     def direction(self) -> Direction:
         direction = self.config.get("direction")
@@ -147,7 +184,7 @@ class CommonMapper(InlineMapper):
             direction = self.direction
             yield SchemaMessage(
                 stream=self.template.target_stream(direction),
-                schema=self.template.target_schema(direction),
+                schema=self.template.target_schema(direction, self.options),
                 key_properties=self.template.target_key(direction),
             )
         elif self._passes(stream):
@@ -156,13 +193,14 @@ class CommonMapper(InlineMapper):
     def map_record_message(self, message_dict: dict[str, t.Any]) -> t.Iterable[Message]:
         stream = message_dict["stream"]
         if self._mapped(stream):
-            direction = self.direction
-            try:
-                record = self.template.map_record(message_dict["record"], direction)
-            except MappingError as exc:
-                self._refuse(stream, message_dict["record"], exc)
-                return
-            yield RecordMessage(stream=self.template.target_stream(direction), record=record)
+            direction, options = self.direction, self.options
+            for piece in self.template.pieces(message_dict["record"], direction, options):
+                try:
+                    record = self.template.map_record(piece, direction, options, self.rounded)
+                except MappingError as exc:
+                    self._refuse(stream, piece, exc)
+                    continue
+                yield RecordMessage(stream=self.template.target_stream(direction), record=record)
         elif self._passes(stream):
             yield RecordMessage.from_dict(message_dict)
 
@@ -188,7 +226,7 @@ class CommonMapper(InlineMapper):
     def _refuse(self, stream: str, record: dict[str, t.Any], exc: MappingError) -> None:
         """Not sent on: written to ``dead_letter_path`` (before any later STATE goes on) or, without one, every
         later STATE held back (``map_state_message``); counted for the exit (``process_endofpipe``)."""
-        key = self.template.describe_key(record, self.direction)
+        key = self.template.describe_key(record, self.direction, self.options)
         path = self.config.get("dead_letter_path")
         # the letter keeps the record as the target's dead letters do, and without the engine's key to protect PII
         # with, a PII-named field masked too; its identity is what the file holds (a change only in a masked field
@@ -213,6 +251,13 @@ class CommonMapper(InlineMapper):
         """Exit 1 when a record was refused and not set aside by an earlier run: the run did not send on everything
         it read. Records ``dead_letter_path`` already held are only counted, or every run would fail on them."""
         super().process_endofpipe()
+        if self.rounded:
+            shown = "; ".join(self.rounded[:20]) + ("; ..." if len(self.rounded) > 20 else "")
+            self.logger.warning(
+                "mapper-common: price_rounding half_up rounded %d price(s) to the places Common keeps (%s)",
+                len(self.rounded),
+                shown,
+            )
         if self.repeated:
             shown = "; ".join(self.repeated[:20]) + ("; ..." if len(self.repeated) > 20 else "")
             self.logger.info(

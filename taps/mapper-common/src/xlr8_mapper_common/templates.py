@@ -19,11 +19,14 @@ Format (see ``templates/s4hana.yaml``)::
       values: [L, S]                  # deleted / blocked
       lists: [to_PurchaseOrderItem]   # dropped before single_item_lists counts (all gone: the order is deleted)
       common: {status: cancelled}     # what a deleted order sets on the Common side
+    lines:                            # the mapper's multi_line: split: one Common PO per element of `list`,
+      {list: to_PurchaseOrderItem, number: PurchaseOrderItem}   # numbered <erp_key>-<number> (separator "-")
     fields:
       - common: quantity              # a Common field name
         erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
         type: decimal                 # string (default) | decimal | date | currency | enum
         scale: 3                      # decimal: places; a value with more places is an error, never rounded
+        price: false                  # true: the mapper's price_rounding: half_up may round it to scale instead
       - common: status
         erp: PurchasingProcessingStatus
         type: enum
@@ -44,7 +47,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -89,6 +92,8 @@ class FieldRule:
     type: str = "string"
     scale: int | None = None
     values: tuple[tuple[str, str], ...] = ()
+    #: a price: the mapper's ``price_rounding`` may round it to ``scale`` places (else more places are refused)
+    price: bool = False
 
     def steps(self, side: str) -> list[tuple[str, int | None]]:
         return path_steps(self.common if side == "common" else self.erp)
@@ -138,6 +143,42 @@ class Deletion:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """Where an ERP order keeps its lines, for the mapper's ``multi_line: split``: one Common PO per line, numbered
+    ``<order><separator><line number>`` so the number is stable (a line keeps its number when others come or go)
+    and reversible (``to_erp`` cuts it at the last separator: line numbers are the ERP's digits)."""
+
+    list: str
+    number: str
+    separator: str = "-"
+
+    def numbered(self, order: Any, line: Any) -> str:
+        return f"{order}{self.separator}{line}"
+
+    def parts(self, po_number: Any, where: str) -> tuple[str, str]:
+        order, sep, line = str(po_number or "").rpartition(self.separator)
+        if not sep or not order or not line.isdigit():
+            raise MappingError(
+                f"{where}: po_number {po_number!r} is not <order>{self.separator}<line number> (multi_line: split "
+                "numbers one Common PO per ERP line so)"
+            )
+        return order, line
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """The mapper's explicit choices (settings ``multi_line``, ``price_rounding``); the defaults refuse."""
+
+    #: one Common PO per ERP line (the template's ``lines``) instead of refusing an order of several
+    split: bool = False
+    #: round a ``price`` field with more places than its scale half up instead of refusing the record
+    round_prices: bool = False
+
+
+REFUSE = MapOptions()
+
+
+@dataclass(frozen=True)
 class Template:
     name: str
     erp: str
@@ -152,6 +193,7 @@ class Template:
     #: (ERP path, other ERP path, why): a record whose two values differ (or either is null) is refused from the ERP.
     equal: tuple[tuple[str, str, str], ...] = ()
     deletion: Deletion | None = None
+    lines: Lines | None = None
 
     def source_stream(self, direction: Direction) -> str:
         return self.common_stream if direction == "to_erp" else self.erp_stream
@@ -162,7 +204,7 @@ class Template:
     def target_key(self, direction: Direction) -> list[str]:
         return list(self.erp_key if direction == "to_erp" else self.common_key)
 
-    def target_schema(self, direction: Direction) -> dict[str, Any]:
+    def target_schema(self, direction: Direction, options: MapOptions = REFUSE) -> dict[str, Any]:
         """The JSON schema of mapped records (nested objects and one-element lists for ERP paths)."""
         root: dict[str, Any] = {"type": "object", "properties": {}}
         side = "erp" if direction == "to_erp" else "common"
@@ -173,6 +215,8 @@ class Template:
                 for path, value, _ in self.fixed
             ]
             placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
+            if options.split and self.lines is not None:
+                placed.append((self._line_number_steps(), {"type": ["string", "null"]}))
         for steps, leaf in placed:
             node = root
             for name, index in steps[:-1]:
@@ -187,10 +231,40 @@ class Template:
             node["properties"][steps[-1][0]] = leaf
         return root
 
-    def map_record(self, record: dict[str, Any], direction: Direction) -> dict[str, Any]:
+    def _line_number_steps(self) -> list[tuple[str, int | None]]:
+        assert self.lines is not None
+        return [(self.lines.list, 0), (self.lines.number, None)]
+
+    def pieces(
+        self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE
+    ) -> list[dict[str, Any]]:
+        """What one source record maps as: itself, or with ``multi_line: split`` from the ERP one copy per line,
+        each holding that line alone (a deleted line too: its Common PO is cancelled, not left live). An order
+        without lines stays whole, so it is refused by name rather than vanishing."""
+        if not (options.split and self.lines is not None and direction == "from_erp"):
+            return [record]
+        items = _as_list(record.get(self.lines.list))
+        if not items or len(items) == 1:
+            return [record]
+        return [{**record, self.lines.list: [item]} for item in items]
+
+    def map_record(
+        self,
+        record: dict[str, Any],
+        direction: Direction,
+        options: MapOptions = REFUSE,
+        rounded: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """One piece (``pieces``) in the target's shape; ``rounded`` collects the prices ``options`` rounded."""
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
-        key = self.describe_key(record, direction)
+        key = self.describe_key(record, direction, options)
+        split = options.split and self.lines is not None
         deleted = False
+        line_number = None
+        if split and direction == "to_erp":
+            assert self.lines is not None
+            order, line_number = self.lines.parts(record.get(self.common_key[0]), f"{self.name}: {key}")
+            record = {**record, self.common_key[0]: order}
         if direction == "from_erp":
             if self.deletion is not None:
                 record, deleted = self.deletion.live(record)
@@ -204,9 +278,14 @@ class Template:
                     )
                 items = _as_list(_get(record, steps))
                 if items is not None and len(items) != 1:
+                    hint = (
+                        " (mapper setting multi_line: split lands one Common PO per line)"
+                        if self.lines is not None and list_name == self.lines.list and not split and items
+                        else ""
+                    )
                     raise MappingError(
                         f"{self.name}: {self.erp_stream} {key}: {list_name} has {len(items)} items; a Common purchase "
-                        "order carries exactly one line"
+                        f"order carries exactly one line{hint}"
                     )
             for path, expected, why in self.fixed:
                 steps = path_steps(path)
@@ -248,8 +327,19 @@ class Template:
                     f"{self.name}: field {path!r} of {key} is absent from the source record (not null: missing); "
                     f"{'the catalog must select it' if direction == 'to_erp' else 'the tap must read it'}"
                 )
-            converted = self._convert(rule, value, direction, key)
+            converted = self._convert(rule, value, direction, key, options, rounded)
             _set(out, rule.steps(target_side), converted)
+        if split and direction == "from_erp":
+            assert self.lines is not None
+            number = _get(record, self._line_number_steps())
+            if number is None or str(number) == "":
+                raise MappingError(
+                    f"{self.name}: {self.erp_stream} {key}: {self.lines.list}[0].{self.lines.number} is absent or "
+                    "null; multi_line: split numbers each Common PO by it"
+                )
+            out[self.common_key[0]] = self.lines.numbered(out[self.common_key[0]], number)
+        if line_number is not None:
+            _set(out, self._line_number_steps(), line_number)
         if direction == "to_erp":
             for path, expected, _ in self.fixed:
                 _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
@@ -259,17 +349,42 @@ class Template:
             out.update(dict(self.deletion.common))
         return out
 
-    def describe_key(self, record: dict[str, Any], direction: Direction) -> str:
+    def describe_key(self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE) -> str:
+        """The record's key as errors and dead letters name it; a split order's piece names its line too."""
         names = self.common_key if direction == "to_erp" else self.erp_key
-        return ", ".join(f"{n}={record.get(n)!r}" for n in names)
+        key = ", ".join(f"{n}={record.get(n)!r}" for n in names)
+        if options.split and self.lines is not None and direction == "from_erp":
+            items = _as_list(record.get(self.lines.list))
+            if items and len(items) == 1 and isinstance(items[0], dict):
+                key += f", {self.lines.number}={items[0].get(self.lines.number)!r}"
+        return key
 
-    def _convert(self, rule: FieldRule, value: Any, direction: Direction, key: str) -> Any:
+    def _convert(
+        self,
+        rule: FieldRule,
+        value: Any,
+        direction: Direction,
+        key: str,
+        options: MapOptions = REFUSE,
+        rounded: list[str] | None = None,
+    ) -> Any:
         if value is None or value == "":
             return None
         where = f"{self.name}: field {rule.common if direction == 'to_erp' else rule.erp!r} of {key}"
         names = rule.names
         if rule.type == "decimal":
-            return exact_decimal(value, rule.scale or 0, where, names)
+            if rule.price and options.round_prices:
+                number = exact_decimal(value, None, where, names)
+                out = number.quantize(Decimal(1).scaleb(-(rule.scale or 0)), ROUND_HALF_UP)
+                if out != number and rounded is not None:
+                    rounded.append(f"{key} {rule.common if direction == 'from_erp' else rule.erp} {number} -> {out}")
+                return out
+            try:
+                return exact_decimal(value, rule.scale or 0, where, names)
+            except MappingError as exc:
+                if rule.price and "refusing to round" in str(exc):
+                    raise MappingError(f"{exc} (mapper setting price_rounding: half_up rounds prices)") from None
+                raise
         if rule.type == "date":
             return iso_date(value, where, names)
         if rule.type == "currency":
@@ -289,8 +404,9 @@ class Template:
         return value
 
 
-def exact_decimal(value: Any, scale: int, where: str, names: tuple[str, ...]) -> Decimal:
-    """``value`` at exactly ``scale`` places; more places than that (or not a number) is an error."""
+def exact_decimal(value: Any, scale: int | None, where: str, names: tuple[str, ...]) -> Decimal:
+    """``value`` at exactly ``scale`` places; more places than that (or not a number) is an error. ``None``: the
+    number as it is."""
     if isinstance(value, bool):
         raise MappingError(f"{where}: {_shown(value, names)} is not a decimal number")
     try:
@@ -299,9 +415,14 @@ def exact_decimal(value: Any, scale: int, where: str, names: tuple[str, ...]) ->
         raise MappingError(f"{where}: {_shown(value, names)} is not a decimal number") from None
     if not number.is_finite():
         raise MappingError(f"{where}: {_shown(value, names)} is not a finite number")
+    if scale is None:
+        return number
     quantized = number.quantize(Decimal(1).scaleb(-scale))
     if quantized != number:
-        raise MappingError(f"{where}: {_shown(value, names)} has more than {scale} decimal places; refusing to round")
+        places = -number.normalize().as_tuple().exponent  # type: ignore[operator]
+        raise MappingError(
+            f"{where}: {_shown(value, names)} has {places} decimal places, more than {scale}; refusing to round"
+        )
     return quantized
 
 
@@ -432,6 +553,7 @@ def parse_template(data: Any, *, source: str = "template") -> Template:
             fixed=tuple(_fixed(raw, source) for raw in data.get("fixed") or ()),
             equal=tuple(_equal(raw, source) for raw in data.get("equal") or ()),
             deletion=_deletion(data.get("deletion"), source),
+            lines=_lines(data.get("lines"), source),
         )
     except KeyError as exc:
         raise MappingError(f"{source}: missing {exc.args[0]!r}") from None
@@ -440,7 +562,28 @@ def parse_template(data: Any, *, source: str = "template") -> Template:
         twice = sorted({p for p in paths if paths.count(p) > 1})
         if twice:
             raise MappingError(f"{source}: {side} path(s) {', '.join(twice)} mapped twice")
+    if template.lines is not None and not any(
+        (r.common, r.erp) == (template.common_key[0], template.erp_key[0]) for r in fields
+    ):
+        raise MappingError(
+            f"{source}: 'lines' numbers the Common key {template.common_key[0]!r} from the ERP key "
+            f"{template.erp_key[0]!r}: a field must map the one to the other"
+        )
     return template
+
+
+def _lines(raw: Any, source: str) -> Lines | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw.get("list") or not raw.get("number"):
+        raise MappingError(f"{source}: 'lines' needs 'list' and 'number' ({raw!r})")
+    name, number, separator = str(raw["list"]), str(raw["number"]), str(raw.get("separator") or "-")
+    for path in (name, number):
+        if len(path_steps(path)) != 1 or path_steps(path)[0][1] is not None:
+            raise MappingError(f"{source}: lines {path!r} must be a plain name (the record's list, the line's field)")
+    if separator.isdigit() or separator.isspace():
+        raise MappingError(f"{source}: lines separator {separator!r} must not be digits or blank")
+    return Lines(name, number, separator)
 
 
 def _fixed(raw: Any, source: str) -> tuple[str, str, str]:
@@ -495,7 +638,10 @@ def _rule(raw: Any, source: str) -> FieldRule:
     scale = raw.get("scale")
     if kind == "decimal" and not isinstance(scale, int):
         raise MappingError(f"{source}: decimal field {raw['common']!r} needs an integer 'scale'")
-    rule = FieldRule(str(raw["common"]), str(raw["erp"]), kind, scale, values)
+    price = raw.get("price", False)
+    if not isinstance(price, bool) or (price and kind != "decimal"):
+        raise MappingError(f"{source}: field {raw['common']!r}: 'price' is true or false, on a decimal field")
+    rule = FieldRule(str(raw["common"]), str(raw["erp"]), kind, scale, values, price)
     rule.steps("common")
     rule.steps("erp")
     return rule

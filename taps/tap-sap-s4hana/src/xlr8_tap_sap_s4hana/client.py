@@ -160,6 +160,19 @@ class S4Client:
             name="xlr8-s4hana",
         )
 
+    def rest_of_inline(self, link: str, expansion: Expansion) -> list[dict[str, t.Any]]:
+        """The rows after an inline collection's first page: its ``__next`` followed to the end (SAP pages an
+        expanded collection longer than its server page), each page asking for the nested expansions when the
+        link does not carry them."""
+        parts = urlparse(link)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if expansion.children and "$expand" not in query:
+            query["$expand"] = ",".join(expand_paths(expansion.children))
+        rows: list[dict[str, t.Any]] = []
+        for entries in self.iter_pages(parts._replace(query="").geturl(), query, version=2, page_size=None):
+            rows.extend(entries)
+        return rows
+
     # -- BAPIs ---------------------------------------------------------------------------------------------------
 
     def execute_bapi(self, function: str, params: Mapping[str, t.Any]) -> dict[str, Value]:
@@ -194,17 +207,28 @@ def expand_paths(expansions: t.Iterable[Expansion], prefix: str = "") -> Iterato
         yield from expand_paths(expansion.children, f"{path}/")
 
 
+#: The rest of a paged inline collection: (its ``__next`` link, the expansion) -> the remaining raw entries.
+InlineRest = t.Callable[[str, Expansion], list[dict[str, t.Any]]]
+
+
 def decode_expanded(
-    entity: EntityType, entry: dict[str, t.Any], expansions: t.Iterable[Expansion], where: str
+    entity: EntityType,
+    entry: dict[str, t.Any],
+    expansions: t.Iterable[Expansion],
+    where: str,
+    rest: InlineRest | None = None,
 ) -> dict[str, t.Any]:
     """A record with its expanded rows decoded in place (a list for a collection: v2's ``{"results": [...]}``
-    unwrapped). A row without one of them raises ``ExpansionMissing``: emitted without its items, a purchase order
-    would reach a consumer as an order with no lines."""
+    unwrapped). A paged inline collection (``__next``, MS-ODATA 2.2.6.3.9.1) is read to its end with ``rest``.
+    A row without one of them (or paged, without ``rest``) raises ``ExpansionMissing``: emitted without its
+    items, a purchase order would reach a consumer as an order with no lines, or some of them."""
     record = decode_entry(entity, entry)
     for expansion in expansions:
         value = entry.get(expansion.name, _UNREAD)
         if isinstance(value, dict) and "results" in value and isinstance(value["results"], list):
-            if value.get("__next"):  # a paged inline collection (MS-ODATA 2.2.6.3.9.1): the rest is not here
+            if value.get("__next") and rest is not None:
+                value = {"results": [*value["results"], *rest(str(value["__next"]), expansion)]}
+            if value.get("__next"):  # paged and no way to read the rest: the rest is not here
                 key = ", ".join(f"{k}={record.get(k)!r}" for k in entity.keys)
                 raise ExpansionMissing(
                     f"{where}: row {key} came with only the first {len(value['results'])} of its expanded "
@@ -223,14 +247,14 @@ def decode_expanded(
             if not isinstance(value, list):
                 raise ExpansionMissing(f"{where}: {expansion.name} is not a collection: {type(value).__name__}")
             record[expansion.name] = [
-                decode_expanded(expansion.entity, child, expansion.children, f"{where}/{expansion.name}")
+                decode_expanded(expansion.entity, child, expansion.children, f"{where}/{expansion.name}", rest)
                 for child in value
             ]
         else:
             record[expansion.name] = (
                 None
                 if value is None
-                else decode_expanded(expansion.entity, value, expansion.children, f"{where}/{expansion.name}")
+                else decode_expanded(expansion.entity, value, expansion.children, f"{where}/{expansion.name}", rest)
             )
     return record
 
@@ -397,7 +421,8 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         joins = self.plan.header.join if self.plan.header is not None else {}
         if self.plan.expand:  # nested rows: decoded here, conformed by the loop
             for entries in raw:
-                yield [decode_expanded(entity, entry, self.plan.expand, self.name) for entry in entries], False, False
+                rest = self.client.rest_of_inline
+                yield [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries], False, False
             return
         for entries in raw:
             decoder = conformed_decoder(self, entity, self.plan.schema, read=joins)

@@ -99,6 +99,7 @@ class S4HanaEmulator(ProductEmulator):
             Route(TOKEN_PATH, self._token, methods=["POST"]),
             Route("/sap/bc/soap/rfc", self._rfc, methods=["POST"]),
             Route(V2_ROOT + "/{service}/{entity}/$count", self._count, methods=["GET"]),
+            Route(V2_ROOT + "/{service}/{entity}/{nav}", self._navigation, methods=["GET"]),
             Route(V2_ROOT + "/{service}/{entity}", self._collection, methods=["GET"]),
             Route(V2_ROOT + "/{service}/", self._service_document, methods=["GET"]),
             Route(v4 + "/{entity}/$count", self._count, methods=["GET"]),
@@ -404,13 +405,52 @@ class S4HanaEmulator(ProductEmulator):
             if not nav.many:
                 out[nav.name] = children[0] if children else None
                 continue
-            inline: dict[str, Any] = {"results": children}
-            page = self.expand_page_size
-            if page is not None and len(children) > page:  # a server paging the inline collection
-                inline = {"results": children[:page], "__next": f"{out['__metadata']['uri']}/{nav.name}"
-                          f"?$skiptoken={page}"}  # fmt: skip
-            out[nav.name] = inline
+            out[nav.name] = self._inline_page(out["__metadata"]["uri"], nav.name, children, 0, expand[nav.name])
         return out
+
+    def _inline_page(
+        self, uri: str, nav: str, children: list[dict[str, Any]], start: int, expand: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``children[start:]`` as an inline (or navigation) collection: whole, or cut after ``expand_page_size``
+        rows with a ``__next`` to the navigation's URL that carries the nested ``$expand`` on."""
+        page = self.expand_page_size
+        if page is None or len(children) - start <= page:
+            return {"results": children[start:]}
+        query = [("$skiptoken", str(start + page)), ("$format", "json")]
+        if expand:
+            query.append(("$expand", ",".join(_expand_paths(expand))))
+        link = f"{uri}/{nav}?{urlencode(query, safe='$/,', quote_via=quote)}"
+        return {"results": children[start : start + page], "__next": link}
+
+    def _navigation(self, request: Request) -> Response:
+        """``A_PurchaseOrder('PO1')/to_PurchaseOrderItem``: the related rows of one row, paged as an inline
+        collection is (``expand_page_size``, ``$skiptoken`` the offset), nested ``$expand`` as on the collection.
+        Only what an inline ``__next`` link asks for: other reads by key are not emulated."""
+        service = self._service_of(request)
+        name, _, key = request.path_params["entity"].partition("(")
+        s4set = service.sets.get(name)
+        nav = next((n for n in s4set.navs if n.name == request.path_params["nav"]), None) if s4set else None
+        if s4set is None or nav is None or nav.related is None or service.version != 2 or not key.endswith(")"):
+            raise S4Error(404, "/IWBEP/CM_MGW_RT/021", f"Resource not found for segment '{request.path_params['nav']}'")
+        params = request.query_params
+        if params.get("$format", "json").lower() != "json":
+            raise S4Error(400, "/IWBEP/CM_MGW_RT/020", "Only $format=json is emulated")
+        wanted = dict(
+            (k.strip(), v.strip().strip("'")) if "=" in part else (s4set.entity.keys[0], part.strip().strip("'"))
+            for part in key[:-1].split(",")
+            for k, _, v in [part.partition("=")]
+        )
+        rows = (self._resolve(s4set, None, i) for i in range(self._natural_count(s4set)))
+        row = next((r for r in rows if r and all(str(r.get(k)) == v for k, v in wanted.items())), None)
+        if row is None:
+            raise S4Error(404, "/IWBEP/CM_MGW_RT/021", f"Resource not found for segment '{name}({key}'")
+        target = service.sets[nav.target]
+        expand = self._expand_tree(service, target, params.get("$expand"))
+        service_url = str(request.base_url).rstrip("/") + service.path
+        uri = serialize_v2(service, s4set, row, service_url)["__metadata"]["uri"]
+        children = [self._expanded_v2(service, target, child, service_url, expand) for child in nav.related(row)]
+        start = self._int(params.get("$skiptoken"), "$skiptoken") or 0
+        return JSONResponse({"d": self._inline_page(uri, nav.name, children, start, expand)})
 
     def _data_version(self) -> tuple[Any, ...]:
         with self._lock:
@@ -652,3 +692,8 @@ _BAPIS: dict[str, Callable[[S4HanaEmulator, dict[str, Any]], dict[str, Any]]] = 
 
 
 __all__ = ["COMM_PASSWORD", "COMM_USER", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SAP_CLIENT", "S4HanaEmulator"]
+
+
+def _expand_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """An ``$expand`` tree back as its paths: ``{"a": {"b": {}}}`` -> ``a, a/b``."""
+    return [p for name, sub in tree.items() for p in (f"{prefix}{name}", *_expand_paths(sub, f"{prefix}{name}/"))]

@@ -307,7 +307,6 @@ class S4Data:
             P("PurchasingOrganization", max_length=4, label="Purch. organization"),
             P("PurchasingGroup", max_length=3, label="Purchasing Group"),
             P("PurchaseOrderDate", "Edm.DateTime", "Document Date", day=True),
-            P("PurchaseOrderNetAmount", "Edm.Decimal", **amount("Net Order Value", 16, 3)),
             P("ReleaseIsNotCompleted", "Edm.Boolean", "Release Not Compl."),
             P("PurchasingDocumentDeletionCode", max_length=1, label="Deletion indicator"),
         ]
@@ -320,7 +319,6 @@ class S4Data:
             P("OrderQuantity", "Edm.Decimal", **amount("Order Quantity", 13, 3)),
             P("PurchaseOrderQuantityUnit", max_length=3, label="Order Unit"),
             P("NetPriceAmount", "Edm.Decimal", **amount("Net Order Price", 16, 3)),
-            P("NetAmount", "Edm.Decimal", **amount("Net Order Value", 16, 3)),
             P("DocumentCurrency", max_length=5, label="Currency"),
             P("AccountAssignmentCategory", max_length=1, label="Acct Assignment Cat."),
             P("Material", max_length=40, label="Material"),
