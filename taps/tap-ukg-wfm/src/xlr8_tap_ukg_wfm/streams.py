@@ -212,6 +212,15 @@ def _other_iana_zone(name: str, configured: str) -> bool:
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
+def _carded(answer: t.Any) -> set[str] | None:
+    """The person numbers a timecard multi_read answer holds a timecard for (one per person asked for; a person
+    the caller may not read is left out, not answered empty); None for an answer that is not a list of cards."""
+    if not isinstance(answer, list):
+        return None
+    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict))
+    return {str(person) for person in found if person is not None}
+
+
 class TimecardsStream(WindowedStream):
     """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
     pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
@@ -243,6 +252,9 @@ class TimecardsStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+
+    def answered_people(self, answer: t.Any) -> set[str] | None:
+        return _carded(answer)
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
@@ -520,6 +532,9 @@ class PunchesStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+
+    def answered_people(self, answer: t.Any) -> set[str] | None:
+        return _carded(answer)
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
