@@ -84,9 +84,9 @@ def test_a_person_the_answer_leaves_out_keeps_their_landed_rows(
     assert landed[0] > 0 and landed[1] == 0
     with rewriting_proxy(url, _leaving_out(person)) as proxy:
         second = _sync_cli(proxy.url, tmp_path, {stream}, window_days=7)
-    announced = _announced_people(second.stdout, stream)
-    assert announced and person not in announced
-    assert "answered no timecard for 1 of" in second.stderr
     _land(second.stdout, truths, tmp_path)
     assert _rows(truths, stream, person) == landed
     assert _live(truths, stream) == live
+    announced = _announced_people(second.stdout, stream)
+    assert announced and person not in announced
+    assert "answered no timecard for 1 of" in second.stderr
