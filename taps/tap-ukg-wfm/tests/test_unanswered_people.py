@@ -39,7 +39,7 @@ def _rows(truths: Path, stream: str, person: str) -> tuple[int, int]:
     with duckdb.connect(str(truths), read_only=True) as conn:
         table = truths_table(conn, "ukg_wfm", stream)
         found = conn.execute(
-            f'SELECT count(*) FILTER (WHERE _sdc_deleted_at IS NULL), count(*) FILTER (WHERE _sdc_deleted_at IS NOT '
+            f"SELECT count(*) FILTER (WHERE _sdc_deleted_at IS NULL), count(*) FILTER (WHERE _sdc_deleted_at IS NOT "
             f'NULL) FROM "{table}" WHERE person_number = ?',
             [person],
         ).fetchone()
@@ -58,9 +58,12 @@ def _live(truths: Path, stream: str) -> int:
 def _announced_people(singer: str, stream: str) -> set[str]:
     people: set[str] = set()
     for message in parse_singer_messages(singer):
-        if message["type"] == "RECORD" and message["stream"] == SETS_READ_STREAM:
-            if message["record"]["stream"] == stream:
-                people.update(message["record"]["sets"]["personNumber"])
+        if (
+            message["type"] == "RECORD"
+            and message["stream"] == SETS_READ_STREAM
+            and message["record"]["stream"] == stream
+        ):
+            people.update(message["record"]["sets"]["personNumber"])
     return people
 
 
@@ -81,12 +84,14 @@ def test_a_person_the_answer_leaves_out_keeps_their_landed_rows(
     )
     assert person in _announced_people(first, stream)
     landed, live = _rows(truths, stream, person), _live(truths, stream)
-    assert landed[0] > 0 and landed[1] == 0
+    assert landed[0] > 0
+    assert landed[1] == 0
     with rewriting_proxy(url, _leaving_out(person)) as proxy:
         second = _sync_cli(proxy.url, tmp_path, {stream}, window_days=7)
     _land(second.stdout, truths, tmp_path)
     assert _rows(truths, stream, person) == landed
     assert _live(truths, stream) == live
     announced = _announced_people(second.stdout, stream)
-    assert announced and person not in announced
+    assert announced
+    assert person not in announced
     assert "answered no timecard for 1 of" in second.stderr

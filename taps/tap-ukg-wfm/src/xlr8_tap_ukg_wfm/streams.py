@@ -221,6 +221,23 @@ def _carded(answer: t.Any) -> set[str] | None:
     return {str(person) for person in found if person is not None}
 
 
+def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str = "applyDate") -> str:
+    """The day of a punch, total or shift (``as_date``), which names its set (``replace_by``: person, day). One
+    without it fails the read: landed under a null day it was in no day the read announced whole, so those days'
+    landed rows were marked deleted as emptied (and a null day is no bookmark)."""
+    day = as_date(value)
+    if day is None:
+        raise ValueError(f"{what} {which!r} of person {person} came without its '{field}': the day it belongs to")
+    return day
+
+
+def _dated(days: list[t.Any]) -> list[t.Any]:
+    """A column of daily-total days, none missing (else the block is read row by row, raising at its row)."""
+    if None in days:
+        raise ValueError("a daily total without its applyDate")
+    return days
+
+
 class TimecardsStream(WindowedStream):
     """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
     pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
@@ -321,7 +338,7 @@ class TimecardsStream(WindowedStream):
                     texts = written_numbers(list(map(str, amounts)))  # ``number``'s Decimal texts, as written
                 values = [
                     persons,
-                    _dates(field("applyDate")),
+                    _dated(_dates(field("applyDate"))),
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
@@ -363,7 +380,7 @@ class TimecardsStream(WindowedStream):
             ) from exc
         return {
             "personNumber": person,
-            "applyDate": as_date(get("applyDate")),
+            "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
             "hours": hours,
@@ -553,7 +570,7 @@ class PunchesStream(WindowedStream):
             {
                 "punchId": id_text(punch.get("id")),
                 "personNumber": person,
-                "applyDate": as_date(punch.get("applyDate")),
+                "applyDate": _day_of(punch.get("applyDate"), "punches: the punch", person, punch.get("id")),
                 "punchType": ref(punch.get("typeOverride")),
                 "punchDateTime": utc(punch.get("punchDtm")),
                 "enteredOn": utc(punch.get("enteredOnDtm")),
@@ -621,7 +638,13 @@ class SchedulesStream(WindowedStream):
             yield {
                 "shiftId": id_text(shift.get("id")),
                 "personNumber": ref(shift.get("employee")),
-                "date": as_date(shift.get("startDateTime")),
+                "date": _day_of(
+                    shift.get("startDateTime"),
+                    "schedules: the shift",
+                    ref(shift.get("employee")),
+                    shift.get("id"),
+                    field="startDateTime",
+                ),
                 "startDateTime": start,
                 "endDateTime": end,
                 "hours": hours,
