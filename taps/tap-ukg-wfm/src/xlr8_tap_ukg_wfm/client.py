@@ -332,7 +332,15 @@ class WindowedStream(UkgWfmStream):
 
 
 def employees_where(people: list[str]) -> dict[str, t.Any]:
+    """The persons multi_read's people: a key and its values."""
     return {"key": "personnumber", "values": people}
+
+
+def employee_refs(people: list[str]) -> dict[str, t.Any]:
+    """The timecard and schedule multi_reads' people: an object reference list by qualifier (the person number).
+    They refuse the persons multi_read's ``key``/``values`` (400 WFP-90011 "Unrecognized property"; audit wfm27
+    W3)."""
+    return {"qualifiers": people}
 
 
 def as_date(value: t.Any) -> str | None:

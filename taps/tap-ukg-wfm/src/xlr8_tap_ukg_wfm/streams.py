@@ -23,6 +23,7 @@ from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
     as_date,
+    employee_refs,
     employees_where,
     id_text,
     number,
@@ -277,7 +278,7 @@ class TimecardsStream(WindowedStream):
         return {
             "select": ["TOTALS"],
             "where": {
-                "employees": employees_where(people),
+                "employees": employee_refs(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
@@ -557,7 +558,7 @@ class PunchesStream(WindowedStream):
         return {
             "select": ["PUNCHES"],
             "where": {
-                "employees": employees_where(people),
+                "employees": employee_refs(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
@@ -615,9 +616,11 @@ class SchedulesStream(WindowedStream):
         return {
             "select": ["SHIFTS"],
             "where": {
-                "employees": employees_where(people),
-                "startDate": first.isoformat(),
-                "endDate": last.isoformat(),
+                "employees": {
+                    "employeeRefs": employee_refs(people),
+                    "startDate": first.isoformat(),
+                    "endDate": last.isoformat(),
+                },
             },
         }
 
