@@ -379,15 +379,9 @@ class UkgWfmEmulator(ProductEmulator):
         values = employees.get("values") or employees.get("ids") or []
         if not isinstance(values, list) or not values:
             return wfm_error(400, "WCO-101265", "where.employees must name at least one person.")
-        if len(values) > self.max_persons:
-            return wfm_error(
-                400,
-                "WCO-101272",
-                f"The number of employees ({len(values)}) exceeds the maximum allowed "
-                f"({self.max_persons}) for this request.",
-                maximum=self.max_persons,
-                actual=len(values),
-            )
+        over = self._over_cap(values)
+        if over is not None:
+            return over
         now = self.ctx.clock.now()
         count = self.company.employee_count(now)
         people = []
@@ -404,16 +398,20 @@ class UkgWfmEmulator(ProductEmulator):
         values = refs.get("qualifiers") if refs.get("qualifiers") is not None else refs.get("ids")
         if not isinstance(values, list) or not values:
             return wfm_error(400, "WCO-101265", f"{where} must name at least one person (ids or qualifiers).")
-        if len(values) > self.max_persons:
-            return wfm_error(
-                400,
-                "WCO-101272",
-                f"The number of employees ({len(values)}) exceeds the maximum allowed "
-                f"({self.max_persons}) for this request.",
-                maximum=self.max_persons,
-                actual=len(values),
-            )
-        return self._named(refs)
+        return self._over_cap(values) or self._named(refs)
+
+    def _over_cap(self, values: list[Any]) -> Response | None:
+        """400 WCO-101272 for a multi_read naming more people than ``max_persons``."""
+        if len(values) <= self.max_persons:
+            return None
+        return wfm_error(
+            400,
+            "WCO-101272",
+            f"The number of employees ({len(values)}) exceeds the maximum allowed ({self.max_persons}) for this "
+            "request.",
+            maximum=self.max_persons,
+            actual=len(values),
+        )
 
     def _persons(self, body: dict[str, Any], request: Request) -> Any:
         people = self._selected(body)
@@ -575,15 +573,16 @@ class UkgWfmEmulator(ProductEmulator):
 
     def _schedules(self, body: dict[str, Any], request: Request) -> Any:
         where = body.get("where") or {}
-        employees = where.get("employees")
+        named = where.get("employees")
+        employees: dict[str, Any] = named if isinstance(named, dict) else {}
         unknown = (
             _unrecognized(where, SCHEDULE_WHERE, "where")
             or _unrecognized(employees, SCHEDULE_EMPLOYEES, "where.employees")
-            or _unrecognized((employees or {}).get("employeeRefs"), REF_LIST, "where.employees.employeeRefs")
+            or _unrecognized(employees.get("employeeRefs"), REF_LIST, "where.employees.employeeRefs")
         )
         if unknown is not None:
             return unknown
-        people = self._referenced((employees or {}).get("employeeRefs"), "where.employees.employeeRefs")
+        people = self._referenced(employees.get("employeeRefs"), "where.employees.employeeRefs")
         if isinstance(people, Response):
             return people
         window = self._window(body, {"startDate": employees.get("startDate"), "endDate": employees.get("endDate")})
