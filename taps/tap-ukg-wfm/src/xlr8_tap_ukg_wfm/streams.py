@@ -232,13 +232,6 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     return day
 
 
-def _dated(days: list[t.Any]) -> list[t.Any]:
-    """A column of daily-total days, none missing (else the block is read row by row, raising at its row)."""
-    if None in days:
-        raise ValueError("a daily total without its applyDate")
-    return days
-
-
 class TimecardsStream(WindowedStream):
     """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
     pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
@@ -339,7 +332,7 @@ class TimecardsStream(WindowedStream):
                     texts = written_numbers(list(map(str, amounts)))  # ``number``'s Decimal texts, as written
                 values = [
                     persons,
-                    _dated(_dates(field("applyDate"))),
+                    _dates(field("applyDate")),
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
@@ -416,10 +409,13 @@ def _day_ends(people: list[t.Any], totals: list[dict[str, t.Any]]) -> list[int]:
 
 
 def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
-    """Two daily totals of one person, day and pay code (or totals whose key cannot be read): ``rows`` reads
-    them, summing (and raising at a bad row)."""
+    """Two daily totals of one person, day and pay code, or a total without its day, or totals whose key cannot
+    be read: ``rows`` reads them, summing (and raising at a bad row, before any is sent: a block path would have
+    sent the answer's other days first)."""
     try:
         days = _dates(list(map(dict.get, totals, repeat("applyDate"))))
+        if None in days:
+            return True
         codes = _refs(list(map(dict.get, totals, repeat("payCode"))))
         keys = [key for key in zip(people, days, codes, strict=True) if None not in key]
         return len(set(keys)) < len(keys)
