@@ -38,9 +38,9 @@ def read(url: str, credentials: dict[str, str], stream: str) -> Iterator[dict[st
         found = session.post(f"{url}/api/v1/commons/hyperfind/execute", json=ask, timeout=300).json()
         people = [ref["qualifier"] for ref in found["result"]["refs"]]
         for start in range(0, len(people), PERSONS):
-            who = {"key": "personnumber", "values": people[start : start + PERSONS]}
+            who = {"qualifiers": people[start : start + PERSONS]}
             if stream == "schedules":
-                body = {"where": {"employees": who, **span}}
+                body = {"select": ["SHIFTS"], "where": {"employees": {"employeeRefs": who, **span}}}
                 yield from session.post(f"{url}/api/v1/scheduling/schedule/multi_read", json=body,
                                         timeout=600).json()["shifts"]  # fmt: skip
                 continue

@@ -56,6 +56,7 @@ WFM = "/api/v1/"
 SPAN = {"startDate": "2025-12-20", "endDate": "2026-01-19"}
 LONG = {"startDate": "2025-12-01", "endDate": "2026-02-28"}
 WHO = {"key": "personnumber", "values": [f"E{i:06d}" for i in range(1, 41)]}
+REFS = {"qualifiers": WHO["values"]}  # the timecard and schedule multi_reads' object reference list
 WD_REPORTS = "/ccx/service/customreport2/acme_sandbox/ISU_XLR8/"
 WD_REST = "/ccx/api/v1/acme_sandbox/workers"
 
@@ -127,14 +128,17 @@ CASES = {
         [
             (WFM + "commons/hyperfind/execute", {"POST": {"hyperfind": {"id": 1}, "dateRange": SPAN}}),
             (WFM + "commons/persons/multi_read", {"POST": {"where": {"employees": WHO}}}),
-            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": WHO, "dateRange": SPAN}}}),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": REFS, "dateRange": SPAN}}}),
             (
                 WFM + "timekeeping/timecard/multi_read",
-                {"POST": {"select": ["TOTALS"], "where": {"employees": WHO, "dateRange": SPAN}}},
+                {"POST": {"select": ["TOTALS"], "where": {"employees": REFS, "dateRange": SPAN}}},
             ),
-            (WFM + "scheduling/schedule/multi_read", {"POST": {"where": {"employees": WHO, **SPAN}}}),
-            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": {"values": []}}}}),
-            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": WHO, "dateRange": LONG}}}),
+            (
+                WFM + "scheduling/schedule/multi_read",
+                {"POST": {"where": {"employees": {"employeeRefs": REFS, **SPAN}}}},
+            ),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": {"qualifiers": []}}}}),
+            (WFM + "timekeeping/timecard/multi_read", {"POST": {"where": {"employees": REFS, "dateRange": LONG}}}),
             (WFM + "timekeeping/setup/pay_codes", {}),
             (WFM + "commons/locations", {}),
         ],

@@ -45,7 +45,7 @@ def _emptied(gone: dict[str, t.Any], fail_later: bool = False) -> t.Callable[[st
                 person, day, _ = gone.get("punches", (None, None, None))
                 if card.get("employee", {}).get("qualifier") == person:
                     card["punches"] = [p for p in punches if str(p["applyDate"])[:10] != day]
-        if path.endswith("/schedule/multi_read") and sent["where"]["startDate"] == START:
+        if path.endswith("/schedule/multi_read") and sent["where"]["employees"]["startDate"] == START:
             shifts = answer.get("shifts") or []
             if "schedules" not in gone and shifts:
                 person, day = shifts[0]["employee"]["qualifier"], shifts[0]["startDateTime"][:10]

@@ -18,7 +18,11 @@ Limits, enforced with the vendor's error body (``errorCode``, ``message``, ``det
 people per multi_read and ``max_days`` days per timecard or schedule call (HTTP 400); 429 with Retry-After from the
 platform's quota fault. A hyperfind answers at most its ``threshold`` people (default ``hyperfind_threshold``, 3,500
 as documented; at most 50,000). An aggregated data multi_read covers at most ``max_data_employees`` people (500),
-named (``employeeSet.employees.qualifiers``) or by hyperfind, else 413 ``WCO-106194``. Scenario switches:
+named (``employeeSet.employees.qualifiers``) or by hyperfind, else 413 ``WCO-106194``. The timecard multi_read
+names its people in ``where.employees`` (``ids`` or ``qualifiers``, the person numbers) beside ``where.dateRange``,
+the schedule multi_read in ``where.employees.employeeRefs`` with ``startDate``/``endDate`` beside it; a property
+either does not know (the persons multi_read's ``key``/``values``, dates under ``where``) is refused with 400
+``WFP-90011``. Scenario switches:
 ``max_persons``, ``max_days``, ``hyperfind_threshold``, ``max_data_employees``, ``token_ttl``, ``accept_refresh``
 (False: every refresh grant is refused as expired), ``transfer_jobs`` (days on which a person moves to another job
 at mid-shift: two REG totals that day, one per job); ``grants`` logs every token
@@ -92,6 +96,15 @@ DATA_KEYS = {
     "TK_ACCRUAL_TAKEN_YTD": "takenYtd",
 }
 _FAR_FUTURE = "3000-01-01"
+#: The properties the timecard and schedule multi_reads know: each family refuses another's shape (or the persons
+#: multi_read's ``{"key", "values"}``) with 400 WFP-90011 "Unrecognized property" rather than guess (a public client
+#: verified against a live tenant: timecards ``where.employees.ids`` + ``where.dateRange``, schedules
+#: ``where.employees.employeeRefs.ids`` with ``startDate``/``endDate`` beside; UKG's Timecards resource: "The
+#: Employee qualifier is the person number").
+REF_LIST = frozenset({"ids", "qualifiers"})
+TIMECARD_WHERE = frozenset({"employees", "dateRange", "hyperfind"})
+SCHEDULE_WHERE = frozenset({"employees", "locations"})
+SCHEDULE_EMPLOYEES = frozenset({"employeeRefs", "startDate", "endDate", "hyperfind"})
 
 
 def wfm_error(status: int, code: str, message: str, **details: Any) -> JSONResponse:
@@ -366,15 +379,9 @@ class UkgWfmEmulator(ProductEmulator):
         values = employees.get("values") or employees.get("ids") or []
         if not isinstance(values, list) or not values:
             return wfm_error(400, "WCO-101265", "where.employees must name at least one person.")
-        if len(values) > self.max_persons:
-            return wfm_error(
-                400,
-                "WCO-101272",
-                f"The number of employees ({len(values)}) exceeds the maximum allowed "
-                f"({self.max_persons}) for this request.",
-                maximum=self.max_persons,
-                actual=len(values),
-            )
+        over = self._over_cap(values)
+        if over is not None:
+            return over
         now = self.ctx.clock.now()
         count = self.company.employee_count(now)
         people = []
@@ -383,6 +390,28 @@ class UkgWfmEmulator(ProductEmulator):
             if index is not None and 0 <= index < count:
                 people.append(self._employee(index, now))
         return people
+
+    def _referenced(self, refs: Any, where: str) -> list[Employee] | Response:
+        """The people an object reference list names (``ids``: person keys, ``qualifiers``: person numbers, the
+        timecard and schedule multi_reads' employee refs), within the person cap."""
+        refs = refs if isinstance(refs, dict) else {}
+        values = refs.get("qualifiers") if refs.get("qualifiers") is not None else refs.get("ids")
+        if not isinstance(values, list) or not values:
+            return wfm_error(400, "WCO-101265", f"{where} must name at least one person (ids or qualifiers).")
+        return self._over_cap(values) or self._named(refs)
+
+    def _over_cap(self, values: list[Any]) -> Response | None:
+        """400 WCO-101272 for a multi_read naming more people than ``max_persons``."""
+        if len(values) <= self.max_persons:
+            return None
+        return wfm_error(
+            400,
+            "WCO-101272",
+            f"The number of employees ({len(values)}) exceeds the maximum allowed ({self.max_persons}) for this "
+            "request.",
+            maximum=self.max_persons,
+            actual=len(values),
+        )
 
     def _persons(self, body: dict[str, Any], request: Request) -> Any:
         people = self._selected(body)
@@ -461,7 +490,13 @@ class UkgWfmEmulator(ProductEmulator):
         return moment.astimezone(self.zone).replace(tzinfo=None).isoformat()
 
     def _timecards(self, body: dict[str, Any], request: Request) -> Any:
-        people = self._selected(body)
+        where = body.get("where") or {}
+        unknown = _unrecognized(where, TIMECARD_WHERE, "where") or _unrecognized(
+            where.get("employees"), REF_LIST, "where.employees"
+        )
+        if unknown is not None:
+            return unknown
+        people = self._referenced(where.get("employees"), "where.employees")
         if isinstance(people, Response):
             return people
         window = self._window(body, (body.get("where") or {}).get("dateRange"))
@@ -537,11 +572,20 @@ class UkgWfmEmulator(ProductEmulator):
         return rows
 
     def _schedules(self, body: dict[str, Any], request: Request) -> Any:
-        people = self._selected(body)
+        where = body.get("where") or {}
+        named = where.get("employees")
+        employees: dict[str, Any] = named if isinstance(named, dict) else {}
+        unknown = (
+            _unrecognized(where, SCHEDULE_WHERE, "where")
+            or _unrecognized(employees, SCHEDULE_EMPLOYEES, "where.employees")
+            or _unrecognized(employees.get("employeeRefs"), REF_LIST, "where.employees.employeeRefs")
+        )
+        if unknown is not None:
+            return unknown
+        people = self._referenced(employees.get("employeeRefs"), "where.employees.employeeRefs")
         if isinstance(people, Response):
             return people
-        where = body.get("where") or {}
-        window = self._window(body, {"startDate": where.get("startDate"), "endDate": where.get("endDate")})
+        window = self._window(body, {"startDate": employees.get("startDate"), "endDate": employees.get("endDate")})
         if isinstance(window, Response):
             return window
         now = self.ctx.clock.now()
@@ -721,6 +765,14 @@ def _node(node_id: int, name: str, description: str, kind: str, parent: str | No
 
 async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _unrecognized(part: Any, known: frozenset[str], where: str) -> Response | None:
+    """400 WFP-90011 for the first property of ``part`` (an object of the request) the operation does not know."""
+    for name in part if isinstance(part, dict) else ():
+        if name not in known:
+            return wfm_error(400, "WFP-90011", f"Unrecognized property: {where}.{name}", property=f"{where}.{name}")
+    return None
 
 
 def _person_index(value: str, key: str) -> int | None:

@@ -285,7 +285,9 @@ class WindowedStream(UkgWfmStream):
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         """Each call's answer. A stream whose sets are person-days (``replace_by``: person, day) notes each call's
         people and days read whole (``xlr8_read_whole``): a day whose last punch or shift was deleted answers no
-        row, and only this names it, so the target marks its old rows deleted (once the whole read ended well)."""
+        row, and only this names it, so the target marks its old rows deleted (once the whole read ended well).
+        Only the people the answer holds (``answered``) are noted: one it leaves out was not read, and noting them
+        had the target mark every landed row of their days deleted (audit wfm27 W1)."""
         first, last = self.window_span(context)
         days = len(self.xlr8_replace_by) == 2
         for start, end in windows(first, last, self.settings.window_days):
@@ -294,8 +296,35 @@ class WindowedStream(UkgWfmStream):
                 if days:
                     person, day = self.xlr8_replace_by
                     dates = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-                    self.xlr8_read_whole({person: people, day: dates})
+                    self.xlr8_read_whole({person: self.answered(answer, people, start, end), day: dates})
                 yield answer
+
+    def answered(self, answer: t.Any, people: list[str], first: date, last: date) -> list[str]:
+        """The ``people`` of a call whose days ``answer`` holds whole: all of them, unless the answer says per
+        person (``answered_people``); the ones it leaves out are logged, and their landed rows kept."""
+        found = self.answered_people(answer)
+        if found is None:
+            return people
+        kept = [p for p in people if p in found]
+        if len(kept) < len(people):
+            missing = [p for p in people if p not in found]
+            self.logger.warning(
+                "ukg_wfm %s: %s answered no timecard for %d of %d people asked for %s..%s (e.g. %s): their days "
+                "are not taken as emptied, their landed rows stay as they were (no access or licence for them?)",
+                self.name,
+                self.window_path,
+                len(missing),
+                len(people),
+                first,
+                last,
+                ", ".join(missing[:5]),
+            )
+        return kept
+
+    def answered_people(self, answer: t.Any) -> set[str] | None:
+        """The person numbers ``answer`` holds a part for, or None when its shape does not say (every person
+        asked for is then taken as answered)."""
+        return None
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         """The request of one window for one batch of people."""
@@ -303,7 +332,15 @@ class WindowedStream(UkgWfmStream):
 
 
 def employees_where(people: list[str]) -> dict[str, t.Any]:
+    """The persons multi_read's people: a key and its values."""
     return {"key": "personnumber", "values": people}
+
+
+def employee_refs(people: list[str]) -> dict[str, t.Any]:
+    """The timecard and schedule multi_reads' people: an object reference list by qualifier (the person number).
+    They refuse the persons multi_read's ``key``/``values`` (400 WFP-90011 "Unrecognized property"; audit wfm27
+    W3)."""
+    return {"qualifiers": people}
 
 
 def as_date(value: t.Any) -> str | None:

@@ -23,6 +23,7 @@ from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
     as_date,
+    employee_refs,
     employees_where,
     id_text,
     number,
@@ -212,6 +213,25 @@ def _other_iana_zone(name: str, configured: str) -> bool:
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
+def _carded(answer: t.Any) -> set[str] | None:
+    """The person numbers a timecard multi_read answer holds a timecard for (one per person asked for; a person
+    the caller may not read is left out, not answered empty); None for an answer that is not a list of cards."""
+    if not isinstance(answer, list):
+        return None
+    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict))
+    return {str(person) for person in found if person is not None}
+
+
+def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str = "applyDate") -> str:
+    """The day of a punch, total or shift (``as_date``), which names its set (``replace_by``: person, day). One
+    without it fails the read: landed under a null day it was in no day the read announced whole, so those days'
+    landed rows were marked deleted as emptied (and a null day is no bookmark)."""
+    day = as_date(value)
+    if day is None:
+        raise ValueError(f"{what} {which!r} of person {person} came without its '{field}': the day it belongs to")
+    return day
+
+
 class TimecardsStream(WindowedStream):
     """Daily totals from timecard multi_read TOTALS: one row per person, day and pay code. UKG totals a day per
     pay code *and* labor account (a job transfer mid-day gives two REG totals), so the totals of one key are summed
@@ -244,11 +264,14 @@ class TimecardsStream(WindowedStream):
 
     window_path = TIMECARD_PATH
 
+    def answered_people(self, answer: t.Any) -> set[str] | None:
+        return _carded(answer)
+
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
             "select": ["TOTALS"],
             "where": {
-                "employees": employees_where(people),
+                "employees": employee_refs(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
@@ -351,7 +374,7 @@ class TimecardsStream(WindowedStream):
             ) from exc
         return {
             "personNumber": person,
-            "applyDate": as_date(get("applyDate")),
+            "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
             "hours": hours,
@@ -386,10 +409,13 @@ def _day_ends(people: list[t.Any], totals: list[dict[str, t.Any]]) -> list[int]:
 
 
 def _shares_a_key(people: list[t.Any], totals: list[dict[str, t.Any]]) -> bool:
-    """Two daily totals of one person, day and pay code (or totals whose key cannot be read): ``rows`` reads
-    them, summing (and raising at a bad row)."""
+    """Two daily totals of one person, day and pay code, or a total without its day, or totals whose key cannot
+    be read: ``rows`` reads them, summing (and raising at a bad row, before any is sent: a block path would have
+    sent the answer's other days first)."""
     try:
         days = _dates(list(map(dict.get, totals, repeat("applyDate"))))
+        if None in days:
+            return True
         codes = _refs(list(map(dict.get, totals, repeat("payCode"))))
         keys = [key for key in zip(people, days, codes, strict=True) if None not in key]
         return len(set(keys)) < len(keys)
@@ -521,11 +547,14 @@ class PunchesStream(WindowedStream):
 
     window_path = TIMECARD_PATH
 
+    def answered_people(self, answer: t.Any) -> set[str] | None:
+        return _carded(answer)
+
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
             "select": ["PUNCHES"],
             "where": {
-                "employees": employees_where(people),
+                "employees": employee_refs(people),
                 "dateRange": {"startDate": first.isoformat(), "endDate": last.isoformat()},
             },
         }
@@ -538,7 +567,7 @@ class PunchesStream(WindowedStream):
             {
                 "punchId": id_text(punch.get("id")),
                 "personNumber": person,
-                "applyDate": as_date(punch.get("applyDate")),
+                "applyDate": _day_of(punch.get("applyDate"), "punches: the punch", person, punch.get("id")),
                 "punchType": ref(punch.get("typeOverride")),
                 "punchDateTime": utc(punch.get("punchDtm")),
                 "enteredOn": utc(punch.get("enteredOnDtm")),
@@ -583,9 +612,11 @@ class SchedulesStream(WindowedStream):
         return {
             "select": ["SHIFTS"],
             "where": {
-                "employees": employees_where(people),
-                "startDate": first.isoformat(),
-                "endDate": last.isoformat(),
+                "employees": {
+                    "employeeRefs": employee_refs(people),
+                    "startDate": first.isoformat(),
+                    "endDate": last.isoformat(),
+                },
             },
         }
 
@@ -606,7 +637,13 @@ class SchedulesStream(WindowedStream):
             yield {
                 "shiftId": id_text(shift.get("id")),
                 "personNumber": ref(shift.get("employee")),
-                "date": as_date(shift.get("startDateTime")),
+                "date": _day_of(
+                    shift.get("startDateTime"),
+                    "schedules: the shift",
+                    ref(shift.get("employee")),
+                    shift.get("id"),
+                    field="startDateTime",
+                ),
                 "startDateTime": start,
                 "endDateTime": end,
                 "hours": hours,
