@@ -106,3 +106,35 @@ def test_a_slow_body_on_page_1_starts_the_ranges_after_it(
     assert output.records("workers") == one.records("workers")
     assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
     assert sorted(int(q["offset"]) for q in asked if int(q.get("offset", 0))) == BOUNDS, "ranges right after page 1"
+
+
+def test_the_taps_own_decode_of_a_page_is_its_cost_not_its_round_trip(
+    sandbox: Sandbox, url: str, emulator: OracleHcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's classifier decodes a 2xx JSON page (``FusionClassifier.parse_body``) after its body is read: that
+    is the tap's work, so a decode ``HOLD`` slower is page 1's cost and not its round trip (review27d H1: the body's
+    time was taken after the decode, so a tap slow to decode looked far away and opened the most pages ahead)."""
+    from xlr8_kit.oracle.protocol import FusionClassifier
+
+    decode = FusionClassifier.parse_body
+
+    def slow_decode(self: FusionClassifier, response: t.Any) -> t.Any:
+        if "totalResults=true" in (response.request.url or ""):  # page 1's decode only
+            import time
+
+            time.sleep(HOLD)
+        return decode(self, response)
+
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    monkeypatch.setattr(FusionClassifier, "parse_body", slow_decode)
+    output = run_tap(config(url), streams={"workers"})
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    assert growth.cost is not None
+    assert growth.cost >= HOLD * 2 / 3, "the tap's decode is page 1's cost"
+    assert growth.took[0] < HOLD / 3, "page 1's round trip is its headers and body on the wire, not the decode"
