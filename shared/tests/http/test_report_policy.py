@@ -205,3 +205,4 @@ def test_a_rerun_cut_in_its_first_bytes_says_rows_read_before_were_emitted(
     assert f"broke off after {len(got)} bytes" in message, message
     assert "report 'R' failed twice after the tenant ran it" in message
     assert "rows read so far were emitted" in message
+    assert "HTTP 200, body truncated mid-transfer" in message and "body body" not in message  # L6
