@@ -73,12 +73,12 @@ from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry, CircuitBreaker
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict, is_rate_limited
 from xlr8_kit.http.errors import (
+    REPORT_SPENT,
     CircuitOpenError,
     ErrorBodyError,
     InsecureTransportError,
     KitHTTPError,
     OutcomeUnknownError,
-    REPORT_SPENT,
     QuotaExhaustedError,
     RateLimitedError,
     ReauthorizationRequiredError,
@@ -1107,6 +1107,14 @@ def _report_may_have_run(outcome: _Attempt, retry_after: float | None) -> bool:
     return not _certainly_not_applied(outcome, retry_after)
 
 
+#: urllib3's errors that mean the request never left: no connection, or none through the proxy.
+_NEVER_SENT = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.ProxyError,
+)
+
+
 def _never_sent(error: BaseException | None) -> bool:
     """The connection (or the proxy's) was never made: a connect timeout, a refused connection, a name that did
     not resolve, or a proxy error. urllib3 raises ``ProxyError`` only before the connection through the proxy
@@ -1121,10 +1129,7 @@ def _never_sent(error: BaseException | None) -> bool:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(
-            item,
-            urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ProxyError,
-        ):
+        if isinstance(item, _NEVER_SENT):
             return True
         if isinstance(item, BaseException):
             pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
