@@ -208,3 +208,28 @@ def test_a_rerun_cut_in_its_first_bytes_says_rows_read_before_were_emitted(
     assert "rows read so far were emitted" in message
     assert "HTTP 200, body truncated mid-transfer" in message
     assert "body body" not in message  # L6
+
+
+def test_a_report_that_stalls_mid_body_twice_is_told_as_two_timeouts_naming_the_setting(
+    server: FaultServer, make_session: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review27b L1: a streamed report whose body stops mid-transfer past ``report_read_timeout`` on both runs is
+    given up as two timeouts, pointing at ``http.report_read_timeout``, not as "broke off ... run again later"."""
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 300)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
+    stalled = Reply(body=BODY, stall_at=1000, delay=5.0)
+    server.script("/raas/R", stalled, stalled)
+    session = make_session(max_attempts=5, report_read_timeout=0.5, connect_timeout=1)
+    prepared = session.prepare_request(requests.Request("GET", server.url + "/raas/R"))
+    response = streaming.send_streamed(session, prepared, kind="report")
+    handed: list[bytes] = []
+    with pytest.raises(streaming.StreamedBodyError) as info:
+        handed.extend(streaming.body_chunks(response, what="report"))
+    assert server.count() == 2
+    got = b"".join(handed)
+    whole, _ = Reply(body=BODY).encoded()
+    assert 300 < len(got) <= 1000  # streamed past the peek before the stall,
+    assert whole.startswith(got)  # and each byte once
+    message = str(info.value)
+    assert "report 'R': no answer within http.report_read_timeout=0.5 s, twice" in message, message
+    assert "raise http.report_read_timeout" in message
