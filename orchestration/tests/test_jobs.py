@@ -262,3 +262,36 @@ def test_a_run_that_dead_letters_records_fails_without_retries(
     assert "1 record(s) dead-lettered (Account: 1)" in str(failure.event_specific_data)
     rows = landed(postgres_dsn, schema, project)
     assert sum(len(r) for r in rows.values()) == 59  # of 60 read (Account, Contact), every other row landed
+
+
+def test_a_report_given_up_after_two_runs_is_not_retried_by_the_job(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str, schema: str
+) -> None:
+    """review27b H1: the kit runs a report whose answer is lost after the tenant ran it at most twice per tap
+    invocation, then fails saying ``REPORT_SPENT``. The job's retry policy (here 2 retries) must not start the sync
+    again, since each retry runs the report on the tenant twice more (3 retries: up to 8 runs per scheduled job):
+    the failure is not retried and the report ran exactly twice."""
+    from xlr8_kit.http.errors import REPORT_SPENT
+    from xlr8_sandbox.platform.faults import FaultSpec
+    from xlr8_sandbox.products.ukg_pro.raas import FOLDER
+
+    (project,) = project_ids(1)
+    store = seed_store(tmp_path, monkeypatch, credential(project, "ukg_pro", sandbox))
+    settings = settings_for(tmp_path, store, postgres_dsn, schema, retries=2)
+    report = {"path": f"{FOLDER}/report[@name='XLR8 Job Codes']"}
+    ukg = {**settings.product_config["ukg_pro"], "raas_reports": [report], "http": {"backoff_base": 0}}
+    settings = replace(settings, product_config={"ukg_pro": ukg})
+    (spec,) = plan_syncs(settings)
+    # LogOn answers; every later BIDataService call (ExecuteReport, LogOff) is reset after it reached the tenant
+    cut = sandbox.faults.add("ukg_pro", "/services/BIDataService", FaultSpec("reset", after=1))
+    result = build_definitions(settings).get_job_def(spec.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    kinds = [e.event_type for e in result.all_events]
+    assert DagsterEventType.STEP_UP_FOR_RETRY not in kinds  # left to the next schedule
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    shown = str(failure.event_specific_data)
+    assert "a report given up after two runs on the tenant" in shown
+    assert REPORT_SPENT in shown
+    assert "failed twice after the tenant ran it" in shown
+    # one tap invocation: LogOn, ExecuteReport twice (the report ran twice), then LogOff's 5 attempts (nothing runs)
+    assert (cut.seen, cut.fired) == (8, 7)

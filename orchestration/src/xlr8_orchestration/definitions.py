@@ -33,11 +33,15 @@ def retry_policy(settings: OrchestrationSettings) -> dg.RetryPolicy:
 def failure(exc: SyncFailedError) -> dg.Failure:
     """A failed run is retried with backoff; a partial one (quota or rate limit reached) is not: it waits for the
     next scheduled run, which resumes from the saved state; nor is one that dead-lettered records (a retry reads
-    past them: they wait in ``_dead_letters``)."""
+    past them: they wait in ``_dead_letters``); nor one whose tap gave a report up after two runs on the tenant (a
+    retry runs the whole report again: up to 8 runs per scheduled job, review27b H1)."""
     metadata = {"tap_rc": exc.tap_rc, "target_rc": exc.target_rc, "partial": exc.partial}
     if exc.dead_lettered:
         metadata["dead_lettered"] = sum(exc.dead_lettered.values())
-    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=not (exc.partial or exc.dead_lettered))
+    if exc.report_spent:
+        metadata["report_spent"] = True
+    retry = not (exc.partial or exc.dead_lettered or exc.report_spent)
+    return dg.Failure(description=str(exc), metadata=metadata, allow_retries=retry)
 
 
 def rows_metadata(result: SyncResult) -> dict[str, int]:

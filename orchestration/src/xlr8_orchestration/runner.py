@@ -6,6 +6,10 @@ saved even when the run fails, so a retry resumes from what landed: upserts by k
 Any non-zero exit of either process is a failure. So is a partial run that exits 0: a tap that stopped a stream
 early with its state safe (vendor quota guard, a Retry-After beyond ``http.max_retry_after``) says so on stderr in
 the kit's words, and that run is reported failed (``partial``) rather than green.
+
+A tap that gave a report up (``REPORT_SPENT``: its run failed after the tenant ran it, and once more) fails with
+``report_spent``: not retried, since every retry would run the report on the tenant again (review27b H1); the next
+scheduled run tries it once more.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xlr8_kit.exits import EXIT_PARTIAL_RUN
+from xlr8_kit.http.errors import REPORT_SPENT
 from xlr8_orchestration.plan import SyncSpec
 from xlr8_orchestration.settings import OrchestrationSettings
 from xlr8_orchestration.tenancy import tenant_slot
@@ -48,14 +53,19 @@ class SyncFailedError(RuntimeError):
         *,
         partial: bool = False,
         dead_lettered: dict[str, int] | None = None,
+        report_spent: bool = False,
     ) -> None:
         self.tap_rc, self.target_rc, self.partial = tap_rc, target_rc, partial
+        #: The tap gave a report up after two runs on the tenant (``REPORT_SPENT``): a retry would run it again.
+        self.report_spent = report_spent
         #: Records the target dead-lettered, per stream, in a run that otherwise succeeded: a retry would not land
         #: them (the state moved past them; they wait in ``_dead_letters``), so the run is failed, not retried.
         self.dead_lettered = dead_lettered or {}
         what = "partial run (a stream stopped early, state safe)" if partial else "failed"
         if self.dead_lettered:
             what = "records dead-lettered"
+        if report_spent:
+            what = "failed, a report given up after two runs on the tenant (not retried: left to the next schedule)"
         super().__init__(
             f"{spec.name}: {what}: tap exited {tap_rc}, target exited {target_rc}; state kept at the last commit. "
             f"{detail}"
@@ -289,7 +299,8 @@ def run_sync(
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)
         if tap_rc != 0 or target_rc != 0:
             detail = b"".join(target_err[-5:] if target_rc else tap_err[-5:]).decode(errors="replace").strip()
-            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:])
+            spent = tap_rc != 0 and any(REPORT_SPENT.encode() in line for line in tap_err)
+            raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], report_spent=spent)
         if partial:  # a tap that stops early and still exits 0 (allow_partial_run, or not on the kit)
             detail = b"".join(partial[-3:]).decode(errors="replace").strip()
             raise SyncFailedError(spec, tap_rc, target_rc, detail[-1500:], partial=True)

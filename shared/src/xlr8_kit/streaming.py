@@ -33,7 +33,15 @@ import requests
 
 from xlr8_kit.http.classify import Verdict
 from xlr8_kit.http.errors import ServerUnavailableError
-from xlr8_kit.http.session import CUT_MARK, ReportRuns, ResilientSession, describe_exception, path_of, report_name
+from xlr8_kit.http.session import (
+    CUT_MARK,
+    ReportRuns,
+    ResilientSession,
+    describe_exception,
+    is_read_timeout,
+    path_of,
+    report_name,
+)
 from xlr8_kit.singer_io import loads_exact
 
 logger = logging.getLogger("xlr8_kit.streaming")
@@ -216,7 +224,7 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                 reason = describe_exception(exc)
                 if stream.runs is not None:  # a report: each re-send runs it again, so once only (F13)
                     problem = f"broke off after {delivered} bytes: {reason}"
-                    stopped = stream.runs.give_up_reason(problem, False, session.policy)
+                    stopped = stream.runs.give_up_reason(problem, is_read_timeout(exc), session.policy)
                     if stopped is not None:
                         raise StreamedBodyError(
                             f"{session.product}: {what}: {stopped}; rows read so far were emitted, nothing is "
@@ -237,7 +245,17 @@ def body_chunks(response: requests.Response, *, what: str) -> Iterator[bytes]:
                     if stream.runs is not None else "",
                 )  # fmt: skip
                 session.sleep(wait)
-                current = stream.reopen()
+                try:
+                    current = stream.reopen()
+                except StreamedBodyError:
+                    raise
+                except ServerUnavailableError as again:  # e.g. the report's re-run cut in its first bytes
+                    raise StreamedBodyError(
+                        f"{session.product}: {what} broke off after {delivered} bytes ({reason}) and asking again "
+                        f"failed: {again}; rows read so far were emitted, nothing is bookmarked past them",
+                        status=again.status,
+                        path=path,
+                    ) from None
                 if not 200 <= current.status_code < 300:
                     raise StreamedBodyError(
                         f"{session.product}: {what} broke off after {delivered} bytes ({reason}) and asking again "

@@ -3,6 +3,7 @@ a tenant's column change picked up by the next run, and bad report settings name
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -119,6 +120,29 @@ def test_a9_report_broken_off_every_time_fails_clearly(
     config = ready_config(url, reports=REPORTS[:1], http={"max_attempts": 2, "backoff_base": 0})
     with pytest.raises(ServerUnavailableError, match=r"report saved/1001 broke off after \d+ rows"):
         run_tap(config, streams={"pay_statements"})
+
+
+def test_a9_report_whose_rerun_fails_before_its_first_row_still_says_rows_were_emitted(
+    url: str, sandbox: Sandbox, emulator: UkgReadyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """review27b L2, L6: the run is cut after rows streamed, and its one re-run is reset before any byte: the error
+    is still Ready's "broke off after N rows" (rows were emitted, nothing bookmarked), said once, and names the
+    report; before, the re-run's give-up escaped as a plain session error saying nothing of the rows emitted."""
+    from xlr8_kit import streaming
+
+    monkeypatch.setattr(streaming, "PEEK_BYTES", 300)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 97)
+    path = "/ta/rest/v1/report/saved/1001"
+    sandbox.faults.add("ukg_ready", path, FaultSpec("truncate", times=1))
+    sandbox.faults.add("ukg_ready", path, FaultSpec("reset", after=1, times=1))
+    config = ready_config(url, reports=REPORTS[:1], http={"backoff_base": 0})
+    with pytest.raises(ServerUnavailableError) as info:
+        run_tap(config, streams={"pay_statements"})
+    message = str(info.value)
+    assert re.search(r"report saved/1001 broke off after [1-9]\d* rows", message), message
+    assert "report 'saved/1001' failed twice after the tenant ran it" in message
+    assert message.count("rows read so far were emitted") == 1, message
+    assert [r.fault for r in sandbox.requests("ukg_ready", path)][-2:] == ["truncate", "reset"]
 
 
 def test_report_lookback_days_emits_only_rows_since_the_bookmark_less_it(

@@ -299,6 +299,7 @@ def test_shape_errors_name_the_field_and_quote_no_vendor_value(tmp_path: Path, r
     row = {"id": 7, "employee_id": "E1", "dates": {}}
     cases: list[tuple[dict[str, t.Any], t.Any, str]] = [
         (row, {**row, "managers": secret}, "'managers' is a string"),
+        (row, {**row, "managers": {secret: 1}}, "'managers' is an object with 1 key(s)"),  # nor its keys (L6)
         (row, {**row, "managers": [{"index": 0, "empl_ref": secret}]}, "'managers[].empl_ref' is a string"),
         (row, {**row, "cost_centers_info": secret}, "'cost_centers_info' is a string"),
         (row, {**row, "cost_centers_info": {"defaults": [secret]}}, "'cost_centers_info.defaults' item is a string"),

@@ -5,6 +5,7 @@ record lands cut short."""
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as t
 
@@ -68,6 +69,10 @@ def test_report_broken_off_twice_runs_twice_then_the_cli_fails_naming_the_report
     assert all(record in expected for record in landed)  # whole rows only, none cut short
     if peek is None:
         assert landed == []  # the cut came before any row was handed out
+    else:  # rows streamed before the cut landed once each, in order, none skipped: a prefix of a clean run (L5)
+        assert 0 < len(landed) < len(expected)
+        assert landed == expected[: len(landed)]
+        assert len({json.dumps(r, sort_keys=True, default=str) for r in landed}) == len(landed)
     for state in output.of_type("STATE"):
         assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER
 

@@ -31,6 +31,12 @@ class ServerUnavailableError(KitHTTPError):
     """5xx, resets, truncated bodies or timeouts beyond the retry budget."""
 
 
+#: What every report give-up says (F13): the run of a report failed after the tenant ran it, twice. A scheduler that
+#: re-runs a failed sync must not retry one whose tap said it, since each retry runs the report on the tenant again
+#: (``xlr8_orchestration.runner`` reads it on the tap's stderr and leaves the report to the next scheduled run).
+REPORT_SPENT = "not run again, since every attempt runs the whole report on the tenant"
+
+
 class OutcomeUnknownError(ServerUnavailableError):
     """A non-idempotent request (a job's create) failed after it may have reached the server (a read timeout, a
     reset after sending, a 5xx): not resent, since the server may have acted on it (audit25d F1)."""

@@ -47,7 +47,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from http.cookiejar import CookieJar
 from typing import Any, NoReturn, cast
@@ -73,6 +73,7 @@ from xlr8_kit.http.audit import AuditLog
 from xlr8_kit.http.breaker import BreakerRegistry, CircuitBreaker
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, VERDICTS, ResponseClassifier, Verdict, is_rate_limited
 from xlr8_kit.http.errors import (
+    REPORT_SPENT,
     CircuitOpenError,
     ErrorBodyError,
     InsecureTransportError,
@@ -252,22 +253,30 @@ class ReportRuns:
 
     report: str
     failed: int = 0
+    #: What each failed run met, in order, and how many of them were read timeouts: the give-up names them all.
+    problems: list[str] = field(default_factory=list)
+    timeouts: int = 0
 
     def give_up_reason(self, problem: str, timed_out: bool, policy: HttpPolicy) -> str | None:
-        """Count one failed run; the reason to stop once the re-run is spent too, else None."""
+        """Count one failed run; the reason to stop once the re-run is spent too, else None. The reason says
+        ``REPORT_SPENT``, which tells a scheduler not to run the whole sync again."""
         self.failed += 1
+        self.problems.append(problem)
+        self.timeouts += timed_out
         if self.failed <= REPORT_RERUNS:
             return None
-        if timed_out:
+        timeout = f"http.report_read_timeout={policy.report_read_timeout:g} s"
+        if self.timeouts == self.failed:
             return (
-                f"report {self.report!r}: no answer within http.report_read_timeout={policy.report_read_timeout:g} "
-                "s, twice; not run again, since every attempt runs the whole report on the tenant: raise "
+                f"report {self.report!r}: no answer within {timeout}, twice; {REPORT_SPENT}: raise "
                 "http.report_read_timeout or narrow the report (prompts, date windows)"
             )
+        advice = "run again later, or narrow the report (prompts, date windows)"
+        if self.timeouts:
+            advice = f"raise http.report_read_timeout ({timeout}), run again later, or narrow the report"
         return (
-            f"report {self.report!r} failed twice after the tenant ran it ({problem}); not run again, since every "
-            "attempt runs the whole report on the tenant (http.max_attempts counts page requests, not report runs): "
-            "run again later, or narrow the report (prompts, date windows)"
+            f"report {self.report!r} failed twice after the tenant ran it ({'; then '.join(self.problems)}); "
+            f"{REPORT_SPENT} (http.max_attempts counts page requests, not report runs): {advice}"
         )
 
 
@@ -766,7 +775,7 @@ class ResilientSession(requests.Session):
                         breaker.release()
                     cut = response.__dict__.get(CUT_MARK)
                     last_problem = (
-                        f"HTTP {status}, body {describe_exception(cut)}"
+                        f"HTTP {status}, {describe_exception(cut)}"
                         if isinstance(cut, BaseException)
                         else self._describe_response(response)
                     )
@@ -1089,15 +1098,29 @@ def _report_may_have_run(outcome: _Attempt, retry_after: float | None) -> bool:
     server or its answer says it was not served: a read timeout, a reset or cut body after the request was sent, a
     500/502/504 (a gateway gives up while the tenant runs on) all count; a 503 (unavailable, with or without
     Retry-After), 429, 408 or a connection never made do not."""
+    # A bare 503 keeps the pages' retries (review27b L3): 503 says "unavailable, come back" (RFC 9110 15.6.4), what a
+    # service or its load balancer answers while it is down, restarting or shedding load, before any work starts;
+    # counting it as a run would fail a sync over a blip. The price: an edge that maps an upstream reset to 503
+    # (Envoy's "upstream connect error or disconnect/reset before headers") gets up to http.max_attempts runs.
     if outcome.response is not None and outcome.response.status_code == 503:
         return False
     return not _certainly_not_applied(outcome, retry_after)
 
 
+#: urllib3's errors that mean the request never left: no connection, or none through the proxy.
+_NEVER_SENT = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.ProxyError,
+)
+
+
 def _never_sent(error: BaseException | None) -> bool:
     """The connection (or the proxy's) was never made: a connect timeout, a refused connection, a name that did
-    not resolve. A read timeout or a reset may come after the server read the request."""
-    if isinstance(error, requests.exceptions.ConnectTimeout):
+    not resolve, or a proxy error. urllib3 raises ``ProxyError`` only before the connection through the proxy
+    exists (a refused CONNECT tunnel: 502/503/504 from a proxy whose upstream hiccups), so the request never
+    reached the server. A read timeout or a reset may come after the server read the request."""
+    if isinstance(error, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
         return True
     seen: set[int] = set()
     pending: list[Any] = [error]
@@ -1106,7 +1129,7 @@ def _never_sent(error: BaseException | None) -> bool:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+        if isinstance(item, _NEVER_SENT):
             return True
         if isinstance(item, BaseException):
             pending.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])

@@ -48,6 +48,9 @@ class Reply:
     close_delimited: bool = False
     #: Send the body with ``Transfer-Encoding: chunked``; with ``truncate_to`` the stream dies mid-chunk.
     chunked: bool = False
+    #: With ``delay``: answer at once, send the first N body bytes, then stall ``delay`` s and close (a body that
+    #: stops mid-transfer: a read timeout while streaming, not before the answer).
+    stall_at: int | None = None
 
     def encoded(self) -> tuple[bytes, str | None]:
         if isinstance(self.body, dict | list):
@@ -202,7 +205,7 @@ def _make_handler(owner: FaultServer) -> type[BaseHTTPRequestHandler]:
                 at=time.monotonic(),
             )
             reply = owner._next_reply(recorded)
-            if reply.delay and owner._stopping.wait(reply.delay):
+            if reply.delay and reply.stall_at is None and owner._stopping.wait(reply.delay):
                 self.close_connection = True
                 return
             if reply.reset:
@@ -231,6 +234,12 @@ def _make_handler(owner: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if reply.chunked:
                 self._write_chunked(payload, reply.truncate_to)
+                return
+            if reply.stall_at is not None:
+                self.wfile.write(payload[: reply.stall_at])
+                self.wfile.flush()
+                owner._stopping.wait(reply.delay)
+                self.close_connection = True
                 return
             if reply.truncate_to is not None:
                 self.wfile.write(payload[: reply.truncate_to])

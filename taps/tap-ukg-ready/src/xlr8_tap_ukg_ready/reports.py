@@ -437,9 +437,8 @@ class ReportClient:
             except StreamedBodyError as exc:  # cut again after its one re-run (F13), or changed between runs
                 raise ServerUnavailableError(
                     self.redact(
-                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows ({exc}); the rows read "
-                        "so far were emitted (but those held back until a date proved the day/month order), "
-                        "nothing is bookmarked: run again (the target keys rows by the "
+                        f"ukg_ready: report {ref.kind}/{ref.id} broke off after {read} rows: {exc} (all but rows "
+                        "held back until a date proved the day/month order); run again (the target keys rows by the "
                         "report's primary_keys)"
                     ),
                     path=ref.path,

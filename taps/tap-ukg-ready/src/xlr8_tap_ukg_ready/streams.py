@@ -147,9 +147,10 @@ def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:
 
 def _kind(value: t.Any) -> str:
     """What a value in an unexpected shape is, for an error: its JSON kind only, never its text (an account id, a
-    name or an e-mail is personal data, and errors reach logs unredacted: review26a L7)."""
+    name or an e-mail is personal data, and errors reach logs unredacted: review26a L7). Nor an object's keys: an
+    answer keyed by values (an e-mail as a map key) would put them in the error (review27b L6)."""
     if isinstance(value, dict):
-        return f"an object with keys {sorted(map(str, value))[:8]}"
+        return f"an object with {len(value)} key(s)"
     return {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
         type(value), type(value).__name__
     )
