@@ -299,6 +299,49 @@ def test_a_set_whose_only_new_row_was_dead_lettered_keeps_its_landed_row(
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.summary["streams"]["totals"]["dead_lettered"] == 1
     assert not done.summary["streams"]["totals"].get("replaced")
-    assert "1 record(s) of the stream were dead-lettered in this run: no set is taken as empty" in done.stderr
+    assert "1 set(s) with records dead-lettered in this run are not taken as empty" in done.stderr
     assert "now empty" not in done.stderr
     assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, False)]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_a_dead_letter_keeps_its_own_set_and_the_stream_s_emptied_sets_are_still_deleted(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool
+) -> None:
+    """review26c H2 per set: run 2 re-reads E1's, E2's and E3's day d1 and announces them read whole. E2's only
+    row is dead-lettered (hours the target refuses), E1's and E3's days answered no row. E2's landed row stays
+    current; E1's and E3's rows are marked deleted (deleted with ``hard_delete``). Was: one dead letter kept every
+    set of the stream, E1's and E3's emptied days included."""
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete}
+    rows = _store(request, tmp_path, delivery, config)
+
+    first = [("E1", "d1", "A", 8), ("E2", "d1", "A", 7), ("E3", "d1", "B", 3), ("E3", "d2", "A", 4)]
+    done = run_target(config, _messages(first, 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = _messages([("E2", "d1", "A", "seven-point-five")], 1, True)  # type: ignore[list-item]
+    announced = _sets_read("totals", {"person": ["E1", "E2", "E3"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 1
+    assert done.summary["streams"]["totals"]["replaced"] == 2
+    assert "1 set(s) with records dead-lettered in this run are not taken as empty" in done.stderr
+    gone = [] if hard_delete else [("E1", "d1", "A", 8, True), ("E3", "d1", "B", 3, True)]
+    assert rows() == sorted([*gone, ("E2", "d1", "A", 7, False), ("E3", "d2", "A", 4, False)])
+
+
+def test_a_dead_letter_whose_set_cannot_be_told_keeps_every_set_of_the_stream(tmp_path: Path) -> None:
+    """The other way: the dead-lettered record's set value itself is refused (a NUL byte in ``person``), so which
+    set it belongs to cannot be told: no set of the stream is taken as empty this run (E1's emptied day stays),
+    said in a WARNING."""
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = _messages([("E\x002", "d1", "A", 7)], 1, True)
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 1
+    assert "has a replace_by value that does not convert (1 dead letter(s)): no set is taken as empty" in done.stderr
+    found = query(config["duckdb_path"], f'SELECT person, _sdc_deleted_at IS NULL FROM "{TABLE}" ORDER BY 1')
+    assert found == [("E1", True), ("E2", True)]

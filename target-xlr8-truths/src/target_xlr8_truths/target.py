@@ -430,6 +430,11 @@ class TargetXlr8Truths(Target):
         #: Rows of re-read sets (``replace_by``) marked deleted or deleted, per stream.
         self.replaced: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
+        #: Per stream, the sets (``replace_by`` values as stored) of its records dead-lettered in this run: no
+        #: announcement of sets read whole takes them as empty. A stream in ``dead_sets_unknown`` had a dead letter
+        #: whose set could not be told (a value that does not convert): its announcements delete nothing this run.
+        self.dead_sets: defaultdict[str, set[tuple[t.Any, ...]]] = defaultdict(set)
+        self.dead_sets_unknown: set[str] = set()
         #: Per stream, how records and BATCH files were loaded (compiled / exact path, DuckDB / record by record).
         self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._held_state: dict | None = None
@@ -445,6 +450,7 @@ class TargetXlr8Truths(Target):
         self._key_checked = False  # ``check_pii_key`` passed
         #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets), in arrival order.
         self._sets_read: list[tuple[str, dict[str, t.Any]]] = []
+        self._said_dead_sets: set[str] = set()  # streams whose dead-lettered sets kept were logged
         atexit.register(_batch_files_at_exit, weakref.ref(self))
 
     def check_pii_key(self, stream: str) -> None:
@@ -607,15 +613,17 @@ class TargetXlr8Truths(Target):
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
         STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
         this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged.
-        So is one for a stream with a dead-lettered record this run (review26c H2): a set whose rows were read but
-        refused is not empty, and its last good rows must stay current until the dead letter is replayed."""
+        A set with a record dead-lettered this run (review26c H2) is not taken as empty: it was read, its rows
+        refused, and its last good rows stay current until the dead letter is replayed; when a dead letter's set
+        cannot be told (a set value that does not convert), no set of the stream is."""
         pending, self._sets_read = self._sets_read, []
         hard = bool(self.config.get("hard_delete", False))
         for stream, sets in pending:
-            if self.dead_lettered[stream]:
+            if stream in self.dead_sets_unknown:
                 self.logger.warning(
-                    "stream %s: sets read whole announced, but %d record(s) of the stream were dead-lettered in this "
-                    "run: no set is taken as empty (their rows stay until the dead letters are replayed)",
+                    "stream %s: sets read whole announced, but a record of the stream dead-lettered in this run has a "
+                    "replace_by value that does not convert (%d dead letter(s)): no set is taken as empty (their rows "
+                    "stay until the dead letters are replayed)",
                     stream[:100], self.dead_lettered[stream],
                 )  # fmt: skip
                 continue
@@ -629,9 +637,17 @@ class TargetXlr8Truths(Target):
                 continue
             assert info is not None
             by_column = {column: sets[source] for column, source in zip(info.replace_by, wanted, strict=True)}
+            kept = sorted(self.dead_sets.get(stream, ()), key=repr)
+            if kept and stream not in self._said_dead_sets:
+                self._said_dead_sets.add(stream)
+                self.logger.warning(
+                    "stream %s: %d set(s) with records dead-lettered in this run are not taken as empty (their rows "
+                    "stay until the dead letters are replayed)",
+                    stream[:100], len(kept),
+                )  # fmt: skip
             self.busy = True
             try:
-                count = self.store.empty_sets(info, [by_column], hard)
+                count = self.store.empty_sets(info, [by_column], hard, kept)
             finally:
                 self.busy = False
             if count:
