@@ -222,12 +222,15 @@ def test_a_set_table_made_in_a_batch_rolled_back_is_made_again(tmp_path: Path) -
     assert made()
 
 
-def _sets_read(stream: str, sets: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def _sets_read(stream: str, sets: dict[str, list[Any]], read_start: str | None = None) -> list[dict[str, Any]]:
     """A tap's announcement of sets it read whole (``xlr8_kit.vocabulary.annotations``): SCHEMA and one RECORD."""
     schema = {"type": "object", "properties": {"stream": {"type": "string"}, "sets": {"type": "object"}}}
+    record: dict[str, Any] = {"stream": stream, "sets": sets}
+    if read_start is not None:
+        record["read_start"] = read_start
     return [
         {"type": "SCHEMA", "stream": SETS_READ_STREAM, "schema": schema, "key_properties": []},
-        {"type": "RECORD", "stream": SETS_READ_STREAM, "record": {"stream": stream, "sets": sets}},
+        {"type": "RECORD", "stream": SETS_READ_STREAM, "record": record},
     ]
 
 
@@ -345,3 +348,35 @@ def test_a_dead_letter_whose_set_cannot_be_told_keeps_every_set_of_the_stream(tm
     assert "has a replace_by value that does not convert (1 dead letter(s)): no set is taken as empty" in done.stderr
     found = query(config["duckdb_path"], f'SELECT person, _sdc_deleted_at IS NULL FROM "{TABLE}" ORDER BY 1')
     assert found == [("E1", True), ("E2", True)]
+
+
+def _stamped(rows: list[tuple[str, str, str, int]], run: int, extracted: str) -> list[dict[str, Any]]:
+    """``_messages`` of a read whose records were extracted at ``extracted``."""
+    return [{**m, "time_extracted": extracted} if m["type"] == "RECORD" else m for m in _messages(rows, run, True)]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_an_earlier_read_s_announcement_never_deletes_a_row_a_later_read_landed_first(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool
+) -> None:
+    """review26c M5: two overlapping reads of one stream (a daily and an hourly run at midnight). X starts at 00:00,
+    reads E1's and E2's day d1 while both are empty and ends late; Y starts at 00:05, reads E1's day after a total
+    was added (row B), lands it and commits first. X's announcement (``read_start`` 00:00) then comes: E2's row,
+    landed before X began, is marked deleted (deleted with ``hard_delete``); E1's B, extracted by Y after X
+    began, stays current (was: marked deleted, as X sent no row of E1's day)."""
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete}
+    rows = _store(request, tmp_path, delivery, config)
+
+    before = _stamped([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, "2026-01-06T23:00:00+00:00")
+    assert run_target(config, before, tmp_path).returncode == 0
+    landed_by_y = _stamped([("E1", "d1", "B", 2)], 1, "2026-01-07T00:05:30+00:00")
+    done = run_target(config, landed_by_y, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ended_x = _messages([], 2, True)
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]}, "2026-01-07T00:00:00.000001+00:00")
+    done = run_target(config, [*ended_x[:-1], *announced, ended_x[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["replaced"] == 1
+    gone = [] if hard_delete else [("E1", "d1", "A", 8, True), ("E2", "d1", "A", 7, True)]
+    assert rows() == sorted([*gone, ("E1", "d1", "B", 2, False)])

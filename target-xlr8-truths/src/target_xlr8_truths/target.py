@@ -38,6 +38,7 @@ from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
 from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
+from xlr8_kit.read_start import aware_instant
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
@@ -448,8 +449,9 @@ class TargetXlr8Truths(Target):
         #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
         self._batch_files: set[Path] = set()
         self._key_checked = False  # ``check_pii_key`` passed
-        #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets), in arrival order.
-        self._sets_read: list[tuple[str, dict[str, t.Any]]] = []
+        #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets, the read's start or
+        #: None), in arrival order.
+        self._sets_read: list[tuple[str, dict[str, t.Any], dt.datetime | None]] = []
         self._said_dead_sets: set[str] = set()  # streams whose dead-lettered sets kept were logged
         atexit.register(_batch_files_at_exit, weakref.ref(self))
 
@@ -597,7 +599,14 @@ class TargetXlr8Truths(Target):
                     f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: sets of {str(column)[:100]!r} "
                     "is not a list"
                 )
-        self._sets_read.append((stream, sets))
+        started = record.get("read_start")
+        read_start = aware_instant(started) if started is not None else None
+        if started is not None and read_start is None:
+            raise InvalidInputLine(
+                f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: read_start {str(started)[:40]!r} "
+                "is not an ISO 8601 date-time"
+            )
+        self._sets_read.append((stream, sets, read_start))
         if self._settled():
             self._apply_sets_read()
             self.check_stop()
@@ -613,12 +622,14 @@ class TargetXlr8Truths(Target):
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
         STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
         this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged.
+        A row extracted at or after the announcing read's start (``read_start``) stays: another run, whose read
+        overlapped this one, landed it first (review26c M5).
         A set with a record dead-lettered this run (review26c H2) is not taken as empty: it was read, its rows
         refused, and its last good rows stay current until the dead letter is replayed; when a dead letter's set
         cannot be told (a set value that does not convert), no set of the stream is."""
         pending, self._sets_read = self._sets_read, []
         hard = bool(self.config.get("hard_delete", False))
-        for stream, sets in pending:
+        for stream, sets, read_start in pending:
             if stream in self.dead_sets_unknown:
                 self.logger.warning(
                     "stream %s: sets read whole announced, but a record of the stream dead-lettered in this run has a "
@@ -647,7 +658,7 @@ class TargetXlr8Truths(Target):
                 )  # fmt: skip
             self.busy = True
             try:
-                count = self.store.empty_sets(info, [by_column], hard, kept)
+                count = self.store.empty_sets(info, [by_column], hard, kept, read_start)
             finally:
                 self.busy = False
             if count:
