@@ -35,7 +35,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._packaging import SDK_PACKAGE_NAME, get_sdk_version
 from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -1070,6 +1070,11 @@ def write_sets_read(
     # Sets sharing every other column's values are one record, the first column's values joined (a UKG window's
     # people from all its calls; all of a one-column stream's values): the target applies each record in one
     # statement, and the order is one whatever the pages or the order they came in.
+    # The names the stream's records go out under: a stream map's ``__alias__`` renames them (ACTIVATE_VERSION is
+    # sent per alias likewise), and the target knows the stream by that name only; a stream mapped to null sends
+    # nothing, so nothing of it is announced.
+    maps = getattr(stream, "stream_maps", None) or []
+    names = [m.stream_alias for m in maps if not isinstance(m, RemoveRecordTransform)] if maps else [stream.name]
     columns = list(sets[0])
     joined: dict[str, tuple[dict[str, list[t.Any]], dict[t.Any, None]]] = {}
     for listed in sets:
@@ -1081,11 +1086,12 @@ def write_sets_read(
         for column, values in listed.items():
             chunks = [values[i : i + SETS_READ_CHUNK] for i in range(0, len(values), SETS_READ_CHUNK)]
             parts = [{**part, column: chunk} for part in parts for chunk in chunks]
-        for part in parts:
-            record: dict[str, t.Any] = {"stream": stream.name, "sets": part}
-            if started is not None:
-                record["read_start"] = started.isoformat()
-            tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record=record))
+        for name in names:
+            for part in parts:
+                record: dict[str, t.Any] = {"stream": name, "sets": part}
+                if started is not None:
+                    record["read_start"] = started.isoformat()
+                tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record=record))
     writer = tap.message_writer
     if isinstance(writer, KitSingerWriter):
         writer.flush()  # the kit's writer holds RECORD lines: these may be the run's last message

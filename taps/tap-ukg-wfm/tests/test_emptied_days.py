@@ -170,3 +170,24 @@ def test_an_earlier_read_s_announcement_keeps_the_rows_an_overlapping_later_read
     _land(read_y, truths, tmp_path)
     _land(read_x, truths, tmp_path)
     assert _day_rows(truths, "punches", person, day) == [(i, False) for i in sorted(ids)]
+
+
+def test_a_stream_the_tap_s_stream_map_renames_has_its_emptied_day_deleted_under_its_new_name(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """A tap-side ``stream_maps`` ``__alias__`` sends punches as ``wfm_punches``: the announcement names that stream
+    too (as ACTIVATE_VERSION is sent per alias), so the emptied day's punches are marked deleted there (was: the
+    tap's name, no SCHEMA of it downstream, ignored with a WARNING and the rows kept)."""
+    maps = {"punches": {"__alias__": "wfm_punches"}}
+    truths = tmp_path / "truths.duckdb"
+    _land(_sync_cli(url, tmp_path, {"punches"}, window_days=7, stream_maps=maps).stdout, truths, tmp_path)
+    gone: dict[str, t.Any] = {}
+    with rewriting_proxy(url, _emptied(gone)) as proxy:
+        second = _sync_cli(proxy.url, tmp_path, {"punches"}, window_days=7, stream_maps=maps).stdout
+    assert {record["stream"] for record in _announced(second)} == {"wfm_punches"}
+    landed = _land(second, truths, tmp_path)
+    assert "WARNING" not in landed.stderr
+    person, day, ids = gone["punches"]
+    assert ids
+    # (the table keeps the annotation's stream name: the rows land where unrenamed runs put them)
+    assert _day_rows(truths, "punches", person, day) == [(i, True) for i in sorted(ids)]

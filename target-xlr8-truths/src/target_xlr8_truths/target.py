@@ -24,7 +24,7 @@ import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
@@ -617,6 +617,16 @@ class TargetXlr8Truths(Target):
             return False
         return not any(sink.current_size for sink in (*self._sinks_to_clear, *self._sinks_active.values()))
 
+    def _mapped_names(self, stream: str) -> list[str]:
+        """The streams an announcement for ``stream`` applies to here: the names this target's own ``stream_maps``
+        give it (an ``__alias__`` is known, so followed; none when a map drops the stream), else ``stream``. A
+        rename made before this target (a mapper plugin between tap and target) is not known: that name matches no
+        SCHEMA here, and the announcement is ignored with a WARNING (``_apply_sets_read``)."""
+        maps = self.mapper.stream_maps.get(stream)
+        if not maps:
+            return [stream]
+        return [m.stream_alias for m in maps if not isinstance(m, RemoveRecordTransform)]
+
     def _apply_sets_read(self) -> None:
         """Marks deleted (``hard_delete``: deletes) the landed rows of the sets announced read whole that this run
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
@@ -628,6 +638,7 @@ class TargetXlr8Truths(Target):
         refused, and its last good rows stay current until the dead letter is replayed; when a dead letter's set
         cannot be told (a set value that does not convert), no set of the stream is."""
         pending, self._sets_read = self._sets_read, []
+        pending = [(name, sets, start) for stream, sets, start in pending for name in self._mapped_names(stream)]
         hard = bool(self.config.get("hard_delete", False))
         for stream, sets, read_start in pending:
             if stream in self.dead_sets_unknown:
