@@ -35,7 +35,7 @@ import logging
 import os
 import typing as t
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -51,6 +51,7 @@ LOGGER = logging.getLogger(__name__)
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+    from singer_sdk.helpers.types import TapState
 
     _StreamBase = Stream
 else:
@@ -339,7 +340,7 @@ class KitBatchingMixin(_StreamBase):
     """BATCH mode for a kit stream (mixed into ``KitRESTStream``); see the module docstring."""
 
     #: The STATE as of the files named so far, held until the read goes on past them (``_hold_state``).
-    _xlr8_held_state: dict[str, t.Any] | None = None
+    _xlr8_held_state: TapState | None = None
 
     def _hold_state(self) -> None:
         """After a file is named: the STATE covering it waits for the read's next record (``_release_state``).
@@ -387,10 +388,8 @@ class KitBatchingMixin(_StreamBase):
                         write_batch_message(self, encoding, manifest)
                         self._hold_state()  # covers exactly the records of the files named so far
         except BaseException:
-            try:
+            with suppress(OSError):  # the target has gone (broken pipe): the failure raised says what happened
                 self._release_state()  # a failed read announces nothing: its STATE goes out as the SDK sends it
-            except OSError:
-                pass  # the target has gone (broken pipe): the failure below says what happened
             raise
         # The last file's STATE (held, superseded by the final one) never goes out: the read's announcements come
         # first, then the STATE that covers the whole read.

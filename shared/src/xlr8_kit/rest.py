@@ -1043,9 +1043,7 @@ class ActivateAtEndMixin:
             self._xlr8_activate_read_version()
 
 
-def write_sets_read(
-    stream: t.Any, sets: list[dict[str, list[t.Any]]], started: datetime | None = None
-) -> None:
+def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]], started: datetime | None = None) -> None:
     """The ``SETS_READ_STREAM`` records of ``stream``'s sets read whole (``xlr8_kit.vocabulary.annotations``), its
     SCHEMA first once per run; a column's values split over records of ``SETS_READ_CHUNK`` values at most, in an
     order that depends on what was read, not on the pages or the order they came in; ``started``: the read's start

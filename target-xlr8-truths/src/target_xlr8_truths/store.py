@@ -642,7 +642,8 @@ class Store(abc.ABC):
                     f"{table}.{p} = CAST(k_.{n} AS {columns[c]})"
                     for c, p, n in zip(info.replace_by, parts, names, strict=True)
                 )
-                not_done += f" AND NOT EXISTS (SELECT 1 FROM (VALUES {kept_rows}) AS k_({', '.join(names)}) WHERE {same})"  # noqa: S608
+                aliases = ", ".join(names)
+                not_done += f" AND NOT EXISTS (SELECT 1 FROM (VALUES {kept_rows}) AS k_({aliases}) WHERE {same})"  # noqa: S608
                 guard_params = [_set_value(v) for key in kept for v in key]
             if read_start is not None and "_sdc_extracted_at" in columns:
                 extracted = quote("_sdc_extracted_at")

@@ -599,7 +599,7 @@ class TargetXlr8Truths(Target):
                     f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: sets of {str(column)[:100]!r} "
                     "is not a list"
                 )
-        started = record.get("read_start")
+        started = record.get("read_start") if isinstance(record, dict) else None
         read_start = aware_instant(started) if started is not None else None
         if started is not None and read_start is None:
             raise InvalidInputLine(

@@ -43,7 +43,9 @@ RECORD messages of one extra stream, ``SETS_READ_STREAM`` (its SCHEMA sent once 
 run read whole (here two people's two days). target-xlr8-truths marks deleted (``hard_delete``: deletes) the
 rows of every such set that the run sent no row of: the set is now empty. ``read_start`` (optional) is when the
 read began, by the clock that stamps its records' ``time_extracted``: a row extracted at or after it (by another
-run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement. Singer has no message for this (an
+run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement.
+``stream`` is the name the stream's records go out under (a tap-side stream map's ``__alias__``). The
+announcements go out before the STATE that covers the read. Singer has no message for this (an
 unknown message type stops SDK targets), and a RECORD of a stream of its own is harmless elsewhere: another target
 lands a small table of these announcements (drop it there with a stream map ``{"_xlr8_sets_read": null}``).
 """
