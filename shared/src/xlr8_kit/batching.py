@@ -270,7 +270,7 @@ class BatchSink:
     """The kit's plain record loop (``KitRESTStream._sync_plain_records``) writing BATCH files instead of RECORD
     lines: the records it would write, encoded a page (or ``ENCODE_BLOCK`` records) at a time, a file cut after
     ``next_size()`` records (``file_sizes``). At a cut the loop has advanced the state through the file's last
-    record; the BATCH message goes out and the STATE is held until the next record comes
+    record; the BATCH message goes out and the STATE is held until records for the next file come
     (``KitBatchingMixin._hold_state``), as ``KitBatchingMixin._sync_batches`` does on the SDK's loop; ``close``
     names the last file after the loop has finalized the state."""
 
@@ -291,13 +291,15 @@ class BatchSink:
 
     def _current(self) -> BatchFile:
         if self.file is None:
+            # The read went on past the files named (records for a next file came): their held STATE goes out
+            # now, before the next BATCH message, as on the SDK's loop (``KitBatchingMixin._hold_state``); once per
+            # file, not per record.
+            self.stream._release_state()
             self.index += 1
             self.file = self.writer.open(self.index)
         return self.file
 
     def emit(self, record: dict[str, t.Any], plain: bool = False) -> None:
-        if self.stream._xlr8_held_state is not None:  # the read goes on past the files named: their STATE
-            self.stream._release_state()
         if plain is not self.block_plain:
             self._flush_block()
             self.block_plain = plain
@@ -306,8 +308,6 @@ class BatchSink:
             self._flush_block()
 
     def emit_page(self, records: list[dict[str, t.Any]], plain: bool = False) -> None:
-        if self.stream._xlr8_held_state is not None:
-            self.stream._release_state()
         self._flush_block()
         self._current().add(encode_lines(records, plain), len(records))
 
