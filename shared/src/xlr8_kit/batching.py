@@ -15,7 +15,11 @@ without the catalog's projection, the type conformance or the stream maps that R
 - a local file is written under a temporary name and renamed when complete, so a target never reads half a file,
   and a failure removes it;
 - the SDK emits STATE right after each BATCH message, and the stream's bookmark then covers exactly the records of
-  the files already named (the record loop is suspended at the last record of the file). A stream in a
+  the files already named (the record loop is suspended at the last record of the file). Here that STATE is held
+  until the read goes on past the file (its next record): the STATE after the read's last file covers the whole
+  read, and the read's announcements (ACTIVATE_VERSION, ``_xlr8_sets_read``), which go out only once the read
+  ended, must come before it (a target stopped between the two kept the STATE and lost them for good: the next
+  run starts past those records). A stream in a
   parent/child relation syncs with RECORD messages instead: a child's STATE would otherwise carry the parent's
   bookmark past records still in an unwritten file, and a child would write one file per parent record;
 - a resumable stop (``AbortedSyncPausedException``: the SDK's dry-run record limit, ``--test``) names the records
@@ -25,12 +29,13 @@ without the catalog's projection, the type conformance or the stream maps that R
 
 from __future__ import annotations
 
+import copy
 import gzip
 import logging
 import os
 import typing as t
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -46,6 +51,7 @@ LOGGER = logging.getLogger(__name__)
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+    from singer_sdk.helpers.types import TapState
 
     _StreamBase = Stream
 else:
@@ -264,7 +270,8 @@ class BatchSink:
     """The kit's plain record loop (``KitRESTStream._sync_plain_records``) writing BATCH files instead of RECORD
     lines: the records it would write, encoded a page (or ``ENCODE_BLOCK`` records) at a time, a file cut after
     ``next_size()`` records (``file_sizes``). At a cut the loop has advanced the state through the file's last
-    record, and the BATCH message goes out followed by STATE, as the SDK's ``_sync_batches`` writes them; ``close``
+    record; the BATCH message goes out and the STATE is held until records for the next file come
+    (``KitBatchingMixin._hold_state``), as ``KitBatchingMixin._sync_batches`` does on the SDK's loop; ``close``
     names the last file after the loop has finalized the state."""
 
     def __init__(self, stream: KitBatchingMixin, batch_config: BatchConfig, counter: t.Any) -> None:
@@ -284,6 +291,10 @@ class BatchSink:
 
     def _current(self) -> BatchFile:
         if self.file is None:
+            # The read went on past the files named (records for a next file came): their held STATE goes out
+            # now, before the next BATCH message, as on the SDK's loop (``KitBatchingMixin._hold_state``); once per
+            # file, not per record.
+            self.stream._release_state()
             self.index += 1
             self.file = self.writer.open(self.index)
         return self.file
@@ -306,14 +317,14 @@ class BatchSink:
             self.block.clear()
 
     def cut(self) -> None:
-        """Finish the file and name it (BATCH, then STATE)."""
+        """Finish the file and name it (BATCH; its STATE held until the next record: ``_hold_state``)."""
         self._flush_block()
         file, self.file = self.file, None
         url = file.finish() if file is not None else None
         if url is not None:
             self.counter.increment()
             write_batch_message(self.stream, self.encoding, [url])
-            self.stream._write_state_message()  # covers exactly the records of the files named so far
+            self.stream._hold_state()  # covers exactly the records of the files named so far
 
     close = cut
 
@@ -327,6 +338,23 @@ class BatchSink:
 
 class KitBatchingMixin(_StreamBase):
     """BATCH mode for a kit stream (mixed into ``KitRESTStream``); see the module docstring."""
+
+    #: The STATE as of the files named so far, held until the read goes on past them (``_hold_state``).
+    _xlr8_held_state: TapState | None = None
+
+    def _hold_state(self) -> None:
+        """After a file is named: the STATE covering it waits for the read's next record (``_release_state``).
+        When none comes the file was the read's last, and the read's announcements go out before the final STATE
+        (``_sync_batches``). Nothing is written to stdout in between (records go to files), so the message order
+        is that of the SDK's loop but for the last file's STATE."""
+        _ = self.stream_state  # the stream's entry exists, as ``_write_state_message`` ensures
+        self._xlr8_held_state = copy.deepcopy(self.tap_state)
+
+    def _release_state(self) -> None:
+        """The held STATE out (the read went on past its files, or failed: as the SDK's loop sends it)."""
+        held, self._xlr8_held_state = self._xlr8_held_state, None
+        if held is not None:
+            self._tap.state_writer.write_state(held)
 
     def batches_apply(self) -> bool:
         """Whether this stream can sync as BATCH files; otherwise it sends RECORD messages (logged)."""
@@ -342,25 +370,34 @@ class KitBatchingMixin(_StreamBase):
             for _ in self._sync_records(context=context):
                 pass
             return
-        with self.get_batch_counter() as counter:
-            if context is None and getattr(self, "_plain_record_loop", False):
-                # The kit's plain loop writes the files itself: pages as the stream reads them, state a page at a
-                # time, and nothing between the stream and the file but the encoder.
-                sink = BatchSink(self, batch_config, counter)
-                try:
-                    for _ in self._sync_plain_records(write_messages=False, sink=sink):  # type: ignore[attr-defined]
-                        pass
-                finally:
-                    sink.discard()
-            else:
-                for encoding, manifest in self.get_batches(batch_config, context):
-                    counter.increment()
-                    write_batch_message(self, encoding, manifest)
-                    self._write_state_message()  # covers exactly the records of the files named so far
+        self._xlr8_held_state = None
+        try:
+            with self.get_batch_counter() as counter:
+                if context is None and getattr(self, "_plain_record_loop", False):
+                    # The kit's plain loop writes the files itself: pages as the stream reads them, state a page
+                    # at a time, and nothing between the stream and the file but the encoder.
+                    sink = BatchSink(self, batch_config, counter)
+                    try:
+                        for _ in self._sync_plain_records(write_messages=False, sink=sink):  # type: ignore[attr-defined]
+                            pass
+                    finally:
+                        sink.discard()
+                else:
+                    for encoding, manifest in self.get_batches(batch_config, context):
+                        counter.increment()
+                        write_batch_message(self, encoding, manifest)
+                        self._hold_state()  # covers exactly the records of the files named so far
+        except BaseException:
+            with suppress(OSError):  # the target has gone (broken pipe): the failure raised says what happened
+                self._release_state()  # a failed read announces nothing: its STATE goes out as the SDK sends it
+            raise
+        # The last file's STATE (held, superseded by the final one) never goes out: the read's announcements come
+        # first, then the STATE that covers the whole read.
+        self._xlr8_held_state = None
         activate = getattr(self, "_xlr8_activate_read_version", None)
         if activate is not None:  # after the last file, as ``xlr8_kit.rest.ActivateAtEndMixin`` holds it
             activate()
-        self._write_state_message()  # a stream without records still reports its (finalized) state
+        self._write_state_message()  # covers the last file; a stream without records reports its state
 
     def get_batches(
         self, batch_config: BatchConfig, context: t.Any = None
@@ -387,6 +424,8 @@ class KitBatchingMixin(_StreamBase):
                 if record is None:
                     exhausted = True
                     return
+                if not taken and self._xlr8_held_state is not None:  # the read goes on past the files named
+                    self._release_state()
                 taken += 1
                 if conform is not None:
                     yield conform(record)

@@ -19,7 +19,7 @@ import signal
 import typing as t
 import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache, partial
 from http import HTTPStatus
@@ -35,7 +35,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._packaging import SDK_PACKAGE_NAME, get_sdk_version
 from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.plugin_base import BaseSingerWriter
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
@@ -989,6 +989,8 @@ class ActivateAtEndMixin:
 
     _xlr8_pending_version: int | None = None
     _xlr8_read_failed: bool = False
+    #: When the top-level read began (before its first request): sent with its sets (``read_start``).
+    _xlr8_read_started: datetime | None = None
     #: The sets (``replace_by``) this read has read whole so far (``xlr8_read_whole``), sent when it ended well.
     _xlr8_sets_read: list[dict[str, list[t.Any]]] | None = None
 
@@ -1011,10 +1013,18 @@ class ActivateAtEndMixin:
                 self._xlr8_sets_read = []
             self._xlr8_sets_read.append(listed)
 
+    def _write_starting_replication_value(self, context: t.Any) -> None:
+        """A read starts here (both record loops call it first, before any request): the top-level read's start
+        is noted once, the moment its announcements carry (a child is read within its parent's read)."""
+        if getattr(self, "parent_stream_type", None) is None and self._xlr8_read_started is None:
+            self._xlr8_read_started = datetime.now(UTC)
+        super()._write_starting_replication_value(context)  # type: ignore[misc]
+
     def _xlr8_activate_read_version(self) -> None:
         """Send the versions this read held back, its own and its child streams' (called when the read ended)."""
         if getattr(self, "parent_stream_type", None) is not None:
             return  # sent by the top-level parent, after the children of every parent
+        started, self._xlr8_read_started = self._xlr8_read_started, None
         pending: list[t.Any] = [self]
         while pending:
             stream = pending.pop(0)
@@ -1027,7 +1037,7 @@ class ActivateAtEndMixin:
             if version is not None:
                 Stream._write_activate_version_message(stream, version)
             if sets:
-                write_sets_read(stream, sets)
+                write_sets_read(stream, sets, started)
 
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
         if getattr(self, "parent_stream_type", None) is None:
@@ -1041,10 +1051,11 @@ class ActivateAtEndMixin:
             self._xlr8_activate_read_version()
 
 
-def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
+def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]], started: datetime | None = None) -> None:
     """The ``SETS_READ_STREAM`` records of ``stream``'s sets read whole (``xlr8_kit.vocabulary.annotations``), its
     SCHEMA first once per run; a column's values split over records of ``SETS_READ_CHUNK`` values at most, in an
-    order that depends on what was read, not on the pages or the order they came in."""
+    order that depends on what was read, not on the pages or the order they came in; ``started``: the read's start
+    (``read_start``: the target deletes no row extracted since, by a run that overlapped this one)."""
     from singer_sdk.singerlib import SchemaMessage
 
     from xlr8_kit.vocabulary.annotations import SETS_READ_CHUNK, SETS_READ_STREAM
@@ -1053,7 +1064,11 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
     if not getattr(tap, "_xlr8_sets_read_schema_sent", False):
         schema = {
             "type": "object",
-            "properties": {"stream": {"type": "string"}, "sets": {"type": "object"}},
+            "properties": {
+                "stream": {"type": "string"},
+                "sets": {"type": "object"},
+                "read_start": {"type": "string", "format": "date-time"},
+            },
             "required": ["stream", "sets"],
         }
         tap.write_message(SchemaMessage(stream=SETS_READ_STREAM, schema=schema, key_properties=[]))
@@ -1061,6 +1076,11 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
     # Sets sharing every other column's values are one record, the first column's values joined (a UKG window's
     # people from all its calls; all of a one-column stream's values): the target applies each record in one
     # statement, and the order is one whatever the pages or the order they came in.
+    # The names the stream's records go out under: a stream map's ``__alias__`` renames them (ACTIVATE_VERSION is
+    # sent per alias likewise), and the target knows the stream by that name only; a stream mapped to null sends
+    # nothing, so nothing of it is announced.
+    maps = getattr(stream, "stream_maps", None) or []
+    names = [m.stream_alias for m in maps if not isinstance(m, RemoveRecordTransform)] if maps else [stream.name]
     columns = list(sets[0])
     joined: dict[str, tuple[dict[str, list[t.Any]], dict[t.Any, None]]] = {}
     for listed in sets:
@@ -1072,8 +1092,12 @@ def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]]) -> None:
         for column, values in listed.items():
             chunks = [values[i : i + SETS_READ_CHUNK] for i in range(0, len(values), SETS_READ_CHUNK)]
             parts = [{**part, column: chunk} for part in parts for chunk in chunks]
-        for part in parts:
-            tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record={"stream": stream.name, "sets": part}))
+        for name in names:
+            for part in parts:
+                record: dict[str, t.Any] = {"stream": name, "sets": part}
+                if started is not None:
+                    record["read_start"] = started.isoformat()
+                tap.write_message(RecordMessage(stream=SETS_READ_STREAM, record=record))
     writer = tap.message_writer
     if isinstance(writer, KitSingerWriter):
         writer.flush()  # the kit's writer holds RECORD lines: these may be the run's last message

@@ -84,14 +84,17 @@ def dropping_proxy(url: str) -> Iterator[tuple[str, dict]]:
         server.shutdown()
 
 
-def _land(stdout: str, tmp_path: Path) -> None:
+def _land(stdout: str, tmp_path: Path, **extra: object) -> dict | None:
+    """Lands the tap's ``stdout`` with the target CLI; the last state it relayed (what Meltano keeps)."""
     settings = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "s.duckdb"), "pii_policy": {"default": "keep"}}
     target = Path(sys.executable).with_name("target-xlr8-truths")
     done = subprocess.run(
-        [str(target), "--config", write_json(tmp_path / "t.json", settings)],
+        [str(target), "--config", write_json(tmp_path / "t.json", {**settings, **extra})],
         input=stdout, capture_output=True, text=True, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return states[-1] if states else None
 
 
 def _rows(tmp_path: Path) -> list[tuple]:
@@ -108,13 +111,23 @@ def _rows(tmp_path: Path) -> list[tuple]:
         ).fetchall()
 
 
-def _sync(base: str, tmp_path: Path, page_size: int = 4, **extra: object) -> tuple[int, str]:
+def _sync(
+    base: str,
+    tmp_path: Path,
+    page_size: int = 4,
+    state: dict | None = None,
+    env: dict[str, str] | None = None,
+    **extra: object,
+) -> tuple[int, str]:
     config = basic_config(base, services=["API_PURCHASEORDER_PROCESS_SRV"], page_size=page_size, **extra)
     config_file = write_json(tmp_path / "c.json", config)
     discovered = run_tap_cli("tap-sap-s4hana", ["--config", config_file, "--discover"], tmp_path)
     assert discovered.returncode == 0, discovered.stderr[-2000:]
     catalog = write_json(tmp_path / "cat.json", select_streams(json.loads(discovered.stdout), {STREAM}))
-    done = run_tap_cli("tap-sap-s4hana", ["--config", config_file, "--catalog", catalog], tmp_path)
+    args = ["--config", config_file, "--catalog", catalog]
+    if state is not None:
+        args += ["--state", write_json(tmp_path / "state.json", state)]
+    done = run_tap_cli("tap-sap-s4hana", args, tmp_path, env=env)
     return done.returncode, done.stdout
 
 
@@ -218,3 +231,47 @@ def test_a_read_failing_part_way_leaves_an_emptied_order_as_it_was(
 
 def _records(singer: str, stream: str) -> list[dict]:
     return [m for m in parse_singer_messages(singer) if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+@pytest.mark.parametrize("loop", ["kit", "sdk"])
+def test_in_batch_mode_a_target_stopped_at_the_state_covering_the_read_has_the_emptied_order_deleted(
+    dropping_proxy: tuple[str, dict], tmp_path: Path, loop: str
+) -> None:
+    """empty26 left: in BATCH mode the STATE that covers the read went out before the read's announcement, so a
+    target stopped right after relaying it lost the announcement for good: the next run starts past every order
+    read (incremental on the header stamp), never names PO00000001 again, and its emptied lines stayed live. The
+    run's messages are cut right after the first STATE whose bookmark covers the read, as a target killed there
+    has seen them; the announcement now comes before it. On the kit's record loop and on the SDK's."""
+    base, drop = dropping_proxy
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    batch = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": batches.as_uri()}}
+    batch["batch_size"] = 7  # several files, the last one short
+    env = {"XLR8_TAP_SDK_RECORD_LOOP": "1" if loop == "sdk" else "0"}
+    rc, first = _sync(base, tmp_path, page_size=5000, env=env, batch_config=batch)
+    assert rc == 0
+    _land(first, tmp_path, batch_locations=[str(batches)])
+    before = _rows(tmp_path)
+    assert sum(1 for r in before if r[0] == "PO00000001") > 1
+    drop.update(on=True, order="PO00000001")
+    rc, second = _sync(base, tmp_path, page_size=5000, env=env, batch_config=batch)
+    assert rc == 0
+    messages = parse_singer_messages(second)
+    assert sum(m["type"] == "BATCH" for m in messages) > 1
+    covering = next(
+        i
+        for i, m in enumerate(messages)
+        if m["type"] == "STATE" and m["value"]["bookmarks"].get(STREAM, {}).get("replication_key_value")
+    )
+    stopped = "".join(json.dumps(m) + "\n" for m in messages[: covering + 1])
+    state = _land(stopped, tmp_path, batch_locations=[str(batches)])
+    assert state is not None
+    assert state["bookmarks"][STREAM] == messages[covering]["value"]["bookmarks"][STREAM]  # relayed: kept
+    rc, third = _sync(base, tmp_path, page_size=5000, state=state, env=env, batch_config=batch)
+    assert rc == 0
+    announced = [v for m in _records(third, "_xlr8_sets_read") for v in m["record"]["sets"]["PurchaseOrder"]]
+    assert "PO00000001" not in announced  # the rerun, past every order read, never names the order again
+    _land(third, tmp_path, batch_locations=[str(batches)])
+    after = _rows(tmp_path)
+    assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
+    assert [r[:3] for r in after] == [r[:3] for r in before]

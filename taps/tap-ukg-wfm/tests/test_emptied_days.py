@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from xlr8_kit.read_start import aware_instant
 from xlr8_kit.testing.meltano_e2e import truths_table
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, write_json
 from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
@@ -141,3 +142,52 @@ def test_a_read_that_fails_or_is_filtered_keeps_an_emptied_day(
     _land(filtered, truths, tmp_path)
     person, day, ids = gone["punches"]
     assert _day_rows(truths, "punches", person, day) == [(i, False) for i in sorted(ids)]
+
+
+def test_an_earlier_read_s_announcement_keeps_the_rows_an_overlapping_later_read_landed_first(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """review26c M5 through both CLIs: read X runs while one person-day's punches are gone (UKG answers none) and
+    is landed last, as a slow daily run overlapping an hourly one; read Y starts after X began, reads the day with
+    its punches and is landed first. X's announcement names the day read whole, but its rows were extracted by Y
+    after X's read began (``read_start``): they stay live (were: marked deleted until the day was read again)."""
+    truths = tmp_path / "truths.duckdb"
+    _land(_sync_cli(url, tmp_path, {"punches"}, window_days=7).stdout, truths, tmp_path)
+    gone: dict[str, t.Any] = {}
+    with rewriting_proxy(url, _emptied(gone)) as proxy:
+        read_x = _sync_cli(proxy.url, tmp_path, {"punches"}, window_days=7).stdout
+    person, day, ids = gone["punches"]
+    assert ids
+    (started,) = {record["read_start"] for record in _announced(read_x)}
+    read_y = _sync_cli(url, tmp_path, {"punches"}, window_days=7).stdout
+    extracted = [
+        m["time_extracted"]
+        for m in parse_singer_messages(read_y)
+        if m.get("stream") == "punches" and m["type"] == "RECORD"
+    ]
+    assert extracted
+    assert min(map(aware_instant, extracted)) > aware_instant(started)  # type: ignore[operator]
+    _land(read_y, truths, tmp_path)
+    _land(read_x, truths, tmp_path)
+    assert _day_rows(truths, "punches", person, day) == [(i, False) for i in sorted(ids)]
+
+
+def test_a_stream_the_tap_s_stream_map_renames_has_its_emptied_day_deleted_under_its_new_name(
+    url: str, emulator: UkgWfmEmulator, tmp_path: Path
+) -> None:
+    """A tap-side ``stream_maps`` ``__alias__`` sends punches as ``wfm_punches``: the announcement names that stream
+    too (as ACTIVATE_VERSION is sent per alias), so the emptied day's punches are marked deleted there (was: the
+    tap's name, no SCHEMA of it downstream, ignored with a WARNING and the rows kept)."""
+    maps = {"punches": {"__alias__": "wfm_punches"}}
+    truths = tmp_path / "truths.duckdb"
+    _land(_sync_cli(url, tmp_path, {"punches"}, window_days=7, stream_maps=maps).stdout, truths, tmp_path)
+    gone: dict[str, t.Any] = {}
+    with rewriting_proxy(url, _emptied(gone)) as proxy:
+        second = _sync_cli(proxy.url, tmp_path, {"punches"}, window_days=7, stream_maps=maps).stdout
+    assert {record["stream"] for record in _announced(second)} == {"wfm_punches"}
+    landed = _land(second, truths, tmp_path)
+    assert "WARNING" not in landed.stderr
+    person, day, ids = gone["punches"]
+    assert ids
+    # (the table keeps the annotation's stream name: the rows land where unrenamed runs put them)
+    assert _day_rows(truths, "punches", person, day) == [(i, True) for i in sorted(ids)]

@@ -443,11 +443,42 @@ class TruthsSink(BatchSink):
                     redact_payload(self.protection.protect_record(record), self.target.redactor),
                 )
             )
+            self._note_dead_set(record)
             self.target.count_dead_letter(self.stream_name)
             self._drain_when_full()
             return
         extracted = record.get("_sdc_extracted_at")
         self._append(row, extracted if isinstance(extracted, dt.datetime) else None, context)
+
+    def _note_dead_set(self, record: dict[str, t.Any]) -> None:
+        """Notes the set (``replace_by`` values, as its row would store them) of a dead-lettered record: an
+        announcement of sets read whole takes that set for read, not empty, and keeps its rows (review26c H2). A
+        null value is in no set announced; a value that does not convert (or is protected) leaves the set unknown:
+        the stream's announcements then delete nothing this run (``TruthsTarget._apply_sets_read``)."""
+        info = self.info
+        if not info.replace_by:
+            return
+        by_name = {column.name: column for column in self.columns}
+        values: list[t.Any] = []
+        for name, source in zip(info.replace_by, info.replace_sources, strict=True):
+            column, value = by_name.get(name), record.get(source)
+            if column is None or source in self._protected:
+                self.target.dead_sets_unknown.add(self.stream_name)
+                return
+            try:
+                if isinstance(value, str) and source in self._datelike:
+                    single = {source: value}
+                    if unparseable_datelike(self, single, {source: self._datelike[source]}) is not None:
+                        raise Rejected(f"$.{source}", "unparseable")
+                    value = single[source]
+                value = convert_value(column, value)
+            except (Rejected, ValueError, TypeError, OverflowError):
+                self.target.dead_sets_unknown.add(self.stream_name)
+                return
+            if value is None:
+                return
+            values.append(value)
+        self.target.dead_sets[self.stream_name].add(tuple(values))
 
     def _letter_key(self, record: dict[str, t.Any]) -> list[t.Any]:
         """A dead letter's ``record_key`` as the table stores the key: a PII key column hashed by the same policy

@@ -602,11 +602,21 @@ class Store(abc.ABC):
         )
         return deleted
 
-    def empty_sets(self, info: StreamInfo, sets: list[dict[str, list[t.Any]]], hard_delete: bool) -> int:
+    def empty_sets(
+        self,
+        info: StreamInfo,
+        sets: list[dict[str, list[t.Any]]],
+        hard_delete: bool,
+        kept: t.Sequence[tuple[t.Any, ...]] = (),
+        read_start: dt.datetime | None = None,
+    ) -> int:
         """The rows of the sets a tap read whole (``sets``: per ``replace_by`` column its values, every combination
         one set) that this run sent no row of are deleted with ``hard_delete``, else marked deleted: such a set is
         now empty in the source. A set with rows in this run is left to ``_replace_sets`` (the run's replaced
-        sets, in their temporary table). One transaction; returns the rows so marked or deleted."""
+        sets, in their temporary table); so is a set in ``kept`` (its values per ``replace_by`` column: a set whose
+        rows were dead-lettered). With ``read_start`` (when the announcing read began) a row extracted then or
+        later is never deleted: a run whose read overlapped the announcing one landed it (review26c M5; a row
+        without ``_sdc_extracted_at`` counts as older). One transaction; returns the rows so marked or deleted."""
         columns = self.table_columns(info.table_name)
         if not info.replace_by or not sets or any(c not in columns for c in info.replace_by):
             return 0  # no row ever landed (no table, or no such column yet): nothing to delete
@@ -624,6 +634,21 @@ class Store(abc.ABC):
             not_done = "NOT EXISTS (SELECT 1 FROM {d} AS d WHERE {m})".format(  # noqa: S608
                 d=done, m=" AND ".join(f"d.{p} = {table}.{p}" for p in parts)
             )
+            guard_params: list[t.Any] = []
+            if kept:
+                names = [f"k{i}" for i in range(len(parts))]
+                kept_rows = ", ".join("(" + ", ".join("?" for _ in parts) + ")" for _ in kept)
+                same = " AND ".join(
+                    f"{table}.{p} = CAST(k_.{n} AS {columns[c]})"
+                    for c, p, n in zip(info.replace_by, parts, names, strict=True)
+                )
+                aliases = ", ".join(names)
+                not_done += f" AND NOT EXISTS (SELECT 1 FROM (VALUES {kept_rows}) AS k_({aliases}) WHERE {same})"  # noqa: S608
+                guard_params = [_set_value(v) for key in kept for v in key]
+            if read_start is not None and "_sdc_extracted_at" in columns:
+                extracted = quote("_sdc_extracted_at")
+                not_done += f" AND ({table}.{extracted} IS NULL OR {table}.{extracted} < ?)"
+                guard_params.append(read_start)
             for listed in sets:
                 terms: list[str] = []
                 params: list[t.Any] = []
@@ -640,10 +665,10 @@ class Store(abc.ABC):
                     if soft:
                         count += self.execute_count(
                             f"UPDATE {table} SET {marked} = ? WHERE {marked} IS NULL AND {where}",  # noqa: S608
-                            [dt.datetime.now(dt.UTC), *params],
+                            [dt.datetime.now(dt.UTC), *params, *guard_params],
                         )
                     else:
-                        count += self.execute_count(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+                        count += self.execute_count(f"DELETE FROM {table} WHERE {where}", [*params, *guard_params])  # noqa: S608
         return count
 
     def _replaced_sets_table(self, name: str, listed: str, table: str) -> None:

@@ -25,7 +25,7 @@ import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import SimpleSingerReader
 from singer_sdk.target_base import Target
 
@@ -39,6 +39,7 @@ from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
 from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
+from xlr8_kit.read_start import aware_instant
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.singer_io import loads_exact
 from xlr8_kit.vocabulary.annotations import SETS_READ_STREAM
@@ -441,6 +442,11 @@ class TargetXlr8Truths(Target):
         #: Rows of re-read sets (``replace_by``) marked deleted or deleted, per stream.
         self.replaced: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
+        #: Per stream, the sets (``replace_by`` values as stored) of its records dead-lettered in this run: no
+        #: announcement of sets read whole takes them as empty. A stream in ``dead_sets_unknown`` had a dead letter
+        #: whose set could not be told (a value that does not convert): its announcements delete nothing this run.
+        self.dead_sets: defaultdict[str, set[tuple[t.Any, ...]]] = defaultdict(set)
+        self.dead_sets_unknown: set[str] = set()
         #: Per stream, how records and BATCH files were loaded (compiled / exact path, DuckDB / record by record).
         self.paths: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._held_state: dict | None = None
@@ -454,8 +460,10 @@ class TargetXlr8Truths(Target):
         #: Files of BATCH messages received that this run may delete and has not yet (``hold_batch_files``).
         self._batch_files: set[Path] = set()
         self._key_checked = False  # ``check_pii_key`` passed
-        #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets), in arrival order.
-        self._sets_read: list[tuple[str, dict[str, t.Any]]] = []
+        #: Sets taps announced read whole (``SETS_READ_STREAM``) not applied yet: (stream, sets, the read's start or
+        #: None), in arrival order.
+        self._sets_read: list[tuple[str, dict[str, t.Any], dt.datetime | None]] = []
+        self._said_dead_sets: set[str] = set()  # streams whose dead-lettered sets kept were logged
         atexit.register(_batch_files_at_exit, weakref.ref(self))
 
     def check_pii_key(self, stream: str) -> None:
@@ -638,7 +646,14 @@ class TargetXlr8Truths(Target):
                     f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: sets of {str(column)[:100]!r} "
                     "is not a list"
                 )
-        self._sets_read.append((stream, sets))
+        started = record.get("read_start") if isinstance(record, dict) else None
+        read_start = aware_instant(started) if started is not None else None
+        if started is not None and read_start is None:
+            raise InvalidInputLine(
+                f"RECORD of stream {SETS_READ_STREAM} for stream {stream[:100]!r}: read_start {str(started)[:40]!r} "
+                "is not an ISO 8601 date-time"
+            )
+        self._sets_read.append((stream, sets, read_start))
         if self._settled():
             self._apply_sets_read()
             self.check_stop()
@@ -649,20 +664,35 @@ class TargetXlr8Truths(Target):
             return False
         return not any(sink.current_size for sink in (*self._sinks_to_clear, *self._sinks_active.values()))
 
+    def _mapped_names(self, stream: str) -> list[str]:
+        """The streams an announcement for ``stream`` applies to here: the names this target's own ``stream_maps``
+        give it (an ``__alias__`` is known, so followed; none when a map drops the stream), else ``stream``. A
+        rename made before this target (a mapper plugin between tap and target) is not known: that name matches no
+        SCHEMA here, and the announcement is ignored with a WARNING (``_apply_sets_read``)."""
+        maps = self.mapper.stream_maps.get(stream)
+        if not maps:
+            return [stream]
+        return [m.stream_alias for m in maps if not isinstance(m, RemoveRecordTransform)]
+
     def _apply_sets_read(self) -> None:
         """Marks deleted (``hard_delete``: deletes) the landed rows of the sets announced read whole that this run
         sent no row of: sets now empty in the source. Called once every record before them committed, before any
         STATE goes out (a STATE after an announcement never passes it unapplied). An announcement for a stream
         this run has no SCHEMA of, or whose SCHEMA names no ``replace_by`` (or other columns), is ignored, logged.
-        So is one for a stream with a dead-lettered record this run (review26c H2): a set whose rows were read but
-        refused is not empty, and its last good rows must stay current until the dead letter is replayed."""
+        A row extracted at or after the announcing read's start (``read_start``) stays: another run, whose read
+        overlapped this one, landed it first (review26c M5).
+        A set with a record dead-lettered this run (review26c H2) is not taken as empty: it was read, its rows
+        refused, and its last good rows stay current until the dead letter is replayed; when a dead letter's set
+        cannot be told (a set value that does not convert), no set of the stream is."""
         pending, self._sets_read = self._sets_read, []
+        pending = [(name, sets, start) for stream, sets, start in pending for name in self._mapped_names(stream)]
         hard = bool(self.config.get("hard_delete", False))
-        for stream, sets in pending:
-            if self.dead_lettered[stream]:
+        for stream, sets, read_start in pending:
+            if stream in self.dead_sets_unknown:
                 self.logger.warning(
-                    "stream %s: sets read whole announced, but %d record(s) of the stream were dead-lettered in this "
-                    "run: no set is taken as empty (their rows stay until the dead letters are replayed)",
+                    "stream %s: sets read whole announced, but a record of the stream dead-lettered in this run has a "
+                    "replace_by value that does not convert (%d dead letter(s)): no set is taken as empty (their rows "
+                    "stay until the dead letters are replayed)",
                     stream[:100], self.dead_lettered[stream],
                 )  # fmt: skip
                 continue
@@ -676,9 +706,17 @@ class TargetXlr8Truths(Target):
                 continue
             assert info is not None
             by_column = {column: sets[source] for column, source in zip(info.replace_by, wanted, strict=True)}
+            kept = sorted(self.dead_sets.get(stream, ()), key=repr)
+            if kept and stream not in self._said_dead_sets:
+                self._said_dead_sets.add(stream)
+                self.logger.warning(
+                    "stream %s: %d set(s) with records dead-lettered in this run are not taken as empty (their rows "
+                    "stay until the dead letters are replayed)",
+                    stream[:100], len(kept),
+                )  # fmt: skip
             self.busy = True
             try:
-                count = self.store.empty_sets(info, [by_column], hard)
+                count = self.store.empty_sets(info, [by_column], hard, kept, read_start)
             finally:
                 self.busy = False
             if count:

@@ -36,11 +36,16 @@ A set that lost ALL its rows sends no record, so nothing above names it. For tho
 read whole, once the read ended well (never for a read that failed or read part of the rows, ``reads_part``), as
 RECORD messages of one extra stream, ``SETS_READ_STREAM`` (its SCHEMA sent once per run, before the first)::
 
-    {"stream": "punches", "sets": {"personNumber": ["E1", "E2"], "applyDate": ["2026-01-05", "2026-01-06"]}}
+    {"stream": "punches", "sets": {"personNumber": ["E1", "E2"], "applyDate": ["2026-01-05", "2026-01-06"]},
+     "read_start": "2026-01-07T00:00:00.123456+00:00"}
 
 ``sets`` names every ``replace_by`` column, each with a list of values: every combination of them is a set the
 run read whole (here two people's two days). target-xlr8-truths marks deleted (``hard_delete``: deletes) the
-rows of every such set that the run sent no row of: the set is now empty. Singer has no message for this (an
+rows of every such set that the run sent no row of: the set is now empty. ``read_start`` (optional) is when the
+read began, by the clock that stamps its records' ``time_extracted``: a row extracted at or after it (by another
+run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement.
+``stream`` is the name the stream's records go out under (a tap-side stream map's ``__alias__``). The
+announcements go out before the STATE that covers the read. Singer has no message for this (an
 unknown message type stops SDK targets), and a RECORD of a stream of its own is harmless elsewhere: another target
 lands a small table of these announcements (drop it there with a stream map ``{"_xlr8_sets_read": null}``).
 """
