@@ -58,9 +58,9 @@ def test_cli_round_trip_with_key_rotation_and_residue_scan(
 
     cli("generate-key", "--key-file", str(key_file), "--kid", "k2", "--add")
     rotated = cli("rotate-key")
-    assert "primary kid=k2; re-encrypted 2, already current 0, failed 0" in rotated.stdout
+    assert "primary kid=k2; re-encrypted 2, already current 0, in refresh 0, failed 0" in rotated.stdout
     again = cli("rotate-key")
-    assert "re-encrypted 0, already current 2, failed 0" in again.stdout
+    assert "re-encrypted 0, already current 2, in refresh 0, failed 0" in again.stdout
     usage = json.loads(cli("key-usage").stdout)
     assert usage == {"k1": 7, "k2": 7}  # 5 fields and 2 metadata seals under each key
 
