@@ -301,6 +301,7 @@ class CredentialManager:
         not past ``deadline`` (``monotonic``). A write whose answer was lost is recognised by its seal; another
         writer's row raises ``CredentialConflictError``; the last failure is raised when the tries run out."""
         saves: list[SealedCredential] = []
+        made: list[ProductCredential] = []  # what each of ``saves`` holds
         encryptions: dict[str, int] = {}
         for attempt in range(1, SURE_WRITE_ATTEMPTS + 1):
             failure: Exception
@@ -308,7 +309,7 @@ class CredentialManager:
                 row = self._load(credential_id)
                 landed = _one_of(row, saves)
                 if landed is not None:  # an earlier try landed; its answer was lost
-                    return self._saved(self._unseal(landed), updates)
+                    return self._saved(made[saves.index(landed)], updates)
                 if not base(row):
                     raise CredentialConflictError(credential_id, expected, row.version)
                 current = self._unseal(row)
@@ -320,6 +321,7 @@ class CredentialManager:
                 failure = exc
             else:
                 saves.append(sealed)
+                made.append(updated)
                 for kid, n in self._counts().items():  # a try that did not land still used its nonces
                     encryptions[kid] = encryptions.get(kid, 0) + n
                 written = self._write_judged(sealed, expected_version=row.version, encryptions=encryptions)
