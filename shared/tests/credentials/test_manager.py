@@ -599,8 +599,9 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
     )
     store = FaultyStore(db_path)
     store.lose_answer_next(CredentialConflictError("sf-prod", 1, 2))
+    waiting = WaiterClock()  # were the run to wait on its own lease, it would give up after 1 s of this clock
     manager = CredentialManager(
-        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=lambda seconds: None
+        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=waiting.sleep, monotonic=waiting
     )
     calls: list[str] = []
 
