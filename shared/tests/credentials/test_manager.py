@@ -547,6 +547,39 @@ def test_i15_9_keyless_revoke_still_stops_the_credential(
         make_manager(ring("k1", keys=keys)).get_for_run("sf-prod")
 
 
+def _faulty_store(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> FaultyStore:
+    """``sf-prod`` stored (``rt-0001-initial``), then opened through a ``FaultyStore`` for the test to arm."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    return FaultyStore(db_path)
+
+
+def _refresh_then_read(
+    manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
+) -> tuple[ProductCredential, ProductCredential]:
+    """``refresh_token`` then the row as stored; the manager closed either way."""
+    try:
+        return manager.refresh_token("sf-prod", provider), manager.get("sf-prod")
+    finally:
+        manager.close()
+
+
+def _failed_refresh_then_read(
+    manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
+) -> ProductCredential:
+    """A refresh whose provider raises "token endpoint unreachable" (that very error reaches the caller), then the
+    row as stored; the manager closed either way."""
+    try:
+        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
+            manager.refresh_token("sf-prod", provider)
+        return manager.get("sf-prod")
+    finally:
+        manager.close()
+
+
 @pytest.mark.parametrize(
     "lost",
     [CredentialConflictError("sf-prod", 2, 3), TimeoutError("read timed out")],
@@ -560,10 +593,7 @@ def test_m1_renewal_whose_answer_was_lost_keeps_the_lease_and_the_rotated_token(
     refresh token then failed to persist (``expected version 2, store has 3``) and the credential needed
     re-authorising. The keeper now re-reads the row and recognises its own write by the row's seal (a fresh random
     nonce per write), so the rotated token lands. Held by renewal counts, not by time."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
     renewals: list[bool] = []
 
@@ -594,10 +624,7 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
 ) -> None:
     """The same lost answer on the write that takes the lease: the run used to find its own live lease, wait on it
     for ``wait_limit_seconds`` and give up ("not taking it over"). Now the row is recognised as its own write."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     store.lose_answer_next(CredentialConflictError("sf-prod", 1, 2))
     waiting = WaiterClock()  # were the run to wait on its own lease, it would give up after 1 s of this clock
     manager = CredentialManager(
@@ -609,11 +636,7 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
         calls.append(current.credentials["refresh_token"])
         return {"refresh_token": "rt-0002-rotated"}
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert calls == ["rt-0001-initial"]
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated"
     assert not stored.refresh_interrupted
@@ -624,10 +647,7 @@ def test_kit27b_final_save_that_did_not_land_is_written_again(
 ) -> None:
     """The save of a rotated refresh token fails before it lands (the row is still the run's own lease): the rotated
     token used to be dropped with the error, though the row was there to write it to. It is written again."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     sleeps: list[float] = []
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=sleeps.append)
 
@@ -635,11 +655,7 @@ def test_kit27b_final_save_that_did_not_land_is_written_again(
         store.fail_swaps(sqlite3.OperationalError("database is locked"))  # the next swap is the final save
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert stored.version == 3
     assert not stored.refresh_interrupted
@@ -675,10 +691,7 @@ def test_kit27b_release_after_a_renewal_left_unsettled_still_frees_the_lease(
     every re-read failed). The release was made against the version before that renewal, lost its compare-and-swap,
     and the conflict was swallowed: the lease stayed set, so the next run waited for it to go stale and warned "may
     need re-authorisation". The release now recognises the row as its own renewal and releases that."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
 
     def provider(current: ProductCredential) -> dict[str, str]:
@@ -686,12 +699,7 @@ def test_kit27b_release_after_a_renewal_left_unsettled_still_frees_the_lease(
         assert store.unreadable.wait(timeout=30)  # the renewal landed, its answer lost, the store unreadable
         raise ConnectionError("token endpoint unreachable")
 
-    try:
-        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
-            manager.refresh_token("sf-prod", provider)
-        after = manager.get("sf-prod")
-    finally:
-        manager.close()
+    after = _failed_refresh_then_read(manager, provider)
     assert not after.refresh_interrupted
     assert after.version == 4  # lease, the unsettled renewal, the release
     assert after.credentials["refresh_token"] == "rt-0001-initial"
@@ -704,10 +712,7 @@ def test_final_save_after_a_renewal_left_unsettled_keeps_the_rotated_token(
     keeper stops, so the keeper still holds the version before it; the store is back for the save. The save used to
     expect that older version and drop the vendor's rotated token (``expected version 2, store has 3``). It now
     judges the row against every write the lease may have left, the unsettled renewal among them."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001, sleep=lambda s: None)
 
     def provider(current: ProductCredential) -> dict[str, str]:
@@ -718,11 +723,7 @@ def test_final_save_after_a_renewal_left_unsettled_keeps_the_rotated_token(
         store.fail_reads(1, in_thread=threading.current_thread().name)  # nor can the keeper's stop; the save can
         return {"refresh_token": "rt-0002-rotated-by-vendor"}  # the vendor has spent rt-0001
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert not stored.refresh_interrupted
 
@@ -746,10 +747,7 @@ def test_final_save_whose_read_or_seal_fails_once_keeps_the_rotated_token(
     """review27a M1: the save's read of its lease row (a dropped connection) or its encryption (Vault transit
     unreachable) fails once, before anything is written: the row is still the run's own lease. The rotated token
     used to be dropped with that error; the read, seal and write are now retried as one step."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     cipher = _FlakyCipher(keyring)
     sleeps: list[float] = []
     manager = CredentialManager(store, cipher, clock=clock, sleep=sleeps.append)
@@ -761,11 +759,7 @@ def test_final_save_whose_read_or_seal_fails_once_keeps_the_rotated_token(
             cipher.fail_encrypts = 1  # the save's sealing of the rotated token
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert stored.version == 3  # the lease, the save
     assert not stored.refresh_interrupted
@@ -814,10 +808,7 @@ def test_release_that_failed_is_made_again_paced_like_the_save(
 ) -> None:
     """review27a L2: a release that failed before landing (the row still our lease) was re-sent at once, up to
     five times; it is now paced like the save's re-writes (0.5 s, 1 s)."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = FaultyStore(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     sleeps: list[float] = []
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=sleeps.append)
 
@@ -825,12 +816,7 @@ def test_release_that_failed_is_made_again_paced_like_the_save(
         store.fail_swaps(sqlite3.OperationalError("database is locked"))  # the release
         raise ConnectionError("token endpoint unreachable")
 
-    try:
-        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
-            manager.refresh_token("sf-prod", provider)
-        after = manager.get("sf-prod")
-    finally:
-        manager.close()
+    after = _failed_refresh_then_read(manager, provider)
     assert not after.refresh_interrupted
     assert after.version == 3  # the lease, the release
     assert sleeps == [0.5]
