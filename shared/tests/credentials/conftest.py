@@ -7,12 +7,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +100,81 @@ class WaiterClock:
             self._due += self._every
         if self._on_sleep is not None:
             self._on_sleep(self)
+
+
+class FaultyStore(SQLiteCredentialStore):
+    """A SQLite store that fails the way a store over a network does, armed by the test (one helper for every
+    lost-answer and failed-read test, like ``VaultStandIn.lose_answer_next``):
+
+    - ``lose_answer_next(exc)``: the next write (``lease_only``: the next that sets the lease, a renewal once it is
+      held) commits, then raises ``exc`` (its answer lost: Vault's re-send told "cas did not match", a timeout after
+      the commit); with ``then_unreadable`` reads then fail (in threads named ``unreadable_in``..., all by default)
+      until a write clears the lease;
+    - ``fail_swaps(exc, count, meanwhile)``: the next ``count`` writes fail without writing (SQLite's busy
+      timeout), each after running ``meanwhile`` (another writer, a clock moving);
+    - ``fail_reads(count, in_thread)``: the next ``count`` reads in threads whose name starts with ``in_thread``
+      fail (a dropped connection).
+
+    ``swaps`` counts write attempts (``swapped`` is notified on each)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._lose: Exception | None = None
+        self._lose_lease_only = False
+        self._then_unreadable = False
+        self.unreadable = threading.Event()
+        self.unreadable_in = ""
+        self._fail: Exception | None = None
+        self._fails = 0
+        self._meanwhile: Callable[[], object] = lambda: None
+        self._read_fails: dict[str, int] = {}
+        self.swaps = 0
+        self.swapped = threading.Condition()
+
+    def lose_answer_next(
+        self, exc: Exception, *, lease_only: bool = False, then_unreadable: bool = False, unreadable_in: str = ""
+    ) -> None:
+        self._lose, self._lose_lease_only = exc, lease_only
+        self._then_unreadable, self.unreadable_in = then_unreadable, unreadable_in
+
+    def fail_swaps(self, exc: Exception, count: int = 1, meanwhile: Callable[[], object] | None = None) -> None:
+        self._fail, self._fails = exc, count
+        self._meanwhile = meanwhile or (lambda: None)
+
+    def fail_reads(self, count: int = 1, *, in_thread: str = "") -> None:
+        self._read_fails[in_thread] = count
+
+    def wait_for_swaps(self, count: int, timeout: float = 10.0) -> bool:
+        with self.swapped:
+            return self.swapped.wait_for(lambda: self.swaps >= count, timeout=timeout)
+
+    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
+        with self.swapped:
+            self.swaps += 1
+            self.swapped.notify_all()
+        if self._fail is not None and self._fails > 0:
+            self._fails -= 1
+            self._meanwhile()
+            raise self._fail
+        if sealed.refresh_started_at is None:
+            self.unreadable.clear()  # the store is back for the write that clears the lease
+        super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
+        lose = self._lose
+        if lose is not None and (sealed.refresh_started_at is not None or not self._lose_lease_only):
+            self._lose = None
+            if self._then_unreadable:
+                self.unreadable.set()
+            raise lose
+
+    def load(self, credential_id: str) -> Any:
+        name = threading.current_thread().name
+        if self.unreadable.is_set() and name.startswith(self.unreadable_in):
+            raise TimeoutError("store unreachable")
+        for prefix, left in self._read_fails.items():
+            if left and name.startswith(prefix):
+                self._read_fails[prefix] = left - 1
+                raise TimeoutError("store unreachable")
+        return super().load(credential_id)
 
 
 def key_b64() -> str:

@@ -11,7 +11,9 @@ from typing import Any
 
 from xlr8_kit.credentials import open_manager
 from xlr8_kit.credentials.crypto import AadContext, EnvelopeCipher, Keyring
+from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, ProductCredential
+from xlr8_kit.credentials.store import SQLiteCredentialStore
 
 CANARY = "CANARY-cli-7Zq!p@ss/wörd+=&-41ab"
 CANARY_2 = "CANARY-file-secret-5c9e2f71d3"
@@ -58,9 +60,9 @@ def test_cli_round_trip_with_key_rotation_and_residue_scan(
 
     cli("generate-key", "--key-file", str(key_file), "--kid", "k2", "--add")
     rotated = cli("rotate-key")
-    assert "primary kid=k2; re-encrypted 2, already current 0, failed 0" in rotated.stdout
+    assert "primary kid=k2; re-encrypted 2, already current 0, in refresh 0, failed 0" in rotated.stdout
     again = cli("rotate-key")
-    assert "re-encrypted 0, already current 2, failed 0" in again.stdout
+    assert "re-encrypted 0, already current 2, in refresh 0, failed 0" in again.stdout
     usage = json.loads(cli("key-usage").stdout)
     assert usage == {"k1": 7, "k2": 7}  # 5 fields and 2 metadata seals under each key
 
@@ -264,3 +266,38 @@ def test_i15_9_add_accepts_only_installed_products_and_stores_the_canonical_id(
     assert unknown.code == 2
     assert "--product 'salesfarce' is not a known product" in unknown.stderr
     assert [row["credential_id"] for row in json.loads(run_cli("list", "--json", env=env).stdout)] == ["sf-1"]
+
+
+def test_rotate_key_during_a_live_refresh_reports_the_row_in_refresh_and_fails(
+    db_path: Path, run_cli: Callable[..., Any], make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review27a M2 through the CLI: a row whose token refresh is in progress is left as it is, named, and the
+    command exits 1 (the operator must not remove the old key yet); run again after the refresh, it succeeds."""
+    from .conftest import key_b64
+
+    keys = {"k1": key_b64(), "k2": key_b64()}
+    env = {"XLR8_CREDENTIALS_KEY": f"k2:{keys['k2']},k1:{keys['k1']}"}
+    seed = CredentialManager(
+        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(f"k1:{keys['k1']}", source="t"))
+    )
+    seed.store(make_credential("sf-prod"))
+    seed.close()
+    holder = CredentialManager(
+        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(env["XLR8_CREDENTIALS_KEY"], source="t"))
+    )
+    during: list[Any] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        during.append(run_cli("rotate-key", env=env))
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        holder.refresh_token("sf-prod", provider)
+    finally:
+        holder.close()
+    assert during[0].code == 1, during[0].stderr
+    assert "re-encrypted 0, already current 0, in refresh 1, failed 0" in during[0].stdout
+    assert "sf-prod: a run is refreshing its token (lease held)" in during[0].stderr
+    after = run_cli("rotate-key", env=env)
+    assert after.code == 0, after.stderr
+    assert "in refresh 0, failed 0" in after.stdout

@@ -18,6 +18,7 @@ import pytest
 
 from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import (
+    BackendUnavailableError,
     CredentialAlreadyExistsError,
     CredentialConflictError,
     CredentialError,
@@ -33,7 +34,7 @@ from xlr8_kit.credentials.manager import CredentialManager
 from xlr8_kit.credentials.model import AuthType, CredentialStatus, ProductCredential
 from xlr8_kit.credentials.store import SQLiteCredentialStore
 
-from .conftest import WaiterClock
+from .conftest import FaultyStore, WaiterClock, key_b64
 
 Make = Callable[..., CredentialManager]
 
@@ -351,9 +352,12 @@ def test_b5_stale_lease_of_a_dead_worker_is_taken_over(
         dead.refresh_token("sf-prod", dies)
     waiting = WaiterClock()  # nobody renews: the lease is dead
     manager = make_manager(keyring, sleep=waiting.sleep, monotonic=waiting)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         result = manager.refresh_token("sf-prod", lambda c: {"refresh_token": "rt-after-takeover"})
     assert result.credentials["refresh_token"] == "rt-after-takeover"
+    # said once when the watch starts (why the run is idle), then the takeover
+    assert caplog.text.count("waiting on the token-refresh lease another run holds") == 1
+    assert "taken over if not renewed for 60 s" in caplog.text
     assert "taking over a refresh lease last renewed at" in caplog.text
     assert 60 <= waiting.waited < 61  # one lease length watched by the waiter's own clock
 
@@ -543,32 +547,37 @@ def test_i15_9_keyless_revoke_still_stops_the_credential(
         make_manager(ring("k1", keys=keys)).get_for_run("sf-prod")
 
 
-class _AnswerLostOnce(SQLiteCredentialStore):
-    """Once armed, the first swap commits and then raises ``lost`` (its answer lost): what Vault's caller does when
-    it re-sends a CAS write that landed (a CAS mismatch), or any backend whose write committed before it failed."""
+def _faulty_store(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> FaultyStore:
+    """``sf-prod`` stored (``rt-0001-initial``), then opened through a ``FaultyStore`` for the test to arm."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    return FaultyStore(db_path)
 
-    def __init__(self, path: Path, lost: Exception) -> None:
-        super().__init__(path)
-        self.lost: Exception | None = None
-        self._pending = lost
-        self.renewals = 0
-        self.renewed = threading.Condition()
 
-    def arm(self) -> None:
-        self.lost = self._pending
+def _refresh_then_read(
+    manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
+) -> tuple[ProductCredential, ProductCredential]:
+    """``refresh_token`` then the row as stored; the manager closed either way."""
+    try:
+        return manager.refresh_token("sf-prod", provider), manager.get("sf-prod")
+    finally:
+        manager.close()
 
-    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
-        if self.lost is None:
-            super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
-            return
-        try:
-            super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
-            if self.renewals == 0:
-                raise self.lost
-        finally:
-            with self.renewed:
-                self.renewals += 1
-                self.renewed.notify_all()
+
+def _failed_refresh_then_read(
+    manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
+) -> ProductCredential:
+    """A refresh whose provider raises "token endpoint unreachable" (that very error reaches the caller), then the
+    row as stored; the manager closed either way."""
+    try:
+        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
+            manager.refresh_token("sf-prod", provider)
+        return manager.get("sf-prod")
+    finally:
+        manager.close()
 
 
 @pytest.mark.parametrize(
@@ -584,23 +593,22 @@ def test_m1_renewal_whose_answer_was_lost_keeps_the_lease_and_the_rotated_token(
     refresh token then failed to persist (``expected version 2, store has 3``) and the credential needed
     re-authorising. The keeper now re-reads the row and recognises its own write by the row's seal (a fresh random
     nonce per write), so the rotated token lands. Held by renewal counts, not by time."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = _AnswerLostOnce(db_path, lost)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
+    renewals: list[bool] = []
 
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.arm()  # the lease is held: its next renewal's answer is lost
-        with store.renewed:  # the lost renewal and the next one were made (or the keeper gave up: old code)
-            store.renewed.wait_for(lambda: store.renewals >= 3, timeout=10)
+        armed_at = store.swaps
+        store.lose_answer_next(lost)  # the lease is held: its next renewal's answer is lost
+        # the lost renewal and the next two were made (or the keeper gave up: old code)
+        renewals.append(store.wait_for_swaps(armed_at + 3))
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
     try:
         refreshed = manager.refresh_token("sf-prod", provider)
     finally:
         manager.close()
-    assert store.renewals >= 3
+    assert renewals == [True]
     assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     after = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
     try:
@@ -616,13 +624,11 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
 ) -> None:
     """The same lost answer on the write that takes the lease: the run used to find its own live lease, wait on it
     for ``wait_limit_seconds`` and give up ("not taking it over"). Now the row is recognised as its own write."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = _AnswerLostOnce(db_path, CredentialConflictError("sf-prod", 1, 2))
-    store.arm()
+    store = _faulty_store(db_path, keyring, clock, make_credential)
+    store.lose_answer_next(CredentialConflictError("sf-prod", 1, 2))
+    waiting = WaiterClock()  # were the run to wait on its own lease, it would give up after 1 s of this clock
     manager = CredentialManager(
-        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=lambda seconds: None
+        store, EnvelopeCipher(keyring), clock=clock, wait_limit_seconds=1.0, sleep=waiting.sleep, monotonic=waiting
     )
     calls: list[str] = []
 
@@ -630,29 +636,10 @@ def test_m1_lease_take_whose_answer_was_lost_is_recognised_as_ours(
         calls.append(current.credentials["refresh_token"])
         return {"refresh_token": "rt-0002-rotated"}
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert calls == ["rt-0001-initial"]
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated"
     assert not stored.refresh_interrupted
-
-
-class _FailsBeforeCommitOnce(SQLiteCredentialStore):
-    """Once armed, the next swap fails without writing anything (SQLite's busy timeout running out under contention)."""
-
-    armed = False
-    #: Run before the failure: another writer changing the row in the meantime.
-    meanwhile: Callable[[], object] = staticmethod(lambda: None)
-
-    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
-        if self.armed:
-            self.armed = False
-            self.meanwhile()
-            raise sqlite3.OperationalError("database is locked")
-        super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
 
 
 def test_kit27b_final_save_that_did_not_land_is_written_again(
@@ -660,22 +647,15 @@ def test_kit27b_final_save_that_did_not_land_is_written_again(
 ) -> None:
     """The save of a rotated refresh token fails before it lands (the row is still the run's own lease): the rotated
     token used to be dropped with the error, though the row was there to write it to. It is written again."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = _FailsBeforeCommitOnce(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     sleeps: list[float] = []
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=sleeps.append)
 
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.armed = True  # the next swap is the final save
+        store.fail_swaps(sqlite3.OperationalError("database is locked"))  # the next swap is the final save
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
-    try:
-        refreshed = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    refreshed, stored = _refresh_then_read(manager, provider)
     assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert stored.version == 3
     assert not stored.refresh_interrupted
@@ -688,13 +668,11 @@ def test_kit27b_final_save_never_overwrites_another_writers_row(
     """The guard: a failed save whose row another writer changed (a revoke) is not written again over it."""
     first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
     first.store(make_credential("sf-prod"))
-    store = _FailsBeforeCommitOnce(db_path)
+    store = FaultyStore(db_path)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
 
-    store.meanwhile = lambda: first.revoke("sf-prod")
-
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.armed = True
+        store.fail_swaps(sqlite3.OperationalError("database is locked"), meanwhile=lambda: first.revoke("sf-prod"))
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
     try:
@@ -706,30 +684,6 @@ def test_kit27b_final_save_never_overwrites_another_writers_row(
     first.close()
 
 
-class _RenewalLeftUnsettled(SQLiteCredentialStore):
-    """Once armed, the next lease renewal commits and then times out, and the store cannot be read from then on
-    (so the keeper cannot tell whether that renewal landed, even when stopped) until the next write clears the lease."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.armed = False
-        self.unreadable = threading.Event()
-
-    def swap(self, sealed: Any, *, expected_version: int, encryptions: Any) -> None:
-        if sealed.refresh_started_at is None:
-            self.unreadable.clear()  # the store is back for the release
-        super().swap(sealed, expected_version=expected_version, encryptions=encryptions)
-        if self.armed and sealed.refresh_started_at is not None:
-            self.armed = False
-            self.unreadable.set()
-            raise TimeoutError("read timed out")
-
-    def load(self, credential_id: str) -> Any:
-        if self.unreadable.is_set():
-            raise TimeoutError("store unreachable")
-        return super().load(credential_id)
-
-
 def test_kit27b_release_after_a_renewal_left_unsettled_still_frees_the_lease(
     db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
 ) -> None:
@@ -737,23 +691,206 @@ def test_kit27b_release_after_a_renewal_left_unsettled_still_frees_the_lease(
     every re-read failed). The release was made against the version before that renewal, lost its compare-and-swap,
     and the conflict was swallowed: the lease stayed set, so the next run waited for it to go stale and warned "may
     need re-authorisation". The release now recognises the row as its own renewal and releases that."""
-    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
-        make_credential("sf-prod")
-    )
-    store = _RenewalLeftUnsettled(db_path)
+    store = _faulty_store(db_path, keyring, clock, make_credential)
     manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001)
 
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.armed = True
+        store.lose_answer_next(TimeoutError("read timed out"), lease_only=True, then_unreadable=True)
         assert store.unreadable.wait(timeout=30)  # the renewal landed, its answer lost, the store unreadable
         raise ConnectionError("token endpoint unreachable")
 
-    try:
-        with pytest.raises(ConnectionError, match="token endpoint unreachable"):
-            manager.refresh_token("sf-prod", provider)
-        after = manager.get("sf-prod")
-    finally:
-        manager.close()
+    after = _failed_refresh_then_read(manager, provider)
     assert not after.refresh_interrupted
     assert after.version == 4  # lease, the unsettled renewal, the release
     assert after.credentials["refresh_token"] == "rt-0001-initial"
+
+
+def test_final_save_after_a_renewal_left_unsettled_keeps_the_rotated_token(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review27a H1: the lease's last renewal lands but its answer is lost and the store cannot be read when the
+    keeper stops, so the keeper still holds the version before it; the store is back for the save. The save used to
+    expect that older version and drop the vendor's rotated token (``expected version 2, store has 3``). It now
+    judges the row against every write the lease may have left, the unsettled renewal among them."""
+    store = _faulty_store(db_path, keyring, clock, make_credential)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, renew_every=0.001, sleep=lambda s: None)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.lose_answer_next(
+            TimeoutError("read timed out"), lease_only=True, then_unreadable=True, unreadable_in="xlr8-lease"
+        )
+        assert store.unreadable.wait(timeout=30)  # the renewal landed, its answer lost; the keeper cannot read
+        store.fail_reads(1, in_thread=threading.current_thread().name)  # nor can the keeper's stop; the save can
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}  # the vendor has spent rt-0001
+
+    refreshed, stored = _refresh_then_read(manager, provider)
+    assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert not stored.refresh_interrupted
+
+
+class _FlakyCipher(EnvelopeCipher):
+    """Its next ``fail_encrypts`` encryptions fail as Vault transit's do when Vault is unreachable."""
+
+    fail_encrypts = 0
+
+    def encrypt(self, plaintext: str, context: Any) -> str:
+        if self.fail_encrypts:
+            self.fail_encrypts -= 1
+            raise BackendUnavailableError("transit unavailable for encrypting sf-prod after 3 attempts")
+        return super().encrypt(plaintext, context)
+
+
+@pytest.mark.parametrize("step", ["read", "seal"])
+def test_final_save_whose_read_or_seal_fails_once_keeps_the_rotated_token(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential], step: str
+) -> None:
+    """review27a M1: the save's read of its lease row (a dropped connection) or its encryption (Vault transit
+    unreachable) fails once, before anything is written: the row is still the run's own lease. The rotated token
+    used to be dropped with that error; the read, seal and write are now retried as one step."""
+    store = _faulty_store(db_path, keyring, clock, make_credential)
+    cipher = _FlakyCipher(keyring)
+    sleeps: list[float] = []
+    manager = CredentialManager(store, cipher, clock=clock, sleep=sleeps.append)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        if step == "read":
+            store.fail_reads(1)  # the save's own read of the row
+        else:
+            cipher.fail_encrypts = 1  # the save's sealing of the rotated token
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    refreshed, stored = _refresh_then_read(manager, provider)
+    assert refreshed.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert stored.version == 3  # the lease, the save
+    assert not stored.refresh_interrupted
+    assert sleeps == [0.5]
+
+
+def test_final_save_stops_retrying_before_its_lease_would_be_taken_over(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review27a L4: the keeper stops before the save, so a waiter takes the lease over once it has seen it unmoved
+    for ``lease_seconds``; re-tries past ``lease_seconds - renew_every`` (here 60 - 15) are futile. Each failing
+    write here takes 30 s of the run's (injected) clock: the second is the last."""
+    CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock).store(
+        make_credential("sf-prod")
+    )
+    now = [0.0]
+
+    def slow() -> None:
+        now[0] += 30.0
+
+    store = FaultyStore(db_path)
+    manager = CredentialManager(
+        store,
+        EnvelopeCipher(keyring),
+        clock=clock,
+        monotonic=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    armed_at: list[int] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        armed_at.append(store.swaps)
+        store.fail_swaps(sqlite3.OperationalError("database is locked"), count=3, meanwhile=slow)
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            manager.refresh_token("sf-prod", provider)
+    finally:
+        manager.close()
+    assert store.swaps - armed_at[0] == 2
+
+
+def test_release_that_failed_is_made_again_paced_like_the_save(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review27a L2: a release that failed before landing (the row still our lease) was re-sent at once, up to
+    five times; it is now paced like the save's re-writes (0.5 s, 1 s)."""
+    store = _faulty_store(db_path, keyring, clock, make_credential)
+    sleeps: list[float] = []
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=sleeps.append)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.fail_swaps(sqlite3.OperationalError("database is locked"))  # the release
+        raise ConnectionError("token endpoint unreachable")
+
+    after = _failed_refresh_then_read(manager, provider)
+    assert not after.refresh_interrupted
+    assert after.version == 3  # the lease, the release
+    assert sleeps == [0.5]
+
+
+def test_release_met_by_another_writers_row_says_the_row_moved_on(
+    db_path: Path,
+    keyring: Keyring,
+    clock: Any,
+    make_credential: Callable[..., ProductCredential],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """review27a L1: a release that finds another writer's row (here a revoke) used to warn that the next run
+    waits up to 60 s for the lease: false, the lease is gone. It now says the row has moved on."""
+    first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
+    first.store(make_credential("sf-prod"))
+    store = FaultyStore(db_path)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        store.fail_swaps(sqlite3.OperationalError("database is locked"), meanwhile=lambda: first.revoke("sf-prod"))
+        raise ConnectionError("token endpoint unreachable")
+
+    try:
+        with caplog.at_level(logging.INFO), pytest.raises(ConnectionError, match="token endpoint unreachable"):
+            manager.refresh_token("sf-prod", provider)
+    finally:
+        manager.close()
+    assert "the row has moved on (version 3, another run's write)" in caplog.text
+    assert "could not release" not in caplog.text
+    assert first.describe_one("sf-prod")["status"] == "revoked"
+    first.close()
+
+
+def test_key_rotation_during_a_live_refresh_leaves_the_row_for_a_later_pass(
+    db_path: Path, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> None:
+    """review27a M2: ``rotate-key`` while a run is inside its token refresh re-encrypted the leased row: the holder
+    no longer recognised it as its lease, gave the lease up and could not save the token the vendor had just
+    rotated (``expected version 2, store has 3``). A leased row is now left for a later pass (``in_refresh``);
+    once the run has saved, nothing is left under the old key."""
+    keys = {"k1": key_b64(), "k2": key_b64()}
+    both = f"k2:{keys['k2']},k1:{keys['k1']}"
+    seed = CredentialManager(
+        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(f"k1:{keys['k1']}", source="t"))
+    )
+    seed.store(make_credential("sf-prod"))  # under k1
+    seed.close()
+    holder = CredentialManager(  # the run has the new keyring (k2 primary, k1 still readable), as rotation requires
+        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(both, source="t")), clock=clock, renew_every=0.01
+    )
+    rotator = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(both, source="t")))
+    during: list[tuple[list[str], list[str]]] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        report = rotator.rotate_key()  # the operator rotates the key meanwhile
+        during.append((report.rewrapped, report.in_refresh))
+        return {"refresh_token": "rt-0002-rotated-by-vendor"}
+
+    try:
+        refreshed = holder.refresh_token("sf-prod", provider)
+        after = rotator.rotate_key()
+    finally:
+        holder.close()
+        rotator.close()
+    assert during == [([], ["sf-prod"])]
+    assert (after.in_refresh, after.failed) == ([], [])  # the save itself sealed it under k2 (the run's primary)
+    assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    only_new = CredentialManager(
+        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(f"k2:{keys['k2']}", source="t"))
+    )
+    try:
+        stored = only_new.get("sf-prod")
+    finally:
+        only_new.close()
+    assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
+    assert not stored.refresh_interrupted

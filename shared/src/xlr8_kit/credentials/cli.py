@@ -139,11 +139,18 @@ def _run(manager: CredentialManager, args: argparse.Namespace) -> int:
         report = manager.rotate_key()
         print(
             f"rotate-key: primary kid={manager.cipher.primary_kid}; re-encrypted {len(report.rewrapped)}, "
-            f"already current {len(report.already_current)}, failed {len(report.failed)}"
+            f"already current {len(report.already_current)}, in refresh {len(report.in_refresh)}, "
+            f"failed {len(report.failed)}"
         )
+        for credential_id in report.in_refresh:
+            print(
+                f"  {credential_id}: a run is refreshing its token (lease held); left as it is: run rotate-key again "
+                "when that run ends, and keep the old key until then",
+                file=sys.stderr,
+            )
         for credential_id, kid, reason in report.failed:
             print(f"  {credential_id} (kid={kid or '?'}): {reason}", file=sys.stderr)
-        return EXIT_FAILED if report.failed else EXIT_OK
+        return EXIT_FAILED if report.failed or report.in_refresh else EXIT_OK
     if args.command == "key-usage":
         _print_json(manager.key_usage())
         return EXIT_OK

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
@@ -14,6 +14,7 @@ from typing import cast
 from xlr8_kit.credentials import crypto
 from xlr8_kit.credentials.backends import Cipher, CredentialBackend, SealedCredential
 from xlr8_kit.credentials.errors import (
+    BackendUnavailableError,
     CredentialConflictError,
     CredentialError,
     CredentialNotFoundError,
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Attempts of a read-modify-write (revoke) racing other writers before giving up.
 MAX_CAS_ATTEMPTS = 5
+#: Attempts of a write that must land (a rotated refresh token, a lease release), ``RETRY_PAUSE`` x attempt apart.
+SURE_WRITE_ATTEMPTS = 3
+RETRY_PAUSE = 0.5
 #: Times a worker may lose the race to take a free refresh lease (each loss means another worker holds it, which is
 #: then waited on) before giving up.
 MAX_LEASE_RACES = 100
@@ -52,6 +56,33 @@ def _meta_of(sealed: SealedCredential) -> str:
     )
 
 
+def _same(row: SealedCredential, written: SealedCredential) -> bool:
+    """The row is ``written``: same version and the same metadata seal (a fresh random-nonce encryption, unique to
+    that write)."""
+    return row.version == written.version and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
+
+
+def _one_of(row: SealedCredential | None, written: Iterable[SealedCredential]) -> SealedCredential | None:
+    """The write of ``written`` that the row is (by its seal), or None."""
+    return next((w for w in written if row is not None and _same(row, w)), None)
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure that may pass (a store or cipher service unreachable), not a verdict on the row or the key."""
+    return isinstance(exc, BackendUnavailableError) or not isinstance(exc, CredentialError)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What became of one compare-and-swap (``CredentialManager._write_judged``): ``landed`` (the row is that very
+    write, its answer perhaps lost), else the failure and the row re-read (``readable`` False: it could not be)."""
+
+    landed: bool
+    failure: Exception | None = None
+    readable: bool = True
+    row: SealedCredential | None = None
+
+
 class _LeaseKeeper:
     """Renews a held refresh lease (``refresh_started_at`` restamped by compare-and-swap) every ``renew_every``
     until ``stop``, on a daemon thread: the lease says "alive", not "started less than lease_seconds ago"."""
@@ -71,24 +102,25 @@ class _LeaseKeeper:
             if self._unsure is not None and self._settle() is None:
                 continue  # the store is still failing
             leased = self._leased
-            renewed = manager._resealed(
-                replace(leased, refresh_started_at=manager._clock(), version=leased.version + 1)
-            )
             try:
-                manager.backend.swap(renewed, expected_version=leased.version, encryptions=manager._counts())
-            except CredentialConflictError:
-                # Our own write whose answer was lost (Vault re-sends a CAS write that landed and is told it did not
-                # match) is still ours; only another writer's row (a lease that looked dead, taken) means it is lost.
-                self._unsure = renewed
-                if self._settle() is not False:
-                    continue  # ours (adopted), or the row unreadable (judged next tick)
+                renewed = manager._resealed(
+                    replace(leased, refresh_started_at=manager._clock(), version=leased.version + 1)
+                )
+            except Exception as exc:  # noqa: BLE001 - the cipher failing: nothing written, tried next tick
+                log.warning("credential %s: could not renew the refresh lease (%s)", leased.credential_id, exc)
+                continue
+            # Our own write whose answer was lost (Vault re-sends a CAS write that landed and is told it did not
+            # match) is still ours; only another writer's row (a lease that looked dead, taken) means it is lost.
+            written = manager._write_judged(renewed, expected_version=leased.version)
+            if written.landed:
+                self._leased = renewed
+                continue
+            log.warning("credential %s: could not renew the refresh lease (%s)", leased.credential_id, written.failure)
+            if not written.readable:
+                self._unsure = renewed  # the write may have landed: judged next tick
+            elif written.row is None or not _same(written.row, leased):  # else not written: tried next tick
                 log.warning("credential %s: refresh lease lost while renewing it", leased.credential_id)
                 return
-            except Exception as exc:  # noqa: BLE001 - a store hiccup: the write may have landed; judged next tick
-                log.warning("credential %s: could not renew the refresh lease (%s)", leased.credential_id, exc)
-                self._unsure = renewed
-                continue
-            self._leased = renewed
 
     def _settle(self) -> bool | None:
         """The unsure renewal judged by the row re-read: True (adopted) if the row is that very write (its metadata
@@ -121,6 +153,8 @@ class _LeaseKeeper:
 class RotationReport:
     rewrapped: list[str] = field(default_factory=list)
     already_current: list[str] = field(default_factory=list)
+    #: Rows left as they are because a run holds their token-refresh lease (review27a M2): run rotate-key again.
+    in_refresh: list[str] = field(default_factory=list)
     #: (credential id, key id, reason) of rows that could not be re-encrypted: they fail loudly, never silently.
     failed: list[tuple[str, str | None, str]] = field(default_factory=list)
 
@@ -247,13 +281,76 @@ class CredentialManager:
         self, credential_id: str, updates: Mapping[str, str], *, expected_version: int
     ) -> ProductCredential:
         """Compare-and-swap: persists iff nobody wrote since ``expected_version``; else ``CredentialConflictError``."""
-        current = self._unseal(self._load(credential_id))
-        if current.version != expected_version:
-            raise CredentialConflictError(credential_id, expected_version, current.version)
-        updated = replace(current.with_secrets(dict(updates)), version=expected_version + 1, refresh_started_at=None)
-        self._swap_surely(self._seal(updated), expected_version=expected_version)
+        return self._save_fields(
+            credential_id, updates, base=lambda row: row.version == expected_version, expected=expected_version
+        )
+
+    def _save_fields(
+        self,
+        credential_id: str,
+        updates: Mapping[str, str],
+        *,
+        base: Callable[[SealedCredential], bool],
+        expected: int,
+        deadline: float | None = None,
+    ) -> ProductCredential:
+        """Write ``updates`` onto the row when ``base`` says it is the one to write onto (``expected``: its version,
+        for the error), for a write that must not be lost (a rotated refresh token). Read, seal and
+        compare-and-swap are retried as one step (review27a M1) while the failure may pass (the store or cipher
+        unreachable, a write that did not land) and the row is still ``base``: ``SURE_WRITE_ATTEMPTS``, paced, and
+        not past ``deadline`` (``monotonic``). A write whose answer was lost is recognised by its seal; another
+        writer's row raises ``CredentialConflictError``; the last failure is raised when the tries run out."""
+        saves: list[SealedCredential] = []
+        made: list[ProductCredential] = []  # what each of ``saves`` holds
+        encryptions: dict[str, int] = {}
+        for attempt in range(1, SURE_WRITE_ATTEMPTS + 1):
+            failure: Exception
+            try:
+                row = self._load(credential_id)
+                landed = _one_of(row, saves)
+                if landed is not None:  # an earlier try landed; its answer was lost
+                    return self._saved(made[saves.index(landed)], updates)
+                if not base(row):
+                    raise CredentialConflictError(credential_id, expected, row.version)
+                current = self._unseal(row)
+                updated = replace(current.with_secrets(dict(updates)), version=row.version + 1, refresh_started_at=None)
+                sealed = self._seal(updated)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
+                failure = exc
+            else:
+                saves.append(sealed)
+                made.append(updated)
+                for kid, n in self._counts().items():  # a try that did not land still used its nonces
+                    encryptions[kid] = encryptions.get(kid, 0) + n
+                written = self._write_judged(sealed, expected_version=row.version, encryptions=encryptions)
+                if written.landed:
+                    return self._saved(updated, updates)
+                assert written.failure is not None
+                failure = written.failure
+                seen = written.row
+                if seen is not None and not base(seen) and _one_of(seen, saves) is None:
+                    raise failure  # another writer's row: never written over
+            pause = RETRY_PAUSE * attempt
+            if attempt == SURE_WRITE_ATTEMPTS or (deadline is not None and self._monotonic() + pause >= deadline):
+                raise failure
+            log.warning(
+                "credential %s: saving %s failed (%s); the row is still ours, trying again",
+                credential_id,
+                sorted(updates),
+                failure,
+            )
+            self._sleep(pause)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    @staticmethod
+    def _saved(updated: ProductCredential, updates: Mapping[str, str]) -> ProductCredential:
         log.info(
-            "credential %s: secret fields %s updated (version %d)", credential_id, sorted(updates), updated.version
+            "credential %s: secret fields %s updated (version %d)",
+            updated.credential_id,
+            sorted(updates),
+            updated.version,
         )
         return updated
 
@@ -291,7 +388,15 @@ class CredentialManager:
                 if (sealed.version, started) != seen:
                     seen, seen_at = (sealed.version, started), now
                 if now - seen_at < self._lease_seconds:
-                    waiting_since = now if waiting_since is None else waiting_since
+                    if waiting_since is None:  # say why the run is idle (review27a L5)
+                        waiting_since = now
+                        log.info(
+                            "credential %s: waiting on the token-refresh lease another run holds (last renewed at %s, "
+                            "its clock); it is taken over if not renewed for %d s",
+                            credential_id,
+                            started.isoformat(),
+                            int(self._lease_seconds),
+                        )
                     if now - waiting_since >= self._wait_limit:
                         raise CredentialError(
                             f"credential {credential_id!r}: another run has held its token-refresh lease (still "
@@ -316,16 +421,16 @@ class CredentialManager:
                     return latest
             self._verify(sealed)
             leased = self._resealed(replace(sealed, refresh_started_at=self._clock(), version=sealed.version + 1))
-            try:
-                self.backend.swap(leased, expected_version=sealed.version, encryptions=self._counts())
-            except CredentialConflictError:
-                if self._landed(leased):  # our own write, its answer lost (Vault's retry is told "did not match")
-                    break
-                conflicts += 1  # another worker took it first: its lease is waited on from the next read
-                if conflicts > MAX_LEASE_RACES:
-                    raise
-                continue
-            break
+            # our own write, its answer lost (Vault's retry is told "did not match"), is recognised as landed
+            written = self._write_judged(leased, expected_version=sealed.version)
+            if written.landed:
+                break
+            assert written.failure is not None
+            if not isinstance(written.failure, CredentialConflictError):
+                raise written.failure
+            conflicts += 1  # another worker took it first: its lease is waited on from the next read
+            if conflicts > MAX_LEASE_RACES:
+                raise written.failure
         current = self._unseal(leased)
         keeper = _LeaseKeeper(self, leased)
         try:
@@ -339,8 +444,18 @@ class CredentialManager:
         except BaseException:
             keeper.stop()  # the process is going down: the lease ages out and is reported (B5)
             raise
+        # Unrenewed from here: a waiter takes the lease over after ``lease_seconds`` of watching it unmoved (the
+        # last renewal was up to ``renew_every`` ago), so retrying the save past that is futile (review27a L4).
+        deadline = self._monotonic() + self._lease_seconds - self._renew_every
         held = keeper.stop()
-        return self.update_secret(credential_id, new_fields, expected_version=held.version)
+        ours = keeper.written  # incl. a renewal whose outcome is still unknown (review27a H1)
+        return self._save_fields(
+            credential_id,
+            new_fields,
+            base=lambda row: _one_of(row, ours) is not None,
+            expected=held.version,
+            deadline=deadline,
+        )
 
     def revoke(self, credential_id: str) -> dict[str, object]:
         """Needs no key (an emergency stop must work even when the key is lost); returns the redacted row."""
@@ -350,12 +465,19 @@ class CredentialManager:
         """Re-encrypt every row not yet under the primary key id; one transaction per credential.
 
         Idempotent (current rows are skipped) and resumable: a run killed at any point leaves each row wholly
-        old or wholly new, and the next run continues with what is left.
+        old or wholly new, and the next run continues with what is left. A row whose token-refresh lease is set is
+        left for a later pass (``in_refresh``): re-encrypting it would move it to a version its holder cannot
+        recognise as its own (the seal is ours, the write is not), so the holder would give its lease up and fail
+        to save the refresh token the vendor just rotated (review27a M2). The lease ends with that run (or is taken
+        over by the next one when its holder died), and rotate-key run again re-encrypts it.
         """
         report = RotationReport()
         primary = self.cipher.primary_kid
         for sealed in self.backend.list():
             for _attempt in range(MAX_CAS_ATTEMPTS):
+                if sealed.refresh_started_at is not None:
+                    report.in_refresh.append(sealed.credential_id)
+                    break
                 try:
                     if self._rotate_one(sealed, primary):
                         report.rewrapped.append(sealed.credential_id)
@@ -483,63 +605,59 @@ class CredentialManager:
             )
         )
 
-    def _swap_surely(self, written: SealedCredential, *, expected_version: int, attempts: int = 3) -> None:
-        """``backend.swap`` for a write that must not be lost (a rotated refresh token). A failure after which the
-        write may have landed (its answer lost: Vault's re-send told "cas did not match", a timeout, a reset) is
-        judged by re-reading the row: that very write (its seal) is success; the row still at ``expected_version``
-        is written again (bounded); anything else (another writer's row, an unreadable store) raises the failure."""
-        encryptions = self._counts()
-        for attempt in range(1, attempts + 1):
-            try:
-                self.backend.swap(written, expected_version=expected_version, encryptions=encryptions)
-                return
-            except Exception as exc:  # noqa: BLE001 - judged by the row below; re-raised unless it landed
-                failure = exc
-            readable, row = self._reread(written.credential_id)
-            if readable and row is not None and self._same(row, written):
-                log.info(
-                    "credential %s: version %d landed; its answer was lost", written.credential_id, written.version
-                )
-                return
-            if not readable or row is None or row.version != expected_version or attempt == attempts:
-                raise failure
-            log.warning(
-                "credential %s: writing version %d failed (%s); the row is unchanged, writing it again",
-                written.credential_id,
-                written.version,
-                failure,
+    def _write_judged(
+        self, write: SealedCredential, *, expected_version: int, encryptions: dict[str, int] | None = None
+    ) -> _Written:
+        """The one "write, re-read, recognise our own write by its seal" step (lease take, renewal, release, save):
+        compare-and-swap ``write``; on any failure (its answer may have been lost: Vault's re-send told "cas did not
+        match", a timeout, a reset) re-read the row, and the row being that very write is success. Otherwise the
+        caller judges the row re-read (one of its own writes: write again against it; another writer's: leave it)."""
+        try:
+            self.backend.swap(
+                write,
+                expected_version=expected_version,
+                encryptions=self._counts() if encryptions is None else encryptions,
             )
-            self._sleep(0.5 * attempt)
-        raise AssertionError("unreachable")  # the loop returns or raises
+            return _Written(landed=True)
+        except Exception as exc:  # noqa: BLE001 - judged by the row below
+            failure = exc
+        readable, row = self._reread(write.credential_id)
+        if row is not None and _same(row, write):
+            log.info("credential %s: version %d landed; its answer was lost", write.credential_id, write.version)
+            return _Written(landed=True)
+        return _Written(landed=False, failure=failure, readable=readable, row=row)
 
     def _release(self, written: list[SealedCredential]) -> None:
         """Clear the refresh lease after a failed provider call, never raising (the provider's error is the one to
         report). ``written``: the rows this lease may have left (a renewal whose outcome is still unknown among
-        them). A release whose answer was lost is recognised by its seal; one met by our own later renewal is made
-        again against it; a row another writer made is left alone. An unconfirmed release is only said: the next
-        run waits for the lease to go stale (``lease_seconds``) and takes it over."""
+        them). A release whose answer was lost is recognised by its seal; one met by our own lease's row is made
+        again against it (paced like the save); a row another writer made is left alone. An unconfirmed release is
+        only said: the next run waits for the lease to go stale (``lease_seconds``) and takes it over."""
         target = written[0]
         problem: object = None
-        for _attempt in range(MAX_CAS_ATTEMPTS):
-            release: SealedCredential | None = None
+        for attempt in range(1, SURE_WRITE_ATTEMPTS + 1):
             try:
                 release = self._resealed(replace(target, refresh_started_at=None, version=target.version + 1))
-                self.backend.swap(release, expected_version=target.version, encryptions=self._counts())
-                return
-            except Exception as exc:  # noqa: BLE001 - judged by the row below
+            except Exception as exc:  # noqa: BLE001 - could not even seal it (the cipher failing): nothing written
                 problem = exc
-            if release is None:
-                break  # could not even seal it (the cipher is failing): nothing was written
-            readable, row = self._reread(target.credential_id)
-            if not readable or row is None:
                 break
-            if self._same(row, release):
-                return  # landed; its answer was lost
-            ours = next((w for w in written if self._same(row, w)), None)
-            if ours is None:
-                problem = f"the row is at version {row.version}, written by another run"
+            outcome = self._write_judged(release, expected_version=target.version)
+            if outcome.landed:
+                return
+            problem = outcome.failure
+            if not outcome.readable or outcome.row is None:
                 break
-            target = row  # still our lease (the release did not land, or a renewal we were unsure of did)
+            if _one_of(outcome.row, written) is None:
+                log.info(
+                    "credential %s: the refresh lease was not released: the row has moved on (version %d, another "
+                    "run's write)",
+                    target.credential_id,
+                    outcome.row.version,
+                )
+                return
+            target = outcome.row  # still our lease (the release did not land, or a renewal we were unsure of did)
+            if attempt < SURE_WRITE_ATTEMPTS:
+                self._sleep(RETRY_PAUSE * attempt)
         log.warning(
             "credential %s: could not release the token-refresh lease after the failed refresh (%s); the next run "
             "waits up to %d s for it to go stale, then takes it over",
@@ -556,19 +674,13 @@ class CredentialManager:
             log.warning("credential %s: could not re-read it after a write (%s)", credential_id, exc)
             return False, None
 
-    @staticmethod
-    def _same(row: SealedCredential, written: SealedCredential) -> bool:
-        """The row is ``written``: same version and the same metadata seal (a fresh random-nonce encryption, unique
-        to that write)."""
-        return row.version == written.version and row.blobs.get(META_FIELD) == written.blobs[META_FIELD]
-
     def _landed(self, written: SealedCredential) -> bool | None:
         """Whether the row is ``written``, a write whose answer was lost: same version and same metadata seal (a
         fresh random-nonce encryption, unique to that write). None when the row cannot be read."""
         readable, row = self._reread(written.credential_id)
         if not readable:
             return None
-        return row is not None and self._same(row, written)
+        return row is not None and _same(row, written)
 
     def _resealed(self, sealed: SealedCredential) -> SealedCredential:
         """``sealed`` with a fresh metadata seal for what it says now."""
