@@ -88,7 +88,7 @@ def fusion_lines_as_common(orders: Iterable[dict[str, Any]]) -> dict[str, dict[s
     for order in orders:
         created = datetime.fromisoformat(str(order["CreationDate"]).replace("Z", "+00:00"))
         for line in order["lines"]:
-            expected[f"{order['OrderNumber']}-{line['LineNumber']}"] = {
+            expected[f"{order['OrderNumber']}/{line['LineNumber']}"] = {
                 "product_id": line["Item"],
                 "product_name": line["Description"],
                 "unit": line["UOMCode"],

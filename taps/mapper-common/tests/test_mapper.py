@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -477,29 +478,59 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
                 "OrderQuantity": "2", "NetPriceAmount": price, "PurchasingDocumentDeletionCode": deleted,
                 "to_ScheduleLine": {"results": [{"ScheduleLineDeliveryDate": "2024-03-01"}]}}  # fmt: skip
 
-    order = {"PurchaseOrder": "45-01", "PurchaseOrderDate": "2024-02-01", "DocumentCurrency": "EUR",
+    order = {"PurchaseOrder": "4501", "PurchaseOrderDate": "2024-02-01", "DocumentCurrency": "EUR",
              "PurchasingProcessingStatus": "05", "Supplier": "S1", "PurchasingDocumentDeletionCode": "",
              "to_PurchaseOrderItem": {"results": [item("00010", "4.10"), item("00020", "1.5", "L"),
                                                   item("00030", "1.255")]}}  # fmt: skip
-    with pytest.raises(MappingError, match=r"has 2 items; .* multi_line: split lands one Common PO per line"):
+    with pytest.raises(
+        MappingError,
+        match=r"has 2 items; .* multi_line: split lands one Common PO per line, numbered <order>-<line>, an order of "
+        r"one line too: choose it before the first run, since a PO already landed under the order's own number stays",
+    ):
         template.map_record(order, "from_erp")
     pieces = template.pieces(order, "from_erp", split)
     assert [template.describe_key(p, "from_erp", split) for p in pieces] == [
-        f"PurchaseOrder='45-01', PurchaseOrderItem={n!r}" for n in ("00010", "00020", "00030")
+        f"PurchaseOrder='4501', PurchaseOrderItem={n!r}" for n in ("00010", "00020", "00030")
     ]
     first, second = (template.map_record(p, "from_erp", split) for p in pieces[:2])
     assert (first["po_number"], first["product_id"], first["unit_price"], first["status"]) == (
-        "45-01-00010", "M00010", Decimal("4.10"), "confirmed")  # fmt: skip
-    assert (second["po_number"], second["status"]) == ("45-01-00020", "cancelled")  # a deleted item: cancelled
+        "4501-00010", "M00010", Decimal("4.10"), "confirmed")  # fmt: skip
+    assert (second["po_number"], second["status"]) == ("4501-00020", "cancelled")  # a deleted item: cancelled
     with pytest.raises(MappingError, match=r"PurchaseOrderItem='00030'.*'1.255' has 3 decimal places"):
         template.map_record(pieces[2], "from_erp", split)
     rounded: list[str] = []
     third = template.map_record(pieces[2], "from_erp", MapOptions(split=True, round_prices=True), rounded)
     assert third["unit_price"] == Decimal("1.26")  # half up
-    assert rounded == ["PurchaseOrder='45-01', PurchaseOrderItem='00030' unit_price 1.255 -> 1.26"]
+    assert rounded == ["PurchaseOrder='4501', PurchaseOrderItem='00030' unit_price 1.255 -> 1.26"]
     back = template.map_record(first, "to_erp", split)
-    assert (back["PurchaseOrder"], back["to_PurchaseOrderItem"][0]["PurchaseOrderItem"]) == ("45-01", "00010")
+    assert (back["PurchaseOrder"], back["to_PurchaseOrderItem"][0]["PurchaseOrderItem"]) == ("4501", "00010")
     assert template.target_schema("to_erp", split)["properties"]["to_PurchaseOrderItem"]["items"]["properties"][
         "PurchaseOrderItem"] == {"type": ["string", "null"]}  # fmt: skip
     with pytest.raises(MappingError, match=r"po_number '4501' is not <order>-<line number>"):
         template.map_record({**first, "po_number": "4501"}, "to_erp", split)
+
+
+@pytest.mark.parametrize(
+    ("name", "po_number"),
+    [
+        ("oracle_erp", "ORA-1001"),  # an Oracle order of that number, landed whole: not order ORA, line 1001
+        ("oracle_erp", "US-1001/0"),  # not a Fusion line number
+        ("oracle_erp", "A/B/2"),  # two separators: which order?
+        ("s4hana", "PO-2026-17"),  # a Common-native number: not order PO-2026, item 17 (S/4 items are NUMC 5)
+        ("s4hana", "4500000001-10"),
+        ("s4hana", "45-01-00010"),  # an order number holding the separator never comes from split
+    ],
+)
+def test_to_erp_reverses_only_numbers_split_built_and_names_the_others(name: str, po_number: str) -> None:
+    """review27e M4: ``to_erp`` cut any po_number at its last ``-digits`` (``ORA-1001`` -> order ``ORA``, line 1001,
+    silently). Now a split number is <order><separator><line number of the ERP's shape>, with no separator in the
+    order (one holding it is refused when split), so every other number is refused by name."""
+    template = load_template(name)
+    assert template.lines is not None
+    with pytest.raises(MappingError, match=rf"po_number '{re.escape(po_number)}' is not <order>"):
+        template.lines.parts(po_number, "here")
+    good = {"oracle_erp": ("US-1001/2", ("US-1001", "2")), "s4hana": ("4500000001-00010", ("4500000001", "00010"))}
+    assert template.lines.parts(good[name][0], "here") == good[name][1]
+    assert template.lines.numbered(*good[name][1], "here") == good[name][0]
+    with pytest.raises(MappingError, match=r"holds '[-/]', which multi_line: split puts between order and line"):
+        template.lines.numbered(f"A{template.lines.separator}B", good[name][1][1], "here")

@@ -89,8 +89,9 @@ class CommonMapper(InlineMapper):
             default="refuse",
             allowed_values=list(MULTI_LINE),
             description="An ERP order of several lines (a Common PO carries one): refuse (default: refused by key, "
-            "dead-lettered, exit 1) or split (one Common PO per ERP line, po_number <order>-<line number> as the "
-            "template's 'lines' says; to_erp cuts it back into order and line).",
+            "dead-lettered, exit 1) or split (one Common PO per ERP line, po_number <order><separator><line number> "
+            "as the template's 'lines' says: S/4 <order>-<item>, Oracle <order>/<line>; to_erp cuts back only such "
+            "a number, an order number holding the separator is refused).",
         ),
         th.Property(
             "price_rounding",

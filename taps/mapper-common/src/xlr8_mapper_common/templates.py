@@ -20,7 +20,9 @@ Format (see ``templates/s4hana.yaml``)::
       lists: [to_PurchaseOrderItem]   # dropped before single_item_lists counts (all gone: the order is deleted)
       common: {status: cancelled}     # what a deleted order sets on the Common side
     lines:                            # the mapper's multi_line: split: one Common PO per element of `list`,
-      {list: to_PurchaseOrderItem, number: PurchaseOrderItem}   # numbered <erp_key>-<number> (separator "-")
+      {list: to_PurchaseOrderItem, number: PurchaseOrderItem,   # numbered <erp_key>-<number> (separator "-");
+       separator: "-", pattern: "[0-9]{5}"}   # an order number holding the separator is refused; to_erp reverses
+                                              # only <order><separator><a line number matching pattern>
     fields:
       - common: quantity              # a Common field name
         erp: to_PurchaseOrderItem[0].OrderQuantity   # a path: dots for objects, [n] for list elements
@@ -146,21 +148,35 @@ class Deletion:
 class Lines:
     """Where an ERP order keeps its lines, for the mapper's ``multi_line: split``: one Common PO per line, numbered
     ``<order><separator><line number>`` so the number is stable (a line keeps its number when others come or go)
-    and reversible (``to_erp`` cuts it at the last separator: line numbers are the ERP's digits)."""
+    and reversible. Unambiguous (review27e M4): an order number holding the separator is refused when split, and
+    ``to_erp`` reverses only a number with one separator and a line number of the ERP's shape (``pattern``), so
+    ``ORA-1001`` is never read as order ``ORA`` line 1001."""
 
     list: str
     number: str
     separator: str = "-"
+    #: the ERP's line numbers (a full match): S/4 ``PurchaseOrderItem`` is NUMC 5, Fusion's ``LineNumber`` a number
+    pattern: str = "[0-9]+"
 
-    def numbered(self, order: Any, line: Any) -> str:
+    def numbered(self, order: Any, line: Any, where: str) -> str:
+        if self.separator in str(order):
+            raise MappingError(
+                f"{where}: the order number {str(order)!r} holds {self.separator!r}, which multi_line: split puts "
+                "between order and line number; refusing rather than land a number that reads back as another order"
+            )
+        if not re.fullmatch(self.pattern, str(line)):
+            raise MappingError(
+                f"{where}: {self.number} {str(line)!r} is not a line number of this ERP ({self.pattern}); multi_line: "
+                "split numbers each Common PO by it"
+            )
         return f"{order}{self.separator}{line}"
 
     def parts(self, po_number: Any, where: str) -> tuple[str, str]:
-        order, sep, line = str(po_number or "").rpartition(self.separator)
-        if not sep or not order or not line.isdigit():
+        order, sep, line = str(po_number or "").partition(self.separator)
+        if not sep or not order or self.separator in line or not re.fullmatch(self.pattern, line):
             raise MappingError(
                 f"{where}: po_number {po_number!r} is not <order>{self.separator}<line number> (multi_line: split "
-                "numbers one Common PO per ERP line so)"
+                f"numbers one Common PO per ERP line so: one {self.separator!r}, a line number {self.pattern})"
             )
         return order, line
 
@@ -279,7 +295,9 @@ class Template:
                 items = _as_list(_get(record, steps))
                 if items is not None and len(items) != 1:
                     hint = (
-                        " (mapper setting multi_line: split lands one Common PO per line)"
+                        " (mapper setting multi_line: split lands one Common PO per line, numbered "
+                        f"<order>{self.lines.separator}<line>, an order of one line too: choose it before the first "
+                        "run, since a PO already landed under the order's own number stays live next to its lines)"
                         if self.lines is not None and list_name == self.lines.list and not split and items
                         else ""
                     )
@@ -337,7 +355,7 @@ class Template:
                     f"{self.name}: {self.erp_stream} {key}: {self.lines.list}[0].{self.lines.number} is absent or "
                     "null; multi_line: split numbers each Common PO by it"
                 )
-            out[self.common_key[0]] = self.lines.numbered(out[self.common_key[0]], number)
+            out[self.common_key[0]] = self.lines.numbered(out[self.common_key[0]], number, f"{self.name}: {key}")
         if line_number is not None:
             _set(out, self._line_number_steps(), line_number)
         if direction == "to_erp":
@@ -581,9 +599,14 @@ def _lines(raw: Any, source: str) -> Lines | None:
     for path in (name, number):
         if len(path_steps(path)) != 1 or path_steps(path)[0][1] is not None:
             raise MappingError(f"{source}: lines {path!r} must be a plain name (the record's list, the line's field)")
-    if separator.isdigit() or separator.isspace():
+    if not separator or any(c.isdigit() or c.isspace() for c in separator):
         raise MappingError(f"{source}: lines separator {separator!r} must not be digits or blank")
-    return Lines(name, number, separator)
+    pattern = str(raw.get("pattern") or Lines.pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise MappingError(f"{source}: lines pattern {pattern!r} is not a regular expression ({exc})") from None
+    return Lines(name, number, separator, pattern)
 
 
 def _fixed(raw: Any, source: str) -> tuple[str, str, str]:

@@ -10,16 +10,19 @@ again, never skipped); item sets without a timestamp are read through their head
 
 from __future__ import annotations
 
+import functools
 import operator
 import typing as t
 from collections.abc import Generator, Iterable, Iterator, Mapping
-from urllib.parse import parse_qsl, quote, urlencode, urlparse
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlparse
 
 import requests
 
 from xlr8_kit.declared import StreamDeclaration, declared_stream_class
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, Verdict
+from xlr8_kit.http.errors import InsecureTransportError
+from xlr8_kit.http.origin import same_origin
 from xlr8_kit.http.readahead import read_ahead
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import row_key
@@ -160,11 +163,20 @@ class S4Client:
             name="xlr8-s4hana",
         )
 
-    def rest_of_inline(self, link: str, expansion: Expansion) -> list[dict[str, t.Any]]:
+    def rest_of_inline(self, link: str, expansion: Expansion, row: str, *, service_url: str) -> list[dict[str, t.Any]]:
         """The rows after an inline collection's first page: its ``__next`` followed to the end (SAP pages an
         expanded collection longer than its server page), each page asking for the nested expansions when the
-        link does not carry them."""
-        parts = urlparse(link)
+        link does not carry them. A relative link is read against the service URL; a link to another host is
+        refused naming ``row`` before any request, as the kit refuses a collection's (credentials would follow
+        it: review27e H1)."""
+        url = urljoin(service_url.rstrip("/") + "/", link)
+        parts = urlparse(url)
+        if not same_origin(parts, self.base_url):
+            raise InsecureTransportError(
+                f"{row}: the next link of its expanded {expansion.name} points to another host; refusing to send "
+                "credentials there",
+                path=parts.path,
+            )
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         if expansion.children and "$expand" not in query:
             query["$expand"] = ",".join(expand_paths(expansion.children))
@@ -207,8 +219,9 @@ def expand_paths(expansions: t.Iterable[Expansion], prefix: str = "") -> Iterato
         yield from expand_paths(expansion.children, f"{path}/")
 
 
-#: The rest of a paged inline collection: (its ``__next`` link, the expansion) -> the remaining raw entries.
-InlineRest = t.Callable[[str, Expansion], list[dict[str, t.Any]]]
+#: The rest of a paged inline collection: (its ``__next`` link, the expansion, the row it is in, for messages) ->
+#: the remaining raw entries.
+InlineRest = t.Callable[[str, Expansion, str], list[dict[str, t.Any]]]
 
 
 def decode_expanded(
@@ -227,7 +240,9 @@ def decode_expanded(
         value = entry.get(expansion.name, _UNREAD)
         if isinstance(value, dict) and "results" in value and isinstance(value["results"], list):
             if value.get("__next") and rest is not None:
-                value = {"results": [*value["results"], *rest(str(value["__next"]), expansion)]}
+                key = ", ".join(f"{k}={record.get(k)!r}" for k in entity.keys)
+                more = rest(str(value["__next"]), expansion, f"{where}: row {key}")
+                value = {"results": [*value["results"], *more]}
             if value.get("__next"):  # paged and no way to read the rest: the rest is not here
                 key = ", ".join(f"{k}={record.get(k)!r}" for k in entity.keys)
                 raise ExpansionMissing(
@@ -420,8 +435,8 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
         if self.plan.expand:  # nested rows: decoded here, conformed by the loop
+            rest = functools.partial(self.client.rest_of_inline, service_url=self.client.url(self.plan.service.path))
             for entries in raw:
-                rest = self.client.rest_of_inline
                 yield [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries], False, False
             return
         for entries in raw:

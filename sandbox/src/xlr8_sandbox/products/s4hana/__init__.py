@@ -193,6 +193,9 @@ class S4HanaEmulator(ProductEmulator):
         #: Inline collections longer than this are cut with a ``__next`` link (legal v2 JSON verbose, MS-ODATA
         #: 2.2.6.3.9.1): a server that pages its expansions.
         self.expand_page_size: int | None = None
+        #: Rewrites each inline ``__next`` as written (a reverse proxy or ``sap-client`` alias naming another
+        #: host, or a relative link: both legal on the wire, review27e H1); None keeps the absolute link.
+        self.inline_next_link: Callable[[str], str] | None = None
         self.insert_at = 0
         self.insert_key = None
         #: Called with (path, query) before an OData request is served (others' changes while a client pages).
@@ -420,6 +423,8 @@ class S4HanaEmulator(ProductEmulator):
         if expand:
             query.append(("$expand", ",".join(_expand_paths(expand))))
         link = f"{uri}/{nav}?{urlencode(query, safe='$/,', quote_via=quote)}"
+        if self.inline_next_link is not None:
+            link = self.inline_next_link(link)
         return {"results": children[start : start + page], "__next": link}
 
     def _navigation(self, request: Request) -> Response:
