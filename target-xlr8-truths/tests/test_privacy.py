@@ -389,10 +389,13 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
                      tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
-    with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19
+    marked = "SELECT project, mark FROM _truths_marks"
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]  # a new store: nothing to migrate
+    with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19 (no marks table then)
         for ssn in (CANARY_SSN, "222-33-4444"):
             con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
                         [json.dumps([ssn]), json.dumps([cipher.hash(ssn)])])  # fmt: skip
+        con.execute("DROP TABLE _truths_marks")
     old = sorted([(json.dumps([CANARY_SSN]),), (json.dumps(["222-33-4444"]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
 
@@ -426,14 +429,21 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     ]
     hashed = sorted([(json.dumps([cipher.hash(CANARY_SSN)]),), (json.dumps([cipher.hash("222-33-4444")]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
 
-    with duckdb.connect(str(store)) as con:  # one more old letter: the next run with the project's key hashes it
+    with duckdb.connect(str(store)) as con:  # the mark stands: a start reads it, not the letters (review27c M2)
         con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
                     [json.dumps([CANARY_SSN]), json.dumps([cipher.hash(CANARY_SSN)])])  # fmt: skip
+    unscanned = run_target(plain, other, tmp_path)
+    assert unscanned.returncode == 0, unscanned.stderr[-2000:]
+    assert "dead-letter key(s)" not in unscanned.stderr
+    with duckdb.connect(str(store)) as con:  # an old store again: the next run with the project's key hashes it
+        con.execute("DELETE FROM _truths_marks")
     again = run_target(config, other, tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"Hashed the clear PII key values of 1 older dead letter(s) (tables {table})" in again.stderr
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
 
 
 def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
@@ -461,6 +471,7 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
     with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
         con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])  # pre-F19
+        con.execute(f"DROP TABLE {schema}._truths_marks")  # as a store written before the mark
     other = [schema_msg("things", {"id": {"type": "integer"}}, ["id"]), record_msg("things", {"id": 1})]
     warned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
     assert warned.returncode == 0, warned.stderr[-2000:]
@@ -473,5 +484,11 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
-    with psycopg.connect(postgres_dsn) as con:
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
+        marks = con.execute(f"SELECT project, mark FROM {schema}._truths_marks").fetchall()
+        assert marks == [(PROJECT.lower(), "dead_letter_keys_hashed")]
+        con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])
+    unscanned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
+    assert unscanned.returncode == 0, unscanned.stderr[-2000:]
+    assert "dead-letter key(s)" not in unscanned.stderr  # the mark is read, not the letters (review27c M2)

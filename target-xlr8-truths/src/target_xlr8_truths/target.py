@@ -560,9 +560,9 @@ class TargetXlr8Truths(Target):
         """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
         value in clear: at the store's first open they are hashed with this run's key when it is the project's
         (its check value in the store), else a WARNING names the store and the command that does it."""
-        from target_xlr8_truths.retention import plaintext_letter_keys, rekey_dead_letters
+        from target_xlr8_truths.retention import letters_to_rekey, rekey_dead_letters
 
-        found = plaintext_letter_keys(store)
+        found = letters_to_rekey(store)
         if not found:
             return
         cipher = self.privacy.cipher
