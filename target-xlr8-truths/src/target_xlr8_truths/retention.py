@@ -389,13 +389,19 @@ def letters_to_rekey(store: Store) -> dict[str, tuple[list[int], list[str]]]:
     return found
 
 
+#: Distinct old keys re-keyed per UPDATE (and commit): a few scans of the letters, and an undo a store's
+#: ``memory_limit`` holds (1M letters / 200k keys in one UPDATE ran out of DuckDB's memory).
+_REKEY_CHUNK = 20000
+
+
 def rekey_dead_letters(
     store: Store, hash_value: t.Callable[[str], str], found: dict[str, tuple[list[int], list[str]]]
 ) -> int:
     """The dead letters ``plaintext_letter_keys`` found, their clear key values hashed as the table's are (the
-    project's key, checked by the caller): one set-based UPDATE per table (old text -> new text as two arrays, a
-    hash join; not one scan of the letters per key, review27c M4), committed per table so a stopped run keeps the
-    tables done. Records the mark when all are done. Returns the letters changed."""
+    project's key, checked by the caller): set-based UPDATEs (old text -> new text as two arrays, a hash join;
+    not one scan of the letters per key, review27c M4) of ``_REKEY_CHUNK`` keys each, each committed, so a stopped
+    run keeps what it did (each letter is rewritten on its own; a re-run finds the rest). Records the mark when all
+    are done. Returns the letters changed."""
     from target_xlr8_truths.privacy import _text
 
     json_type = "JSONB" if store.dialect == "postgres" else "JSON"
@@ -407,13 +413,15 @@ def rekey_dead_letters(
             for i in _plain_positions(key, positions):
                 key[i] = hash_value(_text(key[i]))
             new.append(json.dumps(key))
-        with store.transaction():
-            changed += store.execute_count(
-                f"UPDATE {DEAD_LETTER_TABLE} AS d SET record_key = CAST(m.new_key AS {json_type}) "  # noqa: S608
-                "FROM (SELECT UNNEST(CAST(? AS VARCHAR[])) AS old_key, UNNEST(CAST(? AS VARCHAR[])) AS new_key) AS m "
-                "WHERE LOWER(d.project) = ? AND d.table_name = ? AND CAST(d.record_key AS VARCHAR) = m.old_key",
-                [list(texts), new, store.run.project, table],
-            )
+        for start in range(0, len(texts), _REKEY_CHUNK):  # each chunk one scan; bounded undo (memory_limit)
+            with store.transaction():
+                changed += store.execute_count(
+                    f"UPDATE {DEAD_LETTER_TABLE} AS d SET record_key = CAST(m.new_key AS {json_type}) "  # noqa: S608
+                    "FROM (SELECT UNNEST(CAST(? AS VARCHAR[])) AS old_key, UNNEST(CAST(? AS VARCHAR[])) AS new_key) "
+                    "AS m WHERE LOWER(d.project) = ? AND d.table_name = ? "
+                    "AND CAST(d.record_key AS VARCHAR) = m.old_key",
+                    [texts[start : start + _REKEY_CHUNK], new[start : start + _REKEY_CHUNK], store.run.project, table],
+                )
     mark_letter_keys_migrated(store)
     return changed
 
