@@ -36,7 +36,7 @@ from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
-from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
+from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, hold_for_readers, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.redaction import Redactor
@@ -413,6 +413,9 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        # held (shared flock) while this runs: `xlr8 batches clean` skips them, so the files still ahead in this
+        # run's input stay whatever their age and writer (review27c H1)
+        hold_for_readers(self.batch_locations.roots)
         ended: list[Path] = []
         stale = remove_stale_under(self.batch_locations.roots, ended)  # killed runs' partial files: no one loads them
         if stale:
@@ -421,9 +424,11 @@ class TargetXlr8Truths(Target):
             ended = sorted(set(ended))  # a folder under two batch_locations is scanned twice
             folders = " ".join(sorted({shlex.quote(str(p.parent)) for p in ended}))
             self.logger.warning(
-                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; a later "
-                "target may still be sent them). Once no run will, `xlr8 batches clean --older-than 2d %s` removes "
-                "those no live process can still read",
+                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; this "
+                "or a later target may still be sent them). Once no run will, `xlr8 batches clean --older-than <age> "
+                "--dry-run %s` lists (without --dry-run removes) the kit's files last written before <age> whose "
+                "writer and its parent are gone and that no process has open at that moment; folders a running "
+                "target or mapper reads from are skipped",
                 len(ended), folders,
             )  # fmt: skip
         try:
