@@ -250,7 +250,7 @@ def register(commands: t.Any) -> None:
         sub.add_argument("--project", required=True, help="engine project id (UUID)")
         sub.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="DuckDB store (default %(default)s)")
         sub.add_argument("--postgres-dsn", help="PostgreSQL store instead of DuckDB (or $XLR8_POSTGRES_DSN)")
-        sub.add_argument("--postgres-schema", default="xlr8")
+        sub.add_argument("--postgres-schema", help="the PostgreSQL store's schema (default xlr8); needs a DSN")
         if name == "purge":
             sub.add_argument("--keep-days", type=int, help="keep superseded/deleted rows this many days")
             sub.add_argument("--keep-versions", type=int, help="keep superseded rows of the newest N table versions")
@@ -278,6 +278,11 @@ def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
         )
 
 
+class StoreChoiceError(ValueError):
+    """The options name no existing store (an empty DSN, a schema without one, a DuckDB path with no file): the
+    maintenance commands never create a store, so none reports an action done on an empty one (exit 2)."""
+
+
 def open_store(args: argparse.Namespace, action: str) -> Store:
     import os
 
@@ -288,17 +293,33 @@ def open_store(args: argparse.Namespace, action: str) -> Store:
         instance=None,
         started_at=dt.datetime.now(dt.UTC),
     )
-    dsn = args.postgres_dsn or os.environ.get("XLR8_POSTGRES_DSN")
+    from pathlib import Path
+
+    dsn = args.postgres_dsn if args.postgres_dsn is not None else os.environ.get("XLR8_POSTGRES_DSN")
+    if dsn is not None and not dsn.strip():
+        # a pasted `--postgres-dsn "$XLR8_POSTGRES_DSN"` with the variable unset: never fall back to a new DuckDB
+        # file and report the action done on it (review27c M3)
+        raise StoreChoiceError(
+            "--postgres-dsn is empty (or $XLR8_POSTGRES_DSN is set but empty): give the PostgreSQL store's DSN (the "
+            "target's postgres_dsn setting); nothing was done"
+        )
     if dsn:
         from target_xlr8_truths.postgres_store import PostgresStore
 
-        store: Store = PostgresStore(dsn, args.postgres_schema, run, 0.0)
+        store: Store = PostgresStore(dsn, args.postgres_schema or "xlr8", run, 0.0)
     else:
-        from pathlib import Path
-
         from target_xlr8_truths.duckdb_store import DuckDBStore
         from target_xlr8_truths.spool import Spool
 
+        if args.postgres_schema is not None:
+            raise StoreChoiceError(
+                "--postgres-schema needs --postgres-dsn (or $XLR8_POSTGRES_DSN): without one the action would run "
+                "on the DuckDB store; nothing was done"
+            )
+        if not Path(args.duckdb).expanduser().is_file():
+            raise StoreChoiceError(
+                f"--duckdb {args.duckdb}: no DuckDB store there (the target's duckdb_path); nothing was done"
+            )
         spool = Spool(Path(args.duckdb).expanduser().parent / "truths-spool")
         store = DuckDBStore(args.duckdb, run, spool, 0.0)
     store.ensure_layout()
@@ -454,6 +475,9 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
     action = args.truths_command
     try:
         store = open_store(args, action)
+    except StoreChoiceError as exc:
+        print(f"xlr8 truths {action}: error: {exc}", file=err)
+        return 2
     except Exception as exc:  # noqa: BLE001 - one clear line for the user
         print(f"xlr8 truths {action}: error: cannot open the store: {exc}", file=err)
         return 1

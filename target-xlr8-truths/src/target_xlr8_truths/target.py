@@ -582,7 +582,8 @@ class TargetXlr8Truths(Target):
         if self.config.get("delivery", "duckdb") == "postgres":
             where = f"PostgreSQL schema {self.config.get('postgres_schema', 'xlr8')}"
             store_args = (
-                f'--postgres-dsn "$XLR8_POSTGRES_DSN" --postgres-schema {self.config.get("postgres_schema", "xlr8")}'
+                "--postgres-dsn '<the DSN of setting postgres_dsn>' "
+                f"--postgres-schema {self.config.get('postgres_schema', 'xlr8')}"
             )
         else:
             path = str(getattr(store, "path", None) or self.config.get("duckdb_path", ".xlr8/truths.duckdb"))
