@@ -421,12 +421,20 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     assert refused.returncode == 2
     assert "--pii-key-file is not the key project" in refused.stderr
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
+    assert CANARY_SSN.encode() in store.read_bytes()
     done = subprocess.run([*xlr8, config["pii_key_file"]], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"{table}: 2 dead-letter key(s) hashed",
         "rekey-dead-letters: 2 dead letter(s) changed in 1 table(s)",
+        "rekey-dead-letters: the DuckDB file was rewritten, so the old values left its free blocks; copies and "
+        "backups taken before keep them",
     ]
+    # review27c M1: DuckDB left the updated rows' old blocks, SSNs and all, on its free list; the file is rewritten
+    assert CANARY_SSN.encode() not in store.read_bytes()
+    assert b"222-33-4444" not in store.read_bytes()
+    assert not Path(f"{store}.wal").exists()
+    assert not Path(f"{store}.rewrite").exists()
     hashed = sorted([(json.dumps([cipher.hash(CANARY_SSN)]),), (json.dumps([cipher.hash("222-33-4444")]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
     assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
@@ -483,7 +491,8 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
+    assert done.stdout.splitlines()[1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
+    assert f"until `VACUUM FULL {schema}._dead_letters`" in done.stdout.splitlines()[2]
     with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
         marks = con.execute(f"SELECT project, mark FROM {schema}._truths_marks").fetchall()

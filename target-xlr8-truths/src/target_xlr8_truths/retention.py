@@ -261,6 +261,11 @@ def register(commands: t.Any) -> None:
             sub.add_argument(
                 "--pii-key-file", required=True, help="the engine key the project's columns were hashed with"
             )
+            sub.add_argument(
+                "--rewrite", action="store_true",
+                help="rewrite the DuckDB file even when no letter is left to hash (a target hashed them), so the "
+                "old values leave its free blocks",
+            )  # fmt: skip
         sub.set_defaults(handler=_run_cli)
 
 
@@ -447,7 +452,49 @@ def rekey_dead_letters(
     return changed
 
 
-def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
+def rewrite_duckdb_file(store: Store) -> bool:
+    """DuckDB writes an updated row to new blocks and leaves the old ones, plaintext and all, on its free list until
+    reused (review27c M1): the store's data copied into a fresh file (``COPY FROM DATABASE``) that replaces it,
+    while this process holds the store (DuckDB's one writer), so nothing written meanwhile is lost. False (nothing
+    done) for a store that is not a DuckDB file."""
+    import os
+    from pathlib import Path
+
+    path = getattr(store, "path", None)
+    con = getattr(store, "con", None)
+    if store.dialect == "postgres" or not path or con is None:
+        return False
+    target = Path(str(path)).expanduser()
+    fresh = target.with_name(target.name + ".rewrite")
+    fresh.unlink(missing_ok=True)  # a rewrite killed before its replace
+    con.execute("CHECKPOINT")
+    name = str(con.execute("SELECT current_database()").fetchone()[0])
+    con.execute(f"ATTACH {_sql_text(str(fresh))} AS xlr8_rewrite")
+    try:
+        con.execute(f"COPY FROM DATABASE {quote(name)} TO xlr8_rewrite")
+    finally:
+        con.execute("DETACH xlr8_rewrite")
+    os.chmod(fresh, os.stat(target).st_mode & 0o777)
+    os.replace(fresh, target)
+    return True
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _after_rekey(store: Store, out: t.TextIO) -> None:
+    """What leaves the old values' copies: the DuckDB file rewritten; on PostgreSQL, what the operator must run."""
+    if rewrite_duckdb_file(store):
+        print("rekey-dead-letters: the DuckDB file was rewritten, so the old values left its free blocks; copies "
+              "and backups taken before keep them", file=out)  # fmt: skip
+    else:
+        schema = getattr(store, "schema", "xlr8")
+        print(f"rekey-dead-letters: PostgreSQL keeps the old row versions until `VACUUM FULL {schema}._dead_letters`"
+              " (run it), and in WAL segments, archives and base backups until they are rotated", file=out)  # fmt: skip
+
+
+def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False) -> int:
     """``xlr8 truths rekey-dead-letters``: with the project's own key (its check value must be the store's), the
     clear key values of older dead letters hashed; raises ValueError (exit 2) otherwise, nothing changed."""
     from target_xlr8_truths.layout import KEYS_TABLE
@@ -456,6 +503,8 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
     found = letters_to_rekey(store)
     if not found:
         print("rekey-dead-letters: no dead letter keeps a hashed key column's value in clear", file=out)
+        if rewrite:
+            _after_rekey(store, out)
         return 0
     hasher = FieldCipher(load_key(key_file=key_file, setting="--pii-key-file")).hash
     if not store.fetchone(f"SELECT 1 FROM {KEYS_TABLE} WHERE project = ?", [store.run.project]):  # noqa: S608
@@ -468,6 +517,7 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
     for table, (_, texts) in found.items():
         print(f"{table}: {len(texts)} dead-letter key(s) hashed", file=out)
     print(f"rekey-dead-letters: {changed} dead letter(s) changed in {len(found)} table(s)", file=out)
+    _after_rekey(store, out)
     return 0
 
 
@@ -485,7 +535,7 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
         if action == "purge":
             changes = purge(store, keep_days=args.keep_days, keep_versions=args.keep_versions)
         elif action == "rekey-dead-letters":
-            return _rekey_cli(store, args.pii_key_file, out)
+            return _rekey_cli(store, args.pii_key_file, out, args.rewrite)
         else:
             hasher = None
             if args.pii_key_file:

@@ -575,8 +575,11 @@ class TargetXlr8Truths(Target):
         if cipher is not None and recorded and str(recorded[0]) == self.privacy.key_check():
             changed = rekey_dead_letters(store, cipher.hash, found)
             self.logger.info(
-                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them",
-                changed, ", ".join(sorted(found)),
+                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them. "
+                "The old values stay in the store's free blocks (PostgreSQL: old row versions, WAL) until "
+                "`xlr8 truths rekey-dead-letters --project %s <store> --pii-key-file <key> --rewrite` rewrites a "
+                "DuckDB file, or `VACUUM FULL _dead_letters` on PostgreSQL",
+                changed, ", ".join(sorted(found)), self.run.project,
             )  # fmt: skip
             return
         if self.config.get("delivery", "duckdb") == "postgres":
