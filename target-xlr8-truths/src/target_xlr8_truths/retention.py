@@ -1,4 +1,5 @@
-"""Retention and erasure on a project's truths: ``xlr8 truths purge`` and ``xlr8 truths erase --person``.
+"""Retention and erasure on a project's truths: ``xlr8 truths purge``, ``xlr8 truths erase --person`` and
+``xlr8 truths rekey-dead-letters`` (old dead letters' clear PII key values hashed).
 
 Purge removes superseded and soft-deleted rows (``_sdc_deleted_at`` set) older than ``keep_days`` or from table
 versions older than the newest ``keep_versions``. Erasure removes one person's rows from every table of the project
@@ -240,7 +241,8 @@ def erase_person(
 
 # -- ``xlr8 truths`` ------------------------------------------------------------------------------------------------
 def register(commands: t.Any) -> None:
-    """Adds ``xlr8 truths purge|erase`` to the kit's ``xlr8`` command (entry point group ``xlr8.commands``)."""
+    """Adds ``xlr8 truths purge|erase|rekey-dead-letters`` to the kit's ``xlr8`` command (entry point group
+    ``xlr8.commands``)."""
     truths = commands.add_parser("truths", help="retention and erasure on a project's landed truths")
     actions = truths.add_subparsers(dest="truths_command", required=True, metavar="ACTION")
     for name, text in (("purge", "remove superseded and soft-deleted rows beyond the retention"),
