@@ -51,6 +51,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _run_alive(owner: re.Match[str]) -> bool:
+    """The writer of a kit-named file (``~pid~ppid``) or its parent run still exists. A parent of pid 1 (or 0) tells
+    nothing: meltano as a container's entrypoint, or a child re-parented to init/a subreaper, is always "alive"
+    there, so its files were never cleaned (review27c L1); the writer's pid, the age and the readers' locks
+    (``hold_for_readers``) then decide."""
+    parent = int(owner[2])
+    return _alive(int(owner[1])) or (parent > 1 and _alive(parent))
+
+
 #: How long a dead writer's ``.partial`` file must have gone unwritten before it is removed: the writer's pid can
 #: look dead from another pid namespace (pods sharing a batch volume) while it still appends (review26c M1).
 STALE_PARTIAL_IDLE_SECONDS = 6 * 3600.0
@@ -74,7 +83,7 @@ def remove_stale(directory: Path, ended: list[Path] | None = None) -> int:
     for entry in entries:
         owner = _OWNED.search(entry.name)
         partial = entry.name.endswith(".partial")
-        if owner is None or (not partial and ended is None) or _alive(int(owner[1])) or _alive(int(owner[2])):
+        if owner is None or (not partial and ended is None) or _run_alive(owner):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -235,7 +244,7 @@ def _clean_folder(
             continue
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
             continue
-        if _alive(int(owner[1])) or _alive(int(owner[2])):
+        if _run_alive(owner):
             result.live += 1
             continue
         if info.st_mtime > cutoff:
