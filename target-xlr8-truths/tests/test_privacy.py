@@ -420,6 +420,7 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     refused = subprocess.run([*xlr8, str(wrong_key)], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert "--pii-key-file is not the key project" in refused.stderr
+    assert refused.stderr.rstrip().endswith("nothing was changed")  # review27c L2: was "nothing was erased"
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
     assert CANARY_SSN.encode() in store.read_bytes()
     done = subprocess.run([*xlr8, config["pii_key_file"]], capture_output=True, text=True, check=False)

@@ -271,7 +271,7 @@ def register(commands: t.Any) -> None:
         sub.set_defaults(handler=_run_cli)
 
 
-def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
+def _check_key(store: Store, hash_value: t.Callable[[str], str], undone: str = "erased") -> None:
     """The key given must be the one the project's protected columns were written with (``_truths_keys``):
     another matches no hashed value, and the erasure would report nothing found as done (audit25e F10)."""
     from target_xlr8_truths.layout import KEYS_TABLE
@@ -281,7 +281,7 @@ def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
     if row and str(row[0]) != hash_value(KEY_CHECK_TEXT):
         raise ValueError(
             f"--pii-key-file is not the key project {store.run.project}'s protected columns were written with (its "
-            f"check value in {KEYS_TABLE} differs); nothing was erased"
+            f"check value in {KEYS_TABLE} differs); nothing was {undone}"
         )
 
 
@@ -514,7 +514,7 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False
             f"project {store.run.project} has no PII key check value in {KEYS_TABLE}, so --pii-key-file cannot be "
             "checked against the key its columns were hashed with; nothing was changed"
         )
-    _check_key(store, hasher)
+    _check_key(store, hasher, "changed")
     changed = rekey_dead_letters(store, hasher, found)
     for table, (_, texts) in found.items():
         print(f"{table}: {len(texts)} dead-letter key(s) hashed", file=out)
