@@ -307,7 +307,7 @@ def test_partial_batch_files_of_a_killed_run_go_when_the_target_starts(tmp_path:
     assert "Removed 1 BATCH file(s) left in batch_locations by killed runs" in run.stderr
     # the complete files of ended runs (this one's, tap-other's) are kept, and the operator told how to remove them
     assert "2 complete BATCH file(s) of runs that ended are kept in batch_locations" in run.stderr
-    assert f"`xlr8 batches clean --older-than 2d {folder.parent / 'tap-other'} {folder}`" in run.stderr
+    assert f"`xlr8 batches clean --older-than <age> --dry-run {folder.parent / 'tap-other'} {folder}`" in run.stderr
     assert not partial.exists()
     assert complete.exists()
     assert all(p.exists() for p in recent)
@@ -339,3 +339,59 @@ def test_a_batch_file_written_by_a_tap_that_has_ended_is_loaded_later(tmp_path: 
     assert run.summary["streams"]["items"]["loaded"] == 2
     assert '"replication_key_value": 2' in run.stdout
     assert not file.exists()
+
+
+def test_batches_clean_skips_the_folders_a_running_target_reads(tmp_path: Path, config: dict[str, Any]) -> None:
+    """review27c H1: a replay (``tap > out.jsonl`` days ago, ``target < out.jsonl`` now) of a tap and shell long
+    gone: its start-up WARNING names the files, and `xlr8 batches clean` run while it goes on removed the file still
+    ahead in its input (closed, old, writer and parent dead); the target then failed on it. A running target holds
+    each batch location (a shared flock): clean skips the folder, says so and exits 1; the target lands both files;
+    once it has ended the same command removes them."""
+    import sys
+
+    dead = [int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout)
+            for _ in range(2)]  # fmt: skip
+    folder = tmp_path / "batches" / "tap-things"
+    folder.mkdir(parents=True)
+    files = []
+    for i in range(2):
+        file = folder / f"tap-things--items-00000000-0000-0000-0000-000000000000~{dead[0]}~{dead[1]}-{i}.jsonl"
+        file.write_text(f'{{"id": {2 * i + 1}}}\n{{"id": {2 * i + 2}}}\n')
+        then = time.time() - 3 * 86400
+        os.utime(file, (then, then))
+        files.append(file)
+
+    def batch(file: Path) -> dict[str, Any]:
+        return {"type": "BATCH", "stream": "items", "encoding": {"format": "jsonl", "compression": "none"},
+                "manifest": [file.as_uri()]}  # fmt: skip
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({**config, "batch_locations": [str(tmp_path / "batches")]}))
+    clean = [str(Path(sys.executable).parent / "xlr8"), "batches", "clean", "--older-than", "2d", str(folder)]
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as err_out:
+        proc = subprocess.Popen([TARGET_EXE, "--config", str(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=err_out, text=True)  # fmt: skip
+        assert proc.stdin is not None
+        proc.stdin.write(lines_of([schema_msg("items", {"id": {"type": "integer"}}, ["id"]), batch(files[0])]))
+        proc.stdin.flush()
+        deadline = time.monotonic() + 120  # the WARNING is logged once the target holds its batch locations
+        while "complete BATCH file(s) of runs that ended" not in err.read_text():
+            assert proc.poll() is None, err.read_text()[-2000:]
+            assert time.monotonic() < deadline, err.read_text()[-2000:]
+            time.sleep(0.05)
+        during = subprocess.run(clean, capture_output=True, text=True, check=False)
+        assert during.returncode == 1, during.stdout + during.stderr
+        assert f"skipped {folder}: a running target or mapper reads BATCH files there" in during.stderr
+        assert "0 file(s) removed" in during.stdout
+        assert all(file.exists() for file in files)
+        proc.stdin.write(lines_of([batch(files[1]), state_msg({"bookmarks": {"items": {"file": 1}}})]))
+        proc.stdin.close()
+        out = proc.stdout.read() if proc.stdout else ""
+        assert proc.wait(timeout=300) == 0, err.read_text()[-2000:]
+    assert '"file": 1' in out
+    assert query(Path(config["duckdb_path"]), f'SELECT id FROM "{TABLE}" ORDER BY id') == [(1,), (2,), (3,), (4,)]
+    after = subprocess.run(clean, capture_output=True, text=True, check=False)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert after.stdout.splitlines()[:2] == [f"removed {files[0]}", f"removed {files[1]}"]
+    assert not any(file.exists() for file in files)

@@ -389,10 +389,13 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
                      tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
-    with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19
+    marked = "SELECT project, mark FROM _truths_marks"
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]  # a new store: nothing to migrate
+    with duckdb.connect(str(store)) as con:  # the letters as the target wrote them before F19 (no marks table then)
         for ssn in (CANARY_SSN, "222-33-4444"):
             con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
                         [json.dumps([ssn]), json.dumps([cipher.hash(ssn)])])  # fmt: skip
+        con.execute("DROP TABLE _truths_marks")
     old = sorted([(json.dumps([CANARY_SSN]),), (json.dumps(["222-33-4444"]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
 
@@ -417,23 +420,39 @@ def test_dead_letter_keys_written_in_clear_before_are_hashed_by_the_command_or_t
     refused = subprocess.run([*xlr8, str(wrong_key)], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert "--pii-key-file is not the key project" in refused.stderr
+    assert refused.stderr.rstrip().endswith("nothing was changed")  # review27c L2: was "nothing was erased"
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == old
+    assert CANARY_SSN.encode() in store.read_bytes()
     done = subprocess.run([*xlr8, config["pii_key_file"]], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"{table}: 2 dead-letter key(s) hashed",
         "rekey-dead-letters: 2 dead letter(s) changed in 1 table(s)",
+        "rekey-dead-letters: the DuckDB file was rewritten, so the old values left its free blocks; copies and "
+        "backups taken before keep them",
     ]
+    # review27c M1: DuckDB left the updated rows' old blocks, SSNs and all, on its free list; the file is rewritten
+    assert CANARY_SSN.encode() not in store.read_bytes()
+    assert b"222-33-4444" not in store.read_bytes()
+    assert not Path(f"{store}.wal").exists()
+    assert not Path(f"{store}.rewrite").exists()
     hashed = sorted([(json.dumps([cipher.hash(CANARY_SSN)]),), (json.dumps([cipher.hash("222-33-4444")]),)])
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
 
-    with duckdb.connect(str(store)) as con:  # one more old letter: the next run with the project's key hashes it
+    with duckdb.connect(str(store)) as con:  # the mark stands: a start reads it, not the letters (review27c M2)
         con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
                     [json.dumps([CANARY_SSN]), json.dumps([cipher.hash(CANARY_SSN)])])  # fmt: skip
+    unscanned = run_target(plain, other, tmp_path)
+    assert unscanned.returncode == 0, unscanned.stderr[-2000:]
+    assert "dead-letter key(s)" not in unscanned.stderr
+    with duckdb.connect(str(store)) as con:  # an old store again: the next run with the project's key hashes it
+        con.execute("DELETE FROM _truths_marks")
     again = run_target(config, other, tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"Hashed the clear PII key values of 1 older dead letter(s) (tables {table})" in again.stderr
     assert sorted(query(store, "SELECT CAST(record_key AS VARCHAR) FROM _dead_letters")) == hashed
+    assert query(store, marked) == [(PROJECT.lower(), "dead_letter_keys_hashed")]
 
 
 def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
@@ -461,6 +480,7 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
     with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
         con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])  # pre-F19
+        con.execute(f"DROP TABLE {schema}._truths_marks")  # as a store written before the mark
     other = [schema_msg("things", {"id": {"type": "integer"}}, ["id"]), record_msg("things", {"id": 1})]
     warned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
     assert warned.returncode == 0, warned.stderr[-2000:]
@@ -472,6 +492,13 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
-    with psycopg.connect(postgres_dsn) as con:
+    assert done.stdout.splitlines()[1] == "rekey-dead-letters: 1 dead letter(s) changed in 1 table(s)"
+    assert f"until `VACUUM FULL {schema}._dead_letters`" in done.stdout.splitlines()[2]
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
         assert con.execute(select).fetchall() == [(json.dumps(["D1", cipher.hash(CANARY_SSN)]),)]
+        marks = con.execute(f"SELECT project, mark FROM {schema}._truths_marks").fetchall()
+        assert marks == [(PROJECT.lower(), "dead_letter_keys_hashed")]
+        con.execute(f"UPDATE {schema}._dead_letters SET record_key = %s", [json.dumps(["D1", CANARY_SSN])])
+    unscanned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
+    assert unscanned.returncode == 0, unscanned.stderr[-2000:]
+    assert "dead-letter key(s)" not in unscanned.stderr  # the mark is read, not the letters (review27c M2)

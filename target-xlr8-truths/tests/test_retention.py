@@ -177,3 +177,34 @@ def test_erase_person_reaches_key_change_archives_and_composite_key_dead_letters
         assert "P2" in letters[0][0]
     assert "P1" not in repr(query(store, f'SELECT * FROM "{archive}"')) + repr(letters)
     assert f"{archive}: 1 row(s) removed" in done.stdout
+
+
+@pytest.mark.parametrize("action", [["purge", "--keep-days", "30"], ["erase", "--person", "E001"],
+                                    ["rekey-dead-letters", "--pii-key-file", "k.key"]])  # fmt: skip
+def test_a_maintenance_command_never_runs_on_a_store_it_would_create(tmp_path: Path, action: list[str]) -> None:
+    """review27c M3: the PostgreSQL command pasted from the target's WARNING with ``$XLR8_POSTGRES_DSN`` unset
+    (``--postgres-dsn ""``), a schema without a DSN, or a mistyped ``--duckdb`` path ran the action on a new, empty
+    DuckDB file and reported it done (rc 0: "0 row(s) removed" for an erasure, "no dead letter keeps ... in clear"
+    for the re-key). Each is refused, exit 2, naming the option, and no file is made."""
+    import os
+
+    (tmp_path / "k.key").write_text("not read: the store is refused first\n")
+    env = {k: v for k, v in os.environ.items() if k != "XLR8_POSTGRES_DSN"}
+    cases = {
+        "--postgres-dsn is empty": ["--postgres-dsn", "", "--postgres-schema", "xlr8"],
+        "--postgres-schema needs --postgres-dsn": ["--postgres-schema", "xlr8"],
+        "--duckdb nowhere/t.duckdb: no DuckDB store there": ["--duckdb", "nowhere/t.duckdb"],
+        "--duckdb .xlr8/truths.duckdb: no DuckDB store there": [],  # the default path, absent
+    }
+    for named, options in cases.items():
+        done = subprocess.run([XLR8, "truths", action[0], "--project", PROJECT, *options, *action[1:]], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+        assert done.returncode == 2, (named, done.stdout, done.stderr)
+        assert named in done.stderr, done.stderr
+        assert "nothing was done" in done.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key"], named  # no store, spool or folder made
+    blank = {**env, "XLR8_POSTGRES_DSN": ""}
+    empty = subprocess.run([XLR8, "truths", action[0], "--project", PROJECT, *action[1:]], cwd=tmp_path, env=blank,
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert empty.returncode == 2, empty.stderr
+    assert "--postgres-dsn is empty (or $XLR8_POSTGRES_DSN is set but empty)" in empty.stderr

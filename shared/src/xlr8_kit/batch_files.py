@@ -10,13 +10,14 @@ setting named.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import os
 import re
 import stat
 import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -50,6 +51,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _run_alive(owner: re.Match[str]) -> bool:
+    """The writer of a kit-named file (``~pid~ppid``) or its parent run still exists. A parent of pid 1 (or 0) tells
+    nothing: meltano as a container's entrypoint, or a child re-parented to init/a subreaper, is always "alive"
+    there, so its files were never cleaned (review27c L1); the writer's pid, the age and the readers' locks
+    (``hold_for_readers``) then decide."""
+    parent = int(owner[2])
+    return _alive(int(owner[1])) or (parent > 1 and _alive(parent))
+
+
 #: How long a dead writer's ``.partial`` file must have gone unwritten before it is removed: the writer's pid can
 #: look dead from another pid namespace (pods sharing a batch volume) while it still appends (review26c M1).
 STALE_PARTIAL_IDLE_SECONDS = 6 * 3600.0
@@ -73,7 +83,7 @@ def remove_stale(directory: Path, ended: list[Path] | None = None) -> int:
     for entry in entries:
         owner = _OWNED.search(entry.name)
         partial = entry.name.endswith(".partial")
-        if owner is None or (not partial and ended is None) or _alive(int(owner[1])) or _alive(int(owner[2])):
+        if owner is None or (not partial and ended is None) or _run_alive(owner):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
@@ -105,11 +115,65 @@ def remove_stale_under(roots: t.Iterable[Path], ended: list[Path] | None = None)
     return removed
 
 
+#: Folders this process reads BATCH files from, held with a shared ``flock`` for its lifetime (``hold_for_readers``).
+_READER_HOLDS: dict[Path, int] = {}
+
+
+def hold_for_readers(roots: t.Iterable[Path]) -> list[Path]:
+    """A reader (a target, a mapper) holds a shared ``flock`` on each of its batch locations for its lifetime, so
+    ``xlr8 batches clean`` (which needs the folder exclusively) leaves every file a running reader may still be sent
+    alone: the files ahead in its input are closed, their writer long gone (``tap > out.jsonl`` replayed days later),
+    and only the lock tells them apart (review27c H1). Waits while a clean-up holds the folder (a moment); a folder
+    that does not exist yet is skipped (its files will be this run's, kept by their live writer). Returns the held."""
+    held = []
+    for root in roots:
+        if root in _READER_HOLDS:
+            held.append(root)
+            continue
+        try:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:
+            os.close(fd)
+            continue
+        _READER_HOLDS[root] = fd  # released when the process ends (the kernel drops the lock with the descriptor)
+        held.append(root)
+    return held
+
+
+@contextlib.contextmanager
+def _cleaning(folder: Path) -> t.Iterator[bool]:
+    """Whether no reader holds ``folder`` or a folder above it (a reader reads anywhere under its location): each
+    taken exclusively, without waiting, for the time the files are removed; False when any is held."""
+    fds: list[int] = []
+    try:
+        for place in (folder, *folder.parents):
+            try:
+                fd = os.open(place, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+        yield True
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 @dataclass
 class Cleaning:
     """What ``clean_ended_runs`` found: files removed (or, dry run, that would be), and kit files kept, by reason."""
 
     removed: list[Path]
+    held: list[Path] = field(default_factory=list)  # folders a running reader holds (``hold_for_readers``): skipped
+    failed: list[str] = field(default_factory=list)  # files or folders that could not be removed or listed, why
     live: int = 0  # the writer or its parent run still exists (``meltano run``, a shell pipeline)
     open: int = 0  # some process has the file open (a target reading it)
     recent: int = 0  # last written more recently than the age asked
@@ -153,38 +217,52 @@ def clean_ended_runs(roots: t.Iterable[Path], older_than: float, *, dry_run: boo
                 if e.is_dir(follow_symlinks=False):
                     folders[Path(e.path).resolve()] = None
     for folder in folders:
+        with _cleaning(folder) as free:
+            if not free:
+                result.held.append(folder)
+                continue
+            busy = _clean_folder(folder, cutoff, dry_run, result, busy)
+    return result
+
+
+def _clean_folder(
+    folder: Path, cutoff: float, dry_run: bool, result: Cleaning, busy: set[tuple[int, int]] | None
+) -> set[tuple[int, int]] | None:
+    """``clean_ended_runs`` in one folder no reader holds; returns the open files once looked up."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        result.failed.append(f"{folder}: cannot be listed ({exc.strerror})")
+        return busy
+    for entry in entries:
+        owner = _OWNED.search(entry.name)
+        if owner is None:
+            continue
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        for entry in entries:
-            owner = _OWNED.search(entry.name)
-            if owner is None:
-                continue
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if _run_alive(owner):
+            result.live += 1
+            continue
+        if info.st_mtime > cutoff:
+            result.recent += 1
+            continue
+        if busy is None:
+            busy = _open_files()
+        if (info.st_dev, info.st_ino) in busy:
+            result.open += 1
+            continue
+        if not dry_run:
             try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
+                os.unlink(entry.path)
+            except OSError as exc:
+                result.failed.append(f"{entry.path}: cannot be removed ({exc.strerror})")
                 continue
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
-                continue
-            if _alive(int(owner[1])) or _alive(int(owner[2])):
-                result.live += 1
-                continue
-            if info.st_mtime > cutoff:
-                result.recent += 1
-                continue
-            if busy is None:
-                busy = _open_files()
-            if (info.st_dev, info.st_ino) in busy:
-                result.open += 1
-                continue
-            if not dry_run:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    continue
-            result.removed.append(Path(entry.path))
-    return result
+        result.removed.append(Path(entry.path))
+    return busy
 
 
 def private_dir(directory: Path) -> None:

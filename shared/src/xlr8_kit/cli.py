@@ -47,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the kit's BATCH files of ended runs older than --older-than",
         description="Removes, in each FOLDER and the folders right under it, the BATCH files the kit's writer named "
         "(complete and .partial), this user's, last written before --older-than, whose writing tap and its parent "
-        "run (meltano run, shell pipeline) are gone and that no process has open. A complete file of a tap that "
-        "ended may still be sent to a target (tap > out.jsonl, then target < out.jsonl; another container sharing "
-        "the folder): choose an age no such run waits that long.",
+        "run (meltano run, shell pipeline) are gone and that no process has open at that moment. A folder a running "
+        "target or mapper holds (it locks each of its batch_locations while it runs) is skipped, and the command "
+        "then exits 1, as when a file could not be removed. A complete file of a tap that ended may still be sent "
+        "to a target not started yet (tap > out.jsonl, then target < out.jsonl; another container sharing the "
+        "folder): choose an age no such run waits that long.",
     )
     clean.add_argument("folders", nargs="+", metavar="FOLDER", help="a batch folder, e.g. .meltano/batches")
     clean.add_argument("--older-than", required=True, help="an age such as 90m, 36h or 2d")
@@ -86,12 +88,19 @@ def _clean_batches(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     found = clean_ended_runs(folders, age, dry_run=args.dry_run)
     for path in found.removed:
         print(f"{'would remove' if args.dry_run else 'removed'} {path}", file=out)
+    for folder in found.held:
+        print(f"skipped {folder}: a running target or mapper reads BATCH files there; run again when it has ended",
+              file=err)  # fmt: skip
+    for failure in found.failed:
+        print(f"failed {failure}", file=err)
     print(
         f"{len(found.removed)} file(s) {'would be ' if args.dry_run else ''}removed; kept: {found.live} of runs "
-        f"still going, {found.open} open in a process, {found.recent} newer than {args.older_than}",
+        f"still going, {found.open} open in a process, {found.recent} newer than {args.older_than}"
+        + (f"; {len(found.held)} folder(s) skipped (a reader running)" if found.held else "")
+        + (f"; {len(found.failed)} file(s) or folder(s) failed" if found.failed else ""),
         file=out,
     )
-    return EXIT_OK
+    return 1 if found.held or found.failed else EXIT_OK
 
 
 def _add_plugin_commands(commands: Any) -> None:

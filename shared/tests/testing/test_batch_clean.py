@@ -77,3 +77,24 @@ def test_an_age_without_a_unit_or_a_missing_folder_is_refused_by_name(tmp_path: 
     assert missing.returncode == 2
     assert f"not a folder: {tmp_path / 'nowhere'}; nothing was removed" in missing.stderr
     assert all(p.exists() for p in left)
+
+
+def test_a_file_whose_parent_is_pid_1_goes_once_its_writer_is_gone(tmp_path: Path) -> None:
+    """review27c L1: meltano as a container's entrypoint is pid 1, so every file it runs a tap for is named
+    ``~<tap>~1-n``; pid 1 always exists, so such a file was never removed ("kept: 1 of runs still going"). A parent
+    of 1 now tells nothing: the writer's pid and the age decide (a live writer's file stays)."""
+    dead = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    ended = folder / f"p-tap-x--emp-0000~{dead}~1-0.jsonl"
+    running = folder / f"p-tap-x--emp-0000~{os.getpid()}~1-0.jsonl"
+    for path in (ended, running):
+        path.write_text('{"id": 1}\n')
+        _age(path, 3 * DAY)
+    done = _clean("--older-than", "2d", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"removed {ended}",
+        "1 file(s) removed; kept: 1 of runs still going, 0 open in a process, 0 newer than 2d",
+    ]
+    assert running.exists()

@@ -11,6 +11,9 @@ DEAD_LETTER_TABLE = "_dead_letters"
 FIELDS_TABLE = "_truths_fields"
 #: Per project: the check value of the PII key its protected columns were written with (``Store.pii_key_check``).
 KEYS_TABLE = "_truths_keys"
+#: Per project: one-off migrations done (``retention.LETTER_KEYS_HASHED``), so a target start checks one row instead of
+#: scanning every dead letter again at every run (review27c M2).
+MARKS_TABLE = "_truths_marks"
 UPLOADED_BY = "target-xlr8-truths"
 
 
@@ -159,6 +162,16 @@ CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
 )"""
 
 
+def _marks(ts: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {MARKS_TABLE} (
+    project VARCHAR NOT NULL,
+    mark VARCHAR NOT NULL,
+    created_at {ts},
+    PRIMARY KEY (project, mark)
+)"""
+
+
 def ddl(dialect: str) -> list[str]:
     json_type = "JSONB" if dialect == "postgres" else "JSON"
     double = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
@@ -172,6 +185,7 @@ def ddl(dialect: str) -> list[str]:
         _dead_letters(json_type, ts),
         _fields(ts),
         _keys(ts),
+        _marks(ts),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Retention and erasure on a project's truths: ``xlr8 truths purge`` and ``xlr8 truths erase --person``.
+"""Retention and erasure on a project's truths: ``xlr8 truths purge``, ``xlr8 truths erase --person`` and
+``xlr8 truths rekey-dead-letters`` (old dead letters' clear PII key values hashed).
 
 Purge removes superseded and soft-deleted rows (``_sdc_deleted_at`` set) older than ``keep_days`` or from table
 versions older than the newest ``keep_versions``. Erasure removes one person's rows from every table of the project
@@ -17,11 +18,13 @@ import typing as t
 import uuid
 from dataclasses import dataclass
 
-from target_xlr8_truths.layout import DEAD_LETTER_TABLE, FIELDS_TABLE, LEDGER_TABLE
+from target_xlr8_truths.layout import DEAD_LETTER_TABLE, FIELDS_TABLE, LEDGER_TABLE, MARKS_TABLE
 from target_xlr8_truths.naming import column_names, normalise_project, quote
 from target_xlr8_truths.store import RunContext, Store, StreamInfo
 
 PERSON_KEYS = ("employee_id", "person_id")
+#: The ``_truths_marks`` mark: no dead letter of the project keeps a hashed key column's value in clear.
+LETTER_KEYS_HASHED = "dead_letter_keys_hashed"
 PERSON_REFERENCES = ("manager_id",)
 
 
@@ -238,7 +241,8 @@ def erase_person(
 
 # -- ``xlr8 truths`` ------------------------------------------------------------------------------------------------
 def register(commands: t.Any) -> None:
-    """Adds ``xlr8 truths purge|erase`` to the kit's ``xlr8`` command (entry point group ``xlr8.commands``)."""
+    """Adds ``xlr8 truths purge|erase|rekey-dead-letters`` to the kit's ``xlr8`` command (entry point group
+    ``xlr8.commands``)."""
     truths = commands.add_parser("truths", help="retention and erasure on a project's landed truths")
     actions = truths.add_subparsers(dest="truths_command", required=True, metavar="ACTION")
     for name, text in (("purge", "remove superseded and soft-deleted rows beyond the retention"),
@@ -248,7 +252,7 @@ def register(commands: t.Any) -> None:
         sub.add_argument("--project", required=True, help="engine project id (UUID)")
         sub.add_argument("--duckdb", default=".xlr8/truths.duckdb", help="DuckDB store (default %(default)s)")
         sub.add_argument("--postgres-dsn", help="PostgreSQL store instead of DuckDB (or $XLR8_POSTGRES_DSN)")
-        sub.add_argument("--postgres-schema", default="xlr8")
+        sub.add_argument("--postgres-schema", help="the PostgreSQL store's schema (default xlr8); needs a DSN")
         if name == "purge":
             sub.add_argument("--keep-days", type=int, help="keep superseded/deleted rows this many days")
             sub.add_argument("--keep-versions", type=int, help="keep superseded rows of the newest N table versions")
@@ -259,10 +263,15 @@ def register(commands: t.Any) -> None:
             sub.add_argument(
                 "--pii-key-file", required=True, help="the engine key the project's columns were hashed with"
             )
+            sub.add_argument(
+                "--rewrite", action="store_true",
+                help="rewrite the DuckDB file even when no letter is left to hash (a target hashed them), so the "
+                "old values leave its free blocks",
+            )  # fmt: skip
         sub.set_defaults(handler=_run_cli)
 
 
-def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
+def _check_key(store: Store, hash_value: t.Callable[[str], str], undone: str = "erased") -> None:
     """The key given must be the one the project's protected columns were written with (``_truths_keys``):
     another matches no hashed value, and the erasure would report nothing found as done (audit25e F10)."""
     from target_xlr8_truths.layout import KEYS_TABLE
@@ -272,8 +281,13 @@ def _check_key(store: Store, hash_value: t.Callable[[str], str]) -> None:
     if row and str(row[0]) != hash_value(KEY_CHECK_TEXT):
         raise ValueError(
             f"--pii-key-file is not the key project {store.run.project}'s protected columns were written with (its "
-            f"check value in {KEYS_TABLE} differs); nothing was erased"
+            f"check value in {KEYS_TABLE} differs); nothing was {undone}"
         )
+
+
+class StoreChoiceError(ValueError):
+    """The options name no existing store (an empty DSN, a schema without one, a DuckDB path with no file): the
+    maintenance commands never create a store, so none reports an action done on an empty one (exit 2)."""
 
 
 def open_store(args: argparse.Namespace, action: str) -> Store:
@@ -286,17 +300,33 @@ def open_store(args: argparse.Namespace, action: str) -> Store:
         instance=None,
         started_at=dt.datetime.now(dt.UTC),
     )
-    dsn = args.postgres_dsn or os.environ.get("XLR8_POSTGRES_DSN")
+    from pathlib import Path
+
+    dsn = args.postgres_dsn if args.postgres_dsn is not None else os.environ.get("XLR8_POSTGRES_DSN")
+    if dsn is not None and not dsn.strip():
+        # a pasted `--postgres-dsn "$XLR8_POSTGRES_DSN"` with the variable unset: never fall back to a new DuckDB
+        # file and report the action done on it (review27c M3)
+        raise StoreChoiceError(
+            "--postgres-dsn is empty (or $XLR8_POSTGRES_DSN is set but empty): give the PostgreSQL store's DSN (the "
+            "target's postgres_dsn setting); nothing was done"
+        )
     if dsn:
         from target_xlr8_truths.postgres_store import PostgresStore
 
-        store: Store = PostgresStore(dsn, args.postgres_schema, run, 0.0)
+        store: Store = PostgresStore(dsn, args.postgres_schema or "xlr8", run, 0.0)
     else:
-        from pathlib import Path
-
         from target_xlr8_truths.duckdb_store import DuckDBStore
         from target_xlr8_truths.spool import Spool
 
+        if args.postgres_schema is not None:
+            raise StoreChoiceError(
+                "--postgres-schema needs --postgres-dsn (or $XLR8_POSTGRES_DSN): without one the action would run "
+                "on the DuckDB store; nothing was done"
+            )
+        if not Path(args.duckdb).expanduser().is_file():
+            raise StoreChoiceError(
+                f"--duckdb {args.duckdb}: no DuckDB store there (the target's duckdb_path); nothing was done"
+            )
         spool = Spool(Path(args.duckdb).expanduser().parent / "truths-spool")
         store = DuckDBStore(args.duckdb, run, spool, 0.0)
     store.ensure_layout()
@@ -356,37 +386,127 @@ def plaintext_letter_keys(store: Store) -> dict[str, tuple[list[int], list[str]]
     return found
 
 
+def letter_keys_migrated(store: Store) -> bool:
+    """Whether the project's dead letters were found free of clear key values once (``mark_letter_keys_migrated``):
+    letters written since then keep them hashed, so the start-up needs no scan (one indexed row, review27c M2)."""
+    row = store.fetchone(
+        f"SELECT 1 FROM {MARKS_TABLE} WHERE project = ? AND mark = ?",  # noqa: S608
+        [store.run.project, LETTER_KEYS_HASHED],
+    )
+    return row is not None
+
+
+def mark_letter_keys_migrated(store: Store) -> None:
+    """Record that no dead letter of the project keeps a hashed key column's value in clear (idempotent)."""
+    with store.transaction():
+        store.execute(
+            f"INSERT INTO {MARKS_TABLE} (project, mark, created_at) VALUES (?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (project, mark) DO NOTHING",
+            [store.run.project, LETTER_KEYS_HASHED, dt.datetime.now(dt.UTC)],
+        )
+
+
+def letters_to_rekey(store: Store) -> dict[str, tuple[list[int], list[str]]]:
+    """``plaintext_letter_keys`` once per project: nothing (one row read) when the mark says the letters were
+    migrated; the mark is recorded when the scan finds nothing, so a store's start-up pays the scan until then."""
+    if letter_keys_migrated(store):
+        return {}
+    found = plaintext_letter_keys(store)
+    if not found:
+        mark_letter_keys_migrated(store)
+    return found
+
+
+#: Distinct old keys re-keyed per UPDATE (and commit): a few scans of the letters, and an undo a store's
+#: ``memory_limit`` holds (1M letters / 200k keys in one UPDATE ran out of DuckDB's memory).
+_REKEY_CHUNK = 20000
+
+
 def rekey_dead_letters(
     store: Store, hash_value: t.Callable[[str], str], found: dict[str, tuple[list[int], list[str]]]
 ) -> int:
     """The dead letters ``plaintext_letter_keys`` found, their clear key values hashed as the table's are (the
-    project's key, checked by the caller), in one transaction. Returns the letters changed."""
+    project's key, checked by the caller): set-based UPDATEs (old text -> new text as two arrays, a hash join;
+    not one scan of the letters per key, review27c M4) of ``_REKEY_CHUNK`` keys each, each committed, so a stopped
+    run keeps what it did (each letter is rewritten on its own; a re-run finds the rest). Records the mark when all
+    are done. Returns the letters changed."""
     from target_xlr8_truths.privacy import _text
 
+    json_type = "JSONB" if store.dialect == "postgres" else "JSON"
     changed = 0
-    with store.transaction():
-        for table, (positions, texts) in found.items():
-            for text in texts:
-                key = json.loads(text)
-                for i in _plain_positions(key, positions):
-                    key[i] = hash_value(_text(key[i]))
+    for table, (positions, texts) in found.items():
+        new = []
+        for text in texts:
+            key = json.loads(text)
+            for i in _plain_positions(key, positions):
+                key[i] = hash_value(_text(key[i]))
+            new.append(json.dumps(key))
+        for start in range(0, len(texts), _REKEY_CHUNK):  # each chunk one scan; bounded undo (memory_limit)
+            with store.transaction():
                 changed += store.execute_count(
-                    f"UPDATE {DEAD_LETTER_TABLE} SET record_key = ? WHERE LOWER(project) = ? "  # noqa: S608
-                    "AND table_name = ? AND CAST(record_key AS VARCHAR) = ?",
-                    [json.dumps(key), store.run.project, table, text],
+                    f"UPDATE {DEAD_LETTER_TABLE} AS d SET record_key = CAST(m.new_key AS {json_type}) "  # noqa: S608
+                    "FROM (SELECT UNNEST(CAST(? AS VARCHAR[])) AS old_key, UNNEST(CAST(? AS VARCHAR[])) AS new_key) "
+                    "AS m WHERE LOWER(d.project) = ? AND d.table_name = ? "
+                    "AND CAST(d.record_key AS VARCHAR) = m.old_key",
+                    [texts[start : start + _REKEY_CHUNK], new[start : start + _REKEY_CHUNK], store.run.project, table],
                 )
+    mark_letter_keys_migrated(store)
     return changed
 
 
-def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
+def rewrite_duckdb_file(store: Store) -> bool:
+    """DuckDB writes an updated row to new blocks and leaves the old ones, plaintext and all, on its free list until
+    reused (review27c M1): the store's data copied into a fresh file (``COPY FROM DATABASE``) that replaces it,
+    while this process holds the store (DuckDB's one writer), so nothing written meanwhile is lost. False (nothing
+    done) for a store that is not a DuckDB file."""
+    import os
+    from pathlib import Path
+
+    path = getattr(store, "path", None)
+    con = getattr(store, "con", None)
+    if store.dialect == "postgres" or not path or con is None:
+        return False
+    target = Path(str(path)).expanduser()
+    fresh = target.with_name(target.name + ".rewrite")
+    fresh.unlink(missing_ok=True)  # a rewrite killed before its replace
+    con.execute("CHECKPOINT")
+    name = str(con.execute("SELECT current_database()").fetchone()[0])
+    con.execute(f"ATTACH {_sql_text(str(fresh))} AS xlr8_rewrite")
+    try:
+        con.execute(f"COPY FROM DATABASE {quote(name)} TO xlr8_rewrite")
+    finally:
+        con.execute("DETACH xlr8_rewrite")
+    os.chmod(fresh, os.stat(target).st_mode & 0o777)
+    os.replace(fresh, target)
+    return True
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _after_rekey(store: Store, out: t.TextIO) -> None:
+    """What leaves the old values' copies: the DuckDB file rewritten; on PostgreSQL, what the operator must run."""
+    if rewrite_duckdb_file(store):
+        print("rekey-dead-letters: the DuckDB file was rewritten, so the old values left its free blocks; copies "
+              "and backups taken before keep them", file=out)  # fmt: skip
+    else:
+        schema = getattr(store, "schema", "xlr8")
+        print(f"rekey-dead-letters: PostgreSQL keeps the old row versions until `VACUUM FULL {schema}._dead_letters`"
+              " (run it), and in WAL segments, archives and base backups until they are rotated", file=out)  # fmt: skip
+
+
+def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False) -> int:
     """``xlr8 truths rekey-dead-letters``: with the project's own key (its check value must be the store's), the
     clear key values of older dead letters hashed; raises ValueError (exit 2) otherwise, nothing changed."""
     from target_xlr8_truths.layout import KEYS_TABLE
     from xlr8_kit.privacy import FieldCipher, load_key
 
-    found = plaintext_letter_keys(store)
+    found = letters_to_rekey(store)
     if not found:
         print("rekey-dead-letters: no dead letter keeps a hashed key column's value in clear", file=out)
+        if rewrite:
+            _after_rekey(store, out)
         return 0
     hasher = FieldCipher(load_key(key_file=key_file, setting="--pii-key-file")).hash
     if not store.fetchone(f"SELECT 1 FROM {KEYS_TABLE} WHERE project = ?", [store.run.project]):  # noqa: S608
@@ -394,11 +514,12 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO) -> int:
             f"project {store.run.project} has no PII key check value in {KEYS_TABLE}, so --pii-key-file cannot be "
             "checked against the key its columns were hashed with; nothing was changed"
         )
-    _check_key(store, hasher)
+    _check_key(store, hasher, "changed")
     changed = rekey_dead_letters(store, hasher, found)
     for table, (_, texts) in found.items():
         print(f"{table}: {len(texts)} dead-letter key(s) hashed", file=out)
     print(f"rekey-dead-letters: {changed} dead letter(s) changed in {len(found)} table(s)", file=out)
+    _after_rekey(store, out)
     return 0
 
 
@@ -406,6 +527,9 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
     action = args.truths_command
     try:
         store = open_store(args, action)
+    except StoreChoiceError as exc:
+        print(f"xlr8 truths {action}: error: {exc}", file=err)
+        return 2
     except Exception as exc:  # noqa: BLE001 - one clear line for the user
         print(f"xlr8 truths {action}: error: cannot open the store: {exc}", file=err)
         return 1
@@ -413,7 +537,7 @@ def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:
         if action == "purge":
             changes = purge(store, keep_days=args.keep_days, keep_versions=args.keep_versions)
         elif action == "rekey-dead-letters":
-            return _rekey_cli(store, args.pii_key_file, out)
+            return _rekey_cli(store, args.pii_key_file, out, args.rewrite)
         else:
             hasher = None
             if args.pii_key_file:

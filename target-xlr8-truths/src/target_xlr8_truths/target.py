@@ -36,7 +36,7 @@ from target_xlr8_truths.privacy import PrivacyError, PrivacySettings
 from target_xlr8_truths.sinks import DeadLetterCeilingError, TruthsSink
 from target_xlr8_truths.spool import Spool, SpoolError
 from target_xlr8_truths.store import RowLines, RunContext, Store, StreamInfo
-from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, remove_stale_under
+from xlr8_kit.batch_files import BatchFileRefused, BatchLocations, hold_for_readers, remove_stale_under
 from xlr8_kit.exits import with_one_line_errors
 from xlr8_kit.load_method import UPSERT, load_method_property, refuse_other_load_methods
 from xlr8_kit.read_start import aware_instant
@@ -414,6 +414,9 @@ class TargetXlr8Truths(Target):
             self.batch_locations = BatchLocations.from_config(self.config)
         except BatchFileRefused as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        # held (shared flock) while this runs: `xlr8 batches clean` skips them, so the files still ahead in this
+        # run's input stay whatever their age and writer (review27c H1)
+        hold_for_readers(self.batch_locations.roots)
         ended: list[Path] = []
         stale = remove_stale_under(self.batch_locations.roots, ended)  # killed runs' partial files: no one loads them
         if stale:
@@ -422,9 +425,11 @@ class TargetXlr8Truths(Target):
             ended = sorted(set(ended))  # a folder under two batch_locations is scanned twice
             folders = " ".join(sorted({shlex.quote(str(p.parent)) for p in ended}))
             self.logger.warning(
-                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; a later "
-                "target may still be sent them). Once no run will, `xlr8 batches clean --older-than 2d %s` removes "
-                "those no live process can still read",
+                "%d complete BATCH file(s) of runs that ended are kept in batch_locations (records in clear; this "
+                "or a later target may still be sent them). Once no run will, `xlr8 batches clean --older-than <age> "
+                "--dry-run %s` lists (without --dry-run removes) the kit's files last written before <age> whose "
+                "writer and its parent are gone and that no process has open at that moment; folders a running "
+                "target or mapper reads from are skipped",
                 len(ended), folders,
             )  # fmt: skip
         try:
@@ -568,9 +573,9 @@ class TargetXlr8Truths(Target):
         """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
         value in clear: at the store's first open they are hashed with this run's key when it is the project's
         (its check value in the store), else a WARNING names the store and the command that does it."""
-        from target_xlr8_truths.retention import plaintext_letter_keys, rekey_dead_letters
+        from target_xlr8_truths.retention import letters_to_rekey, rekey_dead_letters
 
-        found = plaintext_letter_keys(store)
+        found = letters_to_rekey(store)
         if not found:
             return
         cipher = self.privacy.cipher
@@ -578,14 +583,18 @@ class TargetXlr8Truths(Target):
         if cipher is not None and recorded and str(recorded[0]) == self.privacy.key_check():
             changed = rekey_dead_letters(store, cipher.hash, found)
             self.logger.info(
-                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them",
-                changed, ", ".join(sorted(found)),
+                "Hashed the clear PII key values of %d older dead letter(s) (tables %s), as the tables keep them. "
+                "The old values stay in the store's free blocks (PostgreSQL: old row versions, WAL) until "
+                "`xlr8 truths rekey-dead-letters --project %s <store> --pii-key-file <key> --rewrite` rewrites a "
+                "DuckDB file, or `VACUUM FULL _dead_letters` on PostgreSQL",
+                changed, ", ".join(sorted(found)), self.run.project,
             )  # fmt: skip
             return
         if self.config.get("delivery", "duckdb") == "postgres":
             where = f"PostgreSQL schema {self.config.get('postgres_schema', 'xlr8')}"
             store_args = (
-                f'--postgres-dsn "$XLR8_POSTGRES_DSN" --postgres-schema {self.config.get("postgres_schema", "xlr8")}'
+                "--postgres-dsn '<the DSN of setting postgres_dsn>' "
+                f"--postgres-schema {self.config.get('postgres_schema', 'xlr8')}"
             )
         else:
             path = str(getattr(store, "path", None) or self.config.get("duckdb_path", ".xlr8/truths.duckdb"))

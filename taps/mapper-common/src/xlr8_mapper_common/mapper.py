@@ -32,7 +32,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import ActivateVersionMessage, Message, RecordMessage, SchemaMessage, StateMessage
 
-from xlr8_kit.batch_files import BatchLocations, batch_file_records
+from xlr8_kit.batch_files import BatchLocations, batch_file_records, hold_for_readers
 from xlr8_kit.dead_letters import redacted_payload
 from xlr8_kit.redaction import Redactor
 from xlr8_mapper_common.templates import Direction, MapOptions, MappingError, Template, load_template
@@ -222,7 +222,9 @@ class CommonMapper(InlineMapper):
 
     @cached_property
     def _batch_locations(self) -> BatchLocations:
-        return BatchLocations.from_config(self.config)
+        locations = BatchLocations.from_config(self.config)
+        hold_for_readers(locations.roots)  # ``xlr8 batches clean`` leaves them while this reads (review27c H1)
+        return locations
 
     def _refuse(self, stream: str, record: dict[str, t.Any], exc: MappingError) -> None:
         """Not sent on: written to ``dead_letter_path`` (before any later STATE goes on) or, without one, every
