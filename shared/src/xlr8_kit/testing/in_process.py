@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPResponse
+from urllib3 import HTTPHeaderDict, HTTPResponse
 
 #: An ASGI application: ``await app(scope, receive, send)``.
 AsgiApp = t.Callable[..., t.Awaitable[None]]
@@ -64,7 +64,7 @@ def _answer(app: AsgiApp, request: requests.PreparedRequest) -> HTTPResponse:
         "server": (parts.hostname or "127.0.0.1", parts.port or 80),
     }
     status = 500
-    headers: list[tuple[str, str]] = []
+    headers = HTTPHeaderDict()  # a header sent twice (Set-Cookie) kept twice
     chunks: list[bytes] = []
 
     async def exchange() -> None:
@@ -84,7 +84,8 @@ def _answer(app: AsgiApp, request: requests.PreparedRequest) -> HTTPResponse:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
+                for key, value in message.get("headers", []):
+                    headers.add(key.decode("latin-1"), value.decode("latin-1"))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
