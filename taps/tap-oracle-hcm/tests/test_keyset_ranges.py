@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import typing as t
 import warnings
 from dataclasses import dataclass
@@ -393,18 +394,29 @@ def in_flight(requests: t.Sequence[t.Any], since: float = 0.0) -> int:
     return peak
 
 
-def sent_after(requests: t.Sequence[t.Any], moment: float) -> list[t.Any]:
-    """The requests that arrived after ``moment`` (wall clock): sent once the tap had the fault's answer."""
-    return [r for r in requests if r.arrived_at > moment]
+#: The slots a widened read holds at most (``latency_concurrent_requests``).
+WIDENED = 16
 
 
-def in_flight_at_arrivals(requests: t.Sequence[t.Any], moment: float) -> int:
-    """The most requests in flight (all of them, stragglers from before included) at the arrival of any request that
-    arrived after ``moment``. A narrowed read sends nothing while 8 are held, so stragglers count only when a new
-    request lands on top of them (review23f Low 1: counting only the requests sent after ``moment`` missed a read
-    that narrowed 0.4 s late; counting every request in flight then caught stragglers while nothing was sent)."""
+def sent_after(requests: t.Sequence[t.Any], narrowed: float) -> list[t.Any]:
+    """The requests that arrived after the read narrowed (``narrowed``: when it first saw the session's retry,
+    ``Decision.at``), in order of arrival, less the first ``WIDENED``: those may hold slots taken before the
+    narrowing (at most ``WIDENED`` were held then), sent late by a starved thread. Any later one arrived after the
+    read took a slot narrowed (more than ``WIDENED`` arrivals, so one of them was such a slot), and from that take
+    on it held no more than 8. Counted by events (the decision, then arrivals in the emulator's log), not by a
+    window of wall-clock time after the fault: 0.4 s before session 27, which a slot taken before the narrowing
+    and sent later by a starved thread could outlast."""
+    return sorted((r for r in requests if r.arrived_at > narrowed), key=lambda r: r.arrived_at)[WIDENED:]
+
+
+def in_flight_at_arrivals(requests: t.Sequence[t.Any], narrowed: float) -> int:
+    """The most requests in flight (all of them, stragglers from before included) at the arrival of any request of
+    ``sent_after(requests, narrowed)``. A narrowed read sends nothing while 8 are held, so stragglers count only when
+    a new request lands on top of them (review23f Low 1: counting only the requests sent after the fault missed a
+    read that narrowed late; counting every request in flight then caught stragglers while nothing was sent). A
+    request the emulator has in flight holds its slot in the tap, so a read holding 8 shows no more than 8."""
     return max(
-        (sum(1 for q in requests if q.arrived_at <= r.arrived_at < q.at) for r in sent_after(requests, moment)),
+        (sum(1 for q in requests if q.arrived_at <= r.arrived_at < q.at) for r in sent_after(requests, narrowed)),
         default=0,
     )
 
@@ -417,6 +429,8 @@ class Decision:
     limit: int
     #: The session had retried an answer (429, 5xx) since the read began, read before the limit was.
     throttled: bool
+    #: Wall clock when it was read (the emulator's log's clock): the first throttled one is when the read narrowed.
+    at: float
 
 
 @pytest.fixture
@@ -430,16 +444,17 @@ def decisions(monkeypatch: pytest.MonkeyPatch) -> list[Decision]:
     def limit(self: ranges.InFlight) -> int:
         throttled = self._throttled is not None and self._throttled() > self._seen  # first: it only grows
         value = decide(self)
-        log.append(Decision(self._busy, value, throttled))
+        log.append(Decision(self._busy, value, throttled, time.time()))
         return value
 
     monkeypatch.setattr(ranges.InFlight, "limit", property(limit))
     return log
 
 
-def assert_narrowed(decisions: list[Decision], asked: list[t.Any], fault: float) -> None:
+def assert_narrowed(decisions: list[Decision], asked: list[t.Any], fault: float) -> float:
     """Widened to 16 before the fault, 8 from the moment the read saw the session retry, never again a slot taken
-    with 8 held; on the wire, no more than 8 in flight at any request's arrival from 0.4 s after the fault."""
+    with 8 held; on the wire, no more than 8 in flight at the arrival of any request after the narrowing but the first
+    ``WIDENED`` (``sent_after``). Returns when the read narrowed."""
     before = [d for d in decisions if not d.throttled]
     after = [d for d in decisions if d.throttled]
     assert before, "the read looked at its limit before the fault"
@@ -448,10 +463,12 @@ def assert_narrowed(decisions: list[Decision], asked: list[t.Any], fault: float)
     taken = [d for d in after if d.busy < d.limit]
     assert len(taken) > 30, "most of the read came after the fault"
     assert max(d.busy for d in taken) < 8
-    assert in_flight_at_arrivals(asked, fault + 0.4) <= 8
+    narrowed = after[0].at
+    assert in_flight_at_arrivals(asked, narrowed) <= 8
     peak = in_flight([r for r in asked if r.arrived_at < fault])
     if peak <= 8:  # the load, not the tap (the emitter kept few pages ahead: ``Growth``); its decisions are above
         warnings.warn(f"the wire showed {peak} in flight before the fault, not more than 8", UserWarning, stacklevel=2)
+    return narrowed
 
 
 def collection(sandbox: t.Any, start: int) -> list[t.Any]:
@@ -564,8 +581,8 @@ def test_a_429_narrows_a_widened_read_back_to_max_concurrent_requests(
     asked = collection(sandbox, start)
     limited = [r for r in asked if r.status == 429]
     assert len(limited) == 1
-    assert_narrowed(decisions, asked, limited[0].at)
-    assert len(sent_after(asked, limited[0].at + 0.4)) > 30, "most of the read came after it"
+    narrowed = assert_narrowed(decisions, asked, limited[0].at)
+    assert len(sent_after(asked, narrowed)) > 30, "most of the read came after it"
     assert throttled.records("workers") == one.records("workers")
     assert unstamped(throttled.of_type("STATE")) == unstamped(one.of_type("STATE"))
 

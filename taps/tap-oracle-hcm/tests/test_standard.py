@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
-from xlr8_kit.oracle.testing import described_in_process
+from xlr8_kit.testing.in_process import answered_in_process
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_tap_oracle_hcm.tap import TapOracleHcm
 
@@ -26,7 +26,7 @@ def _stop_sandbox() -> Iterator[None]:
     _SANDBOX.__exit__(None, None, None)
 
 
-# The class is built while pytest collects, its streams discovered then: from the emulator object, not over HTTP, so
-# collection never depends on a request answered on a loaded machine (the tests discover over HTTP).
-with described_in_process(_RUNNING.emulator("oracle_hcm")):
+# The class is built while pytest collects, its streams discovered then: answered by the emulator's app in process,
+# not over a socket, so collection never depends on a request answered on a loaded machine (the tests go over HTTP).
+with answered_in_process(_RUNNING.apps()):
     TestTapOracleHcm = get_tap_test_class(TapOracleHcm, config=CONFIG)

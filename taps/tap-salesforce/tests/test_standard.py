@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
+from xlr8_kit.testing.in_process import answered_in_process
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_tap_salesforce.tap import TapSalesforce
 
@@ -35,4 +36,7 @@ def _stop_sandbox() -> Iterator[None]:
     _SANDBOX.__exit__(None, None, None)
 
 
-TestTapSalesforce = get_tap_test_class(TapSalesforce, config=CONFIG)
+# The class is built while pytest collects, its streams discovered then: answered by the emulator's app in process,
+# not over a socket, so collection never depends on a request answered on a loaded machine (the tests go over HTTP).
+with answered_in_process(_RUNNING.apps()):
+    TestTapSalesforce = get_tap_test_class(TapSalesforce, config=CONFIG)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
+from xlr8_kit.testing.in_process import answered_in_process
 from xlr8_kit.testing.singer_cli import select_streams
 from xlr8_sandbox.platform.server import run_sandbox
 from xlr8_tap_ukg_ready.tap import TapUkgReady
@@ -26,8 +27,10 @@ def _stop_sandbox() -> Iterator[None]:
     _SANDBOX.__exit__(None, None, None)
 
 
-# Every stream selected, the per-employee ones too (they are not selected by default).
-_DISCOVERED = TapUkgReady(config=CONFIG, parse_env_config=False).catalog_dict
-CATALOG = select_streams(_DISCOVERED, {s["tap_stream_id"] for s in _DISCOVERED["streams"]})
-
-TestTapUkgReady = get_tap_test_class(TapUkgReady, config=CONFIG, catalog=CATALOG)
+# The class is built while pytest collects, its streams discovered then: answered by the emulator's app in process,
+# not over a socket, so collection never depends on a request answered on a loaded machine (the tests go over HTTP).
+with answered_in_process(_RUNNING.apps()):
+    # Every stream selected, the per-employee ones too (they are not selected by default).
+    _DISCOVERED = TapUkgReady(config=CONFIG, parse_env_config=False).catalog_dict
+    CATALOG = select_streams(_DISCOVERED, {s["tap_stream_id"] for s in _DISCOVERED["streams"]})
+    TestTapUkgReady = get_tap_test_class(TapUkgReady, config=CONFIG, catalog=CATALOG)

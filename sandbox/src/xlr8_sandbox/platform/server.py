@@ -18,6 +18,7 @@ import gc
 import importlib
 import socket
 import threading
+import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -77,6 +78,11 @@ class Sandbox:
     @property
     def faults(self) -> FaultRegistry:
         return self.ctx.faults
+
+    def apps(self) -> dict[str, t.Any]:
+        """Each product's URL and the ASGI app served there (``xlr8_kit.testing.in_process``: the same answers
+        without the socket)."""
+        return {running.url: running.server.config.app for running in self.products.values()}
 
     def requests(self, product_id: str | None = None, path_prefix: str = "") -> list[LoggedRequest]:
         """Requests the products answered (bounded log), oldest first."""

@@ -2,23 +2,18 @@
 (``fusion_test_helpers``, one line in each conftest), and the check that the Meltano plugin definition matches what
 the tap reports (settings, secrets, capabilities, one settings group per auth flow, ``pip_url``) and that the
 sandbox points at the emulator; ``unstamped`` to compare two runs' STATEs; ``ScriptedStopwatch`` for a read's timing
-verdicts decided by the test; ``described_in_process`` for the SDK's standard test class."""
+verdicts decided by the test."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import typing as t
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from unittest import mock
 
 import yaml
 
-from xlr8_kit.oracle.client import FusionClient
-from xlr8_kit.oracle.describe import Resource, parse_describe
 from xlr8_kit.oracle.settings import REQUIRED_BY_AUTH
 from xlr8_kit.oracle.stopwatch import Stopwatch
 from xlr8_kit.oracle.stream import FULL_READ_AT
@@ -68,24 +63,6 @@ class ScriptedStopwatch(Stopwatch):
 
     def round_trip(self, response: t.Any) -> float:
         return self.seconds
-
-
-@contextlib.contextmanager
-def described_in_process(emulator: t.Any) -> Iterator[None]:
-    """While the block runs, a tap's ``FusionClient.describe`` reads the document ``emulator`` serves at
-    ``<resource>/describe`` from the emulator object, not over HTTP. For the SDK's standard test class, which
-    discovers while pytest collects: a request that failed there on a loaded machine errored the whole xdist run
-    ("Different tests were collected between gw1 and gw0"), not one test. The class's tests discover and sync over
-    HTTP as every other test does."""
-
-    def describe(client: FusionClient, resource: str) -> Resource:
-        if resource not in client._described:
-            document = emulator.describe_document(resource, f"{client.resources_url}/{resource}")
-            client._described[resource] = parse_describe(document, resource)
-        return client._described[resource]
-
-    with mock.patch.object(FusionClient, "describe", describe):
-        yield
 
 
 class ConfigFor(t.Protocol):
