@@ -13,6 +13,7 @@ import logging
 import typing as t
 
 import click
+from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.startup import freeze_start_up_objects
 
@@ -117,6 +118,20 @@ def with_one_line_errors(command: click.Command, logger: logging.Logger) -> clic
             logger.error("%s", one_line(exc))
             raise click.exceptions.Exit(exit_code(exc)) from None
 
+    callback = command.callback
+    if callback is not None:
+
+        def named(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            """The SDK's CLI logs a ``ConfigValidationError``'s ``errors`` and then only "Config validation failed":
+            one raised with a message alone (a plugin's own check of its settings) said nothing of what to fix."""
+            try:
+                return callback(*args, **kwargs)
+            except ConfigValidationError as exc:
+                if not exc.errors:
+                    exc.errors = [one_line(exc)]
+                raise
+
+        command.callback = named
     command.invoke = guarded  # type: ignore[method-assign]
     command.make_context = guarded_options  # type: ignore[method-assign]
     return command

@@ -534,3 +534,13 @@ def test_to_erp_reverses_only_numbers_split_built_and_names_the_others(name: str
     assert template.lines.numbered(*good[name][1], "here") == good[name][0]
     with pytest.raises(MappingError, match=r"holds '[-/]', which multi_line: split puts between order and line"):
         template.lines.numbered(f"A{template.lines.separator}B", good[name][1][1], "here")
+
+
+def test_an_unknown_template_is_named_on_the_command_line(tmp_path: Path) -> None:
+    """The template is loaded at the first message: its refusal, a ``ConfigValidationError``, reached the SDK's CLI
+    with no ``errors``, which logs only those and "Config validation failed" (tgtorch27): the setting was not named."""
+    schema = {"type": "SCHEMA", "stream": "A_PurchaseOrder", "schema": {"type": "object", "properties": {}},
+              "key_properties": []}  # fmt: skip
+    result = run_mapper({"direction": "from_erp", "template": "nope"}, [schema], tmp_path)
+    assert result.returncode == 1
+    assert "setting 'template': unknown template 'nope'" in result.stderr, result.stderr

@@ -49,3 +49,15 @@ def test_about_lists_the_settings(tmp_path: Path) -> None:
         "proxy_password",
     }
     assert {"base_url", "company_short_name", "company_id", "reports", "report_format", "filters"} <= set(settings)
+
+
+def test_a_setting_the_tap_refuses_is_named_on_a_sync_run(url: str, emulator: UkgReadyEmulator, tmp_path: Path) -> None:
+    """A check of the tap's own (two reports named alike) raised during a sync: the SDK's CLI logs only a
+    ``ConfigValidationError``'s ``errors`` and then "Config validation failed", so the message naming the setting
+    was lost (tgtorch27); the kit's CLI now puts the message there."""
+    reports = [REPORTS[0], {**REPORTS[1], "name": REPORTS[0]["name"]}]
+    write_json(tmp_path / "config.json", ready_config(url, reports=reports))
+    synced = run_tap_cli("tap-ukg-ready", ["--config", "config.json"], tmp_path)
+    assert synced.returncode == 1
+    assert "two reports map to stream 'pay_statements'; set 'name'" in synced.stderr, synced.stderr
+    assert not [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]

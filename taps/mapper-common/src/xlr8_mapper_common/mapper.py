@@ -148,7 +148,8 @@ class CommonMapper(InlineMapper):
         try:
             return load_template(str(self.config["template"]))
         except MappingError as exc:
-            raise ConfigValidationError(f"mapper-common: {exc}") from None
+            message = f"mapper-common: {exc}"
+            raise ConfigValidationError(message, errors=[message]) from None  # the SDK's CLI logs only ``errors``
 
     @cached_property
     def options(self) -> MapOptions:
@@ -170,7 +171,8 @@ class CommonMapper(InlineMapper):
     def direction(self) -> Direction:
         direction = self.config.get("direction")
         if direction not in DIRECTIONS:
-            raise ConfigValidationError(f"mapper-common: setting 'direction' must be one of {', '.join(DIRECTIONS)}")
+            message = f"mapper-common: setting 'direction' must be one of {', '.join(DIRECTIONS)}"
+            raise ConfigValidationError(message, errors=[message])
         return t.cast("Direction", direction)
 
     def _mapped(self, stream: str) -> bool:
