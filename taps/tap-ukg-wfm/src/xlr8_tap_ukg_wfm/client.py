@@ -100,7 +100,9 @@ class Population:
                 "'hyperfind_id'",
                 path=HYPERFIND_PATH,
             )
-        numbers = [str(ref["qualifier"]) for ref in refs if ref.get("qualifier")]
+        # each person once, in the answer's order: a person named twice (two assignments) asked for twice in one
+        # multi_read answers two timecards, and the day's totals summed over both doubled their hours (wfm27 W10)
+        numbers = list(dict.fromkeys(str(ref["qualifier"]) for ref in refs if ref.get("qualifier")))
         with self._lock:
             self._cache[key] = numbers
         return numbers
