@@ -993,6 +993,9 @@ class ActivateAtEndMixin:
     _xlr8_read_started: datetime | None = None
     #: The sets (``replace_by``) this read has read whole so far (``xlr8_read_whole``), sent when it ended well.
     _xlr8_sets_read: list[dict[str, list[t.Any]]] | None = None
+    #: The SDK's record loop in RECORD mode: False while the top-level read runs, True once its records ended
+    #: (the next STATE covers the read: the announcements go first), None otherwise.
+    _xlr8_announce_next_state: bool | None = None
 
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._xlr8_pending_version = full_table_version
@@ -1039,16 +1042,38 @@ class ActivateAtEndMixin:
             if sets:
                 write_sets_read(stream, sets, started)
 
+    def _finalize_state(self, state: dict[str, t.Any] | None = None) -> None:
+        """The SDK's record loop finalizes the whole stream's state once its records ended, then writes the STATE
+        that covers the read: the announcements go out just before it (``_write_state_message``)."""
+        if self._xlr8_announce_next_state is False and state is self.stream_state:  # type: ignore[attr-defined]
+            self._xlr8_announce_next_state = True
+        super()._finalize_state(state)  # type: ignore[misc]
+
+    def _write_state_message(self) -> None:
+        """The read's announcements before the STATE that covers it (a target stopped between the two would
+        otherwise relay that STATE and never get them: the next run does not read the set again)."""
+        if self._xlr8_announce_next_state:
+            self._xlr8_announce_next_state = None
+            self._xlr8_activate_read_version()
+        super()._write_state_message()  # type: ignore[misc]
+
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
-        if getattr(self, "parent_stream_type", None) is None:
+        top = getattr(self, "parent_stream_type", None) is None
+        if top:
             self._xlr8_sets_read = None  # what an earlier read that failed noted never goes out
+            # RECORD mode on the SDK's loop: armed until the read's records end (``_finalize_state``)
+            self._xlr8_announce_next_state = False if write_messages else None
         try:
             yield from super()._sync_records(context, write_messages=write_messages)  # type: ignore[misc]
         except BaseException:
             self._xlr8_read_failed = True  # a child's failure the SDK logs and passes over included
+            if top:
+                self._xlr8_announce_next_state = None
             raise
+        if top:
+            self._xlr8_announce_next_state = None
         if write_messages:  # BATCH mode reads without messages: ``KitBatchingMixin._sync_batches`` sends it
-            self._xlr8_activate_read_version()
+            self._xlr8_activate_read_version()  # sent already before the final STATE: this sends nothing more
 
 
 def write_sets_read(stream: t.Any, sets: list[dict[str, list[t.Any]]], started: datetime | None = None) -> None:
@@ -1466,6 +1491,7 @@ class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, 
         if sink is not None:
             sink.close()  # the last file, named with the state the SDK's loop leaves
         if write_messages:
+            self._xlr8_activate_read_version()  # the read's announcements before the STATE that covers it
             self._write_state_message()
 
     #: True while the records ``get_records`` yields are plain by construction: JSON parsed by msgspec

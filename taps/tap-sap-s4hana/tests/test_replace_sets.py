@@ -275,3 +275,40 @@ def test_in_batch_mode_a_target_stopped_at_the_state_covering_the_read_has_the_e
     after = _rows(tmp_path)
     assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
     assert [r[:3] for r in after] == [r[:3] for r in before]
+
+
+@pytest.mark.parametrize("loop", ["kit", "sdk"])
+def test_in_record_mode_a_target_stopped_at_the_state_covering_the_read_has_the_emptied_order_deleted(
+    dropping_proxy: tuple[str, dict], tmp_path: Path, loop: str
+) -> None:
+    """review27f H1: in RECORD mode (the default) the STATE that covers the read still went out before the read's
+    announcement, on both record loops: a target stopped right after relaying it lost the announcement for good
+    (the next run starts past every order read) and the emptied order's lines stayed live. The run's messages are
+    cut right after the first STATE whose bookmark covers the read; the announcement now comes before it."""
+    base, drop = dropping_proxy
+    env = {"XLR8_TAP_SDK_RECORD_LOOP": "1" if loop == "sdk" else "0"}
+    rc, first = _sync(base, tmp_path, page_size=5000, env=env)
+    assert rc == 0
+    _land(first, tmp_path)
+    before = _rows(tmp_path)
+    assert sum(1 for r in before if r[0] == "PO00000001") > 1
+    drop.update(on=True, order="PO00000001")
+    rc, second = _sync(base, tmp_path, page_size=5000, env=env)
+    assert rc == 0
+    messages = parse_singer_messages(second)
+    covering = next(
+        i
+        for i, m in enumerate(messages)
+        if m["type"] == "STATE" and m["value"]["bookmarks"].get(STREAM, {}).get("replication_key_value")
+    )
+    announced_at = [i for i, m in enumerate(messages) if m.get("stream") == "_xlr8_sets_read" and m["type"] == "RECORD"]
+    assert announced_at and max(announced_at) < covering
+    stopped = "".join(json.dumps(m) + "\n" for m in messages[: covering + 1])
+    state = _land(stopped, tmp_path)
+    assert state is not None
+    rc, third = _sync(base, tmp_path, page_size=5000, state=state, env=env)
+    assert rc == 0
+    _land(third, tmp_path)
+    after = _rows(tmp_path)
+    assert [r for r in after if r[3]] == [(*r[:3], True) for r in before if r[0] == "PO00000001"]
+    assert [r[:3] for r in after] == [r[:3] for r in before]
