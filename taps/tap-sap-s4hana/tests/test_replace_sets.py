@@ -301,8 +301,9 @@ def test_in_record_mode_a_target_stopped_at_the_state_covering_the_read_has_the_
         for i, m in enumerate(messages)
         if m["type"] == "STATE" and m["value"]["bookmarks"].get(STREAM, {}).get("replication_key_value")
     )
-    announced_at = [i for i, m in enumerate(messages) if m.get("stream") == "_xlr8_sets_read" and m["type"] == "RECORD"]
-    assert announced_at and max(announced_at) < covering
+    announced_at = [i for i, m in enumerate(messages) if m["type"] == "RECORD" and m["stream"] == "_xlr8_sets_read"]
+    assert announced_at
+    assert max(announced_at) < covering
     stopped = "".join(json.dumps(m) + "\n" for m in messages[: covering + 1])
     state = _land(stopped, tmp_path)
     assert state is not None
