@@ -345,7 +345,7 @@ def test_a_dead_letter_whose_set_cannot_be_told_keeps_every_set_of_the_stream(tm
     done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.summary["streams"]["totals"]["dead_lettered"] == 1
-    assert "has a replace_by value that does not convert (1 dead letter(s)): no set is taken as empty" in done.stderr
+    assert "value that is null or does not convert (1 dead letter(s)): no set is taken as empty" in done.stderr
     found = query(config["duckdb_path"], f'SELECT person, _sdc_deleted_at IS NULL FROM "{TABLE}" ORDER BY 1')
     assert found == [("E1", True), ("E2", True)]
 
@@ -402,3 +402,19 @@ def test_an_announcement_follows_the_target_s_own_stream_map_rename(tmp_path: Pa
         config["duckdb_path"], f'SELECT person, code, _sdc_deleted_at IS NOT NULL FROM "{table}" ORDER BY ALL'
     )
     assert found == [("E1", "A", False), ("E1", "B", False), ("E1", "C", False), ("E2", "A", True)]
+
+
+def test_a_dead_letter_with_a_null_set_value_keeps_every_set_of_the_stream(tmp_path: Path) -> None:
+    """review27f L1: the run's only record of E1's d1 is dead-lettered for a missing person: its set cannot be told
+    from a null, so (as for a value that does not convert) the stream's announcements delete nothing this run; it
+    counted as in no set, and E1's landed row of the announced day was marked deleted."""
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
+    assert run_target(config, _messages([("E1", "d1", "A", 8)], 0, True), tmp_path).returncode == 0
+    second = _messages([(None, "d1", "A", 9)], 1, True)  # type: ignore[list-item]
+    announced = _sets_read("totals", {"person": ["E1"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 1
+    assert "replace_by value that is null or does not convert (1 dead letter(s))" in done.stderr
+    found = query(config["duckdb_path"], f'SELECT person, day, code, _sdc_deleted_at IS NULL FROM "{TABLE}"')
+    assert found == [("E1", "d1", "A", True)]

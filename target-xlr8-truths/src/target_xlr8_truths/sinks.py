@@ -453,8 +453,8 @@ class TruthsSink(BatchSink):
     def _note_dead_set(self, record: dict[str, t.Any]) -> None:
         """Notes the set (``replace_by`` values, as its row would store them) of a dead-lettered record: an
         announcement of sets read whole takes that set for read, not empty, and keeps its rows (review26c H2). A
-        null value is in no set announced; a value that does not convert (or is protected) leaves the set unknown:
-        the stream's announcements then delete nothing this run (``TruthsTarget._apply_sets_read``)."""
+        null value, or one that does not convert (or is protected), leaves the set unknown: the stream's
+        announcements then delete nothing this run (``TruthsTarget._apply_sets_read``)."""
         info = self.info
         if not info.replace_by:
             return
@@ -475,7 +475,8 @@ class TruthsSink(BatchSink):
             except (Rejected, ValueError, TypeError, OverflowError):
                 self.target.dead_sets_unknown.add(self.stream_name)
                 return
-            if value is None:
+            if value is None:  # its real set cannot be told from a null (review27f L1): keep every set
+                self.target.dead_sets_unknown.add(self.stream_name)
                 return
             values.append(value)
         self.target.dead_sets[self.stream_name].add(tuple(values))

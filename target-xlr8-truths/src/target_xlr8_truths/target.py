@@ -700,8 +700,8 @@ class TargetXlr8Truths(Target):
             if stream in self.dead_sets_unknown:
                 self.logger.warning(
                     "stream %s: sets read whole announced, but a record of the stream dead-lettered in this run has a "
-                    "replace_by value that does not convert (%d dead letter(s)): no set is taken as empty (their rows "
-                    "stay until the dead letters are replayed)",
+                    "replace_by value that is null or does not convert (%d dead letter(s)): no set is taken as empty "
+                    "(their rows stay until the dead letters are replayed)",
                     stream[:100], self.dead_lettered[stream],
                 )  # fmt: skip
                 continue
