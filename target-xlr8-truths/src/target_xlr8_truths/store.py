@@ -492,7 +492,8 @@ class Store(abc.ABC):
                 loaded = in_place
             elif batch.rows or batch.files:
                 self.stage(stage, batch.columns, batch)
-                self._replace_sets(info, quote(stage), "TRUE", batch.hard_delete)
+                extracted = any(c.name == "_sdc_extracted_at" for c in batch.columns)
+                self._replace_sets(info, quote(stage), "TRUE", batch.hard_delete, source_extracted=extracted)
                 loaded = self._merge(table, stage, stored, info.key_columns, batch.hard_delete)
             if unique and key is not None:
                 self._unique_keys[table] = key
@@ -554,14 +555,19 @@ class Store(abc.ABC):
         self.execute(f"DROP TABLE {qs}")
         return received
 
-    def _replace_sets(self, info: StreamInfo, source: str, older: str, hard_delete: bool) -> int:
+    def _replace_sets(
+        self, info: StreamInfo, source: str, older: str, hard_delete: bool, *, source_extracted: bool = True
+    ) -> int:
         """For a stream with ``replace_by``: the rows of ``info``'s table matching ``older`` (rows earlier writes
         landed) whose set (their ``replace_by`` values) has rows in ``source`` (this batch's) and was not replaced
         yet in this run are deleted with ``hard_delete``, else marked deleted (``_sdc_deleted_at``), as superseded
         rows are (``activate_version``); the upsert then replaces rows of the same key as ever. The sets replaced
         are kept in a temporary table, so a set whose rows span two batches of one run keeps the first batch's
         rows; it is written in the batch's transaction, so a batch rolled back replaced nothing. Returns the rows
-        deleted (none when marked); ``replaced`` counts those and the rows marked, for the run's summary."""
+        deleted (none when marked); ``replaced`` counts those and the rows marked, for the run's summary.
+        A row extracted after this batch's earliest row of its set is never replaced: a run whose read overlapped
+        this one and landed first read it later (review27f M1, the M5 guard of ``empty_sets`` for sets with rows;
+        ``source_extracted``: ``source`` has ``_sdc_extracted_at``)."""
         if not info.replace_by:
             return 0
         table = quote(info.table_name)
@@ -583,6 +589,12 @@ class Store(abc.ABC):
             return " AND ".join(f"{left}.{p} = {right}.{p}" for p in parts)
 
         in_batch = f"EXISTS (SELECT 1 FROM {source} AS s WHERE {same('s', table)})"  # noqa: S608
+        if source_extracted and "_sdc_extracted_at" in self.table_columns(info.table_name):
+            ext = quote("_sdc_extracted_at")
+            in_batch += (
+                f" AND NOT EXISTS (SELECT 1 FROM {source} AS s WHERE {same('s', table)}"  # noqa: S608
+                f" AND s.{ext} < {table}.{ext})"
+            )
         not_done = f"NOT EXISTS (SELECT 1 FROM {done} AS d WHERE {same('d', table)})"  # noqa: S608
         deleted = 0
         if hard_delete or "_sdc_deleted_at" not in self.table_columns(info.table_name):
