@@ -420,14 +420,15 @@ def test_a_dead_letter_with_a_null_set_value_keeps_every_set_of_the_stream(tmp_p
     assert found == [("E1", "d1", "A", True)]
 
 
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["marked", "hard_delete"])
 @pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
 def test_an_earlier_read_s_rows_of_a_set_never_delete_a_row_a_later_read_landed_first(
-    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str, hard_delete: bool
 ) -> None:
     """review27f M1: X (the daily read, started 00:00) read E1's d1 at 00:01 = {A}; Y (hourly) read it at 00:05:30
     after a total B was added = {A, B} and landed first. X's rows of the set land later: Y's newer B stays current
     (it was marked deleted: the M5 overlap guard covered only sets announced empty, not sets with rows)."""
-    config: dict[str, Any] = {"project_id": PROJECT}
+    config: dict[str, Any] = {"project_id": PROJECT, "hard_delete": hard_delete}
     rows = _store(request, tmp_path, delivery, config)
     before = _stamped([("E1", "d1", "A", 8)], 0, "2026-01-06T23:00:00+00:00")
     assert run_target(config, before, tmp_path).returncode == 0
