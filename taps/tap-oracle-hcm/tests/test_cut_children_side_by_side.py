@@ -144,7 +144,10 @@ def test_records_come_in_the_one_cursor_order(
     assert ("ranges read" in caplog.text) is ranged
 
     def records(out: t.Any) -> list[tuple[str, dict[str, t.Any]]]:
-        return [(m["stream"], m["record"]) for m in out.of_type("RECORD")]
+        # an announcement's ``read_start`` is its run's own clock reading (empty27): the sets, not the time, compared
+        return [
+            (m["stream"], {k: v for k, v in m["record"].items() if k != "read_start"}) for m in out.of_type("RECORD")
+        ]
 
     assert records(many) == records(one)
 
