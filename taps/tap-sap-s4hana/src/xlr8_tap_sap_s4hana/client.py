@@ -274,11 +274,27 @@ def decode_expanded(
     return record
 
 
+def is_aggregate(entity: EntityType) -> bool:
+    """An analytical set (``sap:semantics="aggregate"``, e.g. the real ``A_JournalEntryItemBasic``): the server
+    groups by the dimensions a request selects and sums the measures, under a generated key (``ID``)."""
+    return entity.sap.get("semantics") == "aggregate"
+
+
+def dimensions(entity: EntityType) -> tuple[str, ...]:
+    """An analytical set's ``sap:aggregation-role="dimension"`` properties, in ``$metadata`` order."""
+    return tuple(n for n, p in entity.properties.items() if p.sap.get("aggregation-role") == "dimension")
+
+
 def order_keys(entity: EntityType) -> tuple[str, ...]:
-    """The entity's key properties, to order ``$skip`` windows by; none when the service says one cannot be
-    sorted (``sap:sortable="false"``: Gateway would refuse the ``$orderby``)."""
+    """What ``$skip`` windows are ordered by: the entity's keys; none when the service says one cannot be sorted
+    (``sap:sortable="false"``: Gateway would refuse the ``$orderby``). An analytical set's generated key cannot be
+    sorted, but each of its rows (read with every column) is one combination of its dimensions: ordered by all of
+    them, windows neither repeat nor miss rows (unordered, an analytical read promises no order between requests)."""
     props = entity.properties
-    return entity.keys if all(k in props and props[k].sortable for k in entity.keys) else ()
+    if all(k in props and props[k].sortable for k in entity.keys):
+        return entity.keys
+    dims = dimensions(entity) if is_aggregate(entity) else ()
+    return dims if dims and all(props[d].sortable for d in dims) else ()
 
 
 def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
@@ -393,7 +409,9 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         expanded navigation properties are always selected (OData v2 leaves out an expansion $select omits)."""
         names = [n for n in self.schema.get("properties", {}) if n != HEADER_CHANGE_COLUMN]
         chosen = [n for n in names if self.mask.get(("properties", n), True)]
-        if len(chosen) == len(names):
+        if len(chosen) == len(names) or is_aggregate(self.plan.entity_set.entity_type):
+            # every column of an analytical set: a dimension left out would be summed over (other rows, other
+            # amounts, other IDs); the deselected columns are dropped from the records as usual
             return None
         change = self.plan.change
         expanded = [e.name for e in self.plan.expand]

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from xlr8_kit.connectors import ConnectorError, DeferredDiscovery, TapConnector
 from xlr8_kit.odata import decode_entry
 from xlr8_kit.soap.rfc import Value
-from xlr8_tap_sap_s4hana.client import order_keys
+from xlr8_tap_sap_s4hana.client import is_aggregate, order_keys
 from xlr8_tap_sap_s4hana.discovery import ServiceRef
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
@@ -70,12 +70,17 @@ class SapS4HanaConnector(TapConnector):
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         has_paging = "$top" in params or "$skip" in params
         entity = metadata.entity_sets[set_name].entity_type
+        keys = order_keys(entity)
+        if is_aggregate(entity) and "$select" in params:
+            # an analytical read's rows are the combinations of the dimensions it selects: ordered by those
+            chosen = {name.strip() for name in params["$select"].split(",")}
+            keys = tuple(k for k in keys if k in chosen)
         rows = client.iter_rows(
             client.url(f"{service.path}/{set_name}"),
             params,
             version=metadata.odata_version,
             page_size=None if has_paging else self.s4_tap.settings.page_size,
-            keys=order_keys(entity),
+            keys=keys,
         )
         return (decode_entry(entity, row) for row in rows)
 
