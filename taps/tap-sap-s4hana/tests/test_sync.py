@@ -207,3 +207,29 @@ def test_an_expand_the_metadata_does_not_have_is_refused_naming_the_setting(
     config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderItem"], expand=expand)
     with pytest.raises(ValueError, match=message):
         TapSapS4Hana(config=config, parse_env_config=False).catalog  # noqa: B018
+
+
+def test_v4_account_assignments_are_read_through_their_order_by_the_published_set_name(
+    url: str, sandbox: Sandbox
+) -> None:
+    """The v4 purchase order service publishes ``PurchaseOrderAccountAssignment`` (s4aud28 F6). The tap listed a
+    ``PurOrderAccountAssignment`` no service has, so the real set had no header: read whole every run, and a
+    removed assignment line was never marked deleted by its order's read."""
+    config = basic_config(
+        url, services=[V4_SERVICE], entity_sets=["PurchaseOrder", "PurchaseOrderAccountAssignment"], page_size=40
+    )
+    tap = TapSapS4Hana(config=config, parse_env_config=False)
+    entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "PurchaseOrderAccountAssignment")
+    assert entry["replication_key"] == HEADER_CHANGE_COLUMN
+    first = run_tap(config)
+    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records("PurchaseOrder")}
+    lines = first.records("PurchaseOrderAccountAssignment")
+    company = sandbox.ctx.company
+    assert len(lines) == sum(company.purchase_order(i).line_count for i in range(company.purchase_order_count))
+    assert all(line[HEADER_CHANGE_COLUMN] == orders[line["PurchaseOrder"]] for line in lines)
+    bookmark = first.state["bookmarks"]["PurchaseOrderAccountAssignment"]["replication_key_value"]
+    again = run_tap(config, state=first.state).records("PurchaseOrderAccountAssignment")
+    changed = {number for number, stamp in orders.items() if stamp >= bookmark}
+    assert changed
+    assert len(changed) < len(orders)
+    assert {line["PurchaseOrder"] for line in again} == changed  # only the orders at the bookmark, read again

@@ -39,6 +39,10 @@ DECLARATIONS: dict[str, StreamDeclaration] = {
     ),
     "PurchaseOrder": StreamDeclaration("purchase_order", references={"Supplier": "supplier"}),
     "PurchaseOrderItem": StreamDeclaration("purchase_order"),
+    "PurchaseOrderScheduleLine": StreamDeclaration("purchase_order"),
+    "PurchaseOrderAccountAssignment": StreamDeclaration(
+        "purchase_order", references={"CostCenter": "cost_center", "GLAccount": "gl_account"}
+    ),
     "A_CostCenter": StreamDeclaration("cost_center", "configuration"),
     "A_CostCenterText": StreamDeclaration("cost_center", "configuration"),
     "A_GLAccountInChartOfAccounts": StreamDeclaration("gl_account", "configuration"),
@@ -65,9 +69,17 @@ HEADER_LINKS: dict[str, HeaderLink] = {
             "A_POSubcontractingComponent",
         )
     },
+    #: The v4 service's sets (CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2), by the names it publishes.
     **{
         name: HeaderLink("PurchaseOrder", _PO)
-        for name in ("PurchaseOrderItem", "PurchaseOrderScheduleLine", "PurOrderAccountAssignment", "PurchaseOrderNote")
+        for name in (
+            "PurchaseOrderItem",
+            "PurchaseOrderScheduleLine",
+            "PurchaseOrderAccountAssignment",
+            "PurOrderItemPricingElement",
+            "PurchaseOrderNote",
+            "PurchaseOrderItemNote",
+        )
     },
 }
 

@@ -447,6 +447,17 @@ class S4Data:
              P("NetAmount", "Edm.Decimal", precision=16, scale=3), P("DocumentCurrency", max_length=3)],
             lambda: self.item_offsets.total, self.purchase_order_item,
         ), "PurchaseOrderItemType", [S4Nav("_PurchaseOrder", "PurchaseOrder", False)])  # fmt: skip
+        v4_assignment = S4Set(EntityDef(  # the set's name in CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2
+            "PurchaseOrderAccountAssignment", "Purchase Order Account Assignment",
+            ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber"),
+            [P("PurchaseOrder", max_length=10), P("PurchaseOrderItem", max_length=5),
+             P("AccountAssignmentNumber", max_length=2), P("CostCenter", max_length=10),
+             P("GLAccount", max_length=10), P("ControllingArea", max_length=4),
+             P("Quantity", "Edm.Decimal", precision=13, scale=3), P("OrderQuantityUnit", max_length=3),
+             P("MultipleAcctAssgmtDistrPercent", "Edm.Decimal", precision=3, scale=1),
+             P("IsDeleted", "Edm.Boolean")],
+            lambda: self.item_offsets.total, self.account_assignment,
+        ), "PurchaseOrderAccountAssignmentType")  # fmt: skip
 
         def v2(name: str, *sets: S4Set) -> Service:
             return Service(name, 2, f"{V2_ROOT}/{name}", {s.entity.name: s for s in sets}, name)
@@ -461,7 +472,7 @@ class S4Data:
                 "purchaseorder",
                 4,
                 V4_PURCHASEORDER,
-                {"PurchaseOrder": v4_po, "PurchaseOrderItem": v4_item},
+                {"PurchaseOrder": v4_po, "PurchaseOrderItem": v4_item, "PurchaseOrderAccountAssignment": v4_assignment},
                 "com.sap.gateway.srvd_a2x.api_purchaseorder_2.v0001",
             ),
         ]
