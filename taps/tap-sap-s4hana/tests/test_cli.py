@@ -34,7 +34,7 @@ def test_discover_then_sync_then_resume_from_state(
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == {
         "A_PurchaseOrder", "A_PurchaseOrderItem", "A_PurOrdAccountAssignment", "A_PurchaseOrderScheduleLine",
-        "A_CostCenter", "A_CostCenterText", "PurchaseOrder", "PurchaseOrderItem",
+        "A_CostCenter", "A_CostCenterText", "PurchaseOrder", "PurchaseOrderItem", "PurchaseOrderAccountAssignment",
     }  # fmt: skip
     assert streams["PurchaseOrder"]["replication_key"] == "LastChangeDateTime"
     assert streams["A_PurOrdAccountAssignment"]["replication_key"] == "HeaderLastChangeDateTime"
