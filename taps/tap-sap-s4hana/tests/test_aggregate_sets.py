@@ -11,13 +11,10 @@ below states the published facts it needs (written here, not copied), and rows a
 from __future__ import annotations
 
 import json
-import threading
 import typing as t
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
@@ -25,9 +22,12 @@ from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_tap_sap_s4hana.connector import SapS4HanaConnector
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
+from .stub_server import Answer, StubServer
+
 SET = "A_JournalEntryItemBasic"
 DIMENSIONS = ("CompanyCode", "GLAccount", "CostCenter", "FiscalYearPeriod", "TransactionCurrency")
 MEASURE = "AmountInTransactionCurrency"
+JSON = "application/json"
 DIMENSION_PROPERTIES = "".join(
     f'<Property Name="{d}" Type="Edm.String" MaxLength="10" sap:aggregation-role="dimension"/>' for d in DIMENSIONS
 )
@@ -90,7 +90,7 @@ def aggregated(selected: t.Sequence[str]) -> list[dict[str, t.Any]]:
     return rows
 
 
-class AnalyticalS4:
+class AnalyticalS4(StubServer):
     """``$metadata`` and the analytical set: ``$select`` sets the grouping, ``$orderby`` (not on ``ID``: 400, as
     Gateway refuses a non-sortable property), ``$top``/``$skip``, ``$inlinecount``. Unordered, every other window
     serves the rows one place on, decided by its ``$skip`` alone (deterministic whatever the arrival order): no
@@ -98,56 +98,31 @@ class AnalyticalS4:
 
     def __init__(self) -> None:
         self.queries: list[dict[str, str]] = []
-        stub = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: t.Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                parsed = urlparse(self.path)
-                query = dict(parse_qsl(parsed.query))
-                name = parsed.path.rsplit("/", 1)[-1]
-                if name == "$metadata":
-                    self.answer(200, EDMX, "application/xml")
-                    return
-                stub.queries.append(query)
-                if name != SET:
-                    self.answer(404, b'{"error": {"code": "/IWBEP/CM_MGW_RT/020", "message": {"value": "?"}}}')
-                    return
-                selected = query["$select"].split(",") if "$select" in query else [*DIMENSIONS, MEASURE]
-                rows = aggregated(selected)
-                skip = int(query.get("$skip", 0))
-                if query.get("$orderby"):
-                    columns = [c.split()[0] for c in query["$orderby"].split(",")]
-                    if "ID" in columns:
-                        body = {"error": {"code": "SADL_GW_EXPOSURE/031", "message": {"value": "ID not sortable"}}}
-                        self.answer(400, json.dumps(body).encode())
-                        return
-                    rows.sort(key=lambda r: tuple(r.get(c, "") for c in columns))
-                top = int(query.get("$top", len(rows) or 1))
-                if not query.get("$orderby") and (skip // top) % 2:
-                    rows = rows[1:] + rows[:1]  # every other window sees the rows one place on
-                page = rows[skip : skip + top]
-                body: dict[str, t.Any] = {"results": page}
-                if query.get("$inlinecount") == "allpages":
-                    body["__count"] = str(len(rows))
-                self.answer(200, json.dumps({"d": body}).encode())
-
-            def answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def reply(self, path: str, query: dict[str, str]) -> Answer:
+        name = path.rsplit("/", 1)[-1]
+        if name == "$metadata":
+            return 200, EDMX, "application/xml"
+        self.queries.append(query)
+        if name != SET:
+            return 404, b'{"error": {"code": "/IWBEP/CM_MGW_RT/020", "message": {"value": "?"}}}', JSON
+        selected = query["$select"].split(",") if "$select" in query else [*DIMENSIONS, MEASURE]
+        rows = aggregated(selected)
+        skip = int(query.get("$skip", 0))
+        if query.get("$orderby"):
+            columns = [c.split()[0] for c in query["$orderby"].split(",")]
+            if "ID" in columns:
+                error = {"error": {"code": "SADL_GW_EXPOSURE/031", "message": {"value": "ID not sortable"}}}
+                return 400, json.dumps(error).encode(), JSON
+            rows.sort(key=lambda r: tuple(r.get(c, "") for c in columns))
+        top = int(query.get("$top", len(rows) or 1))
+        if not query.get("$orderby") and (skip // top) % 2:
+            rows = rows[1:] + rows[:1]  # every other window sees the rows one place on
+        body: dict[str, t.Any] = {"results": rows[skip : skip + top]}
+        if query.get("$inlinecount") == "allpages":
+            body["__count"] = str(len(rows))
+        return 200, json.dumps({"d": body}).encode(), JSON
 
 
 @pytest.fixture

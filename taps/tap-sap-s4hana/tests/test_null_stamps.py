@@ -8,13 +8,10 @@ import copy
 import json
 import logging
 import re
-import threading
 import typing as t
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
@@ -35,6 +32,7 @@ from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
 from .conftest import basic_config, run_tap
+from .stub_server import Answer, StubServer
 
 ORDER = "PO99999999"
 TAP = "tap-sap-s4hana"
@@ -147,7 +145,7 @@ def _v2(row: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
-class StubS4:
+class StubS4(StubServer):
     """``$metadata`` and the rows of ``sets``, with ``$filter``, ``$orderby`` (keys), ``$top``/``$skip`` and
     ``$inlinecount``; every request's decoded query is kept in ``queries``."""
 
@@ -155,49 +153,27 @@ class StubS4:
         self.sets = sets
         self.eq_null_matches = eq_null_matches
         self.queries: list[tuple[str, dict[str, str]]] = []
-        stub = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: t.Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                parsed = urlparse(self.path)
-                query = dict(parse_qsl(parsed.query))
-                name = parsed.path.rsplit("/", 1)[-1]
-                stub.queries.append((name, query))
-                if name == "$metadata":
-                    self.answer(EDMX.read_bytes(), "application/xml")
-                    return
-                rows = [
-                    r
-                    for r in stub.sets[name]
-                    if "$filter" not in query or _predicate(query["$filter"], eq_null_matches=stub.eq_null_matches)(r)
-                ]
-                for key in reversed(query["$orderby"].split(",") if query.get("$orderby") else []):
-                    column = key.split()[0]
-                    rows.sort(key=lambda r, c=column: r[c])
-                skip = int(query.get("$skip", 0))
-                page = rows[skip : skip + int(query["$top"])] if "$top" in query else rows[skip:]
-                body: dict[str, t.Any] = {"results": [_v2(r) for r in page]}
-                if query.get("$inlinecount") == "allpages":
-                    body["__count"] = str(len(rows))
-                self.answer(json.dumps({"d": body}).encode(), "application/json")
-
-            def answer(self, body: bytes, kind: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def reply(self, path: str, query: dict[str, str]) -> Answer:
+        name = path.rsplit("/", 1)[-1]
+        self.queries.append((name, query))
+        if name == "$metadata":
+            return 200, EDMX.read_bytes(), "application/xml"
+        rows = [
+            r
+            for r in self.sets[name]
+            if "$filter" not in query or _predicate(query["$filter"], eq_null_matches=self.eq_null_matches)(r)
+        ]
+        for key in reversed(query["$orderby"].split(",") if query.get("$orderby") else []):
+            column = key.split()[0]
+            rows.sort(key=lambda r, c=column: r[c])
+        skip = int(query.get("$skip", 0))
+        page = rows[skip : skip + int(query["$top"])] if "$top" in query else rows[skip:]
+        body: dict[str, t.Any] = {"results": [_v2(r) for r in page]}
+        if query.get("$inlinecount") == "allpages":
+            body["__count"] = str(len(rows))
+        return 200, json.dumps({"d": body}).encode(), "application/json"
 
 
 @pytest.fixture(params=[True, False], ids=["eq-null-matches-nulls", "eq-null-matches-nothing"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing as t
 from datetime import timedelta
 from decimal import Decimal
 
@@ -146,19 +147,27 @@ def test_schedule_lines_are_read_through_their_order_by_purchasing_document(url:
     Joined by PurchaseOrder (before), no line found its order and every line was skipped without a word, and an
     incremental run failed on the filter."""
     config = basic_config(url, entity_sets=["A_PurchaseOrder", "A_PurchaseOrderScheduleLine"], page_size=40)
+    assert_read_through_order(config, sandbox, "A_PurchaseOrder", "A_PurchaseOrderScheduleLine", "PurchasingDocument")
+
+
+def assert_read_through_order(
+    config: dict[str, t.Any], sandbox: Sandbox, orders_set: str, lines_set: str, join: str
+) -> None:
+    """One line per order item lands, stamped with its order's ``LastChangeDateTime``; the incremental run reads
+    only the lines of the orders at or after the bookmark (fewer than all)."""
     first = run_tap(config)
-    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records("A_PurchaseOrder")}
-    lines = first.records("A_PurchaseOrderScheduleLine")
+    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records(orders_set)}
+    lines = first.records(lines_set)
     company = sandbox.ctx.company
     assert len(lines) == sum(company.purchase_order(i).line_count for i in range(company.purchase_order_count))
-    assert all(line[HEADER_CHANGE_COLUMN] == orders[line["PurchasingDocument"]] for line in lines)
-    state = first.state
-    bookmark = state["bookmarks"]["A_PurchaseOrderScheduleLine"]["replication_key_value"]
-    again = run_tap(config, state=state).records("A_PurchaseOrderScheduleLine")
+    assert all(line[HEADER_CHANGE_COLUMN] == orders[line[join]] for line in lines)
+    bookmark = first.state["bookmarks"][lines_set]["replication_key_value"]
+    again = run_tap(config, state=first.state).records(lines_set)
     changed = {number for number, stamp in orders.items() if stamp >= bookmark}
     assert changed
-    assert {line["PurchasingDocument"] for line in again} == changed  # the orders at the bookmark, read again
-    assert len(again) == len([line for line in lines if line["PurchasingDocument"] in changed])
+    assert len(changed) < len(orders)
+    assert {line[join] for line in again} == changed  # the orders at the bookmark, read again
+    assert len(again) == len([line for line in lines if line[join] in changed])
 
 
 EXPAND = {"A_PurchaseOrder": ["to_PurchaseOrderItem", "to_PurchaseOrderItem/to_ScheduleLine"]}
@@ -221,15 +230,4 @@ def test_v4_account_assignments_are_read_through_their_order_by_the_published_se
     tap = TapSapS4Hana(config=config, parse_env_config=False)
     entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "PurchaseOrderAccountAssignment")
     assert entry["replication_key"] == HEADER_CHANGE_COLUMN
-    first = run_tap(config)
-    orders = {o["PurchaseOrder"]: o["LastChangeDateTime"] for o in first.records("PurchaseOrder")}
-    lines = first.records("PurchaseOrderAccountAssignment")
-    company = sandbox.ctx.company
-    assert len(lines) == sum(company.purchase_order(i).line_count for i in range(company.purchase_order_count))
-    assert all(line[HEADER_CHANGE_COLUMN] == orders[line["PurchaseOrder"]] for line in lines)
-    bookmark = first.state["bookmarks"]["PurchaseOrderAccountAssignment"]["replication_key_value"]
-    again = run_tap(config, state=first.state).records("PurchaseOrderAccountAssignment")
-    changed = {number for number, stamp in orders.items() if stamp >= bookmark}
-    assert changed
-    assert len(changed) < len(orders)
-    assert {line["PurchaseOrder"] for line in again} == changed  # only the orders at the bookmark, read again
+    assert_read_through_order(config, sandbox, "PurchaseOrder", "PurchaseOrderAccountAssignment", "PurchaseOrder")
