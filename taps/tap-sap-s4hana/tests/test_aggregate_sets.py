@@ -11,6 +11,7 @@ below states the published facts it needs (written here, not copied), and rows a
 from __future__ import annotations
 
 import json
+import logging
 import typing as t
 from collections import defaultdict
 from collections.abc import Iterator
@@ -188,3 +189,50 @@ def test_connector_orders_an_analytical_query_by_the_dimensions_it_selects(stub:
     assert len(expected) > 3
     assert sorted((r["ID"], r[MEASURE]) for r in rows) == sorted((r["ID"], Decimal(r[MEASURE])) for r in expected)
     assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {"CompanyCode,GLAccount"}
+
+
+class UnsortableKeyS4(StubServer):
+    """A set that is not analytical and whose key the service says cannot be sorted: served in key order."""
+
+    EDMX = b"""<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"
+  xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:sap="http://www.sap.com/Protocols/SAPData">
+ <edmx:DataServices m:DataServiceVersion="2.0">
+  <Schema Namespace="ZTHING_SRV" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">
+   <EntityType Name="A_ThingType">
+    <Key><PropertyRef Name="Thing"/></Key>
+    <Property Name="Thing" Type="Edm.String" Nullable="false" MaxLength="10" sap:sortable="false"/>
+    <Property Name="ThingName" Type="Edm.String" MaxLength="40"/>
+   </EntityType>
+   <EntityContainer Name="ZTHING_SRV_Entities" m:IsDefaultEntityContainer="true">
+    <EntitySet Name="A_Thing" EntityType="ZTHING_SRV.A_ThingType"/>
+   </EntityContainer>
+  </Schema>
+ </edmx:DataServices>
+</edmx:Edmx>
+"""
+
+    def reply(self, path: str, query: dict[str, str]) -> Answer:
+        if path.endswith("/$metadata"):
+            return 200, self.EDMX, "application/xml"
+        rows = [{"Thing": f"T{i}", "ThingName": f"Thing {i}"} for i in range(5)]
+        skip = int(query.get("$skip", 0))
+        page = rows[skip : skip + int(query.get("$top", 5))]
+        return 200, json.dumps({"d": {"results": page, "__count": "5"}}).encode(), JSON
+
+
+def test_a_set_that_cannot_be_ordered_is_read_with_a_warning_naming_it(caplog: pytest.LogCaptureFixture) -> None:
+    stub = UnsortableKeyS4()
+    try:
+        config = {"base_url": stub.url, "username": "U", "password": "pw", "services": ["ZTHING_SRV"], "page_size": 2}
+        with caplog.at_level(logging.WARNING):
+            output = sync_in_process(TapSapS4Hana(config=config, parse_env_config=False))
+    finally:
+        stub.close()
+    assert sorted(r["Thing"] for r in output.records("A_Thing")) == [f"T{i}" for i in range(5)]
+    warned = [m for m in caplog.messages if "cannot be sorted" in m]
+    assert warned == [
+        'A_Thing: its key (Thing) cannot be sorted (sap:sortable="false") and the set is not analytical: its $skip '
+        "windows go unordered, and OData promises no order between two requests, so a row can be read twice or "
+        "missed"
+    ]

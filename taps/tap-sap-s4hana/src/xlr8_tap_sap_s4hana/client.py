@@ -478,6 +478,15 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
 
     def record_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """What ``get_records`` yields, page by page (``KitRESTStream.plain_record_pages``)."""
+        entity = self.plan.entity_set.entity_type
+        if self.settings.page_size and not order_keys(entity):
+            self.logger.warning(
+                '%s: its key (%s) cannot be sorted (sap:sortable="false") and the set is not analytical: its $skip '
+                "windows go unordered, and OData promises no order between two requests, so a row can be read twice "
+                "or missed",
+                self.name,
+                ", ".join(entity.keys),
+            )
         if self.plan.header is not None:
             yield from self.header_driven_pages(context)
             return
