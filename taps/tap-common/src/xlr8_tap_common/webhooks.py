@@ -257,8 +257,10 @@ class WebhookReceiver:
             return 400, str(exc), event_id, None
         if abs(self.now() - timestamp) > self.tolerance_s:
             return 401, "timestamp outside the replay window", event_id, None
-        expected = [expected_signature(secret, timestamp, body) for secret in self.secrets]
-        if not any(hmac.compare_digest(sig, want) for sig in signatures for want in expected):
+        # bytes: ``compare_digest`` refuses a text with non-ASCII characters (TypeError: a 500, no audit line)
+        expected = [expected_signature(secret, timestamp, body).encode() for secret in self.secrets]
+        given = [sig.encode("latin-1") for sig in signatures]  # the header's own bytes (decoded as latin-1)
+        if not any(hmac.compare_digest(sig, want) for sig in given for want in expected):
             return 401, "invalid signature", event_id, None
         try:
             payload = json.loads(body)
