@@ -145,6 +145,13 @@ class ErpSyncPendingUpdatesStream(CommonStream):
     #: Acknowledgement calls of this run (tests and logs): ids sent, and what Common answered.
     ack_results: list[dict[str, t.Any]]
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: the pending list is a queue, not the table's rows. An update this tap acknowledged leaves it
+        without being deleted, so an ACTIVATE_VERSION (``emit_activate_version_messages: true``) had the target
+        mark deleted, or with ``hard_delete`` delete, every update an earlier run landed, exit 0."""
+        return False
+
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         state = self.stream_state
         delivered = [str(i) for i in state.get(DELIVERED_KEY) or ()]
