@@ -110,6 +110,14 @@ class Pipeline:
             table = truths_table(conn, "common", STREAM)
             return {r[0] for r in conn.execute(f'SELECT "id" FROM "{table}"').fetchall()}
 
+    def live(self) -> set[str]:
+        """The ids landed and not marked deleted (``_sdc_deleted_at``, where the table has it)."""
+        with duckdb.connect(str(self.store), read_only=True) as conn:
+            table = truths_table(conn, "common", STREAM)
+            columns = {r[0] for r in conn.execute(f'DESCRIBE "{table}"').fetchall()}
+            where = ' WHERE "_sdc_deleted_at" IS NULL' if "_sdc_deleted_at" in columns else ""
+            return {r[0] for r in conn.execute(f'SELECT "id" FROM "{table}"{where}').fetchall()}
+
 
 def test_every_pending_update_acknowledged_exactly_once_none_lost(
     tmp_path: Path, url: str, emulator: CommonEmulator, sandbox: Sandbox
@@ -179,3 +187,20 @@ def test_batch_messages_acknowledge_after_commit_too(tmp_path: Path, url: str, e
     assert pipe.run() == (0, 0)
     assert dict(emulator.data.state.ack_calls) == dict.fromkeys(pending, 1)
     assert emulator.data.pending_updates() == []
+
+
+def test_updates_landed_stay_when_the_next_run_acknowledged_them(
+    tmp_path: Path, url: str, emulator: CommonEmulator, sandbox: Sandbox
+) -> None:
+    """With ``emit_activate_version_messages: true`` (full-table streams send ACTIVATE_VERSION, so the target marks
+    deleted what Common deleted): the run after the one that landed the updates acknowledges them, they leave the
+    pending list, and its ACTIVATE_VERSION had the target mark every one of them deleted, exit 0. The pending list
+    is a queue: it sends none, and every update landed stays."""
+    pipe = Pipeline(tmp_path, url, emit_activate_version_messages=True)
+    first = {u.id for u in emulator.data.pending_updates()}
+    assert pipe.run() == (0, 0)
+    assert pipe.live() == first
+    sandbox.ctx.clock.advance(timedelta(hours=2))  # two more updates appear
+    assert pipe.run() == (0, 0)
+    assert set(emulator.data.state.first_acked) == first  # acknowledged: no longer in the pending list
+    assert pipe.live() == first | {u.id for u in emulator.data.pending_updates()}

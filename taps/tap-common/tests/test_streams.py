@@ -3,6 +3,8 @@ incremental by updated_at, both auth flows, both route variants, Common's errors
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from xlr8_kit.http.errors import KitHTTPError
-from xlr8_kit.testing.singer_cli import run_tap_cli, write_json
+from xlr8_kit.testing.singer_cli import discover_selecting, parse_singer_messages, run_tap_cli, write_json
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.common import PASSWORD, CommonEmulator
@@ -164,3 +166,37 @@ def test_supplier_numbers_ignore_a_filter_meant_for_other_fields(url: str, emula
     orders = out.records("purchase_orders")
     assert orders
     assert all(o["supplier_number"] for o in orders)  # ...but not to the look-up behind supplier_number
+
+
+def test_a_page_that_says_has_more_without_a_cursor_fails_the_run(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Page 2 of the companies says more pages follow but gives no cursor to ask for them (a cut or broken answer):
+    the run fails naming it, exit non-zero, instead of ending there with exit 0 and every later page missing."""
+    company = emulator.ctx.company
+    assert len(company.legal_entities) + company.supplier_count > 6  # pages after the broken one exist
+    broken = json.dumps({"data": [], "has_more": True, "next_cursor": None})
+    sandbox.faults.add("common", "/api/v1/companies", FaultSpec("status", status=200, body=broken, after=1, times=1))
+    config, catalog = discover_selecting("tap-common", common_config(url, page_size=3), {"companies"}, tmp_path)
+    run = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert run.returncode != 0
+    assert "has_more true without a next_cursor" in run.stderr
+    assert "/api/v1/companies" in run.stderr
+    assert [r.status for r in sandbox.requests("common", "/api/v1/companies")] == [200, 200]
+
+
+def test_an_empty_page_that_says_has_more_goes_on_to_the_next(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Page 2 of the companies holds no rows but says more follow, with a cursor (an API that filters a page after
+    its limit answers so): the read goes on, and every company lands, not only page 1's."""
+    ordered = emulator.data.companies_in_order(None)
+    after_page_1 = [ordered[2]["updated_at"], ordered[2]["id"]]  # the same position, in a token of its own
+    token = base64.urlsafe_b64encode(json.dumps(after_page_1, separators=(",", ":")).encode()).decode()
+    empty = json.dumps({"data": [], "has_more": True, "next_cursor": token})
+    sandbox.faults.add("common", "/api/v1/companies", FaultSpec("status", status=200, body=empty, after=1, times=1))
+    config, catalog = discover_selecting("tap-common", common_config(url, page_size=3), {"companies"}, tmp_path)
+    run = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = [m["record"] for m in parse_singer_messages(run.stdout) if m["type"] == "RECORD"]
+    assert [r["id"] for r in records] == [c["id"] for c in ordered]

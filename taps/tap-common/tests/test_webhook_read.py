@@ -9,6 +9,8 @@ import sqlite3
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_tap_common.tap import TapCommon
 from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events
@@ -96,3 +98,61 @@ def test_events_delivered_during_a_read_are_the_next_reads_and_the_wal_is_not_he
         assert [e["event_id"] for e in read_events(path, EVENTS)] == [f"during-{n}" for n in range(100)]
     finally:
         receiver.close()
+
+
+def _cli_read(tmp_path: Path, url: str, events: Path, state: dict | None, name: str) -> tuple[list[dict], dict, str]:
+    """One ``tap-common`` run of ``webhook_events`` (console script): its records, its last STATE, its stderr."""
+    config = common_config(url, webhook_store_path=str(events))
+    found = TapCommon(config=config, parse_env_config=False).catalog_dict
+    args = ["--config", write_json(tmp_path / "tap.json", config),
+            "--catalog", write_json(tmp_path / "catalog.json", select_streams(found, {STREAM}))]  # fmt: skip
+    if state is not None:
+        args += ["--state", write_json(tmp_path / f"state-{name}.json", state)]
+    run = run_tap_cli("tap-common", args, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    messages = parse_singer_messages(run.stdout)
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    return records, [m for m in messages if m["type"] == "STATE"][-1]["value"], run.stderr
+
+
+@pytest.mark.parametrize("new_events", [3, 8])
+def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path, new_events: int) -> None:
+    """The receiver's store is recreated (new volume, file deleted) after a run read it up to seq 5: the new store
+    numbers its events from 1 again. Every one of them lands, whether it holds fewer events than the bookmark (3)
+    or more (8: only the store's id tells): the bookmark skipped seq 1..5 of it before, for good, exit 0."""
+    events = tmp_path / "events.db"
+    stored_events(events, range(5))
+    first, state, _ = _cli_read(tmp_path, url, events, None, "first")
+    assert [r["seq"] for r in first] == [1, 2, 3, 4, 5]
+    assert state["bookmarks"][STREAM]["replication_key_value"] == 5
+    for leftover in tmp_path.glob("events.db*"):
+        leftover.unlink()
+    stored_events(events, range(100, 100 + new_events))
+    again, state, stderr = _cli_read(tmp_path, url, events, state, "again")
+    assert again == _store_rows(events, 0)
+    assert [r["event_id"] for r in again] == [f"evt-{n:06d}" for n in range(100, 100 + new_events)]
+    assert state["bookmarks"][STREAM]["replication_key_value"] == new_events
+    assert "webhook_store_path" in stderr
+    assert "reading it from its first event" in stderr
+    # the run after it reads the same store incrementally again: nothing twice
+    stored_events(events, [500])
+    last, state, stderr = _cli_read(tmp_path, url, events, state, "last")
+    assert [r["event_id"] for r in last] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr
+
+
+def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: str, tmp_path: Path) -> None:
+    """The same store is never taken for another: events pruned up to and past the bookmark (the largest seq it
+    issued stays), and a bookmark written before stores had an id, go on from the bookmark."""
+    events = tmp_path / "events.db"
+    stored_events(events, range(6))
+    with sqlite3.connect(events) as conn:
+        conn.execute("DELETE FROM webhook_events WHERE seq >= 3")  # pruned, the newest ones too
+    state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": 6}}}  # no store id yet
+    records, state, stderr = _cli_read(tmp_path, url, events, state, "pruned")
+    assert records == []
+    assert "reading it from its first event" not in stderr
+    stored_events(events, [7])
+    records, state, _ = _cli_read(tmp_path, url, events, state, "next")
+    assert [(r["seq"], r["event_id"]) for r in records] == [(7, "evt-000007")]
+    assert state["bookmarks"][STREAM]["replication_key_value"] == 7

@@ -130,6 +130,18 @@ def test_h2_h3_bad_signature_401_with_audit_line_and_nothing_stored(receiver: Re
     assert "v1=" not in text  # no signature in the audit
 
 
+def test_a_signature_with_non_ascii_bytes_is_a_401_with_its_audit_line(receiver: Receiver) -> None:
+    """A forged signature holding non-ASCII bytes is refused as every wrong signature is (401, one audit line),
+    not a 500 from the comparison (``compare_digest`` refuses such a text) with no audit line."""
+    body = json.dumps({"id": "evt_y", "type": "t", "data": {}}).encode()
+    forged = f"t={int(time.time())},v1=\u00e9{sign(SECRET, int(time.time()), body)[-63:]}"
+    answer = requests.post(receiver.url, data=body, headers={"Common-Signature": forged, "Common-Event-Id": "evt_y"},
+                           timeout=10)  # fmt: skip
+    assert answer.status_code == 401
+    assert receiver.events() == []
+    assert [(line["reason"], line["event_id"]) for line in receiver.audit_lines()] == [("invalid signature", "evt_y")]
+
+
 @pytest.mark.parametrize("skew", [-600, 600])
 def test_h4_stale_or_future_timestamp_rejected(receiver: Receiver, skew: int) -> None:
     sender = _sender(receiver, now=lambda: time.time() + skew, max_attempts=1)

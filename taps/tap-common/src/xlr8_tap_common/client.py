@@ -77,12 +77,28 @@ def error_summary(response: requests.Response) -> str:
 
 class CursorPaginator(JSONPathPaginator):
     """``$.next_cursor`` read from the body the stream parsed (``parsed_body``) instead of a second parse of the
-    whole page (``response.json()``); a cursor that is not a text or null is left to the SDK's JSONPath."""
+    whole page (``response.json()``); a cursor that is not a text or null is left to the SDK's JSONPath.
+
+    A page that says ``has_more: true`` goes on to the next page, also when it holds no rows (the SDK stops at an
+    empty page), and one that gives no cursor then is an error: the read cannot go on, and ending it there (what a
+    null cursor or an empty page means to the SDK) dropped every later page with exit 0."""
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        body = parsed_body(response)
+        return type(body) is dict and body.get("has_more") is True
 
     def get_next(self, response: requests.Response) -> str | None:
         body = parsed_body(response)
         if type(body) is dict:
             cursor = body.get("next_cursor")
+            if cursor is None and body.get("has_more") is True:
+                path = response.request.path_url.split("?")[0] if response.request is not None else "?"
+                raise ClientRequestError(
+                    f"common: {path} answered has_more true without a next_cursor: the pages after it cannot be "
+                    f"read ({error_summary(response)})",
+                    status=response.status_code,
+                    path=path,
+                )
             if cursor is None or type(cursor) is str:
                 return cursor
         return super().get_next(response)

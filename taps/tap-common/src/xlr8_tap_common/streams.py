@@ -29,6 +29,8 @@ if t.TYPE_CHECKING:
 
 ACK_BATCH = 500
 DELIVERED_KEY = "delivered_update_ids"
+#: The receiver store the ``webhook_events`` bookmark was read from (``xlr8_tap_common.webhooks.store_position``).
+STORE_ID_KEY = "store_id"
 
 
 class PurchaseOrdersStream(CommonStream):
@@ -143,6 +145,13 @@ class ErpSyncPendingUpdatesStream(CommonStream):
     #: Acknowledgement calls of this run (tests and logs): ids sent, and what Common answered.
     ack_results: list[dict[str, t.Any]]
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: the pending list is a queue, not the table's rows. An update this tap acknowledged leaves it
+        without being deleted, so an ACTIVATE_VERSION (``emit_activate_version_messages: true``) had the target
+        mark deleted, or with ``hard_delete`` delete, every update an earlier run landed, exit 0."""
+        return False
+
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         state = self.stream_state
         delivered = [str(i) for i in state.get(DELIVERED_KEY) or ()]
@@ -217,7 +226,32 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         path = self.config.get("webhook_store_path")
         if not path or not Path(path).exists():
             raise FileNotFoundError(f"setting 'webhook_store_path': no webhook event store at {path!r}")
-        after = self.get_starting_replication_key_value(context) or 0
-        for event in read_events(path, int(after)):
+        after = self._first_unread_after(path, int(self.get_starting_replication_key_value(context) or 0))
+        for event in read_events(path, after):
             event["received_at"] = event["received_at"].replace("Z", "+00:00")
             yield event
+
+    def _first_unread_after(self, path: str, after: int) -> int:
+        """The ``seq`` to read after: the bookmark, or 0 when it was read from another store. A recreated or
+        replaced store (a new host or volume, a deleted file, another receiver's) numbers its events from 1 again,
+        so the bookmark would skip every event up to it, for good and with exit 0. Its id (``store_id`` in this
+        stream's state) or a bookmark past every ``seq`` it issued tells it apart: it is read from its first event,
+        and events both stores hold land once (keyed by ``event_id``)."""
+        from xlr8_tap_common.webhooks import store_position
+
+        store_id, issued = store_position(path)
+        state = self.stream_state
+        known = state.get(STORE_ID_KEY)
+        if after and ((known and store_id and known != store_id) or after > issued):
+            self.logger.warning(
+                "common webhook_events: the store at setting 'webhook_store_path' (%s) is not the one the bookmark "
+                "(seq %d) was read from (%s): reading it from its first event",
+                path,
+                after,
+                "its store id changed" if after <= issued else f"it issued seq {issued} at most",
+            )
+            after = 0
+            state["starting_replication_value"] = state["replication_key_value"] = 0
+        if store_id:
+            state[STORE_ID_KEY] = store_id
+        return after

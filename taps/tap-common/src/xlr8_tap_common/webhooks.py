@@ -31,6 +31,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,10 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     payload TEXT NOT NULL
 )
 """
+#: One row, ``store_id``: a random id the store gets when it is created (or first opened by a receiver that knows
+#: it), so a reader's bookmark (a ``seq``) can tell this store from a recreated or replaced one, whose ``seq``
+#: starts again at 1.
+META_SCHEMA = "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -75,6 +80,8 @@ class EventStore:
         # a WAL that grew while a reader held it back shrinks to this at the next checkpoint, instead of staying
         self._conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         self._conn.execute(SCHEMA)
+        self._conn.execute(META_SCHEMA)
+        self._conn.execute("INSERT OR IGNORE INTO store_meta (name, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
 
     def add(self, event_id: str, event_type: str | None, signed_at: int, payload: bytes) -> bool:
         """Store one event (committed when this returns); False when the id was already stored."""
@@ -128,6 +135,26 @@ def read_events(path: str | Path, after_seq: int = 0) -> Iterator[dict[str, Any]
                     "received_at": received_at,
                     "payload": json.loads(payload),
                 }
+    finally:
+        conn.close()
+
+
+def store_position(path: str | Path) -> tuple[str | None, int]:
+    """(the store's id, None for a store no receiver of this version opened yet; the largest ``seq`` it ever issued,
+    0 when none). ``seq`` is AUTOINCREMENT, so that largest one (``sqlite_sequence``) never goes back in one store,
+    also when events are pruned: a bookmark beyond it, or a different id, was read from another store."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        found = None
+        if "store_meta" in tables:
+            row = conn.execute("SELECT value FROM store_meta WHERE name = 'store_id'").fetchone()
+            found = row[0] if row else None
+        issued = None
+        if "sqlite_sequence" in tables:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'webhook_events'").fetchone()
+            issued = row[0] if row else None
+        return found, int(issued or 0)
     finally:
         conn.close()
 
@@ -230,8 +257,10 @@ class WebhookReceiver:
             return 400, str(exc), event_id, None
         if abs(self.now() - timestamp) > self.tolerance_s:
             return 401, "timestamp outside the replay window", event_id, None
-        expected = [expected_signature(secret, timestamp, body) for secret in self.secrets]
-        if not any(hmac.compare_digest(sig, want) for sig in signatures for want in expected):
+        # bytes: ``compare_digest`` refuses a text with non-ASCII characters (TypeError: a 500, no audit line)
+        expected = [expected_signature(secret, timestamp, body).encode() for secret in self.secrets]
+        given = [sig.encode("latin-1") for sig in signatures]  # the header's own bytes (decoded as latin-1)
+        if not any(hmac.compare_digest(sig, want) for sig in given for want in expected):
             return 401, "invalid signature", event_id, None
         try:
             payload = json.loads(body)
