@@ -123,7 +123,10 @@ FIRST_ANSWERS = 3
 #: mends"): at 0 ms, warm, 0.1-1.7x; at 100 ms 8-30x; CPU at 0 ms against the 1-row requests 0.85-1.06. Those were
 #: on the headers alone against a cost holding page 1's body read; since ora27 a round trip holds its body and the
 #: cost does not (a slow body is latency): at 100 ms ERP 9-51x, at 0 ms on a loaded box (load 16-18, the emulator
-#: starved on the same cores) 2.9-27x, HCM 0.6-3.7x either way (bench/README "ora27"; not re-tuned).
+#: starved on the same cores) 2.9-27x, HCM 0.6-3.7x either way (bench/README "ora27"; not re-tuned). Since the lead's
+#: decode fix and ora28 a round trip also leaves out the tap's own JSON decode and the time the reading thread spent
+#: on our own machine (``Stopwatch.busy``: CPU, run queue): at 0 ms on a loaded box (load 12-17) no direct verdict in
+#: the timed reads of either tap (bench/README "ora28").
 ANSWERED = 3.0
 
 #: One cursor, then ranges (``latency_shows``): a keyset read goes page after page (one page read ahead) while a

@@ -437,30 +437,40 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
         order, key = str(self.replication_key), str(self.keyset_key)
         pages_at = self._token_pages(context)
         stopwatch = self.stopwatch
-        now = stopwatch.now
+        now, busy = stopwatch.now, stopwatch.busy
 
         def sent(token: t.Any) -> tuple[requests.PreparedRequest, requests.Response, float]:
             """The request for ``token`` sent and its answer read whole (not parsed), and its round trip: sent to
             headers read (``round_trip``) plus the body's read after them (a server that flushes its headers first
             and streams its rows, or a body slow on the wire, is latency too: the headers alone kept such a tenant on
-            one cursor, review 20b, and its body counted as page 1's cost hid the latency from ``Growth``, ora27).
-            Not the kit's own work before the send (preparing, the quota guard, the limiter): counted as latency,
-            it sent reads of 100-row pages to ranges at 0 ms (review 20e)."""
+            one cursor, review 20b, and its body counted as page 1's cost hid the latency from ``Growth``, ora27),
+            each less the time this thread spent on our own machine meanwhile (``busy``: on a CPU, or runnable and
+            waiting for one): a starved tap's read of a body that is all there is its cost, not the tenant's
+            distance (ora28). Not the kit's own work before the send (preparing, the quota guard, the limiter):
+            counted as latency, it sent reads of 100-row pages to ranges at 0 ms (review 20e)."""
             prepared = pages_at.prepare(token)
-            reads: list[float] = []
+            # per attempt answered: the thread's busy time from the attempt's start (the send, or the attempt
+            # before's end: an upper bound, as requests' clock starts a little later) to the headers, the body
+            # read's wall time and its busy time
+            attempts: list[tuple[float, float, float]] = []
+            since = [busy()]
 
             def body_read(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
                 # requests calls response hooks once the headers are in, before the body read: the body is read
                 # here, timed alone, so the session's classifier decoding the page after it counts as the page's
                 # cost to the tap, not as its round trip (review27d H1)
+                headers = busy()
                 began = now()
                 read_whole_body(response)
-                reads.append(now() - began)
+                ended, done = now(), busy()
+                attempts.append((headers - since[-1], ended - began, done - headers))
+                since.append(done)
 
             prepared.register_hook("response", body_read)
             response, _ = pages_at.send(prepared, parse=False)
-            reading = reads[-1] if reads else 0.0
-            return prepared, response, stopwatch.round_trip(response) + reading
+            waiting, reading, reading_busy = attempts[-1] if attempts else (0.0, 0.0, 0.0)
+            on_the_wire = max(stopwatch.round_trip(response) - waiting, 0.0) + max(reading - reading_busy, 0.0)
+            return prepared, response, on_the_wire
 
         def fetch(token: t.Any) -> Answer:
             # a page from a bound is parsed when its range takes it up (``RangedRead.parse``), not to place the bound

@@ -49,7 +49,10 @@ class ScriptedStopwatch(Stopwatch):
     every answer's round trip is ``round_trip`` seconds, and each thread's clock moves ``tick`` seconds a reading
     and never otherwise, so what a page costs the tap, and the emitter's wait for a page, are a few ticks each
     whatever the load. ``round_trip`` 0.1 against a tick of 0.1 ms: pages that come back 100 times slower than they
-    cost, latency by every judge."""
+    cost, latency by every judge. A thread's busy time (``busy``: on our own CPU or waiting for one) moves only by
+    ``hold``. Its readings are per thread: a difference taken across two threads means nothing under it. The
+    emitter's own verdict (``ranges.WAITED``) and the cut children's wait are a tick whatever happened: a test of
+    those must not use it."""
 
     def __init__(self, round_trip: float, tick: float = 0.0001) -> None:
         self.seconds = round_trip
@@ -63,6 +66,16 @@ class ScriptedStopwatch(Stopwatch):
 
     def round_trip(self, response: t.Any) -> float:
         return self.seconds
+
+    def busy(self) -> float:
+        return float(getattr(self._threads, "busy", 0.0))
+
+    def hold(self, seconds: float, *, busy: bool) -> None:
+        """The calling thread's clock moves ``seconds`` (say inside a body's read): on our own machine (``busy``:
+        the thread on a CPU or starved of one) or not (waiting for the tenant, on the wire)."""
+        self._threads.now = getattr(self._threads, "now", 0.0) + seconds
+        if busy:
+            self._threads.busy = self.busy() + seconds
 
 
 class ConfigFor(t.Protocol):
