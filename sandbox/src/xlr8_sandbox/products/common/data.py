@@ -363,7 +363,6 @@ class CommonData:
             self._apply_update(pos[update.po_index], update, k)
         with self.lock:
             acked = set(self.state.ack_calls)
-            first_acked = dict(self.state.first_acked)
             overrides = {k: dict(v) for k, v in self.state.po_overrides.items()}
             created = list(self.state.created_order)
             api_updates = [u for u in self.state.api_updates if u.created_at <= now]
@@ -375,18 +374,9 @@ class CommonData:
                 by_id[po_id] = record
         everything = updates + api_updates
         unacked_pos = {u.po_id for u in everything if u.id not in acked}
-        # An acknowledgement is a change of the PO (``erp_sync_status`` pending -> synced): its ``updated_at`` moves
-        # to when its last update was acknowledged, so an incremental reader sees the PO synced.
-        synced_at: dict[str, datetime] = {}
-        for u in everything:
-            at = first_acked.get(u.id)
-            if at is not None and (u.po_id not in synced_at or at > synced_at[u.po_id]):
-                synced_at[u.po_id] = at
         for po in by_id.values():
             if po["id"] in unacked_pos:
                 po["erp_sync_status"] = "pending"
-            elif po["id"] in synced_at:
-                po["updated_at"] = max(po["updated_at"], iso(synced_at[po["id"]]))
         ordered = sorted(by_id.values(), key=lambda p: (p["updated_at"], p["id"]))
         return ordered, sorted(everything, key=lambda u: (u.created_at, u.id))
 
