@@ -439,3 +439,26 @@ def test_an_earlier_read_s_rows_of_a_set_never_delete_a_row_a_later_read_landed_
     done = run_target(config, [*by_x[:-1], *announced, by_x[-1]], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [(r[2], r[4]) for r in rows()] == [("A", False), ("B", False)]
+
+
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_more_dead_lettered_sets_than_one_statement_can_bind_still_keep_theirs(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+) -> None:
+    """review27f L3: 33,000 dead-lettered person-days (two ``replace_by`` columns: 66,000 values, over PostgreSQL's
+    65,535 parameters of one statement) and an announcement of E1's and E2's day d1. E1's set is among the dead
+    letters: its landed row stays current; E2's day is empty: its row is marked deleted. Was: one statement bound
+    every kept value and PostgreSQL refused it (the run failed)."""
+    config: dict[str, Any] = {"project_id": PROJECT, "dead_letter_ceiling": 40_000}
+    rows = _store(request, tmp_path, delivery, config)
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    bad = [("E1", "d1", "A", "eight")] + [(f"P{i:05d}", "d1", "A", "x") for i in range(32_999)]
+    second = _messages(bad, 1, True)  # type: ignore[arg-type]
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 33_000
+    assert "33000 set(s) with records dead-lettered in this run are not taken as empty" in done.stderr
+    assert done.summary["streams"]["totals"]["replaced"] == 1
+    assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, True)]
