@@ -1000,6 +1000,21 @@ class ActivateAtEndMixin:
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._xlr8_pending_version = full_table_version
 
+    def sync(self, context: t.Any = None) -> None:
+        """A top-level read starts clean: what a read of the same stream object that failed left (its start, the
+        sets it noted, its own and its children's failure marks, held versions) is dropped (review27f L4: the
+        next read in the process, a retry, announced the failed read's start and sets, or nothing at all)."""
+        if getattr(self, "parent_stream_type", None) is None:
+            pending: list[t.Any] = [self]
+            while pending:
+                stream = pending.pop(0)
+                pending.extend(c for c in getattr(stream, "child_streams", ()) if isinstance(c, ActivateAtEndMixin))
+                stream._xlr8_read_started = None
+                stream._xlr8_sets_read = None
+                stream._xlr8_read_failed = False
+                stream._xlr8_pending_version = None
+        super().sync(context)  # type: ignore[misc]
+
     def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
         """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
         them one set (a page's parents; a call's people and days), whether it sent rows of them or not. They go out
