@@ -714,6 +714,17 @@ class TargetXlr8Truths(Target):
                 )  # fmt: skip
                 continue
             assert info is not None
+            if read_start is not None and read_start > dt.datetime.now(dt.UTC):
+                # the read began before its announcement came: a start later than this clock says the tap's host
+                # clock runs ahead of this host's, and every row stamp it is compared with may be off by as much
+                # (review27f L7): nothing is taken as empty (rows stay; a read with sound clocks empties them)
+                self.logger.warning(
+                    "stream %s: sets read whole announced with read_start %s, later than this target's clock (%s): "
+                    "the clocks of the tap's host and this host differ; no set is taken as empty (their rows stay). "
+                    "Synchronize the hosts' clocks (NTP)",
+                    stream[:100], read_start.isoformat(), dt.datetime.now(dt.UTC).isoformat(),
+                )  # fmt: skip
+                continue
             by_column = {column: sets[source] for column, source in zip(info.replace_by, wanted, strict=True)}
             kept = sorted(self.dead_sets.get(stream, ()), key=repr)
             if kept and stream not in self._said_dead_sets:
