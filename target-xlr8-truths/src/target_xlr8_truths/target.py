@@ -573,9 +573,22 @@ class TargetXlr8Truths(Target):
         """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
         value in clear: at the store's first open they are hashed with this run's key when it is the project's
         (its check value in the store), else a WARNING names the store and the command that does it."""
-        from target_xlr8_truths.retention import letters_to_rekey, rekey_dead_letters
+        from target_xlr8_truths.retention import (
+            letter_keys_migrated,
+            letters_to_rekey,
+            rekey_dead_letters,
+            unfit_letter_keys,
+        )
 
         found = letters_to_rekey(store)
+        unfit = {} if letter_keys_migrated(store) else unfit_letter_keys(store)
+        if unfit:  # review27c L3: never taken for clean
+            self.logger.warning(
+                "%d dead letter(s) of tables %s have a key that no longer fits the table's key (it changed) and may "
+                "keep a PII value in clear: they cannot be re-keyed; erase them (`xlr8 truths erase --person`) or "
+                "delete them",
+                sum(unfit.values()), ", ".join(sorted(unfit)),
+            )  # fmt: skip
         if not found:
             return
         cipher = self.privacy.cipher
