@@ -380,6 +380,9 @@ class KitBatchingMixin(_StreamBase):
                 pass
             return
         self._xlr8_held_state = None
+        begins = getattr(self, "_xlr8_read_begins", None)
+        if begins is not None:  # the plain loop below does not pass through ``_sync_records``
+            begins()
         try:
             with self.get_batch_counter() as counter:
                 if context is None and getattr(self, "_plain_record_loop", False):
