@@ -425,12 +425,17 @@ def mark_letter_keys_migrated(store: Store) -> None:
 def letters_to_rekey(store: Store) -> dict[str, tuple[list[int], list[str]]]:
     """``plaintext_letter_keys`` once per project: nothing (one row read) when the mark says the letters were
     migrated; the mark is recorded when the scan finds nothing, so a store's start-up pays the scan until then."""
+    return letters_to_rekey_and_unfit(store)[0]
+
+
+def letters_to_rekey_and_unfit(store: Store) -> tuple[dict[str, tuple[list[int], list[str]]], dict[str, int]]:
+    """``letters_to_rekey`` and ``unfit_letter_keys`` from one scan (none once the mark is there)."""
     if letter_keys_migrated(store):
-        return {}
+        return {}, {}
     found, unfit = _scan_letter_keys(store)
     if not found and not unfit:  # letters that do not fit keep the scan (and its WARNING) until they are gone
         mark_letter_keys_migrated(store)
-    return found
+    return found, unfit
 
 
 #: Distinct old keys re-keyed per UPDATE (and commit): a few scans of the letters, and an undo a store's
@@ -518,8 +523,7 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False
     from target_xlr8_truths.layout import KEYS_TABLE
     from xlr8_kit.privacy import FieldCipher, load_key
 
-    found = letters_to_rekey(store)
-    unfit = {} if letter_keys_migrated(store) else unfit_letter_keys(store)
+    found, unfit = letters_to_rekey_and_unfit(store)
     if not found:
         if unfit:
             return _unfit_cli(unfit, out)

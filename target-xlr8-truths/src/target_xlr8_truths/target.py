@@ -573,15 +573,9 @@ class TargetXlr8Truths(Target):
         """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
         value in clear: at the store's first open they are hashed with this run's key when it is the project's
         (its check value in the store), else a WARNING names the store and the command that does it."""
-        from target_xlr8_truths.retention import (
-            letter_keys_migrated,
-            letters_to_rekey,
-            rekey_dead_letters,
-            unfit_letter_keys,
-        )
+        from target_xlr8_truths.retention import letters_to_rekey_and_unfit, rekey_dead_letters
 
-        found = letters_to_rekey(store)
-        unfit = {} if letter_keys_migrated(store) else unfit_letter_keys(store)
+        found, unfit = letters_to_rekey_and_unfit(store)
         if unfit:  # review27c L3: never taken for clean
             self.logger.warning(
                 "%d dead letter(s) of tables %s have a key that no longer fits the table's key (it changed) and may "
