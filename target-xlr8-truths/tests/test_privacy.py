@@ -502,3 +502,48 @@ def test_dead_letter_keys_in_clear_are_hashed_in_place_on_postgres(postgres_dsn:
     unscanned = run_target({k: v for k, v in config.items() if not k.startswith("pii_key")}, other, tmp_path)
     assert unscanned.returncode == 0, unscanned.stderr[-2000:]
     assert "dead-letter key(s)" not in unscanned.stderr  # the mark is read, not the letters (review27c M2)
+
+
+def test_dead_letters_whose_key_no_longer_fits_the_table_s_key_are_named_never_reported_clean(
+    config: dict[str, Any], store: Path, tmp_path: Path
+) -> None:
+    """review27c L3: a letter written when the table's key was (Dept, SSN), SSN in clear, on a table now keyed by
+    SSN alone: which place held the SSN cannot be told from the current key, so it cannot be re-keyed. It was
+    skipped in silence: the command said "no dead letter keeps a hashed key column's value in clear", exit 0, the
+    start-up said nothing, and the store was marked migrated. Now the command names the table and the count, exit
+    1; a run's start warns (never the value); the store is not marked while such letters are there."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from xlr8_kit.privacy import FieldCipher, load_key
+
+    props = {"SSN": {"type": "string"}, "Salary": {"type": ["null", "number"]}}
+    ann = annotation("ukg_pro", "by_ssn", "employee", keys=["SSN"])
+    run = run_target(config, [schema_msg("by_ssn", props, ["SSN"], ann), record_msg("by_ssn", {"SSN": CANARY_SSN,
+                     "Salary": "lots"})], tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    cipher = FieldCipher(load_key(key_file=config["pii_key_file"], setting="pii_key_file"))
+    with duckdb.connect(str(store)) as con:  # as an older target wrote it under the older key (Dept, SSN)
+        con.execute("UPDATE _dead_letters SET record_key = ? WHERE CAST(record_key AS VARCHAR) = ?",
+                    [json.dumps(["HR", CANARY_SSN]), json.dumps([cipher.hash(CANARY_SSN)])])  # fmt: skip
+        con.execute("DROP TABLE _truths_marks")
+    table = query(store, "SELECT table_name FROM _schema_metadata WHERE file_name = 'ukg_pro:by_ssn'")[0][0]
+
+    xlr8 = [str(Path(sys.executable).parent / "xlr8"), "truths", "rekey-dead-letters", "--project", PROJECT,
+            "--duckdb", str(store), "--pii-key-file", config["pii_key_file"]]  # fmt: skip
+    done = subprocess.run(xlr8, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert f"{table}: 1 dead letter(s) whose key no longer fits the table's key (it changed)" in done.stdout
+    assert "no dead letter keeps" not in done.stdout
+    assert CANARY_SSN not in done.stdout + done.stderr
+    assert query(store, "SELECT count(*) FROM _truths_marks") == [(0,)]
+
+    plain = {k: v for k, v in config.items() if not k.startswith("pii_key")}
+    warned = run_target(plain, [schema_msg("things", {"id": {"type": "integer"}}, ["id"]),
+                                record_msg("things", {"id": 1})], tmp_path)  # fmt: skip
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    assert f"1 dead letter(s) of tables {table} have a key that no longer fits the table's key" in warned.stderr
+    assert CANARY_SSN not in warned.stderr
+    assert query(store, "SELECT count(*) FROM _truths_marks") == [(0,)]

@@ -4,6 +4,7 @@ code a correction removed kept its old total). Through the target CLI, on DuckDB
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -439,3 +440,46 @@ def test_an_earlier_read_s_rows_of_a_set_never_delete_a_row_a_later_read_landed_
     done = run_target(config, [*by_x[:-1], *announced, by_x[-1]], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [(r[2], r[4]) for r in rows()] == [("A", False), ("B", False)]
+
+
+@pytest.mark.parametrize("delivery", ["duckdb", "postgres"])
+def test_more_dead_lettered_sets_than_one_statement_can_bind_still_keep_theirs(
+    request: pytest.FixtureRequest, tmp_path: Path, delivery: str
+) -> None:
+    """review27f L3: 33,000 dead-lettered person-days (two ``replace_by`` columns: 66,000 values, over PostgreSQL's
+    65,535 parameters of one statement) and an announcement of E1's and E2's day d1. E1's set is among the dead
+    letters: its landed row stays current; E2's day is empty: its row is marked deleted. Was: one statement bound
+    every kept value and PostgreSQL refused it (the run failed)."""
+    config: dict[str, Any] = {"project_id": PROJECT, "dead_letter_ceiling": 40_000}
+    rows = _store(request, tmp_path, delivery, config)
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    bad = [("E1", "d1", "A", "eight")] + [(f"P{i:05d}", "d1", "A", "x") for i in range(32_999)]
+    second = _messages(bad, 1, True)  # type: ignore[arg-type]
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]})
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.summary["streams"]["totals"]["dead_lettered"] == 33_000
+    assert "33000 set(s) with records dead-lettered in this run are not taken as empty" in done.stderr
+    assert done.summary["streams"]["totals"]["replaced"] == 1
+    assert rows() == [("E1", "d1", "A", 8, False), ("E2", "d1", "A", 7, True)]
+
+
+def test_an_announcement_whose_read_start_is_ahead_of_the_target_s_clock_deletes_nothing(tmp_path: Path) -> None:
+    """review27f L7: ``read_start`` is compared with row stamps written by other runs' hosts. A read cannot have
+    begun after its announcement reached the target, so a ``read_start`` later than the target's clock (here a day
+    ahead: no clock tick matters) says the tap's host clock runs ahead: a row another host extracted after the read
+    began could look older and be deleted. Nothing of that announcement is taken as empty (E2's emptied day stays),
+    said in a WARNING; was: E2's row marked deleted."""
+    config: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(tmp_path / "truths.duckdb")}
+    done = run_target(config, _messages([("E1", "d1", "A", 8), ("E2", "d1", "A", 7)], 0, True), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    second = _messages([("E1", "d1", "A", 9)], 1, True)
+    announced = _sets_read("totals", {"person": ["E1", "E2"], "day": ["d1"]}, ahead)
+    done = run_target(config, [*second[:-1], *announced, second[-1]], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "later than this target's clock" in done.stderr
+    assert "the clocks of the tap's host and this host differ; no set is taken as empty" in done.stderr
+    found = query(config["duckdb_path"], f'SELECT person, code, hours, _sdc_deleted_at IS NULL FROM "{TABLE}"')
+    assert sorted(found or []) == [("E1", "A", 9, True), ("E2", "A", 7, True)]

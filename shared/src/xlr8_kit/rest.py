@@ -1000,6 +1000,21 @@ class ActivateAtEndMixin:
     def _write_activate_version_message(self, full_table_version: int) -> None:
         self._xlr8_pending_version = full_table_version
 
+    def _xlr8_read_begins(self) -> None:
+        """A top-level read starts clean (called before its first record, by both record loops and the BATCH loop):
+        what a read of the same stream object that failed left (its start, the sets it noted, its own and its
+        children's failure marks) is dropped (review27f L4: the next read in the process, a retry, announced the
+        failed read's start and sets, or nothing at all). Held versions are not: ``sync`` notes this read's first."""
+        if getattr(self, "parent_stream_type", None) is not None:
+            return
+        pending: list[t.Any] = [self]
+        while pending:
+            stream = pending.pop(0)
+            pending.extend(c for c in getattr(stream, "child_streams", ()) if isinstance(c, ActivateAtEndMixin))
+            stream._xlr8_read_started = None
+            stream._xlr8_sets_read = None
+            stream._xlr8_read_failed = False
+
     def xlr8_read_whole(self, sets: t.Mapping[str, t.Iterable[t.Any]]) -> None:
         """Notes sets of ``xlr8_replace_by`` this read has read whole: each column's values, every combination of
         them one set (a page's parents; a call's people and days), whether it sent rows of them or not. They go out
@@ -1010,6 +1025,16 @@ class ActivateAtEndMixin:
             return
         if set(sets) != set(columns):
             raise ValueError(f"{getattr(self, 'name', self)}: sets read name {sorted(sets)}, not replace_by {columns}")
+        key = getattr(self, "replication_key", None)
+        if key and getattr(self, "is_sorted", False):
+            # review27f L5: a sorted stream's STATEs during the read (STATE_MSG_FREQUENCY, a BATCH file's, one a
+            # failure releases) carry its bookmark past sets announced only when the read ends: a run stopped
+            # after such a STATE never announces them, and the next run does not read them again
+            raise ValueError(
+                f"{getattr(self, 'name', self)}: sets read whole on a sorted incremental stream (is_sorted, "
+                f"replication_key {key!r}): its bookmark moves past them before they are "
+                "announced; declare it is_sorted = False (bookmark at the read's end) to announce its sets"
+            )
         listed = {c: list(dict.fromkeys(v for v in sets[c] if v is not None)) for c in columns}
         if all(listed.values()):
             if self._xlr8_sets_read is None:
@@ -1060,7 +1085,7 @@ class ActivateAtEndMixin:
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
         top = getattr(self, "parent_stream_type", None) is None
         if top:
-            self._xlr8_sets_read = None  # what an earlier read that failed noted never goes out
+            self._xlr8_read_begins()  # what an earlier read that failed left never goes out
             # RECORD mode on the SDK's loop: armed until the read's records end (``_finalize_state``)
             self._xlr8_announce_next_state = False if write_messages else None
         try:
@@ -1296,6 +1321,7 @@ class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, 
     def _sync_records(self, context: t.Any = None, *, write_messages: bool = True) -> t.Generator[dict, t.Any, t.Any]:
         """The SDK's record loop (or the kit's plain one, below); RECORD lines the kit's writer still holds reach
         stdout even when it fails."""
+        self._xlr8_read_begins()
         try:
             if context is None and self._plain_record_loop:
                 yield from self._sync_plain_records(write_messages=write_messages)

@@ -353,6 +353,18 @@ def plaintext_letter_keys(store: Store) -> dict[str, tuple[list[int], list[str]]
     a column's value in clear: letters written before the key was kept hashed as the table keeps it (audit25e F19,
     16e03510: an SSN key in clear beside its hashed row). A key column is hashed when ``_truths_fields`` says so;
     its place is its place in the table's key columns (``likely_keys``). Reads only; needs no PII key."""
+    return _scan_letter_keys(store)[0]
+
+
+def unfit_letter_keys(store: Store) -> dict[str, int]:
+    """Per table with a hashed column, the dead letters whose key has another number of values than the table's
+    key now (the key changed since they were written) and holds a value in clear: which place held the PII column
+    cannot be told, so they cannot be re-keyed; they must be named, never reported clean (review27c L3)."""
+    return _scan_letter_keys(store)[1]
+
+
+def _scan_letter_keys(store: Store) -> tuple[dict[str, tuple[list[int], list[str]]], dict[str, int]]:
+    """``plaintext_letter_keys`` and ``unfit_letter_keys`` from one read of the letters."""
     rows = store.fetchall(
         f"SELECT table_name, column_name FROM {FIELDS_TABLE} WHERE project = ? AND pii_action = 'hash'",  # noqa: S608
         [store.run.project],
@@ -361,6 +373,7 @@ def plaintext_letter_keys(store: Store) -> dict[str, tuple[list[int], list[str]]
     for table, column in rows:
         hashed.setdefault(str(table), set()).add(str(column))
     found: dict[str, tuple[list[int], list[str]]] = {}
+    unfit: dict[str, int] = {}
     for table, columns in sorted(hashed.items()):
         keys = store.fetchone(
             "SELECT likely_keys FROM _schema_metadata WHERE LOWER(project) = ? AND table_name = ? "
@@ -369,21 +382,24 @@ def plaintext_letter_keys(store: Store) -> dict[str, tuple[list[int], list[str]]
         )
         names = json.loads(keys[0]) if keys and isinstance(keys[0], str) else (keys[0] if keys else None) or []
         positions = [i for i, name in enumerate(names) if name in columns]
-        if not positions:
-            continue
         letters = store.fetchall(
-            f"SELECT DISTINCT CAST(record_key AS VARCHAR) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
-            "AND table_name = ? AND record_key IS NOT NULL",
+            f"SELECT CAST(record_key AS VARCHAR), COUNT(*) FROM {DEAD_LETTER_TABLE} WHERE LOWER(project) = ? "  # noqa: S608
+            "AND table_name = ? AND record_key IS NOT NULL GROUP BY 1",
             [store.run.project, table],
         )
         old = []
-        for (text,) in letters:
+        for text, count in letters:
             key = json.loads(str(text))
-            if isinstance(key, list) and len(key) == len(names) and _plain_positions(key, positions):
+            if not isinstance(key, list):
+                continue
+            if len(key) != len(names):
+                if _plain_positions(key, list(range(len(key)))):
+                    unfit[table] = unfit.get(table, 0) + int(count)
+            elif positions and _plain_positions(key, positions):
                 old.append(str(text))
         if old:
             found[table] = (positions, sorted(old))
-    return found
+    return found, unfit
 
 
 def letter_keys_migrated(store: Store) -> bool:
@@ -409,12 +425,17 @@ def mark_letter_keys_migrated(store: Store) -> None:
 def letters_to_rekey(store: Store) -> dict[str, tuple[list[int], list[str]]]:
     """``plaintext_letter_keys`` once per project: nothing (one row read) when the mark says the letters were
     migrated; the mark is recorded when the scan finds nothing, so a store's start-up pays the scan until then."""
+    return letters_to_rekey_and_unfit(store)[0]
+
+
+def letters_to_rekey_and_unfit(store: Store) -> tuple[dict[str, tuple[list[int], list[str]]], dict[str, int]]:
+    """``letters_to_rekey`` and ``unfit_letter_keys`` from one scan (none once the mark is there)."""
     if letter_keys_migrated(store):
-        return {}
-    found = plaintext_letter_keys(store)
-    if not found:
+        return {}, {}
+    found, unfit = _scan_letter_keys(store)
+    if not found and not unfit:  # letters that do not fit keep the scan (and its WARNING) until they are gone
         mark_letter_keys_migrated(store)
-    return found
+    return found, unfit
 
 
 #: Distinct old keys re-keyed per UPDATE (and commit): a few scans of the letters, and an undo a store's
@@ -502,8 +523,10 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False
     from target_xlr8_truths.layout import KEYS_TABLE
     from xlr8_kit.privacy import FieldCipher, load_key
 
-    found = letters_to_rekey(store)
+    found, unfit = letters_to_rekey_and_unfit(store)
     if not found:
+        if unfit:
+            return _unfit_cli(unfit, out)
         print("rekey-dead-letters: no dead letter keeps a hashed key column's value in clear", file=out)
         if rewrite:
             _after_rekey(store, out)
@@ -520,7 +543,17 @@ def _rekey_cli(store: Store, key_file: str, out: t.TextIO, rewrite: bool = False
         print(f"{table}: {len(texts)} dead-letter key(s) hashed", file=out)
     print(f"rekey-dead-letters: {changed} dead letter(s) changed in {len(found)} table(s)", file=out)
     _after_rekey(store, out)
-    return 0
+    return _unfit_cli(unfit, out) if unfit else 0
+
+
+def _unfit_cli(unfit: dict[str, int], out: t.TextIO) -> int:
+    """The letters that could not be re-keyed (``unfit_letter_keys``), by table; exit 1: the store is not clean."""
+    for table, count in sorted(unfit.items()):
+        print(f"{table}: {count} dead letter(s) whose key no longer fits the table's key (it changed) may keep a "
+              "PII value in clear and cannot be re-keyed: erase them (`xlr8 truths erase --person`) or delete them",
+              file=out)  # fmt: skip
+    print(f"rekey-dead-letters: {sum(unfit.values())} dead letter(s) left as they are", file=out)
+    return 1
 
 
 def _run_cli(args: argparse.Namespace, out: t.TextIO, err: t.TextIO) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import hashlib
+import itertools
 import json
 import time
 import typing as t
@@ -647,32 +648,31 @@ class Store(abc.ABC):
                 d=done, m=" AND ".join(f"d.{p} = {table}.{p}" for p in parts)
             )
             guard_params: list[t.Any] = []
-            if kept:
-                names = [f"k{i}" for i in range(len(parts))]
-                kept_rows = ", ".join("(" + ", ".join("?" for _ in parts) + ")" for _ in kept)
-                same = " AND ".join(
-                    f"{table}.{p} = CAST(k_.{n} AS {columns[c]})"
-                    for c, p, n in zip(info.replace_by, parts, names, strict=True)
+            if kept:  # in a table, not one parameter each: PostgreSQL takes 65,535 per statement (review27f L3)
+                held = quote(_kept_sets_name(info))
+                self._replaced_sets_table(_kept_sets_name(info), ", ".join(parts), table)
+                self.execute(f"DELETE FROM {held}")  # noqa: S608
+                self._fill_kept_sets(held, [columns[c] for c in info.replace_by], kept)
+                not_done += " AND NOT EXISTS (SELECT 1 FROM {k} AS k_ WHERE {m})".format(  # noqa: S608
+                    k=held, m=" AND ".join(f"k_.{p} = {table}.{p}" for p in parts)
                 )
-                aliases = ", ".join(names)
-                not_done += f" AND NOT EXISTS (SELECT 1 FROM (VALUES {kept_rows}) AS k_({aliases}) WHERE {same})"  # noqa: S608
-                guard_params = [_set_value(v) for key in kept for v in key]
             if read_start is not None and "_sdc_extracted_at" in columns:
                 extracted = quote("_sdc_extracted_at")
                 not_done += f" AND ({table}.{extracted} IS NULL OR {table}.{extracted} < ?)"
                 guard_params.append(read_start)
             for listed in sets:
-                terms: list[str] = []
-                params: list[t.Any] = []
-                for column, part in zip(info.replace_by, parts, strict=True):
-                    values = [_set_value(v) for v in listed[column] if v is not None]
-                    if not values:
-                        break
-                    rows = ", ".join("(?)" for _ in values)
-                    kind = columns[column]
-                    terms.append(f"{part} IN (SELECT CAST(v AS {kind}) FROM (VALUES {rows}) AS v_(v))")  # noqa: S608
-                    params += values
-                else:
+                per_column = [[_set_value(v) for v in listed[column] if v is not None] for column in info.replace_by]
+                if not all(per_column):
+                    continue
+                chunked = [[vs[i : i + _SET_VALUES] for i in range(0, len(vs), _SET_VALUES)] for vs in per_column]
+                for chunks in itertools.product(*chunked):  # every combination of chunks: the same sets, in parts
+                    terms: list[str] = []
+                    params: list[t.Any] = []
+                    for column, part, values in zip(info.replace_by, parts, chunks, strict=True):
+                        rows = ", ".join("(?)" for _ in values)
+                        kind = columns[column]
+                        terms.append(f"{part} IN (SELECT CAST(v AS {kind}) FROM (VALUES {rows}) AS v_(v))")  # noqa: S608
+                        params += values
                     where = " AND ".join([*terms, not_done])
                     if soft:
                         count += self.execute_count(
@@ -681,7 +681,23 @@ class Store(abc.ABC):
                         )
                     else:
                         count += self.execute_count(f"DELETE FROM {table} WHERE {where}", [*params, *guard_params])  # noqa: S608
+            if kept:
+                self.execute(f"DROP TABLE IF EXISTS {quote(_kept_sets_name(info))}")
         return count
+
+    def _fill_kept_sets(self, held: str, kinds: list[str], kept: t.Sequence[tuple[t.Any, ...]]) -> None:
+        """The kept sets into the temporary table ``held``, cast by the same text path as announced values, in
+        statements of at most ``_SET_VALUES`` parameters."""
+        names = [f"k{i}" for i in range(len(kinds))]
+        casts = ", ".join(f"CAST({n} AS {kind})" for n, kind in zip(names, kinds, strict=True))
+        per = max(1, _SET_VALUES // len(kinds))
+        for start in range(0, len(kept), per):
+            part = kept[start : start + per]
+            rows = ", ".join("(" + ", ".join("?" for _ in kinds) + ")" for _ in part)
+            self.execute(
+                f"INSERT INTO {held} SELECT {casts} FROM (VALUES {rows}) AS k_({', '.join(names)})",  # noqa: S608
+                [_set_value(v) for key in part for v in key],
+            )
 
     def _replaced_sets_table(self, name: str, listed: str, table: str) -> None:
         """The run's temporary table ``name`` of the sets ``_replace_sets`` replaced (columns ``listed`` of
@@ -989,6 +1005,15 @@ class Store(abc.ABC):
 def _replaced_sets_name(info: StreamInfo) -> str:
     """The run's temporary table of the sets of ``info``'s table replaced so far (``Store._replace_sets``)."""
     return "__xlr8_replaced_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
+
+
+def _kept_sets_name(info: StreamInfo) -> str:
+    """The temporary table of the sets of ``info``'s table an announcement keeps (dead-lettered this run)."""
+    return "__xlr8_kept_" + hashlib.sha256(info.table_name.encode()).hexdigest()[:16]
+
+
+#: Values bound in one statement of ``Store.empty_sets`` per list: far under PostgreSQL's 65,535 parameters.
+_SET_VALUES = 10_000
 
 
 def _set_value(value: t.Any) -> str:

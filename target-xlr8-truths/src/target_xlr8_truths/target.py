@@ -573,9 +573,16 @@ class TargetXlr8Truths(Target):
         """Dead letters written before a PII key column was kept hashed in ``record_key`` (audit25e F19) keep the
         value in clear: at the store's first open they are hashed with this run's key when it is the project's
         (its check value in the store), else a WARNING names the store and the command that does it."""
-        from target_xlr8_truths.retention import letters_to_rekey, rekey_dead_letters
+        from target_xlr8_truths.retention import letters_to_rekey_and_unfit, rekey_dead_letters
 
-        found = letters_to_rekey(store)
+        found, unfit = letters_to_rekey_and_unfit(store)
+        if unfit:  # review27c L3: never taken for clean
+            self.logger.warning(
+                "%d dead letter(s) of tables %s have a key that no longer fits the table's key (it changed) and may "
+                "keep a PII value in clear: they cannot be re-keyed; erase them (`xlr8 truths erase --person`) or "
+                "delete them",
+                sum(unfit.values()), ", ".join(sorted(unfit)),
+            )  # fmt: skip
         if not found:
             return
         cipher = self.privacy.cipher
@@ -714,6 +721,17 @@ class TargetXlr8Truths(Target):
                 )  # fmt: skip
                 continue
             assert info is not None
+            if read_start is not None and read_start > dt.datetime.now(dt.UTC):
+                # the read began before its announcement came: a start later than this clock says the tap's host
+                # clock runs ahead of this host's, and every row stamp it is compared with may be off by as much
+                # (review27f L7): nothing is taken as empty (rows stay; a read with sound clocks empties them)
+                self.logger.warning(
+                    "stream %s: sets read whole announced with read_start %s, later than this target's clock (%s): "
+                    "the clocks of the tap's host and this host differ; no set is taken as empty (their rows stay). "
+                    "Synchronize the hosts' clocks (NTP)",
+                    stream[:100], read_start.isoformat(), dt.datetime.now(dt.UTC).isoformat(),
+                )  # fmt: skip
+                continue
             by_column = {column: sets[source] for column, source in zip(info.replace_by, wanted, strict=True)}
             kept = sorted(self.dead_sets.get(stream, ()), key=repr)
             if kept and stream not in self._said_dead_sets:

@@ -43,7 +43,11 @@ RECORD messages of one extra stream, ``SETS_READ_STREAM`` (its SCHEMA sent once 
 run read whole (here two people's two days). target-xlr8-truths marks deleted (``hard_delete``: deletes) the
 rows of every such set that the run sent no row of: the set is now empty. ``read_start`` (optional) is when the
 read began, by the clock that stamps its records' ``time_extracted``: a row extracted at or after it (by another
-run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement.
+run whose read overlapped this one and landed first: review26c M5) is never deleted by this announcement. Other
+runs' stamps come from their own hosts' clocks: the comparison holds for runs on one host, or on hosts whose
+clocks are synchronized (NTP); a skew lets a row another host extracted within it after the read began be
+deleted. The target takes no set as empty from an announcement whose ``read_start`` is later than its own clock
+(the tap's clock is ahead: WARNING).
 ``stream`` is the name the stream's records go out under (a tap-side stream map's ``__alias__``). The
 announcements go out before the STATE that covers the read. Singer has no message for this (an
 unknown message type stops SDK targets), and a RECORD of a stream of its own is harmless elsewhere: another target
