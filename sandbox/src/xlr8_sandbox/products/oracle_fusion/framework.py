@@ -1155,8 +1155,15 @@ def _expand_paths(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    """``date.fromisoformat``, kept per text: every dated child row is checked per page, and rows share their
+    dates (the end of time, hire days)."""
+    return date.fromisoformat(text)
+
+
 def _valid_on(row: Row, day: date) -> bool:
     start, end = row.get("EffectiveStartDate"), row.get("EffectiveEndDate")
-    start_d = date.fromisoformat(str(start)) if start else date.min
-    end_d = date.fromisoformat(str(end)) if end else date.max
+    start_d = _day(start if type(start) is str else str(start)) if start else date.min
+    end_d = _day(end if type(end) is str else str(end)) if end else date.max
     return start_d <= day <= end_d
