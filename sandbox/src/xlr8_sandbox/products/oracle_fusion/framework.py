@@ -770,7 +770,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         if plan.links:
             slots.append(("links", None))
             link = f'[{{"rel": "self", "name": {wirejson.spaced_value(node.name)}, "kind": "item"'
-        write = wirejson.spaced_object_writer(slots, json_default, decimal_as_float=True)
+        write = wirejson.spaced_object_writer(tuple(slots), json_default, decimal_as_float=True)
         if top and link is not None:
             head = link + ', "href": '
             if not children:
