@@ -8,7 +8,8 @@ falls outside that set, so the caller falls back to its stdlib encoder: same byt
 faster when it applies. ``sandbox/tests/test_wirejson.py`` holds the two encoders against each other.
 
 Oracle Fusion answers with ``json.dumps``'s defaults instead (``", "`` and ``": "``, every character outside
-printable ASCII escaped): ``spaced_ascii_bytes`` writes those from msgspec's bytes.
+printable ASCII escaped): ``spaced_ascii_bytes`` writes those from msgspec's bytes, and ``spaced_object_writer``
+compiles a writer of one row shape's text straight from the row's values (no dict built to be walked).
 """
 
 from __future__ import annotations

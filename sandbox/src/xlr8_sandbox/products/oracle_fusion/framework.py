@@ -715,7 +715,7 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
 
     def _page_text(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> str | None:
         """``json.dumps(self._page(...), default=json_default)`` written from the source rows by writers compiled
-        once per page for its shape (``_node_writer``), without a shaped dict per node. None where ``_page`` is
+        per shape and kept (``_node_writer``), without a shaped dict per node. None where ``_page`` is
         the one to answer: any request error (raised there, in the order it always was), an empty page, a
         shape whose keys collide (an attribute named like a child or ``links``)."""
         try:
