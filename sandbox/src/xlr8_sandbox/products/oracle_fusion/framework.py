@@ -652,11 +652,9 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             kept = self.row_cache.rows(("collection", resource.name, framework, str(request.url)), version)
             if kept is not None and 0 in kept:
                 return Response(kept[0], media_type=COLLECTION_TYPE)
-            body = await run_in_threadpool(self._page, resource, params, framework, str(request.url))
+            rendered = await run_in_threadpool(self._page_bytes, resource, params, framework, str(request.url))
         except (FusionRequestError, QueryError) as exc:
             return self._error(request, str(exc), getattr(exc, "status", 400))
-        written = wirejson.spaced_ascii_bytes(body) if isinstance(body, _PlainPage) else None
-        rendered = written if written is not None else json.dumps(body, default=json_default)
         if kept is not None and self.row_cache.room_for(len(rendered)):
             kept[0] = rendered
         return Response(rendered, media_type=COLLECTION_TYPE)
@@ -669,14 +667,22 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
             raise FusionRequestError(f"The value {raw} of parameter {name} is not valid; it must be an integer >= 0.")
         return int(raw)
 
-    def _page(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> dict[str, Any]:
-        """The page's body: a ``_PlainPage`` when every value in it is a str, int, bool or None."""
+    def _page_rows(
+        self, resource: ResourceDef, params: Mapping[str, str], framework: int
+    ) -> tuple[int, int, date, int, Sequence[int]]:
+        """(limit, offset, effective date, total, the page's row indices) of one collection request."""
         limit = min(self._int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
         offset = self._int_param(params, "offset", 0)
         effective = self._effective_date(params)
         indices = self._indices(resource, params, framework, effective)
         total = len(indices) if indices is not None else resource.count()
         chosen = indices[offset : offset + limit] if indices is not None else range(offset, min(offset + limit, total))
+        return limit, offset, effective, total, chosen
+
+    def _page(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> dict[str, Any]:
+        """The page's body: a ``_PlainPage`` when every value in it is a str, int, bool or None. The reference
+        renderer (``_page_text`` writes the same bytes without it, and falls back to it)."""
+        limit, offset, effective, total, chosen = self._page_rows(resource, params, framework)
         plans = _Shaping()
         sources = [resource.source_row(i) for i in chosen]
         items = [self._shape(resource, r, params, effective, plans=plans, framework=framework) for r in sources]
@@ -691,6 +697,94 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         if params.get("onlyData") != "true":
             body["links"] = [{"rel": "self", "href": url, "name": resource.name, "kind": "collection"}]
         return _PlainPage(body) if plans.plain else body
+
+    #: Whether collection pages are written straight from the source rows (``_page_text``); False serves them
+    #: through the reference renderer (``_page`` and ``json.dumps``): the same bytes, for A/B tests and benches.
+    page_writer = True
+
+    def _page_bytes(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> bytes | str:
+        """A collection page as sent: ``_page_text`` where it can write it, else ``_page``'s body as ``json.dumps``
+        writes it (the same bytes either way)."""
+        if self.page_writer:
+            text = self._page_text(resource, params, framework, url)
+            if text is not None:
+                return text.encode("ascii")
+        body = self._page(resource, params, framework, url)
+        written = wirejson.spaced_ascii_bytes(body) if isinstance(body, _PlainPage) else None
+        return written if written is not None else json.dumps(body, default=json_default)
+
+    def _page_text(self, resource: ResourceDef, params: Mapping[str, str], framework: int, url: str) -> str | None:
+        """``json.dumps(self._page(...), default=json_default)`` written from the source rows by writers compiled
+        per shape and kept (``_node_writer``), without a shaped dict per node. None where ``_page`` is
+        the one to answer: any request error (raised there, in the order it always was), an empty page, a
+        shape whose keys collide (an attribute named like a child or ``links``)."""
+        try:
+            limit, offset, effective, total, chosen = self._page_rows(resource, params, framework)
+            if not chosen:
+                return None
+            write = self._node_writer(resource, params, "", effective, framework, top=True)
+        except (FusionRequestError, QueryError, _Unwritable):
+            return None
+        sources = [resource.source_row(i) for i in chosen]
+        if params.get("onlyData") != "true":
+            base = url.split("?")[0]
+            esc = wirejson.spaced_value
+            items = [write(source, esc(f"{base}/{self.item_id(resource, source)}")) for source in sources]
+            links = (
+                f', "links": [{{"rel": "self", "href": {esc(url)}, "name": {esc(resource.name)}, '
+                '"kind": "collection"}]'
+            )
+        else:
+            items = [write(source) for source in sources]
+            links = ""
+        more = "true" if offset + len(items) < total else "false"
+        counted = f', "totalResults": {total}' if params.get("totalResults") == "true" else ""
+        return (
+            f'{{"items": [{", ".join(items)}]{counted}, "count": {len(items)}, "hasMore": {more}, '
+            f'"limit": {limit}, "offset": {offset}{links}}}'
+        )
+
+    def _node_writer(
+        self, node: ChildDef, params: Mapping[str, str], path: str, effective: date, framework: int, top: bool
+    ) -> Callable[..., str]:
+        """One node's row writer for this request (``_shape``'s output as text): its attributes, then each child
+        to expand (its own writer, compiled here), then links (a top-level row's ``href`` is the writer's second
+        argument). Raises ``_Unwritable`` where ``_shape`` would raise or keys collide."""
+        plan = self._shape_plan(node, params, path)
+        if plan.bad_expand is not None:
+            raise _Unwritable
+        names = list(dict.fromkeys(plan.names))
+        keys = set(names)
+        children: list[Callable[[Row], str]] = []
+        for child_name, child, child_path, dated in plan.children:
+            if child_name in keys:
+                raise _Unwritable
+            keys.add(child_name)
+            inner = self._node_writer(child, params, child_path, effective, framework, top=False)
+            children.append(_child_writer(child, inner, dated, effective, framework, plan.links))
+        if plan.links and "links" in keys:
+            raise _Unwritable
+        slots: list[tuple[str, str | None]] = [(n, n) for n in names]
+        slots += [(child_name, None) for child_name, _, _, _ in plan.children]
+        link = None
+        if plan.links:
+            slots.append(("links", None))
+            link = f'[{{"rel": "self", "name": {wirejson.spaced_value(node.name)}, "kind": "item"'
+        write = wirejson.spaced_object_writer(tuple(slots), json_default, decimal_as_float=True)
+        if top and link is not None:
+            head = link + ', "href": '
+            if not children:
+                return lambda row, href: write(row, head + href + "}]")
+            return lambda row, href: write(row, *[c(row) for c in children], head + href + "}]")
+        if link is not None:
+            links_text = link + "}]"
+            children.append(lambda _row: links_text)
+        if not children:
+            return write
+        if len(children) == 1:
+            only = children[0]
+            return lambda row: write(row, only(row))
+        return lambda row: write(row, *[c(row) for c in children])
 
     def _indices(
         self, resource: ResourceDef, params: Mapping[str, str], framework: int, effective: date
@@ -912,6 +1006,41 @@ class FusionEmulator(ProductEmulator, Generic[JobT]):
         return _ShapePlan(list(wanted or names), children, bad_expand, source, params.get("onlyData") != "true")
 
 
+class _Unwritable(Exception):
+    """A page ``_page_text`` leaves to ``_page`` (an error to raise there, or keys that collide)."""
+
+
+def _child_writer(
+    child: ChildDef, write: Callable[[Row], str], dated: bool, effective: date, framework: int, links: bool
+) -> Callable[[Row], str]:
+    """The text of one expanded child under a parent's source row, as ``_shape`` builds it: an array under
+    framework 1 and 2, from 3 a collection object of its first ``DEFAULT_LIMIT`` rows."""
+    rows_of = child.rows
+    if framework < 3:
+
+        def array(row: Row) -> str:
+            rows = rows_of(row)
+            if dated:
+                rows = [r for r in rows if _valid_on(r, effective)]
+            return "[" + ", ".join([write(r) for r in rows]) + "]"
+
+        return array
+    tail = f', "limit": {DEFAULT_LIMIT}, "offset": 0'
+    if links:
+        tail += f', "links": [{{"rel": "self", "name": {wirejson.spaced_value(child.name)}, "kind": "collection"}}]'
+    tail += "}"
+
+    def collection(row: Row) -> str:
+        rows = rows_of(row)
+        if dated:
+            rows = [r for r in rows if _valid_on(r, effective)]
+        shaped = [write(r) for r in rows[:DEFAULT_LIMIT]]
+        more = "true" if len(rows) > DEFAULT_LIMIT else "false"
+        return f'{{"items": [{", ".join(shaped)}], "count": {len(shaped)}, "hasMore": {more}{tail}'
+
+    return collection
+
+
 class _Shaping(dict[tuple[int, str], "_ShapePlan"]):
     """The plans of one response's ``_shape`` calls (per node and path), and whether every attribute value they
     picked was a str, int, bool or None: then the page, built of those and of what ``_shape`` and ``_page`` add
@@ -1026,8 +1155,15 @@ def _expand_paths(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (text or "").split(",") if p.strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    """``date.fromisoformat``, kept per text: every dated child row is checked per page, and rows share their
+    dates (the end of time, hire days)."""
+    return date.fromisoformat(text)
+
+
 def _valid_on(row: Row, day: date) -> bool:
     start, end = row.get("EffectiveStartDate"), row.get("EffectiveEndDate")
-    start_d = date.fromisoformat(str(start)) if start else date.min
-    end_d = date.fromisoformat(str(end)) if end else date.max
+    start_d = _day(start if type(start) is str else str(start)) if start else date.min
+    end_d = _day(end if type(end) is str else str(end)) if end else date.max
     return start_d <= day <= end_d
