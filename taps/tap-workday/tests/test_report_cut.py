@@ -92,7 +92,7 @@ def test_report_broken_off_once_is_run_again_and_lands_every_row(
 
 
 def test_a_gateways_503_for_an_upstream_reset_counts_as_a_run(
-    url: str, sandbox: Sandbox, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Envoy (and the edges built on it) answers 503 "upstream connect error or disconnect/reset before headers.
     reset reason: connection termination" when the upstream closed the connection after it was made: the tenant may

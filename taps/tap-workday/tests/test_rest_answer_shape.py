@@ -30,7 +30,7 @@ ROW = {"id": "w-secret-7", "descriptor": "Ann Secret-Lee"}
     ],
 )
 def test_a_page_without_its_list_or_total_stops_the_stream(
-    url: str, sandbox: Sandbox, tmp_path: Path, answer: dict[str, object], named: str
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, answer: dict[str, object], named: str
 ) -> None:
     config, catalog = discover_selecting("tap-workday", base_config(url, rest_page_size=10), {"workers"}, tmp_path)
     sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=json.dumps(answer), after=1, times=1))
@@ -43,7 +43,7 @@ def test_a_page_without_its_list_or_total_stops_the_stream(
     assert 10 <= len(records) <= 11  # the first page (and the row of a page without 'total'), not the 100
 
 
-def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, emulator: object, tmp_path: Path) -> None:
     config, catalog = discover_selecting("tap-workday", base_config(url), {"workers"}, tmp_path)
     body = json.dumps({"total": 0, "data": []})
     sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=body))
