@@ -323,7 +323,7 @@ def test_a_list_answered_without_its_wrapper_key_stops_the_stream_naming_it(tmp_
     rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees"})
     assert rc == 0, err
     assert records == []
-    person = {"first_name": "Ann", "last_name": "Secret-Lee", "employee_id": "E7"}
+    person = {"first_name": "Secret-Ann", "last_name": "Secret-Lee", "employee_id": "Secret-E7"}
     for answer, named in (
         ({"_links": {}}, "the answer has no 'employees'"),
         ({"employees": person, "_links": {}}, "'employees' is an object with 3 key(s)"),
@@ -335,7 +335,7 @@ def test_a_list_answered_without_its_wrapper_key_stops_the_stream_naming_it(tmp_
         assert rc != 0, answer
         assert named in err
         assert "ukg_ready stream 'employees' (/ta/rest/v2/companies/%7CACME/employees)" in err
-        assert "Secret-Lee" not in err and "E7" not in err and "Ann" not in err
+        assert "Secret" not in err
         assert records == []
     ready.v2["/ta/rest/v1/company/pay-types"] = {"items": [{"id": 1, "code": "REG", "name": "Regular"}]}
     rc, records, err = cli_sync(tmp_path, fake_config(ready), {"pay_types"})
