@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +19,9 @@ from xlr8_kit.testing.singer_cli import parse_singer_messages, terminated
 from xlr8_sandbox.platform.emulator import ProductEmulator
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox, run_sandbox
+
+if TYPE_CHECKING:
+    from xlr8_kit.credentials.manager import CredentialManager
 
 
 def emulator_fixtures(product: str, *, scale: int = 100) -> tuple[Any, Any, Any]:
@@ -39,6 +43,27 @@ def emulator_fixtures(product: str, *, scale: int = 100) -> tuple[Any, Any, Any]
         return sandbox.url(product)
 
     return sandbox_fixture, emulator_fixture, url_fixture
+
+
+def workday_credential_store(db_path: Path, monkeypatch: pytest.MonkeyPatch, credential_id: str) -> CredentialManager:
+    """An encrypted credential store at ``db_path`` (its key in the environment a tap run reads) holding the Workday
+    emulator's OAuth client and refresh token as ``credential_id`` (``workday_hcm``): the store of the tests that run
+    Workday by ``credential_id`` (B5/B6, lease waits). The caller closes the returned ``CredentialManager``."""
+    from xlr8_kit.credentials.model import AuthType, ProductCredential
+    from xlr8_kit.testing.credential_store import seeded_credential_store
+    from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+
+    return seeded_credential_store(
+        db_path,
+        monkeypatch,
+        ProductCredential(
+            credential_id=credential_id,
+            project_id="acme",
+            product_id="workday_hcm",
+            auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
+            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
+        ),
+    )
 
 
 def stopped_while_stuck(

@@ -55,7 +55,7 @@ from xlr8_kit.http.proxy import proxy_map
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.http.window import MAX_WINDOW
 from xlr8_kit.redaction import Redactor
-from xlr8_kit.singer_io import KitSingerWriter, extract_records, handle_after_writes, loads_exact
+from xlr8_kit.singer_io import KitSingerWriter, handle_after_writes, listed_records, loads_exact
 from xlr8_kit.streaming import send_streamed
 from xlr8_kit.tenants import TENANT_NAMES
 
@@ -1872,8 +1872,9 @@ class KitRESTStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingMixin, 
         return records if type(records) is MarkedPage else list(records)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
-        """The SDK's parse (records at ``records_jsonpath``, fractions as Decimal) with a faster JSON decoder."""
-        yield from extract_records(self.records_jsonpath, loads_exact(response.content))
+        """The SDK's parse (records at ``records_jsonpath``, fractions as Decimal) with a faster JSON decoder; for
+        ``$.name[*]`` an answer without that list is an error naming the stream, not "no rows" (``listed_records``)."""
+        yield from listed_records(self.records_jsonpath, loads_exact(response.content), f"{self.name} ({self.path})")
 
     @cached_property
     def _selects_every_property(self) -> bool:

@@ -287,6 +287,29 @@ def extract_records(expression: str, data: t.Any) -> t.Iterable[t.Any]:
     return extract_jsonpath(expression, data)
 
 
+def listed_rows(answer: t.Any, key: str, where: str) -> list[t.Any]:
+    """The list under ``key`` of an object ``answer``; an answer without one (no object, no ``key``, a non-list under
+    it) is ``AnswerShapeError`` naming ``where`` and ``key``, never "no rows" (RELIABILITY A8). An empty list is 0
+    rows."""
+    if type(answer) is dict:
+        rows = answer.get(key)
+        if type(rows) is list:
+            return rows
+    from xlr8_kit.http.errors import missing_list
+
+    raise missing_list(key, answer, where)
+
+
+def listed_records(expression: str, data: t.Any, where: str) -> t.Iterable[t.Any]:
+    """``extract_records``, but for ``$.name[*]`` an answer without a list under ``name`` is an ``AnswerShapeError``
+    naming ``where`` (``listed_rows``): the JSONPath finds no rows in a gateway's page or a changed shape, and those
+    would land nothing and exit 0."""
+    member = _member_of(expression)
+    if member is None:
+        return extract_records(expression, data)
+    return iter(listed_rows(data, member, where))
+
+
 #: Not ``xlr8_kit.http.classify``'s ``_xlr8_json`` (one parse of the body, kept in another shape).
 _RESPONSE_JSON = "_xlr8_json_by_parse"
 

@@ -16,17 +16,15 @@ from xlr8_kit.auth import OAuth2RefreshToken
 from xlr8_kit.credentials.crypto import EnvelopeCipher, Keyring
 from xlr8_kit.credentials.errors import CredentialConflictError
 from xlr8_kit.credentials.manager import CredentialManager
-from xlr8_kit.credentials.model import AuthType, ProductCredential
 from xlr8_kit.credentials.resolve import SecretPersister, resolve_config, secret_persister
 from xlr8_kit.credentials.store import SQLiteCredentialStore
 from xlr8_kit.http.session import HttpPolicy, ResilientSession
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRuntime
-from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_sandbox.platform.faults import FaultSpec
 from xlr8_sandbox.platform.server import Sandbox
 from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator
-from xlr8_sandbox.testing import emulator_fixtures
+from xlr8_sandbox.testing import emulator_fixtures, workday_credential_store
 
 from .conftest import FrozenClock
 
@@ -38,17 +36,7 @@ TOKEN_PATH = f"/ccx/oauth2/{TENANT}/token"
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CredentialManager]:
-    manager = seeded_credential_store(
-        tmp_path / "credentials.db",
-        monkeypatch,
-        ProductCredential(
-            credential_id=CREDENTIAL,
-            project_id="acme",
-            product_id="workday_hcm",
-            auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
-            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
-        ),
-    )
+    manager = workday_credential_store(tmp_path / "credentials.db", monkeypatch, CREDENTIAL)
     yield manager
     manager.close()
 

@@ -97,6 +97,26 @@ def waiter(db_path: Path, key: str, clock: WaiterClock) -> CredentialManager:
     )
 
 
+def waiter_refreshes(
+    db_path: Path, key: str, clock: WaiterClock, caplog: pytest.LogCaptureFixture
+) -> tuple[ProductCredential, ProductCredential, list[str]]:
+    """The waiter's refresh of ``sf-prod`` (warnings captured), its provider answering ``rt-0002-from-waiter``: what
+    it returned, the row stored after it, and the refresh tokens the waiter itself spent."""
+    manager = waiter(db_path, key, clock)
+    spent: list[str] = []
+
+    def provider(current: ProductCredential) -> dict[str, str]:
+        spent.append(current.credentials["refresh_token"])
+        return {"refresh_token": "rt-0002-from-waiter"}
+
+    try:
+        with caplog.at_level(logging.WARNING):
+            got = manager.refresh_token("sf-prod", provider)
+        return got, manager.get("sf-prod"), spent
+    finally:
+        manager.close()
+
+
 def test_l6_holder_whose_clock_is_behind_is_never_taken_over(
     seeded: Path, key: str, start_holder: Callable[[float], subprocess.Popen[str]], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -116,19 +136,9 @@ def test_l6_holder_whose_clock_is_behind_is_never_taken_over(
             clock.await_persisted()
 
     clock = WaiterClock(seeded, holder_renews_every=15, on_sleep=vendor_answers)
-    manager = waiter(seeded, key, clock)
-    spent: list[str] = []
-
-    def provider(current: ProductCredential) -> dict[str, str]:
-        spent.append(current.credentials["refresh_token"])
-        return {"refresh_token": "rt-0002-from-waiter"}
-
     try:
-        with caplog.at_level(logging.WARNING):
-            got = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
+        got, stored, spent = waiter_refreshes(seeded, key, clock, caplog)
     finally:
-        manager.close()
         answer()  # already, unless the waiter went ahead without waiting
     assert holder.stdout is not None
     out = holder.stdout.read()
@@ -151,19 +161,7 @@ def test_l6_dead_holder_whose_clock_was_ahead_is_taken_over_after_one_lease(
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     clock = WaiterClock()  # nothing renews a dead holder's lease
-    manager = waiter(seeded, key, clock)
-    spent: list[str] = []
-
-    def provider(current: ProductCredential) -> dict[str, str]:
-        spent.append(current.credentials["refresh_token"])
-        return {"refresh_token": "rt-0002-from-waiter"}
-
-    try:
-        with caplog.at_level(logging.WARNING):
-            got = manager.refresh_token("sf-prod", provider)
-        stored = manager.get("sf-prod")
-    finally:
-        manager.close()
+    got, stored, spent = waiter_refreshes(seeded, key, clock, caplog)
     assert spent == ["rt-0001-initial"]
     assert got.credentials["refresh_token"] == stored.credentials["refresh_token"] == "rt-0002-from-waiter"
     assert not stored.refresh_interrupted

@@ -39,6 +39,31 @@ from .conftest import FaultyStore, WaiterClock, key_b64
 Make = Callable[..., CredentialManager]
 
 
+class HeldProvider:
+    """A token provider that holds its lease: it records the refresh token it spends, says it is inside
+    (``inside``), and answers ``rt-0002-rotated`` once ``release`` is set (within ``timeout`` s, else it fails)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.calls: list[str] = []
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, current: ProductCredential) -> dict[str, str]:
+        self.calls.append(current.credentials["refresh_token"])
+        self.inside.set()
+        assert self.release.wait(timeout=self.timeout)
+        return {"refresh_token": "rt-0002-rotated"}
+
+    def held_by(self, holder: CredentialManager) -> tuple[threading.Thread, list[ProductCredential]]:
+        """``holder`` refreshing ``sf-prod`` through this provider on a thread, once it is inside (the lease is
+        held); the thread and the list its result lands in."""
+        results: list[ProductCredential] = []
+        thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", self)))
+        thread.start()
+        assert self.inside.wait(timeout=10)
+        return thread, results
+
+
 def ring(*kids: str, keys: dict[str, str] | None = None) -> Keyring:
     keys = keys if keys is not None else {}
     for kid in kids:
@@ -239,27 +264,17 @@ def test_b6_worker_arriving_during_a_refresh_waits_for_it(
     make_manager: Make, keyring: Keyring, make_credential: Callable[..., ProductCredential]
 ) -> None:
     make_manager(keyring).store(make_credential("sf-prod"))
-    in_provider, release = threading.Event(), threading.Event()
-    calls: list[str] = []
-
-    def provider(current: ProductCredential) -> dict[str, str]:
-        calls.append(current.credentials["refresh_token"])
-        in_provider.set()
-        assert release.wait(timeout=10)
-        return {"refresh_token": "rt-0002-rotated"}
+    provider = HeldProvider(timeout=10)
 
     def late_sleep(seconds: float) -> None:
-        release.set()  # the late worker is now waiting on the lease: let the holder finish
+        provider.release.set()  # the late worker is now waiting on the lease: let the holder finish
         time.sleep(min(seconds, 0.01))
 
     holder, late = make_manager(keyring), make_manager(keyring, sleep=late_sleep)
-    results: list[ProductCredential] = []
-    thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", provider)))
-    thread.start()
-    assert in_provider.wait(timeout=10)  # the lease is durable before the provider is called
+    thread, results = provider.held_by(holder)  # the lease is durable before the provider is called
     from_late = late.refresh_token("sf-prod", provider)
     thread.join(timeout=30)
-    assert calls == ["rt-0001-initial"]
+    assert provider.calls == ["rt-0001-initial"]
     assert from_late.credentials["refresh_token"] == "rt-0002-rotated"
     assert results[0].credentials["refresh_token"] == "rt-0002-rotated"
 
@@ -272,47 +287,35 @@ def test_f2_waiter_never_takes_over_a_live_lease_however_long_it_waits(
     limit it stops with an error instead. review26a L5: its polls back off to one a second, so the 40-minute wait
     is about 2,400 store reads, not 48,000, and a released lease is seen within a second."""
     make_manager(keyring).store(make_credential("sf-prod"))
-    in_provider, release = threading.Event(), threading.Event()
-    calls: list[str] = []
-
-    def provider(current: ProductCredential) -> dict[str, str]:
-        calls.append(current.credentials["refresh_token"])
-        in_provider.set()
-        assert release.wait(timeout=30)
-        return {"refresh_token": "rt-0002-rotated"}
+    provider = HeldProvider(timeout=30)
 
     def persisted(clock: WaiterClock) -> None:
-        if clock.waited >= 2 * 60 and not release.is_set():  # two lease lengths: the holder is still at it
-            release.set()
+        if clock.waited >= 2 * 60 and not provider.release.is_set():  # two lease lengths: the holder is still at it
+            provider.release.set()
             clock.await_persisted()
 
     waiting = WaiterClock(db_path, holder_renews_every=15, on_sleep=persisted)
     holder = make_manager(keyring, renew_every=0.005)
     waiter = make_manager(keyring, sleep=waiting.sleep, monotonic=waiting)
-    results: list[ProductCredential] = []
-    thread = threading.Thread(target=lambda: results.append(holder.refresh_token("sf-prod", provider)))
-    thread.start()
-    assert in_provider.wait(timeout=10)
+    thread, _ = provider.held_by(holder)
     from_waiter = waiter.refresh_token("sf-prod", provider)
     thread.join(timeout=30)
-    assert calls == ["rt-0001-initial"]  # spent once: the waiter never presented it
+    assert provider.calls == ["rt-0001-initial"]  # spent once: the waiter never presented it
     assert from_waiter.credentials["refresh_token"] == "rt-0002-rotated"
     assert 120 <= waiting.waited < 121  # seen at the first read after the release
     assert waiting.slept[:5] == [0.05, 0.1, 0.2, 0.4, 0.8]
     assert set(waiting.slept[5:]) == {1.0}
 
-    release.clear()
-    in_provider.clear()
+    provider.release.clear()
+    provider.inside.clear()
     patient = WaiterClock(db_path, holder_renews_every=15)
     impatient = make_manager(keyring, sleep=patient.sleep, monotonic=patient)  # the default 2400 s wait limit
-    thread = threading.Thread(target=lambda: holder.refresh_token("sf-prod", provider))
-    thread.start()
-    assert in_provider.wait(timeout=10)
+    thread, _ = provider.held_by(holder)
     with pytest.raises(CredentialError, match="not taking it over"):
         impatient.refresh_token("sf-prod", provider)
-    release.set()
+    provider.release.set()
     thread.join(timeout=30)
-    assert calls == ["rt-0001-initial", "rt-0002-rotated"]
+    assert provider.calls == ["rt-0001-initial", "rt-0002-rotated"]
     assert 2400 <= patient.waited < 2401
     assert len(patient.slept) == 5 + 2399  # was 48,000 reads at 0.05 s
 
@@ -567,6 +570,43 @@ def _refresh_then_read(
         manager.close()
 
 
+def _run_beside_a_revoker(
+    db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
+) -> tuple[CredentialManager, CredentialManager, Callable[[], None]]:
+    """``sf-prod`` stored by ``first``; a run over a ``FaultyStore`` of the same file (no pause between its retries);
+    and what makes that run's next swap fail ("database is locked") while ``first`` revokes the row meanwhile."""
+    first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
+    first.store(make_credential("sf-prod"))
+    store = FaultyStore(db_path)
+    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
+
+    def revoke_during_next_swap() -> None:
+        store.fail_swaps(sqlite3.OperationalError("database is locked"), meanwhile=lambda: first.revoke("sf-prod"))
+
+    return first, manager, revoke_during_next_swap
+
+
+def _stored_row(db_path: Path, cipher: EnvelopeCipher, **options: Any) -> ProductCredential:
+    """``sf-prod`` as a fresh manager over ``db_path`` reads it with ``cipher`` (closed after)."""
+    reader = CredentialManager(SQLiteCredentialStore(db_path), cipher, **options)
+    try:
+        return reader.get("sf-prod")
+    finally:
+        reader.close()
+
+
+def _refresh_stopped_by_the_lock(
+    manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
+) -> None:
+    """A refresh whose save meets "database is locked" for good (that very error reaches the caller); the manager
+    closed either way."""
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            manager.refresh_token("sf-prod", provider)
+    finally:
+        manager.close()
+
+
 def _failed_refresh_then_read(
     manager: CredentialManager, provider: Callable[[ProductCredential], dict[str, str]]
 ) -> ProductCredential:
@@ -610,11 +650,7 @@ def test_m1_renewal_whose_answer_was_lost_keeps_the_lease_and_the_rotated_token(
         manager.close()
     assert renewals == [True]
     assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
-    after = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
-    try:
-        stored = after.get("sf-prod")
-    finally:
-        after.close()
+    stored = _stored_row(db_path, EnvelopeCipher(keyring), clock=clock)
     assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert not stored.refresh_interrupted
 
@@ -666,20 +702,13 @@ def test_kit27b_final_save_never_overwrites_another_writers_row(
     db_path: Path, keyring: Keyring, clock: Any, make_credential: Callable[..., ProductCredential]
 ) -> None:
     """The guard: a failed save whose row another writer changed (a revoke) is not written again over it."""
-    first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
-    first.store(make_credential("sf-prod"))
-    store = FaultyStore(db_path)
-    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
+    first, manager, revoke_during_next_swap = _run_beside_a_revoker(db_path, keyring, clock, make_credential)
 
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.fail_swaps(sqlite3.OperationalError("database is locked"), meanwhile=lambda: first.revoke("sf-prod"))
+        revoke_during_next_swap()
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-            manager.refresh_token("sf-prod", provider)
-    finally:
-        manager.close()
+    _refresh_stopped_by_the_lock(manager, provider)
     assert first.describe_one("sf-prod")["status"] == "revoked"
     first.close()
 
@@ -795,11 +824,7 @@ def test_final_save_stops_retrying_before_its_lease_would_be_taken_over(
         store.fail_swaps(sqlite3.OperationalError("database is locked"), count=3, meanwhile=slow)
         return {"refresh_token": "rt-0002-rotated-by-vendor"}
 
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-            manager.refresh_token("sf-prod", provider)
-    finally:
-        manager.close()
+    _refresh_stopped_by_the_lock(manager, provider)
     assert store.swaps - armed_at[0] == 2
 
 
@@ -831,13 +856,10 @@ def test_release_met_by_another_writers_row_says_the_row_moved_on(
 ) -> None:
     """review27a L1: a release that finds another writer's row (here a revoke) used to warn that the next run
     waits up to 60 s for the lease: false, the lease is gone. It now says the row has moved on."""
-    first = CredentialManager(SQLiteCredentialStore(db_path), EnvelopeCipher(keyring), clock=clock)
-    first.store(make_credential("sf-prod"))
-    store = FaultyStore(db_path)
-    manager = CredentialManager(store, EnvelopeCipher(keyring), clock=clock, sleep=lambda s: None)
+    first, manager, revoke_during_next_swap = _run_beside_a_revoker(db_path, keyring, clock, make_credential)
 
     def provider(current: ProductCredential) -> dict[str, str]:
-        store.fail_swaps(sqlite3.OperationalError("database is locked"), meanwhile=lambda: first.revoke("sf-prod"))
+        revoke_during_next_swap()
         raise ConnectionError("token endpoint unreachable")
 
     try:
@@ -885,12 +907,6 @@ def test_key_rotation_during_a_live_refresh_leaves_the_row_for_a_later_pass(
     assert during == [([], ["sf-prod"])]
     assert (after.in_refresh, after.failed) == ([], [])  # the save itself sealed it under k2 (the run's primary)
     assert refreshed.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
-    only_new = CredentialManager(
-        SQLiteCredentialStore(db_path), EnvelopeCipher(Keyring.parse(f"k2:{keys['k2']}", source="t"))
-    )
-    try:
-        stored = only_new.get("sf-prod")
-    finally:
-        only_new.close()
+    stored = _stored_row(db_path, EnvelopeCipher(Keyring.parse(f"k2:{keys['k2']}", source="t")))  # k2 alone
     assert stored.credentials["refresh_token"] == "rt-0002-rotated-by-vendor"
     assert not stored.refresh_interrupted

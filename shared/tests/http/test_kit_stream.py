@@ -13,6 +13,7 @@ from singer_sdk.pagination import SinglePagePaginator
 
 from xlr8_kit import streaming
 from xlr8_kit.http.errors import (
+    AnswerShapeError,
     AuthenticationError,
     CircuitOpenError,
     ClientRequestError,
@@ -119,6 +120,21 @@ def test_a8_error_body_emits_no_records(server, fake_time):
     with pytest.raises(ErrorBodyError):
         emitted.extend(tap.streams["items"].get_records(None))
     assert emitted == []
+
+
+def test_a8_a_page_without_its_list_is_an_error_naming_stream_and_key(server, fake_time):
+    """``$.items[*]`` over a 200 without ``items`` (a gateway's page, a changed shape) was no rows and the end of the
+    paging: the rows after page 1 were lost. An empty ``items`` is still no rows."""
+    PagedApi(server, {"1": [page([1, 2], "2")], "2": [Reply(200, body={"next_page": None, "data": ["Secret Lee"]})]})
+    tap = make_tap(server, fake_time)
+    emitted = []
+    with pytest.raises(AnswerShapeError) as caught:
+        emitted.extend(tap.streams["items"].get_records(None))
+    assert [r["id"] for r in emitted] == [1, 2]
+    assert str(caught.value).startswith("items (/items): the answer has no 'items', where the rows come as a list")
+    assert "Secret" not in str(caught.value)
+    PagedApi(server, {"1": [page([], None)]})
+    assert list(make_tap(server, fake_time).streams["items"].get_records(None)) == []
 
 
 def test_a9_truncated_page_is_refetched_and_emitted_once(server, fake_time):

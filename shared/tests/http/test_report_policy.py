@@ -41,6 +41,8 @@ def test_a_report_call_reads_with_its_own_timeout_and_has_room_for_one_rerun() -
 # --- one re-run for any failure after the report ran (F13, review26a L3) ------------------------------------------
 
 BODY = {"Report_Entry": [{"n": i} for i in range(400)]}
+#: Envoy's local reply for an upstream reset before the answer's headers, less its reset reason.
+ENVOY_503 = "upstream connect error or disconnect/reset before headers. reset reason: "
 #: Failures after the request reached the tenant: the report ran, and its answer was lost.
 RAN = {
     "reset": Reply(reset=True),
@@ -49,6 +51,8 @@ RAN = {
     "502": Reply(502, body="bad gateway"),
     "504": Reply(504, body="gateway timeout"),
     "500": Reply(500, body="internal error"),
+    # Envoy's 503 for an upstream that closed the connection after it was made (review27b L3)
+    "503_upstream_reset": Reply(503, body=ENVOY_503 + "connection termination"),
 }
 
 
@@ -81,19 +85,22 @@ def test_a_report_that_failed_once_after_it_ran_lands_whole_on_its_rerun(
 def test_answers_that_say_the_report_did_not_run_keep_the_page_retries(
     server: FaultServer, make_session: t.Any
 ) -> None:
-    """503 (unavailable) and 429 (rate limited) say the tenant did not run it: retried up to ``max_attempts``."""
+    """503 (unavailable) and 429 (rate limited) say the tenant did not run it: retried up to ``max_attempts``; so does
+    Envoy's 503 for an upstream it never reached (connection failure, overflow) or one with Retry-After."""
     server.script(
         "/raas/Big_Report",
         Reply(503, body="busy"),
         Reply(429, headers={"Retry-After": "1"}),
-        Reply(503, body="busy"),
+        Reply(503, body=ENVOY_503 + "connection failure"),
+        Reply(503, body=ENVOY_503 + "overflow"),
+        Reply(503, body=ENVOY_503 + "connection termination", headers={"Retry-After": "1"}),
         Reply(503, headers={"Retry-After": "1"}),
         Reply(body=BODY),
     )
-    session = make_session(max_attempts=5)
+    session = make_session(max_attempts=7)
     prepared = session.prepare_request(requests.Request("GET", server.url + "/raas/Big_Report"))
     assert session.send(prepared, kind="report").json() == BODY
-    assert server.count() == 5
+    assert server.count() == 7
 
 
 def test_page_calls_keep_max_attempts_for_the_same_failures(server: FaultServer, make_session: t.Any) -> None:

@@ -50,6 +50,42 @@ def fusion_orders(both: Sandbox) -> list[dict[str, Any]]:
             return orders
 
 
+#: mapper-common's settings for Oracle ERP orders into Common (each test adds its own).
+FROM_ORACLE = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True}
+
+
+def singer_orders(orders: list[dict[str, Any]]) -> str:
+    """``orders`` as the Singer lines a tap writes for ``purchaseOrders`` (schema, records, a final STATE)."""
+    messages = [
+        {"type": "SCHEMA", "stream": "purchaseOrders", "schema": {"type": "object", "properties": {}},
+         "key_properties": ["POHeaderId"]},
+        *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in orders),
+        {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}},
+    ]  # fmt: skip
+    return "\n".join(json.dumps(m) for m in messages) + "\n"
+
+
+def common_target(both: Sandbox, tmp_path: Path) -> dict[str, Any]:
+    """target-common's settings for the Common emulator, its dead letters in ``tc-dead.jsonl``."""
+    return {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
+            "dead_letter_path": str(tmp_path / "tc-dead.jsonl")}  # fmt: skip
+
+
+def piped(tmp_path: Path, text: str, *steps: tuple[str, dict[str, Any]]) -> list[subprocess.CompletedProcess[str]]:
+    """``text`` through each (console script, config) in turn, each fed the one before's stdout, as a shell pipe
+    runs them; every run, its exit code left to the caller."""
+    runs = []
+    for exe, config in steps:
+        path = tmp_path / f"{exe}.json"
+        path.write_text(json.dumps(config))
+        run = subprocess.run(
+            [str(BIN / exe), "--config", str(path)], input=text, capture_output=True, text=True, check=False
+        )
+        runs.append(run)
+        text = run.stdout
+    return runs
+
+
 def test_one_line_orders_land_with_oracles_line_and_schedule_values(both: Sandbox, tmp_path: Path) -> None:
     orders = fusion_orders(both)
     # Open orders of one line with one schedule (a Common PO carries one line), numbered apart from the POs
@@ -62,30 +98,17 @@ def test_one_line_orders_land_with_oracles_line_and_schedule_values(both: Sandbo
     cents = [o for o in chosen if Decimal(str(o["lines"][0]["Price"])).as_tuple().exponent >= -2]  # type: ignore[operator]
     assert len(cents) >= 2, len(cents)
     assert len(chosen) > len(cents), len(chosen)
-    messages = [
-        {"type": "SCHEMA", "stream": "purchaseOrders", "schema": {"type": "object", "properties": {}},
-         "key_properties": ["POHeaderId"]},
-        *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in chosen),
-        {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}},
-    ]  # fmt: skip
-    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
-               "dead_letter_path": str(tmp_path / "map-dead.jsonl")}  # fmt: skip
-    common = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
-              "dead_letter_path": str(tmp_path / "tc-dead.jsonl")}  # fmt: skip
-    text = "\n".join(json.dumps(m) for m in messages) + "\n"
-    for exe, config in (("mapper-common", mapping), ("target-common", common)):
-        path = tmp_path / f"{exe}.json"
-        path.write_text(json.dumps(config))
-        run = subprocess.run(
-            [str(BIN / exe), "--config", str(path)], input=text, capture_output=True, text=True, check=False
-        )
-        if exe == "mapper-common":  # the orders it refused are lettered and named; the others go on
-            assert run.returncode == 1, run.stderr[-3000:]
-            assert "dead_letter_path" in run.stderr, run.stderr[-3000:]
-        else:
-            assert run.returncode == 0, (exe, run.stderr[-3000:])
-        text = run.stdout
-    assert json.loads(text.splitlines()[-1]) == {"bookmarks": {"purchaseOrders": {"done": True}}}
+    mapped, written = piped(
+        tmp_path,
+        singer_orders(chosen),
+        ("mapper-common", {**FROM_ORACLE, "dead_letter_path": str(tmp_path / "map-dead.jsonl")}),
+        ("target-common", common_target(both, tmp_path)),
+    )
+    # the orders the mapper refused are lettered and named; the others go on
+    assert mapped.returncode == 1, mapped.stderr[-3000:]
+    assert "dead_letter_path" in mapped.stderr, mapped.stderr[-3000:]
+    assert written.returncode == 0, written.stderr[-3000:]
+    assert json.loads(written.stdout.splitlines()[-1]) == {"bookmarks": {"purchaseOrders": {"done": True}}}
     assert not (tmp_path / "tc-dead.jsonl").exists()
     common_emulator = both.emulator("common")
     assert isinstance(common_emulator, CommonEmulator)
@@ -127,8 +150,7 @@ def test_the_tap_embeds_each_lines_schedules_and_the_mapper_reads_the_date_from_
     served = {o["OrderNumber"]: o for o in fusion_orders(both)}
     tap = {"base_url": both.url("oracle_erp"), "username": ERP_USER, "password": ERP_PASSWORD,
            "resources": ["purchaseOrders"], "child_mode": "embed"}  # fmt: skip
-    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
-               "dead_letter_path": str(tmp_path / "map-dead.jsonl")}  # fmt: skip
+    mapping = {**FROM_ORACLE, "dead_letter_path": str(tmp_path / "map-dead.jsonl")}
     (tmp_path / "tap.json").write_text(json.dumps(tap))
     (tmp_path / "map.json").write_text(json.dumps(mapping))
     read = subprocess.run([str(BIN / "tap-oracle-erp"), "--config", str(tmp_path / "tap.json")],
@@ -176,26 +198,15 @@ def test_split_with_half_up_rounding_lands_every_line_and_says_how_many_prices_i
     rounded = [price for price in prices if price.as_tuple().exponent < -2]  # type: ignore[operator]
     assert len(expected) > len(orders)
     assert rounded
-    messages = [
-        {"type": "SCHEMA", "stream": "purchaseOrders", "schema": {"type": "object", "properties": {}},
-         "key_properties": ["POHeaderId"]},
-        *({"type": "RECORD", "stream": "purchaseOrders", "record": o} for o in orders),
-        {"type": "STATE", "value": {"bookmarks": {"purchaseOrders": {"done": True}}}},
-    ]  # fmt: skip
-    mapping = {"template": "oracle_erp", "direction": "from_erp", "drop_other_streams": True,
-               "multi_line": "split", "price_rounding": "half_up"}  # fmt: skip
-    target = {"api_base_url": both.url("common"), "email": EMAIL, "password": PASSWORD,
-              "dead_letter_path": str(tmp_path / "tc-dead.jsonl")}  # fmt: skip
-    text = "\n".join(json.dumps(m) for m in messages) + "\n"
-    for exe, config in (("mapper-common", mapping), ("target-common", target)):
-        path = tmp_path / f"{exe}.json"
-        path.write_text(json.dumps(config))
-        run = subprocess.run([str(BIN / exe), "--config", str(path)], input=text, capture_output=True, text=True,
-                             check=False)  # fmt: skip
-        assert run.returncode == 0, (exe, run.stderr[-3000:])
-        if exe == "mapper-common":
-            assert f"price_rounding half_up rounded {len(rounded)} price(s)" in run.stderr
-        text = run.stdout
+    mapped, written = piped(
+        tmp_path,
+        singer_orders(orders),
+        ("mapper-common", {**FROM_ORACLE, "multi_line": "split", "price_rounding": "half_up"}),
+        ("target-common", common_target(both, tmp_path)),
+    )
+    for run in (mapped, written):
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert f"price_rounding half_up rounded {len(rounded)} price(s)" in mapped.stderr
     assert not (tmp_path / "tc-dead.jsonl").exists()
     landed = {p["po_number"]: p for p in common.data.purchase_orders()}
     assert {number: landed_as(landed[number], want) for number, want in expected.items()} == expected

@@ -314,3 +314,31 @@ def test_shape_errors_name_the_field_and_quote_no_vendor_value(tmp_path: Path, r
         assert named in err, err
         assert secret not in err
         assert records == []
+
+
+def test_a_list_answered_without_its_wrapper_key_stops_the_stream_naming_it(tmp_path: Path, ready: FakeReady) -> None:
+    """Before, a 200 without ``employees`` (a gateway's page, a changed shape) landed 0 rows and exited 0: a silent
+    loss. The wrapper with an empty list is still 0 rows, exit 0."""
+    ready.v2[V2 + "/employees"] = {"employees": [], "_links": {}}
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees"})
+    assert rc == 0, err
+    assert records == []
+    person = {"first_name": "Secret-Ann", "last_name": "Secret-Lee", "employee_id": "Secret-E7"}
+    for answer, named in (
+        ({"_links": {}}, "the answer has no 'employees'"),
+        ({"employees": person, "_links": {}}, "'employees' is an object with 3 key(s)"),
+        ({"employees": "Secret-Lee"}, "'employees' is a string"),
+        ([person], "the answer is a list, not an object"),
+    ):
+        ready.v2[V2 + "/employees"] = answer
+        rc, records, err = cli_sync(tmp_path, fake_config(ready), {"employees"})
+        assert rc != 0, answer
+        assert named in err
+        assert "ukg_ready stream 'employees' (/ta/rest/v2/companies/%7CACME/employees)" in err
+        assert "Secret" not in err
+        assert records == []
+    ready.v2["/ta/rest/v1/company/pay-types"] = {"items": [{"id": 1, "code": "REG", "name": "Regular"}]}
+    rc, records, err = cli_sync(tmp_path, fake_config(ready), {"pay_types"})
+    assert rc != 0
+    assert "ukg_ready stream 'pay_types' (/ta/rest/v1/company/pay-types): the answer has no 'pay_types'" in err
+    assert records == []

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from xlr8_kit.credentials.manager import CredentialManager
-from xlr8_kit.credentials.model import AuthType, ProductCredential
-from xlr8_kit.testing.credential_store import seeded_credential_store
 from xlr8_kit.testing.singer_cli import sync_in_process
 from xlr8_sandbox.platform.server import Sandbox
-from xlr8_sandbox.products.workday import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TENANT, WorkdayEmulator, wid
+from xlr8_sandbox.products.workday import REFRESH_TOKEN, TENANT, WorkdayEmulator, wid
+from xlr8_sandbox.testing import workday_credential_store
 
 from .conftest import RecordingTap
 
@@ -24,17 +23,7 @@ TOKEN_PATH = f"/ccx/oauth2/{TENANT}/token"
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CredentialManager]:
-    manager = seeded_credential_store(
-        tmp_path / "credentials.db",
-        monkeypatch,
-        ProductCredential(
-            credential_id=CREDENTIAL,
-            project_id="acme",
-            product_id="workday_hcm",
-            auth_type=AuthType.OAUTH2_REFRESH_TOKEN,
-            credentials={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN},
-        ),
-    )
+    manager = workday_credential_store(tmp_path / "credentials.db", monkeypatch, CREDENTIAL)
     yield manager
     manager.close()
 

@@ -89,3 +89,26 @@ def test_report_broken_off_once_is_run_again_and_lands_every_row(
     assert result.records("worker_report") == expected.records("worker_report")
     assert result.state == expected.state
     assert sum("running the report once more ('XLR8_Workers'" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_gateways_503_for_an_upstream_reset_counts_as_a_run(
+    url: str, sandbox: Sandbox, emulator: WorkdayEmulator, tmp_path: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Envoy (and the edges built on it) answers 503 "upstream connect error or disconnect/reset before headers.
+    reset reason: connection termination" when the upstream closed the connection after it was made: the tenant may
+    have run the report. Before, such 503s ran the report ``max_attempts`` (5) times; now twice, as a reset."""
+    body = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+    cut = sandbox.faults.add("workday", REPORT_PATH, FaultSpec("status", status=503, body=body, after=1))
+    config = base_config(url, streams=[], reports=[worker_report(url)], http={"backoff_base": 0})
+    earlier = {"bookmarks": {"worker_report": {"replication_key_value": EARLIER}}}
+    args = ["--config", write_json(tmp_path / "c.json", config), "--state", write_json(tmp_path / "s.json", earlier)]
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(TapWorkday.cli, args)
+    assert result.exit_code != 0
+    assert (cut.seen, cut.fired) == (3, 2)  # the XSD, then the report run twice: not max_attempts (5) times
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("report 'XLR8_Workers' failed twice after the tenant ran it" in e for e in errors), errors
+    output = SingerOutput.parse(result.stdout, exact_decimals=True)
+    assert output.records("worker_report") == []
+    for state in output.of_type("STATE"):
+        assert state["value"]["bookmarks"]["worker_report"].get("replication_key_value") == EARLIER

@@ -71,3 +71,8 @@ class BackendUnavailableError(CredentialError):
 
 class CredentialTamperedError(CredentialError):
     """A credential's metadata (status, version, field set, ...) does not match its authenticated seal."""
+
+
+class LeaseWaitEndedError(CredentialError):
+    """A run ended by a signal while it waited on another run's token-refresh lease: it stops waiting at once (it
+    holds no lease and spent nothing, so nothing is released or saved) instead of holding the exit for the lease."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from xlr8_kit.credentials.errors import (
     CredentialTamperedError,
     CredentialUnusableError,
     KeyUsageExceededError,
+    LeaseWaitEndedError,
 )
 from xlr8_kit.credentials.model import CredentialStatus, ProductCredential, utcnow
 
@@ -54,6 +56,13 @@ def _meta_of(sealed: SealedCredential) -> str:
         },
         sort_keys=True,
     )
+
+
+def _run_ending() -> bool:
+    """Whether a signal is ending this run (``abort.terminate_requests``, the tap's handler's first step, which runs
+    at once even while the rest of the handler waits for the token refresh to return)."""
+    abort = sys.modules.get("xlr8_kit.http.abort")  # not imported: no tap's handler ran in this process
+    return abort is not None and bool(abort.TERMINATION.aborted.is_set())
 
 
 def _same(row: SealedCredential, written: SealedCredential) -> bool:
@@ -189,6 +198,7 @@ class CredentialManager:
         poll_max: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        lease_wait: Callable[[float], None] | None = None,
     ) -> None:
         self.backend = backend
         self._cipher: Cipher | None = None
@@ -213,6 +223,9 @@ class CredentialManager:
         #: can take: the session's ``max_elapsed``, 1800 s by default, bounds it); it never takes a live lease over.
         self._wait_limit = wait_limit_seconds
         self._sleep = sleep
+        #: A waiter's pause between polls of another run's lease: by default ``sleep`` cut short when a signal ends
+        #: the run (``_wait_or_end``); a test passes its own.
+        self._lease_wait = lease_wait or (self._wait_or_end if sleep is time.sleep else sleep)
         #: This process's own clock for judging a lease (review26a L6): never compared with another host's.
         self._monotonic = monotonic
 
@@ -403,7 +416,13 @@ class CredentialManager:
                             f"renewed, last at {started.isoformat()}) longer than this run waits; not taking it "
                             "over, which would spend the same refresh token twice: try again when that run ends"
                         )
-                    self._sleep(min(self._poll_max, self._poll_interval * 2 ** min(polls, 30)))
+                    self._lease_wait(min(self._poll_max, self._poll_interval * 2 ** min(polls, 30)))
+                    if _run_ending():
+                        raise LeaseWaitEndedError(
+                            f"credential {credential_id!r}: the run is ending (a signal) while it waited on the "
+                            "token-refresh lease another run holds: stopped waiting; it held no lease and refreshed "
+                            "nothing, so nothing was saved or released"
+                        )
                     polls += 1
                     continue
                 log.warning(
@@ -456,6 +475,15 @@ class CredentialManager:
             expected=held.version,
             deadline=deadline,
         )
+
+    @staticmethod
+    def _wait_or_end(seconds: float) -> None:
+        """``time.sleep(seconds)``, cut short when a signal ends the run (``_run_ending``): in a tap's CLI run the
+        handler is held while the token refresh (this wait inside it) runs, so a plain sleep kept a SIGTERM or
+        Ctrl-C waiting as long as the other run's lease lived (up to ``wait_limit_seconds``)."""
+        from xlr8_kit.http.abort import TERMINATION  # requests' import, only for a run that waits on a lease
+
+        TERMINATION.aborted.wait(seconds)
 
     def revoke(self, credential_id: str) -> dict[str, object]:
         """Needs no key (an emergency stop must work even when the key is lost); returns the redacted row."""

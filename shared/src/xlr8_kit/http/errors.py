@@ -84,6 +84,37 @@ class ErrorBodyError(KitHTTPError):
     """A 200 OK whose body is an error (SOAP fault, {"status":"ERROR"}, an HTML login page)."""
 
 
+class AnswerShapeError(KitHTTPError):
+    """A 2xx answer without the list its rows come under (a gateway's page, a changed shape): read as "no rows" it
+    would land nothing and exit 0, a silent loss, so the stream stops naming the endpoint and the key (never a value
+    of the answer: they may be personal data). Not retried: the same call gives the same answer."""
+
+
+def json_kind(value: object) -> str:
+    """What a value in an unexpected shape is, for an error: its JSON kind only, never its text (an id, a name or an
+    e-mail is personal data, and errors reach logs unredacted: review26a L7); nor an object's keys (an answer keyed by
+    values would put them in the error: review27b L6)."""
+    if isinstance(value, dict):
+        return f"an object with {len(value)} key(s)"
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def missing_list(key: str, answer: object, where: str) -> AnswerShapeError:
+    """The error for an ``answer`` of ``where`` (a stream and its endpoint) that has no list under ``key``."""
+    if not isinstance(answer, dict):
+        got = f"the answer is {json_kind(answer)}, not an object"
+    elif key not in answer:
+        got = f"the answer has no {key!r}"
+    else:
+        got = f"{key!r} is {json_kind(answer[key])}"
+    return AnswerShapeError(
+        f"{where}: {got}, where the rows come as a list under {key!r} (an empty list when there are none); an answer "
+        "in another shape is not read as no rows, so the stream stops here and its bookmark does not move",
+        path=where,
+    )
+
+
 class AuditLogError(KitHTTPError):
     """The audit log (setting ``audit_log_path``) cannot be written: we fail closed rather than call unaudited."""
 

@@ -1096,15 +1096,37 @@ def _certainly_not_applied(outcome: _Attempt, retry_after: float | None) -> bool
 def _report_may_have_run(outcome: _Attempt, retry_after: float | None) -> bool:
     """May this failed attempt of a report call have run the report on the tenant? Yes unless it never reached the
     server or its answer says it was not served: a read timeout, a reset or cut body after the request was sent, a
-    500/502/504 (a gateway gives up while the tenant runs on) all count; a 503 (unavailable, with or without
+    500/502/504 (a gateway gives up while the tenant runs on), and a 503 that is a proxy's word for an upstream
+    reset after the connection was made (``_upstream_reset``) all count; any other 503 (unavailable, with or without
     Retry-After), 429, 408 or a connection never made do not."""
-    # A bare 503 keeps the pages' retries (review27b L3): 503 says "unavailable, come back" (RFC 9110 15.6.4), what a
-    # service or its load balancer answers while it is down, restarting or shedding load, before any work starts;
-    # counting it as a run would fail a sync over a blip. The price: an edge that maps an upstream reset to 503
-    # (Envoy's "upstream connect error or disconnect/reset before headers") gets up to http.max_attempts runs.
+    # Any other 503 keeps the pages' retries (review27b L3): 503 says "unavailable, come back" (RFC 9110 15.6.4), what
+    # a service or its load balancer answers while it is down, in maintenance (Salesforce: "HTTP 503" during its
+    # maintenance windows), restarting or shedding load, before any work starts; counting it as a run would fail a
+    # sync over a blip.
     if outcome.response is not None and outcome.response.status_code == 503:
-        return False
+        return retry_after is None and _upstream_reset(outcome.response)
     return not _certainly_not_applied(outcome, retry_after)
+
+
+#: Envoy's (Istio's, and the edges built on them) local 503 for an upstream connection that was made and then reset
+#: or closed before the answer's headers (response flag UC, ``upstream_reset_before_response_started{connection_
+#: termination}``): "upstream connect error or disconnect/reset before headers. reset reason: connection
+#: termination" (newer: "... retried and the latest reset reason: ..."). The tenant may have read the request and run
+#: the report, as after a reset we see ourselves. Reasons that say the request never reached it (``connection
+#: failure``, ``overflow``, a refused stream, a connect timeout) are not in it.
+_UPSTREAM_RESET = re.compile(
+    rb"disconnect/reset before headers\.(?: retried and the latest)? reset reason: "
+    rb"(?:connection termination|remote reset)\b"
+)
+
+
+def _upstream_reset(response: requests.Response) -> bool:
+    """Whether a 503's body is a proxy saying the upstream reset or closed the connection before answering."""
+    try:
+        content = response.content or b""
+    except (requests.exceptions.RequestException, RuntimeError):
+        return False
+    return _UPSTREAM_RESET.search(content[:4096]) is not None
 
 
 #: urllib3's errors that mean the request never left: no connection, or none through the proxy.

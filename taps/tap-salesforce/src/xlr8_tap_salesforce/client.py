@@ -56,6 +56,7 @@ from xlr8_kit.singer_io import (
     RawNumbers,
     WrittenRecord,
     decimal_keeps_text,
+    listed_rows,
     loads_marked,
     loads_with,
     written_record_type,
@@ -404,8 +405,9 @@ class SalesforceClient:
             body, plain = classifier.parsed_body(response)
             if isinstance(body, QueryPage):  # records as structs, ``attributes`` left out when they are written
                 records, next_url, done = body.records, body.nextRecordsUrl, body.done
-            else:
-                records = body.get("records", [])
+            else:  # an answer without the records list (a gateway's page, a changed shape) is not "no rows"
+                where = f"salesforce query of {_sobject_of(soql)} ({urlsplit(url).path})"
+                records = listed_rows(body, "records", where)
                 for record in records:
                     record.pop("attributes", None)
                 next_url, done = body.get("nextRecordsUrl"), body.get("done", True)
@@ -849,14 +851,15 @@ class QueryRecord(WrittenRecord, kw_only=True, forbid_unknown_fields=True, gc=Fa
         return [(key, value) for key in self.__struct_fields__ if (value := getattr(self, key)) is not msgspec.UNSET]
 
 
-class QueryPage(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class QueryPage(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
     """The members of a REST query page (``records`` as ``QueryRecord`` structs in a page type of
-    ``query_page_type``), each as ``dict.get`` gives it. ``status`` is the classifier's
+    ``query_page_type``), each as ``dict.get`` gives it; ``records`` is required (a page without it is the dict
+    parse's, which names it: ``listed_rows``). ``status`` is the classifier's
     (``QueryPageClassifier.body_of``). Any other member fails the decode (the page is then the dict parse's): msgspec
     does not check the UTF-8 of what it skips, and a body the dict parse refuses must stay a retry, never be written."""
 
     totalSize: t.Any = msgspec.UNSET
-    records: list[t.Any] = msgspec.field(default_factory=list)
+    records: list[t.Any]
     done: t.Any = True
     nextRecordsUrl: t.Any = None
     status: t.Any = msgspec.UNSET
@@ -954,7 +957,7 @@ def query_page_type(fields: tuple[str, ...], deleted_at: str | None) -> QueryPag
         )
         page = msgspec.defstruct(
             "QueryPage",
-            [("records", list[record], msgspec.field(default_factory=list))],  # type: ignore[valid-type]
+            [("records", list[record])],  # type: ignore[valid-type]
             bases=(QueryPage,),
             gc=False,
         )

@@ -2,7 +2,8 @@
 
 Company resources live under ``/ta/rest/v2/companies/{cid}`` where ``cid`` is the numeric company id or
 ``|<short name>``. Lists page with ``size`` and follow the response's ``_links.next`` (never a page number the tap
-works out itself). A 200 whose body is an ``errors[]`` object is an error, never "no rows" (RELIABILITY A8).
+works out itself). A 200 whose body is an ``errors[]`` object is an error, never "no rows" (RELIABILITY A8); so is
+a 200 without the list's wrapper key (``{"employees": [...]}``; an empty list is 0 rows).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from xlr8_kit.columns import ColumnType, remembered_verdicts, schema_of
 from xlr8_kit.filtering import UniversalFilterMixin
 from xlr8_kit.http.classify import Verdict, json_members
 from xlr8_kit.rest import KitRESTStream, MarkedPage, records_of_pages
-from xlr8_kit.singer_io import extract_records, loads_marked
+from xlr8_kit.singer_io import listed_records, loads_marked
 from xlr8_tap_ukg_ready import reports
 from xlr8_tap_ukg_ready.classify import CLASSIFIER
 
@@ -115,7 +116,7 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         ``MarkedPage`` saying whether conformance keeps every record ``post_process`` makes of them (its columns
         computed here column by column, ``Conformer.keeps_columns``): the loop then spares the per-record check."""
         data, plain = loads_marked(response.content, Decimal)
-        rows = self.enrich(list(extract_records(self.records_jsonpath, data)))
+        rows = self.enrich(list(listed_records(self.records_jsonpath, data, self._where)))
         if not (rows and self.read_ahead_pages and type(self).post_process is ReadyStream.post_process):
             return rows
         if not set(map(type, rows)) <= _DICTS:
@@ -129,6 +130,11 @@ class ReadyStream(UniversalFilterMixin, ReadyBaseStream):
         for name in dates:
             columns[name] = [value[:10] or None if isinstance(value, str) else value for value in columns[name]]
         return MarkedPage(rows, plain=plain, conformed=self._conformer.keeps_columns(columns))
+
+    @cached_property
+    def _where(self) -> str:
+        """The stream and its endpoint, for an answer without its list (``listed_records``)."""
+        return f"ukg_ready stream {self.name!r} ({self.path})"
 
     def enrich(self, rows: list[t.Any]) -> list[t.Any]:
         """A page's rows with what further calls add (a stream that reads more per row overrides it)."""

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from xlr8_kit.columns import schema_of
 from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.http.errors import json_kind as _kind
 from xlr8_tap_ukg_ready.client import ReadyShapeError, ReadyStream
 
 if t.TYPE_CHECKING:
@@ -143,17 +144,6 @@ def detail_columns(trees: t.Iterable[int]) -> dict[str, str]:
     columns = {"primary_email": "s", "manager_account_id": "i", "manager_employee_id": "s"}
     columns.update({f"cost_center_{index}_id": "i" for index in trees})
     return columns
-
-
-def _kind(value: t.Any) -> str:
-    """What a value in an unexpected shape is, for an error: its JSON kind only, never its text (an account id, a
-    name or an e-mail is personal data, and errors reach logs unredacted: review26a L7). Nor an object's keys: an
-    answer keyed by values (an e-mail as a map key) would put them in the error (review27b L6)."""
-    if isinstance(value, dict):
-        return f"an object with {len(value)} key(s)"
-    return {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
 
 
 def _listed_at(item: dict[str, t.Any]) -> int:

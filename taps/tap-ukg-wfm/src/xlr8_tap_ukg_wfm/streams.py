@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 
 from xlr8_kit.columns import BLOCK_ROWS, written_numbers
-from xlr8_kit.http.errors import ClientRequestError
+from xlr8_kit.http.errors import AnswerShapeError, ClientRequestError, json_kind
+from xlr8_kit.singer_io import listed_rows
 from xlr8_tap_ukg_wfm.client import (
     UkgWfmStream,
     WindowedStream,
@@ -779,8 +780,20 @@ class SetupStream(UkgWfmStream):
         yield self.call("GET", self.resource)
 
     def rows(self, answer: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        rows = answer.get(self.list_key) if self.list_key and isinstance(answer, dict) else answer
-        for row in rows or []:
+        """The list's rows; an answer without the list (a gateway's page, a changed shape) is an error naming the
+        stream and its path, not "no rows" (``listed_rows``); an empty list is no rows."""
+        where = f"ukg_wfm stream {self.name!r} ({self.resource})"
+        if self.list_key:
+            rows = listed_rows(answer, self.list_key, where)
+        elif type(answer) is list:
+            rows = answer
+        else:
+            raise AnswerShapeError(
+                f"{where}: the answer is {json_kind(answer)}, where the rows come as a list (an empty list when there "
+                "are none); an answer in another shape is not read as no rows, so the stream stops here",
+                path=self.resource,
+            )
+        for row in rows:
             yield self.flatten(row)
 
     def flatten(self, row: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -21,12 +21,18 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from xlr8_kit.http.classify import DEFAULT_CLASSIFIER, NOT_JSON, Verdict, json_or_not
-from xlr8_kit.http.errors import AuthenticationError, ClientRequestError, KitHTTPError, ServerUnavailableError
+from xlr8_kit.http.errors import (
+    AnswerShapeError,
+    AuthenticationError,
+    ClientRequestError,
+    KitHTTPError,
+    ServerUnavailableError,
+)
 from xlr8_kit.http.session import ResilientSession
 from xlr8_kit.http.window import UNKNOWN
 from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, MarkedPage
-from xlr8_kit.singer_io import response_json
+from xlr8_kit.singer_io import listed_rows, response_json
 from xlr8_kit.soap import (
     SOAP11,
     SoapFaultError,
@@ -258,7 +264,7 @@ class WorkdayClient:
         while True:
             url = f"{self.rest_base}/{resource}?{urlencode({'limit': limit, 'offset': offset})}"
             body = self.send("GET", url, auth=self.oauth, headers={"Accept": "application/json"}).json()
-            rows = body.get("data") or []
+            rows = listed_rows(body, "data", f"workday REST {resource} (/ccx/api/v1/{self.settings.tenant}/{resource})")
             yield from rows
             offset += len(rows)
             if not rows or offset >= int(body.get("total") or 0):
@@ -390,11 +396,24 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         self.total: int | None = None
 
     def get_next(self, response: requests.Response) -> int | None:
+        """The rows read so far while below ``total``. An answer without the ``data`` list ends the paging (the
+        page's parse names it: ``listed_rows``); one without an integer ``total`` is an error, not "no more pages":
+        every page after the first would be lost, silently."""
         body = response_json(response)
-        read = (self.current_value or 0) + len(body.get("data") or [])
-        total = int(body.get("total") or 0)
+        rows = body.get("data") if type(body) is dict else None
+        if type(rows) is not list:
+            return None
+        total = body.get("total")
+        if type(total) is not int:
+            raise AnswerShapeError(
+                f"workday REST page at offset {self.current_value or 0} ({urlsplit(response.url).path}): the answer "
+                f"has {'no' if total is None else 'a non-integer'} 'total' beside its 'data' list, so the pages after "
+                "it cannot be told; stopping rather than reading them as none",
+                path=urlsplit(response.url).path,
+            )
+        read = (self.current_value or 0) + len(rows)
         self.total = total
-        return read if read < total and body.get("data") else None
+        return read if read < total and rows else None
 
     def page_count(self, response: requests.Response) -> int | None:
         """``total`` of this answer (on every page): a window checks each page against it
@@ -436,8 +455,8 @@ class WorkdayRestStream(WorkdayStream):
         """The page's workers, marked conformed and plain when the conformance in force would leave every one as
         it is (``Conformer.vouches_records``: references are flat objects); pages are parsed on the window's
         threads, so the marks travel with the page."""
-        rows = response_json(response).get("data") or []
-        if type(rows) is not list or not _DICT.issuperset(map(type, rows)):
+        rows = listed_rows(response_json(response), "data", f"workday stream {self.name!r} ({self.path})")
+        if not _DICT.issuperset(map(type, rows)):
             return MarkedPage(rows)  # taken record by record, failing where they always did
         conformed, plain = self._conformer.vouches_records(rows)
         return MarkedPage(rows, conformed=conformed, plain=plain)

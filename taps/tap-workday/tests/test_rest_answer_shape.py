@@ -1,0 +1,53 @@
+"""A Workday REST page answered 200 without its ``data`` list, or without the ``total`` the paging counts to, stops
+the stream naming the endpoint and the key (never a value of the answer), through the console script over HTTP.
+Before, the first read as "no rows" and the second as "no more pages": the rows after it were lost with exit 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xlr8_kit.testing.singer_cli import discover_selecting, parse_singer_messages, run_tap_cli
+from xlr8_sandbox.platform.faults import FaultSpec
+from xlr8_sandbox.platform.server import Sandbox
+from xlr8_sandbox.products.workday import TENANT
+
+from .conftest import base_config
+
+WORKERS = f"/ccx/api/v1/{TENANT}/workers"
+ROW = {"id": "w-secret-7", "descriptor": "Ann Secret-Lee"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ({"total": 100}, "the answer has no 'data'"),
+        ({"total": 100, "data": ROW}, "'data' is an object with 2 key(s)"),
+        ({"data": [ROW]}, "has no 'total' beside its 'data' list"),
+        ({"total": "100", "data": [ROW]}, "has a non-integer 'total'"),
+    ],
+)
+def test_a_page_without_its_list_or_total_stops_the_stream(
+    url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, answer: dict[str, object], named: str
+) -> None:
+    config, catalog = discover_selecting("tap-workday", base_config(url, rest_page_size=10), {"workers"}, tmp_path)
+    sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=json.dumps(answer), after=1, times=1))
+    synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
+    assert synced.returncode != 0
+    assert named in synced.stderr
+    assert WORKERS in synced.stderr
+    assert "w-secret-7" not in synced.stderr
+    assert "Secret-Lee" not in synced.stderr
+    records = [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"]
+    assert 10 <= len(records) <= 11  # the first page (and the row of a page without 'total'), not the 100
+
+
+def test_an_empty_data_list_is_no_rows(url: str, sandbox: Sandbox, emulator: object, tmp_path: Path) -> None:
+    config, catalog = discover_selecting("tap-workday", base_config(url), {"workers"}, tmp_path)
+    body = json.dumps({"total": 0, "data": []})
+    sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=body))
+    synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert [m for m in parse_singer_messages(synced.stdout) if m["type"] == "RECORD"] == []
