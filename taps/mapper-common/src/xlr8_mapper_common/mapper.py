@@ -101,6 +101,15 @@ class CommonMapper(InlineMapper):
             description="A price with more decimal places than Common's (unit_price: 2): refuse (default: refused by "
             "key naming the field and its places) or half_up (rounded half up; the run logs how many were).",
         ),
+        th.Property(
+            "po_number_prefix",
+            th.StringType,
+            description="Put before every po_number landed in Common (e.g. S4-, ORA-), so this ERP's orders have "
+            "their own numbers in Common's one po_number space and never overwrite another ERP's or Common's own "
+            "POs of the same number; to_erp cuts it off and refuses a po_number without it (another source's PO). "
+            "Unset: the ERP's numbers as they are (only for the one source of Common's numbers). Choose it before "
+            "the first run: POs landed under other numbers stay.",
+        ),
     ).to_dict()
 
     #: The keys of the records refused this run and not set aside before (``_refuse``).
@@ -165,7 +174,11 @@ class CommonMapper(InlineMapper):
                 "(where the ERP keeps an order's lines and their number)"
             )
             raise ConfigValidationError(message, errors=[message])
-        return MapOptions(split=multi == "split", round_prices=rounding == "half_up")
+        prefix = self.config.get("po_number_prefix") or ""
+        if not isinstance(prefix, str) or any(c.isspace() for c in prefix):
+            message = f"mapper-common: setting 'po_number_prefix' is {prefix!r}: a text without blanks, e.g. S4-"
+            raise ConfigValidationError(message, errors=[message])
+        return MapOptions(split=multi == "split", round_prices=rounding == "half_up", po_number_prefix=prefix)
 
     @property
     def direction(self) -> Direction:
@@ -197,6 +210,8 @@ class CommonMapper(InlineMapper):
         stream = message_dict["stream"]
         if self._mapped(stream):
             direction, options = self.direction, self.options
+            for retired in self.template.retired(message_dict["record"], direction, options):
+                yield RecordMessage(stream=self.template.target_stream(direction), record=retired)
             for piece in self.template.pieces(message_dict["record"], direction, options):
                 try:
                     record = self.template.map_record(piece, direction, options, self.rounded)
