@@ -247,6 +247,8 @@ class Template:
             placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
             if options.split and self.lines is not None:
                 placed.append((self._line_number_steps(), {"type": ["string", "null"]}))
+        if direction == "from_erp" and self._total_from_exact_price(options):
+            placed.append(([("total_amount", None)], {"type": ["number", "null"]}))
         for steps, leaf in placed:
             node = root
             for name, index in steps[:-1]:
@@ -260,6 +262,11 @@ class Template:
                     node = holder["items"]
             node["properties"][steps[-1][0]] = leaf
         return root
+
+    def _total_from_exact_price(self, options: MapOptions) -> bool:
+        """Whether a rounded price's order goes with ``total_amount`` = quantity x the ERP's price: a template that
+        maps no total (S/4: its item carries none), when ``price_rounding`` may round."""
+        return options.round_prices and not any(rule.common == "total_amount" for rule in self.fields)
 
     def _line_number_steps(self) -> list[tuple[str, int | None]]:
         assert self.lines is not None
@@ -377,6 +384,7 @@ class Template:
                         f"{values[1]!r}: {why}; refusing rather than sending a wrong value"
                     )
         out: dict[str, Any] = {}
+        exact: dict[str, Decimal] = {}  # a price as the ERP has it, where price_rounding rounded it
         for rule in self.fields:
             value = _get(record, rule.steps(source_side))
             if value is None and not _present(record, rule.steps(source_side)):
@@ -386,7 +394,16 @@ class Template:
                     f"{'the catalog must select it' if direction == 'to_erp' else 'the tap must read it'}"
                 )
             converted = self._convert(rule, value, direction, key, options, rounded)
+            if rule.price and isinstance(converted, Decimal) and Decimal(str(value)) != converted:
+                exact[rule.common] = Decimal(str(value))
             _set(out, rule.steps(target_side), converted)
+        # review27e M2: Common works an absent total out of quantity x unit price, the rounded one; the ERP's line
+        # value is quantity x its own price, so the total goes with the rounded price, rounded once
+        total_wanted = direction == "from_erp" and self._total_from_exact_price(options) and "unit_price" in exact
+        if total_wanted and out.get("quantity") is not None:
+            out["total_amount"] = (Decimal(str(out["quantity"])) * exact["unit_price"]).quantize(
+                Decimal("0.01"), ROUND_HALF_UP
+            )
         if numbered:
             assert self.lines is not None
             number = _get(record, self._line_number_steps())
