@@ -157,6 +157,9 @@ class Lines:
     separator: str = "-"
     #: the ERP's line numbers (a full match): S/4 ``PurchaseOrderItem`` is NUMC 5, Fusion's ``LineNumber`` a number
     pattern: str = "[0-9]+"
+    #: the ERP's type of the line number, as ``to_erp`` writes it: S/4 ``PurchaseOrderItem`` is a string (NUMC),
+    #: Fusion's ``LineNumber`` a number (review27e L5)
+    type: str = "string"
 
     def plain(self, order: Any, where: str) -> str:
         """An order's own number as split lands an order of one line: refused when it holds the separator."""
@@ -246,7 +249,7 @@ class Template:
             ]
             placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
             if options.split and self.lines is not None:
-                placed.append((self._line_number_steps(), {"type": ["string", "null"]}))
+                placed.append((self._line_number_steps(), {"type": [self.lines.type, "null"]}))
         if direction == "from_erp" and self._total_from_exact_price(options):
             placed.append(([("total_amount", None)], {"type": ["number", "null"]}))
         for steps, leaf in placed:
@@ -419,7 +422,8 @@ class Template:
         if direction == "from_erp" and options.po_number_prefix and out.get(self.common_key[0]) is not None:
             out[self.common_key[0]] = f"{options.po_number_prefix}{out[self.common_key[0]]}"
         if line_number is not None:
-            _set(out, self._line_number_steps(), line_number)
+            assert self.lines is not None
+            _set(out, self._line_number_steps(), int(line_number) if self.lines.type == "integer" else line_number)
         if direction == "to_erp":
             for path, expected, _ in self.fixed:
                 _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
@@ -681,7 +685,10 @@ def _lines(raw: Any, source: str) -> Lines | None:
         re.compile(pattern)
     except re.error as exc:
         raise MappingError(f"{source}: lines pattern {pattern!r} is not a regular expression ({exc})") from None
-    return Lines(name, number, separator, pattern)
+    kind = str(raw.get("type") or "string")
+    if kind not in ("string", "integer"):
+        raise MappingError(f"{source}: lines type {kind!r} must be string or integer")
+    return Lines(name, number, separator, pattern, kind)
 
 
 def _fixed(raw: Any, source: str) -> tuple[str, str, str]:
