@@ -584,3 +584,27 @@ def test_an_unknown_template_is_named_on_the_command_line(tmp_path: Path) -> Non
     result = run_mapper({"direction": "from_erp", "template": "nope"}, [schema], tmp_path)
     assert result.returncode == 1
     assert "setting 'template': unknown template 'nope'" in result.stderr, result.stderr
+
+
+def test_a_long_run_keeps_only_the_rounded_prices_it_shows(caplog: pytest.LogCaptureFixture) -> None:
+    """review27e L4: the mapper kept one string per rounded price until the end of the pipe, though the WARNING shows
+    the first 20; a large Oracle backfill (most Fusion prices have 4 places) held them all. Now it keeps those 20
+    and the count: the WARNING still says how many."""
+    from xlr8_mapper_common.mapper import CommonMapper
+
+    mapper = CommonMapper(config={"template": "oracle_erp", "direction": "from_erp", "price_rounding": "half_up"})
+
+    def order(n: int) -> dict[str, Any]:
+        line = {"LineNumber": 1, "Item": "I", "Description": "d", "UOMCode": "EA", "Quantity": 1, "Price": "1.2345",
+                "Amount": "1.23", "schedules": [{"RequestedDeliveryDate": "2024-03-01"}]}  # fmt: skip
+        return {"OrderNumber": f"O{n}", "SupplierNumber": "S1", "CreationDate": "2024-02-01T10:00:00Z",
+                "CurrencyCode": "USD", "StatusCode": "OPEN", "lines": [line]}  # fmt: skip
+
+    for n in range(50):
+        assert len(list(mapper.map_record_message({"stream": "purchaseOrders", "record": order(n)}))) == 1
+    assert len(mapper.rounded) == 20
+    with caplog.at_level("WARNING"):
+        mapper.process_endofpipe()
+    assert "price_rounding half_up rounded 50 price(s)" in caplog.text
+    assert "OrderNumber='O19'" in caplog.text  # the first 20 named
+    assert "OrderNumber='O20'" not in caplog.text

@@ -121,7 +121,7 @@ class CommonMapper(InlineMapper):
         super().__init__(*args, **kwargs)
         self.refused = []
         self.repeated = []
-        self.rounded: list[str] = []
+        self.rounded = _FirstOf(20)
         self._lettered = self._open_dead_letters()
         self.options  # noqa: B018  (checked at start: a bad choice stops the run before any record)
 
@@ -271,11 +271,11 @@ class CommonMapper(InlineMapper):
         """Exit 1 when a record was refused and not set aside by an earlier run: the run did not send on everything
         it read. Records ``dead_letter_path`` already held are only counted, or every run would fail on them."""
         super().process_endofpipe()
-        if self.rounded:
-            shown = "; ".join(self.rounded[:20]) + ("; ..." if len(self.rounded) > 20 else "")
+        if self.rounded.seen:
+            shown = "; ".join(self.rounded) + ("; ..." if self.rounded.seen > len(self.rounded) else "")
             self.logger.warning(
                 "mapper-common: price_rounding half_up rounded %d price(s) to the places Common keeps (%s)",
-                len(self.rounded),
+                self.rounded.seen,
                 shown,
             )
         if self.repeated:
@@ -323,6 +323,21 @@ class CommonMapper(InlineMapper):
             )
         elif self._passes(stream):
             yield ActivateVersionMessage.from_dict(message_dict)
+
+
+class _FirstOf(list[str]):
+    """The first ``keep`` items appended, and how many were (review27e L4: every rounded price of a large backfill
+    was kept until the end of the pipe, though the WARNING shows 20)."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__()
+        self.keep = keep
+        self.seen = 0
+
+    def append(self, item: str) -> None:
+        self.seen += 1
+        if len(self) < self.keep:
+            super().append(item)
 
 
 def _letter_id(stream: str, key: str, record: t.Any) -> str:
