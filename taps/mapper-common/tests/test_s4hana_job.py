@@ -292,6 +292,7 @@ def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_pa
     expected = s4_lines_as_common(s4, "S4-")
     longer = {n.split("-")[1] for n in expected if n.count("-") == 2 and int(n.split("-")[2]) > 20}
     assert longer  # orders of more than 2 items: their items come in pages
+    before = common_pos(both)
     emulator.expand_page_size = 2  # type: ignore[attr-defined]
     try:
         run = run_job(both, tmp_path, expand=True, mapper_letters=True, multi_line="split", po_number_prefix="S4-")
@@ -305,6 +306,7 @@ def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_pa
     assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["tap"][-2000:]
     assert followed == longer  # each paged order's rest read from its __next link
     after = common_pos(both)
+    assert set(after) - set(before) == set(expected)  # nothing else new (review27e L2)
     assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
 
 
