@@ -608,3 +608,15 @@ def test_a_long_run_keeps_only_the_rounded_prices_it_shows(caplog: pytest.LogCap
     assert "price_rounding half_up rounded 50 price(s)" in caplog.text
     assert "OrderNumber='O19'" in caplog.text  # the first 20 named
     assert "OrderNumber='O20'" not in caplog.text
+
+
+def test_a_po_number_prefix_with_a_blank_stops_the_mapper_naming_the_setting(tmp_path: Path) -> None:
+    """A prefix is part of every po_number this mapping lands; one with a blank (a stray space from a config file)
+    would make numbers no user types back: refused at start, naming the setting, nothing sent on."""
+    schema = {"type": "SCHEMA", "stream": "A_PurchaseOrder", "schema": {"type": "object", "properties": {}},
+              "key_properties": []}  # fmt: skip
+    config = {"template": "s4hana", "direction": "from_erp", "po_number_prefix": "S4 "}
+    result = run_mapper(config, [schema], tmp_path)
+    assert result.returncode == 1
+    assert "setting 'po_number_prefix' is 'S4 ': a text without blanks" in result.stderr, result.stderr
+    assert result.stdout == ""
