@@ -528,3 +528,29 @@ def test_an_unknown_http_setting_is_refused_by_name(url: str, emulator: CommonEm
     assert result.returncode != 0
     assert "unknown setting(s) http.max_atempts" in result.stderr, result.stderr[-3000:]
     assert emulator.data.find_po(po["id"])["status"] == "confirmed"
+
+
+def test_a_rounded_s4_price_lands_with_s4s_line_value_as_the_total(
+    url: str, emulator: CommonEmulator, tmp_path: Path
+) -> None:
+    """review27e M2: with ``price_rounding: half_up`` an S/4 price of 3 places (NetPriceAmount is Edm.Decimal 16,3)
+    lands rounded to cents, and Common worked the total out of quantity x the rounded price: 1000 x 1.255 landed as
+    1260.00, 5.00 more than S/4's line value. The mapper now sends the total as quantity x S/4's own price, rounded
+    once: 1255.00. A price that needs no rounding still leaves the total to Common (quantity x price)."""
+    rounded, exact = s4_orders(emulator, 2)
+    for order, price in ((rounded, "1.255"), (exact, "4.10")):
+        order["PurchaseOrder"] = f"46{order['PurchaseOrder']}"
+        order["to_PurchaseOrderItem"]["results"][0].update(OrderQuantity="1000", NetPriceAmount=price)
+    mapper = {**MAPPER, "price_rounding": "half_up"}
+    steps = [("mapper-common", mapper), ("target-common", target_config(url, tmp_path))]
+    result = pipeline(steps, singer("A_PurchaseOrder", [rounded, exact], ["PurchaseOrder"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    landed = {p["po_number"]: p for p in emulator.data.purchase_orders()}
+    got = {
+        n: (Decimal(landed[n]["unit_price"]), Decimal(landed[n]["total_amount"]))
+        for n in (rounded["PurchaseOrder"], exact["PurchaseOrder"])
+    }
+    assert got == {
+        rounded["PurchaseOrder"]: (Decimal("1.26"), Decimal("1255.00")),
+        exact["PurchaseOrder"]: (Decimal("4.10"), Decimal("4100.00")),
+    }

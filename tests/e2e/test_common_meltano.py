@@ -32,6 +32,15 @@ def workspace_executables(data: dict[str, Any]) -> None:
             plugin.pop("pip_url", None)
 
 
+def unprefixed(data: dict[str, Any]) -> None:
+    """``workspace_executables``, and the mappings without their po_number_prefix: the plumbing tests send Common's
+    own POs round through the S/4 shape (to_erp would refuse them as no PO S/4 landed)."""
+    workspace_executables(data)
+    for mapper in data["plugins"]["mappers"]:
+        for mapping in mapper.get("mappings", []):
+            mapping["config"].pop("po_number_prefix", None)
+
+
 def test_meltano_run_lands_common_purchase_orders_and_acks_after_commit(tmp_path: Path) -> None:
     project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
     with run_sandbox(["common"], scale=100) as sandbox:
@@ -66,7 +75,7 @@ def test_meltano_run_through_mapper_common_into_target_common(tmp_path: Path) ->
     target-common (S/4 stands in the middle until tap-sap-s4hana lands). Every PO comes back as it left, so
     target-common, idempotent by po_number, writes nothing; a PO whose status the S/4 template cannot carry is
     filtered out with the universal filter rather than guessed."""
-    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=unprefixed)
     covered = "status in ('draft', 'pending', 'confirmed', 'amendment_pending', 'cancelled')"
     with run_sandbox(["common"], scale=100) as sandbox:
         env = {
@@ -94,7 +103,7 @@ def test_c6_d1_no_canary_left_after_meltano_runs_of_the_common_plugins(tmp_path:
     from xlr8_sandbox.products.common import EMAIL
 
     canary = 'CANARY-cm-e2e/5b+Q="x&y 7'
-    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=unprefixed)
     dead = tmp_path / "dead.jsonl"
     with run_sandbox(["common"], scale=40) as sandbox:
         emulator = sandbox.emulator("common")
@@ -157,8 +166,8 @@ def test_meltano_run_s4hana_into_common_job_lands_orders_with_their_line(tmp_pat
     assert result.returncode == 1, result.stderr[-3000:]
     assert f"{len(several)} record(s) the template 's4hana' cannot carry were not sent on" in result.stderr
     for number in single:
-        item = items[number][0]
-        assert (after[number]["product_id"], after[number]["product_name"], after[number]["unit"]) == (
+        item, po = items[number][0], after[f"S4-{number}"]  # meltano.yml's po_number_prefix S4-
+        assert (po["product_id"], po["product_name"], po["unit"]) == (
             item["Material"], item["PurchaseOrderItemText"], item["PurchaseOrderQuantityUnit"]
         ), number  # fmt: skip
     for number in several:
@@ -185,14 +194,14 @@ def common_writes(sandbox: Any) -> list[Any]:
 
 def test_meltano_run_s4hana_into_common_job_with_multi_line_split_lands_every_item_once(tmp_path: Path) -> None:
     """The job with the mapping's ``multi_line: split``: each of the 100 orders lands as one Common PO per item
-    (<order>-<item>) with that item's values, exit 0; a second ``meltano run`` writes nothing to Common. With the
-    default (above) 86 of the 100 are refused."""
+    (S4-<order>-<item>; an order of one item S4-<order>) with that item's values, exit 0; a second ``meltano run``
+    writes nothing to Common. With the default (above) 86 of the 100 are refused."""
     from xlr8_sandbox.testing import landed_as, s4_lines_as_common
 
     project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=choosing(multi_line="split"))
     with run_sandbox(["s4hana", "common"], scale=200) as sandbox:
-        expected = s4_lines_as_common(sandbox.emulator("s4hana").data)  # type: ignore[attr-defined]
-        assert len({number.rsplit("-", 1)[0] for number in expected}) == 100
+        expected = s4_lines_as_common(sandbox.emulator("s4hana").data, "S4-")  # type: ignore[attr-defined]
+        assert len({number.split("-")[1] for number in expected}) == 100
         common = sandbox.emulator("common").data  # type: ignore[attr-defined]
         before = {p["po_number"] for p in common.purchase_orders()}
         env = {
@@ -228,7 +237,7 @@ def test_meltano_run_oracle_erp_into_common_job(tmp_path: Path) -> None:
         auth = (ERP_USER, ERP_PASSWORD)
         served = requests.get(sandbox.url("oracle_erp") + orders_url, auth=auth, params=query, timeout=30).json()
         assert not served["hasMore"]
-        expected = fusion_lines_as_common(served["items"])
+        expected = fusion_lines_as_common(served["items"], "ORA-")
         env = {
             "TAP_ORACLE_ERP__PURCHASE_ORDERS_BASE_URL": sandbox.url("oracle_erp"),
             "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
@@ -241,7 +250,8 @@ def test_meltano_run_oracle_erp_into_common_job(tmp_path: Path) -> None:
         assert default.returncode == 1, default.stderr[-3000:]
         assert "lines has " in default.stderr
         assert "more than 2; refusing to round" in default.stderr
-        assert not set(expected) & {p["po_number"] for p in common.data.purchase_orders()}  # type: ignore[attr-defined]
+        split_numbers = {n for n in expected if "/" in n}  # orders of one line land whole by default, as with split
+        assert not split_numbers & {p["po_number"] for p in common.data.purchase_orders()}  # type: ignore[attr-defined]
 
         common.reset()
         project = MeltanoProject.copy_of(
@@ -258,3 +268,53 @@ def test_meltano_run_oracle_erp_into_common_job(tmp_path: Path) -> None:
     assert set(after) - set(before) == set(expected)
     assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
     assert ERP_PASSWORD not in first.stdout + first.stderr
+
+
+def test_two_erps_jobs_never_overwrite_each_others_or_commons_own_pos(tmp_path: Path) -> None:
+    """review27e M3: S/4, Oracle ERP and Common share one po_number space, and the sandbox's orders carry the same
+    numbers in all three (PO00000033 is an S/4 order of one item, an Oracle order of one line and a PO of
+    Common's own). ``meltano run s4hana-into-common-job`` then ``oracle-erp-into-common-job`` as meltano.yml
+    declares them (defaults: multi-line orders and 4-place prices refused, exit 1): every PO Common held stays as
+    it was, S/4's orders land as S4-<order> with S/4's item, Oracle's as ORA-<order> with Oracle's line, and
+    neither job touches the other's. Before, each job wrote its order over Common's PO of that number."""
+    from xlr8_sandbox.products.oracle_fusion.erp import PASSWORD as ERP_PASSWORD
+    from xlr8_sandbox.products.oracle_fusion.erp import USERNAME as ERP_USER
+
+    project = MeltanoProject.copy_of(ROOT / "meltano.yml", tmp_path, edit=workspace_executables)
+    with run_sandbox(["s4hana", "oracle_erp", "common"], scale=100) as sandbox:
+        s4 = sandbox.emulator("s4hana").data  # type: ignore[attr-defined]
+        orders = map(s4.purchase_order, range(s4.company.purchase_order_count))
+        items = {o["PurchaseOrder"]: s4.items_of_order(o) for o in orders}
+        s4_single = {n: its[0] for n, its in items.items() if len(its) == 1}
+        query = {"expand": "lines.schedules", "onlyData": "true", "limit": "500"}
+        served = requests.get(
+            sandbox.url("oracle_erp") + "/fscmRestApi/resources/11.13.18.05/purchaseOrders",
+            auth=(ERP_USER, ERP_PASSWORD), params=query, timeout=30,
+        ).json()["items"]  # fmt: skip
+        ora_single = {
+            o["OrderNumber"]: o["lines"][0]
+            for o in served
+            if len(o["lines"]) == 1 and Decimal(str(o["lines"][0]["Price"])).as_tuple().exponent >= -2  # type: ignore[operator]
+        }
+        common = sandbox.emulator("common").data  # type: ignore[attr-defined]
+        before = {p["po_number"]: dict(p) for p in common.purchase_orders()}
+        assert set(s4_single) & set(ora_single) & set(before)  # a number all three hold
+        env = {
+            "TAP_SAP_S4HANA__PURCHASE_ORDERS_BASE_URL": sandbox.url("s4hana"),
+            "TAP_ORACLE_ERP__PURCHASE_ORDERS_BASE_URL": sandbox.url("oracle_erp"),
+            "TARGET_COMMON_API_BASE_URL": sandbox.url("common"),
+            "TARGET_COMMON_DEAD_LETTER_PATH": str(tmp_path / "dead.jsonl"),
+        }
+        first = project.meltano("run", "s4hana-into-common-job", env=env)
+        second = project.meltano("run", "oracle-erp-into-common-job", env=env)
+        after = {p["po_number"]: dict(p) for p in common.purchase_orders()}
+    assert (first.returncode, second.returncode) == (1, 1), (first.stderr[-2000:], second.stderr[-2000:])
+    assert "cannot carry were not sent on" in first.stderr + second.stderr
+    assert {n: after[n] for n in before} == before  # Common's own POs untouched
+    assert set(after) - set(before) == {f"S4-{n}" for n in s4_single} | {f"ORA-{n}" for n in ora_single}
+    for number, item in s4_single.items():
+        po = after[f"S4-{number}"]
+        assert (po["product_id"], Decimal(po["quantity"])) == (item["Material"], Decimal(str(item["OrderQuantity"])))
+    for number, line in ora_single.items():
+        po = after[f"ORA-{number}"]
+        assert (po["product_id"], Decimal(po["quantity"])) == (line["Item"], Decimal(str(line["Quantity"])))

@@ -484,8 +484,8 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
                                                   item("00030", "1.255")]}}  # fmt: skip
     with pytest.raises(
         MappingError,
-        match=r"has 2 items; .* multi_line: split lands one Common PO per line, numbered <order>-<line>, an order of "
-        r"one line too: choose it before the first run, since a PO already landed under the order's own number stays",
+        match=r"has 2 items; .* multi_line: split lands one Common PO per line, numbered <order>-<line>; an order of "
+        r"one line keeps its own number, and one landed under it that grows lines is cancelled there",
     ):
         template.map_record(order, "from_erp")
     pieces = template.pieces(order, "from_erp", split)
@@ -506,8 +506,48 @@ def test_split_numbers_each_line_and_to_erp_cuts_the_number_back() -> None:
     assert (back["PurchaseOrder"], back["to_PurchaseOrderItem"][0]["PurchaseOrderItem"]) == ("4501", "00010")
     assert template.target_schema("to_erp", split)["properties"]["to_PurchaseOrderItem"]["items"]["properties"][
         "PurchaseOrderItem"] == {"type": ["string", "null"]}  # fmt: skip
-    with pytest.raises(MappingError, match=r"po_number '4501' is not <order>-<line number>"):
-        template.map_record({**first, "po_number": "4501"}, "to_erp", split)
+    whole = template.map_record({**first, "po_number": "4501"}, "to_erp", split)  # an order of one line
+    assert (whole["PurchaseOrder"], whole["to_PurchaseOrderItem"][0].get("PurchaseOrderItem")) == ("4501", None)
+    with pytest.raises(MappingError, match=r"po_number '4501-10' is not <order>-<line number>"):
+        template.map_record({**first, "po_number": "4501-10"}, "to_erp", split)
+
+
+def test_split_keeps_an_order_of_one_line_under_its_number_and_retires_it_when_lines_land_apart() -> None:
+    """review27e H2 and M3 at the template: with ``multi_line: split`` an order of one line maps whole under its own
+    number (as ``refuse`` lands it); an order of several lines maps as its lines plus a cancellation alone of its
+    own number (target-common cancels it where Common holds it). ``po_number_prefix`` goes before every number
+    from the ERP; ``to_erp`` cuts it off and refuses a number without it, naming it."""
+    from xlr8_mapper_common.templates import MapOptions
+
+    template = load_template("oracle_erp")
+    options = MapOptions(split=True, po_number_prefix="ORA-")
+
+    def line(number: int) -> dict[str, Any]:
+        return {"LineNumber": number, "Item": f"I{number}", "Description": "d", "UOMCode": "EA", "Quantity": 2,
+                "Price": "1.25", "Amount": "2.50", "schedules": [{"RequestedDeliveryDate": "2024-03-01"}]}  # fmt: skip
+
+    order = {"OrderNumber": "US-1001", "SupplierNumber": "S1", "CreationDate": "2024-02-01T10:00:00Z",
+             "CurrencyCode": "USD", "StatusCode": "OPEN", "lines": [line(1)]}  # fmt: skip
+    assert template.retired(order, "from_erp", options) == []
+    [one] = template.pieces(order, "from_erp", options)
+    mapped = template.map_record(one, "from_erp", options)
+    assert (mapped["po_number"], mapped["product_id"], mapped["status"]) == ("ORA-US-1001", "I1", "confirmed")
+    grown = {**order, "lines": [line(1), line(2)]}
+    assert template.retired(grown, "from_erp", options) == [{"po_number": "ORA-US-1001", "status": "cancelled"}]
+    numbers = [
+        template.map_record(p, "from_erp", options)["po_number"] for p in template.pieces(grown, "from_erp", options)
+    ]
+    assert numbers == ["ORA-US-1001/1", "ORA-US-1001/2"]
+    assert template.retired(grown, "from_erp", MapOptions()) == []  # refuse: nothing lands apart
+    back = template.map_record(mapped, "to_erp", options)
+    assert back["OrderNumber"] == "US-1001"
+    line_two = template.map_record({**mapped, "po_number": "ORA-US-1001/2"}, "to_erp", options)
+    assert (line_two["OrderNumber"], line_two["lines"][0]["LineNumber"]) == ("US-1001", 2)  # a number (L5)
+    schema = template.target_schema("to_erp", options)["properties"]["lines"]["items"]["properties"]["LineNumber"]
+    assert schema == {"type": ["integer", "null"]}  # Fusion's LineNumber is a number (review27e L5)
+    for foreign in ("PO00000033", "S4-PO00000033", "ORA-"):  # Common's own, S/4's, the prefix alone
+        with pytest.raises(MappingError, match=rf"po_number '{foreign}' does not start with po_number_prefix 'ORA-'"):
+            template.map_record({**mapped, "po_number": foreign}, "to_erp", options)
 
 
 @pytest.mark.parametrize(
@@ -544,3 +584,39 @@ def test_an_unknown_template_is_named_on_the_command_line(tmp_path: Path) -> Non
     result = run_mapper({"direction": "from_erp", "template": "nope"}, [schema], tmp_path)
     assert result.returncode == 1
     assert "setting 'template': unknown template 'nope'" in result.stderr, result.stderr
+
+
+def test_a_long_run_keeps_only_the_rounded_prices_it_shows(caplog: pytest.LogCaptureFixture) -> None:
+    """review27e L4: the mapper kept one string per rounded price until the end of the pipe, though the WARNING shows
+    the first 20; a large Oracle backfill (most Fusion prices have 4 places) held them all. Now it keeps those 20
+    and the count: the WARNING still says how many."""
+    from xlr8_mapper_common.mapper import CommonMapper
+
+    mapper = CommonMapper(config={"template": "oracle_erp", "direction": "from_erp", "price_rounding": "half_up"})
+
+    def order(n: int) -> dict[str, Any]:
+        line = {"LineNumber": 1, "Item": "I", "Description": "d", "UOMCode": "EA", "Quantity": 1, "Price": "1.2345",
+                "Amount": "1.23", "schedules": [{"RequestedDeliveryDate": "2024-03-01"}]}  # fmt: skip
+        return {"OrderNumber": f"O{n}", "SupplierNumber": "S1", "CreationDate": "2024-02-01T10:00:00Z",
+                "CurrencyCode": "USD", "StatusCode": "OPEN", "lines": [line]}  # fmt: skip
+
+    for n in range(50):
+        assert len(list(mapper.map_record_message({"stream": "purchaseOrders", "record": order(n)}))) == 1
+    assert len(mapper.rounded) == 20
+    with caplog.at_level("WARNING"):
+        mapper.process_endofpipe()
+    assert "price_rounding half_up rounded 50 price(s)" in caplog.text
+    assert "OrderNumber='O19'" in caplog.text  # the first 20 named
+    assert "OrderNumber='O20'" not in caplog.text
+
+
+def test_a_po_number_prefix_with_a_blank_stops_the_mapper_naming_the_setting(tmp_path: Path) -> None:
+    """A prefix is part of every po_number this mapping lands; one with a blank (a stray space from a config file)
+    would make numbers no user types back: refused at start, naming the setting, nothing sent on."""
+    schema = {"type": "SCHEMA", "stream": "A_PurchaseOrder", "schema": {"type": "object", "properties": {}},
+              "key_properties": []}  # fmt: skip
+    config = {"template": "s4hana", "direction": "from_erp", "po_number_prefix": "S4 "}
+    result = run_mapper(config, [schema], tmp_path)
+    assert result.returncode == 1
+    assert "setting 'po_number_prefix' is 'S4 ': a text without blanks" in result.stderr, result.stderr
+    assert result.stdout == ""

@@ -289,12 +289,13 @@ def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_pa
     common.reset()
     emulator = both.emulator("s4hana")
     s4 = emulator.data  # type: ignore[attr-defined]
-    expected = s4_lines_as_common(s4)
-    longer = {number.rsplit("-", 1)[0] for number in expected if int(number.rsplit("-", 1)[1]) > 20}
+    expected = s4_lines_as_common(s4, "S4-")
+    longer = {n.split("-")[1] for n in expected if n.count("-") == 2 and int(n.split("-")[2]) > 20}
     assert longer  # orders of more than 2 items: their items come in pages
+    before = common_pos(both)
     emulator.expand_page_size = 2  # type: ignore[attr-defined]
     try:
-        run = run_job(both, tmp_path, expand=True, mapper_letters=True, multi_line="split")
+        run = run_job(both, tmp_path, expand=True, mapper_letters=True, multi_line="split", po_number_prefix="S4-")
         followed = {
             match[0]
             for r in both.requests("s4hana")
@@ -305,24 +306,26 @@ def test_a_paged_inline_item_collection_is_read_to_its_end(both: Sandbox, tmp_pa
     assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["tap"][-2000:]
     assert followed == longer  # each paged order's rest read from its __next link
     after = common_pos(both)
+    assert set(after) - set(before) == set(expected)  # nothing else new (review27e L2)
     assert {number: landed_as(after[number], want) for number, want in expected.items()} == expected
 
 
 def test_multi_line_split_lands_every_item_of_every_order_once(both: Sandbox, tmp_path: Path) -> None:
     """``multi_line: split`` (the user's explicit choice; the default refuses, as above): every one of the sandbox's
-    100 orders lands, one Common PO per item numbered <order>-<item> with that item's values, and a second run
-    writes nothing (target-common finds each by its stable number). Before, an order of several items could only
-    be refused (86 of the 100)."""
+    100 orders lands, one Common PO per item numbered S4-<order>-<item> (an order of one item S4-<order>) with that
+    item's values, and a second run writes nothing (target-common finds each by its stable number). Before, an
+    order of several items could only be refused (86 of the 100)."""
     common = both.emulator("common")
     common.reset()
     s4 = both.emulator("s4hana").data  # type: ignore[attr-defined]
-    expected = s4_lines_as_common(s4)
-    orders = {number.rsplit("-", 1)[0] for number in expected}
+    expected = s4_lines_as_common(s4, "S4-")
+    orders = {number.split("-")[1] for number in expected}
     assert len(orders) == s4.company.purchase_order_count == 100
     assert len(expected) > 150  # most orders carry several items
     before = common_pos(both)
 
-    run = run_job(both, tmp_path / "1", expand=True, mapper_letters=True, multi_line="split")
+    split = {"multi_line": "split", "po_number_prefix": "S4-"}
+    run = run_job(both, tmp_path / "1", expand=True, mapper_letters=True, **split)
     assert (run.tap_rc, run.mapper_rc, run.target_rc) == (0, 0, 0), run.logs["mapper"][-2000:]
     assert not (tmp_path / "1" / "map-dead.jsonl").read_text()  # nothing refused
     assert not (tmp_path / "1" / "tc-dead.jsonl").exists()
@@ -332,8 +335,42 @@ def test_multi_line_split_lands_every_item_of_every_order_once(both: Sandbox, tm
     assert {number: after[number] for number in before} == before  # the orders' own numbers untouched
 
     writes = len([r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path])
-    again = run_job(both, tmp_path / "2", expand=True, mapper_letters=True, multi_line="split")
+    again = run_job(both, tmp_path / "2", expand=True, mapper_letters=True, **split)
     assert (again.tap_rc, again.mapper_rc, again.target_rc) == (0, 0, 0), again.logs["target"][-2000:]
     rewrites = [r for r in both.requests("common") if r.method in ("POST", "PUT") and "/auth/" not in r.path]
     assert rewrites[writes:] == []  # the re-run lands nothing twice
     assert common_pos(both) == after
+
+
+def test_switching_multi_line_from_refuse_to_split_lands_no_order_twice(both: Sandbox, tmp_path: Path) -> None:
+    """The path the refusal's hint lays out (review27e H2): a run with the default lands the orders of one item
+    under their own number and refuses the others; the user sets ``multi_line: split`` and runs again. Every
+    order of one item stays the one PO it was (no <order>-<item> beside it: before, both were live with the same
+    item, its spend counted twice), and every item of the other orders lands as <order>-<item> with its values.
+    (The orders' own numbers are Common's POs here: values written or proposed as Common's amendment rules say.)"""
+    common = both.emulator("common")
+    common.reset()
+    s4 = both.emulator("s4hana").data  # type: ignore[attr-defined]
+    items = {o["PurchaseOrder"]: s4.items_of_order(o) for o in map(s4.purchase_order, range(100))}
+    single = {n: its[0] for n, its in items.items() if len(its) == 1}
+    assert single
+    expected = s4_lines_as_common(s4)
+    lines = {n: want for n, want in expected.items() if "-" in n}
+    assert len(lines) > 150
+
+    def what(po: dict[str, Any]) -> tuple[str, str, str]:
+        return po["product_id"], po["product_name"], po["unit"]
+
+    refused = run_job(both, tmp_path / "refuse", expand=True, mapper_letters=True)
+    assert (refused.tap_rc, refused.mapper_rc) == (0, 1), refused.logs["mapper"][-2000:]
+    landed = common_pos(both)
+    own = {n: (i["Material"], i["PurchaseOrderItemText"], i["PurchaseOrderQuantityUnit"]) for n, i in single.items()}
+    assert {n: what(landed[n]) for n in single} == own
+
+    switched = run_job(both, tmp_path / "split", expand=True, mapper_letters=True, multi_line="split")
+    assert (switched.tap_rc, switched.mapper_rc) == (0, 0), switched.logs["mapper"][-2000:]
+    after = common_pos(both)
+    twice = [f"{n}-{item['PurchaseOrderItem']}" for n, item in single.items()]
+    assert [n for n in twice if n in after] == []
+    assert {n: what(after[n]) for n in single} == own
+    assert {n: landed_as(after[n], want) for n, want in lines.items()} == lines

@@ -157,13 +157,21 @@ class Lines:
     separator: str = "-"
     #: the ERP's line numbers (a full match): S/4 ``PurchaseOrderItem`` is NUMC 5, Fusion's ``LineNumber`` a number
     pattern: str = "[0-9]+"
+    #: the ERP's type of the line number, as ``to_erp`` writes it: S/4 ``PurchaseOrderItem`` is a string (NUMC),
+    #: Fusion's ``LineNumber`` a number (review27e L5)
+    type: str = "string"
 
-    def numbered(self, order: Any, line: Any, where: str) -> str:
+    def plain(self, order: Any, where: str) -> str:
+        """An order's own number as split lands an order of one line: refused when it holds the separator."""
         if self.separator in str(order):
             raise MappingError(
                 f"{where}: the order number {str(order)!r} holds {self.separator!r}, which multi_line: split puts "
                 "between order and line number; refusing rather than land a number that reads back as another order"
             )
+        return str(order)
+
+    def numbered(self, order: Any, line: Any, where: str) -> str:
+        self.plain(order, where)
         if not re.fullmatch(self.pattern, str(line)):
             raise MappingError(
                 f"{where}: {self.number} {str(line)!r} is not a line number of this ERP ({self.pattern}); multi_line: "
@@ -189,9 +197,18 @@ class MapOptions:
     split: bool = False
     #: round a ``price`` field with more places than its scale half up instead of refusing the record
     round_prices: bool = False
+    #: put before every po_number this mapping lands in Common (and required, then cut off, on the way back): the
+    #: ERP's own numbering space in Common's one po_number space, so two ERPs (or Common's own POs) never share a
+    #: number (review27e M3)
+    po_number_prefix: str = ""
 
 
 REFUSE = MapOptions()
+
+
+class LinePiece(dict[str, Any]):
+    """One line of an order of several, cut out by ``Template.pieces``: numbered ``<order><separator><line>``. An
+    order of one line maps whole under the order's own number, with ``multi_line: split`` too (review27e H2)."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +249,9 @@ class Template:
             ]
             placed += [(path_steps(path), {"type": ["string", "null"]}) for path, _, _ in self.equal]
             if options.split and self.lines is not None:
-                placed.append((self._line_number_steps(), {"type": ["string", "null"]}))
+                placed.append((self._line_number_steps(), {"type": [self.lines.type, "null"]}))
+        if direction == "from_erp" and self._total_from_exact_price(options):
+            placed.append(([("total_amount", None)], {"type": ["number", "null"]}))
         for steps, leaf in placed:
             node = root
             for name, index in steps[:-1]:
@@ -247,6 +266,11 @@ class Template:
             node["properties"][steps[-1][0]] = leaf
         return root
 
+    def _total_from_exact_price(self, options: MapOptions) -> bool:
+        """Whether a rounded price's order goes with ``total_amount`` = quantity x the ERP's price: a template that
+        maps no total (S/4: its item carries none), when ``price_rounding`` may round."""
+        return options.round_prices and not any(rule.common == "total_amount" for rule in self.fields)
+
     def _line_number_steps(self) -> list[tuple[str, int | None]]:
         assert self.lines is not None
         return [(self.lines.list, 0), (self.lines.number, None)]
@@ -254,15 +278,34 @@ class Template:
     def pieces(
         self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE
     ) -> list[dict[str, Any]]:
-        """What one source record maps as: itself, or with ``multi_line: split`` from the ERP one copy per line,
-        each holding that line alone (a deleted line too: its Common PO is cancelled, not left live). An order
-        without lines stays whole, so it is refused by name rather than vanishing."""
+        """What one source record maps as: itself, or with ``multi_line: split`` from the ERP, for an order of
+        several lines, one copy per line (``LinePiece``), each holding that line alone (a deleted line too: its
+        Common PO is cancelled, not left live). An order of one line stays whole and keeps the order's own number,
+        as ``refuse`` lands it, so switching refuse -> split lands nothing twice (review27e H2); an order without
+        lines stays whole, so it is refused by name rather than vanishing."""
         if not (options.split and self.lines is not None and direction == "from_erp"):
             return [record]
         items = _as_list(record.get(self.lines.list))
         if not items or len(items) == 1:
             return [record]
-        return [{**record, self.lines.list: [item]} for item in items]
+        return [LinePiece({**record, self.lines.list: [item]}) for item in items]
+
+    def retired(
+        self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE
+    ) -> list[dict[str, Any]]:
+        """With ``multi_line: split``, an order of several lines lands as its lines, so a PO under the order's own
+        number (landed while it had one line, or by ``refuse``) is cancelled, never left live beside them
+        (review27e H2): a cancellation alone (``po_number``, ``status: cancelled``), which target-common applies
+        to a PO Common holds and skips when Common holds none. Not for an order number holding the separator (its
+        lines are refused; its own PO stays as it is)."""
+        if not (options.split and self.lines is not None and direction == "from_erp"):
+            return []
+        items = _as_list(record.get(self.lines.list))
+        rule = next(r for r in self.fields if r.common == self.common_key[0])
+        order = _get(record, rule.steps("erp")) if _present(record, rule.steps("erp")) else None
+        if not items or len(items) < 2 or order in (None, "") or self.lines.separator in str(order):
+            return []
+        return [{self.common_key[0]: f"{options.po_number_prefix}{order}", "status": "cancelled"}]
 
     def map_record(
         self,
@@ -275,10 +318,17 @@ class Template:
         source_side, target_side = ("common", "erp") if direction == "to_erp" else ("erp", "common")
         key = self.describe_key(record, direction, options)
         split = options.split and self.lines is not None
+        numbered = split and direction == "from_erp" and isinstance(record, LinePiece)
         deleted = False
         line_number = None
-        if split and direction == "to_erp":
-            assert self.lines is not None
+        if direction == "to_erp" and options.po_number_prefix:
+            record = {**record, self.common_key[0]: self._unprefixed(record.get(self.common_key[0]), key, options)}
+        if (
+            split
+            and direction == "to_erp"
+            and self.lines is not None
+            and self.lines.separator in str(record.get(self.common_key[0]) or "")
+        ):  # a number without the separator is an order of one line, landed under its own number
             order, line_number = self.lines.parts(record.get(self.common_key[0]), f"{self.name}: {key}")
             record = {**record, self.common_key[0]: order}
         if direction == "from_erp":
@@ -296,8 +346,8 @@ class Template:
                 if items is not None and len(items) != 1:
                     hint = (
                         " (mapper setting multi_line: split lands one Common PO per line, numbered "
-                        f"<order>{self.lines.separator}<line>, an order of one line too: choose it before the first "
-                        "run, since a PO already landed under the order's own number stays live next to its lines)"
+                        f"<order>{self.lines.separator}<line>; an order of one line keeps its own number, and one "
+                        "landed under it that grows lines is cancelled there)"
                         if self.lines is not None and list_name == self.lines.list and not split and items
                         else ""
                     )
@@ -337,6 +387,7 @@ class Template:
                         f"{values[1]!r}: {why}; refusing rather than sending a wrong value"
                     )
         out: dict[str, Any] = {}
+        exact: dict[str, Decimal] = {}  # a price as the ERP has it, where price_rounding rounded it
         for rule in self.fields:
             value = _get(record, rule.steps(source_side))
             if value is None and not _present(record, rule.steps(source_side)):
@@ -346,8 +397,17 @@ class Template:
                     f"{'the catalog must select it' if direction == 'to_erp' else 'the tap must read it'}"
                 )
             converted = self._convert(rule, value, direction, key, options, rounded)
+            if rule.price and isinstance(converted, Decimal) and Decimal(str(value)) != converted:
+                exact[rule.common] = Decimal(str(value))
             _set(out, rule.steps(target_side), converted)
-        if split and direction == "from_erp":
+        # review27e M2: Common works an absent total out of quantity x unit price, the rounded one; the ERP's line
+        # value is quantity x its own price, so the total goes with the rounded price, rounded once
+        total_wanted = direction == "from_erp" and self._total_from_exact_price(options) and "unit_price" in exact
+        if total_wanted and out.get("quantity") is not None:
+            out["total_amount"] = (Decimal(str(out["quantity"])) * exact["unit_price"]).quantize(
+                Decimal("0.01"), ROUND_HALF_UP
+            )
+        if numbered:
             assert self.lines is not None
             number = _get(record, self._line_number_steps())
             if number is None or str(number) == "":
@@ -356,8 +416,14 @@ class Template:
                     "null; multi_line: split numbers each Common PO by it"
                 )
             out[self.common_key[0]] = self.lines.numbered(out[self.common_key[0]], number, f"{self.name}: {key}")
+        elif split and direction == "from_erp" and out.get(self.common_key[0]) is not None:
+            assert self.lines is not None
+            self.lines.plain(out[self.common_key[0]], f"{self.name}: {key}")
+        if direction == "from_erp" and options.po_number_prefix and out.get(self.common_key[0]) is not None:
+            out[self.common_key[0]] = f"{options.po_number_prefix}{out[self.common_key[0]]}"
         if line_number is not None:
-            _set(out, self._line_number_steps(), line_number)
+            assert self.lines is not None
+            _set(out, self._line_number_steps(), int(line_number) if self.lines.type == "integer" else line_number)
         if direction == "to_erp":
             for path, expected, _ in self.fixed:
                 _set(out, path_steps(path), Decimal(expected) if _is_number(expected) else expected)
@@ -366,6 +432,19 @@ class Template:
         if deleted and self.deletion is not None:
             out.update(dict(self.deletion.common))
         return out
+
+    def _unprefixed(self, po_number: Any, key: str, options: MapOptions) -> str:
+        """``po_number`` without the mapping's prefix; a number without it is another source's PO (another ERP's,
+        or Common's own), never this ERP's, so it is refused by name rather than sent to this ERP."""
+        prefix = options.po_number_prefix
+        text = str(po_number or "")
+        if not text.startswith(prefix) or text == prefix:
+            raise MappingError(
+                f"{self.name}: {key}: po_number {po_number!r} does not start with po_number_prefix {prefix!r}: not a "
+                f"purchase order this mapping landed from {self.erp} (another source's, or Common's own); refusing "
+                f"to send it to {self.erp}"
+            )
+        return text[len(prefix) :]
 
     def describe_key(self, record: dict[str, Any], direction: Direction, options: MapOptions = REFUSE) -> str:
         """The record's key as errors and dead letters name it; a split order's piece names its line too."""
@@ -606,7 +685,10 @@ def _lines(raw: Any, source: str) -> Lines | None:
         re.compile(pattern)
     except re.error as exc:
         raise MappingError(f"{source}: lines pattern {pattern!r} is not a regular expression ({exc})") from None
-    return Lines(name, number, separator, pattern)
+    kind = str(raw.get("type") or "string")
+    if kind not in ("string", "integer"):
+        raise MappingError(f"{source}: lines type {kind!r} must be string or integer")
+    return Lines(name, number, separator, pattern, kind)
 
 
 def _fixed(raw: Any, source: str) -> tuple[str, str, str]:
