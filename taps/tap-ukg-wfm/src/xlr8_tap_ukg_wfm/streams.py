@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from collections import Counter, deque
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
@@ -230,6 +230,65 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     if day is None:
         raise ValueError(f"{what} {which!r} of person {person} came without its '{field}': the day it belongs to")
     return day
+
+
+#: A shift's out punch further than this after its in punch is not taken as closing it (its own day instead).
+_LONGEST_SHIFT = timedelta(hours=24)
+
+
+def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
+    """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
+    to ``zone``), None when it has neither or neither reads as a date-time."""
+    for field in ("roundedPunchDtm", "punchDtm"):
+        text = punch.get(field)
+        if not text:
+            continue
+        try:
+            moment = datetime.fromisoformat(str(text))
+        except ValueError:
+            continue
+        return moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    return None
+
+
+def _punch_kind(punch: dict[str, t.Any]) -> str | None:
+    """The punch's kind, "in" or "out", when its ``typeOverride`` says so (a word of its qualifier); else None."""
+    words = set(str(ref(punch.get("typeOverride")) or "").casefold().replace("_", " ").split())
+    if "out" in words:
+        return "out"
+    return "in" if "in" in words else None
+
+
+def _punch_days(punches: list[t.Any], person: t.Any, zone: tzinfo) -> list[str]:
+    """The day each of a card's punches belongs to: its ``applyDate``; without one (UKG's timecard punch model has
+    no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG applies a shift: an out punch
+    closing an in punch (by ``typeOverride``, else by turns, within 24 hours) takes the in punch's day, any other
+    punch the day of its own tenant-local time. An overnight shift's out punch thus stays on the day its shift
+    began: on its own clock day it fell outside a window starting that day, and replaced that day's landed out punch
+    away. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
+    days: list[str | None] = [None] * len(punches)
+    timed = []
+    for n, punch in enumerate(punches):
+        moment, given = _punch_moment(punch, zone), as_date(punch.get("applyDate"))
+        if moment is not None:
+            timed.append((moment, n, given))
+        elif given is not None:
+            days[n] = given
+        else:
+            raise ValueError(
+                f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
+                "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
+            )
+    opened: tuple[datetime, str] | None = None
+    for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
+        kind = _punch_kind(punches[n])
+        closes = kind == "out" if kind is not None else opened is not None
+        if closes and opened is not None and moment - opened[0] <= _LONGEST_SHIFT:
+            days[n], opened = given or opened[1], None
+            continue
+        day = given or moment.date().isoformat()
+        days[n], opened = day, ((moment, day) if not closes else None)
+    return t.cast("list[str]", days)
 
 
 class TimecardsStream(WindowedStream):
@@ -567,7 +626,7 @@ class PunchesStream(WindowedStream):
             {
                 "punchId": id_text(punch.get("id")),
                 "personNumber": person,
-                "applyDate": _day_of(punch.get("applyDate"), "punches: the punch", person, punch.get("id")),
+                "applyDate": day,
                 "punchType": ref(punch.get("typeOverride")),
                 "punchDateTime": utc(punch.get("punchDtm")),
                 "enteredOn": utc(punch.get("enteredOnDtm")),
@@ -576,7 +635,8 @@ class PunchesStream(WindowedStream):
             }
             for card in answer
             for person in (ref(card.get("employee")),)
-            for punch in card.get("punches") or []
+            for punches in (card.get("punches") or [],)
+            for punch, day in zip(punches, _punch_days(punches, person, self.settings.zone), strict=True)
         ]
 
 
