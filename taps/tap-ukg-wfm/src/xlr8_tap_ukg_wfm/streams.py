@@ -7,6 +7,7 @@ Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from collections import Counter, deque
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -213,13 +214,32 @@ def _other_iana_zone(name: str, configured: str) -> bool:
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
-def _carded(answer: t.Any) -> set[str] | None:
-    """The person numbers a timecard multi_read answer holds a timecard for (one per person asked for; a person
-    the caller may not read is left out, not answered empty); None for an answer that is not a list of cards."""
+def _carded(answer: t.Any, part: str) -> set[str]:
+    """The person numbers a timecard multi_read answer holds a timecard for, with its ``part`` (``punches``,
+    ``dailyTotals``) given as a list. UKG answers one card per person asked for, but leaves out a person the caller
+    may not read rather than answer them empty (audit wfm27 W1); a card without the part at all says nothing of
+    it either (whether UKG omits an empty list is not documented: taken as "not told", never as "emptied")."""
     if not isinstance(answer, list):
-        return None
-    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict))
+        return set()
+    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict) and type(card.get(part)) is list)
     return {str(person) for person in found if person is not None}
+
+
+def _scheduled(answer: t.Any) -> set[str]:
+    """The person numbers a schedule multi_read answer names: the ``employee`` of each item of its lists
+    (``shifts``, and any per-person list beside it). Its answer lists shifts, not people, so a person it holds
+    nothing for may be one it left out (no access) as well as one without shifts: either way not read whole
+    (audit wfm27 W5; announced, their landed shifts of the window were marked deleted)."""
+    if not isinstance(answer, dict):
+        return set()
+    found = (
+        ref(item.get("employee"))
+        for value in answer.values()
+        if isinstance(value, list)
+        for item in value
+        if isinstance(item, dict)
+    )
+    return {str(person) for person in found if person is not None and not isinstance(person, dict | list)}
 
 
 def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str = "applyDate") -> str:
@@ -322,9 +342,10 @@ class TimecardsStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+    answer_part = "timecard with dailyTotals"
 
-    def answered_people(self, answer: t.Any) -> set[str] | None:
-        return _carded(answer)
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _carded(answer, "dailyTotals")
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
@@ -605,9 +626,10 @@ class PunchesStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+    answer_part = "timecard with punches"
 
-    def answered_people(self, answer: t.Any) -> set[str] | None:
-        return _carded(answer)
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _carded(answer, "punches")
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
@@ -667,6 +689,12 @@ class SchedulesStream(WindowedStream):
     )
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
+    answer_part = "shift"
+    #: A person without a shift in a window is common (part time, leave): logged at INFO, not WARNING.
+    unanswered_level = logging.INFO
+
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _scheduled(answer)
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
