@@ -332,6 +332,7 @@ class TimecardsStream(WindowedStream):
         ("payCode", S),
         ("amountType", S),
         ("hours", N),
+        ("money", N),
         ("startDateTime", DT),
         ("endDateTime", DT),
         ("location", S),
@@ -358,7 +359,7 @@ class TimecardsStream(WindowedStream):
 
     #: The record's keys, in order (``rows`` and ``row_blocks``).
     _KEYS = (
-        *("personNumber", "applyDate", "payCode", "amountType", "hours", "startDateTime", "endDateTime"),
+        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "startDateTime", "endDateTime"),
         *("location", "orgJobPath", "job", "approved", "updatedOn"),
     )
 
@@ -383,6 +384,8 @@ class TimecardsStream(WindowedStream):
             people += repeat(ref(card.get("employee")), len(found))
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
+        if any(map(_is_money, map(dict.get, totals, repeat("amountType")))):
+            return None  # ``rows`` puts a money total's amount in ``money``
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -416,6 +419,7 @@ class TimecardsStream(WindowedStream):
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
+                    [None] * len(some),
                     list(map(utc, field("startDateTime"))),
                     list(map(utc, field("endDateTime"))),
                     _refs(field("location")),
@@ -452,12 +456,14 @@ class TimecardsStream(WindowedStream):
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
+        money = _is_money(get("amountType"))
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": hours,
+            "hours": None if money else hours,
+            "money": hours if money else None,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
@@ -540,15 +546,17 @@ def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     the total with the most hours (the first on a tie); the earliest start, the latest end and update; approved
     only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
+    money = [r["money"] for r in group if r["money"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
     ends = [r["endDateTime"] for r in group if r["endDateTime"]]
     updated = [r["updatedOn"] for r in group if r["updatedOn"]]
     approvals = {r["approved"] for r in group}
     kind = _amount_type(group)
     return {
-        **max(group, key=lambda r: r["hours"] or 0),
+        **max(group, key=lambda r: r["hours"] or r["money"] or 0),
         "amountType": kind,
         "hours": sum(hours, Decimal(0)) if hours else None,
+        "money": sum(money, Decimal(0)) if money else None,
         "startDateTime": min(starts, default=None),
         "endDateTime": max(ends, default=None),
         "updatedOn": max(updated, default=None),
@@ -563,6 +571,15 @@ _STRS = frozenset({str})
 _FLOATS_AND_INTS = frozenset({float, int})
 _FIRST_TEN = slice(None, 10)
 _LAST_PART = itemgetter(2)
+
+
+#: ``amountType`` values of a total whose amount is money, not hours (a bonus or allowance pay code).
+_MONEY_TYPES = frozenset({"money", "currency"})
+
+
+def _is_money(kind: t.Any) -> bool:
+    """A total of this ``amountType`` holds money: it lands in ``money``, never in ``hours`` (audit wfm27 W9)."""
+    return isinstance(kind, str) and kind.casefold() in _MONEY_TYPES
 
 
 def _job_of(path: t.Any) -> t.Any:
