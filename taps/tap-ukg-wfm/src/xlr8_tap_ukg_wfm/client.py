@@ -45,6 +45,8 @@ MAX_DATA_COUNT = 5000
 #: (developer.ukg.com/wfm/reference/execute-hyperfind-query).
 MAX_HYPERFIND_THRESHOLD = 50_000
 HYPERFIND_PATH = "/api/v1/commons/hyperfind/execute"
+#: The refusal of a hyperfind whose people exceed the threshold (400), as a client verified on a live tenant saw it.
+REFUSED_OVER_THRESHOLD = "WCO-112003"
 
 
 class WfmClassifier(ResponseClassifier):
@@ -86,7 +88,20 @@ class Population:
             "includeTerminatedInRange": True,
             "threshold": threshold,
         }
-        answer = stream.call("POST", HYPERFIND_PATH, body)
+        try:
+            answer = stream.call("POST", HYPERFIND_PATH, body)
+        except ClientRequestError as exc:
+            if REFUSED_OVER_THRESHOLD not in str(exc):
+                raise
+            # a live tenant refuses a population past the threshold (wfm27 W7) where the reference says it stops
+            raise ClientRequestError(
+                f"ukg_wfm: hyperfind {stream.settings.hyperfind_id} was refused for {first}..{last} "
+                f"({REFUSED_OVER_THRESHOLD}): its people exceed setting 'hyperfind_threshold'. Raise "
+                f"'hyperfind_threshold' (now {threshold}; UKG allows at most {MAX_HYPERFIND_THRESHOLD:,}) or split "
+                "the population into smaller hyperfinds, one extractor per 'hyperfind_id'",
+                status=exc.status,
+                path=HYPERFIND_PATH,
+            ) from exc
         refs = ((answer or {}).get("result") or {}).get("refs") if isinstance(answer, dict) else None
         if not isinstance(refs, list):
             raise ClientRequestError(f"ukg_wfm: {HYPERFIND_PATH} answered without result.refs", path=HYPERFIND_PATH)
