@@ -334,7 +334,8 @@ class WindowedStream(UkgWfmStream):
         return kept
 
     def warn_of_unanswered(self, missed: _Unanswered, first: date, last: date) -> None:
-        """One WARNING per read for the people its answers left out (counts only: no person numbers in logs)."""
+        """One log line per read (``unanswered_level``) for the people its answers left out: counts only, no person
+        numbers (a WARNING per call naming people was noise on a tenant that answers some people nothing)."""
         if not missed.people:
             return
         self.logger.log(

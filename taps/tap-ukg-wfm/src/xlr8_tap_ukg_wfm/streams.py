@@ -542,9 +542,9 @@ def _amount_type(group: list[dict[str, t.Any]]) -> t.Any:
 
 
 def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """One record for a key's totals (of one ``amountType``): hours summed; location, job path and job those of
-    the total with the most hours (the first on a tie); the earliest start, the latest end and update; approved
-    only if all are."""
+    """One record for a key's totals (of one ``amountType``): hours (or money) summed; location, job path and job
+    those of the total with the most hours (the first on a tie); the earliest start, the latest end and update;
+    approved only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
     money = [r["money"] for r in group if r["money"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
