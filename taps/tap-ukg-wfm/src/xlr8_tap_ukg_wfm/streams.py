@@ -286,10 +286,13 @@ def _punch_days(punches: list[t.Any], person: t.Any, zone: tzinfo) -> list[str]:
     punch the day of its own tenant-local time. An overnight shift's out punch thus stays on the day its shift
     began: on its own clock day it fell outside a window starting that day, and replaced that day's landed out punch
     away. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
+    told = [as_date(punch.get("applyDate")) for punch in punches]
+    if None not in told:
+        return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
     days: list[str | None] = [None] * len(punches)
     timed = []
-    for n, punch in enumerate(punches):
-        moment, given = _punch_moment(punch, zone), as_date(punch.get("applyDate"))
+    for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
+        moment = _punch_moment(punch, zone)
         if moment is not None:
             timed.append((moment, n, given))
         elif given is not None:
