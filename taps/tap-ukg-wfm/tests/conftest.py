@@ -61,7 +61,8 @@ def in_batches(tmp_path: Path, settings: dict[str, t.Any], target: dict[str, t.A
 def rewriting_proxy(upstream: str, rewrite: t.Callable[[str, t.Any, t.Any], t.Any]) -> t.Iterator[FaultServer]:
     """A server on 127.0.0.1 in front of the emulator: every request forwarded as sent, each JSON answer passed
     through ``rewrite(path, request JSON or None, answer JSON)`` first (a tenant's shape the emulator does not
-    serve: an id left out, a page total named differently)."""
+    serve: an id left out, a page total named differently); a ``Reply`` it returns is answered instead (a
+    refusal)."""
     server = FaultServer()
 
     def forward(request: RecordedRequest) -> Reply:
@@ -74,7 +75,8 @@ def rewriting_proxy(upstream: str, rewrite: t.Callable[[str, t.Any, t.Any], t.An
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
             return Reply(answer.status_code, body=answer.content, headers=kept)
         sent = json.loads(request.body) if request.headers.get("Content-Type") == "application/json" else None
-        return Reply(answer.status_code, body=rewrite(request.path, sent, answer.json()))
+        body = rewrite(request.path, sent, answer.json())
+        return body if isinstance(body, Reply) else Reply(answer.status_code, body=body)
 
     server.route("*", forward)
     with server:

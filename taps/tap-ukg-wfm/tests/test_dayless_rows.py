@@ -42,6 +42,8 @@ def _dayless(stream: str) -> t.Callable[[str, t.Any, t.Any], t.Any]:
             found = rows(answer)
             if found:
                 del found[0][field]
+                if stream == "punches":  # its punch time tells a punch's day too (wfm28): no day can be told
+                    del found[0]["punchDtm"]
         return answer
 
     return rewrite

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 import typing as t
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -44,6 +45,8 @@ MAX_DATA_COUNT = 5000
 #: (developer.ukg.com/wfm/reference/execute-hyperfind-query).
 MAX_HYPERFIND_THRESHOLD = 50_000
 HYPERFIND_PATH = "/api/v1/commons/hyperfind/execute"
+#: The refusal of a hyperfind whose people exceed the threshold (400), as a client verified on a live tenant saw it.
+REFUSED_OVER_THRESHOLD = "WCO-112003"
 
 
 class WfmClassifier(ResponseClassifier):
@@ -85,7 +88,20 @@ class Population:
             "includeTerminatedInRange": True,
             "threshold": threshold,
         }
-        answer = stream.call("POST", HYPERFIND_PATH, body)
+        try:
+            answer = stream.call("POST", HYPERFIND_PATH, body)
+        except ClientRequestError as exc:
+            if REFUSED_OVER_THRESHOLD not in str(exc):
+                raise
+            # a live tenant refuses a population past the threshold (wfm27 W7) where the reference says it stops
+            raise ClientRequestError(
+                f"ukg_wfm: hyperfind {stream.settings.hyperfind_id} was refused for {first}..{last} "
+                f"({REFUSED_OVER_THRESHOLD}): its people exceed setting 'hyperfind_threshold'. Raise "
+                f"'hyperfind_threshold' (now {threshold}; UKG allows at most {MAX_HYPERFIND_THRESHOLD:,}) or split "
+                "the population into smaller hyperfinds, one extractor per 'hyperfind_id'",
+                status=exc.status,
+                path=HYPERFIND_PATH,
+            ) from exc
         refs = ((answer or {}).get("result") or {}).get("refs") if isinstance(answer, dict) else None
         if not isinstance(refs, list):
             raise ClientRequestError(f"ukg_wfm: {HYPERFIND_PATH} answered without result.refs", path=HYPERFIND_PATH)
@@ -284,53 +300,84 @@ class WindowedStream(UkgWfmStream):
     #: The multi_read endpoint asked once per (window, batch of people).
     window_path: t.ClassVar[str]
 
+    #: What an answer holds per person (the unanswered-people log's word), and that log's level.
+    answer_part: t.ClassVar[str] = "part"
+    unanswered_level: t.ClassVar[int] = logging.WARNING
+
     def answers(self, context: Context | None) -> t.Iterator[t.Any]:
         """Each call's answer. A stream whose sets are person-days (``replace_by``: person, day) notes each call's
         people and days read whole (``xlr8_read_whole``): a day whose last punch or shift was deleted answers no
         row, and only this names it, so the target marks its old rows deleted (once the whole read ended well).
-        Only the people the answer holds (``answered``) are noted: one it leaves out was not read, and noting them
-        had the target mark every landed row of their days deleted (audit wfm27 W1)."""
+        Only the people the answer names (``answered``) are noted: one it leaves out was not read, and noting them
+        had the target mark every landed row of their days deleted (audit wfm27 W1, W5). The people left out are
+        counted over the read and logged once at its end (``warn_of_unanswered``)."""
         first, last = self.window_span(context)
         days = len(self.xlr8_replace_by) == 2
+        missed: _Unanswered = _Unanswered()
         for start, end in windows(first, last, self.settings.window_days):
             for people in self.person_batches(start, end):
                 answer = self.call("POST", self.window_path, self.window_body(people, start, end))
                 if days:
                     person, day = self.xlr8_replace_by
                     dates = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-                    self.xlr8_read_whole({person: self.answered(answer, people, start, end), day: dates})
+                    self.xlr8_read_whole({person: self.answered(answer, people, missed), day: dates})
                 yield answer
+        self.warn_of_unanswered(missed, first, last)
 
-    def answered(self, answer: t.Any, people: list[str], first: date, last: date) -> list[str]:
-        """The ``people`` of a call whose days ``answer`` holds whole: all of them, unless the answer says per
-        person (``answered_people``); the ones it leaves out are logged, and their landed rows kept."""
+    def answered(self, answer: t.Any, people: list[str], missed: _Unanswered | None = None) -> list[str]:
+        """The ``people`` of a call whose days ``answer`` holds whole: those it names (``answered_people``); the
+        ones it leaves out are counted in ``missed``, and their landed rows kept."""
         found = self.answered_people(answer)
-        if found is None:
-            return people
         kept = [p for p in people if p in found]
-        if len(kept) < len(people):
-            missing = [p for p in people if p not in found]
-            self.logger.warning(
-                "ukg_wfm %s: %s answered no timecard for %d of %d people asked for %s..%s (e.g. %s): their days "
-                "are not taken as emptied, their landed rows stay as they were (no access or licence for them?)",
-                self.name,
-                self.window_path,
-                len(missing),
-                len(people),
-                first,
-                last,
-                ", ".join(missing[:5]),
-            )
+        if missed is not None:
+            missed.note(people, kept)
         return kept
 
-    def answered_people(self, answer: t.Any) -> set[str] | None:
-        """The person numbers ``answer`` holds a part for, or None when its shape does not say (every person
-        asked for is then taken as answered)."""
-        return None
+    def warn_of_unanswered(self, missed: _Unanswered, first: date, last: date) -> None:
+        """One log line per read (``unanswered_level``) for the people its answers left out: counts only, no person
+        numbers (a WARNING per call naming people was noise on a tenant that answers some people nothing)."""
+        if not missed.people:
+            return
+        self.logger.log(
+            self.unanswered_level,
+            "ukg_wfm %s: %s named no %s for %d of %d people asked for over %s..%s (%d of %d calls): their days "
+            "there are not taken as emptied, their landed rows stay as they were (no access or licence for them, "
+            "or nothing of theirs in the window?)",
+            self.name,
+            self.window_path,
+            self.answer_part,
+            len(missed.people),
+            len(missed.asked),
+            first,
+            last,
+            missed.calls,
+            missed.made,
+        )
+
+    def answered_people(self, answer: t.Any) -> set[str]:
+        """The person numbers ``answer`` names, each read whole for the call's days."""
+        raise NotImplementedError
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         """The request of one window for one batch of people."""
         raise NotImplementedError
+
+
+class _Unanswered:
+    """The people a read asked for and the ones its answers left out (``WindowedStream.answers``)."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+        self.people: set[str] = set()
+        self.calls = 0
+        self.made = 0
+
+    def note(self, people: list[str], kept: list[str]) -> None:
+        self.asked.update(people)
+        self.made += 1
+        if len(kept) < len(people):
+            self.calls += 1
+            self.people.update(set(people).difference(kept))
 
 
 def employees_where(people: list[str]) -> dict[str, t.Any]:

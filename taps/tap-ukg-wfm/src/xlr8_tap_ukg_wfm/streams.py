@@ -7,9 +7,10 @@ Reality: ``persons`` (people and their primary job), ``timecards`` (daily totals
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from collections import Counter, deque
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from itertools import repeat
 from operator import getitem, itemgetter
@@ -214,13 +215,32 @@ def _other_iana_zone(name: str, configured: str) -> bool:
 TIMECARD_PATH = "/api/v1/timekeeping/timecard/multi_read"
 
 
-def _carded(answer: t.Any) -> set[str] | None:
-    """The person numbers a timecard multi_read answer holds a timecard for (one per person asked for; a person
-    the caller may not read is left out, not answered empty); None for an answer that is not a list of cards."""
+def _carded(answer: t.Any, part: str) -> set[str]:
+    """The person numbers a timecard multi_read answer holds a timecard for, with its ``part`` (``punches``,
+    ``dailyTotals``) given as a list. UKG answers one card per person asked for, but leaves out a person the caller
+    may not read rather than answer them empty (audit wfm27 W1); a card without the part at all says nothing of
+    it either (whether UKG omits an empty list is not documented: taken as "not told", never as "emptied")."""
     if not isinstance(answer, list):
-        return None
-    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict))
+        return set()
+    found = (ref(card.get("employee")) for card in answer if isinstance(card, dict) and type(card.get(part)) is list)
     return {str(person) for person in found if person is not None}
+
+
+def _scheduled(answer: t.Any) -> set[str]:
+    """The person numbers a schedule multi_read answer names: the ``employee`` of each item of its lists
+    (``shifts``, and any per-person list beside it). Its answer lists shifts, not people, so a person it holds
+    nothing for may be one it left out (no access) as well as one without shifts: either way not read whole
+    (audit wfm27 W5; announced, their landed shifts of the window were marked deleted)."""
+    if not isinstance(answer, dict):
+        return set()
+    found = (
+        ref(item.get("employee"))
+        for value in answer.values()
+        if isinstance(value, list)
+        for item in value
+        if isinstance(item, dict)
+    )
+    return {str(person) for person in found if person is not None and not isinstance(person, dict | list)}
 
 
 def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str = "applyDate") -> str:
@@ -231,6 +251,68 @@ def _day_of(value: t.Any, what: str, person: t.Any, which: t.Any, *, field: str 
     if day is None:
         raise ValueError(f"{what} {which!r} of person {person} came without its '{field}': the day it belongs to")
     return day
+
+
+#: A shift's out punch further than this after its in punch is not taken as closing it (its own day instead).
+_LONGEST_SHIFT = timedelta(hours=24)
+
+
+def _punch_moment(punch: dict[str, t.Any], zone: tzinfo) -> datetime | None:
+    """A punch's tenant-local wall time (``roundedPunchDtm``, else ``punchDtm``; one given with an offset is taken
+    to ``zone``), None when it has neither or neither reads as a date-time."""
+    for field in ("roundedPunchDtm", "punchDtm"):
+        text = punch.get(field)
+        if not text:
+            continue
+        try:
+            moment = datetime.fromisoformat(str(text))
+        except ValueError:
+            continue
+        return moment.astimezone(zone).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    return None
+
+
+def _punch_kind(punch: dict[str, t.Any]) -> str | None:
+    """The punch's kind, "in" or "out", when its ``typeOverride`` says so (a word of its qualifier); else None."""
+    words = set(str(ref(punch.get("typeOverride")) or "").casefold().replace("_", " ").split())
+    if "out" in words:
+        return "out"
+    return "in" if "in" in words else None
+
+
+def _punch_days(punches: list[t.Any], person: t.Any, zone: tzinfo) -> list[str]:
+    """The day each of a card's punches belongs to: its ``applyDate``; without one (UKG's timecard punch model has
+    no ``applyDate``: audit wfm27 W2), the day of the shift it is part of, as UKG applies a shift: an out punch
+    closing an in punch (by ``typeOverride``, else by turns, within 24 hours) takes the in punch's day, any other
+    punch the day of its own tenant-local time. An overnight shift's out punch thus stays on the day its shift
+    began: on its own clock day it fell outside a window starting that day, and replaced that day's landed out punch
+    away. Raises, naming the punch, when a punch has neither ``applyDate`` nor a readable punch time."""
+    told = [as_date(punch.get("applyDate")) for punch in punches]
+    if None not in told:
+        return t.cast("list[str]", told)  # every day given: nothing to derive (the usual answer costs no more)
+    days: list[str | None] = [None] * len(punches)
+    timed = []
+    for n, (punch, given) in enumerate(zip(punches, told, strict=True)):
+        moment = _punch_moment(punch, zone)
+        if moment is not None:
+            timed.append((moment, n, given))
+        elif given is not None:
+            days[n] = given
+        else:
+            raise ValueError(
+                f"punches: the punch {punch.get('id')!r} of person {person} came without its 'applyDate', nor a "
+                "readable 'punchDtm' or 'roundedPunchDtm' to tell it by: the day it belongs to"
+            )
+    opened: tuple[datetime, str] | None = None
+    for moment, n, given in sorted(timed, key=itemgetter(0, 1)):
+        kind = _punch_kind(punches[n])
+        closes = kind == "out" if kind is not None else opened is not None
+        if closes and opened is not None and moment - opened[0] <= _LONGEST_SHIFT:
+            days[n], opened = given or opened[1], None
+            continue
+        day = given or moment.date().isoformat()
+        days[n], opened = day, ((moment, day) if not closes else None)
+    return t.cast("list[str]", days)
 
 
 class TimecardsStream(WindowedStream):
@@ -254,6 +336,7 @@ class TimecardsStream(WindowedStream):
         ("payCode", S),
         ("amountType", S),
         ("hours", N),
+        ("money", N),
         ("startDateTime", DT),
         ("endDateTime", DT),
         ("location", S),
@@ -264,9 +347,10 @@ class TimecardsStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+    answer_part = "timecard with dailyTotals"
 
-    def answered_people(self, answer: t.Any) -> set[str] | None:
-        return _carded(answer)
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _carded(answer, "dailyTotals")
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
@@ -279,7 +363,7 @@ class TimecardsStream(WindowedStream):
 
     #: The record's keys, in order (``rows`` and ``row_blocks``).
     _KEYS = (
-        *("personNumber", "applyDate", "payCode", "amountType", "hours", "startDateTime", "endDateTime"),
+        *("personNumber", "applyDate", "payCode", "amountType", "hours", "money", "startDateTime", "endDateTime"),
         *("location", "orgJobPath", "job", "approved", "updatedOn"),
     )
 
@@ -304,6 +388,8 @@ class TimecardsStream(WindowedStream):
             people += repeat(ref(card.get("employee")), len(found))
         if _shares_a_key(people, totals):
             return None  # ``rows`` sums the totals of one key
+        if any(map(_is_money, map(dict.get, totals, repeat("amountType")))):
+            return None  # ``rows`` puts a money total's amount in ``money``
         return self._blocks(people, totals, judge)
 
     def _blocks(
@@ -337,6 +423,7 @@ class TimecardsStream(WindowedStream):
                     _refs(field("payCode")),
                     field("amountType"),
                     [] if texts is not None else _numbers(amounts),
+                    [None] * len(some),
                     list(map(utc, field("startDateTime"))),
                     list(map(utc, field("endDateTime"))),
                     _refs(field("location")),
@@ -373,12 +460,14 @@ class TimecardsStream(WindowedStream):
                 f"timecards: the daily total of person {person} on {get('applyDate')}, pay code "
                 f"{ref(get('payCode'))}, has an amount that is not a number ({get('amount')!r})"
             ) from exc
+        money = _is_money(get("amountType"))
         return {
             "personNumber": person,
             "applyDate": _day_of(get("applyDate"), "timecards: the daily total", person, ref(get("payCode"))),
             "payCode": ref(get("payCode")),
             "amountType": get("amountType"),
-            "hours": hours,
+            "hours": None if money else hours,
+            "money": hours if money else None,
             "startDateTime": utc(get("startDateTime")),
             "endDateTime": utc(get("endDateTime")),
             "location": ref(get("location")),
@@ -457,19 +546,21 @@ def _amount_type(group: list[dict[str, t.Any]]) -> t.Any:
 
 
 def _summed(group: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-    """One record for a key's totals (of one ``amountType``): hours summed; location, job path and job those of
-    the total with the most hours (the first on a tie); the earliest start, the latest end and update; approved
-    only if all are."""
+    """One record for a key's totals (of one ``amountType``): hours (or money) summed; location, job path and job
+    those of the total with the most hours (the first on a tie); the earliest start, the latest end and update;
+    approved only if all are."""
     hours = [r["hours"] for r in group if r["hours"] is not None]
+    money = [r["money"] for r in group if r["money"] is not None]
     starts = [r["startDateTime"] for r in group if r["startDateTime"]]
     ends = [r["endDateTime"] for r in group if r["endDateTime"]]
     updated = [r["updatedOn"] for r in group if r["updatedOn"]]
     approvals = {r["approved"] for r in group}
     kind = _amount_type(group)
     return {
-        **max(group, key=lambda r: r["hours"] or 0),
+        **max(group, key=lambda r: r["hours"] or r["money"] or 0),
         "amountType": kind,
         "hours": sum(hours, Decimal(0)) if hours else None,
+        "money": sum(money, Decimal(0)) if money else None,
         "startDateTime": min(starts, default=None),
         "endDateTime": max(ends, default=None),
         "updatedOn": max(updated, default=None),
@@ -484,6 +575,15 @@ _STRS = frozenset({str})
 _FLOATS_AND_INTS = frozenset({float, int})
 _FIRST_TEN = slice(None, 10)
 _LAST_PART = itemgetter(2)
+
+
+#: ``amountType`` values of a total whose amount is money, not hours (a bonus or allowance pay code).
+_MONEY_TYPES = frozenset({"money", "currency"})
+
+
+def _is_money(kind: t.Any) -> bool:
+    """A total of this ``amountType`` holds money: it lands in ``money``, never in ``hours`` (audit wfm27 W9)."""
+    return isinstance(kind, str) and kind.casefold() in _MONEY_TYPES
 
 
 def _job_of(path: t.Any) -> t.Any:
@@ -547,9 +647,10 @@ class PunchesStream(WindowedStream):
     )
 
     window_path = TIMECARD_PATH
+    answer_part = "timecard with punches"
 
-    def answered_people(self, answer: t.Any) -> set[str] | None:
-        return _carded(answer)
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _carded(answer, "punches")
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {
@@ -568,7 +669,7 @@ class PunchesStream(WindowedStream):
             {
                 "punchId": id_text(punch.get("id")),
                 "personNumber": person,
-                "applyDate": _day_of(punch.get("applyDate"), "punches: the punch", person, punch.get("id")),
+                "applyDate": day,
                 "punchType": ref(punch.get("typeOverride")),
                 "punchDateTime": utc(punch.get("punchDtm")),
                 "enteredOn": utc(punch.get("enteredOnDtm")),
@@ -577,7 +678,8 @@ class PunchesStream(WindowedStream):
             }
             for card in answer
             for person in (ref(card.get("employee")),)
-            for punch in card.get("punches") or []
+            for punches in (card.get("punches") or [],)
+            for punch, day in zip(punches, _punch_days(punches, person, self.settings.zone), strict=True)
         ]
 
 
@@ -608,6 +710,12 @@ class SchedulesStream(WindowedStream):
     )
 
     window_path = "/api/v1/scheduling/schedule/multi_read"
+    answer_part = "shift"
+    #: A person without a shift in a window is common (part time, leave): logged at INFO, not WARNING.
+    unanswered_level = logging.INFO
+
+    def answered_people(self, answer: t.Any) -> set[str]:
+        return _scheduled(answer)
 
     def window_body(self, people: list[str], first: date, last: date) -> dict[str, t.Any]:
         return {

@@ -1,0 +1,74 @@
+"""audit wfm27 W9: a daily total whose ``amountType`` is money (a bonus or allowance pay code: UKG pay codes are of
+hours, days or money) landed its amount in the ``hours`` column, so a sum of a day's or person's hours counted
+the bonus's currency units as hours. Its amount now lands in ``money`` (``hours`` null), with ``amountType``
+beside. Tap CLI into target CLI, over HTTP (the bonus total added by a server in front of the emulator, whose
+totals are all hours)."""
+
+from __future__ import annotations
+
+import typing as t
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from xlr8_kit.testing.meltano_e2e import truths_table
+from xlr8_kit.testing.singer_cli import parse_singer_messages
+from xlr8_sandbox.products.ukg_wfm import PAY_CODE_IDS, UkgWfmEmulator
+
+from .conftest import rewriting_proxy
+from .test_vendor_shapes import _land, _sync_cli
+
+BONUS = 150.25
+
+
+def _with_bonus(given: list[tuple[str, str]]) -> t.Callable[[str, t.Any, t.Any], t.Any]:
+    """TOTALS answers whose first card with totals also has a money total (pay code BON) on its first day; each
+    (person, day) given is noted in ``given``."""
+
+    def rewrite(path: str, sent: t.Any, answer: t.Any) -> t.Any:
+        if path.endswith("/timecard/multi_read") and sent["select"] == ["TOTALS"]:
+            card = next((c for c in answer if c.get("dailyTotals")), None)
+            if card is not None:
+                first = card["dailyTotals"][0]
+                card["dailyTotals"].append(
+                    {
+                        **first,
+                        "payCode": {"id": PAY_CODE_IDS["BON"], "qualifier": "BON"},
+                        "amountType": "MONEY",
+                        "amount": BONUS,
+                    }
+                )
+                given.append((card["employee"]["qualifier"], first["applyDate"]))
+        return answer
+
+    return rewrite
+
+
+def test_a_money_total_lands_in_money_not_hours(url: str, emulator: UkgWfmEmulator, tmp_path: Path) -> None:
+    """Each bonus total lands with ``money`` 150.25 and ``hours`` null; the hours totals keep ``hours`` and no
+    ``money``."""
+    given: list[tuple[str, str]] = []
+    with rewriting_proxy(url, _with_bonus(given)) as proxy:
+        synced = _sync_cli(proxy.url, tmp_path, {"timecards"}, window_days=7)
+    assert given
+    records = [
+        m["record"]
+        for m in parse_singer_messages(synced.stdout)
+        if m["type"] == "RECORD" and m["stream"] == "timecards"
+    ]
+    bonuses = [r for r in records if r["payCode"] == "BON"]
+    assert sorted((r["personNumber"], r["applyDate"]) for r in bonuses) == sorted(given)
+    assert all(r["hours"] is None and Decimal(str(r["money"])) == Decimal("150.25") for r in bonuses)
+    others = [r for r in records if r["payCode"] != "BON"]
+    assert others
+    assert all(r["hours"] is not None and r["money"] is None for r in others)
+    truths = tmp_path / "truths.duckdb"
+    _land(synced.stdout, truths, tmp_path)
+    with duckdb.connect(str(truths), read_only=True) as conn:
+        table = truths_table(conn, "ukg_wfm", "timecards")
+        landed = conn.execute(
+            f'SELECT hours, money, amount_type FROM "{table}" WHERE pay_code = ? AND _sdc_deleted_at IS NULL', ["BON"]
+        ).fetchall()
+    assert len(landed) == len(given)
+    assert {(hours, Decimal(str(money)), kind) for hours, money, kind in landed} == {(None, Decimal("150.25"), "MONEY")}
