@@ -73,7 +73,7 @@ LINES: list[dict[str, str]] = [
 
 
 def row_id(values: dict[str, str]) -> str:
-    """A generated key, as the analytical engine makes one from the grouped values."""
+    """A generated key made from the grouped values (one guess at SADL's; ``numbered`` serves the other kind)."""
     return ".".join(f"{k}={v}" for k, v in values.items())
 
 
@@ -95,10 +95,13 @@ class AnalyticalS4(StubServer):
     """``$metadata`` and the analytical set: ``$select`` sets the grouping, ``$orderby`` (not on ``ID``: 400, as
     Gateway refuses a non-sortable property), ``$top``/``$skip``, ``$inlinecount``. Unordered, every other window
     serves the rows one place on, decided by its ``$skip`` alone (deterministic whatever the arrival order): no
-    order is promised between two statements of an unordered read, and no window repeats the one before it."""
+    order is promised between two statements of an unordered read, and no window repeats the one before it.
+    ``numbered``: the generated ``ID`` numbers each answer's rows from 1, as SAP documents HANA XS OData's generated
+    keys ("valid only for the duration of the current session"); SADL's format is not published (review28a M5)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, numbered: bool = False) -> None:
         self.queries: list[dict[str, str]] = []
+        self.numbered = numbered
         super().__init__()
 
     def reply(self, path: str, query: dict[str, str]) -> Answer:
@@ -120,7 +123,10 @@ class AnalyticalS4(StubServer):
         top = int(query.get("$top", len(rows) or 1))
         if not query.get("$orderby") and (skip // top) % 2:
             rows = rows[1:] + rows[:1]  # every other window sees the rows one place on
-        body: dict[str, t.Any] = {"results": rows[skip : skip + top]}
+        page = rows[skip : skip + top]
+        if self.numbered:
+            page = [{**row, "ID": str(n)} for n, row in enumerate(page, start=1)]
+        body: dict[str, t.Any] = {"results": page}
         if query.get("$inlinecount") == "allpages":
             body["__count"] = str(len(rows))
         return 200, json.dumps({"d": body}).encode(), JSON
@@ -162,6 +168,28 @@ def test_every_row_of_an_analytical_set_lands_once(stub: AnalyticalS4, concurren
     windows = [q for q in stub.queries if "$top" in q]
     assert len(windows) >= 3
     assert {q.get("$orderby") for q in windows} == {",".join(DIMENSIONS)}
+
+
+def test_rows_are_keyed_by_their_dimensions_not_by_the_generated_id() -> None:
+    """SAP's generated ``ID`` of an analytical row is documented (HANA XS OData) as numbering each answer's results
+    from 1, valid only for that session: keyed by it, a target upserting the rows keeps one row per number and
+    the totals come out wrong, exit 0. Keyed by the digest of the dimensions, every combination lands once."""
+    server = AnalyticalS4(numbered=True)
+    try:
+        runs = [sync_in_process(TapSapS4Hana(config=config(server), parse_env_config=False), exact_decimals=True)]
+        runs.append(sync_in_process(TapSapS4Hana(config=config(server), parse_env_config=False), exact_decimals=True))
+    finally:
+        server.close()
+    table: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
+    for output in runs:  # what a target keyed by the stream's key_properties holds after both runs
+        keys = output.schema_message(SET)["key_properties"]
+        assert "ID" not in keys
+        for record in output.records(SET):
+            table[tuple(record[k] for k in keys)] = record
+    full = aggregated([*DIMENSIONS, MEASURE])
+    held = sorted((tuple(r[d] for d in DIMENSIONS), Decimal(str(r[MEASURE]))) for r in table.values())
+    assert held == sorted((tuple(r[d] for d in DIMENSIONS), Decimal(r[MEASURE])) for r in full)
+    assert {r["ID"] for r in runs[0].records(SET)} <= {"1", "2", "3"}  # the numbering repeats across windows
 
 
 def test_a_deselected_dimension_is_still_read_so_no_amount_is_summed_over_it(stub: AnalyticalS4) -> None:

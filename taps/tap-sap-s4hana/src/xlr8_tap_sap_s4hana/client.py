@@ -35,7 +35,16 @@ from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, records_of_pages
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
 from xlr8_kit.soap.rfc import Value, decode, raise_for_return, request_envelope, response_payload
-from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN, Expansion, ServiceRef, StreamPlan
+from xlr8_tap_sap_s4hana.discovery import (
+    DIMENSION_KEY_COLUMN,
+    HEADER_CHANGE_COLUMN,
+    Expansion,
+    ServiceRef,
+    StreamPlan,
+    dimension_digest,
+    dimensions,
+    is_aggregate,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -274,17 +283,6 @@ def decode_expanded(
     return record
 
 
-def is_aggregate(entity: EntityType) -> bool:
-    """An analytical set (``sap:semantics="aggregate"``, e.g. the real ``A_JournalEntryItemBasic``): the server
-    groups by the dimensions a request selects and sums the measures, under a generated key (``ID``)."""
-    return entity.sap.get("semantics") == "aggregate"
-
-
-def dimensions(entity: EntityType) -> tuple[str, ...]:
-    """An analytical set's ``sap:aggregation-role="dimension"`` properties, in ``$metadata`` order."""
-    return tuple(n for n, p in entity.properties.items() if p.sap.get("aggregation-role") == "dimension")
-
-
 def order_keys(entity: EntityType) -> tuple[str, ...]:
     """What ``$skip`` windows are ordered by: the entity's keys; none when the service says one cannot be sorted
     (``sap:sortable="false"``: Gateway would refuse the ``$orderby``). An analytical set's generated key cannot be
@@ -295,6 +293,17 @@ def order_keys(entity: EntityType) -> tuple[str, ...]:
         return entity.keys
     dims = dimensions(entity) if is_aggregate(entity) else ()
     return dims if dims and all(props[d].sortable for d in dims) else ()
+
+
+def keyed(
+    records: t.Iterable[dict[str, t.Any]], entries: list[dict[str, t.Any]], digest: t.Callable[[dict[str, t.Any]], str]
+) -> list[dict[str, t.Any]]:
+    """An analytical page's records, each with its row identity (``DIMENSION_KEY_COLUMN``) from its raw entry."""
+    out = []
+    for record, entry in zip(records, entries, strict=True):
+        record[DIMENSION_KEY_COLUMN] = digest(entry)
+        out.append(record)
+    return out
 
 
 def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
@@ -452,18 +461,21 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
+        digest = dimension_digest(entity) if DIMENSION_KEY_COLUMN in self.plan.primary_keys else None
         if self.plan.expand:  # nested rows: decoded here, conformed by the loop
             rest = functools.partial(self.client.rest_of_inline, service_url=self.client.url(self.plan.service.path))
             for entries in raw:
-                yield [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries], False, False
+                records = [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries]
+                yield (keyed(records, entries, digest) if digest else records), False, False
             return
         for entries in raw:
             decoder = conformed_decoder(self, entity, self.plan.schema, read=joins)
             records = decoder.page(entries) if decoder is not None else None
             if decoder is not None and records is not None:
-                yield records, True, decoder.plain
+                yield (keyed(records, entries, digest) if digest else records), True, decoder.plain
             else:
-                yield (decode_entry(entity, entry) for entry in entries), False, False
+                decoded = (decode_entry(entity, entry) for entry in entries)
+                yield (keyed(decoded, entries, digest) if digest else decoded), False, False
 
     def row_pages(self, where: Filter | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Every page, with ``records_plain`` / ``Conformer.vouched`` set for it before it is handed over (and
