@@ -20,6 +20,7 @@ from decimal import Decimal
 import pytest
 
 from xlr8_kit.testing.singer_cli import sync_in_process
+from xlr8_tap_sap_s4hana.client import encode_query
 from xlr8_tap_sap_s4hana.connector import SapS4HanaConnector
 from xlr8_tap_sap_s4hana.tap import TapSapS4Hana
 
@@ -97,11 +98,14 @@ class AnalyticalS4(StubServer):
     serves the rows one place on, decided by its ``$skip`` alone (deterministic whatever the arrival order): no
     order is promised between two statements of an unordered read, and no window repeats the one before it.
     ``numbered``: the generated ``ID`` numbers each answer's rows from 1, as SAP documents HANA XS OData's generated
-    keys ("valid only for the duration of the current session"); SADL's format is not published (review28a M5)."""
+    keys ("valid only for the duration of the current session"); SADL's format is not published (review28a M5).
+    ``server_page``: a request without ``$top`` is answered that many rows at a time, the rest by ``__next``
+    (``$skiptoken``, an offset: Gateway's server-driven paging), unordered pages shifted alike."""
 
-    def __init__(self, *, numbered: bool = False) -> None:
+    def __init__(self, *, numbered: bool = False, server_page: int = 0) -> None:
         self.queries: list[dict[str, str]] = []
         self.numbered = numbered
+        self.server_page = server_page
         super().__init__()
 
     def reply(self, path: str, query: dict[str, str]) -> Answer:
@@ -111,24 +115,27 @@ class AnalyticalS4(StubServer):
         self.queries.append(query)
         if name != SET:
             return 404, b'{"error": {"code": "/IWBEP/CM_MGW_RT/020", "message": {"value": "?"}}}', JSON
-        selected = query["$select"].split(",") if "$select" in query else [*DIMENSIONS, MEASURE]
-        rows = aggregated(selected)
-        skip = int(query.get("$skip", 0))
+        selected = query["$select"].split(",") if "$select" in query else ["*"]
+        rows = aggregated([*DIMENSIONS, MEASURE] if "*" in selected else selected)
+        skip = int(query.get("$skip", query.get("$skiptoken", 0)))
         if query.get("$orderby"):
             columns = [c.split()[0] for c in query["$orderby"].split(",")]
             if "ID" in columns:
                 error = {"error": {"code": "SADL_GW_EXPOSURE/031", "message": {"value": "ID not sortable"}}}
                 return 400, json.dumps(error).encode(), JSON
             rows.sort(key=lambda r: tuple(r.get(c, "") for c in columns))
-        top = int(query.get("$top", len(rows) or 1))
+        top = int(query.get("$top", self.server_page or len(rows) or 1))
         if not query.get("$orderby") and (skip // top) % 2:
             rows = rows[1:] + rows[:1]  # every other window sees the rows one place on
         page = rows[skip : skip + top]
+        more = "$top" not in query and self.server_page and skip + top < len(rows)
         if self.numbered:
             page = [{**row, "ID": str(n)} for n, row in enumerate(page, start=1)]
         body: dict[str, t.Any] = {"results": page}
         if query.get("$inlinecount") == "allpages":
             body["__count"] = str(len(rows))
+        if more:  # server-driven paging: the next page by $skiptoken, the request's other options kept
+            body["__next"] = f"{self.url}{path}?{encode_query({**query, '$skiptoken': str(skip + top)})}"
         return 200, json.dumps({"d": body}).encode(), JSON
 
 
@@ -217,6 +224,29 @@ def test_connector_orders_an_analytical_query_by_the_dimensions_it_selects(stub:
     assert len(expected) > 3
     assert sorted((r["ID"], r[MEASURE]) for r in rows) == sorted((r["ID"], Decimal(r[MEASURE])) for r in expected)
     assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {"CompanyCode,GLAccount"}
+
+
+def test_connector_orders_a_select_star_query_by_every_dimension(stub: AnalyticalS4) -> None:
+    """``$select=*`` (legal OData v2) selects every column, so every dimension: the windows were sent unordered,
+    and a row was missed and another doubled (review28a M1)."""
+    with SapS4HanaConnector(config(stub)) as s4:
+        rows = list(s4.execute_query(f"{SET}?$select=*"))
+    assert sorted((r["ID"], r[MEASURE]) for r in rows) == FULL_GRAIN
+    assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {",".join(DIMENSIONS)}
+
+
+def test_server_driven_paging_of_an_analytical_set_is_ordered_too() -> None:
+    """``page_size: 0`` leaves paging to the server (``__next``/``$skiptoken``, an offset into the result): each
+    page is another request over a result with no promised order, so the read still sends the dimensions'
+    ``$orderby`` (review28a L2); before, none was sent and a row was missed, another doubled."""
+    server = AnalyticalS4(server_page=3)
+    try:
+        output = sync_in_process(TapSapS4Hana(config=config(server, page_size=0), parse_env_config=False))
+    finally:
+        server.close()
+    assert len(server.queries) > 2  # several server pages
+    assert sorted((r["ID"], Decimal(str(r[MEASURE]))) for r in output.records(SET)) == FULL_GRAIN
+    assert {q.get("$orderby") for q in server.queries} == {",".join(DIMENSIONS)}
 
 
 class UnsortableKeyS4(StubServer):

@@ -146,10 +146,11 @@ class S4Client:
         tell when rows moved between windows answered out of order. ``on_response`` sees every page's answer (a
         stream notes its read's start there: ``xlr8_kit.read_start``).
 
-        ``$skip`` windows are ordered by ``keys`` (unless the caller orders them): OData promises no stable order
-        without ``$orderby``, and windows read in another order can repeat some rows and miss others."""
+        Reads are ordered by ``keys`` (unless the caller orders them): OData promises no stable order without
+        ``$orderby``, and ``$skip`` windows, or the server's own pages (``page_size`` 0: ``$skiptoken``, again an
+        offset into the result: review28a L2), read in another order can repeat some rows and miss others."""
         query = dict(params)
-        if page_size and keys and "$orderby" not in query:
+        if keys and "$orderby" not in query:
             query["$orderby"] = ",".join(keys)
         if version < 4:
             query.setdefault("$format", "json")

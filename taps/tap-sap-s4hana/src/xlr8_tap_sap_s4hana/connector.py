@@ -71,9 +71,10 @@ class SapS4HanaConnector(TapConnector):
         has_paging = "$top" in params or "$skip" in params
         entity = metadata.entity_sets[set_name].entity_type
         keys = order_keys(entity)
-        if is_aggregate(entity) and "$select" in params:
+        chosen = {name.strip() for name in params.get("$select", "*").split(",")}
+        if is_aggregate(entity) and "*" not in chosen:
             # an analytical read's rows are the combinations of the dimensions it selects: ordered by those
-            chosen = {name.strip() for name in params["$select"].split(",")}
+            # (``*`` selects every column, so every dimension: review28a M1)
             keys = tuple(k for k in keys if k in chosen)
         rows = client.iter_rows(
             client.url(f"{service.path}/{set_name}"),
