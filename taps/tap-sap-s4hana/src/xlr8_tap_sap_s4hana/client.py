@@ -485,8 +485,8 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         if self.plan.expand:  # nested rows: decoded here, conformed by the loop
             rest = functools.partial(self.client.rest_of_inline, service_url=self.client.url(self.plan.service.path))
             for entries in raw:
-                records = [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries]
-                yield (keyed(records, entries, digest) if digest else records), False, False
+                nested = [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries]
+                yield (keyed(nested, entries, digest) if digest else nested), False, False
             return
         for entries in raw:
             decoder = conformed_decoder(self, entity, self.plan.schema, read=joins)
@@ -522,7 +522,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
 
     #: Sets of this stream read in one request only (``page_size`` 0) as their reads cannot be ordered: their
     #: set name -> why (a server next link for one of them stops the read: ``note_response``).
-    unordered_sets: t.ClassVar[dict[str, str]] = {}
+    unordered_sets: dict[str, str] = {}  # replaced per read, never mutated
 
     def refuse_unordered_paging(self) -> None:
         """A set read here (the stream's own, or the header a header-driven set reads first) whose reads cannot be
