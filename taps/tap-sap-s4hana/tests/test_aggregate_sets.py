@@ -121,13 +121,16 @@ class AnalyticalS4(StubServer):
         selected = query["$select"].split(",") if "$select" in query else ["*"]
         rows = aggregated([*DIMENSIONS, MEASURE] if "*" in selected else selected)
         skip = int(query.get("$skip", query.get("$skiptoken", 0)))
+        top = int(query.get("$top", self.server_page or len(rows) or 1))
         if query.get("$orderby"):
             columns = [c.split()[0] for c in query["$orderby"].split(",")]
             if "ID" in columns:
                 error = {"error": {"code": "SADL_GW_EXPOSURE/031", "message": {"value": "ID not sortable"}}}
                 return 400, json.dumps(error).encode(), JSON
-            rows.sort(key=lambda r: tuple(r.get(c, "") for c in columns))
-        top = int(query.get("$top", self.server_page or len(rows) or 1))
+            # rows that tie on the order come in no promised order: every other window sees ties reversed
+            tie = -1 if (skip // top) % 2 else 1
+            rows = [r for _, r in sorted(enumerate(rows), key=lambda p: (tuple(p[1].get(c, "") for c in columns),
+                                                                          tie * p[0]))]  # fmt: skip
         if not query.get("$orderby") and (skip // top) % 2:
             rows = rows[1:] + rows[:1]  # every other window sees the rows one place on
         page = rows[skip : skip + top]
@@ -236,6 +239,18 @@ def test_connector_orders_a_select_star_query_by_every_dimension(stub: Analytica
         rows = list(s4.execute_query(f"{SET}?$select=*"))
     assert sorted((r["ID"], r[MEASURE]) for r in rows) == FULL_GRAIN
     assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {",".join(DIMENSIONS)}
+
+
+def test_connector_completes_a_query_order_that_leaves_rows_tied(stub: AnalyticalS4) -> None:
+    """A query's own ``$orderby`` on fewer than the dimensions it reads leaves rows tied, in no promised order
+    between windows: a row was missed and another doubled (review28a M1, related). The dimensions not named follow
+    as tiebreakers."""
+    with SapS4HanaConnector(config(stub)) as s4:
+        rows = list(s4.execute_query(f"{SET}?$orderby=CompanyCode desc"))
+    assert sorted((r["ID"], r[MEASURE]) for r in rows) == FULL_GRAIN
+    assert {q.get("$orderby") for q in stub.queries if "$top" in q} == {
+        "CompanyCode desc,GLAccount,CostCenter,FiscalYearPeriod,TransactionCurrency"
+    }
 
 
 def test_server_driven_paging_of_an_analytical_set_is_ordered_too() -> None:
