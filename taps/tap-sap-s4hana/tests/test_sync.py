@@ -218,16 +218,37 @@ def test_an_expand_the_metadata_does_not_have_is_refused_naming_the_setting(
         TapSapS4Hana(config=config, parse_env_config=False).catalog  # noqa: B018
 
 
-def test_v4_account_assignments_are_read_through_their_order_by_the_published_set_name(
-    url: str, sandbox: Sandbox
-) -> None:
-    """The v4 purchase order service publishes ``PurchaseOrderAccountAssignment`` (s4aud28 F6). The tap listed a
-    ``PurOrderAccountAssignment`` no service has, so the real set had no header: read whole every run, and a
-    removed assignment line was never marked deleted by its order's read."""
+def test_v4_account_assignments_are_read_whole_every_run(url: str) -> None:
+    """The v4 ``PurchaseOrderAccountAssignment`` carries ``IsFinallyInvoiced``, which an invoice posting sets;
+    nothing shows that stamps the order's ``LastChangeDateTime`` (review28a M4). Read through the order, an
+    assignment settled by an invoice kept its old value in the target until someone edited the order: so the set
+    is read whole every run (full-table), as the invoicing-plan items are."""
     config = basic_config(
         url, services=[V4_SERVICE], entity_sets=["PurchaseOrder", "PurchaseOrderAccountAssignment"], page_size=40
     )
+    first = run_tap(config)
+    assignments = first.records("PurchaseOrderAccountAssignment")
+    assert assignments
+    again = run_tap(config, state=first.state).records("PurchaseOrderAccountAssignment")
+    key = ("PurchaseOrder", "PurchaseOrderItem", "AccountAssignmentNumber")
+    assert sorted(tuple(a[k] for k in key) for a in again) == sorted(tuple(a[k] for k in key) for a in assignments)
     tap = TapSapS4Hana(config=config, parse_env_config=False)
     entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "PurchaseOrderAccountAssignment")
-    assert entry["replication_key"] == HEADER_CHANGE_COLUMN
-    assert_read_through_order(config, sandbox, "PurchaseOrder", "PurchaseOrderAccountAssignment", "PurchaseOrder")
+    assert entry.get("replication_key") is None
+    assert not first.schema_message("PurchaseOrderAccountAssignment")["schema"]["x-xlr8"].get("replace_by")
+
+
+def test_v4_items_are_read_through_their_order_and_replaced_per_order(url: str, sandbox: Sandbox) -> None:
+    """The v4 items are read through their order (s4aud28 F6) and carry ``replace_by`` (the order), and the run
+    announces every order it read whole, so the target marks a removed line deleted (review28a L3)."""
+    config = basic_config(url, services=[V4_SERVICE], entity_sets=["PurchaseOrder", "PurchaseOrderItem"], page_size=40)
+    assert_read_through_order(config, sandbox, "PurchaseOrder", "PurchaseOrderItem", "PurchaseOrder")
+    output = run_tap(config)
+    assert output.schema_message("PurchaseOrderItem")["schema"]["x-xlr8"]["replace_by"] == ["PurchaseOrder"]
+    announced = {
+        number
+        for message in output.records("_xlr8_sets_read")
+        if message["stream"] == "PurchaseOrderItem"
+        for number in message["sets"]["PurchaseOrder"]
+    }
+    assert announced == {o["PurchaseOrder"] for o in output.records("PurchaseOrder")}

@@ -35,7 +35,16 @@ from xlr8_kit.redaction import Redactor
 from xlr8_kit.rest import KitRESTStream, records_of_pages
 from xlr8_kit.soap import SOAP11, parse_envelope, request_headers
 from xlr8_kit.soap.rfc import Value, decode, raise_for_return, request_envelope, response_payload
-from xlr8_tap_sap_s4hana.discovery import HEADER_CHANGE_COLUMN, Expansion, ServiceRef, StreamPlan
+from xlr8_tap_sap_s4hana.discovery import (
+    DIMENSION_KEY_COLUMN,
+    HEADER_CHANGE_COLUMN,
+    Expansion,
+    ServiceRef,
+    StreamPlan,
+    dimension_digest,
+    dimensions,
+    is_aggregate,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -137,10 +146,11 @@ class S4Client:
         tell when rows moved between windows answered out of order. ``on_response`` sees every page's answer (a
         stream notes its read's start there: ``xlr8_kit.read_start``).
 
-        ``$skip`` windows are ordered by ``keys`` (unless the caller orders them): OData promises no stable order
-        without ``$orderby``, and windows read in another order can repeat some rows and miss others."""
+        Reads are ordered by ``keys`` (unless the caller orders them): OData promises no stable order without
+        ``$orderby``, and ``$skip`` windows, or the server's own pages (``page_size`` 0: ``$skiptoken``, again an
+        offset into the result: review28a L2), read in another order can repeat some rows and miss others."""
         query = dict(params)
-        if page_size and keys and "$orderby" not in query:
+        if keys and "$orderby" not in query:
             query["$orderby"] = ",".join(keys)
         if version < 4:
             query.setdefault("$format", "json")
@@ -274,17 +284,6 @@ def decode_expanded(
     return record
 
 
-def is_aggregate(entity: EntityType) -> bool:
-    """An analytical set (``sap:semantics="aggregate"``, e.g. the real ``A_JournalEntryItemBasic``): the server
-    groups by the dimensions a request selects and sums the measures, under a generated key (``ID``)."""
-    return entity.sap.get("semantics") == "aggregate"
-
-
-def dimensions(entity: EntityType) -> tuple[str, ...]:
-    """An analytical set's ``sap:aggregation-role="dimension"`` properties, in ``$metadata`` order."""
-    return tuple(n for n, p in entity.properties.items() if p.sap.get("aggregation-role") == "dimension")
-
-
 def order_keys(entity: EntityType) -> tuple[str, ...]:
     """What ``$skip`` windows are ordered by: the entity's keys; none when the service says one cannot be sorted
     (``sap:sortable="false"``: Gateway would refuse the ``$orderby``). An analytical set's generated key cannot be
@@ -295,6 +294,36 @@ def order_keys(entity: EntityType) -> tuple[str, ...]:
         return entity.keys
     dims = dimensions(entity) if is_aggregate(entity) else ()
     return dims if dims and all(props[d].sortable for d in dims) else ()
+
+
+def unordered_reason(entity: EntityType) -> str | None:
+    """Why reads of ``entity`` cannot be ordered (``order_keys`` gives nothing), naming the properties; None when
+    they can be."""
+    if order_keys(entity):
+        return None
+    props = entity.properties
+    dims = dimensions(entity) if is_aggregate(entity) else ()
+    if dims:
+        names = [d for d in dims if not props[d].sortable]
+        return f"its dimension{'s' if len(names) > 1 else ''} {', '.join(names)} cannot be sorted"
+    names = [k for k in entity.keys if k not in props or not props[k].sortable]
+    return f"its key {', '.join(names)} cannot be sorted"
+
+
+class UnorderedReadError(RuntimeError):
+    """A set whose reads cannot be ordered, about to be (or being) read in more than one request: OData promises
+    no order between two requests, so rows could be read twice or missed (review28a M2, M3)."""
+
+
+def keyed(
+    records: t.Iterable[dict[str, t.Any]], entries: list[dict[str, t.Any]], digest: t.Callable[[dict[str, t.Any]], str]
+) -> list[dict[str, t.Any]]:
+    """An analytical page's records, each with its row identity (``DIMENSION_KEY_COLUMN``) from its raw entry."""
+    out = []
+    for record, entry in zip(records, entries, strict=True):
+        record[DIMENSION_KEY_COLUMN] = digest(entry)
+        out.append(record)
+    return out
 
 
 def _columns_reader(columns: list[str]) -> t.Callable[[dict[str, t.Any]], tuple[t.Any, ...]]:
@@ -448,22 +477,25 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             page_size=self.settings.page_size,
             window=self.page_window_width,
             keys=order_keys(entity),
-            on_response=self.note_read_start,
+            on_response=self.note_response,
         )
         # The item columns that find each item's header are read here: kept as values.
         joins = self.plan.header.join if self.plan.header is not None else {}
+        digest = dimension_digest(entity) if DIMENSION_KEY_COLUMN in self.plan.primary_keys else None
         if self.plan.expand:  # nested rows: decoded here, conformed by the loop
             rest = functools.partial(self.client.rest_of_inline, service_url=self.client.url(self.plan.service.path))
             for entries in raw:
-                yield [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries], False, False
+                nested = [decode_expanded(entity, e, self.plan.expand, self.name, rest) for e in entries]
+                yield (keyed(nested, entries, digest) if digest else nested), False, False
             return
         for entries in raw:
             decoder = conformed_decoder(self, entity, self.plan.schema, read=joins)
             records = decoder.page(entries) if decoder is not None else None
             if decoder is not None and records is not None:
-                yield records, True, decoder.plain
+                yield (keyed(records, entries, digest) if digest else records), True, decoder.plain
             else:
-                yield (decode_entry(entity, entry) for entry in entries), False, False
+                decoded = (decode_entry(entity, entry) for entry in entries)
+                yield (keyed(decoded, entries, digest) if digest else decoded), False, False
 
     def row_pages(self, where: Filter | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Every page, with ``records_plain`` / ``Conformer.vouched`` set for it before it is handed over (and
@@ -478,15 +510,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
 
     def record_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """What ``get_records`` yields, page by page (``KitRESTStream.plain_record_pages``)."""
-        entity = self.plan.entity_set.entity_type
-        if self.settings.page_size and not order_keys(entity):
-            self.logger.warning(
-                '%s: its key (%s) cannot be sorted (sap:sortable="false") and the set is not analytical: its $skip '
-                "windows go unordered, and OData promises no order between two requests, so a row can be read twice "
-                "or missed",
-                self.name,
-                ", ".join(entity.keys),
-            )
+        self.refuse_unordered_paging()
         if self.plan.header is not None:
             yield from self.header_driven_pages(context)
             return
@@ -495,6 +519,53 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
         if self.plan.change is not None and start is not None:
             incremental = self.plan.change.since(start, version=self.plan.version)
         yield from self.row_pages(all_of(incremental, self.pushed_filter()))
+
+    #: Sets of this stream read in one request only (``page_size`` 0) as their reads cannot be ordered: their
+    #: set name -> why (a server next link for one of them stops the read: ``note_response``).
+    unordered_sets: dict[str, str] = {}  # replaced per read, never mutated
+
+    def refuse_unordered_paging(self) -> None:
+        """A set read here (the stream's own, or the header a header-driven set reads first) whose reads cannot be
+        ordered (``sap:sortable="false"``) is refused before any request when the tap pages it (``page_size``): a
+        row could be read twice or missed, and state would say the read was whole. With ``page_size`` 0 it is read
+        in one request, and stopped if the server pages it anyway (SAP's RAP/SADL services page every read without
+        ``$top`` by 100 rows: ``$skiptoken``, an offset into the same unordered result)."""
+        sets = [self.plan.entity_set]
+        if self.plan.header is not None and self.plan.header_entity is not None:
+            sets.append(self.plan.header_entity)
+        found = {}
+        for entity_set in sets:
+            reason = unordered_reason(entity_set.entity_type)
+            if reason is None:
+                continue
+            if self.settings.page_size:
+                raise UnorderedReadError(
+                    f'{self.name}: {entity_set.name} cannot be read in pages: {reason} (sap:sortable="false"), and '
+                    "OData promises no order between two requests, so a row could be read twice or missed. Not "
+                    "read: set 'page_size' to 0 to read it in one request (stopped if the server pages it anyway), "
+                    "or leave it out of 'entity_sets'"
+                )
+            found[entity_set.name] = reason
+        self.unordered_sets = found
+
+    def note_response(self, response: requests.Response) -> None:
+        """Every answer of this stream's reads (``on_response``): the read's start noted, and a server page of a
+        set that cannot be ordered refused (``refuse_unordered_paging``)."""
+        self.note_read_start(response)
+        if not self.unordered_sets:
+            return
+        name = urlparse(response.url).path.rsplit("/", 1)[-1]
+        reason = self.unordered_sets.get(name)
+        if reason is None:
+            return
+        body = response.json()
+        following = body.get("d", {}).get("__next") if isinstance(body.get("d"), dict) else None
+        if following or body.get("@odata.nextLink"):
+            raise UnorderedReadError(
+                f'{self.name}: the server paged {name} (a next link), but {reason} (sap:sortable="false"), and OData '
+                "promises no order between two requests, so a row could be read twice or missed: stopped. Leave it "
+                "out of 'entity_sets', or have the service's key or dimensions made sortable"
+            )
 
     def header_driven_pages(self, context: Context | None) -> Generator[t.Iterable[dict[str, t.Any]], None, None]:
         """Items of every header changed since the bookmark (all items on a first run), each stamped with its
@@ -515,7 +586,7 @@ class S4Stream(ReadStartCap, UniversalFilterMixin, KitRESTStream):
             page_size=self.settings.page_size,
             window=self.page_window_width,
             keys=order_keys(header.entity_type),
-            on_response=self.note_read_start,
+            on_response=self.note_response,
         ):
             row = decode_entry(header.entity_type, entry)
             changed[tuple(row.get(c) for c in link.join.values())] = change.stamp(row)

@@ -7,6 +7,9 @@ header's timestamp, carried on each item as ``HeaderLastChangeDateTime``; everyt
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,7 +18,33 @@ from xlr8_tap_sap_s4hana.streams import HEADER_LINKS, HeaderLink
 
 #: The column an item set carries its header's change timestamp in (its replication key).
 HEADER_CHANGE_COLUMN = "HeaderLastChangeDateTime"
+#: An analytical set's row identity, the stream's key: a digest of the row's dimension values (review28a M5).
+DIMENSION_KEY_COLUMN = "DimensionKey"
 V2_ROOT = "/sap/opu/odata/sap"
+
+
+def is_aggregate(entity: EntityType) -> bool:
+    """An analytical set (``sap:semantics="aggregate"``, e.g. the real ``A_JournalEntryItemBasic``): the server
+    groups by the dimensions a request selects and sums the measures, under a generated key (``ID``)."""
+    return entity.sap.get("semantics") == "aggregate"
+
+
+def dimensions(entity: EntityType) -> tuple[str, ...]:
+    """An analytical set's ``sap:aggregation-role="dimension"`` properties, in ``$metadata`` order."""
+    return tuple(n for n, p in entity.properties.items() if p.sap.get("aggregation-role") == "dimension")
+
+
+def dimension_digest(entity: EntityType) -> Callable[[dict[str, Any]], str]:
+    """A raw entry's ``DIMENSION_KEY_COLUMN``: SHA-256 of its dimension values as the server wrote them. A row
+    read with every column is one combination of the dimensions, so this names the same row in every run, where
+    SAP's generated ``ID`` is documented (HANA XS OData) as valid only for the session that numbered it."""
+    names = dimensions(entity)
+
+    def digest(entry: dict[str, Any]) -> str:
+        values = json.dumps([entry.get(n) for n in names], separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(values.encode()).hexdigest()
+
+    return digest
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,15 @@ def plan_streams(service: ServiceRef, metadata: ServiceMetadata, taken: set[str]
                 "description": f"{header_entity.name if header_entity else ''}.{header_change.name} of this item's "
                 "header (the item's replication key)",
             }
+        keys = entity.keys
+        if is_aggregate(entity) and dimensions(entity):
+            # SAP's generated ID is no row identity across requests: the dimensions are (one row per combination)
+            keys = (DIMENSION_KEY_COLUMN,)
+            schema["properties"][DIMENSION_KEY_COLUMN] = {
+                "type": ["string"],
+                "description": "SHA-256 of the row's dimension values: the row's identity across runs (the "
+                "generated ID is valid only for the request that numbered it)",
+            }
         stream_name = name if name not in taken else f"{service.name}_{name}"
         taken.add(stream_name)
         plans.append(
@@ -106,7 +144,7 @@ def plan_streams(service: ServiceRef, metadata: ServiceMetadata, taken: set[str]
                 name=stream_name,
                 entity_set=entity_set,
                 schema=schema,
-                primary_keys=entity.keys,
+                primary_keys=keys,
                 change=change,
                 header=header if header_change is not None else None,
                 header_entity=header_entity if header_change is not None else None,

@@ -69,14 +69,15 @@ HEADER_LINKS: dict[str, HeaderLink] = {
             "A_POSubcontractingComponent",
         )
     },
-    #: The v4 service's sets (CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2), by the names it publishes.
+    #: The v4 service's sets (CE_PURCHASEORDER_0001 / API_PURCHASEORDER_2), by the names it publishes. Not its
+    #: ``PurchaseOrderAccountAssignment`` (``IsFinallyInvoiced``) nor ``PurOrderItemPricingElement``: invoice
+    #: postings settle them, and nothing shows they stamp the order, so they stay full-table, read whole every run,
+    #: as the invoicing-plan items are (review28a M4).
     **{
         name: HeaderLink("PurchaseOrder", _PO)
         for name in (
             "PurchaseOrderItem",
             "PurchaseOrderScheduleLine",
-            "PurchaseOrderAccountAssignment",
-            "PurOrderItemPricingElement",
             "PurchaseOrderNote",
             "PurchaseOrderItemNote",
         )
