@@ -33,7 +33,9 @@ def test_a_page_without_its_list_or_total_stops_the_stream(
     url: str, sandbox: Sandbox, emulator: object, tmp_path: Path, answer: dict[str, object], named: str
 ) -> None:
     config, catalog = discover_selecting("tap-workday", base_config(url, rest_page_size=10), {"workers"}, tmp_path)
-    sandbox.faults.add("workday", WORKERS, FaultSpec("status", status=200, body=json.dumps(answer), after=1, times=1))
+    sandbox.faults.add(
+        "workday", WORKERS, FaultSpec("status", status=200, body=json.dumps(answer), query={"offset": "10"})
+    )
     synced = run_tap_cli("tap-workday", ["--config", config, "--catalog", catalog], tmp_path)
     assert synced.returncode != 0
     assert named in synced.stderr
