@@ -200,3 +200,43 @@ def test_an_empty_page_that_says_has_more_goes_on_to_the_next(
     assert run.returncode == 0, run.stderr[-2000:]
     records = [m["record"] for m in parse_singer_messages(run.stdout) if m["type"] == "RECORD"]
     assert [r["id"] for r in records] == [c["id"] for c in ordered]
+
+
+def test_the_orders_of_acknowledged_updates_are_read_again_by_id(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The run that acknowledges the updates a previous run delivered reads their orders again by id (the
+    acknowledgement changed ``erp_sync_status``, not ``updated_at``), after the list's records and without moving
+    its bookmark. An order Common answers 404 for (deleted since) is passed over with a WARNING, not retried by
+    every later run."""
+    streams = {"purchase_orders", "erp_sync_pending_updates"}
+    config, catalog = discover_selecting("tap-common", common_config(url), streams, tmp_path)
+    first = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    state = [m for m in parse_singer_messages(first.stdout) if m["type"] == "STATE"][-1]["value"]
+    orders = state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"]
+    assert sorted(orders) == sorted({u.po_id for u in emulator.data.pending_updates()})
+    gone = orders[0]
+    missing = json.dumps({"error_code": "PURCHASE_ORDER_NOT_FOUND", "detail": "not found", "request_id": "req_1"})
+    sandbox.faults.add("common", f"/api/v1/purchase-orders/{gone}", FaultSpec("status", status=404, body=missing))
+    args = ["--config", config, "--catalog", catalog, "--state", write_json(tmp_path / "state.json", state)]
+    second = run_tap_cli("tap-common", args, tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    messages = parse_singer_messages(second.stdout)
+    truth = {p["id"]: p for p in emulator.data.purchase_orders()}
+    records = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "purchase_orders"]
+    landed = {r["id"]: r for r in records}  # upserted by id: the last one written stays
+    assert {i: landed[i]["erp_sync_status"] for i in orders[1:]} == {i: truth[i]["erp_sync_status"] for i in orders[1:]}
+    assert {landed[i]["erp_sync_status"] for i in orders[1:]} - {"pending"}
+    assert all(landed[i]["supplier_number"] for i in orders[1:])  # shaped as the list's rows are
+    for po_id in orders:
+        assert [r.status for r in sandbox.requests("common", f"/api/v1/purchase-orders/{po_id}")] == [
+            404 if po_id == gone else 200
+        ]
+    assert "1 order(s) of acknowledged ERP-sync updates no longer found (404)" in second.stderr
+    end = [m for m in messages if m["type"] == "STATE"][-1]["value"]["bookmarks"]
+    assert (
+        end["purchase_orders"]["replication_key_value"]
+        == state["bookmarks"]["purchase_orders"]["replication_key_value"]
+    )
+    assert end["erp_sync_pending_updates"]["delivered_order_ids"] == []

@@ -7,28 +7,39 @@ acknowledged (idempotent on Common's side), then the pending list is read again.
 commit leaves the old state: nothing new is acknowledged and the updates are read again; a crash after it
 re-acknowledges ids Common already has (a no-op). Stream maps that drop records would acknowledge them too: do not
 filter this stream with one (mapper-common's ``drop_other_streams`` drops the stream's bookmark with its records).
+
+An acknowledgement changes the orders' ``erp_sync_status`` (``pending`` to ``synced``) without moving their
+``updated_at`` (Common keeps the flag in its own table), so ``purchase_orders``' incremental read never sees it. The
+state also names the updates' orders (``delivered_order_ids``); right after acknowledging, the run re-reads them by id
+and writes them as ``purchase_orders`` records, before any STATE that no longer names them: a crash before they
+landed leaves the old state, and the next run acknowledges (a no-op) and re-reads them again.
 """
 
 from __future__ import annotations
 
 import contextvars
 import typing as t
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote
 
 from singer_sdk.streams import Stream
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.columns import schema_of
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import ActivateAtEndMixin, AnnotatedStreamMixin
-from xlr8_tap_common.client import CommonStream, error_summary
+from xlr8_tap_common.client import CommonStream, error_summary, parsed_body
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 ACK_BATCH = 500
 DELIVERED_KEY = "delivered_update_ids"
+#: The orders of the updates named in ``DELIVERED_KEY``: re-read once those are acknowledged.
+ORDERS_KEY = "delivered_order_ids"
 #: The receiver store the ``webhook_events`` bookmark was read from (``xlr8_tap_common.webhooks.store_position``).
 STORE_ID_KEY = "store_id"
 
@@ -86,6 +97,49 @@ class PurchaseOrdersStream(CommonStream):
         if pending is not None:
             return pending.result()
         return _supplier_numbers(self._supplier_companies())
+
+    def write_reread(self, ids: Iterable[str]) -> int:
+        """Reads these orders by id (``GET /purchase-orders/{id}``) and writes them as this stream's records, shaped
+        and filtered as the list's are, without touching the bookmark (they sort before it); the number written. An
+        order Common no longer has (404) is passed over with a WARNING: nothing of it is left to read."""
+        ids = list(ids)
+        if not ids or not self.selected or self.filter_matches_nothing:
+            return 0
+        self._write_schema_message()  # the run may not have sent it yet (a catalog naming this stream later)
+        written = 0
+        gone: list[str] = []
+        for po_id in ids:
+            prepared = self.build_prepared_request(
+                method="GET",
+                url=f"{self.url_base}{self.path}/{quote(po_id, safe='')}",
+                headers={"Accept": "application/json"},
+            )
+            try:
+                response = self._request(prepared, None)
+            except ClientRequestError as exc:
+                if exc.status != 404:
+                    raise
+                gone.append(po_id)
+                continue
+            row = parsed_body(response)
+            if type(row) is not dict or row.get("id") != po_id:
+                raise ClientRequestError(
+                    f"common purchase_orders: expected purchase order {po_id} from {self.path}/{{id}}, got "
+                    f"{type(row).__name__}",
+                    status=response.status_code,
+                    path=f"{self.path}/{{id}}",
+                )
+            record = self.post_process(self.shape(row), None)
+            if record is not None:
+                self._write_record_message(record)
+                written += 1
+        if gone:
+            self.logger.warning(
+                "common purchase_orders: %d order(s) of acknowledged ERP-sync updates no longer found (404), not "
+                "re-read",
+                len(gone),
+            )
+        return written
 
     def _supplier_companies(self) -> CompaniesStream:
         companies = CompaniesStream(self._tap)
@@ -155,12 +209,17 @@ class ErpSyncPendingUpdatesStream(CommonStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         state = self.stream_state
         delivered = [str(i) for i in state.get(DELIVERED_KEY) or ()]
+        orders = [str(i) for i in state.get(ORDERS_KEY) or ()]
         self.ack_results = []
         if delivered and self.settings.acknowledge_updates:
             self.acknowledge(delivered)
-            state[DELIVERED_KEY] = []  # acknowledged: the next state names only what this run delivers
+            self.reread_orders(orders)
+            # acknowledged and re-read: the next state names only what this run delivers
+            state[DELIVERED_KEY] = []
+            state[ORDERS_KEY] = []
         elif not self.settings.acknowledge_updates:
             state[DELIVERED_KEY] = []
+            state[ORDERS_KEY] = []
         yield from super().get_records(context)
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
@@ -170,7 +229,20 @@ class ErpSyncPendingUpdatesStream(CommonStream):
             delivered = self.stream_state.setdefault(DELIVERED_KEY, [])
             if out["id"] not in delivered:
                 delivered.append(out["id"])
+            order = out.get("purchase_order_id")
+            orders = self.stream_state.setdefault(ORDERS_KEY, [])
+            if order is not None and order not in orders:
+                orders.append(order)
         return out
+
+    def reread_orders(self, ids: list[str]) -> None:
+        """The acknowledged updates' orders, read again into ``purchase_orders`` (when selected): the
+        acknowledgement changed their ``erp_sync_status`` and not their ``updated_at``. Written before this run's
+        first STATE that drops the ids, so a crash first leaves them in the state for the next run."""
+        orders = self._tap.streams.get(PurchaseOrdersStream.name)
+        if ids and isinstance(orders, PurchaseOrdersStream):
+            written = orders.write_reread(ids)
+            self.logger.info("common: re-read %d purchase order(s) whose ERP-sync updates were acknowledged", written)
 
     def acknowledge(self, ids: list[str]) -> None:
         """Tell Common these updates reached the destination (a previous run's state says they did)."""
