@@ -156,3 +156,51 @@ def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: 
     records, state, _ = _cli_read(tmp_path, url, events, state, "next")
     assert [(r["seq"], r["event_id"]) for r in records] == [(7, "evt-000007")]
     assert state["bookmarks"][STREAM]["replication_key_value"] == 7
+
+
+def _without_ids(path: Path) -> None:
+    """The store as a receiver from before store ids left it (no ``store_meta``)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE store_meta")
+
+
+@pytest.mark.parametrize("how", ["restored_from_an_older_backup", "recreated_by_a_receiver_without_ids"])
+def test_a_store_grown_past_the_bookmark_with_other_events_is_read_from_its_first_event(
+    url: str, tmp_path: Path, how: str
+) -> None:
+    """A run read the store up to seq 5; then the store became another one that already holds more than 5 events
+    when the next run starts: the same store restored from a backup taken at seq 3 (same id, then 5 new events), or
+    a store without an id recreated by a receiver from before ids (8 events). Neither the id nor the largest seq
+    tells; the event at the bookmark's seq does (the state keeps its id): every event lands. Before, seq 1..5 of it
+    were skipped for good, exit 0."""
+    events, backup = tmp_path / "events.db", tmp_path / "backup.db"
+    stored_events(events, range(3))
+    with sqlite3.connect(events) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    stored_events(events, range(3, 5))
+    if how == "recreated_by_a_receiver_without_ids":
+        _without_ids(events)
+    first, state, _ = _cli_read(tmp_path, url, events, None, "first")
+    assert [r["seq"] for r in first] == [1, 2, 3, 4, 5]
+    for leftover in tmp_path.glob("events.db*"):
+        leftover.unlink()
+    if how == "restored_from_an_older_backup":
+        backup.rename(events)
+        stored_events(events, range(200, 205))
+        expected = [*range(3), *range(200, 205)]
+    else:
+        stored_events(events, range(100, 108))
+        _without_ids(events)
+        expected = list(range(100, 108))
+    again, state, stderr = _cli_read(tmp_path, url, events, state, "again")
+    assert [r["event_id"] for r in again] == [f"evt-{n:06d}" for n in expected]
+    assert again == _store_rows(events, 0)
+    assert "(its event at seq 5 is not the one read there): reading it from its first event" in stderr
+    assert "webhook_store_path" in stderr
+    assert state["bookmarks"][STREAM]["replication_key_value"] == len(expected)
+    stored_events(events, [500])  # the run after it reads the same store incrementally again: nothing twice
+    if how == "recreated_by_a_receiver_without_ids":
+        _without_ids(events)
+    last, _, stderr = _cli_read(tmp_path, url, events, state, "last")
+    assert [r["event_id"] for r in last] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr

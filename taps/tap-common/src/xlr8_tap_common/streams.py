@@ -42,6 +42,8 @@ DELIVERED_KEY = "delivered_update_ids"
 ORDERS_KEY = "delivered_order_ids"
 #: The receiver store the ``webhook_events`` bookmark was read from (``xlr8_tap_common.webhooks.store_position``).
 STORE_ID_KEY = "store_id"
+#: ``{"seq", "event_id"}`` of the last event the ``webhook_events`` bookmark covers (``_first_unread_after``).
+BOOKMARK_EVENT_KEY = "bookmark_event"
 
 
 class PurchaseOrdersStream(CommonStream):
@@ -299,8 +301,12 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         if not path or not Path(path).exists():
             raise FileNotFoundError(f"setting 'webhook_store_path': no webhook event store at {path!r}")
         after = self._first_unread_after(path, int(self.get_starting_replication_key_value(context) or 0))
+        state = self.stream_state
         for event in read_events(path, after):
             event["received_at"] = event["received_at"].replace("Z", "+00:00")
+            # the STATE that follows this record carries its seq as the bookmark; a STATE held back (BATCH files)
+            # pairs the bookmark with a later event, and its check is then passed over (the seqs differ)
+            state[BOOKMARK_EVENT_KEY] = {"seq": event["seq"], "event_id": event["event_id"]}
             yield event
 
     def _first_unread_after(self, path: str, after: int) -> int:
@@ -309,21 +315,35 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         so the bookmark would skip every event up to it, for good and with exit 0. Its id (``store_id`` in this
         stream's state) or a bookmark past every ``seq`` it issued tells it apart: it is read from its first event,
         and events both stores hold land once (keyed by ``event_id``)."""
-        from xlr8_tap_common.webhooks import store_position
+        from xlr8_tap_common.webhooks import event_id_at, store_position
 
         store_id, issued = store_position(path)
         state = self.stream_state
         known = state.get(STORE_ID_KEY)
-        if after and ((known and store_id and known != store_id) or after > issued):
+        why = None
+        if after and known and store_id and known != store_id:
+            why = "its store id changed"
+        elif after and after > issued:
+            why = f"it issued seq {issued} at most"
+        elif after:
+            # the event at the bookmark, when the state names it and the store still holds it: a store restored
+            # from an older backup, or one without an id recreated, has grown past the bookmark with other events
+            mark = state.get(BOOKMARK_EVENT_KEY)
+            if isinstance(mark, dict) and mark.get("seq") == after:
+                found = event_id_at(path, after)
+                if found is not None and found != mark.get("event_id"):
+                    why = f"its event at seq {after} is not the one read there"
+        if why is not None:
             self.logger.warning(
                 "common webhook_events: the store at setting 'webhook_store_path' (%s) is not the one the bookmark "
                 "(seq %d) was read from (%s): reading it from its first event",
                 path,
                 after,
-                "its store id changed" if after <= issued else f"it issued seq {issued} at most",
+                why,
             )
             after = 0
             state["starting_replication_value"] = state["replication_key_value"] = 0
+            state.pop(BOOKMARK_EVENT_KEY, None)
         if store_id:
             state[STORE_ID_KEY] = store_id
         return after

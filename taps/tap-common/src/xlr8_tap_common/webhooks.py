@@ -159,6 +159,16 @@ def store_position(path: str | Path) -> tuple[str | None, int]:
         conn.close()
 
 
+def event_id_at(path: str | Path, seq: int) -> str | None:
+    """The ``event_id`` stored at ``seq``, None when no event is there (never stored, or pruned)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        row = conn.execute("SELECT event_id FROM webhook_events WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+    finally:
+        conn.close()
+
+
 def _hold_if_asked() -> None:
     marker = os.environ.get(HOLD_ENV)
     if marker and not Path(marker).exists():
