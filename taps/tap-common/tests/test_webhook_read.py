@@ -13,7 +13,7 @@ import pytest
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_tap_common.tap import TapCommon
-from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events
+from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events, store_position
 
 from .conftest import common_config, stored_events
 
@@ -44,8 +44,10 @@ def test_records_and_state_are_the_stores_events_across_read_batches(url: str, t
     found = TapCommon(config=config, parse_env_config=False).catalog_dict
     args = ["--config", write_json(tmp_path / "tap.json", config),
             "--catalog", write_json(tmp_path / "catalog.json", select_streams(found, {STREAM}))]  # fmt: skip
+    store_id, _ = store_position(events)
     for after in (0, READ_BATCH - 1, READ_BATCH, EVENTS - 1, EVENTS):
-        state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": after}}}
+        bookmark = {"replication_key": "seq", "replication_key_value": after, "store_id": store_id}
+        state = {"bookmarks": {STREAM: bookmark}}
         extra = ["--state", write_json(tmp_path / f"state-{after}.json", state)] if after else []
         run = run_tap_cli("tap-common", [*args, *extra], tmp_path)
         assert run.returncode == 0, run.stderr[-2000:]
@@ -143,9 +145,12 @@ def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path
 
 def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: str, tmp_path: Path) -> None:
     """The same store is never taken for another: events pruned up to and past the bookmark (the largest seq it
-    issued stays), and a bookmark written before stores had an id, go on from the bookmark."""
+    issued stays), and a bookmark written before stores had an id, on a store from then (given its id later), go on
+    from the bookmark."""
     events = tmp_path / "events.db"
     stored_events(events, range(6))
+    _without_ids(events)  # made by a receiver from before store ids...
+    EventStore(events).close()  # ...then opened by one that gives it an id
     with sqlite3.connect(events) as conn:
         conn.execute("DELETE FROM webhook_events WHERE seq >= 3")  # pruned, the newest ones too
     state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": 6}}}  # no store id yet
@@ -156,6 +161,25 @@ def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: 
     records, state, _ = _cli_read(tmp_path, url, events, state, "next")
     assert [(r["seq"], r["event_id"]) for r in records] == [(7, "evt-000007")]
     assert state["bookmarks"][STREAM]["replication_key_value"] == 7
+
+
+def test_a_bookmark_from_before_store_ids_on_a_store_created_since_is_read_from_its_first_event(
+    url: str, tmp_path: Path
+) -> None:
+    """The receiver upgraded by redeploying it on a new volume: it creates a store (with an id), which holds 8 events
+    when the upgraded tap first runs with a state from before store ids (bookmark 5, no id): that bookmark cannot be
+    this store's, so every event lands (before: seq 6..8 only, exit 0). The runs after it are incremental."""
+    events = tmp_path / "events.db"
+    stored_events(events, range(100, 108))
+    state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": 5}}}
+    records, state, stderr = _cli_read(tmp_path, url, events, state, "upgraded")
+    assert [r["seq"] for r in records] == list(range(1, 9))
+    assert "(the bookmark is from before store ids, the store was created since)" in stderr
+    assert "webhook_store_path" in stderr
+    stored_events(events, [500])
+    records, state, stderr = _cli_read(tmp_path, url, events, state, "next")
+    assert [r["event_id"] for r in records] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr
 
 
 def _without_ids(path: Path) -> None:

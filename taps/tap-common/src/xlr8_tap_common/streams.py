@@ -315,7 +315,7 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         so the bookmark would skip every event up to it, for good and with exit 0. Its id (``store_id`` in this
         stream's state) or a bookmark past every ``seq`` it issued tells it apart: it is read from its first event,
         and events both stores hold land once (keyed by ``event_id``)."""
-        from xlr8_tap_common.webhooks import event_id_at, store_position
+        from xlr8_tap_common.webhooks import event_id_at, store_created_with_id, store_position
 
         store_id, issued = store_position(path)
         state = self.stream_state
@@ -325,6 +325,10 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
             why = "its store id changed"
         elif after and after > issued:
             why = f"it issued seq {issued} at most"
+        elif after and not known and BOOKMARK_EVENT_KEY not in state and store_created_with_id(path):
+            # a bookmark from before store ids, and a store made with its id since (an upgraded receiver redeployed
+            # on a new volume): read from before that store existed (at worst its events again, upserted once)
+            why = "the bookmark is from before store ids, the store was created since"
         elif after:
             # the event at the bookmark, when the state names it and the store still holds it: a store restored
             # from an older backup, or one without an id recreated, has grown past the bookmark with other events

@@ -54,9 +54,10 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     payload TEXT NOT NULL
 )
 """
-#: One row, ``store_id``: a random id the store gets when it is created (or first opened by a receiver that knows
-#: it), so a reader's bookmark (a ``seq``) can tell this store from a recreated or replaced one, whose ``seq``
-#: starts again at 1.
+#: ``store_id``: a random id the store gets when it is created (or first opened by a receiver that knows it), so a
+#: reader's bookmark (a ``seq``) can tell this store from a recreated or replaced one, whose ``seq`` starts again at
+#: 1. ``origin``: ``created`` when the store was made with its id, ``adopted`` when an existing store got it (a
+#: bookmark written before store ids can only be this store's when it was adopted; absent: adopted).
 META_SCHEMA = "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 Scope = dict[str, Any]
@@ -79,9 +80,20 @@ class EventStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         # a WAL that grew while a reader held it back shrinks to this at the next checkpoint, instead of staying
         self._conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-        self._conn.execute(SCHEMA)
-        self._conn.execute(META_SCHEMA)
-        self._conn.execute("INSERT OR IGNORE INTO store_meta (name, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        self._conn.execute("BEGIN IMMEDIATE")  # a store made by two receivers at once is made once
+        try:
+            existed = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'webhook_events'").fetchone()
+            had_meta = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_meta'").fetchone()
+            self._conn.execute(SCHEMA)
+            self._conn.execute(META_SCHEMA)
+            meta = "INSERT OR IGNORE INTO store_meta (name, value) VALUES (?, ?)"
+            self._conn.execute(meta, ("store_id", uuid.uuid4().hex))
+            if not had_meta:  # a store made by the receiver before origins says nothing: adopted
+                self._conn.execute(meta, ("origin", "adopted" if existed else "created"))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def add(self, event_id: str, event_type: str | None, signed_at: int, payload: bytes) -> bool:
         """Store one event (committed when this returns); False when the id was already stored."""
@@ -135,6 +147,18 @@ def read_events(path: str | Path, after_seq: int = 0) -> Iterator[dict[str, Any]
                     "received_at": received_at,
                     "payload": json.loads(payload),
                 }
+    finally:
+        conn.close()
+
+
+def store_created_with_id(path: str | Path) -> bool:
+    """Whether the store was made with its id (``origin`` ``created``), not given one later."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_meta'").fetchone():
+            return False
+        row = conn.execute("SELECT value FROM store_meta WHERE name = 'origin'").fetchone()
+        return bool(row) and row[0] == "created"
     finally:
         conn.close()
 
