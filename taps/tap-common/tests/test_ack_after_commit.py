@@ -214,15 +214,22 @@ def test_updates_landed_stay_when_the_next_run_acknowledged_them(
     assert pipe.live() == first | {u.id for u in emulator.data.pending_updates()}
 
 
+@pytest.mark.parametrize("batches", [False, True])
 def test_orders_whose_updates_were_acknowledged_land_with_their_new_erp_sync_status(
-    tmp_path: Path, url: str, emulator: CommonEmulator, sandbox: Sandbox
+    tmp_path: Path, url: str, emulator: CommonEmulator, sandbox: Sandbox, batches: bool
 ) -> None:
     """Common keeps an order's ERP-sync flag in its own table (``po_erp_sync``): the acknowledgement this tap sends
     turns ``erp_sync_status`` from ``pending`` to ``synced`` without moving the order's ``updated_at``, so the
     incremental read never saw the change and the destination kept ``pending`` for good, exit 0. The run that
     acknowledges re-reads those orders by id. A run that dies after acknowledging and before the re-read landed
-    leaves the state naming them: the next run acknowledges them again (a no-op) and re-reads them."""
-    pipe = Pipeline(tmp_path, url, streams=frozenset({"purchase_orders", STREAM}))
+    leaves the state naming them: the next run acknowledges them again (a no-op) and re-reads them. The same with
+    ``batch_config`` (the list's records in BATCH files, the orders read again as RECORD lines)."""
+    settings: dict[str, Any] = {}
+    if batches:
+        (tmp_path / "batches").mkdir()
+        root = (tmp_path / "batches").as_uri()
+        settings["batch_config"] = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": root}}
+    pipe = Pipeline(tmp_path, url, streams=frozenset({"purchase_orders", STREAM}), **settings)
     data = emulator.data
     assert pipe.run() == (0, 0)
     waiting = {u.po_id for u in data.pending_updates()}
