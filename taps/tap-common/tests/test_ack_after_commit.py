@@ -52,12 +52,12 @@ pytestmark = pytest.mark.slow
 
 
 class Pipeline:
-    def __init__(self, tmp: Path, url: str, **settings: Any) -> None:
+    def __init__(self, tmp: Path, url: str, streams: frozenset[str] = frozenset({STREAM}), **settings: Any) -> None:
         self.tmp = tmp
         self.store = tmp / "truths.duckdb"
         config = common_config(url, page_size=3, **settings)
         self.tap_config = write_json(tmp / "tap.json", config)
-        catalog = select_streams(TapCommon(config=config, parse_env_config=False).catalog_dict, {STREAM})
+        catalog = select_streams(TapCommon(config=config, parse_env_config=False).catalog_dict, set(streams))
         self.catalog = write_json(tmp / "catalog.json", catalog)
         target: dict[str, Any] = {"project_id": PROJECT, "duckdb_path": str(self.store), "batch_size_rows": 2}
         batch_config = settings.get("batch_config")
@@ -109,6 +109,14 @@ class Pipeline:
                 return set()
             table = truths_table(conn, "common", STREAM)
             return {r[0] for r in conn.execute(f'SELECT "id" FROM "{table}"').fetchall()}
+
+    def column(self, stream: str, name: str) -> dict[str, Any]:
+        """``id`` -> ``name`` of every row of ``stream`` landed and not marked deleted."""
+        with duckdb.connect(str(self.store), read_only=True) as conn:
+            table = truths_table(conn, "common", stream)
+            columns = {r[0] for r in conn.execute(f'DESCRIBE "{table}"').fetchall()}
+            where = ' WHERE "_sdc_deleted_at" IS NULL' if "_sdc_deleted_at" in columns else ""
+            return dict(conn.execute(f'SELECT "id", "{name}" FROM "{table}"{where}').fetchall())
 
     def live(self) -> set[str]:
         """The ids landed and not marked deleted (``_sdc_deleted_at``, where the table has it)."""
@@ -204,3 +212,40 @@ def test_updates_landed_stay_when_the_next_run_acknowledged_them(
     assert pipe.run() == (0, 0)
     assert set(emulator.data.state.first_acked) == first  # acknowledged: no longer in the pending list
     assert pipe.live() == first | {u.id for u in emulator.data.pending_updates()}
+
+
+@pytest.mark.parametrize("batches", [False, True])
+def test_orders_whose_updates_were_acknowledged_land_with_their_new_erp_sync_status(
+    tmp_path: Path, url: str, emulator: CommonEmulator, sandbox: Sandbox, batches: bool
+) -> None:
+    """Common keeps an order's ERP-sync flag in its own table (``po_erp_sync``): the acknowledgement this tap sends
+    turns ``erp_sync_status`` from ``pending`` to ``synced`` without moving the order's ``updated_at``, so the
+    incremental read never saw the change and the destination kept ``pending`` for good, exit 0. The run that
+    acknowledges re-reads those orders by id. A run that dies after acknowledging and before the re-read landed
+    leaves the state naming them: the next run acknowledges them again (a no-op) and re-reads them. The same with
+    ``batch_config`` (the list's records in BATCH files, the orders read again as RECORD lines)."""
+    settings: dict[str, Any] = {}
+    if batches:
+        (tmp_path / "batches").mkdir()
+        root = (tmp_path / "batches").as_uri()
+        settings["batch_config"] = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": root}}
+    pipe = Pipeline(tmp_path, url, streams=frozenset({"purchase_orders", STREAM}), **settings)
+    data = emulator.data
+    assert pipe.run() == (0, 0)
+    waiting = {u.po_id for u in data.pending_updates()}
+    assert waiting
+    assert set(pipe.column("purchase_orders", "erp_sync_status")[i] for i in waiting) == {"pending"}
+    # acknowledged, then the re-read fails: the run dies, the state the backend holds still names the updates
+    rule = sandbox.faults.add("common", "/api/v1/purchase-orders/*", FaultSpec("status", status=400))
+    tap_rc, _ = pipe.run()
+    sandbox.faults.remove(rule.rule_id)
+    assert data.pending_updates() == []  # acknowledged: Common says every one of those orders is synced now
+    truth = {p["id"]: p["erp_sync_status"] for p in data.purchase_orders()}
+    assert {truth[i] for i in waiting} - {"pending"}
+    assert pipe.run() == (0, 0)
+    landed = pipe.column("purchase_orders", "erp_sync_status")
+    assert {i: landed[i] for i in waiting} == {i: truth[i] for i in waiting}
+    assert landed == truth  # and nothing else changed
+    assert tap_rc != 0  # the run whose re-read failed said so
+    assert pipe.run() == (0, 0)  # a run with nothing acknowledged re-reads nothing and changes nothing
+    assert pipe.column("purchase_orders", "erp_sync_status") == truth

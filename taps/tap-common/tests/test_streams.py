@@ -168,14 +168,17 @@ def test_supplier_numbers_ignore_a_filter_meant_for_other_fields(url: str, emula
     assert all(o["supplier_number"] for o in orders)  # ...but not to the look-up behind supplier_number
 
 
+@pytest.mark.parametrize(("cursor", "rows"), [(None, False), ("", False), ("", True), (None, True)])
 def test_a_page_that_says_has_more_without_a_cursor_fails_the_run(
-    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path, cursor: str | None, rows: bool
 ) -> None:
-    """Page 2 of the companies says more pages follow but gives no cursor to ask for them (a cut or broken answer):
-    the run fails naming it, exit non-zero, instead of ending there with exit 0 and every later page missing."""
+    """Page 2 of the companies says more pages follow but gives no cursor to ask for them (null or ``""``, with or
+    without rows: a cut or broken answer): the run fails naming it, exit non-zero, instead of ending there with exit 0
+    and every later page missing (the SDK ends paging on any empty token)."""
     company = emulator.ctx.company
     assert len(company.legal_entities) + company.supplier_count > 6  # pages after the broken one exist
-    broken = json.dumps({"data": [], "has_more": True, "next_cursor": None})
+    page_2 = emulator.data.companies_in_order(None)[3:6] if rows else []
+    broken = json.dumps({"data": page_2, "has_more": True, "next_cursor": cursor}, default=str)
     sandbox.faults.add("common", "/api/v1/companies", FaultSpec("status", status=200, body=broken, after=1, times=1))
     config, catalog = discover_selecting("tap-common", common_config(url, page_size=3), {"companies"}, tmp_path)
     run = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
@@ -200,3 +203,71 @@ def test_an_empty_page_that_says_has_more_goes_on_to_the_next(
     assert run.returncode == 0, run.stderr[-2000:]
     records = [m["record"] for m in parse_singer_messages(run.stdout) if m["type"] == "RECORD"]
     assert [r["id"] for r in records] == [c["id"] for c in ordered]
+
+
+def test_the_orders_of_acknowledged_updates_are_read_again_by_id(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The run that acknowledges the updates a previous run delivered reads their orders again by id (the
+    acknowledgement changed ``erp_sync_status``, not ``updated_at``), after the list's records and without moving
+    its bookmark. An order Common answers 404 for (deleted since) is passed over with a WARNING, not retried by
+    every later run."""
+    streams = {"purchase_orders", "erp_sync_pending_updates"}
+    config, catalog = discover_selecting("tap-common", common_config(url), streams, tmp_path)
+    first = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    state = [m for m in parse_singer_messages(first.stdout) if m["type"] == "STATE"][-1]["value"]
+    orders = state["bookmarks"]["erp_sync_pending_updates"]["delivered_order_ids"]
+    assert sorted(orders) == sorted({u.po_id for u in emulator.data.pending_updates()})
+    gone = orders[0]
+    missing = json.dumps({"error_code": "PURCHASE_ORDER_NOT_FOUND", "detail": "not found", "request_id": "req_1"})
+    sandbox.faults.add("common", f"/api/v1/purchase-orders/{gone}", FaultSpec("status", status=404, body=missing))
+    args = ["--config", config, "--catalog", catalog, "--state", write_json(tmp_path / "state.json", state)]
+    second = run_tap_cli("tap-common", args, tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    messages = parse_singer_messages(second.stdout)
+    truth = {p["id"]: p for p in emulator.data.purchase_orders()}
+    records = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "purchase_orders"]
+    landed = {r["id"]: r for r in records}  # upserted by id: the last one written stays
+    assert {i: landed[i]["erp_sync_status"] for i in orders[1:]} == {i: truth[i]["erp_sync_status"] for i in orders[1:]}
+    assert {landed[i]["erp_sync_status"] for i in orders[1:]} - {"pending"}
+    assert all(landed[i]["supplier_number"] for i in orders[1:])  # shaped as the list's rows are
+    for po_id in orders:
+        assert [r.status for r in sandbox.requests("common", f"/api/v1/purchase-orders/{po_id}")] == [
+            404 if po_id == gone else 200
+        ]
+    assert "1 order(s) of acknowledged ERP-sync updates no longer found (404)" in second.stderr
+    end = [m for m in messages if m["type"] == "STATE"][-1]["value"]["bookmarks"]
+    assert (
+        end["purchase_orders"]["replication_key_value"]
+        == state["bookmarks"]["purchase_orders"]["replication_key_value"]
+    )
+    assert end["erp_sync_pending_updates"]["delivered_order_ids"] == []
+
+
+def _token(position: list[str], spaces: int) -> str:
+    """A cursor for ``position`` as the emulator issues them, re-encoded ``spaces`` ways (the same position)."""
+    text = "[" + " " * spaces + json.dumps(position[0]) + "," + json.dumps(position[1]) + "]"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def test_empty_pages_that_say_has_more_without_end_fail_the_run_naming_the_path(
+    url: str, emulator: CommonEmulator, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Page after page holds no rows, says ``has_more: true`` and gives a cursor that is new each time but does not
+    move on (re-encoded by a proxy or a broken API; the SDK catches only a repeated one): after ``MAX_EMPTY_PAGES``
+    in a row the run fails naming the path, instead of asking for pages for ever."""
+    from xlr8_tap_common.client import MAX_EMPTY_PAGES
+
+    ordered = emulator.data.companies_in_order(None)
+    after_page_1 = [ordered[2]["updated_at"], ordered[2]["id"]]
+    for n in range(MAX_EMPTY_PAGES + 5):  # request 2, 3, ...: each answered empty, with a token of its own
+        empty = json.dumps({"data": [], "has_more": True, "next_cursor": _token(after_page_1, n)})
+        spec = FaultSpec("status", status=200, body=empty, after=1 + n, times=1)
+        sandbox.faults.add("common", "/api/v1/companies", spec)
+    config, catalog = discover_selecting("tap-common", common_config(url, page_size=3), {"companies"}, tmp_path)
+    run = run_tap_cli("tap-common", ["--config", config, "--catalog", catalog], tmp_path)
+    assert run.returncode != 0
+    assert f"{MAX_EMPTY_PAGES} pages in a row with no rows and has_more true" in run.stderr
+    assert "/api/v1/companies" in run.stderr
+    assert len(sandbox.requests("common", "/api/v1/companies")) == 1 + MAX_EMPTY_PAGES

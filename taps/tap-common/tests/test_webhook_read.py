@@ -13,7 +13,7 @@ import pytest
 
 from xlr8_kit.testing.singer_cli import parse_singer_messages, run_tap_cli, select_streams, write_json
 from xlr8_tap_common.tap import TapCommon
-from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events
+from xlr8_tap_common.webhooks import JOURNAL_SIZE_LIMIT, READ_BATCH, EventStore, read_events, store_position
 
 from .conftest import common_config, stored_events
 
@@ -44,8 +44,10 @@ def test_records_and_state_are_the_stores_events_across_read_batches(url: str, t
     found = TapCommon(config=config, parse_env_config=False).catalog_dict
     args = ["--config", write_json(tmp_path / "tap.json", config),
             "--catalog", write_json(tmp_path / "catalog.json", select_streams(found, {STREAM}))]  # fmt: skip
+    store_id, _ = store_position(events)
     for after in (0, READ_BATCH - 1, READ_BATCH, EVENTS - 1, EVENTS):
-        state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": after}}}
+        bookmark = {"replication_key": "seq", "replication_key_value": after, "store_id": store_id}
+        state = {"bookmarks": {STREAM: bookmark}}
         extra = ["--state", write_json(tmp_path / f"state-{after}.json", state)] if after else []
         run = run_tap_cli("tap-common", [*args, *extra], tmp_path)
         assert run.returncode == 0, run.stderr[-2000:]
@@ -143,9 +145,12 @@ def test_a_recreated_store_is_read_from_its_first_event(url: str, tmp_path: Path
 
 def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: str, tmp_path: Path) -> None:
     """The same store is never taken for another: events pruned up to and past the bookmark (the largest seq it
-    issued stays), and a bookmark written before stores had an id, go on from the bookmark."""
+    issued stays), and a bookmark written before stores had an id, on a store from then (given its id later), go on
+    from the bookmark."""
     events = tmp_path / "events.db"
     stored_events(events, range(6))
+    _without_ids(events)  # made by a receiver from before store ids...
+    EventStore(events).close()  # ...then opened by one that gives it an id
     with sqlite3.connect(events) as conn:
         conn.execute("DELETE FROM webhook_events WHERE seq >= 3")  # pruned, the newest ones too
     state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": 6}}}  # no store id yet
@@ -156,3 +161,70 @@ def test_pruned_events_and_a_state_from_before_store_ids_keep_the_bookmark(url: 
     records, state, _ = _cli_read(tmp_path, url, events, state, "next")
     assert [(r["seq"], r["event_id"]) for r in records] == [(7, "evt-000007")]
     assert state["bookmarks"][STREAM]["replication_key_value"] == 7
+
+
+def test_a_bookmark_from_before_store_ids_on_a_store_created_since_is_read_from_its_first_event(
+    url: str, tmp_path: Path
+) -> None:
+    """The receiver upgraded by redeploying it on a new volume: it creates a store (with an id), which holds 8 events
+    when the upgraded tap first runs with a state from before store ids (bookmark 5, no id): that bookmark cannot be
+    this store's, so every event lands (before: seq 6..8 only, exit 0). The runs after it are incremental."""
+    events = tmp_path / "events.db"
+    stored_events(events, range(100, 108))
+    state = {"bookmarks": {STREAM: {"replication_key": "seq", "replication_key_value": 5}}}
+    records, state, stderr = _cli_read(tmp_path, url, events, state, "upgraded")
+    assert [r["seq"] for r in records] == list(range(1, 9))
+    assert "(the bookmark is from before store ids, the store was created since)" in stderr
+    assert "webhook_store_path" in stderr
+    stored_events(events, [500])
+    records, state, stderr = _cli_read(tmp_path, url, events, state, "next")
+    assert [r["event_id"] for r in records] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr
+
+
+def _without_ids(path: Path) -> None:
+    """The store as a receiver from before store ids left it (no ``store_meta``)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE store_meta")
+
+
+@pytest.mark.parametrize("how", ["restored_from_an_older_backup", "recreated_by_a_receiver_without_ids"])
+def test_a_store_grown_past_the_bookmark_with_other_events_is_read_from_its_first_event(
+    url: str, tmp_path: Path, how: str
+) -> None:
+    """A run read the store up to seq 5; then the store became another one that already holds more than 5 events
+    when the next run starts: the same store restored from a backup taken at seq 3 (same id, then 5 new events), or
+    a store without an id recreated by a receiver from before ids (8 events). Neither the id nor the largest seq
+    tells; the event at the bookmark's seq does (the state keeps its id): every event lands. Before, seq 1..5 of it
+    were skipped for good, exit 0."""
+    events, backup = tmp_path / "events.db", tmp_path / "backup.db"
+    stored_events(events, range(3))
+    with sqlite3.connect(events) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    stored_events(events, range(3, 5))
+    if how == "recreated_by_a_receiver_without_ids":
+        _without_ids(events)
+    first, state, _ = _cli_read(tmp_path, url, events, None, "first")
+    assert [r["seq"] for r in first] == [1, 2, 3, 4, 5]
+    for leftover in tmp_path.glob("events.db*"):
+        leftover.unlink()
+    if how == "restored_from_an_older_backup":
+        backup.rename(events)
+        stored_events(events, range(200, 205))
+        expected = [*range(3), *range(200, 205)]
+    else:
+        stored_events(events, range(100, 108))
+        _without_ids(events)
+        expected = list(range(100, 108))
+    again, state, stderr = _cli_read(tmp_path, url, events, state, "again")
+    assert [r["event_id"] for r in again] == [f"evt-{n:06d}" for n in expected]
+    assert again == _store_rows(events, 0)
+    assert "(its event at seq 5 is not the one read there): reading it from its first event" in stderr
+    assert "webhook_store_path" in stderr
+    assert state["bookmarks"][STREAM]["replication_key_value"] == len(expected)
+    stored_events(events, [500])  # the run after it reads the same store incrementally again: nothing twice
+    if how == "recreated_by_a_receiver_without_ids":
+        _without_ids(events)
+    last, _, stderr = _cli_read(tmp_path, url, events, state, "last")
+    assert [r["event_id"] for r in last] == ["evt-000500"]
+    assert "reading it from its first event" not in stderr

@@ -75,13 +75,25 @@ def error_summary(response: requests.Response) -> str:
     )
 
 
+#: Pages in a row holding no rows and saying ``has_more: true`` after which the read fails (``CursorPaginator``).
+MAX_EMPTY_PAGES = 100
+
+
 class CursorPaginator(JSONPathPaginator):
     """``$.next_cursor`` read from the body the stream parsed (``parsed_body``) instead of a second parse of the
     whole page (``response.json()``); a cursor that is not a text or null is left to the SDK's JSONPath.
 
     A page that says ``has_more: true`` goes on to the next page, also when it holds no rows (the SDK stops at an
-    empty page), and one that gives no cursor then is an error: the read cannot go on, and ending it there (what a
-    null cursor or an empty page means to the SDK) dropped every later page with exit 0."""
+    empty page), and one that gives no cursor then (null, ``""``, any empty value) is an error: the read cannot go on,
+    and ending it there (what an empty cursor or an empty page means to the SDK) dropped every later page with exit
+    0. ``MAX_EMPTY_PAGES`` such empty pages in a row are an error too: a cursor that changes without moving on
+    (re-encoded by a proxy or a broken API) would otherwise be followed for ever; the SDK catches only a repeated
+    one."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Pages in a row that held no rows and said ``has_more: true``.
+        self.empty_pages = 0
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         body = parsed_body(response)
@@ -91,17 +103,24 @@ class CursorPaginator(JSONPathPaginator):
         body = parsed_body(response)
         if type(body) is dict:
             cursor = body.get("next_cursor")
-            if cursor is None and body.get("has_more") is True:
-                path = response.request.path_url.split("?")[0] if response.request is not None else "?"
-                raise ClientRequestError(
-                    f"common: {path} answered has_more true without a next_cursor: the pages after it cannot be "
-                    f"read ({error_summary(response)})",
-                    status=response.status_code,
-                    path=path,
-                )
+            more = body.get("has_more") is True
+            if more and not cursor:
+                raise self._cannot_go_on(response, "has_more true without a next_cursor")
+            self.empty_pages = self.empty_pages + 1 if more and not body.get("data") else 0
+            if self.empty_pages >= MAX_EMPTY_PAGES:
+                raise self._cannot_go_on(response, f"{self.empty_pages} pages in a row with no rows and has_more true")
             if cursor is None or type(cursor) is str:
                 return cursor
         return super().get_next(response)
+
+    @staticmethod
+    def _cannot_go_on(response: requests.Response, what: str) -> ClientRequestError:
+        path = response.request.path_url.split("?")[0] if response.request is not None else "?"
+        return ClientRequestError(
+            f"common: {path} answered {what}: the pages after it cannot be read ({error_summary(response)})",
+            status=response.status_code,
+            path=path,
+        )
 
 
 class CommonStream(UniversalFilterMixin, KitRESTStream):

@@ -7,30 +7,43 @@ acknowledged (idempotent on Common's side), then the pending list is read again.
 commit leaves the old state: nothing new is acknowledged and the updates are read again; a crash after it
 re-acknowledges ids Common already has (a no-op). Stream maps that drop records would acknowledge them too: do not
 filter this stream with one (mapper-common's ``drop_other_streams`` drops the stream's bookmark with its records).
+
+An acknowledgement changes the orders' ``erp_sync_status`` (``pending`` to ``synced``) without moving their
+``updated_at`` (Common keeps the flag in its own table), so ``purchase_orders``' incremental read never sees it. The
+state also names the updates' orders (``delivered_order_ids``); right after acknowledging, the run re-reads them by id
+and writes them as ``purchase_orders`` records, before any STATE that no longer names them: a crash before they
+landed leaves the old state, and the next run acknowledges (a no-op) and re-reads them again.
 """
 
 from __future__ import annotations
 
 import contextvars
 import typing as t
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote
 
 from singer_sdk.streams import Stream
 
 from xlr8_kit.batching import KitBatchingMixin
 from xlr8_kit.columns import schema_of
+from xlr8_kit.http.errors import ClientRequestError
 from xlr8_kit.rest import ActivateAtEndMixin, AnnotatedStreamMixin
-from xlr8_tap_common.client import CommonStream, error_summary
+from xlr8_tap_common.client import CommonStream, error_summary, parsed_body
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 ACK_BATCH = 500
 DELIVERED_KEY = "delivered_update_ids"
+#: The orders of the updates named in ``DELIVERED_KEY``: re-read once those are acknowledged.
+ORDERS_KEY = "delivered_order_ids"
 #: The receiver store the ``webhook_events`` bookmark was read from (``xlr8_tap_common.webhooks.store_position``).
 STORE_ID_KEY = "store_id"
+#: ``{"seq", "event_id"}`` of the last event the ``webhook_events`` bookmark covers (``_first_unread_after``).
+BOOKMARK_EVENT_KEY = "bookmark_event"
 
 
 class PurchaseOrdersStream(CommonStream):
@@ -86,6 +99,49 @@ class PurchaseOrdersStream(CommonStream):
         if pending is not None:
             return pending.result()
         return _supplier_numbers(self._supplier_companies())
+
+    def write_reread(self, ids: Iterable[str]) -> int:
+        """Reads these orders by id (``GET /purchase-orders/{id}``) and writes them as this stream's records, shaped
+        and filtered as the list's are, without touching the bookmark (they sort before it); the number written. An
+        order Common no longer has (404) is passed over with a WARNING: nothing of it is left to read."""
+        ids = list(ids)
+        if not ids or not self.selected or self.filter_matches_nothing:
+            return 0
+        self._write_schema_message()  # the run may not have sent it yet (a catalog naming this stream later)
+        written = 0
+        gone: list[str] = []
+        for po_id in ids:
+            prepared = self.build_prepared_request(
+                method="GET",
+                url=f"{self.url_base}{self.path}/{quote(po_id, safe='')}",
+                headers={"Accept": "application/json"},
+            )
+            try:
+                response = self._request(prepared, None)
+            except ClientRequestError as exc:
+                if exc.status != 404:
+                    raise
+                gone.append(po_id)
+                continue
+            row = parsed_body(response)
+            if type(row) is not dict or row.get("id") != po_id:
+                raise ClientRequestError(
+                    f"common purchase_orders: expected purchase order {po_id} from {self.path}/{{id}}, got "
+                    f"{type(row).__name__}",
+                    status=response.status_code,
+                    path=f"{self.path}/{{id}}",
+                )
+            record = self.post_process(self.shape(row), None)
+            if record is not None:
+                self._write_record_message(record)
+                written += 1
+        if gone:
+            self.logger.warning(
+                "common purchase_orders: %d order(s) of acknowledged ERP-sync updates no longer found (404), not "
+                "re-read",
+                len(gone),
+            )
+        return written
 
     def _supplier_companies(self) -> CompaniesStream:
         companies = CompaniesStream(self._tap)
@@ -155,12 +211,17 @@ class ErpSyncPendingUpdatesStream(CommonStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         state = self.stream_state
         delivered = [str(i) for i in state.get(DELIVERED_KEY) or ()]
+        orders = [str(i) for i in state.get(ORDERS_KEY) or ()]
         self.ack_results = []
         if delivered and self.settings.acknowledge_updates:
             self.acknowledge(delivered)
-            state[DELIVERED_KEY] = []  # acknowledged: the next state names only what this run delivers
+            self.reread_orders(orders)
+            # acknowledged and re-read: the next state names only what this run delivers
+            state[DELIVERED_KEY] = []
+            state[ORDERS_KEY] = []
         elif not self.settings.acknowledge_updates:
             state[DELIVERED_KEY] = []
+            state[ORDERS_KEY] = []
         yield from super().get_records(context)
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any] | None:
@@ -170,7 +231,20 @@ class ErpSyncPendingUpdatesStream(CommonStream):
             delivered = self.stream_state.setdefault(DELIVERED_KEY, [])
             if out["id"] not in delivered:
                 delivered.append(out["id"])
+            order = out.get("purchase_order_id")
+            orders = self.stream_state.setdefault(ORDERS_KEY, [])
+            if order is not None and order not in orders:
+                orders.append(order)
         return out
+
+    def reread_orders(self, ids: list[str]) -> None:
+        """The acknowledged updates' orders, read again into ``purchase_orders`` (when selected): the
+        acknowledgement changed their ``erp_sync_status`` and not their ``updated_at``. Written before this run's
+        first STATE that drops the ids, so a crash first leaves them in the state for the next run."""
+        orders = self._tap.streams.get(PurchaseOrdersStream.name)
+        if ids and isinstance(orders, PurchaseOrdersStream):
+            written = orders.write_reread(ids)
+            self.logger.info("common: re-read %d purchase order(s) whose ERP-sync updates were acknowledged", written)
 
     def acknowledge(self, ids: list[str]) -> None:
         """Tell Common these updates reached the destination (a previous run's state says they did)."""
@@ -227,8 +301,12 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         if not path or not Path(path).exists():
             raise FileNotFoundError(f"setting 'webhook_store_path': no webhook event store at {path!r}")
         after = self._first_unread_after(path, int(self.get_starting_replication_key_value(context) or 0))
+        state = self.stream_state
         for event in read_events(path, after):
             event["received_at"] = event["received_at"].replace("Z", "+00:00")
+            # the STATE that follows this record carries its seq as the bookmark; a STATE held back (BATCH files)
+            # pairs the bookmark with a later event, and its check is then passed over (the seqs differ)
+            state[BOOKMARK_EVENT_KEY] = {"seq": event["seq"], "event_id": event["event_id"]}
             yield event
 
     def _first_unread_after(self, path: str, after: int) -> int:
@@ -237,21 +315,39 @@ class WebhookEventsStream(ActivateAtEndMixin, AnnotatedStreamMixin, KitBatchingM
         so the bookmark would skip every event up to it, for good and with exit 0. Its id (``store_id`` in this
         stream's state) or a bookmark past every ``seq`` it issued tells it apart: it is read from its first event,
         and events both stores hold land once (keyed by ``event_id``)."""
-        from xlr8_tap_common.webhooks import store_position
+        from xlr8_tap_common.webhooks import event_id_at, store_created_with_id, store_position
 
         store_id, issued = store_position(path)
         state = self.stream_state
         known = state.get(STORE_ID_KEY)
-        if after and ((known and store_id and known != store_id) or after > issued):
+        why = None
+        if after and known and store_id and known != store_id:
+            why = "its store id changed"
+        elif after and after > issued:
+            why = f"it issued seq {issued} at most"
+        elif after and not known and BOOKMARK_EVENT_KEY not in state and store_created_with_id(path):
+            # a bookmark from before store ids, and a store made with its id since (an upgraded receiver redeployed
+            # on a new volume): read from before that store existed (at worst its events again, upserted once)
+            why = "the bookmark is from before store ids, the store was created since"
+        elif after:
+            # the event at the bookmark, when the state names it and the store still holds it: a store restored
+            # from an older backup, or one without an id recreated, has grown past the bookmark with other events
+            mark = state.get(BOOKMARK_EVENT_KEY)
+            if isinstance(mark, dict) and mark.get("seq") == after:
+                found = event_id_at(path, after)
+                if found is not None and found != mark.get("event_id"):
+                    why = f"its event at seq {after} is not the one read there"
+        if why is not None:
             self.logger.warning(
                 "common webhook_events: the store at setting 'webhook_store_path' (%s) is not the one the bookmark "
                 "(seq %d) was read from (%s): reading it from its first event",
                 path,
                 after,
-                "its store id changed" if after <= issued else f"it issued seq {issued} at most",
+                why,
             )
             after = 0
             state["starting_replication_value"] = state["replication_key_value"] = 0
+            state.pop(BOOKMARK_EVENT_KEY, None)
         if store_id:
             state[STORE_ID_KEY] = store_id
         return after

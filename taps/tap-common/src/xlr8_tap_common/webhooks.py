@@ -54,9 +54,10 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     payload TEXT NOT NULL
 )
 """
-#: One row, ``store_id``: a random id the store gets when it is created (or first opened by a receiver that knows
-#: it), so a reader's bookmark (a ``seq``) can tell this store from a recreated or replaced one, whose ``seq``
-#: starts again at 1.
+#: ``store_id``: a random id the store gets when it is created (or first opened by a receiver that knows it), so a
+#: reader's bookmark (a ``seq``) can tell this store from a recreated or replaced one, whose ``seq`` starts again at
+#: 1. ``origin``: ``created`` when the store was made with its id, ``adopted`` when an existing store got it (a
+#: bookmark written before store ids can only be this store's when it was adopted; absent: adopted).
 META_SCHEMA = "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 Scope = dict[str, Any]
@@ -79,9 +80,20 @@ class EventStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         # a WAL that grew while a reader held it back shrinks to this at the next checkpoint, instead of staying
         self._conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-        self._conn.execute(SCHEMA)
-        self._conn.execute(META_SCHEMA)
-        self._conn.execute("INSERT OR IGNORE INTO store_meta (name, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        self._conn.execute("BEGIN IMMEDIATE")  # a store made by two receivers at once is made once
+        try:
+            existed = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'webhook_events'").fetchone()
+            had_meta = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_meta'").fetchone()
+            self._conn.execute(SCHEMA)
+            self._conn.execute(META_SCHEMA)
+            meta = "INSERT OR IGNORE INTO store_meta (name, value) VALUES (?, ?)"
+            self._conn.execute(meta, ("store_id", uuid.uuid4().hex))
+            if not had_meta:  # a store made by the receiver before origins says nothing: adopted
+                self._conn.execute(meta, ("origin", "adopted" if existed else "created"))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def add(self, event_id: str, event_type: str | None, signed_at: int, payload: bytes) -> bool:
         """Store one event (committed when this returns); False when the id was already stored."""
@@ -139,6 +151,18 @@ def read_events(path: str | Path, after_seq: int = 0) -> Iterator[dict[str, Any]
         conn.close()
 
 
+def store_created_with_id(path: str | Path) -> bool:
+    """Whether the store was made with its id (``origin`` ``created``), not given one later."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_meta'").fetchone():
+            return False
+        row = conn.execute("SELECT value FROM store_meta WHERE name = 'origin'").fetchone()
+        return bool(row) and row[0] == "created"
+    finally:
+        conn.close()
+
+
 def store_position(path: str | Path) -> tuple[str | None, int]:
     """(the store's id, None for a store no receiver of this version opened yet; the largest ``seq`` it ever issued,
     0 when none). ``seq`` is AUTOINCREMENT, so that largest one (``sqlite_sequence``) never goes back in one store,
@@ -155,6 +179,16 @@ def store_position(path: str | Path) -> tuple[str | None, int]:
             row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'webhook_events'").fetchone()
             issued = row[0] if row else None
         return found, int(issued or 0)
+    finally:
+        conn.close()
+
+
+def event_id_at(path: str | Path, seq: int) -> str | None:
+    """The ``event_id`` stored at ``seq``, None when no event is there (never stored, or pruned)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        row = conn.execute("SELECT event_id FROM webhook_events WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
     finally:
         conn.close()
 
