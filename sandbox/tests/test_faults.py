@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -233,11 +234,41 @@ def test_a_hold_until_answered_ends_at_its_seconds(sandbox: Sandbox) -> None:
     assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == ["stall"]
 
 
+def test_a_stall_until_released_is_answered_once_the_test_releases_it(sandbox: Sandbox) -> None:
+    """``until_released``: the request is held (others to the path answered meanwhile) until ``release()``, however
+    long that takes; ``seconds`` only caps the hold."""
+    access = token(sandbox)
+    rule = sandbox.faults.add("toy", EMPLOYEES, FaultSpec("stall", seconds=60, until_released=True, times=1))
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(get_page, sandbox, access, 0, timeout=60)
+        while rule.fired < 1 and not held.done():  # the held request is in: pages after it are asked beside it
+            time.sleep(0.005)
+        beside = [get_page(sandbox, access, offset).json()["items"][0]["id"] for offset in (10, 20)]
+        assert not held.done()  # still held: answered only after the release
+        assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == [None, None]
+        rule.release()
+        page = held.result()
+    assert page.json()["items"][0]["id"] == "E000001"
+    assert beside == ["E000011", "E000021"]
+    assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == [None, None, "stall"]
+    assert rule.describe()["released"] is True
+
+
+def test_a_hold_until_released_ends_at_its_seconds(sandbox: Sandbox) -> None:
+    """Never released: the request goes on when ``seconds`` are up (the test then fails on what it checks)."""
+    access = token(sandbox)
+    sandbox.faults.add("toy", EMPLOYEES, FaultSpec("stall", seconds=0.2, until_released=True, times=1))
+    assert get_page(sandbox, access).json()["total"] == 100
+    assert [r.fault for r in sandbox.requests("toy", EMPLOYEES)] == ["stall"]
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         ({"kind": "stall", "until_answered": -1}, "'until_answered' must be >= 0"),
         ({"kind": "status", "until_answered": 2}, "holds a stall or insert_records, not 'status'"),
+        ({"kind": "status", "until_released": True}, "'until_released' holds a stall or insert_records, not 'status'"),
+        ({"kind": "stall", "until_released": True, "until_answered": 1}, "two holds: set one"),
     ],
 )
 def test_until_answered_is_checked(fields: dict[str, object], message: str) -> None:

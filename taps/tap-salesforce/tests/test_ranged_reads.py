@@ -46,8 +46,11 @@ def accounts() -> t.Iterator[Sandbox]:
         yield running
 
 
-#: The stalled COUNT() rules of the running test (``_one_cursor_then_count_late``).
+#: The stalled COUNT() rules of the running test (``_one_cursor_then_count_held``).
 _stalled: list[FaultRule] = []
+#: Seconds a hold ``until_released`` lasts at most: a test whose release never comes (the behaviour it checks
+#: broken) fails on what it checks, not on a hang; far longer than a read of 15 pages on a loaded machine (< 5 s).
+HOLD_CAP = 30.0
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +63,9 @@ def _plans_answered(accounts: Sandbox) -> t.Iterator[None]:
 
 
 def _count_answered(sandbox: Sandbox, rule: FaultRule) -> None:
-    """Wait until the emulator answered (and logged) every request the stalled COUNT() ``rule`` held."""
+    """Release the stalled COUNT() ``rule`` (if held ``until_released``) and wait until the emulator answered (and
+    logged) every request it held."""
+    rule.release()
     deadline = time.monotonic() + 120
     while _stalls_answered(sandbox) < rule.seen:
         assert time.monotonic() < deadline, "the stalled COUNT() was never answered"
@@ -136,19 +141,38 @@ def _prepare(sandbox: t.Any, touched: list[list[int]]) -> None:
             em.touch("Account", index)
 
 
-def _one_cursor_then_count_late(sandbox: Sandbox, seconds: float) -> SingerOutput:
+def _one_cursor_then_count_held(sandbox: Sandbox, cap: float = HOLD_CAP) -> SingerOutput:
     """The read of one cursor without faults (what a ranged read must give), then the emulator reset with the
-    planning COUNT() answering ``seconds`` late."""
+    planning COUNT() held until the test releases it (``_stalled[-1].release()``, at an event it sees, not after a
+    time a loaded machine may outlast), ``cap`` seconds at most."""
     _prepare(sandbox, [])
     sequential, error = _sync(_config(sandbox, 1))
     assert error is None
     _prepare(sandbox, [])
-    _stalled.append(
-        sandbox.faults.add(
-            "salesforce", "/services/data/*/queryAll", FaultSpec(kind="stall", seconds=seconds, query={"q": COUNT})
-        )
-    )
+    held = FaultSpec(kind="stall", seconds=cap, until_released=True, query={"q": COUNT})
+    _stalled.append(sandbox.faults.add("salesforce", "/services/data/*/queryAll", held))
     return sequential
+
+
+@contextlib.contextmanager
+def _released_when(rule: FaultRule, happened: t.Callable[[], bool]) -> t.Iterator[None]:
+    """``rule`` released as soon as ``happened()`` (polled by a thread of the test): answered after an event."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if happened():
+                rule.release()
+                return
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=watch, name="test-release-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _same_as_sequential(sandbox: Sandbox, width: int, touched: list[list[int]], **extra: t.Any) -> int:
@@ -704,30 +728,62 @@ def test_a_long_lived_connector_reads_ranged_again_after_a_range_timeout(
     assert bool(ranges_asked) == ranged_again, ranges_asked
 
 
-@pytest.mark.parametrize(("count_seconds", "late"), [(1.0, True), (4.0, False)])
+#: Range 0's cursor pages (its pages 2..) read before the plan comes mid-read: page 1 and these past bound 1.
+MID_READ = 4
+
+
+@pytest.mark.parametrize("late", [True, False], ids=["mid-read", "after-range-0"])
 def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
-    accounts: Sandbox,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    count_seconds: float,
-    late: bool,
+    accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, late: bool
 ) -> None:
-    """The planning COUNT() answers after ``count_seconds`` (every cursor page after 200 ms, so range 0's 15 pages
-    take 3 s at least): range 0 reads on as a plain cursor instead of waiting; a plan coming mid-read is taken with
-    only its bounds past what range 0 read (ranges still follow it), one coming after range 0's end is dropped (no
-    range query). Records and STATE are those of one cursor either way."""
+    """The planning COUNT() is held until range 0 has read on without it: range 0 reads on as a plain cursor
+    instead of waiting. A plan coming mid-read (``late``: the COUNT() answered once range 0 asked its cursor page
+    ``MID_READ + 1``, that page held until the plan is back) is taken with only its bounds past what range 0 read
+    (ranges still follow it); one coming after range 0's end (the COUNT() answered once range 0's cursor was read to
+    its end, the stream kept open until the plan is back) is dropped (no range query). Records and STATE are those
+    of one cursor either way. Every hold ends at an event, so a loaded machine only makes the test slower."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
-    sequential = _one_cursor_then_count_late(accounts, count_seconds)
-    accounts.faults.set_latency("salesforce", 200 if late else 100, CURSOR_PAGES)
+    sequential = _one_cursor_then_count_held(accounts)
+    count = _stalled[-1]
+    came: list[list[datetime]] = []
+    if late:
+        page = accounts.faults.add(
+            "salesforce",
+            CURSOR_PAGES,
+            FaultSpec(kind="stall", seconds=HOLD_CAP, until_released=True, after=MID_READ, times=1),
+        )
+        settle = ranges.RangedQuery._settle
+
+        def plan_back(self: ranges.RangedQuery, planning: t.Any) -> None:
+            settle(self, planning)
+            came.append(self._bounds.result())
+            page.release()  # range 0's next page comes with the plan back
+
+        monkeypatch.setattr(ranges.RangedQuery, "_settle", plan_back)
+        watch: t.ContextManager[None] = _released_when(count, lambda: page.fired >= 1)  # range 0 asked for it
+    else:
+        settle_accepted = ranges.RangedQuery._settle_accepted
+
+        def range_0_ended(self: ranges.RangedQuery, found: list[datetime]) -> None:
+            ended = not self._closed and not self._accepted.done()  # range 0's reader, its cursor read to the end
+            settle_accepted(self, found)
+            if ended:
+                count.release()
+                came.append(self._bounds.result(timeout=HOLD_CAP))  # back before range 0's end reaches the stream
+
+        monkeypatch.setattr(ranges.RangedQuery, "_settle_accepted", range_0_ended)
+        watch = contextlib.nullcontext()
     try:
-        with caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
+        with watch, caplog.at_level(logging.INFO, logger="xlr8_tap_salesforce"):
             ranged, error = _sync(_config(accounts, 4))
     finally:
         accounts.faults.clear("salesforce")
     assert error is None
     _assert_same_read(ranged, sequential)
     dropped = [r.getMessage() for r in caplog.records if "the plan came after range 0 read past" in r.getMessage()]
-    _count_answered(accounts, _stalled[-1])  # a plan given up is still answered (and logged) by the emulator
+    _count_answered(accounts, count)
+    assert len(came) == 1, "the plan never came while the read was on"
+    assert came[0], "the plan had no bounds"
     fresh = _fresh_queries(accounts)  # the first query, COUNT(), the newest value, then one per range
     if late:
         assert dropped, "range 0 waited for the plan"
@@ -740,12 +796,12 @@ def test_a_slow_count_lets_range_0_read_on_and_a_late_plan_is_taken_past_it(
 def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """``PLAN_WAIT`` is only a cap (set to 30 s here): range 0 waits as long as its page 2 took (100 ms of latency),
-    then reads on. The COUNT() answers 8 s late, after range 0 read all 15 pages: the read never waited for it and
-    asked no range query (waiting up to the cap, it would have taken the plan and read ranges). Records and STATE
-    are those of one cursor."""
-    monkeypatch.setattr(ranges, "PLAN_WAIT", 30.0)
-    sequential = _one_cursor_then_count_late(accounts, 8.0)
+    """``PLAN_WAIT`` is only a cap (set to twice the COUNT()'s hold here): range 0 waits as long as its page 2 took
+    (100 ms of latency), then reads on. The COUNT() is held until the sync has returned: the read never waited
+    for it and asked no range query (waiting up to the cap, it would have had the plan when the hold ends and read
+    ranges). Records and STATE are those of one cursor."""
+    monkeypatch.setattr(ranges, "PLAN_WAIT", 2 * HOLD_CAP)
+    sequential = _one_cursor_then_count_held(accounts)
     accounts.faults.set_latency("salesforce", 100, CURSOR_PAGES)
     try:
         ranged, error = _sync(_config(accounts, 4))
@@ -760,12 +816,13 @@ def test_range_0_waits_for_the_plan_no_longer_than_its_page_2_took(
 def test_the_stream_ends_without_waiting_for_a_plan_still_out(
     accounts: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The planning COUNT() answers 6 s late; range 0 reads all 15 pages well before (no latency) and the stream
-    ends while the plan is still out: the sync returns before the COUNT() is answered (the read did not wait for
-    it) with no thread of the read left (the plan was given up, not left running: the process would wait for it
-    at exit), and the COUNT() answered later starts no range query. Records and STATE are those of one cursor."""
+    """The planning COUNT() is held until the sync has returned (``HOLD_CAP`` at most); range 0 reads all 15 pages
+    and the stream ends while the plan is still out: the sync returns before the COUNT() is answered (the read did
+    not wait for it: it would have until the hold's cap) with no thread of the read left (the plan was given up,
+    not left running: the process would wait for it at exit), and the COUNT() answered later starts no range query.
+    Records and STATE are those of one cursor."""
     monkeypatch.setattr(ranges, "PLAN_WAIT", 0.05)
-    sequential = _one_cursor_then_count_late(accounts, 6.0)
+    sequential = _one_cursor_then_count_held(accounts)
     try:
         ranged, error = _sync(_config(accounts, 4))
         answered = _stalls_answered(accounts)
@@ -781,18 +838,21 @@ def test_the_stream_ends_without_waiting_for_a_plan_still_out(
 
 
 def test_the_tap_process_exits_without_waiting_for_a_plan_still_out(tmp_path: Path) -> None:
-    """``tap-salesforce`` as users run it (``tap | target`` reads to the tap's exit): the planning COUNT() is stalled
-    40 s and range 0 reads all 15 pages long before; the process exits before the emulator answers the COUNT()
-    (the plan was given up; its thread would hold the process until the answer), having written every record and
-    the final STATE of the read of one cursor."""
+    """``tap-salesforce`` as users run it (``tap | target`` reads to the tap's exit): the planning COUNT() is held
+    until the process has exited (60 s at most) and range 0 reads all 15 pages; the process exits before the
+    emulator answers the COUNT() (the plan was given up; its thread would hold the process until the answer),
+    having written every record and the final STATE of the read of one cursor."""
     ctx = SandboxContext(company=Company(seed=42, scale=100), options={"salesforce": {"counts": {"Account": ROWS}}})
     with run_sandbox(["salesforce"], ctx=ctx) as sandbox:
-        sequential = _one_cursor_then_count_late(sandbox, 40.0)
-        _stalled.pop()  # this sandbox's, not awaited: its server stops with the test
+        sequential = _one_cursor_then_count_held(sandbox, 2 * HOLD_CAP)
+        count = _stalled.pop()  # this sandbox's: released here, its server stops with the test
         config = write_json(tmp_path / "config.json", _config(sandbox, 4))
-        run = run_tap_cli("tap-salesforce", ["--config", config], tmp_path)
-        answered = _stalls_answered(sandbox)
-        asked = _fresh_queries(sandbox)
+        try:
+            run = run_tap_cli("tap-salesforce", ["--config", config], tmp_path)
+            answered = _stalls_answered(sandbox)
+            asked = _fresh_queries(sandbox)
+        finally:
+            count.release()
     assert run.returncode == 0, run.stderr[-2000:]
     assert answered == 0, "the tap's process waited for the COUNT() before it exited"
     assert asked == 2  # the first query and the newest value answered; the COUNT() given up

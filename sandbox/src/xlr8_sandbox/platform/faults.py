@@ -15,7 +15,9 @@ Kinds (``FaultSpec.kind``):
 - ``stall``: wait ``seconds`` before answering normally (client read timeouts). With ``until_answered=N``, wait
   instead until N requests to the rule's path (any query, this one aside) have been answered since the rule was
   added, ``seconds`` at most: "page 2 answered after the pages asked for beside it" by what happened, not by a hold
-  long enough on an idle machine (a loaded one may send those pages later than any fixed hold).
+  long enough on an idle machine (a loaded one may send those pages later than any fixed hold). With
+  ``until_released=True``, wait instead until the test calls ``FaultRule.release()``, ``seconds`` at most: "the
+  answer comes after the client did X", X seen by the test (a request it made, its read ending), not bet on.
 - ``slow_answer``: serve the request at once (its effect on the vendor's data happens: a job is created), then hold
   the answer ``seconds`` before sending it, as a loaded vendor acts on a request once it is in and answers late (a
   client cut meanwhile never learns what it made).
@@ -30,7 +32,7 @@ Kinds (``FaultSpec.kind``):
 - ``insert_records``: ``count`` records are inserted (``ProductEmulator.insert_records``) before the request is
   served, as if another user created them while the client was paging; with ``seconds``, the request is held
   back that long first (so requests sent beside it are answered before the insert), or, with ``until_answered``,
-  until that many were answered as for ``stall``.
+  until that many were answered, or with ``until_released`` until released, as for ``stall``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ class FaultSpec:
     #: ``stall``/``insert_records``: hold the request until this many requests to the rule's path (any query, this
     #: one aside) were answered since the rule was added, ``seconds`` at most; 0: hold ``seconds``.
     until_answered: int = 0
+    #: ``stall``/``insert_records``: hold the request until ``FaultRule.release()`` is called, ``seconds`` at most
+    #: (the cap: a test that never releases fails on what it checks, not on a hang).
+    until_released: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -97,6 +102,10 @@ class FaultSpec:
             raise ValueError(f"fault 'until_answered' must be >= 0, got {self.until_answered}")
         if self.until_answered and self.kind not in ("stall", "insert_records"):
             raise ValueError(f"fault 'until_answered' holds a stall or insert_records, not {self.kind!r}")
+        if self.until_released and self.until_answered:
+            raise ValueError("fault 'until_released' and 'until_answered' are two holds: set one")
+        if self.until_released and self.kind not in ("stall", "insert_records"):
+            raise ValueError(f"fault 'until_released' holds a stall or insert_records, not {self.kind!r}")
         if self.times is not None and self.times < 0:
             raise ValueError(f"fault 'times' must be >= 0 or null, got {self.times}")
         if self.retry_after_format not in ("seconds", "http-date"):
@@ -124,6 +133,12 @@ class FaultRule:
     fired: int = 0
     #: Requests to ``path_glob`` (any method and query) answered since the rule was added (``until_answered``).
     answered: int = 0
+    #: Set by ``release()``: the requests it holds (``until_released``) go on, and those it fires on later too.
+    released: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    def release(self) -> None:
+        """End the hold of an ``until_released`` rule (thread-safe: called by the test while the server holds)."""
+        self.released.set()
 
     def matches(self, product: str, method: str, path: str, query: str = "") -> bool:
         if self.product not in ("*", product):
@@ -153,6 +168,7 @@ class FaultRule:
             "seen": self.seen,
             "fired": self.fired,
             "answered": self.answered,
+            "released": self.released.is_set(),
         }
 
 

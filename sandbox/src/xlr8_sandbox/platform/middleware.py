@@ -163,14 +163,16 @@ class SandboxMiddleware:
 
 async def _hold(rule: FaultRule) -> None:
     """A held request: ``seconds``, or until ``until_answered`` requests to the rule's path were answered since the
-    rule was added (``seconds`` at most), so "the pages sent beside it are answered first" holds however slowly a
-    loaded machine sends them."""
+    rule was added, or until the test released the rule (``until_released``; ``seconds`` at most either way), so
+    "answered after X" holds however slowly a loaded machine makes X happen."""
     spec = rule.spec
-    if not spec.until_answered:
+    if not spec.until_answered and not spec.until_released:
         await asyncio.sleep(spec.seconds)
         return
     deadline = time.monotonic() + spec.seconds
-    while rule.answered < spec.until_answered and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if rule.released.is_set() if spec.until_released else rule.answered >= spec.until_answered:
+            return
         await asyncio.sleep(0.005)
 
 
