@@ -141,7 +141,7 @@ def test_the_taps_own_decode_of_a_page_is_its_cost_not_its_round_trip(
 
 
 #: How each page's body read spends ``HOLD`` by the read's stopwatch (``starved`` fixture).
-READS = ["starved", "on-the-wire", "trickled"]
+READS = ["starved", "on-the-wire", "trickled", "starved-untold"]
 
 #: The parts a trickled body arrives in.
 PARTS = 10
@@ -154,13 +154,19 @@ def starved(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[str], None]:
     starved tap on a loaded box reads a body that is all there, never sleeping); ``on-the-wire``, waiting for the
     tenant; ``trickled``, the body read in ``PARTS`` parts, the thread sleeping for each and then waiting for a CPU
     while the rest comes in (a body the tenant streams, read by a starved tap: busy the whole time, yet all of it
-    overlapping the wire, review28c M1)."""
+    overlapping the wire, review28c M1); ``starved-untold``, starved but the thread's busy time could not be read
+    after the body (``busy`` None: a schedstat read that failed mid-run), so nothing is taken out (review28c L1)."""
     from xlr8_kit.oracle import stream
     from xlr8_kit.oracle.stream import FusionStream
     from xlr8_kit.oracle.testing import ScriptedStopwatch
 
+    class Untold(ScriptedStopwatch):
+        def busy(self) -> float | None:  # type: ignore[override]
+            held = super().busy()
+            return None if held else held
+
     def hold(how: str) -> None:
-        watch = ScriptedStopwatch(0.0)
+        watch = Untold(0.0) if how == "starved-untold" else ScriptedStopwatch(0.0)
         read = stream.read_whole_body
 
         def held_read(response: t.Any) -> bytes:
@@ -168,7 +174,7 @@ def starved(monkeypatch: pytest.MonkeyPatch) -> t.Callable[[str], None]:
                 for _ in range(PARTS):
                     watch.hold(HOLD / PARTS, busy=True, slept=True)
             else:
-                watch.hold(HOLD, busy=how == "starved")
+                watch.hold(HOLD, busy=how.startswith("starved"))
             return read(response)
 
         monkeypatch.setattr(FusionStream, "stopwatch", watch)
@@ -186,11 +192,12 @@ def test_a_starved_body_read_is_near_one_on_the_wire_is_far(
     how: str,
 ) -> None:
     """The cursor's judge (``latency_shows``, ``RANGES_AT`` 3 as ``ANSWERED``): every body read takes ``HOLD``. When
-    that time was the reading thread's on our own machine (``starved``), the round trips judged leave it out: page
-    after page, the very requests of one cursor, no bound asked (ora27/review27d M1: at 0 ms on a loaded box a
-    starved thread's body read counted as round trip and the read took ranges, 1-4 more requests). When it was a
-    wait for the tenant (``on-the-wire``), or the body trickled in while the thread was starved (``trickled``), it is
-    latency: ranges right after page 1, bounds at ``BOUNDS``. Records and STATE are the page-after-page read's."""
+    that time was the reading thread's on our own machine (``starved``), the round trips judged leave it out: page after
+    page, the very requests of one cursor, no bound asked (ora27/review27d M1: at 0 ms on a loaded box a starved
+    thread's body read counted as round trip and the read took ranges, 1-4 more requests). When it was a wait for the
+    tenant (``on-the-wire``), or the body trickled in while the thread was starved (``trickled``), or the thread's busy
+    time was not told (``starved-untold``), it is latency: ranges right after page 1, bounds at ``BOUNDS``. Records and
+    STATE are the page-after-page read's."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 3.0)
     monkeypatch.setattr("xlr8_kit.oracle.ranges.MIN_SPLIT_PAGES", 10**9)
     first = len(emulator.collection_queries)
@@ -211,12 +218,12 @@ def test_a_starved_body_read_is_near_one_on_the_wire_is_far(
 def test_the_ranges_judge_a_starved_body_read_near_one_on_the_wire_far(
     url: str, monkeypatch: pytest.MonkeyPatch, starved: t.Callable[[str], None], how: str
 ) -> None:
-    """The ranges' judge (``Growth.answered``, ranges after page 1 as by default): every body read takes ``HOLD``;
-    on our own machine (``starved``) page 1's and the bounds' judged round trips leave it out (it is page 1's cost):
-    no latency, so no room opened at once nor splits by free readers (ora27's 0 ms verdict under load); waiting for
-    the tenant (``on-the-wire``), or trickling in to a starved thread (``trickled``, review28c M1), it is their round
-    trip: latency, the most pages ahead. The emitter's own verdict (``WAITED``) is set aside so that only this one
-    can open room."""
+    """The ranges' judge (``Growth.answered``, ranges after page 1 as by default): every body read takes ``HOLD``; on
+    our own machine (``starved``) page 1's and the bounds' judged round trips leave it out (it is page 1's cost): no
+    latency, so no room opened at once nor splits by free readers (ora27's 0 ms verdict under load); waiting for the
+    tenant (``on-the-wire``), or trickling in to a starved thread (``trickled``, review28c M1), or not told
+    (``starved-untold``, review28c L1), it is their round trip: latency, the most pages ahead. The emitter's own verdict
+    (``WAITED``) is set aside so that only this one can open room."""
     monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
     monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
     one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})

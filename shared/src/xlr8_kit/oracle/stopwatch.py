@@ -60,8 +60,10 @@ class _Schedstat:
     released once; open/read/close released it three times, up to 26-37 ms a reading beside CPU-bound siblings,
     review28c L5). Closed when the thread ends (its ``threading.local`` goes)."""
 
+    fd: int | None = None  # until opened (an open that failed leaves nothing to close)
+
     def __init__(self, path: str) -> None:
-        self.fd: int | None = os.open(path, os.O_RDONLY)
+        self.fd = os.open(path, os.O_RDONLY)
 
     def delay(self) -> float | None:
         return _delay(self.fd) if self.fd is not None else None

@@ -80,7 +80,7 @@ class ScriptedStopwatch(Stopwatch):
         of the body, then for a CPU while the rest came in (a trickled body on a starved machine)."""
         self._threads.now = getattr(self._threads, "now", 0.0) + seconds
         if busy:
-            self._threads.busy = self.busy() + seconds
+            self._threads.busy = float(getattr(self._threads, "busy", 0.0)) + seconds
         if not busy if slept is None else slept:
             self._threads.blocks = self.blocks() + 1
 
