@@ -276,3 +276,39 @@ def test_latency_before_the_headers_is_still_judged_far(
     assert min(judged) >= HOLD * 2 / 3, "a wait for the tenant is round trip"
     assert growth.latency
     assert growth.room == growth.most
+
+
+def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every attempt's busy time is marked from before the kit's own work ahead of the send (quota guard, limiter,
+    a token fetched or refreshed). When that work holds the thread ``HOLD`` on our own machine and the answer then
+    takes ``HOLD`` on the wire (``ScriptedStopwatch``), the judged round trips keep the wire's ``HOLD`` (review28c
+    L3: the pre-send busy time was taken out of the round trip, which judged it 0). The pre-send work is page 1's
+    cost, so the verdict itself is not asserted."""
+    from xlr8_kit.http.session import ResilientSession
+    from xlr8_kit.oracle.stream import FusionStream
+    from xlr8_kit.oracle.testing import ScriptedStopwatch
+
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    watch = ScriptedStopwatch(HOLD)
+    send_once = ResilientSession._send_once
+
+    def starved_before_the_send(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watch.hold(HOLD, busy=True)
+        watch.hold(HOLD, busy=False)  # the answer's time on the wire (its scripted round trip) on the thread's clock
+        return send_once(self, *args, **kwargs)
+
+    monkeypatch.setattr(FusionStream, "stopwatch", watch)
+    monkeypatch.setattr(ResilientSession, "_send_once", starved_before_the_send)
+    output = run_tap(config(url), streams={"workers"})
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    judged = growth.took[: ranges.FIRST_ANSWERS]
+    assert len(judged) == ranges.FIRST_ANSWERS
+    assert min(judged) >= HOLD * 0.99, "the wire's round trip, none of it taken out"

@@ -459,7 +459,7 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             # before's end: an upper bound, as requests' clock starts a little later) to the headers, the body
             # read's wall time and its busy time (None: not told, nothing taken out)
             attempts: list[tuple[float | None, float, float | None]] = []
-            since = [busy()]
+            since = [(now(), busy())]
 
             def body_read(response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
                 # requests calls response hooks once the headers are in, before the body read: the body is read
@@ -476,8 +476,15 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
                 # Only one read without sleeping (all there) has its time on our machine taken out.
                 all_there = slept is not None and woke == slept
                 reading_busy = busy_between(headers, done) if all_there else None
-                attempts.append((busy_between(since[-1], headers), ended - began, reading_busy))
-                since.append(done)
+                # The mark is taken before the kit's own work ahead of the send (quota guard, limiter, a token
+                # fetched or refreshed: its wire and CPU). Only what busy time cannot have fallen before the
+                # send is taken out of ``round_trip``: the busy time less that work's wall (review28c L3).
+                marked, since_busy = since[-1]
+                before_send = max(began - marked - stopwatch.round_trip(response), 0.0)
+                waiting = busy_between(since_busy, headers)
+                waiting = None if waiting is None else max(waiting - before_send, 0.0)
+                attempts.append((waiting, ended - began, reading_busy))
+                since.append((ended, done))
 
             prepared.register_hook("response", body_read)
             response, _ = pages_at.send(prepared, parse=False)
