@@ -52,6 +52,26 @@ def config(url: str) -> dict[str, t.Any]:
 BOUNDS = [start - 1 for start in itertools.accumulate(range_rows(97, 3, 4), initial=3)][1:-1]
 
 
+def judged_read(
+    url: str, monkeypatch: pytest.MonkeyPatch, arrange: t.Callable[[], None]
+) -> tuple[SpiedGrowth, list[float]]:
+    """The ranges' judge alone (ranges after page 1, the emitter's ``WAITED`` set aside): the read as ``arrange``
+    set it up, its records and STATE those of page after page; its ``Growth`` and the round trips it judged."""
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
+    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
+    SpiedGrowth.made.clear()
+    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
+    arrange()
+    output = run_tap(config(url), streams={"workers"})
+    assert output.records("workers") == one.records("workers")
+    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
+    [growth] = SpiedGrowth.made
+    judged = growth.took[: ranges.FIRST_ANSWERS]
+    assert len(judged) == ranges.FIRST_ANSWERS
+    return growth, judged
+
+
 def slow_bodies(sandbox: Sandbox, *queries: dict[str, str]) -> None:
     for query in queries:
         sandbox.faults.add("oracle_hcm", PATH, FaultSpec("slow_body", seconds=HOLD, query=query, times=1))
@@ -224,18 +244,7 @@ def test_the_ranges_judge_a_starved_body_read_near_one_on_the_wire_far(
     tenant (``on-the-wire``), or trickling in to a starved thread (``trickled``, review28c M1), or not told
     (``starved-untold``, review28c L1), it is their round trip: latency, the most pages ahead. The emitter's own verdict
     (``WAITED``) is set aside so that only this one can open room."""
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
-    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
-    SpiedGrowth.made.clear()
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
-    starved(how)
-    output = run_tap(config(url), streams={"workers"})
-    assert output.records("workers") == one.records("workers")
-    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    [growth] = SpiedGrowth.made
-    judged = growth.took[: ranges.FIRST_ANSWERS]
-    assert len(judged) == ranges.FIRST_ANSWERS
+    growth, judged = judged_read(url, monkeypatch, lambda: starved(how))
     assert growth.cost is not None
     if how == "starved":
         assert growth.cost >= HOLD, "a starved body read is page 1's cost"
@@ -290,11 +299,6 @@ def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
     from xlr8_kit.oracle.stream import FusionStream
     from xlr8_kit.oracle.testing import ScriptedStopwatch
 
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.RANGES_AT", 0.0)
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.WAITED", float("inf"))
-    one = run_tap({**config(url), "max_concurrent_requests": 1}, streams={"workers"})
-    SpiedGrowth.made.clear()
-    monkeypatch.setattr("xlr8_kit.oracle.ranges.Growth", SpiedGrowth)
     watch = ScriptedStopwatch(HOLD)
     send_once = ResilientSession._send_once
 
@@ -303,12 +307,9 @@ def test_the_kits_work_before_the_send_is_not_taken_out_of_the_round_trip(
         watch.hold(HOLD, busy=False)  # the answer's time on the wire (its scripted round trip) on the thread's clock
         return send_once(self, *args, **kwargs)
 
-    monkeypatch.setattr(FusionStream, "stopwatch", watch)
-    monkeypatch.setattr(ResilientSession, "_send_once", starved_before_the_send)
-    output = run_tap(config(url), streams={"workers"})
-    assert output.records("workers") == one.records("workers")
-    assert unstamped(output.of_type("STATE")) == unstamped(one.of_type("STATE"))
-    [growth] = SpiedGrowth.made
-    judged = growth.took[: ranges.FIRST_ANSWERS]
-    assert len(judged) == ranges.FIRST_ANSWERS
+    def arrange() -> None:
+        monkeypatch.setattr(FusionStream, "stopwatch", watch)
+        monkeypatch.setattr(ResilientSession, "_send_once", starved_before_the_send)
+
+    _, judged = judged_read(url, monkeypatch, arrange)
     assert min(judged) >= HOLD * 0.99, "the wire's round trip, none of it taken out"
