@@ -455,9 +455,9 @@ class FusionStream(UniversalFilterMixin, KitRESTStream):
             (preparing, the quota guard, the limiter): counted as latency, it sent reads of 100-row pages to ranges at
             0 ms (review 20e)."""
             prepared = pages_at.prepare(token)
-            # per attempt answered: the thread's busy time from the attempt's start (the send, or the attempt
-            # before's end: an upper bound, as requests' clock starts a little later) to the headers, the body
-            # read's wall time and its busy time (None: not told, nothing taken out)
+            # per attempt answered: the thread's busy time within requests' clock (from the attempt's mark, the
+            # send or the attempt before's end, less the wall before requests' clock started: a lower bound) to
+            # the headers, the body read's wall time and its busy time (None: not told, or it slept: kept whole)
             attempts: list[tuple[float | None, float, float | None]] = []
             since = [(now(), busy())]
 
